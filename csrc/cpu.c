@@ -1,0 +1,55 @@
+/* cpu.c - CPU feature detection and the thread count. */
+#include "pynn.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int g_initialized = 0;
+static int g_use_avx2 = 0;
+static int g_threads = 1;
+
+void pynn_cpu_init(void)
+{
+    if (g_initialized)
+        return;
+    const char *force = getenv("PYNN_CPU");
+    int generic = force && strcmp(force, "generic") == 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    g_use_avx2 = !generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    (void)generic;
+    g_use_avx2 = 0;
+#endif
+#ifdef _OPENMP
+    /* omp_get_max_threads honours OMP_NUM_THREADS. */
+    g_threads = omp_get_max_threads();
+#endif
+    if (g_threads < 1)
+        g_threads = 1;
+    g_initialized = 1;
+}
+
+int pynn_cpu_use_avx2(void) { return g_use_avx2; }
+
+const char *pynn_cpu_simd_level(void) { return g_use_avx2 ? "avx2+fma" : "generic"; }
+
+int pynn_get_num_threads(void) { return g_threads; }
+
+void pynn_set_num_threads(int n)
+{
+    g_threads = n < 1 ? 1 : n;
+}
+
+int pynn_have_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}

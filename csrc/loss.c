@@ -1,0 +1,123 @@
+/* loss.c - losses per sample and their gradients, in one pass. */
+#include "pynn.h"
+#include "internal.h"
+
+#include <math.h>
+
+/* Keras clips probabilities to [EPS, 1 - EPS] before taking logs. */
+#define EPS 1e-7f
+
+static float row_loss(int kind, const float *p, const float *t, float *g,
+                      float gscale, ptrdiff_t cols)
+{
+    float s = 0.0f;
+    float inv_cols = 1.0f / (float)cols;
+    switch (kind) {
+    case PYNN_LOSS_MSE:
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            float d = p[j] - t[j];
+            s += d * d;
+            if (g) g[j] = 2.0f * d * inv_cols * gscale;
+        }
+        return s * inv_cols;
+    case PYNN_LOSS_MAE:
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            float d = p[j] - t[j];
+            s += fabsf(d);
+            if (g) g[j] = (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f) * inv_cols * gscale;
+        }
+        return s * inv_cols;
+    case PYNN_LOSS_BINARY_CROSSENTROPY:
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            float pj = p[j], pc = fminf(fmaxf(pj, EPS), 1.0f - EPS);
+            s -= t[j] * logf(pc) + (1.0f - t[j]) * logf(1.0f - pc);
+            if (g) {
+                int inside = pj > EPS && pj < 1.0f - EPS;
+                g[j] = inside ? (pc - t[j]) / (pc * (1.0f - pc)) * inv_cols * gscale : 0.0f;
+            }
+        }
+        return s * inv_cols;
+    case PYNN_LOSS_CATEGORICAL_CROSSENTROPY:
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            float pj = p[j], pc = fminf(fmaxf(pj, EPS), 1.0f - EPS);
+            s -= t[j] * logf(pc);
+            if (g) {
+                int inside = pj > EPS && pj < 1.0f - EPS;
+                g[j] = inside ? -t[j] / pc * gscale : 0.0f;
+            }
+        }
+        return s;
+    case PYNN_LOSS_SOFTMAX_CROSSENTROPY: {
+        float mx = -INFINITY, se = 0.0f, tsum = 0.0f, tx = 0.0f;
+        for (ptrdiff_t j = 0; j < cols; j++) mx = p[j] > mx ? p[j] : mx;
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            se += expf(p[j] - mx);
+            tsum += t[j];
+            tx += t[j] * p[j];
+        }
+        float lse = mx + logf(se);
+        if (g) {
+            float inv = 1.0f / se;
+            for (ptrdiff_t j = 0; j < cols; j++)
+                g[j] = (expf(p[j] - mx) * inv * tsum - t[j]) * gscale;
+        }
+        return tsum * lse - tx;
+    }
+    case PYNN_LOSS_SIGMOID_CROSSENTROPY:
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            float x = p[j];
+            s += fmaxf(x, 0.0f) - x * t[j] + log1pf(expf(-fabsf(x)));
+            if (g) {
+                float sg = x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+                g[j] = (sg - t[j]) * inv_cols * gscale;
+            }
+        }
+        return s * inv_cols;
+    default:
+        return 0.0f;
+    }
+}
+
+void pynn_loss(int kind, const float *pred, const float *target,
+               const float *weights, float scale, float *sample_loss,
+               float *grad, ptrdiff_t rows, ptrdiff_t cols)
+{
+#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(rows * cols * 8))
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float gscale = (weights ? weights[i] : 1.0f) / scale;
+        sample_loss[i] = row_loss(kind, pred + i * cols, target + i * cols,
+                                  grad ? grad + i * cols : NULL, gscale, cols);
+    }
+}
+
+void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+                      const float *weights, float scale, float *sample_loss,
+                      float *grad, ptrdiff_t rows, ptrdiff_t cols)
+{
+#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(rows * cols * 8))
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const float *p = pred + i * cols;
+        float *g = grad ? grad + i * cols : NULL;
+        float gscale = (weights ? weights[i] : 1.0f) / scale;
+        int32_t y = labels[i];
+        if (from_logits) {
+            float mx = -INFINITY, se = 0.0f;
+            for (ptrdiff_t j = 0; j < cols; j++) mx = p[j] > mx ? p[j] : mx;
+            for (ptrdiff_t j = 0; j < cols; j++) se += expf(p[j] - mx);
+            sample_loss[i] = mx + logf(se) - p[y];
+            if (g) {
+                float inv = 1.0f / se;
+                for (ptrdiff_t j = 0; j < cols; j++)
+                    g[j] = (expf(p[j] - mx) * inv - (j == y ? 1.0f : 0.0f)) * gscale;
+            }
+        } else {
+            float py = p[y], pc = fminf(fmaxf(py, EPS), 1.0f - EPS);
+            sample_loss[i] = -logf(pc);
+            if (g) {
+                for (ptrdiff_t j = 0; j < cols; j++) g[j] = 0.0f;
+                if (py > EPS && py < 1.0f - EPS)
+                    g[y] = -1.0f / pc * gscale;
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/* optim.c - optimizer updates, in place, one pass over each parameter. */
+#include "pynn.h"
+#include "internal.h"
+
+#include <math.h>
+
+void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
+                     float lr, float momentum, int nesterov)
+{
+    int nt = pynn_threads_for(n);
+    if (momentum == 0.0f || v == NULL) {
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (ptrdiff_t i = 0; i < n; i++) w[i] -= lr * g[i];
+        return;
+    }
+    if (nesterov) {
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            float vi = momentum * v[i] - lr * g[i];
+            v[i] = vi;
+            w[i] += momentum * vi - lr * g[i];
+        }
+    } else {
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            float vi = momentum * v[i] - lr * g[i];
+            v[i] = vi;
+            w[i] += vi;
+        }
+    }
+}
+
+void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
+                         float lr, float rho, float eps)
+{
+#pragma omp parallel for simd schedule(static) num_threads(pynn_threads_for(n * 4))
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float si = rho * s[i] + (1.0f - rho) * gi * gi;
+        s[i] = si;
+        w[i] -= lr * gi / (sqrtf(si) + eps);
+    }
+}
+
+void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
+                      float lr, float beta1, float beta2, float eps, int64_t t)
+{
+    /* Bias corrections in double: beta^t for large t underflows float. */
+    double c1 = 1.0 - pow((double)beta1, (double)t);
+    double c2 = 1.0 - pow((double)beta2, (double)t);
+    float alpha = (float)((double)lr * sqrt(c2) / c1);
+    float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+#pragma omp parallel for simd schedule(static) num_threads(pynn_threads_for(n * 4))
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = m[i] + (gi - m[i]) * a1;
+        float vi = v[i] + (gi * gi - v[i]) * a2;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= alpha * mi / (sqrtf(vi) + eps);
+    }
+}

@@ -1,0 +1,139 @@
+/*
+ * pynn.h - the whole C API of pynn's kernels.
+ *
+ * Conventions: float32, row-major, NHWC for images, HWIO for conv kernels.
+ * Sizes are ptrdiff_t. Callers (the Cython bridge) validate every shape,
+ * dtype and contiguity before calling; the kernels assume valid input.
+ * No function here touches a Python object or allocates on the hot path
+ * beyond the packing buffers the GEMM keeps per thread.
+ */
+#ifndef PYNN_H
+#define PYNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- cpu.c */
+
+/* Reads PYNN_CPU ("generic" forces the portable kernels) and the CPU's
+ * features once; safe to call more than once. */
+void pynn_cpu_init(void);
+/* 1 when the AVX2/FMA kernels are in use. */
+int pynn_cpu_use_avx2(void);
+/* "avx2+fma" or "generic". */
+const char *pynn_cpu_simd_level(void);
+int pynn_get_num_threads(void);
+void pynn_set_num_threads(int n);
+/* Nonzero when the extension was compiled with OpenMP. */
+int pynn_have_openmp(void);
+
+/* --------------------------------------------------------------- gemm.c */
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major.
+ * op(A) is m x k: A is m x k (lda >= k) or, when trans_a, k x m (lda >= m).
+ * op(B) is k x n: B is k x n (ldb >= n) or, when trans_b, n x k (ldb >= k).
+ * beta == 0 overwrites C without reading it (NaNs in C do not leak). */
+void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                float alpha, const float *a, ptrdiff_t lda,
+                const float *b, ptrdiff_t ldb,
+                float beta, float *c, ptrdiff_t ldc);
+
+/* --------------------------------------------------------- activation.c */
+
+enum pynn_activation {
+    PYNN_ACT_LINEAR = 0,
+    PYNN_ACT_RELU = 1,
+    PYNN_ACT_LEAKY_RELU = 2,
+    PYNN_ACT_ELU = 3,
+    PYNN_ACT_SIGMOID = 4,
+    PYNN_ACT_HARD_SIGMOID = 5,
+    PYNN_ACT_TANH = 6,
+    PYNN_ACT_SOFTPLUS = 7,
+    PYNN_ACT_SWISH = 8,
+    PYNN_ACT_SOFTMAX = 9, /* over the last axis: rows x cols */
+    PYNN_ACT_RELU6 = 10,
+    PYNN_ACT_HARD_SWISH = 11
+};
+
+/* y = act(x + bias) over a rows x cols matrix; bias (cols) may be NULL.
+ * y may alias x. alpha is leaky_relu's slope or elu's alpha. */
+void pynn_bias_activation_forward(int act, float alpha, const float *x,
+                                  const float *bias, float *y,
+                                  ptrdiff_t rows, ptrdiff_t cols);
+/* dx = dy * act'(.) using the forward output y (and x where the derivative
+ * needs it: only swish/softplus/elu/leaky_relu read x; x may be NULL for the
+ * others). dx may alias dy. */
+void pynn_activation_backward(int act, float alpha, const float *x,
+                              const float *y, const float *dy, float *dx,
+                              ptrdiff_t rows, ptrdiff_t cols);
+/* db[j] = sum_i dy[i, j] (the bias gradient). */
+void pynn_bias_grad(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols);
+
+/* ----------------------------------------------------------- loss.c */
+
+enum pynn_loss {
+    PYNN_LOSS_MSE = 0,
+    PYNN_LOSS_MAE = 1,
+    PYNN_LOSS_BINARY_CROSSENTROPY = 2,
+    PYNN_LOSS_CATEGORICAL_CROSSENTROPY = 3,
+    /* categorical cross-entropy on logits, softmax fused: stable for any x */
+    PYNN_LOSS_SOFTMAX_CROSSENTROPY = 4,
+    /* binary cross-entropy on logits, sigmoid fused */
+    PYNN_LOSS_SIGMOID_CROSSENTROPY = 5
+};
+
+/* Per-sample losses and the gradient of
+ *   L = sum_i w_i * loss_i / scale
+ * with respect to pred (rows x cols).  target is rows x cols floats.
+ * sample_loss (rows) receives loss_i (unweighted); grad (rows x cols) may be
+ * NULL.  weights (rows) may be NULL (all ones).  Keras averages a sample's
+ * elementwise losses over the last axis, as here. */
+void pynn_loss(int kind, const float *pred, const float *target,
+               const float *weights, float scale, float *sample_loss,
+               float *grad, ptrdiff_t rows, ptrdiff_t cols);
+/* The same for integer class labels (sparse categorical cross-entropy);
+ * from_logits selects the fused softmax form.  Labels are in [0, cols). */
+void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+                      const float *weights, float scale, float *sample_loss,
+                      float *grad, ptrdiff_t rows, ptrdiff_t cols);
+
+/* ----------------------------------------------------------- optim.c */
+
+/* All updates are in place over n parameters, one pass each. */
+/* Keras SGD: v = momentum*v - lr*g; w += v (nesterov: w += momentum*v - lr*g).
+ * v may be NULL when momentum == 0. */
+void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
+                     float lr, float momentum, int nesterov);
+/* Keras RMSprop: s = rho*s + (1-rho)*g^2; w -= lr*g/(sqrt(s)+eps). */
+void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
+                         float lr, float rho, float eps);
+/* Keras Adam, step t >= 1:
+ * m += (1-b1)(g-m); v += (1-b2)(g^2-v);
+ * w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps). */
+void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
+                      float lr, float beta1, float beta2, float eps, int64_t t);
+
+/* -------------------------------------------------------- elementwise.c */
+
+/* y = x * mask * scale where mask is drawn from a counter-based generator:
+ * keep with probability 1-rate.  mask (n bytes) records the draw for the
+ * backward pass. */
+void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
+                          float rate, uint64_t seed);
+void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
+                           ptrdiff_t n, float rate);
+/* Gathers rows idx[0..count) of src (rows x cols) into dst (count x cols). */
+void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
+                      ptrdiff_t count, ptrdiff_t row_bytes);
+/* 1 when every one of the n floats is finite. */
+int pynn_all_finite(const float *x, ptrdiff_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYNN_H */

@@ -1,0 +1,373 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The one bridge from Python to pynn's C kernels.
+
+Every function here checks what the C code assumes (NumPy array, dtype,
+C-contiguity, writeability, matching sizes) and raises ValueError/TypeError
+otherwise, then releases the GIL around the kernel call.  Shape rules that
+belong to a layer or an op (which dimensions must agree and why) are checked
+one level up, in pynn.ops, where the message can name them.
+"""
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+
+cnp.import_array()
+
+cdef extern from "pynn.h" nogil:
+    void pynn_cpu_init()
+    int pynn_cpu_use_avx2()
+    const char *pynn_cpu_simd_level()
+    int pynn_get_num_threads()
+    void pynn_set_num_threads(int n)
+    int pynn_have_openmp()
+
+    void pynn_sgemm(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                    float alpha, const float *a, Py_ssize_t lda,
+                    const float *b, Py_ssize_t ldb,
+                    float beta, float *c, Py_ssize_t ldc)
+
+    void pynn_bias_activation_forward(int act, float alpha, const float *x,
+                                      const float *bias, float *y,
+                                      Py_ssize_t rows, Py_ssize_t cols)
+    void pynn_activation_backward(int act, float alpha, const float *x,
+                                  const float *y, const float *dy, float *dx,
+                                  Py_ssize_t rows, Py_ssize_t cols)
+    void pynn_bias_grad(const float *dy, float *db, Py_ssize_t rows, Py_ssize_t cols)
+
+    void pynn_loss(int kind, const float *pred, const float *target,
+                   const float *weights, float scale, float *sample_loss,
+                   float *grad, Py_ssize_t rows, Py_ssize_t cols)
+    void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+                          const float *weights, float scale, float *sample_loss,
+                          float *grad, Py_ssize_t rows, Py_ssize_t cols)
+
+    void pynn_sgd_update(float *w, const float *g, float *v, Py_ssize_t n,
+                         float lr, float momentum, int nesterov)
+    void pynn_rmsprop_update(float *w, const float *g, float *s, Py_ssize_t n,
+                             float lr, float rho, float eps)
+    void pynn_adam_update(float *w, const float *g, float *m, float *v, Py_ssize_t n,
+                          float lr, float beta1, float beta2, float eps, int64_t t)
+
+    void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, Py_ssize_t n,
+                              float rate, uint64_t seed)
+    void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
+                               Py_ssize_t n, float rate)
+    void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
+                          Py_ssize_t count, Py_ssize_t row_bytes)
+    int pynn_all_finite(const float *x, Py_ssize_t n)
+
+
+pynn_cpu_init()
+
+# ------------------------------------------------------------------ checks
+
+cdef inline cnp.ndarray _arr(object a, str name):
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
+    return <cnp.ndarray>a
+
+
+cdef float *_f32(object a, str name, bint writable=False) except NULL:
+    """Pointer to a C-contiguous float32 array's data, after checking it."""
+    cdef cnp.ndarray arr = _arr(a, name)
+    if cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT32:
+        raise TypeError(f"{name}: expected float32, got {arr.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise ValueError(f"{name}: expected a C-contiguous array")
+    if writable and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{name}: array is read-only")
+    return <float *>cnp.PyArray_DATA(arr)
+
+
+cdef float *_f32_or_null(object a, str name, Py_ssize_t size) except? NULL:
+    if a is None:
+        return NULL
+    cdef float *p = _f32(a, name)
+    if (<cnp.ndarray>a).size != size:
+        raise ValueError(f"{name}: expected {size} elements, got {(<cnp.ndarray>a).size}")
+    return p
+
+
+cdef inline Py_ssize_t _cols(cnp.ndarray a):
+    """Length of the last axis (1 for a 0-d array)."""
+    cdef int nd = cnp.PyArray_NDIM(a)
+    return cnp.PyArray_DIMS(a)[nd - 1] if nd > 0 else 1
+
+
+cdef int _same_size(cnp.ndarray a, cnp.ndarray b, str what) except -1:
+    if a.size != b.size:
+        raise ValueError(f"{what}: sizes differ ({a.size} vs {b.size})")
+    return 0
+
+# ------------------------------------------------------------------- cpu.c
+
+def simd_level():
+    return pynn_cpu_simd_level().decode()
+
+def get_num_threads():
+    return pynn_get_num_threads()
+
+def set_num_threads(int n):
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected n >= 1, got {n}")
+    pynn_set_num_threads(n)
+
+def have_openmp():
+    return bool(pynn_have_openmp())
+
+# ------------------------------------------------------------------ gemm.c
+
+cdef int _gemm_operand(cnp.ndarray a, Py_ssize_t *ld) except -2:
+    """0 for row-major, 1 for a transposed view (column-major), -1 when the
+    strides fit neither and the caller must copy.  Sets *ld in elements."""
+    cdef Py_ssize_t r = cnp.PyArray_DIMS(a)[0], c = cnp.PyArray_DIMS(a)[1]
+    cdef Py_ssize_t s0 = cnp.PyArray_STRIDES(a)[0], s1 = cnp.PyArray_STRIDES(a)[1]
+    if (s1 == 4 or c <= 1) and s0 % 4 == 0 and (s0 >= 4 * c or r <= 1):
+        ld[0] = s0 // 4 if r > 1 else (c if c > 0 else 1)
+        return 0
+    if (s0 == 4 or r <= 1) and s1 % 4 == 0 and (s1 >= 4 * r or c <= 1):
+        ld[0] = s1 // 4 if c > 1 else (r if r > 0 else 1)
+        return 1
+    return -1
+
+
+def gemm_layout(a):
+    """(trans, ld) for a 2-D float32 array usable without a copy, else None."""
+    cdef Py_ssize_t ld = 0
+    cdef cnp.ndarray arr = _arr(a, "gemm_layout")
+    if cnp.PyArray_NDIM(arr) != 2 or cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT32:
+        return None
+    cdef int t = _gemm_operand(arr, &ld)
+    return None if t < 0 else (t, ld)
+
+
+def sgemm(a, b, out, float alpha=1.0, float beta=0.0):
+    """out = alpha * a @ b + beta * out.  a and b may be transposed views of
+    C-contiguous arrays (no copy); out must be C-contiguous."""
+    cdef cnp.ndarray A = _arr(a, "matmul: a"), B = _arr(b, "matmul: b")
+    cdef cnp.ndarray C = _arr(out, "matmul: out")
+    if cnp.PyArray_NDIM(A) != 2 or cnp.PyArray_NDIM(B) != 2 or cnp.PyArray_NDIM(C) != 2:
+        raise ValueError("matmul: expected 2-D arrays")
+    for X, nm in ((A, "a"), (B, "b")):
+        if cnp.PyArray_TYPE(X) != cnp.NPY_FLOAT32:
+            raise TypeError(f"matmul: {nm} must be float32, got {(<object>X).dtype}")
+    cdef float *c = _f32(out, "matmul: out", True)
+    cdef Py_ssize_t m = cnp.PyArray_DIMS(A)[0], k = cnp.PyArray_DIMS(A)[1]
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(B)[1]
+    if cnp.PyArray_DIMS(B)[0] != k:
+        raise ValueError(f"matmul: shapes {(<object>A).shape} and {(<object>B).shape} do not align")
+    if cnp.PyArray_DIMS(C)[0] != m or cnp.PyArray_DIMS(C)[1] != n:
+        raise ValueError(f"matmul: out has shape {(<object>C).shape}, expected ({m}, {n})")
+    cdef Py_ssize_t lda = 0, ldb = 0
+    cdef int ta = _gemm_operand(A, &lda), tb = _gemm_operand(B, &ldb)
+    if ta < 0 or tb < 0:
+        raise ValueError("matmul: operand strides need a copy")
+    cdef const float *pa = <const float *>cnp.PyArray_DATA(A)
+    cdef const float *pb = <const float *>cnp.PyArray_DATA(B)
+    cdef Py_ssize_t ldc = n if n > 0 else 1
+    if m == 0 or n == 0:
+        return out
+    with nogil:
+        pynn_sgemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, c, ldc)
+    return out
+
+# ------------------------------------------------------------ activation.c
+
+def bias_activation(int act, float alpha, x, bias, y):
+    """y = act(x + bias) over the last axis; y may be x."""
+    cdef const float *px = _f32(x, "activation: x")
+    cdef float *py = _f32(y, "activation: out", True)
+    cdef cnp.ndarray X = <cnp.ndarray>x
+    _same_size(X, <cnp.ndarray>y, "activation")
+    cdef Py_ssize_t cols = _cols(X)
+    cdef Py_ssize_t rows = X.size // cols if cols > 0 else 0
+    cdef const float *pb = _f32_or_null(bias, "activation: bias", cols)
+    if X.size == 0:
+        return y
+    with nogil:
+        pynn_bias_activation_forward(act, alpha, px, pb, py, rows, cols)
+    return y
+
+
+def activation_backward(int act, float alpha, x, y, dy, dx):
+    """dx = dy * act'(x); y is the forward output.  x may be None for the
+    activations whose derivative needs only y."""
+    cdef cnp.ndarray Y = _arr(y, "activation backward: y")
+    cdef const float *py = _f32(y, "activation backward: y")
+    cdef const float *pdy = _f32(dy, "activation backward: dy")
+    cdef float *pdx = _f32(dx, "activation backward: dx", True)
+    cdef const float *px = _f32_or_null(x, "activation backward: x", Y.size)
+    _same_size(Y, <cnp.ndarray>dy, "activation backward")
+    _same_size(Y, <cnp.ndarray>dx, "activation backward")
+    cdef Py_ssize_t cols = _cols(Y)
+    cdef Py_ssize_t rows = Y.size // cols if cols > 0 else 0
+    if Y.size == 0:
+        return dx
+    with nogil:
+        pynn_activation_backward(act, alpha, px, py, pdy, pdx, rows, cols)
+    return dx
+
+
+def bias_grad(dy, db):
+    """db = dy summed over every axis but the last."""
+    cdef const float *pdy = _f32(dy, "bias grad: dy")
+    cdef float *pdb = _f32(db, "bias grad: out", True)
+    cdef cnp.ndarray D = <cnp.ndarray>dy
+    cdef Py_ssize_t cols = _cols(D)
+    if (<cnp.ndarray>db).size != cols:
+        raise ValueError(f"bias grad: out has {(<cnp.ndarray>db).size} elements, expected {cols}")
+    cdef Py_ssize_t rows = D.size // cols if cols > 0 else 0
+    with nogil:
+        pynn_bias_grad(pdy, pdb, rows, cols)
+    return db
+
+# ------------------------------------------------------------------ loss.c
+
+def loss(int kind, pred, target, weights, float scale, sample_loss, grad):
+    cdef cnp.ndarray P = _arr(pred, "loss: y_pred")
+    cdef const float *pp = _f32(pred, "loss: y_pred")
+    cdef const float *pt = _f32(target, "loss: y_true")
+    _same_size(P, <cnp.ndarray>target, "loss: y_true and y_pred")
+    cdef Py_ssize_t cols = _cols(P)
+    cdef Py_ssize_t rows = P.size // cols if cols > 0 else 0
+    cdef float *ps = _f32(sample_loss, "loss: out", True)
+    if (<cnp.ndarray>sample_loss).size != rows:
+        raise ValueError("loss: out must hold one value per sample")
+    cdef const float *pw = _f32_or_null(weights, "loss: sample_weight", rows)
+    cdef float *pg = NULL
+    if grad is not None:
+        pg = _f32(grad, "loss: grad", True)
+        _same_size(P, <cnp.ndarray>grad, "loss: grad")
+    with nogil:
+        pynn_loss(kind, pp, pt, pw, scale, ps, pg, rows, cols)
+    return sample_loss
+
+
+def sparse_loss(bint from_logits, pred, labels, weights, float scale, sample_loss, grad):
+    cdef cnp.ndarray P = _arr(pred, "loss: y_pred")
+    cdef const float *pp = _f32(pred, "loss: y_pred")
+    cdef cnp.ndarray L = _arr(labels, "loss: y_true")
+    if cnp.PyArray_TYPE(L) != cnp.NPY_INT32 or not cnp.PyArray_IS_C_CONTIGUOUS(L):
+        raise TypeError("loss: labels must be a C-contiguous int32 array")
+    cdef Py_ssize_t cols = _cols(P)
+    cdef Py_ssize_t rows = P.size // cols if cols > 0 else 0
+    if L.size != rows:
+        raise ValueError(f"loss: {L.size} labels for {rows} predictions")
+    cdef float *ps = _f32(sample_loss, "loss: out", True)
+    if (<cnp.ndarray>sample_loss).size != rows:
+        raise ValueError("loss: out must hold one value per sample")
+    cdef const float *pw = _f32_or_null(weights, "loss: sample_weight", rows)
+    cdef float *pg = NULL
+    if grad is not None:
+        pg = _f32(grad, "loss: grad", True)
+        _same_size(P, <cnp.ndarray>grad, "loss: grad")
+    cdef const int32_t *pl = <const int32_t *>cnp.PyArray_DATA(L)
+    with nogil:
+        pynn_sparse_loss(from_logits, pp, pl, pw, scale, ps, pg, rows, cols)
+    return sample_loss
+
+# ----------------------------------------------------------------- optim.c
+
+def sgd_update(w, g, v, float lr, float momentum, bint nesterov):
+    cdef float *pw = _f32(w, "SGD: variable", True)
+    cdef const float *pg = _f32(g, "SGD: gradient")
+    cdef cnp.ndarray W = <cnp.ndarray>w
+    _same_size(W, <cnp.ndarray>g, "SGD: variable and gradient")
+    cdef float *pv = NULL
+    if v is not None:
+        pv = _f32(v, "SGD: momentum", True)
+        _same_size(W, <cnp.ndarray>v, "SGD: variable and momentum")
+    with nogil:
+        pynn_sgd_update(pw, pg, pv, W.size, lr, momentum, nesterov)
+
+
+def rmsprop_update(w, g, s, float lr, float rho, float eps):
+    cdef float *pw = _f32(w, "RMSprop: variable", True)
+    cdef const float *pg = _f32(g, "RMSprop: gradient")
+    cdef float *ps = _f32(s, "RMSprop: velocity", True)
+    cdef cnp.ndarray W = <cnp.ndarray>w
+    _same_size(W, <cnp.ndarray>g, "RMSprop: variable and gradient")
+    _same_size(W, <cnp.ndarray>s, "RMSprop: variable and velocity")
+    with nogil:
+        pynn_rmsprop_update(pw, pg, ps, W.size, lr, rho, eps)
+
+
+def adam_update(w, g, m, v, float lr, float beta1, float beta2, float eps, int64_t t):
+    cdef float *pw = _f32(w, "Adam: variable", True)
+    cdef const float *pg = _f32(g, "Adam: gradient")
+    cdef float *pm = _f32(m, "Adam: momentum", True)
+    cdef float *pv = _f32(v, "Adam: velocity", True)
+    cdef cnp.ndarray W = <cnp.ndarray>w
+    _same_size(W, <cnp.ndarray>g, "Adam: variable and gradient")
+    _same_size(W, <cnp.ndarray>m, "Adam: variable and momentum")
+    _same_size(W, <cnp.ndarray>v, "Adam: variable and velocity")
+    if t < 1:
+        raise ValueError(f"Adam: step must be >= 1, got {t}")
+    with nogil:
+        pynn_adam_update(pw, pg, pm, pv, W.size, lr, beta1, beta2, eps, t)
+
+# ----------------------------------------------------------- elementwise.c
+
+def dropout_forward(x, y, mask, float rate, uint64_t seed):
+    cdef const float *px = _f32(x, "Dropout: x")
+    cdef float *py = _f32(y, "Dropout: out", True)
+    cdef cnp.ndarray M = _arr(mask, "Dropout: mask")
+    cdef cnp.ndarray X = <cnp.ndarray>x
+    if cnp.PyArray_TYPE(M) != cnp.NPY_UINT8 or not cnp.PyArray_IS_C_CONTIGUOUS(M):
+        raise TypeError("Dropout: mask must be C-contiguous uint8")
+    _same_size(X, <cnp.ndarray>y, "Dropout")
+    _same_size(X, M, "Dropout: mask")
+    if not (0.0 <= rate < 1.0):
+        raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
+    cdef uint8_t *pm = <uint8_t *>cnp.PyArray_DATA(M)
+    with nogil:
+        pynn_dropout_forward(px, py, pm, X.size, rate, seed)
+    return y
+
+
+def dropout_backward(dy, mask, dx, float rate):
+    cdef const float *pdy = _f32(dy, "Dropout backward: dy")
+    cdef float *pdx = _f32(dx, "Dropout backward: dx", True)
+    cdef cnp.ndarray M = _arr(mask, "Dropout: mask")
+    if cnp.PyArray_TYPE(M) != cnp.NPY_UINT8 or not cnp.PyArray_IS_C_CONTIGUOUS(M):
+        raise TypeError("Dropout: mask must be C-contiguous uint8")
+    _same_size(<cnp.ndarray>dy, M, "Dropout backward")
+    _same_size(<cnp.ndarray>dy, <cnp.ndarray>dx, "Dropout backward")
+    cdef const uint8_t *pm = <const uint8_t *>cnp.PyArray_DATA(M)
+    with nogil:
+        pynn_dropout_backward(pdy, pm, pdx, (<cnp.ndarray>dy).size, rate)
+    return dx
+
+
+def gather_rows(src, idx, dst):
+    """dst[i] = src[idx[i]] along the first axis, any dtype."""
+    cdef cnp.ndarray S = _arr(src, "gather: src"), D = _arr(dst, "gather: dst")
+    cdef cnp.ndarray I = _arr(idx, "gather: index")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(S) or not cnp.PyArray_IS_C_CONTIGUOUS(D):
+        raise ValueError("gather: arrays must be C-contiguous")
+    if cnp.PyArray_TYPE(I) != cnp.NPY_INT64 or not cnp.PyArray_IS_C_CONTIGUOUS(I):
+        raise TypeError("gather: index must be C-contiguous int64")
+    if S.dtype != D.dtype or cnp.PyArray_NDIM(S) < 1 or cnp.PyArray_NDIM(D) < 1:
+        raise TypeError("gather: src and dst must share a dtype and have rows")
+    if not cnp.PyArray_ISWRITEABLE(D):
+        raise ValueError("gather: dst is read-only")
+    cdef Py_ssize_t n = S.shape[0], count = I.size
+    cdef Py_ssize_t row_bytes = S.nbytes // n if n > 0 else 0
+    if D.shape[0] < count or (D.nbytes // D.shape[0] if D.shape[0] else 0) != row_bytes:
+        raise ValueError(f"gather: dst of shape {(<object>D).shape} cannot hold {count} rows of {(<object>S).shape}")
+    cdef const int64_t *pi = <const int64_t *>cnp.PyArray_DATA(I)
+    cdef Py_ssize_t i
+    for i in range(count):
+        if pi[i] < 0 or pi[i] >= n:
+            raise IndexError(f"gather: index {pi[i]} out of range for {n} rows")
+    with nogil:
+        pynn_gather_rows(cnp.PyArray_DATA(S), pi, cnp.PyArray_DATA(D), count, row_bytes)
+    return dst
+
+
+def all_finite(x):
+    cdef const float *px = _f32(x, "all_finite: x")
+    cdef Py_ssize_t n = (<cnp.ndarray>x).size
+    cdef int r
+    with nogil:
+        r = pynn_all_finite(px, n)
+    return bool(r)
