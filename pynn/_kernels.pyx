@@ -170,6 +170,33 @@ def sgemm(a, b, out, float alpha=1.0, float beta=0.0):
         pynn_sgemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, c, ldc)
     return out
 
+
+
+def dense_forward(x, w, bias, int act, float alpha, out):
+    """out = act(x @ w + bias) for 2-D x (rows x in) and w (in x units):
+    the GEMM and the fused bias/activation pass in one call."""
+    cdef cnp.ndarray X = _arr(x, "Dense: input"), W = _arr(w, "Dense: kernel")
+    cdef const float *px = _f32(x, "Dense: input")
+    cdef const float *pw = _f32(w, "Dense: kernel")
+    cdef float *po = _f32(out, "Dense: out", True)
+    if cnp.PyArray_NDIM(X) != 2 or cnp.PyArray_NDIM(W) != 2:
+        raise ValueError("Dense: expected a 2-D input and kernel")
+    cdef Py_ssize_t m = cnp.PyArray_DIMS(X)[0], k = cnp.PyArray_DIMS(X)[1]
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(W)[1]
+    if cnp.PyArray_DIMS(W)[0] != k:
+        raise ValueError(f"Dense: input has {k} features, the kernel expects "
+                         f"{cnp.PyArray_DIMS(W)[0]}")
+    if (<cnp.ndarray>out).size != m * n:
+        raise ValueError(f"Dense: out must hold {m}x{n} values")
+    cdef const float *pb = _f32_or_null(bias, "Dense: bias", n)
+    if m == 0 or n == 0:
+        return out
+    with nogil:
+        pynn_sgemm(0, 0, m, n, k, 1.0, px, k, pw, n, 0.0, po, n)
+        if act != 0 or pb != NULL:
+            pynn_bias_activation_forward(act, alpha, po, pb, po, m, n)
+    return out
+
 # ------------------------------------------------------------ activation.c
 
 def bias_activation(int act, float alpha, x, bias, y):

@@ -13,7 +13,7 @@ import numpy as np
 from . import _kernels as _k
 
 __all__ = [
-    "matmul", "bias_add", "activation", "activation_grad", "bias_grad",
+    "matmul", "dense", "bias_add", "activation", "activation_grad", "bias_grad",
     "linear", "relu", "relu6", "leaky_relu", "elu", "sigmoid", "hard_sigmoid",
     "hard_swish", "tanh", "softplus", "swish", "softmax",
     "loss", "sparse_loss", "LOSS_KINDS",
@@ -86,6 +86,21 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     elif not out.flags.c_contiguous:
         raise ValueError("matmul: out must be C-contiguous")
     return _k.sgemm(a, b, out, alpha, beta)
+
+
+def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
+    """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
+    pass over its output, in a single call."""
+    code = _act_code(activation)
+    x = _c32(x, "Dense: input")
+    kernel = _c32(kernel, "Dense: kernel")
+    if x.ndim != 2 or kernel.ndim != 2 or x.shape[1] != kernel.shape[0]:
+        raise ValueError(f"Dense: input of shape {x.shape} does not fit a kernel of "
+                         f"shape {kernel.shape}")
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    out = _out(out, (x.shape[0], kernel.shape[1]), "Dense")
+    return _k.dense_forward(x, kernel, bias, code, alpha, out)
 
 
 # ----------------------------------------------------------- activations

@@ -1,0 +1,2 @@
+"""Data sets with Keras's loaders."""
+from . import boston_housing, mnist

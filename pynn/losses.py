@@ -1,0 +1,200 @@
+"""Losses with Keras's names.
+
+The functions (``mean_squared_error(y_true, y_pred)``, ...) return one loss
+per sample, as Keras's do; the classes reduce to the (weighted) mean.  Models
+train through :meth:`Loss.compute`, which also writes the gradient and, where
+the model's last layer applies a softmax or sigmoid, takes its logits and
+fuses the two into one stable kernel.
+"""
+import numpy as np
+
+from . import ops
+
+
+class Loss:
+    """Base of the loss classes.  ``kind`` names the C kernel."""
+    kind = None
+    fused_kind = None       # the kernel that takes logits instead
+    fuses_activation = None  # the output activation it can absorb
+    sparse = False
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
+        if reduction not in ("sum_over_batch_size", "auto", "sum", "none", None):
+            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}")
+        self.from_logits = bool(from_logits)
+        self.reduction = reduction
+        self.name = name or _CLASS_TO_NAME[type(self)]
+
+    # --------------------------------------------------------- for users
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = np.asarray(y_pred, dtype=np.float32)
+        if y_pred.ndim == 1:
+            y_pred = y_pred[:, None]
+            y_true = np.asarray(y_true).reshape(-1, 1) if not self.sparse else y_true
+        y_true = self.prepare_targets(y_true, y_pred.shape)
+        w = None if sample_weight is None else \
+            np.ascontiguousarray(np.broadcast_to(np.asarray(sample_weight, np.float32),
+                                                 (y_pred.shape[0],)))
+        per = self.compute(y_true, y_pred, w, fused=self.from_logits)
+        if w is not None:
+            per = per * w
+        if self.reduction == "none":
+            return per
+        if self.reduction == "sum":
+            return np.float32(per.sum())
+        return np.float32(per.sum() / max(per.size, 1))
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------ for training
+
+    def prepare_targets(self, y, output_shape, where="the model's output"):
+        """Convert and check targets once per fit/evaluate: float32 of the
+        output's shape."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}: targets must be numeric, got dtype {y.dtype}")
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        want = tuple(output_shape[1:])
+        if y.ndim == len(want) and want[-1] == 1:
+            y = y.reshape(y.shape + (1,))
+        if tuple(y.shape[1:]) != want:
+            hint = ""
+            if self.kind == "categorical_crossentropy" and y.ndim == 1:
+                hint = (" The targets look like integer class labels: use "
+                        "loss='sparse_categorical_crossentropy' or one-hot encode them with "
+                        "pynn.utils.to_categorical.")
+            raise ValueError(f"{self.name}: targets of shape {y.shape} do not match "
+                             f"{where} of shape {('None',) + want}.{hint}")
+        if not ops.all_finite(y):
+            raise ValueError(f"{self.name}: targets contain NaN or infinite values")
+        return y
+
+    def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
+        """Per-sample losses; with ``grad``, also the gradient of
+        ``sum(w * loss) / scale`` w.r.t. ``y_pred`` (the logits when fused)."""
+        kind = self.fused_kind if fused else self.kind
+        return ops.loss(kind, y_true, y_pred, sample_weight, scale, grad)
+
+
+class MeanSquaredError(Loss):
+    kind = "mean_squared_error"
+
+
+class MeanAbsoluteError(Loss):
+    kind = "mean_absolute_error"
+
+
+class BinaryCrossentropy(Loss):
+    kind = "binary_crossentropy"
+    fused_kind = "sigmoid_crossentropy"
+    fuses_activation = "sigmoid"
+
+    def prepare_targets(self, y, output_shape, where="the model's output"):
+        y = super().prepare_targets(y, output_shape, where)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{self.name}: targets must be in [0, 1], got values from "
+                             f"{y.min()} to {y.max()}")
+        return y
+
+
+class CategoricalCrossentropy(Loss):
+    kind = "categorical_crossentropy"
+    fused_kind = "softmax_crossentropy"
+    fuses_activation = "softmax"
+
+
+class SparseCategoricalCrossentropy(Loss):
+    kind = "sparse_categorical_crossentropy"
+    fused_kind = kind
+    fuses_activation = "softmax"
+    sparse = True
+
+    def prepare_targets(self, y, output_shape, where="the model's output"):
+        y = np.asarray(y)
+        classes = output_shape[-1]
+        if y.ndim == len(output_shape) and y.shape[-1] == 1:
+            y = y.reshape(y.shape[:-1])
+        if y.ndim != len(output_shape) - 1:
+            hint = (" The targets look one-hot encoded: use loss='categorical_crossentropy'."
+                    if y.ndim == len(output_shape) and y.shape[-1] == classes else "")
+            raise ValueError(f"{self.name}: expected integer class labels of shape "
+                             f"{('None',) + tuple(output_shape[1:-1])}, got targets of shape "
+                             f"{y.shape} for {where} of shape "
+                             f"{('None',) + tuple(output_shape[1:])}.{hint}")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)):
+                raise ValueError(f"{self.name}: labels contain NaN or infinite values")
+            if np.any(y != np.round(y)):
+                raise ValueError(f"{self.name}: labels must be whole numbers")
+        elif y.dtype.kind not in "biu":
+            raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
+        if y.size and (y.min() < 0 or y.max() >= classes):
+            raise ValueError(f"{self.name}: labels must be in [0, {classes}) for an output of "
+                             f"{classes} classes, got values from {y.min()} to {y.max()}")
+        return np.ascontiguousarray(y, dtype=np.int32)
+
+    def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
+        if y_pred.ndim > 2:
+            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+        return ops.sparse_loss(y_true, y_pred, from_logits=fused, sample_weight=sample_weight,
+                               scale=scale, grad=grad)
+
+
+_NAME_TO_CLASS = {
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "mean_absolute_error",
+                  BinaryCrossentropy: "binary_crossentropy",
+                  CategoricalCrossentropy: "categorical_crossentropy",
+                  SparseCategoricalCrossentropy: "sparse_categorical_crossentropy"}
+
+
+def _per_sample(cls):
+    def fn(y_true, y_pred, from_logits=False):
+        return cls(from_logits=from_logits, reduction="none")(y_true, y_pred)
+    fn.__name__ = _CLASS_TO_NAME[cls]
+    fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
+    fn._loss_class = cls
+    return fn
+
+
+mean_squared_error = mse = MSE = _per_sample(MeanSquaredError)
+mean_absolute_error = mae = MAE = _per_sample(MeanAbsoluteError)
+binary_crossentropy = _per_sample(BinaryCrossentropy)
+categorical_crossentropy = _per_sample(CategoricalCrossentropy)
+sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
+
+
+def get(identifier):
+    """A Loss instance from a name, a class, a function of this module or an
+    instance; raises ValueError naming an unknown loss."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier) and hasattr(identifier, "_loss_class"):
+        return identifier._loss_class()
+    if isinstance(identifier, str) and identifier in _NAME_TO_CLASS:
+        return _NAME_TO_CLASS[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in \
+            {c.__name__: c for c in _CLASS_TO_NAME}:
+        cls = {c.__name__: c for c in _CLASS_TO_NAME}[identifier["class_name"]]
+        return cls.from_config(identifier.get("config", {}))
+    raise ValueError(f"Unknown loss {identifier!r}; expected one of "
+                     f"{sorted(k for k in _NAME_TO_CLASS if k.islower())}")
+
+
+def serialize(loss):
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}

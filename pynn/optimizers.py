@@ -1,0 +1,148 @@
+"""Optimizers with Keras's names, arguments and defaults.
+
+A model hands its optimizer one flat float32 array holding every trainable
+parameter and one holding their gradients; ``apply`` updates all of them in
+a single pass of one C kernel.  ``lr`` is accepted as Keras 2's alias of
+``learning_rate``.
+"""
+import numpy as np
+
+from . import ops
+
+
+class Optimizer:
+    slot_names = ()
+
+    def __init__(self, learning_rate=0.001, name=None, lr=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.name = name or type(self).__name__.lower()
+        self.learning_rate = learning_rate if lr is None else lr
+        self.iterations = 0
+        self._slots = None
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        value = float(value)
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a finite "
+                             f"number >= 0, got {value!r}")
+        self._learning_rate = value
+
+    lr = learning_rate
+
+    def build(self, size):
+        """Allocate the state for ``size`` parameters (kept if it fits)."""
+        if self.slot_names and (self._slots is None or self._slots[0].size != size):
+            self._slots = [np.zeros(size, np.float32) for _ in self.slot_names]
+
+    def apply(self, params, grads):
+        """One update of the flat ``params`` from the flat ``grads``."""
+        self.build(params.size)
+        self.iterations += 1
+        self._update(params, grads)
+
+    def _update(self, params, grads):
+        raise NotImplementedError
+
+    # ------------------------------------------------------- state, config
+
+    def variables(self):
+        """The state arrays (momenta, velocities), flat, in a fixed order."""
+        return list(self._slots or [])
+
+    def set_state(self, iterations, slots):
+        slots = [np.ascontiguousarray(s, dtype=np.float32).reshape(-1) for s in slots]
+        if len(slots) != len(self.slot_names):
+            raise ValueError(f"{type(self).__name__}: expected {len(self.slot_names)} state "
+                             f"arrays, got {len(slots)}")
+        self._slots = slots if slots else None
+        self.iterations = int(iterations)
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slot_names = ("momentum",) if self.momentum > 0 else ()
+
+    def _update(self, params, grads):
+        v = self._slots[0] if self.slot_names else None
+        ops.sgd_update(params, grads, v, self.learning_rate, self.momentum, self.nesterov)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """Divides the gradient by a running root mean square of its history."""
+    slot_names = ("velocity",)
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def _update(self, params, grads):
+        ops.rmsprop_update(params, grads, self._slots[0], self.learning_rate, self.rho,
+                           self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adaptive moment estimation (Kingma & Ba), with Keras's epsilon."""
+    slot_names = ("momentum", "velocity")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, params, grads):
+        ops.adam_update(params, grads, self._slots[0], self._slots[1], self.iterations,
+                        self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier):
+    """An Optimizer from a name ('sgd', 'rmsprop', 'adam'), a config dict or
+    an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, dict):
+        name = str(identifier.get("class_name", "")).lower()
+        if name in _BY_NAME:
+            return _BY_NAME[name].from_config(identifier.get("config", {}))
+    raise ValueError(f"Unknown optimizer {identifier!r}; expected one of "
+                     f"{sorted(_BY_NAME)} or an optimizer instance")
+
+
+def serialize(optimizer):
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}

@@ -1,0 +1,31 @@
+"""Utilities: one-hot labels, seeding."""
+import numpy as np
+
+from .seeding import set_random_seed
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """One-hot encode integer class labels (Keras's to_categorical)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError("to_categorical: labels must be whole, finite numbers")
+    elif y.dtype.kind not in "biu":
+        raise TypeError(f"to_categorical: labels must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    shape = y.shape
+    if shape and shape[-1] == 1 and len(shape) > 1:
+        shape = shape[:-1]
+    y = y.reshape(-1)
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical: labels must be >= 0, got {y.min()}")
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    elif y.size and y.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {y.max()} does not fit num_classes={num_classes}")
+    out = np.zeros((y.size, num_classes), dtype=dtype)
+    out[np.arange(y.size), y] = 1
+    return out.reshape(shape + (num_classes,))
+
+
+__all__ = ["to_categorical", "set_random_seed"]

@@ -1,0 +1,82 @@
+"""A Keras-style progress bar for fit, evaluate and predict."""
+import sys
+import time
+
+
+def format_time(seconds):
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+    if seconds >= 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{int(round(seconds))}s"
+
+
+def format_step_time(seconds):
+    if seconds >= 1:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
+def _format_value(v):
+    if isinstance(v, float):
+        return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.4e}"
+    return str(v)
+
+
+def format_logs(logs):
+    return " - ".join(f"{k}: {_format_value(v)}" for k, v in logs.items())
+
+
+class Progbar:
+    """``verbose=1``: a bar redrawn in place at most every ``interval``
+    seconds, with the running logs; ``verbose=2``: one line at the end."""
+
+    def __init__(self, target, verbose=1, width=20, interval=0.05, stream=None):
+        self.target = target
+        self.verbose = verbose
+        self.width = width
+        self.interval = interval
+        self.stream = stream or sys.stdout
+        self.start = time.perf_counter()
+        self._last = 0.0
+        self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, step, logs=None, finalize=False):
+        now = time.perf_counter()
+        if self.verbose != 1 or (not finalize and now - self._last < self.interval):
+            if finalize and self.verbose == 2:
+                self._line_end(step, logs, now)
+            return
+        self._last = now
+        elapsed = now - self.start
+        target = self.target
+        if target:
+            done = int(self.width * step / target)
+            bar = "\u2501" * done + "\u2500" * (self.width - done)
+            head = f"{step}/{target} {bar}"
+        else:
+            head = f"{step}/Unknown"
+        per = elapsed / step if step else 0.0
+        if finalize or not target:
+            timing = f"{format_time(elapsed)} {format_step_time(per)}"
+        else:
+            timing = f"{format_time(per * (target - step))} {format_step_time(per)}"
+        line = f"{head} {timing}"
+        if logs:
+            line += " - " + format_logs(logs)
+        if finalize:
+            self.stream.write(("\r" if self._dynamic else "") + line + "\n")
+        elif self._dynamic:
+            self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def _line_end(self, step, logs, now):
+        elapsed = now - self.start
+        line = f"{step}/{self.target} - {format_time(elapsed)} - " \
+               f"{format_step_time(elapsed / max(step, 1))}"
+        if logs:
+            line += " - " + format_logs(logs)
+        self.stream.write(line + "\n")
+        self.stream.flush()
