@@ -1,0 +1,31 @@
+"""The tutorials in examples/ run as they are and reach their accuracy bars
+on the offline MNIST sample."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_example(name):
+    env = dict(os.environ, PYNN_OFFLINE="1")
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, params, bar", [
+    ("mnist_mlp.py", "118,282", 0.83),
+    ("mnist_sigmoid.py", "7,960", 0.55),
+    ("mnist_mlp_dropout.py", "669,706", 0.89),
+])
+def test_example_reaches_accuracy(name, params, bar):
+    out = run_example(name)
+    assert f"Total params: {params}" in out
+    accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
+    assert accuracy >= bar, out[-2000:]
