@@ -90,16 +90,24 @@ void pynn_loss(int kind, const float *pred, const float *target,
     }
 }
 
-void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
-                      const float *weights, float scale, float *sample_loss,
-                      float *grad, ptrdiff_t rows, ptrdiff_t cols)
+ptrdiff_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+                           const float *weights, float scale, float *sample_loss,
+                           float *grad, ptrdiff_t rows, ptrdiff_t cols)
 {
-#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(rows * cols * 8))
+    ptrdiff_t bad = 0;
+#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(rows * cols * 8)) reduction(+ : bad)
     for (ptrdiff_t i = 0; i < rows; i++) {
         const float *p = pred + i * cols;
         float *g = grad ? grad + i * cols : NULL;
         float gscale = (weights ? weights[i] : 1.0f) / scale;
         int32_t y = labels[i];
+        if (y < 0 || y >= cols) {
+            bad++;
+            sample_loss[i] = NAN;
+            if (g)
+                for (ptrdiff_t j = 0; j < cols; j++) g[j] = 0.0f;
+            continue;
+        }
         if (from_logits) {
             float mx = -INFINITY, se = 0.0f;
             for (ptrdiff_t j = 0; j < cols; j++) mx = p[j] > mx ? p[j] : mx;
@@ -120,4 +128,36 @@ void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
             }
         }
     }
+    return bad;
+}
+
+static ptrdiff_t argmax_row(const float *p, ptrdiff_t cols)
+{
+    ptrdiff_t best = 0;
+    for (ptrdiff_t j = 1; j < cols; j++)
+        if (p[j] > p[best]) best = j;
+    return best;
+}
+
+double pynn_accuracy(int kind, const float *pred, const void *target,
+                     const float *weights, ptrdiff_t rows, ptrdiff_t cols,
+                     float threshold)
+{
+    double sum = 0.0;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const float *p = pred + i * cols;
+        double hit;
+        if (kind == PYNN_ACC_SPARSE) {
+            hit = argmax_row(p, cols) == ((const int32_t *)target)[i];
+        } else if (kind == PYNN_ACC_CATEGORICAL) {
+            hit = argmax_row(p, cols) == argmax_row((const float *)target + i * cols, cols);
+        } else {
+            const float *t = (const float *)target + i * cols;
+            ptrdiff_t n = 0;
+            for (ptrdiff_t j = 0; j < cols; j++) n += (p[j] > threshold) == (t[j] > 0.5f);
+            hit = (double)n / (double)cols;
+        }
+        sum += weights ? weights[i] * hit : hit;
+    }
+    return sum;
 }

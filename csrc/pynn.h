@@ -96,10 +96,21 @@ void pynn_loss(int kind, const float *pred, const float *target,
                const float *weights, float scale, float *sample_loss,
                float *grad, ptrdiff_t rows, ptrdiff_t cols);
 /* The same for integer class labels (sparse categorical cross-entropy);
- * from_logits selects the fused softmax form.  Labels are in [0, cols). */
-void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+ * from_logits selects the fused softmax form.  Returns the number of labels
+ * outside [0, cols): their rows get a NaN loss and a zero gradient. */
+ptrdiff_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
                       const float *weights, float scale, float *sample_loss,
                       float *grad, ptrdiff_t rows, ptrdiff_t cols);
+
+enum pynn_accuracy {
+    PYNN_ACC_CATEGORICAL = 0, /* argmax(pred) == argmax(target), target float */
+    PYNN_ACC_SPARSE = 1,      /* argmax(pred) == label, target int32 */
+    PYNN_ACC_BINARY = 2       /* mean over cols of (pred > threshold) == (target > 0.5) */
+};
+/* sum_i w_i * hit_i over the rows (weights may be NULL: all ones). */
+double pynn_accuracy(int kind, const float *pred, const void *target,
+                     const float *weights, ptrdiff_t rows, ptrdiff_t cols,
+                     float threshold);
 
 /* ----------------------------------------------------------- optim.c */
 

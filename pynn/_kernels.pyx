@@ -36,9 +36,12 @@ cdef extern from "pynn.h" nogil:
     void pynn_loss(int kind, const float *pred, const float *target,
                    const float *weights, float scale, float *sample_loss,
                    float *grad, Py_ssize_t rows, Py_ssize_t cols)
-    void pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
-                          const float *weights, float scale, float *sample_loss,
-                          float *grad, Py_ssize_t rows, Py_ssize_t cols)
+    Py_ssize_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+                                const float *weights, float scale, float *sample_loss,
+                                float *grad, Py_ssize_t rows, Py_ssize_t cols)
+    double pynn_accuracy(int kind, const float *pred, const void *target,
+                         const float *weights, Py_ssize_t rows, Py_ssize_t cols,
+                         float threshold)
 
     void pynn_sgd_update(float *w, const float *g, float *v, Py_ssize_t n,
                          float lr, float momentum, int nesterov)
@@ -159,8 +162,12 @@ def sgemm(a, b, out, float alpha=1.0, float beta=0.0):
         raise ValueError(f"matmul: out has shape {(<object>C).shape}, expected ({m}, {n})")
     cdef Py_ssize_t lda = 0, ldb = 0
     cdef int ta = _gemm_operand(A, &lda), tb = _gemm_operand(B, &ldb)
-    if ta < 0 or tb < 0:
-        raise ValueError("matmul: operand strides need a copy")
+    if ta < 0:  # neither row- nor column-major (a strided slice): copy
+        A = cnp.PyArray_GETCONTIGUOUS(A)
+        ta = _gemm_operand(A, &lda)
+    if tb < 0:
+        B = cnp.PyArray_GETCONTIGUOUS(B)
+        tb = _gemm_operand(B, &ldb)
     cdef const float *pa = <const float *>cnp.PyArray_DATA(A)
     cdef const float *pb = <const float *>cnp.PyArray_DATA(B)
     cdef Py_ssize_t ldc = n if n > 0 else 1
@@ -196,6 +203,58 @@ def dense_forward(x, w, bias, int act, float alpha, out):
         if act != 0 or pb != NULL:
             pynn_bias_activation_forward(act, alpha, po, pb, po, m, n)
     return out
+
+
+def dense_backward(x, w, pre, y, dy, int act, float alpha, dw, db, dx, dact):
+    """Backward of out = act(x @ w + b) in one call: g = dy * act'(.) into
+    dact (skipped for linear), dw = x.T @ g, db = sum(g) (db may be None),
+    dx = g @ w.T (dx may be None when the input needs no gradient).  pre is
+    the pre-activation, needed only by the activations that read x."""
+    cdef cnp.ndarray X = _arr(x, "Dense backward: x"), W = _arr(w, "Dense backward: kernel")
+    cdef const float *px = _f32(x, "Dense backward: x")
+    cdef const float *pw = _f32(w, "Dense backward: kernel")
+    cdef const float *pdy = _f32(dy, "Dense backward: dy")
+    cdef float *pdw = _f32(dw, "Dense backward: kernel gradient", True)
+    if cnp.PyArray_NDIM(X) != 2 or cnp.PyArray_NDIM(W) != 2:
+        raise ValueError("Dense backward: expected a 2-D input and kernel")
+    cdef Py_ssize_t m = cnp.PyArray_DIMS(X)[0], k = cnp.PyArray_DIMS(X)[1]
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(W)[1]
+    if cnp.PyArray_DIMS(W)[0] != k or (<cnp.ndarray>dy).size != m * n \
+            or (<cnp.ndarray>dw).size != k * n:
+        raise ValueError(f"Dense backward: shapes do not fit: x {(<object>X).shape}, "
+                         f"kernel {(<object>W).shape}, dy {dy.shape}, dw {dw.shape}")
+    cdef const float *pg = pdy
+    cdef const float *pre_p = NULL
+    cdef const float *py = NULL
+    cdef float *pdact = NULL
+    if act != 0:
+        py = _f32(y, "Dense backward: y")
+        pdact = _f32(dact, "Dense backward: work", True)
+        _same_size(<cnp.ndarray>dy, <cnp.ndarray>y, "Dense backward: y")
+        _same_size(<cnp.ndarray>dy, <cnp.ndarray>dact, "Dense backward: work")
+        pre_p = _f32_or_null(pre, "Dense backward: pre-activation", m * n)
+        pg = pdact
+    cdef float *pdb = NULL
+    if db is not None:
+        pdb = _f32(db, "Dense backward: bias gradient", True)
+        if (<cnp.ndarray>db).size != n:
+            raise ValueError(f"Dense backward: bias gradient must hold {n} values")
+    cdef float *pdx = NULL
+    if dx is not None:
+        pdx = _f32(dx, "Dense backward: dx", True)
+        if (<cnp.ndarray>dx).size != m * k:
+            raise ValueError(f"Dense backward: dx must hold {m}x{k} values")
+    if m == 0:
+        return dx
+    with nogil:
+        if act != 0:
+            pynn_activation_backward(act, alpha, pre_p, py, pdy, pdact, m, n)
+        pynn_sgemm(1, 0, k, n, m, 1.0, px, k, pg, n, 0.0, pdw, n)
+        if pdb != NULL:
+            pynn_bias_grad(pg, pdb, m, n)
+        if pdx != NULL:
+            pynn_sgemm(0, 1, m, k, n, 1.0, pg, n, pw, n, 0.0, pdx, k)
+    return dx
 
 # ------------------------------------------------------------ activation.c
 
@@ -288,9 +347,35 @@ def sparse_loss(bint from_logits, pred, labels, weights, float scale, sample_los
         pg = _f32(grad, "loss: grad", True)
         _same_size(P, <cnp.ndarray>grad, "loss: grad")
     cdef const int32_t *pl = <const int32_t *>cnp.PyArray_DATA(L)
+    cdef Py_ssize_t bad
     with nogil:
-        pynn_sparse_loss(from_logits, pp, pl, pw, scale, ps, pg, rows, cols)
+        bad = pynn_sparse_loss(from_logits, pp, pl, pw, scale, ps, pg, rows, cols)
+    if bad:
+        raise ValueError(f"sparse_categorical_crossentropy: {bad} label(s) outside "
+                         f"[0, {cols}) for an output of {cols} classes")
     return sample_loss
+
+
+def accuracy(int kind, pred, target, weights, float threshold=0.5):
+    """Weighted count of correct predictions (see enum pynn_accuracy)."""
+    cdef cnp.ndarray P = _arr(pred, "accuracy: y_pred"), T = _arr(target, "accuracy: y_true")
+    cdef const float *pp = _f32(pred, "accuracy: y_pred")
+    cdef Py_ssize_t cols = _cols(P)
+    cdef Py_ssize_t rows = P.size // cols if cols > 0 else 0
+    if kind == 1:
+        if cnp.PyArray_TYPE(T) != cnp.NPY_INT32 or not cnp.PyArray_IS_C_CONTIGUOUS(T):
+            raise TypeError("accuracy: labels must be a C-contiguous int32 array")
+        if T.size != rows:
+            raise ValueError(f"accuracy: {T.size} labels for {rows} predictions")
+    else:
+        _f32(target, "accuracy: y_true")
+        _same_size(P, T, "accuracy: y_true and y_pred")
+    cdef const float *pw = _f32_or_null(weights, "accuracy: sample_weight", rows)
+    cdef const void *pt = cnp.PyArray_DATA(T)
+    cdef double r
+    with nogil:
+        r = pynn_accuracy(kind, pp, pt, pw, rows, cols, threshold)
+    return r
 
 # ----------------------------------------------------------------- optim.c
 

@@ -46,34 +46,48 @@ def _flat_rows(a):
     return a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
 
 
-class BinaryAccuracy(Metric):
+class _AccuracyMetric(Metric):
+    """Counted in one C pass (argmax or threshold, compare, weighted sum)."""
+    kind = None
+    threshold = 0.5
+
+    def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        t = self.threshold
+        if logits_of == "sigmoid":  # sigmoid(x) > t  <=>  x > logit(t)
+            t = float(np.log(t / (1.0 - t)))
+        rows = y_pred.shape[0]
+        if self.kind != "binary" and y_pred.ndim > 2:
+            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+            y_true = y_true.reshape(y_pred.shape[0], -1) if self.kind == "categorical" \
+                else y_true.reshape(-1)
+            if sample_weight is not None:
+                sample_weight = np.repeat(sample_weight, y_pred.shape[0] // rows)
+        elif self.kind == "binary":
+            y_pred = y_pred.reshape(rows, -1)
+            y_true = y_true.reshape(rows, -1)
+        per_row = y_pred.shape[0] // rows if rows else 1
+        self.total += ops.accuracy_count(self.kind, y_true, y_pred, sample_weight, t) / per_row
+        self.count += rows if sample_weight is None else float(
+            sample_weight.sum()) / per_row
+
+
+class BinaryAccuracy(_AccuracyMetric):
     name = "binary_accuracy"
+    kind = "binary"
 
     def __init__(self, name=None, threshold=0.5):
         self.threshold = threshold
         super().__init__(name)
 
-    def values(self, y_true, y_pred, logits_of=None):
-        t = self.threshold
-        if logits_of == "sigmoid":  # sigmoid(x) > t  <=>  x > logit(t)
-            t = float(np.log(t / (1.0 - t)))
-        hit = (_flat_rows(y_pred) > t) == (_flat_rows(y_true) > 0.5)
-        return hit.mean(axis=1)
 
-
-class CategoricalAccuracy(Metric):
+class CategoricalAccuracy(_AccuracyMetric):
     name = "categorical_accuracy"
-
-    def values(self, y_true, y_pred, logits_of=None):
-        return (np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)).reshape(
-            y_pred.shape[0], -1).mean(axis=1)
+    kind = "categorical"
 
 
-class SparseCategoricalAccuracy(Metric):
+class SparseCategoricalAccuracy(_AccuracyMetric):
     name = "sparse_categorical_accuracy"
-
-    def values(self, y_true, y_pred, logits_of=None):
-        return (np.argmax(y_pred, axis=-1) == y_true).reshape(y_pred.shape[0], -1).mean(axis=1)
+    kind = "sparse"
 
 
 class _ErrorMetric(Metric):

@@ -13,12 +13,12 @@ import numpy as np
 from . import _kernels as _k
 
 __all__ = [
-    "matmul", "dense", "bias_add", "activation", "activation_grad", "bias_grad",
+    "matmul", "dense", "dense_grad", "bias_add", "activation", "activation_grad", "bias_grad",
     "linear", "relu", "relu6", "leaky_relu", "elu", "sigmoid", "hard_sigmoid",
     "hard_swish", "tanh", "softplus", "swish", "softmax",
     "loss", "sparse_loss", "LOSS_KINDS",
     "sgd_update", "rmsprop_update", "adam_update",
-    "dropout", "dropout_grad", "gather_rows", "all_finite",
+    "dropout", "dropout_grad", "gather_rows", "all_finite", "accuracy_count",
 ]
 
 ACTIVATIONS = {
@@ -75,17 +75,36 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
                          f"({a.shape[1]} != {b.shape[0]})")
-    if _k.gemm_layout(a) is None:
-        a = np.ascontiguousarray(a)
-    if _k.gemm_layout(b) is None:
-        b = np.ascontiguousarray(b)
     if out is None:
         if beta != 0.0:
             raise ValueError("matmul: beta != 0 needs out")
         out = np.empty((a.shape[0], b.shape[1]), np.float32)
-    elif not out.flags.c_contiguous:
-        raise ValueError("matmul: out must be C-contiguous")
     return _k.sgemm(a, b, out, alpha, beta)
+
+
+def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
+               kernel_grad=None, bias_grad=None, input_grad=True, work=None):
+    """Gradients of ``y = activation(x @ kernel + bias)`` for 2-D ``x`` in one
+    call: writes ``kernel_grad`` (and ``bias_grad`` when given) and returns
+    the input gradient (None when ``input_grad`` is False).  ``y`` is the
+    forward output; ``pre`` the pre-activation, needed only by the
+    activations in NEEDS_INPUT."""
+    code = _act_code(activation)
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    if activation in NEEDS_INPUT and pre is None:
+        raise ValueError(f"Dense: the gradient of {activation} needs the pre-activation")
+    x, kernel, dy = _c32(x, "x"), _c32(kernel, "kernel"), _c32(dy, "dy")
+    kernel_grad = _out(kernel_grad, kernel.shape, "Dense: kernel gradient")
+    dx = None
+    if input_grad is True:
+        dx = np.empty(x.shape, np.float32)
+    elif input_grad is not False:
+        dx = input_grad
+    if code != 0 and work is None:
+        work = np.empty(dy.shape, np.float32)
+    _k.dense_backward(x, kernel, pre, y, dy, code, alpha, kernel_grad, bias_grad, dx, work)
+    return dx
 
 
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
@@ -254,9 +273,6 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
         labels = labels.astype(np.int32)
     labels = np.ascontiguousarray(labels.reshape(-1))
     classes = y_pred.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {classes}), "
-                         f"got values from {labels.min()} to {labels.max()}")
     rows = y_pred.size // classes if classes else 0
     out = _out(out, (rows,), "sparse_categorical_crossentropy")
     if sample_weight is not None:
@@ -307,6 +323,23 @@ def gather_rows(src, index, out=None):
     if out is None:
         out = np.empty((index.size,) + src.shape[1:], src.dtype)
     return _k.gather_rows(np.ascontiguousarray(src), np.ascontiguousarray(index), out)
+
+
+ACCURACY_KINDS = {"categorical": 0, "sparse": 1, "binary": 2}
+
+
+def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
+    """Weighted number of correct predictions: ``kind`` 'categorical'
+    (argmax of both), 'sparse' (argmax against int32 labels) or 'binary'
+    (``y_pred > threshold`` against ``y_true > 0.5``, averaged per sample)."""
+    y_pred = _c32(y_pred, "y_pred")
+    if kind == "sparse":
+        y_true = np.ascontiguousarray(y_true, dtype=np.int32)
+    else:
+        y_true = _c32(y_true, "y_true")
+    if sample_weight is not None:
+        sample_weight = _c32(sample_weight, "sample_weight")
+    return _k.accuracy(ACCURACY_KINDS[kind], y_pred, y_true, sample_weight, threshold)
 
 
 def all_finite(x):

@@ -73,14 +73,17 @@ class Dense(ActivationMixin, Layer):
 
     def backward(self, dy, need_input_grad=True):
         dy2 = dy.reshape(-1, self.units)
-        g = self._activation_backward(self._pre, self._y, dy2)
-        ops.matmul(self._x.T, g, out=self.kernel.grad)
-        if self.bias is not None:
-            ops.bias_grad(g, out=self.bias.grad)
-        if not need_input_grad:
+        x = self._x
+        act = self._act()
+        dx = ops.dense_grad(
+            x, self.kernel.value, dy2, act, y=self._y, pre=self._pre,
+            kernel_grad=self.kernel.grad,
+            bias_grad=self.bias.grad if self.bias is not None else None,
+            input_grad=self._buffer("dx", x.shape) if need_input_grad else False,
+            work=self._buffer("dact", dy2.shape) if act != "linear" else None)
+        if dx is None:
             return None
-        dx = ops.matmul(g, self.kernel.value.T, out=self._buffer("dx", self._x.shape))
-        return dx.reshape(dy.shape[:-1] + (self._x.shape[1],))
+        return dx.reshape(dy.shape[:-1] + (x.shape[1],))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
