@@ -57,19 +57,10 @@ static void softmax_row(const float *x, const float *bias, float *y, ptrdiff_t c
     for (ptrdiff_t j = 0; j < cols; j++) y[j] *= inv;
 }
 
-void pynn_bias_activation_forward(int act, float alpha, const float *x,
-                                  const float *bias, float *y,
-                                  ptrdiff_t rows, ptrdiff_t cols)
+static void forward_rows(int act, float alpha, const float *x, const float *bias,
+                         float *y, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
 {
-    int nt = pynn_threads_for(rows * cols * (act == PYNN_ACT_RELU || act == PYNN_ACT_LINEAR ? 1 : 8));
-    if (act == PYNN_ACT_SOFTMAX) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (ptrdiff_t i = 0; i < rows; i++)
-            softmax_row(x + i * cols, bias, y + i * cols, cols);
-        return;
-    }
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (ptrdiff_t i = 0; i < rows; i++) {
+    for (ptrdiff_t i = i0; i < i1; i++) {
         const float *xi = x + i * cols;
         float *yi = y + i * cols;
         switch (act) {
@@ -86,6 +77,9 @@ void pynn_bias_activation_forward(int act, float alpha, const float *x,
             else
                 for (ptrdiff_t j = 0; j < cols; j++) { float v = xi[j]; yi[j] = v > 0.0f ? v : 0.0f; }
             break;
+        case PYNN_ACT_SOFTMAX:
+            softmax_row(xi, bias, yi, cols);
+            break;
         default:
             for (ptrdiff_t j = 0; j < cols; j++)
                 yi[j] = act_scalar(act, alpha, xi[j] + (bias ? bias[j] : 0.0f));
@@ -93,29 +87,38 @@ void pynn_bias_activation_forward(int act, float alpha, const float *x,
     }
 }
 
-void pynn_activation_backward(int act, float alpha, const float *x,
-                              const float *y, const float *dy, float *dx,
-                              ptrdiff_t rows, ptrdiff_t cols)
+void pynn_bias_activation_forward(int act, float alpha, const float *x,
+                                  const float *bias, float *y,
+                                  ptrdiff_t rows, ptrdiff_t cols)
 {
-    ptrdiff_t n = rows * cols;
-    int nt = pynn_threads_for(n * 4);
-    if (act == PYNN_ACT_SOFTMAX) {
-        /* dx_j = y_j * (dy_j - sum_k dy_k y_k) */
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (ptrdiff_t i = 0; i < rows; i++) {
-            const float *yi = y + i * cols, *gi = dy + i * cols;
-            float *di = dx + i * cols;
-            float dot = 0.0f;
-            for (ptrdiff_t j = 0; j < cols; j++) dot += gi[j] * yi[j];
-            for (ptrdiff_t j = 0; j < cols; j++) di[j] = yi[j] * (gi[j] - dot);
-        }
+    int cheap = act == PYNN_ACT_RELU || act == PYNN_ACT_LINEAR;
+    int nt = pynn_threads_for(rows * cols * (cheap ? 1 : 8));
+    PYNN_PARALLEL_RANGE(nt, rows, forward_rows(act, alpha, x, bias, y, cols, lo, hi));
+}
+
+static void softmax_backward_rows(const float *y, const float *dy, float *dx,
+                                  ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
+{
+    /* dx_j = y_j * (dy_j - sum_k dy_k y_k) */
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        const float *yi = y + i * cols, *gi = dy + i * cols;
+        float *di = dx + i * cols;
+        float dot = 0.0f;
+        for (ptrdiff_t j = 0; j < cols; j++) dot += gi[j] * yi[j];
+        for (ptrdiff_t j = 0; j < cols; j++) di[j] = yi[j] * (gi[j] - dot);
+    }
+}
+
+static void backward_range(int act, float alpha, const float *x, const float *y,
+                           const float *dy, float *dx, ptrdiff_t i0, ptrdiff_t i1)
+{
+    if (act == PYNN_ACT_RELU) { /* the common case, vectorized */
+        for (ptrdiff_t i = i0; i < i1; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
         return;
     }
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (ptrdiff_t i = 0; i < n; i++) {
+    for (ptrdiff_t i = i0; i < i1; i++) {
         float g = dy[i], d;
         switch (act) {
-        case PYNN_ACT_RELU: d = y[i] > 0.0f ? 1.0f : 0.0f; break;
         case PYNN_ACT_RELU6: d = (y[i] > 0.0f && y[i] < 6.0f) ? 1.0f : 0.0f; break;
         case PYNN_ACT_LEAKY_RELU: d = x[i] > 0.0f ? 1.0f : alpha; break;
         case PYNN_ACT_ELU: d = x[i] > 0.0f ? 1.0f : y[i] + alpha; break;
@@ -139,21 +142,33 @@ void pynn_activation_backward(int act, float alpha, const float *x,
     }
 }
 
+void pynn_activation_backward(int act, float alpha, const float *x,
+                              const float *y, const float *dy, float *dx,
+                              ptrdiff_t rows, ptrdiff_t cols)
+{
+    ptrdiff_t n = rows * cols;
+    int nt = pynn_threads_for(n * 4);
+    if (act == PYNN_ACT_SOFTMAX)
+        PYNN_PARALLEL_RANGE(nt, rows, softmax_backward_rows(y, dy, dx, cols, lo, hi));
+    else
+        PYNN_PARALLEL_RANGE(nt, n, backward_range(act, alpha, x, y, dy, dx, lo, hi));
+}
+
+static void bias_grad_cols(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols,
+                           ptrdiff_t j0, ptrdiff_t j1)
+{
+    for (ptrdiff_t j = j0; j < j1; j++) db[j] = 0.0f;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const float *r = dy + i * cols;
+        for (ptrdiff_t j = j0; j < j1; j++) db[j] += r[j];
+    }
+}
+
 void pynn_bias_grad(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols)
 {
-    /* Sum over rows, cols in the inner loop so it vectorizes. Per-thread
-     * partial sums would change the summation order with the thread count;
-     * a column split keeps results identical for any thread count. */
-    int nt = pynn_threads_for(rows * cols);
-    ptrdiff_t chunk = 64;
-    ptrdiff_t nchunks = (cols + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (ptrdiff_t c = 0; c < nchunks; c++) {
-        ptrdiff_t j0 = c * chunk, j1 = PYNN_MIN(cols, j0 + chunk);
-        for (ptrdiff_t j = j0; j < j1; j++) db[j] = 0.0f;
-        for (ptrdiff_t i = 0; i < rows; i++) {
-            const float *r = dy + i * cols;
-            for (ptrdiff_t j = j0; j < j1; j++) db[j] += r[j];
-        }
-    }
+    /* Sum over rows with cols in the inner loop so it vectorizes.  Threads
+     * split the columns, not the rows, so the summation order (and the
+     * result) is the same for any thread count. */
+    int nt = cols >= 64 ? pynn_threads_for(rows * cols) : 1;
+    PYNN_PARALLEL_RANGE(nt, cols, bias_grad_cols(dy, db, rows, cols, lo, hi));
 }

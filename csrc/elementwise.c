@@ -15,15 +15,10 @@ static inline uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
-                          float rate, uint64_t seed)
+static void dropout_range(const float *x, float *y, uint8_t *mask, uint32_t threshold,
+                          float scale, uint64_t base, ptrdiff_t i0, ptrdiff_t i1)
 {
-    /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
-    uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
-    float scale = 1.0f / (1.0f - rate);
-    uint64_t base = splitmix64(seed);
-#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(n * 2))
-    for (ptrdiff_t i = 0; i < n; i++) {
+    for (ptrdiff_t i = i0; i < i1; i++) {
         uint32_t r = (uint32_t)(splitmix64(base + (uint64_t)i) >> 40);
         uint8_t keep = r >= threshold;
         mask[i] = keep;
@@ -31,22 +26,44 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
     }
 }
 
+void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
+                          float rate, uint64_t seed)
+{
+    /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
+    uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
+    float scale = 1.0f / (1.0f - rate);
+    uint64_t base = splitmix64(seed);
+    int nt = pynn_threads_for(n * 2);
+    PYNN_PARALLEL_RANGE(nt, n, dropout_range(x, y, mask, threshold, scale, base, lo, hi));
+}
+
+static void dropout_backward_range(const float *dy, const uint8_t *mask, float *dx,
+                                   float scale, ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+}
+
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                            ptrdiff_t n, float rate)
 {
     float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for simd schedule(static) num_threads(pynn_threads_for(n))
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, dropout_backward_range(dy, mask, dx, scale, lo, hi));
+}
+
+static void gather_range(const char *s, const int64_t *idx, char *d, ptrdiff_t row_bytes,
+                         ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++)
+        memcpy(d + i * row_bytes, s + idx[i] * row_bytes, (size_t)row_bytes);
 }
 
 void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
                       ptrdiff_t count, ptrdiff_t row_bytes)
 {
-    const char *s = (const char *)src;
-    char *d = (char *)dst;
-#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(count * row_bytes / 4))
-    for (ptrdiff_t i = 0; i < count; i++)
-        memcpy(d + i * row_bytes, s + idx[i] * row_bytes, (size_t)row_bytes);
+    int nt = pynn_threads_for(count * row_bytes / 4);
+    PYNN_PARALLEL_RANGE(nt, count, gather_range((const char *)src, idx, (char *)dst,
+                                                row_bytes, lo, hi));
 }
 
 int pynn_all_finite(const float *x, ptrdiff_t n)

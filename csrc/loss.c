@@ -78,25 +78,33 @@ static float row_loss(int kind, const float *p, const float *t, float *g,
     }
 }
 
-void pynn_loss(int kind, const float *pred, const float *target,
-               const float *weights, float scale, float *sample_loss,
-               float *grad, ptrdiff_t rows, ptrdiff_t cols)
+static void loss_rows(int kind, const float *pred, const float *target,
+                      const float *weights, float scale, float *sample_loss,
+                      float *grad, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
 {
-#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(rows * cols * 8))
-    for (ptrdiff_t i = 0; i < rows; i++) {
+    for (ptrdiff_t i = i0; i < i1; i++) {
         float gscale = (weights ? weights[i] : 1.0f) / scale;
         sample_loss[i] = row_loss(kind, pred + i * cols, target + i * cols,
                                   grad ? grad + i * cols : NULL, gscale, cols);
     }
 }
 
-ptrdiff_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
-                           const float *weights, float scale, float *sample_loss,
-                           float *grad, ptrdiff_t rows, ptrdiff_t cols)
+void pynn_loss(int kind, const float *pred, const float *target,
+               const float *weights, float scale, float *sample_loss,
+               float *grad, ptrdiff_t rows, ptrdiff_t cols)
+{
+    int nt = pynn_threads_for(rows * cols * 8);
+    PYNN_PARALLEL_RANGE(nt, rows, loss_rows(kind, pred, target, weights, scale,
+                                            sample_loss, grad, cols, lo, hi));
+}
+
+static ptrdiff_t sparse_loss_rows(int from_logits, const float *pred,
+                                  const int32_t *labels, const float *weights,
+                                  float scale, float *sample_loss, float *grad,
+                                  ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
 {
     ptrdiff_t bad = 0;
-#pragma omp parallel for schedule(static) num_threads(pynn_threads_for(rows * cols * 8)) reduction(+ : bad)
-    for (ptrdiff_t i = 0; i < rows; i++) {
+    for (ptrdiff_t i = i0; i < i1; i++) {
         const float *p = pred + i * cols;
         float *g = grad ? grad + i * cols : NULL;
         float gscale = (weights ? weights[i] : 1.0f) / scale;
@@ -127,6 +135,27 @@ ptrdiff_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *la
                     g[y] = -1.0f / pc * gscale;
             }
         }
+    }
+    return bad;
+}
+
+ptrdiff_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *labels,
+                           const float *weights, float scale, float *sample_loss,
+                           float *grad, ptrdiff_t rows, ptrdiff_t cols)
+{
+    int nt = pynn_threads_for(rows * cols * 8);
+    ptrdiff_t bad = 0;
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt) reduction(+ : bad)
+        {
+            ptrdiff_t lo, hi;
+            pynn_thread_range(rows, &lo, &hi);
+            bad += sparse_loss_rows(from_logits, pred, labels, weights, scale,
+                                    sample_loss, grad, cols, lo, hi);
+        }
+    } else {
+        bad = sparse_loss_rows(from_logits, pred, labels, weights, scale,
+                               sample_loss, grad, cols, 0, rows);
     }
     return bad;
 }

@@ -4,25 +4,19 @@
 
 #include <math.h>
 
-void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
-                     float lr, float momentum, int nesterov)
+static void sgd_range(float *w, const float *g, float *v, float lr, float momentum,
+                      int nesterov, ptrdiff_t i0, ptrdiff_t i1)
 {
-    int nt = pynn_threads_for(n);
-    if (momentum == 0.0f || v == NULL) {
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (ptrdiff_t i = 0; i < n; i++) w[i] -= lr * g[i];
-        return;
-    }
-    if (nesterov) {
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (ptrdiff_t i = 0; i < n; i++) {
+    if (v == NULL) {
+        for (ptrdiff_t i = i0; i < i1; i++) w[i] -= lr * g[i];
+    } else if (nesterov) {
+        for (ptrdiff_t i = i0; i < i1; i++) {
             float vi = momentum * v[i] - lr * g[i];
             v[i] = vi;
             w[i] += momentum * vi - lr * g[i];
         }
     } else {
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (ptrdiff_t i = 0; i < n; i++) {
+        for (ptrdiff_t i = i0; i < i1; i++) {
             float vi = momentum * v[i] - lr * g[i];
             v[i] = vi;
             w[i] += vi;
@@ -30,15 +24,44 @@ void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
     }
 }
 
-void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
-                         float lr, float rho, float eps)
+void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
+                     float lr, float momentum, int nesterov)
 {
-#pragma omp parallel for simd schedule(static) num_threads(pynn_threads_for(n * 4))
-    for (ptrdiff_t i = 0; i < n; i++) {
+    int nt = pynn_threads_for(n);
+    if (momentum == 0.0f)
+        v = NULL;
+    PYNN_PARALLEL_RANGE(nt, n, sgd_range(w, g, v, lr, momentum, nesterov, lo, hi));
+}
+
+static void rmsprop_range(float *w, const float *g, float *s, float lr, float rho,
+                          float eps, ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
         float gi = g[i];
         float si = rho * s[i] + (1.0f - rho) * gi * gi;
         s[i] = si;
         w[i] -= lr * gi / (sqrtf(si) + eps);
+    }
+}
+
+void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
+                         float lr, float rho, float eps)
+{
+    int nt = pynn_threads_for(n * 4);
+    PYNN_PARALLEL_RANGE(nt, n, rmsprop_range(w, g, s, lr, rho, eps, lo, hi));
+}
+
+static void adam_range(float *w, const float *g, float *m, float *v, float alpha,
+                       float beta1, float beta2, float eps, ptrdiff_t i0, ptrdiff_t i1)
+{
+    float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        float gi = g[i];
+        float mi = m[i] + (gi - m[i]) * a1;
+        float vi = v[i] + (gi * gi - v[i]) * a2;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= alpha * mi / (sqrtf(vi) + eps);
     }
 }
 
@@ -49,14 +72,6 @@ void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
     double c1 = 1.0 - pow((double)beta1, (double)t);
     double c2 = 1.0 - pow((double)beta2, (double)t);
     float alpha = (float)((double)lr * sqrt(c2) / c1);
-    float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
-#pragma omp parallel for simd schedule(static) num_threads(pynn_threads_for(n * 4))
-    for (ptrdiff_t i = 0; i < n; i++) {
-        float gi = g[i];
-        float mi = m[i] + (gi - m[i]) * a1;
-        float vi = v[i] + (gi * gi - v[i]) * a2;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= alpha * mi / (sqrtf(vi) + eps);
-    }
+    int nt = pynn_threads_for(n * 4);
+    PYNN_PARALLEL_RANGE(nt, n, adam_range(w, g, m, v, alpha, beta1, beta2, eps, lo, hi));
 }

@@ -111,13 +111,21 @@ def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
     code = _act_code(activation)
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    if out is not None:
+        # Fast path for the layers' own buffers: the bridge checks dtype,
+        # contiguity and sizes; anything it rejects takes the path below,
+        # which converts or explains.
+        try:
+            return _k.dense_forward(x, kernel, bias, code, alpha, out)
+        except (TypeError, ValueError):
+            pass
     x = _c32(x, "Dense: input")
     kernel = _c32(kernel, "Dense: kernel")
     if x.ndim != 2 or kernel.ndim != 2 or x.shape[1] != kernel.shape[0]:
         raise ValueError(f"Dense: input of shape {x.shape} does not fit a kernel of "
                          f"shape {kernel.shape}")
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(activation, 0.0)
     out = _out(out, (x.shape[0], kernel.shape[1]), "Dense")
     return _k.dense_forward(x, kernel, bias, code, alpha, out)
 
