@@ -444,6 +444,10 @@ def _optimizer_state_into(reader, model):
         reader.fail(f"the file holds {len(entries)} optimizer state arrays; "
                     f"{type(opt).__name__} has {len(opt.slot_names)}")
     size = sum(w.value.size for w in model.trainable_weights)
+    for e, name in zip(entries, opt.slot_names):
+        if tuple(e["shape"]) != (size,):
+            reader.fail(f"optimizer state {name!r} has shape {tuple(e['shape'])} in the file; "
+                        f"the model has {size} trainable parameters")
     slots = [reader.array(e["path"], (size,), f"optimizer state {name!r}")
              for e, name in zip(entries, opt.slot_names)]
     opt.set_state(iterations, slots)
