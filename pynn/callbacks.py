@@ -501,7 +501,21 @@ class LambdaCallback(Callback):
                 raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are "
                                 f"{', '.join(_HOOKS)}")
             hooks[name] = fn
-        given = {name: staticmethod(fn) for name, fn in hooks.items() if fn is not None}
+        given = {name: staticmethod(_with_logs(fn, _HOOK_ARITY[name]))
+                 for name, fn in hooks.items() if fn is not None}
         # A subclass per instance holding only the given hooks, so the
         # training loop dispatches (and pays for) just those.
         self.__class__ = type("LambdaCallback", (LambdaCallback,), given)
+
+
+_HOOK_ARITY = {name: 2 if ("epoch" in name or "batch" in name) else 1 for name in _HOOKS}
+
+
+def _with_logs(fn, arity):
+    """Call ``fn`` with Keras's positional arguments, ``logs`` included
+    (None when the loop gave none)."""
+    def hook(*args, logs=None):
+        args = args + (logs,) * (arity - len(args))
+        return fn(*args[:arity])
+    hook.__name__ = getattr(fn, "__name__", "hook")
+    return hook
