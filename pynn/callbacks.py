@@ -116,7 +116,7 @@ import warnings as _warnings
 import numpy as _np
 
 
-def _monitor_op(monitor, mode, who):
+def _resolve_mode(monitor, mode, who):
     """(is_better(a, b), initial best) for ``mode`` 'min'/'max'/'auto';
     'auto' maximizes accuracy-like names and minimizes the rest."""
     if mode not in ("auto", "min", "max"):
@@ -152,7 +152,7 @@ class EarlyStopping(Callback):
         self.min_delta = abs(float(min_delta))
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = int(start_from_epoch)
-        self.mode = _monitor_op(monitor, mode, "EarlyStopping")
+        self.mode = _resolve_mode(monitor, mode, "EarlyStopping")
         self.wait = 0
         self.stopped_epoch = 0
         self.best = None
@@ -232,7 +232,7 @@ class ModelCheckpoint(Callback):
             raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq "
                              f"to be 'epoch' or a positive integer")
         self.save_freq = save_freq
-        self.mode = _monitor_op(monitor, mode, "ModelCheckpoint")
+        self.mode = _resolve_mode(monitor, mode, "ModelCheckpoint")
         self.best = initial_value_threshold if initial_value_threshold is not None else (
             _math.inf if self.mode == "min" else -_math.inf)
         self._batches_seen = 0
@@ -322,7 +322,7 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self):
-        self.mode = _monitor_op(self.monitor, self.mode, "Learning rate reduction")
+        self.mode = _resolve_mode(self.monitor, self.mode, "Learning rate reduction")
         self.best = _math.inf if self.mode == "min" else -_math.inf
         self.cooldown_counter = 0
         self.wait = 0

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from pynn import layers
@@ -16,7 +15,6 @@ from pynn.utils.io import atomic_write
 
 CHILD = r"""
 import sys
-import numpy as np
 from pynn import layers
 from pynn.models import Sequential
 path = sys.argv[1]

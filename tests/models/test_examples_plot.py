@@ -60,10 +60,10 @@ def test_plot_model_writes_a_png(tmp_path):
     m, _ = trained()
     path = tmp_path / "model.png"
     fig = pynn.utils.plot_model(m, str(path))
-    img = check_png(path)
+    check_png(path)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    for name in (f"{m.layers[0].name} (Dense)", f"{m.layers[1].name} (Dropout)", "(None, 4) \u2192 (None, 8)",
-                 "(None, 8) \u2192 (None, 3)"):
+    for name in (f"{m.layers[0].name} (Dense)", f"{m.layers[1].name} (Dropout)",
+                 "(None, 4) \u2192 (None, 8)", "(None, 8) \u2192 (None, 3)"):
         assert name in texts
     unbuilt = Sequential([layers.Dense(3), layers.Dense(1)])
     pynn.utils.plot_model(unbuilt, str(tmp_path / "unbuilt.png"), show_params=True)
