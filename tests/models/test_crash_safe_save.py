@@ -5,6 +5,7 @@ import random
 import signal
 import subprocess
 import sys
+import numpy as np
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from pynn.utils.io import atomic_write
 
 CHILD = r"""
 import sys
+import numpy as np
 from pynn import layers
 from pynn.models import Sequential
 path = sys.argv[1]
