@@ -5,7 +5,6 @@ import random
 import signal
 import subprocess
 import sys
-import numpy as np
 import time
 
 import pytest
