@@ -99,3 +99,423 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._bar.update(self.params.get("steps"), logs, finalize=True)
+
+
+# ---------------------------------------------------------------------------
+# The standard Keras callbacks: early stopping, checkpoints, learning-rate
+# schedules, CSV logs, NaN guard, lambdas.  Each follows Keras 3's hooks,
+# arguments and messages.
+
+import csv as _csv
+import inspect as _inspect
+import io as _io
+import math as _math
+import os as _os
+import warnings as _warnings
+
+import numpy as _np
+
+
+def _resolve_mode(monitor, mode, who):
+    """(is_better(a, b), initial best) for ``mode`` 'min'/'max'/'auto';
+    'auto' maximizes accuracy-like names and minimizes the rest."""
+    if mode not in ("auto", "min", "max"):
+        _warnings.warn(f"{who} mode {mode!r} is unknown, fallback to auto mode.", stacklevel=3)
+        mode = "auto"
+    if mode == "auto":
+        name = monitor[4:] if monitor.startswith("val_") else monitor
+        maximize = any(k in name for k in ("acc", "auc", "precision", "recall", "fmeasure")) \
+            and not name.endswith("loss")
+        mode = "max" if maximize else "min"
+    return mode
+
+
+def _lr_value(model):
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not hasattr(opt, "learning_rate"):
+        raise ValueError("This callback needs a compiled model whose optimizer has a "
+                         "learning_rate")
+    return float(opt.learning_rate)
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has stopped improving for
+    ``patience`` epochs (Keras 3's EarlyStopping)."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.min_delta = abs(float(min_delta))
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
+        self.mode = _resolve_mode(monitor, mode, "EarlyStopping")
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def _is_improvement(self, value, reference):
+        if reference is None:
+            return True
+        if self.mode == "max":
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+    def get_monitor_value(self, logs):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            _warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not "
+                           f"available. Available metrics are: {','.join(logs)}", stacklevel=2)
+        return value
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or its weights) after every epoch, or only when
+    ``monitor`` improves with ``save_best_only``.  ``filepath`` may hold
+    ``{epoch:02d}`` and any log, e.g. ``'ckpt-{epoch:02d}-{val_loss:.2f}.pynn'``.
+    Files are written atomically: a crash mid-save keeps the last good one."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
+        super().__init__()
+        from .saving import _check_suffix
+        self.filepath = _os.fspath(filepath)
+        _check_suffix(self.filepath, "ModelCheckpoint")
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq "
+                             f"to be 'epoch' or a positive integer")
+        self.save_freq = save_freq
+        self.mode = _resolve_mode(monitor, mode, "ModelCheckpoint")
+        self.best = initial_value_threshold if initial_value_threshold is not None else (
+            _math.inf if self.mode == "min" else -_math.inf)
+        self._batches_seen = 0
+        self._current_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches_seen += 1
+            if self._batches_seen % self.save_freq == 0:
+                self._save_model(self._current_epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save_model(epoch, None, logs)
+
+    def _get_file_path(self, epoch, batch, logs):
+        values = dict(logs or {})
+        values.pop("epoch", None)
+        values.pop("batch", None)
+        try:
+            if batch is None:
+                return self.filepath.format(epoch=epoch + 1, **values)
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **values)
+        except KeyError as e:
+            raise KeyError(f"Failed to format this callback filepath: \"{self.filepath}\". "
+                           f"It names {e}, which is not in the logs; available: "
+                           f"{', '.join(['epoch'] + list(values))}") from None
+
+    def _improved(self, current):
+        return current < self.best if self.mode == "min" else current > self.best
+
+    def _save_model(self, epoch, batch, logs):
+        logs = logs or {}
+        filepath = self._get_file_path(epoch, batch, logs)
+        folder = _os.path.dirname(filepath)
+        if folder:
+            _os.makedirs(folder, exist_ok=True)
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                _warnings.warn(f"Can save best model only with {self.monitor} available, "
+                               f"skipping.", stacklevel=2)
+                return
+            if not self._improved(current):
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
+                return
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                      f"{current:.5f}, saving model to {filepath}")
+            self.best = current
+        elif self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+        if self.save_weights_only:
+            self.model.save_weights(filepath, overwrite=True)
+        else:
+            self.model.save(filepath, overwrite=True)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not
+    improved for ``patience`` epochs.  Logs ``learning_rate`` each epoch."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if "epsilon" in kwargs:  # Keras 2's name of min_delta
+            min_delta = kwargs.pop("epsilon")
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unexpected argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. "
+                             f"Received factor={factor}")
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.min_lr = float(min_lr)
+        self.min_delta = float(min_delta)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.cooldown = int(cooldown)
+        self.mode = mode
+        self._reset()
+
+    def _reset(self):
+        self.mode = _resolve_mode(self.monitor, self.mode, "Learning rate reduction")
+        self.best = _math.inf if self.mode == "min" else -_math.inf
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _better(self, a, b):
+        return a < b - self.min_delta if self.mode == "min" else a > b + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def in_cooldown(self):
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = _lr_value(self.model)
+        current = logs.get(self.monitor)
+        if current is None:
+            _warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "
+                           f"which is not available. Available metrics are: "
+                           f"{','.join(logs)}.", stacklevel=2)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                old_lr = _lr_value(self.model)
+                if old_lr > _np.float32(self.min_lr):
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    self.model.optimizer.learning_rate = new_lr
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
+                              f"rate to {new_lr}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to
+    ``schedule(epoch, lr)`` (or ``schedule(epoch)``); logs ``learning_rate``."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        self.schedule = schedule
+        self.verbose = verbose
+        try:
+            params = [p for p in _inspect.signature(schedule).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+            self._takes_lr = len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+        except (TypeError, ValueError):
+            self._takes_lr = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = _lr_value(self.model)
+        lr = self.schedule(epoch, lr) if self._takes_lr else self.schedule(epoch)
+        if not isinstance(lr, (int, float, _np.floating, _np.integer)) or isinstance(lr, bool):
+            raise ValueError(f"The output of the `schedule` function should be a float. "
+                             f"Got: {lr!r}")
+        self.model.optimizer.learning_rate = float(lr)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{float(lr)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _lr_value(self.model)
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as one CSV row (``epoch`` counts from 0, as in
+    Keras).  With ``append=True`` rows go after those already in the file.
+    The file is rewritten atomically after every epoch, so it is always a
+    complete CSV, even if the process is killed."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = _os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys = None
+        self._prefix = ""
+        self._header = True
+        self._rows = []
+
+    def on_train_begin(self, logs=None):
+        self.keys = None
+        self._rows = []
+        self._prefix = ""
+        self._header = True
+        if self.append and _os.path.exists(self.filename):
+            with open(self.filename, encoding="utf-8", newline="") as f:
+                self._prefix = f.read()
+            if self._prefix and not self._prefix.endswith("\n"):
+                self._prefix += "\n"
+            self._header = not self._prefix
+            first = self._prefix.splitlines()[0] if self._prefix else ""
+            if first:  # keep the columns the file already has
+                self.keys = [k for k in next(_csv.reader([first], delimiter=self.sep))
+                             if k != "epoch"]
+
+    @staticmethod
+    def _value(v):
+        if isinstance(v, str):
+            return v
+        if isinstance(v, _np.ndarray) and v.ndim == 0:
+            return v.item()
+        if isinstance(v, (list, tuple, _np.ndarray)):
+            return f"[{', '.join(map(str, v))}]"
+        return v
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        elif self._header:
+            # validation_freq > 1: val_ columns appear later; the header is
+            # rewritten with the whole file, earlier rows get NA.
+            self.keys = sorted(set(self.keys) | set(logs))
+        row = {"epoch": epoch, **{k: self._value(v) for k, v in logs.items()}}
+        self._rows.append(row)
+        self._write()
+
+    def _write(self):
+        class Dialect(_csv.excel):
+            delimiter = self.sep
+        out = _io.StringIO()
+        writer = _csv.DictWriter(out, fieldnames=["epoch"] + self.keys, dialect=Dialect,
+                                 restval="NA", extrasaction="ignore")
+        if self._header:
+            writer.writeheader()
+        for row in self._rows:
+            writer.writerow(row)
+        from .utils.io import atomic_write
+        with atomic_write(self.filename, "w", newline="") as f:
+            f.write(self._prefix + out.getvalue())
+
+    def on_train_end(self, logs=None):
+        self._rows = []
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not _math.isfinite(float(loss)):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback built from plain functions, e.g.
+    ``LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch))``.
+    ``on_batch_begin``/``on_batch_end`` are Keras's names for the training
+    batch hooks; any other hook may be given by its name."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
+        super().__init__()
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
+                 "on_train_begin": on_train_begin, "on_train_end": on_train_end,
+                 "on_train_batch_begin": on_train_batch_begin,
+                 "on_train_batch_end": on_train_batch_end}
+        for alias, hook in (("on_batch_begin", "on_train_batch_begin"),
+                            ("on_batch_end", "on_train_batch_end")):
+            if alias in kwargs:
+                hooks[hook] = kwargs.pop(alias)
+        for name, fn in kwargs.items():
+            if name not in _HOOKS:
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are "
+                                f"{', '.join(_HOOKS)}")
+            hooks[name] = fn
+        given = {name: staticmethod(_with_logs(fn, _HOOK_ARITY[name]))
+                 for name, fn in hooks.items() if fn is not None}
+        # A subclass per instance holding only the given hooks, so the
+        # training loop dispatches (and pays for) just those.
+        self.__class__ = type("LambdaCallback", (LambdaCallback,), given)
+
+
+_HOOK_ARITY = {name: 2 if ("epoch" in name or "batch" in name) else 1 for name in _HOOKS}
+
+
+def _with_logs(fn, arity):
+    """Call ``fn`` with Keras's positional arguments, ``logs`` included
+    (None when the loop gave none)."""
+    def hook(*args, logs=None):
+        args = args + (logs,) * (arity - len(args))
+        return fn(*args[:arity])
+    hook.__name__ = getattr(fn, "__name__", "hook")
+    return hook

@@ -236,3 +236,48 @@ class Sequential(TrainingMixin):
 
     def __repr__(self):
         return f"<Sequential name={self.name}, {len(self._layers)} layers>"
+
+    # ------------------------------------------------------------ saving
+
+    def get_config(self):
+        """The layers and their arguments (Keras's Sequential config)."""
+        from . import saving
+        return saving.model_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import saving
+        return saving.model_from_config(config, custom_objects)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Write the whole model (config, weights, compile settings and
+        optimizer state) to a ``.pynn`` file; see pynn.saving."""
+        if kwargs:
+            raise TypeError(f"save: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        from . import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write the weights only, to a file named ``*.weights.pynn``."""
+        from . import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Read weights saved by save_weights (or from a whole-model file)."""
+        from . import saving
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved with ``model.save``, compiled and with its optimizer
+    state, ready to continue training."""
+    from . import saving
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile,
+                             safe_mode=safe_mode)
+
+
+def clone_model(model, input_tensors=None, clone_function=None):
+    """Same architecture, fresh weights (Keras's clone_model)."""
+    from . import saving
+    return saving.clone_model(model, input_tensors=input_tensors,
+                              clone_function=clone_function)

@@ -211,7 +211,7 @@ class TrainingMixin:
                     loss_sum += float(per.sum() if wb is None else np.dot(per, wb))
                     seen += bs
                     for m in metrics:
-                        m.update_state(yb, out, wb, logits_of)
+                        m.update_state(yb, out, None, logits_of)  # unweighted, as Keras's metrics
                     if need_batch_logs:
                         logs = {"loss": loss_sum / seen}
                         for m in metrics:
@@ -273,9 +273,9 @@ class TrainingMixin:
             wb = None if w is None else w[s:e]
             per = self.loss.compute(y[s:e], out, wb, e - s, None, self.loss.from_logits)
             loss_sum += float(per.sum() if wb is None else np.dot(per, wb))
-            seen += e - s if wb is None else float(wb.sum())
+            seen += e - s  # Keras: sum(w * loss) / samples
             for m in metrics:
-                m.update_state(y[s:e], out, wb, None)
+                m.update_state(y[s:e], out, None, None)
             logs = {"loss": loss_sum / max(seen, 1e-12)}
             for m in metrics:
                 logs[m.name] = m.result()
@@ -353,7 +353,7 @@ class TrainingMixin:
             self._set_emit_logits(False)
         logs = {"loss": float(per.sum() if w is None else np.dot(per, w)) / x.shape[0]}
         for m in self._make_metrics():
-            m.update_state(y, out, w, logits_of)
+            m.update_state(y, out, None, logits_of)
             logs[m.name] = m.result()
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 

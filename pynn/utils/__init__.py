@@ -1,6 +1,8 @@
-"""Utilities: one-hot labels, seeding."""
+"""Utilities: one-hot labels, seeding, plots, crash-safe file writing."""
 import numpy as np
 
+from .io import atomic_write
+from .plotting import plot_history, plot_model
 from .seeding import set_random_seed
 
 
@@ -28,4 +30,4 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "plot_history", "plot_model", "atomic_write"]
