@@ -31,8 +31,8 @@ demo: build
 	$(PY) examples/demo.py
 
 test: build
-	$(PY) -m pytest tests
-	PYNN_CPU=generic $(PY) -m pytest tests -m "not slow"
+	$(PY) -m pytest tests -rs
+	PYNN_CPU=generic $(PY) -m pytest tests -rs -m "not slow"
 
 bench: build
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
