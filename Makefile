@@ -34,10 +34,23 @@ test: build
 	$(PY) -m pytest tests -rs
 	PYNN_CPU=generic $(PY) -m pytest tests -rs -m "not slow"
 
-bench: build
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
-		--benchmark-sort=name -p no:cacheprovider -q
-	$(PY) benchmarks/report.py
+# Benchmarks run in their own environment, which also holds PyTorch for the
+# side-by-side comparison (never a dependency of pynn or its tests).
+BENCH := .venv-bench
+$(BENCH)/.ready: pyproject.toml
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install -q --upgrade pip
+	$(BENCH)/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24" \
+		"pytest>=7" "pytest-benchmark>=4" torch==2.13.0
+	touch $@
+
+bench: build $(BENCH)/.ready
+	$(BENCH)/bin/python -m pip install -q --no-build-isolation --no-deps -e .
+	mkdir -p .benchmarks
+	cd benchmarks && ../$(BENCH)/bin/python -m pytest . --benchmark-only \
+		--benchmark-columns=median,iqr,rounds --benchmark-sort=name \
+		--benchmark-json=../.benchmarks/last.json
+	$(BENCH)/bin/python benchmarks/report.py .benchmarks/last.json
 
 clean:
 	rm -rf build pynn/*.so pynn/_kernels.c $(VENV)/.built

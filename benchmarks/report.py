@@ -1,0 +1,54 @@
+"""Print pytest-benchmark results as ratio tables: each group's pynn median
+against the other implementations' medians, and GFLOP/s where known.
+
+usage: python benchmarks/report.py RESULTS.json
+"""
+import json
+import os
+import re
+import sys
+
+
+def peak_gflops():
+    """Two FMA units x 8 float lanes x 2 flops per core per cycle."""
+    if os.environ.get("PYNN_PEAK_GFLOPS"):
+        return float(os.environ["PYNN_PEAK_GFLOPS"])
+    try:
+        mhz = max(float(m) for m in re.findall(r"cpu MHz\s*:\s*([0-9.]+)",
+                                                open("/proc/cpuinfo").read()))
+    except (OSError, ValueError):
+        return None
+    return os.cpu_count() * 32 * mhz / 1e3
+
+
+def impl_of(bench):
+    name = bench["name"]
+    for impl in ("pynn", "numpy", "torch"):
+        if impl in name:
+            return impl
+    return name
+
+
+def main(path):
+    data = json.load(open(path))
+    peak = peak_gflops()
+    groups = {}
+    for b in data["benchmarks"]:
+        groups.setdefault(b["group"], []).append(b)
+    print(f"peak: {peak:.0f} GFLOP/s" if peak else "peak: unknown")
+    print(f"{'group':<48} {'impl':<6} {'median':>11} {'ratio':>7} {'GFLOP/s':>8} {'%peak':>6}")
+    for group, benches in groups.items():
+        pynn = next((b for b in benches if impl_of(b) == "pynn"), None)
+        for b in sorted(benches, key=impl_of):
+            med = b["stats"]["median"]
+            ratio = med / pynn["stats"]["median"] if pynn else float("nan")
+            flops = b.get("extra_info", {}).get("flops")
+            gf = f"{flops / med / 1e9:8.1f}" if flops else " " * 8
+            pk = f"{flops / med / 1e9 / peak * 100:5.0f}%" if flops and peak else " " * 6
+            unit = f"{med * 1e3:9.3f}ms" if med < 1 else f"{med:9.3f}s "
+            print(f"{group[:48]:<48} {impl_of(b):<6} {unit:>11} {ratio:7.2f} {gf} {pk}")
+    print("ratio: the implementation's median time / pynn's (above 1: pynn is faster)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/last.json")
