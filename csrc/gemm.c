@@ -167,6 +167,9 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     if (m <= 4 && !trans_b) {
         /* A few rows (one sample's predict): stream B once, no packing.
          * Threads take column ranges aligned to the SIMD width. */
+        /* Reading B dominates here, so it is B's size that decides whether a
+         * second core (and its own cache) pays off. */
+        nt = pynn_threads_for(n * k / 2);
         ptrdiff_t chunks = nt > 1 ? nt : 1;
         PYNN_PARALLEL_RANGE(nt, chunks, direct_chunk(direct, m, n, k, alpha, a, rsa, csa, b,
                                                      ldb, beta, c, ldc, lo, hi, chunks));

@@ -116,7 +116,36 @@ static void direct_avx2(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                         float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                         const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
 {
-    DIRECT_ROWS_BODY
+    /* 32 columns at a time held in four registers across all of k, so each
+     * FMA costs one load of B and C is written once. */
+    ptrdiff_t jv = j0 + (j1 - j0) / 32 * 32;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (ptrdiff_t j = j0; j < jv; j += 32) {
+            __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+            __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+            const float *bp = b + j;
+            for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
+                __m256 av = _mm256_set1_ps(a[i * rsa + p * csa]);
+                s0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), s0);
+                s1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8), s1);
+                s2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 16), s2);
+                s3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 24), s3);
+            }
+            __m256 sums[4] = {s0, s1, s2, s3};
+            __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+            for (int q = 0; q < 4; q++) {
+                __m256 r = _mm256_mul_ps(va, sums[q]);
+                if (beta != 0.0f)
+                    r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + j + 8 * q), r);
+                _mm256_storeu_ps(ci + j + 8 * q, r);
+            }
+        }
+    }
+    if (jv < j1) {
+        j0 = jv;
+        DIRECT_ROWS_BODY
+    }
 }
 #endif
 

@@ -95,6 +95,8 @@ class Sequential(TrainingMixin):
         self.built = True
 
     def _ensure_built(self, input_shape):
+        if self.built and input_shape[1:] == self._input_shape[1:]:
+            return
         if not self.built:
             self.build(input_shape)
             return

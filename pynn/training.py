@@ -24,6 +24,10 @@ def _as_float_input(x, what="x"):
         raise ValueError(f"{what} is required")
     if isinstance(x, (list, tuple)) and len(x) > 1 and all(isinstance(a, np.ndarray) for a in x):
         raise ValueError(f"{what}: a Sequential model takes one input array, got {len(x)}")
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.flags.c_contiguous:
+        if not ops.all_finite(x):
+            raise ValueError(f"{what} contains NaN or infinite values")
+        return x
     try:
         arr = np.asarray(x)
     except ValueError as e:

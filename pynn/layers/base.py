@@ -190,12 +190,12 @@ class Layer:
         """A work array kept between steps.  The last two shapes seen under a
         key are kept, so an epoch's smaller last batch does not make the
         full-size buffers be reallocated every epoch."""
-        shape = tuple(shape)
         slot = self._buffers.get(key)
         if slot is None:
             slot = self._buffers[key] = {}
         buf = slot.get(shape)
         if buf is None or buf.dtype != dtype:
+            shape = tuple(shape)
             if len(slot) >= 2:
                 del slot[next(iter(slot))]
             buf = slot[shape] = np.empty(shape, dtype)

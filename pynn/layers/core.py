@@ -57,19 +57,19 @@ class Dense(ActivationMixin, Layer):
 
     def call(self, x, training=False):
         shape = x.shape
-        x2 = x.reshape(-1, shape[-1]) if x.ndim != 2 else x
-        act = self._act()
+        x2 = x if len(shape) == 2 else x.reshape(-1, shape[-1])
+        act = "linear" if self.emit_logits else self.activation
         bias = self.bias.value if self.bias is not None else None
-        rows = x2.shape[0]
-        if act in ops.NEEDS_INPUT and training:
-            pre = ops.dense(x2, self.kernel.value, bias, out=self._buffer("pre", (rows, self.units)))
-            y = ops.activation(pre, act, out=self._buffer("y", (rows, self.units)))
+        out_shape = (x2.shape[0], self.units)
+        if training and act in ops.NEEDS_INPUT:
+            pre = ops.dense(x2, self.kernel.value, bias, out=self._buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=self._buffer("y", out_shape))
         else:
             pre = None
-            y = ops.dense(x2, self.kernel.value, bias, act, out=self._buffer("y", (rows, self.units)))
+            y = ops.dense(x2, self.kernel.value, bias, act, out=self._buffer("y", out_shape))
         if training:
             self._x, self._pre, self._y = x2, pre, y
-        return y.reshape(shape[:-1] + (self.units,)) if x.ndim != 2 else y
+        return y if len(shape) == 2 else y.reshape(shape[:-1] + (self.units,))
 
     def backward(self, dy, need_input_grad=True):
         dy2 = dy.reshape(-1, self.units)
