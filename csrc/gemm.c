@@ -191,8 +191,10 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
         /* Split the panels too when there are fewer row blocks than threads. */
         ptrdiff_t chunks = mblocks >= nt ? 1 : PYNN_MIN(nt, panels);
         ptrdiff_t items = mblocks * chunks;
-        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
-            ptrdiff_t kc = PYNN_MIN(KC, k - pc);
+        /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
+        ptrdiff_t slices = (k + KC - 1) / KC, kstep = (k + slices - 1) / slices;
+        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+            ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
             float beta_eff = pc == 0 ? beta : 1.0f;
             const float *ap = a + pc * csa, *bp = b + pc * rsb + jc * csb;
             float *cp = c + jc;
