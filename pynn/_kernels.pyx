@@ -308,6 +308,20 @@ def bias_grad(dy, db):
 
 # ------------------------------------------------------------------ loss.c
 
+cdef int _loss_outputs(cnp.ndarray P, Py_ssize_t rows, sample_loss, weights, grad,
+                       float **ps, const float **pw, float **pg) except -1:
+    """Checks a loss's outputs (one value per sample, the gradient shaped as
+    the predictions) and its optional sample weights."""
+    ps[0] = _f32(sample_loss, "loss: out", True)
+    if (<cnp.ndarray>sample_loss).size != rows:
+        raise ValueError("loss: out must hold one value per sample")
+    pw[0] = _f32_or_null(weights, "loss: sample_weight", rows)
+    pg[0] = NULL
+    if grad is not None:
+        pg[0] = _f32(grad, "loss: grad", True)
+        _same_size(P, <cnp.ndarray>grad, "loss: grad")
+    return 0
+
 def loss(int kind, pred, target, weights, float scale, sample_loss, grad):
     cdef cnp.ndarray P = _arr(pred, "loss: y_pred")
     cdef const float *pp = _f32(pred, "loss: y_pred")
@@ -315,14 +329,10 @@ def loss(int kind, pred, target, weights, float scale, sample_loss, grad):
     _same_size(P, <cnp.ndarray>target, "loss: y_true and y_pred")
     cdef Py_ssize_t cols = _cols(P)
     cdef Py_ssize_t rows = P.size // cols if cols > 0 else 0
-    cdef float *ps = _f32(sample_loss, "loss: out", True)
-    if (<cnp.ndarray>sample_loss).size != rows:
-        raise ValueError("loss: out must hold one value per sample")
-    cdef const float *pw = _f32_or_null(weights, "loss: sample_weight", rows)
-    cdef float *pg = NULL
-    if grad is not None:
-        pg = _f32(grad, "loss: grad", True)
-        _same_size(P, <cnp.ndarray>grad, "loss: grad")
+    cdef float *ps
+    cdef const float *pw
+    cdef float *pg
+    _loss_outputs(P, rows, sample_loss, weights, grad, &ps, &pw, &pg)
     with nogil:
         pynn_loss(kind, pp, pt, pw, scale, ps, pg, rows, cols)
     return sample_loss
@@ -338,14 +348,10 @@ def sparse_loss(bint from_logits, pred, labels, weights, float scale, sample_los
     cdef Py_ssize_t rows = P.size // cols if cols > 0 else 0
     if L.size != rows:
         raise ValueError(f"loss: {L.size} labels for {rows} predictions")
-    cdef float *ps = _f32(sample_loss, "loss: out", True)
-    if (<cnp.ndarray>sample_loss).size != rows:
-        raise ValueError("loss: out must hold one value per sample")
-    cdef const float *pw = _f32_or_null(weights, "loss: sample_weight", rows)
-    cdef float *pg = NULL
-    if grad is not None:
-        pg = _f32(grad, "loss: grad", True)
-        _same_size(P, <cnp.ndarray>grad, "loss: grad")
+    cdef float *ps
+    cdef const float *pw
+    cdef float *pg
+    _loss_outputs(P, rows, sample_loss, weights, grad, &ps, &pw, &pg)
     cdef const int32_t *pl = <const int32_t *>cnp.PyArray_DATA(L)
     cdef Py_ssize_t bad
     with nogil:
