@@ -142,6 +142,16 @@ static void backward_range(int act, float alpha, const float *x, const float *y,
     }
 }
 
+void pynn_activation_backward_rows(int act, float alpha, const float *x, const float *y,
+                                   const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
+                                   ptrdiff_t i1)
+{
+    if (act == PYNN_ACT_SOFTMAX)
+        softmax_backward_rows(y, dy, dx, cols, i0, i1);
+    else
+        backward_range(act, alpha, x, y, dy, dx, i0 * cols, i1 * cols);
+}
+
 void pynn_activation_backward(int act, float alpha, const float *x,
                               const float *y, const float *dy, float *dx,
                               ptrdiff_t rows, ptrdiff_t cols)

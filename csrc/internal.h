@@ -94,6 +94,7 @@ enum {
     PYNN_SCRATCH_GEMM_B,
     PYNN_SCRATCH_COLS,    /* im2col columns */
     PYNN_SCRATCH_PARTIAL, /* a thread's partial weight gradient */
+    PYNN_SCRATCH_GRAD,    /* a group's gradient through the activation */
     PYNN_SCRATCH_SLOTS
 };
 float *pynn_scratch(int slot, size_t floats);
@@ -102,6 +103,11 @@ float *pynn_scratch(int slot, size_t floats);
  * the calling thread (activation.c). */
 void pynn_bias_activation_rows(int act, float alpha, const float *x, const float *bias,
                                float *y, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1);
+
+/* dx = dy * act'(.) over rows [i0, i1), on the calling thread. */
+void pynn_activation_backward_rows(int act, float alpha, const float *x, const float *y,
+                                   const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
+                                   ptrdiff_t i1);
 
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PYNN_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -63,13 +63,19 @@ typedef struct {
  * when a work buffer cannot be allocated (y is then unspecified). */
 int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                         const float *bias, int act, float alpha, float *y);
-/* From dy (the gradient of the convolution's output before any activation):
- * dk = dL/dk, db = dL/dbias, dx = dL/dx, each skipped when NULL.  Returns 0
- * or -1 as above. */
+/* From dy, the gradient of the layer's output y = act(pre): dk = dL/dk,
+ * db = dL/dbias, dx = dL/dx, each skipped when NULL.  The activation's
+ * derivative is applied on the way, one group of rows at a time while they
+ * are in cache; it reads y, and pre for the activations whose derivative
+ * needs it (pre may be NULL otherwise; y and pre are unused for
+ * PYNN_ACT_LINEAR).  Returns 0 or -1 as above. */
 int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                         int act, float alpha, const float *pre, const float *y,
                          const float *dy, float *dk, float *db, float *dx);
 int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                                   const float *bias, int act, float alpha, float *y);
+/* As pynn_conv2d_backward without the activation: dy is the gradient of
+ * the depthwise convolution's own output. */
 int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
                                    const float *dy, float *dk, float *db, float *dx);
 
