@@ -65,19 +65,27 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
         }                                                                      \
     } while (0)
 
-/* The GEMM's inner kernels (gemm_kernels.c), chosen once by gemm.c.
+/* The GEMM's inner kernels (gemm_kernels.c), one set per instruction set.
  * micro: C[mr x nr] = alpha * (packed A panel)(packed B panel) + beta * C
- * over kc steps; A panels are MR floats per step, B panels NR floats.
+ * over kc steps, mr <= MR and nr <= NR of the set; A panels are MR floats
+ * per step, B panels NR floats.
  * direct: C[0:m, j0:j1] = alpha * A B + beta * C for few rows, B row-major. */
-#define PYNN_GEMM_MR 6
-#define PYNN_GEMM_NR 16
+#define PYNN_GEMM_MR_MAX 8
+#define PYNN_GEMM_NR_MAX 32
 typedef void (*pynn_micro_kernel)(ptrdiff_t kc, const float *a, const float *b, float *c,
                                   ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 typedef void (*pynn_direct_kernel)(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                                    float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                                    const float *b, ptrdiff_t ldb, float beta, float *c,
                                    ptrdiff_t ldc);
-void pynn_gemm_kernels(int use_avx2, pynn_micro_kernel *micro, pynn_direct_kernel *direct);
+typedef struct {
+    int mr, nr; /* the micro-kernel's tile */
+    pynn_micro_kernel micro;
+    pynn_direct_kernel direct;
+} pynn_gemm_kernel_set;
+
+/* The set for an instruction-set level (enum pynn_cpu_level). */
+const pynn_gemm_kernel_set *pynn_gemm_kernels(int level);
 
 /* pynn_sgemm on the calling thread only: for kernels that already split
  * their work across the team and multiply inside each thread's share. */

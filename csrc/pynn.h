@@ -19,12 +19,17 @@ extern "C" {
 
 /* ---------------------------------------------------------------- cpu.c */
 
-/* Reads PYNN_CPU ("generic" forces the portable kernels) and the CPU's
- * features once; safe to call more than once. */
+enum pynn_cpu_level {
+    PYNN_CPU_GENERIC = 0, /* portable C, baseline x86-64 */
+    PYNN_CPU_AVX2 = 1,    /* AVX2 + FMA */
+    PYNN_CPU_AVX512 = 2   /* AVX-512F (and AVX2 + FMA) */
+};
+/* Reads PYNN_CPU ("generic" or "avx2" caps the kernels at that level) and
+ * the CPU's features once; safe to call more than once. */
 void pynn_cpu_init(void);
-/* 1 when the AVX2/FMA kernels are in use. */
-int pynn_cpu_use_avx2(void);
-/* "avx2+fma" or "generic". */
+/* The instruction-set level of the kernels in use. */
+int pynn_cpu_level(void);
+/* "avx512f", "avx2+fma" or "generic". */
 const char *pynn_cpu_simd_level(void);
 int pynn_get_num_threads(void);
 void pynn_set_num_threads(int n);

@@ -14,7 +14,7 @@ cnp.import_array()
 
 cdef extern from "pynn.h" nogil:
     void pynn_cpu_init()
-    int pynn_cpu_use_avx2()
+    int pynn_cpu_level()
     const char *pynn_cpu_simd_level()
     int pynn_get_num_threads()
     void pynn_set_num_threads(int n)
