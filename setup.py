@@ -19,6 +19,9 @@ compile_args += ["-O0", "-g"] if debug else ["-O3", "-DNDEBUG"]
 # The kernels never read errno; without this, sqrtf and friends keep a
 # library call for the error case and their loops do not vectorize.
 compile_args += ["-fno-math-errno"]
+# Short copy and fill loops (a 3-float row of an unrolled image patch) stay
+# loops: turned into memcpy/memset calls they cost more than they move.
+compile_args += ["-fno-tree-loop-distribute-patterns"]
 link_args = ["-fopenmp"]
 if sys.platform == "darwin":  # Apple clang needs libomp
     compile_args = [a.replace("-fopenmp", "-Xpreprocessor -fopenmp") for a in compile_args]

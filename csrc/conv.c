@@ -43,6 +43,22 @@ static ptrdiff_t group_samples(const pynn_conv_shape *s)
     return PYNN_MAX(1, PYNN_MIN(by_rows, by_size));
 }
 
+/* dst[0:n] = src[0:n].  The unrolled rows are short (3 floats for a 3x3
+ * kernel on one channel): a loop beats a memcpy call there. */
+static inline void copy_floats(float *restrict dst, const float *restrict src, ptrdiff_t n)
+{
+    if (n > 16) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
+static inline void zero_floats(float *dst, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
 /* Rows (sample, oy, ox) of samples [s0, s1), columns (ky, kx, ci). */
 static void im2col(const pynn_conv_shape *s, const float *x, ptrdiff_t s0, ptrdiff_t s1,
                    float *cols)
@@ -59,20 +75,20 @@ static void im2col(const pynn_conv_shape *s, const float *x, ptrdiff_t s0, ptrdi
                     ptrdiff_t iy = iy0 + ky * s->dh;
                     float *dst = row + ky * span;
                     if (iy < 0 || iy >= s->h) {
-                        memset(dst, 0, span * sizeof(float));
+                        zero_floats(dst, span);
                         continue;
                     }
                     const float *src = xn + iy * s->w * cin;
                     if (s->dw == 1 && ix0 >= 0 && ix0 + kw <= s->w) {
-                        memcpy(dst, src + ix0 * cin, span * sizeof(float));
+                        copy_floats(dst, src + ix0 * cin, span);
                         continue;
                     }
                     for (ptrdiff_t kx = 0; kx < kw; kx++) {
                         ptrdiff_t ix = ix0 + kx * s->dw;
                         if (ix < 0 || ix >= s->w)
-                            memset(dst + kx * cin, 0, cin * sizeof(float));
+                            zero_floats(dst + kx * cin, cin);
                         else
-                            memcpy(dst + kx * cin, src + ix * cin, cin * sizeof(float));
+                            copy_floats(dst + kx * cin, src + ix * cin, cin);
                     }
                 }
             }

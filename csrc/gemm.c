@@ -50,9 +50,11 @@ float *pynn_scratch(int slot, size_t floats)
 
 static ptrdiff_t round_up(ptrdiff_t x, ptrdiff_t to) { return (x + to - 1) / to * to; }
 
-/* A[i0:i0+mc, p0:p0+kc] into MR-row panels, MR floats per k step. */
-static void pack_a(int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t rsa,
-                   ptrdiff_t csa, float *dst)
+/* A[i0:i0+mc, p0:p0+kc] into MR-row panels, MR floats per k step.  Inlined
+ * into one copy per tile height, so MR is a constant in its loops. */
+static inline __attribute__((always_inline)) void
+pack_a_rows(const int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t rsa,
+            ptrdiff_t csa, float *dst)
 {
     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
         int rows = (int)PYNN_MIN(MR, mc - ir);
@@ -69,6 +71,15 @@ static void pack_a(int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t
         }
         dst += MR * kc;
     }
+}
+
+static void pack_a(int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t rsa,
+                   ptrdiff_t csa, float *dst)
+{
+    if (MR == 8)
+        pack_a_rows(8, mc, kc, a, rsa, csa, dst);
+    else
+        pack_a_rows(6, mc, kc, a, rsa, csa, dst);
 }
 
 /* Panels [q0, q1) of B[p0:p0+kc, j0:j0+nc] (NR columns each, NR floats per

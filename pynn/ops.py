@@ -8,6 +8,8 @@ return it, so a caller that keeps its buffers allocates nothing.
 This module is the seam between the layers and the kernels: layers, losses and
 optimizers compute only through it.
 """
+import functools
+
 import numpy as np
 
 from . import _kernels as _k
@@ -411,6 +413,18 @@ def _padding(padding, name):
 def conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name="conv2d"):
     """Output (height, width) and the kernels' geometry tuple (sh, sw, dh,
     dw, pad_top, pad_left) for an NHWC input shape."""
+    try:
+        return _conv_geometry(tuple(in_shape), tuple(kernel_hw), strides, padding,
+                              dilation_rate, name)
+    except TypeError:  # unhashable arguments (lists): compute without the cache
+        return _conv_geometry.__wrapped__(tuple(in_shape), tuple(kernel_hw), strides, padding,
+                                          dilation_rate, name)
+
+
+# A layer asks for the same few geometries on every step: computing them
+# once keeps a small image's predict in microseconds.
+@functools.lru_cache(maxsize=256)
+def _conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name):
     sh, sw = _pair(strides, f"{name}: strides")
     dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
     if min(sh, sw, dh, dw) < 1:
@@ -564,6 +578,14 @@ def _padding_1d(padding, width, dilation, name):
 def pool_geometry(in_shape, pool_size, strides, padding, name="pool2d"):
     """Output (height, width) and the kernels' window tuple (ph, pw, sh, sw,
     pad_top, pad_left); ``strides`` default to the pool size, as in Keras."""
+    try:
+        return _pool_geometry(tuple(in_shape), pool_size, strides, padding, name)
+    except TypeError:  # unhashable arguments (lists): compute without the cache
+        return _pool_geometry.__wrapped__(tuple(in_shape), pool_size, strides, padding, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _pool_geometry(in_shape, pool_size, strides, padding, name):
     ph, pw = _pair(pool_size, f"{name}: pool_size")
     sh, sw = _pair(strides if strides is not None else (ph, pw), f"{name}: strides")
     if min(ph, pw, sh, sw) < 1:
