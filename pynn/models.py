@@ -2,6 +2,7 @@
 import numpy as np
 
 from .layers.base import InputLayer, Layer, shape_str, unique_name
+from .layers.normalization import BatchNormalization
 from .training import TrainingMixin
 
 
@@ -121,9 +122,30 @@ class Sequential(TrainingMixin):
     # ------------------------------------------------------ computation
 
     def _forward(self, x, training):
-        for layer in self._layers:
-            x = layer.call(x, training)
+        layers = self._layers
+        if training or not self._has_batch_norm():
+            for layer in layers:
+                x = layer.call(x, training)
+            return x
+        # Inference: a BatchNormalization right after a convolution or dense
+        # layer with no activation of its own is a per-channel affine map
+        # that layer can absorb into its kernel and bias (exact), so the
+        # pair runs as one kernel call.
+        i, n = 0, len(layers)
+        while i < n:
+            layer = layers[i]
+            nxt = layers[i + 1] if i + 1 < n else None
+            if isinstance(nxt, BatchNormalization) and getattr(layer, "can_fold_affine", False) \
+                    and layer.activation == "linear":
+                x = layer.call_folded(x, *nxt.inference_affine())
+                i += 2
+            else:
+                x = layer.call(x, False)
+                i += 1
         return x
+
+    def _has_batch_norm(self):
+        return any(isinstance(layer, BatchNormalization) for layer in self._layers)
 
     def _backward(self, g):
         need = self._needs_input_grad

@@ -25,7 +25,7 @@ __all__ = [
     "conv_geometry", "conv_output_length", "pool_geometry",
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
-    "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average",
+    "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average", "fold_affine",
 ]
 
 ACTIVATIONS = {
@@ -734,3 +734,17 @@ def moving_average(variable, value, momentum):
     variable *= np.float32(momentum)
     variable += np.float32(1.0 - momentum) * value
     return variable
+
+
+def fold_affine(kernel, bias, scale, shift, channel_shape=None):
+    """The kernel and bias of a linear layer followed by ``y * scale +
+    shift`` per output channel: ``kernel * scale`` over its output axes and
+    ``bias * scale + shift``.  ``channel_shape`` is how the output channels
+    lie over the kernel's last axes ((in, multiplier) for a depthwise
+    kernel); by default the last axis."""
+    kernel = _f32(kernel, "fold_affine: kernel")
+    scale = _f32(scale, "fold_affine: scale")
+    shape = channel_shape or (scale.size,)
+    folded = (kernel * scale.reshape(shape)).astype(np.float32)
+    b = scale * 0 if bias is None else _f32(bias, "fold_affine: bias")
+    return np.ascontiguousarray(folded), (b * scale + shift).astype(np.float32)

@@ -149,13 +149,26 @@ class Conv2D(_Conv):
     def _kernel4(self, value):
         return value if self.rank == 2 else value[None]
 
+    can_fold_affine = True
+
     def call(self, x, training=False):
+        return self._conv(x, self.kernel.value,
+                          self.bias.value if self.bias is not None else None, training)
+
+    def call_folded(self, x, scale, shift):
+        """Inference with a following per-channel affine map (an
+        inference-mode BatchNormalization) folded into kernel and bias."""
+        kernel, bias = ops.fold_affine(self.kernel.value,
+                                       self.bias.value if self.bias is not None else None,
+                                       scale, shift)
+        return self._conv(x, kernel, bias, False)
+
+    def _conv(self, x, kernel, bias, training):
         x4 = x if self.rank == 2 else x[:, None]
         k, s, p, d = self._geometry2d()
         (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
         out_shape = (x4.shape[0], oh, ow, self.filters)
-        kernel = self._kernel4(self.kernel.value)
-        bias = self.bias.value if self.bias is not None else None
+        kernel = self._kernel4(kernel)
         y = self._activate_into(
             lambda act, out: ops.conv2d(x4, kernel, bias, s, p, d, act, out=out),
             out_shape, training)
@@ -232,12 +245,23 @@ class DepthwiseConv2D(_Conv):
     def kernel(self):
         return self.depthwise_kernel
 
+    can_fold_affine = True
+
     def call(self, x, training=False):
+        return self._conv(x, self.depthwise_kernel.value,
+                          self.bias.value if self.bias is not None else None, training)
+
+    def call_folded(self, x, scale, shift):
+        """Inference with a following per-channel affine map folded in."""
+        kernel, bias = ops.fold_affine(
+            self.depthwise_kernel.value, self.bias.value if self.bias is not None else None,
+            scale, shift, channel_shape=self.depthwise_kernel.shape[2:])
+        return self._conv(x, kernel, bias, False)
+
+    def _conv(self, x, kernel, bias, training):
         k, s, p, d = self._geometry2d()
         (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
-        kernel = self.depthwise_kernel.value
         out_shape = (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)
-        bias = self.bias.value if self.bias is not None else None
         y = self._activate_into(
             lambda act, out: ops.depthwise_conv2d(x, kernel, bias, s, p, d, act, out=out),
             out_shape, training)
@@ -293,14 +317,26 @@ class SeparableConv2D(_Conv):
             if self.use_bias else None
         self.built = True
 
+    can_fold_affine = True
+
     def call(self, x, training=False):
+        return self._conv(x, self.pointwise_kernel.value,
+                          self.bias.value if self.bias is not None else None, training)
+
+    def call_folded(self, x, scale, shift):
+        """Inference with a following per-channel affine map folded into the
+        pointwise kernel and the bias."""
+        pointwise, bias = ops.fold_affine(self.pointwise_kernel.value,
+                                          self.bias.value if self.bias is not None else None,
+                                          scale, shift)
+        return self._conv(x, pointwise, bias, False)
+
+    def _conv(self, x, pointwise, bias, training):
         k, s, p, d = self._geometry2d()
         (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
         mid = ops.depthwise_conv2d(
             x, self.depthwise_kernel.value, None, s, p, d,
             out=self._buffer("mid", (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)))
-        pointwise = self.pointwise_kernel.value
-        bias = self.bias.value if self.bias is not None else None
         y = self._activate_into(
             lambda act, out: ops.conv2d(mid, pointwise, bias, 1, "valid", 1, act, out=out),
             (x.shape[0], oh, ow, self.filters), training)

@@ -55,18 +55,31 @@ class Dense(ActivationMixin, Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    can_fold_affine = True
+
     def call(self, x, training=False):
+        return self._dense(x, self.kernel.value,
+                           self.bias.value if self.bias is not None else None, training)
+
+    def call_folded(self, x, scale, shift):
+        """Inference with a following per-unit affine map (an inference-mode
+        BatchNormalization) folded into kernel and bias."""
+        kernel, bias = ops.fold_affine(self.kernel.value,
+                                       self.bias.value if self.bias is not None else None,
+                                       scale, shift)
+        return self._dense(x, kernel, bias, False)
+
+    def _dense(self, x, kernel, bias, training):
         shape = x.shape
         x2 = x if len(shape) == 2 else x.reshape(-1, shape[-1])
         act = "linear" if self.emit_logits else self.activation
-        bias = self.bias.value if self.bias is not None else None
         out_shape = (x2.shape[0], self.units)
         if training and act in ops.NEEDS_INPUT:
-            pre = ops.dense(x2, self.kernel.value, bias, out=self._buffer("pre", out_shape))
+            pre = ops.dense(x2, kernel, bias, out=self._buffer("pre", out_shape))
             y = ops.activation(pre, act, out=self._buffer("y", out_shape))
         else:
             pre = None
-            y = ops.dense(x2, self.kernel.value, bias, act, out=self._buffer("y", out_shape))
+            y = ops.dense(x2, kernel, bias, act, out=self._buffer("y", out_shape))
         if training:
             self._x, self._pre, self._y = x2, pre, y
         return y if len(shape) == 2 else y.reshape(shape[:-1] + (self.units,))

@@ -188,3 +188,31 @@ def test_conv_layers_reject_bad_input_naming_the_layer():
         pynn.Sequential([pynn.Input(shape=(2, 2, 1)), layers.Conv2D(2, 3, name="small")])
     with pytest.raises(ValueError, match="rank 4"):
         pynn.Sequential([pynn.Input(shape=(8, 3)), layers.Conv2D(2, 3)])
+
+
+@pytest.mark.parametrize("first", [
+    lambda: layers.Conv2D(4, 3, padding="same", use_bias=False),
+    lambda: layers.Conv2D(4, 3, strides=2),
+    lambda: layers.DepthwiseConv2D(3, depth_multiplier=2),
+    lambda: layers.SeparableConv2D(4, 3),
+    lambda: layers.Dense(5),
+])
+def test_inference_folds_batch_normalization_exactly(first):
+    g = np.random.default_rng(0)
+    x = g.standard_normal((6, 7, 7, 3)).astype(np.float32)
+    model = pynn.Sequential([pynn.Input(shape=(7, 7, 3)), first(), layers.BatchNormalization(),
+                             layers.Activation("relu")])
+    model.compile(optimizer="sgd", loss="mse")
+    bn = model.layers[1]
+    # Non-trivial statistics and affine parameters.
+    for w in bn.weights:
+        w.assign(g.uniform(0.5, 1.5, w.shape))
+    h = x
+    for layer in model.layers:  # one layer at a time: nothing folded
+        h = layer.call(h, False)
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("the BatchNormalization ran on its own")
+
+    bn.call = not_called
+    np.testing.assert_allclose(model.predict(x, verbose=0), h, rtol=1e-5, atol=1e-5)
