@@ -185,6 +185,14 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     return err ? -1 : 0;
 }
 
+/* sums[j] += sum over i of g[i, j] (a bias gradient). */
+static void add_column_sums(const float *restrict g, ptrdiff_t rows, ptrdiff_t cols,
+                            float *restrict sums)
+{
+    for (ptrdiff_t i = 0; i < rows; i++)
+        for (ptrdiff_t j = 0; j < cols; j++) sums[j] += g[i * cols + j];
+}
+
 /* What the backward pass needs besides the geometry. */
 typedef struct {
     const float *x, *k;
@@ -230,8 +238,7 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
             g = grad;
         }
         if (db_part)
-            for (ptrdiff_t i = 0; i < rows; i++)
-                for (ptrdiff_t j = 0; j < cout; j++) db_part[j] += g[i * cout + j];
+            add_column_sums(g, rows, cout, db_part);
         if (dk_part) {
             const float *src = a->x + b * pixels * s->cin;
             if (!pointwise) {

@@ -50,6 +50,44 @@ float *pynn_scratch(int slot, size_t floats)
 
 static ptrdiff_t round_up(ptrdiff_t x, ptrdiff_t to) { return (x + to - 1) / to * to; }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* dst[p * 8 + r] = src[r * rsa + p] for p < kc, r < 8: eight rows of A into
+ * one panel, eight columns at a time through an 8x8 register transpose. */
+__attribute__((target("avx2,fma")))
+static void pack_a8_transpose(ptrdiff_t kc, const float *src, ptrdiff_t rsa, float *dst)
+{
+    ptrdiff_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        __m256 r0 = _mm256_loadu_ps(src + 0 * rsa + p), r1 = _mm256_loadu_ps(src + 1 * rsa + p);
+        __m256 r2 = _mm256_loadu_ps(src + 2 * rsa + p), r3 = _mm256_loadu_ps(src + 3 * rsa + p);
+        __m256 r4 = _mm256_loadu_ps(src + 4 * rsa + p), r5 = _mm256_loadu_ps(src + 5 * rsa + p);
+        __m256 r6 = _mm256_loadu_ps(src + 6 * rsa + p), r7 = _mm256_loadu_ps(src + 7 * rsa + p);
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        float *d = dst + p * 8;
+        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
+        _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
+        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
+        _mm256_storeu_ps(d + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u2, u6, 0x31));
+        _mm256_storeu_ps(d + 56, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (; p < kc; p++)
+        for (int r = 0; r < 8; r++) dst[p * 8 + r] = src[r * rsa + p];
+}
+#define PYNN_HAVE_PACK_A8_TRANSPOSE 1
+#endif
+
 /* A[i0:i0+mc, p0:p0+kc] into MR-row panels, MR floats per k step.  Inlined
  * into one copy per tile height, so MR is a constant in its loops. */
 static inline __attribute__((always_inline)) void
@@ -59,9 +97,22 @@ pack_a_rows(const int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t 
     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
         int rows = (int)PYNN_MIN(MR, mc - ir);
         const float *src = a + ir * rsa;
-        if (csa == 1 && rows == MR) {
+        if (rows == MR && csa == 1) {
+            /* Row-major A: each panel is a transpose. */
+#ifdef PYNN_HAVE_PACK_A8_TRANSPOSE
+            if (MR == 8 && pynn_cpu_level() >= PYNN_CPU_AVX2) {
+                pack_a8_transpose(kc, src, rsa, dst);
+                dst += MR * kc;
+                continue;
+            }
+#endif
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (int r = 0; r < MR; r++) dst[p * MR + r] = src[r * rsa + p];
+        } else if (rows == MR && rsa == 1) {
+            /* Transposed A (a weight gradient's x^T): MR contiguous floats
+             * per k step, a plain copy. */
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (int r = 0; r < MR; r++) dst[p * MR + r] = src[p * csa + r];
         } else {
             for (ptrdiff_t p = 0; p < kc; p++) {
                 int r = 0;
@@ -83,9 +134,10 @@ static void pack_a(int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t
 }
 
 /* Panels [q0, q1) of B[p0:p0+kc, j0:j0+nc] (NR columns each, NR floats per
- * k step) into dst. */
-static void pack_b(int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t rsb,
-                   ptrdiff_t csb, float *dst, ptrdiff_t q0, ptrdiff_t q1)
+ * k step) into dst; inlined per panel width like pack_a_rows. */
+static inline __attribute__((always_inline)) void
+pack_b_panels(const int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t rsb,
+              ptrdiff_t csb, float *dst, ptrdiff_t q0, ptrdiff_t q1)
 {
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
@@ -93,7 +145,8 @@ static void pack_b(int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t
         float *d = dst + q * NR * kc;
         const float *src = b + j * csb;
         if (csb == 1 && cols == NR) {
-            for (ptrdiff_t p = 0; p < kc; p++) memcpy(d + p * NR, src + p * rsb, NR * sizeof(float));
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (int c = 0; c < NR; c++) d[p * NR + c] = src[p * rsb + c];
         } else {
             for (ptrdiff_t p = 0; p < kc; p++) {
                 int c = 0;
@@ -102,6 +155,15 @@ static void pack_b(int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t
             }
         }
     }
+}
+
+static void pack_b(int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t rsb,
+                   ptrdiff_t csb, float *dst, ptrdiff_t q0, ptrdiff_t q1)
+{
+    if (NR == 32)
+        pack_b_panels(32, kc, nc, b, rsb, csb, dst, q0, q1);
+    else
+        pack_b_panels(16, kc, nc, b, rsb, csb, dst, q0, q1);
 }
 
 static void scale_c(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ldc)
@@ -126,14 +188,14 @@ static void gemm_unpacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
 
 /* One work item: row block mb of A, packed into apack, against the packed
  * B panels [q0, q1). */
-static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t mb, ptrdiff_t q0,
+static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t block, ptrdiff_t mb, ptrdiff_t q0,
                      ptrdiff_t q1, ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha,
                      const float *a, ptrdiff_t rsa, ptrdiff_t csa, float *apack,
                      const float *bpack, float beta, float *c, ptrdiff_t ldc)
 {
     const int MR = ks->mr, NR = ks->nr;
     pynn_micro_kernel micro = ks->micro;
-    ptrdiff_t i0 = mb * MC, mc = PYNN_MIN(MC, m - i0);
+    ptrdiff_t i0 = mb * block, mc = PYNN_MIN(block, m - i0);
     pack_a(MR, mc, kc, a + i0 * rsa, rsa, csa, apack);
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
@@ -200,7 +262,12 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
     }
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
-        ptrdiff_t mblocks = (m + MC - 1) / MC;
+        /* Row blocks of MC, or, when that leaves a thread short (121 rows
+         * on two threads: 72 + 49), equal blocks, one per thread. */
+        ptrdiff_t block = MC;
+        if (nt > 1 && m < MC * nt)
+            block = PYNN_MIN(MC, round_up((m + nt - 1) / nt, ks->mr));
+        ptrdiff_t mblocks = (m + block - 1) / block;
         /* Split the panels too when there are fewer row blocks than threads. */
         ptrdiff_t chunks = mblocks >= nt ? 1 : PYNN_MIN(nt, panels);
         ptrdiff_t items = mblocks * chunks;
@@ -222,14 +289,14 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
 #pragma omp for schedule(static)
                     for (ptrdiff_t it = 0; it < items; it++) {
                         ptrdiff_t mb = it / chunks, ch = it % chunks;
-                        run_item(ks, mb, panels * ch / chunks, panels * (ch + 1) / chunks,
+                        run_item(ks, block, mb, panels * ch / chunks, panels * (ch + 1) / chunks,
                                  m, nc, kc, alpha, ap, rsa, csa, apack, bpack, beta_eff, cp, ldc);
                     }
                 }
             } else {
                 pack_b(NR, kc, nc, bp, rsb, csb, bpack, 0, panels);
                 for (ptrdiff_t mb = 0; mb < mblocks; mb++)
-                    run_item(ks, mb, 0, panels, m, nc, kc, alpha, ap, rsa, csa, apacks,
+                    run_item(ks, block, mb, 0, panels, m, nc, kc, alpha, ap, rsa, csa, apacks,
                              bpack, beta_eff, cp, ldc);
             }
         }

@@ -23,9 +23,14 @@ def run_example(name):
     ("mnist_mlp.py", "118,282", 0.83),
     ("mnist_sigmoid.py", "7,960", 0.55),
     ("mnist_mlp_dropout.py", "669,706", 0.89),
+    ("mnist_cnn.py", "34,826", 0.95),
 ])
 def test_example_reaches_accuracy(name, params, bar):
     out = run_example(name)
     assert f"Total params: {params}" in out
     accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
     assert accuracy >= bar, out[-2000:]
+    if name == "mnist_cnn.py":  # Keras's summary of the tutorial's model
+        for shape in ["(None, 26, 26, 32)", "(None, 13, 13, 32)", "(None, 11, 11, 64)",
+                      "(None, 5, 5, 64)", "(None, 1600)", "(None, 10)"]:
+            assert shape in out
