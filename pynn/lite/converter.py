@@ -10,9 +10,11 @@ the builtin ops TensorFlow's converter would give it, in float32:
   a PAD first for causal padding).
 - pooling -> MAX_POOL_2D / AVERAGE_POOL_2D (1-D ones at height 1); global
   pooling -> MEAN / REDUCE_MAX; Flatten and Reshape -> one RESHAPE.
-- activations -> their builtin ops; ReLU and ReLU6 (and tanh in float
-  models) following a dense or convolution layer, as its ``activation=`` or
-  as the next layer, become the op's fused activation, as in TensorFlow.
+- activations -> their builtin ops; ReLU and ReLU6 following a dense or
+  convolution layer, as its ``activation=`` or as the next layer, become
+  the op's fused activation, as in TensorFlow.  Tanh stays a TANH op: the
+  interpreter's FULLY_CONNECTED rejects a fused tanh and its convolutions
+  and int8 kernels would ignore it.
 - inference-mode BatchNormalization is folded into the weights of the
   dense or convolution layer before it, or else written as MUL and ADD.
 - Dropout is the identity at inference and is left out.
@@ -445,12 +447,12 @@ _HANDLERS = {
 }
 
 
-def build_graph(model, fuse_tanh=True):
-    """The float32 TFLite graph of a built Sequential ``model``.
+# Activations the dense and convolution ops apply themselves.
+FUSABLE = frozenset({"relu", "relu6"})
 
-    ``fuse_tanh`` lets tanh be fused into a dense or convolution op (the
-    float kernels apply it; the int8 ones do not, so the int8 path passes
-    False)."""
+
+def build_graph(model):
+    """The float32 TFLite graph of a built Sequential ``model``."""
     from ..models import Sequential
     if not isinstance(model, Sequential):
         raise ConversionError(f"TFLiteConverter: expected a pynn Sequential model, got "
@@ -478,11 +480,10 @@ def build_graph(model, fuse_tanh=True):
         if kind != "Dropout":
             items.append((idx, layer))
 
-    fusable = {"relu", "relu6"} | ({"tanh"} if fuse_tanh else set())
     g = Graph()
     x = g.activation("input", in_shape, stat=(-1, "out"))
     g.inputs = [x]
-    ctx = _Context(model, g, fusable)
+    ctx = _Context(model, g, FUSABLE)
     k = 0
     while k < len(items):
         idx, layer = items[k]
