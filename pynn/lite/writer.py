@@ -85,7 +85,7 @@ def op_version(op):
         return 1
     if code == "QUANTIZE":
         return 1
-    if code in ("LEAKY_RELU", "HARD_SWISH", "RESHAPE"):
+    if code in ("LEAKY_RELU", "HARD_SWISH", "RESHAPE", "ELU"):
         return 1
     if code == "PAD" and len(first.shape) > 4:
         return 4
@@ -123,7 +123,7 @@ _RUNTIME = {
     ("RELU6", 1): "1.5.0", ("RELU6", 2): "1.14.0",
     ("TANH", 1): "1.14.0", ("TANH", 2): "1.14.0",
     ("LOGISTIC", 1): "1.14.0", ("LOGISTIC", 2): "1.14.0",
-    ("LEAKY_RELU", 1): "1.13.1", ("ELU", 1): "1.14.0", ("ELU", 2): "2.4.0",
+    ("LEAKY_RELU", 1): "1.13.1", ("ELU", 1): "1.14.0",
     ("HARD_SWISH", 1): "1.15.0",
     ("QUANTIZE", 1): "1.14.0",
     ("DEQUANTIZE", 1): "1.13.1", ("DEQUANTIZE", 2): "1.14.0", ("DEQUANTIZE", 3): "1.15.0",
