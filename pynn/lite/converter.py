@@ -215,6 +215,8 @@ def _conv_options(layer, act, strides, dilation, padding, depth_multiplier=None)
 
 def _conv2d(ctx, items, k, x):
     idx, layer = items[k]
+    if getattr(layer, "groups", 1) != 1:
+        raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
     w = ctx.value(layer, layer.kernel, "kernel")  # HWIO
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
 
@@ -325,6 +327,8 @@ def _separable_depthwise_fn(layer):
 
 def _conv1d(ctx, items, k, x):
     idx, layer = items[k]
+    if getattr(layer, "groups", 1) != 1:
+        raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
     w = ctx.value(layer, layer.kernel, "kernel")  # (k, cin, f)
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
     ksize, cin, filters = w.shape
