@@ -57,8 +57,8 @@ static void softmax_row(const float *x, const float *bias, float *y, ptrdiff_t c
     for (ptrdiff_t j = 0; j < cols; j++) y[j] *= inv;
 }
 
-static void forward_rows(int act, float alpha, const float *x, const float *bias,
-                         float *y, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
+void pynn_bias_activation_rows(int act, float alpha, const float *x, const float *bias,
+                               float *y, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
 {
     for (ptrdiff_t i = i0; i < i1; i++) {
         const float *xi = x + i * cols;
@@ -93,7 +93,7 @@ void pynn_bias_activation_forward(int act, float alpha, const float *x,
 {
     int cheap = act == PYNN_ACT_RELU || act == PYNN_ACT_LINEAR;
     int nt = pynn_threads_for(rows * cols * (cheap ? 1 : 8));
-    PYNN_PARALLEL_RANGE(nt, rows, forward_rows(act, alpha, x, bias, y, cols, lo, hi));
+    PYNN_PARALLEL_RANGE(nt, rows, pynn_bias_activation_rows(act, alpha, x, bias, y, cols, lo, hi));
 }
 
 static void softmax_backward_rows(const float *y, const float *dy, float *dx,

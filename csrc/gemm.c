@@ -26,16 +26,18 @@
 #define KC 256
 #define NC 4096 /* multiple of NR; a B slice of KC x NC floats is 4 MiB (L3) */
 
-/* Packing buffers, kept per thread between calls and grown when needed. */
+/* Work buffers, kept per thread between calls and grown when needed: the
+ * GEMM's packing buffers and the other kernels' scratch (im2col columns). */
 typedef struct {
     float *p;
     size_t cap;
 } buffer;
 
-static _Thread_local buffer tl_a, tl_b;
+static _Thread_local buffer tl_buffers[PYNN_SCRATCH_SLOTS];
 
-static float *buffer_get(buffer *buf, size_t floats)
+float *pynn_scratch(int slot, size_t floats)
 {
+    buffer *buf = &tl_buffers[slot];
     if (floats > buf->cap) {
         size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
         float *p = aligned_alloc(64, bytes);
@@ -146,10 +148,10 @@ static void direct_chunk(pynn_direct_kernel direct, ptrdiff_t m, ptrdiff_t n, pt
         direct(m, j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc);
 }
 
-void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                float alpha, const float *a, ptrdiff_t lda,
-                const float *b, ptrdiff_t ldb,
-                float beta, float *c, ptrdiff_t ldc)
+static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                     float alpha, const float *a, ptrdiff_t lda,
+                     const float *b, ptrdiff_t ldb,
+                     float beta, float *c, ptrdiff_t ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -162,14 +164,14 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     pynn_gemm_kernels(pynn_cpu_use_avx2(), &micro, &direct);
     ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
-    int nt = pynn_threads_for(m * n * k / 8);
 
     if (m <= 4 && !trans_b) {
         /* A few rows (one sample's predict): stream B once, no packing.
          * Threads take column ranges aligned to the SIMD width. */
         /* Reading B dominates here, so it is B's size that decides whether a
          * second core (and its own cache) pays off. */
-        nt = pynn_threads_for(n * k / 2);
+        if (nt > 1)
+            nt = pynn_threads_for(n * k / 2);
         ptrdiff_t chunks = nt > 1 ? nt : 1;
         PYNN_PARALLEL_RANGE(nt, chunks, direct_chunk(direct, m, n, k, alpha, a, rsa, csa, b,
                                                      ldb, beta, c, ldc, lo, hi, chunks));
@@ -179,8 +181,8 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     /* Every buffer is taken here, before C is touched, so running out of
      * memory falls back cleanly instead of leaving C half computed. */
     const ptrdiff_t a_size = MC * KC;
-    float *bpack = buffer_get(&tl_b, (size_t)KC * round_up(PYNN_MIN(n, NC), NR));
-    float *apacks = bpack ? buffer_get(&tl_a, (size_t)a_size * nt) : NULL;
+    float *bpack = pynn_scratch(PYNN_SCRATCH_GEMM_B, (size_t)KC * round_up(PYNN_MIN(n, NC), NR));
+    float *apacks = bpack ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)a_size * nt) : NULL;
     if (!apacks) {
         gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
         return;
@@ -204,7 +206,7 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                     ptrdiff_t lo, hi;
                     pynn_thread_range(panels, &lo, &hi);
                     pack_b(kc, nc, bp, rsb, csb, bpack, lo, hi);
-                    float *apack = apacks + a_size * omp_get_thread_num();
+                    float *apack = apacks + a_size * pynn_thread_id();
 #pragma omp barrier
 #pragma omp for schedule(static)
                     for (ptrdiff_t it = 0; it < items; it++) {
@@ -221,4 +223,21 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
             }
         }
     }
+}
+
+void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                float alpha, const float *a, ptrdiff_t lda,
+                const float *b, ptrdiff_t ldb,
+                float beta, float *c, ptrdiff_t ldc)
+{
+    sgemm_on(pynn_threads_for(m * n * k / 8), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+             beta, c, ldc);
+}
+
+void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       float alpha, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb,
+                       float beta, float *c, ptrdiff_t ldc)
+{
+    sgemm_on(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

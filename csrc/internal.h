@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+/* The most threads a kernel uses: reductions keep one partial per thread
+ * in a fixed array of this size. */
+#define PYNN_MAX_THREADS 256
+
 /* Threads to use for a loop of `work` scalar operations: one thread below
  * the size where forking a team costs more than it saves. */
 static inline int pynn_threads_for(ptrdiff_t work)
@@ -14,12 +18,22 @@ static inline int pynn_threads_for(ptrdiff_t work)
     int t = pynn_get_num_threads();
     if (work < 32768)
         return 1;
-    return t;
+    return t < PYNN_MAX_THREADS ? t : PYNN_MAX_THREADS;
 }
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+/* The calling thread's number in its team (0 outside a parallel region). */
+static inline int pynn_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* The share [*lo, *hi) of n items for the calling thread of a team. */
 static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
@@ -64,6 +78,30 @@ typedef void (*pynn_direct_kernel)(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrd
                                    const float *b, ptrdiff_t ldb, float beta, float *c,
                                    ptrdiff_t ldc);
 void pynn_gemm_kernels(int use_avx2, pynn_micro_kernel *micro, pynn_direct_kernel *direct);
+
+/* pynn_sgemm on the calling thread only: for kernels that already split
+ * their work across the team and multiply inside each thread's share. */
+void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       float alpha, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb,
+                       float beta, float *c, ptrdiff_t ldc);
+
+/* A 64-byte aligned work buffer of at least `floats` floats, one per slot
+ * and thread, kept between calls (NULL if it cannot be allocated).  A
+ * slot's contents are only valid until the same thread asks for it again. */
+enum {
+    PYNN_SCRATCH_GEMM_A,
+    PYNN_SCRATCH_GEMM_B,
+    PYNN_SCRATCH_COLS,    /* im2col columns */
+    PYNN_SCRATCH_PARTIAL, /* a thread's partial weight gradient */
+    PYNN_SCRATCH_SLOTS
+};
+float *pynn_scratch(int slot, size_t floats);
+
+/* y = act(x + bias) over rows [i0, i1) of a matrix with `cols` columns, on
+ * the calling thread (activation.c). */
+void pynn_bias_activation_rows(int act, float alpha, const float *x, const float *bias,
+                               float *y, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1);
 
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PYNN_MAX(a, b) ((a) > (b) ? (a) : (b))

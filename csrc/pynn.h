@@ -42,6 +42,77 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                 const float *b, ptrdiff_t ldb,
                 float beta, float *c, ptrdiff_t ldc);
 
+/* --------------------------------------------------------------- conv.c */
+
+/* The geometry of a 2-D convolution (a 1-D one has h = kh = 1).
+ * Input n x h x w x cin (NHWC); kernel kh x kw x cin x cout (HWIO; for the
+ * depthwise convolution cout is the depth multiplier and the output has
+ * cin * cout channels, channel c * cout + m from input channel c); output
+ * n x oh x ow x cout.  Output pixel (oy, ox) reads input rows
+ * oy * sh - pad_top + ky * dh and columns ox * sw - pad_left + kx * dw;
+ * reads outside the input are zeros. */
+typedef struct {
+    ptrdiff_t n, h, w, cin;
+    ptrdiff_t kh, kw, cout;
+    ptrdiff_t sh, sw, dh, dw;
+    ptrdiff_t pad_top, pad_left;
+    ptrdiff_t oh, ow;
+} pynn_conv_shape;
+
+/* y = act(conv(x, k) + bias); bias (cout) may be NULL.  Returns 0, or -1
+ * when a work buffer cannot be allocated (y is then unspecified). */
+int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                        const float *bias, int act, float alpha, float *y);
+/* From dy (the gradient of the convolution's output before any activation):
+ * dk = dL/dk, db = dL/dbias, dx = dL/dx, each skipped when NULL.  Returns 0
+ * or -1 as above. */
+int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                         const float *dy, float *dk, float *db, float *dx);
+int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                                  const float *bias, int act, float alpha, float *y);
+int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                                   const float *dy, float *dk, float *db, float *dx);
+
+/* --------------------------------------------------------------- pool.c */
+
+/* Pooling windows of ph x pw with strides sh, sw over n x h x w x c; output
+ * pixel (oy, ox) covers rows oy * sh - pad_top + [0, ph) clipped to the
+ * input (the padding is never part of a window), likewise for columns.
+ * Global pooling is the window h x w with one output pixel. */
+typedef struct {
+    ptrdiff_t n, h, w, c;
+    ptrdiff_t ph, pw, sh, sw;
+    ptrdiff_t pad_top, pad_left;
+    ptrdiff_t oh, ow;
+} pynn_pool_shape;
+
+/* y = the window's maximum; argmax (same size as y, may be NULL) records
+ * where in the sample each maximum came from, for the backward pass. */
+void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
+                             int32_t *argmax);
+/* dx = dy routed to the recorded maxima (dx is overwritten). */
+void pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *dy,
+                              const int32_t *argmax, float *dx);
+/* y = the mean over the window's pixels inside the input. */
+void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
+void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx);
+
+/* ------------------------------------------------------- normalization.c */
+
+/* mean and (biased) variance of each column of a rows x cols matrix. */
+void pynn_moments(const float *x, ptrdiff_t rows, ptrdiff_t cols, float *mean, float *var);
+/* y = x * scale + shift, per column; y may alias x. */
+void pynn_channel_affine(const float *x, const float *scale, const float *shift, float *y,
+                         ptrdiff_t rows, ptrdiff_t cols);
+/* Batch normalization's backward pass in training mode, where
+ * y = gamma * (x - mean) * inv_std + beta with the batch's own statistics:
+ * dgamma = sum dy * xhat, dbeta = sum dy (either may be NULL),
+ * dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+ * gamma may be NULL (all ones); dx may be NULL. */
+int pynn_batchnorm_backward(const float *x, const float *dy, const float *mean,
+                            const float *inv_std, const float *gamma, float *dx,
+                            float *dgamma, float *dbeta, ptrdiff_t rows, ptrdiff_t cols);
+
 /* --------------------------------------------------------- activation.c */
 
 enum pynn_activation {

@@ -25,6 +25,43 @@ cdef extern from "pynn.h" nogil:
                     const float *b, Py_ssize_t ldb,
                     float beta, float *c, Py_ssize_t ldc)
 
+    ctypedef struct pynn_conv_shape:
+        Py_ssize_t n, h, w, cin
+        Py_ssize_t kh, kw, cout
+        Py_ssize_t sh, sw, dh, dw
+        Py_ssize_t pad_top, pad_left
+        Py_ssize_t oh, ow
+    int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                            const float *bias, int act, float alpha, float *y)
+    int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                             const float *dy, float *dk, float *db, float *dx)
+    int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                                      const float *bias, int act, float alpha, float *y)
+    int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x,
+                                       const float *k, const float *dy, float *dk,
+                                       float *db, float *dx)
+
+    ctypedef struct pynn_pool_shape:
+        Py_ssize_t n, h, w, c
+        Py_ssize_t ph, pw, sh, sw
+        Py_ssize_t pad_top, pad_left
+        Py_ssize_t oh, ow
+    void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
+                                 int32_t *argmax)
+    void pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *dy,
+                                  const int32_t *argmax, float *dx)
+    void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+    void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
+
+    void pynn_moments(const float *x, Py_ssize_t rows, Py_ssize_t cols, float *mean,
+                      float *var)
+    void pynn_channel_affine(const float *x, const float *scale, const float *shift,
+                             float *y, Py_ssize_t rows, Py_ssize_t cols)
+    int pynn_batchnorm_backward(const float *x, const float *dy, const float *mean,
+                                const float *inv_std, const float *gamma, float *dx,
+                                float *dgamma, float *dbeta, Py_ssize_t rows,
+                                Py_ssize_t cols)
+
     void pynn_bias_activation_forward(int act, float alpha, const float *x,
                                       const float *bias, float *y,
                                       Py_ssize_t rows, Py_ssize_t cols)
@@ -254,6 +291,253 @@ def dense_backward(x, w, pre, y, dy, int act, float alpha, dw, db, dx, dact):
             pynn_bias_grad(pg, pdb, m, n)
         if pdx != NULL:
             pynn_sgemm(0, 1, m, k, n, 1.0, pg, n, pw, n, 0.0, pdx, k)
+    return dx
+
+# ------------------------------------------------------------------ conv.c
+
+cdef int _dims4(object a, str name, Py_ssize_t *d) except -1:
+    cdef cnp.ndarray A = _arr(a, name)
+    if cnp.PyArray_NDIM(A) != 4:
+        raise ValueError(f"{name}: expected a 4-D array, got shape {(<object>A).shape}")
+    cdef int i
+    for i in range(4):
+        d[i] = cnp.PyArray_DIMS(A)[i]
+    return 0
+
+
+cdef int _conv_shape(x, k, y, tuple geometry, bint depthwise, str name,
+                     pynn_conv_shape *s) except -1:
+    """Fills s from x (NHWC), k (HWIO), y (the output) and geometry
+    (sh, sw, dh, dw, pad_top, pad_left), checking they agree."""
+    cdef Py_ssize_t xd[4]
+    cdef Py_ssize_t kd[4]
+    cdef Py_ssize_t yd[4]
+    _dims4(x, f"{name}: input", xd)
+    _dims4(k, f"{name}: kernel", kd)
+    _dims4(y, f"{name}: output", yd)
+    s.n, s.h, s.w, s.cin = xd[0], xd[1], xd[2], xd[3]
+    s.kh, s.kw, s.cout = kd[0], kd[1], kd[3]
+    s.sh, s.sw, s.dh, s.dw, s.pad_top, s.pad_left = geometry
+    s.oh, s.ow = yd[1], yd[2]
+    cdef Py_ssize_t channels = s.cin * s.cout if depthwise else s.cout
+    if kd[2] != s.cin:
+        raise ValueError(f"{name}: kernel of shape {(<object>k).shape} expects {kd[2]} input "
+                         f"channels, the input of shape {(<object>x).shape} has {s.cin}")
+    if yd[0] != s.n or yd[3] != channels:
+        raise ValueError(f"{name}: output of shape {(<object>y).shape} does not fit input "
+                         f"{(<object>x).shape} and kernel {(<object>k).shape}")
+    if min(s.sh, s.sw, s.dh, s.dw) < 1 or min(s.pad_top, s.pad_left) < 0 or \
+            min(s.kh, s.kw, s.oh, s.ow) < 1:
+        raise ValueError(f"{name}: invalid geometry {geometry} for kernel {(<object>k).shape}")
+    return 0
+
+
+def conv2d_forward(x, k, bias, tuple geometry, int act, float alpha, y, bint depthwise=False):
+    """y = act(conv(x, k) + bias); geometry = (sh, sw, dh, dw, pad_top, pad_left)."""
+    name = "depthwise_conv2d" if depthwise else "conv2d"
+    cdef pynn_conv_shape s
+    cdef const float *px = _f32(x, f"{name}: input")
+    cdef const float *pk = _f32(k, f"{name}: kernel")
+    cdef float *py = _f32(y, f"{name}: output", True)
+    _conv_shape(x, k, y, geometry, depthwise, name, &s)
+    cdef const float *pb = _f32_or_null(bias, f"{name}: bias", _cols(<cnp.ndarray>y))
+    cdef int err
+    if (<cnp.ndarray>y).size == 0:
+        return y
+    with nogil:
+        if depthwise:
+            err = pynn_depthwise_conv2d_forward(&s, px, pk, pb, act, alpha, py)
+        else:
+            err = pynn_conv2d_forward(&s, px, pk, pb, act, alpha, py)
+    if err:
+        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    return y
+
+
+def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False):
+    """Gradients of a convolution from dy (before any activation); dk, db
+    and dx may each be None."""
+    name = "depthwise_conv2d backward" if depthwise else "conv2d backward"
+    cdef pynn_conv_shape s
+    cdef const float *px = _f32(x, f"{name}: input")
+    cdef const float *pk = _f32(k, f"{name}: kernel")
+    cdef const float *pdy = _f32(dy, f"{name}: dy")
+    _conv_shape(x, k, dy, geometry, depthwise, name, &s)
+    cdef float *pdk = NULL
+    cdef float *pdb = NULL
+    cdef float *pdx = NULL
+    if dk is not None:
+        pdk = _f32(dk, f"{name}: kernel gradient", True)
+        _same_size(<cnp.ndarray>k, <cnp.ndarray>dk, f"{name}: kernel gradient")
+    if db is not None:
+        pdb = _f32(db, f"{name}: bias gradient", True)
+        if (<cnp.ndarray>db).size != _cols(<cnp.ndarray>dy):
+            raise ValueError(f"{name}: bias gradient has {(<cnp.ndarray>db).size} elements, "
+                             f"expected {_cols(<cnp.ndarray>dy)}")
+    if dx is not None:
+        pdx = _f32(dx, f"{name}: input gradient", True)
+        _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, f"{name}: input gradient")
+    cdef int err
+    with nogil:
+        if depthwise:
+            err = pynn_depthwise_conv2d_backward(&s, px, pk, pdy, pdk, pdb, pdx)
+        else:
+            err = pynn_conv2d_backward(&s, px, pk, pdy, pdk, pdb, pdx)
+    if err:
+        raise MemoryError(f"{name}: cannot allocate the work buffer")
+
+# ------------------------------------------------------------------ pool.c
+
+cdef int _pool_shape(x, y, tuple window, str name, pynn_pool_shape *s) except -1:
+    """Fills s from x, y and window (ph, pw, sh, sw, pad_top, pad_left),
+    checking that every window holds at least one input pixel."""
+    cdef Py_ssize_t xd[4]
+    cdef Py_ssize_t yd[4]
+    _dims4(x, f"{name}: input", xd)
+    _dims4(y, f"{name}: output", yd)
+    s.n, s.h, s.w, s.c = xd[0], xd[1], xd[2], xd[3]
+    s.ph, s.pw, s.sh, s.sw, s.pad_top, s.pad_left = window
+    s.oh, s.ow = yd[1], yd[2]
+    if yd[0] != s.n or yd[3] != s.c:
+        raise ValueError(f"{name}: output of shape {(<object>y).shape} does not fit input "
+                         f"{(<object>x).shape}")
+    if min(s.ph, s.pw, s.sh, s.sw) < 1 or min(s.pad_top, s.pad_left) < 0 or \
+            s.pad_top >= s.ph or s.pad_left >= s.pw or \
+            (s.oh - 1) * s.sh - s.pad_top >= s.h or (s.ow - 1) * s.sw - s.pad_left >= s.w:
+        raise ValueError(f"{name}: window {window} leaves an output of shape "
+                         f"{(<object>y).shape} with windows outside input {(<object>x).shape}")
+    if s.h * s.w * s.c >= 2**31:
+        raise ValueError(f"{name}: one sample of shape {(<object>x).shape[1:]} is too large")
+    return 0
+
+
+cdef int32_t *_argmax(a, cnp.ndarray y, str name) except? NULL:
+    if a is None:
+        return NULL
+    cdef cnp.ndarray A = _arr(a, name)
+    if cnp.PyArray_TYPE(A) != cnp.NPY_INT32 or not cnp.PyArray_IS_C_CONTIGUOUS(A):
+        raise TypeError(f"{name}: the argmax must be a C-contiguous int32 array")
+    _same_size(A, y, name)
+    return <int32_t *>cnp.PyArray_DATA(A)
+
+
+def max_pool2d_forward(x, tuple window, y, argmax=None):
+    cdef pynn_pool_shape s
+    cdef const float *px = _f32(x, "max_pool2d: input")
+    cdef float *py = _f32(y, "max_pool2d: output", True)
+    _pool_shape(x, y, window, "max_pool2d", &s)
+    cdef int32_t *pa = _argmax(argmax, <cnp.ndarray>y, "max_pool2d")
+    if (<cnp.ndarray>y).size == 0:
+        return y
+    with nogil:
+        pynn_max_pool2d_forward(&s, px, py, pa)
+    return y
+
+
+def max_pool2d_backward(dy, argmax, tuple window, dx):
+    cdef pynn_pool_shape s
+    cdef const float *pdy = _f32(dy, "max_pool2d backward: dy")
+    cdef float *pdx = _f32(dx, "max_pool2d backward: dx", True)
+    _pool_shape(dx, dy, window, "max_pool2d backward", &s)
+    cdef int32_t *pa = _argmax(argmax, <cnp.ndarray>dy, "max_pool2d backward")
+    if pa == NULL:
+        raise ValueError("max_pool2d backward: the forward pass's argmax is required")
+    cdef Py_ssize_t i, n = (<cnp.ndarray>dy).size, limit = s.h * s.w * s.c
+    for i in range(n):
+        if pa[i] < 0 or pa[i] >= limit:
+            raise ValueError("max_pool2d backward: argmax does not come from this input")
+    with nogil:
+        pynn_max_pool2d_backward(&s, pdy, pa, pdx)
+    return dx
+
+
+def avg_pool2d_forward(x, tuple window, y):
+    cdef pynn_pool_shape s
+    cdef const float *px = _f32(x, "avg_pool2d: input")
+    cdef float *py = _f32(y, "avg_pool2d: output", True)
+    _pool_shape(x, y, window, "avg_pool2d", &s)
+    if (<cnp.ndarray>y).size == 0:
+        return y
+    with nogil:
+        pynn_avg_pool2d_forward(&s, px, py)
+    return y
+
+
+def avg_pool2d_backward(dy, tuple window, dx):
+    cdef pynn_pool_shape s
+    cdef const float *pdy = _f32(dy, "avg_pool2d backward: dy")
+    cdef float *pdx = _f32(dx, "avg_pool2d backward: dx", True)
+    _pool_shape(dx, dy, window, "avg_pool2d backward", &s)
+    with nogil:
+        pynn_avg_pool2d_backward(&s, pdy, pdx)
+    return dx
+
+# --------------------------------------------------------- normalization.c
+
+cdef Py_ssize_t _rows_cols(cnp.ndarray x, Py_ssize_t *cols):
+    cols[0] = _cols(x)
+    return x.size // cols[0] if cols[0] > 0 else 0
+
+
+def moments(x, mean, var):
+    """Per-channel (last axis) mean and biased variance of x."""
+    cdef const float *px = _f32(x, "moments: x")
+    cdef Py_ssize_t cols
+    cdef Py_ssize_t rows = _rows_cols(<cnp.ndarray>x, &cols)
+    cdef float *pm = _f32_or_null(mean, "moments: mean", cols)
+    cdef float *pv = _f32_or_null(var, "moments: variance", cols)
+    if pm == NULL or pv == NULL or not (<cnp.ndarray>mean).flags.writeable or \
+            not (<cnp.ndarray>var).flags.writeable:
+        raise ValueError("moments: writable mean and variance arrays are required")
+    with nogil:
+        pynn_moments(px, rows, cols, pm, pv)
+    return mean, var
+
+
+def channel_affine(x, scale, shift, y):
+    """y = x * scale + shift over the last axis."""
+    cdef const float *px = _f32(x, "channel_affine: x")
+    cdef float *py = _f32(y, "channel_affine: out", True)
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "channel_affine")
+    cdef Py_ssize_t cols
+    cdef Py_ssize_t rows = _rows_cols(<cnp.ndarray>x, &cols)
+    cdef const float *ps = _f32_or_null(scale, "channel_affine: scale", cols)
+    cdef const float *pt = _f32_or_null(shift, "channel_affine: shift", cols)
+    if ps == NULL or pt == NULL:
+        raise ValueError("channel_affine: scale and shift are required")
+    with nogil:
+        pynn_channel_affine(px, ps, pt, py, rows, cols)
+    return y
+
+
+def batchnorm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta):
+    cdef const float *px = _f32(x, "BatchNormalization backward: x")
+    cdef const float *pdy = _f32(dy, "BatchNormalization backward: dy")
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>dy, "BatchNormalization backward")
+    cdef Py_ssize_t cols
+    cdef Py_ssize_t rows = _rows_cols(<cnp.ndarray>x, &cols)
+    cdef const float *pm = _f32_or_null(mean, "BatchNormalization backward: mean", cols)
+    cdef const float *pi = _f32_or_null(inv_std, "BatchNormalization backward: inv_std", cols)
+    if pm == NULL or pi == NULL:
+        raise ValueError("BatchNormalization backward: mean and inv_std are required")
+    cdef const float *pg = _f32_or_null(gamma, "BatchNormalization backward: gamma", cols)
+    cdef float *pdx = NULL
+    cdef float *pdg = NULL
+    cdef float *pdb = NULL
+    if dx is not None:
+        pdx = _f32(dx, "BatchNormalization backward: dx", True)
+        _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, "BatchNormalization backward: dx")
+    if dgamma is not None:
+        pdg = _f32(dgamma, "BatchNormalization backward: gamma gradient", True)
+        _f32_or_null(dgamma, "BatchNormalization backward: gamma gradient", cols)
+    if dbeta is not None:
+        pdb = _f32(dbeta, "BatchNormalization backward: beta gradient", True)
+        _f32_or_null(dbeta, "BatchNormalization backward: beta gradient", cols)
+    cdef int err
+    with nogil:
+        err = pynn_batchnorm_backward(px, pdy, pm, pi, pg, pdx, pdg, pdb, rows, cols)
+    if err:
+        raise MemoryError("BatchNormalization backward: cannot allocate the work buffer")
     return dx
 
 # ------------------------------------------------------------ activation.c

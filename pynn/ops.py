@@ -19,6 +19,11 @@ __all__ = [
     "loss", "sparse_loss", "LOSS_KINDS",
     "sgd_update", "rmsprop_update", "adam_update",
     "dropout", "dropout_grad", "gather_rows", "all_finite", "accuracy_count",
+    "conv2d", "conv2d_grad", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
+    "conv_geometry", "conv_output_length", "pool_geometry",
+    "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
+    "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
+    "moments", "channel_affine", "batch_norm_grad",
 ]
 
 ACTIVATIONS = {
@@ -353,3 +358,323 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
 def all_finite(x):
     """True when no element of the float array is NaN or infinite."""
     return _k.all_finite(_c32(x))
+
+
+# ----------------------------------------------------------- convolution
+
+def _pair(v, name):
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {v!r}")
+    return v
+
+
+def conv_output_length(size, kernel, stride, dilation, padding):
+    """Output length and padding before, along one axis, under TensorFlow's
+    rules: 'valid' uses only whole windows; 'same' gives ceil(size / stride)
+    outputs and pads the total shortfall, the extra one after.  ``padding``
+    may also be an explicit (before, after) pair.  None sizes give None."""
+    span = (kernel - 1) * dilation + 1
+    if isinstance(padding, tuple):
+        before, after = padding
+        if size is None:
+            return None, before
+        return (size + before + after - span) // stride + 1, before
+    if size is None:
+        return None, 0
+    if padding == "valid":
+        return (size - span) // stride + 1, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return out, total // 2
+
+
+def _padding(padding, name):
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p not in ("valid", "same"):
+            raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
+        return p, p
+    try:
+        (t, b), (l, r) = padding
+        pads = ((int(t), int(b)), (int(l), int(r)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: padding must be 'valid', 'same' or "
+                         f"((top, bottom), (left, right)), got {padding!r}") from None
+    if min(pads[0] + pads[1]) < 0:
+        raise ValueError(f"{name}: padding must not be negative, got {padding!r}")
+    return pads
+
+
+def conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name="conv2d"):
+    """Output (height, width) and the kernels' geometry tuple (sh, sw, dh,
+    dw, pad_top, pad_left) for an NHWC input shape."""
+    sh, sw = _pair(strides, f"{name}: strides")
+    dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
+    if min(sh, sw, dh, dw) < 1:
+        raise ValueError(f"{name}: strides and dilation_rate must be >= 1, got "
+                         f"{(sh, sw)} and {(dh, dw)}")
+    if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
+        raise ValueError(f"{name}: strides > 1 cannot be combined with dilation_rate > 1")
+    ph, pw = _padding(padding, name)
+    kh, kw = kernel_hw
+    oh, top = conv_output_length(in_shape[1], kh, sh, dh, ph)
+    ow, left = conv_output_length(in_shape[2], kw, sw, dw, pw)
+    if (oh is not None and oh < 1) or (ow is not None and ow < 1):
+        raise ValueError(f"{name}: a {kh}x{kw} kernel (dilation {(dh, dw)}) does not fit an "
+                         f"input of shape {tuple(in_shape)} with padding {padding!r}")
+    return (oh, ow), (sh, sw, dh, dw, top, left)
+
+
+def _conv_args(x, kernel, name, depthwise=False):
+    x = _c32(x, f"{name}: input")
+    kernel = _c32(kernel, f"{name}: kernel")
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected an NHWC input of rank 4, got shape {x.shape}")
+    if kernel.ndim != 4:
+        raise ValueError(f"{name}: expected a kernel of rank 4 "
+                         f"(height, width, in, {'multiplier' if depthwise else 'out'}), "
+                         f"got shape {kernel.shape}")
+    if kernel.shape[2] != x.shape[3]:
+        raise ValueError(f"{name}: the kernel of shape {kernel.shape} expects "
+                         f"{kernel.shape[2]} input channels, the input of shape {x.shape} "
+                         f"has {x.shape[3]}")
+    return x, kernel
+
+
+def _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
+          depthwise, name):
+    code = _act_code(activation)
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    x, kernel = _conv_args(x, kernel, name, depthwise)
+    (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
+                                  name)
+    channels = kernel.shape[2] * kernel.shape[3] if depthwise else kernel.shape[3]
+    out = _out(out, (x.shape[0], oh, ow, channels), name)
+    if bias is not None:
+        bias = _c32(bias, f"{name}: bias")
+        if bias.shape != (channels,):
+            raise ValueError(f"{name}: bias must have shape ({channels},), got {bias.shape}")
+    return _k.conv2d_forward(x, kernel, bias, geo, code, alpha, out, depthwise)
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+           activation="linear", alpha=None, out=None):
+    """2-D convolution of NHWC ``x`` with an HWIO ``kernel`` (cross-correlation,
+    as in Keras and TensorFlow), plus ``bias`` and ``activation`` fused into
+    the output pass.  ``padding`` is 'valid', 'same' (TensorFlow's rule) or
+    ((top, bottom), (left, right))."""
+    return _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
+                 False, "conv2d")
+
+
+def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
+                     dilation_rate=(1, 1), activation="linear", alpha=None, out=None):
+    """Depthwise 2-D convolution: each input channel c is convolved with its
+    own ``kernel[:, :, c, m]`` for m in the depth multiplier; output channel
+    ``c * multiplier + m``."""
+    return _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
+                 True, "depthwise_conv2d")
+
+
+def _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
+               input_grad, depthwise, name):
+    x, kernel = _conv_args(x, kernel, name, depthwise)
+    dy = _c32(dy, f"{name}: dy")
+    (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
+                                  name)
+    channels = kernel.shape[2] * kernel.shape[3] if depthwise else kernel.shape[3]
+    if dy.shape != (x.shape[0], oh, ow, channels):
+        raise ValueError(f"{name}: dy must have the output's shape "
+                         f"{(x.shape[0], oh, ow, channels)}, got {dy.shape}")
+    if kernel_grad is not None:
+        kernel_grad = _out(kernel_grad, kernel.shape, f"{name}: kernel gradient")
+    if bias_grad is not None:
+        bias_grad = _out(bias_grad, (channels,), f"{name}: bias gradient")
+    dx = None
+    if input_grad is True:
+        dx = np.empty(x.shape, np.float32)
+    elif input_grad is not False and input_grad is not None:
+        dx = _out(input_grad, x.shape, f"{name}: input gradient")
+    _k.conv2d_backward(x, kernel, dy, kernel_grad, bias_grad, dx, geo, depthwise)
+    return dx
+
+
+def conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                kernel_grad=None, bias_grad=None, input_grad=True):
+    """Gradients of ``conv2d`` from ``dy``, the gradient of its output before
+    any activation: writes ``kernel_grad`` and ``bias_grad`` when given and
+    returns the input gradient (None when ``input_grad`` is False; an array
+    to write it into otherwise)."""
+    return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
+                      input_grad, False, "conv2d")
+
+
+def depthwise_conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid",
+                          dilation_rate=(1, 1), kernel_grad=None, bias_grad=None,
+                          input_grad=True):
+    """Gradients of ``depthwise_conv2d``, as ``conv2d_grad``."""
+    return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
+                      input_grad, True, "depthwise_conv2d")
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
+           activation="linear", alpha=None, out=None):
+    """1-D convolution of (batch, steps, channels) ``x`` with a (width, in,
+    out) ``kernel``: the 2-D kernels at height 1.  ``padding`` may also be
+    'causal' (all the padding before the first step)."""
+    x, kernel = _c32(x, "conv1d: input"), _c32(kernel, "conv1d: kernel")
+    if x.ndim != 3 or kernel.ndim != 3:
+        raise ValueError(f"conv1d: expected a rank-3 input and kernel, got shapes {x.shape} "
+                         f"and {kernel.shape}")
+    pad = _padding_1d(padding, kernel.shape[0], dilation_rate, "conv1d")
+    y = conv2d(x[:, None], kernel[None], bias, (1, strides), pad, (1, dilation_rate),
+               activation, alpha, None if out is None else out[:, None])
+    return y[:, 0]
+
+
+def _padding_1d(padding, width, dilation, name):
+    if padding == "causal":
+        return ((0, 0), ((width - 1) * int(dilation), 0))
+    if isinstance(padding, str):
+        return padding
+    raise ValueError(f"{name}: padding must be 'valid', 'same' or 'causal', got {padding!r}")
+
+
+# --------------------------------------------------------------- pooling
+
+def pool_geometry(in_shape, pool_size, strides, padding, name="pool2d"):
+    """Output (height, width) and the kernels' window tuple (ph, pw, sh, sw,
+    pad_top, pad_left); ``strides`` default to the pool size, as in Keras."""
+    ph, pw = _pair(pool_size, f"{name}: pool_size")
+    sh, sw = _pair(strides if strides is not None else (ph, pw), f"{name}: strides")
+    if min(ph, pw, sh, sw) < 1:
+        raise ValueError(f"{name}: pool_size and strides must be >= 1, got "
+                         f"{(ph, pw)} and {(sh, sw)}")
+    p, _ = _padding(padding, name)
+    if isinstance(p, tuple):
+        raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
+    oh, top = conv_output_length(in_shape[1], ph, sh, 1, p)
+    ow, left = conv_output_length(in_shape[2], pw, sw, 1, p)
+    if (oh is not None and oh < 1) or (ow is not None and ow < 1):
+        raise ValueError(f"{name}: a {ph}x{pw} window does not fit an input of shape "
+                         f"{tuple(in_shape)} with padding {padding!r}")
+    return (oh, ow), (ph, pw, sh, sw, top, left)
+
+
+def _pool_input(x, name):
+    x = _c32(x, f"{name}: input")
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected an NHWC input of rank 4, got shape {x.shape}")
+    return x
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None, argmax=None):
+    """Max pooling over NHWC ``x``.  When ``argmax`` (int32, the output's
+    shape) is given, it receives where each maximum came from, for
+    ``max_pool2d_grad``."""
+    x = _pool_input(x, "max_pool2d")
+    (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
+    out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "max_pool2d")
+    return _k.max_pool2d_forward(x, win, out, argmax)
+
+
+def max_pool2d_grad(dy, argmax, input_shape, pool_size=(2, 2), strides=None,
+                    padding="valid", out=None):
+    """The input gradient of ``max_pool2d``: dy routed to each window's maximum."""
+    dy = _c32(dy, "max_pool2d backward: dy")
+    input_shape = tuple(input_shape)
+    _, win = pool_geometry(input_shape, pool_size, strides, padding, "max_pool2d")
+    out = _out(out, input_shape, "max_pool2d backward")
+    return _k.max_pool2d_backward(dy, argmax, win, out)
+
+
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
+    """Average pooling over NHWC ``x``; with 'same' padding a window's mean
+    counts only the pixels inside the input, as TensorFlow does."""
+    x = _pool_input(x, "avg_pool2d")
+    (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "avg_pool2d")
+    out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "avg_pool2d")
+    return _k.avg_pool2d_forward(x, win, out)
+
+
+def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="valid",
+                    out=None):
+    """The input gradient of ``avg_pool2d``."""
+    dy = _c32(dy, "avg_pool2d backward: dy")
+    input_shape = tuple(input_shape)
+    _, win = pool_geometry(input_shape, pool_size, strides, padding, "avg_pool2d")
+    out = _out(out, input_shape, "avg_pool2d backward")
+    return _k.avg_pool2d_backward(dy, win, out)
+
+
+def global_avg_pool2d(x, out=None):
+    """Mean over height and width: (batch, h, w, c) -> (batch, c)."""
+    x = _pool_input(x, "global_avg_pool2d")
+    y = _out(out, (x.shape[0], x.shape[3]), "global_avg_pool2d")
+    _k.avg_pool2d_forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0),
+                          y.reshape(x.shape[0], 1, 1, x.shape[3]))
+    return y
+
+
+def global_max_pool2d(x, out=None, argmax=None):
+    """Maximum over height and width: (batch, h, w, c) -> (batch, c)."""
+    x = _pool_input(x, "global_max_pool2d")
+    y = _out(out, (x.shape[0], x.shape[3]), "global_max_pool2d")
+    shape4 = (x.shape[0], 1, 1, x.shape[3])
+    _k.max_pool2d_forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0), y.reshape(shape4),
+                          None if argmax is None else argmax.reshape(shape4))
+    return y
+
+
+def global_pool2d_grad(kind, dy, input_shape, argmax=None, out=None):
+    """The input gradient of ``global_avg_pool2d`` (kind 'avg') or
+    ``global_max_pool2d`` (kind 'max', with its argmax)."""
+    n, h, w, c = input_shape
+    dy4 = _c32(dy, f"global_{kind}_pool2d backward: dy").reshape(n, 1, 1, c)
+    out = _out(out, tuple(input_shape), f"global_{kind}_pool2d backward")
+    win = (h, w, 1, 1, 0, 0)
+    if kind == "max":
+        return _k.max_pool2d_backward(dy4, argmax.reshape(n, 1, 1, c), win, out)
+    return _k.avg_pool2d_backward(dy4, win, out)
+
+
+# --------------------------------------------------------- normalization
+
+def moments(x, mean=None, var=None):
+    """Mean and (biased) variance of ``x`` over every axis but the last."""
+    x = _c32(x, "moments: x")
+    c = x.shape[-1] if x.ndim else 1
+    mean = _out(mean, (c,), "moments: mean")
+    var = _out(var, (c,), "moments: variance")
+    return _k.moments(x, mean, var)
+
+
+def channel_affine(x, scale, shift, out=None):
+    """``x * scale + shift`` over the last axis (batch normalization once its
+    statistics are known)."""
+    x = _c32(x, "channel_affine: x")
+    out = _out(out, x.shape, "channel_affine")
+    return _k.channel_affine(x, _c32(scale, "scale"), _c32(shift, "shift"), out)
+
+
+def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad=None,
+                    input_grad=True):
+    """Gradients of training-mode batch normalization
+    ``y = gamma * (x - mean) * inv_std + beta`` (mean and inv_std from the
+    batch itself): writes ``gamma_grad`` and ``beta_grad`` when given and
+    returns the input gradient (None when ``input_grad`` is False)."""
+    x, dy = _c32(x, "BatchNormalization: x"), _c32(dy, "BatchNormalization: dy")
+    if x.shape != dy.shape:
+        raise ValueError(f"BatchNormalization: dy of shape {dy.shape} does not match "
+                         f"x of shape {x.shape}")
+    dx = None
+    if input_grad is True:
+        dx = np.empty(x.shape, np.float32)
+    elif input_grad is not False and input_grad is not None:
+        dx = _out(input_grad, x.shape, "BatchNormalization: input gradient")
+    _k.batchnorm_backward(x, dy, mean, inv_std, gamma, dx, gamma_grad, beta_grad)
+    return dx

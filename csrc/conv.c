@@ -1,0 +1,407 @@
+/*
+ * conv.c - 2-D convolution (1-D is height 1) and depthwise convolution,
+ * NHWC data and HWIO kernels.
+ *
+ * The dense convolution is im2col + the packed GEMM: a group of samples is
+ * unrolled into a rows x (kh*kw*cin) matrix in a per-thread buffer sized to
+ * stay in L2, multiplied by the kernel seen as a (kh*kw*cin) x cout matrix,
+ * and bias + activation are applied to the group's output while it is still
+ * in cache.  A 1x1 kernel with stride 1 and no padding needs no unrolling:
+ * its input already is that matrix.  Threads take whole samples and run the
+ * GEMM on their own share; with fewer samples than threads (one image's
+ * predict) the GEMM itself is split instead.
+ *
+ * The backward pass unrolls each group once: the weight gradient is that
+ * matrix transposed times dy, summed per thread and then across threads in
+ * a fixed order; the input gradient is dy times the kernel transposed, folded
+ * back onto the input (col2im).
+ *
+ * The depthwise convolution has too little arithmetic per value for the GEMM
+ * to pay; it is a direct loop with the channels innermost, contiguous in
+ * both the input and the kernel.
+ */
+#include "pynn.h"
+#include "internal.h"
+
+#include <string.h>
+
+static ptrdiff_t patch_size(const pynn_conv_shape *s) { return s->kh * s->kw * s->cin; }
+
+static int is_pointwise(const pynn_conv_shape *s)
+{
+    return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
+           s->pad_left == 0 && s->oh == s->h && s->ow == s->w;
+}
+
+/* Samples per group: enough rows to keep the GEMM efficient, few enough
+ * that the unrolled group (rows x patch floats) stays near 1 MiB. */
+static ptrdiff_t group_samples(const pynn_conv_shape *s)
+{
+    ptrdiff_t pixels = PYNN_MAX(s->oh * s->ow, 1), patch = patch_size(s);
+    ptrdiff_t by_rows = (512 + pixels - 1) / pixels;
+    ptrdiff_t by_size = (262144 / patch) / pixels;
+    return PYNN_MAX(1, PYNN_MIN(by_rows, by_size));
+}
+
+/* Rows (sample, oy, ox) of samples [s0, s1), columns (ky, kx, ci). */
+static void im2col(const pynn_conv_shape *s, const float *x, ptrdiff_t s0, ptrdiff_t s1,
+                   float *cols)
+{
+    const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
+    const ptrdiff_t span = kw * cin;
+    for (ptrdiff_t n = s0; n < s1; n++) {
+        const float *xn = x + n * s->h * s->w * cin;
+        for (ptrdiff_t oy = 0; oy < s->oh; oy++) {
+            for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+                float *row = cols + (((n - s0) * s->oh + oy) * s->ow + ox) * patch;
+                ptrdiff_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+                for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
+                    ptrdiff_t iy = iy0 + ky * s->dh;
+                    float *dst = row + ky * span;
+                    if (iy < 0 || iy >= s->h) {
+                        memset(dst, 0, span * sizeof(float));
+                        continue;
+                    }
+                    const float *src = xn + iy * s->w * cin;
+                    if (s->dw == 1 && ix0 >= 0 && ix0 + kw <= s->w) {
+                        memcpy(dst, src + ix0 * cin, span * sizeof(float));
+                        continue;
+                    }
+                    for (ptrdiff_t kx = 0; kx < kw; kx++) {
+                        ptrdiff_t ix = ix0 + kx * s->dw;
+                        if (ix < 0 || ix >= s->w)
+                            memset(dst + kx * cin, 0, cin * sizeof(float));
+                        else
+                            memcpy(dst + kx * cin, src + ix * cin, cin * sizeof(float));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The reverse of im2col for samples [s0, s1): adds each unrolled value back
+ * onto the input pixel it came from.  dx of those samples is zeroed first. */
+static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
+                   float *dx)
+{
+    const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
+    memset(dx + s0 * s->h * s->w * cin, 0, (s1 - s0) * s->h * s->w * cin * sizeof(float));
+    for (ptrdiff_t n = s0; n < s1; n++) {
+        float *dn = dx + n * s->h * s->w * cin;
+        for (ptrdiff_t oy = 0; oy < s->oh; oy++) {
+            for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+                const float *row = cols + (((n - s0) * s->oh + oy) * s->ow + ox) * patch;
+                ptrdiff_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+                for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
+                    ptrdiff_t iy = iy0 + ky * s->dh;
+                    if (iy < 0 || iy >= s->h)
+                        continue;
+                    const float *src = row + ky * kw * cin;
+                    float *dst = dn + iy * s->w * cin;
+                    for (ptrdiff_t kx = 0; kx < kw; kx++) {
+                        ptrdiff_t ix = ix0 + kx * s->dw;
+                        if (ix < 0 || ix >= s->w)
+                            continue;
+                        float *d = dst + ix * cin;
+                        const float *v = src + kx * cin;
+                        for (ptrdiff_t c = 0; c < cin; c++) d[c] += v[c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,
+                        ptrdiff_t, const float *, ptrdiff_t, float, float *, ptrdiff_t);
+
+/* Forward over samples [n0, n1); `serial` when the caller already split
+ * the work across threads. */
+static int forward_range(const pynn_conv_shape *s, const float *x, const float *k,
+                         const float *bias, int act, float alpha, float *y, ptrdiff_t n0,
+                         ptrdiff_t n1, int serial)
+{
+    const ptrdiff_t pixels = s->oh * s->ow, patch = patch_size(s), cout = s->cout;
+    const int pointwise = is_pointwise(s);
+    gemm_fn gemm = serial ? pynn_sgemm_serial : pynn_sgemm;
+    ptrdiff_t group = serial ? group_samples(s) : n1 - n0;
+    float *cols = NULL;
+    if (!pointwise && n1 > n0) {
+        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch));
+        if (!cols)
+            return -1;
+    }
+    for (ptrdiff_t b = n0; b < n1; b += group) {
+        ptrdiff_t e = PYNN_MIN(b + group, n1), rows = (e - b) * pixels;
+        const float *a = x + b * pixels * s->cin;
+        if (!pointwise) {
+            im2col(s, x, b, e, cols);
+            a = cols;
+        }
+        float *yb = y + b * pixels * cout;
+        gemm(0, 0, rows, cout, patch, 1.0f, a, patch, k, cout, 0.0f, yb, cout);
+        if (bias || act != PYNN_ACT_LINEAR) {
+            if (serial)
+                pynn_bias_activation_rows(act, alpha, yb, bias, yb, cout, 0, rows);
+            else
+                pynn_bias_activation_forward(act, alpha, yb, bias, yb, rows, cout);
+        }
+    }
+    return 0;
+}
+
+int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                        const float *bias, int act, float alpha, float *y)
+{
+    int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 8);
+    int err = 0;
+    if (nt > 1 && s->n >= nt) {
+#pragma omp parallel num_threads(nt) reduction(| : err)
+        {
+            ptrdiff_t lo, hi;
+            pynn_thread_range(s->n, &lo, &hi);
+            err |= forward_range(s, x, k, bias, act, alpha, y, lo, hi, 1);
+        }
+    } else {
+        err = forward_range(s, x, k, bias, act, alpha, y, 0, s->n, 0);
+    }
+    return err ? -1 : 0;
+}
+
+/* Backward over samples [n0, n1): adds this share's weight gradient into
+ * dk_part (when not NULL; overwritten first) and writes dx of the share. */
+static int backward_range(const pynn_conv_shape *s, const float *x, const float *k,
+                          const float *dy, float *dk_part, float *dx, ptrdiff_t n0,
+                          ptrdiff_t n1, int serial)
+{
+    const ptrdiff_t pixels = s->oh * s->ow, patch = patch_size(s), cout = s->cout;
+    const int pointwise = is_pointwise(s);
+    gemm_fn gemm = serial ? pynn_sgemm_serial : pynn_sgemm;
+    ptrdiff_t group = serial ? group_samples(s) : n1 - n0;
+    if (dk_part && n1 <= n0)
+        memset(dk_part, 0, patch * cout * sizeof(float));
+    float *cols = NULL;
+    if (!pointwise && n1 > n0) {
+        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch));
+        if (!cols)
+            return -1;
+    }
+    for (ptrdiff_t b = n0; b < n1; b += group) {
+        ptrdiff_t e = PYNN_MIN(b + group, n1), rows = (e - b) * pixels;
+        const float *dyb = dy + b * pixels * cout;
+        if (dk_part) {
+            const float *a = x + b * pixels * s->cin;
+            if (!pointwise) {
+                im2col(s, x, b, e, cols);
+                a = cols;
+            }
+            gemm(1, 0, patch, cout, rows, 1.0f, a, patch, dyb, cout, b == n0 ? 0.0f : 1.0f,
+                 dk_part, cout);
+        }
+        if (dx) {
+            if (pointwise) {
+                gemm(0, 1, rows, patch, cout, 1.0f, dyb, cout, k, cout, 0.0f,
+                     dx + b * pixels * s->cin, patch);
+            } else {
+                gemm(0, 1, rows, patch, cout, 1.0f, dyb, cout, k, cout, 0.0f, cols, patch);
+                col2im(s, cols, b, e, dx);
+            }
+        }
+    }
+    return 0;
+}
+
+/* dst[i] = sum over t of parts[t][i] for i in [lo, hi), in thread order so
+ * the result does not depend on which thread finished first. */
+static void sum_parts(float *const *parts, int count, float *dst, ptrdiff_t lo, ptrdiff_t hi)
+{
+    for (ptrdiff_t i = lo; i < hi; i++) {
+        float v = parts[0][i];
+        for (int t = 1; t < count; t++) v += parts[t][i];
+        dst[i] = v;
+    }
+}
+
+int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                         const float *dy, float *dk, float *db, float *dx)
+{
+    if (db)
+        pynn_bias_grad(dy, db, s->n * s->oh * s->ow, s->cout);
+    if (!dk && !dx)
+        return 0;
+    int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 4);
+    if (!(nt > 1 && s->n >= nt))
+        return backward_range(s, x, k, dy, dk, dx, 0, s->n, 0);
+
+    const ptrdiff_t size = patch_size(s) * s->cout;
+    float *parts[PYNN_MAX_THREADS];
+    int failed = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = pynn_thread_id();
+        ptrdiff_t lo, hi;
+        pynn_thread_range(s->n, &lo, &hi);
+        /* Thread 0 sums straight into dk; the others into their own buffer. */
+        float *part = NULL;
+        if (dk)
+            part = parts[t] = t == 0 ? dk : pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)size);
+        if ((dk && !part) || backward_range(s, x, k, dy, part, dx, lo, hi, 1)) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp barrier
+        if (dk && !failed) {
+            ptrdiff_t a, b;
+            pynn_thread_range(size, &a, &b);
+            sum_parts(parts, nt, dk, a, b);
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- depthwise */
+
+/* Output rows [r0, r1) of the n * oh rows. */
+static void depthwise_forward_rows(const pynn_conv_shape *s, const float *x, const float *k,
+                                   const float *bias, int act, float alpha, float *y,
+                                   ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t cin = s->cin, mult = s->cout, cout = cin * mult;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        ptrdiff_t n = r / s->oh, oy = r % s->oh;
+        const float *xn = x + n * s->h * s->w * cin;
+        float *yrow = y + r * s->ow * cout;
+        for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+            float *out = yrow + ox * cout;
+            for (ptrdiff_t c = 0; c < cout; c++) out[c] = 0.0f;
+            for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
+                ptrdiff_t iy = oy * s->sh - s->pad_top + ky * s->dh;
+                if (iy < 0 || iy >= s->h)
+                    continue;
+                for (ptrdiff_t kx = 0; kx < s->kw; kx++) {
+                    ptrdiff_t ix = ox * s->sw - s->pad_left + kx * s->dw;
+                    if (ix < 0 || ix >= s->w)
+                        continue;
+                    const float *xp = xn + (iy * s->w + ix) * cin;
+                    const float *kp = k + (ky * s->kw + kx) * cout;
+                    if (mult == 1) {
+                        for (ptrdiff_t c = 0; c < cin; c++) out[c] += xp[c] * kp[c];
+                    } else {
+                        for (ptrdiff_t c = 0; c < cin; c++)
+                            for (ptrdiff_t m = 0; m < mult; m++)
+                                out[c * mult + m] += xp[c] * kp[c * mult + m];
+                    }
+                }
+            }
+        }
+        pynn_bias_activation_rows(act, alpha, yrow, bias, yrow, cout, 0, s->ow);
+    }
+}
+
+int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                                  const float *bias, int act, float alpha, float *y)
+{
+    ptrdiff_t rows = s->n * s->oh;
+    int nt = pynn_threads_for(rows * s->ow * s->kh * s->kw * s->cin * s->cout);
+    PYNN_PARALLEL_RANGE(nt, rows,
+                        depthwise_forward_rows(s, x, k, bias, act, alpha, y, lo, hi));
+    return 0;
+}
+
+/* Samples [n0, n1): adds into dk_part (overwritten first, when not NULL)
+ * and writes dx of those samples. */
+static void depthwise_backward_range(const pynn_conv_shape *s, const float *x, const float *k,
+                                     const float *dy, float *dk_part, float *dx,
+                                     ptrdiff_t n0, ptrdiff_t n1)
+{
+    const ptrdiff_t cin = s->cin, mult = s->cout, cout = cin * mult;
+    const ptrdiff_t in_size = s->h * s->w * cin;
+    if (dk_part)
+        memset(dk_part, 0, s->kh * s->kw * cout * sizeof(float));
+    if (dx)
+        memset(dx + n0 * in_size, 0, (n1 - n0) * in_size * sizeof(float));
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const float *xn = x + n * in_size;
+        float *dn = dx ? dx + n * in_size : NULL;
+        for (ptrdiff_t oy = 0; oy < s->oh; oy++) {
+            for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+                const float *g = dy + ((n * s->oh + oy) * s->ow + ox) * cout;
+                for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
+                    ptrdiff_t iy = oy * s->sh - s->pad_top + ky * s->dh;
+                    if (iy < 0 || iy >= s->h)
+                        continue;
+                    for (ptrdiff_t kx = 0; kx < s->kw; kx++) {
+                        ptrdiff_t ix = ox * s->sw - s->pad_left + kx * s->dw;
+                        if (ix < 0 || ix >= s->w)
+                            continue;
+                        ptrdiff_t at = (iy * s->w + ix) * cin, tap = (ky * s->kw + kx) * cout;
+                        const float *xp = xn + at, *kp = k + tap;
+                        if (mult == 1) {
+                            if (dk_part) {
+                                float *dkp = dk_part + tap;
+                                for (ptrdiff_t c = 0; c < cin; c++) dkp[c] += xp[c] * g[c];
+                            }
+                            if (dn) {
+                                float *dp = dn + at;
+                                for (ptrdiff_t c = 0; c < cin; c++) dp[c] += kp[c] * g[c];
+                            }
+                        } else {
+                            for (ptrdiff_t c = 0; c < cin; c++) {
+                                float acc = 0.0f;
+                                for (ptrdiff_t m = 0; m < mult; m++) {
+                                    ptrdiff_t o = c * mult + m;
+                                    if (dk_part)
+                                        dk_part[tap + o] += xp[c] * g[o];
+                                    acc += kp[o] * g[o];
+                                }
+                                if (dn)
+                                    dn[at + c] += acc;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                                   const float *dy, float *dk, float *db, float *dx)
+{
+    const ptrdiff_t cout = s->cin * s->cout;
+    if (db)
+        pynn_bias_grad(dy, db, s->n * s->oh * s->ow, cout);
+    if (!dk && !dx)
+        return 0;
+    int nt = pynn_threads_for(s->n * s->oh * s->ow * s->kh * s->kw * cout * 2);
+    if (!(nt > 1 && s->n >= nt)) {
+        depthwise_backward_range(s, x, k, dy, dk, dx, 0, s->n);
+        return 0;
+    }
+    const ptrdiff_t size = s->kh * s->kw * cout;
+    float *parts[PYNN_MAX_THREADS];
+    int failed = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = pynn_thread_id();
+        ptrdiff_t lo, hi;
+        pynn_thread_range(s->n, &lo, &hi);
+        float *part = NULL;
+        if (dk)
+            part = parts[t] = t == 0 ? dk : pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)size);
+        if (dk && !part) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+            depthwise_backward_range(s, x, k, dy, part, dx, lo, hi);
+        }
+#pragma omp barrier
+        if (dk && !failed) {
+            ptrdiff_t a, b;
+            pynn_thread_range(size, &a, &b);
+            sum_parts(parts, nt, dk, a, b);
+        }
+    }
+    return failed ? -1 : 0;
+}
