@@ -95,8 +95,10 @@ def asymmetric_params(lo, hi, qmin=-128, qmax=127):
     """Scale and zero point mapping [lo, hi] (widened to hold 0) onto
     [qmin, qmax], with 0 exactly representable."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-8:
-        hi = lo + 1e-8  # a tensor that is always 0
+    if hi - lo < 1e-6:
+        # Always (about) zero: any scale holds it; a moderate one keeps the
+        # rescaling factors of the ops around it in the kernels' ranges.
+        hi = lo + 1.0
     scale = (hi - lo) / (qmax - qmin)
     zp = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
     return np.float32(scale), zp
@@ -226,8 +228,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
                          + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
-    # Activation quantization, in execution order so that same-scale ops
-    # see their input's parameters.
+    # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
         _set_from_range(t, ranges, "the model input")
     for op in graph.ops:
@@ -240,23 +241,8 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             out.quant = Quant(np.float32(scale), zp)
         else:
             _set_from_range(out, ranges, f"the output of {op.code} in layer {op.layer!r}")
-    # Constants.
-    for op in graph.ops:
-        axis = WEIGHT_AXIS.get(op.code)
-        if axis is not None:
-            w = op.inputs[1]
-            q, wq = symmetric_int8(w.data, None if op.code == "FULLY_CONNECTED" else axis)
-            op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
-            b = op.inputs[2] if len(op.inputs) > 2 else None
-            if b is not None:
-                bscale = (op.inputs[0].quant.scale[0].astype(np.float64)
-                          * wq.scale.astype(np.float64))
-                qb = np.clip(np.round(b.data.astype(np.float64) / bscale),
-                             -(2 ** 31 - 1), 2 ** 31 - 1).astype(np.int32)
-                op.inputs[2] = Tensor(b.name, b.shape, np.int32, data=qb,
-                                      quant=Quant(bscale.astype(np.float32),
-                                                  np.zeros(bscale.size, np.int64)),
-                                      role=b.role)
+        if op.code in WEIGHT_AXIS:
+            _quantize_weighted(op)
         elif op.code in ("MUL", "ADD"):
             for i, c in enumerate(op.inputs):
                 if c is not None and c.is_constant and c.dtype == np.float32:
@@ -269,6 +255,39 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         if not t.is_constant and t.dtype == np.float32:
             t.dtype = np.dtype(np.int8)
     _interface(graph, input_type, output_type)
+
+
+# The largest ``input_scale * weight_scale / output_scale`` given to a
+# weighted op: XNNPACK, the interpreter's default CPU delegate, refuses
+# 256 and above.
+MAX_RESCALE = 255.0
+
+
+def _quantize_weighted(op):
+    """int8 weights (per channel but for FULLY_CONNECTED), int32 bias with
+    scale input_scale * weight_scale."""
+    axis = WEIGHT_AXIS[op.code]
+    w = op.inputs[1]
+    q, wq = symmetric_int8(w.data, None if op.code == "FULLY_CONNECTED" else axis)
+    op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
+    in_scale = float(op.inputs[0].quant.scale[0])
+    out = op.outputs[0]
+    floor = in_scale * float(wq.scale.max()) / MAX_RESCALE
+    if float(out.quant.scale[0]) < floor:
+        # An output range far narrower than the input and weights can
+        # resolve: widen it (keeping its low end) so the kernels accept it.
+        lo = float(out.quant.scale[0]) * (-128 - int(out.quant.zero_point[0]))
+        zp = int(np.clip(np.round(-128 - lo / floor), -128, 127))
+        out.quant = Quant(np.float32(floor), zp)
+    b = op.inputs[2] if len(op.inputs) > 2 else None
+    if b is not None:
+        bscale = in_scale * wq.scale.astype(np.float64)
+        qb = np.clip(np.round(b.data.astype(np.float64) / bscale),
+                     -(2 ** 31 - 1), 2 ** 31 - 1).astype(np.int32)
+        op.inputs[2] = Tensor(b.name, b.shape, np.int32, data=qb,
+                              quant=Quant(bscale.astype(np.float32),
+                                          np.zeros(bscale.size, np.int64)),
+                              role=b.role)
 
 
 def _set_from_range(t, ranges, what):

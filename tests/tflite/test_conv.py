@@ -159,6 +159,30 @@ def test_conv1d_stack():
     assert "RELU" not in op_names(data)
 
 
+@pytest.mark.parametrize("layer", [
+    lambda: layers.Conv2D(16, 3, padding="same"),
+    lambda: layers.DepthwiseConv2D(3, padding="same"),
+    lambda: layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2),
+    lambda: layers.SeparableConv2D(32, 3),
+    lambda: layers.Conv1D(16, 3),
+], ids=["conv2d", "depthwise", "depthwise_mult2", "separable", "conv1d"])
+def test_hybrid_kernels_for_large_weights(layer):
+    """Weights of 1024 values or more are int8 in dynamic-range models, per
+    output channel, and run in the interpreter's hybrid kernels."""
+    shape = (6, 128) if layer().__class__.__name__ == "Conv1D" else (6, 6, 128)
+    model = model_of(shape, layer())
+    data = convert(model, "dynamic")
+    m = parse(data)
+    sg = m.Subgraphs(0)
+    weights = [sg.Tensors(sg.Operators(i).Inputs(1)) for i in range(sg.OperatorsLength())
+               if op_names(data)[i] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert weights and all(w.Type() == 9 for w in weights)  # INT8
+    assert all(w.Quantization().ScaleLength() > 1 for w in weights)
+    x = np.random.default_rng(5).uniform(-1, 1, (5,) + shape).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(run(data, x), want, atol=0.03 * float(np.abs(want).max()))
+
+
 # --------------------------------------------------------- the Keras CNN
 
 @pytest.fixture(scope="module")

@@ -201,3 +201,17 @@ def test_int8_only_ops_set_converts_when_every_op_has_an_int8_kernel():
     tanh_out = sg.Tensors(sg.Operators(1).Outputs(0)).Quantization()
     assert tanh_out.Scale(0) == pytest.approx(1 / 128) and tanh_out.ZeroPoint(0) == 0
     np.testing.assert_allclose(run(data, x), model.predict(x, verbose=0), atol=0.05)
+
+
+def test_int8_with_degenerate_ranges_still_runs():
+    """A layer whose calibrated output is always 0 (a dead ReLU) or a
+    constant-zero input gives parameters the interpreter accepts."""
+    model = small(layers.Dense(3, activation="relu"), layers.Dense(2), shape=(4,))
+    model.layers[0].kernel.assign(-np.ones((4, 3)))
+    model.layers[0].bias.assign(np.zeros(3))
+    x = np.random.default_rng(4).uniform(0, 1, (10, 4)).astype(np.float32)
+    np.testing.assert_allclose(run(convert(model, "int8", x), x), model.predict(x, verbose=0),
+                               atol=1e-2)
+    zeros = np.zeros((10, 4), np.float32)
+    np.testing.assert_allclose(run(convert(model, "int8", zeros), zeros),
+                               model.predict(zeros, verbose=0), atol=1e-2)
