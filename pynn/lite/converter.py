@@ -24,7 +24,7 @@ A layer without a TFLite form raises :class:`ConversionError` naming it.
 import numpy as np
 
 from .. import ops
-from .graph import Graph, Quant  # noqa: F401  (Quant re-exported for the passes)
+from .graph import Graph
 from .writer import fused_activation_code, padding_code
 
 

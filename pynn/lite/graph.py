@@ -123,18 +123,6 @@ class Graph:
                     out.append(t)
         return out
 
-    def producer(self):
-        """Map from id(tensor) to the op that writes it."""
-        return {id(t): op for op in self.ops for t in op.outputs}
-
-    def consumers(self):
-        found = {}
-        for op in self.ops:
-            for t in op.inputs:
-                if t is not None:
-                    found.setdefault(id(t), []).append(op)
-        return found
-
     def replace_input(self, old, new):
         """Make every op that reads ``old`` read ``new`` instead."""
         for op in self.ops:

@@ -45,10 +45,6 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 
 
-def _insert_front(graph, new_ops):
-    graph.ops[:0] = new_ops
-
-
 def _error(message):
     from .converter import ConversionError
     return ConversionError(message)
@@ -68,7 +64,7 @@ def float16(graph):
         f32 = Tensor(t.name, t.shape, np.float32)  # computed once, at the start
         graph.replace_input(t, f32)
         dequant.append(Op("DEQUANTIZE", [half], [f32]))
-    _insert_front(graph, dequant)
+    graph.ops[:0] = dequant
 
 
 # --------------------------------------------------------- weight helpers

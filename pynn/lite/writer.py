@@ -11,6 +11,7 @@ import numpy as np
 
 SCHEMA_VERSION = 3
 BUFFER_ALIGNMENT = 16  # weight data start on 16-byte boundaries (SIMD loads, mmap)
+MAX_FLATBUFFER_BYTES = (1 << 31) - (1 << 24)  # flatbuffers' 2 GiB offsets, less the tables
 
 
 def _tflite():
@@ -284,6 +285,11 @@ class _Writer:
                 code_index[key] = len(codes)
                 codes.append(key)
             op_codes.append(code_index[key])
+        total = sum(len(d) for d in buffer_data if d is not None)
+        if total > MAX_FLATBUFFER_BYTES:
+            from .converter import ConversionError
+            raise ConversionError(f"the model's constants take {total:,} bytes; a TFLite "
+                                  f"flatbuffer holds under 2 GiB")
         runtime = min_runtime_version(codes).encode("ascii")
         buffer_data.append(runtime + b"\0" * (16 - len(runtime)))
         metadata_buffer = len(buffer_data) - 1
