@@ -127,7 +127,7 @@ def dynamic_range(graph, per_channel_dense=True):
 
 # ------------------------------------------------------------ calibration
 
-def representative_batches(dataset, input_shape, limit=None, chunk=256):
+def representative_batches(dataset, input_shape, chunk=256):
     """The samples of a tf.lite-style representative dataset (a callable
     returning an iterable of lists of input arrays) as float32 batches of
     at most ``chunk`` rows."""
@@ -136,7 +136,7 @@ def representative_batches(dataset, input_shape, limit=None, chunk=256):
         raise _error("representative_dataset returned None; it must return an iterable of "
                      "lists of input arrays, e.g. `yield [x[i:i+1]]`")
     want = tuple(input_shape[1:])
-    samples, count = [], 0
+    samples = []
     try:
         iterator = iter(gen)
     except TypeError:
@@ -159,9 +159,6 @@ def representative_batches(dataset, input_shape, limit=None, chunk=256):
         if not np.all(np.isfinite(x)):
             raise _error(f"representative_dataset sample {i} contains NaN or infinite values")
         samples.append(x)
-        count += x.shape[0]
-        if limit is not None and count >= limit:
-            break
     if not samples:
         raise _error("representative_dataset yielded no samples; calibration needs at least one")
     data = np.concatenate(samples, axis=0)

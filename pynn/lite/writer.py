@@ -112,7 +112,7 @@ _RUNTIME = {
     ("ADD", 1): "1.5.0", ("ADD", 2): "1.14.0",
     ("FULLY_CONNECTED", 1): "1.5.0", ("FULLY_CONNECTED", 3): "1.14.0",
     ("FULLY_CONNECTED", 4): "1.14.0", ("FULLY_CONNECTED", 5): "2.0.0",
-    ("FULLY_CONNECTED", 9): "2.3.0", ("FULLY_CONNECTED", 12): "2.15.0",
+    ("FULLY_CONNECTED", 9): "2.3.0",
     ("MAX_POOL_2D", 1): "1.5.0", ("MAX_POOL_2D", 2): "1.14.0",
     ("MUL", 1): "1.5.0", ("MUL", 2): "1.14.0", ("MUL", 3): "1.15.0",
     ("PAD", 1): "1.5.0", ("PAD", 2): "1.14.0", ("PAD", 4): "2.6.0",
@@ -137,10 +137,12 @@ def _version_key(v):
 
 
 def min_runtime_version(op_versions):
+    """The newest runtime any (op, version) needs; pairs missing from the
+    table are skipped, as TensorFlow's converter skips them."""
     best = "1.5.0"
     for key in op_versions:
-        v = _RUNTIME.get(key, "1.14.0")
-        if _version_key(v) > _version_key(best):
+        v = _RUNTIME.get(key)
+        if v is not None and _version_key(v) > _version_key(best):
             best = v
     return best
 
