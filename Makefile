@@ -33,6 +33,8 @@ demo: build
 test: build
 	$(PY) -m pytest tests -rs
 	PYNN_CPU=generic $(PY) -m pytest tests -rs -m "not slow"
+	if [ "$$($(PY) -c 'import pynn.backend as b; print(b.simd_level())')" = avx512f ]; then \
+		PYNN_CPU=avx2 $(PY) -m pytest tests/ops tests/layers -rs -m "not slow"; fi
 
 # Benchmarks run in their own environment, which also holds PyTorch for the
 # side-by-side comparison (never a dependency of pynn or its tests).

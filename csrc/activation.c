@@ -113,7 +113,12 @@ static void backward_range(int act, float alpha, const float *x, const float *y,
                            const float *dy, float *dx, ptrdiff_t i0, ptrdiff_t i1)
 {
     if (act == PYNN_ACT_RELU) { /* the common case, vectorized */
-        for (ptrdiff_t i = i0; i < i1; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        /* dy is loaded unconditionally, so this is a vector select rather
+         * than a branch mispredicted on every sign change of y. */
+        for (ptrdiff_t i = i0; i < i1; i++) {
+            float g = dy[i];
+            dx[i] = y[i] > 0.0f ? g : 0.0f;
+        }
         return;
     }
     for (ptrdiff_t i = i0; i < i1; i++) {
@@ -140,6 +145,16 @@ static void backward_range(int act, float alpha, const float *x, const float *y,
         }
         dx[i] = g * d;
     }
+}
+
+void pynn_activation_backward_rows(int act, float alpha, const float *x, const float *y,
+                                   const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
+                                   ptrdiff_t i1)
+{
+    if (act == PYNN_ACT_SOFTMAX)
+        softmax_backward_rows(y, dy, dx, cols, i0, i1);
+    else
+        backward_range(act, alpha, x, y, dy, dx, i0 * cols, i1 * cols);
 }
 
 void pynn_activation_backward(int act, float alpha, const float *x,

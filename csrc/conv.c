@@ -169,42 +169,67 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     return err ? -1 : 0;
 }
 
-/* Backward over samples [n0, n1): adds this share's weight gradient into
- * dk_part (when not NULL; overwritten first) and writes dx of the share. */
-static int backward_range(const pynn_conv_shape *s, const float *x, const float *k,
-                          const float *dy, float *dk_part, float *dx, ptrdiff_t n0,
-                          ptrdiff_t n1, int serial)
+/* What the backward pass needs besides the geometry. */
+typedef struct {
+    const float *x, *k;
+    int act;
+    float alpha;
+    const float *pre, *y, *dy;
+} backward_args;
+
+/* Backward over samples [n0, n1): writes this share's kernel and bias
+ * gradients into dk_part and db_part (each may be NULL) and dx of the
+ * share. */
+static int backward_range(const pynn_conv_shape *s, const backward_args *a, float *dk_part,
+                          float *db_part, float *dx, ptrdiff_t n0, ptrdiff_t n1, int serial)
 {
     const ptrdiff_t pixels = s->oh * s->ow, patch = patch_size(s), cout = s->cout;
     const int pointwise = is_pointwise(s);
     gemm_fn gemm = serial ? pynn_sgemm_serial : pynn_sgemm;
     ptrdiff_t group = serial ? group_samples(s) : n1 - n0;
-    if (dk_part && n1 <= n0)
+    if (dk_part)
         memset(dk_part, 0, patch * cout * sizeof(float));
-    float *cols = NULL;
-    if (!pointwise && n1 > n0) {
+    if (db_part)
+        memset(db_part, 0, cout * sizeof(float));
+    if (n1 <= n0)
+        return 0;
+    float *cols = NULL, *grad = NULL;
+    if (!pointwise) {
         cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch));
         if (!cols)
             return -1;
     }
+    if (a->act != PYNN_ACT_LINEAR) {
+        grad = pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)(group * pixels * cout));
+        if (!grad)
+            return -1;
+    }
     for (ptrdiff_t b = n0; b < n1; b += group) {
         ptrdiff_t e = PYNN_MIN(b + group, n1), rows = (e - b) * pixels;
-        const float *dyb = dy + b * pixels * cout;
+        ptrdiff_t at = b * pixels * cout;
+        const float *g = a->dy + at;
+        if (grad) {
+            pynn_activation_backward_rows(a->act, a->alpha, a->pre ? a->pre + at : NULL,
+                                          a->y + at, g, grad, cout, 0, rows);
+            g = grad;
+        }
+        if (db_part)
+            for (ptrdiff_t i = 0; i < rows; i++)
+                for (ptrdiff_t j = 0; j < cout; j++) db_part[j] += g[i * cout + j];
         if (dk_part) {
-            const float *a = x + b * pixels * s->cin;
+            const float *src = a->x + b * pixels * s->cin;
             if (!pointwise) {
-                im2col(s, x, b, e, cols);
-                a = cols;
+                im2col(s, a->x, b, e, cols);
+                src = cols;
             }
-            gemm(1, 0, patch, cout, rows, 1.0f, a, patch, dyb, cout, b == n0 ? 0.0f : 1.0f,
-                 dk_part, cout);
+            gemm(1, 0, patch, cout, rows, 1.0f, src, patch, g, cout, 1.0f, dk_part, cout);
         }
         if (dx) {
             if (pointwise) {
-                gemm(0, 1, rows, patch, cout, 1.0f, dyb, cout, k, cout, 0.0f,
+                gemm(0, 1, rows, patch, cout, 1.0f, g, cout, a->k, cout, 0.0f,
                      dx + b * pixels * s->cin, patch);
             } else {
-                gemm(0, 1, rows, patch, cout, 1.0f, dyb, cout, k, cout, 0.0f, cols, patch);
+                gemm(0, 1, rows, patch, cout, 1.0f, g, cout, a->k, cout, 0.0f, cols, patch);
                 col2im(s, cols, b, e, dx);
             }
         }
@@ -212,29 +237,32 @@ static int backward_range(const pynn_conv_shape *s, const float *x, const float 
     return 0;
 }
 
-/* dst[i] = sum over t of parts[t][i] for i in [lo, hi), in thread order so
- * the result does not depend on which thread finished first. */
-static void sum_parts(float *const *parts, int count, float *dst, ptrdiff_t lo, ptrdiff_t hi)
+/* dst[i] = sum over t of parts[t][off + i] for i in [lo, hi), in thread
+ * order so the result does not depend on which thread finished first. */
+static void sum_parts(float *const *parts, int count, ptrdiff_t off, float *dst, ptrdiff_t lo,
+                      ptrdiff_t hi)
 {
     for (ptrdiff_t i = lo; i < hi; i++) {
-        float v = parts[0][i];
-        for (int t = 1; t < count; t++) v += parts[t][i];
+        float v = parts[0][off + i];
+        for (int t = 1; t < count; t++) v += parts[t][off + i];
         dst[i] = v;
     }
 }
 
 int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                         int act, float alpha, const float *pre, const float *y,
                          const float *dy, float *dk, float *db, float *dx)
 {
-    if (db)
-        pynn_bias_grad(dy, db, s->n * s->oh * s->ow, s->cout);
-    if (!dk && !dx)
+    backward_args a = {x, k, act, alpha, pre, y, dy};
+    if (!dk && !db && !dx)
         return 0;
     int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 4);
     if (!(nt > 1 && s->n >= nt))
-        return backward_range(s, x, k, dy, dk, dx, 0, s->n, 0);
+        return backward_range(s, &a, dk, db, dx, 0, s->n, 0);
 
-    const ptrdiff_t size = patch_size(s) * s->cout;
+    /* Each thread sums its samples' kernel and bias gradients into its own
+     * buffer, [dk | db]; the buffers are then added slice by slice. */
+    const ptrdiff_t dk_size = patch_size(s) * s->cout, size = dk_size + s->cout;
     float *parts[PYNN_MAX_THREADS];
     int failed = 0;
 #pragma omp parallel num_threads(nt)
@@ -242,19 +270,25 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
         int t = pynn_thread_id();
         ptrdiff_t lo, hi;
         pynn_thread_range(s->n, &lo, &hi);
-        /* Thread 0 sums straight into dk; the others into their own buffer. */
         float *part = NULL;
-        if (dk)
-            part = parts[t] = t == 0 ? dk : pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)size);
-        if ((dk && !part) || backward_range(s, x, k, dy, part, dx, lo, hi, 1)) {
+        if (dk || db)
+            part = parts[t] = pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)size);
+        if (((dk || db) && !part) ||
+            backward_range(s, &a, dk ? part : NULL, db ? part + dk_size : NULL, dx, lo, hi, 1)) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp barrier
-        if (dk && !failed) {
-            ptrdiff_t a, b;
-            pynn_thread_range(size, &a, &b);
-            sum_parts(parts, nt, dk, a, b);
+        if (!failed) {
+            ptrdiff_t i0, i1;
+            if (dk) {
+                pynn_thread_range(dk_size, &i0, &i1);
+                sum_parts(parts, nt, 0, dk, i0, i1);
+            }
+            if (db) {
+                pynn_thread_range(s->cout, &i0, &i1);
+                sum_parts(parts, nt, dk_size, db, i0, i1);
+            }
         }
     }
     return failed ? -1 : 0;
@@ -400,7 +434,7 @@ int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, con
         if (dk && !failed) {
             ptrdiff_t a, b;
             pynn_thread_range(size, &a, &b);
-            sum_parts(parts, nt, dk, a, b);
+            sum_parts(parts, nt, 0, dk, a, b);
         }
     }
     return failed ? -1 : 0;

@@ -9,7 +9,7 @@
 #endif
 
 static int g_initialized = 0;
-static int g_use_avx2 = 0;
+static int g_level = PYNN_CPU_GENERIC;
 static int g_threads = 1;
 
 void pynn_cpu_init(void)
@@ -17,14 +17,22 @@ void pynn_cpu_init(void)
     if (g_initialized)
         return;
     const char *force = getenv("PYNN_CPU");
-    int generic = force && strcmp(force, "generic") == 0;
+    int cap = PYNN_CPU_AVX512;
+    if (force && strcmp(force, "generic") == 0)
+        cap = PYNN_CPU_GENERIC;
+    else if (force && strcmp(force, "avx2") == 0)
+        cap = PYNN_CPU_AVX2;
+    int level = PYNN_CPU_GENERIC;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    g_use_avx2 = !generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    (void)generic;
-    g_use_avx2 = 0;
+    /* libgcc's checks include the OS's support for the register state. */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        level = PYNN_CPU_AVX2;
+        if (__builtin_cpu_supports("avx512f"))
+            level = PYNN_CPU_AVX512;
+    }
 #endif
+    g_level = level < cap ? level : cap;
 #ifdef _OPENMP
     /* omp_get_max_threads honours OMP_NUM_THREADS. */
     g_threads = omp_get_max_threads();
@@ -34,9 +42,13 @@ void pynn_cpu_init(void)
     g_initialized = 1;
 }
 
-int pynn_cpu_use_avx2(void) { return g_use_avx2; }
+int pynn_cpu_level(void) { return g_level; }
 
-const char *pynn_cpu_simd_level(void) { return g_use_avx2 ? "avx2+fma" : "generic"; }
+const char *pynn_cpu_simd_level(void)
+{
+    static const char *names[] = {"generic", "avx2+fma", "avx512f"};
+    return names[g_level];
+}
 
 int pynn_get_num_threads(void) { return g_threads; }
 

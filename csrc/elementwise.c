@@ -22,7 +22,9 @@ static void dropout_range(const float *x, float *y, uint8_t *mask, uint32_t thre
         uint32_t r = (uint32_t)(splitmix64(base + (uint64_t)i) >> 40);
         uint8_t keep = r >= threshold;
         mask[i] = keep;
-        y[i] = keep ? x[i] * scale : 0.0f;
+        /* Arithmetic, not a branch: the draws are random, so a branch would
+         * be mispredicted half the time. */
+        y[i] = x[i] * ((float)keep * scale);
     }
 }
 
@@ -40,7 +42,10 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
 static void dropout_backward_range(const float *dy, const uint8_t *mask, float *dx,
                                    float scale, ptrdiff_t i0, ptrdiff_t i1)
 {
-    for (ptrdiff_t i = i0; i < i1; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        /* Arithmetic, not a branch on a random mask (see the forward pass). */
+        dx[i] = dy[i] * ((float)mask[i] * scale);
+    }
 }
 
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,

@@ -20,11 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR PYNN_GEMM_MR
-#define NR PYNN_GEMM_NR
-#define MC 72   /* multiple of MR; an A block of MC x KC floats is 72 KiB (L2) */
+#define MC 72   /* multiple of every MR; an A block of MC x KC floats is 72 KiB (L2) */
 #define KC 256
-#define NC 4096 /* multiple of NR; a B slice of KC x NC floats is 4 MiB (L3) */
+#define NC 4096 /* multiple of every NR; a B slice of KC x NC floats is 4 MiB (L3) */
 
 /* Work buffers, kept per thread between calls and grown when needed: the
  * GEMM's packing buffers and the other kernels' scratch (im2col columns). */
@@ -53,8 +51,8 @@ float *pynn_scratch(int slot, size_t floats)
 static ptrdiff_t round_up(ptrdiff_t x, ptrdiff_t to) { return (x + to - 1) / to * to; }
 
 /* A[i0:i0+mc, p0:p0+kc] into MR-row panels, MR floats per k step. */
-static void pack_a(ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                   float *dst)
+static void pack_a(int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t rsa,
+                   ptrdiff_t csa, float *dst)
 {
     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
         int rows = (int)PYNN_MIN(MR, mc - ir);
@@ -75,8 +73,8 @@ static void pack_a(ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t rsa, pt
 
 /* Panels [q0, q1) of B[p0:p0+kc, j0:j0+nc] (NR columns each, NR floats per
  * k step) into dst. */
-static void pack_b(ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-                   float *dst, ptrdiff_t q0, ptrdiff_t q1)
+static void pack_b(int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t rsb,
+                   ptrdiff_t csb, float *dst, ptrdiff_t q0, ptrdiff_t q1)
 {
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
@@ -117,13 +115,15 @@ static void gemm_unpacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
 
 /* One work item: row block mb of A, packed into apack, against the packed
  * B panels [q0, q1). */
-static void run_item(pynn_micro_kernel micro, ptrdiff_t mb, ptrdiff_t q0, ptrdiff_t q1,
-                     ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha, const float *a,
-                     ptrdiff_t rsa, ptrdiff_t csa, float *apack, const float *bpack,
-                     float beta, float *c, ptrdiff_t ldc)
+static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t mb, ptrdiff_t q0,
+                     ptrdiff_t q1, ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha,
+                     const float *a, ptrdiff_t rsa, ptrdiff_t csa, float *apack,
+                     const float *bpack, float beta, float *c, ptrdiff_t ldc)
 {
+    const int MR = ks->mr, NR = ks->nr;
+    pynn_micro_kernel micro = ks->micro;
     ptrdiff_t i0 = mb * MC, mc = PYNN_MIN(MC, m - i0);
-    pack_a(mc, kc, a + i0 * rsa, rsa, csa, apack);
+    pack_a(MR, mc, kc, a + i0 * rsa, rsa, csa, apack);
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
         int nr = (int)PYNN_MIN(NR, nc - j);
@@ -159,9 +159,9 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
         scale_c(m, n, beta, c, ldc);
         return;
     }
-    pynn_micro_kernel micro;
-    pynn_direct_kernel direct;
-    pynn_gemm_kernels(pynn_cpu_use_avx2(), &micro, &direct);
+    const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
+    const int NR = ks->nr;
+    pynn_direct_kernel direct = ks->direct;
     ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
 
@@ -205,20 +205,20 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
                 {
                     ptrdiff_t lo, hi;
                     pynn_thread_range(panels, &lo, &hi);
-                    pack_b(kc, nc, bp, rsb, csb, bpack, lo, hi);
+                    pack_b(NR, kc, nc, bp, rsb, csb, bpack, lo, hi);
                     float *apack = apacks + a_size * pynn_thread_id();
 #pragma omp barrier
 #pragma omp for schedule(static)
                     for (ptrdiff_t it = 0; it < items; it++) {
                         ptrdiff_t mb = it / chunks, ch = it % chunks;
-                        run_item(micro, mb, panels * ch / chunks, panels * (ch + 1) / chunks,
+                        run_item(ks, mb, panels * ch / chunks, panels * (ch + 1) / chunks,
                                  m, nc, kc, alpha, ap, rsa, csa, apack, bpack, beta_eff, cp, ldc);
                     }
                 }
             } else {
-                pack_b(kc, nc, bp, rsb, csb, bpack, 0, panels);
+                pack_b(NR, kc, nc, bp, rsb, csb, bpack, 0, panels);
                 for (ptrdiff_t mb = 0; mb < mblocks; mb++)
-                    run_item(micro, mb, 0, panels, m, nc, kc, alpha, ap, rsa, csa, apacks,
+                    run_item(ks, mb, 0, panels, m, nc, kc, alpha, ap, rsa, csa, apacks,
                              bpack, beta_eff, cp, ldc);
             }
         }

@@ -1,10 +1,13 @@
 /*
- * gemm_kernels.c - the GEMM's inner kernels: a 6x16 register-blocked
- * micro-kernel over packed panels, and a direct kernel for products with few
- * rows (a single sample's predict), each in a portable form and an AVX2/FMA
- * form.  The AVX2 forms carry target attributes, so the package itself is
- * compiled for baseline x86-64; gemm.c picks one set at run time.
+ * gemm_kernels.c - the GEMM's inner kernels: a register-blocked micro-kernel
+ * over packed panels, and a direct kernel for products with few rows (a
+ * single sample's predict), in three sets: portable C (6x16 tiles), AVX2/FMA
+ * (6x16: twelve 8-float accumulators) and AVX-512 (8x32: sixteen 16-float
+ * accumulators, enough independent FMAs to cover their latency on two FMA
+ * units).  The vector forms carry target attributes, so the package itself
+ * is compiled for baseline x86-64; gemm.c picks one set at run time.
  */
+#include "pynn.h"
 #include "internal.h"
 
 #include <string.h>
@@ -14,14 +17,17 @@
 #define PYNN_HAVE_AVX2_KERNELS 1
 #endif
 
-/* Writes the mr x nr corner of the tile acc (row-major, ldacc = NR) to C:
+#define MR6 6
+#define NR16 16
+
+/* Writes the mr x nr corner of the tile acc (row-major, ldacc columns) to C:
  * C = alpha * acc + beta * C, where beta == 0 does not read C. */
-static void store_tile(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr,
+static void store_tile(const float *acc, int ldacc, float *c, ptrdiff_t ldc, int mr, int nr,
                        float alpha, float beta)
 {
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
-        const float *ai = acc + i * PYNN_GEMM_NR;
+        const float *ai = acc + i * ldacc;
         if (beta == 0.0f)
             for (int j = 0; j < nr; j++) ci[j] = alpha * ai[j];
         else
@@ -34,17 +40,17 @@ static void store_tile(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr
 static void micro_generic(ptrdiff_t kc, const float *a, const float *b, float *c,
                           ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
 {
-    float acc[PYNN_GEMM_MR * PYNN_GEMM_NR];
+    float acc[MR6 * NR16];
     memset(acc, 0, sizeof acc);
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const float *ap = a + p * PYNN_GEMM_MR, *bp = b + p * PYNN_GEMM_NR;
-        for (int i = 0; i < PYNN_GEMM_MR; i++) {
+        const float *ap = a + p * MR6, *bp = b + p * NR16;
+        for (int i = 0; i < MR6; i++) {
             float av = ap[i];
-            float *row = acc + i * PYNN_GEMM_NR;
-            for (int j = 0; j < PYNN_GEMM_NR; j++) row[j] += av * bp[j];
+            float *row = acc + i * NR16;
+            for (int j = 0; j < NR16; j++) row[j] += av * bp[j];
         }
     }
-    store_tile(acc, c, ldc, mr, nr, alpha, beta);
+    store_tile(acc, NR16, c, ldc, mr, nr, alpha, beta);
 }
 
 /* Few rows, B not transposed: C rows are sums of B rows, streamed once. */
@@ -88,13 +94,13 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
         av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
         av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
         av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
-        a += PYNN_GEMM_MR;
-        b += PYNN_GEMM_NR;
+        a += MR6;
+        b += NR16;
     }
     __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (mr == PYNN_GEMM_MR && nr == PYNN_GEMM_NR) {
+    if (mr == MR6 && nr == NR16) {
         __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-        for (int i = 0; i < PYNN_GEMM_MR; i++) {
+        for (int i = 0; i < MR6; i++) {
             float *ci = c + i * ldc;
             __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
             if (beta != 0.0f) {
@@ -106,9 +112,9 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
         }
         return;
     }
-    float tile[PYNN_GEMM_MR * PYNN_GEMM_NR];
+    float tile[MR6 * NR16];
     for (int i = 0; i < 12; i++) _mm256_storeu_ps(tile + 8 * i, acc[i]);
-    store_tile(tile, c, ldc, mr, nr, alpha, beta);
+    store_tile(tile, NR16, c, ldc, mr, nr, alpha, beta);
 }
 
 __attribute__((target("avx2,fma")))
@@ -149,16 +155,117 @@ static void direct_avx2(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 }
 #endif
 
-void pynn_gemm_kernels(int use_avx2, pynn_micro_kernel *micro, pynn_direct_kernel *direct)
-{
+/* ------------------------------------------------------------- AVX-512 */
+
 #ifdef PYNN_HAVE_AVX2_KERNELS
-    if (use_avx2) {
-        *micro = micro_avx2;
-        *direct = direct_avx2;
+#define MR8 8
+#define NR32 32
+
+__attribute__((target("avx512f")))
+static void micro_avx512(ptrdiff_t kc, const float *a, const float *b, float *c,
+                         ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+{
+    __m512 acc[2 * MR8];
+    for (int i = 0; i < 2 * MR8; i++) acc[i] = _mm512_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        for (int i = 0; i < MR8; i++) { /* unrolled by the compiler */
+            __m512 av = _mm512_set1_ps(a[i]);
+            acc[2 * i] = _mm512_fmadd_ps(av, b0, acc[2 * i]);
+            acc[2 * i + 1] = _mm512_fmadd_ps(av, b1, acc[2 * i + 1]);
+        }
+        a += MR8;
+        b += NR32;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (nr == NR32) {
+        for (int i = 0; i < mr; i++) {
+            float *ci = c + i * ldc;
+            __m512 r0 = _mm512_mul_ps(va, acc[2 * i]), r1 = _mm512_mul_ps(va, acc[2 * i + 1]);
+            if (beta != 0.0f) {
+                r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r0);
+                r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16), r1);
+            }
+            _mm512_storeu_ps(ci, r0);
+            _mm512_storeu_ps(ci + 16, r1);
+        }
         return;
     }
+    /* A partial tile: masked loads and stores touch only its nr columns. */
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+    __mmask16 m1 = (__mmask16)(nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, acc[2 * i]), r1 = _mm512_mul_ps(va, acc[2 * i + 1]);
+        if (beta != 0.0f) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+__attribute__((target("avx512f")))
+static void direct_avx512(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
+                          float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                          const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
+{
+    /* As direct_avx2, 64 columns (four registers) at a time, and the last
+     * partial block with masks. */
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (ptrdiff_t j = j0; j < j1; j += 64) {
+            ptrdiff_t left = j1 - j;
+            __mmask16 mk[4];
+            for (int q = 0; q < 4; q++) {
+                ptrdiff_t n = left - 16 * q;
+                mk[q] = (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
+            }
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+            __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+            const float *bp = b + j;
+            if (left >= 64) {
+                for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
+                    __m512 av = _mm512_set1_ps(a[i * rsa + p * csa]);
+                    s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp), s0);
+                    s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 16), s1);
+                    s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 32), s2);
+                    s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 48), s3);
+                }
+            } else {
+                for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
+                    __m512 av = _mm512_set1_ps(a[i * rsa + p * csa]);
+                    s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[0], bp), s0);
+                    s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[1], bp + 16), s1);
+                    s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[2], bp + 32), s2);
+                    s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[3], bp + 48), s3);
+                }
+            }
+            __m512 sums[4] = {s0, s1, s2, s3};
+            for (int q = 0; q < 4; q++) {
+                __m512 r = _mm512_mul_ps(va, sums[q]);
+                if (beta != 0.0f)
+                    r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[q], ci + j + 16 * q), r);
+                _mm512_mask_storeu_ps(ci + j + 16 * q, mk[q], r);
+            }
+        }
+    }
+}
 #endif
-    (void)use_avx2;
-    *micro = micro_generic;
-    *direct = direct_generic;
+
+const pynn_gemm_kernel_set *pynn_gemm_kernels(int level)
+{
+    static const pynn_gemm_kernel_set generic = {MR6, NR16, micro_generic, direct_generic};
+#ifdef PYNN_HAVE_AVX2_KERNELS
+    static const pynn_gemm_kernel_set avx2 = {MR6, NR16, micro_avx2, direct_avx2};
+    static const pynn_gemm_kernel_set avx512 = {MR8, NR32, micro_avx512, direct_avx512};
+    if (level >= PYNN_CPU_AVX512)
+        return &avx512;
+    if (level >= PYNN_CPU_AVX2)
+        return &avx2;
+#endif
+    (void)level;
+    return &generic;
 }

@@ -65,19 +65,27 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
         }                                                                      \
     } while (0)
 
-/* The GEMM's inner kernels (gemm_kernels.c), chosen once by gemm.c.
+/* The GEMM's inner kernels (gemm_kernels.c), one set per instruction set.
  * micro: C[mr x nr] = alpha * (packed A panel)(packed B panel) + beta * C
- * over kc steps; A panels are MR floats per step, B panels NR floats.
+ * over kc steps, mr <= MR and nr <= NR of the set; A panels are MR floats
+ * per step, B panels NR floats.
  * direct: C[0:m, j0:j1] = alpha * A B + beta * C for few rows, B row-major. */
-#define PYNN_GEMM_MR 6
-#define PYNN_GEMM_NR 16
+#define PYNN_GEMM_MR_MAX 8
+#define PYNN_GEMM_NR_MAX 32
 typedef void (*pynn_micro_kernel)(ptrdiff_t kc, const float *a, const float *b, float *c,
                                   ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 typedef void (*pynn_direct_kernel)(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                                    float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                                    const float *b, ptrdiff_t ldb, float beta, float *c,
                                    ptrdiff_t ldc);
-void pynn_gemm_kernels(int use_avx2, pynn_micro_kernel *micro, pynn_direct_kernel *direct);
+typedef struct {
+    int mr, nr; /* the micro-kernel's tile */
+    pynn_micro_kernel micro;
+    pynn_direct_kernel direct;
+} pynn_gemm_kernel_set;
+
+/* The set for an instruction-set level (enum pynn_cpu_level). */
+const pynn_gemm_kernel_set *pynn_gemm_kernels(int level);
 
 /* pynn_sgemm on the calling thread only: for kernels that already split
  * their work across the team and multiply inside each thread's share. */
@@ -94,6 +102,7 @@ enum {
     PYNN_SCRATCH_GEMM_B,
     PYNN_SCRATCH_COLS,    /* im2col columns */
     PYNN_SCRATCH_PARTIAL, /* a thread's partial weight gradient */
+    PYNN_SCRATCH_GRAD,    /* a group's gradient through the activation */
     PYNN_SCRATCH_SLOTS
 };
 float *pynn_scratch(int slot, size_t floats);
@@ -102,6 +111,11 @@ float *pynn_scratch(int slot, size_t floats);
  * the calling thread (activation.c). */
 void pynn_bias_activation_rows(int act, float alpha, const float *x, const float *bias,
                                float *y, ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1);
+
+/* dx = dy * act'(.) over rows [i0, i1), on the calling thread. */
+void pynn_activation_backward_rows(int act, float alpha, const float *x, const float *y,
+                                   const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
+                                   ptrdiff_t i1);
 
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PYNN_MAX(a, b) ((a) > (b) ? (a) : (b))

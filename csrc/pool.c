@@ -27,6 +27,29 @@ static window window_at(const pynn_pool_shape *s, ptrdiff_t oy, ptrdiff_t ox)
     return w;
 }
 
+/* out = max(out, xp) per channel, arg recording where a new maximum came
+ * from; branch-free with unaliased pointers so the compiler vectorizes it. */
+static void max_update(const float *restrict xp, float *restrict out, int32_t *restrict arg,
+                       int32_t base, ptrdiff_t c)
+{
+    for (ptrdiff_t ch = 0; ch < c; ch++) {
+        float v = xp[ch], o = out[ch];
+        int32_t better = -(int32_t)(v > o);
+        out[ch] = v > o ? v : o;
+        arg[ch] = (arg[ch] & ~better) | ((base + (int32_t)ch) & better);
+    }
+}
+
+/* dst[ch] = g[ch] where the maximum came from this pixel, else 0. */
+static void route(const float *restrict g, const int32_t *restrict arg, int32_t base,
+                  float *restrict dst, ptrdiff_t c)
+{
+    for (ptrdiff_t ch = 0; ch < c; ch++) {
+        float v = g[ch]; /* loaded unconditionally so the select vectorizes */
+        dst[ch] = arg[ch] == base + (int32_t)ch ? v : 0.0f;
+    }
+}
+
 static void max_rows(const pynn_pool_shape *s, const float *x, float *y, int32_t *argmax,
                      ptrdiff_t r0, ptrdiff_t r1)
 {
@@ -49,11 +72,7 @@ static void max_rows(const pynn_pool_shape *s, const float *x, float *y, int32_t
                     ptrdiff_t at = (iy * s->w + ix) * c;
                     const float *xp = xn + at;
                     if (arg) {
-                        for (ptrdiff_t ch = 0; ch < c; ch++)
-                            if (xp[ch] > out[ch]) {
-                                out[ch] = xp[ch];
-                                arg[ch] = (int32_t)(at + ch);
-                            }
+                        max_update(xp, out, arg, (int32_t)at, c);
                     } else {
                         for (ptrdiff_t ch = 0; ch < c; ch++)
                             out[ch] = xp[ch] > out[ch] ? xp[ch] : out[ch];
@@ -75,13 +94,31 @@ void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
 static void max_backward_samples(const pynn_pool_shape *s, const float *dy,
                                  const int32_t *argmax, float *dx, ptrdiff_t n0, ptrdiff_t n1)
 {
-    const ptrdiff_t in_size = s->h * s->w * s->c, out_size = s->oh * s->ow * s->c;
-    memset(dx + n0 * in_size, 0, (n1 - n0) * in_size * sizeof(float));
+    const ptrdiff_t c = s->c, in_size = s->h * s->w * c, out_size = s->oh * s->ow * c;
+    /* Windows that neither overlap nor leave gaps (pool 2, stride 2 on an
+     * even image) cover each input pixel once: write dx window by window
+     * instead of zeroing it and scattering into it. */
+    int tiles = s->sh == s->ph && s->sw == s->pw && s->pad_top == 0 && s->pad_left == 0 &&
+                s->oh * s->sh == s->h && s->ow * s->sw == s->w;
+    if (!tiles)
+        memset(dx + n0 * in_size, 0, (n1 - n0) * in_size * sizeof(float));
     for (ptrdiff_t n = n0; n < n1; n++) {
         float *dn = dx + n * in_size;
         const float *g = dy + n * out_size;
         const int32_t *arg = argmax + n * out_size;
-        for (ptrdiff_t i = 0; i < out_size; i++) dn[arg[i]] += g[i];
+        if (!tiles) {
+            for (ptrdiff_t i = 0; i < out_size; i++) dn[arg[i]] += g[i];
+            continue;
+        }
+        for (ptrdiff_t oy = 0; oy < s->oh; oy++)
+            for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+                ptrdiff_t o = (oy * s->ow + ox) * c;
+                for (ptrdiff_t iy = oy * s->sh; iy < (oy + 1) * s->sh; iy++)
+                    for (ptrdiff_t ix = ox * s->sw; ix < (ox + 1) * s->sw; ix++) {
+                        ptrdiff_t at = (iy * s->w + ix) * c;
+                        route(g + o, arg + o, (int32_t)at, dn + at, c);
+                    }
+            }
     }
 }
 

@@ -19,12 +19,17 @@ extern "C" {
 
 /* ---------------------------------------------------------------- cpu.c */
 
-/* Reads PYNN_CPU ("generic" forces the portable kernels) and the CPU's
- * features once; safe to call more than once. */
+enum pynn_cpu_level {
+    PYNN_CPU_GENERIC = 0, /* portable C, baseline x86-64 */
+    PYNN_CPU_AVX2 = 1,    /* AVX2 + FMA */
+    PYNN_CPU_AVX512 = 2   /* AVX-512F (and AVX2 + FMA) */
+};
+/* Reads PYNN_CPU ("generic" or "avx2" caps the kernels at that level) and
+ * the CPU's features once; safe to call more than once. */
 void pynn_cpu_init(void);
-/* 1 when the AVX2/FMA kernels are in use. */
-int pynn_cpu_use_avx2(void);
-/* "avx2+fma" or "generic". */
+/* The instruction-set level of the kernels in use. */
+int pynn_cpu_level(void);
+/* "avx512f", "avx2+fma" or "generic". */
 const char *pynn_cpu_simd_level(void);
 int pynn_get_num_threads(void);
 void pynn_set_num_threads(int n);
@@ -63,13 +68,19 @@ typedef struct {
  * when a work buffer cannot be allocated (y is then unspecified). */
 int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                         const float *bias, int act, float alpha, float *y);
-/* From dy (the gradient of the convolution's output before any activation):
- * dk = dL/dk, db = dL/dbias, dx = dL/dx, each skipped when NULL.  Returns 0
- * or -1 as above. */
+/* From dy, the gradient of the layer's output y = act(pre): dk = dL/dk,
+ * db = dL/dbias, dx = dL/dx, each skipped when NULL.  The activation's
+ * derivative is applied on the way, one group of rows at a time while they
+ * are in cache; it reads y, and pre for the activations whose derivative
+ * needs it (pre may be NULL otherwise; y and pre are unused for
+ * PYNN_ACT_LINEAR).  Returns 0 or -1 as above. */
 int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                         int act, float alpha, const float *pre, const float *y,
                          const float *dy, float *dk, float *db, float *dx);
 int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                                   const float *bias, int act, float alpha, float *y);
+/* As pynn_conv2d_backward without the activation: dy is the gradient of
+ * the depthwise convolution's own output. */
 int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
                                    const float *dy, float *dk, float *db, float *dx);
 

@@ -14,7 +14,7 @@ cnp.import_array()
 
 cdef extern from "pynn.h" nogil:
     void pynn_cpu_init()
-    int pynn_cpu_use_avx2()
+    int pynn_cpu_level()
     const char *pynn_cpu_simd_level()
     int pynn_get_num_threads()
     void pynn_set_num_threads(int n)
@@ -34,6 +34,7 @@ cdef extern from "pynn.h" nogil:
     int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                             const float *bias, int act, float alpha, float *y)
     int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                             int act, float alpha, const float *pre, const float *y,
                              const float *dy, float *dk, float *db, float *dx)
     int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                                       const float *bias, int act, float alpha, float *y)
@@ -354,9 +355,12 @@ def conv2d_forward(x, k, bias, tuple geometry, int act, float alpha, y, bint dep
     return y
 
 
-def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False):
-    """Gradients of a convolution from dy (before any activation); dk, db
-    and dx may each be None."""
+def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False,
+                    int act=0, float alpha=0.0, pre=None, y=None):
+    """Gradients of a convolution from dy, the gradient of its output
+    y = act(pre) (the depthwise one takes no activation); dk, db and dx may
+    each be None.  pre is needed only by the activations whose derivative
+    reads it."""
     name = "depthwise_conv2d backward" if depthwise else "conv2d backward"
     cdef pynn_conv_shape s
     cdef const float *px = _f32(x, f"{name}: input")
@@ -377,12 +381,22 @@ def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False):
     if dx is not None:
         pdx = _f32(dx, f"{name}: input gradient", True)
         _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, f"{name}: input gradient")
+    cdef const float *ppre = NULL
+    cdef const float *py = NULL
+    if act != 0:
+        if depthwise:
+            raise ValueError(f"{name}: takes no activation")
+        py = _f32(y, f"{name}: y")
+        _same_size(<cnp.ndarray>dy, <cnp.ndarray>y, f"{name}: y")
+        ppre = _f32_or_null(pre, f"{name}: pre-activation", (<cnp.ndarray>dy).size)
+        if ppre == NULL and act in (2, 3, 7, 8, 11):
+            raise ValueError(f"{name}: this activation's derivative needs the pre-activation")
     cdef int err
     with nogil:
         if depthwise:
             err = pynn_depthwise_conv2d_backward(&s, px, pk, pdy, pdk, pdb, pdx)
         else:
-            err = pynn_conv2d_backward(&s, px, pk, pdy, pdk, pdb, pdx)
+            err = pynn_conv2d_backward(&s, px, pk, act, alpha, ppre, py, pdy, pdk, pdb, pdx)
     if err:
         raise MemoryError(f"{name}: cannot allocate the work buffer")
 

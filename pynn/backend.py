@@ -15,7 +15,9 @@ def get_num_threads():
 
 
 def simd_level():
-    """'avx2+fma' or 'generic' (PYNN_CPU=generic forces the portable kernels)."""
+    """'avx512f', 'avx2+fma' or 'generic': the kernels chosen for this CPU
+    (PYNN_CPU=avx2 caps them at AVX2, PYNN_CPU=generic forces the portable
+    ones)."""
     return _kernels.simd_level()
 
 

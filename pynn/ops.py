@@ -23,7 +23,7 @@ __all__ = [
     "conv_geometry", "conv_output_length", "pool_geometry",
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
-    "moments", "channel_affine", "batch_norm_grad",
+    "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average",
 ]
 
 ACTIVATIONS = {
@@ -481,7 +481,18 @@ def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
 
 
 def _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
-               input_grad, depthwise, name):
+               input_grad, depthwise, name, activation="linear", y=None, pre=None,
+               alpha=None):
+    code = _act_code(activation)
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    if code != 0:
+        if y is None or (activation in NEEDS_INPUT and pre is None):
+            raise ValueError(f"{name}: the gradient through {activation} needs the forward "
+                             f"output y" + (" and the pre-activation" if activation in
+                                            NEEDS_INPUT else ""))
+        y = _c32(y, f"{name}: y")
+        pre = None if pre is None else _c32(pre, f"{name}: pre")
     x, kernel = _conv_args(x, kernel, name, depthwise)
     dy = _c32(dy, f"{name}: dy")
     (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
@@ -499,18 +510,22 @@ def _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias
         dx = np.empty(x.shape, np.float32)
     elif input_grad is not False and input_grad is not None:
         dx = _out(input_grad, x.shape, f"{name}: input gradient")
-    _k.conv2d_backward(x, kernel, dy, kernel_grad, bias_grad, dx, geo, depthwise)
+    _k.conv2d_backward(x, kernel, dy, kernel_grad, bias_grad, dx, geo, depthwise, code, alpha,
+                       pre, y)
     return dx
 
 
 def conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
-                kernel_grad=None, bias_grad=None, input_grad=True):
-    """Gradients of ``conv2d`` from ``dy``, the gradient of its output before
-    any activation: writes ``kernel_grad`` and ``bias_grad`` when given and
-    returns the input gradient (None when ``input_grad`` is False; an array
-    to write it into otherwise)."""
+                kernel_grad=None, bias_grad=None, input_grad=True, activation="linear",
+                y=None, pre=None, alpha=None):
+    """Gradients of ``y = activation(conv2d(x, kernel) + bias)`` from ``dy``,
+    the gradient of ``y``: writes ``kernel_grad`` and ``bias_grad`` when
+    given and returns the input gradient (None when ``input_grad`` is False;
+    an array to write it into otherwise).  The activation's derivative is
+    applied inside the kernel; it needs the forward output ``y``, and
+    ``pre`` (the pre-activation) for the activations in NEEDS_INPUT."""
     return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
-                      input_grad, False, "conv2d")
+                      input_grad, False, "conv2d", activation, y, pre, alpha)
 
 
 def depthwise_conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid",
@@ -678,3 +693,22 @@ def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad
         dx = _out(input_grad, x.shape, "BatchNormalization: input gradient")
     _k.batchnorm_backward(x, dy, mean, inv_std, gamma, dx, gamma_grad, beta_grad)
     return dx
+
+
+def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):
+    """The per-channel (scale, shift, inv_std) with which batch normalization
+    is ``x * scale + shift``: inv_std = 1 / sqrt(var + epsilon), scale =
+    gamma * inv_std, shift = beta - mean * scale."""
+    inv_std = (1.0 / np.sqrt(np.asarray(var, np.float64) + epsilon)).astype(np.float32)
+    scale = inv_std if gamma is None else (inv_std * gamma).astype(np.float32)
+    shift = -np.asarray(mean, np.float32) * scale
+    if beta is not None:
+        shift += beta
+    return scale, shift.astype(np.float32), inv_std
+
+
+def moving_average(variable, value, momentum):
+    """``variable = variable * momentum + value * (1 - momentum)``, in place."""
+    variable *= np.float32(momentum)
+    variable += np.float32(1.0 - momentum) * value
+    return variable

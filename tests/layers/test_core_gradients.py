@@ -5,23 +5,7 @@ import pytest
 
 import pynn
 from pynn import layers
-
-
-def model_loss(model, x, y):
-    out = model._forward(x, False)
-    return float(model.loss.compute(y, out, None, x.shape[0], None, False).sum()) / x.shape[0]
-
-
-def analytic(model, x, y):
-    params, grads = model._flat_parameters()
-    fused, act = model._fusion()
-    model._set_emit_logits(act is not None)
-    out = model._forward(x, True)
-    g = np.empty(out.shape, np.float32)
-    model.loss.compute(y, out, None, x.shape[0], g, fused)
-    model._backward(g)
-    model._set_emit_logits(False)
-    return params, grads.copy()
+from gradcheck import check_model_gradients
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu", "elu", "sigmoid", "tanh", "softplus",
@@ -38,18 +22,7 @@ def test_dense_stack_gradients(activation, loss):
                              layers.Reshape((7, 1)), layers.Flatten(),
                              layers.Activation(activation), layers.Dense(4, activation=last)])
     model.compile(optimizer="sgd", loss=loss)
-    params, grads = analytic(model, x, y)
-    h = 1e-3
-    want = np.empty(params.size)
-    for i in range(params.size):
-        old = params[i]
-        params[i] = old + h
-        up = model_loss(model, x, y)
-        params[i] = old - h
-        down = model_loss(model, x, y)
-        params[i] = old
-        want[i] = (up - down) / (2 * h)
-    np.testing.assert_allclose(grads, want, rtol=5e-2, atol=2e-3)
+    check_model_gradients(model, x, y)
 
 
 def test_dropout_backward_uses_forward_mask():

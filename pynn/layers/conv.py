@@ -1,0 +1,331 @@
+"""Convolution layers: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D.
+
+Data is channels-last (NHWC) and kernels are HWIO, as Keras stores them, so
+Keras weights load unchanged.  Conv1D runs the 2-D kernels at height 1.
+"""
+from .. import activations, initializers, ops
+from .base import Layer, shape_str
+from .core import ActivationMixin
+
+
+def _tuple(value, n, what, layer):
+    if isinstance(value, int):
+        return (value,) * n
+    try:
+        t = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        t = ()
+    if len(t) != n:
+        raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints, "
+                         f"got {value!r}")
+    return t
+
+
+def _check_format(data_format, layer):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{layer}: only data_format='channels_last' is supported, "
+                         f"got {data_format!r}")
+
+
+class _Conv(ActivationMixin, Layer):
+    """What the convolution layers share: arguments, shapes, the activation
+    around the kernel and its gradient."""
+    rank = 2
+    depthwise = False
+
+    def __init__(self, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        label = f"{type(self).__name__} {self.name!r}"
+        _check_format(data_format, label)
+        n = self.rank
+        self.kernel_size = _tuple(kernel_size, n, "kernel_size", label)
+        self.strides = _tuple(strides, n, "strides", label)
+        self.dilation_rate = _tuple(dilation_rate, n, "dilation_rate", label)
+        if min(self.kernel_size + self.strides + self.dilation_rate) < 1:
+            raise ValueError(f"{label}: kernel_size, strides and dilation_rate must be "
+                             f">= 1, got {self.kernel_size}, {self.strides}, "
+                             f"{self.dilation_rate}")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{label}: strides > 1 cannot be combined with "
+                             f"dilation_rate > 1")
+        padding = str(padding).lower()
+        allowed = ("valid", "same", "causal") if n == 1 else ("valid", "same")
+        if padding not in allowed:
+            raise ValueError(f"{label}: padding must be one of {allowed}, got {padding!r}")
+        self.padding = padding
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    # The geometry in 2-D terms: Conv1D is height 1.
+    def _geometry2d(self):
+        if self.rank == 2:
+            return self.kernel_size, self.strides, self.padding, self.dilation_rate
+        (k,), (s,), (d,) = self.kernel_size, self.strides, self.dilation_rate
+        pad = ((0, 0), ((k - 1) * d, 0)) if self.padding == "causal" else self.padding
+        return (1, k), (1, s), pad, (1, d)
+
+    def _input_channels(self, input_shape):
+        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of "
+                             f"rank {self.rank + 2} with known channels, got shape "
+                             f"{shape_str(input_shape)}")
+        return int(input_shape[-1])
+
+    def _out_channels(self, input_shape):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        shape4 = self._as2d(tuple(input_shape))
+        k, s, p, d = self._geometry2d()
+        (oh, ow), _ = ops.conv_geometry(shape4, k, s, p, d,
+                                        f"{type(self).__name__} {self.name!r}")
+        out = (input_shape[0], oh, ow) if self.rank == 2 else (input_shape[0], ow)
+        return out + (self._out_channels(input_shape),)
+
+    def _as2d(self, shape):
+        return shape if self.rank == 2 else (shape[0], 1) + tuple(shape[1:])
+
+    def _activate_into(self, compute, out_shape, training):
+        """Runs ``compute(activation, out)``, keeping what backward needs."""
+        act = self._act()
+        if training and act in ops.NEEDS_INPUT:
+            pre = compute("linear", self._buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=self._buffer("y", out_shape))
+        else:
+            pre = None
+            y = compute(act, self._buffer("y", out_shape))
+        if training:
+            self._pre, self._y = pre, y
+        return y
+
+    def _output_grad(self, dy):
+        """dy through the activation: the gradient of the kernel's output."""
+        act = self._act()
+        if act == "linear":
+            return dy
+        return ops.activation_grad(act, self._pre, self._y, dy,
+                                   out=self._buffer("dact", dy.shape))
+
+    def _kernel_config(self):
+        return {**Layer.get_config(self), "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "dilation_rate": list(self.dilation_rate), "activation": self.activation,
+                "use_bias": self.use_bias,
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+class Conv2D(_Conv):
+    """2-D convolution: ``activation(conv(x, kernel) + bias)`` over NHWC input
+    with an HWIO kernel (Keras's ``Conv2D``)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, kernel_initializer, bias_initializer, **kwargs)
+        if int(filters) <= 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: filters must be a "
+                             f"positive integer, got {filters!r}")
+        if groups != 1:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: only groups=1 is supported")
+        self.filters = int(filters)
+
+    def _out_channels(self, input_shape):
+        return self.filters
+
+    def build(self, input_shape):
+        cin = self._input_channels(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (cin, self.filters),
+                                      self.kernel_initializer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) \
+            if self.use_bias else None
+        self.built = True
+
+    def _kernel4(self, value):
+        return value if self.rank == 2 else value[None]
+
+    def call(self, x, training=False):
+        x4 = x if self.rank == 2 else x[:, None]
+        k, s, p, d = self._geometry2d()
+        (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
+        out_shape = (x4.shape[0], oh, ow, self.filters)
+        kernel = self._kernel4(self.kernel.value)
+        bias = self.bias.value if self.bias is not None else None
+        y = self._activate_into(
+            lambda act, out: ops.conv2d(x4, kernel, bias, s, p, d, act, out=out),
+            out_shape, training)
+        if training:
+            self._x = x4
+        return y if self.rank == 2 else y[:, 0]
+
+    def backward(self, dy, need_input_grad=True):
+        dy4 = dy if self.rank == 2 else dy[:, None]
+        k, s, p, d = self._geometry2d()
+        x = self._x
+        dx = ops.conv2d_grad(
+            x, self._kernel4(self.kernel.value), dy4, s, p, d,
+            kernel_grad=self._kernel4(self.kernel.grad),
+            bias_grad=self.bias.grad if self.bias is not None else None,
+            input_grad=self._buffer("dx", x.shape) if need_input_grad else False,
+            activation=self._act(), y=self._y, pre=self._pre)
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def get_config(self):
+        return {**self._kernel_config(), "filters": self.filters,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer)}
+
+
+Convolution2D = Conv2D
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over (batch, steps, channels) with a (width, in, out)
+    kernel; ``padding`` may be 'causal'."""
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         groups, activation, use_bias, kernel_initializer, bias_initializer,
+                         **kwargs)
+
+
+Convolution1D = Conv1D
+
+
+class DepthwiseConv2D(_Conv):
+    """Depthwise 2-D convolution: each input channel convolved with its own
+    ``depth_multiplier`` filters (kernel ``(kh, kw, channels, multiplier)``)."""
+    depthwise = True
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, **kwargs)
+        if int(depth_multiplier) <= 0:
+            raise ValueError(f"DepthwiseConv2D {self.name!r}: depth_multiplier must be a "
+                             f"positive integer, got {depth_multiplier!r}")
+        self.depth_multiplier = int(depth_multiplier)
+
+    def _out_channels(self, input_shape):
+        return int(input_shape[-1]) * self.depth_multiplier
+
+    def build(self, input_shape):
+        cin = self._input_channels(input_shape)
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier),
+            self.kernel_initializer)
+        self.bias = self.add_weight("bias", (cin * self.depth_multiplier,),
+                                    self.bias_initializer) if self.use_bias else None
+        self.built = True
+
+    @property
+    def kernel(self):
+        return self.depthwise_kernel
+
+    def call(self, x, training=False):
+        k, s, p, d = self._geometry2d()
+        (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
+        kernel = self.depthwise_kernel.value
+        out_shape = (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)
+        bias = self.bias.value if self.bias is not None else None
+        y = self._activate_into(
+            lambda act, out: ops.depthwise_conv2d(x, kernel, bias, s, p, d, act, out=out),
+            out_shape, training)
+        if training:
+            self._x = x
+        return y
+
+    def backward(self, dy, need_input_grad=True):
+        g = self._output_grad(dy)
+        k, s, p, d = self._geometry2d()
+        x = self._x
+        return ops.depthwise_conv2d_grad(
+            x, self.depthwise_kernel.value, g, s, p, d,
+            kernel_grad=self.depthwise_kernel.grad,
+            bias_grad=self.bias.grad if self.bias is not None else None,
+            input_grad=self._buffer("dx", x.shape) if need_input_grad else False)
+
+    def get_config(self):
+        return {**self._kernel_config(), "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": initializers.serialize(self.kernel_initializer)}
+
+
+class SeparableConv2D(_Conv):
+    """A depthwise convolution followed by a 1x1 convolution to ``filters``
+    channels, with the bias and activation after the second."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), depth_multiplier=1, activation=None,
+                 use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, **kwargs)
+        if int(filters) <= 0 or int(depth_multiplier) <= 0:
+            raise ValueError(f"SeparableConv2D {self.name!r}: filters and depth_multiplier "
+                             f"must be positive integers, got {filters!r}, "
+                             f"{depth_multiplier!r}")
+        self.filters = int(filters)
+        self.depth_multiplier = int(depth_multiplier)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+
+    def _out_channels(self, input_shape):
+        return self.filters
+
+    def build(self, input_shape):
+        cin = self._input_channels(input_shape)
+        mid = cin * self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier),
+            self.kernel_initializer)
+        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
+                                                self.pointwise_initializer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) \
+            if self.use_bias else None
+        self.built = True
+
+    def call(self, x, training=False):
+        k, s, p, d = self._geometry2d()
+        (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
+        mid = ops.depthwise_conv2d(
+            x, self.depthwise_kernel.value, None, s, p, d,
+            out=self._buffer("mid", (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)))
+        pointwise = self.pointwise_kernel.value
+        bias = self.bias.value if self.bias is not None else None
+        y = self._activate_into(
+            lambda act, out: ops.conv2d(mid, pointwise, bias, 1, "valid", 1, act, out=out),
+            (x.shape[0], oh, ow, self.filters), training)
+        if training:
+            self._x, self._mid = x, mid
+        return y
+
+    def backward(self, dy, need_input_grad=True):
+        k, s, p, d = self._geometry2d()
+        x, mid = self._x, self._mid
+        dmid = ops.conv2d_grad(mid, self.pointwise_kernel.value, dy, 1, "valid", 1,
+                               kernel_grad=self.pointwise_kernel.grad,
+                               bias_grad=self.bias.grad if self.bias is not None else None,
+                               input_grad=self._buffer("dmid", mid.shape),
+                               activation=self._act(), y=self._y, pre=self._pre)
+        return ops.depthwise_conv2d_grad(
+            x, self.depthwise_kernel.value, dmid, s, p, d,
+            kernel_grad=self.depthwise_kernel.grad,
+            input_grad=self._buffer("dx", x.shape) if need_input_grad else False)
+
+    def get_config(self):
+        return {**self._kernel_config(), "filters": self.filters,
+                "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": initializers.serialize(self.kernel_initializer),
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer)}
+
+
+SeparableConvolution2D = SeparableConv2D

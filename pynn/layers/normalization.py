@@ -1,0 +1,107 @@
+"""BatchNormalization."""
+from .. import initializers, ops
+from .base import Layer, shape_str
+
+
+class BatchNormalization(Layer):
+    """Normalizes each channel (the last axis) by the batch's mean and
+    variance while training, and by moving averages of them at inference,
+    then scales by ``gamma`` and shifts by ``beta`` (Keras's arguments and
+    defaults).  A layer with ``trainable=False`` always runs in inference
+    mode, as in Keras 3."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axis, int):
+            raise ValueError(f"BatchNormalization {self.name!r}: axis must be an int (the "
+                             f"channels axis), got {axis!r}")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        if self.epsilon <= 0:
+            raise ValueError(f"BatchNormalization {self.name!r}: epsilon must be > 0")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if self.axis not in (-1, rank - 1) or rank < 2 or input_shape[-1] is None:
+            raise ValueError(f"BatchNormalization {self.name!r}: only the last axis (the "
+                             f"channels, known) can be normalized; got axis={self.axis} for "
+                             f"input shape {shape_str(input_shape)}")
+        c = (int(input_shape[-1]),)
+        self.gamma = self.add_weight("gamma", c, self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", c, self.beta_initializer) if self.center else None
+        self.moving_mean = self.add_weight("moving_mean", c, self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", c,
+                                               self.moving_variance_initializer,
+                                               trainable=False)
+        self.built = True
+
+    def _gamma_beta(self):
+        return (self.gamma.value if self.gamma is not None else None,
+                self.beta.value if self.beta is not None else None)
+
+    def inference_affine(self):
+        """The (scale, shift) that inference applies per channel: what a
+        preceding convolution or dense layer can absorb."""
+        gamma, beta = self._gamma_beta()
+        scale, shift, _ = ops.batch_norm_affine(self.moving_mean.value,
+                                                self.moving_variance.value, gamma, beta,
+                                                self.epsilon)
+        return scale, shift
+
+    def call(self, x, training=False):
+        c = x.shape[-1]
+        x2 = x.reshape(-1, c)
+        out = self._buffer("y", x2.shape)
+        gamma, beta = self._gamma_beta()
+        if training and self.trainable:
+            mean, var = ops.moments(x2, self._buffer("mean", (c,)), self._buffer("var", (c,)))
+            scale, shift, inv_std = ops.batch_norm_affine(mean, var, gamma, beta, self.epsilon)
+            ops.moving_average(self.moving_mean.value, mean, self.momentum)
+            ops.moving_average(self.moving_variance.value, var, self.momentum)
+            self._x, self._mean, self._inv_std = x2, mean, inv_std
+            self._training_step = True
+        else:
+            scale, shift = self.inference_affine()
+            self._training_step = False
+        y = ops.channel_affine(x2, scale, shift, out=out)
+        return y.reshape(x.shape)
+
+    def backward(self, dy, need_input_grad=True):
+        c = dy.shape[-1]
+        dy2 = dy.reshape(-1, c)
+        gamma, _ = self._gamma_beta()
+        if not self._training_step:
+            # Inference mode (a frozen layer): a fixed per-channel scale.
+            if not need_input_grad:
+                return None
+            scale, _ = self.inference_affine()
+            zero = self._buffer("zero", (c,))
+            zero[...] = 0.0
+            return ops.channel_affine(dy2, scale, zero,
+                                      out=self._buffer("dx", dy2.shape)).reshape(dy.shape)
+        dx = ops.batch_norm_grad(
+            self._x, dy2, self._mean, self._inv_std, gamma,
+            gamma_grad=self.gamma.grad if self.gamma is not None else None,
+            beta_grad=self.beta.grad if self.beta is not None else None,
+            input_grad=self._buffer("dx", dy2.shape) if need_input_grad else False)
+        return None if dx is None else dx.reshape(dy.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer":
+                    initializers.serialize(self.moving_variance_initializer)}

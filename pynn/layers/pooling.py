@@ -1,0 +1,184 @@
+"""Pooling layers: max and average pooling (2-D and 1-D) and their global
+forms.  1-D pooling runs the 2-D kernels at height 1."""
+import numpy as np
+
+from .. import ops
+from .base import Layer, shape_str
+from .conv import _check_format, _tuple
+
+
+class _Pooling(Layer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        label = f"{type(self).__name__} {self.name!r}"
+        _check_format(data_format, label)
+        self.pool_size = _tuple(pool_size, self.rank, "pool_size", label)
+        self.strides = self.pool_size if strides is None else \
+            _tuple(strides, self.rank, "strides", label)
+        if min(self.pool_size + self.strides) < 1:
+            raise ValueError(f"{label}: pool_size and strides must be >= 1, got "
+                             f"{self.pool_size} and {self.strides}")
+        padding = str(padding).lower()
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{label}: padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
+
+    def _window2d(self):
+        if self.rank == 2:
+            return self.pool_size, self.strides
+        return (1,) + self.pool_size, (1,) + self.strides
+
+    def _as2d(self, shape):
+        return tuple(shape) if self.rank == 2 else (shape[0], 1) + tuple(shape[1:])
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of rank "
+                             f"{self.rank + 2}, got shape {shape_str(input_shape)}")
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        pool, strides = self._window2d()
+        (oh, ow), _ = ops.pool_geometry(self._as2d(input_shape), pool, strides, self.padding,
+                                        f"{type(self).__name__} {self.name!r}")
+        out = (input_shape[0], oh, ow) if self.rank == 2 else (input_shape[0], ow)
+        return out + (input_shape[-1],)
+
+    def call(self, x, training=False):
+        x4 = x if self.rank == 2 else x[:, None]
+        pool, strides = self._window2d()
+        (oh, ow), _ = ops.pool_geometry(x4.shape, pool, strides, self.padding)
+        out = self._buffer("y", (x4.shape[0], oh, ow, x4.shape[3]))
+        if self.kind == "max":
+            argmax = self._buffer("argmax", out.shape, np.int32) if training else None
+            y = ops.max_pool2d(x4, pool, strides, self.padding, out=out, argmax=argmax)
+            self._argmax = argmax
+        else:
+            y = ops.avg_pool2d(x4, pool, strides, self.padding, out=out)
+        if training:
+            self._x_shape = x4.shape
+        return y if self.rank == 2 else y[:, 0]
+
+    def backward(self, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        dy4 = dy if self.rank == 2 else dy[:, None]
+        pool, strides = self._window2d()
+        dx = self._buffer("dx", self._x_shape)
+        if self.kind == "max":
+            ops.max_pool2d_grad(dy4, self._argmax, self._x_shape, pool, strides, self.padding,
+                                out=dx)
+        else:
+            ops.avg_pool2d_grad(dy4, self._x_shape, pool, strides, self.padding, out=dx)
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling):
+    """The maximum over each ``pool_size`` window (strides default to it)."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """The mean over each ``pool_size`` window; with 'same' padding only the
+    pixels inside the input count."""
+    kind = "avg"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling1D(_Pooling):
+    """1-D max pooling over (batch, steps, channels)."""
+    rank = 1
+
+
+class AveragePooling1D(_Pooling):
+    """1-D average pooling over (batch, steps, channels)."""
+    rank = 1
+    kind = "avg"
+
+
+MaxPool2D, AvgPool2D, MaxPool1D, AvgPool1D = (MaxPooling2D, AveragePooling2D, MaxPooling1D,
+                                              AveragePooling1D)
+
+
+class _GlobalPooling(Layer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        _check_format(data_format, f"{type(self).__name__} {self.name!r}")
+        self.keepdims = bool(keepdims)
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of rank "
+                             f"{self.rank + 2}, got shape {shape_str(input_shape)}")
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def call(self, x, training=False):
+        x4 = x if self.rank == 2 else x[:, None]
+        out = self._buffer("y", (x4.shape[0], x4.shape[3]))
+        if self.kind == "max":
+            argmax = self._buffer("argmax", out.shape, np.int32) if training else None
+            y = ops.global_max_pool2d(x4, out=out, argmax=argmax)
+            self._argmax = argmax
+        else:
+            y = ops.global_avg_pool2d(x4, out=out)
+        if training:
+            self._x_shape = x4.shape
+        if self.keepdims:
+            return y.reshape((y.shape[0],) + (1,) * self.rank + (y.shape[1],))
+        return y
+
+    def backward(self, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), self._x_shape,
+                                    argmax=self._argmax if self.kind == "max" else None,
+                                    out=self._buffer("dx", self._x_shape))
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum over height and width of each channel."""
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean over height and width of each channel."""
+    kind = "avg"
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """The maximum over the steps of each channel."""
+    rank = 1
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over the steps of each channel."""
+    rank = 1
+    kind = "avg"
+
+
+GlobalMaxPool2D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalAvgPool1D = (
+    GlobalMaxPooling2D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalAveragePooling1D)

@@ -1,0 +1,313 @@
+"""Convolution, pooling and batch-normalization kernels against float64
+NumPy references: forward values and both gradients (the gradients through
+the adjoint identity <dy, conv(x, k)> = <dx, x> = <dk, k>, computed exactly
+in float64)."""
+import itertools
+
+import numpy as np
+import pytest
+
+from pynn import ops
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def same_pads(size, k, s, d):
+    span = (k - 1) * d + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + span - size, 0)
+    return total // 2, total - total // 2
+
+
+def ref_pads(shape, kh, kw, s, d, padding):
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    return same_pads(shape[1], kh, s[0], d[0]), same_pads(shape[2], kw, s[1], d[1])
+
+
+def taps(xp, kh, kw, s, d, oh, ow):
+    """For each kernel tap (i, j): the input pixels it meets, (n, oh, ow, c)."""
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, xp[:, i * d[0]:i * d[0] + (oh - 1) * s[0] + 1:s[0],
+                           j * d[1]:j * d[1] + (ow - 1) * s[1] + 1:s[1], :]
+
+
+def ref_conv(x, k, s, d, padding, depthwise=False):
+    x, k = x.astype(np.float64), k.astype(np.float64)
+    kh, kw = k.shape[:2]
+    (t, b), (l, r) = ref_pads(x.shape, kh, kw, s, d, padding)
+    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
+    oh = (xp.shape[1] - (kh - 1) * d[0] - 1) // s[0] + 1
+    ow = (xp.shape[2] - (kw - 1) * d[1] - 1) // s[1] + 1
+    if depthwise:
+        y = np.zeros((x.shape[0], oh, ow, k.shape[2], k.shape[3]))
+        for i, j, patch in taps(xp, kh, kw, s, d, oh, ow):
+            y += patch[..., None] * k[i, j]
+        return y.reshape(x.shape[0], oh, ow, -1)
+    y = np.zeros((x.shape[0], oh, ow, k.shape[3]))
+    for i, j, patch in taps(xp, kh, kw, s, d, oh, ow):
+        y += patch @ k[i, j]
+    return y
+
+
+def ref_conv_grads(x, k, dy, s, d, padding, depthwise=False):
+    """(dx, dk) of sum(dy * conv(x, k)) in float64."""
+    x, k, dy = x.astype(np.float64), k.astype(np.float64), dy.astype(np.float64)
+    kh, kw = k.shape[:2]
+    (t, b), (l, r) = ref_pads(x.shape, kh, kw, s, d, padding)
+    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
+    dxp = np.zeros_like(xp)
+    dk = np.zeros_like(k)
+    oh, ow = dy.shape[1:3]
+    if depthwise:
+        dy = dy.reshape(dy.shape[:3] + k.shape[2:])
+    for i, j, patch in taps(xp, kh, kw, s, d, oh, ow):
+        view = dxp[:, i * d[0]:i * d[0] + (oh - 1) * s[0] + 1:s[0],
+                   j * d[1]:j * d[1] + (ow - 1) * s[1] + 1:s[1], :]
+        if depthwise:
+            dk[i, j] = np.einsum("nhwc,nhwcm->cm", patch, dy)
+            view += np.einsum("nhwcm,cm->nhwc", dy, k[i, j])
+        else:
+            dk[i, j] = np.einsum("nhwc,nhwo->co", patch, dy)
+            view += dy @ k[i, j].T
+    return dxp[:, t:t + x.shape[1], l:l + x.shape[2]], dk
+
+
+def close(got, want, rtol=1e-5):
+    """Relative agreement, scaled by the reference's magnitude."""
+    err = np.abs(got - want).max() if want.size else 0.0
+    assert err <= rtol * max(np.abs(want).max(), 1.0), f"max error {err}"
+
+
+SIZES = [(1, 1), (7, 9), (28, 28)]
+COMBOS = [c for c in itertools.product(SIZES, [1, 3, 32], [1, 3, 5], [1, 2], [1, 2],
+                                       ["valid", "same"])
+          if not (c[3] > 1 and c[4] > 1)
+          and (c[5] == "same" or min(c[0]) >= (c[2] - 1) * c[4] + 1)]
+
+
+@pytest.mark.parametrize("size,cin,ksize,stride,dilation,padding", COMBOS)
+def test_conv2d_matches_float64(size, cin, ksize, stride, dilation, padding):
+    x = rand(2, *size, cin, seed=cin)
+    k = rand(ksize, ksize, cin, 4, seed=ksize)
+    bias = rand(4, seed=7)
+    s, d = (stride, stride), (dilation, dilation)
+    y = ops.conv2d(x, k, bias, s, padding, d)
+    want = ref_conv(x, k, s, d, padding) + bias
+    assert y.shape == want.shape
+    close(y, want)
+    dy = rand(*y.shape, seed=11)
+    dk, db = np.empty_like(k), np.empty_like(bias)
+    dx = ops.conv2d_grad(x, k, dy, s, padding, d, kernel_grad=dk, bias_grad=db)
+    want_dx, want_dk = ref_conv_grads(x, k, dy, s, d, padding)
+    close(dx, want_dx)
+    close(dk, want_dk)
+    close(db, dy.astype(np.float64).sum((0, 1, 2)))
+
+
+@pytest.mark.parametrize("stride,padding", [((1, 2), "same"), ((2, 1), "valid")])
+def test_conv2d_unequal_strides_and_batches_split_across_threads(stride, padding):
+    x = rand(9, 13, 11, 5)
+    k = rand(3, 2, 5, 7)
+    y = ops.conv2d(x, k, None, stride, padding)
+    close(y, ref_conv(x, k, stride, (1, 1), padding))
+    dy = rand(*y.shape, seed=3)
+    dk = np.empty_like(k)
+    dx = ops.conv2d_grad(x, k, dy, stride, padding, kernel_grad=dk)
+    want_dx, want_dk = ref_conv_grads(x, k, dy, stride, (1, 1), padding)
+    close(dx, want_dx)
+    close(dk, want_dk)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu", "sigmoid", "softmax"])
+def test_conv2d_fused_activation_and_its_gradient(activation):
+    x, k, b = rand(3, 8, 8, 3), rand(3, 3, 3, 6, seed=1), rand(6, seed=2)
+    pre = ops.conv2d(x, k, b, padding="same")
+    y = ops.conv2d(x, k, b, padding="same", activation=activation)
+    np.testing.assert_allclose(y, ops.activation(pre, activation), rtol=1e-5, atol=1e-6)
+    dy = rand(*y.shape, seed=4)
+    g = ops.activation_grad(activation, pre, y, dy)
+    dk, db, dk2, db2 = (np.empty_like(k), np.empty_like(b), np.empty_like(k),
+                        np.empty_like(b))
+    dx = ops.conv2d_grad(x, k, dy, padding="same", kernel_grad=dk, bias_grad=db,
+                         activation=activation, y=y, pre=pre)
+    dx2 = ops.conv2d_grad(x, k, g, padding="same", kernel_grad=dk2, bias_grad=db2)
+    np.testing.assert_allclose(dx, dx2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dk, dk2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(db, db2, rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_explicit_padding_and_1d():
+    x, k = rand(2, 5, 6, 3), rand(2, 3, 3, 4)
+    y = ops.conv2d(x, k, padding=((1, 0), (2, 1)))
+    xp = np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 0)))
+    close(y, ref_conv(xp, k, (1, 1), (1, 1), "valid"))
+    x1, k1 = rand(3, 10, 4), rand(3, 4, 5)
+    y1 = ops.conv1d(x1, k1, padding="causal", dilation_rate=2)
+    xp1 = np.pad(x1, ((0, 0), (4, 0), (0, 0)))
+    close(y1, ref_conv(xp1[:, None], k1[None], (1, 1), (1, 2), "valid")[:, 0])
+    assert y1.shape == (3, 10, 5)
+
+
+@pytest.mark.parametrize("mult,stride,dilation,padding", [
+    (1, 1, 1, "valid"), (1, 2, 1, "same"), (2, 1, 2, "same"), (3, 2, 1, "valid"),
+    (1, 1, 2, "valid")])
+@pytest.mark.parametrize("cin", [1, 3, 32])
+def test_depthwise_conv2d_matches_float64(mult, stride, dilation, padding, cin):
+    x = rand(3, 9, 8, cin)
+    k = rand(3, 3, cin, mult, seed=1)
+    b = rand(cin * mult, seed=2)
+    s, d = (stride, stride), (dilation, dilation)
+    y = ops.depthwise_conv2d(x, k, b, s, padding, d)
+    want = ref_conv(x, k, s, d, padding, depthwise=True) + b
+    close(y, want)
+    dy = rand(*y.shape, seed=5)
+    dk, db = np.empty_like(k), np.empty_like(b)
+    dx = ops.depthwise_conv2d_grad(x, k, dy, s, padding, d, kernel_grad=dk, bias_grad=db)
+    want_dx, want_dk = ref_conv_grads(x, k, dy, s, d, padding, depthwise=True)
+    close(dx, want_dx)
+    close(dk, want_dk)
+    close(db, dy.astype(np.float64).sum((0, 1, 2)))
+
+
+def ref_pool(x, pool, strides, padding, kind):
+    """Pooling in float64 with TensorFlow's rules: SAME pads with values that
+    never win (max) or do not count (average)."""
+    ph, pw = pool
+    sh, sw = strides or pool
+    n, h, w, c = x.shape
+    if padding == "valid":
+        oh, ow, top, left = (h - ph) // sh + 1, (w - pw) // sw + 1, 0, 0
+    else:
+        oh, ow = -(-h // sh), -(-w // sw)
+        top = max((oh - 1) * sh + ph - h, 0) // 2
+        left = max((ow - 1) * sw + pw - w, 0) // 2
+    y = np.empty((n, oh, ow, c))
+    for i in range(oh):
+        for j in range(ow):
+            y0, x0 = i * sh - top, j * sw - left
+            win = x[:, max(y0, 0):y0 + ph, max(x0, 0):x0 + pw].astype(np.float64)
+            y[:, i, j] = win.max((1, 2)) if kind == "max" else win.mean((1, 2))
+    return y
+
+
+POOLS = [((2, 2), None, "valid"), ((2, 2), None, "same"), ((3, 3), (2, 2), "valid"),
+         ((3, 3), (2, 2), "same"), ((3, 2), (1, 2), "same"), ((2, 2), (1, 1), "valid")]
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("pool,strides,padding", POOLS)
+@pytest.mark.parametrize("shape", [(2, 7, 9, 3), (3, 28, 28, 32), (1, 5, 5, 1)])
+def test_pooling_matches_float64(kind, pool, strides, padding, shape):
+    x = rand(*shape)
+    f = ops.max_pool2d if kind == "max" else ops.avg_pool2d
+    argmax = None
+    if kind == "max":
+        (oh, ow), _ = ops.pool_geometry(shape, pool, strides, padding)
+        argmax = np.empty((shape[0], oh, ow, shape[3]), np.int32)
+        y = f(x, pool, strides, padding, argmax=argmax)
+    else:
+        y = f(x, pool, strides, padding)
+    want = ref_pool(x, pool, strides, padding, kind)
+    close(y, want)
+    # The gradient, against finite differences of the float64 reference
+    # (exact for pooling away from ties, which random data has not).
+    dy = rand(*y.shape, seed=9)
+    if kind == "max":
+        dx = ops.max_pool2d_grad(dy, argmax, shape, pool, strides, padding)
+    else:
+        dx = ops.avg_pool2d_grad(dy, shape, pool, strides, padding)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        idx = tuple(rng.integers(0, m) for m in shape)
+        xp, xm = x.astype(np.float64), x.astype(np.float64)
+        xp[idx] += 1e-4
+        xm[idx] -= 1e-4
+        fd = ((ref_pool(xp, pool, strides, padding, kind) -
+               ref_pool(xm, pool, strides, padding, kind)) * dy).sum() / 2e-4
+        assert abs(fd - dx[idx]) < 1e-3 * max(1.0, abs(fd))
+
+
+def test_global_pools():
+    x = rand(4, 5, 7, 6)
+    close(ops.global_avg_pool2d(x), x.astype(np.float64).mean((1, 2)))
+    argmax = np.empty((4, 6), np.int32)
+    y = ops.global_max_pool2d(x, argmax=argmax)
+    close(y, x.max((1, 2)))
+    dy = rand(4, 6, seed=1)
+    dx = ops.global_pool2d_grad("max", dy, x.shape, argmax=argmax)
+    want = (x == x.max((1, 2), keepdims=True)) * dy[:, None, None, :]
+    close(dx, want)
+    dx = ops.global_pool2d_grad("avg", dy, x.shape)
+    close(dx, np.broadcast_to(dy[:, None, None, :] / 35.0, x.shape))
+
+
+def test_max_pool_keeps_a_window_of_nans_and_infs_valid():
+    x = np.full((1, 4, 4, 2), -np.inf, np.float32)
+    x[0, :, :, 1] = np.nan
+    argmax = np.empty((1, 2, 2, 2), np.int32)
+    y = ops.max_pool2d(x, 2, argmax=argmax)
+    assert np.all(y[..., 0] == -np.inf)
+    dx = ops.max_pool2d_grad(np.ones_like(y), argmax, x.shape, 2)
+    assert dx.sum() == 8
+
+
+def test_conv_and_pool_bad_input_names_shapes():
+    x = rand(2, 5, 5, 3)
+    with pytest.raises(ValueError, match="expects 4 input channels"):
+        ops.conv2d(x, rand(3, 3, 4, 2))
+    with pytest.raises(ValueError, match="does not fit"):
+        ops.conv2d(x, rand(7, 7, 3, 2))
+    with pytest.raises(ValueError, match="rank 4"):
+        ops.conv2d(x[0], rand(3, 3, 3, 2))
+    with pytest.raises(ValueError, match="padding"):
+        ops.conv2d(x, rand(3, 3, 3, 2), padding="full")
+    with pytest.raises(ValueError, match="dilation"):
+        ops.conv2d(x, rand(3, 3, 3, 2), strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="window"):
+        ops.max_pool2d(x, 6)
+    with pytest.raises(ValueError, match="out must be float32"):
+        ops.conv2d(x, rand(3, 3, 3, 2), out=np.empty((2, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="argmax does not come"):
+        ops.max_pool2d_grad(rand(2, 2, 2, 3), np.full((2, 2, 2, 3), 10**6, np.int32),
+                            x.shape, 2)
+
+
+def test_moments_and_batch_norm_gradient():
+    x = rand(6, 4, 3, 5) * 3 + 100  # a large mean: the two-pass variance holds
+    mean, var = ops.moments(x)
+    close(mean, x.astype(np.float64).mean((0, 1, 2)))
+    np.testing.assert_allclose(var, x.astype(np.float64).var((0, 1, 2)), rtol=1e-4)
+    gamma, beta = rand(5, seed=1), rand(5, seed=2)
+    scale, shift, inv_std = ops.batch_norm_affine(mean, var, gamma, beta, 1e-3)
+    y = ops.channel_affine(x, scale, shift)
+    x64 = x.astype(np.float64)
+    m, v = x64.mean((0, 1, 2)), x64.var((0, 1, 2))
+    close(y, gamma * (x64 - m) / np.sqrt(v + 1e-3) + beta, 1e-4)
+
+    dy = rand(*x.shape, seed=3)
+    dg, db = np.empty(5, np.float32), np.empty(5, np.float32)
+    dx = ops.batch_norm_grad(x.reshape(-1, 5), dy.reshape(-1, 5), mean, inv_std, gamma, dg, db)
+
+    def f(x64, g64, b64):
+        m, v = x64.mean((0, 1, 2)), x64.var((0, 1, 2))
+        return ((g64 * (x64 - m) / np.sqrt(v + 1e-3) + b64) * dy).sum()
+
+    h = 1e-4
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        idx = tuple(rng.integers(0, s) for s in x.shape)
+        up, down = x64.copy(), x64.copy()
+        up[idx] += h
+        down[idx] -= h
+        fd = (f(up, gamma, beta) - f(down, gamma, beta)) / (2 * h)
+        assert abs(fd - dx.reshape(x.shape)[idx]) < 2e-3 * max(1, abs(fd))
+    for j in range(5):
+        e = np.zeros(5)
+        e[j] = h
+        close(np.float64(dg[j]), (f(x64, gamma + e, beta) - f(x64, gamma - e, beta)) / (2 * h),
+              1e-3)
+        close(np.float64(db[j]), dy[..., j].astype(np.float64).sum(), 1e-4)
