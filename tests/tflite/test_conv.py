@@ -11,9 +11,6 @@ from pynn.utils import set_random_seed
 
 CNN_FLOAT_BYTES = 143_336
 
-if not hasattr(layers, "Conv2D"):  # until the convolution layers are merged
-    pytest.skip("pynn.layers has no convolution layers yet", allow_module_level=True)
-
 
 def model_of(shape, *body):
     set_random_seed(7)
