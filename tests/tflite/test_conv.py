@@ -199,7 +199,7 @@ def cnn(mnist):
     ])
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
                   metrics=["accuracy"])
-    model.fit(x[:4000, ..., None], y[:4000], batch_size=64, epochs=1, verbose=0)
+    model.fit(x[:2500, ..., None], y[:2500], batch_size=64, epochs=1, verbose=0)
     return model
 
 
@@ -208,20 +208,25 @@ def images(mnist):
     return mnist[0][..., None]
 
 
-def test_cnn_float32(cnn, images):
+@pytest.fixture(scope="module")
+def cnn_want(cnn, images):
+    return cnn.predict(images, verbose=0)
+
+
+def test_cnn_float32(cnn, images, cnn_want):
     data = convert(cnn)
     assert len(data) <= CNN_FLOAT_BYTES
     assert op_names(data) == ["CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "RESHAPE",
                               "FULLY_CONNECTED", "SOFTMAX"]
-    want = cnn.predict(images, verbose=0)
+    want = cnn_want
     np.testing.assert_allclose(run(data, images[:1]), want[:1], atol=1e-5)
     np.testing.assert_allclose(run(data, images[:5]), want[:5], atol=1e-5)
     np.testing.assert_allclose(run(data, images), want, atol=1e-5)
 
 
-def test_cnn_quantized(cnn, images):
+def test_cnn_quantized(cnn, images, cnn_want):
     base = len(convert(cnn))
-    want = cnn.predict(images, verbose=0)
+    want = cnn_want
     half = convert(cnn, "float16")
     assert len(half) <= 0.55 * base
     np.testing.assert_allclose(run(half, images), want, atol=1e-2)
