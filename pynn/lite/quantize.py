@@ -14,9 +14,8 @@ dynamic range
     float, as TensorFlow leaves them.
 full integer
     activations are int8, asymmetric, with ranges calibrated by running
-    the model over the representative dataset; weights int8 symmetric
-    (per channel for convolutions, per tensor for FULLY_CONNECTED), biases
-    int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
+    the model over the representative dataset; weights int8 symmetric per
+    output channel, biases int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
     outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
     0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
     MEAN) keep their input's quantization.  The model's input and output
@@ -257,11 +256,11 @@ MAX_RESCALE = 255.0
 
 
 def _quantize_weighted(op):
-    """int8 weights (per channel but for FULLY_CONNECTED), int32 bias with
-    scale input_scale * weight_scale."""
+    """int8 weights per output channel, int32 bias with scale
+    input_scale * weight_scale."""
     axis = WEIGHT_AXIS[op.code]
     w = op.inputs[1]
-    q, wq = symmetric_int8(w.data, None if op.code == "FULLY_CONNECTED" else axis)
+    q, wq = symmetric_int8(w.data, axis)
     op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
     in_scale = float(op.inputs[0].quant.scale[0])
     out = op.outputs[0]

@@ -2,7 +2,7 @@
 interpreter, list its ops, read its structure."""
 import numpy as np
 import tflite
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import pynn
 
@@ -27,11 +27,15 @@ def convert(model, mode=None, data=None, input_type=np.float32, output_type=np.f
     return conv.convert()
 
 
-def run(model_bytes, x):
+def run(model_bytes, x, reference=False):
     """The interpreter's output for the float input ``x`` (any batch size),
     quantizing the input and dequantizing the output when the model's
-    interface is int8 or uint8."""
-    it = Interpreter(model_content=model_bytes)
+    interface is int8 or uint8.  ``reference``: the builtin kernels alone,
+    without the default XNNPACK delegate (what runs where XNNPACK does
+    not)."""
+    kw = {"experimental_op_resolver_type":
+          OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if reference else {}
+    it = Interpreter(model_content=model_bytes, **kw)
     inp = it.get_input_details()[0]
     it.resize_tensor_input(inp["index"], list(x.shape))
     it.allocate_tensors()

@@ -42,11 +42,15 @@ def check(model, shape, ops=None, int8_atol=None):
     np.testing.assert_allclose(run(data, x), want, atol=1e-5)
     span = float(want.max() - want.min()) or 1.0
     calib = rng.uniform(-1, 1, (64,) + shape).astype(np.float32)
+    np.testing.assert_allclose(run(data, x, reference=True), want, atol=1e-5)
     q = convert(model, "int8", np.concatenate([x, calib]))
     tol = int8_atol if int8_atol is not None else 0.06 * span
-    np.testing.assert_allclose(run(q, x), want, atol=tol)
-    np.testing.assert_allclose(run(convert(model, "dynamic"), x), want, atol=tol)
-    np.testing.assert_allclose(run(convert(model, "float16"), x), want, atol=1e-2 * span + 1e-3)
+    dyn = convert(model, "dynamic")
+    half = convert(model, "float16")
+    for reference in (False, True):
+        np.testing.assert_allclose(run(q, x, reference), want, atol=tol)
+        np.testing.assert_allclose(run(dyn, x, reference), want, atol=tol)
+        np.testing.assert_allclose(run(half, x, reference), want, atol=1e-2 * span + 1e-3)
     return data
 
 
@@ -177,7 +181,9 @@ def test_hybrid_kernels_for_large_weights(layer):
     assert all(w.Quantization().ScaleLength() > 1 for w in weights)
     x = np.random.default_rng(5).uniform(-1, 1, (5,) + shape).astype(np.float32)
     want = model.predict(x, verbose=0)
-    np.testing.assert_allclose(run(data, x), want, atol=0.03 * float(np.abs(want).max()))
+    for reference in (False, True):
+        np.testing.assert_allclose(run(data, x, reference), want,
+                                   atol=0.03 * float(np.abs(want).max()))
 
 
 # --------------------------------------------------------- the Keras CNN

@@ -64,8 +64,10 @@ def test_dynamic_range(mlp, flat, float_bytes):
     opts.Init(fc.BuiltinOptions().Bytes, fc.BuiltinOptions().Pos)
     assert opts.AsymmetricQuantizeInputs()
     assert sg.Tensors(sg.Inputs(0)).Type() == 0  # float32 interface
-    ok = agreement(run(data, flat), mlp.predict(flat, verbose=0))
-    assert ok >= 0.98, ok
+    want = mlp.predict(flat, verbose=0)
+    for reference in (False, True):
+        ok = agreement(run(data, flat, reference), want)
+        assert ok >= 0.98, (reference, ok)
 
 
 @pytest.mark.parametrize("io", [np.float32, np.int8, np.uint8])
@@ -91,13 +93,17 @@ def test_full_integer(mlp, flat, float_bytes, io):
             x, w, b = (sg.Tensors(op.Inputs(j)) for j in range(3))
             assert (x.Type(), w.Type(), b.Type()) == (9, 9, 2)  # int8, int8, int32
             qx, qw, qb = x.Quantization(), w.Quantization(), b.Quantization()
-            assert qw.ZeroPoint(0) == 0
-            assert qb.Scale(0) == pytest.approx(qx.Scale(0) * qw.Scale(0), rel=1e-6)
+            assert qw.ScaleLength() == w.Shape(0) and qw.QuantizedDimension() == 0
+            assert all(qw.ZeroPoint(c) == 0 for c in range(qw.ZeroPointLength()))
+            assert all(qb.Scale(c) == pytest.approx(qx.Scale(0) * qw.Scale(c), rel=1e-6)
+                       for c in range(qb.ScaleLength()))
         if names[i] == "SOFTMAX":
             q = sg.Tensors(op.Outputs(0)).Quantization()
             assert q.Scale(0) == pytest.approx(1 / 256) and q.ZeroPoint(0) == -128
-    ok = agreement(run(data, flat), mlp.predict(flat, verbose=0))
-    assert ok >= 0.97, ok
+    want = mlp.predict(flat, verbose=0)
+    for reference in (False, True):
+        ok = agreement(run(data, flat, reference), want)
+        assert ok >= 0.97, (reference, ok)
     np.testing.assert_allclose(run(data, flat[:5]), mlp.predict(flat[:5], verbose=0),
                                atol=0.1)
 
