@@ -7,7 +7,8 @@ from . import (activations, callbacks, datasets, initializers, layers, losses, m
 from .backend import get_num_threads, set_num_threads, show_config
 from .layers import Input
 from .models import Sequential
+from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 
 __all__ = ["Sequential", "Input", "activations", "callbacks", "datasets", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "utils",
+           "layers", "lite", "losses", "metrics", "models", "ops", "optimizers", "utils",
            "set_num_threads", "get_num_threads", "show_config", "__version__"]

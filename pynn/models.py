@@ -281,6 +281,17 @@ class Sequential(TrainingMixin):
         from . import saving
         saving.save_model(self, filepath, overwrite=overwrite)
 
+    def export_tflite(self, filepath, quantize=None, representative_dataset=None, **options):
+        """Write the model as a TensorFlow Lite flatbuffer (atomically) and
+        return its bytes.  ``quantize``: None (float32), 'float16',
+        'dynamic' or 'int8' (with ``representative_dataset``, a callable
+        yielding lists of input arrays, as tf.lite's); ``options`` are the
+        converter's settings (``inference_input_type=np.int8``, ...).  See
+        pynn.lite."""
+        from . import lite
+        return lite.export_tflite(self, filepath, quantize=quantize,
+                                  representative_dataset=representative_dataset, **options)
+
     def save_weights(self, filepath, overwrite=True):
         """Write the weights only, to a file named ``*.weights.pynn``."""
         from . import saving

@@ -1,0 +1,129 @@
+"""The exporter's in-memory form of a TFLite subgraph.
+
+The converter turns layers into a :class:`Graph` of float32 tensors and
+builtin operators; the quantization passes (pynn.lite.quantize) rewrite that
+graph in place; the writer (pynn.lite.writer) serializes it.  Keeping the
+three apart means each quantization mode is a rewrite of one float graph
+rather than a second copy of every layer's conversion.
+"""
+import numpy as np
+
+
+class Quant:
+    """Affine quantization of a tensor: ``real = scale * (q - zero_point)``,
+    per tensor (one scale) or per channel along ``axis``."""
+    __slots__ = ("scale", "zero_point", "axis")
+
+    def __init__(self, scale, zero_point, axis=0):
+        self.scale = np.atleast_1d(np.asarray(scale, np.float32))
+        self.zero_point = np.atleast_1d(np.asarray(zero_point, np.int64))
+        self.axis = int(axis)
+
+    @property
+    def per_channel(self):
+        return self.scale.size > 1
+
+    def __repr__(self):
+        return f"<Quant scale={self.scale} zero_point={self.zero_point} axis={self.axis}>"
+
+
+class Tensor:
+    """A tensor of the graph.  ``data`` is None for activations (computed at
+    run time) and the array for constants.  ``shape`` has 1 for the batch
+    dimension when ``dynamic_batch`` is set; the file then records -1 there
+    in ``shape_signature`` so the interpreter can resize it.
+
+    ``stat`` says where calibration finds this tensor's float values:
+    ``(layer_index, kind)`` with kind 'out' (the layer's output), 'pre' (its
+    output before its activation) or a callable ``f(x_in) -> array``; None
+    for tensors whose quantization follows from their producer's input.
+    """
+    __slots__ = ("name", "shape", "dtype", "data", "quant", "dynamic_batch", "stat", "role")
+
+    def __init__(self, name, shape, dtype=np.float32, data=None, quant=None,
+                 dynamic_batch=False, stat=None, role=None):
+        self.name = name
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.data = data
+        self.quant = quant
+        self.dynamic_batch = dynamic_batch
+        self.stat = stat
+        self.role = role  # for constants: 'weight', 'bias', 'shape', 'param'
+
+    @property
+    def is_constant(self):
+        return self.data is not None
+
+    def __repr__(self):
+        return f"<Tensor {self.name} {self.shape} {self.dtype}>"
+
+
+class Op:
+    """A builtin operator: its TFLite name (``'CONV_2D'``), input tensors
+    (None for an omitted optional input), output tensors, and its options
+    as ``(options_table_name, {field: value})`` or None."""
+    __slots__ = ("code", "inputs", "outputs", "options", "layer")
+
+    def __init__(self, code, inputs, outputs, options=None, layer=None):
+        self.code = code
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.options = options
+        self.layer = layer  # the layer's name, for error messages
+
+    def __repr__(self):
+        return f"<Op {self.code} {[t and t.name for t in self.inputs]} -> " \
+               f"{[t.name for t in self.outputs]}>"
+
+
+class Graph:
+    """One subgraph: operators in execution order, its tensors, one input
+    and one output."""
+
+    def __init__(self):
+        self.ops = []
+        self.inputs = []
+        self.outputs = []
+        self._names = {"output"}  # given to the final tensor by the converter
+
+    def _unique(self, name):
+        base, n = name, 1
+        while name in self._names:
+            name = f"{base}_{n}"
+            n += 1
+        self._names.add(name)
+        return name
+
+    def activation(self, name, shape, stat=None, dtype=np.float32):
+        """A run-time tensor whose first dimension is the batch."""
+        return Tensor(self._unique(name), (1,) + tuple(shape[1:]), dtype,
+                      dynamic_batch=True, stat=stat)
+
+    def constant(self, name, value, dtype=None, role="param"):
+        value = np.ascontiguousarray(value, dtype=dtype or np.asarray(value).dtype)
+        return Tensor(self._unique(name), value.shape, value.dtype, data=value, role=role)
+
+    def add(self, code, inputs, outputs, options=None, layer=None):
+        op = Op(code, inputs, outputs, options, layer)
+        self.ops.append(op)
+        return op
+
+    def tensors(self):
+        """Every tensor, in first-use order (inputs first)."""
+        seen, out = set(), []
+        for t in self.inputs:
+            if id(t) not in seen:
+                seen.add(id(t))
+                out.append(t)
+        for op in self.ops:
+            for t in op.inputs + op.outputs:
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    out.append(t)
+        return out
+
+    def replace_input(self, old, new):
+        """Make every op that reads ``old`` read ``new`` instead."""
+        for op in self.ops:
+            op.inputs = [new if t is old else t for t in op.inputs]

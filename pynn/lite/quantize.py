@@ -1,0 +1,327 @@
+"""Post-training quantization, as TensorFlow's converter does it.
+
+Each mode rewrites the float graph built by pynn.lite.converter:
+
+float16
+    every float32 constant is stored as float16 and a DEQUANTIZE op turns
+    it back into float32 at run time; the arithmetic stays float32.
+dynamic range
+    the weights of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D ops with
+    at least 1024 values are stored as symmetric int8 (per output channel,
+    zero point 0); the interpreter's hybrid kernels quantize activations on
+    the fly (asymmetrically, ``asymmetric_quantize_inputs``) and the model
+    keeps float inputs, outputs and activations.  Smaller weights stay
+    float, as TensorFlow leaves them.
+full integer
+    activations are int8, asymmetric, with ranges calibrated by running
+    the model over the representative dataset; weights int8 symmetric per
+    output channel, biases int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
+    outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
+    0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
+    MEAN) keep their input's quantization.  The model's input and output
+    are float32 with QUANTIZE and DEQUANTIZE ops at the ends, or int8 /
+    uint8 when asked.
+"""
+import numpy as np
+
+from .graph import Quant, Tensor
+
+# Weights smaller than this stay float in dynamic-range models; quantizing
+# them saves little and costs accuracy (TensorFlow's default threshold).
+DYNAMIC_MIN_ELEMENTS = 1024
+
+# Ops whose output keeps its input's quantization (they move or pick
+# values without computing new ones).
+SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "MEAN"}
+FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
+                "TANH": (1.0 / 128.0, 0)}
+# Builtin ops that have int8 kernels in the interpreter.
+INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
+            "AVERAGE_POOL_2D", "MEAN", "REDUCE_MAX", "RESHAPE", "PAD", "SOFTMAX", "LOGISTIC",
+            "TANH", "RELU", "RELU6", "LEAKY_RELU", "ELU", "HARD_SWISH", "MUL", "ADD",
+            "QUANTIZE", "DEQUANTIZE"}
+# The weight input of each weighted op and the axis of its output channels.
+WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
+
+
+def _error(message):
+    from .converter import ConversionError
+    return ConversionError(message)
+
+
+# --------------------------------------------------------------- float16
+
+def float16(graph):
+    """Store every float32 constant as float16 behind a DEQUANTIZE."""
+    from .graph import Op
+    dequant = []
+    for t in graph.tensors():
+        if not t.is_constant or t.dtype != np.float32:
+            continue
+        half = Tensor(t.name + "/fp16", t.shape, np.float16,
+                      data=t.data.astype(np.float16), role=t.role)
+        f32 = Tensor(t.name, t.shape, np.float32)  # computed once, at the start
+        graph.replace_input(t, f32)
+        dequant.append(Op("DEQUANTIZE", [half], [f32]))
+    graph.ops[:0] = dequant
+
+
+# --------------------------------------------------------- weight helpers
+
+def symmetric_int8(w, axis=None):
+    """Symmetric int8 of ``w`` in [-127, 127], zero point 0: one scale, or
+    one per slice along ``axis``."""
+    w = np.asarray(w, np.float32)
+    if axis is None:
+        amax = np.array([np.max(np.abs(w))]) if w.size else np.zeros(1)
+    else:
+        amax = np.max(np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)), axis=1)
+    scale = (amax.astype(np.float64) / 127.0)
+    scale[scale == 0] = 1.0  # an all-zero channel: any scale gives zeros
+    s = scale if axis is None else scale.reshape(
+        [-1 if i == axis else 1 for i in range(w.ndim)])
+    q = np.clip(np.round(w / s), -127, 127).astype(np.int8)
+    quant = Quant(scale.astype(np.float32), np.zeros(scale.size, np.int64),
+                  axis=0 if axis is None else axis)
+    return q, quant
+
+
+def asymmetric_params(lo, hi, qmin=-128, qmax=127):
+    """Scale and zero point mapping [lo, hi] (widened to hold 0) onto
+    [qmin, qmax], with 0 exactly representable."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-6:
+        # Always (about) zero: any scale holds it; a moderate one keeps the
+        # rescaling factors of the ops around it in the kernels' ranges.
+        hi = lo + 1.0
+    scale = (hi - lo) / (qmax - qmin)
+    zp = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
+    return np.float32(scale), zp
+
+
+def _quantize_values(x, quant, dtype=np.int8):
+    info = np.iinfo(dtype)
+    q = np.round(np.asarray(x, np.float64) / float(quant.scale[0])) + int(quant.zero_point[0])
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+# --------------------------------------------------------- dynamic range
+
+def dynamic_range(graph, per_channel_dense=True):
+    """Hybrid ops: int8 weights, float everything else."""
+    for op in graph.ops:
+        axis = WEIGHT_AXIS.get(op.code)
+        if axis is None:
+            continue
+        w = op.inputs[1]
+        if not w.is_constant or w.dtype != np.float32 or w.data.size < DYNAMIC_MIN_ELEMENTS:
+            continue
+        per_channel = op.code != "FULLY_CONNECTED" or per_channel_dense
+        q, quant = symmetric_int8(w.data, axis if per_channel else None)
+        op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=quant, role=w.role)
+        if op.code == "FULLY_CONNECTED":
+            table, fields = op.options
+            op.options = (table, {**fields, "AsymmetricQuantizeInputs": True})
+
+
+# ------------------------------------------------------------ calibration
+
+def representative_batches(dataset, input_shape, chunk=256):
+    """The samples of a tf.lite-style representative dataset (a callable
+    returning an iterable of lists of input arrays) as float32 batches of
+    at most ``chunk`` rows."""
+    gen = dataset() if callable(dataset) else dataset
+    if gen is None:
+        raise _error("representative_dataset returned None; it must return an iterable of "
+                     "lists of input arrays, e.g. `yield [x[i:i+1]]`")
+    want = tuple(input_shape[1:])
+    samples = []
+    try:
+        iterator = iter(gen)
+    except TypeError:
+        raise _error(f"representative_dataset must return an iterable of lists of input "
+                     f"arrays, got {type(gen).__name__}") from None
+    for i, item in enumerate(iterator):
+        if isinstance(item, dict):
+            item = list(item.values())
+        if not isinstance(item, (list, tuple)):
+            item = [item]
+        if len(item) != 1:
+            raise _error(f"representative_dataset sample {i} has {len(item)} inputs; the model "
+                         f"has one input")
+        x = np.asarray(item[0], dtype=np.float32)
+        if x.shape == want:
+            x = x[None]
+        if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+            raise _error(f"representative_dataset sample {i} has shape {x.shape}; the model "
+                         f"input is (None, {', '.join(map(str, want))})")
+        if not np.all(np.isfinite(x)):
+            raise _error(f"representative_dataset sample {i} contains NaN or infinite values")
+        samples.append(x)
+    if not samples:
+        raise _error("representative_dataset yielded no samples; calibration needs at least one")
+    data = np.concatenate(samples, axis=0)
+    return [data[i:i + chunk] for i in range(0, data.shape[0], chunk)]
+
+
+def _preactivation(layer, x):
+    """The layer's output before its activation."""
+    saved = layer.activation
+    layer.activation = "linear"
+    try:
+        return layer.call(x, training=False)
+    finally:
+        layer.activation = saved
+
+
+def calibrate(model, graph, batches):
+    """Min and max of every tensor with a ``stat`` over ``batches``, by
+    running the model's layers in order (``call(x, training=False)``)."""
+    wanted = {}
+    for t in graph.tensors():
+        if t.stat is not None and not t.is_constant:
+            wanted.setdefault(t.stat[0], []).append(t)
+    ranges = {}
+
+    def record(t, v):
+        v = np.asarray(v)
+        lo, hi = float(v.min()), float(v.max())
+        old = ranges.get(id(t))
+        ranges[id(t)] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+
+    for batch in batches:
+        x = np.ascontiguousarray(batch, np.float32)
+        for t in wanted.get(-1, []):
+            record(t, x)
+        for idx, layer in enumerate(model.layers):
+            needs = wanted.get(idx, [])
+            for t in needs:  # before the layer's own call reuses its buffers
+                kind = t.stat[1]
+                if kind == "pre":
+                    record(t, _preactivation(layer, x))
+                elif callable(kind):
+                    record(t, kind(x))
+            y = layer.call(x, training=False)
+            for t in needs:
+                if t.stat[1] == "out":
+                    record(t, y)
+            x = y
+    return ranges
+
+
+# ------------------------------------------------------------ full integer
+
+def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_only=False):
+    """Rewrite ``graph`` to int8 activations and weights (see the module
+    docstring).  ``input_type`` / ``output_type`` are the model's interface
+    types: float32 (QUANTIZE / DEQUANTIZE at the ends), int8 or uint8."""
+    for op in graph.ops:
+        if op.code not in INT8_OPS:
+            raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
+                         f"model cannot be fully integer"
+                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
+    # In execution order, so that each op sees its input's parameters.
+    for t in graph.inputs:
+        _set_from_range(t, ranges, "the model input")
+    for op in graph.ops:
+        out = op.outputs[0]
+        if op.code in SAME_SCALE_OPS:
+            q = op.inputs[0].quant
+            out.quant = Quant(q.scale.copy(), q.zero_point.copy())
+        elif op.code in FIXED_OUTPUT:
+            scale, zp = FIXED_OUTPUT[op.code]
+            out.quant = Quant(np.float32(scale), zp)
+        else:
+            _set_from_range(out, ranges, f"the output of {op.code} in layer {op.layer!r}")
+        if op.code in WEIGHT_AXIS:
+            _quantize_weighted(op)
+        elif op.code in ("MUL", "ADD"):
+            for i, c in enumerate(op.inputs):
+                if c is not None and c.is_constant and c.dtype == np.float32:
+                    scale, zp = asymmetric_params(c.data.min(), c.data.max())
+                    cq = Quant(scale, zp)
+                    op.inputs[i] = Tensor(c.name, c.shape, np.int8,
+                                          data=_quantize_values(c.data, cq), quant=cq,
+                                          role=c.role)
+    for t in graph.tensors():
+        if not t.is_constant and t.dtype == np.float32:
+            t.dtype = np.dtype(np.int8)
+    _interface(graph, input_type, output_type)
+
+
+# The largest ``input_scale * weight_scale / output_scale`` given to a
+# weighted op: XNNPACK, the interpreter's default CPU delegate, refuses
+# 256 and above.
+MAX_RESCALE = 255.0
+
+
+def _quantize_weighted(op):
+    """int8 weights per output channel, int32 bias with scale
+    input_scale * weight_scale."""
+    axis = WEIGHT_AXIS[op.code]
+    w = op.inputs[1]
+    q, wq = symmetric_int8(w.data, axis)
+    op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
+    in_scale = float(op.inputs[0].quant.scale[0])
+    out = op.outputs[0]
+    floor = in_scale * float(wq.scale.max()) / MAX_RESCALE
+    if float(out.quant.scale[0]) < floor:
+        # An output range far narrower than the input and weights can
+        # resolve: widen it (keeping its low end) so the kernels accept it.
+        lo = float(out.quant.scale[0]) * (-128 - int(out.quant.zero_point[0]))
+        zp = int(np.clip(np.round(-128 - lo / floor), -128, 127))
+        out.quant = Quant(np.float32(floor), zp)
+    b = op.inputs[2] if len(op.inputs) > 2 else None
+    if b is not None:
+        bscale = in_scale * wq.scale.astype(np.float64)
+        qb = np.clip(np.round(b.data.astype(np.float64) / bscale),
+                     -(2 ** 31 - 1), 2 ** 31 - 1).astype(np.int32)
+        op.inputs[2] = Tensor(b.name, b.shape, np.int32, data=qb,
+                              quant=Quant(bscale.astype(np.float32),
+                                          np.zeros(bscale.size, np.int64)),
+                              role=b.role)
+
+
+def _set_from_range(t, ranges, what):
+    r = ranges.get(id(t))
+    if r is None:
+        raise _error(f"calibration found no values for {what}")
+    scale, zp = asymmetric_params(*r)
+    t.quant = Quant(scale, zp)
+
+
+def _interface(graph, input_type, output_type):
+    from .graph import Op
+    input_type, output_type = np.dtype(input_type), np.dtype(output_type)
+    x = graph.inputs[0]
+    if input_type != np.int8:
+        inner = Tensor(x.name + "_int8", x.shape, np.int8, quant=x.quant,
+                       dynamic_batch=x.dynamic_batch)
+        graph.replace_input(x, inner)
+        outer = x
+        outer.dtype = input_type
+        outer.quant = _shifted(x.quant, input_type)
+        graph.ops.insert(0, Op("QUANTIZE", [outer], [inner], ("QuantizeOptions", {})))
+    y = graph.outputs[0]
+    if output_type != np.int8:
+        inner = Tensor(y.name + "_int8", y.shape, np.int8, quant=y.quant,
+                       dynamic_batch=y.dynamic_batch)
+        for op in graph.ops:
+            op.outputs = [inner if t is y else t for t in op.outputs]
+        graph.replace_input(y, inner)
+        y.dtype = output_type
+        y.quant = _shifted(inner.quant, output_type)
+        code = "DEQUANTIZE" if output_type == np.float32 else "QUANTIZE"
+        graph.ops.append(Op(code, [inner], [y],
+                            ("DequantizeOptions", {}) if code == "DEQUANTIZE"
+                            else ("QuantizeOptions", {})))
+
+
+def _shifted(quant, dtype):
+    """The interface tensor's quantization: none for float32, the int8
+    parameters with zero point + 128 for uint8."""
+    if dtype == np.float32:
+        return None
+    if dtype == np.uint8:
+        return Quant(quant.scale.copy(), quant.zero_point + 128)
+    return quant

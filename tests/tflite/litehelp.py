@@ -1,0 +1,70 @@
+"""Shared helpers of the TFLite exporter tests: run a model in the LiteRT
+interpreter, list its ops, read its structure."""
+import numpy as np
+import tflite
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+import pynn
+
+_OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def convert(model, mode=None, data=None, input_type=np.float32, output_type=np.float32,
+            supported_ops=None):
+    """Bytes of ``model`` converted in ``mode`` (None, 'float16', 'dynamic',
+    'int8'), through the tf.lite-style converter API."""
+    conv = pynn.lite.TFLiteConverter.from_keras_model(model)
+    if mode is not None:
+        conv.optimizations = [pynn.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [np.float16]
+    if mode == "int8":
+        conv.representative_dataset = lambda: ([data[i:i + 1]] for i in range(len(data)))
+        conv.inference_input_type = input_type
+        conv.inference_output_type = output_type
+    if supported_ops is not None:
+        conv.target_spec.supported_ops = supported_ops
+    return conv.convert()
+
+
+def run(model_bytes, x, reference=False):
+    """The interpreter's output for the float input ``x`` (any batch size),
+    quantizing the input and dequantizing the output when the model's
+    interface is int8 or uint8.  ``reference``: the builtin kernels alone,
+    without the default XNNPACK delegate (what runs where XNNPACK does
+    not)."""
+    kw = {"experimental_op_resolver_type":
+          OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if reference else {}
+    it = Interpreter(model_content=model_bytes, **kw)
+    inp = it.get_input_details()[0]
+    it.resize_tensor_input(inp["index"], list(x.shape))
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    out = it.get_output_details()[0]
+    x = np.asarray(x, np.float32)
+    if inp["dtype"] != np.float32:
+        scale, zp = inp["quantization"]
+        info = np.iinfo(inp["dtype"])
+        x = np.clip(np.round(x / scale + zp), info.min, info.max).astype(inp["dtype"])
+    it.set_tensor(inp["index"], x)
+    it.invoke()
+    y = it.get_tensor(out["index"])
+    if out["dtype"] != np.float32:
+        scale, zp = out["quantization"]
+        y = (y.astype(np.float32) - zp) * scale
+    return y
+
+
+def parse(model_bytes):
+    return tflite.Model.GetRootAsModel(model_bytes, 0)
+
+
+def op_names(model_bytes):
+    m = parse(model_bytes)
+    sg = m.Subgraphs(0)
+    return [_OP_NAMES[m.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode()]
+            for i in range(sg.OperatorsLength())]
+
+
+def agreement(a, b):
+    return float(np.mean(np.argmax(a, -1) == np.argmax(b, -1)))
