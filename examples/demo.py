@@ -74,6 +74,7 @@ for path in (float_path, int8_path):
         print(f"{os.path.basename(path)}: {size:,} bytes")
         continue
     interp = Interpreter(model_path=path)
+    interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     preds = []
     t0 = time.perf_counter()
