@@ -92,6 +92,7 @@ void pynn_bias_activation_forward(int act, float alpha, const float *x,
                                   const float *bias, float *y,
                                   ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     int cheap = act == PYNN_ACT_RELU || act == PYNN_ACT_LINEAR;
     int nt = pynn_threads_for(rows * cols * (cheap ? 1 : 8));
     PYNN_PARALLEL_RANGE(nt, rows, pynn_bias_activation_rows(act, alpha, x, bias, y, cols, lo, hi));
@@ -224,6 +225,7 @@ void pynn_activation_backward(int act, float alpha, const float *x,
                               const float *y, const float *dy, float *dx,
                               ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     ptrdiff_t n = rows * cols;
     int nt = pynn_threads_for(n * 4);
     if (act == PYNN_ACT_SOFTMAX)
@@ -244,6 +246,7 @@ static void bias_grad_cols(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t
 
 void pynn_bias_grad(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     /* Sum over rows with cols in the inner loop so it vectorizes.  Threads
      * split the columns, not the rows, so the summation order (and the
      * result) is the same for any thread count. */

@@ -170,11 +170,13 @@ static int forward_range(const pynn_conv_shape *s, const float *x, const float *
 int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                         const float *bias, int act, float alpha, float *y)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 8);
     int err = 0;
     if (nt > 1 && s->n >= nt) {
 #pragma omp parallel num_threads(nt) reduction(| : err)
         {
+            PYNN_FTZ_SCOPE;
             ptrdiff_t lo, hi;
             pynn_thread_range(s->n, &lo, &hi);
             err |= forward_range(s, x, k, bias, act, alpha, y, lo, hi, 1);
@@ -276,6 +278,7 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
                          int act, float alpha, const float *pre, const float *y,
                          const float *dy, float *dk, float *db, float *dx)
 {
+    PYNN_FTZ_SCOPE;
     backward_args a = {x, k, act, alpha, pre, y, dy};
     if (!dk && !db && !dx)
         return 0;
@@ -290,6 +293,7 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
+        PYNN_FTZ_SCOPE;
         int t = pynn_thread_id();
         ptrdiff_t lo, hi;
         pynn_thread_range(s->n, &lo, &hi);
@@ -359,6 +363,7 @@ static void depthwise_forward_rows(const pynn_conv_shape *s, const float *x, con
 int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                                   const float *bias, int act, float alpha, float *y)
 {
+    PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
     int nt = pynn_threads_for(rows * s->ow * s->kh * s->kw * s->cin * s->cout);
     PYNN_PARALLEL_RANGE(nt, rows,
@@ -426,6 +431,7 @@ static void depthwise_backward_range(const pynn_conv_shape *s, const float *x, c
 int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
                                    const float *dy, float *dk, float *db, float *dx)
 {
+    PYNN_FTZ_SCOPE;
     const ptrdiff_t cout = s->cin * s->cout;
     if (db)
         pynn_bias_grad(dy, db, s->n * s->oh * s->ow, cout);
@@ -441,6 +447,7 @@ int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, con
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
+        PYNN_FTZ_SCOPE;
         int t = pynn_thread_id();
         ptrdiff_t lo, hi;
         pynn_thread_range(s->n, &lo, &hi);

@@ -31,6 +31,7 @@ static void dropout_range(const float *x, float *y, uint8_t *mask, uint32_t thre
 void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
                           float rate, uint64_t seed)
 {
+    PYNN_FTZ_SCOPE;
     /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
     uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
     float scale = 1.0f / (1.0f - rate);
@@ -51,6 +52,7 @@ static void dropout_backward_range(const float *dy, const uint8_t *mask, float *
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                            ptrdiff_t n, float rate)
 {
+    PYNN_FTZ_SCOPE;
     float scale = 1.0f / (1.0f - rate);
     int nt = pynn_threads_for(n);
     PYNN_PARALLEL_RANGE(nt, n, dropout_backward_range(dy, mask, dx, scale, lo, hi));
@@ -66,6 +68,7 @@ static void gather_range(const char *s, const int64_t *idx, char *d, ptrdiff_t r
 void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
                       ptrdiff_t count, ptrdiff_t row_bytes)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(count * row_bytes / 4);
     PYNN_PARALLEL_RANGE(nt, count, gather_range((const char *)src, idx, (char *)dst,
                                                 row_bytes, lo, hi));
@@ -73,6 +76,7 @@ void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
 
 int pynn_all_finite(const float *x, ptrdiff_t n)
 {
+    PYNN_FTZ_SCOPE;
     /* x - x is 0 for finite x and NaN for inf/NaN; the sum stays NaN. */
     float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)

@@ -281,6 +281,7 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
             if (nt > 1) {
 #pragma omp parallel num_threads(nt)
                 {
+                    PYNN_FTZ_SCOPE;
                     ptrdiff_t lo, hi;
                     pynn_thread_range(panels, &lo, &hi);
                     pack_b(NR, kc, nc, bp, rsb, csb, bpack, lo, hi);
@@ -308,6 +309,7 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                 const float *b, ptrdiff_t ldb,
                 float beta, float *c, ptrdiff_t ldc)
 {
+    PYNN_FTZ_SCOPE;
     sgemm_on(pynn_threads_for(m * n * k / 8), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
              beta, c, ldc);
 }

@@ -93,6 +93,7 @@ void pynn_loss(int kind, const float *pred, const float *target,
                const float *weights, float scale, float *sample_loss,
                float *grad, ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(rows * cols * 8);
     PYNN_PARALLEL_RANGE(nt, rows, loss_rows(kind, pred, target, weights, scale,
                                             sample_loss, grad, cols, lo, hi));
@@ -143,11 +144,13 @@ ptrdiff_t pynn_sparse_loss(int from_logits, const float *pred, const int32_t *la
                            const float *weights, float scale, float *sample_loss,
                            float *grad, ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(rows * cols * 8);
     ptrdiff_t bad = 0;
     if (nt > 1) {
 #pragma omp parallel num_threads(nt) reduction(+ : bad)
         {
+            PYNN_FTZ_SCOPE;
             ptrdiff_t lo, hi;
             pynn_thread_range(rows, &lo, &hi);
             bad += sparse_loss_rows(from_logits, pred, labels, weights, scale,
@@ -172,6 +175,7 @@ double pynn_accuracy(int kind, const float *pred, const void *target,
                      const float *weights, ptrdiff_t rows, ptrdiff_t cols,
                      float threshold)
 {
+    PYNN_FTZ_SCOPE;
     double sum = 0.0;
     for (ptrdiff_t i = 0; i < rows; i++) {
         const float *p = pred + i * cols;

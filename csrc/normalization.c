@@ -40,6 +40,7 @@ static int column_mean(const float *x, const float *center, ptrdiff_t rows, ptrd
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
+            PYNN_FTZ_SCOPE;
             int t = pynn_thread_id();
             ptrdiff_t lo, hi;
             pynn_thread_range(rows, &lo, &hi);
@@ -70,6 +71,7 @@ static int column_mean(const float *x, const float *center, ptrdiff_t rows, ptrd
 
 void pynn_moments(const float *x, ptrdiff_t rows, ptrdiff_t cols, float *mean, float *var)
 {
+    PYNN_FTZ_SCOPE;
     /* Two passes (mean, then squared deviations): the one-pass formula
      * E[x^2] - E[x]^2 cancels badly when the mean is large. */
     if (column_mean(x, NULL, rows, cols, mean) || column_mean(x, mean, rows, cols, var)) {
@@ -101,6 +103,7 @@ static void affine_rows(const float *x, const float *scale, const float *shift, 
 void pynn_channel_affine(const float *x, const float *scale, const float *shift, float *y,
                          ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(rows * cols);
     PYNN_PARALLEL_RANGE(nt, rows, affine_rows(x, scale, shift, y, cols, lo, hi));
 }
@@ -140,11 +143,13 @@ int pynn_batchnorm_backward(const float *x, const float *dy, const float *mean,
                             const float *inv_std, const float *gamma, float *dx,
                             float *dgamma, float *dbeta, ptrdiff_t rows, ptrdiff_t cols)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(rows * cols * 2);
     double *parts[PYNN_MAX_THREADS];
     int failed = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
+        PYNN_FTZ_SCOPE;
         int t = pynn_thread_id();
         ptrdiff_t lo, hi;
         pynn_thread_range(rows, &lo, &hi);

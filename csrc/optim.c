@@ -27,6 +27,7 @@ static void sgd_range(float *w, const float *g, float *v, float lr, float moment
 void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
                      float lr, float momentum, int nesterov)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(n);
     if (momentum == 0.0f)
         v = NULL;
@@ -47,6 +48,7 @@ static void rmsprop_range(float *w, const float *g, float *s, float lr, float rh
 void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
                          float lr, float rho, float eps)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(n * 4);
     PYNN_PARALLEL_RANGE(nt, n, rmsprop_range(w, g, s, lr, rho, eps, lo, hi));
 }
@@ -68,6 +70,7 @@ static void adam_range(float *w, const float *g, float *m, float *v, float alpha
 void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
                       float lr, float beta1, float beta2, float eps, int64_t t)
 {
+    PYNN_FTZ_SCOPE;
     /* Bias corrections in double: beta^t for large t underflows float. */
     double c1 = 1.0 - pow((double)beta1, (double)t);
     double c2 = 1.0 - pow((double)beta2, (double)t);

@@ -86,6 +86,7 @@ static void max_rows(const pynn_pool_shape *s, const float *x, float *y, int32_t
 void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
                              int32_t *argmax)
 {
+    PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
     int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw);
     PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, argmax, lo, hi));
@@ -125,6 +126,7 @@ static void max_backward_samples(const pynn_pool_shape *s, const float *dy,
 void pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *dy,
                               const int32_t *argmax, float *dx)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(s->n * s->h * s->w * s->c);
     PYNN_PARALLEL_RANGE(nt, s->n, max_backward_samples(s, dy, argmax, dx, lo, hi));
 }
@@ -153,6 +155,7 @@ static void avg_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff
 
 void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
+    PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
     int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw);
     PYNN_PARALLEL_RANGE(nt, rows, avg_rows(s, x, y, lo, hi));
@@ -181,6 +184,7 @@ static void avg_backward_samples(const pynn_pool_shape *s, const float *dy, floa
 
 void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
 {
+    PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(s->n * s->oh * s->ow * s->c * s->ph * s->pw);
     PYNN_PARALLEL_RANGE(nt, s->n, avg_backward_samples(s, dy, dx, lo, hi));
 }

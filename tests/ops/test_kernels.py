@@ -298,3 +298,20 @@ def test_all_finite():
         y = x.copy()
         y[123] = bad
         assert not ops.all_finite(y)
+
+
+def test_kernels_flush_denormals_but_leave_the_callers_state_alone():
+    tiny = np.float32(1e-39)  # a denormal float32
+    a = np.full((64, 64), tiny, np.float32)
+    # Inside the kernels denormals are flushed to zero (they would cost
+    # ~100 cycles per operation), ...
+    assert np.all(ops.matmul(a, np.ones((64, 64), np.float32)) == 0)
+    # ... and the caller's floating-point state is as it was.
+    assert np.float32(tiny * np.float32(2)) > 0
+    threads = pynn.get_num_threads()
+    pynn.set_num_threads(1)
+    try:
+        ops.relu(a)
+        assert np.float32(tiny * np.float32(2)) > 0
+    finally:
+        pynn.set_num_threads(threads)
