@@ -221,6 +221,75 @@ static void direct_chunk(pynn_direct_kernel direct, ptrdiff_t m, ptrdiff_t n, pt
         direct(m, j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc);
 }
 
+/* The operands of one product and its buffers. */
+typedef struct {
+    const pynn_gemm_kernel_set *ks;
+    ptrdiff_t m, n, k;
+    float alpha;
+    const float *a;
+    ptrdiff_t rsa, csa;
+    const float *b;
+    ptrdiff_t rsb, csb;
+    float beta;
+    float *c;
+    ptrdiff_t ldc;
+    float *apacks, *bpack;
+    int nt;
+} gemm_args;
+
+/* The loop nest, run by every thread of a team (in_team) or by the caller
+ * alone.  Each k slice: the team packs B's panels, waits, then splits the
+ * row blocks statically, and waits again before the next slice overwrites
+ * the packed B; or, for few rows, each thread works on its own panels and
+ * nobody waits.  Barriers are issued only in a team of this GEMM's own,
+ * never in a caller's team. */
+static void gemm_blocks(const gemm_args *g, int in_team)
+{
+    const pynn_gemm_kernel_set *ks = g->ks;
+    const int NR = ks->nr, nt = g->nt;
+    const ptrdiff_t m = g->m, n = g->n, k = g->k;
+    float *apack = g->apacks + (in_team ? (ptrdiff_t)MC * KC * pynn_thread_id() : 0);
+    for (ptrdiff_t jc = 0; jc < n; jc += NC) {
+        ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
+        /* Few rows (a training batch): each thread takes its own range of
+         * B's panels, packs them and multiplies all of A by them.  A is
+         * small and packed by every thread; B is read by one core only and
+         * no thread waits for another.  Many rows: threads split A's row
+         * blocks and share the packed panels of B. */
+        int by_columns = in_team && m <= MC * nt && panels >= nt;
+        ptrdiff_t block = MC;
+        if (in_team && !by_columns && m < MC * nt)
+            /* equal blocks, one per thread, rather than 72 + 49 rows */
+            block = PYNN_MIN(MC, round_up((m + nt - 1) / nt, ks->mr));
+        ptrdiff_t mblocks = (m + block - 1) / block;
+        /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
+        ptrdiff_t slices = (k + KC - 1) / KC, kstep = (k + slices - 1) / slices;
+        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+            ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
+            float beta_eff = pc == 0 ? g->beta : 1.0f;
+            const float *ap = g->a + pc * g->csa, *bp = g->b + pc * g->rsb + jc * g->csb;
+            float *cp = g->c + jc;
+            ptrdiff_t lo = 0, hi = panels;
+            if (in_team)
+                pynn_thread_range(panels, &lo, &hi);
+            pack_b(NR, kc, nc, bp, g->rsb, g->csb, g->bpack, lo, hi);
+            if (by_columns || !in_team) {
+                for (ptrdiff_t mb = 0; mb < mblocks; mb++)
+                    run_item(ks, block, mb, lo, hi, m, nc, kc, g->alpha, ap, g->rsa, g->csa,
+                             apack, g->bpack, beta_eff, cp, g->ldc);
+                continue;
+            }
+#pragma omp barrier
+            pynn_thread_range(mblocks, &lo, &hi);
+            for (ptrdiff_t mb = lo; mb < hi; mb++)
+                run_item(ks, block, mb, 0, panels, m, nc, kc, g->alpha, ap, g->rsa, g->csa,
+                         apack, g->bpack, beta_eff, cp, g->ldc);
+            /* the next slice overwrites the packed B */
+#pragma omp barrier
+        }
+    }
+}
+
 static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                      float alpha, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb,
@@ -260,47 +329,18 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
         gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
         return;
     }
-    for (ptrdiff_t jc = 0; jc < n; jc += NC) {
-        ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
-        /* Row blocks of MC, or, when that leaves a thread short (121 rows
-         * on two threads: 72 + 49), equal blocks, one per thread. */
-        ptrdiff_t block = MC;
-        if (nt > 1 && m < MC * nt)
-            block = PYNN_MIN(MC, round_up((m + nt - 1) / nt, ks->mr));
-        ptrdiff_t mblocks = (m + block - 1) / block;
-        /* Split the panels too when there are fewer row blocks than threads. */
-        ptrdiff_t chunks = mblocks >= nt ? 1 : PYNN_MIN(nt, panels);
-        ptrdiff_t items = mblocks * chunks;
-        /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
-        ptrdiff_t slices = (k + KC - 1) / KC, kstep = (k + slices - 1) / slices;
-        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
-            ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-            float beta_eff = pc == 0 ? beta : 1.0f;
-            const float *ap = a + pc * csa, *bp = b + pc * rsb + jc * csb;
-            float *cp = c + jc;
-            if (nt > 1) {
+    gemm_args g = {ks, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, apacks, bpack,
+                   nt};
+    if (nt > 1) {
+        /* One team for the whole product: forking per k slice would cost
+         * a fork and a join each time. */
 #pragma omp parallel num_threads(nt)
-                {
-                    PYNN_FTZ_SCOPE;
-                    ptrdiff_t lo, hi;
-                    pynn_thread_range(panels, &lo, &hi);
-                    pack_b(NR, kc, nc, bp, rsb, csb, bpack, lo, hi);
-                    float *apack = apacks + a_size * pynn_thread_id();
-#pragma omp barrier
-#pragma omp for schedule(static)
-                    for (ptrdiff_t it = 0; it < items; it++) {
-                        ptrdiff_t mb = it / chunks, ch = it % chunks;
-                        run_item(ks, block, mb, panels * ch / chunks, panels * (ch + 1) / chunks,
-                                 m, nc, kc, alpha, ap, rsa, csa, apack, bpack, beta_eff, cp, ldc);
-                    }
-                }
-            } else {
-                pack_b(NR, kc, nc, bp, rsb, csb, bpack, 0, panels);
-                for (ptrdiff_t mb = 0; mb < mblocks; mb++)
-                    run_item(ks, block, mb, 0, panels, m, nc, kc, alpha, ap, rsa, csa, apacks,
-                             bpack, beta_eff, cp, ldc);
-            }
+        {
+            PYNN_FTZ_SCOPE;
+            gemm_blocks(&g, 1);
         }
+    } else {
+        gemm_blocks(&g, 0);
     }
 }
 
