@@ -5,8 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-/* splitmix64: a counter-based generator, so each element's draw depends only
- * on (seed, index) and the result is the same for any thread count. */
+/* splitmix64, for turning the caller's seed into two 32-bit keys. */
 static inline uint64_t splitmix64(uint64_t x)
 {
     x += 0x9E3779B97F4A7C15ull;
@@ -15,17 +14,74 @@ static inline uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static void dropout_range(const float *x, float *y, uint8_t *mask, uint32_t threshold,
-                          float scale, uint64_t base, ptrdiff_t i0, ptrdiff_t i1)
+/* A 32-bit integer hash with good avalanche (two multiply-xorshift rounds).
+ * Each element's draw is two rounds of it over (index, keys): a function of
+ * the seed and the index alone, so the mask is the same for any thread
+ * count, and made of 32-bit multiplies, which vectorize. */
+static inline uint32_t mix32(uint32_t x)
 {
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        uint32_t r = (uint32_t)(splitmix64(base + (uint64_t)i) >> 40);
-        uint8_t keep = r >= threshold;
-        mask[i] = keep;
-        /* Arithmetic, not a branch: the draws are random, so a branch would
-         * be mispredicted half the time. */
-        y[i] = x[i] * ((float)keep * scale);
+    x ^= x >> 16;
+    x *= 0x7FEB352Du;
+    x ^= x >> 15;
+    x *= 0x846CA68Bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static inline __attribute__((always_inline)) void
+dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
+             uint32_t threshold, float scale, uint64_t keys, ptrdiff_t i0, ptrdiff_t i1)
+{
+    uint32_t k0 = (uint32_t)keys, k1 = (uint32_t)(keys >> 32);
+    /* The inner loop counts in 32 bits (which vectorizes); the high half of
+     * the index, constant over each 2^32 block, joins the second key. */
+    for (ptrdiff_t b = i0; b < i1;) {
+        ptrdiff_t e = PYNN_MIN(i1, (b | (ptrdiff_t)0xFFFFFFFF) + 1);
+        uint32_t kb = k1 ^ (uint32_t)((uint64_t)b >> 32), u0 = (uint32_t)b;
+        ptrdiff_t count = e - b;
+        const float *xb = x + b;
+        float *yb = y + b;
+        uint8_t *mb = mask + b;
+        for (ptrdiff_t j = 0; j < count; j++) {
+            uint32_t r = mix32(mix32((u0 + (uint32_t)j) ^ k0) ^ kb);
+            int32_t keep = (r >> 8) >= threshold; /* signed: converts to float in SIMD */
+            mb[j] = (uint8_t)keep;
+            /* Arithmetic, not a branch: the draws are random, so a branch
+             * would be mispredicted half the time. */
+            yb[j] = xb[j] * ((float)keep * scale);
+        }
+        b = e;
     }
+}
+
+#define DROPOUT_ARGS                                                            \
+    const float *x, float *y, uint8_t *mask, uint32_t threshold, float scale, uint64_t keys, \
+        ptrdiff_t i0, ptrdiff_t i1
+static void dropout_generic(DROPOUT_ARGS)
+{
+    dropout_body(x, y, mask, threshold, scale, keys, i0, i1);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void dropout_avx2(DROPOUT_ARGS)
+{
+    dropout_body(x, y, mask, threshold, scale, keys, i0, i1);
+}
+__attribute__((target("avx512f,avx512bw"))) static void dropout_avx512(DROPOUT_ARGS)
+{
+    dropout_body(x, y, mask, threshold, scale, keys, i0, i1);
+}
+#endif
+
+static void dropout_range(DROPOUT_ARGS)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    int level = pynn_cpu_level();
+    if (level >= PYNN_CPU_AVX512 && __builtin_cpu_supports("avx512bw"))
+        return dropout_avx512(x, y, mask, threshold, scale, keys, i0, i1);
+    if (level >= PYNN_CPU_AVX2)
+        return dropout_avx2(x, y, mask, threshold, scale, keys, i0, i1);
+#endif
+    dropout_generic(x, y, mask, threshold, scale, keys, i0, i1);
 }
 
 void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
@@ -35,9 +91,9 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
     /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
     uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
     float scale = 1.0f / (1.0f - rate);
-    uint64_t base = splitmix64(seed);
+    uint64_t keys = splitmix64(seed);
     int nt = pynn_threads_for(n * 2);
-    PYNN_PARALLEL_RANGE(nt, n, dropout_range(x, y, mask, threshold, scale, base, lo, hi));
+    PYNN_PARALLEL_RANGE(nt, n, dropout_range(x, y, mask, threshold, scale, keys, lo, hi));
 }
 
 static void dropout_backward_range(const float *dy, const uint8_t *mask, float *dx,
