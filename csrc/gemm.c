@@ -142,7 +142,10 @@ pack_b_panels(const int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
         int cols = (int)PYNN_MIN(NR, nc - j);
-        float *d = dst + q * NR * kc;
+        /* Panels sit KC floats apart whatever this slice's kc: a thread
+         * packing its panels for the next slice must not reach into another
+         * thread's panel that is still in use. */
+        float *d = dst + q * NR * KC;
         const float *src = b + j * csb;
         if (csb == 1 && cols == NR) {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -202,7 +205,7 @@ static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t block, ptrdiff_t 
         int nr = (int)PYNN_MIN(NR, nc - j);
         for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
             int mr = (int)PYNN_MIN(MR, mc - ir);
-            micro(kc, apack + ir * kc, bpack + q * NR * kc, c + (i0 + ir) * ldc + j, ldc,
+            micro(kc, apack + ir * kc, bpack + q * NR * KC, c + (i0 + ir) * ldc + j, ldc,
                   mr, nr, alpha, beta);
         }
     }

@@ -27,31 +27,8 @@ static window window_at(const pynn_pool_shape *s, ptrdiff_t oy, ptrdiff_t ox)
     return w;
 }
 
-/* out = max(out, xp) per channel, arg recording where a new maximum came
- * from; branch-free with unaliased pointers so the compiler vectorizes it. */
-static void max_update(const float *restrict xp, float *restrict out, int32_t *restrict arg,
-                       int32_t base, ptrdiff_t c)
-{
-    for (ptrdiff_t ch = 0; ch < c; ch++) {
-        float v = xp[ch], o = out[ch];
-        int32_t better = -(int32_t)(v > o);
-        out[ch] = v > o ? v : o;
-        arg[ch] = (arg[ch] & ~better) | ((base + (int32_t)ch) & better);
-    }
-}
-
-/* dst[ch] = g[ch] where the maximum came from this pixel, else 0. */
-static void route(const float *restrict g, const int32_t *restrict arg, int32_t base,
-                  float *restrict dst, ptrdiff_t c)
-{
-    for (ptrdiff_t ch = 0; ch < c; ch++) {
-        float v = g[ch]; /* loaded unconditionally so the select vectorizes */
-        dst[ch] = arg[ch] == base + (int32_t)ch ? v : 0.0f;
-    }
-}
-
-static void max_rows(const pynn_pool_shape *s, const float *x, float *y, int32_t *argmax,
-                     ptrdiff_t r0, ptrdiff_t r1)
+static void max_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
+                     ptrdiff_t r1)
 {
     const ptrdiff_t c = s->c;
     for (ptrdiff_t r = r0; r < r1; r++) {
@@ -59,76 +36,100 @@ static void max_rows(const pynn_pool_shape *s, const float *x, float *y, int32_t
         const float *xn = x + n * s->h * s->w * c;
         for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
             window w = window_at(s, oy, ox);
-            float *out = y + (r * s->ow + ox) * c;
-            int32_t *arg = argmax ? argmax + (r * s->ow + ox) * c : NULL;
-            /* The first pixel of the window starts the maximum, so a window
-             * of NaNs or -inf still records a valid position. */
-            ptrdiff_t first = (w.y0 * s->w + w.x0) * c;
-            for (ptrdiff_t ch = 0; ch < c; ch++) out[ch] = xn[first + ch];
-            if (arg)
-                for (ptrdiff_t ch = 0; ch < c; ch++) arg[ch] = (int32_t)(first + ch);
-            for (ptrdiff_t iy = w.y0; iy < w.y1; iy++) {
+            float *restrict out = y + (r * s->ow + ox) * c;
+            /* The window's first pixel starts the maximum and only a larger
+             * value replaces it: the first maximum in scan order wins, and
+             * a NaN there stays (the backward pass relies on both). */
+            const float *restrict first = xn + (w.y0 * s->w + w.x0) * c;
+            for (ptrdiff_t ch = 0; ch < c; ch++) out[ch] = first[ch];
+            for (ptrdiff_t iy = w.y0; iy < w.y1; iy++)
                 for (ptrdiff_t ix = w.x0; ix < w.x1; ix++) {
-                    ptrdiff_t at = (iy * s->w + ix) * c;
-                    const float *xp = xn + at;
-                    if (arg) {
-                        max_update(xp, out, arg, (int32_t)at, c);
-                    } else {
-                        for (ptrdiff_t ch = 0; ch < c; ch++)
-                            out[ch] = xp[ch] > out[ch] ? xp[ch] : out[ch];
-                    }
+                    const float *restrict xp = xn + (iy * s->w + ix) * c;
+                    for (ptrdiff_t ch = 0; ch < c; ch++)
+                        out[ch] = xp[ch] > out[ch] ? xp[ch] : out[ch];
                 }
-            }
         }
     }
 }
 
-void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
-                             int32_t *argmax)
+void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
     PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
     int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw);
-    PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, argmax, lo, hi));
+    PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, lo, hi));
 }
 
-static void max_backward_samples(const pynn_pool_shape *s, const float *dy,
-                                 const int32_t *argmax, float *dx, ptrdiff_t n0, ptrdiff_t n1)
+/* One pixel of a window in the backward pass: the gradient goes to the
+ * first pixel (in scan order) holding the window's maximum m, which is the
+ * one the forward pass took; `taken` marks the channels already routed.
+ * A NaN maximum came from the window's first pixel.  Branch-free, so it
+ * vectorizes; `add` accumulates into dst (overlapping windows) instead of
+ * writing it. */
+static inline __attribute__((always_inline)) void
+route_first_max(const float *restrict xp, const float *restrict m, const float *restrict g,
+                int32_t *restrict taken, float *restrict dst, ptrdiff_t c, const int add)
+{
+    for (ptrdiff_t ch = 0; ch < c; ch++) {
+        float v = xp[ch], mx = m[ch], gv = g[ch];
+        int32_t hit = (v == mx || mx != mx) & (taken[ch] == 0);
+        taken[ch] |= hit;
+        float part = hit ? gv : 0.0f;
+        dst[ch] = add ? dst[ch] + part : part;
+    }
+}
+
+static int max_backward_samples(const pynn_pool_shape *s, const float *x, const float *y,
+                                const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1)
 {
     const ptrdiff_t c = s->c, in_size = s->h * s->w * c, out_size = s->oh * s->ow * c;
+    int32_t *taken = (int32_t *)pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)c);
+    if (!taken)
+        return -1;
     /* Windows that neither overlap nor leave gaps (pool 2, stride 2 on an
      * even image) cover each input pixel once: write dx window by window
-     * instead of zeroing it and scattering into it. */
+     * instead of zeroing it and adding into it. */
     int tiles = s->sh == s->ph && s->sw == s->pw && s->pad_top == 0 && s->pad_left == 0 &&
                 s->oh * s->sh == s->h && s->ow * s->sw == s->w;
     if (!tiles)
         memset(dx + n0 * in_size, 0, (n1 - n0) * in_size * sizeof(float));
     for (ptrdiff_t n = n0; n < n1; n++) {
+        const float *xn = x + n * in_size;
         float *dn = dx + n * in_size;
-        const float *g = dy + n * out_size;
-        const int32_t *arg = argmax + n * out_size;
-        if (!tiles) {
-            for (ptrdiff_t i = 0; i < out_size; i++) dn[arg[i]] += g[i];
-            continue;
-        }
         for (ptrdiff_t oy = 0; oy < s->oh; oy++)
             for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
-                ptrdiff_t o = (oy * s->ow + ox) * c;
-                for (ptrdiff_t iy = oy * s->sh; iy < (oy + 1) * s->sh; iy++)
-                    for (ptrdiff_t ix = ox * s->sw; ix < (ox + 1) * s->sw; ix++) {
+                window w = window_at(s, oy, ox);
+                ptrdiff_t o = n * out_size + (oy * s->ow + ox) * c;
+                for (ptrdiff_t ch = 0; ch < c; ch++) taken[ch] = 0;
+                for (ptrdiff_t iy = w.y0; iy < w.y1; iy++)
+                    for (ptrdiff_t ix = w.x0; ix < w.x1; ix++) {
                         ptrdiff_t at = (iy * s->w + ix) * c;
-                        route(g + o, arg + o, (int32_t)at, dn + at, c);
+                        if (tiles)
+                            route_first_max(xn + at, y + o, dy + o, taken, dn + at, c, 0);
+                        else
+                            route_first_max(xn + at, y + o, dy + o, taken, dn + at, c, 1);
                     }
             }
     }
+    return 0;
 }
 
-void pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *dy,
-                              const int32_t *argmax, float *dx)
+int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const float *y,
+                             const float *dy, float *dx)
 {
     PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(s->n * s->h * s->w * s->c);
-    PYNN_PARALLEL_RANGE(nt, s->n, max_backward_samples(s, dy, argmax, dx, lo, hi));
+    if (nt <= 1)
+        return max_backward_samples(s, x, y, dy, dx, 0, s->n);
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        PYNN_FTZ_SCOPE;
+        ptrdiff_t lo, hi;
+        pynn_thread_range(s->n, &lo, &hi);
+        failed |= max_backward_samples(s, x, y, dy, dx, lo, hi) != 0;
+    }
+    return failed ? -1 : 0;
 }
 
 static void avg_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,

@@ -97,13 +97,13 @@ typedef struct {
     ptrdiff_t oh, ow;
 } pynn_pool_shape;
 
-/* y = the window's maximum; argmax (same size as y, may be NULL) records
- * where in the sample each maximum came from, for the backward pass. */
-void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
-                             int32_t *argmax);
-/* dx = dy routed to the recorded maxima (dx is overwritten). */
-void pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *dy,
-                              const int32_t *argmax, float *dx);
+/* y = the window's maximum (the first in scan order on ties). */
+void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
+/* dx = dy routed to each window's maximum, found again from the forward
+ * pass's input x and output y (dx is overwritten).  Returns 0, or -1 when a
+ * work buffer cannot be allocated. */
+int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const float *y,
+                             const float *dy, float *dx);
 /* y = the mean over the window's pixels inside the input. */
 void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
 void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx);

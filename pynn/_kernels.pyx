@@ -47,10 +47,9 @@ cdef extern from "pynn.h" nogil:
         Py_ssize_t ph, pw, sh, sw
         Py_ssize_t pad_top, pad_left
         Py_ssize_t oh, ow
-    void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y,
-                                 int32_t *argmax)
-    void pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *dy,
-                                  const int32_t *argmax, float *dx)
+    void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+    int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const float *y,
+                                 const float *dy, float *dx)
     void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
 
@@ -425,43 +424,33 @@ cdef int _pool_shape(x, y, tuple window, str name, pynn_pool_shape *s) except -1
     return 0
 
 
-cdef int32_t *_argmax(a, cnp.ndarray y, str name) except? NULL:
-    if a is None:
-        return NULL
-    cdef cnp.ndarray A = _arr(a, name)
-    if cnp.PyArray_TYPE(A) != cnp.NPY_INT32 or not cnp.PyArray_IS_C_CONTIGUOUS(A):
-        raise TypeError(f"{name}: the argmax must be a C-contiguous int32 array")
-    _same_size(A, y, name)
-    return <int32_t *>cnp.PyArray_DATA(A)
-
-
-def max_pool2d_forward(x, tuple window, y, argmax=None):
+def max_pool2d_forward(x, tuple window, y):
     cdef pynn_pool_shape s
     cdef const float *px = _f32(x, "max_pool2d: input")
     cdef float *py = _f32(y, "max_pool2d: output", True)
     _pool_shape(x, y, window, "max_pool2d", &s)
-    cdef int32_t *pa = _argmax(argmax, <cnp.ndarray>y, "max_pool2d")
     if (<cnp.ndarray>y).size == 0:
         return y
     with nogil:
-        pynn_max_pool2d_forward(&s, px, py, pa)
+        pynn_max_pool2d_forward(&s, px, py)
     return y
 
 
-def max_pool2d_backward(dy, argmax, tuple window, dx):
+def max_pool2d_backward(x, y, dy, tuple window, dx):
+    """dx from dy, the forward pass's input x and its output y."""
     cdef pynn_pool_shape s
+    cdef const float *px = _f32(x, "max_pool2d backward: x")
+    cdef const float *py = _f32(y, "max_pool2d backward: y")
     cdef const float *pdy = _f32(dy, "max_pool2d backward: dy")
     cdef float *pdx = _f32(dx, "max_pool2d backward: dx", True)
-    _pool_shape(dx, dy, window, "max_pool2d backward", &s)
-    cdef int32_t *pa = _argmax(argmax, <cnp.ndarray>dy, "max_pool2d backward")
-    if pa == NULL:
-        raise ValueError("max_pool2d backward: the forward pass's argmax is required")
-    cdef Py_ssize_t i, n = (<cnp.ndarray>dy).size, limit = s.h * s.w * s.c
-    for i in range(n):
-        if pa[i] < 0 or pa[i] >= limit:
-            raise ValueError("max_pool2d backward: argmax does not come from this input")
+    _pool_shape(x, dy, window, "max_pool2d backward", &s)
+    _same_size(<cnp.ndarray>dy, <cnp.ndarray>y, "max_pool2d backward: y and dy")
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, "max_pool2d backward: x and dx")
+    cdef int err
     with nogil:
-        pynn_max_pool2d_backward(&s, pdy, pa, pdx)
+        err = pynn_max_pool2d_backward(&s, px, py, pdy, pdx)
+    if err:
+        raise MemoryError("max_pool2d backward: cannot allocate the work buffer")
     return dx
 
 

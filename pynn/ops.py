@@ -609,24 +609,27 @@ def _pool_input(x, name):
     return x
 
 
-def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None, argmax=None):
-    """Max pooling over NHWC ``x``.  When ``argmax`` (int32, the output's
-    shape) is given, it receives where each maximum came from, for
-    ``max_pool2d_grad``."""
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
+    """Max pooling over NHWC ``x`` (on ties, the first maximum in scan
+    order is the one whose input gets the gradient)."""
     x = _pool_input(x, "max_pool2d")
     (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
     out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "max_pool2d")
-    return _k.max_pool2d_forward(x, win, out, argmax)
+    return _k.max_pool2d_forward(x, win, out)
 
 
-def max_pool2d_grad(dy, argmax, input_shape, pool_size=(2, 2), strides=None,
-                    padding="valid", out=None):
-    """The input gradient of ``max_pool2d``: dy routed to each window's maximum."""
-    dy = _c32(dy, "max_pool2d backward: dy")
-    input_shape = tuple(input_shape)
-    _, win = pool_geometry(input_shape, pool_size, strides, padding, "max_pool2d")
-    out = _out(out, input_shape, "max_pool2d backward")
-    return _k.max_pool2d_backward(dy, argmax, win, out)
+def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", out=None):
+    """The input gradient of ``y = max_pool2d(x, ...)``: dy routed to each
+    window's maximum, found again from ``x`` and ``y``."""
+    x = _pool_input(x, "max_pool2d backward")
+    dy, y = _c32(dy, "max_pool2d backward: dy"), _c32(y, "max_pool2d backward: y")
+    (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
+    want = (x.shape[0], oh, ow, x.shape[3])
+    if dy.shape != want or y.shape != want:
+        raise ValueError(f"max_pool2d backward: dy and y must have the output's shape {want}, "
+                         f"got {dy.shape} and {y.shape}")
+    out = _out(out, x.shape, "max_pool2d backward")
+    return _k.max_pool2d_backward(x, y, dy, win, out)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
@@ -657,25 +660,28 @@ def global_avg_pool2d(x, out=None):
     return y
 
 
-def global_max_pool2d(x, out=None, argmax=None):
+def global_max_pool2d(x, out=None):
     """Maximum over height and width: (batch, h, w, c) -> (batch, c)."""
     x = _pool_input(x, "global_max_pool2d")
     y = _out(out, (x.shape[0], x.shape[3]), "global_max_pool2d")
-    shape4 = (x.shape[0], 1, 1, x.shape[3])
-    _k.max_pool2d_forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0), y.reshape(shape4),
-                          None if argmax is None else argmax.reshape(shape4))
+    _k.max_pool2d_forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0),
+                          y.reshape(x.shape[0], 1, 1, x.shape[3]))
     return y
 
 
-def global_pool2d_grad(kind, dy, input_shape, argmax=None, out=None):
-    """The input gradient of ``global_avg_pool2d`` (kind 'avg') or
-    ``global_max_pool2d`` (kind 'max', with its argmax)."""
-    n, h, w, c = input_shape
-    dy4 = _c32(dy, f"global_{kind}_pool2d backward: dy").reshape(n, 1, 1, c)
-    out = _out(out, tuple(input_shape), f"global_{kind}_pool2d backward")
+def global_pool2d_grad(kind, dy, x, y=None, out=None):
+    """The input gradient of ``global_avg_pool2d`` (kind 'avg') or of
+    ``y = global_max_pool2d(x)`` (kind 'max', which needs y)."""
+    x = _pool_input(x, f"global_{kind}_pool2d backward")
+    n, h, w, c = x.shape
+    shape4 = (n, 1, 1, c)
+    dy4 = _c32(dy, f"global_{kind}_pool2d backward: dy").reshape(shape4)
+    out = _out(out, x.shape, f"global_{kind}_pool2d backward")
     win = (h, w, 1, 1, 0, 0)
     if kind == "max":
-        return _k.max_pool2d_backward(dy4, argmax.reshape(n, 1, 1, c), win, out)
+        if y is None:
+            raise ValueError("global_max_pool2d backward: the forward output y is required")
+        return _k.max_pool2d_backward(x, _c32(y, "y").reshape(shape4), dy4, win, out)
     return _k.avg_pool2d_backward(dy4, win, out)
 
 

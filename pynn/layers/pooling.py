@@ -1,7 +1,5 @@
 """Pooling layers: max and average pooling (2-D and 1-D) and their global
 forms.  1-D pooling runs the 2-D kernels at height 1."""
-import numpy as np
-
 from .. import ops
 from .base import Layer, shape_str
 from .conv import _check_format, _tuple
@@ -53,13 +51,11 @@ class _Pooling(Layer):
         (oh, ow), _ = ops.pool_geometry(x4.shape, pool, strides, self.padding)
         out = self._buffer("y", (x4.shape[0], oh, ow, x4.shape[3]))
         if self.kind == "max":
-            argmax = self._buffer("argmax", out.shape, np.int32) if training else None
-            y = ops.max_pool2d(x4, pool, strides, self.padding, out=out, argmax=argmax)
-            self._argmax = argmax
+            y = ops.max_pool2d(x4, pool, strides, self.padding, out=out)
         else:
             y = ops.avg_pool2d(x4, pool, strides, self.padding, out=out)
         if training:
-            self._x_shape = x4.shape
+            self._x, self._y = x4, y
         return y if self.rank == 2 else y[:, 0]
 
     def backward(self, dy, need_input_grad=True):
@@ -67,12 +63,12 @@ class _Pooling(Layer):
             return None
         dy4 = dy if self.rank == 2 else dy[:, None]
         pool, strides = self._window2d()
-        dx = self._buffer("dx", self._x_shape)
+        x = self._x
+        dx = self._buffer("dx", x.shape)
         if self.kind == "max":
-            ops.max_pool2d_grad(dy4, self._argmax, self._x_shape, pool, strides, self.padding,
-                                out=dx)
+            ops.max_pool2d_grad(dy4, x, self._y, pool, strides, self.padding, out=dx)
         else:
-            ops.avg_pool2d_grad(dy4, self._x_shape, pool, strides, self.padding, out=dx)
+            ops.avg_pool2d_grad(dy4, x.shape, pool, strides, self.padding, out=dx)
         return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):
@@ -137,13 +133,11 @@ class _GlobalPooling(Layer):
         x4 = x if self.rank == 2 else x[:, None]
         out = self._buffer("y", (x4.shape[0], x4.shape[3]))
         if self.kind == "max":
-            argmax = self._buffer("argmax", out.shape, np.int32) if training else None
-            y = ops.global_max_pool2d(x4, out=out, argmax=argmax)
-            self._argmax = argmax
+            y = ops.global_max_pool2d(x4, out=out)
         else:
             y = ops.global_avg_pool2d(x4, out=out)
         if training:
-            self._x_shape = x4.shape
+            self._x, self._y = x4, y
         if self.keepdims:
             return y.reshape((y.shape[0],) + (1,) * self.rank + (y.shape[1],))
         return y
@@ -151,9 +145,9 @@ class _GlobalPooling(Layer):
     def backward(self, dy, need_input_grad=True):
         if not need_input_grad:
             return None
-        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), self._x_shape,
-                                    argmax=self._argmax if self.kind == "max" else None,
-                                    out=self._buffer("dx", self._x_shape))
+        x = self._x
+        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), x, self._y,
+                                    out=self._buffer("dx", x.shape))
         return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):

@@ -204,20 +204,14 @@ POOLS = [((2, 2), None, "valid"), ((2, 2), None, "same"), ((3, 3), (2, 2), "vali
 def test_pooling_matches_float64(kind, pool, strides, padding, shape):
     x = rand(*shape)
     f = ops.max_pool2d if kind == "max" else ops.avg_pool2d
-    argmax = None
-    if kind == "max":
-        (oh, ow), _ = ops.pool_geometry(shape, pool, strides, padding)
-        argmax = np.empty((shape[0], oh, ow, shape[3]), np.int32)
-        y = f(x, pool, strides, padding, argmax=argmax)
-    else:
-        y = f(x, pool, strides, padding)
+    y = f(x, pool, strides, padding)
     want = ref_pool(x, pool, strides, padding, kind)
     close(y, want)
     # The gradient, against finite differences of the float64 reference
     # (exact for pooling away from ties, which random data has not).
     dy = rand(*y.shape, seed=9)
     if kind == "max":
-        dx = ops.max_pool2d_grad(dy, argmax, shape, pool, strides, padding)
+        dx = ops.max_pool2d_grad(dy, x, y, pool, strides, padding)
     else:
         dx = ops.avg_pool2d_grad(dy, shape, pool, strides, padding)
     rng = np.random.default_rng(0)
@@ -234,25 +228,30 @@ def test_pooling_matches_float64(kind, pool, strides, padding, shape):
 def test_global_pools():
     x = rand(4, 5, 7, 6)
     close(ops.global_avg_pool2d(x), x.astype(np.float64).mean((1, 2)))
-    argmax = np.empty((4, 6), np.int32)
-    y = ops.global_max_pool2d(x, argmax=argmax)
+    y = ops.global_max_pool2d(x)
     close(y, x.max((1, 2)))
     dy = rand(4, 6, seed=1)
-    dx = ops.global_pool2d_grad("max", dy, x.shape, argmax=argmax)
+    dx = ops.global_pool2d_grad("max", dy, x, y)
     want = (x == x.max((1, 2), keepdims=True)) * dy[:, None, None, :]
     close(dx, want)
-    dx = ops.global_pool2d_grad("avg", dy, x.shape)
+    dx = ops.global_pool2d_grad("avg", dy, x)
     close(dx, np.broadcast_to(dy[:, None, None, :] / 35.0, x.shape))
 
 
-def test_max_pool_keeps_a_window_of_nans_and_infs_valid():
-    x = np.full((1, 4, 4, 2), -np.inf, np.float32)
+def test_max_pool_gradient_goes_to_one_pixel_per_window_on_ties_infs_and_nans():
+    x = np.full((1, 4, 4, 3), -np.inf, np.float32)
     x[0, :, :, 1] = np.nan
-    argmax = np.empty((1, 2, 2, 2), np.int32)
-    y = ops.max_pool2d(x, 2, argmax=argmax)
-    assert np.all(y[..., 0] == -np.inf)
-    dx = ops.max_pool2d_grad(np.ones_like(y), argmax, x.shape, 2)
-    assert dx.sum() == 8
+    x[0, :, :, 2] = 0.0  # ties everywhere, as after a ReLU
+    for strides in (2, 1):
+        y = ops.max_pool2d(x, 2, strides)
+        assert np.all(y[..., 0] == -np.inf) and np.all(y[..., 2] == 0)
+        dx = ops.max_pool2d_grad(np.ones_like(y), x, y, 2, strides)
+        # one pixel per window and channel: the window's first one
+        want = np.zeros_like(x)
+        for i in range(y.shape[1]):
+            for j in range(y.shape[2]):
+                want[0, i * strides, j * strides] += 1
+        np.testing.assert_array_equal(dx, want)
 
 
 def test_conv_and_pool_bad_input_names_shapes():
@@ -271,9 +270,8 @@ def test_conv_and_pool_bad_input_names_shapes():
         ops.max_pool2d(x, 6)
     with pytest.raises(ValueError, match="out must be float32"):
         ops.conv2d(x, rand(3, 3, 3, 2), out=np.empty((2, 3, 3, 3), np.float32))
-    with pytest.raises(ValueError, match="argmax does not come"):
-        ops.max_pool2d_grad(rand(2, 2, 2, 3), np.full((2, 2, 2, 3), 10**6, np.int32),
-                            x.shape, 2)
+    with pytest.raises(ValueError, match="output's shape"):
+        ops.max_pool2d_grad(rand(2, 3, 3, 3), x, rand(2, 2, 2, 3), 2)
 
 
 def test_moments_and_batch_norm_gradient():
