@@ -59,41 +59,51 @@ static inline void zero_floats(float *dst, ptrdiff_t n)
     for (ptrdiff_t i = 0; i < n; i++) dst[i] = 0.0f;
 }
 
-/* Rows (sample, oy, ox) of samples [s0, s1), columns (ky, kx, ci). */
+/* Rows p0..p1-1 of the unrolled input, a row per output pixel p (sample,
+ * oy, ox in order), columns (ky, kx, ci). */
+static void im2col_pixels(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
+                          float *cols)
+{
+    const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
+    const ptrdiff_t span = kw * cin, per_sample = s->oh * s->ow;
+    ptrdiff_t n = p0 / per_sample, oy = p0 % per_sample / s->ow, ox = p0 % s->ow;
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        const float *xn = x + n * s->h * s->w * cin;
+        float *row = cols + (p - p0) * patch;
+        ptrdiff_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+        for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
+            ptrdiff_t iy = iy0 + ky * s->dh;
+            float *dst = row + ky * span;
+            if (iy < 0 || iy >= s->h) {
+                zero_floats(dst, span);
+                continue;
+            }
+            const float *src = xn + iy * s->w * cin;
+            if (s->dw == 1 && ix0 >= 0 && ix0 + kw <= s->w) {
+                copy_floats(dst, src + ix0 * cin, span);
+                continue;
+            }
+            for (ptrdiff_t kx = 0; kx < kw; kx++) {
+                ptrdiff_t ix = ix0 + kx * s->dw;
+                if (ix < 0 || ix >= s->w)
+                    zero_floats(dst + kx * cin, cin);
+                else
+                    copy_floats(dst + kx * cin, src + ix * cin, cin);
+            }
+        }
+        if (++ox == s->ow) { /* the next pixel */
+            ox = 0;
+            if (++oy == s->oh)
+                oy = 0, n++;
+        }
+    }
+}
+
+/* Rows of samples [s0, s1). */
 static void im2col(const pynn_conv_shape *s, const float *x, ptrdiff_t s0, ptrdiff_t s1,
                    float *cols)
 {
-    const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
-    const ptrdiff_t span = kw * cin;
-    for (ptrdiff_t n = s0; n < s1; n++) {
-        const float *xn = x + n * s->h * s->w * cin;
-        for (ptrdiff_t oy = 0; oy < s->oh; oy++) {
-            for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
-                float *row = cols + (((n - s0) * s->oh + oy) * s->ow + ox) * patch;
-                ptrdiff_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
-                for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
-                    ptrdiff_t iy = iy0 + ky * s->dh;
-                    float *dst = row + ky * span;
-                    if (iy < 0 || iy >= s->h) {
-                        zero_floats(dst, span);
-                        continue;
-                    }
-                    const float *src = xn + iy * s->w * cin;
-                    if (s->dw == 1 && ix0 >= 0 && ix0 + kw <= s->w) {
-                        copy_floats(dst, src + ix0 * cin, span);
-                        continue;
-                    }
-                    for (ptrdiff_t kx = 0; kx < kw; kx++) {
-                        ptrdiff_t ix = ix0 + kx * s->dw;
-                        if (ix < 0 || ix >= s->w)
-                            zero_floats(dst + kx * cin, cin);
-                        else
-                            copy_floats(dst + kx * cin, src + ix * cin, cin);
-                    }
-                }
-            }
-        }
-    }
+    im2col_pixels(s, x, s0 * s->oh * s->ow, s1 * s->oh * s->ow, cols);
 }
 
 /* The reverse of im2col for samples [s0, s1): adds each unrolled value back
@@ -132,37 +142,33 @@ static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, pt
 typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,
                         ptrdiff_t, const float *, ptrdiff_t, float, float *, ptrdiff_t);
 
-/* Forward over samples [n0, n1); `serial` when the caller already split
- * the work across threads. */
-static int forward_range(const pynn_conv_shape *s, const float *x, const float *k,
-                         const float *bias, int act, float alpha, float *y, ptrdiff_t n0,
-                         ptrdiff_t n1, int serial)
+/* Forward over output pixels [p0, p1) of the n * oh * ow, on the calling
+ * thread: a group of rows at a time is unrolled, multiplied and activated
+ * while in cache. */
+static int forward_pixels(const pynn_conv_shape *s, const float *x, const float *k,
+                          const float *bias, int act, float alpha, float *y, ptrdiff_t p0,
+                          ptrdiff_t p1)
 {
-    const ptrdiff_t pixels = s->oh * s->ow, patch = patch_size(s), cout = s->cout;
+    const ptrdiff_t patch = patch_size(s), cout = s->cout;
     const int pointwise = is_pointwise(s);
-    gemm_fn gemm = serial ? pynn_sgemm_serial : pynn_sgemm;
-    ptrdiff_t group = serial ? group_samples(s) : n1 - n0;
+    ptrdiff_t group = group_samples(s) * s->oh * s->ow;
     float *cols = NULL;
-    if (!pointwise && n1 > n0) {
-        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch));
+    if (!pointwise && p1 > p0) {
+        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(PYNN_MIN(group, p1 - p0) * patch));
         if (!cols)
             return -1;
     }
-    for (ptrdiff_t b = n0; b < n1; b += group) {
-        ptrdiff_t e = PYNN_MIN(b + group, n1), rows = (e - b) * pixels;
-        const float *a = x + b * pixels * s->cin;
+    for (ptrdiff_t b = p0; b < p1; b += group) {
+        ptrdiff_t e = PYNN_MIN(b + group, p1), rows = e - b;
+        const float *a = x + b * s->cin; /* pointwise: input pixels are output pixels */
         if (!pointwise) {
-            im2col(s, x, b, e, cols);
+            im2col_pixels(s, x, b, e, cols);
             a = cols;
         }
-        float *yb = y + b * pixels * cout;
-        gemm(0, 0, rows, cout, patch, 1.0f, a, patch, k, cout, 0.0f, yb, cout);
-        if (bias || act != PYNN_ACT_LINEAR) {
-            if (serial)
-                pynn_bias_activation_rows(act, alpha, yb, bias, yb, cout, 0, rows);
-            else
-                pynn_bias_activation_forward(act, alpha, yb, bias, yb, rows, cout);
-        }
+        float *yb = y + b * cout;
+        pynn_sgemm_serial(0, 0, rows, cout, patch, 1.0f, a, patch, k, cout, 0.0f, yb, cout);
+        if (bias || act != PYNN_ACT_LINEAR)
+            pynn_bias_activation_rows(act, alpha, yb, bias, yb, cout, 0, rows);
     }
     return 0;
 }
@@ -171,18 +177,22 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
                         const float *bias, int act, float alpha, float *y)
 {
     PYNN_FTZ_SCOPE;
-    int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 8);
+    /* Threads split the output pixels (not the samples, so one image's
+     * predict uses every core too), each unrolling and multiplying its own
+     * share with no further synchronization. */
+    const ptrdiff_t total = s->n * s->oh * s->ow;
+    /* work: the multiply-adds (8 to a vector step), the unrolling and the
+     * activation pass */
+    int nt = pynn_threads_for(total * (patch_size(s) * s->cout / 8 + patch_size(s) + s->cout));
+    if (nt <= 1 || total < 16 * nt)
+        return forward_pixels(s, x, k, bias, act, alpha, y, 0, total);
     int err = 0;
-    if (nt > 1 && s->n >= nt) {
 #pragma omp parallel num_threads(nt) reduction(| : err)
-        {
-            PYNN_FTZ_SCOPE;
-            ptrdiff_t lo, hi;
-            pynn_thread_range(s->n, &lo, &hi);
-            err |= forward_range(s, x, k, bias, act, alpha, y, lo, hi, 1);
-        }
-    } else {
-        err = forward_range(s, x, k, bias, act, alpha, y, 0, s->n, 0);
+    {
+        PYNN_FTZ_SCOPE;
+        ptrdiff_t lo, hi;
+        pynn_thread_range(total, &lo, &hi);
+        err |= forward_pixels(s, x, k, bias, act, alpha, y, lo, hi);
     }
     return err ? -1 : 0;
 }

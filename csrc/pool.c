@@ -27,8 +27,8 @@ static window window_at(const pynn_pool_shape *s, ptrdiff_t oy, ptrdiff_t ox)
     return w;
 }
 
-static void max_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
-                     ptrdiff_t r1)
+static inline __attribute__((always_inline)) void
+max_rows_body(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t c = s->c;
     for (ptrdiff_t r = r0; r < r1; r++) {
@@ -50,6 +50,38 @@ static void max_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff
                 }
         }
     }
+}
+
+/* The forward loop compiled per instruction set (as activation.c's). */
+static void max_rows_generic(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
+                             ptrdiff_t r1)
+{
+    max_rows_body(s, x, y, r0, r1);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void
+max_rows_avx2(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
+{
+    max_rows_body(s, x, y, r0, r1);
+}
+__attribute__((target("avx512f"))) static void
+max_rows_avx512(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
+{
+    max_rows_body(s, x, y, r0, r1);
+}
+#endif
+
+static void max_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
+                     ptrdiff_t r1)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    int level = pynn_cpu_level();
+    if (level >= PYNN_CPU_AVX512)
+        return max_rows_avx512(s, x, y, r0, r1);
+    if (level >= PYNN_CPU_AVX2)
+        return max_rows_avx2(s, x, y, r0, r1);
+#endif
+    max_rows_generic(s, x, y, r0, r1);
 }
 
 void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)

@@ -59,14 +59,18 @@ class _Conv(ActivationMixin, Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._geo2d = self._make_geometry2d()
 
     # The geometry in 2-D terms: Conv1D is height 1.
-    def _geometry2d(self):
+    def _make_geometry2d(self):
         if self.rank == 2:
             return self.kernel_size, self.strides, self.padding, self.dilation_rate
         (k,), (s,), (d,) = self.kernel_size, self.strides, self.dilation_rate
         pad = ((0, 0), ((k - 1) * d, 0)) if self.padding == "causal" else self.padding
         return (1, k), (1, s), pad, (1, d)
+
+    def _geometry2d(self):
+        return self._geo2d
 
     def _input_channels(self, input_shape):
         if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
