@@ -108,8 +108,8 @@ static void im2col(const pynn_conv_shape *s, const float *x, ptrdiff_t s0, ptrdi
 
 /* The reverse of im2col for samples [s0, s1): adds each unrolled value back
  * onto the input pixel it came from.  dx of those samples is zeroed first. */
-static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
-                   float *dx)
+static inline __attribute__((always_inline)) void
+col2im_body(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1, float *dx)
 {
     const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
     memset(dx + s0 * s->h * s->w * cin, 0, (s1 - s0) * s->h * s->w * cin * sizeof(float));
@@ -129,14 +129,48 @@ static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, pt
                         ptrdiff_t ix = ix0 + kx * s->dw;
                         if (ix < 0 || ix >= s->w)
                             continue;
-                        float *d = dst + ix * cin;
-                        const float *v = src + kx * cin;
+                        float *restrict d = dst + ix * cin;
+                        const float *restrict v = src + kx * cin;
                         for (ptrdiff_t c = 0; c < cin; c++) d[c] += v[c];
                     }
                 }
             }
         }
     }
+}
+
+/* col2im compiled per instruction set (its inner loop is a vector add over
+ * the channels) and picked at run time, as the activation loops are. */
+static void col2im_generic(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0,
+                           ptrdiff_t s1, float *dx)
+{
+    col2im_body(s, cols, s0, s1, dx);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void
+col2im_avx2(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1, float *dx)
+{
+    col2im_body(s, cols, s0, s1, dx);
+}
+__attribute__((target("avx512f"))) static void
+col2im_avx512(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
+              float *dx)
+{
+    col2im_body(s, cols, s0, s1, dx);
+}
+#endif
+
+static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
+                   float *dx)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    int level = pynn_cpu_level();
+    if (level >= PYNN_CPU_AVX512)
+        return col2im_avx512(s, cols, s0, s1, dx);
+    if (level >= PYNN_CPU_AVX2)
+        return col2im_avx2(s, cols, s0, s1, dx);
+#endif
+    col2im_generic(s, cols, s0, s1, dx);
 }
 
 typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,

@@ -85,6 +85,14 @@ static void pack_a8_transpose(ptrdiff_t kc, const float *src, ptrdiff_t rsa, flo
     for (; p < kc; p++)
         for (int r = 0; r < 8; r++) dst[p * 8 + r] = src[r * rsa + p];
 }
+/* dst[p * 8 + r] = src[p * csa + r]: a transposed A's eight contiguous
+ * floats per k step, one vector move each. */
+__attribute__((target("avx2,fma")))
+static void pack_a8_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *dst)
+{
+    for (ptrdiff_t p = 0; p < kc; p++)
+        _mm256_storeu_ps(dst + p * 8, _mm256_loadu_ps(src + p * csa));
+}
 #define PYNN_HAVE_PACK_A8_TRANSPOSE 1
 #endif
 
@@ -111,6 +119,13 @@ pack_a_rows(const int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t 
         } else if (rows == MR && rsa == 1) {
             /* Transposed A (a weight gradient's x^T): MR contiguous floats
              * per k step, a plain copy. */
+#ifdef PYNN_HAVE_PACK_A8_TRANSPOSE
+            if (MR == 8 && pynn_cpu_level() >= PYNN_CPU_AVX2) {
+                pack_a8_copy(kc, src, csa, dst);
+                dst += MR * kc;
+                continue;
+            }
+#endif
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (int r = 0; r < MR; r++) dst[p * MR + r] = src[p * csa + r];
         } else {
