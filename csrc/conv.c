@@ -60,12 +60,18 @@ static inline void zero_floats(float *dst, ptrdiff_t n)
 }
 
 /* Rows p0..p1-1 of the unrolled input, a row per output pixel p (sample,
- * oy, ox in order), columns (ky, kx, ci). */
-static void im2col_pixels(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
-                          float *cols)
+ * oy, ox in order), columns (ky, kx, ci).  cols has COLS_SLACK floats to
+ * spare after the last row. */
+#define COLS_SLACK 16
+static inline __attribute__((always_inline)) void
+im2col_body(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1, float *cols)
 {
     const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
     const ptrdiff_t span = kw * cin, per_sample = s->oh * s->ow;
+    /* A short kernel row (3 floats for 3x3 on one channel) is moved as one
+     * 16-float block: the extra floats land where the next row or pixel is
+     * written next, or in the slack; the read stays inside x. */
+    const float *x_end = x + s->n * s->h * s->w * cin;
     ptrdiff_t n = p0 / per_sample, oy = p0 % per_sample / s->ow, ox = p0 % s->ow;
     for (ptrdiff_t p = p0; p < p1; p++) {
         const float *xn = x + n * s->h * s->w * cin;
@@ -80,7 +86,11 @@ static void im2col_pixels(const pynn_conv_shape *s, const float *x, ptrdiff_t p0
             }
             const float *src = xn + iy * s->w * cin;
             if (s->dw == 1 && ix0 >= 0 && ix0 + kw <= s->w) {
-                copy_floats(dst, src + ix0 * cin, span);
+                const float *from = src + ix0 * cin;
+                if (span <= COLS_SLACK && from + COLS_SLACK <= x_end)
+                    memcpy(dst, from, COLS_SLACK * sizeof(float));
+                else
+                    copy_floats(dst, from, span);
                 continue;
             }
             for (ptrdiff_t kx = 0; kx < kw; kx++) {
@@ -97,6 +107,38 @@ static void im2col_pixels(const pynn_conv_shape *s, const float *x, ptrdiff_t p0
                 oy = 0, n++;
         }
     }
+}
+
+/* im2col compiled per instruction set (wider moves) and picked at run time. */
+static void im2col_generic(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
+                           float *cols)
+{
+    im2col_body(s, x, p0, p1, cols);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void
+im2col_avx2(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1, float *cols)
+{
+    im2col_body(s, x, p0, p1, cols);
+}
+__attribute__((target("avx512f"))) static void
+im2col_avx512(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1, float *cols)
+{
+    im2col_body(s, x, p0, p1, cols);
+}
+#endif
+
+static void im2col_pixels(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
+                          float *cols)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    int level = pynn_cpu_level();
+    if (level >= PYNN_CPU_AVX512)
+        return im2col_avx512(s, x, p0, p1, cols);
+    if (level >= PYNN_CPU_AVX2)
+        return im2col_avx2(s, x, p0, p1, cols);
+#endif
+    im2col_generic(s, x, p0, p1, cols);
 }
 
 /* Rows of samples [s0, s1). */
@@ -188,7 +230,8 @@ static int forward_pixels(const pynn_conv_shape *s, const float *x, const float 
     ptrdiff_t group = group_samples(s) * s->oh * s->ow;
     float *cols = NULL;
     if (!pointwise && p1 > p0) {
-        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(PYNN_MIN(group, p1 - p0) * patch));
+        cols = pynn_scratch(PYNN_SCRATCH_COLS,
+                            (size_t)(PYNN_MIN(group, p1 - p0) * patch + COLS_SLACK));
         if (!cols)
             return -1;
     }
@@ -265,7 +308,7 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
         return 0;
     float *cols = NULL, *grad = NULL;
     if (!pointwise) {
-        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch));
+        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch + COLS_SLACK));
         if (!cols)
             return -1;
     }

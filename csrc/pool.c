@@ -111,13 +111,11 @@ route_first_max(const float *restrict xp, const float *restrict m, const float *
     }
 }
 
-static int max_backward_samples(const pynn_pool_shape *s, const float *x, const float *y,
-                                const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1)
+static inline __attribute__((always_inline)) void
+max_backward_body(const pynn_pool_shape *s, const float *x, const float *y, const float *dy,
+                  float *dx, int32_t *taken, ptrdiff_t n0, ptrdiff_t n1)
 {
     const ptrdiff_t c = s->c, in_size = s->h * s->w * c, out_size = s->oh * s->ow * c;
-    int32_t *taken = (int32_t *)pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)c);
-    if (!taken)
-        return -1;
     /* Windows that neither overlap nor leave gaps (pool 2, stride 2 on an
      * even image) cover each input pixel once: write dx window by window
      * instead of zeroing it and adding into it. */
@@ -143,6 +141,44 @@ static int max_backward_samples(const pynn_pool_shape *s, const float *x, const 
                     }
             }
     }
+}
+
+#define MAX_BACKWARD_ARGS                                                       \
+    const pynn_pool_shape *s, const float *x, const float *y, const float *dy, float *dx, \
+        int32_t *taken, ptrdiff_t n0, ptrdiff_t n1
+static void max_backward_generic(MAX_BACKWARD_ARGS)
+{
+    max_backward_body(s, x, y, dy, dx, taken, n0, n1);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void max_backward_avx2(MAX_BACKWARD_ARGS)
+{
+    max_backward_body(s, x, y, dy, dx, taken, n0, n1);
+}
+__attribute__((target("avx512f"))) static void max_backward_avx512(MAX_BACKWARD_ARGS)
+{
+    max_backward_body(s, x, y, dy, dx, taken, n0, n1);
+}
+#endif
+
+static int max_backward_samples(const pynn_pool_shape *s, const float *x, const float *y,
+                                const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1)
+{
+    int32_t *taken = (int32_t *)pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)s->c);
+    if (!taken)
+        return -1;
+#if defined(__x86_64__) || defined(__i386__)
+    int level = pynn_cpu_level();
+    if (level >= PYNN_CPU_AVX512) {
+        max_backward_avx512(s, x, y, dy, dx, taken, n0, n1);
+        return 0;
+    }
+    if (level >= PYNN_CPU_AVX2) {
+        max_backward_avx2(s, x, y, dy, dx, taken, n0, n1);
+        return 0;
+    }
+#endif
+    max_backward_generic(s, x, y, dy, dx, taken, n0, n1);
     return 0;
 }
 
