@@ -88,7 +88,10 @@ void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
     PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
-    int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw);
+    /* Split early: the input was just written by the convolution's threads,
+     * each owning a band of rows, and each pooling thread reads mostly its
+     * own band from its own cache. */
+    int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw * 2);
     PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, lo, hi));
 }
 
@@ -226,7 +229,7 @@ void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
     PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
-    int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw);
+    int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw * 2);
     PYNN_PARALLEL_RANGE(nt, rows, avg_rows(s, x, y, lo, hi));
 }
 
