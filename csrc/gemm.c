@@ -206,14 +206,13 @@ static void gemm_unpacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
 
 /* One work item: row block mb of A, packed into apack, against the packed
  * B panels [q0, q1). */
-static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t block, ptrdiff_t mb, ptrdiff_t q0,
-                     ptrdiff_t q1, ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha,
+static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t i0, ptrdiff_t mc, ptrdiff_t q0,
+                     ptrdiff_t q1, ptrdiff_t nc, ptrdiff_t kc, float alpha,
                      const float *a, ptrdiff_t rsa, ptrdiff_t csa, float *apack,
                      const float *bpack, float beta, float *c, ptrdiff_t ldc)
 {
     const int MR = ks->mr, NR = ks->nr;
     pynn_micro_kernel micro = ks->micro;
-    ptrdiff_t i0 = mb * block, mc = PYNN_MIN(block, m - i0);
     pack_a(MR, mc, kc, a + i0 * rsa, rsa, csa, apack);
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
@@ -275,11 +274,16 @@ static void gemm_blocks(const gemm_args *g, int in_team)
          * no thread waits for another.  Many rows: threads split A's row
          * blocks and share the packed panels of B. */
         int by_columns = in_team && m <= MC * nt && panels >= nt;
-        ptrdiff_t block = MC;
-        if (in_team && !by_columns && m < MC * nt)
-            /* equal blocks, one per thread, rather than 72 + 49 rows */
-            block = PYNN_MIN(MC, round_up((m + nt - 1) / nt, ks->mr));
-        ptrdiff_t mblocks = (m + block - 1) / block;
+        /* The rows this thread multiplies: all of them, or, splitting rows,
+         * an equal share in whole MR-row panels (1024 rows on two threads:
+         * 512 each, not 8 and 7 blocks of 72). */
+        ptrdiff_t r0 = 0, r1 = m;
+        if (in_team && !by_columns) {
+            ptrdiff_t mpanels = (m + ks->mr - 1) / ks->mr;
+            pynn_thread_range(mpanels, &r0, &r1);
+            r0 *= ks->mr;
+            r1 = PYNN_MIN(r1 * ks->mr, m);
+        }
         /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
         ptrdiff_t slices = (k + KC - 1) / KC, kstep = (k + slices - 1) / slices;
         for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
@@ -292,16 +296,15 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                 pynn_thread_range(panels, &lo, &hi);
             pack_b(NR, kc, nc, bp, g->rsb, g->csb, g->bpack, lo, hi);
             if (by_columns || !in_team) {
-                for (ptrdiff_t mb = 0; mb < mblocks; mb++)
-                    run_item(ks, block, mb, lo, hi, m, nc, kc, g->alpha, ap, g->rsa, g->csa,
-                             apack, g->bpack, beta_eff, cp, g->ldc);
+                for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
+                    run_item(ks, i0, PYNN_MIN(MC, m - i0), lo, hi, nc, kc, g->alpha, ap, g->rsa,
+                             g->csa, apack, g->bpack, beta_eff, cp, g->ldc);
                 continue;
             }
 #pragma omp barrier
-            pynn_thread_range(mblocks, &lo, &hi);
-            for (ptrdiff_t mb = lo; mb < hi; mb++)
-                run_item(ks, block, mb, 0, panels, m, nc, kc, g->alpha, ap, g->rsa, g->csa,
-                         apack, g->bpack, beta_eff, cp, g->ldc);
+            for (ptrdiff_t i0 = r0; i0 < r1; i0 += MC)
+                run_item(ks, i0, PYNN_MIN(MC, r1 - i0), 0, panels, nc, kc, g->alpha, ap, g->rsa,
+                         g->csa, apack, g->bpack, beta_eff, cp, g->ldc);
             /* the next slice overwrites the packed B */
 #pragma omp barrier
         }
