@@ -211,45 +211,59 @@ static void direct_avx512(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                           float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                           const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
 {
-    /* As direct_avx2, 64 columns (four registers) at a time, and the last
-     * partial block with masks. */
+    /* As direct_avx2: 64 columns (four registers) at a time; then the last
+     * columns 16 at a time (masked at the end), with k split over four
+     * accumulators so the FMAs do not wait on each other (a 10-class output
+     * layer is one such block). */
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (ptrdiff_t i = 0; i < m; i++) {
         float *ci = c + i * ldc;
-        for (ptrdiff_t j = j0; j < j1; j += 64) {
-            ptrdiff_t left = j1 - j;
-            __mmask16 mk[4];
-            for (int q = 0; q < 4; q++) {
-                ptrdiff_t n = left - 16 * q;
-                mk[q] = (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
-            }
+        const float *ai = a + i * rsa;
+        ptrdiff_t j = j0;
+        for (; j + 64 <= j1; j += 64) {
             __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
             __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
             const float *bp = b + j;
-            if (left >= 64) {
-                for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
-                    __m512 av = _mm512_set1_ps(a[i * rsa + p * csa]);
-                    s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp), s0);
-                    s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 16), s1);
-                    s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 32), s2);
-                    s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 48), s3);
-                }
-            } else {
-                for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
-                    __m512 av = _mm512_set1_ps(a[i * rsa + p * csa]);
-                    s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[0], bp), s0);
-                    s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[1], bp + 16), s1);
-                    s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[2], bp + 32), s2);
-                    s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[3], bp + 48), s3);
-                }
+            for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
+                __m512 av = _mm512_set1_ps(ai[p * csa]);
+                s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp), s0);
+                s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 16), s1);
+                s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 32), s2);
+                s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + 48), s3);
             }
             __m512 sums[4] = {s0, s1, s2, s3};
             for (int q = 0; q < 4; q++) {
                 __m512 r = _mm512_mul_ps(va, sums[q]);
                 if (beta != 0.0f)
-                    r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[q], ci + j + 16 * q), r);
-                _mm512_mask_storeu_ps(ci + j + 16 * q, mk[q], r);
+                    r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + j + 16 * q), r);
+                _mm512_storeu_ps(ci + j + 16 * q, r);
             }
+        }
+        for (; j < j1; j += 16) {
+            ptrdiff_t left = j1 - j;
+            __mmask16 mk = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+            __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+            const float *bp = b + j;
+            ptrdiff_t p = 0;
+            for (; p + 4 <= k; p += 4, bp += 4 * ldb) {
+                s0 = _mm512_fmadd_ps(_mm512_set1_ps(ai[p * csa]),
+                                     _mm512_maskz_loadu_ps(mk, bp), s0);
+                s1 = _mm512_fmadd_ps(_mm512_set1_ps(ai[(p + 1) * csa]),
+                                     _mm512_maskz_loadu_ps(mk, bp + ldb), s1);
+                s2 = _mm512_fmadd_ps(_mm512_set1_ps(ai[(p + 2) * csa]),
+                                     _mm512_maskz_loadu_ps(mk, bp + 2 * ldb), s2);
+                s3 = _mm512_fmadd_ps(_mm512_set1_ps(ai[(p + 3) * csa]),
+                                     _mm512_maskz_loadu_ps(mk, bp + 3 * ldb), s3);
+            }
+            for (; p < k; p++, bp += ldb)
+                s0 = _mm512_fmadd_ps(_mm512_set1_ps(ai[p * csa]),
+                                     _mm512_maskz_loadu_ps(mk, bp), s0);
+            __m512 r = _mm512_mul_ps(va, _mm512_add_ps(_mm512_add_ps(s0, s1),
+                                                       _mm512_add_ps(s2, s3)));
+            if (beta != 0.0f)
+                r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk, ci + j), r);
+            _mm512_mask_storeu_ps(ci + j, mk, r);
         }
     }
 }
