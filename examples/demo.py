@@ -15,7 +15,7 @@ x_train = np.expand_dims(x_train.astype("float32") / 255, -1)
 x_test = np.expand_dims(x_test.astype("float32") / 255, -1)
 
 keras.show_config()
-keras.utils.set_random_seed(6)
+keras.utils.set_random_seed(1)
 model = keras.Sequential([
     keras.Input(shape=(28, 28, 1)),
     layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),

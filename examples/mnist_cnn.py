@@ -21,7 +21,7 @@ print(x_test.shape[0], "test samples")
 y_train = keras.utils.to_categorical(y_train, num_classes)
 y_test = keras.utils.to_categorical(y_test, num_classes)
 
-keras.utils.set_random_seed(6)
+keras.utils.set_random_seed(1)
 model = keras.Sequential([
     keras.Input(shape=input_shape),
     layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
