@@ -66,44 +66,55 @@ static inline void zero_floats(float *dst, ptrdiff_t n)
 static inline __attribute__((always_inline)) void
 im2col_body(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1, float *cols)
 {
-    const ptrdiff_t cin = s->cin, kw = s->kw, patch = patch_size(s);
-    const ptrdiff_t span = kw * cin, per_sample = s->oh * s->ow;
+    /* The geometry in locals: the copies below may alias anything, and the
+     * compiler would otherwise reload every field after each of them. */
+    const ptrdiff_t cin = s->cin, h = s->h, w = s->w, kh = s->kh, kw = s->kw;
+    const ptrdiff_t sh = s->sh, sw = s->sw, dh = s->dh, dw = s->dw;
+    const ptrdiff_t pad_top = s->pad_top, pad_left = s->pad_left, oh = s->oh, ow = s->ow;
+    const ptrdiff_t patch = kh * kw * cin, span = kw * cin, image = h * w * cin;
     /* A short kernel row (3 floats for 3x3 on one channel) is moved as one
-     * 16-float block: the extra floats land where the next row or pixel is
-     * written next, or in the slack; the read stays inside x. */
-    const float *x_end = x + s->n * s->h * s->w * cin;
-    ptrdiff_t n = p0 / per_sample, oy = p0 % per_sample / s->ow, ox = p0 % s->ow;
+     * block of 4, 8 or 16 floats: the extra floats land where the next row
+     * or pixel is written next, or in the slack; the read stays inside x. */
+    const float *x_end = x + s->n * image;
+    const ptrdiff_t block = span <= 4 ? 4 : span <= 8 ? 8 : 16;
+    ptrdiff_t n = p0 / (oh * ow), oy = p0 % (oh * ow) / ow, ox = p0 % ow;
     for (ptrdiff_t p = p0; p < p1; p++) {
-        const float *xn = x + n * s->h * s->w * cin;
+        const float *xn = x + n * image;
         float *row = cols + (p - p0) * patch;
-        ptrdiff_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
-        for (ptrdiff_t ky = 0; ky < s->kh; ky++) {
-            ptrdiff_t iy = iy0 + ky * s->dh;
+        ptrdiff_t iy0 = oy * sh - pad_top, ix0 = ox * sw - pad_left;
+        for (ptrdiff_t ky = 0; ky < kh; ky++) {
+            ptrdiff_t iy = iy0 + ky * dh;
             float *dst = row + ky * span;
-            if (iy < 0 || iy >= s->h) {
+            if (iy < 0 || iy >= h) {
                 zero_floats(dst, span);
                 continue;
             }
-            const float *src = xn + iy * s->w * cin;
-            if (s->dw == 1 && ix0 >= 0 && ix0 + kw <= s->w) {
+            const float *src = xn + iy * w * cin;
+            if (dw == 1 && ix0 >= 0 && ix0 + kw <= w) {
                 const float *from = src + ix0 * cin;
-                if (span <= COLS_SLACK && from + COLS_SLACK <= x_end)
-                    memcpy(dst, from, COLS_SLACK * sizeof(float));
-                else
+                if (span <= COLS_SLACK && from + block <= x_end) {
+                    if (block == 4)
+                        memcpy(dst, from, 4 * sizeof(float));
+                    else if (block == 8)
+                        memcpy(dst, from, 8 * sizeof(float));
+                    else
+                        memcpy(dst, from, 16 * sizeof(float));
+                } else {
                     copy_floats(dst, from, span);
+                }
                 continue;
             }
             for (ptrdiff_t kx = 0; kx < kw; kx++) {
-                ptrdiff_t ix = ix0 + kx * s->dw;
-                if (ix < 0 || ix >= s->w)
+                ptrdiff_t ix = ix0 + kx * dw;
+                if (ix < 0 || ix >= w)
                     zero_floats(dst + kx * cin, cin);
                 else
                     copy_floats(dst + kx * cin, src + ix * cin, cin);
             }
         }
-        if (++ox == s->ow) { /* the next pixel */
+        if (++ox == ow) { /* the next pixel */
             ox = 0;
-            if (++oy == s->oh)
+            if (++oy == oh)
                 oy = 0, n++;
         }
     }
