@@ -309,3 +309,26 @@ def test_moments_and_batch_norm_gradient():
         close(np.float64(dg[j]), (f(x64, gamma + e, beta) - f(x64, gamma - e, beta)) / (2 * h),
               1e-3)
         close(np.float64(db[j]), dy[..., j].astype(np.float64).sum(), 1e-4)
+
+
+@pytest.mark.parametrize("cin,ksize,cout", [(1, 3, 32), (1, 3, 64), (1, 2, 32), (3, 2, 32)])
+@pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "same"), (1, "same")])
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_conv2d_weight_gradient_of_small_patches(cin, ksize, cout, stride, padding,
+                                                 activation):
+    # A first layer's patch (at most 12 values) with 32k output channels takes
+    # the register-summed weight gradient on AVX-512 machines.
+    x = rand(5, 11, 10, cin)
+    k = rand(ksize, ksize, cin, cout, seed=1)
+    b = rand(cout, seed=2)
+    s = (stride, stride)
+    y = ops.conv2d(x, k, b, s, padding, activation=activation)
+    dy = rand(*y.shape, seed=3)
+    g = dy * (y > 0) if activation == "relu" else dy
+    dk, db = np.empty_like(k), np.empty_like(b)
+    dx = ops.conv2d_grad(x, k, dy, s, padding, kernel_grad=dk, bias_grad=db,
+                         activation=activation, y=y)
+    want_dx, want_dk = ref_conv_grads(x, k, g, s, (1, 1), padding)
+    close(dk, want_dk)
+    close(db, g.astype(np.float64).sum((0, 1, 2)))
+    close(dx, want_dx)
