@@ -232,6 +232,92 @@ static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, pt
 typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,
                         ptrdiff_t, const float *, ptrdiff_t, float, float *, ptrdiff_t);
 
+/* ------------------------------------------- weight gradient, small patches */
+
+/* A first layer on single-channel images (3x3: 9 values per patch) makes
+ * the weight gradient a GEMM with 9 rows, which the packed GEMM pads to 16
+ * and feeds through an unrolled copy of the input.  With AVX-512 it is
+ * instead summed in registers, 32 output channels at a time: per output
+ * pixel, the patch (at most SMALL_PATCH values, gathered to the stack) times
+ * the pixel's gradient row, with the ReLU's derivative and the bias
+ * gradient taken on the way.  One pass over dy and y, no unrolled copy. */
+#define SMALL_PATCH 12
+
+static int use_small_patch(const pynn_conv_shape *s)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return pynn_cpu_level() >= PYNN_CPU_AVX512 && patch_size(s) <= SMALL_PATCH &&
+           s->cout % 32 == 0;
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f")))
+static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, int relu,
+                                    const float *y, const float *dy, float *dk, float *db,
+                                    ptrdiff_t n0, ptrdiff_t n1)
+{
+    const ptrdiff_t cin = s->cin, h = s->h, w = s->w, kh = s->kh, kw = s->kw;
+    const ptrdiff_t sh = s->sh, sw = s->sw, dh = s->dh, dw = s->dw;
+    const ptrdiff_t pad_top = s->pad_top, pad_left = s->pad_left, oh = s->oh, ow = s->ow;
+    const ptrdiff_t cout = s->cout, patch = kh * kw * cin;
+    const __m512 zero = _mm512_setzero_ps();
+    for (ptrdiff_t c0 = 0; c0 < cout; c0 += 32) {
+        __m512 acc0[SMALL_PATCH], acc1[SMALL_PATCH];
+        for (int t = 0; t < SMALL_PATCH; t++) acc0[t] = acc1[t] = zero;
+        __m512 bias0 = zero, bias1 = zero;
+        for (ptrdiff_t n = n0; n < n1; n++) {
+            const float *xn = x + n * h * w * cin;
+            for (ptrdiff_t oy = 0; oy < oh; oy++) {
+                ptrdiff_t iy0 = oy * sh - pad_top;
+                for (ptrdiff_t ox = 0; ox < ow; ox++) {
+                    ptrdiff_t ix0 = ox * sw - pad_left, at = ((n * oh + oy) * ow + ox) * cout + c0;
+                    float v[SMALL_PATCH] = {0};
+                    int t = 0;
+                    for (ptrdiff_t ky = 0; ky < kh; ky++) {
+                        ptrdiff_t iy = iy0 + ky * dh;
+                        for (ptrdiff_t kx = 0; kx < kw; kx++) {
+                            ptrdiff_t ix = ix0 + kx * dw;
+                            int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                            const float *xp = xn + (iy * w + ix) * cin;
+                            for (ptrdiff_t ci = 0; ci < cin; ci++, t++)
+                                v[t] = inside ? xp[ci] : 0.0f;
+                        }
+                    }
+                    __m512 g0 = _mm512_loadu_ps(dy + at), g1 = _mm512_loadu_ps(dy + at + 16);
+                    if (relu) {
+                        g0 = _mm512_maskz_mov_ps(
+                            _mm512_cmp_ps_mask(_mm512_loadu_ps(y + at), zero, _CMP_GT_OQ), g0);
+                        g1 = _mm512_maskz_mov_ps(
+                            _mm512_cmp_ps_mask(_mm512_loadu_ps(y + at + 16), zero, _CMP_GT_OQ),
+                            g1);
+                    }
+                    bias0 = _mm512_add_ps(bias0, g0);
+                    bias1 = _mm512_add_ps(bias1, g1);
+                    for (int q = 0; q < SMALL_PATCH; q++) {
+                        __m512 xv = _mm512_set1_ps(v[q]);
+                        acc0[q] = _mm512_fmadd_ps(xv, g0, acc0[q]);
+                        acc1[q] = _mm512_fmadd_ps(xv, g1, acc1[q]);
+                    }
+                }
+            }
+        }
+        if (dk)
+            for (ptrdiff_t q = 0; q < patch; q++) {
+                _mm512_storeu_ps(dk + q * cout + c0, acc0[q]);
+                _mm512_storeu_ps(dk + q * cout + c0 + 16, acc1[q]);
+            }
+        if (db) {
+            _mm512_storeu_ps(db + c0, bias0);
+            _mm512_storeu_ps(db + c0 + 16, bias1);
+        }
+    }
+}
+#endif
+
 /* Forward over output pixels [p0, p1) of the n * oh * ow, on the calling
  * thread: a group of rows at a time is unrolled, multiplied and activated
  * while in cache. */
@@ -304,92 +390,6 @@ typedef struct {
     const float *pre, *y, *dy;
 } backward_args;
 
-/* ------------------------------------------- weight gradient, small patches */
-
-/* A first layer on single-channel images (3x3: 9 values per patch) makes
- * the weight gradient a GEMM with 9 rows, which the packed GEMM pads to 16
- * and feeds through an unrolled copy of the input.  With AVX-512 it is
- * instead summed in registers, 32 output channels at a time: per output
- * pixel, the patch (at most SMALL_PATCH values, gathered to the stack) times
- * the pixel's gradient row, with the ReLU's derivative and the bias
- * gradient taken on the way.  One pass over dy and y, no unrolled copy. */
-#define SMALL_PATCH 12
-
-static int use_small_patch_grad(const pynn_conv_shape *s, int act)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    return pynn_cpu_level() >= PYNN_CPU_AVX512 && patch_size(s) <= SMALL_PATCH &&
-           s->cout % 32 == 0 && (act == PYNN_ACT_LINEAR || act == PYNN_ACT_RELU);
-#else
-    (void)s, (void)act;
-    return 0;
-#endif
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f")))
-static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, int relu,
-                                    const float *y, const float *dy, float *dk, float *db,
-                                    ptrdiff_t n0, ptrdiff_t n1)
-{
-    const ptrdiff_t cin = s->cin, h = s->h, w = s->w, kh = s->kh, kw = s->kw;
-    const ptrdiff_t sh = s->sh, sw = s->sw, dh = s->dh, dw = s->dw;
-    const ptrdiff_t pad_top = s->pad_top, pad_left = s->pad_left, oh = s->oh, ow = s->ow;
-    const ptrdiff_t cout = s->cout, patch = kh * kw * cin;
-    const __m512 zero = _mm512_setzero_ps();
-    for (ptrdiff_t c0 = 0; c0 < cout; c0 += 32) {
-        __m512 acc0[SMALL_PATCH], acc1[SMALL_PATCH];
-        for (int t = 0; t < SMALL_PATCH; t++) acc0[t] = acc1[t] = zero;
-        __m512 bias0 = zero, bias1 = zero;
-        for (ptrdiff_t n = n0; n < n1; n++) {
-            const float *xn = x + n * h * w * cin;
-            for (ptrdiff_t oy = 0; oy < oh; oy++) {
-                ptrdiff_t iy0 = oy * sh - pad_top;
-                for (ptrdiff_t ox = 0; ox < ow; ox++) {
-                    ptrdiff_t ix0 = ox * sw - pad_left, at = ((n * oh + oy) * ow + ox) * cout + c0;
-                    float v[SMALL_PATCH] = {0};
-                    int t = 0;
-                    for (ptrdiff_t ky = 0; ky < kh; ky++) {
-                        ptrdiff_t iy = iy0 + ky * dh;
-                        for (ptrdiff_t kx = 0; kx < kw; kx++) {
-                            ptrdiff_t ix = ix0 + kx * dw;
-                            int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                            const float *xp = xn + (iy * w + ix) * cin;
-                            for (ptrdiff_t ci = 0; ci < cin; ci++, t++)
-                                v[t] = inside ? xp[ci] : 0.0f;
-                        }
-                    }
-                    __m512 g0 = _mm512_loadu_ps(dy + at), g1 = _mm512_loadu_ps(dy + at + 16);
-                    if (relu) {
-                        g0 = _mm512_maskz_mov_ps(
-                            _mm512_cmp_ps_mask(_mm512_loadu_ps(y + at), zero, _CMP_GT_OQ), g0);
-                        g1 = _mm512_maskz_mov_ps(
-                            _mm512_cmp_ps_mask(_mm512_loadu_ps(y + at + 16), zero, _CMP_GT_OQ),
-                            g1);
-                    }
-                    bias0 = _mm512_add_ps(bias0, g0);
-                    bias1 = _mm512_add_ps(bias1, g1);
-                    for (int q = 0; q < SMALL_PATCH; q++) {
-                        __m512 xv = _mm512_set1_ps(v[q]);
-                        acc0[q] = _mm512_fmadd_ps(xv, g0, acc0[q]);
-                        acc1[q] = _mm512_fmadd_ps(xv, g1, acc1[q]);
-                    }
-                }
-            }
-        }
-        if (dk)
-            for (ptrdiff_t q = 0; q < patch; q++) {
-                _mm512_storeu_ps(dk + q * cout + c0, acc0[q]);
-                _mm512_storeu_ps(dk + q * cout + c0 + 16, acc1[q]);
-            }
-        if (db) {
-            _mm512_storeu_ps(db + c0, bias0);
-            _mm512_storeu_ps(db + c0 + 16, bias1);
-        }
-    }
-}
-#endif
-
 /* Backward over samples [n0, n1): writes this share's kernel and bias
  * gradients into dk_part and db_part (each may be NULL) and dx of the
  * share. */
@@ -407,7 +407,8 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
     if (n1 <= n0)
         return 0;
 #if defined(__x86_64__) || defined(__i386__)
-    if ((dk_part || db_part) && use_small_patch_grad(s, a->act)) {
+    if ((dk_part || db_part) && use_small_patch(s) &&
+        (a->act == PYNN_ACT_LINEAR || a->act == PYNN_ACT_RELU)) {
         small_patch_grad_avx512(s, a->x, a->act == PYNN_ACT_RELU, a->y, a->dy, dk_part,
                                 db_part, n0, n1);
         if (!dx)
