@@ -22,6 +22,10 @@
 
 #define MC 72   /* multiple of every MR; an A block of MC x KC floats is 72 KiB (L2) */
 #define KC 256
+/* A product no deeper than this takes one k slice: C is then loaded and
+ * stored once (a 3x3x32 convolution's 288 would otherwise be 2 x 144),
+ * and a slice's B panel (KC_MAX x NR floats) still fits L1. */
+#define KC_MAX 320
 #define NC 4096 /* multiple of every NR; a B slice of KC x NC floats is 4 MiB (L3) */
 
 /* Work buffers, kept per thread between calls and grown when needed: the
@@ -157,10 +161,10 @@ pack_b_panels(const int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t j = q * NR;
         int cols = (int)PYNN_MIN(NR, nc - j);
-        /* Panels sit KC floats apart whatever this slice's kc: a thread
+        /* Panels sit KC_MAX floats apart whatever this slice's kc: a thread
          * packing its panels for the next slice must not reach into another
          * thread's panel that is still in use. */
-        float *d = dst + q * NR * KC;
+        float *d = dst + q * NR * KC_MAX;
         const float *src = b + j * csb;
         if (csb == 1 && cols == NR) {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -219,7 +223,7 @@ static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t i0, ptrdiff_t mc,
         int nr = (int)PYNN_MIN(NR, nc - j);
         for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
             int mr = (int)PYNN_MIN(MR, mc - ir);
-            micro(kc, apack + ir * kc, bpack + q * NR * KC, c + (i0 + ir) * ldc + j, ldc,
+            micro(kc, apack + ir * kc, bpack + q * NR * KC_MAX, c + (i0 + ir) * ldc + j, ldc,
                   mr, nr, alpha, beta);
         }
     }
@@ -265,7 +269,7 @@ static void gemm_blocks(const gemm_args *g, int in_team)
     const pynn_gemm_kernel_set *ks = g->ks;
     const int NR = ks->nr, nt = g->nt;
     const ptrdiff_t m = g->m, n = g->n, k = g->k;
-    float *apack = g->apacks + (in_team ? (ptrdiff_t)MC * KC * pynn_thread_id() : 0);
+    float *apack = g->apacks + (in_team ? (ptrdiff_t)MC * KC_MAX * pynn_thread_id() : 0);
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
         /* Few rows (a training batch): each thread takes its own range of
@@ -285,7 +289,8 @@ static void gemm_blocks(const gemm_args *g, int in_team)
             r1 = PYNN_MIN(r1 * ks->mr, m);
         }
         /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
-        ptrdiff_t slices = (k + KC - 1) / KC, kstep = (k + slices - 1) / slices;
+        ptrdiff_t slices = k <= KC_MAX ? 1 : (k + KC - 1) / KC;
+        ptrdiff_t kstep = (k + slices - 1) / slices;
         for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
             ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
             float beta_eff = pc == 0 ? g->beta : 1.0f;
@@ -343,8 +348,9 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
 
     /* Every buffer is taken here, before C is touched, so running out of
      * memory falls back cleanly instead of leaving C half computed. */
-    const ptrdiff_t a_size = MC * KC;
-    float *bpack = pynn_scratch(PYNN_SCRATCH_GEMM_B, (size_t)KC * round_up(PYNN_MIN(n, NC), NR));
+    const ptrdiff_t a_size = MC * KC_MAX;
+    float *bpack = pynn_scratch(PYNN_SCRATCH_GEMM_B,
+                                (size_t)KC_MAX * round_up(PYNN_MIN(n, NC), NR));
     float *apacks = bpack ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)a_size * nt) : NULL;
     if (!apacks) {
         gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
