@@ -230,66 +230,16 @@ backward_body(int act, float alpha, const float *x, const float *y, const float 
     }
 }
 
-/* The two loops above, compiled once per instruction set (their bodies are
- * inlined into each copy, so the compiler vectorizes them at that width)
- * and picked at run time like the GEMM's kernels. */
-#define FORWARD_ARGS                                                            \
-    int act, float alpha, const float *x, const float *bias, float *y, ptrdiff_t cols, \
-        ptrdiff_t i0, ptrdiff_t i1
-#define BACKWARD_ARGS                                                           \
-    int act, float alpha, const float *x, const float *y, const float *dy, float *dx, \
-        ptrdiff_t i0, ptrdiff_t i1
-
-static void forward_rows_generic(FORWARD_ARGS)
-{
-    forward_rows_body(act, alpha, x, bias, y, cols, i0, i1);
-}
-static void backward_generic(BACKWARD_ARGS)
-{
-    backward_body(act, alpha, x, y, dy, dx, i0, i1);
-}
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void forward_rows_avx2(FORWARD_ARGS)
-{
-    forward_rows_body(act, alpha, x, bias, y, cols, i0, i1);
-}
-__attribute__((target("avx2,fma"))) static void backward_avx2(BACKWARD_ARGS)
-{
-    backward_body(act, alpha, x, y, dy, dx, i0, i1);
-}
-__attribute__((target("avx512f"))) static void forward_rows_avx512(FORWARD_ARGS)
-{
-    forward_rows_body(act, alpha, x, bias, y, cols, i0, i1);
-}
-__attribute__((target("avx512f"))) static void backward_avx512(BACKWARD_ARGS)
-{
-    backward_body(act, alpha, x, y, dy, dx, i0, i1);
-}
-#endif
-
-void pynn_bias_activation_rows(FORWARD_ARGS)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512)
-        return forward_rows_avx512(act, alpha, x, bias, y, cols, i0, i1);
-    if (level >= PYNN_CPU_AVX2)
-        return forward_rows_avx2(act, alpha, x, bias, y, cols, i0, i1);
-#endif
-    forward_rows_generic(act, alpha, x, bias, y, cols, i0, i1);
-}
-
-static void backward_range(BACKWARD_ARGS)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512)
-        return backward_avx512(act, alpha, x, y, dy, dx, i0, i1);
-    if (level >= PYNN_CPU_AVX2)
-        return backward_avx2(act, alpha, x, y, dy, dx, i0, i1);
-#endif
-    backward_generic(act, alpha, x, y, dy, dx, i0, i1);
-}
+/* The two loops above, compiled once per instruction set and picked at run
+ * time. */
+PYNN_PER_LEVEL(, pynn_bias_activation_rows, forward_rows_body,
+               (int act, float alpha, const float *x, const float *bias, float *y,
+                ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1),
+               (act, alpha, x, bias, y, cols, i0, i1))
+PYNN_PER_LEVEL(static, backward_range, backward_body,
+               (int act, float alpha, const float *x, const float *y, const float *dy,
+                float *dx, ptrdiff_t i0, ptrdiff_t i1),
+               (act, alpha, x, y, dy, dx, i0, i1))
 
 void pynn_activation_backward_rows(int act, float alpha, const float *x, const float *y,
                                    const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,

@@ -124,36 +124,10 @@ im2col_body(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1
 }
 
 /* im2col compiled per instruction set (wider moves) and picked at run time. */
-static void im2col_generic(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
-                           float *cols)
-{
-    im2col_body(s, x, p0, p1, cols);
-}
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void
-im2col_avx2(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1, float *cols)
-{
-    im2col_body(s, x, p0, p1, cols);
-}
-__attribute__((target("avx512f"))) static void
-im2col_avx512(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1, float *cols)
-{
-    im2col_body(s, x, p0, p1, cols);
-}
-#endif
-
-static void im2col_pixels(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
-                          float *cols)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512)
-        return im2col_avx512(s, x, p0, p1, cols);
-    if (level >= PYNN_CPU_AVX2)
-        return im2col_avx2(s, x, p0, p1, cols);
-#endif
-    im2col_generic(s, x, p0, p1, cols);
-}
+PYNN_PER_LEVEL(static, im2col_pixels, im2col_body,
+               (const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1,
+                float *cols),
+               (s, x, p0, p1, cols))
 
 /* Rows of samples [s0, s1). */
 static void im2col(const pynn_conv_shape *s, const float *x, ptrdiff_t s0, ptrdiff_t s1,
@@ -196,38 +170,11 @@ col2im_body(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t
 }
 
 /* col2im compiled per instruction set (its inner loop is a vector add over
- * the channels) and picked at run time, as the activation loops are. */
-static void col2im_generic(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0,
-                           ptrdiff_t s1, float *dx)
-{
-    col2im_body(s, cols, s0, s1, dx);
-}
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void
-col2im_avx2(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1, float *dx)
-{
-    col2im_body(s, cols, s0, s1, dx);
-}
-__attribute__((target("avx512f"))) static void
-col2im_avx512(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
-              float *dx)
-{
-    col2im_body(s, cols, s0, s1, dx);
-}
-#endif
-
-static void col2im(const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
-                   float *dx)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512)
-        return col2im_avx512(s, cols, s0, s1, dx);
-    if (level >= PYNN_CPU_AVX2)
-        return col2im_avx2(s, cols, s0, s1, dx);
-#endif
-    col2im_generic(s, cols, s0, s1, dx);
-}
+ * the channels) and picked at run time. */
+PYNN_PER_LEVEL(static, col2im, col2im_body,
+               (const pynn_conv_shape *s, const float *cols, ptrdiff_t s0, ptrdiff_t s1,
+                float *dx),
+               (s, cols, s0, s1, dx))
 
 typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,
                         ptrdiff_t, const float *, ptrdiff_t, float, float *, ptrdiff_t);

@@ -54,35 +54,10 @@ dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
     }
 }
 
-#define DROPOUT_ARGS                                                            \
-    const float *x, float *y, uint8_t *mask, uint32_t threshold, float scale, uint64_t keys, \
-        ptrdiff_t i0, ptrdiff_t i1
-static void dropout_generic(DROPOUT_ARGS)
-{
-    dropout_body(x, y, mask, threshold, scale, keys, i0, i1);
-}
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void dropout_avx2(DROPOUT_ARGS)
-{
-    dropout_body(x, y, mask, threshold, scale, keys, i0, i1);
-}
-__attribute__((target("avx512f,avx512bw"))) static void dropout_avx512(DROPOUT_ARGS)
-{
-    dropout_body(x, y, mask, threshold, scale, keys, i0, i1);
-}
-#endif
-
-static void dropout_range(DROPOUT_ARGS)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512 && __builtin_cpu_supports("avx512bw"))
-        return dropout_avx512(x, y, mask, threshold, scale, keys, i0, i1);
-    if (level >= PYNN_CPU_AVX2)
-        return dropout_avx2(x, y, mask, threshold, scale, keys, i0, i1);
-#endif
-    dropout_generic(x, y, mask, threshold, scale, keys, i0, i1);
-}
+PYNN_PER_LEVEL(static, dropout_range, dropout_body,
+               (const float *x, float *y, uint8_t *mask, uint32_t threshold, float scale,
+                uint64_t keys, ptrdiff_t i0, ptrdiff_t i1),
+               (x, y, mask, threshold, scale, keys, i0, i1))
 
 void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
                           float rate, uint64_t seed)

@@ -140,6 +140,31 @@ void pynn_activation_backward_rows(int act, float alpha, const float *x, const f
                                    const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
                                    ptrdiff_t i1);
 
+/* Defines `LINKAGE void NAME PARAMS`, which runs BODY ARGS compiled for
+ * the CPU's instruction-set level (pynn_cpu_level): BODY, an always_inline
+ * function, is compiled once per level so the compiler vectorizes each copy
+ * at that level's width, and the copy is picked at run time like the GEMM's
+ * kernels.  LINKAGE is static or empty. */
+#if defined(__x86_64__) || defined(__i386__)
+#define PYNN_PER_LEVEL(LINKAGE, NAME, BODY, PARAMS, ARGS)                       \
+    static void NAME##_generic PARAMS { BODY ARGS; }                            \
+    __attribute__((target("avx2,fma"))) static void NAME##_avx2 PARAMS { BODY ARGS; } \
+    __attribute__((target("avx512f"))) static void NAME##_avx512 PARAMS { BODY ARGS; } \
+    LINKAGE void NAME PARAMS                                                    \
+    {                                                                           \
+        int level_ = pynn_cpu_level();                                          \
+        if (level_ >= PYNN_CPU_AVX512)                                          \
+            NAME##_avx512 ARGS;                                                 \
+        else if (level_ >= PYNN_CPU_AVX2)                                       \
+            NAME##_avx2 ARGS;                                                   \
+        else                                                                    \
+            NAME##_generic ARGS;                                                \
+    }
+#else
+#define PYNN_PER_LEVEL(LINKAGE, NAME, BODY, PARAMS, ARGS)                       \
+    LINKAGE void NAME PARAMS { BODY ARGS; }
+#endif
+
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PYNN_MAX(a, b) ((a) > (b) ? (a) : (b))
 

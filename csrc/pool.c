@@ -53,36 +53,10 @@ max_rows_body(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, 
 }
 
 /* The forward loop compiled per instruction set (as activation.c's). */
-static void max_rows_generic(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
-                             ptrdiff_t r1)
-{
-    max_rows_body(s, x, y, r0, r1);
-}
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void
-max_rows_avx2(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
-{
-    max_rows_body(s, x, y, r0, r1);
-}
-__attribute__((target("avx512f"))) static void
-max_rows_avx512(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
-{
-    max_rows_body(s, x, y, r0, r1);
-}
-#endif
-
-static void max_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
-                     ptrdiff_t r1)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512)
-        return max_rows_avx512(s, x, y, r0, r1);
-    if (level >= PYNN_CPU_AVX2)
-        return max_rows_avx2(s, x, y, r0, r1);
-#endif
-    max_rows_generic(s, x, y, r0, r1);
-}
+PYNN_PER_LEVEL(static, max_rows, max_rows_body,
+               (const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
+                ptrdiff_t r1),
+               (s, x, y, r0, r1))
 
 void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
@@ -146,23 +120,10 @@ max_backward_body(const pynn_pool_shape *s, const float *x, const float *y, cons
     }
 }
 
-#define MAX_BACKWARD_ARGS                                                       \
-    const pynn_pool_shape *s, const float *x, const float *y, const float *dy, float *dx, \
-        int32_t *taken, ptrdiff_t n0, ptrdiff_t n1
-static void max_backward_generic(MAX_BACKWARD_ARGS)
-{
-    max_backward_body(s, x, y, dy, dx, taken, n0, n1);
-}
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void max_backward_avx2(MAX_BACKWARD_ARGS)
-{
-    max_backward_body(s, x, y, dy, dx, taken, n0, n1);
-}
-__attribute__((target("avx512f"))) static void max_backward_avx512(MAX_BACKWARD_ARGS)
-{
-    max_backward_body(s, x, y, dy, dx, taken, n0, n1);
-}
-#endif
+PYNN_PER_LEVEL(static, max_backward, max_backward_body,
+               (const pynn_pool_shape *s, const float *x, const float *y, const float *dy,
+                float *dx, int32_t *taken, ptrdiff_t n0, ptrdiff_t n1),
+               (s, x, y, dy, dx, taken, n0, n1))
 
 static int max_backward_samples(const pynn_pool_shape *s, const float *x, const float *y,
                                 const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1)
@@ -170,18 +131,7 @@ static int max_backward_samples(const pynn_pool_shape *s, const float *x, const 
     int32_t *taken = (int32_t *)pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)s->c);
     if (!taken)
         return -1;
-#if defined(__x86_64__) || defined(__i386__)
-    int level = pynn_cpu_level();
-    if (level >= PYNN_CPU_AVX512) {
-        max_backward_avx512(s, x, y, dy, dx, taken, n0, n1);
-        return 0;
-    }
-    if (level >= PYNN_CPU_AVX2) {
-        max_backward_avx2(s, x, y, dy, dx, taken, n0, n1);
-        return 0;
-    }
-#endif
-    max_backward_generic(s, x, y, dy, dx, taken, n0, n1);
+    max_backward(s, x, y, dy, dx, taken, n0, n1);
     return 0;
 }
 
