@@ -468,9 +468,10 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
 /* ------------------------------------------------------------- depthwise */
 
 /* Output rows [r0, r1) of the n * oh rows. */
-static void depthwise_forward_rows(const pynn_conv_shape *s, const float *x, const float *k,
-                                   const float *bias, int act, float alpha, float *y,
-                                   ptrdiff_t r0, ptrdiff_t r1)
+static inline __attribute__((always_inline)) void
+depthwise_forward_body(const pynn_conv_shape *s, const float *x, const float *k,
+                       const float *bias, int act, float alpha, float *y, ptrdiff_t r0,
+                       ptrdiff_t r1)
 {
     const ptrdiff_t cin = s->cin, mult = s->cout, cout = cin * mult;
     for (ptrdiff_t r = r0; r < r1; r++) {
@@ -504,6 +505,13 @@ static void depthwise_forward_rows(const pynn_conv_shape *s, const float *x, con
     }
 }
 
+/* The depthwise loops run over contiguous channels: compiled per
+ * instruction set, as activation.c's. */
+PYNN_PER_LEVEL(static, depthwise_forward_rows, depthwise_forward_body,
+               (const pynn_conv_shape *s, const float *x, const float *k, const float *bias,
+                int act, float alpha, float *y, ptrdiff_t r0, ptrdiff_t r1),
+               (s, x, k, bias, act, alpha, y, r0, r1))
+
 int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                                   const float *bias, int act, float alpha, float *y)
 {
@@ -517,9 +525,9 @@ int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, cons
 
 /* Samples [n0, n1): adds into dk_part (overwritten first, when not NULL)
  * and writes dx of those samples. */
-static void depthwise_backward_range(const pynn_conv_shape *s, const float *x, const float *k,
-                                     const float *dy, float *dk_part, float *dx,
-                                     ptrdiff_t n0, ptrdiff_t n1)
+static inline __attribute__((always_inline)) void
+depthwise_backward_body(const pynn_conv_shape *s, const float *x, const float *k,
+                        const float *dy, float *dk_part, float *dx, ptrdiff_t n0, ptrdiff_t n1)
 {
     const ptrdiff_t cin = s->cin, mult = s->cout, cout = cin * mult;
     const ptrdiff_t in_size = s->h * s->w * cin;
@@ -571,6 +579,11 @@ static void depthwise_backward_range(const pynn_conv_shape *s, const float *x, c
         }
     }
 }
+
+PYNN_PER_LEVEL(static, depthwise_backward_range, depthwise_backward_body,
+               (const pynn_conv_shape *s, const float *x, const float *k, const float *dy,
+                float *dk_part, float *dx, ptrdiff_t n0, ptrdiff_t n1),
+               (s, x, k, dy, dk_part, dx, n0, n1))
 
 int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
                                    const float *dy, float *dk, float *db, float *dx)
