@@ -105,12 +105,36 @@ void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
                                                 row_bytes, lo, hi));
 }
 
+/* x - x is 0 for finite x and NaN for inf/NaN; the sum stays NaN. */
+static inline __attribute__((always_inline)) void
+finite_body(const float *x, ptrdiff_t i0, ptrdiff_t i1, int *ok)
+{
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (ptrdiff_t i = i0; i < i1; i++) acc += x[i] - x[i];
+    *ok = acc == 0.0f;
+}
+
+PYNN_PER_LEVEL(static, finite_range, finite_body,
+               (const float *x, ptrdiff_t i0, ptrdiff_t i1, int *ok), (x, i0, i1, ok))
+
 int pynn_all_finite(const float *x, ptrdiff_t n)
 {
     PYNN_FTZ_SCOPE;
-    /* x - x is 0 for finite x and NaN for inf/NaN; the sum stays NaN. */
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (ptrdiff_t i = 0; i < n; i++) acc += x[i] - x[i];
-    return acc == 0.0f;
+    /* Run once per fit over the whole input: worth both cores. */
+    int nt = pynn_threads_for(n), all = 1;
+    if (nt <= 1) {
+        finite_range(x, 0, n, &all);
+        return all;
+    }
+#pragma omp parallel num_threads(nt) reduction(& : all)
+    {
+        PYNN_FTZ_SCOPE;
+        ptrdiff_t lo, hi;
+        int ok;
+        pynn_thread_range(n, &lo, &hi);
+        finite_range(x, lo, hi, &ok);
+        all &= ok;
+    }
+    return all;
 }

@@ -4,8 +4,11 @@
 
 #include <math.h>
 
-static void sgd_range(float *w, const float *g, float *v, float lr, float momentum,
-                      int nesterov, ptrdiff_t i0, ptrdiff_t i1)
+/* The update loops are compiled per instruction set (PYNN_PER_LEVEL): they
+ * run over every parameter each step. */
+static inline __attribute__((always_inline)) void
+sgd_body(float *w, const float *g, float *v, float lr, float momentum, int nesterov,
+         ptrdiff_t i0, ptrdiff_t i1)
 {
     if (v == NULL) {
         for (ptrdiff_t i = i0; i < i1; i++) w[i] -= lr * g[i];
@@ -24,6 +27,11 @@ static void sgd_range(float *w, const float *g, float *v, float lr, float moment
     }
 }
 
+PYNN_PER_LEVEL(static, sgd_range, sgd_body,
+               (float *w, const float *g, float *v, float lr, float momentum, int nesterov,
+                ptrdiff_t i0, ptrdiff_t i1),
+               (w, g, v, lr, momentum, nesterov, i0, i1))
+
 void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
                      float lr, float momentum, int nesterov)
 {
@@ -34,8 +42,9 @@ void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
     PYNN_PARALLEL_RANGE(nt, n, sgd_range(w, g, v, lr, momentum, nesterov, lo, hi));
 }
 
-static void rmsprop_range(float *w, const float *g, float *s, float lr, float rho,
-                          float eps, ptrdiff_t i0, ptrdiff_t i1)
+static inline __attribute__((always_inline)) void
+rmsprop_body(float *w, const float *g, float *s, float lr, float rho, float eps, ptrdiff_t i0,
+             ptrdiff_t i1)
 {
     for (ptrdiff_t i = i0; i < i1; i++) {
         float gi = g[i];
@@ -45,6 +54,11 @@ static void rmsprop_range(float *w, const float *g, float *s, float lr, float rh
     }
 }
 
+PYNN_PER_LEVEL(static, rmsprop_range, rmsprop_body,
+               (float *w, const float *g, float *s, float lr, float rho, float eps,
+                ptrdiff_t i0, ptrdiff_t i1),
+               (w, g, s, lr, rho, eps, i0, i1))
+
 void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
                          float lr, float rho, float eps)
 {
@@ -53,8 +67,9 @@ void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
     PYNN_PARALLEL_RANGE(nt, n, rmsprop_range(w, g, s, lr, rho, eps, lo, hi));
 }
 
-static void adam_range(float *w, const float *g, float *m, float *v, float alpha,
-                       float beta1, float beta2, float eps, ptrdiff_t i0, ptrdiff_t i1)
+static inline __attribute__((always_inline)) void
+adam_body(float *w, const float *g, float *m, float *v, float alpha, float beta1, float beta2,
+          float eps, ptrdiff_t i0, ptrdiff_t i1)
 {
     float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
     for (ptrdiff_t i = i0; i < i1; i++) {
@@ -66,6 +81,11 @@ static void adam_range(float *w, const float *g, float *m, float *v, float alpha
         w[i] -= alpha * mi / (sqrtf(vi) + eps);
     }
 }
+
+PYNN_PER_LEVEL(static, adam_range, adam_body,
+               (float *w, const float *g, float *m, float *v, float alpha, float beta1,
+                float beta2, float eps, ptrdiff_t i0, ptrdiff_t i1),
+               (w, g, m, v, alpha, beta1, beta2, eps, i0, i1))
 
 void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
                       float lr, float beta1, float beta2, float eps, int64_t t)
