@@ -224,14 +224,25 @@ static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, in
                     ptrdiff_t ix0 = ox * sw - pad_left, at = ((n * oh + oy) * ow + ox) * cout + c0;
                     float v[SMALL_PATCH] = {0};
                     int t = 0;
-                    for (ptrdiff_t ky = 0; ky < kh; ky++) {
-                        ptrdiff_t iy = iy0 + ky * dh;
-                        for (ptrdiff_t kx = 0; kx < kw; kx++) {
-                            ptrdiff_t ix = ix0 + kx * dw;
-                            int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                            const float *xp = xn + (iy * w + ix) * cin;
-                            for (ptrdiff_t ci = 0; ci < cin; ci++, t++)
-                                v[t] = inside ? xp[ci] : 0.0f;
+                    if (iy0 >= 0 && iy0 + (kh - 1) * dh < h && ix0 >= 0 &&
+                        ix0 + (kw - 1) * dw < w) {
+                        /* the whole patch inside the image: no checks */
+                        for (ptrdiff_t ky = 0; ky < kh; ky++) {
+                            const float *xr = xn + ((iy0 + ky * dh) * w + ix0) * cin;
+                            for (ptrdiff_t kx = 0; kx < kw; kx++)
+                                for (ptrdiff_t ci = 0; ci < cin; ci++)
+                                    v[t++] = xr[kx * dw * cin + ci];
+                        }
+                    } else {
+                        for (ptrdiff_t ky = 0; ky < kh; ky++) {
+                            ptrdiff_t iy = iy0 + ky * dh;
+                            for (ptrdiff_t kx = 0; kx < kw; kx++) {
+                                ptrdiff_t ix = ix0 + kx * dw;
+                                int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                const float *xp = xn + (iy * w + ix) * cin;
+                                for (ptrdiff_t ci = 0; ci < cin; ci++, t++)
+                                    v[t] = inside ? xp[ci] : 0.0f;
+                            }
                         }
                     }
                     __m512 g0 = _mm512_loadu_ps(dy + at), g1 = _mm512_loadu_ps(dy + at + 16);
