@@ -622,30 +622,28 @@ def _pool_input(x, name):
     return x
 
 
-def _pool_fast(forward, x, pool_size, strides, padding, out):
-    """The layers' path (see _conv): the bridge checks the arrays, the
-    cached geometry the output's shape; None when something needs the full
-    checks and their messages."""
-    try:
-        (oh, ow), win = _pool_geometry(x.shape, pool_size, strides, padding, "pool")
-        if out.shape[1] == oh and out.shape[2] == ow:
-            return forward(x, win, out)
-    except (TypeError, ValueError, AttributeError, IndexError):
-        pass
-    return None
+def _pool(forward, name, x, pool_size, strides, padding, out):
+    """A pooling kernel over NHWC x.  With ``out`` given (the layers' own
+    buffers) the bridge checks the arrays and the cached geometry the
+    output's shape, as in _conv; anything it rejects takes the full checks
+    and their messages."""
+    if out is not None:
+        try:
+            (oh, ow), win = _pool_geometry(x.shape, pool_size, strides, padding, name)
+            if out.shape[1] == oh and out.shape[2] == ow:
+                return forward(x, win, out)
+        except (TypeError, ValueError, AttributeError, IndexError):
+            pass
+    x = _pool_input(x, name)
+    (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, name)
+    out = _out(out, (x.shape[0], oh, ow, x.shape[3]), name)
+    return forward(x, win, out)
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Max pooling over NHWC ``x`` (on ties, the first maximum in scan
     order is the one whose input gets the gradient)."""
-    if out is not None:
-        y = _pool_fast(_k.max_pool2d_forward, x, pool_size, strides, padding, out)
-        if y is not None:
-            return y
-    x = _pool_input(x, "max_pool2d")
-    (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
-    out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "max_pool2d")
-    return _k.max_pool2d_forward(x, win, out)
+    return _pool(_k.max_pool2d_forward, "max_pool2d", x, pool_size, strides, padding, out)
 
 
 def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", out=None):
@@ -665,14 +663,7 @@ def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", o
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Average pooling over NHWC ``x``; with 'same' padding a window's mean
     counts only the pixels inside the input, as TensorFlow does."""
-    if out is not None:
-        y = _pool_fast(_k.avg_pool2d_forward, x, pool_size, strides, padding, out)
-        if y is not None:
-            return y
-    x = _pool_input(x, "avg_pool2d")
-    (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "avg_pool2d")
-    out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "avg_pool2d")
-    return _k.avg_pool2d_forward(x, win, out)
+    return _pool(_k.avg_pool2d_forward, "avg_pool2d", x, pool_size, strides, padding, out)
 
 
 def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="valid",
@@ -685,22 +676,22 @@ def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="va
     return _k.avg_pool2d_backward(dy, win, out)
 
 
+def _global_pool(forward, name, x, out):
+    """A pooling kernel with the whole image as its one window."""
+    x = _pool_input(x, name)
+    y = _out(out, (x.shape[0], x.shape[3]), name)
+    forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0), y.reshape(x.shape[0], 1, 1, x.shape[3]))
+    return y
+
+
 def global_avg_pool2d(x, out=None):
     """Mean over height and width: (batch, h, w, c) -> (batch, c)."""
-    x = _pool_input(x, "global_avg_pool2d")
-    y = _out(out, (x.shape[0], x.shape[3]), "global_avg_pool2d")
-    _k.avg_pool2d_forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0),
-                          y.reshape(x.shape[0], 1, 1, x.shape[3]))
-    return y
+    return _global_pool(_k.avg_pool2d_forward, "global_avg_pool2d", x, out)
 
 
 def global_max_pool2d(x, out=None):
     """Maximum over height and width: (batch, h, w, c) -> (batch, c)."""
-    x = _pool_input(x, "global_max_pool2d")
-    y = _out(out, (x.shape[0], x.shape[3]), "global_max_pool2d")
-    _k.max_pool2d_forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0),
-                          y.reshape(x.shape[0], 1, 1, x.shape[3]))
-    return y
+    return _global_pool(_k.max_pool2d_forward, "global_max_pool2d", x, out)
 
 
 def global_pool2d_grad(kind, dy, x, y=None, out=None):
