@@ -429,21 +429,24 @@ static void sum_parts(float *const *parts, int count, ptrdiff_t off, float *dst,
     }
 }
 
-int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
-                         int act, float alpha, const float *pre, const float *y,
-                         const float *dy, float *dk, float *db, float *dx)
-{
-    PYNN_FTZ_SCOPE;
-    backward_args a = {x, k, act, alpha, pre, y, dy};
-    if (!dk && !db && !dx)
-        return 0;
-    int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 4);
-    if (!(nt > 1 && s->n >= nt))
-        return backward_range(s, &a, dk, db, dx, 0, s->n, 0);
+/* One thread's share of a backward pass: samples [n0, n1) (see
+ * backward_range). */
+typedef int (*backward_share)(const pynn_conv_shape *s, const backward_args *a, float *dk_part,
+                              float *db_part, float *dx, ptrdiff_t n0, ptrdiff_t n1,
+                              int serial);
 
-    /* Each thread sums its samples' kernel and bias gradients into its own
-     * buffer, [dk | db]; the buffers are then added slice by slice. */
-    const ptrdiff_t dk_size = patch_size(s) * s->cout, size = dk_size + s->cout;
+/* Runs `share` over all samples: on the calling thread when nt is 1 or
+ * there are fewer samples than threads; otherwise each of nt threads takes
+ * a range of samples and sums its kernel and bias gradients into its own
+ * buffer, [dk | db] (dk_size + db_size floats), and the buffers are then
+ * added slice by slice in thread order, so the result does not depend on
+ * which thread finished first. */
+static int over_samples(const pynn_conv_shape *s, const backward_args *a, backward_share share,
+                        int nt, ptrdiff_t dk_size, ptrdiff_t db_size, float *dk, float *db,
+                        float *dx)
+{
+    if (!(nt > 1 && s->n >= nt))
+        return share(s, a, dk, db, dx, 0, s->n, 0);
     float *parts[PYNN_MAX_THREADS];
     int failed = 0;
 #pragma omp parallel num_threads(nt)
@@ -454,9 +457,9 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
         pynn_thread_range(s->n, &lo, &hi);
         float *part = NULL;
         if (dk || db)
-            part = parts[t] = pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)size);
+            part = parts[t] = pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)(dk_size + db_size));
         if (((dk || db) && !part) ||
-            backward_range(s, &a, dk ? part : NULL, db ? part + dk_size : NULL, dx, lo, hi, 1)) {
+            share(s, a, dk ? part : NULL, db ? part + dk_size : NULL, dx, lo, hi, 1)) {
 #pragma omp atomic write
             failed = 1;
         }
@@ -468,12 +471,25 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
                 sum_parts(parts, nt, 0, dk, i0, i1);
             }
             if (db) {
-                pynn_thread_range(s->cout, &i0, &i1);
+                pynn_thread_range(db_size, &i0, &i1);
                 sum_parts(parts, nt, dk_size, db, i0, i1);
             }
         }
     }
     return failed ? -1 : 0;
+}
+
+int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
+                         int act, float alpha, const float *pre, const float *y,
+                         const float *dy, float *dk, float *db, float *dx)
+{
+    PYNN_FTZ_SCOPE;
+    backward_args a = {x, k, act, alpha, pre, y, dy};
+    if (!dk && !db && !dx)
+        return 0;
+    int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 4);
+    return over_samples(s, &a, backward_range, nt, patch_size(s) * s->cout, s->cout, dk, db,
+                        dx);
 }
 
 /* ------------------------------------------------------------- depthwise */
@@ -596,6 +612,16 @@ PYNN_PER_LEVEL(static, depthwise_backward_range, depthwise_backward_body,
                 float *dk_part, float *dx, ptrdiff_t n0, ptrdiff_t n1),
                (s, x, k, dy, dk_part, dx, n0, n1))
 
+/* The depthwise backward pass as a backward_share (its bias gradient is
+ * taken separately). */
+static int depthwise_share(const pynn_conv_shape *s, const backward_args *a, float *dk_part,
+                           float *db_part, float *dx, ptrdiff_t n0, ptrdiff_t n1, int serial)
+{
+    (void)db_part, (void)serial;
+    depthwise_backward_range(s, a->x, a->k, a->dy, dk_part, dx, n0, n1);
+    return 0;
+}
+
 int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *k,
                                    const float *dy, float *dk, float *db, float *dx)
 {
@@ -605,35 +631,7 @@ int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, con
         pynn_bias_grad(dy, db, s->n * s->oh * s->ow, cout);
     if (!dk && !dx)
         return 0;
+    backward_args a = {x, k, PYNN_ACT_LINEAR, 0.0f, NULL, NULL, dy};
     int nt = pynn_threads_for(s->n * s->oh * s->ow * s->kh * s->kw * cout * 2);
-    if (!(nt > 1 && s->n >= nt)) {
-        depthwise_backward_range(s, x, k, dy, dk, dx, 0, s->n);
-        return 0;
-    }
-    const ptrdiff_t size = s->kh * s->kw * cout;
-    float *parts[PYNN_MAX_THREADS];
-    int failed = 0;
-#pragma omp parallel num_threads(nt)
-    {
-        PYNN_FTZ_SCOPE;
-        int t = pynn_thread_id();
-        ptrdiff_t lo, hi;
-        pynn_thread_range(s->n, &lo, &hi);
-        float *part = NULL;
-        if (dk)
-            part = parts[t] = t == 0 ? dk : pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)size);
-        if (dk && !part) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-            depthwise_backward_range(s, x, k, dy, part, dx, lo, hi);
-        }
-#pragma omp barrier
-        if (dk && !failed) {
-            ptrdiff_t a, b;
-            pynn_thread_range(size, &a, &b);
-            sum_parts(parts, nt, 0, dk, a, b);
-        }
-    }
-    return failed ? -1 : 0;
+    return over_samples(s, &a, depthwise_share, nt, s->kh * s->kw * cout, 0, dk, NULL, dx);
 }
