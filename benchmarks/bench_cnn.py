@@ -9,6 +9,8 @@ import pytest
 import pynn
 from pynn import layers, ops
 
+from bench_training import torch_epoch  # the same idiomatic PyTorch loop
+
 try:
     import torch
 except ImportError:  # PyTorch is never a dependency; compare when present
@@ -56,23 +58,6 @@ def torch_cnn():
     return model, torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
 
 
-def torch_epoch(model, optimizer, x, y):
-    loss_fn = torch.nn.CrossEntropyLoss()
-    model.train()
-    perm = torch.randperm(x.shape[0])
-    correct = 0
-    for s in range(0, x.shape[0], BATCH):
-        idx = perm[s:s + BATCH]
-        xb, yb = x[idx], y[idx]
-        optimizer.zero_grad(set_to_none=True)
-        out = model(xb)
-        loss = loss_fn(out, yb)
-        loss.backward()
-        optimizer.step()
-        correct += (out.argmax(1) == yb).sum().item()
-    return correct
-
-
 def test_cnn_epoch_pynn(benchmark):
     x, y = _data(N)
     model = pynn_cnn()
@@ -93,7 +78,7 @@ def test_cnn_epoch_torch(benchmark):
     model, optimizer = torch_cnn()
     benchmark.group = "epoch cnn_adam"
     benchmark.extra_info["flops"] = _flops(N)
-    benchmark.pedantic(torch_epoch, args=(model, optimizer, x, y), rounds=5,
+    benchmark.pedantic(torch_epoch, args=(model, optimizer, x, y, BATCH), rounds=5,
                        warmup_rounds=1)
 
 
