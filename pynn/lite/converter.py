@@ -122,13 +122,12 @@ def _bn_scale_shift(ctx, bn):
     mean = ctx.value(bn, bn.moving_mean, "moving_mean")
     var = ctx.value(bn, bn.moving_variance, "moving_variance")
     gamma = ctx.value(bn, bn.gamma, "gamma") if getattr(bn, "gamma", None) is not None \
-        else np.ones_like(mean)
-    beta = ctx.value(bn, bn.beta, "beta") if getattr(bn, "beta", None) is not None \
-        else np.zeros_like(mean)
+        else None
+    beta = ctx.value(bn, bn.beta, "beta") if getattr(bn, "beta", None) is not None else None
     if np.any(var + bn.epsilon <= 0):
         raise ctx.error(bn, "moving_variance + epsilon must be positive")
-    scale = (gamma / np.sqrt(var.astype(np.float64) + bn.epsilon)).astype(np.float32)
-    shift = (beta - mean * scale).astype(np.float32)
+    # The same scale and shift pynn's own inference folds in.
+    scale, shift, _ = ops.batch_norm_affine(mean, var, gamma, beta, bn.epsilon)
     return scale, shift
 
 
@@ -173,11 +172,7 @@ def _fold(w, b, bn_ss, out_axis_shape=None):
     over w's last axis, or over ``out_axis_shape`` trailing axes)."""
     if bn_ss is None:
         return w, b
-    scale, shift = bn_ss
-    s = scale.reshape(out_axis_shape) if out_axis_shape else scale
-    w = (w * s).astype(np.float32)
-    b = np.zeros_like(scale) if b is None else b
-    return w, (b * scale + shift).astype(np.float32)
+    return ops.fold_affine(w, b, *bn_ss, channel_shape=out_axis_shape)
 
 
 # ------------------------------------------------------------- handlers
