@@ -69,9 +69,6 @@ class _Conv(ActivationMixin, Layer):
         pad = ((0, 0), ((k - 1) * d, 0)) if self.padding == "causal" else self.padding
         return (1, k), (1, s), pad, (1, d)
 
-    def _geometry2d(self):
-        return self._geo2d
-
     def _input_channels(self, input_shape):
         if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of "
@@ -84,7 +81,7 @@ class _Conv(ActivationMixin, Layer):
 
     def compute_output_shape(self, input_shape):
         shape4 = self._as2d(tuple(input_shape))
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(shape4, k, s, p, d,
                                         f"{type(self).__name__} {self.name!r}")
         out = (input_shape[0], oh, ow) if self.rank == 2 else (input_shape[0], ow)
@@ -169,7 +166,7 @@ class Conv2D(_Conv):
 
     def _conv(self, x, kernel, bias, training):
         x4 = x if self.rank == 2 else x[:, None]
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
         out_shape = (x4.shape[0], oh, ow, self.filters)
         kernel = self._kernel4(kernel)
@@ -182,7 +179,7 @@ class Conv2D(_Conv):
 
     def backward(self, dy, need_input_grad=True):
         dy4 = dy if self.rank == 2 else dy[:, None]
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         x = self._x
         dx = ops.conv2d_grad(
             x, self._kernel4(self.kernel.value), dy4, s, p, d,
@@ -263,7 +260,7 @@ class DepthwiseConv2D(_Conv):
         return self._conv(x, kernel, bias, False)
 
     def _conv(self, x, kernel, bias, training):
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
         out_shape = (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)
         y = self._activate_into(
@@ -275,7 +272,7 @@ class DepthwiseConv2D(_Conv):
 
     def backward(self, dy, need_input_grad=True):
         g = self._output_grad(dy)
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         x = self._x
         return ops.depthwise_conv2d_grad(
             x, self.depthwise_kernel.value, g, s, p, d,
@@ -336,7 +333,7 @@ class SeparableConv2D(_Conv):
         return self._conv(x, pointwise, bias, False)
 
     def _conv(self, x, pointwise, bias, training):
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
         mid = ops.depthwise_conv2d(
             x, self.depthwise_kernel.value, None, s, p, d,
@@ -349,7 +346,7 @@ class SeparableConv2D(_Conv):
         return y
 
     def backward(self, dy, need_input_grad=True):
-        k, s, p, d = self._geometry2d()
+        k, s, p, d = self._geo2d
         x, mid = self._x, self._mid
         dmid = ops.conv2d_grad(mid, self.pointwise_kernel.value, dy, 1, "valid", 1,
                                kernel_grad=self.pointwise_kernel.grad,
