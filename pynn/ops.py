@@ -22,7 +22,7 @@ __all__ = [
     "sgd_update", "rmsprop_update", "adam_update",
     "dropout", "dropout_grad", "gather_rows", "all_finite", "accuracy_count",
     "conv2d", "conv2d_grad", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
-    "conv_geometry", "conv_output_length", "pool_geometry",
+    "conv_geometry", "conv_output_length", "pool_geometry", "padding_1d",
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
     "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average", "fold_affine",
@@ -572,13 +572,15 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
     if x.ndim != 3 or kernel.ndim != 3:
         raise ValueError(f"conv1d: expected a rank-3 input and kernel, got shapes {x.shape} "
                          f"and {kernel.shape}")
-    pad = _padding_1d(padding, kernel.shape[0], dilation_rate, "conv1d")
+    pad = padding_1d(padding, kernel.shape[0], dilation_rate, "conv1d")
     y = conv2d(x[:, None], kernel[None], bias, (1, strides), pad, (1, dilation_rate),
                activation, alpha, None if out is None else out[:, None])
     return y[:, 0]
 
 
-def _padding_1d(padding, width, dilation, name):
+def padding_1d(padding, width, dilation, name="conv1d"):
+    """A 1-D convolution's padding in conv2d's terms (height 1): 'causal'
+    puts all of it before the first step."""
     if padding == "causal":
         return ((0, 0), ((width - 1) * int(dilation), 0))
     if isinstance(padding, str):

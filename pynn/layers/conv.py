@@ -66,8 +66,7 @@ class _Conv(ActivationMixin, Layer):
         if self.rank == 2:
             return self.kernel_size, self.strides, self.padding, self.dilation_rate
         (k,), (s,), (d,) = self.kernel_size, self.strides, self.dilation_rate
-        pad = ((0, 0), ((k - 1) * d, 0)) if self.padding == "causal" else self.padding
-        return (1, k), (1, s), pad, (1, d)
+        return (1, k), (1, s), ops.padding_1d(self.padding, k, d, self.name), (1, d)
 
     def _input_channels(self, input_shape):
         if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
