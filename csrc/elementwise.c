@@ -138,3 +138,188 @@ int pynn_all_finite(const float *x, ptrdiff_t n)
     }
     return all;
 }
+
+/* ------------------------------------------------------------------
+ * Merging: elementwise combinations of tensors, their gradients, and the
+ * block copies of concatenation.  Each loop is compiled per instruction
+ * set; the arrays are large (whole activations), so they split across
+ * threads past pynn_threads_for's threshold.
+ */
+
+static inline __attribute__((always_inline)) void
+binary_body(int op, const float *a, const float *b, float *y, ptrdiff_t i0, ptrdiff_t i1)
+{
+    switch (op) {
+    case PYNN_BIN_ADD:
+        for (ptrdiff_t i = i0; i < i1; i++) y[i] = a[i] + b[i];
+        break;
+    case PYNN_BIN_SUB:
+        for (ptrdiff_t i = i0; i < i1; i++) y[i] = a[i] - b[i];
+        break;
+    case PYNN_BIN_MUL:
+        for (ptrdiff_t i = i0; i < i1; i++) y[i] = a[i] * b[i];
+        break;
+    case PYNN_BIN_MAX:
+        /* Written out rather than fmaxf: NaN in either input gives NaN, as
+         * NumPy's maximum does, and the select vectorizes. */
+        for (ptrdiff_t i = i0; i < i1; i++) {
+            float u = a[i], v = b[i];
+            y[i] = (u >= v || u != u) ? u : v;
+        }
+        break;
+    default: /* PYNN_BIN_MIN */
+        for (ptrdiff_t i = i0; i < i1; i++) {
+            float u = a[i], v = b[i];
+            y[i] = (u <= v || u != u) ? u : v;
+        }
+        break;
+    }
+}
+
+PYNN_PER_LEVEL(static, binary_range, binary_body,
+               (int op, const float *a, const float *b, float *y, ptrdiff_t i0, ptrdiff_t i1),
+               (op, a, b, y, i0, i1))
+
+void pynn_binary(int op, const float *a, const float *b, float *y, ptrdiff_t n)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, binary_range(op, a, b, y, lo, hi));
+}
+
+static inline __attribute__((always_inline)) void
+axpby_body(float alpha, const float *a, float beta, const float *b, float *y, ptrdiff_t i0,
+           ptrdiff_t i1)
+{
+    if (b == NULL) {
+        for (ptrdiff_t i = i0; i < i1; i++) y[i] = alpha * a[i];
+    } else {
+        for (ptrdiff_t i = i0; i < i1; i++) y[i] = alpha * a[i] + beta * b[i];
+    }
+}
+
+PYNN_PER_LEVEL(static, axpby_range, axpby_body,
+               (float alpha, const float *a, float beta, const float *b, float *y, ptrdiff_t i0,
+                ptrdiff_t i1),
+               (alpha, a, beta, b, y, i0, i1))
+
+void pynn_axpby(float alpha, const float *a, float beta, const float *b, float *y, ptrdiff_t n)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, axpby_range(alpha, a, beta, b, y, lo, hi));
+}
+
+static void extremum_backward_range(int k, const float *const *xs, const float *y,
+                                    const float *dy, float *const *dxs, ptrdiff_t i0,
+                                    ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        float v = y[i];
+        int winner = -1;
+        for (int j = 0; j < k; j++) {
+            float u = xs[j][i];
+            if (u == v || (u != u && v != v)) {
+                winner = j;
+                break;
+            }
+        }
+        for (int j = 0; j < k; j++)
+            if (dxs[j] != NULL)
+                dxs[j][i] = j == winner ? dy[i] : 0.0f;
+    }
+}
+
+void pynn_extremum_backward(int k, const float *const *xs, const float *y, const float *dy,
+                            float *const *dxs, ptrdiff_t n)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0 || k <= 0)
+        return;
+    int nt = pynn_threads_for(n * k);
+    PYNN_PARALLEL_RANGE(nt, n, extremum_backward_range(k, xs, y, dy, dxs, lo, hi));
+}
+
+static void copy_rows(const float *src, ptrdiff_t lds, float *dst, ptrdiff_t ldd,
+                      ptrdiff_t cols, ptrdiff_t r0, ptrdiff_t r1)
+{
+    for (ptrdiff_t r = r0; r < r1; r++)
+        memcpy(dst + r * ldd, src + r * lds, (size_t)cols * sizeof(float));
+}
+
+void pynn_copy_2d(const float *src, ptrdiff_t lds, float *dst, ptrdiff_t ldd, ptrdiff_t rows,
+                  ptrdiff_t cols)
+{
+    PYNN_FTZ_SCOPE;
+    if (rows <= 0 || cols <= 0)
+        return;
+    int nt = pynn_threads_for(rows * cols);
+    PYNN_PARALLEL_RANGE(nt, rows, copy_rows(src, lds, dst, ldd, cols, lo, hi));
+}
+
+/* Rows of x scaled to unit L2 norm: y = x / sqrt(max(sum x^2, eps)), as
+ * Keras's l2_normalize; inv receives each row's 1 / sqrt(max(sum, eps)). */
+static inline __attribute__((always_inline)) void
+l2_body(const float *x, float *y, float *inv, ptrdiff_t cols, float eps, ptrdiff_t r0,
+        ptrdiff_t r1)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float s = 0.0f;
+        for (ptrdiff_t j = 0; j < cols; j++) s += xr[j] * xr[j];
+        float f = 1.0f / sqrtf(s > eps ? s : eps);
+        inv[r] = f;
+        for (ptrdiff_t j = 0; j < cols; j++) yr[j] = xr[j] * f;
+    }
+}
+
+PYNN_PER_LEVEL(static, l2_range, l2_body,
+               (const float *x, float *y, float *inv, ptrdiff_t cols, float eps, ptrdiff_t r0,
+                ptrdiff_t r1),
+               (x, y, inv, cols, eps, r0, r1))
+
+void pynn_l2_normalize_rows(const float *x, float *y, float *inv, ptrdiff_t rows,
+                            ptrdiff_t cols, float eps)
+{
+    PYNN_FTZ_SCOPE;
+    if (rows <= 0)
+        return;
+    int nt = pynn_threads_for(rows * cols);
+    PYNN_PARALLEL_RANGE(nt, rows, l2_range(x, y, inv, cols, eps, lo, hi));
+}
+
+/* dx = inv * (dy - y * (y . dy)) per row, where the row's sum of squares
+ * was above eps (the clamp's derivative is zero otherwise: dx = inv * dy). */
+static void l2_backward_range(const float *y, const float *inv, const float *dy, float *dx,
+                              ptrdiff_t cols, float eps, const float *x, ptrdiff_t r0,
+                              ptrdiff_t r1)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const float *yr = y + r * cols, *dyr = dy + r * cols, *xr = x + r * cols;
+        float *dxr = dx + r * cols;
+        float f = inv[r], s = 0.0f, dot = 0.0f;
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            s += xr[j] * xr[j];
+            dot += yr[j] * dyr[j];
+        }
+        if (s <= eps)
+            dot = 0.0f;
+        for (ptrdiff_t j = 0; j < cols; j++) dxr[j] = f * (dyr[j] - yr[j] * dot);
+    }
+}
+
+void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float *inv,
+                                     const float *dy, float *dx, ptrdiff_t rows,
+                                     ptrdiff_t cols, float eps)
+{
+    PYNN_FTZ_SCOPE;
+    if (rows <= 0)
+        return;
+    int nt = pynn_threads_for(rows * cols);
+    PYNN_PARALLEL_RANGE(nt, rows, l2_backward_range(y, inv, dy, dx, cols, eps, x, lo, hi));
+}

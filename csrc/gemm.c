@@ -388,3 +388,37 @@ void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
 {
     sgemm_on(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+static void batched_range(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          float alpha, const float *a, ptrdiff_t lda, ptrdiff_t stride_a,
+                          const float *b, ptrdiff_t ldb, ptrdiff_t stride_b, float beta,
+                          float *c, ptrdiff_t ldc, ptrdiff_t stride_c, ptrdiff_t i0,
+                          ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++)
+        sgemm_on(1, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
+                 ldb, beta, c + i * stride_c, ldc);
+}
+
+void pynn_sgemm_batched(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                        ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                        ptrdiff_t stride_a, const float *b, ptrdiff_t ldb, ptrdiff_t stride_b,
+                        float beta, float *c, ptrdiff_t ldc, ptrdiff_t stride_c)
+{
+    PYNN_FTZ_SCOPE;
+    if (count <= 0)
+        return;
+    ptrdiff_t work = m * n * k;
+    /* Products big enough to use every core themselves run one after the
+     * other; many small ones are shared out whole, one thread each. */
+    if (count == 1 || pynn_threads_for(work / 8) > 1) {
+        for (ptrdiff_t i = 0; i < count; i++)
+            pynn_sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda,
+                       b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+        return;
+    }
+    int nt = pynn_threads_for(count * work / 8);
+    PYNN_PARALLEL_RANGE(nt, count, batched_range(trans_a, trans_b, m, n, k, alpha, a, lda,
+                                                 stride_a, b, ldb, stride_b, beta, c, ldc,
+                                                 stride_c, lo, hi));
+}

@@ -47,6 +47,14 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                 const float *b, ptrdiff_t ldb,
                 float beta, float *c, ptrdiff_t ldc);
 
+/* count products C_i = alpha * op(A_i) * op(B_i) + beta * C_i, the i-th
+ * operands stride_a, stride_b, stride_c floats after the first (a batched
+ * matmul, as the Dot layer's). */
+void pynn_sgemm_batched(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                        ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                        ptrdiff_t stride_a, const float *b, ptrdiff_t ldb, ptrdiff_t stride_b,
+                        float beta, float *c, ptrdiff_t ldc, ptrdiff_t stride_c);
+
 /* --------------------------------------------------------------- conv.c */
 
 /* The geometry of a 2-D convolution (a 1-D one has h = kh = 1).
@@ -224,6 +232,35 @@ void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
                       ptrdiff_t count, ptrdiff_t row_bytes);
 /* 1 when every one of the n floats is finite. */
 int pynn_all_finite(const float *x, ptrdiff_t n);
+
+/* Merging tensors (the merge layers and gradient sums). */
+enum pynn_binary_op {
+    PYNN_BIN_ADD = 0,
+    PYNN_BIN_SUB = 1,
+    PYNN_BIN_MUL = 2,
+    PYNN_BIN_MAX = 3, /* NaN in either input gives NaN */
+    PYNN_BIN_MIN = 4
+};
+/* y = a op b over n floats; y may alias a or b. */
+void pynn_binary(int op, const float *a, const float *b, float *y, ptrdiff_t n);
+/* y = alpha * a + beta * b (b may be NULL: y = alpha * a); y may alias a or b. */
+void pynn_axpby(float alpha, const float *a, float beta, const float *b, float *y, ptrdiff_t n);
+/* The gradient of y = max (or min) of k arrays: dxs[j] = dy where xs[j] is
+ * the first of the k to equal y, 0 elsewhere (dxs[j] may be NULL). */
+void pynn_extremum_backward(int k, const float *const *xs, const float *y, const float *dy,
+                            float *const *dxs, ptrdiff_t n);
+/* Copies a rows x cols block of floats between row strides lds and ldd
+ * (concatenation along an axis, and its gradient). */
+void pynn_copy_2d(const float *src, ptrdiff_t lds, float *dst, ptrdiff_t ldd, ptrdiff_t rows,
+                  ptrdiff_t cols);
+/* y = x / sqrt(max(sum x^2, eps)) for each row of a rows x cols matrix;
+ * inv (rows) receives 1 / sqrt(max(sum x^2, eps)). */
+void pynn_l2_normalize_rows(const float *x, float *y, float *inv, ptrdiff_t rows,
+                            ptrdiff_t cols, float eps);
+/* dx from dy for pynn_l2_normalize_rows, given its x, y and inv. */
+void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float *inv,
+                                     const float *dy, float *dx, ptrdiff_t rows,
+                                     ptrdiff_t cols, float eps);
 
 #ifdef __cplusplus
 }

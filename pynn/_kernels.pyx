@@ -12,6 +12,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cnp.import_array()
 
+from libc.stdlib cimport malloc, free
+
 cdef extern from "pynn.h" nogil:
     void pynn_cpu_init()
     int pynn_cpu_level()
@@ -24,6 +26,11 @@ cdef extern from "pynn.h" nogil:
                     float alpha, const float *a, Py_ssize_t lda,
                     const float *b, Py_ssize_t ldb,
                     float beta, float *c, Py_ssize_t ldc)
+    void pynn_sgemm_batched(Py_ssize_t count, int trans_a, int trans_b, Py_ssize_t m,
+                            Py_ssize_t n, Py_ssize_t k, float alpha, const float *a,
+                            Py_ssize_t lda, Py_ssize_t stride_a, const float *b, Py_ssize_t ldb,
+                            Py_ssize_t stride_b, float beta, float *c, Py_ssize_t ldc,
+                            Py_ssize_t stride_c)
 
     ctypedef struct pynn_conv_shape:
         Py_ssize_t n, h, w, cin
@@ -94,6 +101,19 @@ cdef extern from "pynn.h" nogil:
     void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
                           Py_ssize_t count, Py_ssize_t row_bytes)
     int pynn_all_finite(const float *x, Py_ssize_t n)
+
+    void pynn_binary(int op, const float *a, const float *b, float *y, Py_ssize_t n)
+    void pynn_axpby(float alpha, const float *a, float beta, const float *b, float *y,
+                    Py_ssize_t n)
+    void pynn_extremum_backward(int k, const float *const *xs, const float *y, const float *dy,
+                                float *const *dxs, Py_ssize_t n)
+    void pynn_copy_2d(const float *src, Py_ssize_t lds, float *dst, Py_ssize_t ldd,
+                      Py_ssize_t rows, Py_ssize_t cols)
+    void pynn_l2_normalize_rows(const float *x, float *y, float *inv, Py_ssize_t rows,
+                                Py_ssize_t cols, float eps)
+    void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float *inv,
+                                         const float *dy, float *dx, Py_ssize_t rows,
+                                         Py_ssize_t cols, float eps)
 
 
 pynn_cpu_init()
@@ -251,15 +271,18 @@ def dense_backward(x, w, pre, y, dy, int act, float alpha, dw, db, dx, dact):
     cdef const float *px = _f32(x, "Dense backward: x")
     cdef const float *pw = _f32(w, "Dense backward: kernel")
     cdef const float *pdy = _f32(dy, "Dense backward: dy")
-    cdef float *pdw = _f32(dw, "Dense backward: kernel gradient", True)
+    cdef float *pdw = NULL
+    if dw is not None:
+        pdw = _f32(dw, "Dense backward: kernel gradient", True)
     if cnp.PyArray_NDIM(X) != 2 or cnp.PyArray_NDIM(W) != 2:
         raise ValueError("Dense backward: expected a 2-D input and kernel")
     cdef Py_ssize_t m = cnp.PyArray_DIMS(X)[0], k = cnp.PyArray_DIMS(X)[1]
     cdef Py_ssize_t n = cnp.PyArray_DIMS(W)[1]
     if cnp.PyArray_DIMS(W)[0] != k or (<cnp.ndarray>dy).size != m * n \
-            or (<cnp.ndarray>dw).size != k * n:
+            or (dw is not None and (<cnp.ndarray>dw).size != k * n):
         raise ValueError(f"Dense backward: shapes do not fit: x {(<object>X).shape}, "
-                         f"kernel {(<object>W).shape}, dy {dy.shape}, dw {dw.shape}")
+                         f"kernel {(<object>W).shape}, dy {dy.shape}, "
+                         f"dw {None if dw is None else dw.shape}")
     cdef const float *pg = pdy
     cdef const float *pre_p = NULL
     cdef const float *py = NULL
@@ -286,7 +309,8 @@ def dense_backward(x, w, pre, y, dy, int act, float alpha, dw, db, dx, dact):
     with nogil:
         if act != 0:
             pynn_activation_backward(act, alpha, pre_p, py, pdy, pdact, m, n)
-        pynn_sgemm(1, 0, k, n, m, 1.0, px, k, pg, n, 0.0, pdw, n)
+        if pdw != NULL:
+            pynn_sgemm(1, 0, k, n, m, 1.0, px, k, pg, n, 0.0, pdw, n)
         if pdb != NULL:
             pynn_bias_grad(pg, pdb, m, n)
         if pdx != NULL:
@@ -776,3 +800,140 @@ def all_finite(x):
     with nogil:
         r = pynn_all_finite(px, n)
     return bool(r)
+
+
+# ------------------------------------------------------------- merging
+
+def binary(int op, a, b, y):
+    """y = a op b elementwise (0 add, 1 subtract, 2 multiply, 3 maximum,
+    4 minimum) over arrays of one size; y may be a or b."""
+    cdef const float *pa = _f32(a, "binary: a")
+    cdef const float *pb = _f32(b, "binary: b")
+    cdef float *py = _f32(y, "binary: out", True)
+    if op < 0 or op > 4:
+        raise ValueError(f"binary: unknown operation {op}")
+    _same_size(<cnp.ndarray>a, <cnp.ndarray>b, "binary")
+    _same_size(<cnp.ndarray>a, <cnp.ndarray>y, "binary: out")
+    cdef Py_ssize_t n = (<cnp.ndarray>a).size
+    with nogil:
+        pynn_binary(op, pa, pb, py, n)
+    return y
+
+
+def axpby(float alpha, a, float beta, b, y):
+    """y = alpha * a + beta * b (b may be None: y = alpha * a)."""
+    cdef const float *pa = _f32(a, "axpby: a")
+    cdef float *py = _f32(y, "axpby: out", True)
+    _same_size(<cnp.ndarray>a, <cnp.ndarray>y, "axpby: out")
+    cdef const float *pb = _f32_or_null(b, "axpby: b", (<cnp.ndarray>a).size)
+    cdef Py_ssize_t n = (<cnp.ndarray>a).size
+    with nogil:
+        pynn_axpby(alpha, pa, beta, pb, py, n)
+    return y
+
+
+def extremum_backward(list xs, y, dy, list dxs):
+    """dxs[j] = dy where xs[j] is the first input equal to y, else 0 (the
+    gradient of an elementwise maximum or minimum); entries of dxs may be
+    None."""
+    cdef int k = len(xs), j
+    if k == 0 or len(dxs) != k:
+        raise ValueError("extremum_backward: expected as many gradients as inputs")
+    cdef const float *py = _f32(y, "extremum_backward: y")
+    cdef const float *pdy = _f32(dy, "extremum_backward: dy")
+    cdef Py_ssize_t n = (<cnp.ndarray>y).size
+    _same_size(<cnp.ndarray>y, <cnp.ndarray>dy, "extremum_backward: dy")
+    for j in range(k):
+        _f32(xs[j], "extremum_backward: input")
+        _same_size(<cnp.ndarray>y, <cnp.ndarray>xs[j], "extremum_backward: input")
+        if dxs[j] is not None:
+            _f32(dxs[j], "extremum_backward: gradient", True)
+            _same_size(<cnp.ndarray>y, <cnp.ndarray>dxs[j], "extremum_backward: gradient")
+    cdef const float **px = <const float **>malloc(k * sizeof(float *))
+    cdef float **pdx = <float **>malloc(k * sizeof(float *))
+    if px == NULL or pdx == NULL:
+        free(px)
+        free(pdx)
+        raise MemoryError("extremum_backward: out of memory")
+    for j in range(k):
+        px[j] = <const float *>cnp.PyArray_DATA(<cnp.ndarray>xs[j])
+        pdx[j] = NULL if dxs[j] is None else <float *>cnp.PyArray_DATA(<cnp.ndarray>dxs[j])
+    with nogil:
+        pynn_extremum_backward(k, px, py, pdy, pdx, n)
+    free(px)
+    free(pdx)
+    return dxs
+
+
+def copy_block(src, Py_ssize_t src_offset, Py_ssize_t lds, dst, Py_ssize_t dst_offset,
+               Py_ssize_t ldd, Py_ssize_t rows, Py_ssize_t cols):
+    """Copies rows x cols floats from src (starting at element src_offset,
+    rows lds apart) into dst (from dst_offset, rows ldd apart)."""
+    cdef const float *ps = _f32(src, "copy_block: src")
+    cdef float *pd = _f32(dst, "copy_block: dst", True)
+    cdef Py_ssize_t ns = (<cnp.ndarray>src).size, nd = (<cnp.ndarray>dst).size
+    if rows < 0 or cols < 0 or src_offset < 0 or dst_offset < 0 or lds < cols or ldd < cols:
+        raise ValueError("copy_block: negative size or offset, or a row stride below the "
+                         "row length")
+    if rows > 0 and cols > 0 and (src_offset + (rows - 1) * lds + cols > ns
+                                  or dst_offset + (rows - 1) * ldd + cols > nd):
+        raise ValueError("copy_block: the block does not fit its arrays")
+    with nogil:
+        pynn_copy_2d(ps + src_offset, lds, pd + dst_offset, ldd, rows, cols)
+    return dst
+
+
+def l2_normalize_rows(x, y, inv, float eps):
+    """y = x / sqrt(max(sum x^2, eps)) per row of x (rows x last axis)."""
+    cdef const float *px = _f32(x, "l2_normalize: x")
+    cdef float *py = _f32(y, "l2_normalize: out", True)
+    cdef float *pinv = _f32(inv, "l2_normalize: norms", True)
+    cdef Py_ssize_t cols = _cols(<cnp.ndarray>x)
+    cdef Py_ssize_t rows = (<cnp.ndarray>x).size // cols if cols else 0
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "l2_normalize: out")
+    if (<cnp.ndarray>inv).size != rows:
+        raise ValueError(f"l2_normalize: norms must hold {rows} values")
+    with nogil:
+        pynn_l2_normalize_rows(px, py, pinv, rows, cols, eps)
+    return y
+
+
+def l2_normalize_backward_rows(x, y, inv, dy, dx, float eps):
+    cdef const float *px = _f32(x, "l2_normalize backward: x")
+    cdef const float *py = _f32(y, "l2_normalize backward: y")
+    cdef const float *pinv = _f32(inv, "l2_normalize backward: norms")
+    cdef const float *pdy = _f32(dy, "l2_normalize backward: dy")
+    cdef float *pdx = _f32(dx, "l2_normalize backward: dx", True)
+    cdef Py_ssize_t cols = _cols(<cnp.ndarray>x)
+    cdef Py_ssize_t rows = (<cnp.ndarray>x).size // cols if cols else 0
+    for other in (y, dy, dx):
+        _same_size(<cnp.ndarray>x, <cnp.ndarray>other, "l2_normalize backward")
+    if (<cnp.ndarray>inv).size != rows:
+        raise ValueError(f"l2_normalize backward: norms must hold {rows} values")
+    with nogil:
+        pynn_l2_normalize_backward_rows(px, py, pinv, pdy, pdx, rows, cols, eps)
+    return dx
+
+
+def sgemm_batched(a, b, out, bint trans_a, bint trans_b):
+    """out[i] = op(a[i]) @ op(b[i]) for 3-D C-contiguous float32 arrays,
+    op transposing the last two axes when asked."""
+    cdef const float *pa = _f32(a, "batch_matmul: a")
+    cdef const float *pb = _f32(b, "batch_matmul: b")
+    cdef float *pc = _f32(out, "batch_matmul: out", True)
+    cdef cnp.ndarray A = <cnp.ndarray>a, B = <cnp.ndarray>b, C = <cnp.ndarray>out
+    if cnp.PyArray_NDIM(A) != 3 or cnp.PyArray_NDIM(B) != 3 or cnp.PyArray_NDIM(C) != 3:
+        raise ValueError("batch_matmul: expected 3-D arrays")
+    cdef Py_ssize_t count = cnp.PyArray_DIMS(A)[0]
+    cdef Py_ssize_t ar = cnp.PyArray_DIMS(A)[1], ac = cnp.PyArray_DIMS(A)[2]
+    cdef Py_ssize_t br = cnp.PyArray_DIMS(B)[1], bc = cnp.PyArray_DIMS(B)[2]
+    cdef Py_ssize_t m = ac if trans_a else ar, k = ar if trans_a else ac
+    cdef Py_ssize_t n = br if trans_b else bc, kb = bc if trans_b else br
+    if cnp.PyArray_DIMS(B)[0] != count or cnp.PyArray_DIMS(C)[0] != count or kb != k \
+            or cnp.PyArray_DIMS(C)[1] != m or cnp.PyArray_DIMS(C)[2] != n:
+        raise ValueError(f"batch_matmul: shapes {(<object>A).shape}, {(<object>B).shape} and "
+                         f"{(<object>C).shape} do not fit")
+    with nogil:
+        pynn_sgemm_batched(count, trans_a, trans_b, m, n, k, 1.0, pa, ac, ar * ac, pb, bc,
+                           br * bc, 0.0, pc, n, m * n)
+    return out

@@ -116,33 +116,120 @@ class MeanSquaredError(_ErrorMetric):
         return (d * d).mean(axis=1)
 
 
+class Mean(Metric):
+    """The running (weighted) mean of the values given to update_state."""
+    name = "mean"
+
+    def update_state(self, values, sample_weight=None, logits_of=None):
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += v.size
+        else:
+            w = np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(-1), v.shape)
+            self.total += float(np.dot(v, w))
+            self.count += float(w.sum())
+
+
+class LossMetric(Metric):
+    """A loss used as a metric (``metrics=['binary_crossentropy']`` or a
+    loss function): the running mean of its per-sample values."""
+
+    def __init__(self, loss, name=None):
+        self.loss = loss
+        super().__init__(name or loss.name)
+
+    def values(self, y_true, y_pred, logits_of=None):
+        return self.loss.compute(y_true, y_pred, fused=logits_of is not None)
+
+
+# Keras's metric functions: per-sample values of (y_true, y_pred).
+
+def _per_sample(cls, name, doc):
+    def fn(y_true, y_pred, **kwargs):
+        metric = cls(**kwargs) if kwargs else cls()
+        y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
+        if y_pred.ndim == 1:
+            y_pred = y_pred[:, None]
+        if isinstance(metric, _AccuracyMetric):
+            y_true = np.asarray(y_true)
+            if metric.kind == "sparse":
+                hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape[:-1])
+            elif metric.kind == "categorical":
+                hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape).argmax(-1)
+            else:
+                hit = ((y_pred > metric.threshold) ==
+                       (y_true.reshape(y_pred.shape) > 0.5)).mean(axis=-1)
+            return hit.astype(np.float32)
+        y_true = np.ascontiguousarray(y_true, dtype=np.float32).reshape(y_pred.shape)
+        return metric.values(y_true, y_pred).astype(np.float32)
+    fn.__name__ = name
+    fn.__doc__ = doc
+    fn._metric_class = cls
+    return fn
+
+
+binary_accuracy = _per_sample(BinaryAccuracy, "binary_accuracy",
+                              "Per-sample binary accuracy (threshold 0.5).")
+categorical_accuracy = _per_sample(CategoricalAccuracy, "categorical_accuracy",
+                                   "Per-sample categorical accuracy (argmax against one-hot).")
+sparse_categorical_accuracy = _per_sample(SparseCategoricalAccuracy,
+                                          "sparse_categorical_accuracy",
+                                          "Per-sample accuracy against integer labels.")
+mean_absolute_error = mae = _per_sample(MeanAbsoluteError, "mean_absolute_error",
+                                        "Per-sample mean absolute error.")
+mean_squared_error = mse = _per_sample(MeanSquaredError, "mean_squared_error",
+                                       "Per-sample mean squared error.")
+
+
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
 }
+_LOSS_NAMES = ("binary_crossentropy", "categorical_crossentropy",
+               "sparse_categorical_crossentropy")
 
 
-def get(identifier, loss=None, output_units=None):
-    """A Metric from a name or instance.  'accuracy'/'acc' follow the loss
-    as Keras's rule does: binary for binary cross-entropy or a one-unit
-    output, sparse for sparse categorical cross-entropy, categorical
-    otherwise."""
+def accuracy_kind(y_true_shape, y_pred_shape):
+    """Keras 3's rule for 'accuracy': binary for a one-unit output, sparse
+    when the targets have one axis less than the output (or one unit
+    against several), categorical otherwise."""
+    if y_pred_shape[-1] == 1:
+        return BinaryAccuracy
+    if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and
+                                                  y_pred_shape[-1] != 1):
+        return SparseCategoricalAccuracy
+    return CategoricalAccuracy
+
+
+def get(identifier, y_true_shape=None, y_pred_shape=None):
+    """A Metric from a name, class, function or instance.  'accuracy'/'acc'
+    follow the targets' and output's shapes as Keras 3's rule does (see
+    accuracy_kind); loss names and functions become their running mean."""
+    from . import losses
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
-    if identifier in ("accuracy", "acc"):
-        kind = getattr(loss, "kind", None)
-        cls = {"binary_crossentropy": BinaryAccuracy,
-               "sparse_categorical_crossentropy": SparseCategoricalAccuracy}.get(
-                   kind, CategoricalAccuracy)
-        if output_units == 1 and kind != "sparse_categorical_crossentropy":
-            cls = BinaryAccuracy
-        return cls(name=identifier)
+    if callable(identifier) and hasattr(identifier, "_metric_class"):
+        return identifier._metric_class(name=identifier.__name__)
+    if callable(identifier) and hasattr(identifier, "_loss_class"):
+        return LossMetric(identifier._loss_class(), name=identifier.__name__)
+    if isinstance(identifier, losses.Loss):
+        return LossMetric(identifier)
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        if y_pred_shape is None:
+            return CategoricalAccuracy(name=identifier)
+        return accuracy_kind(y_true_shape, y_pred_shape)(name=identifier)
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier](name=identifier)
+    if isinstance(identifier, str) and identifier in _LOSS_NAMES:
+        return LossMetric(losses.get(identifier), name=identifier)
     raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of "
-                     f"{sorted(_BY_NAME)}")
+                     f"{sorted(_BY_NAME) + list(_LOSS_NAMES)}")
 
+
+def serialize(metric):
+    return {"class_name": type(metric).__name__, "config": {"name": metric.name}}

@@ -26,6 +26,9 @@ __all__ = [
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
     "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average", "fold_affine",
+    "add", "subtract", "multiply", "maximum", "minimum", "axpby", "extremum_grad",
+    "reduce_to_shape", "concatenate", "concatenate_grad", "batch_matmul", "l2_normalize",
+    "l2_normalize_grad",
 ]
 
 ACTIVATIONS = {
@@ -92,8 +95,9 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
 def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
                kernel_grad=None, bias_grad=None, input_grad=True, work=None):
     """Gradients of ``y = activation(x @ kernel + bias)`` for 2-D ``x`` in one
-    call: writes ``kernel_grad`` (and ``bias_grad`` when given) and returns
-    the input gradient (None when ``input_grad`` is False).  ``y`` is the
+    call: writes ``kernel_grad`` and ``bias_grad`` when given (None skips
+    them) and returns the input gradient (None when ``input_grad`` is
+    False).  ``y`` is the
     forward output; ``pre`` the pre-activation, needed only by the
     activations in NEEDS_INPUT."""
     code = _act_code(activation)
@@ -102,7 +106,8 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
     if activation in NEEDS_INPUT and pre is None:
         raise ValueError(f"Dense: the gradient of {activation} needs the pre-activation")
     x, kernel, dy = _c32(x, "x"), _c32(kernel, "kernel"), _c32(dy, "dy")
-    kernel_grad = _out(kernel_grad, kernel.shape, "Dense: kernel gradient")
+    if kernel_grad is not None:
+        kernel_grad = _out(kernel_grad, kernel.shape, "Dense: kernel gradient")
     dx = None
     if input_grad is True:
         dx = np.empty(x.shape, np.float32)
@@ -781,3 +786,199 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
     folded = (kernel * scale.reshape(shape)).astype(np.float32)
     b = scale * 0 if bias is None else _f32(bias, "fold_affine: bias")
     return np.ascontiguousarray(folded), (b * scale + shift).astype(np.float32)
+
+
+# ---------------------------------------------------------------- merging
+
+_BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4}
+
+
+def _binary(name, a, b, out):
+    a, b = _c32(a, f"{name}: a"), _c32(b, f"{name}: b")
+    if a.shape != b.shape:
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be "
+                             f"broadcast together") from None
+        a = np.ascontiguousarray(np.broadcast_to(a, shape))
+        b = np.ascontiguousarray(np.broadcast_to(b, shape))
+    out = _out(out, a.shape, name)
+    return _k.binary(_BINARY[name], a, b, out)
+
+
+def add(a, b, out=None):
+    """``a + b`` elementwise (NumPy broadcasting); ``out`` may be ``a`` or
+    ``b``."""
+    return _binary("add", a, b, out)
+
+
+def subtract(a, b, out=None):
+    """``a - b`` elementwise (NumPy broadcasting)."""
+    return _binary("subtract", a, b, out)
+
+
+def multiply(a, b, out=None):
+    """``a * b`` elementwise (NumPy broadcasting)."""
+    return _binary("multiply", a, b, out)
+
+
+def maximum(a, b, out=None):
+    """The elementwise maximum (NaN if either is NaN, as NumPy)."""
+    return _binary("maximum", a, b, out)
+
+
+def minimum(a, b, out=None):
+    """The elementwise minimum (NaN if either is NaN, as NumPy)."""
+    return _binary("minimum", a, b, out)
+
+
+def axpby(alpha, a, beta=0.0, b=None, out=None):
+    """``alpha * a + beta * b`` (``alpha * a`` without ``b``) for arrays of
+    one shape; ``out`` may be ``a`` or ``b``."""
+    a = _c32(a, "axpby: a")
+    if b is not None:
+        b = _c32(b, "axpby: b")
+        if b.shape != a.shape:
+            raise ValueError(f"axpby: shapes {a.shape} and {b.shape} differ")
+    out = _out(out, a.shape, "axpby")
+    return _k.axpby(float(alpha), a, float(beta), b, out)
+
+
+def extremum_grad(xs, y, dy, outs=None):
+    """The gradients of ``y``, the elementwise maximum (or minimum) of the
+    arrays ``xs``: each element of ``dy`` goes to the first input equal to
+    ``y`` there (TensorFlow's rule for ties).  ``outs`` (a list, entries may
+    be None to skip an input) receives them; returns the list."""
+    xs = [_c32(x, "extremum_grad: input") for x in xs]
+    y, dy = _c32(y, "extremum_grad: y"), _c32(dy, "extremum_grad: dy")
+    for x in xs + [dy]:
+        if x.shape != y.shape:
+            raise ValueError(f"extremum_grad: shapes {x.shape} and {y.shape} differ")
+    if outs is None:
+        outs = [np.empty(y.shape, np.float32) for _ in xs]
+    outs = [None if o is None else _out(o, y.shape, "extremum_grad") for o in outs]
+    return _k.extremum_backward(xs, y, dy, outs)
+
+
+def reduce_to_shape(g, shape):
+    """``g`` summed over the axes along which an input of ``shape`` was
+    broadcast to ``g``'s shape: the gradient of that input."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    return np.ascontiguousarray(g.sum(axis=axes, dtype=np.float32).reshape(shape))
+
+
+def _axis(axis, ndim, name):
+    try:
+        axis = int(axis)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: axis must be an integer, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}: axis {axis} is out of range for arrays of rank {ndim}")
+    return axis % ndim
+
+
+def concatenate(xs, axis=-1, out=None):
+    """The arrays ``xs`` joined along ``axis`` (their other dimensions
+    equal), copied in C block by block."""
+    xs = [_c32(x, "concatenate: input") for x in xs]
+    if not xs:
+        raise ValueError("concatenate: expected at least one array")
+    ndim = xs[0].ndim
+    axis = _axis(axis, ndim, "concatenate")
+    for x in xs:
+        if x.ndim != ndim or x.shape[:axis] != xs[0].shape[:axis] or \
+                x.shape[axis + 1:] != xs[0].shape[axis + 1:]:
+            raise ValueError(f"concatenate: shapes {[t.shape for t in xs]} differ off axis "
+                             f"{axis}")
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    out = _out(out, tuple(shape), "concatenate")
+    rows = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    ldd, offset = shape[axis] * inner, 0
+    for x in xs:
+        cols = x.shape[axis] * inner
+        _k.copy_block(x, 0, max(cols, 1), out, offset, max(ldd, 1), rows, cols)
+        offset += cols
+    return out
+
+
+def concatenate_grad(dy, sizes, axis=-1, outs=None):
+    """The gradients of ``concatenate`` for inputs of ``sizes`` along
+    ``axis``: the slices of ``dy``.  ``outs`` entries may be None to skip
+    an input; returns the list."""
+    dy = _c32(dy, "concatenate backward: dy")
+    axis = _axis(axis, dy.ndim, "concatenate backward")
+    if sum(sizes) != dy.shape[axis]:
+        raise ValueError(f"concatenate backward: sizes {list(sizes)} do not add up to "
+                         f"{dy.shape[axis]}")
+    rows = int(np.prod(dy.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(dy.shape[axis + 1:], dtype=np.int64))
+    lds, offset = dy.shape[axis] * inner, 0
+    outs = list(outs) if outs is not None else [True] * len(sizes)
+    for i, size in enumerate(sizes):
+        cols = size * inner
+        if outs[i] is not None:
+            shape = dy.shape[:axis] + (size,) + dy.shape[axis + 1:]
+            o = np.empty(shape, np.float32) if outs[i] is True else \
+                _out(outs[i], shape, "concatenate backward")
+            _k.copy_block(dy, offset, max(lds, 1), o, 0, max(cols, 1), rows, cols)
+            outs[i] = o
+        offset += cols
+    return outs
+
+
+def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
+    """``a[i] @ b[i]`` for each i of two 3-D arrays, optionally transposing
+    the last two axes of either."""
+    a, b = _c32(a, "batch_matmul: a"), _c32(b, "batch_matmul: b")
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"batch_matmul: expected two 3-D arrays with the same first "
+                         f"dimension, got shapes {a.shape} and {b.shape}")
+    m, k = (a.shape[2], a.shape[1]) if transpose_a else a.shape[1:]
+    kb, n = (b.shape[2], b.shape[1]) if transpose_b else b.shape[1:]
+    if k != kb:
+        raise ValueError(f"batch_matmul: shapes {a.shape} and {b.shape} do not align "
+                         f"({k} != {kb})")
+    out = _out(out, (a.shape[0], m, n), "batch_matmul")
+    return _k.sgemm_batched(a, b, out, bool(transpose_a), bool(transpose_b))
+
+
+def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
+    """``x / sqrt(max(sum(x**2, axis), epsilon))`` (Keras's l2_normalize).
+    ``norms``, when given, receives the reciprocal norms the gradient
+    needs (one per vector)."""
+    x = _c32(x, "l2_normalize: x")
+    axis = _axis(axis, x.ndim, "l2_normalize")
+    moved = axis != x.ndim - 1
+    xm = np.ascontiguousarray(np.moveaxis(x, axis, -1)) if moved else x
+    rows = xm.size // xm.shape[-1] if xm.shape[-1] else 0
+    norms = _out(norms, (rows,), "l2_normalize: norms")
+    y = np.empty(xm.shape, np.float32) if (moved or out is None) else \
+        _out(out, x.shape, "l2_normalize")
+    _k.l2_normalize_rows(xm, y, norms, float(epsilon))
+    if moved:
+        y = np.ascontiguousarray(np.moveaxis(y, -1, axis))
+        if out is not None:
+            out[...] = y
+            return out
+    return y
+
+
+def l2_normalize_grad(x, y, norms, dy, axis=-1, epsilon=1e-12, out=None):
+    """The input gradient of ``y = l2_normalize(x, axis)`` from ``dy``."""
+    x, y, dy = _c32(x, "l2_normalize backward: x"), _c32(y), _c32(dy)
+    axis = _axis(axis, x.ndim, "l2_normalize backward")
+    if axis != x.ndim - 1:
+        mv = [np.ascontiguousarray(np.moveaxis(t, axis, -1)) for t in (x, y, dy)]
+        dx = np.empty(mv[0].shape, np.float32)
+        _k.l2_normalize_backward_rows(mv[0], mv[1], norms, mv[2], dx, float(epsilon))
+        return np.ascontiguousarray(np.moveaxis(dx, -1, axis))
+    out = _out(out, x.shape, "l2_normalize backward")
+    return _k.l2_normalize_backward_rows(x, y, norms, dy, out, float(epsilon))

@@ -1,11 +1,25 @@
-"""The training loop: compile, fit, evaluate, predict.
+"""The training loop: compile, fit, evaluate, predict, for models with any
+number of inputs and outputs.
 
-Data is converted to float32 once per call, never per batch.  Each epoch
-shuffles an index and gathers each batch into one reused buffer; each step
-runs forward, the (fused) loss and its gradient, backward, and one optimizer
-pass over the model's flat parameter array.
+Data comes as arrays (one, a list, or a dict keyed by input / output
+names) or as a stream: a Python generator or iterator, a
+``pynn.utils.PyDataset`` (``Sequence``), or a re-iterable dataset.  Arrays
+are converted once per call, never once per batch; each epoch shuffles an
+index and gathers each batch into reused buffers.  Stream batches are
+prepared by a background thread while the kernels (which release the GIL)
+work on the previous one.
+
+Each step runs the model's program forward, each output's loss and its
+gradient (fused with a softmax or sigmoid output layer into one stable
+kernel where it can be), the program backward, and one optimizer pass
+over the model's flat parameter array.  Logs use Keras 3's names:
+``loss``, then the metrics (``<output>_<metric>`` when there are several
+outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
+import copy
 import math
+import queue
+import threading
 
 import numpy as np
 
@@ -17,27 +31,35 @@ from .callbacks import CallbackList, History, ProgbarLogger
 from .utils.progbar import Progbar
 from .utils.seeding import rng
 
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+# Inputs whose float32 copy would exceed this many bytes are converted
+# batch by batch in predict and evaluate, so memory stays bounded.
+_STREAM_CONVERT_BYTES = 256 << 20
 
-def _as_float_input(x, what="x"):
-    """float32, C-contiguous, finite: the model's input, converted once."""
+
+def _as_input(x, dtype="float32", what="x"):
+    """An input array in the model's dtype, C-contiguous, checked (finite
+    floats; whole numbers for integer inputs): converted once."""
     if x is None:
         raise ValueError(f"{what} is required")
-    if isinstance(x, (list, tuple)) and len(x) > 1 and all(isinstance(a, np.ndarray) for a in x):
-        raise ValueError(f"{what}: a Sequential model takes one input array, got {len(x)}")
-    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.flags.c_contiguous:
-        if not ops.all_finite(x):
-            raise ValueError(f"{what} contains NaN or infinite values")
-        return x
-    try:
-        arr = np.asarray(x)
-    except ValueError as e:
-        raise ValueError(f"{what}: cannot make an array of the input: {e}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what}: expected numeric data, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if arr.ndim == 0:
-        raise ValueError(f"{what}: expected an array with a batch dimension, got a scalar")
-    if not ops.all_finite(arr):
+    want = _DTYPES[dtype]
+    if type(x) is np.ndarray and x.dtype == want and x.ndim and x.flags.c_contiguous:
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except ValueError as e:
+            raise ValueError(f"{what}: cannot make an array of the input: {e}") from None
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{what}: expected numeric data, got dtype {arr.dtype}")
+        if arr.ndim == 0:
+            raise ValueError(f"{what}: expected an array with a batch dimension, got a scalar")
+        if want is not np.float32 and arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+                raise ValueError(f"{what}: this input takes integer ids; got non-integer "
+                                 f"values")
+        arr = np.ascontiguousarray(arr, dtype=want)
+    if want is np.float32 and not ops.all_finite(arr):
         raise ValueError(f"{what} contains NaN or infinite values")
     return arr
 
@@ -49,113 +71,544 @@ def _validate_now(freq, epoch):
     return (epoch + 1) in freq
 
 
+def _is_stream(x):
+    """A generator, iterator, PyDataset/Sequence or re-iterable dataset,
+    as opposed to arrays (or lists/dicts of arrays)."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)) or np.isscalar(x):
+        return False
+    if hasattr(x, "__array__") and not hasattr(x, "__getitem__"):
+        return False
+    if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not hasattr(x, "__array__"):
+        return True
+    return hasattr(x, "__next__") or hasattr(x, "__iter__")
+
+
+class _Output:
+    """What compile decided for one model output."""
+    __slots__ = ("index", "name", "loss", "weight", "metric_specs", "weighted_specs", "fused",
+                 "logits_of", "step")
+
+    def __init__(self, index, name):
+        self.index = index
+        self.name = name
+        self.loss = None
+        self.weight = 1.0
+        self.metric_specs = []
+        self.weighted_specs = []
+        self.fused = False
+        self.logits_of = None
+        self.step = None
+
+
+def _per_output(spec, names, what, allow_subset=True):
+    """A compile argument (one value, a list, or a dict by output name) as
+    a list per output; None where an output has none."""
+    n = len(names)
+    if isinstance(spec, dict):
+        unknown = [k for k in spec if k not in names]
+        if unknown:
+            raise ValueError(f"compile: {what} has keys {unknown} that are not output names; "
+                             f"the outputs are {names}")
+        if not allow_subset and set(spec) != set(names):
+            raise ValueError(f"compile: {what} needs a value for every output {names}")
+        return [spec.get(name) for name in names]
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != n:
+            raise ValueError(f"compile: {what} has {len(spec)} entries for {n} outputs "
+                             f"{names}")
+        return list(spec)
+    return [spec] * n
+
+
+class _Metrics:
+    """The metrics of one fit/evaluate call, per output, named as Keras 3
+    names them, with the per-output loss means."""
+
+    def __init__(self, model, ys):
+        self.entries = []   # (output, metric, weighted)
+        outputs = model._compiled_outputs
+        prefix = len(outputs) > 1
+        names = {}
+        for out in outputs:
+            y = ys[out.index] if ys is not None else None
+            y_shape = None if y is None else y.shape
+            p_shape = model._outputs[out.index].shape
+            for specs, weighted in ((out.metric_specs, False), (out.weighted_specs, True)):
+                for spec in specs:
+                    # A metric object the user passed is copied: fit and its
+                    # validation keep separate running totals.
+                    m = metrics_mod.get(copy.deepcopy(spec) if isinstance(
+                        spec, metrics_mod.Metric) else spec, y_shape, p_shape)
+                    key = f"{out.name}_{m.name}" if prefix else m.name
+                    if key in names:
+                        names[key] += 1
+                        key = f"{'weighted_' if weighted else ''}{key}"
+                        if key in names:
+                            key = f"{key}_{names[key]}"
+                    names.setdefault(key, 1)
+                    self.entries.append((out, m, weighted, key))
+        self.loss_names = [(out, f"{out.name}_loss") for out in outputs
+                           if out.loss is not None] if sum(
+            o.loss is not None for o in outputs) > 1 else []
+        self.reset()
+
+    def reset(self):
+        for _, m, _, _ in self.entries:
+            m.reset_state()
+        self.loss_sum = 0.0
+        self.seen = 0.0
+        self.out_loss_sums = {id(out): 0.0 for out, _ in self.loss_names}
+
+    def update(self, outs, ys, ws, logits, total, per_output, bs):
+        self.loss_sum += total
+        self.seen += bs
+        for out, _ in self.loss_names:
+            self.out_loss_sums[id(out)] += per_output[out.index]
+        for out, m, weighted, _ in self.entries:
+            i = out.index
+            m.update_state(ys[i], outs[i], ws[i] if weighted else None,
+                           out.logits_of if logits else None)
+
+    def logs(self):
+        seen = max(self.seen, 1e-12)
+        logs = {"loss": self.loss_sum / seen}
+        for _, m, _, key in self.entries:
+            logs[key] = m.result()
+        for out, key in self.loss_names:
+            logs[key] = self.out_loss_sums[id(out)] / seen
+        return logs
+
+
+class _Prefetcher:
+    """Pulls batches from ``produce(i)`` (or an iterator) on a background
+    thread into a bounded queue, so data work overlaps the kernels."""
+    _DONE = object()
+
+    def __init__(self, items, max_queue_size=10):
+        self._queue = queue.Queue(maxsize=max(1, int(max_queue_size)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True)
+        self._thread.start()
+
+    def _run(self, items):
+        try:
+            for item in items:
+                if self._stop.is_set():
+                    return
+                self._put((True, item))
+            self._put((True, self._DONE))
+        except BaseException as e:  # handed to the consumer, raised there
+            self._put((False, e))
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self):
+        ok, item = self._queue.get()
+        if not ok:
+            raise item
+        return item
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                self._thread.join(0.05)
+
+
 class TrainingMixin:
-    """compile/fit/evaluate/predict for a model whose subclass provides
-    ``layers`` (in order), ``_forward(x, training)``, ``_backward(g)`` and
-    ``_ensure_built(input_shape)``."""
+    """compile/fit/evaluate/predict over a model's graph program."""
+
+    def _init_training_state(self):
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self._compile_args = None
+        self._compiled_outputs = None
+        self._trainable_snapshot = None
+        self._flat = None
+        self._flat_views = None
 
     # ---------------------------------------------------------- compile
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=None, steps_per_execution=None,
-                jit_compile=None, **kwargs):
+                jit_compile=None, auto_scale_loss=None, **kwargs):
+        """Set the optimizer, the loss(es) (one, a list, or a dict by output
+        name), ``loss_weights`` and ``metrics`` per output.  Which weights
+        train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
-        if loss is None:
+        if loss is None or (isinstance(loss, (list, tuple, dict)) and
+                            all(v is None for v in (loss.values() if isinstance(loss, dict)
+                                                    else loss))):
             raise ValueError("compile: a loss is required, e.g. loss='mse'")
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            raise ValueError(f"compile: metrics must be a list or a dict, got {metrics!r}")
         self.optimizer = optimizers_mod.get(optimizer)
-        self.loss = losses_mod.get(loss)
-        self._metric_specs = list(metrics or [])
-        for m in self._metric_specs:  # fail now on unknown names, not in fit
-            metrics_mod.get(m, self.loss)
+        for leaf in (loss.values() if isinstance(loss, dict) else
+                     loss if isinstance(loss, (list, tuple)) else [loss]):
+            if leaf is not None:
+                losses_mod.get(leaf)  # fail now on unknown names, not in fit
+        for leaf in _metric_leaves(metrics) + _metric_leaves(weighted_metrics):
+            metrics_mod.get(leaf)
+        self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
+        self.loss = losses_mod.get(loss) if not isinstance(loss, (list, tuple, dict)) else loss
+        self._compiled_outputs = None
+        self._trainable_snapshot = None
         self.compiled = True
         self.stop_training = False
+        if self._program is not None:
+            self._resolve_compile()
+
+    @property
+    def metrics_names(self):
+        if not self.compiled or self._compiled_outputs is None:
+            return []
+        return list(_Metrics(self, None).logs().keys())
 
     def _require_compiled(self, what):
         if not getattr(self, "compiled", False):
             raise RuntimeError(f"You must call compile() before {what}: the model has no "
                                f"loss or optimizer yet")
 
-    def _make_metrics(self):
-        units = self._output_shape_full()[-1]
-        return [metrics_mod.get(m, self.loss, units) for m in self._metric_specs]
+    def _resolve_compile(self):
+        """Per-output losses, weights and metrics, once the graph is known;
+        also fixes which weights train (Keras: trainable takes effect at
+        compile)."""
+        if self._compiled_outputs is not None:
+            return
+        loss, loss_weights, metrics, weighted = self._compile_args
+        names = self.output_names
+        n = len(names)
+        per_loss = _per_output(loss, names, "loss")
+        per_weight = _per_output(1.0 if loss_weights is None else loss_weights, names,
+                                 "loss_weights")
+        outputs = []
+        for i, name in enumerate(names):
+            out = _Output(i, name)
+            if per_loss[i] is not None:
+                out.loss = losses_mod.get(per_loss[i])
+            w = 1.0 if per_weight[i] is None else per_weight[i]
+            try:
+                out.weight = float(w)
+            except (TypeError, ValueError):
+                raise ValueError(f"compile: loss_weights must be numbers, got {w!r}") from None
+            if not math.isfinite(out.weight):
+                raise ValueError(f"compile: loss_weights must be finite, got {w!r}")
+            outputs.append(out)
+        for attr, spec in (("metric_specs", metrics), ("weighted_specs", weighted)):
+            for out, specs in zip(outputs, _metrics_per_output(spec, names, n)):
+                setattr(out, attr, specs)
+        self._compiled_outputs = outputs
+        self._find_fusions()
+        if self._trainable_snapshot is None:
+            self._trainable_snapshot = list(self.trainable_weights)
 
-    def _output_shape_full(self):
-        return self.layers[-1].output_shape
-
-    def _fusion(self):
-        """How the loss meets the last layer: (fused, activation) where fused
-        means y_pred is logits.  A softmax/sigmoid last layer followed by the
-        matching cross-entropy hands the loss its logits (stable for any
-        logits, and one pass instead of two)."""
-        if self.loss.from_logits:
-            return True, None
-        last = self.layers[-1]
-        act = getattr(last, "activation", None)
-        if self.loss.fuses_activation is not None and act == self.loss.fuses_activation:
-            return True, act
-        return False, None
+    def _find_fusions(self):
+        """Which outputs hand their loss logits: a softmax/sigmoid layer
+        whose output nothing else reads, followed by the matching
+        cross-entropy, is computed as one stable fused kernel."""
+        readers = {}
+        for node in self._nodes:
+            for t in node.input_tensors:
+                readers[id(t)] = readers.get(id(t), 0) + 1
+        out_count = {}
+        for t in self._outputs:
+            out_count[id(t)] = out_count.get(id(t), 0) + 1
+        steps = {id(st.node): i for i, st in enumerate(self._program.steps)}
+        for out in self._compiled_outputs:
+            out.fused, out.logits_of, out.step = False, None, None
+            if out.loss is None:
+                continue
+            if out.loss.from_logits:
+                out.fused = True
+                continue
+            t = self._outputs[out.index]
+            node = t.node
+            layer = node.operation
+            act = getattr(layer, "activation", None)
+            if out.loss.fuses_activation is None or act != out.loss.fuses_activation or \
+                    not hasattr(layer, "_act") or not node.single_output or \
+                    readers.get(id(t)) or out_count[id(t)] > 1 or id(node) not in steps:
+                continue
+            out.fused, out.logits_of, out.step = True, act, steps[id(node)]
 
     # ------------------------------------------------------------- data
 
-    def _prepare(self, x, y, sample_weight=None, class_weight=None, what="x"):
-        x = _as_float_input(x, what)
-        self._ensure_built((None,) + x.shape[1:])
-        y = self.loss.prepare_targets(y, self._output_shape_full())
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f"x and y have different numbers of samples: {x.shape[0]} "
-                             f"and {y.shape[0]}")
-        w = None
-        if sample_weight is not None:
-            w = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
-            if w.shape[0] != x.shape[0]:
-                raise ValueError(f"sample_weight has {w.shape[0]} entries for "
-                                 f"{x.shape[0]} samples")
+    def _standardize_inputs(self, x, what="x"):
+        """x as a list of arrays, one per model input (dicts by name)."""
+        names = self.input_names if self._program is not None else None
+        n = len(names) if names else None
+        if isinstance(x, dict):
+            if names is None:
+                return list(x.values())
+            missing = [k for k in names if k not in x]
+            if missing:
+                raise ValueError(f"{what}: the input dict lacks {missing}; the model's inputs "
+                                 f"are {names}")
+            return [x[k] for k in names]
+        if isinstance(x, (list, tuple)) and x and all(
+                isinstance(a, np.ndarray) or (hasattr(a, "__array__") and
+                                              not np.isscalar(a)) for a in x) and \
+                (n is None or n > 1 or len(x) == 1):
+            if n is not None and len(x) != n:
+                raise ValueError(f"{what}: the model has {n} input(s) {names}, got "
+                                 f"{len(x)} arrays")
+            if n is None and len(x) > 1:
+                return list(x)
+            return list(x)
+        return [x]
+
+    def _input_dtypes(self, count):
+        if self._program is not None:
+            return [t.dtype for t in self._inputs]
+        first = self._layers[0] if getattr(self, "_layers", None) else None
+        dtype = getattr(first, "input_dtype", "float32") if first is not None else "float32"
+        return [dtype] * count
+
+    def _prepare_inputs(self, x, what="x", convert=True):
+        raw = self._standardize_inputs(x, what)
+        dtypes = self._input_dtypes(len(raw))
+        label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
+        if convert:
+            xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]
+        else:
+            xs = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in raw]
+        self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
+        self._check_input_shapes(xs)
+        n = {a.shape[0] for a in xs}
+        if len(n) > 1:
+            raise ValueError(f"{what}: the input arrays have different numbers of samples: "
+                             f"{[a.shape[0] for a in xs]}")
+        return xs
+
+    def _ensure_built(self, shapes, dtypes=None):
+        if self._program is None:
+            self._trace(shapes if len(shapes) > 1 else shapes[0], dtypes)
+
+    def _check_input_shapes(self, xs):
+        from .layers.base import shape_str
+        for i, (a, t) in enumerate(zip(xs, self._inputs)):
+            want = t.shape
+            got = (None,) + a.shape[1:]
+            if len(got) != len(want) or any(w is not None and w != g
+                                            for w, g in zip(want[1:], got[1:])):
+                node = self._program.steps[0].layer if self._program.steps else self
+                readers = [st.layer for st in self._program.steps
+                           if self._program.input_slots[i] in st.ins]
+                layer = readers[0] if readers else node
+                raise ValueError(f"Input {i} of layer {layer.name!r} is incompatible with the "
+                                 f"layer: expected shape={shape_str(want)}, found "
+                                 f"shape={shape_str(got)}")
+
+    def _standardize_targets(self, y, what="y"):
+        names = self.output_names
+        n = len(names)
+        if isinstance(y, dict):
+            unknown = [k for k in y if k not in names]
+            if unknown:
+                raise ValueError(f"{what}: keys {unknown} are not output names {names}")
+            return [y.get(k) for k in names]
+        if isinstance(y, (list, tuple)) and n > 1:
+            if len(y) != n:
+                raise ValueError(f"{what}: the model has {n} outputs {names}, got {len(y)} "
+                                 f"target arrays")
+            return list(y)
+        if n > 1:
+            raise ValueError(f"{what}: the model has {n} outputs {names}; give one target "
+                             f"array per output (a list, or a dict by output name)")
+        return [y]
+
+    def _prepare_targets(self, y, rows, what="y"):
+        ys = self._standardize_targets(y, what)
+        out = []
+        for spec, t, target in zip(self._compiled_outputs, self._outputs, ys):
+            if spec.loss is None:
+                out.append(None if target is None else np.asarray(target))
+                continue
+            if target is None:
+                raise ValueError(f"{what}: the output {spec.name!r} has a loss but no "
+                                 f"targets were given for it")
+            where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
+            prepared = spec.loss.prepare_targets(target, t.shape, where)
+            if prepared.shape[0] != rows:
+                raise ValueError(f"x and y have different numbers of samples: {rows} and "
+                                 f"{prepared.shape[0]}")
+            out.append(prepared)
+        return out
+
+    def _prepare_weights(self, sample_weight, class_weight, ys, rows):
+        n = len(self._compiled_outputs)
+        if sample_weight is None:
+            ws = [None] * n
+        elif isinstance(sample_weight, dict):
+            ws = self._standardize_targets(sample_weight, "sample_weight")
+        elif isinstance(sample_weight, (list, tuple)) and n > 1 and len(sample_weight) == n \
+                and not np.isscalar(sample_weight[0]):
+            ws = list(sample_weight)
+        else:
+            ws = [sample_weight] * n
+        out = []
+        for w in ws:
+            if w is not None:
+                w = np.ascontiguousarray(w, dtype=np.float32).reshape(-1)
+                if w.shape[0] != rows:
+                    raise ValueError(f"sample_weight has {w.shape[0]} entries for {rows} "
+                                     f"samples")
+                if not ops.all_finite(w):
+                    raise ValueError("sample_weight contains NaN or infinite values")
+            out.append(w)
         if class_weight is not None:
-            labels = y if y.dtype == np.int32 else (
-                np.argmax(y, axis=-1) if y.shape[-1] > 1 else (y[..., 0] > 0.5).astype(np.int32))
-            labels = labels.reshape(labels.shape[0], -1)[:, 0]
-            table = np.ones(int(max(class_weight.keys(), default=0)) + 1 if class_weight else 1,
-                            np.float32)
-            for k, v in class_weight.items():
-                table[int(k)] = v
-            cw = np.where(labels < table.size, table[np.minimum(labels, table.size - 1)], 1.0)
-            w = cw.astype(np.float32) if w is None else (w * cw).astype(np.float32)
-        return x, y, w
+            if n > 1:
+                raise ValueError("class_weight is only supported for models with one output; "
+                                 "use sample_weight per output instead")
+            out[0] = _apply_class_weight(class_weight, ys[0], out[0])
+        return out
+
+    def _prepare(self, x, y, sample_weight=None, class_weight=None, what="x"):
+        xs = self._prepare_inputs(x, what)
+        self._resolve_compile()
+        rows = xs[0].shape[0]
+        ys = self._prepare_targets(y, rows, "y" if what == "x" else "y_val")
+        ws = self._prepare_weights(sample_weight, class_weight, ys, rows)
+        return xs, ys, ws
+
+    # --------------------------------------------------------- weights
+
+    def _flat_parameters(self):
+        """Every trained parameter gathered into one flat array (and the
+        gradients into another), each weight rebound to a view of it, so
+        the optimizer runs one kernel per step.  The set is the one fixed
+        at compile; rebuilt only when it, or another model's binding of a
+        shared weight, changed."""
+        weights = self._trainable_snapshot
+        if weights is None:
+            weights = self._trainable_snapshot = list(self.trainable_weights)
+        views = self._flat_views
+        others = [w for w in self.weights if w.grad is not None]
+        if views is not None and len(views) == len(weights) and len(others) == len(weights) \
+                and all(w.value is v and w.grad is g for w, (v, g) in zip(weights, views)):
+            return self._flat
+        from .models.functional import new_binding
+        for w in self.weights:
+            w.grad = None
+        total = sum(w.value.size for w in weights)
+        params = np.empty(total, np.float32)
+        grads = np.zeros(total, np.float32)
+        off = 0
+        views = []
+        for w in weights:
+            n = w.value.size
+            params[off:off + n] = w.value.reshape(-1)
+            w.value = params[off:off + n].reshape(w.value.shape)
+            w.grad = grads[off:off + n].reshape(w.value.shape)
+            views.append((w.value, w.grad))
+            off += n
+        self._flat = (params, grads)
+        self._flat_views = views
+        new_binding()
+        return self._flat
+
+    def _training_state(self):
+        """The program's run state for training, kept across steps, with
+        the output layers whose activation the loss fuses told so."""
+        state = self._train_state
+        if state is None:
+            state = self._train_state = self._program.new_state()
+        fused = {out.step for out in self._compiled_outputs if out.step is not None}
+        for i, ctx in enumerate(state.ctxs):
+            ctx.emit_logits = i in fused
+        return state
 
     # -------------------------------------------------------------- fit
+
+    def _train_batch(self, state, params, grads, xs, ys, ws, bs, grad_bufs):
+        """One optimizer step on a batch; returns (weighted total loss sum,
+        per-output loss sums, outputs)."""
+        outs = self._program.forward(xs, True, state)
+        out_grads = []
+        total = 0.0
+        per_output = []
+        for spec, out, y, w in zip(self._compiled_outputs, outs, ys, ws):
+            if spec.loss is None:
+                out_grads.append(None)
+                per_output.append(0.0)
+                continue
+            g = None
+            if spec.weight != 0.0:
+                g = grad_bufs[spec.index]
+                if g is None or g.shape != out.shape:
+                    g = grad_bufs[spec.index] = np.empty(out.shape, np.float32)
+            per = spec.loss.compute(y, out, w, bs / spec.weight if spec.weight else bs, g,
+                                    spec.fused)
+            value = float(per.sum() if w is None else np.dot(per, w))
+            per_output.append(value)
+            total += spec.weight * value
+            out_grads.append(g)
+        self._program.backward(state, out_grads, object())
+        self.optimizer.apply(params, grads)
+        return total, per_output, outs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+            validation_batch_size=None, validation_freq=1, max_queue_size=10, workers=1,
+            use_multiprocessing=False):
+        """Train for ``epochs`` over arrays or a stream of batches; returns
+        the History."""
         self._require_compiled("fit()")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"fit: batch_size must be >= 1, got {batch_size}")
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+        epochs = int(epochs)
         verbose = 1 if verbose == "auto" else int(verbose)
-        x, y, w = self._prepare(x, y, sample_weight, class_weight)
-        if validation_data is None and validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-            # Keras holds out the last samples, before any shuffling.
-            split = int(x.shape[0] * (1.0 - validation_split))
-            val = (x[split:], y[split:], None if w is None else w[split:])
-            x, y = x[:split], y[:split]
-            w = None if w is None else w[:split]
-        elif validation_data is not None:
-            if len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be (x_val, y_val) or "
-                                 "(x_val, y_val, sample_weight)")
-            val = self._prepare(*validation_data[:2], *validation_data[2:3], what="x_val")
+        stream = _is_stream(x)
+        if stream:
+            if y is not None or sample_weight is not None:
+                raise ValueError("fit: when x is a generator or dataset it yields the targets; "
+                                 "y and sample_weight must not be given")
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays; give validation_data "
+                                 "for a generator or dataset")
+            source = _Source(self, x, steps_per_epoch, shuffle, class_weight, max_queue_size)
+            steps, n, batch_size = source.steps, None, None
         else:
+            batch_size = 32 if batch_size is None else int(batch_size)
+            xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
             val = None
-        n = x.shape[0]
-        if n == 0:
-            raise ValueError("fit: no training samples")
-        steps = math.ceil(n / batch_size)
-        if steps_per_epoch is not None:
-            steps = int(steps_per_epoch)
+            if validation_data is None and validation_split:
+                if not 0.0 < validation_split < 1.0:
+                    raise ValueError(f"validation_split must be in (0, 1), got "
+                                     f"{validation_split}")
+                # Keras holds out the last samples, before any shuffling.
+                split = int(xs[0].shape[0] * (1.0 - validation_split))
+                val = ([a[split:] for a in xs], [None if a is None else a[split:] for a in ys],
+                       [None if a is None else a[split:] for a in ws])
+                xs = [a[:split] for a in xs]
+                ys = [None if a is None else a[:split] for a in ys]
+                ws = [None if a is None else a[:split] for a in ws]
+            validation_data = val if val is not None else validation_data
+            n = xs[0].shape[0]
+            if n == 0:
+                raise ValueError("fit: no training samples")
+            steps = math.ceil(n / batch_size)
+            if steps_per_epoch is not None:
+                steps = int(steps_per_epoch)
+            source = _ArraySource(xs, ys, ws, batch_size, shuffle)
+        val = None
+        if validation_data is not None:
+            val = self._validation_source(validation_data, validation_batch_size or batch_size
+                                          or 32, validation_steps, max_queue_size)
 
         history = History()
         cbs = list(callbacks or [])
@@ -167,171 +620,199 @@ class TrainingMixin:
         self.history = history
         self.stop_training = False
 
-        fused, logits_of = self._fusion()
         params, grads = self._flat_parameters()
-        metrics = self._make_metrics()
-        out_shape = self._output_shape_full()[1:]
-        grad_buf = None
-        xb_buf = np.empty((batch_size,) + x.shape[1:], np.float32)
-        yb_buf = np.empty((batch_size,) + y.shape[1:], y.dtype)
-        wb_buf = None if w is None else np.empty((batch_size,), np.float32)
+        state = self._training_state()
+        metrics = _Metrics(self, source.sample_targets())
+        grad_bufs = [None] * len(self._compiled_outputs)
         need_batch_logs = cb.has_on_train_batch_end
-
-        self._set_emit_logits(logits_of is not None)
+        logs = None
         cb.on_train_begin()
-        cursor, order = n, None  # steps_per_epoch may span epochs of the data
-        epoch = initial_epoch
         try:
             for epoch in range(initial_epoch, epochs):
                 cb.on_epoch_begin(epoch)
-                loss_sum, seen = 0.0, 0.0
-                for m in metrics:
-                    m.reset_state()
-                for step in range(steps):
-                    if cursor >= n:
-                        order = rng().permutation(n) if shuffle else None
-                        cursor = 0
-                    end = min(cursor + batch_size, n)
-                    bs = end - cursor
-                    if order is None:
-                        xb, yb = x[cursor:end], y[cursor:end]
-                        wb = None if w is None else w[cursor:end]
-                    else:
-                        idx = order[cursor:end]
-                        xb = ops.gather_rows(x, idx, xb_buf[:bs])
-                        yb = ops.gather_rows(y, idx, yb_buf[:bs])
-                        wb = None if w is None else ops.gather_rows(w, idx, wb_buf[:bs])
-                    cursor = end
-                    if cb.has_on_train_batch_begin:
-                        cb.on_train_batch_begin(step)
-
-                    out = self._forward(xb, True)
-                    if grad_buf is None or grad_buf.shape[0] != bs:
-                        grad_buf = np.empty((bs,) + out_shape, np.float32)
-                    per = self.loss.compute(yb, out, wb, bs, grad_buf, fused)
-                    self._backward(grad_buf)
-                    self.optimizer.apply(params, grads)
-
-                    loss_sum += float(per.sum() if wb is None else np.dot(per, wb))
-                    seen += bs
-                    for m in metrics:
-                        m.update_state(yb, out, None, logits_of)  # unweighted, as Keras's metrics
-                    if need_batch_logs:
-                        logs = {"loss": loss_sum / seen}
-                        for m in metrics:
-                            logs[m.name] = m.result()
-                        cb.on_train_batch_end(step, logs)
-                    if self.stop_training:
-                        break
-                logs = {"loss": loss_sum / max(seen, 1)}
-                for m in metrics:
-                    logs[m.name] = m.result()
+                metrics.reset()
+                batches = source.epoch(steps)
+                try:
+                    for step, (xb, yb, wb) in enumerate(batches):
+                        if cb.has_on_train_batch_begin:
+                            cb.on_train_batch_begin(step)
+                        bs = xb[0].shape[0]
+                        total, per_output, outs = self._train_batch(state, params, grads, xb,
+                                                                    yb, wb, bs, grad_bufs)
+                        metrics.update(outs, yb, wb, True, total, per_output, bs)
+                        if need_batch_logs:
+                            cb.on_train_batch_end(step, metrics.logs())
+                        if self.stop_training:
+                            break
+                finally:
+                    source.end_epoch()
+                logs = metrics.logs()
                 if val is not None and _validate_now(validation_freq, epoch):
-                    self._set_emit_logits(False)
-                    vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
-                                                  validation_steps)
-                    self._set_emit_logits(logits_of is not None)
+                    vlogs = self._evaluate_source(val)
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
                 cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
         finally:
-            self._set_emit_logits(False)
-        cb.on_train_end(logs if epochs > initial_epoch else None)
+            source.close()
+        cb.on_train_end(logs)
         return history
 
-    def _set_emit_logits(self, flag):
-        last = self.layers[-1]
-        if hasattr(last, "emit_logits"):
-            last.emit_logits = flag
+    def _validation_source(self, data, batch_size, steps, max_queue_size):
+        if _is_stream(data):
+            return _Source(self, data, steps, False, None, max_queue_size)
+        if isinstance(data, tuple) and len(data) == 3 and isinstance(data[0], list) and \
+                isinstance(data[1], list) and isinstance(data[2], list) and \
+                all(isinstance(a, np.ndarray) for a in data[0]):
+            xs, ys, ws = data  # the held-out split, already prepared
+        else:
+            if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+                raise ValueError("validation_data must be (x_val, y_val), (x_val, y_val, "
+                                 "sample_weight), or a generator or dataset")
+            xs, ys, ws = self._prepare(data[0], data[1], data[2] if len(data) == 3 else None,
+                                       what="x_val")
+        if xs[0].shape[0] == 0:
+            return None
+        return _ArraySource(xs, ys, ws, batch_size, False, steps)
 
     # --------------------------------------------------------- evaluate
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
+                 steps=None, callbacks=None, return_dict=False, max_queue_size=10, workers=1,
+                 use_multiprocessing=False):
+        """The loss and metrics over arrays or a stream of batches."""
         self._require_compiled("evaluate()")
-        x, y, w = self._prepare(x, y, sample_weight)
         verbose = 1 if verbose == "auto" else int(verbose)
-        cb = CallbackList(callbacks or [], self, {"verbose": verbose})
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ValueError(f"evaluate: batch_size must be a positive integer, got "
+                             f"{batch_size!r}")
+        if _is_stream(x):
+            source = _Source(self, x, steps, False, None, max_queue_size)
+        else:
+            xs = self._prepare_inputs(x, convert=not _too_big(x))
+            self._resolve_compile()
+            rows = xs[0].shape[0]
+            ys = self._prepare_targets(y, rows)
+            ws = self._prepare_weights(sample_weight, None, ys, rows)
+            source = _ArraySource(xs, ys, ws, batch_size or 32, False, steps,
+                                  dtypes=self._input_dtypes(len(xs)))
+        cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         cb.on_test_begin()
-        logs = self._evaluate_arrays(x, y, w, batch_size or 32, steps, verbose, cb)
+        logs = self._evaluate_source(source, verbose, cb)
         cb.on_test_end(logs)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_arrays(self, x, y, w, batch_size, steps=None, verbose=0, cb=None):
-        metrics = self._make_metrics()
-        n = x.shape[0]
-        total_steps = math.ceil(n / batch_size)
-        if steps is not None:
-            total_steps = min(total_steps, int(steps))
+    def _evaluate_source(self, source, verbose=0, cb=None):
+        metrics = _Metrics(self, source.sample_targets())
+        from .models.passes import run_inference
+        total_steps = source.steps
         bar = Progbar(total_steps, verbose) if verbose else None
-        loss_sum, seen = 0.0, 0.0
-        for step in range(total_steps):
-            s, e = step * batch_size, min((step + 1) * batch_size, n)
-            if cb is not None:
-                cb.on_test_batch_begin(step)
-            out = self._forward(x[s:e], False)
-            wb = None if w is None else w[s:e]
-            per = self.loss.compute(y[s:e], out, wb, e - s, None, self.loss.from_logits)
-            loss_sum += float(per.sum() if wb is None else np.dot(per, wb))
-            seen += e - s  # Keras: sum(w * loss) / samples
-            for m in metrics:
-                m.update_state(y[s:e], out, None, None)
-            logs = {"loss": loss_sum / max(seen, 1e-12)}
-            for m in metrics:
-                logs[m.name] = m.result()
-            if cb is not None:
-                cb.on_test_batch_end(step, logs)
-            if bar:
-                bar.update(step + 1, logs, finalize=step + 1 == total_steps)
-        if seen == 0:
-            logs = {"loss": 0.0, **{m.name: 0.0 for m in metrics}}
-        return logs
+        try:
+            for step, (xb, yb, wb) in enumerate(source.epoch(total_steps)):
+                if cb is not None:
+                    cb.on_test_batch_begin(step)
+                bs = xb[0].shape[0]
+                outs = run_inference(self, xb)
+                total, per_output = 0.0, []
+                for spec, out, t, w in zip(self._compiled_outputs, outs, yb, wb):
+                    if spec.loss is None:
+                        per_output.append(0.0)
+                        continue
+                    per = spec.loss.compute(t, out, w, bs, None, spec.loss.from_logits)
+                    value = float(per.sum() if w is None else np.dot(per, w))
+                    per_output.append(value)
+                    total += spec.weight * value
+                metrics.update(outs, yb, wb, False, total, per_output, bs)
+                logs = metrics.logs()
+                if cb is not None:
+                    cb.on_test_batch_end(step, logs)
+                if bar:
+                    bar.update(step + 1, logs, finalize=step + 1 == total_steps)
+        finally:
+            source.end_epoch()
+            source.close()
+        return metrics.logs()
 
     # ---------------------------------------------------------- predict
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x``, batch by batch.  A progress bar is shown
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                max_queue_size=10, workers=1, use_multiprocessing=False):
+        """Outputs for ``x``, batch by batch (each call has buffers of its
+        own, so threads may share the model).  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
-        x = _as_float_input(x)
-        self._ensure_built((None,) + x.shape[1:])
+        from .models.passes import run_inference
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ValueError(f"predict: batch_size must be a positive integer, got "
+                             f"{batch_size!r}")
         batch_size = 32 if batch_size is None else int(batch_size)
-        n = x.shape[0]
-        if n <= batch_size and not callbacks:
-            return np.array(self._forward(x, False))
-        cb = CallbackList(callbacks or [], self, {"verbose": verbose})
-        total = math.ceil(n / batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if _is_stream(x):
+            return self._predict_stream(x, steps, verbose, callbacks, max_queue_size)
+        lazy = _too_big(x)
+        xs = self._prepare_inputs(x, convert=not lazy)
+        dtypes = self._input_dtypes(len(xs))
+        n = xs[0].shape[0]
+        if n <= batch_size and not callbacks and not lazy:
+            return self._pack_outputs(run_inference(self, xs))
+        total = math.ceil(n / batch_size) if n else 0
         if steps is not None:
             total = min(total, int(steps))
-        verbose = 1 if verbose == "auto" else int(verbose)
+        cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": total})
         bar = Progbar(total, verbose) if verbose and total > 1 else None
-        out = None
+        results = None
         cb.on_predict_begin()
         for step in range(total):
             s, e = step * batch_size, min((step + 1) * batch_size, n)
             cb.on_predict_batch_begin(step)
-            yb = self._forward(x[s:e], False)
-            if out is None:
-                out = np.empty((min(n, total * batch_size),) + yb.shape[1:], np.float32)
-            out[s:e] = yb
-            cb.on_predict_batch_end(step, {"outputs": out[s:e]})
+            xb = [_as_input(a[s:e], d) if lazy else a[s:e] for a, d in zip(xs, dtypes)]
+            outs = run_inference(self, xb)
+            if results is None:
+                rows = min(n, total * batch_size)
+                results = [np.empty((rows,) + o.shape[1:], np.float32) for o in outs]
+            for r, o in zip(results, outs):
+                r[s:e] = o
+            cb.on_predict_batch_end(step, {"outputs": [r[s:e] for r in results]})
             if bar:
                 bar.update(step + 1, None, finalize=step + 1 == total)
         cb.on_predict_end()
-        return out
+        if results is None:
+            results = [np.empty((0,) + tuple(t.shape[1:]), np.float32) for t in self._outputs]
+        return self._pack_outputs(results)
+
+    def _predict_stream(self, x, steps, verbose, callbacks, max_queue_size):
+        from .models.passes import run_inference
+        source = _Source(self, x, steps, False, None, max_queue_size, targets=False)
+        cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
+        bar = Progbar(source.steps, verbose) if verbose else None
+        chunks = None
+        cb.on_predict_begin()
+        try:
+            for step, (xb, _, _) in enumerate(source.epoch(source.steps)):
+                cb.on_predict_batch_begin(step)
+                outs = run_inference(self, xb)
+                if chunks is None:
+                    chunks = [[] for _ in outs]
+                for c, o in zip(chunks, outs):
+                    c.append(o)
+                cb.on_predict_batch_end(step, {"outputs": outs})
+                if bar:
+                    bar.update(step + 1, None)
+        finally:
+            source.end_epoch()
+            source.close()
+        cb.on_predict_end()
+        if chunks is None:
+            raise ValueError("predict: the generator or dataset yielded no batches")
+        return self._pack_outputs([np.concatenate(c, axis=0) for c in chunks])
 
     def predict_on_batch(self, x):
-        x = _as_float_input(x)
-        self._ensure_built((None,) + x.shape[1:])
-        return np.array(self._forward(x, False))
-
-    def __call__(self, x, training=False):
-        x = _as_float_input(x)
-        self._ensure_built((None,) + x.shape[1:])
-        return np.array(self._forward(x, bool(training)))
+        from .models.passes import run_inference
+        return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):
         """Class indices: argmax of a multi-class output, ``p > 0.5`` for a
@@ -341,27 +822,299 @@ class TrainingMixin:
             return p.argmax(axis=-1)
         return (p > 0.5).astype(np.int32)
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch()")
-        x, y, w = self._prepare(x, y, sample_weight, class_weight)
-        fused, logits_of = self._fusion()
+        xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
         params, grads = self._flat_parameters()
-        self._set_emit_logits(logits_of is not None)
-        try:
-            out = self._forward(x, True)
-            grad = np.empty(out.shape, np.float32)
-            per = self.loss.compute(y, out, w, x.shape[0], grad, fused)
-            self._backward(grad)
-            self.optimizer.apply(params, grads)
-        finally:
-            self._set_emit_logits(False)
-        logs = {"loss": float(per.sum() if w is None else np.dot(per, w)) / x.shape[0]}
-        for m in self._make_metrics():
-            m.update_state(y, out, None, logits_of)
-            logs[m.name] = m.result()
-        return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
+        state = self._training_state()
+        bs = xs[0].shape[0]
+        total, per_output, outs = self._train_batch(state, params, grads, xs, ys, ws, bs,
+                                                    [None] * len(self._compiled_outputs))
+        metrics = _Metrics(self, ys)
+        metrics.update(outs, ys, ws, True, total, per_output, bs)
+        logs = metrics.logs()
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=max(len(x), 1), verbose=0,
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        rows = len(x) if not isinstance(x, dict) else len(next(iter(x.values())))
+        return self.evaluate(x, y, batch_size=max(rows, 1), verbose=0,
                              sample_weight=sample_weight, return_dict=return_dict)
 
+    # The Keras 2 names for training on generators.
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
+                      callbacks=None, validation_data=None, validation_steps=None,
+                      validation_freq=1, class_weight=None, max_queue_size=10, workers=1,
+                      use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        """Keras 2's name for ``fit`` on a generator."""
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                        verbose=verbose, callbacks=callbacks, validation_data=validation_data,
+                        validation_steps=validation_steps, validation_freq=validation_freq,
+                        class_weight=class_weight, max_queue_size=max_queue_size,
+                        shuffle=shuffle, initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10,
+                           workers=1, use_multiprocessing=False, verbose=0):
+        """Keras 2's name for ``evaluate`` on a generator."""
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose,
+                             max_queue_size=max_queue_size)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10,
+                          workers=1, use_multiprocessing=False, verbose=0):
+        """Keras 2's name for ``predict`` on a generator."""
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose,
+                            max_queue_size=max_queue_size)
+
+
+def _metric_leaves(spec):
+    if spec is None:
+        return []
+    if isinstance(spec, dict):
+        return [m for v in spec.values() for m in _metric_leaves(v)]
+    if isinstance(spec, (list, tuple)):
+        return [m for v in spec for m in _metric_leaves(v)]
+    return [spec]
+
+
+def _metrics_per_output(spec, names, n):
+    """Keras 3's reading of ``metrics``: one list for a single output; a
+    dict by output name; a list with one entry (a metric or a list) per
+    output.  Any other flat list applies to every output, as in Keras 2."""
+    if not spec:
+        return [[] for _ in range(n)]
+    as_list = lambda v: [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
+    if n == 1:
+        return [_metric_leaves(spec)]
+    if isinstance(spec, dict):
+        return [as_list(v) for v in _per_output(spec, names, "metrics")]
+    if len(spec) == n and (any(isinstance(m, (list, tuple)) or m is None for m in spec)):
+        return [as_list(m) for m in spec]
+    return [list(spec) for _ in range(n)]
+
+
+def _apply_class_weight(class_weight, y, w):
+    """Sample weights from Keras's class_weight dict (labels from sparse,
+    one-hot or binary targets)."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"class_weight must be a dict of class index -> weight, got "
+                         f"{type(class_weight).__name__}")
+    labels = y if y.dtype == np.int32 else (
+        np.argmax(y, axis=-1) if y.shape[-1] > 1 else (y[..., 0] > 0.5).astype(np.int32))
+    labels = labels.reshape(labels.shape[0], -1)[:, 0]
+    size = int(max(class_weight.keys(), default=0)) + 1 if class_weight else 1
+    table = np.ones(size, np.float32)
+    for k, v in class_weight.items():
+        table[int(k)] = v
+    cw = np.where(labels < table.size, table[np.minimum(labels, table.size - 1)], 1.0)
+    return cw.astype(np.float32) if w is None else (w * cw).astype(np.float32)
+
+
+def _too_big(x):
+    """Whether converting x to float32 at once would hold too much memory
+    (a memory-mapped array, or more than _STREAM_CONVERT_BYTES)."""
+    arrays = x.values() if isinstance(x, dict) else (x if isinstance(x, (list, tuple)) else [x])
+    for a in arrays:
+        if isinstance(a, np.memmap):
+            return True
+        if isinstance(a, np.ndarray) and a.size * 4 > _STREAM_CONVERT_BYTES and \
+                not (a.dtype == np.float32 and a.flags.c_contiguous):
+            return True
+    return False
+
+
+class _ArraySource:
+    """Batches of in-memory arrays: each epoch a shuffled index (when
+    asked) and gathers into reused buffers."""
+
+    def __init__(self, xs, ys, ws, batch_size, shuffle, steps=None, dtypes=None):
+        self.xs, self.ys, self.ws = xs, ys, ws
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        n = xs[0].shape[0]
+        self.n = n
+        self.steps = math.ceil(n / batch_size) if steps is None else \
+            min(int(steps), math.ceil(n / batch_size))
+        # Inputs left unconverted (too big to convert at once) are
+        # converted batch by batch.
+        self.dtypes = dtypes
+        self._cursor = n
+        self._order = None
+        self._bufs = None
+
+    def sample_targets(self):
+        return self.ys
+
+    def _gather(self, arrays, idx, key, bs):
+        out = []
+        for i, a in enumerate(arrays):
+            if a is None:
+                out.append(None)
+                continue
+            buf = self._bufs.get((key, i))
+            if buf is None:
+                buf = self._bufs[(key, i)] = np.empty((self.batch_size,) + a.shape[1:], a.dtype)
+            out.append(ops.gather_rows(a, idx, buf[:bs]))
+        return out
+
+    def epoch(self, steps):
+        if self._bufs is None:
+            self._bufs = {}
+        n, bsz = self.n, self.batch_size
+        for _ in range(steps):
+            if self._cursor >= n:  # steps_per_epoch may span epochs of the data
+                self._order = rng().permutation(n) if self.shuffle else None
+                self._cursor = 0
+            s = self._cursor
+            e = min(s + bsz, n)
+            self._cursor = e
+            if self._order is None:
+                xb = [a[s:e] for a in self.xs]
+                if self.dtypes is not None:
+                    xb = [_as_input(a, d) for a, d in zip(xb, self.dtypes)]
+                yb = [None if a is None else a[s:e] for a in self.ys]
+                wb = [None if a is None else a[s:e] for a in self.ws]
+            else:
+                idx = self._order[s:e]
+                xb = self._gather(self.xs, idx, "x", e - s)
+                yb = self._gather(self.ys, idx, "y", e - s)
+                wb = self._gather(self.ws, idx, "w", e - s)
+            yield xb, yb, wb
+
+    def end_epoch(self):
+        if not self.shuffle:
+            self._cursor = self.n
+
+    def close(self):
+        pass
+
+
+class _Source:
+    """Batches from a generator, iterator, PyDataset/Sequence or
+    re-iterable dataset, converted on a background thread."""
+
+    def __init__(self, model, data, steps, shuffle, class_weight, max_queue_size,
+                 targets=True):
+        self.model = model
+        self.data = data
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.max_queue_size = max_queue_size
+        self.targets = targets
+        self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__")
+        self.reiterable = not self.indexed and not hasattr(data, "__next__") and \
+            hasattr(data, "__iter__")
+        length = None
+        if self.indexed or (self.reiterable and hasattr(data, "__len__")):
+            length = len(data)
+        if steps is not None:
+            steps = int(steps)
+            if steps < 1:
+                raise ValueError(f"steps must be >= 1, got {steps}")
+        elif length is None:
+            steps = None
+        self.steps = steps if steps is not None else length
+        self._iter = None
+        self._prefetch = None
+        self._first = self._peek()
+
+    def _items(self):
+        """Raw batches, one epoch's worth (or forever for an iterator)."""
+        if self.indexed:
+            count = len(self.data)
+            order = rng().permutation(count) if self.shuffle else range(count)
+            for i in order:
+                yield self.data[int(i)]
+            return
+        if self.reiterable:
+            yield from iter(self.data)
+            return
+        if self._iter is None:
+            self._iter = self.data if hasattr(self.data, "__next__") else iter(self.data)
+        yield from self._iter
+
+    def _peek(self):
+        """The first batch, converted, to build the model and learn the
+        targets' shapes before training starts."""
+        items = self._items()
+        try:
+            raw = next(items)
+        except StopIteration:
+            raise ValueError("The generator or dataset yielded no batches") from None
+        self._pending = (raw, items)
+        return self._convert(raw)
+
+    def sample_targets(self):
+        return self._first[1]
+
+    def _convert(self, item):
+        model = self.model
+        if isinstance(item, tuple) and len(item) in (1, 2, 3):
+            x = item[0]
+            y = item[1] if len(item) > 1 else None
+            w = item[2] if len(item) > 2 else None
+        elif isinstance(item, list) and len(item) in (2, 3) and self.targets:
+            x, y = item[0], item[1]
+            w = item[2] if len(item) > 2 else None
+        else:
+            x, y, w = item, None, None
+        xs = model._prepare_inputs(x)
+        if not self.targets:
+            return xs, None, None
+        model._resolve_compile()
+        if y is None:
+            raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
+                             "(x, y, sample_weight) tuples")
+        rows = xs[0].shape[0]
+        ys = model._prepare_targets(y, rows)
+        ws = model._prepare_weights(w, self.class_weight, ys, rows)
+        return xs, ys, ws
+
+    def epoch(self, steps):
+        raw, items = self._pending if self._pending is not None else (None, self._items())
+        self._pending = None
+
+        nonlocal_items = [items]
+
+        def next_item():
+            return next(nonlocal_items[0])
+
+        def produce_wrapped():
+            count = 0
+            if raw is not None:
+                yield self._convert(raw)
+                count += 1
+            while steps is None or count < steps:
+                try:
+                    item = next_item()
+                except StopIteration:
+                    if (self.indexed or self.reiterable) and steps is not None and count > 0:
+                        nonlocal_items[0] = self._items()
+                        try:
+                            item = next_item()
+                        except StopIteration:
+                            return
+                    else:
+                        return
+                yield self._convert(item)
+                count += 1
+
+        self._prefetch = _Prefetcher(produce_wrapped(), self.max_queue_size)
+        while True:
+            batch = self._prefetch.get()
+            if batch is _Prefetcher._DONE:
+                break
+            yield batch
+
+    def end_epoch(self):
+        if self._prefetch is not None:
+            self._prefetch.close()
+            self._prefetch = None
+        if self.indexed and hasattr(self.data, "on_epoch_end"):
+            self.data.on_epoch_end()
+
+    def close(self):
+        self.end_epoch()

@@ -1,24 +1,47 @@
 """Whole-model gradients against central finite differences, shared by the
-layer gradient tests (``tests/`` is on sys.path through its conftest)."""
+layer and graph gradient tests (``tests/`` is on sys.path through its
+conftest).  Models of any number of inputs and outputs: ``x`` and ``y``
+may be lists."""
 import numpy as np
 
 
+def _lists(model, x, y):
+    xs = model._prepare_inputs(x)
+    model._resolve_compile()
+    ys = model._prepare_targets(y, xs[0].shape[0])
+    return xs, ys
+
+
 def model_loss(model, x, y):
-    out = model._forward(x, False)
-    return float(model.loss.compute(y, out, None, x.shape[0], None, False).sum()) / x.shape[0]
+    """The compiled loss (loss_weights applied, summed over outputs) of a
+    forward pass in inference mode."""
+    xs, ys = _lists(model, x, y)
+    outs = model._program.forward(xs, False, model._program.new_state())
+    total = 0.0
+    for spec, out, t in zip(model._compiled_outputs, outs, ys):
+        if spec.loss is not None:
+            per = spec.loss.compute(t, out, None, None, None, spec.loss.from_logits)
+            total += spec.weight * float(per.sum()) / xs[0].shape[0]
+    return total
 
 
 def analytic(model, x, y):
     """Every trainable parameter (the model's flat array) and its gradient
     from one backward pass."""
+    xs, ys = _lists(model, x, y)
     params, grads = model._flat_parameters()
-    fused, act = model._fusion()
-    model._set_emit_logits(act is not None)
-    out = model._forward(x, True)
-    g = np.empty(out.shape, np.float32)
-    model.loss.compute(y, out, None, x.shape[0], g, fused)
-    model._backward(g)
-    model._set_emit_logits(False)
+    state = model._training_state()
+    outs = model._program.forward(xs, True, state)
+    out_grads = []
+    n = xs[0].shape[0]
+    for spec, out, t in zip(model._compiled_outputs, outs, ys):
+        if spec.loss is None:
+            out_grads.append(None)
+            continue
+        g = np.empty(out.shape, np.float32)
+        spec.loss.compute(t, out, None, n / spec.weight, g, spec.fused)
+        out_grads.append(g)
+    model._program.backward(state, out_grads, object())
     return params, grads.copy()
 
 
@@ -36,3 +59,4 @@ def check_model_gradients(model, x, y, h=1e-3, rtol=5e-2, atol=2e-3, loss_fn=mod
         params[i] = old
         want[i] = (up - down) / (2 * h)
     np.testing.assert_allclose(grads, want, rtol=rtol, atol=atol)
+    return grads

@@ -1,17 +1,42 @@
-"""Layer: the base of every layer, and Input.
+"""Layer: the base of every layer (and of models), and Input.
 
-A layer computes forward with ``call(x, training)`` and backward with
-``backward(dy, need_input_grad)``, which writes its weights' gradients into
-``weight.grad`` and returns the gradient with respect to its input.  Both
-compute only through pynn.ops and keep their work buffers between steps
-(``self._buffer``), reallocating only when the batch shape changes.
+A layer owns its weights and its config, nothing else.  Called on symbolic
+tensors (from :func:`Input`) it records a node of a graph; called on arrays
+it computes at once.  Subclasses implement
+
+``build(input_shape)``
+    create the weights (``add_weight``) once the input shape is known;
+``compute_output_shape(input_shape)``
+    the output shape, batch included as None; raises ValueError naming the
+    layer and the shapes when the input does not fit;
+``forward(ctx, inputs, training)``
+    the output for ``inputs`` (an array, or a list of arrays for a layer
+    taking several), computed only through pynn.ops;
+``backward(ctx, dy, need_input_grad)``
+    from ``dy``, the gradient of the output, write the weights' gradients
+    into ``weight.grad`` (skipping weights whose ``grad`` is None: they are
+    not being trained) and return the input gradient (a list for several
+    inputs; None where ``need_input_grad`` is false).  ``backward`` never
+    writes into ``dy``.
+
+``ctx`` is the :class:`~pynn.models.node.CallContext` of this call: what
+backward needs is kept there (``ctx.x = x``) with the work buffers
+(``ctx.buffer(key, shape)``), never on the layer, so one layer can serve
+several nodes of a graph and several threads at once.
+
+A Keras-style layer that only overrides ``call(inputs)`` runs forward
+(predict, feature extraction) but cannot be trained through: its backward
+raises an error naming it.
 
 Shapes in the API include the batch dimension as ``None``, as Keras's do.
 """
+import inspect
 import re
 from collections import defaultdict
 
 import numpy as np
+
+from ..models.node import CallContext, KerasTensor, Node
 
 _name_counts = defaultdict(int)
 
@@ -32,24 +57,69 @@ def shape_str(shape):
         ("," if len(shape) == 1 else "") + ")"
 
 
+def shapes_str(shapes):
+    """A shape, or a list of shapes, for messages."""
+    if isinstance(shapes, list):
+        return "[" + ", ".join(shape_str(s) for s in shapes) + "]"
+    return shape_str(shapes)
+
+
+def flatten(structure):
+    """The leaves of a nested list/tuple/dict structure, in order (dicts by
+    insertion order)."""
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for item in structure.values() for leaf in flatten(item)]
+    return [structure]
+
+
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+
+
+def standardize_dtype(dtype, who):
+    """'float32', 'int32' or 'int64' from a name or NumPy dtype (None:
+    float32); other dtypes are refused by name."""
+    if dtype is None:
+        return "float32"
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in _DTYPES:
+        raise ValueError(f"{who}: dtype must be float32, int32 or int64, got {dtype!r}")
+    return name
+
+
 class Weight:
-    """A layer's variable: its value and, for trainable ones, its gradient.
+    """A layer's variable: its value and, while a model trains it, its
+    gradient.
 
     ``value`` may be rebound to a view of a model-wide flat buffer (so the
-    optimizer updates every parameter in one pass); code reads it through
-    the attribute every time instead of keeping the array.
+    optimizer updates every parameter in one pass) and ``grad`` to a view of
+    the matching gradient buffer; code reads both through the attribute
+    every time instead of keeping the arrays.  ``grad`` is None while the
+    weight is not being trained, and backward passes skip it.
     """
     __slots__ = ("name", "value", "grad", "trainable")
 
     def __init__(self, name, value, trainable=True):
         self.name = name
         self.value = np.ascontiguousarray(value, dtype=np.float32)
-        self.grad = np.zeros_like(self.value) if trainable else None
+        self.grad = None
         self.trainable = trainable
 
     @property
     def shape(self):
         return self.value.shape
+
+    @property
+    def dtype(self):
+        return "float32"
+
+    @property
+    def path(self):
+        return self.name
 
     def numpy(self):
         return self.value.copy()
@@ -70,32 +140,85 @@ class Weight:
 
 class Layer:
     """Base class of all layers (Keras's ``keras.layers.Layer``)."""
+    supports_masking = False
+    # Which axes of the input must keep the size the layer was built for
+    # (None: every axis but the batch).  A convolution fixes only its
+    # channels, so it can run on images of another size.
+    fixed_input_axes = None
+    # The dtype the layer reads (an Embedding reads integer ids).
+    input_dtype = "float32"
+    # True for layers that are the identity at inference (Dropout): graph
+    # passes drop them from the inference program.
+    inference_identity = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A Keras-style subclass that overrides call() (and not forward)
+        # computes through its call(); the forward it inherited stays
+        # reachable as the super().call() its call() may make.
+        if "call" in vars(cls) and "forward" not in vars(cls) and \
+                not getattr(cls, "_graph_model", False):
+            cls._inherited_forward = cls.__mro__[1].forward
+            cls.forward = Layer._forward_through_call
+            if "backward" not in vars(cls):
+                cls.backward = Layer._backward_through_call
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
+        if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
+            dtype = (dtype.get("config") or {}).get("name", dtype)
         if dtype not in (None, "float32", np.float32):
             raise ValueError(f"{type(self).__name__}: only float32 is supported, got {dtype!r}")
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string without "
+                             f"'/', got {name!r}")
         self.name = name or unique_name(_snake(type(self).__name__))
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         self.built = False
         self._weights = []
-        self._buffers = {}
-        self._input_shape = None
-        self._output_shape = None
+        self._inbound_nodes = []
+        self._build_input_shape = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is None and input_shape is not None:
+            if isinstance(input_shape, int):
+                input_shape = (input_shape,)
             batch_input_shape = (batch_size,) + tuple(input_shape)
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape else None
 
+    # ---------------------------------------------------------- trainable
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """As in Keras, setting ``trainable`` on a layer that holds other
+        layers (a model) sets it on each of them.  A change takes effect on
+        training at the model's next ``compile``."""
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self):
+        return []
+
     # ------------------------------------------------------------ weights
 
-    def add_weight(self, name, shape, initializer="zeros", trainable=True):
+    def add_weight(self, name=None, shape=None, initializer="zeros", trainable=True,
+                   dtype=None, regularizer=None, constraint=None):
         from .. import initializers
-        value = initializers.get(initializer)(tuple(int(d) for d in shape))
+        if shape is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
+        if name is None:
+            name = f"variable_{len(self._weights)}"
+        shape = tuple(int(d) for d in shape)
+        check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
+        value = initializers.get(initializer)(shape)
         w = Weight(f"{self.name}/{name}", value, trainable=trainable)
         self._weights.append(w)
         return w
@@ -114,19 +237,28 @@ class Layer:
             return list(self._weights)
         return [w for w in self._weights if not w.trainable]
 
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
     def get_weights(self):
-        return [w.numpy() for w in self._weights]
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights):
         weights = list(weights)
-        if len(weights) != len(self._weights):
-            raise ValueError(f"Layer {self.name!r} expects {len(self._weights)} weight arrays, "
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"Layer {self.name!r} expects {len(mine)} weight arrays, "
                              f"got {len(weights)}")
-        for w, v in zip(self._weights, weights):
+        for w, v in zip(mine, weights):
+            if np.shape(v) != w.shape:
+                raise ValueError(f"Layer {self.name!r}: weight {w.name!r} has shape {w.shape}, "
+                                 f"the value given has shape {np.shape(v)}")
+        for w, v in zip(mine, weights):
             w.assign(v)
 
     def count_params(self):
-        return int(sum(w.value.size for w in self._weights))
+        return int(sum(w.value.size for w in self.weights))
 
     # ------------------------------------------------------------- shapes
 
@@ -134,72 +266,179 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
 
     def build_for(self, input_shape):
-        """Build (once) for ``input_shape`` and record the input and output
-        shapes; returns the output shape."""
-        input_shape = tuple(input_shape)
+        """Build (once) for ``input_shape`` (or check it against the shape
+        the layer was built for) and return the output shape."""
+        if isinstance(input_shape, list):
+            input_shape = [tuple(s) for s in input_shape]
+        else:
+            input_shape = tuple(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
-        elif self._input_shape is not None:
+            self._build_input_shape = input_shape
+        else:
             self._check_input(input_shape)
-        out = tuple(self.compute_output_shape(input_shape))
-        self._input_shape, self._output_shape = input_shape, out
-        return out
+        return self.compute_output_shape(input_shape)
 
     def _check_input(self, shape):
-        """Raise ValueError if ``shape`` (batch included) differs from the
-        shape the layer was built for, in any dimension but the batch."""
-        want = self._input_shape
+        """Raise ValueError if ``shape`` (batch included) does not fit the
+        shape the layer was built for."""
+        want = self._build_input_shape
         if want is None:
             return
-        if len(shape) != len(want) or any(
-                a is not None and b is not None and a != b for a, b in zip(shape[1:], want[1:])):
-            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
-                             f"expected shape={shape_str(want)}, found shape={shape_str(shape)}")
+        pairs = list(zip(shape, want)) if isinstance(shape, list) and isinstance(want, list) \
+            else [(shape, want)]
+        if isinstance(shape, list) != isinstance(want, list) or len(pairs) != (
+                len(want) if isinstance(want, list) else 1):
+            raise ValueError(f"Layer {self.name!r} was built for inputs {shapes_str(want)}, "
+                             f"called on {shapes_str(shape)}")
+        for i, (got, exp) in enumerate(pairs):
+            axes = range(1, len(exp)) if self.fixed_input_axes is None else self.fixed_input_axes
+            ok = len(got) == len(exp) and all(
+                got[a] is None or exp[a] is None or got[a] == exp[a] for a in axes)
+            if not ok:
+                raise ValueError(f"Input {i} of layer {self.name!r} is incompatible with the "
+                                 f"layer: expected shape={shape_str(exp)}, found "
+                                 f"shape={shape_str(got)}")
+
+    @property
+    def input(self):
+        """The input tensor(s) of the layer's first call (Keras's
+        ``layer.input``)."""
+        return self._node_attribute("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The output tensor(s) of the layer's first call; ``Model(model.input,
+        [l.output for l in model.layers])`` extracts intermediate features."""
+        return self._node_attribute("output_tensors", "output")
+
+    def _node_attribute(self, attr, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name!r} has never been called and thus has "
+                                 f"no defined {what}.")
+        values = getattr(self._inbound_nodes[0], attr)
+        return values[0] if len(values) == 1 else list(values)
 
     @property
     def input_shape(self):
-        if self._input_shape is None:
+        if self._inbound_nodes and self._inbound_nodes[0].input_tensors:
+            shapes = [t.shape for t in self._inbound_nodes[0].input_tensors]
+            return shapes[0] if len(shapes) == 1 else shapes
+        if self._build_input_shape is None:
             raise AttributeError(f"Layer {self.name!r} has not been built: it has no input shape")
-        return self._input_shape
+        return self._build_input_shape
 
     @property
     def output_shape(self):
-        if self._output_shape is None:
-            raise AttributeError(f"Layer {self.name!r} has not been built: it has no output shape")
-        return self._output_shape
+        if self._inbound_nodes:
+            shapes = [t.shape for t in self._inbound_nodes[0].output_tensors]
+            return shapes[0] if len(shapes) == 1 else shapes
+        if self._build_input_shape is None:
+            raise AttributeError(f"Layer {self.name!r} has not been built: it has no output "
+                                 f"shape")
+        return self.compute_output_shape(self._build_input_shape)
 
     # ---------------------------------------------------------- computing
 
-    def call(self, x, training=False):
-        return x
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if args or kwargs:
+            raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
+                            f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
+        leaves = flatten(inputs)
+        symbolic = [isinstance(t, KerasTensor) for t in leaves]
+        if any(symbolic):
+            if not all(symbolic):
+                raise TypeError(f"Layer {self.name!r} was called on a mix of symbolic tensors "
+                                f"and arrays; in a graph, every input must come from "
+                                f"pynn.Input or another layer")
+            return self._symbolic_call(inputs, leaves, training)
+        return self._eager_call(inputs, training)
 
-    def backward(self, dy, need_input_grad=True):
-        return dy
+    def _symbolic_call(self, inputs, leaves, training):
+        single = not isinstance(inputs, (list, tuple, dict))
+        if isinstance(inputs, dict) and not self._accepts_dict():
+            raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
+                            f"list of tensors, not a dict")
+        shapes = leaves[0].shape if single else [t.shape for t in leaves]
+        out_shapes = self.build_for(shapes)
+        multi_out = isinstance(out_shapes, list)
+        out_list = out_shapes if multi_out else [out_shapes]
+        has_mask = self._output_has_mask([t._has_mask for t in leaves])
+        masks = has_mask if isinstance(has_mask, list) else [has_mask] * len(out_list)
+        out_dtypes = self._output_dtypes(len(out_list))
+        outputs = [KerasTensor(s, dtype=d, name=self.name if len(out_list) == 1
+                               else f"{self.name}_{i}", has_mask=m)
+                   for i, (s, m, d) in enumerate(zip(out_list, masks, out_dtypes))]
+        Node(self, leaves, outputs, single_input=single, single_output=not multi_out,
+             training=training,
+             input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None)
+        return outputs if multi_out else outputs[0]
 
-    def __call__(self, x, training=False):
-        """Apply the layer eagerly to an array (building it on first use)."""
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        self.build_for((None,) + x.shape[1:])
-        return np.array(self.call(x, training=training))
+    def _accepts_dict(self):
+        return False
 
-    def _buffer(self, key, shape, dtype=np.float32):
-        """A work array kept between steps.  The last two shapes seen under a
-        key are kept, so an epoch's smaller last batch does not make the
-        full-size buffers be reallocated every epoch."""
-        slot = self._buffers.get(key)
-        if slot is None:
-            slot = self._buffers[key] = {}
-        buf = slot.get(shape)
-        if buf is None or buf.dtype != dtype:
-            shape = tuple(shape)
-            if len(slot) >= 2:
-                del slot[next(iter(slot))]
-            buf = slot[shape] = np.empty(shape, dtype)
-        return buf
+    def _output_dtypes(self, n):
+        return ["float32"] * n
+
+    def _output_has_mask(self, input_masks):
+        """Whether the output carries a mask, from whether the inputs do:
+        a layer that supports masking passes it on."""
+        return self.supports_masking and any(input_masks)
+
+    def _eager_call(self, inputs, training):
+        if isinstance(inputs, (list, tuple)):
+            xs = [self._as_input(a) for a in inputs]
+            shapes = [(None,) + a.shape[1:] for a in xs]
+        else:
+            xs = self._as_input(inputs)
+            shapes = (None,) + xs.shape[1:]
+        self.build_for(shapes)
+        y = self.forward(CallContext(), xs, bool(training))
+        if isinstance(y, (list, tuple)):
+            return [np.array(v) for v in y]
+        return np.array(y)
+
+    def _as_input(self, a):
+        dtype = _DTYPES[self.input_dtype]
+        arr = np.ascontiguousarray(a, dtype=dtype)
+        if arr.ndim == 0:
+            raise ValueError(f"Layer {self.name!r}: expected an array with a batch "
+                             f"dimension, got a scalar")
+        return arr
+
+    def call(self, inputs, training=False):
+        """The layer's output for ``inputs`` (arrays), computed at once
+        (from a subclass's call(), ``super().call(x)`` computes what the
+        parent layer does)."""
+        forward = getattr(type(self), "_inherited_forward", None) or type(self).forward
+        return forward(self, CallContext(), inputs, bool(training))
+
+    def forward(self, ctx, inputs, training):
+        """Subclasses compute here; the base layer is the identity."""
+        return inputs
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        return dy if need_input_grad else None
+
+    def _forward_through_call(self, ctx, inputs, training):
+        params = inspect.signature(self.call).parameters
+        if "training" in params:
+            return self.call(inputs, training=training)
+        return self.call(inputs)
+
+    def _backward_through_call(self, ctx, dy, need_input_grad=True):
+        raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) defines call() but no "
+                         f"backward(ctx, dy, need_input_grad); pynn cannot train through it. "
+                         f"Freeze what comes before it, or give it a backward pass.")
+
+    def compute_mask(self, ctx, inputs, mask):
+        """The output mask at run time from the input ``mask`` (None when no
+        mask reaches the layer)."""
+        return mask if self.supports_masking else None
 
     # ------------------------------------------------------------- config
 
@@ -217,36 +456,93 @@ class Layer:
         return cls(**config)
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name}>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# A layer or file asking for more than this many values in one array is
+# refused before anything is allocated (16 GiB of float32).
+MAX_ARRAY_SIZE = 1 << 32
+
+
+def check_size(shape, what):
+    """Refuse shapes that are negative or absurdly large before anything is
+    allocated, naming them."""
+    size = 1
+    for d in shape:
+        if d < 0:
+            raise ValueError(f"{what}: negative dimension in shape {tuple(shape)}")
+        size *= d
+    if size > MAX_ARRAY_SIZE:
+        raise ValueError(f"{what}: shape {tuple(shape)} holds {size:,} values, more than the "
+                         f"{MAX_ARRAY_SIZE:,} a pynn array may hold")
 
 
 class InputLayer(Layer):
-    """The model's input: shape without the batch dimension."""
+    """The layer behind a model input; ``Input(...)`` returns its output
+    tensor."""
 
-    def __init__(self, shape=None, batch_size=None, name=None, input_shape=None,
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 name=None, input_tensor=None, optional=False, input_shape=None,
                  batch_input_shape=None, **kwargs):
+        if kwargs.pop("ragged", None):
+            raise ValueError("Input: ragged tensors are not supported")
+        if sparse:
+            raise ValueError("Input: sparse tensors are not supported")
         if shape is None and input_shape is not None:
             shape = input_shape
-        if batch_input_shape is not None:
-            batch_size, shape = batch_input_shape[0], batch_input_shape[1:]
+        if batch_shape is None:
+            batch_shape = batch_input_shape
+        if batch_shape is not None:
+            batch_shape = tuple(batch_shape)
+            batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("Input: a shape is required, e.g. Input(shape=(784,))")
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        try:
+            shape = tuple(None if d is None else int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"Input: shape must hold integers or None, got {shape!r}") from None
+        if any(d is not None and d < 0 for d in shape):
+            raise ValueError(f"Input: dimensions must be >= 0, got shape {shape}")
+        check_size([d or 1 for d in shape], "Input")
         super().__init__(name=name or unique_name("input_layer"),
                          batch_input_shape=(batch_size,) + shape, **kwargs)
+        self.dtype = standardize_dtype(dtype, f"Input {self.name!r}")
+        self.built = True
+        out = KerasTensor(self._batch_input_shape, dtype=self.dtype, name=self.name)
+        Node(self, [], [out])
 
     @property
     def shape(self):
         return self._batch_input_shape
 
+    @property
+    def batch_shape(self):
+        return self._batch_input_shape
+
+    def compute_output_shape(self, input_shape):
+        return self._batch_input_shape
+
     def get_config(self):
-        return {"name": self.name, "batch_input_shape": list(self._batch_input_shape)}
+        return {"name": self.name, "batch_shape": list(self._batch_input_shape),
+                "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("batch_input_shape") is not None:
+            config["batch_shape"] = config.pop("batch_input_shape")
+        config.pop("sparse", None)
+        config.pop("ragged", None)
+        return cls(**config)
 
 
-def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
-    """Keras's ``Input``: declares the model's input shape (without batch)."""
-    if dtype not in (None, "float32", np.float32):
-        raise ValueError(f"Input: only float32 is supported, got {dtype!r}")
-    if batch_shape is not None:
-        return InputLayer(batch_input_shape=tuple(batch_shape), name=name)
-    return InputLayer(shape=shape, batch_size=batch_size, name=name)
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
+    """Keras's ``Input``: a symbolic tensor of the given shape (without the
+    batch dimension) to build a graph from."""
+    if tensor is not None:
+        raise ValueError("Input: tensor= is not supported; pass shape=")
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                       batch_shape=batch_shape, name=name)
+    return layer.output

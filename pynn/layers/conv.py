@@ -5,7 +5,7 @@ Keras weights load unchanged.  Conv1D runs the 2-D kernels at height 1.
 """
 from .. import activations, initializers, ops
 from .base import Layer, shape_str
-from .core import ActivationMixin
+from .core import ActivationMixin, _grad, _positive_int
 
 
 def _tuple(value, n, what, layer):
@@ -32,6 +32,8 @@ class _Conv(ActivationMixin, Layer):
     around the kernel and its gradient."""
     rank = 2
     depthwise = False
+    fixed_input_axes = (-1,)
+    can_fold_affine = True
 
     def __init__(self, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation=None, use_bias=True,
@@ -89,26 +91,36 @@ class _Conv(ActivationMixin, Layer):
     def _as2d(self, shape):
         return shape if self.rank == 2 else (shape[0], 1) + tuple(shape[1:])
 
-    def _activate_into(self, compute, out_shape, training):
+    def _activate_into(self, ctx, compute, out_shape, act, training):
         """Runs ``compute(activation, out)``, keeping what backward needs."""
-        act = self._act()
         if training and act in ops.NEEDS_INPUT:
-            pre = compute("linear", self._buffer("pre", out_shape))
-            y = ops.activation(pre, act, out=self._buffer("y", out_shape))
+            pre = compute("linear", ctx.buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
         else:
             pre = None
-            y = compute(act, self._buffer("y", out_shape))
+            y = compute(act, ctx.buffer("y", out_shape))
         if training:
-            self._pre, self._y = pre, y
+            ctx.pre, ctx.y = pre, y
         return y
 
-    def _output_grad(self, dy):
-        """dy through the activation: the gradient of the kernel's output."""
-        act = self._act()
-        if act == "linear":
-            return dy
-        return ops.activation_grad(act, self._pre, self._y, dy,
-                                   out=self._buffer("dact", dy.shape))
+    def forward(self, ctx, x, training):
+        return self._conv(ctx, x, self._main_kernel().value,
+                          self.bias.value if self.bias is not None else None,
+                          self._act(ctx), training)
+
+    def infer(self, ctx, x, fold=None, activation=None):
+        """Inference with, optionally, a following per-channel affine map
+        ``fold = (scale, shift)`` (an inference-mode BatchNormalization)
+        folded into the kernel and bias, and a following activation fused."""
+        kernel = self._main_kernel().value
+        bias = self.bias.value if self.bias is not None else None
+        if fold is not None:
+            kernel, bias = ops.fold_affine(kernel, bias, *fold,
+                                           channel_shape=self._fold_channel_shape())
+        return self._conv(ctx, x, kernel, bias, activation or self.activation, False)
+
+    def _fold_channel_shape(self):
+        return None
 
     def _kernel_config(self):
         return {**Layer.get_config(self), "kernel_size": list(self.kernel_size),
@@ -128,12 +140,9 @@ class Conv2D(_Conv):
                  bias_initializer="zeros", **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, kernel_initializer, bias_initializer, **kwargs)
-        if int(filters) <= 0:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: filters must be a "
-                             f"positive integer, got {filters!r}")
+        self.filters = _positive_int(filters, "filters", self)
         if groups != 1:
             raise ValueError(f"{type(self).__name__} {self.name!r}: only groups=1 is supported")
-        self.filters = int(filters)
 
     def _out_channels(self, input_shape):
         return self.filters
@@ -147,45 +156,33 @@ class Conv2D(_Conv):
         self.built = True
 
     def _kernel4(self, value):
-        return value if self.rank == 2 else value[None]
+        return value if self.rank == 2 or value is None else value[None]
 
-    can_fold_affine = True
+    def _main_kernel(self):
+        return self.kernel
 
-    def call(self, x, training=False):
-        return self._conv(x, self.kernel.value,
-                          self.bias.value if self.bias is not None else None, training)
-
-    def call_folded(self, x, scale, shift):
-        """Inference with a following per-channel affine map (an
-        inference-mode BatchNormalization) folded into kernel and bias."""
-        kernel, bias = ops.fold_affine(self.kernel.value,
-                                       self.bias.value if self.bias is not None else None,
-                                       scale, shift)
-        return self._conv(x, kernel, bias, False)
-
-    def _conv(self, x, kernel, bias, training):
+    def _conv(self, ctx, x, kernel, bias, act, training):
         x4 = x if self.rank == 2 else x[:, None]
         k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
         out_shape = (x4.shape[0], oh, ow, self.filters)
         kernel = self._kernel4(kernel)
         y = self._activate_into(
-            lambda act, out: ops.conv2d(x4, kernel, bias, s, p, d, act, out=out),
-            out_shape, training)
+            ctx, lambda a, out: ops.conv2d(x4, kernel, bias, s, p, d, a, out=out),
+            out_shape, act, training)
         if training:
-            self._x = x4
+            ctx.x = x4
         return y if self.rank == 2 else y[:, 0]
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, ctx, dy, need_input_grad=True):
         dy4 = dy if self.rank == 2 else dy[:, None]
         k, s, p, d = self._geo2d
-        x = self._x
+        x = ctx.x
         dx = ops.conv2d_grad(
             x, self._kernel4(self.kernel.value), dy4, s, p, d,
-            kernel_grad=self._kernel4(self.kernel.grad),
-            bias_grad=self.bias.grad if self.bias is not None else None,
-            input_grad=self._buffer("dx", x.shape) if need_input_grad else False,
-            activation=self._act(), y=self._y, pre=self._pre)
+            kernel_grad=self._kernel4(self.kernel.grad), bias_grad=_grad(self.bias),
+            input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False,
+            activation=self._act(ctx), y=ctx.y, pre=ctx.pre)
         if dx is None:
             return None
         return dx if self.rank == 2 else dx[:, 0]
@@ -224,10 +221,7 @@ class DepthwiseConv2D(_Conv):
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, depthwise_initializer, bias_initializer, **kwargs)
-        if int(depth_multiplier) <= 0:
-            raise ValueError(f"DepthwiseConv2D {self.name!r}: depth_multiplier must be a "
-                             f"positive integer, got {depth_multiplier!r}")
-        self.depth_multiplier = int(depth_multiplier)
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
 
     def _out_channels(self, input_shape):
         return int(input_shape[-1]) * self.depth_multiplier
@@ -245,39 +239,31 @@ class DepthwiseConv2D(_Conv):
     def kernel(self):
         return self.depthwise_kernel
 
-    can_fold_affine = True
+    def _main_kernel(self):
+        return self.depthwise_kernel
 
-    def call(self, x, training=False):
-        return self._conv(x, self.depthwise_kernel.value,
-                          self.bias.value if self.bias is not None else None, training)
+    def _fold_channel_shape(self):
+        return self.depthwise_kernel.shape[2:]
 
-    def call_folded(self, x, scale, shift):
-        """Inference with a following per-channel affine map folded in."""
-        kernel, bias = ops.fold_affine(
-            self.depthwise_kernel.value, self.bias.value if self.bias is not None else None,
-            scale, shift, channel_shape=self.depthwise_kernel.shape[2:])
-        return self._conv(x, kernel, bias, False)
-
-    def _conv(self, x, kernel, bias, training):
+    def _conv(self, ctx, x, kernel, bias, act, training):
         k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
         out_shape = (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)
         y = self._activate_into(
-            lambda act, out: ops.depthwise_conv2d(x, kernel, bias, s, p, d, act, out=out),
-            out_shape, training)
+            ctx, lambda a, out: ops.depthwise_conv2d(x, kernel, bias, s, p, d, a, out=out),
+            out_shape, act, training)
         if training:
-            self._x = x
+            ctx.x = x
         return y
 
-    def backward(self, dy, need_input_grad=True):
-        g = self._output_grad(dy)
+    def backward(self, ctx, dy, need_input_grad=True):
+        g = self._activation_backward(ctx, dy)
         k, s, p, d = self._geo2d
-        x = self._x
+        x = ctx.x
         return ops.depthwise_conv2d_grad(
             x, self.depthwise_kernel.value, g, s, p, d,
-            kernel_grad=self.depthwise_kernel.grad,
-            bias_grad=self.bias.grad if self.bias is not None else None,
-            input_grad=self._buffer("dx", x.shape) if need_input_grad else False)
+            kernel_grad=self.depthwise_kernel.grad, bias_grad=_grad(self.bias),
+            input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False)
 
     def get_config(self):
         return {**self._kernel_config(), "depth_multiplier": self.depth_multiplier,
@@ -294,12 +280,8 @@ class SeparableConv2D(_Conv):
                  pointwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, depthwise_initializer, bias_initializer, **kwargs)
-        if int(filters) <= 0 or int(depth_multiplier) <= 0:
-            raise ValueError(f"SeparableConv2D {self.name!r}: filters and depth_multiplier "
-                             f"must be positive integers, got {filters!r}, "
-                             f"{depth_multiplier!r}")
-        self.filters = int(filters)
-        self.depth_multiplier = int(depth_multiplier)
+        self.filters = _positive_int(filters, "filters", self)
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
 
     def _out_channels(self, input_shape):
@@ -317,45 +299,33 @@ class SeparableConv2D(_Conv):
             if self.use_bias else None
         self.built = True
 
-    can_fold_affine = True
+    def _main_kernel(self):
+        return self.pointwise_kernel
 
-    def call(self, x, training=False):
-        return self._conv(x, self.pointwise_kernel.value,
-                          self.bias.value if self.bias is not None else None, training)
-
-    def call_folded(self, x, scale, shift):
-        """Inference with a following per-channel affine map folded into the
-        pointwise kernel and the bias."""
-        pointwise, bias = ops.fold_affine(self.pointwise_kernel.value,
-                                          self.bias.value if self.bias is not None else None,
-                                          scale, shift)
-        return self._conv(x, pointwise, bias, False)
-
-    def _conv(self, x, pointwise, bias, training):
+    def _conv(self, ctx, x, pointwise, bias, act, training):
         k, s, p, d = self._geo2d
         (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
         mid = ops.depthwise_conv2d(
             x, self.depthwise_kernel.value, None, s, p, d,
-            out=self._buffer("mid", (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)))
+            out=ctx.buffer("mid", (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)))
         y = self._activate_into(
-            lambda act, out: ops.conv2d(mid, pointwise, bias, 1, "valid", 1, act, out=out),
-            (x.shape[0], oh, ow, self.filters), training)
+            ctx, lambda a, out: ops.conv2d(mid, pointwise, bias, 1, "valid", 1, a, out=out),
+            (x.shape[0], oh, ow, self.filters), act, training)
         if training:
-            self._x, self._mid = x, mid
+            ctx.x, ctx.mid = x, mid
         return y
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, ctx, dy, need_input_grad=True):
         k, s, p, d = self._geo2d
-        x, mid = self._x, self._mid
+        x, mid = ctx.x, ctx.mid
         dmid = ops.conv2d_grad(mid, self.pointwise_kernel.value, dy, 1, "valid", 1,
-                               kernel_grad=self.pointwise_kernel.grad,
-                               bias_grad=self.bias.grad if self.bias is not None else None,
-                               input_grad=self._buffer("dmid", mid.shape),
-                               activation=self._act(), y=self._y, pre=self._pre)
+                               kernel_grad=self.pointwise_kernel.grad, bias_grad=_grad(self.bias),
+                               input_grad=ctx.buffer("dmid", mid.shape),
+                               activation=self._act(ctx), y=ctx.y, pre=ctx.pre)
         return ops.depthwise_conv2d_grad(
             x, self.depthwise_kernel.value, dmid, s, p, d,
             kernel_grad=self.depthwise_kernel.grad,
-            input_grad=self._buffer("dx", x.shape) if need_input_grad else False)
+            input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False)
 
     def get_config(self):
         return {**self._kernel_config(), "filters": self.filters,

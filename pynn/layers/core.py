@@ -3,44 +3,53 @@ import numpy as np
 
 from .. import activations, initializers, ops
 from ..utils.seeding import next_seed
-from .base import Layer, shape_str
+from .base import Layer, check_size, shape_str
 
 
 class ActivationMixin:
     """A layer whose output passes through an activation it applies itself.
 
     When the model fuses that activation into the loss (softmax or sigmoid
-    before a cross-entropy), it sets ``emit_logits`` for training steps: the
-    layer then outputs the pre-activation and its backward skips the
-    activation's derivative.
+    before a cross-entropy), it sets ``ctx.emit_logits`` on the call's
+    context: the layer then outputs the pre-activation and its backward
+    skips the activation's derivative.
     """
-    emit_logits = False
 
-    def _act(self):
-        return "linear" if self.emit_logits else self.activation
+    def _act(self, ctx):
+        return "linear" if ctx.emit_logits else self.activation
 
-    def _activation_backward(self, pre, y, dy):
-        """dy through the activation; ``pre`` is the pre-activation, kept only
-        for the activations whose derivative needs it."""
-        act = self._act()
+    def _activation_backward(self, ctx, dy):
+        """dy through the activation of this call; ``ctx.pre`` is the
+        pre-activation, kept only for the activations whose derivative
+        needs it."""
+        act = self._act(ctx)
         if act == "linear":
             return dy
-        return ops.activation_grad(act, pre, y, dy, out=self._buffer("dact", dy.shape))
+        return ops.activation_grad(act, ctx.pre, ctx.y, dy, out=ctx.buffer("dact", dy.shape))
+
+
+def _grad(weight):
+    """Where a weight's gradient goes, or None when it is not trained."""
+    return None if weight is None else weight.grad
 
 
 class Dense(ActivationMixin, Layer):
     """``activation(x @ kernel + bias)`` over the last axis of the input."""
+    fixed_input_axes = (-1,)
+    can_fold_affine = True
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if int(units) <= 0:
-            raise ValueError(f"Dense {self.name!r}: units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = _positive_int(units, "units", self)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        _no_regularization(self, kernel_regularizer, bias_regularizer, activity_regularizer,
+                           kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -53,47 +62,49 @@ class Dense(ActivationMixin, Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"Dense {self.name!r}: expected an input of rank >= 2, got shape "
+                             f"{shape_str(input_shape)}")
         return tuple(input_shape[:-1]) + (self.units,)
 
-    can_fold_affine = True
+    def forward(self, ctx, x, training):
+        return self._dense(ctx, x, self.kernel.value,
+                           self.bias.value if self.bias is not None else None,
+                           self._act(ctx), training)
 
-    def call(self, x, training=False):
-        return self._dense(x, self.kernel.value,
-                           self.bias.value if self.bias is not None else None, training)
+    def infer(self, ctx, x, fold=None, activation=None):
+        """Inference with, optionally, a following per-unit affine map
+        ``fold = (scale, shift)`` (an inference-mode BatchNormalization)
+        folded into kernel and bias, and a following activation fused."""
+        kernel = self.kernel.value
+        bias = self.bias.value if self.bias is not None else None
+        if fold is not None:
+            kernel, bias = ops.fold_affine(kernel, bias, *fold)
+        return self._dense(ctx, x, kernel, bias, activation or self.activation, False)
 
-    def call_folded(self, x, scale, shift):
-        """Inference with a following per-unit affine map (an inference-mode
-        BatchNormalization) folded into kernel and bias."""
-        kernel, bias = ops.fold_affine(self.kernel.value,
-                                       self.bias.value if self.bias is not None else None,
-                                       scale, shift)
-        return self._dense(x, kernel, bias, False)
-
-    def _dense(self, x, kernel, bias, training):
+    def _dense(self, ctx, x, kernel, bias, act, training):
         shape = x.shape
         x2 = x if len(shape) == 2 else x.reshape(-1, shape[-1])
-        act = "linear" if self.emit_logits else self.activation
         out_shape = (x2.shape[0], self.units)
         if training and act in ops.NEEDS_INPUT:
-            pre = ops.dense(x2, kernel, bias, out=self._buffer("pre", out_shape))
-            y = ops.activation(pre, act, out=self._buffer("y", out_shape))
+            pre = ops.dense(x2, kernel, bias, out=ctx.buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
         else:
             pre = None
-            y = ops.dense(x2, kernel, bias, act, out=self._buffer("y", out_shape))
+            y = ops.dense(x2, kernel, bias, act, out=ctx.buffer("y", out_shape))
         if training:
-            self._x, self._pre, self._y = x2, pre, y
+            ctx.x, ctx.pre, ctx.y = x2, pre, y
         return y if len(shape) == 2 else y.reshape(shape[:-1] + (self.units,))
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, ctx, dy, need_input_grad=True):
         dy2 = dy.reshape(-1, self.units)
-        x = self._x
-        act = self._act()
+        x = ctx.x
+        act = self._act(ctx)
         dx = ops.dense_grad(
-            x, self.kernel.value, dy2, act, y=self._y, pre=self._pre,
-            kernel_grad=self.kernel.grad,
-            bias_grad=self.bias.grad if self.bias is not None else None,
-            input_grad=self._buffer("dx", x.shape) if need_input_grad else False,
-            work=self._buffer("dact", dy2.shape) if act != "linear" else None)
+            x, self.kernel.value, dy2, act, y=ctx.y, pre=ctx.pre,
+            kernel_grad=self.kernel.grad, bias_grad=_grad(self.bias),
+            input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False,
+            work=ctx.buffer("dact", dy2.shape) if act != "linear" else None)
         if dx is None:
             return None
         return dx.reshape(dy.shape[:-1] + (x.shape[1],))
@@ -105,25 +116,48 @@ class Dense(ActivationMixin, Layer):
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
+def _positive_int(value, what, layer):
+    """``value`` as a positive int no larger than a pynn array may hold,
+    or a ValueError naming the layer and the argument."""
+    try:
+        ok = float(value) == int(value) and int(value) > 0
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what} must be a positive "
+                         f"integer, got {value!r}")
+    check_size((int(value),), f"{type(layer).__name__} {layer.name!r}: {what}")
+    return int(value)
+
+
+def _no_regularization(layer, *args):
+    """pynn has no regularizers or constraints yet: refuse them by name
+    rather than train without them."""
+    if any(a is not None for a in args):
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: weight regularizers and "
+                         f"constraints are not supported")
+
+
 class Activation(ActivationMixin, Layer):
     """Applies an activation function to its input."""
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def call(self, x, training=False):
-        act = self._act()
+    def forward(self, ctx, x, training):
+        act = self._act(ctx)
         if act == "linear":
             y = x
         else:
-            y = ops.activation(x, act, out=self._buffer("y", x.shape))
+            y = ops.activation(x, act, out=ctx.buffer("y", x.shape))
         if training:
-            self._x, self._y = x, y
+            ctx.pre, ctx.y = x, y
         return y
 
-    def backward(self, dy, need_input_grad=True):
-        return self._activation_backward(self._x, self._y, dy)
+    def backward(self, ctx, dy, need_input_grad=True):
+        return self._activation_backward(ctx, dy) if need_input_grad else None
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -132,34 +166,46 @@ class Activation(ActivationMixin, Layer):
 class Dropout(Layer):
     """Zeroes a fraction ``rate`` of its input while training (scaling the
     rest by ``1 / (1 - rate)``); the identity at inference."""
+    supports_masking = True
+    inference_identity = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"Dropout {self.name!r}: rate must be in [0, 1), got {rate!r}")
+        try:
+            ok = 0.0 <= float(rate) < 1.0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"Dropout {self.name!r}: rate must be a number in [0, 1), "
+                             f"got {rate!r}")
         if noise_shape is not None:
             raise ValueError(f"Dropout {self.name!r}: noise_shape is not supported")
         self.rate = float(rate)
         self.seed = seed
         self._draws = 0
 
-    def call(self, x, training=False):
+    def _seed(self):
+        if self.seed is None:
+            return next_seed()
+        seed = hash((self.seed, self._draws)) & 0x7FFFFFFFFFFFFFFF
+        self._draws += 1
+        return seed
+
+    def forward(self, ctx, x, training):
         if not training or self.rate == 0.0:
-            self._mask = None
+            ctx.mask_bits = None
             return x
-        if self.seed is not None:
-            seed = hash((self.seed, self._draws)) & 0x7FFFFFFFFFFFFFFF
-            self._draws += 1
-        else:
-            seed = next_seed()
-        y, self._mask = ops.dropout(x, self.rate, seed, out=self._buffer("y", x.shape),
-                                    mask=self._buffer("mask", x.shape, np.uint8))
+        y, ctx.mask_bits = ops.dropout(x, self.rate, self._seed(),
+                                       out=ctx.buffer("y", x.shape),
+                                       mask=ctx.buffer("mask", x.shape, np.uint8))
         return y
 
-    def backward(self, dy, need_input_grad=True):
-        if self._mask is None:
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        if ctx.mask_bits is None:
             return dy
-        return ops.dropout_grad(dy, self._mask, self.rate, out=self._buffer("dx", dy.shape))
+        return ops.dropout_grad(dy, ctx.mask_bits, self.rate, out=ctx.buffer("dx", dy.shape))
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -178,12 +224,12 @@ class Flatten(Layer):
         n = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
         return (input_shape[0], n)
 
-    def call(self, x, training=False):
-        self._shape = x.shape
+    def forward(self, ctx, x, training):
+        ctx.shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy, need_input_grad=True):
-        return dy.reshape(self._shape)
+    def backward(self, ctx, dy, need_input_grad=True):
+        return dy.reshape(ctx.shape) if need_input_grad else None
 
 
 class Reshape(Layer):
@@ -192,14 +238,21 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-        if sum(d == -1 for d in self.target_shape) > 1:
-            raise ValueError(f"Reshape {self.name!r}: at most one dimension may be -1, "
-                             f"got {self.target_shape}")
+        try:
+            self.target_shape = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"Reshape {self.name!r}: target_shape must be a tuple of ints, "
+                             f"got {target_shape!r}") from None
+        if sum(d == -1 for d in self.target_shape) > 1 or any(
+                d < -1 for d in self.target_shape):
+            raise ValueError(f"Reshape {self.name!r}: dimensions must be >= 0, with at most "
+                             f"one -1, got {self.target_shape}")
 
     def compute_output_shape(self, input_shape):
-        size = int(np.prod(input_shape[1:], dtype=np.int64))
         target = list(self.target_shape)
+        if any(d is None for d in input_shape[1:]):
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in target)
+        size = int(np.prod(input_shape[1:], dtype=np.int64))
         known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
         if -1 in target:
             if known == 0 or size % known:
@@ -212,12 +265,12 @@ class Reshape(Layer):
                              f"{self.target_shape} ({known} values)")
         return (input_shape[0],) + tuple(target)
 
-    def call(self, x, training=False):
-        self._shape = x.shape
-        return x.reshape((x.shape[0],) + self._output_shape[1:])
+    def forward(self, ctx, x, training):
+        ctx.shape = x.shape
+        return x.reshape((x.shape[0],) + self.target_shape)
 
-    def backward(self, dy, need_input_grad=True):
-        return dy.reshape(self._shape)
+    def backward(self, ctx, dy, need_input_grad=True):
+        return dy.reshape(ctx.shape) if need_input_grad else None
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}

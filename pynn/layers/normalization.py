@@ -9,6 +9,8 @@ class BatchNormalization(Layer):
     then scales by ``gamma`` and shifts by ``beta`` (Keras's arguments and
     defaults).  A layer with ``trainable=False`` always runs in inference
     mode, as in Keras 3."""
+    fixed_input_axes = (-1,)
+    supports_masking = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -59,42 +61,42 @@ class BatchNormalization(Layer):
                                                 self.epsilon)
         return scale, shift
 
-    def call(self, x, training=False):
+    def forward(self, ctx, x, training):
         c = x.shape[-1]
         x2 = x.reshape(-1, c)
-        out = self._buffer("y", x2.shape)
+        out = ctx.buffer("y", x2.shape)
         gamma, beta = self._gamma_beta()
         if training and self.trainable:
-            mean, var = ops.moments(x2, self._buffer("mean", (c,)), self._buffer("var", (c,)))
+            mean, var = ops.moments(x2, ctx.buffer("mean", (c,)), ctx.buffer("var", (c,)))
             scale, shift, inv_std = ops.batch_norm_affine(mean, var, gamma, beta, self.epsilon)
             ops.moving_average(self.moving_mean.value, mean, self.momentum)
             ops.moving_average(self.moving_variance.value, var, self.momentum)
-            self._x, self._mean, self._inv_std = x2, mean, inv_std
-            self._training_step = True
+            ctx.x, ctx.mean, ctx.inv_std = x2, mean, inv_std
+            ctx.training_step = True
         else:
             scale, shift = self.inference_affine()
-            self._training_step = False
+            ctx.training_step = False
         y = ops.channel_affine(x2, scale, shift, out=out)
         return y.reshape(x.shape)
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, ctx, dy, need_input_grad=True):
         c = dy.shape[-1]
         dy2 = dy.reshape(-1, c)
         gamma, _ = self._gamma_beta()
-        if not self._training_step:
+        if not ctx.training_step:
             # Inference mode (a frozen layer): a fixed per-channel scale.
             if not need_input_grad:
                 return None
             scale, _ = self.inference_affine()
-            zero = self._buffer("zero", (c,))
+            zero = ctx.buffer("zero", (c,))
             zero[...] = 0.0
             return ops.channel_affine(dy2, scale, zero,
-                                      out=self._buffer("dx", dy2.shape)).reshape(dy.shape)
+                                      out=ctx.buffer("dx", dy2.shape)).reshape(dy.shape)
         dx = ops.batch_norm_grad(
-            self._x, dy2, self._mean, self._inv_std, gamma,
+            ctx.x, dy2, ctx.mean, ctx.inv_std, gamma,
             gamma_grad=self.gamma.grad if self.gamma is not None else None,
             beta_grad=self.beta.grad if self.beta is not None else None,
-            input_grad=self._buffer("dx", dy2.shape) if need_input_grad else False)
+            input_grad=ctx.buffer("dx", dy2.shape) if need_input_grad else False)
         return None if dx is None else dx.reshape(dy.shape)
 
     def get_config(self):

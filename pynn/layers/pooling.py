@@ -45,28 +45,28 @@ class _Pooling(Layer):
         out = (input_shape[0], oh, ow) if self.rank == 2 else (input_shape[0], ow)
         return out + (input_shape[-1],)
 
-    def call(self, x, training=False):
+    def forward(self, ctx, x, training):
         x4 = x if self.rank == 2 else x[:, None]
         pool, strides = self._window2d()
         (oh, ow), _ = ops.pool_geometry(x4.shape, pool, strides, self.padding)
-        out = self._buffer("y", (x4.shape[0], oh, ow, x4.shape[3]))
+        out = ctx.buffer("y", (x4.shape[0], oh, ow, x4.shape[3]))
         if self.kind == "max":
             y = ops.max_pool2d(x4, pool, strides, self.padding, out=out)
         else:
             y = ops.avg_pool2d(x4, pool, strides, self.padding, out=out)
         if training:
-            self._x, self._y = x4, y
+            ctx.x, ctx.y = x4, y
         return y if self.rank == 2 else y[:, 0]
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
         dy4 = dy if self.rank == 2 else dy[:, None]
         pool, strides = self._window2d()
-        x = self._x
-        dx = self._buffer("dx", x.shape)
+        x = ctx.x
+        dx = ctx.buffer("dx", x.shape)
         if self.kind == "max":
-            ops.max_pool2d_grad(dy4, x, self._y, pool, strides, self.padding, out=dx)
+            ops.max_pool2d_grad(dy4, x, ctx.y, pool, strides, self.padding, out=dx)
         else:
             ops.avg_pool2d_grad(dy4, x.shape, pool, strides, self.padding, out=dx)
         return dx if self.rank == 2 else dx[:, 0]
@@ -129,25 +129,25 @@ class _GlobalPooling(Layer):
             return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
         return (input_shape[0], input_shape[-1])
 
-    def call(self, x, training=False):
+    def forward(self, ctx, x, training):
         x4 = x if self.rank == 2 else x[:, None]
-        out = self._buffer("y", (x4.shape[0], x4.shape[3]))
+        out = ctx.buffer("y", (x4.shape[0], x4.shape[3]))
         if self.kind == "max":
             y = ops.global_max_pool2d(x4, out=out)
         else:
             y = ops.global_avg_pool2d(x4, out=out)
         if training:
-            self._x, self._y = x4, y
+            ctx.x, ctx.y = x4, y
         if self.keepdims:
             return y.reshape((y.shape[0],) + (1,) * self.rank + (y.shape[1],))
         return y
 
-    def backward(self, dy, need_input_grad=True):
+    def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
-        x = self._x
-        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), x, self._y,
-                                    out=self._buffer("dx", x.shape))
+        x = ctx.x
+        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), x, ctx.y,
+                                    out=ctx.buffer("dx", x.shape))
         return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):

@@ -152,7 +152,7 @@ class TFLiteConverter:
             data = self.representative_dataset
             if isinstance(data, RepresentativeDataset):
                 data = data.input_gen
-            batches = quantize.representative_batches(data, self._model.input_shape)
+            batches = quantize.representative_batches(data, self._model._inputs)
             ranges = quantize.calibrate(self._model, graph, batches)
             int8_only = set(self.target_spec.supported_ops) == {OpsSet.TFLITE_BUILTINS_INT8}
             quantize.full_integer(graph, ranges, in_type, out_type, int8_only=int8_only)

@@ -22,20 +22,24 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _calibration_data(input_shape, out):
-    """A representative_dataset for models exported without one."""
-    shape = tuple(input_shape[1:])
-    if shape in _MNIST_SHAPES:
+def _calibration_data(inputs, out):
+    """A representative_dataset for models exported without one: MNIST for
+    an MNIST-shaped single input, random data otherwise."""
+    shapes = [tuple(t.shape[1:]) for t in inputs]
+    if len(shapes) == 1 and shapes[0] in _MNIST_SHAPES:
         from ..datasets import mnist
         (x, _), _ = mnist.load_data()
-        x = x[:CALIBRATION_SAMPLES].astype(np.float32).reshape((-1,) + shape) / 255.0
-        out.write(f"calibrating on {len(x)} MNIST images scaled to [0, 1]\n")
+        xs = [x[:CALIBRATION_SAMPLES].astype(np.float32).reshape((-1,) + shapes[0]) / 255.0]
+        out.write(f"calibrating on {len(xs[0])} MNIST images scaled to [0, 1]\n")
     else:
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((CALIBRATION_SAMPLES,) + shape).astype(np.float32)
-        out.write(f"calibrating on {len(x)} random standard-normal inputs of shape "
-                  f"{shape}; pass a representative_dataset from Python for real ranges\n")
-    return lambda: ([x[i:i + 1]] for i in range(len(x)))
+        xs = [rng.standard_normal((CALIBRATION_SAMPLES,) + s).astype(np.float32)
+              for s in shapes]
+        out.write(f"calibrating on {CALIBRATION_SAMPLES} random standard-normal inputs of "
+                  f"shape{'s' if len(shapes) > 1 else ''} "
+                  f"{', '.join(map(str, shapes))}; pass a representative_dataset from Python "
+                  f"for real ranges\n")
+    return lambda: ([x[i:i + 1] for x in xs] for i in range(len(xs[0])))
 
 
 def main(argv=None):
@@ -49,7 +53,7 @@ def main(argv=None):
     from ..models import load_model
     try:
         model = load_model(args.model, compile=False)
-        dataset = _calibration_data(model.input_shape, sys.stdout) \
+        dataset = _calibration_data(model._inputs, sys.stdout) \
             if args.quantize == "int8" else None
         data = model.export_tflite(args.output, quantize=args.quantize,
                                    representative_dataset=dataset)

@@ -1,7 +1,10 @@
 """Layers to TFLite builtin operators.
 
-:func:`build_graph` walks a built Sequential model and writes each layer as
-the builtin ops TensorFlow's converter would give it, in float32:
+:func:`build_graph` walks a built model's inference program (the graph
+passes of pynn.models.passes: nested models inlined, Dropout dropped,
+BatchNormalization folded, Activation layers fused where they can be) and
+writes each step as the builtin ops TensorFlow's converter would give it,
+in float32, with every model input and output:
 
 - Dense -> FULLY_CONNECTED (kernel transposed to [units, in]);
   Conv2D -> CONV_2D (HWIO -> OHWI); DepthwiseConv2D -> DEPTHWISE_CONV_2D
@@ -18,6 +21,9 @@ the builtin ops TensorFlow's converter would give it, in float32:
 - inference-mode BatchNormalization is folded into the weights of the
   dense or convolution layer before it, or else written as MUL and ADD.
 - Dropout is the identity at inference and is left out.
+- merge layers -> CONCATENATION, ADD, SUB, MUL, MAXIMUM, MINIMUM (chained
+  for more than two inputs), Average -> ADD and MUL by 1/n, Dot ->
+  BATCH_MATMUL (after L2_NORMALIZATION for ``normalize=True``).
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
@@ -49,17 +55,18 @@ def _layer_kind(layer):
     """The pynn layer class this layer converts as, or None."""
     for cls in type(layer).__mro__:
         if cls.__module__.startswith("pynn.layers") and cls.__name__ in _HANDLERS:
-            if cls is not type(layer) and type(layer).call is not cls.call:
+            if cls is not type(layer) and type(layer).forward is not cls.forward:
                 return None  # a subclass that computes something else
             return cls.__name__
     return None
 
 
 class _Context:
-    def __init__(self, model, graph, fusable):
+    def __init__(self, model, graph, fusable, program):
         self.model = model
         self.g = graph
         self.fusable = fusable
+        self.program = program
 
     def error(self, layer, message):
         return ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}): {message}")
@@ -108,17 +115,10 @@ class _Context:
         return y
 
 
-# --------------------------------------------------- fusion look-ahead
+# --------------------------------------------------- fusion
 
 def _bn_scale_shift(ctx, bn):
     """Inference-mode BatchNormalization as ``x * scale + shift``."""
-    rank = len(bn.input_shape)
-    axis = bn.axis if not isinstance(bn.axis, (list, tuple)) else \
-        (bn.axis[0] if len(bn.axis) == 1 else None)
-    if axis is None or axis not in (-1, rank - 1):
-        raise ctx.error(bn, f"only normalization over the last (channels) axis can be "
-                            f"exported, got axis={bn.axis!r} for input shape "
-                            f"{_fmt(bn.input_shape)}")
     mean = ctx.value(bn, bn.moving_mean, "moving_mean")
     var = ctx.value(bn, bn.moving_variance, "moving_variance")
     gamma = ctx.value(bn, bn.gamma, "gamma") if getattr(bn, "gamma", None) is not None \
@@ -131,40 +131,19 @@ def _bn_scale_shift(ctx, bn):
     return scale, shift
 
 
-def _absorb(ctx, items, k):
-    """What a dense or convolution layer at ``items[k]`` takes in with it:
-    a BatchNormalization right after it (folded into its weights, only
-    when its own activation is linear) and then an Activation layer whose
-    function can be fused.  Returns (bn or None, activation name, index of
-    the last layer taken, number of layers taken)."""
-    idx, layer = items[k]
-    act = layer.activation
-    j = k + 1
-    bn = None
-    last = idx
-    if act == "linear" and j < len(items) and _layer_kind(items[j][1]) == "BatchNormalization":
-        bn = items[j][1]
-        last = items[j][0]
-        j += 1
-    if act == "linear" and j < len(items) and _layer_kind(items[j][1]) == "Activation" \
-            and items[j][1].activation in ctx.fusable:
-        act = items[j][1].activation
-        last = items[j][0]
-        j += 1
-    return bn, act, last, j - k
-
-
-def _emit_main(ctx, layer, idx, items, k, emit):
+def _emit_main(ctx, step, k, emit):
     """Shared tail of the dense/convolution handlers.  ``emit(fused, bn,
     out_stat, name)`` writes the op(s) with the activation ``fused`` fused
     and returns the output tensor."""
-    bn, act, last, taken = _absorb(ctx, items, k)
+    layer = step.layer
+    act = step.act or layer.activation
     if act in ctx.fusable or act == "linear":
-        y = emit(act, bn, (last, "out"), items[k + taken - 1][1].name)
-        return taken, y
-    # An activation with no fused form: the op, then the activation's op.
-    y = emit("linear", bn, (idx, "pre"), f"{layer.name}/BiasAdd")
-    return taken, ctx.activation(layer, y, act, idx, name=layer.name)
+        return emit(act, step.fold, (k, "out"), step.name)
+    # An activation with no fused form: the op, then the activation's op
+    # (named after the Activation layer that brought it, if one did).
+    owner = step.nodes[-1].operation if step.act else layer
+    y = emit("linear", step.fold, (k, "pre"), f"{layer.name}/BiasAdd")
+    return ctx.activation(owner, y, act, k, name=step.name)
 
 
 def _fold(w, b, bn_ss, out_axis_shape=None):
@@ -175,10 +154,14 @@ def _fold(w, b, bn_ss, out_axis_shape=None):
     return ops.fold_affine(w, b, *bn_ss, channel_shape=out_axis_shape)
 
 
+def _out_shape(ctx, step, i=0):
+    return ctx.program.shapes[step.outs[i]]
+
+
 # ------------------------------------------------------------- handlers
 
-def _dense(ctx, items, k, x):
-    idx, layer = items[k]
+def _dense(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
     w = ctx.value(layer, layer.kernel, "kernel")
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
 
@@ -188,7 +171,7 @@ def _dense(ctx, items, k, x):
         g = ctx.g
         weights = g.constant(f"{layer.name}/kernel", kw.T, role="weight")
         bias = g.constant(f"{layer.name}/bias", kb, role="bias") if kb is not None else None
-        y = ctx.out_tensor(layer, name, layer.output_shape, stat)
+        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
         opts = {"FusedActivationFunction": fused_activation_code(act)}
         if len(x.shape) > 2:
             opts["KeepNumDims"] = True  # Keras applies Dense to the last axis only
@@ -196,7 +179,7 @@ def _dense(ctx, items, k, x):
               layer.name)
         return y
 
-    return _emit_main(ctx, layer, idx, items, k, emit)
+    return _emit_main(ctx, step, k, emit)
 
 
 def _conv_options(layer, act, strides, dilation, padding, depth_multiplier=None):
@@ -208,8 +191,8 @@ def _conv_options(layer, act, strides, dilation, padding, depth_multiplier=None)
     return opts
 
 
-def _conv2d(ctx, items, k, x):
-    idx, layer = items[k]
+def _conv2d(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
     if getattr(layer, "groups", 1) != 1:
         raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
     w = ctx.value(layer, layer.kernel, "kernel")  # HWIO
@@ -223,13 +206,13 @@ def _conv2d(ctx, items, k, x):
         g = ctx.g
         filt = g.constant(f"{layer.name}/kernel", kw.transpose(3, 0, 1, 2), role="weight")
         bias = g.constant(f"{layer.name}/bias", kb, role="bias")
-        y = ctx.out_tensor(layer, name, layer.output_shape, stat)
+        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
         g.add("CONV_2D", [x, filt, bias], [y],
               ("Conv2DOptions", _conv_options(layer, act, layer.strides, layer.dilation_rate,
                                               layer.padding)), layer.name)
         return y
 
-    return _emit_main(ctx, layer, idx, items, k, emit)
+    return _emit_main(ctx, step, k, emit)
 
 
 def _depthwise_filter(w):
@@ -239,8 +222,8 @@ def _depthwise_filter(w):
     return w.reshape(1, kh, kw_, cin * mult)
 
 
-def _depthwise2d(ctx, items, k, x):
-    idx, layer = items[k]
+def _depthwise2d(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
     w = ctx.value(layer, layer.depthwise_kernel, "depthwise_kernel")
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
     cin, mult = w.shape[2], w.shape[3]
@@ -254,23 +237,23 @@ def _depthwise2d(ctx, items, k, x):
         filt = g.constant(f"{layer.name}/depthwise_kernel", _depthwise_filter(kw),
                           role="weight")
         bias = g.constant(f"{layer.name}/bias", kb, role="bias")
-        y = ctx.out_tensor(layer, name, layer.output_shape, stat)
+        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
         g.add("DEPTHWISE_CONV_2D", [x, filt, bias], [y],
               ("DepthwiseConv2DOptions", _conv_options(
                   layer, act, layer.strides, layer.dilation_rate, layer.padding,
                   layer.depth_multiplier)), layer.name)
         return y
 
-    return _emit_main(ctx, layer, idx, items, k, emit)
+    return _emit_main(ctx, step, k, emit)
 
 
-def _separable2d(ctx, items, k, x):
-    idx, layer = items[k]
+def _separable2d(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
     dw = ctx.value(layer, layer.depthwise_kernel, "depthwise_kernel")
     pw = ctx.value(layer, layer.pointwise_kernel, "pointwise_kernel")  # (1, 1, cin*m, f)
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
     cin, mult = dw.shape[2], dw.shape[3]
-    out_shape = layer.output_shape
+    out_shape = _out_shape(ctx, step)
     mid_shape = tuple(out_shape[:-1]) + (cin * mult,)
 
     def emit(act, bn, stat, name):
@@ -280,7 +263,7 @@ def _separable2d(ctx, items, k, x):
         zero = g.constant(f"{layer.name}/depthwise_bias", np.zeros(cin * mult, np.float32),
                           role="bias")
         mid = ctx.out_tensor(layer, f"{layer.name}/depthwise", mid_shape,
-                             (idx, _separable_depthwise_fn(layer)))
+                             (k, _separable_depthwise_fn(layer, ctx.program.shapes[step.ins[0]])))
         g.add("DEPTHWISE_CONV_2D", [x, filt, zero], [mid],
               ("DepthwiseConv2DOptions", _conv_options(
                   layer, "linear", layer.strides, layer.dilation_rate, layer.padding, mult)),
@@ -298,10 +281,10 @@ def _separable2d(ctx, items, k, x):
               layer.name)
         return y
 
-    return _emit_main(ctx, layer, idx, items, k, emit)
+    return _emit_main(ctx, step, k, emit)
 
 
-def _separable_depthwise_fn(layer):
+def _separable_depthwise_fn(layer, input_shape):
     """Calibration: the depthwise half of a SeparableConv2D, computed by a
     DepthwiseConv2D layer holding the same kernel."""
     cache = {}
@@ -313,15 +296,15 @@ def _separable_depthwise_fn(layer):
             dw = DepthwiseConv2D(kernel_size=layer.kernel_size, strides=layer.strides,
                                  padding=layer.padding, depth_multiplier=layer.depth_multiplier,
                                  dilation_rate=layer.dilation_rate, use_bias=False)
-            dw.build_for(layer.input_shape)
+            dw.build_for(input_shape)
             dw.depthwise_kernel.assign(layer.depthwise_kernel.value)
             cache["layer"] = dw
         return dw.call(x, training=False)
     return fn
 
 
-def _conv1d(ctx, items, k, x):
-    idx, layer = items[k]
+def _conv1d(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
     if getattr(layer, "groups", 1) != 1:
         raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
     w = ctx.value(layer, layer.kernel, "kernel")  # (k, cin, f)
@@ -349,79 +332,188 @@ def _conv1d(ctx, items, k, x):
         filt = g.constant(f"{layer.name}/kernel", kw.transpose(2, 0, 1)[:, None, :, :],
                           role="weight")
         bias = g.constant(f"{layer.name}/bias", kb, role="bias")
-        out_w = layer.output_shape[1]
+        out_w = _out_shape(ctx, step)[1]
         y4 = ctx.out_tensor(layer, f"{name}/conv", (None, 1, out_w, filters), stat)
         g.add("CONV_2D", [h, filt, bias], [y4],
               ("Conv2DOptions", _conv_options(layer, act, (1, stride), (1, dilation),
                                               padding)), layer.name)
         return ctx.reshape(layer, y4, (None, out_w, filters), name)
 
-    return _emit_main(ctx, layer, idx, items, k, emit)
+    return _emit_main(ctx, step, k, emit)
 
 
 def _pool2d(code):
-    def handler(ctx, items, k, x):
-        idx, layer = items[k]
-        y = ctx.out_tensor(layer, layer.name, layer.output_shape, None)
-        ctx.g.add(code, [x], [y], ("Pool2DOptions", {
+    def handler(ctx, step, k, xs):
+        layer = step.layer
+        y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
+        ctx.g.add(code, [xs[0]], [y], ("Pool2DOptions", {
             "Padding": padding_code(layer.padding), "StrideW": int(layer.strides[1]),
             "StrideH": int(layer.strides[0]), "FilterWidth": int(layer.pool_size[1]),
             "FilterHeight": int(layer.pool_size[0])}), layer.name)
-        return 1, y
+        return y
     return handler
 
 
 def _pool1d(code):
-    def handler(ctx, items, k, x):
-        idx, layer = items[k]
+    def handler(ctx, step, k, xs):
+        layer, x = step.layer, xs[0]
         _, width, ch = x.shape
-        out_w = layer.output_shape[1]
+        out_w = _out_shape(ctx, step)[1]
         h = ctx.reshape(layer, x, (None, 1, width, ch), f"{layer.name}/expand")
         y4 = ctx.out_tensor(layer, f"{layer.name}/pool", (None, 1, out_w, ch), None)
         ctx.g.add(code, [h], [y4], ("Pool2DOptions", {
             "Padding": padding_code(layer.padding), "StrideW": int(layer.strides[0]),
             "StrideH": 1, "FilterWidth": int(layer.pool_size[0]), "FilterHeight": 1}),
             layer.name)
-        return 1, ctx.reshape(layer, y4, (None, out_w, ch), layer.name)
+        return ctx.reshape(layer, y4, (None, out_w, ch), step.name)
     return handler
 
 
 def _global_pool(code, axes):
-    def handler(ctx, items, k, x):
-        idx, layer = items[k]
-        y = ctx.out_tensor(layer, layer.name, layer.output_shape, None)
+    def handler(ctx, step, k, xs):
+        layer = step.layer
+        y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
         keep = bool(getattr(layer, "keepdims", False))
-        ctx.g.add(code, [x, ctx.int32(f"{layer.name}/axes", axes)], [y],
+        ctx.g.add(code, [xs[0], ctx.int32(f"{layer.name}/axes", axes)], [y],
                   ("ReducerOptions", {"KeepDims": keep}), layer.name)
-        return 1, y
+        return y
     return handler
 
 
-def _reshape(ctx, items, k, x):
-    idx, layer = items[k]
-    return 1, ctx.reshape(layer, x, layer.output_shape, layer.name)
+def _reshape(ctx, step, k, xs):
+    return ctx.reshape(step.layer, xs[0], _out_shape(ctx, step), step.name)
 
 
-def _activation(ctx, items, k, x):
-    idx, layer = items[k]
-    return 1, ctx.activation(layer, x, layer.activation, idx, name=layer.name)
+def _activation(ctx, step, k, xs):
+    return ctx.activation(step.layer, xs[0], step.layer.activation, k, name=step.name)
 
 
-def _batchnorm(ctx, items, k, x):
+def _batchnorm(ctx, step, k, xs):
     """A BatchNormalization with no dense or convolution layer before it
     to fold into: MUL by scale, ADD shift."""
-    idx, layer = items[k]
+    layer = step.layer
     scale, shift = _bn_scale_shift(ctx, layer)
     g = ctx.g
     s = g.constant(f"{layer.name}/scale", scale, role="param")
     t = g.constant(f"{layer.name}/shift", shift, role="param")
-    mid = ctx.out_tensor(layer, f"{layer.name}/mul", layer.output_shape,
-                         (idx, lambda inp, _s=scale: np.asarray(inp) * _s))
+    shape = _out_shape(ctx, step)
+    mid = ctx.out_tensor(layer, f"{layer.name}/mul", shape,
+                         (k, lambda inp, _s=scale: np.asarray(inp) * _s))
     none = {"FusedActivationFunction": fused_activation_code("linear")}
-    g.add("MUL", [x, s], [mid], ("MulOptions", dict(none)), layer.name)
-    y = ctx.out_tensor(layer, layer.name, layer.output_shape, (idx, "out"))
+    g.add("MUL", [xs[0], s], [mid], ("MulOptions", dict(none)), layer.name)
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
     g.add("ADD", [mid, t], [y], ("AddOptions", dict(none)), layer.name)
-    return 1, y
+    return y
+
+
+_BINARY_OPS = {"Add": ("ADD", "AddOptions"), "Subtract": ("SUB", "SubOptions"),
+               "Multiply": ("MUL", "MulOptions"), "Maximum": ("MAXIMUM", None),
+               "Minimum": ("MINIMUM", None), "Average": ("ADD", "AddOptions")}
+
+
+def _elementwise(ctx, step, k, xs):
+    """A merge layer as a chain of binary ops (ADD, SUB, MUL, MAXIMUM,
+    MINIMUM); Average adds, then multiplies by 1/n."""
+    layer = step.layer
+    kind = _layer_kind(layer)
+    code, table = _BINARY_OPS[kind]
+    shape = _out_shape(ctx, step)
+    g = ctx.g
+    none = {"FusedActivationFunction": fused_activation_code("linear")}
+    opts = (table, dict(none)) if table else None
+    acc = xs[0]
+    last = len(xs) - 1
+    average = kind == "Average"
+    for i, x in enumerate(xs[1:], 1):
+        final = i == last and not average
+        name = step.name if final else f"{layer.name}/{code.lower()}_{i}"
+        stat = (k, "out") if final else (k, _partial_fn(layer, i))
+        y = ctx.out_tensor(layer, name, shape, stat)
+        g.add(code, [acc, x], [y], opts, layer.name)
+        acc = y
+    if average:
+        inv = g.constant(f"{layer.name}/inv_count", np.full((1,), 1.0 / len(xs), np.float32),
+                         role="param")
+        y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+        g.add("MUL", [acc, inv], [y], ("MulOptions", dict(none)), layer.name)
+        acc = y
+    return acc
+
+
+def _partial_fn(layer, i):
+    """Calibration: the running result of a merge over its first i + 1
+    inputs."""
+    op = {"Add": np.add, "Subtract": np.subtract, "Multiply": np.multiply,
+          "Maximum": np.maximum, "Minimum": np.minimum, "Average": np.add}[_layer_kind(layer)]
+
+    def fn(xs):
+        acc = np.asarray(xs[0])
+        for x in xs[1:i + 1]:
+            acc = op(acc, x)
+        return acc
+    return fn
+
+
+def _concatenate(ctx, step, k, xs):
+    layer = step.layer
+    shape = _out_shape(ctx, step)
+    axis = layer.axis % len(shape)
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    ctx.g.add("CONCATENATION", list(xs), [y],
+              ("ConcatenationOptions", {"Axis": int(axis),
+                                        "FusedActivationFunction":
+                                            fused_activation_code("linear")}), layer.name)
+    return y
+
+
+def _dot(ctx, step, k, xs):
+    """Dot as BATCH_MATMUL over 3-D operands (2-D inputs reshaped to a
+    row and a column), with L2_NORMALIZATION first when normalizing."""
+    layer = step.layer
+    shapes = [ctx.program.shapes[s] for s in step.ins]
+    axes = layer._plan(shapes)
+    g = ctx.g
+    ops_in, adj = [], []
+    for i, (x, shp, axis) in enumerate(zip(xs, shapes, axes)):
+        if layer.normalize:
+            if axis != len(shp) - 1:
+                raise ctx.error(layer, "normalize=True exports only when the dot product runs "
+                                       "over the last axis of each input")
+            n = ctx.out_tensor(layer, f"{layer.name}/l2_normalize_{i}", shp,
+                               (k, _normalized_fn(i, axis)))
+            g.add("L2_NORMALIZATION", [x], [n],
+                  ("L2NormOptions", {"FusedActivationFunction":
+                                     fused_activation_code("linear")}), layer.name)
+            x = n
+        if len(shp) == 2:
+            x = ctx.reshape(layer, x, (None, 1, shp[1]) if i == 0 else (None, shp[1], 1),
+                            f"{layer.name}/operand_{i}")
+            adj.append(False)
+        else:
+            adj.append((axis == 1) if i == 0 else (axis == 2))
+        ops_in.append(x)
+    a, b = [ctx.program.shapes[s] for s in step.ins]
+    m = 1 if len(a) == 2 else (a[2] if adj[0] else a[1])
+    n = 1 if len(b) == 2 else (b[1] if adj[1] else b[2])
+    out_shape = _out_shape(ctx, step)
+    prod_shape = (None, m, n)
+    if tuple(prod_shape[1:]) == tuple(out_shape[1:]):
+        y = ctx.out_tensor(layer, step.name, out_shape, (k, "out"))
+        g.add("BATCH_MATMUL", ops_in, [y], ("BatchMatMulOptions", {"AdjX": adj[0],
+                                                                   "AdjY": adj[1]}),
+              layer.name)
+        return y
+    prod = ctx.out_tensor(layer, f"{layer.name}/matmul", prod_shape, (k, "out"))
+    g.add("BATCH_MATMUL", ops_in, [prod], ("BatchMatMulOptions", {"AdjX": adj[0],
+                                                                  "AdjY": adj[1]}),
+          layer.name)
+    return ctx.reshape(layer, prod, out_shape, step.name)
+
+
+def _normalized_fn(i, axis):
+    def fn(xs):
+        return ops.l2_normalize(np.asarray(xs[i], np.float32), axis)
+    return fn
 
 
 _HANDLERS = {
@@ -442,7 +534,15 @@ _HANDLERS = {
     "Reshape": _reshape,
     "Activation": _activation,
     "BatchNormalization": _batchnorm,
-    "Dropout": None,  # the identity at inference
+    "Add": _elementwise,
+    "Subtract": _elementwise,
+    "Multiply": _elementwise,
+    "Average": _elementwise,
+    "Maximum": _elementwise,
+    "Minimum": _elementwise,
+    "Concatenate": _concatenate,
+    "Dot": _dot,
+    "Dropout": None,  # the identity at inference: the graph passes drop it
 }
 
 
@@ -451,49 +551,72 @@ FUSABLE = frozenset({"relu", "relu6"})
 
 
 def build_graph(model):
-    """The float32 TFLite graph of a built Sequential ``model``."""
-    from ..models import Sequential
-    if not isinstance(model, Sequential):
-        raise ConversionError(f"TFLiteConverter: expected a pynn Sequential model, got "
+    """The float32 TFLite graph of a built pynn model (any number of inputs
+    and outputs)."""
+    from ..models import Model
+    from ..models.passes import inference_program
+    if not isinstance(model, Model):
+        raise ConversionError(f"TFLiteConverter: expected a pynn model, got "
                               f"{type(model).__name__}")
     if not model.layers:
         raise ConversionError(f"Model {model.name!r} has no layers; there is nothing to export")
-    if not model.built or model._input_shape is None:
+    if not model.built or model._program is None:
         raise ConversionError(f"Model {model.name!r} has not been built, so its input shape and "
                               f"weights are unknown; give the first layer input_shape=..., start "
                               f"with pynn.Input(shape=...), or call the model on data first")
-    in_shape = tuple(model.input_shape)
-    if any(d is None for d in in_shape[1:]):
-        raise ConversionError(f"Model {model.name!r}: the input shape {_fmt(in_shape)} has an "
-                              f"unknown dimension other than the batch; TFLite needs them known")
-    items = []
-    for idx, layer in enumerate(model.layers):
+    for t in model._inputs:
+        if any(d is None for d in t.shape[1:]):
+            raise ConversionError(f"Model {model.name!r}: the input {t.name!r} has shape "
+                                  f"{_fmt(t.shape)} with an unknown dimension other than the "
+                                  f"batch; TFLite needs them known")
+        if t.dtype != "float32":
+            raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
+                                  f"pynn.lite exports float32 inputs")
+    program = inference_program(model)
+    for step in program.steps:
+        layer = step.layer
         kind = _layer_kind(layer)
         if kind is None and type(layer).__name__ not in _HANDLERS:
             raise ConversionError(
                 f"Layer {layer.name!r} ({type(layer).__name__}) has no TensorFlow Lite form in "
-                f"pynn.lite; exportable layers: {', '.join(sorted(_HANDLERS))}")
+                f"pynn.lite; exportable layers: "
+                f"{', '.join(sorted(k for k, v in _HANDLERS.items() if v))}")
         if kind is None:
-            raise ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}) overrides "
-                                  f"call() and cannot be exported as the layer it extends")
-        if kind != "Dropout":
-            items.append((idx, layer))
+            raise ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}) computes "
+                                  f"through its own call() or forward() and cannot be exported "
+                                  f"as the layer it extends")
 
     g = Graph()
-    x = g.activation("input", in_shape, stat=(-1, "out"))
-    g.inputs = [x]
-    ctx = _Context(model, g, FUSABLE)
-    k = 0
-    while k < len(items):
-        idx, layer = items[k]
-        handler = _HANDLERS[_layer_kind(layer)]
-        taken, x = handler(ctx, items, k, x)
-        k += taken
-    if x is g.inputs[0]:
-        # Nothing but identities: a reshape to the same shape keeps the
-        # model a valid graph with distinct input and output tensors.
-        last = model.layers[-1]
-        x = ctx.reshape(last, x, in_shape, last.name, stat=None)
-    x.name = "output"
-    g.outputs = [x]
+    tensors = {}
+    single = len(program.input_slots) == 1
+    for i, (slot, t) in enumerate(zip(program.input_slots, model._inputs)):
+        tensors[slot] = g.activation("input" if single else t.name, program.shapes[slot],
+                                     stat=("input", i))
+    g.inputs = [tensors[s] for s in program.input_slots]
+    ctx = _Context(model, g, FUSABLE, program)
+    for k, step in enumerate(program.steps):
+        xs = [tensors[s] for s in step.ins]
+        y = _HANDLERS[_layer_kind(step.layer)](ctx, step, k, xs)
+        ys = y if isinstance(y, list) else [y]
+        for s, t in zip(step.outs, ys):
+            tensors[s] = t
+    outputs = []
+    names = model.output_names
+    for i, slot in enumerate(program.output_slots):
+        t = tensors[slot]
+        if t in g.inputs or t in outputs:
+            # An output that is an input, or the same tensor twice: a
+            # reshape to the same shape gives it a tensor of its own.
+            last = model.layers[-1]
+            t = ctx.reshape(last, t, program.shapes[slot], f"{names[i]}/identity",
+                            stat=None)
+        outputs.append(t)
+    used = set()
+    for i, t in enumerate(outputs):
+        name = "output" if len(outputs) == 1 else names[i]
+        if name in used:
+            name = f"{name}_{i}"
+        used.add(name)
+        t.name = name
+    g.outputs = outputs
     return g

@@ -34,11 +34,16 @@ DYNAMIC_MIN_ELEMENTS = 1024
 # values without computing new ones).
 SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "MEAN"}
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
-                "TANH": (1.0 / 128.0, 0)}
+                "TANH": (1.0 / 128.0, 0), "L2_NORMALIZATION": (1.0 / 128.0, 0)}
+# Ops whose int8 kernels need every input quantized as the output is
+# (they compare or copy quantized values): inputs with other parameters
+# are requantized by a QUANTIZE op in front.
+SHARED_SCALE_OPS = {"CONCATENATION", "MAXIMUM", "MINIMUM"}
 # Builtin ops that have int8 kernels in the interpreter.
 INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "AVERAGE_POOL_2D", "MEAN", "REDUCE_MAX", "RESHAPE", "PAD", "SOFTMAX", "LOGISTIC",
-            "TANH", "RELU", "RELU6", "LEAKY_RELU", "ELU", "HARD_SWISH", "MUL", "ADD",
+            "TANH", "RELU", "RELU6", "LEAKY_RELU", "ELU", "HARD_SWISH", "MUL", "ADD", "SUB",
+            "CONCATENATION", "MAXIMUM", "MINIMUM", "BATCH_MATMUL", "L2_NORMALIZATION",
             "QUANTIZE", "DEQUANTIZE"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
@@ -126,57 +131,75 @@ def dynamic_range(graph, per_channel_dense=True):
 
 # ------------------------------------------------------------ calibration
 
-def representative_batches(dataset, input_shape, chunk=256):
+def representative_batches(dataset, inputs, chunk=256):
     """The samples of a tf.lite-style representative dataset (a callable
-    returning an iterable of lists of input arrays) as float32 batches of
-    at most ``chunk`` rows."""
+    returning an iterable of lists of input arrays, one per model input,
+    or of dicts by input name) as batches of at most ``chunk`` rows: a list
+    of [array per input]."""
     gen = dataset() if callable(dataset) else dataset
     if gen is None:
         raise _error("representative_dataset returned None; it must return an iterable of "
                      "lists of input arrays, e.g. `yield [x[i:i+1]]`")
-    want = tuple(input_shape[1:])
-    samples = []
+    wants = [tuple(t.shape[1:]) for t in inputs]
+    names = [t.name for t in inputs]
+    samples = [[] for _ in inputs]
     try:
         iterator = iter(gen)
     except TypeError:
         raise _error(f"representative_dataset must return an iterable of lists of input "
                      f"arrays, got {type(gen).__name__}") from None
+    count = 0
     for i, item in enumerate(iterator):
         if isinstance(item, dict):
-            item = list(item.values())
+            missing = [n for n in names if n not in item]
+            if missing and len(item) == len(names):
+                item = list(item.values())
+            elif missing:
+                raise _error(f"representative_dataset sample {i} lacks the inputs {missing}")
+            else:
+                item = [item[n] for n in names]
         if not isinstance(item, (list, tuple)):
             item = [item]
-        if len(item) != 1:
+        if len(item) != len(wants):
             raise _error(f"representative_dataset sample {i} has {len(item)} inputs; the model "
-                         f"has one input")
-        x = np.asarray(item[0], dtype=np.float32)
-        if x.shape == want:
-            x = x[None]
-        if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
-            raise _error(f"representative_dataset sample {i} has shape {x.shape}; the model "
-                         f"input is (None, {', '.join(map(str, want))})")
-        if not np.all(np.isfinite(x)):
-            raise _error(f"representative_dataset sample {i} contains NaN or infinite values")
-        samples.append(x)
-    if not samples:
+                         f"has {len(wants)}")
+        rows = None
+        for j, (a, want) in enumerate(zip(item, wants)):
+            x = np.asarray(a, dtype=np.float32)
+            if x.shape == want:
+                x = x[None]
+            if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+                raise _error(f"representative_dataset sample {i} has shape {x.shape} for input "
+                             f"{names[j]!r}; the model input is "
+                             f"(None, {', '.join(map(str, want))})")
+            if not np.all(np.isfinite(x)):
+                raise _error(f"representative_dataset sample {i} contains NaN or infinite "
+                             f"values")
+            if rows is not None and x.shape[0] != rows:
+                raise _error(f"representative_dataset sample {i}: the inputs have different "
+                             f"numbers of rows")
+            rows = x.shape[0]
+            samples[j].append(x)
+        count += 1
+    if not count:
         raise _error("representative_dataset yielded no samples; calibration needs at least one")
-    data = np.concatenate(samples, axis=0)
-    return [data[i:i + chunk] for i in range(0, data.shape[0], chunk)]
+    data = [np.concatenate(s, axis=0) for s in samples]
+    return [[d[i:i + chunk] for d in data] for i in range(0, data[0].shape[0], chunk)]
 
 
-def _preactivation(layer, x):
-    """The layer's output before its activation."""
-    saved = layer.activation
-    layer.activation = "linear"
-    try:
-        return layer.call(x, training=False)
-    finally:
-        layer.activation = saved
+def _preactivation(step, x):
+    """A dense or convolution step's output before its activation."""
+    from ..models.node import CallContext
+    layer = step.layer
+    fold = step.fold.inference_affine() if step.fold is not None else None
+    return layer.infer(CallContext(), x, fold=fold, activation="linear")
 
 
 def calibrate(model, graph, batches):
     """Min and max of every tensor with a ``stat`` over ``batches``, by
-    running the model's layers in order (``call(x, training=False)``)."""
+    running the model's inference program step by step."""
+    from ..models.passes import inference_program
+    program = inference_program(model)
     wanted = {}
     for t in graph.tensors():
         if t.stat is not None and not t.is_constant:
@@ -189,23 +212,29 @@ def calibrate(model, graph, batches):
         old = ranges.get(id(t))
         ranges[id(t)] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
 
+    state = program.new_state()
     for batch in batches:
-        x = np.ascontiguousarray(batch, np.float32)
-        for t in wanted.get(-1, []):
-            record(t, x)
-        for idx, layer in enumerate(model.layers):
-            needs = wanted.get(idx, [])
-            for t in needs:  # before the layer's own call reuses its buffers
+        xs = [np.ascontiguousarray(b, np.float32) for b in batch]
+        for t in wanted.get("input", []):
+            record(t, xs[t.stat[1]])
+        vals = [None] * len(program.shapes)
+        for s, x in zip(program.input_slots, xs):
+            vals[s] = x
+        for k, step in enumerate(program.steps):
+            x = vals[step.ins[0]] if step.single_in else [vals[i] for i in step.ins]
+            needs = wanted.get(k, [])
+            for t in needs:  # before the step's own call reuses its buffers
                 kind = t.stat[1]
                 if kind == "pre":
-                    record(t, _preactivation(layer, x))
+                    record(t, _preactivation(step, x))
                 elif callable(kind):
                     record(t, kind(x))
-            y = layer.call(x, training=False)
+            y = step.run(state[k], x)
             for t in needs:
                 if t.stat[1] == "out":
                     record(t, y)
-            x = y
+            for o, v in zip(step.outs, [y] if step.single_out else y):
+                vals[o] = np.array(v)
     return ranges
 
 
@@ -222,8 +251,8 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                          + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
-        _set_from_range(t, ranges, "the model input")
-    for op in graph.ops:
+        _set_from_range(t, ranges, f"the model input {t.name!r}")
+    for op in list(graph.ops):
         out = op.outputs[0]
         if op.code in SAME_SCALE_OPS:
             q = op.inputs[0].quant
@@ -233,6 +262,8 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             out.quant = Quant(np.float32(scale), zp)
         else:
             _set_from_range(out, ranges, f"the output of {op.code} in layer {op.layer!r}")
+        if op.code in SHARED_SCALE_OPS:
+            _share_output_scale(graph, op)
         if op.code in WEIGHT_AXIS:
             _quantize_weighted(op)
         elif op.code in ("MUL", "ADD"):
@@ -247,6 +278,25 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         if not t.is_constant and t.dtype == np.float32:
             t.dtype = np.dtype(np.int8)
     _interface(graph, input_type, output_type)
+
+
+def _share_output_scale(graph, op):
+    """Make every input of ``op`` carry the output's quantization, putting
+    a QUANTIZE (int8 to int8 requantization) in front of those that do not.
+    The output's calibrated range covers what its inputs bring to it."""
+    from .graph import Op
+    out_q = op.outputs[0].quant
+    for i, x in enumerate(op.inputs):
+        q = x.quant
+        if q is not None and float(q.scale[0]) == float(out_q.scale[0]) and \
+                int(q.zero_point[0]) == int(out_q.zero_point[0]):
+            continue
+        y = Tensor(f"{x.name}/requantized", x.shape, np.float32,
+                   quant=Quant(out_q.scale.copy(), out_q.zero_point.copy()),
+                   dynamic_batch=x.dynamic_batch)
+        requant = Op("QUANTIZE", [x], [y], ("QuantizeOptions", {}), op.layer)
+        graph.ops.insert(graph.ops.index(op), requant)
+        op.inputs[i] = y
 
 
 # The largest ``input_scale * weight_scale / output_scale`` given to a
@@ -291,30 +341,32 @@ def _set_from_range(t, ranges, what):
 
 
 def _interface(graph, input_type, output_type):
+    """The model's input and output tensors in the asked types: QUANTIZE
+    in front of each float32 or uint8 input, DEQUANTIZE (or QUANTIZE, for
+    uint8) after each output."""
     from .graph import Op
     input_type, output_type = np.dtype(input_type), np.dtype(output_type)
-    x = graph.inputs[0]
     if input_type != np.int8:
-        inner = Tensor(x.name + "_int8", x.shape, np.int8, quant=x.quant,
-                       dynamic_batch=x.dynamic_batch)
-        graph.replace_input(x, inner)
-        outer = x
-        outer.dtype = input_type
-        outer.quant = _shifted(x.quant, input_type)
-        graph.ops.insert(0, Op("QUANTIZE", [outer], [inner], ("QuantizeOptions", {})))
-    y = graph.outputs[0]
+        for x in list(graph.inputs):
+            inner = Tensor(x.name + "_int8", x.shape, np.int8, quant=x.quant,
+                           dynamic_batch=x.dynamic_batch)
+            graph.replace_input(x, inner)
+            x.dtype = input_type
+            x.quant = _shifted(inner.quant, input_type)
+            graph.ops.insert(0, Op("QUANTIZE", [x], [inner], ("QuantizeOptions", {})))
     if output_type != np.int8:
-        inner = Tensor(y.name + "_int8", y.shape, np.int8, quant=y.quant,
-                       dynamic_batch=y.dynamic_batch)
-        for op in graph.ops:
-            op.outputs = [inner if t is y else t for t in op.outputs]
-        graph.replace_input(y, inner)
-        y.dtype = output_type
-        y.quant = _shifted(inner.quant, output_type)
-        code = "DEQUANTIZE" if output_type == np.float32 else "QUANTIZE"
-        graph.ops.append(Op(code, [inner], [y],
-                            ("DequantizeOptions", {}) if code == "DEQUANTIZE"
-                            else ("QuantizeOptions", {})))
+        for y in list(graph.outputs):
+            inner = Tensor(y.name + "_int8", y.shape, np.int8, quant=y.quant,
+                           dynamic_batch=y.dynamic_batch)
+            for op in graph.ops:
+                op.outputs = [inner if t is y else t for t in op.outputs]
+            graph.replace_input(y, inner)
+            y.dtype = output_type
+            y.quant = _shifted(inner.quant, output_type)
+            code = "DEQUANTIZE" if output_type == np.float32 else "QUANTIZE"
+            graph.ops.append(Op(code, [inner], [y],
+                                ("DequantizeOptions", {}) if code == "DEQUANTIZE"
+                                else ("QuantizeOptions", {})))
 
 
 def _shifted(quant, dtype):

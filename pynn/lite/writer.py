@@ -129,6 +129,12 @@ _RUNTIME = {
     ("QUANTIZE", 1): "1.14.0",
     ("DEQUANTIZE", 1): "1.13.1", ("DEQUANTIZE", 2): "1.14.0", ("DEQUANTIZE", 3): "1.15.0",
     ("DEQUANTIZE", 5): "2.7.0",
+    ("CONCATENATION", 1): "1.5.0", ("CONCATENATION", 2): "1.14.0",
+    ("SUB", 1): "1.6.0", ("SUB", 2): "1.14.0",
+    ("MAXIMUM", 1): "1.14.0", ("MAXIMUM", 2): "1.14.0",
+    ("MINIMUM", 1): "1.14.0", ("MINIMUM", 2): "1.14.0",
+    ("BATCH_MATMUL", 1): "2.3.0", ("BATCH_MATMUL", 2): "2.3.0",
+    ("L2_NORMALIZATION", 1): "1.5.0", ("L2_NORMALIZATION", 2): "1.14.0",
 }
 
 

@@ -87,62 +87,95 @@ def plot_history(history, path=None, metrics=None, dpi=100):
     return fig
 
 
-def _shape(layer, attr):
-    from ..layers.base import shape_str
-    try:
-        return shape_str(getattr(layer, attr))
-    except AttributeError:
-        return "?"
+def _graph_rows(model):
+    """Boxes of the picture, rows by depth from the inputs: a list of rows,
+    each a list of (key, name, class, input shape text, output shape text,
+    layer), and the arrows between boxes as (from key, to key)."""
+    from ..layers.base import shapes_str
+    from ..models.summary import class_label
+    from ..models.sequential import Sequential
+    if model._program is None:  # an unbuilt Sequential: a plain stack
+        rows = [[(i, l.name, class_label(l), "?", "?", l)] for i, l in enumerate(model.layers)]
+        return rows, [(i, i + 1) for i in range(len(rows) - 1)]
+    depth, boxes, edges = {}, [], []
+    for t in model._inputs:
+        layer = t.node.operation
+        depth[id(t)] = 0
+        if isinstance(model, Sequential) and len(model._inputs) == 1:
+            boxes.append((id(t), layer.name, "InputLayer", None, shapes_str(t.shape), layer, 0))
+        else:
+            boxes.append((id(t), layer.name, class_label(layer), None, shapes_str(t.shape),
+                          layer, 0))
+    for node in model._nodes:
+        d = 1 + max((depth.get(id(t), 0) for t in node.input_tensors), default=0)
+        key = id(node)
+        ins = [t.shape for t in node.input_tensors]
+        outs = [t.shape for t in node.output_tensors]
+        boxes.append((key, node.operation.name, class_label(node.operation),
+                      shapes_str(ins[0] if len(ins) == 1 else ins),
+                      shapes_str(outs[0] if len(outs) == 1 else outs), node.operation, d))
+        for t in node.input_tensors:
+            src = t.node
+            edges.append((id(t) if src.is_input else id(src), key))
+        for t in node.output_tensors:
+            depth[id(t)] = d
+    rows = {}
+    for b in boxes:
+        rows.setdefault(b[-1], []).append(b[:-1])
+    return [rows[d] for d in sorted(rows)], edges
 
 
 def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=True,
-               dpi=96, show_params=False):
-    """A picture of the model: one box per layer (name, class, input and
-    output shapes), arrows from input to output, drawn with matplotlib (no
-    graphviz).  Saved to ``to_file`` atomically; returns the Figure."""
+               dpi=96, show_params=False, rankdir="TB", expand_nested=False,
+               show_layer_activations=False, show_dtype=False, show_trainable=False):
+    """A picture of the model's graph: one box per layer call (name, class,
+    input and output shapes), arrows along the connections, rows from the
+    inputs down to the outputs, drawn with matplotlib (no graphviz).  Saved
+    to ``to_file`` atomically; returns the Figure."""
     Figure = _matplotlib("plot_model")
     from matplotlib.patches import FancyBboxPatch
-    layers = list(model.layers)
-    if not layers:
+    if not model.layers:
         raise ValueError("plot_model: the model has no layers")
-    rows = []
-    try:
-        input_shape = model.input_shape
-    except AttributeError:
-        input_shape = None
-    if input_shape is not None:
-        from ..layers.base import shape_str
-        rows.append(("input_layer" if show_layer_names else "", "InputLayer",
-                     None, shape_str(input_shape), None))
-    for layer in layers:
-        params = f"{layer.count_params():,} params" if (show_params and layer.built) else None
-        rows.append((layer.name if show_layer_names else "", type(layer).__name__,
-                     _shape(layer, "input_shape"), _shape(layer, "output_shape"), params))
-    box_h, gap, width = 1.0, 0.6, 6.0
+    rows, edges = _graph_rows(model)
+    box_h, gap, box_w, hgap = 1.0, 0.6, 5.2, 0.4
+    cols = max(len(r) for r in rows)
+    width = cols * (box_w + hgap) + 0.4
     height = len(rows) * (box_h + gap)
-    fig = Figure(figsize=(4.2, max(1.6, 0.62 * height)))
+    fig = Figure(figsize=(max(4.2, 0.8 * width), max(1.6, 0.62 * height)))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
-    for i, (name, cls, shp_in, shp_out, params) in enumerate(rows):
+    where = {}
+    for i, row in enumerate(rows):
         top = height - gap / 2 - i * (box_h + gap)
         y0 = top - box_h
-        ax.add_patch(FancyBboxPatch((0.4, y0), width - 0.8, box_h,
-                                    boxstyle="round,pad=0.02,rounding_size=0.12",
-                                    facecolor="#dbe9f6" if i or input_shape is None else "#eeeeee",
-                                    edgecolor="#34495e", linewidth=1.2))
-        title = f"{name} ({cls})" if name else cls
-        ax.text(width / 2, y0 + box_h * (0.7 if show_shapes else 0.5), title,
-                ha="center", va="center", fontsize=9, fontweight="bold")
-        if show_shapes:
-            shapes = f"output: {shp_out}" if shp_in is None else f"{shp_in} \u2192 {shp_out}"
-            if params:
-                shapes += f"   {params}"
-            ax.text(width / 2, y0 + box_h * 0.28, shapes, ha="center", va="center",
-                    fontsize=8, family="monospace")
-        if i:
-            ax.annotate("", xy=(width / 2, top), xytext=(width / 2, top + gap),
+        offset = (width - len(row) * (box_w + hgap)) / 2
+        for j, (key, name, cls, shp_in, shp_out, layer) in enumerate(row):
+            x0 = offset + j * (box_w + hgap) + hgap / 2
+            where[key] = (x0 + box_w / 2, top, y0)
+            is_input = shp_in is None
+            ax.add_patch(FancyBboxPatch((x0, y0), box_w, box_h,
+                                        boxstyle="round,pad=0.02,rounding_size=0.12",
+                                        facecolor="#eeeeee" if is_input else "#dbe9f6",
+                                        edgecolor="#34495e", linewidth=1.2))
+            title = f"{name} ({cls})" if show_layer_names else cls
+            if show_layer_activations and getattr(layer, "activation", None) not in (None,):
+                title += f" [{layer.activation}]"
+            if show_trainable:
+                title += " [T]" if layer.trainable else " [F]"
+            ax.text(x0 + box_w / 2, y0 + box_h * (0.7 if show_shapes else 0.5), title,
+                    ha="center", va="center", fontsize=9, fontweight="bold")
+            if show_shapes:
+                shapes = f"output: {shp_out}" if is_input else f"{shp_in} \u2192 {shp_out}"
+                if show_params and layer.built and not is_input:
+                    shapes += f"   {layer.count_params():,} params"
+                ax.text(x0 + box_w / 2, y0 + box_h * 0.28, shapes, ha="center", va="center",
+                        fontsize=8, family="monospace")
+    for src, dst in edges:
+        if src in where and dst in where:
+            (sx, _, sy0), (dx, dtop, _) = where[src], where[dst]
+            ax.annotate("", xy=(dx, dtop), xytext=(sx, sy0),
                         arrowprops=dict(arrowstyle="-|>", color="#34495e", lw=1.2))
     _save(fig, to_file, dpi)
     return fig

@@ -54,7 +54,7 @@ STACKS_2D = {
 
 def training_loss(model, x, y):
     """The loss with training-mode layers (batch statistics), no dropout."""
-    out = model._forward(x, True)
+    out = model._program.forward([x], True, model._program.new_state())[0]
     return float(model.loss.compute(y, out, None, x.shape[0], None, False).sum()) / x.shape[0]
 
 
@@ -136,8 +136,7 @@ def test_output_shapes_and_parameter_counts_follow_keras(layer, input_shape, out
 def test_batch_normalization_modes_and_moving_statistics():
     bn = layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
     x = np.random.default_rng(0).normal(5.0, 2.0, (64, 3, 3, 4)).astype(np.float32)
-    bn.build_for((None, 3, 3, 4))
-    y = bn.call(x, training=True)
+    y = bn(x, training=True)
     flat = y.reshape(-1, 4)
     np.testing.assert_allclose(flat.mean(0), 0, atol=1e-4)
     np.testing.assert_allclose(flat.var(0), 1, atol=2e-3)
@@ -145,12 +144,12 @@ def test_batch_normalization_modes_and_moving_statistics():
     np.testing.assert_allclose(bn.moving_mean.value, 0.1 * m, rtol=1e-5)
     np.testing.assert_allclose(bn.moving_variance.value, 0.9 + 0.1 * v, rtol=1e-5)
     # Inference uses the moving statistics.
-    yi = bn.call(x, training=False)
+    yi = bn(x, training=False)
     want = (x - bn.moving_mean.value) / np.sqrt(bn.moving_variance.value + 1e-3)
     np.testing.assert_allclose(yi, want, rtol=1e-4, atol=1e-4)
     # A frozen layer runs in inference mode even while training.
     bn.trainable = False
-    np.testing.assert_allclose(bn.call(x, training=True), yi, rtol=1e-6)
+    np.testing.assert_allclose(bn(x, training=True), yi, rtol=1e-6)
     assert [w.name.split("/")[-1] for w in bn.weights] == ["gamma", "beta", "moving_mean",
                                                            "moving_variance"]
     assert len(bn.trainable_weights) == 0
@@ -209,10 +208,10 @@ def test_inference_folds_batch_normalization_exactly(first):
         w.assign(g.uniform(0.5, 1.5, w.shape))
     h = x
     for layer in model.layers:  # one layer at a time: nothing folded
-        h = layer.call(h, False)
+        h = layer(h, training=False)
 
     def not_called(*args, **kwargs):
         raise AssertionError("the BatchNormalization ran on its own")
 
-    bn.call = not_called
+    bn.forward = not_called
     np.testing.assert_allclose(model.predict(x, verbose=0), h, rtol=1e-5, atol=1e-5)

@@ -26,10 +26,12 @@ def test_dense_stack_gradients(activation, loss):
 
 
 def test_dropout_backward_uses_forward_mask():
+    from pynn.models.node import CallContext
     layer = layers.Dropout(0.5)
     layer.build_for((None, 100))
     x = np.ones((4, 100), np.float32)
-    y = layer.call(x, training=True)
-    dx = layer.backward(np.ones_like(y))
+    ctx = CallContext()
+    y = layer.forward(ctx, x, True)
+    dx = layer.backward(ctx, np.ones_like(y))
     np.testing.assert_array_equal(dx, y)
-    assert layer.call(x, training=False) is x
+    assert layer.forward(CallContext(), x, False) is x

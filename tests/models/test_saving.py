@@ -185,7 +185,9 @@ def test_get_config_from_config_and_clone():
     model = make_model()
     config = model.get_config()
     json.dumps(config)  # plain JSON
-    assert [l["class_name"] for l in config["layers"]] == ["Dense", "Dropout", "Dense", "Dense"]
+    # Keras 3's Sequential config: the InputLayer first, then the layers.
+    assert [l["class_name"] for l in config["layers"]] == ["InputLayer", "Dense", "Dropout",
+                                                           "Dense", "Dense"]
     rebuilt = Sequential.from_config(config)
     assert rebuilt.get_config() == config
     clone = clone_model(model)

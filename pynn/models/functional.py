@@ -1,0 +1,715 @@
+"""Model: a graph of layers between input and output tensors (Keras's
+functional API), itself a layer.
+
+``Model(inputs, outputs)`` walks back from the outputs to the inputs
+through the nodes that layer calls recorded, checks the graph (every
+output computable from the inputs, unique layer names), orders the layers
+as Keras does, and compiles the nodes into a :class:`Program`: steps in
+execution order reading and writing numbered slots.
+
+A Program runs forward and backward over a run state (one
+:class:`~pynn.models.node.CallContext` per step).  Training keeps one
+state per model across steps; every inference call takes a state of its
+own from a pool, so threads can share a model.  Backward walks the steps
+in reverse: the gradient of a tensor read by several steps is the sum of
+what each returns, and a layer called several times adds up its weight
+gradients over its calls.
+"""
+import itertools
+import warnings
+
+import numpy as np
+
+from .. import ops
+from ..layers.base import (InputLayer, Layer, flatten, shape_str, shapes_str, standardize_dtype,
+                           unique_name)
+from ..training import TrainingMixin
+from .node import CallContext, KerasTensor, Node
+
+# Bumped whenever a model binds its weights' gradients to a new flat
+# buffer (compile, fit), so cached backward plans see which layers train.
+_binding_version = itertools.count(1)
+_current_binding = [0]
+
+
+def new_binding():
+    _current_binding[0] = next(_binding_version)
+
+
+class _Step:
+    __slots__ = ("layer", "node", "ins", "outs", "single_in", "single_out", "training",
+                 "is_model")
+
+    def __init__(self, node, slot_of):
+        self.layer = node.operation
+        self.node = node
+        self.ins = tuple(slot_of[id(t)] for t in node.input_tensors)
+        self.outs = tuple(slot_of[id(t)] for t in node.output_tensors)
+        self.single_in = node.single_input
+        self.single_out = node.single_output
+        self.training = node.training
+        self.is_model = isinstance(self.layer, Model)
+
+
+class RunState:
+    """One execution's state of a program: a context per step, and the
+    buffers in which gradients read by several steps are summed."""
+    __slots__ = ("ctxs", "sums")
+
+    def __init__(self, n):
+        self.ctxs = [CallContext() for _ in range(n)]
+        self.sums = CallContext()
+
+
+def _trains(layer):
+    """Whether any of the layer's weights is being trained (bound to a
+    gradient buffer)."""
+    return any(w.grad is not None for w in layer.weights)
+
+
+class Program:
+    """A graph's nodes as steps over numbered tensor slots: the model's
+    inputs first, then each step's outputs."""
+
+    def __init__(self, inputs, outputs, nodes):
+        slot_of = {}
+        for t in inputs:
+            slot_of.setdefault(id(t), len(slot_of))
+        for node in nodes:
+            for t in node.output_tensors:
+                slot_of.setdefault(id(t), len(slot_of))
+        self.n_slots = len(slot_of)
+        self.input_slots = tuple(slot_of[id(t)] for t in inputs)
+        self.output_slots = tuple(slot_of[id(t)] for t in outputs)
+        self.steps = [_Step(node, slot_of) for node in nodes]
+        shapes = [None] * self.n_slots
+        masked = [False] * self.n_slots
+        for t in inputs:
+            shapes[slot_of[id(t)]] = t.shape
+            masked[slot_of[id(t)]] = t._has_mask
+        for node in nodes:
+            for t in node.output_tensors:
+                shapes[slot_of[id(t)]] = t.shape
+                masked[slot_of[id(t)]] = t._has_mask
+        self.shapes = shapes
+        self.has_masks = any(masked)
+        self._plans = {}
+
+    def new_state(self):
+        return RunState(len(self.steps))
+
+    # ----------------------------------------------------------- forward
+
+    def forward(self, xs, training, state, masks=None):
+        """The output values for input values ``xs`` (a list)."""
+        vals = [None] * self.n_slots
+        for s, x in zip(self.input_slots, xs):
+            vals[s] = x
+        if self.has_masks or masks is not None:
+            return self._forward_masked(vals, training, state, masks)
+        for st, ctx in zip(self.steps, state.ctxs):
+            x = vals[st.ins[0]] if st.single_in else [vals[i] for i in st.ins]
+            y = st.layer.forward(ctx, x, training if st.training is None else st.training)
+            if st.single_out:
+                vals[st.outs[0]] = y
+            else:
+                for o, v in zip(st.outs, y):
+                    vals[o] = v
+        return [vals[o] for o in self.output_slots]
+
+    def _forward_masked(self, vals, training, state, masks):
+        """forward, carrying each tensor's mask (None where it has none)."""
+        mask_of = [None] * self.n_slots
+        for s, m in zip(self.input_slots, masks or []):
+            mask_of[s] = m
+        for st, ctx in zip(self.steps, state.ctxs):
+            if st.single_in:
+                x, m = vals[st.ins[0]], mask_of[st.ins[0]]
+            else:
+                x, m = [vals[i] for i in st.ins], [mask_of[i] for i in st.ins]
+                if all(v is None for v in m):
+                    m = None
+            ctx.mask = m
+            y = st.layer.forward(ctx, x, training if st.training is None else st.training)
+            out_mask = st.layer.compute_mask(ctx, x, m)
+            if st.single_out:
+                vals[st.outs[0]], mask_of[st.outs[0]] = y, out_mask
+            else:
+                om = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(y)
+                for o, v, mm in zip(st.outs, y, om):
+                    vals[o], mask_of[o] = v, mm
+        self.last_masks = [mask_of[o] for o in self.output_slots]
+        return [vals[o] for o in self.output_slots]
+
+    # ---------------------------------------------------------- backward
+
+    def _plan(self, need_inputs):
+        """Which steps run backward (those with trained weights, or after
+        a tensor that needs a gradient), in reverse order, and which of
+        each step's inputs need a gradient; cached per weight binding."""
+        key = (need_inputs, _current_binding[0])
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        needs = [False] * self.n_slots
+        for s, n in zip(self.input_slots, need_inputs):
+            needs[s] = needs[s] or bool(n)
+        run, need_in, trains = [], [], []
+        for st in self.steps:
+            own = _trains(st.layer)
+            flags = [needs[s] for s in st.ins]
+            active = own or any(flags)
+            for o in st.outs:
+                needs[o] = active
+            need_in.append(flags[0] if st.single_in else flags)
+            trains.append(own and not st.is_model)
+            run.append(active)
+        order = [i for i in range(len(self.steps) - 1, -1, -1) if run[i]]
+        plan = self._plans[key] = (order, need_in, trains)
+        if len(self._plans) > 16:
+            self._plans.pop(next(iter(self._plans)))
+        return plan
+
+    def backward(self, state, out_grads, token, need_inputs=()):
+        """Gradients from ``out_grads`` (one per output, None where no loss
+        reaches it): writes the trained weights' gradients and returns the
+        gradients of the inputs flagged in ``need_inputs``."""
+        need_inputs = tuple(need_inputs) + (False,) * (len(self.input_slots) - len(need_inputs))
+        order, need_in, trains = self._plan(need_inputs)
+        grads = [None] * self.n_slots
+        sums = state.sums
+        ctxs = state.ctxs
+        steps = self.steps
+
+        def accumulate(slot, g):
+            cur = grads[slot]
+            if cur is None:
+                grads[slot] = g
+                return
+            buf = sums.buffer(slot, cur.shape)
+            ops.add(cur, g, out=buf)
+            grads[slot] = buf
+
+        for s, g in zip(self.output_slots, out_grads):
+            if g is not None:
+                accumulate(s, g)
+        for i in order:
+            st = steps[i]
+            if st.single_out:
+                dy = grads[st.outs[0]]
+                if dy is None:
+                    continue
+            else:
+                dy = [grads[o] for o in st.outs]
+                if all(g is None for g in dy):
+                    continue
+            ctx = ctxs[i]
+            ctx.grad_token = token
+            need = need_in[i]
+            layer = st.layer
+            if trains[i]:
+                if getattr(layer, "_grad_token", None) is token:
+                    dx = _backward_accumulating(layer, ctx, dy, need)
+                else:
+                    layer._grad_token = token
+                    dx = layer.backward(ctx, dy, need)
+            else:
+                dx = layer.backward(ctx, dy, need)
+            if st.single_in:
+                if need and dx is not None:
+                    accumulate(st.ins[0], dx)
+            else:
+                for s, g, n in zip(st.ins, dx, need):
+                    if n and g is not None:
+                        accumulate(s, g)
+        return [grads[s] for s in self.input_slots]
+
+
+def _backward_accumulating(layer, ctx, dy, need):
+    """Backward of a later call of a layer already differentiated in this
+    pass: its weight gradients go to scratch buffers and are added to what
+    the earlier calls wrote (the kernels overwrite their outputs)."""
+    ws = [w for w in layer.weights if w.grad is not None]
+    saved = [w.grad for w in ws]
+    scratch = [ctx.buffer(("grad_sum", i), g.shape) for i, g in enumerate(saved)]
+    for w, s in zip(ws, scratch):
+        w.grad = s
+    try:
+        dx = layer.backward(ctx, dy, need)
+    finally:
+        for w, g in zip(ws, saved):
+            w.grad = g
+    for g, s in zip(saved, scratch):
+        ops.add(g, s, out=g)
+    return dx
+
+
+# --------------------------------------------------------------- the graph
+
+def map_graph(inputs, outputs):
+    """The graph between ``inputs`` and ``outputs`` as Keras orders it:
+    (nodes in execution order, layers by decreasing depth).  Raises
+    ValueError for a disconnected graph, a cycle or duplicate names."""
+    input_ids = {id(t) for t in inputs}
+    finished, in_progress = set(), set()
+    ordered, layer_index = [], {}
+
+    # Depth-first from each output, post-order (a node after everything it
+    # reads), iteratively so that deep graphs do not exhaust the stack.
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            tensor, expanded = stack.pop()
+            h = tensor._keras_history
+            if h is None:
+                raise ValueError(f"{tensor!r} was not produced by a layer: graph inputs must "
+                                 f"come from pynn.Input")
+            layer = h.operation
+            node = layer._inbound_nodes[h.node_index]
+            if expanded:
+                in_progress.discard(id(node))
+                if id(node) not in finished:
+                    finished.add(id(node))
+                    ordered.append(node)
+                continue
+            if id(node) in finished:
+                continue
+            if id(tensor) in input_ids and not node.is_input:
+                finished.add(id(node))
+                continue
+            if id(node) in in_progress:
+                raise ValueError(f"Tensor {tensor!r} from layer {layer.name!r} is part of a "
+                                 f"cycle")
+            layer_index.setdefault(id(layer), (len(layer_index), layer))
+            in_progress.add(id(node))
+            stack.append((tensor, True))
+            if not node.is_input:
+                for t in reversed(node.input_tensors):
+                    stack.append((t, False))
+
+    in_graph = {id(n) for n in ordered}
+    node_depth, layer_depth = {}, {}
+    for node in reversed(ordered):
+        depth = node_depth.setdefault(id(node), 0)
+        depth = max(depth, layer_depth.get(id(node.operation), 0))
+        layer_depth[id(node.operation)] = depth
+        node_depth[id(node)] = depth
+        for parent in node.parent_nodes:
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in inputs:
+        node = t.node
+        if node.is_input and id(node.operation) not in layer_depth:
+            warnings.warn(f"Model input {t.name!r} is not connected to any output", stacklevel=4)
+            layer_depth[id(node.operation)] = 0
+            layer_index[id(node.operation)] = (-1, node.operation)
+            node_depth[id(node)] = 0
+            ordered.insert(0, node)
+
+    by_depth = {}
+    for node in ordered:
+        by_depth.setdefault(node_depth[id(node)], []).append(node)
+    nodes = [n for d in sorted(by_depth, reverse=True) for n in by_depth[d]]
+
+    layers_by_depth = {}
+    for key, (index, layer) in layer_index.items():
+        layers_by_depth.setdefault(layer_depth[key], []).append((index, layer))
+    layers = [layer for d in sorted(layers_by_depth, reverse=True)
+              for _, layer in sorted(layers_by_depth[d], key=lambda p: p[0])]
+
+    computable = {id(t) for t in inputs}
+    for node in nodes:
+        for t in node.input_tensors:
+            if id(t) not in computable:
+                raise ValueError(
+                    f"Graph disconnected: cannot obtain the value of tensor {t!r} at layer "
+                    f"{node.operation.name!r}: it depends on an input that is not among the "
+                    f"model's inputs {[x.name for x in inputs]}")
+        for t in node.output_tensors:
+            computable.add(id(t))
+    names = [layer.name for layer in layers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f'The name "{name}" is used {names.count(name)} times in the '
+                             f"model. All layer names should be unique.")
+    return nodes, layers
+
+
+class Model(TrainingMixin, Layer):
+    """A graph of layers: ``Model(inputs, outputs)`` (the functional API),
+    or a subclass that defines its layers in ``__init__`` and wires them in
+    ``call(inputs)``, traced into a graph on first use."""
+    _graph_model = True
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None and outputs is None and type(self) is Model:
+            raise ValueError("Model: give inputs and outputs (Model(inputs, outputs)), or "
+                             "subclass Model and define call()")
+        default = "functional" if type(self) is Model else None
+        Layer.__init__(self, name=name or (unique_name(default) if default else None),
+                       trainable=trainable, **kwargs)
+        self._init_training_state()
+        self._inputs = self._outputs = None
+        self._program = None
+        self._infer = None
+        self._infer_pool = []
+        self._train_state = None
+        self._tracked = []
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("Model: both inputs and outputs are required")
+            self._init_graph(inputs, outputs)
+
+    # ----------------------------------------------------------- graph
+
+    def _init_graph(self, inputs, outputs):
+        for what, struct in (("inputs", inputs), ("outputs", outputs)):
+            leaves = flatten(struct)
+            if not leaves:
+                raise ValueError(f"Model {self.name!r}: {what} must not be empty")
+            for t in leaves:
+                if not isinstance(t, KerasTensor):
+                    raise ValueError(
+                        f"Model {self.name!r}: all {what} must be symbolic tensors (from "
+                        f"pynn.Input or a layer called on one); got {type(t).__name__}"
+                        + (" (a layer: call it on a tensor first)" if isinstance(t, Layer)
+                           else ""))
+        if isinstance(inputs, dict):
+            for k, v in inputs.items():
+                if k != v.name:
+                    warnings.warn(f"Model {self.name!r}: input key {k!r} differs from the "
+                                  f"tensor's name {v.name!r}", stacklevel=3)
+        flat_in, flat_out = flatten(inputs), flatten(outputs)
+        if len({id(t) for t in flat_in}) != len(flat_in):
+            raise ValueError(f"Model {self.name!r}: the same tensor is given twice as an input")
+        nodes, operations = map_graph(flat_in, flat_out)
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._inputs = flat_in
+        self._outputs = flat_out
+        self._nodes = [n for n in nodes if not n.is_input]
+        self._node_ids = {id(n) for n in nodes}
+        self._operations = operations
+        self._program = Program(flat_in, flat_out, self._nodes)
+        self._infer = None
+        self._infer_pool = []
+        self._train_state = None
+        self.output_names = [t._keras_history.operation.name for t in flat_out]
+        self.input_names = [t.name for t in flat_in]
+        self.built = True
+        self._build_input_shape = [t.shape for t in flat_in] if len(flat_in) > 1 \
+            else flat_in[0].shape
+
+    def _require_graph(self, what):
+        if self._program is None:
+            raise ValueError(f"Model {self.name!r} has not been built yet, so it has no "
+                             f"{what}: give it an input shape, or call it on data first")
+
+    @property
+    def layers(self):
+        if self._program is None:
+            return [t for t in self._tracked]
+        return list(self._operations)
+
+    def _sublayers(self):
+        return self.layers
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in ``model.layers``."""
+        layers = self.layers
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: give name or index, not both")
+            if not -len(layers) <= int(index) < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range; the model has "
+                                 f"{len(layers)} layers")
+            return layers[int(index)]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: "
+                         f"{[l.name for l in layers]}")
+
+    @property
+    def inputs(self):
+        self._require_graph("inputs")
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        self._require_graph("outputs")
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        self._require_graph("input")
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        self._require_graph("output")
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        self._require_graph("input shape")
+        shapes = [t.shape for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        self._require_graph("output shape")
+        shapes = [t.shape for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input_dtypes(self):
+        return [t.dtype for t in self._inputs]
+
+    def build(self, input_shape=None):
+        """Build a subclassed model by tracing ``call`` on inputs of
+        ``input_shape``."""
+        if self._program is not None:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model {self.name!r}: build needs an input shape")
+        self._trace(input_shape)
+
+    def _trace(self, input_shape, dtypes=None):
+        from ..layers.base import Input
+        multi = isinstance(input_shape, list)
+        shapes = input_shape if multi else [input_shape]
+        dtypes = dtypes or ["float32"] * len(shapes)
+        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d)
+                   for s, d in zip(shapes, dtypes)]
+        outputs = self.call(tensors if multi else tensors[0])
+        self._init_graph(tensors if multi else tensors[0], outputs)
+
+    def __setattr__(self, name, value):
+        # A subclassed model's layers, tracked in assignment order so its
+        # weights exist before the first call traces it.
+        if isinstance(value, Layer) and name != "_tracked" and hasattr(self, "_tracked") \
+                and value is not self and value not in self._tracked:
+            self._tracked.append(value)
+        object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------- as a layer
+
+    def _symbolic_call(self, inputs, leaves, training):
+        if self._program is None:
+            self._trace([t.shape for t in leaves] if len(leaves) > 1 else leaves[0].shape,
+                        [t.dtype for t in leaves])
+        if isinstance(inputs, dict):
+            missing = [n for n in self.input_names if n not in inputs]
+            if missing:
+                raise ValueError(f"Model {self.name!r}: the input dict lacks {missing}; it "
+                                 f"needs keys {self.input_names}")
+            leaves = [inputs[n] for n in self.input_names]
+        if len(leaves) != len(self._inputs):
+            raise ValueError(f"Model {self.name!r} takes {len(self._inputs)} input(s), "
+                             f"called on {len(leaves)}")
+        shapes = [t.shape for t in leaves]
+        for i, (got, want) in enumerate(zip(shapes, self._inputs)):
+            exp = want.shape
+            if len(got) != len(exp) or any(a is not None and b is not None and a != b
+                                           for a, b in zip(got[1:], exp[1:])):
+                raise ValueError(f"Input {i} of model {self.name!r} is incompatible with the "
+                                 f"model: expected shape={shape_str(exp)}, found "
+                                 f"shape={shape_str(got)}")
+        out_shapes = self._infer_shapes(shapes)
+        multi = len(out_shapes) > 1
+        outputs = [KerasTensor(s, dtype=t.dtype, name=f"{self.name}_{i}" if multi else self.name,
+                               has_mask=t._has_mask)
+                   for i, (s, t) in enumerate(zip(out_shapes, self._outputs))]
+        Node(self, leaves, outputs, single_input=len(leaves) == 1, single_output=not multi,
+             training=training)
+        if multi and isinstance(self._outputs_struct, dict):
+            return dict(zip(self._outputs_struct.keys(), outputs))
+        return outputs if multi else outputs[0]
+
+    def _infer_shapes(self, input_shapes):
+        """The output shapes for inputs of ``input_shapes``, by walking the
+        graph with each layer's compute_output_shape."""
+        prog = self._program
+        if all(tuple(a[1:]) == tuple(t.shape[1:]) for a, t in zip(input_shapes, self._inputs)):
+            return [(input_shapes[0][0],) + tuple(prog.shapes[s][1:]) for s in prog.output_slots]
+        shapes = [None] * prog.n_slots
+        for s, shp in zip(prog.input_slots, input_shapes):
+            shapes[s] = tuple(shp)
+        for st in prog.steps:
+            ins = shapes[st.ins[0]] if st.single_in else [shapes[i] for i in st.ins]
+            out = st.layer.compute_output_shape(ins)
+            for o, shp in zip(st.outs, [out] if st.single_out else out):
+                shapes[o] = tuple(shp)
+        return [shapes[s] for s in prog.output_slots]
+
+    def compute_output_shape(self, input_shape):
+        self._require_graph("output shape")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        out = self._infer_shapes(shapes)
+        return out if len(out) > 1 else out[0]
+
+    def build_for(self, input_shape):
+        if self._program is None:
+            self._trace(input_shape)
+        return self.compute_output_shape(input_shape)
+
+    def forward(self, ctx, inputs, training):
+        state = getattr(ctx, "inner", None)
+        if state is None:
+            state = ctx.inner = self._program.new_state()
+        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outs = self._program.forward(xs, training, state)
+        return outs[0] if len(outs) == 1 else outs
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        single = len(self._inputs) == 1
+        grads = [dy] if len(self._outputs) == 1 else list(dy)
+        need = (need_input_grad,) if single else tuple(need_input_grad)
+        dx = self._program.backward(ctx.inner, grads, ctx.grad_token, need)
+        return dx[0] if single else dx
+
+    def compute_mask(self, ctx, inputs, mask):
+        masks = getattr(self._program, "last_masks", None)
+        if masks is None:
+            return None
+        return masks[0] if len(masks) == 1 else masks
+
+    def call(self, inputs, training=False, mask=None):
+        """The outputs for ``inputs`` (arrays), computed at once."""
+        if self._program is None:
+            raise ValueError(f"Model {self.name!r}: call() of a subclassed model must be "
+                             f"defined by the subclass")
+        xs = self._standardize_inputs(inputs)
+        outs = self._program.forward(xs, bool(training), self._program.new_state())
+        return self._pack_outputs([np.array(o) for o in outs])
+
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        leaves = flatten(inputs)
+        if any(isinstance(t, KerasTensor) for t in leaves):
+            return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        if args or kwargs:
+            raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
+                            f"{', '.join(sorted(kwargs)) or repr(args)}")
+        xs = self._prepare_inputs(inputs)
+        outs = self._program.forward(xs, bool(training), self._program.new_state())
+        return self._pack_outputs([np.array(o) for o in outs])
+
+    def _pack_outputs(self, outs):
+        """Outputs in the structure the model was built with."""
+        if isinstance(self._outputs_struct, dict):
+            return dict(zip(self._outputs_struct.keys(), outs))
+        if len(outs) == 1 and not isinstance(self._outputs_struct, (list, tuple)):
+            return outs[0]
+        return outs
+
+    # --------------------------------------------------------- weights
+
+    @property
+    def weights(self):
+        seen, out = set(), []
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        seen, out = set(), []
+        for layer in self.layers:
+            for w in layer.trainable_weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"count_params: the model {self.name!r} has not been built; give "
+                             f"it an input shape first")
+        return int(sum(w.value.size for w in self.weights))
+
+    # --------------------------------------------------------- summary
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Keras's summary table: layers, output shapes, parameter counts
+        (and, for a graph, what each layer is connected to)."""
+        from .summary import print_summary
+        print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable,
+                      layer_range)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # ------------------------------------------------------------ config
+
+    def get_config(self):
+        """The graph: each layer's config and the nodes it was called at
+        (Keras 3's functional config)."""
+        from ..saving import functional_config
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import model_from_config
+        return model_from_config({"class_name": "Functional", "config": config},
+                                 custom_objects)
+
+    def to_json(self, **kwargs):
+        import json
+        from ..saving import serialize_layer
+        return json.dumps(serialize_layer(self), **kwargs)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Write the whole model (config, weights, compile settings and
+        optimizer state) to a ``.pynn`` file; see pynn.saving."""
+        if kwargs:
+            raise TypeError(f"save: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        from .. import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write the weights only, to a file named ``*.weights.pynn``."""
+        from .. import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False):
+        """Read weights saved by save_weights (or from a whole-model file)."""
+        from .. import saving
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
+
+    def export_tflite(self, filepath, quantize=None, representative_dataset=None, **options):
+        """Write the model as a TensorFlow Lite flatbuffer (atomically) and
+        return its bytes.  ``quantize``: None (float32), 'float16',
+        'dynamic' or 'int8' (with ``representative_dataset``, a callable
+        yielding lists of input arrays, as tf.lite's); ``options`` are the
+        converter's settings (``inference_input_type=np.int8``, ...).  See
+        pynn.lite."""
+        from .. import lite
+        return lite.export_tflite(self, filepath, quantize=quantize,
+                                  representative_dataset=representative_dataset, **options)
+
+
+Functional = Model
+
+
+def input_dtype_of(layer):
+    """The dtype a model built in front of ``layer`` reads."""
+    return standardize_dtype(getattr(layer, "input_dtype", "float32"), layer.name)
+
+
+__all__ = ["Model", "Functional", "Program", "map_graph", "InputLayer"]

@@ -1,0 +1,173 @@
+"""The pieces of a graph: symbolic tensors, the nodes that connect them, and
+the per-call state a node keeps while it computes.
+
+Calling a layer on :class:`KerasTensor` objects computes nothing: it
+records a :class:`Node` (the layer, its input tensors, its output tensors)
+and returns new symbolic tensors whose ``_keras_history`` names the layer,
+the node and the output's position, as Keras does.  A model is the graph
+between its input and output tensors.
+
+Everything that belongs to one execution of a node (the inputs and
+activations kept for backward, work buffers, masks) lives in a
+:class:`CallContext`, never on the layer, so a layer can appear in many
+nodes and any number of threads can run inference on one model at once.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+
+class KerasHistory(namedtuple("KerasHistory", ["operation", "node_index", "tensor_index"])):
+    """Where a symbolic tensor comes from: the layer that made it, which of
+    that layer's calls (node index) and which of that call's outputs."""
+    __slots__ = ()
+
+    @property
+    def layer(self):
+        return self.operation
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape (batch first, ``None`` where unknown), a
+    dtype and a name, and no value.  Layers called on it record the graph."""
+
+    def __init__(self, shape, dtype="float32", name=None, has_mask=False):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = str(np.dtype(dtype))
+        self.name = name
+        self._keras_history = None
+        # Whether a mask travels with this tensor at run time (an Embedding
+        # with mask_zero=True, a Masking layer, and the layers after them).
+        self._has_mask = bool(has_mask)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def node(self):
+        h = self._keras_history
+        return None if h is None else h.operation._inbound_nodes[h.node_index]
+
+    def __repr__(self):
+        return (f"<KerasTensor shape={_shape_str(self.shape)}, dtype={self.dtype}, "
+                f"name={self.name}>")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"{self!r} is symbolic: it has no value. Build a model from it "
+                        f"(pynn.Model(inputs, outputs)) and call predict() on data.")
+
+    def __len__(self):
+        raise TypeError(f"{self!r} is symbolic and has no length; use .shape")
+
+    def __iter__(self):
+        raise TypeError(f"{self!r} is symbolic and cannot be iterated; use .shape")
+
+    # Arithmetic between symbolic tensors records the merge layer that
+    # computes it, as Keras's operator overloads record an operation.
+    def _merge(self, other, layer_name, reverse=False):
+        if not isinstance(other, KerasTensor):
+            return NotImplemented
+        from .. import layers
+        pair = [other, self] if reverse else [self, other]
+        return getattr(layers, layer_name)()(pair)
+
+    def __add__(self, other):
+        return self._merge(other, "Add")
+
+    def __radd__(self, other):
+        return self._merge(other, "Add", reverse=True)
+
+    def __sub__(self, other):
+        return self._merge(other, "Subtract")
+
+    def __rsub__(self, other):
+        return self._merge(other, "Subtract", reverse=True)
+
+    def __mul__(self, other):
+        return self._merge(other, "Multiply")
+
+    def __rmul__(self, other):
+        return self._merge(other, "Multiply", reverse=True)
+
+
+class Node:
+    """One call of a layer in a graph: the layer, its input tensors, its
+    output tensors, and the ``training`` argument given at the call (None:
+    follow the model's mode)."""
+    __slots__ = ("operation", "input_tensors", "output_tensors", "single_input",
+                 "single_output", "training", "index", "input_structure")
+
+    def __init__(self, operation, input_tensors, output_tensors, single_input=True,
+                 single_output=True, training=None, input_structure=None):
+        self.operation = operation
+        self.input_tensors = list(input_tensors)
+        self.output_tensors = list(output_tensors)
+        self.single_input = single_input
+        self.single_output = single_output
+        self.training = training
+        # A dict of input names when the layer (a model) was called on a
+        # dict; None otherwise.
+        self.input_structure = input_structure
+        self.index = len(operation._inbound_nodes)
+        operation._inbound_nodes.append(self)
+        for i, t in enumerate(self.output_tensors):
+            t._keras_history = KerasHistory(operation, self.index, i)
+
+    @property
+    def layer(self):
+        return self.operation
+
+    @property
+    def is_input(self):
+        return not self.input_tensors
+
+    @property
+    def outputs(self):
+        return self.output_tensors
+
+    @property
+    def parent_nodes(self):
+        return [t.node for t in self.input_tensors if t._keras_history is not None]
+
+    def __repr__(self):
+        return (f"<Node {self.operation.name}[{self.index}] "
+                f"{[t.name for t in self.input_tensors]} -> "
+                f"{[t.name for t in self.output_tensors]}>")
+
+
+class CallContext:
+    """The state of one execution of one node: layers keep here what their
+    backward pass needs (``ctx.x = x``) and their work buffers
+    (``ctx.buffer(key, shape)``).  A training run keeps one context per
+    node across steps, so buffers are reused; each concurrent inference
+    call gets contexts of its own."""
+    # The model sets this on the context of an output layer whose softmax
+    # or sigmoid it fuses into the loss: the layer then outputs logits and
+    # its backward skips the activation's derivative.
+    emit_logits = False
+    # The input mask(s) of this call, when masks travel through the graph.
+    mask = None
+
+    def __init__(self):
+        self._buffers = {}
+
+    def buffer(self, key, shape, dtype=np.float32):
+        """A work array kept between calls.  The last two shapes seen under
+        a key are kept, so an epoch's smaller last batch does not make the
+        full-size buffers be reallocated every epoch."""
+        slot = self._buffers.get(key)
+        if slot is None:
+            slot = self._buffers[key] = {}
+        buf = slot.get(shape)
+        if buf is None or buf.dtype != dtype:
+            shape = tuple(shape)
+            if len(slot) >= 2:
+                del slot[next(iter(slot))]
+            buf = slot[shape] = np.empty(shape, dtype)
+        return buf

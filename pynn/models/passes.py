@@ -1,0 +1,255 @@
+"""Graph passes shared by inference and the TFLite exporter.
+
+:func:`inference_program` turns a model's graph into the program that
+``predict``, ``evaluate`` and ``pynn.lite`` run: nested models are inlined,
+then
+
+1. layers that are the identity at inference (Dropout) are dropped;
+2. a BatchNormalization right after a dense or convolution layer with no
+   activation of its own is folded into that layer's kernel and bias
+   (exact: inference-mode batch normalization is a per-channel affine map);
+3. an Activation layer right after such a layer becomes that layer's
+   fused activation.
+
+A fold or fusion happens only where the intermediate tensor is read by
+nothing else and is not a model output.  Each step keeps the nodes it
+came from, so the exporter can name tensors after the layers.
+"""
+import numpy as np
+
+from ..layers.core import Activation
+from ..layers.normalization import BatchNormalization
+from .node import CallContext
+
+
+class InferStep:
+    """One kernel call of inference: a layer, its input and output slots,
+    and what was folded (a BatchNormalization) or fused (an activation
+    name) into it."""
+    __slots__ = ("layer", "ins", "outs", "single_in", "single_out", "fold", "act", "nodes")
+
+    def __init__(self, layer, ins, outs, single_in, single_out, node):
+        self.layer = layer
+        self.ins = list(ins)
+        self.outs = list(outs)
+        self.single_in = single_in
+        self.single_out = single_out
+        self.fold = None
+        self.act = None
+        self.nodes = [node]
+
+    @property
+    def name(self):
+        """The name of the last layer merged into this step."""
+        return self.nodes[-1].operation.name
+
+    def run(self, ctx, x):
+        if self.fold is None and self.act is None:
+            return self.layer.forward(ctx, x, False)
+        fold = self.fold.inference_affine() if self.fold is not None else None
+        return self.layer.infer(ctx, x, fold=fold, activation=self.act)
+
+    def __repr__(self):
+        extra = (f" +fold {self.fold.name}" if self.fold else "") + \
+            (f" +{self.act}" if self.act else "")
+        return f"<InferStep {self.layer.name}{extra} {self.ins} -> {self.outs}>"
+
+
+class InferenceProgram:
+    """The steps of inference over numbered slots (the model inputs first).
+    ``shapes[slot]`` and ``dtypes[slot]`` describe each tensor."""
+
+    def __init__(self, model):
+        self.shapes, self.dtypes = [], []
+        self.steps = []
+        self.input_slots = [self._slot(t.shape, t.dtype) for t in model._inputs]
+        self.output_slots = self._inline(model, self.input_slots)
+        self.has_masks = model._program.has_masks
+        _drop_identities(self)
+        _fold_batch_norm(self)
+        _fuse_activations(self)
+
+    def _slot(self, shape, dtype):
+        self.shapes.append(tuple(shape))
+        self.dtypes.append(dtype)
+        return len(self.shapes) - 1
+
+    def _inline(self, model, in_slots):
+        prog = model._program
+        where = dict(zip(prog.input_slots, in_slots))
+        for st in prog.steps:
+            ins = [where[i] for i in st.ins]
+            if st.is_model:
+                outs = self._inline(st.layer, ins)
+            else:
+                outs = [self._slot(prog.shapes[o], t.dtype)
+                        for o, t in zip(st.outs, st.node.output_tensors)]
+                self.steps.append(InferStep(st.layer, ins, outs, st.single_in, st.single_out,
+                                            st.node))
+            for o, g in zip(st.outs, outs):
+                where[o] = g
+        return [where[o] for o in prog.output_slots]
+
+    def consumers(self):
+        """For each slot, the steps that read it."""
+        readers = [[] for _ in self.shapes]
+        for step in self.steps:
+            for s in step.ins:
+                readers[s].append(step)
+        return readers
+
+    def new_state(self):
+        return [CallContext() for _ in self.steps]
+
+    def run(self, xs, state):
+        """The output values for input values ``xs`` (a list)."""
+        vals = [None] * len(self.shapes)
+        for s, x in zip(self.input_slots, xs):
+            vals[s] = x
+        if self.has_masks:
+            return self._run_masked(vals, state)
+        for step, ctx in zip(self.steps, state):
+            x = vals[step.ins[0]] if step.single_in else [vals[i] for i in step.ins]
+            y = step.run(ctx, x)
+            if step.single_out:
+                vals[step.outs[0]] = y
+            else:
+                for o, v in zip(step.outs, y):
+                    vals[o] = v
+        return [vals[o] for o in self.output_slots]
+
+    def _run_masked(self, vals, state):
+        masks = [None] * len(self.shapes)
+        for step, ctx in zip(self.steps, state):
+            if step.single_in:
+                x, m = vals[step.ins[0]], masks[step.ins[0]]
+            else:
+                x, m = [vals[i] for i in step.ins], [masks[i] for i in step.ins]
+                if all(v is None for v in m):
+                    m = None
+            ctx.mask = m
+            y = step.run(ctx, x)
+            out_mask = step.layer.compute_mask(ctx, x, m)
+            outs = [y] if step.single_out else y
+            oms = [out_mask] if step.single_out else (
+                out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs))
+            for o, v, mm in zip(step.outs, outs, oms):
+                vals[o], masks[o] = v, mm
+        return [vals[o] for o in self.output_slots]
+
+
+def _rename(program, old, new):
+    for step in program.steps:
+        step.ins = [new if s == old else s for s in step.ins]
+    program.output_slots = [new if s == old else s for s in program.output_slots]
+
+
+def _drop_identities(program):
+    kept = []
+    for step in program.steps:
+        if getattr(step.layer, "inference_identity", False) and step.single_in and \
+                step.single_out and type(step.layer).forward is _identity_forward(step.layer):
+            _rename(program, step.outs[0], step.ins[0])
+        else:
+            kept.append(step)
+    program.steps = kept
+
+
+def _identity_forward(layer):
+    """The forward of the pynn class that declares ``inference_identity``
+    (a subclass overriding forward computes something else)."""
+    for cls in type(layer).__mro__:
+        if "inference_identity" in vars(cls):
+            return cls.forward
+    return None
+
+
+def _sole_reader(program, step, readers, kind):
+    """The one step of class ``kind`` that reads ``step``'s output, when
+    nothing else reads it and it is not a model output; else None."""
+    if not step.single_out:
+        return None
+    out = step.outs[0]
+    if out in program.output_slots or len(readers[out]) != 1:
+        return None
+    nxt = readers[out][0]
+    if type(nxt.layer).forward is not kind.forward or not isinstance(nxt.layer, kind) \
+            or not nxt.single_in or nxt.fold is not None or nxt.act is not None:
+        return None
+    return nxt
+
+
+def _defining_class(layer, name):
+    for cls in type(layer).__mro__:
+        if name in vars(cls):
+            return cls
+    return None
+
+
+def _foldable(step):
+    """A dense or convolution step that can take a fold or fusion: its
+    class computes through the forward of the class that defines infer()
+    (a subclass with a call() of its own does not)."""
+    layer = step.layer
+    owner = _defining_class(layer, "infer")
+    return getattr(layer, "can_fold_affine", False) and step.single_in and \
+        step.act is None and getattr(layer, "activation", None) == "linear" and \
+        owner is not None and type(layer).forward is owner.forward
+
+
+def _merge(program, step, nxt):
+    step.outs = nxt.outs
+    step.nodes += nxt.nodes
+    program.steps.remove(nxt)
+
+
+def _fold_batch_norm(program):
+    readers = program.consumers()
+    for step in list(program.steps):
+        if step not in program.steps or step.fold is not None or not _foldable(step):
+            continue
+        bn = _sole_reader(program, step, readers, BatchNormalization)
+        if bn is None or bn.layer.axis not in (-1, len(program.shapes[bn.ins[0]]) - 1):
+            continue
+        step.fold = bn.layer
+        _merge(program, step, bn)
+        readers = program.consumers()
+
+
+def _fuse_activations(program):
+    readers = program.consumers()
+    for step in list(program.steps):
+        if step not in program.steps or not _foldable(step):
+            continue
+        act = _sole_reader(program, step, readers, Activation)
+        if act is None:
+            continue
+        step.act = act.layer.activation
+        _merge(program, step, act)
+        readers = program.consumers()
+
+
+def inference_program(model):
+    """The model's inference program, built once per graph."""
+    prog = model._infer
+    if prog is None:
+        prog = model._infer = InferenceProgram(model)
+    return prog
+
+
+def run_inference(model, xs):
+    """Outputs for the input arrays ``xs`` with a run state of this call's
+    own (taken from, and given back to, the model's pool), so concurrent
+    calls do not share buffers.  Returns copies."""
+    prog = inference_program(model)
+    pool = model._infer_pool
+    try:
+        state = pool.pop()
+    except IndexError:
+        state = prog.new_state()
+    try:
+        outs = prog.run(xs, state)
+        return [np.array(o) for o in outs]
+    finally:
+        if model._infer is prog:
+            pool.append(state)

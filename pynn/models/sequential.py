@@ -1,0 +1,130 @@
+"""Sequential: a graph built by ``add``, one layer after another.
+
+Once the input shape is known (an ``Input`` first, ``input_shape=`` on the
+first layer, or the first data it sees) each added layer is called on the
+current output, so a Sequential is the same graph a functional model is:
+``model.input``, ``model.output`` and ``layer.output`` work on it, and it
+trains and predicts through the same program.
+"""
+from ..layers.base import InputLayer, Layer, shape_str, unique_name
+from .functional import Model, input_dtype_of
+from .node import KerasTensor
+
+
+class Sequential(Model):
+    """A linear stack of layers: ``Sequential([Dense(...), ...])`` or
+    ``model.add(layer)``."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        Model.__init__(self, name=name or unique_name("sequential"), trainable=trainable)
+        self._layers = []
+        self._input_layer = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def add(self, layer, rebuild=True):
+        """Append a layer (a model too); an ``Input`` may only come first."""
+        if isinstance(layer, KerasTensor):
+            h = layer._keras_history
+            if h is None or not isinstance(h.operation, InputLayer):
+                raise ValueError("Sequential.add: a tensor can only be added when it comes "
+                                 "from pynn.Input")
+            layer = h.operation
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("Sequential: an Input can only be the first layer")
+            self._input_layer = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Layer, got {type(layer).__name__}")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"Sequential: all layer names must be unique; {layer.name!r} "
+                             f"is already in the model")
+        if not self._layers and self._input_layer is None and layer._batch_input_shape:
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
+                                           dtype=input_dtype_of(layer))
+        self._layers.append(layer)
+        if self._input_layer is None:
+            self.built = False
+            return
+        if self._program is not None:
+            # Extend the graph: call the new layer on the current output.
+            try:
+                out = layer(self._outputs[0])
+            except BaseException:
+                self._layers.pop()
+                raise
+            self._init_graph(self._inputs[0], out)
+        else:
+            self._build_graph()
+
+    def pop(self, rebuild=True):
+        """Remove the last layer and return it."""
+        if not self._layers:
+            raise ValueError("Sequential.pop: the model has no layers")
+        layer = self._layers.pop()
+        self._program = None
+        self.built = False
+        if self._layers and self._input_layer is not None:
+            self._build_graph()
+        return layer
+
+    def _build_graph(self):
+        x = self._input_layer.output
+        try:
+            for layer in self._layers:
+                x = layer(x)
+        except BaseException:
+            self._layers.pop()
+            raise
+        self._init_graph(self._input_layer.output, x)
+
+    def build(self, input_shape=None):
+        """Build for inputs of ``input_shape`` (batch first)."""
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError("Sequential.build: the input shape is unknown; pass "
+                                 "input_shape=... to the first layer, start with "
+                                 "Input(shape=...), or call fit/predict on data")
+            input_shape = self._input_layer.shape
+        if not self._layers:
+            raise ValueError("Sequential: the model has no layers")
+        input_shape = tuple(input_shape)
+        if self._input_layer is None or tuple(self._input_layer.shape[1:]) != input_shape[1:]:
+            if self._program is not None:
+                raise ValueError(f"Sequential {self.name!r} was built for inputs of shape "
+                                 f"{shape_str(self._input_layer.shape)}, not "
+                                 f"{shape_str(input_shape)}")
+            self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:],
+                                           dtype=input_dtype_of(self._layers[0]))
+        if self._program is None:
+            self._build_graph()
+
+    def build_for(self, input_shape):
+        if self._program is None:
+            self.build(input_shape)
+        return self.compute_output_shape(input_shape)
+
+    def _ensure_built(self, shapes, dtypes=None):
+        if self._program is None:
+            if len(shapes) != 1:
+                raise ValueError(f"Sequential {self.name!r} takes one input array, got "
+                                 f"{len(shapes)}")
+            self.build(shapes[0])
+
+    def get_config(self):
+        from ..saving import sequential_config
+        return sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import model_from_config
+        return model_from_config({"class_name": "Sequential", "config": config},
+                                 custom_objects)
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, {len(self._layers)} layers, built={self.built}>"
