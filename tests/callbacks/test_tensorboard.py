@@ -8,17 +8,16 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorboard")
-from tensorboard import context  # noqa: E402
-from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer  # noqa: E402
-from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator  # noqa: E402,E501
-from tensorboard.plugins.graph import keras_util  # noqa: E402
-from tensorboard.util import tensor_util  # noqa: E402
+from tensorboard import context
+from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+from tensorboard.plugins.graph import keras_util
+from tensorboard.util import tensor_util
 
-import pynn  # noqa: E402
-from pynn import callbacks, layers  # noqa: E402
-from pynn.models import Sequential  # noqa: E402
-from pynn.utils import set_random_seed  # noqa: E402
+import pynn
+from pynn import callbacks, layers
+from pynn.models import Sequential
+from pynn.utils import set_random_seed
 
 
 def data(n=64, seed=0):
@@ -72,7 +71,8 @@ def test_epoch_scalars_equal_history(tmp_path):
         assert train[f"epoch_{name}"] == [
             (epoch, float(np.float32(v))) for epoch, v in enumerate(history.history[name])]
         assert val[f"epoch_{name}"] == [
-            (epoch, float(np.float32(v))) for epoch, v in enumerate(history.history["val_" + name])]
+            (epoch, float(np.float32(v)))
+            for epoch, v in enumerate(history.history["val_" + name])]
     assert train["epoch_learning_rate"] == [(e, float(np.float32(0.1))) for e in range(3)]
 
 

@@ -39,7 +39,8 @@ def test_fashion_mnist(fashion):
     (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
     for got, name in ((y_train, "train-labels-idx1-ubyte.gz"),
                       (x_train, "train-images-idx3-ubyte.gz"),
-                      (y_test, "t10k-labels-idx1-ubyte.gz"), (x_test, "t10k-images-idx3-ubyte.gz")):
+                      (y_test, "t10k-labels-idx1-ubyte.gz"),
+                      (x_test, "t10k-images-idx3-ubyte.gz")):
         assert got.dtype == np.uint8 and got.flags.writeable
         np.testing.assert_array_equal(got, fashion[name])
     assert x_train.shape == (5, 28, 28) and y_test.shape == (3,)
