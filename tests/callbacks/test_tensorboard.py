@@ -102,11 +102,11 @@ def test_batch_scalars(tmp_path, update_freq, steps):
     assert "epoch_loss" in got
 
 
-def test_batch_hooks_only_when_needed():
+def test_batch_hooks_only_when_needed(tmp_path):
     m = model()
-    quiet = callbacks.CallbackList([callbacks.TensorBoard("unused")], m, {})
+    quiet = callbacks.CallbackList([callbacks.TensorBoard(tmp_path)], m, {})
     assert not quiet.has_on_train_batch_end and not quiet.has_on_train_batch_begin
-    busy = callbacks.CallbackList([callbacks.TensorBoard("unused", update_freq=10)], m, {})
+    busy = callbacks.CallbackList([callbacks.TensorBoard(tmp_path, update_freq=10)], m, {})
     assert busy.has_on_train_batch_end and busy.has_on_train_batch_begin
     assert isinstance(busy.callbacks[0], callbacks.TensorBoard)
 
