@@ -23,14 +23,15 @@ def read_batches(fname, url, digest, members, label_key, num_classes, what):
                     continue
                 if not info.isfile() or info.size > _MAX_MEMBER:
                     raise ValueError(f"{what}: {path}: {info.name} is not a batch file")
-                found[info.name] = tar.extractfile(info).read()
+                raw = tar.extractfile(info).read()
+                found[info.name] = _decode(raw, info.name, label_key, num_classes,
+                                           f"{what}: {path}")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ValueError(f"{what}: {path} is not a readable tar.gz file: {e}") from None
     missing = [m for m in members if m not in found]
     if missing:
         raise ValueError(f"{what}: {path} has no {', '.join(missing)}")
-    return {m: _decode(found[m], m, label_key, num_classes, f"{what}: {path}")
-            for m in members}
+    return found
 
 
 def _decode(raw, member, label_key, num_classes, where):
