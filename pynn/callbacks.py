@@ -519,3 +519,360 @@ def _with_logs(fn, arity):
         return fn(*args[:arity])
     hook.__name__ = getattr(fn, "__name__", "hook")
     return hook
+
+
+# ---------------------------------------------------------------------------
+# TensorBoard: event files written with the tensorboard package's own event
+# writer and summary builders (the optional extra 'tensorboard', imported
+# when the callback is made).
+
+import json as _json
+import time as _time
+import types as _types
+
+
+def _tensorboard_modules():
+    try:
+        from google.protobuf import text_format
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+        from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+        from tensorboard.plugins.image import metadata as image_metadata
+        from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        from tensorboard.util.tensor_util import make_tensor_proto
+    except ImportError as e:
+        raise ImportError(f"TensorBoard needs the tensorboard package, which the 'tensorboard' "
+                          f"extra installs: pip install 'pynn[tensorboard]' ({e})") from None
+    return _types.SimpleNamespace(
+        text_format=text_format, Event=Event, Summary=Summary, SummaryMetadata=SummaryMetadata,
+        histogram_pb=histogram_pb, image_metadata=image_metadata,
+        ProjectorConfig=ProjectorConfig, scalar_pb=scalar_pb, EventFileWriter=EventFileWriter,
+        make_tensor_proto=make_tensor_proto)
+
+
+class TensorBoard(Callback):
+    """Logs for TensorBoard, laid out and named as Keras 3 writes them.
+
+    ``log_dir/train`` and ``log_dir/validation`` hold event files with each
+    epoch's losses and metrics as ``epoch_loss``, ``epoch_accuracy``, ...
+    (the validation values under the same names, without ``val_``) and
+    ``epoch_learning_rate``.  With ``update_freq='batch'`` or an integer n,
+    the running ``batch_loss``, ``batch_accuracy``, ... every n-th batch
+    (steps counted from 1 across epochs).  With ``write_steps_per_second``,
+    ``epoch_steps_per_second`` (and ``batch_steps_per_second`` with batch
+    logs).  Every ``histogram_freq`` epochs (from epoch 0) each weight's
+    histogram goes to ``<weight path>/histogram`` (e.g.
+    ``sequential/dense/kernel/histogram``: Keras puts a Sequential model's
+    name in its weights' paths, not a functional model's), and with
+    ``write_images`` its picture to ``<weight path>/image``.
+    ``model.evaluate`` writes ``evaluation_<metric>_vs_iterations`` to the
+    validation folder at the optimizer's step count.
+
+    ``write_graph`` writes the model's config as Keras does (the ``keras``
+    summary of TensorBoard's ``graph_keras_model`` plugin), which the Graphs
+    tab draws as a graph of layers; without TensorFlow there is no graph of
+    operations to write.  ``embeddings_freq`` saves, every that many epochs,
+    the ``embeddings`` weight of each layer that has one as a TSV file in
+    ``log_dir/train`` and lists it in ``log_dir/projector_config.pbtxt`` for
+    the Projector tab; ``embeddings_metadata`` (one file for all such
+    layers, or a dict of layer name to file) is given to the Projector as it
+    is, relative to ``log_dir``.  ``profile_batch`` must be 0: pynn has no
+    profiler.
+
+    Event files are append-only logs with a checksum per record: a crash
+    loses at most the last record, which TensorBoard skips.  They are
+    written by the ``tensorboard`` package: ``pip install 'pynn[tensorboard]'``.
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0,
+                 embeddings_freq=0, embeddings_metadata=None):
+        super().__init__()
+        self._tb = _tensorboard_modules()
+        self.log_dir = _os.fspath(log_dir)
+        for name, value in (("histogram_freq", histogram_freq),
+                            ("embeddings_freq", embeddings_freq)):
+            if isinstance(value, bool) or not isinstance(value, (int, _np.integer)) or value < 0:
+                raise ValueError(f"TensorBoard: {name} must be an integer >= 0, got {value!r}")
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (isinstance(update_freq, bool) or not isinstance(
+                update_freq, (int, _np.integer)) or update_freq < 1):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or an integer "
+                             f">= 1, got {update_freq!r}")
+        if embeddings_metadata is not None and not isinstance(embeddings_metadata, (str, dict)):
+            raise TypeError(f"TensorBoard: embeddings_metadata must be a file name or a dict "
+                            f"of layer names to file names, got {embeddings_metadata!r}")
+        _check_profile_batch(profile_batch)
+        self.histogram_freq = int(histogram_freq)
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = update_freq
+        self.embeddings_freq = int(embeddings_freq)
+        self.embeddings_metadata = embeddings_metadata
+        self._writers = {}
+        self._global_train_batch = 0
+        self._epoch_steps = 0
+        self._epoch_start = 0.0
+        self._batch_start = 0.0
+        if update_freq != "epoch" or write_steps_per_second:
+            # Only then are the batch hooks needed; the training loop skips
+            # the hooks (and the per-batch logs) of a class without them.
+            self.__class__ = _TensorBoardWithBatches
+
+    # -------------------------------------------------------------- writing
+
+    def _writer(self, which):
+        """The event file of ``log_dir/train`` or ``log_dir/validation``,
+        created on first use as Keras does."""
+        if which not in self._writers:
+            folder = _os.path.join(self.log_dir, "train" if which == "train" else "validation")
+            self._writers[which] = self._tb.EventFileWriter(folder)
+        return self._writers[which]
+
+    def _write(self, which, summary, step):
+        self._writer(which).add_event(
+            self._tb.Event(wall_time=_time.time(), step=int(step), summary=summary))
+
+    def _write_scalars(self, which, prefix, logs, step):
+        for name, value in _scalars(logs):
+            self._write(which, self._tb.scalar_pb(prefix + name, value), step)
+
+    def _close_writers(self):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._close_writers()
+        if self.write_graph:
+            self._write_model_config()
+        if self.embeddings_freq:
+            self._embedding_layers()  # checks embeddings_metadata's layer names now
+
+    def _write_model_config(self):
+        """The model's Keras JSON as the ``keras`` summary at step 0, for
+        TensorBoard's graph_keras_model plugin (what Keras writes)."""
+        try:
+            to_json = getattr(self.model, "to_json", None)
+            config = to_json() if to_json is not None else _json.dumps(
+                {"class_name": type(self.model).__name__, "config": self.model.get_config()})
+        except Exception as e:  # as Keras: a model that cannot be serialized is not drawn
+            _warnings.warn(f"Model failed to serialize as JSON. Ignoring... {e}", stacklevel=3)
+            return
+        tb = self._tb
+        metadata = tb.SummaryMetadata(plugin_data=tb.SummaryMetadata.PluginData(
+            plugin_name="graph_keras_model", content=b"1"))
+        value = tb.Summary.Value(tag="keras", metadata=metadata,
+                                 tensor=tb.make_tensor_proto(config))
+        self._write("train", tb.Summary(value=[value]), 0)
+        self._writer("train").flush()
+
+    # ---------------------------------------------------------------- hooks
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+
+    def on_train_end(self, logs=None):
+        self._close_writers()
+
+    def on_test_end(self, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        if not logs or optimizer is None or not hasattr(optimizer, "iterations"):
+            return
+        step = int(optimizer.iterations)
+        for name, value in _scalars(logs):
+            self._write("val", self._tb.scalar_pb(f"evaluation_{name}_vs_iterations", value),
+                        step)
+        self._writer("val").flush()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_steps = 0
+        self._epoch_start = _time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._log_epoch_metrics(epoch, logs)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+        if self.embeddings_freq and epoch % self.embeddings_freq == 0:
+            self._log_embeddings()
+        for writer in self._writers.values():
+            writer.flush()
+
+    # -------------------------------------------------------------- logging
+
+    def _log_epoch_metrics(self, epoch, logs):
+        if not logs:
+            return
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and hasattr(optimizer, "learning_rate"):
+            train["learning_rate"] = float(optimizer.learning_rate)
+        if self.write_steps_per_second:
+            elapsed = _time.perf_counter() - self._epoch_start
+            train["steps_per_second"] = self._epoch_steps / elapsed if elapsed > 0 else 0.0
+        self._write_scalars("train", "epoch_", train, epoch)
+        if val:
+            self._write_scalars("val", "epoch_", val, epoch)
+
+    def _weight_path(self, weight):
+        from .models import Sequential
+        name = weight.name.replace(":", "_")
+        return f"{self.model.name}/{name}" if isinstance(self.model, Sequential) else name
+
+    def _log_weights(self, epoch):
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                path = self._weight_path(weight)
+                value = _np.asarray(weight.numpy())
+                self._write("train", self._tb.histogram_pb(f"{path}/histogram", value), epoch)
+                if self.write_images:
+                    images = _weight_images(value)
+                    if images is not None:
+                        self._write("train", self._image_summary(f"{path}/image", images),
+                                    epoch)
+
+    def _image_summary(self, tag, images):
+        """What tf.summary.image writes for a (k, h, w, c) float batch: the
+        width, height and up to 3 PNGs, values clipped to [0, 1] and scaled
+        to bytes as tf.image.convert_image_dtype does."""
+        from PIL import Image  # a dependency of the tensorboard package
+        pngs = []
+        for image in images[:3]:
+            pixels = _np.minimum(_np.clip(image, 0.0, 1.0) * 255.5, 255.0).astype(_np.uint8)
+            buffer = _io.BytesIO()
+            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
+                buffer, format="PNG")
+            pngs.append(buffer.getvalue())
+        height, width = images.shape[1:3]
+        tb = self._tb
+        value = tb.Summary.Value(
+            tag=tag, metadata=tb.image_metadata.create_summary_metadata(
+                display_name=None, description=None),
+            tensor=tb.make_tensor_proto([str(width).encode(), str(height).encode()] + pngs))
+        return tb.Summary(value=[value])
+
+    def _embedding_layers(self):
+        """[(layer name, its embeddings weight, metadata file or None)]."""
+        found = []
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                if weight.name.rsplit("/", 1)[-1] == "embeddings":
+                    found.append((layer.name, weight))
+        metadata = self.embeddings_metadata
+        if isinstance(metadata, dict):
+            unknown = set(metadata) - {name for name, _ in found}
+            if unknown:
+                raise ValueError(f"Unrecognized `Embedding` layer names passed to "
+                                 f"`keras.callbacks.TensorBoard` `embeddings_metadata` "
+                                 f"argument: {sorted(unknown)}")
+            return [(name, w, metadata.get(name)) for name, w in found]
+        return [(name, w, metadata) for name, w in found]
+
+    def _log_embeddings(self):
+        """Each embedding matrix as a TSV file, and the Projector's config
+        listing them (both replaced atomically)."""
+        from .utils.io import atomic_write
+        layers = self._embedding_layers()
+        if not layers:
+            return
+        folder = _os.path.join(self.log_dir, "train")
+        _os.makedirs(folder, exist_ok=True)
+        config = self._tb.ProjectorConfig()
+        for name, weight, metadata in layers:
+            matrix = _np.asarray(weight.numpy())
+            matrix = matrix.reshape(len(matrix), -1)
+            fname = name.replace("/", "_") + "_embeddings.tsv"
+            with atomic_write(_os.path.join(folder, fname), "w") as f:
+                _np.savetxt(f, matrix, delimiter="\t", fmt="%.9g")
+            entry = config.embeddings.add()
+            entry.tensor_name = f"{name}/embeddings"
+            entry.tensor_path = f"train/{fname}"
+            entry.tensor_shape.extend(matrix.shape)
+            if metadata is not None:
+                entry.metadata_path = metadata
+        with atomic_write(_os.path.join(self.log_dir, "projector_config.pbtxt"), "w") as f:
+            f.write(self._tb.text_format.MessageToString(config))
+
+
+class _TensorBoardWithBatches(TensorBoard):
+    """TensorBoard with the batch hooks, for batch-level logs or steps per
+    second."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        self._batch_start = _time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._epoch_steps += 1
+        step = self._global_train_batch
+        if self.update_freq == "epoch" or step % self.update_freq:
+            return
+        batch_logs = {}
+        if self.write_steps_per_second:
+            elapsed = _time.perf_counter() - self._batch_start
+            if elapsed > 0:
+                batch_logs["steps_per_second"] = 1.0 / elapsed
+        batch_logs.update(logs or {})
+        self._write_scalars("train", "batch_", batch_logs, step)
+
+
+def _check_profile_batch(profile_batch):
+    """Keras's checks of profile_batch; then anything but 0 is refused,
+    since pynn has no profiler."""
+    message = ("profile_batch must be a non-negative integer or 2-tuple of positive integers. "
+               "A pair of positive integers signifies a range of batches to profile. "
+               f"Found: {profile_batch}")
+    value = profile_batch
+    try:
+        if isinstance(value, str):
+            value = [int(v) for v in value.split(",")]
+        if isinstance(value, (int, _np.integer)) and not isinstance(value, bool):
+            start = stop = int(value)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            start, stop = (int(v) for v in value)
+        else:
+            raise ValueError(message)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if start < 0 or stop < start:
+        raise ValueError(message)
+    if start or stop:
+        raise ValueError(f"TensorBoard: profiling is not available in pynn. Received: "
+                         f"profile_batch={profile_batch} (must be 0)")
+
+
+def _scalars(logs):
+    """(name, float) for each log that is a single number (others, such as
+    per-class arrays, have no scalar to plot and are left out)."""
+    out = []
+    for name, value in logs.items():
+        if isinstance(value, _np.ndarray) and value.size == 1:
+            value = value.reshape(()).item()
+        if isinstance(value, (int, float, _np.integer, _np.floating)) \
+                and not isinstance(value, (bool, _np.bool_)):
+            out.append((name, float(value)))
+    return out
+
+
+def _weight_images(w):
+    """A weight as Keras pictures it, as a (k, h, w, c) batch: a vector as
+    one row, a matrix (turned to be wider than tall) as one picture, a
+    convolution kernel with one input channel as a picture per output
+    channel, a 4-D kernel with 1, 3 or 4 outputs as it lies; None for other
+    shapes."""
+    w = _np.squeeze(w)
+    if w.ndim == 1:
+        w = w.reshape(1, 1, w.shape[0], 1)
+    elif w.ndim == 2:
+        if w.shape[0] > w.shape[1]:
+            w = w.T
+        w = w.reshape(1, w.shape[0], w.shape[1], 1)
+    elif w.ndim == 3:
+        w = w.transpose(2, 0, 1)[..., None]
+    return w if w.ndim == 4 and w.shape[-1] in (1, 3, 4) else None

@@ -1,2 +1,2 @@
 """Data sets with Keras's loaders."""
-from . import boston_housing, mnist
+from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters

