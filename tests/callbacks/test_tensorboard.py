@@ -164,8 +164,10 @@ def test_histograms_images_and_graph(tmp_path):
     config = json.loads(prov.read_blob(ctx, blob_key=graph[0].values[0].blob_key))
     assert config["class_name"] == "Sequential"
     nodes = keras_util.keras_model_to_graph_def(config).node
-    assert [n.name for n in nodes] == [f"{m.name}/{layer.name}" for layer in m.layers]
-    assert [n.attr["keras_class"].s for n in nodes] == [b"Dense", b"Dense"]
+    # Keras 3's Sequential config names its InputLayer first, then the layers.
+    assert [n.name for n in nodes] == [f"{m.name}/{name}" for name in
+                                       [m.input.name] + [layer.name for layer in m.layers]]
+    assert [n.attr["keras_class"].s for n in nodes] == [b"InputLayer", b"Dense", b"Dense"]
 
 
 def test_no_graph_when_not_asked(tmp_path):
