@@ -221,7 +221,7 @@ def _functional_from_config(config, custom_objects):
     def resolve(ref):
         if isinstance(ref, dict) and ref.get("class_name") == "__keras_tensor__":
             ref = (ref.get("config") or {}).get("keras_history")
-        if isinstance(ref, list) and ref and isinstance(ref[0], list):
+        if isinstance(ref, list) and ref and isinstance(ref[0], (list, dict)):
             return [resolve(r) for r in ref]
         lname, node_index, tensor_index = _check_history(ref, "a tensor reference")
         made = outputs.get((lname, node_index))

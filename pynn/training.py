@@ -648,7 +648,10 @@ class TrainingMixin:
                     source.end_epoch()
                 logs = metrics.logs()
                 if val is not None and _validate_now(validation_freq, epoch):
-                    vlogs = self._evaluate_source(val)
+                    # Validation reports to the same callbacks, as in Keras.
+                    cb.on_test_begin()
+                    vlogs = self._evaluate_source(val, 0, cb)
+                    cb.on_test_end(vlogs)
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
                 cb.on_epoch_end(epoch, logs)
                 if self.stop_training:

@@ -297,10 +297,11 @@ def map_graph(inputs, outputs):
         for parent in node.parent_nodes:
             if id(parent) in in_graph:
                 node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    unused = []
     for t in inputs:
         node = t.node
         if node.is_input and id(node.operation) not in layer_depth:
-            warnings.warn(f"Model input {t.name!r} is not connected to any output", stacklevel=4)
+            unused.append(t.name)
             layer_depth[id(node.operation)] = 0
             layer_index[id(node.operation)] = (-1, node.operation)
             node_depth[id(node)] = 0
@@ -319,6 +320,13 @@ def map_graph(inputs, outputs):
 
     computable = {id(t) for t in inputs}
     for node in nodes:
+        if node.is_input and id(node.output_tensors[0]) not in computable:
+            users = [n.operation.name for n in nodes if any(
+                t is node.output_tensors[0] for t in n.input_tensors)]
+            raise ValueError(
+                f"Graph disconnected: the outputs depend on the input "
+                f"{node.output_tensors[0].name!r} (read by layer(s) {users}), which is not among "
+                f"the model's inputs {[x.name for x in inputs]}")
         for t in node.input_tensors:
             if id(t) not in computable:
                 raise ValueError(
@@ -332,6 +340,8 @@ def map_graph(inputs, outputs):
         if names.count(name) > 1:
             raise ValueError(f'The name "{name}" is used {names.count(name)} times in the '
                              f"model. All layer names should be unique.")
+    for name in unused:
+        warnings.warn(f"Model input {name!r} is not connected to any output", stacklevel=4)
     return nodes, layers
 
 
@@ -497,8 +507,7 @@ class Model(TrainingMixin, Layer):
 
     def _symbolic_call(self, inputs, leaves, training):
         if self._program is None:
-            self._trace([t.shape for t in leaves] if len(leaves) > 1 else leaves[0].shape,
-                        [t.dtype for t in leaves])
+            self._ensure_built([t.shape for t in leaves], [t.dtype for t in leaves])
         if isinstance(inputs, dict):
             missing = [n for n in self.input_names if n not in inputs]
             if missing:
