@@ -66,8 +66,15 @@ def test_epoch_scalars_equal_history(tmp_path):
     assert sorted(os.listdir(tmp_path / "logs")) == ["train", "validation"]
     train, val = scalars(tmp_path / "logs" / "train"), scalars(tmp_path / "logs" / "validation")
     assert set(train) == {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"}
-    assert set(val) == {"epoch_loss", "epoch_accuracy"}
+    # Validation runs through the fit's callbacks, so as in Keras each one
+    # also logs evaluation_*_vs_iterations at the optimizer's step.
+    assert set(val) == {"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations",
+                        "evaluation_accuracy_vs_iterations"}
+    steps = [4 * (e + 1) for e in range(3)]  # 64 samples, batch 16
+    assert [s for s, _ in val["evaluation_loss_vs_iterations"]] == steps
     for name in ("loss", "accuracy"):
+        assert [v for _, v in val[f"evaluation_{name}_vs_iterations"]] == [
+            float(np.float32(v)) for v in history.history["val_" + name]]
         assert train[f"epoch_{name}"] == [
             (epoch, float(np.float32(v))) for epoch, v in enumerate(history.history[name])]
         assert val[f"epoch_{name}"] == [
