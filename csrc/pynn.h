@@ -218,6 +218,10 @@ void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
 void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
                       float lr, float beta1, float beta2, float eps, int64_t t);
 
+/* L1/L2 regularization of n weights: returns sum(l1 |w| + l2 w^2) and, when
+ * g is not NULL, adds the penalty's gradient l1 sign(w) + 2 l2 w to g. */
+double pynn_weight_penalty(const float *w, float *g, ptrdiff_t n, float l1, float l2);
+
 /* -------------------------------------------------------- elementwise.c */
 
 /* y = x * mask * scale where mask is drawn from a counter-based generator:

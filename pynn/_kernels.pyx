@@ -93,6 +93,7 @@ cdef extern from "pynn.h" nogil:
                              float lr, float rho, float eps)
     void pynn_adam_update(float *w, const float *g, float *m, float *v, Py_ssize_t n,
                           float lr, float beta1, float beta2, float eps, int64_t t)
+    double pynn_weight_penalty(const float *w, float *g, Py_ssize_t n, float l1, float l2)
 
     void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, Py_ssize_t n,
                               float rate, uint64_t seed)
@@ -718,6 +719,20 @@ def rmsprop_update(w, g, s, float lr, float rho, float eps):
     _same_size(W, <cnp.ndarray>s, "RMSprop: variable and velocity")
     with nogil:
         pynn_rmsprop_update(pw, pg, ps, W.size, lr, rho, eps)
+
+
+def weight_penalty(w, g, float l1, float l2):
+    """sum(l1 |w| + l2 w^2); adds its gradient to g unless g is None."""
+    cdef const float *pw = _f32(w, "regularizer: weight")
+    cdef float *pg = NULL
+    if g is not None:
+        pg = _f32(g, "regularizer: gradient", True)
+        _same_size(<cnp.ndarray>w, <cnp.ndarray>g, "regularizer: weight and gradient")
+    cdef Py_ssize_t n = (<cnp.ndarray>w).size
+    cdef double total
+    with nogil:
+        total = pynn_weight_penalty(pw, pg, n, l1, l2)
+    return total
 
 
 def adam_update(w, g, m, v, float lr, float beta1, float beta2, float eps, int64_t t):

@@ -19,7 +19,7 @@ __all__ = [
     "linear", "relu", "relu6", "leaky_relu", "elu", "sigmoid", "hard_sigmoid",
     "hard_swish", "tanh", "softplus", "swish", "softmax",
     "loss", "sparse_loss", "LOSS_KINDS",
-    "sgd_update", "rmsprop_update", "adam_update",
+    "sgd_update", "rmsprop_update", "adam_update", "weight_penalty",
     "dropout", "dropout_grad", "gather_rows", "all_finite", "accuracy_count",
     "conv2d", "conv2d_grad", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
     "conv_geometry", "conv_output_length", "pool_geometry", "padding_1d",
@@ -311,6 +311,15 @@ def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
 def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
     """In place: Keras's RMSprop step (``s`` is the mean square)."""
     _k.rmsprop_update(w, g, s, lr, rho, epsilon)
+
+
+def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
+    """``sum(l1 * |w| + l2 * w**2)`` (L1/L2 regularization), adding its
+    gradient ``l1 * sign(w) + 2 * l2 * w`` into ``grad`` when given."""
+    w = _c32(w, "weight_penalty: w")
+    if grad is not None:
+        grad = _out(grad, w.shape, "weight_penalty: grad")
+    return float(_k.weight_penalty(w, grad, float(l1), float(l2)))
 
 
 def adam_update(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):

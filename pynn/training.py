@@ -237,6 +237,8 @@ class TrainingMixin:
         self._trainable_snapshot = None
         self._flat = None
         self._flat_views = None
+        self._penalties = []
+        self._constraints = []
 
     # ---------------------------------------------------------- compile
 
@@ -499,6 +501,11 @@ class TrainingMixin:
         if views is not None and len(views) == len(weights) and len(others) == len(weights) \
                 and all(w.value is v and w.grad is g for w, (v, g) in zip(weights, views)):
             return self._flat
+        # What each step adds: the weights' L1/L2 penalties (loss and
+        # gradient) and their constraints (after the update).
+        self._penalties = [(w, w.regularizer.l1, w.regularizer.l2) for w in weights
+                           if w.regularizer is not None]
+        self._constraints = [(w, w.constraint) for w in weights if w.constraint is not None]
         from .models.functional import new_binding
         for w in self.weights:
             w.grad = None
@@ -556,8 +563,22 @@ class TrainingMixin:
             total += spec.weight * value
             out_grads.append(g)
         self._program.backward(state, out_grads, object())
+        # As in Keras, the batch loss is the mean loss plus the penalties,
+        # so each sample of the batch carries them once.
+        penalty = self._add_penalties(state)
         self.optimizer.apply(params, grads)
-        return total, per_output, outs
+        for w, constraint in self._constraints:
+            constraint.apply(w.value)
+        return total + penalty * bs, per_output, outs
+
+    def _add_penalties(self, state):
+        """The regularization penalty of the last training forward pass
+        (activity penalties, and the weights' L1/L2 penalties, whose
+        gradients are added to the weights' here)."""
+        penalty = state.penalty
+        for w, l1, l2 in self._penalties:
+            penalty += ops.weight_penalty(w.value, l1, l2, grad=w.grad)
+        return penalty
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -712,6 +733,10 @@ class TrainingMixin:
     def _evaluate_source(self, source, verbose=0, cb=None):
         metrics = _Metrics(self, source.sample_targets())
         from .models.passes import run_inference
+        # The weights' regularization penalties count in the evaluated loss,
+        # as in Keras (the activity penalties are a training-time term).
+        penalty = sum(ops.weight_penalty(w.value, w.regularizer.l1, w.regularizer.l2)
+                      for w in self.weights if w.regularizer is not None)
         total_steps = source.steps
         bar = Progbar(total_steps, verbose) if verbose else None
         try:
@@ -729,7 +754,7 @@ class TrainingMixin:
                     value = float(per.sum() if w is None else np.dot(per, w))
                     per_output.append(value)
                     total += spec.weight * value
-                metrics.update(outs, yb, wb, False, total, per_output, bs)
+                metrics.update(outs, yb, wb, False, total + penalty * bs, per_output, bs)
                 logs = metrics.logs()
                 if cb is not None:
                     cb.on_test_batch_end(step, logs)

@@ -42,6 +42,7 @@ def analytic(model, x, y):
         spec.loss.compute(t, out, None, n / spec.weight, g, spec.fused)
         out_grads.append(g)
     model._program.backward(state, out_grads, object())
+    model._add_penalties(state)
     return params, grads.copy()
 
 

@@ -101,13 +101,17 @@ class Weight:
     every time instead of keeping the arrays.  ``grad`` is None while the
     weight is not being trained, and backward passes skip it.
     """
-    __slots__ = ("name", "value", "grad", "trainable")
+    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint")
 
-    def __init__(self, name, value, trainable=True):
+    def __init__(self, name, value, trainable=True, regularizer=None, constraint=None):
         self.name = name
         self.value = np.ascontiguousarray(value, dtype=np.float32)
         self.grad = None
         self.trainable = trainable
+        # Training adds the regularizer's penalty to the loss, and applies
+        # the constraint after each optimizer step.
+        self.regularizer = regularizer
+        self.constraint = constraint
 
     @property
     def shape(self):
@@ -164,7 +168,8 @@ class Layer:
                 cls.backward = Layer._backward_through_call
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
-                 input_dim=None, batch_size=None, dtype=None, **kwargs):
+                 input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
+                 **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -188,6 +193,9 @@ class Layer:
                 input_shape = (input_shape,)
             batch_input_shape = (batch_size,) + tuple(input_shape)
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape else None
+        from .. import regularizers
+        # A penalty on the layer's output, added to the loss while training.
+        self.activity_regularizer = regularizers.get(activity_regularizer)
 
     # ---------------------------------------------------------- trainable
 
@@ -211,7 +219,7 @@ class Layer:
 
     def add_weight(self, name=None, shape=None, initializer="zeros", trainable=True,
                    dtype=None, regularizer=None, constraint=None):
-        from .. import initializers
+        from .. import constraints, initializers, regularizers
         if shape is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
         if name is None:
@@ -219,7 +227,9 @@ class Layer:
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = initializers.get(initializer)(shape)
-        w = Weight(f"{self.name}/{name}", value, trainable=trainable)
+        w = Weight(f"{self.name}/{name}", value, trainable=trainable,
+                   regularizer=regularizers.get(regularizer),
+                   constraint=constraints.get(constraint))
         self._weights.append(w)
         return w
 
@@ -443,9 +453,12 @@ class Layer:
     # ------------------------------------------------------------- config
 
     def get_config(self):
+        from .. import regularizers
         config = {"name": self.name, "trainable": self.trainable}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

@@ -3,9 +3,9 @@
 Data is channels-last (NHWC) and kernels are HWIO, as Keras stores them, so
 Keras weights load unchanged.  Conv1D runs the 2-D kernels at height 1.
 """
-from .. import activations, initializers, ops
+from .. import activations, constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
-from .core import ActivationMixin, _grad, _positive_int
+from .core import ActivationMixin, _grad, _positive_int, weight_options
 
 
 def _tuple(value, n, what, layer):
@@ -37,8 +37,14 @@ class _Conv(ActivationMixin, Layer):
 
     def __init__(self, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         label = f"{type(self).__name__} {self.name!r}"
         _check_format(data_format, label)
         n = self.rank
@@ -122,12 +128,20 @@ class _Conv(ActivationMixin, Layer):
     def _fold_channel_shape(self):
         return None
 
+    def _bias_weight(self, channels):
+        if not self.use_bias:
+            return None
+        return self.add_weight("bias", (channels,), self.bias_initializer,
+                               regularizer=self.bias_regularizer,
+                               constraint=self.bias_constraint)
+
     def _kernel_config(self):
         return {**Layer.get_config(self), "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
                 "dilation_rate": list(self.dilation_rate), "activation": self.activation,
                 "use_bias": self.use_bias,
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_options(self, "bias")}
 
 
 class Conv2D(_Conv):
@@ -150,9 +164,10 @@ class Conv2D(_Conv):
     def build(self, input_shape):
         cin = self._input_channels(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (cin, self.filters),
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) \
-            if self.use_bias else None
+                                      self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self._bias_weight(self.filters)
         self.built = True
 
     def _kernel4(self, value):
@@ -189,7 +204,8 @@ class Conv2D(_Conv):
 
     def get_config(self):
         return {**self._kernel_config(), "filters": self.filters,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer)}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                **weight_options(self, "kernel")}
 
 
 Convolution2D = Conv2D
@@ -218,9 +234,12 @@ class DepthwiseConv2D(_Conv):
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, depthwise_constraint=None, **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, depthwise_initializer, bias_initializer, **kwargs)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
 
     def _out_channels(self, input_shape):
@@ -230,9 +249,9 @@ class DepthwiseConv2D(_Conv):
         cin = self._input_channels(input_shape)
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier),
-            self.kernel_initializer)
-        self.bias = self.add_weight("bias", (cin * self.depth_multiplier,),
-                                    self.bias_initializer) if self.use_bias else None
+            self.kernel_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
+        self.bias = self._bias_weight(cin * self.depth_multiplier)
         self.built = True
 
     @property
@@ -267,7 +286,8 @@ class DepthwiseConv2D(_Conv):
 
     def get_config(self):
         return {**self._kernel_config(), "depth_multiplier": self.depth_multiplier,
-                "depthwise_initializer": initializers.serialize(self.kernel_initializer)}
+                "depthwise_initializer": initializers.serialize(self.kernel_initializer),
+                **weight_options(self, "depthwise")}
 
 
 class SeparableConv2D(_Conv):
@@ -277,9 +297,15 @@ class SeparableConv2D(_Conv):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), depth_multiplier=1, activation=None,
                  use_bias=True, depthwise_initializer="glorot_uniform",
-                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, pointwise_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, depthwise_initializer, bias_initializer, **kwargs)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
         self.filters = _positive_int(filters, "filters", self)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
@@ -292,11 +318,13 @@ class SeparableConv2D(_Conv):
         mid = cin * self.depth_multiplier
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier),
-            self.kernel_initializer)
+            self.kernel_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
-                                                self.pointwise_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) \
-            if self.use_bias else None
+                                                self.pointwise_initializer,
+                                                regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
+        self.bias = self._bias_weight(self.filters)
         self.built = True
 
     def _main_kernel(self):
@@ -331,7 +359,8 @@ class SeparableConv2D(_Conv):
         return {**self._kernel_config(), "filters": self.filters,
                 "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": initializers.serialize(self.kernel_initializer),
-                "pointwise_initializer": initializers.serialize(self.pointwise_initializer)}
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+                **weight_options(self, "depthwise", "pointwise")}
 
 
 SeparableConvolution2D = SeparableConv2D

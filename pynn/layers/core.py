@@ -1,7 +1,7 @@
 """Core layers: Dense, Activation, Dropout, Flatten, Reshape."""
 import numpy as np
 
-from .. import activations, initializers, ops
+from .. import activations, constraints, initializers, ops, regularizers
 from ..utils.seeding import next_seed
 from .base import Layer, check_size, shape_str
 
@@ -42,23 +42,28 @@ class Dense(ActivationMixin, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int(units, "units", self)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        _no_regularization(self, kernel_regularizer, bias_regularizer, activity_regularizer,
-                           kernel_constraint, bias_constraint)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r}: the last dimension of the input must be "
                              f"known, got shape {shape_str(input_shape)}")
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) \
-            if self.use_bias else None
+                                      self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -113,7 +118,8 @@ class Dense(ActivationMixin, Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_options(self, "kernel", "bias")}
 
 
 def _positive_int(value, what, layer):
@@ -130,12 +136,16 @@ def _positive_int(value, what, layer):
     return int(value)
 
 
-def _no_regularization(layer, *args):
-    """pynn has no regularizers or constraints yet: refuse them by name
-    rather than train without them."""
-    if any(a is not None for a in args):
-        raise ValueError(f"{type(layer).__name__} {layer.name!r}: weight regularizers and "
-                         f"constraints are not supported")
+def weight_options(layer, *prefixes):
+    """The config entries of the layer's regularizers and constraints
+    (``kernel_regularizer``, ...), those that are set."""
+    out = {}
+    for p in prefixes:
+        for kind, module in (("regularizer", regularizers), ("constraint", constraints)):
+            value = getattr(layer, f"{p}_{kind}", None)
+            if value is not None:
+                out[f"{p}_{kind}"] = module.serialize(value)
+    return out
 
 
 class Activation(ActivationMixin, Layer):

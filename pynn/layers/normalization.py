@@ -1,6 +1,7 @@
 """BatchNormalization."""
-from .. import initializers, ops
+from .. import constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
+from .core import weight_options
 
 
 class BatchNormalization(Layer):
@@ -15,8 +16,14 @@ class BatchNormalization(Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.synchronized = bool(synchronized)
         if not isinstance(axis, int):
             raise ValueError(f"BatchNormalization {self.name!r}: axis must be an int (the "
                              f"channels axis), got {axis!r}")
@@ -39,8 +46,12 @@ class BatchNormalization(Layer):
                              f"channels, known) can be normalized; got axis={self.axis} for "
                              f"input shape {shape_str(input_shape)}")
         c = (int(input_shape[-1]),)
-        self.gamma = self.add_weight("gamma", c, self.gamma_initializer) if self.scale else None
-        self.beta = self.add_weight("beta", c, self.beta_initializer) if self.center else None
+        self.gamma = self.add_weight("gamma", c, self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", c, self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", c, self.moving_mean_initializer,
                                            trainable=False)
         self.moving_variance = self.add_weight("moving_variance", c,
@@ -106,4 +117,6 @@ class BatchNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer":
-                    initializers.serialize(self.moving_variance_initializer)}
+                    initializers.serialize(self.moving_variance_initializer),
+                **({"synchronized": True} if self.synchronized else {}),
+                **weight_options(self, "beta", "gamma")}

@@ -52,13 +52,15 @@ class _Step:
 
 
 class RunState:
-    """One execution's state of a program: a context per step, and the
-    buffers in which gradients read by several steps are summed."""
-    __slots__ = ("ctxs", "sums")
+    """One execution's state of a program: a context per step, the buffers
+    in which gradients read by several steps are summed, and the activity
+    regularization penalty of the last training forward pass."""
+    __slots__ = ("ctxs", "sums", "penalty")
 
     def __init__(self, n):
         self.ctxs = [CallContext() for _ in range(n)]
         self.sums = CallContext()
+        self.penalty = 0.0
 
 
 def _trains(layer):
@@ -93,6 +95,10 @@ class Program:
                 masked[slot_of[id(t)]] = t._has_mask
         self.shapes = shapes
         self.has_masks = any(masked)
+        # Steps whose outputs carry an activity penalty, and nested models
+        # (whose own penalties add to this program's).
+        self.regularized = [i for i, st in enumerate(self.steps)
+                            if st.layer.activity_regularizer is not None or st.is_model]
         self._plans = {}
 
     def new_state(self):
@@ -105,8 +111,24 @@ class Program:
         vals = [None] * self.n_slots
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
+        state.penalty = 0.0
         if self.has_masks or masks is not None:
-            return self._forward_masked(vals, training, state, masks)
+            outs = self._forward_masked(vals, training, state, masks)
+        else:
+            outs = self._forward_plain(vals, training, state)
+        if self.regularized and training:
+            for i in self.regularized:
+                st, ctx = self.steps[i], state.ctxs[i]
+                if st.is_model:
+                    state.penalty += ctx.inner.penalty
+                reg = st.layer.activity_regularizer
+                if reg is not None:
+                    ys = [vals[o] for o in st.outs]
+                    ctx.activity_outputs = ys
+                    state.penalty += sum(reg(y) for y in ys)
+        return outs
+
+    def _forward_plain(self, vals, training, state):
         for st, ctx in zip(self.steps, state.ctxs):
             x = vals[st.ins[0]] if st.single_in else [vals[i] for i in st.ins]
             y = st.layer.forward(ctx, x, training if st.training is None else st.training)
@@ -207,6 +229,8 @@ class Program:
             ctx.grad_token = token
             need = need_in[i]
             layer = st.layer
+            if layer.activity_regularizer is not None:
+                dy = _with_activity_gradient(layer.activity_regularizer, ctx, dy, sums, i)
             if trains[i]:
                 if getattr(layer, "_grad_token", None) is token:
                     dx = _backward_accumulating(layer, ctx, dy, need)
@@ -223,6 +247,23 @@ class Program:
                     if n and g is not None:
                         accumulate(s, g)
         return [grads[s] for s in self.input_slots]
+
+
+def _with_activity_gradient(reg, ctx, dy, sums, step):
+    """dy plus the gradient of the layer's activity penalty at its outputs
+    (into a buffer of the run state: dy itself is never written)."""
+    single = not isinstance(dy, list)
+    grads = [dy] if single else list(dy)
+    out = []
+    for j, (g, y) in enumerate(zip(grads, ctx.activity_outputs)):
+        buf = sums.buffer(("activity", step, j), y.shape)
+        if g is None:
+            buf[...] = 0.0
+        else:
+            ops.axpby(1.0, g, out=buf)
+        ops.weight_penalty(y, reg.l1, reg.l2, grad=buf)
+        out.append(buf)
+    return out[0] if single else out
 
 
 def _backward_accumulating(layer, ctx, dy, need):

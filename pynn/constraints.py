@@ -1,0 +1,109 @@
+"""Weight constraints with Keras's names, applied to a weight after each
+optimizer step: ``kernel_constraint=constraints.max_norm(3)``."""
+import numpy as np
+
+
+class Constraint:
+    """Base class: ``constraint(w)`` returns the constrained weights;
+    ``apply(w)`` constrains the array in place."""
+
+    def __call__(self, w):
+        return np.asarray(w, np.float32)
+
+    def apply(self, w):
+        w[...] = self(w)
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _norms(w, axis):
+    return np.sqrt(np.sum(np.square(w, dtype=np.float32), axis=axis, keepdims=True))
+
+
+class MaxNorm(Constraint):
+    """Rescales each slice along ``axis`` (the input axis of a kernel) whose
+    L2 norm exceeds ``max_value`` to that norm."""
+
+    def __init__(self, max_value=2.0, axis=0):
+        self.max_value = float(max_value)
+        self.axis = axis
+
+    def __call__(self, w):
+        w = np.asarray(w, np.float32)
+        norms = _norms(w, self.axis)
+        desired = np.clip(norms, 0, self.max_value)
+        return (w * (desired / (1e-7 + norms))).astype(np.float32)
+
+    def get_config(self):
+        return {"max_value": self.max_value, "axis": self.axis}
+
+
+class MinMaxNorm(Constraint):
+    """Keeps each slice's L2 norm within [min_value, max_value], moving it
+    there by the fraction ``rate``."""
+
+    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+        self.min_value, self.max_value = float(min_value), float(max_value)
+        self.rate, self.axis = float(rate), axis
+
+    def __call__(self, w):
+        w = np.asarray(w, np.float32)
+        norms = _norms(w, self.axis)
+        desired = self.rate * np.clip(norms, self.min_value, self.max_value) + \
+            (1 - self.rate) * norms
+        return (w * (desired / (1e-7 + norms))).astype(np.float32)
+
+    def get_config(self):
+        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
+                "axis": self.axis}
+
+
+class NonNeg(Constraint):
+    """Sets negative weights to zero."""
+
+    def __call__(self, w):
+        return np.maximum(np.asarray(w, np.float32), 0)
+
+
+class UnitNorm(Constraint):
+    """Scales each slice along ``axis`` to unit L2 norm."""
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        w = np.asarray(w, np.float32)
+        return (w / (1e-7 + _norms(w, self.axis))).astype(np.float32)
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+
+max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+_BY_NAME = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg,
+            "UnitNorm": UnitNorm, "max_norm": MaxNorm, "min_max_norm": MinMaxNorm,
+            "non_neg": NonNeg, "unit_norm": UnitNorm}
+
+
+def get(identifier):
+    """A Constraint from None, a name, a config dict or an instance."""
+    if identifier is None or isinstance(identifier, Constraint):
+        return identifier
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
+        return _BY_NAME[identifier["class_name"]].from_config(identifier.get("config") or {})
+    raise ValueError(f"Unknown constraint {identifier!r}; expected one of "
+                     f"{sorted(k for k in _BY_NAME if k[0].isupper())} or a "
+                     f"pynn.constraints object")
+
+
+def serialize(constraint):
+    if constraint is None:
+        return None
+    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
