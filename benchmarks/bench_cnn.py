@@ -35,15 +35,22 @@ def _flops(n):
     return 2 * n * (3 * (conv1 + conv2 + dense) - conv1)
 
 
-def pynn_cnn():
+def pynn_cnn(functional=False):
+    """The tutorial's convnet as a Sequential, or the same graph built with
+    the functional API."""
     pynn.utils.set_random_seed(0)
-    model = pynn.Sequential([
-        pynn.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
+    stack = [layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+             layers.MaxPooling2D(pool_size=(2, 2)),
+             layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+             layers.MaxPooling2D(pool_size=(2, 2)),
+             layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")]
+    if functional:
+        inp = x = pynn.Input(shape=(28, 28, 1))
+        for layer in stack:
+            x = layer(x)
+        model = pynn.Model(inp, x)
+    else:
+        model = pynn.Sequential([pynn.Input(shape=(28, 28, 1))] + stack)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
                   metrics=["accuracy"])
     return model
@@ -58,9 +65,10 @@ def torch_cnn():
     return model, torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
 
 
-def test_cnn_epoch_pynn(benchmark):
+@pytest.mark.parametrize("functional", [False, True], ids=["pynn", "functional"])
+def test_cnn_epoch(benchmark, functional):
     x, y = _data(N)
-    model = pynn_cnn()
+    model = pynn_cnn(functional)
     model.fit(x[:BATCH * 2], y[:BATCH * 2], batch_size=BATCH, epochs=1, verbose=0)
     benchmark.group = "epoch cnn_adam"
     benchmark.extra_info["flops"] = _flops(N)

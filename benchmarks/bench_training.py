@@ -37,14 +37,23 @@ CASES = {
 }
 
 
-def pynn_model(sizes, dropout, opt):
+def pynn_model(sizes, dropout, opt, functional=False):
+    """The MLP as a Sequential, or built with the functional API (the same
+    graph, which must train as fast)."""
     pynn.utils.set_random_seed(0)
-    model = pynn.Sequential([pynn.Input(shape=(sizes[0],))])
+    stack = []
     for units in sizes[1:-1]:
-        model.add(layers.Dense(units, activation="relu"))
+        stack.append(layers.Dense(units, activation="relu"))
         if dropout:
-            model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(sizes[-1], activation="softmax"))
+            stack.append(layers.Dropout(dropout))
+    stack.append(layers.Dense(sizes[-1], activation="softmax"))
+    if functional:
+        inp = x = pynn.Input(shape=(sizes[0],))
+        for layer in stack:
+            x = layer(x)
+        model = pynn.Model(inp, x)
+    else:
+        model = pynn.Sequential([pynn.Input(shape=(sizes[0],))] + stack)
     optimizer = pynn.optimizers.SGD(0.01) if opt == "sgd" else pynn.optimizers.RMSprop(0.001)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
@@ -84,17 +93,27 @@ def torch_epoch(model, optimizer, x, y, batch):
     return correct
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_epoch_pynn(benchmark, case):
+def _epoch(benchmark, case, functional):
     c = CASES[case]
     x, y = _data(c["n"], c["sizes"][0])
-    model = pynn_model(c["sizes"], c["dropout"], c["opt"])
+    model = pynn_model(c["sizes"], c["dropout"], c["opt"], functional)
     model.fit(x[:c["batch"] * 4], y[:c["batch"] * 4], batch_size=c["batch"], epochs=1, verbose=0)
     benchmark.group = f"epoch {case}"
     benchmark.extra_info["flops"] = _mlp_flops(c["n"], c["sizes"])
     benchmark.pedantic(model.fit, args=(x, y), kwargs=dict(batch_size=c["batch"], epochs=1,
                                                            verbose=0),
                        rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_epoch_pynn(benchmark, case):
+    _epoch(benchmark, case, False)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_epoch_functional(benchmark, case):
+    """The same MLP written with the functional API (report: 'functional')."""
+    _epoch(benchmark, case, True)
 
 
 @needs_torch

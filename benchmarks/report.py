@@ -24,8 +24,10 @@ def peak_gflops():
 
 
 def impl_of(bench):
+    """'pynn', 'functional' (pynn's functional API on the same model),
+    'numpy', 'torch' or 'litert', from the test's name."""
     name = bench["name"]
-    for impl in ("pynn", "numpy", "torch"):
+    for impl in ("functional", "pynn", "numpy", "torch", "litert"):
         if impl in name:
             return impl
     return name
@@ -38,7 +40,7 @@ def main(path):
     for b in data["benchmarks"]:
         groups.setdefault(b["group"], []).append(b)
     print(f"peak: {peak:.0f} GFLOP/s" if peak else "peak: unknown")
-    print(f"{'group':<48} {'impl':<6} {'median':>11} {'ratio':>7} {'GFLOP/s':>8} {'%peak':>6}")
+    print(f"{'group':<48} {'impl':<10} {'median':>11} {'ratio':>7} {'GFLOP/s':>8} {'%peak':>6}")
     for group, benches in groups.items():
         pynn = next((b for b in benches if impl_of(b) == "pynn"), None)
         for b in sorted(benches, key=impl_of):
@@ -48,7 +50,7 @@ def main(path):
             gf = f"{flops / med / 1e9:8.1f}" if flops else " " * 8
             pk = f"{flops / med / 1e9 / peak * 100:5.0f}%" if flops and peak else " " * 6
             unit = f"{med * 1e3:9.3f}ms" if med < 1 else f"{med:9.3f}s "
-            print(f"{group[:48]:<48} {impl_of(b):<6} {unit:>11} {ratio:7.2f} {gf} {pk}")
+            print(f"{group[:48]:<48} {impl_of(b):<10} {unit:>11} {ratio:7.2f} {gf} {pk}")
     print("ratio: the implementation's median time / pynn's (above 1: pynn is faster)")
 
 
