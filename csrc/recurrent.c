@@ -6,8 +6,10 @@
  * one GEMM before the time loop; each step multiplies the previous state by
  * the recurrent kernel (one small GEMM) and makes one vectorized pass over
  * the gates; the backward pass walks the steps in reverse with one small
- * GEMM each (two for GRU with the reset gate before the product), and the
- * weight gradients are then GEMMs over all the steps at once.
+ * GEMM for the state's gradient (two for GRU with the reset gate before the
+ * product) and one for the input's, while the step's gate gradients are in
+ * cache; the kernel, recurrent kernel and bias gradients are then one GEMM
+ * over all the steps at once.
  *
  * Batch rows are independent through time, so one team of threads splits
  * the rows once and each thread runs its rows through every step alone:
@@ -15,8 +17,13 @@
  *
  * The work buffer (pynn_rnn_work_size floats) is time-major and in
  * processing order, so one step's rows are contiguous and the saved arrays
- * of all steps are the operands of the weight-gradient GEMMs as they lie:
- *   xs  steps x batch x input    the input, dropout mask applied
+ * of all steps are the operands of the weight-gradient GEMM as they lie:
+ *   xh  steps x batch x (input + units + 1)  each row [x, h, 1]: the step's
+ *                                input (dropout mask applied), the state it
+ *                                starts from (recurrent dropout mask
+ *                                applied): the two products' left operands,
+ *                                and a one, so that [x, h, 1]^T dZ is the
+ *                                kernel, recurrent kernel and bias gradient
  *   p   steps x batch x G*units  the input projection; after the forward
  *                                pass the gates (post-activation); after
  *                                the backward pass their gradients
@@ -26,9 +33,11 @@
  *                                recurrent candidate h @ R_h + b_h; GRU
  *                                without: r * h (the product's operand)
  *   q   batch x G*units          one step's scratch
- *   t   batch x units            h * recurrent dropout mask; in backward
- *                                the recurrent product's gradient
+ *   t   batch x units            the recurrent product's gradient
  *   dh, dc  batch x units        the gradients carried back through time
+ *   rt, wt  G*units x units, G*units x input: R^T and W^T for the backward
+ *                                products, transposed once per call
+ *   wg  (input + units + 1) x G*units: the weight gradients, stacked
  * In inference (training == 0) h and c keep two steps and s one, since no
  * backward pass will read them.
  */
@@ -50,8 +59,9 @@ static int act_supported(int act)
 
 typedef struct {
     ptrdiff_t B, T, I, U, GU;
-    int keep; /* every step's states kept (training) */
-    float *xs, *p, *h, *c, *s, *q, *t, *dh, *dc;
+    ptrdiff_t XW; /* row length of xh: input + units + 1 */
+    int keep;     /* every step's states kept (training) */
+    float *xh, *p, *h, *c, *s, *q, *t, *dh, *dc, *rt, *wt, *wg;
 } rnn_work;
 
 /* Sizes rounded up to 16 floats keep every array 64-byte aligned. */
@@ -80,20 +90,27 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
     if (__builtin_mul_overflow(U, (ptrdiff_t)gates_of(d->cell), &GU))
         return -1;
     ptrdiff_t states = d->training ? T + 1 : 2, saved = d->training ? T : 1;
-    ptrdiff_t sizes[9][3] = {
-        {T, B, d->input},              /* xs */
-        {T, B, GU},                    /* p */
-        {states, B, U},                /* h */
-        {lstm ? states : 0, B, U},     /* c */
+    ptrdiff_t XW;
+    if (__builtin_add_overflow(d->input, U + 1, &XW))
+        return -1;
+    ptrdiff_t sizes[12][3] = {
+        {T, B, XW},                      /* xh */
+        {T, B, GU},                      /* p */
+        {states, B, U},                  /* h */
+        {lstm ? states : 0, B, U},       /* c */
         {lstm || gru ? saved : 0, B, U}, /* s */
-        {1, B, GU},                    /* q */
-        {1, B, U},                     /* t */
-        {d->training, B, U},           /* dh */
-        {d->training && lstm, B, U},   /* dc */
+        {1, B, GU},                      /* q */
+        {1, B, U},                       /* t */
+        {d->training, B, U},             /* dh */
+        {d->training && lstm, B, U},     /* dc */
+        {d->training, GU, U},            /* rt */
+        {d->training, GU, d->input},     /* wt */
+        {d->training, XW, GU},           /* wg */
     };
-    float **slots[9] = {&w->xs, &w->p, &w->h, &w->c, &w->s, &w->q, &w->t, &w->dh, &w->dc};
+    float **slots[12] = {&w->xh, &w->p, &w->h, &w->c, &w->s, &w->q,
+                         &w->t, &w->dh, &w->dc, &w->rt, &w->wt, &w->wg};
     ptrdiff_t total = 0;
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 12; i++) {
         /* an array this cell does not use stays NULL */
         int used = sizes[i][0] > 0;
         *slots[i] = work && used ? work + total : NULL;
@@ -107,6 +124,7 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
     w->I = d->input;
     w->U = U;
     w->GU = GU;
+    w->XW = XW;
     w->keep = d->training != 0;
     return total;
 }
@@ -189,7 +207,7 @@ typedef struct {
     const float *rmask;        /* batch x units, or NULL */
     const uint8_t *mask;       /* this step's column of the batch x steps mask, or NULL */
     ptrdiff_t mask_stride;
-    float *p, *q, *sv, *t;     /* the step's gates, scratch, saved row, product */
+    float *p, *q, *sv, *t;     /* the step's gates, scratch, saved row, product grad */
     const float *hp, *cp;      /* states before the step */
     float *hn, *cn;            /* states after it */
     float *y;                  /* the step's output rows, or NULL */
@@ -539,6 +557,7 @@ typedef struct {
     const float *imask, *rmask;
     float *y;        /* forward: the output */
     const float *dy; /* backward: its gradient */
+    float *dx;       /* backward: the input's gradient, or NULL */
 } rnn_run;
 
 /* The step's arrays for processing step s. */
@@ -582,49 +601,60 @@ static void step_arrays(const rnn_run *r, ptrdiff_t s, step_io *io, float *y, co
     io->dc = w->dc;
 }
 
-/* The recurrent product's left operand for rows [lo, hi): h, or h times
- * the recurrent dropout mask (into t). */
-static const float *recurrent_operand(const rnn_run *r, const float *hp, ptrdiff_t lo,
-                                      ptrdiff_t hi)
+/* The recurrent product's left operand for step s, rows [lo, hi): the
+ * state times the recurrent dropout mask, into xh[s]'s h columns. */
+static void store_operand(const rnn_run *r, ptrdiff_t s, const float *h, ptrdiff_t lo,
+                          ptrdiff_t hi)
 {
-    if (!r->rmask)
-        return hp;
-    const ptrdiff_t U = r->w.U;
-    for (ptrdiff_t i = lo * U; i < hi * U; i++) r->w.t[i] = hp[i] * r->rmask[i];
-    return r->w.t;
+    const ptrdiff_t U = r->w.U, XW = r->w.XW;
+    float *dst = r->w.xh + s * r->w.B * XW + r->w.I;
+    for (ptrdiff_t b = lo; b < hi; b++) {
+        const float *hb = h + b * U;
+        float *db = dst + b * XW;
+        if (r->rmask) {
+            const float *m = r->rmask + b * U;
+            for (ptrdiff_t j = 0; j < U; j++) db[j] = hb[j] * m[j];
+        } else {
+            memcpy(db, hb, U * sizeof(float));
+        }
+    }
 }
 
 static void forward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
 {
     const pynn_rnn_desc *d = r->d;
-    const ptrdiff_t T = r->w.T, U = r->w.U, GU = r->w.GU, m = hi - lo;
+    const ptrdiff_t B = r->w.B, T = r->w.T, U = r->w.U, GU = r->w.GU, XW = r->w.XW;
+    const ptrdiff_t m = hi - lo;
     const float *R = r->rec;
+    store_operand(r, 0, r->w.h, lo, hi);
     for (ptrdiff_t s = 0; s < T; s++) {
         step_io io;
         step_arrays(r, s, &io, r->y, NULL);
-        const float *a = recurrent_operand(r, io.hp, lo, hi) + lo * U;
+        const float *a = r->w.xh + (s * B + lo) * XW + r->w.I;
         float *p = io.p + lo * GU;
         switch (d->cell) {
         case PYNN_RNN_SIMPLE:
-            pynn_sgemm_serial(0, 0, m, U, U, 1.0f, a, U, R, U, 1.0f, p, U);
+            pynn_sgemm_serial(0, 0, m, U, U, 1.0f, a, XW, R, U, 1.0f, p, U);
             simple_forward(&io, lo, hi);
             break;
         case PYNN_RNN_LSTM:
-            pynn_sgemm_serial(0, 0, m, GU, U, 1.0f, a, U, R, GU, 1.0f, p, GU);
+            pynn_sgemm_serial(0, 0, m, GU, U, 1.0f, a, XW, R, GU, 1.0f, p, GU);
             lstm_forward(&io, lo, hi);
             break;
         default:
             if (d->reset_after) {
-                pynn_sgemm_serial(0, 0, m, GU, U, 1.0f, a, U, R, GU, 0.0f, io.q + lo * GU, GU);
+                pynn_sgemm_serial(0, 0, m, GU, U, 1.0f, a, XW, R, GU, 0.0f, io.q + lo * GU, GU);
                 gru_after_forward(&io, lo, hi);
             } else {
-                pynn_sgemm_serial(0, 0, m, 2 * U, U, 1.0f, a, U, R, GU, 1.0f, p, GU);
+                pynn_sgemm_serial(0, 0, m, 2 * U, U, 1.0f, a, XW, R, GU, 1.0f, p, GU);
                 gru_before_gates(&io, lo, hi);
                 pynn_sgemm_serial(0, 0, m, U, U, 1.0f, io.sv + lo * U, U, R + 2 * U, GU, 1.0f,
                                   p + 2 * U, GU);
                 gru_before_forward(&io, lo, hi);
             }
         }
+        if (s + 1 < T)
+            store_operand(r, s + 1, io.hn, lo, hi);
     }
 }
 
@@ -637,50 +667,69 @@ static void add_masked(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
     for (ptrdiff_t i = lo * U; i < hi * U; i++) dh[i] += t[i] * r->rmask[i];
 }
 
-/* dh[rows] += a[rows] @ op^T, through the recurrent dropout mask: a is m x k
- * (row stride lda), op is U x k (row stride GU). */
+/* dh[rows] += a[rows] @ op, through the recurrent dropout mask: a is
+ * m x k (row stride lda), op k x U (rows of R^T). */
 static void add_recurrent_grad(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi, const float *a,
                                ptrdiff_t lda, ptrdiff_t k, const float *op)
 {
-    const ptrdiff_t U = r->w.U, GU = r->w.GU;
+    const ptrdiff_t U = r->w.U;
     if (r->rmask) {
-        pynn_sgemm_serial(0, 1, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, GU, 0.0f,
+        pynn_sgemm_serial(0, 0, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, U, 0.0f,
                           r->w.t + lo * U, U);
         add_masked(r, lo, hi);
     } else {
-        pynn_sgemm_serial(0, 1, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, GU, 1.0f,
+        pynn_sgemm_serial(0, 0, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, U, 1.0f,
                           r->w.dh + lo * U, U);
     }
+}
+
+/* dx[rows, t] = dZ[rows] @ W^T * input dropout mask: the input's gradient
+ * for processing step s, while the step's gate gradients are in cache. */
+static void input_grad(const rnn_run *r, float *dx, ptrdiff_t s, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const rnn_work *w = &r->w;
+    const ptrdiff_t T = w->T, I = w->I, GU = w->GU;
+    ptrdiff_t t = r->d->go_backwards ? T - 1 - s : s;
+    float *dst = dx + (lo * T + t) * I;
+    pynn_sgemm_serial(0, 0, hi - lo, I, GU, 1.0f, w->p + (s * w->B + lo) * GU, GU, w->wt, I,
+                      0.0f, dst, T * I);
+    if (r->imask)
+        for (ptrdiff_t b = lo; b < hi; b++) {
+            float *row = dx + (b * T + t) * I;
+            const float *m = r->imask + b * I;
+            for (ptrdiff_t j = 0; j < I; j++) row[j] *= m[j];
+        }
 }
 
 static void backward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
 {
     const pynn_rnn_desc *d = r->d;
     const ptrdiff_t T = r->w.T, U = r->w.U, GU = r->w.GU, m = hi - lo;
-    const float *R = r->rec;
+    const float *Rt = r->w.rt;
     for (ptrdiff_t s = T - 1; s >= 0; s--) {
         step_io io;
         step_arrays(r, s, &io, NULL, r->dy);
         switch (d->cell) {
         case PYNN_RNN_SIMPLE:
             simple_backward(&io, lo, hi);
-            add_recurrent_grad(r, lo, hi, io.p, GU, GU, R);
+            add_recurrent_grad(r, lo, hi, io.p, GU, GU, Rt);
             break;
         case PYNN_RNN_LSTM:
             lstm_backward(&io, lo, hi);
-            add_recurrent_grad(r, lo, hi, io.p, GU, GU, R);
+            add_recurrent_grad(r, lo, hi, io.p, GU, GU, Rt);
             break;
         default:
             if (d->reset_after) {
                 gru_after_backward(&io, lo, hi);
-                add_recurrent_grad(r, lo, hi, io.q, GU, GU, R);
+                add_recurrent_grad(r, lo, hi, io.q, GU, GU, Rt);
             } else {
                 gru_before_backward1(&io, lo, hi);
-                pynn_sgemm_serial(0, 1, m, U, U, 1.0f, io.p + lo * GU + 2 * U, GU, R + 2 * U,
-                                  GU, 0.0f, io.t + lo * U, U);
+                /* t = d(candidate) @ R_h^T, the gradient of r * h */
+                pynn_sgemm_serial(0, 0, m, U, U, 1.0f, io.p + lo * GU + 2 * U, GU,
+                                  Rt + 2 * U * U, U, 0.0f, io.t + lo * U, U);
                 gru_before_backward2(&io, lo, hi);
                 /* t += (dz, dr) @ R_zr^T: the masked h's whole gradient */
-                pynn_sgemm_serial(0, 1, m, U, 2 * U, 1.0f, io.p + lo * GU, GU, R, GU, 1.0f,
+                pynn_sgemm_serial(0, 0, m, U, 2 * U, 1.0f, io.p + lo * GU, GU, Rt, U, 1.0f,
                                   io.t + lo * U, U);
                 if (r->rmask) {
                     add_masked(r, lo, hi);
@@ -689,6 +738,8 @@ static void backward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
                 }
             }
         }
+        if (r->dx)
+            input_grad(r, r->dx, s, lo, hi);
     }
 }
 
@@ -710,54 +761,33 @@ static void run_rows(void (*fn)(const rnn_run *, ptrdiff_t, ptrdiff_t), const rn
     PYNN_PARALLEL_RANGE(nt, r->w.B, fn(r, lo, hi));
 }
 
-/* xs[s] = x[:, t] * input mask, t the time index of processing step s. */
+/* xh[s]'s x columns = x[:, t] * input mask, t the time index of
+ * processing step s, and its last column 1. */
 static void gather_input(const rnn_run *r, const float *x, ptrdiff_t s0, ptrdiff_t s1)
 {
     const rnn_work *w = &r->w;
-    const ptrdiff_t B = w->B, T = w->T, I = w->I;
+    const ptrdiff_t B = w->B, T = w->T, I = w->I, XW = w->XW;
     for (ptrdiff_t s = s0; s < s1; s++) {
         ptrdiff_t t = r->d->go_backwards ? T - 1 - s : s;
         for (ptrdiff_t b = 0; b < B; b++) {
             const float *src = x + (b * T + t) * I;
-            float *dst = w->xs + (s * B + b) * I;
+            float *dst = w->xh + (s * B + b) * XW;
             if (r->imask) {
                 const float *m = r->imask + b * I;
                 for (ptrdiff_t j = 0; j < I; j++) dst[j] = src[j] * m[j];
             } else {
                 memcpy(dst, src, I * sizeof(float));
             }
+            dst[XW - 1] = 1.0f;
         }
     }
 }
 
-/* dx[:, t] = xs[s] * input mask: the inverse of gather_input. */
-static void scatter_input_grad(const rnn_run *r, float *dx, ptrdiff_t s0, ptrdiff_t s1)
+/* dst (cols x rows) = src^T (src rows x cols). */
+static void transpose(const float *src, ptrdiff_t rows, ptrdiff_t cols, float *dst)
 {
-    const rnn_work *w = &r->w;
-    const ptrdiff_t B = w->B, T = w->T, I = w->I;
-    for (ptrdiff_t s = s0; s < s1; s++) {
-        ptrdiff_t t = r->d->go_backwards ? T - 1 - s : s;
-        for (ptrdiff_t b = 0; b < B; b++) {
-            const float *src = w->xs + (s * B + b) * I;
-            float *dst = dx + (b * T + t) * I;
-            if (r->imask) {
-                const float *m = r->imask + b * I;
-                for (ptrdiff_t j = 0; j < I; j++) dst[j] = src[j] * m[j];
-            } else {
-                memcpy(dst, src, I * sizeof(float));
-            }
-        }
-    }
-}
-
-/* h[s] *= recurrent dropout mask for the states before steps [s0, s1). */
-static void mask_states(const rnn_work *w, const float *rec_mask, ptrdiff_t s0, ptrdiff_t s1)
-{
-    const ptrdiff_t BU = w->B * w->U;
-    for (ptrdiff_t s = s0; s < s1; s++) {
-        float *h = w->h + s * BU;
-        for (ptrdiff_t i = 0; i < BU; i++) h[i] *= rec_mask[i];
-    }
+    for (ptrdiff_t i = 0; i < rows; i++)
+        for (ptrdiff_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
 }
 
 static void init_state(float *dst, const float *src, ptrdiff_t n)
@@ -774,7 +804,7 @@ int pynn_rnn_forward(const pynn_rnn_desc *d, const float *x, const float *kernel
                      const float *c0, float *y, float *h_out, float *c_out, float *work)
 {
     PYNN_FTZ_SCOPE;
-    rnn_run r = {d, {0}, kernel, rec, bias, mask, input_mask, rec_mask, y, NULL};
+    rnn_run r = {d, {0}, kernel, rec, bias, mask, input_mask, rec_mask, y, NULL, NULL};
     if (layout(d, work, &r.w) < 0)
         return -1;
     const ptrdiff_t B = r.w.B, T = r.w.T, U = r.w.U, GU = r.w.GU;
@@ -782,7 +812,7 @@ int pynn_rnn_forward(const pynn_rnn_desc *d, const float *x, const float *kernel
         return 0;
     int nt = pynn_threads_for(B * T * r.w.I);
     PYNN_PARALLEL_RANGE(nt, T, gather_input(&r, x, lo, hi));
-    pynn_sgemm(0, 0, T * B, GU, r.w.I, 1.0f, r.w.xs, r.w.I, kernel, GU, 0.0f, r.w.p, GU);
+    pynn_sgemm(0, 0, T * B, GU, r.w.I, 1.0f, r.w.xh, r.w.XW, kernel, GU, 0.0f, r.w.p, GU);
     init_state(r.w.h, h0, B * U);
     if (r.w.c)
         init_state(r.w.c, c0, B * U);
@@ -800,11 +830,11 @@ int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *
                       float *drec, float *dbias)
 {
     PYNN_FTZ_SCOPE;
-    rnn_run r = {d, {0}, kernel, rec, NULL, mask, input_mask, rec_mask, NULL, dy};
+    rnn_run r = {d, {0}, kernel, rec, NULL, mask, input_mask, rec_mask, NULL, dy, dx};
     if (!d->training || layout(d, work, &r.w) < 0)
         return -1;
     rnn_work *w = &r.w;
-    const ptrdiff_t B = w->B, T = w->T, I = w->I, U = w->U, GU = w->GU, n = T * B;
+    const ptrdiff_t B = w->B, I = w->I, U = w->U, GU = w->GU, XW = w->XW, n = w->T * B;
     int lstm = d->cell == PYNN_RNN_LSTM, gru = d->cell == PYNN_RNN_GRU;
     if (B == 0) {
         memset(dkernel, 0, I * GU * sizeof(float));
@@ -813,6 +843,9 @@ int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *
             memset(dbias, 0, (gru && d->reset_after ? 2 : 1) * GU * sizeof(float));
         return 0;
     }
+    transpose(rec, U, GU, w->rt);
+    if (dx)
+        transpose(kernel, I, GU, w->wt);
     init_state(w->dh, dh_last, B * U);
     if (lstm)
         init_state(w->dc, dc_last, B * U);
@@ -822,35 +855,27 @@ int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *
     if (lstm && dc0)
         memcpy(dc0, w->dc, B * U * sizeof(float));
 
-    /* Weight gradients over all steps at once.  p holds the gates' input-
-     * side gradients; the recurrent product's left operand is h with the
-     * recurrent dropout mask, applied now that the states are read no more. */
-    pynn_sgemm(1, 0, I, GU, n, 1.0f, w->xs, I, w->p, GU, 0.0f, dkernel, GU);
-    if (rec_mask) {
-        int nt = pynn_threads_for(n * U);
-        PYNN_PARALLEL_RANGE(nt, T, mask_states(w, rec_mask, lo, hi));
+    /* [x, h, 1]^T dZ over all steps: the kernel, recurrent kernel and bias
+     * gradients stacked, p holding the gates' input-side gradients. */
+    pynn_sgemm(1, 0, XW, GU, n, 1.0f, w->xh, XW, w->p, GU, 0.0f, w->wg, GU);
+    memcpy(dkernel, w->wg, I * GU * sizeof(float));
+    const float *db = w->wg + (I + U) * GU;
+    if (dbias) /* GRU with reset_after: the input bias */
+        memcpy(dbias, db, GU * sizeof(float));
+    if (gru) {
+        /* The candidate's recurrent columns have another left operand or
+         * gradient, s (see the work layout); they overwrite what the
+         * product above left there. */
+        if (d->reset_after) /* [h, 1]^T s: its recurrent kernel and bias */
+            pynn_sgemm(1, 0, U + 1, U, n, 1.0f, w->xh + I, XW, w->s, U, 0.0f,
+                       w->wg + I * GU + 2 * U, GU);
+        else /* (r * h)^T dZ_h */
+            pynn_sgemm(1, 0, U, U, n, 1.0f, w->s, U, w->p + 2 * U, GU, 0.0f,
+                       w->wg + I * GU + 2 * U, GU);
     }
-    if (!gru) {
-        pynn_sgemm(1, 0, U, GU, n, 1.0f, w->h, U, w->p, GU, 0.0f, drec, GU);
-    } else {
-        pynn_sgemm(1, 0, U, 2 * U, n, 1.0f, w->h, U, w->p, GU, 0.0f, drec, GU);
-        if (d->reset_after) /* s: the candidate's recurrent term's gradient */
-            pynn_sgemm(1, 0, U, U, n, 1.0f, w->h, U, w->s, U, 0.0f, drec + 2 * U, GU);
-        else /* s: r * h, the candidate product's operand */
-            pynn_sgemm(1, 0, U, U, n, 1.0f, w->s, U, w->p + 2 * U, GU, 0.0f, drec + 2 * U, GU);
-    }
-    if (dbias) {
-        pynn_bias_grad(w->p, dbias, n, GU);
-        if (gru && d->reset_after) {
-            memcpy(dbias + GU, dbias, 2 * U * sizeof(float));
-            pynn_bias_grad(w->s, dbias + GU + 2 * U, n, U);
-        }
-    }
-    if (dx) {
-        pynn_sgemm(0, 1, n, I, GU, 1.0f, w->p, GU, kernel, GU, 0.0f, w->xs, I);
-        int nt = pynn_threads_for(n * I);
-        PYNN_PARALLEL_RANGE(nt, T, scatter_input_grad(&r, dx, lo, hi));
-    }
+    memcpy(drec, w->wg + I * GU, U * GU * sizeof(float));
+    if (dbias && gru && d->reset_after) /* the recurrent bias */
+        memcpy(dbias + GU, db, GU * sizeof(float));
     return 0;
 }
 
