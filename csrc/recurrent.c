@@ -2,10 +2,10 @@
  * recurrent.c - SimpleRNN, LSTM and GRU layers run through time, forward and
  * backward, and the embedding's gather and scatter-add.
  *
- * The work is shaped into GEMMs: the input projection of every time step is
- * one GEMM before the time loop; each step multiplies the previous state by
- * the recurrent kernel (one small GEMM) and makes one vectorized pass over
- * the gates; the backward pass walks the steps in reverse with one small
+ * The work is shaped into GEMMs: each step multiplies its input and the
+ * previous state, side by side with a one, by the kernel, recurrent kernel
+ * and bias stacked ([x, h, 1] @ [W; R; b], one GEMM) and makes one
+ * vectorized pass over the gates; the backward pass walks the steps in reverse with one small
  * GEMM for the state's gradient (two for GRU with the reset gate before the
  * product) and one for the input's, while the step's gate gradients are in
  * cache; the kernel, recurrent kernel and bias gradients are then one GEMM
@@ -24,9 +24,8 @@
  *                                applied): the two products' left operands,
  *                                and a one, so that [x, h, 1]^T dZ is the
  *                                kernel, recurrent kernel and bias gradient
- *   p   steps x batch x G*units  the input projection; after the forward
- *                                pass the gates (post-activation); after
- *                                the backward pass their gradients
+ *   p   steps x batch x G*units  the gates (post-activation); after the
+ *                                backward pass their gradients
  *   h   (steps+1) x batch x units  the states, h[0] the initial one
  *   c   LSTM's carry states, as h
  *   s   steps x batch x units    LSTM: act(c); GRU with reset_after: the
@@ -35,8 +34,12 @@
  *   q   batch x G*units          one step's scratch
  *   t   batch x units            the recurrent product's gradient
  *   dh, dc  batch x units        the gradients carried back through time
- *   rt, wt  G*units x units, G*units x input: R^T and W^T for the backward
- *                                products, transposed once per call
+ *   wb  (input + units + 1) x G*units: [W; R; b] stacked for the forward
+ *                                product (GRU: see stack_weights)
+ *   rb  GRU with reset_after: (units + 1) x units, [R_h; b_rh]
+ *   rwt G*units x (units + input)  [R^T, W^T] for the backward products,
+ *                                transposed once per call
+ *   g   LSTM, SimpleRNN: batch x (units + input), one step's dZ [R^T, W^T]
  *   wg  (input + units + 1) x G*units: the weight gradients, stacked
  * In inference (training == 0) h and c keep two steps and s one, since no
  * backward pass will read them.
@@ -61,7 +64,7 @@ typedef struct {
     ptrdiff_t B, T, I, U, GU;
     ptrdiff_t XW; /* row length of xh: input + units + 1 */
     int keep;     /* every step's states kept (training) */
-    float *xh, *p, *h, *c, *s, *q, *t, *dh, *dc, *rt, *wt, *wg;
+    float *xh, *p, *h, *c, *s, *q, *t, *dh, *dc, *wb, *rb, *rwt, *g, *wg;
 } rnn_work;
 
 /* Sizes rounded up to 16 floats keep every array 64-byte aligned. */
@@ -93,7 +96,8 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
     ptrdiff_t XW;
     if (__builtin_add_overflow(d->input, U + 1, &XW))
         return -1;
-    ptrdiff_t sizes[12][3] = {
+    int gru_after = gru && d->reset_after;
+    ptrdiff_t sizes[14][3] = {
         {T, B, XW},                      /* xh */
         {T, B, GU},                      /* p */
         {states, B, U},                  /* h */
@@ -103,14 +107,16 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
         {1, B, U},                       /* t */
         {d->training, B, U},             /* dh */
         {d->training && lstm, B, U},     /* dc */
-        {d->training, GU, U},            /* rt */
-        {d->training, GU, d->input},     /* wt */
+        {1, XW, GU},                     /* wb */
+        {gru_after, U + 1, U},           /* rb */
+        {d->training, GU, XW - 1},       /* rwt */
+        {d->training && !gru, B, XW - 1}, /* g */
         {d->training, XW, GU},           /* wg */
     };
-    float **slots[12] = {&w->xh, &w->p, &w->h, &w->c, &w->s, &w->q,
-                         &w->t, &w->dh, &w->dc, &w->rt, &w->wt, &w->wg};
+    float **slots[14] = {&w->xh, &w->p,  &w->h,  &w->c,  &w->s,  &w->q,  &w->t,
+                         &w->dh, &w->dc, &w->wb, &w->rb, &w->rwt, &w->g, &w->wg};
     ptrdiff_t total = 0;
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 14; i++) {
         /* an array this cell does not use stays NULL */
         int used = sizes[i][0] > 0;
         *slots[i] = work && used ? work + total : NULL;
@@ -203,7 +209,6 @@ mul_deriv(int act, const float *y, const float *g, float *out, ptrdiff_t n)
 typedef struct {
     ptrdiff_t U;
     int act, rec_act, zero_masked;
-    const float *bias, *rbias; /* GRU with reset_after: rbias the recurrent bias */
     const float *rmask;        /* batch x units, or NULL */
     const uint8_t *mask;       /* this step's column of the batch x steps mask, or NULL */
     ptrdiff_t mask_stride;
@@ -254,8 +259,6 @@ simple_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
         int kept = row_kept(io, b);
         if (kept) {
             float *z = io->p + b * U, *hn = io->hn + b * U;
-            if (io->bias)
-                for (ptrdiff_t j = 0; j < U; j++) z[j] += io->bias[j];
             act_span(io->act, z, U);
             memcpy(hn, z, U * sizeof(float));
         } else {
@@ -265,8 +268,7 @@ simple_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
     }
 }
 
-/* p holds x W + h R (the GEMM added the recurrent product); the gates
- * replace it: i, f, act(z_c), o. */
+/* p holds x W + h R + b; the gates replace it: i, f, act(z_c), o. */
 static inline __attribute__((always_inline)) void
 lstm_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
 {
@@ -277,8 +279,6 @@ lstm_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
             float *z = io->p + b * 4 * U, *ac = io->sv + b * U;
             const float *cp = io->cp + b * U;
             float *cn = io->cn + b * U, *hn = io->hn + b * U;
-            if (io->bias)
-                for (ptrdiff_t j = 0; j < 4 * U; j++) z[j] += io->bias[j];
             act_span(io->rec_act, z, 2 * U);
             act_span(io->act, z + 2 * U, U);
             act_span(io->rec_act, z + 3 * U, U);
@@ -303,9 +303,10 @@ gru_mix(const float *z, const float *hp, float *hn, ptrdiff_t U)
     for (ptrdiff_t j = 0; j < U; j++) hn[j] = z[j] * hp[j] + (1.0f - z[j]) * z[2 * U + j];
 }
 
-/* Reset gate after the product: p holds x W, q holds h R; the gates z, r
- * and the candidate replace p, and the candidate's recurrent term
- * (h R_h + b_h) is saved for the backward pass. */
+/* Reset gate after the product: p holds the z and r columns' x W + h R + b
+ * and the candidate's x W_h + b_h, q the candidate's h R_h + b_rh; the
+ * gates z, r and the candidate replace p, and the candidate's recurrent
+ * term is saved for the backward pass. */
 static inline __attribute__((always_inline)) void
 gru_after_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
 {
@@ -313,16 +314,10 @@ gru_after_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
     for (ptrdiff_t b = lo; b < hi; b++) {
         int kept = row_kept(io, b);
         if (kept) {
-            float *z = io->p + b * 3 * U, *r = io->q + b * 3 * U, *rh = io->sv + b * U;
-            if (io->bias)
-                for (ptrdiff_t j = 0; j < 3 * U; j++) {
-                    z[j] += io->bias[j];
-                    r[j] += io->rbias[j];
-                }
-            for (ptrdiff_t j = 0; j < 2 * U; j++) z[j] += r[j];
+            float *z = io->p + b * 3 * U, *rq = io->q + b * U, *rh = io->sv + b * U;
             act_span(io->rec_act, z, 2 * U);
             for (ptrdiff_t j = 0; j < U; j++) {
-                rh[j] = r[2 * U + j];
+                rh[j] = rq[j];
                 z[2 * U + j] += z[U + j] * rh[j];
             }
             act_span(io->act, z + 2 * U, U);
@@ -334,8 +329,8 @@ gru_after_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
     }
 }
 
-/* Reset gate before the product, first half: p holds x W + h R_zr in its
- * z and r columns; z and r replace them, and r * h (the candidate
+/* Reset gate before the product, first half: p holds x W + h R_zr + b in
+ * its z and r columns; z and r replace them, and r * h (the candidate
  * product's operand, h with the recurrent dropout mask) is saved. */
 static inline __attribute__((always_inline)) void
 gru_before_gates_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
@@ -349,8 +344,6 @@ gru_before_gates_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
         }
         float *z = io->p + b * 3 * U;
         const float *hp = io->hp + b * U;
-        if (io->bias)
-            for (ptrdiff_t j = 0; j < 2 * U; j++) z[j] += io->bias[j];
         act_span(io->rec_act, z, 2 * U);
         if (io->rmask) {
             const float *m = io->rmask + b * U;
@@ -361,7 +354,7 @@ gru_before_gates_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
     }
 }
 
-/* Second half: p's candidate column now holds x W_h + (r * h) R_h. */
+/* Second half: p's candidate column now holds x W_h + b_h + (r * h) R_h. */
 static inline __attribute__((always_inline)) void
 gru_before_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
 {
@@ -370,8 +363,6 @@ gru_before_forward_body(const step_io *io, ptrdiff_t lo, ptrdiff_t hi)
         int kept = row_kept(io, b);
         if (kept) {
             float *z = io->p + b * 3 * U;
-            if (io->bias)
-                for (ptrdiff_t j = 2 * U; j < 3 * U; j++) z[j] += io->bias[j];
             act_span(io->act, z + 2 * U, U);
             gru_mix(z, io->hp + b * U, io->hn + b * U, U);
         } else {
@@ -552,7 +543,7 @@ ROWS_PER_LEVEL(gru_before_backward2)
 typedef struct {
     const pynn_rnn_desc *d;
     rnn_work w;
-    const float *kernel, *rec, *bias;
+    const float *rec;
     const uint8_t *mask;
     const float *imask, *rmask;
     float *y;        /* forward: the output */
@@ -567,13 +558,10 @@ static void step_arrays(const rnn_run *r, ptrdiff_t s, step_io *io, float *y, co
     const rnn_work *w = &r->w;
     const ptrdiff_t B = w->B, T = w->T, U = w->U;
     ptrdiff_t t = d->go_backwards ? T - 1 - s : s; /* the input's time index */
-    int gru_after = d->cell == PYNN_RNN_GRU && d->reset_after;
     io->U = U;
     io->act = d->act;
     io->rec_act = d->rec_act;
     io->zero_masked = d->zero_masked_outputs;
-    io->bias = r->bias;
-    io->rbias = gru_after && r->bias ? r->bias + w->GU : NULL;
     io->rmask = r->rmask;
     io->mask = r->mask ? r->mask + t : NULL;
     io->mask_stride = T;
@@ -625,31 +613,31 @@ static void forward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
     const pynn_rnn_desc *d = r->d;
     const ptrdiff_t B = r->w.B, T = r->w.T, U = r->w.U, GU = r->w.GU, XW = r->w.XW;
     const ptrdiff_t m = hi - lo;
-    const float *R = r->rec;
     store_operand(r, 0, r->w.h, lo, hi);
     for (ptrdiff_t s = 0; s < T; s++) {
         step_io io;
         step_arrays(r, s, &io, r->y, NULL);
-        const float *a = r->w.xh + (s * B + lo) * XW + r->w.I;
+        /* [x, h, 1] @ [W; R; b] */
+        const float *a = r->w.xh + (s * B + lo) * XW;
         float *p = io.p + lo * GU;
+        pynn_sgemm_serial(0, 0, m, GU, XW, 1.0f, a, XW, r->w.wb, GU, 0.0f, p, GU);
         switch (d->cell) {
         case PYNN_RNN_SIMPLE:
-            pynn_sgemm_serial(0, 0, m, U, U, 1.0f, a, XW, R, U, 1.0f, p, U);
             simple_forward(&io, lo, hi);
             break;
         case PYNN_RNN_LSTM:
-            pynn_sgemm_serial(0, 0, m, GU, U, 1.0f, a, XW, R, GU, 1.0f, p, GU);
             lstm_forward(&io, lo, hi);
             break;
         default:
             if (d->reset_after) {
-                pynn_sgemm_serial(0, 0, m, GU, U, 1.0f, a, XW, R, GU, 0.0f, io.q + lo * GU, GU);
+                /* the candidate's recurrent term: [h, 1] @ [R_h; b_rh] */
+                pynn_sgemm_serial(0, 0, m, U, U + 1, 1.0f, a + r->w.I, XW, r->w.rb, U, 0.0f,
+                                  io.q + lo * U, U);
                 gru_after_forward(&io, lo, hi);
             } else {
-                pynn_sgemm_serial(0, 0, m, 2 * U, U, 1.0f, a, XW, R, GU, 1.0f, p, GU);
                 gru_before_gates(&io, lo, hi);
-                pynn_sgemm_serial(0, 0, m, U, U, 1.0f, io.sv + lo * U, U, R + 2 * U, GU, 1.0f,
-                                  p + 2 * U, GU);
+                pynn_sgemm_serial(0, 0, m, U, U, 1.0f, io.sv + lo * U, U, r->rec + 2 * U, GU,
+                                  1.0f, p + 2 * U, GU);
                 gru_before_forward(&io, lo, hi);
             }
         }
@@ -668,56 +656,87 @@ static void add_masked(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
 }
 
 /* dh[rows] += a[rows] @ op, through the recurrent dropout mask: a is
- * m x k (row stride lda), op k x U (rows of R^T). */
+ * m x k (row stride lda), op k x U (rows of R^T in rwt). */
 static void add_recurrent_grad(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi, const float *a,
                                ptrdiff_t lda, ptrdiff_t k, const float *op)
 {
-    const ptrdiff_t U = r->w.U;
+    const ptrdiff_t U = r->w.U, UI = r->w.XW - 1;
     if (r->rmask) {
-        pynn_sgemm_serial(0, 0, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, U, 0.0f,
+        pynn_sgemm_serial(0, 0, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, UI, 0.0f,
                           r->w.t + lo * U, U);
         add_masked(r, lo, hi);
     } else {
-        pynn_sgemm_serial(0, 0, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, U, 1.0f,
+        pynn_sgemm_serial(0, 0, hi - lo, U, k, 1.0f, a + lo * lda, lda, op, UI, 1.0f,
                           r->w.dh + lo * U, U);
     }
 }
 
 /* dx[rows, t] = dZ[rows] @ W^T * input dropout mask: the input's gradient
  * for processing step s, while the step's gate gradients are in cache. */
-static void input_grad(const rnn_run *r, float *dx, ptrdiff_t s, ptrdiff_t lo, ptrdiff_t hi)
+static void input_grad(const rnn_run *r, ptrdiff_t s, ptrdiff_t lo, ptrdiff_t hi)
 {
     const rnn_work *w = &r->w;
-    const ptrdiff_t T = w->T, I = w->I, GU = w->GU;
+    const ptrdiff_t T = w->T, I = w->I, U = w->U, GU = w->GU;
     ptrdiff_t t = r->d->go_backwards ? T - 1 - s : s;
-    float *dst = dx + (lo * T + t) * I;
-    pynn_sgemm_serial(0, 0, hi - lo, I, GU, 1.0f, w->p + (s * w->B + lo) * GU, GU, w->wt, I,
-                      0.0f, dst, T * I);
+    pynn_sgemm_serial(0, 0, hi - lo, I, GU, 1.0f, w->p + (s * w->B + lo) * GU, GU, w->rwt + U,
+                      U + I, 0.0f, r->dx + (lo * T + t) * I, T * I);
     if (r->imask)
         for (ptrdiff_t b = lo; b < hi; b++) {
-            float *row = dx + (b * T + t) * I;
+            float *row = r->dx + (b * T + t) * I;
             const float *m = r->imask + b * I;
             for (ptrdiff_t j = 0; j < I; j++) row[j] *= m[j];
         }
 }
 
+/* Both for LSTM and SimpleRNN, whose state and input gradients read the
+ * same dZ: one product dZ [R^T, W^T] into g, then dh += its first units
+ * columns (through the recurrent dropout mask) and dx[rows, t] = the rest
+ * (through the input's). */
+static void state_and_input_grad(const rnn_run *r, ptrdiff_t s, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const rnn_work *w = &r->w;
+    const ptrdiff_t T = w->T, I = w->I, U = w->U, GU = w->GU, UI = U + I;
+    ptrdiff_t t = r->d->go_backwards ? T - 1 - s : s;
+    pynn_sgemm_serial(0, 0, hi - lo, r->dx ? UI : U, GU, 1.0f, w->p + (s * w->B + lo) * GU, GU,
+                      w->rwt, UI, 0.0f, w->g + lo * UI, UI);
+    for (ptrdiff_t b = lo; b < hi; b++) {
+        const float *gh = w->g + b * UI, *gx = gh + U;
+        float *dh = w->dh + b * U;
+        if (r->rmask) {
+            const float *m = r->rmask + b * U;
+            for (ptrdiff_t j = 0; j < U; j++) dh[j] += gh[j] * m[j];
+        } else {
+            for (ptrdiff_t j = 0; j < U; j++) dh[j] += gh[j];
+        }
+        if (!r->dx)
+            continue;
+        float *dx = r->dx + (b * T + t) * I;
+        if (r->imask) {
+            const float *m = r->imask + b * I;
+            for (ptrdiff_t j = 0; j < I; j++) dx[j] = gx[j] * m[j];
+        } else {
+            for (ptrdiff_t j = 0; j < I; j++) dx[j] = gx[j];
+        }
+    }
+}
+
 static void backward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
 {
     const pynn_rnn_desc *d = r->d;
-    const ptrdiff_t T = r->w.T, U = r->w.U, GU = r->w.GU, m = hi - lo;
-    const float *Rt = r->w.rt;
+    const ptrdiff_t T = r->w.T, U = r->w.U, GU = r->w.GU, UI = r->w.XW - 1, m = hi - lo;
+    const float *Rt = r->w.rwt;
     for (ptrdiff_t s = T - 1; s >= 0; s--) {
         step_io io;
         step_arrays(r, s, &io, NULL, r->dy);
         switch (d->cell) {
         case PYNN_RNN_SIMPLE:
             simple_backward(&io, lo, hi);
-            add_recurrent_grad(r, lo, hi, io.p, GU, GU, Rt);
-            break;
+            state_and_input_grad(r, s, lo, hi);
+            continue;
         case PYNN_RNN_LSTM:
             lstm_backward(&io, lo, hi);
-            add_recurrent_grad(r, lo, hi, io.p, GU, GU, Rt);
-            break;
+            state_and_input_grad(r, s, lo, hi);
+            continue;
         default:
             if (d->reset_after) {
                 gru_after_backward(&io, lo, hi);
@@ -726,10 +745,10 @@ static void backward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
                 gru_before_backward1(&io, lo, hi);
                 /* t = d(candidate) @ R_h^T, the gradient of r * h */
                 pynn_sgemm_serial(0, 0, m, U, U, 1.0f, io.p + lo * GU + 2 * U, GU,
-                                  Rt + 2 * U * U, U, 0.0f, io.t + lo * U, U);
+                                  Rt + 2 * U * UI, UI, 0.0f, io.t + lo * U, U);
                 gru_before_backward2(&io, lo, hi);
                 /* t += (dz, dr) @ R_zr^T: the masked h's whole gradient */
-                pynn_sgemm_serial(0, 0, m, U, 2 * U, 1.0f, io.p + lo * GU, GU, Rt, U, 1.0f,
+                pynn_sgemm_serial(0, 0, m, U, 2 * U, 1.0f, io.p + lo * GU, GU, Rt, UI, 1.0f,
                                   io.t + lo * U, U);
                 if (r->rmask) {
                     add_masked(r, lo, hi);
@@ -739,7 +758,7 @@ static void backward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
             }
         }
         if (r->dx)
-            input_grad(r, r->dx, s, lo, hi);
+            input_grad(r, s, lo, hi);
     }
 }
 
@@ -783,11 +802,46 @@ static void gather_input(const rnn_run *r, const float *x, ptrdiff_t s0, ptrdiff
     }
 }
 
-/* dst (cols x rows) = src^T (src rows x cols). */
-static void transpose(const float *src, ptrdiff_t rows, ptrdiff_t cols, float *dst)
+/* dst (cols x rows, row stride ldd) = src^T (src rows x cols). */
+static void transpose(const float *src, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ldd,
+                      float *dst)
 {
     for (ptrdiff_t i = 0; i < rows; i++)
-        for (ptrdiff_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+        for (ptrdiff_t j = 0; j < cols; j++) dst[j * ldd + i] = src[i * cols + j];
+}
+
+/* wb = [W; R; b], the forward product's right operand (b zero without a
+ * bias).  GRU's candidate columns take only x W_h + b_h from it (R_h
+ * enters on its own: after the reset gate), so its R rows there are zero
+ * and, with reset_after, the z and r columns' bias is the sum of the input
+ * and recurrent biases, and rb = [R_h; b_rh]. */
+static void stack_weights(const pynn_rnn_desc *d, rnn_work *w, const float *kernel,
+                          const float *rec, const float *bias)
+{
+    const ptrdiff_t I = w->I, U = w->U, GU = w->GU;
+    int gru = d->cell == PYNN_RNN_GRU;
+    memcpy(w->wb, kernel, I * GU * sizeof(float));
+    float *wr = w->wb + I * GU, *wbias = w->wb + (I + U) * GU;
+    for (ptrdiff_t i = 0; i < U; i++) {
+        memcpy(wr + i * GU, rec + i * GU, (gru ? 2 * U : GU) * sizeof(float));
+        if (gru)
+            memset(wr + i * GU + 2 * U, 0, U * sizeof(float));
+    }
+    if (bias)
+        memcpy(wbias, bias, GU * sizeof(float));
+    else
+        memset(wbias, 0, GU * sizeof(float));
+    if (gru && d->reset_after) {
+        for (ptrdiff_t i = 0; i < U; i++)
+            memcpy(w->rb + i * U, rec + i * GU + 2 * U, U * sizeof(float));
+        float *rbias = w->rb + U * U;
+        if (bias) {
+            for (ptrdiff_t j = 0; j < 2 * U; j++) wbias[j] += bias[GU + j];
+            memcpy(rbias, bias + GU + 2 * U, U * sizeof(float));
+        } else {
+            memset(rbias, 0, U * sizeof(float));
+        }
+    }
 }
 
 static void init_state(float *dst, const float *src, ptrdiff_t n)
@@ -804,15 +858,15 @@ int pynn_rnn_forward(const pynn_rnn_desc *d, const float *x, const float *kernel
                      const float *c0, float *y, float *h_out, float *c_out, float *work)
 {
     PYNN_FTZ_SCOPE;
-    rnn_run r = {d, {0}, kernel, rec, bias, mask, input_mask, rec_mask, y, NULL, NULL};
+    rnn_run r = {d, {0}, rec, mask, input_mask, rec_mask, y, NULL, NULL};
     if (layout(d, work, &r.w) < 0)
         return -1;
-    const ptrdiff_t B = r.w.B, T = r.w.T, U = r.w.U, GU = r.w.GU;
+    const ptrdiff_t B = r.w.B, T = r.w.T, U = r.w.U;
     if (B == 0)
         return 0;
     int nt = pynn_threads_for(B * T * r.w.I);
     PYNN_PARALLEL_RANGE(nt, T, gather_input(&r, x, lo, hi));
-    pynn_sgemm(0, 0, T * B, GU, r.w.I, 1.0f, r.w.xh, r.w.XW, kernel, GU, 0.0f, r.w.p, GU);
+    stack_weights(d, &r.w, kernel, rec, bias);
     init_state(r.w.h, h0, B * U);
     if (r.w.c)
         init_state(r.w.c, c0, B * U);
@@ -830,7 +884,7 @@ int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *
                       float *drec, float *dbias)
 {
     PYNN_FTZ_SCOPE;
-    rnn_run r = {d, {0}, kernel, rec, NULL, mask, input_mask, rec_mask, NULL, dy, dx};
+    rnn_run r = {d, {0}, rec, mask, input_mask, rec_mask, NULL, dy, dx};
     if (!d->training || layout(d, work, &r.w) < 0)
         return -1;
     rnn_work *w = &r.w;
@@ -843,9 +897,8 @@ int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *
             memset(dbias, 0, (gru && d->reset_after ? 2 : 1) * GU * sizeof(float));
         return 0;
     }
-    transpose(rec, U, GU, w->rt);
-    if (dx)
-        transpose(kernel, I, GU, w->wt);
+    transpose(rec, U, GU, U + I, w->rwt);
+    transpose(kernel, I, GU, U + I, w->rwt + U);
     init_state(w->dh, dh_last, B * U);
     if (lstm)
         init_state(w->dc, dc_last, B * U);
