@@ -5,11 +5,11 @@
  * The work is shaped into GEMMs: each step multiplies its input and the
  * previous state, side by side with a one, by the kernel, recurrent kernel
  * and bias stacked ([x, h, 1] @ [W; R; b], one GEMM) and makes one
- * vectorized pass over the gates; the backward pass walks the steps in reverse with one small
- * GEMM for the state's gradient (two for GRU with the reset gate before the
- * product) and one for the input's, while the step's gate gradients are in
- * cache; the kernel, recurrent kernel and bias gradients are then one GEMM
- * over all the steps at once.
+ * vectorized pass over the gates.  The backward pass walks the steps in
+ * reverse, each with one vectorized pass and one GEMM for the state's and
+ * the input's gradients (dZ [R^T, W^T]; GRU takes three), while the step's
+ * gate gradients are in cache; the kernel, recurrent kernel and bias
+ * gradients are then one GEMM over all the steps at once.
  *
  * Batch rows are independent through time, so one team of threads splits
  * the rows once and each thread runs its rows through every step alone:
@@ -29,9 +29,10 @@
  *   h   (steps+1) x batch x units  the states, h[0] the initial one
  *   c   LSTM's carry states, as h
  *   s   steps x batch x units    LSTM: act(c); GRU with reset_after: the
- *                                recurrent candidate h @ R_h + b_h; GRU
+ *                                recurrent candidate h @ R_h + b_h (its
+ *                                gradient after the backward pass); GRU
  *                                without: r * h (the product's operand)
- *   q   batch x G*units          one step's scratch
+ *   q   LSTM, GRU: batch x G*units  one step's scratch
  *   t   batch x units            the recurrent product's gradient
  *   dh, dc  batch x units        the gradients carried back through time
  *   wb  (input + units + 1) x G*units: [W; R; b] stacked for the forward
@@ -94,7 +95,7 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
         return -1;
     ptrdiff_t states = d->training ? T + 1 : 2, saved = d->training ? T : 1;
     ptrdiff_t XW;
-    if (__builtin_add_overflow(d->input, U + 1, &XW))
+    if (__builtin_add_overflow(d->input, U, &XW) || __builtin_add_overflow(XW, 1, &XW))
         return -1;
     int gru_after = gru && d->reset_after;
     ptrdiff_t sizes[14][3] = {
@@ -103,8 +104,8 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
         {states, B, U},                  /* h */
         {lstm ? states : 0, B, U},       /* c */
         {lstm || gru ? saved : 0, B, U}, /* s */
-        {1, B, GU},                      /* q */
-        {1, B, U},                       /* t */
+        {lstm || gru, B, GU},            /* q */
+        {d->training, B, U},             /* t */
         {d->training, B, U},             /* dh */
         {d->training && lstm, B, U},     /* dc */
         {1, XW, GU},                     /* wb */
@@ -226,15 +227,14 @@ static inline int row_kept(const step_io *io, ptrdiff_t b)
     return !io->mask || io->mask[b * io->mask_stride];
 }
 
-/* A masked row carries its states over unchanged. */
+/* A masked row carries its states over unchanged (and its gates, left as
+ * they are, are never read: the backward pass gives them zero gradient). */
 static inline void carry_row(const step_io *io, ptrdiff_t b)
 {
     const ptrdiff_t U = io->U;
     memcpy(io->hn + b * U, io->hp + b * U, U * sizeof(float));
     if (io->cn)
         memcpy(io->cn + b * U, io->cp + b * U, U * sizeof(float));
-    if (io->sv) /* GRU's saved row is a weight-gradient operand: keep it finite */
-        memset(io->sv + b * U, 0, U * sizeof(float));
 }
 
 /* The step's output: the new state, or zeros for a masked row when masked

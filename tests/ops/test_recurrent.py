@@ -302,6 +302,33 @@ def test_thread_count_does_not_change_results(cell, reset_after):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("cell, reset_after", CELLS, ids=CELL_IDS)
+def test_skipping_input_and_state_gradients_leaves_the_weight_gradients(cell, reset_after):
+    a, opts = make_case(cell, reset_after, dict(size=(3, 7, 5, 6), mask="random",
+                                                dropout=True, h0=True))
+    full = getattr(ops, f"{cell}_grad")(run_op(cell, a, opts, training=True)[3],
+                                       dy=np.ones((3, 6), np.float32))
+    part = getattr(ops, f"{cell}_grad")(run_op(cell, a, opts, training=True)[3],
+                                       dy=np.ones((3, 6), np.float32), input_grad=False,
+                                       state_grads=False)
+    assert part.input is None and part.h0 is None and part.c0 is None
+    for name in ("kernel", "recurrent_kernel", "bias"):
+        np.testing.assert_allclose(getattr(part, name), getattr(full, name), rtol=1e-6,
+                                   atol=1e-7)
+
+
+@pytest.mark.parametrize("cell, reset_after", CELLS, ids=CELL_IDS)
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(cell, reset_after):
+    a, opts = make_case(cell, reset_after, dict(size=(1, 4, 3, 5), return_sequences=True))
+    a["x"] = a["x"][:0]
+    y, h, c, trace = run_op(cell, a, opts, training=True)
+    assert y.shape == (0, 4, 5) and h.shape == (0, 5)
+    grads = getattr(ops, f"{cell}_grad")(trace, dy=np.zeros((0, 4, 5), np.float32))
+    assert grads.input.shape == (0, 4, 3)
+    for g in (grads.kernel, grads.recurrent_kernel, grads.bias):
+        np.testing.assert_array_equal(g, 0)
+
+
 def test_all_masked_rows_keep_initial_states_and_get_their_gradient_back():
     batch, steps, features, units = 2, 5, 3, 4
     x = rand(batch, steps, features)
