@@ -126,6 +126,16 @@ static void pack_a8_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *d
     for (ptrdiff_t p = 0; p < kc; p++)
         _mm256_storeu_ps(dst + p * 8, _mm256_loadu_ps(src + p * csa));
 }
+/* The same for six-row panels: four floats and two per k step. */
+__attribute__((target("avx2,fma")))
+static void pack_a6_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *dst)
+{
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const float *s = src + p * csa;
+        _mm_storeu_ps(dst + p * 6, _mm_loadu_ps(s));
+        _mm_store_sd((double *)(dst + p * 6 + 4), _mm_load_sd((const double *)(s + 4)));
+    }
+}
 #define PYNN_HAVE_PACK_A8_TRANSPOSE 1
 #endif
 
@@ -156,8 +166,11 @@ pack_a_rows(const int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t 
             /* Transposed A (a weight gradient's x^T): MR contiguous floats
              * per k step, a plain copy. */
 #ifdef PYNN_HAVE_PACK_A8_TRANSPOSE
-            if (MR == 8 && pynn_cpu_level() >= PYNN_CPU_AVX2) {
-                pack_a8_copy(kc, src, csa, dst);
+            if (pynn_cpu_level() >= PYNN_CPU_AVX2 && (MR == 8 || MR == 6)) {
+                if (MR == 8)
+                    pack_a8_copy(kc, src, csa, dst);
+                else
+                    pack_a6_copy(kc, src, csa, dst);
                 dst += MR * kc;
                 continue;
             }
@@ -419,4 +432,37 @@ void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
                        float beta, float *c, ptrdiff_t ldc)
 {
     sgemm_on(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+size_t pynn_gemm_packed_b_floats(ptrdiff_t k, ptrdiff_t n)
+{
+    if (k < 1 || k > KC_MAX || n < 1)
+        return 0;
+    return (size_t)KC_MAX * round_up(n, pynn_gemm_kernels(pynn_cpu_level())->nr);
+}
+
+void pynn_gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *packed)
+{
+    const int NR = pynn_gemm_kernels(pynn_cpu_level())->nr;
+    pack_b(NR, k, n, b, ldb, 1, packed, 0, (n + NR - 1) / NR);
+}
+
+void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                                ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                                const float *packed_b, float beta, float *c, ptrdiff_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    float *apack = packed_b && k >= 1 && k <= KC_MAX
+                       ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)MC * KC_MAX)
+                       : NULL;
+    if (!apack) {
+        sgemm_on(1, 0, 0, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
+    ptrdiff_t panels = (n + ks->nr - 1) / ks->nr;
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
+        run_item(ks, i0, PYNN_MIN(MC, m - i0), 0, panels, n, k, 1.0f, a, lda, 1, apack,
+                 packed_b, beta, c, ldc);
 }

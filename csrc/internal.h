@@ -119,6 +119,20 @@ void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
                        const float *b, ptrdiff_t ldb,
                        float beta, float *c, ptrdiff_t ldc);
 
+/* B packed once for many products on the calling thread (a recurrent
+ * layer's weights, multiplied at every time step).  B is k x n, row-major;
+ * pynn_gemm_packed_b_floats is the packed size, or 0 when k is too deep to
+ * pack in one piece (then pass packed_b NULL).  The layout is the kernel
+ * set's, so pack and multiply in the same process. */
+size_t pynn_gemm_packed_b_floats(ptrdiff_t k, ptrdiff_t n);
+void pynn_gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *packed);
+/* C = A B + beta C (A m x k row-major) from B's packed form, or from b
+ * itself when packed_b is NULL; n may be less than the packed width (the
+ * first n columns). */
+void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                                ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                                const float *packed_b, float beta, float *c, ptrdiff_t ldc);
+
 /* A 64-byte aligned work buffer of at least `floats` floats, one per slot
  * and thread, kept between calls (NULL if it cannot be allocated).  A
  * slot's contents are only valid until the same thread asks for it again. */

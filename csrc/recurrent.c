@@ -36,10 +36,11 @@
  *   t   batch x units            the recurrent product's gradient
  *   dh, dc  batch x units        the gradients carried back through time
  *   wb  (input + units + 1) x G*units: [W; R; b] stacked for the forward
- *                                product (GRU: see stack_weights)
+ *                                product (GRU: see stack_weights); wbp the
+ *                                same packed once for the GEMM's kernels
  *   rb  GRU with reset_after: (units + 1) x units, [R_h; b_rh]
  *   rwt G*units x (units + input)  [R^T, W^T] for the backward products,
- *                                transposed once per call
+ *                                transposed once per call; rwtp packed
  *   g   LSTM, SimpleRNN: batch x (units + input), one step's dZ [R^T, W^T]
  *   wg  (input + units + 1) x G*units: the weight gradients, stacked
  * In inference (training == 0) h and c keep two steps and s one, since no
@@ -65,10 +66,11 @@ typedef struct {
     ptrdiff_t B, T, I, U, GU;
     ptrdiff_t XW; /* row length of xh: input + units + 1 */
     int keep;     /* every step's states kept (training) */
-    float *xh, *p, *h, *c, *s, *q, *t, *dh, *dc, *wb, *rb, *rwt, *g, *wg;
+    float *xh, *p, *h, *c, *s, *q, *t, *dh, *dc, *wb, *wbp, *rb, *rwt, *rwtp, *g, *wg;
 } rnn_work;
 
-/* Sizes rounded up to 16 floats keep every array 64-byte aligned. */
+/* Sizes rounded up to 16 floats keep every array 64-byte aligned (the
+ * packed weights' loads need 32) from a base aligned so. */
 static int add_array(ptrdiff_t *total, ptrdiff_t a, ptrdiff_t b, ptrdiff_t c)
 {
     ptrdiff_t n;
@@ -98,7 +100,10 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
     if (__builtin_add_overflow(d->input, U, &XW) || __builtin_add_overflow(XW, 1, &XW))
         return -1;
     int gru_after = gru && d->reset_after;
-    ptrdiff_t sizes[14][3] = {
+    /* packed products, where the depth allows (0 otherwise) */
+    ptrdiff_t wbp = (ptrdiff_t)pynn_gemm_packed_b_floats(XW, GU);
+    ptrdiff_t rwtp = d->training && !gru ? (ptrdiff_t)pynn_gemm_packed_b_floats(GU, XW - 1) : 0;
+    ptrdiff_t sizes[16][3] = {
         {T, B, XW},                      /* xh */
         {T, B, GU},                      /* p */
         {states, B, U},                  /* h */
@@ -109,18 +114,23 @@ static ptrdiff_t layout(const pynn_rnn_desc *d, float *work, rnn_work *w)
         {d->training, B, U},             /* dh */
         {d->training && lstm, B, U},     /* dc */
         {1, XW, GU},                     /* wb */
+        {1, 1, wbp},                     /* wbp */
         {gru_after, U + 1, U},           /* rb */
         {d->training, GU, XW - 1},       /* rwt */
+        {1, 1, rwtp},                    /* rwtp */
         {d->training && !gru, B, XW - 1}, /* g */
         {d->training, XW, GU},           /* wg */
     };
-    float **slots[14] = {&w->xh, &w->p,  &w->h,  &w->c,  &w->s,  &w->q,  &w->t,
-                         &w->dh, &w->dc, &w->wb, &w->rb, &w->rwt, &w->g, &w->wg};
-    ptrdiff_t total = 0;
-    for (int i = 0; i < 14; i++) {
+    float **slots[16] = {&w->xh, &w->p,  &w->h,  &w->c,   &w->s,    &w->q, &w->t,  &w->dh,
+                         &w->dc, &w->wb, &w->wbp, &w->rb, &w->rwt, &w->rwtp, &w->g, &w->wg};
+    /* 16 floats of slack let the arrays start at the first 64-byte
+     * boundary of whatever buffer the caller passes */
+    float *base = work ? (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) : NULL;
+    ptrdiff_t total = 16;
+    for (int i = 0; i < 16; i++) {
         /* an array this cell does not use stays NULL */
-        int used = sizes[i][0] > 0;
-        *slots[i] = work && used ? work + total : NULL;
+        int used = sizes[i][0] > 0 && sizes[i][1] > 0 && sizes[i][2] > 0;
+        *slots[i] = base && used ? base + total - 16 : NULL;
         if (add_array(&total, sizes[i][0], sizes[i][1], sizes[i][2]) < 0)
             return -1;
     }
@@ -620,7 +630,7 @@ static void forward_rows(const rnn_run *r, ptrdiff_t lo, ptrdiff_t hi)
         /* [x, h, 1] @ [W; R; b] */
         const float *a = r->w.xh + (s * B + lo) * XW;
         float *p = io.p + lo * GU;
-        pynn_sgemm_serial(0, 0, m, GU, XW, 1.0f, a, XW, r->w.wb, GU, 0.0f, p, GU);
+        pynn_sgemm_packed_b_serial(m, GU, XW, a, XW, r->w.wb, GU, r->w.wbp, 0.0f, p, GU);
         switch (d->cell) {
         case PYNN_RNN_SIMPLE:
             simple_forward(&io, lo, hi);
@@ -697,8 +707,8 @@ static void state_and_input_grad(const rnn_run *r, ptrdiff_t s, ptrdiff_t lo, pt
     const rnn_work *w = &r->w;
     const ptrdiff_t T = w->T, I = w->I, U = w->U, GU = w->GU, UI = U + I;
     ptrdiff_t t = r->d->go_backwards ? T - 1 - s : s;
-    pynn_sgemm_serial(0, 0, hi - lo, r->dx ? UI : U, GU, 1.0f, w->p + (s * w->B + lo) * GU, GU,
-                      w->rwt, UI, 0.0f, w->g + lo * UI, UI);
+    pynn_sgemm_packed_b_serial(hi - lo, r->dx ? UI : U, GU, w->p + (s * w->B + lo) * GU, GU,
+                               w->rwt, UI, w->rwtp, 0.0f, w->g + lo * UI, UI);
     for (ptrdiff_t b = lo; b < hi; b++) {
         const float *gh = w->g + b * UI, *gx = gh + U;
         float *dh = w->dh + b * U;
@@ -867,6 +877,8 @@ int pynn_rnn_forward(const pynn_rnn_desc *d, const float *x, const float *kernel
     int nt = pynn_threads_for(B * T * r.w.I);
     PYNN_PARALLEL_RANGE(nt, T, gather_input(&r, x, lo, hi));
     stack_weights(d, &r.w, kernel, rec, bias);
+    if (r.w.wbp)
+        pynn_gemm_pack_b(r.w.XW, r.w.GU, r.w.wb, r.w.GU, r.w.wbp);
     init_state(r.w.h, h0, B * U);
     if (r.w.c)
         init_state(r.w.c, c0, B * U);
@@ -899,6 +911,8 @@ int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *
     }
     transpose(rec, U, GU, U + I, w->rwt);
     transpose(kernel, I, GU, U + I, w->rwt + U);
+    if (w->rwtp)
+        pynn_gemm_pack_b(GU, U + I, w->rwt, U + I, w->rwtp);
     init_state(w->dh, dh_last, B * U);
     if (lstm)
         init_state(w->dc, dc_last, B * U);

@@ -96,6 +96,10 @@ CASES = [
          go_backwards=True, return_sequences=True),
     dict(id="threads_split_rows", size=(64, 5, 5, 33), mask="random", dropout=True, h0=True,
          return_sequences=True),
+    # products deeper than the GEMM packs in one piece (input + units + 1 and
+    # LSTM's 4 * units over 320): the weights are not pre-packed
+    dict(id="deep_products", size=(2, 3, 250, 81), mask="random", dropout=True,
+         return_sequences=True),
 ]
 CELLS = [("simple_rnn", True), ("lstm", True), ("gru", True), ("gru", False)]
 CELL_IDS = ["simple_rnn", "lstm", "gru_reset_after", "gru_reset_before"]
