@@ -872,7 +872,7 @@ class RecurrentTrace:
 
     @property
     def training(self):
-        return bool(self.desc[11])
+        return bool(self.desc[-1])  # the description ends with the training flag
 
 
 RecurrentGrads = collections.namedtuple(
@@ -883,6 +883,8 @@ recurrent kernel and bias (None without one)."""
 
 
 def _act_index(name, activation, role):
+    if activation is None:  # Keras's spelling of linear
+        activation = "linear"
     if activation not in RECURRENT_ACTIVATIONS:
         raise ValueError(f"{name}: {role} must be one of {list(RECURRENT_ACTIVATIONS)}, got "
                          f"{activation!r}")

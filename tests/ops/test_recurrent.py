@@ -386,6 +386,13 @@ def test_lstm_bad_input(change, exc, match):
         ops.lstm(*args, **kwargs)
 
 
+def test_activation_none_is_linear():
+    args = lstm_args()
+    want = ops.lstm(*args, activation="linear", recurrent_activation="linear")[0]
+    got = ops.lstm(*args, activation=None, recurrent_activation=None)[0]
+    np.testing.assert_array_equal(got, want)
+
+
 def test_gru_bias_shape_follows_reset_after():
     x, k, r = rand(2, 3, 4), rand(4, 15), rand(5, 15)
     with pytest.raises(ValueError, match=r"bias must have shape \(2, 15\)"):
