@@ -1081,7 +1081,8 @@ def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None,
     ``reset_after`` (Keras 3's default) ``bias`` is (2, 3*units), input bias
     then recurrent bias, and the candidate is activation(x_h + r * (h @ R_h
     + b_rh)); without it ``bias`` is (3*units,) and the candidate is
-    activation(x_h + (r * h) @ R_h).  h = z * h + (1 - z) * candidate.
+    activation(x_h + (r * h) @ R_h).  h = z * h + (1 - z) * candidate (this
+    h without the recurrent dropout mask).
     ``initial_state`` is h0 (zeros by default).  Returns ``(output, h,
     trace)``.
     """
