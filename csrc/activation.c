@@ -5,72 +5,6 @@
 #include <math.h>
 #include <stdint.h>
 
-/* Bit-level helpers.  Float selects (c ? a : b on a float compare) keep a
- * branch under GCC's default floating-point model and stop the loop from
- * vectorizing; the same select through integer masks does not. */
-typedef union {
-    float f;
-    int32_t i;
-} f32_bits;
-
-/* a where mask is all ones, b where it is zero. */
-static inline float pick(int32_t mask, float a, float b)
-{
-    f32_bits ua = {.f = a}, ub = {.f = b}, r;
-    r.i = (ua.i & mask) | (ub.i & ~mask);
-    return r.f;
-}
-
-static inline int32_t mask_of(int c) { return -(int32_t)c; }
-
-/* e^x, to about 1 ulp, in straight-line float and integer arithmetic that
- * the compiler vectorizes (libm's expf is a call per element): x = n ln2 + r
- * with |r| <= ln2/2 (ln2 split in two for an exact reduction), e^r from its
- * degree-6 minimax polynomial (Cephes), 2^n put into the exponent bits.
- * Arguments are clamped to where e^x is a normal float; a NaN stays NaN. */
-static inline float exp_vec(float x)
-{
-    x = pick(mask_of(x < -87.3f), -87.3f, x);
-    x = pick(mask_of(x > 88.37f), 88.37f, x);
-    float t = x * 1.44269504088896341f + 0.5f;
-    int32_t n = (int32_t)t;
-    n -= (int32_t)((float)n > t); /* floor */
-    float f = (float)n;
-    float r = x - f * 0.693359375f + f * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float e = p * (r * r) + r + 1.0f;
-    f32_bits scale = {.i = (n + 127) << 23};
-    return e * scale.f;
-}
-
-static inline float sigmoidf(float x)
-{
-    /* Stable on both tails: exp of a non-positive number only. */
-    float e = exp_vec(-fabsf(x));
-    float s = 1.0f / (1.0f + e);
-    return pick(mask_of(x >= 0.0f), s, e * s);
-}
-
-/* tanh to about 1 ulp, vectorizable: an odd polynomial near 0 (Cephes),
- * 1 - 2 / (e^2|x| + 1) elsewhere, both computed and one selected. */
-static inline float tanh_vec(float x)
-{
-    float a = fabsf(x), z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    float small = p * z * x + x;
-    float big = copysignf(1.0f - 2.0f / (exp_vec(2.0f * a) + 1.0f), x);
-    return pick(mask_of(a < 0.625f), small, big);
-}
-
 static inline float softplusf(float x)
 {
     /* log(1 + e^x) = max(x, 0) + log1p(e^-|x|) */
@@ -84,13 +18,13 @@ static inline float act_scalar(int act, float alpha, float x)
     case PYNN_ACT_RELU6: return fminf(fmaxf(x, 0.0f), 6.0f);
     case PYNN_ACT_LEAKY_RELU: return x > 0.0f ? x : alpha * x;
     case PYNN_ACT_ELU: return x > 0.0f ? x : alpha * expm1f(x);
-    case PYNN_ACT_SIGMOID: return sigmoidf(x);
+    case PYNN_ACT_SIGMOID: return pynn_sigmoid_vec(x);
     /* Keras 3: relu6(x + 3) / 6 */
     case PYNN_ACT_HARD_SIGMOID: return fminf(fmaxf(x / 6.0f + 0.5f, 0.0f), 1.0f);
     case PYNN_ACT_HARD_SWISH: return x * fminf(fmaxf(x / 6.0f + 0.5f, 0.0f), 1.0f);
-    case PYNN_ACT_TANH: return tanh_vec(x);
+    case PYNN_ACT_TANH: return pynn_tanh_vec(x);
     case PYNN_ACT_SOFTPLUS: return softplusf(x);
-    case PYNN_ACT_SWISH: return x * sigmoidf(x);
+    case PYNN_ACT_SWISH: return x * pynn_sigmoid_vec(x);
     default: return x;
     }
 }
@@ -105,7 +39,7 @@ static void softmax_row(const float *x, const float *bias, float *y, ptrdiff_t c
     }
     /* the exponentials in one vectorizable loop, their (ordered) sum in
      * another */
-    for (ptrdiff_t j = 0; j < cols; j++) y[j] = exp_vec(y[j] - mx);
+    for (ptrdiff_t j = 0; j < cols; j++) y[j] = pynn_exp_vec(y[j] - mx);
     float s = 0.0f;
     for (ptrdiff_t j = 0; j < cols; j++) s += y[j];
     float inv = 1.0f / s;
@@ -152,13 +86,13 @@ forward_rows_body(int act, float alpha, const float *x, const float *bias, float
             }                                                                   \
     } while (0)
         case PYNN_ACT_SIGMOID:
-            ROW_LOOP(sigmoidf(v));
+            ROW_LOOP(pynn_sigmoid_vec(v));
             break;
         case PYNN_ACT_TANH:
-            ROW_LOOP(tanh_vec(v));
+            ROW_LOOP(pynn_tanh_vec(v));
             break;
         case PYNN_ACT_SWISH:
-            ROW_LOOP(v * sigmoidf(v));
+            ROW_LOOP(v * pynn_sigmoid_vec(v));
             break;
 #undef ROW_LOOP
         default:
@@ -218,9 +152,9 @@ backward_body(int act, float alpha, const float *x, const float *y, const float 
             break;
         }
         case PYNN_ACT_TANH: d = 1.0f - y[i] * y[i]; break;
-        case PYNN_ACT_SOFTPLUS: d = sigmoidf(x[i]); break;
+        case PYNN_ACT_SOFTPLUS: d = pynn_sigmoid_vec(x[i]); break;
         case PYNN_ACT_SWISH: {
-            float s = sigmoidf(x[i]);
+            float s = pynn_sigmoid_vec(x[i]);
             d = s * (1.0f + x[i] * (1.0f - s));
             break;
         }

@@ -57,6 +57,29 @@ static ptrdiff_t round_up(ptrdiff_t x, ptrdiff_t to) { return (x + to - 1) / to 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+/* Transposes the 8x8 block in r: r[j] becomes column j (r[0][j], ...,
+ * r[7][j]). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void transpose8x8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
 /* dst[p * 8 + r] = src[r * rsa + p] for p < kc, r < 8: eight rows of A into
  * one panel, eight columns at a time through an 8x8 register transpose. */
 __attribute__((target("avx2,fma")))
@@ -64,30 +87,36 @@ static void pack_a8_transpose(ptrdiff_t kc, const float *src, ptrdiff_t rsa, flo
 {
     ptrdiff_t p = 0;
     for (; p + 8 <= kc; p += 8) {
-        __m256 r0 = _mm256_loadu_ps(src + 0 * rsa + p), r1 = _mm256_loadu_ps(src + 1 * rsa + p);
-        __m256 r2 = _mm256_loadu_ps(src + 2 * rsa + p), r3 = _mm256_loadu_ps(src + 3 * rsa + p);
-        __m256 r4 = _mm256_loadu_ps(src + 4 * rsa + p), r5 = _mm256_loadu_ps(src + 5 * rsa + p);
-        __m256 r6 = _mm256_loadu_ps(src + 6 * rsa + p), r7 = _mm256_loadu_ps(src + 7 * rsa + p);
-        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-        float *d = dst + p * 8;
-        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
-        _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
-        _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
-        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
-        _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
-        _mm256_storeu_ps(d + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
-        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u2, u6, 0x31));
-        _mm256_storeu_ps(d + 56, _mm256_permute2f128_ps(u3, u7, 0x31));
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * rsa + p);
+        transpose8x8(r);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + p * 8 + 8 * i, r[i]);
     }
     for (; p < kc; p++)
         for (int r = 0; r < 8; r++) dst[p * 8 + r] = src[r * rsa + p];
+}
+
+/* The same for the AVX2 kernels' six-row panels: two zero rows complete
+ * the 8x8 block, and each column's first six floats are stored, the 8-wide
+ * stores overlapping forward (the last one split so that nothing is
+ * written past the 48 floats). */
+__attribute__((target("avx2,fma")))
+static void pack_a6_transpose(ptrdiff_t kc, const float *src, ptrdiff_t rsa, float *dst)
+{
+    ptrdiff_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(src + i * rsa + p);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8x8(r);
+        float *d = dst + p * 6;
+        for (int i = 0; i < 7; i++) _mm256_storeu_ps(d + 6 * i, r[i]);
+        __m128 lo = _mm256_castps256_ps128(r[7]);
+        _mm_storeu_ps(d + 42, lo);
+        _mm_storel_pi((__m64 *)(d + 46), _mm256_extractf128_ps(r[7], 1));
+    }
+    for (; p < kc; p++)
+        for (int r = 0; r < 6; r++) dst[p * 6 + r] = src[r * rsa + p];
 }
 /* dst[p * 8 + r] = src[p * csa + r]: a transposed A's eight contiguous
  * floats per k step, one vector move each. */
@@ -96,6 +125,16 @@ static void pack_a8_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *d
 {
     for (ptrdiff_t p = 0; p < kc; p++)
         _mm256_storeu_ps(dst + p * 8, _mm256_loadu_ps(src + p * csa));
+}
+/* The same for six-row panels: four floats and two per k step. */
+__attribute__((target("avx2,fma")))
+static void pack_a6_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *dst)
+{
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const float *s = src + p * csa;
+        _mm_storeu_ps(dst + p * 6, _mm_loadu_ps(s));
+        _mm_store_sd((double *)(dst + p * 6 + 4), _mm_load_sd((const double *)(s + 4)));
+    }
 }
 #define PYNN_HAVE_PACK_A8_TRANSPOSE 1
 #endif
@@ -112,8 +151,11 @@ pack_a_rows(const int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t 
         if (rows == MR && csa == 1) {
             /* Row-major A: each panel is a transpose. */
 #ifdef PYNN_HAVE_PACK_A8_TRANSPOSE
-            if (MR == 8 && pynn_cpu_level() >= PYNN_CPU_AVX2) {
-                pack_a8_transpose(kc, src, rsa, dst);
+            if (pynn_cpu_level() >= PYNN_CPU_AVX2 && (MR == 8 || MR == 6)) {
+                if (MR == 8)
+                    pack_a8_transpose(kc, src, rsa, dst);
+                else
+                    pack_a6_transpose(kc, src, rsa, dst);
                 dst += MR * kc;
                 continue;
             }
@@ -124,8 +166,11 @@ pack_a_rows(const int MR, ptrdiff_t mc, ptrdiff_t kc, const float *a, ptrdiff_t 
             /* Transposed A (a weight gradient's x^T): MR contiguous floats
              * per k step, a plain copy. */
 #ifdef PYNN_HAVE_PACK_A8_TRANSPOSE
-            if (MR == 8 && pynn_cpu_level() >= PYNN_CPU_AVX2) {
-                pack_a8_copy(kc, src, csa, dst);
+            if (pynn_cpu_level() >= PYNN_CPU_AVX2 && (MR == 8 || MR == 6)) {
+                if (MR == 8)
+                    pack_a8_copy(kc, src, csa, dst);
+                else
+                    pack_a6_copy(kc, src, csa, dst);
                 dst += MR * kc;
                 continue;
             }
@@ -421,4 +466,35 @@ void pynn_sgemm_batched(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, 
     PYNN_PARALLEL_RANGE(nt, count, batched_range(trans_a, trans_b, m, n, k, alpha, a, lda,
                                                  stride_a, b, ldb, stride_b, beta, c, ldc,
                                                  stride_c, lo, hi));
+size_t pynn_gemm_packed_b_floats(ptrdiff_t k, ptrdiff_t n)
+{
+    if (k < 1 || k > KC_MAX || n < 1)
+        return 0;
+    return (size_t)KC_MAX * round_up(n, pynn_gemm_kernels(pynn_cpu_level())->nr);
+}
+
+void pynn_gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *packed)
+{
+    const int NR = pynn_gemm_kernels(pynn_cpu_level())->nr;
+    pack_b(NR, k, n, b, ldb, 1, packed, 0, (n + NR - 1) / NR);
+}
+
+void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                                ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                                const float *packed_b, float beta, float *c, ptrdiff_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    float *apack = packed_b && k >= 1 && k <= KC_MAX
+                       ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)MC * KC_MAX)
+                       : NULL;
+    if (!apack) {
+        sgemm_on(1, 0, 0, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
+    ptrdiff_t panels = (n + ks->nr - 1) / ks->nr;
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
+        run_item(ks, i0, PYNN_MIN(MC, m - i0), 0, panels, n, k, 1.0f, a, lda, 1, apack,
+                 packed_b, beta, c, ldc);
 }

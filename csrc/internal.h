@@ -4,7 +4,9 @@
 #ifndef PYNN_INTERNAL_H
 #define PYNN_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The most threads a kernel uses: reductions keep one partial per thread
  * in a fixed array of this size. */
@@ -117,6 +119,20 @@ void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
                        const float *b, ptrdiff_t ldb,
                        float beta, float *c, ptrdiff_t ldc);
 
+/* B packed once for many products on the calling thread (a recurrent
+ * layer's weights, multiplied at every time step).  B is k x n, row-major;
+ * pynn_gemm_packed_b_floats is the packed size, or 0 when k is too deep to
+ * pack in one piece (then pass packed_b NULL).  The layout is the kernel
+ * set's, so pack and multiply in the same process. */
+size_t pynn_gemm_packed_b_floats(ptrdiff_t k, ptrdiff_t n);
+void pynn_gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *packed);
+/* C = A B + beta C (A m x k row-major) from B's packed form, or from b
+ * itself when packed_b is NULL; n may be less than the packed width (the
+ * first n columns). */
+void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                                ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                                const float *packed_b, float beta, float *c, ptrdiff_t ldc);
+
 /* A 64-byte aligned work buffer of at least `floats` floats, one per slot
  * and thread, kept between calls (NULL if it cannot be allocated).  A
  * slot's contents are only valid until the same thread asks for it again. */
@@ -164,6 +180,73 @@ void pynn_activation_backward_rows(int act, float alpha, const float *x, const f
 #define PYNN_PER_LEVEL(LINKAGE, NAME, BODY, PARAMS, ARGS)                       \
     LINKAGE void NAME PARAMS { BODY ARGS; }
 #endif
+
+/* Vectorizable math shared by the kernels that apply activations
+ * (activation.c, recurrent.c).  Bit-level helpers first: float selects (c ? a : b on a float compare) keep a
+ * branch under GCC's default floating-point model and stop the loop from
+ * vectorizing; the same select through integer masks does not. */
+typedef union {
+    float f;
+    int32_t i;
+} pynn_f32_bits;
+
+/* a where mask is all ones, b where it is zero. */
+static inline float pynn_pick(int32_t mask, float a, float b)
+{
+    pynn_f32_bits ua = {.f = a}, ub = {.f = b}, r;
+    r.i = (ua.i & mask) | (ub.i & ~mask);
+    return r.f;
+}
+
+static inline int32_t pynn_mask_of(int c) { return -(int32_t)c; }
+
+/* e^x, to about 1 ulp, in straight-line float and integer arithmetic that
+ * the compiler vectorizes (libm's expf is a call per element): x = n ln2 + r
+ * with |r| <= ln2/2 (ln2 split in two for an exact reduction), e^r from its
+ * degree-6 minimax polynomial (Cephes), 2^n put into the exponent bits.
+ * Arguments are clamped to where e^x is a normal float; a NaN stays NaN. */
+static inline float pynn_exp_vec(float x)
+{
+    x = pynn_pick(pynn_mask_of(x < -87.3f), -87.3f, x);
+    x = pynn_pick(pynn_mask_of(x > 88.37f), 88.37f, x);
+    float t = x * 1.44269504088896341f + 0.5f;
+    int32_t n = (int32_t)t;
+    n -= (int32_t)((float)n > t); /* floor */
+    float f = (float)n;
+    float r = x - f * 0.693359375f + f * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float e = p * (r * r) + r + 1.0f;
+    pynn_f32_bits scale = {.i = (n + 127) << 23};
+    return e * scale.f;
+}
+
+static inline float pynn_sigmoid_vec(float x)
+{
+    /* Stable on both tails: exp of a non-positive number only. */
+    float e = pynn_exp_vec(-fabsf(x));
+    float s = 1.0f / (1.0f + e);
+    return pynn_pick(pynn_mask_of(x >= 0.0f), s, e * s);
+}
+
+/* tanh to about 1 ulp, vectorizable: an odd polynomial near 0 (Cephes),
+ * 1 - 2 / (e^2|x| + 1) elsewhere, both computed and one selected. */
+static inline float pynn_tanh_vec(float x)
+{
+    float a = fabsf(x), z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = p * z * x + x;
+    float big = copysignf(1.0f - 2.0f / (pynn_exp_vec(2.0f * a) + 1.0f), x);
+    return pynn_pick(pynn_mask_of(a < 0.625f), small, big);
+}
 
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PYNN_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -222,6 +222,77 @@ void pynn_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n,
  * g is not NULL, adds the penalty's gradient l1 sign(w) + 2 l2 w to g. */
 double pynn_weight_penalty(const float *w, float *g, ptrdiff_t n, float l1, float l2);
 
+/* ---------------------------------------------------------- recurrent.c */
+
+enum pynn_rnn_cell {
+    PYNN_RNN_SIMPLE = 0, /* h = act(x W + h R + b) */
+    PYNN_RNN_LSTM = 1,   /* gates i, f, c, o (Keras's order) */
+    PYNN_RNN_GRU = 2     /* gates z, r, h (Keras's order) */
+};
+
+/* One recurrent layer's run through time, with Keras 3's semantics and
+ * weight layouts.  x is batch x steps x input; kernel input x G*units,
+ * recurrent kernel units x G*units (G = 1, 4, 3 gates); the bias G*units,
+ * or 2 x 3*units (input bias, then recurrent bias) for GRU with
+ * reset_after.  act and rec_act are PYNN_ACT_LINEAR, _RELU, _SIGMOID,
+ * _HARD_SIGMOID or _TANH. */
+typedef struct {
+    int cell;                  /* enum pynn_rnn_cell */
+    ptrdiff_t batch, steps, input, units;
+    int act, rec_act;          /* the activation and the gates' activation */
+    int reset_after;           /* GRU: reset gate applied after the recurrent product */
+    int go_backwards;          /* process the steps last to first */
+    int return_sequences;      /* output every step (batch x steps x units), else the last */
+    int zero_masked_outputs;   /* masked steps output zeros, not the carried state */
+    int training;              /* keep what the backward pass needs */
+} pynn_rnn_desc;
+
+/* Floats of the work buffer that forward and backward share, or -1 when
+ * the description is invalid (steps, input or units < 1, an unsupported
+ * activation) or its buffer would not be addressable. */
+ptrdiff_t pynn_rnn_work_size(const pynn_rnn_desc *d);
+/* Runs the layer: y gets every step's output in processing order (reversed
+ * time when go_backwards, as Keras returns it) or the last one; h_out (and
+ * c_out for LSTM) the final states.  bias, mask (batch x steps, nonzero =
+ * step taken; a masked step carries the states over and outputs the
+ * carried h), input_mask (batch x input, multiplied into every step's x),
+ * rec_mask (batch x units, multiplied into h before the recurrent
+ * product), h0 and c0 (zeros) may be NULL.  Returns 0, or -1 for an
+ * invalid description. */
+int pynn_rnn_forward(const pynn_rnn_desc *d, const float *x, const float *kernel,
+                     const float *rec, const float *bias, const uint8_t *mask,
+                     const float *input_mask, const float *rec_mask, const float *h0,
+                     const float *c0, float *y, float *h_out, float *c_out, float *work);
+/* Backward through time from a training forward pass's work buffer (which
+ * it consumes: call once per forward), with the same weights and masks.
+ * dy is the gradient of y, dh_last and dc_last of the final states; any may
+ * be NULL (zero).  Writes dx (batch x steps x input), dh0 and dc0 when not
+ * NULL, and overwrites dkernel, drec and dbias (NULL without a bias).
+ * Returns 0, or -1 for an invalid description or one without training. */
+int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *rec,
+                      const uint8_t *mask, const float *input_mask, const float *rec_mask,
+                      const float *dy, const float *dh_last, const float *dc_last,
+                      float *work, float *dx, float *dh0, float *dc0, float *dkernel,
+                      float *drec, float *dbias);
+
+/* out[i] = table[ids[i]] (dim floats each) for n ids, int64 when ids_wide
+ * else int32.  Ids outside [0, vocab) are never read: the function then
+ * writes nothing and returns their number, the smallest and largest in
+ * *bad_lo and *bad_hi.  Returns 0 when all are valid, -1 for negative
+ * sizes. */
+ptrdiff_t pynn_embedding_gather(const float *table, ptrdiff_t vocab, ptrdiff_t dim,
+                                const void *ids, int ids_wide, ptrdiff_t n, float *out,
+                                int64_t *bad_lo, int64_t *bad_hi);
+/* The embedding's gradient, touching only the rows that occur: zeroes the
+ * rows of grad (vocab x dim) named by prev_ids (the previous batch's ids,
+ * so its rows do not go stale) and by ids, then adds row i of dy into row
+ * ids[i].  Out-of-range ids are reported as by pynn_embedding_gather,
+ * before anything is written. */
+ptrdiff_t pynn_embedding_scatter_add(const void *ids, int ids_wide, ptrdiff_t n,
+                                     const float *dy, const void *prev_ids, int prev_wide,
+                                     ptrdiff_t n_prev, float *grad, ptrdiff_t vocab,
+                                     ptrdiff_t dim, int64_t *bad_lo, int64_t *bad_hi);
+
 /* -------------------------------------------------------- elementwise.c */
 
 /* y = x * mask * scale where mask is drawn from a counter-based generator:

@@ -95,6 +95,33 @@ cdef extern from "pynn.h" nogil:
                           float lr, float beta1, float beta2, float eps, int64_t t)
     double pynn_weight_penalty(const float *w, float *g, Py_ssize_t n, float l1, float l2)
 
+    ctypedef struct pynn_rnn_desc:
+        int cell
+        Py_ssize_t batch, steps, input, units
+        int act, rec_act
+        int reset_after
+        int go_backwards
+        int return_sequences
+        int zero_masked_outputs
+        int training
+    Py_ssize_t pynn_rnn_work_size(const pynn_rnn_desc *d)
+    int pynn_rnn_forward(const pynn_rnn_desc *d, const float *x, const float *kernel,
+                         const float *rec, const float *bias, const uint8_t *mask,
+                         const float *input_mask, const float *rec_mask, const float *h0,
+                         const float *c0, float *y, float *h_out, float *c_out, float *work)
+    int pynn_rnn_backward(const pynn_rnn_desc *d, const float *kernel, const float *rec,
+                          const uint8_t *mask, const float *input_mask, const float *rec_mask,
+                          const float *dy, const float *dh_last, const float *dc_last,
+                          float *work, float *dx, float *dh0, float *dc0, float *dkernel,
+                          float *drec, float *dbias)
+    Py_ssize_t pynn_embedding_gather(const float *table, Py_ssize_t vocab, Py_ssize_t dim,
+                                     const void *ids, int ids_wide, Py_ssize_t n, float *out,
+                                     int64_t *bad_lo, int64_t *bad_hi)
+    Py_ssize_t pynn_embedding_scatter_add(const void *ids, int ids_wide, Py_ssize_t n,
+                                          const float *dy, const void *prev_ids, int prev_wide,
+                                          Py_ssize_t n_prev, float *grad, Py_ssize_t vocab,
+                                          Py_ssize_t dim, int64_t *bad_lo, int64_t *bad_hi)
+
     void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, Py_ssize_t n,
                               float rate, uint64_t seed)
     void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
@@ -748,6 +775,211 @@ def adam_update(w, g, m, v, float lr, float beta1, float beta2, float eps, int64
         raise ValueError(f"Adam: step must be >= 1, got {t}")
     with nogil:
         pynn_adam_update(pw, pg, pm, pv, W.size, lr, beta1, beta2, eps, t)
+
+# ------------------------------------------------------------- recurrent.c
+
+cdef float *_f32_sized(object a, str name, Py_ssize_t size, bint writable=False) except NULL:
+    """A C-contiguous float32 array of exactly `size` elements."""
+    cdef float *p = _f32(a, name, writable)
+    if (<cnp.ndarray>a).size != size:
+        raise ValueError(f"{name}: expected {size} elements, got {(<cnp.ndarray>a).size}")
+    return p
+
+
+cdef const uint8_t *_mask_u8(object m, str name, Py_ssize_t size) except? NULL:
+    """A C-contiguous uint8 or bool mask of `size` elements, or NULL for None."""
+    if m is None:
+        return NULL
+    cdef cnp.ndarray M = _arr(m, name)
+    if cnp.PyArray_TYPE(M) not in (cnp.NPY_UINT8, cnp.NPY_BOOL):
+        raise TypeError(f"{name}: expected a bool or uint8 array, got {M.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(M):
+        raise ValueError(f"{name}: expected a C-contiguous array")
+    if M.size != size:
+        raise ValueError(f"{name}: expected {size} elements, got {M.size}")
+    return <const uint8_t *>cnp.PyArray_DATA(M)
+
+
+cdef int _rnn_desc(tuple desc, pynn_rnn_desc *d) except -1:
+    """desc: (cell, batch, steps, input, units, act, rec_act, reset_after,
+    go_backwards, return_sequences, zero_masked_outputs, training)."""
+    (d.cell, d.batch, d.steps, d.input, d.units, d.act, d.rec_act, d.reset_after,
+     d.go_backwards, d.return_sequences, d.zero_masked_outputs, d.training) = desc
+    if pynn_rnn_work_size(d) < 0:
+        raise ValueError(f"recurrent: invalid layer description {desc} (steps, input and "
+                         f"units must be >= 1, activations linear, relu, sigmoid, "
+                         f"hard_sigmoid or tanh) or a work buffer too large to address")
+    return 0
+
+
+def rnn_work_size(tuple desc):
+    """Floats of the work buffer a recurrent run of this description needs."""
+    cdef pynn_rnn_desc d
+    _rnn_desc(desc, &d)
+    return pynn_rnn_work_size(&d)
+
+
+cdef Py_ssize_t _rnn_gates(const pynn_rnn_desc *d):
+    return 4 if d.cell == 1 else (3 if d.cell == 2 else 1)
+
+
+cdef Py_ssize_t _rnn_bias_size(const pynn_rnn_desc *d):
+    return _rnn_gates(d) * d.units * (2 if d.cell == 2 and d.reset_after else 1)
+
+
+def rnn_forward(str name, tuple desc, x, kernel, rec, bias, mask, input_mask, rec_mask,
+                h0, c0, y, h_out, c_out, work):
+    """Runs a recurrent layer through time (pynn_rnn_forward); desc as in
+    rnn_work_size.  c0 and c_out are LSTM's only."""
+    cdef pynn_rnn_desc d
+    _rnn_desc(desc, &d)
+    cdef Py_ssize_t B = d.batch, T = d.steps, I = d.input, U = d.units
+    cdef Py_ssize_t GU = _rnn_gates(&d) * U
+    cdef bint lstm = d.cell == 1
+    cdef const float *px = _f32_sized(x, f"{name}: inputs", B * T * I)
+    cdef const float *pk = _f32_sized(kernel, f"{name}: kernel", I * GU)
+    cdef const float *pr = _f32_sized(rec, f"{name}: recurrent_kernel", U * GU)
+    cdef const float *pb = _f32_or_null(bias, f"{name}: bias", _rnn_bias_size(&d))
+    cdef const uint8_t *pm = _mask_u8(mask, f"{name}: mask", B * T)
+    cdef const float *pim = _f32_or_null(input_mask, f"{name}: dropout mask", B * I)
+    cdef const float *prm = _f32_or_null(rec_mask, f"{name}: recurrent dropout mask", B * U)
+    cdef const float *ph0 = _f32_or_null(h0, f"{name}: initial h", B * U)
+    cdef const float *pc0 = NULL
+    cdef float *pc = NULL
+    if lstm:
+        pc0 = _f32_or_null(c0, f"{name}: initial c", B * U)
+        pc = _f32_sized(c_out, f"{name}: c out", B * U, True)
+    cdef float *py = _f32_sized(y, f"{name}: output", B * T * U if d.return_sequences else B * U,
+                                True)
+    cdef float *ph = _f32_sized(h_out, f"{name}: h out", B * U, True)
+    cdef float *pw = _f32(work, f"{name}: work buffer", True)
+    cdef Py_ssize_t need = pynn_rnn_work_size(&d)
+    if (<cnp.ndarray>work).size < need:
+        raise ValueError(f"{name}: the work buffer holds {(<cnp.ndarray>work).size} floats, "
+                         f"the run needs {need}")
+    cdef int err
+    with nogil:
+        err = pynn_rnn_forward(&d, px, pk, pr, pb, pm, pim, prm, ph0, pc0, py, ph, pc, pw)
+    if err:
+        raise ValueError(f"{name}: invalid layer description {desc}")
+    return y
+
+
+def rnn_backward(str name, tuple desc, kernel, rec, mask, input_mask, rec_mask, dy, dh, dc,
+                 work, dx, dh0, dc0, dkernel, drec, dbias):
+    """Backward through time (pynn_rnn_backward) from a training forward
+    pass's work buffer, which it consumes."""
+    cdef pynn_rnn_desc d
+    _rnn_desc(desc, &d)
+    if not d.training:
+        raise ValueError(f"{name}: the backward pass needs a forward pass run with training")
+    cdef Py_ssize_t B = d.batch, T = d.steps, I = d.input, U = d.units
+    cdef Py_ssize_t GU = _rnn_gates(&d) * U
+    cdef bint lstm = d.cell == 1
+    cdef const float *pk = _f32_sized(kernel, f"{name}: kernel", I * GU)
+    cdef const float *pr = _f32_sized(rec, f"{name}: recurrent_kernel", U * GU)
+    cdef const uint8_t *pm = _mask_u8(mask, f"{name}: mask", B * T)
+    cdef const float *pim = _f32_or_null(input_mask, f"{name}: dropout mask", B * I)
+    cdef const float *prm = _f32_or_null(rec_mask, f"{name}: recurrent dropout mask", B * U)
+    cdef const float *pdy = _f32_or_null(dy, f"{name}: output gradient",
+                                         B * T * U if d.return_sequences else B * U)
+    cdef const float *pdh = _f32_or_null(dh, f"{name}: h gradient", B * U)
+    cdef const float *pdc = _f32_or_null(dc, f"{name}: c gradient", B * U) if lstm else NULL
+    cdef float *pw = _f32(work, f"{name}: work buffer", True)
+    if (<cnp.ndarray>work).size < pynn_rnn_work_size(&d):
+        raise ValueError(f"{name}: the work buffer is smaller than the run needs")
+    cdef float *pdx = NULL
+    cdef float *pdh0 = NULL
+    cdef float *pdc0 = NULL
+    cdef float *pdb = NULL
+    if dx is not None:
+        pdx = _f32_sized(dx, f"{name}: input gradient", B * T * I, True)
+    if dh0 is not None:
+        pdh0 = _f32_sized(dh0, f"{name}: initial h gradient", B * U, True)
+    if dc0 is not None and lstm:
+        pdc0 = _f32_sized(dc0, f"{name}: initial c gradient", B * U, True)
+    cdef float *pdk = _f32_sized(dkernel, f"{name}: kernel gradient", I * GU, True)
+    cdef float *pdr = _f32_sized(drec, f"{name}: recurrent_kernel gradient", U * GU, True)
+    if dbias is not None:
+        pdb = _f32_sized(dbias, f"{name}: bias gradient", _rnn_bias_size(&d), True)
+    cdef int err
+    with nogil:
+        err = pynn_rnn_backward(&d, pk, pr, pm, pim, prm, pdy, pdh, pdc, pw, pdx, pdh0, pdc0,
+                                pdk, pdr, pdb)
+    if err:
+        raise ValueError(f"{name}: invalid layer description {desc}")
+    return dx
+
+
+cdef int _ids(object ids, str name, const void **p, int *wide) except -1:
+    """An int32 or int64 C-contiguous id array's data and width."""
+    cdef cnp.ndarray A = _arr(ids, name)
+    cdef int t = cnp.PyArray_TYPE(A)
+    if t == cnp.NPY_INT32:
+        wide[0] = 0
+    elif t == cnp.NPY_INT64:
+        wide[0] = 1
+    else:
+        raise TypeError(f"{name}: expected int32 or int64 ids, got {A.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(A):
+        raise ValueError(f"{name}: expected a C-contiguous array")
+    p[0] = cnp.PyArray_DATA(A)
+    return 0
+
+
+cdef int _bad_ids(str name, Py_ssize_t bad, int64_t lo, int64_t hi, Py_ssize_t vocab) except -1:
+    if bad < 0:
+        raise ValueError(f"{name}: invalid sizes")
+    if bad > 0:
+        raise ValueError(f"{name}: {bad} id(s) outside [0, {vocab}) for a vocabulary of "
+                         f"{vocab}: smallest {lo}, largest {hi}")
+    return 0
+
+
+def embedding_gather(table, ids, out):
+    """out[i] = table[ids[i]]: rows of a 2-D table by int32/int64 ids."""
+    cdef cnp.ndarray Tb = _arr(table, "embedding: table")
+    cdef const float *pt = _f32(table, "embedding: table")
+    if cnp.PyArray_NDIM(Tb) != 2:
+        raise ValueError(f"embedding: the table must be 2-D, got shape {(<object>Tb).shape}")
+    cdef Py_ssize_t vocab = cnp.PyArray_DIMS(Tb)[0], dim = cnp.PyArray_DIMS(Tb)[1]
+    cdef const void *pi
+    cdef int wide
+    _ids(ids, "embedding: ids", &pi, &wide)
+    cdef Py_ssize_t n = (<cnp.ndarray>ids).size
+    cdef float *po = _f32_sized(out, "embedding: out", n * dim, True)
+    cdef int64_t lo = 0, hi = 0
+    cdef Py_ssize_t bad
+    with nogil:
+        bad = pynn_embedding_gather(pt, vocab, dim, pi, wide, n, po, &lo, &hi)
+    _bad_ids("embedding", bad, lo, hi, vocab)
+    return out
+
+
+def embedding_scatter_add(ids, dy, grad, previous_ids):
+    """The embedding's gradient into grad (vocab x dim), touching only the
+    rows named by ids and previous_ids (pynn_embedding_scatter_add)."""
+    cdef cnp.ndarray G = _arr(grad, "embedding gradient: grad")
+    cdef float *pg = _f32(grad, "embedding gradient: grad", True)
+    if cnp.PyArray_NDIM(G) != 2:
+        raise ValueError(f"embedding gradient: grad must be 2-D, got shape {(<object>G).shape}")
+    cdef Py_ssize_t vocab = cnp.PyArray_DIMS(G)[0], dim = cnp.PyArray_DIMS(G)[1]
+    cdef const void *pi
+    cdef const void *pp = NULL
+    cdef int wide, pwide = 0
+    _ids(ids, "embedding gradient: ids", &pi, &wide)
+    cdef Py_ssize_t n = (<cnp.ndarray>ids).size, n_prev = 0
+    if previous_ids is not None:
+        _ids(previous_ids, "embedding gradient: previous_ids", &pp, &pwide)
+        n_prev = (<cnp.ndarray>previous_ids).size
+    cdef const float *pdy = _f32_sized(dy, "embedding gradient: dy", n * dim)
+    cdef int64_t lo = 0, hi = 0
+    cdef Py_ssize_t bad
+    with nogil:
+        bad = pynn_embedding_scatter_add(pi, wide, n, pdy, pp, pwide, n_prev, pg, vocab, dim,
+                                         &lo, &hi)
+    _bad_ids("embedding gradient", bad, lo, hi, vocab)
+    return grad
 
 # ----------------------------------------------------------- elementwise.c
 

@@ -8,6 +8,7 @@ return it, so a caller that keeps its buffers allocates nothing.
 This module is the seam between the layers and the kernels: layers, losses and
 optimizers compute only through it.
 """
+import collections
 import functools
 
 import numpy as np
@@ -29,6 +30,9 @@ __all__ = [
     "add", "subtract", "multiply", "maximum", "minimum", "axpby", "extremum_grad",
     "reduce_to_shape", "concatenate", "concatenate_grad", "batch_matmul", "l2_normalize",
     "l2_normalize_grad",
+    "embedding", "embedding_grad",
+    "lstm", "lstm_grad", "gru", "gru_grad", "simple_rnn", "simple_rnn_grad",
+    "RecurrentTrace", "RecurrentGrads", "RECURRENT_ACTIVATIONS",
 ]
 
 ACTIVATIONS = {
@@ -991,3 +995,364 @@ def l2_normalize_grad(x, y, norms, dy, axis=-1, epsilon=1e-12, out=None):
         return np.ascontiguousarray(np.moveaxis(dx, -1, axis))
     out = _out(out, x.shape, "l2_normalize backward")
     return _k.l2_normalize_backward_rows(x, y, norms, dy, out, float(epsilon))
+# ------------------------------------------------------------- embedding
+
+def _ids(ids, name):
+    """Integer ids as int32 or int64 (the kernels' two widths), C-contiguous."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name}: ids must be integers, got {ids.dtype}")
+    if ids.dtype in (np.int32, np.int64):
+        # (np.ascontiguousarray would turn a single id into a 1-element array)
+        return ids if ids.flags.c_contiguous else ids.copy()
+    if ids.dtype == np.uint64 and ids.size and ids.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: id {ids.max()} is outside any vocabulary")
+    return ids.astype(np.int64)
+
+
+def embedding(table, ids, out=None):
+    """Rows of ``table`` (vocab, dim) by integer ``ids`` of any shape:
+    returns ``ids.shape + (dim,)``.  Ids outside ``[0, vocab)`` raise
+    ValueError naming the smallest and largest of them; float ids raise
+    TypeError."""
+    table = _c32(table, "embedding: table")
+    if table.ndim != 2:
+        raise ValueError(f"embedding: the table must be (vocab, dim), got shape {table.shape}")
+    ids = _ids(ids, "embedding")
+    out = _out(out, ids.shape + (table.shape[1],), "embedding")
+    return _k.embedding_gather(table, ids, out)
+
+
+def embedding_grad(ids, dy, grad, previous_ids=None):
+    """The gradient of :func:`embedding` into ``grad`` (vocab, dim), which is
+    written in place and returned (a view of a model's flat gradient
+    buffer, say).  Only the rows that occur are touched: the rows named by
+    ``ids`` are set to the sum of their ``dy`` rows (``dy`` has shape
+    ``ids.shape + (dim,)``), and the rows named by ``previous_ids`` (the
+    previous batch's ids) and not by ``ids`` are zeroed, so a buffer that
+    only ever receives this gradient never needs zeroing whole."""
+    if not isinstance(grad, np.ndarray) or grad.dtype != np.float32 or grad.ndim != 2 \
+            or not grad.flags.c_contiguous or not grad.flags.writeable:
+        got = f"{grad.dtype} array of shape {grad.shape}" if isinstance(grad, np.ndarray) \
+            else type(grad).__name__
+        raise ValueError(f"embedding gradient: grad must be a writable C-contiguous float32 "
+                         f"(vocab, dim) array, got {got}")
+    ids = _ids(ids, "embedding gradient")
+    dy = _c32(dy, "embedding gradient: dy")
+    if dy.shape != ids.shape + (grad.shape[1],):
+        raise ValueError(f"embedding gradient: dy must have shape "
+                         f"{ids.shape + (grad.shape[1],)} for ids of shape {ids.shape}, "
+                         f"got {dy.shape}")
+    if previous_ids is not None:
+        previous_ids = _ids(previous_ids, "embedding gradient: previous_ids")
+    return _k.embedding_scatter_add(ids, dy, grad, previous_ids)
+
+
+# ------------------------------------------------------------- recurrent
+
+# The activations a recurrent kernel applies (either role): those whose
+# derivative the backward pass can take from the saved output.
+RECURRENT_ACTIVATIONS = ("linear", "relu", "sigmoid", "hard_sigmoid", "tanh")
+# name: (the kernels' cell code, gates)
+_RNN_CELLS = {"simple_rnn": (0, 1), "lstm": (1, 4), "gru": (2, 3)}
+
+
+class RecurrentTrace:
+    """What a forward pass of :func:`lstm`, :func:`gru` or :func:`simple_rnn`
+    keeps: its work buffer (every step's gates and states when training)
+    and the weights and masks it read.
+
+    A training pass's trace goes once to the matching ``*_grad`` function,
+    which uses the buffer as its scratch.  Passed as ``work=`` to a later
+    forward call, the trace lends its buffer when it is large enough (and
+    is spent), so a layer that keeps it allocates nothing per batch."""
+
+    __slots__ = ("name", "desc", "buffer", "kernel", "recurrent_kernel", "has_bias", "mask",
+                 "dropout_mask", "recurrent_dropout_mask", "spent")
+
+    def __init__(self, name, desc, buffer, kernel, recurrent_kernel, has_bias, mask,
+                 dropout_mask, recurrent_dropout_mask):
+        self.name, self.desc, self.buffer = name, desc, buffer
+        self.kernel, self.recurrent_kernel, self.has_bias = kernel, recurrent_kernel, has_bias
+        self.mask, self.dropout_mask = mask, dropout_mask
+        self.recurrent_dropout_mask = recurrent_dropout_mask
+        self.spent = False
+
+    @property
+    def training(self):
+        return bool(self.desc[-1])  # the description ends with the training flag
+
+
+RecurrentGrads = collections.namedtuple(
+    "RecurrentGrads", "input h0 c0 kernel recurrent_kernel bias")
+RecurrentGrads.__doc__ = """Gradients of a recurrent layer: of its input, its
+initial states (c0 is LSTM's only; None where not asked for), its kernel,
+recurrent kernel and bias (None without one)."""
+
+
+def _act_index(name, activation, role):
+    if activation is None:  # Keras's spelling of linear
+        activation = "linear"
+    if activation not in RECURRENT_ACTIVATIONS:
+        raise ValueError(f"{name}: {role} must be one of {list(RECURRENT_ACTIVATIONS)}, got "
+                         f"{activation!r}")
+    return ACTIVATIONS[activation]
+
+
+def _step_array(a, shape, name, what):
+    """None, or a float32 array of the given shape (converted once)."""
+    if a is None:
+        return None
+    a = _c32(a, f"{name}: {what}")
+    if a.shape != shape:
+        raise ValueError(f"{name}: {what} must have shape {shape}, got {a.shape}")
+    return a
+
+
+def _time_mask(mask, batch, steps, name):
+    """A (batch, timesteps) mask as uint8 or bool, without a copy when it is
+    one already."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != (batch, steps):
+        raise ValueError(f"{name}: mask must have shape {(batch, steps)} (batch, timesteps), "
+                         f"got {mask.shape}")
+    if mask.dtype in (np.bool_, np.uint8):
+        return np.ascontiguousarray(mask)
+    if mask.dtype.kind not in "iu":
+        raise TypeError(f"{name}: mask must be bool or integer, got {mask.dtype}")
+    return np.ascontiguousarray(mask != 0)
+
+
+def _recurrent(name, x, kernel, recurrent_kernel, bias, initial_state, mask, dropout_mask,
+               recurrent_dropout_mask, activation, recurrent_activation, go_backwards,
+               return_sequences, zero_output_for_mask, reset_after, training, work, out,
+               state_out):
+    cell, gates = _RNN_CELLS[name]
+    x = _c32(x, f"{name}: inputs")
+    if x.ndim != 3 or x.shape[1] < 1 or x.shape[2] < 1:
+        raise ValueError(f"{name}: inputs must be (batch, timesteps, features) with at least "
+                         f"one step and one feature, got shape {x.shape}")
+    batch, steps, features = x.shape
+    recurrent_kernel = _c32(recurrent_kernel, f"{name}: recurrent_kernel")
+    rk = recurrent_kernel.shape
+    if len(rk) != 2 or rk[0] < 1 or rk[1] != gates * rk[0]:
+        raise ValueError(f"{name}: recurrent_kernel must have shape (units, {gates} * units), "
+                         f"got {rk}")
+    units = rk[0]
+    kernel = _c32(kernel, f"{name}: kernel")
+    if kernel.shape != (features, gates * units):
+        raise ValueError(f"{name}: kernel must have shape {(features, gates * units)} for "
+                         f"{features} input features and {units} units, got {kernel.shape}")
+    if bias is not None:
+        want = (2, 3 * units) if name == "gru" and reset_after else (gates * units,)
+        bias = _step_array(bias, want, name, "bias")
+    act = _act_index(name, activation, "activation")
+    rec_act = _act_index(name, recurrent_activation, "recurrent_activation")
+    mask = _time_mask(mask, batch, steps, name)
+    dropout_mask = _step_array(dropout_mask, (batch, features), name, "dropout_mask")
+    recurrent_dropout_mask = _step_array(recurrent_dropout_mask, (batch, units), name,
+                                         "recurrent_dropout_mask")
+    count = 2 if name == "lstm" else 1
+    if initial_state is None:
+        initial_state = (None,) * count
+    elif isinstance(initial_state, np.ndarray) and count == 1:
+        initial_state = (initial_state,)
+    if not isinstance(initial_state, (list, tuple)) or len(initial_state) != count:
+        raise ValueError(f"{name}: initial_state must be {count} array(s) of shape "
+                         f"{(batch, units)}, got {type(initial_state).__name__}")
+    initial_state = [_step_array(s, (batch, units), name, "initial_state")
+                     for s in initial_state]
+    desc = (cell, batch, steps, features, units, act, rec_act, int(bool(reset_after)),
+            int(bool(go_backwards)), int(bool(return_sequences)),
+            int(bool(zero_output_for_mask)), int(bool(training)))
+    size = _k.rnn_work_size(desc)
+    if work is not None and not isinstance(work, RecurrentTrace):
+        raise TypeError(f"{name}: work must be a RecurrentTrace from an earlier call, got "
+                        f"{type(work).__name__}")
+    buffer = work.buffer if work is not None and work.buffer.size >= size else \
+        np.empty(size, np.float32)
+    if work is not None:
+        work.spent = True
+    shape = (batch, steps, units) if return_sequences else (batch, units)
+    out = _out(out, shape, f"{name}: out")
+    if state_out is None:
+        state_out = (None,) * count
+    if len(state_out) != count:
+        raise ValueError(f"{name}: state_out must hold {count} array(s)")
+    states = [_out(s, (batch, units), f"{name}: state_out") for s in state_out]
+    _k.rnn_forward(name, desc, x, kernel, recurrent_kernel, bias, mask, dropout_mask,
+                   recurrent_dropout_mask, initial_state[0], initial_state[-1], out,
+                   states[0], states[-1], buffer)
+    trace = RecurrentTrace(name, desc, buffer, kernel, recurrent_kernel, bias is not None,
+                           mask, dropout_mask, recurrent_dropout_mask)
+    return (out, *states, trace)
+
+
+def _recurrent_grad(name, trace, dy, dh, dc, input_grad, state_grads, kernel_grad,
+                    recurrent_kernel_grad, bias_grad):
+    fn = f"{name}_grad"
+    if not isinstance(trace, RecurrentTrace):
+        raise TypeError(f"{fn}: expected the RecurrentTrace of a forward pass, got "
+                        f"{type(trace).__name__}")
+    if trace.name != name:
+        raise ValueError(f"{fn}: the trace comes from {trace.name}, not {name}")
+    if not trace.training:
+        raise ValueError(f"{fn}: the forward pass ran with training=False and kept nothing "
+                         f"for the backward pass")
+    if trace.spent:
+        raise ValueError(f"{fn}: the trace was already used by a backward pass or lent to "
+                         f"another forward pass; run the forward pass again")
+    (_, batch, steps, features, units, _, _, reset_after, _, return_sequences, _, _) = \
+        trace.desc
+    count = 2 if name == "lstm" else 1
+    out_shape = (batch, steps, units) if return_sequences else (batch, units)
+    dy = _step_array(dy, out_shape, fn, "dy")
+    dh = _step_array(dh, (batch, units), fn, "dh")
+    dc = _step_array(dc, (batch, units), fn, "dc")
+    if input_grad is True:
+        dx = np.empty((batch, steps, features), np.float32)
+    elif input_grad is False or input_grad is None:
+        dx = None
+    else:
+        dx = _out(input_grad, (batch, steps, features), f"{fn}: input_grad")
+    if state_grads is True:
+        state_grads = [np.empty((batch, units), np.float32) for _ in range(count)]
+    elif state_grads is False or state_grads is None:
+        state_grads = [None] * count
+    elif len(state_grads) != count:
+        raise ValueError(f"{fn}: state_grads must hold {count} array(s)")
+    else:
+        state_grads = [_out(g, (batch, units), f"{fn}: state_grads") for g in state_grads]
+    kernel_grad = _out(kernel_grad, trace.kernel.shape, f"{fn}: kernel_grad")
+    recurrent_kernel_grad = _out(recurrent_kernel_grad, trace.recurrent_kernel.shape,
+                                 f"{fn}: recurrent_kernel_grad")
+    if trace.has_bias:
+        gates = _RNN_CELLS[name][1]
+        shape = (2, 3 * units) if name == "gru" and reset_after else (gates * units,)
+        bias_grad = _out(bias_grad, shape, f"{fn}: bias_grad")
+    elif bias_grad is not None:
+        raise ValueError(f"{fn}: the forward pass had no bias, so there is no bias gradient")
+    _k.rnn_backward(name, trace.desc, trace.kernel, trace.recurrent_kernel, trace.mask,
+                    trace.dropout_mask, trace.recurrent_dropout_mask, dy, dh, dc, trace.buffer,
+                    dx, state_grads[0], state_grads[-1], kernel_grad, recurrent_kernel_grad,
+                    bias_grad)
+    trace.spent = True
+    return RecurrentGrads(dx, state_grads[0], state_grads[1] if count == 2 else None,
+                          kernel_grad, recurrent_kernel_grad, bias_grad)
+
+
+_RECURRENT_ARGS = """
+    ``x`` is (batch, timesteps, features); ``kernel`` (features, G*units) and
+    ``recurrent_kernel`` (units, G*units) are Keras's weights as they are.
+    ``mask`` (batch, timesteps; bool or uint8): at a masked step the states
+    are carried over unchanged and the step outputs the carried ``h`` (zeros
+    with ``zero_output_for_mask``, as Bidirectional asks for sequences).
+    ``dropout_mask`` (batch, features) multiplies every step's input and
+    ``recurrent_dropout_mask`` (batch, units) the state before the recurrent
+    product, as Keras 3 applies dropout (draw them and scale them by
+    ``1 / (1 - rate)``: that is the layer's part).  ``go_backwards``
+    processes the steps last to first, and the sequence comes back in
+    processing order, as Keras returns it.  The output is every step's
+    (batch, timesteps, units) with ``return_sequences``, else the last
+    (batch, units).
+
+    With ``training`` the forward pass keeps what the backward pass needs in
+    the returned trace.  ``work`` (an earlier call's trace), ``out`` and
+    ``state_out`` let a layer reuse its buffers from call to call."""
+
+
+def lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None,
+         dropout_mask=None, recurrent_dropout_mask=None, activation="tanh",
+         recurrent_activation="sigmoid", go_backwards=False, return_sequences=False,
+         zero_output_for_mask=False, training=False, work=None, out=None, state_out=None):
+    """Keras 3's LSTM through time: gates i, f, c, o (G = 4) with
+    ``z = x_t @ kernel + h @ recurrent_kernel + bias``; i, f, o =
+    recurrent_activation(z_i, z_f, z_o); c = f * c + i * activation(z_c);
+    h = o * activation(c).  ``initial_state`` is (h0, c0) (zeros by
+    default).  Returns ``(output, h, c, trace)``: the final states and the
+    RecurrentTrace for :func:`lstm_grad`.
+    """
+    return _recurrent("lstm", x, kernel, recurrent_kernel, bias, initial_state, mask,
+                      dropout_mask, recurrent_dropout_mask, activation, recurrent_activation,
+                      go_backwards, return_sequences, zero_output_for_mask, False, training,
+                      work, out, state_out)
+
+
+def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None,
+        dropout_mask=None, recurrent_dropout_mask=None, activation="tanh",
+        recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
+        return_sequences=False, zero_output_for_mask=False, training=False, work=None,
+        out=None, state_out=None):
+    """Keras 3's GRU through time: gates z, r, h (G = 3).  With
+    ``reset_after`` (Keras 3's default) ``bias`` is (2, 3*units), input bias
+    then recurrent bias, and the candidate is activation(x_h + r * (h @ R_h
+    + b_rh)); without it ``bias`` is (3*units,) and the candidate is
+    activation(x_h + (r * h) @ R_h).  h = z * h + (1 - z) * candidate (this
+    h without the recurrent dropout mask).
+    ``initial_state`` is h0 (zeros by default).  Returns ``(output, h,
+    trace)``.
+    """
+    return _recurrent("gru", x, kernel, recurrent_kernel, bias, initial_state, mask,
+                      dropout_mask, recurrent_dropout_mask, activation, recurrent_activation,
+                      go_backwards, return_sequences, zero_output_for_mask, reset_after,
+                      training, work, out, state_out)
+
+
+def simple_rnn(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None,
+               dropout_mask=None, recurrent_dropout_mask=None, activation="tanh",
+               go_backwards=False, return_sequences=False, zero_output_for_mask=False,
+               training=False, work=None, out=None, state_out=None):
+    """Keras 3's SimpleRNN through time (G = 1): h = activation(x_t @ kernel
+    + h @ recurrent_kernel + bias).  ``initial_state`` is h0 (zeros by
+    default).  Returns ``(output, h, trace)``.
+    """
+    return _recurrent("simple_rnn", x, kernel, recurrent_kernel, bias, initial_state, mask,
+                      dropout_mask, recurrent_dropout_mask, activation, "linear",
+                      go_backwards, return_sequences, zero_output_for_mask, False, training,
+                      work, out, state_out)
+
+
+for _f in (lstm, gru, simple_rnn):
+    _f.__doc__ += _RECURRENT_ARGS
+
+
+_RECURRENT_GRAD_ARGS = """
+    ``dy`` is the gradient of the output (shaped as it), ``dh`` (and ``dc``)
+    of the final states; any may be None.  Returns RecurrentGrads: the input
+    gradient (``input_grad``: True to allocate it, False to skip it, or an
+    array to write it into), the initial states' (``state_grads``: likewise,
+    or a list of arrays), and the weight gradients, which overwrite
+    ``kernel_grad``, ``recurrent_kernel_grad`` and ``bias_grad`` when given
+    (a view of a flat gradient buffer, say) and are allocated otherwise.
+    The trace is spent: its buffer served as the backward pass's scratch."""
+
+
+def lstm_grad(trace, dy=None, dh=None, dc=None, input_grad=True, state_grads=True,
+              kernel_grad=None, recurrent_kernel_grad=None, bias_grad=None):
+    """Backward through time of :func:`lstm` from its training trace.
+    """
+    return _recurrent_grad("lstm", trace, dy, dh, dc, input_grad, state_grads, kernel_grad,
+                           recurrent_kernel_grad, bias_grad)
+
+
+def gru_grad(trace, dy=None, dh=None, input_grad=True, state_grads=True, kernel_grad=None,
+             recurrent_kernel_grad=None, bias_grad=None):
+    """Backward through time of :func:`gru` from its training trace.
+    """
+    return _recurrent_grad("gru", trace, dy, dh, None, input_grad, state_grads, kernel_grad,
+                           recurrent_kernel_grad, bias_grad)
+
+
+def simple_rnn_grad(trace, dy=None, dh=None, input_grad=True, state_grads=True,
+                    kernel_grad=None, recurrent_kernel_grad=None, bias_grad=None):
+    """Backward through time of :func:`simple_rnn` from its training trace.
+    """
+    return _recurrent_grad("simple_rnn", trace, dy, dh, None, input_grad, state_grads,
+                           kernel_grad, recurrent_kernel_grad, bias_grad)
+
+
+for _f in (lstm_grad, gru_grad, simple_rnn_grad):
+    _f.__doc__ += _RECURRENT_GRAD_ARGS
+del _f
