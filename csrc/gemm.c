@@ -466,6 +466,8 @@ void pynn_sgemm_batched(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, 
     PYNN_PARALLEL_RANGE(nt, count, batched_range(trans_a, trans_b, m, n, k, alpha, a, lda,
                                                  stride_a, b, ldb, stride_b, beta, c, ldc,
                                                  stride_c, lo, hi));
+}
+
 size_t pynn_gemm_packed_b_floats(ptrdiff_t k, ptrdiff_t n)
 {
     if (k < 1 || k > KC_MAX || n < 1)
