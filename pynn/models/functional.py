@@ -55,12 +55,13 @@ class RunState:
     """One execution's state of a program: a context per step, the buffers
     in which gradients read by several steps are summed, and the activity
     regularization penalty of the last training forward pass."""
-    __slots__ = ("ctxs", "sums", "penalty")
+    __slots__ = ("ctxs", "sums", "penalty", "masks")
 
     def __init__(self, n):
         self.ctxs = [CallContext() for _ in range(n)]
         self.sums = CallContext()
         self.penalty = 0.0
+        self.masks = None  # the output masks of the last masked forward pass
 
 
 def _trains(layer):
@@ -160,7 +161,7 @@ class Program:
                 om = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(y)
                 for o, v, mm in zip(st.outs, y, om):
                     vals[o], mask_of[o] = v, mm
-        self.last_masks = [mask_of[o] for o in self.output_slots]
+        state.masks = [mask_of[o] for o in self.output_slots]
         return [vals[o] for o in self.output_slots]
 
     # ---------------------------------------------------------- backward
@@ -609,7 +610,10 @@ class Model(TrainingMixin, Layer):
         if state is None:
             state = ctx.inner = self._program.new_state()
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        outs = self._program.forward(xs, training, state)
+        masks = ctx.mask
+        if masks is not None and not isinstance(masks, list):
+            masks = [masks]
+        outs = self._program.forward(xs, training, state, masks)
         return outs[0] if len(outs) == 1 else outs
 
     def backward(self, ctx, dy, need_input_grad=True):
@@ -620,7 +624,8 @@ class Model(TrainingMixin, Layer):
         return dx[0] if single else dx
 
     def compute_mask(self, ctx, inputs, mask):
-        masks = getattr(self._program, "last_masks", None)
+        state = getattr(ctx, "inner", None)
+        masks = None if state is None else state.masks
         if masks is None:
             return None
         return masks[0] if len(masks) == 1 else masks
