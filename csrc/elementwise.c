@@ -30,14 +30,18 @@ static inline uint32_t mix32(uint32_t x)
 
 static inline __attribute__((always_inline)) void
 dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
-             uint32_t threshold, float scale, uint64_t keys, ptrdiff_t i0, ptrdiff_t i1)
+             uint32_t threshold, float scale, uint64_t keys, uint64_t offset, ptrdiff_t i0,
+             ptrdiff_t i1)
 {
     uint32_t k0 = (uint32_t)keys, k1 = (uint32_t)(keys >> 32);
-    /* The inner loop counts in 32 bits (which vectorizes); the high half of
-     * the index, constant over each 2^32 block, joins the second key. */
+    /* Element i draws at the global index offset + i.  The inner loop counts
+     * in 32 bits (which vectorizes); the high half of the global index,
+     * constant over each 2^32 block, joins the second key. */
     for (ptrdiff_t b = i0; b < i1;) {
-        ptrdiff_t e = PYNN_MIN(i1, (b | (ptrdiff_t)0xFFFFFFFF) + 1);
-        uint32_t kb = k1 ^ (uint32_t)((uint64_t)b >> 32), u0 = (uint32_t)b;
+        uint64_t g = offset + (uint64_t)b;
+        ptrdiff_t room = (ptrdiff_t)(((g | 0xFFFFFFFFull) + 1) - g);
+        ptrdiff_t e = PYNN_MIN(i1, b + room);
+        uint32_t kb = k1 ^ (uint32_t)(g >> 32), u0 = (uint32_t)g;
         ptrdiff_t count = e - b;
         const float *xb = x + b;
         float *yb = y + b;
@@ -56,11 +60,11 @@ dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
 
 PYNN_PER_LEVEL(static, dropout_range, dropout_body,
                (const float *x, float *y, uint8_t *mask, uint32_t threshold, float scale,
-                uint64_t keys, ptrdiff_t i0, ptrdiff_t i1),
-               (x, y, mask, threshold, scale, keys, i0, i1))
+                uint64_t keys, uint64_t offset, ptrdiff_t i0, ptrdiff_t i1),
+               (x, y, mask, threshold, scale, keys, offset, i0, i1))
 
 void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
-                          float rate, uint64_t seed)
+                          float rate, uint64_t seed, uint64_t offset)
 {
     PYNN_FTZ_SCOPE;
     /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
@@ -68,7 +72,8 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
     float scale = 1.0f / (1.0f - rate);
     uint64_t keys = splitmix64(seed);
     int nt = pynn_threads_for(n * 2);
-    PYNN_PARALLEL_RANGE(nt, n, dropout_range(x, y, mask, threshold, scale, keys, lo, hi));
+    PYNN_PARALLEL_RANGE(nt, n,
+                        dropout_range(x, y, mask, threshold, scale, keys, offset, lo, hi));
 }
 
 static void dropout_backward_range(const float *dy, const uint8_t *mask, float *dx,

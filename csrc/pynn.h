@@ -296,10 +296,12 @@ ptrdiff_t pynn_embedding_scatter_add(const void *ids, int ids_wide, ptrdiff_t n,
 /* -------------------------------------------------------- elementwise.c */
 
 /* y = x * mask * scale where mask is drawn from a counter-based generator:
- * keep with probability 1-rate.  mask (n bytes) records the draw for the
- * backward pass. */
+ * keep with probability 1-rate.  Element i draws from (seed, offset + i),
+ * so a batch split across processes, each passing its rows' offset into
+ * the whole batch, draws the mask the whole batch would.  mask (n bytes)
+ * records the draw for the backward pass. */
 void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
-                          float rate, uint64_t seed);
+                          float rate, uint64_t seed, uint64_t offset);
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                            ptrdiff_t n, float rate);
 /* Gathers rows idx[0..count) of src (rows x cols) into dst (count x cols). */

@@ -123,7 +123,7 @@ cdef extern from "pynn.h" nogil:
                                           Py_ssize_t dim, int64_t *bad_lo, int64_t *bad_hi)
 
     void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, Py_ssize_t n,
-                              float rate, uint64_t seed)
+                              float rate, uint64_t seed, uint64_t offset)
     void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                                Py_ssize_t n, float rate)
     void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
@@ -983,7 +983,7 @@ def embedding_scatter_add(ids, dy, grad, previous_ids):
 
 # ----------------------------------------------------------- elementwise.c
 
-def dropout_forward(x, y, mask, float rate, uint64_t seed):
+def dropout_forward(x, y, mask, float rate, uint64_t seed, uint64_t offset=0):
     cdef const float *px = _f32(x, "Dropout: x")
     cdef float *py = _f32(y, "Dropout: out", True)
     cdef cnp.ndarray M = _arr(mask, "Dropout: mask")
@@ -996,7 +996,7 @@ def dropout_forward(x, y, mask, float rate, uint64_t seed):
         raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
     cdef uint8_t *pm = <uint8_t *>cnp.PyArray_DATA(M)
     with nogil:
-        pynn_dropout_forward(px, py, pm, X.size, rate, seed)
+        pynn_dropout_forward(px, py, pm, X.size, rate, seed, offset)
     return y
 
 

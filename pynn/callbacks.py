@@ -216,6 +216,7 @@ class ModelCheckpoint(Callback):
     ``monitor`` improves with ``save_best_only``.  ``filepath`` may hold
     ``{epoch:02d}`` and any log, e.g. ``'ckpt-{epoch:02d}-{val_loss:.2f}.pynn'``.
     Files are written atomically: a crash mid-save keeps the last good one."""
+    writes_files = True  # only rank 0 of a distributed job writes
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
@@ -401,6 +402,7 @@ class CSVLogger(Callback):
     Keras).  With ``append=True`` rows go after those already in the file.
     The file is rewritten atomically after every epoch, so it is always a
     complete CSV, even if the process is killed."""
+    writes_files = True  # only rank 0 of a distributed job writes
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -585,6 +587,7 @@ class TensorBoard(Callback):
     loses at most the last record, which TensorBoard skips.  They are
     written by the ``tensorboard`` package: ``pip install 'pynn[tensorboard]'``.
     """
+    writes_files = True  # only rank 0 of a distributed job writes
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0,
@@ -876,3 +879,98 @@ def _weight_images(w):
     elif w.ndim == 3:
         w = w.transpose(2, 0, 1)[..., None]
     return w if w.ndim == 4 and w.shape[-1] in (1, 3, 4) else None
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state (weights, optimizer state, epoch, step and
+    random state) in ``backup_dir`` at the end of each epoch, or every
+    ``save_freq`` batches; when ``fit`` starts and finds a backup, it
+    continues from it, so a job killed mid-run and started again ends as an
+    uninterrupted run would (Keras's BackupAndRestore).  The backup is
+    deleted when training ends (``delete_checkpoint``).  In a distributed
+    job rank 0 writes it and every rank restores from it."""
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir must be a non-empty path")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive "
+                             f"integer, got {save_freq!r}")
+        self.backup_dir = _os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._model_path = _os.path.join(self.backup_dir, "latest.pynn")
+        self._meta_path = _os.path.join(self.backup_dir, "training_metadata.json")
+        self._epoch = 0
+        self._batches = 0
+
+    def _comm(self):
+        from .distribution import active
+        return active()
+
+    def _paths(self, previous=False):
+        suffix = ".bkp" if previous else ""
+        return self._model_path + suffix, self._meta_path + suffix
+
+    def on_train_begin(self, logs=None):
+        import json
+        for previous in (False, True):
+            model_path, meta_path = self._paths(previous)
+            if not (_os.path.exists(model_path) and _os.path.exists(meta_path)):
+                continue
+            try:
+                with open(meta_path, encoding="utf-8") as f:
+                    meta = json.load(f)
+                from .saving import restore_training_state
+                restore_training_state(self.model, model_path)
+            except (OSError, ValueError, KeyError) as e:
+                if previous or not self.double_checkpoint:
+                    raise ValueError(f"BackupAndRestore: the backup in {self.backup_dir!r} "
+                                     f"cannot be restored: {e}") from e
+                continue
+            from .utils.seeding import set_rng_state
+            set_rng_state(meta["rng"])
+            self.model._resume = meta
+            self._epoch, self._batches = meta["epoch"], meta.get("batch", 0)
+            return
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches = batch + 1
+        if self.save_freq != "epoch" and self._batches % self.save_freq == 0:
+            self._save(self._epoch, self._batches)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch" or self._batches % self.save_freq != 0:
+            self._save(epoch + 1, 0)
+
+    def _save(self, epoch, batch):
+        import json
+        from .utils.io import atomic_write
+        from .utils.seeding import rng
+        comm = self._comm()
+        if comm is None or comm.rank == 0:
+            _os.makedirs(self.backup_dir, exist_ok=True)
+            if self.double_checkpoint and _os.path.exists(self._meta_path):
+                for cur, prev in zip(self._paths(), self._paths(True)):
+                    _os.replace(cur, prev)
+            meta = {"epoch": int(epoch), "batch": int(batch),
+                    "rng": rng().bit_generator.state,
+                    "epoch_rng": getattr(self.model, "_epoch_rng_state", None)}
+            self.model.save(self._model_path)
+            with atomic_write(self._meta_path, "w") as f:
+                f.write(json.dumps(meta))
+        if comm is not None:
+            comm.barrier("the backup")
+
+    def on_train_end(self, logs=None):
+        comm = self._comm()
+        if self.delete_checkpoint and (comm is None or comm.rank == 0):
+            import shutil
+            shutil.rmtree(self.backup_dir, ignore_errors=True)

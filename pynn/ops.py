@@ -27,6 +27,7 @@ __all__ = [
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
     "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average", "fold_affine",
+    "batch_norm_sums", "batch_norm_grad_from_sums",
     "add", "subtract", "multiply", "maximum", "minimum", "axpby", "extremum_grad",
     "reduce_to_shape", "concatenate", "concatenate_grad", "batch_matmul", "l2_normalize",
     "l2_normalize_grad",
@@ -333,14 +334,16 @@ def adam_update(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 
 # ------------------------------------------------------------ elementwise
 
-def dropout(x, rate, seed, out=None, mask=None):
+def dropout(x, rate, seed, out=None, mask=None, offset=0):
     """Inverted dropout: zero each element with probability ``rate`` and
-    scale the rest by ``1 / (1 - rate)``.  Returns ``(y, mask)``."""
+    scale the rest by ``1 / (1 - rate)``.  Returns ``(y, mask)``.  Element
+    i draws from ``(seed, offset + i)``: a shard of a batch passes its
+    first element's index in the batch to draw the batch's own mask."""
     x = _c32(x)
     out = _out(out, x.shape, "Dropout")
     if mask is None:
         mask = np.empty(x.shape, np.uint8)
-    _k.dropout_forward(x, out, mask, rate, seed)
+    _k.dropout_forward(x, out, mask, rate, seed, int(offset))
     return out, mask
 
 
@@ -766,6 +769,30 @@ def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad
         dx = _out(input_grad, x.shape, "BatchNormalization: input gradient")
     _k.batchnorm_backward(x, dy, mean, inv_std, gamma, dx, gamma_grad, beta_grad)
     return dx
+
+
+def batch_norm_sums(x, dy, mean, inv_std):
+    """Per channel, ``sum(dy)`` and ``sum(dy * xhat)`` over the rows of
+    ``x`` and ``dy`` (float64): what a batch normalization's backward pass
+    over a batch split across processes sums across them."""
+    x, dy = _c32(x, "batch_norm_sums: x"), _c32(dy, "batch_norm_sums: dy")
+    xhat = (x.astype(np.float64) - mean) * inv_std
+    return dy.sum(axis=0, dtype=np.float64), (dy * xhat).sum(axis=0)
+
+
+def batch_norm_grad_from_sums(x, dy, mean, inv_std, gamma, sum_dy, sum_dy_xhat, count,
+                              out=None):
+    """The input gradient of training-mode batch normalization from the
+    per-channel sums of the whole batch (``count`` rows, perhaps on several
+    processes): ``gamma * inv_std * (dy - sum_dy / count - xhat *
+    sum_dy_xhat / count)``."""
+    x, dy = _c32(x, "BatchNormalization: x"), _c32(dy, "BatchNormalization: dy")
+    xhat = (x.astype(np.float64) - mean) * inv_std
+    g = (inv_std if gamma is None else np.asarray(gamma, np.float64) * inv_std)
+    dx = g * (dy - sum_dy / count - xhat * (sum_dy_xhat / count))
+    out = _out(out, x.shape, "BatchNormalization: input gradient")
+    out[...] = dx
+    return out
 
 
 def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):

@@ -636,6 +636,20 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         reader.close()
 
 
+def restore_training_state(model, filepath):
+    """Load a whole-model file saved from a model of the same architecture
+    into ``model`` (compiled): its weights and its optimizer's state, so
+    training continues where the file's left off (BackupAndRestore)."""
+    reader = _Reader(filepath)
+    try:
+        if reader.doc["format"] != MODEL_FORMAT:
+            reader.fail("expected a whole-model file, with the optimizer's state")
+        _weights_into(reader, model, "the backup was saved from a different architecture")
+        _optimizer_state_into(reader, model)
+    finally:
+        reader.close()
+
+
 def _optimizer_state_into(reader, model):
     state = reader.doc.get("optimizer_state")
     if state is None:

@@ -29,7 +29,7 @@ from . import ops
 from . import optimizers as optimizers_mod
 from .callbacks import CallbackList, History, ProgbarLogger
 from .utils.progbar import Progbar
-from .utils.seeding import rng
+from .utils.seeding import rng, set_rng_state
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 # Inputs whose float32 copy would exceed this many bytes are converted
@@ -168,6 +168,23 @@ class _Metrics:
             i = out.index
             m.update_state(ys[i], outs[i], ws[i] if weighted else None,
                            out.logits_of if logits else None)
+
+    def reduce(self, comm):
+        """Sum the running totals over the processes of a distributed job,
+        so every process reports the global values."""
+        values = [self.loss_sum, self.seen] + [self.out_loss_sums[id(o)] for o, _ in
+                                               self.loss_names]
+        for _, m, _, _ in self.entries:
+            values += [m.total, m.count]
+        values = comm.sum_values(values, "the metrics' sums")
+        self.loss_sum, self.seen = values[0], values[1]
+        k = 2
+        for out, _ in self.loss_names:
+            self.out_loss_sums[id(out)] = values[k]
+            k += 1
+        for _, m, _, _ in self.entries:
+            m.total, m.count = values[k], values[k + 1]
+            k += 2
 
     def logs(self):
         seen = max(self.seen, 1e-12)
@@ -539,9 +556,21 @@ class TrainingMixin:
 
     # -------------------------------------------------------------- fit
 
-    def _train_batch(self, state, params, grads, xs, ys, ws, bs, grad_bufs):
+    def _train_batch(self, state, params, grads, xs, ys, ws, bs, grad_bufs, rows=None,
+                     offset=0, reducer=None):
         """One optimizer step on a batch; returns (weighted total loss sum,
-        per-output loss sums, outputs)."""
+        per-output loss sums, outputs).  In data-parallel training the batch
+        is this process's share, starting at row ``offset`` of a global batch
+        of ``rows`` rows: losses are scaled by the global batch, and the
+        reducer sums the gradients over the processes."""
+        if rows is None:
+            rows = bs if reducer is None else reducer.global_rows(bs)
+        state.row_offset = offset
+        if bs == 0:  # an empty share of a global batch: zero gradients
+            grads.fill(0.0)
+            reducer.reduce_all()
+            return self._finish_step(state, params, grads, reducer, 0.0, bs), \
+                [0.0] * len(self._compiled_outputs), None
         outs = self._program.forward(xs, True, state)
         out_grads = []
         total = 0.0
@@ -556,26 +585,41 @@ class TrainingMixin:
                 g = grad_bufs[spec.index]
                 if g is None or g.shape != out.shape:
                     g = grad_bufs[spec.index] = np.empty(out.shape, np.float32)
-            per = spec.loss.compute(y, out, w, bs / spec.weight if spec.weight else bs, g,
+            per = spec.loss.compute(y, out, w, rows / spec.weight if spec.weight else rows, g,
                                     spec.fused)
             value = float(per.sum() if w is None else np.dot(per, w))
             per_output.append(value)
             total += spec.weight * value
             out_grads.append(g)
-        self._program.backward(state, out_grads, object())
-        # As in Keras, the batch loss is the mean loss plus the penalties,
-        # so each sample of the batch carries them once.
-        penalty = self._add_penalties(state)
+        if reducer is None:
+            self._program.backward(state, out_grads, object())
+        else:
+            self._program.backward(state, out_grads, object(), after_step=reducer.after_step)
+            reducer.reduce_all()
+        return total + self._finish_step(state, params, grads, reducer, state.penalty, bs), \
+            per_output, outs
+
+    def _finish_step(self, state, params, grads, reducer, activity_penalty, bs):
+        """Penalties, the update and the constraints; returns the penalty
+        share of the batch's loss sum.  As in Keras, the batch loss is the
+        mean loss plus the penalties, so each sample carries them once."""
+        penalty = activity_penalty
+        if reducer is not None and activity_penalty:
+            # each process holds the activity penalty of its rows only
+            penalty = reducer.comm.sum_values([activity_penalty])[0]
+        penalty += self._add_weight_penalties()
         self.optimizer.apply(params, grads)
         for w, constraint in self._constraints:
             constraint.apply(w.value)
-        return total + penalty * bs, per_output, outs
+        if reducer is not None:
+            reducer.after_update()
+        return penalty * bs
 
-    def _add_penalties(self, state):
-        """The regularization penalty of the last training forward pass
-        (activity penalties, and the weights' L1/L2 penalties, whose
-        gradients are added to the weights' here)."""
-        penalty = state.penalty
+    def _add_weight_penalties(self):
+        """The weights' L1/L2 penalties; their gradients are added to the
+        weights' (after any sum across processes: every process adds the
+        same)."""
+        penalty = 0.0
         for w, l1, l2 in self._penalties:
             penalty += ops.weight_penalty(w.value, l1, l2, grad=w.grad)
         return penalty
@@ -593,6 +637,14 @@ class TrainingMixin:
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
         epochs = int(epochs)
         verbose = 1 if verbose == "auto" else int(verbose)
+        from .distribution import active, distribution
+        comm = active()
+        shard = None
+        if comm is not None:
+            if comm.rank != 0:
+                verbose = 0  # rank 0 speaks for the job
+            if distribution().auto_shard_dataset:
+                shard = (comm.rank, comm.size)
         stream = _is_stream(x)
         if stream:
             if y is not None or sample_weight is not None:
@@ -601,7 +653,8 @@ class TrainingMixin:
             if validation_split:
                 raise ValueError("fit: validation_split needs arrays; give validation_data "
                                  "for a generator or dataset")
-            source = _Source(self, x, steps_per_epoch, shuffle, class_weight, max_queue_size)
+            source = _Source(self, x, steps_per_epoch, shuffle, class_weight, max_queue_size,
+                             shard=shard)
             steps, n, batch_size = source.steps, None, None
         else:
             batch_size = 32 if batch_size is None else int(batch_size)
@@ -625,14 +678,17 @@ class TrainingMixin:
             steps = math.ceil(n / batch_size)
             if steps_per_epoch is not None:
                 steps = int(steps_per_epoch)
-            source = _ArraySource(xs, ys, ws, batch_size, shuffle)
+            source = _ArraySource(xs, ys, ws, batch_size, shuffle, shard=shard)
         val = None
         if validation_data is not None:
             val = self._validation_source(validation_data, validation_batch_size or batch_size
-                                          or 32, validation_steps, max_queue_size)
+                                          or 32, validation_steps, max_queue_size, shard)
 
         history = History()
         cbs = list(callbacks or [])
+        if comm is not None and comm.rank != 0:
+            # Only rank 0 writes logs and checkpoints.
+            cbs = [c for c in cbs if not getattr(c, "writes_files", False)]
         if verbose:
             cbs.append(ProgbarLogger(verbose))
         cbs.append(history)
@@ -643,23 +699,45 @@ class TrainingMixin:
 
         params, grads = self._flat_parameters()
         state = self._training_state()
+        reducer = None
+        if comm is not None:
+            from .distribution.training import GradientReducer, synchronize_start
+            synchronize_start(self, comm)
+            reducer = GradientReducer(self, comm)
         metrics = _Metrics(self, source.sample_targets())
         grad_bufs = [None] * len(self._compiled_outputs)
         need_batch_logs = cb.has_on_train_batch_end
         logs = None
+        self._resume = None
         cb.on_train_begin()
+        # A callback (BackupAndRestore) may have restored an interrupted run:
+        # continue at its epoch, and within it at its step.
+        resume = self.__dict__.pop("_resume", None)
+        if resume is not None:
+            initial_epoch = max(initial_epoch, resume["epoch"])
         try:
             for epoch in range(initial_epoch, epochs):
+                self._epoch_rng_state = rng().bit_generator.state
+                skip = 0
+                if resume is not None and resume["epoch"] == epoch and resume.get("batch"):
+                    skip = resume["batch"]
+                    set_rng_state(resume["epoch_rng"])
+                    self._epoch_rng_state = resume["epoch_rng"]
                 cb.on_epoch_begin(epoch)
                 metrics.reset()
                 batches = source.epoch(steps)
                 try:
-                    for step, (xb, yb, wb) in enumerate(batches):
+                    for step, (xb, yb, wb, rows, offset) in enumerate(batches):
+                        if step < skip:
+                            if step == skip - 1:
+                                set_rng_state(resume["rng"])
+                            continue
                         if cb.has_on_train_batch_begin:
                             cb.on_train_batch_begin(step)
                         bs = xb[0].shape[0]
-                        total, per_output, outs = self._train_batch(state, params, grads, xb,
-                                                                    yb, wb, bs, grad_bufs)
+                        total, per_output, outs = self._train_batch(
+                            state, params, grads, xb, yb, wb, bs, grad_bufs, rows, offset,
+                            reducer)
                         metrics.update(outs, yb, wb, True, total, per_output, bs)
                         if need_batch_logs:
                             cb.on_train_batch_end(step, metrics.logs())
@@ -667,11 +745,13 @@ class TrainingMixin:
                             break
                 finally:
                     source.end_epoch()
+                if comm is not None:
+                    metrics.reduce(comm)
                 logs = metrics.logs()
                 if val is not None and _validate_now(validation_freq, epoch):
                     # Validation reports to the same callbacks, as in Keras.
                     cb.on_test_begin()
-                    vlogs = self._evaluate_source(val, 0, cb)
+                    vlogs = self._evaluate_source(val, 0, cb, comm)
                     cb.on_test_end(vlogs)
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
                 cb.on_epoch_end(epoch, logs)
@@ -682,9 +762,9 @@ class TrainingMixin:
         cb.on_train_end(logs)
         return history
 
-    def _validation_source(self, data, batch_size, steps, max_queue_size):
+    def _validation_source(self, data, batch_size, steps, max_queue_size, shard=None):
         if _is_stream(data):
-            return _Source(self, data, steps, False, None, max_queue_size)
+            return _Source(self, data, steps, False, None, max_queue_size, shard=shard)
         if isinstance(data, tuple) and len(data) == 3 and isinstance(data[0], list) and \
                 isinstance(data[1], list) and isinstance(data[2], list) and \
                 all(isinstance(a, np.ndarray) for a in data[0]):
@@ -697,7 +777,7 @@ class TrainingMixin:
                                        what="x_val")
         if xs[0].shape[0] == 0:
             return None
-        return _ArraySource(xs, ys, ws, batch_size, False, steps)
+        return _ArraySource(xs, ys, ws, batch_size, False, steps, shard=shard)
 
     # --------------------------------------------------------- evaluate
 
@@ -711,8 +791,15 @@ class TrainingMixin:
                                        or batch_size < 1):
             raise ValueError(f"evaluate: batch_size must be a positive integer, got "
                              f"{batch_size!r}")
+        from .distribution import active, distribution
+        comm = active()
+        shard = None
+        if comm is not None:
+            verbose = verbose if comm.rank == 0 else 0
+            if distribution().auto_shard_dataset:
+                shard = (comm.rank, comm.size)
         if _is_stream(x):
-            source = _Source(self, x, steps, False, None, max_queue_size)
+            source = _Source(self, x, steps, False, None, max_queue_size, shard=shard)
         else:
             xs = self._prepare_inputs(x, convert=not _too_big(x))
             self._resolve_compile()
@@ -720,17 +807,17 @@ class TrainingMixin:
             ys = self._prepare_targets(y, rows)
             ws = self._prepare_weights(sample_weight, None, ys, rows)
             source = _ArraySource(xs, ys, ws, batch_size or 32, False, steps,
-                                  dtypes=self._input_dtypes(len(xs)))
+                                  dtypes=self._input_dtypes(len(xs)), shard=shard)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         cb.on_test_begin()
-        logs = self._evaluate_source(source, verbose, cb)
+        logs = self._evaluate_source(source, verbose, cb, comm)
         cb.on_test_end(logs)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_source(self, source, verbose=0, cb=None):
+    def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
         metrics = _Metrics(self, source.sample_targets())
         from .models.passes import run_inference
         # The weights' regularization penalties count in the evaluated loss,
@@ -740,10 +827,12 @@ class TrainingMixin:
         total_steps = source.steps
         bar = Progbar(total_steps, verbose) if verbose else None
         try:
-            for step, (xb, yb, wb) in enumerate(source.epoch(total_steps)):
+            for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
                     cb.on_test_batch_begin(step)
                 bs = xb[0].shape[0]
+                if bs == 0:
+                    continue
                 outs = run_inference(self, xb)
                 total, per_output = 0.0, []
                 for spec, out, t, w in zip(self._compiled_outputs, outs, yb, wb):
@@ -763,6 +852,8 @@ class TrainingMixin:
         finally:
             source.end_epoch()
             source.close()
+        if comm is not None:
+            metrics.reduce(comm)
         return metrics.logs()
 
     # ---------------------------------------------------------- predict
@@ -820,7 +911,7 @@ class TrainingMixin:
         chunks = None
         cb.on_predict_begin()
         try:
-            for step, (xb, _, _) in enumerate(source.epoch(source.steps)):
+            for step, (xb, _, _, _, _) in enumerate(source.epoch(source.steps)):
                 cb.on_predict_batch_begin(step)
                 outs = run_inference(self, xb)
                 if chunks is None:
@@ -941,6 +1032,14 @@ def _apply_class_weight(class_weight, y, w):
     return cw.astype(np.float32) if w is None else (w * cw).astype(np.float32)
 
 
+def _sharded_job():
+    """Whether a data-parallel job is running whose data each process
+    already holds its own share of (the global batch is then the sum of
+    the processes' batches)."""
+    from .distribution import active
+    return active() is not None
+
+
 def _too_big(x):
     """Whether converting x to float32 at once would hold too much memory
     (a memory-mapped array, or more than _STREAM_CONVERT_BYTES)."""
@@ -958,10 +1057,12 @@ class _ArraySource:
     """Batches of in-memory arrays: each epoch a shuffled index (when
     asked) and gathers into reused buffers."""
 
-    def __init__(self, xs, ys, ws, batch_size, shuffle, steps=None, dtypes=None):
+    def __init__(self, xs, ys, ws, batch_size, shuffle, steps=None, dtypes=None, shard=None):
         self.xs, self.ys, self.ws = xs, ys, ws
         self.batch_size = batch_size
         self.shuffle = shuffle
+        # (rank, size): this process takes its share of every batch.
+        self.shard = shard
         n = xs[0].shape[0]
         self.n = n
         self.steps = math.ceil(n / batch_size) if steps is None else \
@@ -999,6 +1100,11 @@ class _ArraySource:
             s = self._cursor
             e = min(s + bsz, n)
             self._cursor = e
+            rows, offset = e - s, 0
+            if self.shard is not None:
+                rank, size = self.shard
+                lo, hi = rows * rank // size, rows * (rank + 1) // size
+                s, e, offset = s + lo, s + hi, lo
             if self._order is None:
                 xb = [a[s:e] for a in self.xs]
                 if self.dtypes is not None:
@@ -1010,7 +1116,7 @@ class _ArraySource:
                 xb = self._gather(self.xs, idx, "x", e - s)
                 yb = self._gather(self.ys, idx, "y", e - s)
                 wb = self._gather(self.ws, idx, "w", e - s)
-            yield xb, yb, wb
+            yield xb, yb, wb, rows, offset
 
     def end_epoch(self):
         if not self.shuffle:
@@ -1025,8 +1131,9 @@ class _Source:
     re-iterable dataset, converted on a background thread."""
 
     def __init__(self, model, data, steps, shuffle, class_weight, max_queue_size,
-                 targets=True):
+                 targets=True, shard=None):
         self.model = model
+        self.shard = shard
         self.data = data
         self.shuffle = shuffle
         self.class_weight = class_weight
@@ -1090,16 +1197,21 @@ class _Source:
         else:
             x, y, w = item, None, None
         xs = model._prepare_inputs(x)
+        rows = xs[0].shape[0]
         if not self.targets:
-            return xs, None, None
+            return xs, None, None, rows, 0
         model._resolve_compile()
         if y is None:
             raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
                              "(x, y, sample_weight) tuples")
-        rows = xs[0].shape[0]
         ys = model._prepare_targets(y, rows)
         ws = model._prepare_weights(w, self.class_weight, ys, rows)
-        return xs, ys, ws
+        if self.shard is None:
+            return xs, ys, ws, None if _sharded_job() else rows, 0
+        rank, size = self.shard
+        lo, hi = rows * rank // size, rows * (rank + 1) // size
+        cut = (lambda a: None if a is None else a[lo:hi])
+        return [a[lo:hi] for a in xs], [cut(a) for a in ys], [cut(a) for a in ws], rows, lo
 
     def epoch(self, steps):
         raw, items = self._pending if self._pending is not None else (None, self._items())

@@ -205,9 +205,13 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             ctx.mask_bits = None
             return x
+        # ctx.row_offset: where this batch's rows start in the batch being
+        # split across processes (0 otherwise), so every process draws its
+        # part of the whole batch's mask.
         y, ctx.mask_bits = ops.dropout(x, self.rate, self._seed(),
                                        out=ctx.buffer("y", x.shape),
-                                       mask=ctx.buffer("mask", x.shape, np.uint8))
+                                       mask=ctx.buffer("mask", x.shape, np.uint8),
+                                       offset=ctx.row_offset * (x.size // max(x.shape[0], 1)))
         return y
 
     def backward(self, ctx, dy, need_input_grad=True):

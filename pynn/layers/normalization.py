@@ -1,4 +1,6 @@
 """BatchNormalization."""
+import numpy as np
+
 from .. import constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
 from .core import weight_options
@@ -79,6 +81,9 @@ class BatchNormalization(Layer):
         gamma, beta = self._gamma_beta()
         if training and self.trainable:
             mean, var = ops.moments(x2, ctx.buffer("mean", (c,)), ctx.buffer("var", (c,)))
+            ctx.comm = self._sync_comm()
+            if ctx.comm is not None:
+                mean, var, ctx.count = _global_moments(ctx.comm, mean, var, x2.shape[0])
             scale, shift, inv_std = ops.batch_norm_affine(mean, var, gamma, beta, self.epsilon)
             ops.moving_average(self.moving_mean.value, mean, self.momentum)
             ops.moving_average(self.moving_variance.value, var, self.momentum)
@@ -103,12 +108,41 @@ class BatchNormalization(Layer):
             zero[...] = 0.0
             return ops.channel_affine(dy2, scale, zero,
                                       out=ctx.buffer("dx", dy2.shape)).reshape(dy.shape)
+        if ctx.comm is not None:
+            return self._synchronized_backward(ctx, dy2, gamma, need_input_grad, dy.shape)
         dx = ops.batch_norm_grad(
             ctx.x, dy2, ctx.mean, ctx.inv_std, gamma,
             gamma_grad=self.gamma.grad if self.gamma is not None else None,
             beta_grad=self.beta.grad if self.beta is not None else None,
             input_grad=ctx.buffer("dx", dy2.shape) if need_input_grad else False)
         return None if dx is None else dx.reshape(dy.shape)
+
+    def _sync_comm(self):
+        """The processes whose batches this layer normalizes together: with
+        synchronized=True under a data-parallel distribution."""
+        if not self.synchronized:
+            return None
+        from ..distribution import active
+        return active()
+
+    def _synchronized_backward(self, ctx, dy2, gamma, need_input_grad, shape):
+        """Backward over the whole batch split across processes: this
+        process's shares of gamma's and beta's gradients (the gradient sum
+        adds them up), and an input gradient that uses the global sums."""
+        sum_dy, sum_dy_xhat = ops.batch_norm_sums(ctx.x, dy2, ctx.mean, ctx.inv_std)
+        if self.gamma is not None and self.gamma.grad is not None:
+            self.gamma.grad[...] = sum_dy_xhat
+        if self.beta is not None and self.beta.grad is not None:
+            self.beta.grad[...] = sum_dy
+        if not need_input_grad:
+            return None
+        sums = np.concatenate([sum_dy, sum_dy_xhat])
+        ctx.comm.allreduce_(sums, f"BatchNormalization {self.name!r}: gradient sums")
+        c = sum_dy.size
+        dx = ops.batch_norm_grad_from_sums(ctx.x, dy2, ctx.mean, ctx.inv_std, gamma, sums[:c],
+                                           sums[c:], ctx.count,
+                                           out=ctx.buffer("dx", dy2.shape))
+        return dx.reshape(shape)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
@@ -120,3 +154,16 @@ class BatchNormalization(Layer):
                     initializers.serialize(self.moving_variance_initializer),
                 **({"synchronized": True} if self.synchronized else {}),
                 **weight_options(self, "beta", "gamma")}
+
+
+def _global_moments(comm, mean, var, rows):
+    """The mean and variance over the rows of every process, from each
+    process's own: sums of counts, of x and of x squared."""
+    n = float(rows)
+    local = np.concatenate([[n], mean.astype(np.float64) * n,
+                            (var.astype(np.float64) + mean.astype(np.float64) ** 2) * n])
+    total = comm.allreduce_(local, "BatchNormalization: batch statistics")
+    count, c = total[0], mean.size
+    g_mean = total[1:1 + c] / count
+    g_var = np.maximum(total[1 + c:] / count - g_mean ** 2, 0.0)
+    return g_mean.astype(np.float32), g_var.astype(np.float32), count

@@ -55,13 +55,17 @@ class RunState:
     """One execution's state of a program: a context per step, the buffers
     in which gradients read by several steps are summed, and the activity
     regularization penalty of the last training forward pass."""
-    __slots__ = ("ctxs", "sums", "penalty", "masks")
+    __slots__ = ("ctxs", "sums", "penalty", "masks", "row_offset", "_applied_offset")
 
     def __init__(self, n):
         self.ctxs = [CallContext() for _ in range(n)]
         self.sums = CallContext()
         self.penalty = 0.0
         self.masks = None  # the output masks of the last masked forward pass
+        # Where the batch starts in a batch split across processes: handed
+        # to every context (Dropout draws its mask by global row).
+        self.row_offset = 0
+        self._applied_offset = 0
 
 
 def _trains(layer):
@@ -113,6 +117,10 @@ class Program:
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
         state.penalty = 0.0
+        if state.row_offset != state._applied_offset:
+            for ctx in state.ctxs:
+                ctx.row_offset = state.row_offset
+            state._applied_offset = state.row_offset
         if self.has_masks or masks is not None:
             outs = self._forward_masked(vals, training, state, masks)
         else:
@@ -193,10 +201,12 @@ class Program:
             self._plans.pop(next(iter(self._plans)))
         return plan
 
-    def backward(self, state, out_grads, token, need_inputs=()):
+    def backward(self, state, out_grads, token, need_inputs=(), after_step=None):
         """Gradients from ``out_grads`` (one per output, None where no loss
         reaches it): writes the trained weights' gradients and returns the
-        gradients of the inputs flagged in ``need_inputs``."""
+        gradients of the inputs flagged in ``need_inputs``.  ``after_step(i)``,
+        when given, runs after each step i that backward visits (in reverse
+        order), whether or not a gradient reached it."""
         need_inputs = tuple(need_inputs) + (False,) * (len(self.input_slots) - len(need_inputs))
         order, need_in, trains = self._plan(need_inputs)
         grads = [None] * self.n_slots
@@ -217,37 +227,43 @@ class Program:
             if g is not None:
                 accumulate(s, g)
         for i in order:
-            st = steps[i]
-            if st.single_out:
-                dy = grads[st.outs[0]]
-                if dy is None:
-                    continue
-            else:
-                dy = [grads[o] for o in st.outs]
-                if all(g is None for g in dy):
-                    continue
-            ctx = ctxs[i]
-            ctx.grad_token = token
-            need = need_in[i]
-            layer = st.layer
-            if layer.activity_regularizer is not None:
-                dy = _with_activity_gradient(layer.activity_regularizer, ctx, dy, sums, i)
-            if trains[i]:
-                if getattr(layer, "_grad_token", None) is token:
-                    dx = _backward_accumulating(layer, ctx, dy, need)
-                else:
-                    layer._grad_token = token
-                    dx = layer.backward(ctx, dy, need)
-            else:
-                dx = layer.backward(ctx, dy, need)
-            if st.single_in:
-                if need and dx is not None:
-                    accumulate(st.ins[0], dx)
-            else:
-                for s, g, n in zip(st.ins, dx, need):
-                    if n and g is not None:
-                        accumulate(s, g)
+            _backward_step(steps[i], ctxs[i], need_in[i], trains[i], i, grads, sums, token,
+                           accumulate)
+            if after_step is not None:
+                after_step(i)
         return [grads[s] for s in self.input_slots]
+
+
+def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
+    """One step of Program.backward: the step's output gradient through its
+    layer, summed into its inputs' gradients."""
+    if st.single_out:
+        dy = grads[st.outs[0]]
+        if dy is None:
+            return
+    else:
+        dy = [grads[o] for o in st.outs]
+        if all(g is None for g in dy):
+            return
+    ctx.grad_token = token
+    layer = st.layer
+    if layer.activity_regularizer is not None:
+        dy = _with_activity_gradient(layer.activity_regularizer, ctx, dy, sums, i)
+    if trains:
+        if getattr(layer, "_grad_token", None) is token:
+            dx = _backward_accumulating(layer, ctx, dy, need)
+        else:
+            layer._grad_token = token
+            dx = layer.backward(ctx, dy, need)
+    else:
+        dx = layer.backward(ctx, dy, need)
+    if st.single_in:
+        if need and dx is not None:
+            accumulate(st.ins[0], dx)
+    else:
+        for s, g, n in zip(st.ins, dx, need):
+            if n and g is not None:
+                accumulate(s, g)
 
 
 def _with_activity_gradient(reg, ctx, dy, sums, step):

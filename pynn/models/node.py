@@ -153,6 +153,9 @@ class CallContext:
     emit_logits = False
     # The input mask(s) of this call, when masks travel through the graph.
     mask = None
+    # Where this call's batch starts in a batch split across processes
+    # (data-parallel training), for layers whose randomness is per row.
+    row_offset = 0
 
     def __init__(self):
         self._buffers = {}

@@ -24,3 +24,10 @@ def rng():
 def next_seed():
     """A 64-bit seed for a C kernel's counter-based generator."""
     return int(_rng.integers(0, 2 ** 63, dtype=np.int64))
+
+
+def set_rng_state(state):
+    """Restore a state of the generator taken from
+    ``rng().bit_generator.state`` (resuming an interrupted run, or giving
+    every process of a distributed job the same draws)."""
+    _rng.bit_generator.state = state
