@@ -1,0 +1,406 @@
+/*
+ * image.c - the batched affine warp behind image augmentation.
+ *
+ * Output pixel (r, c) of image b reads the input at
+ *     row = m[0] r + m[1] c + m[2],   col = m[3] r + m[4] c + m[5]
+ * (m: the image's six doubles) through scipy.ndimage's spline of order 0
+ * (nearest) or 1 (bilinear) and its boundary modes, so one call over a
+ * batch gives what Keras's apply_affine_transform (scipy's
+ * affine_transform, channel by channel) gives image by image.
+ *
+ * Most output pixels read input pixels that all lie inside the image.  A
+ * vectorized pass over a stretch of a row computes the coordinates, the
+ * weights and whether the pixel is such an inner one; inner pixels are
+ * blended directly, the others go through scipy's boundary logic
+ * (map_coordinate and axis_taps below follow ni_interpolation.c).
+ */
+#include "pynn.h"
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Coordinates are clamped to +-COORD_LIMIT before they are converted to
+ * integers: far outside any image, and safe for int32 and the wrap-around
+ * arithmetic.  NaN becomes -COORD_LIMIT. */
+#define COORD_LIMIT 1e9
+
+/* scipy's boundary modes, and MIRROR, which scipy uses for the taps of the
+ * constant and wrap modes. */
+enum { MODE_CONSTANT = PYNN_FILL_CONSTANT, MODE_NEAREST = PYNN_FILL_NEAREST,
+       MODE_REFLECT = PYNN_FILL_REFLECT, MODE_WRAP = PYNN_FILL_WRAP, MODE_MIRROR = 16 };
+
+/* A coordinate outside [0, len - 1] mapped back as scipy's map_coordinate
+ * does (ptrdiff_t stands for npy_intp).  CONSTANT gives -1 outside. */
+static double map_coordinate(double in, ptrdiff_t len, int mode)
+{
+    if (in < 0) {
+        switch (mode) {
+        case MODE_MIRROR:
+            if (len <= 1) {
+                in = 0;
+            } else {
+                ptrdiff_t sz2 = 2 * len - 2;
+                in = sz2 * (ptrdiff_t)(-in / sz2) + in;
+                in = in <= 1 - len ? in + sz2 : -in;
+            }
+            break;
+        case MODE_REFLECT:
+            if (len <= 1) {
+                in = 0;
+            } else {
+                ptrdiff_t sz2 = 2 * len;
+                if (in < -sz2)
+                    in = sz2 * (ptrdiff_t)(-in / sz2) + in;
+                in = in < -len ? in + sz2 : (in > -1e-15 ? 1e-15 : -in) - 1;
+            }
+            break;
+        case MODE_WRAP:
+            if (len <= 1) {
+                in = 0;
+            } else {
+                ptrdiff_t sz = len - 1;
+                in += sz * ((ptrdiff_t)(-in / sz) + 1);
+            }
+            break;
+        case MODE_NEAREST:
+            in = 0;
+            break;
+        default: /* MODE_CONSTANT */
+            in = -1;
+            break;
+        }
+    } else if (in > len - 1) {
+        switch (mode) {
+        case MODE_MIRROR:
+            if (len <= 1) {
+                in = 0;
+            } else {
+                ptrdiff_t sz2 = 2 * len - 2;
+                in -= sz2 * (ptrdiff_t)(in / sz2);
+                if (in >= len)
+                    in = sz2 - in;
+            }
+            break;
+        case MODE_REFLECT:
+            if (len <= 1) {
+                in = 0;
+            } else {
+                ptrdiff_t sz2 = 2 * len;
+                in -= sz2 * (ptrdiff_t)(in / sz2);
+                if (in >= len)
+                    in = sz2 - in - 1;
+            }
+            break;
+        case MODE_WRAP:
+            if (len <= 1) {
+                in = 0;
+            } else {
+                ptrdiff_t sz = len - 1;
+                in -= sz * (ptrdiff_t)(in / sz);
+            }
+            break;
+        case MODE_NEAREST:
+            in = (double)(len - 1);
+            break;
+        default:
+            in = -1;
+            break;
+        }
+    }
+    return in;
+}
+
+/* The input taps along one axis of scipy's spline of order `order` (0 or 1)
+ * at coordinate cc, and the weight of the second tap.  Returns 0 when the
+ * pixel takes cval instead (constant mode, cc outside [0, len - 1]). */
+static int axis_taps(double cc, ptrdiff_t len, int order, int mode, ptrdiff_t tap[2],
+                     double *frac)
+{
+    if (mode != MODE_NEAREST) {
+        cc = map_coordinate(cc, len, mode);
+        if (mode == MODE_CONSTANT && !(cc > -1.0))
+            return 0;
+    }
+    ptrdiff_t start = (ptrdiff_t)(order ? floor(cc) : floor(cc + 0.5));
+    *frac = cc - floor(cc);
+    /* scipy interpolates the taps of the constant and wrap modes as mirror */
+    int tap_mode = mode == MODE_CONSTANT || mode == MODE_WRAP ? MODE_MIRROR : mode;
+    int edge = start < 0 || start + order >= len;
+    for (int l = 0; l <= order; l++)
+        tap[l] = edge ? (ptrdiff_t)map_coordinate((double)(start + l), len, tap_mode)
+                      : start + l;
+    return 1;
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    const double *m;
+    ptrdiff_t h, w, c, oh, ow;
+    int order, mode;
+    float cval;
+} warp_job;
+
+/* One pixel the fast path does not take, exactly as scipy computes it. */
+static void edge_pixel(const warp_job *j, const float *img, double r, double c, float *out)
+{
+    ptrdiff_t tr[2] = {0, 0}, tc[2] = {0, 0};
+    double fr, fc;
+    if (!axis_taps(r, j->h, j->order, j->mode, tr, &fr) ||
+        !axis_taps(c, j->w, j->order, j->mode, tc, &fc)) {
+        for (ptrdiff_t k = 0; k < j->c; k++) out[k] = j->cval;
+        return;
+    }
+    ptrdiff_t w = j->w, ch = j->c;
+    if (j->order == 0) {
+        memcpy(out, img + (tr[0] * w + tc[0]) * ch, (size_t)ch * sizeof(float));
+        return;
+    }
+    double wr[2], wc[2];
+    wr[0] = 1.0 - fr;
+    wr[1] = 1.0 - wr[0];
+    wc[0] = 1.0 - fc;
+    wc[1] = 1.0 - wc[0];
+    for (ptrdiff_t k = 0; k < ch; k++) {
+        double t = 0.0;
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                t += img[(tr[a] * w + tc[b]) * ch + k] * wr[a] * wc[b];
+        out[k] = (float)t;
+    }
+}
+
+/* Output pixels are taken CHUNK at a time: coordinates first (a loop that
+ * vectorizes), then the reads. */
+#define CHUNK 64
+
+/* floor(v) for |v| < 2^31, written so that it vectorizes without SSE4.1's
+ * rounding instructions. */
+static inline int32_t floor_i32(double v)
+{
+    int32_t t = (int32_t)v;
+    return t - ((double)t > v);
+}
+
+/* The coordinates of output pixels [j0, j0 + len) of a row, their taps and
+ * weights, and off[k]: the offset of the first tap of an inner pixel, one
+ * whose coordinates lie in [0, len - 1] (nearest) or [0, len - 1)
+ * (bilinear), where no boundary mode applies; -1 for the others.  With
+ * `clamp`, coordinates are first brought within +-COORD_LIMIT (NaN to the
+ * lower limit) so that they convert to integers; without it the caller
+ * knows they are. */
+static inline __attribute__((always_inline)) void
+chunk_coords(double rbase, double cbase, double dr, double dc, int j0, int len, double rlim,
+             double clim, double half, int32_t w, int32_t ch, const int clamp,
+             double *restrict rr, double *restrict cc, float (*restrict wt)[CHUNK],
+             int32_t *restrict off)
+{
+    for (int k = 0; k < len; k++) {
+        double jj = (double)(j0 + k);
+        double r = rbase + dr * jj, c = cbase + dc * jj;
+        if (clamp) {
+            r = r > -COORD_LIMIT ? r : -COORD_LIMIT;
+            r = r < COORD_LIMIT ? r : COORD_LIMIT;
+            c = c > -COORD_LIMIT ? c : -COORD_LIMIT;
+            c = c < COORD_LIMIT ? c : COORD_LIMIT;
+        }
+        rr[k] = r;
+        cc[k] = c;
+        int32_t ir = floor_i32(r + half), ic = floor_i32(c + half);
+        float fr = (float)(r - (double)ir), fc = (float)(c - (double)ic);
+        wt[0][k] = (1.0f - fr) * (1.0f - fc);
+        wt[1][k] = (1.0f - fr) * fc;
+        wt[2][k] = fr * (1.0f - fc);
+        wt[3][k] = fr * fc;
+        int inner = (floor_i32(r) >= 0) & (floor_i32(c) >= 0) & (r <= rlim) & (c <= clim);
+        /* unsigned arithmetic: the offset of an outer pixel may wrap */
+        uint32_t at = ((uint32_t)ir * (uint32_t)w + (uint32_t)ic) * (uint32_t)ch;
+        off[k] = inner ? (int32_t)at : -1;
+    }
+}
+
+/* Output pixels [j0, j0 + len) of a row whose first pixel reads the input
+ * at (rbase, cbase). */
+static inline __attribute__((always_inline)) void
+warp_chunk(const warp_job *jb, const float *restrict img, float *restrict yrow, double rbase,
+           double cbase,
+           int j0, int len, int in_range, const int ch)
+{
+    const double *m = jb->m;
+    const ptrdiff_t h = jb->h, w = jb->w;
+    double rr[CHUNK], cc[CHUNK];
+    float wt[4][CHUNK]; /* bilinear weights of the four taps */
+    int32_t off[CHUNK];
+    const double half = jb->order ? 0.0 : 0.5;
+    const double rlim = jb->order ? nextafter((double)(h - 1), -1.0) : (double)(h - 1);
+    const double clim = jb->order ? nextafter((double)(w - 1), -1.0) : (double)(w - 1);
+    if (in_range)
+        chunk_coords(rbase, cbase, m[1], m[4], j0, len, rlim, clim, half, (int32_t)w,
+                     (int32_t)ch, 0, rr, cc, wt, off);
+    else
+        chunk_coords(rbase, cbase, m[1], m[4], j0, len, rlim, clim, half, (int32_t)w,
+                     (int32_t)ch, 1, rr, cc, wt, off);
+    const ptrdiff_t row = w * ch;
+    for (int k = 0; k < len; k++) {
+        float *o = yrow + (ptrdiff_t)(j0 + k) * ch;
+        if (off[k] < 0) {
+            edge_pixel(jb, img, rr[k], cc[k], o);
+        } else if (jb->order == 0) {
+            const float *p = img + off[k];
+            for (int q = 0; q < ch; q++) o[q] = p[q];
+        } else {
+            const float *p = img + off[k], *p2 = p + row;
+            const float w00 = wt[0][k], w01 = wt[1][k], w10 = wt[2][k], w11 = wt[3][k];
+            for (int q = 0; q < ch; q++)
+                o[q] = w00 * p[q] + w01 * p[q + ch] + w10 * p2[q] + w11 * p2[q + ch];
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+warp_rows_channels(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi, const int ch)
+{
+    const ptrdiff_t in_size = jb->h * jb->w * ch, out_row = jb->ow * ch;
+    for (ptrdiff_t t = lo; t < hi; t++) {
+        ptrdiff_t b = t / jb->oh, i = t % jb->oh;
+        const double *m = jb->m + 6 * b;
+        const float *img = jb->x + b * in_size;
+        float *yrow = jb->y + t * out_row;
+        if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 &&
+            m[5] == 0.0 && jb->oh == jb->h && jb->ow == jb->w) {
+            /* the identity: every pixel read where it is */
+            memcpy(yrow, img + i * out_row, (size_t)out_row * sizeof(float));
+            continue;
+        }
+        /* scipy's order of operations: shift + row * m0, then + col * m1 */
+        double rbase = m[2] + (double)i * m[0], cbase = m[5] + (double)i * m[3];
+        warp_job job = *jb;
+        job.m = m;
+        /* The coordinates are linear along the row: within the limit at
+         * both ends, within it everywhere (false for NaN). */
+        double last = (double)(jb->ow - 1);
+        int in_range = fabs(rbase) < COORD_LIMIT && fabs(cbase) < COORD_LIMIT &&
+                       fabs(rbase + m[1] * last) < COORD_LIMIT &&
+                       fabs(cbase + m[4] * last) < COORD_LIMIT;
+        for (int j0 = 0; j0 < (int)jb->ow; j0 += CHUNK) {
+            int len = (int)PYNN_MIN((ptrdiff_t)CHUNK, jb->ow - j0);
+            warp_chunk(&job, img, yrow, rbase, cbase, j0, len, in_range, ch);
+        }
+    }
+}
+
+/* Rows [lo, hi) of the n * oh output rows; the channel counts of gray,
+ * RGB and RGBA images get loops unrolled for them. */
+static inline __attribute__((always_inline)) void
+warp_rows_body(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi)
+{
+    switch (jb->c) {
+    case 1: warp_rows_channels(jb, lo, hi, 1); break;
+    case 3: warp_rows_channels(jb, lo, hi, 3); break;
+    case 4: warp_rows_channels(jb, lo, hi, 4); break;
+    default: warp_rows_channels(jb, lo, hi, (int)jb->c); break;
+    }
+}
+
+PYNN_PER_LEVEL(static, warp_rows, warp_rows_body,
+               (const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi), (jb, lo, hi))
+
+static void min_max(const float *x, ptrdiff_t n, float *lo, float *hi)
+{
+    float a = x[0], b = x[0];
+    for (ptrdiff_t i = 1; i < n; i++) {
+        a = x[i] < a ? x[i] : a;
+        b = x[i] > b ? x[i] : b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+static inline float clampf(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+
+/* The per-image steps after the warp (see pynn_affine_warp). */
+static void finish_image(float *y, ptrdiff_t pixels, ptrdiff_t ch, const float *shift,
+                         const float *brightness, const float *scale, const float *offset)
+{
+    ptrdiff_t n = pixels * ch;
+    float lo, hi;
+    if (n == 0)
+        return;
+    if (shift) {
+        float s = *shift;
+        min_max(y, n, &lo, &hi);
+        for (ptrdiff_t i = 0; i < n; i++) y[i] = clampf(y[i] + s, lo, hi);
+    }
+    if (brightness) {
+        float f = *brightness;
+        /* RGBA keeps its alpha, as PIL's ImageEnhance.Brightness does */
+        ptrdiff_t bc = ch == 4 ? 3 : ch;
+        min_max(y, n, &lo, &hi);
+        if (lo < 0.0f || hi > 255.0f) {
+            /* Keras maps such an image onto [0, 255] and back */
+            float range = hi - lo;
+            for (ptrdiff_t p = 0; p < pixels; p++)
+                for (ptrdiff_t k = 0; k < bc; k++) {
+                    float *v = y + p * ch + k;
+                    *v = lo + clampf((*v - lo) * f, 0.0f, range);
+                }
+        } else {
+            for (ptrdiff_t p = 0; p < pixels; p++)
+                for (ptrdiff_t k = 0; k < bc; k++) {
+                    float *v = y + p * ch + k;
+                    *v = clampf(*v * f, 0.0f, 255.0f);
+                }
+        }
+    }
+    if (scale) {
+        for (ptrdiff_t p = 0; p < pixels; p++)
+            for (ptrdiff_t k = 0; k < ch; k++) y[p * ch + k] = y[p * ch + k] * scale[k] + offset[k];
+    }
+}
+
+void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const double *matrices,
+                      int interpolation, int fill_mode, float cval,
+                      const float *channel_shift, const float *brightness,
+                      const float *scale, const float *offset, float *y)
+{
+    PYNN_FTZ_SCOPE;
+    if (s->n <= 0 || s->oh <= 0 || s->ow <= 0 || s->c <= 0 || s->h <= 0 || s->w <= 0)
+        return;
+    warp_job jb = {x, y, matrices, s->h, s->w, s->c, s->oh, s->ow,
+                   interpolation == PYNN_INTERP_NEAREST ? 0 : 1, fill_mode, cval};
+    const ptrdiff_t rows = s->n * s->oh, pixels = s->oh * s->ow;
+    const int finish = channel_shift || brightness || (scale && offset);
+    /* about 30 operations per output value */
+    int nt = pynn_threads_for(rows * s->ow * s->c * 30);
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            PYNN_FTZ_SCOPE;
+            ptrdiff_t lo, hi;
+            pynn_thread_range(rows, &lo, &hi);
+            warp_rows(&jb, lo, hi);
+            if (finish) {
+#pragma omp barrier
+                pynn_thread_range(s->n, &lo, &hi);
+                for (ptrdiff_t b = lo; b < hi; b++)
+                    finish_image(y + b * pixels * s->c, pixels, s->c,
+                                 channel_shift ? channel_shift + b : NULL,
+                                 brightness ? brightness + b : NULL,
+                                 scale && offset ? scale : NULL, offset);
+            }
+        }
+    } else {
+        warp_rows(&jb, 0, rows);
+        if (finish)
+            for (ptrdiff_t b = 0; b < s->n; b++)
+                finish_image(y + b * pixels * s->c, pixels, s->c,
+                             channel_shift ? channel_shift + b : NULL,
+                             brightness ? brightness + b : NULL,
+                             scale && offset ? scale : NULL, offset);
+    }
+}
