@@ -19,6 +19,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Coordinates are clamped to +-COORD_LIMIT before they are converted to
  * integers: far outside any image, and safe for int32 and the wrap-around
@@ -137,6 +140,7 @@ typedef struct {
     const float *x;
     float *y;
     const double *m;
+    const int64_t *index;
     ptrdiff_t h, w, c, oh, ow;
     int order, mode;
     float cval;
@@ -183,89 +187,154 @@ static inline int32_t floor_i32(double v)
     return t - ((double)t > v);
 }
 
-/* The coordinates of output pixels [j0, j0 + len) of a row, their taps and
- * weights, and off[k]: the offset of the first tap of an inner pixel, one
- * whose coordinates lie in [0, len - 1] (nearest) or [0, len - 1)
- * (bilinear), where no boundary mode applies; -1 for the others.  With
- * `clamp`, coordinates are first brought within +-COORD_LIMIT (NaN to the
- * lower limit) so that they convert to integers; without it the caller
- * knows they are. */
-static inline __attribute__((always_inline)) void
-chunk_coords(double rbase, double cbase, double dr, double dc, int j0, int len, double rlim,
-             double clim, double half, int32_t w, int32_t ch, const int clamp,
-             double *restrict rr, double *restrict cc, float (*restrict wt)[CHUNK],
-             int32_t *restrict off)
+static inline double clamp_coord(double v)
 {
+    v = v > -COORD_LIMIT ? v : -COORD_LIMIT; /* NaN goes to the lower limit */
+    return v < COORD_LIMIT ? v : COORD_LIMIT;
+}
+
+/* What phase one finds for a pixel that reads no taps directly. */
+enum { PIXEL_CVAL = -1, PIXEL_EXACT = -2 };
+
+/* For output pixels [j0, j0 + len) of a row: off[k], the offset of the
+ * first tap, or PIXEL_CVAL (constant mode, outside the image), or
+ * PIXEL_EXACT (a pixel edge_pixel computes); for bilinear, drow[k] and
+ * dcol[k], the steps from the first tap to the next row's and column's (0
+ * where the tap is clamped at an edge), and the weights of the four taps.
+ *
+ * Taps are clamped to the image.  That is scipy's 'nearest' mode, and for
+ * any mode a pixel whose coordinates lie in [0, len - 1] reads the same
+ * (a tap past the edge then has weight 0); the other pixels of the
+ * constant mode take cval, those of reflect and wrap go to edge_pixel.
+ * So do pixels whose 4-float reads (blend4) would pass max_off.  With
+ * `clamp`, coordinates are first brought within +-COORD_LIMIT so that they
+ * convert to integers; without it the caller knows they are. */
+static inline __attribute__((always_inline)) void
+chunk_coords(double rbase, double cbase, double dr, double dc, int j0, int len, int32_t h,
+             int32_t w, int32_t ch, int mode, int32_t max_off, const int order,
+             const int clamp, float (*restrict wt)[CHUNK], int32_t *restrict off,
+             int32_t *restrict drow, int32_t *restrict dcol)
+{
+    const double rmax = (double)(h - 1), cmax = (double)(w - 1);
+    const int32_t any_place = mode == MODE_NEAREST;
+    const int32_t outside = mode == MODE_CONSTANT ? PIXEL_CVAL : PIXEL_EXACT;
     for (int k = 0; k < len; k++) {
         double jj = (double)(j0 + k);
         double r = rbase + dr * jj, c = cbase + dc * jj;
         if (clamp) {
-            r = r > -COORD_LIMIT ? r : -COORD_LIMIT;
-            r = r < COORD_LIMIT ? r : COORD_LIMIT;
-            c = c > -COORD_LIMIT ? c : -COORD_LIMIT;
-            c = c < COORD_LIMIT ? c : COORD_LIMIT;
+            r = clamp_coord(r);
+            c = clamp_coord(c);
         }
-        rr[k] = r;
-        cc[k] = c;
-        int32_t ir = floor_i32(r + half), ic = floor_i32(c + half);
-        float fr = (float)(r - (double)ir), fc = (float)(c - (double)ic);
-        wt[0][k] = (1.0f - fr) * (1.0f - fc);
-        wt[1][k] = (1.0f - fr) * fc;
-        wt[2][k] = fr * (1.0f - fc);
-        wt[3][k] = fr * fc;
-        int inner = (floor_i32(r) >= 0) & (floor_i32(c) >= 0) & (r <= rlim) & (c <= clim);
-        /* unsigned arithmetic: the offset of an outer pixel may wrap */
-        uint32_t at = ((uint32_t)ir * (uint32_t)w + (uint32_t)ic) * (uint32_t)ch;
-        off[k] = inner ? (int32_t)at : -1;
+        int32_t ir, ic, at, last;
+        /* r >= 0 as floor(r) >= 0: the comparison of an integer vectorizes */
+        int32_t inside = (floor_i32(r) >= 0) & (floor_i32(c) >= 0) & (r <= rmax) & (c <= cmax);
+        if (order) {
+            ir = floor_i32(r);
+            ic = floor_i32(c);
+            float fr = (float)(r - (double)ir), fc = (float)(c - (double)ic);
+            wt[0][k] = (1.0f - fr) * (1.0f - fc);
+            wt[1][k] = (1.0f - fr) * fc;
+            wt[2][k] = fr * (1.0f - fc);
+            wt[3][k] = fr * fc;
+            int32_t r0 = PYNN_MIN(PYNN_MAX(ir, 0), h - 1), r1 = PYNN_MIN(PYNN_MAX(ir + 1, 0), h - 1);
+            int32_t c0 = PYNN_MIN(PYNN_MAX(ic, 0), w - 1), c1 = PYNN_MIN(PYNN_MAX(ic + 1, 0), w - 1);
+            at = (r0 * w + c0) * ch;
+            drow[k] = (r1 - r0) * w * ch;
+            dcol[k] = (c1 - c0) * ch;
+            last = at + drow[k] + dcol[k];
+        } else {
+            /* scipy's nearest tap: floor(x + 0.5) */
+            ir = PYNN_MIN(PYNN_MAX(floor_i32(r + 0.5), 0), h - 1);
+            ic = PYNN_MIN(PYNN_MAX(floor_i32(c + 0.5), 0), w - 1);
+            at = last = (ir * w + ic) * ch;
+        }
+        int32_t v = (inside | any_place) ? at : outside;
+        off[k] = last <= max_off ? v : PIXEL_EXACT;
     }
 }
 
-/* Output pixels [j0, j0 + len) of a row whose first pixel reads the input
- * at (rbase, cbase). */
+#if defined(__SSE2__)
+/* The bilinear blend of 4 channels at once: each tap read as 4 floats (for
+ * 3 channels the fourth is the next pixel's first, unused; max_off keeps
+ * it inside the image). */
+static inline __attribute__((always_inline)) __m128
+blend4(const float *p00, const float *p01, const float *p10, const float *p11,
+       const float (*wt)[CHUNK], int k)
+{
+    __m128 v = _mm_mul_ps(_mm_set1_ps(wt[0][k]), _mm_loadu_ps(p00));
+    v = _mm_add_ps(v, _mm_mul_ps(_mm_set1_ps(wt[1][k]), _mm_loadu_ps(p01)));
+    v = _mm_add_ps(v, _mm_mul_ps(_mm_set1_ps(wt[2][k]), _mm_loadu_ps(p10)));
+    return _mm_add_ps(v, _mm_mul_ps(_mm_set1_ps(wt[3][k]), _mm_loadu_ps(p11)));
+}
+#endif
+
+/* Output pixels [j0, j0 + len) of output row i, whose first pixel reads
+ * the input at (rbase, cbase). */
 static inline __attribute__((always_inline)) void
 warp_chunk(const warp_job *jb, const float *restrict img, float *restrict yrow, double rbase,
-           double cbase,
-           int j0, int len, int in_range, const int ch)
+           double cbase, int j0, int len, int in_range, const int order, const int ch)
 {
     const double *m = jb->m;
     const ptrdiff_t h = jb->h, w = jb->w;
-    double rr[CHUNK], cc[CHUNK];
     float wt[4][CHUNK]; /* bilinear weights of the four taps */
-    int32_t off[CHUNK];
-    const double half = jb->order ? 0.0 : 0.5;
-    const double rlim = jb->order ? nextafter((double)(h - 1), -1.0) : (double)(h - 1);
-    const double clim = jb->order ? nextafter((double)(w - 1), -1.0) : (double)(w - 1);
+    int32_t off[CHUNK], drow[CHUNK], dcol[CHUNK];
+    /* the last tap a pixel read directly may have */
+    int32_t max_off = (int32_t)(h * w * ch - ch);
+#if defined(__SSE2__)
+    if (order && ch == 3)
+        max_off = (int32_t)(h * w * ch - 4);
+#endif
     if (in_range)
-        chunk_coords(rbase, cbase, m[1], m[4], j0, len, rlim, clim, half, (int32_t)w,
-                     (int32_t)ch, 0, rr, cc, wt, off);
+        chunk_coords(rbase, cbase, m[1], m[4], j0, len, (int32_t)h, (int32_t)w, (int32_t)ch,
+                     jb->mode, max_off, order, 0, wt, off, drow, dcol);
     else
-        chunk_coords(rbase, cbase, m[1], m[4], j0, len, rlim, clim, half, (int32_t)w,
-                     (int32_t)ch, 1, rr, cc, wt, off);
-    const ptrdiff_t row = w * ch;
+        chunk_coords(rbase, cbase, m[1], m[4], j0, len, (int32_t)h, (int32_t)w, (int32_t)ch,
+                     jb->mode, max_off, order, 1, wt, off, drow, dcol);
     for (int k = 0; k < len; k++) {
         float *o = yrow + (ptrdiff_t)(j0 + k) * ch;
         if (off[k] < 0) {
-            edge_pixel(jb, img, rr[k], cc[k], o);
-        } else if (jb->order == 0) {
-            const float *p = img + off[k];
-            for (int q = 0; q < ch; q++) o[q] = p[q];
-        } else {
-            const float *p = img + off[k], *p2 = p + row;
-            const float w00 = wt[0][k], w01 = wt[1][k], w10 = wt[2][k], w11 = wt[3][k];
-            for (int q = 0; q < ch; q++)
-                o[q] = w00 * p[q] + w01 * p[q + ch] + w10 * p2[q] + w11 * p2[q + ch];
+            if (off[k] == PIXEL_CVAL) {
+                for (int q = 0; q < ch; q++) o[q] = jb->cval;
+            } else {
+                double jj = (double)(j0 + k);
+                edge_pixel(jb, img, clamp_coord(rbase + m[1] * jj),
+                           clamp_coord(cbase + m[4] * jj), o);
+            }
+            continue;
         }
+        const float *p00 = img + off[k];
+        if (order == 0) {
+            for (int q = 0; q < ch; q++) o[q] = p00[q];
+            continue;
+        }
+        const float *p01 = p00 + dcol[k], *p10 = p00 + drow[k], *p11 = p10 + dcol[k];
+#if defined(__SSE2__)
+        if (ch == 4) {
+            _mm_storeu_ps(o, blend4(p00, p01, p10, p11, wt, k));
+            continue;
+        }
+        if (ch == 3) {
+            __m128 v = blend4(p00, p01, p10, p11, wt, k);
+            _mm_storel_pi((__m64 *)o, v);
+            _mm_store_ss(o + 2, _mm_movehl_ps(v, v));
+            continue;
+        }
+#endif
+        for (int q = 0; q < ch; q++)
+            o[q] = wt[0][k] * p00[q] + wt[1][k] * p01[q] + wt[2][k] * p10[q] +
+                   wt[3][k] * p11[q];
     }
 }
 
 static inline __attribute__((always_inline)) void
-warp_rows_channels(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi, const int ch)
+warp_rows_channels(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi, const int order,
+                   const int ch)
 {
     const ptrdiff_t in_size = jb->h * jb->w * ch, out_row = jb->ow * ch;
     for (ptrdiff_t t = lo; t < hi; t++) {
         ptrdiff_t b = t / jb->oh, i = t % jb->oh;
         const double *m = jb->m + 6 * b;
-        const float *img = jb->x + b * in_size;
+        const float *img = jb->x + (jb->index ? jb->index[b] : b) * in_size;
         float *yrow = jb->y + t * out_row;
         if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 &&
             m[5] == 0.0 && jb->oh == jb->h && jb->ow == jb->w) {
@@ -285,22 +354,31 @@ warp_rows_channels(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi, const int ch)
                        fabs(cbase + m[4] * last) < COORD_LIMIT;
         for (int j0 = 0; j0 < (int)jb->ow; j0 += CHUNK) {
             int len = (int)PYNN_MIN((ptrdiff_t)CHUNK, jb->ow - j0);
-            warp_chunk(&job, img, yrow, rbase, cbase, j0, len, in_range, ch);
+            warp_chunk(&job, img, yrow, rbase, cbase, j0, len, in_range, order, ch);
         }
     }
 }
 
-/* Rows [lo, hi) of the n * oh output rows; the channel counts of gray,
- * RGB and RGBA images get loops unrolled for them. */
+static inline __attribute__((always_inline)) void
+warp_rows_order(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi, const int order)
+{
+    switch (jb->c) {
+    case 1: warp_rows_channels(jb, lo, hi, order, 1); break;
+    case 3: warp_rows_channels(jb, lo, hi, order, 3); break;
+    case 4: warp_rows_channels(jb, lo, hi, order, 4); break;
+    default: warp_rows_channels(jb, lo, hi, order, (int)jb->c); break;
+    }
+}
+
+/* Rows [lo, hi) of the n * oh output rows; nearest and bilinear, and the
+ * channel counts of gray, RGB and RGBA images, get loops of their own. */
 static inline __attribute__((always_inline)) void
 warp_rows_body(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi)
 {
-    switch (jb->c) {
-    case 1: warp_rows_channels(jb, lo, hi, 1); break;
-    case 3: warp_rows_channels(jb, lo, hi, 3); break;
-    case 4: warp_rows_channels(jb, lo, hi, 4); break;
-    default: warp_rows_channels(jb, lo, hi, (int)jb->c); break;
-    }
+    if (jb->order)
+        warp_rows_order(jb, lo, hi, 1);
+    else
+        warp_rows_order(jb, lo, hi, 0);
 }
 
 PYNN_PER_LEVEL(static, warp_rows, warp_rows_body,
@@ -363,15 +441,15 @@ static void finish_image(float *y, ptrdiff_t pixels, ptrdiff_t ch, const float *
     }
 }
 
-void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const double *matrices,
-                      int interpolation, int fill_mode, float cval,
+void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *index,
+                      const double *matrices, int interpolation, int fill_mode, float cval,
                       const float *channel_shift, const float *brightness,
                       const float *scale, const float *offset, float *y)
 {
     PYNN_FTZ_SCOPE;
     if (s->n <= 0 || s->oh <= 0 || s->ow <= 0 || s->c <= 0 || s->h <= 0 || s->w <= 0)
         return;
-    warp_job jb = {x, y, matrices, s->h, s->w, s->c, s->oh, s->ow,
+    warp_job jb = {x, y, matrices, index, s->h, s->w, s->c, s->oh, s->ow,
                    interpolation == PYNN_INTERP_NEAREST ? 0 : 1, fill_mode, cval};
     const ptrdiff_t rows = s->n * s->oh, pixels = s->oh * s->ow;
     const int finish = channel_shift || brightness || (scale && offset);

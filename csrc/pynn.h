@@ -236,15 +236,16 @@ enum pynn_fill_mode {
     PYNN_FILL_WRAP = 3      /* scipy's "wrap": period len - 1 */
 };
 
-/* Input n x h x w x c, output n x oh x ow x c (NHWC). */
+/* Output n x oh x ow x c, input images h x w x c (NHWC). */
 typedef struct {
     ptrdiff_t n, h, w, c;
     ptrdiff_t oh, ow;
 } pynn_warp_shape;
 
-/* y[b] = x[b] resampled through the affine map of image b: output pixel
- * (r, c) reads the input at row m[0] r + m[1] c + m[2], column
- * m[3] r + m[4] c + m[5], m = matrices + 6 b, exactly as
+/* y[b] = x[i] (i = index[b], or b when index is NULL) resampled through
+ * the affine map of image b: output pixel (r, c) reads the input at row
+ * m[0] r + m[1] c + m[2], column m[3] r + m[4] c + m[5], m = matrices +
+ * 6 b, exactly as
  * scipy.ndimage.affine_transform(order=0 or 1, mode, cval) maps each
  * channel (Keras's apply_affine_transform).  Then, per image, where given:
  * channel_shift[b]: y = clip(y + shift, min(y), max(y)) (Keras's
@@ -254,8 +255,8 @@ typedef struct {
  * 4-channel images is kept); and per channel k, when scale and offset are
  * both given: y = y * scale[k] + offset[k].  y must not overlap x; one
  * image must hold fewer than 2^31 values. */
-void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const double *matrices,
-                      int interpolation, int fill_mode, float cval,
+void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *index,
+                      const double *matrices, int interpolation, int fill_mode, float cval,
                       const float *channel_shift, const float *brightness,
                       const float *scale, const float *offset, float *y);
 

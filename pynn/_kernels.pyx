@@ -99,8 +99,8 @@ cdef extern from "pynn.h" nogil:
     ctypedef struct pynn_warp_shape:
         Py_ssize_t n, h, w, c
         Py_ssize_t oh, ow
-    void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const double *matrices,
-                          int interpolation, int fill_mode, float cval,
+    void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *index,
+                          const double *matrices, int interpolation, int fill_mode, float cval,
                           const float *channel_shift, const float *brightness,
                           const float *scale, const float *offset, float *y)
 
@@ -788,12 +788,13 @@ def all_finite(x):
 
 # ------------------------------------------------------------------ image.c
 
-def affine_warp(x, matrices, y, int interpolation, int fill_mode, float cval,
+def affine_warp(x, index, matrices, y, int interpolation, int fill_mode, float cval,
                 channel_shift=None, brightness=None, scale=None, offset=None):
-    """y[b] = x[b] through the affine map matrices[b] (six float64 values per
-    image: output (row, col) -> input row and column), then the optional
-    per-image channel shift and brightness and per-channel scale and offset
-    (see pynn_affine_warp in csrc/pynn.h)."""
+    """y[b] = x[index[b]] (x[b] when index is None) through the affine map
+    matrices[b] (six float64 values per output image: output (row, col) ->
+    input row and column), then the optional per-image channel shift and
+    brightness and per-channel scale and offset (see pynn_affine_warp in
+    csrc/pynn.h)."""
     cdef pynn_warp_shape s
     cdef Py_ssize_t xd[4]
     cdef Py_ssize_t yd[4]
@@ -801,16 +802,32 @@ def affine_warp(x, matrices, y, int interpolation, int fill_mode, float cval,
     cdef float *py = _f32(y, "affine_warp: out", True)
     _dims4(x, "affine_warp: images", xd)
     _dims4(y, "affine_warp: out", yd)
-    s.n, s.h, s.w, s.c = xd[0], xd[1], xd[2], xd[3]
+    s.n, s.h, s.w, s.c = yd[0], xd[1], xd[2], xd[3]
     s.oh, s.ow = yd[1], yd[2]
-    if yd[0] != s.n or yd[3] != s.c:
+    if yd[3] != s.c:
         raise ValueError(f"affine_warp: out of shape {(<object>y).shape} does not fit images "
                          f"of shape {(<object>x).shape}")
+    cdef const int64_t *pi = NULL
+    cdef cnp.ndarray I
+    if index is None:
+        if xd[0] != s.n:
+            raise ValueError(f"affine_warp: out of shape {(<object>y).shape} does not fit "
+                             f"images of shape {(<object>x).shape}")
+    else:
+        I = _arr(index, "affine_warp: index")
+        if cnp.PyArray_TYPE(I) != cnp.NPY_INT64 or not cnp.PyArray_IS_C_CONTIGUOUS(I):
+            raise TypeError("affine_warp: index must be a C-contiguous int64 array")
+        if I.size != s.n:
+            raise ValueError(f"affine_warp: {I.size} indices for {s.n} output images")
+        if s.n and ((<object>I).min() < 0 or (<object>I).max() >= xd[0]):
+            raise IndexError(f"affine_warp: index out of range for {xd[0]} images")
+        pi = <const int64_t *>cnp.PyArray_DATA(I)
     if (<cnp.ndarray>y).size and (s.h == 0 or s.w == 0):
         raise ValueError(f"affine_warp: images of shape {(<object>x).shape} have no pixels "
                          f"to read")
-    if s.h * s.w * s.c >= 2**31:
-        raise ValueError(f"affine_warp: one image of shape {(<object>x).shape[1:]} is too large")
+    if s.h * s.w * s.c >= 2**31 or s.oh >= 2**31 or s.ow >= 2**31:
+        raise ValueError(f"affine_warp: images of shape {(<object>x).shape[1:]} or "
+                         f"{(<object>y).shape[1:]} are too large")
     if interpolation not in (0, 1) or fill_mode not in (0, 1, 2, 3):
         raise ValueError(f"affine_warp: unknown interpolation {interpolation} or "
                          f"fill mode {fill_mode}")
@@ -834,5 +851,6 @@ def affine_warp(x, matrices, y, int interpolation, int fill_mode, float cval,
     if (<cnp.ndarray>y).size == 0:
         return y
     with nogil:
-        pynn_affine_warp(&s, px, pm, interpolation, fill_mode, cval, pcs, pbr, psc, pof, py)
+        pynn_affine_warp(&s, px, pi, pm, interpolation, fill_mode, cval, pcs, pbr, psc, pof,
+                         py)
     return y

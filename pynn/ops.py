@@ -792,7 +792,7 @@ FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
 
 def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
                 fill_mode="nearest", cval=0.0, channel_shift=None, brightness=None,
-                scale=None, offset=None, out=None):
+                scale=None, offset=None, index=None, out=None):
     """Resample a batch of NHWC images, each through its own affine map.
 
     ``matrices`` holds one map per image, ``(n, 2, 3)`` or ``(n, 3, 3)`` (a
@@ -812,12 +812,19 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
     [0, 255] is scaled within its own range; values are not rounded to 8
     bits; the alpha of 4-channel images is kept); ``scale`` and ``offset``
     (one value per channel) map ``y * scale + offset`` last.
+
+    ``index`` picks the image each output image reads (output ``b`` reads
+    ``images[index[b]]``), so a batch is warped straight from a data set
+    without gathering it first.
     """
     x = _c32(images, "affine_warp: images")
     if x.ndim != 4:
         raise ValueError(f"affine_warp: images must be 4-D (batch, height, width, channels), "
                          f"got shape {x.shape}")
     n = x.shape[0]
+    if index is not None:
+        index = np.ascontiguousarray(index, dtype=np.int64).reshape(-1)
+        n = index.size
     m = np.asarray(matrices, dtype=np.float64)
     if m.ndim == 2:
         m = np.broadcast_to(m, (n,) + m.shape)
@@ -857,5 +864,5 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
         scale = np.ascontiguousarray(np.broadcast_to(_f32(scale, "affine_warp: scale"), (c,)))
         offset = np.ascontiguousarray(np.broadcast_to(_f32(offset, "affine_warp: offset"), (c,)))
     out = _out(out, (n, oh, ow, x.shape[3]), "affine_warp")
-    return _k.affine_warp(x, m, out, interp, mode, float(cval), channel_shift, brightness,
-                          scale, offset)
+    return _k.affine_warp(x, index, m, out, interp, mode, float(cval), channel_shift,
+                          brightness, scale, offset)
