@@ -453,32 +453,35 @@ void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *i
                    interpolation == PYNN_INTERP_NEAREST ? 0 : 1, fill_mode, cval};
     const ptrdiff_t rows = s->n * s->oh, pixels = s->oh * s->ow;
     const int finish = channel_shift || brightness || (scale && offset);
+    const float *sc = scale && offset ? scale : NULL;
     /* about 30 operations per output value */
     int nt = pynn_threads_for(rows * s->ow * s->c * 30);
-    if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-        {
-            PYNN_FTZ_SCOPE;
-            ptrdiff_t lo, hi;
-            pynn_thread_range(rows, &lo, &hi);
-            warp_rows(&jb, lo, hi);
-            if (finish) {
-#pragma omp barrier
-                pynn_thread_range(s->n, &lo, &hi);
-                for (ptrdiff_t b = lo; b < hi; b++)
-                    finish_image(y + b * pixels * s->c, pixels, s->c,
-                                 channel_shift ? channel_shift + b : NULL,
-                                 brightness ? brightness + b : NULL,
-                                 scale && offset ? scale : NULL, offset);
-            }
-        }
-    } else {
+    if (nt <= 1) {
         warp_rows(&jb, 0, rows);
         if (finish)
             for (ptrdiff_t b = 0; b < s->n; b++)
                 finish_image(y + b * pixels * s->c, pixels, s->c,
                              channel_shift ? channel_shift + b : NULL,
-                             brightness ? brightness + b : NULL,
-                             scale && offset ? scale : NULL, offset);
+                             brightness ? brightness + b : NULL, sc, offset);
+        return;
+    }
+    /* Rows are handed out in small blocks as threads ask for them: when a
+     * core is busy with other work the others take its share.  Each row
+     * is computed alone, so the result does not depend on who takes it. */
+    const ptrdiff_t block = PYNN_MAX((ptrdiff_t)1, 4096 / PYNN_MAX(s->ow * s->c, (ptrdiff_t)1));
+    const ptrdiff_t blocks = (rows + block - 1) / block;
+#pragma omp parallel num_threads(nt)
+    {
+        PYNN_FTZ_SCOPE;
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t k = 0; k < blocks; k++)
+            warp_rows(&jb, k * block, PYNN_MIN(rows, (k + 1) * block));
+        if (finish) {
+#pragma omp for schedule(dynamic, 1)
+            for (ptrdiff_t b = 0; b < s->n; b++)
+                finish_image(y + b * pixels * s->c, pixels, s->c,
+                             channel_shift ? channel_shift + b : NULL,
+                             brightness ? brightness + b : NULL, sc, offset);
+        }
     }
 }
