@@ -8,11 +8,13 @@
  * batch gives what Keras's apply_affine_transform (scipy's
  * affine_transform, channel by channel) gives image by image.
  *
- * Most output pixels read input pixels that all lie inside the image.  A
- * vectorized pass over a stretch of a row computes the coordinates, the
- * weights and whether the pixel is such an inner one; inner pixels are
- * blended directly, the others go through scipy's boundary logic
- * (map_coordinate and axis_taps below follow ni_interpolation.c).
+ * A row is done a stretch at a time in two passes: a vectorized one
+ * computes each pixel's coordinates, tap offsets (clamped to the image)
+ * and weights; the second blends the taps (4 channels at once with SSE).
+ * Clamped taps are scipy's 'nearest' mode, and every mode's reading of a
+ * point inside the image; the pixels of the other modes outside it take
+ * cval, or scipy's own boundary logic (map_coordinate and axis_taps below
+ * follow ni_interpolation.c), one by one.
  */
 #include "pynn.h"
 #include "internal.h"
@@ -146,7 +148,8 @@ typedef struct {
     float cval;
 } warp_job;
 
-/* One pixel the fast path does not take, exactly as scipy computes it. */
+/* One pixel, exactly as scipy computes it (the reflect and wrap modes
+ * outside the image, and the taps next to the image's last pixel). */
 static void edge_pixel(const warp_job *j, const float *img, double r, double c, float *out)
 {
     ptrdiff_t tr[2] = {0, 0}, tc[2] = {0, 0};
@@ -193,7 +196,7 @@ static inline double clamp_coord(double v)
     return v < COORD_LIMIT ? v : COORD_LIMIT;
 }
 
-/* What phase one finds for a pixel that reads no taps directly. */
+/* What the first pass finds for a pixel that reads no taps directly. */
 enum { PIXEL_CVAL = -1, PIXEL_EXACT = -2 };
 
 /* For output pixels [j0, j0 + len) of a row: off[k], the offset of the
@@ -236,8 +239,10 @@ chunk_coords(double rbase, double cbase, double dr, double dc, int j0, int len, 
             wt[1][k] = (1.0f - fr) * fc;
             wt[2][k] = fr * (1.0f - fc);
             wt[3][k] = fr * fc;
-            int32_t r0 = PYNN_MIN(PYNN_MAX(ir, 0), h - 1), r1 = PYNN_MIN(PYNN_MAX(ir + 1, 0), h - 1);
-            int32_t c0 = PYNN_MIN(PYNN_MAX(ic, 0), w - 1), c1 = PYNN_MIN(PYNN_MAX(ic + 1, 0), w - 1);
+            int32_t r0 = PYNN_MIN(PYNN_MAX(ir, 0), h - 1);
+            int32_t r1 = PYNN_MIN(PYNN_MAX(ir + 1, 0), h - 1);
+            int32_t c0 = PYNN_MIN(PYNN_MAX(ic, 0), w - 1);
+            int32_t c1 = PYNN_MIN(PYNN_MAX(ic + 1, 0), w - 1);
             at = (r0 * w + c0) * ch;
             drow[k] = (r1 - r0) * w * ch;
             dcol[k] = (c1 - c0) * ch;

@@ -155,6 +155,7 @@ def test_corrupt_image_is_named(image_tree):
         it[0]
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_matches_keras_directory_iterator(image_tree):
     from test_image_generator import keras_keras
     KerasGenerator = keras_keras()

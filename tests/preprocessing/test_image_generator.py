@@ -18,7 +18,9 @@ except ImportError:
 
 
 def keras_keras():
-    """Keras's legacy generator on the NumPy backend, or a skip."""
+    """Keras's legacy generator on the NumPy backend, or a skip.  (It calls
+    scipy.ndimage.interpolation, which newer scipy deprecates: the tests
+    that use it ignore that warning.)"""
     os.environ.setdefault("KERAS_BACKEND", "numpy")
     try:
         from keras.src.legacy.preprocessing.image import ImageDataGenerator as KerasGenerator
@@ -98,6 +100,7 @@ def test_transforms_match_keras_definition(kwargs):
         np.testing.assert_allclose(gen.random_transform(img, seed=i), ref, rtol=0, atol=2e-3)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("kwargs", AUGMENTATIONS[:2] + AUGMENTATIONS[3:],
                          ids=[0, 1, 3, 4])
 def test_seeded_flow_equals_keras(kwargs):
@@ -282,9 +285,9 @@ def test_zca_whitening_matches_keras_formula():
     for n in (200, 10):      # more samples than features, and fewer
         x = (g.random((n, 3, 4, 1)) @ np.ones((1, 1)) * 50 +
              g.random((n, 1, 1, 1)) * 100).astype(np.float32)
-        gen = ImageDataGenerator(zca_whitening=True)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")     # zca_whitening sets featurewise_center
+            gen = ImageDataGenerator(zca_whitening=True)
             gen.fit(x)
         flat = x.reshape(n, -1).astype(np.float64)
         flat = flat - flat.mean(axis=0).mean()      # the per-channel mean (one channel)
