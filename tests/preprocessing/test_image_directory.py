@@ -12,7 +12,8 @@ import pynn
 from pynn.preprocessing.image import DirectoryIterator, ImageDataGenerator
 from pynn.utils import image_dataset_from_directory, load_img
 
-from conftest import CLASSES, draw_shape
+pytest.importorskip("PIL", reason="Pillow is not installed")
+from imagetree import CLASSES, draw_shape  # noqa: E402
 
 
 def expected_files(files):

@@ -405,6 +405,7 @@ def test_validation_split_subsets():
 
 
 def test_save_to_dir(tmp_path):
+    pytest.importorskip("PIL", reason="Pillow is not installed")
     x = images(3, 8, 8, 3)
     it = ImageDataGenerator(rotation_range=10).flow(x, batch_size=3, seed=1,
                                                    save_to_dir=str(tmp_path),
