@@ -45,12 +45,11 @@ def _data_format(data_format, where):
     raise ValueError(f"{where}: data_format must be 'channels_last', got {data_format!r}")
 
 
-def _number(value, name, where=None):
-    where = where or "ImageDataGenerator"
+def _number(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
+        raise TypeError(f"ImageDataGenerator: {name} must be a number, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{where}: {name} must be finite, got {value!r}")
+        raise ValueError(f"ImageDataGenerator: {name} must be finite, got {value!r}")
     return value
 
 
@@ -119,6 +118,13 @@ class ImageDataGenerator:
     feature-wise centring and scaling (the feature-wise statistics from
     ``fit``), ZCA whitening.  ``interpolation_order`` is 1 (bilinear) or 0
     (nearest).
+
+    Keras's geometry is kept to the pixel, quirks included: its shift drawn
+    from ``width_shift_range`` (scaled by the width) moves the image up and
+    down, the one from ``height_shift_range`` left and right, and rotation,
+    shear and zoom hold the point (row w/2 - 0.5, column h/2 - 0.5) in
+    place, the centre of square images only.  With equal ranges and square
+    images, as in the tutorials, none of this shows.
     """
 
     def __init__(self, featurewise_center=False, samplewise_center=False,

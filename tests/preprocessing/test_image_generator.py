@@ -172,6 +172,16 @@ def test_rotation_quarter_turn():
     np.testing.assert_allclose(out, np.rot90(x, 1, axes=(0, 1)), atol=1e-3)
 
 
+def test_rotation_centre_is_keras_for_non_square_images():
+    """Keras holds (row w/2 - 0.5, column h/2 - 0.5) in place: a half turn
+    of a 5x7 image maps output (r, c) to input (6 - r, 4 - c)."""
+    x = images(1, 5, 7, 1)[0]
+    out = ImageDataGenerator(fill_mode="constant", cval=-1.0).apply_transform(x, {"theta": 180})
+    # (column 4 reads input column 0 up to rounding: cval or the pixel)
+    np.testing.assert_allclose(out[2:, :4], x[4:1:-1, 4:0:-1], atol=1e-3)
+    assert np.all(out[:2] == -1) and np.all(out[:, 5:] == -1)
+
+
 def test_shifts_move_whole_pixels_keras_axes():
     """As in Keras, 'tx' (drawn from height_shift_range) moves columns and
     'ty' (from width_shift_range) moves rows: out[r, c] = x[r + ty, c + tx]."""
