@@ -146,7 +146,27 @@ typedef struct {
     ptrdiff_t h, w, c, oh, ow;
     int order, mode;
     float cval;
+    /* y * scale + offset applied as pixels are written (NULL: not here),
+     * each repeated over REP_PIXELS pixels */
+    const float *rep_scale, *rep_offset;
 } warp_job;
+
+/* The per-channel scale and offset are kept repeated over this many pixels,
+ * so that a loop over a row's floats finds the channel's values at the same
+ * index and vectorizes; for up to REP_MAX floats (64 channels). */
+#define REP_PIXELS 16
+#define REP_MAX 1024
+
+/* y[i] = x[i] * scale + offset of the channel, over n floats starting at a
+ * pixel's first channel; x may be y.  rep = REP_PIXELS * channels. */
+static void affine_floats(const float *x, float *y, ptrdiff_t n, const float *rep_scale,
+                          const float *rep_offset, ptrdiff_t rep)
+{
+    ptrdiff_t i = 0;
+    for (; i + rep <= n; i += rep)
+        for (ptrdiff_t k = 0; k < rep; k++) y[i + k] = x[i + k] * rep_scale[k] + rep_offset[k];
+    for (ptrdiff_t k = 0; i + k < n; k++) y[i + k] = x[i + k] * rep_scale[k] + rep_offset[k];
+}
 
 /* One pixel, exactly as scipy computes it (the reflect and wrap modes
  * outside the image, and the taps next to the image's last pixel). */
@@ -295,6 +315,13 @@ warp_chunk(const warp_job *jb, const float *restrict img, float *restrict yrow, 
     else
         chunk_coords(rbase, cbase, m[1], m[4], j0, len, (int32_t)h, (int32_t)w, (int32_t)ch,
                      jb->mode, max_off, order, 1, wt, off, drow, dcol);
+    /* the per-channel scale and offset, or 1 and 0 */
+    const float *rs = jb->rep_scale, *ro = jb->rep_offset;
+    const int affine = rs != NULL;
+#if defined(__SSE2__)
+    const __m128 s4 = affine ? _mm_loadu_ps(rs) : _mm_set1_ps(1.0f);
+    const __m128 o4 = affine ? _mm_loadu_ps(ro) : _mm_setzero_ps();
+#endif
     for (int k = 0; k < len; k++) {
         float *o = yrow + (ptrdiff_t)(j0 + k) * ch;
         if (off[k] < 0) {
@@ -305,29 +332,35 @@ warp_chunk(const warp_job *jb, const float *restrict img, float *restrict yrow, 
                 edge_pixel(jb, img, clamp_coord(rbase + m[1] * jj),
                            clamp_coord(cbase + m[4] * jj), o);
             }
+            if (affine)
+                for (int q = 0; q < ch; q++) o[q] = o[q] * rs[q] + ro[q];
             continue;
         }
         const float *p00 = img + off[k];
         if (order == 0) {
-            for (int q = 0; q < ch; q++) o[q] = p00[q];
+            for (int q = 0; q < ch; q++) o[q] = affine ? p00[q] * rs[q] + ro[q] : p00[q];
             continue;
         }
         const float *p01 = p00 + dcol[k], *p10 = p00 + drow[k], *p11 = p10 + dcol[k];
 #if defined(__SSE2__)
-        if (ch == 4) {
-            _mm_storeu_ps(o, blend4(p00, p01, p10, p11, wt, k));
-            continue;
-        }
-        if (ch == 3) {
+        if (ch == 4 || ch == 3) {
             __m128 v = blend4(p00, p01, p10, p11, wt, k);
-            _mm_storel_pi((__m64 *)o, v);
-            _mm_store_ss(o + 2, _mm_movehl_ps(v, v));
+            if (affine)
+                v = _mm_add_ps(_mm_mul_ps(v, s4), o4);
+            if (ch == 4) {
+                _mm_storeu_ps(o, v);
+            } else {
+                _mm_storel_pi((__m64 *)o, v);
+                _mm_store_ss(o + 2, _mm_movehl_ps(v, v));
+            }
             continue;
         }
 #endif
-        for (int q = 0; q < ch; q++)
-            o[q] = wt[0][k] * p00[q] + wt[1][k] * p01[q] + wt[2][k] * p10[q] +
-                   wt[3][k] * p11[q];
+        for (int q = 0; q < ch; q++) {
+            float v = wt[0][k] * p00[q] + wt[1][k] * p01[q] + wt[2][k] * p10[q] +
+                      wt[3][k] * p11[q];
+            o[q] = affine ? v * rs[q] + ro[q] : v;
+        }
     }
 }
 
@@ -344,7 +377,11 @@ warp_rows_channels(const warp_job *jb, ptrdiff_t lo, ptrdiff_t hi, const int ord
         if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 &&
             m[5] == 0.0 && jb->oh == jb->h && jb->ow == jb->w) {
             /* the identity: every pixel read where it is */
-            memcpy(yrow, img + i * out_row, (size_t)out_row * sizeof(float));
+            if (jb->rep_scale)
+                affine_floats(img + i * out_row, yrow, out_row, jb->rep_scale,
+                              jb->rep_offset, REP_PIXELS * ch);
+            else
+                memcpy(yrow, img + i * out_row, (size_t)out_row * sizeof(float));
             continue;
         }
         /* scipy's order of operations: shift + row * m0, then + col * m1 */
@@ -406,9 +443,12 @@ static inline float clampf(float v, float lo, float hi)
     return v < hi ? v : hi;
 }
 
-/* The per-image steps after the warp (see pynn_affine_warp). */
+/* The per-image steps after the warp (see pynn_affine_warp); scale and
+ * offset per channel, repeated over REP_PIXELS pixels in rep_scale and
+ * rep_offset when the channels are few enough. */
 static void finish_image(float *y, ptrdiff_t pixels, ptrdiff_t ch, const float *shift,
-                         const float *brightness, const float *scale, const float *offset)
+                         const float *brightness, const float *scale, const float *offset,
+                         const float *rep_scale, const float *rep_offset)
 {
     ptrdiff_t n = pixels * ch;
     float lo, hi;
@@ -421,28 +461,30 @@ static void finish_image(float *y, ptrdiff_t pixels, ptrdiff_t ch, const float *
     }
     if (brightness) {
         float f = *brightness;
-        /* RGBA keeps its alpha, as PIL's ImageEnhance.Brightness does */
-        ptrdiff_t bc = ch == 4 ? 3 : ch;
         min_max(y, n, &lo, &hi);
-        if (lo < 0.0f || hi > 255.0f) {
-            /* Keras maps such an image onto [0, 255] and back */
-            float range = hi - lo;
-            for (ptrdiff_t p = 0; p < pixels; p++)
-                for (ptrdiff_t k = 0; k < bc; k++) {
-                    float *v = y + p * ch + k;
-                    *v = lo + clampf((*v - lo) * f, 0.0f, range);
-                }
+        /* An image outside [0, 255] is scaled within its own range: Keras
+         * maps it onto [0, 255] and back.  (base 0 and range 255 give the
+         * plain clip(y * f, 0, 255) exactly.) */
+        int own = lo < 0.0f || hi > 255.0f;
+        float base = own ? lo : 0.0f, range = own ? hi - lo : 255.0f;
+        if (ch != 4) {
+            for (ptrdiff_t i = 0; i < n; i++) y[i] = base + clampf((y[i] - base) * f, 0.0f, range);
         } else {
+            /* RGBA keeps its alpha, as PIL's ImageEnhance.Brightness does */
             for (ptrdiff_t p = 0; p < pixels; p++)
-                for (ptrdiff_t k = 0; k < bc; k++) {
-                    float *v = y + p * ch + k;
-                    *v = clampf(*v * f, 0.0f, 255.0f);
+                for (ptrdiff_t k = 0; k < 3; k++) {
+                    float *v = y + p * 4 + k;
+                    *v = base + clampf((*v - base) * f, 0.0f, range);
                 }
         }
     }
     if (scale) {
-        for (ptrdiff_t p = 0; p < pixels; p++)
-            for (ptrdiff_t k = 0; k < ch; k++) y[p * ch + k] = y[p * ch + k] * scale[k] + offset[k];
+        if (rep_scale)
+            affine_floats(y, y, n, rep_scale, rep_offset, REP_PIXELS * ch);
+        else
+            for (ptrdiff_t p = 0; p < pixels; p++)
+                for (ptrdiff_t k = 0; k < ch; k++)
+                    y[p * ch + k] = y[p * ch + k] * scale[k] + offset[k];
     }
 }
 
@@ -454,11 +496,24 @@ void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *i
     PYNN_FTZ_SCOPE;
     if (s->n <= 0 || s->oh <= 0 || s->ow <= 0 || s->c <= 0 || s->h <= 0 || s->w <= 0)
         return;
+    if (!(scale && offset))
+        scale = offset = NULL;
+    /* scale and offset repeated for vectorized loops, where they fit */
+    float rep_scale[REP_MAX], rep_offset[REP_MAX];
+    const int rep = scale && s->c * REP_PIXELS <= REP_MAX;
+    for (ptrdiff_t k = 0; rep && k < s->c * REP_PIXELS; k++) {
+        rep_scale[k] = scale[k % s->c];
+        rep_offset[k] = offset[k % s->c];
+    }
+    /* Without a channel shift or brightness, which need the whole warped
+     * image first, the scale and offset are applied as pixels are written. */
+    const int fold = rep && !channel_shift && !brightness;
     warp_job jb = {x, y, matrices, index, s->h, s->w, s->c, s->oh, s->ow,
-                   interpolation == PYNN_INTERP_NEAREST ? 0 : 1, fill_mode, cval};
+                   interpolation == PYNN_INTERP_NEAREST ? 0 : 1, fill_mode, cval,
+                   fold ? rep_scale : NULL, fold ? rep_offset : NULL};
     const ptrdiff_t rows = s->n * s->oh, pixels = s->oh * s->ow;
-    const int finish = channel_shift || brightness || (scale && offset);
-    const float *sc = scale && offset ? scale : NULL;
+    const int finish = channel_shift || brightness || (scale && !fold);
+    const float *rs = rep ? rep_scale : NULL, *ro = rep ? rep_offset : NULL;
     /* about 30 operations per output value */
     int nt = pynn_threads_for(rows * s->ow * s->c * 30);
     if (nt <= 1) {
@@ -467,7 +522,7 @@ void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *i
             for (ptrdiff_t b = 0; b < s->n; b++)
                 finish_image(y + b * pixels * s->c, pixels, s->c,
                              channel_shift ? channel_shift + b : NULL,
-                             brightness ? brightness + b : NULL, sc, offset);
+                             brightness ? brightness + b : NULL, scale, offset, rs, ro);
         return;
     }
     /* Rows are handed out in small blocks as threads ask for them: when a
@@ -486,7 +541,7 @@ void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *i
             for (ptrdiff_t b = 0; b < s->n; b++)
                 finish_image(y + b * pixels * s->c, pixels, s->c,
                              channel_shift ? channel_shift + b : NULL,
-                             brightness ? brightness + b : NULL, sc, offset);
+                             brightness ? brightness + b : NULL, scale, offset, rs, ro);
         }
     }
 }

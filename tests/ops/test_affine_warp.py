@@ -250,6 +250,24 @@ def test_channel_shift_brightness_and_scale(c):
                                    rtol=1e-6, atol=1e-4)
 
 
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("c", [1, 3, 4, 5, 70])
+def test_scale_and_offset_alone(interpolation, mode, c):
+    """Without a channel shift or brightness the scale and offset are
+    applied as pixels are written (up to 64 channels): the same values as
+    warping first and scaling after, identity maps included."""
+    g = np.random.default_rng(c)
+    x = rand_images(3, 9, 7, c, seed=c)
+    m = np.concatenate([random_maps(2, 9, 7, seed=4), [[[1.0, 0, 0], [0, 1, 0]]]])
+    scale = g.uniform(0.5, 2, c).astype(np.float32)
+    offset = g.uniform(-1, 1, c).astype(np.float32)
+    kw = dict(interpolation=interpolation, fill_mode=mode, cval=0.5)
+    y = ops.affine_warp(x, m, scale=scale, offset=offset, **kw)
+    ref = ops.affine_warp(x, m, **kw).astype(np.float64) * scale + offset
+    np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-6)
+
+
 def test_bad_arguments():
     x = rand_images(2, 5, 5, 3)
     eye = np.array([[1.0, 0, 0], [0, 1, 0]])
