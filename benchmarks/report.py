@@ -27,7 +27,7 @@ def impl_of(bench):
     """'pynn', 'functional' (pynn's functional API on the same model),
     'numpy', 'torch' or 'litert', from the test's name."""
     name = bench["name"]
-    for impl in ("functional", "pynn", "numpy", "torch", "litert"):
+    for impl in ("functional", "pynn", "numpy", "torch", "litert", "keras", "scipy"):
         if impl in name:
             return impl
     return name
@@ -49,6 +49,9 @@ def main(path):
             flops = b.get("extra_info", {}).get("flops")
             gf = f"{flops / med / 1e9:8.1f}" if flops else " " * 8
             pk = f"{flops / med / 1e9 / peak * 100:5.0f}%" if flops and peak else " " * 6
+            images = b.get("extra_info", {}).get("images")
+            if images:  # throughput benchmarks: images per second instead
+                gf, pk = f"{images / med:8.0f}", " img/s"
             unit = f"{med * 1e3:9.3f}ms" if med < 1 else f"{med:9.3f}s "
             print(f"{group[:48]:<48} {impl_of(b):<10} {unit:>11} {ratio:7.2f} {gf} {pk}")
     print("ratio: the implementation's median time / pynn's (above 1: pynn is faster)")

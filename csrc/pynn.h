@@ -338,6 +338,40 @@ void pynn_l2_normalize_rows(const float *x, float *y, float *inv, ptrdiff_t rows
 void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float *inv,
                                      const float *dy, float *dx, ptrdiff_t rows,
                                      ptrdiff_t cols, float eps);
+/* -------------------------------------------------------------- image.c */
+
+enum pynn_interpolation { PYNN_INTERP_NEAREST = 0, PYNN_INTERP_BILINEAR = 1 };
+/* scipy.ndimage's boundary modes of the same names (Keras's fill_mode). */
+enum pynn_fill_mode {
+    PYNN_FILL_CONSTANT = 0, /* cval outside [0, len - 1], no blending with it */
+    PYNN_FILL_NEAREST = 1,  /* the edge pixel repeated */
+    PYNN_FILL_REFLECT = 2,  /* d c b a | a b c d | d c b a */
+    PYNN_FILL_WRAP = 3      /* scipy's "wrap": period len - 1 */
+};
+
+/* Output n x oh x ow x c, input images h x w x c (NHWC). */
+typedef struct {
+    ptrdiff_t n, h, w, c;
+    ptrdiff_t oh, ow;
+} pynn_warp_shape;
+
+/* y[b] = x[i] (i = index[b], or b when index is NULL) resampled through
+ * the affine map of image b: output pixel (r, c) reads the input at row
+ * m[0] r + m[1] c + m[2], column m[3] r + m[4] c + m[5], m = matrices +
+ * 6 b, exactly as
+ * scipy.ndimage.affine_transform(order=0 or 1, mode, cval) maps each
+ * channel (Keras's apply_affine_transform).  Then, per image, where given:
+ * channel_shift[b]: y = clip(y + shift, min(y), max(y)) (Keras's
+ * apply_channel_shift); brightness[b]: y = clip(y * f, 0, 255), or for an
+ * image outside [0, 255], min + clip((y - min) * f, 0, max - min) (Keras's
+ * apply_brightness_shift without its rounding to 8 bits; the alpha of
+ * 4-channel images is kept); and per channel k, when scale and offset are
+ * both given: y = y * scale[k] + offset[k].  y must not overlap x; one
+ * image must hold fewer than 2^31 values. */
+void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *index,
+                      const double *matrices, int interpolation, int fill_mode, float cval,
+                      const float *channel_shift, const float *brightness,
+                      const float *scale, const float *offset, float *y);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@ belong to a layer or an op (which dimensions must agree and why) are checked
 one level up, in pynn.ops, where the message can name them.
 """
 cimport numpy as cnp
+import numpy as np
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cnp.import_array()
@@ -142,6 +143,13 @@ cdef extern from "pynn.h" nogil:
     void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float *inv,
                                          const float *dy, float *dx, Py_ssize_t rows,
                                          Py_ssize_t cols, float eps)
+    ctypedef struct pynn_warp_shape:
+        Py_ssize_t n, h, w, c
+        Py_ssize_t oh, ow
+    void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *index,
+                          const double *matrices, int interpolation, int fill_mode, float cval,
+                          const float *channel_shift, const float *brightness,
+                          const float *scale, const float *offset, float *y)
 
 
 pynn_cpu_init()
@@ -1184,3 +1192,71 @@ def sgemm_batched(a, b, out, bint trans_a, bint trans_b):
         pynn_sgemm_batched(count, trans_a, trans_b, m, n, k, 1.0, pa, ac, ar * ac, pb, bc,
                            br * bc, 0.0, pc, n, m * n)
     return out
+# ------------------------------------------------------------------ image.c
+
+def affine_warp(x, index, matrices, y, int interpolation, int fill_mode, float cval,
+                channel_shift=None, brightness=None, scale=None, offset=None):
+    """y[b] = x[index[b]] (x[b] when index is None) through the affine map
+    matrices[b] (six float64 values per output image: output (row, col) ->
+    input row and column), then the optional per-image channel shift and
+    brightness and per-channel scale and offset (see pynn_affine_warp in
+    csrc/pynn.h)."""
+    cdef pynn_warp_shape s
+    cdef Py_ssize_t xd[4]
+    cdef Py_ssize_t yd[4]
+    cdef const float *px = _f32(x, "affine_warp: images")
+    cdef float *py = _f32(y, "affine_warp: out", True)
+    _dims4(x, "affine_warp: images", xd)
+    _dims4(y, "affine_warp: out", yd)
+    s.n, s.h, s.w, s.c = yd[0], xd[1], xd[2], xd[3]
+    s.oh, s.ow = yd[1], yd[2]
+    if yd[3] != s.c:
+        raise ValueError(f"affine_warp: out of shape {(<object>y).shape} does not fit images "
+                         f"of shape {(<object>x).shape}")
+    cdef const int64_t *pi = NULL
+    cdef cnp.ndarray I
+    if index is None:
+        if xd[0] != s.n:
+            raise ValueError(f"affine_warp: out of shape {(<object>y).shape} does not fit "
+                             f"images of shape {(<object>x).shape}")
+    else:
+        I = _arr(index, "affine_warp: index")
+        if cnp.PyArray_TYPE(I) != cnp.NPY_INT64 or not cnp.PyArray_IS_C_CONTIGUOUS(I):
+            raise TypeError("affine_warp: index must be a C-contiguous int64 array")
+        if I.size != s.n:
+            raise ValueError(f"affine_warp: {I.size} indices for {s.n} output images")
+        if s.n and ((<object>I).min() < 0 or (<object>I).max() >= xd[0]):
+            raise IndexError(f"affine_warp: index out of range for {xd[0]} images")
+        pi = <const int64_t *>cnp.PyArray_DATA(I)
+    if (<cnp.ndarray>y).size and (s.h == 0 or s.w == 0):
+        raise ValueError(f"affine_warp: images of shape {(<object>x).shape} have no pixels "
+                         f"to read")
+    if s.h * s.w * s.c >= 2**31 or s.oh >= 2**31 or s.ow >= 2**31:
+        raise ValueError(f"affine_warp: images of shape {(<object>x).shape[1:]} or "
+                         f"{(<object>y).shape[1:]} are too large")
+    if interpolation not in (0, 1) or fill_mode not in (0, 1, 2, 3):
+        raise ValueError(f"affine_warp: unknown interpolation {interpolation} or "
+                         f"fill mode {fill_mode}")
+    cdef cnp.ndarray M = _arr(matrices, "affine_warp: matrices")
+    if cnp.PyArray_TYPE(M) != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(M):
+        raise TypeError("affine_warp: matrices must be a C-contiguous float64 array")
+    if M.size != 6 * s.n:
+        raise ValueError(f"affine_warp: expected 6 matrix values per image ({6 * s.n}), "
+                         f"got {M.size}")
+    if not np.isfinite(M).all():
+        raise ValueError("affine_warp: the matrices must be finite")
+    if np.may_share_memory(x, y):
+        raise ValueError("affine_warp: out must not overlap the images")
+    cdef const double *pm = <const double *>cnp.PyArray_DATA(M)
+    cdef const float *pcs = _f32_or_null(channel_shift, "affine_warp: channel_shift", s.n)
+    cdef const float *pbr = _f32_or_null(brightness, "affine_warp: brightness", s.n)
+    cdef const float *psc = _f32_or_null(scale, "affine_warp: scale", s.c)
+    cdef const float *pof = _f32_or_null(offset, "affine_warp: offset", s.c)
+    if (psc == NULL) != (pof == NULL):
+        raise ValueError("affine_warp: scale and offset go together")
+    if (<cnp.ndarray>y).size == 0:
+        return y
+    with nogil:
+        pynn_affine_warp(&s, px, pi, pm, interpolation, fill_mode, cval, pcs, pbr, psc, pof,
+                         py)
+    return y

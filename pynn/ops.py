@@ -34,6 +34,7 @@ __all__ = [
     "embedding", "embedding_grad",
     "lstm", "lstm_grad", "gru", "gru_grad", "simple_rnn", "simple_rnn_grad",
     "RecurrentTrace", "RecurrentGrads", "RECURRENT_ACTIVATIONS",
+    "affine_warp", "INTERPOLATIONS", "FILL_MODES",
 ]
 
 ACTIVATIONS = {
@@ -1383,3 +1384,85 @@ def simple_rnn_grad(trace, dy=None, dh=None, input_grad=True, state_grads=True,
 for _f in (lstm_grad, gru_grad, simple_rnn_grad):
     _f.__doc__ += _RECURRENT_GRAD_ARGS
 del _f
+# ----------------------------------------------------------------- images
+
+INTERPOLATIONS = {"nearest": 0, "bilinear": 1}
+FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
+
+
+def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
+                fill_mode="nearest", cval=0.0, channel_shift=None, brightness=None,
+                scale=None, offset=None, index=None, out=None):
+    """Resample a batch of NHWC images, each through its own affine map.
+
+    ``matrices`` holds one map per image, ``(n, 2, 3)`` or ``(n, 3, 3)`` (a
+    single ``(2, 3)`` or ``(3, 3)`` map serves every image): output pixel
+    ``(r, c)`` reads the input at ``M @ (r, c, 1)`` (row, column), which is
+    ``scipy.ndimage.affine_transform(channel, M)`` with ``order=0``
+    (``interpolation='nearest'``) or ``order=1`` (``'bilinear'``) and
+    ``mode=fill_mode`` (``'constant'`` with ``cval``, ``'nearest'``,
+    ``'reflect'``, ``'wrap'``, as scipy defines them) on every channel.
+    ``output_shape`` is ``(height, width)``, by default the input's.
+
+    Then, for augmentation, in one pass while each image is in cache:
+    ``channel_shift`` (one value per image) adds the value and clips to the
+    image's own range, as Keras's ``apply_channel_shift``;
+    ``brightness`` (one factor per image) scales the image and clips to
+    [0, 255] as Keras's ``apply_brightness_shift`` does (an image outside
+    [0, 255] is scaled within its own range; values are not rounded to 8
+    bits; the alpha of 4-channel images is kept); ``scale`` and ``offset``
+    (one value per channel) map ``y * scale + offset`` last.
+
+    ``index`` picks the image each output image reads (output ``b`` reads
+    ``images[index[b]]``), so a batch is warped straight from a data set
+    without gathering it first.
+    """
+    x = _c32(images, "affine_warp: images")
+    if x.ndim != 4:
+        raise ValueError(f"affine_warp: images must be 4-D (batch, height, width, channels), "
+                         f"got shape {x.shape}")
+    n = x.shape[0]
+    if index is not None:
+        index = np.ascontiguousarray(index, dtype=np.int64).reshape(-1)
+        n = index.size
+    m = np.asarray(matrices, dtype=np.float64)
+    if m.ndim == 2:
+        m = np.broadcast_to(m, (n,) + m.shape)
+    if m.ndim != 3 or m.shape[0] != n or m.shape[1:] not in ((2, 3), (3, 3)):
+        raise ValueError(f"affine_warp: matrices must have shape ({n}, 2, 3) or ({n}, 3, 3) "
+                         f"for {n} images, got {np.shape(matrices)}")
+    if m.shape[1] == 3 and not np.all(m[:, 2] == (0.0, 0.0, 1.0)):
+        raise ValueError("affine_warp: the last row of a 3x3 matrix must be (0, 0, 1)")
+    m = np.ascontiguousarray(m[:, :2])
+    if output_shape is None:
+        output_shape = x.shape[1:3]
+    try:
+        oh, ow = (int(v) for v in output_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"affine_warp: output_shape must be (height, width), "
+                         f"got {output_shape!r}") from None
+    if oh < 0 or ow < 0:
+        raise ValueError(f"affine_warp: output_shape must not be negative, got {output_shape}")
+    try:
+        interp = INTERPOLATIONS[interpolation]
+    except (KeyError, TypeError):
+        raise ValueError(f"affine_warp: interpolation must be one of {sorted(INTERPOLATIONS)}, "
+                         f"got {interpolation!r}") from None
+    try:
+        mode = FILL_MODES[fill_mode]
+    except (KeyError, TypeError):
+        raise ValueError(f"affine_warp: fill_mode must be one of {sorted(FILL_MODES)}, "
+                         f"got {fill_mode!r}") from None
+    if channel_shift is not None:
+        channel_shift = _c32(channel_shift, "affine_warp: channel_shift").reshape(-1)
+    if brightness is not None:
+        brightness = _c32(brightness, "affine_warp: brightness").reshape(-1)
+    if (scale is None) != (offset is None):
+        raise ValueError("affine_warp: scale and offset go together")
+    if scale is not None:
+        c = x.shape[3]
+        scale = np.ascontiguousarray(np.broadcast_to(_f32(scale, "affine_warp: scale"), (c,)))
+        offset = np.ascontiguousarray(np.broadcast_to(_f32(offset, "affine_warp: offset"), (c,)))
+    out = _out(out, (n, oh, ow, x.shape[3]), "affine_warp")
+    return _k.affine_warp(x, index, m, out, interp, mode, float(cval), channel_shift,
+                          brightness, scale, offset)

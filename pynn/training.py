@@ -1249,12 +1249,15 @@ class _Source:
                 break
             yield batch
 
-    def end_epoch(self):
+    def _stop(self):
         if self._prefetch is not None:
             self._prefetch.close()
             self._prefetch = None
+
+    def end_epoch(self):
+        self._stop()
         if self.indexed and hasattr(self.data, "on_epoch_end"):
             self.data.on_epoch_end()
 
     def close(self):
-        self.end_epoch()
+        self._stop()

@@ -1,2 +1,7 @@
-"""Keras's preprocessing utilities: sequence padding and text tokenizing."""
-from . import sequence, text
+"""Keras's preprocessing utilities: ``image`` (ImageDataGenerator and its
+iterators, image files), ``sequence`` (padding) and ``text`` (tokenizing),
+and image_dataset_from_directory."""
+from . import image, sequence, text
+from ..utils.image_dataset import image_dataset_from_directory
+
+__all__ = ["image", "sequence", "text", "image_dataset_from_directory"]
