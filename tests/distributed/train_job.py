@@ -64,7 +64,7 @@ if backup:
                                                      int(os.environ.get("SAVE_FREQ", "0"))
                                                      or "epoch"))
 if data_kind == "generator":
-    class Batches:  # a Sequence: __len__ and __getitem__
+    class Batches(pynn.utils.PyDataset):
         def __len__(self):
             return len(x) // 48
 
