@@ -95,17 +95,8 @@ model = keras.Sequential([
 model.summary()
 model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
 
-epochs = 12
-steps_per_epoch = len(train_generator)
-x_val = np.concatenate([val_generator[i][0] for i in range(len(val_generator))])
-y_val = np.concatenate([val_generator[i][1] for i in range(len(val_generator))])
-# fit takes train_generator (steps_per_epoch, epochs) and val_generator directly once it can.
-for epoch in range(epochs):
-    batches = [next(train_generator) for _ in range(steps_per_epoch)]
-    x_train = np.concatenate([b[0] for b in batches])
-    y_train = np.concatenate([b[1] for b in batches])
-    model.fit(x_train, y_train, batch_size=32, initial_epoch=epoch, epochs=epoch + 1,
-              validation_data=(x_val, y_val), verbose=2)
+model.fit(train_generator, steps_per_epoch=len(train_generator), epochs=12,
+          validation_data=val_generator, validation_steps=len(val_generator), verbose=2)
 
-loss, accuracy = model.evaluate(x_val, y_val, verbose=0)
+loss, accuracy = model.evaluate(val_generator, verbose=0)
 print(f"Validation accuracy: {accuracy:.4f}")
