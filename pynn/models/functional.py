@@ -153,22 +153,8 @@ class Program:
         mask_of = [None] * self.n_slots
         for s, m in zip(self.input_slots, masks or []):
             mask_of[s] = m
-        for st, ctx in zip(self.steps, state.ctxs):
-            if st.single_in:
-                x, m = vals[st.ins[0]], mask_of[st.ins[0]]
-            else:
-                x, m = [vals[i] for i in st.ins], [mask_of[i] for i in st.ins]
-                if all(v is None for v in m):
-                    m = None
-            ctx.mask = m
-            y = st.layer.forward(ctx, x, training if st.training is None else st.training)
-            out_mask = st.layer.compute_mask(ctx, x, m)
-            if st.single_out:
-                vals[st.outs[0]], mask_of[st.outs[0]] = y, out_mask
-            else:
-                om = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(y)
-                for o, v, mm in zip(st.outs, y, om):
-                    vals[o], mask_of[o] = v, mm
+        run_masked(self.steps, state.ctxs, vals, mask_of, lambda st, ctx, x: st.layer.forward(
+            ctx, x, training if st.training is None else st.training))
         state.masks = [mask_of[o] for o in self.output_slots]
         return [vals[o] for o in self.output_slots]
 
@@ -232,6 +218,29 @@ class Program:
             if after_step is not None:
                 after_step(i)
         return [grads[s] for s in self.input_slots]
+
+
+def run_masked(steps, ctxs, vals, mask_of, compute):
+    """Runs ``steps`` in order over the slot values ``vals``, carrying each
+    tensor's mask in ``mask_of`` (None where it has none): each step's
+    context gets its input mask(s) as ``ctx.mask`` before ``compute(step,
+    ctx, x)``, and its layer's compute_mask gives the output's."""
+    for st, ctx in zip(steps, ctxs):
+        if st.single_in:
+            x, m = vals[st.ins[0]], mask_of[st.ins[0]]
+        else:
+            x, m = [vals[i] for i in st.ins], [mask_of[i] for i in st.ins]
+            if all(v is None for v in m):
+                m = None
+        ctx.mask = m
+        y = compute(st, ctx, x)
+        out_mask = st.layer.compute_mask(ctx, x, m)
+        if st.single_out:
+            vals[st.outs[0]], mask_of[st.outs[0]] = y, out_mask
+        else:
+            oms = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(y)
+            for o, v, mm in zip(st.outs, y, oms):
+                vals[o], mask_of[o] = v, mm
 
 
 def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
@@ -676,27 +685,24 @@ class Model(TrainingMixin, Layer):
 
     # --------------------------------------------------------- weights
 
-    @property
-    def weights(self):
+    def _collect(self, attr):
+        """The layers' weights of one kind (``attr``), in layer order, each
+        once."""
         seen, out = set(), []
         for layer in self.layers:
-            for w in layer.weights:
+            for w in getattr(layer, attr):
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append(w)
         return out
 
     @property
+    def weights(self):
+        return self._collect("weights")
+
+    @property
     def trainable_weights(self):
-        if not self.trainable:
-            return []
-        seen, out = set(), []
-        for layer in self.layers:
-            for w in layer.trainable_weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
+        return self._collect("trainable_weights") if self.trainable else []
 
     @property
     def non_trainable_weights(self):

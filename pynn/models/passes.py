@@ -19,6 +19,7 @@ import numpy as np
 
 from ..layers.core import Activation
 from ..layers.normalization import BatchNormalization
+from .functional import run_masked
 from .node import CallContext
 
 
@@ -119,22 +120,8 @@ class InferenceProgram:
         return [vals[o] for o in self.output_slots]
 
     def _run_masked(self, vals, state):
-        masks = [None] * len(self.shapes)
-        for step, ctx in zip(self.steps, state):
-            if step.single_in:
-                x, m = vals[step.ins[0]], masks[step.ins[0]]
-            else:
-                x, m = [vals[i] for i in step.ins], [masks[i] for i in step.ins]
-                if all(v is None for v in m):
-                    m = None
-            ctx.mask = m
-            y = step.run(ctx, x)
-            out_mask = step.layer.compute_mask(ctx, x, m)
-            outs = [y] if step.single_out else y
-            oms = [out_mask] if step.single_out else (
-                out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs))
-            for o, v, mm in zip(step.outs, outs, oms):
-                vals[o], masks[o] = v, mm
+        run_masked(self.steps, state, vals, [None] * len(self.shapes),
+                   lambda step, ctx, x: step.run(ctx, x))
         return [vals[o] for o in self.output_slots]
 
 
