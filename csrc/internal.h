@@ -5,6 +5,7 @@
 #define PYNN_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The most threads a kernel uses: reductions keep one partial per thread
  * in a fixed array of this size. */
@@ -164,6 +165,38 @@ void pynn_activation_backward_rows(int act, float alpha, const float *x, const f
 #define PYNN_PER_LEVEL(LINKAGE, NAME, BODY, PARAMS, ARGS)                       \
     LINKAGE void NAME PARAMS { BODY ARGS; }
 #endif
+
+/* *out = a * b for sizes; nonzero (and *out untouched) when either is
+ * negative or the product overflows.  Kernels check the size products of
+ * their shapes with it before using them. */
+static inline int pynn_mul_size(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *out)
+{
+    ptrdiff_t r;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r))
+        return 1;
+    *out = r;
+    return 0;
+}
+
+/* The product of `count` sizes (nonzero return on a negative size or an
+ * overflow, as pynn_mul_size). */
+static inline int pynn_size_product(const ptrdiff_t *sizes, int count, ptrdiff_t *out)
+{
+    ptrdiff_t r = 1;
+    for (int i = 0; i < count; i++)
+        if (pynn_mul_size(r, sizes[i], &r))
+            return 1;
+    *out = r;
+    return 0;
+}
+
+/* a * b saturated at PTRDIFF_MAX (a and b >= 0): for work estimates, which
+ * only decide the thread count, of products that may exceed the range. */
+static inline ptrdiff_t pynn_work(ptrdiff_t a, ptrdiff_t b)
+{
+    ptrdiff_t r;
+    return __builtin_mul_overflow(a, b, &r) ? PTRDIFF_MAX : r;
+}
 
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PYNN_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -54,11 +54,11 @@ cdef extern from "pynn.h" nogil:
         Py_ssize_t ph, pw, sh, sw
         Py_ssize_t pad_top, pad_left
         Py_ssize_t oh, ow
-    void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+    int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const float *y,
                                  const float *dy, float *dx)
-    void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
-    void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
+    int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+    int pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
 
     void pynn_moments(const float *x, Py_ssize_t rows, Py_ssize_t cols, float *mean,
                       float *var)
@@ -156,6 +156,16 @@ cdef inline Py_ssize_t _cols(cnp.ndarray a):
 cdef int _same_size(cnp.ndarray a, cnp.ndarray b, str what) except -1:
     if a.size != b.size:
         raise ValueError(f"{what}: sizes differ ({a.size} vs {b.size})")
+    return 0
+
+
+cdef int _status(int err, str name) except -1:
+    """Raises for a kernel's failure status (enum pynn_status)."""
+    if err == -1:
+        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    if err == -2:
+        raise ValueError(f"{name}: the kernel refused the shape (a size of zero where one "
+                         f"is needed, a negative size, or sizes whose product overflows)")
     return 0
 
 # ------------------------------------------------------------------- cpu.c
@@ -373,8 +383,7 @@ def conv2d_forward(x, k, bias, tuple geometry, int act, float alpha, y, bint dep
             err = pynn_depthwise_conv2d_forward(&s, px, pk, pb, act, alpha, py)
         else:
             err = pynn_conv2d_forward(&s, px, pk, pb, act, alpha, py)
-    if err:
-        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    _status(err, name)
     return y
 
 
@@ -420,8 +429,7 @@ def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False,
             err = pynn_depthwise_conv2d_backward(&s, px, pk, pdy, pdk, pdb, pdx)
         else:
             err = pynn_conv2d_backward(&s, px, pk, act, alpha, ppre, py, pdy, pdk, pdb, pdx)
-    if err:
-        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    _status(err, name)
 
 # ------------------------------------------------------------------ pool.c
 
@@ -453,10 +461,10 @@ def max_pool2d_forward(x, tuple window, y):
     cdef const float *px = _f32(x, "max_pool2d: input")
     cdef float *py = _f32(y, "max_pool2d: output", True)
     _pool_shape(x, y, window, "max_pool2d", &s)
-    if (<cnp.ndarray>y).size == 0:
-        return y
+    cdef int err
     with nogil:
-        pynn_max_pool2d_forward(&s, px, py)
+        err = pynn_max_pool2d_forward(&s, px, py)
+    _status(err, "max_pool2d")
     return y
 
 
@@ -473,8 +481,7 @@ def max_pool2d_backward(x, y, dy, tuple window, dx):
     cdef int err
     with nogil:
         err = pynn_max_pool2d_backward(&s, px, py, pdy, pdx)
-    if err:
-        raise MemoryError("max_pool2d backward: cannot allocate the work buffer")
+    _status(err, "max_pool2d backward")
     return dx
 
 
@@ -483,10 +490,10 @@ def avg_pool2d_forward(x, tuple window, y):
     cdef const float *px = _f32(x, "avg_pool2d: input")
     cdef float *py = _f32(y, "avg_pool2d: output", True)
     _pool_shape(x, y, window, "avg_pool2d", &s)
-    if (<cnp.ndarray>y).size == 0:
-        return y
+    cdef int err
     with nogil:
-        pynn_avg_pool2d_forward(&s, px, py)
+        err = pynn_avg_pool2d_forward(&s, px, py)
+    _status(err, "avg_pool2d")
     return y
 
 
@@ -495,8 +502,10 @@ def avg_pool2d_backward(dy, tuple window, dx):
     cdef const float *pdy = _f32(dy, "avg_pool2d backward: dy")
     cdef float *pdx = _f32(dx, "avg_pool2d backward: dx", True)
     _pool_shape(dx, dy, window, "avg_pool2d backward", &s)
+    cdef int err
     with nogil:
-        pynn_avg_pool2d_backward(&s, pdy, pdx)
+        err = pynn_avg_pool2d_backward(&s, pdy, pdx)
+    _status(err, "avg_pool2d backward")
     return dx
 
 # --------------------------------------------------------- normalization.c
