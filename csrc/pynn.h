@@ -197,7 +197,10 @@ enum pynn_loss {
  * with respect to pred (rows x cols).  target is rows x cols floats.
  * sample_loss (rows) receives loss_i (unweighted); grad (rows x cols) may be
  * NULL.  weights (rows) may be NULL (all ones).  Keras averages a sample's
- * elementwise losses over the last axis, as here. */
+ * elementwise losses over the last axis, as here.  The categorical
+ * cross-entropy divides each row of pred by its sum before clipping it to
+ * [1e-7, 1 - 1e-7], as Keras does (so does the sparse one below, without
+ * from_logits). */
 void pynn_loss(int kind, const float *pred, const float *target,
                const float *weights, float scale, float *sample_loss,
                float *grad, ptrdiff_t rows, ptrdiff_t cols);
