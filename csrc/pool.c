@@ -61,15 +61,18 @@ max_rows_body(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, 
             window w = window_at(s, oy, ox);
             float *restrict out = y + (r * s->ow + ox) * c;
             /* The window's first pixel starts the maximum and only a larger
-             * value replaces it: the first maximum in scan order wins, and
-             * a NaN there stays (the backward pass relies on both). */
+             * value or a NaN replaces it: the first maximum in scan order
+             * wins (the backward pass relies on it), and a NaN anywhere in
+             * the window gives NaN, as NumPy's max does. */
             const float *restrict first = xn + (w.y0 * s->w + w.x0) * c;
             for (ptrdiff_t ch = 0; ch < c; ch++) out[ch] = first[ch];
             for (ptrdiff_t iy = w.y0; iy < w.y1; iy++)
                 for (ptrdiff_t ix = w.x0; ix < w.x1; ix++) {
                     const float *restrict xp = xn + (iy * s->w + ix) * c;
-                    for (ptrdiff_t ch = 0; ch < c; ch++)
-                        out[ch] = xp[ch] > out[ch] ? xp[ch] : out[ch];
+                    for (ptrdiff_t ch = 0; ch < c; ch++) {
+                        float v = xp[ch], m = out[ch];
+                        out[ch] = (v > m || v != v) ? v : m;
+                    }
                 }
         }
     }
