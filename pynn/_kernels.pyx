@@ -314,7 +314,11 @@ def dense_backward(x, w, pre, y, dy, int act, float alpha, dw, db, dx, dact):
         pdx = _f32(dx, "Dense backward: dx", True)
         if (<cnp.ndarray>dx).size != m * k:
             raise ValueError(f"Dense backward: dx must hold {m}x{k} values")
-    if m == 0:
+    if m == 0:  # no samples: the weight gradients are zero, not left as they were
+        if dw is not None:
+            dw.fill(0)
+        if db is not None:
+            db.fill(0)
         return dx
     with nogil:
         if act != 0:
@@ -789,6 +793,8 @@ def gather_rows(src, idx, dst):
     if not cnp.PyArray_ISWRITEABLE(D):
         raise ValueError("gather: dst is read-only")
     cdef Py_ssize_t n = S.shape[0], count = I.size
+    if count == 0:
+        return dst
     cdef Py_ssize_t row_bytes = S.nbytes // n if n > 0 else 0
     if D.shape[0] < count or (D.nbytes // D.shape[0] if D.shape[0] else 0) != row_bytes:
         raise ValueError(f"gather: dst of shape {(<object>D).shape} cannot hold {count} rows of {(<object>S).shape}")

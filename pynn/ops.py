@@ -538,7 +538,7 @@ def dropout_grad(dy, mask, rate, out=None):
 def gather_rows(src, index, out=None):
     """``src[index]`` along the first axis, written into ``out`` (of any
     dtype; negative indices count from the end, as NumPy's)."""
-    src = np.ascontiguousarray(src)
+    src = np.asarray(src)
     if src.ndim == 0:
         raise ValueError("gather_rows: src must have rows (rank >= 1), got a scalar")
     index = np.asarray(index)
@@ -554,6 +554,7 @@ def gather_rows(src, index, out=None):
         if low < 0:
             index = np.where(index < 0, index + n, index)
     index = np.ascontiguousarray(index, dtype=np.int64)
+    src = np.ascontiguousarray(src)
     shape = (index.size,) + src.shape[1:]
     if out is None:
         check_size(shape, "gather_rows")
@@ -1243,7 +1244,8 @@ def reduce_to_shape(g, shape):
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
-    return np.ascontiguousarray(g.sum(axis=axes, dtype=np.float32).reshape(shape))
+    # (np.ascontiguousarray would turn a 0-d result into shape (1,))
+    return np.asarray(g.sum(axis=axes, dtype=np.float32)).reshape(shape)
 
 
 def _axis(axis, ndim, name):

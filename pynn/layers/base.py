@@ -405,11 +405,11 @@ class Layer:
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
-        arr = np.ascontiguousarray(a, dtype=dtype)
-        if arr.ndim == 0:
+        arr = np.asarray(a, dtype=dtype)
+        if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "
                              f"dimension, got a scalar")
-        return arr
+        return np.ascontiguousarray(arr)
 
     def call(self, inputs, training=False):
         """The layer's output for ``inputs`` (arrays), computed at once
