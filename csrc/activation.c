@@ -30,8 +30,12 @@ static inline int32_t mask_of(int c) { return -(int32_t)c; }
  * Arguments are clamped to where e^x is a normal float; a NaN stays NaN. */
 static inline float exp_vec(float x)
 {
-    x = pick(mask_of(x < -87.3f), -87.3f, x);
-    x = pick(mask_of(x > 88.37f), 88.37f, x);
+    /* The comparisons send a NaN to the lower bound, so the conversion to
+     * int below never sees one (undefined behaviour); it is put back at
+     * the end. */
+    float x0 = x;
+    x = pick(mask_of(x >= -87.3f), x, -87.3f);
+    x = pick(mask_of(x <= 88.37f), x, 88.37f);
     float t = x * 1.44269504088896341f + 0.5f;
     int32_t n = (int32_t)t;
     n -= (int32_t)((float)n > t); /* floor */
@@ -44,8 +48,8 @@ static inline float exp_vec(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float e = p * (r * r) + r + 1.0f;
-    f32_bits scale = {.i = (n + 127) << 23};
-    return e * scale.f;
+    f32_bits scale = {.i = (int32_t)((uint32_t)(n + 127) << 23)};
+    return pick(mask_of(x0 != x0), x0, e * scale.f);
 }
 
 static inline float sigmoidf(float x)

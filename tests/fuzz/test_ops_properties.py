@@ -212,7 +212,7 @@ def test_sparse_loss_matches_one_hot(rows, cols, sp, from_logits, dtype):
 def test_sparse_labels_out_of_range_are_refused_not_wrapped(cols, bad, dtype):
     try:
         with np.errstate(invalid="ignore"):
-        labels = np.array([0, bad]).astype(dtype)
+            labels = np.array([0, bad]).astype(dtype)
     except (OverflowError, ValueError):
         return
     if dtype is not np.float64 and labels[1] != bad:  # the cast itself changed the value
