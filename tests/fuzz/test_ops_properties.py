@@ -531,7 +531,8 @@ def test_conv2d_forward_and_gradients(n, h, w, c, m, kh, kw, s, d, padding, sx, 
     tol = 1e-3 * (1 + np.abs(g).sum() * (1 + np.abs(lin).max(initial=0)))
     assert abs((g * lin).sum() - (dx.astype(np.float64) * f32(rx)).sum()) <= tol
     assert abs((g * lin).sum() - (dk.astype(np.float64) * kernel).sum()) <= tol
-    close(db, g.reshape(n * oh * ow, channels).sum(0), rtol=1e-3, atol=1e-4, scale=max(1, n * oh * ow))
+    pixels = n * oh * ow
+    close(db, g.reshape(pixels, channels).sum(0), rtol=1e-3, atol=1e-4, scale=max(1, pixels))
 
 
 @given(n=small_side, steps=small_side, c=small_side, m=small_side, kw=st.integers(1, 3),
