@@ -22,8 +22,8 @@ sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
             "-fno-omit-frame-pointer"] if os.environ.get("PYNN_SANITIZE") == "1" else []
 compile_args = ["-std=gnu11", "-fopenmp", "-Wall", "-Wno-unused-function",
                 "-Wno-unknown-pragmas"]
-compile_args += ["-O0", "-g"] if debug else ["-O3", "-DNDEBUG"]
-compile_args += sanitize + (["-g"] if sanitize else [])
+compile_args += ["-O0", "-g"] if debug else ["-O1", "-g"] if sanitize else ["-O3", "-DNDEBUG"]
+compile_args += sanitize
 # The kernels never read errno; without this, sqrtf and friends keep a
 # library call for the error case and their loops do not vectorize.
 compile_args += ["-fno-math-errno"]
