@@ -116,7 +116,7 @@ $(RELEASE)/.ready:
 wheel: $(RELEASE)/.ready
 	rm -rf dist wheelhouse
 	$(RELEASE)/bin/python -m build --outdir dist .
-	$(RELEASE)/bin/auditwheel repair -w wheelhouse dist/*.whl
+	PATH=$(CURDIR)/$(RELEASE)/bin:$$PATH $(RELEASE)/bin/auditwheel repair -w wheelhouse dist/*.whl
 	cp dist/*.tar.gz wheelhouse/
 	$(RELEASE)/bin/auditwheel show wheelhouse/*.whl
 
