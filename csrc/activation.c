@@ -11,17 +11,27 @@ static inline float softplusf(float x)
     return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
 }
 
+/* relu6(x + 3) / 6, NaN kept (see act_scalar) */
+static inline float hard_sigmoidf(float x)
+{
+    float v = x / 6.0f + 0.5f;
+    return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+}
+
 static inline float act_scalar(int act, float alpha, float x)
 {
     switch (act) {
-    case PYNN_ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case PYNN_ACT_RELU6: return fminf(fmaxf(x, 0.0f), 6.0f);
+    /* Written with comparisons that are false for NaN so that a NaN input
+     * gives NaN, as NumPy's maximum does (fmaxf would turn it into 0 and
+     * hide a diverging model). */
+    case PYNN_ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case PYNN_ACT_RELU6: return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
     case PYNN_ACT_LEAKY_RELU: return x > 0.0f ? x : alpha * x;
     case PYNN_ACT_ELU: return x > 0.0f ? x : alpha * expm1f(x);
     case PYNN_ACT_SIGMOID: return pynn_sigmoid_vec(x);
     /* Keras 3: relu6(x + 3) / 6 */
-    case PYNN_ACT_HARD_SIGMOID: return fminf(fmaxf(x / 6.0f + 0.5f, 0.0f), 1.0f);
-    case PYNN_ACT_HARD_SWISH: return x * fminf(fmaxf(x / 6.0f + 0.5f, 0.0f), 1.0f);
+    case PYNN_ACT_HARD_SIGMOID: return hard_sigmoidf(x);
+    case PYNN_ACT_HARD_SWISH: return x * hard_sigmoidf(x);
     case PYNN_ACT_TANH: return pynn_tanh_vec(x);
     case PYNN_ACT_SOFTPLUS: return softplusf(x);
     case PYNN_ACT_SWISH: return x * pynn_sigmoid_vec(x);
@@ -63,9 +73,9 @@ forward_rows_body(int act, float alpha, const float *x, const float *bias, float
             break;
         case PYNN_ACT_RELU:
             if (bias)
-                for (ptrdiff_t j = 0; j < cols; j++) { float v = xi[j] + bias[j]; yi[j] = v > 0.0f ? v : 0.0f; }
+                for (ptrdiff_t j = 0; j < cols; j++) { float v = xi[j] + bias[j]; yi[j] = v < 0.0f ? 0.0f : v; }
             else
-                for (ptrdiff_t j = 0; j < cols; j++) { float v = xi[j]; yi[j] = v > 0.0f ? v : 0.0f; }
+                for (ptrdiff_t j = 0; j < cols; j++) { float v = xi[j]; yi[j] = v < 0.0f ? 0.0f : v; }
             break;
         case PYNN_ACT_SOFTMAX:
             softmax_row(xi, bias, yi, cols);

@@ -30,6 +30,38 @@
 
 static ptrdiff_t patch_size(const pynn_conv_shape *s) { return s->kh * s->kw * s->cin; }
 
+/* Whether the kernels can run this geometry: strides and dilations >= 1,
+ * kernels of at least 1x1, no negative size or padding, and every size the
+ * loops form (arrays, unrolled rows, input coordinates) within ptrdiff_t. */
+static int conv_shape_valid(const pynn_conv_shape *s, int depthwise)
+{
+    if (s->n < 0 || s->h < 0 || s->w < 0 || s->cin < 0 || s->cout < 0 || s->oh < 0 ||
+        s->ow < 0 || s->kh < 1 || s->kw < 1 || s->sh < 1 || s->sw < 1 || s->dh < 1 ||
+        s->dw < 1 || s->pad_top < 0 || s->pad_left < 0)
+        return 0;
+    ptrdiff_t channels = s->cout, t;
+    if (depthwise && pynn_mul_size(s->cin, s->cout, &channels))
+        return 0;
+    const ptrdiff_t in[] = {s->n, s->h, s->w, s->cin};
+    const ptrdiff_t out[] = {s->n, s->oh, s->ow, channels};
+    const ptrdiff_t kernel[] = {s->kh, s->kw, s->cin, s->cout};
+    /* the unrolled input of the whole batch (the backward pass's largest
+     * buffer) and one unrolled row times the output channels */
+    const ptrdiff_t cols[] = {s->n, s->oh, s->ow, s->kh, s->kw, s->cin};
+    if (pynn_size_product(in, 4, &t) || pynn_size_product(out, 4, &t) ||
+        pynn_size_product(kernel, 4, &t) || pynn_size_product(cols, 6, &t))
+        return 0;
+    /* the furthest input coordinate a window reaches, before clipping */
+    ptrdiff_t ry, rx, ky, kx;
+    if (pynn_mul_size(s->oh, s->sh, &ry) || pynn_mul_size(s->kh, s->dh, &ky) ||
+        pynn_mul_size(s->ow, s->sw, &rx) || pynn_mul_size(s->kw, s->dw, &kx) ||
+        __builtin_add_overflow(ry, ky, &t) || __builtin_add_overflow(rx, kx, &t) ||
+        __builtin_add_overflow(s->h, s->pad_top, &t) ||
+        __builtin_add_overflow(s->w, s->pad_left, &t))
+        return 0;
+    return 1;
+}
+
 static int is_pointwise(const pynn_conv_shape *s)
 {
     return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
@@ -40,7 +72,7 @@ static int is_pointwise(const pynn_conv_shape *s)
  * that the unrolled group (rows x patch floats) stays near 1 MiB. */
 static ptrdiff_t group_samples(const pynn_conv_shape *s)
 {
-    ptrdiff_t pixels = PYNN_MAX(s->oh * s->ow, 1), patch = patch_size(s);
+    ptrdiff_t pixels = PYNN_MAX(s->oh * s->ow, 1), patch = PYNN_MAX(patch_size(s), 1);
     ptrdiff_t by_rows = (512 + pixels - 1) / pixels;
     ptrdiff_t by_size = (262144 / patch) / pixels;
     return PYNN_MAX(1, PYNN_MIN(by_rows, by_size));
@@ -80,6 +112,8 @@ im2col_body(const pynn_conv_shape *s, const float *x, ptrdiff_t p0, ptrdiff_t p1
      * or pixel is written next, or in the slack; the read stays inside x. */
     const float *x_end = x + s->n * image;
     const ptrdiff_t block = span <= 4 ? 4 : span <= 8 ? 8 : 16;
+    if (p1 <= p0) /* no pixels (and perhaps oh * ow == 0) */
+        return;
     ptrdiff_t n = p0 / (oh * ow), oy = p0 % (oh * ow) / ow, ox = p0 % ow;
     for (ptrdiff_t p = p0; p < p1; p++) {
         const float *xn = x + n * image;
@@ -312,13 +346,16 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
                         const float *bias, int act, float alpha, float *y)
 {
     PYNN_FTZ_SCOPE;
+    if (!conv_shape_valid(s, 0))
+        return PYNN_EINVAL;
     /* Threads split the output pixels (not the samples, so one image's
      * predict uses every core too), each unrolling and multiplying its own
      * share with no further synchronization. */
     const ptrdiff_t total = s->n * s->oh * s->ow;
     /* work: the multiply-adds (8 to a vector step), the unrolling and the
      * activation pass */
-    int nt = pynn_threads_for(total * (patch_size(s) * s->cout / 8 + patch_size(s) + s->cout));
+    int nt = pynn_threads_for(
+        pynn_work(total, pynn_work(patch_size(s), s->cout) / 8 + patch_size(s) + s->cout));
     if (nt <= 1 || total < 16 * nt)
         return forward_pixels(s, x, k, bias, act, alpha, y, 0, total);
     int err = 0;
@@ -484,10 +521,13 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
                          const float *dy, float *dk, float *db, float *dx)
 {
     PYNN_FTZ_SCOPE;
+    if (!conv_shape_valid(s, 0))
+        return PYNN_EINVAL;
     backward_args a = {x, k, act, alpha, pre, y, dy};
     if (!dk && !db && !dx)
         return 0;
-    int nt = pynn_threads_for(s->n * s->oh * s->ow * patch_size(s) * s->cout / 4);
+    int nt = pynn_threads_for(
+        pynn_work(s->n * s->oh * s->ow, pynn_work(patch_size(s), s->cout)) / 4);
     return over_samples(s, &a, backward_range, nt, patch_size(s) * s->cout, s->cout, dk, db,
                         dx);
 }
@@ -543,8 +583,11 @@ int pynn_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x, cons
                                   const float *bias, int act, float alpha, float *y)
 {
     PYNN_FTZ_SCOPE;
+    if (!conv_shape_valid(s, 1))
+        return PYNN_EINVAL;
     ptrdiff_t rows = s->n * s->oh;
-    int nt = pynn_threads_for(rows * s->ow * s->kh * s->kw * s->cin * s->cout);
+    int nt = pynn_threads_for(
+        pynn_work(rows * s->ow * s->cin * s->cout, s->kh * s->kw));
     PYNN_PARALLEL_RANGE(nt, rows,
                         depthwise_forward_rows(s, x, k, bias, act, alpha, y, lo, hi));
     return 0;
@@ -626,12 +669,14 @@ int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, con
                                    const float *dy, float *dk, float *db, float *dx)
 {
     PYNN_FTZ_SCOPE;
+    if (!conv_shape_valid(s, 1))
+        return PYNN_EINVAL;
     const ptrdiff_t cout = s->cin * s->cout;
     if (db)
         pynn_bias_grad(dy, db, s->n * s->oh * s->ow, cout);
     if (!dk && !dx)
         return 0;
     backward_args a = {x, k, PYNN_ACT_LINEAR, 0.0f, NULL, NULL, dy};
-    int nt = pynn_threads_for(s->n * s->oh * s->ow * s->kh * s->kw * cout * 2);
+    int nt = pynn_threads_for(pynn_work(s->n * s->oh * s->ow * cout, s->kh * s->kw * 2));
     return over_samples(s, &a, depthwise_share, nt, s->kh * s->kw * cout, 0, dk, NULL, dx);
 }

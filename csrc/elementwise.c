@@ -67,6 +67,12 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
                           float rate, uint64_t seed, uint64_t offset)
 {
     PYNN_FTZ_SCOPE;
+    /* A rate outside [0, 1] (or NaN) is taken as the nearest bound: the
+     * conversion below is undefined for values out of range. */
+    if (!(rate >= 0.0f))
+        rate = 0.0f;
+    if (rate > 1.0f)
+        rate = 1.0f;
     /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
     uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
     float scale = 1.0f / (1.0f - rate);

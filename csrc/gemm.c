@@ -17,6 +17,7 @@
 #include "pynn.h"
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,12 @@ static _Thread_local buffer tl_buffers[PYNN_SCRATCH_SLOTS];
 float *pynn_scratch(int slot, size_t floats)
 {
     buffer *buf = &tl_buffers[slot];
+    /* A request for nothing (a layer with no channels) still gets a valid
+     * buffer: NULL means out of memory to every caller. */
+    if (floats == 0)
+        floats = 1;
+    if (floats > (SIZE_MAX - 63) / sizeof(float))
+        return NULL;
     if (floats > buf->cap) {
         size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
         float *p = aligned_alloc(64, bytes);

@@ -207,8 +207,12 @@ static inline int32_t pynn_mask_of(int c) { return -(int32_t)c; }
  * Arguments are clamped to where e^x is a normal float; a NaN stays NaN. */
 static inline float pynn_exp_vec(float x)
 {
-    x = pynn_pick(pynn_mask_of(x < -87.3f), -87.3f, x);
-    x = pynn_pick(pynn_mask_of(x > 88.37f), 88.37f, x);
+    /* The comparisons send a NaN to the lower bound, so the conversion to
+     * int below never sees one (undefined behaviour); it is put back at
+     * the end. */
+    float x0 = x;
+    x = pynn_pick(pynn_mask_of(x >= -87.3f), x, -87.3f);
+    x = pynn_pick(pynn_mask_of(x <= 88.37f), x, 88.37f);
     float t = x * 1.44269504088896341f + 0.5f;
     int32_t n = (int32_t)t;
     n -= (int32_t)((float)n > t); /* floor */
@@ -221,8 +225,8 @@ static inline float pynn_exp_vec(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float e = p * (r * r) + r + 1.0f;
-    pynn_f32_bits scale = {.i = (n + 127) << 23};
-    return e * scale.f;
+    pynn_f32_bits scale = {.i = (int32_t)((uint32_t)(n + 127) << 23)};
+    return pynn_pick(pynn_mask_of(x0 != x0), x0, e * scale.f);
 }
 
 static inline float pynn_sigmoid_vec(float x)
@@ -246,6 +250,38 @@ static inline float pynn_tanh_vec(float x)
     float small = p * z * x + x;
     float big = copysignf(1.0f - 2.0f / (pynn_exp_vec(2.0f * a) + 1.0f), x);
     return pynn_pick(pynn_mask_of(a < 0.625f), small, big);
+}
+
+/* *out = a * b for sizes; nonzero (and *out untouched) when either is
+ * negative or the product overflows.  Kernels check the size products of
+ * their shapes with it before using them. */
+static inline int pynn_mul_size(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *out)
+{
+    ptrdiff_t r;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r))
+        return 1;
+    *out = r;
+    return 0;
+}
+
+/* The product of `count` sizes (nonzero return on a negative size or an
+ * overflow, as pynn_mul_size). */
+static inline int pynn_size_product(const ptrdiff_t *sizes, int count, ptrdiff_t *out)
+{
+    ptrdiff_t r = 1;
+    for (int i = 0; i < count; i++)
+        if (pynn_mul_size(r, sizes[i], &r))
+            return 1;
+    *out = r;
+    return 0;
+}
+
+/* a * b saturated at PTRDIFF_MAX (a and b >= 0): for work estimates, which
+ * only decide the thread count, of products that may exceed the range. */
+static inline ptrdiff_t pynn_work(ptrdiff_t a, ptrdiff_t b)
+{
+    ptrdiff_t r;
+    return __builtin_mul_overflow(a, b, &r) ? PTRDIFF_MAX : r;
 }
 
 #define PYNN_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -27,6 +27,29 @@ static window window_at(const pynn_pool_shape *s, ptrdiff_t oy, ptrdiff_t ox)
     return w;
 }
 
+/* Whether every window holds at least one input pixel and every size the
+ * loops form fits: the forward pass reads a window's first pixel, and
+ * the mean divides by the pixel count. */
+static int pool_shape_valid(const pynn_pool_shape *s)
+{
+    if (s->n < 0 || s->h < 0 || s->w < 0 || s->c < 0 || s->oh < 0 || s->ow < 0 ||
+        s->ph < 1 || s->pw < 1 || s->sh < 1 || s->sw < 1 || s->pad_top < 0 ||
+        s->pad_left < 0)
+        return 0;
+    const ptrdiff_t in[] = {s->n, s->h, s->w, s->c}, out[] = {s->n, s->oh, s->ow, s->c};
+    ptrdiff_t t, out_size, ly, lx;
+    if (pynn_size_product(in, 4, &t) || pynn_size_product(out, 4, &out_size) ||
+        pynn_mul_size(s->oh, s->sh, &ly) || pynn_mul_size(s->ow, s->sw, &lx) ||
+        __builtin_add_overflow(ly, s->ph, &t) || __builtin_add_overflow(lx, s->pw, &t))
+        return 0;
+    if (out_size == 0) /* no window is read */
+        return 1;
+    /* the first window starts before its padding ends; the last starts
+     * inside the input */
+    return s->h > 0 && s->w > 0 && s->pad_top < s->ph && s->pad_left < s->pw &&
+           ly - s->sh - s->pad_top < s->h && lx - s->sw - s->pad_left < s->w;
+}
+
 static inline __attribute__((always_inline)) void
 max_rows_body(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
 {
@@ -38,15 +61,18 @@ max_rows_body(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, 
             window w = window_at(s, oy, ox);
             float *restrict out = y + (r * s->ow + ox) * c;
             /* The window's first pixel starts the maximum and only a larger
-             * value replaces it: the first maximum in scan order wins, and
-             * a NaN there stays (the backward pass relies on both). */
+             * value or a NaN replaces it: the first maximum in scan order
+             * wins (the backward pass relies on it), and a NaN anywhere in
+             * the window gives NaN, as NumPy's max does. */
             const float *restrict first = xn + (w.y0 * s->w + w.x0) * c;
             for (ptrdiff_t ch = 0; ch < c; ch++) out[ch] = first[ch];
             for (ptrdiff_t iy = w.y0; iy < w.y1; iy++)
                 for (ptrdiff_t ix = w.x0; ix < w.x1; ix++) {
                     const float *restrict xp = xn + (iy * s->w + ix) * c;
-                    for (ptrdiff_t ch = 0; ch < c; ch++)
-                        out[ch] = xp[ch] > out[ch] ? xp[ch] : out[ch];
+                    for (ptrdiff_t ch = 0; ch < c; ch++) {
+                        float v = xp[ch], m = out[ch];
+                        out[ch] = (v > m || v != v) ? v : m;
+                    }
                 }
         }
     }
@@ -58,15 +84,24 @@ PYNN_PER_LEVEL(static, max_rows, max_rows_body,
                 ptrdiff_t r1),
                (s, x, y, r0, r1))
 
-void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+/* The work of a pass over every window: output size times window size. */
+static ptrdiff_t pool_work(const pynn_pool_shape *s)
+{
+    return pynn_work(s->n * s->oh * s->ow * s->c, pynn_work(s->ph, s->pw));
+}
+
+int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
     PYNN_FTZ_SCOPE;
+    if (!pool_shape_valid(s))
+        return PYNN_EINVAL;
     ptrdiff_t rows = s->n * s->oh;
     /* Split early: the input was just written by the convolution's threads,
      * each owning a band of rows, and each pooling thread reads mostly its
      * own band from its own cache. */
-    int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw * 2);
+    int nt = pynn_threads_for(pynn_work(pool_work(s), 2));
     PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, lo, hi));
+    return PYNN_OK;
 }
 
 /* One pixel of a window in the backward pass: the gradient goes to the
@@ -139,6 +174,8 @@ int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const flo
                              const float *dy, float *dx)
 {
     PYNN_FTZ_SCOPE;
+    if (!pool_shape_valid(s))
+        return PYNN_EINVAL;
     int nt = pynn_threads_for(s->n * s->h * s->w * s->c);
     if (nt <= 1)
         return max_backward_samples(s, x, y, dy, dx, 0, s->n);
@@ -175,12 +212,15 @@ static void avg_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff
     }
 }
 
-void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
 {
     PYNN_FTZ_SCOPE;
+    if (!pool_shape_valid(s))
+        return PYNN_EINVAL;
     ptrdiff_t rows = s->n * s->oh;
-    int nt = pynn_threads_for(rows * s->ow * s->c * s->ph * s->pw * 2);
+    int nt = pynn_threads_for(pynn_work(pool_work(s), 2));
     PYNN_PARALLEL_RANGE(nt, rows, avg_rows(s, x, y, lo, hi));
+    return PYNN_OK;
 }
 
 static void avg_backward_samples(const pynn_pool_shape *s, const float *dy, float *dx,
@@ -204,9 +244,12 @@ static void avg_backward_samples(const pynn_pool_shape *s, const float *dy, floa
     }
 }
 
-void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
+int pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
 {
     PYNN_FTZ_SCOPE;
-    int nt = pynn_threads_for(s->n * s->oh * s->ow * s->c * s->ph * s->pw);
+    if (!pool_shape_valid(s))
+        return PYNN_EINVAL;
+    int nt = pynn_threads_for(pool_work(s));
     PYNN_PARALLEL_RANGE(nt, s->n, avg_backward_samples(s, dy, dx, lo, hi));
+    return PYNN_OK;
 }

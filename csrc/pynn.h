@@ -3,7 +3,9 @@
  *
  * Conventions: float32, row-major, NHWC for images, HWIO for conv kernels.
  * Sizes are ptrdiff_t. Callers (the Cython bridge) validate every shape,
- * dtype and contiguity before calling; the kernels assume valid input.
+ * dtype and contiguity before calling.  The kernels still refuse what
+ * would make them divide by zero, overflow a size product or read outside
+ * a window (returning PYNN_EINVAL), and treat zero sizes as empty work.
  * No function here touches a Python object or allocates on the hot path
  * beyond the packing buffers the GEMM keeps per thread.
  */
@@ -16,6 +18,14 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What the kernels that can fail return. */
+enum pynn_status {
+    PYNN_OK = 0,
+    PYNN_ENOMEM = -1, /* a work buffer could not be allocated */
+    PYNN_EINVAL = -2  /* a shape the kernel cannot run: negative or zero where it
+                       * divides, a size product that overflows, an empty window */
+};
 
 /* ---------------------------------------------------------------- cpu.c */
 
@@ -72,8 +82,12 @@ typedef struct {
     ptrdiff_t oh, ow;
 } pynn_conv_shape;
 
-/* y = act(conv(x, k) + bias); bias (cout) may be NULL.  Returns 0, or -1
- * when a work buffer cannot be allocated (y is then unspecified). */
+/* y = act(conv(x, k) + bias); bias (cout) may be NULL.  Returns PYNN_OK,
+ * PYNN_ENOMEM when a work buffer cannot be allocated (y is then
+ * unspecified) or PYNN_EINVAL for a geometry that cannot run (strides or
+ * dilations < 1, negative sizes or padding, kernels of size 0, size
+ * products that overflow).  Zero samples, channels or output pixels are
+ * valid: zero input channels give act(bias). */
 int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                         const float *bias, int act, float alpha, float *y);
 /* From dy, the gradient of the layer's output y = act(pre): dk = dL/dk,
@@ -105,16 +119,18 @@ typedef struct {
     ptrdiff_t oh, ow;
 } pynn_pool_shape;
 
-/* y = the window's maximum (the first in scan order on ties). */
-void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
+/* y = the window's maximum (the first in scan order on ties).  The pooling
+ * kernels return PYNN_OK, PYNN_ENOMEM, or PYNN_EINVAL for a shape with a
+ * window of no input pixel in it (padding >= the window, an output pixel
+ * past the input), a stride or window < 1, or an overflowing size. */
+int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
 /* dx = dy routed to each window's maximum, found again from the forward
- * pass's input x and output y (dx is overwritten).  Returns 0, or -1 when a
- * work buffer cannot be allocated. */
+ * pass's input x and output y (dx is overwritten). */
 int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const float *y,
                              const float *dy, float *dx);
 /* y = the mean over the window's pixels inside the input. */
-void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
-void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx);
+int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
+int pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx);
 
 /* ------------------------------------------------------- normalization.c */
 
@@ -181,7 +197,10 @@ enum pynn_loss {
  * with respect to pred (rows x cols).  target is rows x cols floats.
  * sample_loss (rows) receives loss_i (unweighted); grad (rows x cols) may be
  * NULL.  weights (rows) may be NULL (all ones).  Keras averages a sample's
- * elementwise losses over the last axis, as here. */
+ * elementwise losses over the last axis, as here.  The categorical
+ * cross-entropy divides each row of pred by its sum before clipping it to
+ * [1e-7, 1 - 1e-7], as Keras does (so does the sparse one below, without
+ * from_logits). */
 void pynn_loss(int kind, const float *pred, const float *target,
                const float *weights, float scale, float *sample_loss,
                float *grad, ptrdiff_t rows, ptrdiff_t cols);

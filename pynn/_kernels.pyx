@@ -55,11 +55,11 @@ cdef extern from "pynn.h" nogil:
         Py_ssize_t ph, pw, sh, sw
         Py_ssize_t pad_top, pad_left
         Py_ssize_t oh, ow
-    void pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+    int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const float *y,
                                  const float *dy, float *dx)
-    void pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
-    void pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
+    int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
+    int pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
 
     void pynn_moments(const float *x, Py_ssize_t rows, Py_ssize_t cols, float *mean,
                       float *var)
@@ -192,6 +192,16 @@ cdef inline Py_ssize_t _cols(cnp.ndarray a):
 cdef int _same_size(cnp.ndarray a, cnp.ndarray b, str what) except -1:
     if a.size != b.size:
         raise ValueError(f"{what}: sizes differ ({a.size} vs {b.size})")
+    return 0
+
+
+cdef int _status(int err, str name) except -1:
+    """Raises for a kernel's failure status (enum pynn_status)."""
+    if err == -1:
+        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    if err == -2:
+        raise ValueError(f"{name}: the kernel refused the shape (a size of zero where one "
+                         f"is needed, a negative size, or sizes whose product overflows)")
     return 0
 
 # ------------------------------------------------------------------- cpu.c
@@ -340,7 +350,11 @@ def dense_backward(x, w, pre, y, dy, int act, float alpha, dw, db, dx, dact):
         pdx = _f32(dx, "Dense backward: dx", True)
         if (<cnp.ndarray>dx).size != m * k:
             raise ValueError(f"Dense backward: dx must hold {m}x{k} values")
-    if m == 0:
+    if m == 0:  # no samples: the weight gradients are zero, not left as they were
+        if dw is not None:
+            dw.fill(0)
+        if db is not None:
+            db.fill(0)
         return dx
     with nogil:
         if act != 0:
@@ -409,8 +423,7 @@ def conv2d_forward(x, k, bias, tuple geometry, int act, float alpha, y, bint dep
             err = pynn_depthwise_conv2d_forward(&s, px, pk, pb, act, alpha, py)
         else:
             err = pynn_conv2d_forward(&s, px, pk, pb, act, alpha, py)
-    if err:
-        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    _status(err, name)
     return y
 
 
@@ -456,8 +469,7 @@ def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False,
             err = pynn_depthwise_conv2d_backward(&s, px, pk, pdy, pdk, pdb, pdx)
         else:
             err = pynn_conv2d_backward(&s, px, pk, act, alpha, ppre, py, pdy, pdk, pdb, pdx)
-    if err:
-        raise MemoryError(f"{name}: cannot allocate the work buffer")
+    _status(err, name)
 
 # ------------------------------------------------------------------ pool.c
 
@@ -489,10 +501,10 @@ def max_pool2d_forward(x, tuple window, y):
     cdef const float *px = _f32(x, "max_pool2d: input")
     cdef float *py = _f32(y, "max_pool2d: output", True)
     _pool_shape(x, y, window, "max_pool2d", &s)
-    if (<cnp.ndarray>y).size == 0:
-        return y
+    cdef int err
     with nogil:
-        pynn_max_pool2d_forward(&s, px, py)
+        err = pynn_max_pool2d_forward(&s, px, py)
+    _status(err, "max_pool2d")
     return y
 
 
@@ -509,8 +521,7 @@ def max_pool2d_backward(x, y, dy, tuple window, dx):
     cdef int err
     with nogil:
         err = pynn_max_pool2d_backward(&s, px, py, pdy, pdx)
-    if err:
-        raise MemoryError("max_pool2d backward: cannot allocate the work buffer")
+    _status(err, "max_pool2d backward")
     return dx
 
 
@@ -519,10 +530,10 @@ def avg_pool2d_forward(x, tuple window, y):
     cdef const float *px = _f32(x, "avg_pool2d: input")
     cdef float *py = _f32(y, "avg_pool2d: output", True)
     _pool_shape(x, y, window, "avg_pool2d", &s)
-    if (<cnp.ndarray>y).size == 0:
-        return y
+    cdef int err
     with nogil:
-        pynn_avg_pool2d_forward(&s, px, py)
+        err = pynn_avg_pool2d_forward(&s, px, py)
+    _status(err, "avg_pool2d")
     return y
 
 
@@ -531,8 +542,10 @@ def avg_pool2d_backward(dy, tuple window, dx):
     cdef const float *pdy = _f32(dy, "avg_pool2d backward: dy")
     cdef float *pdx = _f32(dx, "avg_pool2d backward: dx", True)
     _pool_shape(dx, dy, window, "avg_pool2d backward", &s)
+    cdef int err
     with nogil:
-        pynn_avg_pool2d_backward(&s, pdy, pdx)
+        err = pynn_avg_pool2d_backward(&s, pdy, pdx)
+    _status(err, "avg_pool2d backward")
     return dx
 
 # --------------------------------------------------------- normalization.c
@@ -1035,6 +1048,8 @@ def gather_rows(src, idx, dst):
     if not cnp.PyArray_ISWRITEABLE(D):
         raise ValueError("gather: dst is read-only")
     cdef Py_ssize_t n = S.shape[0], count = I.size
+    if count == 0:
+        return dst
     cdef Py_ssize_t row_bytes = S.nbytes // n if n > 0 else 0
     if D.shape[0] < count or (D.nbytes // D.shape[0] if D.shape[0] else 0) != row_bytes:
         raise ValueError(f"gather: dst of shape {(<object>D).shape} cannot hold {count} rows of {(<object>S).shape}")

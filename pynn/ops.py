@@ -10,6 +10,7 @@ optimizers compute only through it.
 """
 import collections
 import functools
+import numbers
 
 import numpy as np
 
@@ -53,13 +54,42 @@ LOSS_KINDS = {
 }
 
 
+# An array of more than this many values is refused before anything is
+# allocated (16 GiB of float32): a layer of 10**12 units, a padding of
+# 10**9 or a file declaring either is a mistake, not a request for memory.
+# MemoryError is left for plausible sizes the machine cannot hold.
+MAX_ARRAY_SIZE = 1 << 32
+
+
+def check_size(shape, what):
+    """Refuse shapes that are negative or absurdly large before anything is
+    allocated, naming them."""
+    size = 1
+    for d in shape:
+        if d < 0:
+            raise ValueError(f"{what}: negative dimension in shape {tuple(shape)}")
+        size *= d
+    if size > MAX_ARRAY_SIZE:
+        raise ValueError(f"{what}: shape {tuple(shape)} holds {size:,} values, more than the "
+                         f"{MAX_ARRAY_SIZE:,} a pynn array may hold")
+
+
 def _f32(x, name="x"):
     if isinstance(x, np.ndarray) and x.dtype == np.float32:
         return x
     try:
-        return np.asarray(x, dtype=np.float32)
+        arr = np.asarray(x)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{name}: cannot convert {type(x).__name__} to float32: {e}") from None
+        raise TypeError(f"{name}: cannot make an array of {type(x).__name__}: {e}") from None
+    if arr.dtype.kind not in "biuf" and not (arr.dtype.kind == "O" and arr.size == 0):
+        if arr.dtype.kind == "O":  # lists of numbers with None, nested ragged lists
+            try:
+                return arr.astype(np.float32)
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(f"{name}: expected real numbers (float, int or bool), got dtype "
+                        f"{arr.dtype}")
+    return arr.astype(np.float32, copy=False)
 
 
 def _c32(x, name="x"):
@@ -69,11 +99,63 @@ def _c32(x, name="x"):
 
 def _out(out, shape, name):
     if out is None:
+        check_size(shape, name)
         return np.empty(shape, np.float32)
     if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != tuple(shape):
-        got = getattr(out, "shape", type(out).__name__)
+        got = f"{out.dtype} of shape {out.shape}" if isinstance(out, np.ndarray) else \
+            type(out).__name__
         raise ValueError(f"{name}: out must be float32 of shape {tuple(shape)}, got {got}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name}: out must be a writable C-contiguous array")
     return out
+
+
+def _number(value, name, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a float, or a TypeError/ValueError naming the argument:
+    a real number (NaN refused), within [low, high] (bounds left open when
+    asked)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)) \
+            or isinstance(value, np.complexfloating):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if v != v:
+        raise ValueError(f"{name} must be a number, got NaN")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return v
+
+
+def _alpha(alpha, name):
+    """An activation's alpha (leaky_relu's slope, elu's scale): a finite
+    number, or the activation's default when None."""
+    if alpha is None:
+        return DEFAULT_ALPHA.get(name, 0.0)
+    a = _number(alpha, f"{name}: alpha")
+    if abs(a) == float("inf"):
+        raise ValueError(f"{name}: alpha must be finite, got {alpha!r}")
+    return a
+
+
+def _integer(value, name, low=None, high=None):
+    """``value`` as an int (a bool, a float or anything else refused), within
+    [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
+                                                                      np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]" if low is not None \
+            else f"<= {high}"
+        raise ValueError(f"{name} must be {bounds}, got {v}")
+    return v
+
+
+def _at_least_1d(x, name):
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected an array of rank >= 1, got a scalar")
+    return x
 
 
 # ---------------------------------------------------------------- matmul
@@ -86,15 +168,15 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     """
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
+    alpha, beta = _number(alpha, "matmul: alpha"), _number(beta, "matmul: beta")
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"matmul: expected 2-D arrays, got shapes {a.shape} and {b.shape}")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
                          f"({a.shape[1]} != {b.shape[0]})")
-    if out is None:
-        if beta != 0.0:
-            raise ValueError("matmul: beta != 0 needs out")
-        out = np.empty((a.shape[0], b.shape[1]), np.float32)
+    if out is None and beta != 0.0:
+        raise ValueError("matmul: beta != 0 needs out")
+    out = _out(out, (a.shape[0], b.shape[1]), "matmul")
     return _k.sgemm(a, b, out, alpha, beta)
 
 
@@ -107,20 +189,40 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
     forward output; ``pre`` the pre-activation, needed only by the
     activations in NEEDS_INPUT."""
     code = _act_code(activation)
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    alpha = _alpha(alpha, activation)
     if activation in NEEDS_INPUT and pre is None:
         raise ValueError(f"Dense: the gradient of {activation} needs the pre-activation")
-    x, kernel, dy = _c32(x, "x"), _c32(kernel, "kernel"), _c32(dy, "dy")
+    x = _c32(x, "Dense backward: x")
+    kernel = _c32(kernel, "Dense backward: kernel")
+    dy = _c32(dy, "Dense backward: dy")
+    if x.ndim != 2 or kernel.ndim != 2 or x.shape[1] != kernel.shape[0]:
+        raise ValueError(f"Dense backward: input of shape {x.shape} does not fit a kernel of "
+                         f"shape {kernel.shape}")
+    out_shape = (x.shape[0], kernel.shape[1])
+    if dy.shape != out_shape:
+        raise ValueError(f"Dense backward: dy must have the output's shape {out_shape}, got "
+                         f"{dy.shape}")
+    if code != 0:
+        if y is None:
+            raise ValueError(f"Dense backward: the gradient through {activation} needs the "
+                             f"forward output y")
+        y = _c32(y, "Dense backward: y")
+        pre = None if pre is None else _c32(pre, "Dense backward: pre")
+        for arr, what in ((y, "y"), (pre, "pre")):
+            if arr is not None and arr.shape != out_shape:
+                raise ValueError(f"Dense backward: {what} must have the output's shape "
+                                 f"{out_shape}, got {arr.shape}")
     if kernel_grad is not None:
         kernel_grad = _out(kernel_grad, kernel.shape, "Dense: kernel gradient")
+    if bias_grad is not None:
+        bias_grad = _out(bias_grad, (kernel.shape[1],), "Dense: bias gradient")
     dx = None
     if input_grad is True:
         dx = np.empty(x.shape, np.float32)
-    elif input_grad is not False:
-        dx = input_grad
-    if code != 0 and work is None:
-        work = np.empty(dy.shape, np.float32)
+    elif input_grad is not False and input_grad is not None:
+        dx = _out(input_grad, x.shape, "Dense: input gradient")
+    if code != 0:
+        work = _out(work, dy.shape, "Dense backward: work")
     _k.dense_backward(x, kernel, pre, y, dy, code, alpha, kernel_grad, bias_grad, dx, work)
     return dx
 
@@ -129,8 +231,7 @@ def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
     code = _act_code(activation)
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    alpha = _alpha(alpha, activation)
     if out is not None:
         # Fast path for the layers' own buffers: the bridge checks dtype,
         # contiguity and sizes; anything it rejects takes the path below,
@@ -144,6 +245,11 @@ def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     if x.ndim != 2 or kernel.ndim != 2 or x.shape[1] != kernel.shape[0]:
         raise ValueError(f"Dense: input of shape {x.shape} does not fit a kernel of "
                          f"shape {kernel.shape}")
+    if bias is not None:
+        bias = _c32(bias, "Dense: bias")
+        if bias.shape != (kernel.shape[1],):
+            raise ValueError(f"Dense: bias must have shape ({kernel.shape[1]},), got "
+                             f"{bias.shape}")
     out = _out(out, (x.shape[0], kernel.shape[1]), "Dense")
     return _k.dense_forward(x, kernel, bias, code, alpha, out)
 
@@ -153,7 +259,7 @@ def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
 def _act_code(name):
     try:
         return ACTIVATIONS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"Unknown activation {name!r}; expected one of "
                          f"{sorted(ACTIVATIONS)}") from None
 
@@ -164,13 +270,13 @@ def activation(x, name, bias=None, alpha=None, out=None):
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
     code = _act_code(name)
-    x = _c32(x)
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(name, 0.0)
+    x = _c32(x, f"{name}: x")
+    alpha = _alpha(alpha, name)
     if bias is not None:
-        bias = _c32(bias, "bias")
-        if bias.shape != (x.shape[-1] if x.ndim else 1,):
-            raise ValueError(f"bias: expected shape ({x.shape[-1]},), got {bias.shape}")
+        bias = _c32(bias, f"{name}: bias")
+        want = (x.shape[-1] if x.ndim else 1,)
+        if bias.shape != want:
+            raise ValueError(f"{name}: bias must have shape {want}, got {bias.shape}")
     out = _out(out, x.shape, name)
     return _k.bias_activation(code, alpha, x, bias, out)
 
@@ -180,16 +286,17 @@ def activation_grad(name, x, y, dy, alpha=None, out=None):
     the forward output.  ``x`` may be None unless ``name`` is in NEEDS_INPUT.
     ``out`` may be ``dy``."""
     code = _act_code(name)
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(name, 0.0)
+    alpha = _alpha(alpha, name)
+    y = _c32(y, f"{name} backward: y")
+    dy = _c32(dy, f"{name} backward: dy")
     if name in NEEDS_INPUT:
         if x is None:
             raise ValueError(f"{name}: the gradient needs the forward input")
-        x = _c32(x)
+        x = _c32(x, f"{name} backward: x")
+        if x.shape != y.shape:
+            raise ValueError(f"{name}: input shape {x.shape} != output shape {y.shape}")
     else:
         x = None
-    y = _c32(y, "y")
-    dy = _c32(dy, "dy")
     if dy.shape != y.shape:
         raise ValueError(f"{name}: gradient shape {dy.shape} != output shape {y.shape}")
     out = _out(out, y.shape, name)
@@ -202,7 +309,7 @@ def bias_add(x, bias, out=None):
 
 def bias_grad(dy, out=None):
     """The bias gradient: ``dy`` summed over every axis but the last."""
-    dy = _c32(dy, "dy")
+    dy = _at_least_1d(_c32(dy, "bias_grad: dy"), "bias_grad: dy")
     out = _out(out, (dy.shape[-1],), "bias_grad")
     return _k.bias_grad(dy, out)
 
@@ -252,10 +359,17 @@ def swish(x, out=None):
 
 
 def softmax(x, axis=-1, out=None):
-    x = _f32(x)
-    if axis not in (-1, x.ndim - 1):
+    """Softmax over ``axis`` (the last by default)."""
+    x = _f32(x, "softmax: x")
+    if x.ndim == 0:
+        _integer(axis, "softmax: axis")
+        return activation(x, "softmax", out=out)
+    axis = _axis(axis, x.ndim, "softmax")
+    if axis != x.ndim - 1:
+        out = _out(out, x.shape, "softmax")
         moved = np.ascontiguousarray(np.moveaxis(x, axis, -1))
-        return np.moveaxis(activation(moved, "softmax"), -1, axis)
+        out[...] = np.moveaxis(activation(moved, "softmax"), -1, axis)
+        return out
     return activation(x, "softmax", out=out)
 
 
@@ -271,52 +385,113 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     """
     try:
         code = LOSS_KINDS[kind]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"Unknown loss {kind!r}; expected one of {sorted(LOSS_KINDS)}") from None
-    y_pred = _c32(y_pred, "y_pred")
-    y_true = _c32(y_true, "y_true")
+    y_pred = _c32(y_pred, f"{kind}: y_pred")
+    y_true = _c32(y_true, f"{kind}: y_true")
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{kind}: y_true has shape {y_true.shape}, y_pred {y_pred.shape}")
-    rows = y_pred.shape[0] if y_pred.ndim > 1 else 1
-    if y_pred.ndim > 1:
-        rows = y_pred.size // y_pred.shape[-1] if y_pred.shape[-1] else 0
+    rows = _rows(y_pred)
     out = _out(out, (rows,), kind)
+    sample_weight, scale = _loss_weights(kind, sample_weight, scale, rows)
+    if grad is not None:
+        grad = _out(grad, y_pred.shape, f"{kind}: grad")
+    return _k.loss(code, y_pred, y_true, sample_weight, scale, out, grad)
+
+
+def _rows(y_pred):
+    """The number of samples of a prediction array: one per row of its last
+    axis (a 1-D or 0-d array is one sample)."""
+    if y_pred.ndim <= 1:
+        return 1
+    return y_pred.size // y_pred.shape[-1] if y_pred.shape[-1] else 0
+
+
+def _loss_weights(kind, sample_weight, scale, rows):
+    """The checked sample weights (one per sample) and scale (> 0, the
+    number of samples by default) of a loss."""
     if sample_weight is not None:
-        sample_weight = _c32(sample_weight, "sample_weight")
-    return _k.loss(code, y_pred, y_true, sample_weight,
-                   float(rows if scale is None else scale), out, grad)
+        sample_weight = _c32(sample_weight, f"{kind}: sample_weight")
+        if sample_weight.size != rows:
+            raise ValueError(f"{kind}: sample_weight has {sample_weight.size} values for "
+                             f"{rows} samples")
+    if scale is None:
+        scale = float(max(rows, 1))
+    else:
+        scale = _number(scale, f"{kind}: scale", low=0.0, low_open=True)
+        if scale == float("inf"):
+            raise ValueError(f"{kind}: scale must be finite, got {scale!r}")
+    return sample_weight, scale
 
 
 def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=None,
                 grad=None, out=None):
     """Sparse categorical cross-entropy of ``y_pred`` (rows x classes) against
     integer ``labels`` (rows), with its gradient as in :func:`loss`."""
-    y_pred = _c32(y_pred, "y_pred")
-    labels = np.asarray(labels)
-    if labels.dtype != np.int32:
-        if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
-            raise ValueError("sparse_categorical_crossentropy: labels contain NaN or inf")
-        labels = labels.astype(np.int32)
-    labels = np.ascontiguousarray(labels.reshape(-1))
+    name = "sparse_categorical_crossentropy"
+    y_pred = _at_least_1d(_c32(y_pred, f"{name}: y_pred"), f"{name}: y_pred")
     classes = y_pred.shape[-1]
-    rows = y_pred.size // classes if classes else 0
-    out = _out(out, (rows,), "sparse_categorical_crossentropy")
-    if sample_weight is not None:
-        sample_weight = _c32(sample_weight, "sample_weight")
-    return _k.sparse_loss(from_logits, y_pred, labels, sample_weight,
-                          float(rows if scale is None else scale), out, grad)
+    if classes == 0:
+        raise ValueError(f"{name}: y_pred of shape {y_pred.shape} has no classes")
+    rows = _rows(y_pred)
+    labels = class_labels(labels, classes, name)
+    if labels.size != rows:
+        raise ValueError(f"{name}: {labels.size} labels for {rows} predictions "
+                         f"(y_pred of shape {y_pred.shape})")
+    out = _out(out, (rows,), name)
+    sample_weight, scale = _loss_weights(name, sample_weight, scale, rows)
+    if grad is not None:
+        grad = _out(grad, y_pred.shape, f"{name}: grad")
+    return _k.sparse_loss(bool(from_logits), y_pred, labels, sample_weight, scale, out, grad)
+
+
+def class_labels(labels, classes, name, out_of_range="raise"):
+    """Integer class labels as a flat C-contiguous int32 array, checked to be
+    whole numbers in [0, classes) before the conversion (so 2**32 + 1 does
+    not wrap to 1).  With ``out_of_range='miss'`` labels outside the range
+    become -1 (a class no prediction can hit) instead of raising."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
+    flat = labels.reshape(-1)
+    if labels.dtype != np.int32 and flat.size:
+        if flat.dtype.kind == "f":
+            if not np.all(np.isfinite(flat)):
+                raise ValueError(f"{name}: labels contain NaN or inf")
+            if np.any(flat != np.floor(flat)):
+                raise ValueError(f"{name}: labels must be whole numbers, got "
+                                 f"{flat[flat != np.floor(flat)][0].item()!r}")
+        bad = (flat < 0) | (flat >= classes)
+        if np.any(bad):
+            if out_of_range != "miss":
+                raise ValueError(f"{name}: label {flat[bad][0].item()!r} is outside [0, {classes}) "
+                                 f"for an output of {classes} classes")
+            flat = np.where(bad, -1, flat)
+    return np.ascontiguousarray(flat, dtype=np.int32)
 
 
 # ------------------------------------------------------------- optimizers
 
+def _finite(value, name, **bounds):
+    v = _number(value, name, **bounds)
+    if abs(v) == float("inf"):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
 def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
-    """In place: Keras's SGD step (``v`` is the momentum buffer)."""
-    _k.sgd_update(w, g, v, lr, momentum, nesterov)
+    """In place: Keras's SGD step (``v`` is the momentum buffer).  The
+    arrays are float32, C-contiguous, of one size; ``w`` and ``v`` writable."""
+    lr = _finite(lr, "SGD: learning_rate")
+    momentum = _finite(momentum, "SGD: momentum", low=0.0)
+    _k.sgd_update(w, g, v, lr, momentum, bool(nesterov))
 
 
 def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
     """In place: Keras's RMSprop step (``s`` is the mean square)."""
-    _k.rmsprop_update(w, g, s, lr, rho, epsilon)
+    _k.rmsprop_update(w, g, s, _finite(lr, "RMSprop: learning_rate"),
+                      _finite(rho, "RMSprop: rho", low=0.0, high=1.0),
+                      _finite(epsilon, "RMSprop: epsilon", low=0.0))
 
 
 def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
@@ -330,7 +505,11 @@ def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
 
 def adam_update(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     """In place: Keras's Adam step number ``t`` (1-based)."""
-    _k.adam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, t)
+    _k.adam_update(w, g, m, v, _finite(lr, "Adam: learning_rate"),
+                   _finite(beta_1, "Adam: beta_1", low=0.0, high=1.0, high_open=True),
+                   _finite(beta_2, "Adam: beta_2", low=0.0, high=1.0, high_open=True),
+                   _finite(epsilon, "Adam: epsilon", low=0.0),
+                   _integer(t, "Adam: step t", low=1, high=(1 << 63) - 1))
 
 
 # ------------------------------------------------------------ elementwise
@@ -340,26 +519,71 @@ def dropout(x, rate, seed, out=None, mask=None, offset=0):
     scale the rest by ``1 / (1 - rate)``.  Returns ``(y, mask)``.  Element
     i draws from ``(seed, offset + i)``: a shard of a batch passes its
     first element's index in the batch to draw the batch's own mask."""
-    x = _c32(x)
+    x = _c32(x, "Dropout: x")
+    rate = _number(rate, "Dropout: rate", low=0.0, high=1.0, high_open=True)
+    seed = _integer(seed, "Dropout: seed") & ((1 << 64) - 1)
+    offset = _integer(offset, "Dropout: offset", low=0)
     out = _out(out, x.shape, "Dropout")
-    if mask is None:
-        mask = np.empty(x.shape, np.uint8)
-    _k.dropout_forward(x, out, mask, rate, seed, int(offset))
+    mask = _mask(mask, x.shape, "Dropout")
+    _k.dropout_forward(x, out, mask, rate, seed, offset)
     return out, mask
 
 
+def _mask(mask, shape, name):
+    if mask is None:
+        return np.empty(shape, np.uint8)
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.uint8 or mask.shape != shape \
+            or not mask.flags.c_contiguous:
+        got = f"{mask.dtype} of shape {mask.shape}" if isinstance(mask, np.ndarray) else \
+            type(mask).__name__
+        raise ValueError(f"{name}: mask must be a C-contiguous uint8 array of shape {shape}, "
+                         f"got {got}")
+    return mask
+
+
 def dropout_grad(dy, mask, rate, out=None):
-    dy = _c32(dy, "dy")
-    out = _out(out, dy.shape, "Dropout")
+    """The input gradient of ``dropout``: ``dy`` where the mask kept the
+    value, scaled by ``1 / (1 - rate)``."""
+    dy = _c32(dy, "Dropout backward: dy")
+    rate = _number(rate, "Dropout: rate", low=0.0, high=1.0, high_open=True)
+    if mask is None:
+        raise ValueError("Dropout backward: the forward pass's mask is required")
+    mask = _mask(mask, dy.shape, "Dropout backward")
+    out = _out(out, dy.shape, "Dropout backward")
     return _k.dropout_backward(dy, mask, out, rate)
 
 
 def gather_rows(src, index, out=None):
-    """``src[index]`` along the first axis, written into ``out``."""
-    index = np.asarray(index, dtype=np.int64)
+    """``src[index]`` along the first axis, written into ``out`` (of any
+    dtype; negative indices count from the end, as NumPy's)."""
+    src = np.asarray(src)
+    if src.ndim == 0:
+        raise ValueError("gather_rows: src must have rows (rank >= 1), got a scalar")
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu" and not (index.size == 0 and index.dtype.kind in "fO"):
+        raise TypeError(f"gather_rows: index must hold integers, got dtype {index.dtype}")
+    index = index.reshape(-1)
+    n = src.shape[0]
+    if index.size:
+        low, high = int(index.min()), int(index.max())
+        if low < -n or high >= n:
+            bad = low if low < -n else high
+            raise IndexError(f"gather_rows: index {bad} is out of range for {n} rows")
+        if low < 0:
+            index = np.where(index < 0, index + n, index)
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    src = np.ascontiguousarray(src)
+    shape = (index.size,) + src.shape[1:]
     if out is None:
-        out = np.empty((index.size,) + src.shape[1:], src.dtype)
-    return _k.gather_rows(np.ascontiguousarray(src), np.ascontiguousarray(index), out)
+        check_size(shape, "gather_rows")
+        out = np.empty(shape, src.dtype)
+    elif not isinstance(out, np.ndarray) or out.dtype != src.dtype or out.shape != shape \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        got = f"{out.dtype} of shape {out.shape}" if isinstance(out, np.ndarray) else \
+            type(out).__name__
+        raise ValueError(f"gather_rows: out must be a writable C-contiguous {src.dtype} array "
+                         f"of shape {shape}, got {got}")
+    return _k.gather_rows(src, index, out)
 
 
 ACCURACY_KINDS = {"categorical": 0, "sparse": 1, "binary": 2}
@@ -369,30 +593,64 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
     """Weighted number of correct predictions: ``kind`` 'categorical'
     (argmax of both), 'sparse' (argmax against int32 labels) or 'binary'
     (``y_pred > threshold`` against ``y_true > 0.5``, averaged per sample)."""
-    y_pred = _c32(y_pred, "y_pred")
+    if kind not in ACCURACY_KINDS:
+        raise ValueError(f"accuracy: kind must be one of {sorted(ACCURACY_KINDS)}, got {kind!r}")
+    name = f"{kind} accuracy"
+    y_pred = _at_least_1d(_c32(y_pred, f"{name}: y_pred"), f"{name}: y_pred")
+    rows, classes = _rows(y_pred), y_pred.shape[-1]
+    if kind != "binary" and classes == 0:
+        raise ValueError(f"{name}: y_pred of shape {y_pred.shape} has no classes")
     if kind == "sparse":
-        y_true = np.ascontiguousarray(y_true, dtype=np.int32)
+        y_true = class_labels(y_true, classes, name, out_of_range="miss")
+        if y_true.size != rows:
+            raise ValueError(f"{name}: {y_true.size} labels for {rows} predictions")
     else:
-        y_true = _c32(y_true, "y_true")
+        y_true = _c32(y_true, f"{name}: y_true")
+        if y_true.shape != y_pred.shape:
+            raise ValueError(f"{name}: y_true has shape {y_true.shape}, y_pred "
+                             f"{y_pred.shape}")
     if sample_weight is not None:
-        sample_weight = _c32(sample_weight, "sample_weight")
+        sample_weight = _c32(sample_weight, f"{name}: sample_weight")
+        if sample_weight.size != rows:
+            raise ValueError(f"{name}: sample_weight has {sample_weight.size} values for "
+                             f"{rows} samples")
+    threshold = _number(threshold, f"{name}: threshold")
     return _k.accuracy(ACCURACY_KINDS[kind], y_pred, y_true, sample_weight, threshold)
 
 
 def all_finite(x):
     """True when no element of the float array is NaN or infinite."""
-    return _k.all_finite(_c32(x))
+    return _k.all_finite(_c32(x, "all_finite: x"))
 
 
 # ----------------------------------------------------------- convolution
 
-def _pair(v, name):
-    if isinstance(v, (int, np.integer)):
-        return (int(v), int(v))
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {v!r}")
+# Strides, dilations, windows and paddings beyond this are refused: no
+# array pynn may hold is that large, and the kernels take them as C sizes.
+_MAX_GEOMETRY = MAX_ARRAY_SIZE
+
+
+def _geometry_int(v, name, low):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)):
+        raise ValueError(f"{name}: expected integers, got {v!r}")
+    v = int(v)
+    if v < low or v > _MAX_GEOMETRY:
+        raise ValueError(f"{name}: expected integers in [{low}, {_MAX_GEOMETRY}], got {v}")
     return v
+
+
+def _pair(v, name, low=1):
+    """An int or a pair of ints (each in [low, _MAX_GEOMETRY]) as a pair."""
+    if isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        v = _geometry_int(v, name, low)
+        return (v, v)
+    try:
+        items = tuple(v)
+    except TypeError:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {v!r}") from None
+    if len(items) != 2:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {v!r}")
+    return tuple(_geometry_int(a, name, low) for a in items)
 
 
 def conv_output_length(size, kernel, stride, dilation, padding):
@@ -400,6 +658,22 @@ def conv_output_length(size, kernel, stride, dilation, padding):
     rules: 'valid' uses only whole windows; 'same' gives ceil(size / stride)
     outputs and pads the total shortfall, the extra one after.  ``padding``
     may also be an explicit (before, after) pair.  None sizes give None."""
+    kernel = _geometry_int(kernel, "conv_output_length: kernel", 1)
+    stride = _geometry_int(stride, "conv_output_length: stride", 1)
+    dilation = _geometry_int(dilation, "conv_output_length: dilation", 1)
+    if size is not None:
+        size = _integer(size, "conv_output_length: size", low=0)
+    if isinstance(padding, tuple):
+        try:
+            before, after = padding
+        except ValueError:
+            raise ValueError(f"conv_output_length: padding must be 'valid', 'same' or a "
+                             f"(before, after) pair, got {padding!r}") from None
+        padding = (_geometry_int(before, "conv_output_length: padding", 0),
+                   _geometry_int(after, "conv_output_length: padding", 0))
+    elif padding not in ("valid", "same"):
+        raise ValueError(f"conv_output_length: padding must be 'valid', 'same' or a "
+                         f"(before, after) pair, got {padding!r}")
     span = (kernel - 1) * dilation + 1
     if isinstance(padding, tuple):
         before, after = padding
@@ -423,24 +697,35 @@ def _padding(padding, name):
         return p, p
     try:
         (t, b), (l, r) = padding
-        pads = ((int(t), int(b)), (int(l), int(r)))
     except (TypeError, ValueError):
         raise ValueError(f"{name}: padding must be 'valid', 'same' or "
                          f"((top, bottom), (left, right)), got {padding!r}") from None
-    if min(pads[0] + pads[1]) < 0:
-        raise ValueError(f"{name}: padding must not be negative, got {padding!r}")
-    return pads
+    return (_pair((t, b), f"{name}: padding", low=0), _pair((l, r), f"{name}: padding", low=0))
 
 
 def conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name="conv2d"):
     """Output (height, width) and the kernels' geometry tuple (sh, sw, dh,
     dw, pad_top, pad_left) for an NHWC input shape."""
+    in_shape, kernel_hw = _shape4(in_shape, name), tuple(kernel_hw)
+    if len(kernel_hw) != 2:
+        raise ValueError(f"{name}: expected a (height, width) kernel size, got {kernel_hw}")
     try:
-        return _conv_geometry(tuple(in_shape), tuple(kernel_hw), strides, padding,
-                              dilation_rate, name)
+        return _conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name)
     except TypeError:  # unhashable arguments (lists): compute without the cache
-        return _conv_geometry.__wrapped__(tuple(in_shape), tuple(kernel_hw), strides, padding,
-                                          dilation_rate, name)
+        return _conv_geometry.__wrapped__(in_shape, kernel_hw, strides, padding, dilation_rate,
+                                          name)
+
+
+def _shape4(shape, name):
+    """An NHWC shape (None allowed for the sizes) as a tuple, checked."""
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"{name}: expected an NHWC shape, got {shape!r}") from None
+    if len(shape) != 4 or not all(d is None or (isinstance(d, (numbers.Integral, np.integer))
+                                                and d >= 0) for d in shape):
+        raise ValueError(f"{name}: expected an NHWC shape of 4 sizes, got {shape}")
+    return shape
 
 
 # A layer asks for the same few geometries on every step: computing them
@@ -455,7 +740,7 @@ def _conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name):
     if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
         raise ValueError(f"{name}: strides > 1 cannot be combined with dilation_rate > 1")
     ph, pw = _padding(padding, name)
-    kh, kw = kernel_hw
+    kh, kw = _pair(kernel_hw, f"{name}: kernel size")
     oh, top = conv_output_length(in_shape[1], kh, sh, dh, ph)
     ow, left = conv_output_length(in_shape[2], kw, sw, dw, pw)
     if (oh is not None and oh < 1) or (ow is not None and ow < 1):
@@ -483,9 +768,7 @@ def _conv_args(x, kernel, name, depthwise=False):
 def _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
           depthwise, name):
     code = _act_code(activation)
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(activation, 0.0)
-    if out is not None:
+    if out is not None and alpha is None:
         # Fast path for the layers' own buffers (a small image's predict is
         # a few microseconds of arithmetic per layer): the bridge checks
         # dtypes, contiguity and sizes, the cached geometry gives the shape
@@ -495,14 +778,16 @@ def _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, o
             (oh, ow), geo = _conv_geometry(x.shape, kernel.shape[:2], strides, padding,
                                            dilation_rate, name)
             if out.shape[1] == oh and out.shape[2] == ow:
-                return _k.conv2d_forward(x, kernel, bias, geo, code, alpha, out, depthwise)
+                return _k.conv2d_forward(x, kernel, bias, geo, code,
+                                         DEFAULT_ALPHA.get(activation, 0.0), out, depthwise)
         except (TypeError, ValueError, AttributeError, IndexError):
             pass
     x, kernel = _conv_args(x, kernel, name, depthwise)
     (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
                                   name)
     channels = kernel.shape[2] * kernel.shape[3] if depthwise else kernel.shape[3]
-    out = _out(out, (x.shape[0], oh, ow, channels), name)
+    out = _out(out, (x.shape[0], oh, ow, channels), f"{name}: output")
+    alpha = _alpha(alpha, activation)
     if bias is not None:
         bias = _c32(bias, f"{name}: bias")
         if bias.shape != (channels,):
@@ -533,8 +818,7 @@ def _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias
                input_grad, depthwise, name, activation="linear", y=None, pre=None,
                alpha=None):
     code = _act_code(activation)
-    if alpha is None:
-        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    alpha = _alpha(alpha, activation)
     if code != 0:
         if y is None or (activation in NEEDS_INPUT and pre is None):
             raise ValueError(f"{name}: the gradient through {activation} needs the forward "
@@ -550,6 +834,10 @@ def _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias
     if dy.shape != (x.shape[0], oh, ow, channels):
         raise ValueError(f"{name}: dy must have the output's shape "
                          f"{(x.shape[0], oh, ow, channels)}, got {dy.shape}")
+    for arr, what in ((y, "y"), (pre, "pre")):
+        if arr is not None and arr.shape != dy.shape:
+            raise ValueError(f"{name}: {what} must have the output's shape {dy.shape}, got "
+                             f"{arr.shape}")
     if kernel_grad is not None:
         kernel_grad = _out(kernel_grad, kernel.shape, f"{name}: kernel gradient")
     if bias_grad is not None:
@@ -594,9 +882,16 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
     if x.ndim != 3 or kernel.ndim != 3:
         raise ValueError(f"conv1d: expected a rank-3 input and kernel, got shapes {x.shape} "
                          f"and {kernel.shape}")
+    strides = _geometry_int(strides, "conv1d: strides", 1)
+    dilation_rate = _geometry_int(dilation_rate, "conv1d: dilation_rate", 1)
     pad = padding_1d(padding, kernel.shape[0], dilation_rate, "conv1d")
+    if out is not None:
+        if not isinstance(out, np.ndarray) or out.ndim != 3:
+            raise ValueError(f"conv1d: out must be a float32 array of rank 3, got "
+                             f"{getattr(out, 'shape', type(out).__name__)}")
+        out = out[:, None]
     y = conv2d(x[:, None], kernel[None], bias, (1, strides), pad, (1, dilation_rate),
-               activation, alpha, None if out is None else out[:, None])
+               activation, alpha, out)
     return y[:, 0]
 
 
@@ -604,7 +899,9 @@ def padding_1d(padding, width, dilation, name="conv1d"):
     """A 1-D convolution's padding in conv2d's terms (height 1): 'causal'
     puts all of it before the first step."""
     if padding == "causal":
-        return ((0, 0), ((width - 1) * int(dilation), 0))
+        width = _geometry_int(width, f"{name}: kernel width", 1)
+        dilation = _geometry_int(dilation, f"{name}: dilation_rate", 1)
+        return ((0, 0), ((width - 1) * dilation, 0))
     if isinstance(padding, str):
         return padding
     raise ValueError(f"{name}: padding must be 'valid', 'same' or 'causal', got {padding!r}")
@@ -615,10 +912,11 @@ def padding_1d(padding, width, dilation, name="conv1d"):
 def pool_geometry(in_shape, pool_size, strides, padding, name="pool2d"):
     """Output (height, width) and the kernels' window tuple (ph, pw, sh, sw,
     pad_top, pad_left); ``strides`` default to the pool size, as in Keras."""
+    in_shape = _shape4(in_shape, name)
     try:
-        return _pool_geometry(tuple(in_shape), pool_size, strides, padding, name)
+        return _pool_geometry(in_shape, pool_size, strides, padding, name)
     except TypeError:  # unhashable arguments (lists): compute without the cache
-        return _pool_geometry.__wrapped__(tuple(in_shape), pool_size, strides, padding, name)
+        return _pool_geometry.__wrapped__(in_shape, pool_size, strides, padding, name)
 
 
 @functools.lru_cache(maxsize=256)
@@ -694,8 +992,14 @@ def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="va
                     out=None):
     """The input gradient of ``avg_pool2d``."""
     dy = _c32(dy, "avg_pool2d backward: dy")
-    input_shape = tuple(input_shape)
-    _, win = pool_geometry(input_shape, pool_size, strides, padding, "avg_pool2d")
+    input_shape = _shape4(input_shape, "avg_pool2d backward: input_shape")
+    if None in input_shape:
+        raise ValueError(f"avg_pool2d backward: input_shape must be known, got {input_shape}")
+    (oh, ow), win = pool_geometry(input_shape, pool_size, strides, padding, "avg_pool2d")
+    want = (input_shape[0], oh, ow, input_shape[3])
+    if dy.shape != want:
+        raise ValueError(f"avg_pool2d backward: dy must have the output's shape {want}, got "
+                         f"{dy.shape}")
     out = _out(out, input_shape, "avg_pool2d backward")
     return _k.avg_pool2d_backward(dy, win, out)
 
@@ -703,6 +1007,8 @@ def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="va
 def _global_pool(forward, name, x, out):
     """A pooling kernel with the whole image as its one window."""
     x = _pool_input(x, name)
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"{name}: the input of shape {x.shape} has no pixels to pool")
     y = _out(out, (x.shape[0], x.shape[3]), name)
     forward(x, (x.shape[1], x.shape[2], 1, 1, 0, 0), y.reshape(x.shape[0], 1, 1, x.shape[3]))
     return y
@@ -721,17 +1027,27 @@ def global_max_pool2d(x, out=None):
 def global_pool2d_grad(kind, dy, x, y=None, out=None):
     """The input gradient of ``global_avg_pool2d`` (kind 'avg') or of
     ``y = global_max_pool2d(x)`` (kind 'max', which needs y)."""
-    x = _pool_input(x, f"global_{kind}_pool2d backward")
+    if kind not in ("avg", "max"):
+        raise ValueError(f"global_pool2d_grad: kind must be 'avg' or 'max', got {kind!r}")
+    name = f"global_{kind}_pool2d backward"
+    x = _pool_input(x, name)
     n, h, w, c = x.shape
+    if h == 0 or w == 0:
+        raise ValueError(f"{name}: the input of shape {x.shape} has no pixels")
     shape4 = (n, 1, 1, c)
-    dy4 = _c32(dy, f"global_{kind}_pool2d backward: dy").reshape(shape4)
-    out = _out(out, x.shape, f"global_{kind}_pool2d backward")
+    dy = _c32(dy, f"{name}: dy")
+    if dy.shape != (n, c):
+        raise ValueError(f"{name}: dy must have the output's shape {(n, c)}, got {dy.shape}")
+    out = _out(out, x.shape, name)
     win = (h, w, 1, 1, 0, 0)
     if kind == "max":
         if y is None:
             raise ValueError("global_max_pool2d backward: the forward output y is required")
-        return _k.max_pool2d_backward(x, _c32(y, "y").reshape(shape4), dy4, win, out)
-    return _k.avg_pool2d_backward(dy4, win, out)
+        y = _c32(y, f"{name}: y")
+        if y.shape != (n, c):
+            raise ValueError(f"{name}: y must have the output's shape {(n, c)}, got {y.shape}")
+        return _k.max_pool2d_backward(x, y.reshape(shape4), dy.reshape(shape4), win, out)
+    return _k.avg_pool2d_backward(dy.reshape(shape4), win, out)
 
 
 # --------------------------------------------------------- normalization
@@ -749,8 +1065,19 @@ def channel_affine(x, scale, shift, out=None):
     """``x * scale + shift`` over the last axis (batch normalization once its
     statistics are known)."""
     x = _c32(x, "channel_affine: x")
+    c = x.shape[-1] if x.ndim else 1
+    scale, shift = _channels(scale, c, "channel_affine: scale"), \
+        _channels(shift, c, "channel_affine: shift")
     out = _out(out, x.shape, "channel_affine")
-    return _k.channel_affine(x, _c32(scale, "scale"), _c32(shift, "shift"), out)
+    return _k.channel_affine(x, scale, shift, out)
+
+
+def _channels(v, c, name):
+    """A per-channel float32 vector of ``c`` values."""
+    v = _c32(v, name)
+    if v.shape != (c,):
+        raise ValueError(f"{name}: expected shape ({c},), got {v.shape}")
+    return v
 
 
 def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad=None,
@@ -763,6 +1090,15 @@ def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad
     if x.shape != dy.shape:
         raise ValueError(f"BatchNormalization: dy of shape {dy.shape} does not match "
                          f"x of shape {x.shape}")
+    c = x.shape[-1] if x.ndim else 1
+    mean = _channels(mean, c, "BatchNormalization backward: mean")
+    inv_std = _channels(inv_std, c, "BatchNormalization backward: inv_std")
+    if gamma is not None:
+        gamma = _channels(gamma, c, "BatchNormalization backward: gamma")
+    if gamma_grad is not None:
+        gamma_grad = _out(gamma_grad, (c,), "BatchNormalization backward: gamma gradient")
+    if beta_grad is not None:
+        beta_grad = _out(beta_grad, (c,), "BatchNormalization backward: beta gradient")
     dx = None
     if input_grad is True:
         dx = np.empty(x.shape, np.float32)
@@ -800,16 +1136,32 @@ def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):
     """The per-channel (scale, shift, inv_std) with which batch normalization
     is ``x * scale + shift``: inv_std = 1 / sqrt(var + epsilon), scale =
     gamma * inv_std, shift = beta - mean * scale."""
-    inv_std = (1.0 / np.sqrt(np.asarray(var, np.float64) + epsilon)).astype(np.float32)
-    scale = inv_std if gamma is None else (inv_std * gamma).astype(np.float32)
-    shift = -np.asarray(mean, np.float32) * scale
+    var = _f32(var, "batch_norm_affine: var")
+    c = var.shape
+    mean = _f32(mean, "batch_norm_affine: mean")
+    epsilon = _finite(epsilon, "batch_norm_affine: epsilon", low=0.0)
+    for v, what in ((mean, "mean"), (gamma, "gamma"), (beta, "beta")):
+        if v is not None and np.shape(v) != c:
+            raise ValueError(f"batch_norm_affine: {what} has shape {np.shape(v)}, var {c}")
+    inv_std = (1.0 / np.sqrt(var.astype(np.float64) + epsilon)).astype(np.float32)
+    scale = inv_std if gamma is None else \
+        (inv_std * _f32(gamma, "batch_norm_affine: gamma")).astype(np.float32)
+    shift = -mean * scale
     if beta is not None:
-        shift += beta
+        shift += _f32(beta, "batch_norm_affine: beta")
     return scale, shift.astype(np.float32), inv_std
 
 
 def moving_average(variable, value, momentum):
     """``variable = variable * momentum + value * (1 - momentum)``, in place."""
+    if not isinstance(variable, np.ndarray) or variable.dtype != np.float32 or \
+            not variable.flags.writeable:
+        raise TypeError("moving_average: variable must be a writable float32 array")
+    value = _f32(value, "moving_average: value")
+    if value.shape != variable.shape:
+        raise ValueError(f"moving_average: value has shape {value.shape}, the variable "
+                         f"{variable.shape}")
+    momentum = _finite(momentum, "moving_average: momentum")
     variable *= np.float32(momentum)
     variable += np.float32(1.0 - momentum) * value
     return variable
@@ -823,9 +1175,18 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
     kernel); by default the last axis."""
     kernel = _f32(kernel, "fold_affine: kernel")
     scale = _f32(scale, "fold_affine: scale")
-    shape = channel_shape or (scale.size,)
+    shift = _f32(shift, "fold_affine: shift")
+    shape = tuple(channel_shape or (scale.size,))
+    if scale.ndim != 1 or shift.shape != scale.shape or \
+            int(np.prod(shape, dtype=np.int64)) != scale.size or \
+            kernel.shape[kernel.ndim - len(shape):] != shape:
+        raise ValueError(f"fold_affine: scale {scale.shape} and shift {shift.shape} do not "
+                         f"fit the output channels {shape} of a kernel of shape "
+                         f"{kernel.shape}")
     folded = (kernel * scale.reshape(shape)).astype(np.float32)
     b = scale * 0 if bias is None else _f32(bias, "fold_affine: bias")
+    if b.shape != scale.shape:
+        raise ValueError(f"fold_affine: bias has shape {b.shape}, expected {scale.shape}")
     return np.ascontiguousarray(folded), (b * scale + shift).astype(np.float32)
 
 
@@ -842,6 +1203,7 @@ def _binary(name, a, b, out):
         except ValueError:
             raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be "
                              f"broadcast together") from None
+        check_size(shape, name)
         a = np.ascontiguousarray(np.broadcast_to(a, shape))
         b = np.ascontiguousarray(np.broadcast_to(b, shape))
     out = _out(out, a.shape, name)
@@ -882,8 +1244,9 @@ def axpby(alpha, a, beta=0.0, b=None, out=None):
         b = _c32(b, "axpby: b")
         if b.shape != a.shape:
             raise ValueError(f"axpby: shapes {a.shape} and {b.shape} differ")
+    alpha, beta = _number(alpha, "axpby: alpha"), _number(beta, "axpby: beta")
     out = _out(out, a.shape, "axpby")
-    return _k.axpby(float(alpha), a, float(beta), b, out)
+    return _k.axpby(alpha, a, beta, b, out)
 
 
 def extremum_grad(xs, y, dy, outs=None):
@@ -892,6 +1255,10 @@ def extremum_grad(xs, y, dy, outs=None):
     ``y`` there (TensorFlow's rule for ties).  ``outs`` (a list, entries may
     be None to skip an input) receives them; returns the list."""
     xs = [_c32(x, "extremum_grad: input") for x in xs]
+    if not xs:
+        raise ValueError("extremum_grad: expected at least one input")
+    if outs is not None and len(outs) != len(xs):
+        raise ValueError(f"extremum_grad: {len(outs)} gradient arrays for {len(xs)} inputs")
     y, dy = _c32(y, "extremum_grad: y"), _c32(dy, "extremum_grad: dy")
     for x in xs + [dy]:
         if x.shape != y.shape:
@@ -905,20 +1272,29 @@ def extremum_grad(xs, y, dy, outs=None):
 def reduce_to_shape(g, shape):
     """``g`` summed over the axes along which an input of ``shape`` was
     broadcast to ``g``'s shape: the gradient of that input."""
+    g = _f32(g, "reduce_to_shape: g")
     shape = tuple(shape)
+    try:
+        fits = np.broadcast_shapes(shape, g.shape) == g.shape
+    except (ValueError, TypeError):
+        fits = False
+    if not fits:
+        raise ValueError(f"reduce_to_shape: an input of shape {shape} does not broadcast to "
+                         f"the gradient's shape {g.shape}")
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
-    return np.ascontiguousarray(g.sum(axis=axes, dtype=np.float32).reshape(shape))
+    # (np.ascontiguousarray would turn a 0-d result into shape (1,))
+    return np.asarray(g.sum(axis=axes, dtype=np.float32)).reshape(shape)
 
 
 def _axis(axis, ndim, name):
-    try:
-        axis = int(axis)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: axis must be an integer, got {axis!r}") from None
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (numbers.Integral,
+                                                                    np.integer)):
+        raise ValueError(f"{name}: axis must be an integer, got {axis!r}")
+    axis = int(axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}: axis {axis} is out of range for arrays of rank {ndim}")
     return axis % ndim
@@ -927,6 +1303,8 @@ def _axis(axis, ndim, name):
 def concatenate(xs, axis=-1, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
     equal), copied in C block by block."""
+    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)):
+        raise TypeError(f"concatenate: expected a list of arrays, got {type(xs).__name__}")
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
@@ -956,6 +1334,10 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
     an input; returns the list."""
     dy = _c32(dy, "concatenate backward: dy")
     axis = _axis(axis, dy.ndim, "concatenate backward")
+    sizes = [_integer(n, "concatenate backward: sizes", low=0) for n in sizes]
+    if outs is not None and len(outs) != len(sizes):
+        raise ValueError(f"concatenate backward: {len(outs)} gradient arrays for "
+                         f"{len(sizes)} inputs")
     if sum(sizes) != dy.shape[axis]:
         raise ValueError(f"concatenate backward: sizes {list(sizes)} do not add up to "
                          f"{dy.shape[axis]}")
@@ -997,13 +1379,15 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     needs (one per vector)."""
     x = _c32(x, "l2_normalize: x")
     axis = _axis(axis, x.ndim, "l2_normalize")
+    epsilon = _finite(epsilon, "l2_normalize: epsilon", low=0.0)
     moved = axis != x.ndim - 1
     xm = np.ascontiguousarray(np.moveaxis(x, axis, -1)) if moved else x
     rows = xm.size // xm.shape[-1] if xm.shape[-1] else 0
     norms = _out(norms, (rows,), "l2_normalize: norms")
-    y = np.empty(xm.shape, np.float32) if (moved or out is None) else \
-        _out(out, x.shape, "l2_normalize")
-    _k.l2_normalize_rows(xm, y, norms, float(epsilon))
+    if out is not None:
+        out = _out(out, x.shape, "l2_normalize")
+    y = np.empty(xm.shape, np.float32) if (moved or out is None) else out
+    _k.l2_normalize_rows(xm, y, norms, epsilon)
     if moved:
         y = np.ascontiguousarray(np.moveaxis(y, -1, axis))
         if out is not None:
@@ -1014,15 +1398,25 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
 
 def l2_normalize_grad(x, y, norms, dy, axis=-1, epsilon=1e-12, out=None):
     """The input gradient of ``y = l2_normalize(x, axis)`` from ``dy``."""
-    x, y, dy = _c32(x, "l2_normalize backward: x"), _c32(y), _c32(dy)
-    axis = _axis(axis, x.ndim, "l2_normalize backward")
+    name = "l2_normalize backward"
+    x, y, dy = _c32(x, f"{name}: x"), _c32(y, f"{name}: y"), _c32(dy, f"{name}: dy")
+    axis = _axis(axis, x.ndim, name)
+    epsilon = _finite(epsilon, f"{name}: epsilon", low=0.0)
+    if y.shape != x.shape or dy.shape != x.shape:
+        raise ValueError(f"{name}: x, y and dy must share a shape, got {x.shape}, {y.shape} "
+                         f"and {dy.shape}")
+    rows = x.size // x.shape[axis] if x.shape[axis] else 0
+    norms = _c32(norms, f"{name}: norms")
+    if norms.size != rows:
+        raise ValueError(f"{name}: norms must hold {rows} values, got {norms.size}")
+    out = _out(out, x.shape, name)
     if axis != x.ndim - 1:
         mv = [np.ascontiguousarray(np.moveaxis(t, axis, -1)) for t in (x, y, dy)]
         dx = np.empty(mv[0].shape, np.float32)
-        _k.l2_normalize_backward_rows(mv[0], mv[1], norms, mv[2], dx, float(epsilon))
-        return np.ascontiguousarray(np.moveaxis(dx, -1, axis))
-    out = _out(out, x.shape, "l2_normalize backward")
-    return _k.l2_normalize_backward_rows(x, y, norms, dy, out, float(epsilon))
+        _k.l2_normalize_backward_rows(mv[0], mv[1], norms, mv[2], dx, epsilon)
+        out[...] = np.moveaxis(dx, -1, axis)
+        return out
+    return _k.l2_normalize_backward_rows(x, y, norms, dy, out, epsilon)
 # ------------------------------------------------------------- embedding
 
 def _ids(ids, name):

@@ -30,6 +30,7 @@ either kind of file.  Every file is written through
 import io
 import json
 import os
+import struct
 import zipfile
 import zlib
 
@@ -41,6 +42,7 @@ WEIGHTS_FORMAT = "pynn.weights"
 _CONFIG_ENTRY = "model.json"
 _MAX_CONFIG_BYTES = 64 << 20
 _NPY_HEADER_SLACK = 1 << 16  # the most a .npy header may add to the data
+_MAX_MEMBERS = 1 << 20
 
 
 class ModelFileError(ValueError):
@@ -472,16 +474,39 @@ class _Reader:
             raise ModelFileError(f"{self.path!r} is a folder, not a .pynn file")
         try:
             self.zf = zipfile.ZipFile(self.path, "r")
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+                NotImplementedError, struct.error, KeyError, IndexError, OverflowError) as e:
+            # (a damaged central directory surfaces as any of these)
             size = os.path.getsize(self.path)
             what = "it is empty" if size == 0 else f"it is not a zip archive ({e})"
             raise ModelFileError(f"{self.path!r} is not a pynn model file or is damaged: "
                                  f"{what}") from None
         try:
+            self._check_members()
             self.doc = self._read_doc()
         except BaseException:
             self.zf.close()
             raise
+
+    def _check_members(self):
+        """Refuse archives whose member names could mean something outside
+        the archive if anything ever extracted them ('..', absolute paths,
+        drive letters, backslashes), or that name a member twice (which copy
+        is read would be up to the zip library)."""
+        names = self.zf.namelist()
+        if len(names) > _MAX_MEMBERS:
+            self.fail(f"the archive has {len(names)} members, more than the {_MAX_MEMBERS} a "
+                      f"pynn file may hold")
+        seen = set()
+        for name in names:
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith(("/", "\\")) or "\\" in name or ".." in parts or \
+                    (len(name) > 1 and name[1] == ":") or "\0" in name:
+                self.fail(f"the archive holds a member with an unsafe name {name!r}; pynn "
+                          f"files hold only model.json, weights/ and optimizer/")
+            if name in seen:
+                self.fail(f"the archive holds the member {name!r} twice")
+            seen.add(name)
 
     def close(self):
         self.zf.close()
@@ -500,7 +525,7 @@ class _Reader:
         try:
             return self.zf.read(info)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError, RuntimeError) as e:
+                NotImplementedError, RuntimeError, struct.error, OverflowError) as e:
             self.fail(f"the entry {entry!r} cannot be read ({e}); the file is damaged")
 
     def _read_doc(self):

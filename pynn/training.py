@@ -630,7 +630,15 @@ class TrainingMixin:
             validation_batch_size=None, validation_freq=1, max_queue_size=10, workers=1,
             use_multiprocessing=False):
         """Train for ``epochs`` over arrays or a stream of batches; returns
-        the History."""
+        the History.
+
+        Threads: ``fit`` updates the model's weights and optimizer state in
+        place and keeps each step's activations on the graph's nodes, so
+        one model (or a layer shared between models) must be trained by one
+        thread at a time, and ``predict``/``evaluate`` running in other
+        threads meanwhile see weights from before, during or after any
+        step.  Different models train in parallel threads safely (the
+        kernels release the GIL)."""
         self._require_compiled("fit()")
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
@@ -861,7 +869,10 @@ class TrainingMixin:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
                 max_queue_size=10, workers=1, use_multiprocessing=False):
         """Outputs for ``x``, batch by batch (each call has buffers of its
-        own, so threads may share the model).  A progress bar is shown
+        own, so any number of threads may call ``predict``, ``evaluate`` and
+        the model itself in inference mode at once; see ``fit`` for what
+        training shares).  Memory-mapped inputs, and inputs whose float32
+        copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
         from .models.passes import run_inference
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))

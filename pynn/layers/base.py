@@ -37,6 +37,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..models.node import CallContext, KerasTensor, Node
+from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 
 _name_counts = defaultdict(int)
 
@@ -414,11 +415,11 @@ class Layer:
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
-        arr = np.ascontiguousarray(a, dtype=dtype)
-        if arr.ndim == 0:
+        arr = np.asarray(a, dtype=dtype)
+        if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "
                              f"dimension, got a scalar")
-        return arr
+        return np.ascontiguousarray(arr)
 
     def call(self, inputs, training=False):
         """The layer's output for ``inputs`` (arrays), computed at once
@@ -470,24 +471,6 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-# A layer or file asking for more than this many values in one array is
-# refused before anything is allocated (16 GiB of float32).
-MAX_ARRAY_SIZE = 1 << 32
-
-
-def check_size(shape, what):
-    """Refuse shapes that are negative or absurdly large before anything is
-    allocated, naming them."""
-    size = 1
-    for d in shape:
-        if d < 0:
-            raise ValueError(f"{what}: negative dimension in shape {tuple(shape)}")
-        size *= d
-    if size > MAX_ARRAY_SIZE:
-        raise ValueError(f"{what}: shape {tuple(shape)} holds {size:,} values, more than the "
-                         f"{MAX_ARRAY_SIZE:,} a pynn array may hold")
 
 
 class InputLayer(Layer):

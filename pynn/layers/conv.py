@@ -3,22 +3,31 @@
 Data is channels-last (NHWC) and kernels are HWIO, as Keras stores them, so
 Keras weights load unchanged.  Conv1D runs the 2-D kernels at height 1.
 """
+import numbers
+
+import numpy as np
+
 from .. import activations, constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
 from .core import ActivationMixin, _grad, _positive_int, weight_options
 
 
 def _tuple(value, n, what, layer):
-    if isinstance(value, int):
-        return (value,) * n
+    """An int or a tuple of ``n`` ints (whole numbers no larger than a pynn
+    array may be long; 2.5 is refused, not truncated) as a tuple."""
+    def whole(v):
+        return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) \
+            and abs(int(v)) <= ops.MAX_ARRAY_SIZE
+    if whole(value):
+        return (int(value),) * n
     try:
-        t = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
+        t = tuple(value)
+    except TypeError:
         t = ()
-    if len(t) != n:
-        raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints, "
-                         f"got {value!r}")
-    return t
+    if len(t) != n or not all(whole(v) for v in t):
+        raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints (at most "
+                         f"{ops.MAX_ARRAY_SIZE:,}), got {value!r}")
+    return tuple(int(v) for v in t)
 
 
 def _check_format(data_format, layer):

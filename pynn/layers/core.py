@@ -126,7 +126,8 @@ def _positive_int(value, what, layer):
     """``value`` as a positive int no larger than a pynn array may hold,
     or a ValueError naming the layer and the argument."""
     try:
-        ok = float(value) == int(value) and int(value) > 0
+        ok = not isinstance(value, (str, bytes, bool)) and float(value) == int(value) and \
+            int(value) > 0
     except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:

@@ -142,8 +142,8 @@ def ref_loss(kind, t, p):
         return np.abs(p - t).mean(-1)
     if kind == "binary_crossentropy":
         return -(t * np.log(pc) + (1 - t) * np.log(1 - pc)).mean(-1)
-    if kind == "categorical_crossentropy":
-        return -(t * np.log(pc)).sum(-1)
+    if kind == "categorical_crossentropy":  # Keras first divides p by its sum
+        return -(t * np.log(np.clip(p / p.sum(-1, keepdims=True), eps, 1 - eps))).sum(-1)
     if kind == "softmax_crossentropy":
         m = p.max(-1, keepdims=True)
         lse = m[..., 0] + np.log(np.exp(p - m).sum(-1))
