@@ -233,8 +233,14 @@ def test_optimizer_state_and_learning_rate_survive(tmp_path):
 def test_no_pickle_anywhere_in_the_saving_code():
     import inspect
 
+    import pkgutil
+
     import pynn.saving
     import pynn.utils.io
-    for mod in (pynn.saving, pynn.utils.io):
+    modules = [pynn.utils.io, pynn.saving] + [
+        __import__(f"pynn.saving.{m.name}", fromlist=["_"])
+        for m in pkgutil.iter_modules(pynn.saving.__path__)]
+    assert len(modules) > 5
+    for mod in modules:
         src = inspect.getsource(mod)
         assert "import pickle" not in src and "allow_pickle=True" not in src
