@@ -139,13 +139,6 @@ def write_strings(group, name, values):
             group.attrs[f"{name}{i}"] = part
 
 
-def own_weights(layer):
-    """A layer's weights in the order Keras 3 stores them: those created
-    trainable, then the others."""
-    ws = layer.weights
-    return [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
-
-
 def legacy_weights(layer):
     """A layer's (or nested model's) weights in the legacy HDF5 order:
     trainable weights, then non-trainable ones, by the layer's current

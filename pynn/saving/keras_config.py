@@ -14,7 +14,12 @@ Keras class:
   one value pynn implements, checked on reading (``ANY``: the setting does
   not change what is computed);
 * ``convert``: functions for settings whose form differs (tf.keras 2 writes
-  BatchNormalization's ``axis`` as a list).
+  BatchNormalization's ``axis`` as a list);
+* ``weight_paths``: where, under the layer's own path in a weights file,
+  Keras keeps its variables: ``''`` (the layer itself) for most; a
+  recurrent layer's belong to its cell (``'cell'``), and a wrapper of two
+  layers lists both paths, the layer's weights being split between them
+  in order.
 
 Nested objects (initializers, regularizers, constraints, optimizers,
 losses, metrics) have tables of the same shape.  A new pynn layer needs
@@ -37,6 +42,7 @@ class Row(NamedTuple):
     pinned: dict = {}
     keras_only: dict = {}
     convert: dict = {}
+    weight_paths: tuple = ("",)
 
 
 def _single_axis(value):
@@ -159,6 +165,18 @@ def keras_class_name(layer):
     if isinstance(layer, Model):
         return "Functional"
     return _KERAS_NAME.get(type(layer).__name__, type(layer).__name__)
+
+
+def weight_groups(layer):
+    """[(path under the layer's, weights)]: the layer's weights (in Keras 3's
+    order: created trainable first) grouped where Keras keeps them."""
+    ws = layer.weights
+    ws = [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
+    row = LAYERS.get(keras_class_name(layer))
+    paths = row.weight_paths if row is not None else ("",)
+    n = len(ws) // len(paths)
+    return [(p, ws[i * n:(i + 1) * n] if i < len(paths) - 1 else ws[i * n:])
+            for i, p in enumerate(paths)]
 
 
 def _keras_object(spec, module):

@@ -29,9 +29,9 @@ import zlib
 
 from .common import ModelFileError, check_overwrite, check_readable, require_h5py, rng_untouched
 from .config import compile_from_config, model_from_config
-from .hdf5 import H5Reader, optimizer_arrays, optimizer_state_from, own_weights
+from .hdf5 import H5Reader, optimizer_arrays, optimizer_state_from
 from .keras_config import compile_from_keras, compile_to_keras, keras_class_name, \
-    model_from_keras, to_keras
+    model_from_keras, to_keras, weight_groups
 
 # The Keras release whose file layout pynn writes.
 KERAS_VERSION = "3.15.1"
@@ -73,6 +73,15 @@ def _vars_path(path):
     return f"{path}/vars" if path else "vars"
 
 
+def _variable_groups(path, layer):
+    """[(HDF5 group path, weights)] of a layer at ``path``: its own
+    'vars' group, and those of the parts that hold its variables where
+    Keras keeps them there (a recurrent layer's cell)."""
+    groups = weight_groups(layer)
+    out = [] if groups[0][0] == "" else [(_vars_path(path), [])]
+    return out + [(_vars_path(f"{path}/{sub}" if sub else path), ws) for sub, ws in groups]
+
+
 # ------------------------------------------------------------------ write
 
 def write_weights(f, model, with_optimizer):
@@ -80,12 +89,14 @@ def write_weights(f, model, with_optimizer):
     file ``f``, as Keras 3 lays them out."""
     from ..models.functional import Model
     for path, layer in weight_layout(model):
-        group = f.create_group(_vars_path(path))
-        group.attrs["name"] = layer.name
-        if isinstance(layer, Model):  # a model's variables are its layers'
-            continue
-        for i, w in enumerate(own_weights(layer)):
-            group.create_dataset(str(i), data=w.value)
+        # a model's variables are its layers'
+        groups = [(_vars_path(path), [])] if isinstance(layer, Model) else \
+            _variable_groups(path, layer)
+        for group_path, weights in groups:
+            group = f.create_group(group_path)
+            group.attrs["name"] = layer.name
+            for i, w in enumerate(weights):
+                group.create_dataset(str(i), data=w.value)
     if with_optimizer:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = model.optimizer.name
@@ -145,28 +156,33 @@ def read_weights(reader, model, skip_mismatch=False):
     for path, layer in weight_layout(model):
         if isinstance(layer, Model):
             continue
-        mine = own_weights(layer)
-        label = f"layer {layer.name!r} ({path})"
-        group = reader.group(f, _vars_path(path), label)
-        keys = sorted(group.keys(), key=lambda k: (len(k), k)) if group is not None else []
-        problem = None
-        if keys != [str(i) for i in range(len(keys))]:
-            problem = f"its variables are named {keys}, not 0, 1, ..."
-        elif len(keys) != len(mine):
-            problem = (f"the model's layer has {len(mine)} weight arrays, the file holds "
-                       f"{len(keys)}" + (" (its group is missing)" if group is None else ""))
-        else:
-            datasets = [reader.dataset(group, k, f"variable {k} of {label}") for k in keys]
-            shapes = [tuple(d.shape) for d in datasets]
-            if shapes != [w.shape for w in mine]:
-                problem = (f"the model's weights have shapes {[w.shape for w in mine]}, the "
-                           f"file's {shapes}")
+        groups = _variable_groups(path, layer)
+        found, problem = [], None
+        for group_path, mine in groups:
+            label = f"layer {layer.name!r} ({group_path})"
+            group = reader.group(f, group_path, label)
+            keys = sorted(group.keys(), key=lambda k: (len(k), k)) if group is not None else []
+            if keys != [str(i) for i in range(len(keys))]:
+                problem = f"{label}: its variables are named {keys}, not 0, 1, ..."
+            elif len(keys) != len(mine):
+                problem = (f"{label}: the model's layer has {len(mine)} weight arrays, the "
+                           f"file holds {len(keys)}" +
+                           (" (its group is missing)" if group is None else ""))
+            else:
+                datasets = [reader.dataset(group, k, f"variable {k} of {label}") for k in keys]
+                shapes = [tuple(d.shape) for d in datasets]
+                if shapes != [w.shape for w in mine]:
+                    problem = (f"{label}: the model's weights have shapes "
+                               f"{[w.shape for w in mine]}, the file's {shapes}")
+                found += zip(mine, datasets)
+            if problem is not None:
+                break
         if problem is not None:
             if skip_mismatch:
-                warnings.warn(f"{reader.label!r}: skipping {label}: {problem}", stacklevel=3)
+                warnings.warn(f"{reader.label!r}: skipping {problem}", stacklevel=3)
                 continue
-            reader.fail(f"{label}: {problem}")
-        for w, d in zip(mine, datasets):
+            reader.fail(problem)
+        for w, d in found:
             assign.append((w, reader.array(d, w.shape, f"weight {w.name!r} ({d.name})")))
     for w, value in assign:
         w.assign(value)
