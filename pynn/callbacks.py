@@ -222,9 +222,9 @@ class ModelCheckpoint(Callback):
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         super().__init__()
-        from .saving import _check_suffix
+        from .saving import file_kind
         self.filepath = _os.fspath(filepath)
-        _check_suffix(self.filepath, "ModelCheckpoint")
+        file_kind(self.filepath, "ModelCheckpoint")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only

@@ -92,6 +92,19 @@ class TFLiteConverter:
     def from_keras_model(cls, model):
         return cls(model)
 
+    @classmethod
+    def from_keras_model_file(cls, model_file, input_arrays=None, input_shapes=None,
+                              output_arrays=None, custom_objects=None):
+        """A converter for the model saved in ``model_file`` (``.h5``,
+        ``.keras`` or ``.pynn``), as TensorFlow 1's converter was made from
+        a saved Keras model."""
+        if input_arrays is not None or input_shapes is not None or output_arrays is not None:
+            raise ConversionError("from_keras_model_file: input_arrays, input_shapes and "
+                                  "output_arrays are not supported; the model's own inputs "
+                                  "and outputs are converted")
+        from ..models import load_model
+        return cls(load_model(model_file, custom_objects=custom_objects, compile=False))
+
     # ---------------------------------------------------------- settings
 
     def _mode(self):

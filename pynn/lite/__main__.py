@@ -44,8 +44,10 @@ def _calibration_data(inputs, out):
 
 def main(argv=None):
     parser = _Parser(prog="python -m pynn.lite",
-                     description="Export a pynn model (.pynn) to TensorFlow Lite (.tflite).")
-    parser.add_argument("model", help="a model file written by model.save (.pynn)")
+                     description="Export a saved model (.pynn, .keras, .h5) to TensorFlow "
+                                 "Lite (.tflite).")
+    parser.add_argument("model",
+                        help="a model file written by model.save (.pynn, .keras or .h5)")
     parser.add_argument("output", help="the .tflite file to write")
     parser.add_argument("--quantize", choices=["float16", "dynamic", "int8"], default=None,
                         help="post-training quantization (default: none, float32)")

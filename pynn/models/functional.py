@@ -753,19 +753,22 @@ class Model(TrainingMixin, Layer):
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Write the whole model (config, weights, compile settings and
-        optimizer state) to a ``.pynn`` file; see pynn.saving."""
+        optimizer state) to a ``.pynn``, ``.keras`` or ``.h5`` file, by its
+        name; see pynn.saving."""
         if kwargs:
             raise TypeError(f"save: unexpected argument(s) {', '.join(sorted(kwargs))}")
         from .. import saving
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
-        """Write the weights only, to a file named ``*.weights.pynn``."""
+        """Write the weights only, to ``*.weights.pynn``, ``*.weights.h5``
+        (Keras 3) or ``*.h5`` (legacy HDF5)."""
         from .. import saving
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, by_name=False):
-        """Read weights saved by save_weights (or from a whole-model file)."""
+        """Read weights saved by save_weights, or from a whole-model file
+        (``.pynn``, ``.keras``, ``.h5``; published Keras weight files too)."""
         from .. import saving
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 

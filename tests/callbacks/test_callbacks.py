@@ -141,8 +141,8 @@ def test_checkpoint_every_epoch_and_every_n_batches(tmp_path):
 
 
 def test_checkpoint_arguments_are_checked(tmp_path):
-    with pytest.raises(ValueError, match="HDF5"):
-        callbacks.ModelCheckpoint(str(tmp_path / "m.h5"))
+    with pytest.raises(ValueError, match="TensorFlow Lite"):
+        callbacks.ModelCheckpoint(str(tmp_path / "m.tflite"))
     with pytest.raises(ValueError, match="save_freq"):
         callbacks.ModelCheckpoint(str(tmp_path / "m.pynn"), save_freq="batch")
     x, y = data()

@@ -1,0 +1,107 @@
+"""Saving and loading models and weights, in three formats chosen by the
+file name:
+
+``.pynn``
+    pynn's own zip of a JSON config and ``.npy`` arrays (pynn_format);
+``.keras``
+    Keras 3's zip, read and written so that Keras and pynn load each
+    other's files (keras_format), and ``.weights.h5``, its weights alone;
+``.h5`` / ``.hdf5``
+    the legacy HDF5 format of Keras 2, tf.keras and Keras 3's ``.h5``
+    (legacy_h5): whole models, and weights such as keras.applications
+    publishes.
+
+The Keras formats need h5py (``pip install 'pynn[keras]'``), imported only
+when such a file is touched.  No format carries code or a pickle; every
+reader checks what the file declares (sizes, shapes, names, classes)
+before it allocates or builds anything, and raises :class:`ModelFileError`
+naming the problem.  Configs pass through one translation table between
+pynn's and Keras's terms (keras_config).
+"""
+from . import keras_format, legacy_h5, pynn_format
+from .common import H5, KERAS, KERAS_WEIGHTS, PYNN, ModelFileError, file_kind
+from .config import (compile_config, compile_from_config, deserialize_layer,
+                     functional_config, layer_classes, model_from_config, sequential_config,
+                     serialize_layer)
+
+from .pynn_format import restore_training_state
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError",
+           "restore_training_state",
+           "model_from_config", "serialize_layer", "deserialize_layer", "layer_classes",
+           "functional_config", "sequential_config", "compile_config", "compile_from_config",
+           "file_kind"]
+
+
+def save_model(model, filepath, overwrite=True):
+    """Write the whole model (config, weights, compile settings and
+    optimizer state) in the format its name asks for."""
+    kind = file_kind(filepath, "save")
+    if kind == PYNN:
+        pynn_format.save_model(model, filepath, overwrite)
+    elif kind == KERAS:
+        keras_format.save_keras(model, filepath, overwrite)
+    else:
+        legacy_h5.save_h5(model, filepath, overwrite)
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Write the weights only: ``*.weights.pynn``, Keras 3's ``*.weights.h5``
+    or a legacy ``*.h5`` weights file."""
+    kind = file_kind(filepath, "save_weights")
+    if kind == PYNN:
+        pynn_format.save_weights(model, filepath, overwrite)
+    elif kind == KERAS_WEIGHTS:
+        keras_format.save_weights_h5(model, filepath, overwrite)
+    elif kind == H5:
+        legacy_h5.save_weights_legacy(model, filepath, overwrite)
+    else:
+        raise ValueError(f"save_weights: {filepath!r} names a whole-model file; weights go to "
+                         f"'name.weights.h5' (Keras 3), 'name.h5' (legacy) or "
+                         f"'name.weights.pynn'")
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """The model saved in ``filepath`` (``.pynn``, ``.keras`` or ``.h5``),
+    with its weights and, when ``compile``, its compile settings and
+    optimizer state.  Nothing in a file is ever run: ``safe_mode`` is
+    accepted for Keras's signature, and a Lambda layer is refused whatever
+    its value; ``custom_objects`` maps class names to your own classes."""
+    kind = file_kind(filepath, "load_model")
+    if kind == PYNN:
+        return pynn_format.load_model(filepath, custom_objects, compile)
+    if kind == KERAS:
+        return keras_format.load_keras(filepath, custom_objects, compile)
+    if kind == KERAS_WEIGHTS:
+        raise ValueError(f"load_model: {filepath!r} is a weights file; build the model and "
+                         f"call model.load_weights() on it")
+    return legacy_h5.load_h5(filepath, custom_objects, compile)
+
+
+def load_weights(model, filepath, skip_mismatch=False, by_name=False):
+    """Assign the weights stored in ``filepath`` to ``model``, checking
+    counts and shapes.  ``by_name`` matches layers by name (pynn and legacy
+    HDF5 files; only layers present in both get weights);
+    ``skip_mismatch`` leaves weights of another shape as they are, as
+    Keras does."""
+    kind = file_kind(filepath, "load_weights")
+    if kind == PYNN:
+        pynn_format.load_weights(model, filepath, skip_mismatch, by_name)
+        return
+    if not model.built:
+        raise ValueError(f"load_weights: the model {model.name!r} has not been built; give it "
+                         f"an input shape first, so that its weights exist")
+    reader, archive = keras_format.open_weights(filepath)
+    try:
+        if legacy_h5.is_legacy(reader):
+            legacy_h5.read_weights(reader, model, by_name, skip_mismatch)
+        elif by_name:
+            raise ValueError(f"load_weights: by_name=True matches layers in legacy HDF5 files "
+                             f"(.h5) and .pynn files; {filepath!r} is in Keras 3's layout, "
+                             f"whose weights are matched by position, as Keras does")
+        else:
+            keras_format.read_weights(reader, model, skip_mismatch)
+    finally:
+        reader.close()
+        if archive is not None:
+            archive.close()

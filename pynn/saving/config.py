@@ -1,0 +1,331 @@
+"""Model configs: the layer registry, a model's config (Keras 3's
+functional and Sequential structure) and back, and the compile settings.
+Every file format builds on these: ``.pynn`` stores them as they are, the
+Keras formats translate them (see keras_config)."""
+
+
+def layer_classes():
+    """Every Layer subclass by class name (pynn's own win a name clash), so
+    layers defined after this module, in pynn or by users, are found."""
+    from .. import layers as _layers  # noqa: F401  (imports every layer module)
+    from ..layers.base import Layer
+    found, todo = {}, list(Layer.__subclasses__())
+    seen = set()
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+        name = cls.__name__
+        if name not in found or (cls.__module__.startswith("pynn.")
+                                 and not found[name].__module__.startswith("pynn.")):
+            found[name] = cls
+    return found
+
+
+def serialize_layer(layer):
+    """``{'class_name', 'config'}`` of a layer; a model built from inputs
+    and outputs is a 'Functional', as Keras names it."""
+    from ..models.summary import class_label
+    return {"class_name": class_label(layer), "config": layer.get_config()}
+
+
+_MODEL_CLASSES = ("Functional", "Model", "Sequential")
+
+
+def deserialize_layer(spec, custom_objects=None):
+    from ..layers.base import Layer
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) \
+            or not isinstance(spec.get("config", {}), dict):
+        raise ValueError(f"a layer must be described as {{'class_name': ..., 'config': {{...}}}}, "
+                         f"got {spec!r}")
+    name = spec["class_name"]
+    custom = (custom_objects or {}).get(name)
+    if custom is None and name in _MODEL_CLASSES:
+        return model_from_config(spec, custom_objects)
+    cls = custom or layer_classes().get(name)
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise ValueError(f"unknown layer class {name!r}; pass it in custom_objects="
+                         f"{{{name!r}: {name}}} if it is your own layer")
+    return cls.from_config(spec.get("config", {}))
+
+
+# ----------------------------------------------------- model <-> config
+
+def _history(tensor, reindex):
+    h = tensor._keras_history
+    node = h.operation._inbound_nodes[h.node_index]
+    return [h.operation.name, reindex.get(id(node), h.node_index), h.tensor_index]
+
+
+def _tensor_ref(tensor, reindex):
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": list(tensor.shape), "dtype": tensor.dtype,
+                       "keras_history": _history(tensor, reindex)}}
+
+
+def functional_config(model):
+    """Keras 3's functional config: every layer with the nodes at which the
+    model calls it (``inbound_nodes``, each naming its input tensors by
+    [layer, node index, tensor index]), and the model's inputs and
+    outputs."""
+    from ..layers.base import InputLayer
+    nodes = set(id(n) for n in model._nodes) | {id(t.node) for t in model._inputs}
+    reindex = {}
+    for layer in model._operations:
+        kept = 0
+        for node in layer._inbound_nodes:
+            if id(node) in nodes:
+                reindex[id(node)] = kept
+                kept += 1
+    layers = []
+    for layer in model._operations:
+        entry = serialize_layer(layer)
+        entry["name"] = layer.name
+        inbound = []
+        if not isinstance(layer, InputLayer):
+            for node in layer._inbound_nodes:
+                if id(node) not in nodes:
+                    continue
+                refs = [_tensor_ref(t, reindex) for t in node.input_tensors]
+                kwargs = {} if node.training is None else {"training": bool(node.training)}
+                inbound.append({"args": [refs[0] if node.single_input else refs],
+                                "kwargs": kwargs})
+        entry["inbound_nodes"] = inbound
+        layers.append(entry)
+
+    def refs(struct):
+        if isinstance(struct, dict):
+            return {k: _history(v, reindex) for k, v in struct.items()}
+        if isinstance(struct, (list, tuple)):
+            return [_history(t, reindex) for t in struct]
+        return _history(struct, reindex)
+
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": refs(model._inputs_struct),
+            "output_layers": refs(model._outputs_struct)}
+
+
+def sequential_config(model):
+    """Keras 3's Sequential config: the InputLayer (once the input is
+    known) and each layer's config."""
+    layers = []
+    if model._input_layer is not None:
+        layers.append(serialize_layer(model._input_layer))
+    layers += [serialize_layer(l) for l in model.layers]
+    shape = model._input_layer.shape if model._input_layer is not None else None
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "build_input_shape": None if shape is None else list(shape)}
+
+
+def _check_history(ref, what):
+    if not (isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in ref[1:])):
+        raise ValueError(f"{what} must be [layer name, node index, tensor index], got {ref!r}")
+    return ref
+
+
+def _functional_from_config(config, custom_objects):
+    from ..models.functional import Model
+    from ..models.node import KerasTensor
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError("a functional model config must be a dict with a 'layers' list")
+    created = {}
+    pending = []
+    for entry in config["layers"]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"a layer entry must be a dict, got {entry!r}")
+        layer = deserialize_layer(entry, custom_objects)
+        name = entry.get("name", layer.name)
+        if name in created:
+            raise ValueError(f"the layer name {name!r} appears twice in the config")
+        created[name] = layer
+        nodes = entry.get("inbound_nodes") or []
+        if not isinstance(nodes, list):
+            raise ValueError(f"inbound_nodes of layer {name!r} must be a list")
+        pending.append((layer, name, list(nodes)))
+    outputs = {}  # (layer name, node index) -> output tensors
+
+    from ..layers.base import InputLayer
+    for layer, name, _ in pending:
+        if isinstance(layer, InputLayer):
+            outputs[(name, 0)] = [layer.output]
+
+    def resolve(ref):
+        if isinstance(ref, dict) and ref.get("class_name") == "__keras_tensor__":
+            ref = (ref.get("config") or {}).get("keras_history")
+        if isinstance(ref, list) and ref and isinstance(ref[0], (list, dict)):
+            return [resolve(r) for r in ref]
+        lname, node_index, tensor_index = _check_history(ref, "a tensor reference")
+        made = outputs.get((lname, node_index))
+        if made is None:
+            return None
+        if tensor_index >= len(made):
+            raise ValueError(f"layer {lname!r} has no output {tensor_index}")
+        return made[tensor_index]
+
+    progress = True
+    while progress:
+        progress = False
+        for layer, name, nodes in pending:
+            while nodes:
+                node = nodes[0]
+                args, kwargs = _node_call(node, name)
+                inputs = resolve(args)
+                leaves = inputs if isinstance(inputs, list) else [inputs]
+                if any(t is None for t in leaves):
+                    break
+                out = layer(inputs, **kwargs)
+                index = sum(1 for key in outputs if key[0] == name)
+                if isinstance(out, dict):
+                    out = list(out.values())
+                outputs[(name, index)] = out if isinstance(out, list) else [out]
+                nodes.pop(0)
+                progress = True
+    stuck = [name for _, name, nodes in pending if nodes]
+    if stuck:
+        raise ValueError(f"the config's graph cannot be rebuilt: the inputs of layers {stuck} "
+                         f"are never produced")
+
+    def structure(refs):
+        if isinstance(refs, dict):
+            return {k: resolve(_check_history(v, "a model input/output")) for k, v in
+                    refs.items()}
+        if isinstance(refs, list) and refs and isinstance(refs[0], list):
+            return [resolve(_check_history(r, "a model input/output")) for r in refs]
+        return resolve(_check_history(refs, "a model input/output"))
+
+    inputs = structure(config.get("input_layers"))
+    outputs_ = structure(config.get("output_layers"))
+    for t in (inputs.values() if isinstance(inputs, dict) else
+              inputs if isinstance(inputs, list) else [inputs]):
+        if not isinstance(t, KerasTensor):
+            raise ValueError("the config names a model input that no layer produces")
+    return Model(inputs, outputs_, name=config.get("name"),
+                 trainable=config.get("trainable", True))
+
+
+def _node_call(node, name):
+    """(inputs reference, call kwargs) of one inbound node, in Keras 3's
+    form ({'args': [...], 'kwargs': {...}}) or Keras 2's ([[name, i, j,
+    kwargs], ...])."""
+    if isinstance(node, dict):
+        args = node.get("args") or []
+        kwargs = node.get("kwargs") or {}
+        if len(args) != 1:
+            raise ValueError(f"layer {name!r}: a node must have one argument (a tensor or a "
+                             f"list of tensors), got {len(args)}")
+        allowed = {k: v for k, v in kwargs.items() if k in ("training", "mask")}
+        if "training" in allowed and allowed["training"] is not None:
+            allowed["training"] = bool(allowed["training"])
+        allowed.pop("mask", None)
+        return args[0], allowed
+    if isinstance(node, list) and node and all(isinstance(r, list) for r in node):
+        refs = [r[:3] for r in node]
+        kwargs = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
+        kwargs = {k: bool(v) for k, v in kwargs.items() if k == "training" and v is not None}
+        return (refs[0] if len(refs) == 1 else refs), kwargs
+    raise ValueError(f"layer {name!r}: cannot read the inbound node {node!r}")
+
+
+def _sequential_from_config(config, custom_objects):
+    from ..models.sequential import Sequential
+    if isinstance(config, list):  # Keras 1/2's bare list of layers
+        config = {"layers": config}
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError("a Sequential config must be a dict with a 'layers' list")
+    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+    for spec in config["layers"]:
+        model.add(deserialize_layer(spec, custom_objects))
+    shape = config.get("build_input_shape")
+    if shape is not None and not model.built and model.layers:
+        if not isinstance(shape, list) or not all(d is None or (isinstance(d, int) and d >= 0)
+                                                  for d in shape):
+            raise ValueError(f"build_input_shape must be a list of integers, got {shape!r}")
+        model.build(tuple(shape))
+    return model
+
+
+def model_from_config(config, custom_objects=None):
+    """A model from ``{'class_name': 'Sequential' | 'Functional', 'config':
+    ...}`` (or a bare Sequential config)."""
+    if isinstance(config, dict) and "class_name" in config and "config" in config:
+        kind = config["class_name"]
+        custom = (custom_objects or {}).get(kind)
+        if custom is not None and hasattr(custom, "from_config") and \
+                kind not in _MODEL_CLASSES:
+            return custom.from_config(config["config"])
+        if kind == "Sequential":
+            return _sequential_from_config(config["config"], custom_objects)
+        if kind in ("Functional", "Model"):
+            return _functional_from_config(config["config"], custom_objects)
+        raise ValueError(f"unknown model class {kind!r}; pynn reads Sequential and "
+                         f"Functional models")
+    return _sequential_from_config(config, custom_objects)
+
+
+def _serialize_metric(m):
+    from ..metrics import Metric
+    if isinstance(m, str):
+        return m
+    if isinstance(m, Metric) or (isinstance(m, type) and issubclass(m, Metric)):
+        cls = m if isinstance(m, type) else type(m)
+        return {"class_name": cls.__name__,
+                "config": {"name": m.name} if not isinstance(m, type) else {}}
+    if callable(m) and (hasattr(m, "_metric_class") or hasattr(m, "_loss_class")):
+        return m.__name__
+    raise ValueError(f"save: cannot describe the metric {m!r} in a model file")
+
+
+def map_structure(fn, spec):
+    """``fn`` over the leaves of a loss or metrics spec: one value, a list
+    or a dict by output name (a serialized object, a dict with a
+    'class_name', is a leaf)."""
+    if isinstance(spec, dict) and "class_name" not in spec:
+        return {k: map_structure(fn, v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [map_structure(fn, v) for v in spec]
+    return None if spec is None else fn(spec)
+
+
+def compile_config(model):
+    from .. import losses, optimizers
+    loss, loss_weights, metrics, weighted = model._compile_args
+
+    def ser_loss(l):
+        return losses.serialize(losses.get(l))
+
+    return {"optimizer": optimizers.serialize(model.optimizer),
+            "loss": map_structure(ser_loss, loss),
+            "loss_weights": loss_weights,
+            "metrics": map_structure(_serialize_metric, metrics),
+            "weighted_metrics": map_structure(_serialize_metric, weighted)}
+
+
+def compile_from_config(model, config):
+    from .. import losses
+    from .. import metrics as metrics_mod
+    from .. import optimizers
+    if not isinstance(config, dict):
+        raise ValueError("the compile settings must be a dict")
+
+    def metric(m):
+        if isinstance(m, dict):
+            cls = getattr(metrics_mod, str(m.get("class_name")), None)
+            if not (isinstance(cls, type) and issubclass(cls, metrics_mod.Metric)):
+                raise ValueError(f"unknown metric {m.get('class_name')!r}")
+            return cls(**(m.get("config") or {}))
+        if not isinstance(m, str):
+            raise ValueError(f"a metric must be a name or a dict, got {m!r}")
+        return m
+
+    opt = config.get("optimizer")
+    if not isinstance(opt, dict):
+        raise ValueError("the optimizer must be described as a dict")
+    model.compile(optimizer=optimizers.get(opt),
+                  loss=map_structure(losses.get, config.get("loss")),
+                  loss_weights=config.get("loss_weights"),
+                  metrics=map_structure(metric, config.get("metrics")),
+                  weighted_metrics=map_structure(metric, config.get("weighted_metrics")))

@@ -1,0 +1,215 @@
+"""HDF5 pieces the Keras formats share: opening a file, reading an array
+only after its shape and type are checked, string-list attributes, and the
+layer weights in Keras's orders."""
+import json
+import warnings
+
+import numpy as np
+
+from .common import ModelFileError, require_h5py
+
+# Keras splits string-list attributes larger than an HDF5 object header
+# into numbered chunks ('layer_names0', 'layer_names1', ...).
+_HEADER_LIMIT = 64512
+_MAX_JSON_BYTES = 64 << 20
+
+
+class H5Reader:
+    """An HDF5 file (or file object) open for reading, whose failures are
+    ModelFileError naming the file."""
+
+    def __init__(self, source, label):
+        self.h5py = require_h5py(label)
+        self.label = label
+        try:
+            self.file = self.h5py.File(source, "r")
+        except (OSError, ValueError) as e:
+            raise ModelFileError(f"{label!r} is not an HDF5 file or is damaged ({e})") from None
+
+    def close(self):
+        self.file.close()
+
+    def fail(self, message):
+        raise ModelFileError(f"{self.label!r}: {message}")
+
+    def group(self, parent, name, what):
+        """The group ``name`` under ``parent``, or None when there is none."""
+        try:
+            obj = parent.get(name)
+        except (KeyError, OSError, ValueError, RuntimeError) as e:
+            self.fail(f"{what} cannot be read ({e}); the file is damaged")
+        if obj is not None and not isinstance(obj, self.h5py.Group):
+            self.fail(f"{what} is not an HDF5 group")
+        return obj
+
+    def dataset(self, parent, name, what):
+        try:
+            obj = parent.get(name)
+        except (KeyError, OSError, ValueError, RuntimeError) as e:
+            self.fail(f"{what} cannot be read ({e}); the file is damaged")
+        if obj is None:
+            self.fail(f"{what} is missing")
+        if not isinstance(obj, self.h5py.Dataset):
+            self.fail(f"{what} is not an array")
+        return obj
+
+    def array(self, dataset, shape, what):
+        """The dataset as float32, after checking its type and its shape
+        against ``shape`` (nothing is read before)."""
+        shape = tuple(shape)
+        if dataset.dtype.kind != "f":
+            self.fail(f"{what} has dtype {dataset.dtype}, expected floating point")
+        if tuple(dataset.shape) != shape:
+            self.fail(f"{what} has shape {tuple(dataset.shape)} in the file, expected {shape}")
+        try:
+            value = np.asarray(dataset[()], dtype=np.float32)
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            self.fail(f"{what} cannot be read ({e}); the file is damaged")
+        if not np.all(np.isfinite(value)):
+            self.fail(f"{what} contains NaN or infinite values")
+        return np.ascontiguousarray(value.reshape(shape))
+
+    def scalar(self, dataset, what, integer=False):
+        if dataset.shape != () or dataset.dtype.kind not in ("iu" if integer else "fiu"):
+            self.fail(f"{what} must be a {'whole number' if integer else 'number'}")
+        try:
+            value = dataset[()]
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            self.fail(f"{what} cannot be read ({e}); the file is damaged")
+        return int(value) if integer else float(value)
+
+    def strings(self, obj, name, what):
+        """A string-list attribute (Keras's, chunked or not), [] when absent."""
+        attrs = obj.attrs
+        try:
+            if name in attrs:
+                parts = [attrs[name]]
+            else:
+                parts = []
+                while f"{name}{len(parts)}" in attrs:
+                    parts.append(attrs[f"{name}{len(parts)}"])
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            self.fail(f"{what} cannot be read ({e})")
+        out = []
+        for part in parts:
+            for item in np.atleast_1d(np.asarray(part, dtype=object)):
+                if isinstance(item, bytes):
+                    try:
+                        item = item.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self.fail(f"{what} holds a name that is not UTF-8")
+                if not isinstance(item, str):
+                    self.fail(f"{what} must be a list of names")
+                out.append(item)
+        return out
+
+    def json_attr(self, obj, name, what):
+        """A JSON attribute, parsed; None when absent."""
+        try:
+            raw = obj.attrs.get(name)
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            self.fail(f"{what} cannot be read ({e})")
+        if raw is None:
+            return None
+        if isinstance(raw, np.ndarray) and raw.shape == ():
+            raw = raw[()]
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        if not isinstance(raw, str) or len(raw) > _MAX_JSON_BYTES:
+            self.fail(f"{what} must be a JSON text")
+        try:
+            return json.loads(raw)
+        except ValueError as e:
+            self.fail(f"{what} is not valid JSON ({e})")
+
+
+def write_strings(group, name, values):
+    """A string-list attribute as Keras writes it (UTF-8 bytes, chunked
+    when it would not fit an object header)."""
+    data = np.asarray([v.encode("utf-8") for v in values]) if values else np.zeros((0,), "S1")
+    chunks = 1
+    parts = [data]
+    while any(p.nbytes > _HEADER_LIMIT for p in parts):
+        chunks += 1
+        parts = np.array_split(data, chunks)
+    if chunks == 1:
+        group.attrs[name] = data
+    else:
+        for i, part in enumerate(parts):
+            group.attrs[f"{name}{i}"] = part
+
+
+def legacy_weights(layer):
+    """A layer's (or nested model's) weights in the legacy HDF5 order:
+    trainable weights, then non-trainable ones, by the layer's current
+    ``trainable`` setting."""
+    return layer.trainable_weights + layer.non_trainable_weights
+
+
+def optimizer_slices(model):
+    """(weights, per-weight slices of the optimizer's flat state arrays):
+    the trainable weights the optimizer updates, and for each of its state
+    arrays the pieces that belong to each weight (zeros when the optimizer
+    has not taken a step yet)."""
+    model._resolve_compile()
+    weights = model._trainable_snapshot
+    opt = model.optimizer
+    total = sum(w.value.size for w in weights)
+    slots = opt.variables()
+    if len(slots) != len(opt.slot_names) or any(s.size != total for s in slots):
+        slots = [np.zeros(total, np.float32) for _ in opt.slot_names]
+    pieces = []
+    for slot in slots:
+        off, per = 0, []
+        for w in weights:
+            per.append(slot[off:off + w.value.size].reshape(w.shape))
+            off += w.value.size
+        pieces.append(per)
+    return weights, pieces
+
+
+def optimizer_state_from(reader, datasets, model):
+    """Restore the optimizer from its state as Keras stores it: the
+    iteration count, the learning rate, then each trainable weight's state
+    arrays in turn (Adam: momentum, velocity).  A file whose optimizer was
+    never built holds the first two only; state laid out for another
+    optimizer is not restored (with a warning, as Keras does)."""
+    opt = model.optimizer
+    if not datasets:
+        return
+    iterations = reader.scalar(datasets[0], "the optimizer's iteration count", integer=True)
+    if iterations < 0:
+        reader.fail(f"the optimizer's iteration count is negative ({iterations})")
+    model._resolve_compile()
+    weights = model._trainable_snapshot
+    k = len(opt.slot_names)
+    if len(datasets) <= 2:
+        opt.iterations = iterations
+        return
+    if len(datasets) != 2 + k * len(weights):
+        warnings.warn(f"{reader.label!r}: the optimizer's state was not restored: the file "
+                      f"holds {len(datasets) - 2} state arrays, {type(opt).__name__} has "
+                      f"{k} for each of the {len(weights)} trainable weights; training "
+                      f"continues with a fresh optimizer state", stacklevel=4)
+        return
+    flat = []
+    for j, slot in enumerate(opt.slot_names):
+        arrays = [reader.array(datasets[2 + i * k + j], w.shape,
+                               f"the optimizer's {slot} of weight {w.name!r}")
+                  for i, w in enumerate(weights)]
+        flat.append(np.concatenate([a.reshape(-1) for a in arrays]))
+    opt.set_state(iterations, flat)
+
+
+def optimizer_arrays(model):
+    """The optimizer's state as Keras stores it: [(name, array)] for the
+    iteration count, the learning rate and each trainable weight's state
+    arrays in turn."""
+    weights, pieces = optimizer_slices(model)
+    opt = model.optimizer
+    out = [("iteration", np.asarray(opt.iterations, np.int64)),
+           ("learning_rate", np.asarray(opt.learning_rate, np.float32))]
+    for i, w in enumerate(weights):
+        for slot, per in zip(opt.slot_names, pieces):
+            out.append((f"{w.name.replace('/', '_')}_{slot}", per[i]))
+    return out

@@ -1,0 +1,521 @@
+"""pynn's configs in Keras's terms and back, driven by one table.
+
+pynn's classes take Keras's arguments under Keras's names, so a config
+mostly passes through; what differs is written down here, one row per
+Keras class:
+
+* the pynn class it maps to (Keras's ``Functional`` is pynn's ``Model``);
+* ``pinned``: Keras settings that pynn implements for one value only
+  (``data_format='channels_last'``): written, so that Keras never falls
+  back to a global default, and on reading refused, naming the layer and
+  the key, for any other value;
+* ``keras_only``: settings that Keras versions write and pynn has no
+  argument for (``lora_rank``, BatchNormalization's ``renorm``), with the
+  one value pynn implements, checked on reading (``ANY``: the setting does
+  not change what is computed);
+* ``convert``: functions for settings whose form differs (tf.keras 2 writes
+  BatchNormalization's ``axis`` as a list);
+* ``weight_paths``: where, under the layer's own path in a weights file,
+  Keras keeps its variables: ``''`` (the layer itself) for most; a
+  recurrent layer's belong to its cell (``'cell'``), and a wrapper of two
+  layers lists both paths, the layer's weights being split between them
+  in order.
+
+Nested objects (initializers, regularizers, constraints, optimizers,
+losses, metrics) have tables of the same shape.  A new pynn layer needs
+one row in ``LAYERS``; a setting from a file that no row knows and no
+pynn argument takes is refused with the layer and the key named, never
+dropped.
+
+Reading never imports or runs anything a file names: classes are looked
+up in these tables and in ``custom_objects`` only, and a ``Lambda``
+(Python code stored in the file) is refused by name.
+"""
+import inspect
+from typing import NamedTuple
+
+ANY = object()  # a keras_only value meaning: whatever the file says
+
+
+class Row(NamedTuple):
+    pynn: str
+    pinned: dict = {}
+    keras_only: dict = {}
+    convert: dict = {}
+    weight_paths: tuple = ("",)
+
+
+def _single_axis(value):
+    """tf.keras 2 writes BatchNormalization's axis as a one-element list."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+_CHANNELS_LAST = {"data_format": "channels_last"}
+
+# Keras class name -> Row.  Module: keras.layers.
+LAYERS = {
+    "InputLayer": Row("InputLayer", keras_only={"sparse": False, "ragged": False,
+                                                "optional": False}),
+    "Dense": Row("Dense", keras_only={"lora_rank": None, "lora_alpha": None,
+                                      "quantization_config": None}),
+    "Activation": Row("Activation"),
+    "Dropout": Row("Dropout", pinned={"noise_shape": None}),
+    "Flatten": Row("Flatten", pinned=_CHANNELS_LAST),
+    "Reshape": Row("Reshape"),
+    "Conv1D": Row("Conv1D", pinned={**_CHANNELS_LAST, "groups": 1},
+                  keras_only={"lora_rank": None, "lora_alpha": None}),
+    "Conv2D": Row("Conv2D", pinned={**_CHANNELS_LAST, "groups": 1},
+                  keras_only={"lora_rank": None, "lora_alpha": None}),
+    "DepthwiseConv2D": Row("DepthwiseConv2D", pinned=_CHANNELS_LAST),
+    "SeparableConv2D": Row("SeparableConv2D", pinned=_CHANNELS_LAST),
+    "MaxPooling1D": Row("MaxPooling1D", pinned=_CHANNELS_LAST),
+    "MaxPooling2D": Row("MaxPooling2D", pinned=_CHANNELS_LAST),
+    "AveragePooling1D": Row("AveragePooling1D", pinned=_CHANNELS_LAST),
+    "AveragePooling2D": Row("AveragePooling2D", pinned=_CHANNELS_LAST),
+    "GlobalMaxPooling1D": Row("GlobalMaxPooling1D", pinned=_CHANNELS_LAST),
+    "GlobalMaxPooling2D": Row("GlobalMaxPooling2D", pinned=_CHANNELS_LAST),
+    "GlobalAveragePooling1D": Row("GlobalAveragePooling1D", pinned=_CHANNELS_LAST),
+    "GlobalAveragePooling2D": Row("GlobalAveragePooling2D", pinned=_CHANNELS_LAST),
+    "BatchNormalization": Row("BatchNormalization",
+                              keras_only={"renorm": False, "renorm_clipping": None,
+                                          "renorm_momentum": ANY, "fused": ANY,
+                                          "virtual_batch_size": None, "adjustment": None},
+                              convert={"axis": _single_axis}),
+    "Concatenate": Row("Concatenate"),
+    "Add": Row("Add"),
+    "Subtract": Row("Subtract"),
+    "Multiply": Row("Multiply"),
+    "Average": Row("Average"),
+    "Maximum": Row("Maximum"),
+    "Minimum": Row("Minimum"),
+    "Dot": Row("Dot"),
+}
+
+# Models: Keras class name -> (pynn kind, Keras module, registered name).
+MODELS = {"Sequential": ("Sequential", "keras", None),
+          "Functional": ("Functional", "keras.src.models.functional", "Functional"),
+          "Model": ("Functional", "keras.src.models.functional", "Functional")}
+
+# Classes whose config carries Python code (marshalled bytecode or a
+# function's name to import): never rebuilt from a file.
+CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__", "function")
+
+_NEW_AXES = {"input_axes": None, "output_axes": None}
+INITIALIZERS = {name: Row(name, keras_only=_NEW_AXES) for name in (
+    "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
+    "VarianceScaling")}
+INITIALIZERS.update({name: Row(name) for name in (
+    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal")})
+REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2")}
+CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
+
+_OPTIMIZER_COMMON = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+                     "clipvalue": None, "use_ema": False, "ema_momentum": ANY,
+                     "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                     "gradient_accumulation_steps": None, "jit_compile": ANY,
+                     "is_legacy_optimizer": False, "decay": 0.0}
+OPTIMIZERS = {
+    "SGD": Row("SGD", keras_only=_OPTIMIZER_COMMON),
+    "RMSprop": Row("RMSprop", keras_only={**_OPTIMIZER_COMMON, "momentum": 0.0,
+                                          "centered": False}),
+    "Adam": Row("Adam", keras_only={**_OPTIMIZER_COMMON, "amsgrad": False}),
+}
+_LOSS_EXTRA = {"dtype": ANY}
+LOSSES = {
+    "MeanSquaredError": Row("MeanSquaredError", keras_only=_LOSS_EXTRA),
+    "MeanAbsoluteError": Row("MeanAbsoluteError", keras_only=_LOSS_EXTRA),
+    "BinaryCrossentropy": Row("BinaryCrossentropy",
+                              keras_only={**_LOSS_EXTRA, "label_smoothing": 0.0, "axis": -1}),
+    "CategoricalCrossentropy": Row("CategoricalCrossentropy",
+                                   keras_only={**_LOSS_EXTRA, "label_smoothing": 0.0,
+                                               "axis": -1}),
+    "SparseCategoricalCrossentropy": Row("SparseCategoricalCrossentropy",
+                                         keras_only={**_LOSS_EXTRA, "ignore_class": None,
+                                                     "axis": -1}),
+}
+METRICS = {
+    "BinaryAccuracy": Row("BinaryAccuracy", keras_only={"dtype": ANY, "threshold": 0.5}),
+    "CategoricalAccuracy": Row("CategoricalAccuracy", keras_only={"dtype": ANY}),
+    "SparseCategoricalAccuracy": Row("SparseCategoricalAccuracy", keras_only={"dtype": ANY}),
+    "MeanSquaredError": Row("MeanSquaredError", keras_only={"dtype": ANY}),
+    "MeanAbsoluteError": Row("MeanAbsoluteError", keras_only={"dtype": ANY}),
+}
+
+# Which table a nested object's key belongs to, and its Keras module.
+_OBJECT_KINDS = (("_initializer", INITIALIZERS, "keras.initializers"),
+                 ("_regularizer", REGULARIZERS, "keras.regularizers"),
+                 ("_constraint", CONSTRAINTS, "keras.constraints"))
+
+_DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy",
+                 "config": {"name": "float32"}, "registered_name": None}
+
+_KERAS_NAME = {row.pynn: name for name, row in LAYERS.items()}
+
+
+# ------------------------------------------------------------ pynn -> Keras
+
+def keras_class_name(layer):
+    """The Keras class name of a pynn layer or model."""
+    from ..models.functional import Model
+    from ..models.sequential import Sequential
+    if isinstance(layer, Sequential):
+        return "Sequential"
+    if isinstance(layer, Model):
+        return "Functional"
+    return _KERAS_NAME.get(type(layer).__name__, type(layer).__name__)
+
+
+def weight_groups(layer):
+    """[(path under the layer's, weights)]: the layer's weights (in Keras 3's
+    order: created trainable first) grouped where Keras keeps them."""
+    ws = layer.weights
+    ws = [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
+    row = LAYERS.get(keras_class_name(layer))
+    paths = row.weight_paths if row is not None else ("",)
+    n = len(ws) // len(paths)
+    return [(p, ws[i * n:(i + 1) * n] if i < len(paths) - 1 else ws[i * n:])
+            for i, p in enumerate(paths)]
+
+
+def _keras_object(spec, module):
+    """pynn's {'class_name', 'config'} of an object in Keras 3's form."""
+    if spec is None:
+        return None
+    return {"module": module, "class_name": spec["class_name"], "config": spec["config"],
+            "registered_name": None}
+
+
+def to_keras(layer, legacy=False):
+    """A layer or model as Keras 3 serializes it.  ``legacy``: the form of
+    the legacy HDF5 file, whose layer entries carry no module, registered
+    name or build config."""
+    from ..layers.base import InputLayer
+    from ..models.functional import Model
+    from ..models.sequential import Sequential
+    name = keras_class_name(layer)
+    if isinstance(layer, Sequential):
+        inner = ([layer._input_layer] if layer._input_layer is not None else []) + layer.layers
+        config = {"name": layer.name, "trainable": layer.trainable, "dtype": _DTYPE_POLICY,
+                  "layers": [to_keras(l, legacy) for l in inner]}
+        shape = layer._input_layer.shape if layer._input_layer is not None else None
+        build = {"input_shape": None if shape is None else list(shape)}
+    elif isinstance(layer, Model):
+        from .config import functional_config
+        config = functional_config(layer)
+        entries = []
+        for entry, sub in zip(config["layers"], layer._operations):
+            spec = to_keras(sub, legacy)
+            spec["name"] = entry["name"]
+            spec["inbound_nodes"] = entry["inbound_nodes"]
+            entries.append(spec)
+        config["layers"] = entries
+        build = {"input_shape": None}
+    else:
+        config = _layer_config_to_keras(layer, LAYERS.get(name))
+        build = None if isinstance(layer, InputLayer) or layer._build_input_shape is None \
+            else {"input_shape": _shape_list(layer._build_input_shape)}
+    if name in MODELS:
+        module, registered = MODELS[name][1:]
+    elif name in LAYERS:
+        module, registered = "keras.layers", None
+    else:  # the user's own class: Keras finds it through its custom_objects
+        module, registered = type(layer).__module__, name
+    if legacy:
+        return {"class_name": name, "config": config}
+    spec = {"module": module, "class_name": name, "config": config,
+            "registered_name": registered}
+    if build is not None:
+        spec["build_config"] = build
+    return spec
+
+
+def _shape_list(shape):
+    if isinstance(shape, list):
+        return [list(s) for s in shape]
+    return list(shape)
+
+
+def _layer_config_to_keras(layer, row):
+    from ..layers.base import InputLayer
+    config = layer.get_config()
+    if isinstance(layer, InputLayer):
+        return config
+    # The model's InputLayer carries the input shape Keras reads.
+    config.pop("batch_input_shape", None)
+    out = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
+           "dtype": _DTYPE_POLICY}
+    for key, value in config.items():
+        module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
+        out[key] = _keras_object(value, module) if module is not None and \
+            isinstance(value, dict) else value
+    if row is not None:
+        out.update(row.pinned)
+    return out
+
+
+def optimizer_to_keras(optimizer, legacy=False):
+    spec = {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return spec if legacy else _keras_object(spec, "keras.optimizers")
+
+
+def compile_to_keras(model, legacy=False):
+    """Keras's compile config (``compile_config`` of a .keras file) or, with
+    ``legacy``, the ``training_config`` of an HDF5 file."""
+    from .. import losses, metrics
+    from .config import map_structure
+    loss, loss_weights, metric_specs, weighted = model._compile_args
+
+    def loss_spec(value):
+        if isinstance(value, str):
+            return value
+        if callable(value) and hasattr(value, "_loss_class"):
+            return value.__name__
+        spec = losses.serialize(losses.get(value))
+        return spec if legacy else _keras_object(spec, "keras.losses")
+
+    def metric_spec(value):
+        if isinstance(value, str):
+            return value
+        if callable(value) and (hasattr(value, "_metric_class") or
+                                hasattr(value, "_loss_class")):
+            return value.__name__
+        spec = metrics.serialize(metrics.get(value))
+        return spec if legacy else _keras_object(spec, "keras.metrics")
+
+    config = {"loss": map_structure(loss_spec, loss), "loss_weights": loss_weights,
+              "metrics": map_structure(metric_spec, metric_specs),
+              "weighted_metrics": map_structure(metric_spec, weighted),
+              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    if legacy:
+        config["optimizer_config"] = optimizer_to_keras(model.optimizer, legacy=True)
+        return config
+    return {"optimizer": optimizer_to_keras(model.optimizer), **config}
+
+
+# ------------------------------------------------------------ Keras -> pynn
+
+class _Translator:
+    """Turns a Keras model config into pynn's, refusing what pynn cannot
+    build."""
+
+    def __init__(self, custom_objects):
+        self.custom = dict(custom_objects or {})
+
+    def model_or_layer(self, spec, where="the model"):
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+            raise ValueError(f"{where} must be described as {{'class_name': ..., "
+                             f"'config': {{...}}}}, got {_short(spec)}")
+        name = spec["class_name"]
+        config = spec.get("config", {})
+        if config is None:
+            config = {}
+        if isinstance(config, list) and name == "Sequential":  # Keras 1/2: a bare list
+            config = {"layers": config}
+        if not isinstance(config, dict):
+            raise ValueError(f"{where} ({name}): its config must be a dict, got {_short(config)}")
+        custom_key = next((k for k in (name, spec.get("registered_name")) if
+                           isinstance(k, str) and k in self.custom), None)
+        label = f"{name} layer {config.get('name', '?')!r}"
+        if custom_key is not None:
+            return {"class_name": custom_key, "config": config}
+        if name in CODE_CLASSES:
+            raise ValueError(f"{label} holds Python code stored in the file; pynn never runs "
+                             f"code from a model file. Rebuild that part of the model with "
+                             f"pynn layers, or pass your own class in custom_objects="
+                             f"{{{name!r}: ...}}")
+        if name in MODELS:
+            kind = MODELS[name][0]
+            if kind == "Sequential":
+                return {"class_name": "Sequential",
+                        "config": self._sequential(spec, config, label)}
+            return {"class_name": "Functional", "config": self._functional(config, label)}
+        row = LAYERS.get(name)
+        if row is None:
+            raise ValueError(f"{label}: the layer class {name!r} is not one pynn has; if it is "
+                             f"your own layer, pass it in custom_objects={{{name!r}: {name}}}")
+        return {"class_name": row.pynn, "config": self._layer_config(row, config, label)}
+
+    def _sequential(self, spec, config, label):
+        layers = config.get("layers")
+        if not isinstance(layers, list):
+            raise ValueError(f"{label}: a Sequential config needs a 'layers' list")
+        self._check_dtype(config.get("dtype"), label)
+        out = {"name": config.get("name"), "trainable": config.get("trainable", True),
+               "layers": [self.model_or_layer(l, f"layer {i} of {label}")
+                          for i, l in enumerate(layers)]}
+        build = (spec.get("build_config") or {}).get("input_shape") or \
+            config.get("build_input_shape")
+        if build is not None:
+            out["build_input_shape"] = build
+        return out
+
+    def _functional(self, config, label):
+        layers = config.get("layers")
+        if not isinstance(layers, list):
+            raise ValueError(f"{label}: a functional model config needs a 'layers' list")
+        entries = []
+        for i, entry in enumerate(layers):
+            spec = self.model_or_layer(entry, f"layer {i} of {label}")
+            spec["name"] = entry.get("name", (entry.get("config") or {}).get("name"))
+            spec["inbound_nodes"] = entry.get("inbound_nodes", [])
+            entries.append(spec)
+        return {"name": config.get("name"), "trainable": config.get("trainable", True),
+                "layers": entries, "input_layers": config.get("input_layers"),
+                "output_layers": config.get("output_layers")}
+
+    def _check_dtype(self, dtype, label):
+        if isinstance(dtype, dict):
+            if dtype.get("class_name") not in ("DTypePolicy", "Policy", "FloatDTypePolicy"):
+                raise ValueError(f"{label}: the dtype policy {dtype.get('class_name')!r} is not "
+                                 f"supported; pynn computes in float32")
+            dtype = (dtype.get("config") or {}).get("name")
+        if dtype not in (None, "float32"):
+            raise ValueError(f"{label}: dtype {dtype!r} is not supported; pynn computes in "
+                             f"float32")
+
+    def _layer_config(self, row, config, label):
+        from .config import layer_classes
+        cls = layer_classes()[row.pynn]
+        accepted = accepted_arguments(cls)
+        out = {}
+        for key, value in config.items():
+            if key in row.convert:
+                value = row.convert[key](value)
+            if key == "dtype" and row.pynn != "InputLayer":
+                self._check_dtype(value, label)
+                continue
+            if key in row.pinned or key in row.keras_only:
+                want = row.pinned.get(key, row.keras_only.get(key))
+                if want is not ANY and not _same(value, want):
+                    raise ValueError(f"{label}: {key}={value!r} is not supported by pynn "
+                                     f"(it implements {key}={want!r})")
+                continue
+            if key not in accepted:
+                raise ValueError(f"{label}: the setting {key}={_short(value)} is not one pynn "
+                                 f"supports")
+            out[key] = self._value(key, value, label)
+        return out
+
+    def _value(self, key, value, label):
+        if key == "activation":
+            return self._activation(value, label)
+        if isinstance(value, dict) and "class_name" in value:
+            kind = next(((table, suffix) for suffix, table, _ in _OBJECT_KINDS
+                         if key.endswith(suffix)), None)
+            if value["class_name"] == "__tuple__":
+                return list((value.get("config") or {}).get("value", []))
+            if kind is None:
+                raise ValueError(f"{label}: {key} is a {value['class_name']!r} object, which "
+                                 f"pynn cannot read there")
+            return self.object(value, kind[0], f"{label}: {key}")
+        return value
+
+    def _activation(self, value, label):
+        from .. import activations
+        if isinstance(value, dict):
+            inner = value.get("config")
+            if value.get("class_name") in CODE_CLASSES and isinstance(inner, str) and \
+                    value.get("module") in ("keras.activations", "keras.src.activations"):
+                value = inner
+            else:
+                raise ValueError(f"{label}: its activation is a Python function "
+                                 f"({_short(inner)}); pynn never runs code from a model file "
+                                 f"and supports the named activations")
+        try:
+            return activations.get(value)
+        except ValueError as e:
+            raise ValueError(f"{label}: {e}") from None
+
+    def object(self, spec, table, where):
+        """{'class_name', 'config'} of a nested Keras object, checked
+        against its table."""
+        if isinstance(spec, str):
+            return spec
+        name = spec.get("class_name")
+        custom_key = next((k for k in (name, spec.get("registered_name")) if
+                           isinstance(k, str) and k in self.custom), None)
+        if custom_key is not None:
+            return self.custom[custom_key]
+        row = table.get(name)
+        if row is None:
+            raise ValueError(f"{where}: {name!r} is not supported by pynn (it has "
+                             f"{', '.join(sorted(table))})")
+        config = spec.get("config") or {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{where}: the config of {name!r} must be a dict")
+        out = {}
+        for key, value in config.items():
+            if key in row.keras_only:
+                want = row.keras_only[key]
+                if want is not ANY and not _same(value, want):
+                    raise ValueError(f"{where}: {name} with {key}={value!r} is not supported "
+                                     f"by pynn (it implements {key}={want!r})")
+                continue
+            out[key] = value
+        return {"class_name": row.pynn, "config": out}
+
+
+def accepted_arguments(cls):
+    """The keyword arguments a pynn class's constructor chain takes."""
+    names = set()
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                names.add(p.name)
+    return names
+
+
+def _same(value, want):
+    if isinstance(value, (list, tuple)) and isinstance(want, (list, tuple)):
+        return list(value) == list(want)
+    if isinstance(value, bool) or isinstance(want, bool) or value is None or want is None:
+        return value is want
+    return value == want
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...'"
+
+
+def model_from_keras(spec, custom_objects=None):
+    """pynn's model config ({'class_name', 'config'}) for a Keras model
+    config."""
+    return _Translator(custom_objects).model_or_layer(spec)
+
+
+def compile_from_keras(config, custom_objects=None, legacy=False):
+    """pynn's compile settings for Keras's compile config (or, with
+    ``legacy``, an HDF5 file's training config)."""
+    from .config import map_structure
+    if not isinstance(config, dict):
+        raise ValueError("the compile settings must be a dict")
+    t = _Translator(custom_objects)
+    opt = config.get("optimizer_config" if legacy else "optimizer")
+    if isinstance(opt, str):
+        opt = {"class_name": opt, "config": {}}
+    if not isinstance(opt, dict):
+        raise ValueError(f"the optimizer must be described as a dict, got {_short(opt)}")
+    if isinstance((opt.get("config") or {}).get("learning_rate"), dict):
+        raise ValueError("the optimizer's learning rate is a schedule, which pynn does not "
+                         "read; load with compile=False and compile the model again")
+    name = str(opt.get("class_name", ""))
+    known = {k.lower(): k for k in OPTIMIZERS}
+    opt = dict(opt, class_name=known.get(name.lower(), name))
+
+    def loss(value):
+        return t.object(value, LOSSES, "the loss") if isinstance(value, dict) else value
+
+    def metric(value):
+        return t.object(value, METRICS, "a metric") if isinstance(value, dict) else value
+
+    return {"optimizer": t.object(opt, OPTIMIZERS, "the optimizer"),
+            "loss": map_structure(loss, config.get("loss")),
+            "loss_weights": config.get("loss_weights"),
+            "metrics": map_structure(metric, config.get("metrics")),
+            "weighted_metrics": map_structure(metric, config.get("weighted_metrics"))}
