@@ -30,6 +30,7 @@ __all__ = [
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
     "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average", "fold_affine",
     "group_norm", "group_norm_grad", "layer_norm", "layer_norm_grad", "combine_moments",
+    "standardize_affine",
     "add", "subtract", "multiply", "maximum", "minimum", "axpby", "extremum_grad",
     "reduce_to_shape", "concatenate", "concatenate_grad", "batch_matmul", "l2_normalize",
     "l2_normalize_grad", "transpose", "pad", "crop", "resize", "resize_grad",
@@ -1074,8 +1075,7 @@ def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_paddin
     padding = str(padding).lower()
     if padding not in ("valid", "same"):
         raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
-    ops_ = (None, None) if output_padding is None else _pair(output_padding,
-                                                             f"{name}: output_padding")
+    ops_ = _optional_pair(output_padding, f"{name}: output_padding")
     sizes, pads = [], []
     for size, k, s, d, op in zip(in_shape[1:3], kernel_hw, (sh, sw), (dh, dw), ops_):
         if op is not None and not 0 <= op < s:
@@ -1098,6 +1098,21 @@ def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_paddin
         sizes.append(out)
         pads.append(span - 1 - left)
     return tuple(sizes), (sh, sw, dh, dw, pads[0], pads[1])
+
+
+def _optional_pair(v, name):
+    """None, an int or a pair of ints or Nones, as a pair of ints or Nones."""
+    if v is None:
+        return None, None
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    try:
+        pair = tuple(None if a is None else int(a) for a in v)
+    except (TypeError, ValueError):
+        pair = ()
+    if len(pair) != 2:
+        raise ValueError(f"{name}: expected None, an int or a pair, got {v!r}")
+    return pair
 
 
 def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), padding="valid", output_padding=None,
@@ -1580,3 +1595,14 @@ def combine_moments(mean_a, var_a, count_a, mean_b, var_b, count_b):
     mean = mean_a * wa + mean_b * wb
     var = (var_a + (mean_a - mean) ** 2) * wa + (var_b + (mean_b - mean) ** 2) * wb
     return mean, var, count
+
+
+def standardize_affine(mean, variance, invert=False, epsilon=1e-7):
+    """The (scale, shift) with which Keras's Normalization layer is ``x *
+    scale + shift``: ``(x - mean) / max(sqrt(variance), epsilon)``, or its
+    inverse ``mean + x * max(sqrt(variance), epsilon)``."""
+    std = np.maximum(np.sqrt(np.asarray(variance, np.float64)), epsilon)
+    mean = np.asarray(mean, np.float64)
+    if invert:
+        return std.astype(np.float32), mean.astype(np.float32)
+    return (1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)

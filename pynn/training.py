@@ -555,6 +555,7 @@ class TrainingMixin:
             per_output.append(value)
             total += spec.weight * value
             out_grads.append(g)
+        total += self._program.added_loss(state)
         self._program.backward(state, out_grads, object())
         self.optimizer.apply(params, grads)
         return total, per_output, outs

@@ -94,6 +94,24 @@ class Program:
         self.shapes = shapes
         self.has_masks = any(masked)
         self._plans = {}
+        # Steps that add to the training loss (ActivityRegularization),
+        # directly or inside a nested model.
+        self._loss_steps = [i for i, st in enumerate(self.steps)
+                            if (getattr(st.layer._program, "_loss_steps", None) if st.is_model
+                                else getattr(st.layer, "adds_loss", False))]
+
+    def added_loss(self, state):
+        """What layers added to the loss in the last forward pass over
+        ``state`` (a sum over the batch's samples, as the losses' totals)."""
+        total = 0.0
+        for i in self._loss_steps:
+            st, ctx = self.steps[i], state.ctxs[i]
+            if st.is_model:
+                inner = getattr(ctx, "inner", None)
+                total += 0.0 if inner is None else st.layer._program.added_loss(inner)
+            else:
+                total += getattr(ctx, "added_loss", 0.0)
+        return total
 
     def new_state(self):
         return RunState(len(self.steps))

@@ -1,0 +1,226 @@
+"""Noise and regularization layers: GaussianNoise, GaussianDropout,
+AlphaDropout, SpatialDropout1D/2D and ActivityRegularization (Keras's
+arguments and defaults).
+
+Each is the identity at inference (``inference_identity``: the graph
+passes leave it out of predict and of the TFLite export).  While
+training, the draws come from the C kernels' counter-based generators
+(pynn.utils.set_random_seed, or the layer's ``seed``).
+"""
+import math
+
+import numpy as np
+
+from .. import ops
+from .base import Layer, shape_str
+from .core import Dropout, Seeded, _rate
+
+
+def _label(layer):
+    return f"{type(layer).__name__} {layer.name!r}"
+
+
+class _Noise(Seeded, Layer):
+    supports_masking = True
+    fixed_input_axes = ()
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+class GaussianNoise(_Noise):
+    """Adds zero-mean Gaussian noise of standard deviation ``stddev`` (in
+    [0, 1], as Keras requires) while training."""
+    inference_identity = True
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(seed, **kwargs)
+        try:
+            ok = 0.0 <= float(stddev) <= 1.0 and not isinstance(stddev, bool)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{_label(self)}: stddev must be a number in [0, 1], got "
+                             f"{stddev!r}")
+        self.stddev = float(stddev)
+
+    def forward(self, ctx, x, training):
+        if not training or self.stddev == 0.0:
+            return x
+        noise = ops.random_normal(x.shape, 0.0, self.stddev, self._seed(),
+                                  out=ctx.buffer("noise", x.shape))
+        return ops.add(x, noise, out=ctx.buffer("y", x.shape))
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        return dy if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+class GaussianDropout(_Noise):
+    """Multiplies by Gaussian noise of mean 1 and standard deviation
+    ``sqrt(rate / (1 - rate))`` while training."""
+    inference_identity = True
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed, **kwargs)
+        self.rate = _rate(rate, "rate", self)
+
+    def forward(self, ctx, x, training):
+        ctx.noise = None
+        if not training or self.rate == 0.0:
+            return x
+        stddev = math.sqrt(self.rate / (1.0 - self.rate))
+        ctx.noise = ops.random_normal(x.shape, 1.0, stddev, self._seed(),
+                                      out=ctx.buffer("noise", x.shape))
+        return ops.multiply(x, ctx.noise, out=ctx.buffer("y", x.shape))
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        if ctx.noise is None:
+            return dy
+        return ops.multiply(dy, ctx.noise, out=ctx.buffer("dx", dy.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+class AlphaDropout(_Noise):
+    """Dropout that keeps the mean and variance of its input (for SELU
+    networks): dropped values are set to SELU's negative saturation, then
+    everything is scaled and shifted, as Keras 3 computes it."""
+    inference_identity = True
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(seed, **kwargs)
+        self.rate = _rate(rate, "rate", self)
+        if noise_shape is not None:
+            raise ValueError(f"{_label(self)}: noise_shape is not supported")
+
+    def forward(self, ctx, x, training):
+        ctx.mask_bits = None
+        if not training or self.rate == 0.0:
+            return x
+        y, ctx.mask_bits = ops.alpha_dropout(x, self.rate, self._seed(),
+                                             out=ctx.buffer("y", x.shape),
+                                             mask=ctx.buffer("mask", x.shape, np.uint8))
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        if ctx.mask_bits is None:
+            return dy
+        return ops.alpha_dropout_grad(dy, ctx.mask_bits, self.rate,
+                                      out=ctx.buffer("dx", dy.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None}
+
+
+class _SpatialDropout(Dropout):
+    """Dropout of whole channels: one draw per (sample, channel), kept
+    channels scaled by ``1 / (1 - rate)``."""
+    rank = 1
+    fixed_input_axes = ()
+
+    def __init__(self, rate, seed=None, data_format=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{_label(self)}: only data_format='channels_last' is supported, "
+                             f"got {data_format!r}")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{_label(self)}: expected an input of rank {self.rank + 2}, got "
+                             f"shape {shape_str(input_shape)}")
+        return tuple(input_shape)
+
+    def forward(self, ctx, x, training):
+        ctx.scale = None
+        if not training or self.rate == 0.0:
+            return x
+        n, c = x.shape[0], x.shape[-1]
+        ones = ctx.buffer("ones", (n, c))
+        ones[...] = 1.0
+        ctx.scale, _ = ops.dropout(ones, self.rate, self._seed(), out=ctx.buffer("scale", (n, c)),
+                                   mask=ctx.buffer("mask", (n, c), np.uint8))
+        return ops.scale_channels(x, ctx.scale, out=ctx.buffer("y", x.shape))
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        if ctx.scale is None:
+            return dy
+        return ops.scale_channels(dy, ctx.scale, out=ctx.buffer("dx", dy.shape))
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Drops whole channels of (batch, steps, channels) data while
+    training."""
+    inference_identity = True
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Drops whole channels (feature maps) of NHWC images while training."""
+    inference_identity = True
+    rank = 2
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, data_format=data_format, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last"}
+
+
+class ActivityRegularization(Layer):
+    """The identity, adding ``l1 * sum(|x|) + l2 * sum(x**2)`` of its input,
+    divided by the batch size, to the training loss (as Keras 3 adds an
+    activity regularizer's loss)."""
+    supports_masking = True
+    inference_identity = True
+    fixed_input_axes = ()
+    # The training loop adds ``ctx.added_loss`` of this layer's calls.
+    adds_loss = True
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        values = []
+        for what, v in (("l1", l1), ("l2", l2)):
+            try:
+                ok = float(v) >= 0.0 and math.isfinite(float(v)) and not isinstance(v, bool)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"{_label(self)}: {what} must be a finite number >= 0, got "
+                                 f"{v!r}")
+            values.append(float(v))
+        self.l1, self.l2 = values
+
+    def forward(self, ctx, x, training):
+        """The input itself; in training, ``ctx.added_loss`` is the penalty
+        summed over the batch (the loop's losses are sums over samples, so
+        this is the batch's mean penalty as Keras counts it)."""
+        ctx.added_loss = ops.l1l2_penalty(x, self.l1, self.l2) if training else 0.0
+        if training:
+            ctx.x = x
+        return x
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        x = ctx.x
+        return ops.l1l2_grad(x, dy, self.l1, self.l2, 1.0 / max(x.shape[0], 1),
+                             out=ctx.buffer("dx", dy.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
