@@ -105,7 +105,7 @@ class Weight:
 
     def __init__(self, name, value, trainable=True):
         self.name = name
-        self.value = np.ascontiguousarray(value, dtype=np.float32)
+        self.value = np.asarray(value, dtype=np.float32, order="C")
         self.grad = None
         self.trainable = trainable
 

@@ -237,7 +237,8 @@ class LayerNormalization(_OverAxes):
         return self._from_rows(ctx, dx2, ctx.moved, self._perm, "dx")
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+        axis = self.axis if isinstance(self.axis, list) else [self.axis]
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": False,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),

@@ -5,8 +5,6 @@ arguments and defaults; images channels-last).
 They compute through pynn.ops like every layer, and have backward passes,
 so layers before them can still be trained.
 """
-import math
-
 import numpy as np
 
 from .. import ops
@@ -20,7 +18,7 @@ def _label(layer):
 def _as_config(value):
     """A scalar or array argument as JSON: a float or nested lists."""
     arr = np.asarray(value, np.float64)
-    return float(arr) if arr.ndim == 0 else arr.tolist()
+    return float(value) if arr.ndim == 0 else arr.tolist()
 
 
 class Rescaling(Layer):
@@ -32,28 +30,31 @@ class Rescaling(Layer):
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         try:
-            self.scale = np.asarray(scale, np.float32)
-            self.offset = np.asarray(offset, np.float32)
-            ok = np.all(np.isfinite(self.scale)) and np.all(np.isfinite(self.offset))
+            self._scale = np.asarray(scale, np.float32)
+            self._offset = np.asarray(offset, np.float32)
+            ok = np.all(np.isfinite(self._scale)) and np.all(np.isfinite(self._offset)) and \
+                all(v.ndim <= 1 or v.size == v.shape[-1] for v in (self._scale, self._offset))
         except (TypeError, ValueError):
             ok = False
-        if not ok or self.scale.ndim > 1 and self.scale.size != self.scale.shape[-1] or \
-                self.offset.ndim > 1 and self.offset.size != self.offset.shape[-1]:
+        if not ok:
             raise ValueError(f"{_label(self)}: scale and offset must be finite numbers or one "
                              f"value per channel, got scale={scale!r}, offset={offset!r}")
+        # As given, for the config (a float stays the float Keras writes).
+        self.scale, self.offset = _as_config(scale), _as_config(offset)
 
     def _affine(self, channels):
         try:
-            return (np.ascontiguousarray(np.broadcast_to(self.scale.reshape(-1), (channels,))),
-                    np.ascontiguousarray(np.broadcast_to(self.offset.reshape(-1), (channels,))))
+            return (np.ascontiguousarray(np.broadcast_to(self._scale.reshape(-1), (channels,))),
+                    np.ascontiguousarray(np.broadcast_to(self._offset.reshape(-1),
+                                                         (channels,))))
         except ValueError:
-            raise ValueError(f"{_label(self)}: scale of shape {self.scale.shape} and offset of "
-                             f"shape {self.offset.shape} do not fit {channels} channels") \
+            raise ValueError(f"{_label(self)}: scale of shape {self._scale.shape} and offset "
+                             f"of shape {self._offset.shape} do not fit {channels} channels") \
                 from None
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None and \
-                max(self.scale.size, self.offset.size) > 1:
+                max(self._scale.size, self._offset.size) > 1:
             raise ValueError(f"{_label(self)}: per-channel scale or offset needs known channels; "
                              f"got an input of shape {shape_str(input_shape)}")
         if input_shape[-1] is not None:
@@ -77,8 +78,7 @@ class Rescaling(Layer):
                                   out=ctx.buffer("dx", dy2.shape)).reshape(dy.shape)
 
     def get_config(self):
-        return {**super().get_config(), "scale": _as_config(self.scale),
-                "offset": _as_config(self.offset)}
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
 
 # Keras's backend.epsilon(): the smallest standard deviation Normalization

@@ -160,6 +160,12 @@ class _SpatialDropout(Dropout):
             return dy
         return ops.scale_channels(dy, ctx.scale, out=ctx.buffer("dx", dy.shape))
 
+    def get_config(self):
+        # Keras's spatial dropout layers take no ``trainable`` argument.
+        config = super().get_config()
+        config.pop("trainable")
+        return config
+
 
 class SpatialDropout1D(_SpatialDropout):
     """Drops whole channels of (batch, steps, channels) data while
