@@ -17,14 +17,14 @@ from . import _kernels as _k
 __all__ = [
     "matmul", "dense", "dense_grad", "bias_add", "activation", "activation_grad", "bias_grad",
     "linear", "relu", "relu_grad", "relu6", "leaky_relu", "elu", "sigmoid", "hard_sigmoid",
-    "hard_swish", "tanh", "softplus", "swish", "softmax", "softmax_grad", "prelu",
-    "prelu_grad",
+    "hard_swish", "tanh", "softplus", "swish", "softmax", "softmax_grad", "prelu", "prelu_grad",
     "loss", "sparse_loss", "LOSS_KINDS",
     "sgd_update", "rmsprop_update", "adam_update",
     "dropout", "dropout_grad", "alpha_dropout", "alpha_dropout_grad", "random_normal",
-    "scale_channels", "l1l2_penalty", "l1l2_grad", "gather_rows", "all_finite", "accuracy_count",
-    "conv2d", "conv2d_grad", "conv2d_transpose", "conv2d_transpose_grad",
-    "conv_transpose_geometry", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
+    "scale_channels", "l1l2_penalty", "l1l2_grad", "gather_rows", "all_finite",
+    "accuracy_count",
+    "conv2d", "conv2d_grad", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
+    "conv2d_transpose", "conv2d_transpose_grad", "conv_transpose_geometry",
     "conv_geometry", "conv_output_length", "pool_geometry", "padding_1d",
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
@@ -33,8 +33,9 @@ __all__ = [
     "standardize_affine",
     "add", "subtract", "multiply", "maximum", "minimum", "axpby", "extremum_grad",
     "reduce_to_shape", "concatenate", "concatenate_grad", "batch_matmul", "l2_normalize",
-    "l2_normalize_grad", "transpose", "pad", "crop", "resize", "resize_grad",
-    "resize_geometry", "repeat", "repeat_grad",
+    "l2_normalize_grad",
+    "transpose", "pad", "crop", "resize", "resize_grad", "resize_geometry", "repeat",
+    "repeat_grad",
 ]
 
 ACTIVATIONS = {

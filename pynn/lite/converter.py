@@ -20,10 +20,31 @@ in float32, with every model input and output:
   and int8 kernels would ignore it.
 - inference-mode BatchNormalization is folded into the weights of the
   dense or convolution layer before it, or else written as MUL and ADD.
-- Dropout is the identity at inference and is left out.
 - merge layers -> CONCATENATION, ADD, SUB, MUL, MAXIMUM, MINIMUM (chained
   for more than two inputs), Average -> ADD and MUL by 1/n, Dot ->
   BATCH_MATMUL (after L2_NORMALIZATION for ``normalize=True``).
+- ZeroPadding -> PAD; Cropping -> SLICE; UpSampling2D ->
+  RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR with half-pixel centres
+  (UpSampling1D between RESHAPEs); RepeatVector -> RESHAPE and TILE;
+  Permute -> TRANSPOSE.
+- Conv2DTranspose -> TRANSPOSE_CONV (its output shape computed from the
+  batch at run time by SHAPE, STRIDED_SLICE and CONCATENATION; a SLICE
+  after it where TFLite's padding rule does not give Keras's alignment);
+  Conv1DTranspose the same at height 1.
+- ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap); LeakyReLU ->
+  LEAKY_RELU; ELU -> ELU (alpha other than 1 written out with MINIMUM, MUL,
+  RELU and ADD); Softmax -> SOFTMAX (between TRANSPOSEs for another axis
+  than the last); PReLU -> PRELU.
+- LayerNormalization and GroupNormalization -> MEAN, SQUARED_DIFFERENCE,
+  MEAN, ADD, RSQRT, SUB, MUL (then MUL and ADD for gamma and beta), as
+  TensorFlow's converter writes them; UnitNormalization ->
+  L2_NORMALIZATION.
+- Rescaling -> MUL and ADD; Normalization -> SUB and MUL; Resizing and
+  CenterCrop -> SLICE and RESIZE_* (PAD or PADV2 first for
+  pad_to_aspect_ratio).
+- the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
+  SpatialDropout, ActivityRegularization) are identities at inference and
+  are left out, as Dropout is.
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """

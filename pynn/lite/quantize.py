@@ -18,7 +18,9 @@ full integer
     output channel, biases int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
     outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
     0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
-    MEAN) keep their input's quantization.  The model's input and output
+    MEAN, SLICE, TRANSPOSE, TILE, the resizes) keep their input's
+    quantization; shapes computed at run time (SHAPE and what follows it)
+    stay int32.  The model's input and output
     are float32 with QUANTIZE and DEQUANTIZE ops at the ends, or int8 /
     uint8 when asked.
 """

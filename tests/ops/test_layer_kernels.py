@@ -415,3 +415,45 @@ def test_conv2d_transpose_refuses_bad_geometry():
     with pytest.raises(ValueError, match="empty output"):
         ops.conv2d_transpose(rand(1, 1, 1, 2), rand(2, 2, 5, 2), padding="same",
                              output_padding=0)
+
+
+def test_threaded_paths_on_large_inputs():
+    """Sizes past the threshold where the kernels split work across
+    threads, against the references (and one thread against several)."""
+    threads = pynn.get_num_threads()
+    x = rand(8, 32, 32, 64, seed=31)
+    dy = rand(8, 32, 32, 64, seed=32)
+    gamma, beta = rand(64, seed=33), rand(64, seed=34)
+    results = []
+    try:
+        for n in (1, max(threads, 2)):
+            pynn.set_num_threads(n)
+            y, mean, inv = ops.group_norm(x, 8, gamma, beta, 1e-3)
+            dg, db = np.empty(64, np.float32), np.empty(64, np.float32)
+            dx = ops.group_norm_grad(x, dy, mean, inv, 8, gamma, dg, db)
+            up = ops.resize(x[:, :16, :16, :8].copy(), (40, 24), "bilinear")
+            dup = ops.resize_grad(dy[:, :20, :12, :8].copy() * 1, (8, 10, 6, 8), "bilinear")
+            pr = rand(128, 1024, seed=35)
+            alpha = rand(1024, seed=36)
+            da = np.empty(1024, np.float32)
+            prx = ops.prelu_grad(pr, alpha, pr, alpha_grad=da)
+            results.append([y, dx, dg, db, up, dup, prx, da,
+                            ops.pad(x, ((3, 1), (0, 2))), ops.transpose(x, (0, 3, 1, 2)),
+                            ops.repeat(x, 3, 2), ops.repeat_grad(dy, 2, 3),
+                            ops.relu(x, negative_slope=0.1, max_value=1.0, threshold=0.2),
+                            ops.scale_channels(x, rand(8, 64, seed=37))])
+    finally:
+        pynn.set_num_threads(threads)
+    want_y, _ = ref_group_norm(x, 8, gamma, beta, 1e-3)
+    want_dx, want_dg, want_db = ref_group_norm_grads(x, dy, 8, gamma, 1e-3)
+    one, many = results
+    for got in (one, many):
+        np.testing.assert_allclose(got[0], want_y, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got[1], want_dx, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(got[2], want_dg, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(got[3], want_db, rtol=1e-4, atol=1e-3)
+    for a, b in zip(one[4:], many[4:]):  # the same loops on any thread count
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(many[8], np.pad(x, ((0, 0), (3, 1), (0, 2), (0, 0))))
+    np.testing.assert_array_equal(many[9], x.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(many[10], np.repeat(x, 3, 2))
