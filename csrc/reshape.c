@@ -129,11 +129,18 @@ static void resize_rows(const pynn_resize_shape *s, int mode, const float *x, fl
     }
 }
 
+/* A window of at least one value, inside the image. */
+static int window_ok(const pynn_resize_shape *s)
+{
+    return s->wh >= 1 && s->ww >= 1 && s->top >= 0 && s->left >= 0 &&
+           s->top + s->wh <= s->h && s->left + s->ww <= s->w;
+}
+
 void pynn_resize_forward(const pynn_resize_shape *s, int mode, const float *x, float *y)
 {
     PYNN_FTZ_SCOPE;
     ptrdiff_t rows = s->n * s->oh;
-    if (rows <= 0 || s->ow <= 0 || s->c <= 0)
+    if (rows <= 0 || s->ow <= 0 || s->c <= 0 || !window_ok(s))
         return;
     int nt = pynn_threads_for(rows * s->ow * s->c * (mode == PYNN_RESIZE_NEAREST ? 1 : 4));
     PYNN_PARALLEL_RANGE(nt, rows, resize_rows(s, mode, x, y, lo, hi));
@@ -185,7 +192,7 @@ static void resize_backward_samples(const pynn_resize_shape *s, int mode, const 
 void pynn_resize_backward(const pynn_resize_shape *s, int mode, const float *dy, float *dx)
 {
     PYNN_FTZ_SCOPE;
-    if (s->n <= 0 || s->h * s->w * s->c <= 0)
+    if (s->n <= 0 || s->h * s->w * s->c <= 0 || s->oh <= 0 || s->ow <= 0 || !window_ok(s))
         return;
     int nt = pynn_threads_for(s->n * s->oh * s->ow * s->c * 4);
     PYNN_PARALLEL_RANGE(nt, s->n, resize_backward_samples(s, mode, dy, dx, lo, hi));
