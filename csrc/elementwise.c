@@ -31,8 +31,7 @@ static inline uint32_t mix32(uint32_t x)
 
 static inline __attribute__((always_inline)) void
 dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
-             uint32_t threshold, float scale, float shift, float dropped, uint64_t keys,
-             ptrdiff_t i0, ptrdiff_t i1)
+             uint32_t threshold, float scale, uint64_t keys, ptrdiff_t i0, ptrdiff_t i1)
 {
     uint32_t k0 = (uint32_t)keys, k1 = (uint32_t)(keys >> 32);
     /* The inner loop counts in 32 bits (which vectorizes); the high half of
@@ -50,8 +49,7 @@ dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
             mb[j] = (uint8_t)keep;
             /* Arithmetic, not a branch: the draws are random, so a branch
              * would be mispredicted half the time. */
-            float k = (float)keep;
-            yb[j] = k * (xb[j] * scale + shift) + (1.0f - k) * dropped;
+            yb[j] = xb[j] * ((float)keep * scale);
         }
         b = e;
     }
@@ -59,30 +57,23 @@ dropout_body(const float *restrict x, float *restrict y, uint8_t *restrict mask,
 
 PYNN_PER_LEVEL(static, dropout_range, dropout_body,
                (const float *x, float *y, uint8_t *mask, uint32_t threshold, float scale,
-                float shift, float dropped, uint64_t keys, ptrdiff_t i0, ptrdiff_t i1),
-               (x, y, mask, threshold, scale, shift, dropped, keys, i0, i1))
-
-void pynn_dropout_affine_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
-                                 float rate, uint64_t seed, float scale, float shift,
-                                 float dropped)
-{
-    PYNN_FTZ_SCOPE;
-    /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
-    uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
-    uint64_t keys = splitmix64(seed);
-    int nt = pynn_threads_for(n * 2);
-    PYNN_PARALLEL_RANGE(nt, n, dropout_range(x, y, mask, threshold, scale, shift, dropped,
-                                             keys, lo, hi));
-}
+                uint64_t keys, ptrdiff_t i0, ptrdiff_t i1),
+               (x, y, mask, threshold, scale, keys, i0, i1))
 
 void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
                           float rate, uint64_t seed)
 {
-    pynn_dropout_affine_forward(x, y, mask, n, rate, seed, 1.0f / (1.0f - rate), 0.0f, 0.0f);
+    PYNN_FTZ_SCOPE;
+    /* keep when the top 24 bits of the draw, as a fraction, are >= rate */
+    uint32_t threshold = (uint32_t)((double)rate * 16777216.0);
+    float scale = 1.0f / (1.0f - rate);
+    uint64_t keys = splitmix64(seed);
+    int nt = pynn_threads_for(n * 2);
+    PYNN_PARALLEL_RANGE(nt, n, dropout_range(x, y, mask, threshold, scale, keys, lo, hi));
 }
 
-static void masked_scale_range(const float *dy, const uint8_t *mask, float *dx, float scale,
-                               ptrdiff_t i0, ptrdiff_t i1)
+static void dropout_backward_range(const float *dy, const uint8_t *mask, float *dx,
+                                   float scale, ptrdiff_t i0, ptrdiff_t i1)
 {
     for (ptrdiff_t i = i0; i < i1; i++) {
         /* Arithmetic, not a branch on a random mask (see the forward pass). */
@@ -90,133 +81,13 @@ static void masked_scale_range(const float *dy, const uint8_t *mask, float *dx, 
     }
 }
 
-void pynn_masked_scale(const float *dy, const uint8_t *mask, float *dx, ptrdiff_t n,
-                       float scale)
-{
-    PYNN_FTZ_SCOPE;
-    int nt = pynn_threads_for(n);
-    PYNN_PARALLEL_RANGE(nt, n, masked_scale_range(dy, mask, dx, scale, lo, hi));
-}
-
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                            ptrdiff_t n, float rate)
 {
-    pynn_masked_scale(dy, mask, dx, n, 1.0f / (1.0f - rate));
-}
-
-/* Normal draws by the Box-Muller transform of two uniform draws per
- * element, each a hash of (index, keys): a function of the seed and the
- * index alone, as dropout's. */
-static void normal_range(float *y, float mean, float stddev, uint64_t keys, ptrdiff_t i0,
-                         ptrdiff_t i1)
-{
-    uint32_t k0 = (uint32_t)keys, k1 = (uint32_t)(keys >> 32);
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        uint32_t lo = (uint32_t)i, hi = (uint32_t)((uint64_t)i >> 32);
-        uint32_t a = mix32(mix32(lo ^ k0) ^ hi ^ k1);
-        uint32_t b = mix32(a ^ 0x9E3779B9u ^ k0);
-        /* u1 in (0, 1] (never 0, so its log is finite), u2 in [0, 1). */
-        double u1 = ((double)(a >> 8) + 1.0) / 16777216.0;
-        double u2 = (double)(b >> 8) / 16777216.0;
-        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-        y[i] = (float)(mean + stddev * z);
-    }
-}
-
-void pynn_random_normal(float *y, ptrdiff_t n, float mean, float stddev, uint64_t seed)
-{
     PYNN_FTZ_SCOPE;
-    if (n <= 0)
-        return;
-    uint64_t keys = splitmix64(seed ^ 0xD1B54A32D192ED03ull);
-    int nt = pynn_threads_for(n * 16);
-    PYNN_PARALLEL_RANGE(nt, n, normal_range(y, mean, stddev, keys, lo, hi));
-}
-
-static inline __attribute__((always_inline)) void
-sample_channel_scale_body(const float *x, const float *scale, float *y, ptrdiff_t s,
-                          ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1)
-{
-    for (ptrdiff_t r = r0; r < r1; r++) {
-        const float *f = scale + (r / s) * c, *xr = x + r * c;
-        float *yr = y + r * c;
-        for (ptrdiff_t j = 0; j < c; j++) yr[j] = xr[j] * f[j];
-    }
-}
-
-PYNN_PER_LEVEL(static, sample_channel_scale_range, sample_channel_scale_body,
-               (const float *x, const float *scale, float *y, ptrdiff_t s, ptrdiff_t c,
-                ptrdiff_t r0, ptrdiff_t r1),
-               (x, scale, y, s, c, r0, r1))
-
-void pynn_sample_channel_scale(const float *x, const float *scale, float *y, ptrdiff_t n,
-                               ptrdiff_t s, ptrdiff_t c)
-{
-    PYNN_FTZ_SCOPE;
-    ptrdiff_t rows = n * s;
-    if (rows <= 0 || c <= 0)
-        return;
-    int nt = pynn_threads_for(rows * c);
-    PYNN_PARALLEL_RANGE(nt, rows, sample_channel_scale_range(x, scale, y, s, c, lo, hi));
-}
-
-/* l1 * sum |x| + l2 * sum x^2 over [i0, i1), in double. */
-static double l1l2_range(const float *x, float l1, float l2, ptrdiff_t i0, ptrdiff_t i1)
-{
-    double a = 0.0, q = 0.0;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        double v = x[i];
-        a += fabs(v);
-        q += v * v;
-    }
-    return (double)l1 * a + (double)l2 * q;
-}
-
-double pynn_l1l2_penalty(const float *x, ptrdiff_t n, float l1, float l2)
-{
-    PYNN_FTZ_SCOPE;
-    if (n <= 0)
-        return 0.0;
+    float scale = 1.0f / (1.0f - rate);
     int nt = pynn_threads_for(n);
-    double parts[PYNN_MAX_THREADS];
-    if (nt <= 1)
-        return l1l2_range(x, l1, l2, 0, n);
-#pragma omp parallel num_threads(nt)
-    {
-        PYNN_FTZ_SCOPE;
-        ptrdiff_t lo, hi;
-        pynn_thread_range(n, &lo, &hi);
-        parts[pynn_thread_id()] = l1l2_range(x, l1, l2, lo, hi);
-    }
-    double total = 0.0;
-    for (int t = 0; t < nt; t++) total += parts[t];
-    return total;
-}
-
-static inline __attribute__((always_inline)) void
-l1l2_grad_body(const float *x, const float *dy, float *dx, float a, float b, ptrdiff_t i0,
-               ptrdiff_t i1)
-{
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        float v = x[i];
-        float sign = (float)(v > 0.0f) - (float)(v < 0.0f);
-        dx[i] = dy[i] + a * sign + b * v;
-    }
-}
-
-PYNN_PER_LEVEL(static, l1l2_grad_range, l1l2_grad_body,
-               (const float *x, const float *dy, float *dx, float a, float b, ptrdiff_t i0,
-                ptrdiff_t i1),
-               (x, dy, dx, a, b, i0, i1))
-
-void pynn_l1l2_backward(const float *x, const float *dy, float *dx, ptrdiff_t n, float l1,
-                        float l2, float scale)
-{
-    PYNN_FTZ_SCOPE;
-    if (n <= 0)
-        return;
-    int nt = pynn_threads_for(n);
-    PYNN_PARALLEL_RANGE(nt, n, l1l2_grad_range(x, dy, dx, scale * l1, 2.0f * scale * l2, lo, hi));
+    PYNN_PARALLEL_RANGE(nt, n, dropout_backward_range(dy, mask, dx, scale, lo, hi));
 }
 
 static void gather_range(const char *s, const int64_t *idx, char *d, ptrdiff_t row_bytes,
@@ -452,4 +323,153 @@ void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float
         return;
     int nt = pynn_threads_for(rows * cols);
     PYNN_PARALLEL_RANGE(nt, rows, l2_backward_range(y, inv, dy, dx, cols, eps, x, lo, hi));
+}
+
+/* ------------------------------------------------------------------
+ * The noise and regularization layers: alpha dropout's affine map, normal
+ * draws, per-sample channel scaling, activity penalties.
+ */
+
+/* y = mask ? x * scale + shift : fill, the mask a dropout's (alpha
+ * dropout: kept values scaled and shifted, dropped ones set; its gradient
+ * with shift and fill 0). */
+static inline __attribute__((always_inline)) void
+masked_affine_body(const float *x, const uint8_t *mask, float *y, float scale, float shift,
+                   float fill, ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        /* Arithmetic, not a branch on a random mask (see dropout). */
+        float k = (float)mask[i];
+        y[i] = k * (x[i] * scale + shift) + (1.0f - k) * fill;
+    }
+}
+
+PYNN_PER_LEVEL(static, masked_affine_range, masked_affine_body,
+               (const float *x, const uint8_t *mask, float *y, float scale, float shift,
+                float fill, ptrdiff_t i0, ptrdiff_t i1),
+               (x, mask, y, scale, shift, fill, i0, i1))
+
+void pynn_masked_affine(const float *x, const uint8_t *mask, float *y, ptrdiff_t n,
+                        float scale, float shift, float fill)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, masked_affine_range(x, mask, y, scale, shift, fill, lo, hi));
+}
+
+/* Normal draws by the Box-Muller transform of two uniform draws per
+ * element, each a hash of (index, keys): a function of the seed and the
+ * index alone, as dropout's. */
+static void normal_range(float *y, float mean, float stddev, uint64_t keys, ptrdiff_t i0,
+                         ptrdiff_t i1)
+{
+    uint32_t k0 = (uint32_t)keys, k1 = (uint32_t)(keys >> 32);
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        uint32_t lo = (uint32_t)i, hi = (uint32_t)((uint64_t)i >> 32);
+        uint32_t a = mix32(mix32(lo ^ k0) ^ hi ^ k1);
+        uint32_t b = mix32(a ^ 0x9E3779B9u ^ k0);
+        /* u1 in (0, 1] (never 0, so its log is finite), u2 in [0, 1). */
+        double u1 = ((double)(a >> 8) + 1.0) / 16777216.0;
+        double u2 = (double)(b >> 8) / 16777216.0;
+        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        y[i] = (float)(mean + stddev * z);
+    }
+}
+
+void pynn_random_normal(float *y, ptrdiff_t n, float mean, float stddev, uint64_t seed)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    uint64_t keys = splitmix64(seed ^ 0xD1B54A32D192ED03ull);
+    int nt = pynn_threads_for(n * 16);
+    PYNN_PARALLEL_RANGE(nt, n, normal_range(y, mean, stddev, keys, lo, hi));
+}
+
+static inline __attribute__((always_inline)) void
+sample_channel_scale_body(const float *x, const float *scale, float *y, ptrdiff_t s,
+                          ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const float *f = scale + (r / s) * c, *xr = x + r * c;
+        float *yr = y + r * c;
+        for (ptrdiff_t j = 0; j < c; j++) yr[j] = xr[j] * f[j];
+    }
+}
+
+PYNN_PER_LEVEL(static, sample_channel_scale_range, sample_channel_scale_body,
+               (const float *x, const float *scale, float *y, ptrdiff_t s, ptrdiff_t c,
+                ptrdiff_t r0, ptrdiff_t r1),
+               (x, scale, y, s, c, r0, r1))
+
+void pynn_sample_channel_scale(const float *x, const float *scale, float *y, ptrdiff_t n,
+                               ptrdiff_t s, ptrdiff_t c)
+{
+    PYNN_FTZ_SCOPE;
+    ptrdiff_t rows = n * s;
+    if (rows <= 0 || c <= 0)
+        return;
+    int nt = pynn_threads_for(rows * c);
+    PYNN_PARALLEL_RANGE(nt, rows, sample_channel_scale_range(x, scale, y, s, c, lo, hi));
+}
+
+/* l1 * sum |x| + l2 * sum x^2 over [i0, i1), in double. */
+static double l1l2_range(const float *x, float l1, float l2, ptrdiff_t i0, ptrdiff_t i1)
+{
+    double a = 0.0, q = 0.0;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        double v = x[i];
+        a += fabs(v);
+        q += v * v;
+    }
+    return (double)l1 * a + (double)l2 * q;
+}
+
+double pynn_l1l2_penalty(const float *x, ptrdiff_t n, float l1, float l2)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return 0.0;
+    int nt = pynn_threads_for(n);
+    double parts[PYNN_MAX_THREADS];
+    if (nt <= 1)
+        return l1l2_range(x, l1, l2, 0, n);
+#pragma omp parallel num_threads(nt)
+    {
+        PYNN_FTZ_SCOPE;
+        ptrdiff_t lo, hi;
+        pynn_thread_range(n, &lo, &hi);
+        parts[pynn_thread_id()] = l1l2_range(x, l1, l2, lo, hi);
+    }
+    double total = 0.0;
+    for (int t = 0; t < nt; t++) total += parts[t];
+    return total;
+}
+
+static inline __attribute__((always_inline)) void
+l1l2_grad_body(const float *x, const float *dy, float *dx, float a, float b, ptrdiff_t i0,
+               ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        float v = x[i];
+        float sign = (float)(v > 0.0f) - (float)(v < 0.0f);
+        dx[i] = dy[i] + a * sign + b * v;
+    }
+}
+
+PYNN_PER_LEVEL(static, l1l2_grad_range, l1l2_grad_body,
+               (const float *x, const float *dy, float *dx, float a, float b, ptrdiff_t i0,
+                ptrdiff_t i1),
+               (x, dy, dx, a, b, i0, i1))
+
+void pynn_l1l2_backward(const float *x, const float *dy, float *dx, ptrdiff_t n, float l1,
+                        float l2, float scale)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, l1l2_grad_range(x, dy, dx, scale * l1, 2.0f * scale * l2, lo, hi));
 }

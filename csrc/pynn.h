@@ -262,15 +262,10 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
                           float rate, uint64_t seed);
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                            ptrdiff_t n, float rate);
-/* The general form of the above (alpha dropout): y = x * scale + shift
- * where kept, `dropped` where not, keeping with probability 1 - rate; the
- * draws are those of pynn_dropout_forward for the same seed. */
-void pynn_dropout_affine_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
-                                 float rate, uint64_t seed, float scale, float shift,
-                                 float dropped);
-/* dx = dy * mask * scale (the gradient of either dropout). */
-void pynn_masked_scale(const float *dy, const uint8_t *mask, float *dx, ptrdiff_t n,
-                       float scale);
+/* y = mask ? x * scale + shift : fill over n floats, the mask a dropout's
+ * (alpha dropout, and with shift = fill = 0 its gradient); y may alias x. */
+void pynn_masked_affine(const float *x, const uint8_t *mask, float *y, ptrdiff_t n,
+                        float scale, float shift, float fill);
 /* n draws from the normal distribution N(mean, stddev^2), a function of the
  * seed and each value's index alone (the same for any thread count). */
 void pynn_random_normal(float *y, ptrdiff_t n, float mean, float stddev, uint64_t seed);

@@ -132,11 +132,8 @@ cdef extern from "pynn.h" nogil:
     void pynn_prelu_backward(const float *x, const float *alpha, const float *dy, float *dx,
                              float *dalpha, Py_ssize_t rows, Py_ssize_t cols)
 
-    void pynn_dropout_affine_forward(const float *x, float *y, uint8_t *mask, Py_ssize_t n,
-                                     float rate, uint64_t seed, float scale, float shift,
-                                     float dropped)
-    void pynn_masked_scale(const float *dy, const uint8_t *mask, float *dx, Py_ssize_t n,
-                           float scale)
+    void pynn_masked_affine(const float *x, const uint8_t *mask, float *y, Py_ssize_t n,
+                            float scale, float shift, float fill)
     void pynn_random_normal(float *y, Py_ssize_t n, float mean, float stddev, uint64_t seed)
     void pynn_sample_channel_scale(const float *x, const float *scale, float *y, Py_ssize_t n,
                                    Py_ssize_t s, Py_ssize_t c)
@@ -1109,35 +1106,20 @@ cdef uint8_t *_mask(object m, str name, cnp.ndarray like) except NULL:
     cdef cnp.ndarray M = _arr(m, name)
     if cnp.PyArray_TYPE(M) != cnp.NPY_UINT8 or not cnp.PyArray_IS_C_CONTIGUOUS(M):
         raise TypeError(f"{name}: mask must be C-contiguous uint8")
-    if not cnp.PyArray_ISWRITEABLE(M):
-        raise ValueError(f"{name}: mask is read-only")
     _same_size(like, M, name)
     return <uint8_t *>cnp.PyArray_DATA(M)
 
 
-def dropout_affine_forward(x, y, mask, float rate, uint64_t seed, float scale, float shift,
-                           float dropped):
-    cdef const float *px = _f32(x, "AlphaDropout: x")
-    cdef float *py = _f32(y, "AlphaDropout: out", True)
-    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "AlphaDropout")
-    cdef uint8_t *pm = _mask(mask, "AlphaDropout", <cnp.ndarray>x)
-    if not (0.0 <= rate < 1.0):
-        raise ValueError(f"AlphaDropout: rate must be in [0, 1), got {rate}")
+def masked_affine(x, mask, y, float scale, float shift, float fill):
+    """y = mask ? x * scale + shift : fill (mask: a dropout's uint8 draws)."""
+    cdef const float *px = _f32(x, "masked_affine: x")
+    cdef float *py = _f32(y, "masked_affine: out", True)
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "masked_affine")
+    cdef const uint8_t *pm = _mask(mask, "masked_affine", <cnp.ndarray>x)
     cdef Py_ssize_t n = (<cnp.ndarray>x).size
     with nogil:
-        pynn_dropout_affine_forward(px, py, pm, n, rate, seed, scale, shift, dropped)
+        pynn_masked_affine(px, pm, py, n, scale, shift, fill)
     return y
-
-
-def masked_scale(dy, mask, dx, float scale):
-    cdef const float *pdy = _f32(dy, "masked_scale: dy")
-    cdef float *pdx = _f32(dx, "masked_scale: dx", True)
-    _same_size(<cnp.ndarray>dy, <cnp.ndarray>dx, "masked_scale")
-    cdef const uint8_t *pm = _mask(mask, "masked_scale", <cnp.ndarray>dy)
-    cdef Py_ssize_t n = (<cnp.ndarray>dy).size
-    with nogil:
-        pynn_masked_scale(pdy, pm, pdx, n, scale)
-    return dx
 
 
 def random_normal(y, float mean, float stddev, uint64_t seed):

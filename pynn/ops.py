@@ -1464,11 +1464,9 @@ def alpha_dropout(x, rate, seed, out=None, mask=None):
     ``(y, mask)``; the draws are dropout's for the same seed."""
     x = _c32(x, "AlphaDropout: x")
     out = _out(out, x.shape, "AlphaDropout")
-    if mask is None:
-        mask = np.empty(x.shape, np.uint8)
+    _, mask = dropout(x, rate, seed, out=out, mask=mask)
     a, b, alpha_p = _alpha_dropout_affine(float(rate))
-    _k.dropout_affine_forward(x, out, mask, float(rate), int(seed) & 0xFFFFFFFFFFFFFFFF,
-                              a, b, a * alpha_p + b)
+    _k.masked_affine(x, mask, out, a, b, a * alpha_p + b)
     return out, mask
 
 
@@ -1476,7 +1474,7 @@ def alpha_dropout_grad(dy, mask, rate, out=None):
     """The input gradient of ``alpha_dropout``: ``a * dy`` where kept."""
     dy = _c32(dy, "AlphaDropout backward: dy")
     out = _out(out, dy.shape, "AlphaDropout backward")
-    return _k.masked_scale(dy, mask, out, _alpha_dropout_affine(float(rate))[0])
+    return _k.masked_affine(dy, mask, out, _alpha_dropout_affine(float(rate))[0], 0.0, 0.0)
 
 
 def scale_channels(x, scale, out=None):

@@ -163,37 +163,7 @@ class Activation(ActivationMixin, Layer):
         return {**super().get_config(), "activation": self.activation}
 
 
-class Seeded:
-    """A layer that draws random numbers in training (the dropout and noise
-    layers): each forward pass takes a new seed for the C kernels'
-    counter-based generators, from the global generator
-    (``pynn.utils.set_random_seed``) or, with ``seed=`` given, from the
-    layer's own sequence."""
-    seed = None
-    _draws = 0
-
-    def _seed(self):
-        if self.seed is None:
-            return next_seed()
-        seed = hash((self.seed, self._draws)) & 0x7FFFFFFFFFFFFFFF
-        self._draws += 1
-        return seed
-
-
-def _rate(value, what, layer):
-    """A probability in [0, 1) (a dropout rate), or a ValueError naming the
-    layer."""
-    try:
-        ok = 0.0 <= float(value) < 1.0 and not isinstance(value, bool)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what} must be a number in "
-                         f"[0, 1), got {value!r}")
-    return float(value)
-
-
-class Dropout(Seeded, Layer):
+class Dropout(Layer):
     """Zeroes a fraction ``rate`` of its input while training (scaling the
     rest by ``1 / (1 - rate)``); the identity at inference."""
     supports_masking = True
@@ -201,11 +171,25 @@ class Dropout(Seeded, Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = _rate(rate, "rate", self)
+        try:
+            ok = 0.0 <= float(rate) < 1.0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"Dropout {self.name!r}: rate must be a number in [0, 1), "
+                             f"got {rate!r}")
         if noise_shape is not None:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: noise_shape is not "
-                             f"supported")
+            raise ValueError(f"Dropout {self.name!r}: noise_shape is not supported")
+        self.rate = float(rate)
         self.seed = seed
+        self._draws = 0
+
+    def _seed(self):
+        if self.seed is None:
+            return next_seed()
+        seed = hash((self.seed, self._draws)) & 0x7FFFFFFFFFFFFFFF
+        self._draws += 1
+        return seed
 
     def forward(self, ctx, x, training):
         if not training or self.rate == 0.0:

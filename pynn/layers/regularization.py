@@ -13,16 +13,32 @@ import numpy as np
 
 from .. import ops
 from .base import Layer, shape_str
-from .core import Dropout, Seeded, _rate
+from .core import Dropout
 
 
 def _label(layer):
     return f"{type(layer).__name__} {layer.name!r}"
 
 
-class _Noise(Seeded, Layer):
+def _rate(value, what, layer):
+    """A probability in [0, 1) (a dropout rate), or a ValueError naming the
+    layer."""
+    try:
+        ok = 0.0 <= float(value) < 1.0 and not isinstance(value, bool)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{_label(layer)}: {what} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+class _Noise(Layer):
     supports_masking = True
     fixed_input_axes = ()
+    # A new seed for each training pass, as Dropout takes them: from the
+    # global generator, or from the layer's own ``seed`` sequence.
+    _seed = Dropout._seed
+    _draws = 0
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -43,7 +43,7 @@ BAD_ARGUMENTS = [
     (lambda: layers.GaussianDropout(1.0), "GaussianDropout"),
     (lambda: layers.AlphaDropout(-0.1), "AlphaDropout"),
     (lambda: layers.AlphaDropout(0.1, noise_shape=(1, 2)), "AlphaDropout"),
-    (lambda: layers.SpatialDropout2D(1.5), "SpatialDropout2D"),
+    (lambda: layers.SpatialDropout2D(1.5), "spatial_dropout2d"),
     (lambda: layers.ActivityRegularization(l1=-1), "ActivityRegularization"),
     (lambda: layers.LayerNormalization(epsilon=0), "LayerNormalization"),
     (lambda: layers.LayerNormalization(rms_scaling=True), "LayerNormalization"),
