@@ -16,8 +16,9 @@ from . import _kernels as _k
 
 __all__ = [
     "matmul", "dense", "dense_grad", "bias_add", "activation", "activation_grad", "bias_grad",
-    "linear", "relu", "relu_grad", "relu6", "leaky_relu", "elu", "sigmoid", "hard_sigmoid",
-    "hard_swish", "tanh", "softplus", "swish", "softmax", "softmax_grad", "prelu", "prelu_grad",
+    "linear", "relu", "relu_grad", "relu_form", "relu6", "leaky_relu", "elu", "sigmoid",
+    "hard_sigmoid", "hard_swish", "tanh", "softplus", "swish", "softmax", "softmax_grad",
+    "prelu", "prelu_grad",
     "loss", "sparse_loss", "LOSS_KINDS",
     "sgd_update", "rmsprop_update", "adam_update",
     "dropout", "dropout_grad", "alpha_dropout", "alpha_dropout_grad", "random_normal",
@@ -217,7 +218,7 @@ def relu(x, out=None, *, negative_slope=0.0, max_value=None, threshold=0.0):
     ``threshold`` (capped at ``max_value``), ``negative_slope * (x -
     threshold)`` below.  The plain forms run the fused activation kernels
     (relu, relu6, leaky_relu); the others a kernel of their own."""
-    code, alpha = _relu_form(negative_slope, max_value, threshold)
+    code, alpha = relu_form(negative_slope, max_value, threshold)
     if code is not None:
         return activation(x, code, alpha=alpha, out=out)
     x = _c32(x, "relu: x")
@@ -225,9 +226,10 @@ def relu(x, out=None, *, negative_slope=0.0, max_value=None, threshold=0.0):
     return _k.relu_general(x, out, negative_slope, _relu_cap(max_value), threshold)
 
 
-def _relu_form(negative_slope, max_value, threshold):
-    """The fused activation (and its alpha) that computes this relu, or
-    (None, None)."""
+def relu_form(negative_slope, max_value, threshold):
+    """The fused activation (and its alpha) that computes Keras's relu with
+    these arguments: ('relu', None), ('relu6', None), ('leaky_relu', slope),
+    or (None, None) for the general form."""
     if threshold == 0.0:
         if negative_slope == 0.0 and max_value is None:
             return "relu", None
@@ -245,7 +247,7 @@ def _relu_cap(max_value):
 def relu_grad(x, y, dy, negative_slope=0.0, max_value=None, threshold=0.0, out=None):
     """The input gradient of ``y = relu(x, negative_slope=..., max_value=...,
     threshold=...)`` from ``dy``."""
-    code, alpha = _relu_form(negative_slope, max_value, threshold)
+    code, alpha = relu_form(negative_slope, max_value, threshold)
     if code is not None:
         return activation_grad(code, x, y, dy, alpha=alpha, out=out)
     x, dy = _c32(x, "relu backward: x"), _c32(dy, "relu backward: dy")

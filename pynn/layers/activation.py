@@ -62,7 +62,7 @@ class ReLU(_Elementwise):
                 "threshold": self.threshold}
 
     def fused_activation(self):
-        form, _ = ops._relu_form(**self._args())
+        form, _ = ops.relu_form(**self._args())
         return form if form in ("relu", "relu6") else None
 
     def forward(self, ctx, x, training):

@@ -746,7 +746,7 @@ def _relu_layer(ctx, step, k, xs):
     if layer.threshold != 0.0:
         raise ctx.error(layer, f"threshold={layer.threshold} has no TensorFlow Lite form in "
                                f"pynn.lite")
-    form, _ = ops._relu_form(layer.negative_slope, layer.max_value, 0.0)
+    form, _ = ops.relu_form(layer.negative_slope, layer.max_value, 0.0)
     shape = _out_shape(ctx, step)
     if form in ("relu", "relu6"):
         return ctx.activation(layer, x, form, k, name=step.name)
