@@ -227,3 +227,125 @@ void pynn_bias_grad(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols)
     int nt = cols >= 64 ? pynn_threads_for(rows * cols) : 1;
     PYNN_PARALLEL_RANGE(nt, cols, bias_grad_cols(dy, db, rows, cols, lo, hi));
 }
+
+/* ------------------------------------------------------------------
+ * Keras's ReLU layer in its general form, and PReLU.
+ */
+
+/* y = x > threshold ? min(x, max_value) : negative_slope * (x - threshold);
+ * as selects on float compares, through integer masks so they vectorize. */
+static inline __attribute__((always_inline)) void
+relu_general_body(const float *x, float *y, float slope, float max_value, float threshold,
+                  ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        float v = x[i];
+        y[i] = pick(mask_of(v > threshold), fminf(v, max_value), slope * (v - threshold));
+    }
+}
+
+PYNN_PER_LEVEL(static, relu_general_range, relu_general_body,
+               (const float *x, float *y, float slope, float max_value, float threshold,
+                ptrdiff_t i0, ptrdiff_t i1),
+               (x, y, slope, max_value, threshold, i0, i1))
+
+void pynn_relu_general_forward(const float *x, float *y, ptrdiff_t n, float negative_slope,
+                               float max_value, float threshold)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, relu_general_range(x, y, negative_slope, max_value, threshold,
+                                                  lo, hi));
+}
+
+/* dx = dy where threshold < x < max_value, dy * negative_slope where
+ * x <= threshold, 0 above max_value. */
+static inline __attribute__((always_inline)) void
+relu_general_grad_body(const float *x, const float *dy, float *dx, float slope, float max_value,
+                       float threshold, ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        float v = x[i], g = dy[i];
+        float d = pick(mask_of(v > threshold), pick(mask_of(v < max_value), 1.0f, 0.0f), slope);
+        dx[i] = g * d;
+    }
+}
+
+PYNN_PER_LEVEL(static, relu_general_grad_range, relu_general_grad_body,
+               (const float *x, const float *dy, float *dx, float slope, float max_value,
+                float threshold, ptrdiff_t i0, ptrdiff_t i1),
+               (x, dy, dx, slope, max_value, threshold, i0, i1))
+
+void pynn_relu_general_backward(const float *x, const float *dy, float *dx, ptrdiff_t n,
+                                float negative_slope, float max_value, float threshold)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, relu_general_grad_range(x, dy, dx, negative_slope, max_value,
+                                                       threshold, lo, hi));
+}
+
+static inline __attribute__((always_inline)) void
+prelu_body(const float *x, const float *alpha, float *y, ptrdiff_t cols, ptrdiff_t r0,
+           ptrdiff_t r1)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            float v = xr[j];
+            yr[j] = fmaxf(v, 0.0f) + alpha[j] * fminf(v, 0.0f);
+        }
+    }
+}
+
+PYNN_PER_LEVEL(static, prelu_range, prelu_body,
+               (const float *x, const float *alpha, float *y, ptrdiff_t cols, ptrdiff_t r0,
+                ptrdiff_t r1),
+               (x, alpha, y, cols, r0, r1))
+
+void pynn_prelu_forward(const float *x, const float *alpha, float *y, ptrdiff_t rows,
+                        ptrdiff_t cols)
+{
+    PYNN_FTZ_SCOPE;
+    if (rows <= 0 || cols <= 0)
+        return;
+    int nt = pynn_threads_for(rows * cols);
+    PYNN_PARALLEL_RANGE(nt, rows, prelu_range(x, alpha, y, cols, lo, hi));
+}
+
+/* Columns [j0, j1) of PReLU's backward pass: dx = dy * (x > 0 ? 1 : alpha)
+ * (when dx is not NULL) and dalpha = sum over rows of dy * min(x, 0) (when
+ * dalpha is not NULL). */
+static void prelu_grad_cols(const float *x, const float *alpha, const float *dy, float *dx,
+                            float *dalpha, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t j0,
+                            ptrdiff_t j1)
+{
+    if (dalpha)
+        for (ptrdiff_t j = j0; j < j1; j++) dalpha[j] = 0.0f;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const float *xr = x + i * cols, *gr = dy + i * cols;
+        float *dr = dx ? dx + i * cols : NULL;
+        if (dr)
+            for (ptrdiff_t j = j0; j < j1; j++)
+                dr[j] = gr[j] * pick(mask_of(xr[j] > 0.0f), 1.0f, alpha[j]);
+        if (dalpha)
+            for (ptrdiff_t j = j0; j < j1; j++) dalpha[j] += gr[j] * fminf(xr[j], 0.0f);
+    }
+}
+
+void pynn_prelu_backward(const float *x, const float *alpha, const float *dy, float *dx,
+                         float *dalpha, ptrdiff_t rows, ptrdiff_t cols)
+{
+    PYNN_FTZ_SCOPE;
+    if (cols <= 0)
+        return;
+    /* Threads split the columns (as the bias gradient does), so the sums
+     * are the same for any thread count. */
+    int nt = cols >= 64 ? pynn_threads_for(rows * cols * 2) : 1;
+    PYNN_PARALLEL_RANGE(nt, cols, prelu_grad_cols(x, alpha, dy, dx, dalpha, rows, cols, lo, hi));
+}

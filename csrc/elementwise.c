@@ -1,4 +1,5 @@
-/* elementwise.c - dropout, row gathers for batching, finiteness checks. */
+/* elementwise.c - dropout and the other noise layers' draws, row gathers for
+ * batching, finiteness checks, activity penalties, merging. */
 #include "pynn.h"
 #include "internal.h"
 
@@ -334,3 +335,94 @@ void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float
     int nt = pynn_threads_for(rows * cols);
     PYNN_PARALLEL_RANGE(nt, rows, l2_backward_range(y, inv, dy, dx, cols, eps, x, lo, hi));
 }
+
+/* ------------------------------------------------------------------
+ * The noise and regularization layers: alpha dropout's affine map, normal
+ * draws, per-sample channel scaling, activity penalties.
+ */
+
+/* y = mask ? x * scale + shift : fill, the mask a dropout's (alpha
+ * dropout: kept values scaled and shifted, dropped ones set; its gradient
+ * with shift and fill 0). */
+static inline __attribute__((always_inline)) void
+masked_affine_body(const float *x, const uint8_t *mask, float *y, float scale, float shift,
+                   float fill, ptrdiff_t i0, ptrdiff_t i1)
+{
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        /* Arithmetic, not a branch on a random mask (see dropout). */
+        float k = (float)mask[i];
+        y[i] = k * (x[i] * scale + shift) + (1.0f - k) * fill;
+    }
+}
+
+PYNN_PER_LEVEL(static, masked_affine_range, masked_affine_body,
+               (const float *x, const uint8_t *mask, float *y, float scale, float shift,
+                float fill, ptrdiff_t i0, ptrdiff_t i1),
+               (x, mask, y, scale, shift, fill, i0, i1))
+
+void pynn_masked_affine(const float *x, const uint8_t *mask, float *y, ptrdiff_t n,
+                        float scale, float shift, float fill)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    int nt = pynn_threads_for(n);
+    PYNN_PARALLEL_RANGE(nt, n, masked_affine_range(x, mask, y, scale, shift, fill, lo, hi));
+}
+
+/* Normal draws by the Box-Muller transform of two uniform draws per
+ * element, each a hash of (index, keys): a function of the seed and the
+ * index alone, as dropout's. */
+static void normal_range(float *y, float mean, float stddev, uint64_t keys, ptrdiff_t i0,
+                         ptrdiff_t i1)
+{
+    uint32_t k0 = (uint32_t)keys, k1 = (uint32_t)(keys >> 32);
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        uint32_t lo = (uint32_t)i, hi = (uint32_t)((uint64_t)i >> 32);
+        uint32_t a = mix32(mix32(lo ^ k0) ^ hi ^ k1);
+        uint32_t b = mix32(a ^ 0x9E3779B9u ^ k0);
+        /* u1 in (0, 1] (never 0, so its log is finite), u2 in [0, 1). */
+        double u1 = ((double)(a >> 8) + 1.0) / 16777216.0;
+        double u2 = (double)(b >> 8) / 16777216.0;
+        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        y[i] = (float)(mean + stddev * z);
+    }
+}
+
+void pynn_random_normal(float *y, ptrdiff_t n, float mean, float stddev, uint64_t seed)
+{
+    PYNN_FTZ_SCOPE;
+    if (n <= 0)
+        return;
+    uint64_t keys = splitmix64(seed ^ 0xD1B54A32D192ED03ull);
+    int nt = pynn_threads_for(n * 16);
+    PYNN_PARALLEL_RANGE(nt, n, normal_range(y, mean, stddev, keys, lo, hi));
+}
+
+static inline __attribute__((always_inline)) void
+sample_channel_scale_body(const float *x, const float *scale, float *y, ptrdiff_t s,
+                          ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const float *f = scale + (r / s) * c, *xr = x + r * c;
+        float *yr = y + r * c;
+        for (ptrdiff_t j = 0; j < c; j++) yr[j] = xr[j] * f[j];
+    }
+}
+
+PYNN_PER_LEVEL(static, sample_channel_scale_range, sample_channel_scale_body,
+               (const float *x, const float *scale, float *y, ptrdiff_t s, ptrdiff_t c,
+                ptrdiff_t r0, ptrdiff_t r1),
+               (x, scale, y, s, c, r0, r1))
+
+void pynn_sample_channel_scale(const float *x, const float *scale, float *y, ptrdiff_t n,
+                               ptrdiff_t s, ptrdiff_t c)
+{
+    PYNN_FTZ_SCOPE;
+    ptrdiff_t rows = n * s;
+    if (rows <= 0 || c <= 0)
+        return;
+    int nt = pynn_threads_for(rows * c);
+    PYNN_PARALLEL_RANGE(nt, rows, sample_channel_scale_range(x, scale, y, s, c, lo, hi));
+}
+

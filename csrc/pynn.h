@@ -148,6 +148,25 @@ int pynn_batchnorm_backward(const float *x, const float *dy, const float *mean,
                             const float *inv_std, const float *gamma, float *dx,
                             float *dgamma, float *dbeta, ptrdiff_t rows, ptrdiff_t cols);
 
+/* Group normalization of x, n x s x groups x size floats (NHWC data with
+ * its channels cut into groups of `size` consecutive channels, s the
+ * pixels): each (sample, group) is normalized by its own mean and variance
+ * over its s * size values, then channel j is scaled by gamma[j] and
+ * shifted by beta[j] (either may be NULL).  mean and inv_std (n * groups)
+ * receive each pair's mean and 1 / sqrt(var + eps).  Layer normalization
+ * over the last axis of a rows x cols matrix is n = rows, s = 1,
+ * groups = 1, size = cols. */
+void pynn_group_norm_forward(const float *x, ptrdiff_t n, ptrdiff_t s, ptrdiff_t groups,
+                             ptrdiff_t size, float eps, const float *gamma, const float *beta,
+                             float *y, float *mean, float *inv_std);
+/* Its backward pass from dy: dx (may be NULL), and the per-channel sums
+ * dgamma = sum dy * xhat and dbeta = sum dy (either may be NULL).
+ * Returns 0, or -1 when a work buffer cannot be allocated. */
+int pynn_group_norm_backward(const float *x, const float *dy, ptrdiff_t n, ptrdiff_t s,
+                             ptrdiff_t groups, ptrdiff_t size, const float *mean,
+                             const float *inv_std, const float *gamma, float *dx, float *dgamma,
+                             float *dbeta);
+
 /* --------------------------------------------------------- activation.c */
 
 enum pynn_activation {
@@ -178,6 +197,22 @@ void pynn_activation_backward(int act, float alpha, const float *x,
                               ptrdiff_t rows, ptrdiff_t cols);
 /* db[j] = sum_i dy[i, j] (the bias gradient). */
 void pynn_bias_grad(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols);
+
+/* Keras's ReLU layer in general: y = x > threshold ? min(x, max_value) :
+ * negative_slope * (x - threshold) (max_value INFINITY for none). */
+void pynn_relu_general_forward(const float *x, float *y, ptrdiff_t n, float negative_slope,
+                               float max_value, float threshold);
+/* dx = dy * y'(x) for the function above (dx may alias dy). */
+void pynn_relu_general_backward(const float *x, const float *dy, float *dx, ptrdiff_t n,
+                                float negative_slope, float max_value, float threshold);
+/* PReLU over a rows x cols matrix with one slope per column:
+ * y = max(x, 0) + alpha * min(x, 0). */
+void pynn_prelu_forward(const float *x, const float *alpha, float *y, ptrdiff_t rows,
+                        ptrdiff_t cols);
+/* dx = dy * (x > 0 ? 1 : alpha) and dalpha[j] = sum_i dy[i, j] * min(x[i, j], 0);
+ * either may be NULL. */
+void pynn_prelu_backward(const float *x, const float *alpha, const float *dy, float *dx,
+                         float *dalpha, ptrdiff_t rows, ptrdiff_t cols);
 
 /* ----------------------------------------------------------- loss.c */
 
@@ -323,6 +358,17 @@ void pynn_dropout_forward(const float *x, float *y, uint8_t *mask, ptrdiff_t n,
                           float rate, uint64_t seed, uint64_t offset);
 void pynn_dropout_backward(const float *dy, const uint8_t *mask, float *dx,
                            ptrdiff_t n, float rate);
+/* y = mask ? x * scale + shift : fill over n floats, the mask a dropout's
+ * (alpha dropout, and with shift = fill = 0 its gradient); y may alias x. */
+void pynn_masked_affine(const float *x, const uint8_t *mask, float *y, ptrdiff_t n,
+                        float scale, float shift, float fill);
+/* n draws from the normal distribution N(mean, stddev^2), a function of the
+ * seed and each value's index alone (the same for any thread count). */
+void pynn_random_normal(float *y, ptrdiff_t n, float mean, float stddev, uint64_t seed);
+/* y[b, i, :] = x[b, i, :] * scale[b, :] over n x s x c values (a per-sample,
+ * per-channel factor: spatial dropout); y may alias x. */
+void pynn_sample_channel_scale(const float *x, const float *scale, float *y, ptrdiff_t n,
+                               ptrdiff_t s, ptrdiff_t c);
 /* Gathers rows idx[0..count) of src (rows x cols) into dst (count x cols). */
 void pynn_gather_rows(const void *src, const int64_t *idx, void *dst,
                       ptrdiff_t count, ptrdiff_t row_bytes);
@@ -391,6 +437,55 @@ void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *i
                       const double *matrices, int interpolation, int fill_mode, float cval,
                       const float *channel_shift, const float *brightness,
                       const float *scale, const float *offset, float *y);
+
+/* ----------------------------------------------------------- reshape.c */
+
+/* A window shift of n samples of d x h x w x c values (NDHWC; 2-D data has
+ * d = 1, 1-D data d = h = 1) into n samples of od x oh x ow x c: input
+ * pixel (z, i, j) lands on output pixel (z + fd, i + fh, j + fw), and output
+ * pixels no input pixel lands on get `fill`.  Zero padding is a shift by
+ * the leading padding into a larger output; cropping a shift by minus the
+ * leading crop into a smaller one; each is the other's gradient. */
+typedef struct {
+    ptrdiff_t n, d, h, w, c;
+    ptrdiff_t od, oh, ow;
+    ptrdiff_t fd, fh, fw;
+} pynn_shift_shape;
+void pynn_pad_crop(const pynn_shift_shape *s, const float *x, float *y, float fill);
+
+/* Image resizing with half-pixel centres, as TensorFlow 2's and Keras 3's
+ * image.resize (without antialiasing): the window [top, top + wh) x
+ * [left, left + ww) of each n x h x w x c input is resized to oh x ow.
+ * Output row o samples the window at (o + 0.5) * wh / oh - 0.5 (likewise
+ * for columns): nearest takes the value at floor((o + 0.5) * wh / oh),
+ * bilinear interpolates between the two values around, clamped to the
+ * window's border. */
+enum pynn_resize_mode {
+    PYNN_RESIZE_NEAREST = 0,
+    PYNN_RESIZE_BILINEAR = 1
+};
+typedef struct {
+    ptrdiff_t n, h, w, c;
+    ptrdiff_t top, left, wh, ww;
+    ptrdiff_t oh, ow;
+} pynn_resize_shape;
+void pynn_resize_forward(const pynn_resize_shape *s, int mode, const float *x, float *y);
+/* dx (the whole n x h x w x c input, zero outside the window) from dy. */
+void pynn_resize_backward(const pynn_resize_shape *s, int mode, const float *dy, float *dx);
+
+/* y[o, t, :] = x[o, :] for t < times: x is outer x inner floats, y outer x
+ * times x inner (RepeatVector, UpSampling1D). */
+void pynn_repeat(const float *x, ptrdiff_t outer, ptrdiff_t times, ptrdiff_t inner, float *y);
+/* dx[o, :] = sum over t of dy[o, t, :], the gradient of pynn_repeat. */
+void pynn_repeat_backward(const float *dy, ptrdiff_t outer, ptrdiff_t times, ptrdiff_t inner,
+                          float *dx);
+
+/* The most axes pynn_transpose takes. */
+#define PYNN_MAX_RANK 8
+/* y = x (C order, `shape`) with its axes permuted: output axis a is input
+ * axis perm[a] (NumPy's transpose), for 1 <= rank <= PYNN_MAX_RANK. */
+void pynn_transpose(const float *x, int rank, const ptrdiff_t *shape, const int *perm,
+                    float *y);
 
 #ifdef __cplusplus
 }

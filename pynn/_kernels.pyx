@@ -151,6 +151,47 @@ cdef extern from "pynn.h" nogil:
                           const float *channel_shift, const float *brightness,
                           const float *scale, const float *offset, float *y)
 
+    int pynn_group_norm_forward(const float *x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t groups,
+                                Py_ssize_t size, float eps, const float *gamma,
+                                const float *beta, float *y, float *mean, float *inv_std)
+    int pynn_group_norm_backward(const float *x, const float *dy, Py_ssize_t n, Py_ssize_t s,
+                                 Py_ssize_t groups, Py_ssize_t size, const float *mean,
+                                 const float *inv_std, const float *gamma, float *dx,
+                                 float *dgamma, float *dbeta)
+
+    void pynn_relu_general_forward(const float *x, float *y, Py_ssize_t n, float negative_slope,
+                                   float max_value, float threshold)
+    void pynn_relu_general_backward(const float *x, const float *dy, float *dx, Py_ssize_t n,
+                                    float negative_slope, float max_value, float threshold)
+    void pynn_prelu_forward(const float *x, const float *alpha, float *y, Py_ssize_t rows,
+                            Py_ssize_t cols)
+    void pynn_prelu_backward(const float *x, const float *alpha, const float *dy, float *dx,
+                             float *dalpha, Py_ssize_t rows, Py_ssize_t cols)
+
+    void pynn_masked_affine(const float *x, const uint8_t *mask, float *y, Py_ssize_t n,
+                            float scale, float shift, float fill)
+    void pynn_random_normal(float *y, Py_ssize_t n, float mean, float stddev, uint64_t seed)
+    void pynn_sample_channel_scale(const float *x, const float *scale, float *y, Py_ssize_t n,
+                                   Py_ssize_t s, Py_ssize_t c)
+
+    ctypedef struct pynn_shift_shape:
+        Py_ssize_t n, d, h, w, c
+        Py_ssize_t od, oh, ow
+        Py_ssize_t fd, fh, fw
+    void pynn_pad_crop(const pynn_shift_shape *s, const float *x, float *y, float fill)
+    ctypedef struct pynn_resize_shape:
+        Py_ssize_t n, h, w, c
+        Py_ssize_t top, left, wh, ww
+        Py_ssize_t oh, ow
+    void pynn_resize_forward(const pynn_resize_shape *s, int mode, const float *x, float *y)
+    void pynn_resize_backward(const pynn_resize_shape *s, int mode, const float *dy, float *dx)
+    void pynn_repeat(const float *x, Py_ssize_t outer, Py_ssize_t times, Py_ssize_t inner,
+                     float *y)
+    void pynn_repeat_backward(const float *dy, Py_ssize_t outer, Py_ssize_t times,
+                              Py_ssize_t inner, float *dx)
+    void pynn_transpose(const float *x, int rank, const Py_ssize_t *shape, const int *perm,
+                        float *y)
+
 
 pynn_cpu_init()
 
@@ -1274,4 +1315,254 @@ def affine_warp(x, index, matrices, y, int interpolation, int fill_mode, float c
     with nogil:
         pynn_affine_warp(&s, px, pi, pm, interpolation, fill_mode, cval, pcs, pbr, psc, pof,
                          py)
+
+# ------------------------------------------- normalization.c: groups, rows
+
+def group_norm_forward(x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t groups, Py_ssize_t size,
+                       float eps, gamma, beta, y, mean, inv_std):
+    """Group (and layer) normalization of x seen as n x s x groups x size;
+    mean and inv_std receive the n * groups statistics."""
+    cdef const float *px = _f32(x, "group_norm: x")
+    cdef float *py = _f32(y, "group_norm: out", True)
+    cdef float *pm = _f32(mean, "group_norm: mean", True)
+    cdef float *pi = _f32(inv_std, "group_norm: inv_std", True)
+    if n < 0 or s < 0 or groups < 1 or size < 0:
+        raise ValueError(f"group_norm: invalid sizes n={n}, s={s}, groups={groups}, size={size}")
+    cdef Py_ssize_t total = n * s * groups * size
+    if (<cnp.ndarray>x).size != total or (<cnp.ndarray>y).size != total:
+        raise ValueError(f"group_norm: x and out must hold {total} values")
+    if (<cnp.ndarray>mean).size != n * groups or (<cnp.ndarray>inv_std).size != n * groups:
+        raise ValueError(f"group_norm: mean and inv_std must hold {n * groups} values")
+    if not eps > 0:
+        raise ValueError(f"group_norm: epsilon must be > 0, got {eps}")
+    cdef const float *pg = _f32_or_null(gamma, "group_norm: gamma", groups * size)
+    cdef const float *pb = _f32_or_null(beta, "group_norm: beta", groups * size)
+    with nogil:
+        pynn_group_norm_forward(px, n, s, groups, size, eps, pg, pb, py, pm, pi)
+    return y
+
+
+def group_norm_backward(x, dy, Py_ssize_t n, Py_ssize_t s, Py_ssize_t groups, Py_ssize_t size,
+                        mean, inv_std, gamma, dx, dgamma, dbeta):
+    cdef const float *px = _f32(x, "group_norm backward: x")
+    cdef const float *pdy = _f32(dy, "group_norm backward: dy")
+    cdef const float *pm = _f32(mean, "group_norm backward: mean")
+    cdef const float *pi = _f32(inv_std, "group_norm backward: inv_std")
+    if n < 0 or s < 0 or groups < 1 or size < 0:
+        raise ValueError(f"group_norm backward: invalid sizes n={n}, s={s}, groups={groups}, "
+                         f"size={size}")
+    cdef Py_ssize_t total = n * s * groups * size, c = groups * size
+    if (<cnp.ndarray>x).size != total or (<cnp.ndarray>dy).size != total:
+        raise ValueError(f"group_norm backward: x and dy must hold {total} values")
+    if (<cnp.ndarray>mean).size != n * groups or (<cnp.ndarray>inv_std).size != n * groups:
+        raise ValueError(f"group_norm backward: mean and inv_std must hold {n * groups} values")
+    cdef const float *pg = _f32_or_null(gamma, "group_norm backward: gamma", c)
+    cdef float *pdx = NULL
+    cdef float *pdg = NULL
+    cdef float *pdb = NULL
+    if dx is not None:
+        pdx = _f32(dx, "group_norm backward: dx", True)
+        _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, "group_norm backward: dx")
+    if dgamma is not None:
+        pdg = _f32(dgamma, "group_norm backward: gamma gradient", True)
+        _f32_or_null(dgamma, "group_norm backward: gamma gradient", c)
+    if dbeta is not None:
+        pdb = _f32(dbeta, "group_norm backward: beta gradient", True)
+        _f32_or_null(dbeta, "group_norm backward: beta gradient", c)
+    cdef int err
+    with nogil:
+        err = pynn_group_norm_backward(px, pdy, n, s, groups, size, pm, pi, pg, pdx, pdg, pdb)
+    if err:
+        raise MemoryError("group_norm backward: cannot allocate the work buffer")
+    return dx
+
+# ---------------------------------------------- activation.c: ReLU, PReLU
+
+def relu_general(x, y, float negative_slope, float max_value, float threshold):
+    cdef const float *px = _f32(x, "relu: x")
+    cdef float *py = _f32(y, "relu: out", True)
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "relu")
+    cdef Py_ssize_t n = (<cnp.ndarray>x).size
+    with nogil:
+        pynn_relu_general_forward(px, py, n, negative_slope, max_value, threshold)
+    return y
+
+
+def relu_general_backward(x, dy, dx, float negative_slope, float max_value, float threshold):
+    cdef const float *px = _f32(x, "relu backward: x")
+    cdef const float *pdy = _f32(dy, "relu backward: dy")
+    cdef float *pdx = _f32(dx, "relu backward: dx", True)
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>dy, "relu backward")
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, "relu backward")
+    cdef Py_ssize_t n = (<cnp.ndarray>x).size
+    with nogil:
+        pynn_relu_general_backward(px, pdy, pdx, n, negative_slope, max_value, threshold)
+    return dx
+
+
+def prelu(x, alpha, y, Py_ssize_t cols):
+    """y = max(x, 0) + alpha * min(x, 0), x seen as rows x cols, alpha (cols)."""
+    cdef const float *px = _f32(x, "PReLU: x")
+    cdef float *py = _f32(y, "PReLU: out", True)
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "PReLU")
+    cdef const float *pa = _f32_or_null(alpha, "PReLU: alpha", cols)
+    cdef Py_ssize_t n = (<cnp.ndarray>x).size
+    if pa == NULL or cols < 1 or n % cols:
+        raise ValueError(f"PReLU: alpha of {cols} values does not tile {n} inputs")
+    with nogil:
+        pynn_prelu_forward(px, pa, py, n // cols, cols)
+    return y
+
+
+def prelu_backward(x, alpha, dy, dx, dalpha, Py_ssize_t cols):
+    cdef const float *px = _f32(x, "PReLU backward: x")
+    cdef const float *pdy = _f32(dy, "PReLU backward: dy")
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>dy, "PReLU backward")
+    cdef const float *pa = _f32_or_null(alpha, "PReLU backward: alpha", cols)
+    cdef Py_ssize_t n = (<cnp.ndarray>x).size
+    if pa == NULL or cols < 1 or n % cols:
+        raise ValueError(f"PReLU backward: alpha of {cols} values does not tile {n} inputs")
+    cdef float *pdx = NULL
+    cdef float *pda = NULL
+    if dx is not None:
+        pdx = _f32(dx, "PReLU backward: dx", True)
+        _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, "PReLU backward: dx")
+    if dalpha is not None:
+        pda = _f32(dalpha, "PReLU backward: alpha gradient", True)
+        _f32_or_null(dalpha, "PReLU backward: alpha gradient", cols)
+    with nogil:
+        pynn_prelu_backward(px, pa, pdy, pdx, pda, n // cols, cols)
+    return dx
+
+# ------------------------------------------------ elementwise.c: noise
+
+cdef uint8_t *_mask(object m, str name, cnp.ndarray like) except NULL:
+    cdef cnp.ndarray M = _arr(m, name)
+    if cnp.PyArray_TYPE(M) != cnp.NPY_UINT8 or not cnp.PyArray_IS_C_CONTIGUOUS(M):
+        raise TypeError(f"{name}: mask must be C-contiguous uint8")
+    _same_size(like, M, name)
+    return <uint8_t *>cnp.PyArray_DATA(M)
+
+
+def masked_affine(x, mask, y, float scale, float shift, float fill):
+    """y = mask ? x * scale + shift : fill (mask: a dropout's uint8 draws)."""
+    cdef const float *px = _f32(x, "masked_affine: x")
+    cdef float *py = _f32(y, "masked_affine: out", True)
+    _same_size(<cnp.ndarray>x, <cnp.ndarray>y, "masked_affine")
+    cdef const uint8_t *pm = _mask(mask, "masked_affine", <cnp.ndarray>x)
+    cdef Py_ssize_t n = (<cnp.ndarray>x).size
+    with nogil:
+        pynn_masked_affine(px, pm, py, n, scale, shift, fill)
+    return y
+
+
+def random_normal(y, float mean, float stddev, uint64_t seed):
+    cdef float *py = _f32(y, "random_normal: out", True)
+    cdef Py_ssize_t n = (<cnp.ndarray>y).size
+    with nogil:
+        pynn_random_normal(py, n, mean, stddev, seed)
+    return y
+
+
+def sample_channel_scale(x, scale, y, Py_ssize_t n, Py_ssize_t s, Py_ssize_t c):
+    """y[b, i, :] = x[b, i, :] * scale[b, :] over n x s x c values."""
+    cdef const float *px = _f32(x, "sample_channel_scale: x")
+    cdef const float *pf = _f32(scale, "sample_channel_scale: scale")
+    cdef float *py = _f32(y, "sample_channel_scale: out", True)
+    if n < 0 or s < 0 or c < 0:
+        raise ValueError("sample_channel_scale: negative size")
+    if (<cnp.ndarray>x).size != n * s * c or (<cnp.ndarray>y).size != n * s * c or \
+            (<cnp.ndarray>scale).size != n * c:
+        raise ValueError(f"sample_channel_scale: sizes do not fit {n} x {s} x {c}")
+    with nogil:
+        pynn_sample_channel_scale(px, pf, py, n, s, c)
+    return y
+
+
+cdef int _resize_shape(x, y, tuple window, pynn_resize_shape *s, str name) except -1:
+    cdef Py_ssize_t xd[4]
+    cdef Py_ssize_t yd[4]
+    _dims4(x, f"{name}: input", xd)
+    _dims4(y, f"{name}: output", yd)
+    s.n, s.h, s.w, s.c = xd[0], xd[1], xd[2], xd[3]
+    s.top, s.left, s.wh, s.ww = window
+    s.oh, s.ow = yd[1], yd[2]
+    if yd[0] != s.n or yd[3] != s.c:
+        raise ValueError(f"{name}: output of shape {(<object>y).shape} does not fit input "
+                         f"{(<object>x).shape}")
+    if s.top < 0 or s.left < 0 or s.wh < 1 or s.ww < 1 or s.top + s.wh > s.h or \
+            s.left + s.ww > s.w:
+        raise ValueError(f"{name}: window {window} does not fit input {(<object>x).shape}")
+    return 0
+
+
+def resize_forward(x, y, tuple window, int mode):
+    """y = the window (top, left, height, width) of x resized to y's size."""
+    cdef pynn_resize_shape s
+    cdef const float *px = _f32(x, "resize: input")
+    cdef float *py = _f32(y, "resize: output", True)
+    _resize_shape(x, y, window, &s, "resize")
+    if mode not in (0, 1):
+        raise ValueError(f"resize: unknown mode {mode}")
+    with nogil:
+        pynn_resize_forward(&s, mode, px, py)
+    return y
+
+
+def resize_backward(dy, dx, tuple window, int mode):
+    cdef pynn_resize_shape s
+    cdef const float *pdy = _f32(dy, "resize backward: dy")
+    cdef float *pdx = _f32(dx, "resize backward: dx", True)
+    _resize_shape(dx, dy, window, &s, "resize backward")
+    if mode not in (0, 1):
+        raise ValueError(f"resize backward: unknown mode {mode}")
+    with nogil:
+        pynn_resize_backward(&s, mode, pdy, pdx)
+    return dx
+
+
+def repeat(x, y, Py_ssize_t outer, Py_ssize_t times, Py_ssize_t inner):
+    """y[o, t, :] = x[o, :] (x outer x inner, y outer x times x inner)."""
+    cdef const float *px = _f32(x, "repeat: x")
+    cdef float *py = _f32(y, "repeat: out", True)
+    if outer < 0 or times < 0 or inner < 0 or (<cnp.ndarray>x).size != outer * inner or \
+            (<cnp.ndarray>y).size != outer * times * inner:
+        raise ValueError(f"repeat: sizes do not fit {outer} x {times} x {inner}")
+    with nogil:
+        pynn_repeat(px, outer, times, inner, py)
+    return y
+
+
+def repeat_backward(dy, dx, Py_ssize_t outer, Py_ssize_t times, Py_ssize_t inner):
+    cdef const float *pdy = _f32(dy, "repeat backward: dy")
+    cdef float *pdx = _f32(dx, "repeat backward: dx", True)
+    if outer < 0 or times < 0 or inner < 0 or (<cnp.ndarray>dx).size != outer * inner or \
+            (<cnp.ndarray>dy).size != outer * times * inner:
+        raise ValueError(f"repeat backward: sizes do not fit {outer} x {times} x {inner}")
+    with nogil:
+        pynn_repeat_backward(pdy, outer, times, inner, pdx)
+    return dx
+
+
+def transpose(x, tuple perm, y):
+    """y = x.transpose(perm) for C-contiguous float32 x and y."""
+    cdef const float *px = _f32(x, "transpose: x")
+    cdef float *py = _f32(y, "transpose: out", True)
+    cdef cnp.ndarray X = <cnp.ndarray>x, Y = <cnp.ndarray>y
+    cdef int rank = cnp.PyArray_NDIM(X), a
+    if rank < 1 or rank > 8 or len(perm) != rank or sorted(perm) != list(range(rank)):
+        raise ValueError(f"transpose: perm {perm} is not a permutation of the {rank} axes")
+    cdef Py_ssize_t shape[8]
+    cdef int p[8]
+    for a in range(rank):
+        shape[a] = cnp.PyArray_DIMS(X)[a]
+        p[a] = perm[a]
+    cdef bint fits = cnp.PyArray_NDIM(Y) == rank
+    for a in range(rank):
+        fits = fits and cnp.PyArray_DIMS(Y)[a] == shape[p[a]]
+    if not fits:
+        raise ValueError(f"transpose: out of shape {(<object>Y).shape} does not fit "
+                         f"{(<object>X).shape} transposed by {perm}")
+    with nogil:
+        pynn_transpose(px, rank, shape, p, py)
     return y

@@ -18,12 +18,15 @@ from . import _kernels as _k
 
 __all__ = [
     "matmul", "dense", "dense_grad", "bias_add", "activation", "activation_grad", "bias_grad",
-    "linear", "relu", "relu6", "leaky_relu", "elu", "sigmoid", "hard_sigmoid",
-    "hard_swish", "tanh", "softplus", "swish", "softmax",
+    "linear", "relu", "relu_grad", "relu_form", "relu6", "leaky_relu", "elu", "sigmoid",
+    "hard_sigmoid", "hard_swish", "tanh", "softplus", "swish", "softmax", "softmax_grad",
+    "prelu", "prelu_grad",
     "loss", "sparse_loss", "LOSS_KINDS",
     "sgd_update", "rmsprop_update", "adam_update", "weight_penalty",
-    "dropout", "dropout_grad", "gather_rows", "all_finite", "accuracy_count",
+    "dropout", "dropout_grad", "alpha_dropout", "alpha_dropout_grad", "random_normal",
+    "scale_channels", "gather_rows", "all_finite", "accuracy_count",
     "conv2d", "conv2d_grad", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
+    "conv2d_transpose", "conv2d_transpose_grad", "conv_transpose_geometry",
     "conv_geometry", "conv_output_length", "pool_geometry", "padding_1d",
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
@@ -36,6 +39,10 @@ __all__ = [
     "lstm", "lstm_grad", "gru", "gru_grad", "simple_rnn", "simple_rnn_grad",
     "RecurrentTrace", "RecurrentGrads", "RECURRENT_ACTIVATIONS",
     "affine_warp", "INTERPOLATIONS", "FILL_MODES",
+    "group_norm", "group_norm_grad", "layer_norm", "layer_norm_grad", "combine_moments",
+    "standardize_affine",
+    "transpose", "pad", "crop", "resize", "resize_grad", "resize_geometry", "repeat",
+    "repeat_grad",
 ]
 
 ACTIVATIONS = {
@@ -318,8 +325,49 @@ def linear(x):
     return activation(x, "linear")
 
 
-def relu(x, out=None):
-    return activation(x, "relu", out=out)
+def relu(x, out=None, *, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's ``relu(x, negative_slope, max_value, threshold)``: ``x`` above
+    ``threshold`` (capped at ``max_value``), ``negative_slope * (x -
+    threshold)`` below.  The plain forms run the fused activation kernels
+    (relu, relu6, leaky_relu); the others a kernel of their own."""
+    code, alpha = relu_form(negative_slope, max_value, threshold)
+    if code is not None:
+        return activation(x, code, alpha=alpha, out=out)
+    x = _c32(x, "relu: x")
+    out = _out(out, x.shape, "relu")
+    return _k.relu_general(x, out, negative_slope, _relu_cap(max_value), threshold)
+
+
+def relu_form(negative_slope, max_value, threshold):
+    """The fused activation (and its alpha) that computes Keras's relu with
+    these arguments: ('relu', None), ('relu6', None), ('leaky_relu', slope),
+    or (None, None) for the general form."""
+    if threshold == 0.0:
+        if negative_slope == 0.0 and max_value is None:
+            return "relu", None
+        if negative_slope == 0.0 and max_value == 6.0:
+            return "relu6", None
+        if max_value is None:
+            return "leaky_relu", float(negative_slope)
+    return None, None
+
+
+def _relu_cap(max_value):
+    return np.inf if max_value is None else float(max_value)
+
+
+def relu_grad(x, y, dy, negative_slope=0.0, max_value=None, threshold=0.0, out=None):
+    """The input gradient of ``y = relu(x, negative_slope=..., max_value=...,
+    threshold=...)`` from ``dy``."""
+    code, alpha = relu_form(negative_slope, max_value, threshold)
+    if code is not None:
+        return activation_grad(code, x, y, dy, alpha=alpha, out=out)
+    x, dy = _c32(x, "relu backward: x"), _c32(dy, "relu backward: dy")
+    if x.shape != dy.shape:
+        raise ValueError(f"relu backward: dy of shape {dy.shape} does not match x of shape "
+                         f"{x.shape}")
+    out = _out(out, x.shape, "relu backward")
+    return _k.relu_general_backward(x, dy, out, negative_slope, _relu_cap(max_value), threshold)
 
 
 def relu6(x, out=None):
@@ -359,18 +407,37 @@ def swish(x, out=None):
 
 
 def softmax(x, axis=-1, out=None):
-    """Softmax over ``axis`` (the last by default)."""
+    """Softmax over ``axis`` (the last by default); another axis is moved
+    last (a transposition in C) and back."""
     x = _f32(x, "softmax: x")
     if x.ndim == 0:
         _integer(axis, "softmax: axis")
         return activation(x, "softmax", out=out)
     axis = _axis(axis, x.ndim, "softmax")
     if axis != x.ndim - 1:
-        out = _out(out, x.shape, "softmax")
-        moved = np.ascontiguousarray(np.moveaxis(x, axis, -1))
-        out[...] = np.moveaxis(activation(moved, "softmax"), -1, axis)
-        return out
+        perm = _move_last(x.ndim, axis)
+        y = activation(transpose(x, perm), "softmax")
+        return transpose(y, _inverse(perm), out=out)
     return activation(x, "softmax", out=out)
+
+
+def softmax_grad(y, dy, axis=-1, out=None):
+    """The input gradient of ``y = softmax(x, axis)`` from ``dy``."""
+    y, dy = _c32(y, "softmax backward: y"), _c32(dy, "softmax backward: dy")
+    axis = _axis(axis, y.ndim, "softmax backward")
+    if axis != y.ndim - 1:
+        perm = _move_last(y.ndim, axis)
+        g = activation_grad("softmax", None, transpose(y, perm), transpose(dy, perm))
+        return transpose(g, _inverse(perm), out=out)
+    return activation_grad("softmax", None, y, dy, out=out)
+
+
+def _move_last(ndim, axis):
+    return tuple(a for a in range(ndim) if a != axis) + (axis,)
+
+
+def _inverse(perm):
+    return tuple(int(i) for i in np.argsort(perm))
 
 
 # ----------------------------------------------------------------- losses
@@ -1860,3 +1927,544 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
     out = _out(out, (n, oh, ow, x.shape[3]), "affine_warp")
     return _k.affine_warp(x, index, m, out, interp, mode, float(cval), channel_shift,
                           brightness, scale, offset)
+        _k.l2_normalize_backward_rows(mv[0], mv[1], norms, mv[2], dx, float(epsilon))
+        return np.ascontiguousarray(np.moveaxis(dx, -1, axis))
+    out = _out(out, x.shape, "l2_normalize backward")
+    return _k.l2_normalize_backward_rows(x, y, norms, dy, out, float(epsilon))
+
+
+# ------------------------------------------------------ transposed convolution
+
+def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_padding=None,
+                            dilation_rate=(1, 1), name="conv2d_transpose"):
+    """Output (height, width) of a transposed convolution of an NHWC input
+    and the geometry tuple (sh, sw, dh, dw, pad_top, pad_left) of the
+    convolution whose input gradient it is, as Keras 3 computes them:
+    'valid' gives ``(size - 1) * stride + span + output_padding`` (the
+    padding defaults to ``max(span, stride) - span``), 'same' gives
+    ``size * stride``, or ``(size - 1) * stride + span % 2 +
+    output_padding`` when output_padding is given; ``span`` is the dilated
+    kernel's extent.  None sizes give None."""
+    sh, sw = _pair(strides, f"{name}: strides")
+    dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
+    if min(sh, sw, dh, dw) < 1:
+        raise ValueError(f"{name}: strides and dilation_rate must be >= 1, got {(sh, sw)} and "
+                         f"{(dh, dw)}")
+    if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
+        raise ValueError(f"{name}: strides > 1 cannot be combined with dilation_rate > 1")
+    padding = str(padding).lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
+    ops_ = _optional_pair(output_padding, f"{name}: output_padding")
+    sizes, pads = [], []
+    for size, k, s, d, op in zip(in_shape[1:3], kernel_hw, (sh, sw), (dh, dw), ops_):
+        if op is not None and not 0 <= op < s:
+            raise ValueError(f"{name}: output_padding must be >= 0 and less than the stride; "
+                             f"got {output_padding!r} for strides {(sh, sw)}")
+        span = (int(k) - 1) * d + 1
+        if padding == "valid":
+            extra = max(span, s) - span if op is None else op
+            left = span - 1
+            out = None if size is None else (size - 1) * s + span + extra
+        else:
+            total = s + span - 2 if op is None else span + span % 2 - 2 + op
+            left = min(total // 2 + total % 2, span - 1)
+            out = None if size is None else (size * s if op is None
+                                             else (size - 1) * s + span % 2 + op)
+        if out is not None and out < 1:
+            raise ValueError(f"{name}: a {tuple(kernel_hw)} kernel with strides {(sh, sw)}, "
+                             f"padding {padding!r} and output_padding {output_padding!r} "
+                             f"gives an empty output for an input of shape {tuple(in_shape)}")
+        sizes.append(out)
+        pads.append(span - 1 - left)
+    return tuple(sizes), (sh, sw, dh, dw, pads[0], pads[1])
+
+
+def _optional_pair(v, name):
+    """None, an int or a pair of ints or Nones, as a pair of ints or Nones."""
+    if v is None:
+        return None, None
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    try:
+        pair = tuple(None if a is None else int(a) for a in v)
+    except (TypeError, ValueError):
+        pair = ()
+    if len(pair) != 2:
+        raise ValueError(f"{name}: expected None, an int or a pair, got {v!r}")
+    return pair
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), padding="valid", output_padding=None,
+                     dilation_rate=(1, 1), activation="linear", alpha=None, out=None):
+    """Transposed 2-D convolution (Keras's ``conv_transpose``) of NHWC ``x``
+    with a ``(kh, kw, filters, in_channels)`` kernel, as Keras stores it,
+    plus ``bias`` and ``activation``: the input gradient of the convolution
+    from a ``filters``-channel image to ``x``, computed by the convolution
+    kernels' backward pass."""
+    name = "conv2d_transpose"
+    code = _act_code(activation)
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(activation, 0.0)
+    x, kernel = _c32(x, f"{name}: input"), _c32(kernel, f"{name}: kernel")
+    if x.ndim != 4 or kernel.ndim != 4:
+        raise ValueError(f"{name}: expected an NHWC input and a (height, width, filters, in) "
+                         f"kernel, got shapes {x.shape} and {kernel.shape}")
+    if kernel.shape[3] != x.shape[3]:
+        raise ValueError(f"{name}: the kernel of shape {kernel.shape} expects "
+                         f"{kernel.shape[3]} input channels, the input of shape {x.shape} "
+                         f"has {x.shape[3]}")
+    (oh, ow), geo = conv_transpose_geometry(x.shape, kernel.shape[:2], strides, padding,
+                                            output_padding, dilation_rate, name)
+    filters = kernel.shape[2]
+    out = _out(out, (x.shape[0], oh, ow, filters), name)
+    if bias is not None:
+        bias = _c32(bias, f"{name}: bias")
+        if bias.shape != (filters,):
+            raise ValueError(f"{name}: bias must have shape ({filters},), got {bias.shape}")
+    if out.size == 0:
+        return out
+    if x.size == 0:
+        out[...] = 0.0
+    else:
+        # The output stands in for the convolution's input: only its shape is
+        # read, as no kernel gradient is asked for.
+        _k.conv2d_backward(out, kernel, x, None, None, out, geo)
+    if bias is not None or code != 0:
+        _k.bias_activation(code, alpha, out, bias, out)
+    return out
+
+
+def conv2d_transpose_grad(x, kernel, dy, strides=(1, 1), padding="valid", output_padding=None,
+                          dilation_rate=(1, 1), kernel_grad=None, bias_grad=None,
+                          input_grad=True):
+    """Gradients of ``conv2d_transpose`` (without its activation) from
+    ``dy``: the input gradient is the convolution of ``dy`` with the kernel,
+    the kernel gradient that convolution's kernel gradient.  Writes
+    ``kernel_grad`` and ``bias_grad`` when given and returns the input
+    gradient (None when ``input_grad`` is False)."""
+    name = "conv2d_transpose backward"
+    x, kernel, dy = _c32(x, f"{name}: x"), _c32(kernel, f"{name}: kernel"), _c32(dy,
+                                                                                 f"{name}: dy")
+    if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[3] != x.shape[3]:
+        raise ValueError(f"{name}: input of shape {x.shape} does not fit a kernel of shape "
+                         f"{kernel.shape}")
+    (oh, ow), geo = conv_transpose_geometry(x.shape, kernel.shape[:2], strides, padding,
+                                            output_padding, dilation_rate, name)
+    want = (x.shape[0], oh, ow, kernel.shape[2])
+    if dy.shape != want:
+        raise ValueError(f"{name}: dy must have the output's shape {want}, got {dy.shape}")
+    if kernel_grad is not None:
+        kernel_grad = _out(kernel_grad, kernel.shape, f"{name}: kernel gradient")
+        if x.size == 0 or dy.size == 0:
+            kernel_grad[...] = 0.0
+        else:
+            _k.conv2d_backward(dy, kernel, x, kernel_grad, None, None, geo)
+    if bias_grad is not None:
+        _k.bias_grad(dy, _out(bias_grad, (kernel.shape[2],), f"{name}: bias gradient"))
+    if input_grad is False or input_grad is None:
+        return None
+    dx = np.empty(x.shape, np.float32) if input_grad is True else \
+        _out(input_grad, x.shape, f"{name}: input gradient")
+    if dx.size:
+        _k.conv2d_forward(dy, kernel, None, geo, 0, 0.0, dx)
+    return dx
+
+
+# -------------------------------------------------------------- reshaping
+
+def transpose(x, axes=None, out=None):
+    """``x.transpose(axes)`` (all axes reversed by default) as a new
+    C-contiguous array, copied in C; at most 8 axes."""
+    x = _c32(x, "transpose: x")
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    try:
+        axes = tuple(_axis(a, x.ndim, "transpose") for a in axes)
+    except TypeError:
+        raise ValueError(f"transpose: axes must be a sequence of ints, got {axes!r}") from None
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
+                         f"of an array of shape {x.shape}")
+    if x.ndim > 8:
+        raise ValueError(f"transpose: at most 8 axes, got an array of shape {x.shape}")
+    out = _out(out, tuple(x.shape[a] for a in axes), "transpose")
+    if x.ndim == 0:
+        out[...] = x
+        return out
+    return _k.transpose(x, axes, out)
+
+
+def _spatial_pairs(x, pairs, name):
+    """``pairs`` as one (before, after) pair of ints per spatial axis of
+    ``x`` (batch, spatial..., channels), 1 to 3 of them."""
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"{name}: expected an input of rank 3, 4 or 5 (batch, 1 to 3 spatial "
+                         f"axes, channels), got shape {x.shape}")
+    try:
+        pairs = tuple((int(a), int(b)) for a, b in pairs)
+    except (TypeError, ValueError):
+        pairs = None
+    if pairs is None or len(pairs) != x.ndim - 2:
+        raise ValueError(f"{name}: expected {x.ndim - 2} (before, after) pairs for an input of "
+                         f"shape {x.shape}, got {pairs!r}")
+    if min(v for p in pairs for v in p) < 0:
+        raise ValueError(f"{name}: sizes must be >= 0, got {pairs}")
+    return pairs
+
+
+def _shift(x, y, offsets, fill):
+    """The C window shift between x and y (1 to 3 spatial axes), the
+    missing leading spatial axes taken as size 1."""
+    lead = (1,) * (5 - x.ndim)
+    _k.pad_crop(x, y, lead + x.shape[1:-1], lead + y.shape[1:-1],
+                (0,) * (5 - x.ndim) + tuple(offsets), float(fill))
+    return y
+
+
+def pad(x, padding, value=0.0, out=None):
+    """``x`` (batch, 1 to 3 spatial axes, channels) with ``padding[i] =
+    (before, after)`` values equal to ``value`` added along spatial axis
+    i (the zero padding layers; the gradient of ``crop``)."""
+    x = _c32(x, "pad: x")
+    pairs = _spatial_pairs(x, padding, "pad")
+    shape = (x.shape[0],) + tuple(d + a + b for d, (a, b) in zip(x.shape[1:-1], pairs)) + \
+        (x.shape[-1],)
+    out = _out(out, shape, "pad")
+    return _shift(x, out, [a for a, _ in pairs], value)
+
+
+def crop(x, cropping, out=None):
+    """``x`` (batch, 1 to 3 spatial axes, channels) without ``cropping[i] =
+    (before, after)`` values at the ends of spatial axis i (the cropping
+    layers; the gradient of ``pad``)."""
+    x = _c32(x, "crop: x")
+    pairs = _spatial_pairs(x, cropping, "crop")
+    sizes = tuple(d - a - b for d, (a, b) in zip(x.shape[1:-1], pairs))
+    if min(sizes) < 0:
+        raise ValueError(f"crop: cropping {pairs} is more than the input of shape {x.shape} "
+                         f"holds")
+    out = _out(out, (x.shape[0],) + sizes + (x.shape[-1],), "crop")
+    return _shift(x, out, [-a for a, _ in pairs], 0.0)
+
+
+RESIZE_MODES = {"nearest": 0, "bilinear": 1}
+
+
+def resize_geometry(height, width, size, crop_to_aspect_ratio=False):
+    """The window (top, left, height, width) of a ``height`` x ``width``
+    image that ``resize`` to ``size`` reads: the whole image, or with
+    ``crop_to_aspect_ratio`` the centred window of the target's aspect
+    ratio, computed as Keras 3 computes it."""
+    if not crop_to_aspect_ratio:
+        return 0, 0, height, width
+    th, tw = size
+    ch = max(min(height, int(float(width * th) / tw)), 1)
+    cw = max(min(width, int(float(height * tw) / th)), 1)
+    return int(float(height - ch) / 2), int(float(width - cw) / 2), ch, cw
+
+
+def _resize_args(shape, size, interpolation, window, name):
+    try:
+        mode = RESIZE_MODES[str(interpolation).lower()]
+    except KeyError:
+        raise ValueError(f"{name}: interpolation must be one of {sorted(RESIZE_MODES)}, got "
+                         f"{interpolation!r}") from None
+    if len(shape) != 4:
+        raise ValueError(f"{name}: expected an NHWC input of rank 4, got shape {tuple(shape)}")
+    oh, ow = _pair(size, f"{name}: size")
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{name}: size must be positive, got {(oh, ow)}")
+    window = (0, 0, shape[1], shape[2]) if window is None else tuple(int(v) for v in window)
+    top, left, wh, ww = window
+    if top < 0 or left < 0 or wh < 1 or ww < 1 or top + wh > shape[1] or \
+            left + ww > shape[2]:
+        raise ValueError(f"{name}: the window {window} does not fit an input of shape "
+                         f"{tuple(shape)}")
+    return mode, (oh, ow), window
+
+
+def resize(x, size, interpolation="bilinear", window=None, out=None):
+    """NHWC images resized to ``size`` (height, width) with half-pixel
+    centres, as Keras 3's ``image.resize`` without antialiasing:
+    'nearest' or 'bilinear'.  ``window`` (top, left, height, width) resizes
+    that part of each image (see ``resize_geometry``)."""
+    x = _c32(x, "resize: images")
+    mode, (oh, ow), window = _resize_args(x.shape, size, interpolation, window, "resize")
+    out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "resize")
+    return _k.resize_forward(x, out, window, mode)
+
+
+def resize_grad(dy, input_shape, interpolation="bilinear", window=None, out=None):
+    """The input gradient of ``resize`` for an input of ``input_shape``."""
+    dy = _c32(dy, "resize backward: dy")
+    input_shape = tuple(input_shape)
+    mode, size, window = _resize_args(input_shape, dy.shape[1:3] if dy.ndim == 4 else (0, 0),
+                                      interpolation, window, "resize backward")
+    if dy.shape != (input_shape[0],) + size + (input_shape[3],):
+        raise ValueError(f"resize backward: dy of shape {dy.shape} does not fit an input of "
+                         f"shape {input_shape}")
+    out = _out(out, input_shape, "resize backward")
+    return _k.resize_backward(dy, out, window, mode)
+
+
+def _repeat_sizes(shape, repeats, axis, name):
+    try:
+        ok = int(repeats) == repeats and int(repeats) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: repeats must be a positive integer, got {repeats!r}")
+    axis = _axis(axis, len(shape), name)
+    outer = int(np.prod(shape[:axis + 1], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return int(repeats), axis, outer, inner
+
+
+def repeat(x, repeats, axis, out=None):
+    """``np.repeat(x, repeats, axis)`` for a positive integer ``repeats``:
+    each slice along ``axis`` repeated in place (UpSampling1D,
+    RepeatVector)."""
+    x = _c32(x, "repeat: x")
+    repeats, axis, outer, inner = _repeat_sizes(x.shape, repeats, axis, "repeat")
+    shape = x.shape[:axis] + (x.shape[axis] * repeats,) + x.shape[axis + 1:]
+    out = _out(out, shape, "repeat")
+    return _k.repeat(x, out, outer, repeats, inner)
+
+
+def repeat_grad(dy, repeats, axis, out=None):
+    """The input gradient of ``repeat``: the repeated slices summed."""
+    dy = _c32(dy, "repeat backward: dy")
+    axis_ = _axis(axis, dy.ndim, "repeat backward")
+    if not isinstance(repeats, (int, np.integer)) or repeats < 1 or dy.shape[axis_] % repeats:
+        raise ValueError(f"repeat backward: axis {axis} of dy (shape {dy.shape}) is not a "
+                         f"multiple of repeats={repeats!r}")
+    shape = dy.shape[:axis_] + (dy.shape[axis_] // repeats,) + dy.shape[axis_ + 1:]
+    repeats, axis_, outer, inner = _repeat_sizes(shape, repeats, axis_, "repeat backward")
+    out = _out(out, shape, "repeat backward")
+    return _k.repeat_backward(dy, out, outer, repeats, inner)
+
+
+# ---------------------------------------------------------------- PReLU
+
+def _prelu_alpha(sample_shape, alpha, name):
+    """(cols, alpha as a vector, aligned shape, full) for PReLU over samples
+    of ``sample_shape``: alpha covers the trailing ``cols`` values of a
+    sample when its other axes are 1; otherwise (``full``) it is broadcast
+    over the whole sample (``cols`` its size)."""
+    sample_shape = tuple(sample_shape)
+    if alpha.ndim > len(sample_shape):
+        aligned = None
+    else:
+        aligned = (1,) * (len(sample_shape) - alpha.ndim) + alpha.shape
+        if any(d not in (1, s) for d, s in zip(aligned, sample_shape)):
+            aligned = None
+    if aligned is None:
+        raise ValueError(f"{name}: alpha of shape {alpha.shape} does not broadcast against "
+                         f"samples of shape {sample_shape}")
+    k = len(sample_shape)
+    while k > 0 and aligned[k - 1] == sample_shape[k - 1]:
+        k -= 1
+    if all(d == 1 for d in aligned[:k]):
+        return alpha.size, alpha.reshape(-1), aligned, False
+    full = np.ascontiguousarray(np.broadcast_to(alpha.reshape(aligned), sample_shape))
+    return full.size, full.reshape(-1), aligned, True
+
+
+def prelu(x, alpha, out=None):
+    """``max(x, 0) + alpha * min(x, 0)`` with ``alpha`` broadcast against
+    each sample (``x.shape[1:]``), as Keras's PReLU."""
+    x, alpha = _c32(x, "prelu: x"), _c32(alpha, "prelu: alpha")
+    if x.ndim < 1:
+        raise ValueError("prelu: expected an input with a batch axis")
+    cols, a, _, _ = _prelu_alpha(x.shape[1:], alpha, "prelu")
+    out = _out(out, x.shape, "prelu")
+    if x.size == 0:
+        return out
+    return _k.prelu(x, a, out, cols)
+
+
+def prelu_grad(x, alpha, dy, alpha_grad=None, input_grad=True):
+    """Gradients of ``prelu`` from ``dy``: writes ``alpha_grad`` (alpha's
+    shape) when given and returns the input gradient (None when
+    ``input_grad`` is False)."""
+    x, alpha = _c32(x, "prelu backward: x"), _c32(alpha, "prelu backward: alpha")
+    dy = _c32(dy, "prelu backward: dy")
+    if dy.shape != x.shape or x.ndim < 1:
+        raise ValueError(f"prelu backward: dy of shape {dy.shape} does not match x of shape "
+                         f"{x.shape}")
+    cols, a, aligned, full = _prelu_alpha(x.shape[1:], alpha, "prelu backward")
+    dx = None
+    if input_grad is True:
+        dx = np.empty(x.shape, np.float32)
+    elif input_grad is not False and input_grad is not None:
+        dx = _out(input_grad, x.shape, "prelu backward: input gradient")
+    da = None
+    if alpha_grad is not None:
+        alpha_grad = _out(alpha_grad, alpha.shape, "prelu backward: alpha gradient")
+        da = np.empty(cols, np.float32) if full else alpha_grad.reshape(-1)
+    if x.size == 0:
+        if alpha_grad is not None:
+            alpha_grad[...] = 0.0
+        return dx
+    _k.prelu_backward(x, a, dy, dx, da, cols)
+    if full and alpha_grad is not None:
+        per_sample = reduce_to_shape(da.reshape(x.shape[1:]), aligned)
+        alpha_grad[...] = per_sample.reshape(alpha.shape)
+    return dx
+
+
+# ------------------------------------------------------------ noise layers
+
+def random_normal(shape, mean=0.0, stddev=1.0, seed=0, out=None):
+    """Draws from N(mean, stddev^2), a function of ``seed`` and each
+    value's index alone (the same for any thread count)."""
+    out = _out(out, tuple(shape), "random_normal")
+    return _k.random_normal(out, float(mean), float(stddev), int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+
+# Keras's SELU constants, which AlphaDropout keeps the statistics of.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _alpha_dropout_affine(rate):
+    """AlphaDropout's (a, b, alpha'): kept values become a * x + b, dropped
+    ones a * alpha' + b (Keras 3's formula)."""
+    alpha_p = -SELU_ALPHA * SELU_SCALE
+    a = ((1.0 - rate) * (1.0 + rate * alpha_p ** 2)) ** -0.5
+    return a, -a * alpha_p * rate, alpha_p
+
+
+def alpha_dropout(x, rate, seed, out=None, mask=None):
+    """Keras's alpha dropout: each value dropped with probability ``rate``
+    is set to SELU's negative saturation value, then all are scaled and
+    shifted so the mean and variance stay those of the input.  Returns
+    ``(y, mask)``; the draws are dropout's for the same seed."""
+    x = _c32(x, "AlphaDropout: x")
+    out = _out(out, x.shape, "AlphaDropout")
+    _, mask = dropout(x, rate, seed, out=out, mask=mask)
+    a, b, alpha_p = _alpha_dropout_affine(float(rate))
+    _k.masked_affine(x, mask, out, a, b, a * alpha_p + b)
+    return out, mask
+
+
+def alpha_dropout_grad(dy, mask, rate, out=None):
+    """The input gradient of ``alpha_dropout``: ``a * dy`` where kept."""
+    dy = _c32(dy, "AlphaDropout backward: dy")
+    out = _out(out, dy.shape, "AlphaDropout backward")
+    return _k.masked_affine(dy, mask, out, _alpha_dropout_affine(float(rate))[0], 0.0, 0.0)
+
+
+def scale_channels(x, scale, out=None):
+    """``x[b, ..., c] * scale[b, c]``: one factor per sample and channel
+    (spatial dropout); ``out`` may be ``x``."""
+    x, scale = _c32(x, "scale_channels: x"), _c32(scale, "scale_channels: scale")
+    if x.ndim < 2 or scale.shape != (x.shape[0], x.shape[-1]):
+        raise ValueError(f"scale_channels: scale must have shape (batch, channels) = "
+                         f"{(x.shape[0], x.shape[-1]) if x.ndim >= 2 else '?'}, got "
+                         f"{scale.shape} for x of shape {x.shape}")
+    out = _out(out, x.shape, "scale_channels")
+    n, c = x.shape[0], x.shape[-1]
+    s = x.size // (n * c) if n * c else 0
+    return _k.sample_channel_scale(x, scale, out, n, s, c)
+
+
+# ------------------------------------------------- layer and group norms
+
+def _norm_sizes(x, groups, name):
+    if x.ndim < 2:
+        raise ValueError(f"{name}: expected an input of rank >= 2, got shape {x.shape}")
+    n, c = x.shape[0], x.shape[-1]
+    if groups < 1 or c % groups:
+        raise ValueError(f"{name}: {c} channels cannot be split into {groups} groups")
+    s = x.size // (n * c) if n * c else 0
+    return n, s, c
+
+
+def group_norm(x, groups, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None,
+               inv_std=None):
+    """Group normalization of ``x`` (batch, ..., channels): the channels cut
+    into ``groups`` groups of consecutive channels, each (sample, group)
+    normalized over its values, then per channel ``* gamma + beta``.
+    Returns ``(y, mean, inv_std)``, the statistics one per (sample,
+    group)."""
+    x = _c32(x, "group_norm: x")
+    n, s, c = _norm_sizes(x, int(groups), "group_norm")
+    out = _out(out, x.shape, "group_norm")
+    mean = _out(mean, (n * groups,), "group_norm: mean")
+    inv_std = _out(inv_std, (n * groups,), "group_norm: inv_std")
+    gamma = None if gamma is None else _c32(gamma, "group_norm: gamma")
+    beta = None if beta is None else _c32(beta, "group_norm: beta")
+    _k.group_norm_forward(x, n, s, groups, c // groups, float(epsilon), gamma, beta, out, mean,
+                          inv_std)
+    return out, mean, inv_std
+
+
+def group_norm_grad(x, dy, mean, inv_std, groups, gamma=None, gamma_grad=None, beta_grad=None,
+                    input_grad=True):
+    """Gradients of ``group_norm`` from ``dy``: writes ``gamma_grad`` and
+    ``beta_grad`` when given and returns the input gradient (None when
+    ``input_grad`` is False)."""
+    x, dy = _c32(x, "group_norm backward: x"), _c32(dy, "group_norm backward: dy")
+    if x.shape != dy.shape:
+        raise ValueError(f"group_norm backward: dy of shape {dy.shape} does not match x of "
+                         f"shape {x.shape}")
+    n, s, c = _norm_sizes(x, int(groups), "group_norm backward")
+    dx = None
+    if input_grad is True:
+        dx = np.empty(x.shape, np.float32)
+    elif input_grad is not False and input_grad is not None:
+        dx = _out(input_grad, x.shape, "group_norm backward: input gradient")
+    gamma = None if gamma is None else _c32(gamma, "group_norm backward: gamma")
+    _k.group_norm_backward(x, dy, n, s, groups, c // groups, mean, inv_std, gamma, dx,
+                           gamma_grad, beta_grad)
+    return dx
+
+
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_std=None):
+    """Layer normalization over the last axis of ``x``: each row normalized
+    by its own mean and variance, then ``* gamma + beta``.  Returns ``(y,
+    mean, inv_std)``, the statistics one per row."""
+    x = _c32(x, "layer_norm: x")
+    x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
+    y, mean, inv_std = group_norm(x2, 1, gamma, beta, epsilon,
+                                  None if out is None else out.reshape(x2.shape), mean, inv_std)
+    return y.reshape(x.shape), mean, inv_std
+
+
+def layer_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad=None,
+                    input_grad=True):
+    """Gradients of ``layer_norm``, as ``group_norm_grad``."""
+    x, dy = _c32(x, "layer_norm backward: x"), _c32(dy, "layer_norm backward: dy")
+    cols = x.shape[-1] if x.ndim else 1
+    ig = input_grad.reshape(-1, cols) if isinstance(input_grad, np.ndarray) else input_grad
+    dx = group_norm_grad(x.reshape(-1, cols), dy.reshape(-1, cols), mean, inv_std, 1, gamma,
+                         gamma_grad, beta_grad, ig)
+    return None if dx is None else dx.reshape(x.shape)
+
+
+def combine_moments(mean_a, var_a, count_a, mean_b, var_b, count_b):
+    """The mean and (biased) variance of two sets of values together, from
+    each set's mean, variance and count (Chan et al.'s pairwise formula, in
+    float64).  Returns ``(mean, var, count)``."""
+    count = count_a + count_b
+    if count == 0:
+        return np.asarray(mean_a, np.float64), np.asarray(var_a, np.float64), 0
+    wa, wb = count_a / count, count_b / count
+    mean_a, var_a = np.asarray(mean_a, np.float64), np.asarray(var_a, np.float64)
+    mean_b, var_b = np.asarray(mean_b, np.float64), np.asarray(var_b, np.float64)
+    mean = mean_a * wa + mean_b * wb
+    var = (var_a + (mean_a - mean) ** 2) * wa + (var_b + (mean_b - mean) ** 2) * wb
+    return mean, var, count
+
+
+def standardize_affine(mean, variance, invert=False, epsilon=1e-7):
+    """The (scale, shift) with which Keras's Normalization layer is ``x *
+    scale + shift``: ``(x - mean) / max(sqrt(variance), epsilon)``, or its
+    inverse ``mean + x * max(sqrt(variance), epsilon)``."""
+    std = np.maximum(np.sqrt(np.asarray(variance, np.float64)), epsilon)
+    mean = np.asarray(mean, np.float64)
+    if invert:
+        return std.astype(np.float32), mean.astype(np.float32)
+    return (1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)

@@ -591,12 +591,14 @@ class TrainingMixin:
             per_output.append(value)
             total += spec.weight * value
             out_grads.append(g)
+        activity = self._program.activity_penalty(state, 1.0 / rows) \
+            if self._program.has_activity else 0.0
         if reducer is None:
             self._program.backward(state, out_grads, object())
         else:
             self._program.backward(state, out_grads, object(), after_step=reducer.after_step)
             reducer.reduce_all()
-        return total + self._finish_step(state, params, grads, reducer, state.penalty, bs), \
+        return total + self._finish_step(state, params, grads, reducer, activity, bs), \
             per_output, outs
 
     def _finish_step(self, state, params, grads, reducer, activity_penalty, bs):
@@ -828,10 +830,13 @@ class TrainingMixin:
     def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
         metrics = _Metrics(self, source.sample_targets())
         from .models.passes import run_inference
-        # The weights' regularization penalties count in the evaluated loss,
-        # as in Keras (the activity penalties are a training-time term).
+        # The regularization penalties count in the evaluated loss, as in
+        # Keras: the weights', and the activity penalties of each batch (a
+        # model with activity regularizers is evaluated through its graph
+        # program, which keeps the outputs they regularize).
         penalty = sum(ops.weight_penalty(w.value, w.regularizer.l1, w.regularizer.l2)
                       for w in self.weights if w.regularizer is not None)
+        activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
         bar = Progbar(total_steps, verbose) if verbose else None
         try:
@@ -841,7 +846,12 @@ class TrainingMixin:
                 bs = xb[0].shape[0]
                 if bs == 0:
                     continue
-                outs = run_inference(self, xb)
+                batch_penalty = penalty
+                if activity_state is None:
+                    outs = run_inference(self, xb)
+                else:
+                    outs = self._program.forward(xb, False, activity_state)
+                    batch_penalty += self._program.activity_penalty(activity_state, 1.0 / bs)
                 total, per_output = 0.0, []
                 for spec, out, t, w in zip(self._compiled_outputs, outs, yb, wb):
                     if spec.loss is None:
@@ -851,7 +861,7 @@ class TrainingMixin:
                     value = float(per.sum() if w is None else np.dot(per, w))
                     per_output.append(value)
                     total += spec.weight * value
-                metrics.update(outs, yb, wb, False, total + penalty * bs, per_output, bs)
+                metrics.update(outs, yb, wb, False, total + batch_penalty * bs, per_output, bs)
                 logs = metrics.logs()
                 if cb is not None:
                     cb.on_test_batch_end(step, logs)

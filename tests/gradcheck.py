@@ -41,6 +41,8 @@ def analytic(model, x, y):
         g = np.empty(out.shape, np.float32)
         spec.loss.compute(t, out, None, n / spec.weight, g, spec.fused)
         out_grads.append(g)
+    if model._program.has_activity:
+        model._program.activity_penalty(state, 1.0 / n)
     model._program.backward(state, out_grads, object())
     model._add_weight_penalties()
     return params, grads.copy()

@@ -106,7 +106,7 @@ class Weight:
 
     def __init__(self, name, value, trainable=True, regularizer=None, constraint=None):
         self.name = name
-        self.value = np.ascontiguousarray(value, dtype=np.float32)
+        self.value = np.asarray(value, dtype=np.float32, order="C")
         self.grad = None
         self.trainable = trainable
         # Training adds the regularizer's penalty to the loss, and applies

@@ -1,4 +1,5 @@
-"""Convolution layers: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D.
+"""Convolution layers: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D,
+Conv2DTranspose, Conv1DTranspose.
 
 Data is channels-last (NHWC) and kernels are HWIO, as Keras stores them, so
 Keras weights load unchanged.  Conv1D runs the 2-D kernels at height 1.
@@ -373,3 +374,157 @@ class SeparableConv2D(_Conv):
 
 
 SeparableConvolution2D = SeparableConv2D
+
+
+class Conv2DTranspose(ActivationMixin, Layer):
+    """Transposed 2-D convolution (Keras's ``Conv2DTranspose``): the input
+    gradient of a convolution, which scales images up by ``strides``.  The
+    kernel is ``(kh, kw, filters, in_channels)``, as Keras stores it; the
+    output size follows Keras 3 ('valid': ``(size - 1) * stride + kernel +
+    output_padding``, 'same': ``size * stride``, see
+    ops.conv_transpose_geometry)."""
+    rank = 2
+    fixed_input_axes = (-1,)
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        label = f"{type(self).__name__} {self.name!r}"
+        _check_format(data_format, label)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        n = self.rank
+        self.filters = _positive_int(filters, "filters", self)
+        self.kernel_size = _tuple(kernel_size, n, "kernel_size", label)
+        self.strides = _tuple(strides, n, "strides", label)
+        self.dilation_rate = _tuple(dilation_rate, n, "dilation_rate", label)
+        self.output_padding = None if output_padding is None else \
+            _tuple(output_padding, n, "output_padding", label)
+        if min(self.kernel_size + self.strides + self.dilation_rate) < 1:
+            raise ValueError(f"{label}: kernel_size, strides and dilation_rate must be >= 1, "
+                             f"got {self.kernel_size}, {self.strides}, {self.dilation_rate}")
+        if self.output_padding is not None and any(
+                not 0 <= p < s for p, s in zip(self.output_padding, self.strides)):
+            raise ValueError(f"{label}: each output_padding must be >= 0 and less than its "
+                             f"stride; got output_padding={self.output_padding}, "
+                             f"strides={self.strides}")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{label}: strides > 1 cannot be combined with dilation_rate > 1; "
+                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
+        padding = str(padding).lower()
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{label}: padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        # The geometry in 2-D terms: the 1-D layer is height 1.
+        if n == 2:
+            self._geo2d = (self.kernel_size, self.strides, self.output_padding,
+                           self.dilation_rate)
+        else:
+            op = None if self.output_padding is None else self.output_padding[0]
+            self._geo2d = ((1,) + self.kernel_size, (1,) + self.strides, (0, op),
+                           (1,) + self.dilation_rate)
+
+    def _as2d(self, shape):
+        return tuple(shape) if self.rank == 2 else (shape[0], 1) + tuple(shape[1:])
+
+    def _kernel4(self, value):
+        return value if self.rank == 2 or value is None else value[None]
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of rank "
+                             f"{self.rank + 2} with known channels, got shape "
+                             f"{shape_str(input_shape)}")
+        self.compute_output_shape(input_shape)
+        cin = int(input_shape[-1])
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, cin),
+                                      self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of rank "
+                             f"{self.rank + 2}, got shape {shape_str(input_shape)}")
+        k, s, op, d = self._geo2d
+        (oh, ow), _ = ops.conv_transpose_geometry(self._as2d(input_shape), k, s, self.padding,
+                                                  op, d, f"{type(self).__name__} {self.name!r}")
+        out = (input_shape[0], oh, ow) if self.rank == 2 else (input_shape[0], ow)
+        return out + (self.filters,)
+
+    def forward(self, ctx, x, training):
+        x4 = x if self.rank == 2 else x[:, None]
+        k, s, op, d = self._geo2d
+        (oh, ow), _ = ops.conv_transpose_geometry(x4.shape, k, s, self.padding, op, d)
+        out_shape = (x4.shape[0], oh, ow, self.filters)
+        kernel = self._kernel4(self.kernel.value)
+        bias = self.bias.value if self.bias is not None else None
+        act = self._act(ctx)
+        if training and act in ops.NEEDS_INPUT:
+            pre = ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d,
+                                       out=ctx.buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
+        else:
+            pre = None
+            y = ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d, act,
+                                     out=ctx.buffer("y", out_shape))
+        if training:
+            ctx.x, ctx.pre, ctx.y = x4, pre, y
+        return y if self.rank == 2 else y[:, 0]
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        dy4 = dy if self.rank == 2 else dy[:, None]
+        g = self._activation_backward(ctx, dy4)
+        k, s, op, d = self._geo2d
+        x = ctx.x
+        dx = ops.conv2d_transpose_grad(
+            x, self._kernel4(self.kernel.value), g, s, self.padding, op, d,
+            kernel_grad=self._kernel4(self.kernel.grad), bias_grad=_grad(self.bias),
+            input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False)
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def get_config(self):
+        return {**Layer.get_config(self), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding,
+                "output_padding": None if self.output_padding is None
+                else list(self.output_padding),
+                "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
+                "activation": self.activation, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_options(self, "kernel", "bias")}
+
+
+Convolution2DTranspose = Conv2DTranspose
+
+
+class Conv1DTranspose(Conv2DTranspose):
+    """Transposed 1-D convolution over (batch, steps, channels) with a
+    ``(width, filters, in_channels)`` kernel: the 2-D layer at height 1."""
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, output_padding, data_format,
+                         dilation_rate, activation, use_bias, kernel_initializer,
+                         bias_initializer, **kwargs)
+
+
+Convolution1DTranspose = Conv1DTranspose

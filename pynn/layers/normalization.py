@@ -1,9 +1,10 @@
-"""BatchNormalization."""
+"""Normalization layers: BatchNormalization, LayerNormalization,
+UnitNormalization and GroupNormalization."""
 import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
-from .core import weight_options
+from .core import _positive_int, weight_options
 
 
 class BatchNormalization(Layer):
@@ -167,3 +168,262 @@ def _global_moments(comm, mean, var, rows):
     g_mean = total[1:1 + c] / count
     g_var = np.maximum(total[1 + c:] / count - g_mean ** 2, 0.0)
     return g_mean.astype(np.float32), g_var.astype(np.float32), count
+
+
+
+def _label(layer):
+    return f"{type(layer).__name__} {layer.name!r}"
+
+
+def _axes(axis, rank, layer):
+    """``axis`` (an int or a list of ints, batch axis excluded) as sorted
+    positive axes of an input of ``rank``."""
+    items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    try:
+        axes = sorted({int(a) % rank for a in items if -rank <= int(a) < rank})
+        ok = len(axes) == len(items) and items and 0 not in axes and \
+            not any(isinstance(a, bool) for a in items)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{_label(layer)}: axis {axis!r} must name distinct axes of the input "
+                         f"other than the batch axis; the input has rank {rank}")
+    return tuple(axes)
+
+
+class _OverAxes(Layer):
+    """A normalization over some axes of each sample: the input is seen as
+    rows x cols with those axes last (transposed there in C when they are
+    not already the trailing axes)."""
+
+    def _plan(self, rank):
+        axes = _axes(self.axis, rank, self)
+        rest = tuple(a for a in range(rank) if a not in axes)
+        perm = rest + axes
+        return axes, (None if perm == tuple(range(rank)) else perm)
+
+    def _to_rows(self, ctx, x, perm, key):
+        if perm is not None:
+            x = ops.transpose(x, perm, out=ctx.buffer(key, tuple(x.shape[a] for a in perm)))
+        cols = int(np.prod([x.shape[a] for a in range(x.ndim - len(self._axes_), x.ndim)],
+                           dtype=np.int64))
+        return x.reshape(-1, cols), x.shape
+
+    def _from_rows(self, ctx, y2, moved_shape, perm, key):
+        y = y2.reshape(moved_shape)
+        if perm is None:
+            return y
+        inverse = tuple(int(i) for i in np.argsort(perm))
+        return ops.transpose(y, inverse, out=ctx.buffer(key, tuple(y.shape[a] for a in inverse)))
+
+    def build(self, input_shape):
+        self._axes_, self._perm = self._plan(len(input_shape))
+        for a in self._axes_:
+            if input_shape[a] is None:
+                raise ValueError(f"{_label(self)}: the normalized axis {a} of the input of "
+                                 f"shape {shape_str(input_shape)} must have a known size")
+        self.fixed_input_axes = self._axes_
+        self._build_weights(tuple(int(input_shape[a]) for a in self._axes_))
+        self.built = True
+
+    def _build_weights(self, shape):
+        pass
+
+    def compute_output_shape(self, input_shape):
+        self._plan(len(input_shape))
+        return tuple(input_shape)
+
+
+class LayerNormalization(_OverAxes):
+    """Normalizes each sample over ``axis`` (the last by default) by its own
+    mean and variance, then scales by ``gamma`` and shifts by ``beta``
+    (Keras's arguments and defaults, epsilon 1e-3); the same in training
+    and at inference."""
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 rms_scaling=False, **kwargs):
+        super().__init__(**kwargs)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        if rms_scaling:
+            raise ValueError(f"{_label(self)}: rms_scaling=True (deprecated in Keras) is not "
+                             f"supported")
+        if not isinstance(axis, (int, list, tuple)) or isinstance(axis, bool):
+            raise ValueError(f"{_label(self)}: axis must be an int or a list of ints, got "
+                             f"{axis!r}")
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
+        self.epsilon = float(epsilon)
+        if not self.epsilon > 0:
+            raise ValueError(f"{_label(self)}: epsilon must be > 0, got {epsilon!r}")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+
+    def _build_weights(self, shape):
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+
+    def forward(self, ctx, x, training):
+        x2, moved = self._to_rows(ctx, x, self._perm, "xt")
+        rows = x2.shape[0]
+        gamma = None if self.gamma is None else self.gamma.value.reshape(-1)
+        beta = None if self.beta is None else self.beta.value.reshape(-1)
+        y2, mean, inv_std = ops.layer_norm(
+            x2, gamma, beta, self.epsilon, out=ctx.buffer("y2", x2.shape),
+            mean=ctx.buffer("mean", (rows,)), inv_std=ctx.buffer("inv_std", (rows,)))
+        if training:
+            ctx.x2, ctx.mean, ctx.inv_std, ctx.moved = x2, mean, inv_std, moved
+        return self._from_rows(ctx, y2, moved, self._perm, "y")
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        dy2, _ = self._to_rows(ctx, dy, self._perm, "dyt")
+        gamma = None if self.gamma is None else self.gamma.value.reshape(-1)
+        g_grad = None if self.gamma is None or self.gamma.grad is None else \
+            self.gamma.grad.reshape(-1)
+        b_grad = None if self.beta is None or self.beta.grad is None else \
+            self.beta.grad.reshape(-1)
+        dx2 = ops.layer_norm_grad(ctx.x2, dy2, ctx.mean, ctx.inv_std, gamma, g_grad, b_grad,
+                                  ctx.buffer("dx2", dy2.shape) if need_input_grad else False)
+        if dx2 is None:
+            return None
+        return self._from_rows(ctx, dx2, ctx.moved, self._perm, "dx")
+
+    def get_config(self):
+        axis = self.axis if isinstance(self.axis, list) else [self.axis]
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "rms_scaling": False,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+
+class UnitNormalization(_OverAxes):
+    """Scales each sample to unit L2 norm over ``axis`` (the last by
+    default): ``x / max(||x||, 1e-12)``, as Keras 3."""
+    supports_masking = True
+    # Keras clamps the norm at 1e-12; l2_normalize clamps its square.
+    EPSILON = 1e-24
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axis, (int, list, tuple)) or isinstance(axis, bool):
+            raise ValueError(f"{_label(self)}: axis must be an int or a list of ints, got "
+                             f"{axis!r}")
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
+
+    def forward(self, ctx, x, training):
+        x2, moved = self._to_rows(ctx, x, self._perm, "xt")
+        norms = ctx.buffer("norms", (x2.shape[0],))
+        y2 = ops.l2_normalize(x2, -1, self.EPSILON, out=ctx.buffer("y2", x2.shape), norms=norms)
+        if training:
+            ctx.x2, ctx.y2, ctx.norms, ctx.moved = x2, y2, norms, moved
+        return self._from_rows(ctx, y2, moved, self._perm, "y")
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        dy2, _ = self._to_rows(ctx, dy, self._perm, "dyt")
+        dx2 = ops.l2_normalize_grad(ctx.x2, ctx.y2, ctx.norms, dy2, -1, self.EPSILON,
+                                    out=ctx.buffer("dx2", dy2.shape))
+        return self._from_rows(ctx, dx2, ctx.moved, self._perm, "dx")
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample's channels (the last axis) in ``groups``
+    groups of consecutive channels, each by its mean and variance over the
+    sample's positions, then scales by ``gamma`` and shifts by ``beta``
+    per channel (Keras's arguments and defaults)."""
+    supports_masking = True
+    fixed_input_axes = (-1,)
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.groups = _positive_int(groups, "groups", self)
+        if axis != -1:
+            raise ValueError(f"{_label(self)}: only axis=-1 (channels last) is supported, got "
+                             f"{axis!r}")
+        self.axis = -1
+        self.epsilon = float(epsilon)
+        if not self.epsilon > 0:
+            raise ValueError(f"{_label(self)}: epsilon must be > 0, got {epsilon!r}")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+
+    def compute_output_shape(self, input_shape):
+        c = input_shape[-1] if len(input_shape) >= 2 else None
+        if c is None:
+            raise ValueError(f"{_label(self)}: the channels (last axis) of the input of shape "
+                             f"{shape_str(input_shape)} must be known")
+        if c < self.groups:
+            raise ValueError(f"{_label(self)}: number of groups ({self.groups}) cannot be more "
+                             f"than the number of channels ({c}) of the input of shape "
+                             f"{shape_str(input_shape)}")
+        if c % self.groups:
+            raise ValueError(f"{_label(self)}: the number of channels ({c}) must be a multiple "
+                             f"of the number of groups ({self.groups})")
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        c = (int(input_shape[-1]),)
+        self.gamma = self.add_weight("gamma", c, self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", c, self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.built = True
+
+    def forward(self, ctx, x, training):
+        pairs = x.shape[0] * self.groups
+        y, mean, inv_std = ops.group_norm(
+            x, self.groups, None if self.gamma is None else self.gamma.value,
+            None if self.beta is None else self.beta.value, self.epsilon,
+            out=ctx.buffer("y", x.shape), mean=ctx.buffer("mean", (pairs,)),
+            inv_std=ctx.buffer("inv_std", (pairs,)))
+        if training:
+            ctx.x, ctx.mean, ctx.inv_std = x, mean, inv_std
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        return ops.group_norm_grad(
+            ctx.x, dy, ctx.mean, ctx.inv_std, self.groups,
+            None if self.gamma is None else self.gamma.value,
+            None if self.gamma is None else self.gamma.grad,
+            None if self.beta is None else self.beta.grad,
+            ctx.buffer("dx", dy.shape) if need_input_grad else False)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}

@@ -20,10 +20,31 @@ in float32, with every model input and output:
   and int8 kernels would ignore it.
 - inference-mode BatchNormalization is folded into the weights of the
   dense or convolution layer before it, or else written as MUL and ADD.
-- Dropout is the identity at inference and is left out.
 - merge layers -> CONCATENATION, ADD, SUB, MUL, MAXIMUM, MINIMUM (chained
   for more than two inputs), Average -> ADD and MUL by 1/n, Dot ->
   BATCH_MATMUL (after L2_NORMALIZATION for ``normalize=True``).
+- ZeroPadding -> PAD; Cropping -> SLICE; UpSampling2D ->
+  RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR with half-pixel centres
+  (UpSampling1D between RESHAPEs); RepeatVector -> RESHAPE and TILE;
+  Permute -> TRANSPOSE.
+- Conv2DTranspose -> TRANSPOSE_CONV (its output shape computed from the
+  batch at run time by SHAPE, STRIDED_SLICE and CONCATENATION; a SLICE
+  after it where TFLite's padding rule does not give Keras's alignment);
+  Conv1DTranspose the same at height 1.
+- ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap); LeakyReLU ->
+  LEAKY_RELU; ELU -> ELU (alpha other than 1 written out with MINIMUM, MUL,
+  RELU and ADD); Softmax -> SOFTMAX (between TRANSPOSEs for another axis
+  than the last); PReLU -> PRELU.
+- LayerNormalization and GroupNormalization -> MEAN, SQUARED_DIFFERENCE,
+  MEAN, ADD, RSQRT, SUB, MUL (then MUL and ADD for gamma and beta), as
+  TensorFlow's converter writes them; UnitNormalization ->
+  L2_NORMALIZATION.
+- Rescaling -> MUL and ADD; Normalization -> SUB and MUL; Resizing and
+  CenterCrop -> SLICE and RESIZE_* (PAD or PADV2 first for
+  pad_to_aspect_ratio).
+- the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
+  SpatialDropout, ActivityRegularization) are identities at inference and
+  are left out, as Dropout is.
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
@@ -516,6 +537,514 @@ def _normalized_fn(i, axis):
     return fn
 
 
+
+# ------------------------------------------------------ reshaping layers
+
+def _none():
+    return {"FusedActivationFunction": fused_activation_code("linear")}
+
+
+def _pad_op(ctx, layer, x, pairs, shape, name, value=0.0):
+    """PAD (PADV2 for a value other than zero) of the spatial axes by
+    ``pairs`` of (before, after)."""
+    paddings = [[0, 0]] + [list(p) for p in pairs] + [[0, 0]]
+    y = ctx.out_tensor(layer, name, shape, None)
+    inputs = [x, ctx.int32(f"{layer.name}/paddings", paddings)]
+    if value == 0.0:
+        ctx.g.add("PAD", inputs, [y], ("PadOptions", {}), layer.name)
+    else:
+        inputs.append(ctx.g.constant(f"{layer.name}/pad_value",
+                                     np.array([value], np.float32), role="param"))
+        ctx.g.add("PADV2", inputs, [y], ("PadV2Options", {}), layer.name)
+    return y
+
+
+def _slice_op(ctx, layer, x, begin, shape, name, stat=None):
+    """SLICE of ``shape`` (batch None: all of it) from ``begin``."""
+    y = ctx.out_tensor(layer, name, shape, stat)
+    ctx.g.add("SLICE", [x, ctx.int32(f"{layer.name}/begin", [0] + list(begin)),
+                        ctx.int32(f"{layer.name}/size", [-1] + [int(d) for d in shape[1:]])],
+              [y], ("SliceOptions", {}), layer.name)
+    return y
+
+
+def _resize_op(ctx, layer, x, shape, interpolation, name, stat=None):
+    """RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR to ``shape``'s height and
+    width, with half-pixel centres as Keras 3 and TensorFlow 2 resize."""
+    code, table = {"nearest": ("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"),
+                   "bilinear": ("RESIZE_BILINEAR", "ResizeBilinearOptions")}[interpolation]
+    y = ctx.out_tensor(layer, name, shape, stat)
+    ctx.g.add(code, [x, ctx.int32(f"{layer.name}/size", [int(shape[1]), int(shape[2])])], [y],
+              (table, {"AlignCorners": False, "HalfPixelCenters": True}), layer.name)
+    return y
+
+
+def _zero_padding(ctx, step, k, xs):
+    layer = step.layer
+    return _pad_op(ctx, layer, xs[0], layer.padding, _out_shape(ctx, step), step.name)
+
+
+def _cropping(ctx, step, k, xs):
+    layer = step.layer
+    return _slice_op(ctx, layer, xs[0], [a for a, _ in layer.cropping] + [0],
+                     _out_shape(ctx, step), step.name)
+
+
+def _upsampling2d(ctx, step, k, xs):
+    layer = step.layer
+    return _resize_op(ctx, layer, xs[0], _out_shape(ctx, step), layer.interpolation, step.name)
+
+
+def _upsampling1d(ctx, step, k, xs):
+    """Steps as image rows: RESHAPE to height 1, RESIZE_NEAREST_NEIGHBOR,
+    RESHAPE back."""
+    layer, x = step.layer, xs[0]
+    _, steps, ch = x.shape
+    out_steps = _out_shape(ctx, step)[1]
+    h = ctx.reshape(layer, x, (None, steps, 1, ch), f"{layer.name}/expand")
+    r = _resize_op(ctx, layer, h, (None, out_steps, 1, ch), "nearest", f"{layer.name}/resize")
+    return ctx.reshape(layer, r, (None, out_steps, ch), step.name)
+
+
+def _repeat_vector(ctx, step, k, xs):
+    """RESHAPE to (batch, 1, features), then TILE along the new axis."""
+    layer, x = step.layer, xs[0]
+    features = x.shape[1]
+    h = ctx.reshape(layer, x, (None, 1, features), f"{layer.name}/expand")
+    y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
+    ctx.g.add("TILE", [h, ctx.int32(f"{layer.name}/multiples", [1, layer.n, 1])], [y],
+              ("TileOptions", {}), layer.name)
+    return y
+
+
+def _transpose_op(ctx, layer, x, perm, shape, name, stat=None):
+    y = ctx.out_tensor(layer, name, shape, stat)
+    ctx.g.add("TRANSPOSE", [x, ctx.int32(f"{layer.name}/perm", list(perm))], [y],
+              ("TransposeOptions", {}), layer.name)
+    return y
+
+
+def _permute(ctx, step, k, xs):
+    layer = step.layer
+    return _transpose_op(ctx, layer, xs[0], layer.perm, _out_shape(ctx, step), step.name)
+
+
+# ---------------------------------------------------- transposed convolution
+
+def _transpose_conv_plan(in_sizes, out_sizes, pads, kernel_hw, strides):
+    """TFLite's padding for TRANSPOSE_CONV and the output size to ask of
+    it.  The op checks that its output size gives back the input size
+    (ceil(out / stride) for SAME, (out - kernel) // stride + 1 for VALID)
+    and aligns SAME padding as TensorFlow does; where neither gives Keras's
+    output, the op computes a VALID output holding Keras's window
+    [pad, pad + size), which a SLICE then cuts out."""
+    def same_pad(out, k, s):
+        conv_out = -(-out // s)
+        return max((conv_out - 1) * s + k - out, 0) // 2
+
+    axes = list(zip(in_sizes, out_sizes, pads, kernel_hw, strides))
+    if all(-(-o // s) == n and p == same_pad(o, k, s) for n, o, p, k, s in axes):
+        return "same", tuple(out_sizes)
+    if all(p == 0 and (o - k) // s + 1 == n for n, o, p, k, s in axes):
+        return "valid", tuple(out_sizes)
+    return "valid", tuple(max((n - 1) * s + k, p + o) for n, o, p, k, s in axes)
+
+
+def _conv_transpose(ctx, step, k, xs):
+    """TRANSPOSE_CONV (the kernel as [filters, kh, kw, in]), its output shape
+    taken from the input's batch at run time (SHAPE, STRIDED_SLICE,
+    CONCATENATION).  Where TFLite's SAME or VALID padding does not give
+    Keras's alignment, a larger VALID output is cut to size by a SLICE.
+    A 1-D layer runs at height 1 between RESHAPEs.  ReLU and ReLU6 are
+    fused when the op's output is the layer's."""
+    layer, x = step.layer, xs[0]
+    if max(layer.dilation_rate) > 1:
+        raise ctx.error(layer, f"dilation_rate={layer.dilation_rate}: TFLite's TRANSPOSE_CONV "
+                               f"has no dilation")
+    act = layer.activation
+    if act not in ACTIVATION_OPS and act != "linear":
+        raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
+                               f"one of {sorted(ACTIVATION_OPS)} or 'linear'")
+    w = ctx.value(layer, layer.kernel, "kernel")
+    b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else \
+        np.zeros(layer.filters, np.float32)
+    kernel_hw, strides, output_padding, dilation = layer._geo2d
+    w4 = w if layer.rank == 2 else w[None]
+    in4 = ctx.program.shapes[step.ins[0]]
+    g = ctx.g
+    if layer.rank == 1:
+        in4 = (None, 1) + tuple(in4[1:])
+        x = ctx.reshape(layer, x, in4, f"{layer.name}/expand")
+    (oh, ow), geo = ops.conv_transpose_geometry(in4, kernel_hw, strides, layer.padding,
+                                                output_padding, dilation)
+    pads = geo[4:]
+    padding, full = _transpose_conv_plan(in4[1:3], (oh, ow), pads, kernel_hw, strides)
+    cut = padding == "valid" and (full != (oh, ow) or pads != (0, 0))
+    direct = not cut and layer.rank == 2
+    fused = act if direct and act in ctx.fusable else "linear"
+    last_is_op = direct and (act == "linear" or fused != "linear")
+
+    shape = g.int_tensor(f"{layer.name}/input_shape", (4,))
+    g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
+    batch = g.int_tensor(f"{layer.name}/batch", (1,))
+    g.add("STRIDED_SLICE", [shape, ctx.int32(f"{layer.name}/begin", [0]),
+                            ctx.int32(f"{layer.name}/end", [1]),
+                            ctx.int32(f"{layer.name}/strides", [1])], [batch],
+          ("StridedSliceOptions", {}), layer.name)
+    out_size = g.int_tensor(f"{layer.name}/output_shape", (4,))
+    g.add("CONCATENATION", [batch, ctx.int32(f"{layer.name}/size",
+                                             [full[0], full[1], layer.filters])],
+          [out_size], ("ConcatenationOptions", {"Axis": 0, **_none()}), layer.name)
+    filt = g.constant(f"{layer.name}/kernel", w4.transpose(2, 0, 1, 3), role="weight")
+    bias = g.constant(f"{layer.name}/bias", b, role="bias")
+    y = ctx.out_tensor(layer, step.name if last_is_op else f"{layer.name}/transpose_conv",
+                       (None,) + tuple(full) + (layer.filters,),
+                       (k, "out") if last_is_op else
+                       (k, _conv_transpose_fn(layer, full if cut else None)))
+    g.add("TRANSPOSE_CONV", [out_size, filt, x, bias], [y],
+          ("TransposeConvOptions", {"Padding": padding_code(padding),
+                                    "StrideW": int(strides[1]), "StrideH": int(strides[0]),
+                                    "FusedActivationFunction": fused_activation_code(fused)}),
+          layer.name)
+    linear_last = act == "linear"
+    if cut:
+        y = _slice_op(ctx, layer, y, [pads[0], pads[1], 0], (None, oh, ow, layer.filters),
+                      step.name if linear_last and layer.rank == 2 else f"{layer.name}/crop")
+    if layer.rank == 1:
+        y = ctx.reshape(layer, y, _out_shape(ctx, step),
+                        step.name if linear_last else f"{layer.name}/squeeze")
+    if not linear_last and fused == "linear":
+        y = ctx.activation(layer, y, act, k, name=step.name)
+    return y
+
+
+def _conv_transpose_fn(layer, full):
+    """Calibration: the transposed convolution without its activation; with
+    ``full`` given, in the output of that size TFLite computes before a
+    SLICE cuts it to Keras's alignment."""
+    def fn(x):
+        x4 = np.asarray(x, np.float32)
+        x4 = x4 if layer.rank == 2 else x4[:, None]
+        w = layer.kernel.value if layer.rank == 2 else layer.kernel.value[None]
+        _, strides, output_padding, dilation = layer._geo2d
+        y = ops.conv2d_transpose(x4, w, layer.bias.value if layer.bias is not None else None,
+                                 strides, layer.padding, output_padding, dilation)
+        (oh, ow), geo = ops.conv_transpose_geometry(x4.shape, w.shape[:2], strides,
+                                                    layer.padding, output_padding, dilation)
+        pads = geo[4:]
+        if full is None:
+            return y
+        # The values outside Keras's window are cut away: zeros stand in.
+        return ops.pad(y, ((pads[0], full[0] - oh - pads[0]), (pads[1], full[1] - ow - pads[1])))
+    return fn
+
+
+# ------------------------------------------------------ activation layers
+
+def _relu_layer(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
+    if layer.threshold != 0.0:
+        raise ctx.error(layer, f"threshold={layer.threshold} has no TensorFlow Lite form in "
+                               f"pynn.lite")
+    form, _ = ops.relu_form(layer.negative_slope, layer.max_value, 0.0)
+    shape = _out_shape(ctx, step)
+    if form in ("relu", "relu6"):
+        return ctx.activation(layer, x, form, k, name=step.name)
+    capped = layer.max_value is not None
+    if layer.negative_slope == 0.0:
+        y = ctx.activation(layer, x, "relu", k,
+                           name=f"{layer.name}/relu" if capped else step.name)
+    else:
+        y = _leaky_op(ctx, layer, x, layer.negative_slope, shape,
+                      f"{layer.name}/leaky_relu" if capped else step.name,
+                      (k, _leaky_fn(layer.negative_slope)) if capped else (k, "out"))
+    if capped:
+        cap = ctx.g.constant(f"{layer.name}/max_value",
+                             np.array([layer.max_value], np.float32), role="param")
+        out = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+        ctx.g.add("MINIMUM", [y, cap], [out], None, layer.name)
+        y = out
+    return y
+
+
+def _leaky_fn(slope):
+    def fn(x):
+        x = np.asarray(x)
+        return np.where(x > 0, x, slope * x)
+    return fn
+
+
+def _leaky_op(ctx, layer, x, slope, shape, name, stat):
+    y = ctx.out_tensor(layer, name, shape, stat)
+    ctx.g.add("LEAKY_RELU", [x], [y], ("LeakyReluOptions", {"Alpha": float(slope)}),
+              layer.name)
+    return y
+
+
+def _leaky_relu_layer(ctx, step, k, xs):
+    layer = step.layer
+    return _leaky_op(ctx, layer, xs[0], layer.negative_slope, _out_shape(ctx, step), step.name,
+                     (k, "out"))
+
+
+def _elu_layer(ctx, step, k, xs):
+    """ELU; for alpha other than 1, relu(x) + alpha * min(elu(x), 0)."""
+    layer, x = step.layer, xs[0]
+    if layer.alpha == 1.0:
+        return ctx.activation(layer, x, "elu", k, name=step.name)
+    shape = _out_shape(ctx, step)
+    g = ctx.g
+    e = ctx.out_tensor(layer, f"{layer.name}/elu", shape,
+                       (k, lambda v: np.where(np.asarray(v) > 0, v, np.expm1(v))))
+    g.add("ELU", [x], [e], None, layer.name)
+    zero = g.constant(f"{layer.name}/zero", np.zeros(1, np.float32), role="param")
+    neg = ctx.out_tensor(layer, f"{layer.name}/negative", shape,
+                         (k, lambda v: np.minimum(np.expm1(np.minimum(v, 0)), 0)))
+    g.add("MINIMUM", [e, zero], [neg], None, layer.name)
+    alpha = g.constant(f"{layer.name}/alpha", np.array([layer.alpha], np.float32),
+                       role="param")
+    scaled = ctx.out_tensor(layer, f"{layer.name}/scaled", shape,
+                            (k, lambda v: layer.alpha * np.expm1(np.minimum(v, 0))))
+    g.add("MUL", [neg, alpha], [scaled], ("MulOptions", _none()), layer.name)
+    pos = ctx.out_tensor(layer, f"{layer.name}/relu", shape, (k, lambda v: np.maximum(v, 0)))
+    g.add("RELU", [x], [pos], None, layer.name)
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    g.add("ADD", [pos, scaled], [y], ("AddOptions", _none()), layer.name)
+    return y
+
+
+def _softmax_layer(ctx, step, k, xs):
+    """SOFTMAX over the last axis; another axis is moved last by TRANSPOSE
+    and back."""
+    layer, x = step.layer, xs[0]
+    shape = _out_shape(ctx, step)
+    axis = layer.axis % len(shape)
+    if axis == len(shape) - 1:
+        return ctx.activation(layer, x, "softmax", k, name=step.name)
+    perm = [a for a in range(len(shape)) if a != axis] + [axis]
+    inverse = [perm.index(a) for a in range(len(shape))]
+    moved = tuple(shape[a] for a in perm)
+    t = _transpose_op(ctx, layer, x, perm, moved, f"{layer.name}/to_last")
+    s = ctx.activation(layer, t, "softmax", k, name=f"{layer.name}/softmax")
+    return _transpose_op(ctx, layer, s, inverse, shape, step.name)
+
+
+def _prelu_layer(ctx, step, k, xs):
+    layer = step.layer
+    alpha = ctx.value(layer, layer.alpha, "alpha")
+    y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), (k, "out"))
+    ctx.g.add("PRELU", [xs[0], ctx.g.constant(f"{layer.name}/alpha", alpha, role="param")],
+              [y], None, layer.name)
+    return y
+
+
+# --------------------------------------------------- normalization layers
+
+def _normalize_ops(ctx, layer, k, x, shape, axes, epsilon, name_prefix, final, fn_in):
+    """x - mean over ``axes``, times 1 / sqrt(variance + epsilon): MEAN,
+    SQUARED_DIFFERENCE, MEAN, ADD, RSQRT, SUB, MUL, as TensorFlow's
+    converter writes a normalization.  ``final`` is (name, stat) of the
+    result; ``fn_in(x)`` gives the calibration input in these axes'
+    layout."""
+    g = ctx.g
+    stat_shape = tuple(1 if a in axes else d for a, d in enumerate(shape))
+
+    def stats(v):
+        v = np.asarray(fn_in(v), np.float64)
+        return v, v.mean(axis=tuple(axes), keepdims=True), v.var(axis=tuple(axes),
+                                                                 keepdims=True)
+
+    axes_t = ctx.int32(f"{layer.name}/axes", list(axes))
+    mean = ctx.out_tensor(layer, f"{name_prefix}/mean", stat_shape, (k, lambda v: stats(v)[1]))
+    g.add("MEAN", [x, axes_t], [mean], ("ReducerOptions", {"KeepDims": True}), layer.name)
+    sq = ctx.out_tensor(layer, f"{name_prefix}/squared_difference", shape,
+                        (k, lambda v: (stats(v)[0] - stats(v)[1]) ** 2))
+    g.add("SQUARED_DIFFERENCE", [x, mean], [sq], None, layer.name)
+    var = ctx.out_tensor(layer, f"{name_prefix}/variance", stat_shape,
+                         (k, lambda v: stats(v)[2]))
+    g.add("MEAN", [sq, axes_t], [var], ("ReducerOptions", {"KeepDims": True}), layer.name)
+    eps = g.constant(f"{layer.name}/epsilon", np.array([epsilon], np.float32), role="param")
+    ve = ctx.out_tensor(layer, f"{name_prefix}/variance_epsilon", stat_shape,
+                        (k, lambda v: stats(v)[2] + epsilon))
+    g.add("ADD", [var, eps], [ve], ("AddOptions", _none()), layer.name)
+    inv = ctx.out_tensor(layer, f"{name_prefix}/rsqrt", stat_shape,
+                         (k, lambda v: 1.0 / np.sqrt(stats(v)[2] + epsilon)))
+    g.add("RSQRT", [ve], [inv], None, layer.name)
+    centred = ctx.out_tensor(layer, f"{name_prefix}/centred", shape,
+                             (k, lambda v: stats(v)[0] - stats(v)[1]))
+    g.add("SUB", [x, mean], [centred], ("SubOptions", _none()), layer.name)
+    y = ctx.out_tensor(layer, final[0], shape, final[1])
+    g.add("MUL", [centred, inv], [y], ("MulOptions", _none()), layer.name)
+    return y
+
+
+def _scale_shift(ctx, layer, k, x, shape, scale, shift, name, stat, first_fn):
+    """MUL by ``scale`` then ADD ``shift`` (either may be None, when it is
+    1 or 0); the MUL's output calibrates with ``first_fn``."""
+    g = ctx.g
+    y = x
+    if scale is not None:
+        s = g.constant(f"{layer.name}/scale", scale, role="param")
+        last = shift is None
+        y = ctx.out_tensor(layer, name if last else f"{layer.name}/scaled", shape,
+                           stat if last else (k, first_fn))
+        g.add("MUL", [x, s], [y], ("MulOptions", _none()), layer.name)
+    if shift is not None:
+        t = g.constant(f"{layer.name}/shift", shift, role="param")
+        out = ctx.out_tensor(layer, name, shape, stat)
+        g.add("ADD", [y, t], [out], ("AddOptions", _none()), layer.name)
+        y = out
+    return y
+
+
+def _layer_norm(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
+    shape = _out_shape(ctx, step)
+    axes = list(layer._axes_)
+    param_shape = tuple(d if a in axes else 1 for a, d in enumerate(shape))[1:]
+    gamma = ctx.value(layer, layer.gamma, "gamma").reshape(param_shape) \
+        if layer.gamma is not None else None
+    beta = ctx.value(layer, layer.beta, "beta").reshape(param_shape) \
+        if layer.beta is not None else None
+    plain = gamma is None and beta is None
+    y = _normalize_ops(ctx, layer, k, x, shape, axes, layer.epsilon, layer.name,
+                       (step.name, (k, "out")) if plain else
+                       (f"{layer.name}/normalized", (k, _layer_norm_fn(layer))),
+                       lambda v: v)
+    if plain:
+        return y
+    return _scale_shift(ctx, layer, k, y, shape, gamma, beta, step.name, (k, "out"),
+                        lambda v: _layer_norm_fn(layer)(v) * gamma)
+
+
+def _layer_norm_fn(layer):
+    def fn(v):
+        v = np.asarray(v, np.float64)
+        axes = tuple(layer._axes_)
+        return (v - v.mean(axis=axes, keepdims=True)) / np.sqrt(
+            v.var(axis=axes, keepdims=True) + layer.epsilon)
+    return fn
+
+
+def _group_norm(ctx, step, k, xs):
+    """RESHAPE to (batch, positions, groups, channels per group), normalize
+    over axes 1 and 3, RESHAPE back, then the per-channel scale and
+    shift."""
+    layer, x = step.layer, xs[0]
+    shape = _out_shape(ctx, step)
+    c = shape[-1]
+    positions = int(np.prod(shape[1:-1], dtype=np.int64))
+    grouped = (None, positions, layer.groups, c // layer.groups)
+    h = ctx.reshape(layer, x, grouped, f"{layer.name}/grouped")
+
+    def to_groups(v):
+        v = np.asarray(v, np.float64)
+        return v.reshape(v.shape[0], positions, layer.groups, c // layer.groups)
+
+    def normalized(v):
+        v = to_groups(v)
+        return ((v - v.mean(axis=(1, 3), keepdims=True)) /
+                np.sqrt(v.var(axis=(1, 3), keepdims=True) + layer.epsilon))
+
+    n = _normalize_ops(ctx, layer, k, h, grouped, [1, 3], layer.epsilon, layer.name,
+                       (f"{layer.name}/normalized", (k, normalized)), to_groups)
+    gamma = ctx.value(layer, layer.gamma, "gamma") if layer.gamma is not None else None
+    beta = ctx.value(layer, layer.beta, "beta") if layer.beta is not None else None
+    if gamma is None and beta is None:
+        return ctx.reshape(layer, n, shape, step.name)
+    back = ctx.reshape(layer, n, shape, f"{layer.name}/ungrouped")
+    return _scale_shift(ctx, layer, k, back, shape, gamma, beta, step.name, (k, "out"),
+                        lambda v: normalized(v).reshape(np.shape(v)) * gamma)
+
+
+def _unit_norm(ctx, step, k, xs):
+    layer = step.layer
+    shape = _out_shape(ctx, step)
+    if tuple(layer._axes_) != (len(shape) - 1,):
+        raise ctx.error(layer, f"axis={layer.axis}: TFLite's L2_NORMALIZATION runs over the "
+                               f"last axis only")
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    ctx.g.add("L2_NORMALIZATION", [xs[0]], [y], ("L2NormOptions", _none()), layer.name)
+    return y
+
+
+# --------------------------------------------------- preprocessing layers
+
+def _rescaling(ctx, step, k, xs):
+    layer = step.layer
+    shape = _out_shape(ctx, step)
+    scale, offset = layer._affine(shape[-1])
+    return _scale_shift(ctx, layer, k, xs[0], shape,
+                        None if np.all(scale == 1) else scale,
+                        None if np.all(offset == 0) else offset, step.name, (k, "out"),
+                        lambda v: np.asarray(v) * scale)
+
+
+def _normalization(ctx, step, k, xs):
+    """SUB mean and MUL by 1 / std (``invert``: MUL by std, ADD mean), the
+    constants shaped to broadcast over a sample."""
+    layer = step.layer
+    shape = _out_shape(ctx, step)
+    mean, var = layer._statistics()
+    scale, _ = ops.standardize_affine(mean, var, layer.invert)
+    param_shape = tuple(d if a in layer._keep else 1 for a, d in enumerate(shape))[1:]
+    mean = np.asarray(mean, np.float32).reshape(param_shape)
+    scale = np.asarray(scale, np.float32).reshape(param_shape)
+    if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(scale)):
+        raise ctx.error(layer, "its mean or variance holds NaN or infinite values")
+    g = ctx.g
+    m = g.constant(f"{layer.name}/mean", mean, role="param")
+    s = g.constant(f"{layer.name}/scale", scale, role="param")
+    first = "MUL" if layer.invert else "SUB"
+    mid = ctx.out_tensor(layer, f"{layer.name}/{first.lower()}", shape,
+                         (k, (lambda v: np.asarray(v) * scale) if layer.invert
+                          else (lambda v: np.asarray(v) - mean)))
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    if layer.invert:
+        g.add("MUL", [xs[0], s], [mid], ("MulOptions", _none()), layer.name)
+        g.add("ADD", [mid, m], [y], ("AddOptions", _none()), layer.name)
+    else:
+        g.add("SUB", [xs[0], m], [mid], ("SubOptions", _none()), layer.name)
+        g.add("MUL", [mid, s], [y], ("MulOptions", _none()), layer.name)
+    return y
+
+
+def _resize_window(ctx, layer, x, window, in_shape, name):
+    """SLICE of the window (top, left, height, width) when it is not the
+    whole image."""
+    top, left, h, w = window
+    if (top, left, h, w) == (0, 0, in_shape[1], in_shape[2]):
+        return x
+    return _slice_op(ctx, layer, x, [top, left, 0], (None, h, w, in_shape[3]), name)
+
+
+def _resizing(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
+    in_shape = ctx.program.shapes[step.ins[0]]
+    shape = _out_shape(ctx, step)
+    pads = layer._padding(in_shape[1], in_shape[2])
+    if pads is not None:
+        (t, _), (l, _) = pads
+        in_shape = (None, in_shape[1] + 2 * t, in_shape[2] + 2 * l, in_shape[3])
+        x = _pad_op(ctx, layer, x, pads, in_shape, f"{layer.name}/pad", layer.fill_value)
+    window = ops.resize_geometry(in_shape[1], in_shape[2], (layer.height, layer.width),
+                                 layer.crop_to_aspect_ratio)
+    x = _resize_window(ctx, layer, x, window, in_shape, f"{layer.name}/crop")
+    return _resize_op(ctx, layer, x, shape, layer.interpolation, step.name)
+
+
+def _center_crop(ctx, step, k, xs):
+    layer, x = step.layer, xs[0]
+    in_shape = ctx.program.shapes[step.ins[0]]
+    shape = _out_shape(ctx, step)
+    cropping = layer._crop(in_shape[1], in_shape[2])
+    if cropping is not None:
+        return _slice_op(ctx, layer, x, [cropping[0][0], cropping[1][0], 0], shape, step.name)
+    window = ops.resize_geometry(in_shape[1], in_shape[2], (layer.height, layer.width), True)
+    x = _resize_window(ctx, layer, x, window, in_shape, f"{layer.name}/crop")
+    return _resize_op(ctx, layer, x, shape, "bilinear", step.name)
+
+
 _HANDLERS = {
     "Dense": _dense,
     "Conv2D": _conv2d,
@@ -542,7 +1071,38 @@ _HANDLERS = {
     "Minimum": _elementwise,
     "Concatenate": _concatenate,
     "Dot": _dot,
-    "Dropout": None,  # the identity at inference: the graph passes drop it
+    "ZeroPadding1D": _zero_padding,
+    "ZeroPadding2D": _zero_padding,
+    "ZeroPadding3D": _zero_padding,
+    "Cropping1D": _cropping,
+    "Cropping2D": _cropping,
+    "Cropping3D": _cropping,
+    "UpSampling1D": _upsampling1d,
+    "UpSampling2D": _upsampling2d,
+    "RepeatVector": _repeat_vector,
+    "Permute": _permute,
+    "Conv2DTranspose": _conv_transpose,
+    "Conv1DTranspose": _conv_transpose,
+    "ReLU": _relu_layer,
+    "LeakyReLU": _leaky_relu_layer,
+    "ELU": _elu_layer,
+    "Softmax": _softmax_layer,
+    "PReLU": _prelu_layer,
+    "LayerNormalization": _layer_norm,
+    "GroupNormalization": _group_norm,
+    "UnitNormalization": _unit_norm,
+    "Rescaling": _rescaling,
+    "Normalization": _normalization,
+    "Resizing": _resizing,
+    "CenterCrop": _center_crop,
+    # The identity at inference: the graph passes drop them.
+    "Dropout": None,
+    "SpatialDropout1D": None,
+    "SpatialDropout2D": None,
+    "GaussianNoise": None,
+    "GaussianDropout": None,
+    "AlphaDropout": None,
+    "ActivityRegularization": None,
 }
 
 

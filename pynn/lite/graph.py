@@ -100,6 +100,11 @@ class Graph:
         return Tensor(self._unique(name), (1,) + tuple(shape[1:]), dtype,
                       dynamic_batch=True, stat=stat)
 
+    def int_tensor(self, name, shape):
+        """A run-time int32 tensor of a fixed shape (a shape computed from
+        the batch size at run time)."""
+        return Tensor(self._unique(name), shape, np.int32)
+
     def constant(self, name, value, dtype=None, role="param"):
         value = np.ascontiguousarray(value, dtype=dtype or np.asarray(value).dtype)
         return Tensor(self._unique(name), value.shape, value.dtype, data=value, role=role)

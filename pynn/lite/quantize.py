@@ -18,7 +18,9 @@ full integer
     output channel, biases int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
     outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
     0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
-    MEAN) keep their input's quantization.  The model's input and output
+    MEAN, SLICE, TRANSPOSE, TILE, the resizes) keep their input's
+    quantization; shapes computed at run time (SHAPE and what follows it)
+    stay int32.  The model's input and output
     are float32 with QUANTIZE and DEQUANTIZE ops at the ends, or int8 /
     uint8 when asked.
 """
@@ -32,7 +34,9 @@ DYNAMIC_MIN_ELEMENTS = 1024
 
 # Ops whose output keeps its input's quantization (they move or pick
 # values without computing new ones).
-SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "MEAN"}
+SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "PADV2",
+                  "MEAN", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "TRANSPOSE",
+                  "TILE"}
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
                 "TANH": (1.0 / 128.0, 0), "L2_NORMALIZATION": (1.0 / 128.0, 0)}
 # Ops whose int8 kernels need every input quantized as the output is
@@ -41,12 +45,21 @@ FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
 SHARED_SCALE_OPS = {"CONCATENATION", "MAXIMUM", "MINIMUM"}
 # Builtin ops that have int8 kernels in the interpreter.
 INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
-            "AVERAGE_POOL_2D", "MEAN", "REDUCE_MAX", "RESHAPE", "PAD", "SOFTMAX", "LOGISTIC",
-            "TANH", "RELU", "RELU6", "LEAKY_RELU", "ELU", "HARD_SWISH", "MUL", "ADD", "SUB",
-            "CONCATENATION", "MAXIMUM", "MINIMUM", "BATCH_MATMUL", "L2_NORMALIZATION",
-            "QUANTIZE", "DEQUANTIZE"}
+            "AVERAGE_POOL_2D", "MEAN", "REDUCE_MAX", "RESHAPE", "PAD", "PADV2", "SOFTMAX",
+            "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "ELU", "HARD_SWISH", "MUL", "ADD",
+            "SUB", "CONCATENATION", "MAXIMUM", "MINIMUM", "BATCH_MATMUL", "L2_NORMALIZATION",
+            "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
+            "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
+            "SHAPE", "STRIDED_SLICE"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
+# Full integer: each weighted op's (activation, weight, bias) inputs and
+# the axis of the weight's output channels.
+WEIGHTED = {"FULLY_CONNECTED": (0, 1, 2, 0), "CONV_2D": (0, 1, 2, 0),
+            "DEPTHWISE_CONV_2D": (0, 1, 2, 3), "TRANSPOSE_CONV": (2, 1, 3, 0)}
+# Ops whose constant inputs (a scale, a shift, a slope) are quantized with
+# parameters of their own.
+CONSTANT_OPERAND_OPS = {"MUL", "ADD", "SUB", "PRELU"}
 
 
 def _error(message):
@@ -254,6 +267,8 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
+        if out.dtype != np.float32:
+            continue  # a shape computed at run time (int32) stays as it is
         if op.code in SAME_SCALE_OPS:
             q = op.inputs[0].quant
             out.quant = Quant(q.scale.copy(), q.zero_point.copy())
@@ -264,20 +279,27 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             _set_from_range(out, ranges, f"the output of {op.code} in layer {op.layer!r}")
         if op.code in SHARED_SCALE_OPS:
             _share_output_scale(graph, op)
-        if op.code in WEIGHT_AXIS:
+        if op.code in WEIGHTED:
             _quantize_weighted(op)
-        elif op.code in ("MUL", "ADD"):
+        elif op.code in CONSTANT_OPERAND_OPS:
             for i, c in enumerate(op.inputs):
                 if c is not None and c.is_constant and c.dtype == np.float32:
                     scale, zp = asymmetric_params(c.data.min(), c.data.max())
-                    cq = Quant(scale, zp)
-                    op.inputs[i] = Tensor(c.name, c.shape, np.int8,
-                                          data=_quantize_values(c.data, cq), quant=cq,
-                                          role=c.role)
+                    op.inputs[i] = _int8_constant(c, Quant(scale, zp))
+        elif op.code == "PADV2":
+            # the padding value, in the output's (the input's) parameters
+            op.inputs[2] = _int8_constant(op.inputs[2], out.quant)
     for t in graph.tensors():
         if not t.is_constant and t.dtype == np.float32:
             t.dtype = np.dtype(np.int8)
     _interface(graph, input_type, output_type)
+
+
+def _int8_constant(c, quant):
+    """The float constant ``c`` as int8 in ``quant``'s parameters."""
+    q = Quant(quant.scale.copy(), quant.zero_point.copy())
+    return Tensor(c.name, c.shape, np.int8, data=_quantize_values(c.data, q), quant=q,
+                  role=c.role)
 
 
 def _share_output_scale(graph, op):
@@ -287,6 +309,9 @@ def _share_output_scale(graph, op):
     from .graph import Op
     out_q = op.outputs[0].quant
     for i, x in enumerate(op.inputs):
+        if x.is_constant and x.dtype == np.float32:
+            op.inputs[i] = _int8_constant(x, out_q)
+            continue
         q = x.quant
         if q is not None and float(q.scale[0]) == float(out_q.scale[0]) and \
                 int(q.zero_point[0]) == int(out_q.zero_point[0]):
@@ -308,11 +333,11 @@ MAX_RESCALE = 255.0
 def _quantize_weighted(op):
     """int8 weights per output channel, int32 bias with scale
     input_scale * weight_scale."""
-    axis = WEIGHT_AXIS[op.code]
-    w = op.inputs[1]
+    x_at, w_at, b_at, axis = WEIGHTED[op.code]
+    w = op.inputs[w_at]
     q, wq = symmetric_int8(w.data, axis)
-    op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
-    in_scale = float(op.inputs[0].quant.scale[0])
+    op.inputs[w_at] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
+    in_scale = float(op.inputs[x_at].quant.scale[0])
     out = op.outputs[0]
     floor = in_scale * float(wq.scale.max()) / MAX_RESCALE
     if float(out.quant.scale[0]) < floor:
@@ -321,12 +346,12 @@ def _quantize_weighted(op):
         lo = float(out.quant.scale[0]) * (-128 - int(out.quant.zero_point[0]))
         zp = int(np.clip(np.round(-128 - lo / floor), -128, 127))
         out.quant = Quant(np.float32(floor), zp)
-    b = op.inputs[2] if len(op.inputs) > 2 else None
+    b = op.inputs[b_at] if len(op.inputs) > b_at else None
     if b is not None:
         bscale = in_scale * wq.scale.astype(np.float64)
         qb = np.clip(np.round(b.data.astype(np.float64) / bscale),
                      -(2 ** 31 - 1), 2 ** 31 - 1).astype(np.int32)
-        op.inputs[2] = Tensor(b.name, b.shape, np.int32, data=qb,
+        op.inputs[b_at] = Tensor(b.name, b.shape, np.int32, data=qb,
                               quant=Quant(bscale.astype(np.float32),
                                           np.zeros(bscale.size, np.int64)),
                               role=b.role)

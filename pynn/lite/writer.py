@@ -86,8 +86,18 @@ def op_version(op):
         return 1
     if code == "QUANTIZE":
         return 1
-    if code in ("LEAKY_RELU", "HARD_SWISH", "RESHAPE", "ELU"):
+    if code in ("LEAKY_RELU", "HARD_SWISH", "RESHAPE", "ELU", "SHAPE", "PRELU"):
         return 1
+    if code == "TRANSPOSE_CONV":
+        # the kernel is input 1, the bias input 3
+        if opts.get("FusedActivationFunction", 0) != 0:
+            return 4
+        if len(op.inputs) == 4 and op.inputs[3] is not None:
+            return 3
+        return 2 if weights is not None and weights.dtype == np.int8 else 1
+    if code in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR") and \
+            (opts.get("HalfPixelCenters") or opts.get("AlignCorners")):
+        return 3
     if code == "PAD" and len(first.shape) > 4:
         return 4
     if code == "MUL" and int8_in:
@@ -135,6 +145,20 @@ _RUNTIME = {
     ("MINIMUM", 1): "1.14.0", ("MINIMUM", 2): "1.14.0",
     ("BATCH_MATMUL", 1): "2.3.0", ("BATCH_MATMUL", 2): "2.3.0",
     ("L2_NORMALIZATION", 1): "1.5.0", ("L2_NORMALIZATION", 2): "1.14.0",
+    ("TRANSPOSE_CONV", 1): "1.9.0", ("TRANSPOSE_CONV", 2): "2.2.0",
+    ("TRANSPOSE_CONV", 3): "2.3.0", ("TRANSPOSE_CONV", 4): "2.13.0",
+    ("RESIZE_BILINEAR", 1): "1.7.0", ("RESIZE_BILINEAR", 2): "1.14.0",
+    ("RESIZE_BILINEAR", 3): "2.2.0",
+    ("RESIZE_NEAREST_NEIGHBOR", 1): "1.13.1", ("RESIZE_NEAREST_NEIGHBOR", 2): "1.14.0",
+    ("RESIZE_NEAREST_NEIGHBOR", 3): "2.3.0",
+    ("PADV2", 1): "1.9.0", ("PADV2", 2): "1.14.0",
+    ("SLICE", 1): "1.14.0", ("SLICE", 2): "1.14.0",
+    ("STRIDED_SLICE", 1): "1.6.0", ("STRIDED_SLICE", 2): "1.14.0",
+    ("TILE", 1): "1.10.1", ("TILE", 2): "2.2.0",
+    ("TRANSPOSE", 1): "1.6.0", ("TRANSPOSE", 2): "1.14.0",
+    ("PRELU", 1): "1.8.0", ("SHAPE", 1): "1.10.0",
+    ("SQUARED_DIFFERENCE", 1): "1.13.1", ("SQUARED_DIFFERENCE", 2): "2.5.0",
+    ("RSQRT", 1): "1.10.0", ("RSQRT", 2): "2.5.0",
 }
 
 

@@ -52,15 +52,13 @@ class _Step:
 
 
 class RunState:
-    """One execution's state of a program: a context per step, the buffers
-    in which gradients read by several steps are summed, and the activity
-    regularization penalty of the last training forward pass."""
-    __slots__ = ("ctxs", "sums", "penalty", "masks", "row_offset", "_applied_offset")
+    """One execution's state of a program: a context per step, and the
+    buffers in which gradients read by several steps are summed."""
+    __slots__ = ("ctxs", "sums", "masks", "row_offset", "_applied_offset")
 
     def __init__(self, n):
         self.ctxs = [CallContext() for _ in range(n)]
         self.sums = CallContext()
-        self.penalty = 0.0
         self.masks = None  # the output masks of the last masked forward pass
         # Where the batch starts in a batch split across processes: handed
         # to every context (Dropout draws its mask by global row).
@@ -105,6 +103,29 @@ class Program:
         self.regularized = [i for i, st in enumerate(self.steps)
                             if st.layer.activity_regularizer is not None or st.is_model]
         self._plans = {}
+        # Whether any layer, here or in a nested model, has an activity
+        # regularizer (its penalty joins the loss).
+        self.has_activity = any(st.layer.activity_regularizer is not None or
+                                (st.is_model and st.layer._program.has_activity)
+                                for st in self.steps)
+
+    def activity_penalty(self, state, scale):
+        """The activity regularizers' penalty of the last forward pass over
+        ``state``, each times ``scale`` (one over the batch size, as Keras 3
+        normalizes it); the backward pass applies the same scale to its
+        gradient."""
+        total = 0.0
+        for i in self.regularized:
+            st, ctx = self.steps[i], state.ctxs[i]
+            if st.is_model:
+                inner = getattr(ctx, "inner", None)
+                if inner is not None and st.layer._program.has_activity:
+                    total += st.layer._program.activity_penalty(inner, scale)
+                continue
+            ctx.activity_scale = scale
+            reg = st.layer.activity_regularizer
+            total += scale * sum(reg(y) for y in ctx.activity_outputs)
+        return total
 
     def new_state(self):
         return RunState(len(self.steps))
@@ -116,7 +137,6 @@ class Program:
         vals = [None] * self.n_slots
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
-        state.penalty = 0.0
         if state.row_offset != state._applied_offset:
             for ctx in state.ctxs:
                 ctx.row_offset = state.row_offset
@@ -125,16 +145,11 @@ class Program:
             outs = self._forward_masked(vals, training, state, masks)
         else:
             outs = self._forward_plain(vals, training, state)
-        if self.regularized and training:
+        if self.has_activity:
             for i in self.regularized:
-                st, ctx = self.steps[i], state.ctxs[i]
-                if st.is_model:
-                    state.penalty += ctx.inner.penalty
-                reg = st.layer.activity_regularizer
-                if reg is not None:
-                    ys = [vals[o] for o in st.outs]
-                    ctx.activity_outputs = ys
-                    state.penalty += sum(reg(y) for y in ys)
+                st = self.steps[i]
+                if st.layer.activity_regularizer is not None:
+                    state.ctxs[i].activity_outputs = [vals[o] for o in st.outs]
         return outs
 
     def _forward_plain(self, vals, training, state):
@@ -276,8 +291,9 @@ def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
 
 
 def _with_activity_gradient(reg, ctx, dy, sums, step):
-    """dy plus the gradient of the layer's activity penalty at its outputs
-    (into a buffer of the run state: dy itself is never written)."""
+    """dy plus the gradient of the layer's activity penalty at its outputs,
+    scaled as activity_penalty scaled the penalty (into a buffer of the run
+    state: dy itself is never written)."""
     single = not isinstance(dy, list)
     grads = [dy] if single else list(dy)
     out = []
@@ -287,7 +303,8 @@ def _with_activity_gradient(reg, ctx, dy, sums, step):
             buf[...] = 0.0
         else:
             ops.axpby(1.0, g, out=buf)
-        ops.weight_penalty(y, reg.l1, reg.l2, grad=buf)
+        scale = ctx.activity_scale
+        ops.weight_penalty(y, reg.l1 * scale, reg.l2 * scale, grad=buf)
         out.append(buf)
     return out[0] if single else out
 

@@ -8,8 +8,9 @@ then
 2. a BatchNormalization right after a dense or convolution layer with no
    activation of its own is folded into that layer's kernel and bias
    (exact: inference-mode batch normalization is a per-channel affine map);
-3. an Activation layer right after such a layer becomes that layer's
-   fused activation.
+3. an Activation layer (or an activation layer whose plain form is one of
+   the fused activations: ReLU() is relu, ReLU(6.) relu6) right after
+   such a layer becomes that layer's fused activation.
 
 A fold or fusion happens only where the intermediate tensor is read by
 nothing else and is not a model output.  Each step keeps the nodes it
@@ -151,19 +152,37 @@ def _identity_forward(layer):
     return None
 
 
-def _sole_reader(program, step, readers, kind):
-    """The one step of class ``kind`` that reads ``step``'s output, when
-    nothing else reads it and it is not a model output; else None."""
+def _sole_reader(program, step, readers, accept):
+    """The one step that reads ``step``'s output, when nothing else reads
+    it, it is not a model output and ``accept(step)`` holds; else None."""
     if not step.single_out:
         return None
     out = step.outs[0]
     if out in program.output_slots or len(readers[out]) != 1:
         return None
     nxt = readers[out][0]
-    if type(nxt.layer).forward is not kind.forward or not isinstance(nxt.layer, kind) \
-            or not nxt.single_in or nxt.fold is not None or nxt.act is not None:
+    if not accept(nxt) or not nxt.single_in or nxt.fold is not None or nxt.act is not None:
         return None
     return nxt
+
+
+def _is_batch_norm(step):
+    return isinstance(step.layer, BatchNormalization) and \
+        type(step.layer).forward is BatchNormalization.forward
+
+
+def _fused_activation(step):
+    """The activation an activation layer's step computes, when a dense or
+    convolution layer before it can apply it instead: an Activation layer's,
+    or what the layer's ``fused_activation()`` names (ReLU() is 'relu');
+    None otherwise, or when a subclass computes something else."""
+    layer = step.layer
+    if isinstance(layer, Activation):
+        return layer.activation if type(layer).forward is Activation.forward else None
+    owner = _defining_class(layer, "fused_activation")
+    if owner is None or type(layer).forward is not owner.forward:
+        return None
+    return layer.fused_activation()
 
 
 def _defining_class(layer, name):
@@ -195,7 +214,7 @@ def _fold_batch_norm(program):
     for step in list(program.steps):
         if step not in program.steps or step.fold is not None or not _foldable(step):
             continue
-        bn = _sole_reader(program, step, readers, BatchNormalization)
+        bn = _sole_reader(program, step, readers, _is_batch_norm)
         if bn is None or bn.layer.axis not in (-1, len(program.shapes[bn.ins[0]]) - 1):
             continue
         step.fold = bn.layer
@@ -208,10 +227,10 @@ def _fuse_activations(program):
     for step in list(program.steps):
         if step not in program.steps or not _foldable(step):
             continue
-        act = _sole_reader(program, step, readers, Activation)
+        act = _sole_reader(program, step, readers, _fused_activation)
         if act is None:
             continue
-        step.act = act.layer.activation
+        step.act = _fused_activation(act)
         _merge(program, step, act)
         readers = program.consumers()
 

@@ -64,7 +64,7 @@ def _write(filepath, doc, arrays):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(_CONFIG_ENTRY, text)
             for entry, arr in arrays:
-                arr = np.ascontiguousarray(arr, dtype=np.float32)
+                arr = np.asarray(arr, dtype=np.float32, order="C")  # 0-d stays 0-d
                 with zf.open(entry, "w", force_zip64=arr.nbytes > (1 << 30)) as out:
                     np.lib.format.write_array(out, arr, allow_pickle=False)
 
@@ -233,7 +233,7 @@ class _Reader:
         arr = np.array(arr, dtype=np.float32, order="F" if fortran else "C")
         if not np.all(np.isfinite(arr)):
             self.fail(f"{what} ({entry!r}) contains NaN or infinite values")
-        return np.ascontiguousarray(arr)
+        return np.asarray(arr, order="C")
 
 
 def _weights_into(reader, model, what, skip_mismatch=False):

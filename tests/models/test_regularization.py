@@ -55,8 +55,9 @@ def test_activity_regularizer():
     feats = pynn.Model(inp, h)
 
     def loss(m, a, b):
+        # Keras 3 divides an activity penalty by the batch size
         act = feats.predict(a, verbose=0).astype(np.float64)
-        return model_loss(m, a, b) + 0.1 * (act * act).sum()
+        return model_loss(m, a, b) + 0.1 * (act * act).sum() / len(a)
 
     check_model_gradients(model, x, y, loss_fn=loss)
     # the step reports the loss of its forward pass, penalty included

@@ -1,0 +1,420 @@
+"""Preprocessing layers that Keras 3 tutorials put inside models: Rescaling,
+Normalization (with ``adapt``), Resizing and CenterCrop (Keras's
+arguments and defaults; images channels-last).
+
+They compute through pynn.ops like every layer, and have backward passes,
+so layers before them can still be trained.
+"""
+import numpy as np
+
+from .. import ops
+from .base import Layer, shape_str
+
+
+def _label(layer):
+    return f"{type(layer).__name__} {layer.name!r}"
+
+
+def _as_config(value):
+    """A scalar or array argument as JSON: a float or nested lists."""
+    arr = np.asarray(value, np.float64)
+    return float(value) if arr.ndim == 0 else arr.tolist()
+
+
+class Rescaling(Layer):
+    """``x * scale + offset``: ``scale`` and ``offset`` are numbers, or one
+    value per channel (the last axis)."""
+    supports_masking = True
+    fixed_input_axes = ()
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            self._scale = np.asarray(scale, np.float32)
+            self._offset = np.asarray(offset, np.float32)
+            ok = np.all(np.isfinite(self._scale)) and np.all(np.isfinite(self._offset)) and \
+                all(v.ndim <= 1 or v.size == v.shape[-1] for v in (self._scale, self._offset))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{_label(self)}: scale and offset must be finite numbers or one "
+                             f"value per channel, got scale={scale!r}, offset={offset!r}")
+        # As given, for the config (a float stays the float Keras writes).
+        self.scale, self.offset = _as_config(scale), _as_config(offset)
+
+    def _affine(self, channels):
+        try:
+            return (np.ascontiguousarray(np.broadcast_to(self._scale.reshape(-1), (channels,))),
+                    np.ascontiguousarray(np.broadcast_to(self._offset.reshape(-1),
+                                                         (channels,))))
+        except ValueError:
+            raise ValueError(f"{_label(self)}: scale of shape {self._scale.shape} and offset "
+                             f"of shape {self._offset.shape} do not fit {channels} channels") \
+                from None
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None and \
+                max(self._scale.size, self._offset.size) > 1:
+            raise ValueError(f"{_label(self)}: per-channel scale or offset needs known channels; "
+                             f"got an input of shape {shape_str(input_shape)}")
+        if input_shape[-1] is not None:
+            self._affine(input_shape[-1])
+        return tuple(input_shape)
+
+    def forward(self, ctx, x, training):
+        scale, offset = self._affine(x.shape[-1])
+        x2 = x.reshape(-1, x.shape[-1])
+        return ops.channel_affine(x2, scale, offset,
+                                  out=ctx.buffer("y", x2.shape)).reshape(x.shape)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        scale, _ = self._affine(dy.shape[-1])
+        zero = ctx.buffer("zero", scale.shape)
+        zero[...] = 0.0
+        dy2 = dy.reshape(-1, dy.shape[-1])
+        return ops.channel_affine(dy2, scale, zero,
+                                  out=ctx.buffer("dx", dy2.shape)).reshape(dy.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
+# Keras's backend.epsilon(): the smallest standard deviation Normalization
+# divides by.
+_EPSILON = 1e-7
+
+
+class Normalization(Layer):
+    """Standardizes its input: ``(x - mean) / sqrt(variance)`` with one mean
+    and variance per position of the kept ``axis`` (the last by default;
+    None: one for everything), given as arguments or learned from data by
+    ``adapt``; ``invert=True`` undoes it."""
+    supports_masking = True
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+        super().__init__(**kwargs)
+        if axis is None:
+            axis = ()
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            axis = (axis,)
+        try:
+            self.axis = tuple(int(a) for a in axis)
+        except (TypeError, ValueError):
+            raise ValueError(f"{_label(self)}: axis must be an int, a tuple of ints or None, "
+                             f"got {axis!r}") from None
+        if (mean is None) != (variance is None):
+            raise ValueError(f"{_label(self)}: when setting values directly, both mean and "
+                             f"variance must be set; got mean={mean!r} and "
+                             f"variance={variance!r}")
+        self.input_mean = None if mean is None else np.asarray(mean, np.float64)
+        self.input_variance = None if variance is None else np.asarray(variance, np.float64)
+        if mean is not None:
+            if self.input_mean.shape != self.input_variance.shape:
+                raise ValueError(f"{_label(self)}: mean and variance must have the same shape; "
+                                 f"got {self.input_mean.shape} and "
+                                 f"{self.input_variance.shape}")
+            if self.input_mean.ndim > len(self.axis):
+                raise ValueError(f"{_label(self)}: the rank of mean ({self.input_mean.ndim}) "
+                                 f"must be at most the number of axes ({len(self.axis)})")
+            if np.any(self.input_variance < 0) or not np.all(np.isfinite(self.input_mean)):
+                raise ValueError(f"{_label(self)}: variance must be >= 0 and mean finite")
+        self.invert = bool(invert)
+
+    @property
+    def fixed_input_axes(self):
+        return getattr(self, "_keep", None) or ()
+
+    def _keep_axes(self, rank):
+        keep = []
+        for a in self.axis:
+            if not -rank <= a < rank or a % rank == 0:
+                raise ValueError(f"{_label(self)}: axis {self.axis} must name axes of the input "
+                                 f"other than the batch axis; the input has rank {rank}")
+            keep.append(a % rank)
+        return tuple(sorted(set(keep)))
+
+    def compute_output_shape(self, input_shape):
+        for a in self._keep_axes(len(input_shape)):
+            if input_shape[a] is None:
+                raise ValueError(f"{_label(self)}: the kept axis {a} of the input of shape "
+                                 f"{shape_str(input_shape)} must have a known size")
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        rank = len(input_shape)
+        self._keep = self._keep_axes(rank)
+        self._keep_shape = tuple(int(input_shape[a]) for a in self._keep)
+        # The statistics are applied over the trailing block of axes from
+        # the first kept one (the whole last axis when nothing is kept).
+        first = self._keep[0] if self._keep else rank - 1
+        self._block = tuple(range(first, rank))
+        if self.input_mean is None:
+            self.mean = self.add_weight("mean", self._keep_shape, "zeros", trainable=False)
+            self.variance = self.add_weight("variance", self._keep_shape, "ones",
+                                            trainable=False)
+            self.count = self.add_weight("count", (), "zeros", trainable=False)
+        else:
+            self.mean = self.variance = self.count = None
+            try:
+                self._given = [self._to_keep_shape(v) for v in (self.input_mean,
+                                                                self.input_variance)]
+            except ValueError:
+                raise ValueError(f"{_label(self)}: mean of shape {self.input_mean.shape} does "
+                                 f"not fit the kept axes {self._keep} of an input of shape "
+                                 f"{shape_str(input_shape)}") from None
+        self.built = True
+
+    def _to_keep_shape(self, v):
+        aligned = (1,) * (len(self._keep_shape) - v.ndim) + v.shape
+        return np.broadcast_to(v.reshape(aligned), self._keep_shape)
+
+    def _statistics(self):
+        if self.mean is not None:
+            return self.mean.value, self.variance.value
+        return self._given
+
+    def _affine(self, x_shape):
+        """Scale and shift over the block's values, as flat vectors."""
+        mean, var = self._statistics()
+        scale, shift = ops.standardize_affine(mean, var, self.invert, _EPSILON)
+        block_shape = tuple(x_shape[a] for a in self._block)
+        stat_shape = tuple(x_shape[a] if a in self._keep else 1 for a in self._block)
+        flat = [np.ascontiguousarray(np.broadcast_to(v.reshape(stat_shape),
+                                                     block_shape)).reshape(-1)
+                for v in (scale, shift)]
+        return flat[0], flat[1]
+
+    def forward(self, ctx, x, training):
+        scale, shift = self._affine(x.shape)
+        x2 = x.reshape(-1, scale.size)
+        return ops.channel_affine(x2, scale, shift,
+                                  out=ctx.buffer("y", x2.shape)).reshape(x.shape)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        scale, _ = self._affine(dy.shape)
+        zero = ctx.buffer("zero", scale.shape)
+        zero[...] = 0.0
+        dy2 = dy.reshape(-1, scale.size)
+        return ops.channel_affine(dy2, scale, zero,
+                                  out=ctx.buffer("dx", dy2.shape)).reshape(dy.shape)
+
+    def adapt(self, data):
+        """Sets the mean and variance from ``data``: an array, or an iterable
+        of batches (arrays, or tuples whose first item is the array), as
+        Keras's adapt."""
+        if self.input_mean is not None:
+            raise ValueError(f"{_label(self)}: mean and variance were given; adapt() would "
+                             f"replace them")
+        batches = [data] if isinstance(data, np.ndarray) else data
+        try:
+            iterator = iter(batches)
+        except TypeError:
+            raise TypeError(f"{_label(self)}: adapt() takes an array or an iterable of "
+                            f"batches, got {type(data).__name__}") from None
+        mean = var = None
+        count = 0
+        for batch in iterator:
+            if isinstance(batch, (tuple, list)) and batch and not np.isscalar(batch[0]):
+                batch = batch[0]
+            x = np.ascontiguousarray(batch, np.float32)
+            if x.ndim < 1:
+                raise ValueError(f"{_label(self)}: adapt() needs batches of arrays, got a "
+                                 f"scalar")
+            if not self.built:
+                self.build_for((None,) + x.shape[1:])
+            elif x.ndim != len(self._build_input_shape) or any(
+                    x.shape[a] != self._build_input_shape[a] for a in self._keep):
+                raise ValueError(f"{_label(self)}: adapt() got a batch of shape {x.shape}; the "
+                                 f"layer was built for {shape_str(self._build_input_shape)}")
+            if not ops.all_finite(x):
+                raise ValueError(f"{_label(self)}: adapt() data contains NaN or infinite values")
+            b_mean, b_var, b_count = self._moments(x)
+            if b_count == 0:
+                continue
+            if mean is None:
+                mean, var, count = b_mean, b_var, b_count
+            else:
+                mean, var, count = ops.combine_moments(mean, var, count, b_mean, b_var, b_count)
+        if mean is None:
+            raise ValueError(f"{_label(self)}: adapt() received no data")
+        self.mean.assign(np.asarray(mean).reshape(self._keep_shape))
+        self.variance.assign(np.asarray(var).reshape(self._keep_shape))
+
+    def _moments(self, x):
+        """Mean and variance per kept position (kept axes moved last, in C),
+        and how many values each summarizes."""
+        keep = self._keep
+        size = int(np.prod(self._keep_shape, dtype=np.int64)) if keep else 1
+        if keep and keep != tuple(range(x.ndim - len(keep), x.ndim)):
+            x = ops.transpose(x, tuple(a for a in range(x.ndim) if a not in keep) + keep)
+        x2 = x.reshape(-1, size)
+        mean, var = ops.moments(x2)
+        return mean.astype(np.float64), var.astype(np.float64), x2.shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "axis": list(self.axis), "invert": self.invert,
+                "mean": None if self.input_mean is None else self.input_mean.tolist(),
+                "variance": None if self.input_variance is None else
+                self.input_variance.tolist()}
+
+
+def _dimension(value, what, layer):
+    try:
+        ok = int(value) == value and int(value) > 0 and not isinstance(value, bool)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{_label(layer)}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _Image(Layer):
+    """A layer over NHWC images of any size."""
+    fixed_input_axes = ()
+
+    def _check_images(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"{_label(self)}: expected a batch of images (batch, height, "
+                             f"width, channels), got shape {shape_str(input_shape)}")
+
+    def compute_output_shape(self, input_shape):
+        self._check_images(input_shape)
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+
+class Resizing(_Image):
+    """Resizes images to ``height`` x ``width`` ('bilinear' or 'nearest',
+    with half-pixel centres, as Keras 3 without antialiasing), optionally
+    cropping or padding them to the target's aspect ratio first."""
+    INTERPOLATIONS = ("bilinear", "nearest")
+
+    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
+                 antialias=False, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        label = _label(self)
+        self.height = _dimension(height, "height", self)
+        self.width = _dimension(width, "width", self)
+        interpolation = str(interpolation).lower()
+        if interpolation not in self.INTERPOLATIONS:
+            raise ValueError(f"{label}: interpolation must be one of {self.INTERPOLATIONS}, "
+                             f"got {interpolation!r}")
+        self.interpolation = interpolation
+        self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
+        if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
+            raise ValueError(f"{label}: only one of crop_to_aspect_ratio and "
+                             f"pad_to_aspect_ratio can be True")
+        if fill_mode != "constant":
+            raise ValueError(f"{label}: fill_mode must be 'constant', got {fill_mode!r}")
+        self.fill_mode = fill_mode
+        try:
+            self.fill_value = float(fill_value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{label}: fill_value must be a number, got {fill_value!r}") \
+                from None
+        if antialias:
+            raise ValueError(f"{label}: antialias=True is not supported")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{label}: only data_format='channels_last' is supported, got "
+                             f"{data_format!r}")
+
+    def _padding(self, h, w):
+        """((top, bottom), (left, right)) for pad_to_aspect_ratio, as Keras
+        3 pads: the same on both sides of one axis."""
+        if not self.pad_to_aspect_ratio:
+            return None
+        ph = max(h, int(float(w * self.height) / self.width))
+        pw = max(w, int(float(h * self.width) / self.height))
+        top, left = int(float(ph - h) / 2), int(float(pw - w) / 2)
+        if top > 0:
+            return ((top, top), (0, 0))
+        if left > 0:
+            return ((0, 0), (left, left))
+        return None
+
+    def forward(self, ctx, x, training):
+        n, h, w, c = x.shape
+        pads = self._padding(h, w)
+        src = x
+        if pads is not None:
+            (t, _), (l, _) = pads
+            src = ops.pad(x, pads, self.fill_value,
+                          out=ctx.buffer("padded", (n, h + 2 * t, w + 2 * l, c)))
+        window = ops.resize_geometry(src.shape[1], src.shape[2], (self.height, self.width),
+                                     self.crop_to_aspect_ratio)
+        if training:
+            ctx.src_shape, ctx.window, ctx.pads = src.shape, window, pads
+        return ops.resize(src, (self.height, self.width), self.interpolation, window,
+                          out=ctx.buffer("y", (n, self.height, self.width, c)))
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        dsrc = ops.resize_grad(dy, ctx.src_shape, self.interpolation, ctx.window,
+                               out=ctx.buffer("dsrc", ctx.src_shape))
+        if ctx.pads is None:
+            return dsrc
+        n, h, w, c = ctx.src_shape
+        (t, _), (l, _) = ctx.pads
+        return ops.crop(dsrc, ctx.pads, out=ctx.buffer("dx", (n, h - 2 * t, w - 2 * l, c)))
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width,
+                "interpolation": self.interpolation,
+                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value, "antialias": False,
+                "data_format": "channels_last"}
+
+
+class CenterCrop(_Image):
+    """The central ``height`` x ``width`` part of each image; an image
+    smaller than that is first cropped to the target's aspect ratio and
+    resized (bilinear), as Keras 3's CenterCrop does."""
+
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.height = _dimension(height, "height", self)
+        self.width = _dimension(width, "width", self)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{_label(self)}: only data_format='channels_last' is supported, "
+                             f"got {data_format!r}")
+
+    def _crop(self, h, w):
+        """((top, bottom), (left, right)) to crop, or None to resize."""
+        if h < self.height or w < self.width:
+            return None
+        top, left = (h - self.height) // 2, (w - self.width) // 2
+        return ((top, h - self.height - top), (left, w - self.width - left))
+
+    def forward(self, ctx, x, training):
+        n, h, w, c = x.shape
+        out = ctx.buffer("y", (n, self.height, self.width, c))
+        cropping = self._crop(h, w)
+        if training:
+            ctx.x_shape = x.shape
+        if cropping is not None:
+            return ops.crop(x, cropping, out=out)
+        window = ops.resize_geometry(h, w, (self.height, self.width), True)
+        return ops.resize(x, (self.height, self.width), "bilinear", window, out=out)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        n, h, w, c = ctx.x_shape
+        dx = ctx.buffer("dx", ctx.x_shape)
+        cropping = self._crop(h, w)
+        if cropping is not None:
+            return ops.pad(dy, cropping, out=dx)
+        window = ops.resize_geometry(h, w, (self.height, self.width), True)
+        return ops.resize_grad(dy, ctx.x_shape, "bilinear", window, out=dx)
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width,
+                "data_format": "channels_last"}
