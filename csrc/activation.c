@@ -240,7 +240,7 @@ relu_general_body(const float *x, float *y, float slope, float max_value, float 
 {
     for (ptrdiff_t i = i0; i < i1; i++) {
         float v = x[i];
-        y[i] = pick(mask_of(v > threshold), fminf(v, max_value), slope * (v - threshold));
+        y[i] = pynn_pick(pynn_mask_of(v > threshold), fminf(v, max_value), slope * (v - threshold));
     }
 }
 
@@ -268,7 +268,7 @@ relu_general_grad_body(const float *x, const float *dy, float *dx, float slope, 
 {
     for (ptrdiff_t i = i0; i < i1; i++) {
         float v = x[i], g = dy[i];
-        float d = pick(mask_of(v > threshold), pick(mask_of(v < max_value), 1.0f, 0.0f), slope);
+        float d = pynn_pick(pynn_mask_of(v > threshold), pynn_pick(pynn_mask_of(v < max_value), 1.0f, 0.0f), slope);
         dx[i] = g * d;
     }
 }
@@ -332,7 +332,7 @@ static void prelu_grad_cols(const float *x, const float *alpha, const float *dy,
         float *dr = dx ? dx + i * cols : NULL;
         if (dr)
             for (ptrdiff_t j = j0; j < j1; j++)
-                dr[j] = gr[j] * pick(mask_of(xr[j] > 0.0f), 1.0f, alpha[j]);
+                dr[j] = gr[j] * pynn_pick(pynn_mask_of(xr[j] > 0.0f), 1.0f, alpha[j]);
         if (dalpha)
             for (ptrdiff_t j = j0; j < j1; j++) dalpha[j] += gr[j] * fminf(xr[j], 0.0f);
     }

@@ -1315,6 +1315,8 @@ def affine_warp(x, index, matrices, y, int interpolation, int fill_mode, float c
     with nogil:
         pynn_affine_warp(&s, px, pi, pm, interpolation, fill_mode, cval, pcs, pbr, psc, pof,
                          py)
+    return y
+
 
 # ------------------------------------------- normalization.c: groups, rows
 
@@ -1476,6 +1478,34 @@ def sample_channel_scale(x, scale, y, Py_ssize_t n, Py_ssize_t s, Py_ssize_t c):
         raise ValueError(f"sample_channel_scale: sizes do not fit {n} x {s} x {c}")
     with nogil:
         pynn_sample_channel_scale(px, pf, py, n, s, c)
+    return y
+
+
+# --------------------------------------------------------------- reshape.c
+
+def pad_crop(x, y, tuple in_dhw, tuple out_dhw, tuple offsets, float fill):
+    """y (n x out_dhw x c) = x (n x in_dhw x c) shifted by offsets (depth,
+    height, width); uncovered output values are fill."""
+    cdef pynn_shift_shape s
+    cdef const float *px = _f32(x, "pad_crop: x")
+    cdef float *py = _f32(y, "pad_crop: out", True)
+    cdef cnp.ndarray X = <cnp.ndarray>x, Y = <cnp.ndarray>y
+    if cnp.PyArray_NDIM(X) < 1 or cnp.PyArray_NDIM(Y) < 1:
+        raise ValueError("pad_crop: expected arrays with a batch axis")
+    s.n = cnp.PyArray_DIMS(X)[0]
+    s.c = _cols(X)
+    s.d, s.h, s.w = in_dhw
+    s.od, s.oh, s.ow = out_dhw
+    s.fd, s.fh, s.fw = offsets
+    if min(s.d, s.h, s.w, s.od, s.oh, s.ow, s.c) < 0 or cnp.PyArray_DIMS(Y)[0] != s.n or \
+            _cols(Y) != s.c:
+        raise ValueError(f"pad_crop: shapes {(<object>X).shape} and {(<object>Y).shape} do "
+                         f"not fit {in_dhw} -> {out_dhw}")
+    if X.size != s.n * s.d * s.h * s.w * s.c or Y.size != s.n * s.od * s.oh * s.ow * s.c:
+        raise ValueError(f"pad_crop: shapes {(<object>X).shape} and {(<object>Y).shape} do "
+                         f"not fit {in_dhw} -> {out_dhw}")
+    with nogil:
+        pynn_pad_crop(&s, px, py, fill)
     return y
 
 

@@ -1927,10 +1927,6 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
     out = _out(out, (n, oh, ow, x.shape[3]), "affine_warp")
     return _k.affine_warp(x, index, m, out, interp, mode, float(cval), channel_shift,
                           brightness, scale, offset)
-        _k.l2_normalize_backward_rows(mv[0], mv[1], norms, mv[2], dx, float(epsilon))
-        return np.ascontiguousarray(np.moveaxis(dx, -1, axis))
-    out = _out(out, x.shape, "l2_normalize backward")
-    return _k.l2_normalize_backward_rows(x, y, norms, dy, out, float(epsilon))
 
 
 # ------------------------------------------------------ transposed convolution

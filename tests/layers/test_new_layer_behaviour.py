@@ -31,7 +31,6 @@ BAD_ARGUMENTS = [
     (lambda: layers.Conv2DTranspose(4, 3, strides=2, dilation_rate=2), "Conv2DTranspose"),
     (lambda: layers.Conv2DTranspose(4, 3, padding="causal"), "Conv2DTranspose"),
     (lambda: layers.Conv1DTranspose(4, (3, 3)), "Conv1DTranspose"),
-    (lambda: layers.Conv2DTranspose(4, 3, kernel_regularizer="l2"), "Conv2DTranspose"),
     (lambda: layers.ReLU(max_value=-1), "ReLU"),
     (lambda: layers.ReLU(negative_slope=-0.1), "ReLU"),
     (lambda: layers.ReLU(threshold=-1), "ReLU"),

@@ -18,12 +18,15 @@ def fixed_draws(layer, seed=1234):
 
 
 def training_loss(model, x, y):
-    """The loss of a training-mode forward pass, with what layers add to it
-    (ActivityRegularization's penalty), per sample."""
+    """The loss of a training-mode forward pass, per sample, plus the
+    activity penalties (ActivityRegularization's), which Keras 3 divides
+    by the batch size."""
     state = model._program.new_state()
     out = model._program.forward([x], True, state)[0]
     per = model.loss.compute(y, out, None, x.shape[0], None, False)
-    return (float(per.sum()) + model._program.added_loss(state)) / x.shape[0]
+    penalty = model._program.activity_penalty(state, 1.0 / x.shape[0]) \
+        if model._program.has_activity else 0.0
+    return float(per.sum()) / x.shape[0] + penalty
 
 
 def check(input_shape, *stack, seed=0):
