@@ -5,8 +5,11 @@ from .conv import (Conv1D, Conv2D, Convolution1D, Convolution2D, DepthwiseConv2D
                    SeparableConv2D, SeparableConvolution2D)
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
+from .embedding import Embedding
+from .masking import Masking
 from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D,
                       GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
                       GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed

@@ -24,6 +24,9 @@ in float32, with every model input and output:
 - merge layers -> CONCATENATION, ADD, SUB, MUL, MAXIMUM, MINIMUM (chained
   for more than two inputs), Average -> ADD and MUL by 1/n, Dot ->
   BATCH_MATMUL (after L2_NORMALIZATION for ``normalize=True``).
+- Embedding, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed: see
+  pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
+  unrolled into builtin ops).
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
@@ -516,7 +519,10 @@ def _normalized_fn(i, axis):
     return fn
 
 
+from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the helpers above)
+
 _HANDLERS = {
+    **_SEQUENCE_HANDLERS,
     "Dense": _dense,
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise2d,
@@ -569,9 +575,9 @@ def build_graph(model):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} has shape "
                                   f"{_fmt(t.shape)} with an unknown dimension other than the "
                                   f"batch; TFLite needs them known")
-        if t.dtype != "float32":
+        if t.dtype not in ("float32", "int32"):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
-                                  f"pynn.lite exports float32 inputs")
+                                  f"pynn.lite exports float32 and int32 inputs")
     program = inference_program(model)
     for step in program.steps:
         layer = step.layer
@@ -591,7 +597,7 @@ def build_graph(model):
     single = len(program.input_slots) == 1
     for i, (slot, t) in enumerate(zip(program.input_slots, model._inputs)):
         tensors[slot] = g.activation("input" if single else t.name, program.shapes[slot],
-                                     stat=("input", i))
+                                     stat=("input", i), dtype=np.dtype(t.dtype))
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
     for k, step in enumerate(program.steps):
