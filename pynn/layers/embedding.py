@@ -28,7 +28,7 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  input_length=None, activity_regularizer=None, weights=None, lora_rank=None,
-                 **kwargs):
+                 quantization_config=None, **kwargs):
         if input_length is not None and "input_shape" not in kwargs and \
                 "batch_input_shape" not in kwargs:
             kwargs["batch_input_shape"] = (None, input_length)
@@ -38,8 +38,8 @@ class Embedding(Layer):
         self.output_dim = _positive_int(output_dim, "output_dim", self)
         if input_length is not None:
             input_length = _positive_int(input_length, "input_length", self)
-        if lora_rank:
-            raise ValueError(f"{label}: lora_rank is not supported")
+        if lora_rank or quantization_config:
+            raise ValueError(f"{label}: lora_rank and quantization_config are not supported")
         self.input_length = input_length
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)

@@ -268,8 +268,9 @@ def calibrate(model, graph, batches):
         ranges[id(t)] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
 
     state = program.new_state()
+    dtypes = [np.dtype(d) for d in model._input_dtypes(len(program.input_slots))]
     for batch in batches:
-        xs = [np.ascontiguousarray(b, np.float32) for b in batch]
+        xs = [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)]
         for t in wanted.get("input", []):
             record(t, xs[t.stat[1]])
         vals = [None] * len(program.shapes)

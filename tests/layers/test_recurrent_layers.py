@@ -563,3 +563,39 @@ def test_pynn_file_round_trip(tmp_path):
     again.load_weights(tmp_path / "w.weights.pynn")
     np.testing.assert_allclose(again.predict(ids, verbose=0), model.predict(ids, verbose=0),
                                rtol=1e-6)
+
+
+# ------------------------------------------------------------- memory
+
+def memory_task(n, steps, seed):
+    """The label is the first token (1 or 2) of a sequence of `steps`; the
+    other of the two appears once later, so every sequence holds the same
+    bag of words whatever its label: only a model that remembers what came
+    first, steps - 1 steps before the end, can tell."""
+    g = np.random.default_rng(seed)
+    x = g.integers(3, 10, (n, steps))
+    label = g.integers(0, 2, n)
+    x[:, 0] = 1 + label
+    x[np.arange(n), g.integers(1, steps, n)] = 2 - label
+    return x, label
+
+
+@pytest.mark.parametrize("reader", ["LSTM", "GRU", "bag_of_words"])
+def test_memory_task_needs_the_recurrence(reader):
+    x, y = memory_task(1024, 20, 0)
+    xt, yt = memory_task(512, 20, 1)
+    pynn.utils.set_random_seed(0)
+    if reader == "bag_of_words":
+        body = [layers.GlobalAveragePooling1D(), layers.Dense(16, activation="relu")]
+    else:
+        body = [getattr(layers, reader)(16)]
+    model = pynn.Sequential([layers.Embedding(10, 8)] + body +
+                            [layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=pynn.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, batch_size=32, epochs=4, verbose=0)
+    accuracy = model.evaluate(xt, yt, verbose=0)[1]
+    if reader == "bag_of_words":
+        assert accuracy < 0.6  # chance: the bags are the same for both labels
+    else:
+        assert accuracy > 0.95
