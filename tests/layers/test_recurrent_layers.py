@@ -599,3 +599,17 @@ def test_memory_task_needs_the_recurrence(reader):
         assert accuracy < 0.6  # chance: the bags are the same for both labels
     else:
         assert accuracy > 0.95
+
+
+def test_weights_by_name_reach_wrapped_layers(tmp_path):
+    def build():
+        inp = pynn.Input((T, F))
+        y = layers.Bidirectional(layers.GRU(3, name="gru"), name="bi")(inp)
+        return pynn.Model(inp, layers.Dense(2, name="out")(y))
+    pynn.utils.set_random_seed(38)
+    model = build()
+    model.save_weights(tmp_path / "w.weights.pynn")
+    other = build()
+    other.load_weights(tmp_path / "w.weights.pynn", by_name=True)
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
