@@ -128,3 +128,78 @@ def test_embedding(benchmark, impl):
             layer.zero_grad(set_to_none=False)
             layer(tids[i]).backward(tdy)
         benchmark(step)
+
+
+# One epoch of the IMDB LSTM tutorial (Embedding 10,000 x 32, LSTM 32, Dense 1
+# sigmoid; RMSprop, batch 128, reviews of 500 words) on random tokens.
+EPOCH_SEQUENCES = 1280
+
+
+def _imdb_data():
+    g = np.random.default_rng(1)
+    return g.integers(1, VOCAB, (EPOCH_SEQUENCES, STEPS)), g.integers(0, 2, EPOCH_SEQUENCES)
+
+
+def _epoch_flops():
+    """The LSTM's GEMM work over the epoch (as flops() counts a batch),
+    the Dense layer's, and no flops for the embedding's gather."""
+    batches = EPOCH_SEQUENCES // BATCH
+    return batches * flops("lstm") + 2 * EPOCH_SEQUENCES * UNITS * 3
+
+
+def test_imdb_lstm_epoch_pynn(benchmark):
+    x, y = _imdb_data()
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.layers.Embedding(VOCAB, FEATURES), pynn.layers.LSTM(UNITS),
+                             pynn.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    benchmark.group = f"IMDB LSTM epoch, {EPOCH_SEQUENCES} reviews of {STEPS} words"
+    benchmark.extra_info["flops"] = _epoch_flops()
+    benchmark.pedantic(model.fit, args=(x, y), kwargs=dict(batch_size=BATCH, epochs=1,
+                                                           verbose=0),
+                       rounds=3, warmup_rounds=1)
+
+
+def test_imdb_lstm_epoch_torch(benchmark):
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    torch.set_num_threads(pynn.get_num_threads())
+    torch.manual_seed(0)
+    x, y = (torch.from_numpy(a) for a in _imdb_data())
+    y = y.float()
+
+    class IMDBLSTM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(VOCAB, FEATURES)
+            self.lstm = torch.nn.LSTM(FEATURES, UNITS, batch_first=True)
+            self.dense = torch.nn.Linear(UNITS, 1)
+
+        def forward(self, ids):
+            out, _ = self.lstm(self.embedding(ids))
+            return self.dense(out[:, -1]).squeeze(1)
+
+    model = IMDBLSTM()
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def epoch():
+        """The idiomatic loop: shuffle, slice, forward, loss, backward, step,
+        and the running accuracy a progress bar would show."""
+        model.train()
+        perm = torch.randperm(x.shape[0])
+        correct = 0
+        for s in range(0, x.shape[0], BATCH):
+            idx = perm[s:s + BATCH]
+            xb, yb = x[idx], y[idx]
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            loss.backward()
+            optimizer.step()
+            correct += ((logits > 0).float() == yb).sum().item()
+        return correct
+
+    benchmark.group = f"IMDB LSTM epoch, {EPOCH_SEQUENCES} reviews of {STEPS} words"
+    benchmark.extra_info["flops"] = _epoch_flops()
+    benchmark.pedantic(epoch, rounds=3, warmup_rounds=1)

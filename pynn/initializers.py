@@ -155,15 +155,41 @@ class LecunNormal(VarianceScaling):
         return {"seed": self.seed}
 
 
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix, as Keras's: the Q of the QR decomposition
+    of a normal matrix (signs fixed by R's diagonal), times ``gain``;
+    shapes of rank > 2 are flattened to (prod(shape[:-1]), shape[-1])."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = float(gain), seed
+
+    def __call__(self, shape):
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the shape must have rank >= 2, got {shape}")
+        g = np.random.default_rng(self.seed) if self.seed is not None else rng()
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        a = g.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(np.float32)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 _BY_NAME = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_uniform": RandomUniform, "random_normal": RandomNormal,
+    "uniform": RandomUniform, "normal": RandomNormal, "orthogonal": Orthogonal,
     "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
 }
-_CLASS_NAMES = {cls.__name__: name for name, cls in _BY_NAME.items()}
+_CLASS_NAMES = {cls.__name__: name for name, cls in reversed(_BY_NAME.items())}
 
 
 def get(identifier):

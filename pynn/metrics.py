@@ -35,8 +35,9 @@ class Metric:
             self.total += float(v.sum())
             self.count += v.shape[0]
         else:
-            self.total += float(np.dot(v, sample_weight))
-            self.count += float(sample_weight.sum())
+            w = _weights_per_value(sample_weight, v.shape[0])
+            self.total += float(np.dot(v, w))
+            self.count += float(w.sum())
 
     def result(self):
         return self.total / self.count if self.count else 0.0
@@ -44,6 +45,15 @@ class Metric:
 
 def _flat_rows(a):
     return a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+
+
+def _weights_per_value(w, n):
+    """Sample weights repeated for outputs with several values per sample
+    (the steps of a sequence); weights per value are kept as they are."""
+    w = np.asarray(w, np.float32).reshape(-1)
+    if w.size != n and w.size and n % w.size == 0:
+        return np.repeat(w, n // w.size)
+    return w
 
 
 class _AccuracyMetric(Metric):
@@ -61,10 +71,14 @@ class _AccuracyMetric(Metric):
             y_true = y_true.reshape(y_pred.shape[0], -1) if self.kind == "categorical" \
                 else y_true.reshape(-1)
             if sample_weight is not None:
-                sample_weight = np.repeat(sample_weight, y_pred.shape[0] // rows)
+                sample_weight = _weights_per_value(sample_weight, y_pred.shape[0])
         elif self.kind == "binary":
-            y_pred = y_pred.reshape(rows, -1)
-            y_true = y_true.reshape(rows, -1)
+            # One group per sample, or per step when weighted per step
+            # (a masked sequence).
+            groups = rows if sample_weight is None or sample_weight.size == rows \
+                else sample_weight.size
+            y_pred = y_pred.reshape(groups, -1)
+            y_true = y_true.reshape(groups, -1)
         per_row = y_pred.shape[0] // rows if rows else 1
         self.total += ops.accuracy_count(self.kind, y_true, y_pred, sample_weight, t) / per_row
         self.count += rows if sample_weight is None else float(
@@ -97,6 +111,8 @@ class _ErrorMetric(Metric):
         if y_true.dtype.kind in "iu":  # sparse labels: compare with their one-hot form
             y_true = np.eye(y_pred.shape[-1], dtype=np.float32)[y_true]
         d = _flat_rows(y_pred) - _flat_rows(y_true)
+        if y_pred.ndim > 2:  # one value per step of a sequence
+            d = d.reshape(-1, y_pred.shape[-1])
         return self._reduce(d)
 
 

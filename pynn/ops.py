@@ -43,6 +43,7 @@ __all__ = [
     "standardize_affine",
     "transpose", "pad", "crop", "resize", "resize_grad", "resize_geometry", "repeat",
     "repeat_grad",
+    "reverse", "time_mask", "time_mask_grad", "masked_mean", "masked_mean_grad",
 ]
 
 ACTIVATIONS = {
@@ -2464,3 +2465,70 @@ def standardize_affine(mean, variance, invert=False, epsilon=1e-7):
     if invert:
         return std.astype(np.float32), mean.astype(np.float32)
     return (1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)
+
+
+# ------------------------------------------------------------- sequences
+
+def reverse(x, axis=1, out=None):
+    """``x`` reversed along ``axis`` (the steps of a (batch, steps, ...)
+    sequence by default), copied into ``out``."""
+    x = _c32(x, "reverse: x")
+    axis = _axis(axis, x.ndim, "reverse")
+    out = _out(out, x.shape, "reverse")
+    np.copyto(out, np.flip(x, axis))
+    return out
+
+
+def time_mask(x, mask_value=0.0, out=None, mask=None):
+    """Keras's Masking: ``mask`` (``x.shape[:-1]``, bool) is True where any
+    feature of a step differs from ``mask_value``; ``out`` is ``x`` with the
+    masked steps zeroed.  Returns ``(out, mask)``."""
+    x = _c32(x, "time_mask: x")
+    if x.ndim < 2:
+        raise ValueError(f"time_mask: expected an input of rank >= 2, got shape {x.shape}")
+    out = _out(out, x.shape, "time_mask")
+    if mask is None:
+        mask = np.empty(x.shape[:-1], np.bool_)
+    np.any(np.not_equal(x, np.float32(mask_value)), axis=-1, out=mask)
+    np.multiply(x, mask[..., None], out=out)
+    return out, mask
+
+
+def time_mask_grad(dy, mask, out=None):
+    """The input gradient of :func:`time_mask`: ``dy`` with the masked steps
+    zeroed."""
+    dy = _c32(dy, "time_mask backward: dy")
+    if mask.shape != dy.shape[:-1]:
+        raise ValueError(f"time_mask backward: the mask has shape {mask.shape}, dy "
+                         f"{dy.shape}")
+    out = _out(out, dy.shape, "time_mask backward")
+    np.multiply(dy, mask[..., None], out=out)
+    return out
+
+
+def masked_mean(x, mask, out=None, weights=None):
+    """The mean of ``x`` (batch, steps, channels) over the steps where
+    ``mask`` (batch, steps) is true (Keras's masked GlobalAveragePooling1D;
+    zeros for a row with no step left).  ``weights`` (batch, 1, steps)
+    receives each step's share, which :func:`masked_mean_grad` needs.
+    Returns ``(out, weights)``, ``out`` of shape (batch, channels)."""
+    x = _c32(x, "masked_mean: x")
+    if x.ndim != 3 or np.shape(mask) != x.shape[:2]:
+        raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels) and a "
+                         f"mask of shape (batch, steps), got {x.shape} and {np.shape(mask)}")
+    batch, steps, channels = x.shape
+    weights = _out(weights, (batch, 1, steps), "masked_mean: weights")
+    counts = np.count_nonzero(mask, axis=1).astype(np.float32)
+    np.divide(mask, np.maximum(counts, 1.0)[:, None], out=weights[:, 0, :])
+    out = _out(out, (batch, channels), "masked_mean")
+    batch_matmul(weights, x, out=out.reshape(batch, 1, channels))
+    return out, weights
+
+
+def masked_mean_grad(dy, weights, out=None):
+    """The input gradient of :func:`masked_mean` from ``dy`` (batch,
+    channels) and its ``weights``."""
+    dy = _c32(dy, "masked_mean backward: dy")
+    batch, _, steps = weights.shape
+    out = _out(out, (batch, steps, dy.shape[-1]), "masked_mean backward")
+    return batch_matmul(weights, dy.reshape(batch, 1, -1), transpose_a=True, out=out)

@@ -58,10 +58,37 @@ def _as_input(x, dtype="float32", what="x"):
             if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                 raise ValueError(f"{what}: this input takes integer ids; got non-integer "
                                  f"values")
+        if want is not np.float32 and arr.size and arr.dtype.kind in "iuf":
+            info = np.iinfo(want)
+            lo, hi = arr.min(), arr.max()
+            if lo < info.min or hi > info.max:
+                raise ValueError(f"{what}: integer ids must fit in {np.dtype(want).name}, got "
+                                 f"values from {lo} to {hi}")
         arr = np.ascontiguousarray(arr, dtype=want)
     if want is np.float32 and not ops.all_finite(arr):
         raise ValueError(f"{what} contains NaN or infinite values")
     return arr
+
+
+def _row_weights(out, w, mask):
+    """Keras's weighting of the loss of an output with several rows per
+    sample (a (batch, steps, units) sequence): the loss is the mean over
+    rows, and with a mask (batch, steps), the mean over the unmasked rows.
+    Returns the per-row weights (None: all 1) and the number of rows per
+    sample; ``(w, 1)`` for an output with one row per sample."""
+    batch = out.shape[0]
+    rows = out.size // out.shape[-1] if out.ndim > 1 and out.shape[-1] else batch
+    per = rows // batch if batch else 1
+    if mask is not None and np.shape(mask) != out.shape[:-1]:
+        mask = None
+    if mask is None:
+        if per == 1 or w is None:
+            return w, per
+        return np.repeat(w, per), per
+    keep = np.asarray(mask, np.float32).reshape(-1)
+    valid = float(keep.sum())
+    keep *= keep.size / valid if valid else 0.0
+    return (keep if w is None else np.repeat(w, per) * keep), per
 
 
 def _validate_now(freq, epoch):
@@ -159,15 +186,20 @@ class _Metrics:
         self.seen = 0.0
         self.out_loss_sums = {id(out): 0.0 for out, _ in self.loss_names}
 
-    def update(self, outs, ys, ws, logits, total, per_output, bs):
+    def update(self, outs, ys, ws, logits, total, per_output, bs, masks=None):
         self.loss_sum += total
         self.seen += bs
         for out, _ in self.loss_names:
             self.out_loss_sums[id(out)] += per_output[out.index]
         for out, m, weighted, _ in self.entries:
             i = out.index
-            m.update_state(ys[i], outs[i], ws[i] if weighted else None,
-                           out.logits_of if logits else None)
+            w = ws[i] if weighted else None
+            mask = None if masks is None else masks[i]
+            if mask is not None and np.shape(mask) == outs[i].shape[:-1]:
+                # As in Keras, a metric counts only the unmasked steps.
+                keep = np.asarray(mask, np.float32).reshape(-1)
+                w = keep if w is None else np.repeat(w, keep.size // w.size) * keep
+            m.update_state(ys[i], outs[i], w, out.logits_of if logits else None)
 
     def reduce(self, comm):
         """Sum the running totals over the processes of a distributed job,
@@ -256,6 +288,7 @@ class TrainingMixin:
         self._flat_views = None
         self._penalties = []
         self._constraints = []
+        self._last_masks = None  # the output masks of the last training step
 
     # ---------------------------------------------------------- compile
 
@@ -390,10 +423,23 @@ class TrainingMixin:
 
     def _input_dtypes(self, count):
         if self._program is not None:
-            return [t.dtype for t in self._inputs]
+            return [self._read_dtype(i, t.dtype) for i, t in enumerate(self._inputs)]
         first = self._layers[0] if getattr(self, "_layers", None) else None
         dtype = getattr(first, "input_dtype", "float32") if first is not None else "float32"
         return [dtype] * count
+
+    def _read_dtype(self, index, dtype):
+        """The dtype input ``index`` is converted to: its own, except that a
+        float32 input read only by layers that take integers (an Embedding
+        after a default ``Input``, as Keras allows) is converted to theirs,
+        once, with non-integer values refused."""
+        slot = self._program.input_slots[index]
+        readers = [st.layer for st in self._program.steps if slot in st.ins]
+        wants = {getattr(layer, "input_dtype", "float32") for layer in readers}
+        if dtype == "float32" and len(wants) == 1 and not any(
+                getattr(layer, "_graph_model", False) for layer in readers):
+            return wants.pop()
+        return dtype
 
     def _prepare_inputs(self, x, what="x", convert=True):
         raw = self._standardize_inputs(x, what)
@@ -569,9 +615,11 @@ class TrainingMixin:
         if bs == 0:  # an empty share of a global batch: zero gradients
             grads.fill(0.0)
             reducer.reduce_all()
+            self._last_masks = None
             return self._finish_step(state, params, grads, reducer, 0.0, bs), \
                 [0.0] * len(self._compiled_outputs), None
         outs = self._program.forward(xs, True, state)
+        masks = state.masks if self._program.has_masks else None
         out_grads = []
         total = 0.0
         per_output = []
@@ -585,9 +633,11 @@ class TrainingMixin:
                 g = grad_bufs[spec.index]
                 if g is None or g.shape != out.shape:
                     g = grad_bufs[spec.index] = np.empty(out.shape, np.float32)
-            per = spec.loss.compute(y, out, w, rows / spec.weight if spec.weight else rows, g,
-                                    spec.fused)
-            value = float(per.sum() if w is None else np.dot(per, w))
+            rw, steps = _row_weights(out, w, None if masks is None else masks[spec.index])
+            scale = rows * steps
+            per = spec.loss.compute(y, out, rw, scale / spec.weight if spec.weight else scale,
+                                    g, spec.fused)
+            value = float(per.sum() if rw is None else np.dot(per, rw)) / steps
             per_output.append(value)
             total += spec.weight * value
             out_grads.append(g)
@@ -598,6 +648,7 @@ class TrainingMixin:
         else:
             self._program.backward(state, out_grads, object(), after_step=reducer.after_step)
             reducer.reduce_all()
+        self._last_masks = masks
         return total + self._finish_step(state, params, grads, reducer, activity, bs), \
             per_output, outs
 
@@ -748,7 +799,8 @@ class TrainingMixin:
                         total, per_output, outs = self._train_batch(
                             state, params, grads, xb, yb, wb, bs, grad_bufs, rows, offset,
                             reducer)
-                        metrics.update(outs, yb, wb, True, total, per_output, bs)
+                        metrics.update(outs, yb, wb, True, total, per_output, bs,
+                                       self._last_masks)
                         if need_batch_logs:
                             cb.on_train_batch_end(step, metrics.logs())
                         if self.stop_training:
@@ -848,20 +900,24 @@ class TrainingMixin:
                     continue
                 batch_penalty = penalty
                 if activity_state is None:
-                    outs = run_inference(self, xb)
+                    outs, masks = run_inference(self, xb, with_masks=True)
                 else:
                     outs = self._program.forward(xb, False, activity_state)
+                    masks = activity_state.masks if self._program.has_masks else None
                     batch_penalty += self._program.activity_penalty(activity_state, 1.0 / bs)
                 total, per_output = 0.0, []
                 for spec, out, t, w in zip(self._compiled_outputs, outs, yb, wb):
                     if spec.loss is None:
                         per_output.append(0.0)
                         continue
-                    per = spec.loss.compute(t, out, w, bs, None, spec.loss.from_logits)
-                    value = float(per.sum() if w is None else np.dot(per, w))
+                    rw, rows = _row_weights(out, w, None if masks is None else
+                                            masks[spec.index])
+                    per = spec.loss.compute(t, out, rw, bs * rows, None, spec.loss.from_logits)
+                    value = float(per.sum() if rw is None else np.dot(per, rw)) / rows
                     per_output.append(value)
                     total += spec.weight * value
-                metrics.update(outs, yb, wb, False, total + batch_penalty * bs, per_output, bs)
+                metrics.update(outs, yb, wb, False, total + batch_penalty * bs, per_output, bs,
+                               masks)
                 logs = metrics.logs()
                 if cb is not None:
                     cb.on_test_batch_end(step, logs)
@@ -973,7 +1029,7 @@ class TrainingMixin:
         total, per_output, outs = self._train_batch(state, params, grads, xs, ys, ws, bs,
                                                     [None] * len(self._compiled_outputs))
         metrics = _Metrics(self, ys)
-        metrics.update(outs, ys, ws, True, total, per_output, bs)
+        metrics.update(outs, ys, ws, True, total, per_output, bs, self._last_masks)
         logs = metrics.logs()
         if return_dict:
             return logs

@@ -4,6 +4,8 @@ conftest).  Models of any number of inputs and outputs: ``x`` and ``y``
 may be lists."""
 import numpy as np
 
+from pynn.training import _row_weights
+
 
 def _lists(model, x, y):
     xs = model._prepare_inputs(x)
@@ -12,16 +14,24 @@ def _lists(model, x, y):
     return xs, ys
 
 
+def _masks(model, state):
+    return state.masks if model._program.has_masks else [None] * len(model._outputs)
+
+
 def model_loss(model, x, y):
     """The compiled loss (loss_weights applied, summed over outputs) of a
-    forward pass in inference mode."""
+    forward pass in inference mode, sequences and masks weighted as fit
+    weighs them."""
     xs, ys = _lists(model, x, y)
-    outs = model._program.forward(xs, False, model._program.new_state())
+    state = model._program.new_state()
+    outs = model._program.forward(xs, False, state)
     total = 0.0
-    for spec, out, t in zip(model._compiled_outputs, outs, ys):
+    for spec, out, t, mask in zip(model._compiled_outputs, outs, ys, _masks(model, state)):
         if spec.loss is not None:
-            per = spec.loss.compute(t, out, None, None, None, spec.loss.from_logits)
-            total += spec.weight * float(per.sum()) / xs[0].shape[0]
+            rw, rows = _row_weights(out, None, mask)
+            per = spec.loss.compute(t, out, rw, None, None, spec.loss.from_logits)
+            value = float(per.sum() if rw is None else np.dot(per, rw)) / rows
+            total += spec.weight * value / xs[0].shape[0]
     return total
 
 
@@ -34,12 +44,13 @@ def analytic(model, x, y):
     outs = model._program.forward(xs, True, state)
     out_grads = []
     n = xs[0].shape[0]
-    for spec, out, t in zip(model._compiled_outputs, outs, ys):
+    for spec, out, t, mask in zip(model._compiled_outputs, outs, ys, _masks(model, state)):
         if spec.loss is None:
             out_grads.append(None)
             continue
         g = np.empty(out.shape, np.float32)
-        spec.loss.compute(t, out, None, n / spec.weight, g, spec.fused)
+        rw, rows = _row_weights(out, None, mask)
+        spec.loss.compute(t, out, rw, n * rows / spec.weight, g, spec.fused)
         out_grads.append(g)
     if model._program.has_activity:
         model._program.activity_penalty(state, 1.0 / n)

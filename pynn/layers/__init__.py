@@ -7,6 +7,8 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution
                    DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D)
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
+from .embedding import Embedding
+from .masking import Masking
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                             UnitNormalization)
 from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
@@ -18,3 +20,4 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed

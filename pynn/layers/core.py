@@ -35,6 +35,7 @@ def _grad(weight):
 
 class Dense(ActivationMixin, Layer):
     """``activation(x @ kernel + bias)`` over the last axis of the input."""
+    supports_masking = True  # a mask over the steps passes through, as in Keras
     fixed_input_axes = (-1,)
     can_fold_affine = True
 

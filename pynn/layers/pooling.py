@@ -169,9 +169,38 @@ class GlobalMaxPooling1D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """The mean over the steps of each channel."""
+    """The mean over the steps of each channel; with a mask (from
+    ``Embedding(mask_zero=True)`` or ``Masking``), over the unmasked steps
+    only, as Keras's.  The mask stops here."""
     rank = 1
     kind = "avg"
+    supports_masking = True
+
+    def forward(self, ctx, x, training):
+        mask = ctx.mask
+        ctx.mask_weights = None
+        if mask is None:
+            return super().forward(ctx, x, training)
+        y, ctx.mask_weights = ops.masked_mean(
+            x, mask, out=ctx.buffer("y", (x.shape[0], x.shape[2])),
+            weights=ctx.buffer("mask_weights", (x.shape[0], 1, x.shape[1])))
+        if self.keepdims:
+            return y.reshape(y.shape[0], 1, y.shape[1])
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if ctx.mask_weights is None or not need_input_grad:
+            return super().backward(ctx, dy, need_input_grad)
+        w = ctx.mask_weights
+        return ops.masked_mean_grad(dy.reshape(dy.shape[0], -1), w,
+                                    out=ctx.buffer("dx", (w.shape[0], w.shape[2],
+                                                          dy.shape[-1])))
+
+    def compute_mask(self, ctx, inputs, mask):
+        return None
+
+    def _output_has_mask(self, input_masks):
+        return False
 
 
 GlobalMaxPool2D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalAvgPool1D = (

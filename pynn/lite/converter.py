@@ -45,6 +45,9 @@ in float32, with every model input and output:
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
   are left out, as Dropout is.
+- Embedding, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed: see
+  pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
+  unrolled into builtin ops).
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
@@ -684,14 +687,14 @@ def _conv_transpose(ctx, step, k, xs):
     fused = act if direct and act in ctx.fusable else "linear"
     last_is_op = direct and (act == "linear" or fused != "linear")
 
-    shape = g.int_tensor(f"{layer.name}/input_shape", (4,))
+    shape = g.tensor(f"{layer.name}/input_shape", (4,), np.int32)
     g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
-    batch = g.int_tensor(f"{layer.name}/batch", (1,))
+    batch = g.tensor(f"{layer.name}/batch", (1,), np.int32)
     g.add("STRIDED_SLICE", [shape, ctx.int32(f"{layer.name}/begin", [0]),
                             ctx.int32(f"{layer.name}/end", [1]),
                             ctx.int32(f"{layer.name}/strides", [1])], [batch],
           ("StridedSliceOptions", {}), layer.name)
-    out_size = g.int_tensor(f"{layer.name}/output_shape", (4,))
+    out_size = g.tensor(f"{layer.name}/output_shape", (4,), np.int32)
     g.add("CONCATENATION", [batch, ctx.int32(f"{layer.name}/size",
                                              [full[0], full[1], layer.filters])],
           [out_size], ("ConcatenationOptions", {"Axis": 0, **_none()}), layer.name)
@@ -1045,7 +1048,10 @@ def _center_crop(ctx, step, k, xs):
     return _resize_op(ctx, layer, x, shape, "bilinear", step.name)
 
 
+from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the helpers above)
+
 _HANDLERS = {
+    **_SEQUENCE_HANDLERS,
     "Dense": _dense,
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise2d,
@@ -1129,9 +1135,9 @@ def build_graph(model):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} has shape "
                                   f"{_fmt(t.shape)} with an unknown dimension other than the "
                                   f"batch; TFLite needs them known")
-        if t.dtype != "float32":
+        if t.dtype not in ("float32", "int32"):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
-                                  f"pynn.lite exports float32 inputs")
+                                  f"pynn.lite exports float32 and int32 inputs")
     program = inference_program(model)
     for step in program.steps:
         layer = step.layer
@@ -1151,7 +1157,7 @@ def build_graph(model):
     single = len(program.input_slots) == 1
     for i, (slot, t) in enumerate(zip(program.input_slots, model._inputs)):
         tensors[slot] = g.activation("input" if single else t.name, program.shapes[slot],
-                                     stat=("input", i))
+                                     stat=("input", i), dtype=np.dtype(t.dtype))
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
     for k, step in enumerate(program.steps):

@@ -38,10 +38,11 @@ class Tensor:
     output before its activation) or a callable ``f(x_in) -> array``; None
     for tensors whose quantization follows from their producer's input.
     """
-    __slots__ = ("name", "shape", "dtype", "data", "quant", "dynamic_batch", "stat", "role")
+    __slots__ = ("name", "shape", "dtype", "data", "quant", "dynamic_batch", "stat", "role",
+                 "is_variable")
 
     def __init__(self, name, shape, dtype=np.float32, data=None, quant=None,
-                 dynamic_batch=False, stat=None, role=None):
+                 dynamic_batch=False, stat=None, role=None, is_variable=False):
         self.name = name
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
@@ -50,6 +51,9 @@ class Tensor:
         self.dynamic_batch = dynamic_batch
         self.stat = stat
         self.role = role  # for constants: 'weight', 'bias', 'shape', 'param'
+        # A state the interpreter keeps between invocations (a recurrent
+        # op's), zero when tensors are allocated.
+        self.is_variable = is_variable
 
     @property
     def is_constant(self):
@@ -100,10 +104,14 @@ class Graph:
         return Tensor(self._unique(name), (1,) + tuple(shape[1:]), dtype,
                       dynamic_batch=True, stat=stat)
 
-    def int_tensor(self, name, shape):
-        """A run-time int32 tensor of a fixed shape (a shape computed from
-        the batch size at run time)."""
-        return Tensor(self._unique(name), shape, np.int32)
+    def tensor(self, name, shape, dtype=np.float32, is_variable=False):
+        """A run-time tensor of a fixed shape (a shape vector, a scalar)."""
+        return Tensor(self._unique(name), shape, dtype, is_variable=is_variable)
+
+    def scalar(self, name, value, dtype):
+        """A 0-d constant (``constant`` keeps at least one dimension)."""
+        return Tensor(self._unique(name), (), dtype, data=np.asarray(value, dtype).reshape(()),
+                      role="param")
 
     def constant(self, name, value, dtype=None, role="param"):
         value = np.ascontiguousarray(value, dtype=dtype or np.asarray(value).dtype)

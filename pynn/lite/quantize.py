@@ -11,7 +11,10 @@ dynamic range
     zero point 0); the interpreter's hybrid kernels quantize activations on
     the fly (asymmetrically, ``asymmetric_quantize_inputs``) and the model
     keeps float inputs, outputs and activations.  Smaller weights stay
-    float, as TensorFlow leaves them.
+    float, as TensorFlow leaves them.  The weights of
+    UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN ops are int8 together (one scale
+    each), and an embedding table is gathered as int8 rows and
+    dequantized.
 full integer
     activations are int8, asymmetric, with ranges calibrated by running
     the model over the representative dataset; weights int8 symmetric per
@@ -125,18 +128,70 @@ def _quantize_values(x, quant, dtype=np.int8):
 
 # --------------------------------------------------------- dynamic range
 
+# The weight inputs of the recurrent ops, quantized together (their hybrid
+# kernels take int8 weights with one scale per tensor, all or none).
+SEQUENCE_WEIGHTS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": range(1, 9),
+                    "UNIDIRECTIONAL_SEQUENCE_RNN": range(1, 3)}
+
+
+def _hybrid_sequence_op(op):
+    """Int8 weights for an LSTM or RNN op whose weights hold at least
+    DYNAMIC_MIN_ELEMENTS values together."""
+    ws = [op.inputs[i] for i in SEQUENCE_WEIGHTS[op.code]]
+    if not all(w is not None and w.is_constant and w.dtype == np.float32 for w in ws) or \
+            sum(w.data.size for w in ws) < DYNAMIC_MIN_ELEMENTS:
+        return
+    for i in SEQUENCE_WEIGHTS[op.code]:
+        w = op.inputs[i]
+        q, quant = symmetric_int8(w.data)
+        op.inputs[i] = Tensor(w.name, w.shape, np.int8, data=q, quant=quant, role=w.role)
+    table, fields = op.options
+    op.options = (table, {**fields, "AsymmetricQuantizeInputs": True})
+
+
+def _int8_table(graph, op):
+    """An embedding table stored as int8 (one scale): GATHER picks int8 rows
+    and a DEQUANTIZE after it turns them back into float32."""
+    from .graph import Op
+    table = op.inputs[0]
+    if not table.is_constant or table.dtype != np.float32 or \
+            table.data.size < DYNAMIC_MIN_ELEMENTS:
+        return
+    q, quant = symmetric_int8(table.data)
+    op.inputs[0] = Tensor(table.name, table.shape, np.int8, data=q, quant=quant,
+                          role=table.role)
+    out = op.outputs[0]
+    rows = Tensor(out.name + "/int8", out.shape, np.int8, quant=quant,
+                  dynamic_batch=out.dynamic_batch)
+    op.outputs[0] = rows
+    graph.ops.insert(graph.ops.index(op) + 1,
+                     Op("DEQUANTIZE", [rows], [out], ("DequantizeOptions", {}), op.layer))
+
+
 def dynamic_range(graph, per_channel_dense=True):
     """Hybrid ops: int8 weights, float everything else."""
-    for op in graph.ops:
+    done = {}  # a weight read by several ops (an unrolled recurrence) is stored once
+    for op in list(graph.ops):
+        if op.code in SEQUENCE_WEIGHTS:
+            _hybrid_sequence_op(op)
+            continue
+        if op.code == "GATHER":
+            _int8_table(graph, op)
+            continue
         axis = WEIGHT_AXIS.get(op.code)
         if axis is None:
             continue
         w = op.inputs[1]
-        if not w.is_constant or w.dtype != np.float32 or w.data.size < DYNAMIC_MIN_ELEMENTS:
-            continue
-        per_channel = op.code != "FULLY_CONNECTED" or per_channel_dense
-        q, quant = symmetric_int8(w.data, axis if per_channel else None)
-        op.inputs[1] = Tensor(w.name, w.shape, np.int8, data=q, quant=quant, role=w.role)
+        if id(w) in done:
+            op.inputs[1] = done[id(w)]
+        else:
+            if not w.is_constant or w.dtype != np.float32 or \
+                    w.data.size < DYNAMIC_MIN_ELEMENTS:
+                continue
+            per_channel = op.code != "FULLY_CONNECTED" or per_channel_dense
+            q, quant = symmetric_int8(w.data, axis if per_channel else None)
+            op.inputs[1] = done[id(w)] = Tensor(w.name, w.shape, np.int8, data=q, quant=quant,
+                                                role=w.role)
         if op.code == "FULLY_CONNECTED":
             table, fields = op.options
             op.options = (table, {**fields, "AsymmetricQuantizeInputs": True})
@@ -226,8 +281,9 @@ def calibrate(model, graph, batches):
         ranges[id(t)] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
 
     state = program.new_state()
+    dtypes = [np.dtype(d) for d in model._input_dtypes(len(program.input_slots))]
     for batch in batches:
-        xs = [np.ascontiguousarray(b, np.float32) for b in batch]
+        xs = [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)]
         for t in wanted.get("input", []):
             record(t, xs[t.stat[1]])
         vals = [None] * len(program.shapes)

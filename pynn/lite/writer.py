@@ -86,6 +86,11 @@ def op_version(op):
         return 1
     if code == "QUANTIZE":
         return 1
+    if code in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN"):
+        # float, or hybrid (int8 weights) with asymmetrically quantized inputs
+        return 3 if op.inputs[2].dtype == np.int8 else 1
+    if code == "GATHER" and t_in == np.int8:
+        return 2
     if code in ("LEAKY_RELU", "HARD_SWISH", "RESHAPE", "ELU", "SHAPE", "PRELU"):
         return 1
     if code == "TRANSPOSE_CONV":
@@ -251,6 +256,8 @@ class _Writer:
         t.TensorAddName(b, name)
         if quant is not None:
             t.TensorAddQuantization(b, quant)
+        if tensor.is_variable:
+            t.TensorAddIsVariable(b, True)
         return t.TensorEnd(b)
 
     def options(self, table, fields):

@@ -103,13 +103,14 @@ class InferenceProgram:
     def new_state(self):
         return [CallContext() for _ in self.steps]
 
-    def run(self, xs, state):
-        """The output values for input values ``xs`` (a list)."""
+    def run(self, xs, state, masks_out=None):
+        """The output values for input values ``xs`` (a list).  With
+        ``masks_out`` (a list), the outputs' masks are appended to it."""
         vals = [None] * len(self.shapes)
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
         if self.has_masks:
-            return self._run_masked(vals, state)
+            return self._run_masked(vals, state, masks_out)
         for step, ctx in zip(self.steps, state):
             x = vals[step.ins[0]] if step.single_in else [vals[i] for i in step.ins]
             y = step.run(ctx, x)
@@ -120,9 +121,12 @@ class InferenceProgram:
                     vals[o] = v
         return [vals[o] for o in self.output_slots]
 
-    def _run_masked(self, vals, state):
-        run_masked(self.steps, state, vals, [None] * len(self.shapes),
-                   lambda step, ctx, x: step.run(ctx, x))
+    def _run_masked(self, vals, state, masks_out=None):
+        masks = [None] * len(self.shapes)
+        run_masked(self.steps, state, vals, masks, lambda step, ctx, x: step.run(ctx, x))
+        if masks_out is not None:
+            masks_out.extend(None if masks[o] is None else np.array(masks[o])
+                             for o in self.output_slots)
         return [vals[o] for o in self.output_slots]
 
 
@@ -243,10 +247,12 @@ def inference_program(model):
     return prog
 
 
-def run_inference(model, xs):
+def run_inference(model, xs, with_masks=False):
     """Outputs for the input arrays ``xs`` with a run state of this call's
     own (taken from, and given back to, the model's pool), so concurrent
-    calls do not share buffers.  Returns copies."""
+    calls do not share buffers.  Returns copies; ``with_masks``: also the
+    outputs' masks (None for an output without one, or for all when the
+    model carries no masks), as ``(outputs, masks)``."""
     prog = inference_program(model)
     pool = model._infer_pool
     try:
@@ -254,8 +260,9 @@ def run_inference(model, xs):
     except IndexError:
         state = prog.new_state()
     try:
-        outs = prog.run(xs, state)
-        return [np.array(o) for o in outs]
+        masks = [] if with_masks and prog.has_masks else None
+        outs = [np.array(o) for o in prog.run(xs, state, masks)]
+        return (outs, masks) if with_masks else outs
     finally:
         if model._infer is prog:
             pool.append(state)

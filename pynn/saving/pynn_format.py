@@ -377,6 +377,9 @@ def _weights_by_name(reader, model, skip_mismatch):
             if isinstance(layer, Model):
                 visit(layer.layers)
                 continue
+            if layer._sublayers():  # a wrapper (Bidirectional): its layers' weights
+                visit(layer._sublayers())
+                continue
             mine = layer.weights
             entries = by_layer.get(layer.name)
             if not mine or entries is None:

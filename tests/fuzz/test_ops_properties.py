@@ -324,6 +324,8 @@ def test_binary_ops_broadcast_as_numpy(name, shp, data, sa, sb):
 def test_axpby(shp, sa, sb, alpha, beta, with_b):
     a, ra = build(sa, shp)
     b, rb = build(sb, shp)
+    # The kernels run with denormals as zero (FTZ/DAZ), scalars included.
+    alpha, beta = (0.0 if abs(v) < np.finfo(np.float32).tiny else v for v in (alpha, beta))
     with np.errstate(all="ignore"):
         want = alpha * f32(ra) + (beta * f32(rb) if with_b else 0)
     close(ops.axpby(alpha, a, beta, b if with_b else None), want, rtol=1e-5, atol=1e-6)
@@ -668,6 +670,12 @@ def _valid_calls():
         return args, fn(*args, training=True, **kwargs)[-1]
 
     lstm_args, lstm_trace = cell(ops.lstm, 4)
+    mask2 = np.ones((2, 4), bool)
+    kt = np.ones((3, 3, 4, 3), np.float32)  # (height, width, filters, input channels)
+    ln_mean, ln_inv = np.empty(4, np.float32), np.empty(4, np.float32)
+    ops.layer_norm(m, mean=ln_mean, inv_std=ln_inv)
+    gn_mean, gn_inv = np.empty(6, np.float32), np.empty(6, np.float32)
+    ops.group_norm(x4, 3, mean=gn_mean, inv_std=gn_inv)
     gru_args, gru_trace = cell(ops.gru, 3, reset_after=False)
     rnn_args, rnn_trace = cell(ops.simple_rnn, 1)
     return {
@@ -706,6 +714,25 @@ def _valid_calls():
         "lstm": lstm_args, "lstm_grad": (lstm_trace,), "gru": gru_args, "gru_grad": (gru_trace,),
         "simple_rnn": rnn_args, "simple_rnn_grad": (rnn_trace,),
         "affine_warp": (x4, np.eye(3, dtype=np.float32)[:2]),
+        "alpha_dropout": (m, 0.5, 1), "alpha_dropout_grad": (m, ops.alpha_dropout(m, 0.5, 1)[1],
+                                                              0.5),
+        "combine_moments": (v, v, 4, v, v, 4),
+        "conv2d_transpose": (x4, kt), "conv2d_transpose_grad": (x4, kt, ops.conv2d_transpose(
+            x4, kt)),
+        "conv_transpose_geometry": (x4.shape, (3, 3), (1, 1), "valid"),
+        "crop": (x4, ((1, 1), (1, 1))), "pad": (x4, ((1, 1), (1, 1))),
+        "group_norm": (x4, 3), "group_norm_grad": (x4, x4, gn_mean, gn_inv, 3),
+        "layer_norm": (m,), "layer_norm_grad": (m, m, ln_mean, ln_inv),
+        "masked_mean": (seq, mask2), "masked_mean_grad": (
+            np.ones((2, 3), np.float32), ops.masked_mean(seq, mask2)[1]),
+        "prelu": (m, v), "prelu_grad": (m, v, m), "random_normal": ((2, 3),),
+        "relu_form": (0.0, None, 0.0), "relu_grad": (m, m, m),
+        "repeat": (m, 2, 1), "repeat_grad": (np.ones((4, 6), np.float32), 2, 1),
+        "resize": (x4, (3, 3)), "resize_geometry": (5, 5, (3, 3)),
+        "resize_grad": (np.ones((2, 3, 3, 3), np.float32), x4.shape),
+        "reverse": (seq,), "scale_channels": (x4, np.ones((2, 3), np.float32)),
+        "softmax_grad": (m, m), "standardize_affine": (v, v),
+        "time_mask": (seq,), "time_mask_grad": (seq, mask2), "transpose": (m,),
     }
 
 

@@ -315,7 +315,7 @@ def test_alpha_dropout_against_keras_formula(rate):
                                rtol=1e-6)
 
 
-def test_scale_channels_and_l1l2():
+def test_scale_channels_and_weight_penalty():
     x = rand(3, 7, 5, 4, seed=23)
     s = rand(3, 4, seed=24)
     np.testing.assert_allclose(ops.scale_channels(x, s), x * s[:, None, None, :], rtol=1e-6)
@@ -323,11 +323,11 @@ def test_scale_channels_and_l1l2():
         ops.scale_channels(x, rand(3, 5))
     big = rand(100_003, seed=25)
     want = 0.3 * np.abs(f64(big)).sum() + 0.02 * (f64(big) ** 2).sum()
-    assert ops.l1l2_penalty(big, 0.3, 0.02) == pytest.approx(want, rel=1e-6)
     dy = rand(100_003, seed=26)
-    want_dx = f64(dy) + 0.5 * (0.3 * np.sign(f64(big)) + 2 * 0.02 * f64(big))
-    np.testing.assert_allclose(ops.l1l2_grad(big, dy, 0.3, 0.02, 0.5), want_dx, rtol=1e-6,
-                               atol=1e-6)
+    grad = dy.copy()
+    assert ops.weight_penalty(big, 0.3, 0.02, grad=grad) == pytest.approx(want, rel=1e-6)
+    want_dx = f64(dy) + 0.3 * np.sign(f64(big)) + 2 * 0.02 * f64(big)
+    np.testing.assert_allclose(grad, want_dx, rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------------------ transposed convolution

@@ -70,16 +70,18 @@ def agreement(a, b):
     return float(np.mean(np.argmax(a, -1) == np.argmax(b, -1)))
 
 
-def run_all(model_bytes, xs):
+def run_all(model_bytes, xs, interpreter=None):
     """The interpreter's outputs (a list, in the model's output order) for
-    float inputs ``xs`` (a list, in the model's input order), on the
-    default kernels."""
-    it = Interpreter(model_content=model_bytes)
+    inputs ``xs`` (a list, in the model's input order: float, or integer
+    ids for int32 inputs), on the default kernels (or in ``interpreter``,
+    to run one several times)."""
+    it = interpreter or Interpreter(model_content=model_bytes)
     details = it.get_input_details()
     for d, x in zip(details, xs):
         it.resize_tensor_input(d["index"], list(np.shape(x)))
     it.allocate_tensors()
     for d, x in zip(it.get_input_details(), xs):
-        it.set_tensor(d["index"], np.asarray(x, np.float32))
+        it.set_tensor(d["index"], np.asarray(x, np.int32 if d["dtype"] == np.int32
+                                             else np.float32))
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]

@@ -1,0 +1,155 @@
+"""Embedding: integer token ids to dense vectors, with Keras's mask_zero."""
+import numpy as np
+
+from .. import constraints, initializers, regularizers
+from .. import ops
+from .base import Layer, shape_str
+from .core import _positive_int, weight_options
+
+
+class Embedding(Layer):
+    """Rows of an ``(input_dim, output_dim)`` table by integer ids: an input
+    of shape ``(batch, ...)`` gives ``(batch, ..., output_dim)``.
+
+    With ``mask_zero=True`` id 0 is padding: the output carries a mask that
+    is False there, which recurrent layers (and the layers that pass masks
+    on) follow, as in Keras.  ``input_length`` is Keras 2's argument: when
+    given it fixes the sequence length (and the input shape of a first
+    layer) and is checked against the input.
+
+    The gradient touches only the rows that occur in the batch (a
+    scatter-add in C), and clears the rows the previous batch wrote, so the
+    vocabulary-sized gradient is never zeroed whole.
+    """
+    input_dtype = "int32"
+    # Any number of steps: the table does not depend on them.
+    fixed_input_axes = ()
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
+                 input_length=None, activity_regularizer=None, weights=None, lora_rank=None,
+                 quantization_config=None, **kwargs):
+        if input_length is not None and "input_shape" not in kwargs and \
+                "batch_input_shape" not in kwargs:
+            kwargs["batch_input_shape"] = (None, input_length)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        label = f"Embedding {self.name!r}"
+        self.input_dim = _positive_int(input_dim, "input_dim", self)
+        self.output_dim = _positive_int(output_dim, "output_dim", self)
+        if input_length is not None:
+            input_length = _positive_int(input_length, "input_length", self)
+        if lora_rank or quantization_config:
+            raise ValueError(f"{label}: lora_rank and quantization_config are not supported")
+        self.input_length = input_length
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.mask_zero = bool(mask_zero)
+        self._initial_weights = weights
+        # Backward-pass bookkeeping of the gradient buffer (see
+        # _embedding_grad): the pass last seen, and whether a pass ever
+        # called this layer's backward more than once.
+        self._grad_pass = None
+        self._called_several_times = False
+
+    def build(self, input_shape):
+        self._check_length(input_shape)
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+        self.built = True
+
+    def _check_length(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"Embedding {self.name!r}: expected ids of shape (batch, ...), got "
+                             f"shape {shape_str(input_shape)}")
+        if self.input_length is not None and input_shape[1] is not None and \
+                input_shape[1] != self.input_length:
+            raise ValueError(f"Embedding {self.name!r}: input_length is {self.input_length} but "
+                             f"the input has shape {shape_str(input_shape)}")
+
+    def _check_input(self, shape):
+        self._check_length(shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def _as_input(self, a):
+        arr = np.asarray(a)
+        self._check_ids_dtype(arr.dtype)
+        return super()._as_input(arr)
+
+    def _check_ids_dtype(self, dtype):
+        if dtype.kind not in "iub":
+            raise TypeError(f"Embedding {self.name!r}: token ids must be integers, got "
+                            f"{dtype}; give integer arrays (pynn.Input(dtype='int32') in a "
+                            f"graph)")
+
+    def forward(self, ctx, ids, training):
+        self._check_ids_dtype(ids.dtype)
+        if self.input_length is not None and ids.shape[1] != self.input_length:
+            raise ValueError(f"Embedding {self.name!r}: input_length is {self.input_length} "
+                             f"but the ids have shape {ids.shape}")
+        try:
+            y = ops.embedding(self.embeddings.value, ids,
+                              out=ctx.buffer("y", ids.shape + (self.output_dim,)))
+        except ValueError as e:
+            raise ValueError(f"Embedding {self.name!r} (input_dim={self.input_dim}): {e}") \
+                from None
+        if training:
+            ctx.ids = ids
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        grad = self.embeddings.grad
+        if grad is not None:
+            self._embedding_grad(ctx, grad, dy)
+        return None  # ids have no gradient
+
+    def _embedding_grad(self, ctx, grad, dy):
+        """Write this call's gradient into ``grad``.  Only the rows that
+        occur are written, so the other rows must already be zero: they are
+        when this call wrote the same buffer at the previous step (its
+        previous ids are cleared).  The buffer is cleared whole otherwise: a
+        new buffer, a regularizer (it adds to every row), or a layer called
+        several times per backward pass (whose later calls' gradients are
+        added into the buffer by the model)."""
+        token = getattr(ctx, "grad_token", None)
+        if token is not None and token is self._grad_pass:
+            self._called_several_times = True
+        self._grad_pass = token
+        ids = ctx.ids
+        # A copy of the ids, kept for the next step: the caller may reuse
+        # the batch array.  Two buffers in turn, so the copy never
+        # overwrites the previous ids before they are cleared.
+        turn = ctx.ids_turn = 1 - getattr(ctx, "ids_turn", 0)
+        kept = ctx.buffer(("ids", turn), ids.shape, ids.dtype)
+        np.copyto(kept, ids)
+        previous = getattr(ctx, "grad_rows", None)
+        sparse = previous is not None and previous[0] is grad and \
+            not self._called_several_times and self.embeddings_regularizer is None
+        if not sparse:
+            grad.fill(0.0)
+        ops.embedding_grad(kept, dy, grad, previous_ids=previous[1] if sparse else None)
+        ctx.grad_rows = (grad, kept)
+
+    def compute_mask(self, ctx, inputs, mask):
+        if not self.mask_zero:
+            return None
+        return np.not_equal(inputs, 0, out=ctx.buffer("mask", inputs.shape, np.bool_))
+
+    def _output_has_mask(self, input_masks):
+        return self.mask_zero
+
+    def get_config(self):
+        config = {**super().get_config(), "input_dim": self.input_dim,
+                  "output_dim": self.output_dim,
+                  "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                  "mask_zero": self.mask_zero, **weight_options(self, "embeddings")}
+        if self.input_length is not None:
+            config["input_length"] = self.input_length
+        return config

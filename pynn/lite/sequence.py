@@ -1,0 +1,380 @@
+"""Sequence layers to TFLite builtin operators.
+
+- Embedding -> GATHER (after a CAST when the ids arrive as float32).
+- LSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM and SimpleRNN ->
+  UNIDIRECTIONAL_SEQUENCE_RNN (weights split per gate and transposed to
+  [units, in]), with STRIDED_SLICE taking the last step when the layer
+  returns only it and REVERSE_V2 in front for ``go_backwards``.  The ops
+  keep their states in variable tensors; pynn refills them with zeros by a
+  FILL, sized from the input's batch, at the start of every invocation, so
+  the model is stateless and its batch size stays free (TensorFlow's
+  converter leaves the state of the last invocation there, to be cleared
+  with ``reset_all_variables``).
+- GRU (TFLite has no fused GRU), and an LSTM or SimpleRNN the fused ops
+  cannot express (initial states as inputs, ``return_state``, activations
+  other than the fused ones): unrolled over the known number of steps,
+  one FULLY_CONNECTED for the input projection of all steps, UNPACK, then
+  per step a FULLY_CONNECTED of the state, SPLIT into gates, LOGISTIC,
+  TANH, MUL, ADD and SUB, and PACK of the outputs.
+- Bidirectional -> both directions (the backward one between REVERSE_V2
+  ops) and CONCATENATION, ADD, MUL or ADD and MUL by 0.5.
+- TimeDistributed(Dense) -> FULLY_CONNECTED over the last axis.
+
+Masks (``mask_zero=True``, Masking) and stateful layers are not exported.
+"""
+import numpy as np
+
+# Cell activations UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN apply themselves.
+_FUSED_CELL = {"tanh": "TANH", "relu": "RELU", "linear": "NONE"}
+_NO_ACT = {"FusedActivationFunction": 0}
+
+
+def _op(ctx, layer, code, inputs, shape, name, options=None, dtype=np.float32):
+    """One op with one output of ``shape`` (batch first); returns the output."""
+    y = ctx.g.activation(name, shape, dtype=dtype)
+    ctx.g.add(code, inputs, [y], options, layer.name)
+    return y
+
+
+def _binary(ctx, layer, code, a, b, name):
+    table = {"ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions"}[code]
+    return _op(ctx, layer, code, [a, b], (None,) + a.shape[1:], name, (table, dict(_NO_ACT)))
+
+
+def _activation(ctx, layer, x, act, name):
+    """``act`` applied to ``x`` as builtin ops (hard_sigmoid as Keras 3's
+    relu6(x + 3) / 6)."""
+    shape = (None,) + x.shape[1:]
+    if act == "linear":
+        return x
+    if act == "hard_sigmoid":
+        g = ctx.g
+        shifted = _binary(ctx, layer, "ADD", x, g.constant(f"{layer.name}/three",
+                                                           np.full((1,), 3.0, np.float32)),
+                          f"{name}/add")
+        clipped = _op(ctx, layer, "RELU6", [shifted], shape, f"{name}/relu6")
+        return _binary(ctx, layer, "MUL", clipped,
+                       g.constant(f"{layer.name}/sixth", np.full((1,), 1 / 6, np.float32)),
+                       name)
+    code = {"tanh": "TANH", "sigmoid": "LOGISTIC", "relu": "RELU"}[act]
+    return _op(ctx, layer, code, [x], shape, name)
+
+
+def _check(ctx, step, layer):
+    """What no sequence handler exports: masks and carried states."""
+    node = step.nodes[0]
+    if any(t._has_mask for t in node.input_tensors):
+        raise ctx.error(layer, "its input carries a mask (Embedding(mask_zero=True) or "
+                                 "Masking); masked sequences are not exported to TFLite")
+    if getattr(layer, "stateful", False):
+        raise ctx.error(layer, "stateful=True layers are not exported; export a copy "
+                                 "built with stateful=False")
+
+
+# ------------------------------------------------------------- embedding
+
+def embedding(ctx, step, k, xs):
+    layer = step.layer
+    _check(ctx, step, layer)
+    ids = xs[0]
+    g = ctx.g
+    if ids.dtype != np.int32:
+        from .writer import _tflite
+        _, tfl = _tflite()
+        ids = _op(ctx, layer, "CAST", [ids], (None,) + ids.shape[1:], f"{layer.name}/ids",
+                  ("CastOptions", {"InDataType": tfl.TensorType.FLOAT32,
+                                   "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
+    table = g.constant(f"{layer.name}/embeddings",
+                       ctx.value(layer, layer.embeddings, "embeddings"), role="table")
+    shape = ctx.program.shapes[step.outs[0]]
+    y = ctx.out_tensor(layer, step.name, shape, None)
+    g.add("GATHER", [table, ids], [y], ("GatherOptions", {"Axis": 0, "BatchDims": 0}),
+          layer.name)
+    return y
+
+
+# ------------------------------------------------------------- recurrent
+
+def _weights(ctx, layer):
+    kernel = ctx.value(layer, layer.kernel, "kernel")
+    rec = ctx.value(layer, layer.recurrent_kernel, "recurrent_kernel")
+    bias = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
+    return kernel, rec, bias
+
+
+def _batch_dims(ctx, layer, x, units, name):
+    """[batch, units] as an int32 vector, the batch read from ``x``."""
+    g = ctx.g
+    shape = g.tensor(f"{name}/input_shape", (len(x.shape),), np.int32)
+    g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
+    batch = g.tensor(f"{name}/batch", (1,), np.int32)
+    g.add("STRIDED_SLICE", [shape, ctx.int32(f"{name}/begin", [0]),
+                            ctx.int32(f"{name}/end", [1]), ctx.int32(f"{name}/strides", [1])],
+          [batch], ("StridedSliceOptions", {}), layer.name)
+    dims = g.tensor(f"{name}/dims", (2,), np.int32)
+    g.add("CONCATENATION", [batch, ctx.int32(f"{name}/units", [units])], [dims],
+          ("ConcatenationOptions", {"Axis": 0, **_NO_ACT}), layer.name)
+    return dims
+
+
+def _zeros(ctx, layer, dims, units, name, variable=False):
+    """A (batch, units) tensor of zeros, filled at every invocation."""
+    g = ctx.g
+    z = g.activation(name, (None, units))
+    z.is_variable = variable
+    g.add("FILL", [dims, g.scalar(f"{name}/zero", 0.0, np.float32)], [z], None, layer.name)
+    return z
+
+
+def _reverse(ctx, layer, x, name):
+    return _op(ctx, layer, "REVERSE_V2", [x, ctx.int32(f"{name}/axis", [1])],
+               (None,) + x.shape[1:], name, ("ReverseV2Options", {}))
+
+
+def _last_step(ctx, layer, seq, name):
+    """seq[:, -1] of a (batch, steps, units) sequence."""
+    _, steps, units = seq.shape
+    return _op(ctx, layer, "STRIDED_SLICE",
+               [seq, ctx.int32(f"{name}/begin", [0, steps - 1, 0]),
+                ctx.int32(f"{name}/end", [0, steps, 0]),
+                ctx.int32(f"{name}/strides", [1, 1, 1])],
+               (None, units), name,
+               ("StridedSliceOptions", {"BeginMask": 5, "EndMask": 5, "ShrinkAxisMask": 2}))
+
+
+def _fusable(layer, initial):
+    if initial or layer.return_state or layer.activation not in _FUSED_CELL:
+        return False
+    return layer.cell == "simple_rnn" or (layer.cell == "lstm" and
+                                          layer.recurrent_activation == "sigmoid")
+
+
+def _fused(ctx, layer, x, name):
+    """The whole sequence (batch, steps, units), in processing order, from
+    UNIDIRECTIONAL_SEQUENCE_LSTM or _RNN."""
+    g = ctx.g
+    units = layer.units
+    gates = layer.gates
+    kernel, rec, bias = _weights(ctx, layer)
+    if bias is None:
+        bias = np.zeros(gates * units, np.float32)
+    dims = _batch_dims(ctx, layer, x, units, f"{name}/state")
+    parts = [slice(i * units, (i + 1) * units) for i in range(gates)]
+    gate = ["input", "forget", "cell", "output"] if gates == 4 else [""]
+    kw = [g.constant(f"{layer.name}/kernel_{n}".rstrip("_"), kernel[:, p].T, role="weight")
+          for n, p in zip(gate, parts)]
+    rw = [g.constant(f"{layer.name}/recurrent_kernel_{n}".rstrip("_"), rec[:, p].T,
+                     role="weight") for n, p in zip(gate, parts)]
+    bs = [g.constant(f"{layer.name}/bias_{n}".rstrip("_"), bias[p], role="bias")
+          for n, p in zip(gate, parts)]
+    seq_shape = (None, x.shape[1], units)
+    from .writer import _tflite
+    _, tfl = _tflite()
+    act = getattr(tfl.ActivationFunctionType, _FUSED_CELL[layer.activation])
+    if layer.cell == "lstm":
+        h = _zeros(ctx, layer, dims, units, f"{name}/output_state", variable=True)
+        c = _zeros(ctx, layer, dims, units, f"{name}/cell_state", variable=True)
+        inputs = [x] + kw + rw + [None] * 3 + bs + [None] * 2 + [h, c] + [None] * 4
+        return _op(ctx, layer, "UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, seq_shape,
+                   f"{name}/sequence",
+                   ("UnidirectionalSequenceLSTMOptions",
+                    {"FusedActivationFunction": act, "CellClip": 0.0, "ProjClip": 0.0,
+                     "TimeMajor": False}))
+    h = _zeros(ctx, layer, dims, units, f"{name}/hidden_state", variable=True)
+    return _op(ctx, layer, "UNIDIRECTIONAL_SEQUENCE_RNN", [x, kw[0], rw[0], bs[0], h],
+               seq_shape, f"{name}/sequence",
+               ("SequenceRNNOptions", {"FusedActivationFunction": act, "TimeMajor": False}))
+
+
+def _split(ctx, layer, x, n, name):
+    units = x.shape[-1] // n
+    outs = [ctx.g.activation(f"{name}_{i}", (None, units)) for i in range(n)]
+    ctx.g.add("SPLIT", [ctx.g.scalar(f"{name}/axis", 1, np.int32), x], outs,
+              ("SplitOptions", {"NumSplits": n}), layer.name)
+    return outs
+
+
+def _dense(ctx, layer, x, w, b, name):
+    """x @ W + b over the last axis, W a constant tensor in TFLite's
+    [units, in] layout (b a constant or None)."""
+    opts = dict(_NO_ACT)
+    if len(x.shape) > 2:
+        opts["KeepNumDims"] = True
+    return _op(ctx, layer, "FULLY_CONNECTED", [x, w, b], (None,) + x.shape[1:-1] + w.shape[:1],
+               name, ("FullyConnectedOptions", opts))
+
+
+def _unrolled(ctx, layer, x, initial, name):
+    """The cell written out step by step: (outputs in processing order,
+    final states)."""
+    g = ctx.g
+    units, gates, cell = layer.units, layer.gates, layer.cell
+    steps = x.shape[1]
+    kernel, rec, bias = _weights(ctx, layer)
+    reset_after = cell == "gru" and layer.reset_after
+    in_bias = bias[0] if reset_after and bias is not None else bias
+    rec_bias = bias[1] if reset_after and bias is not None else None
+
+    def weight(label, w):
+        return g.constant(f"{layer.name}/{label}", w.T, role="weight")
+
+    def vector(label, b):
+        return None if b is None else g.constant(f"{layer.name}/{label}", b, role="bias")
+
+    proj = _dense(ctx, layer, x, weight("kernel", kernel), vector("bias", in_bias),
+                  f"{name}/input_projection")
+    xs = [g.activation(f"{name}/input_projection_{t}", (None, gates * units))
+          for t in range(steps)]
+    g.add("UNPACK", [proj], xs, ("UnpackOptions", {"Num": steps, "Axis": 1}), layer.name)
+    if reset_after or cell != "gru":
+        rw, rb = weight("recurrent_kernel", rec), vector("recurrent_bias", rec_bias)
+    else:
+        rw, rb = weight("recurrent_kernel_zr", rec[:, :2 * units]), None
+        rw_h = weight("recurrent_kernel_h", rec[:, 2 * units:])
+    if initial:
+        states = list(initial)
+    else:
+        dims = _batch_dims(ctx, layer, x, units, f"{name}/state")
+        states = [_zeros(ctx, layer, dims, units, f"{name}/initial_state_{i}")
+                  for i in range(layer.state_count)]
+    h, c = states[0], states[-1]
+    act, rec_act = layer.activation, layer.recurrent_activation
+    outputs = []
+    order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
+    for t in order:
+        p = f"{name}/step_{t}"
+        xt = xs[t]
+        hr = _dense(ctx, layer, h, rw, rb, f"{p}/recurrent")
+        if cell == "simple_rnn":
+            h = _activation(ctx, layer, _binary(ctx, layer, "ADD", xt, hr, f"{p}/sum"), act,
+                            f"{p}/h")
+        elif cell == "lstm":
+            zi, zf, zc, zo = _split(ctx, layer, _binary(ctx, layer, "ADD", xt, hr, f"{p}/z"),
+                                    4, f"{p}/gate")
+            i = _activation(ctx, layer, zi, rec_act, f"{p}/i")
+            f = _activation(ctx, layer, zf, rec_act, f"{p}/f")
+            o = _activation(ctx, layer, zo, rec_act, f"{p}/o")
+            cand = _activation(ctx, layer, zc, act, f"{p}/candidate")
+            c = _binary(ctx, layer, "ADD", _binary(ctx, layer, "MUL", f, c, f"{p}/keep"),
+                        _binary(ctx, layer, "MUL", i, cand, f"{p}/write"), f"{p}/c")
+            h = _binary(ctx, layer, "MUL", o, _activation(ctx, layer, c, act, f"{p}/c_act"),
+                        f"{p}/h")
+        else:
+            xz, xr, xh = _split(ctx, layer, xt, 3, f"{p}/input_gate")
+            if reset_after:
+                hz, hr_, hh = _split(ctx, layer, hr, 3, f"{p}/recurrent_gate")
+            else:
+                hz, hr_ = _split(ctx, layer, hr, 2, f"{p}/recurrent_gate")
+            z = _activation(ctx, layer, _binary(ctx, layer, "ADD", xz, hz, f"{p}/z_sum"),
+                            rec_act, f"{p}/z")
+            r = _activation(ctx, layer, _binary(ctx, layer, "ADD", xr, hr_, f"{p}/r_sum"),
+                            rec_act, f"{p}/r")
+            if reset_after:
+                gated = _binary(ctx, layer, "MUL", r, hh, f"{p}/reset")
+            else:
+                gated = _dense(ctx, layer, _binary(ctx, layer, "MUL", r, h, f"{p}/reset"),
+                               rw_h, None, f"{p}/reset_recurrent")
+            cand = _activation(ctx, layer, _binary(ctx, layer, "ADD", xh, gated,
+                                                   f"{p}/candidate_sum"), act,
+                               f"{p}/candidate")
+            # h = z * h + (1 - z) * candidate = candidate + z * (h - candidate)
+            h = _binary(ctx, layer, "ADD", cand,
+                        _binary(ctx, layer, "MUL", z,
+                                _binary(ctx, layer, "SUB", h, cand, f"{p}/delta"),
+                                f"{p}/update"), f"{p}/h")
+        outputs.append(h)
+    return outputs, [h, c][:layer.state_count]
+
+
+def _direction(ctx, layer, x, initial, name, time_order):
+    """One recurrent layer's outputs: [output] (+ final states with
+    ``return_state``).  ``time_order``: a returned sequence is put back in
+    time order (Bidirectional's backward layer)."""
+    if layer.go_backwards and _fusable(layer, initial):
+        x = _reverse(ctx, layer, x, f"{name}/reversed_input")
+    if _fusable(layer, initial):
+        seq = _fused(ctx, layer, x, name)
+        states = []
+        last = None
+    else:
+        outs, states = _unrolled(ctx, layer, x, initial, name)
+        last = outs[-1]
+        seq = None
+        if layer.return_sequences:
+            seq = _op(ctx, layer, "PACK", outs, (None, len(outs), layer.units),
+                      f"{name}/sequence", ("PackOptions", {"ValuesCount": len(outs),
+                                                           "Axis": 1}))
+    if layer.return_sequences:
+        out = _reverse(ctx, layer, seq, f"{name}/time_order") if time_order else seq
+    else:
+        out = last if last is not None else _last_step(ctx, layer, seq, f"{name}/last")
+    return [out] + (list(states) if layer.return_state else [])
+
+
+def recurrent(ctx, step, k, xs):
+    layer = step.layer
+    _check(ctx, step, layer)
+    ys = _direction(ctx, layer, xs[0], xs[1:], layer.name, False)
+    for t, name in zip(ys, _output_names(step, len(ys))):
+        t.name = ctx.g._unique(name)
+    return ys if len(ys) > 1 else ys[0]
+
+
+def _output_names(step, n):
+    return [step.name] if n == 1 else [f"{step.name}_{i}" for i in range(n)]
+
+
+def bidirectional(ctx, step, k, xs):
+    layer = step.layer
+    _check(ctx, step, layer)
+    fwd, bwd = layer.forward_layer, layer.backward_layer
+    states = xs[1:]
+    half = len(states) // 2
+    fy = _direction(ctx, fwd, xs[0], states[:half], fwd.name, False)
+    by = _direction(ctx, bwd, xs[0], states[half:], bwd.name, True)
+    f, b = fy[0], by[0]
+    mode = layer.merge_mode
+    shape = (None,) + f.shape[1:]
+    if mode is None:
+        outs = [f, b]
+    elif mode == "concat":
+        outs = [_op(ctx, layer, "CONCATENATION", [f, b],
+                    shape[:-1] + (2 * shape[-1],), f"{layer.name}/concat",
+                    ("ConcatenationOptions", {"Axis": len(shape) - 1, **_NO_ACT}))]
+    elif mode == "mul":
+        outs = [_binary(ctx, layer, "MUL", f, b, f"{layer.name}/mul")]
+    else:
+        y = _binary(ctx, layer, "ADD", f, b, f"{layer.name}/add")
+        if mode == "ave":
+            y = _binary(ctx, layer, "MUL", y,
+                        ctx.g.constant(f"{layer.name}/half", np.full((1,), 0.5, np.float32)),
+                        f"{layer.name}/ave")
+        outs = [y]
+    outs += fy[1:] + by[1:]
+    for t, name in zip(outs, _output_names(step, len(outs))):
+        t.name = ctx.g._unique(name)
+    return outs if len(outs) > 1 else outs[0]
+
+
+def time_distributed(ctx, step, k, xs):
+    """TimeDistributed(Dense): the dense layer over the last axis."""
+    from types import SimpleNamespace
+    from .converter import _dense as dense_handler
+    layer = step.layer
+    inner = layer.layer
+    if type(inner).__name__ != "Dense" or not type(inner).__module__.startswith("pynn.layers"):
+        raise ctx.error(layer, f"only TimeDistributed(Dense) is exported, not "
+                                 f"TimeDistributed({type(inner).__name__})")
+    proxy = SimpleNamespace(layer=inner, act=None, fold=None, nodes=step.nodes,
+                            outs=step.outs, name=step.name)
+    return dense_handler(ctx, proxy, k, xs)
+
+
+HANDLERS = {
+    "Embedding": embedding,
+    "SimpleRNN": recurrent,
+    "LSTM": recurrent,
+    "GRU": recurrent,
+    "Bidirectional": bidirectional,
+    "TimeDistributed": time_distributed,
+}
