@@ -42,7 +42,7 @@ def analytic(model, x, y):
         spec.loss.compute(t, out, None, n / spec.weight, g, spec.fused)
         out_grads.append(g)
     model._program.backward(state, out_grads, object())
-    model._add_penalties(state)
+    model._add_weight_penalties()
     return params, grads.copy()
 
 
