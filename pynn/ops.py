@@ -7,7 +7,15 @@ return it, so a caller that keeps its buffers allocates nothing.
 
 This module is the seam between the layers and the kernels: layers, losses and
 optimizers compute only through it.
+
+It also has the NumPy-style functions of Keras 3's ``keras.ops`` (``sum``,
+``mean``, ``exp``, ``reshape``, ``stack``, ``norm``...), so code written
+for Keras runs on it.  Every function here also accepts the traced arrays
+of :mod:`pynn.autodiff` (what a layer's ``call()`` computes on while it
+trains): one type test at the top sends those to their recorded form, so a
+call on NumPy arrays pays nothing for it.
 """
+import builtins
 import collections
 import functools
 
@@ -52,6 +60,16 @@ LOSS_KINDS = {
 }
 
 
+# Filled by pynn.autodiff (and the layers' Weight): the types whose
+# presence sends a call to the tape, and the recorded form of each function.
+_TRACED = set()
+_TAPE_OPS = {}
+
+
+def _traced(name, *args, **kwargs):
+    return _TAPE_OPS[name](*args, **kwargs)
+
+
 def _f32(x, name="x"):
     if isinstance(x, np.ndarray) and x.dtype == np.float32:
         return x
@@ -82,11 +100,20 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
 
     ``a`` and ``b`` may be transposed views (``w.T``): they are read in place,
     never copied.  With ``beta != 0`` the product is accumulated into ``out``.
+    Other ranks follow NumPy's matmul (a vector is promoted, batch axes
+    broadcast): one GEMM when only ``a`` has batch axes, a batched GEMM
+    otherwise.
     """
+    if type(a) in _TRACED or type(b) in _TRACED:
+        return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
     if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"matmul: expected 2-D arrays, got shapes {a.shape} and {b.shape}")
+        if out is not None or beta != 0.0 or a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: out= and beta need 2-D arrays, and scalars have no "
+                             f"product; got shapes {a.shape} and {b.shape}")
+        y = _matmul_any_rank(a, b)
+        return y if alpha == 1.0 else axpby(alpha, y)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
                          f"({a.shape[1]} != {b.shape[0]})")
@@ -95,6 +122,44 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
             raise ValueError("matmul: beta != 0 needs out")
         out = np.empty((a.shape[0], b.shape[1]), np.float32)
     return _k.sgemm(a, b, out, alpha, beta)
+
+
+def _matmul_any_rank(a, b):
+    """NumPy's matmul for arrays of any rank >= 1, through the GEMM kernels."""
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    y = gemm_nd(a2, b2)
+    if a.ndim == 1:
+        y = y.reshape(y.shape[:-2] + y.shape[-1:])
+    if b.ndim == 1:
+        y = y.reshape(y.shape[:-1])
+    return y
+
+
+def gemm_nd(a, b, transpose_a=False, transpose_b=False):
+    """``a @ b`` for float32 arrays of rank >= 2 (the last two axes of
+    either swapped when asked): one GEMM when only ``a`` has batch axes, a
+    batched GEMM otherwise, batch axes broadcast."""
+    sa = a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if transpose_a else a.shape[-2:])
+    sb = b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if transpose_b else b.shape[-2:])
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[-2]})")
+    if a.ndim == 2 and b.ndim == 2:
+        return matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+    if b.ndim == 2 and not transpose_a:
+        y = matmul(np.reshape(a, (-1, a.shape[-1])), b.T if transpose_b else b)
+        return y.reshape(sa[:-1] + (sb[-1],))
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} cannot "
+                         f"be broadcast together") from None
+    a3 = np.ascontiguousarray(np.broadcast_to(a, batch + a.shape[-2:]),
+                              dtype=np.float32).reshape((-1,) + a.shape[-2:])
+    b3 = np.ascontiguousarray(np.broadcast_to(b, batch + b.shape[-2:]),
+                              dtype=np.float32).reshape((-1,) + b.shape[-2:])
+    y = batch_matmul(a3, b3, transpose_a, transpose_b)
+    return y.reshape(batch + y.shape[-2:])
 
 
 def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
@@ -127,6 +192,8 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
+    if type(x) in _TRACED or type(kernel) in _TRACED or type(bias) in _TRACED:
+        return _traced("dense", x, kernel, bias, activation, alpha=alpha, out=out)
     code = _act_code(activation)
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(activation, 0.0)
@@ -162,6 +229,8 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
+    if type(x) in _TRACED or type(bias) in _TRACED:
+        return _traced("activation", x, name, bias=bias, alpha=alpha, out=out)
     code = _act_code(name)
     x = _c32(x)
     if alpha is None:
@@ -251,6 +320,8 @@ def swish(x, out=None):
 
 
 def softmax(x, axis=-1, out=None):
+    if type(x) in _TRACED:
+        return _traced("softmax", x, axis=axis, out=out)
     x = _f32(x)
     if axis not in (-1, x.ndim - 1):
         moved = np.ascontiguousarray(np.moveaxis(x, axis, -1))
@@ -268,6 +339,8 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     the gradient of ``sum(sample_weight * losses) / scale`` with respect to
     ``y_pred`` (``scale`` defaults to the number of samples).
     """
+    if type(y_pred) in _TRACED or type(y_true) in _TRACED:
+        return _traced("loss", kind, y_true, y_pred, sample_weight, scale, grad, out)
     try:
         code = LOSS_KINDS[kind]
     except KeyError:
@@ -290,6 +363,9 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                 grad=None, out=None):
     """Sparse categorical cross-entropy of ``y_pred`` (rows x classes) against
     integer ``labels`` (rows), with its gradient as in :func:`loss`."""
+    if type(y_pred) in _TRACED or type(labels) in _TRACED:
+        return _traced("sparse_loss", labels, y_pred, from_logits, sample_weight, scale, grad,
+                       out)
     y_pred = _c32(y_pred, "y_pred")
     labels = np.asarray(labels)
     if labels.dtype != np.int32:
@@ -410,7 +486,7 @@ def conv_output_length(size, kernel, stride, dilation, padding):
     if padding == "valid":
         return (size - span) // stride + 1, 0
     out = -(-size // stride)
-    total = max((out - 1) * stride + span - size, 0)
+    total = builtins.max((out - 1) * stride + span - size, 0)
     return out, total // 2
 
 
@@ -426,7 +502,7 @@ def _padding(padding, name):
     except (TypeError, ValueError):
         raise ValueError(f"{name}: padding must be 'valid', 'same' or "
                          f"((top, bottom), (left, right)), got {padding!r}") from None
-    if min(pads[0] + pads[1]) < 0:
+    if builtins.min(pads[0] + pads[1]) < 0:
         raise ValueError(f"{name}: padding must not be negative, got {padding!r}")
     return pads
 
@@ -448,7 +524,7 @@ def conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name="co
 def _conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name):
     sh, sw = _pair(strides, f"{name}: strides")
     dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
-    if min(sh, sw, dh, dw) < 1:
+    if builtins.min(sh, sw, dh, dw) < 1:
         raise ValueError(f"{name}: strides and dilation_rate must be >= 1, got "
                          f"{(sh, sw)} and {(dh, dw)}")
     if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
@@ -624,7 +700,7 @@ def pool_geometry(in_shape, pool_size, strides, padding, name="pool2d"):
 def _pool_geometry(in_shape, pool_size, strides, padding, name):
     ph, pw = _pair(pool_size, f"{name}: pool_size")
     sh, sw = _pair(strides if strides is not None else (ph, pw), f"{name}: strides")
-    if min(ph, pw, sh, sw) < 1:
+    if builtins.min(ph, pw, sh, sw) < 1:
         raise ValueError(f"{name}: pool_size and strides must be >= 1, got "
                          f"{(ph, pw)} and {(sh, sw)}")
     p, _ = _padding(padding, name)
@@ -834,6 +910,8 @@ _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4}
 
 
 def _binary(name, a, b, out):
+    if type(a) in _TRACED or type(b) in _TRACED:
+        return _traced(name, a, b, out=out)
     a, b = _c32(a, f"{name}: a"), _c32(b, f"{name}: b")
     if a.shape != b.shape:
         try:
@@ -876,6 +954,8 @@ def minimum(a, b, out=None):
 def axpby(alpha, a, beta=0.0, b=None, out=None):
     """``alpha * a + beta * b`` (``alpha * a`` without ``b``) for arrays of
     one shape; ``out`` may be ``a`` or ``b``."""
+    if type(a) in _TRACED or type(b) in _TRACED:
+        return _traced("axpby", alpha, a, beta, b, out=out)
     a = _c32(a, "axpby: a")
     if b is not None:
         b = _c32(b, "axpby: b")
@@ -926,6 +1006,9 @@ def _axis(axis, ndim, name):
 def concatenate(xs, axis=-1, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
     equal), copied in C block by block."""
+    xs = list(xs)
+    if builtins.any(type(x) in _TRACED for x in xs):
+        return _traced("concatenate", xs, axis=axis, out=out)
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
@@ -937,14 +1020,15 @@ def concatenate(xs, axis=-1, out=None):
             raise ValueError(f"concatenate: shapes {[t.shape for t in xs]} differ off axis "
                              f"{axis}")
     shape = list(xs[0].shape)
-    shape[axis] = sum(x.shape[axis] for x in xs)
+    shape[axis] = builtins.sum(x.shape[axis] for x in xs)
     out = _out(out, tuple(shape), "concatenate")
     rows = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
     ldd, offset = shape[axis] * inner, 0
     for x in xs:
         cols = x.shape[axis] * inner
-        _k.copy_block(x, 0, max(cols, 1), out, offset, max(ldd, 1), rows, cols)
+        _k.copy_block(x, 0, builtins.max(cols, 1), out, offset, builtins.max(ldd, 1), rows,
+                      cols)
         offset += cols
     return out
 
@@ -955,7 +1039,7 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
     an input; returns the list."""
     dy = _c32(dy, "concatenate backward: dy")
     axis = _axis(axis, dy.ndim, "concatenate backward")
-    if sum(sizes) != dy.shape[axis]:
+    if builtins.sum(sizes) != dy.shape[axis]:
         raise ValueError(f"concatenate backward: sizes {list(sizes)} do not add up to "
                          f"{dy.shape[axis]}")
     rows = int(np.prod(dy.shape[:axis], dtype=np.int64))
@@ -968,7 +1052,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
             shape = dy.shape[:axis] + (size,) + dy.shape[axis + 1:]
             o = np.empty(shape, np.float32) if outs[i] is True else \
                 _out(outs[i], shape, "concatenate backward")
-            _k.copy_block(dy, offset, max(lds, 1), o, 0, max(cols, 1), rows, cols)
+            _k.copy_block(dy, offset, builtins.max(lds, 1), o, 0, builtins.max(cols, 1), rows,
+                          cols)
             outs[i] = o
         offset += cols
     return outs
@@ -977,6 +1062,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """``a[i] @ b[i]`` for each i of two 3-D arrays, optionally transposing
     the last two axes of either."""
+    if type(a) in _TRACED or type(b) in _TRACED:
+        return _traced("batch_matmul", a, b, transpose_a, transpose_b, out=out)
     a, b = _c32(a, "batch_matmul: a"), _c32(b, "batch_matmul: b")
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise ValueError(f"batch_matmul: expected two 3-D arrays with the same first "
@@ -994,6 +1081,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     """``x / sqrt(max(sum(x**2, axis), epsilon))`` (Keras's l2_normalize).
     ``norms``, when given, receives the reciprocal norms the gradient
     needs (one per vector)."""
+    if type(x) in _TRACED:
+        return _traced("l2_normalize", x, axis=axis, epsilon=epsilon, out=out, norms=norms)
     x = _c32(x, "l2_normalize: x")
     axis = _axis(axis, x.ndim, "l2_normalize")
     moved = axis != x.ndim - 1
@@ -1383,3 +1472,503 @@ def simple_rnn_grad(trace, dy=None, dh=None, input_grad=True, state_grads=True,
 for _f in (lstm_grad, gru_grad, simple_rnn_grad):
     _f.__doc__ += _RECURRENT_GRAD_ARGS
 del _f
+
+
+# ------------------------------------------ NumPy-style (Keras 3's ops)
+#
+# Keras 3's keras.ops names, on NumPy arrays and on traced arrays alike.
+# Math without a C kernel is NumPy's, vectorized; products go through the
+# GEMM kernels.  Floating point results are float32; integer and boolean
+# arrays keep their dtype where NumPy keeps it (sum, max, reshape...).
+
+def _array(x):
+    """x as an array: floating point data as float32, other dtypes kept."""
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    return a.astype(np.float32) if a.dtype.kind == "f" and a.dtype != np.float32 else a
+
+
+def _axis_arg(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _plain(x):
+    """The value of a traced array or weight (no gradient), else x."""
+    return x.value if type(x) in _TRACED else x
+
+
+def divide(x1, x2):
+    """``x1 / x2`` elementwise (NumPy broadcasting)."""
+    if type(x1) in _TRACED or type(x2) in _TRACED:
+        return _traced("divide", x1, x2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(_f32(x1, "divide: x1"), _f32(x2, "divide: x2"), dtype=np.float32)
+
+
+true_divide = divide
+
+
+def power(x1, x2):
+    """``x1 ** x2`` elementwise."""
+    if type(x1) in _TRACED or type(x2) in _TRACED:
+        return _traced("power", x1, x2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.power(_f32(x1, "power: x1"), _f32(x2, "power: x2"))
+
+
+def negative(x):
+    if type(x) in _TRACED:
+        return _traced("negative", x)
+    return np.negative(_f32(x))
+
+
+def _unary_math(name, fn):
+    def op(x):
+        if type(x) in _TRACED:
+            return _traced(name, x)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(_f32(x, f"{name}: x"))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (float32)."
+    return op
+
+
+abs = _unary_math("abs", np.abs)
+absolute = abs
+exp = _unary_math("exp", np.exp)
+log = _unary_math("log", np.log)
+log1p = _unary_math("log1p", np.log1p)
+expm1 = _unary_math("expm1", np.expm1)
+sqrt = _unary_math("sqrt", np.sqrt)
+sin = _unary_math("sin", np.sin)
+cos = _unary_math("cos", np.cos)
+
+
+def square(x):
+    """``x * x`` elementwise."""
+    if type(x) in _TRACED:
+        return _traced("square", x)
+    x = _f32(x, "square: x")
+    return multiply(x, x)
+
+
+def reciprocal(x):
+    return divide(1.0, x)
+
+
+def _constant_math(name, fn):
+    def op(x):
+        return fn(_plain(x))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (f"Elementwise {name}: a constant (its gradient is zero wherever it "
+                  f"exists), also on traced arrays.")
+    return op
+
+
+sign = _constant_math("sign", np.sign)
+floor = _constant_math("floor", np.floor)
+ceil = _constant_math("ceil", np.ceil)
+
+
+def round(x, decimals=0):
+    """Elementwise rounding: a constant, also on traced arrays."""
+    return np.round(_plain(x), decimals)
+
+
+def _compare(name, fn):
+    def op(x1, x2):
+        return fn(_plain(x1), _plain(x2))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (a boolean array: a constant)."
+    return op
+
+
+equal = _compare("equal", np.equal)
+not_equal = _compare("not_equal", np.not_equal)
+greater = _compare("greater", np.greater)
+greater_equal = _compare("greater_equal", np.greater_equal)
+less = _compare("less", np.less)
+less_equal = _compare("less_equal", np.less_equal)
+logical_and = _compare("logical_and", np.logical_and)
+logical_or = _compare("logical_or", np.logical_or)
+
+
+def logical_not(x):
+    return np.logical_not(_plain(x))
+
+
+def clip(x, x_min, x_max):
+    """x limited to [x_min, x_max] (either may be None); the gradient
+    passes where x is inside, as TensorFlow's clip_by_value."""
+    if type(x) in _TRACED or type(x_min) in _TRACED or type(x_max) in _TRACED:
+        if x_min is not None:
+            x = maximum(x, x_min)
+        return x if x_max is None else minimum(x, x_max)
+    return np.clip(_f32(x, "clip: x"), x_min, x_max).astype(np.float32)
+
+
+def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, else ``x2`` (with only the
+    condition: the indices where it holds)."""
+    if x1 is None and x2 is None:
+        return np.nonzero(_plain(condition))
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither")
+    if type(x1) in _TRACED or type(x2) in _TRACED:
+        return _traced("where", condition, x1, x2)
+    return np.where(_plain(condition), _array(x1), _array(x2))
+
+
+def cast(x, dtype):
+    """x as ``dtype`` (a cast to an integer or boolean type is a constant)."""
+    if type(x) in _TRACED:
+        return _traced("cast", x, dtype)
+    return np.asarray(x).astype(dtype)
+
+
+def convert_to_tensor(x, dtype=None, sparse=None):
+    """x as an array (traced arrays as they are)."""
+    if type(x) in _TRACED:
+        return x if dtype is None else cast(x, dtype)
+    a = _array(x)
+    return a if dtype is None else a.astype(dtype)
+
+
+def stop_gradient(variable):
+    """The value, as a constant: no gradient flows back through it."""
+    if type(variable) in _TRACED:
+        return _traced("stop_gradient", variable)
+    return variable
+
+
+def shape(x):
+    """The shape as a tuple (of a NumPy, traced or symbolic array)."""
+    s = getattr(x, "shape", None)
+    return tuple(s) if s is not None else np.shape(x)
+
+
+def ndim(x):
+    return len(shape(x))
+
+
+def zeros(shape, dtype=None):
+    return np.zeros(shape, dtype or np.float32)
+
+
+def ones(shape, dtype=None):
+    return np.ones(shape, dtype or np.float32)
+
+
+def zeros_like(x, dtype=None):
+    v = _plain(x)
+    return np.zeros(np.shape(v), dtype or getattr(v, "dtype", np.float32))
+
+
+def ones_like(x, dtype=None):
+    v = _plain(x)
+    return np.ones(np.shape(v), dtype or getattr(v, "dtype", np.float32))
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None):
+    """Integer ids as one-hot rows (a constant)."""
+    ids = np.asarray(_plain(x)).astype(np.int64)
+    out = (ids[..., None] == np.arange(int(num_classes))).astype(dtype or np.float32)
+    return out if axis in (-1, out.ndim - 1) else np.moveaxis(out, -1, axis)
+
+
+def argmax(x, axis=None, keepdims=False):
+    return np.argmax(_plain(x), axis=axis, keepdims=keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return np.argmin(_plain(x), axis=axis, keepdims=keepdims)
+
+
+# ------------------------------------------------------------ reductions
+
+def _reduction(name, fn):
+    def op(x, axis=None, keepdims=False):
+        if type(x) in _TRACED:
+            return _traced(name, x, axis=axis, keepdims=keepdims)
+        return fn(_array(x), axis=_axis_arg(axis), keepdims=keepdims)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"The {name} over ``axis`` (all axes when None)."
+    return op
+
+
+sum = _reduction("sum", np.sum)
+max = _reduction("max", np.max)
+min = _reduction("min", np.min)
+prod = _reduction("prod", np.prod)
+
+
+def mean(x, axis=None, keepdims=False):
+    """The mean over ``axis`` (all axes when None), float32."""
+    if type(x) in _TRACED:
+        return _traced("mean", x, axis=axis, keepdims=keepdims)
+    return np.mean(_f32(x, "mean: x"), axis=_axis_arg(axis), keepdims=keepdims,
+                   dtype=np.float32)
+
+
+def var(x, axis=None, keepdims=False):
+    """The variance over ``axis`` (the mean squared deviation)."""
+    if type(x) in _TRACED:
+        centered = subtract(x, mean(x, axis=axis, keepdims=True))
+        return mean(square(centered), axis=axis, keepdims=keepdims)
+    return np.var(_f32(x, "var: x"), axis=_axis_arg(axis), keepdims=keepdims,
+                  dtype=np.float32)
+
+
+def std(x, axis=None, keepdims=False):
+    if type(x) in _TRACED:
+        return sqrt(var(x, axis=axis, keepdims=keepdims))
+    return np.std(_f32(x, "std: x"), axis=_axis_arg(axis), keepdims=keepdims,
+                  dtype=np.float32)
+
+
+def cumsum(x, axis=None, dtype=None):
+    """Cumulative sums along ``axis`` (over the flattened array when None)."""
+    if type(x) in _TRACED:
+        return _traced("cumsum", x, axis=axis)
+    return np.cumsum(_array(x), axis=axis, dtype=dtype)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably."""
+    m = stop_gradient(max(x, axis=axis, keepdims=True))
+    m = np.where(np.isfinite(m), m, np.float32(0))
+    out = add(log(sum(exp(subtract(x, m)), axis=axis, keepdims=True)), m)
+    return out if keepdims else squeeze(out, axis)
+
+
+def log_softmax(x, axis=-1):
+    return subtract(x, logsumexp(x, axis=axis, keepdims=True))
+
+
+def softsign(x):
+    return divide(x, add(abs(x), 1.0))
+
+
+silu = swish
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector norms (ord None/2, 1, inf, -inf, 0, any p) over ``axis``, and
+    the Frobenius norm of matrices, as NumPy's linalg.norm."""
+    if type(x) not in _TRACED:
+        return np.asarray(np.linalg.norm(_f32(x, "norm: x"), ord=ord, axis=_axis_arg(axis),
+                                         keepdims=keepdims), np.float32)
+    over = tuple(range(x.ndim)) if axis is None else _axis_arg(axis)
+    if ord in (None, 2, "fro") and (ord != 2 or np.ndim(over) == 0 or len(over) == 1
+                                     or axis is None and x.ndim == 1):
+        return sqrt(sum(square(x), axis=over, keepdims=keepdims))
+    if np.ndim(over) != 0 and len(over) > 1 and ord not in (None, "fro"):
+        raise ValueError(f"norm: the matrix norm ord={ord!r} has no gradient rule here; "
+                         f"use ord=None ('fro') or a vector norm")
+    if ord == 1:
+        return sum(abs(x), axis=over, keepdims=keepdims)
+    if ord == np.inf:
+        return max(abs(x), axis=over, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(abs(x), axis=over, keepdims=keepdims)
+    if ord == 0:
+        return np.sum(_plain(x) != 0, axis=over, keepdims=keepdims).astype(np.float32)
+    p = float(ord)
+    return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x divided by its norm along ``axis`` (Keras 3's ops.normalize)."""
+    if order == 2:
+        return l2_normalize(x, axis=axis, epsilon=1e-12 if epsilon is None else epsilon)
+    n = norm(x, ord=order, axis=axis, keepdims=True)
+    return divide(x, maximum(n, 1e-12 if epsilon is None else epsilon))
+
+
+# ----------------------------------------------------------------- shapes
+
+def reshape(x, newshape):
+    """x with the shape ``newshape`` (one entry may be -1)."""
+    if type(x) in _TRACED:
+        return _traced("reshape", x, tuple(newshape) if isinstance(newshape, list)
+                       else newshape)
+    return np.reshape(x, newshape)
+
+
+def transpose(x, axes=None):
+    """x with its axes permuted (reversed when ``axes`` is None)."""
+    if type(x) in _TRACED:
+        return _traced("transpose", x, axes)
+    return np.transpose(x, axes)
+
+
+def expand_dims(x, axis):
+    """x with a new axis of size 1 at ``axis`` (or at each of several)."""
+    if type(x) not in _TRACED:
+        return np.expand_dims(x, _axis_arg(axis))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    out = list(x.shape)
+    rank = len(out) + len(axes)
+    for a in sorted(int(a) % rank for a in axes):
+        out.insert(a, 1)
+    return reshape(x, tuple(out))
+
+
+def squeeze(x, axis=None):
+    """x without its axes of size 1 (or only those in ``axis``)."""
+    if type(x) not in _TRACED:
+        return np.squeeze(x, _axis_arg(axis))
+    s = x.shape
+    if axis is None:
+        drop = {i for i, d in enumerate(s) if d == 1}
+    else:
+        drop = {int(a) % len(s) for a in ((axis,) if np.ndim(axis) == 0 else axis)}
+        bad = [a for a in drop if s[a] != 1]
+        if bad:
+            raise ValueError(f"squeeze: axis {bad[0]} of shape {s} is not 1")
+    return reshape(x, tuple(d for i, d in enumerate(s) if i not in drop))
+
+
+def stack(x, axis=0):
+    """The arrays ``x`` (one shape) joined along a new axis."""
+    xs = list(x)
+    if not builtins.any(type(v) in _TRACED for v in xs):
+        return np.stack([_array(v) for v in xs], axis=axis)
+    return concatenate([expand_dims(v, axis) for v in xs], axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Pieces of x along ``axis``: ``n`` equal ones, or cut at indices."""
+    if type(x) not in _TRACED:
+        return np.split(x, indices_or_sections, axis=axis)
+    size = x.shape[axis]
+    if np.ndim(indices_or_sections) == 0:
+        n = int(indices_or_sections)
+        if n <= 0 or size % n:
+            raise ValueError(f"split: an axis of {size} does not split into {n} equal parts")
+        cuts = list(range(size // n, size, size // n))
+    else:
+        cuts = [int(i) for i in indices_or_sections]
+    bounds = [0] + cuts + [size]
+    lead = (slice(None),) * (axis % x.ndim)
+    return [x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def take(x, indices, axis=None):
+    """The elements at ``indices`` along ``axis`` (the flattened array when
+    None); on traced arrays the gradient adds up repeated indices."""
+    if type(x) not in _TRACED:
+        return np.take(x, _plain(indices), axis=axis)
+    if axis is None:
+        return reshape(x, (-1,))[np.asarray(_plain(indices))]
+    return x[(slice(None),) * (axis % x.ndim) + (np.asarray(_plain(indices)),)]
+
+
+def tile(x, repeats):
+    """x repeated ``repeats`` times along each axis, as NumPy's tile."""
+    if type(x) not in _TRACED:
+        return np.tile(x, repeats)
+    reps = (int(repeats),) if np.ndim(repeats) == 0 else tuple(int(r) for r in repeats)
+    if len(reps) > x.ndim:
+        x = reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    for axis, r in enumerate(reps):
+        if r != 1:
+            x = take(x, np.tile(np.arange(x.shape[axis]), r), axis=axis)
+    return x
+
+
+def repeat(x, repeats, axis=None):
+    """Each element repeated ``repeats`` times along ``axis``."""
+    if type(x) not in _TRACED:
+        return np.repeat(x, repeats, axis=axis)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return take(x, np.repeat(np.arange(x.shape[axis]), repeats), axis=axis)
+
+
+def flip(x, axis=None):
+    """x reversed along ``axis`` (every axis when None)."""
+    if type(x) not in _TRACED:
+        return np.flip(x, axis)
+    axes = range(x.ndim) if axis is None else \
+        [int(a) % x.ndim for a in ((axis,) if np.ndim(axis) == 0 else axis)]
+    return x[tuple(slice(None, None, -1) if i in axes else slice(None)
+                   for i in range(x.ndim))]
+
+
+def moveaxis(x, source, destination):
+    """x with the axes ``source`` moved to ``destination``."""
+    if type(x) not in _TRACED:
+        return np.moveaxis(x, source, destination)
+    src = [int(a) % x.ndim for a in ((source,) if np.ndim(source) == 0 else source)]
+    dst = [int(a) % x.ndim for a in ((destination,) if np.ndim(destination) == 0
+                                     else destination)]
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def swapaxes(x, axis1, axis2):
+    if type(x) not in _TRACED:
+        return np.swapaxes(x, axis1, axis2)
+    order = list(range(x.ndim))
+    a, b = int(axis1) % x.ndim, int(axis2) % x.ndim
+    order[a], order[b] = order[b], order[a]
+    return transpose(x, order)
+
+
+def broadcast_to(x, shape):
+    if type(x) in _TRACED:
+        return _traced("broadcast_to", x, tuple(shape))
+    return np.broadcast_to(x, shape)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """x padded by ``pad_width`` (NumPy's forms); traced arrays take the
+    constant mode."""
+    value = 0 if constant_values is None else constant_values
+    if type(x) in _TRACED:
+        if mode != "constant":
+            raise ValueError(f"pad: mode {mode!r} has no gradient rule here; use "
+                             f"mode='constant'")
+        return _traced("pad", x, pad_width, value)
+    if mode == "constant":
+        return np.pad(_array(x), pad_width, mode=mode, constant_values=value)
+    return np.pad(_array(x), pad_width, mode=mode)
+
+
+# ---------------------------------------------------------- products
+
+def tensordot(x1, x2, axes=2):
+    """Sums of products over the given axes (NumPy's tensordot), as one
+    GEMM after moving the summed axes together."""
+    if np.ndim(axes) == 0:
+        n = int(axes)
+        ax1, ax2 = list(range(ndim(x1) - n, ndim(x1))), list(range(n))
+    else:
+        ax1, ax2 = ([axes[0]] if np.ndim(axes[0]) == 0 else list(axes[0]),
+                    [axes[1]] if np.ndim(axes[1]) == 0 else list(axes[1]))
+    s1, s2 = shape(x1), shape(x2)
+    ax1 = [int(a) % len(s1) for a in ax1]
+    ax2 = [int(a) % len(s2) for a in ax2]
+    if [s1[a] for a in ax1] != [s2[a] for a in ax2]:
+        raise ValueError(f"tensordot: the summed axes of shapes {s1} and {s2} differ")
+    keep1 = [a for a in range(len(s1)) if a not in ax1]
+    keep2 = [a for a in range(len(s2)) if a not in ax2]
+    k = int(np.prod([s1[a] for a in ax1], dtype=np.int64))
+    a = reshape(transpose(x1, keep1 + ax1), (-1, k))
+    b = reshape(transpose(x2, ax2 + keep2), (k, -1))
+    return reshape(matmul(a, b), tuple(s1[i] for i in keep1) + tuple(s2[i] for i in keep2))
+
+
+def dot(x1, x2):
+    """NumPy's dot: the product of scalars, the inner product of vectors,
+    and otherwise the sum over the last axis of x1 and the second-to-last of
+    x2 (the last, for a vector)."""
+    n1, n2 = ndim(x1), ndim(x2)
+    if n1 == 0 or n2 == 0:
+        return multiply(x1, x2)
+    if n1 <= 2 and n2 <= 2:
+        return matmul(x1, x2)
+    return tensordot(x1, x2, axes=([n1 - 1], [builtins.max(n2 - 2, 0)]))

@@ -13,6 +13,12 @@ A ``.pynn`` file is a zip archive (entries stored uncompressed) holding
     the optimizer's state arrays (``optimizer.variables()``, in order;
     model files only); the iteration count is in ``model.json``.
 
+No file holds code: a Lambda's function, a custom activation, loss or
+metric is named (module and name), and a model holding an anonymous
+function (a lambda) is refused by ``save``.  Loading finds named functions
+in ``custom_objects``; in safe mode (the default) it never imports a module
+a file names (see pynn.utils.custom_objects).
+
 Loading never unpickles anything: arrays are read with
 ``np.load(..., allow_pickle=False)`` after their ``.npy`` header has been
 checked against the manifest, and the manifest against the model rebuilt
@@ -34,6 +40,9 @@ import zipfile
 import zlib
 
 import numpy as np
+
+from .utils.custom_objects import (CustomObjectScope, custom_object_scope,  # noqa: F401
+                                   get_custom_objects, register_keras_serializable)
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "pynn.model"
@@ -106,7 +115,7 @@ def deserialize_layer(spec, custom_objects=None):
         raise ValueError(f"a layer must be described as {{'class_name': ..., 'config': {{...}}}}, "
                          f"got {spec!r}")
     name = spec["class_name"]
-    custom = (custom_objects or {}).get(name)
+    custom = (custom_objects or {}).get(name) or _registered_layer(name)
     if custom is None and name in _MODEL_CLASSES:
         return model_from_config(spec, custom_objects)
     cls = custom or layer_classes().get(name)
@@ -114,6 +123,13 @@ def deserialize_layer(spec, custom_objects=None):
         raise ValueError(f"unknown layer class {name!r}; pass it in custom_objects="
                          f"{{{name!r}: {name}}} if it is your own layer")
     return cls.from_config(spec.get("config", {}))
+
+
+def _registered_layer(name):
+    from .layers.base import Layer
+    from .utils.custom_objects import lookup
+    found = lookup(name)
+    return found if isinstance(found, type) and issubclass(found, Layer) else None
 
 
 # ----------------------------------------------------- model <-> config
@@ -315,7 +331,14 @@ def _sequential_from_config(config, custom_objects):
 
 def model_from_config(config, custom_objects=None):
     """A model from ``{'class_name': 'Sequential' | 'Functional', 'config':
-    ...}`` (or a bare Sequential config)."""
+    ...}`` (or a bare Sequential config); functions named in it are looked
+    up in ``custom_objects`` too."""
+    from .utils.custom_objects import custom_object_scope
+    with custom_object_scope(custom_objects):
+        return _model_from_config(config, custom_objects)
+
+
+def _model_from_config(config, custom_objects):
     if isinstance(config, dict) and "class_name" in config and "config" in config:
         kind = config["class_name"]
         custom = (custom_objects or {}).get(kind)
@@ -335,12 +358,18 @@ def _serialize_metric(m):
     from .metrics import Metric
     if isinstance(m, str):
         return m
+    from .metrics import MeanMetricWrapper
+    from .utils.custom_objects import serialize_function
+    if isinstance(m, MeanMetricWrapper) and not m.fn_kwargs:
+        return serialize_function(m.fn)
     if isinstance(m, Metric) or (isinstance(m, type) and issubclass(m, Metric)):
         cls = m if isinstance(m, type) else type(m)
         return {"class_name": cls.__name__,
                 "config": {"name": m.name} if not isinstance(m, type) else {}}
     if callable(m) and (hasattr(m, "_metric_class") or hasattr(m, "_loss_class")):
         return m.__name__
+    if callable(m) and not isinstance(m, type):
+        return serialize_function(m)
     raise ValueError(f"save: cannot describe the metric {m!r} in a model file")
 
 
@@ -373,10 +402,13 @@ def _compile_from_config(model, config):
     from . import losses
     from . import metrics as metrics_mod
     from . import optimizers
+    from .utils.custom_objects import deserialize_function, is_function_description
     if not isinstance(config, dict):
         raise ValueError("the compile settings must be a dict")
 
     def metric(m):
+        if is_function_description(m):
+            return deserialize_function(m, "metric")
         if isinstance(m, dict):
             cls = getattr(metrics_mod, str(m.get("class_name")), None)
             if not (isinstance(cls, type) and issubclass(cls, metrics_mod.Metric)):
@@ -428,15 +460,39 @@ def _weights_doc(model, fmt):
     return doc, arrays
 
 
+def _refuse_anonymous_functions(value, where):
+    """Raise naming the layer (or setting) where a config holds an
+    anonymous function: a model file holds no code to rebuild it from."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__lambda__":
+            cfg = value.get("config") or {}
+            raise ValueError(
+                f"save: {where} uses the anonymous function {cfg.get('name')!r} (defined at "
+                f"{cfg.get('defined_at')}); a model file never holds code, so it cannot be "
+                f"saved. Define the function with def at module level (and pass it in "
+                f"custom_objects when loading), or save the weights only (save_weights)")
+        inner = value.get("config")
+        if isinstance(value.get("class_name"), str) and isinstance(inner, dict) and \
+                isinstance(inner.get("name"), str):
+            where = f"layer {inner['name']!r} ({value['class_name']})"
+        for v in value.values():
+            _refuse_anonymous_functions(v, where)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _refuse_anonymous_functions(v, where)
+
+
 def save_model(model, filepath, overwrite=True):
     filepath = _check_suffix(filepath, "save")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save: {filepath!r} exists and overwrite=False")
     doc, arrays = _weights_doc(model, MODEL_FORMAT)
+    _refuse_anonymous_functions(doc["model"], f"model {model.name!r}")
     doc["compile"] = None
     doc["optimizer_state"] = None
     if getattr(model, "compiled", False):
         doc["compile"] = _compile_config(model)
+        _refuse_anonymous_functions(doc["compile"], "the compile settings (loss or metrics)")
         opt = model.optimizer
         slots = []
         for i, (name, v) in enumerate(zip(opt.slot_names, opt.variables())):
@@ -591,25 +647,26 @@ def _weights_into(reader, model, what, skip_mismatch=False):
         w.assign(v)
 
 
-class _rng_untouched:
+def _rng_untouched():
     """Builds a model whose weights are about to be overwritten without
     drawing from pynn's random stream, so loading a model does not change
     what a seeded run does next."""
-
-    def __enter__(self):
-        from .utils import seeding
-        self._saved = seeding._rng
-        seeding._rng = np.random.default_rng(0)
-
-    def __exit__(self, *exc):
-        from .utils import seeding
-        seeding._rng = self._saved
+    from .utils.seeding import isolated
+    return isolated()
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved by ``model.save(filepath)``: its layers, weights and,
     when ``compile``, its compile settings and optimizer state, so that
-    ``fit`` continues where it stopped."""
+    ``fit`` continues where it stopped.  Functions the file names (a
+    Lambda's, a custom activation or loss) come from ``custom_objects``;
+    ``safe_mode=False`` also lets it import the modules the file names."""
+    from .utils.custom_objects import SafeModeScope, custom_object_scope
+    with SafeModeScope(safe_mode), custom_object_scope(custom_objects):
+        return _load_model(filepath, custom_objects, compile)
+
+
+def _load_model(filepath, custom_objects, compile):
     reader = _Reader(filepath)
     try:
         doc = reader.doc

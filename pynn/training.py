@@ -833,7 +833,8 @@ class TrainingMixin:
                 bs = xb[0].shape[0]
                 if bs == 0:
                     continue
-                outs = run_inference(self, xb)
+                # What layers add with add_loss counts, as in Keras.
+                outs, added = run_inference(self, xb, with_added_loss=True)
                 total, per_output = 0.0, []
                 for spec, out, t, w in zip(self._compiled_outputs, outs, yb, wb):
                     if spec.loss is None:
@@ -843,7 +844,8 @@ class TrainingMixin:
                     value = float(per.sum() if w is None else np.dot(per, w))
                     per_output.append(value)
                     total += spec.weight * value
-                metrics.update(outs, yb, wb, False, total + penalty * bs, per_output, bs)
+                metrics.update(outs, yb, wb, False, total + (penalty + added) * bs, per_output,
+                               bs)
                 logs = metrics.logs()
                 if cb is not None:
                     cb.on_test_batch_end(step, logs)

@@ -1,6 +1,7 @@
 """Layers, by family (Keras's names)."""
 from .base import Input, InputLayer, Layer, Weight
 from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .lambda_layer import Lambda
 from .conv import (Conv1D, Conv2D, Convolution1D, Convolution2D, DepthwiseConv2D,
                    SeparableConv2D, SeparableConvolution2D)
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import autodiff, ops
 from ..layers.base import (InputLayer, Layer, flatten, shape_str, shapes_str, standardize_dtype,
                            unique_name)
 from ..training import TrainingMixin
@@ -100,10 +100,12 @@ class Program:
                 masked[slot_of[id(t)]] = t._has_mask
         self.shapes = shapes
         self.has_masks = any(masked)
-        # Steps whose outputs carry an activity penalty, and nested models
-        # (whose own penalties add to this program's).
+        # Steps whose outputs carry an activity penalty, layers that may
+        # add losses in their call, and nested models (whose own penalties
+        # add to this program's).
         self.regularized = [i for i, st in enumerate(self.steps)
-                            if st.layer.activity_regularizer is not None or st.is_model]
+                            if st.layer.activity_regularizer is not None or st.is_model
+                            or st.layer._traces_call]
         self._plans = {}
 
     def new_state(self):
@@ -130,6 +132,7 @@ class Program:
                 st, ctx = self.steps[i], state.ctxs[i]
                 if st.is_model:
                     state.penalty += ctx.inner.penalty
+                state.penalty += ctx.added_loss
                 reg = st.layer.activity_regularizer
                 if reg is not None:
                     ys = [vals[o] for o in st.outs]
@@ -237,13 +240,15 @@ class Program:
 def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
     """One step of Program.backward: the step's output gradient through its
     layer, summed into its inputs' gradients."""
+    # A layer whose call added a loss with a gradient runs backward even
+    # when no gradient reaches its outputs.
     if st.single_out:
         dy = grads[st.outs[0]]
-        if dy is None:
+        if dy is None and not ctx.adds_gradient:
             return
     else:
         dy = [grads[o] for o in st.outs]
-        if all(g is None for g in dy):
+        if all(g is None for g in dy) and not ctx.adds_gradient:
             return
     ctx.grad_token = token
     layer = st.layer
@@ -657,6 +662,8 @@ class Model(TrainingMixin, Layer):
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         leaves = flatten(inputs)
+        if autodiff.any_traced(leaves):
+            return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
         if args or kwargs:

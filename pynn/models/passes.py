@@ -68,6 +68,8 @@ class InferenceProgram:
         _drop_identities(self)
         _fold_batch_norm(self)
         _fuse_activations(self)
+        # Steps whose layer computes through a call that may add losses.
+        self.loss_steps = [i for i, step in enumerate(self.steps) if step.layer._traces_call]
 
     def _slot(self, shape, dtype):
         self.shapes.append(tuple(shape))
@@ -237,10 +239,11 @@ def inference_program(model):
     return prog
 
 
-def run_inference(model, xs):
+def run_inference(model, xs, with_added_loss=False):
     """Outputs for the input arrays ``xs`` with a run state of this call's
     own (taken from, and given back to, the model's pool), so concurrent
-    calls do not share buffers.  Returns copies."""
+    calls do not share buffers.  Returns copies; with ``with_added_loss``,
+    also the sum of what the layers' calls gave to add_loss."""
     prog = inference_program(model)
     pool = model._infer_pool
     try:
@@ -248,8 +251,10 @@ def run_inference(model, xs):
     except IndexError:
         state = prog.new_state()
     try:
-        outs = prog.run(xs, state)
-        return [np.array(o) for o in outs]
+        outs = [np.array(o) for o in prog.run(xs, state)]
+        if with_added_loss:
+            return outs, sum(state[i].added_loss for i in prog.loss_steps)
+        return outs
     finally:
         if model._infer is prog:
             pool.append(state)

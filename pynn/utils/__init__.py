@@ -1,6 +1,9 @@
-"""Utilities: one-hot labels, sequence padding, seeding, plots, crash-safe file writing."""
+"""Utilities: one-hot labels, sequence padding, seeding, plots, crash-safe file writing,
+custom objects for reading configs."""
 import numpy as np
 
+from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                             register_keras_serializable)
 from .io import atomic_write
 from .plotting import plot_history, plot_model
 from .seeding import set_random_seed
@@ -32,4 +35,5 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 
 
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
-           "atomic_write"]
+           "atomic_write", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "register_keras_serializable"]
