@@ -87,10 +87,11 @@ def _pynn_caller():
 
 def unsupported(what, tape, hint=""):
     """The TypeError for an operation the tape cannot differentiate."""
+    tape = tape or active_tape()
     who = tape.who if tape is not None else "the code being trained"
     return TypeError(
-        f"{what} is not supported on traced arrays: {who} is being trained through it "
-        f"({_where()}), and its gradient cannot flow through {what}. Use the functions of "
+        f"{what} is not supported on traced arrays: {who} computes with it while training "
+        f"({_where()}), and no gradient can flow back through it. Use the functions of "
         f"pynn.ops or pynn.backend (or NumPy's arithmetic); .numpy() gives a constant "
         f"copy where no gradient is wanted.{hint}")
 
@@ -531,6 +532,13 @@ def _val(x):
     return x.value if type(x) is Traced else x
 
 
+def _contiguous(a, dtype=np.float32):
+    """``a`` as a C-contiguous array of ``dtype``, 0-d arrays kept 0-d
+    (np.ascontiguousarray makes them 1-d)."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 def _f32(value):
     if type(value) is np.ndarray and value.dtype == np.float32:
         return value
@@ -811,8 +819,7 @@ def _reduction(x, axis, keepdims, fwd, grad):
     kept = _keep_shape(xv.shape, axes)
 
     def vjp(g):
-        return (np.ascontiguousarray(grad(g.reshape(kept), xv, y.reshape(kept), axes),
-                                     dtype=np.float32),)
+        return (_contiguous(grad(g.reshape(kept), xv, y.reshape(kept), axes)),)
     return x.tape.record(y, (x,), vjp)
 
 
@@ -981,11 +988,17 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     if av.ndim == 0 or bv.ndim == 0:
         raise ValueError(f"matmul: scalars have no matrix product; got shapes {av.shape} "
                          f"and {bv.shape}")
-    if av.ndim == 1:
-        return _scale_result(reshape(matmul(reshape(a, (1, -1)), b),
-                                     bv.shape[:-2] + bv.shape[-1:]), alpha)
-    if bv.ndim == 1:
-        return _scale_result(reshape(matmul(a, reshape(b, (-1, 1))), av.shape[:-1]), alpha)
+    if av.ndim == 1 or bv.ndim == 1:
+        # NumPy's promotion: a vector becomes a matrix, and its axis is
+        # dropped from the product.
+        y = matmul(reshape(a, (1, -1)) if av.ndim == 1 else a,
+                   reshape(b, (-1, 1)) if bv.ndim == 1 else b)
+        shape = np.shape(_val(y))
+        if av.ndim == 1:
+            shape = shape[:-2] + shape[-1:]
+        if bv.ndim == 1:
+            shape = shape[:-1]
+        return _scale_result(reshape(y, shape), alpha)
     y = ops.gemm_nd(av, bv)
     ta, tb = type(a) is Traced, type(b) is Traced
 
@@ -1148,9 +1161,9 @@ def _float32_output(y, who):
         return np.ascontiguousarray(y.value)
     y = _resolve(y)
     if type(y) is Traced:
-        return np.ascontiguousarray(y.value)
+        return _contiguous(y.value)
     try:
-        return np.ascontiguousarray(y, dtype=np.float32)
+        return _contiguous(y)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{who} returned {type(y).__name__}, not an array: {e}") from None
 
@@ -1215,7 +1228,7 @@ def traced_backward(layer, ctx, dy, need_input_grad):
         if not need or type(leaf) is not Traced:
             return None
         g = grads.get(id(leaf))
-        return None if g is None else np.ascontiguousarray(g, dtype=np.float32)
+        return None if g is None else _contiguous(g)
     if isinstance(ins, list):
         needs = need_input_grad if isinstance(need_input_grad, (list, tuple)) else \
             [need_input_grad] * len(ins)
@@ -1343,7 +1356,7 @@ def traced_backward(layer, ctx, dy, need_input_grad):
         if not need or type(leaf) is not Traced:
             return None
         g = grads.get(id(leaf))
-        return None if g is None else np.ascontiguousarray(g, dtype=np.float32)
+        return None if g is None else _contiguous(g)
     if isinstance(ins, list):
         needs = need_input_grad if isinstance(need_input_grad, (list, tuple)) else \
             [need_input_grad] * len(ins)
@@ -1366,9 +1379,9 @@ def _float32_output(y, who):
     (a traced value's, or a constant)."""
     y = _resolve(y)
     if type(y) is Traced:
-        return np.ascontiguousarray(y.value)
+        return _contiguous(y.value)
     try:
-        return np.ascontiguousarray(y, dtype=np.float32)
+        return _contiguous(y)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{who} returned {type(y).__name__}, not an array: {e}") from None
 
@@ -1410,7 +1423,7 @@ def activation_backward(ctx, dy):
     g = tape.backward([(y, dy)]).get(id(leaf))
     if g is None:
         return np.zeros(leaf.value.shape, np.float32)
-    return np.ascontiguousarray(g, dtype=np.float32)
+    return _contiguous(g)
 
 
 def _same_shape(y, x, who):

@@ -990,7 +990,9 @@ def reduce_to_shape(g, shape):
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
-    return np.ascontiguousarray(g.sum(axis=axes, dtype=np.float32).reshape(shape))
+    # (np.ascontiguousarray would make a 0-d result 1-d)
+    out = np.asarray(g.sum(axis=axes, dtype=np.float32)).reshape(shape)
+    return out if out.flags.c_contiguous else np.ascontiguousarray(out)
 
 
 def _axis(axis, ndim, name):
