@@ -295,10 +295,10 @@ class Traced:
         return divide(o, self)
 
     def __floordiv__(self, o):
-        return np.floor_divide(self.value, _constant(o))
+        return np.floor_divide(self.value, value_of(o))
 
     def __rfloordiv__(self, o):
-        return np.floor_divide(_constant(o), self.value)
+        return np.floor_divide(value_of(o), self.value)
 
     def __mod__(self, o):
         return remainder(self, o)
@@ -329,22 +329,22 @@ class Traced:
 
     # Comparisons give constant boolean arrays (their gradient is zero).
     def __lt__(self, o):
-        return self.value < _constant(o)
+        return self.value < value_of(o)
 
     def __le__(self, o):
-        return self.value <= _constant(o)
+        return self.value <= value_of(o)
 
     def __gt__(self, o):
-        return self.value > _constant(o)
+        return self.value > value_of(o)
 
     def __ge__(self, o):
-        return self.value >= _constant(o)
+        return self.value >= value_of(o)
 
     def __eq__(self, o):
-        return self.value == _constant(o)
+        return self.value == value_of(o)
 
     def __ne__(self, o):
-        return self.value != _constant(o)
+        return self.value != value_of(o)
 
     __hash__ = None
 
@@ -475,7 +475,7 @@ class ForwardingOperators:
         return self._operand().T
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        inputs = tuple(_resolve(x) for x in inputs)
+        inputs = tuple(resolve(x) for x in inputs)
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -486,7 +486,7 @@ class ForwardingOperators:
 
 # ---------------------------------------------------------------- operands
 
-def _resolve(x):
+def resolve(x):
     """A weight as its traced leaf (while a tape records) or value; other
     operands as they are."""
     t = type(x)
@@ -498,18 +498,14 @@ def _resolve(x):
 
 def _resolve_nested(x):
     if isinstance(x, (list, tuple)):
-        return type(x)(_resolve(v) for v in x)
-    return _resolve(x)
+        return type(x)(resolve(v) for v in x)
+    return resolve(x)
 
 
-def _constant(x):
+def value_of(x):
     """The value of an operand, with no gradient."""
-    x = _resolve(x)
+    x = resolve(x)
     return x.value if type(x) is Traced else x
-
-
-def is_traced(x):
-    return type(x) is Traced
 
 
 def any_traced(values):
@@ -545,9 +541,9 @@ def _f32(value):
     return np.asarray(value, dtype=np.float32)
 
 
-def _no_out(name, out, tape):
+def _no_out(name, out):
     if out is not None:
-        raise unsupported(f"pynn.ops.{name}(out=...)", tape,
+        raise unsupported(f"pynn.ops.{name}(out=...)", None,
                           " Leave out= unset: a traced result is a new array.")
 
 
@@ -555,7 +551,7 @@ def _no_out(name, out, tape):
 
 def _unary(x, fwd, grad):
     """``fwd(value)`` recorded with ``grad(g, value, result)``."""
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return fwd(x)
     xv = x.value
@@ -566,7 +562,7 @@ def _unary(x, fwd, grad):
 def _binary(a, b, fwd, grad_a, grad_b):
     """A broadcasting binary operation; each operand's gradient is summed
     back to its own shape."""
-    a, b = _resolve(a), _resolve(b)
+    a, b = resolve(a), resolve(b)
     tape = _tape_of(a, b)
     av, bv = _val(a), _val(b)
     y = fwd(av, bv)
@@ -600,18 +596,18 @@ def _errstate():
 
 
 def add(a, b, out=None):
-    _no_out("add", out, None)
+    _no_out("add", out)
     return _binary(a, b, ops.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
 
 
 def subtract(a, b, out=None):
-    _no_out("subtract", out, None)
+    _no_out("subtract", out)
     return _binary(a, b, ops.subtract, lambda g, a, b, y: g,
                    lambda g, a, b, y: ops.axpby(-1.0, g))
 
 
 def multiply(a, b, out=None):
-    _no_out("multiply", out, None)
+    _no_out("multiply", out)
     return _binary(a, b, ops.multiply, lambda g, a, b, y: _scaled(g, b),
                    lambda g, a, b, y: _scaled(g, a))
 
@@ -649,25 +645,25 @@ def power(a, b):
 def remainder(a, b):
     """``a - floor(a / b) * b``, whose gradient is 1 for ``a`` and
     ``-floor(a / b)`` for ``b``."""
-    q = np.floor(_divide_values(_constant(a), _constant(b)))
+    q = np.floor(_divide_values(value_of(a), value_of(b)))
     return subtract(a, multiply(q, b))
 
 
 def maximum(a, b, out=None):
-    _no_out("maximum", out, None)
+    _no_out("maximum", out)
     # TensorFlow's rule: a tie sends the gradient to the first operand.
     return _binary(a, b, ops.maximum, lambda g, a, b, y: np.where(a >= b, g, np.float32(0)),
                    lambda g, a, b, y: np.where(a >= b, np.float32(0), g))
 
 
 def minimum(a, b, out=None):
-    _no_out("minimum", out, None)
+    _no_out("minimum", out)
     return _binary(a, b, ops.minimum, lambda g, a, b, y: np.where(a <= b, g, np.float32(0)),
                    lambda g, a, b, y: np.where(a <= b, np.float32(0), g))
 
 
 def axpby(alpha, a, beta=0.0, b=None, out=None):
-    _no_out("axpby", out, None)
+    _no_out("axpby", out)
     y = multiply(a, float(alpha))
     return y if b is None else add(y, multiply(b, float(beta)))
 
@@ -728,10 +724,10 @@ def cos(x):
 
 def apply_activation(x, name, bias=None, alpha=None, out=None):
     """pynn.ops.activation: the kernel forward, its gradient kernel back."""
-    _no_out("activation", out, None)
+    _no_out("activation", out)
     if bias is not None:
         x = add(x, bias)
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return ops.activation(x, name, alpha=alpha)
     xv = x.value
@@ -743,8 +739,8 @@ def apply_activation(x, name, bias=None, alpha=None, out=None):
 
 
 def softmax(x, axis=-1, out=None):
-    _no_out("softmax", out, None)
-    x = _resolve(x)
+    _no_out("softmax", out)
+    x = resolve(x)
     if type(x) is not Traced:
         return ops.softmax(x, axis=axis)
     xv = x.value
@@ -760,8 +756,8 @@ def softmax(x, axis=-1, out=None):
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
-    _no_out("l2_normalize", out if norms is None else norms, None)
-    x = _resolve(x)
+    _no_out("l2_normalize", out if norms is None else norms)
+    x = resolve(x)
     if type(x) is not Traced:
         return ops.l2_normalize(x, axis=axis, epsilon=epsilon)
     xv = x.value
@@ -773,7 +769,7 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
 
 
 def where(condition, x1, x2):
-    cond = np.asarray(_constant(condition), dtype=bool)
+    cond = np.asarray(value_of(condition), dtype=bool)
     return _binary(x1, x2, lambda a, b: np.where(cond, a, b).astype(np.float32),
                    lambda g, a, b, y: np.where(cond, g, np.float32(0)),
                    lambda g, a, b, y: np.where(cond, np.float32(0), g))
@@ -782,14 +778,14 @@ def where(condition, x1, x2):
 def cast(x, dtype):
     """Floating point casts keep the trace (traced arrays are float32);
     integer and boolean casts give constants."""
-    x = _resolve(x)
+    x = resolve(x)
     if np.dtype(dtype).kind == "f" and type(x) is Traced:
         return x
     return np.asarray(_val(x)).astype(dtype)
 
 
 def stop_gradient(x):
-    return _constant(x)
+    return value_of(x)
 
 
 # ------------------------------------------------------------- reductions
@@ -810,7 +806,7 @@ def _keep_shape(shape, axes):
 def _reduction(x, axis, keepdims, fwd, grad):
     """``fwd(value, axes, keepdims)``; ``grad(g_kept, value, y_kept, axes)``
     gets the gradient and result with the reduced axes kept (size 1)."""
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return fwd(x, axis, keepdims)
     xv = x.value
@@ -875,7 +871,7 @@ def prod(x, axis=None, keepdims=False):
 
 
 def cumsum(x, axis=None):
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return ops.cumsum(x, axis=axis)
     xv = x.value
@@ -891,7 +887,7 @@ def cumsum(x, axis=None):
 # ------------------------------------------------------------------ shapes
 
 def reshape(x, newshape):
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return np.reshape(x, newshape)
     xv = x.value
@@ -899,7 +895,7 @@ def reshape(x, newshape):
 
 
 def transpose(x, axes=None):
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return np.transpose(x, axes)
     xv = x.value
@@ -911,7 +907,7 @@ def transpose(x, axes=None):
 
 
 def broadcast_to(x, shape):
-    x = _resolve(x)
+    x = resolve(x)
     if type(x) is not Traced:
         return np.broadcast_to(x, shape)
     xv = x.value
@@ -930,7 +926,7 @@ def _basic_index(key):
 def getitem(x, key):
     items = key if isinstance(key, tuple) else (key,)
     for k in items:
-        if type(_resolve(k)) is Traced:
+        if type(resolve(k)) is Traced:
             raise unsupported("Indexing with a traced array", x.tape,
                               " Index with integers or a constant array (argmax, a "
                               "comparison) instead.")
@@ -949,8 +945,8 @@ def getitem(x, key):
 
 
 def concatenate(xs, axis=-1, out=None):
-    _no_out("concatenate", out, None)
-    xs = [_resolve(x) for x in xs]
+    _no_out("concatenate", out)
+    xs = [resolve(x) for x in xs]
     tape = _tape_of(*xs)
     values = [_val(x) for x in xs]
     y = ops.concatenate(values, axis=axis)
@@ -966,7 +962,7 @@ def concatenate(xs, axis=-1, out=None):
 
 
 def pad(x, pad_width, constant_values=0):
-    x = _resolve(x)
+    x = resolve(x)
     xv = x.value
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (xv.ndim, 2))
     y = np.pad(xv, widths, constant_values=constant_values)
@@ -978,8 +974,8 @@ def pad(x, pad_width, constant_values=0):
 
 def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     """NumPy's matmul (vectors promoted, batch axes broadcast), recorded."""
-    _no_out("matmul", out, None)
-    a, b = _resolve(a), _resolve(b)
+    _no_out("matmul", out)
+    a, b = resolve(a), resolve(b)
     tape = _tape_of(a, b)
     if tape is None:
         y = ops.matmul(a, b)
@@ -1021,7 +1017,7 @@ def _scale_result(y, alpha):
 
 
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
-    _no_out("dense", out, None)
+    _no_out("dense", out)
     y = matmul(x, kernel)
     if bias is not None:
         y = add(y, bias)
@@ -1029,7 +1025,7 @@ def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
 
 
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
-    _no_out("batch_matmul", out, None)
+    _no_out("batch_matmul", out)
     a = ops.swapaxes(a, 1, 2) if transpose_a else a
     b = ops.swapaxes(b, 1, 2) if transpose_b else b
     return matmul(a, b)
@@ -1053,11 +1049,11 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
 
 
 def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
-    y_true, y_pred = _resolve(y_true), _resolve(y_pred)
-    tape = _tape_of(y_true, y_pred, _resolve(sample_weight))
+    y_true, y_pred = resolve(y_true), resolve(y_pred)
+    tape = _tape_of(y_true, y_pred, resolve(sample_weight))
     if grad is not None or out is not None:
         raise unsupported(f"{name} with grad= or out=", tape)
-    for what, v in (("targets", y_true), ("sample weights", _resolve(sample_weight))):
+    for what, v in (("targets", y_true), ("sample weights", resolve(sample_weight))):
         if type(v) is Traced:
             raise unsupported(f"{name} with traced {what}", tape,
                               " Only the predictions may be traced.")
@@ -1097,14 +1093,14 @@ _CONSTANT_UFUNCS = {
 
 
 def _apply_ufunc(ufunc, method, inputs, kwargs):
-    tape = _tape_of(*(_resolve(x) for x in inputs))
+    tape = _tape_of(*(resolve(x) for x in inputs))
     name = f"numpy.{ufunc.__name__}"
     if method != "__call__":
         raise unsupported(f"{name}.{method}", tape)
     if kwargs.get("out") is not None:
         raise unsupported(f"{name}(out=...)", tape)
     if ufunc in _CONSTANT_UFUNCS:
-        return ufunc(*(_constant(x) for x in inputs), **kwargs)
+        return ufunc(*(value_of(x) for x in inputs), **kwargs)
     fn = _UFUNCS.get(ufunc)
     if fn is None or kwargs:
         raise unsupported(name if fn is None else f"{name} with {sorted(kwargs)}", tape)
@@ -1133,7 +1129,7 @@ def _numpy_functions():
     table[np.pad] = ops.pad
     table[np.round] = ops.round
     table[np.around] = ops.round
-    table[np.result_type] = lambda *a: np.result_type(*(_constant(v) for v in a))
+    table[np.result_type] = lambda *a: np.result_type(*(value_of(v) for v in a))
     return table
 
 
@@ -1159,7 +1155,7 @@ def _float32_output(y, who):
     outputs (a traced value, or a constant)."""
     if type(y) is Traced:
         return np.ascontiguousarray(y.value)
-    y = _resolve(y)
+    y = resolve(y)
     if type(y) is Traced:
         return _contiguous(y.value)
     try:
@@ -1194,8 +1190,8 @@ def traced_forward(layer, ctx, inputs, run):
     outs = list(out) if multi else [out]
     values = [_float32_output(o, _describe(layer)) for o in outs]
     ctx.tape, ctx.traced_in, ctx.traced_out = tape, leaves, outs
-    ctx.added_loss = builtins.sum(float(np.sum(_constant(v))) for v in tape.losses)
-    ctx.adds_gradient = any(type(_resolve(v)) is Traced for v in tape.losses)
+    ctx.added_loss = builtins.sum(float(np.sum(value_of(v))) for v in tape.losses)
+    ctx.adds_gradient = any(type(resolve(v)) is Traced for v in tape.losses)
     return values if multi else values[0]
 
 
@@ -1208,7 +1204,7 @@ def traced_backward(layer, ctx, dy, need_input_grad):
     ctx.tape = ctx.traced_in = ctx.traced_out = None
     dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
     seeds = [(o, g) for o, g in zip(outs, dys) if g is not None]
-    seeds += [(_resolve(v), 1.0) for v in tape.losses]
+    seeds += [(resolve(v), 1.0) for v in tape.losses]
     grads = tape.backward(seeds)
     weights = {id(w): w for w in layer.weights}
     for w, _ in tape.watched.values():
@@ -1243,7 +1239,7 @@ def record_layer(layer, forward, backward, inputs, training):
     collected on the tape, summed over the layer's calls."""
     from .models.node import CallContext
     multi_in = isinstance(inputs, (list, tuple))
-    xs = [_resolve(x) for x in (inputs if multi_in else [inputs])]
+    xs = [resolve(x) for x in (inputs if multi_in else [inputs])]
     tape = _tape_of(*xs)
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
@@ -1280,7 +1276,7 @@ def call_layer(layer, inputs, training):
     here); any other layer is one record."""
     multi = isinstance(inputs, (list, tuple))
     xs = list(inputs) if multi else [inputs]
-    shapes = [(None,) + tuple(np.shape(_val(_resolve(x)))[1:]) for x in xs]
+    shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
     layer.build_for(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
         return layer._run_call(inputs, True if training is None else bool(training))
@@ -1301,7 +1297,7 @@ def traced_forward(layer, ctx, inputs, run):
     multi = isinstance(out, (list, tuple))
     outs = list(out) if multi else [out]
     values = [_float32_output(o, describe(layer)) for o in outs]
-    ctx.tape, ctx.traced_in, ctx.traced_out = tape, leaves, [_resolve(o) for o in outs]
+    ctx.tape, ctx.traced_in, ctx.traced_out = tape, leaves, [resolve(o) for o in outs]
     ctx.added_loss = _loss_sum(tape.losses)
     ctx.adds_gradient = any(type(v) is Traced for v in tape.losses)
     return values if multi else values[0]
@@ -1323,7 +1319,7 @@ def untraced_forward(ctx, run, inputs):
 
 
 def _loss_sum(values):
-    return builtins.sum(float(np.sum(_constant(v), dtype=np.float64)) for v in values)
+    return builtins.sum(float(np.sum(value_of(v), dtype=np.float64)) for v in values)
 
 
 def traced_backward(layer, ctx, dy, need_input_grad):
@@ -1338,7 +1334,7 @@ def traced_backward(layer, ctx, dy, need_input_grad):
     ctx.tape = ctx.traced_in = ctx.traced_out = None
     dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
     seeds = [(o, g) for o, g in zip(outs, dys) if g is not None]
-    seeds += [(_resolve(v), 1.0) for v in tape.losses]
+    seeds += [(resolve(v), 1.0) for v in tape.losses]
     grads = tape.backward(seeds)
     weights = {id(w): w for w in layer.weights}
     for w, _ in list(tape.watched.values()) + list(tape.layer_grads.values()):
@@ -1377,7 +1373,7 @@ def _wrap_inputs(tape, inputs):
 def _float32_output(y, who):
     """A value returned by traced code as the float32 array a layer outputs
     (a traced value's, or a constant)."""
-    y = _resolve(y)
+    y = resolve(y)
     if type(y) is Traced:
         return _contiguous(y.value)
     try:
@@ -1400,7 +1396,7 @@ def add_loss(layer, value):
                          f"a call")
     if callable(value) and not isinstance(value, (Traced, np.ndarray)):
         value = value()
-    sink.append(_resolve(value))
+    sink.append(resolve(value))
 
 
 # ---------------------------------------------------- custom activations
@@ -1413,7 +1409,7 @@ def activation_forward(ctx, fn, x, training, who):
     tape = Tape(who)
     leaf = tape.input(x)
     with tape.recording():
-        y = _resolve(fn(leaf))
+        y = resolve(fn(leaf))
     ctx.act_tape = (tape, leaf, y)
     return _same_shape(_float32_output(y, who), x, who)
 
@@ -1447,7 +1443,7 @@ def loss_values(fn, who, y_true, y_pred, sample_weight=None, scale=None, grad=No
     tape = Tape(who)
     leaf = tape.input(y_pred)
     with tape.recording():
-        v = _resolve(fn(y_true, leaf))
+        v = resolve(fn(y_true, leaf))
     values = _float32_output(v, who)
     per = _per_sample(values, rows, who)
     w = np.ones(rows, np.float32) if sample_weight is None else \
@@ -1504,7 +1500,7 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     outs = list(zip(first, second)) if multi_out else [(first, second)]
     result = []
     for a, b in outs:
-        sa, sb = np.shape(_constant(a)), np.shape(_constant(b))
+        sa, sb = np.shape(value_of(a)), np.shape(value_of(b))
         if len(sa) != len(sb):
             result.append((None,) * len(sa))
         else:

@@ -36,7 +36,7 @@ class Loss:
     # --------------------------------------------------------- for users
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        if autodiff.any_traced((autodiff._resolve(y_pred), autodiff._resolve(y_true))):
+        if autodiff.any_traced((autodiff.resolve(y_pred), autodiff.resolve(y_true))):
             return self._traced_call(y_true, y_pred, sample_weight)
         y_pred = np.asarray(y_pred, dtype=np.float32)
         if y_pred.ndim == 1:
@@ -57,12 +57,12 @@ class Loss:
 
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""
-        y_pred = autodiff._resolve(y_pred)
+        y_pred = autodiff.resolve(y_pred)
         if y_pred.ndim == 1:
             y_pred = ops.reshape(y_pred, (-1, 1))
             if not self.sparse:
-                y_true = np.asarray(autodiff._constant(y_true)).reshape(-1, 1)
-        y_true = self.prepare_targets(autodiff._constant(y_true), y_pred.shape)
+                y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
+        y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
         per = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
             per = ops.multiply(per, np.asarray(sample_weight, np.float32))

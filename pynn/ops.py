@@ -41,7 +41,17 @@ __all__ = [
     "l2_normalize_grad",
     "embedding", "embedding_grad",
     "lstm", "lstm_grad", "gru", "gru_grad", "simple_rnn", "simple_rnn_grad",
-    "RecurrentTrace", "RecurrentGrads", "RECURRENT_ACTIVATIONS",
+    "RecurrentTrace", "RecurrentGrads", "RECURRENT_ACTIVATIONS", "gemm_nd",
+    # NumPy-style functions (Keras 3's keras.ops names)
+    "divide", "true_divide", "power", "negative", "abs", "absolute", "exp", "log", "log1p",
+    "expm1", "sqrt", "square", "sin", "cos", "reciprocal", "sign", "floor", "ceil", "round",
+    "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+    "logical_or", "logical_not", "clip", "where", "cast", "convert_to_tensor",
+    "stop_gradient", "shape", "ndim", "zeros", "ones", "zeros_like", "ones_like", "one_hot",
+    "argmax", "argmin", "sum", "max", "min", "prod", "mean", "var", "std", "cumsum",
+    "logsumexp", "log_softmax", "softsign", "silu", "norm", "normalize", "reshape",
+    "transpose", "expand_dims", "squeeze", "stack", "split", "take", "tile", "repeat", "flip",
+    "moveaxis", "swapaxes", "broadcast_to", "pad", "tensordot", "dot",
 ]
 
 ACTIVATIONS = {
@@ -64,6 +74,8 @@ LOSS_KINDS = {
 # presence sends a call to the tape, and the recorded form of each function.
 _TRACED = set()
 _TAPE_OPS = {}
+# A NumPy array, the usual operand, is told apart by one identity test.
+_ndarray = np.ndarray
 
 
 def _traced(name, *args, **kwargs):
@@ -104,7 +116,8 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     broadcast): one GEMM when only ``a`` has batch axes, a batched GEMM
     otherwise.
     """
-    if type(a) in _TRACED or type(b) in _TRACED:
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
@@ -192,7 +205,9 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
-    if type(x) in _TRACED or type(kernel) in _TRACED or type(bias) in _TRACED:
+    if (type(x) is not _ndarray and type(x) in _TRACED
+            or type(kernel) is not _ndarray and type(kernel) in _TRACED
+            or bias is not None and type(bias) in _TRACED):
         return _traced("dense", x, kernel, bias, activation, alpha=alpha, out=out)
     code = _act_code(activation)
     if alpha is None:
@@ -229,7 +244,8 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
-    if type(x) in _TRACED or type(bias) in _TRACED:
+    if (type(x) is not _ndarray and type(x) in _TRACED
+            or bias is not None and type(bias) in _TRACED):
         return _traced("activation", x, name, bias=bias, alpha=alpha, out=out)
     code = _act_code(name)
     x = _c32(x)
@@ -320,7 +336,7 @@ def swish(x, out=None):
 
 
 def softmax(x, axis=-1, out=None):
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("softmax", x, axis=axis, out=out)
     x = _f32(x)
     if axis not in (-1, x.ndim - 1):
@@ -339,7 +355,8 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     the gradient of ``sum(sample_weight * losses) / scale`` with respect to
     ``y_pred`` (``scale`` defaults to the number of samples).
     """
-    if type(y_pred) in _TRACED or type(y_true) in _TRACED:
+    if (type(y_pred) is not _ndarray and type(y_pred) in _TRACED
+            or type(y_true) is not _ndarray and type(y_true) in _TRACED):
         return _traced("loss", kind, y_true, y_pred, sample_weight, scale, grad, out)
     try:
         code = LOSS_KINDS[kind]
@@ -363,7 +380,8 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                 grad=None, out=None):
     """Sparse categorical cross-entropy of ``y_pred`` (rows x classes) against
     integer ``labels`` (rows), with its gradient as in :func:`loss`."""
-    if type(y_pred) in _TRACED or type(labels) in _TRACED:
+    if (type(y_pred) is not _ndarray and type(y_pred) in _TRACED
+            or type(labels) is not _ndarray and type(labels) in _TRACED):
         return _traced("sparse_loss", labels, y_pred, from_logits, sample_weight, scale, grad,
                        out)
     y_pred = _c32(y_pred, "y_pred")
@@ -910,7 +928,8 @@ _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4}
 
 
 def _binary(name, a, b, out):
-    if type(a) in _TRACED or type(b) in _TRACED:
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced(name, a, b, out=out)
     a, b = _c32(a, f"{name}: a"), _c32(b, f"{name}: b")
     if a.shape != b.shape:
@@ -954,7 +973,8 @@ def minimum(a, b, out=None):
 def axpby(alpha, a, beta=0.0, b=None, out=None):
     """``alpha * a + beta * b`` (``alpha * a`` without ``b``) for arrays of
     one shape; ``out`` may be ``a`` or ``b``."""
-    if type(a) in _TRACED or type(b) in _TRACED:
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("axpby", alpha, a, beta, b, out=out)
     a = _c32(a, "axpby: a")
     if b is not None:
@@ -1009,7 +1029,7 @@ def concatenate(xs, axis=-1, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
     equal), copied in C block by block."""
     xs = list(xs)
-    if builtins.any(type(x) in _TRACED for x in xs):
+    if builtins.any(type(x) is not _ndarray and type(x) in _TRACED for x in xs):
         return _traced("concatenate", xs, axis=axis, out=out)
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
@@ -1064,7 +1084,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """``a[i] @ b[i]`` for each i of two 3-D arrays, optionally transposing
     the last two axes of either."""
-    if type(a) in _TRACED or type(b) in _TRACED:
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("batch_matmul", a, b, transpose_a, transpose_b, out=out)
     a, b = _c32(a, "batch_matmul: a"), _c32(b, "batch_matmul: b")
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
@@ -1083,7 +1104,7 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     """``x / sqrt(max(sum(x**2, axis), epsilon))`` (Keras's l2_normalize).
     ``norms``, when given, receives the reciprocal norms the gradient
     needs (one per vector)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("l2_normalize", x, axis=axis, epsilon=epsilon, out=out, norms=norms)
     x = _c32(x, "l2_normalize: x")
     axis = _axis(axis, x.ndim, "l2_normalize")
@@ -1495,12 +1516,13 @@ def _axis_arg(axis):
 
 def _plain(x):
     """The value of a traced array or weight (no gradient), else x."""
-    return x.value if type(x) in _TRACED else x
+    return x.value if type(x) is not _ndarray and type(x) in _TRACED else x
 
 
 def divide(x1, x2):
     """``x1 / x2`` elementwise (NumPy broadcasting)."""
-    if type(x1) in _TRACED or type(x2) in _TRACED:
+    if (type(x1) is not _ndarray and type(x1) in _TRACED
+            or type(x2) is not _ndarray and type(x2) in _TRACED):
         return _traced("divide", x1, x2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.true_divide(_f32(x1, "divide: x1"), _f32(x2, "divide: x2"), dtype=np.float32)
@@ -1511,21 +1533,22 @@ true_divide = divide
 
 def power(x1, x2):
     """``x1 ** x2`` elementwise."""
-    if type(x1) in _TRACED or type(x2) in _TRACED:
+    if (type(x1) is not _ndarray and type(x1) in _TRACED
+            or type(x2) is not _ndarray and type(x2) in _TRACED):
         return _traced("power", x1, x2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.power(_f32(x1, "power: x1"), _f32(x2, "power: x2"))
 
 
 def negative(x):
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("negative", x)
     return np.negative(_f32(x))
 
 
 def _unary_math(name, fn):
     def op(x):
-        if type(x) in _TRACED:
+        if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return fn(_f32(x, f"{name}: x"))
@@ -1547,7 +1570,7 @@ cos = _unary_math("cos", np.cos)
 
 def square(x):
     """``x * x`` elementwise."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("square", x)
     x = _f32(x, "square: x")
     return multiply(x, x)
@@ -1601,7 +1624,9 @@ def logical_not(x):
 def clip(x, x_min, x_max):
     """x limited to [x_min, x_max] (either may be None); the gradient
     passes where x is inside, as TensorFlow's clip_by_value."""
-    if type(x) in _TRACED or type(x_min) in _TRACED or type(x_max) in _TRACED:
+    if (type(x) is not _ndarray and type(x) in _TRACED
+            or type(x_min) is not _ndarray and type(x_min) in _TRACED
+            or type(x_max) is not _ndarray and type(x_max) in _TRACED):
         if x_min is not None:
             x = maximum(x, x_min)
         return x if x_max is None else minimum(x, x_max)
@@ -1615,21 +1640,22 @@ def where(condition, x1=None, x2=None):
         return np.nonzero(_plain(condition))
     if x1 is None or x2 is None:
         raise ValueError("where: give both x1 and x2, or neither")
-    if type(x1) in _TRACED or type(x2) in _TRACED:
+    if (type(x1) is not _ndarray and type(x1) in _TRACED
+            or type(x2) is not _ndarray and type(x2) in _TRACED):
         return _traced("where", condition, x1, x2)
     return np.where(_plain(condition), _array(x1), _array(x2))
 
 
 def cast(x, dtype):
     """x as ``dtype`` (a cast to an integer or boolean type is a constant)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("cast", x, dtype)
     return np.asarray(x).astype(dtype)
 
 
 def convert_to_tensor(x, dtype=None, sparse=None):
     """x as an array (traced arrays as they are)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return x if dtype is None else cast(x, dtype)
     a = _array(x)
     return a if dtype is None else a.astype(dtype)
@@ -1637,7 +1663,7 @@ def convert_to_tensor(x, dtype=None, sparse=None):
 
 def stop_gradient(variable):
     """The value, as a constant: no gradient flows back through it."""
-    if type(variable) in _TRACED:
+    if type(variable) is not _ndarray and type(variable) in _TRACED:
         return _traced("stop_gradient", variable)
     return variable
 
@@ -1689,7 +1715,7 @@ def argmin(x, axis=None, keepdims=False):
 
 def _reduction(name, fn):
     def op(x, axis=None, keepdims=False):
-        if type(x) in _TRACED:
+        if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x, axis=axis, keepdims=keepdims)
         return fn(_array(x), axis=_axis_arg(axis), keepdims=keepdims)
     op.__name__ = op.__qualname__ = name
@@ -1705,7 +1731,7 @@ prod = _reduction("prod", np.prod)
 
 def mean(x, axis=None, keepdims=False):
     """The mean over ``axis`` (all axes when None), float32."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("mean", x, axis=axis, keepdims=keepdims)
     return np.mean(_f32(x, "mean: x"), axis=_axis_arg(axis), keepdims=keepdims,
                    dtype=np.float32)
@@ -1713,7 +1739,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, keepdims=False):
     """The variance over ``axis`` (the mean squared deviation)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         centered = subtract(x, mean(x, axis=axis, keepdims=True))
         return mean(square(centered), axis=axis, keepdims=keepdims)
     return np.var(_f32(x, "var: x"), axis=_axis_arg(axis), keepdims=keepdims,
@@ -1721,7 +1747,7 @@ def var(x, axis=None, keepdims=False):
 
 
 def std(x, axis=None, keepdims=False):
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return sqrt(var(x, axis=axis, keepdims=keepdims))
     return np.std(_f32(x, "std: x"), axis=_axis_arg(axis), keepdims=keepdims,
                   dtype=np.float32)
@@ -1729,7 +1755,7 @@ def std(x, axis=None, keepdims=False):
 
 def cumsum(x, axis=None, dtype=None):
     """Cumulative sums along ``axis`` (over the flattened array when None)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("cumsum", x, axis=axis)
     return np.cumsum(_array(x), axis=axis, dtype=dtype)
 
@@ -1756,7 +1782,7 @@ silu = swish
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (ord None/2, 1, inf, -inf, 0, any p) over ``axis``, and
     the Frobenius norm of matrices, as NumPy's linalg.norm."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.asarray(np.linalg.norm(_f32(x, "norm: x"), ord=ord, axis=_axis_arg(axis),
                                          keepdims=keepdims), np.float32)
     over = tuple(range(x.ndim)) if axis is None else _axis_arg(axis)
@@ -1790,7 +1816,7 @@ def normalize(x, axis=-1, order=2, epsilon=None):
 
 def reshape(x, newshape):
     """x with the shape ``newshape`` (one entry may be -1)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("reshape", x, tuple(newshape) if isinstance(newshape, list)
                        else newshape)
     return np.reshape(x, newshape)
@@ -1798,14 +1824,14 @@ def reshape(x, newshape):
 
 def transpose(x, axes=None):
     """x with its axes permuted (reversed when ``axes`` is None)."""
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("transpose", x, axes)
     return np.transpose(x, axes)
 
 
 def expand_dims(x, axis):
     """x with a new axis of size 1 at ``axis`` (or at each of several)."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.expand_dims(x, _axis_arg(axis))
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
     out = list(x.shape)
@@ -1817,7 +1843,7 @@ def expand_dims(x, axis):
 
 def squeeze(x, axis=None):
     """x without its axes of size 1 (or only those in ``axis``)."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.squeeze(x, _axis_arg(axis))
     s = x.shape
     if axis is None:
@@ -1833,14 +1859,14 @@ def squeeze(x, axis=None):
 def stack(x, axis=0):
     """The arrays ``x`` (one shape) joined along a new axis."""
     xs = list(x)
-    if not builtins.any(type(v) in _TRACED for v in xs):
+    if not builtins.any(type(v) is not _ndarray and type(v) in _TRACED for v in xs):
         return np.stack([_array(v) for v in xs], axis=axis)
     return concatenate([expand_dims(v, axis) for v in xs], axis=axis)
 
 
 def split(x, indices_or_sections, axis=0):
     """Pieces of x along ``axis``: ``n`` equal ones, or cut at indices."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.split(x, indices_or_sections, axis=axis)
     size = x.shape[axis]
     if np.ndim(indices_or_sections) == 0:
@@ -1858,7 +1884,7 @@ def split(x, indices_or_sections, axis=0):
 def take(x, indices, axis=None):
     """The elements at ``indices`` along ``axis`` (the flattened array when
     None); on traced arrays the gradient adds up repeated indices."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.take(x, _plain(indices), axis=axis)
     if axis is None:
         return reshape(x, (-1,))[np.asarray(_plain(indices))]
@@ -1867,7 +1893,7 @@ def take(x, indices, axis=None):
 
 def tile(x, repeats):
     """x repeated ``repeats`` times along each axis, as NumPy's tile."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.tile(x, repeats)
     reps = (int(repeats),) if np.ndim(repeats) == 0 else tuple(int(r) for r in repeats)
     if len(reps) > x.ndim:
@@ -1881,7 +1907,7 @@ def tile(x, repeats):
 
 def repeat(x, repeats, axis=None):
     """Each element repeated ``repeats`` times along ``axis``."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.repeat(x, repeats, axis=axis)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
@@ -1890,7 +1916,7 @@ def repeat(x, repeats, axis=None):
 
 def flip(x, axis=None):
     """x reversed along ``axis`` (every axis when None)."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.flip(x, axis)
     axes = range(x.ndim) if axis is None else \
         [int(a) % x.ndim for a in ((axis,) if np.ndim(axis) == 0 else axis)]
@@ -1900,7 +1926,7 @@ def flip(x, axis=None):
 
 def moveaxis(x, source, destination):
     """x with the axes ``source`` moved to ``destination``."""
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.moveaxis(x, source, destination)
     src = [int(a) % x.ndim for a in ((source,) if np.ndim(source) == 0 else source)]
     dst = [int(a) % x.ndim for a in ((destination,) if np.ndim(destination) == 0
@@ -1912,7 +1938,7 @@ def moveaxis(x, source, destination):
 
 
 def swapaxes(x, axis1, axis2):
-    if type(x) not in _TRACED:
+    if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.swapaxes(x, axis1, axis2)
     order = list(range(x.ndim))
     a, b = int(axis1) % x.ndim, int(axis2) % x.ndim
@@ -1921,7 +1947,7 @@ def swapaxes(x, axis1, axis2):
 
 
 def broadcast_to(x, shape):
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("broadcast_to", x, tuple(shape))
     return np.broadcast_to(x, shape)
 
@@ -1930,7 +1956,7 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     """x padded by ``pad_width`` (NumPy's forms); traced arrays take the
     constant mode."""
     value = 0 if constant_values is None else constant_values
-    if type(x) in _TRACED:
+    if type(x) is not _ndarray and type(x) in _TRACED:
         if mode != "constant":
             raise ValueError(f"pad: mode {mode!r} has no gradient rule here; use "
                              f"mode='constant'")
