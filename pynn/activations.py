@@ -2,8 +2,17 @@
 
 Each public function applies the activation to an array (through pynn.ops).
 Layers keep the name and let the kernels fuse it with their output pass.
+
+Any other Python function of an array (``activation=my_fn``, written with
+pynn.ops, pynn.backend or NumPy operators) is kept as the function: the
+layer applies it after its kernel and trains through it by
+differentiating it (pynn.autodiff).  A custom object registered under a
+name (``get_custom_objects()['my_fn'] = my_fn``, or an Activation layer
+there, as Keras 2 scripts do) is found by that name.
 """
 from . import ops
+from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
+    serialize_function
 
 _ALIASES = {None: "linear", "linear": "linear", "relu": "relu", "relu6": "relu6",
             "leaky_relu": "leaky_relu", "elu": "elu", "sigmoid": "sigmoid",
@@ -14,15 +23,37 @@ _ALIASES = {None: "linear", "linear": "linear", "relu": "relu", "relu6": "relu6"
 
 def get(identifier):
     """The canonical activation name for a name or one of this module's
-    functions; raises ValueError naming the unknown activation."""
+    functions; any other function (or a registered custom object's name,
+    or a config's description of one) as the function itself.  Raises
+    ValueError naming an unknown activation."""
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
         return identifier.__name__
     if isinstance(identifier, str) or identifier is None:
         key = identifier.lower() if isinstance(identifier, str) else None
         if key in _ALIASES:
             return _ALIASES[key]
+        custom = lookup(identifier) if identifier is not None else None
+        if custom is not None:
+            # Keras 2 scripts register Activation(fn) layers under a name.
+            return get(getattr(custom, "activation", custom))
+    elif is_function_description(identifier):
+        return get(deserialize_function(identifier, "activation"))
+    elif callable(identifier):
+        return identifier
     raise ValueError(f"Unknown activation {identifier!r}; expected one of "
-                     f"{sorted(k for k in _ALIASES if k)}")
+                     f"{sorted(k for k in _ALIASES if k)}, or a function")
+
+
+def serialize(activation):
+    """The config entry of an activation: its name, or a description of a
+    custom function."""
+    return activation if isinstance(activation, str) else serialize_function(activation)
+
+
+def name_of(activation):
+    """A printable name: the activation's, or the custom function's."""
+    return activation if isinstance(activation, str) else \
+        getattr(activation, "__name__", type(activation).__name__)
 
 
 def linear(x):

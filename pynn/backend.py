@@ -1,8 +1,12 @@
-"""Where kernels run: the CPU's SIMD level, the thread count, the build."""
+"""Where kernels run (the CPU's SIMD level, the thread count, the build),
+and Keras 2's backend functions (``from pynn import backend as K``)."""
+import builtins
 import sys
 import sysconfig
 
-from . import _kernels
+import numpy as np
+
+from . import _kernels, autodiff, ops, random
 
 
 def set_num_threads(n):
@@ -39,3 +43,545 @@ def show_config():
     """Print the compiler, OpenMP, the SIMD level chosen and the thread count."""
     for k, v in config().items():
         print(f"{k:>10}: {v}")
+
+
+# ---------------------------------------------------------------------
+# Keras 2's backend functions (``from keras import backend as K``), for the
+# layers, Lambda functions, activations and losses the books write with
+# them.  They take NumPy arrays and, while a layer trains, traced arrays
+# (pynn.autodiff); each is a thin form of a pynn.ops function with Keras
+# 2's defaults.  Random draws come from pynn's seeded generator.
+
+_EPSILON = 1e-7
+
+
+def epsilon():
+    """The fuzz factor of the numeric expressions (1e-7 by default)."""
+    return _EPSILON
+
+
+def set_epsilon(value):
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def floatx():
+    return "float32"
+
+
+def set_floatx(value):
+    if str(value) != "float32":
+        raise ValueError(f"set_floatx: pynn computes in float32, got {value!r}")
+
+
+def image_data_format():
+    return "channels_last"
+
+
+def set_image_data_format(data_format):
+    if data_format != "channels_last":
+        raise ValueError(f"set_image_data_format: pynn's data is channels_last, got "
+                         f"{data_format!r}")
+
+
+def cast_to_floatx(x):
+    return np.asarray(x, dtype=np.float32)
+
+
+def clear_session():
+    """Restart the automatic layer names (dense, dense_1, ...), as Keras's
+    clear_session does."""
+    from .layers.base import _name_counts
+    _name_counts.clear()
+
+
+def learning_phase():
+    """1 while a layer's call is being traced for training, else 0."""
+    return int(autodiff.active_tape() is not None)
+
+
+def is_keras_tensor(x):
+    from .models.node import KerasTensor
+    return isinstance(x, KerasTensor)
+
+
+# ------------------------------------------------------------ values
+
+def constant(value, dtype=None, shape=None, name=None):
+    a = np.asarray(value, dtype=dtype or np.float32)
+    return np.array(np.broadcast_to(a, shape)) if shape is not None else a
+
+
+def variable(value, dtype=None, name=None, constraint=None):
+    """A float32 array holding ``value`` (get_value/set_value read and
+    write it)."""
+    return np.array(value, dtype=dtype or np.float32)
+
+
+def get_value(x):
+    return np.array(ops._plain(x))
+
+
+def set_value(x, value):
+    if hasattr(x, "assign"):
+        x.assign(value)
+    else:
+        np.copyto(x, value)
+
+
+def batch_get_value(xs):
+    return [get_value(x) for x in xs]
+
+
+def eval(x):
+    return get_value(x)
+
+
+def shape(x):
+    return ops.shape(x)
+
+
+def int_shape(x):
+    """The shape as a tuple (None where a symbolic tensor's is unknown)."""
+    return ops.shape(x)
+
+
+def ndim(x):
+    return ops.ndim(x)
+
+
+def dtype(x):
+    return str(getattr(x, "dtype", np.asarray(x).dtype))
+
+
+def count_params(x):
+    return int(np.prod(ops.shape(x), dtype=np.int64))
+
+
+def zeros(shape, dtype=None, name=None):
+    return ops.zeros(shape, dtype)
+
+
+def ones(shape, dtype=None, name=None):
+    return ops.ones(shape, dtype)
+
+
+def eye(size, dtype=None, name=None):
+    return np.eye(size, dtype=dtype or np.float32)
+
+
+def zeros_like(x, dtype=None, name=None):
+    return ops.zeros_like(x, dtype)
+
+
+def ones_like(x, dtype=None, name=None):
+    return ops.ones_like(x, dtype)
+
+
+def identity(x, name=None):
+    return x
+
+
+def cast(x, dtype):
+    return ops.cast(x, dtype)
+
+
+def stop_gradient(variables):
+    if isinstance(variables, (list, tuple)):
+        return [ops.stop_gradient(v) for v in variables]
+    return ops.stop_gradient(variables)
+
+
+def print_tensor(x, message=""):
+    print(message, ops._plain(x))
+    return x
+
+
+def arange(start, stop=None, step=1, dtype="int32"):
+    return np.arange(start, stop, step, dtype=dtype)
+
+
+# ---------------------------------------------------------- random
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    return random.normal(shape, mean, stddev, dtype, seed)
+
+
+def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    return random.uniform(shape, minval, maxval, dtype, seed)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    return random.truncated_normal(shape, mean, stddev, dtype, seed)
+
+
+def random_binomial(shape, p=0.0, dtype=None, seed=None):
+    """1 with probability p, else 0."""
+    return (random.uniform(shape, seed=seed) < p).astype(dtype or np.float32)
+
+
+random_bernoulli = random_binomial
+
+
+def dropout(x, level, noise_shape=None, seed=None):
+    return random.dropout(x, level, noise_shape, seed)
+
+
+# ------------------------------------------------------------ math
+
+def sum(x, axis=None, keepdims=False):
+    return ops.sum(x, axis=axis, keepdims=keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    return ops.prod(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return ops.mean(x, axis=axis, keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    return ops.max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return ops.min(x, axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims=False):
+    return ops.var(x, axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return ops.std(x, axis=axis, keepdims=keepdims)
+
+
+def any(x, axis=None, keepdims=False):
+    return np.any(ops._plain(x), axis=axis, keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    return np.all(ops._plain(x), axis=axis, keepdims=keepdims)
+
+
+def argmax(x, axis=-1):
+    return ops.argmax(x, axis=axis)
+
+
+def argmin(x, axis=-1):
+    return ops.argmin(x, axis=axis)
+
+
+def cumsum(x, axis=0):
+    return ops.cumsum(x, axis=axis)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    return ops.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def square(x):
+    return ops.square(x)
+
+
+def abs(x):
+    return ops.abs(x)
+
+
+def sqrt(x):
+    """The square root of x, negative values taken as 0 (Keras 2's)."""
+    return ops.sqrt(ops.maximum(x, 0.0))
+
+
+def exp(x):
+    return ops.exp(x)
+
+
+def log(x):
+    return ops.log(x)
+
+
+def round(x):
+    return ops.round(x)
+
+
+def sign(x):
+    return ops.sign(x)
+
+
+def pow(x, a):
+    return ops.power(x, a)
+
+
+def clip(x, min_value, max_value):
+    """x limited to [min_value, max_value] (max_value below min_value is
+    raised to it, as in Keras 2)."""
+    if min_value is not None and max_value is not None and max_value < min_value:
+        max_value = min_value
+    return ops.clip(x, min_value, max_value)
+
+
+def equal(x, y):
+    return ops.equal(x, y)
+
+
+def not_equal(x, y):
+    return ops.not_equal(x, y)
+
+
+def greater(x, y):
+    return ops.greater(x, y)
+
+
+def greater_equal(x, y):
+    return ops.greater_equal(x, y)
+
+
+def less(x, y):
+    return ops.less(x, y)
+
+
+def less_equal(x, y):
+    return ops.less_equal(x, y)
+
+
+def maximum(x, y):
+    return ops.maximum(x, y)
+
+
+def minimum(x, y):
+    return ops.minimum(x, y)
+
+
+def sin(x):
+    return ops.sin(x)
+
+
+def cos(x):
+    return ops.cos(x)
+
+
+# -------------------------------------------------- linear algebra
+
+def dot(x, y):
+    """Keras 2's dot: the last axis of x against the second-to-last of y
+    (the last, for a vector)."""
+    return ops.dot(x, y)
+
+
+def batch_dot(x, y, axes=None):
+    """Per sample (axis 0), the sum of products over ``axes`` (Keras 2's
+    default: the last axis of x against the second-to-last of y, or the
+    last when y is 2-D).  Two 2-D inputs give (batch, 1)."""
+    nx, ny = ops.ndim(x), ops.ndim(y)
+    if axes is None:
+        axes = (nx - 1, ny - 1 if ny == 2 else ny - 2)
+    elif np.ndim(axes) == 0:
+        axes = (int(axes), int(axes))
+    ax, ay = int(axes[0]) % nx, int(axes[1]) % ny
+    if ax == 0 or ay == 0:
+        raise ValueError(f"batch_dot: cannot sum over the batch axis, got axes {axes}")
+    sx, sy = ops.shape(x), ops.shape(y)
+    keep_x = [a for a in range(1, nx) if a != ax]
+    keep_y = [a for a in range(1, ny) if a != ay]
+    xm = ops.reshape(ops.transpose(x, [0] + keep_x + [ax]), (sx[0], -1, sx[ax]))
+    ym = ops.reshape(ops.transpose(y, [0, ay] + keep_y), (sy[0], sy[ay], -1))
+    out = ops.matmul(xm, ym)
+    shape = (sx[0],) + tuple(sx[a] for a in keep_x) + tuple(sy[a] for a in keep_y)
+    return ops.reshape(out, shape if len(shape) > 1 else (sx[0], 1))
+
+
+def transpose(x):
+    """x with its axes reversed."""
+    return ops.transpose(x)
+
+
+def permute_dimensions(x, pattern):
+    return ops.transpose(x, tuple(pattern))
+
+
+def l2_normalize(x, axis=None):
+    """x divided by its L2 norm over ``axis`` (the whole array when None)."""
+    if axis is None:
+        return ops.reshape(ops.l2_normalize(ops.reshape(x, (1, -1)), axis=-1), ops.shape(x))
+    return ops.l2_normalize(x, axis=axis)
+
+
+def bias_add(x, bias, data_format=None):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"bias_add: pynn's data is channels_last, got {data_format!r}")
+    return ops.add(x, bias)
+
+
+# ------------------------------------------------------------ shapes
+
+def reshape(x, shape):
+    return ops.reshape(x, tuple(shape))
+
+
+def expand_dims(x, axis=-1):
+    return ops.expand_dims(x, axis)
+
+
+def squeeze(x, axis):
+    return ops.squeeze(x, axis)
+
+
+def flatten(x):
+    return ops.reshape(x, (-1,))
+
+
+def batch_flatten(x):
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def concatenate(tensors, axis=-1):
+    return ops.concatenate(tensors, axis=axis)
+
+
+def stack(x, axis=0):
+    return ops.stack(x, axis=axis)
+
+
+def repeat_elements(x, rep, axis):
+    return ops.repeat(x, rep, axis=axis)
+
+
+def repeat(x, n):
+    """(batch, dim) -> (batch, n, dim)."""
+    return ops.repeat(ops.expand_dims(x, 1), n, axis=1)
+
+
+def tile(x, n):
+    return ops.tile(x, n)
+
+
+def gather(reference, indices):
+    return ops.take(reference, indices, axis=0)
+
+
+def one_hot(indices, num_classes):
+    return ops.one_hot(indices, num_classes)
+
+
+def reverse(x, axes):
+    return ops.flip(x, axes)
+
+
+def slice(x, start, size):
+    return x[tuple(builtins.slice(int(s), int(s) + int(n)) for s, n in zip(start, size))]
+
+
+def temporal_padding(x, padding=(1, 1)):
+    return ops.pad(x, ((0, 0), tuple(padding), (0, 0)))
+
+
+def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"spatial_2d_padding: pynn's data is channels_last, got "
+                         f"{data_format!r}")
+    return ops.pad(x, ((0, 0), tuple(padding[0]), tuple(padding[1]), (0, 0)))
+
+
+def switch(condition, then_expression, else_expression):
+    """then_expression where condition holds, else else_expression (either
+    may be a function of no arguments); a lower-rank condition applies to
+    whole trailing slices."""
+    then = then_expression() if callable(then_expression) else then_expression
+    other = else_expression() if callable(else_expression) else else_expression
+    cond = np.asarray(ops._plain(condition))
+    if cond.ndim == 0:
+        return then if cond else other
+    rank = builtins.max(ops.ndim(then), ops.ndim(other))
+    cond = cond.reshape(cond.shape + (1,) * (rank - cond.ndim))
+    return ops.where(cond, then, other)
+
+
+def in_train_phase(x, alt, training=None):
+    """x in training (while a layer's call is traced for it), alt
+    otherwise (either may be a function of no arguments)."""
+    if training is None:
+        training = learning_phase()
+    chosen = x if training else alt
+    return chosen() if callable(chosen) else chosen
+
+
+def in_test_phase(x, alt, training=None):
+    return in_train_phase(alt, x, training)
+
+
+# ----------------------------------------------------------------- nn
+
+def relu(x, alpha=0.0, max_value=None, threshold=0.0):
+    """Keras 2's relu: ``x`` above ``threshold`` (capped at max_value), and
+    ``alpha * (x - threshold)`` below it."""
+    if alpha == 0.0 and threshold == 0.0:
+        if max_value is None:
+            return ops.relu(x)
+        if max_value == 6:
+            return ops.relu6(x)
+    y = ops.multiply(x, ops.greater(ops._plain(x), threshold).astype(np.float32))
+    if max_value is not None:
+        y = ops.clip(y, 0.0, max_value)
+    if alpha != 0.0:
+        y = ops.subtract(y, ops.multiply(ops.relu(ops.subtract(threshold, x)), alpha))
+    return y
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha=alpha)
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def softplus(x):
+    return ops.softplus(x)
+
+
+def softsign(x):
+    return ops.softsign(x)
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def hard_sigmoid(x):
+    return ops.hard_sigmoid(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    """Elementwise binary cross-entropy (not averaged), as Keras 2's."""
+    if from_logits:
+        return ops.add(ops.subtract(ops.maximum(output, 0.0), ops.multiply(output, target)),
+                       ops.log1p(ops.exp(ops.negative(ops.abs(output)))))
+    p = ops.clip(output, _EPSILON, 1.0 - _EPSILON)
+    return ops.negative(ops.add(ops.multiply(target, ops.log(p)),
+                                ops.multiply(ops.subtract(1.0, target),
+                                             ops.log(ops.subtract(1.0, p)))))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Per-sample categorical cross-entropy over ``axis``, as Keras 2's
+    (probabilities are rescaled to sum to 1 and clipped)."""
+    if from_logits:
+        return ops.negative(ops.sum(ops.multiply(target, ops.log_softmax(output, axis=axis)),
+                                    axis=axis))
+    p = ops.divide(output, ops.sum(output, axis=axis, keepdims=True))
+    p = ops.clip(p, _EPSILON, 1.0 - _EPSILON)
+    return ops.negative(ops.sum(ops.multiply(target, ops.log(p)), axis=axis))
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """categorical_crossentropy against integer labels."""
+    out_shape = ops.shape(output)
+    labels = np.asarray(ops._plain(target)).reshape(out_shape[:axis % len(out_shape)])
+    onehot = ops.one_hot(labels, out_shape[axis], axis=axis)
+    return categorical_crossentropy(onehot, output, from_logits=from_logits, axis=axis)

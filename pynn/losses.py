@@ -5,10 +5,18 @@ per sample, as Keras's do; the classes reduce to the (weighted) mean.  Models
 train through :meth:`Loss.compute`, which also writes the gradient and, where
 the model's last layer applies a softmax or sigmoid, takes its logits and
 fuses the two into one stable kernel.
+
+A Python function ``loss=my_fn`` (``my_fn(y_true, y_pred)`` written with
+pynn.ops, pynn.backend or NumPy operators) becomes a
+:class:`LossFunctionWrapper`, whose gradient comes from differentiating the
+function (pynn.autodiff).  The losses and their functions may also be
+called on traced predictions inside such code (a custom layer's call).
 """
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
+from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
+    serialize_function
 
 
 class Loss:
@@ -28,6 +36,8 @@ class Loss:
     # --------------------------------------------------------- for users
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if autodiff.any_traced((autodiff.resolve(y_pred), autodiff.resolve(y_true))):
+            return self._traced_call(y_true, y_pred, sample_weight)
         y_pred = np.asarray(y_pred, dtype=np.float32)
         if y_pred.ndim == 1:
             y_pred = y_pred[:, None]
@@ -44,6 +54,28 @@ class Loss:
         if self.reduction == "sum":
             return np.float32(per.sum())
         return np.float32(per.sum() / max(per.size, 1))
+
+    def _traced_call(self, y_true, y_pred, sample_weight):
+        """__call__ on traced predictions: the same values, recorded."""
+        y_pred = autodiff.resolve(y_pred)
+        if y_pred.ndim == 1:
+            y_pred = ops.reshape(y_pred, (-1, 1))
+            if not self.sparse:
+                y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
+        y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
+        per = self.per_sample(y_true, y_pred)
+        if sample_weight is not None:
+            per = ops.multiply(per, np.asarray(sample_weight, np.float32))
+        if self.reduction == "none":
+            return per
+        if self.reduction == "sum":
+            return ops.sum(per)
+        return ops.divide(ops.sum(per), float(max(per.size, 1)))
+
+    def per_sample(self, y_true, y_pred):
+        """Per-sample losses of arrays prepared as for compute (traced
+        predictions included)."""
+        return ops.loss(self.fused_kind if self.from_logits else self.kind, y_true, y_pred)
 
     def get_config(self):
         return {"name": self.name, "from_logits": self.from_logits, "reduction": self.reduction}
@@ -146,6 +178,58 @@ class SparseCategoricalCrossentropy(Loss):
         return ops.sparse_loss(y_true, y_pred, from_logits=fused, sample_weight=sample_weight,
                                scale=scale, grad=grad)
 
+    def per_sample(self, y_true, y_pred):
+        if y_pred.ndim > 2:
+            y_pred = ops.reshape(y_pred, (-1, y_pred.shape[-1]))
+        return ops.sparse_loss(y_true, y_pred, from_logits=self.from_logits)
+
+
+class LossFunctionWrapper(Loss):
+    """A loss function ``fn(y_true, y_pred, **kwargs)`` written with
+    pynn.ops, pynn.backend or NumPy operators.  It returns one value per
+    sample (values with the batch first are averaged over the other axes)
+    or a scalar; training differentiates it with respect to ``y_pred``.
+    Targets are passed as float32 arrays, with the output's rank where the
+    output has one unit."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, **kwargs):
+        if not callable(fn):
+            fn = deserialize_function(fn, f"loss {name!r}")
+        self.fn = fn
+        self.fn_kwargs = kwargs
+        super().__init__(reduction=reduction,
+                         name=name or getattr(fn, "__name__", type(fn).__name__))
+
+    def _call_fn(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def prepare_targets(self, y, output_shape, where="the model's output"):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}: targets must be numeric, got dtype {y.dtype}")
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        if y.ndim == len(output_shape) - 1 and output_shape[-1] == 1:
+            y = y.reshape(y.shape + (1,))
+        if not ops.all_finite(y):
+            raise ValueError(f"{self.name}: targets contain NaN or infinite values")
+        return y
+
+    def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
+        return autodiff.loss_values(self._call_fn, f"loss {self.name!r}", y_true, y_pred,
+                                    sample_weight, scale, grad)
+
+    def per_sample(self, y_true, y_pred):
+        values = self._call_fn(y_true, y_pred)
+        if ops.ndim(values) == 0:
+            return ops.multiply(values, np.ones(ops.shape(y_pred)[0], np.float32))
+        if ops.ndim(values) == 1:
+            return values
+        return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction,
+                "fn": serialize_function(self.fn), **self.fn_kwargs}
+
 
 _NAME_TO_CLASS = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
@@ -179,7 +263,9 @@ sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
 
 def get(identifier):
     """A Loss instance from a name, a class, a function of this module or an
-    instance; raises ValueError naming an unknown loss."""
+    instance; any other function (or a registered custom object's name, or
+    a config's description of one) as a LossFunctionWrapper.  Raises
+    ValueError naming an unknown loss."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
@@ -192,9 +278,23 @@ def get(identifier):
             {c.__name__: c for c in _CLASS_TO_NAME}:
         cls = {c.__name__: c for c in _CLASS_TO_NAME}[identifier["class_name"]]
         return cls.from_config(identifier.get("config", {}))
+    if is_function_description(identifier):
+        return LossFunctionWrapper(deserialize_function(identifier, "loss"))
+    if isinstance(identifier, dict) and identifier.get("class_name") == "LossFunctionWrapper":
+        return LossFunctionWrapper.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str) and lookup(identifier) is not None:
+        return get(lookup(identifier))
+    if callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)
     raise ValueError(f"Unknown loss {identifier!r}; expected one of "
-                     f"{sorted(k for k in _NAME_TO_CLASS if k.islower())}")
+                     f"{sorted(k for k in _NAME_TO_CLASS if k.islower())}, or a function "
+                     f"of (y_true, y_pred)")
 
 
 def serialize(loss):
+    """A loss's config entry (a custom function's description for a
+    LossFunctionWrapper, as Keras 3 writes it)."""
+    if isinstance(loss, LossFunctionWrapper) and not loss.fn_kwargs and \
+            loss.reduction == "sum_over_batch_size":
+        return serialize_function(loss.fn)
     return {"class_name": type(loss).__name__, "config": loss.get_config()}

@@ -4,11 +4,13 @@
 from the loss, as Keras picks it.  A metric sees the model's output as
 probabilities, or as logits when the model fused its output activation into
 the loss (accuracy is the same on both; mae/mse are taken after the
-activation).
+activation).  A Python function ``fn(y_true, y_pred)`` is a metric too
+(:class:`MeanMetricWrapper`).
 """
 import numpy as np
 
 from . import ops
+from .utils.custom_objects import deserialize_function, is_function_description, lookup
 
 
 class Metric:
@@ -159,6 +161,30 @@ class LossMetric(Metric):
         return self.loss.compute(y_true, y_pred, fused=logits_of is not None)
 
 
+class MeanMetricWrapper(Metric):
+    """A metric function ``fn(y_true, y_pred)`` (NumPy arrays in, a scalar
+    or values with the batch first out): the running mean of its values
+    per sample."""
+
+    def __init__(self, fn, name=None, **kwargs):
+        self.fn = fn
+        self.fn_kwargs = kwargs
+        super().__init__(name or getattr(fn, "__name__", type(fn).__name__))
+
+    def values(self, y_true, y_pred, logits_of=None):
+        if logits_of is not None:
+            y_pred = ops.activation(y_pred, logits_of)
+        v = np.asarray(self.fn(y_true, y_pred, **self.fn_kwargs), dtype=np.float32)
+        rows = y_pred.shape[0]
+        if v.ndim == 0:
+            return np.full(rows, v, np.float32)
+        if v.shape[0] != rows:
+            raise ValueError(f"metric {self.name!r} returned values of shape {v.shape} for a "
+                             f"batch of {rows}; a metric returns a scalar or one value per "
+                             f"sample")
+        return v.reshape(rows, -1).mean(axis=1)
+
+
 # Keras's metric functions: per-sample values of (y_true, y_pred).
 
 def _per_sample(cls, name, doc):
@@ -243,8 +269,15 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
         return _BY_NAME[identifier](name=identifier)
     if isinstance(identifier, str) and identifier in _LOSS_NAMES:
         return LossMetric(losses.get(identifier), name=identifier)
+    if is_function_description(identifier):
+        return MeanMetricWrapper(deserialize_function(identifier, "metric"))
+    if isinstance(identifier, str) and lookup(identifier) is not None:
+        return get(lookup(identifier), y_true_shape, y_pred_shape)
+    if callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)
     raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of "
-                     f"{sorted(_BY_NAME) + list(_LOSS_NAMES)}")
+                     f"{sorted(_BY_NAME) + list(_LOSS_NAMES)}, or a function of "
+                     f"(y_true, y_pred)")
 
 
 def serialize(metric):

@@ -7,7 +7,15 @@ return it, so a caller that keeps its buffers allocates nothing.
 
 This module is the seam between the layers and the kernels: layers, losses and
 optimizers compute only through it.
+
+It also has the NumPy-style functions of Keras 3's ``keras.ops`` (``sum``,
+``mean``, ``exp``, ``reshape``, ``stack``, ``norm``...), so code written
+for Keras runs on it.  Every function here also accepts the traced arrays
+of :mod:`pynn.autodiff` (what a layer's ``call()`` computes on while it
+trains): one type test at the top sends those to their recorded form, so a
+call on NumPy arrays pays nothing for it.
 """
+import builtins
 import collections
 import functools
 import numbers
@@ -15,6 +23,20 @@ import numbers
 import numpy as np
 
 from . import _kernels as _k
+
+# Keras 3's keras.ops names for NumPy's functions: on arrays they are
+# NumPy's (with NumPy's argument checks), on traced arrays recorded.
+NUMPY_STYLE = (
+    "divide", "true_divide", "power", "negative", "abs", "absolute", "exp", "log", "log1p",
+    "expm1", "sqrt", "square", "sin", "cos", "reciprocal", "sign", "floor", "ceil", "round",
+    "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+    "logical_or", "logical_not", "clip", "where", "cast", "convert_to_tensor",
+    "stop_gradient", "shape", "ndim", "zeros", "ones", "zeros_like", "ones_like", "one_hot",
+    "argmax", "argmin", "sum", "max", "min", "prod", "mean", "var", "std", "cumsum",
+    "logsumexp", "log_softmax", "softsign", "silu", "norm", "normalize", "reshape",
+    "expand_dims", "squeeze", "stack", "split", "take", "tile", "flip",
+    "moveaxis", "swapaxes", "broadcast_to", "tensordot", "dot",
+)
 
 __all__ = [
     "matmul", "dense", "dense_grad", "bias_add", "activation", "activation_grad", "bias_grad",
@@ -30,7 +52,8 @@ __all__ = [
     "conv_geometry", "conv_output_length", "pool_geometry", "padding_1d",
     "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
     "global_avg_pool2d", "global_max_pool2d", "global_pool2d_grad",
-    "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average", "fold_affine",
+    "moments", "channel_affine", "batch_norm_grad", "batch_norm_affine", "moving_average",
+    "fold_affine",
     "batch_norm_sums", "batch_norm_grad_from_sums",
     "add", "subtract", "multiply", "maximum", "minimum", "axpby", "extremum_grad",
     "reduce_to_shape", "concatenate", "concatenate_grad", "batch_matmul", "l2_normalize",
@@ -41,10 +64,10 @@ __all__ = [
     "affine_warp", "INTERPOLATIONS", "FILL_MODES",
     "group_norm", "group_norm_grad", "layer_norm", "layer_norm_grad", "combine_moments",
     "standardize_affine",
-    "transpose", "pad", "crop", "resize", "resize_grad", "resize_geometry", "repeat",
-    "repeat_grad",
+    "transpose", "spatial_pad", "spatial_crop", "resize", "resize_grad", "resize_geometry",
+    "repeat", "repeat_grad",
     "reverse", "time_mask", "time_mask_grad", "masked_mean", "masked_mean_grad",
-]
+] + list(NUMPY_STYLE)
 
 ACTIVATIONS = {
     "linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "sigmoid": 4,
@@ -80,6 +103,18 @@ def check_size(shape, what):
     if size > MAX_ARRAY_SIZE:
         raise ValueError(f"{what}: shape {tuple(shape)} holds {size:,} values, more than the "
                          f"{MAX_ARRAY_SIZE:,} a pynn array may hold")
+
+
+# Filled by pynn.autodiff (and the layers' Weight): the types whose
+# presence sends a call to the tape, and the recorded form of each function.
+_TRACED = set()
+_TAPE_OPS = {}
+# A NumPy array, the usual operand, is told apart by one identity test.
+_ndarray = np.ndarray
+
+
+def _traced(name, *args, **kwargs):
+    return _TAPE_OPS[name](*args, **kwargs)
 
 
 def _f32(x, name="x"):
@@ -141,7 +176,7 @@ def _alpha(alpha, name):
     if alpha is None:
         return DEFAULT_ALPHA.get(name, 0.0)
     a = _number(alpha, f"{name}: alpha")
-    if abs(a) == float("inf"):
+    if builtins.abs(a) == float("inf"):
         raise ValueError(f"{name}: alpha must be finite, got {alpha!r}")
     return a
 
@@ -173,12 +208,22 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
 
     ``a`` and ``b`` may be transposed views (``w.T``): they are read in place,
     never copied.  With ``beta != 0`` the product is accumulated into ``out``.
+    Other ranks follow NumPy's matmul (a vector is promoted, batch axes
+    broadcast): one GEMM when only ``a`` has batch axes, a batched GEMM
+    otherwise.
     """
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
+        return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
     alpha, beta = _number(alpha, "matmul: alpha"), _number(beta, "matmul: beta")
     if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"matmul: expected 2-D arrays, got shapes {a.shape} and {b.shape}")
+        if out is not None or beta != 0.0 or a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: out= and beta need 2-D arrays, and scalars have no "
+                             f"product; got shapes {a.shape} and {b.shape}")
+        y = _matmul_any_rank(a, b)
+        return y if alpha == 1.0 else axpby(alpha, y)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
                          f"({a.shape[1]} != {b.shape[0]})")
@@ -186,6 +231,44 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
         raise ValueError("matmul: beta != 0 needs out")
     out = _out(out, (a.shape[0], b.shape[1]), "matmul")
     return _k.sgemm(a, b, out, alpha, beta)
+
+
+def _matmul_any_rank(a, b):
+    """NumPy's matmul for arrays of any rank >= 1, through the GEMM kernels."""
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    y = gemm_nd(a2, b2)
+    if a.ndim == 1:
+        y = y.reshape(y.shape[:-2] + y.shape[-1:])
+    if b.ndim == 1:
+        y = y.reshape(y.shape[:-1])
+    return y
+
+
+def gemm_nd(a, b, transpose_a=False, transpose_b=False):
+    """``a @ b`` for float32 arrays of rank >= 2 (the last two axes of
+    either swapped when asked): one GEMM when only ``a`` has batch axes, a
+    batched GEMM otherwise, batch axes broadcast."""
+    sa = a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if transpose_a else a.shape[-2:])
+    sb = b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if transpose_b else b.shape[-2:])
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[-2]})")
+    if a.ndim == 2 and b.ndim == 2:
+        return matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+    if b.ndim == 2 and not transpose_a:
+        y = matmul(np.reshape(a, (-1, a.shape[-1])), b.T if transpose_b else b)
+        return y.reshape(sa[:-1] + (sb[-1],))
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} cannot "
+                         f"be broadcast together") from None
+    a3 = np.ascontiguousarray(np.broadcast_to(a, batch + a.shape[-2:]),
+                              dtype=np.float32).reshape((-1,) + a.shape[-2:])
+    b3 = np.ascontiguousarray(np.broadcast_to(b, batch + b.shape[-2:]),
+                              dtype=np.float32).reshape((-1,) + b.shape[-2:])
+    y = batch_matmul(a3, b3, transpose_a, transpose_b)
+    return y.reshape(batch + y.shape[-2:])
 
 
 def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
@@ -238,6 +321,10 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
+    if (type(x) is not _ndarray and type(x) in _TRACED
+            or type(kernel) is not _ndarray and type(kernel) in _TRACED
+            or bias is not None and type(bias) in _TRACED):
+        return _traced("dense", x, kernel, bias, activation, alpha=alpha, out=out)
     code = _act_code(activation)
     alpha = _alpha(alpha, activation)
     if out is not None:
@@ -277,6 +364,9 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
+    if (type(x) is not _ndarray and type(x) in _TRACED
+            or bias is not None and type(bias) in _TRACED):
+        return _traced("activation", x, name, bias=bias, alpha=alpha, out=out)
     code = _act_code(name)
     x = _c32(x, f"{name}: x")
     alpha = _alpha(alpha, name)
@@ -410,6 +500,8 @@ def swish(x, out=None):
 def softmax(x, axis=-1, out=None):
     """Softmax over ``axis`` (the last by default); another axis is moved
     last (a transposition in C) and back."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("softmax", x, axis=axis, out=out)
     x = _f32(x, "softmax: x")
     if x.ndim == 0:
         _integer(axis, "softmax: axis")
@@ -451,6 +543,9 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     the gradient of ``sum(sample_weight * losses) / scale`` with respect to
     ``y_pred`` (``scale`` defaults to the number of samples).
     """
+    if (type(y_pred) is not _ndarray and type(y_pred) in _TRACED
+            or type(y_true) is not _ndarray and type(y_true) in _TRACED):
+        return _traced("loss", kind, y_true, y_pred, sample_weight, scale, grad, out)
     try:
         code = LOSS_KINDS[kind]
     except (KeyError, TypeError):
@@ -484,7 +579,7 @@ def _loss_weights(kind, sample_weight, scale, rows):
             raise ValueError(f"{kind}: sample_weight has {sample_weight.size} values for "
                              f"{rows} samples")
     if scale is None:
-        scale = float(max(rows, 1))
+        scale = float(builtins.max(rows, 1))
     else:
         scale = _number(scale, f"{kind}: scale", low=0.0, low_open=True)
         if scale == float("inf"):
@@ -496,6 +591,10 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                 grad=None, out=None):
     """Sparse categorical cross-entropy of ``y_pred`` (rows x classes) against
     integer ``labels`` (rows), with its gradient as in :func:`loss`."""
+    if (type(y_pred) is not _ndarray and type(y_pred) in _TRACED
+            or type(labels) is not _ndarray and type(labels) in _TRACED):
+        return _traced("sparse_loss", labels, y_pred, from_logits, sample_weight, scale, grad,
+                       out)
     name = "sparse_categorical_crossentropy"
     y_pred = _at_least_1d(_c32(y_pred, f"{name}: y_pred"), f"{name}: y_pred")
     classes = y_pred.shape[-1]
@@ -542,7 +641,7 @@ def class_labels(labels, classes, name, out_of_range="raise"):
 
 def _finite(value, name, **bounds):
     v = _number(value, name, **bounds)
-    if abs(v) == float("inf"):
+    if builtins.abs(v) == float("inf"):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return v
 
@@ -753,7 +852,7 @@ def conv_output_length(size, kernel, stride, dilation, padding):
     if padding == "valid":
         return (size - span) // stride + 1, 0
     out = -(-size // stride)
-    total = max((out - 1) * stride + span - size, 0)
+    total = builtins.max((out - 1) * stride + span - size, 0)
     return out, total // 2
 
 
@@ -802,7 +901,7 @@ def _shape4(shape, name):
 def _conv_geometry(in_shape, kernel_hw, strides, padding, dilation_rate, name):
     sh, sw = _pair(strides, f"{name}: strides")
     dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
-    if min(sh, sw, dh, dw) < 1:
+    if builtins.min(sh, sw, dh, dw) < 1:
         raise ValueError(f"{name}: strides and dilation_rate must be >= 1, got "
                          f"{(sh, sw)} and {(dh, dw)}")
     if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
@@ -991,7 +1090,7 @@ def pool_geometry(in_shape, pool_size, strides, padding, name="pool2d"):
 def _pool_geometry(in_shape, pool_size, strides, padding, name):
     ph, pw = _pair(pool_size, f"{name}: pool_size")
     sh, sw = _pair(strides if strides is not None else (ph, pw), f"{name}: strides")
-    if min(ph, pw, sh, sw) < 1:
+    if builtins.min(ph, pw, sh, sw) < 1:
         raise ValueError(f"{name}: pool_size and strides must be >= 1, got "
                          f"{(ph, pw)} and {(sh, sw)}")
     p, _ = _padding(padding, name)
@@ -1264,6 +1363,9 @@ _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4}
 
 
 def _binary(name, a, b, out):
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
+        return _traced(name, a, b, out=out)
     a, b = _c32(a, f"{name}: a"), _c32(b, f"{name}: b")
     if a.shape != b.shape:
         try:
@@ -1307,6 +1409,9 @@ def minimum(a, b, out=None):
 def axpby(alpha, a, beta=0.0, b=None, out=None):
     """``alpha * a + beta * b`` (``alpha * a`` without ``b``) for arrays of
     one shape; ``out`` may be ``a`` or ``b``."""
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
+        return _traced("axpby", alpha, a, beta, b, out=out)
     a = _c32(a, "axpby: a")
     if b is not None:
         b = _c32(b, "axpby: b")
@@ -1354,8 +1459,9 @@ def reduce_to_shape(g, shape):
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
-    # (np.ascontiguousarray would turn a 0-d result into shape (1,))
-    return np.asarray(g.sum(axis=axes, dtype=np.float32)).reshape(shape)
+    # (np.ascontiguousarray would make a 0-d result 1-d)
+    out = np.asarray(g.sum(axis=axes, dtype=np.float32)).reshape(shape)
+    return out if out.flags.c_contiguous else np.ascontiguousarray(out)
 
 
 def _axis(axis, ndim, name):
@@ -1373,6 +1479,9 @@ def concatenate(xs, axis=-1, out=None):
     equal), copied in C block by block."""
     if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)):
         raise TypeError(f"concatenate: expected a list of arrays, got {type(xs).__name__}")
+    xs = list(xs)
+    if builtins.any(type(x) is not _ndarray and type(x) in _TRACED for x in xs):
+        return _traced("concatenate", xs, axis=axis, out=out)
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
@@ -1384,14 +1493,15 @@ def concatenate(xs, axis=-1, out=None):
             raise ValueError(f"concatenate: shapes {[t.shape for t in xs]} differ off axis "
                              f"{axis}")
     shape = list(xs[0].shape)
-    shape[axis] = sum(x.shape[axis] for x in xs)
+    shape[axis] = builtins.sum(x.shape[axis] for x in xs)
     out = _out(out, tuple(shape), "concatenate")
     rows = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
     ldd, offset = shape[axis] * inner, 0
     for x in xs:
         cols = x.shape[axis] * inner
-        _k.copy_block(x, 0, max(cols, 1), out, offset, max(ldd, 1), rows, cols)
+        _k.copy_block(x, 0, builtins.max(cols, 1), out, offset, builtins.max(ldd, 1), rows,
+                      cols)
         offset += cols
     return out
 
@@ -1406,7 +1516,7 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
     if outs is not None and len(outs) != len(sizes):
         raise ValueError(f"concatenate backward: {len(outs)} gradient arrays for "
                          f"{len(sizes)} inputs")
-    if sum(sizes) != dy.shape[axis]:
+    if builtins.sum(sizes) != dy.shape[axis]:
         raise ValueError(f"concatenate backward: sizes {list(sizes)} do not add up to "
                          f"{dy.shape[axis]}")
     rows = int(np.prod(dy.shape[:axis], dtype=np.int64))
@@ -1419,7 +1529,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
             shape = dy.shape[:axis] + (size,) + dy.shape[axis + 1:]
             o = np.empty(shape, np.float32) if outs[i] is True else \
                 _out(outs[i], shape, "concatenate backward")
-            _k.copy_block(dy, offset, max(lds, 1), o, 0, max(cols, 1), rows, cols)
+            _k.copy_block(dy, offset, builtins.max(lds, 1), o, 0, builtins.max(cols, 1), rows,
+                          cols)
             outs[i] = o
         offset += cols
     return outs
@@ -1428,6 +1539,9 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """``a[i] @ b[i]`` for each i of two 3-D arrays, optionally transposing
     the last two axes of either."""
+    if (type(a) is not _ndarray and type(a) in _TRACED
+            or type(b) is not _ndarray and type(b) in _TRACED):
+        return _traced("batch_matmul", a, b, transpose_a, transpose_b, out=out)
     a, b = _c32(a, "batch_matmul: a"), _c32(b, "batch_matmul: b")
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise ValueError(f"batch_matmul: expected two 3-D arrays with the same first "
@@ -1445,6 +1559,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     """``x / sqrt(max(sum(x**2, axis), epsilon))`` (Keras's l2_normalize).
     ``norms``, when given, receives the reciprocal norms the gradient
     needs (one per vector)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("l2_normalize", x, axis=axis, epsilon=epsilon, out=out, norms=norms)
     x = _c32(x, "l2_normalize: x")
     axis = _axis(axis, x.ndim, "l2_normalize")
     epsilon = _finite(epsilon, "l2_normalize: epsilon", low=0.0)
@@ -1944,7 +2060,7 @@ def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_paddin
     kernel's extent.  None sizes give None."""
     sh, sw = _pair(strides, f"{name}: strides")
     dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
-    if min(sh, sw, dh, dw) < 1:
+    if builtins.min(sh, sw, dh, dw) < 1:
         raise ValueError(f"{name}: strides and dilation_rate must be >= 1, got {(sh, sw)} and "
                          f"{(dh, dw)}")
     if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
@@ -1960,12 +2076,12 @@ def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_paddin
                              f"got {output_padding!r} for strides {(sh, sw)}")
         span = (int(k) - 1) * d + 1
         if padding == "valid":
-            extra = max(span, s) - span if op is None else op
+            extra = builtins.max(span, s) - span if op is None else op
             left = span - 1
             out = None if size is None else (size - 1) * s + span + extra
         else:
             total = s + span - 2 if op is None else span + span % 2 - 2 + op
-            left = min(total // 2 + total % 2, span - 1)
+            left = builtins.min(total // 2 + total % 2, span - 1)
             out = None if size is None else (size * s if op is None
                                              else (size - 1) * s + span % 2 + op)
         if out is not None and out < 1:
@@ -2073,6 +2189,10 @@ def conv2d_transpose_grad(x, kernel, dy, strides=(1, 1), padding="valid", output
 def transpose(x, axes=None, out=None):
     """``x.transpose(axes)`` (all axes reversed by default) as a new
     C-contiguous array, copied in C; at most 8 axes."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        if out is not None:
+            raise ValueError("transpose: out= is not available on traced arrays")
+        return _traced("transpose", x, axes)
     x = _c32(x, "transpose: x")
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
@@ -2105,7 +2225,7 @@ def _spatial_pairs(x, pairs, name):
     if pairs is None or len(pairs) != x.ndim - 2:
         raise ValueError(f"{name}: expected {x.ndim - 2} (before, after) pairs for an input of "
                          f"shape {x.shape}, got {pairs!r}")
-    if min(v for p in pairs for v in p) < 0:
+    if builtins.min(v for p in pairs for v in p) < 0:
         raise ValueError(f"{name}: sizes must be >= 0, got {pairs}")
     return pairs
 
@@ -2119,29 +2239,29 @@ def _shift(x, y, offsets, fill):
     return y
 
 
-def pad(x, padding, value=0.0, out=None):
+def spatial_pad(x, padding, value=0.0, out=None):
     """``x`` (batch, 1 to 3 spatial axes, channels) with ``padding[i] =
     (before, after)`` values equal to ``value`` added along spatial axis
     i (the zero padding layers; the gradient of ``crop``)."""
-    x = _c32(x, "pad: x")
-    pairs = _spatial_pairs(x, padding, "pad")
+    x = _c32(x, "spatial_pad: x")
+    pairs = _spatial_pairs(x, padding, "spatial_pad")
     shape = (x.shape[0],) + tuple(d + a + b for d, (a, b) in zip(x.shape[1:-1], pairs)) + \
         (x.shape[-1],)
-    out = _out(out, shape, "pad")
+    out = _out(out, shape, "spatial_pad")
     return _shift(x, out, [a for a, _ in pairs], value)
 
 
-def crop(x, cropping, out=None):
+def spatial_crop(x, cropping, out=None):
     """``x`` (batch, 1 to 3 spatial axes, channels) without ``cropping[i] =
     (before, after)`` values at the ends of spatial axis i (the cropping
     layers; the gradient of ``pad``)."""
-    x = _c32(x, "crop: x")
-    pairs = _spatial_pairs(x, cropping, "crop")
+    x = _c32(x, "spatial_crop: x")
+    pairs = _spatial_pairs(x, cropping, "spatial_crop")
     sizes = tuple(d - a - b for d, (a, b) in zip(x.shape[1:-1], pairs))
-    if min(sizes) < 0:
-        raise ValueError(f"crop: cropping {pairs} is more than the input of shape {x.shape} "
+    if builtins.min(sizes) < 0:
+        raise ValueError(f"spatial_crop: cropping {pairs} is more than the input of shape {x.shape} "
                          f"holds")
-    out = _out(out, (x.shape[0],) + sizes + (x.shape[-1],), "crop")
+    out = _out(out, (x.shape[0],) + sizes + (x.shape[-1],), "spatial_crop")
     return _shift(x, out, [-a for a, _ in pairs], 0.0)
 
 
@@ -2156,8 +2276,8 @@ def resize_geometry(height, width, size, crop_to_aspect_ratio=False):
     if not crop_to_aspect_ratio:
         return 0, 0, height, width
     th, tw = size
-    ch = max(min(height, int(float(width * th) / tw)), 1)
-    cw = max(min(width, int(float(height * tw) / th)), 1)
+    ch = builtins.max(builtins.min(height, int(float(width * th) / tw)), 1)
+    cw = builtins.max(builtins.min(width, int(float(height * tw) / th)), 1)
     return int(float(height - ch) / 2), int(float(width - cw) / 2), ch, cw
 
 
@@ -2218,10 +2338,23 @@ def _repeat_sizes(shape, repeats, axis, name):
     return int(repeats), axis, outer, inner
 
 
-def repeat(x, repeats, axis, out=None):
-    """``np.repeat(x, repeats, axis)`` for a positive integer ``repeats``:
-    each slice along ``axis`` repeated in place (UpSampling1D,
-    RepeatVector)."""
+def repeat(x, repeats, axis=None, out=None):
+    """``np.repeat(x, repeats, axis)``: each slice along ``axis`` (of the
+    flattened array when None) repeated; a positive integer ``repeats``
+    along an axis is copied in C (UpSampling1D, RepeatVector)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        if out is not None:
+            raise ValueError("repeat: out= is not available on traced arrays")
+        if axis is None:
+            x, axis = reshape(x, (-1,)), 0
+        return take(x, np.repeat(np.arange(x.shape[axis]), repeats), axis=axis)
+    if axis is None or not isinstance(repeats, (int, np.integer)):
+        y = np.repeat(_f32(x, "repeat: x"), repeats, axis=axis)
+        if out is None:
+            return np.ascontiguousarray(y)
+        out = _out(out, y.shape, "repeat")
+        np.copyto(out, y)
+        return out
     x = _c32(x, "repeat: x")
     repeats, axis, outer, inner = _repeat_sizes(x.shape, repeats, axis, "repeat")
     shape = x.shape[:axis] + (x.shape[axis] * repeats,) + x.shape[axis + 1:]
@@ -2532,3 +2665,498 @@ def masked_mean_grad(dy, weights, out=None):
     batch, _, steps = weights.shape
     out = _out(out, (batch, steps, dy.shape[-1]), "masked_mean backward")
     return batch_matmul(weights, dy.reshape(batch, 1, -1), transpose_a=True, out=out)
+
+
+
+
+# ------------------------------------------ NumPy-style (Keras 3's ops)
+#
+# Keras 3's keras.ops names, on NumPy arrays and on traced arrays alike.
+# Math without a C kernel is NumPy's, vectorized; products go through the
+# GEMM kernels.  Floating point results are float32; integer and boolean
+# arrays keep their dtype where NumPy keeps it (sum, max, reshape...).
+
+def _array(x):
+    """x as an array: floating point data as float32, other dtypes kept."""
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    return a.astype(np.float32) if a.dtype.kind == "f" and a.dtype != np.float32 else a
+
+
+def _axis_arg(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _plain(x):
+    """The value of a traced array or weight (no gradient), else x."""
+    return x.value if type(x) is not _ndarray and type(x) in _TRACED else x
+
+
+def divide(x1, x2):
+    """``x1 / x2`` elementwise (NumPy broadcasting)."""
+    if (type(x1) is not _ndarray and type(x1) in _TRACED
+            or type(x2) is not _ndarray and type(x2) in _TRACED):
+        return _traced("divide", x1, x2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(_f32(x1, "divide: x1"), _f32(x2, "divide: x2"), dtype=np.float32)
+
+
+true_divide = divide
+
+
+def power(x1, x2):
+    """``x1 ** x2`` elementwise."""
+    if (type(x1) is not _ndarray and type(x1) in _TRACED
+            or type(x2) is not _ndarray and type(x2) in _TRACED):
+        return _traced("power", x1, x2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.power(_f32(x1, "power: x1"), _f32(x2, "power: x2"))
+
+
+def negative(x):
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("negative", x)
+    return np.negative(_f32(x))
+
+
+def _unary_math(name, fn):
+    def op(x):
+        if type(x) is not _ndarray and type(x) in _TRACED:
+            return _traced(name, x)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(_f32(x, f"{name}: x"))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (float32)."
+    return op
+
+
+abs = _unary_math("abs", np.abs)
+absolute = abs
+exp = _unary_math("exp", np.exp)
+log = _unary_math("log", np.log)
+log1p = _unary_math("log1p", np.log1p)
+expm1 = _unary_math("expm1", np.expm1)
+sqrt = _unary_math("sqrt", np.sqrt)
+sin = _unary_math("sin", np.sin)
+cos = _unary_math("cos", np.cos)
+
+
+def square(x):
+    """``x * x`` elementwise."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("square", x)
+    x = _f32(x, "square: x")
+    return multiply(x, x)
+
+
+def reciprocal(x):
+    return divide(1.0, x)
+
+
+def _constant_math(name, fn):
+    def op(x):
+        return fn(_plain(x))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (f"Elementwise {name}: a constant (its gradient is zero wherever it "
+                  f"exists), also on traced arrays.")
+    return op
+
+
+sign = _constant_math("sign", np.sign)
+floor = _constant_math("floor", np.floor)
+ceil = _constant_math("ceil", np.ceil)
+
+
+def round(x, decimals=0):
+    """Elementwise rounding: a constant, also on traced arrays."""
+    return np.round(_plain(x), decimals)
+
+
+def _compare(name, fn):
+    def op(x1, x2):
+        return fn(_plain(x1), _plain(x2))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (a boolean array: a constant)."
+    return op
+
+
+equal = _compare("equal", np.equal)
+not_equal = _compare("not_equal", np.not_equal)
+greater = _compare("greater", np.greater)
+greater_equal = _compare("greater_equal", np.greater_equal)
+less = _compare("less", np.less)
+less_equal = _compare("less_equal", np.less_equal)
+logical_and = _compare("logical_and", np.logical_and)
+logical_or = _compare("logical_or", np.logical_or)
+
+
+def logical_not(x):
+    return np.logical_not(_plain(x))
+
+
+def clip(x, x_min, x_max):
+    """x limited to [x_min, x_max] (either may be None); the gradient
+    passes where x is inside, as TensorFlow's clip_by_value."""
+    if (type(x) is not _ndarray and type(x) in _TRACED
+            or type(x_min) is not _ndarray and type(x_min) in _TRACED
+            or type(x_max) is not _ndarray and type(x_max) in _TRACED):
+        if x_min is not None:
+            x = maximum(x, x_min)
+        return x if x_max is None else minimum(x, x_max)
+    return np.clip(_f32(x, "clip: x"), x_min, x_max).astype(np.float32)
+
+
+def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, else ``x2`` (with only the
+    condition: the indices where it holds)."""
+    if x1 is None and x2 is None:
+        return np.nonzero(_plain(condition))
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither")
+    if (type(x1) is not _ndarray and type(x1) in _TRACED
+            or type(x2) is not _ndarray and type(x2) in _TRACED):
+        return _traced("where", condition, x1, x2)
+    return np.where(_plain(condition), _array(x1), _array(x2))
+
+
+def cast(x, dtype):
+    """x as ``dtype`` (a cast to an integer or boolean type is a constant)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("cast", x, dtype)
+    return np.asarray(x).astype(dtype)
+
+
+def convert_to_tensor(x, dtype=None, sparse=None):
+    """x as an array (traced arrays as they are)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return x if dtype is None else cast(x, dtype)
+    a = _array(x)
+    return a if dtype is None else a.astype(dtype)
+
+
+def stop_gradient(variable):
+    """The value, as a constant: no gradient flows back through it."""
+    if type(variable) is not _ndarray and type(variable) in _TRACED:
+        return _traced("stop_gradient", variable)
+    return variable
+
+
+def shape(x):
+    """The shape as a tuple (of a NumPy, traced or symbolic array)."""
+    s = getattr(x, "shape", None)
+    return tuple(s) if s is not None else np.shape(x)
+
+
+def ndim(x):
+    return len(shape(x))
+
+
+def zeros(shape, dtype=None):
+    return np.zeros(shape, dtype or np.float32)
+
+
+def ones(shape, dtype=None):
+    return np.ones(shape, dtype or np.float32)
+
+
+def zeros_like(x, dtype=None):
+    v = _plain(x)
+    return np.zeros(np.shape(v), dtype or getattr(v, "dtype", np.float32))
+
+
+def ones_like(x, dtype=None):
+    v = _plain(x)
+    return np.ones(np.shape(v), dtype or getattr(v, "dtype", np.float32))
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None):
+    """Integer ids as one-hot rows (a constant)."""
+    ids = np.asarray(_plain(x)).astype(np.int64)
+    out = (ids[..., None] == np.arange(int(num_classes))).astype(dtype or np.float32)
+    return out if axis in (-1, out.ndim - 1) else np.moveaxis(out, -1, axis)
+
+
+def argmax(x, axis=None, keepdims=False):
+    return np.argmax(_plain(x), axis=axis, keepdims=keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return np.argmin(_plain(x), axis=axis, keepdims=keepdims)
+
+
+# ------------------------------------------------------------ reductions
+
+def _reduction(name, fn):
+    def op(x, axis=None, keepdims=False):
+        if type(x) is not _ndarray and type(x) in _TRACED:
+            return _traced(name, x, axis=axis, keepdims=keepdims)
+        return fn(_array(x), axis=_axis_arg(axis), keepdims=keepdims)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"The {name} over ``axis`` (all axes when None)."
+    return op
+
+
+sum = _reduction("sum", np.sum)
+max = _reduction("max", np.max)
+min = _reduction("min", np.min)
+prod = _reduction("prod", np.prod)
+
+
+def mean(x, axis=None, keepdims=False):
+    """The mean over ``axis`` (all axes when None), float32."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("mean", x, axis=axis, keepdims=keepdims)
+    return np.mean(_f32(x, "mean: x"), axis=_axis_arg(axis), keepdims=keepdims,
+                   dtype=np.float32)
+
+
+def var(x, axis=None, keepdims=False):
+    """The variance over ``axis`` (the mean squared deviation)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        centered = subtract(x, mean(x, axis=axis, keepdims=True))
+        return mean(square(centered), axis=axis, keepdims=keepdims)
+    return np.var(_f32(x, "var: x"), axis=_axis_arg(axis), keepdims=keepdims,
+                  dtype=np.float32)
+
+
+def std(x, axis=None, keepdims=False):
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return sqrt(var(x, axis=axis, keepdims=keepdims))
+    return np.std(_f32(x, "std: x"), axis=_axis_arg(axis), keepdims=keepdims,
+                  dtype=np.float32)
+
+
+def cumsum(x, axis=None, dtype=None):
+    """Cumulative sums along ``axis`` (over the flattened array when None)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("cumsum", x, axis=axis)
+    return np.cumsum(_array(x), axis=axis, dtype=dtype)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably."""
+    m = stop_gradient(max(x, axis=axis, keepdims=True))
+    m = np.where(np.isfinite(m), m, np.float32(0))
+    out = add(log(sum(exp(subtract(x, m)), axis=axis, keepdims=True)), m)
+    return out if keepdims else squeeze(out, axis)
+
+
+def log_softmax(x, axis=-1):
+    return subtract(x, logsumexp(x, axis=axis, keepdims=True))
+
+
+def softsign(x):
+    return divide(x, add(abs(x), 1.0))
+
+
+silu = swish
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector norms (ord None/2, 1, inf, -inf, 0, any p) over ``axis``, and
+    the Frobenius norm of matrices, as NumPy's linalg.norm."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.asarray(np.linalg.norm(_f32(x, "norm: x"), ord=ord, axis=_axis_arg(axis),
+                                         keepdims=keepdims), np.float32)
+    over = tuple(range(x.ndim)) if axis is None else _axis_arg(axis)
+    if ord in (None, 2, "fro") and (ord != 2 or np.ndim(over) == 0 or len(over) == 1
+                                     or axis is None and x.ndim == 1):
+        return sqrt(sum(square(x), axis=over, keepdims=keepdims))
+    if np.ndim(over) != 0 and len(over) > 1 and ord not in (None, "fro"):
+        raise ValueError(f"norm: the matrix norm ord={ord!r} has no gradient rule here; "
+                         f"use ord=None ('fro') or a vector norm")
+    if ord == 1:
+        return sum(abs(x), axis=over, keepdims=keepdims)
+    if ord == np.inf:
+        return max(abs(x), axis=over, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(abs(x), axis=over, keepdims=keepdims)
+    if ord == 0:
+        return np.sum(_plain(x) != 0, axis=over, keepdims=keepdims).astype(np.float32)
+    p = float(ord)
+    return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x divided by its norm along ``axis`` (Keras 3's ops.normalize)."""
+    if order == 2:
+        return l2_normalize(x, axis=axis, epsilon=1e-12 if epsilon is None else epsilon)
+    n = norm(x, ord=order, axis=axis, keepdims=True)
+    return divide(x, maximum(n, 1e-12 if epsilon is None else epsilon))
+
+
+# ----------------------------------------------------------------- shapes
+
+def reshape(x, newshape):
+    """x with the shape ``newshape`` (one entry may be -1)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("reshape", x, tuple(newshape) if isinstance(newshape, list)
+                       else newshape)
+    return np.reshape(x, newshape)
+
+
+
+
+def expand_dims(x, axis):
+    """x with a new axis of size 1 at ``axis`` (or at each of several)."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.expand_dims(x, _axis_arg(axis))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    out = list(x.shape)
+    rank = len(out) + len(axes)
+    for a in sorted(int(a) % rank for a in axes):
+        out.insert(a, 1)
+    return reshape(x, tuple(out))
+
+
+def squeeze(x, axis=None):
+    """x without its axes of size 1 (or only those in ``axis``)."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.squeeze(x, _axis_arg(axis))
+    s = x.shape
+    if axis is None:
+        drop = {i for i, d in enumerate(s) if d == 1}
+    else:
+        drop = {int(a) % len(s) for a in ((axis,) if np.ndim(axis) == 0 else axis)}
+        bad = [a for a in drop if s[a] != 1]
+        if bad:
+            raise ValueError(f"squeeze: axis {bad[0]} of shape {s} is not 1")
+    return reshape(x, tuple(d for i, d in enumerate(s) if i not in drop))
+
+
+def stack(x, axis=0):
+    """The arrays ``x`` (one shape) joined along a new axis."""
+    xs = list(x)
+    if not builtins.any(type(v) is not _ndarray and type(v) in _TRACED for v in xs):
+        return np.stack([_array(v) for v in xs], axis=axis)
+    return concatenate([expand_dims(v, axis) for v in xs], axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Pieces of x along ``axis``: ``n`` equal ones, or cut at indices."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.split(x, indices_or_sections, axis=axis)
+    size = x.shape[axis]
+    if np.ndim(indices_or_sections) == 0:
+        n = int(indices_or_sections)
+        if n <= 0 or size % n:
+            raise ValueError(f"split: an axis of {size} does not split into {n} equal parts")
+        cuts = list(range(size // n, size, size // n))
+    else:
+        cuts = [int(i) for i in indices_or_sections]
+    bounds = [0] + cuts + [size]
+    lead = (slice(None),) * (axis % x.ndim)
+    return [x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def take(x, indices, axis=None):
+    """The elements at ``indices`` along ``axis`` (the flattened array when
+    None); on traced arrays the gradient adds up repeated indices."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.take(x, _plain(indices), axis=axis)
+    if axis is None:
+        return reshape(x, (-1,))[np.asarray(_plain(indices))]
+    return x[(slice(None),) * (axis % x.ndim) + (np.asarray(_plain(indices)),)]
+
+
+def tile(x, repeats):
+    """x repeated ``repeats`` times along each axis, as NumPy's tile."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.tile(x, repeats)
+    reps = (int(repeats),) if np.ndim(repeats) == 0 else tuple(int(r) for r in repeats)
+    if len(reps) > x.ndim:
+        x = reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    for axis, r in enumerate(reps):
+        if r != 1:
+            x = take(x, np.tile(np.arange(x.shape[axis]), r), axis=axis)
+    return x
+
+
+
+
+def flip(x, axis=None):
+    """x reversed along ``axis`` (every axis when None)."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.flip(x, axis)
+    axes = range(x.ndim) if axis is None else \
+        [int(a) % x.ndim for a in ((axis,) if np.ndim(axis) == 0 else axis)]
+    return x[tuple(slice(None, None, -1) if i in axes else slice(None)
+                   for i in range(x.ndim))]
+
+
+def moveaxis(x, source, destination):
+    """x with the axes ``source`` moved to ``destination``."""
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.moveaxis(x, source, destination)
+    src = [int(a) % x.ndim for a in ((source,) if np.ndim(source) == 0 else source)]
+    dst = [int(a) % x.ndim for a in ((destination,) if np.ndim(destination) == 0
+                                     else destination)]
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def swapaxes(x, axis1, axis2):
+    if (type(x) is _ndarray or type(x) not in _TRACED):
+        return np.swapaxes(x, axis1, axis2)
+    order = list(range(x.ndim))
+    a, b = int(axis1) % x.ndim, int(axis2) % x.ndim
+    order[a], order[b] = order[b], order[a]
+    return transpose(x, order)
+
+
+def broadcast_to(x, shape):
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("broadcast_to", x, tuple(shape))
+    return np.broadcast_to(x, shape)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """x padded by ``pad_width`` (NumPy's forms); traced arrays take the
+    constant mode."""
+    value = 0 if constant_values is None else constant_values
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        if mode != "constant":
+            raise ValueError(f"pad: mode {mode!r} has no gradient rule here; use "
+                             f"mode='constant'")
+        return _traced("pad", x, pad_width, value)
+    if mode == "constant":
+        return np.pad(_array(x), pad_width, mode=mode, constant_values=value)
+    return np.pad(_array(x), pad_width, mode=mode)
+
+
+# ---------------------------------------------------------- products
+
+def tensordot(x1, x2, axes=2):
+    """Sums of products over the given axes (NumPy's tensordot), as one
+    GEMM after moving the summed axes together."""
+    if np.ndim(axes) == 0:
+        n = int(axes)
+        ax1, ax2 = list(range(ndim(x1) - n, ndim(x1))), list(range(n))
+    else:
+        ax1, ax2 = ([axes[0]] if np.ndim(axes[0]) == 0 else list(axes[0]),
+                    [axes[1]] if np.ndim(axes[1]) == 0 else list(axes[1]))
+    s1, s2 = shape(x1), shape(x2)
+    ax1 = [int(a) % len(s1) for a in ax1]
+    ax2 = [int(a) % len(s2) for a in ax2]
+    if [s1[a] for a in ax1] != [s2[a] for a in ax2]:
+        raise ValueError(f"tensordot: the summed axes of shapes {s1} and {s2} differ")
+    keep1 = [a for a in range(len(s1)) if a not in ax1]
+    keep2 = [a for a in range(len(s2)) if a not in ax2]
+    k = int(np.prod([s1[a] for a in ax1], dtype=np.int64))
+    a = reshape(transpose(x1, keep1 + ax1), (-1, k))
+    b = reshape(transpose(x2, ax2 + keep2), (k, -1))
+    return reshape(matmul(a, b), tuple(s1[i] for i in keep1) + tuple(s2[i] for i in keep2))
+
+
+def dot(x1, x2):
+    """NumPy's dot: the product of scalars, the inner product of vectors,
+    and otherwise the sum over the last axis of x1 and the second-to-last of
+    x2 (the last, for a vector)."""
+    n1, n2 = ndim(x1), ndim(x2)
+    if n1 == 0 or n2 == 0:
+        return multiply(x1, x2)
+    if n1 <= 2 and n2 <= 2:
+        return matmul(x1, x2)
+    return tensordot(x1, x2, axes=([n1 - 1], [builtins.max(n2 - 2, 0)]))

@@ -1,14 +1,15 @@
 """Layers, by family (Keras's names)."""
 from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
 from .base import Input, InputLayer, Layer, Weight
-from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                    Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
                    DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D)
+from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .embedding import Embedding
+from .lambda_layer import Lambda
+from .masking import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from .embedding import Embedding
-from .masking import Masking
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                             UnitNormalization)
 from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
@@ -16,8 +17,8 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
                       GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
                       GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed

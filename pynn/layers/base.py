@@ -24,9 +24,14 @@ backward needs is kept there (``ctx.x = x``) with the work buffers
 (``ctx.buffer(key, shape)``), never on the layer, so one layer can serve
 several nodes of a graph and several threads at once.
 
-A Keras-style layer that only overrides ``call(inputs)`` runs forward
-(predict, feature extraction) but cannot be trained through: its backward
-raises an error naming it.
+A Keras-style layer that only overrides ``call(inputs)`` (and ``build``
+with ``add_weight``) computes through its call.  In training, the call runs
+on traced arrays (:mod:`pynn.autodiff`): what it computes with pynn.ops,
+pynn.backend and NumPy operators is recorded and differentiated, so the
+layer trains with no backward of its own; ``self.add_loss(value)`` inside
+the call adds to the training loss.  Layers it holds as attributes are its
+sublayers: their weights are its weights.  Its output shape, unless it
+defines compute_output_shape, is found by running the call on zeros.
 
 Shapes in the API include the batch dimension as ``None``, as Keras's do.
 """
@@ -36,6 +41,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from .. import autodiff, ops
 from ..models.node import CallContext, KerasTensor, Node
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 
@@ -92,9 +98,13 @@ def standardize_dtype(dtype, who):
     return name
 
 
-class Weight:
+class Weight(autodiff.ForwardingOperators):
     """A layer's variable: its value and, while a model trains it, its
     gradient.
+
+    Arithmetic on a weight (``x @ self.w + self.b``, ``ops.exp(self.w)``)
+    computes with its value, or, while a layer's call is being traced for
+    training, with its traced leaf, so the gradient reaches ``grad``.
 
     ``value`` may be rebound to a view of a model-wide flat buffer (so the
     optimizer updates every parameter in one pass) and ``grad`` to a view of
@@ -136,11 +146,23 @@ class Weight:
                              f"got {value.shape}")
         self.value[...] = value
 
+    def _operand(self):
+        tape = autodiff.active_tape()
+        return self.value if tape is None else tape.watch(self)
+
     def __array__(self, dtype=None, copy=None):
+        tape = autodiff.active_tape()
+        if tape is not None and self.grad is not None:
+            raise autodiff.unsupported(f"Converting the weight {self.name!r} to a NumPy array",
+                                       tape)
         return self.value if dtype is None else self.value.astype(dtype)
 
     def __repr__(self):
         return f"<Weight {self.name} shape={self.value.shape}>"
+
+
+# Calls given a weight send it to the tape while one records.
+ops._TRACED.add(Weight)
 
 
 class Layer:
@@ -155,6 +177,9 @@ class Layer:
     # True for layers that are the identity at inference (Dropout): graph
     # passes drop them from the inference program.
     inference_identity = False
+    # True for a class that computes through its call() and is trained by
+    # differentiating it (see pynn.autodiff).
+    _traces_call = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -163,10 +188,19 @@ class Layer:
         # reachable as the super().call() its call() may make.
         if "call" in vars(cls) and "forward" not in vars(cls) and \
                 not getattr(cls, "_graph_model", False):
-            cls._inherited_forward = cls.__mro__[1].forward
+            parent = cls.__mro__[1]
+            cls._inherited_forward = parent.forward
+            cls._inherited_backward = parent.backward
             cls.forward = Layer._forward_through_call
+            params = inspect.signature(cls.call).parameters
+            takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            cls._call_takes = frozenset(k for k in ("training", "mask")
+                                        if k in params or takes_any)
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
+            cls._traces_call = cls.backward is Layer._backward_through_call
+            if cls.compute_output_shape is Layer.compute_output_shape:
+                cls.compute_output_shape = Layer._output_shape_from_call
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
@@ -214,13 +248,48 @@ class Layer:
             layer.trainable = value
 
     def _sublayers(self):
-        return []
+        """The layers this one holds (a Keras-style layer's attributes, and
+        the layers in its lists, tuples and dicts)."""
+        if not self._traces_call:
+            return []
+        found, seen = [], {id(self)}
+        for value in vars(self).values():
+            items = value.values() if isinstance(value, dict) else \
+                value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, Layer) and id(item) not in seen:
+                    seen.add(id(item))
+                    found.append(item)
+        return found
+
+    def _with_sublayers(self, own, attr):
+        """``own`` weights followed by the sublayers' ``attr`` weights, each
+        once."""
+        out, seen = list(own), {id(w) for w in own}
+        for layer in self._sublayers():
+            for w in getattr(layer, attr):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
 
     # ------------------------------------------------------------ weights
 
-    def add_weight(self, name=None, shape=None, initializer="zeros", trainable=True,
-                   dtype=None, regularizer=None, constraint=None):
+    def add_weight(self, name=None, shape=None, initializer=None, trainable=True,
+                   dtype=None, regularizer=None, constraint=None, **kwargs):
+        """A new weight of ``shape``; ``initializer`` defaults to
+        glorot_uniform as in Keras.  Keras 3's order (the shape first) is
+        accepted too."""
         from .. import constraints, initializers, regularizers
+        unknown = set(kwargs) - {"autocast", "aggregation", "synchronization", "use_resource",
+                                 "caching_device", "partitioner", "overwrite_with_gradient"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} {self.name!r}: add_weight got unexpected "
+                            f"argument(s) {', '.join(sorted(unknown))}")
+        if shape is None and isinstance(name, (tuple, list)):
+            name, shape = None, name
+        if initializer is None:
+            initializer = "glorot_uniform"
         if shape is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
         if name is None:
@@ -236,17 +305,30 @@ class Layer:
 
     @property
     def weights(self):
+        if self._traces_call:
+            return self._with_sublayers(self._weights, "weights")
         return list(self._weights)
 
     @property
     def trainable_weights(self):
-        return [w for w in self._weights if w.trainable] if self.trainable else []
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        return self._with_sublayers(own, "trainable_weights") if self._traces_call else own
 
     @property
     def non_trainable_weights(self):
         if not self.trainable:
-            return list(self._weights)
-        return [w for w in self._weights if not w.trainable]
+            return self.weights
+        own = [w for w in self._weights if not w.trainable]
+        return self._with_sublayers(own, "non_trainable_weights") if self._traces_call \
+            else own
+
+    def add_loss(self, loss, inputs=None):
+        """Inside ``call()``: adds ``loss`` (a scalar, or an array that is
+        summed) to the training loss, as Keras's add_loss; a traced value
+        (computed from the inputs or weights) also adds its gradient."""
+        autodiff.add_loss(self, loss)
 
     variables = weights
     trainable_variables = trainable_weights
@@ -360,6 +442,8 @@ class Layer:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
         leaves = flatten(inputs)
+        if autodiff.any_traced(leaves):
+            return autodiff.call_layer(self, inputs, training)
         symbolic = [isinstance(t, KerasTensor) for t in leaves]
         if any(symbolic):
             if not all(symbolic):
@@ -425,7 +509,11 @@ class Layer:
         """The layer's output for ``inputs`` (arrays), computed at once
         (from a subclass's call(), ``super().call(x)`` computes what the
         parent layer does)."""
-        forward = getattr(type(self), "_inherited_forward", None) or type(self).forward
+        cls = type(self)
+        forward = getattr(cls, "_inherited_forward", None) or cls.forward
+        if autodiff.any_traced(flatten(inputs)):
+            backward = getattr(cls, "_inherited_backward", None) or cls.backward
+            return autodiff.record_layer(self, forward, backward, inputs, training)
         return forward(self, CallContext(), inputs, bool(training))
 
     def forward(self, ctx, inputs, training):
@@ -435,16 +523,40 @@ class Layer:
     def backward(self, ctx, dy, need_input_grad=True):
         return dy if need_input_grad else None
 
+    def _run_call(self, inputs, training, mask=None):
+        """call(inputs), with ``training`` and ``mask`` where it takes them."""
+        takes = self._call_takes
+        if not takes:
+            return self.call(inputs)
+        kwargs = {}
+        if "training" in takes:
+            kwargs["training"] = training
+        if "mask" in takes and mask is not None:
+            kwargs["mask"] = mask
+        return self.call(inputs, **kwargs)
+
     def _forward_through_call(self, ctx, inputs, training):
-        params = inspect.signature(self.call).parameters
-        if "training" in params:
-            return self.call(inputs, training=training)
-        return self.call(inputs)
+        def run(xs):
+            return self._run_call(xs, training, ctx.mask)
+        if training and self._traces_call:
+            return autodiff.traced_forward(self, ctx, inputs, run)
+        return autodiff.untraced_forward(ctx, run, inputs)
 
     def _backward_through_call(self, ctx, dy, need_input_grad=True):
-        raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) defines call() but no "
-                         f"backward(ctx, dy, need_input_grad); pynn cannot train through it. "
-                         f"Freeze what comes before it, or give it a backward pass.")
+        return autodiff.traced_backward(self, ctx, dy, need_input_grad)
+
+    def _output_shape_from_call(self, input_shape):
+        """The output shape of a layer that computes through its call,
+        found by running the call on zeros (once per input shape)."""
+        key = tuple(map(tuple, input_shape)) if isinstance(input_shape, list) \
+            else tuple(input_shape)
+        cache = self.__dict__.setdefault("_output_shapes", {})
+        shape = cache.get(key)
+        if shape is None:
+            shape = cache[key] = autodiff.infer_output_shape(
+                autodiff.describe(self), input_shape, self.input_dtype,
+                lambda xs: self._run_call(xs, False))
+        return shape
 
     def compute_mask(self, ctx, inputs, mask):
         """The output mask at run time from the input ``mask`` (None when no

@@ -109,6 +109,12 @@ class _Conv(ActivationMixin, Layer):
 
     def _activate_into(self, ctx, compute, out_shape, act, training):
         """Runs ``compute(activation, out)``, keeping what backward needs."""
+        if callable(act):
+            y = self._custom_activation(ctx, act, compute("linear", ctx.buffer("y", out_shape)),
+                                        training)
+            if training:
+                ctx.pre, ctx.y = None, y
+            return y
         if training and act in ops.NEEDS_INPUT:
             pre = compute("linear", ctx.buffer("pre", out_shape))
             y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
@@ -148,7 +154,8 @@ class _Conv(ActivationMixin, Layer):
     def _kernel_config(self):
         return {**Layer.get_config(self), "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
-                "dilation_rate": list(self.dilation_rate), "activation": self.activation,
+                "dilation_rate": list(self.dilation_rate),
+                "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 **weight_options(self, "bias")}
@@ -203,11 +210,14 @@ class Conv2D(_Conv):
         dy4 = dy if self.rank == 2 else dy[:, None]
         k, s, p, d = self._geo2d
         x = ctx.x
+        act = self._act(ctx)
+        if callable(act):
+            dy4, act = self._activation_backward(ctx, dy4), "linear"
         dx = ops.conv2d_grad(
             x, self._kernel4(self.kernel.value), dy4, s, p, d,
             kernel_grad=self._kernel4(self.kernel.grad), bias_grad=_grad(self.bias),
             input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False,
-            activation=self._act(ctx), y=ctx.y, pre=ctx.pre)
+            activation=act, y=ctx.y, pre=ctx.pre)
         if dx is None:
             return None
         return dx if self.rank == 2 else dx[:, 0]
@@ -356,10 +366,13 @@ class SeparableConv2D(_Conv):
     def backward(self, ctx, dy, need_input_grad=True):
         k, s, p, d = self._geo2d
         x, mid = ctx.x, ctx.mid
+        act = self._act(ctx)
+        if callable(act):
+            dy, act = self._activation_backward(ctx, dy), "linear"
         dmid = ops.conv2d_grad(mid, self.pointwise_kernel.value, dy, 1, "valid", 1,
                                kernel_grad=self.pointwise_kernel.grad, bias_grad=_grad(self.bias),
                                input_grad=ctx.buffer("dmid", mid.shape),
-                               activation=self._act(ctx), y=ctx.y, pre=ctx.pre)
+                               activation=act, y=ctx.y, pre=ctx.pre)
         return ops.depthwise_conv2d_grad(
             x, self.depthwise_kernel.value, dmid, s, p, d,
             kernel_grad=self.depthwise_kernel.grad,

@@ -1,7 +1,7 @@
 """Core layers: Dense, Activation, Dropout, Flatten, Reshape."""
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers
+from .. import activations, autodiff, constraints, initializers, ops, regularizers
 from ..utils.seeding import next_seed
 from .base import Layer, check_size, shape_str
 
@@ -13,10 +13,19 @@ class ActivationMixin:
     before a cross-entropy), it sets ``ctx.emit_logits`` on the call's
     context: the layer then outputs the pre-activation and its backward
     skips the activation's derivative.
+
+    A custom activation (a Python function) runs after the kernel, which
+    computes the pre-activation; in training it is traced, and backward
+    sends ``dy`` back through it before the kernel's gradient.
     """
 
     def _act(self, ctx):
         return "linear" if ctx.emit_logits else self.activation
+
+    def _custom_activation(self, ctx, fn, pre, training):
+        return autodiff.activation_forward(
+            ctx, fn, pre, training,
+            f"activation {activations.name_of(fn)!r} of layer {self.name!r}")
 
     def _activation_backward(self, ctx, dy):
         """dy through the activation of this call; ``ctx.pre`` is the
@@ -25,6 +34,8 @@ class ActivationMixin:
         act = self._act(ctx)
         if act == "linear":
             return dy
+        if callable(act):
+            return autodiff.activation_backward(ctx, dy)
         return ops.activation_grad(act, ctx.pre, ctx.y, dy, out=ctx.buffer("dact", dy.shape))
 
 
@@ -95,6 +106,10 @@ class Dense(ActivationMixin, Layer):
         if training and act in ops.NEEDS_INPUT:
             pre = ops.dense(x2, kernel, bias, out=ctx.buffer("pre", out_shape))
             y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
+        elif callable(act):
+            pre = None
+            y = self._custom_activation(
+                ctx, act, ops.dense(x2, kernel, bias, out=ctx.buffer("y", out_shape)), training)
         else:
             pre = None
             y = ops.dense(x2, kernel, bias, act, out=ctx.buffer("y", out_shape))
@@ -106,6 +121,8 @@ class Dense(ActivationMixin, Layer):
         dy2 = dy.reshape(-1, self.units)
         x = ctx.x
         act = self._act(ctx)
+        if callable(act):
+            dy2, act = autodiff.activation_backward(ctx, dy2), "linear"
         dx = ops.dense_grad(
             x, self.kernel.value, dy2, act, y=ctx.y, pre=ctx.pre,
             kernel_grad=self.kernel.grad, bias_grad=_grad(self.bias),
@@ -116,7 +133,8 @@ class Dense(ActivationMixin, Layer):
         return dx.reshape(dy.shape[:-1] + (x.shape[1],))
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -162,6 +180,8 @@ class Activation(ActivationMixin, Layer):
         act = self._act(ctx)
         if act == "linear":
             y = x
+        elif callable(act):
+            y = self._custom_activation(ctx, act, x, training)
         else:
             y = ops.activation(x, act, out=ctx.buffer("y", x.shape))
         if training:
@@ -172,7 +192,7 @@ class Activation(ActivationMixin, Layer):
         return self._activation_backward(ctx, dy) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "activation": self.activation}
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
 class Dropout(Layer):

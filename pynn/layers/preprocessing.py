@@ -344,7 +344,7 @@ class Resizing(_Image):
         src = x
         if pads is not None:
             (t, _), (l, _) = pads
-            src = ops.pad(x, pads, self.fill_value,
+            src = ops.spatial_pad(x, pads, self.fill_value,
                           out=ctx.buffer("padded", (n, h + 2 * t, w + 2 * l, c)))
         window = ops.resize_geometry(src.shape[1], src.shape[2], (self.height, self.width),
                                      self.crop_to_aspect_ratio)
@@ -362,7 +362,7 @@ class Resizing(_Image):
             return dsrc
         n, h, w, c = ctx.src_shape
         (t, _), (l, _) = ctx.pads
-        return ops.crop(dsrc, ctx.pads, out=ctx.buffer("dx", (n, h - 2 * t, w - 2 * l, c)))
+        return ops.spatial_crop(dsrc, ctx.pads, out=ctx.buffer("dx", (n, h - 2 * t, w - 2 * l, c)))
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
@@ -400,7 +400,7 @@ class CenterCrop(_Image):
         if training:
             ctx.x_shape = x.shape
         if cropping is not None:
-            return ops.crop(x, cropping, out=out)
+            return ops.spatial_crop(x, cropping, out=out)
         window = ops.resize_geometry(h, w, (self.height, self.width), True)
         return ops.resize(x, (self.height, self.width), "bilinear", window, out=out)
 
@@ -411,7 +411,7 @@ class CenterCrop(_Image):
         dx = ctx.buffer("dx", ctx.x_shape)
         cropping = self._crop(h, w)
         if cropping is not None:
-            return ops.pad(dy, cropping, out=dx)
+            return ops.spatial_pad(dy, cropping, out=dx)
         window = ops.resize_geometry(h, w, (self.height, self.width), True)
         return ops.resize_grad(dy, ctx.x_shape, "bilinear", window, out=dx)
 

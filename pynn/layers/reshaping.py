@@ -81,14 +81,14 @@ class _ZeroPadding(_Spatial):
     def forward(self, ctx, x, training):
         shape = (x.shape[0],) + tuple(d + a + b for d, (a, b) in
                                       zip(x.shape[1:-1], self.padding)) + (x.shape[-1],)
-        return ops.pad(x, self.padding, out=ctx.buffer("y", shape))
+        return ops.spatial_pad(x, self.padding, out=ctx.buffer("y", shape))
 
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
         shape = (dy.shape[0],) + tuple(d - a - b for d, (a, b) in
                                        zip(dy.shape[1:-1], self.padding)) + (dy.shape[-1],)
-        return ops.crop(dy, self.padding, out=ctx.buffer("dx", shape))
+        return ops.spatial_crop(dy, self.padding, out=ctx.buffer("dx", shape))
 
     def get_config(self):
         padding = self.padding[0] if self.rank == 1 else self.padding
@@ -146,14 +146,14 @@ class _Cropping(_Spatial):
 
     def forward(self, ctx, x, training):
         shape = self.compute_output_shape((None,) + x.shape[1:])
-        return ops.crop(x, self.cropping, out=ctx.buffer("y", (x.shape[0],) + shape[1:]))
+        return ops.spatial_crop(x, self.cropping, out=ctx.buffer("y", (x.shape[0],) + shape[1:]))
 
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
         shape = (dy.shape[0],) + tuple(d + a + b for d, (a, b) in
                                        zip(dy.shape[1:-1], self.cropping)) + (dy.shape[-1],)
-        return ops.pad(dy, self.cropping, out=ctx.buffer("dx", shape))
+        return ops.spatial_pad(dy, self.cropping, out=ctx.buffer("dx", shape))
 
     def get_config(self):
         cropping = self.cropping[0] if self.rank == 1 else self.cropping

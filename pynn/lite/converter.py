@@ -738,7 +738,7 @@ def _conv_transpose_fn(layer, full):
         if full is None:
             return y
         # The values outside Keras's window are cut away: zeros stand in.
-        return ops.pad(y, ((pads[0], full[0] - oh - pads[0]), (pads[1], full[1] - ow - pads[1])))
+        return ops.spatial_pad(y, ((pads[0], full[0] - oh - pads[0]), (pads[1], full[1] - ow - pads[1])))
     return fn
 
 

@@ -20,8 +20,8 @@ import warnings
 
 import numpy as np
 
-from .. import ops
-from ..layers.base import (InputLayer, Layer, flatten, shape_str, shapes_str, standardize_dtype,
+from .. import autodiff, ops
+from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dtype,
                            unique_name)
 from ..training import TrainingMixin
 from .node import CallContext, KerasTensor, Node
@@ -98,22 +98,26 @@ class Program:
                 masked[slot_of[id(t)]] = t._has_mask
         self.shapes = shapes
         self.has_masks = any(masked)
-        # Steps whose outputs carry an activity penalty, and nested models
-        # (whose own penalties add to this program's).
+        # Steps whose outputs carry an activity penalty, layers that may
+        # add losses in their call, and nested models (whose own penalties
+        # add to this program's).
         self.regularized = [i for i, st in enumerate(self.steps)
-                            if st.layer.activity_regularizer is not None or st.is_model]
+                            if st.layer.activity_regularizer is not None or st.is_model
+                            or st.layer._traces_call]
         self._plans = {}
         # Whether any layer, here or in a nested model, has an activity
         # regularizer (its penalty joins the loss).
         self.has_activity = any(st.layer.activity_regularizer is not None or
+                                st.layer._traces_call or
                                 (st.is_model and st.layer._program.has_activity)
                                 for st in self.steps)
 
     def activity_penalty(self, state, scale):
-        """The activity regularizers' penalty of the last forward pass over
-        ``state``, each times ``scale`` (one over the batch size, as Keras 3
-        normalizes it); the backward pass applies the same scale to its
-        gradient."""
+        """The penalties of the last forward pass over ``state``: the
+        activity regularizers', each times ``scale`` (one over the batch
+        size, as Keras 3 normalizes it; the backward pass applies the same
+        scale to its gradient), and what the layers' calls gave to
+        add_loss, as they gave it."""
         total = 0.0
         for i in self.regularized:
             st, ctx = self.steps[i], state.ctxs[i]
@@ -122,9 +126,11 @@ class Program:
                 if inner is not None and st.layer._program.has_activity:
                     total += st.layer._program.activity_penalty(inner, scale)
                 continue
-            ctx.activity_scale = scale
+            total += getattr(ctx, "added_loss", 0.0)
             reg = st.layer.activity_regularizer
-            total += scale * sum(reg(y) for y in ctx.activity_outputs)
+            if reg is not None:
+                ctx.activity_scale = scale
+                total += scale * sum(reg(y) for y in ctx.activity_outputs)
         return total
 
     def new_state(self):
@@ -261,13 +267,15 @@ def run_masked(steps, ctxs, vals, mask_of, compute):
 def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
     """One step of Program.backward: the step's output gradient through its
     layer, summed into its inputs' gradients."""
+    # A layer whose call added a loss with a gradient runs backward even
+    # when no gradient reaches its outputs.
     if st.single_out:
         dy = grads[st.outs[0]]
-        if dy is None:
+        if dy is None and not ctx.adds_gradient:
             return
     else:
         dy = [grads[o] for o in st.outs]
-        if all(g is None for g in dy):
+        if all(g is None for g in dy) and not ctx.adds_gradient:
             return
     ctx.grad_token = token
     layer = st.layer
@@ -683,6 +691,8 @@ class Model(TrainingMixin, Layer):
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         leaves = flatten(inputs)
+        if autodiff.any_traced(leaves):
+            return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
         if args or kwargs:

@@ -156,6 +156,12 @@ class CallContext:
     # Where this call's batch starts in a batch split across processes
     # (data-parallel training), for layers whose randomness is per row.
     row_offset = 0
+    # What a layer computing through call() gave to add_loss in this call
+    # (summed), whether any of it has a gradient, and the tape of a traced
+    # training call (see pynn.autodiff).
+    added_loss = 0.0
+    adds_gradient = False
+    tape = None
 
     def __init__(self):
         self._buffers = {}

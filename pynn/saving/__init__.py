@@ -19,24 +19,31 @@ naming the problem.  Configs pass through one translation table between
 pynn's and Keras's terms (keras_config).
 """
 from . import keras_format, legacy_h5, pynn_format
-from .common import H5, KERAS, KERAS_WEIGHTS, PYNN, ModelFileError, file_kind
+from .common import (H5, KERAS, KERAS_WEIGHTS, PYNN, ModelFileError, file_kind,
+                     refuse_anonymous_functions)
 from .config import (compile_config, compile_from_config, deserialize_layer,
                      functional_config, layer_classes, model_from_config, sequential_config,
                      serialize_layer)
 
 from .pynn_format import restore_training_state
+from ..utils.custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                                    register_keras_serializable)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError",
            "restore_training_state",
            "model_from_config", "serialize_layer", "deserialize_layer", "layer_classes",
            "functional_config", "sequential_config", "compile_config", "compile_from_config",
-           "file_kind"]
+           "file_kind", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "register_keras_serializable"]
 
 
 def save_model(model, filepath, overwrite=True):
     """Write the whole model (config, weights, compile settings and
     optimizer state) in the format its name asks for."""
     kind = file_kind(filepath, "save")
+    refuse_anonymous_functions(serialize_layer(model), f"model {model.name!r}")
+    if getattr(model, "compiled", False):
+        refuse_anonymous_functions(compile_config(model), "the compile settings (loss or metrics)")
     if kind == PYNN:
         pynn_format.save_model(model, filepath, overwrite)
     elif kind == KERAS:
@@ -64,18 +71,22 @@ def save_weights(model, filepath, overwrite=True):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved in ``filepath`` (``.pynn``, ``.keras`` or ``.h5``),
     with its weights and, when ``compile``, its compile settings and
-    optimizer state.  Nothing in a file is ever run: ``safe_mode`` is
-    accepted for Keras's signature, and a Lambda layer is refused whatever
-    its value; ``custom_objects`` maps class names to your own classes."""
+    optimizer state.  Nothing in a file is ever run: functions it names (a
+    Lambda's, a custom activation, loss or metric) come from
+    ``custom_objects`` or the registered objects; ``safe_mode=False`` also
+    lets pynn import the modules a pynn file names.  Keras files' Lambda
+    layers, which hold code, are refused whatever its value."""
+    from ..utils.custom_objects import SafeModeScope, custom_object_scope
     kind = file_kind(filepath, "load_model")
-    if kind == PYNN:
-        return pynn_format.load_model(filepath, custom_objects, compile)
-    if kind == KERAS:
-        return keras_format.load_keras(filepath, custom_objects, compile)
     if kind == KERAS_WEIGHTS:
         raise ValueError(f"load_model: {filepath!r} is a weights file; build the model and "
                          f"call model.load_weights() on it")
-    return legacy_h5.load_h5(filepath, custom_objects, compile)
+    with SafeModeScope(safe_mode), custom_object_scope(custom_objects):
+        if kind == PYNN:
+            return pynn_format.load_model(filepath, custom_objects, compile)
+        if kind == KERAS:
+            return keras_format.load_keras(filepath, custom_objects, compile)
+        return legacy_h5.load_h5(filepath, custom_objects, compile)
 
 
 def load_weights(model, filepath, skip_mismatch=False, by_name=False):

@@ -82,3 +82,25 @@ class rng_untouched:
     def __exit__(self, *exc):
         from ..utils import seeding
         seeding._rng = self._saved
+
+
+def refuse_anonymous_functions(value, where):
+    """Raise naming the layer (or setting) where a config holds an
+    anonymous function: a model file holds no code to rebuild it from."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__lambda__":
+            cfg = value.get("config") or {}
+            raise ValueError(
+                f"save: {where} uses the anonymous function {cfg.get('name')!r} (defined at "
+                f"{cfg.get('defined_at')}); a model file never holds code, so it cannot be "
+                f"saved. Define the function with def at module level (and pass it in "
+                f"custom_objects when loading), or save the weights only (save_weights)")
+        inner = value.get("config")
+        if isinstance(value.get("class_name"), str) and isinstance(inner, dict) and \
+                isinstance(inner.get("name"), str):
+            where = f"layer {inner['name']!r} ({value['class_name']})"
+        for v in value.values():
+            refuse_anonymous_functions(v, where)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            refuse_anonymous_functions(v, where)

@@ -41,7 +41,7 @@ def deserialize_layer(spec, custom_objects=None):
         raise ValueError(f"a layer must be described as {{'class_name': ..., 'config': {{...}}}}, "
                          f"got {spec!r}")
     name = spec["class_name"]
-    custom = (custom_objects or {}).get(name)
+    custom = (custom_objects or {}).get(name) or _registered_layer(name)
     if custom is None and name in _MODEL_CLASSES:
         return model_from_config(spec, custom_objects)
     cls = custom or layer_classes().get(name)
@@ -49,6 +49,15 @@ def deserialize_layer(spec, custom_objects=None):
         raise ValueError(f"unknown layer class {name!r}; pass it in custom_objects="
                          f"{{{name!r}: {name}}} if it is your own layer")
     return cls.from_config(spec.get("config", {}))
+
+
+def _registered_layer(name):
+    """A Layer class registered under ``name`` (register_keras_serializable
+    or an enclosing custom_object_scope), or None."""
+    from ..layers.base import Layer
+    from ..utils.custom_objects import lookup
+    found = lookup(name)
+    return found if isinstance(found, type) and issubclass(found, Layer) else None
 
 
 # ----------------------------------------------------- model <-> config
@@ -250,7 +259,14 @@ def _sequential_from_config(config, custom_objects):
 
 def model_from_config(config, custom_objects=None):
     """A model from ``{'class_name': 'Sequential' | 'Functional', 'config':
-    ...}`` (or a bare Sequential config)."""
+    ...}`` (or a bare Sequential config); functions named in it are looked
+    up in ``custom_objects`` too."""
+    from ..utils.custom_objects import custom_object_scope
+    with custom_object_scope(custom_objects):
+        return _model_from_config(config, custom_objects)
+
+
+def _model_from_config(config, custom_objects):
     if isinstance(config, dict) and "class_name" in config and "config" in config:
         kind = config["class_name"]
         custom = (custom_objects or {}).get(kind)
@@ -267,15 +283,20 @@ def model_from_config(config, custom_objects=None):
 
 
 def _serialize_metric(m):
-    from ..metrics import Metric
+    from ..metrics import MeanMetricWrapper, Metric
+    from ..utils.custom_objects import serialize_function
     if isinstance(m, str):
         return m
+    if isinstance(m, MeanMetricWrapper) and not m.fn_kwargs:
+        return serialize_function(m.fn)
     if isinstance(m, Metric) or (isinstance(m, type) and issubclass(m, Metric)):
         cls = m if isinstance(m, type) else type(m)
         return {"class_name": cls.__name__,
                 "config": {"name": m.name} if not isinstance(m, type) else {}}
     if callable(m) and (hasattr(m, "_metric_class") or hasattr(m, "_loss_class")):
         return m.__name__
+    if callable(m) and not isinstance(m, type):
+        return serialize_function(m)
     raise ValueError(f"save: cannot describe the metric {m!r} in a model file")
 
 
@@ -308,10 +329,13 @@ def compile_from_config(model, config):
     from .. import losses
     from .. import metrics as metrics_mod
     from .. import optimizers
+    from ..utils.custom_objects import deserialize_function, is_function_description
     if not isinstance(config, dict):
         raise ValueError("the compile settings must be a dict")
 
     def metric(m):
+        if is_function_description(m):
+            return deserialize_function(m, "metric")
         if isinstance(m, dict):
             cls = getattr(metrics_mod, str(m.get("class_name")), None)
             if not (isinstance(cls, type) and issubclass(cls, metrics_mod.Metric)):

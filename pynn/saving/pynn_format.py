@@ -13,6 +13,12 @@ A ``.pynn`` file is a zip archive (entries stored uncompressed) holding
     the optimizer's state arrays (``optimizer.variables()``, in order;
     model files only); the iteration count is in ``model.json``.
 
+No file holds code: a Lambda's function, a custom activation, loss or
+metric is named (module and name), and a model holding an anonymous
+function (a lambda) is refused by ``save``.  Loading finds named functions
+in ``custom_objects``; in safe mode (the default) it never imports a module
+a file names (see pynn.utils.custom_objects).
+
 Loading never unpickles anything: arrays are read with
 ``np.load(..., allow_pickle=False)`` after their ``.npy`` header has been
 checked against the manifest, and the manifest against the model rebuilt

@@ -161,7 +161,8 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=Tr
                                         edgecolor="#34495e", linewidth=1.2))
             title = f"{name} ({cls})" if show_layer_names else cls
             if show_layer_activations and getattr(layer, "activation", None) not in (None,):
-                title += f" [{layer.activation}]"
+                from ..activations import name_of
+                title += f" [{name_of(layer.activation)}]"
             if show_trainable:
                 title += " [T]" if layer.trainable else " [F]"
             ax.text(x0 + box_w / 2, y0 + box_h * (0.7 if show_shapes else 0.5), title,

@@ -1,5 +1,6 @@
 """The one source of randomness: weight initialization, dropout and shuffling
 all draw from here, so ``set_random_seed(s)`` makes training repeatable."""
+import contextlib
 import random as _pyrandom
 
 import numpy as np
@@ -31,3 +32,17 @@ def set_rng_state(state):
     ``rng().bit_generator.state`` (resuming an interrupted run, or giving
     every process of a distributed job the same draws)."""
     _rng.bit_generator.state = state
+
+
+@contextlib.contextmanager
+def isolated(seed=0):
+    """Draws inside the with-block come from a generator of their own
+    (seeded with ``seed``); pynn's stream is left as it was, so building or
+    probing a model does not change what a seeded run does next."""
+    global _rng
+    saved = _rng
+    _rng = np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        _rng = saved

@@ -31,20 +31,20 @@ def f64(a):
 def test_pad_and_crop_against_numpy(shape, pairs):
     x = rand(*shape)
     full = ((0, 0),) + pairs + ((0, 0),)
-    np.testing.assert_array_equal(ops.pad(x, pairs), np.pad(x, full))
-    np.testing.assert_array_equal(ops.pad(x, pairs, 1.5), np.pad(x, full, constant_values=1.5))
+    np.testing.assert_array_equal(ops.spatial_pad(x, pairs), np.pad(x, full))
+    np.testing.assert_array_equal(ops.spatial_pad(x, pairs, 1.5), np.pad(x, full, constant_values=1.5))
     padded = np.pad(x, full, constant_values=7.0)
     # crop is pad's inverse and its gradient
-    np.testing.assert_array_equal(ops.crop(padded, pairs), x)
+    np.testing.assert_array_equal(ops.spatial_crop(padded, pairs), x)
 
 
 def test_crop_of_more_than_the_input_is_refused():
     with pytest.raises(ValueError, match="crop"):
-        ops.crop(rand(1, 4, 3), ((3, 2),))
+        ops.spatial_crop(rand(1, 4, 3), ((3, 2),))
     with pytest.raises(ValueError, match="pairs"):
-        ops.pad(rand(1, 4, 3), ((1, 1), (1, 1)))
+        ops.spatial_pad(rand(1, 4, 3), ((1, 1), (1, 1)))
     with pytest.raises(ValueError, match=">= 0"):
-        ops.pad(rand(1, 4, 3), ((-1, 1),))
+        ops.spatial_pad(rand(1, 4, 3), ((-1, 1),))
 
 
 # --------------------------------------------------------------- resize
@@ -438,7 +438,7 @@ def test_threaded_paths_on_large_inputs():
             da = np.empty(1024, np.float32)
             prx = ops.prelu_grad(pr, alpha, pr, alpha_grad=da)
             results.append([y, dx, dg, db, up, dup, prx, da,
-                            ops.pad(x, ((3, 1), (0, 2))), ops.transpose(x, (0, 3, 1, 2)),
+                            ops.spatial_pad(x, ((3, 1), (0, 2))), ops.transpose(x, (0, 3, 1, 2)),
                             ops.repeat(x, 3, 2), ops.repeat_grad(dy, 2, 3),
                             ops.relu(x, negative_slope=0.1, max_value=1.0, threshold=0.2),
                             ops.scale_channels(x, rand(8, 64, seed=37))])

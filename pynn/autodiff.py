@@ -1,0 +1,1444 @@
+"""Reverse-mode differentiation of code written with pynn.ops, pynn.backend
+and NumPy operators: what trains a Keras-style layer that only defines
+``call()``, a ``Lambda`` layer, a custom activation or a custom loss.
+
+While such code runs for training, its inputs and the weights it reads are
+:class:`Traced` arrays.  Each operation on a traced array computes its value
+at once (through pynn.ops where pynn has the kernel) and records, on the
+:class:`Tape` of that call, how to send a gradient back to its operands.
+:meth:`Tape.backward` replays the records in reverse: the gradient of a
+value read several times is the sum of what each reader sends, and the
+operand of a broadcasting operation gets its gradient summed back to its
+own shape.
+
+What is not traced is a constant: random draws, comparisons, masks, arrays
+built in the code.  An operation with no gradient rule here (a NumPy
+function not listed, a conversion to a plain array, writing into a traced
+array) raises a TypeError naming it and the layer, never a silently wrong
+gradient.
+
+Outside training nothing is traced: the same code runs on NumPy arrays.
+"""
+import builtins
+import sys
+import threading
+
+import numpy as np
+
+from . import ops
+
+_local = threading.local()
+
+
+def active_tape():
+    """The tape recording on this thread, or None."""
+    return getattr(_local, "tape", None)
+
+
+class _Recording:
+    """Makes ``tape`` (None: no tape) the active one and ``sink`` the list
+    that ``add_loss`` appends to, for the duration of a with-block."""
+    __slots__ = ("tape", "sink", "_saved")
+
+    def __init__(self, tape, sink):
+        self.tape, self.sink = tape, sink
+
+    def __enter__(self):
+        self._saved = (getattr(_local, "tape", None), getattr(_local, "sink", None))
+        _local.tape, _local.sink = self.tape, self.sink
+        return self.tape
+
+    def __exit__(self, *exc):
+        _local.tape, _local.sink = self._saved
+
+
+def untraced():
+    """A with-block in which nothing is recorded and add_loss values are
+    dropped (shape inference runs a layer's call on sample arrays)."""
+    return _Recording(None, [])
+
+
+# ------------------------------------------------------------------ errors
+
+def _where():
+    """The first frame outside pynn and NumPy, as 'file:line', for messages."""
+    f = sys._getframe(2)
+    while f is not None:
+        module = f.f_globals.get("__name__", "")
+        if not (module.startswith("pynn.") or module.startswith("numpy")):
+            return f"{f.f_code.co_filename}:{f.f_lineno}"
+        f = f.f_back
+    return "?"
+
+
+def _pynn_caller():
+    """The public pynn.ops or pynn.backend function being run, if any."""
+    f = sys._getframe(2)
+    found = None
+    while f is not None:
+        module = f.f_globals.get("__name__", "")
+        if module in ("pynn.ops", "pynn.backend") and not f.f_code.co_name.startswith("_"):
+            found = f"{module}.{f.f_code.co_name}"
+        elif found is not None:
+            break
+        f = f.f_back
+    return found
+
+
+def unsupported(what, tape, hint=""):
+    """The TypeError for an operation the tape cannot differentiate."""
+    tape = tape or active_tape()
+    who = tape.who if tape is not None else "the code being trained"
+    return TypeError(
+        f"{what} is not supported on traced arrays: {who} computes with it while training "
+        f"({_where()}), and no gradient can flow back through it. Use the functions of "
+        f"pynn.ops or pynn.backend (or NumPy's arithmetic); .numpy() gives a constant "
+        f"copy where no gradient is wanted.{hint}")
+
+
+# -------------------------------------------------------------------- tape
+
+class Tape:
+    """The operations of one call, in the order they ran.
+
+    ``who`` names the code for messages ("layer 'dist' (Lambda)").  Weights
+    read while recording are watched: each becomes one traced leaf.  Layers
+    called inside (a Dense inside a custom layer) write their weight
+    gradients into ``layer_grads``; ``losses`` holds what ``add_loss``
+    received.
+    """
+    __slots__ = ("who", "records", "watched", "layer_grads", "losses")
+
+    def __init__(self, who):
+        self.who = who
+        self.records = []
+        self.watched = {}
+        self.layer_grads = {}
+        self.losses = []
+
+    def recording(self):
+        return _Recording(self, self.losses)
+
+    def input(self, value):
+        return Traced(value, self)
+
+    def watch(self, weight):
+        """The traced leaf of a weight being trained; a weight that is not
+        (its ``grad`` is None) is a constant."""
+        if weight.grad is None:
+            return weight.value
+        hit = self.watched.get(id(weight))
+        if hit is None:
+            hit = self.watched[id(weight)] = (weight, Traced(weight.value, self))
+        return hit[1]
+
+    def record(self, value, parents, vjp):
+        """A traced value computed from ``parents``; ``vjp(g)`` returns one
+        gradient (or None) per parent from the gradient ``g`` of the value."""
+        out = Traced(_f32(value), self)
+        self.records.append((out, parents, vjp))
+        return out
+
+    def record_several(self, values, parents, vjp):
+        """Traced values computed together (a layer with several outputs);
+        ``vjp(gs)`` takes one gradient per value (zeros where none came)."""
+        outs = tuple(Traced(_f32(v), self) for v in values)
+        self.records.append((outs, parents, vjp))
+        return list(outs)
+
+    def add_layer_grad(self, weight, grad):
+        hit = self.layer_grads.get(id(weight))
+        self.layer_grads[id(weight)] = (weight, grad if hit is None else ops.add(hit[1], grad))
+
+    def backward(self, seeds):
+        """Replays the tape from ``seeds``, (traced value, gradient) pairs.
+        Returns the gradients left at the leaves (inputs and watched
+        weights), by ``id`` of the leaf."""
+        grads = {}
+
+        def accumulate(t, g):
+            if g.shape != t.value.shape:
+                raise AssertionError(f"pynn.autodiff: a gradient of shape {g.shape} reached a "
+                                     f"value of shape {t.value.shape} in {self.who}")
+            cur = grads.get(id(t))
+            grads[id(t)] = g if cur is None else ops.add(cur, g)
+
+        for t, g in seeds:
+            if type(t) is Traced:
+                accumulate(t, np.broadcast_to(np.asarray(g, np.float32), t.value.shape))
+        for out, parents, vjp in reversed(self.records):
+            if type(out) is tuple:
+                gs = [grads.pop(id(o), None) for o in out]
+                if all(g is None for g in gs):
+                    continue
+                g = [np.zeros(o.value.shape, np.float32) if g is None else g
+                     for o, g in zip(out, gs)]
+            else:
+                g = grads.pop(id(out), None)
+                if g is None:
+                    continue
+            for p, pg in zip(parents, vjp(g)):
+                if pg is not None and type(p) is Traced:
+                    accumulate(p, pg)
+        return grads
+
+    def weight_gradient(self, weight, grads):
+        """The gradient of a weight after backward: its leaf's, plus what
+        layers called inside wrote; None when nothing reached it."""
+        g = None
+        hit = self.watched.get(id(weight))
+        if hit is not None:
+            g = grads.get(id(hit[1]))
+        written = self.layer_grads.get(id(weight))
+        if written is not None:
+            g = written[1] if g is None else ops.add(g, written[1])
+        return g
+
+
+class Traced:
+    """An array whose operations are recorded on a tape.  It behaves as a
+    read-only float32 NumPy array: operators, indexing, ``.T``, ``reshape``,
+    NumPy functions and ufuncs with a gradient rule, and the functions of
+    pynn.ops and pynn.backend."""
+    __slots__ = ("value", "tape")
+
+    def __init__(self, value, tape):
+        self.value = value
+        self.tape = tape
+
+    # ------------------------------------------------------- array facts
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def ndim(self):
+        return self.value.ndim
+
+    @property
+    def size(self):
+        return self.value.size
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __iter__(self):
+        for i in range(len(self.value)):
+            yield getitem(self, i)
+
+    def __repr__(self):
+        return f"<Traced shape={self.value.shape} in {self.tape.who}>"
+
+    # Python scalars of a value: for sizes and control flow, not for math.
+    def __bool__(self):
+        return bool(self.value)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __index__(self):
+        return self.value.__index__()
+
+    def numpy(self):
+        """A constant copy of the value (no gradient flows through it)."""
+        return self.value.copy()
+
+    def item(self):
+        return self.value.item()
+
+    def tolist(self):
+        return self.value.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        op = _pynn_caller()
+        raise unsupported(op or "Converting a traced array to a NumPy array (np.asarray, "
+                          "np.array, or a function that calls them)", self.tape)
+
+    def __setitem__(self, key, value):
+        raise unsupported("Writing into a traced array (item assignment)", self.tape,
+                          " Build the new array with pynn.ops.where or concatenate instead.")
+
+    # --------------------------------------------------------- operators
+    def __add__(self, o):
+        return add(self, o)
+
+    def __radd__(self, o):
+        return add(o, self)
+
+    def __sub__(self, o):
+        return subtract(self, o)
+
+    def __rsub__(self, o):
+        return subtract(o, self)
+
+    def __mul__(self, o):
+        return multiply(self, o)
+
+    def __rmul__(self, o):
+        return multiply(o, self)
+
+    def __truediv__(self, o):
+        return divide(self, o)
+
+    def __rtruediv__(self, o):
+        return divide(o, self)
+
+    def __floordiv__(self, o):
+        return np.floor_divide(self.value, value_of(o))
+
+    def __rfloordiv__(self, o):
+        return np.floor_divide(value_of(o), self.value)
+
+    def __mod__(self, o):
+        return remainder(self, o)
+
+    def __rmod__(self, o):
+        return remainder(o, self)
+
+    def __pow__(self, o):
+        return power(self, o)
+
+    def __rpow__(self, o):
+        return power(o, self)
+
+    def __matmul__(self, o):
+        return matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return matmul(o, self)
+
+    def __neg__(self):
+        return negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return absolute(self)
+
+    # Comparisons give constant boolean arrays (their gradient is zero).
+    def __lt__(self, o):
+        return self.value < value_of(o)
+
+    def __le__(self, o):
+        return self.value <= value_of(o)
+
+    def __gt__(self, o):
+        return self.value > value_of(o)
+
+    def __ge__(self, o):
+        return self.value >= value_of(o)
+
+    def __eq__(self, o):
+        return self.value == value_of(o)
+
+    def __ne__(self, o):
+        return self.value != value_of(o)
+
+    __hash__ = None
+
+    def __getitem__(self, key):
+        return getitem(self, key)
+
+    # ----------------------------------------------------------- methods
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return ops.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False):
+        return ops.var(self, axis=axis, keepdims=keepdims)
+
+    def std(self, axis=None, keepdims=False):
+        return ops.std(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return ops.cumsum(self, axis=axis)
+
+    def argmax(self, axis=None):
+        return self.value.argmax(axis=axis)
+
+    def argmin(self, axis=None):
+        return self.value.argmin(axis=axis)
+
+    def clip(self, min=None, max=None):
+        return ops.clip(self, min, max)
+
+    def dot(self, other):
+        return ops.dot(self, other)
+
+    def squeeze(self, axis=None):
+        return ops.squeeze(self, axis)
+
+    def flatten(self):
+        return reshape(self, (-1,))
+
+    ravel = flatten
+
+    def swapaxes(self, axis1, axis2):
+        return ops.swapaxes(self, axis1, axis2)
+
+    def astype(self, dtype, copy=True):
+        return cast(self, dtype)
+
+    def copy(self):
+        return self
+
+    # ------------------------------------------------------ NumPy protocol
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _apply_function(func, args, kwargs)
+
+
+class ForwardingOperators:
+    """Array operators and NumPy protocols for an object that stands for an
+    array (a layer's Weight): each forwards to ``self._operand()``, the
+    weight's traced leaf while a tape records and its value otherwise."""
+    __slots__ = ()
+
+    def __add__(self, o):
+        return self._operand() + o
+
+    def __radd__(self, o):
+        return o + self._operand()
+
+    def __sub__(self, o):
+        return self._operand() - o
+
+    def __rsub__(self, o):
+        return o - self._operand()
+
+    def __mul__(self, o):
+        return self._operand() * o
+
+    def __rmul__(self, o):
+        return o * self._operand()
+
+    def __truediv__(self, o):
+        return self._operand() / o
+
+    def __rtruediv__(self, o):
+        return o / self._operand()
+
+    def __pow__(self, o):
+        return self._operand() ** o
+
+    def __rpow__(self, o):
+        return o ** self._operand()
+
+    def __matmul__(self, o):
+        return self._operand() @ o
+
+    def __rmatmul__(self, o):
+        return o @ self._operand()
+
+    def __neg__(self):
+        return -self._operand()
+
+    def __abs__(self):
+        return abs(self._operand())
+
+    def __getitem__(self, key):
+        return self._operand()[key]
+
+    @property
+    def T(self):
+        return self._operand().T
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(resolve(x) for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        args = tuple(_resolve_nested(a) for a in args)
+        kwargs = {k: _resolve_nested(v) for k, v in kwargs.items()}
+        return func(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- operands
+
+def resolve(x):
+    """A weight as its traced leaf (while a tape records) or value; other
+    operands as they are."""
+    t = type(x)
+    if t is Traced or t is np.ndarray:
+        return x
+    operand = getattr(t, "_operand", None)
+    return x if operand is None else operand(x)
+
+
+def _resolve_nested(x):
+    if isinstance(x, (list, tuple)):
+        return type(x)(resolve(v) for v in x)
+    return resolve(x)
+
+
+def value_of(x):
+    """The value of an operand, with no gradient."""
+    x = resolve(x)
+    return x.value if type(x) is Traced else x
+
+
+def any_traced(values):
+    return any(type(v) is Traced for v in values)
+
+
+def _tape_of(*xs):
+    tape = None
+    for x in xs:
+        if type(x) is Traced:
+            if tape is None:
+                tape = x.tape
+            elif x.tape is not tape:
+                raise ValueError(f"A traced array of {x.tape.who} met one of {tape.who}: a "
+                                 f"value computed in one call cannot be used in another")
+    return tape
+
+
+def _val(x):
+    return x.value if type(x) is Traced else x
+
+
+def _contiguous(a, dtype=np.float32):
+    """``a`` as a C-contiguous array of ``dtype``, 0-d arrays kept 0-d
+    (np.ascontiguousarray makes them 1-d)."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _f32(value):
+    if type(value) is np.ndarray and value.dtype == np.float32:
+        return value
+    return np.asarray(value, dtype=np.float32)
+
+
+def _no_out(name, out):
+    if out is not None:
+        raise unsupported(f"pynn.ops.{name}(out=...)", None,
+                          " Leave out= unset: a traced result is a new array.")
+
+
+# ------------------------------------------------------------ elementwise
+
+def _unary(x, fwd, grad):
+    """``fwd(value)`` recorded with ``grad(g, value, result)``."""
+    x = resolve(x)
+    if type(x) is not Traced:
+        return fwd(x)
+    xv = x.value
+    y = fwd(xv)
+    return x.tape.record(y, (x,), lambda g: (grad(g, xv, y),))
+
+
+def _binary(a, b, fwd, grad_a, grad_b):
+    """A broadcasting binary operation; each operand's gradient is summed
+    back to its own shape."""
+    a, b = resolve(a), resolve(b)
+    tape = _tape_of(a, b)
+    av, bv = _val(a), _val(b)
+    y = fwd(av, bv)
+    if tape is None:
+        return y
+    ta, tb = type(a) is Traced, type(b) is Traced
+
+    def vjp(g):
+        return (ops.reduce_to_shape(_full(grad_a(g, av, bv, y), g.shape), av.shape)
+                if ta else None,
+                ops.reduce_to_shape(_full(grad_b(g, av, bv, y), g.shape), bv.shape)
+                if tb else None)
+    return tape.record(y, (a, b), vjp)
+
+
+def _full(g, shape):
+    """``g`` broadcast to ``shape`` (a gradient computed from a smaller
+    operand), so reduce_to_shape can sum it back."""
+    return g if g.shape == shape else np.broadcast_to(g, shape)
+
+
+def _scaled(g, s):
+    """g * s for a constant s (a scalar or an array)."""
+    if np.ndim(s) == 0:
+        return ops.axpby(float(s), g)
+    return ops.multiply(g, s)
+
+
+def _errstate():
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def add(a, b, out=None):
+    _no_out("add", out)
+    return _binary(a, b, ops.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
+
+
+def subtract(a, b, out=None):
+    _no_out("subtract", out)
+    return _binary(a, b, ops.subtract, lambda g, a, b, y: g,
+                   lambda g, a, b, y: ops.axpby(-1.0, g))
+
+
+def multiply(a, b, out=None):
+    _no_out("multiply", out)
+    return _binary(a, b, ops.multiply, lambda g, a, b, y: _scaled(g, b),
+                   lambda g, a, b, y: _scaled(g, a))
+
+
+def _divide_values(a, b):
+    with _errstate():
+        return np.true_divide(a, b, dtype=np.float32)
+
+
+def divide(a, b):
+    def grad_b(g, a, b, y):
+        with _errstate():
+            return -g * y / b
+    with _errstate():
+        return _binary(a, b, _divide_values, lambda g, a, b, y: _divide_values(g, b), grad_b)
+
+
+def _power_values(a, b):
+    with _errstate():
+        return np.power(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+
+def power(a, b):
+    def grad_a(g, a, b, y):
+        with _errstate():
+            return g * b * np.power(np.asarray(a, np.float32), np.asarray(b, np.float32) - 1)
+
+    def grad_b(g, a, b, y):
+        with _errstate():
+            return g * np.where(np.asarray(a) > 0, y * np.log(np.where(
+                np.asarray(a) > 0, a, 1)), 0).astype(np.float32)
+    return _binary(a, b, _power_values, grad_a, grad_b)
+
+
+def remainder(a, b):
+    """``a - floor(a / b) * b``, whose gradient is 1 for ``a`` and
+    ``-floor(a / b)`` for ``b``."""
+    q = np.floor(_divide_values(value_of(a), value_of(b)))
+    return subtract(a, multiply(q, b))
+
+
+def maximum(a, b, out=None):
+    _no_out("maximum", out)
+    # TensorFlow's rule: a tie sends the gradient to the first operand.
+    return _binary(a, b, ops.maximum, lambda g, a, b, y: np.where(a >= b, g, np.float32(0)),
+                   lambda g, a, b, y: np.where(a >= b, np.float32(0), g))
+
+
+def minimum(a, b, out=None):
+    _no_out("minimum", out)
+    return _binary(a, b, ops.minimum, lambda g, a, b, y: np.where(a <= b, g, np.float32(0)),
+                   lambda g, a, b, y: np.where(a <= b, np.float32(0), g))
+
+
+def axpby(alpha, a, beta=0.0, b=None, out=None):
+    _no_out("axpby", out)
+    y = multiply(a, float(alpha))
+    return y if b is None else add(y, multiply(b, float(beta)))
+
+
+def negative(x):
+    return _unary(x, lambda v: ops.axpby(-1.0, v), lambda g, v, y: ops.axpby(-1.0, g))
+
+
+def absolute(x):
+    return _unary(x, lambda v: np.abs(np.asarray(v, np.float32)),
+                  lambda g, v, y: _scaled(g, np.sign(v).astype(np.float32)))
+
+
+def exp(x):
+    with _errstate():
+        return _unary(x, lambda v: np.exp(np.asarray(v, np.float32)),
+                      lambda g, v, y: ops.multiply(g, y))
+
+
+def log(x):
+    with _errstate():
+        return _unary(x, lambda v: np.log(np.asarray(v, np.float32)),
+                      lambda g, v, y: _divide_values(g, v))
+
+
+def log1p(x):
+    with _errstate():
+        return _unary(x, lambda v: np.log1p(np.asarray(v, np.float32)),
+                      lambda g, v, y: _divide_values(g, 1 + v))
+
+
+def expm1(x):
+    with _errstate():
+        return _unary(x, lambda v: np.expm1(np.asarray(v, np.float32)),
+                      lambda g, v, y: ops.multiply(g, y + 1))
+
+
+def sqrt(x):
+    with _errstate():
+        return _unary(x, lambda v: np.sqrt(np.asarray(v, np.float32)),
+                      lambda g, v, y: _divide_values(g, 2 * y))
+
+
+def square(x):
+    return _unary(x, lambda v: ops.multiply(v, v),
+                  lambda g, v, y: ops.axpby(2.0, ops.multiply(g, v)))
+
+
+def sin(x):
+    return _unary(x, lambda v: np.sin(np.asarray(v, np.float32)),
+                  lambda g, v, y: ops.multiply(g, np.cos(v)))
+
+
+def cos(x):
+    return _unary(x, lambda v: np.cos(np.asarray(v, np.float32)),
+                  lambda g, v, y: ops.multiply(g, -np.sin(v)))
+
+
+def apply_activation(x, name, bias=None, alpha=None, out=None):
+    """pynn.ops.activation: the kernel forward, its gradient kernel back."""
+    _no_out("activation", out)
+    if bias is not None:
+        x = add(x, bias)
+    x = resolve(x)
+    if type(x) is not Traced:
+        return ops.activation(x, name, alpha=alpha)
+    xv = x.value
+    y = ops.activation(xv, name, alpha=alpha)
+
+    def vjp(g):
+        return (ops.activation_grad(name, xv, y, g, alpha=alpha),)
+    return x.tape.record(y, (x,), vjp)
+
+
+def softmax(x, axis=-1, out=None):
+    _no_out("softmax", out)
+    x = resolve(x)
+    if type(x) is not Traced:
+        return ops.softmax(x, axis=axis)
+    xv = x.value
+    y = np.asarray(ops.softmax(xv, axis=axis))
+    last = axis in (-1, xv.ndim - 1)
+
+    def vjp(g):
+        if last:
+            return (ops.activation_grad("softmax", None, y, g),)
+        ym, gm = (np.ascontiguousarray(np.moveaxis(a, axis, -1)) for a in (y, g))
+        return (np.moveaxis(ops.activation_grad("softmax", None, ym, gm), -1, axis),)
+    return x.tape.record(y, (x,), vjp)
+
+
+def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
+    _no_out("l2_normalize", out if norms is None else norms)
+    x = resolve(x)
+    if type(x) is not Traced:
+        return ops.l2_normalize(x, axis=axis, epsilon=epsilon)
+    xv = x.value
+    rows = xv.size // xv.shape[axis] if xv.shape[axis] else 0
+    inv = np.empty(rows, np.float32)
+    y = ops.l2_normalize(xv, axis=axis, epsilon=epsilon, norms=inv)
+    return x.tape.record(y, (x,), lambda g: (
+        ops.l2_normalize_grad(xv, y, inv, g, axis=axis, epsilon=epsilon),))
+
+
+def where(condition, x1, x2):
+    cond = np.asarray(value_of(condition), dtype=bool)
+    return _binary(x1, x2, lambda a, b: np.where(cond, a, b).astype(np.float32),
+                   lambda g, a, b, y: np.where(cond, g, np.float32(0)),
+                   lambda g, a, b, y: np.where(cond, np.float32(0), g))
+
+
+def cast(x, dtype):
+    """Floating point casts keep the trace (traced arrays are float32);
+    integer and boolean casts give constants."""
+    x = resolve(x)
+    if np.dtype(dtype).kind == "f" and type(x) is Traced:
+        return x
+    return np.asarray(_val(x)).astype(dtype)
+
+
+def stop_gradient(x):
+    return value_of(x)
+
+
+# ------------------------------------------------------------- reductions
+
+def _axes(axis, ndim):
+    """``axis`` (None, an int, a tuple or list) as a sorted tuple of
+    non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(sorted(int(a) % ndim if ndim else 0 for a in axes))
+
+
+def _keep_shape(shape, axes):
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def _reduction(x, axis, keepdims, fwd, grad):
+    """``fwd(value, axes, keepdims)``; ``grad(g_kept, value, y_kept, axes)``
+    gets the gradient and result with the reduced axes kept (size 1)."""
+    x = resolve(x)
+    if type(x) is not Traced:
+        return fwd(x, axis, keepdims)
+    xv = x.value
+    axes = _axes(axis, xv.ndim)
+    y = np.asarray(fwd(xv, axis, keepdims), np.float32)
+    kept = _keep_shape(xv.shape, axes)
+
+    def vjp(g):
+        return (_contiguous(grad(g.reshape(kept), xv, y.reshape(kept), axes)),)
+    return x.tape.record(y, (x,), vjp)
+
+
+def _count(shape, axes):
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def sum_(x, axis=None, keepdims=False):
+    return _reduction(x, axis, keepdims, lambda v, a, k: ops.sum(v, axis=a, keepdims=k),
+                      lambda g, v, y, axes: np.broadcast_to(g, v.shape))
+
+
+def mean(x, axis=None, keepdims=False):
+    def grad(g, v, y, axes):
+        return np.broadcast_to(g / np.float32(builtins.max(_count(v.shape, axes), 1)), v.shape)
+    return _reduction(x, axis, keepdims, lambda v, a, k: ops.mean(v, axis=a, keepdims=k), grad)
+
+
+def _extremum_grad(g, v, y, axes):
+    # Ties share the gradient equally, as TensorFlow's reduce_max does.
+    hit = (v == y)
+    return np.where(hit, g / hit.sum(axis=axes, keepdims=True, dtype=np.float32),
+                    np.float32(0))
+
+
+def max_(x, axis=None, keepdims=False):
+    return _reduction(x, axis, keepdims, lambda v, a, k: ops.max(v, axis=a, keepdims=k),
+                      _extremum_grad)
+
+
+def min_(x, axis=None, keepdims=False):
+    return _reduction(x, axis, keepdims, lambda v, a, k: ops.min(v, axis=a, keepdims=k),
+                      _extremum_grad)
+
+
+def _prod_grad(g, v, y, axes):
+    """The product of all the other elements of each reduced group (exact
+    where some are zero): exclusive cumulative products from both ends."""
+    rest = [a for a in range(v.ndim) if a not in axes]
+    moved = np.transpose(v, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,)).astype(np.float64)
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    back = np.transpose(others, np.argsort(rest + list(axes)))
+    return (g * back).astype(np.float32)
+
+
+def prod(x, axis=None, keepdims=False):
+    return _reduction(x, axis, keepdims, lambda v, a, k: ops.prod(v, axis=a, keepdims=k),
+                      _prod_grad)
+
+
+def cumsum(x, axis=None):
+    x = resolve(x)
+    if type(x) is not Traced:
+        return ops.cumsum(x, axis=axis)
+    xv = x.value
+    y = ops.cumsum(xv, axis=axis)
+
+    def vjp(g):
+        if axis is None:
+            return (np.flip(np.cumsum(np.flip(g)), 0).reshape(xv.shape),)
+        return (np.ascontiguousarray(np.flip(np.cumsum(np.flip(g, axis), axis), axis)),)
+    return x.tape.record(y, (x,), vjp)
+
+
+# ------------------------------------------------------------------ shapes
+
+def reshape(x, newshape):
+    x = resolve(x)
+    if type(x) is not Traced:
+        return np.reshape(x, newshape)
+    xv = x.value
+    return x.tape.record(np.reshape(xv, newshape), (x,), lambda g: (g.reshape(xv.shape),))
+
+
+def transpose(x, axes=None):
+    x = resolve(x)
+    if type(x) is not Traced:
+        return np.transpose(x, axes)
+    xv = x.value
+    perm = tuple(range(xv.ndim))[::-1] if axes is None else \
+        tuple(int(a) % xv.ndim for a in axes)
+    inverse = tuple(np.argsort(perm))
+    return x.tape.record(np.transpose(xv, perm), (x,),
+                         lambda g: (np.transpose(g, inverse),))
+
+
+def broadcast_to(x, shape):
+    x = resolve(x)
+    if type(x) is not Traced:
+        return np.broadcast_to(x, shape)
+    xv = x.value
+    return x.tape.record(np.broadcast_to(xv, shape), (x,),
+                         lambda g: (ops.reduce_to_shape(g, xv.shape),))
+
+
+def _basic_index(key):
+    """Whether indexing with ``key`` is basic (a view: ints, slices, None,
+    Ellipsis), so each element is read at most once."""
+    items = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis
+               for k in items)
+
+
+def getitem(x, key):
+    items = key if isinstance(key, tuple) else (key,)
+    for k in items:
+        if type(resolve(k)) is Traced:
+            raise unsupported("Indexing with a traced array", x.tape,
+                              " Index with integers or a constant array (argmax, a "
+                              "comparison) instead.")
+    xv = x.value
+    y = xv[key]
+    basic = _basic_index(key)
+
+    def vjp(g):
+        dx = np.zeros(xv.shape, np.float32)
+        if basic:
+            dx[key] = g
+        else:
+            np.add.at(dx, key, g)
+        return (dx,)
+    return x.tape.record(y, (x,), vjp)
+
+
+def concatenate(xs, axis=-1, out=None):
+    _no_out("concatenate", out)
+    xs = [resolve(x) for x in xs]
+    tape = _tape_of(*xs)
+    values = [_val(x) for x in xs]
+    y = ops.concatenate(values, axis=axis)
+    if tape is None:
+        return y
+    ax = axis % y.ndim
+    sizes = [np.shape(v)[ax] for v in values]
+
+    def vjp(g):
+        return ops.concatenate_grad(g, sizes, axis=ax,
+                                    outs=[True if type(x) is Traced else None for x in xs])
+    return tape.record(y, tuple(xs), vjp)
+
+
+def pad(x, pad_width, constant_values=0):
+    x = resolve(x)
+    xv = x.value
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (xv.ndim, 2))
+    y = np.pad(xv, widths, constant_values=constant_values)
+    inner = tuple(slice(int(b), int(b) + d) for (b, _), d in zip(widths, xv.shape))
+    return x.tape.record(y, (x,), lambda g: (np.ascontiguousarray(g[inner]),))
+
+
+# ---------------------------------------------------------- linear algebra
+
+def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
+    """NumPy's matmul (vectors promoted, batch axes broadcast), recorded."""
+    _no_out("matmul", out)
+    a, b = resolve(a), resolve(b)
+    tape = _tape_of(a, b)
+    if tape is None:
+        y = ops.matmul(a, b)
+        return y if alpha == 1.0 else y * np.float32(alpha)
+    av, bv = np.asarray(_val(a), np.float32), np.asarray(_val(b), np.float32)
+    if av.ndim == 0 or bv.ndim == 0:
+        raise ValueError(f"matmul: scalars have no matrix product; got shapes {av.shape} "
+                         f"and {bv.shape}")
+    if av.ndim == 1 or bv.ndim == 1:
+        # NumPy's promotion: a vector becomes a matrix, and its axis is
+        # dropped from the product.
+        y = matmul(reshape(a, (1, -1)) if av.ndim == 1 else a,
+                   reshape(b, (-1, 1)) if bv.ndim == 1 else b)
+        shape = np.shape(_val(y))
+        if av.ndim == 1:
+            shape = shape[:-2] + shape[-1:]
+        if bv.ndim == 1:
+            shape = shape[:-1]
+        return _scale_result(reshape(y, shape), alpha)
+    y = ops.gemm_nd(av, bv)
+    ta, tb = type(a) is Traced, type(b) is Traced
+
+    def vjp(g):
+        da = db = None
+        if ta:
+            da = ops.reduce_to_shape(ops.gemm_nd(g, bv, transpose_b=True), av.shape)
+        if tb:
+            if bv.ndim == 2 and av.ndim > 2:
+                db = ops.matmul(np.reshape(av, (-1, av.shape[-1])).T,
+                                np.reshape(g, (-1, g.shape[-1])))
+            else:
+                db = ops.reduce_to_shape(ops.gemm_nd(av, g, transpose_a=True), bv.shape)
+        return da, db
+    return _scale_result(tape.record(y, (a, b), vjp), alpha)
+
+
+def _scale_result(y, alpha):
+    return y if alpha == 1.0 else multiply(y, float(alpha))
+
+
+def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
+    _no_out("dense", out)
+    y = matmul(x, kernel)
+    if bias is not None:
+        y = add(y, bias)
+    return y if activation == "linear" else apply_activation(y, activation, alpha=alpha)
+
+
+def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
+    _no_out("batch_matmul", out)
+    a = ops.swapaxes(a, 1, 2) if transpose_a else a
+    b = ops.swapaxes(b, 1, 2) if transpose_b else b
+    return matmul(a, b)
+
+
+# ------------------------------------------------------------------ losses
+
+def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=None):
+    """pynn.ops.loss with traced predictions: per-sample values forward, and
+    back the loss kernel's own gradient, weighted by the incoming one."""
+    return _loss_op(f"pynn.ops.loss({kind!r})", y_true, y_pred, sample_weight, grad, out,
+                    lambda t, p, w, g: ops.loss(kind, t, p, w, None if g is None else 1.0,
+                                                grad=g))
+
+
+def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=None, grad=None,
+                out=None):
+    return _loss_op("pynn.ops.sparse_loss", labels, y_pred, sample_weight, grad, out,
+                    lambda t, p, w, g: ops.sparse_loss(t, p, from_logits, w,
+                                                       None if g is None else 1.0, grad=g))
+
+
+def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
+    y_true, y_pred = resolve(y_true), resolve(y_pred)
+    tape = _tape_of(y_true, y_pred, resolve(sample_weight))
+    if grad is not None or out is not None:
+        raise unsupported(f"{name} with grad= or out=", tape)
+    for what, v in (("targets", y_true), ("sample weights", resolve(sample_weight))):
+        if type(v) is Traced:
+            raise unsupported(f"{name} with traced {what}", tape,
+                              " Only the predictions may be traced.")
+    if type(y_pred) is not Traced:
+        return kernel(y_true, y_pred, sample_weight, None)
+    pv = y_pred.value
+    per = kernel(y_true, pv, sample_weight, None)
+
+    def vjp(g):
+        buf = np.empty(pv.shape, np.float32)
+        w = g if sample_weight is None else g * np.asarray(sample_weight, np.float32)
+        kernel(y_true, pv, np.ascontiguousarray(w, dtype=np.float32), buf)
+        return None, buf
+    return tape.record(per, (y_true, y_pred), vjp)
+
+
+# ------------------------------------------------------------ NumPy protocol
+
+_UFUNCS = {
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
+    np.power: power, np.float_power: power, np.remainder: remainder,
+    np.negative: negative, np.positive: lambda x: x, np.absolute: absolute,
+    np.fabs: absolute, np.exp: exp, np.log: log, np.log1p: log1p, np.expm1: expm1,
+    np.sqrt: sqrt, np.square: square, np.sin: sin, np.cos: cos,
+    np.maximum: maximum, np.minimum: minimum, np.matmul: matmul,
+    np.reciprocal: lambda x: divide(1.0, x),
+    np.tanh: lambda x: apply_activation(x, "tanh"),
+}
+# Ufuncs whose gradient is zero wherever it exists: their results are
+# constants computed on the values.
+_CONSTANT_UFUNCS = {
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    np.sign, np.floor, np.ceil, np.rint, np.trunc, np.isnan, np.isinf, np.isfinite,
+    np.signbit, np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
+    np.floor_divide,
+}
+
+
+def _apply_ufunc(ufunc, method, inputs, kwargs):
+    tape = _tape_of(*(resolve(x) for x in inputs))
+    name = f"numpy.{ufunc.__name__}"
+    if method != "__call__":
+        raise unsupported(f"{name}.{method}", tape)
+    if kwargs.get("out") is not None:
+        raise unsupported(f"{name}(out=...)", tape)
+    if ufunc in _CONSTANT_UFUNCS:
+        return ufunc(*(value_of(x) for x in inputs), **kwargs)
+    fn = _UFUNCS.get(ufunc)
+    if fn is None or kwargs:
+        raise unsupported(name if fn is None else f"{name} with {sorted(kwargs)}", tape)
+    return fn(*inputs)
+
+
+def _numpy_functions():
+    """NumPy functions with a traced form: the pynn.ops function of the
+    same name (same arguments)."""
+    table = {}
+    for name in ("sum", "mean", "max", "min", "prod", "var", "std", "cumsum", "reshape",
+                 "transpose", "expand_dims", "squeeze", "concatenate", "stack", "tile",
+                 "repeat", "take", "flip", "broadcast_to", "moveaxis", "swapaxes", "where",
+                 "clip", "dot", "tensordot", "matmul", "square", "sqrt", "exp", "log",
+                 "abs", "absolute", "maximum", "minimum", "split", "sign", "floor", "ceil",
+                 "zeros_like", "ones_like", "argmax", "argmin", "logical_not"):
+        np_fn = getattr(np, name, None)
+        if np_fn is not None and hasattr(ops, name):
+            table[np_fn] = getattr(ops, name)
+    table[np.amax] = ops.max
+    table[np.amin] = ops.min
+    table[np.linalg.norm] = ops.norm
+    table[np.shape] = ops.shape
+    table[np.ndim] = lambda x: len(x.shape)
+    table[np.size] = lambda x, axis=None: x.size if axis is None else x.shape[axis]
+    table[np.pad] = ops.pad
+    table[np.round] = ops.round
+    table[np.around] = ops.round
+    table[np.result_type] = lambda *a: np.result_type(*(value_of(v) for v in a))
+    return table
+
+
+_FUNCTIONS = None
+
+
+def _apply_function(func, args, kwargs):
+    global _FUNCTIONS
+    if _FUNCTIONS is None:
+        _FUNCTIONS = _numpy_functions()
+    fn = _FUNCTIONS.get(func)
+    if fn is None:
+        tape = _tape_of(*(v for a in args for v in (a if isinstance(a, (list, tuple))
+                                                    else [a])))
+        raise unsupported(f"{func.__module__}.{func.__name__}", tape)
+    return fn(*args, **kwargs)
+
+
+# ---------------------------------------------------- layers and functions
+
+def record_layer(layer, forward, backward, inputs, training):
+    """A layer with its own forward and backward (a Dense, a Model) called
+    on traced values inside traced code: one record whose gradient is the
+    layer's backward.  The weight gradients that backward writes are
+    collected on the tape, summed over the layer's calls."""
+    from .models.node import CallContext
+    multi_in = isinstance(inputs, (list, tuple))
+    xs = [resolve(x) for x in (inputs if multi_in else [inputs])]
+    tape = _tape_of(*xs)
+    values = [layer._as_input(_val(x)) for x in xs]
+    ctx = CallContext()
+    # The layer computes on plain arrays: nothing it does is recorded here.
+    with _Recording(None, tape.losses):
+        y = forward(layer, ctx, values if multi_in else values[0],
+                    True if training is None else bool(training))
+    multi_out = isinstance(y, (list, tuple))
+    need = [type(x) is Traced for x in xs]
+
+    def vjp(g):
+        trained = [w for w in layer.weights if w.grad is not None]
+        saved = [w.grad for w in trained]
+        scratch = [np.zeros_like(s) for s in saved]
+        for w, s in zip(trained, scratch):
+            w.grad = s
+        ctx.grad_token = object()
+        try:
+            dx = backward(layer, ctx, g, need if multi_in else need[0])
+        finally:
+            for w, s in zip(trained, saved):
+                w.grad = s
+        for w, s in zip(trained, scratch):
+            tape.add_layer_grad(w, s)
+        return list(dx) if multi_in else [dx]
+    if multi_out:
+        return tape.record_several(y, tuple(xs), vjp)
+    return tape.record(y, tuple(xs), vjp)
+
+
+def call_layer(layer, inputs, training):
+    """``layer(inputs)`` on traced values, inside traced code: a layer that
+    computes through call() runs it on this tape (its weights are watched
+    here); any other layer is one record."""
+    multi = isinstance(inputs, (list, tuple))
+    xs = list(inputs) if multi else [inputs]
+    shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
+    layer.build_for(shapes if multi else shapes[0])
+    if getattr(layer, "_traces_call", False):
+        return layer._run_call(inputs, True if training is None else bool(training))
+    cls = type(layer)
+    return record_layer(layer, cls.forward, cls.backward, inputs, training)
+
+
+# ------------------------------------------------ training through a call
+
+def traced_forward(layer, ctx, inputs, run):
+    """Training forward of a layer that computes through ``run(inputs)``
+    (its call): the call runs on traced inputs; the tape and the traced
+    inputs and outputs stay on ``ctx`` for :func:`traced_backward`."""
+    tape = Tape(describe(layer))
+    leaves = _wrap_inputs(tape, inputs)
+    with tape.recording():
+        out = run(leaves)
+    multi = isinstance(out, (list, tuple))
+    outs = list(out) if multi else [out]
+    values = [_float32_output(o, describe(layer)) for o in outs]
+    ctx.tape, ctx.traced_in, ctx.traced_out = tape, leaves, [resolve(o) for o in outs]
+    ctx.added_loss = _loss_sum(tape.losses)
+    ctx.adds_gradient = any(type(v) is Traced for v in tape.losses)
+    return values if multi else values[0]
+
+
+def untraced_forward(ctx, run, inputs):
+    """Inference forward of such a layer: ``run(inputs)`` on arrays, with
+    the values given to add_loss summed into ``ctx.added_loss`` (or, inside
+    another layer's call, collected by that call)."""
+    sink = getattr(_local, "sink", None)
+    if sink is not None:
+        ctx.added_loss = 0.0
+        return run(inputs)
+    sink = []
+    with _Recording(None, sink):
+        y = run(inputs)
+    ctx.added_loss = _loss_sum(sink)
+    return y
+
+
+def _loss_sum(values):
+    return builtins.sum(float(np.sum(value_of(v), dtype=np.float64)) for v in values)
+
+
+def traced_backward(layer, ctx, dy, need_input_grad):
+    """The input gradients of the call kept by traced_forward, from ``dy``
+    (None where no gradient came) and a gradient of 1 for each traced
+    value given to add_loss.  Writes the gradient of every trained weight
+    the call read, zero where none reached it."""
+    tape = ctx.tape
+    if tape is None:
+        raise RuntimeError(f"{describe(layer)}: backward without a training forward pass")
+    ins, outs = ctx.traced_in, ctx.traced_out
+    ctx.tape = ctx.traced_in = ctx.traced_out = None
+    dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
+    seeds = [(o, g) for o, g in zip(outs, dys) if g is not None]
+    seeds += [(resolve(v), 1.0) for v in tape.losses]
+    grads = tape.backward(seeds)
+    weights = {id(w): w for w in layer.weights}
+    for w, _ in list(tape.watched.values()) + list(tape.layer_grads.values()):
+        weights.setdefault(id(w), w)
+    for w in weights.values():
+        if w.grad is None:
+            continue
+        g = tape.weight_gradient(w, grads)
+        if g is None:
+            w.grad.fill(0.0)
+        else:
+            np.copyto(w.grad, g)
+
+    def input_grad(leaf, need):
+        if not need or type(leaf) is not Traced:
+            return None
+        g = grads.get(id(leaf))
+        return None if g is None else _contiguous(g)
+    if isinstance(ins, list):
+        needs = need_input_grad if isinstance(need_input_grad, (list, tuple)) else \
+            [need_input_grad] * len(ins)
+        return [input_grad(t, n) for t, n in zip(ins, needs)]
+    return input_grad(ins, need_input_grad)
+
+
+def _wrap_inputs(tape, inputs):
+    """The layer's input arrays as traced leaves (floating point inputs
+    only: integer ids stay constants)."""
+    def leaf(x):
+        return tape.input(x) if x.dtype.kind == "f" else x
+    if isinstance(inputs, (list, tuple)):
+        return [leaf(x) for x in inputs]
+    return leaf(inputs)
+
+
+def _float32_output(y, who):
+    """A value returned by traced code as the float32 array a layer outputs
+    (a traced value's, or a constant)."""
+    y = resolve(y)
+    if type(y) is Traced:
+        return _contiguous(y.value)
+    try:
+        return _contiguous(y)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{who} returned {type(y).__name__}, not an array: {e}") from None
+
+
+def describe(layer):
+    return f"layer {layer.name!r} ({type(layer).__name__})"
+
+
+def add_loss(layer, value):
+    """Layer.add_loss: ``value`` (a scalar, or an array that is summed)
+    joins the training loss of this call."""
+    sink = getattr(_local, "sink", None)
+    if sink is None:
+        raise ValueError(f"{describe(layer)}: add_loss() works inside the layer's call(); "
+                         f"pynn does not record losses built from symbolic tensors outside "
+                         f"a call")
+    if callable(value) and not isinstance(value, (Traced, np.ndarray)):
+        value = value()
+    sink.append(resolve(value))
+
+
+# ---------------------------------------------------- custom activations
+
+def activation_forward(ctx, fn, x, training, who):
+    """A Python activation function on the layer's pre-activation ``x``;
+    in training its tape stays on ``ctx`` for :func:`activation_backward`."""
+    if not training:
+        return _same_shape(_float32_output(fn(x), who), x, who)
+    tape = Tape(who)
+    leaf = tape.input(x)
+    with tape.recording():
+        y = resolve(fn(leaf))
+    ctx.act_tape = (tape, leaf, y)
+    return _same_shape(_float32_output(y, who), x, who)
+
+
+def activation_backward(ctx, dy):
+    tape, leaf, y = ctx.act_tape
+    g = tape.backward([(y, dy)]).get(id(leaf))
+    if g is None:
+        return np.zeros(leaf.value.shape, np.float32)
+    return _contiguous(g)
+
+
+def _same_shape(y, x, who):
+    if y.shape != x.shape:
+        raise ValueError(f"{who} returned shape {y.shape} for an input of shape {x.shape}; "
+                         f"an activation keeps the shape")
+    return y
+
+
+# ------------------------------------------------------- custom losses
+
+def loss_values(fn, who, y_true, y_pred, sample_weight=None, scale=None, grad=None):
+    """Per-sample values of a loss function ``fn(y_true, y_pred)`` written
+    with pynn.ops / pynn.backend (its result: a scalar, or values whose
+    first axis is the batch, averaged over the others); with ``grad``,
+    writes the gradient of ``sum(w * values) / scale`` w.r.t. ``y_pred``."""
+    rows = y_pred.shape[0]
+    if grad is None:
+        with untraced():
+            return _per_sample(_float32_output(fn(y_true, y_pred), who), rows, who)
+    tape = Tape(who)
+    leaf = tape.input(y_pred)
+    with tape.recording():
+        v = resolve(fn(y_true, leaf))
+    values = _float32_output(v, who)
+    per = _per_sample(values, rows, who)
+    w = np.ones(rows, np.float32) if sample_weight is None else \
+        np.asarray(sample_weight, np.float32).reshape(rows)
+    scale = float(rows if scale is None else scale)
+    if values.ndim == 0:
+        seed = np.float32(w.sum() / scale)
+    else:
+        per_value = values.size // rows if rows else 1
+        seed = (w / (scale * per_value)).reshape((rows,) + (1,) * (values.ndim - 1))
+    g = tape.backward([(v, seed)]).get(id(leaf))
+    if g is None:
+        grad.fill(0.0)
+    else:
+        np.copyto(grad, g)
+    return per
+
+
+def _per_sample(values, rows, who):
+    if values.ndim == 0:
+        return np.full(rows, values, np.float32)
+    if values.shape[0] != rows:
+        raise ValueError(f"{who} returned values of shape {values.shape} for a batch of "
+                         f"{rows}; a loss returns a scalar or one value per sample (the "
+                         f"batch first)")
+    return values.reshape(rows, -1).mean(axis=1, dtype=np.float32) if values.ndim > 1 \
+        else values
+
+
+# ------------------------------------------------------- shape inference
+
+def infer_output_shape(who, input_shape, input_dtype, run):
+    """The output shape(s) of ``run`` (a layer's call, a Lambda's function)
+    for inputs of ``input_shape`` (a shape or a list; None where unknown),
+    found by running it on zeros twice, with 2 and then 3 for every
+    unknown dimension: output dimensions that differ are unknown."""
+    from .utils.seeding import isolated
+    multi = isinstance(input_shape, list)
+    shapes = input_shape if multi else [input_shape]
+
+    def sample(size):
+        arrays = [np.zeros(tuple(size if d is None else d for d in s), input_dtype)
+                  for s in shapes]
+        return arrays if multi else arrays[0]
+    try:
+        with untraced(), isolated(), np.errstate(all="ignore"):
+            first, second = run(sample(2)), run(sample(3))
+    except Exception as e:
+        raise ValueError(f"{who}: cannot infer the output shape by running the call on "
+                         f"zeros of shape {[tuple(s) for s in shapes] if multi else shapes[0]}"
+                         f" ({type(e).__name__}: {e}); give the output shape "
+                         f"(output_shape= or compute_output_shape)") from e
+    multi_out = isinstance(first, (list, tuple))
+    outs = list(zip(first, second)) if multi_out else [(first, second)]
+    result = []
+    for a, b in outs:
+        sa, sb = np.shape(value_of(a)), np.shape(value_of(b))
+        if len(sa) != len(sb):
+            result.append((None,) * len(sa))
+        else:
+            result.append(tuple(None if p != q else int(p) for p, q in zip(sa, sb)))
+    return result if multi_out else result[0]
+
+
+# ------------------------------------------------------------ registration
+
+TRACED_OPS = {
+    "add": add, "subtract": subtract, "multiply": multiply, "maximum": maximum,
+    "minimum": minimum, "axpby": axpby, "divide": divide, "power": power,
+    "negative": negative, "abs": absolute, "exp": exp, "log": log, "log1p": log1p,
+    "expm1": expm1, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
+    "activation": apply_activation, "softmax": softmax, "l2_normalize": l2_normalize,
+    "where": where, "cast": cast, "stop_gradient": stop_gradient,
+    "sum": sum_, "mean": mean, "max": max_, "min": min_, "prod": prod, "cumsum": cumsum,
+    "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
+    "concatenate": concatenate, "pad": pad, "matmul": matmul, "dense": dense,
+    "batch_matmul": batch_matmul, "loss": loss, "sparse_loss": sparse_loss,
+}
+ops._TAPE_OPS.update(TRACED_OPS)
+ops._TRACED.add(Traced)

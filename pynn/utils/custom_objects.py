@@ -1,0 +1,184 @@
+"""User functions in configs: how a Lambda's function, a custom activation
+or a custom loss is described in a layer config, and found again.
+
+A config holds a function by name only, never its code:
+``{'module': 'mymodule', 'class_name': 'function', 'config': 'my_fn',
+'registered_name': 'my_fn'}`` (Keras 3's form).  In memory the description
+also carries the function itself, so ``clone_model`` and
+``from_config(get_config())`` give the same function back; an anonymous
+function (a lambda, a function defined inside another) is described as
+``'__lambda__'`` and cannot be written to a model file.
+
+Reading a description back looks in the custom objects (the
+``custom_objects=`` of the loading call, :func:`custom_object_scope`,
+:func:`get_custom_objects`, :func:`register_keras_serializable`), then
+among the functions of pynn's array modules (pynn.ops, pynn.backend...).
+Importing any other module named by a config runs its code, so that
+happens only outside safe mode (``load_model(..., safe_mode=False)``, for
+files one trusts).
+"""
+import importlib
+import threading
+
+_GLOBAL_CUSTOM_OBJECTS = {}
+_local = threading.local()
+# pynn's modules of pure functions of arrays: safe mode finds their
+# functions by name (and nothing else of theirs).
+_SAFE_MODULES = frozenset({"pynn.ops", "pynn.backend", "pynn.activations", "pynn.losses",
+                           "pynn.metrics", "pynn.random"})
+
+
+class FunctionRef(dict):
+    """A function's JSON description that, in memory, keeps the function."""
+
+    def __init__(self, description, function):
+        super().__init__(description)
+        self.function = function
+
+    def __deepcopy__(self, memo):
+        return FunctionRef(dict(self), self.function)
+
+
+def get_custom_objects():
+    """The process-wide dict of custom objects by name (Keras's)."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+class CustomObjectScope:
+    """``with custom_object_scope({'name': obj}):`` the names resolve to
+    these objects while configs are read."""
+
+    def __init__(self, *objects):
+        self.objects = {}
+        for d in objects:
+            self.objects.update(d or {})
+
+    def __enter__(self):
+        self._saved = getattr(_local, "objects", None)
+        _local.objects = {**(self._saved or {}), **self.objects}
+        return self
+
+    def __exit__(self, *exc):
+        _local.objects = self._saved
+
+
+custom_object_scope = CustomObjectScope
+
+
+class SafeModeScope:
+    """Whether reading configs may import the modules they name."""
+
+    def __init__(self, safe_mode=True):
+        self.safe_mode = bool(safe_mode)
+
+    def __enter__(self):
+        self._saved = getattr(_local, "safe_mode", None)
+        _local.safe_mode = self.safe_mode
+        return self
+
+    def __exit__(self, *exc):
+        _local.safe_mode = self._saved
+
+
+def in_safe_mode():
+    """True unless a ``SafeModeScope(False)`` is active."""
+    mode = getattr(_local, "safe_mode", None)
+    return True if mode is None else mode
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """Decorator registering a class or function under
+    ``'package>name'`` (and its bare name) for reading configs."""
+    def register(obj):
+        key = name or obj.__name__
+        _GLOBAL_CUSTOM_OBJECTS[f"{package}>{key}"] = obj
+        _GLOBAL_CUSTOM_OBJECTS.setdefault(key, obj)
+        return obj
+    return register
+
+
+def lookup(name):
+    """A custom object by name, from the active scope or the global dict."""
+    scoped = getattr(_local, "objects", None) or {}
+    if name in scoped:
+        return scoped[name]
+    return _GLOBAL_CUSTOM_OBJECTS.get(name)
+
+
+def _is_anonymous(fn):
+    qualname = getattr(fn, "__qualname__", "")
+    return (not qualname or "<lambda>" in qualname or "<locals>" in qualname
+            or getattr(fn, "__module__", None) is None)
+
+
+def serialize_function(fn):
+    """The config entry for a Python function (see the module docstring)."""
+    if isinstance(fn, FunctionRef):
+        return fn
+    if not callable(fn):
+        raise TypeError(f"expected a function, got {type(fn).__name__}")
+    if not hasattr(fn, "__qualname__") or _is_anonymous(fn):
+        code = getattr(fn, "__code__", None)
+        where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else \
+            type(fn).__name__
+        return FunctionRef({"class_name": "__lambda__",
+                            "config": {"name": getattr(fn, "__qualname__", repr(fn)),
+                                       "defined_at": where}}, fn)
+    return FunctionRef({"module": fn.__module__, "class_name": "function",
+                        "config": fn.__qualname__, "registered_name": fn.__qualname__}, fn)
+
+
+def is_function_description(value):
+    return isinstance(value, dict) and value.get("class_name") in ("function", "__lambda__")
+
+
+def deserialize_function(value, who):
+    """The function a config entry describes (a FunctionRef, a description
+    dict or a bare name); ``who`` names the layer or setting in errors."""
+    if isinstance(value, FunctionRef):
+        return value.function
+    if callable(value):
+        return value
+    if isinstance(value, str):
+        found = lookup(value)
+        if found is None:
+            raise ValueError(f"{who}: unknown function {value!r}; pass it in "
+                             f"custom_objects={{{value!r}: {value}}}")
+        return found
+    if not is_function_description(value):
+        raise ValueError(f"{who}: expected a function description, got {value!r}")
+    if value["class_name"] == "__lambda__":
+        cfg = value.get("config") or {}
+        raise ValueError(f"{who} was built with the anonymous function {cfg.get('name')!r} "
+                         f"({cfg.get('defined_at', 'unknown place')}); pynn never stores code, "
+                         f"so it cannot be rebuilt from a config. Define the function with "
+                         f"def at module level, or rebuild the layer in code")
+    name = value.get("config")
+    module = value.get("module")
+    if not isinstance(name, str) or not (module is None or isinstance(module, str)):
+        raise ValueError(f"{who}: a function description needs a name and a module, got "
+                         f"{value!r}")
+    for key in (value.get("registered_name"), name, name.rsplit(".", 1)[-1]):
+        if isinstance(key, str):
+            found = lookup(key)
+            if found is not None:
+                return found
+    if in_safe_mode() and module in _SAFE_MODULES and "." not in name:
+        obj = getattr(importlib.import_module(module), name, None)
+        if callable(obj) and getattr(obj, "__module__", "") in _SAFE_MODULES:
+            return obj
+    if module is None or in_safe_mode():
+        raise ValueError(
+            f"{who}: the config names the function {name!r} of module {module!r}. Safe mode "
+            f"does not import code a config names: pass custom_objects={{{name!r}: {name}}}, "
+            f"or load with safe_mode=False if you trust the file")
+    try:
+        obj = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"{who}: cannot find the function {name!r} in module {module!r} "
+                         f"({e}); pass it in custom_objects") from None
+    if not callable(obj):
+        raise ValueError(f"{who}: {module}.{name} is not a function")
+    return obj
