@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-SOURCES := $(wildcard csrc/*.c csrc/*.h pynn/*.pyx pynn/*.pxd) setup.py pyproject.toml
+SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/cuda/* pynn/*.pyx pynn/*.pxd) setup.py pyproject.toml
 
 .PHONY: demo test test-generic bench build clean
 
@@ -58,4 +58,4 @@ bench: build $(BENCH)/.ready
 	$(BENCH)/bin/python benchmarks/report.py .benchmarks/last.json
 
 clean:
-	rm -rf build pynn/*.so pynn/_kernels.c $(VENV)/.built
+	rm -rf build pynn/*.so pynn/_kernels.c pynn/_cuda.c $(VENV)/.built

@@ -6,14 +6,20 @@ converted to float32 once.  Functions that take ``out=`` write there and
 return it, so a caller that keeps its buffers allocates nothing.
 
 This module is the seam between the layers and the kernels: layers, losses and
-optimizers compute only through it.
+optimizers compute only through it.  A function whose first array is a
+``pynn.cuda.DeviceArray`` runs on the GPU instead (pynn._cuda_ops: the same
+arguments, device arrays out); host and device arrays in one call are a
+TypeError.  Functions without a GPU kernel (the recurrent cells, the
+embedding, ``affine_warp``) take NumPy arrays only.
 """
 import collections
 import functools
 
 import numpy as np
 
+from . import _cuda_ops
 from . import _kernels as _k
+from .cuda import DeviceArray as _Device
 
 __all__ = [
     "matmul", "dense", "dense_grad", "bias_add", "activation", "activation_grad", "bias_grad",
@@ -56,10 +62,18 @@ LOSS_KINDS = {
 def _f32(x, name="x"):
     if isinstance(x, np.ndarray) and x.dtype == np.float32:
         return x
+    if type(x) is _Device:
+        _mixed(name)
     try:
         return np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name}: cannot convert {type(x).__name__} to float32: {e}") from None
+
+
+def _mixed(name):
+    raise TypeError(f"{name}: got a pynn.cuda.DeviceArray where a NumPy array is needed: the "
+                    f"other arrays of this call are on the host (host and device arrays do not "
+                    f"mix), or this function has no GPU kernel; copy it with .to_numpy()")
 
 
 def _c32(x, name="x"):
@@ -84,6 +98,8 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     ``a`` and ``b`` may be transposed views (``w.T``): they are read in place,
     never copied.  With ``beta != 0`` the product is accumulated into ``out``.
     """
+    if type(a) is _Device:
+        return _cuda_ops.matmul(a, b, out, alpha=alpha, beta=beta)
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
     if a.ndim != 2 or b.ndim != 2:
@@ -106,6 +122,8 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
     False).  ``y`` is the
     forward output; ``pre`` the pre-activation, needed only by the
     activations in NEEDS_INPUT."""
+    if type(x) is _Device:
+        return _cuda_ops.dense_grad(x, kernel, dy, activation, y, pre, alpha, kernel_grad, bias_grad, input_grad, work)
     code = _act_code(activation)
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(activation, 0.0)
@@ -128,6 +146,8 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
+    if type(x) is _Device:
+        return _cuda_ops.dense(x, kernel, bias, activation, alpha, out)
     code = _act_code(activation)
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(activation, 0.0)
@@ -163,6 +183,8 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
+    if type(x) is _Device:
+        return _cuda_ops.activation(x, name, bias, alpha, out)
     code = _act_code(name)
     x = _c32(x)
     if alpha is None:
@@ -179,6 +201,8 @@ def activation_grad(name, x, y, dy, alpha=None, out=None):
     """Gradient through activation ``name``: ``dy * name'(x)`` where ``y`` is
     the forward output.  ``x`` may be None unless ``name`` is in NEEDS_INPUT.
     ``out`` may be ``dy``."""
+    if type(y) is _Device:
+        return _cuda_ops.activation_grad(name, x, y, dy, alpha, out)
     code = _act_code(name)
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(name, 0.0)
@@ -202,6 +226,8 @@ def bias_add(x, bias, out=None):
 
 def bias_grad(dy, out=None):
     """The bias gradient: ``dy`` summed over every axis but the last."""
+    if type(dy) is _Device:
+        return _cuda_ops.bias_grad(dy, out)
     dy = _c32(dy, "dy")
     out = _out(out, (dy.shape[-1],), "bias_grad")
     return _k.bias_grad(dy, out)
@@ -252,6 +278,8 @@ def swish(x, out=None):
 
 
 def softmax(x, axis=-1, out=None):
+    if type(x) is _Device:
+        return _cuda_ops.softmax(x, axis, out)
     x = _f32(x)
     if axis not in (-1, x.ndim - 1):
         moved = np.ascontiguousarray(np.moveaxis(x, axis, -1))
@@ -269,6 +297,8 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     the gradient of ``sum(sample_weight * losses) / scale`` with respect to
     ``y_pred`` (``scale`` defaults to the number of samples).
     """
+    if type(y_pred) is _Device:
+        return _cuda_ops.loss(kind, y_true, y_pred, sample_weight, scale, grad, out)
     try:
         code = LOSS_KINDS[kind]
     except KeyError:
@@ -291,7 +321,11 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                 grad=None, out=None):
     """Sparse categorical cross-entropy of ``y_pred`` (rows x classes) against
     integer ``labels`` (rows), with its gradient as in :func:`loss`."""
+    if type(y_pred) is _Device:
+        return _cuda_ops.sparse_loss(labels, y_pred, from_logits, sample_weight, scale, grad, out)
     y_pred = _c32(y_pred, "y_pred")
+    if type(labels) is _Device:
+        _mixed("sparse_categorical_crossentropy: labels")
     labels = np.asarray(labels)
     if labels.dtype != np.int32:
         if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
@@ -311,17 +345,23 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
 
 def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
     """In place: Keras's SGD step (``v`` is the momentum buffer)."""
+    if type(w) is _Device:
+        return _cuda_ops.sgd_update(w, g, v, lr, momentum, nesterov)
     _k.sgd_update(w, g, v, lr, momentum, nesterov)
 
 
 def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
     """In place: Keras's RMSprop step (``s`` is the mean square)."""
+    if type(w) is _Device:
+        return _cuda_ops.rmsprop_update(w, g, s, lr, rho, epsilon)
     _k.rmsprop_update(w, g, s, lr, rho, epsilon)
 
 
 def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
     """``sum(l1 * |w| + l2 * w**2)`` (L1/L2 regularization), adding its
     gradient ``l1 * sign(w) + 2 * l2 * w`` into ``grad`` when given."""
+    if type(w) is _Device:
+        return _cuda_ops.weight_penalty(w, l1, l2, grad)
     w = _c32(w, "weight_penalty: w")
     if grad is not None:
         grad = _out(grad, w.shape, "weight_penalty: grad")
@@ -330,6 +370,8 @@ def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
 
 def adam_update(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     """In place: Keras's Adam step number ``t`` (1-based)."""
+    if type(w) is _Device:
+        return _cuda_ops.adam_update(w, g, m, v, t, lr, beta_1, beta_2, epsilon)
     _k.adam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, t)
 
 
@@ -340,6 +382,8 @@ def dropout(x, rate, seed, out=None, mask=None, offset=0):
     scale the rest by ``1 / (1 - rate)``.  Returns ``(y, mask)``.  Element
     i draws from ``(seed, offset + i)``: a shard of a batch passes its
     first element's index in the batch to draw the batch's own mask."""
+    if type(x) is _Device:
+        return _cuda_ops.dropout(x, rate, seed, out, mask, offset)
     x = _c32(x)
     out = _out(out, x.shape, "Dropout")
     if mask is None:
@@ -349,6 +393,8 @@ def dropout(x, rate, seed, out=None, mask=None, offset=0):
 
 
 def dropout_grad(dy, mask, rate, out=None):
+    if type(dy) is _Device:
+        return _cuda_ops.dropout_grad(dy, mask, rate, out)
     dy = _c32(dy, "dy")
     out = _out(out, dy.shape, "Dropout")
     return _k.dropout_backward(dy, mask, out, rate)
@@ -356,6 +402,10 @@ def dropout_grad(dy, mask, rate, out=None):
 
 def gather_rows(src, index, out=None):
     """``src[index]`` along the first axis, written into ``out``."""
+    if type(src) is _Device:
+        return _cuda_ops.gather_rows(src, index, out)
+    if type(index) is _Device or type(out) is _Device:
+        _mixed("gather: index and out")
     index = np.asarray(index, dtype=np.int64)
     if out is None:
         out = np.empty((index.size,) + src.shape[1:], src.dtype)
@@ -369,8 +419,12 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
     """Weighted number of correct predictions: ``kind`` 'categorical'
     (argmax of both), 'sparse' (argmax against int32 labels) or 'binary'
     (``y_pred > threshold`` against ``y_true > 0.5``, averaged per sample)."""
+    if type(y_pred) is _Device:
+        return _cuda_ops.accuracy_count(kind, y_true, y_pred, sample_weight, threshold)
     y_pred = _c32(y_pred, "y_pred")
     if kind == "sparse":
+        if type(y_true) is _Device:
+            _mixed("accuracy: y_true")
         y_true = np.ascontiguousarray(y_true, dtype=np.int32)
     else:
         y_true = _c32(y_true, "y_true")
@@ -381,6 +435,8 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
 
 def all_finite(x):
     """True when no element of the float array is NaN or infinite."""
+    if type(x) is _Device:
+        return _cuda_ops.all_finite(x)
     return _k.all_finite(_c32(x))
 
 
@@ -516,6 +572,8 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
     as in Keras and TensorFlow), plus ``bias`` and ``activation`` fused into
     the output pass.  ``padding`` is 'valid', 'same' (TensorFlow's rule) or
     ((top, bottom), (left, right))."""
+    if type(x) is _Device:
+        return _cuda_ops.conv2d(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out)
     return _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
                  False, "conv2d")
 
@@ -525,6 +583,8 @@ def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
     """Depthwise 2-D convolution: each input channel c is convolved with its
     own ``kernel[:, :, c, m]`` for m in the depth multiplier; output channel
     ``c * multiplier + m``."""
+    if type(x) is _Device:
+        return _cuda_ops.depthwise_conv2d(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out)
     return _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
                  True, "depthwise_conv2d")
 
@@ -573,6 +633,8 @@ def conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid", dilation_rate=(1
     an array to write it into otherwise).  The activation's derivative is
     applied inside the kernel; it needs the forward output ``y``, and
     ``pre`` (the pre-activation) for the activations in NEEDS_INPUT."""
+    if type(x) is _Device:
+        return _cuda_ops.conv2d_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad, input_grad, activation, y, pre, alpha)
     return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
                       input_grad, False, "conv2d", activation, y, pre, alpha)
 
@@ -581,6 +643,8 @@ def depthwise_conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid",
                           dilation_rate=(1, 1), kernel_grad=None, bias_grad=None,
                           input_grad=True):
     """Gradients of ``depthwise_conv2d``, as ``conv2d_grad``."""
+    if type(x) is _Device:
+        return _cuda_ops.depthwise_conv2d_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad, input_grad)
     return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
                       input_grad, True, "depthwise_conv2d")
 
@@ -590,6 +654,8 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
     """1-D convolution of (batch, steps, channels) ``x`` with a (width, in,
     out) ``kernel``: the 2-D kernels at height 1.  ``padding`` may also be
     'causal' (all the padding before the first step)."""
+    if type(x) is _Device:
+        return _cuda_ops.conv1d(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out)
     x, kernel = _c32(x, "conv1d: input"), _c32(kernel, "conv1d: kernel")
     if x.ndim != 3 or kernel.ndim != 3:
         raise ValueError(f"conv1d: expected a rank-3 input and kernel, got shapes {x.shape} "
@@ -667,12 +733,16 @@ def _pool(forward, name, x, pool_size, strides, padding, out):
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Max pooling over NHWC ``x`` (on ties, the first maximum in scan
     order is the one whose input gets the gradient)."""
+    if type(x) is _Device:
+        return _cuda_ops.max_pool2d(x, pool_size, strides, padding, out)
     return _pool(_k.max_pool2d_forward, "max_pool2d", x, pool_size, strides, padding, out)
 
 
 def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """The input gradient of ``y = max_pool2d(x, ...)``: dy routed to each
     window's maximum, found again from ``x`` and ``y``."""
+    if type(dy) is _Device:
+        return _cuda_ops.max_pool2d_grad(dy, x, y, pool_size, strides, padding, out)
     x = _pool_input(x, "max_pool2d backward")
     dy, y = _c32(dy, "max_pool2d backward: dy"), _c32(y, "max_pool2d backward: y")
     (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
@@ -687,12 +757,16 @@ def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", o
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Average pooling over NHWC ``x``; with 'same' padding a window's mean
     counts only the pixels inside the input, as TensorFlow does."""
+    if type(x) is _Device:
+        return _cuda_ops.avg_pool2d(x, pool_size, strides, padding, out)
     return _pool(_k.avg_pool2d_forward, "avg_pool2d", x, pool_size, strides, padding, out)
 
 
 def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="valid",
                     out=None):
     """The input gradient of ``avg_pool2d``."""
+    if type(dy) is _Device:
+        return _cuda_ops.avg_pool2d_grad(dy, input_shape, pool_size, strides, padding, out)
     dy = _c32(dy, "avg_pool2d backward: dy")
     input_shape = tuple(input_shape)
     _, win = pool_geometry(input_shape, pool_size, strides, padding, "avg_pool2d")
@@ -710,17 +784,23 @@ def _global_pool(forward, name, x, out):
 
 def global_avg_pool2d(x, out=None):
     """Mean over height and width: (batch, h, w, c) -> (batch, c)."""
+    if type(x) is _Device:
+        return _cuda_ops.global_avg_pool2d(x, out)
     return _global_pool(_k.avg_pool2d_forward, "global_avg_pool2d", x, out)
 
 
 def global_max_pool2d(x, out=None):
     """Maximum over height and width: (batch, h, w, c) -> (batch, c)."""
+    if type(x) is _Device:
+        return _cuda_ops.global_max_pool2d(x, out)
     return _global_pool(_k.max_pool2d_forward, "global_max_pool2d", x, out)
 
 
 def global_pool2d_grad(kind, dy, x, y=None, out=None):
     """The input gradient of ``global_avg_pool2d`` (kind 'avg') or of
     ``y = global_max_pool2d(x)`` (kind 'max', which needs y)."""
+    if type(dy) is _Device:
+        return _cuda_ops.global_pool2d_grad(kind, dy, x, y, out)
     x = _pool_input(x, f"global_{kind}_pool2d backward")
     n, h, w, c = x.shape
     shape4 = (n, 1, 1, c)
@@ -738,6 +818,8 @@ def global_pool2d_grad(kind, dy, x, y=None, out=None):
 
 def moments(x, mean=None, var=None):
     """Mean and (biased) variance of ``x`` over every axis but the last."""
+    if type(x) is _Device:
+        return _cuda_ops.moments(x, mean, var)
     x = _c32(x, "moments: x")
     c = x.shape[-1] if x.ndim else 1
     mean = _out(mean, (c,), "moments: mean")
@@ -748,6 +830,8 @@ def moments(x, mean=None, var=None):
 def channel_affine(x, scale, shift, out=None):
     """``x * scale + shift`` over the last axis (batch normalization once its
     statistics are known)."""
+    if type(x) is _Device:
+        return _cuda_ops.channel_affine(x, scale, shift, out)
     x = _c32(x, "channel_affine: x")
     out = _out(out, x.shape, "channel_affine")
     return _k.channel_affine(x, _c32(scale, "scale"), _c32(shift, "shift"), out)
@@ -759,6 +843,8 @@ def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad
     ``y = gamma * (x - mean) * inv_std + beta`` (mean and inv_std from the
     batch itself): writes ``gamma_grad`` and ``beta_grad`` when given and
     returns the input gradient (None when ``input_grad`` is False)."""
+    if type(x) is _Device:
+        return _cuda_ops.batch_norm_grad(x, dy, mean, inv_std, gamma, gamma_grad, beta_grad, input_grad)
     x, dy = _c32(x, "BatchNormalization: x"), _c32(dy, "BatchNormalization: dy")
     if x.shape != dy.shape:
         raise ValueError(f"BatchNormalization: dy of shape {dy.shape} does not match "
@@ -800,6 +886,8 @@ def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):
     """The per-channel (scale, shift, inv_std) with which batch normalization
     is ``x * scale + shift``: inv_std = 1 / sqrt(var + epsilon), scale =
     gamma * inv_std, shift = beta - mean * scale."""
+    if type(mean) is _Device:
+        return _cuda_ops.batch_norm_affine(mean, var, gamma, beta, epsilon)
     inv_std = (1.0 / np.sqrt(np.asarray(var, np.float64) + epsilon)).astype(np.float32)
     scale = inv_std if gamma is None else (inv_std * gamma).astype(np.float32)
     shift = -np.asarray(mean, np.float32) * scale
@@ -810,6 +898,8 @@ def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):
 
 def moving_average(variable, value, momentum):
     """``variable = variable * momentum + value * (1 - momentum)``, in place."""
+    if type(variable) is _Device:
+        return _cuda_ops.moving_average(variable, value, momentum)
     variable *= np.float32(momentum)
     variable += np.float32(1.0 - momentum) * value
     return variable
@@ -821,6 +911,8 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
     ``bias * scale + shift``.  ``channel_shape`` is how the output channels
     lie over the kernel's last axes ((in, multiplier) for a depthwise
     kernel); by default the last axis."""
+    if type(kernel) is _Device:
+        return _cuda_ops.fold_affine(kernel, bias, scale, shift, channel_shape)
     kernel = _f32(kernel, "fold_affine: kernel")
     scale = _f32(scale, "fold_affine: scale")
     shape = channel_shape or (scale.size,)
@@ -851,32 +943,44 @@ def _binary(name, a, b, out):
 def add(a, b, out=None):
     """``a + b`` elementwise (NumPy broadcasting); ``out`` may be ``a`` or
     ``b``."""
+    if type(a) is _Device:
+        return _cuda_ops.add(a, b, out)
     return _binary("add", a, b, out)
 
 
 def subtract(a, b, out=None):
     """``a - b`` elementwise (NumPy broadcasting)."""
+    if type(a) is _Device:
+        return _cuda_ops.subtract(a, b, out)
     return _binary("subtract", a, b, out)
 
 
 def multiply(a, b, out=None):
     """``a * b`` elementwise (NumPy broadcasting)."""
+    if type(a) is _Device:
+        return _cuda_ops.multiply(a, b, out)
     return _binary("multiply", a, b, out)
 
 
 def maximum(a, b, out=None):
     """The elementwise maximum (NaN if either is NaN, as NumPy)."""
+    if type(a) is _Device:
+        return _cuda_ops.maximum(a, b, out)
     return _binary("maximum", a, b, out)
 
 
 def minimum(a, b, out=None):
     """The elementwise minimum (NaN if either is NaN, as NumPy)."""
+    if type(a) is _Device:
+        return _cuda_ops.minimum(a, b, out)
     return _binary("minimum", a, b, out)
 
 
 def axpby(alpha, a, beta=0.0, b=None, out=None):
     """``alpha * a + beta * b`` (``alpha * a`` without ``b``) for arrays of
     one shape; ``out`` may be ``a`` or ``b``."""
+    if type(a) is _Device:
+        return _cuda_ops.axpby(alpha, a, beta, b, out)
     a = _c32(a, "axpby: a")
     if b is not None:
         b = _c32(b, "axpby: b")
@@ -891,6 +995,8 @@ def extremum_grad(xs, y, dy, outs=None):
     arrays ``xs``: each element of ``dy`` goes to the first input equal to
     ``y`` there (TensorFlow's rule for ties).  ``outs`` (a list, entries may
     be None to skip an input) receives them; returns the list."""
+    if type(y) is _Device:
+        return _cuda_ops.extremum_grad(xs, y, dy, outs)
     xs = [_c32(x, "extremum_grad: input") for x in xs]
     y, dy = _c32(y, "extremum_grad: y"), _c32(dy, "extremum_grad: dy")
     for x in xs + [dy]:
@@ -905,6 +1011,8 @@ def extremum_grad(xs, y, dy, outs=None):
 def reduce_to_shape(g, shape):
     """``g`` summed over the axes along which an input of ``shape`` was
     broadcast to ``g``'s shape: the gradient of that input."""
+    if type(g) is _Device:
+        return _cuda_ops.reduce_to_shape(g, shape)
     shape = tuple(shape)
     if g.shape == shape:
         return g
@@ -927,6 +1035,8 @@ def _axis(axis, ndim, name):
 def concatenate(xs, axis=-1, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
     equal), copied in C block by block."""
+    if isinstance(xs, (list, tuple)) and xs and type(xs[0]) is _Device:
+        return _cuda_ops.concatenate(xs, axis, out)
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
@@ -954,6 +1064,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
     """The gradients of ``concatenate`` for inputs of ``sizes`` along
     ``axis``: the slices of ``dy``.  ``outs`` entries may be None to skip
     an input; returns the list."""
+    if type(dy) is _Device:
+        return _cuda_ops.concatenate_grad(dy, sizes, axis, outs)
     dy = _c32(dy, "concatenate backward: dy")
     axis = _axis(axis, dy.ndim, "concatenate backward")
     if sum(sizes) != dy.shape[axis]:
@@ -978,6 +1090,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """``a[i] @ b[i]`` for each i of two 3-D arrays, optionally transposing
     the last two axes of either."""
+    if type(a) is _Device:
+        return _cuda_ops.batch_matmul(a, b, transpose_a, transpose_b, out)
     a, b = _c32(a, "batch_matmul: a"), _c32(b, "batch_matmul: b")
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise ValueError(f"batch_matmul: expected two 3-D arrays with the same first "
@@ -995,6 +1109,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     """``x / sqrt(max(sum(x**2, axis), epsilon))`` (Keras's l2_normalize).
     ``norms``, when given, receives the reciprocal norms the gradient
     needs (one per vector)."""
+    if type(x) is _Device:
+        return _cuda_ops.l2_normalize(x, axis, epsilon, out, norms)
     x = _c32(x, "l2_normalize: x")
     axis = _axis(axis, x.ndim, "l2_normalize")
     moved = axis != x.ndim - 1
@@ -1014,6 +1130,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
 
 def l2_normalize_grad(x, y, norms, dy, axis=-1, epsilon=1e-12, out=None):
     """The input gradient of ``y = l2_normalize(x, axis)`` from ``dy``."""
+    if type(x) is _Device:
+        return _cuda_ops.l2_normalize_grad(x, y, norms, dy, axis, epsilon, out)
     x, y, dy = _c32(x, "l2_normalize backward: x"), _c32(y), _c32(dy)
     axis = _axis(axis, x.ndim, "l2_normalize backward")
     if axis != x.ndim - 1:

@@ -126,7 +126,8 @@ class Weight:
         return self.name
 
     def numpy(self):
-        return self.value.copy()
+        """A host copy of the value (also of a value on the GPU)."""
+        return np.array(self.value, dtype=np.float32)
 
     def assign(self, value):
         value = np.asarray(value, dtype=np.float32)
@@ -136,7 +137,8 @@ class Weight:
         self.value[...] = value
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        value = self.value if isinstance(self.value, np.ndarray) else np.asarray(self.value)
+        return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
         return f"<Weight {self.name} shape={self.value.shape}>"
@@ -154,6 +156,9 @@ class Layer:
     # True for layers that are the identity at inference (Dropout): graph
     # passes drop them from the inference program.
     inference_identity = False
+    # Whether the layer computes only through pynn.ops, so it runs on a GPU
+    # with its weights there (a Keras-style call() in NumPy does not).
+    runs_on_gpu = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -164,6 +169,7 @@ class Layer:
                 not getattr(cls, "_graph_model", False):
             cls._inherited_forward = cls.__mro__[1].forward
             cls.forward = Layer._forward_through_call
+            cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
 

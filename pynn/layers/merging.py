@@ -244,6 +244,8 @@ class Dot(_Merge):
     axis excluded), as Keras's ``Dot``; with ``normalize=True`` the inputs
     are L2-normalized along those axes first (cosine similarity).  Inputs
     of rank 2 and 3."""
+    # its gradient reshapes through host copies (np.ascontiguousarray)
+    runs_on_gpu = False
     min_inputs = max_inputs = 2
     supports_masking = False
 

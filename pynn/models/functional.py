@@ -57,9 +57,11 @@ class RunState:
     regularization penalty of the last training forward pass."""
     __slots__ = ("ctxs", "sums", "penalty", "masks", "row_offset", "_applied_offset")
 
-    def __init__(self, n):
+    def __init__(self, n, device=None):
         self.ctxs = [CallContext() for _ in range(n)]
         self.sums = CallContext()
+        for ctx in self.ctxs + [self.sums]:
+            ctx.device = device
         self.penalty = 0.0
         self.masks = None  # the output masks of the last masked forward pass
         # Where the batch starts in a batch split across processes: handed
@@ -106,8 +108,10 @@ class Program:
                             if st.layer.activity_regularizer is not None or st.is_model]
         self._plans = {}
 
-    def new_state(self):
-        return RunState(len(self.steps))
+    def new_state(self, device=None):
+        """A run state whose buffers live on ``device`` (a GPU number, or
+        None for the host)."""
+        return RunState(len(self.steps), device)
 
     # ----------------------------------------------------------- forward
 
@@ -624,7 +628,7 @@ class Model(TrainingMixin, Layer):
     def forward(self, ctx, inputs, training):
         state = getattr(ctx, "inner", None)
         if state is None:
-            state = ctx.inner = self._program.new_state()
+            state = ctx.inner = self._program.new_state(ctx.device)
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         masks = ctx.mask
         if masks is not None and not isinstance(masks, list):
@@ -652,7 +656,9 @@ class Model(TrainingMixin, Layer):
             raise ValueError(f"Model {self.name!r}: call() of a subclassed model must be "
                              f"defined by the subclass")
         xs = self._standardize_inputs(inputs)
-        outs = self._program.forward(xs, bool(training), self._program.new_state())
+        gpu = self._place()
+        outs = self._program.forward(self._inputs_to(gpu, xs), bool(training),
+                                     self._program.new_state(gpu))
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
@@ -663,7 +669,9 @@ class Model(TrainingMixin, Layer):
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
         xs = self._prepare_inputs(inputs)
-        outs = self._program.forward(xs, bool(training), self._program.new_state())
+        gpu = self._place()
+        outs = self._program.forward(self._inputs_to(gpu, xs), bool(training),
+                                     self._program.new_state(gpu))
         return self._pack_outputs([np.array(o) for o in outs])
 
     def _pack_outputs(self, outs):

@@ -156,6 +156,9 @@ class CallContext:
     # Where this call's batch starts in a batch split across processes
     # (data-parallel training), for layers whose randomness is per row.
     row_offset = 0
+    # The GPU the call runs on (its buffers are device arrays there), or
+    # None for the host.
+    device = None
 
     def __init__(self):
         self._buffers = {}
@@ -172,5 +175,9 @@ class CallContext:
             shape = tuple(shape)
             if len(slot) >= 2:
                 del slot[next(iter(slot))]
-            buf = slot[shape] = np.empty(shape, dtype)
+            if self.device is None:
+                buf = slot[shape] = np.empty(shape, dtype)
+            else:
+                from .. import cuda
+                buf = slot[shape] = cuda.empty(shape, dtype, self.device)
         return buf

@@ -98,8 +98,13 @@ class InferenceProgram:
                 readers[s].append(step)
         return readers
 
-    def new_state(self):
-        return [CallContext() for _ in self.steps]
+    def new_state(self, device=None):
+        """A context per step, with buffers on ``device`` (a GPU number, or
+        None for the host)."""
+        ctxs = [CallContext() for _ in self.steps]
+        for ctx in ctxs:
+            ctx.device = device
+        return ctxs
 
     def run(self, xs, state):
         """The output values for input values ``xs`` (a list)."""
@@ -240,15 +245,17 @@ def inference_program(model):
 def run_inference(model, xs):
     """Outputs for the input arrays ``xs`` with a run state of this call's
     own (taken from, and given back to, the model's pool), so concurrent
-    calls do not share buffers.  Returns copies."""
+    calls do not share buffers.  Returns copies (on the host, from a model
+    placed on a GPU: the inputs go there first)."""
+    gpu = model._place()
     prog = inference_program(model)
     pool = model._infer_pool
     try:
         state = pool.pop()
     except IndexError:
-        state = prog.new_state()
+        state = prog.new_state(gpu)
     try:
-        outs = prog.run(xs, state)
+        outs = prog.run(model._inputs_to(gpu, xs), state)
         return [np.array(o) for o in outs]
     finally:
         if model._infer is prog:
