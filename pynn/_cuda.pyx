@@ -25,6 +25,7 @@ cdef extern from "cuda_runtime_api.h" nogil:
     ctypedef void *cudaMemPool_t
     cdef enum:
         cudaSuccess
+        cudaErrorNotSupported
         cudaMemcpyHostToDevice
         cudaMemcpyDeviceToHost
         cudaMemcpyDeviceToDevice
@@ -45,6 +46,8 @@ cdef extern from "cuda_runtime_api.h" nogil:
     cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags)
     cudaError_t cudaStreamSynchronize(cudaStream_t stream)
     cudaError_t cudaMallocAsync(void **ptr, size_t size, cudaStream_t stream)
+    cudaError_t cudaMalloc(void **ptr, size_t size)
+    cudaError_t cudaFree(void *ptr)
     cudaError_t cudaFreeAsync(void *ptr, cudaStream_t stream)
     cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device)
     cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, int attr, void *value)
@@ -190,7 +193,7 @@ def probe():
     driver once."""
     global _device_count
     cdef int count = 0, err
-    if _device_count >= 0:
+    if _device_count > 0:
         return _device_count, None
     err = cudaGetDeviceCount(&count)
     if err != cudaSuccess:
@@ -280,6 +283,7 @@ cdef class DeviceBuffer:
     cdef readonly uintptr_t ptr
     cdef readonly Py_ssize_t nbytes
     cdef readonly int device
+    cdef bint pooled
 
     def __cinit__(self, Py_ssize_t nbytes, int device):
         cdef void *p = NULL
@@ -287,6 +291,12 @@ cdef class DeviceBuffer:
             raise ValueError(f"pynn.cuda: cannot allocate {nbytes} bytes")
         cdef cudaStream_t s = _stream(device)
         cdef int err = cudaMallocAsync(&p, <size_t>max(nbytes, 1), s)
+        if err == cudaErrorNotSupported:  # a GPU or driver without memory pools
+            cudaGetLastError()
+            err = cudaMalloc(&p, <size_t>max(nbytes, 1))
+            self.pooled = False
+        else:
+            self.pooled = True
         if err != cudaSuccess:
             cudaGetLastError()
             raise MemoryError(f"pynn.cuda: cannot allocate {nbytes:,} bytes on GPU {device}: "
@@ -298,7 +308,10 @@ cdef class DeviceBuffer:
     def __dealloc__(self):
         if self.ptr and self.device < MAX_DEVICES and _streams[self.device] != NULL:
             cudaSetDevice(self.device)
-            cudaFreeAsync(<void *>self.ptr, _streams[self.device])
+            if self.pooled:
+                cudaFreeAsync(<void *>self.ptr, _streams[self.device])
+            else:  # waits for the device: the memory may be in use by queued work
+                cudaFree(<void *>self.ptr)
 
 
 cdef inline void *_host_ptr(cnp.ndarray a):

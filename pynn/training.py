@@ -352,10 +352,12 @@ class TrainingMixin:
         self._batch_buffers = {}
         self._placed_at = -1
 
-    def _inputs_to(self, gpu, arrays, role="x"):
-        """The batch's arrays on the model's GPU (into buffers kept per
-        role, slot and shape), or as they are on the host.  None stays
-        None."""
+    def _inputs_to(self, gpu, arrays, role=None):
+        """The batch's arrays on the model's GPU, or as they are on the
+        host; None stays None.  Training names a ``role`` ('x', 'y', 'w'):
+        its copies go into buffers kept per role, slot and shape.
+        Inference (which threads may run at once) copies into new arrays
+        from the device's memory pool."""
         if gpu is None:
             return arrays
         from .cuda import to_device
@@ -365,6 +367,9 @@ class TrainingMixin:
                 out.append(a)
                 continue
             a = np.ascontiguousarray(a)
+            if role is None:
+                out.append(to_device(a, gpu))
+                continue
             key = (role, i)
             buf = self._batch_buffers.get(key)
             if buf is None or buf.shape != a.shape or buf.dtype != a.dtype or \
@@ -698,16 +703,15 @@ class TrainingMixin:
             return self._finish_step(state, params, grads, reducer, 0.0, bs), \
                 [0.0] * len(self._compiled_outputs), None
         gpu = self._gpu
-        outs = self._program.forward(self._inputs_to(gpu, xs), True, state)
+        outs = self._program.forward(self._inputs_to(gpu, xs, "x"), True, state)
         device_ys, device_ws = self._inputs_to(gpu, ys, "y"), self._inputs_to(gpu, ws, "w")
         out_grads = []
-        total = 0.0
-        per_output = []
-        for spec, out, y, w, y_in, w_in in zip(self._compiled_outputs, outs, ys, ws, device_ys,
-                                               device_ws):
+        losses = []  # (the per-sample losses, their weights, the loss weight) per output
+        for spec, out, w, y_in, w_in in zip(self._compiled_outputs, outs, ws, device_ys,
+                                            device_ws):
             if spec.loss is None:
                 out_grads.append(None)
-                per_output.append(0.0)
+                losses.append(None)
                 continue
             g = None
             if spec.weight != 0.0:
@@ -717,21 +721,25 @@ class TrainingMixin:
                         if gpu is None else DeviceArray.empty_like(out)
             per = spec.loss.compute(y_in, out, w_in, rows / spec.weight if spec.weight else rows,
                                     g, spec.fused)
-            if gpu is not None:
-                per = per.to_numpy()  # (waits for the step's kernels)
-            value = float(per.sum() if w is None else np.dot(per, w))
-            per_output.append(value)
-            total += spec.weight * value
+            losses.append((per, w, spec.weight))
             out_grads.append(g)
         if reducer is None:
             self._program.backward(state, out_grads, object())
         else:
             self._program.backward(state, out_grads, object(), after_step=reducer.after_step)
             reducer.reduce_all()
-        if gpu is not None:  # the metrics read the outputs on the host
+        penalty = self._finish_step(state, params, grads, reducer, state.penalty, bs)
+        if gpu is not None:
+            # With the whole step queued, one wait: the losses and outputs
+            # (for the metrics) come back to the host.
+            losses = [None if e is None else (e[0].to_numpy(), e[1], e[2]) for e in losses]
             outs = [o.to_numpy() for o in outs]
-        return total + self._finish_step(state, params, grads, reducer, state.penalty, bs), \
-            per_output, outs
+        total, per_output = 0.0, []
+        for e in losses:
+            value = 0.0 if e is None else float(e[0].sum() if e[1] is None else np.dot(e[0], e[1]))
+            per_output.append(value)
+            total += 0.0 if e is None else e[2] * value
+        return total + penalty, per_output, outs
 
     def _finish_step(self, state, params, grads, reducer, activity_penalty, bs):
         """Penalties, the update and the constraints; returns the penalty

@@ -86,8 +86,10 @@ __global__ void __launch_bounds__(kTileThreads)
 tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k_chunk,
                   LoadA load_a, LoadB load_b, Epilogue epi)
 {
-    __shared__ __align__(16) float As[kTileK][kTileM];
-    __shared__ __align__(16) float Bs[kTileK][kTileN];
+    /* (rows padded by 4 floats: the threads of a warp that store a column
+     * of a tile hit 32 different banks) */
+    __shared__ __align__(16) float As[kTileK][kTileM + 4];
+    __shared__ __align__(16) float Bs[kTileK][kTileN + 4];
 
     const int tid = threadIdx.x;
     const int ty = tid / 16, tx = tid % 16;

@@ -25,29 +25,35 @@ def load_setup():
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
-@pytest.mark.parametrize("source", sorted(p.name for p in (ROOT / "csrc" / "cuda").glob("*.cu")))
-def test_nvcc_compiles_each_kernel_file_without_warnings(source, tmp_path):
-    """For the architectures the extension ships (sm_80, sm_90 and PTX),
-    with every warning an error, as setup.py builds them."""
-    setup = load_setup()
-    out = subprocess.run([NVCC, *setup.NVCC_FLAGS, *setup.CUDA_ARCHS, "-I", "csrc/cuda", "-c",
-                          f"csrc/cuda/{source}", "-o", str(tmp_path / "k.o")], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert (tmp_path / "k.o").stat().st_size > 0
-
-
-@pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
-def test_the_built_extension_imports_without_a_gpu():
-    """make build compiled pynn._cuda (nvcc is here); importing it needs no
-    GPU or driver, and pynn.cuda says why none can be used."""
+def test_nvcc_built_the_extension_from_the_current_sources():
+    """Where nvcc is, the build (make build / pip install) compiles every
+    .cu file for sm_80, sm_90 and PTX with every warning an error (a
+    warning or an error leaves the extension out, or stale): pynn._cuda
+    exists, is newer than its sources, and imports without a GPU or
+    driver; pynn.cuda then says why no GPU can be used."""
     from pynn import _cuda
+    built = os.path.getmtime(_cuda.__file__)
+    sources = list((ROOT / "csrc" / "cuda").glob("*")) + [ROOT / "pynn" / "_cuda.pyx"]
+    stale = [p.name for p in sources if p.stat().st_mtime > built]
+    assert not stale, f"pynn._cuda is older than {stale}: rebuild (make build)"
     count, reason = _cuda.probe()
     if count == 0:
         assert reason and not pynn.cuda.is_available()
         assert "no usable NVIDIA GPU" in pynn.cuda.unavailable_reason()
     else:
         assert pynn.cuda.is_available()
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
+def test_nvcc_flags_make_warnings_errors(tmp_path):
+    """The flags setup.py compiles with turn an nvcc warning into an error
+    (a kernel file that compiles under them has none)."""
+    setup = load_setup()
+    bad = tmp_path / "warns.cu"
+    bad.write_text("__global__ void k(float *x) { int unused; x[0] = 1.0f; }\n")
+    out = subprocess.run([NVCC, *setup.NVCC_FLAGS, "-arch=sm_80", "-c", str(bad), "-o",
+                          str(tmp_path / "w.o")], capture_output=True, text=True)
+    assert out.returncode != 0 and "unused" in out.stdout + out.stderr
 
 
 def test_pynn_cuda_0_skips_the_extension_and_1_requires_nvcc(monkeypatch):

@@ -530,7 +530,7 @@ def test_gpu_gradients_match_the_cpu_gradients():
             xs, ys = gradcheck._lists(gpu, x, y)
             params, grads = gpu._flat_parameters()
             state = gpu._training_state()
-            outs = gpu._program.forward(gpu._inputs_to(0, xs), True, state)
+            outs = gpu._program.forward(gpu._inputs_to(0, xs, "x"), True, state)
             out_grads = []
             for spec, out, t in zip(gpu._compiled_outputs, outs, gpu._inputs_to(0, ys, "y")):
                 g = cuda.empty(out.shape)

@@ -199,6 +199,7 @@ const char *cudaGetErrorName(cudaError_t err)
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     }
     return "cudaErrorUnknown";
@@ -211,6 +212,7 @@ const char *cudaGetErrorString(cudaError_t err)
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorLaunchFailure: return "a block's threads did not all reach a barrier";
     }
     return "unknown error";
@@ -249,6 +251,8 @@ cudaError_t cudaFreeAsync(void *ptr, cudaStream_t)
     mappings.erase(it);
     return cudaSuccess;
 }
+cudaError_t cudaMalloc(void **ptr, size_t size) { return cudaMallocAsync(ptr, size, nullptr); }
+cudaError_t cudaFree(void *ptr) { return cudaFreeAsync(ptr, nullptr); }
 cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int)
 {
     *pool = nullptr;
