@@ -20,6 +20,7 @@ for the metrics.  Logs use Keras 3's names:
 ``loss``, then the metrics (``<output>_<metric>`` when there are several
 outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
+import contextlib
 import copy
 import math
 import queue
@@ -31,7 +32,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
-from .backend import current_device, default_device
+from .backend import current_device, default_device, device
 from .callbacks import CallbackList, History, ProgbarLogger
 from .cuda import DeviceArray
 from .utils.progbar import Progbar
@@ -325,6 +326,21 @@ class TrainingMixin:
                 new_binding()
         self._gpu, self._home, self._placed_at = gpu, want, _placements[0]
         return gpu
+
+    @contextlib.contextmanager
+    def _on_host(self):
+        """Runs the block with the weights on the host (for code that
+        computes with them in NumPy), then puts them back where the model
+        ran."""
+        home = self._home
+        with device("cpu"):
+            self._place()
+            yield
+        if home not in (None, "cpu"):
+            with device(home):
+                self._place()
+        else:
+            self._home, self._placed_at = home, -1
 
     def _default_placement(self):
         want = default_device()

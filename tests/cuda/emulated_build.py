@@ -12,6 +12,7 @@ in a subprocess.  Builds are cached by a digest of their sources.
 import concurrent.futures
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -41,10 +42,14 @@ def digest():
 def build(folder=None):
     """The path of the emulated extension, built if not cached."""
     import numpy
-    folder = Path(folder or ROOT / "build" / "cuda-emulated") / digest()
+    parent = Path(folder or ROOT / "build" / "cuda-emulated")
+    folder = parent / digest()
     target = folder / ("_cuda" + sysconfig.get_config_var("EXT_SUFFIX"))
     if target.exists():
         return target
+    for old in parent.glob("*"):  # builds of older sources
+        if old.is_dir() and old != folder:
+            shutil.rmtree(old, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     include = ["-I", str(EMULATOR / "include"), "-I", str(ROOT / "csrc" / "cuda"),
                "-I", str(ROOT / "csrc")]

@@ -29,8 +29,9 @@ def test_cuda_suite_on_the_emulator():
         sys.path.pop(0)
     module = emulated_build.build()
     env = dict(os.environ, PYNN_TEST_CUDA_MODULE=str(module), OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          "-m", "not slow", str(ROOT / "tests" / "cuda" / "test_gpu.py")],
+    out = subprocess.run([sys.executable, "-m", "pytest", "-o", "addopts=", "-q", "-x",
+                          "-p", "no:cacheprovider", "-m", "not slow",
+                          str(ROOT / "tests" / "cuda" / "test_gpu.py")],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1500)
     tail = out.stdout[-4000:] + out.stderr[-2000:]
     assert out.returncode == 0, tail
