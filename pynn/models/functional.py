@@ -466,6 +466,7 @@ class Model(TrainingMixin, Layer):
         self._infer = None
         self._infer_pool = []
         self._train_state = None
+        self._placed_at = -1  # new layers' weights are placed at the next use
         self.output_names = [t._keras_history.operation.name for t in flat_out]
         self.input_names = [t.name for t in flat_in]
         self.built = True
