@@ -355,7 +355,8 @@ class DeviceArray:
         return DeviceArray._view(self._buffer, offset, tuple(shape), self.dtype)
 
     def __setitem__(self, key, value):
-        view = self if key is Ellipsis or key == slice(None) else self[key]
+        whole = key is Ellipsis or (isinstance(key, slice) and key == slice(None))
+        view = self if whole else self[key]
         if isinstance(value, DeviceArray):
             if value.shape != view.shape and value.size != view.size:
                 raise ValueError(f"cannot copy a device array of shape {value.shape} into one "
