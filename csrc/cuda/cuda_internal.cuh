@@ -29,6 +29,14 @@
         if (err_ != cudaSuccess) return err_;                                  \
     } while (0)
 
+/* Fully unrolls the loop that follows, so the arrays it indexes (a
+ * thread's accumulators) stay in registers instead of local memory. */
+#if defined(__CUDACC__)
+#define PYNN_UNROLL _Pragma("unroll")
+#else
+#define PYNN_UNROLL
+#endif
+
 #define PYNN_CHECK(call)                                                       \
     do {                                                                       \
         cudaError_t err_ = (cudaError_t)(call);                                \

@@ -37,11 +37,14 @@ tf32_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, MatA load_a, MatB load_b
     const ptrdiff_t z = blockIdx.z;
 
     wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
+    PYNN_UNROLL
     for (int i = 0; i < 4; i++)
+        PYNN_UNROLL
         for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
 
     for (ptrdiff_t k0 = 0; k0 < K; k0 += kTcK) {
         /* 2048 elements of each operand, 8 per thread */
+        PYNN_UNROLL
         for (int i = 0; i < 8; i++) {
             int e = tid + i * 256;
             int r = load_a.k_contiguous() ? e / kTcK : e % kTileM;
@@ -56,19 +59,26 @@ tf32_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, MatA load_a, MatB load_b
             Bs[kr][nc] = wmma::__float_to_tf32(w);
         }
         __syncthreads();
+        PYNN_UNROLL
         for (int kk = 0; kk < kTcK; kk += 8) {
             wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[4];
             wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b[2];
+            PYNN_UNROLL
             for (int i = 0; i < 4; i++)
                 wmma::load_matrix_sync(a[i], &As[wm * 64 + i * 16][kk], kTcK + kTcPadA);
+            PYNN_UNROLL
             for (int j = 0; j < 2; j++)
                 wmma::load_matrix_sync(b[j], &Bs[kk][wn * 32 + j * 16], kTileN + kTcPadB);
+            PYNN_UNROLL
             for (int i = 0; i < 4; i++)
+                PYNN_UNROLL
                 for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
         }
         __syncthreads();
     }
+    PYNN_UNROLL
     for (int i = 0; i < 4; i++)
+        PYNN_UNROLL
         for (int j = 0; j < 2; j++) {
             wmma::store_matrix_sync(stage[warp], acc[i][j], 16, wmma::mem_row_major);
             __syncwarp();

@@ -104,6 +104,7 @@ tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k
      * coalesce. */
     const bool a_kfast = load_a.k_contiguous(), b_nfast = load_b.n_contiguous();
     int a_row[4], a_col[4], b_row[4], b_col[4];
+    PYNN_UNROLL
     for (int i = 0; i < 4; i++) {
         int e = tid + i * kTileThreads;
         a_row[i] = a_kfast ? e / kTileK : e % kTileM;  /* m within the tile */
@@ -113,6 +114,7 @@ tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k
     }
     float ra[4], rb[4];
     auto fetch = [&](ptrdiff_t k0) {
+        PYNN_UNROLL
         for (int i = 0; i < 4; i++) {
             ptrdiff_t m = m0 + a_row[i], k = k0 + a_col[i];
             ra[i] = (m < M && k < k_end) ? load_a(z, m, k) : 0.0f;
@@ -121,6 +123,7 @@ tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k
         }
     };
     auto stash = [&]() {
+        PYNN_UNROLL
         for (int i = 0; i < 4; i++) {
             As[a_col[i]][a_row[i]] = ra[i];
             Bs[b_row[i]][b_col[i]] = rb[i];
@@ -128,7 +131,9 @@ tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k
     };
 
     float acc[8][8];
+    PYNN_UNROLL
     for (int i = 0; i < 8; i++)
+        PYNN_UNROLL
         for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
 
     if (k_begin < k_end) {
@@ -138,15 +143,19 @@ tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k
         for (ptrdiff_t k0 = k_begin; k0 < k_end; k0 += kTileK) {
             const bool more = k0 + kTileK < k_end;
             if (more) fetch(k0 + kTileK);
+            PYNN_UNROLL
             for (int kk = 0; kk < kTileK; kk++) {
                 float a[8], b[8];
+                PYNN_UNROLL
                 for (int i = 0; i < 4; i++) {
                     a[i] = As[kk][ty * 4 + i];
                     a[4 + i] = As[kk][64 + ty * 4 + i];
                     b[i] = Bs[kk][tx * 4 + i];
                     b[4 + i] = Bs[kk][64 + tx * 4 + i];
                 }
+                PYNN_UNROLL
                 for (int i = 0; i < 8; i++)
+                    PYNN_UNROLL
                     for (int j = 0; j < 8; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
             }
             __syncthreads();
@@ -157,9 +166,11 @@ tiled_gemm_kernel(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int splits, ptrdiff_t k
         }
     }
 
+    PYNN_UNROLL
     for (int i = 0; i < 8; i++) {
         ptrdiff_t m = m0 + (i < 4 ? ty * 4 + i : 64 + ty * 4 + i - 4);
         if (m >= M) continue;
+        PYNN_UNROLL
         for (int j = 0; j < 8; j++) {
             ptrdiff_t n = n0 + (j < 4 ? tx * 4 + j : 64 + tx * 4 + j - 4);
             if (n < N) epi.store(z, m, n, acc[i][j]);
