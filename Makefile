@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-SOURCES := $(wildcard csrc/*.c csrc/*.h pynn/*.pyx pynn/*.pxd) setup.py pyproject.toml
+SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/cuda/* pynn/*.pyx pynn/*.pxd) setup.py pyproject.toml
 
-.PHONY: demo test test-generic bench build clean fuzz sanitize portable wheel wheel-test
+.PHONY: demo test test-generic test-cuda bench bench-cuda build clean fuzz sanitize portable wheel \
+	wheel-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,13 @@ test: build
 	PYNN_CPU=generic $(PY) -m pytest tests -rs -m "not slow"
 	if [ "$$($(PY) -c 'import pynn.backend as b; print(b.simd_level())')" = avx512f ]; then \
 		PYNN_CPU=avx2 $(PY) -m pytest tests/ops tests/layers -rs -m "not slow"; fi
+
+# The CUDA tests alone, with the CUDA extension required (PYNN_CUDA=1): on a
+# GPU machine they compare every CUDA kernel with the CPU's, check the
+# gradients and train the MNIST models; elsewhere they say why they skip.
+test-cuda: $(VENV)/.deps
+	PYNN_CUDA=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) -m pytest tests/cuda -rs
 
 # Benchmarks run in their own environment, which also holds PyTorch for the
 # side-by-side comparison (never a dependency of pynn or its tests).
@@ -147,5 +155,22 @@ wheel-test: wheel
 	cd $(WHEEL_TEST) && env -i HOME=$$HOME PATH=$(WHEEL_TEST)/venv/bin TMPDIR=$(WHEEL_TEST) \
 		venv/bin/python -m pytest tests -m "not slow"
 
+# The GPU benchmarks against the CUDA build of PyTorch installed on the
+# machine, which this environment sees through the system's site-packages.
+CUDA_BENCH := .venv-cuda
+$(CUDA_BENCH)/.ready:
+	$(PYTHON) -m venv --system-site-packages $(CUDA_BENCH)
+	$(CUDA_BENCH)/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" \
+		"numpy>=1.24" "pytest>=7" "pytest-benchmark>=4"
+	touch $@
+
+bench-cuda: $(CUDA_BENCH)/.ready
+	PYNN_CUDA=1 $(CUDA_BENCH)/bin/python -m pip install -q --no-build-isolation --no-deps -e .
+	mkdir -p .benchmarks
+	cd benchmarks && ../$(CUDA_BENCH)/bin/python -m pytest bench_cuda.py --benchmark-only \
+		--benchmark-columns=median,iqr,rounds --benchmark-sort=name \
+		--benchmark-json=../.benchmarks/cuda.json
+	$(CUDA_BENCH)/bin/python benchmarks/report.py .benchmarks/cuda.json
+
 clean:
-	rm -rf build dist wheelhouse pynn/*.so pynn/_kernels.c $(VENV)/.built
+	rm -rf build dist wheelhouse pynn/*.so pynn/_kernels.c pynn/_cuda.c $(VENV)/.built

@@ -4,16 +4,16 @@ __version__ = "0.1.0"
 
 # models first: the layers import its node module, and it imports them.
 from . import models  # noqa: I001
-from . import (activations, backend, callbacks, constraints, datasets, distribution,
+from . import (activations, backend, callbacks, constraints, cuda, datasets, distribution,
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
                regularizers, utils)
-from .backend import get_num_threads, set_num_threads, show_config
+from .backend import device, get_num_threads, set_num_threads, show_config
 from .layers import Input, InputLayer
 from .models import Model, Sequential
 from .models.node import KerasTensor
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "activations",
-           "backend", "random", "callbacks", "constraints", "datasets", "distribution", "initializers", "layers", "lite", "losses",
-           "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "utils",
-           "set_num_threads", "get_num_threads", "show_config", "__version__"]
+           "backend", "random", "callbacks", "constraints", "cuda", "datasets", "distribution",
+           "initializers", "layers", "lite", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "utils",
+           "set_num_threads", "get_num_threads", "show_config", "device", "__version__"]

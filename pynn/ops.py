@@ -13,7 +13,12 @@ It also has the NumPy-style functions of Keras 3's ``keras.ops`` (``sum``,
 for Keras runs on it.  Every function here also accepts the traced arrays
 of :mod:`pynn.autodiff` (what a layer's ``call()`` computes on while it
 trains): one type test at the top sends those to their recorded form, so a
-call on NumPy arrays pays nothing for it.
+call on NumPy arrays pays nothing for it.  A function whose first array is a
+``pynn.cuda.DeviceArray`` runs on the GPU instead (pynn._cuda_ops: the same
+arguments, device arrays out); host and device arrays in one call are a
+TypeError.  Functions without a GPU kernel (the recurrent cells, the
+embedding, ``affine_warp``, the NumPy-style functions) take NumPy arrays
+only.
 """
 import builtins
 import collections
@@ -22,7 +27,9 @@ import numbers
 
 import numpy as np
 
+from . import _cuda_ops
 from . import _kernels as _k
+from .cuda import DeviceArray as _Device
 
 # Keras 3's keras.ops names for NumPy's functions: on arrays they are
 # NumPy's (with NumPy's argument checks), on traced arrays recorded.
@@ -120,6 +127,8 @@ def _traced(name, *args, **kwargs):
 def _f32(x, name="x"):
     if isinstance(x, np.ndarray) and x.dtype == np.float32:
         return x
+    if type(x) is _Device:
+        _mixed(name)
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as e:
@@ -133,6 +142,12 @@ def _f32(x, name="x"):
         raise TypeError(f"{name}: expected real numbers (float, int or bool), got dtype "
                         f"{arr.dtype}")
     return arr.astype(np.float32, copy=False)
+
+
+def _mixed(name):
+    raise TypeError(f"{name}: got a pynn.cuda.DeviceArray where a NumPy array is needed: the "
+                    f"other arrays of this call are on the host (host and device arrays do not "
+                    f"mix), or this function has no GPU kernel; copy it with .to_numpy()")
 
 
 def _c32(x, name="x"):
@@ -212,6 +227,8 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     broadcast): one GEMM when only ``a`` has batch axes, a batched GEMM
     otherwise.
     """
+    if type(a) is _Device:
+        return _cuda_ops.matmul(a, b, out, alpha=alpha, beta=beta)
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
@@ -279,6 +296,8 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
     False).  ``y`` is the
     forward output; ``pre`` the pre-activation, needed only by the
     activations in NEEDS_INPUT."""
+    if type(x) is _Device:
+        return _cuda_ops.dense_grad(x, kernel, dy, activation, y, pre, alpha, kernel_grad, bias_grad, input_grad, work)
     code = _act_code(activation)
     alpha = _alpha(alpha, activation)
     if activation in NEEDS_INPUT and pre is None:
@@ -321,6 +340,8 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
 def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
     """``activation(x @ kernel + bias)`` for 2-D ``x``: one GEMM and one fused
     pass over its output, in a single call."""
+    if type(x) is _Device:
+        return _cuda_ops.dense(x, kernel, bias, activation, alpha, out)
     if (type(x) is not _ndarray and type(x) in _TRACED
             or type(kernel) is not _ndarray and type(kernel) in _TRACED
             or bias is not None and type(bias) in _TRACED):
@@ -364,6 +385,8 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
+    if type(x) is _Device:
+        return _cuda_ops.activation(x, name, bias, alpha, out)
     if (type(x) is not _ndarray and type(x) in _TRACED
             or bias is not None and type(bias) in _TRACED):
         return _traced("activation", x, name, bias=bias, alpha=alpha, out=out)
@@ -383,6 +406,8 @@ def activation_grad(name, x, y, dy, alpha=None, out=None):
     """Gradient through activation ``name``: ``dy * name'(x)`` where ``y`` is
     the forward output.  ``x`` may be None unless ``name`` is in NEEDS_INPUT.
     ``out`` may be ``dy``."""
+    if type(y) is _Device:
+        return _cuda_ops.activation_grad(name, x, y, dy, alpha, out)
     code = _act_code(name)
     alpha = _alpha(alpha, name)
     y = _c32(y, f"{name} backward: y")
@@ -407,6 +432,8 @@ def bias_add(x, bias, out=None):
 
 def bias_grad(dy, out=None):
     """The bias gradient: ``dy`` summed over every axis but the last."""
+    if type(dy) is _Device:
+        return _cuda_ops.bias_grad(dy, out)
     dy = _at_least_1d(_c32(dy, "bias_grad: dy"), "bias_grad: dy")
     out = _out(out, (dy.shape[-1],), "bias_grad")
     return _k.bias_grad(dy, out)
@@ -500,6 +527,8 @@ def swish(x, out=None):
 def softmax(x, axis=-1, out=None):
     """Softmax over ``axis`` (the last by default); another axis is moved
     last (a transposition in C) and back."""
+    if type(x) is _Device:
+        return _cuda_ops.softmax(x, axis, out)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("softmax", x, axis=axis, out=out)
     x = _f32(x, "softmax: x")
@@ -543,6 +572,8 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     the gradient of ``sum(sample_weight * losses) / scale`` with respect to
     ``y_pred`` (``scale`` defaults to the number of samples).
     """
+    if type(y_pred) is _Device:
+        return _cuda_ops.loss(kind, y_true, y_pred, sample_weight, scale, grad, out)
     if (type(y_pred) is not _ndarray and type(y_pred) in _TRACED
             or type(y_true) is not _ndarray and type(y_true) in _TRACED):
         return _traced("loss", kind, y_true, y_pred, sample_weight, scale, grad, out)
@@ -591,6 +622,10 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                 grad=None, out=None):
     """Sparse categorical cross-entropy of ``y_pred`` (rows x classes) against
     integer ``labels`` (rows), with its gradient as in :func:`loss`."""
+    if type(y_pred) is _Device:
+        return _cuda_ops.sparse_loss(labels, y_pred, from_logits, sample_weight, scale, grad, out)
+    if type(labels) is _Device:
+        _mixed("sparse_categorical_crossentropy: labels")
     if (type(y_pred) is not _ndarray and type(y_pred) in _TRACED
             or type(labels) is not _ndarray and type(labels) in _TRACED):
         return _traced("sparse_loss", labels, y_pred, from_logits, sample_weight, scale, grad,
@@ -649,6 +684,8 @@ def _finite(value, name, **bounds):
 def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
     """In place: Keras's SGD step (``v`` is the momentum buffer).  The
     arrays are float32, C-contiguous, of one size; ``w`` and ``v`` writable."""
+    if type(w) is _Device:
+        return _cuda_ops.sgd_update(w, g, v, lr, momentum, nesterov)
     lr = _finite(lr, "SGD: learning_rate")
     momentum = _finite(momentum, "SGD: momentum", low=0.0)
     _k.sgd_update(w, g, v, lr, momentum, bool(nesterov))
@@ -656,6 +693,8 @@ def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
 
 def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
     """In place: Keras's RMSprop step (``s`` is the mean square)."""
+    if type(w) is _Device:
+        return _cuda_ops.rmsprop_update(w, g, s, lr, rho, epsilon)
     _k.rmsprop_update(w, g, s, _finite(lr, "RMSprop: learning_rate"),
                       _finite(rho, "RMSprop: rho", low=0.0, high=1.0),
                       _finite(epsilon, "RMSprop: epsilon", low=0.0))
@@ -664,6 +703,8 @@ def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
 def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
     """``sum(l1 * |w| + l2 * w**2)`` (L1/L2 regularization), adding its
     gradient ``l1 * sign(w) + 2 * l2 * w`` into ``grad`` when given."""
+    if type(w) is _Device:
+        return _cuda_ops.weight_penalty(w, l1, l2, grad)
     w = _c32(w, "weight_penalty: w")
     if grad is not None:
         grad = _out(grad, w.shape, "weight_penalty: grad")
@@ -672,6 +713,8 @@ def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
 
 def adam_update(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     """In place: Keras's Adam step number ``t`` (1-based)."""
+    if type(w) is _Device:
+        return _cuda_ops.adam_update(w, g, m, v, t, lr, beta_1, beta_2, epsilon)
     _k.adam_update(w, g, m, v, _finite(lr, "Adam: learning_rate"),
                    _finite(beta_1, "Adam: beta_1", low=0.0, high=1.0, high_open=True),
                    _finite(beta_2, "Adam: beta_2", low=0.0, high=1.0, high_open=True),
@@ -686,6 +729,8 @@ def dropout(x, rate, seed, out=None, mask=None, offset=0):
     scale the rest by ``1 / (1 - rate)``.  Returns ``(y, mask)``.  Element
     i draws from ``(seed, offset + i)``: a shard of a batch passes its
     first element's index in the batch to draw the batch's own mask."""
+    if type(x) is _Device:
+        return _cuda_ops.dropout(x, rate, seed, out, mask, offset)
     x = _c32(x, "Dropout: x")
     rate = _number(rate, "Dropout: rate", low=0.0, high=1.0, high_open=True)
     seed = _integer(seed, "Dropout: seed") & ((1 << 64) - 1)
@@ -711,6 +756,8 @@ def _mask(mask, shape, name):
 def dropout_grad(dy, mask, rate, out=None):
     """The input gradient of ``dropout``: ``dy`` where the mask kept the
     value, scaled by ``1 / (1 - rate)``."""
+    if type(dy) is _Device:
+        return _cuda_ops.dropout_grad(dy, mask, rate, out)
     dy = _c32(dy, "Dropout backward: dy")
     rate = _number(rate, "Dropout: rate", low=0.0, high=1.0, high_open=True)
     if mask is None:
@@ -723,6 +770,10 @@ def dropout_grad(dy, mask, rate, out=None):
 def gather_rows(src, index, out=None):
     """``src[index]`` along the first axis, written into ``out`` (of any
     dtype; negative indices count from the end, as NumPy's)."""
+    if type(src) is _Device:
+        return _cuda_ops.gather_rows(src, index, out)
+    if type(index) is _Device or type(out) is _Device:
+        _mixed("gather: index and out")
     src = np.asarray(src)
     if src.ndim == 0:
         raise ValueError("gather_rows: src must have rows (rank >= 1), got a scalar")
@@ -760,6 +811,10 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
     """Weighted number of correct predictions: ``kind`` 'categorical'
     (argmax of both), 'sparse' (argmax against int32 labels) or 'binary'
     (``y_pred > threshold`` against ``y_true > 0.5``, averaged per sample)."""
+    if type(y_pred) is _Device:
+        return _cuda_ops.accuracy_count(kind, y_true, y_pred, sample_weight, threshold)
+    if type(y_true) is _Device:
+        _mixed("accuracy: y_true")
     if kind not in ACCURACY_KINDS:
         raise ValueError(f"accuracy: kind must be one of {sorted(ACCURACY_KINDS)}, got {kind!r}")
     name = f"{kind} accuracy"
@@ -787,6 +842,8 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
 
 def all_finite(x):
     """True when no element of the float array is NaN or infinite."""
+    if type(x) is _Device:
+        return _cuda_ops.all_finite(x)
     return _k.all_finite(_c32(x, "all_finite: x"))
 
 
@@ -968,6 +1025,8 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
     as in Keras and TensorFlow), plus ``bias`` and ``activation`` fused into
     the output pass.  ``padding`` is 'valid', 'same' (TensorFlow's rule) or
     ((top, bottom), (left, right))."""
+    if type(x) is _Device:
+        return _cuda_ops.conv2d(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out)
     return _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
                  False, "conv2d")
 
@@ -977,6 +1036,8 @@ def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
     """Depthwise 2-D convolution: each input channel c is convolved with its
     own ``kernel[:, :, c, m]`` for m in the depth multiplier; output channel
     ``c * multiplier + m``."""
+    if type(x) is _Device:
+        return _cuda_ops.depthwise_conv2d(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out)
     return _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out,
                  True, "depthwise_conv2d")
 
@@ -1028,6 +1089,8 @@ def conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid", dilation_rate=(1
     an array to write it into otherwise).  The activation's derivative is
     applied inside the kernel; it needs the forward output ``y``, and
     ``pre`` (the pre-activation) for the activations in NEEDS_INPUT."""
+    if type(x) is _Device:
+        return _cuda_ops.conv2d_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad, input_grad, activation, y, pre, alpha)
     return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
                       input_grad, False, "conv2d", activation, y, pre, alpha)
 
@@ -1036,6 +1099,8 @@ def depthwise_conv2d_grad(x, kernel, dy, strides=(1, 1), padding="valid",
                           dilation_rate=(1, 1), kernel_grad=None, bias_grad=None,
                           input_grad=True):
     """Gradients of ``depthwise_conv2d``, as ``conv2d_grad``."""
+    if type(x) is _Device:
+        return _cuda_ops.depthwise_conv2d_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad, input_grad)
     return _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias_grad,
                       input_grad, True, "depthwise_conv2d")
 
@@ -1045,6 +1110,8 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
     """1-D convolution of (batch, steps, channels) ``x`` with a (width, in,
     out) ``kernel``: the 2-D kernels at height 1.  ``padding`` may also be
     'causal' (all the padding before the first step)."""
+    if type(x) is _Device:
+        return _cuda_ops.conv1d(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, out)
     x, kernel = _c32(x, "conv1d: input"), _c32(kernel, "conv1d: kernel")
     if x.ndim != 3 or kernel.ndim != 3:
         raise ValueError(f"conv1d: expected a rank-3 input and kernel, got shapes {x.shape} "
@@ -1132,12 +1199,16 @@ def _pool(forward, name, x, pool_size, strides, padding, out):
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Max pooling over NHWC ``x`` (on ties, the first maximum in scan
     order is the one whose input gets the gradient)."""
+    if type(x) is _Device:
+        return _cuda_ops.max_pool2d(x, pool_size, strides, padding, out)
     return _pool(_k.max_pool2d_forward, "max_pool2d", x, pool_size, strides, padding, out)
 
 
 def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """The input gradient of ``y = max_pool2d(x, ...)``: dy routed to each
     window's maximum, found again from ``x`` and ``y``."""
+    if type(dy) is _Device:
+        return _cuda_ops.max_pool2d_grad(dy, x, y, pool_size, strides, padding, out)
     x = _pool_input(x, "max_pool2d backward")
     dy, y = _c32(dy, "max_pool2d backward: dy"), _c32(y, "max_pool2d backward: y")
     (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
@@ -1152,12 +1223,16 @@ def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", o
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Average pooling over NHWC ``x``; with 'same' padding a window's mean
     counts only the pixels inside the input, as TensorFlow does."""
+    if type(x) is _Device:
+        return _cuda_ops.avg_pool2d(x, pool_size, strides, padding, out)
     return _pool(_k.avg_pool2d_forward, "avg_pool2d", x, pool_size, strides, padding, out)
 
 
 def avg_pool2d_grad(dy, input_shape, pool_size=(2, 2), strides=None, padding="valid",
                     out=None):
     """The input gradient of ``avg_pool2d``."""
+    if type(dy) is _Device:
+        return _cuda_ops.avg_pool2d_grad(dy, input_shape, pool_size, strides, padding, out)
     dy = _c32(dy, "avg_pool2d backward: dy")
     input_shape = _shape4(input_shape, "avg_pool2d backward: input_shape")
     if None in input_shape:
@@ -1183,17 +1258,23 @@ def _global_pool(forward, name, x, out):
 
 def global_avg_pool2d(x, out=None):
     """Mean over height and width: (batch, h, w, c) -> (batch, c)."""
+    if type(x) is _Device:
+        return _cuda_ops.global_avg_pool2d(x, out)
     return _global_pool(_k.avg_pool2d_forward, "global_avg_pool2d", x, out)
 
 
 def global_max_pool2d(x, out=None):
     """Maximum over height and width: (batch, h, w, c) -> (batch, c)."""
+    if type(x) is _Device:
+        return _cuda_ops.global_max_pool2d(x, out)
     return _global_pool(_k.max_pool2d_forward, "global_max_pool2d", x, out)
 
 
 def global_pool2d_grad(kind, dy, x, y=None, out=None):
     """The input gradient of ``global_avg_pool2d`` (kind 'avg') or of
     ``y = global_max_pool2d(x)`` (kind 'max', which needs y)."""
+    if type(dy) is _Device:
+        return _cuda_ops.global_pool2d_grad(kind, dy, x, y, out)
     if kind not in ("avg", "max"):
         raise ValueError(f"global_pool2d_grad: kind must be 'avg' or 'max', got {kind!r}")
     name = f"global_{kind}_pool2d backward"
@@ -1221,6 +1302,8 @@ def global_pool2d_grad(kind, dy, x, y=None, out=None):
 
 def moments(x, mean=None, var=None):
     """Mean and (biased) variance of ``x`` over every axis but the last."""
+    if type(x) is _Device:
+        return _cuda_ops.moments(x, mean, var)
     x = _c32(x, "moments: x")
     c = x.shape[-1] if x.ndim else 1
     mean = _out(mean, (c,), "moments: mean")
@@ -1231,6 +1314,8 @@ def moments(x, mean=None, var=None):
 def channel_affine(x, scale, shift, out=None):
     """``x * scale + shift`` over the last axis (batch normalization once its
     statistics are known)."""
+    if type(x) is _Device:
+        return _cuda_ops.channel_affine(x, scale, shift, out)
     x = _c32(x, "channel_affine: x")
     c = x.shape[-1] if x.ndim else 1
     scale, shift = _channels(scale, c, "channel_affine: scale"), \
@@ -1253,6 +1338,8 @@ def batch_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad
     ``y = gamma * (x - mean) * inv_std + beta`` (mean and inv_std from the
     batch itself): writes ``gamma_grad`` and ``beta_grad`` when given and
     returns the input gradient (None when ``input_grad`` is False)."""
+    if type(x) is _Device:
+        return _cuda_ops.batch_norm_grad(x, dy, mean, inv_std, gamma, gamma_grad, beta_grad, input_grad)
     x, dy = _c32(x, "BatchNormalization: x"), _c32(dy, "BatchNormalization: dy")
     if x.shape != dy.shape:
         raise ValueError(f"BatchNormalization: dy of shape {dy.shape} does not match "
@@ -1303,6 +1390,8 @@ def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):
     """The per-channel (scale, shift, inv_std) with which batch normalization
     is ``x * scale + shift``: inv_std = 1 / sqrt(var + epsilon), scale =
     gamma * inv_std, shift = beta - mean * scale."""
+    if type(mean) is _Device:
+        return _cuda_ops.batch_norm_affine(mean, var, gamma, beta, epsilon)
     var = _f32(var, "batch_norm_affine: var")
     c = var.shape
     mean = _f32(mean, "batch_norm_affine: mean")
@@ -1321,6 +1410,8 @@ def batch_norm_affine(mean, var, gamma=None, beta=None, epsilon=1e-3):
 
 def moving_average(variable, value, momentum):
     """``variable = variable * momentum + value * (1 - momentum)``, in place."""
+    if type(variable) is _Device:
+        return _cuda_ops.moving_average(variable, value, momentum)
     if not isinstance(variable, np.ndarray) or variable.dtype != np.float32 or \
             not variable.flags.writeable:
         raise TypeError("moving_average: variable must be a writable float32 array")
@@ -1340,6 +1431,8 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
     ``bias * scale + shift``.  ``channel_shape`` is how the output channels
     lie over the kernel's last axes ((in, multiplier) for a depthwise
     kernel); by default the last axis."""
+    if type(kernel) is _Device:
+        return _cuda_ops.fold_affine(kernel, bias, scale, shift, channel_shape)
     kernel = _f32(kernel, "fold_affine: kernel")
     scale = _f32(scale, "fold_affine: scale")
     shift = _f32(shift, "fold_affine: shift")
@@ -1383,32 +1476,44 @@ def _binary(name, a, b, out):
 def add(a, b, out=None):
     """``a + b`` elementwise (NumPy broadcasting); ``out`` may be ``a`` or
     ``b``."""
+    if type(a) is _Device:
+        return _cuda_ops.add(a, b, out)
     return _binary("add", a, b, out)
 
 
 def subtract(a, b, out=None):
     """``a - b`` elementwise (NumPy broadcasting)."""
+    if type(a) is _Device:
+        return _cuda_ops.subtract(a, b, out)
     return _binary("subtract", a, b, out)
 
 
 def multiply(a, b, out=None):
     """``a * b`` elementwise (NumPy broadcasting)."""
+    if type(a) is _Device:
+        return _cuda_ops.multiply(a, b, out)
     return _binary("multiply", a, b, out)
 
 
 def maximum(a, b, out=None):
     """The elementwise maximum (NaN if either is NaN, as NumPy)."""
+    if type(a) is _Device:
+        return _cuda_ops.maximum(a, b, out)
     return _binary("maximum", a, b, out)
 
 
 def minimum(a, b, out=None):
     """The elementwise minimum (NaN if either is NaN, as NumPy)."""
+    if type(a) is _Device:
+        return _cuda_ops.minimum(a, b, out)
     return _binary("minimum", a, b, out)
 
 
 def axpby(alpha, a, beta=0.0, b=None, out=None):
     """``alpha * a + beta * b`` (``alpha * a`` without ``b``) for arrays of
     one shape; ``out`` may be ``a`` or ``b``."""
+    if type(a) is _Device:
+        return _cuda_ops.axpby(alpha, a, beta, b, out)
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("axpby", alpha, a, beta, b, out=out)
@@ -1427,6 +1532,8 @@ def extremum_grad(xs, y, dy, outs=None):
     arrays ``xs``: each element of ``dy`` goes to the first input equal to
     ``y`` there (TensorFlow's rule for ties).  ``outs`` (a list, entries may
     be None to skip an input) receives them; returns the list."""
+    if type(y) is _Device:
+        return _cuda_ops.extremum_grad(xs, y, dy, outs)
     xs = [_c32(x, "extremum_grad: input") for x in xs]
     if not xs:
         raise ValueError("extremum_grad: expected at least one input")
@@ -1445,6 +1552,8 @@ def extremum_grad(xs, y, dy, outs=None):
 def reduce_to_shape(g, shape):
     """``g`` summed over the axes along which an input of ``shape`` was
     broadcast to ``g``'s shape: the gradient of that input."""
+    if type(g) is _Device:
+        return _cuda_ops.reduce_to_shape(g, shape)
     g = _f32(g, "reduce_to_shape: g")
     shape = tuple(shape)
     try:
@@ -1477,6 +1586,8 @@ def _axis(axis, ndim, name):
 def concatenate(xs, axis=-1, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
     equal), copied in C block by block."""
+    if isinstance(xs, (list, tuple)) and xs and type(xs[0]) is _Device:
+        return _cuda_ops.concatenate(xs, axis, out)
     if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)):
         raise TypeError(f"concatenate: expected a list of arrays, got {type(xs).__name__}")
     xs = list(xs)
@@ -1510,6 +1621,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
     """The gradients of ``concatenate`` for inputs of ``sizes`` along
     ``axis``: the slices of ``dy``.  ``outs`` entries may be None to skip
     an input; returns the list."""
+    if type(dy) is _Device:
+        return _cuda_ops.concatenate_grad(dy, sizes, axis, outs)
     dy = _c32(dy, "concatenate backward: dy")
     axis = _axis(axis, dy.ndim, "concatenate backward")
     sizes = [_integer(n, "concatenate backward: sizes", low=0) for n in sizes]
@@ -1539,6 +1652,8 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """``a[i] @ b[i]`` for each i of two 3-D arrays, optionally transposing
     the last two axes of either."""
+    if type(a) is _Device:
+        return _cuda_ops.batch_matmul(a, b, transpose_a, transpose_b, out)
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("batch_matmul", a, b, transpose_a, transpose_b, out=out)
@@ -1559,6 +1674,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     """``x / sqrt(max(sum(x**2, axis), epsilon))`` (Keras's l2_normalize).
     ``norms``, when given, receives the reciprocal norms the gradient
     needs (one per vector)."""
+    if type(x) is _Device:
+        return _cuda_ops.l2_normalize(x, axis, epsilon, out, norms)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("l2_normalize", x, axis=axis, epsilon=epsilon, out=out, norms=norms)
     x = _c32(x, "l2_normalize: x")
@@ -1582,6 +1699,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
 
 def l2_normalize_grad(x, y, norms, dy, axis=-1, epsilon=1e-12, out=None):
     """The input gradient of ``y = l2_normalize(x, axis)`` from ``dy``."""
+    if type(x) is _Device:
+        return _cuda_ops.l2_normalize_grad(x, y, norms, dy, axis, epsilon, out)
     name = "l2_normalize backward"
     x, y, dy = _c32(x, f"{name}: x"), _c32(y, f"{name}: y"), _c32(dy, f"{name}: dy")
     axis = _axis(axis, x.ndim, name)

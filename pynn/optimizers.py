@@ -36,14 +36,24 @@ class Optimizer:
 
     lr = learning_rate
 
-    def build(self, size):
-        """Allocate the state for ``size`` parameters (kept if it fits)."""
-        if self.slot_names and (self._slots is None or self._slots[0].size != size):
+    def build(self, size, like=None):
+        """Allocate the state for ``size`` parameters (kept if it fits),
+        where the array ``like`` lives (a GPU's device array: the state goes
+        there too, and comes back when the parameters do)."""
+        if not self.slot_names:
+            return
+        if self._slots is None or self._slots[0].size != size:
             self._slots = [np.zeros(size, np.float32) for _ in self.slot_names]
+        from .cuda import DeviceArray, to_device
+        if isinstance(like, DeviceArray):
+            self._slots = [s if isinstance(s, DeviceArray) and s.device == like.device
+                           else to_device(np.asarray(s), like.device) for s in self._slots]
+        elif like is not None and isinstance(self._slots[0], DeviceArray):
+            self._slots = [s.to_numpy() for s in self._slots]
 
     def apply(self, params, grads):
         """One update of the flat ``params`` from the flat ``grads``."""
-        self.build(params.size)
+        self.build(params.size, params)
         self.iterations += 1
         self._update(params, grads)
 
@@ -53,8 +63,9 @@ class Optimizer:
     # ------------------------------------------------------- state, config
 
     def variables(self):
-        """The state arrays (momenta, velocities), flat, in a fixed order."""
-        return list(self._slots or [])
+        """The state arrays (momenta, velocities), flat, in a fixed order
+        (host copies of state kept on a GPU)."""
+        return [s if isinstance(s, np.ndarray) else np.asarray(s) for s in self._slots or []]
 
     def set_state(self, iterations, slots):
         slots = [np.ascontiguousarray(s, dtype=np.float32).reshape(-1) for s in slots]

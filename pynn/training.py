@@ -12,10 +12,15 @@ work on the previous one.
 Each step runs the model's program forward, each output's loss and its
 gradient (fused with a softmax or sigmoid output layer into one stable
 kernel where it can be), the program backward, and one optimizer pass
-over the model's flat parameter array.  Logs use Keras 3's names:
+over the model's flat parameter array.  On a GPU (see ``_place``) the
+weights, the optimizer's state, the flat gradient buffer and every work
+buffer stay in device memory for the whole fit; each batch is gathered on
+the host and copied in, and the outputs and per-sample losses come back
+for the metrics.  Logs use Keras 3's names:
 ``loss``, then the metrics (``<output>_<metric>`` when there are several
 outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
+import contextlib
 import copy
 import math
 import queue
@@ -27,7 +32,9 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
+from .backend import current_device, default_device, device
 from .callbacks import CallbackList, History, ProgbarLogger
+from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
 
@@ -35,6 +42,10 @@ _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 # Inputs whose float32 copy would exceed this many bytes are converted
 # batch by batch in predict and evaluate, so memory stays bounded.
 _STREAM_CONVERT_BYTES = 256 << 20
+# Counts moves of weights between devices: a model whose last placement
+# predates the latest move checks its weights again (another model sharing
+# them may have moved them).
+_placements = [0]
 
 
 def _as_input(x, dtype="float32", what="x"):
@@ -289,6 +300,134 @@ class TrainingMixin:
         self._penalties = []
         self._constraints = []
         self._last_masks = None  # the output masks of the last training step
+        self._gpu = None            # the GPU the weights are on, or None (the host)
+        self._home = None           # where the model runs outside a pynn.device scope
+        self._placed_at = -1        # _placements[0] when it was last placed
+        self._batch_buffers = {}    # device copies of the current batch, reused
+
+    # -------------------------------------------------------- placement
+
+    def _place(self):
+        """Moves the weights to where the model is to run and returns that
+        GPU's number, or None for the host: the innermost ``pynn.device``
+        scope, else where the model last ran, else the default device (a
+        GPU when one can be used and every layer computes through
+        pynn.ops, as TensorFlow places models; the host under a
+        data-parallel distribution, whose gradient sums run on the host).
+        Weights, optimizer state and buffers move with the model; saving
+        and get_weights read them back to the host."""
+        scope = current_device()
+        if scope is None and self._placed_at == _placements[0]:
+            return self._gpu
+        want = scope or self._home or self._default_placement()
+        from .distribution import active
+        if want != "cpu" and active() is not None:
+            if scope is not None:
+                raise ValueError(f"Model {self.name!r}: data-parallel training runs on the "
+                                 f"CPU; pynn.device({scope!r}) cannot place it on a GPU")
+            want = "cpu"
+        gpu = None if want == "cpu" else int(want[4:])
+        if gpu is not None:
+            blocker = next((layer for layer in self._all_layers()
+                            if not getattr(layer, "runs_on_gpu", True)), None)
+            if blocker is not None:
+                raise ValueError(f"Model {self.name!r}: layer {blocker.name!r} "
+                                 f"({type(blocker).__name__}) computes in its own call() and "
+                                 f"cannot run on the GPU; place the model on the CPU "
+                                 f"(pynn.device('cpu') or PYNN_DEVICE=cpu)")
+        moved = False
+        for w in self.weights:
+            on = w.value.device if isinstance(w.value, DeviceArray) else None
+            if on == gpu:
+                continue
+            if gpu is None:
+                w.value = w.value.to_numpy()
+            else:
+                from .cuda import to_device
+                w.value = to_device(np.asarray(w.value), gpu)
+            moved = True
+        if moved or gpu != self._gpu:
+            for w in self.weights:
+                w.grad = None
+            self._forget_device_state()
+            for layer in self._all_layers():
+                if isinstance(layer, TrainingMixin) and layer is not self:
+                    layer._forget_device_state()
+            if moved:
+                _placements[0] += 1
+                from .models.functional import new_binding
+                new_binding()
+        self._gpu, self._home, self._placed_at = gpu, want, _placements[0]
+        return gpu
+
+    @contextlib.contextmanager
+    def _on_host(self):
+        """Runs the block with the weights on the host (for code that
+        computes with them in NumPy), then puts them back where the model
+        ran."""
+        home = self._home
+        with device("cpu"):
+            self._place()
+            yield
+        if home not in (None, "cpu"):
+            with device(home):
+                self._place()
+        else:
+            self._home, self._placed_at = home, -1
+
+    def _default_placement(self):
+        want = default_device()
+        if want != "cpu" and not all(getattr(layer, "runs_on_gpu", True)
+                                     for layer in self._all_layers()):
+            want = "cpu"
+        return want
+
+    def _all_layers(self):
+        """Every layer of the model, nested models' included."""
+        out = []
+        for layer in getattr(self, "layers", []):
+            out.append(layer)
+            if isinstance(layer, TrainingMixin):
+                out += layer._all_layers()
+        return out
+
+    def _forget_device_state(self):
+        """Drops what was built for the weights' old place: the flat
+        buffers, run states, cached batch copies; a later placement check
+        looks at the weights again."""
+        self._flat = self._flat_views = None
+        self._train_state = None
+        self._infer_pool = []
+        self._batch_buffers = {}
+        self._placed_at = -1
+
+    def _inputs_to(self, gpu, arrays, role=None):
+        """The batch's arrays on the model's GPU, or as they are on the
+        host; None stays None.  Training names a ``role`` ('x', 'y', 'w'):
+        its copies go into buffers kept per role, slot and shape.
+        Inference (which threads may run at once) copies into new arrays
+        from the device's memory pool."""
+        if gpu is None:
+            return arrays
+        from .cuda import to_device
+        out = []
+        for i, a in enumerate(arrays):
+            if a is None or isinstance(a, DeviceArray):
+                out.append(a)
+                continue
+            a = np.ascontiguousarray(a)
+            if role is None:
+                out.append(to_device(a, gpu))
+                continue
+            key = (role, i)
+            buf = self._batch_buffers.get(key)
+            if buf is None or buf.shape != a.shape or buf.dtype != a.dtype or \
+                    buf.device != gpu:
+                buf = self._batch_buffers[key] = to_device(a, gpu)
+            else:
+                to_device(a, out=buf)
+            out.append(buf)
+        return out
 
     # ---------------------------------------------------------- compile
 
@@ -574,12 +713,20 @@ class TrainingMixin:
             w.grad = None
         total = sum(w.value.size for w in weights)
         params = np.empty(total, np.float32)
-        grads = np.zeros(total, np.float32)
+        off = 0
+        for w in weights:
+            n = w.value.size
+            params[off:off + n] = np.asarray(w.value).reshape(-1)
+            off += n
+        if self._gpu is None:
+            grads = np.zeros(total, np.float32)
+        else:  # the flat buffers live on the model's GPU
+            from .cuda import to_device, zeros
+            params, grads = to_device(params, self._gpu), zeros((total,), np.float32, self._gpu)
         off = 0
         views = []
         for w in weights:
             n = w.value.size
-            params[off:off + n] = w.value.reshape(-1)
             w.value = params[off:off + n].reshape(w.value.shape)
             w.grad = grads[off:off + n].reshape(w.value.shape)
             views.append((w.value, w.grad))
@@ -594,7 +741,7 @@ class TrainingMixin:
         the output layers whose activation the loss fuses told so."""
         state = self._train_state
         if state is None:
-            state = self._train_state = self._program.new_state()
+            state = self._train_state = self._program.new_state(self._gpu)
         fused = {out.step for out in self._compiled_outputs if out.step is not None}
         for i, ctx in enumerate(state.ctxs):
             ctx.emit_logits = i in fused
@@ -618,28 +765,32 @@ class TrainingMixin:
             self._last_masks = None
             return self._finish_step(state, params, grads, reducer, 0.0, bs), \
                 [0.0] * len(self._compiled_outputs), None
-        outs = self._program.forward(xs, True, state)
+        gpu = self._gpu
+        outs = self._program.forward(self._inputs_to(gpu, xs, "x"), True, state)
         masks = state.masks if self._program.has_masks else None
+        device_ys, device_ws = self._inputs_to(gpu, ys, "y"), self._inputs_to(gpu, ws, "w")
         out_grads = []
-        total = 0.0
-        per_output = []
-        for spec, out, y, w in zip(self._compiled_outputs, outs, ys, ws):
+        losses = []  # (the per-sample losses, their weights, the loss weight) per output
+        for spec, out, w, y_in, w_in in zip(self._compiled_outputs, outs, ws, device_ys,
+                                            device_ws):
             if spec.loss is None:
                 out_grads.append(None)
-                per_output.append(0.0)
+                losses.append(None)
                 continue
             g = None
             if spec.weight != 0.0:
                 g = grad_bufs[spec.index]
-                if g is None or g.shape != out.shape:
-                    g = grad_bufs[spec.index] = np.empty(out.shape, np.float32)
+                if g is None or g.shape != out.shape or type(g) is not type(out):
+                    g = grad_bufs[spec.index] = np.empty(out.shape, np.float32) \
+                        if gpu is None else DeviceArray.empty_like(out)
+            # a sequence output: its rows' weights, and steps per sample
             rw, steps = _row_weights(out, w, None if masks is None else masks[spec.index])
+            if rw is not w:
+                w_in = rw if gpu is None else self._inputs_to(gpu, [rw])[0]
             scale = rows * steps
-            per = spec.loss.compute(y, out, rw, scale / spec.weight if spec.weight else scale,
+            per = spec.loss.compute(y_in, out, w_in, scale / spec.weight if spec.weight else scale,
                                     g, spec.fused)
-            value = float(per.sum() if rw is None else np.dot(per, rw)) / steps
-            per_output.append(value)
-            total += spec.weight * value
+            losses.append((per, rw, spec.weight, steps))
             out_grads.append(g)
         activity = self._program.activity_penalty(state, 1.0 / rows) \
             if self._program.has_activity else 0.0
@@ -649,8 +800,19 @@ class TrainingMixin:
             self._program.backward(state, out_grads, object(), after_step=reducer.after_step)
             reducer.reduce_all()
         self._last_masks = masks
-        return total + self._finish_step(state, params, grads, reducer, activity, bs), \
-            per_output, outs
+        penalty = self._finish_step(state, params, grads, reducer, activity, bs)
+        if gpu is not None:
+            # With the whole step queued, one wait: the losses and outputs
+            # (for the metrics) come back to the host.
+            losses = [None if e is None else (e[0].to_numpy(),) + e[1:] for e in losses]
+            outs = [o.to_numpy() for o in outs]
+        total, per_output = 0.0, []
+        for e in losses:
+            value = 0.0 if e is None else \
+                float(e[0].sum() if e[1] is None else np.dot(e[0], e[1])) / e[3]
+            per_output.append(value)
+            total += 0.0 if e is None else e[2] * value
+        return total + penalty, per_output, outs
 
     def _finish_step(self, state, params, grads, reducer, activity_penalty, bs):
         """Penalties, the update and the constraints; returns the penalty
@@ -663,7 +825,12 @@ class TrainingMixin:
         penalty += self._add_weight_penalties()
         self.optimizer.apply(params, grads)
         for w, constraint in self._constraints:
-            constraint.apply(w.value)
+            if isinstance(w.value, DeviceArray):  # constraints compute in NumPy
+                value = w.value.to_numpy()
+                constraint.apply(value)
+                w.value[...] = value
+            else:
+                constraint.apply(w.value)
         if reducer is not None:
             reducer.after_update()
         return penalty * bs
@@ -758,6 +925,7 @@ class TrainingMixin:
         self.history = history
         self.stop_training = False
 
+        self._place()
         params, grads = self._flat_parameters()
         state = self._training_state()
         reducer = None
@@ -1023,6 +1191,7 @@ class TrainingMixin:
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch()")
         xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
+        self._place()
         params, grads = self._flat_parameters()
         state = self._training_state()
         bs = xs[0].shape[0]

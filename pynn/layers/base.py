@@ -137,7 +137,8 @@ class Weight(autodiff.ForwardingOperators):
         return self.name
 
     def numpy(self):
-        return self.value.copy()
+        """A host copy of the value (also of a value on the GPU)."""
+        return np.array(self.value, dtype=np.float32)
 
     def assign(self, value):
         value = np.asarray(value, dtype=np.float32)
@@ -155,7 +156,8 @@ class Weight(autodiff.ForwardingOperators):
         if tape is not None and self.grad is not None:
             raise autodiff.unsupported(f"Converting the weight {self.name!r} to a NumPy array",
                                        tape)
-        return self.value if dtype is None else self.value.astype(dtype)
+        value = self.value if isinstance(self.value, np.ndarray) else np.asarray(self.value)
+        return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
         return f"<Weight {self.name} shape={self.value.shape}>"
@@ -180,6 +182,11 @@ class Layer:
     # True for a class that computes through its call() and is trained by
     # differentiating it (see pynn.autodiff).
     _traces_call = False
+    # Whether the layer computes only through pynn.ops functions that have
+    # GPU kernels, so it runs on a GPU with its weights there; the layers
+    # that do say so (a Keras-style call() in NumPy, the recurrent layers,
+    # the embedding and the preprocessing layers do not).
+    runs_on_gpu = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -196,6 +203,7 @@ class Layer:
             takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
             cls._call_takes = frozenset(k for k in ("training", "mask")
                                         if k in params or takes_any)
+            cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
             cls._traces_call = cls.backward is Layer._backward_through_call
@@ -588,6 +596,7 @@ class Layer:
 class InputLayer(Layer):
     """The layer behind a model input; ``Input(...)`` returns its output
     tensor."""
+    runs_on_gpu = True
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
                  name=None, input_tensor=None, optional=False, input_shape=None,

@@ -40,6 +40,7 @@ def _check_format(data_format, layer):
 class _Conv(ActivationMixin, Layer):
     """What the convolution layers share: arguments, shapes, the activation
     around the kernel and its gradient."""
+    runs_on_gpu = True
     rank = 2
     depthwise = False
     fixed_input_axes = (-1,)

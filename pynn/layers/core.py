@@ -46,6 +46,7 @@ def _grad(weight):
 
 class Dense(ActivationMixin, Layer):
     """``activation(x @ kernel + bias)`` over the last axis of the input."""
+    runs_on_gpu = True
     supports_masking = True  # a mask over the steps passes through, as in Keras
     fixed_input_axes = (-1,)
     can_fold_affine = True
@@ -170,6 +171,7 @@ def weight_options(layer, *prefixes):
 
 class Activation(ActivationMixin, Layer):
     """Applies an activation function to its input."""
+    runs_on_gpu = True
     supports_masking = True
 
     def __init__(self, activation, **kwargs):
@@ -198,6 +200,7 @@ class Activation(ActivationMixin, Layer):
 class Dropout(Layer):
     """Zeroes a fraction ``rate`` of its input while training (scaling the
     rest by ``1 / (1 - rate)``); the identity at inference."""
+    runs_on_gpu = True
     supports_masking = True
     inference_identity = True
 
@@ -249,6 +252,7 @@ class Dropout(Layer):
 
 class Flatten(Layer):
     """Flattens every dimension but the batch."""
+    runs_on_gpu = True
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -271,6 +275,7 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Reshapes every dimension but the batch to ``target_shape`` (one entry
     may be -1)."""
+    runs_on_gpu = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

@@ -13,6 +13,7 @@ from .base import Layer, shape_str, shapes_str
 
 class _Merge(Layer):
     """What the merge layers share: a list of inputs, shape checks, masks."""
+    runs_on_gpu = True
     supports_masking = True
     min_inputs = 1
     max_inputs = None
@@ -244,6 +245,8 @@ class Dot(_Merge):
     axis excluded), as Keras's ``Dot``; with ``normalize=True`` the inputs
     are L2-normalized along those axes first (cosine similarity).  Inputs
     of rank 2 and 3."""
+    # its gradient reshapes through host copies (np.ascontiguousarray)
+    runs_on_gpu = False
     min_inputs = max_inputs = 2
     supports_masking = False
 

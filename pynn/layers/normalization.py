@@ -13,6 +13,7 @@ class BatchNormalization(Layer):
     then scales by ``gamma`` and shifts by ``beta`` (Keras's arguments and
     defaults).  A layer with ``trainable=False`` always runs in inference
     mode, as in Keras 3."""
+    runs_on_gpu = True
     fixed_input_axes = (-1,)
     supports_masking = True
 

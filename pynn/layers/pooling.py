@@ -6,6 +6,7 @@ from .conv import _check_format, _tuple
 
 
 class _Pooling(Layer):
+    runs_on_gpu = True
     rank = 2
     kind = "max"
 
@@ -110,6 +111,7 @@ MaxPool2D, AvgPool2D, MaxPool1D, AvgPool1D = (MaxPooling2D, AveragePooling2D, Ma
 
 
 class _GlobalPooling(Layer):
+    runs_on_gpu = True
     rank = 2
     kind = "max"
 

@@ -143,6 +143,7 @@ class AlphaDropout(_Noise):
 class _SpatialDropout(Dropout):
     """Dropout of whole channels: one draw per (sample, channel), kept
     channels scaled by ``1 / (1 - rate)``."""
+    runs_on_gpu = False  # its mask is drawn per channel, on the host
     rank = 1
     fixed_input_axes = ()
 

@@ -265,7 +265,13 @@ def _preactivation(step, x):
 
 def calibrate(model, graph, batches):
     """Min and max of every tensor with a ``stat`` over ``batches``, by
-    running the model's inference program step by step."""
+    running the model's inference program step by step (on the host: a
+    model placed on a GPU returns there afterwards)."""
+    with model._on_host():
+        return _calibrate(model, graph, batches)
+
+
+def _calibrate(model, graph, batches):
     from ..models.passes import inference_program
     program = inference_program(model)
     wanted = {}

@@ -56,9 +56,11 @@ class RunState:
     buffers in which gradients read by several steps are summed."""
     __slots__ = ("ctxs", "sums", "masks", "row_offset", "_applied_offset")
 
-    def __init__(self, n):
+    def __init__(self, n, device=None):
         self.ctxs = [CallContext() for _ in range(n)]
         self.sums = CallContext()
+        for ctx in self.ctxs + [self.sums]:
+            ctx.device = device
         self.masks = None  # the output masks of the last masked forward pass
         # Where the batch starts in a batch split across processes: handed
         # to every context (Dropout draws its mask by global row).
@@ -133,8 +135,10 @@ class Program:
                 total += scale * sum(reg(y) for y in ctx.activity_outputs)
         return total
 
-    def new_state(self):
-        return RunState(len(self.steps))
+    def new_state(self, device=None):
+        """A run state whose buffers live on ``device`` (a GPU number, or
+        None for the host)."""
+        return RunState(len(self.steps), device)
 
     # ----------------------------------------------------------- forward
 
@@ -441,6 +445,8 @@ class Model(TrainingMixin, Layer):
     """A graph of layers: ``Model(inputs, outputs)`` (the functional API),
     or a subclass that defines its layers in ``__init__`` and wires them in
     ``call(inputs)``, traced into a graph on first use."""
+    # (its layers say whether they run there)
+    runs_on_gpu = True
     _graph_model = True
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
@@ -496,6 +502,7 @@ class Model(TrainingMixin, Layer):
         self._infer = None
         self._infer_pool = []
         self._train_state = None
+        self._placed_at = -1  # new layers' weights are placed at the next use
         self.output_names = [t._keras_history.operation.name for t in flat_out]
         self.input_names = [t.name for t in flat_in]
         self.built = True
@@ -658,7 +665,7 @@ class Model(TrainingMixin, Layer):
     def forward(self, ctx, inputs, training):
         state = getattr(ctx, "inner", None)
         if state is None:
-            state = ctx.inner = self._program.new_state()
+            state = ctx.inner = self._program.new_state(ctx.device)
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         masks = ctx.mask
         if masks is not None and not isinstance(masks, list):
@@ -686,7 +693,9 @@ class Model(TrainingMixin, Layer):
             raise ValueError(f"Model {self.name!r}: call() of a subclassed model must be "
                              f"defined by the subclass")
         xs = self._standardize_inputs(inputs)
-        outs = self._program.forward(xs, bool(training), self._program.new_state())
+        gpu = self._place()
+        outs = self._program.forward(self._inputs_to(gpu, xs), bool(training),
+                                     self._program.new_state(gpu))
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
@@ -699,7 +708,9 @@ class Model(TrainingMixin, Layer):
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
         xs = self._prepare_inputs(inputs)
-        outs = self._program.forward(xs, bool(training), self._program.new_state())
+        gpu = self._place()
+        outs = self._program.forward(self._inputs_to(gpu, xs), bool(training),
+                                     self._program.new_state(gpu))
         return self._pack_outputs([np.array(o) for o in outs])
 
     def _pack_outputs(self, outs):

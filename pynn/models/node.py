@@ -162,6 +162,9 @@ class CallContext:
     added_loss = 0.0
     adds_gradient = False
     tape = None
+    # The GPU the call runs on (its buffers are device arrays there), or
+    # None for the host.
+    device = None
 
     def __init__(self):
         self._buffers = {}
@@ -178,5 +181,9 @@ class CallContext:
             shape = tuple(shape)
             if len(slot) >= 2:
                 del slot[next(iter(slot))]
-            buf = slot[shape] = np.empty(shape, dtype)
+            if self.device is None:
+                buf = slot[shape] = np.empty(shape, dtype)
+            else:
+                from .. import cuda
+                buf = slot[shape] = cuda.empty(shape, dtype, self.device)
         return buf

@@ -100,8 +100,13 @@ class InferenceProgram:
                 readers[s].append(step)
         return readers
 
-    def new_state(self):
-        return [CallContext() for _ in self.steps]
+    def new_state(self, device=None):
+        """A context per step, with buffers on ``device`` (a GPU number, or
+        None for the host)."""
+        ctxs = [CallContext() for _ in self.steps]
+        for ctx in ctxs:
+            ctx.device = device
+        return ctxs
 
     def run(self, xs, state, masks_out=None):
         """The output values for input values ``xs`` (a list).  With
@@ -250,18 +255,20 @@ def inference_program(model):
 def run_inference(model, xs, with_masks=False):
     """Outputs for the input arrays ``xs`` with a run state of this call's
     own (taken from, and given back to, the model's pool), so concurrent
-    calls do not share buffers.  Returns copies; ``with_masks``: also the
+    calls do not share buffers.  Returns copies (on the host, from a model
+    placed on a GPU: the inputs go there first); ``with_masks``: also the
     outputs' masks (None for an output without one, or for all when the
     model carries no masks), as ``(outputs, masks)``."""
+    gpu = model._place()
     prog = inference_program(model)
     pool = model._infer_pool
     try:
         state = pool.pop()
     except IndexError:
-        state = prog.new_state()
+        state = prog.new_state(gpu)
     try:
         masks = [] if with_masks and prog.has_masks else None
-        outs = [np.array(o) for o in prog.run(xs, state, masks)]
+        outs = [np.array(o) for o in prog.run(model._inputs_to(gpu, xs), state, masks)]
         return (outs, masks) if with_masks else outs
     finally:
         if model._infer is prog:
