@@ -41,7 +41,6 @@ CONFIGS = [
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3))),
     ("VGG19", dict(include_top=False, input_shape=(48, 40, 3), pooling="max")),
     ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
-    ("ResNet50", dict(include_top=True, input_shape=(64, 64, 3), classes=7)),
     ("MobileNet", dict(alpha=0.25, input_shape=(128, 128, 3))),
     ("MobileNet", dict(alpha=0.5, depth_multiplier=2, include_top=False,
                        input_shape=(33, 47, 3), pooling="avg")),
@@ -76,6 +75,10 @@ def test_layers_match_keras(keras, name, kw):
     assert mine.output_shape == tuple(theirs.output.shape)
 
 
+MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": "resnet50",
+           "Xception": "xception", "VGG16": "vgg16"}
+
+
 def _randomize_batch_norm(keras, model, rng):
     """Moving statistics and scales away from their initial values, so
     inference-mode batch normalization is really tested."""
@@ -99,8 +102,7 @@ def test_predictions_match_keras(keras, name, kw):
     _randomize_batch_norm(keras, theirs, rng)
     mine.set_weights(theirs.get_weights())
     x = rng.uniform(0, 255, (2,) + kw["input_shape"]).astype(np.float32)
-    x = getattr(applications, name.lower().replace("netv2", "net_v2")
-                if name != "ResNet50" else "resnet50").preprocess_input(x)
+    x = getattr(applications, MODULES[name]).preprocess_input(x)
     want = np.asarray(theirs.predict(x, verbose=0))
     got = mine.predict(x, verbose=0)
     assert got.shape == want.shape
@@ -142,8 +144,7 @@ def test_input_tensor():
     model = applications.MobileNetV2(weights=None, include_top=False, input_tensor=scaled,
                                      alpha=0.35, pooling="avg")
     assert model.inputs[0] is inputs
-    assert model.layers[1].name == "rescaling" or isinstance(model.layers[1],
-                                                             pynn.layers.Rescaling)
+    assert isinstance(model.layers[1], pynn.layers.Rescaling)
     assert model.output_shape == (None, 1280)
     with pytest.raises(TypeError, match="input_tensor must be a symbolic tensor"):
         applications.VGG16(weights=None, include_top=False, input_tensor=np.zeros((1, 32, 32, 3)))
