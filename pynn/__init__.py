@@ -12,8 +12,10 @@ from .layers import Input, InputLayer
 from .models import Model, Sequential
 from .models.node import KerasTensor
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
+from . import applications  # noqa: E402  (built on models and layers)
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "activations",
-           "backend", "random", "callbacks", "constraints", "cuda", "datasets", "distribution",
-           "initializers", "layers", "lite", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "utils",
-           "set_num_threads", "get_num_threads", "show_config", "device", "__version__"]
+           "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
+           "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
+           "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",
+           "get_num_threads", "show_config", "device", "__version__"]

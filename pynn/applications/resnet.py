@@ -1,0 +1,119 @@
+"""ResNet50, ResNet101 and ResNet152 (He et al., 2015,
+https://arxiv.org/abs/1512.03385), as Keras builds them: same layers, names
+and order, so Keras's published weight files load into them."""
+from .. import layers
+from . import imagenet_utils
+
+BASE_WEIGHTS_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+# (with the top, without): the MD5s Keras checks the files against
+WEIGHTS_HASHES = {
+    "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+}
+
+
+def _residual_block(x, filters, stride=1, conv_shortcut=True, name=None):
+    """A bottleneck block: 1x1 (filters), 3x3 (filters), 1x1 (4 * filters)
+    convolutions with batch normalization, added to the shortcut."""
+    if conv_shortcut:
+        shortcut = layers.Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(x)
+        shortcut = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_0_bn")(shortcut)
+    else:
+        shortcut = x
+    x = layers.Conv2D(filters, 1, strides=stride, name=f"{name}_1_conv")(x)
+    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_1_bn")(x)
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_2_conv")(x)
+    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_2_bn")(x)
+    x = layers.Activation("relu", name=f"{name}_2_relu")(x)
+    x = layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
+    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_3_bn")(x)
+    x = layers.Add(name=f"{name}_add")([shortcut, x])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def _stack(x, filters, blocks, stride1=2, name=None):
+    x = _residual_block(x, filters, stride=stride1, name=f"{name}_block1")
+    for i in range(2, blocks + 1):
+        x = _residual_block(x, filters, conv_shortcut=False, name=f"{name}_block{i}")
+    return x
+
+
+def _resnet(who, blocks, weights_name, include_top, weights, input_tensor, input_shape, pooling,
+            classes, classifier_activation, name):
+    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape, default_size=224, min_size=32, require_flatten=include_top,
+        weights=weights, who=who)
+    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
+    x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+    x = layers.BatchNormalization(epsilon=1.001e-5, name="conv1_bn")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    for i, (filters, count) in enumerate(zip((64, 128, 256, 512), blocks)):
+        x = _stack(x, filters, count, stride1=1 if i == 0 else 2, name=f"conv{i + 2}")
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        imagenet_utils.validate_activation(classifier_activation, weights)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    model = imagenet_utils.make_model(img_input, input_tensor, x, name)
+    top = "" if include_top else "_notop"
+    fname = f"{weights_name}_weights_tf_dim_ordering_tf_kernels{top}.h5"
+    digest = WEIGHTS_HASHES[weights_name][0 if include_top else 1]
+    return imagenet_utils.load_weights(model, weights, who, fname, BASE_WEIGHTS_PATH + fname,
+                                       digest)
+
+
+_DOC = """
+
+    Default input 224x224x3 (at least 32x32).  ``include_top``: global
+    average pooling and the classifier on top; ``weights``: None (random),
+    'imagenet' (Keras's published file, downloaded once) or the path of a
+    weights file; ``input_tensor``: a symbolic tensor to build on;
+    ``input_shape``: (rows, cols, 3), only without the top (or equal to the
+    default); ``pooling`` (without the top): None (the 4D output of the last
+    block), 'avg' or 'max'; ``classes`` and ``classifier_activation``: the
+    top's classifier.  Inputs go through :func:`preprocess_input` (caffe
+    mode) first."""
+
+
+def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+             pooling=None, classes=1000, classifier_activation="softmax", name="resnet50"):
+    return _resnet("ResNet50", (3, 4, 6, 3), "resnet50", include_top, weights, input_tensor,
+                   input_shape, pooling, classes, classifier_activation, name)
+
+
+def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name="resnet101"):
+    return _resnet("ResNet101", (3, 4, 23, 3), "resnet101", include_top, weights,
+                   input_tensor, input_shape, pooling, classes, classifier_activation, name)
+
+
+def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name="resnet152"):
+    return _resnet("ResNet152", (3, 8, 36, 3), "resnet152", include_top, weights,
+                   input_tensor, input_shape, pooling, classes, classifier_activation, name)
+
+
+ResNet50.__doc__ = "The ResNet50 model." + _DOC
+ResNet101.__doc__ = "The ResNet101 model." + _DOC
+ResNet152.__doc__ = "The ResNet152 model." + _DOC
+
+
+def preprocess_input(x, data_format=None):
+    """Caffe-mode preprocessing: RGB -> BGR, minus the ImageNet mean pixel."""
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
+
+
+def decode_predictions(preds, top=5):
+    return imagenet_utils.decode_predictions(preds, top=top)
+
+
+decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__

@@ -1,0 +1,211 @@
+"""The applications have Keras's architectures: parameter counts, and
+layer by layer the same names, types, output shapes and parameter counts
+as keras.applications builds; with Keras's weights copied over they
+predict what Keras predicts."""
+import warnings
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import applications
+
+# Keras's published parameter counts (its applications table).
+PARAMS = [
+    ("VGG16", dict(include_top=False), 14_714_688),
+    ("VGG16", dict(), 138_357_544),
+    ("VGG19", dict(), 143_667_240),
+    ("ResNet50", dict(), 25_636_712),
+    ("MobileNet", dict(), 4_253_864),
+    ("MobileNetV2", dict(), 3_538_984),
+    ("Xception", dict(), 22_910_480),
+]
+
+
+@pytest.mark.parametrize("name, kw, params", PARAMS,
+                         ids=[f"{n}-{'top' if not kw else 'notop'}" for n, kw, _ in PARAMS])
+def test_parameter_count(name, kw, params):
+    model = getattr(applications, name)(weights=None, **kw)
+    assert model.count_params() == params
+    default = (299, 299, 3) if name == "Xception" else (224, 224, 3)
+    if kw:  # without the top, any size (Keras's default)
+        assert model.input_shape == (None, None, None, 3)
+    else:
+        assert model.input_shape == (None,) + default
+        assert model.output_shape == (None, 1000)
+
+
+# Small configurations (include_top=False at small inputs, or narrow
+# MobileNets) keep the layer-by-layer comparison fast.
+CONFIGS = [
+    ("VGG16", dict(include_top=False, input_shape=(32, 32, 3))),
+    ("VGG19", dict(include_top=False, input_shape=(48, 40, 3), pooling="max")),
+    ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("MobileNet", dict(alpha=0.25, input_shape=(128, 128, 3))),
+    ("MobileNet", dict(alpha=0.5, depth_multiplier=2, include_top=False,
+                       input_shape=(33, 47, 3), pooling="avg")),
+    ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3))),
+    ("MobileNetV2", dict(alpha=1.3, include_top=False, input_shape=(35, 35, 3))),
+    ("Xception", dict(include_top=False, input_shape=(71, 71, 3), pooling="max")),
+]
+IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
+
+
+def _pair(keras, name, kw):
+    return (getattr(applications, name)(weights=None, **kw),
+            getattr(keras.applications, name)(weights=None, **kw))
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_layers_match_keras(keras, name, kw):
+    mine, theirs = _pair(keras, name, kw)
+    assert mine.name == theirs.name
+    assert len(mine.layers) == len(theirs.layers)
+    for a, b in zip(mine.layers, theirs.layers):
+        assert type(a).__name__ == type(b).__name__, (a.name, b.name)
+        # Keras numbers the names of unnamed layers (the input, Xception's
+        # shortcuts, the pooling without the top) by a process-wide count.
+        if not b.name.rstrip("0123456789_").endswith(("conv2d", "batch_normalization", "add",
+                                                      "pooling2d", "input_layer")):
+            assert a.name == b.name
+        assert tuple(a.output.shape) == tuple(b.output.shape), a.name
+        assert a.count_params() == b.count_params(), a.name
+        assert [w.shape for w in a.get_weights()] == [w.shape for w in b.get_weights()], a.name
+    assert mine.count_params() == theirs.count_params()
+    assert mine.output_shape == tuple(theirs.output.shape)
+
+
+MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": "resnet50",
+           "Xception": "xception", "VGG16": "vgg16"}
+
+
+def _randomize_batch_norm(keras, model, rng):
+    """Moving statistics and scales away from their initial values, so
+    inference-mode batch normalization is really tested."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n),
+                               rng.normal(0, 0.2, n), rng.uniform(0.5, 2, n)])
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3), classifier_activation=None)),
+    ("MobileNet", dict(alpha=0.25, input_shape=(128, 128, 3), classifier_activation=None)),
+    ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("Xception", dict(include_top=False, input_shape=(71, 71, 3), pooling="max")),
+    ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+])
+def test_predictions_match_keras(keras, name, kw):
+    rng = np.random.default_rng(3)
+    mine, theirs = _pair(keras, name, kw)
+    _randomize_batch_norm(keras, theirs, rng)
+    mine.set_weights(theirs.get_weights())
+    x = rng.uniform(0, 255, (2,) + kw["input_shape"]).astype(np.float32)
+    x = getattr(applications, MODULES[name]).preprocess_input(x)
+    want = np.asarray(theirs.predict(x, verbose=0))
+    got = mine.predict(x, verbose=0)
+    assert got.shape == want.shape
+    scale = np.abs(want).max()
+    assert scale > 1e-3
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)
+    assert np.all(got.argmax(-1) == want.argmax(-1))
+
+
+@pytest.mark.parametrize("pooling, shape", [(None, (None, 2, 3, 512)), ("avg", (None, 512)),
+                                            ("max", (None, 512))])
+def test_pooling(pooling, shape):
+    model = applications.VGG16(weights=None, include_top=False, input_shape=(64, 96, 3),
+                               pooling=pooling)
+    assert model.output_shape == shape
+    x = np.random.default_rng(0).uniform(0, 1, (2, 64, 96, 3)).astype(np.float32)
+    out = model.predict(x, verbose=0)
+    assert out.shape == (2,) + shape[1:]
+    if pooling is not None:
+        full = applications.VGG16(weights=None, include_top=False, input_shape=(64, 96, 3))
+        full.set_weights(model.get_weights())
+        maps = full.predict(x, verbose=0)
+        ref = maps.mean(axis=(1, 2)) if pooling == "avg" else maps.max(axis=(1, 2))
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_input_size_without_top():
+    model = applications.ResNet50(weights=None, include_top=False)
+    assert model.input_shape == (None, None, None, 3)
+    out = model.predict(np.zeros((1, 40, 72, 3), np.float32), verbose=0)
+    assert out.shape == (1, 2, 3, 2048)
+
+
+def test_input_tensor():
+    """Built on a tensor that comes out of other layers, the model starts
+    at their Input."""
+    inputs = pynn.Input(shape=(32, 32, 3))
+    scaled = pynn.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    model = applications.MobileNetV2(weights=None, include_top=False, input_tensor=scaled,
+                                     alpha=0.35, pooling="avg")
+    assert model.inputs[0] is inputs
+    assert isinstance(model.layers[1], pynn.layers.Rescaling)
+    assert model.output_shape == (None, 1280)
+    with pytest.raises(TypeError, match="input_tensor must be a symbolic tensor"):
+        applications.VGG16(weights=None, include_top=False, input_tensor=np.zeros((1, 32, 32, 3)))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: applications.VGG16(weights=None, include_top=False, input_shape=(31, 64, 3)),
+     "at least 32x32"),
+    (lambda: applications.Xception(weights=None, include_top=False, input_shape=(70, 80, 3)),
+     "at least 71x71"),
+    (lambda: applications.ResNet50(weights="imagenet", input_shape=(200, 200, 3)),
+     r"input_shape must be \(224, 224, 3\)"),
+    (lambda: applications.Xception(weights="imagenet", input_shape=(224, 224, 3)),
+     r"input_shape must be \(299, 299, 3\)"),
+    (lambda: applications.VGG19(weights="imagenet", classes=10), "classes must be 1000"),
+    (lambda: applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 4),
+                                pooling="sum"), "pooling must be None, 'avg' or 'max'"),
+    (lambda: applications.ResNet50(weights="imagenet", include_top=False,
+                                   input_shape=(64, 64, 1)), "must have 3 channels"),
+    (lambda: applications.VGG16(weights=None, input_shape=(None, None, 3)),
+     "must be static"),
+    (lambda: applications.VGG16(weights=None, include_top=False, input_shape=(64, 64)),
+     "three integers"),
+    (lambda: applications.MobileNet(weights="no/such/file.h5"), "existing weights file"),
+    (lambda: applications.MobileNet(weights="imagenet", alpha=0.3), "alpha 0.25"),
+    (lambda: applications.MobileNet(weights="imagenet", depth_multiplier=2),
+     "depth_multiplier=1"),
+    (lambda: applications.MobileNetV2(weights="imagenet", alpha=0.9), "alpha 0.35"),
+    (lambda: applications.MobileNetV2(weights="imagenet", alpha=0.35, input_shape=(96, 96, 3),
+                                      classifier_activation="relu"), "classifier_activation"),
+    (lambda: applications.ResNet50(weights=None, classes=0), "classes must be a positive"),
+])
+def test_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_channel_warning_and_classes():
+    with pytest.warns(UserWarning, match="1 or 3 input channels"):
+        model = applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 5))
+    assert model.input_shape == (None, 32, 32, 5)
+    model = applications.MobileNetV2(weights=None, alpha=0.35, input_shape=(64, 64, 1),
+                                     classes=10, classifier_activation=None)
+    assert model.output_shape == (None, 10) and model.name == "mobilenetv2_0.35_64"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        applications.MobileNet(weights=None, alpha=0.25, input_shape=(160, 160, 3))
+
+
+def test_modules_mirror_keras():
+    from pynn.applications.mobilenet import MobileNet
+    from pynn.applications.mobilenet_v2 import MobileNetV2
+    from pynn.applications.resnet import ResNet50
+    from pynn.applications.resnet50 import ResNet50 as ResNet50b
+    from pynn.applications.vgg16 import VGG16
+    from pynn.applications.vgg19 import VGG19
+    from pynn.applications.xception import Xception
+    assert ResNet50 is ResNet50b is pynn.applications.ResNet50
+    for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception):
+        assert getattr(pynn.applications, f.__name__) is f
+    for module in ("vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
+                   "xception"):
+        m = getattr(pynn.applications, module)
+        assert callable(m.preprocess_input) and callable(m.decode_predictions)
