@@ -42,16 +42,25 @@ __device__ float row_loss(int kind, const float *p, const float *t, float *g, fl
             }
         }
         return s * inv_cols;
-    case PYNN_LOSS_CATEGORICAL_CROSSENTROPY:
+    case PYNN_LOSS_CATEGORICAL_CROSSENTROPY: {
+        /* As csrc/loss.c: the predictions are divided by their sum first,
+         * as Keras does, and the gradient goes through that division. */
+        float sum = 0.0f, t_inside = 0.0f;
+        for (ptrdiff_t j = 0; j < cols; j++) sum += p[j];
+        float inv = 1.0f / sum;
         for (ptrdiff_t j = 0; j < cols; j++) {
-            float pj = p[j], pc = fminf(fmaxf(pj, EPS), 1.0f - EPS);
-            s -= t[j] * logf(pc);
-            if (g) {
-                bool inside = pj > EPS && pj < 1.0f - EPS;
-                g[j] = inside ? -t[j] / pc * gscale : 0.0f;
-            }
+            float q = p[j] * inv, qc = fminf(fmaxf(q, EPS), 1.0f - EPS);
+            s -= t[j] * logf(qc);
+            if (q > EPS && q < 1.0f - EPS) t_inside += t[j];
         }
+        if (g)
+            for (ptrdiff_t j = 0; j < cols; j++) {
+                float q = p[j] * inv;
+                float dq = q > EPS && q < 1.0f - EPS ? -t[j] / q : 0.0f;
+                g[j] = (dq + t_inside) * inv * gscale;
+            }
         return s;
+    }
     case PYNN_LOSS_SOFTMAX_CROSSENTROPY: {
         float mx = -INFINITY, se = 0.0f, tsum = 0.0f, tx = 0.0f;
         for (ptrdiff_t j = 0; j < cols; j++) mx = p[j] > mx ? p[j] : mx;
@@ -124,11 +133,15 @@ __global__ void sparse_loss_kernel(int from_logits, const float *pred, const int
                     g[j] = (expf(p[j] - mx) * inv - (j == y ? 1.0f : 0.0f)) * gscale;
             }
         } else {
-            float py = p[y], pc = fminf(fmaxf(py, EPS), 1.0f - EPS);
-            sample_loss[i] = -logf(pc);
+            /* As the categorical loss: p is divided by its sum first. */
+            float sum = 0.0f;
+            for (ptrdiff_t j = 0; j < cols; j++) sum += p[j];
+            float inv = 1.0f / sum, q = p[y] * inv, qc = fminf(fmaxf(q, EPS), 1.0f - EPS);
+            sample_loss[i] = -logf(qc);
             if (g) {
-                for (ptrdiff_t j = 0; j < cols; j++) g[j] = 0.0f;
-                if (py > EPS && py < 1.0f - EPS) g[y] = -1.0f / pc * gscale;
+                bool inside = q > EPS && q < 1.0f - EPS;
+                for (ptrdiff_t j = 0; j < cols; j++) g[j] = inside ? inv * gscale : 0.0f;
+                if (inside) g[y] -= 1.0f / q * inv * gscale;
             }
         }
     }

@@ -545,7 +545,7 @@ class Layer:
 
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):
-            return self._run_call(xs, training, ctx.mask)
+            return self._run_call(xs, training and not ctx.inference_behaviour, ctx.mask)
         if training and self._traces_call:
             return autodiff.traced_forward(self, ctx, inputs, run)
         return autodiff.untraced_forward(ctx, run, inputs)

@@ -227,7 +227,7 @@ class Dropout(Layer):
         return seed
 
     def forward(self, ctx, x, training):
-        if not training or self.rate == 0.0:
+        if not training or ctx.inference_behaviour or self.rate == 0.0:
             ctx.mask_bits = None
             return x
         # ctx.row_offset: where this batch's rows start in the batch being

@@ -81,7 +81,7 @@ class BatchNormalization(Layer):
         x2 = x.reshape(-1, c)
         out = ctx.buffer("y", x2.shape)
         gamma, beta = self._gamma_beta()
-        if training and self.trainable:
+        if training and self.trainable and not ctx.inference_behaviour:
             mean, var = ops.moments(x2, ctx.buffer("mean", (c,)), ctx.buffer("var", (c,)))
             ctx.comm = self._sync_comm()
             if ctx.comm is not None:
@@ -94,6 +94,8 @@ class BatchNormalization(Layer):
         else:
             scale, shift = self.inference_affine()
             ctx.training_step = False
+            if training:  # computing as at inference inside a training pass
+                ctx.x = x2
         y = ops.channel_affine(x2, scale, shift, out=out)
         return y.reshape(x.shape)
 
@@ -102,7 +104,10 @@ class BatchNormalization(Layer):
         dy2 = dy.reshape(-1, c)
         gamma, _ = self._gamma_beta()
         if not ctx.training_step:
-            # Inference mode (a frozen layer): a fixed per-channel scale.
+            # Inference mode (a frozen layer, or a node called with
+            # training=False): a fixed per-channel affine map, whose gamma
+            # and beta still train when the layer is trainable.
+            self._inference_weight_grads(ctx, dy2)
             if not need_input_grad:
                 return None
             scale, _ = self.inference_affine()
@@ -118,6 +123,25 @@ class BatchNormalization(Layer):
             beta_grad=self.beta.grad if self.beta is not None else None,
             input_grad=ctx.buffer("dx", dy2.shape) if need_input_grad else False)
         return None if dx is None else dx.reshape(dy.shape)
+
+    def _inference_weight_grads(self, ctx, dy2):
+        """gamma's and beta's gradients through the moving statistics:
+        sum(dy * (x - moving_mean) / sqrt(moving_variance + epsilon)) and
+        sum(dy)."""
+        want_gamma = self.gamma is not None and self.gamma.grad is not None
+        want_beta = self.beta is not None and self.beta.grad is not None
+        if not (want_gamma or want_beta):
+            return
+        c = dy2.shape[-1]
+        inv_std = ctx.buffer("inv_std", (c,))
+        np.add(self.moving_variance.value, np.float32(self.epsilon), out=inv_std)
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(np.float32(1.0), inv_std, out=inv_std)
+        sum_dy, sum_dy_xhat = ops.batch_norm_sums(ctx.x, dy2, self.moving_mean.value, inv_std)
+        if want_gamma:
+            np.copyto(self.gamma.grad, sum_dy_xhat)
+        if want_beta:
+            np.copyto(self.beta.grad, sum_dy)
 
     def _sync_comm(self):
         """The processes whose batches this layer normalizes together: with

@@ -229,9 +229,9 @@ class _Recurrent(Layer):
                              f"{np.shape(mask)}")
         initial = self._initial_states(states, batch)
         dmask = rmask = None
-        if training and self.dropout:
+        if training and self.dropout and not ctx.inference_behaviour:
             dmask = self._dropout_mask(ctx, "dropout", (batch, features), self.dropout)
-        if training and self.recurrent_dropout:
+        if training and self.recurrent_dropout and not ctx.inference_behaviour:
             rmask = self._dropout_mask(ctx, "recurrent_dropout", (batch, self.units),
                                        self.recurrent_dropout)
         shape = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
@@ -433,6 +433,8 @@ def _subcontext(ctx, key):
     sub = getattr(ctx, key, None)
     if sub is None:
         sub = CallContext()
+        sub.device = ctx.device
+        sub.inference_behaviour = ctx.inference_behaviour
         setattr(ctx, key, sub)
     return sub
 

@@ -65,7 +65,7 @@ class GaussianNoise(_Noise):
         self.stddev = float(stddev)
 
     def forward(self, ctx, x, training):
-        if not training or self.stddev == 0.0:
+        if not training or ctx.inference_behaviour or self.stddev == 0.0:
             return x
         noise = ops.random_normal(x.shape, 0.0, self.stddev, self._seed(),
                                   out=ctx.buffer("noise", x.shape))
@@ -89,7 +89,7 @@ class GaussianDropout(_Noise):
 
     def forward(self, ctx, x, training):
         ctx.noise = None
-        if not training or self.rate == 0.0:
+        if not training or ctx.inference_behaviour or self.rate == 0.0:
             return x
         stddev = math.sqrt(self.rate / (1.0 - self.rate))
         ctx.noise = ops.random_normal(x.shape, 1.0, stddev, self._seed(),
@@ -121,7 +121,7 @@ class AlphaDropout(_Noise):
 
     def forward(self, ctx, x, training):
         ctx.mask_bits = None
-        if not training or self.rate == 0.0:
+        if not training or ctx.inference_behaviour or self.rate == 0.0:
             return x
         y, ctx.mask_bits = ops.alpha_dropout(x, self.rate, self._seed(),
                                              out=ctx.buffer("y", x.shape),
@@ -161,7 +161,7 @@ class _SpatialDropout(Dropout):
 
     def forward(self, ctx, x, training):
         ctx.scale = None
-        if not training or self.rate == 0.0:
+        if not training or ctx.inference_behaviour or self.rate == 0.0:
             return x
         n, c = x.shape[0], x.shape[-1]
         ones = ctx.buffer("ones", (n, c))

@@ -56,11 +56,14 @@ class RunState:
     buffers in which gradients read by several steps are summed."""
     __slots__ = ("ctxs", "sums", "masks", "row_offset", "_applied_offset")
 
-    def __init__(self, n, device=None):
-        self.ctxs = [CallContext() for _ in range(n)]
+    def __init__(self, steps, device=None, inference_behaviour=False):
+        self.ctxs = [CallContext() for _ in steps]
         self.sums = CallContext()
         for ctx in self.ctxs + [self.sums]:
             ctx.device = device
+        for ctx, st in zip(self.ctxs, steps):
+            if inference_behaviour or st.training is False:
+                ctx.inference_behaviour = True
         self.masks = None  # the output masks of the last masked forward pass
         # Where the batch starts in a batch split across processes: handed
         # to every context (Dropout draws its mask by global row).
@@ -135,10 +138,11 @@ class Program:
                 total += scale * sum(reg(y) for y in ctx.activity_outputs)
         return total
 
-    def new_state(self, device=None):
+    def new_state(self, device=None, inference_behaviour=False):
         """A run state whose buffers live on ``device`` (a GPU number, or
-        None for the host)."""
-        return RunState(len(self.steps), device)
+        None for the host); ``inference_behaviour``: every step computes as
+        at inference (the program of a model called with training=False)."""
+        return RunState(self.steps, device, inference_behaviour)
 
     # ----------------------------------------------------------- forward
 
@@ -165,7 +169,7 @@ class Program:
     def _forward_plain(self, vals, training, state):
         for st, ctx in zip(self.steps, state.ctxs):
             x = vals[st.ins[0]] if st.single_in else [vals[i] for i in st.ins]
-            y = st.layer.forward(ctx, x, training if st.training is None else st.training)
+            y = st.layer.forward(ctx, x, training or bool(st.training))
             if st.single_out:
                 vals[st.outs[0]] = y
             else:
@@ -179,7 +183,7 @@ class Program:
         for s, m in zip(self.input_slots, masks or []):
             mask_of[s] = m
         run_masked(self.steps, state.ctxs, vals, mask_of, lambda st, ctx, x: st.layer.forward(
-            ctx, x, training if st.training is None else st.training))
+            ctx, x, training or bool(st.training)))
         state.masks = [mask_of[o] for o in self.output_slots]
         return [vals[o] for o in self.output_slots]
 
@@ -665,7 +669,7 @@ class Model(TrainingMixin, Layer):
     def forward(self, ctx, inputs, training):
         state = getattr(ctx, "inner", None)
         if state is None:
-            state = ctx.inner = self._program.new_state(ctx.device)
+            state = ctx.inner = self._program.new_state(ctx.device, ctx.inference_behaviour)
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         masks = ctx.mask
         if masks is not None and not isinstance(masks, list):

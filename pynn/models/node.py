@@ -165,6 +165,11 @@ class CallContext:
     # The GPU the call runs on (its buffers are device arrays there), or
     # None for the host.
     device = None
+    # A node called with training=False (``base(x, training=False)``, or
+    # inside such a node) computes as at inference (Dropout passes its
+    # input, BatchNormalization uses its moving statistics) even while the
+    # model trains; its backward pass still runs, for what it feeds.
+    inference_behaviour = False
 
     def __init__(self):
         self._buffers = {}
