@@ -173,6 +173,21 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     ``a`` and ``b`` may be transposed views (``w.T``): they are read in place,
     never copied.  With ``beta != 0`` the product is accumulated into ``out``.
     """
+    if type(a) is np.ndarray and type(b) is np.ndarray and type(alpha) is float \
+            and type(beta) is float and alpha == alpha and beta == beta:
+        # Fast path (the checks below cost more than a small product): the
+        # bridge checks dtype, rank and shapes; anything it rejects takes
+        # the path below, which converts or explains.
+        try:
+            fast_out = out
+            if out is None and beta == 0.0 and a.ndim == 2 and b.ndim == 2 \
+                    and a.shape[1] == b.shape[0] \
+                    and a.shape[0] * b.shape[1] <= MAX_ARRAY_SIZE:
+                fast_out = np.empty((a.shape[0], b.shape[1]), np.float32)
+            if fast_out is not None:
+                return _k.sgemm(a, b, fast_out, alpha, beta)
+        except (TypeError, ValueError):
+            pass
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
     alpha, beta = _number(alpha, "matmul: alpha"), _number(beta, "matmul: beta")
