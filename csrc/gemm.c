@@ -427,6 +427,19 @@ static void gemm_blocks(const gemm_args *g, int in_team)
     }
 }
 
+/* Threads for a product of m x n x k multiply-adds: one per Mi of them.
+ * Waking a team costs tens of microseconds when its threads sleep (and far
+ * more when another process holds a core), so smaller products run on the
+ * caller alone: 2 threads from 128^3 (measured: 64^3 to 96^3 and
+ * 16x256x256 were slower threaded, 128^3 faster on an idle machine), a
+ * whole 16-core team from about 256^3. */
+static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
+{
+    ptrdiff_t per_thread = pynn_work(pynn_work(m, n), k) / (1024 * 1024);
+    int nt = pynn_get_num_threads();
+    return per_thread < nt ? (per_thread > 1 ? (int)per_thread : 1) : PYNN_MIN(nt, PYNN_MAX_THREADS);
+}
+
 static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                      float alpha, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb,
@@ -447,10 +460,9 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
     if (m <= 4 && !trans_b) {
         /* A few rows (one sample's predict): stream B once, no packing.
          * Threads take column ranges aligned to the SIMD width. */
-        /* Reading B dominates here, so it is B's size that decides whether a
-         * second core (and its own cache) pays off. */
-        if (nt > 1)
-            nt = pynn_threads_for(n * k / 2);
+        /* A single sample's layer (784 x 128) fits one core's L2 and takes
+         * a few microseconds: one thread. */
+        nt = PYNN_MIN(nt, gemm_threads(m, n, k));
         ptrdiff_t chunks = nt > 1 ? nt : 1;
         PYNN_PARALLEL_RANGE(nt, chunks, direct_chunk(direct, m, n, k, alpha, a, rsa, csa, b,
                                                      ldb, beta, c, ldc, lo, hi, chunks));
@@ -488,7 +500,7 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                 float beta, float *c, ptrdiff_t ldc)
 {
     PYNN_FTZ_SCOPE;
-    sgemm_on(pynn_threads_for(m * n * k / 8), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+    sgemm_on(gemm_threads(m, n, k), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
              beta, c, ldc);
 }
 
@@ -519,16 +531,16 @@ void pynn_sgemm_batched(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, 
     PYNN_FTZ_SCOPE;
     if (count <= 0)
         return;
-    ptrdiff_t work = m * n * k;
+    ptrdiff_t work = pynn_work(pynn_work(m, n), k);
     /* Products big enough to use every core themselves run one after the
      * other; many small ones are shared out whole, one thread each. */
-    if (count == 1 || pynn_threads_for(work / 8) > 1) {
+    if (count == 1 || gemm_threads(m, n, k) > 1) {
         for (ptrdiff_t i = 0; i < count; i++)
             pynn_sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda,
                        b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
         return;
     }
-    int nt = pynn_threads_for(count * work / 8);
+    int nt = gemm_threads(count, work, 1);
     PYNN_PARALLEL_RANGE(nt, count, batched_range(trans_a, trans_b, m, n, k, alpha, a, lda,
                                                  stride_a, b, ldb, stride_b, beta, c, ldc,
                                                  stride_c, lo, hi));

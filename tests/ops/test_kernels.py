@@ -340,11 +340,13 @@ def test_kernels_flush_denormals_but_leave_the_callers_state_alone():
         pynn.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("m, n, k", [(33, 33, 257), (100, 65, 1000), (7, 97, 513)])
+@pytest.mark.parametrize("m, n, k", [(33, 129, 257), (100, 65, 1000), (7, 401, 513)])
 def test_matmul_repeated_on_both_cores_with_unequal_k_slices(m, n, k):
     # Few rows: each thread packs and uses its own panels of B, slice after
     # slice with no barrier; slices of different depth must not make one
-    # thread's packing overrun a panel another thread still reads.
+    # thread's packing overrun a panel another thread still reads.  (Every
+    # shape here is past the million multiply-adds that take a second
+    # thread.)
     for _ in range(20):
         a, b = rand(m, k), rand(n, k).T
         want = a.astype(np.float64) @ b.astype(np.float64)
