@@ -14,7 +14,8 @@ g = np.random.default_rng(0)
 
 # (m, k, n, trans_a, trans_b): squares, then a dense layer's forward and its
 # two gradient products (x.T @ dy and dy @ W.T) as a training step runs them.
-SHAPES = [(s, s, s, False, False) for s in (64, 128, 256, 512, 1024, 2048)] + [
+SHAPES = [(s, s, s, False, False) for s in (16, 32, 64, 96, 128, 256, 512, 1024, 2048)] + [
+    (16, 256, 256, False, False), (32, 128, 128, False, False), (8, 1024, 1024, False, False),
     (64, 784, 128, False, False), (784, 64, 128, True, False), (64, 128, 784, False, True),
     (128, 784, 512, False, False), (784, 128, 512, True, False), (128, 512, 784, False, True),
     (128, 512, 512, False, False), (1, 784, 128, False, False),

@@ -4,11 +4,26 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 static int g_initialized = 0;
+
+/* The size in bytes of the level-1 data or level-2 cache, 0 if unknown
+ * (glibc reads it from CPUID; other C libraries may not). */
+static size_t cache_size(int level)
+{
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    long bytes = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
+    return bytes > 0 ? (size_t)bytes : 0;
+#else
+    (void)level;
+    return 0;
+#endif
+}
+
 static int g_level = PYNN_CPU_GENERIC;
 static int g_threads = 1;
 
@@ -33,6 +48,7 @@ void pynn_cpu_init(void)
     }
 #endif
     g_level = level < cap ? level : cap;
+    pynn_gemm_kernels_init(cache_size(1), cache_size(2));
 #ifdef _OPENMP
     /* omp_get_max_threads honours OMP_NUM_THREADS. */
     g_threads = omp_get_max_threads();

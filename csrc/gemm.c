@@ -5,6 +5,8 @@
  * packed once into NR-wide panels (shared by the team, L3-sized); each
  * MC-row block of A is packed into MR-row panels (per thread, L2-sized); the
  * micro-kernel then walks MR x NR tiles with the panels streaming from L1.
+ * MC, KC and NC belong to the kernel set and follow the cache sizes found
+ * at start-up (gemm_kernels.c).
  * Packing reads the caller's arrays through (row, column) strides, so all
  * four transpose cases run without copying them, and pads edge panels with
  * zeros so odd sizes take the same fast kernel.
@@ -21,13 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MC 72   /* multiple of every MR; an A block of MC x KC floats is 72 KiB (L2) */
-#define KC 256
 /* A product no deeper than this takes one k slice: C is then loaded and
  * stored once (a 3x3x32 convolution's 288 would otherwise be 2 x 144),
  * and a slice's B panel (KC_MAX x NR floats) still fits L1. */
-#define KC_MAX 320
-#define NC 4096 /* multiple of every NR; a B slice of KC x NC floats is 4 MiB (L3) */
+#define KC_MAX PYNN_GEMM_KC_MAX
 
 /* Work buffers, kept per thread between calls and grown when needed: the
  * GEMM's packing buffers and the other kernels' scratch (im2col columns). */
@@ -143,6 +142,50 @@ static void pack_a6_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *d
         _mm_store_sd((double *)(dst + p * 6 + 4), _mm_load_sd((const double *)(s + 4)));
     }
 }
+
+/* Whole NR-wide panels [q0, q1) of a row-major B (k x n, row stride rsb)
+ * into dst, panels KC_MAX * NR floats apart: four rows at a time across
+ * every panel, so B is read row after row (a panel at a time, the reads
+ * jump a whole row per step and ran at a third of the speed on a
+ * 2048-wide B). */
+__attribute__((target("avx2,fma")))
+static void pack_b_rows_avx2(int NR, ptrdiff_t kc, const float *b, ptrdiff_t rsb, float *dst,
+                             ptrdiff_t q0, ptrdiff_t q1)
+{
+    for (ptrdiff_t p0 = 0; p0 < kc; p0 += 4) {
+        ptrdiff_t p1 = PYNN_MIN(p0 + 4, kc);
+        for (ptrdiff_t q = q0; q < q1; q++) {
+            float *d = dst + q * NR * KC_MAX;
+            const float *src = b + q * NR;
+            for (ptrdiff_t p = p0; p < p1; p++)
+                for (int c = 0; c < NR; c += 8)
+                    _mm256_storeu_ps(d + p * NR + c, _mm256_loadu_ps(src + p * rsb + c));
+        }
+    }
+}
+
+/* The same from a transposed B (B^T row-major, n x k, row stride csb):
+ * each panel's NR rows of B^T, eight k steps at a time, through 8x8
+ * register transposes instead of NR gathers per step. */
+__attribute__((target("avx2,fma")))
+static void pack_b_transpose_avx2(int NR, ptrdiff_t kc, const float *b, ptrdiff_t csb,
+                                  float *dst, ptrdiff_t q0, ptrdiff_t q1)
+{
+    for (ptrdiff_t q = q0; q < q1; q++) {
+        float *d = dst + q * NR * KC_MAX;
+        const float *src = b + q * NR * csb;
+        ptrdiff_t p = 0;
+        for (; p + 8 <= kc; p += 8)
+            for (int c0 = 0; c0 < NR; c0 += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (c0 + i) * csb + p);
+                transpose8x8(r);
+                for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + (p + i) * NR + c0, r[i]);
+            }
+        for (; p < kc; p++)
+            for (int c = 0; c < NR; c++) d[p * NR + c] = src[c * csb + p];
+    }
+}
 #define PYNN_HAVE_PACK_A8_TRANSPOSE 1
 #endif
 
@@ -234,6 +277,21 @@ pack_b_panels(const int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_
 static void pack_b(int NR, ptrdiff_t kc, ptrdiff_t nc, const float *b, ptrdiff_t rsb,
                    ptrdiff_t csb, float *dst, ptrdiff_t q0, ptrdiff_t q1)
 {
+#ifdef PYNN_HAVE_PACK_A8_TRANSPOSE
+    if (pynn_cpu_level() >= PYNN_CPU_AVX2 && (csb == 1 || rsb == 1)) {
+        /* Whole panels by vectors; a last partial one below. */
+        ptrdiff_t whole = PYNN_MIN(q1, nc / NR);
+        if (q0 < whole) {
+            if (csb == 1)
+                pack_b_rows_avx2(NR, kc, b, rsb, dst, q0, whole);
+            else
+                pack_b_transpose_avx2(NR, kc, b, csb, dst, q0, whole);
+            q0 = whole;
+        }
+        if (q0 >= q1)
+            return;
+    }
+#endif
     if (NR == 32)
         pack_b_panels(32, kc, nc, b, rsb, csb, dst, q0, q1);
     else
@@ -321,7 +379,8 @@ static void gemm_blocks(const gemm_args *g, int in_team)
     const pynn_gemm_kernel_set *ks = g->ks;
     const int NR = ks->nr, nt = g->nt;
     const ptrdiff_t m = g->m, n = g->n, k = g->k;
-    float *apack = g->apacks + (in_team ? (ptrdiff_t)MC * KC_MAX * pynn_thread_id() : 0);
+    const ptrdiff_t MC = ks->mc, KC = ks->kc, NC = ks->nc;
+    float *apack = g->apacks + (in_team ? MC * KC_MAX * pynn_thread_id() : 0);
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
         /* Few rows (a training batch): each thread takes its own range of
@@ -368,6 +427,19 @@ static void gemm_blocks(const gemm_args *g, int in_team)
     }
 }
 
+/* Threads for a product of m x n x k multiply-adds: one per Mi of them.
+ * Waking a team costs tens of microseconds when its threads sleep (and far
+ * more when another process holds a core), so smaller products run on the
+ * caller alone: 2 threads from 128^3 (measured: 64^3 to 96^3 and
+ * 16x256x256 were slower threaded, 128^3 faster on an idle machine), a
+ * whole 16-core team from about 256^3. */
+static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
+{
+    ptrdiff_t per_thread = pynn_work(pynn_work(m, n), k) / (1024 * 1024);
+    int nt = pynn_get_num_threads();
+    return per_thread < nt ? (per_thread > 1 ? (int)per_thread : 1) : PYNN_MIN(nt, PYNN_MAX_THREADS);
+}
+
 static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                      float alpha, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb,
@@ -388,10 +460,9 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
     if (m <= 4 && !trans_b) {
         /* A few rows (one sample's predict): stream B once, no packing.
          * Threads take column ranges aligned to the SIMD width. */
-        /* Reading B dominates here, so it is B's size that decides whether a
-         * second core (and its own cache) pays off. */
-        if (nt > 1)
-            nt = pynn_threads_for(n * k / 2);
+        /* A single sample's layer (784 x 128) fits one core's L2 and takes
+         * a few microseconds: one thread. */
+        nt = PYNN_MIN(nt, gemm_threads(m, n, k));
         ptrdiff_t chunks = nt > 1 ? nt : 1;
         PYNN_PARALLEL_RANGE(nt, chunks, direct_chunk(direct, m, n, k, alpha, a, rsa, csa, b,
                                                      ldb, beta, c, ldc, lo, hi, chunks));
@@ -400,9 +471,9 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
 
     /* Every buffer is taken here, before C is touched, so running out of
      * memory falls back cleanly instead of leaving C half computed. */
-    const ptrdiff_t a_size = MC * KC_MAX;
+    const ptrdiff_t a_size = ks->mc * KC_MAX;
     float *bpack = pynn_scratch(PYNN_SCRATCH_GEMM_B,
-                                (size_t)KC_MAX * round_up(PYNN_MIN(n, NC), NR));
+                                (size_t)KC_MAX * round_up(PYNN_MIN(n, ks->nc), NR));
     float *apacks = bpack ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)a_size * nt) : NULL;
     if (!apacks) {
         gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
@@ -429,7 +500,7 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                 float beta, float *c, ptrdiff_t ldc)
 {
     PYNN_FTZ_SCOPE;
-    sgemm_on(pynn_threads_for(m * n * k / 8), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+    sgemm_on(gemm_threads(m, n, k), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
              beta, c, ldc);
 }
 
@@ -460,16 +531,16 @@ void pynn_sgemm_batched(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, 
     PYNN_FTZ_SCOPE;
     if (count <= 0)
         return;
-    ptrdiff_t work = m * n * k;
+    ptrdiff_t work = pynn_work(pynn_work(m, n), k);
     /* Products big enough to use every core themselves run one after the
      * other; many small ones are shared out whole, one thread each. */
-    if (count == 1 || pynn_threads_for(work / 8) > 1) {
+    if (count == 1 || gemm_threads(m, n, k) > 1) {
         for (ptrdiff_t i = 0; i < count; i++)
             pynn_sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda,
                        b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
         return;
     }
-    int nt = pynn_threads_for(count * work / 8);
+    int nt = gemm_threads(count, work, 1);
     PYNN_PARALLEL_RANGE(nt, count, batched_range(trans_a, trans_b, m, n, k, alpha, a, lda,
                                                  stride_a, b, ldb, stride_b, beta, c, ldc,
                                                  stride_c, lo, hi));
@@ -494,6 +565,8 @@ void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
 {
     if (m <= 0 || n <= 0)
         return;
+    const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
+    const ptrdiff_t MC = ks->mc;
     float *apack = packed_b && k >= 1 && k <= KC_MAX
                        ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)MC * KC_MAX)
                        : NULL;
@@ -501,7 +574,6 @@ void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
         sgemm_on(1, 0, 0, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
     ptrdiff_t panels = (n + ks->nr - 1) / ks->nr;
     for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
         run_item(ks, i0, PYNN_MIN(MC, m - i0), 0, panels, n, k, 1.0f, a, lda, 1, apack,

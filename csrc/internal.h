@@ -107,10 +107,20 @@ typedef struct {
     int mr, nr; /* the micro-kernel's tile */
     pynn_micro_kernel micro;
     pynn_direct_kernel direct;
+    /* Block sizes: rows of A packed at a time (a multiple of mr), the
+     * depth of a k slice (at most PYNN_GEMM_KC_MAX) and the columns of B
+     * packed at a time (a multiple of nr). */
+    ptrdiff_t mc, kc, nc;
 } pynn_gemm_kernel_set;
+
+/* The deepest k slice: packed B panels sit this many steps apart. */
+#define PYNN_GEMM_KC_MAX 320
 
 /* The set for an instruction-set level (enum pynn_cpu_level). */
 const pynn_gemm_kernel_set *pynn_gemm_kernels(int level);
+/* Sets the block sizes from the data cache sizes in bytes (0: unknown);
+ * called once by pynn_cpu_init. */
+void pynn_gemm_kernels_init(size_t l1d, size_t l2);
 
 /* pynn_sgemm on the calling thread only: for kernels that already split
  * their work across the team and multiply inside each thread's share. */

@@ -2,9 +2,11 @@
 exporter.  ``import pynn as keras`` gives Keras 3's top-level names."""
 __version__ = "0.1.0"
 
-# models first: the layers import its node module, and it imports them.
-from . import models  # noqa: I001
-from . import (activations, backend, callbacks, constraints, cuda, datasets, distribution,
+# backend first: it loads the kernels with the thread runtime's settings.
+from . import backend  # noqa: I001
+# models next: the layers import its node module, and it imports them.
+from . import models
+from . import (activations, callbacks, constraints, cuda, datasets, distribution,
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
                regularizers, utils)
 from .backend import device, get_num_threads, set_num_threads, show_config

@@ -229,6 +229,21 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     """
     if type(a) is _Device:
         return _cuda_ops.matmul(a, b, out, alpha=alpha, beta=beta)
+    if type(a) is np.ndarray and type(b) is np.ndarray and type(alpha) is float \
+            and type(beta) is float and alpha == alpha and beta == beta:
+        # Fast path (the checks below cost more than a small product): the
+        # bridge checks dtype, rank and shapes; anything it rejects takes
+        # the path below, which converts or explains.
+        try:
+            fast_out = out
+            if out is None and beta == 0.0 and a.ndim == 2 and b.ndim == 2 \
+                    and a.shape[1] == b.shape[0] \
+                    and a.shape[0] * b.shape[1] <= MAX_ARRAY_SIZE:
+                fast_out = np.empty((a.shape[0], b.shape[1]), np.float32)
+            if fast_out is not None:
+                return _k.sgemm(a, b, fast_out, alpha, beta)
+        except (TypeError, ValueError):
+            pass
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)

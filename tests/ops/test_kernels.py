@@ -64,6 +64,29 @@ def test_matmul_bad_input(a, b, exc):
         ops.matmul(a, b)
 
 
+@pytest.mark.parametrize("out, kwargs, exc, message", [
+    (np.zeros((2, 4), np.float64), {}, ValueError, "out must be float32 of shape"),
+    (np.zeros((4, 2), np.float32), {}, ValueError, "out must be float32 of shape"),
+    (np.zeros((4, 2), np.float32).T, {}, ValueError, "writable C-contiguous"),
+    (None, {"alpha": float("nan")}, ValueError, "alpha must be a number"),
+    (None, {"beta": 0.5}, ValueError, "beta != 0 needs out"),
+])
+def test_matmul_bad_out_or_scalars_on_float32_arrays(out, kwargs, exc, message):
+    # float32 arrays take the fast path through the bridge; what it refuses
+    # must still get the full explanation.
+    a, b = rand(2, 3), rand(3, 4)
+    with pytest.raises(exc, match=message):
+        ops.matmul(a, b, out, **kwargs)
+
+
+def test_matmul_read_only_out_is_refused():
+    out = np.zeros((2, 4), np.float32)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        ops.matmul(rand(2, 3), rand(3, 4), out)
+    assert not out.any()
+
+
 # ------------------------------------------------------------- activations
 
 def sig(x):
@@ -322,11 +345,13 @@ def test_kernels_flush_denormals_but_leave_the_callers_state_alone():
         pynn.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("m, n, k", [(33, 33, 257), (100, 65, 1000), (7, 97, 513)])
+@pytest.mark.parametrize("m, n, k", [(33, 129, 257), (100, 65, 1000), (7, 401, 513)])
 def test_matmul_repeated_on_both_cores_with_unequal_k_slices(m, n, k):
     # Few rows: each thread packs and uses its own panels of B, slice after
     # slice with no barrier; slices of different depth must not make one
-    # thread's packing overrun a panel another thread still reads.
+    # thread's packing overrun a panel another thread still reads.  (Every
+    # shape here is past the million multiply-adds that take a second
+    # thread.)
     for _ in range(20):
         a, b = rand(m, k), rand(n, k).T
         want = a.astype(np.float64) @ b.astype(np.float64)
