@@ -15,11 +15,19 @@ Keras class:
   not change what is computed);
 * ``convert``: functions for settings whose form differs (tf.keras 2 writes
   BatchNormalization's ``axis`` as a list);
+* ``unwritten``: settings of pynn's config that the Keras class does
+  not take (SpatialDropout's ``trainable``): left out when writing;
+* ``renamed``: settings older Keras versions wrote under another name
+  (tf.keras 2's LeakyReLU ``alpha``, now ``negative_slope``);
+* ``nested``: settings that hold a whole layer (a wrapper's ``layer``),
+  each with the attribute of the pynn layer that holds it: written and
+  read as layers in their own right, through this table;
 * ``weight_paths``: where, under the layer's own path in a weights file,
   Keras keeps its variables: ``''`` (the layer itself) for most; a
-  recurrent layer's belong to its cell (``'cell'``), and a wrapper of two
-  layers lists both paths, the layer's weights being split between them
-  in order.
+  recurrent layer's belong to its cell (``'cell'``); a wrapper's belong
+  to the layers it wraps, each under the path named for the attribute
+  that holds it (``forward_layer``, ``backward_layer``; ``layer``), laid
+  out as that layer's own row says.
 
 Nested objects (initializers, regularizers, constraints, optimizers,
 losses, metrics) have tables of the same shape.  A new pynn layer needs
@@ -29,7 +37,9 @@ dropped.
 
 Reading never imports or runs anything a file names: classes are looked
 up in these tables and in ``custom_objects`` only, and a ``Lambda``
-(Python code stored in the file) is refused by name.
+(Python code stored in the file) is refused by name; pynn never writes
+code either, so saving a model with a ``Lambda`` in Keras's formats is
+refused naming the layer.
 """
 import inspect
 from typing import NamedTuple
@@ -42,6 +52,9 @@ class Row(NamedTuple):
     pinned: dict = {}
     keras_only: dict = {}
     convert: dict = {}
+    unwritten: tuple = ()
+    renamed: dict = {}
+    nested: dict = {}
     weight_paths: tuple = ("",)
 
 
@@ -91,6 +104,56 @@ LAYERS = {
     "Maximum": Row("Maximum"),
     "Minimum": Row("Minimum"),
     "Dot": Row("Dot"),
+    # activations
+    "ReLU": Row("ReLU"),
+    "LeakyReLU": Row("LeakyReLU", renamed={"alpha": "negative_slope"}),
+    "ELU": Row("ELU"),
+    "PReLU": Row("PReLU"),
+    "Softmax": Row("Softmax"),
+    # convolution
+    "Conv1DTranspose": Row("Conv1DTranspose", pinned=_CHANNELS_LAST,
+                           keras_only={"lora_rank": None, "lora_alpha": None}),
+    "Conv2DTranspose": Row("Conv2DTranspose", pinned=_CHANNELS_LAST,
+                           keras_only={"lora_rank": None, "lora_alpha": None}),
+    # normalization
+    "LayerNormalization": Row("LayerNormalization"),
+    "GroupNormalization": Row("GroupNormalization"),
+    "UnitNormalization": Row("UnitNormalization"),
+    # regularization
+    "ActivityRegularization": Row("ActivityRegularization"),
+    "AlphaDropout": Row("AlphaDropout"),
+    "GaussianDropout": Row("GaussianDropout"),
+    "GaussianNoise": Row("GaussianNoise"),
+    "SpatialDropout1D": Row("SpatialDropout1D", unwritten=("trainable",)),
+    "SpatialDropout2D": Row("SpatialDropout2D", pinned=_CHANNELS_LAST,
+                            unwritten=("trainable",)),
+    # reshaping
+    "Cropping1D": Row("Cropping1D"),
+    "Cropping2D": Row("Cropping2D", pinned=_CHANNELS_LAST),
+    "Cropping3D": Row("Cropping3D", pinned=_CHANNELS_LAST),
+    "ZeroPadding1D": Row("ZeroPadding1D", pinned=_CHANNELS_LAST),
+    "ZeroPadding2D": Row("ZeroPadding2D", pinned=_CHANNELS_LAST),
+    "ZeroPadding3D": Row("ZeroPadding3D", pinned=_CHANNELS_LAST),
+    "UpSampling1D": Row("UpSampling1D"),
+    "UpSampling2D": Row("UpSampling2D", pinned=_CHANNELS_LAST),
+    "RepeatVector": Row("RepeatVector"),
+    "Permute": Row("Permute"),
+    # preprocessing
+    "Rescaling": Row("Rescaling"),
+    "Normalization": Row("Normalization"),
+    "Resizing": Row("Resizing", pinned=_CHANNELS_LAST),
+    "CenterCrop": Row("CenterCrop", pinned=_CHANNELS_LAST),
+    # sequences
+    "Embedding": Row("Embedding", keras_only={"lora_alpha": None}),
+    "Masking": Row("Masking"),
+    "SimpleRNN": Row("SimpleRNN", weight_paths=("cell",)),
+    "LSTM": Row("LSTM", weight_paths=("cell",)),
+    "GRU": Row("GRU", weight_paths=("cell",)),
+    "Bidirectional": Row("Bidirectional",
+                         nested={"layer": "forward_layer", "backward_layer": "backward_layer"},
+                         weight_paths=("forward_layer", "backward_layer")),
+    "TimeDistributed": Row("TimeDistributed", nested={"layer": "layer"},
+                           weight_paths=("layer",)),
 }
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
@@ -107,7 +170,7 @@ INITIALIZERS = {name: Row(name, keras_only=_NEW_AXES) for name in (
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "VarianceScaling")}
 INITIALIZERS.update({name: Row(name) for name in (
-    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal")})
+    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "Orthogonal")})
 REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
@@ -168,15 +231,28 @@ def keras_class_name(layer):
 
 
 def weight_groups(layer):
-    """[(path under the layer's, weights)]: the layer's weights (in Keras 3's
-    order: created trainable first) grouped where Keras keeps them."""
-    ws = layer.weights
-    ws = [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
+    """[(path under the layer's, weights)]: where Keras keeps the layer's
+    variables, each group in Keras 3's order (created trainable first).
+    The layer's own path comes first, empty where its variables live
+    deeper (in a recurrent layer's cell, in the layers a wrapper holds)."""
+    from ..layers.base import Layer
     row = LAYERS.get(keras_class_name(layer))
     paths = row.weight_paths if row is not None else ("",)
-    n = len(ws) // len(paths)
-    return [(p, ws[i * n:(i + 1) * n] if i < len(paths) - 1 else ws[i * n:])
-            for i, p in enumerate(paths)]
+    if paths == ("",):
+        return [("", _created_order(layer.weights))]
+    out = [("", [])]
+    for path in paths:
+        sub = getattr(layer, path, None)
+        if not isinstance(sub, Layer):  # a part Keras has and pynn does not (the cell)
+            out.append((path, _created_order(layer.weights)))
+        else:
+            out += [(f"{path}/{inner}" if inner else path, ws)
+                    for inner, ws in weight_groups(sub)]
+    return out
+
+
+def _created_order(ws):
+    return [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
 
 
 def _keras_object(spec, module):
@@ -195,6 +271,11 @@ def to_keras(layer, legacy=False):
     from ..models.functional import Model
     from ..models.sequential import Sequential
     name = keras_class_name(layer)
+    if name in CODE_CLASSES:
+        raise ValueError(f"save: layer {layer.name!r} is a {name}, which holds Python code; "
+                         f"pynn never writes code into a Keras file (.keras, .h5). Replace it "
+                         f"with pynn layers or your own Layer subclass (given to Keras in "
+                         f"custom_objects), or save in pynn's format (.pynn)")
     if isinstance(layer, Sequential):
         inner = ([layer._input_layer] if layer._input_layer is not None else []) + layer.layers
         config = {"name": layer.name, "trainable": layer.trainable, "dtype": _DTYPE_POLICY,
@@ -246,12 +327,18 @@ def _layer_config_to_keras(layer, row):
     config.pop("batch_input_shape", None)
     out = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
            "dtype": _DTYPE_POLICY}
+    nested = row.nested if row is not None else {}
     for key, value in config.items():
+        if key in nested:
+            out[key] = to_keras(getattr(layer, nested[key]))
+            continue
         module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
         out[key] = _keras_object(value, module) if module is not None and \
             isinstance(value, dict) else value
     if row is not None:
         out.update(row.pinned)
+        for key in row.unwritten:
+            del out[key]
     return out
 
 
@@ -381,8 +468,21 @@ class _Translator:
         accepted = accepted_arguments(cls)
         out = {}
         for key, value in config.items():
+            if key in row.renamed:
+                if row.renamed[key] in config:
+                    raise ValueError(f"{label}: it has both {key} and {row.renamed[key]} "
+                                     f"(the newer name for {key})")
+                key = row.renamed[key]
             if key in row.convert:
                 value = row.convert[key](value)
+            if key in row.nested:
+                if value is not None:
+                    try:
+                        value = self.model_or_layer(value, f"{key} of {label}")
+                    except ValueError as e:
+                        raise ValueError(f"{label}, in its {key}: {e}") from None
+                out[key] = value
+                continue
             if key == "dtype" and row.pynn != "InputLayer":
                 self._check_dtype(value, label)
                 continue
