@@ -442,11 +442,15 @@ class _Translator:
         layers = config.get("layers")
         if not isinstance(layers, list):
             raise ValueError(f"{label}: a functional model config needs a 'layers' list")
+        masks = _mask_operations(layers, config.get("output_layers"), label)
         entries = []
         for i, entry in enumerate(layers):
+            if _entry_name(entry) in masks:
+                continue
             spec = self.model_or_layer(entry, f"layer {i} of {label}")
-            spec["name"] = entry.get("name", (entry.get("config") or {}).get("name"))
-            spec["inbound_nodes"] = entry.get("inbound_nodes", [])
+            spec["name"] = _entry_name(entry)
+            spec["inbound_nodes"] = [_without_mask(node, masks)
+                                     for node in entry.get("inbound_nodes") or []]
             entries.append(spec)
         return {"name": config.get("name"), "trainable": config.get("trainable", True),
                 "layers": entries, "input_layers": config.get("input_layers"),
@@ -555,6 +559,136 @@ class _Translator:
                 continue
             out[key] = value
         return {"class_name": row.pynn, "config": out}
+
+
+def _entry_name(entry):
+    return entry.get("name", (entry.get("config") or {}).get("name"))
+
+
+def _histories(value):
+    """The [layer, node, tensor] references in a node's arguments."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = (value.get("config") or {}).get("keras_history")
+            return [history] if isinstance(history, list) and history else []
+        return [h for v in value.values() for h in _histories(v)]
+    if isinstance(value, (list, tuple)):
+        return [h for v in value for h in _histories(v)]
+    return []
+
+
+def _node_parts(node):
+    """(args, kwargs) of a Keras 3 inbound node; Keras 2's nodes (lists)
+    hold no operations."""
+    if isinstance(node, dict):
+        return node.get("args") or [], node.get("kwargs") or {}
+    return [], {}
+
+
+def _without_mask(node, masks):
+    args, kwargs = _node_parts(node)
+    if any(h[0] in masks for h in _histories(kwargs.get("mask"))):
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        return {**node, "kwargs": kwargs}
+    return node
+
+
+def _mask_operations(layers, outputs, label):
+    """The names of the entries of a functional config that are Keras
+    operations computing a mask.  Keras 3 records the mask of
+    ``Embedding(mask_zero=True)`` (``not_equal(x, 0)``) and of ``Masking``
+    (``any(not_equal(x, value), axis=-1)``) as operations in the graph,
+    passed to the next layers as their ``mask``; pynn's layers compute
+    and pass those masks themselves, so the operations are left out, after
+    checking that each is exactly the mask of such a layer of the model
+    and is used as a mask only.  Any other operation is refused."""
+    entries = {_entry_name(e): e for e in layers if isinstance(e, dict)}
+    ops = {name: e for name, e in entries.items() if _is_operation(e)}
+    if not ops:
+        return set()
+    maskers = set()  # (tensor masked, value, whether 'any' over the last axis follows)
+    for e in entries.values():
+        config = e.get("config") or {}
+        if e.get("class_name") == "Embedding" and config.get("mask_zero") is True:
+            value, reduced = 0.0, False
+        elif e.get("class_name") == "Masking":
+            value, reduced = config.get("mask_value", 0.0), True
+        else:
+            continue
+        for node in e.get("inbound_nodes") or []:
+            refs = _histories(_node_parts(node)[0])
+            if len(refs) == 1 and isinstance(value, (int, float)):
+                maskers.add((tuple(refs[0]), float(value), reduced))
+
+    def refuse(name, why):
+        e = ops[name]
+        raise ValueError(f"{label}: {e.get('class_name')} operation {name!r} ({why}): pynn "
+                         f"rebuilds Keras layers, and of Keras's own operations only the masks "
+                         f"of Masking and Embedding(mask_zero=True)")
+
+    consumers = {}  # operation name -> the operations that read it
+    for name, e in ops.items():
+        nodes = e.get("inbound_nodes") or []
+        args = _node_parts(nodes[0])[0] if len(nodes) == 1 else []
+        refs = _histories(args)
+        if len(refs) != 1:
+            refuse(name, "not called once on one tensor")
+        consumers.setdefault(refs[0][0], []).append(name)
+    for name, e in ops.items():
+        args = _node_parts(e["inbound_nodes"][0])[0]
+        source = tuple(_histories(args)[0])
+        kind = e.get("class_name")
+        if kind == "NotEqual":
+            value = args[1] if len(args) == 2 else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                refuse(name, "not a comparison with a number")
+            readers = consumers.get(name, [])
+            reduced = bool(readers)
+            if readers and not all(
+                    ops[r].get("class_name") == "Any" and
+                    (ops[r].get("config") or {}).get("axis") == -1 and
+                    not (ops[r].get("config") or {}).get("keepdims", False) for r in readers):
+                refuse(name, "read by an operation other than any(axis=-1)")
+            if (source, float(value), reduced) not in maskers:
+                refuse(name, "not the mask of a Masking or Embedding(mask_zero=True) layer "
+                             "on the same tensor")
+        elif kind == "Any":
+            if ops.get(source[0], {}).get("class_name") != "NotEqual":
+                refuse(name, "not over a not_equal mask")
+        else:
+            refuse(name, "not a mask")
+    for e in entries.values():
+        if _is_operation(e):
+            continue
+        for node in e.get("inbound_nodes") or []:
+            args, kwargs = _node_parts(node)
+            inputs = _histories(args) + _histories({k: v for k, v in kwargs.items()
+                                                    if k != "mask"})
+            used = next((h[0] for h in inputs if h[0] in ops), None)
+            if used is not None:
+                refuse(used, f"read by layer {_entry_name(e)!r} as an input, not as its mask")
+    used = next((n for n in _reference_names(outputs) if n in ops), None)
+    if used is not None:
+        refuse(used, "an output of the model")
+    return set(ops)
+
+
+def _is_operation(entry):
+    """Whether a functional config's entry is one of Keras's operations (the
+    legacy HDF5 file names no module: its mask operations by class)."""
+    module = entry.get("module")
+    if module is None:
+        return entry.get("class_name") in ("NotEqual", "Any")
+    return str(module).startswith("keras.src.ops")
+
+
+def _reference_names(refs):
+    """The layer names in a model's input_layers / output_layers."""
+    if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
+        return [refs[0]]
+    if isinstance(refs, dict):
+        refs = list(refs.values())
+    return [n for r in refs for n in _reference_names(r)] if isinstance(refs, list) else []
 
 
 def accepted_arguments(cls):

@@ -183,6 +183,43 @@ def sequence_model(k):
 SEQUENCE_X = [tokens(6, 12, zeros=True), normal(6, 3)]
 
 
+def masking_model(k):
+    i = k.Input(shape=(6, 3))
+    x = k.layers.LSTM(3, return_sequences=True)(k.layers.Masking(0.0)(i))
+    return k.Model(i, k.layers.Bidirectional(k.layers.GRU(2))(x))
+
+
+MASKED_FRAMES = normal(6, 3) * (tokens(6, 10, zeros=True) > 0)[:, :, None]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("build", [sequence_model, masking_model], ids=lambda f: f.__name__)
+def test_functional_models_with_masks_both_ways(tmp_path, keras, build, fmt):
+    """Keras 3 writes the masks of Embedding(mask_zero=True) and Masking in
+    a functional model as operations (not_equal, any) passed to the next
+    layers; pynn computes the same masks itself."""
+    x = SEQUENCE_X if build is sequence_model else MASKED_FRAMES
+    theirs = build(keras)
+    randomize(theirs, 6)
+    theirs.save(tmp_path / f"k.{fmt}")
+    ours = pynn.models.load_model(tmp_path / f"k.{fmt}")
+    expected = theirs.predict(x, verbose=0)
+    close(ours.predict(x, verbose=0), expected)
+    assert [l.name for l in ours.layers] == [l.name for l in theirs.layers
+                                             if not l.name.startswith(("not_equal", "any"))]
+    ours.save(tmp_path / f"p.{fmt}")
+    close(keras.saving.load_model(tmp_path / f"p.{fmt}").predict(x, verbose=0), expected)
+
+
+def test_keras_operations_other_than_masks_are_refused(tmp_path, keras):
+    i = keras.Input(shape=(4,))
+    theirs = keras.Model(i, keras.layers.Dense(2)(keras.ops.not_equal(i, 0.0)))
+    theirs.save(tmp_path / "k.keras")
+    with pytest.raises(ModelFileError, match=r"NotEqual operation 'not_equal.*' \(not the mask "
+                                             r"of a Masking or Embedding"):
+        pynn.models.load_model(tmp_path / "k.keras")
+
+
 def test_weights_files_both_ways(tmp_path, keras):
     ours, theirs = sequence_model(pynn), sequence_model(keras)
     randomize(ours, 3)
