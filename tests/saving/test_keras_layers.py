@@ -323,3 +323,31 @@ def test_tf_keras_leaky_relu_alpha(tmp_path, keras):
         f.attrs["model_config"] = json.dumps(config)
     ours = pynn.models.load_model(tmp_path / "k.h5")
     assert ours.layers[0].negative_slope == pytest.approx(0.2)
+
+
+def test_tf_keras_2_style_sequence_config(tmp_path, keras):
+    """An HDF5 file in tf.keras 2's form: nested layers without module or
+    build config, dtype as a name, Embedding's input_length, the recurrent
+    layers' implementation and time_major."""
+    import h5py
+    import json
+    theirs = keras.Sequential([keras.Input(shape=(6,)),
+                               keras.layers.Embedding(10, 3, mask_zero=True),
+                               keras.layers.Bidirectional(keras.layers.LSTM(2))])
+    randomize(theirs, 7)
+    x = tokens(6, 10, zeros=True)
+    theirs.save(tmp_path / "k.h5")
+    with h5py.File(tmp_path / "k.h5", "a") as f:
+        config = json.loads(f.attrs["model_config"])
+        embedding, bidirectional = config["config"]["layers"][1:]
+        embedding["config"].update(input_length=6, dtype="float32")
+        del embedding["config"]["quantization_config"]
+        for key in ("layer", "backward_layer"):
+            inner = bidirectional["config"][key]
+            bidirectional["config"][key] = {"class_name": inner["class_name"],
+                                            "config": {**inner["config"], "dtype": "float32",
+                                                       "implementation": 2,
+                                                       "time_major": False}}
+        f.attrs["model_config"] = json.dumps(config)
+    ours = pynn.models.load_model(tmp_path / "k.h5")
+    close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
