@@ -55,10 +55,11 @@ class H5Reader:
 
     def array(self, dataset, shape, what):
         """The dataset as float32, after checking its type and its shape
-        against ``shape`` (nothing is read before)."""
+        against ``shape`` (nothing is read before).  Integers are read too:
+        Keras keeps counts (Normalization's) as int32."""
         shape = tuple(shape)
-        if dataset.dtype.kind != "f":
-            self.fail(f"{what} has dtype {dataset.dtype}, expected floating point")
+        if dataset.dtype.kind not in "fiu":
+            self.fail(f"{what} has dtype {dataset.dtype}, expected numbers")
         if tuple(dataset.shape) != shape:
             self.fail(f"{what} has shape {tuple(dataset.shape)} in the file, expected {shape}")
         try:
@@ -67,7 +68,8 @@ class H5Reader:
             self.fail(f"{what} cannot be read ({e}); the file is damaged")
         if not np.all(np.isfinite(value)):
             self.fail(f"{what} contains NaN or infinite values")
-        return np.ascontiguousarray(value.reshape(shape))
+        # np.array, not ascontiguousarray, which makes a scalar 1-D
+        return np.array(value.reshape(shape), order="C")
 
     def scalar(self, dataset, what, integer=False):
         if dataset.shape != () or dataset.dtype.kind not in ("iu" if integer else "fiu"):

@@ -15,11 +15,19 @@ Keras class:
   not change what is computed);
 * ``convert``: functions for settings whose form differs (tf.keras 2 writes
   BatchNormalization's ``axis`` as a list);
+* ``unwritten``: settings of pynn's config that the Keras class does
+  not take (SpatialDropout's ``trainable``): left out when writing;
+* ``renamed``: settings older Keras versions wrote under another name
+  (tf.keras 2's LeakyReLU ``alpha``, now ``negative_slope``);
+* ``nested``: settings that hold a whole layer (a wrapper's ``layer``),
+  each with the attribute of the pynn layer that holds it: written and
+  read as layers in their own right, through this table;
 * ``weight_paths``: where, under the layer's own path in a weights file,
   Keras keeps its variables: ``''`` (the layer itself) for most; a
-  recurrent layer's belong to its cell (``'cell'``), and a wrapper of two
-  layers lists both paths, the layer's weights being split between them
-  in order.
+  recurrent layer's belong to its cell (``'cell'``); a wrapper's belong
+  to the layers it wraps, each under the path named for the attribute
+  that holds it (``forward_layer``, ``backward_layer``; ``layer``), laid
+  out as that layer's own row says.
 
 Nested objects (initializers, regularizers, constraints, optimizers,
 losses, metrics) have tables of the same shape.  A new pynn layer needs
@@ -29,7 +37,9 @@ dropped.
 
 Reading never imports or runs anything a file names: classes are looked
 up in these tables and in ``custom_objects`` only, and a ``Lambda``
-(Python code stored in the file) is refused by name.
+(Python code stored in the file) is refused by name; pynn never writes
+code either, so saving a model with a ``Lambda`` in Keras's formats is
+refused naming the layer.
 """
 import inspect
 from typing import NamedTuple
@@ -42,6 +52,9 @@ class Row(NamedTuple):
     pinned: dict = {}
     keras_only: dict = {}
     convert: dict = {}
+    unwritten: tuple = ()
+    renamed: dict = {}
+    nested: dict = {}
     weight_paths: tuple = ("",)
 
 
@@ -91,6 +104,56 @@ LAYERS = {
     "Maximum": Row("Maximum"),
     "Minimum": Row("Minimum"),
     "Dot": Row("Dot"),
+    # activations
+    "ReLU": Row("ReLU"),
+    "LeakyReLU": Row("LeakyReLU", renamed={"alpha": "negative_slope"}),
+    "ELU": Row("ELU"),
+    "PReLU": Row("PReLU"),
+    "Softmax": Row("Softmax"),
+    # convolution
+    "Conv1DTranspose": Row("Conv1DTranspose", pinned=_CHANNELS_LAST,
+                           keras_only={"lora_rank": None, "lora_alpha": None}),
+    "Conv2DTranspose": Row("Conv2DTranspose", pinned=_CHANNELS_LAST,
+                           keras_only={"lora_rank": None, "lora_alpha": None}),
+    # normalization
+    "LayerNormalization": Row("LayerNormalization"),
+    "GroupNormalization": Row("GroupNormalization"),
+    "UnitNormalization": Row("UnitNormalization"),
+    # regularization
+    "ActivityRegularization": Row("ActivityRegularization"),
+    "AlphaDropout": Row("AlphaDropout"),
+    "GaussianDropout": Row("GaussianDropout"),
+    "GaussianNoise": Row("GaussianNoise"),
+    "SpatialDropout1D": Row("SpatialDropout1D", unwritten=("trainable",)),
+    "SpatialDropout2D": Row("SpatialDropout2D", pinned=_CHANNELS_LAST,
+                            unwritten=("trainable",)),
+    # reshaping
+    "Cropping1D": Row("Cropping1D"),
+    "Cropping2D": Row("Cropping2D", pinned=_CHANNELS_LAST),
+    "Cropping3D": Row("Cropping3D", pinned=_CHANNELS_LAST),
+    "ZeroPadding1D": Row("ZeroPadding1D", pinned=_CHANNELS_LAST),
+    "ZeroPadding2D": Row("ZeroPadding2D", pinned=_CHANNELS_LAST),
+    "ZeroPadding3D": Row("ZeroPadding3D", pinned=_CHANNELS_LAST),
+    "UpSampling1D": Row("UpSampling1D"),
+    "UpSampling2D": Row("UpSampling2D", pinned=_CHANNELS_LAST),
+    "RepeatVector": Row("RepeatVector"),
+    "Permute": Row("Permute"),
+    # preprocessing
+    "Rescaling": Row("Rescaling"),
+    "Normalization": Row("Normalization"),
+    "Resizing": Row("Resizing", pinned=_CHANNELS_LAST),
+    "CenterCrop": Row("CenterCrop", pinned=_CHANNELS_LAST),
+    # sequences
+    "Embedding": Row("Embedding", keras_only={"lora_alpha": None}),
+    "Masking": Row("Masking"),
+    "SimpleRNN": Row("SimpleRNN", weight_paths=("cell",)),
+    "LSTM": Row("LSTM", weight_paths=("cell",)),
+    "GRU": Row("GRU", weight_paths=("cell",)),
+    "Bidirectional": Row("Bidirectional",
+                         nested={"layer": "forward_layer", "backward_layer": "backward_layer"},
+                         weight_paths=("forward_layer", "backward_layer")),
+    "TimeDistributed": Row("TimeDistributed", nested={"layer": "layer"},
+                           weight_paths=("layer",)),
 }
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
@@ -107,7 +170,7 @@ INITIALIZERS = {name: Row(name, keras_only=_NEW_AXES) for name in (
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "VarianceScaling")}
 INITIALIZERS.update({name: Row(name) for name in (
-    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal")})
+    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "Orthogonal")})
 REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
@@ -168,15 +231,28 @@ def keras_class_name(layer):
 
 
 def weight_groups(layer):
-    """[(path under the layer's, weights)]: the layer's weights (in Keras 3's
-    order: created trainable first) grouped where Keras keeps them."""
-    ws = layer.weights
-    ws = [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
+    """[(path under the layer's, weights)]: where Keras keeps the layer's
+    variables, each group in Keras 3's order (created trainable first).
+    The layer's own path comes first, empty where its variables live
+    deeper (in a recurrent layer's cell, in the layers a wrapper holds)."""
+    from ..layers.base import Layer
     row = LAYERS.get(keras_class_name(layer))
     paths = row.weight_paths if row is not None else ("",)
-    n = len(ws) // len(paths)
-    return [(p, ws[i * n:(i + 1) * n] if i < len(paths) - 1 else ws[i * n:])
-            for i, p in enumerate(paths)]
+    if paths == ("",):
+        return [("", _created_order(layer.weights))]
+    out = [("", [])]
+    for path in paths:
+        sub = getattr(layer, path, None)
+        if not isinstance(sub, Layer):  # a part Keras has and pynn does not (the cell)
+            out.append((path, _created_order(layer.weights)))
+        else:
+            out += [(f"{path}/{inner}" if inner else path, ws)
+                    for inner, ws in weight_groups(sub)]
+    return out
+
+
+def _created_order(ws):
+    return [w for w in ws if w.trainable] + [w for w in ws if not w.trainable]
 
 
 def _keras_object(spec, module):
@@ -195,6 +271,11 @@ def to_keras(layer, legacy=False):
     from ..models.functional import Model
     from ..models.sequential import Sequential
     name = keras_class_name(layer)
+    if name in CODE_CLASSES:
+        raise ValueError(f"save: layer {layer.name!r} is a {name}, which holds Python code; "
+                         f"pynn never writes code into a Keras file (.keras, .h5). Replace it "
+                         f"with pynn layers or your own Layer subclass (given to Keras in "
+                         f"custom_objects), or save in pynn's format (.pynn)")
     if isinstance(layer, Sequential):
         inner = ([layer._input_layer] if layer._input_layer is not None else []) + layer.layers
         config = {"name": layer.name, "trainable": layer.trainable, "dtype": _DTYPE_POLICY,
@@ -246,12 +327,18 @@ def _layer_config_to_keras(layer, row):
     config.pop("batch_input_shape", None)
     out = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
            "dtype": _DTYPE_POLICY}
+    nested = row.nested if row is not None else {}
     for key, value in config.items():
+        if key in nested:
+            out[key] = to_keras(getattr(layer, nested[key]))
+            continue
         module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
         out[key] = _keras_object(value, module) if module is not None and \
             isinstance(value, dict) else value
     if row is not None:
         out.update(row.pinned)
+        for key in row.unwritten:
+            del out[key]
     return out
 
 
@@ -355,11 +442,15 @@ class _Translator:
         layers = config.get("layers")
         if not isinstance(layers, list):
             raise ValueError(f"{label}: a functional model config needs a 'layers' list")
+        masks = _mask_operations(layers, config.get("output_layers"), label)
         entries = []
         for i, entry in enumerate(layers):
+            if _entry_name(entry) in masks:
+                continue
             spec = self.model_or_layer(entry, f"layer {i} of {label}")
-            spec["name"] = entry.get("name", (entry.get("config") or {}).get("name"))
-            spec["inbound_nodes"] = entry.get("inbound_nodes", [])
+            spec["name"] = _entry_name(entry)
+            spec["inbound_nodes"] = [_without_mask(node, masks)
+                                     for node in entry.get("inbound_nodes") or []]
             entries.append(spec)
         return {"name": config.get("name"), "trainable": config.get("trainable", True),
                 "layers": entries, "input_layers": config.get("input_layers"),
@@ -381,8 +472,21 @@ class _Translator:
         accepted = accepted_arguments(cls)
         out = {}
         for key, value in config.items():
+            if key in row.renamed:
+                if row.renamed[key] in config:
+                    raise ValueError(f"{label}: it has both {key} and {row.renamed[key]} "
+                                     f"(the newer name for {key})")
+                key = row.renamed[key]
             if key in row.convert:
                 value = row.convert[key](value)
+            if key in row.nested:
+                if value is not None:
+                    try:
+                        value = self.model_or_layer(value, f"{key} of {label}")
+                    except ValueError as e:
+                        raise ValueError(f"{label}, in its {key}: {e}") from None
+                out[key] = value
+                continue
             if key == "dtype" and row.pynn != "InputLayer":
                 self._check_dtype(value, label)
                 continue
@@ -455,6 +559,136 @@ class _Translator:
                 continue
             out[key] = value
         return {"class_name": row.pynn, "config": out}
+
+
+def _entry_name(entry):
+    return entry.get("name", (entry.get("config") or {}).get("name"))
+
+
+def _histories(value):
+    """The [layer, node, tensor] references in a node's arguments."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = (value.get("config") or {}).get("keras_history")
+            return [history] if isinstance(history, list) and history else []
+        return [h for v in value.values() for h in _histories(v)]
+    if isinstance(value, (list, tuple)):
+        return [h for v in value for h in _histories(v)]
+    return []
+
+
+def _node_parts(node):
+    """(args, kwargs) of a Keras 3 inbound node; Keras 2's nodes (lists)
+    hold no operations."""
+    if isinstance(node, dict):
+        return node.get("args") or [], node.get("kwargs") or {}
+    return [], {}
+
+
+def _without_mask(node, masks):
+    args, kwargs = _node_parts(node)
+    if any(h[0] in masks for h in _histories(kwargs.get("mask"))):
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        return {**node, "kwargs": kwargs}
+    return node
+
+
+def _mask_operations(layers, outputs, label):
+    """The names of the entries of a functional config that are Keras
+    operations computing a mask.  Keras 3 records the mask of
+    ``Embedding(mask_zero=True)`` (``not_equal(x, 0)``) and of ``Masking``
+    (``any(not_equal(x, value), axis=-1)``) as operations in the graph,
+    passed to the next layers as their ``mask``; pynn's layers compute
+    and pass those masks themselves, so the operations are left out, after
+    checking that each is exactly the mask of such a layer of the model
+    and is used as a mask only.  Any other operation is refused."""
+    entries = {_entry_name(e): e for e in layers if isinstance(e, dict)}
+    ops = {name: e for name, e in entries.items() if _is_operation(e)}
+    if not ops:
+        return set()
+    maskers = set()  # (tensor masked, value, whether 'any' over the last axis follows)
+    for e in entries.values():
+        config = e.get("config") or {}
+        if e.get("class_name") == "Embedding" and config.get("mask_zero") is True:
+            value, reduced = 0.0, False
+        elif e.get("class_name") == "Masking":
+            value, reduced = config.get("mask_value", 0.0), True
+        else:
+            continue
+        for node in e.get("inbound_nodes") or []:
+            refs = _histories(_node_parts(node)[0])
+            if len(refs) == 1 and isinstance(value, (int, float)):
+                maskers.add((tuple(refs[0]), float(value), reduced))
+
+    def refuse(name, why):
+        e = ops[name]
+        raise ValueError(f"{label}: {e.get('class_name')} operation {name!r} ({why}): pynn "
+                         f"rebuilds Keras layers, and of Keras's own operations only the masks "
+                         f"of Masking and Embedding(mask_zero=True)")
+
+    consumers = {}  # operation name -> the operations that read it
+    for name, e in ops.items():
+        nodes = e.get("inbound_nodes") or []
+        args = _node_parts(nodes[0])[0] if len(nodes) == 1 else []
+        refs = _histories(args)
+        if len(refs) != 1:
+            refuse(name, "not called once on one tensor")
+        consumers.setdefault(refs[0][0], []).append(name)
+    for name, e in ops.items():
+        args = _node_parts(e["inbound_nodes"][0])[0]
+        source = tuple(_histories(args)[0])
+        kind = e.get("class_name")
+        if kind == "NotEqual":
+            value = args[1] if len(args) == 2 else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                refuse(name, "not a comparison with a number")
+            readers = consumers.get(name, [])
+            reduced = bool(readers)
+            if readers and not all(
+                    ops[r].get("class_name") == "Any" and
+                    (ops[r].get("config") or {}).get("axis") == -1 and
+                    not (ops[r].get("config") or {}).get("keepdims", False) for r in readers):
+                refuse(name, "read by an operation other than any(axis=-1)")
+            if (source, float(value), reduced) not in maskers:
+                refuse(name, "not the mask of a Masking or Embedding(mask_zero=True) layer "
+                             "on the same tensor")
+        elif kind == "Any":
+            if ops.get(source[0], {}).get("class_name") != "NotEqual":
+                refuse(name, "not over a not_equal mask")
+        else:
+            refuse(name, "not a mask")
+    for e in entries.values():
+        if _is_operation(e):
+            continue
+        for node in e.get("inbound_nodes") or []:
+            args, kwargs = _node_parts(node)
+            inputs = _histories(args) + _histories({k: v for k, v in kwargs.items()
+                                                    if k != "mask"})
+            used = next((h[0] for h in inputs if h[0] in ops), None)
+            if used is not None:
+                refuse(used, f"read by layer {_entry_name(e)!r} as an input, not as its mask")
+    used = next((n for n in _reference_names(outputs) if n in ops), None)
+    if used is not None:
+        refuse(used, "an output of the model")
+    return set(ops)
+
+
+def _is_operation(entry):
+    """Whether a functional config's entry is one of Keras's operations (the
+    legacy HDF5 file names no module: its mask operations by class)."""
+    module = entry.get("module")
+    if module is None:
+        return entry.get("class_name") in ("NotEqual", "Any")
+    return str(module).startswith("keras.src.ops")
+
+
+def _reference_names(refs):
+    """The layer names in a model's input_layers / output_layers."""
+    if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
+        return [refs[0]]
+    if isinstance(refs, dict):
+        refs = list(refs.values())
+    return [n for r in refs for n in _reference_names(r)] if isinstance(refs, list) else []
 
 
 def accepted_arguments(cls):

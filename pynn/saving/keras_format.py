@@ -76,10 +76,10 @@ def _vars_path(path):
 def _variable_groups(path, layer):
     """[(HDF5 group path, weights)] of a layer at ``path``: its own
     'vars' group, and those of the parts that hold its variables where
-    Keras keeps them there (a recurrent layer's cell)."""
-    groups = weight_groups(layer)
-    out = [] if groups[0][0] == "" else [(_vars_path(path), [])]
-    return out + [(_vars_path(f"{path}/{sub}" if sub else path), ws) for sub, ws in groups]
+    Keras keeps them there (a recurrent layer's cell, a wrapper's
+    layers)."""
+    return [(_vars_path(f"{path}/{sub}" if sub else path), ws)
+            for sub, ws in weight_groups(layer)]
 
 
 # ------------------------------------------------------------------ write

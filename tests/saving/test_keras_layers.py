@@ -1,0 +1,353 @@
+"""Every layer pynn has crosses to Keras 3 and back in both of Keras's
+formats (.keras and legacy .h5), and in Keras 3's weights file: a tiny
+model per layer is built on one side with random weights, saved, loaded
+on the other side and predicts the same (to 1e-5)."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn.layers.base import Layer
+from pynn.saving import ModelFileError
+from pynn.saving.keras_config import CODE_CLASSES, LAYERS
+
+pytestmark = pytest.mark.usefixtures("h5py")
+
+RNG = np.random.default_rng(0)
+
+
+def normal(*shape):
+    return RNG.normal(size=(3,) + shape).astype(np.float32)
+
+
+def tokens(steps, vocab, zeros=False):
+    x = RNG.integers(1, vocab, size=(3, steps))
+    if zeros:  # padded sequences: trailing zeros, of different lengths
+        x[0, 4:] = 0
+        x[1, 2:] = 0
+    return x.astype(np.float32)
+
+
+# (id, layers (a function of the API: pynn or keras), input shape, input)
+def one(layer, shape, x=None):
+    return lambda k: [layer(k)], shape, (normal(*shape) if x is None else x)
+
+
+CASES = {
+    "ReLU": one(lambda k: k.layers.ReLU(max_value=0.8, negative_slope=0.1, threshold=0.2), (6,)),
+    "LeakyReLU": one(lambda k: k.layers.LeakyReLU(negative_slope=0.2), (6,)),
+    "ELU": one(lambda k: k.layers.ELU(alpha=0.7), (6,)),
+    "PReLU": one(lambda k: k.layers.PReLU(shared_axes=[1]), (3, 4)),
+    "Softmax": one(lambda k: k.layers.Softmax(axis=1), (3, 4)),
+    "Conv1DTranspose": one(lambda k: k.layers.Conv1DTranspose(3, 3, strides=2, padding="same",
+                                                              activation="tanh"), (5, 2)),
+    "Conv2DTranspose": one(lambda k: k.layers.Conv2DTranspose(3, (3, 2), strides=2), (4, 5, 2)),
+    "LayerNormalization": one(lambda k: k.layers.LayerNormalization(epsilon=1e-2), (3, 4)),
+    "GroupNormalization": one(lambda k: k.layers.GroupNormalization(2), (3, 4)),
+    "UnitNormalization": one(lambda k: k.layers.UnitNormalization(), (3, 4)),
+    "ActivityRegularization": one(lambda k: k.layers.ActivityRegularization(l1=0.1), (4,)),
+    "AlphaDropout": one(lambda k: k.layers.AlphaDropout(0.2), (4,)),
+    "GaussianDropout": one(lambda k: k.layers.GaussianDropout(0.2), (4,)),
+    "GaussianNoise": one(lambda k: k.layers.GaussianNoise(0.2), (4,)),
+    "SpatialDropout1D": one(lambda k: k.layers.SpatialDropout1D(0.2), (5, 2)),
+    "SpatialDropout2D": one(lambda k: k.layers.SpatialDropout2D(0.2), (4, 4, 2)),
+    "Cropping1D": one(lambda k: k.layers.Cropping1D((1, 2)), (6, 2)),
+    "Cropping2D": one(lambda k: k.layers.Cropping2D(((1, 0), (0, 2))), (4, 5, 2)),
+    "Cropping3D": one(lambda k: k.layers.Cropping3D(1), (4, 4, 4, 1)),
+    "ZeroPadding1D": one(lambda k: k.layers.ZeroPadding1D((2, 1)), (4, 2)),
+    "ZeroPadding2D": one(lambda k: k.layers.ZeroPadding2D(((1, 0), (2, 1))), (3, 3, 2)),
+    "ZeroPadding3D": one(lambda k: k.layers.ZeroPadding3D(1), (2, 2, 2, 1)),
+    "UpSampling1D": one(lambda k: k.layers.UpSampling1D(3), (4, 2)),
+    "UpSampling2D": one(lambda k: k.layers.UpSampling2D((2, 3)), (3, 3, 2)),
+    "UpSampling2D-bilinear": one(lambda k: k.layers.UpSampling2D(2, interpolation="bilinear"),
+                                 (3, 4, 2)),
+    "RepeatVector": one(lambda k: k.layers.RepeatVector(3), (4,)),
+    "Permute": one(lambda k: k.layers.Permute((2, 1)), (3, 4)),
+    "Rescaling": one(lambda k: k.layers.Rescaling(0.5, offset=1.0), (4,)),
+    "Normalization-given": one(lambda k: k.layers.Normalization(mean=[0.5, -1.0, 0.0, 2.0],
+                                                                variance=[1.0, 4.0, 0.25, 2.0]),
+                               (4,)),
+    "Normalization-adapted": one(lambda k: k.layers.Normalization(), (4,)),
+    "Resizing": one(lambda k: k.layers.Resizing(3, 5), (6, 4, 2)),
+    "Resizing-nearest": one(lambda k: k.layers.Resizing(3, 5, interpolation="nearest"),
+                            (6, 4, 2)),
+    "CenterCrop": one(lambda k: k.layers.CenterCrop(3, 2), (5, 5, 2)),
+    "Embedding": (lambda k: [k.layers.Embedding(10, 3), k.layers.Flatten()], (5,),
+                  tokens(5, 10)),
+    "Embedding-mask_zero-LSTM": (lambda k: [k.layers.Embedding(10, 3, mask_zero=True),
+                                            k.layers.LSTM(4)], (6,), tokens(6, 10, zeros=True)),
+    "Masking-SimpleRNN": (lambda k: [k.layers.Masking(0.0),
+                                     k.layers.SimpleRNN(3, return_sequences=True)],
+                          (6, 2), normal(6, 2) * (tokens(6, 10, zeros=True) > 0)[:, :, None]),
+    "SimpleRNN": one(lambda k: k.layers.SimpleRNN(3, activation="relu"), (5, 2)),
+    "LSTM": one(lambda k: k.layers.LSTM(3, return_sequences=True), (5, 2)),
+    "GRU": one(lambda k: k.layers.GRU(3, reset_after=True), (5, 2)),
+    "GRU-reset_before": one(lambda k: k.layers.GRU(3, reset_after=False, go_backwards=True),
+                            (5, 2)),
+    "Bidirectional-LSTM": (lambda k: [k.layers.Bidirectional(k.layers.LSTM(3,
+                                                                           return_sequences=True)),
+                                      k.layers.GlobalAveragePooling1D()], (5, 2), normal(5, 2)),
+    "Bidirectional-GRU-sum": one(lambda k: k.layers.Bidirectional(k.layers.GRU(3),
+                                                                  merge_mode="sum"), (5, 2)),
+    "TimeDistributed-Dense": one(lambda k: k.layers.TimeDistributed(k.layers.Dense(3)), (4, 2)),
+}
+
+
+def build(k, case):
+    make, shape, x = CASES[case]
+    return k.Sequential([k.Input(shape=shape)] + make(k)), x
+
+
+def randomize(model, seed):
+    """Random weights, the same whichever side holds them (variances,
+    scales and counts positive)."""
+    g = np.random.default_rng(seed)
+    model.set_weights([g.normal(0, 0.5, w.shape).astype(np.float32) if len(w.shape) > 1 else
+                       g.uniform(0.5, 1.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    finalize_normalization(model)
+
+
+def finalize_normalization(model):
+    """Keras's Normalization computes with the mean and variance it derives
+    from its weights when they are adapted or loaded from a file, not when
+    they are set: derive them (pynn computes from the weights)."""
+    for layer in model.layers:
+        if type(layer).__name__ == "Normalization" and hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+
+
+def close(a, b):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-5)
+
+
+# Checked in test_keras_roundtrip and test_keras_weights.
+ELSEWHERE = {"InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Conv1D",
+             "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling1D", "MaxPooling2D",
+             "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+             "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization",
+             "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+             "Dot"}
+
+
+def test_every_layer_has_a_row_and_a_case():
+    import pynn.layers as L
+    classes = [getattr(L, n) for n in dir(L)]
+    names = {c.__name__ for c in classes if isinstance(c, type) and issubclass(c, Layer)}
+    assert sorted(names - set(LAYERS) - set(CODE_CLASSES) - {"Layer"}) == []
+    cases = {c.split("-")[0] for c in CASES}
+    assert sorted(set(LAYERS) - ELSEWHERE - cases) == []
+    assert sorted(cases - set(LAYERS)) == []
+
+
+FORMATS = ["keras", "h5"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_pynn_to_keras(tmp_path, keras, case, fmt):
+    ours, x = build(pynn, case)
+    randomize(ours, 1)
+    expected = ours.predict(x, verbose=0)
+    ours.save(tmp_path / f"p.{fmt}")
+    load = keras.saving.load_model if fmt == "keras" else keras.models.load_model
+    theirs = load(tmp_path / f"p.{fmt}")
+    close(theirs.predict(x, verbose=0), expected)
+    assert [type(l).__name__ for l in theirs.layers] == [type(l).__name__ for l in ours.layers]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_keras_to_pynn(tmp_path, keras, case, fmt):
+    theirs, x = build(keras, case)
+    randomize(theirs, 2)
+    expected = theirs.predict(x, verbose=0)
+    theirs.save(tmp_path / f"k.{fmt}")
+    ours = pynn.models.load_model(tmp_path / f"k.{fmt}")
+    close(ours.predict(x, verbose=0), expected)
+    assert [l.name for l in ours.layers] == [l.name for l in theirs.layers]
+
+
+def sequence_model(k):
+    """A functional model of the sequence layers together, two inputs."""
+    words = k.Input(shape=(6,), name="words")
+    frames = k.Input(shape=(6, 3), name="frames")
+    e = k.layers.Embedding(12, 4, mask_zero=True)(words)
+    a = k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True))(e)
+    b = k.layers.TimeDistributed(k.layers.Dense(6))(frames)
+    b = k.layers.GRU(6, return_sequences=True)(b)
+    n = k.layers.Normalization()(k.layers.concatenate([k.layers.GlobalAveragePooling1D()(a),
+                                                       k.layers.GlobalMaxPooling1D()(b)]))
+    return k.Model([words, frames], k.layers.Dense(2, activation="softmax")(n))
+
+
+SEQUENCE_X = [tokens(6, 12, zeros=True), normal(6, 3)]
+
+
+def masking_model(k):
+    i = k.Input(shape=(6, 3))
+    x = k.layers.LSTM(3, return_sequences=True)(k.layers.Masking(0.0)(i))
+    return k.Model(i, k.layers.Bidirectional(k.layers.GRU(2))(x))
+
+
+MASKED_FRAMES = normal(6, 3) * (tokens(6, 10, zeros=True) > 0)[:, :, None]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("build", [sequence_model, masking_model], ids=lambda f: f.__name__)
+def test_functional_models_with_masks_both_ways(tmp_path, keras, build, fmt):
+    """Keras 3 writes the masks of Embedding(mask_zero=True) and Masking in
+    a functional model as operations (not_equal, any) passed to the next
+    layers; pynn computes the same masks itself."""
+    x = SEQUENCE_X if build is sequence_model else MASKED_FRAMES
+    theirs = build(keras)
+    randomize(theirs, 6)
+    theirs.save(tmp_path / f"k.{fmt}")
+    ours = pynn.models.load_model(tmp_path / f"k.{fmt}")
+    expected = theirs.predict(x, verbose=0)
+    close(ours.predict(x, verbose=0), expected)
+    assert [l.name for l in ours.layers] == [l.name for l in theirs.layers
+                                             if not l.name.startswith(("not_equal", "any"))]
+    ours.save(tmp_path / f"p.{fmt}")
+    close(keras.saving.load_model(tmp_path / f"p.{fmt}").predict(x, verbose=0), expected)
+
+
+def test_keras_operations_other_than_masks_are_refused(tmp_path, keras):
+    i = keras.Input(shape=(4,))
+    theirs = keras.Model(i, keras.layers.Dense(2)(keras.ops.not_equal(i, 0.0)))
+    theirs.save(tmp_path / "k.keras")
+    with pytest.raises(ModelFileError, match=r"NotEqual operation 'not_equal.*' \(not the mask "
+                                             r"of a Masking or Embedding"):
+        pynn.models.load_model(tmp_path / "k.keras")
+
+
+def test_weights_files_both_ways(tmp_path, keras):
+    ours, theirs = sequence_model(pynn), sequence_model(keras)
+    randomize(ours, 3)
+    expected = ours.predict(SEQUENCE_X, verbose=0)
+    for name in ("p.weights.h5", "p.h5"):
+        ours.save_weights(tmp_path / name)
+        randomize(theirs, 4)
+        theirs.load_weights(tmp_path / name)
+        close(theirs.predict(SEQUENCE_X, verbose=0), expected)
+
+    randomize(theirs, 5)
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours.load_weights(tmp_path / "k.weights.h5")
+    close(ours.predict(SEQUENCE_X, verbose=0), theirs.predict(SEQUENCE_X, verbose=0))
+
+
+def test_keras_weights_layout_of_the_sequence_layers(tmp_path, keras, h5py):
+    """The .keras weights file holds each variable where Keras 3 keeps it:
+    a recurrent layer's under its cell, a wrapper's under the layers it
+    wraps."""
+    ours = sequence_model(pynn)
+    ours.save(tmp_path / "p.keras")
+    theirs = keras.saving.load_model(tmp_path / "p.keras")
+    theirs.save(tmp_path / "k.keras")
+    import zipfile
+
+    def layout(path):
+        """{dataset path: shape} of the weights file in a .keras file."""
+        out = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = tuple(obj.shape)
+
+        with zipfile.ZipFile(path) as zf:
+            zf.extract("model.weights.h5", tmp_path / path.stem)
+        with h5py.File(tmp_path / path.stem / "model.weights.h5", "r") as f:
+            f.visititems(visit)
+        return out
+
+    mine = layout(tmp_path / "p.keras")
+    assert mine == layout(tmp_path / "k.keras")
+    assert mine["layers/bidirectional/backward_layer/cell/vars/1"] == (3, 12)
+    assert mine["layers/time_distributed/layer/vars/0"] == (3, 6)
+    assert mine["layers/gru/cell/vars/2"] == (2, 18)
+    assert mine["layers/normalization/vars/2"] == ()
+
+
+def double(x):
+    return x * 2
+
+
+def test_lambda_is_refused_when_writing_keras_files(tmp_path):
+    model = pynn.Sequential([pynn.Input(shape=(3,)), pynn.layers.Dense(2),
+                             pynn.layers.Lambda(double, name="twice")])
+    wrapped = pynn.Sequential([pynn.Input(shape=(4, 3)), pynn.layers.TimeDistributed(
+        pynn.layers.Lambda(double, name="inner_twice"))])
+    for m, name in ((model, "twice"), (wrapped, "inner_twice")):
+        for fmt in FORMATS:
+            with pytest.raises(ValueError, match=f"layer '{name}' is a Lambda.*never writes "
+                                                 f"code"):
+                m.save(tmp_path / f"m.{fmt}")
+            assert not (tmp_path / f"m.{fmt}").exists()
+
+
+def test_settings_pynn_lacks_in_the_new_layers_are_refused(tmp_path, keras):
+    theirs = keras.Sequential([keras.Input(shape=(3, 6, 6)),
+                               keras.layers.ZeroPadding2D(1, data_format="channels_first",
+                                                          name="pad")])
+    theirs.save(tmp_path / "cf.keras")
+    with pytest.raises(ModelFileError, match=r"ZeroPadding2D layer 'pad'.*channels_first"):
+        pynn.models.load_model(tmp_path / "cf.keras")
+
+    theirs = keras.Sequential([keras.Input(shape=(4, 2)), keras.layers.Bidirectional(
+        keras.layers.LSTM(3, name="rnn"), name="bi")])
+    theirs.save(tmp_path / "bi.keras")
+    import json
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "bi.keras") as zf:
+        items = {n: zf.read(n) for n in zf.namelist()}
+    config = json.loads(items["config.json"])
+    inner = config["config"]["layers"][1]["config"]["layer"]
+    inner["config"]["lora_rank"] = 2
+    items["config.json"] = json.dumps(config)
+    with zipfile.ZipFile(tmp_path / "bi.keras", "w") as zf:
+        for n, data in items.items():
+            zf.writestr(n, data)
+    with pytest.raises(ModelFileError, match=r"Bidirectional layer 'bi', in its layer: LSTM layer 'forward_rnn'.*lora_rank=2"):
+        pynn.models.load_model(tmp_path / "bi.keras")
+
+
+def test_tf_keras_leaky_relu_alpha(tmp_path, keras):
+    theirs = keras.Sequential([keras.Input(shape=(4,)), keras.layers.LeakyReLU(0.2)])
+    theirs.save(tmp_path / "k.h5")
+    import h5py
+    import json
+    with h5py.File(tmp_path / "k.h5", "a") as f:
+        config = json.loads(f.attrs["model_config"])
+        leaky = config["config"]["layers"][1]["config"]
+        leaky["alpha"] = leaky.pop("negative_slope")
+        f.attrs["model_config"] = json.dumps(config)
+    ours = pynn.models.load_model(tmp_path / "k.h5")
+    assert ours.layers[0].negative_slope == pytest.approx(0.2)
+
+
+def test_tf_keras_2_style_sequence_config(tmp_path, keras):
+    """An HDF5 file in tf.keras 2's form: nested layers without module or
+    build config, dtype as a name, Embedding's input_length, the recurrent
+    layers' implementation and time_major."""
+    import h5py
+    import json
+    theirs = keras.Sequential([keras.Input(shape=(6,)),
+                               keras.layers.Embedding(10, 3, mask_zero=True),
+                               keras.layers.Bidirectional(keras.layers.LSTM(2))])
+    randomize(theirs, 7)
+    x = tokens(6, 10, zeros=True)
+    theirs.save(tmp_path / "k.h5")
+    with h5py.File(tmp_path / "k.h5", "a") as f:
+        config = json.loads(f.attrs["model_config"])
+        embedding, bidirectional = config["config"]["layers"][1:]
+        embedding["config"].update(input_length=6, dtype="float32")
+        del embedding["config"]["quantization_config"]
+        for key in ("layer", "backward_layer"):
+            inner = bidirectional["config"][key]
+            bidirectional["config"][key] = {"class_name": inner["class_name"],
+                                            "config": {**inner["config"], "dtype": "float32",
+                                                       "implementation": 2,
+                                                       "time_major": False}}
+        f.attrs["model_config"] = json.dumps(config)
+    ours = pynn.models.load_model(tmp_path / "k.h5")
+    close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
