@@ -58,7 +58,9 @@ def main(folder, epochs=(3, 2), steps=None):
     base = conv_base()
     base.trainable = False
     inputs = keras.Input(shape=(SIZE, SIZE, 3))
-    x = base(inputs)  # frozen batch normalization runs in inference mode
+    # training=False: the base computes as at inference (batch normalization
+    # on its ImageNet statistics) even after it is unfrozen below
+    x = base(inputs, training=False)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.2)(x)
     outputs = layers.Dense(train_generator.num_classes, activation="softmax")(x)
@@ -72,11 +74,8 @@ def main(folder, epochs=(3, 2), steps=None):
 
     base.trainable = True
     top = [layer.name for layer in base.layers].index(TOP_BLOCK)
-    for layer in base.layers:
-        # Batch normalization stays frozen (inference mode, its ImageNet
-        # statistics) in the unfrozen block too.
-        layer.trainable = (base.layers.index(layer) >= top and
-                           not isinstance(layer, layers.BatchNormalization))
+    for i, layer in enumerate(base.layers):
+        layer.trainable = i >= top
     print(f"Step 2, fine-tuning from {TOP_BLOCK}: {len(model.trainable_weights)} trainable "
           f"weights")
     model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="categorical_crossentropy",

@@ -100,5 +100,5 @@ def test_fine_tune_example_runs(tmp_path):
     text = out.stdout
     assert "Starting from random weights instead" in text
     assert "Step 1, feature extraction: 2 trainable weights" in text
-    assert "Step 2, fine-tuning from block_16_expand: 6 trainable weights" in text
+    assert "Step 2, fine-tuning from block_16_expand: 14 trainable weights" in text
     assert "Validation accuracy:" in text
