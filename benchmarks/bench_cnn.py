@@ -80,6 +80,35 @@ def test_cnn_epoch(benchmark, functional):
                        rounds=5, warmup_rounds=1)
 
 
+class _Batches(pynn.utils.PyDataset):
+    """The same epoch as a PyDataset whose batches are prepared in Python
+    (sliced, copied, the labels one-hot encoded), as a generator of
+    augmented images would: fit prefetches the next batch in a background
+    thread while the kernels train on this one."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return -(-len(self.x) // BATCH)
+
+    def __getitem__(self, i):
+        sl = slice(i * BATCH, (i + 1) * BATCH)
+        return np.array(self.x[sl]), self.y[sl].copy()
+
+
+def test_cnn_epoch_from_a_generator(benchmark):
+    x, y = _data(N)
+    model = pynn_cnn()
+    data = _Batches(x, y)
+    model.fit(_Batches(x[:BATCH * 2], y[:BATCH * 2]), epochs=1, verbose=0)
+    benchmark.group = "epoch cnn_adam"
+    benchmark.extra_info["flops"] = _flops(N)
+    benchmark.pedantic(model.fit, args=(data,), kwargs=dict(epochs=1, verbose=0, shuffle=False),
+                       rounds=5, warmup_rounds=1)
+
+
 @pytest.fixture(params=["quiet", "one core taken"])
 def machine(request):
     """As found, or with another process spinning on one core for the

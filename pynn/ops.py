@@ -749,7 +749,7 @@ def dropout(x, rate, seed, out=None, mask=None, offset=0):
     x = _c32(x, "Dropout: x")
     rate = _number(rate, "Dropout: rate", low=0.0, high=1.0, high_open=True)
     seed = _integer(seed, "Dropout: seed") & ((1 << 64) - 1)
-    offset = _integer(offset, "Dropout: offset", low=0)
+    offset = _integer(offset, "Dropout: offset", low=0, high=(1 << 63) - 1)
     out = _out(out, x.shape, "Dropout")
     mask = _mask(mask, x.shape, "Dropout")
     _k.dropout_forward(x, out, mask, rate, seed, offset)
@@ -1062,13 +1062,12 @@ def _conv_grad(x, kernel, dy, strides, padding, dilation_rate, kernel_grad, bias
                alpha=None):
     code = _act_code(activation)
     alpha = _alpha(alpha, activation)
-    if code != 0:
-        if y is None or (activation in NEEDS_INPUT and pre is None):
-            raise ValueError(f"{name}: the gradient through {activation} needs the forward "
-                             f"output y" + (" and the pre-activation" if activation in
-                                            NEEDS_INPUT else ""))
-        y = _c32(y, f"{name}: y")
-        pre = None if pre is None else _c32(pre, f"{name}: pre")
+    if code != 0 and (y is None or (activation in NEEDS_INPUT and pre is None)):
+        raise ValueError(f"{name}: the gradient through {activation} needs the forward "
+                         f"output y" + (" and the pre-activation" if activation in
+                                        NEEDS_INPUT else ""))
+    y = None if y is None else _c32(y, f"{name}: y")
+    pre = None if pre is None else _c32(pre, f"{name}: pre")
     x, kernel = _conv_args(x, kernel, name, depthwise)
     dy = _c32(dy, f"{name}: dy")
     (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
@@ -2135,7 +2134,7 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
                          f"got shape {x.shape}")
     n = x.shape[0]
     if index is not None:
-        index = np.ascontiguousarray(index, dtype=np.int64).reshape(-1)
+        index = _image_index(index, n)
         n = index.size
     m = np.asarray(matrices, dtype=np.float64)
     if m.ndim == 2:
@@ -2178,6 +2177,23 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
     out = _out(out, (n, oh, ow, x.shape[3]), "affine_warp")
     return _k.affine_warp(x, index, m, out, interp, mode, float(cval), channel_shift,
                           brightness, scale, offset)
+
+
+def _image_index(index, images):
+    """affine_warp's ``index`` as int64, each in [0, images) (IndexError
+    otherwise, as NumPy's indexing)."""
+    try:
+        index = np.asarray(index)
+    except (OverflowError, ValueError):
+        raise ValueError(f"affine_warp: index must be integers, got {index!r}") from None
+    if index.dtype.kind not in "iu" and not (index.size == 0 and index.dtype.kind in "fO"):
+        raise TypeError(f"affine_warp: index must hold integers, got dtype {index.dtype}")
+    index = np.ascontiguousarray(index.reshape(-1), dtype=np.int64) if index.size else \
+        np.zeros(0, np.int64)
+    if index.size and (index.min() < 0 or index.max() >= images):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise IndexError(f"affine_warp: index {bad} is out of range for {images} images")
+    return index
 
 
 # ------------------------------------------------------ transposed convolution
@@ -2483,7 +2499,10 @@ def repeat(x, repeats, axis=None, out=None):
             x, axis = reshape(x, (-1,)), 0
         return take(x, np.repeat(np.arange(x.shape[axis]), repeats), axis=axis)
     if axis is None or not isinstance(repeats, (int, np.integer)):
-        y = np.repeat(_f32(x, "repeat: x"), repeats, axis=axis)
+        try:
+            y = np.repeat(_f32(x, "repeat: x"), repeats, axis=axis)
+        except OverflowError:
+            raise ValueError(f"repeat: repeats={repeats!r} is out of range") from None
         if out is None:
             return np.ascontiguousarray(y)
         out = _out(out, y.shape, "repeat")
