@@ -2755,6 +2755,25 @@ def standardize_affine(mean, variance, invert=False, epsilon=1e-7):
 
 # ------------------------------------------------------------- sequences
 
+def _describe_array(a):
+    return f"{a.dtype} of shape {a.shape}" if isinstance(a, np.ndarray) else repr(a)
+
+
+def _step_mask(mask, shape, name):
+    """A mask over the steps of a sequence, as a bool array of ``shape``."""
+    if mask is None or isinstance(mask, (str, bytes)):
+        raise TypeError(f"{name}: mask must be a bool array of shape {shape}, got {mask!r}")
+    try:
+        mask = np.asarray(mask)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"{name}: mask must be a bool array of shape {shape}") from None
+    if mask.dtype != np.bool_ and mask.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: mask must be a bool array, got dtype {mask.dtype}")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"{name}: the mask has shape {mask.shape}, expected {tuple(shape)}")
+    return mask.astype(np.bool_, copy=False)
+
+
 def reverse(x, axis=1, out=None):
     """``x`` reversed along ``axis`` (the steps of a (batch, steps, ...)
     sequence by default), copied into ``out``."""
@@ -2772,9 +2791,14 @@ def time_mask(x, mask_value=0.0, out=None, mask=None):
     x = _c32(x, "time_mask: x")
     if x.ndim < 2:
         raise ValueError(f"time_mask: expected an input of rank >= 2, got shape {x.shape}")
+    mask_value = _number(mask_value, "time_mask: mask_value")
     out = _out(out, x.shape, "time_mask")
     if mask is None:
         mask = np.empty(x.shape[:-1], np.bool_)
+    elif not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and
+              mask.shape == x.shape[:-1] and mask.flags.writeable):
+        raise TypeError(f"time_mask: mask must be a writable bool array of shape "
+                        f"{x.shape[:-1]}, got {_describe_array(mask)}")
     np.any(np.not_equal(x, np.float32(mask_value)), axis=-1, out=mask)
     np.multiply(x, mask[..., None], out=out)
     return out, mask
@@ -2784,9 +2808,7 @@ def time_mask_grad(dy, mask, out=None):
     """The input gradient of :func:`time_mask`: ``dy`` with the masked steps
     zeroed."""
     dy = _c32(dy, "time_mask backward: dy")
-    if mask.shape != dy.shape[:-1]:
-        raise ValueError(f"time_mask backward: the mask has shape {mask.shape}, dy "
-                         f"{dy.shape}")
+    mask = _step_mask(mask, dy.shape[:-1], "time_mask backward")
     out = _out(out, dy.shape, "time_mask backward")
     np.multiply(dy, mask[..., None], out=out)
     return out
@@ -2799,9 +2821,10 @@ def masked_mean(x, mask, out=None, weights=None):
     receives each step's share, which :func:`masked_mean_grad` needs.
     Returns ``(out, weights)``, ``out`` of shape (batch, channels)."""
     x = _c32(x, "masked_mean: x")
-    if x.ndim != 3 or np.shape(mask) != x.shape[:2]:
-        raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels) and a "
-                         f"mask of shape (batch, steps), got {x.shape} and {np.shape(mask)}")
+    if x.ndim != 3:
+        raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels), got "
+                         f"{x.shape}")
+    mask = _step_mask(mask, x.shape[:2], "masked_mean")
     batch, steps, channels = x.shape
     weights = _out(weights, (batch, 1, steps), "masked_mean: weights")
     counts = np.count_nonzero(mask, axis=1).astype(np.float32)
@@ -2815,6 +2838,12 @@ def masked_mean_grad(dy, weights, out=None):
     """The input gradient of :func:`masked_mean` from ``dy`` (batch,
     channels) and its ``weights``."""
     dy = _c32(dy, "masked_mean backward: dy")
+    weights = _c32(weights, "masked_mean backward: weights")
+    if weights.ndim != 3 or weights.shape[1] != 1 or dy.shape != (weights.shape[0],) + \
+            dy.shape[1:] or dy.ndim != 2:
+        raise ValueError(f"masked_mean backward: expected dy of shape (batch, channels) and "
+                         f"weights of shape (batch, 1, steps), got {dy.shape} and "
+                         f"{weights.shape}")
     batch, _, steps = weights.shape
     out = _out(out, (batch, steps, dy.shape[-1]), "masked_mean backward")
     return batch_matmul(weights, dy.reshape(batch, 1, -1), transpose_a=True, out=out)

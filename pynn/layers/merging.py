@@ -182,6 +182,8 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"Concatenate: axis must be an integer, got {axis!r}")
         self.axis = int(axis)
 
     def _axis(self, rank):
