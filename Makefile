@@ -99,7 +99,7 @@ $(SAN)/.deps: pyproject.toml
 
 sanitize: $(SAN)/.deps
 	rm -rf build/sanitize
-	PYNN_SANITIZE=1 $(SAN)/bin/python setup.py -q build --build-base build/sanitize
+	PYNN_SANITIZE=1 PYNN_CUDA=0 $(SAN)/bin/python setup.py -q build --build-base build/sanitize
 	# run from the build folder, so that pynn is the instrumented one
 	cd build/sanitize && $(SAN_ENV) PYTHONPATH=$$(ls -d $(CURDIR)/build/sanitize/lib.*) \
 		$(CURDIR)/$(SAN)/bin/python -c "import pynn, sys; \
