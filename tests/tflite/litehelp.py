@@ -1,10 +1,17 @@
 """Shared helpers of the TFLite exporter tests: run a model in the LiteRT
 interpreter, list its ops, read its structure."""
 import numpy as np
-import tflite
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
+import pytest
 
 import pynn
+
+# The tests that use these helpers skip where the interpreter or the schema
+# bindings are not installed (make test installs both; the sanitizer's
+# environment does not).
+tflite = pytest.importorskip("tflite", reason="the tflite schema bindings are not installed")
+_litert = pytest.importorskip("ai_edge_litert.interpreter",
+                              reason="the LiteRT interpreter (ai-edge-litert) is not installed")
+Interpreter, OpResolverType = _litert.Interpreter, _litert.OpResolverType
 
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 
