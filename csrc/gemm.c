@@ -139,7 +139,10 @@ static void pack_a6_copy(ptrdiff_t kc, const float *src, ptrdiff_t csa, float *d
     for (ptrdiff_t p = 0; p < kc; p++) {
         const float *s = src + p * csa;
         _mm_storeu_ps(dst + p * 6, _mm_loadu_ps(s));
-        _mm_store_sd((double *)(dst + p * 6 + 4), _mm_load_sd((const double *)(s + 4)));
+        /* two floats through an unaligned 64-bit move (a double * cast
+         * would claim an alignment the rows do not have) */
+        _mm_storel_epi64((__m128i_u *)(dst + p * 6 + 4),
+                         _mm_loadl_epi64((const __m128i_u *)(s + 4)));
     }
 }
 
