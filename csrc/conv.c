@@ -354,8 +354,9 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     const ptrdiff_t total = s->n * s->oh * s->ow;
     /* work: the multiply-adds (8 to a vector step), the unrolling and the
      * activation pass */
-    int nt = pynn_threads_for(
-        pynn_work(total, pynn_work(patch_size(s), s->cout) / 8 + patch_size(s) + s->cout));
+    int nt = pynn_threads_from(
+        pynn_work(total, pynn_work(patch_size(s), s->cout) / 8 + patch_size(s) + s->cout),
+        PYNN_FORWARD_MIN_WORK);
     if (nt <= 1 || total < 16 * nt)
         return forward_pixels(s, x, k, bias, act, alpha, y, 0, total);
     int err = 0;

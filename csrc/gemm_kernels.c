@@ -127,40 +127,75 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
     store_tile(tile, NR16, c, ldc, mr, nr, alpha, beta);
 }
 
+/* Columns [j, j + 8 * NV) of C row ci: NV accumulators held across all of
+ * k, so each FMA costs one load of B and C is written once. */
+#define DIRECT_AVX2_BLOCK(NV)                                                  \
+    do {                                                                       \
+        __m256 s[NV];                                                          \
+        for (int q = 0; q < NV; q++) s[q] = _mm256_setzero_ps();               \
+        const float *bp = b + j;                                               \
+        for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {                         \
+            __m256 av = _mm256_set1_ps(ai[p * csa]);                           \
+            for (int q = 0; q < NV; q++)                                       \
+                s[q] = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8 * q), s[q]); \
+        }                                                                      \
+        for (int q = 0; q < NV; q++) {                                         \
+            __m256 r = _mm256_mul_ps(va, s[q]);                                \
+            if (beta != 0.0f)                                                  \
+                r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + j + 8 * q), r);   \
+            _mm256_storeu_ps(ci + j + 8 * q, r);                               \
+        }                                                                      \
+    } while (0)
+
 __attribute__((target("avx2,fma")))
 static void direct_avx2(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                         float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                         const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
 {
-    /* 32 columns at a time held in four registers across all of k, so each
-     * FMA costs one load of B and C is written once. */
-    ptrdiff_t jv = j0 + (j1 - j0) / 32 * 32;
+    /* 64 columns (eight registers) at a time: eight independent sums keep
+     * both FMA units busy (four left them waiting on the FMA latency);
+     * then at most one block of 32, then the last columns 8 at a time
+     * (masked at the end) with k split over four accumulators.  A 10-class
+     * output layer is such a block: summed through memory, as it was, each
+     * row of B waited on the store of the one before. */
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (ptrdiff_t i = 0; i < m; i++) {
         float *ci = c + i * ldc;
-        for (ptrdiff_t j = j0; j < jv; j += 32) {
+        const float *ai = a + i * rsa;
+        ptrdiff_t j = j0;
+        for (; j + 64 <= j1; j += 64)
+            DIRECT_AVX2_BLOCK(8);
+        if (j + 32 <= j1) {
+            DIRECT_AVX2_BLOCK(4);
+            j += 32;
+        }
+        for (; j < j1; j += 8) {
+            int left = (int)PYNN_MIN(j1 - j, 8);
+            __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), iota);
             __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
             __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
             const float *bp = b + j;
-            for (ptrdiff_t p = 0; p < k; p++, bp += ldb) {
-                __m256 av = _mm256_set1_ps(a[i * rsa + p * csa]);
-                s0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), s0);
-                s1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8), s1);
-                s2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 16), s2);
-                s3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 24), s3);
+            ptrdiff_t p = 0;
+            for (; p + 4 <= k; p += 4, bp += 4 * ldb) {
+                s0 = _mm256_fmadd_ps(_mm256_set1_ps(ai[p * csa]),
+                                     _mm256_maskload_ps(bp, mk), s0);
+                s1 = _mm256_fmadd_ps(_mm256_set1_ps(ai[(p + 1) * csa]),
+                                     _mm256_maskload_ps(bp + ldb, mk), s1);
+                s2 = _mm256_fmadd_ps(_mm256_set1_ps(ai[(p + 2) * csa]),
+                                     _mm256_maskload_ps(bp + 2 * ldb, mk), s2);
+                s3 = _mm256_fmadd_ps(_mm256_set1_ps(ai[(p + 3) * csa]),
+                                     _mm256_maskload_ps(bp + 3 * ldb, mk), s3);
             }
-            __m256 sums[4] = {s0, s1, s2, s3};
-            __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-            for (int q = 0; q < 4; q++) {
-                __m256 r = _mm256_mul_ps(va, sums[q]);
-                if (beta != 0.0f)
-                    r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + j + 8 * q), r);
-                _mm256_storeu_ps(ci + j + 8 * q, r);
-            }
+            for (; p < k; p++, bp += ldb)
+                s0 = _mm256_fmadd_ps(_mm256_set1_ps(ai[p * csa]), _mm256_maskload_ps(bp, mk),
+                                     s0);
+            __m256 r = _mm256_mul_ps(va, _mm256_add_ps(_mm256_add_ps(s0, s1),
+                                                       _mm256_add_ps(s2, s3)));
+            if (beta != 0.0f)
+                r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + j, mk), r);
+            _mm256_maskstore_ps(ci + j, mk, r);
         }
-    }
-    if (jv < j1) {
-        j0 = jv;
-        DIRECT_ROWS_BODY
     }
 }
 #endif

@@ -13,15 +13,33 @@
 #define PYNN_MAX_THREADS 256
 
 /* Threads to use for a loop of `work` scalar operations: one thread below
- * the size where forking a team costs more than it saves. */
-static inline int pynn_threads_for(ptrdiff_t work)
+ * `min_work`, else the whole team. */
+static inline int pynn_threads_from(ptrdiff_t work, ptrdiff_t min_work)
 {
     extern int pynn_get_num_threads(void);
     int t = pynn_get_num_threads();
-    if (work < 32768)
+    if (work < min_work)
         return 1;
     return t < PYNN_MAX_THREADS ? t : PYNN_MAX_THREADS;
 }
+
+/* Threads for a loop of `work` scalar operations: one thread below the
+ * size where forking a team costs more than it saves. */
+static inline int pynn_threads_for(ptrdiff_t work)
+{
+    return pynn_threads_from(work, 32768);
+}
+
+/* The least work at which the forward passes that one sample's predict
+ * runs (convolution, pooling) use the team: about 100 us on one core.
+ * Between predict calls the team's threads sleep (backend.py's short
+ * spin), and waking one costs tens of microseconds, far more when another
+ * process holds its core and it waits for a time slice.  Measured on a
+ * 2-core AVX2 machine with the other core busy: one MNIST image's 13x13x32
+ * -> 64 convolution (321 Ki work) took 93 us on one thread, 179 us on
+ * two; its 26x26x32 max pooling (43 Ki) 12 us and 83 us; 8 images' pooling
+ * (346 Ki) 73 us and 152 us.  A training batch of 32 is past it. */
+#define PYNN_FORWARD_MIN_WORK ((ptrdiff_t)1 << 19)
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -96,10 +96,11 @@ int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     if (!pool_shape_valid(s))
         return PYNN_EINVAL;
     ptrdiff_t rows = s->n * s->oh;
-    /* Split early: the input was just written by the convolution's threads,
-     * each owning a band of rows, and each pooling thread reads mostly its
-     * own band from its own cache. */
-    int nt = pynn_threads_for(pynn_work(pool_work(s), 2));
+    /* Split where the convolution before it splits (the same least work):
+     * the input was just written by the convolution's threads, each owning
+     * a band of rows, and each pooling thread reads mostly its own band
+     * from its own cache. */
+    int nt = pynn_threads_from(pynn_work(pool_work(s), 2), PYNN_FORWARD_MIN_WORK);
     PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, lo, hi));
     return PYNN_OK;
 }
@@ -218,7 +219,7 @@ int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     if (!pool_shape_valid(s))
         return PYNN_EINVAL;
     ptrdiff_t rows = s->n * s->oh;
-    int nt = pynn_threads_for(pynn_work(pool_work(s), 2));
+    int nt = pynn_threads_from(pynn_work(pool_work(s), 2), PYNN_FORWARD_MIN_WORK);
     PYNN_PARALLEL_RANGE(nt, rows, avg_rows(s, x, y, lo, hi));
     return PYNN_OK;
 }

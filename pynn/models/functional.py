@@ -712,8 +712,12 @@ class Model(TrainingMixin, Layer):
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
         xs = self._prepare_inputs(inputs)
+        if not training:
+            # predict's program and its pooled buffers, not new ones per call
+            from .passes import run_inference
+            return self._pack_outputs(run_inference(self, xs))
         gpu = self._place()
-        outs = self._program.forward(self._inputs_to(gpu, xs), bool(training),
+        outs = self._program.forward(self._inputs_to(gpu, xs), True,
                                      self._program.new_state(gpu))
         return self._pack_outputs([np.array(o) for o in outs])
 

@@ -29,6 +29,31 @@ def test_matmul_matches_float64(m, n, k, ta, tb):
     assert np.all(np.abs(got - want) <= bound + 1e-30)
 
 
+@pytest.mark.parametrize("m", [1, 2, 4])
+@pytest.mark.parametrize("n", [1, 8, 10, 31, 32, 40, 63, 64, 65, 106, 128, 200])
+@pytest.mark.parametrize("k", [1, 3, 257])
+def test_matmul_few_rows_every_column_block(m, n, k):
+    # A few rows take the direct kernel: blocks of 64 and 32 columns, then
+    # masked 8-column tails with k split over several sums; beta reads C.
+    a, b, c = rand(m, k), rand(k, n), rand(m, n)
+    want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
+    bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
+    out = c.copy()
+    ops.matmul(a, b, out=out, alpha=1.5, beta=0.5)
+    assert np.all(np.abs(out - want) <= 1.5 * bound + 1e-6)
+    out = np.full((m, n), np.nan, np.float32)
+    ops.matmul(a, b, out=out)
+    assert np.all(np.abs(out - (want - 0.5 * c) / 1.5) <= bound + 1e-30)
+
+
+@pytest.mark.parametrize("m, n, k", [(4, 1000, 600), (1, 4100, 530)])
+def test_matmul_few_rows_split_over_threads(m, n, k):
+    # Past a million multiply-adds per thread, threads take column ranges.
+    a, b = rand(m, k), rand(k, n)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(ops.matmul(a, b), want, rtol=1e-4, atol=1e-3)
+
+
 def test_matmul_accumulates_and_ignores_nan_in_out_when_beta_zero():
     a, b = rand(7, 33), rand(33, 5)
     out = np.full((7, 5), np.nan, np.float32)
