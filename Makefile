@@ -85,7 +85,8 @@ fuzz: build
 # UndefinedBehaviorSanitizer, in their own environment and build folder,
 # running the kernel and layer tests and the property tests.  CPython is not
 # instrumented, so the ASan runtime is preloaded and leak checks are off (the
-# interpreter keeps memory to the end by design); any report fails the run.
+# interpreter keeps memory to the end by design); any report fails the run
+# (pytest captures Python's output only, so a report reaches the log).
 SAN := .venv-sanitize
 SAN_ENV := LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 \
@@ -106,7 +107,7 @@ sanitize: $(SAN)/.deps
 		sys.exit('not the instrumented build: ' + pynn.__file__) if 'sanitize' not in \
 		pynn.__file__ else print('sanitized pynn:', pynn.__file__)"
 	cd build/sanitize && $(SAN_ENV) PYTHONPATH=$$(ls -d $(CURDIR)/build/sanitize/lib.*) \
-		$(CURDIR)/$(SAN)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" \
+		$(CURDIR)/$(SAN)/bin/python -m pytest -q -p no:cacheprovider --capture=sys -m "not slow" \
 		$(CURDIR)/tests/ops $(CURDIR)/tests/layers $(CURDIR)/tests/fuzz
 
 # The C kernels build where there is no x86: every file is compiled and
