@@ -2711,8 +2711,9 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
     mean, inv_std)``, the statistics one per row."""
     x = _c32(x, "layer_norm: x")
     x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
-    y, mean, inv_std = group_norm(x2, 1, gamma, beta, epsilon,
-                                  None if out is None else out.reshape(x2.shape), mean, inv_std)
+    if out is not None:
+        out = _out(out, x.shape, "layer_norm").reshape(x2.shape)
+    y, mean, inv_std = group_norm(x2, 1, gamma, beta, epsilon, out, mean, inv_std)
     return y.reshape(x.shape), mean, inv_std
 
 
