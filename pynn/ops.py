@@ -137,7 +137,7 @@ def _f32(x, name="x"):
         if arr.dtype.kind == "O":  # lists of numbers with None, nested ragged lists
             try:
                 return arr.astype(np.float32)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 pass
         raise TypeError(f"{name}: expected real numbers (float, int or bool), got dtype "
                         f"{arr.dtype}")
@@ -242,7 +242,7 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
                 fast_out = np.empty((a.shape[0], b.shape[1]), np.float32)
             if fast_out is not None:
                 return _k.sgemm(a, b, fast_out, alpha, beta)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
@@ -369,7 +369,7 @@ def dense(x, kernel, bias=None, activation="linear", alpha=None, out=None):
         # which converts or explains.
         try:
             return _k.dense_forward(x, kernel, bias, code, alpha, out)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
     x = _c32(x, "Dense: input")
     kernel = _c32(kernel, "Dense: kernel")
@@ -936,7 +936,7 @@ def _padding(padding, name):
         return p, p
     try:
         (t, b), (l, r) = padding
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name}: padding must be 'valid', 'same' or "
                          f"((top, bottom), (left, right)), got {padding!r}") from None
     return (_pair((t, b), f"{name}: padding", low=0), _pair((l, r), f"{name}: padding", low=0))
@@ -2149,7 +2149,7 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
         output_shape = x.shape[1:3]
     try:
         oh, ow = (int(v) for v in output_shape)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"affine_warp: output_shape must be (height, width), "
                          f"got {output_shape!r}") from None
     if oh < 0 or ow < 0:
@@ -2251,7 +2251,7 @@ def _optional_pair(v, name):
         return int(v), int(v)
     try:
         pair = tuple(None if a is None else int(a) for a in v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pair = ()
     if len(pair) != 2:
         raise ValueError(f"{name}: expected None, an int or a pair, got {v!r}")
@@ -2370,7 +2370,7 @@ def _spatial_pairs(x, pairs, name):
                          f"axes, channels), got shape {x.shape}")
     try:
         pairs = tuple((int(a), int(b)) for a, b in pairs)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pairs = None
     if pairs is None or len(pairs) != x.ndim - 2:
         raise ValueError(f"{name}: expected {x.ndim - 2} (before, after) pairs for an input of "
@@ -2442,8 +2442,16 @@ def _resize_args(shape, size, interpolation, window, name):
     oh, ow = _pair(size, f"{name}: size")
     if oh < 1 or ow < 1:
         raise ValueError(f"{name}: size must be positive, got {(oh, ow)}")
-    window = (0, 0, shape[1], shape[2]) if window is None else tuple(int(v) for v in window)
-    top, left, wh, ww = window
+    try:
+        window = (0, 0, shape[1], shape[2]) if window is None else \
+            tuple(_integer(v, f"{name}: window") for v in window)
+        top, left, wh, ww = window
+    except TypeError:
+        raise TypeError(f"{name}: window must be four integers (top, left, height, width), "
+                        f"got {window!r}") from None
+    except ValueError:
+        raise ValueError(f"{name}: window must be four integers (top, left, height, width), "
+                         f"got {window!r}") from None
     if top < 0 or left < 0 or wh < 1 or ww < 1 or top + wh > shape[1] or \
             left + ww > shape[2]:
         raise ValueError(f"{name}: the window {window} does not fit an input of shape "
@@ -2478,7 +2486,7 @@ def resize_grad(dy, input_shape, interpolation="bilinear", window=None, out=None
 def _repeat_sizes(shape, repeats, axis, name):
     try:
         ok = int(repeats) == repeats and int(repeats) >= 1
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
         raise ValueError(f"{name}: repeats must be a positive integer, got {repeats!r}")
@@ -2602,8 +2610,15 @@ def prelu_grad(x, alpha, dy, alpha_grad=None, input_grad=True):
 def random_normal(shape, mean=0.0, stddev=1.0, seed=0, out=None):
     """Draws from N(mean, stddev^2), a function of ``seed`` and each
     value's index alone (the same for any thread count)."""
-    out = _out(out, tuple(shape), "random_normal")
-    return _k.random_normal(out, float(mean), float(stddev), int(seed) & 0xFFFFFFFFFFFFFFFF)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"random_normal: shape must be a sequence of sizes, got {shape!r}") \
+            from None
+    out = _out(out, shape, "random_normal")
+    return _k.random_normal(out, _finite(mean, "random_normal: mean"),
+                            _finite(stddev, "random_normal: stddev", low=0.0),
+                            _integer(seed, "random_normal: seed") & 0xFFFFFFFFFFFFFFFF)
 
 
 # Keras's SELU constants, which AlphaDropout keeps the statistics of.
@@ -2673,7 +2688,7 @@ def group_norm(x, groups, gamma=None, beta=None, epsilon=1e-3, out=None, mean=No
     Returns ``(y, mean, inv_std)``, the statistics one per (sample,
     group)."""
     x = _c32(x, "group_norm: x")
-    n, s, c = _norm_sizes(x, int(groups), "group_norm")
+    n, s, c = _norm_sizes(x, _integer(groups, "group_norm: groups", low=1), "group_norm")
     out = _out(out, x.shape, "group_norm")
     mean = _out(mean, (n * groups,), "group_norm: mean")
     inv_std = _out(inv_std, (n * groups,), "group_norm: inv_std")
@@ -2693,7 +2708,8 @@ def group_norm_grad(x, dy, mean, inv_std, groups, gamma=None, gamma_grad=None, b
     if x.shape != dy.shape:
         raise ValueError(f"group_norm backward: dy of shape {dy.shape} does not match x of "
                          f"shape {x.shape}")
-    n, s, c = _norm_sizes(x, int(groups), "group_norm backward")
+    n, s, c = _norm_sizes(x, _integer(groups, "group_norm backward: groups", low=1),
+                          "group_norm backward")
     dx = None
     if input_grad is True:
         dx = np.empty(x.shape, np.float32)
