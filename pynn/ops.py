@@ -2423,9 +2423,13 @@ def resize_geometry(height, width, size, crop_to_aspect_ratio=False):
     image that ``resize`` to ``size`` reads: the whole image, or with
     ``crop_to_aspect_ratio`` the centred window of the target's aspect
     ratio, computed as Keras 3 computes it."""
+    height = _integer(height, "resize_geometry: height", low=0)
+    width = _integer(width, "resize_geometry: width", low=0)
     if not crop_to_aspect_ratio:
         return 0, 0, height, width
-    th, tw = size
+    th, tw = _pair(size, "resize_geometry: size")
+    if th < 1 or tw < 1:
+        raise ValueError(f"resize_geometry: size must be positive, got {(th, tw)}")
     ch = builtins.max(builtins.min(height, int(float(width * th) / tw)), 1)
     cw = builtins.max(builtins.min(width, int(float(height * tw) / th)), 1)
     return int(float(height - ch) / 2), int(float(width - cw) / 2), ch, cw
