@@ -2208,6 +2208,13 @@ def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_paddin
     ``size * stride``, or ``(size - 1) * stride + span % 2 +
     output_padding`` when output_padding is given; ``span`` is the dilated
     kernel's extent.  None sizes give None."""
+    if isinstance(in_shape, (str, bytes)) or not isinstance(in_shape, (tuple, list)) or \
+            len(in_shape) != 4:
+        raise ValueError(f"{name}: the input shape must be (batch, height, width, channels), "
+                         f"got {in_shape!r}")
+    in_shape = (in_shape[0],) + tuple(None if d is None else _geometry_int(d, f"{name}: input "
+                                      f"shape", 0) for d in in_shape[1:3]) + (in_shape[3],)
+    kernel_hw = _pair(kernel_hw, f"{name}: kernel size")
     sh, sw = _pair(strides, f"{name}: strides")
     dh, dw = _pair(dilation_rate, f"{name}: dilation_rate")
     if builtins.min(sh, sw, dh, dw) < 1:
