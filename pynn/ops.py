@@ -782,6 +782,27 @@ def dropout_grad(dy, mask, rate, out=None):
     return _k.dropout_backward(dy, mask, out, rate)
 
 
+def _flat_index(index, n, name, what, negative=False):
+    """``index`` as a flat int64 array of positions among ``n`` ``what``
+    (negative ones counting from the end when ``negative``); an index out
+    of range is an IndexError, as in NumPy's indexing."""
+    try:
+        index = np.asarray(index)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{name}: index must be integers, got {index!r}") from None
+    if index.dtype.kind not in "iu" and not (index.size == 0 and index.dtype.kind in "fO"):
+        raise TypeError(f"{name}: index must hold integers, got dtype {index.dtype}")
+    index = index.reshape(-1)
+    if index.size:
+        low, high, first = int(index.min()), int(index.max()), -n if negative else 0
+        if low < first or high >= n:
+            bad = low if low < first else high
+            raise IndexError(f"{name}: index {bad} is out of range for {n} {what}")
+        if low < 0:
+            index = np.where(index < 0, index + n, index)
+    return np.ascontiguousarray(index, dtype=np.int64)
+
+
 def gather_rows(src, index, out=None):
     """``src[index]`` along the first axis, written into ``out`` (of any
     dtype; negative indices count from the end, as NumPy's)."""
@@ -792,19 +813,7 @@ def gather_rows(src, index, out=None):
     src = np.asarray(src)
     if src.ndim == 0:
         raise ValueError("gather_rows: src must have rows (rank >= 1), got a scalar")
-    index = np.asarray(index)
-    if index.dtype.kind not in "iu" and not (index.size == 0 and index.dtype.kind in "fO"):
-        raise TypeError(f"gather_rows: index must hold integers, got dtype {index.dtype}")
-    index = index.reshape(-1)
-    n = src.shape[0]
-    if index.size:
-        low, high = int(index.min()), int(index.max())
-        if low < -n or high >= n:
-            bad = low if low < -n else high
-            raise IndexError(f"gather_rows: index {bad} is out of range for {n} rows")
-        if low < 0:
-            index = np.where(index < 0, index + n, index)
-    index = np.ascontiguousarray(index, dtype=np.int64)
+    index = _flat_index(index, src.shape[0], "gather_rows", "rows", negative=True)
     src = np.ascontiguousarray(src)
     shape = (index.size,) + src.shape[1:]
     if out is None:
@@ -2134,7 +2143,7 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
                          f"got shape {x.shape}")
     n = x.shape[0]
     if index is not None:
-        index = _image_index(index, n)
+        index = _flat_index(index, n, "affine_warp", "images")
         n = index.size
     m = np.asarray(matrices, dtype=np.float64)
     if m.ndim == 2:
@@ -2177,23 +2186,6 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
     out = _out(out, (n, oh, ow, x.shape[3]), "affine_warp")
     return _k.affine_warp(x, index, m, out, interp, mode, float(cval), channel_shift,
                           brightness, scale, offset)
-
-
-def _image_index(index, images):
-    """affine_warp's ``index`` as int64, each in [0, images) (IndexError
-    otherwise, as NumPy's indexing)."""
-    try:
-        index = np.asarray(index)
-    except (OverflowError, ValueError):
-        raise ValueError(f"affine_warp: index must be integers, got {index!r}") from None
-    if index.dtype.kind not in "iu" and not (index.size == 0 and index.dtype.kind in "fO"):
-        raise TypeError(f"affine_warp: index must hold integers, got dtype {index.dtype}")
-    index = np.ascontiguousarray(index.reshape(-1), dtype=np.int64) if index.size else \
-        np.zeros(0, np.int64)
-    if index.size and (index.min() < 0 or index.max() >= images):
-        bad = index.min() if index.min() < 0 else index.max()
-        raise IndexError(f"affine_warp: index {bad} is out of range for {images} images")
-    return index
 
 
 # ------------------------------------------------------ transposed convolution

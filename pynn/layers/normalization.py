@@ -132,11 +132,8 @@ class BatchNormalization(Layer):
         want_beta = self.beta is not None and self.beta.grad is not None
         if not (want_gamma or want_beta):
             return
-        c = dy2.shape[-1]
-        inv_std = ctx.buffer("inv_std", (c,))
-        np.add(self.moving_variance.value, np.float32(self.epsilon), out=inv_std)
-        np.sqrt(inv_std, out=inv_std)
-        np.divide(np.float32(1.0), inv_std, out=inv_std)
+        _, _, inv_std = ops.batch_norm_affine(self.moving_mean.value, self.moving_variance.value,
+                                              None, None, self.epsilon)
         sum_dy, sum_dy_xhat = ops.batch_norm_sums(ctx.x, dy2, self.moving_mean.value, inv_std)
         if want_gamma:
             np.copyto(self.gamma.grad, sum_dy_xhat)
