@@ -68,15 +68,24 @@ class World:
         self._hooked = True
 
     def wait(self, requests, what):
-        """Wait for nonblocking operations, at most the deadline."""
+        """Wait for nonblocking operations, at most the deadline.
+
+        A collective advances only while its processes poll it, so a sleep
+        between polls delays every round of it: a 140 KB sum that takes
+        60 us polled back to back took 4-6 ms with 200 us sleeps.  The first
+        50 ms are polled back to back, yielding the core to anyone who wants
+        it; a longer wait (a process writing a file, a slow neighbour) sleeps
+        between polls instead of keeping a core busy."""
         MPI = self.MPI
-        deadline = time.monotonic() + self.timeout
-        spins = 0
+        now = time.monotonic()
+        deadline, spin_until = now + self.timeout, now + 0.05
         while not MPI.Request.Testall(requests):
-            spins += 1
-            if spins > 64:
-                time.sleep(0.0002)
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now < spin_until:
+                os.sched_yield()
+            else:
+                time.sleep(0.001)
+            if now > deadline:
                 self.abort(f"{what} did not complete within {self.timeout:.0f} s "
                            f"(PYNN_MPI_TIMEOUT): another process is stuck or has died")
 
