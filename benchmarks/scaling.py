@@ -4,7 +4,7 @@ pynn over MPI beside PyTorch's DistributedDataParallel (gloo) in the same
 run.  Prints samples per second and the parallel efficiency
 (samples/s at N) / (N x samples/s at 1).
 
-    python benchmarks/scaling.py [--ranks 1 2] [--steps 40] [--batch 128]
+    python benchmarks/scaling.py [--ranks 1 2] [--steps 40] [--batch 128] [--no-torch]
 
 Needs the mpi extra (mpiexec); the PyTorch side runs where torch imports
 (make bench's environment).
@@ -123,6 +123,8 @@ def main():
                         default=[n for n in (1, 2, 4, 8) if n <= (os.cpu_count() or 1)])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=128, help="samples per process per step")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="pynn alone, even where torch imports")
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.job:
@@ -130,7 +132,7 @@ def main():
         return
     try:
         import torch  # noqa: F401
-        have_torch = True
+        have_torch = not args.no_torch
     except ImportError:
         have_torch = False
     print(f"weak scaling, convnet, {args.batch} samples per process per step, "
