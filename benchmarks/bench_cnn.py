@@ -137,6 +137,19 @@ def test_cnn_epoch_busy_machine(benchmark, machine):
 
 
 @needs_torch
+def test_cnn_epoch_busy_machine_torch(benchmark, machine):
+    torch.set_num_threads(pynn.get_num_threads())
+    x, y = _data(1024)
+    x, y = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y)
+    model, optimizer = torch_cnn()
+    torch_epoch(model, optimizer, x[:BATCH * 2], y[:BATCH * 2], BATCH)
+    benchmark.group = "epoch cnn_adam, 1,024 samples: quiet and busy machine"
+    benchmark.extra_info["flops"] = _flops(1024)
+    benchmark.pedantic(torch_epoch, args=(model, optimizer, x, y, BATCH), rounds=5,
+                       warmup_rounds=1)
+
+
+@needs_torch
 def test_cnn_epoch_torch(benchmark):
     torch.set_num_threads(pynn.get_num_threads())
     x, y = _data(N)
