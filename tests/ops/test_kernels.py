@@ -46,6 +46,21 @@ def test_matmul_few_rows_every_column_block(m, n, k):
     assert np.all(np.abs(out - (want - 0.5 * c) / 1.5) <= bound + 1e-30)
 
 
+@pytest.mark.parametrize("m", [7, 8, 9, 10, 11, 12, 125])
+@pytest.mark.parametrize("tb", [False, True])
+def test_matmul_last_tile_of_every_height(m, tb):
+    # Rows past the last multiple of the tile height (1 to 5 of them) take
+    # a tile of their own height; beta reads C, columns end mid-tile.
+    k, n = 300, 37
+    a, c = rand(m, k), rand(m, n)
+    b = rand(n, k).T if tb else rand(k, n)
+    want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
+    bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
+    out = c.copy()
+    ops.matmul(a, b, out=out, alpha=1.5, beta=0.5)
+    assert np.all(np.abs(out - want) <= 1.5 * bound + 1e-6)
+
+
 @pytest.mark.parametrize("m, n, k", [(4, 1000, 600), (1, 4100, 530)])
 def test_matmul_few_rows_split_over_threads(m, n, k):
     # Past a million multiply-adds per thread, threads take column ranges.
