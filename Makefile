@@ -56,16 +56,27 @@ test-cuda: $(VENV)/.deps
 	$(PY) -m pytest tests/cuda -rs
 
 # Benchmarks run in their own environment, which also holds PyTorch for the
-# side-by-side comparison (never a dependency of pynn or its tests).
+# side-by-side comparison (never a dependency of pynn or its tests), the
+# LiteRT interpreter (predict beside the .tflite pynn exports) and MPI (the
+# weak-scaling run).
 BENCH := .venv-bench
 $(BENCH)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(BENCH)
 	$(BENCH)/bin/python -m pip install -q --upgrade pip
 	$(BENCH)/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24" \
 		"pytest>=7" "pytest-benchmark>=4" torch==2.13.0 "pillow>=9.1" \
+		ai-edge-litert "tflite>=2.18" "flatbuffers>=23" mpi4py mpich \
 		keras scipy jax   # Keras's legacy ImageDataGenerator, on its NumPy backend
 	touch $@
 
+# Everything side by side on the kernels this CPU picks; then, on a CPU with
+# AVX-512, the kernel, training and predict benchmarks again with every
+# implementation held to AVX2 (most users' machines); then an epoch on a
+# quiet machine and beside a process spinning on one core, pynn and
+# PyTorch alternated, and the weak scaling of data-parallel training (1, 2,
+# 4, 8 processes, as many as there are cores).
+AVX2_CAP := PYNN_CPU=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 \
+	ONEDNN_MAX_CPU_ISA=AVX2
 bench: build $(BENCH)/.ready
 	$(BENCH)/bin/python -m pip install -q --no-build-isolation --no-deps -e .
 	mkdir -p .benchmarks
@@ -73,6 +84,17 @@ bench: build $(BENCH)/.ready
 		--benchmark-columns=median,iqr,rounds --benchmark-sort=name \
 		--benchmark-json=../.benchmarks/last.json
 	$(BENCH)/bin/python benchmarks/report.py .benchmarks/last.json
+	@if grep -q avx512f /proc/cpuinfo; then \
+		echo "== the same, held to AVX2 =="; \
+		cd benchmarks && $(AVX2_CAP) ../$(BENCH)/bin/python -m pytest bench_ops.py \
+			bench_training.py bench_cnn.py bench_predict.py --benchmark-only \
+			--benchmark-columns=median,iqr,rounds --benchmark-sort=name \
+			--benchmark-json=../.benchmarks/avx2.json && \
+		../$(BENCH)/bin/python report.py ../.benchmarks/avx2.json; \
+	else echo "== no AVX-512 here: the run above is the AVX2 path =="; fi
+	$(BENCH)/bin/python benchmarks/bench_predict.py --repeats 400
+	$(BENCH)/bin/python benchmarks/busy_machine.py --rounds 5
+	$(BENCH)/bin/python benchmarks/scaling.py --steps 30
 
 # The property tests with many random examples per test (the test suite
 # runs them derandomized with a few): FUZZ_EXAMPLES per test, each module in
