@@ -781,7 +781,7 @@ class TrainingMixin:
         of ``rows`` rows: losses are scaled by the global batch, and the
         reducer sums the gradients over the processes."""
         if rows is None:
-            rows = bs if reducer is None else reducer.global_rows(bs)
+            rows, offset = (bs, 0) if reducer is None else reducer.global_rows(bs)
         state.row_offset = offset
         if bs == 0:  # an empty share of a global batch: zero gradients
             grads.fill(0.0)
@@ -957,6 +957,8 @@ class TrainingMixin:
             from .distribution.training import GradientReducer, synchronize_start
             synchronize_start(self, comm)
             reducer = GradientReducer(self, comm)
+            if shard is None:
+                reducer.check_same_steps(steps, "fit")
         metrics = _Metrics(self, source.sample_targets())
         grad_bufs = [None] * len(self._compiled_outputs)
         need_batch_logs = cb.has_on_train_batch_end
@@ -988,6 +990,10 @@ class TrainingMixin:
                         if cb.has_on_train_batch_begin:
                             cb.on_train_batch_begin(step)
                         bs = xb[0].shape[0]
+                        if reducer is not None and shard is None:
+                            # each process brings its own rows: the global
+                            # batch and this share's place in it are summed
+                            rows = offset = None
                         total, per_output, outs = self._train_batch(
                             state, params, grads, xb, yb, wb, bs, grad_bufs, rows, offset,
                             reducer)

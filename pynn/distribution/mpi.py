@@ -108,6 +108,13 @@ class World:
         self.allreduce_(buf, what)
         return [float(v) for v in buf]
 
+    def gather_values(self, value, what="a gather across processes"):
+        """Every process's float ``value``, in rank order, on every process."""
+        buf = np.zeros(self.size, np.float64)
+        buf[self.rank] = value
+        self.allreduce_(buf, what)
+        return [float(v) for v in buf]
+
     def bcast_(self, array, root=0, what="a broadcast"):
         """Rank ``root``'s ``array`` onto every process, in place."""
         req = self.comm.Ibcast(array, root=root)

@@ -119,8 +119,23 @@ class GradientReducer:
         self._reset()
 
     def global_rows(self, rows):
-        """The global batch of processes that each hold their own data."""
-        return int(self.comm.sum_values([rows], "the global batch size")[0])
+        """For processes that each bring their own rows (a distribution
+        with ``auto_shard_dataset=False``): the global batch, and the row
+        at which this process's share starts in it (shares in rank order,
+        as the automatic sharding takes them)."""
+        counts = self.comm.gather_values(rows, "the global batch size")
+        return int(sum(counts)), int(sum(counts[:self.comm.rank]))
+
+    def check_same_steps(self, steps, what):
+        """Processes that each bring their own data must take the same
+        number of steps per epoch (each step's sum waits for all of them)."""
+        counts = self.comm.gather_values(-1 if steps is None else steps,
+                                         "the number of steps per epoch")
+        if len(set(counts)) > 1:
+            known = ", ".join("unknown" if c < 0 else str(int(c)) for c in counts)
+            raise ValueError(f"{what}: with auto_shard_dataset=False every process must "
+                             f"bring the same number of batches per epoch; processes 0 to "
+                             f"{len(counts) - 1} bring {known} (give steps_per_epoch)")
 
     def after_update(self):
         if self._moving_buf is None:

@@ -2,9 +2,13 @@
 python train_job.py OUT.npz MODEL OPTIMIZER INPUT [EPOCHS] [BACKUP_DIR]
 
 MODEL: mlp | cnn | bn (a convnet with synchronized BatchNormalization);
-OPTIMIZER: sgd | rmsprop | adam; INPUT: arrays | generator.  Environment:
+OPTIMIZER: sgd | rmsprop | adam; INPUT: arrays | generator | own (each
+process passes its own share of every global batch of 64, under
+DataParallel(auto_shard_dataset=False); one process passes them all).
+Environment:
 KILL_AT=epoch,step ends the process abruptly there (a killed job);
-RAISE_ON_RANK=r makes rank r raise in the middle of the first epoch.
+RAISE_ON_RANK=r makes rank r raise in the middle of the first epoch;
+SHORT_ON_RANK=r gives rank r one batch less (INPUT own).
 Rank 0 writes the final weights to OUT.npz."""
 import os
 import sys
@@ -19,7 +23,8 @@ epochs = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 backup = sys.argv[6] if len(sys.argv) > 6 else None
 
 pynn.distribution.initialize()
-pynn.distribution.set_distribution(pynn.distribution.DataParallel())
+pynn.distribution.set_distribution(
+    pynn.distribution.DataParallel(auto_shard_dataset=data_kind != "own"))
 comm_rank = pynn.distribution.distribution().data_shard_id
 
 (x, y), _ = pynn.datasets.mnist.load_data()
@@ -73,6 +78,17 @@ if data_kind == "generator":
 
     history = model.fit(Batches(), epochs=epochs, shuffle=False, verbose=0,
                         callbacks=callbacks)
+elif data_kind == "own":
+    # rows [64 i + lo, 64 i + hi) of every global batch i, as automatic
+    # sharding would have given this process (one process: all of them)
+    comm = pynn.distribution.active()
+    rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
+    lo, hi = 64 * rank // size, 64 * (rank + 1) // size
+    mine = np.concatenate([np.arange(s + lo, s + hi) for s in range(0, len(x), 64)])
+    if os.environ.get("SHORT_ON_RANK") == str(rank):
+        mine = mine[:-(hi - lo)]  # one batch short
+    history = model.fit(x[mine], y[mine], batch_size=hi - lo, epochs=epochs, verbose=0,
+                        shuffle=False, callbacks=callbacks)
 else:
     history = model.fit(x, y, batch_size=64, epochs=epochs, verbose=0,
                         validation_split=0.1, callbacks=callbacks)
