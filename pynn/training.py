@@ -1082,7 +1082,7 @@ class TrainingMixin:
                       for w in self.weights if w.regularizer is not None)
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
-        bar = Progbar(total_steps, verbose) if verbose else None
+        bar = Progbar(total_steps, verbose=verbose) if verbose else None
         try:
             for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
@@ -1151,7 +1151,7 @@ class TrainingMixin:
         if steps is not None:
             total = min(total, int(steps))
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": total})
-        bar = Progbar(total, verbose) if verbose and total > 1 else None
+        bar = Progbar(total, verbose=verbose) if verbose and total > 1 else None
         results = None
         cb.on_predict_begin()
         for step in range(total):
@@ -1176,7 +1176,7 @@ class TrainingMixin:
         from .models.passes import run_inference
         source = _Source(self, x, steps, False, None, max_queue_size, targets=False)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
-        bar = Progbar(source.steps, verbose) if verbose else None
+        bar = Progbar(source.steps, verbose=verbose) if verbose else None
         chunks = None
         cb.on_predict_begin()
         try:
@@ -1189,7 +1189,7 @@ class TrainingMixin:
                     c.append(o)
                 cb.on_predict_batch_end(step, {"outputs": outs})
                 if bar:
-                    bar.update(step + 1, None)
+                    bar.update(step + 1, None, finalize=False)
         finally:
             source.end_epoch()
             source.close()
