@@ -43,7 +43,7 @@ NUMPY_STYLE = (
     "logsumexp", "log_softmax", "softsign", "silu", "norm", "normalize", "reshape",
     "expand_dims", "squeeze", "stack", "split", "take", "tile", "flip",
     "moveaxis", "swapaxes", "broadcast_to", "tensordot", "dot", "erf", "convert_to_numpy",
-    "arange", "any", "all",
+    "arange", "any", "all", "size",
 )
 
 __all__ = [
@@ -3054,6 +3054,11 @@ def convert_to_numpy(x):
     if type(x) is not _ndarray and type(x) in _TRACED:
         x = x.value
     return np.asarray(x)
+
+
+def size(x):
+    """The number of values in x."""
+    return int(np.size(_plain(x)))
 
 
 def arange(start, stop=None, step=1, dtype=None):

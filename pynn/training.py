@@ -210,7 +210,7 @@ class _Metrics:
                 # As in Keras, a metric counts only the unmasked steps.
                 keep = np.asarray(mask, np.float32).reshape(-1)
                 w = keep if w is None else np.repeat(w, keep.size // w.size) * keep
-            m.update_state(ys[i], outs[i], w, out.logits_of if logits else None)
+            m.update_from_model(ys[i], outs[i], w, out.logits_of if logits else None)
 
     def reduce(self, comm):
         """Sum the running totals over the processes of a distributed job,
@@ -233,7 +233,7 @@ class _Metrics:
         seen = max(self.seen, 1e-12)
         logs = {"loss": self.loss_sum / seen}
         for _, m, _, key in self.entries:
-            logs[key] = m.result()
+            logs[key] = float(np.asarray(m.result()))
         for out, key in self.loss_names:
             logs[key] = self.out_loss_sums[id(out)] / seen
         return logs
