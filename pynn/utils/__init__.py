@@ -14,6 +14,7 @@ from .progbar import Progbar
 from .py_dataset import PyDataset, Sequence
 from .seeding import set_random_seed
 from .sequence_utils import pad_sequences
+from .timeseries import timeseries_dataset_from_array
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -43,5 +44,5 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
            "atomic_write", "load_img", "img_to_array", "array_to_img", "save_img",
            "smart_resize", "image_dataset_from_directory", "Dataset", "PyDataset", "Sequence", "Progbar",
-           "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "timeseries_dataset_from_array", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "register_keras_serializable"]
