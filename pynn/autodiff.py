@@ -701,6 +701,11 @@ def expm1(x):
                       lambda g, v, y: ops.multiply(g, y + 1))
 
 
+def erf(x):
+    return _unary(x, ops.erf,
+                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)))
+
+
 def sqrt(x):
     with _errstate():
         return _unary(x, lambda v: np.sqrt(np.asarray(v, np.float32)),
@@ -1432,7 +1437,7 @@ TRACED_OPS = {
     "add": add, "subtract": subtract, "multiply": multiply, "maximum": maximum,
     "minimum": minimum, "axpby": axpby, "divide": divide, "power": power,
     "negative": negative, "abs": absolute, "exp": exp, "log": log, "log1p": log1p,
-    "expm1": expm1, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
+    "expm1": expm1, "erf": erf, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
     "activation": apply_activation, "softmax": softmax, "l2_normalize": l2_normalize,
     "where": where, "cast": cast, "stop_gradient": stop_gradient,
     "sum": sum_, "mean": mean, "max": max_, "min": min_, "prod": prod, "cumsum": cumsum,

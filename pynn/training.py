@@ -210,7 +210,7 @@ class _Metrics:
                 # As in Keras, a metric counts only the unmasked steps.
                 keep = np.asarray(mask, np.float32).reshape(-1)
                 w = keep if w is None else np.repeat(w, keep.size // w.size) * keep
-            m.update_state(ys[i], outs[i], w, out.logits_of if logits else None)
+            m.update_from_model(ys[i], outs[i], w, out.logits_of if logits else None)
 
     def reduce(self, comm):
         """Sum the running totals over the processes of a distributed job,
@@ -233,7 +233,7 @@ class _Metrics:
         seen = max(self.seen, 1e-12)
         logs = {"loss": self.loss_sum / seen}
         for _, m, _, key in self.entries:
-            logs[key] = m.result()
+            logs[key] = float(np.asarray(m.result()))
         for out, key in self.loss_names:
             logs[key] = self.out_loss_sums[id(out)] / seen
         return logs
@@ -1088,7 +1088,7 @@ class TrainingMixin:
                       for w in self.weights if w.regularizer is not None)
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
-        bar = Progbar(total_steps, verbose) if verbose else None
+        bar = Progbar(total_steps, verbose=verbose) if verbose else None
         try:
             for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
@@ -1157,7 +1157,7 @@ class TrainingMixin:
         if steps is not None:
             total = min(total, int(steps))
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": total})
-        bar = Progbar(total, verbose) if verbose and total > 1 else None
+        bar = Progbar(total, verbose=verbose) if verbose and total > 1 else None
         results = None
         cb.on_predict_begin()
         for step in range(total):
@@ -1182,7 +1182,7 @@ class TrainingMixin:
         from .models.passes import run_inference
         source = _Source(self, x, steps, False, None, max_queue_size, targets=False)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
-        bar = Progbar(source.steps, verbose) if verbose else None
+        bar = Progbar(source.steps, verbose=verbose) if verbose else None
         chunks = None
         cb.on_predict_begin()
         try:
@@ -1195,7 +1195,7 @@ class TrainingMixin:
                     c.append(o)
                 cb.on_predict_batch_end(step, {"outputs": outs})
                 if bar:
-                    bar.update(step + 1, None)
+                    bar.update(step + 1, None, finalize=False)
         finally:
             source.end_epoch()
             source.close()

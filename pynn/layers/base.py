@@ -147,6 +147,12 @@ class Weight(autodiff.ForwardingOperators):
                              f"got {value.shape}")
         self.value[...] = value
 
+    def assign_add(self, value):
+        self.assign(self.value + np.asarray(value, dtype=np.float32))
+
+    def assign_sub(self, value):
+        self.assign(self.value - np.asarray(value, dtype=np.float32))
+
     def _operand(self):
         tape = autodiff.active_tape()
         return self.value if tape is None else tape.watch(self)
