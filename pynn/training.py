@@ -48,6 +48,19 @@ _STREAM_CONVERT_BYTES = 256 << 20
 _placements = [0]
 
 
+def _inference():
+    """pynn.models.passes.run_inference (bound at the first call: the
+    models package imports this module)."""
+    global _run_inference
+    if _run_inference is None:
+        from .models.passes import run_inference
+        _run_inference = run_inference
+    return _run_inference
+
+
+_run_inference = None
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
@@ -1073,7 +1086,7 @@ class TrainingMixin:
 
     def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
         metrics = _Metrics(self, source.sample_targets())
-        from .models.passes import run_inference
+        run_inference = _inference()
         # The regularization penalties count in the evaluated loss, as in
         # Keras: the weights', and the activity penalties of each batch (a
         # model with activity regularizers is evaluated through its graph
@@ -1132,7 +1145,7 @@ class TrainingMixin:
         training shares).  Memory-mapped inputs, and inputs whose float32
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
-        from .models.passes import run_inference
+        run_inference = _inference()
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"predict: batch_size must be a positive integer, got "
@@ -1173,7 +1186,7 @@ class TrainingMixin:
         return self._pack_outputs(results)
 
     def _predict_stream(self, x, steps, verbose, callbacks, max_queue_size):
-        from .models.passes import run_inference
+        run_inference = _inference()
         source = _Source(self, x, steps, False, None, max_queue_size, targets=False)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         bar = Progbar(source.steps, verbose) if verbose else None
@@ -1199,7 +1212,7 @@ class TrainingMixin:
         return self._pack_outputs([np.concatenate(c, axis=0) for c in chunks])
 
     def predict_on_batch(self, x):
-        from .models.passes import run_inference
+        run_inference = _inference()
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):
