@@ -614,7 +614,10 @@ class TrainingMixin:
             dtypes, tails = self._graph_inputs()
             if len(tails) == 1 and x.shape[1:] == tails[0] and \
                     x.dtype == _DTYPES[dtypes[0]] and x.flags.c_contiguous:
-                return [_as_input(x, dtypes[0], what) if convert else x]
+                # (what _as_input would still check of such an array)
+                if convert and dtypes[0] == "float32" and not ops.all_finite(x):
+                    raise ValueError(f"{what} contains NaN or infinite values")
+                return [x]
         raw = self._standardize_inputs(x, what)
         dtypes = self._input_dtypes(len(raw))
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
@@ -1156,10 +1159,10 @@ class TrainingMixin:
             return self._predict_stream(x, steps, verbose, callbacks, max_queue_size)
         lazy = _too_big(x)
         xs = self._prepare_inputs(x, convert=not lazy)
-        dtypes = self._input_dtypes(len(xs))
         n = xs[0].shape[0]
         if n <= batch_size and not callbacks and not lazy:
             return self._pack_outputs(run_inference(self, xs))
+        dtypes = self._input_dtypes(len(xs))
         total = math.ceil(n / batch_size) if n else 0
         if steps is not None:
             total = min(total, int(steps))
