@@ -1619,7 +1619,7 @@ def transpose(x, tuple perm, y):
 
 # -------------------------------------------------------------- plan.c
 
-cdef pynn_plan_ref _plan_ref(object ref, str name) except *:
+cdef pynn_plan_ref _plan_ref(object ref) except *:
     cdef pynn_plan_ref r
     if ref is None:
         r.buf, r.off = -1, 0
@@ -1803,13 +1803,13 @@ cdef pynn_plan_step _plan_step(dict st) except *:
     if pool is not None:
         (s.pool.n, s.pool.h, s.pool.w, s.pool.c, s.pool.ph, s.pool.pw, s.pool.sh, s.pool.sw,
          s.pool.pad_top, s.pool.pad_left, s.pool.oh, s.pool.ow) = pool
-    s.x = _plan_ref(st.get("x"), "x")
-    s.x2 = _plan_ref(st.get("x2"), "x2")
-    s.w = _plan_ref(st.get("w"), "w")
-    s.b = _plan_ref(st.get("b"), "b")
-    s.y = _plan_ref(st.get("y"), "y")
-    s.mean = _plan_ref(st.get("mean"), "mean")
-    s.var = _plan_ref(st.get("var"), "var")
-    s.gamma = _plan_ref(st.get("gamma"), "gamma")
-    s.beta = _plan_ref(st.get("beta"), "beta")
+    s.x = _plan_ref(st.get("x"))
+    s.x2 = _plan_ref(st.get("x2"))
+    s.w = _plan_ref(st.get("w"))
+    s.b = _plan_ref(st.get("b"))
+    s.y = _plan_ref(st.get("y"))
+    s.mean = _plan_ref(st.get("mean"))
+    s.var = _plan_ref(st.get("var"))
+    s.gamma = _plan_ref(st.get("gamma"))
+    s.beta = _plan_ref(st.get("beta"))
     return s

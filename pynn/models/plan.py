@@ -27,6 +27,10 @@ from ..layers import conv, core, merging, normalization, pooling
 # Offsets are kept to whole cache lines.
 _ALIGN = 16
 
+# The step kinds of csrc/pynn.h (enum pynn_plan_kind).
+(DENSE, CONV2D, DEPTHWISE, MAX_POOL, AVG_POOL, ACTIVATION, RELU_GENERAL, BINARY, SCALE, COPY,
+ BATCH_NORM, FOLD) = range(12)
+
 
 class _Unsupported(Exception):
     """A step the plan cannot run: the program keeps the Python path."""
@@ -117,7 +121,7 @@ class _Builder:
             else:
                 place[root] = (1 + n_in + j, 0)
         for root, j in copies:
-            self.op(kind=9, rows=1, cols=self.root_size[root], x=_Ref("r", root),
+            self.op(kind=COPY, rows=1, cols=self.root_size[root], x=_Ref("r", root),
                     y=_Ref("o", j))
         # Each root lives in the arena from the first step that touches it
         # to the last; a step's output never shares memory with its inputs
@@ -213,7 +217,7 @@ def _kernel_fold(b, step, kernel, bias, rows, cols):
         return kernel, bias
     bn = step.fold
     scratch = b.scratch(rows * cols + 3 * cols)
-    b.op(kind=11, rows=rows, cols=cols, x=kernel, b=bias, y=scratch, eps=float(bn.epsilon),
+    b.op(kind=FOLD, rows=rows, cols=cols, x=kernel, b=bias, y=scratch, eps=float(bn.epsilon),
          mean=b.weight(bn, "moving_mean"), var=b.weight(bn, "moving_variance"),
          gamma=b.weight(bn, "gamma"), beta=b.weight(bn, "beta"))
     return scratch, _Ref("r", scratch.index, rows * cols)
@@ -228,7 +232,7 @@ def _lower_dense(b, step, x_slot, y_slot):
     rows = _size(shape[:-1])
     kernel, bias = b.weight(layer, "kernel"), b.weight(layer, "bias")
     kernel, bias = _kernel_fold(b, step, kernel, bias, k, layer.units)
-    b.op(kind=0, act=code, alpha=ops.DEFAULT_ALPHA.get(act, 0.0), rows=rows, inner=k,
+    b.op(kind=DENSE, act=code, alpha=ops.DEFAULT_ALPHA.get(act, 0.0), rows=rows, inner=k,
          cols=layer.units, x=b.tensor(x_slot), w=kernel, b=bias, y=b.tensor(y_slot))
 
 
@@ -256,8 +260,8 @@ def _lower_conv(b, step, x_slot, y_slot):
     kernel, bias = b.weight(layer, "kernel"), b.weight(layer, "bias")
     kernel, bias = _kernel_fold(b, step, kernel, bias, ksize[0] * ksize[1] * cin,
                                 layer.filters)
-    _conv_op(b, 1, b.tensor(x_slot), shape4, ksize, strides, padding, dilation, layer.filters,
-             kernel, bias, act, b.tensor(y_slot))
+    _conv_op(b, CONV2D, b.tensor(x_slot), shape4, ksize, strides, padding, dilation,
+             layer.filters, kernel, bias, act, b.tensor(y_slot))
 
 
 def _lower_depthwise(b, step, x_slot, y_slot):
@@ -269,8 +273,8 @@ def _lower_depthwise(b, step, x_slot, y_slot):
     kernel, bias = b.weight(layer, "depthwise_kernel"), b.weight(layer, "bias")
     kernel, bias = _kernel_fold(b, step, kernel, bias, ksize[0] * ksize[1],
                                 shape4[3] * m)
-    _conv_op(b, 2, b.tensor(x_slot), shape4, ksize, strides, padding, dilation, m, kernel, bias,
-             act, b.tensor(y_slot))
+    _conv_op(b, DEPTHWISE, b.tensor(x_slot), shape4, ksize, strides, padding, dilation, m,
+             kernel, bias, act, b.tensor(y_slot))
 
 
 def _lower_separable(b, step, x_slot, y_slot):
@@ -282,11 +286,11 @@ def _lower_separable(b, step, x_slot, y_slot):
     (oh, ow), _ = ops.conv_geometry(shape4, ksize, strides, padding, dilation)
     mid_c = shape4[3] * m
     mid = b.scratch(shape4[0] * oh * ow * mid_c)
-    _conv_op(b, 2, b.tensor(x_slot), shape4, ksize, strides, padding, dilation, m,
+    _conv_op(b, DEPTHWISE, b.tensor(x_slot), shape4, ksize, strides, padding, dilation, m,
              b.weight(layer, "depthwise_kernel"), None, "linear", mid)
     pointwise, bias = b.weight(layer, "pointwise_kernel"), b.weight(layer, "bias")
     pointwise, bias = _kernel_fold(b, step, pointwise, bias, mid_c, layer.filters)
-    _conv_op(b, 1, mid, (shape4[0], oh, ow, mid_c), (1, 1), 1, "valid", 1, layer.filters,
+    _conv_op(b, CONV2D, mid, (shape4[0], oh, ow, mid_c), (1, 1), 1, "valid", 1, layer.filters,
              pointwise, bias, act, b.tensor(y_slot))
 
 
@@ -303,7 +307,7 @@ def _lower_pool(b, step, x_slot, y_slot):
     (oh, ow), (ph, pw, sh, sw, top, left) = ops.pool_geometry(shape4, pool, strides,
                                                               layer.padding)
     n, h, w, c = shape4
-    b.op(kind=3 if layer.kind == "max" else 4,
+    b.op(kind=MAX_POOL if layer.kind == "max" else AVG_POOL,
          pool=(n, h, w, c, ph, pw, sh, sw, top, left, oh, ow),
          x=b.tensor(x_slot), y=b.tensor(y_slot))
 
@@ -314,8 +318,8 @@ def _lower_global_pool(b, step, x_slot, y_slot):
     n, h, w, c = _as4(layer, b.shape(x_slot))
     if h == 0 or w == 0:
         raise _Unsupported("global pooling over no pixels (the Python path explains)")
-    b.op(kind=3 if layer.kind == "max" else 4, pool=(n, h, w, c, h, w, 1, 1, 0, 0, 1, 1),
-         x=b.tensor(x_slot), y=b.tensor(y_slot))
+    b.op(kind=MAX_POOL if layer.kind == "max" else AVG_POOL,
+         pool=(n, h, w, c, h, w, 1, 1, 0, 0, 1, 1), x=b.tensor(x_slot), y=b.tensor(y_slot))
 
 
 def _elementwise(b, x_slot, y_slot, name, alpha=None):
@@ -325,7 +329,7 @@ def _elementwise(b, x_slot, y_slot, name, alpha=None):
         return
     shape = b.shape(x_slot)
     cols = shape[-1]
-    b.op(kind=5, act=_activation_code(name),
+    b.op(kind=ACTIVATION, act=_activation_code(name),
          alpha=ops.DEFAULT_ALPHA.get(name, 0.0) if alpha is None else float(alpha),
          rows=_size(shape) // cols if cols else 0, cols=cols,
          x=b.tensor(x_slot), y=b.tensor(y_slot))
@@ -344,7 +348,7 @@ def _lower_relu(b, step, x_slot, y_slot):
         _elementwise(b, x_slot, y_slot, name, alpha)
         return
     size = _size(b.shape(x_slot))
-    b.op(kind=6, rows=1, cols=size, x=b.tensor(x_slot), y=b.tensor(y_slot),
+    b.op(kind=RELU_GENERAL, rows=1, cols=size, x=b.tensor(x_slot), y=b.tensor(y_slot),
          p=(layer.negative_slope, np.inf if layer.max_value is None else layer.max_value,
             layer.threshold))
 
@@ -374,7 +378,7 @@ def _lower_batch_norm(b, step, x_slot, y_slot):
     if layer.axis not in (-1, len(shape) - 1):
         raise _Unsupported("batch normalization over another axis")
     c = shape[-1]
-    b.op(kind=10, rows=_size(shape) // c if c else 0, cols=c, eps=float(layer.epsilon),
+    b.op(kind=BATCH_NORM, rows=_size(shape) // c if c else 0, cols=c, eps=float(layer.epsilon),
          x=b.tensor(x_slot), y=b.tensor(y_slot), w=b.scratch(2 * c),
          mean=b.weight(layer, "moving_mean"), var=b.weight(layer, "moving_variance"),
          gamma=b.weight(layer, "gamma"), beta=b.weight(layer, "beta"))
@@ -385,6 +389,7 @@ def _lower_flatten(b, step, x_slot, y_slot):
     b.alias(y_slot, x_slot)
 
 
+# The merges' operations (enum pynn_binary_op); Average adds, then scales.
 _BINARY = {merging.Add: 0, merging.Subtract: 1, merging.Multiply: 2, merging.Maximum: 3,
            merging.Minimum: 4, merging.Average: 0}
 
@@ -399,14 +404,14 @@ def _lower_merge(b, step, x_slots, y_slot):
     y = b.tensor(y_slot)
     xs = [b.tensor(s) for s in x_slots]
     if len(xs) == 1:
-        b.op(kind=9, rows=1, cols=size, x=xs[0], y=y)
+        b.op(kind=COPY, rows=1, cols=size, x=xs[0], y=y)
     else:
         op = _BINARY[type(layer)]
-        b.op(kind=7, act=op, rows=1, cols=size, x=xs[0], x2=xs[1], y=y)
+        b.op(kind=BINARY, act=op, rows=1, cols=size, x=xs[0], x2=xs[1], y=y)
         for x in xs[2:]:
-            b.op(kind=7, act=op, rows=1, cols=size, x=y, x2=x, y=y)
+            b.op(kind=BINARY, act=op, rows=1, cols=size, x=y, x2=x, y=y)
     if type(layer) is merging.Average:
-        b.op(kind=8, alpha=1.0 / len(xs), rows=1, cols=size, x=y, y=y)
+        b.op(kind=SCALE, alpha=1.0 / len(xs), rows=1, cols=size, x=y, y=y)
 
 
 _LOWER = {

@@ -48,10 +48,6 @@ def randomize_batch_norms(model, seed):
                 layer.beta.value[...] = g.normal(size=c)
 
 
-def image(shape):
-    return pynn.Input(shape)
-
-
 def seq(shape, *stack):
     return pynn.Sequential([pynn.Input(shape)] + list(stack))
 
@@ -83,7 +79,8 @@ MODELS = {
                                   layers.ReLU(), layers.Conv2D(5, 3, use_bias=False),
                                   layers.BatchNormalization(scale=False), layers.ReLU(6.0),
                                   layers.GlobalMaxPooling2D()),
-    "dense_bn_folded": lambda: seq((11,), layers.Dense(8), layers.BatchNormalization(center=False),
+    "dense_bn_folded": lambda: seq((11,), layers.Dense(8),
+                                   layers.BatchNormalization(center=False),
                                    layers.Activation("relu"), layers.Dense(3)),
     "depthwise_separable": lambda: seq((10, 9, 4),
                                        layers.DepthwiseConv2D(3, depth_multiplier=2,
