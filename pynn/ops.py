@@ -1449,6 +1449,18 @@ def moving_average(variable, value, momentum):
     return variable
 
 
+def inference_plan(steps, input_shapes, output_shapes, arena_size, weights):
+    """A compiled inference pass (csrc/plan.c): ``steps`` are the kernel
+    calls as dicts of pynn_plan_step's fields (operands as (buffer, offset)
+    pairs over the arena of ``arena_size`` floats, the inputs, the outputs,
+    then the weights, named by (owner, attribute) pairs in ``weights``).
+    The bridge checks every operand against its buffer before accepting
+    the plan.  Its ``run(xs)`` returns new output arrays, or None when the
+    inputs or the weights' arrays are not those it was built for."""
+    return _k.InferencePlan(list(steps), list(input_shapes), list(output_shapes),
+                            int(arena_size), list(weights))
+
+
 def fold_affine(kernel, bias, scale, shift, channel_shape=None):
     """The kernel and bias of a linear layer followed by ``y * scale +
     shift`` per output channel: ``kernel * scale`` over its output axes and

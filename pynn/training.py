@@ -48,6 +48,19 @@ _STREAM_CONVERT_BYTES = 256 << 20
 _placements = [0]
 
 
+def _inference():
+    """pynn.models.passes.run_inference (bound at the first call: the
+    models package imports this module)."""
+    global _run_inference
+    if _run_inference is None:
+        from .models.passes import run_inference
+        _run_inference = run_inference
+    return _run_inference
+
+
+_run_inference = None
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
@@ -601,7 +614,10 @@ class TrainingMixin:
             dtypes, tails = self._graph_inputs()
             if len(tails) == 1 and x.shape[1:] == tails[0] and \
                     x.dtype == _DTYPES[dtypes[0]] and x.flags.c_contiguous:
-                return [_as_input(x, dtypes[0], what) if convert else x]
+                # (what _as_input would still check of such an array)
+                if convert and dtypes[0] == "float32" and not ops.all_finite(x):
+                    raise ValueError(f"{what} contains NaN or infinite values")
+                return [x]
         raw = self._standardize_inputs(x, what)
         dtypes = self._input_dtypes(len(raw))
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
@@ -1079,7 +1095,7 @@ class TrainingMixin:
 
     def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
         metrics = _Metrics(self, source.sample_targets())
-        from .models.passes import run_inference
+        run_inference = _inference()
         # The regularization penalties count in the evaluated loss, as in
         # Keras: the weights', and the activity penalties of each batch (a
         # model with activity regularizers is evaluated through its graph
@@ -1138,7 +1154,7 @@ class TrainingMixin:
         training shares).  Memory-mapped inputs, and inputs whose float32
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
-        from .models.passes import run_inference
+        run_inference = _inference()
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"predict: batch_size must be a positive integer, got "
@@ -1149,10 +1165,10 @@ class TrainingMixin:
             return self._predict_stream(x, steps, verbose, callbacks, max_queue_size)
         lazy = _too_big(x)
         xs = self._prepare_inputs(x, convert=not lazy)
-        dtypes = self._input_dtypes(len(xs))
         n = xs[0].shape[0]
         if n <= batch_size and not callbacks and not lazy:
             return self._pack_outputs(run_inference(self, xs))
+        dtypes = self._input_dtypes(len(xs))
         total = math.ceil(n / batch_size) if n else 0
         if steps is not None:
             total = min(total, int(steps))
@@ -1179,7 +1195,7 @@ class TrainingMixin:
         return self._pack_outputs(results)
 
     def _predict_stream(self, x, steps, verbose, callbacks, max_queue_size):
-        from .models.passes import run_inference
+        run_inference = _inference()
         source = _Source(self, x, steps, False, None, max_queue_size, targets=False)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         bar = Progbar(source.steps, verbose=verbose) if verbose else None
@@ -1205,7 +1221,7 @@ class TrainingMixin:
         return self._pack_outputs([np.concatenate(c, axis=0) for c in chunks])
 
     def predict_on_batch(self, x):
-        from .models.passes import run_inference
+        run_inference = _inference()
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):

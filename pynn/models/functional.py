@@ -25,6 +25,7 @@ from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dt
                            unique_name)
 from ..training import TrainingMixin
 from .node import CallContext, KerasTensor, Node
+from .passes import run_inference
 
 # Bumped whenever a model binds its weights' gradients to a new flat
 # buffer (compile, fit), so cached backward plans see which layers train.
@@ -703,6 +704,11 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if type(inputs) is np.ndarray and not training and not args and not kwargs and \
+                mask is None:
+            # The common inference call, one array: the path below without
+            # its walk over a structure of inputs.
+            return self._pack_outputs(run_inference(self, self._prepare_inputs(inputs)))
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
@@ -714,7 +720,6 @@ class Model(TrainingMixin, Layer):
         xs = self._prepare_inputs(inputs)
         if not training:
             # predict's program and its pooled buffers, not new ones per call
-            from .passes import run_inference
             return self._pack_outputs(run_inference(self, xs))
         gpu = self._place()
         outs = self._program.forward(self._inputs_to(gpu, xs), True,
