@@ -9,6 +9,7 @@ from . import models
 from . import (activations, callbacks, constraints, cuda, datasets, distribution,
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
                regularizers, utils)
+from .gradients import GradientTape, Variable
 from .backend import device, get_num_threads, set_num_threads, show_config
 from .layers import Input, InputLayer
 from .models import Model, Sequential
@@ -16,7 +17,8 @@ from .models.node import KerasTensor
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 
-__all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "activations",
+__all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "GradientTape",
+           "Variable", "activations",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",

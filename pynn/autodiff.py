@@ -107,10 +107,14 @@ class Tape:
     gradients into ``layer_grads``; ``losses`` holds what ``add_loss``
     received.
     """
-    __slots__ = ("who", "records", "watched", "layer_grads", "losses")
+    __slots__ = ("who", "records", "watched", "layer_grads", "losses", "default_training")
 
     def __init__(self, who):
         self.who = who
+        # How layers called with no training argument compute: as in
+        # training inside a model being trained, as at inference in a
+        # GradientTape (pynn.gradients), as Keras does outside fit.
+        self.default_training = True
         self.records = []
         self.watched = {}
         self.layer_grads = {}
@@ -1158,13 +1162,17 @@ def record_layer(layer, forward, backward, inputs, training):
     from .models.node import CallContext
     multi_in = isinstance(inputs, (list, tuple))
     xs = [resolve(x) for x in (inputs if multi_in else [inputs])]
-    tape = _tape_of(*xs)
+    tape = _tape_of(*xs) or active_tape()
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
+    if training is None:
+        training = tape.default_training
+    # A layer called with training=False still runs its training forward
+    # (which keeps what backward needs), computing as at inference.
+    ctx.inference_behaviour = not training
     # The layer computes on plain arrays: nothing it does is recorded here.
     with _Recording(None, tape.losses):
-        y = forward(layer, ctx, values if multi_in else values[0],
-                    True if training is None else bool(training))
+        y = forward(layer, ctx, values if multi_in else values[0], True)
     multi_out = isinstance(y, (list, tuple))
     need = [type(x) is Traced for x in xs]
 
@@ -1197,7 +1205,9 @@ def call_layer(layer, inputs, training):
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
     layer.build_for(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
-        return layer._run_call(inputs, True if training is None else bool(training))
+        if training is None:
+            training = (_tape_of(*[resolve(x) for x in xs]) or active_tape()).default_training
+        return layer._run_call(inputs, bool(training))
     cls = type(layer)
     return record_layer(layer, cls.forward, cls.backward, inputs, training)
 

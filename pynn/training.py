@@ -626,9 +626,14 @@ class TrainingMixin:
         if len(xs) == len(tails) and all(a.shape[1:] == w for a, w in zip(xs, tails)):
             return  # the same shapes exactly (an input with a free axis takes the loop)
         from .layers.base import shape_str
+        loose = getattr(self, "_shapes_from_data", False)
         for i, (a, t) in enumerate(zip(xs, self._inputs)):
             want = t.shape
             got = (None,) + a.shape[1:]
+            if loose and len(got) == len(want) and len(want) > 1:
+                # A graph built from the first data's shape: its layers
+                # check the other axes.
+                want = (None,) * (len(want) - 1) + want[-1:]
             if len(got) != len(want) or any(w is not None and w != g
                                             for w, g in zip(want[1:], got[1:])):
                 node = self._program.steps[0].layer if self._program.steps else self

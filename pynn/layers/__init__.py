@@ -1,5 +1,6 @@
 """Layers, by family (Keras's names)."""
 from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer, Weight
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                    Convolution1DTranspose, Convolution2D, Convolution2DTranspose,

@@ -209,6 +209,14 @@ class Layer:
             cls._traces_call = cls.backward is Layer._backward_through_call
             if cls.compute_output_shape is Layer.compute_output_shape:
                 cls.compute_output_shape = Layer._output_shape_from_call
+        # Keras's compute_mask(inputs, mask=None) (pynn's also takes the
+        # call's context first): the output of such a layer carries the
+        # mask it returns.
+        own_mask = vars(cls).get("compute_mask")
+        if own_mask is not None and "ctx" not in inspect.signature(own_mask).parameters:
+            cls._keras_compute_mask = own_mask
+            cls.compute_mask = Layer._compute_mask_keras_style
+            cls._output_has_mask = Layer._has_keras_style_mask
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
@@ -449,10 +457,18 @@ class Layer:
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
+        tape = autodiff.active_tape()
+        if tape is not None and hasattr(tape, "substitute"):
+            # Arrays a GradientTape watches are traced where they enter a layer.
+            inputs = tape.substitute(inputs)
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
         symbolic = [isinstance(t, KerasTensor) for t in leaves]
+        if tape is not None and not any(symbolic) and self.weights:
+            # Inside traced code, a layer called on constants (positions,
+            # noise) still gets the gradients of its weights.
+            return autodiff.call_layer(self, inputs, training)
         if any(symbolic):
             if not all(symbolic):
                 raise TypeError(f"Layer {self.name!r} was called on a mix of symbolic tensors "
@@ -467,6 +483,10 @@ class Layer:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
                             f"list of tensors, not a dict")
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
+        if self._traces_call:
+            # The shape of a call is found by running it on zeros of the
+            # input's dtype (integer ids stay integers).
+            self.__dict__["_call_input_dtype"] = leaves[0].dtype
         out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
@@ -507,7 +527,10 @@ class Layer:
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
-        arr = np.asarray(a, dtype=dtype)
+        arr = np.asarray(a)
+        # A layer computing through its call() gets integer ids as they are.
+        if not (self._traces_call and arr.dtype.kind in "iu"):
+            arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "
                              f"dimension, got a scalar")
@@ -562,7 +585,8 @@ class Layer:
         shape = cache.get(key)
         if shape is None:
             shape = cache[key] = autodiff.infer_output_shape(
-                autodiff.describe(self), input_shape, self.input_dtype,
+                autodiff.describe(self), input_shape,
+                self.__dict__.get("_call_input_dtype", self.input_dtype),
                 lambda xs: self._run_call(xs, False))
         return shape
 
@@ -570,6 +594,13 @@ class Layer:
         """The output mask at run time from the input ``mask`` (None when no
         mask reaches the layer)."""
         return mask if self.supports_masking else None
+
+    def _compute_mask_keras_style(self, ctx, inputs, mask):
+        out = self._keras_compute_mask(inputs, mask)
+        return None if out is None else np.asarray(autodiff.value_of(out), dtype=bool)
+
+    def _has_keras_style_mask(self, input_masks):
+        return True
 
     # ------------------------------------------------------------- config
 

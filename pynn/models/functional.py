@@ -597,6 +597,9 @@ class Model(TrainingMixin, Layer):
                    for s, d in zip(shapes, dtypes)]
         outputs = self.call(tensors if multi else tensors[0])
         self._init_graph(tensors if multi else tensors[0], outputs)
+        # Traced from the first data it saw: later inputs may differ on the
+        # axes before the last, as in Keras.
+        self._shapes_from_data = True
 
     def __setattr__(self, name, value):
         # A subclassed model's layers, tracked in assignment order so its

@@ -101,6 +101,9 @@ class Sequential(Model):
                                  f"{shape_str(input_shape)}")
             self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:],
                                            dtype=input_dtype_of(self._layers[0]))
+            # Built from the first data it saw: as in Keras, later inputs
+            # may differ on the axes before the last (sequence lengths).
+            self._shapes_from_data = True
         if self._program is None:
             self._build_graph()
 
