@@ -154,11 +154,12 @@ class Tape:
         hit = self.layer_grads.get(id(weight))
         self.layer_grads[id(weight)] = (weight, grad if hit is None else ops.add(hit[1], grad))
 
-    def backward(self, seeds):
+    def backward(self, seeds, keep=()):
         """Replays the tape from ``seeds``, (traced value, gradient) pairs.
         Returns the gradients left at the leaves (inputs and watched
-        weights), by ``id`` of the leaf."""
-        grads = {}
+        weights), and at the computed values whose ``id`` is in ``keep``,
+        by ``id``."""
+        grads, kept = {}, {}
 
         def accumulate(t, g):
             if g.shape != t.value.shape:
@@ -173,6 +174,9 @@ class Tape:
         for out, parents, vjp in reversed(self.records):
             if type(out) is tuple:
                 gs = [grads.pop(id(o), None) for o in out]
+                for o, g in zip(out, gs):
+                    if g is not None and id(o) in keep:
+                        kept[id(o)] = g
                 if all(g is None for g in gs):
                     continue
                 g = [np.zeros(o.value.shape, np.float32) if g is None else g
@@ -181,9 +185,12 @@ class Tape:
                 g = grads.pop(id(out), None)
                 if g is None:
                     continue
+                if id(out) in keep:
+                    kept[id(out)] = g
             for p, pg in zip(parents, vjp(g)):
                 if pg is not None and type(p) is Traced:
                     accumulate(p, pg)
+        grads.update(kept)
         return grads
 
     def weight_gradient(self, weight, grads):
@@ -510,6 +517,18 @@ def value_of(x):
     """The value of an operand, with no gradient."""
     x = resolve(x)
     return x.value if type(x) is Traced else x
+
+
+def inputs_on_tape(tape, inputs):
+    """A layer's ``inputs`` (an array, or a list, tuple or dict of them) as
+    the code recording on ``tape`` sees them: weights and variables as
+    their traced leaves, and arrays a GradientTape watches as theirs."""
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(inputs_on_tape(tape, x) for x in inputs)
+    if isinstance(inputs, dict):
+        return {k: inputs_on_tape(tape, v) for k, v in inputs.items()}
+    substitute = getattr(tape, "substitute", None)
+    return resolve(inputs) if substitute is None else resolve(substitute(inputs))
 
 
 def any_traced(values):

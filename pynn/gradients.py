@@ -23,7 +23,7 @@ training.
 """
 import numpy as np
 
-from . import autodiff
+from . import autodiff, ops
 from .layers.base import Weight, unique_name
 
 
@@ -152,11 +152,12 @@ class GradientTape:
                  if type(autodiff.resolve(t)) is autodiff.Traced]
         leaves = _flatten_sources(sources)
         weights = [s for s in leaves if isinstance(s, Weight)]
-        grads = self._backward(seeds, weights)
+        keep = {id(s) for s in leaves if type(s) is autodiff.Traced}
+        grads = self._backward(seeds, weights, keep)
         out = [self._gradient_of(s, grads, unconnected_gradients) for s in leaves]
         return _restructure(sources, out)
 
-    def _backward(self, seeds, weights):
+    def _backward(self, seeds, weights, keep):
         """tape.backward with the requested weights bound to scratch
         gradient buffers, so the layers called inside write theirs."""
         from .models.functional import new_binding
@@ -166,7 +167,7 @@ class GradientTape:
         if bound:
             new_binding()
         try:
-            return self._tape.backward(seeds)
+            return self._tape.backward(seeds, keep)
         finally:
             for w in bound:
                 w.grad = None
@@ -240,3 +241,7 @@ class Variable(Weight):
 
     def __repr__(self):
         return f"<Variable {self.name} shape={self.value.shape}>"
+
+
+# pynn.ops sends calls given a variable to the tape while one records.
+ops._TRACED.add(Variable)

@@ -38,7 +38,7 @@ from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
 
-_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 # Inputs whose float32 copy would exceed this many bytes are converted
 # batch by batch in predict and evaluate, so memory stays bounded.
 _STREAM_CONVERT_BYTES = 256 << 20
@@ -54,6 +54,13 @@ def _as_input(x, dtype="float32", what="x"):
     if x is None:
         raise ValueError(f"{what} is required")
     want = _DTYPES[dtype]
+    if dtype == "string":  # raw text for a TextVectorization or StringLookup input
+        arr = np.asarray(x, dtype=object)
+        if arr.ndim == 0:
+            raise ValueError(f"{what}: expected an array with a batch dimension, got a scalar")
+        if not all(isinstance(v, (str, bytes)) for v in arr.flat):
+            raise TypeError(f"{what}: this input takes strings")
+        return arr
     if type(x) is np.ndarray and x.dtype == want and x.ndim and x.flags.c_contiguous:
         arr = x
     else:

@@ -81,7 +81,7 @@ def flatten(structure):
     return [structure]
 
 
-_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 
 
 def standardize_dtype(dtype, who):
@@ -89,12 +89,15 @@ def standardize_dtype(dtype, who):
     float32); other dtypes are refused by name."""
     if dtype is None:
         return "float32"
+    if dtype in ("string", str, "str"):
+        return "string"
     try:
         name = np.dtype(dtype).name
     except TypeError:
         name = None
     if name not in _DTYPES:
-        raise ValueError(f"{who}: dtype must be float32, int32 or int64, got {dtype!r}")
+        raise ValueError(f"{who}: dtype must be float32, int32, int64 or string, got "
+                         f"{dtype!r}")
     return name
 
 
@@ -458,9 +461,8 @@ class Layer:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
         tape = autodiff.active_tape()
-        if tape is not None and hasattr(tape, "substitute"):
-            # Arrays a GradientTape watches are traced where they enter a layer.
-            inputs = tape.substitute(inputs)
+        if tape is not None:
+            inputs = autodiff.inputs_on_tape(tape, inputs)
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
@@ -528,8 +530,10 @@ class Layer:
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
         arr = np.asarray(a)
-        # A layer computing through its call() gets integer ids as they are.
-        if not (self._traces_call and arr.dtype.kind in "iu"):
+        # A layer computing through its call(), and a model (whose own
+        # layers check), get integer ids as they are.
+        keeps_ids = self._traces_call or getattr(self, "_graph_model", False)
+        if not (keeps_ids and arr.dtype.kind in "iu"):
             arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "

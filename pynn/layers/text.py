@@ -77,6 +77,8 @@ class _Lookup(Layer):
         self.output_mode = output_mode
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
         self.sparse = False
+        if self.invert:
+            self.input_dtype = "int64"  # ids in, tokens out
         self._vocab = None
         self._index = None
         self.idf_weights = None
@@ -261,6 +263,25 @@ class _Lookup(Layer):
 
     # ------------------------------------------------------------ layer
 
+    def forward(self, ctx, inputs, training):
+        return self.compute(inputs)
+
+    def _output_dtypes(self, n):
+        if self.output_mode != "int":
+            return ["float32"] * n
+        return [self._token_dtype if self.invert else "int64"] * n
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if self.output_mode == "int":
+            return shape
+        depth = self._output_size() if self._vocab is not None else None
+        if self.output_mode == "one_hot":
+            if len(shape) > 1 and shape[-1] == 1:
+                shape = shape[:-1]
+            return shape + (depth,)
+        return shape[:1] + (depth,)
+
     def backward(self, ctx, dy, need_input_grad=True):
         if need_input_grad:
             raise ValueError(f"{type(self).__name__} {self.name!r} turns data into ids and "
@@ -284,6 +305,7 @@ class StringLookup(_Lookup):
     """Keras's StringLookup: strings to ids (or, ``invert=True``, ids to
     strings), or to one_hot/multi_hot/count/tf_idf vectors."""
     input_dtype = "string"
+    _token_dtype = "string"
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
@@ -324,6 +346,7 @@ class IntegerLookup(_Lookup):
     """Keras's IntegerLookup: integer codes to ids (``mask_token`` and
     ``oov_token`` are integers: None and -1 by default)."""
     input_dtype = "int64"
+    _token_dtype = "int64"
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
                  vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
@@ -442,6 +465,11 @@ class TextVectorization(_Lookup):
     def _token_rows(self, batch):
         return self._tokenize(batch)
 
+    def compute_output_shape(self, input_shape):
+        if self.output_mode == "int":
+            return (input_shape[0], self.output_sequence_length)
+        return super().compute_output_shape((input_shape[0],))
+
     def compute(self, inputs):
         self._need_vocabulary()
         rows = self._tokenize(inputs)
@@ -490,3 +518,200 @@ def _data_call(layer, inputs, training, kwargs):
     if isinstance(inputs, KerasTensor):
         return Layer.__call__(layer, inputs, training=training)
     return layer.compute(inputs)
+
+
+def _encode_categories(ids, output_mode, depth, who, count_weights=None):
+    """Keras's encode_categorical_inputs: integer ids (batch,) or (batch, k)
+    as one_hot, multi_hot or count vectors of ``depth``."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind == "f":
+        if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
+            raise ValueError(f"{who}: expected integer ids, got non-integer values")
+    ids = ids.astype(np.int64)
+    if output_mode == "int":
+        return ids
+    if ids.ndim == 0:
+        ids = ids.reshape(1)
+    if ids.size and (ids.min() < 0 or ids.max() >= depth):
+        raise ValueError(f"{who}: ids must be in [0, {depth}), got values from {ids.min()} to "
+                         f"{ids.max()}")
+    if output_mode == "one_hot":
+        if ids.ndim > 1 and ids.shape[-1] == 1:
+            ids = ids[..., 0]
+        out = np.zeros(ids.shape + (depth,), np.float32)
+        np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
+        return out
+    rows = ids.reshape(1, -1) if ids.ndim == 1 else ids.reshape(ids.shape[0], -1)
+    out = np.zeros((rows.shape[0], depth), np.float32)
+    r = np.repeat(np.arange(rows.shape[0]), rows.shape[1])
+    if output_mode == "multi_hot":
+        out[r, rows.ravel()] = 1.0
+    else:
+        w = 1.0 if count_weights is None else \
+            np.broadcast_to(np.asarray(count_weights, np.float32).reshape(rows.shape),
+                            rows.shape).ravel()
+        np.add.at(out, (r, rows.ravel()), w)
+    return out[0] if ids.ndim == 1 else out
+
+
+class CategoryEncoding(Layer):
+    """Keras's CategoryEncoding: integer ids in [0, num_tokens) as
+    ``one_hot``, ``multi_hot`` (the default) or ``count`` vectors (with
+    ``count_weights`` in the call)."""
+    input_dtype = "int64"
+
+    def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
+        super().__init__(**kwargs)
+        who = f"CategoryEncoding {self.name!r}"
+        if num_tokens is None or int(num_tokens) < 1:
+            raise ValueError(f"{who}: num_tokens must be a positive integer, got "
+                             f"{num_tokens!r}")
+        if output_mode not in ("one_hot", "multi_hot", "count"):
+            raise ValueError(f"{who}: output_mode must be one_hot, multi_hot or count, got "
+                             f"{output_mode!r}")
+        if sparse:
+            raise ValueError(f"{who}: sparse outputs are not supported")
+        self.num_tokens = int(num_tokens)
+        self.output_mode = output_mode
+        self.sparse = False
+
+    def __call__(self, inputs, count_weights=None, training=None):
+        from ..models.node import KerasTensor
+        if count_weights is not None and self.output_mode != "count":
+            raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is only for "
+                             f"output_mode='count'")
+        if isinstance(inputs, KerasTensor):
+            if count_weights is not None:
+                raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is for calls "
+                                 f"on arrays")
+            return Layer.__call__(self, inputs, training=training)
+        return _encode_categories(_as_array(inputs), self.output_mode, self.num_tokens,
+                                  f"CategoryEncoding {self.name!r}", count_weights)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if self.output_mode == "one_hot":
+            if len(shape) > 1 and shape[-1] == 1:
+                shape = shape[:-1]
+            return shape + (self.num_tokens,)
+        return shape[:1] + (self.num_tokens,) if len(shape) > 1 else (self.num_tokens,)
+
+    def forward(self, ctx, inputs, training):
+        return _encode_categories(inputs, self.output_mode, self.num_tokens,
+                                  f"CategoryEncoding {self.name!r}")
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        return config
+
+
+class Discretization(Layer):
+    """Keras's Discretization: values to the index of their bin
+    (``np.digitize`` over ``bin_boundaries``), or to one_hot/multi_hot/
+    count vectors; ``adapt`` finds ``num_bins`` quantile boundaries with
+    Keras's summaries (so it learns the boundaries Keras learns)."""
+
+    def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",
+                 sparse=False, dtype=None, **kwargs):
+        super().__init__(**kwargs)
+        who = f"Discretization {self.name!r}"
+        if output_mode not in ("int", "one_hot", "multi_hot", "count"):
+            raise ValueError(f"{who}: output_mode must be int, one_hot, multi_hot or count, got "
+                             f"{output_mode!r}")
+        if sparse:
+            raise ValueError(f"{who}: sparse outputs are not supported")
+        if (bin_boundaries is None) == (num_bins is None):
+            raise ValueError(f"{who}: give exactly one of bin_boundaries and num_bins")
+        if num_bins is not None and int(num_bins) < 1:
+            raise ValueError(f"{who}: num_bins must be >= 1, got {num_bins!r}")
+        self.bin_boundaries = None if bin_boundaries is None else \
+            [float(b) for b in np.asarray(bin_boundaries).ravel()]
+        self.num_bins = None if num_bins is None else int(num_bins)
+        self.epsilon = float(epsilon)
+        self.output_mode = output_mode
+        self.sparse = False
+        self._summary = np.zeros((2, 0), np.float32)
+
+    def adapt(self, data, steps=None):
+        if self.num_bins is None:
+            raise ValueError(f"Discretization {self.name!r} was given bin_boundaries; adapt "
+                             f"needs num_bins")
+        self._summary = np.zeros((2, 0), np.float32)
+        for i, batch in enumerate(_batches(data)):
+            if steps is not None and i >= steps:
+                break
+            values = _as_array(batch).astype(np.float32)
+            summary = _summarize(values, self.epsilon)
+            self._summary = _compress(np.take(
+                np.concatenate((summary, self._summary), axis=1),
+                np.argsort(np.concatenate((summary, self._summary), axis=1)[0]), axis=1),
+                self.epsilon)
+        self.bin_boundaries = _compress(self._summary, 1.0 / self.num_bins)[0, :-1].tolist()
+
+    def __call__(self, inputs, training=None):
+        from ..models.node import KerasTensor
+        if isinstance(inputs, KerasTensor):
+            return Layer.__call__(self, inputs, training=training)
+        return self.compute(inputs)
+
+    def compute(self, inputs):
+        if self.bin_boundaries is None:
+            raise ValueError(f"Discretization {self.name!r} has no bin boundaries: pass "
+                             f"bin_boundaries= or call adapt(data)")
+        x = _as_array(inputs).astype(np.float32)
+        ids = np.digitize(x, np.asarray(self.bin_boundaries, np.float32)).astype(np.int64)
+        return _encode_categories(ids, self.output_mode, len(self.bin_boundaries) + 1,
+                                  f"Discretization {self.name!r}")
+
+    def _output_dtypes(self, n):
+        return ["int64" if self.output_mode == "int" else "float32"] * n
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        depth = None if self.bin_boundaries is None else len(self.bin_boundaries) + 1
+        if self.output_mode == "int":
+            return shape
+        if self.output_mode == "one_hot":
+            if len(shape) > 1 and shape[-1] == 1:
+                shape = shape[:-1]
+            return shape + (depth,)
+        return shape[:1] + (depth,)
+
+    def forward(self, ctx, inputs, training):
+        return self.compute(inputs)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(bin_boundaries=self.bin_boundaries, num_bins=self.num_bins,
+                      epsilon=self.epsilon, output_mode=self.output_mode, sparse=False)
+        return config
+
+
+def _summarize(values, epsilon):
+    """Keras's quantile summary of one batch: every ``step``-th sorted
+    value, with weight ``step``."""
+    values = np.sort(values.reshape(-1))
+    step = max(values.size * epsilon, 1)
+    points = values[int(step - 1)::int(step)]
+    return np.stack([points, np.ones_like(points) * step])
+
+
+def _compress(summary, epsilon):
+    """Keras's compress_summary: the summary at quantiles ``epsilon`` apart,
+    interpolated on the cumulative weights."""
+    if summary.shape[1] * epsilon < 1:
+        return summary
+    percents = epsilon + np.arange(0.0, 1.0, epsilon)
+    cum_weights = summary[1].cumsum()
+    cum_percents = cum_weights / cum_weights[-1]
+    new_bins = np.interp(percents, cum_percents, summary[0])
+    cum_weights = np.interp(percents, cum_percents, cum_weights)
+    new_weights = cum_weights - np.concatenate((np.array([0]), cum_weights[:-1]))
+    return np.stack((new_bins, new_weights)).astype(np.float32)

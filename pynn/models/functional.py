@@ -706,11 +706,18 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        tape = autodiff.active_tape()
+        if tape is not None:
+            inputs = autodiff.inputs_on_tape(tape, inputs)
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        if tape is not None and self.weights:
+            # Inside traced code, a model called on constants still gets
+            # the gradients of its weights.
+            return autodiff.call_layer(self, inputs, training)
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
