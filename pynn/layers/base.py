@@ -596,8 +596,11 @@ class Layer:
 
     def compute_mask(self, ctx, inputs, mask):
         """The output mask at run time from the input ``mask`` (None when no
-        mask reaches the layer)."""
-        return mask if self.supports_masking else None
+        mask reaches the layer).  A layer of several inputs passes on the
+        first input's mask, as Keras pairs the masks with the outputs."""
+        if not self.supports_masking:
+            return None
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def _compute_mask_keras_style(self, ctx, inputs, mask):
         out = self._keras_compute_mask(inputs, mask)
