@@ -313,6 +313,8 @@ class Layer:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
         if name is None:
             name = f"variable_{len(self._weights)}"
+        if isinstance(shape, (int, np.integer)):  # tf.keras took a size for a vector
+            shape = (shape,)
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = initializers.get(initializer)(shape)
