@@ -72,12 +72,17 @@ class _OptionsLayer(Layer):
     # weights in compute_output_shape.
     fixed_input_axes = ()
 
-    def __init__(self, **kwargs):
+    def __init__(self, call_options=None, **kwargs):
         super().__init__(**kwargs)
         self._graph_options = None
+        # The options of the node a saved model had (see get_config): its
+        # first call in a rebuilt graph takes them.
+        self._config_options = dict(call_options) if call_options else None
 
     def _call_with(self, inputs, options, training):
         if _is_symbolic(inputs):
+            if self._config_options is not None and self._graph_options is None:
+                options, self._config_options = self._config_options, None
             const_mask = options.get("attention_mask")
             if isinstance(const_mask, KerasTensor):
                 raise AssertionError("symbolic masks travel as inputs")
@@ -91,6 +96,19 @@ class _OptionsLayer(Layer):
             return Layer.__call__(self, inputs, training=training)
         with _CallOptions(self, options):
             return Layer.__call__(self, inputs, training=training)
+
+
+def _options_config(layer):
+    """The graph options for a saved config (None when the layer has no
+    node); a constant attention mask cannot be written into a config."""
+    options = layer._graph_options
+    if options is None:
+        return None
+    if "attention_mask" in options or "masks" in options:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} was called in a graph with a "
+                         f"constant mask, which a saved config cannot hold; give the mask as "
+                         f"an input of the model instead")
+    return dict(options)
 
 
 def _describe(options):
@@ -168,6 +186,13 @@ class MultiHeadAttention(_OptionsLayer):
     def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None,
                  key_mask=None, attention_mask=None, return_attention_scores=False,
                  training=None, use_causal_mask=False):
+        if value is None and isinstance(query, (list, tuple)) and len(query) in (3, 4):
+            # the node's inputs as a list: a graph being rebuilt from its config
+            inputs = list(query)
+            options = {"causal": False, "scores": False}
+            if len(inputs) == 4:
+                options["mask_input"] = True
+            return self._call_with(inputs, options, training)
         if value is None:
             raise TypeError(f"MultiHeadAttention {self.name!r}: call it with query and value "
                             f"(and optionally key), e.g. layer(x, x)")
@@ -293,7 +318,7 @@ class MultiHeadAttention(_OptionsLayer):
                       bias_regularizer=_serialize("regularizers", self.bias_regularizer),
                       kernel_constraint=_serialize("constraints", self.kernel_constraint),
                       bias_constraint=_serialize("constraints", self.bias_constraint),
-                      seed=self.seed)
+                      seed=self.seed, call_options=_options_config(self))
         return config
 
 
@@ -426,7 +451,7 @@ class _BaseDenseAttention(_OptionsLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(dropout=self.dropout, seed=self.seed)
+        config.update(dropout=self.dropout, seed=self.seed, call_options=_options_config(self))
         return config
 
 

@@ -125,3 +125,24 @@ def test_attention_layers_train_in_graphs_with_masks():
     before = model.evaluate(ids, y, verbose=0)
     model.fit(ids, y, epochs=20, verbose=0)
     assert model.evaluate(ids, y, verbose=0) < before
+
+
+def test_attention_graph_options_survive_a_pynn_file(tmp_path):
+    pynn.utils.set_random_seed(4)
+    x = pynn.Input(shape=(4, 6))
+    y = layers.MultiHeadAttention(2, 3)(x, x, use_causal_mask=True)
+    y = layers.AdditiveAttention()([y, x], use_causal_mask=True)
+    model = pynn.Model(x, y)
+    data = np.random.default_rng(0).random((2, 4, 6)).astype("float32")
+    path = tmp_path / "attention.pynn"
+    model.save(path)
+    loaded = pynn.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0),
+                               rtol=1e-6)
+    # the causal mask came back: the first step ignores the later ones
+    changed = data.copy()
+    changed[:, 1:] += 1.0
+    np.testing.assert_allclose(loaded.predict(changed, verbose=0)[:, 0],
+                               loaded.predict(data, verbose=0)[:, 0], atol=1e-6)
+    with pytest.raises(TypeError, match="call it with query and value"):
+        layers.MultiHeadAttention(2, 3)(data)
