@@ -9,6 +9,7 @@ from . import models
 from . import (activations, callbacks, config, constraints, cuda, datasets, distribution,
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
                regularizers, utils)
+from .gradients import GradientTape, Variable
 from .backend import device, get_num_threads, set_num_threads, show_config
 from .layers import Input, InputLayer, Layer
 from .losses import Loss
@@ -27,7 +28,7 @@ def version():
 
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "Layer", "Loss",
-           "Metric", "Optimizer", "config", "version", "activations",
+           "Metric", "Optimizer", "GradientTape", "Variable", "config", "version", "activations",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",

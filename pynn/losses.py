@@ -189,6 +189,8 @@ class SparseCategoricalCrossentropy(Loss):
     def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
         if y_pred.ndim > 2:
             y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+        if grad is not None and grad.ndim > 2:  # a view: the gradient lands in grad
+            grad = grad.reshape(-1, grad.shape[-1])
         return ops.sparse_loss(y_true, y_pred, from_logits=fused, sample_weight=sample_weight,
                                scale=scale, grad=grad)
 

@@ -826,6 +826,10 @@ def gather_rows(src, index, out=None):
             type(out).__name__
         raise ValueError(f"gather_rows: out must be a writable C-contiguous {src.dtype} array "
                          f"of shape {shape}, got {got}")
+    if src.dtype.hasobject:
+        # Python objects (strings for a text layer) are references: a byte
+        # copy would skip their reference counts.
+        return np.take(src, index, axis=0, out=out)
     return _k.gather_rows(src, index, out)
 
 

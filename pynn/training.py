@@ -38,7 +38,7 @@ from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
 
-_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 # Inputs whose float32 copy would exceed this many bytes are converted
 # batch by batch in predict and evaluate, so memory stays bounded.
 _STREAM_CONVERT_BYTES = 256 << 20
@@ -67,6 +67,13 @@ def _as_input(x, dtype="float32", what="x"):
     if x is None:
         raise ValueError(f"{what} is required")
     want = _DTYPES[dtype]
+    if dtype == "string":  # raw text for a TextVectorization or StringLookup input
+        arr = np.asarray(x, dtype=object)
+        if arr.ndim == 0:
+            raise ValueError(f"{what}: expected an array with a batch dimension, got a scalar")
+        if not all(isinstance(v, (str, bytes)) for v in arr.flat):
+            raise TypeError(f"{what}: this input takes strings")
+        return arr
     if type(x) is np.ndarray and x.dtype == want and x.ndim and x.flags.c_contiguous:
         arr = x
     else:
@@ -642,9 +649,14 @@ class TrainingMixin:
         if len(xs) == len(tails) and all(a.shape[1:] == w for a, w in zip(xs, tails)):
             return  # the same shapes exactly (an input with a free axis takes the loop)
         from .layers.base import shape_str
+        loose = getattr(self, "_shapes_from_data", False)
         for i, (a, t) in enumerate(zip(xs, self._inputs)):
             want = t.shape
             got = (None,) + a.shape[1:]
+            if loose and len(got) == len(want) and len(want) > 1:
+                # A graph built from the first data's shape: its layers
+                # check the other axes.
+                want = (None,) * (len(want) - 1) + want[-1:]
             if len(got) != len(want) or any(w is not None and w != g
                                             for w, g in zip(want[1:], got[1:])):
                 node = self._program.steps[0].layer if self._program.steps else self

@@ -598,6 +598,9 @@ class Model(TrainingMixin, Layer):
                    for s, d in zip(shapes, dtypes)]
         outputs = self.call(tensors if multi else tensors[0])
         self._init_graph(tensors if multi else tensors[0], outputs)
+        # Traced from the first data it saw: later inputs may differ on the
+        # axes before the last, as in Keras.
+        self._shapes_from_data = True
 
     def __setattr__(self, name, value):
         # A subclassed model's layers, tracked in assignment order so its
@@ -704,7 +707,10 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
-        if type(inputs) is np.ndarray and not training and not args and not kwargs and \
+        tape = autodiff.active_tape()
+        if tape is not None:
+            inputs = autodiff.inputs_on_tape(tape, inputs)
+        elif type(inputs) is np.ndarray and not training and not args and not kwargs and \
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
@@ -714,6 +720,10 @@ class Model(TrainingMixin, Layer):
             return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        if tape is not None and self.weights:
+            # Inside traced code, a model called on constants still gets
+            # the gradients of its weights.
+            return autodiff.call_layer(self, inputs, training)
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
