@@ -214,6 +214,59 @@ PYNN_PER_LEVEL(static, col2im, col2im_body,
 typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,
                         ptrdiff_t, const float *, ptrdiff_t, float, float *, ptrdiff_t);
 
+/* ------------------------------------------- where the windows are read from */
+
+/* The direct forward pass and the AVX2 small-patch weight gradient read
+ * each window straight from the input.  Where the windows reach past it
+ * (padding), each sample is first copied into a zero-bordered buffer. */
+typedef struct {
+    ptrdiff_t rows, cols;
+    int padded;
+} direct_source;
+
+static direct_source direct_source_of(const pynn_conv_shape *s)
+{
+    direct_source d;
+    /* one past the furthest row and column a window reaches */
+    d.rows = s->oh > 0 ? (s->oh - 1) * s->sh + (s->kh - 1) * s->dh + 1 : 0;
+    d.cols = s->ow > 0 ? (s->ow - 1) * s->sw + (s->kw - 1) * s->dw + 1 : 0;
+    d.padded = s->pad_top > 0 || s->pad_left > 0 || d.rows > s->h || d.cols > s->w;
+    if (!d.padded) {
+        d.rows = s->h;
+        d.cols = s->w;
+    }
+    return d;
+}
+
+/* Whether the padded copy's size is within range. */
+static int direct_source_fits(const pynn_conv_shape *s)
+{
+    const direct_source d = direct_source_of(s);
+    const ptrdiff_t sizes[] = {d.rows, d.cols, s->cin};
+    ptrdiff_t t;
+    return !pynn_size_product(sizes, 3, &t);
+}
+
+/* Sample xn copied into dst (d->rows x d->cols x cin), zeros around it. */
+static void pad_sample(const pynn_conv_shape *s, const direct_source *d, const float *xn,
+                       float *dst)
+{
+    const ptrdiff_t cin = s->cin, row = d->cols * cin;
+    const ptrdiff_t left = PYNN_MIN(s->pad_left, d->cols);
+    const ptrdiff_t copied = PYNN_MAX(PYNN_MIN(s->w, d->cols - left), 0);
+    for (ptrdiff_t r = 0; r < d->rows; r++) {
+        float *out = dst + r * row;
+        ptrdiff_t iy = r - s->pad_top;
+        if (iy < 0 || iy >= s->h) {
+            zero_floats(out, row);
+            continue;
+        }
+        zero_floats(out, left * cin);
+        copy_floats(out + left * cin, xn + iy * s->w * cin, copied * cin);
+        zero_floats(out + (left + copied) * cin, row - (left + copied) * cin);
+    }
+}
+
 /* ------------------------------------------- weight gradient, small patches */
 
 /* A first layer on single-channel images (3x3: 9 values per patch) makes
@@ -222,14 +275,17 @@ typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const 
  * instead summed in registers, 32 output channels at a time: per output
  * pixel, the patch (at most SMALL_PATCH values, gathered to the stack) times
  * the pixel's gradient row, with the ReLU's derivative and the bias
- * gradient taken on the way.  One pass over dy and y, no unrolled copy. */
+ * gradient taken on the way.  One pass over dy and y, no unrolled copy.
+ * With AVX2, 8 channels at a time (small_patch_grad_avx2). */
 #define SMALL_PATCH 12
 
 static int use_small_patch(const pynn_conv_shape *s)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    return pynn_cpu_level() >= PYNN_CPU_AVX512 && patch_size(s) <= SMALL_PATCH &&
-           s->cout % 32 == 0;
+    int level = pynn_cpu_level();
+    return patch_size(s) <= SMALL_PATCH &&
+           ((level >= PYNN_CPU_AVX512 && s->cout % 32 == 0) ||
+            (level == PYNN_CPU_AVX2 && s->cout % 8 == 0 && direct_source_fits(s)));
 #else
     (void)s;
     return 0;
@@ -331,47 +387,6 @@ static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, in
 #define DIRECT_LANES 16
 #define DIRECT_MAX_PATCH 512
 #define DIRECT_CHUNK 48
-
-/* Where the windows are read from: x itself, or each sample copied into a
- * zero-bordered buffer of rows x cols pixels. */
-typedef struct {
-    ptrdiff_t rows, cols;
-    int padded;
-} direct_source;
-
-static direct_source direct_source_of(const pynn_conv_shape *s)
-{
-    direct_source d;
-    /* one past the furthest row and column a window reaches */
-    d.rows = s->oh > 0 ? (s->oh - 1) * s->sh + (s->kh - 1) * s->dh + 1 : 0;
-    d.cols = s->ow > 0 ? (s->ow - 1) * s->sw + (s->kw - 1) * s->dw + 1 : 0;
-    d.padded = s->pad_top > 0 || s->pad_left > 0 || d.rows > s->h || d.cols > s->w;
-    if (!d.padded) {
-        d.rows = s->h;
-        d.cols = s->w;
-    }
-    return d;
-}
-
-/* Sample xn copied into dst (d->rows x d->cols x cin), zeros around it. */
-static void pad_sample(const pynn_conv_shape *s, const direct_source *d, const float *xn,
-                       float *dst)
-{
-    const ptrdiff_t cin = s->cin, row = d->cols * cin;
-    const ptrdiff_t left = PYNN_MIN(s->pad_left, d->cols);
-    const ptrdiff_t copied = PYNN_MAX(PYNN_MIN(s->w, d->cols - left), 0);
-    for (ptrdiff_t r = 0; r < d->rows; r++) {
-        float *out = dst + r * row;
-        ptrdiff_t iy = r - s->pad_top;
-        if (iy < 0 || iy >= s->h) {
-            zero_floats(out, row);
-            continue;
-        }
-        zero_floats(out, left * cin);
-        copy_floats(out + left * cin, xn + iy * s->w * cin, copied * cin);
-        zero_floats(out + (left + copied) * cin, row - (left + copied) * cin);
-    }
-}
 
 /* One sample's share of a direct forward pass: the kernel, bias and
  * activation, the source its windows are read from (row: floats per
@@ -580,12 +595,108 @@ static void direct_pixels(const direct_args *a, direct_tile_fn tile, const float
  * layer's 3x3x64 and up) are where the GEMM's packed panels pay. */
 static int use_direct(const pynn_conv_shape *s)
 {
-    const direct_source d = direct_source_of(s);
-    const ptrdiff_t source[] = {d.rows, d.cols, s->cin};
-    ptrdiff_t t;
-    return patch_size(s) <= DIRECT_MAX_PATCH && !is_pointwise(s) &&
-           !pynn_size_product(source, 3, &t);
+    return patch_size(s) <= DIRECT_MAX_PATCH && !is_pointwise(s) && direct_source_fits(s);
 }
+
+/* off[q] = the offset of patch value q (ky, kx, ci) from its window's
+ * top-left corner in a source of `row` floats per row; returns the patch
+ * size. */
+static ptrdiff_t direct_offsets(const pynn_conv_shape *s, ptrdiff_t row, ptrdiff_t *off)
+{
+    ptrdiff_t t = 0;
+    for (ptrdiff_t ky = 0; ky < s->kh; ky++)
+        for (ptrdiff_t kx = 0; kx < s->kw; kx++)
+            for (ptrdiff_t ci = 0; ci < s->cin; ci++)
+                off[t++] = ky * s->dh * row + kx * s->dw * s->cin + ci;
+    return t;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The weight gradient of small patches with AVX2 (see SMALL_PATCH): its 16
+ * registers of 8 floats do not hold a 32-channel block's sums, so 8
+ * channels at a time, one accumulator per patch value (P of them, a
+ * constant) plus the bias gradient's.  The patch values are broadcast from
+ * the input through the direct forward pass's offsets (and its padded copy
+ * of a sample), not unrolled.  dk and db (either may be NULL) are added to;
+ * y and dy are the sample's. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+small_patch_block_avx2(const int P, const pynn_conv_shape *s, const float *src,
+                       ptrdiff_t row, const ptrdiff_t *off, int relu, const float *y,
+                       const float *dy, ptrdiff_t c0, float *dk, float *db)
+{
+    const ptrdiff_t cout = s->cout, step = s->sw * s->cin;
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 acc[SMALL_PATCH], bias = db ? _mm256_loadu_ps(db + c0) : zero;
+    ptrdiff_t o[SMALL_PATCH];
+#pragma GCC unroll 12
+    for (int q = 0; q < P; q++) {
+        acc[q] = dk ? _mm256_loadu_ps(dk + q * cout + c0) : zero;
+        o[q] = off[q];
+    }
+    for (ptrdiff_t oy = 0; oy < s->oh; oy++) {
+        const float *base = src + oy * s->sh * row;
+        const float *g_row = dy + oy * s->ow * cout + c0, *y_row = y + oy * s->ow * cout + c0;
+        for (ptrdiff_t ox = 0; ox < s->ow; ox++, base += step) {
+            __m256 g = _mm256_loadu_ps(g_row + ox * cout);
+            /* y > 0 is false for a NaN y: its gradient is 0, as in the
+             * GEMM path's activation pass */
+            if (relu)
+                g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(y_row + ox * cout), zero,
+                                                   _CMP_GT_OQ));
+            bias = _mm256_add_ps(bias, g);
+#pragma GCC unroll 12
+            for (int q = 0; q < P; q++)
+                acc[q] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + o[q]), g, acc[q]);
+        }
+    }
+    if (dk)
+#pragma GCC unroll 12
+        for (int q = 0; q < P; q++) _mm256_storeu_ps(dk + q * cout + c0, acc[q]);
+    if (db)
+        _mm256_storeu_ps(db + c0, bias);
+}
+
+/* The weight and bias gradients (added to dk and db) of samples [n0, n1);
+ * -1 when the padded copy's buffer cannot be had. */
+__attribute__((target("avx2,fma")))
+static int small_patch_grad_avx2(const pynn_conv_shape *s, const float *x, int relu,
+                                 const float *y, const float *dy, float *dk, float *db,
+                                 ptrdiff_t n0, ptrdiff_t n1)
+{
+    const direct_source d = direct_source_of(s);
+    const ptrdiff_t cin = s->cin, row = d.cols * cin, out = s->oh * s->ow * s->cout;
+    ptrdiff_t off[SMALL_PATCH];
+    int patch = (int)direct_offsets(s, row, off);
+    float *buf = NULL;
+    if (d.padded) {
+        buf = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(d.rows * row));
+        if (!buf)
+            return -1;
+    }
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const float *src = x + n * s->h * s->w * cin;
+        if (d.padded) {
+            pad_sample(s, &d, src, buf);
+            src = buf;
+        }
+        for (ptrdiff_t c0 = 0; c0 < s->cout; c0 += 8) {
+#define SMALL_PATCH_CASE(P)                                                    \
+    case P:                                                                    \
+        small_patch_block_avx2(P, s, src, row, off, relu, y + n * out, dy + n * out, c0, dk, \
+                               db);                                            \
+        break
+            switch (patch) {
+                SMALL_PATCH_CASE(1); SMALL_PATCH_CASE(2); SMALL_PATCH_CASE(3);
+                SMALL_PATCH_CASE(4); SMALL_PATCH_CASE(5); SMALL_PATCH_CASE(6);
+                SMALL_PATCH_CASE(7); SMALL_PATCH_CASE(8); SMALL_PATCH_CASE(9);
+                SMALL_PATCH_CASE(10); SMALL_PATCH_CASE(11); SMALL_PATCH_CASE(12);
+            }
+#undef SMALL_PATCH_CASE
+        }
+    }
+    return 0;
+}
+#endif
 
 /* Output pixels [p0, p1) of the n * oh * ow, directly. */
 static int direct_forward_pixels(const pynn_conv_shape *s, const float *x, const float *k,
@@ -600,11 +711,8 @@ static int direct_forward_pixels(const pynn_conv_shape *s, const float *x, const
         if (!buf)
             return -1;
     }
-    ptrdiff_t off[DIRECT_MAX_PATCH], t = 0;
-    for (ptrdiff_t ky = 0; ky < s->kh; ky++)
-        for (ptrdiff_t kx = 0; kx < s->kw; kx++)
-            for (ptrdiff_t ci = 0; ci < cin; ci++)
-                off[t++] = ky * s->dh * row + kx * s->dw * cin + ci;
+    ptrdiff_t off[DIRECT_MAX_PATCH];
+    direct_offsets(s, row, off);
     direct_args a = {k, bias, act, alpha, patch_size(s), s->cout, cin, s->ow, s->sh, s->sw,
                      row, off};
     direct_tile_fn tile = direct_tile_run_generic;
@@ -722,8 +830,11 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
 #if defined(__x86_64__) || defined(__i386__)
     if ((dk_part || db_part) && use_small_patch(s) &&
         (a->act == PYNN_ACT_LINEAR || a->act == PYNN_ACT_RELU)) {
-        small_patch_grad_avx512(s, a->x, a->act == PYNN_ACT_RELU, a->y, a->dy, dk_part,
-                                db_part, n0, n1);
+        int relu = a->act == PYNN_ACT_RELU;
+        if (pynn_cpu_level() >= PYNN_CPU_AVX512)
+            small_patch_grad_avx512(s, a->x, relu, a->y, a->dy, dk_part, db_part, n0, n1);
+        else if (small_patch_grad_avx2(s, a->x, relu, a->y, a->dy, dk_part, db_part, n0, n1))
+            return -1;
         if (!dx)
             return 0;
         dk_part = db_part = NULL; /* the input gradient still takes the GEMM */

@@ -312,14 +312,17 @@ def test_moments_and_batch_norm_gradient():
         close(np.float64(db[j]), dy[..., j].astype(np.float64).sum(), 1e-4)
 
 
-@pytest.mark.parametrize("cin,ksize,cout", [(1, 3, 32), (1, 3, 64), (1, 2, 32), (3, 2, 32)])
+@pytest.mark.parametrize("cin,ksize,cout", [(1, 3, 32), (1, 3, 64), (1, 2, 32), (3, 2, 32),
+                                            (1, 3, 8), (2, 2, 24), (1, 1, 16), (3, 2, 20)])
 @pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "same"), (1, "same")])
 @pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("n", [1, 5])
 def test_conv2d_weight_gradient_of_small_patches(cin, ksize, cout, stride, padding,
-                                                 activation):
-    # A first layer's patch (at most 12 values) with 32k output channels takes
-    # the register-summed weight gradient on AVX-512 machines.
-    x = rand(5, 11, 10, cin)
+                                                 activation, n):
+    # A first layer's patch (at most 12 values) takes the register-summed
+    # weight gradient: with 32k output channels on AVX-512 machines, 8k on
+    # AVX2 ones (20 channels take the GEMM).
+    x = rand(n, 11, 10, cin)
     k = rand(ksize, ksize, cin, cout, seed=1)
     b = rand(cout, seed=2)
     s = (stride, stride)
