@@ -367,7 +367,7 @@ static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, in
 }
 #endif
 
-/* ------------------------------------------------ direct forward, small patches */
+/* ------------------------------------------------------------ direct forward */
 
 /* Convolutions whose patch (kh * kw * cin) is at most DIRECT_MAX_PATCH
  * values run without im2col: a first layer on 1 or 3 channels (9 to 147
