@@ -35,6 +35,13 @@ def active_tape():
     return getattr(_local, "tape", None)
 
 
+def recording_calls():
+    """Whether a GradientTape records here: model and layer calls on any
+    values are then recorded."""
+    tape = getattr(_local, "tape", None)
+    return tape is not None and tape.records_calls
+
+
 class _Recording:
     """Makes ``tape`` (None: no tape) the active one and ``sink`` the list
     that ``add_loss`` appends to, for the duration of a with-block."""
@@ -108,6 +115,12 @@ class Tape:
     received.
     """
     __slots__ = ("who", "records", "watched", "layer_grads", "losses")
+    # Whether a traced value of this tape converts to a constant NumPy
+    # array (a GradientTape's, outside its with-block) or refuses to.
+    converts_to_numpy = False
+    # Whether models and layers called while it records are recorded as
+    # calls (a GradientTape's), rather than only on traced inputs.
+    records_calls = False
 
     def __init__(self, who):
         self.who = who
@@ -150,11 +163,12 @@ class Tape:
         hit = self.layer_grads.get(id(weight))
         self.layer_grads[id(weight)] = (weight, grad if hit is None else ops.add(hit[1], grad))
 
-    def backward(self, seeds):
+    def backward(self, seeds, keep=()):
         """Replays the tape from ``seeds``, (traced value, gradient) pairs.
         Returns the gradients left at the leaves (inputs and watched
-        weights), by ``id`` of the leaf."""
+        weights), and at the values whose ``id`` is in ``keep``, by ``id``."""
         grads = {}
+        kept = {}
 
         def accumulate(t, g):
             if g.shape != t.value.shape:
@@ -169,6 +183,9 @@ class Tape:
         for out, parents, vjp in reversed(self.records):
             if type(out) is tuple:
                 gs = [grads.pop(id(o), None) for o in out]
+                for o, g in zip(out, gs):
+                    if g is not None and id(o) in keep:
+                        kept[id(o)] = g
                 if all(g is None for g in gs):
                     continue
                 g = [np.zeros(o.value.shape, np.float32) if g is None else g
@@ -177,9 +194,12 @@ class Tape:
                 g = grads.pop(id(out), None)
                 if g is None:
                     continue
+                if id(out) in keep:
+                    kept[id(out)] = g
             for p, pg in zip(parents, vjp(g)):
                 if pg is not None and type(p) is Traced:
                     accumulate(p, pg)
+        grads.update(kept)
         return grads
 
     def weight_gradient(self, weight, grads):
@@ -261,6 +281,8 @@ class Traced:
         return self.value.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if self.tape.converts_to_numpy:
+            return self.value if dtype is None else self.value.astype(dtype)
         op = _pynn_caller()
         raise unsupported(op or "Converting a traced array to a NumPy array (np.asarray, "
                           "np.array, or a function that calls them)", self.tape)
@@ -1158,7 +1180,7 @@ def record_layer(layer, forward, backward, inputs, training):
     from .models.node import CallContext
     multi_in = isinstance(inputs, (list, tuple))
     xs = [resolve(x) for x in (inputs if multi_in else [inputs])]
-    tape = _tape_of(*xs)
+    tape = _tape_of(*xs) or active_tape()
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
     # The layer computes on plain arrays: nothing it does is recorded here.
@@ -1189,17 +1211,30 @@ def record_layer(layer, forward, backward, inputs, training):
 
 
 def call_layer(layer, inputs, training):
-    """``layer(inputs)`` on traced values, inside traced code: a layer that
-    computes through call() runs it on this tape (its weights are watched
-    here); any other layer is one record."""
+    """``layer(inputs)`` on traced values, inside traced code (or on any
+    values while a GradientTape records): a layer that computes through
+    call() runs it on this tape (its weights are watched here); any other
+    layer is one record."""
     multi = isinstance(inputs, (list, tuple))
     xs = list(inputs) if multi else [inputs]
+    tape = _tape_of(*[resolve(x) for x in flatten_inputs(xs)]) or active_tape()
+    if tape.records_calls and not getattr(layer, "_traces_call", False):
+        from .tape import record_call
+        return record_call(tape, layer, inputs, bool(training))
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
     layer.build_for(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
+        if tape.records_calls:  # Keras's default outside fit: inference
+            training = bool(training)
         return layer._run_call(inputs, True if training is None else bool(training))
     cls = type(layer)
     return record_layer(layer, cls.forward, cls.backward, inputs, training)
+
+
+def flatten_inputs(xs):
+    """The values in a list of inputs (a dict's values for a model called
+    on a dict)."""
+    return [v for x in xs for v in (x.values() if isinstance(x, dict) else [x])]
 
 
 # ------------------------------------------------ training through a call
@@ -1252,7 +1287,7 @@ def traced_backward(layer, ctx, dy, need_input_grad):
     ctx.tape = ctx.traced_in = ctx.traced_out = None
     dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
     seeds = [(o, g) for o, g in zip(outs, dys) if g is not None]
-    seeds += [(resolve(v), 1.0) for v in tape.losses]
+    seeds += [(resolve(v), ctx.loss_scale) for v in tape.losses]
     grads = tape.backward(seeds)
     weights = {id(w): w for w in layer.weights}
     for w, _ in list(tape.watched.values()) + list(tape.layer_grads.values()):

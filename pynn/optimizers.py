@@ -52,13 +52,61 @@ class Optimizer:
             self._slots = [s.to_numpy() for s in self._slots]
 
     def apply(self, params, grads):
-        """One update of the flat ``params`` from the flat ``grads``."""
+        """One update of the flat ``params`` from the flat ``grads``; or,
+        given lists (Keras 3's ``apply(grads, trainable_variables)``),
+        :meth:`apply_gradients` of the pairs."""
+        if isinstance(params, (list, tuple)):
+            return self.apply_gradients(zip(params, grads))
         self.build(params.size, params)
         self.iterations += 1
         self._update(params, grads)
 
     def _update(self, params, grads):
         raise NotImplementedError
+
+    # ------------------------------------------- variables, one by one
+
+    def apply_gradients(self, grads_and_vars):
+        """One step on each ``(gradient, variable)`` pair (weights or
+        pynn.Variable), by the same update kernel as fit's, with state kept
+        per variable; pairs whose gradient is None are skipped.  The step
+        counts once in ``iterations``; variables' constraints apply after
+        it.  Returns ``iterations``."""
+        pairs = []
+        from .layers.base import Weight
+        for g, w in grads_and_vars:
+            if g is None:
+                continue
+            if not isinstance(w, Weight):
+                raise TypeError(f"{type(self).__name__}.apply_gradients: expected weights or "
+                                f"pynn.Variable objects, got {type(w).__name__}")
+            g = np.ascontiguousarray(np.asarray(g, dtype=np.float32))
+            if g.shape != w.value.shape:
+                raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
+                                 f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
+            if not isinstance(w.value, np.ndarray) or not w.value.flags.c_contiguous:
+                raise ValueError(f"{type(self).__name__}.apply_gradients: variable {w.name!r} "
+                                 f"is not a host array; train it on the CPU")
+            pairs.append((g, w))
+        if not pairs:
+            return self.iterations
+        if getattr(self, "_per_variable", None) is None:
+            self._per_variable = {}
+        self.iterations += 1
+        flat_slots = self._slots
+        try:
+            for g, w in pairs:
+                hit = self._per_variable.get(id(w))
+                if hit is None or hit[0] is not w:
+                    hit = self._per_variable[id(w)] = (
+                        w, [np.zeros(w.value.size, np.float32) for _ in self.slot_names])
+                self._slots = hit[1]
+                self._update(w.value.reshape(-1), g.reshape(-1))
+                if w.constraint is not None:
+                    w.constraint.apply(w.value)
+        finally:
+            self._slots = flat_slots
+        return self.iterations
 
     # ------------------------------------------------------- state, config
 

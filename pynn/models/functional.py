@@ -708,6 +708,8 @@ class Model(TrainingMixin, Layer):
             return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        if autodiff.recording_calls():
+            return autodiff.call_layer(self, inputs, training)
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
