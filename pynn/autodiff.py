@@ -199,6 +199,15 @@ class Tape:
             for p, pg in zip(parents, vjp(g)):
                 if pg is not None and type(p) is Traced:
                     accumulate(p, pg)
+            # A record whose outputs are also read inside it (a model's
+            # intermediate activation as an output) reports their whole
+            # gradients.
+            totals = getattr(vjp, "output_totals", None)
+            if totals:
+                for k, g_total in totals.items():
+                    if g_total is not None:
+                        kept[id(out[k] if type(out) is tuple else out)] = g_total
+                totals.clear()
         grads.update(kept)
         return grads
 

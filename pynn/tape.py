@@ -33,13 +33,14 @@ class _GradientRecord(autodiff.Tape):
     """The records of a GradientTape (shared by tapes nested in it).  Reads
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
-    __slots__ = ("arrays", "requested", "paused", "recording_depth")
+    __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth")
     records_calls = True
 
     def __init__(self):
         super().__init__("the GradientTape")
         self.arrays = {}        # id of a watched NumPy array -> (array, traced leaf)
         self.requested = set()  # ids of the weights the running gradient() wants
+        self.kept = set()       # ids of the traced values it wants
         self.paused = False
         self.recording_depth = 0
 
@@ -195,12 +196,13 @@ class GradientTape:
         leaves = [self._leaf(record, s) for s in flat]
         keep = {id(leaf) for leaf in leaves if type(leaf) is Traced}
         record.requested = {id(s) for s in flat if isinstance(s, Weight)}
+        record.kept = keep
         record.layer_grads = {}
         try:
             with _Recording(None, []):
                 grads = record.backward(seeds, keep)
         finally:
-            record.requested = set()
+            record.requested, record.kept = set(), set()
         out = []
         for s, leaf in zip(flat, leaves):
             if isinstance(s, Weight):
@@ -377,9 +379,18 @@ def record_call(record, layer, inputs, training):
         from .models.functional import new_binding
         new_binding()
         ctx.grad_token = object()
+        wanted_outs = [k for k, t in enumerate(traced_outs[:len(traced_outs) - adds_loss])
+                       if id(t) in record.kept]
         try:
             dy = gs if multi_out else gs[0]
-            dx = type(layer).backward(layer, ctx, dy, need if multi_in else need[0])
+            if is_model and wanted_outs:
+                prog = layer._program
+                slots = {prog.output_slots[k]: None for k in wanted_outs}
+                dx = prog.backward(ctx.inner, list(gs), ctx.grad_token, need, slot_grads=slots)
+                vjp.output_totals = {k: slots[prog.output_slots[k]] for k in wanted_outs}
+                dx = dx if multi_in else dx[0]
+            else:
+                dx = type(layer).backward(layer, ctx, dy, need if multi_in else need[0])
         finally:
             for w, g in zip(weights, saved):
                 w.grad = g
@@ -393,6 +404,7 @@ def record_call(record, layer, inputs, training):
         traced = record.record_several(outs, tuple(xs), vjp)
     else:
         traced = [record.record(outs[0], tuple(xs), vjp)]
+    traced_outs = list(traced)
     if adds_loss:
         layer._call_losses = [traced.pop()]
     elif is_model:

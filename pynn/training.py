@@ -1909,48 +1909,29 @@ class _CompiledLoss:
 
 
 class _CompiledMetrics:
-    """The metrics given to compile, resolved at their first update (the
-    'accuracy' kind from the targets' and predictions' shapes)."""
+    """The metrics given to compile, per output, for a custom step
+    (``update_state(y, y_pred, sample_weight)``)."""
 
     def __init__(self, model):
-        self.model = model
-        self.metrics = []
-        self._per_output = None
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        from . import autodiff
-        preds = list(y_pred.values()) if isinstance(y_pred, dict) else \
-            list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
-        preds = [np.asarray(autodiff.value_of(p), np.float32) for p in preds]
-        trues = list(y_true.values()) if isinstance(y_true, dict) else \
-            list(y_true) if isinstance(y_true, (list, tuple)) and len(preds) > 1 else [y_true]
-        trues = [np.asarray(t) for t in trues]
-        if self._per_output is None:
-            self._resolve(trues, preds)
-        for i, m in self._per_output:
-            t, p = trues[i], preds[i]
-            if p.ndim == 1:
-                p = p[:, None]
-            if not isinstance(m, metrics_mod._AccuracyMetric) or m.kind != "sparse":
-                t = np.asarray(t, np.float32).reshape(p.shape) if np.size(t) == p.size else t
-            m.update_state(t, p, sample_weight)
-
-    def _resolve(self, trues, preds):
-        model = self.model
-        spec = model._compile_args[2]
-        names = list(getattr(model, "output_names", None) or [])
-        if len(names) != len(preds):
-            names = [f"output_{i}" for i in range(len(preds))]
-        per = _metrics_per_output(spec, names, len(preds))
-        self._per_output = []
-        for i, specs in enumerate(per):
+        spec = model._compile_args[2] if model._compile_args is not None else None
+        names = list(model.output_names) if getattr(model, "_outputs", None) else ["output"]
+        self.metrics, self._per_output = [], []
+        for i, specs in enumerate(_metrics_per_output(spec, names, len(names))):
             for s in specs:
-                p_shape = (None,) + tuple(preds[i].shape[1:])
-                m = metrics_mod.get(s, trues[i].shape, p_shape)
-                if len(preds) > 1:
+                m = _AccuracyByShape(s) if isinstance(s, str) and \
+                    s.lower() in ("accuracy", "acc") else metrics_mod.get(s)
+                if len(names) > 1:
                     m.name = f"{names[i]}_{m.name}"
                 self._per_output.append((i, m))
                 self.metrics.append(m)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        preds = list(y_pred.values()) if isinstance(y_pred, dict) else \
+            list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+        trues = list(y_true.values()) if isinstance(y_true, dict) else \
+            list(y_true) if isinstance(y_true, (list, tuple)) and len(preds) > 1 else [y_true]
+        for i, m in self._per_output:
+            m.update_state(trues[i], preds[i], sample_weight)
 
     def reset_state(self):
         for m in self.metrics:
@@ -1958,3 +1939,30 @@ class _CompiledMetrics:
 
     def result(self):
         return {m.name: m.result() for m in self.metrics}
+
+
+class _AccuracyByShape(metrics_mod.Metric):
+    """'accuracy' in compile, for a custom step: binary, categorical or
+    sparse by the first update's targets and predictions (Keras 3's
+    rule)."""
+
+    def __init__(self, spec):
+        self._spec, self._inner = spec, None
+        super().__init__(spec)
+
+    def reset_state(self):
+        super().reset_state()
+        if self._inner is not None:
+            self._inner.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        y_true = np.asarray(autodiff.value_of(y_true))
+        y_pred = np.asarray(autodiff.value_of(y_pred), np.float32)
+        if self._inner is None:
+            self._inner = metrics_mod.get(self._spec, y_true.shape, y_pred.shape)
+        if not isinstance(self._inner, metrics_mod.SparseCategoricalAccuracy):
+            y_true = y_true.astype(np.float32).reshape(y_pred.shape)
+        self._inner.update_state(y_true, y_pred, sample_weight)
+
+    def result(self):
+        return 0.0 if self._inner is None else self._inner.result()
