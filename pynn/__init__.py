@@ -17,7 +17,7 @@ from .tape import GradientTape, Variable
 # TensorFlow's names for functions pynn.backend has under Keras's, so that
 # custom training code ported with `import pynn as tf` runs (the whole
 # list; anything else is in pynn.ops / pynn.backend by its Keras name).
-from .backend import (argmax, cast, constant, ones_like, shape, square, zeros_like)  # noqa: E402
+from .backend import argmax, cast, constant, ones_like, shape, square, zeros_like  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant as convert_to_tensor  # noqa: E402
 from .backend import max as reduce_max  # noqa: E402
@@ -33,6 +33,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "activat
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",
-           "get_num_threads", "show_config", "device", "GradientTape", "Variable", "argmax", "cast", "concat", "constant",
+           "get_num_threads", "show_config", "device", "GradientTape", "Variable", "argmax",
+           "cast", "concat", "constant",
            "convert_to_tensor", "matmul", "newaxis", "ones_like", "reduce_max", "reduce_mean",
            "reduce_min", "reduce_sum", "shape", "square", "zeros_like", "__version__"]

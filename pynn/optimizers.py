@@ -67,46 +67,62 @@ class Optimizer:
     # ------------------------------------------- variables, one by one
 
     def apply_gradients(self, grads_and_vars):
-        """One step on each ``(gradient, variable)`` pair (weights or
-        pynn.Variable), by the same update kernel as fit's, with state kept
-        per variable; pairs whose gradient is None are skipped.  The step
-        counts once in ``iterations``; variables' constraints apply after
-        it.  Returns ``iterations``."""
-        pairs = []
+        """One step on the ``(gradient, variable)`` pairs (weights or
+        pynn.Variable objects); pairs whose gradient is None are skipped.
+        The variables and their state (kept per variable) are gathered into
+        flat arrays for one :meth:`apply`, fit's step, so the update, the
+        step count and the learning rate are fit's; variables'
+        constraints apply after it.  Returns ``iterations``."""
         from .layers.base import Weight
+        pairs = []
         for g, w in grads_and_vars:
             if g is None:
                 continue
             if not isinstance(w, Weight):
                 raise TypeError(f"{type(self).__name__}.apply_gradients: expected weights or "
                                 f"pynn.Variable objects, got {type(w).__name__}")
-            g = np.ascontiguousarray(np.asarray(g, dtype=np.float32))
+            if not isinstance(w.value, np.ndarray):
+                raise ValueError(f"{type(self).__name__}.apply_gradients: variable {w.name!r} "
+                                 f"is on a GPU; train it on the CPU")
+            g = np.asarray(g, dtype=np.float32)
             if g.shape != w.value.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
-            if not isinstance(w.value, np.ndarray) or not w.value.flags.c_contiguous:
-                raise ValueError(f"{type(self).__name__}.apply_gradients: variable {w.name!r} "
-                                 f"is not a host array; train it on the CPU")
             pairs.append((g, w))
         if not pairs:
             return self.iterations
-        if getattr(self, "_per_variable", None) is None:
-            self._per_variable = {}
-        self.iterations += 1
+        state = self.__dict__.setdefault("_variable_slots", {})
+        for _, w in pairs:
+            if id(w) not in state or state[id(w)][0] is not w:
+                state[id(w)] = (w, self._fresh_slots(w.value.size))
+        params = np.concatenate([w.value.reshape(-1) for _, w in pairs])
+        grads = np.concatenate([g.reshape(-1) for g, _ in pairs])
         flat_slots = self._slots
+        self._slots = [np.concatenate([state[id(w)][1][k] for _, w in pairs])
+                       for k in range(len(self.slot_names))] or None
         try:
-            for g, w in pairs:
-                hit = self._per_variable.get(id(w))
-                if hit is None or hit[0] is not w:
-                    hit = self._per_variable[id(w)] = (
-                        w, [np.zeros(w.value.size, np.float32) for _ in self.slot_names])
-                self._slots = hit[1]
-                self._update(w.value.reshape(-1), g.reshape(-1))
+            self.apply(params, grads)
+            off = 0
+            for _, w in pairs:
+                n = w.value.size
+                w.value[...] = params[off:off + n].reshape(w.value.shape)
+                for k, slot in enumerate(state[id(w)][1]):
+                    slot[...] = self._slots[k][off:off + n]
+                off += n
                 if w.constraint is not None:
                     w.constraint.apply(w.value)
         finally:
             self._slots = flat_slots
         return self.iterations
+
+    def _fresh_slots(self, size):
+        """New state for ``size`` parameters, as build makes it."""
+        saved, self._slots = self._slots, None
+        try:
+            self.build(size)
+            return [np.array(s) for s in self._slots or []]
+        finally:
+            self._slots = saved
 
     # ------------------------------------------------------- state, config
 

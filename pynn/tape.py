@@ -239,8 +239,7 @@ def _pack_like(structure, flat):
 
     def build(s):
         if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s) if type(s) in (list, tuple) else \
-                type(s)(*[build(v) for v in s])
+            return type(s)(build(v) for v in s)
         if isinstance(s, dict):
             return {k: build(v) for k, v in s.items()}
         return next(it)

@@ -896,9 +896,10 @@ class TrainingMixin:
         kernels release the GIL)."""
         self._require_compiled("fit()")
         if self._runs_own_step("train_step"):
-            if validation_split:
-                raise ValueError("fit: validation_split is not supported with a custom "
-                                 "train_step; give validation_data")
+            if validation_split or class_weight is not None:
+                raise ValueError("fit: validation_split and class_weight are not supported "
+                                 "with a custom train_step; give validation_data, and weigh "
+                                 "samples in the step")
             return self._fit_steps(x, y, batch_size, int(epochs), verbose, callbacks,
                                    validation_data, shuffle, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size,
