@@ -46,9 +46,12 @@ def _conv_graph():
 
 def _sequence_graph():
     x = layers.Input((6, 3))
-    a = layers.LSTM(4, return_sequences=True)(x)
-    b = layers.GRU(4, return_sequences=True)(x)
-    c = layers.Bidirectional(layers.SimpleRNN(3, return_sequences=True))(x)
+    # Named: the recurrent layers' automatic names stay in step with
+    # Keras's, which tests/layers compares.
+    a = layers.LSTM(4, return_sequences=True, name="tape_lstm")(x)
+    b = layers.GRU(4, return_sequences=True, name="tape_gru")(x)
+    c = layers.Bidirectional(layers.SimpleRNN(3, return_sequences=True, name="tape_rnn"),
+                             name="tape_bidirectional")(x)
     s = layers.Concatenate()([a, b, c])
     s = layers.Conv1D(4, 3, padding="same", activation="elu")(s)
     s = layers.TimeDistributed(layers.Dense(3))(s)
