@@ -114,7 +114,7 @@ class Tape:
     gradients into ``layer_grads``; ``losses`` holds what ``add_loss``
     received.
     """
-    __slots__ = ("who", "records", "watched", "layer_grads", "losses")
+    __slots__ = ("who", "records", "watched", "layer_grads", "losses", "default_training")
     # Whether a traced value of this tape converts to a constant NumPy
     # array (a GradientTape's, outside its with-block) or refuses to.
     converts_to_numpy = False
@@ -124,6 +124,10 @@ class Tape:
 
     def __init__(self, who):
         self.who = who
+        # How layers called with no training argument compute: as in
+        # training inside a model being trained, as at inference in a
+        # GradientTape (which records calls), as Keras does outside fit.
+        self.default_training = not self.records_calls
         self.records = []
         self.watched = {}
         self.layer_grads = {}
@@ -539,6 +543,18 @@ def value_of(x):
     return x.value if type(x) is Traced else x
 
 
+def inputs_on_tape(tape, inputs):
+    """A layer's ``inputs`` (an array, or a list, tuple or dict of them) as
+    the code recording on ``tape`` sees them: weights and variables as
+    their traced leaves, and arrays a GradientTape watches as theirs."""
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(inputs_on_tape(tape, x) for x in inputs)
+    if isinstance(inputs, dict):
+        return {k: inputs_on_tape(tape, v) for k, v in inputs.items()}
+    substitute = getattr(tape, "substitute", None)
+    return resolve(inputs) if substitute is None else resolve(substitute(inputs))
+
+
 def any_traced(values):
     return any(type(v) is Traced for v in values)
 
@@ -730,6 +746,11 @@ def expm1(x):
     with _errstate():
         return _unary(x, lambda v: np.expm1(np.asarray(v, np.float32)),
                       lambda g, v, y: ops.multiply(g, y + 1))
+
+
+def erf(x):
+    return _unary(x, ops.erf,
+                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)))
 
 
 def sqrt(x):
@@ -1192,10 +1213,14 @@ def record_layer(layer, forward, backward, inputs, training):
     tape = _tape_of(*xs) or active_tape()
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
+    if training is None:
+        training = tape.default_training
+    # A layer called with training=False still runs its training forward
+    # (which keeps what backward needs), computing as at inference.
+    ctx.inference_behaviour = not training
     # The layer computes on plain arrays: nothing it does is recorded here.
     with _Recording(None, tape.losses):
-        y = forward(layer, ctx, values if multi_in else values[0],
-                    True if training is None else bool(training))
+        y = forward(layer, ctx, values if multi_in else values[0], True)
     multi_out = isinstance(y, (list, tuple))
     need = [type(x) is Traced for x in xs]
 
@@ -1476,7 +1501,7 @@ TRACED_OPS = {
     "add": add, "subtract": subtract, "multiply": multiply, "maximum": maximum,
     "minimum": minimum, "axpby": axpby, "divide": divide, "power": power,
     "negative": negative, "abs": absolute, "exp": exp, "log": log, "log1p": log1p,
-    "expm1": expm1, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
+    "expm1": expm1, "erf": erf, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
     "activation": apply_activation, "softmax": softmax, "l2_normalize": l2_normalize,
     "where": where, "cast": cast, "stop_gradient": stop_gradient,
     "sum": sum_, "mean": mean, "max": max_, "min": min_, "prod": prod, "cumsum": cumsum,

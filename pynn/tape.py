@@ -132,9 +132,11 @@ class GradientTape:
             return tensor
         if type(tensor) is Traced:
             return tensor
-        if not isinstance(tensor, np.ndarray):
-            raise TypeError(f"GradientTape.watch: expected a NumPy array, a Variable or a "
-                            f"weight, got {type(tensor).__name__}")
+        if not isinstance(tensor, np.ndarray) or tensor.dtype.kind != "f":
+            got = f"an array of {tensor.dtype}" if isinstance(tensor, np.ndarray) else \
+                type(tensor).__name__
+            raise TypeError(f"GradientTape.watch: expected a float array or a Variable (or "
+                            f"weight), got {got}: only floats have gradients")
         return record.watch_array(tensor)
 
     @contextlib.contextmanager
