@@ -9,7 +9,6 @@ from . import models
 from . import (activations, callbacks, config, constraints, cuda, datasets, distribution,
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
                regularizers, utils)
-from .gradients import GradientTape, Variable
 from .backend import device, get_num_threads, set_num_threads, show_config
 from .layers import Input, InputLayer, Layer
 from .losses import Loss
@@ -17,6 +16,19 @@ from .metrics import Metric
 from .optimizers import Optimizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
+from .tape import GradientTape, Variable
+# TensorFlow's names for functions pynn.backend has under Keras's, so that
+# custom training code ported with `import pynn as tf` runs (the whole
+# list; anything else is in pynn.ops / pynn.backend by its Keras name).
+from .backend import argmax, cast, constant, ones_like, shape, square, zeros_like  # noqa: E402
+from .backend import concatenate as concat  # noqa: E402
+from .backend import constant as convert_to_tensor  # noqa: E402
+from .backend import max as reduce_max  # noqa: E402
+from .backend import mean as reduce_mean  # noqa: E402
+from .backend import min as reduce_min  # noqa: E402
+from .backend import sum as reduce_sum  # noqa: E402
+from .ops import matmul  # noqa: E402
+newaxis = None
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 
@@ -32,4 +44,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "Layer",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",
-           "get_num_threads", "show_config", "device", "__version__"]
+           "get_num_threads", "show_config", "device", "argmax",
+           "cast", "concat", "constant",
+           "convert_to_tensor", "matmul", "newaxis", "ones_like", "reduce_max", "reduce_mean",
+           "reduce_min", "reduce_sum", "shape", "square", "zeros_like", "__version__"]

@@ -35,6 +35,13 @@ def active_tape():
     return getattr(_local, "tape", None)
 
 
+def recording_calls():
+    """Whether a GradientTape records here: model and layer calls on any
+    values are then recorded."""
+    tape = getattr(_local, "tape", None)
+    return tape is not None and tape.records_calls
+
+
 class _Recording:
     """Makes ``tape`` (None: no tape) the active one and ``sink`` the list
     that ``add_loss`` appends to, for the duration of a with-block."""
@@ -108,13 +115,19 @@ class Tape:
     received.
     """
     __slots__ = ("who", "records", "watched", "layer_grads", "losses", "default_training")
+    # Whether a traced value of this tape converts to a constant NumPy
+    # array (a GradientTape's, outside its with-block) or refuses to.
+    converts_to_numpy = False
+    # Whether models and layers called while it records are recorded as
+    # calls (a GradientTape's), rather than only on traced inputs.
+    records_calls = False
 
     def __init__(self, who):
         self.who = who
         # How layers called with no training argument compute: as in
         # training inside a model being trained, as at inference in a
-        # GradientTape (pynn.gradients), as Keras does outside fit.
-        self.default_training = True
+        # GradientTape (which records calls), as Keras does outside fit.
+        self.default_training = not self.records_calls
         self.records = []
         self.watched = {}
         self.layer_grads = {}
@@ -157,9 +170,9 @@ class Tape:
     def backward(self, seeds, keep=()):
         """Replays the tape from ``seeds``, (traced value, gradient) pairs.
         Returns the gradients left at the leaves (inputs and watched
-        weights), and at the computed values whose ``id`` is in ``keep``,
-        by ``id``."""
-        grads, kept = {}, {}
+        weights), and at the values whose ``id`` is in ``keep``, by ``id``."""
+        grads = {}
+        kept = {}
 
         def accumulate(t, g):
             if g.shape != t.value.shape:
@@ -190,6 +203,15 @@ class Tape:
             for p, pg in zip(parents, vjp(g)):
                 if pg is not None and type(p) is Traced:
                     accumulate(p, pg)
+            # A record whose outputs are also read inside it (a model's
+            # intermediate activation as an output) reports their whole
+            # gradients.
+            totals = getattr(vjp, "output_totals", None)
+            if totals:
+                for k, g_total in totals.items():
+                    if g_total is not None:
+                        kept[id(out[k] if type(out) is tuple else out)] = g_total
+                totals.clear()
         grads.update(kept)
         return grads
 
@@ -272,6 +294,8 @@ class Traced:
         return self.value.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if self.tape.converts_to_numpy:
+            return self.value if dtype is None else self.value.astype(dtype)
         op = _pynn_caller()
         raise unsupported(op or "Converting a traced array to a NumPy array (np.asarray, "
                           "np.array, or a function that calls them)", self.tape)
@@ -1221,19 +1245,30 @@ def record_layer(layer, forward, backward, inputs, training):
 
 
 def call_layer(layer, inputs, training):
-    """``layer(inputs)`` on traced values, inside traced code: a layer that
-    computes through call() runs it on this tape (its weights are watched
-    here); any other layer is one record."""
+    """``layer(inputs)`` on traced values, inside traced code (or on any
+    values while a GradientTape records): a layer that computes through
+    call() runs it on this tape (its weights are watched here); any other
+    layer is one record."""
     multi = isinstance(inputs, (list, tuple))
     xs = list(inputs) if multi else [inputs]
+    tape = _tape_of(*[resolve(x) for x in flatten_inputs(xs)]) or active_tape()
+    if tape.records_calls and not getattr(layer, "_traces_call", False):
+        from .tape import record_call
+        return record_call(tape, layer, inputs, bool(training))
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
     layer.build_for(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
-        if training is None:
-            training = (_tape_of(*[resolve(x) for x in xs]) or active_tape()).default_training
-        return layer._run_call(inputs, bool(training))
+        if tape.records_calls:  # Keras's default outside fit: inference
+            training = bool(training)
+        return layer._run_call(inputs, True if training is None else bool(training))
     cls = type(layer)
     return record_layer(layer, cls.forward, cls.backward, inputs, training)
+
+
+def flatten_inputs(xs):
+    """The values in a list of inputs (a dict's values for a model called
+    on a dict)."""
+    return [v for x in xs for v in (x.values() if isinstance(x, dict) else [x])]
 
 
 # ------------------------------------------------ training through a call
@@ -1286,7 +1321,7 @@ def traced_backward(layer, ctx, dy, need_input_grad):
     ctx.tape = ctx.traced_in = ctx.traced_out = None
     dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
     seeds = [(o, g) for o, g in zip(outs, dys) if g is not None]
-    seeds += [(resolve(v), 1.0) for v in tape.losses]
+    seeds += [(resolve(v), ctx.loss_scale) for v in tape.losses]
     grads = tape.backward(seeds)
     weights = {id(w): w for w in layer.weights}
     for w, _ in list(tape.watched.values()) + list(tape.layer_grads.values()):

@@ -90,6 +90,7 @@ class Metric:
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        y_true, y_pred = _constant(y_true), _constant(y_pred)
         v = self.values(y_true, y_pred, logits_of)
         if sample_weight is None:
             self.total += float(v.sum())
@@ -101,6 +102,13 @@ class Metric:
 
     def result(self):
         return self.total / self.count if self.count else 0.0
+
+
+def _constant(a):
+    """A value computed on a GradientTape (or a Variable) as its array: a
+    metric only reads it."""
+    from . import autodiff
+    return autodiff.value_of(a)
 
 
 def _snake_case(name):
@@ -127,6 +135,7 @@ class _AccuracyMetric(Metric):
     threshold = 0.5
 
     def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        y_true, y_pred = _constant(y_true), _constant(y_pred)
         t = self.threshold
         if logits_of == "sigmoid":  # sigmoid(x) > t  <=>  x > logit(t)
             t = float(np.log(t / (1.0 - t)))
@@ -295,7 +304,7 @@ class Mean(Metric):
     name = "mean"
 
     def update_state(self, values, sample_weight=None, logits_of=None):
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        v = np.asarray(_constant(values), dtype=np.float64).reshape(-1)
         if sample_weight is None:
             self.total += float(v.sum())
             self.count += v.size

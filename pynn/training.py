@@ -28,6 +28,7 @@ import threading
 
 import numpy as np
 
+from . import autodiff
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
@@ -460,6 +461,16 @@ class TrainingMixin:
         train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        # A model with its own train_step may compute its loss itself.
+        own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
+        if loss is None and own_step:
+            self.optimizer = optimizers_mod.get(optimizer)
+            self._compile_args = (None, loss_weights, metrics, weighted_metrics)
+            self.loss = None
+            self._compiled_outputs = None
+            self.compiled = True
+            self.stop_training = False
+            return
         if loss is None or (isinstance(loss, (list, tuple, dict)) and
                             all(v is None for v in (loss.values() if isinstance(loss, dict)
                                                     else loss))):
@@ -912,6 +923,15 @@ class TrainingMixin:
         step.  Different models train in parallel threads safely (the
         kernels release the GIL)."""
         self._require_compiled("fit()")
+        if self._runs_own_step("train_step"):
+            if validation_split or class_weight is not None:
+                raise ValueError("fit: validation_split and class_weight are not supported "
+                                 "with a custom train_step; give validation_data, and weigh "
+                                 "samples in the step")
+            return self._fit_steps(x, y, batch_size, int(epochs), verbose, callbacks,
+                                   validation_data, shuffle, sample_weight, initial_epoch,
+                                   steps_per_epoch, validation_steps, validation_batch_size,
+                                   validation_freq)
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
@@ -1075,6 +1095,13 @@ class TrainingMixin:
         """The loss and metrics over arrays or a stream of batches."""
         self._require_compiled("evaluate()")
         verbose = 1 if verbose == "auto" else int(verbose)
+        if self._runs_own_step("test_step"):
+            logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
+                                        verbose)
+            if return_dict:
+                return logs
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"evaluate: batch_size must be a positive integer, got "
@@ -1173,6 +1200,8 @@ class TrainingMixin:
                              f"{batch_size!r}")
         batch_size = 32 if batch_size is None else int(batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        if self._runs_own_step("predict_step"):
+            return self._predict_steps(x, batch_size, steps)
         if _is_stream(x):
             return self._predict_stream(x, steps, verbose, callbacks, max_queue_size)
         lazy = _too_big(x)
@@ -1291,6 +1320,203 @@ class TrainingMixin:
         """Keras 2's name for ``predict`` on a generator."""
         return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose,
                             max_queue_size=max_queue_size)
+
+    # ------------------------------------------ custom training steps
+    #
+    # Keras's train_step / test_step / predict_step: fit, evaluate and
+    # predict call a subclass's override once per batch (the built-in
+    # steps above run when none is overridden), with the losses, metrics
+    # and trackers such a step uses.
+
+    def train_step(self, data):
+        """One step on ``data`` (``x``, ``(x, y)`` or ``(x, y,
+        sample_weight)``), with a GradientTape: the forward pass, the
+        compiled loss plus ``self.losses``, the optimizer's step, the
+        metrics.  Returns the metrics' results by name."""
+        from .tape import GradientTape
+        x, y, sw = unpack_x_y_sample_weight(data)
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+        weights = self.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+
+    def test_step(self, data):
+        """One evaluation step: the loss and the metrics on ``data``."""
+        x, y, sw = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+        return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+
+    def predict_step(self, data):
+        """The outputs for one batch of ``data``."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras 3's loss of a step: the compiled loss(es) of ``y`` and
+        ``y_pred`` (weighted by loss_weights) plus ``self.losses``; traced
+        while a GradientTape records."""
+        if self._compile_args is None or self._compile_args[0] is None:
+            raise ValueError(f"Model {self.name!r}: compute_loss needs the loss given to "
+                             f"compile(loss=...)")
+        return _CompiledLoss(self)(y, y_pred, sample_weight, self.losses, track=False)
+
+    @property
+    def compiled_loss(self):
+        """Keras 2's ``compiled_loss(y, y_pred, sample_weight,
+        regularization_losses)``: the compiled loss, also counted in the
+        ``loss`` tracker of ``metrics``."""
+        return _CompiledLoss(self)
+
+    @property
+    def compiled_metrics(self):
+        """Keras 2's ``compiled_metrics``: ``update_state(y, y_pred,
+        sample_weight)`` updates the metrics given to compile."""
+        return self._step_metrics()
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None, loss=None):
+        """Updates the compiled metrics (and the ``loss`` tracker with
+        ``loss``) and returns every metric's result by name."""
+        if loss is not None and self._loss_tracker() is not None:
+            self._loss_tracker().update_state(autodiff.value_of(loss))
+        if y is not None:
+            self._step_metrics().update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        return _step_logs({m.name: m.result() for m in self.metrics})
+
+    @property
+    def metrics(self):
+        """The metrics a step updates: the ``loss`` tracker and the
+        compiled metrics (once compile gave a loss), then Metric objects
+        held as attributes.  A subclass may override it to list its own
+        trackers, which are then reset at each epoch's start."""
+        found = []
+        tracker = self._loss_tracker()
+        if tracker is not None:
+            found.append(tracker)
+            found += self._step_metrics().metrics
+        seen = {id(m) for m in found}
+        for value in vars(self).values():
+            if isinstance(value, metrics_mod.Metric) and id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+        return found
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    @property
+    def losses(self):
+        """The regularization losses: each regularized weight's penalty
+        and what the model's last call on a GradientTape added (activity
+        penalties, add_loss values); values on the tape while it records,
+        so ``loss + sum(model.losses)`` differentiates them."""
+        from .tape import weight_penalties
+        return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+
+    def _loss_tracker(self):
+        if not getattr(self, "compiled", False) or self._compile_args is None or \
+                self._compile_args[0] is None:
+            return None
+        tracker = self.__dict__.get("_loss_mean")
+        if tracker is None:
+            tracker = self.__dict__["_loss_mean"] = metrics_mod.Mean(name="loss")
+        return tracker
+
+    def _step_metrics(self):
+        key = id(self._compile_args)
+        held = self.__dict__.get("_compiled_metric_set")
+        if held is None or held[0] != key:
+            held = self.__dict__["_compiled_metric_set"] = (key, _CompiledMetrics(self))
+        return held[1]
+
+    def _runs_own_step(self, name):
+        """Whether fit/evaluate/predict run a step of the subclass's (or,
+        with no compiled loss, the generic one)."""
+        overridden = getattr(type(self), name) is not getattr(TrainingMixin, name)
+        if name == "predict_step":
+            return overridden
+        return overridden or self._compile_args is None or self._compile_args[0] is None
+
+    def _fit_steps(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
+                   shuffle, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                   validation_batch_size, validation_freq):
+        """fit through train_step: batches of ``x``/``y`` arrays (any
+        structure) or a stream's items, as Keras hands them to the step."""
+        source = _StepSource(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        history = History()
+        cbs = list(callbacks or [])
+        if verbose:
+            cbs.append(ProgbarLogger(verbose))
+        cbs.append(history)
+        cb = CallbackList(cbs, self, {"epochs": epochs, "steps": source.steps,
+                                      "verbose": verbose})
+        self.history = history
+        self.stop_training = False
+        logs = {}
+        cb.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            cb.on_epoch_begin(epoch)
+            for step, data in enumerate(source.epoch()):
+                cb.on_train_batch_begin(step)
+                logs = _step_logs(self.train_step(data))
+                cb.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if validation_data is not None and _validate_now(validation_freq, epoch):
+                val = validation_data if _is_stream(validation_data) else \
+                    tuple(validation_data)
+                vx, vy, vw = (val, None, None) if _is_stream(val) else \
+                    (val[0], val[1] if len(val) > 1 else None, val[2] if len(val) > 2 else None)
+                vlogs = self._evaluate_steps(vx, vy, vw, validation_batch_size or batch_size,
+                                             validation_steps, None)
+                epoch_logs.update({"val_" + k: v for k, v in vlogs.items()})
+            cb.on_epoch_end(epoch, epoch_logs)
+            logs = epoch_logs
+            if self.stop_training:
+                break
+        cb.on_train_end(logs)
+        return history
+
+    def _evaluate_steps(self, x, y, sample_weight, batch_size, steps, callbacks, verbose=0):
+        source = _StepSource(x, y, sample_weight, batch_size, False, steps)
+        self.reset_metrics()
+        cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
+        bar = Progbar(source.steps, verbose) if verbose else None
+        logs = {}
+        cb.on_test_begin()
+        for step, data in enumerate(source.epoch()):
+            cb.on_test_batch_begin(step)
+            logs = _step_logs(self.test_step(data))
+            cb.on_test_batch_end(step, logs)
+            if bar:
+                bar.update(step + 1, logs, finalize=step + 1 == source.steps)
+        cb.on_test_end(logs)
+        return logs
+
+    def _predict_steps(self, x, batch_size, steps):
+        source = _StepSource(x, None, None, batch_size, False, steps)
+        chunks = None
+        for data in source.epoch():
+            out = self.predict_step(data)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            outs = [np.asarray(autodiff.value_of(o), np.float32) for o in outs]
+            if chunks is None:
+                chunks = [[] for _ in outs]
+            for c, o in zip(chunks, outs):
+                c.append(o)
+        if chunks is None:
+            raise ValueError("predict: no batches")
+        results = [np.concatenate(c, axis=0) for c in chunks]
+        return results if isinstance(out, (list, tuple)) else results[0]
 
 
 def _metric_leaves(spec):
@@ -1565,3 +1791,207 @@ class _Source:
 
     def close(self):
         self._stop()
+
+
+# ------------------------------------------------- custom step helpers
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a step's data, as Keras unpacks it."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(f"A step's data must be x, (x,), (x, y) or (x, y, sample_weight); got a "
+                     f"tuple of {len(data)}")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    if y is None:
+        return x if not isinstance(x, (list, tuple)) else (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def _step_logs(logs):
+    """A step's returned dict as floats (nested dicts flattened, traced
+    values and 0-d arrays converted)."""
+    from . import autodiff
+    out = {}
+    for k, v in (logs or {}).items():
+        if isinstance(v, dict):
+            out.update(_step_logs(v))
+            continue
+        v = autodiff.value_of(v)
+        out[k] = float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else v
+    return out
+
+
+def _rows_of(structure):
+    from .layers.base import flatten
+    leaves = [a for a in flatten(structure) if a is not None]
+    return len(leaves[0]) if leaves else 0
+
+
+def _take(structure, idx):
+    if structure is None:
+        return None
+    if isinstance(structure, dict):
+        return {k: _take(v, idx) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_take(v, idx) for v in structure)
+    return np.asarray(structure)[idx]
+
+
+class _StepSource:
+    """What a custom step is given: batches sliced from arrays (any
+    structure; shuffled each epoch when asked) or a stream's items."""
+
+    def __init__(self, x, y, sample_weight, batch_size, shuffle, steps):
+        self.stream = _is_stream(x)
+        self.x, self.y, self.w = x, y, sample_weight
+        self.shuffle = shuffle
+        self.batch_size = int(batch_size or 32)
+        if self.stream:
+            if y is not None:
+                raise ValueError("fit: when x is a generator or dataset it yields the "
+                                 "targets; y must not be given")
+            length = len(x) if hasattr(x, "__len__") else None
+            self.steps = int(steps) if steps is not None else length
+            self._iter = None
+        else:
+            self.rows = _rows_of(x)
+            self.steps = math.ceil(self.rows / self.batch_size)
+            if steps is not None:
+                self.steps = min(self.steps, int(steps))
+
+    def epoch(self):
+        if self.stream:
+            yield from self._stream_epoch()
+            return
+        order = rng().permutation(self.rows) if self.shuffle else np.arange(self.rows)
+        for step in range(self.steps):
+            idx = order[step * self.batch_size:(step + 1) * self.batch_size]
+            if not self.shuffle:
+                idx = slice(step * self.batch_size, (step + 1) * self.batch_size)
+            yield pack_x_y_sample_weight(_take(self.x, idx), _take(self.y, idx),
+                                         _take(self.w, idx))
+
+    def _stream_epoch(self):
+        data = self.x
+        if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+            items = (data[i] for i in range(len(data)))
+        elif hasattr(data, "__next__"):
+            items = data
+        else:
+            items = iter(data)
+        for step, item in enumerate(items):
+            if self.steps is not None and step >= self.steps:
+                break
+            yield item
+
+
+class _CompiledLoss:
+    """The loss given to compile, on one step's targets and predictions
+    (one output, or a list/dict per output), traced while a GradientTape
+    records."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, y_true, y_pred, sample_weight=None, regularization_losses=None,
+                 track=True):
+        model = self.model
+        loss, loss_weights = model._compile_args[0], model._compile_args[1]
+        if loss is None:
+            raise ValueError(f"Model {model.name!r}: compile was given no loss")
+        if isinstance(y_pred, dict):
+            names = list(y_pred.keys())
+            preds = list(y_pred.values())
+        else:
+            preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+            names = list(getattr(model, "output_names", None) or []) or \
+                [f"output_{i}" for i in range(len(preds))]
+        if len(names) != len(preds):
+            names = [f"output_{i}" for i in range(len(preds))]
+        trues = [y_true[n] for n in names] if isinstance(y_true, dict) else \
+            list(y_true) if isinstance(y_true, (list, tuple)) and len(preds) > 1 else [y_true]
+        per_loss = _per_output(loss, names, "loss")
+        per_weight = _per_output(1.0 if loss_weights is None else loss_weights, names,
+                                 "loss_weights")
+        total = 0.0
+        for spec, w, t, p in zip(per_loss, per_weight, trues, preds):
+            if spec is None:
+                continue
+            value = losses_mod.get(spec)(t, p, sample_weight)
+            total = total + (value if w in (None, 1.0) else float(w) * value)
+        for extra in regularization_losses or []:
+            total = total + extra
+        if track and model._loss_tracker() is not None:
+            from . import autodiff
+            model._loss_tracker().update_state(autodiff.value_of(total))
+        return total
+
+
+class _CompiledMetrics:
+    """The metrics given to compile, per output, for a custom step
+    (``update_state(y, y_pred, sample_weight)``)."""
+
+    def __init__(self, model):
+        spec = model._compile_args[2] if model._compile_args is not None else None
+        names = list(model.output_names) if getattr(model, "_outputs", None) else ["output"]
+        self.metrics, self._per_output = [], []
+        for i, specs in enumerate(_metrics_per_output(spec, names, len(names))):
+            for s in specs:
+                m = _AccuracyByShape(s) if isinstance(s, str) and \
+                    s.lower() in ("accuracy", "acc") else metrics_mod.get(s)
+                if len(names) > 1:
+                    m.name = f"{names[i]}_{m.name}"
+                self._per_output.append((i, m))
+                self.metrics.append(m)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        preds = list(y_pred.values()) if isinstance(y_pred, dict) else \
+            list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+        trues = list(y_true.values()) if isinstance(y_true, dict) else \
+            list(y_true) if isinstance(y_true, (list, tuple)) and len(preds) > 1 else [y_true]
+        for i, m in self._per_output:
+            m.update_state(trues[i], preds[i], sample_weight)
+
+    def reset_state(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def result(self):
+        return {m.name: m.result() for m in self.metrics}
+
+
+class _AccuracyByShape(metrics_mod.Metric):
+    """'accuracy' in compile, for a custom step: binary, categorical or
+    sparse by the first update's targets and predictions (Keras 3's
+    rule)."""
+
+    def __init__(self, spec):
+        self._spec, self._inner = spec, None
+        super().__init__(spec)
+
+    def reset_state(self):
+        super().reset_state()
+        if self._inner is not None:
+            self._inner.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        y_true = np.asarray(autodiff.value_of(y_true))
+        y_pred = np.asarray(autodiff.value_of(y_pred), np.float32)
+        if self._inner is None:
+            self._inner = metrics_mod.get(self._spec, y_true.shape, y_pred.shape)
+        if not isinstance(self._inner, metrics_mod.SparseCategoricalAccuracy):
+            y_true = y_true.astype(np.float32).reshape(y_pred.shape)
+        self._inner.update_state(y_true, y_pred, sample_weight)
+
+    def result(self):
+        return 0.0 if self._inner is None else self._inner.result()

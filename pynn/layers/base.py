@@ -485,6 +485,8 @@ class Layer:
                                 f"and arrays; in a graph, every input must come from "
                                 f"pynn.Input or another layer")
             return self._symbolic_call(inputs, leaves, training)
+        if autodiff.recording_calls():
+            return autodiff.call_layer(self, inputs, training)
         return self._eager_call(inputs, training)
 
     def _symbolic_call(self, inputs, leaves, training):

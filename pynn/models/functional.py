@@ -190,24 +190,28 @@ class Program:
 
     # ---------------------------------------------------------- backward
 
-    def _plan(self, need_inputs):
+    def _plan(self, need_inputs, need_slots=()):
         """Which steps run backward (those with trained weights, or after
-        a tensor that needs a gradient), in reverse order, and which of
-        each step's inputs need a gradient; cached per weight binding."""
-        key = (need_inputs, _current_binding[0])
+        a tensor that needs a gradient: an input flagged in
+        ``need_inputs``, a slot in ``need_slots``), in reverse order, and
+        which of each step's inputs need a gradient; cached per weight
+        binding."""
+        key = (need_inputs, need_slots, _current_binding[0])
         plan = self._plans.get(key)
         if plan is not None:
             return plan
         needs = [False] * self.n_slots
         for s, n in zip(self.input_slots, need_inputs):
             needs[s] = needs[s] or bool(n)
+        for s in need_slots:
+            needs[s] = True
         run, need_in, trains = [], [], []
         for st in self.steps:
             own = _trains(st.layer)
             flags = [needs[s] for s in st.ins]
             active = own or any(flags)
             for o in st.outs:
-                needs[o] = active
+                needs[o] = active or o in need_slots
             need_in.append(flags[0] if st.single_in else flags)
             trains.append(own and not st.is_model)
             run.append(active)
@@ -217,14 +221,19 @@ class Program:
             self._plans.pop(next(iter(self._plans)))
         return plan
 
-    def backward(self, state, out_grads, token, need_inputs=(), after_step=None):
+    def backward(self, state, out_grads, token, need_inputs=(), after_step=None,
+                 slot_grads=None):
         """Gradients from ``out_grads`` (one per output, None where no loss
         reaches it): writes the trained weights' gradients and returns the
         gradients of the inputs flagged in ``need_inputs``.  ``after_step(i)``,
         when given, runs after each step i that backward visits (in reverse
-        order), whether or not a gradient reached it."""
+        order), whether or not a gradient reached it.  ``slot_grads``, a
+        dict keyed by slot, receives those slots' whole gradients (an
+        output that later steps also read: the activation Grad-CAM
+        differentiates)."""
         need_inputs = tuple(need_inputs) + (False,) * (len(self.input_slots) - len(need_inputs))
-        order, need_in, trains = self._plan(need_inputs)
+        need_slots = tuple(sorted(slot_grads)) if slot_grads else ()
+        order, need_in, trains = self._plan(need_inputs, need_slots)
         grads = [None] * self.n_slots
         sums = state.sums
         ctxs = state.ctxs
@@ -247,6 +256,8 @@ class Program:
                            accumulate)
             if after_step is not None:
                 after_step(i)
+        for s in need_slots:
+            slot_grads[s] = grads[s]
         return [grads[s] for s in self.input_slots]
 
 
@@ -720,9 +731,10 @@ class Model(TrainingMixin, Layer):
             return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
-        if tape is not None and self.weights:
-            # Inside traced code, a model called on constants still gets
-            # the gradients of its weights.
+        if autodiff.recording_calls() or (tape is not None and self.weights):
+            # A GradientTape records every call; other traced code (a
+            # custom layer's call) records a model called on constants so
+            # its weights still get their gradients.
             return autodiff.call_layer(self, inputs, training)
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "

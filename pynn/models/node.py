@@ -162,6 +162,9 @@ class CallContext:
     added_loss = 0.0
     adds_gradient = False
     tape = None
+    # How much of those values the differentiated loss holds (a
+    # GradientTape's target may leave model.losses out).
+    loss_scale = 1.0
     # The GPU the call runs on (its buffers are device arrays there), or
     # None for the host.
     device = None

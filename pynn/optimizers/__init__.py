@@ -84,7 +84,11 @@ class Optimizer:
         variables' ``sizes`` in order, for clipnorm's per-variable norms).
         The step's learning rate is fixed first (a schedule's value at
         ``iterations``), then the gradients are clipped and the weights
-        decayed, as Keras does."""
+        decayed, as Keras does.  Given lists (Keras 3's
+        ``apply(grads, trainable_variables)``): :meth:`apply_gradients` of
+        the pairs."""
+        if isinstance(params, (list, tuple)):
+            return self.apply_gradients(zip(params, grads))
         if self._schedule is not None:
             self._learning_rate = self.learning_rate
         device = None
@@ -101,6 +105,66 @@ class Optimizer:
         self._update(params, grads)
         if device is not None:
             device[0][...] = params
+
+    # ------------------------------------------- variables, one by one
+
+    def apply_gradients(self, grads_and_vars):
+        """One step on the ``(gradient, variable)`` pairs (weights or
+        pynn.Variable objects); pairs whose gradient is None are skipped.
+        The variables and their state (kept per variable) are gathered into
+        flat arrays for one :meth:`apply`, fit's step, so the update, the
+        clipping, the step count and the learning rate are fit's; variables'
+        constraints apply after it.  Returns ``iterations``."""
+        from ..layers.base import Weight
+        pairs = []
+        for g, w in grads_and_vars:
+            if g is None:
+                continue
+            if not isinstance(w, Weight):
+                raise TypeError(f"{type(self).__name__}.apply_gradients: expected weights or "
+                                f"pynn.Variable objects, got {type(w).__name__}")
+            if not isinstance(w.value, np.ndarray):
+                raise ValueError(f"{type(self).__name__}.apply_gradients: variable {w.name!r} "
+                                 f"is on a GPU; train it on the CPU")
+            g = np.asarray(g, dtype=np.float32)
+            if g.shape != w.value.shape:
+                raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
+                                 f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
+            pairs.append((g, w))
+        if not pairs:
+            return self.iterations
+        state = self.__dict__.setdefault("_variable_slots", {})
+        for _, w in pairs:
+            if id(w) not in state or state[id(w)][0] is not w:
+                state[id(w)] = (w, self._fresh_slots(w.value.size))
+        params = np.concatenate([w.value.reshape(-1) for _, w in pairs])
+        grads = np.concatenate([g.reshape(-1) for g, _ in pairs])
+        flat_slots = self._slots
+        self._slots = [np.concatenate([state[id(w)][1][k] for _, w in pairs])
+                       for k in range(len(self.slot_names))] or None
+        try:
+            self.apply(params, grads, sizes=[w.value.size for _, w in pairs])
+            off = 0
+            for _, w in pairs:
+                n = w.value.size
+                w.value[...] = params[off:off + n].reshape(w.value.shape)
+                for k, slot in enumerate(state[id(w)][1]):
+                    slot[...] = self._slots[k][off:off + n]
+                off += n
+                if w.constraint is not None:
+                    w.constraint.apply(w.value)
+        finally:
+            self._slots = flat_slots
+        return self.iterations
+
+    def _fresh_slots(self, size):
+        """New state for ``size`` parameters, as build makes it."""
+        saved, self._slots = self._slots, None
+        try:
+            self.build(size)
+            return [np.array(s) for s in self._slots or []]
+        finally:
+            self._slots = saved
 
     def _clip(self, grads, sizes):
         if self.clipvalue is not None:

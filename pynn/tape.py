@@ -1,0 +1,448 @@
+"""TensorFlow's ``GradientTape`` and ``Variable`` for custom training code:
+the loops of "Writing a training loop from scratch", a model's own
+``train_step``, GANs, saliency maps and Grad-CAM.
+
+While a tape records, a model or a built-in layer called on data (arrays,
+or values computed on the tape) computes at once and is recorded as ONE
+operation whose backward is the model's own backward program (the C
+kernels); everything after it — a pynn.losses object or function,
+pynn.ops / pynn.backend functions, NumPy operators on the traced results —
+is recorded by :mod:`pynn.autodiff` as in a custom layer.  Each call keeps
+its own saved activations, so a model called twice (a GAN's discriminator
+on real and on generated images, a shared model on two inputs) gets both
+calls' gradients summed.
+
+``tape.gradient(target, sources)`` replays the records in reverse.  A
+source may be a weight (``model.trainable_weights``), a :class:`Variable`,
+an array given to ``tape.watch`` or a value computed on the tape (an
+intermediate activation); the result has the sources' structure, with None
+where the target does not depend on a source (``unconnected_gradients=
+"zero"`` gives zeros).  Gradients are NumPy arrays: constants, so a
+gradient of a gradient is not available.
+"""
+import contextlib
+
+import numpy as np
+
+from . import autodiff, ops
+from .autodiff import Traced, _Recording, _val
+from .layers.base import Weight, flatten
+
+
+class _GradientRecord(autodiff.Tape):
+    """The records of a GradientTape (shared by tapes nested in it).  Reads
+    of trainable weights and variables are watched automatically, as
+    TensorFlow's tape watches trainable variables."""
+    __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth")
+    records_calls = True
+
+    def __init__(self):
+        super().__init__("the GradientTape")
+        self.arrays = {}        # id of a watched NumPy array -> (array, traced leaf)
+        self.requested = set()  # ids of the weights the running gradient() wants
+        self.kept = set()       # ids of the traced values it wants
+        self.paused = False
+        self.recording_depth = 0
+
+    def watch(self, weight):
+        if not weight.trainable and id(weight) not in self.watched:
+            return weight.value
+        hit = self.watched.get(id(weight))
+        if hit is None:
+            hit = self.watched[id(weight)] = (weight, Traced(weight.value, self))
+        return hit[1]
+
+    def watch_weight(self, weight):
+        """Watch a weight explicitly (a non-trainable one included)."""
+        if id(weight) not in self.watched:
+            self.watched[id(weight)] = (weight, Traced(weight.value, self))
+
+    def watch_array(self, array):
+        hit = self.arrays.get(id(array))
+        if hit is None:
+            hit = self.arrays[id(array)] = (array, Traced(
+                np.ascontiguousarray(array, dtype=np.float32), self))
+        return hit[1]
+
+    def operand(self, x):
+        """``x`` as it enters a recorded call: a watched array as its
+        traced leaf, a weight as its leaf or value."""
+        if type(x) is np.ndarray:
+            hit = self.arrays.get(id(x))
+            return x if hit is None else hit[1]
+        return autodiff.resolve(x)
+
+    def record(self, value, parents, vjp):
+        if self.paused:
+            return autodiff._f32(value)
+        return super().record(value, parents, vjp)
+
+    def record_several(self, values, parents, vjp):
+        if self.paused:
+            return [autodiff._f32(v) for v in values]
+        return super().record_several(values, parents, vjp)
+
+    @property
+    def converts_to_numpy(self):
+        # Outside the with-block (or under stop_recording) a traced value
+        # converts to a constant array, for metrics and printing; inside,
+        # a conversion would silently cut the gradient, so it raises.
+        return self.recording_depth == 0 or self.paused
+
+
+class GradientTape:
+    """Records operations for automatic differentiation (tf.GradientTape).
+
+    ``persistent=True`` allows several ``gradient`` calls;
+    ``watch_accessed_variables=False`` differentiates only what ``watch``
+    was given.  Tapes opened inside another one (``with tf.GradientTape()
+    as gen_tape, tf.GradientTape() as disc_tape:``) share its records."""
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = bool(persistent)
+        self.watch_accessed_variables = bool(watch_accessed_variables)
+        self._record = None
+        self._used = False
+        self._saved = None
+
+    def __enter__(self):
+        if self._record is not None:
+            raise RuntimeError("GradientTape: this tape has already recorded; open a new one")
+        current = autodiff.active_tape()
+        self._record = current if isinstance(current, _GradientRecord) else _GradientRecord()
+        self._record.recording_depth += 1
+        self._saved = _Recording(self._record, self._record.losses)
+        self._saved.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._saved.__exit__(*exc)
+        self._record.recording_depth -= 1
+
+    def watch(self, tensor):
+        """Differentiate with respect to ``tensor`` (a NumPy array, a
+        Variable or weight, or a list of them).  A watched array that is
+        passed to a model or layer is a leaf of the tape; arithmetic on it
+        outside a model goes through the traced value ``watch`` returns."""
+        record = self._require_record("watch")
+        if isinstance(tensor, (list, tuple)):
+            return [self.watch(t) for t in tensor]
+        if isinstance(tensor, Weight):
+            record.watch_weight(tensor)
+            return tensor
+        if type(tensor) is Traced:
+            return tensor
+        if not isinstance(tensor, np.ndarray) or tensor.dtype.kind != "f":
+            got = f"an array of {tensor.dtype}" if isinstance(tensor, np.ndarray) else \
+                type(tensor).__name__
+            raise TypeError(f"GradientTape.watch: expected a float array or a Variable (or "
+                            f"weight), got {got}: only floats have gradients")
+        return record.watch_array(tensor)
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Operations in this block are not recorded (their results are
+        constants)."""
+        record = self._require_record("stop_recording")
+        was = record.paused
+        record.paused = True
+        try:
+            with _Recording(None, []):
+                yield
+        finally:
+            record.paused = was
+
+    def reset(self):
+        """Forget everything recorded so far (inside the with-block)."""
+        record = self._require_record("reset")
+        record.records.clear()
+        record.watched.clear()
+        record.arrays.clear()
+
+    def watched_variables(self):
+        record = self._require_record("watched_variables")
+        return [w for w, _ in record.watched.values()]
+
+    def _require_record(self, what):
+        if self._record is None:
+            raise RuntimeError(f"GradientTape.{what}: use it inside `with GradientTape() as "
+                               f"tape:`")
+        return self._record
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """The gradient of ``target`` (a value computed on the tape, or a
+        list of them, summed; a non-scalar target counts as its sum) with
+        respect to each of ``sources`` (one, or a list, tuple or dict)."""
+        record = self._require_record("gradient")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or "
+                             f"'zero', got {unconnected_gradients!r}")
+        if self._used and not self.persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on a "
+                               "non-persistent tape; use GradientTape(persistent=True)")
+        self._used = True
+        flat = flatten(sources)
+        targets = flatten(target)
+        if output_gradients is None:
+            given = [None] * len(targets)
+        else:
+            given = flatten(output_gradients)
+            if len(given) != len(targets):
+                raise ValueError(f"GradientTape.gradient: {len(given)} output_gradients for "
+                                 f"{len(targets)} targets")
+        seeds = []
+        for t, g in zip(targets, given):
+            t = autodiff.resolve(t)
+            if type(t) is Traced and t.tape is record:
+                seeds.append((t, 1.0 if g is None else np.asarray(_val(g), np.float32)))
+        leaves = [self._leaf(record, s) for s in flat]
+        keep = {id(leaf) for leaf in leaves if type(leaf) is Traced}
+        record.requested = {id(s) for s in flat if isinstance(s, Weight)}
+        record.kept = keep
+        record.layer_grads = {}
+        try:
+            with _Recording(None, []):
+                grads = record.backward(seeds, keep)
+        finally:
+            record.requested, record.kept = set(), set()
+        out = []
+        for s, leaf in zip(flat, leaves):
+            if isinstance(s, Weight):
+                g = record.weight_gradient(s, grads)
+            elif type(leaf) is Traced:
+                g = grads.get(id(leaf))
+            else:
+                g = None
+            if g is not None:
+                g = np.array(g, dtype=np.float32)
+            elif unconnected_gradients == "zero":
+                g = np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32)
+            out.append(g)
+        record.layer_grads = {}
+        return _pack_like(sources, out)
+
+    @staticmethod
+    def _leaf(record, source):
+        if isinstance(source, Weight):
+            return None
+        if type(source) is Traced:
+            return source if source.tape is record else None
+        if type(source) is np.ndarray:
+            hit = record.arrays.get(id(source))
+            return None if hit is None else hit[1]
+        raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
+                        f"watched array or a value computed on the tape, got "
+                        f"{type(source).__name__}")
+
+
+def _pack_like(structure, flat):
+    """``flat`` values in the nested list/tuple/dict ``structure``."""
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, (list, tuple)):
+            return type(s)(build(v) for v in s)
+        if isinstance(s, dict):
+            return {k: build(v) for k, v in s.items()}
+        return next(it)
+    return build(structure)
+
+
+class Variable(Weight):
+    """A float32 variable (tf.Variable): usable in pynn.ops / pynn.backend
+    functions and NumPy arithmetic, watched by a GradientTape when
+    trainable, updated by ``assign``, ``assign_add``, ``assign_sub`` or an
+    optimizer's ``apply_gradients``."""
+    __slots__ = ()
+    _count = [0]
+
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None,
+                 **kwargs):
+        unknown = set(kwargs) - {"validate_shape", "caching_device", "synchronization",
+                                 "aggregation", "shape", "experimental_enable_variable_lifting"}
+        if unknown:
+            raise TypeError(f"Variable: unexpected argument(s) {', '.join(sorted(unknown))}")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"Variable: only float32 is supported, got dtype {dtype!r}")
+        if callable(initial_value):
+            initial_value = initial_value()
+        value = np.array(_val(autodiff.value_of(initial_value)), dtype=np.float32, order="C")
+        if name is None:
+            name = "Variable" if not Variable._count[0] else f"Variable_{Variable._count[0]}"
+            Variable._count[0] += 1
+        from . import constraints
+        super().__init__(name, value, trainable=trainable,
+                         constraint=constraints.get(constraint))
+
+    def assign(self, value):
+        value = np.asarray(_val(autodiff.value_of(value)), dtype=np.float32)
+        if value.shape != self.value.shape:
+            raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
+                             f"{value.shape} to a variable of shape {self.value.shape}")
+        self.value[...] = value
+        return self
+
+    def assign_add(self, delta):
+        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)), np.float32))
+
+    def assign_sub(self, delta):
+        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32))
+
+    @property
+    def ndim(self):
+        return self.value.ndim
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __repr__(self):
+        return f"<pynn.Variable {self.name!r} shape={self.value.shape} numpy={self.value!r}>"
+
+
+ops._TRACED.add(Variable)
+
+
+# ------------------------------------------------- a call on the tape
+
+def _dtype_of(layer, i):
+    inputs = getattr(layer, "_inputs", None)
+    name = inputs[i].dtype if inputs is not None and i < len(inputs) else layer.input_dtype
+    return {"float32": np.float32, "int32": np.int32, "int64": np.int64}[name]
+
+
+def record_call(record, layer, inputs, training):
+    """``layer(inputs)`` while a GradientTape records, for a model or a
+    layer with its own backward: its forward runs now on plain arrays (with
+    what backward needs kept in a context of this call), and one record
+    sends the gradients of its outputs through its backward.  A model's
+    activity penalties and add_loss values form one more output, which
+    ``model.losses`` returns."""
+    from .models.functional import Model
+    from .models.node import CallContext
+    is_model = isinstance(layer, Model)
+    if isinstance(inputs, dict) and is_model:
+        xs, multi_in = [inputs[n] for n in layer.input_names], len(layer.input_names) > 1
+    else:
+        multi_in = isinstance(inputs, (list, tuple))
+        xs = list(inputs) if multi_in else [inputs]
+    xs = [record.operand(x) for x in xs]
+    shapes = [(None,) + tuple(np.shape(_val(x))[1:]) for x in xs]
+    layer.build_for(shapes if multi_in else shapes[0])
+    values = [np.ascontiguousarray(_val(x), dtype=_dtype_of(layer, i))
+              for i, x in enumerate(xs)]
+    if any(v.ndim == 0 for v in values):
+        raise ValueError(f"{autodiff.describe(layer)}: expected arrays with a batch dimension, "
+                         f"got a scalar")
+    if is_model and layer._gpu is not None:
+        raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
+                         f"CPU: place it there with pynn.device('cpu')")
+    ctx = CallContext()
+    ctx.inference_behaviour = not training
+    bound = [w for w in layer.trainable_weights if w.grad is None]
+    for w in bound:  # custom layers inside watch the weights that train
+        w.grad = np.empty_like(w.value)
+    try:
+        with _Recording(None, []):
+            y = type(layer).forward(layer, ctx, values if multi_in else values[0], True)
+    finally:
+        for w in bound:
+            w.grad = None
+    multi_out = isinstance(y, (list, tuple))
+    outs = list(y) if multi_out else [y]
+    rows = values[0].shape[0]
+    adds_loss = is_model and layer._program.has_activity
+    if adds_loss:
+        penalty = layer._program.activity_penalty(ctx.inner, 1.0 / max(rows, 1))
+        outs.append(np.float32(penalty))
+    need = [type(x) is Traced for x in xs]
+
+    def vjp(gs):
+        gs = list(gs) if len(outs) > 1 else [gs]
+        if adds_loss:
+            scale = float(gs.pop())
+            layer._program.activity_penalty(ctx.inner, scale / max(rows, 1))
+            _scale_added_losses(layer._program, ctx.inner, scale)
+        weights = layer.weights
+        wanted = {id(w) for w in layer.trainable_weights} & record.requested
+        saved = [w.grad for w in weights]
+        scratch = {}
+        for w in weights:
+            if id(w) in wanted:
+                w.grad = scratch.setdefault(id(w), np.zeros(w.value.shape, np.float32))
+            else:
+                w.grad = None
+        from .models.functional import new_binding
+        new_binding()
+        ctx.grad_token = object()
+        wanted_outs = [k for k, t in enumerate(traced_outs[:len(traced_outs) - adds_loss])
+                       if id(t) in record.kept]
+        try:
+            dy = gs if multi_out else gs[0]
+            if is_model and wanted_outs:
+                prog = layer._program
+                slots = {prog.output_slots[k]: None for k in wanted_outs}
+                dx = prog.backward(ctx.inner, list(gs), ctx.grad_token, need, slot_grads=slots)
+                vjp.output_totals = {k: slots[prog.output_slots[k]] for k in wanted_outs}
+                dx = dx if multi_in else dx[0]
+            else:
+                dx = type(layer).backward(layer, ctx, dy, need if multi_in else need[0])
+        finally:
+            for w, g in zip(weights, saved):
+                w.grad = g
+            new_binding()
+        for w in weights:
+            if id(w) in scratch:
+                record.add_layer_grad(w, scratch.pop(id(w)))
+        return list(dx) if multi_in else [dx]
+
+    if len(outs) > 1:
+        traced = record.record_several(outs, tuple(xs), vjp)
+    else:
+        traced = [record.record(outs[0], tuple(xs), vjp)]
+    traced_outs = list(traced)
+    if adds_loss:
+        layer._call_losses = [traced.pop()]
+    elif is_model:
+        layer._call_losses = []
+    if is_model:
+        return layer._pack_outputs(traced)
+    return traced if multi_out else traced[0]
+
+
+def _scale_added_losses(program, state, scale):
+    """Tell the calls inside that computed through call() how much of
+    their add_loss values the target holds (their gradient's seed)."""
+    for st, ctx in zip(program.steps, state.ctxs):
+        if st.is_model:
+            inner = getattr(ctx, "inner", None)
+            if inner is not None:
+                _scale_added_losses(st.layer._program, inner, scale)
+        elif st.layer._traces_call:
+            ctx.loss_scale = scale
+
+
+def weight_penalties(weights):
+    """The L1/L2 penalties of the regularized weights, each a value on the
+    recording GradientTape (a float outside one)."""
+    out = []
+    for w in weights:
+        reg = w.regularizer
+        if reg is None:
+            continue
+        x = autodiff.resolve(w)
+        total = 0.0
+        if reg.l1:
+            total = total + reg.l1 * ops.sum(ops.abs(x))
+        if reg.l2:
+            total = total + reg.l2 * ops.sum(ops.square(x))
+        out.append(total if type(total) is Traced else np.float32(total))
+    return out
+
+
+__all__ = ["GradientTape", "Variable"]
