@@ -6,6 +6,7 @@ import numpy as np
 from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
                              register_keras_serializable)
 from .dataset import Dataset
+from .file_utils import get_file
 from .image_dataset import image_dataset_from_directory
 from .image_utils import array_to_img, img_to_array, load_img, save_img, smart_resize
 from .io import atomic_write
@@ -41,6 +42,6 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
            "atomic_write", "load_img", "img_to_array", "array_to_img", "save_img",
-           "smart_resize", "image_dataset_from_directory", "Dataset", "PyDataset", "Sequence",
+           "smart_resize", "image_dataset_from_directory", "get_file", "Dataset", "PyDataset", "Sequence",
            "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "register_keras_serializable"]
