@@ -259,8 +259,10 @@ def _keras_object(spec, module):
     """pynn's {'class_name', 'config'} of an object in Keras 3's form."""
     if spec is None:
         return None
-    return {"module": module, "class_name": spec["class_name"], "config": spec["config"],
-            "registered_name": None}
+    # A custom object (a function, the user's class) keeps the name it is
+    # registered under, which the reader looks up in custom_objects.
+    return {"module": spec.get("module", module), "class_name": spec["class_name"],
+            "config": spec["config"], "registered_name": spec.get("registered_name")}
 
 
 def to_keras(layer, legacy=False):
@@ -541,7 +543,11 @@ class _Translator:
         custom_key = next((k for k in (name, spec.get("registered_name")) if
                            isinstance(k, str) and k in self.custom), None)
         if custom_key is not None:
-            return self.custom[custom_key]
+            found, config = self.custom[custom_key], spec.get("config")
+            if isinstance(found, type) and hasattr(found, "from_config") and \
+                    isinstance(config, dict):
+                return found.from_config(config)
+            return found
         row = table.get(name)
         if row is None:
             raise ValueError(f"{where}: {name!r} is not supported by pynn (it has "
