@@ -22,3 +22,4 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells

@@ -154,6 +154,12 @@ LAYERS = {
                          weight_paths=("forward_layer", "backward_layer")),
     "TimeDistributed": Row("TimeDistributed", nested={"layer": "layer"},
                            weight_paths=("layer",)),
+    "RNN": Row("RNN", nested={"cell": "cell"}, weight_paths=("cell",)),
+    "SimpleRNNCell": Row("SimpleRNNCell"),
+    "LSTMCell": Row("LSTMCell"),
+    "GRUCell": Row("GRUCell"),
+    "StackedRNNCells": Row("StackedRNNCells", nested={"cells": "cells"},
+                           weight_paths=("cells",)),
 }
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
@@ -243,6 +249,17 @@ def weight_groups(layer):
     out = [("", [])]
     for path in paths:
         sub = getattr(layer, path, None)
+        if isinstance(sub, (list, tuple)):  # a list of layers (the cells of a stack)
+            # Keras names each by its class, numbered from the second of a class on.
+            from .keras_format import _snake
+            used = {}
+            for item in sub:
+                key = _snake(keras_class_name(item))
+                used[key] = used.get(key, -1) + 1
+                key = f"{path}/{key}_{used[key]}" if used[key] else f"{path}/{key}"
+                out += [(f"{key}/{inner}" if inner else key, ws)
+                        for inner, ws in weight_groups(item)]
+            continue
         if not isinstance(sub, Layer):  # a part Keras has and pynn does not (the cell)
             out.append((path, _created_order(layer.weights)))
         else:
@@ -332,7 +349,9 @@ def _layer_config_to_keras(layer, row):
     nested = row.nested if row is not None else {}
     for key, value in config.items():
         if key in nested:
-            out[key] = to_keras(getattr(layer, nested[key]))
+            sub = getattr(layer, nested[key])
+            out[key] = [to_keras(s) for s in sub] if isinstance(sub, (list, tuple)) else \
+                to_keras(sub)
             continue
         module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
         out[key] = _keras_object(value, module) if module is not None and \
@@ -482,7 +501,12 @@ class _Translator:
             if key in row.convert:
                 value = row.convert[key](value)
             if key in row.nested:
-                if value is not None:
+                if isinstance(value, list):
+                    try:
+                        value = [self.model_or_layer(v, f"{key} of {label}") for v in value]
+                    except ValueError as e:
+                        raise ValueError(f"{label}, in its {key}: {e}") from None
+                elif value is not None:
                     try:
                         value = self.model_or_layer(value, f"{key} of {label}")
                     except ValueError as e:
