@@ -17,7 +17,7 @@ import inspect
 
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers
+from .. import constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
 from .core import _positive_int, weight_options
 from .recurrent import GRU, LSTM, SimpleRNN, _first_mask, _rate, _recurrent_activation, \
@@ -268,6 +268,9 @@ def _output_size(cell):
     return int(size) if size is not None else _state_sizes(cell)[0]
 
 
+_CALL_TAKES_TRAINING = {}  # cell class -> whether its call takes training=
+
+
 def _call_cell(cell, x, states, training):
     """``cell.call(x, states)`` (with ``training`` where it takes it):
     (output, list of new states)."""
@@ -282,9 +285,6 @@ def _call_cell(cell, x, states, training):
                          f"{type(out).__name__}; a cell returns (output, new_states)")
     output, new = out
     return output, list(new) if isinstance(new, (list, tuple)) else [new]
-
-
-_CALL_TAKES_TRAINING = {}
 
 
 class StackedRNNCells(Layer):

@@ -115,7 +115,6 @@ def assert_same_outputs(km, pm, x):
 
 
 @pytest.mark.parametrize("kind, extra", CELLS, ids=CELL_IDS)
-@pytest.mark.usefixtures()
 def test_rnn_over_builtin_cells_matches_keras(kind, extra):
     if keras is None:
         pytest.skip(reason)
