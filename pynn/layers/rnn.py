@@ -465,7 +465,6 @@ class RNN(_Wrapper):
 
     def forward(self, ctx, inputs, training):
         if self._fast is not None:
-            self._fast.seed = self.cell.seed
             return self._fast.forward(ctx, inputs, training)
         from .. import autodiff
         training = training and not ctx.inference_behaviour
