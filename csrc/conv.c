@@ -2,14 +2,15 @@
  * conv.c - 2-D convolution (1-D is height 1) and depthwise convolution,
  * NHWC data and HWIO kernels.
  *
- * The dense convolution is im2col + the packed GEMM: a group of samples is
+ * The dense convolution's forward pass is direct (register tiles fed
+ * straight from the input, see "direct forward") for patches of up to 512
+ * values; otherwise it is im2col + the packed GEMM: a group of samples is
  * unrolled into a rows x (kh*kw*cin) matrix in a per-thread buffer sized to
  * stay in L2, multiplied by the kernel seen as a (kh*kw*cin) x cout matrix,
  * and bias + activation are applied to the group's output while it is still
  * in cache.  A 1x1 kernel with stride 1 and no padding needs no unrolling:
- * its input already is that matrix.  Threads take whole samples and run the
- * GEMM on their own share; with fewer samples than threads (one image's
- * predict) the GEMM itself is split instead.
+ * its input already is that matrix.  Threads split the output pixels, each
+ * computing its own share either way.
  *
  * The backward pass unrolls each group once: the weight gradient is that
  * matrix transposed times dy, summed per thread and then across threads in
@@ -213,6 +214,59 @@ PYNN_PER_LEVEL(static, col2im, col2im_body,
 typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *,
                         ptrdiff_t, const float *, ptrdiff_t, float, float *, ptrdiff_t);
 
+/* ------------------------------------------- where the windows are read from */
+
+/* The direct forward pass and the AVX2 small-patch weight gradient read
+ * each window straight from the input.  Where the windows reach past it
+ * (padding), each sample is first copied into a zero-bordered buffer. */
+typedef struct {
+    ptrdiff_t rows, cols;
+    int padded;
+} direct_source;
+
+static direct_source direct_source_of(const pynn_conv_shape *s)
+{
+    direct_source d;
+    /* one past the furthest row and column a window reaches */
+    d.rows = s->oh > 0 ? (s->oh - 1) * s->sh + (s->kh - 1) * s->dh + 1 : 0;
+    d.cols = s->ow > 0 ? (s->ow - 1) * s->sw + (s->kw - 1) * s->dw + 1 : 0;
+    d.padded = s->pad_top > 0 || s->pad_left > 0 || d.rows > s->h || d.cols > s->w;
+    if (!d.padded) {
+        d.rows = s->h;
+        d.cols = s->w;
+    }
+    return d;
+}
+
+/* Whether the padded copy's size is within range. */
+static int direct_source_fits(const pynn_conv_shape *s)
+{
+    const direct_source d = direct_source_of(s);
+    const ptrdiff_t sizes[] = {d.rows, d.cols, s->cin};
+    ptrdiff_t t;
+    return !pynn_size_product(sizes, 3, &t);
+}
+
+/* Sample xn copied into dst (d->rows x d->cols x cin), zeros around it. */
+static void pad_sample(const pynn_conv_shape *s, const direct_source *d, const float *xn,
+                       float *dst)
+{
+    const ptrdiff_t cin = s->cin, row = d->cols * cin;
+    const ptrdiff_t left = PYNN_MIN(s->pad_left, d->cols);
+    const ptrdiff_t copied = PYNN_MAX(PYNN_MIN(s->w, d->cols - left), 0);
+    for (ptrdiff_t r = 0; r < d->rows; r++) {
+        float *out = dst + r * row;
+        ptrdiff_t iy = r - s->pad_top;
+        if (iy < 0 || iy >= s->h) {
+            zero_floats(out, row);
+            continue;
+        }
+        zero_floats(out, left * cin);
+        copy_floats(out + left * cin, xn + iy * s->w * cin, copied * cin);
+        zero_floats(out + (left + copied) * cin, row - (left + copied) * cin);
+    }
+}
+
 /* ------------------------------------------- weight gradient, small patches */
 
 /* A first layer on single-channel images (3x3: 9 values per patch) makes
@@ -221,14 +275,17 @@ typedef void (*gemm_fn)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const 
  * instead summed in registers, 32 output channels at a time: per output
  * pixel, the patch (at most SMALL_PATCH values, gathered to the stack) times
  * the pixel's gradient row, with the ReLU's derivative and the bias
- * gradient taken on the way.  One pass over dy and y, no unrolled copy. */
+ * gradient taken on the way.  One pass over dy and y, no unrolled copy.
+ * With AVX2, 8 channels at a time (small_patch_grad_avx2). */
 #define SMALL_PATCH 12
 
 static int use_small_patch(const pynn_conv_shape *s)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    return pynn_cpu_level() >= PYNN_CPU_AVX512 && patch_size(s) <= SMALL_PATCH &&
-           s->cout % 32 == 0;
+    int level = pynn_cpu_level();
+    return patch_size(s) <= SMALL_PATCH &&
+           ((level >= PYNN_CPU_AVX512 && s->cout % 32 == 0) ||
+            (level == PYNN_CPU_AVX2 && s->cout % 8 == 0 && direct_source_fits(s)));
 #else
     (void)s;
     return 0;
@@ -310,6 +367,372 @@ static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, in
 }
 #endif
 
+/* ------------------------------------------------------------ direct forward */
+
+/* Convolutions whose patch (kh * kw * cin) is at most DIRECT_MAX_PATCH
+ * values run without im2col: a first layer on 1 or 3 channels (9 to 147
+ * values), which the GEMM pads to its own tile, and the 3x3x32 layer after
+ * it (288), whose unrolled copy, packing of that copy and of the kernel,
+ * and separate bias + activation pass cost more than they save.  A tile of
+ * up to DIRECT_PIXELS output pixels x DIRECT_LANES output channels is
+ * summed in registers: each pixel's patch values are broadcast straight
+ * from the input (a table gives each value's offset from the window's
+ * top-left corner) against the kernel's rows, which HWIO already lays out
+ * as patch x cout.  The bias starts the sums; ReLU and ReLU6 are applied
+ * before the one store, other activations to the stored rows while they
+ * are in L1.  Padding is handled by copying each sample into a
+ * zero-bordered buffer first, so every window lies inside it; a valid
+ * convolution reads x in place.  When it is used: see use_direct. */
+#define DIRECT_PIXELS 6
+#define DIRECT_LANES 16
+#define DIRECT_MAX_PATCH 512
+#define DIRECT_CHUNK 48
+
+/* One sample's share of a direct forward pass: the kernel, bias and
+ * activation, the source its windows are read from (row: floats per
+ * source row), the offsets of the patch values from a window's corner. */
+typedef struct {
+    const float *k, *bias;
+    int act;
+    float alpha;
+    ptrdiff_t patch, cout, cin, ow, sh, sw, row;
+    const ptrdiff_t *off;
+} direct_args;
+
+/* Computes output pixels y[0:npix] (rows of cout floats), channels
+ * [c0, c0 + 16) that exist, from the windows at bases. */
+typedef void (*direct_tile_fn)(int npix, const direct_args *a, const float *const *bases,
+                               float *y, ptrdiff_t c0);
+
+/* Whether the tile applies the activation itself (the others run over its
+ * rows right after the store). */
+static int direct_fuses(int act)
+{
+    return act == PYNN_ACT_LINEAR || act == PYNN_ACT_RELU || act == PYNN_ACT_RELU6;
+}
+
+static inline float direct_act(int act, float v)
+{
+    if (act == PYNN_ACT_RELU || act == PYNN_ACT_RELU6)
+        v = v < 0.0f ? 0.0f : v;
+    if (act == PYNN_ACT_RELU6)
+        v = v > 6.0f ? 6.0f : v;
+    return v;
+}
+
+/* Portable form: P pixels x L channels summed in arrays that the compiler
+ * vectorizes over the channels (L a constant: a full block). */
+static inline __attribute__((always_inline)) void
+direct_tile_generic(const int P, const int L, const direct_args *a, const float *const *bases,
+                    float *y, ptrdiff_t c0)
+{
+    float acc[DIRECT_PIXELS][DIRECT_LANES];
+    for (int i = 0; i < P; i++)
+        for (int j = 0; j < L; j++) acc[i][j] = a->bias ? a->bias[c0 + j] : 0.0f;
+    const float *kq = a->k + c0;
+    for (ptrdiff_t q = 0; q < a->patch; q++, kq += a->cout) {
+        ptrdiff_t o = a->off[q];
+        for (int i = 0; i < P; i++) {
+            float v = bases[i][o];
+            for (int j = 0; j < L; j++) acc[i][j] += v * kq[j];
+        }
+    }
+    for (int i = 0; i < P; i++)
+        for (int j = 0; j < L; j++) y[i * a->cout + c0 + j] = direct_act(a->act, acc[i][j]);
+}
+
+static void direct_tile_run_generic(int npix, const direct_args *a, const float *const *bases,
+                                    float *y, ptrdiff_t c0)
+{
+    if (c0 + DIRECT_LANES > a->cout) { /* the last, partial block: a pixel at a time */
+        for (int i = 0; i < npix; i++)
+            for (ptrdiff_t j = c0; j < a->cout; j++)
+                direct_tile_generic(1, 1, a, bases + i, y + i * a->cout, j);
+        return;
+    }
+    switch (npix) {
+    case 6: direct_tile_generic(6, DIRECT_LANES, a, bases, y, c0); break;
+    case 5: direct_tile_generic(5, DIRECT_LANES, a, bases, y, c0); break;
+    case 4: direct_tile_generic(4, DIRECT_LANES, a, bases, y, c0); break;
+    case 3: direct_tile_generic(3, DIRECT_LANES, a, bases, y, c0); break;
+    case 2: direct_tile_generic(2, DIRECT_LANES, a, bases, y, c0); break;
+    default: direct_tile_generic(1, DIRECT_LANES, a, bases, y, c0); break;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* AVX2 form: P pixels x 16 channels, twelve 8-float accumulators for six
+ * pixels; per patch value two kernel loads and P broadcasts feed 2P FMAs.
+ * masked: the last block of a cout that is not a multiple of 16, whose
+ * channels that exist are the lanes set in m0, m1. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+direct_tile_avx2(const int P, const int masked, const direct_args *a, const float *const *bases,
+                 float *y, ptrdiff_t c0, __m256i m0, __m256i m1)
+{
+    __m256 acc0[DIRECT_PIXELS], acc1[DIRECT_PIXELS];
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    if (a->bias) {
+        b0 = masked ? _mm256_maskload_ps(a->bias + c0, m0) : _mm256_loadu_ps(a->bias + c0);
+        b1 = masked ? _mm256_maskload_ps(a->bias + c0 + 8, m1)
+                    : _mm256_loadu_ps(a->bias + c0 + 8);
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < P; i++) acc0[i] = b0, acc1[i] = b1;
+    const float *kq = a->k + c0;
+    const ptrdiff_t ldk = a->cout, patch = a->patch;
+    const ptrdiff_t *off = a->off;
+    for (ptrdiff_t q = 0; q < patch; q++, kq += ldk) {
+        __m256 k0 = masked ? _mm256_maskload_ps(kq, m0) : _mm256_loadu_ps(kq);
+        __m256 k1 = masked ? _mm256_maskload_ps(kq + 8, m1) : _mm256_loadu_ps(kq + 8);
+        ptrdiff_t o = off[q];
+#pragma GCC unroll 6
+        for (int i = 0; i < P; i++) {
+            __m256 v = _mm256_broadcast_ss(bases[i] + o);
+            acc0[i] = _mm256_fmadd_ps(v, k0, acc0[i]);
+            acc1[i] = _mm256_fmadd_ps(v, k1, acc1[i]);
+        }
+    }
+    const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
+#pragma GCC unroll 6
+    for (int i = 0; i < P; i++) {
+        __m256 r0 = acc0[i], r1 = acc1[i];
+        /* max(0, v) and min(6, v) keep a NaN v, as direct_act does */
+        if (a->act == PYNN_ACT_RELU || a->act == PYNN_ACT_RELU6) {
+            r0 = _mm256_max_ps(zero, r0);
+            r1 = _mm256_max_ps(zero, r1);
+        }
+        if (a->act == PYNN_ACT_RELU6) {
+            r0 = _mm256_min_ps(six, r0);
+            r1 = _mm256_min_ps(six, r1);
+        }
+        float *out = y + i * a->cout + c0;
+        if (masked) {
+            _mm256_maskstore_ps(out, m0, r0);
+            _mm256_maskstore_ps(out + 8, m1, r1);
+        } else {
+            _mm256_storeu_ps(out, r0);
+            _mm256_storeu_ps(out + 8, r1);
+        }
+    }
+}
+
+/* A tile of npix (1 to DIRECT_PIXELS) pixels: each count its own copy, so
+ * the accumulators stay in registers. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+direct_tile_any_avx2(int npix, const int masked, const direct_args *a,
+                     const float *const *bases, float *y, ptrdiff_t c0, __m256i m0,
+                     __m256i m1)
+{
+    switch (npix) {
+    case 6: direct_tile_avx2(6, masked, a, bases, y, c0, m0, m1); break;
+    case 5: direct_tile_avx2(5, masked, a, bases, y, c0, m0, m1); break;
+    case 4: direct_tile_avx2(4, masked, a, bases, y, c0, m0, m1); break;
+    case 3: direct_tile_avx2(3, masked, a, bases, y, c0, m0, m1); break;
+    case 2: direct_tile_avx2(2, masked, a, bases, y, c0, m0, m1); break;
+    default: direct_tile_avx2(1, masked, a, bases, y, c0, m0, m1); break;
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void direct_tile_run_avx2(int npix, const direct_args *a, const float *const *bases,
+                                 float *y, ptrdiff_t c0)
+{
+    ptrdiff_t lanes = a->cout - c0;
+    if (lanes >= DIRECT_LANES) {
+        const __m256i none = _mm256_setzero_si256();
+        direct_tile_any_avx2(npix, 0, a, bases, y, c0, none, none);
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes - 8), lane);
+    direct_tile_any_avx2(npix, 1, a, bases, y, c0, m0, m1);
+}
+#endif
+
+/* Pixels [q0, q1) of one sample whose windows start in src, DIRECT_CHUNK
+ * pixels at a time: for each block of 16 output channels, all the chunk's
+ * tiles, so that the block's kernel columns (patch x 16 floats) stay in L1
+ * while they are used (pixels outermost streamed the whole kernel from L2
+ * for every tile: 5 to 15 % slower at 288 x 64). */
+static void direct_pixels(const direct_args *a, direct_tile_fn tile, const float *src,
+                          float *y, ptrdiff_t q0, ptrdiff_t q1)
+{
+    const ptrdiff_t cout = a->cout;
+    for (ptrdiff_t qa = q0; qa < q1; qa += DIRECT_CHUNK) {
+        ptrdiff_t qb = PYNN_MIN(qa + DIRECT_CHUNK, q1);
+        const float *bases[DIRECT_CHUNK];
+        ptrdiff_t oy = qa / a->ow, ox = qa % a->ow;
+        for (ptrdiff_t q = qa; q < qb; q++) {
+            bases[q - qa] = src + oy * a->sh * a->row + ox * a->sw * a->cin;
+            if (++ox == a->ow)
+                ox = 0, oy++;
+        }
+        /* tiles of equal size: 25 pixels as 5 x 5, not 4 x 6 + 1 (one
+         * pixel's tile has two chains of dependent FMAs and runs at a
+         * third of the speed) */
+        const ptrdiff_t tiles = (qb - qa + DIRECT_PIXELS - 1) / DIRECT_PIXELS;
+        const ptrdiff_t size = (qb - qa) / tiles, larger = (qb - qa) % tiles;
+        for (ptrdiff_t c0 = 0; c0 < cout; c0 += DIRECT_LANES)
+            for (ptrdiff_t t = 0, q = qa; t < tiles; t++) {
+                int npix = (int)(size + (t < larger));
+                tile(npix, a, bases + (q - qa), y + q * cout, c0);
+                q += npix;
+            }
+        if (!direct_fuses(a->act))
+            pynn_bias_activation_rows(a->act, a->alpha, y + qa * cout, NULL, y + qa * cout,
+                                      cout, 0, qb - qa);
+    }
+}
+
+/* Whether the direct form runs this convolution.  Measured on a 2-core
+ * AVX2 machine (Zen 3), one thread, direct / im2col + GEMM time: 3x3 on
+ * 28x28x1 -> 32: 0.4; 5x5 -> 32: 0.3; 3x3 on 32x32x3 -> 64: 0.5-0.6; 7x7
+ * stride 2 on 64x64x3 -> 64: 0.8; 3x3 on 13x13x32 -> 64: 0.85-0.9 (one
+ * image and 32); 26x26x32 -> 64: 0.9; 14x14x32 -> 128: 0.95; cout 4 to 20:
+ * 0.3-0.8.  The portable forms: 0.2-0.3.  Pointwise convolutions need no
+ * unrolling and keep the GEMM; patches past DIRECT_MAX_PATCH (a deep
+ * layer's 3x3x64 and up) are where the GEMM's packed panels pay. */
+static int use_direct(const pynn_conv_shape *s)
+{
+    return patch_size(s) <= DIRECT_MAX_PATCH && !is_pointwise(s) && direct_source_fits(s);
+}
+
+/* off[q] = the offset of patch value q (ky, kx, ci) from its window's
+ * top-left corner in a source of `row` floats per row; returns the patch
+ * size. */
+static ptrdiff_t direct_offsets(const pynn_conv_shape *s, ptrdiff_t row, ptrdiff_t *off)
+{
+    ptrdiff_t t = 0;
+    for (ptrdiff_t ky = 0; ky < s->kh; ky++)
+        for (ptrdiff_t kx = 0; kx < s->kw; kx++)
+            for (ptrdiff_t ci = 0; ci < s->cin; ci++)
+                off[t++] = ky * s->dh * row + kx * s->dw * s->cin + ci;
+    return t;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The weight gradient of small patches with AVX2 (see SMALL_PATCH): its 16
+ * registers of 8 floats do not hold a 32-channel block's sums, so 8
+ * channels at a time, one accumulator per patch value (P of them, a
+ * constant) plus the bias gradient's.  The patch values are broadcast from
+ * the input through the direct forward pass's offsets (and its padded copy
+ * of a sample), not unrolled.  dk and db (either may be NULL) are added to;
+ * y and dy are the sample's. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+small_patch_block_avx2(const int P, const pynn_conv_shape *s, const float *src,
+                       ptrdiff_t row, const ptrdiff_t *off, int relu, const float *y,
+                       const float *dy, ptrdiff_t c0, float *dk, float *db)
+{
+    const ptrdiff_t cout = s->cout, step = s->sw * s->cin;
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 acc[SMALL_PATCH], bias = db ? _mm256_loadu_ps(db + c0) : zero;
+    ptrdiff_t o[SMALL_PATCH];
+#pragma GCC unroll 12
+    for (int q = 0; q < P; q++) {
+        acc[q] = dk ? _mm256_loadu_ps(dk + q * cout + c0) : zero;
+        o[q] = off[q];
+    }
+    for (ptrdiff_t oy = 0; oy < s->oh; oy++) {
+        const float *base = src + oy * s->sh * row;
+        const float *g_row = dy + oy * s->ow * cout + c0, *y_row = y + oy * s->ow * cout + c0;
+        for (ptrdiff_t ox = 0; ox < s->ow; ox++, base += step) {
+            __m256 g = _mm256_loadu_ps(g_row + ox * cout);
+            /* y > 0 is false for a NaN y: its gradient is 0, as in the
+             * GEMM path's activation pass */
+            if (relu)
+                g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(y_row + ox * cout), zero,
+                                                   _CMP_GT_OQ));
+            bias = _mm256_add_ps(bias, g);
+#pragma GCC unroll 12
+            for (int q = 0; q < P; q++)
+                acc[q] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + o[q]), g, acc[q]);
+        }
+    }
+    if (dk)
+#pragma GCC unroll 12
+        for (int q = 0; q < P; q++) _mm256_storeu_ps(dk + q * cout + c0, acc[q]);
+    if (db)
+        _mm256_storeu_ps(db + c0, bias);
+}
+
+/* The weight and bias gradients (added to dk and db) of samples [n0, n1);
+ * -1 when the padded copy's buffer cannot be had. */
+__attribute__((target("avx2,fma")))
+static int small_patch_grad_avx2(const pynn_conv_shape *s, const float *x, int relu,
+                                 const float *y, const float *dy, float *dk, float *db,
+                                 ptrdiff_t n0, ptrdiff_t n1)
+{
+    const direct_source d = direct_source_of(s);
+    const ptrdiff_t cin = s->cin, row = d.cols * cin, out = s->oh * s->ow * s->cout;
+    ptrdiff_t off[SMALL_PATCH];
+    int patch = (int)direct_offsets(s, row, off);
+    float *buf = NULL;
+    if (d.padded) {
+        buf = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(d.rows * row));
+        if (!buf)
+            return -1;
+    }
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const float *src = x + n * s->h * s->w * cin;
+        if (d.padded) {
+            pad_sample(s, &d, src, buf);
+            src = buf;
+        }
+        for (ptrdiff_t c0 = 0; c0 < s->cout; c0 += 8) {
+#define SMALL_PATCH_CASE(P)                                                    \
+    case P:                                                                    \
+        small_patch_block_avx2(P, s, src, row, off, relu, y + n * out, dy + n * out, c0, dk, \
+                               db);                                            \
+        break
+            switch (patch) {
+                SMALL_PATCH_CASE(1); SMALL_PATCH_CASE(2); SMALL_PATCH_CASE(3);
+                SMALL_PATCH_CASE(4); SMALL_PATCH_CASE(5); SMALL_PATCH_CASE(6);
+                SMALL_PATCH_CASE(7); SMALL_PATCH_CASE(8); SMALL_PATCH_CASE(9);
+                SMALL_PATCH_CASE(10); SMALL_PATCH_CASE(11); SMALL_PATCH_CASE(12);
+            }
+#undef SMALL_PATCH_CASE
+        }
+    }
+    return 0;
+}
+#endif
+
+/* Output pixels [p0, p1) of the n * oh * ow, directly. */
+static int direct_forward_pixels(const pynn_conv_shape *s, const float *x, const float *k,
+                                 const float *bias, int act, float alpha, float *y,
+                                 ptrdiff_t p0, ptrdiff_t p1)
+{
+    const direct_source d = direct_source_of(s);
+    const ptrdiff_t cin = s->cin, pixels = s->oh * s->ow, row = d.cols * cin;
+    float *buf = NULL;
+    if (d.padded && p1 > p0) {
+        buf = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(d.rows * row));
+        if (!buf)
+            return -1;
+    }
+    ptrdiff_t off[DIRECT_MAX_PATCH];
+    direct_offsets(s, row, off);
+    direct_args a = {k, bias, act, alpha, patch_size(s), s->cout, cin, s->ow, s->sh, s->sw,
+                     row, off};
+    direct_tile_fn tile = direct_tile_run_generic;
+#if defined(__x86_64__) || defined(__i386__)
+    if (pynn_cpu_level() >= PYNN_CPU_AVX2)
+        tile = direct_tile_run_avx2;
+#endif
+    for (ptrdiff_t p = p0; p < p1;) {
+        ptrdiff_t n = p / pixels, q0 = p - n * pixels, q1 = PYNN_MIN(p1 - n * pixels, pixels);
+        const float *src = x + n * s->h * s->w * cin;
+        if (d.padded) {
+            pad_sample(s, &d, src, buf);
+            src = buf;
+        }
+        direct_pixels(&a, tile, src, y + n * pixels * s->cout, q0, q1);
+        p = (n + 1) * pixels;
+    }
+    return 0;
+}
+
 /* Forward over output pixels [p0, p1) of the n * oh * ow, on the calling
  * thread: a group of rows at a time is unrolled, multiplied and activated
  * while in cache. */
@@ -317,6 +740,8 @@ static int forward_pixels(const pynn_conv_shape *s, const float *x, const float 
                           const float *bias, int act, float alpha, float *y, ptrdiff_t p0,
                           ptrdiff_t p1)
 {
+    if (use_direct(s))
+        return direct_forward_pixels(s, x, k, bias, act, alpha, y, p0, p1);
     const ptrdiff_t patch = patch_size(s), cout = s->cout;
     const int pointwise = is_pointwise(s);
     ptrdiff_t group = group_samples(s) * s->oh * s->ow;
@@ -405,8 +830,11 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
 #if defined(__x86_64__) || defined(__i386__)
     if ((dk_part || db_part) && use_small_patch(s) &&
         (a->act == PYNN_ACT_LINEAR || a->act == PYNN_ACT_RELU)) {
-        small_patch_grad_avx512(s, a->x, a->act == PYNN_ACT_RELU, a->y, a->dy, dk_part,
-                                db_part, n0, n1);
+        int relu = a->act == PYNN_ACT_RELU;
+        if (pynn_cpu_level() >= PYNN_CPU_AVX512)
+            small_patch_grad_avx512(s, a->x, relu, a->y, a->dy, dk_part, db_part, n0, n1);
+        else if (small_patch_grad_avx2(s, a->x, relu, a->y, a->dy, dk_part, db_part, n0, n1))
+            return -1;
         if (!dx)
             return 0;
         dk_part = db_part = NULL; /* the input gradient still takes the GEMM */

@@ -9,6 +9,9 @@
 #include "internal.h"
 
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 /* The window of output pixel (oy, ox), clipped to the input. */
 typedef struct {
@@ -79,10 +82,101 @@ max_rows_body(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0, 
 }
 
 /* The forward loop compiled per instruction set (as activation.c's). */
-PYNN_PER_LEVEL(static, max_rows, max_rows_body,
+PYNN_PER_LEVEL(static, max_rows_auto, max_rows_body,
                (const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
                 ptrdiff_t r1),
                (s, x, y, r0, r1))
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The maximum of m and v as max_rows_body takes it: v when v > m or v is
+ * a NaN, else m.  maxps(v, m) is v > m ? v : m, which keeps a NaN m (and
+ * m on ties) but drops a NaN v; the blend puts that one back. */
+__attribute__((target("avx2,fma"))) static inline __m256 max_keep_nan(__m256 m, __m256 v)
+{
+    return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+/* One window's maximum over W vectors of channels from c0 (W = 4: 32
+ * channels in four independent chains; W = 1 with mask: the last < 8).
+ * pair: the window is 2 x 2 pixels, unrolled. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+max_window_avx2(const int W, const int masked, const int pair, const pynn_pool_shape *s,
+                const float *xn, window w, float *out, ptrdiff_t c0, __m256i mask)
+{
+    const ptrdiff_t c = s->c, row = s->w * c;
+    const float *first = xn + w.y0 * row + w.x0 * c + c0;
+    __m256 m[4];
+    for (int i = 0; i < W; i++)
+        m[i] = masked ? _mm256_maskload_ps(first, mask) : _mm256_loadu_ps(first + 8 * i);
+#define MAX_WITH(PTR)                                                          \
+    for (int i = 0; i < W; i++)                                                \
+        m[i] = max_keep_nan(m[i], masked ? _mm256_maskload_ps((PTR), mask)     \
+                                         : _mm256_loadu_ps((PTR) + 8 * i))
+    if (pair) {
+        MAX_WITH(first + c);
+        MAX_WITH(first + row);
+        MAX_WITH(first + row + c);
+    } else {
+        for (ptrdiff_t iy = w.y0; iy < w.y1; iy++)
+            for (ptrdiff_t ix = iy == w.y0 ? w.x0 + 1 : w.x0; ix < w.x1; ix++)
+                MAX_WITH(xn + iy * row + ix * c + c0);
+    }
+#undef MAX_WITH
+    for (int i = 0; i < W; i++) {
+        if (masked)
+            _mm256_maskstore_ps(out + c0, mask, m[i]);
+        else
+            _mm256_storeu_ps(out + c0 + 8 * i, m[i]);
+    }
+}
+
+/* Max pooling with the channels in AVX2 registers: each window's
+ * maximum is kept in registers over its pixels (the portable loop keeps it
+ * in y and reloads it per pixel). */
+__attribute__((target("avx2,fma")))
+static void max_rows_avx2(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
+                          ptrdiff_t r1)
+{
+    const ptrdiff_t c = s->c, c32 = c / 32 * 32, c8 = c / 8 * 8;
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(c - c8)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        ptrdiff_t n = r / s->oh, oy = r % s->oh;
+        const float *xn = x + n * s->h * s->w * c;
+        for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+            window w = window_at(s, oy, ox);
+            float *out = y + (r * s->ow + ox) * c;
+            if (w.y1 - w.y0 == 2 && w.x1 - w.x0 == 2) {
+                for (ptrdiff_t c0 = 0; c0 < c32; c0 += 32)
+                    max_window_avx2(4, 0, 1, s, xn, w, out, c0, mask);
+                for (ptrdiff_t c0 = c32; c0 < c8; c0 += 8)
+                    max_window_avx2(1, 0, 1, s, xn, w, out, c0, mask);
+                if (c8 < c)
+                    max_window_avx2(1, 1, 1, s, xn, w, out, c8, mask);
+                continue;
+            }
+            for (ptrdiff_t c0 = 0; c0 < c32; c0 += 32)
+                max_window_avx2(4, 0, 0, s, xn, w, out, c0, mask);
+            for (ptrdiff_t c0 = c32; c0 < c8; c0 += 8)
+                max_window_avx2(1, 0, 0, s, xn, w, out, c0, mask);
+            if (c8 < c)
+                max_window_avx2(1, 1, 0, s, xn, w, out, c8, mask);
+        }
+    }
+}
+#endif
+
+static void max_rows(const pynn_pool_shape *s, const float *x, float *y, ptrdiff_t r0,
+                     ptrdiff_t r1)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (pynn_cpu_level() >= PYNN_CPU_AVX2) {
+        max_rows_avx2(s, x, y, r0, r1);
+        return;
+    }
+#endif
+    max_rows_auto(s, x, y, r0, r1);
+}
 
 /* The work of a pass over every window: output size times window size. */
 static ptrdiff_t pool_work(const pynn_pool_shape *s)

@@ -489,6 +489,67 @@ void pynn_repeat_backward(const float *dy, ptrdiff_t outer, ptrdiff_t times, ptr
 void pynn_transpose(const float *x, int rank, const ptrdiff_t *shape, const int *perm,
                     float *y);
 
+/* -------------------------------------------------------------- plan.c */
+
+/* A model's whole inference pass as one call: an array of steps, each one
+ * kernel call on operands that live in numbered buffers (the caller's
+ * table: a work arena, the inputs, the outputs, the weights).  Built once
+ * per model and input shape; each concurrent run passes its own arena. */
+enum pynn_plan_kind {
+    PYNN_PLAN_DENSE = 0,         /* y = act(x w + b): x rows x inner, w inner x cols */
+    PYNN_PLAN_CONV2D = 1,        /* pynn_conv2d_forward with conv, act, alpha */
+    PYNN_PLAN_DEPTHWISE = 2,     /* pynn_depthwise_conv2d_forward */
+    PYNN_PLAN_MAX_POOL = 3,      /* pynn_max_pool2d_forward with pool */
+    PYNN_PLAN_AVG_POOL = 4,      /* pynn_avg_pool2d_forward */
+    PYNN_PLAN_ACTIVATION = 5,    /* y = act(x) over rows x cols */
+    PYNN_PLAN_RELU_GENERAL = 6,  /* pynn_relu_general_forward over rows x cols, with
+                                  * negative_slope, max_value, threshold = p[0..2] */
+    PYNN_PLAN_BINARY = 7,        /* y = x op x2 (op = act, enum pynn_binary_op) */
+    PYNN_PLAN_SCALE = 8,         /* y = alpha * x */
+    PYNN_PLAN_COPY = 9,          /* y = x */
+    PYNN_PLAN_BATCH_NORM = 10,   /* y = x * scale + shift over rows x cols, scale and
+                                  * shift from the statistics (see below) into w */
+    PYNN_PLAN_FOLD = 11          /* a batch normalization folded into a kernel: from
+                                  * x (rows x cols, the output channels last) and bias
+                                  * b, y = [x * scale | b * scale + shift | scale | shift] */
+};
+
+/* Where an operand lies: buffer `buf` of the run's table (-1: none) at
+ * `off` floats. */
+typedef struct {
+    int buf;
+    ptrdiff_t off;
+} pynn_plan_ref;
+
+/* One step.  Sizes by kind: DENSE rows, inner, cols; ACTIVATION,
+ * RELU_GENERAL, BINARY, SCALE, COPY rows x cols values; BATCH_NORM and
+ * FOLD rows x cols with cols channels.  The batch normalization's
+ * per-channel scale = gamma / sqrt(var + eps) (gamma absent: 1) and
+ * shift = beta - mean * scale (beta absent: 0), computed as
+ * pynn.ops.batch_norm_affine does, value for value. */
+typedef struct {
+    int kind;          /* enum pynn_plan_kind */
+    int act;           /* enum pynn_activation, or the binary op */
+    float alpha;       /* the activation's alpha; SCALE's factor */
+    float p[3];        /* RELU_GENERAL's arguments */
+    double eps;        /* the batch normalization's epsilon */
+    ptrdiff_t rows, inner, cols;
+    pynn_conv_shape conv;
+    pynn_pool_shape pool;
+    pynn_plan_ref x, x2, w, b, y;
+    pynn_plan_ref mean, var, gamma, beta;
+} pynn_plan_step;
+
+/* Checks a plan before it is run: every kind known, every size >= 0 and
+ * its products without overflow, every operand inside its buffer
+ * (sizes[buf] floats, nbufs of them), outputs only into writable buffers
+ * and not overlapping the step's inputs.  PYNN_OK or PYNN_EINVAL. */
+int pynn_plan_check(const pynn_plan_step *steps, ptrdiff_t count, const ptrdiff_t *sizes,
+                    const unsigned char *writable, int nbufs);
+/* Runs the steps in order over the buffers of `table`.  Returns PYNN_OK or
+ * the first failing kernel's status. */
+int pynn_plan_run(const pynn_plan_step *steps, ptrdiff_t count, float *const *table);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cnp.import_array()
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, free, calloc
+from libc.string cimport memset
 
 cdef extern from "pynn.h" nogil:
     void pynn_cpu_init()
@@ -191,6 +192,24 @@ cdef extern from "pynn.h" nogil:
                               Py_ssize_t inner, float *dx)
     void pynn_transpose(const float *x, int rank, const Py_ssize_t *shape, const int *perm,
                         float *y)
+
+    ctypedef struct pynn_plan_ref:
+        int buf
+        Py_ssize_t off
+    ctypedef struct pynn_plan_step:
+        int kind
+        int act
+        float alpha
+        float p[3]
+        double eps
+        Py_ssize_t rows, inner, cols
+        pynn_conv_shape conv
+        pynn_pool_shape pool
+        pynn_plan_ref x, x2, w, b, y
+        pynn_plan_ref mean, var, gamma, beta
+    int pynn_plan_check(const pynn_plan_step *steps, Py_ssize_t count, const Py_ssize_t *sizes,
+                        const unsigned char *writable, int nbufs)
+    int pynn_plan_run(const pynn_plan_step *steps, Py_ssize_t count, float *const *table)
 
 
 pynn_cpu_init()
@@ -1605,3 +1624,201 @@ def transpose(x, tuple perm, y):
     with nogil:
         pynn_transpose(px, rank, shape, p, py)
     return y
+
+
+# -------------------------------------------------------------- plan.c
+
+cdef pynn_plan_ref _plan_ref(object ref) except *:
+    cdef pynn_plan_ref r
+    if ref is None:
+        r.buf, r.off = -1, 0
+    else:
+        r.buf, r.off = ref
+    return r
+
+
+cdef class _PlanArena:
+    """One run's work memory and buffer table (a run at a time uses it)."""
+    cdef cnp.ndarray mem
+    cdef float **table
+
+    def __cinit__(self, Py_ssize_t size, int nbufs):
+        self.mem = np.empty(max(size, 1), np.float32)
+        self.table = <float **>calloc(max(nbufs, 1), sizeof(float *))
+        if self.table == NULL:
+            raise MemoryError("inference plan: cannot allocate a buffer table")
+        self.table[0] = <float *>cnp.PyArray_DATA(self.mem)
+
+    def __dealloc__(self):
+        free(self.table)
+
+
+cdef class InferencePlan:
+    """A model's inference pass for inputs of fixed shapes as one C call
+    (csrc/plan.c).  ``steps`` are dicts describing pynn_plan_step's fields
+    (operands as (buffer, offset) pairs: buffer 0 the arena of
+    ``arena_size`` floats, then the inputs, the outputs, and the weights);
+    ``weights`` are (owner, attribute) pairs naming each weight buffer's
+    Weight, whose value array the plan keeps and checks on every run."""
+    cdef pynn_plan_step *steps
+    cdef Py_ssize_t count, arena_size
+    cdef int n_in, n_out, n_w, nbufs
+    cdef Py_ssize_t *in_dims
+    cdef Py_ssize_t *out_dims
+    cdef int *in_nd
+    cdef int *out_nd
+    cdef list owners, names, arrays, pool
+    cdef readonly tuple input_shapes, output_shapes
+
+    def __cinit__(self):
+        self.steps = NULL
+        self.in_dims = self.out_dims = NULL
+        self.in_nd = self.out_nd = NULL
+
+    def __dealloc__(self):
+        free(self.steps)
+        free(self.in_dims)
+        free(self.out_dims)
+        free(self.in_nd)
+        free(self.out_nd)
+
+    def __init__(self, list steps, list input_shapes, list output_shapes, Py_ssize_t arena_size,
+                 list weights):
+        cdef Py_ssize_t i, j, size
+        cdef cnp.ndarray arr
+        self.n_in, self.n_out, self.n_w = len(input_shapes), len(output_shapes), len(weights)
+        self.nbufs = 1 + self.n_in + self.n_out + self.n_w
+        self.arena_size = arena_size
+        self.input_shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
+        self.output_shapes = tuple(tuple(int(d) for d in s) for s in output_shapes)
+        self.in_dims = <Py_ssize_t *>calloc(8 * max(self.n_in, 1), sizeof(Py_ssize_t))
+        self.out_dims = <Py_ssize_t *>calloc(8 * max(self.n_out, 1), sizeof(Py_ssize_t))
+        self.in_nd = <int *>calloc(max(self.n_in, 1), sizeof(int))
+        self.out_nd = <int *>calloc(max(self.n_out, 1), sizeof(int))
+        self.count = len(steps)
+        self.steps = <pynn_plan_step *>calloc(max(self.count, 1), sizeof(pynn_plan_step))
+        cdef Py_ssize_t *sizes = <Py_ssize_t *>calloc(self.nbufs, sizeof(Py_ssize_t))
+        cdef unsigned char *writable = <unsigned char *>calloc(self.nbufs, 1)
+        try:
+            if self.steps == NULL or self.in_dims == NULL or self.out_dims == NULL or \
+                    self.in_nd == NULL or self.out_nd == NULL or sizes == NULL or \
+                    writable == NULL:
+                raise MemoryError("inference plan: out of memory")
+            if arena_size < 0:
+                raise ValueError(f"inference plan: arena size {arena_size} < 0")
+            sizes[0], writable[0] = arena_size, 1
+            for shapes, first, w in ((self.input_shapes, 1, 0),
+                                     (self.output_shapes, 1 + self.n_in, 1)):
+                for i, shape in enumerate(shapes):
+                    if not 1 <= len(shape) <= 8 or any(d < 0 for d in shape):
+                        raise ValueError(f"inference plan: bad shape {shape}")
+                    size = 1
+                    for d in shape:
+                        if d and size > (2**62) // d:
+                            raise ValueError(f"inference plan: shape {shape} is too large")
+                        size *= d
+                    sizes[first + i], writable[first + i] = size, w
+            for i, shape in enumerate(self.input_shapes):
+                self.in_nd[i] = len(shape)
+                for j, d in enumerate(shape):
+                    self.in_dims[8 * i + j] = d
+            for i, shape in enumerate(self.output_shapes):
+                self.out_nd[i] = len(shape)
+                for j, d in enumerate(shape):
+                    self.out_dims[8 * i + j] = d
+            self.owners, self.names, self.arrays = [], [], []
+            for i, (owner, name) in enumerate(weights):
+                value = getattr(owner, name).value
+                _f32(value, f"inference plan: weight {name}")
+                self.owners.append(owner)
+                self.names.append(name)
+                self.arrays.append(value)
+                sizes[1 + self.n_in + self.n_out + i] = (<cnp.ndarray>value).size
+            for i, st in enumerate(steps):
+                self.steps[i] = _plan_step(st)
+            if pynn_plan_check(self.steps, self.count, sizes, writable, self.nbufs) != 0:
+                raise ValueError("inference plan: the steps do not fit their buffers")
+        finally:
+            free(sizes)
+            free(writable)
+        self.pool = []
+
+    def run(self, list xs):
+        """The outputs (new arrays) for the input arrays ``xs``, or None
+        when the plan does not fit them (a shape, dtype or layout not as
+        planned) or a weight's value is no longer the array it planned
+        with."""
+        cdef int i, j, nd
+        cdef cnp.ndarray x
+        if len(xs) != self.n_in:
+            return None
+        for i in range(self.n_in):
+            obj = xs[i]
+            if not cnp.PyArray_Check(obj):
+                return None
+            x = <cnp.ndarray>obj
+            nd = cnp.PyArray_NDIM(x)
+            if cnp.PyArray_TYPE(x) != cnp.NPY_FLOAT32 or not cnp.PyArray_IS_C_CONTIGUOUS(x) \
+                    or nd != self.in_nd[i]:
+                return None
+            for j in range(nd):
+                if cnp.PyArray_DIMS(x)[j] != self.in_dims[8 * i + j]:
+                    return None
+        for i in range(self.n_w):
+            if getattr(self.owners[i], self.names[i]).value is not self.arrays[i]:
+                return None
+        cdef _PlanArena arena
+        try:
+            arena = self.pool.pop()
+        except IndexError:
+            arena = _PlanArena(self.arena_size, self.nbufs)
+        cdef float **table = arena.table
+        cdef list outs = []
+        try:
+            for i in range(self.n_in):
+                table[1 + i] = <float *>cnp.PyArray_DATA(<cnp.ndarray>xs[i])
+            for i in range(self.n_out):
+                x = cnp.PyArray_EMPTY(self.out_nd[i], <cnp.npy_intp *>&self.out_dims[8 * i],
+                                     cnp.NPY_FLOAT32, 0)
+                outs.append(x)
+                table[1 + self.n_in + i] = <float *>cnp.PyArray_DATA(x)
+            for i in range(self.n_w):
+                table[1 + self.n_in + self.n_out + i] = \
+                    <float *>cnp.PyArray_DATA(<cnp.ndarray>self.arrays[i])
+            with nogil:
+                i = pynn_plan_run(self.steps, self.count, table)
+        finally:
+            self.pool.append(arena)
+        _status(i, "predict")
+        return outs
+
+
+cdef pynn_plan_step _plan_step(dict st) except *:
+    cdef pynn_plan_step s
+    memset(&s, 0, sizeof(s))
+    s.kind = st["kind"]
+    s.act = st.get("act", 0)
+    s.alpha = st.get("alpha", 0.0)
+    p = st.get("p", (0.0, 0.0, 0.0))
+    s.p[0], s.p[1], s.p[2] = p[0], p[1], p[2]
+    s.eps = st.get("eps", 0.0)
+    s.rows, s.inner, s.cols = st.get("rows", 0), st.get("inner", 0), st.get("cols", 0)
+    conv = st.get("conv")
+    if conv is not None:
+        (s.conv.n, s.conv.h, s.conv.w, s.conv.cin, s.conv.kh, s.conv.kw, s.conv.cout,
+         s.conv.sh, s.conv.sw, s.conv.dh, s.conv.dw, s.conv.pad_top, s.conv.pad_left,
+         s.conv.oh, s.conv.ow) = conv
+    pool = st.get("pool")
+    if pool is not None:
+        (s.pool.n, s.pool.h, s.pool.w, s.pool.c, s.pool.ph, s.pool.pw, s.pool.sh, s.pool.sw,
+         s.pool.pad_top, s.pool.pad_left, s.pool.oh, s.pool.ow) = pool
+    s.x = _plan_ref(st.get("x"))
+    s.x2 = _plan_ref(st.get("x2"))
+    s.w = _plan_ref(st.get("w"))
+    s.b = _plan_ref(st.get("b"))
+    s.y = _plan_ref(st.get("y"))
+    s.mean = _plan_ref(st.get("mean"))
+    s.var = _plan_ref(st.get("var"))
+    s.gamma = _plan_ref(st.get("gamma"))
+    s.beta = _plan_ref(st.get("beta"))
+    return s

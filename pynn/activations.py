@@ -10,6 +10,8 @@ differentiating it (pynn.autodiff).  A custom object registered under a
 name (``get_custom_objects()['my_fn'] = my_fn``, or an Activation layer
 there, as Keras 2 scripts do) is found by that name.
 """
+import numpy as np
+
 from . import ops
 from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
     serialize_function
@@ -26,12 +28,16 @@ def get(identifier):
     functions; any other function (or a registered custom object's name,
     or a config's description of one) as the function itself.  Raises
     ValueError naming an unknown activation."""
+    if callable(identifier) and identifier in _COMPOSED.values():
+        return identifier
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
         return identifier.__name__
     if isinstance(identifier, str) or identifier is None:
         key = identifier.lower() if isinstance(identifier, str) else None
         if key in _ALIASES:
             return _ALIASES[key]
+        if key in _COMPOSED:
+            return _COMPOSED[key]
         custom = lookup(identifier) if identifier is not None else None
         if custom is not None:
             # Keras 2 scripts register Activation(fn) layers under a name.
@@ -41,13 +47,17 @@ def get(identifier):
     elif callable(identifier):
         return identifier
     raise ValueError(f"Unknown activation {identifier!r}; expected one of "
-                     f"{sorted(k for k in _ALIASES if k)}, or a function")
+                     f"{sorted([k for k in _ALIASES if k] + list(_COMPOSED))}, or a function")
 
 
 def serialize(activation):
     """The config entry of an activation: its name, or a description of a
     custom function."""
-    return activation if isinstance(activation, str) else serialize_function(activation)
+    if isinstance(activation, str):
+        return activation
+    if activation in _COMPOSED.values():
+        return activation.__name__
+    return serialize_function(activation)
 
 
 def name_of(activation):
@@ -108,3 +118,35 @@ def hard_swish(x):
 
 
 hard_silu = hard_swish
+
+
+# Activations with no kernel of their own: composed of pynn.ops functions, so
+# a layer applies them after its kernel and trains through them by
+# differentiating them, as it does a custom function.
+
+def selu(x):
+    """Scaled ELU (Klambauer et al.), with Keras's constants."""
+    return ops.multiply(ops.activation(x, "elu", alpha=1.6732632423543772),
+                        1.0507009873554805)
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit: ``x * Phi(x)``, or its tanh approximation."""
+    if approximate:
+        inner = ops.multiply(ops.add(x, ops.multiply(ops.power(x, 3), 0.044715)),
+                             float(np.sqrt(2 / np.pi)))
+        return ops.multiply(ops.multiply(x, 0.5), ops.add(ops.tanh(inner), 1.0))
+    return ops.multiply(ops.multiply(x, 0.5),
+                        ops.add(ops.erf(ops.multiply(x, float(1 / np.sqrt(2)))), 1.0))
+
+
+def exponential(x):
+    return ops.exp(x)
+
+
+def mish(x):
+    """``x * tanh(softplus(x))`` (Misra)."""
+    return ops.multiply(x, ops.tanh(ops.softplus(x)))
+
+
+_COMPOSED = {"selu": selu, "gelu": gelu, "exponential": exponential, "mish": mish}

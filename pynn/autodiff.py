@@ -107,10 +107,14 @@ class Tape:
     gradients into ``layer_grads``; ``losses`` holds what ``add_loss``
     received.
     """
-    __slots__ = ("who", "records", "watched", "layer_grads", "losses")
+    __slots__ = ("who", "records", "watched", "layer_grads", "losses", "default_training")
 
     def __init__(self, who):
         self.who = who
+        # How layers called with no training argument compute: as in
+        # training inside a model being trained, as at inference in a
+        # GradientTape (pynn.gradients), as Keras does outside fit.
+        self.default_training = True
         self.records = []
         self.watched = {}
         self.layer_grads = {}
@@ -150,11 +154,12 @@ class Tape:
         hit = self.layer_grads.get(id(weight))
         self.layer_grads[id(weight)] = (weight, grad if hit is None else ops.add(hit[1], grad))
 
-    def backward(self, seeds):
+    def backward(self, seeds, keep=()):
         """Replays the tape from ``seeds``, (traced value, gradient) pairs.
         Returns the gradients left at the leaves (inputs and watched
-        weights), by ``id`` of the leaf."""
-        grads = {}
+        weights), and at the computed values whose ``id`` is in ``keep``,
+        by ``id``."""
+        grads, kept = {}, {}
 
         def accumulate(t, g):
             if g.shape != t.value.shape:
@@ -169,6 +174,9 @@ class Tape:
         for out, parents, vjp in reversed(self.records):
             if type(out) is tuple:
                 gs = [grads.pop(id(o), None) for o in out]
+                for o, g in zip(out, gs):
+                    if g is not None and id(o) in keep:
+                        kept[id(o)] = g
                 if all(g is None for g in gs):
                     continue
                 g = [np.zeros(o.value.shape, np.float32) if g is None else g
@@ -177,9 +185,12 @@ class Tape:
                 g = grads.pop(id(out), None)
                 if g is None:
                     continue
+                if id(out) in keep:
+                    kept[id(out)] = g
             for p, pg in zip(parents, vjp(g)):
                 if pg is not None and type(p) is Traced:
                     accumulate(p, pg)
+        grads.update(kept)
         return grads
 
     def weight_gradient(self, weight, grads):
@@ -508,6 +519,18 @@ def value_of(x):
     return x.value if type(x) is Traced else x
 
 
+def inputs_on_tape(tape, inputs):
+    """A layer's ``inputs`` (an array, or a list, tuple or dict of them) as
+    the code recording on ``tape`` sees them: weights and variables as
+    their traced leaves, and arrays a GradientTape watches as theirs."""
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(inputs_on_tape(tape, x) for x in inputs)
+    if isinstance(inputs, dict):
+        return {k: inputs_on_tape(tape, v) for k, v in inputs.items()}
+    substitute = getattr(tape, "substitute", None)
+    return resolve(inputs) if substitute is None else resolve(substitute(inputs))
+
+
 def any_traced(values):
     return any(type(v) is Traced for v in values)
 
@@ -699,6 +722,11 @@ def expm1(x):
     with _errstate():
         return _unary(x, lambda v: np.expm1(np.asarray(v, np.float32)),
                       lambda g, v, y: ops.multiply(g, y + 1))
+
+
+def erf(x):
+    return _unary(x, ops.erf,
+                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)))
 
 
 def sqrt(x):
@@ -1158,13 +1186,17 @@ def record_layer(layer, forward, backward, inputs, training):
     from .models.node import CallContext
     multi_in = isinstance(inputs, (list, tuple))
     xs = [resolve(x) for x in (inputs if multi_in else [inputs])]
-    tape = _tape_of(*xs)
+    tape = _tape_of(*xs) or active_tape()
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
+    if training is None:
+        training = tape.default_training
+    # A layer called with training=False still runs its training forward
+    # (which keeps what backward needs), computing as at inference.
+    ctx.inference_behaviour = not training
     # The layer computes on plain arrays: nothing it does is recorded here.
     with _Recording(None, tape.losses):
-        y = forward(layer, ctx, values if multi_in else values[0],
-                    True if training is None else bool(training))
+        y = forward(layer, ctx, values if multi_in else values[0], True)
     multi_out = isinstance(y, (list, tuple))
     need = [type(x) is Traced for x in xs]
 
@@ -1197,7 +1229,9 @@ def call_layer(layer, inputs, training):
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
     layer.build_for(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
-        return layer._run_call(inputs, True if training is None else bool(training))
+        if training is None:
+            training = (_tape_of(*[resolve(x) for x in xs]) or active_tape()).default_training
+        return layer._run_call(inputs, bool(training))
     cls = type(layer)
     return record_layer(layer, cls.forward, cls.backward, inputs, training)
 
@@ -1432,7 +1466,7 @@ TRACED_OPS = {
     "add": add, "subtract": subtract, "multiply": multiply, "maximum": maximum,
     "minimum": minimum, "axpby": axpby, "divide": divide, "power": power,
     "negative": negative, "abs": absolute, "exp": exp, "log": log, "log1p": log1p,
-    "expm1": expm1, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
+    "expm1": expm1, "erf": erf, "sqrt": sqrt, "square": square, "sin": sin, "cos": cos,
     "activation": apply_activation, "softmax": softmax, "l2_normalize": l2_normalize,
     "where": where, "cast": cast, "stop_gradient": stop_gradient,
     "sum": sum_, "mean": mean, "max": max_, "min": min_, "prod": prod, "cumsum": cumsum,

@@ -95,7 +95,7 @@ class ProgbarLogger(Callback):
         self._bar = Progbar(self.params.get("steps"), verbose=self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._bar.update(batch + 1, logs)
+        self._bar.update(batch + 1, logs, finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self._bar.update(self.params.get("steps"), logs, finalize=True)

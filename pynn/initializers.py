@@ -190,6 +190,8 @@ _BY_NAME = {
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
 }
 _CLASS_NAMES = {cls.__name__: name for name, cls in reversed(_BY_NAME.items())}
+# Keras 3's lowercase aliases of the classes (keras.initializers.he_normal(seed=1)).
+globals().update(_BY_NAME)
 
 
 def get(identifier):

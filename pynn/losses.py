@@ -26,12 +26,26 @@ class Loss:
     fuses_activation = None  # the output activation it can absorb
     sparse = False
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
         if reduction not in ("sum_over_batch_size", "auto", "sum", "none", None):
             raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}")
         self.from_logits = bool(from_logits)
         self.reduction = reduction
-        self.name = name or _CLASS_TO_NAME[type(self)]
+        self.name = name or _CLASS_TO_NAME.get(type(self)) or "".join(
+            "_" + c.lower() if c.isupper() else c for c in type(self).__name__).lstrip("_")
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass written as Keras's are (``call(y_true, y_pred)`` returning
+        # per-sample values) trains as a loss function does: differentiated.
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__ and not issubclass(cls, LossFunctionWrapper):
+            cls.kind = None
+            for method in ("prepare_targets", "compute", "per_sample"):
+                if method not in cls.__dict__:
+                    setattr(cls, method, _CALL_METHODS[method])
+            if "_call_fn" not in cls.__dict__:
+                cls._call_fn = lambda self, y_true, y_pred: self.call(y_true, y_pred)
 
     # --------------------------------------------------------- for users
 
@@ -175,6 +189,8 @@ class SparseCategoricalCrossentropy(Loss):
     def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
         if y_pred.ndim > 2:
             y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+        if grad is not None and grad.ndim > 2:  # a view: the gradient lands in grad
+            grad = grad.reshape(-1, grad.shape[-1])
         return ops.sparse_loss(y_true, y_pred, from_logits=fused, sample_weight=sample_weight,
                                scale=scale, grad=grad)
 
@@ -231,6 +247,98 @@ class LossFunctionWrapper(Loss):
                 "fn": serialize_function(self.fn), **self.fn_kwargs}
 
 
+_CALL_METHODS = {m: getattr(LossFunctionWrapper, m)
+                 for m in ("prepare_targets", "compute", "per_sample")}
+
+
+class _FormulaLoss(LossFunctionWrapper):
+    """A Keras loss with no kernel of its own: its formula is written with
+    pynn.ops (``_formula(y_true, y_pred)``, per-sample values) and trained
+    by differentiating it."""
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(self._formula, reduction=reduction,
+                         name=name or _CLASS_TO_NAME[type(self)])
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+
+def _last_axis_mean(values):
+    return ops.mean(values, axis=-1)
+
+
+class Huber(_FormulaLoss):
+    """Squared error below ``delta``, linear above (Keras's ``huber``)."""
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
+                 dtype=None):
+        self.delta = float(delta)
+        super().__init__(reduction, name)
+
+    def _formula(self, y_true, y_pred):
+        error = ops.abs(ops.subtract(y_pred, y_true))
+        small = ops.minimum(error, self.delta)
+        return _last_axis_mean(ops.add(ops.multiply(ops.square(small), 0.5),
+                                       ops.multiply(ops.subtract(error, small), self.delta)))
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class MeanAbsolutePercentageError(_FormulaLoss):
+    def _formula(self, y_true, y_pred):
+        scale = np.maximum(np.abs(np.asarray(y_true, np.float32)), 1e-7)
+        return ops.multiply(_last_axis_mean(ops.abs(ops.divide(ops.subtract(y_true, y_pred),
+                                                               scale))), 100.0)
+
+
+class MeanSquaredLogarithmicError(_FormulaLoss):
+    def _formula(self, y_true, y_pred):
+        first = ops.log(ops.add(ops.maximum(y_pred, 1e-7), 1.0))
+        second = np.log(np.maximum(np.asarray(y_true, np.float32), 1e-7) + 1.0)
+        return _last_axis_mean(ops.square(ops.subtract(first, second)))
+
+
+class Hinge(_FormulaLoss):
+    """``max(1 - y_true * y_pred, 0)`` with 0/1 labels taken as -1/1."""
+
+    def _formula(self, y_true, y_pred):
+        y = np.asarray(y_true, np.float32)
+        y = np.where((y == 0) | (y == 1), 2 * y - 1, y)
+        return _last_axis_mean(ops.maximum(ops.subtract(1.0, ops.multiply(y, y_pred)), 0.0))
+
+
+class SquaredHinge(Hinge):
+    def _formula(self, y_true, y_pred):
+        y = np.asarray(y_true, np.float32)
+        y = np.where((y == 0) | (y == 1), 2 * y - 1, y)
+        return _last_axis_mean(ops.square(
+            ops.maximum(ops.subtract(1.0, ops.multiply(y, y_pred)), 0.0)))
+
+
+class KLDivergence(_FormulaLoss):
+    def _formula(self, y_true, y_pred):
+        y = np.clip(np.asarray(y_true, np.float32), 1e-7, 1)
+        return ops.sum(ops.multiply(y, ops.subtract(np.log(y),
+                                                    ops.log(ops.clip(y_pred, 1e-7, 1)))),
+                       axis=-1)
+
+
+class Poisson(_FormulaLoss):
+    def _formula(self, y_true, y_pred):
+        return _last_axis_mean(ops.subtract(y_pred, ops.multiply(
+            y_true, ops.log(ops.add(y_pred, 1e-7)))))
+
+
+class LogCosh(_FormulaLoss):
+    def _formula(self, y_true, y_pred):
+        x = ops.subtract(y_pred, y_true)
+        # log(cosh(x)) = x + softplus(-2x) - log(2), stable for large |x|
+        return _last_axis_mean(ops.subtract(ops.add(x, ops.softplus(ops.multiply(x, -2.0))),
+                                            float(np.log(2.0))))
+
+
 _NAME_TO_CLASS = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
@@ -238,11 +346,22 @@ _NAME_TO_CLASS = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "huber": Huber, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+    "hinge": Hinge, "squared_hinge": SquaredHinge, "kl_divergence": KLDivergence,
+    "kld": KLDivergence, "KLD": KLDivergence, "poisson": Poisson, "log_cosh": LogCosh,
+    "logcosh": LogCosh,
 }
 _CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "mean_absolute_error",
                   BinaryCrossentropy: "binary_crossentropy",
                   CategoricalCrossentropy: "categorical_crossentropy",
-                  SparseCategoricalCrossentropy: "sparse_categorical_crossentropy"}
+                  SparseCategoricalCrossentropy: "sparse_categorical_crossentropy",
+                  Huber: "huber", MeanAbsolutePercentageError: "mean_absolute_percentage_error",
+                  MeanSquaredLogarithmicError: "mean_squared_logarithmic_error",
+                  Hinge: "hinge", SquaredHinge: "squared_hinge", KLDivergence: "kl_divergence",
+                  Poisson: "poisson", LogCosh: "log_cosh"}
 
 
 def _per_sample(cls):
@@ -259,6 +378,25 @@ mean_absolute_error = mae = MAE = _per_sample(MeanAbsoluteError)
 binary_crossentropy = _per_sample(BinaryCrossentropy)
 categorical_crossentropy = _per_sample(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
+
+
+def _formula_per_sample(cls):
+    def fn(y_true, y_pred, **kwargs):
+        return cls(reduction="none", **kwargs)(y_true, y_pred)
+    fn.__name__ = _CLASS_TO_NAME[cls]
+    fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
+    fn._loss_class = cls
+    return fn
+
+
+mean_absolute_percentage_error = mape = MAPE = _formula_per_sample(MeanAbsolutePercentageError)
+mean_squared_logarithmic_error = msle = MSLE = _formula_per_sample(MeanSquaredLogarithmicError)
+hinge = _formula_per_sample(Hinge)
+squared_hinge = _formula_per_sample(SquaredHinge)
+kl_divergence = kld = KLD = _formula_per_sample(KLDivergence)
+poisson = _formula_per_sample(Poisson)
+log_cosh = logcosh = _formula_per_sample(LogCosh)
+huber = _formula_per_sample(Huber)
 
 
 def get(identifier):

@@ -7,6 +7,8 @@ the loss (accuracy is the same on both; mae/mse are taken after the
 activation).  A Python function ``fn(y_true, y_pred)`` is a metric too
 (:class:`MeanMetricWrapper`).
 """
+import inspect
+
 import numpy as np
 
 from . import ops
@@ -14,17 +16,73 @@ from .utils.custom_objects import deserialize_function, is_function_description,
 
 
 class Metric:
-    """A running, sample-weighted mean of a per-sample value."""
+    """A running, sample-weighted mean of a per-sample value.
+
+    Keras's way of writing a metric works too: a subclass that creates its
+    state with ``add_weight``/``add_variable`` (variables with ``assign``,
+    ``assign_add``, ``assign_sub``) and defines ``update_state(y_true,
+    y_pred, sample_weight=None)`` and ``result()``.  It is given the
+    model's outputs as probabilities, and ``reset_state`` sets its
+    variables back to their initial values."""
     name = None
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, dtype=None):
         if name is not None:
             self.name = name
+        elif self.name is None:
+            self.name = _snake_case(type(self).__name__)
+        self._variables = []
         self.reset_state()
 
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None):
+        from . import initializers
+        from .layers.base import Weight
+        init = initializers.get(initializer)
+        value = np.asarray(init(tuple(shape)) if callable(init) else init, np.float32)
+        variable = Weight(name or f"variable_{len(self._variables)}",
+                          np.array(np.broadcast_to(value, tuple(shape))), trainable=False)
+        self._variables.append((variable, variable.value.copy()))
+        return variable
+
+    def add_weight(self, name=None, shape=(), initializer="zeros", dtype=None,
+                   aggregation="sum"):
+        return self.add_variable(shape, initializer, dtype, aggregation, name)
+
+    @property
+    def variables(self):
+        return [v for v, _ in getattr(self, "_variables", [])]
+
     def reset_state(self):
+        if getattr(self, "_variables", None):
+            for variable, initial in self._variables:
+                variable.assign(initial)
+            return
         self.total = 0.0
         self.count = 0.0
+
+    def update_from_model(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        """What training calls after each batch: ``update_state``, with
+        probabilities for a Keras-style metric when the model hands logits."""
+        if "logits_of" in inspect.signature(self.update_state).parameters:
+            self.update_state(y_true, y_pred, sample_weight, logits_of)
+            return
+        if logits_of is not None:
+            y_pred = ops.activation(y_pred, logits_of)
+        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Update the state with one batch and return the result, as Keras's
+        metrics do when called."""
+        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": "float32"}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def values(self, y_true, y_pred, logits_of=None):
         """Per-sample values.  ``logits_of`` names the activation that turns
@@ -43,6 +101,11 @@ class Metric:
 
     def result(self):
         return self.total / self.count if self.count else 0.0
+
+
+def _snake_case(name):
+    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return out
 
 
 def _flat_rows(a):
@@ -91,7 +154,7 @@ class BinaryAccuracy(_AccuracyMetric):
     name = "binary_accuracy"
     kind = "binary"
 
-    def __init__(self, name=None, threshold=0.5):
+    def __init__(self, name=None, dtype=None, threshold=0.5):
         self.threshold = threshold
         super().__init__(name)
 
@@ -132,6 +195,99 @@ class MeanSquaredError(_ErrorMetric):
     @staticmethod
     def _reduce(d):
         return (d * d).mean(axis=1)
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """The root of the mean squared error over everything seen."""
+    name = "root_mean_squared_error"
+
+    def result(self):
+        return float(np.sqrt(super().result()))
+
+
+class _ConfusionMetric(Metric):
+    """Counts of true/false positives/negatives of predictions above
+    ``thresholds`` (one threshold; or the ``top_k`` predictions per row,
+    or one ``class_id``), as Keras's Precision and Recall count them."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        self.thresholds = 0.5 if thresholds is None else thresholds
+        if not isinstance(self.thresholds, (int, float)):
+            raise ValueError(f"{type(self).__name__}: pynn takes one threshold, got "
+                             f"{thresholds!r}")
+        self.top_k, self.class_id = top_k, class_id
+        super().__init__(name)
+
+    def reset_state(self):
+        self.tp = self.fp = self.fn = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        if logits_of is not None:
+            y_pred = ops.activation(y_pred, logits_of)
+        y_pred = np.asarray(y_pred, np.float32)
+        y_true = np.asarray(y_true, np.float32).reshape(y_pred.shape)
+        if self.top_k is not None:
+            kth = -np.sort(-y_pred, axis=-1)[..., self.top_k - 1:self.top_k]
+            predicted = y_pred >= kth
+        else:
+            predicted = y_pred > self.thresholds
+        actual = y_true > 0.5
+        if self.class_id is not None:
+            predicted, actual = predicted[..., self.class_id], actual[..., self.class_id]
+        w = np.ones(predicted.shape, np.float64) if sample_weight is None else \
+            np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(
+                (-1,) + (1,) * (predicted.ndim - 1)), predicted.shape)
+        self.tp += float(w[predicted & actual].sum())
+        self.fp += float(w[predicted & ~actual].sum())
+        self.fn += float(w[~predicted & actual].sum())
+
+    def get_config(self):
+        return {**super().get_config(), "thresholds": self.thresholds, "top_k": self.top_k,
+                "class_id": self.class_id}
+
+
+class Precision(_ConfusionMetric):
+    """True positives over predicted positives."""
+    name = "precision"
+
+    def result(self):
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+
+class Recall(_ConfusionMetric):
+    """True positives over actual positives."""
+    name = "recall"
+
+    def result(self):
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+
+class _TopKMetric(Metric):
+    sparse = False
+
+    def __init__(self, k=5, name=None, dtype=None):
+        self.k = int(k)
+        super().__init__(name)
+
+    def values(self, y_true, y_pred, logits_of=None):
+        y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+        labels = y_true.reshape(-1).astype(np.int64) if self.sparse else \
+            y_true.reshape(y_pred.shape).argmax(-1)
+        target = y_pred[np.arange(y_pred.shape[0]), labels]
+        # in the top k: fewer than k scores beat the target's (ties count for it)
+        return ((y_pred > target[:, None]).sum(axis=-1) < self.k).astype(np.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+class TopKCategoricalAccuracy(_TopKMetric):
+    name = "top_k_categorical_accuracy"
+
+
+class SparseTopKCategoricalAccuracy(_TopKMetric):
+    name = "sparse_top_k_categorical_accuracy"
+    sparse = True
 
 
 class Mean(Metric):
@@ -229,7 +385,12 @@ _BY_NAME = {
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError, "precision": Precision, "recall": Recall,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
 }
+# Keras also takes the class names as strings: metrics=["RootMeanSquaredError"]
+_BY_CLASS_NAME = {c.__name__: c for c in _BY_NAME.values()}
 _LOSS_NAMES = ("binary_crossentropy", "categorical_crossentropy",
                "sparse_categorical_crossentropy")
 
@@ -267,6 +428,8 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
         return accuracy_kind(y_true_shape, y_pred_shape)(name=identifier)
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier](name=identifier)
+    if isinstance(identifier, str) and identifier in _BY_CLASS_NAME:
+        return _BY_CLASS_NAME[identifier]()
     if isinstance(identifier, str) and identifier in _CONFUSION_BY_NAME:
         return _CONFUSION_BY_NAME[identifier]()
     if isinstance(identifier, str) and identifier in _LOSS_NAMES:

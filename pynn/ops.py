@@ -42,7 +42,8 @@ NUMPY_STYLE = (
     "argmax", "argmin", "sum", "max", "min", "prod", "mean", "var", "std", "cumsum",
     "logsumexp", "log_softmax", "softsign", "silu", "norm", "normalize", "reshape",
     "expand_dims", "squeeze", "stack", "split", "take", "tile", "flip",
-    "moveaxis", "swapaxes", "broadcast_to", "tensordot", "dot",
+    "moveaxis", "swapaxes", "broadcast_to", "tensordot", "dot", "erf", "convert_to_numpy",
+    "arange", "any", "all", "size",
 )
 
 __all__ = [
@@ -833,6 +834,10 @@ def gather_rows(src, index, out=None):
             type(out).__name__
         raise ValueError(f"gather_rows: out must be a writable C-contiguous {src.dtype} array "
                          f"of shape {shape}, got {got}")
+    if src.dtype.hasobject:
+        # Python objects (strings for a text layer) are references: a byte
+        # copy would skip their reference counts.
+        return np.take(src, index, axis=0, out=out)
     return _k.gather_rows(src, index, out)
 
 
@@ -978,7 +983,7 @@ def _shape4(shape, name):
         shape = tuple(shape)
     except TypeError:
         raise ValueError(f"{name}: expected an NHWC shape, got {shape!r}") from None
-    if len(shape) != 4 or not all(d is None or (isinstance(d, (numbers.Integral, np.integer))
+    if len(shape) != 4 or not builtins.all(d is None or (isinstance(d, (numbers.Integral, np.integer))
                                                 and d >= 0) for d in shape):
         raise ValueError(f"{name}: expected an NHWC shape of 4 sizes, got {shape}")
     return shape
@@ -1454,6 +1459,18 @@ def moving_average(variable, value, momentum):
     variable *= np.float32(momentum)
     variable += np.float32(1.0 - momentum) * value
     return variable
+
+
+def inference_plan(steps, input_shapes, output_shapes, arena_size, weights):
+    """A compiled inference pass (csrc/plan.c): ``steps`` are the kernel
+    calls as dicts of pynn_plan_step's fields (operands as (buffer, offset)
+    pairs over the arena of ``arena_size`` floats, the inputs, the outputs,
+    then the weights, named by (owner, attribute) pairs in ``weights``).
+    The bridge checks every operand against its buffer before accepting
+    the plan.  Its ``run(xs)`` returns new output arrays, or None when the
+    inputs or the weights' arrays are not those it was built for."""
+    return _k.InferencePlan(list(steps), list(input_shapes), list(output_shapes),
+                            int(arena_size), list(weights))
 
 
 def fold_affine(kernel, bias, scale, shift, channel_shape=None):
@@ -2559,7 +2576,7 @@ def _prelu_alpha(sample_shape, alpha, name):
         aligned = None
     else:
         aligned = (1,) * (len(sample_shape) - alpha.ndim) + alpha.shape
-        if any(d not in (1, s) for d, s in zip(aligned, sample_shape)):
+        if builtins.any(d not in (1, s) for d, s in zip(aligned, sample_shape)):
             aligned = None
     if aligned is None:
         raise ValueError(f"{name}: alpha of shape {alpha.shape} does not broadcast against "
@@ -2567,7 +2584,7 @@ def _prelu_alpha(sample_shape, alpha, name):
     k = len(sample_shape)
     while k > 0 and aligned[k - 1] == sample_shape[k - 1]:
         k -= 1
-    if all(d == 1 for d in aligned[:k]):
+    if builtins.all(d == 1 for d in aligned[:k]):
         return alpha.size, alpha.reshape(-1), aligned, False
     full = np.ascontiguousarray(np.broadcast_to(alpha.reshape(aligned), sample_shape))
     return full.size, full.reshape(-1), aligned, True
@@ -2950,6 +2967,18 @@ sin = _unary_math("sin", np.sin)
 cos = _unary_math("cos", np.cos)
 
 
+def _erf_values(x):
+    """erf by Abramowitz & Stegun 7.1.26 (absolute error under 1.5e-7,
+    float32's resolution near 1): NumPy has no erf of its own."""
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (
+        -1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
+
+
+erf = _unary_math("erf", lambda x: _erf_values(x.astype(np.float64)).astype(np.float32))
+
+
 def square(x):
     """``x * x`` elementwise."""
     if type(x) is not _ndarray and type(x) in _TRACED:
@@ -3043,6 +3072,28 @@ def convert_to_tensor(x, dtype=None, sparse=None):
     return a if dtype is None else a.astype(dtype)
 
 
+def convert_to_numpy(x):
+    """x as a NumPy array (a traced array's value; a device array copied
+    back)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        x = x.value
+    return np.asarray(x)
+
+
+def size(x):
+    """The number of values in x."""
+    return int(np.size(_plain(x)))
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    """Evenly spaced values, as np.arange (int32 for integer bounds, else
+    float32, as Keras gives)."""
+    values = np.arange(start, stop, step)
+    if dtype is None:
+        dtype = np.int32 if values.dtype.kind in "iu" else np.float32
+    return values.astype(dtype)
+
+
 def stop_gradient(variable):
     """The value, as a constant: no gradient flows back through it."""
     if type(variable) is not _ndarray and type(variable) in _TRACED:
@@ -3109,6 +3160,16 @@ sum = _reduction("sum", np.sum)
 max = _reduction("max", np.max)
 min = _reduction("min", np.min)
 prod = _reduction("prod", np.prod)
+
+
+def any(x, axis=None, keepdims=False):
+    """Whether any value along ``axis`` is nonzero (a constant)."""
+    return np.any(_plain(x), axis=_axis_arg(axis), keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    """Whether every value along ``axis`` is nonzero (a constant)."""
+    return np.all(_plain(x), axis=_axis_arg(axis), keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):

@@ -38,7 +38,7 @@ from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
 
-_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 # Inputs whose float32 copy would exceed this many bytes are converted
 # batch by batch in predict and evaluate, so memory stays bounded.
 _STREAM_CONVERT_BYTES = 256 << 20
@@ -48,12 +48,32 @@ _STREAM_CONVERT_BYTES = 256 << 20
 _placements = [0]
 
 
+def _inference():
+    """pynn.models.passes.run_inference (bound at the first call: the
+    models package imports this module)."""
+    global _run_inference
+    if _run_inference is None:
+        from .models.passes import run_inference
+        _run_inference = run_inference
+    return _run_inference
+
+
+_run_inference = None
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
     if x is None:
         raise ValueError(f"{what} is required")
     want = _DTYPES[dtype]
+    if dtype == "string":  # raw text for a TextVectorization or StringLookup input
+        arr = np.asarray(x, dtype=object)
+        if arr.ndim == 0:
+            raise ValueError(f"{what}: expected an array with a batch dimension, got a scalar")
+        if not all(isinstance(v, (str, bytes)) for v in arr.flat):
+            raise TypeError(f"{what}: this input takes strings")
+        return arr
     if type(x) is np.ndarray and x.dtype == want and x.ndim and x.flags.c_contiguous:
         arr = x
     else:
@@ -210,7 +230,7 @@ class _Metrics:
                 # As in Keras, a metric counts only the unmasked steps.
                 keep = np.asarray(mask, np.float32).reshape(-1)
                 w = keep if w is None else np.repeat(w, keep.size // w.size) * keep
-            m.update_state(ys[i], outs[i], w, out.logits_of if logits else None)
+            m.update_from_model(ys[i], outs[i], w, out.logits_of if logits else None)
 
     def reduce(self, comm):
         """Sum the running totals over the processes of a distributed job,
@@ -233,7 +253,7 @@ class _Metrics:
         seen = max(self.seen, 1e-12)
         logs = {"loss": self.loss_sum / seen}
         for _, m, _, key in self.entries:
-            logs[key] = m.result()
+            logs[key] = float(np.asarray(m.result()))
         for out, key in self.loss_names:
             logs[key] = self.out_loss_sums[id(out)] / seen
         return logs
@@ -601,7 +621,10 @@ class TrainingMixin:
             dtypes, tails = self._graph_inputs()
             if len(tails) == 1 and x.shape[1:] == tails[0] and \
                     x.dtype == _DTYPES[dtypes[0]] and x.flags.c_contiguous:
-                return [_as_input(x, dtypes[0], what) if convert else x]
+                # (what _as_input would still check of such an array)
+                if convert and dtypes[0] == "float32" and not ops.all_finite(x):
+                    raise ValueError(f"{what} contains NaN or infinite values")
+                return [x]
         raw = self._standardize_inputs(x, what)
         dtypes = self._input_dtypes(len(raw))
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
@@ -626,9 +649,14 @@ class TrainingMixin:
         if len(xs) == len(tails) and all(a.shape[1:] == w for a, w in zip(xs, tails)):
             return  # the same shapes exactly (an input with a free axis takes the loop)
         from .layers.base import shape_str
+        loose = getattr(self, "_shapes_from_data", False)
         for i, (a, t) in enumerate(zip(xs, self._inputs)):
             want = t.shape
             got = (None,) + a.shape[1:]
+            if loose and len(got) == len(want) and len(want) > 1:
+                # A graph built from the first data's shape: its layers
+                # check the other axes.
+                want = (None,) * (len(want) - 1) + want[-1:]
             if len(got) != len(want) or any(w is not None and w != g
                                             for w, g in zip(want[1:], got[1:])):
                 node = self._program.steps[0].layer if self._program.steps else self
@@ -1078,7 +1106,7 @@ class TrainingMixin:
 
     def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
         metrics = _Metrics(self, source.sample_targets())
-        from .models.passes import run_inference
+        run_inference = _inference()
         # The regularization penalties count in the evaluated loss, as in
         # Keras: the weights', and the activity penalties of each batch (a
         # model with activity regularizers is evaluated through its graph
@@ -1087,7 +1115,7 @@ class TrainingMixin:
                       for w in self.weights if w.regularizer is not None)
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
-        bar = Progbar(total_steps, verbose) if verbose else None
+        bar = Progbar(total_steps, verbose=verbose) if verbose else None
         try:
             for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
@@ -1137,7 +1165,7 @@ class TrainingMixin:
         training shares).  Memory-mapped inputs, and inputs whose float32
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
-        from .models.passes import run_inference
+        run_inference = _inference()
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"predict: batch_size must be a positive integer, got "
@@ -1148,15 +1176,15 @@ class TrainingMixin:
             return self._predict_stream(x, steps, verbose, callbacks, max_queue_size)
         lazy = _too_big(x)
         xs = self._prepare_inputs(x, convert=not lazy)
-        dtypes = self._input_dtypes(len(xs))
         n = xs[0].shape[0]
         if n <= batch_size and not callbacks and not lazy:
             return self._pack_outputs(run_inference(self, xs))
+        dtypes = self._input_dtypes(len(xs))
         total = math.ceil(n / batch_size) if n else 0
         if steps is not None:
             total = min(total, int(steps))
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": total})
-        bar = Progbar(total, verbose) if verbose and total > 1 else None
+        bar = Progbar(total, verbose=verbose) if verbose and total > 1 else None
         results = None
         cb.on_predict_begin()
         for step in range(total):
@@ -1178,10 +1206,10 @@ class TrainingMixin:
         return self._pack_outputs(results)
 
     def _predict_stream(self, x, steps, verbose, callbacks, max_queue_size):
-        from .models.passes import run_inference
+        run_inference = _inference()
         source = _Source(self, x, steps, False, None, max_queue_size, targets=False)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
-        bar = Progbar(source.steps, verbose) if verbose else None
+        bar = Progbar(source.steps, verbose=verbose) if verbose else None
         chunks = None
         cb.on_predict_begin()
         try:
@@ -1194,7 +1222,7 @@ class TrainingMixin:
                     c.append(o)
                 cb.on_predict_batch_end(step, {"outputs": outs})
                 if bar:
-                    bar.update(step + 1, None)
+                    bar.update(step + 1, None, finalize=False)
         finally:
             source.end_epoch()
             source.close()
@@ -1204,7 +1232,7 @@ class TrainingMixin:
         return self._pack_outputs([np.concatenate(c, axis=0) for c in chunks])
 
     def predict_on_batch(self, x):
-        from .models.passes import run_inference
+        run_inference = _inference()
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):

@@ -1,5 +1,6 @@
 """Layers, by family (Keras's names)."""
 from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer, Weight
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                    Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
@@ -20,6 +21,8 @@ from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D)
+from .text import (CategoryEncoding, Discretization, IntegerLookup, StringLookup,
+                   TextVectorization)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells

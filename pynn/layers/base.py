@@ -81,7 +81,7 @@ def flatten(structure):
     return [structure]
 
 
-_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 
 
 def standardize_dtype(dtype, who):
@@ -89,12 +89,15 @@ def standardize_dtype(dtype, who):
     float32); other dtypes are refused by name."""
     if dtype is None:
         return "float32"
+    if dtype in ("string", str, "str"):
+        return "string"
     try:
         name = np.dtype(dtype).name
     except TypeError:
         name = None
     if name not in _DTYPES:
-        raise ValueError(f"{who}: dtype must be float32, int32 or int64, got {dtype!r}")
+        raise ValueError(f"{who}: dtype must be float32, int32, int64 or string, got "
+                         f"{dtype!r}")
     return name
 
 
@@ -146,6 +149,12 @@ class Weight(autodiff.ForwardingOperators):
             raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
         self.value[...] = value
+
+    def assign_add(self, value):
+        self.assign(self.value + np.asarray(value, dtype=np.float32))
+
+    def assign_sub(self, value):
+        self.assign(self.value - np.asarray(value, dtype=np.float32))
 
     def _operand(self):
         tape = autodiff.active_tape()
@@ -209,6 +218,14 @@ class Layer:
             cls._traces_call = cls.backward is Layer._backward_through_call
             if cls.compute_output_shape is Layer.compute_output_shape:
                 cls.compute_output_shape = Layer._output_shape_from_call
+        # Keras's compute_mask(inputs, mask=None) (pynn's also takes the
+        # call's context first): the output of such a layer carries the
+        # mask it returns.
+        own_mask = vars(cls).get("compute_mask")
+        if own_mask is not None and "ctx" not in inspect.signature(own_mask).parameters:
+            cls._keras_compute_mask = own_mask
+            cls.compute_mask = Layer._compute_mask_keras_style
+            cls._output_has_mask = Layer._has_keras_style_mask
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
@@ -302,6 +319,8 @@ class Layer:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
         if name is None:
             name = f"variable_{len(self._weights)}"
+        if isinstance(shape, (int, np.integer)):  # tf.keras took a size for a vector
+            shape = (shape,)
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = initializers.get(initializer)(shape)
@@ -449,10 +468,17 @@ class Layer:
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
+        tape = autodiff.active_tape()
+        if tape is not None:
+            inputs = autodiff.inputs_on_tape(tape, inputs)
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
         symbolic = [isinstance(t, KerasTensor) for t in leaves]
+        if tape is not None and not any(symbolic) and self.weights:
+            # Inside traced code, a layer called on constants (positions,
+            # noise) still gets the gradients of its weights.
+            return autodiff.call_layer(self, inputs, training)
         if any(symbolic):
             if not all(symbolic):
                 raise TypeError(f"Layer {self.name!r} was called on a mix of symbolic tensors "
@@ -467,6 +493,10 @@ class Layer:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
                             f"list of tensors, not a dict")
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
+        if self._traces_call:
+            # The shape of a call is found by running it on zeros of the
+            # input's dtype (integer ids stay integers).
+            self.__dict__["_call_input_dtype"] = leaves[0].dtype
         out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
@@ -507,7 +537,12 @@ class Layer:
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
-        arr = np.asarray(a, dtype=dtype)
+        arr = np.asarray(a)
+        # A layer computing through its call(), and a model (whose own
+        # layers check), get integer ids as they are.
+        keeps_ids = self._traces_call or getattr(self, "_graph_model", False)
+        if not (keeps_ids and arr.dtype.kind in "iu"):
+            arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "
                              f"dimension, got a scalar")
@@ -562,14 +597,25 @@ class Layer:
         shape = cache.get(key)
         if shape is None:
             shape = cache[key] = autodiff.infer_output_shape(
-                autodiff.describe(self), input_shape, self.input_dtype,
+                autodiff.describe(self), input_shape,
+                self.__dict__.get("_call_input_dtype", self.input_dtype),
                 lambda xs: self._run_call(xs, False))
         return shape
 
     def compute_mask(self, ctx, inputs, mask):
         """The output mask at run time from the input ``mask`` (None when no
-        mask reaches the layer)."""
-        return mask if self.supports_masking else None
+        mask reaches the layer).  A layer of several inputs passes on the
+        first input's mask, as Keras pairs the masks with the outputs."""
+        if not self.supports_masking:
+            return None
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
+
+    def _compute_mask_keras_style(self, ctx, inputs, mask):
+        out = self._keras_compute_mask(inputs, mask)
+        return None if out is None else np.asarray(autodiff.value_of(out), dtype=bool)
+
+    def _has_keras_style_mask(self, input_masks):
+        return True
 
     # ------------------------------------------------------------- config
 

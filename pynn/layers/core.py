@@ -1,4 +1,6 @@
 """Core layers: Dense, Activation, Dropout, Flatten, Reshape."""
+import math
+
 import numpy as np
 
 from .. import activations, autodiff, constraints, initializers, ops, regularizers
@@ -266,7 +268,8 @@ class Flatten(Layer):
 
     def forward(self, ctx, x, training):
         ctx.shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        # (the size spelled out: -1 is ambiguous for a batch of no samples)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, ctx, dy, need_input_grad=True):
         return dy.reshape(ctx.shape) if need_input_grad else None

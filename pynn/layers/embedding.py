@@ -64,8 +64,8 @@ class Embedding(Layer):
         self.built = True
 
     def _check_length(self, input_shape):
-        if len(input_shape) < 2:
-            raise ValueError(f"Embedding {self.name!r}: expected ids of shape (batch, ...), got "
+        if len(input_shape) < 1:
+            raise ValueError(f"Embedding {self.name!r}: expected an array of ids, got "
                              f"shape {shape_str(input_shape)}")
         if self.input_length is not None and input_shape[1] is not None and \
                 input_shape[1] != self.input_length:
@@ -91,7 +91,7 @@ class Embedding(Layer):
 
     def forward(self, ctx, ids, training):
         self._check_ids_dtype(ids.dtype)
-        if self.input_length is not None and ids.shape[1] != self.input_length:
+        if self.input_length is not None and ids.ndim > 1 and ids.shape[1] != self.input_length:
             raise ValueError(f"Embedding {self.name!r}: input_length is {self.input_length} "
                              f"but the ids have shape {ids.shape}")
         try:

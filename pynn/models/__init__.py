@@ -13,6 +13,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                              safe_mode=safe_mode)
 
 
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """``model.save(filepath)`` as a function (Keras's keras.models.save_model)."""
+    model.save(filepath, overwrite=overwrite, **kwargs)
+
+
 def model_from_config(config, custom_objects=None):
     """A model from the config ``model.get_config()`` returned, or from
     ``{'class_name': ..., 'config': ...}``."""
@@ -32,5 +37,5 @@ def model_from_json(json_string, custom_objects=None):
     return model_from_config(config, custom_objects)
 
 
-__all__ = ["Model", "Functional", "Sequential", "load_model", "clone_model",
+__all__ = ["Model", "Functional", "Sequential", "load_model", "save_model", "clone_model",
            "model_from_config", "model_from_json"]

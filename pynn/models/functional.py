@@ -25,6 +25,7 @@ from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dt
                            unique_name)
 from ..training import TrainingMixin
 from .node import CallContext, KerasTensor, Node
+from .passes import run_inference
 
 # Bumped whenever a model binds its weights' gradients to a new flat
 # buffer (compile, fit), so cached backward plans see which layers train.
@@ -597,6 +598,9 @@ class Model(TrainingMixin, Layer):
                    for s, d in zip(shapes, dtypes)]
         outputs = self.call(tensors if multi else tensors[0])
         self._init_graph(tensors if multi else tensors[0], outputs)
+        # Traced from the first data it saw: later inputs may differ on the
+        # axes before the last, as in Keras.
+        self._shapes_from_data = True
 
     def __setattr__(self, name, value):
         # A subclassed model's layers, tracked in assignment order so its
@@ -703,18 +707,29 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        tape = autodiff.active_tape()
+        if tape is not None:
+            inputs = autodiff.inputs_on_tape(tape, inputs)
+        elif type(inputs) is np.ndarray and not training and not args and not kwargs and \
+                mask is None:
+            # The common inference call, one array: the path below without
+            # its walk over a structure of inputs.
+            return self._pack_outputs(run_inference(self, self._prepare_inputs(inputs)))
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
         if any(isinstance(t, KerasTensor) for t in leaves):
             return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        if tape is not None and self.weights:
+            # Inside traced code, a model called on constants still gets
+            # the gradients of its weights.
+            return autodiff.call_layer(self, inputs, training)
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
         xs = self._prepare_inputs(inputs)
         if not training:
             # predict's program and its pooled buffers, not new ones per call
-            from .passes import run_inference
             return self._pack_outputs(run_inference(self, xs))
         gpu = self._place()
         outs = self._program.forward(self._inputs_to(gpu, xs), True,

@@ -38,7 +38,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None, has_mask=False):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = str(np.dtype(dtype))
+        self.dtype = "string" if dtype == "string" else str(np.dtype(dtype))
         self.name = name
         self._keras_history = None
         # Whether a mask travels with this tensor at run time (an Embedding

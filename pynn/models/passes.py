@@ -20,8 +20,12 @@ import numpy as np
 
 from ..layers.core import Activation
 from ..layers.normalization import BatchNormalization
-from .functional import run_masked
 from .node import CallContext
+from .plan import build_plan, plannable
+
+# Plans kept per program, one per set of input shapes (a predict over many
+# batches uses two: the full batches and the last).
+_MAX_PLANS = 8
 
 
 class InferStep:
@@ -70,6 +74,8 @@ class InferenceProgram:
         _drop_identities(self)
         _fold_batch_norm(self)
         _fuse_activations(self)
+        self.plannable = plannable(self)
+        self._plans = {}
 
     def _slot(self, shape, dtype):
         self.shapes.append(tuple(shape))
@@ -108,6 +114,25 @@ class InferenceProgram:
             ctx.device = device
         return ctxs
 
+    def run_planned(self, xs):
+        """The outputs (new arrays) for the host arrays ``xs`` from the
+        program's compiled plan for their shapes (built on first use, and
+        again when a weight has been given a new array), or None where
+        the program cannot be planned for them."""
+        key = tuple([x.shape for x in xs])
+        plan = self._plans.get(key)
+        if plan is not None:
+            outs = plan.run(xs)
+            if outs is not None:
+                return outs
+        elif key in self._plans:
+            return None  # these shapes are not planned
+        plan = build_plan(self, key)
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[key] = plan
+        return None if plan is None else plan.run(xs)
+
     def run(self, xs, state, masks_out=None):
         """The output values for input values ``xs`` (a list).  With
         ``masks_out`` (a list), the outputs' masks are appended to it."""
@@ -127,6 +152,8 @@ class InferenceProgram:
         return [vals[o] for o in self.output_slots]
 
     def _run_masked(self, vals, state, masks_out=None):
+        # (imported here: functional imports this module for its calls)
+        from .functional import run_masked
         masks = [None] * len(self.shapes)
         run_masked(self.steps, state, vals, masks, lambda step, ctx, x: step.run(ctx, x))
         if masks_out is not None:
@@ -260,7 +287,11 @@ def run_inference(model, xs, with_masks=False):
     outputs' masks (None for an output without one, or for all when the
     model carries no masks), as ``(outputs, masks)``."""
     gpu = model._place()
-    prog = inference_program(model)
+    prog = model._infer or inference_program(model)
+    if gpu is None and prog.plannable:
+        outs = prog.run_planned(xs)
+        if outs is not None:
+            return (outs, None) if with_masks else outs
     pool = model._infer_pool
     try:
         state = pool.pop()

@@ -44,8 +44,14 @@ class Sequential(Model):
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"Sequential: all layer names must be unique; {layer.name!r} "
                              f"is already in the model")
-        if not self._layers and self._input_layer is None and layer._batch_input_shape:
-            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
+        first_shape = layer._batch_input_shape
+        if first_shape is None and getattr(layer, "_program", None) is not None and \
+                len(layer.inputs) == 1:
+            # A built model first (Sequential([encoder, decoder])): its input
+            # is this model's, as in Keras.
+            first_shape = layer.inputs[0].shape
+        if not self._layers and self._input_layer is None and first_shape:
+            self._input_layer = InputLayer(batch_shape=first_shape,
                                            dtype=input_dtype_of(layer))
         self._layers.append(layer)
         if self._input_layer is None:
@@ -101,6 +107,9 @@ class Sequential(Model):
                                  f"{shape_str(input_shape)}")
             self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:],
                                            dtype=input_dtype_of(self._layers[0]))
+            # Built from the first data it saw: as in Keras, later inputs
+            # may differ on the axes before the last (sequence lengths).
+            self._shapes_from_data = True
         if self._program is None:
             self._build_graph()
 

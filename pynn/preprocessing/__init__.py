@@ -4,6 +4,7 @@ and image_dataset_from_directory / text_dataset_from_directory."""
 from . import image, sequence, text
 from ..utils.image_dataset import image_dataset_from_directory
 from ..utils.text_dataset import text_dataset_from_directory
+from ..utils.timeseries import timeseries_dataset_from_array
 
 __all__ = ["image", "sequence", "text", "image_dataset_from_directory",
-           "text_dataset_from_directory"]
+           "text_dataset_from_directory", "timeseries_dataset_from_array"]

@@ -185,18 +185,21 @@ def optimizer_state_from(reader, datasets, model):
     model._resolve_compile()
     weights = model._trainable_snapshot
     k = len(opt.slot_names)
-    if len(datasets) <= 2:
+    # Keras keeps no learning-rate variable for a schedule
+    head = 1 if getattr(opt, "_schedule", None) is not None else 2
+    if len(datasets) <= head:
         opt.iterations = iterations
         return
-    if len(datasets) != 2 + k * len(weights):
+    extra = len(opt.extra_variables())  # recomputed from the step, not read
+    if len(datasets) != head + k * len(weights) + extra:
         warnings.warn(f"{reader.label!r}: the optimizer's state was not restored: the file "
-                      f"holds {len(datasets) - 2} state arrays, {type(opt).__name__} has "
-                      f"{k} for each of the {len(weights)} trainable weights; training "
+                      f"holds {len(datasets) - head - extra} state arrays, "
+                      f"{type(opt).__name__} has {k} for each of the {len(weights)} trainable weights; training "
                       f"continues with a fresh optimizer state", stacklevel=4)
         return
     flat = []
     for j, slot in enumerate(opt.slot_names):
-        arrays = [reader.array(datasets[2 + i * k + j], w.shape,
+        arrays = [reader.array(datasets[head + i * k + j], w.shape,
                                f"the optimizer's {slot} of weight {w.name!r}")
                   for i, w in enumerate(weights)]
         flat.append(np.concatenate([a.reshape(-1) for a in arrays]))
@@ -209,9 +212,10 @@ def optimizer_arrays(model):
     arrays in turn."""
     weights, pieces = optimizer_slices(model)
     opt = model.optimizer
-    out = [("iteration", np.asarray(opt.iterations, np.int64)),
-           ("learning_rate", np.asarray(opt.learning_rate, np.float32))]
+    out = [("iteration", np.asarray(opt.iterations, np.int64))]
+    if getattr(opt, "_schedule", None) is None:  # Keras keeps none for a schedule
+        out.append(("learning_rate", np.asarray(opt.learning_rate, np.float32)))
     for i, w in enumerate(weights):
         for slot, per in zip(opt.slot_names, pieces):
             out.append((f"{w.name.replace('/', '_')}_{slot}", per[i]))
-    return out
+    return out + opt.extra_variables()

@@ -180,8 +180,7 @@ INITIALIZERS.update({name: Row(name) for name in (
 REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
-_OPTIMIZER_COMMON = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
-                     "clipvalue": None, "use_ema": False, "ema_momentum": ANY,
+_OPTIMIZER_COMMON = {"use_ema": False, "ema_momentum": ANY,
                      "ema_overwrite_frequency": None, "loss_scale_factor": None,
                      "gradient_accumulation_steps": None, "jit_compile": ANY,
                      "is_legacy_optimizer": False, "decay": 0.0}
@@ -190,6 +189,11 @@ OPTIMIZERS = {
     "RMSprop": Row("RMSprop", keras_only={**_OPTIMIZER_COMMON, "momentum": 0.0,
                                           "centered": False}),
     "Adam": Row("Adam", keras_only={**_OPTIMIZER_COMMON, "amsgrad": False}),
+    "AdamW": Row("AdamW", keras_only={**_OPTIMIZER_COMMON, "amsgrad": False}),
+    "Adagrad": Row("Adagrad", keras_only=_OPTIMIZER_COMMON),
+    "Adadelta": Row("Adadelta", keras_only=_OPTIMIZER_COMMON),
+    "Adamax": Row("Adamax", keras_only=_OPTIMIZER_COMMON),
+    "Nadam": Row("Nadam", keras_only=_OPTIMIZER_COMMON),
 }
 _LOSS_EXTRA = {"dtype": ANY}
 LOSSES = {
@@ -765,9 +769,6 @@ def compile_from_keras(config, custom_objects=None, legacy=False):
         opt = {"class_name": opt, "config": {}}
     if not isinstance(opt, dict):
         raise ValueError(f"the optimizer must be described as a dict, got {_short(opt)}")
-    if isinstance((opt.get("config") or {}).get("learning_rate"), dict):
-        raise ValueError("the optimizer's learning rate is a schedule, which pynn does not "
-                         "read; load with compile=False and compile the model again")
     name = str(opt.get("class_name", ""))
     known = {k.lower(): k for k in OPTIMIZERS}
     opt = dict(opt, class_name=known.get(name.lower(), name))

@@ -11,10 +11,12 @@ from .image_dataset import image_dataset_from_directory
 from .image_utils import array_to_img, img_to_array, load_img, save_img, smart_resize
 from .io import atomic_write
 from .plotting import plot_history, plot_model
+from .progbar import Progbar
 from .py_dataset import PyDataset, Sequence
 from .seeding import set_random_seed
 from .sequence_utils import pad_sequences
 from .text_dataset import text_dataset_from_directory
+from .timeseries import timeseries_dataset_from_array
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -44,6 +46,6 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
            "atomic_write", "load_img", "img_to_array", "array_to_img", "save_img",
            "smart_resize", "image_dataset_from_directory", "text_dataset_from_directory",
-           "get_file", "Dataset", "PyDataset", "Sequence",
-           "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "timeseries_dataset_from_array", "get_file", "Dataset", "PyDataset", "Sequence",
+           "Progbar", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "register_keras_serializable"]

@@ -31,9 +31,16 @@ def format_logs(logs):
 
 class Progbar:
     """``verbose=1``: a bar redrawn in place at most every ``interval``
-    seconds, with the running logs; ``verbose=2``: one line at the end."""
+    seconds, with the running logs; ``verbose=2``: one line at the end.
 
-    def __init__(self, target, verbose=1, width=20, interval=0.05, stream=None):
+    Keras's public form too: ``update(current, values)`` with ``values`` a
+    list of ``(name, value)`` pairs shows each value's mean over the steps
+    so far (weighted by the steps each update covers), except the names in
+    ``stateful_metrics``, shown as given; ``add(n, values)`` advances by n.
+    A dict of logs is shown as it is."""
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None,
+                 unit_name="step", stream=None):
         self.target = target
         self.verbose = verbose
         self.width = width
@@ -42,8 +49,35 @@ class Progbar:
         self.start = time.perf_counter()
         self._last = 0.0
         self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.stateful_metrics = set(stateful_metrics or ())
+        self._seen = 0
+        self._sums = {}  # name -> [weighted sum, steps] of the averaged values
 
-    def update(self, step, logs=None, finalize=False):
+    def _running_logs(self, step, values):
+        if values is None or isinstance(values, dict):
+            return values
+        covered = max(step - self._seen, 1)
+        self._seen = step
+        logs = {}
+        for name, value in values:
+            if name in self.stateful_metrics:
+                logs[name] = float(value)
+                continue
+            total = self._sums.setdefault(name, [0.0, 0])
+            total[0] += float(value) * covered
+            total[1] += covered
+            logs[name] = total[0] / total[1]
+        return logs
+
+    def add(self, n, values=None):
+        self.update(self._seen + n, values)
+
+    def update(self, current, values=None, finalize=None):
+        step = current
+        logs = self._running_logs(step, values)
+        self._seen = step
+        if finalize is None:
+            finalize = self.target is not None and step >= self.target
         now = time.perf_counter()
         if self.verbose != 1 or (not finalize and now - self._last < self.interval):
             if finalize and self.verbose == 2:

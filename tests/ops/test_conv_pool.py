@@ -79,7 +79,8 @@ def ref_conv_grads(x, k, dy, s, d, padding, depthwise=False):
 def close(got, want, rtol=1e-5):
     """Relative agreement, scaled by the reference's magnitude."""
     err = np.abs(got - want).max() if want.size else 0.0
-    assert err <= rtol * max(np.abs(want).max(), 1.0), f"max error {err}"
+    scale = np.abs(want).max() if want.size else 0.0
+    assert err <= rtol * max(scale, 1.0), f"max error {err}"
 
 
 SIZES = [(1, 1), (7, 9), (28, 28)]
@@ -311,14 +312,17 @@ def test_moments_and_batch_norm_gradient():
         close(np.float64(db[j]), dy[..., j].astype(np.float64).sum(), 1e-4)
 
 
-@pytest.mark.parametrize("cin,ksize,cout", [(1, 3, 32), (1, 3, 64), (1, 2, 32), (3, 2, 32)])
+@pytest.mark.parametrize("cin,ksize,cout", [(1, 3, 32), (1, 3, 64), (1, 2, 32), (3, 2, 32),
+                                            (1, 3, 8), (2, 2, 24), (1, 1, 16), (3, 2, 20)])
 @pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "same"), (1, "same")])
 @pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("n", [1, 5])
 def test_conv2d_weight_gradient_of_small_patches(cin, ksize, cout, stride, padding,
-                                                 activation):
-    # A first layer's patch (at most 12 values) with 32k output channels takes
-    # the register-summed weight gradient on AVX-512 machines.
-    x = rand(5, 11, 10, cin)
+                                                 activation, n):
+    # A first layer's patch (at most 12 values) takes the register-summed
+    # weight gradient: with 32k output channels on AVX-512 machines, 8k on
+    # AVX2 ones (20 channels take the GEMM).
+    x = rand(n, 11, 10, cin)
     k = rand(ksize, ksize, cin, cout, seed=1)
     b = rand(cout, seed=2)
     s = (stride, stride)
@@ -332,3 +336,86 @@ def test_conv2d_weight_gradient_of_small_patches(cin, ksize, cout, stride, paddi
     close(dk, want_dk)
     close(db, g.astype(np.float64).sum((0, 1, 2)))
     close(dx, want_dx)
+
+
+# Geometries of the direct forward pass (patches of at most 512 values,
+# kernels other than 1x1): single- and few-channel first layers, output
+# channel counts that leave a partial block of 16 (and of 8), padding,
+# strides, dilations, batches of 0, 1 and 7, windows larger than the input,
+# and 3x3x56 (504 values, direct) beside 3x3x57 (513, im2col + GEMM).
+DIRECT = [  # n, h, w, cin, (kh, kw), cout, strides, dilation, padding
+    (1, 28, 28, 1, (3, 3), 32, (1, 1), (1, 1), "valid"),
+    (7, 9, 11, 2, (3, 3), 13, (1, 1), (1, 1), "same"),
+    (1, 10, 7, 3, (5, 5), 33, (2, 2), (1, 1), "same"),
+    (2, 13, 13, 4, (7, 7), 5, (2, 1), (1, 1), "same"),
+    (3, 12, 11, 3, (3, 3), 16, (1, 1), (2, 2), "same"),
+    (2, 15, 9, 1, (3, 2), 7, (1, 1), (3, 1), "valid"),
+    (1, 13, 13, 32, (3, 3), 64, (1, 1), (1, 1), "valid"),
+    (2, 6, 5, 56, (3, 3), 20, (1, 1), (1, 1), "same"),
+    (2, 6, 5, 57, (3, 3), 20, (1, 1), (1, 1), "same"),
+    (0, 8, 8, 1, (3, 3), 8, (1, 1), (1, 1), "same"),
+    (1, 1, 1, 3, (3, 3), 9, (1, 1), (1, 1), "same"),
+    (1, 2, 3, 2, (5, 5), 24, (3, 2), (1, 1), "same"),
+    (7, 8, 8, 3, (2, 2), 40, (2, 2), (1, 1), "valid"),
+]
+
+
+@pytest.mark.parametrize("n,h,w,cin,ksize,cout,strides,dilation,padding", DIRECT)
+def test_conv2d_direct_geometries_match_float64(n, h, w, cin, ksize, cout, strides, dilation,
+                                                padding):
+    x = rand(n, h, w, cin, seed=cin)
+    k = rand(*ksize, cin, cout, seed=cout)
+    b = rand(cout, seed=3)
+    y = ops.conv2d(x, k, b, strides, padding, dilation)
+    want = ref_conv(x, k, strides, dilation, padding) + b
+    assert y.shape == want.shape
+    close(y, want)
+    close(ops.conv2d(x, k, None, strides, padding, dilation),
+          ref_conv(x, k, strides, dilation, padding))
+    # explicit, uneven padding reaches the windows through the same copy
+    y = ops.conv2d(x, k, b, strides, ((2, 2), (1, 3)), dilation)
+    xp = np.pad(x, ((0, 0), (2, 2), (1, 3), (0, 0)))
+    close(y, ref_conv(xp, k, strides, dilation, "valid") + b)
+
+
+@pytest.mark.parametrize("activation", sorted(ops.ACTIVATIONS))
+@pytest.mark.parametrize("cout", [16, 21])
+def test_conv2d_direct_every_activation(activation, cout):
+    # fused in registers (linear, relu, relu6) or applied to each tile
+    # after it is stored (the others)
+    x = rand(3, 9, 10, 3) * 4
+    k = rand(3, 3, 3, cout, seed=1)
+    b = rand(cout, seed=2)
+    y = ops.conv2d(x, k, b, (1, 1), "same", activation=activation)
+    pre = (ref_conv(x, k, (1, 1), (1, 1), "same") + b).astype(np.float32)
+    want = ops.activation(pre, activation)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_direct_keeps_nan_through_relu():
+    # ReLU of a NaN is NaN, as NumPy's maximum gives, in the fused forms too
+    x = rand(2, 8, 8, 1)
+    x[0, 3, 4, 0] = np.nan
+    k = rand(3, 3, 1, 24, seed=1)
+    for activation in ("relu", "relu6"):
+        y = ops.conv2d(x, k, None, padding="same", activation=activation)
+        bad = np.isnan(y)
+        assert bad[0, 2:5, 3:6].all() and bad.sum() == 9 * 24, activation
+
+
+@pytest.mark.parametrize("c", [1, 7, 8, 33, 40, 64])
+@pytest.mark.parametrize("pool,strides,padding", [((2, 2), None, "valid"),
+                                                  ((2, 2), None, "same"),
+                                                  ((3, 3), (2, 2), "same")])
+def test_max_pool_channel_blocks_and_nans(c, pool, strides, padding):
+    # the channels in blocks of 32 and 8 and a partial block; 2x2 windows
+    # unrolled, clipped ones (odd sizes with 'same') and larger ones looped
+    x = rand(3, 7, 9, c)
+    x[1, 2, 3, :] = np.nan
+    x[2, 5, 8, c // 2] = np.nan
+    x[0, :, :, 0] = 0.0  # ties
+    y = ops.max_pool2d(x, pool, strides, padding)
+    want = ref_pool(x, pool, strides, padding, "max")
+    assert y.shape == want.shape
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+    np.testing.assert_array_equal(np.nan_to_num(y), np.nan_to_num(want.astype(np.float32)))

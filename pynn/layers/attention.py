@@ -1,0 +1,519 @@
+"""Attention layers (Keras's): MultiHeadAttention, Attention (dot-product,
+Luong-style) and AdditiveAttention (Bahdanau-style).
+
+They compute through ``call()`` with pynn.ops, so training differentiates
+them (pynn.autodiff).  Keras calls them with several tensors and options
+(``mha(query, value, key, attention_mask=..., use_causal_mask=True)``);
+here the tensors become the layer's input list and the options are kept
+for the call: called on arrays or inside another layer's call they hold
+for that call only; called on symbolic tensors they belong to the layer's
+node in the graph (one set of options per layer).
+"""
+import threading
+
+import numpy as np
+
+from .. import ops
+from .. import random as pynn_random
+from ..models.node import KerasTensor
+from .base import Layer, flatten
+
+# Large enough that exp(score - 1e9) is 0 in float32, as Keras's masking.
+_MASKED_SCORE = -1e9
+
+_local = threading.local()
+
+
+class _CallOptions:
+    """The options of calls: a with-block sets them for an eager call on
+    this thread; a symbolic call fixes them on the layer."""
+
+    def __init__(self, layer, options):
+        self.layer, self.options = layer, options
+
+    def __enter__(self):
+        stack = _local.__dict__.setdefault("stack", [])
+        stack.append((id(self.layer), self.options))
+
+    def __exit__(self, *exc):
+        _local.stack.pop()
+
+
+def _current_options(layer):
+    for owner, options in reversed(getattr(_local, "stack", [])):
+        if owner == id(layer):
+            return options
+    return layer._graph_options
+
+
+def _is_symbolic(values):
+    return any(isinstance(v, KerasTensor) for v in flatten(values))
+
+
+def _bool_mask(mask):
+    """A mask given as booleans, 0/1 numbers or a traced array, as a
+    constant boolean array."""
+    value = getattr(mask, "value", mask)
+    value = np.asarray(value)
+    return value if value.dtype == bool else value > 0.5
+
+
+def _causal(t, s):
+    """Keras's causal mask: query step i sees key steps 0..i (with the
+    query's last step aligned to the key's last, as Keras's
+    ``compute_causal_mask`` counts from the start)."""
+    return np.tril(np.ones((t, s), dtype=bool))
+
+
+class _OptionsLayer(Layer):
+    """The calling convention shared by the attention layers."""
+    supports_masking = True
+    # Any number of steps; the feature sizes are checked against the
+    # weights in compute_output_shape.
+    fixed_input_axes = ()
+
+    def __init__(self, call_options=None, **kwargs):
+        super().__init__(**kwargs)
+        self._graph_options = None
+        # The options of the node a saved model had (see get_config): its
+        # first call in a rebuilt graph takes them.
+        self._config_options = dict(call_options) if call_options else None
+
+    def _call_with(self, inputs, options, training):
+        if _is_symbolic(inputs):
+            if self._config_options is not None and self._graph_options is None:
+                options, self._config_options = self._config_options, None
+            const_mask = options.get("attention_mask")
+            if isinstance(const_mask, KerasTensor):
+                raise AssertionError("symbolic masks travel as inputs")
+            if self._graph_options is not None and self._graph_options != options:
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: every call in a graph must use the "
+                    f"same options; this call has {_describe(options)}, an earlier one "
+                    f"{_describe(self._graph_options)}. Use a second layer for the other "
+                    f"options.")
+            self._graph_options = options
+            return Layer.__call__(self, inputs, training=training)
+        with _CallOptions(self, options):
+            return Layer.__call__(self, inputs, training=training)
+
+
+def _options_config(layer):
+    """The graph options for a saved config (None when the layer has no
+    node); a constant attention mask cannot be written into a config."""
+    options = layer._graph_options
+    if options is None:
+        return None
+    if "attention_mask" in options or "masks" in options:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} was called in a graph with a "
+                         f"constant mask, which a saved config cannot hold; give the mask as "
+                         f"an input of the model instead")
+    return dict(options)
+
+
+def _describe(options):
+    return ", ".join(f"{k}={'<array>' if isinstance(v, np.ndarray) else v!r}"
+                     for k, v in sorted(options.items()))
+
+
+def _masked_softmax(scores, mask):
+    """Keras's Softmax with a mask: masked scores set to -1e9 before the
+    softmax, masked weights set to 0 after it."""
+    if mask is None:
+        return ops.softmax(scores, axis=-1)
+    weights = ops.softmax(ops.where(mask, scores, np.float32(_MASKED_SCORE)), axis=-1)
+    return ops.where(mask, weights, np.float32(0.0))
+
+
+def _split_heads(x, heads, depth):
+    """(batch, steps, heads * depth) -> (batch, heads, steps, depth)."""
+    b, t = ops.shape(x)[0], ops.shape(x)[1]
+    return ops.transpose(ops.reshape(x, (b, t, heads, depth)), (0, 2, 1, 3))
+
+
+class MultiHeadAttention(_OptionsLayer):
+    """Keras's MultiHeadAttention over (batch, steps, features) inputs.
+
+    ``layer(query, value, key=None, attention_mask=None,
+    return_attention_scores=False, training=None, use_causal_mask=False)``;
+    the key defaults to the value.  ``attention_mask`` is (batch, T, S)
+    (or broadcastable to it), True where a query step may attend.  Masks
+    carried by the inputs (``Embedding(mask_zero=True)``) mask the
+    attention as in Keras, and the output carries the query's mask.
+
+    The weights are Keras's: ``query/kernel`` (query_dim, heads, key_dim),
+    ``query/bias`` (heads, key_dim), the same for ``key`` and ``value``,
+    ``attention_output/kernel`` (heads, value_dim, output_dim) and its
+    bias, so ``set_weights`` from Keras gives Keras's outputs.
+    """
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
+                 output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 seed=None, flash_attention=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        who = f"MultiHeadAttention {self.name!r}"
+        if int(num_heads) < 1 or int(key_dim) < 1:
+            raise ValueError(f"{who}: num_heads and key_dim must be >= 1, got {num_heads!r} "
+                             f"and {key_dim!r}")
+        if attention_axes not in (None, -2, 1, (1,), [1], (-2,), [-2]):
+            raise ValueError(f"{who}: attention over axes {attention_axes!r} is not "
+                             f"supported; only over the steps of (batch, steps, features) "
+                             f"inputs")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+        if output_shape is not None:
+            dims = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+            if len(dims) != 1:
+                raise ValueError(f"{who}: output_shape must be one size, got {output_shape!r}")
+            output_shape = int(dims[0])
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.value_dim = int(value_dim) if value_dim else self.key_dim
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        self.output_shape_arg = output_shape
+        self.attention_axes = attention_axes
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.seed = seed
+
+    def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None,
+                 key_mask=None, attention_mask=None, return_attention_scores=False,
+                 training=None, use_causal_mask=False):
+        if value is None and isinstance(query, (list, tuple)) and len(query) in (3, 4):
+            # the node's inputs as a list: a graph being rebuilt from its config
+            inputs = list(query)
+            options = {"causal": False, "scores": False}
+            if len(inputs) == 4:
+                options["mask_input"] = True
+            return self._call_with(inputs, options, training)
+        if value is None:
+            raise TypeError(f"MultiHeadAttention {self.name!r}: call it with query and value "
+                            f"(and optionally key), e.g. layer(x, x)")
+        explicit = [m for m in (query_mask, value_mask, key_mask) if m is not None]
+        if explicit and _is_symbolic([query, value]):
+            raise ValueError(f"MultiHeadAttention {self.name!r}: in a graph, masks come with "
+                             f"the tensors (Embedding(mask_zero=True), Masking); "
+                             f"query_mask/value_mask/key_mask are for calls on arrays")
+        inputs = [query, value, value if key is None else key]
+        options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
+        if attention_mask is not None and _is_symbolic([attention_mask]):
+            inputs.append(attention_mask)
+            options["mask_input"] = True
+        else:
+            if attention_mask is not None:
+                attention_mask = _bool_mask(attention_mask)
+            attention_mask = _combine_masks(attention_mask, query_mask, value_mask, key_mask)
+            if attention_mask is not None:
+                options["attention_mask"] = attention_mask
+        return self._call_with(inputs, options, training)
+
+    def build(self, input_shape):
+        q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
+        if None in (q_dim, v_dim, k_dim):
+            raise ValueError(f"MultiHeadAttention {self.name!r}: the last axis of query, value "
+                             f"and key must be known, got {input_shape}")
+        out_dim = self.output_shape_arg or q_dim
+        h, kd, vd = self.num_heads, self.key_dim, self.value_dim
+
+        def dense(name, shape, bias_shape):
+            kernel = self.add_weight(f"{name}/kernel", shape, self.kernel_initializer,
+                                     regularizer=self.kernel_regularizer,
+                                     constraint=self.kernel_constraint)
+            bias = self.add_weight(f"{name}/bias", bias_shape, self.bias_initializer,
+                                   regularizer=self.bias_regularizer,
+                                   constraint=self.bias_constraint) if self.use_bias else None
+            return kernel, bias
+        self.query_kernel, self.query_bias = dense("query", (q_dim, h, kd), (h, kd))
+        self.key_kernel, self.key_bias = dense("key", (k_dim, h, kd), (h, kd))
+        self.value_kernel, self.value_bias = dense("value", (v_dim, h, vd), (h, vd))
+        self.output_kernel, self.output_bias = dense("attention_output", (h, vd, out_dim),
+                                                     (out_dim,))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        q, v, k = input_shape[:3]
+        for name, s in (("query", q), ("value", v), ("key", k)):
+            if len(s) != 3:
+                raise ValueError(f"MultiHeadAttention {self.name!r}: {name} must be (batch, "
+                                 f"steps, features), got shape {s}")
+        if v[1] is not None and k[1] is not None and v[1] != k[1]:
+            raise ValueError(f"MultiHeadAttention {self.name!r}: value and key must have the "
+                             f"same number of steps, got {v} and {k}")
+        if self.built:
+            for name, s, kernel in (("query", q, self.query_kernel), ("value", v,
+                                    self.value_kernel), ("key", k, self.key_kernel)):
+                if s[-1] != kernel.shape[0]:
+                    raise ValueError(f"MultiHeadAttention {self.name!r} was built for {name} "
+                                     f"features of size {kernel.shape[0]}, called on shape {s}")
+        out = (q[0], q[1], self.output_shape_arg or q[-1])
+        options = _current_options(self) or {}
+        if options.get("scores"):
+            return [out, (q[0], self.num_heads, q[1], v[1])]
+        return out
+
+    def _project(self, x, kernel, bias, depth):
+        d = kernel.shape[0]
+        y = ops.matmul(x, ops.reshape(kernel, (d, self.num_heads * depth)))
+        if bias is not None:
+            y = y + ops.reshape(bias, (self.num_heads * depth,))
+        return _split_heads(y, self.num_heads, depth)
+
+    def call(self, inputs, training=None, mask=None):
+        options = _current_options(self) or {}
+        query, value, key = inputs[:3]
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs)
+        q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
+        k = self._project(key, self.key_kernel, self.key_bias, self.key_dim)
+        v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
+        q = q * np.float32(1.0 / np.sqrt(self.key_dim))
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))       # (B, H, T, S)
+        t, s = ops.shape(query)[1], ops.shape(value)[1]
+        given = inputs[3] if options.get("mask_input") else options.get("attention_mask")
+        attention_mask = _attention_mask(
+            ops.shape(query)[0], t, s, None if given is None else _bool_mask(given),
+            masks[0], masks[1], masks[2], options.get("causal", False))
+        if attention_mask is not None:
+            attention_mask = attention_mask[:, None, :, :]
+        weights = _masked_softmax(scores, attention_mask)
+        dropped = pynn_random.dropout(weights, self.dropout, seed=self.seed) \
+            if training and self.dropout > 0 else weights
+        context = ops.matmul(dropped, v)                                # (B, H, T, V)
+        b = ops.shape(query)[0]
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)),
+                              (b, t, self.num_heads * self.value_dim))
+        out_dim = self.output_kernel.shape[-1]
+        out = ops.matmul(context, ops.reshape(self.output_kernel,
+                                              (self.num_heads * self.value_dim, out_dim)))
+        if self.output_bias is not None:
+            out = out + self.output_bias
+        if options.get("scores"):
+            return [out, weights]
+        return out
+
+    def _output_has_mask(self, input_masks):
+        has = bool(input_masks[0])
+        options = _current_options(self) or {}
+        return [has, False] if options.get("scores") else has
+
+    def compute_mask(self, ctx, inputs, mask):
+        query_mask = mask[0] if isinstance(mask, (list, tuple)) else None
+        options = _current_options(self) or {}
+        return [query_mask, None] if options.get("scores") else query_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_heads=self.num_heads, key_dim=self.key_dim,
+                      value_dim=self.value_dim, dropout=self.dropout, use_bias=self.use_bias,
+                      output_shape=self.output_shape_arg, attention_axes=self.attention_axes,
+                      kernel_initializer=_serialize("initializers", self.kernel_initializer),
+                      bias_initializer=_serialize("initializers", self.bias_initializer),
+                      kernel_regularizer=_serialize("regularizers", self.kernel_regularizer),
+                      bias_regularizer=_serialize("regularizers", self.bias_regularizer),
+                      kernel_constraint=_serialize("constraints", self.kernel_constraint),
+                      bias_constraint=_serialize("constraints", self.bias_constraint),
+                      seed=self.seed, call_options=_options_config(self))
+        return config
+
+
+def _serialize(module, value):
+    """An initializer/regularizer/constraint argument as a config value."""
+    if value is None or isinstance(value, str):
+        return value
+    import importlib
+    mod = importlib.import_module(f"pynn.{module}")
+    return mod.serialize(value)
+
+
+def _combine_masks(attention_mask, query_mask, value_mask, key_mask):
+    """Explicit query/value/key masks (eager calls) folded into one
+    (batch, T, S) attention mask."""
+    if query_mask is None and value_mask is None and key_mask is None:
+        return attention_mask
+    qm = None if query_mask is None else _bool_mask(query_mask)
+    vm = None if value_mask is None else _bool_mask(value_mask)
+    km = None if key_mask is None else _bool_mask(key_mask)
+    b = next(m.shape[0] for m in (qm, vm, km) if m is not None)
+    t = qm.shape[1] if qm is not None else (attention_mask.shape[-2] if attention_mask
+                                            is not None else 1)
+    s = (vm if vm is not None else km).shape[1] if (vm is not None or km is not None) else 1
+    return _attention_mask(b, t, s, attention_mask, qm, vm, km, False)
+
+
+def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, causal):
+    """Keras's ``_compute_attention_mask``: the query mask times the value
+    and key masks, times the causal mask, times the given mask; None when
+    nothing masks.  Result (batch, T, S) booleans."""
+    mask = None
+
+    def both(a, c):
+        return c if a is None else np.logical_and(a, c)
+    if query_mask is not None:
+        mask = _bool_mask(query_mask)[:, :, None]
+    for m in (value_mask, key_mask):
+        if m is not None:
+            mask = both(mask, _bool_mask(m)[:, None, :])
+    if causal:
+        mask = both(mask, _causal(t, s)[None])
+    if attention_mask is not None:
+        mask = both(mask, attention_mask)
+    if mask is None:
+        return None
+    return np.broadcast_to(mask, (b, t, s))
+
+
+class _BaseDenseAttention(_OptionsLayer):
+    """Attention and AdditiveAttention: ``layer([query, value])`` or
+    ``layer([query, value, key])``, with masks ``[query_mask, value_mask]``
+    given or carried by the inputs."""
+
+    def __init__(self, dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: dropout must be in [0, 1),"
+                             f" got {dropout!r}")
+        self.dropout = float(dropout)
+        self.seed = seed
+
+    def __call__(self, inputs, mask=None, training=None, return_attention_scores=False,
+                 use_causal_mask=False):
+        who = f"{type(self).__name__} {self.name!r}"
+        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+            raise ValueError(f"{who}: expects a list [query, value] or [query, value, key], "
+                             f"got {type(inputs).__name__}")
+        options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
+        if mask is not None:
+            if _is_symbolic(list(inputs)):
+                raise ValueError(f"{who}: in a graph, masks come with the tensors "
+                                 f"(Embedding(mask_zero=True), Masking); mask= is for calls "
+                                 f"on arrays")
+            masks = list(mask) + [None] * (2 - len(mask))
+            options["masks"] = tuple(None if m is None else _bool_mask(m) for m in masks[:2])
+        return self._call_with(list(inputs), options, training)
+
+    def compute_output_shape(self, input_shape):
+        q, v = input_shape[0], input_shape[1]
+        k = input_shape[2] if len(input_shape) > 2 else v
+        who = f"{type(self).__name__} {self.name!r}"
+        if len(q) < 2 or len(v) < 2:
+            raise ValueError(f"{who}: query and value must be (batch, steps, dim), got {q}, {v}")
+        if q[-1] is not None and k[-1] is not None and q[-1] != k[-1]:
+            raise ValueError(f"{who}: query and key must have the same last dimension, got "
+                             f"{q} and {k}")
+        out = tuple(q[:-1]) + (v[-1],)
+        if (_current_options(self) or {}).get("scores"):
+            return [out, tuple(q[:-1]) + (v[-2],)]
+        return out
+
+    def call(self, inputs, training=None, mask=None):
+        options = _current_options(self) or {}
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) > 2 else value
+        given = options.get("masks")
+        carried = list(mask) if isinstance(mask, (list, tuple)) else [None, None]
+        query_mask = given[0] if given else carried[0]
+        value_mask = given[1] if given else carried[1]
+        scores = self._scores(query, key)                              # (B, T, S)
+        t, s = ops.shape(query)[-2], ops.shape(key)[-2]
+        keep = None
+        if value_mask is not None:
+            keep = _bool_mask(value_mask)[..., None, :]
+        if options.get("causal"):
+            causal = _causal(t, s)
+            keep = causal if keep is None else np.logical_and(keep, causal)
+        if keep is not None:
+            # Keras subtracts 1e9 from the scores of masked steps.
+            scores = scores - np.float32(1e9) * (~keep).astype(np.float32)
+        weights = ops.softmax(scores, axis=-1)
+        dropped = pynn_random.dropout(weights, self.dropout, seed=self.seed) \
+            if training and self.dropout > 0 else weights
+        result = ops.matmul(dropped, value)
+        if query_mask is not None:
+            result = result * _bool_mask(query_mask)[..., None].astype(np.float32)
+        if options.get("scores"):
+            return [result, weights]
+        return result
+
+    def _output_has_mask(self, input_masks):
+        has = bool(input_masks[0])
+        return [has, False] if (_current_options(self) or {}).get("scores") else has
+
+    def compute_mask(self, ctx, inputs, mask):
+        query_mask = mask[0] if isinstance(mask, (list, tuple)) else None
+        return [query_mask, None] if (_current_options(self) or {}).get("scores") \
+            else query_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(dropout=self.dropout, seed=self.seed, call_options=_options_config(self))
+        return config
+
+
+class Attention(_BaseDenseAttention):
+    """Keras's dot-product attention: scores ``query @ key.T`` (times a
+    trained scalar ``scale`` with ``use_scale=True``); ``score_mode='concat'``
+    scores ``sum(tanh(query + key))`` times ``concat_score_weight``."""
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(dropout=dropout, seed=seed, **kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Attention {self.name!r}: score_mode must be 'dot' or 'concat', "
+                             f"got {score_mode!r}")
+        self.use_scale = bool(use_scale)
+        self.score_mode = score_mode
+
+    def build(self, input_shape):
+        self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
+        self.concat_score_weight = self.add_weight("concat_score_weight", (), "ones") \
+            if self.score_mode == "concat" else None
+        self.built = True
+
+    def _scores(self, query, key):
+        if self.score_mode == "dot":
+            scores = ops.matmul(query, ops.swapaxes(key, -1, -2))
+            return scores * self.scale if self.scale is not None else scores
+        q = ops.expand_dims(query, -2)                                  # (B, T, 1, D)
+        k = ops.expand_dims(key, -3)                                    # (B, 1, S, D)
+        if self.scale is not None:
+            return self.concat_score_weight * ops.sum(ops.tanh(self.scale * (q + k)), axis=-1)
+        return self.concat_score_weight * ops.sum(ops.tanh(q + k), axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(use_scale=self.use_scale, score_mode=self.score_mode)
+        return config
+
+
+class AdditiveAttention(_BaseDenseAttention):
+    """Keras's Bahdanau-style attention: scores
+    ``sum(scale * tanh(query + key), axis=-1)`` with a trained ``scale``
+    vector (``use_scale=True``, the default)."""
+
+    def __init__(self, use_scale=True, dropout=0.0, seed=None, **kwargs):
+        super().__init__(dropout=dropout, seed=seed, **kwargs)
+        self.use_scale = bool(use_scale)
+
+    def build(self, input_shape):
+        dim = input_shape[0][-1]
+        self.scale = self.add_weight("scale", (dim,), "glorot_uniform") \
+            if self.use_scale else None
+        self.built = True
+
+    def _scores(self, query, key):
+        q = ops.expand_dims(query, -2)
+        k = ops.expand_dims(key, -3)
+        e = ops.tanh(q + k)
+        if self.scale is not None:
+            e = e * self.scale
+        return ops.sum(e, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(use_scale=self.use_scale)
+        return config

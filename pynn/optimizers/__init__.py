@@ -1,0 +1,362 @@
+"""Optimizers with Keras's names, arguments and defaults.
+
+A model hands its optimizer one flat float32 array holding every trainable
+parameter and one holding their gradients; ``apply`` updates all of them in
+a single pass of one C kernel.  ``lr`` is accepted as Keras 2's alias of
+``learning_rate``.
+"""
+import numpy as np
+
+from .. import ops
+from . import schedules
+
+
+class Optimizer:
+    slot_names = ()
+    host_only = False  # updated in NumPy: a GPU's arrays come to the host for it
+
+    def __init__(self, learning_rate=0.001, name=None, lr=None, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.name = name or type(self).__name__.lower()
+        self._schedule = None
+        self.learning_rate = learning_rate if lr is None else lr
+        self.iterations = 0
+        self._slots = None
+        given = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                ("global_clipnorm", global_clipnorm)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"{type(self).__name__}: give at most one of clipnorm, clipvalue "
+                             f"and global_clipnorm, got {', '.join(given)}")
+        for key, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
+                           ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if value is not None:
+                value = float(value)
+                if not np.isfinite(value) or value < 0:
+                    raise ValueError(f"{type(self).__name__}: {key} must be a finite number "
+                                     f">= 0, got {value!r}")
+            setattr(self, key, value)
+
+    @property
+    def learning_rate(self):
+        """The rate of the next step (a schedule's value at it)."""
+        if self._schedule is not None:
+            return float(self._schedule(self.iterations) if isinstance(
+                self._schedule, schedules.LearningRateSchedule) else self._schedule())
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(value, schedules.LearningRateSchedule) or (
+                callable(value) and not isinstance(value, (int, float, np.number))):
+            self._schedule = value
+            return
+        if self._schedule is not None:
+            raise TypeError(f"{type(self).__name__}: the learning rate comes from a "
+                            f"schedule given at construction and cannot be set")
+        value = float(value)
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a finite "
+                             f"number >= 0, got {value!r}")
+        self._learning_rate = value
+
+    lr = learning_rate
+
+    def build(self, size, like=None):
+        """Allocate the state for ``size`` parameters (kept if it fits),
+        where the array ``like`` lives (a GPU's device array: the state goes
+        there too, and comes back when the parameters do)."""
+        if not self.slot_names:
+            return
+        if self._slots is None or self._slots[0].size != size:
+            self._slots = [np.zeros(size, np.float32) for _ in self.slot_names]
+        from ..cuda import DeviceArray, to_device
+        if isinstance(like, DeviceArray):
+            self._slots = [s if isinstance(s, DeviceArray) and s.device == like.device
+                           else to_device(np.asarray(s), like.device) for s in self._slots]
+        elif like is not None and isinstance(self._slots[0], DeviceArray):
+            self._slots = [s.to_numpy() for s in self._slots]
+
+    def apply(self, params, grads, sizes=None):
+        """One update of the flat ``params`` from the flat ``grads`` (the
+        variables' ``sizes`` in order, for clipnorm's per-variable norms).
+        The step's learning rate is fixed first (a schedule's value at
+        ``iterations``), then the gradients are clipped and the weights
+        decayed, as Keras does."""
+        if self._schedule is not None:
+            self._learning_rate = self.learning_rate
+        device = None
+        if self.host_only or self.clipnorm or self.clipvalue or self.global_clipnorm or \
+                self.weight_decay:
+            from ..cuda import DeviceArray
+            if isinstance(params, DeviceArray):
+                device, params, grads = (params, grads), params.to_numpy(), grads.to_numpy()
+        self._clip(grads, sizes)
+        if self.weight_decay:
+            params -= np.float32(self._learning_rate * self.weight_decay) * params
+        self.build(params.size, None if self.host_only else params)
+        self.iterations += 1
+        self._update(params, grads)
+        if device is not None:
+            device[0][...] = params
+
+    def _clip(self, grads, sizes):
+        if self.clipvalue is not None:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        elif self.global_clipnorm is not None:
+            norm = float(np.sqrt(np.dot(grads, grads)))
+            if norm > self.global_clipnorm:
+                grads *= np.float32(self.global_clipnorm / norm)
+        elif self.clipnorm is not None:
+            off = 0
+            for n in (sizes or [grads.size]):
+                g = grads[off:off + n]
+                norm = float(np.sqrt(np.dot(g, g)))
+                if norm > self.clipnorm:
+                    g *= np.float32(self.clipnorm / norm)
+                off += n
+
+    def _update(self, params, grads):
+        raise NotImplementedError
+
+    # ------------------------------------------------------- state, config
+
+    def variables(self):
+        """The state arrays (momenta, velocities), flat, in a fixed order
+        (host copies of state kept on a GPU)."""
+        return [s if isinstance(s, np.ndarray) else np.asarray(s) for s in self._slots or []]
+
+    def extra_variables(self):
+        """[(name, value)] of the scalars Keras keeps after the per-weight
+        state (none here; Nadam's momentum product)."""
+        return []
+
+    def set_state(self, iterations, slots):
+        slots = [np.ascontiguousarray(s, dtype=np.float32).reshape(-1) for s in slots]
+        if len(slots) != len(self.slot_names):
+            raise ValueError(f"{type(self).__name__}: expected {len(self.slot_names)} state "
+                             f"arrays, got {len(slots)}")
+        self._slots = slots if slots else None
+        self.iterations = int(iterations)
+
+    def get_config(self):
+        config = {"name": self.name,
+                  "learning_rate": schedules.serialize(self._schedule)
+                  if isinstance(self._schedule, schedules.LearningRateSchedule)
+                  else self.learning_rate}
+        for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"],
+                                                            custom_objects)
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slot_names = ("momentum",) if self.momentum > 0 else ()
+
+    def _update(self, params, grads):
+        v = self._slots[0] if self.slot_names else None
+        ops.sgd_update(params, grads, v, self._learning_rate, self.momentum, self.nesterov)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """Divides the gradient by a running root mean square of its history."""
+    slot_names = ("velocity",)
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def _update(self, params, grads):
+        ops.rmsprop_update(params, grads, self._slots[0], self._learning_rate, self.rho,
+                           self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adaptive moment estimation (Kingma & Ba), with Keras's epsilon."""
+    slot_names = ("momentum", "velocity")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, params, grads):
+        ops.adam_update(params, grads, self._slots[0], self._slots[1], self.iterations,
+                        self._learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): each step
+    first shrinks the weights by ``learning_rate * weight_decay``."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name=name,
+                         weight_decay=weight_decay, **kwargs)
+
+
+class Adagrad(Optimizer):
+    """Rates scaled per parameter by the root of its summed squared
+    gradients."""
+    slot_names = ("accumulator",)
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def build(self, size, like=None):
+        fresh = self._slots is None or self._slots[0].size != size
+        super().build(size, like)
+        if fresh:
+            self._slots[0][...] = self.initial_accumulator_value
+
+    def _update(self, params, grads):
+        acc = self._slots[0]
+        acc += grads * grads
+        params -= np.float32(self._learning_rate) * grads / np.sqrt(acc + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class Adadelta(Optimizer):
+    """Steps scaled by the ratio of running RMS of past updates and of
+    gradients (Zeiler)."""
+    slot_names = ("accumulated_grad", "accumulated_delta_var")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def _update(self, params, grads):
+        acc_grad, acc_delta = self._slots
+        rho = np.float32(self.rho)
+        acc_grad *= rho
+        acc_grad += (1 - rho) * grads * grads
+        delta = -np.sqrt(acc_delta + self.epsilon) / np.sqrt(acc_grad + self.epsilon) * grads
+        acc_delta *= rho
+        acc_delta += (1 - rho) * delta * delta
+        params += np.float32(self._learning_rate) * delta
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm in place of the second moment."""
+    slot_names = ("m", "u")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, params, grads):
+        m, u = self._slots
+        m += (grads - m) * np.float32(1 - self.beta_1)
+        np.maximum(np.float32(self.beta_2) * u, np.abs(grads), out=u)
+        step = self._learning_rate / (1 - self.beta_1 ** self.iterations)
+        params -= np.float32(step) * m / (u + np.float32(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat), with Keras's momentum schedule."""
+    slot_names = ("momentum", "velocity")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _beta_1_at(self, step):
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** step)
+
+    def _u_product(self, t):
+        return float(np.prod([self._beta_1_at(s) for s in range(1, t + 1)]))
+
+    def extra_variables(self):
+        # Keras keeps the product as a variable; here it follows from the step.
+        return [("u_product", np.asarray(self._u_product(self.iterations), np.float32))]
+
+    def _update(self, params, grads):
+        m, v = self._slots
+        t = self.iterations  # this step, counted from 1
+        u_product = self._u_product(t)
+        beta_1_t, beta_1_next = self._beta_1_at(t), self._beta_1_at(t + 1)
+        u_product_next = u_product * beta_1_next
+        m += (grads - m) * np.float32(1 - self.beta_1)
+        v += (grads * grads - v) * np.float32(1 - self.beta_2)
+        m_hat = np.float32(beta_1_next / (1 - u_product_next)) * m + \
+            np.float32((1 - beta_1_t) / (1 - u_product)) * grads
+        v_hat = v / np.float32(1 - self.beta_2 ** t)
+        params -= np.float32(self._learning_rate) * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam}
+
+
+def get(identifier):
+    """An Optimizer from a name ('sgd', 'rmsprop', 'adam'), a config dict or
+    an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, dict):
+        name = str(identifier.get("class_name", "")).lower()
+        if name in _BY_NAME:
+            return _BY_NAME[name].from_config(identifier.get("config", {}))
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    raise ValueError(f"Unknown optimizer {identifier!r}; expected one of "
+                     f"{sorted(_BY_NAME)} or an optimizer instance")
+
+
+def serialize(optimizer):
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}

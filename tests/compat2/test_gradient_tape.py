@@ -1,0 +1,128 @@
+"""GradientTape as the convnet-interpretation and generative programs use
+it (Deep Learning with Python 9 and 12): gradients of a filter's mean
+activation for the input image (filter visualization, DeepDream), of a
+class score for a convnet's last feature map (Grad-CAM), of a loss for a
+Variable (style transfer) and for a model's weights (custom training
+loops), each against central finite differences."""
+import numpy as np
+import pytest
+
+import pynn as keras
+from pynn import layers, ops
+
+
+@pytest.fixture(scope="module")
+def convnet():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(12, 12, 3))
+    x = layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(5, 3, activation="relu", name="conv2")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    bn = model.layers[2]
+    bn.set_weights([w + 0.3 for w in bn.get_weights()])
+    return model
+
+
+def _image():
+    return np.random.default_rng(0).uniform(0.4, 0.6, (1, 12, 12, 3)).astype("float32")
+
+
+def _central(f, x, index, eps=1e-2):
+    up, down = x.copy(), x.copy()
+    up[index] += eps
+    down[index] -= eps
+    return (float(f(up)) - float(f(down))) / (2 * eps)
+
+
+def test_filter_visualization_gradient_of_the_input(convnet):
+    feature_extractor = keras.Model(convnet.inputs, convnet.get_layer("conv2").output)
+
+    def compute_loss(image, filter_index):
+        activation = feature_extractor(image)
+        return ops.mean(activation[:, 2:-2, 2:-2, filter_index])
+    image = _image()
+    moving = convnet.layers[2].get_weights()
+    with keras.GradientTape() as tape:
+        tape.watch(image)
+        loss = compute_loss(image, 1)
+    grads = tape.gradient(loss, image)
+    assert grads.shape == image.shape
+    for index in [(0, 5, 6, 1), (0, 3, 3, 0), (0, 7, 2, 2)]:
+        np.testing.assert_allclose(grads[index], _central(lambda im: compute_loss(im, 1),
+                                                          image, index), rtol=2e-2, atol=1e-5)
+    # a model called with no training argument computes as at inference
+    for a, b in zip(moving, convnet.layers[2].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(RuntimeError, match="once"):
+        tape.gradient(loss, image)
+
+
+def test_grad_cam_gradient_of_an_intermediate_output(convnet):
+    last_conv = keras.Model(convnet.inputs, convnet.get_layer("conv2").output)
+    classifier_input = keras.Input(shape=last_conv.output.shape[1:])
+    x = classifier_input
+    for layer in convnet.layers[-2:]:
+        x = layer(x)
+    classifier = keras.Model(classifier_input, x)
+    image = _image()
+    with keras.GradientTape() as tape:
+        features = last_conv(image)
+        tape.watch(features)
+        preds = classifier(features)
+        top = int(ops.argmax(preds[0]))
+        channel = preds[:, top]
+    grads = tape.gradient(channel, features)
+    plain = last_conv.predict(image, verbose=0)
+    index = (0, 2, 3, 4)
+    np.testing.assert_allclose(
+        grads[index], _central(lambda f: classifier.predict(f, verbose=0)[0, top], plain, index,
+                               1e-3), rtol=2e-2, atol=1e-5)
+
+
+def test_variable_and_weight_gradients(convnet):
+    feature_extractor = keras.Model(convnet.inputs, convnet.get_layer("conv1").output)
+    combination = keras.Variable(_image())
+    with keras.GradientTape() as tape:
+        base = ops.concatenate([_image() * 0.5, combination], axis=0)
+        loss = ops.sum(ops.square(feature_extractor(base)[1]))
+    grad = tape.gradient(loss, combination)
+    index = (0, 4, 4, 2)
+    np.testing.assert_allclose(
+        grad[index], _central(lambda im: np.sum(np.square(feature_extractor.predict(
+            im, verbose=0))), _image(), index), rtol=2e-2)
+
+    image = _image()
+    target = np.array([[0.2, 0.5, 0.3]], np.float32)
+    with keras.GradientTape() as tape:
+        loss = ops.mean(ops.square(convnet(image) - target))
+    grads = tape.gradient(loss, convnet.trainable_weights)
+    assert len(grads) == len(convnet.trainable_weights)
+    kernel = convnet.get_layer("conv1").kernel
+    g = grads[[id(w) for w in convnet.trainable_weights].index(id(kernel))]
+    index = (1, 1, 0, 2)
+    saved = kernel.numpy()
+
+    def loss_at(value):
+        kernel.assign(value)
+        return np.mean(np.square(convnet.predict(image, verbose=0) - target))
+    try:
+        np.testing.assert_allclose(g[index], _central(loss_at, saved, index), rtol=2e-2,
+                                   atol=1e-6)
+    finally:
+        kernel.assign(saved)
+    # weights not read, or outside the tape, have no gradient
+    other = keras.Variable(np.ones(3, np.float32))
+    with keras.GradientTape(persistent=True) as tape:
+        loss = ops.sum(convnet(image))
+    assert tape.gradient(loss, other) is None
+    np.testing.assert_array_equal(tape.gradient(loss, other, unconnected_gradients="zero"),
+                                  np.zeros(3))
+
+
+def test_watch_refuses_what_it_cannot_watch():
+    with keras.GradientTape() as tape:
+        with pytest.raises(TypeError, match="float array or a Variable"):
+            tape.watch(np.arange(3))

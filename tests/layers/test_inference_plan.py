@@ -1,0 +1,171 @@
+"""Compiled inference plans (pynn/models/plan.py, csrc/plan.c): a planned
+model's outputs equal the Python inference path's bit for bit (the same
+kernels with the same arguments), for every layer kind a plan runs, odd
+shapes and batches of 0, 1, 7 and 33 samples; run on every kernel level
+(make test runs tests/layers under PYNN_CPU=generic and avx2 too)."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+from pynn.models.passes import inference_program
+
+
+def python_path(model, xs):
+    """The outputs of the program's step-by-step Python path."""
+    prog = inference_program(model)
+    return [np.array(o) for o in prog.run(list(xs), prog.new_state(None))]
+
+
+def planned(model, xs):
+    """The outputs of the compiled plan (asserting that one was built)."""
+    prog = inference_program(model)
+    assert prog.plannable, [type(s.layer).__name__ for s in prog.steps]
+    outs = prog.run_planned(list(xs))
+    assert outs is not None, "no plan for these shapes"
+    return outs
+
+
+def assert_bitwise(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype == np.float32
+        np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32))
+
+
+def randomize_batch_norms(model, seed):
+    """Statistics and scales away from their initial values (else a folded
+    batch normalization is close to the identity)."""
+    g = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            c = layer.moving_mean.shape
+            layer.moving_mean.value[...] = g.normal(size=c)
+            layer.moving_variance.value[...] = g.uniform(0.2, 2.0, size=c)
+            if layer.gamma is not None:
+                layer.gamma.value[...] = g.normal(size=c)
+            if layer.beta is not None:
+                layer.beta.value[...] = g.normal(size=c)
+
+
+def seq(shape, *stack):
+    return pynn.Sequential([pynn.Input(shape)] + list(stack))
+
+
+MODELS = {
+    "mlp": lambda: seq((33,), layers.Dense(7, activation="relu"),
+                       layers.Dense(5, activation="tanh"),
+                       layers.Dense(3, activation="softmax")),
+    "dense_rank3_no_bias": lambda: seq((4, 9), layers.Dense(6, use_bias=False,
+                                                            activation="sigmoid")),
+    "dense_activations": lambda: seq((13,), layers.Dense(9, activation="elu"),
+                                     layers.Dense(9, activation="swish"),
+                                     layers.Dense(9, activation="softplus"),
+                                     layers.Dense(9, activation="hard_sigmoid"),
+                                     layers.Dense(9, activation="relu6"),
+                                     layers.Dense(9, activation="leaky_relu")),
+    "convnet": lambda: seq((13, 11, 3), layers.Conv2D(5, 3, activation="relu"),
+                           layers.MaxPooling2D(), layers.Conv2D(7, (2, 3), padding="same"),
+                           layers.AveragePooling2D(2, strides=1, padding="same"),
+                           layers.Flatten(), layers.Dropout(0.5),
+                           layers.Dense(4, activation="softmax")),
+    "conv_strides_dilation": lambda: seq((17, 15, 2),
+                                         layers.Conv2D(3, 3, strides=2, padding="same"),
+                                         layers.Conv2D(4, 3, dilation_rate=2,
+                                                       activation="tanh"),
+                                         layers.MaxPooling2D(3, strides=2, padding="same"),
+                                         layers.GlobalAveragePooling2D()),
+    "conv_bn_folded": lambda: seq((9, 9, 3), layers.Conv2D(6, 3), layers.BatchNormalization(),
+                                  layers.ReLU(), layers.Conv2D(5, 3, use_bias=False),
+                                  layers.BatchNormalization(scale=False), layers.ReLU(6.0),
+                                  layers.GlobalMaxPooling2D()),
+    "dense_bn_folded": lambda: seq((11,), layers.Dense(8),
+                                   layers.BatchNormalization(center=False),
+                                   layers.Activation("relu"), layers.Dense(3)),
+    "depthwise_separable": lambda: seq((10, 9, 4),
+                                       layers.DepthwiseConv2D(3, depth_multiplier=2,
+                                                              padding="same"),
+                                       layers.BatchNormalization(),
+                                       layers.Activation("relu6"),
+                                       layers.SeparableConv2D(5, 3, strides=2,
+                                                              activation="relu"),
+                                       layers.SeparableConv2D(3, 2, depth_multiplier=2),
+                                       layers.BatchNormalization(), layers.ELU()),
+    "standalone_bn_and_activations": lambda: seq(
+        (7, 5), layers.BatchNormalization(), layers.LeakyReLU(0.1), layers.Softmax(),
+        layers.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.2),
+        layers.Activation("linear"), layers.Reshape((5, 7)), layers.ELU(alpha=0.5)),
+    "conv1d": lambda: seq((19, 3), layers.Conv1D(4, 3, padding="causal", dilation_rate=2,
+                                                 activation="relu"),
+                          layers.MaxPooling1D(2), layers.Conv1D(5, 2, strides=2),
+                          layers.AveragePooling1D(2, padding="same"),
+                          layers.GlobalMaxPooling1D()),
+    "conv1d_global_avg": lambda: seq((8, 3), layers.Conv1D(4, 3),
+                                     layers.GlobalAveragePooling1D()),
+}
+
+
+def merges():
+    a, b = pynn.Input((6, 5)), pynn.Input((6, 5))
+    d1 = layers.Dense(5, activation="relu")(a)
+    d2 = layers.Dense(5)(b)
+    s = layers.Add()([d1, d2, a])
+    t = layers.Subtract()([s, b])
+    m = layers.Multiply()([t, d1])
+    mx = layers.Maximum()([m, d2, s])
+    mn = layers.Minimum()([mx, a])
+    av = layers.Average()([mn, t, d1])
+    flat = layers.Flatten()(av)
+    return pynn.Model([a, b], [flat, layers.Dense(2)(flat), mx])
+
+
+def shared_layer_and_outputs():
+    """A layer called twice, an output that is an input, one tensor given
+    as two outputs, an output that others read."""
+    x = pynn.Input((7,))
+    dense = layers.Dense(7, activation="tanh")
+    h = dense(x)
+    h2 = dense(h)
+    return pynn.Model(x, [h2, x, h, h, layers.Reshape((7, 1))(h2)])
+
+
+def nested():
+    inner = seq((8, 8, 2), layers.Conv2D(3, 3, activation="relu"), layers.Flatten())
+    x = pynn.Input((8, 8, 2))
+    return pynn.Model(x, layers.Dense(4)(inner(x)))
+
+
+GRAPHS = {"merges": merges, "shared_layer_and_outputs": shared_layer_and_outputs,
+          "nested": nested}
+
+
+def inputs_for(model, batch, seed=0):
+    g = np.random.default_rng(seed)
+    return [g.normal(size=(batch,) + tuple(t.shape[1:])).astype(np.float32)
+            for t in model.inputs]
+
+
+@pytest.mark.parametrize("batch", [0, 1, 7, 33])
+@pytest.mark.parametrize("name", sorted(MODELS) + sorted(GRAPHS))
+def test_plan_equals_the_python_path_bit_for_bit(name, batch):
+    pynn.utils.set_random_seed(3)
+    model = (MODELS.get(name) or GRAPHS[name])()
+    randomize_batch_norms(model, 4)
+    xs = inputs_for(model, batch)
+    want = python_path(model, xs)
+    assert_bitwise(planned(model, xs), want)
+    # and through the public calls, which take the plan
+    outs = model.predict_on_batch(xs if len(xs) > 1 else xs[0])
+    outs = outs if isinstance(outs, list) else [outs]
+    assert_bitwise([np.asarray(o) for o in outs], want)
+
+
+def test_predict_over_batches_uses_a_plan_per_shape():
+    pynn.utils.set_random_seed(5)
+    model = MODELS["convnet"]()
+    x = inputs_for(model, 37)[0]
+    want = np.concatenate([python_path(model, [x[s:s + 16]])[0] for s in (0, 16, 32)])
+    got = model.predict(x, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(got, want)
+    keys = set(inference_program(model)._plans)
+    assert ((16, 13, 11, 3),) in keys and ((5, 13, 11, 3),) in keys
