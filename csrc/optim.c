@@ -42,29 +42,43 @@ void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
     PYNN_PARALLEL_RANGE(nt, n, sgd_range(w, g, v, lr, momentum, nesterov, lo, hi));
 }
 
+/* Keras 3's rule: the epsilon goes under the square root.  m (momentum)
+ * and mg (the centered variant's mean gradient) may be NULL. */
 static inline __attribute__((always_inline)) void
-rmsprop_body(float *w, const float *g, float *s, float lr, float rho, float eps, ptrdiff_t i0,
-             ptrdiff_t i1)
+rmsprop_body(float *w, const float *g, float *s, float *m, float *mg, float lr, float rho,
+             float momentum, float eps, ptrdiff_t i0, ptrdiff_t i1)
 {
+    float a = 1.0f - rho;
     for (ptrdiff_t i = i0; i < i1; i++) {
         float gi = g[i];
-        float si = rho * s[i] + (1.0f - rho) * gi * gi;
+        float si = rho * s[i] + a * gi * gi;
         s[i] = si;
-        w[i] -= lr * gi / (sqrtf(si) + eps);
+        float denom = si + eps;
+        if (mg) {
+            float mgi = rho * mg[i] + a * gi;
+            mg[i] = mgi;
+            denom -= mgi * mgi;
+        }
+        float step = lr * gi / sqrtf(denom);
+        if (m) {
+            step += momentum * m[i];
+            m[i] = step;
+        }
+        w[i] -= step;
     }
 }
 
 PYNN_PER_LEVEL(static, rmsprop_range, rmsprop_body,
-               (float *w, const float *g, float *s, float lr, float rho, float eps,
-                ptrdiff_t i0, ptrdiff_t i1),
-               (w, g, s, lr, rho, eps, i0, i1))
+               (float *w, const float *g, float *s, float *m, float *mg, float lr, float rho,
+                float momentum, float eps, ptrdiff_t i0, ptrdiff_t i1),
+               (w, g, s, m, mg, lr, rho, momentum, eps, i0, i1))
 
-void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
-                         float lr, float rho, float eps)
+void pynn_rmsprop_update(float *w, const float *g, float *s, float *m, float *mg, ptrdiff_t n,
+                         float lr, float rho, float momentum, float eps)
 {
     PYNN_FTZ_SCOPE;
     int nt = pynn_threads_for(n * 4);
-    PYNN_PARALLEL_RANGE(nt, n, rmsprop_range(w, g, s, lr, rho, eps, lo, hi));
+    PYNN_PARALLEL_RANGE(nt, n, rmsprop_range(w, g, s, m, mg, lr, rho, momentum, eps, lo, hi));
 }
 
 static inline __attribute__((always_inline)) void

@@ -263,9 +263,11 @@ double pynn_accuracy(int kind, const float *pred, const void *target,
  * v may be NULL when momentum == 0. */
 void pynn_sgd_update(float *w, const float *g, float *v, ptrdiff_t n,
                      float lr, float momentum, int nesterov);
-/* Keras RMSprop: s = rho*s + (1-rho)*g^2; w -= lr*g/(sqrt(s)+eps). */
-void pynn_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
-                         float lr, float rho, float eps);
+/* Keras 3 RMSprop: s = rho*s + (1-rho)*g^2; d = s + eps, and when centered
+ * (mg not NULL) mg = rho*mg + (1-rho)*g, d -= mg^2; step = lr*g/sqrt(d);
+ * with momentum (m not NULL) m = momentum*m + step, step = m; w -= step. */
+void pynn_rmsprop_update(float *w, const float *g, float *s, float *m, float *mg, ptrdiff_t n,
+                         float lr, float rho, float momentum, float eps);
 /* Keras Adam, step t >= 1:
  * m += (1-b1)(g-m); v += (1-b2)(g^2-v);
  * w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps). */

@@ -138,8 +138,9 @@ cdef extern from "pynn_cuda.h" nogil:
                            float threshold, double *sum, cudaStream_t stream)
     int pynn_cuda_sgd_update(float *w, const float *g, float *v, Py_ssize_t n, float lr,
                              float momentum, int nesterov, cudaStream_t stream)
-    int pynn_cuda_rmsprop_update(float *w, const float *g, float *s, Py_ssize_t n, float lr,
-                                 float rho, float eps, cudaStream_t stream)
+    int pynn_cuda_rmsprop_update(float *w, const float *g, float *s, float *m, float *mg,
+                                 Py_ssize_t n, float lr, float rho, float momentum, float eps,
+                                 cudaStream_t stream)
     int pynn_cuda_adam_update(float *w, const float *g, float *m, float *v, Py_ssize_t n,
                               float lr, float beta1, float beta2, float eps, int64_t t,
                               cudaStream_t stream)
@@ -540,10 +541,10 @@ def sgd_update(uintptr_t w, uintptr_t g, uintptr_t v, Py_ssize_t n, float lr, fl
            "sgd_update")
 
 
-def rmsprop_update(uintptr_t w, uintptr_t g, uintptr_t s, Py_ssize_t n, float lr, float rho,
-                   float eps, int device):
-    _check(pynn_cuda_rmsprop_update(F(w), F(g), F(s), n, lr, rho, eps, _stream(device)),
-           "rmsprop_update")
+def rmsprop_update(uintptr_t w, uintptr_t g, uintptr_t s, uintptr_t m, uintptr_t mg,
+                   Py_ssize_t n, float lr, float rho, float momentum, float eps, int device):
+    _check(pynn_cuda_rmsprop_update(F(w), F(g), F(s), F(m), F(mg), n, lr, rho, momentum, eps,
+                                    _stream(device)), "rmsprop_update")
 
 
 def adam_update(uintptr_t w, uintptr_t g, uintptr_t m, uintptr_t v, Py_ssize_t n, float lr,

@@ -314,9 +314,13 @@ def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
     _rt().sgd_update(w.ptr, g.ptr, _p(v), w.size, lr, momentum, nesterov, d)
 
 
-def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
-    d, w, g, (s,) = _update_args("RMSprop", w, g, s)
-    _rt().rmsprop_update(w.ptr, g.ptr, s.ptr, w.size, lr, rho, epsilon, d)
+def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7, momentum=0.0, m=None, mg=None):
+    extra = [a for a in (m, mg) if a is not None]
+    d, w, g, (s, *extra) = _update_args("RMSprop", w, g, s, *extra)
+    m = extra.pop(0) if m is not None else None
+    mg = extra.pop(0) if mg is not None else None
+    _rt().rmsprop_update(w.ptr, g.ptr, s.ptr, _p(m), _p(mg), w.size, lr, rho, momentum, epsilon,
+                         d)
 
 
 def adam_update(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):

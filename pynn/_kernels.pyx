@@ -91,8 +91,8 @@ cdef extern from "pynn.h" nogil:
 
     void pynn_sgd_update(float *w, const float *g, float *v, Py_ssize_t n,
                          float lr, float momentum, int nesterov)
-    void pynn_rmsprop_update(float *w, const float *g, float *s, Py_ssize_t n,
-                             float lr, float rho, float eps)
+    void pynn_rmsprop_update(float *w, const float *g, float *s, float *m, float *mg,
+                             Py_ssize_t n, float lr, float rho, float momentum, float eps)
     void pynn_adam_update(float *w, const float *g, float *m, float *v, Py_ssize_t n,
                           float lr, float beta1, float beta2, float eps, int64_t t)
     double pynn_weight_penalty(const float *w, float *g, Py_ssize_t n, float l1, float l2)
@@ -818,15 +818,24 @@ def sgd_update(w, g, v, float lr, float momentum, bint nesterov):
         pynn_sgd_update(pw, pg, pv, W.size, lr, momentum, nesterov)
 
 
-def rmsprop_update(w, g, s, float lr, float rho, float eps):
+def rmsprop_update(w, g, s, m, mg, float lr, float rho, float momentum, float eps):
+    """m (momentum) and mg (centered mean gradient) may be None."""
     cdef float *pw = _f32(w, "RMSprop: variable", True)
     cdef const float *pg = _f32(g, "RMSprop: gradient")
     cdef float *ps = _f32(s, "RMSprop: velocity", True)
+    cdef float *pm = NULL
+    cdef float *pmg = NULL
     cdef cnp.ndarray W = <cnp.ndarray>w
     _same_size(W, <cnp.ndarray>g, "RMSprop: variable and gradient")
     _same_size(W, <cnp.ndarray>s, "RMSprop: variable and velocity")
+    if m is not None:
+        pm = _f32(m, "RMSprop: momentum", True)
+        _same_size(W, <cnp.ndarray>m, "RMSprop: variable and momentum")
+    if mg is not None:
+        pmg = _f32(mg, "RMSprop: average gradient", True)
+        _same_size(W, <cnp.ndarray>mg, "RMSprop: variable and average gradient")
     with nogil:
-        pynn_rmsprop_update(pw, pg, ps, W.size, lr, rho, eps)
+        pynn_rmsprop_update(pw, pg, ps, pm, pmg, W.size, lr, rho, momentum, eps)
 
 
 def weight_penalty(w, g, float l1, float l2):

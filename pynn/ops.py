@@ -707,12 +707,20 @@ def sgd_update(w, g, v=None, lr=0.01, momentum=0.0, nesterov=False):
     _k.sgd_update(w, g, v, lr, momentum, bool(nesterov))
 
 
-def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7):
-    """In place: Keras's RMSprop step (``s`` is the mean square)."""
+def rmsprop_update(w, g, s, lr=0.001, rho=0.9, epsilon=1e-7, momentum=0.0, m=None, mg=None):
+    """In place: Keras 3's RMSprop step, ``lr * g / sqrt(s + epsilon)`` (``s``
+    is the mean square).  With ``momentum`` > 0 the step accumulates in the
+    buffer ``m``; centered RMSprop passes ``mg``, the running mean gradient,
+    and divides by ``sqrt(s - mg**2 + epsilon)``."""
+    momentum = _finite(momentum, "RMSprop: momentum", low=0.0, high=1.0)
+    if momentum > 0 and m is None:
+        raise ValueError("RMSprop: momentum > 0 needs its buffer m")
+    if momentum == 0:
+        m = None
     if type(w) is _Device:
-        return _cuda_ops.rmsprop_update(w, g, s, lr, rho, epsilon)
-    _k.rmsprop_update(w, g, s, _finite(lr, "RMSprop: learning_rate"),
-                      _finite(rho, "RMSprop: rho", low=0.0, high=1.0),
+        return _cuda_ops.rmsprop_update(w, g, s, lr, rho, epsilon, momentum, m, mg)
+    _k.rmsprop_update(w, g, s, m, mg, _finite(lr, "RMSprop: learning_rate"),
+                      _finite(rho, "RMSprop: rho", low=0.0, high=1.0), momentum,
                       _finite(epsilon, "RMSprop: epsilon", low=0.0))
 
 

@@ -1,18 +1,39 @@
 """Weight regularizers with Keras's names: ``kernel_regularizer=
 regularizers.l2(0.001)`` adds ``0.001 * sum(kernel ** 2)`` to the loss
-(and its gradient to the kernel's), computed in one C pass per step."""
+(and its gradient to the kernel's), computed in one C pass per step.
+
+A custom regularizer is a function of the weight array
+(``kernel_regularizer=my_l1``) or a :class:`Regularizer` subclass that
+defines ``__call__`` (and ``get_config`` to be saved), written with
+pynn.ops, pynn.backend or NumPy operators.  Its penalty joins the loss and
+its gradient, found by differentiating the call (pynn.autodiff), joins the
+weight's.  Saved configs name it; reading them back finds it among the
+custom objects (``custom_objects=``, ``register_keras_serializable``), as
+custom layers and functions are found.
+"""
 import numpy as np
 
 from . import ops
+from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
+    serialize_function
 
 
 class Regularizer:
-    """Base class: ``regularizer(x)`` is the penalty of the array ``x``."""
+    """Base class: ``regularizer(x)`` is the penalty of the array ``x``.
+    Subclasses either set ``l1``/``l2`` (computed by the C kernel) or
+    define ``__call__`` (differentiated by pynn.autodiff)."""
     l1 = 0.0
     l2 = 0.0
 
     def __call__(self, x):
         return ops.weight_penalty(np.asarray(x, np.float32), self.l1, self.l2)
+
+    def penalty(self, x, grad=None, scale=1.0):
+        """``scale * self(x)`` as a float; adds its gradient with respect
+        to ``x`` into ``grad`` (an array of x's shape) when given."""
+        if type(self).__call__ is Regularizer.__call__:
+            return ops.weight_penalty(x, self.l1 * scale, self.l2 * scale, grad=grad)
+        return _traced_penalty(self, x, grad, scale, _describe(self))
 
     def get_config(self):
         return {}
@@ -20,6 +41,46 @@ class Regularizer:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _describe(reg):
+    fn = getattr(reg, "function", reg)
+    return f"regularizer {getattr(fn, '__name__', type(fn).__name__)!r}"
+
+
+def _traced_penalty(fn, x, grad, scale, who):
+    """A Python regularizer's penalty of ``x`` (summed when it returns an
+    array) times ``scale``, and its gradient added into ``grad``."""
+    from . import autodiff
+    host = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if grad is None:
+        with autodiff.untraced():
+            value = autodiff.value_of(fn(host))
+        return scale * float(np.sum(np.asarray(value, np.float64)))
+    tape = autodiff.Tape(who)
+    leaf = tape.input(np.ascontiguousarray(host, np.float32))
+    with tape.recording():
+        out = autodiff.resolve(fn(leaf))
+    value = np.asarray(autodiff.value_of(out))
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{who} returned {value.dtype} values; a regularizer returns a number")
+    g = tape.backward([(out, np.float32(scale))]).get(id(leaf))
+    if g is not None:
+        if isinstance(grad, np.ndarray):
+            grad += g
+        else:  # a weight kept on a GPU
+            grad[...] = grad.to_numpy() + g
+    return scale * float(np.sum(value, dtype=np.float64))
+
+
+class _FunctionRegularizer(Regularizer):
+    """A plain function used as a regularizer (``kernel_regularizer=my_l1``)."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, x):
+        return self.function(x)
 
 
 def _factor(value, name):
@@ -80,20 +141,48 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2,
 
 
 def get(identifier):
-    """A Regularizer from None, a name ('l1', 'l2', 'l1_l2'), a config dict
-    or an instance."""
+    """A Regularizer from None, a name ('l1', 'l2', 'l1_l2', or a custom
+    object's), a config dict, an instance, a Regularizer subclass or a
+    function of the weights."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        cls = _BY_NAME[identifier]
-        return cls(0.01, 0.01) if cls is L1L2 else cls()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
-        return _BY_NAME[identifier["class_name"]].from_config(identifier.get("config") or {})
-    raise ValueError(f"Unknown regularizer {identifier!r}; expected 'l1', 'l2', 'l1_l2' or a "
-                     f"pynn.regularizers object")
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            cls = _BY_NAME[identifier]
+            return cls(0.01, 0.01) if cls is L1L2 else cls()
+        custom = lookup(identifier)
+        if custom is not None:
+            return get(custom)
+    elif is_function_description(identifier):
+        return _FunctionRegularizer(deserialize_function(identifier, "regularizer"))
+    elif isinstance(identifier, dict):
+        name, config = identifier.get("class_name"), identifier.get("config") or {}
+        if name in _BY_NAME:
+            return _BY_NAME[name].from_config(config)
+        for key in (identifier.get("registered_name"), name):
+            custom = lookup(key) if isinstance(key, str) else None
+            if isinstance(custom, type) and issubclass(custom, Regularizer):
+                return custom.from_config(config)
+        if isinstance(name, str):
+            raise ValueError(f"Unknown regularizer {name!r}: a custom regularizer is found "
+                             f"through custom_objects={{{name!r}: {name}}}")
+    elif isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
+    elif callable(identifier):
+        return _FunctionRegularizer(identifier)
+    raise ValueError(f"Unknown regularizer {identifier!r}; expected 'l1', 'l2', 'l1_l2', a "
+                     f"pynn.regularizers object or a function of the weights")
 
 
 def serialize(regularizer):
+    """The config entry of a regularizer: class name and config; a custom
+    class also carries its registered name, a function its description."""
     if regularizer is None:
         return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    if isinstance(regularizer, _FunctionRegularizer):
+        return serialize_function(regularizer.function)
+    cls = type(regularizer)
+    if cls in _BY_NAME.values():
+        return {"class_name": cls.__name__, "config": regularizer.get_config()}
+    return {"module": cls.__module__, "class_name": cls.__name__,
+            "config": regularizer.get_config(), "registered_name": cls.__name__}

@@ -768,8 +768,7 @@ class TrainingMixin:
             return self._flat
         # What each step adds: the weights' L1/L2 penalties (loss and
         # gradient) and their constraints (after the update).
-        self._penalties = [(w, w.regularizer.l1, w.regularizer.l2) for w in weights
-                           if w.regularizer is not None]
+        self._penalties = [w for w in weights if w.regularizer is not None]
         self._constraints = [(w, w.constraint) for w in weights if w.constraint is not None]
         from .models.functional import new_binding
         for w in self.weights:
@@ -903,8 +902,8 @@ class TrainingMixin:
         weights' (after any sum across processes: every process adds the
         same)."""
         penalty = 0.0
-        for w, l1, l2 in self._penalties:
-            penalty += ops.weight_penalty(w.value, l1, l2, grad=w.grad)
+        for w in self._penalties:
+            penalty += w.regularizer.penalty(w.value, grad=w.grad)
         return penalty
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -1139,7 +1138,7 @@ class TrainingMixin:
         # Keras: the weights', and the activity penalties of each batch (a
         # model with activity regularizers is evaluated through its graph
         # program, which keeps the outputs they regularize).
-        penalty = sum(ops.weight_penalty(w.value, w.regularizer.l1, w.regularizer.l2)
+        penalty = sum(w.regularizer.penalty(w.value)
                       for w in self.weights if w.regularizer is not None)
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps

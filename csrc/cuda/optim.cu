@@ -24,15 +24,27 @@ __global__ void sgd_kernel(float *w, const float *g, float *v, ptrdiff_t n, floa
     }
 }
 
-__global__ void rmsprop_kernel(float *w, const float *g, float *s, ptrdiff_t n, float lr,
-                               float rho, float eps)
+__global__ void rmsprop_kernel(float *w, const float *g, float *s, float *m, float *mg,
+                               ptrdiff_t n, float lr, float rho, float momentum, float eps)
 {
+    const float a = 1.0f - rho;
     for (ptrdiff_t i = blockIdx.x * (ptrdiff_t)blockDim.x + threadIdx.x; i < n;
          i += (ptrdiff_t)gridDim.x * blockDim.x) {
         float gi = g[i];
-        float si = rho * s[i] + (1.0f - rho) * gi * gi;
+        float si = rho * s[i] + a * gi * gi;
         s[i] = si;
-        w[i] -= lr * gi / (sqrtf(si) + eps);
+        float denom = si + eps;
+        if (mg) {
+            float mgi = rho * mg[i] + a * gi;
+            mg[i] = mgi;
+            denom -= mgi * mgi;
+        }
+        float step = lr * gi / sqrtf(denom);
+        if (m) {
+            step += momentum * m[i];
+            m[i] = step;
+        }
+        w[i] -= step;
     }
 }
 
@@ -87,12 +99,14 @@ extern "C" int pynn_cuda_sgd_update(float *w, const float *g, float *v, ptrdiff_
     return cudaSuccess;
 }
 
-extern "C" int pynn_cuda_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n,
-                                        float lr, float rho, float eps, cudaStream_t stream)
+extern "C" int pynn_cuda_rmsprop_update(float *w, const float *g, float *s, float *m, float *mg,
+                                        ptrdiff_t n, float lr, float rho, float momentum,
+                                        float eps, cudaStream_t stream)
 {
     if (bad_size(n)) return cudaErrorInvalidValue;
     if (n == 0) return cudaSuccess;
-    PYNN_LAUNCH(rmsprop_kernel, grid_for(n), kThreads, stream)(w, g, s, n, lr, rho, eps);
+    PYNN_LAUNCH(rmsprop_kernel, grid_for(n), kThreads, stream)(w, g, s, m, mg, n, lr, rho,
+                                                                 momentum, eps);
     PYNN_CHECK_LAUNCH();
     return cudaSuccess;
 }

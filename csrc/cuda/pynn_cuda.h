@@ -131,8 +131,9 @@ int pynn_cuda_accuracy(int kind, const float *pred, const void *target, const fl
 
 int pynn_cuda_sgd_update(float *w, const float *g, float *v, ptrdiff_t n, float lr,
                          float momentum, int nesterov, cudaStream_t stream);
-int pynn_cuda_rmsprop_update(float *w, const float *g, float *s, ptrdiff_t n, float lr,
-                             float rho, float eps, cudaStream_t stream);
+int pynn_cuda_rmsprop_update(float *w, const float *g, float *s, float *m, float *mg,
+                             ptrdiff_t n, float lr, float rho, float momentum, float eps,
+                             cudaStream_t stream);
 int pynn_cuda_adam_update(float *w, const float *g, float *m, float *v, ptrdiff_t n, float lr,
                           float beta1, float beta2, float eps, int64_t t, cudaStream_t stream);
 /* Adds sum(l1 |w| + l2 w^2) to *sum (device memory) and, when g is not

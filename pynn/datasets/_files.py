@@ -43,13 +43,19 @@ def _algorithm(digest):
 
 def _obtain(fname, url, digest, timeout, subdir):
     """(path, None) for a verified copy of ``fname`` in the cache, fetched
-    from ``url`` if needed, or (None, why not).  A cached file whose digest
-    differs is replaced only by a download that verifies; never leaves a
-    partial file (downloads are renamed into place once complete)."""
-    path = os.path.join(cache_dir(subdir), fname)
+    from ``url`` if needed, or (None, why not)."""
+    return obtain(os.path.join(cache_dir(subdir), fname), url, digest, timeout)
+
+
+def obtain(path, url, digest, timeout=15, force=False):
+    """(path, None) for a verified copy of the file at ``path``, fetched
+    from ``url`` if missing (or if ``force``), or (None, why not).  A file
+    whose digest differs is replaced only by a download that verifies;
+    never leaves a partial file (downloads are renamed into place once
+    complete)."""
     algorithm = _algorithm(digest)
     state = "it is not in the cache"
-    if os.path.exists(path):
+    if os.path.exists(path) and not force:
         if algorithm is None:
             return path, None
         got = file_digest(path, algorithm)
@@ -80,7 +86,7 @@ def _obtain(fname, url, digest, timeout, subdir):
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    except (OSError, http.client.HTTPException) as e:
+    except (OSError, ValueError, http.client.HTTPException) as e:
         return None, f"{state}, and downloading it failed ({e})"
 
 

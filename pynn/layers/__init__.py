@@ -25,3 +25,4 @@ from .text import (CategoryEncoding, Discretization, IntegerLookup, StringLookup
                    TextVectorization)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells

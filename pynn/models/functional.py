@@ -136,7 +136,7 @@ class Program:
             reg = st.layer.activity_regularizer
             if reg is not None:
                 ctx.activity_scale = scale
-                total += scale * sum(reg(y) for y in ctx.activity_outputs)
+                total += sum(reg.penalty(y, scale=scale) for y in ctx.activity_outputs)
         return total
 
     def new_state(self, device=None, inference_behaviour=False):
@@ -332,7 +332,7 @@ def _with_activity_gradient(reg, ctx, dy, sums, step):
         else:
             ops.axpby(1.0, g, out=buf)
         scale = ctx.activity_scale
-        ops.weight_penalty(y, reg.l1 * scale, reg.l2 * scale, grad=buf)
+        reg.penalty(y, grad=buf, scale=scale)
         out.append(buf)
     return out[0] if single else out
 

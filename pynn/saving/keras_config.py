@@ -154,6 +154,12 @@ LAYERS = {
                          weight_paths=("forward_layer", "backward_layer")),
     "TimeDistributed": Row("TimeDistributed", nested={"layer": "layer"},
                            weight_paths=("layer",)),
+    "RNN": Row("RNN", nested={"cell": "cell"}, weight_paths=("cell",)),
+    "SimpleRNNCell": Row("SimpleRNNCell"),
+    "LSTMCell": Row("LSTMCell"),
+    "GRUCell": Row("GRUCell"),
+    "StackedRNNCells": Row("StackedRNNCells", nested={"cells": "cells"},
+                           weight_paths=("cells",)),
 }
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
@@ -247,6 +253,17 @@ def weight_groups(layer):
     out = [("", [])]
     for path in paths:
         sub = getattr(layer, path, None)
+        if isinstance(sub, (list, tuple)):  # a list of layers (the cells of a stack)
+            # Keras names each by its class, numbered from the second of a class on.
+            from .keras_format import _snake
+            used = {}
+            for item in sub:
+                key = _snake(keras_class_name(item))
+                used[key] = used.get(key, -1) + 1
+                key = f"{path}/{key}_{used[key]}" if used[key] else f"{path}/{key}"
+                out += [(f"{key}/{inner}" if inner else key, ws)
+                        for inner, ws in weight_groups(item)]
+            continue
         if not isinstance(sub, Layer):  # a part Keras has and pynn does not (the cell)
             out.append((path, _created_order(layer.weights)))
         else:
@@ -263,8 +280,10 @@ def _keras_object(spec, module):
     """pynn's {'class_name', 'config'} of an object in Keras 3's form."""
     if spec is None:
         return None
-    return {"module": module, "class_name": spec["class_name"], "config": spec["config"],
-            "registered_name": None}
+    # A custom object (a function, the user's class) keeps the name it is
+    # registered under, which the reader looks up in custom_objects.
+    return {"module": spec.get("module", module), "class_name": spec["class_name"],
+            "config": spec["config"], "registered_name": spec.get("registered_name")}
 
 
 def to_keras(layer, legacy=False):
@@ -334,7 +353,9 @@ def _layer_config_to_keras(layer, row):
     nested = row.nested if row is not None else {}
     for key, value in config.items():
         if key in nested:
-            out[key] = to_keras(getattr(layer, nested[key]))
+            sub = getattr(layer, nested[key])
+            out[key] = [to_keras(s) for s in sub] if isinstance(sub, (list, tuple)) else \
+                to_keras(sub)
             continue
         module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
         out[key] = _keras_object(value, module) if module is not None and \
@@ -484,7 +505,12 @@ class _Translator:
             if key in row.convert:
                 value = row.convert[key](value)
             if key in row.nested:
-                if value is not None:
+                if isinstance(value, list):
+                    try:
+                        value = [self.model_or_layer(v, f"{key} of {label}") for v in value]
+                    except ValueError as e:
+                        raise ValueError(f"{label}, in its {key}: {e}") from None
+                elif value is not None:
                     try:
                         value = self.model_or_layer(value, f"{key} of {label}")
                     except ValueError as e:
@@ -545,7 +571,11 @@ class _Translator:
         custom_key = next((k for k in (name, spec.get("registered_name")) if
                            isinstance(k, str) and k in self.custom), None)
         if custom_key is not None:
-            return self.custom[custom_key]
+            found, config = self.custom[custom_key], spec.get("config")
+            if isinstance(found, type) and hasattr(found, "from_config") and \
+                    isinstance(config, dict):
+                return found.from_config(config)
+            return found
         row = table.get(name)
         if row is None:
             raise ValueError(f"{where}: {name!r} is not supported by pynn (it has "

@@ -6,6 +6,7 @@ import numpy as np
 from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
                              register_keras_serializable)
 from .dataset import Dataset
+from .file_utils import get_file
 from .image_dataset import image_dataset_from_directory
 from .image_utils import array_to_img, img_to_array, load_img, save_img, smart_resize
 from .io import atomic_write
@@ -14,6 +15,7 @@ from .progbar import Progbar
 from .py_dataset import PyDataset, Sequence
 from .seeding import set_random_seed
 from .sequence_utils import pad_sequences
+from .text_dataset import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
 
 
@@ -43,6 +45,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
            "atomic_write", "load_img", "img_to_array", "array_to_img", "save_img",
-           "smart_resize", "image_dataset_from_directory", "Dataset", "PyDataset", "Sequence", "Progbar",
-           "timeseries_dataset_from_array", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "smart_resize", "image_dataset_from_directory", "text_dataset_from_directory",
+           "timeseries_dataset_from_array", "get_file", "Dataset", "PyDataset", "Sequence",
+           "Progbar", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "register_keras_serializable"]

@@ -46,10 +46,10 @@ def list_files(directory, formats, follow_links):
 
 
 def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None,
-                    follow_links=False, verbose=True):
+                    follow_links=False, verbose=True, who="image_dataset_from_directory"):
     """(file_paths, labels, class_names) as Keras's dataset_utils lists them."""
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"image_dataset_from_directory: no folder {directory!r}")
+        raise FileNotFoundError(f"{who}: no folder {directory!r}")
     if labels == "inferred":
         subdirs = [d for d in sorted(os.listdir(directory))
                    if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
@@ -114,7 +114,8 @@ def training_or_validation_split(samples, labels, validation_split, subset):
 
 
 def _check_arguments(labels, label_mode, class_names, validation_split, subset, shuffle, seed,
-                     data_format, crop_to_aspect_ratio, pad_to_aspect_ratio, batch_size):
+                     data_format, crop_to_aspect_ratio, pad_to_aspect_ratio, batch_size,
+                     who="image_dataset_from_directory"):
     if labels not in ("inferred", None):
         if not isinstance(labels, (list, tuple)):
             raise ValueError("`labels` argument should be a list/tuple of integer labels, of "
@@ -147,7 +148,7 @@ def _check_arguments(labels, label_mode, class_names, validation_split, subset, 
                          f"(NHWC); data_format={data_format!r} is not supported")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or not 0 <= seed < 2**32):
-        raise ValueError(f"image_dataset_from_directory: seed must be an integer in "
+        raise ValueError(f"{who}: seed must be an integer in "
                          f"[0, 2**32), got {seed!r}")
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be "
@@ -155,7 +156,7 @@ def _check_arguments(labels, label_mode, class_names, validation_split, subset, 
     if batch_size is not None and (isinstance(batch_size, bool) or
                                    not isinstance(batch_size, (int, np.integer)) or
                                    batch_size < 1):
-        raise ValueError(f"image_dataset_from_directory: batch_size must be a positive integer "
+        raise ValueError(f"{who}: batch_size must be a positive integer "
                          f"or None, got {batch_size!r}")
 
 

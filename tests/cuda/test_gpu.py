@@ -226,6 +226,9 @@ def test_optimizer_updates_and_penalties(n):
             ("momentum", 1, lambda w, g, s, t: ops.sgd_update(w, g, s[0], 0.1, 0.9)),
             ("nesterov", 1, lambda w, g, s, t: ops.sgd_update(w, g, s[0], 0.1, 0.9, True)),
             ("rmsprop", 1, lambda w, g, s, t: ops.rmsprop_update(w, g, s[0], 0.01)),
+            ("rmsprop_momentum_centered", 3,
+             lambda w, g, s, t: ops.rmsprop_update(w, g, s[0], 0.01, momentum=0.9, m=s[1],
+                                                   mg=s[2])),
             ("adam", 2, lambda w, g, s, t: ops.adam_update(w, g, s[0], s[1], t, 0.01))):
         w, hs = w0.copy(), [np.zeros(n, np.float32) for _ in range(slots)]
         dw, ds = dev(w0), [cuda.zeros((n,)) for _ in range(slots)]

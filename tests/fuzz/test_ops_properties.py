@@ -239,7 +239,7 @@ def test_optimizer_updates(n, seed, momentum, nesterov, t):
     w2, s2 = w.copy(), b.copy()
     ops.rmsprop_update(w2, g, s2, lr, 0.9, 1e-7)
     s = 0.9 * b.astype(np.float64) + 0.1 * g.astype(np.float64) ** 2
-    close(w2, w - lr * g / (np.sqrt(s) + 1e-7), rtol=1e-4, atol=1e-5)
+    close(w2, w - lr * g / np.sqrt(s + 1e-7), rtol=1e-4, atol=1e-5)
     w3, m3, v3 = w.copy(), a.copy(), b.copy()
     ops.adam_update(w3, g, m3, v3, t, lr, 0.9, 0.999, 1e-7)
     m = a + 0.1 * (g.astype(np.float64) - a)

@@ -1,4 +1,6 @@
 """Every C kernel against a NumPy float64 reference, on odd sizes."""
+import os
+
 import numpy as np
 import pytest
 
@@ -298,15 +300,89 @@ def test_sgd_momentum_nesterov_rules():
         np.testing.assert_allclose(w, w64, rtol=1e-5, atol=1e-6)
 
 
-def test_rmsprop_rule():
-    w, s = rand(257), np.zeros(257, np.float32)
-    w64, s64 = w.astype(np.float64), np.zeros(257)
-    for _ in range(3):
-        g = rand(257)
-        ops.rmsprop_update(w, g, s, lr=0.01, rho=0.9, epsilon=1e-7)
-        s64 = 0.9 * s64 + 0.1 * g.astype(np.float64) ** 2
-        w64 -= 0.01 * g / (np.sqrt(s64) + 1e-7)
+def _numpy_keras():
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "numpy":
+        pytest.skip("Keras runs on another backend in this process")
+    return keras
+
+
+@pytest.mark.parametrize("n", [1, 7, 257])
+@pytest.mark.parametrize("momentum,centered", [(0.0, False), (0.9, False), (0.0, True),
+                                               (0.5, True)])
+def test_rmsprop_rule(n, momentum, centered):
+    """Keras 3's rule: lr * g / sqrt(s + eps) (eps under the root); with
+    momentum the step accumulates; centered subtracts the mean gradient's
+    square."""
+    eps = 1e-2  # large enough that its place (under the root or not) shows
+    w, s = rand(n), np.zeros(n, np.float32)
+    m = np.zeros(n, np.float32) if momentum else None
+    mg = np.zeros(n, np.float32) if centered else None
+    w64, s64, m64, mg64 = w.astype(np.float64), np.zeros(n), np.zeros(n), np.zeros(n)
+    for step in range(4):
+        g = rand(n)
+        g64 = g.astype(np.float64)
+        ops.rmsprop_update(w, g, s, lr=0.01, rho=0.9, epsilon=eps, momentum=momentum, m=m,
+                           mg=mg)
+        s64 = 0.9 * s64 + 0.1 * g64 ** 2
+        denom = s64 + eps
+        if centered:
+            mg64 = 0.9 * mg64 + 0.1 * g64
+            denom = denom - mg64 ** 2
+        inc = 0.01 * g64 / np.sqrt(denom)
+        if momentum:
+            m64 = momentum * m64 + inc
+            inc = m64
+        w64 -= inc
     np.testing.assert_allclose(w, w64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s, s64, rtol=1e-5, atol=1e-7)
+    if momentum:
+        np.testing.assert_allclose(m, m64, rtol=1e-5, atol=1e-7)
+    if centered:
+        np.testing.assert_allclose(mg, mg64, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("momentum,centered", [(0.0, False), (0.9, False), (0.0, True),
+                                               (0.5, True)])
+def test_rmsprop_matches_keras(momentum, centered):
+    keras = _numpy_keras()
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=33).astype(np.float32)
+    grads = [rng.normal(size=33).astype(np.float32) * 1e-2 for _ in range(5)]
+    var = keras.Variable(w0.copy())
+    opt = keras.optimizers.RMSprop(learning_rate=0.01, rho=0.8, epsilon=1e-3,
+                                   momentum=momentum, centered=centered)
+    w, s = w0.copy(), np.zeros(33, np.float32)
+    m = np.zeros(33, np.float32) if momentum else None
+    mg = np.zeros(33, np.float32) if centered else None
+    for g in grads:
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+        ops.rmsprop_update(w, g, s, lr=0.01, rho=0.8, epsilon=1e-3, momentum=momentum, m=m,
+                           mg=mg)
+    np.testing.assert_allclose(w, keras.ops.convert_to_numpy(var), rtol=1e-5, atol=1e-6)
+
+
+def test_rmsprop_class_matches_keras():
+    keras = _numpy_keras()
+    rng = np.random.default_rng(4)
+    w0 = rng.normal(size=7).astype(np.float32)
+    var = keras.Variable(w0.copy())
+    theirs = keras.optimizers.RMSprop(learning_rate=0.05)
+    ours, w = pynn.optimizers.RMSprop(learning_rate=0.05), w0.copy()
+    for _ in range(3):
+        g = rng.normal(size=7).astype(np.float32) * 1e-4  # small: epsilon's place matters
+        theirs.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+        ours.apply(w, g)
+    np.testing.assert_allclose(w, keras.ops.convert_to_numpy(var), rtol=1e-5, atol=1e-6)
+
+
+def test_rmsprop_momentum_needs_its_buffer():
+    w, s = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="RMSprop: momentum > 0 needs its buffer m"):
+        ops.rmsprop_update(w, w.copy(), s, momentum=0.9)
+    with pytest.raises(ValueError, match="RMSprop: variable and momentum"):
+        ops.rmsprop_update(w, w.copy(), s, momentum=0.9, m=np.zeros(4, np.float32))
 
 
 def test_adam_rule():

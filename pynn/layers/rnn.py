@@ -1,0 +1,550 @@
+"""Keras's generic recurrent layer ``RNN(cell)`` and its cells:
+SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, and any custom cell (a
+Layer with ``state_size`` and ``call(inputs, states)`` returning
+``(output, new_states)``, as in Keras's RNN guide).
+
+``RNN`` over one of the built-in cells runs as the matching SimpleRNN,
+LSTM or GRU layer does, through the recurrent kernels (every step one GEMM
+and one fused pass over the gates, in C); the cell holds the weights, with
+Keras's names (``rnn/lstm_cell/kernel``).  Any other cell is called once
+per step in Python, and trained by differentiating those calls
+(pynn.autodiff).
+
+A cell called by itself (``cell(x, states)``, or ``cell.call``) computes
+one step through pynn.ops.
+"""
+import inspect
+
+import numpy as np
+
+from .. import constraints, initializers, ops, regularizers
+from .base import Layer, shape_str
+from .core import _positive_int, weight_options
+from .recurrent import GRU, LSTM, SimpleRNN, _first_mask, _rate, _recurrent_activation, \
+    _split_inputs, _Wrapper
+
+
+# ------------------------------------------------------------------ cells
+
+class _Cell(Layer):
+    """What the built-in cells share: Keras's arguments and weights; a
+    step through pynn.ops."""
+    layer_class = None  # the recurrent layer that runs this cell fast
+    gates = 1
+    state_count = 1
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = _positive_int(units, "units", self)
+        self.activation = _recurrent_activation(activation, "activation", self)
+        self.recurrent_activation = _recurrent_activation(recurrent_activation,
+                                                          "recurrent_activation", self)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _rate(dropout, "dropout", self)
+        self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout", self)
+        self.seed = seed
+        self.kernel = self.recurrent_kernel = self.bias = None
+
+    @property
+    def state_size(self):
+        return self.units if self.state_count == 1 else [self.units] * self.state_count
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def _layer_kwargs(self):
+        """The arguments of the recurrent layer that computes as this cell."""
+        return {"units": self.units, "activation": self.activation,
+                "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer,
+                "recurrent_initializer": self.recurrent_initializer,
+                "bias_initializer": self.bias_initializer,
+                "kernel_regularizer": self.kernel_regularizer,
+                "recurrent_regularizer": self.recurrent_regularizer,
+                "bias_regularizer": self.bias_regularizer,
+                "kernel_constraint": self.kernel_constraint,
+                "recurrent_constraint": self.recurrent_constraint,
+                "bias_constraint": self.bias_constraint, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout, "seed": self.seed}
+
+    def build(self, input_shape):
+        features = tuple(input_shape)[-1]
+        if features is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the input features must be "
+                             f"known, got shape {shape_str(input_shape)}")
+        # The weights are made as the matching layer makes them (the same
+        # initializers, LSTM's unit forget bias, GRU's two biases).
+        maker = self.layer_class(**self._layer_kwargs(), name=self.name)
+        maker.build((None, None, features))
+        self._adopt(maker)
+        self.built = True
+
+    def _adopt(self, layer):
+        """Take the weights of ``layer`` (built) as this cell's."""
+        self.kernel, self.recurrent_kernel, self.bias = \
+            layer.kernel, layer.recurrent_kernel, layer.bias
+        self._weights = list(layer._weights)
+
+    def __call__(self, inputs, states=None, training=None, **kwargs):
+        if states is None:
+            return super().__call__(inputs, training=training, **kwargs)
+        if not self.built:
+            self.build((None,) + tuple(np.shape(inputs))[1:])
+        return self.call(inputs, states, training=training)
+
+    def _check_step(self, x, states):
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(states) != self.state_count:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected "
+                             f"{self.state_count} state(s), got {len(states)}")
+        if np.ndim(x) != 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: a step's inputs have shape "
+                             f"(batch, features), got {np.shape(x)}")
+        return states
+
+    def _refuse_dropout(self):
+        if self.dropout or self.recurrent_dropout:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: dropout in a cell applies "
+                             f"when RNN runs the cell alone (the fused kernels); a cell "
+                             f"called step by step (by itself or in StackedRNNCells) takes "
+                             f"dropout=0 and recurrent_dropout=0")
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed, **weight_options(self, "kernel", "recurrent", "bias")}
+
+
+def _act(x, name):
+    return ops.activation(x, name)
+
+
+def _value(weight):
+    """A weight as an operand: its array, or its traced leaf while a tape
+    records (so slices of it are differentiated too)."""
+    return None if weight is None else weight._operand()
+
+
+class SimpleRNNCell(_Cell):
+    """One step of SimpleRNN: ``h = activation(x @ kernel + h @
+    recurrent_kernel + bias)``."""
+    layer_class = SimpleRNN
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        if "recurrent_activation" in kwargs:
+            raise TypeError("SimpleRNNCell: unexpected argument recurrent_activation")
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = None
+
+    def _layer_kwargs(self):
+        kwargs = super()._layer_kwargs()
+        del kwargs["recurrent_activation"]
+        return kwargs
+
+    def call(self, inputs, states, training=False):
+        (h,) = self._check_step(inputs, states)
+        self._refuse_dropout()
+        z = ops.matmul(inputs, _value(self.kernel)) + ops.matmul(h, _value(self.recurrent_kernel))
+        if self.bias is not None:
+            z = z + _value(self.bias)
+        h = _act(z, self.activation)
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        del config["recurrent_activation"]
+        return config
+
+
+class LSTMCell(_Cell):
+    """One step of LSTM (gates i, f, c, o); states [h, c]."""
+    layer_class = LSTM
+    gates = 4
+    state_count = 2
+
+    def __init__(self, units, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _layer_kwargs(self):
+        return {**super()._layer_kwargs(), "unit_forget_bias": self.unit_forget_bias}
+
+    def call(self, inputs, states, training=False):
+        h, c = self._check_step(inputs, states)
+        self._refuse_dropout()
+        u = self.units
+        z = ops.matmul(inputs, _value(self.kernel)) + ops.matmul(h, _value(self.recurrent_kernel))
+        if self.bias is not None:
+            z = z + _value(self.bias)
+        ra = self.recurrent_activation
+        i, f = _act(z[:, :u], ra), _act(z[:, u:2 * u], ra)
+        c = f * c + i * _act(z[:, 2 * u:3 * u], self.activation)
+        o = _act(z[:, 3 * u:], ra)
+        h = o * _act(c, self.activation)
+        return h, [h, c]
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+class GRUCell(_Cell):
+    """One step of GRU (gates z, r, h), ``reset_after`` as Keras 3."""
+    layer_class = GRU
+    gates = 3
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def _layer_kwargs(self):
+        return {**super()._layer_kwargs(), "reset_after": self.reset_after}
+
+    def call(self, inputs, states, training=False):
+        (h,) = self._check_step(inputs, states)
+        self._refuse_dropout()
+        u = self.units
+        x = ops.matmul(inputs, _value(self.kernel))
+        rk, bias = _value(self.recurrent_kernel), _value(self.bias)
+        if self.reset_after:
+            rec = ops.matmul(h, rk)
+            if bias is not None:
+                x, rec = x + bias[0], rec + bias[1]
+        else:
+            if bias is not None:
+                x = x + bias
+            rec = ops.matmul(h, rk[:, :2 * u])
+        ra = self.recurrent_activation
+        z = _act(x[:, :u] + rec[:, :u], ra)
+        r = _act(x[:, u:2 * u] + rec[:, u:2 * u], ra)
+        if self.reset_after:
+            hh = _act(x[:, 2 * u:] + r * rec[:, 2 * u:], self.activation)
+        else:
+            hh = _act(x[:, 2 * u:] + ops.matmul(r * h, rk[:, 2 * u:]), self.activation)
+        h = z * h + (1.0 - z) * hh
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
+
+
+def _state_sizes(cell):
+    """The cell's state sizes as a flat list of ints."""
+    size = getattr(cell, "state_size", None)
+    if size is None:
+        raise ValueError(f"RNN: the cell {type(cell).__name__} has no state_size; a cell "
+                         f"defines state_size (an int, or a list for several states) and "
+                         f"call(inputs, states)")
+    sizes = list(size) if isinstance(size, (list, tuple)) else [size]
+    flat = []
+    for s in sizes:
+        if isinstance(s, (list, tuple)):
+            flat.extend(int(v) for v in s)
+        else:
+            flat.append(int(s))
+    return flat
+
+
+def _output_size(cell):
+    size = getattr(cell, "output_size", None)
+    return int(size) if size is not None else _state_sizes(cell)[0]
+
+
+_CALL_TAKES_TRAINING = {}  # cell class -> whether its call takes training=
+
+
+def _call_cell(cell, x, states, training):
+    """``cell.call(x, states)`` (with ``training`` where it takes it):
+    (output, list of new states)."""
+    takes = _CALL_TAKES_TRAINING.get(type(cell))
+    if takes is None:
+        params = inspect.signature(cell.call).parameters
+        takes = _CALL_TAKES_TRAINING[type(cell)] = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    out = cell.call(x, states, training=training) if takes else cell.call(x, states)
+    if not isinstance(out, (list, tuple)) or len(out) != 2:
+        raise ValueError(f"RNN: the cell {type(cell).__name__}'s call returned "
+                         f"{type(out).__name__}; a cell returns (output, new_states)")
+    output, new = out
+    return output, list(new) if isinstance(new, (list, tuple)) else [new]
+
+
+class StackedRNNCells(Layer):
+    """Several cells run as one: each step feeds the output of one cell to
+    the next; the states are the cells' states in turn."""
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        cells = list(cells)
+        if not cells:
+            raise ValueError("StackedRNNCells: give at least one cell")
+        for c in cells:
+            if not hasattr(c, "call") or getattr(c, "state_size", None) is None:
+                raise ValueError(f"StackedRNNCells: {c!r} is not a cell (it needs state_size "
+                                 f"and call(inputs, states))")
+        self.cells = cells
+
+    @property
+    def state_size(self):
+        return [c.state_size for c in self.cells]
+
+    @property
+    def output_size(self):
+        return _output_size(self.cells[-1])
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for c in self.cells:
+            if not c.built:
+                c.build(shape)
+                c.built = True
+                c._build_input_shape = shape
+            shape = (shape[0], _output_size(c))
+        self.built = True
+
+    def call(self, inputs, states, training=False):
+        states = list(states)
+        new_states, x = [], inputs
+        for c in self.cells:
+            n = len(_state_sizes(c))
+            x, s = _call_cell(c, x, states[:n], training)
+            states = states[n:]
+            new_states.extend(s)
+        return x, new_states
+
+    @property
+    def weights(self):
+        return [w for c in self.cells for w in c.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for c in self.cells for w in c.trainable_weights] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for c in self.cells for w in c.non_trainable_weights]
+
+    def get_config(self):
+        from .recurrent import _serialize
+        return {**super().get_config(), "cells": [_serialize(c) for c in self.cells]}
+
+    @classmethod
+    def from_config(cls, config):
+        from .recurrent import _deserialize
+        config = dict(config)
+        config["cells"] = [_deserialize(c) for c in config["cells"]]
+        return cls(**config)
+
+
+# ------------------------------------------------------------------- RNN
+
+class RNN(_Wrapper):
+    """Keras's ``RNN(cell)``: runs ``cell`` over the steps of a (batch,
+    timesteps, features) sequence.  ``cell`` is a cell or a list of cells
+    (stacked)."""
+    supports_masking = True
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
+        from .recurrent import _deserialize
+        super().__init__(**kwargs)
+        if isinstance(cell, dict):
+            cell = _deserialize(cell)
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        if not hasattr(cell, "call") or getattr(cell, "state_size", None) is None:
+            raise ValueError(f"RNN {self.name!r}: the cell must define state_size and "
+                             f"call(inputs, states); got {type(cell).__name__}")
+        if stateful:
+            raise ValueError(f"RNN {self.name!r}: stateful=True is not supported by RNN(cell); "
+                             f"use SimpleRNN, LSTM or GRU with stateful=True")
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = False
+        # Steps run in order in C or Python either way; kept for the config.
+        self.unroll = bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self._fast = None
+        self.state_count = len(_state_sizes(cell))
+
+    def _wrapped(self):
+        return [self.cell]
+
+    def _label(self):
+        return f"RNN {self.name!r}"
+
+    # ----------------------------------------------------------- shapes
+
+    def _split_shapes(self, input_shape):
+        if isinstance(input_shape, list):
+            return tuple(input_shape[0]), [tuple(s) for s in input_shape[1:]]
+        return tuple(input_shape), []
+
+    def build(self, input_shape):
+        x, states = self._split_shapes(input_shape)
+        if len(x) != 3 or x[-1] is None:
+            raise ValueError(f"{self._label()}: expected a sequence of shape (batch, timesteps, "
+                             f"features) with the features known, got shape {shape_str(x)}")
+        sizes = _state_sizes(self.cell)
+        if states and (len(states) != len(sizes) or
+                       any(len(s) != 2 or s[1] not in (None, n) for s, n in zip(states, sizes))):
+            raise ValueError(f"{self._label()}: initial_state must hold {len(sizes)} state(s) "
+                             f"of sizes {sizes}, got {[shape_str(s) for s in states]}")
+        cell = self.cell
+        if type(cell) in (SimpleRNNCell, LSTMCell, GRUCell):
+            fast = cell.layer_class(**cell._layer_kwargs(), name=cell.name,
+                                    return_sequences=self.return_sequences,
+                                    return_state=self.return_state,
+                                    go_backwards=self.go_backwards,
+                                    zero_output_for_mask=self.zero_output_for_mask)
+            if cell.built:  # the cell's own weights, shared
+                fast.kernel, fast.recurrent_kernel, fast.bias = \
+                    cell.kernel, cell.recurrent_kernel, cell.bias
+                fast._weights = list(cell._weights)
+                fast.built = True
+            else:
+                fast.build(x)
+                cell._adopt(fast)
+                cell.built = True
+                cell._build_input_shape = (x[0], x[-1])
+                for w in cell._weights:  # Keras's paths: rnn/lstm_cell/kernel
+                    w.name = f"{self.name}/{w.name}"
+            fast._build_input_shape = input_shape
+            self._fast = fast
+        elif not cell.built:
+            cell.build((x[0], x[-1]))
+            cell.built = True
+            cell._build_input_shape = (x[0], x[-1])
+            if not isinstance(cell, StackedRNNCells):
+                for w in cell._weights:
+                    if not w.name.startswith(f"{self.name}/"):
+                        w.name = f"{self.name}/{w.name}"
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        x, _ = self._split_shapes(input_shape)
+        units = _output_size(self.cell)
+        out = (x[0], x[1], units) if self.return_sequences else (x[0], units)
+        if self.return_state:
+            return [out] + [(x[0], n) for n in _state_sizes(self.cell)]
+        return out
+
+    def __call__(self, inputs, *args, initial_state=None, training=None, mask=None, **kwargs):
+        if initial_state is not None:
+            if isinstance(inputs, (list, tuple)):
+                raise ValueError(f"{self._label()}: give the initial states either in the "
+                                 f"inputs list or as initial_state=, not both")
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) \
+                else [initial_state]
+            inputs = [inputs] + states
+        return super().__call__(inputs, *args, training=training, mask=mask, **kwargs)
+
+    # -------------------------------------------------------- computing
+
+    def forward(self, ctx, inputs, training):
+        if self._fast is not None:
+            return self._fast.forward(ctx, inputs, training)
+        from .. import autodiff
+        training = training and not ctx.inference_behaviour
+        mask = _first_mask(ctx.mask)
+
+        def run(xs):
+            return self._loop(xs, mask, training)
+        if training:
+            return autodiff.traced_forward(self, ctx, inputs, run)
+        return autodiff.untraced_forward(ctx, run, inputs)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if self._fast is not None:
+            return self._fast.backward(ctx, dy, need_input_grad)
+        from .. import autodiff
+        return autodiff.traced_backward(self, ctx, dy, need_input_grad)
+
+    def _loop(self, inputs, mask, training):
+        """The steps in Python: the cell's call once per step."""
+        x, states = _split_inputs(inputs)
+        batch, steps = x.shape[0], x.shape[1]
+        sizes = _state_sizes(self.cell)
+        if states:
+            for s, n in zip(states, sizes):
+                if tuple(s.shape) != (batch, n):
+                    raise ValueError(f"{self._label()}: initial states must have shapes "
+                                     f"{[(batch, n) for n in sizes]}, got "
+                                     f"{[tuple(v.shape) for v in states]}")
+        else:
+            states = [np.zeros((batch, n), np.float32) for n in sizes]
+        if mask is not None and np.shape(mask) != (batch, steps):
+            raise ValueError(f"{self._label()}: the mask must have shape ({batch}, {steps}), "
+                             f"got {np.shape(mask)}")
+        units = _output_size(self.cell)
+        output = np.zeros((batch, units), np.float32)
+        outputs = []
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            xt = x[:, t, :]
+            if isinstance(xt, np.ndarray):
+                xt = np.ascontiguousarray(xt)
+            y, new = _call_cell(self.cell, xt, states, training)
+            if len(new) != len(states):
+                raise ValueError(f"{self._label()}: the cell returned {len(new)} state(s), its "
+                                 f"state_size says {len(states)}")
+            if mask is not None:
+                keep = np.asarray(mask[:, t], np.float32).reshape(batch, 1)
+                drop = 1.0 - keep
+                new = [n * keep + s * drop for n, s in zip(new, states)]
+                y = y * keep if self.zero_output_for_mask else y * keep + output * drop
+            states, output = new, y
+            if self.return_sequences:
+                outputs.append(ops.reshape(y, (batch, 1, units)))
+        if self.return_sequences:
+            out = ops.concatenate(outputs, axis=1) if outputs else \
+                np.zeros((batch, 0, units), np.float32)
+        else:
+            out = output
+        return [out] + list(states) if self.return_state else out
+
+    # ------------------------------------------------------------ masks
+
+    def compute_mask(self, ctx, inputs, mask):
+        mask = _first_mask(mask)
+        out = mask if self.return_sequences else None
+        if self.return_state:
+            return [out] + [None] * self.state_count
+        return out
+
+    def _output_has_mask(self, input_masks):
+        out = bool(input_masks and input_masks[0]) and self.return_sequences
+        if self.return_state:
+            return [out] + [False] * self.state_count
+        return out
+
+    # ----------------------------------------------------------- config
+
+    def get_config(self):
+        from .recurrent import _serialize
+        return {**super().get_config(), "cell": _serialize(self.cell),
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask}

@@ -1,0 +1,113 @@
+"""text_dataset_from_directory: a Dataset of (texts, labels) batches read
+from class folders of ``.txt`` files, with Keras 3's arguments.
+
+Files are listed, labelled, shuffled and split exactly as
+image_dataset_from_directory does (Keras shares that code between the
+two).  A text is the file's bytes (cut to ``max_length`` bytes, as
+``tf.strings.substr`` cuts them) decoded as UTF-8; a batch of texts is a
+NumPy array of ``str`` objects, dtype object.
+"""
+import threading
+
+import numpy as np
+
+from . import seeding
+from .dataset import Dataset, _background
+from .image_dataset import _check_arguments, _labels_batch, index_directory, \
+    training_or_validation_split
+
+_WHO = "text_dataset_from_directory"
+
+
+def _read_text(path, max_length):
+    with open(path, "rb") as f:
+        data = f.read() if max_length is None else f.read(max_length)
+    # A cut inside a multi-byte character drops that character's bytes.
+    return data.decode("utf-8", errors="ignore" if max_length is not None else "replace")
+
+
+def _texts_to_dataset(paths, labels, label_mode, num_classes, max_length, batch_size, shuffle,
+                      seed):
+    n = len(paths)
+    labels = None if label_mode is None else np.asarray(labels)
+    if label_mode is not None and len(labels) and (labels.min() < 0 or
+                                                   (label_mode != "int" and
+                                                    labels.max() >= num_classes)):
+        raise ValueError(f"{_WHO}: labels must lie in [0, {num_classes}), got "
+                         f"{labels.min()}..{labels.max()}")
+    passes = [0]
+    lock = threading.Lock()
+    step = batch_size or 1
+
+    def batches():
+        with lock:
+            this_pass = passes[0]
+            passes[0] += 1
+        order = np.arange(n)
+        if shuffle:
+            order = np.random.default_rng([seed, this_pass]).permutation(n)
+        for start in range(0, n, step):
+            chosen = order[start:start + step]
+            texts = np.empty(len(chosen), dtype=object)
+            texts[:] = [_read_text(paths[i], max_length) for i in chosen]
+            y = None if labels is None else _labels_batch(labels[chosen], label_mode,
+                                                          num_classes)
+            if batch_size is None:
+                texts, y = texts[0], None if y is None else y[0]
+            yield texts if y is None else (texts, y)
+
+    return Dataset(lambda: _background(batches, 2), -(-n // step))
+
+
+def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
+                                class_names=None, batch_size=32, max_length=None,
+                                shuffle=True, seed=None, validation_split=None, subset=None,
+                                follow_links=False, verbose=True):
+    """A Dataset of text batches from a folder of class folders (Keras 3's
+    ``text_dataset_from_directory``): each ``.txt`` file is one sample,
+    its label the index of its folder among the sorted ``class_names``.
+
+    Yields ``(texts, labels)``: texts a NumPy object array of str of shape
+    (batch,), labels as ``label_mode`` says: 'int' (int32, (batch,)),
+    'categorical' (float32 one-hot), 'binary' (float32, (batch, 1)), or
+    None (texts only).  ``max_length`` cuts each file to that many bytes.
+    The dataset has ``class_names`` and ``file_paths``; with
+    ``subset='both'`` the call returns [training, validation].  Each pass
+    over a shuffled dataset reads the files in a new seeded order.
+    """
+    _check_arguments(labels, label_mode, class_names, validation_split, subset, shuffle, seed,
+                     None, False, False, batch_size, _WHO)
+    if max_length is not None and (isinstance(max_length, bool) or
+                                   not isinstance(max_length, (int, np.integer)) or
+                                   max_length < 1):
+        raise ValueError(f"{_WHO}: max_length must be a positive integer or None, got "
+                         f"{max_length!r}")
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+    if seed is None:
+        seed = int(seeding.rng().integers(1_000_000))
+    paths, labels, class_names = index_directory(
+        directory, labels, (".txt",), class_names=class_names, shuffle=shuffle, seed=seed,
+        follow_links=follow_links, verbose=verbose, who=_WHO)
+    if label_mode == "binary" and len(class_names) != 2:
+        raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
+                         f"class_names. Received: class_names={class_names}")
+    num_classes = len(class_names) if class_names else 0
+
+    def build(subset_name, shuffle_passes):
+        subset_paths, subset_labels = training_or_validation_split(paths, labels,
+                                                                   validation_split,
+                                                                   subset_name)
+        if not subset_paths:
+            which = f"{subset_name} " if subset_name else ""
+            raise ValueError(f"No {which}text files found in directory {directory}. "
+                             f"Allowed format: .txt")
+        ds = _texts_to_dataset(subset_paths, subset_labels, label_mode, num_classes,
+                               max_length, batch_size, shuffle_passes, seed)
+        ds.class_names = class_names
+        ds.file_paths = subset_paths
+        return ds
+
+    if subset == "both":
+        return [build("training", shuffle), build("validation", False)]
+    return build(subset, shuffle)
