@@ -532,7 +532,7 @@ class _Translator:
                                  f"({_short(inner)}); pynn never runs code from a model file "
                                  f"and supports the named activations")
         try:
-            return activations.get(value)
+            return activations.canonical(value)
         except ValueError as e:
             raise ValueError(f"{label}: {e}") from None
 
