@@ -1,7 +1,9 @@
 """Activation functions by Keras name.
 
-Each public function applies the activation to an array (through pynn.ops).
-Layers keep the name and let the kernels fuse it with their output pass.
+Each public function applies the activation to an array (through pynn.ops),
+NumPy or traced alike, and ``get`` returns one of them for a name, as Keras's
+does.  Layers keep the name (``canonical``) and let the kernels fuse it with
+their output pass.
 
 Any other Python function of an array (``activation=my_fn``, written with
 pynn.ops, pynn.backend or NumPy operators) is kept as the function: the
@@ -24,14 +26,23 @@ _ALIASES = {None: "linear", "linear": "linear", "relu": "relu", "relu6": "relu6"
 
 
 def get(identifier):
-    """The canonical activation name for a name or one of this module's
-    functions; any other function (or a registered custom object's name,
-    or a config's description of one) as the function itself.  Raises
-    ValueError naming an unknown activation."""
+    """The activation function for a name (None: ``linear``), one of this
+    module's functions, a custom function, a registered custom object's name
+    or a config's description of a function, as Keras's ``activations.get``.
+    Raises ValueError naming an unknown activation."""
+    found = canonical(identifier)
+    return globals()[found] if isinstance(found, str) else found
+
+
+def canonical(identifier):
+    """What a layer keeps: the canonical name of an activation with a kernel
+    (for a name or one of this module's functions); any other function (or a
+    registered custom object's name, or a config's description of one) as
+    the function itself.  Raises ValueError naming an unknown activation."""
     if callable(identifier) and identifier in _COMPOSED.values():
         return identifier
-    if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
-        return identifier.__name__
+    if _is_kernel_function(identifier):
+        return _ALIASES[identifier.__name__]
     if isinstance(identifier, str) or identifier is None:
         key = identifier.lower() if isinstance(identifier, str) else None
         if key in _ALIASES:
@@ -41,13 +52,19 @@ def get(identifier):
         custom = lookup(identifier) if identifier is not None else None
         if custom is not None:
             # Keras 2 scripts register Activation(fn) layers under a name.
-            return get(getattr(custom, "activation", custom))
+            return canonical(getattr(custom, "activation", custom))
     elif is_function_description(identifier):
-        return get(deserialize_function(identifier, "activation"))
+        return canonical(deserialize_function(identifier, "activation"))
     elif callable(identifier):
         return identifier
     raise ValueError(f"Unknown activation {identifier!r}; expected one of "
                      f"{sorted([k for k in _ALIASES if k] + list(_COMPOSED))}, or a function")
+
+
+def _is_kernel_function(fn):
+    """Whether fn is one of this module's activations with a kernel."""
+    return callable(fn) and getattr(fn, "__module__", None) == __name__ and \
+        getattr(fn, "__name__", None) in _ALIASES
 
 
 def serialize(activation):
@@ -57,6 +74,8 @@ def serialize(activation):
         return activation
     if activation in _COMPOSED.values():
         return activation.__name__
+    if _is_kernel_function(activation):
+        return _ALIASES[activation.__name__]
     return serialize_function(activation)
 
 

@@ -1122,6 +1122,103 @@ def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
     return tape.record(per, (y_true, y_pred), vjp)
 
 
+def _einsum_letters(subscripts, shapes):
+    """The subscripts of each operand and of the result as strings of
+    letters, ellipses spelled out with letters of their own and an implicit
+    result made explicit (NumPy's rules)."""
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: {subscripts!r} names {len(terms)} operands, got "
+                         f"{len(shapes)}")
+    used = set(subscripts)
+    spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 if c not in used)
+    ellipsis_rank = builtins.max([len(s) - len(t.replace("...", "")) for t, s in
+                                  zip(terms, shapes) if "..." in t], default=0)
+    dots = "".join(next(spare) for _ in range(ellipsis_rank))
+    expanded = []
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            t = t.replace("...", dots[ellipsis_rank - (len(s) - len(t.replace("...", ""))):])
+        expanded.append(t)
+    if arrow:
+        output = output.replace("...", dots)
+    else:
+        letters = "".join(expanded)
+        output = dots + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                       and c not in dots))
+    return expanded, output
+
+
+def einsum(subscripts, *operands):
+    """Each traced operand's gradient: the einsum of the result's gradient
+    with the other operands back to that operand's subscripts (a letter that
+    only that operand has, or that it broadcasts from size 1, summed in
+    through ones)."""
+    operands = [resolve(x) for x in operands]
+    tape = _tape_of(*operands)
+    values = [np.asarray(_val(x), np.float32) if type(x) is Traced
+              else ops._array(_val(x)) for x in operands]
+    y = np.asarray(np.einsum(subscripts, *values, optimize=True), np.float32)
+    if tape is None:
+        return y
+    terms, output = _einsum_letters(subscripts, [v.shape for v in values])
+    sizes = {}
+    for t, v in zip(terms, values):
+        for c, d in zip(t, v.shape):
+            sizes[c] = builtins.max(sizes.get(c, 1), d)
+
+    def operand_grad(i, g):
+        term = terms[i]
+        if len(set(term)) != len(term):
+            raise unsupported(f"einsum with a repeated index in one operand ({subscripts!r})",
+                              tape)
+        # Letters the operand broadcasts from size 1 get a name of their own.
+        own = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   if c not in "".join(terms) + output)
+        target = "".join(next(own) if d == 1 and sizes[c] > 1 else c
+                         for c, d in zip(term, values[i].shape))
+        others = [(t, v) for j, (t, v) in enumerate(zip(terms, values)) if j != i]
+        present = set(output).union(*(set(t) for t, _ in others))
+        extra = "".join(c for c in target if c not in present)
+        subs = [output] + [t for t, _ in others] + ([extra] if extra else [])
+        args = [g] + [v for _, v in others] + \
+            ([np.ones([values[i].shape[target.index(c)] for c in extra], np.float32)]
+             if extra else [])
+        return _contiguous(np.einsum(",".join(subs) + "->" + target, *args, optimize=True))
+
+    def vjp(g):
+        return tuple(operand_grad(i, g) if type(x) is Traced else None
+                     for i, x in enumerate(operands))
+    return tape.record(y, tuple(operands), vjp)
+
+
+def segment_sum(data, ids, num_segments):
+    """The rows' sums by segment; each row's gradient is its segment's
+    (zero for a dropped negative id)."""
+    data = resolve(data)
+    xv = data.value
+    keep = ids >= 0
+    y = np.zeros((num_segments,) + xv.shape[1:], np.float32)
+    np.add.at(y, ids[keep], xv[keep])
+
+    def vjp(g):
+        dx = np.zeros(xv.shape, np.float32)
+        dx[keep] = g[ids[keep]]
+        return (dx,)
+    return data.tape.record(y, (data,), vjp)
+
+
+def resize(x, size, interpolation="bilinear", window=None, out=None):
+    _no_out("resize", out)
+    x = resolve(x)
+    xv = x.value
+    y = ops.resize(xv, size, interpolation, window)
+    return x.tape.record(y, (x,), lambda g: (
+        ops.resize_grad(_contiguous(g), xv.shape, interpolation, window),))
+
+
 # ------------------------------------------------------------ NumPy protocol
 
 _UFUNCS = {
@@ -1168,7 +1265,8 @@ def _numpy_functions():
                  "repeat", "take", "flip", "broadcast_to", "moveaxis", "swapaxes", "where",
                  "clip", "dot", "tensordot", "matmul", "square", "sqrt", "exp", "log",
                  "abs", "absolute", "maximum", "minimum", "split", "sign", "floor", "ceil",
-                 "zeros_like", "ones_like", "argmax", "argmin", "logical_not"):
+                 "zeros_like", "ones_like", "argmax", "argmin", "logical_not", "tril", "triu",
+                 "einsum", "argsort", "take_along_axis"):
         np_fn = getattr(np, name, None)
         if np_fn is not None and hasattr(ops, name):
             table[np_fn] = getattr(ops, name)
@@ -1508,6 +1606,7 @@ TRACED_OPS = {
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "concatenate": concatenate, "pad": pad, "matmul": matmul, "dense": dense,
     "batch_matmul": batch_matmul, "loss": loss, "sparse_loss": sparse_loss,
+    "einsum": einsum, "segment_sum": segment_sum, "resize": resize,
 }
 ops._TAPE_OPS.update(TRACED_OPS)
 ops._TRACED.add(Traced)

@@ -24,6 +24,7 @@ import builtins
 import collections
 import functools
 import numbers
+import types
 
 import numpy as np
 
@@ -31,7 +32,8 @@ from . import _cuda_ops
 from . import _kernels as _k
 from .cuda import DeviceArray as _Device
 
-# Keras 3's keras.ops names for NumPy's functions: on arrays they are
+# Keras 3's keras.ops names for NumPy's functions (and a few of its own:
+# top_k, segment_sum, cond, the image namespace): on arrays they are
 # NumPy's (with NumPy's argument checks), on traced arrays recorded.
 NUMPY_STYLE = (
     "divide", "true_divide", "power", "negative", "abs", "absolute", "exp", "log", "log1p",
@@ -43,7 +45,8 @@ NUMPY_STYLE = (
     "logsumexp", "log_softmax", "softsign", "silu", "norm", "normalize", "reshape",
     "expand_dims", "squeeze", "stack", "split", "take", "tile", "flip",
     "moveaxis", "swapaxes", "broadcast_to", "tensordot", "dot", "erf", "convert_to_numpy",
-    "arange", "any", "all", "size",
+    "arange", "any", "all", "size", "tril", "triu", "einsum", "top_k", "segment_sum",
+    "argsort", "take_along_axis", "cond", "image",
 )
 
 __all__ = [
@@ -2492,6 +2495,8 @@ def resize(x, size, interpolation="bilinear", window=None, out=None):
     centres, as Keras 3's ``image.resize`` without antialiasing:
     'nearest' or 'bilinear'.  ``window`` (top, left, height, width) resizes
     that part of each image (see ``resize_geometry``)."""
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("resize", x, size, interpolation=interpolation, window=window, out=out)
     x = _c32(x, "resize: images")
     mode, (oh, ow), window = _resize_args(x.shape, size, interpolation, window, "resize")
     out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "resize")
@@ -3431,3 +3436,147 @@ def dot(x1, x2):
     if n1 <= 2 and n2 <= 2:
         return matmul(x1, x2)
     return tensordot(x1, x2, axes=([n1 - 1], [builtins.max(n2 - 2, 0)]))
+
+
+def _is_traced(x):
+    return type(x) is not _ndarray and type(x) in _TRACED
+
+
+def _triangle(name, keep):
+    def op(x, k=0):
+        mask = keep(np.ones(shape(x)[-2:], bool), int(k))
+        if _is_traced(x):
+            return where(mask, x, np.float32(0))
+        return np.where(mask, _array(x), np.zeros((), _array(x).dtype))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (f"x with the values {'above' if name == 'tril' else 'below'} the k-th "
+                  f"diagonal of its last two axes set to zero, as NumPy's {name}.")
+    return op
+
+
+tril = _triangle("tril", np.tril)
+triu = _triangle("triu", np.triu)
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation, as NumPy's einsum (explicit and implicit output,
+    ellipses); on traced arrays each operand's gradient is another einsum."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got "
+                        f"{type(subscripts).__name__}")
+    if builtins.any(_is_traced(x) for x in operands):
+        return _traced("einsum", subscripts, *operands)
+    return np.asarray(np.einsum(subscripts, *(_array(x) for x in operands), optimize=True))
+
+
+def top_k(x, k, sorted=True):
+    """The ``k`` largest values along the last axis and their indices
+    (int32), largest first; equal values keep their order, as TensorFlow's
+    top_k."""
+    values = _plain(x)
+    n = np.shape(values)[-1] if np.ndim(values) else 0
+    k = _integer(k, "top_k: k", low=0)
+    if k > n:
+        raise ValueError(f"top_k: k={k} is more than the {n} values of the last axis")
+    indices = np.argsort(-np.asarray(values), axis=-1, kind="stable")[..., :k]
+    indices = indices.astype(np.int32)
+    return take_along_axis(x, indices, axis=-1), indices
+
+
+def argsort(x, axis=-1):
+    """The indices that sort x along ``axis`` (stable; a constant)."""
+    return np.argsort(_plain(x), axis=axis, kind="stable").astype(np.int32)
+
+
+def _along_axis_key(shape, indices, axis):
+    """The fancy index that reads ``indices`` along ``axis`` (the other axes
+    broadcast), as take_along_axis reads them."""
+    rank = len(shape)
+    if indices.ndim != rank:
+        raise ValueError(f"take_along_axis: indices of rank {indices.ndim} for an array of "
+                         f"rank {rank}; they need the same rank")
+    axis = int(axis) % rank
+    key = []
+    for a in range(rank):
+        if a == axis:
+            key.append(np.where(indices < 0, indices + shape[a], indices))
+        else:
+            line = [1] * rank
+            line[a] = shape[a]
+            key.append(np.arange(shape[a]).reshape(line))
+    return tuple(key)
+
+
+def take_along_axis(x, indices, axis=None):
+    """The values of x at ``indices`` along ``axis`` (the flattened array
+    when None), as NumPy's take_along_axis; on traced arrays the gradient
+    adds up repeated indices."""
+    indices = np.asarray(_plain(indices))
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"take_along_axis: indices must be integers, got dtype {indices.dtype}")
+    if not _is_traced(x):
+        return np.take_along_axis(_array(x), indices, axis=axis)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return x[_along_axis_key(x.shape, indices, axis)]
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):
+    """The rows of ``data`` summed by segment: row i is added to row
+    ``segment_ids[i]`` of the result (``num_segments`` rows, by default the
+    largest id + 1); rows of a negative id are dropped, as Keras's."""
+    ids = np.asarray(_plain(segment_ids))
+    if ids.dtype.kind not in "iu" or ids.ndim != 1:
+        raise TypeError(f"segment_sum: segment_ids must be a 1-D integer array, got dtype "
+                        f"{ids.dtype} and shape {ids.shape}")
+    rows = shape(data)[0] if ndim(data) else 0
+    if ids.shape[0] != rows:
+        raise ValueError(f"segment_sum: {ids.shape[0]} segment ids for {rows} rows of data")
+    n = (int(ids.max()) + 1 if ids.size else 0) if num_segments is None else \
+        _integer(num_segments, "segment_sum: num_segments", low=0)
+    if ids.size and ids.max() >= n:
+        raise ValueError(f"segment_sum: segment id {int(ids.max())} is out of range for "
+                         f"{n} segments")
+    if _is_traced(data):
+        return _traced("segment_sum", data, ids, builtins.max(n, 0))
+    values = _array(data)
+    out = np.zeros((builtins.max(n, 0),) + values.shape[1:], values.dtype)
+    keep = ids >= 0
+    np.add.at(out, ids[keep], values[keep])
+    return out
+
+
+def cond(pred, true_fn, false_fn):
+    """``true_fn()`` if ``pred`` holds, else ``false_fn()`` (a Python
+    branch: the predicate is a value, never traced)."""
+    return true_fn() if bool(np.asarray(_plain(pred))) else false_fn()
+
+
+def _image_resize(images, size, interpolation="bilinear", antialias=False,
+                  crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_mode="constant",
+                  fill_value=0.0, data_format=None):
+    """Keras 3's ``ops.image.resize`` for channels-last images (one HWC image
+    or an NHWC batch): 'nearest' or 'bilinear' with half-pixel centres,
+    optionally cropped to the target's aspect ratio first."""
+    if antialias:
+        raise ValueError("image.resize: antialias=True is not supported; use antialias=False "
+                         "(the same result when enlarging)")
+    if pad_to_aspect_ratio:
+        raise ValueError("image.resize: pad_to_aspect_ratio=True is not supported; use "
+                         "crop_to_aspect_ratio or resize to the full size")
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"image.resize: data_format must be 'channels_last', got "
+                         f"{data_format!r}")
+    rank = ndim(images)
+    if rank not in (3, 4):
+        raise ValueError(f"image.resize: expected an HWC image or an NHWC batch, got shape "
+                         f"{shape(images)}")
+    batch = images if rank == 4 else expand_dims(images, 0)
+    h, w = shape(batch)[1:3]
+    window = resize_geometry(h, w, size, True) if crop_to_aspect_ratio else None
+    out = resize(batch, size, interpolation, window)
+    return out if rank == 4 else squeeze(out, 0)
+
+
+# Keras 3's keras.ops.image namespace.
+image = types.SimpleNamespace(resize=_image_resize)

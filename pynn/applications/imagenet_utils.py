@@ -169,7 +169,7 @@ def validate_activation(classifier_activation, weights):
     """Pretrained tops take only softmax or no activation (logits)."""
     if weights is None:
         return
-    if activations.get(classifier_activation) not in ("softmax", "linear"):
+    if activations.canonical(classifier_activation) not in ("softmax", "linear"):
         raise ValueError(f"only None and 'softmax' are allowed for classifier_activation with "
                          f"pretrained weights and include_top=True, got "
                          f"{classifier_activation!r}")

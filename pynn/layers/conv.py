@@ -74,7 +74,7 @@ class _Conv(ActivationMixin, Layer):
         if padding not in allowed:
             raise ValueError(f"{label}: padding must be one of {allowed}, got {padding!r}")
         self.padding = padding
-        self.activation = activations.get(activation)
+        self.activation = activations.canonical(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -434,7 +434,7 @@ class Conv2DTranspose(ActivationMixin, Layer):
         if padding not in ("valid", "same"):
             raise ValueError(f"{label}: padding must be 'valid' or 'same', got {padding!r}")
         self.padding = padding
-        self.activation = activations.get(activation)
+        self.activation = activations.canonical(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)

@@ -59,7 +59,7 @@ class Dense(ActivationMixin, Layer):
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int(units, "units", self)
-        self.activation = activations.get(activation)
+        self.activation = activations.canonical(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -178,7 +178,7 @@ class Activation(ActivationMixin, Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = activations.canonical(activation)
 
     def forward(self, ctx, x, training):
         act = self._act(ctx)

@@ -35,7 +35,7 @@ def _rate(value, what, layer):
 
 
 def _recurrent_activation(value, what, layer):
-    name = activations.get(value)
+    name = activations.canonical(value)
     if name not in ops.RECURRENT_ACTIVATIONS:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what} must be one of "
                          f"{list(ops.RECURRENT_ACTIVATIONS)}, got {value!r}")

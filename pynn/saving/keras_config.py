@@ -299,6 +299,12 @@ def to_keras(layer, legacy=False):
                          f"pynn never writes code into a Keras file (.keras, .h5). Replace it "
                          f"with pynn layers or your own Layer subclass (given to Keras in "
                          f"custom_objects), or save in pynn's format (.pynn)")
+    if name not in LAYERS and name not in MODELS and not isinstance(layer, InputLayer) and \
+            type(layer).__module__.startswith("pynn."):
+        raise ValueError(f"save: layer {layer.name!r} is a {name}, which pynn cannot write in "
+                         f"Keras's file formats (.keras, .h5) yet: no table row maps its "
+                         f"config and weights to Keras's. Save the model in pynn's format "
+                         f"(.pynn)")
     if isinstance(layer, Sequential):
         inner = ([layer._input_layer] if layer._input_layer is not None else []) + layer.layers
         config = {"name": layer.name, "trainable": layer.trainable, "dtype": _DTYPE_POLICY,
@@ -558,7 +564,7 @@ class _Translator:
                                  f"({_short(inner)}); pynn never runs code from a model file "
                                  f"and supports the named activations")
         try:
-            return activations.get(value)
+            return activations.canonical(value)
         except ValueError as e:
             raise ValueError(f"{label}: {e}") from None
 

@@ -496,3 +496,97 @@ def test_plain_arrays_keep_numpy_semantics():
     assert ops.exp(np.zeros(2)).dtype == np.float32
     assert ops.shape([[1, 2, 3]]) == (1, 3)
     np.testing.assert_array_equal(ops.where(ints > 2), np.nonzero(ints > 2))
+
+
+# ------------------------------------------- Keras 3 ops the books use
+
+@pytest.mark.parametrize("k", [-1, 0, 2])
+def test_tril_and_triu(k):
+    x = data((2, 5, 7), seed=40)
+    check(lambda v: ops.tril(v, k), lambda v: np.tril(v, k), [x])
+    check(lambda v: ops.triu(v, k), lambda v: np.triu(v, k), [x])
+
+
+@pytest.mark.parametrize("subscripts, shapes", [
+    ("ij,jk->ik", [(7, 33), (33, 5)]),
+    ("bij,bjk->bik", [(3, 4, 5), (3, 5, 2)]),
+    ("ij->", [(4, 6)]),
+    ("ij->j", [(4, 6)]),
+    ("ij,j->j", [(4, 6), (6,)]),
+    ("i,j->ij", [(3,), (5,)]),
+    ("ij,jk", [(3, 4), (4, 5)]),
+    ("...ij,...jk->...ik", [(2, 3, 4, 5), (3, 5, 2)]),
+    ("...ij,jk", [(2, 1, 4, 5), (5, 2)]),
+    ("abc,cde->abde", [(2, 3, 4), (4, 5, 6)]),
+    ("bqhd,bkhd->bhqk", [(2, 3, 2, 4), (2, 5, 2, 4)]),
+    ("ij,ij->ij", [(1, 6), (4, 6)]),
+], ids=str)
+def test_einsum(subscripts, shapes):
+    inputs = [data(s, seed=41 + i) for i, s in enumerate(shapes)]
+    check(lambda *v: ops.einsum(subscripts, *v), lambda *v: np.einsum(subscripts, *v), inputs)
+    check(lambda *v: np.einsum(subscripts, *v), lambda *v: np.einsum(subscripts, *v), inputs)
+
+
+def test_einsum_with_a_diagonal_is_refused_on_traced_arrays():
+    x = data((3, 3), seed=44)
+    np.testing.assert_allclose(ops.einsum("ii->i", x), np.diag(x))
+    tape = Tape("the test")
+    t = tape.input(x)
+    with tape.recording():
+        y = ops.einsum("ii->i", t)
+    with pytest.raises(TypeError, match="repeated index"):
+        tape.backward([(y, np.ones(3, np.float32))])
+
+
+def test_top_k_and_take_along_axis():
+    x = np.array([[3.0, 1.0, 3.0, 2.0], [0.0, 5.0, -1.0, 5.0]], np.float32)
+    values, indices = ops.top_k(x, 3)
+    np.testing.assert_array_equal(indices, [[0, 2, 3], [1, 3, 0]])
+    np.testing.assert_array_equal(values, [[3, 3, 2], [5, 5, 0]])
+    assert indices.dtype == np.int32
+    x = data((4, 9), seed=45)
+    idx = np.argsort(-x, axis=-1, kind="stable")[:, :4]
+    check(lambda v: ops.top_k(v, 4)[0], lambda v: np.take_along_axis(v, idx, -1), [x])
+    rep = np.array([[0, 0, 8], [1, 2, 1], [3, 3, 3], [8, 7, 0]])
+    for axis in (1, -1):
+        check(lambda v: ops.take_along_axis(v, rep, axis=axis),
+              lambda v: np.take_along_axis(v, rep, axis=axis), [x])
+    check(lambda v: ops.take_along_axis(v, np.array([[3], [0], [3]]), axis=0),
+          lambda v: np.take_along_axis(v, np.array([[3], [0], [3]]), axis=0), [x])
+    check(lambda v: ops.take_along_axis(v, np.array([5, 0, 5, -1]), axis=None),
+          lambda v: np.take_along_axis(v, np.array([5, 0, 5, -1]), axis=None), [x])
+    np.testing.assert_array_equal(ops.argsort(x), np.argsort(x, kind="stable"))
+    with pytest.raises(ValueError, match="top_k: k=10"):
+        ops.top_k(x, 10)
+
+
+def test_segment_sum():
+    x = data((6, 3), seed=46)
+    ids = np.array([0, 2, 2, -1, 0, 3])
+    want = lambda v: np.stack([v[ids == s].sum(axis=0) for s in range(5)])  # noqa: E731
+    check(lambda v: ops.segment_sum(v, ids, num_segments=5), want, [x])
+    assert ops.segment_sum(x, ids).shape == (4, 3)
+    with pytest.raises(ValueError, match="segment id 3 is out of range for 2"):
+        ops.segment_sum(x, ids, num_segments=2)
+    with pytest.raises(ValueError, match="5 segment ids for 6 rows"):
+        ops.segment_sum(x, ids[:5])
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_image_resize_on_traced_images(interpolation):
+    x = data((2, 5, 7, 3), seed=47)
+    want = ops.resize(x, (4, 9), interpolation)
+
+    def ref(v):  # resize is linear in the images: its matrix, applied in float64
+        basis = np.eye(5 * 7, dtype=np.float32).reshape(35, 5, 7, 1)
+        m = ops.resize(basis, (4, 9), interpolation).reshape(35, 36).astype(np.float64)
+        return np.einsum("nhwc,hwo->noc", v, m.reshape(5, 7, 36)).reshape(2, 4, 9, 3)
+    np.testing.assert_allclose(ref(x.astype(np.float64)), want, atol=1e-5)
+    check(lambda v: ops.image.resize(v, (4, 9), interpolation=interpolation), ref, [x])
+    assert ops.image.resize(x[0], (4, 9), interpolation=interpolation).shape == (4, 9, 3)
+
+
+def test_cond_runs_one_branch():
+    x = data((3,), seed=48)
+    check(lambda v: ops.cond(ops.sum(v) < 100, lambda: v * 2, lambda: v), lambda v: v * 2, [x])
+    assert ops.cond(np.array(False), lambda: 1, lambda: 2) == 2

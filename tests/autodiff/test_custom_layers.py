@@ -30,10 +30,11 @@ class SimpleDense(layers.Layer):
 
     def call(self, inputs):
         y = ops.matmul(inputs, self.w) + self.b
-        return y if self.activation == "linear" else ops.activation(y, self.activation)
+        return self.activation(y)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation}
+        return {**super().get_config(), "units": self.units,
+                "activation": pynn.activations.serialize(self.activation)}
 
 
 def loss_with_added_losses(seed=None):

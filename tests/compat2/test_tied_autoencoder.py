@@ -1,7 +1,9 @@
 """Géron 17's tied-weights autoencoder: a DenseTranspose layer that reads
 another layer's kernel, with its bias made by add_weight(shape=<int>) as
-tf.keras accepted; the shared kernel gets the gradients of both uses."""
+tf.keras accepted, and its activation from keras.activations.get; the
+shared kernel gets the gradients of both uses."""
 import numpy as np
+import pytest
 
 import pynn as keras
 from pynn import layers
@@ -11,7 +13,7 @@ class DenseTranspose(layers.Layer):
     def __init__(self, dense, activation=None, **kwargs):
         super().__init__(**kwargs)
         self.dense = dense
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
 
     def build(self, batch_input_shape):
         self.biases = self.add_weight(name="bias", shape=self.dense.input_shape[-1],
@@ -23,11 +25,12 @@ class DenseTranspose(layers.Layer):
         return self.activation(z + self.biases)
 
 
-def test_tied_autoencoder_trains_one_kernel():
+@pytest.mark.parametrize("activation", ["sigmoid", keras.activations.sigmoid])
+def test_tied_autoencoder_trains_one_kernel(activation):
     keras.utils.set_random_seed(0)
     dense = layers.Dense(6, activation="relu")
     encoder = keras.Sequential([layers.Flatten(input_shape=[4, 4]), dense])
-    decoder = keras.Sequential([DenseTranspose(dense, activation=keras.activations.sigmoid),
+    decoder = keras.Sequential([DenseTranspose(dense, activation=activation),
                                 layers.Reshape([4, 4])])
     model = keras.Sequential([encoder, decoder])
     model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=0.01))
