@@ -254,7 +254,10 @@ class _Metrics:
         seen = max(self.seen, 1e-12)
         logs = {"loss": self.loss_sum / seen}
         for _, m, _, key in self.entries:
-            logs[key] = float(np.asarray(m.result()))
+            # a per-class metric (F1Score with average=None) logs its array,
+            # as Keras does; one class, or a scalar, a float
+            r = np.asarray(m.result())
+            logs[key] = float(r.reshape(-1)[0]) if r.size == 1 else r
         for out, key in self.loss_names:
             logs[key] = self.out_loss_sums[id(out)] / seen
         return logs
