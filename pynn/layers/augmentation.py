@@ -413,6 +413,3 @@ class RandomCrop(_Augmentation):
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}
 
-
-__all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
-           "RandomBrightness", "RandomCrop"]
