@@ -33,7 +33,9 @@
 /* scipy's boundary modes, and MIRROR, which scipy uses for the taps of the
  * constant and wrap modes. */
 enum { MODE_CONSTANT = PYNN_FILL_CONSTANT, MODE_NEAREST = PYNN_FILL_NEAREST,
-       MODE_REFLECT = PYNN_FILL_REFLECT, MODE_WRAP = PYNN_FILL_WRAP, MODE_MIRROR = 16 };
+       MODE_REFLECT = PYNN_FILL_REFLECT, MODE_WRAP = PYNN_FILL_WRAP,
+       MODE_GRID_CONSTANT = PYNN_FILL_GRID_CONSTANT, MODE_GRID_WRAP = PYNN_FILL_GRID_WRAP,
+       MODE_MIRROR = 16 };
 
 /* A coordinate outside [0, len - 1] mapped back as scipy's map_coordinate
  * does (ptrdiff_t stands for npy_intp).  CONSTANT gives -1 outside. */
@@ -138,6 +140,25 @@ static int axis_taps(double cc, ptrdiff_t len, int order, int mode, ptrdiff_t ta
     return 1;
 }
 
+/* The taps along one axis at coordinate cc (within +-COORD_LIMIT) for the
+ * grid modes: the image extended by cval (tap -1 for a tap outside it), or
+ * repeated with period len; and the weight of the second tap. */
+static void grid_taps(double cc, ptrdiff_t len, int order, int mode, ptrdiff_t tap[2],
+                      double *frac)
+{
+    double start = order ? floor(cc) : floor(cc + 0.5);
+    *frac = cc - floor(cc);
+    for (int l = 0; l <= order; l++) {
+        double t = start + l;
+        if (mode == MODE_GRID_WRAP) {
+            t = fmod(t, (double)len);
+            tap[l] = (ptrdiff_t)(t < 0 ? t + (double)len : t);
+        } else {
+            tap[l] = t >= 0 && t <= (double)(len - 1) ? (ptrdiff_t)t : -1;
+        }
+    }
+}
+
 typedef struct {
     const float *x;
     float *y;
@@ -168,12 +189,44 @@ static void affine_floats(const float *x, float *y, ptrdiff_t n, const float *re
     for (ptrdiff_t k = 0; i + k < n; k++) y[i + k] = x[i + k] * rep_scale[k] + rep_offset[k];
 }
 
+/* One pixel of the grid modes, as scipy's map_coordinates computes it. */
+static void grid_pixel(const warp_job *j, const float *img, double r, double c, float *out)
+{
+    ptrdiff_t tr[2] = {0, 0}, tc[2] = {0, 0};
+    double fr, fc;
+    grid_taps(r, j->h, j->order, j->mode, tr, &fr);
+    grid_taps(c, j->w, j->order, j->mode, tc, &fc);
+    ptrdiff_t w = j->w, ch = j->c;
+    if (j->order == 0) {
+        for (ptrdiff_t k = 0; k < ch; k++)
+            out[k] = tr[0] < 0 || tc[0] < 0 ? j->cval : img[(tr[0] * w + tc[0]) * ch + k];
+        return;
+    }
+    double wr[2], wc[2];
+    wr[0] = 1.0 - fr;
+    wr[1] = 1.0 - wr[0];
+    wc[0] = 1.0 - fc;
+    wc[1] = 1.0 - wc[0];
+    for (ptrdiff_t k = 0; k < ch; k++) {
+        double t = 0.0;
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                t += (tr[a] < 0 || tc[b] < 0 ? (double)j->cval
+                                             : img[(tr[a] * w + tc[b]) * ch + k]) * wr[a] * wc[b];
+        out[k] = (float)t;
+    }
+}
+
 /* One pixel, exactly as scipy computes it (the reflect and wrap modes
  * outside the image, and the taps next to the image's last pixel). */
 static void edge_pixel(const warp_job *j, const float *img, double r, double c, float *out)
 {
     ptrdiff_t tr[2] = {0, 0}, tc[2] = {0, 0};
     double fr, fc;
+    if (j->mode == MODE_GRID_CONSTANT || j->mode == MODE_GRID_WRAP) {
+        grid_pixel(j, img, r, c, out);
+        return;
+    }
     if (!axis_taps(r, j->h, j->order, j->mode, tr, &fr) ||
         !axis_taps(c, j->w, j->order, j->mode, tc, &fc)) {
         for (ptrdiff_t k = 0; k < j->c; k++) out[k] = j->cval;

@@ -408,12 +408,16 @@ void pynn_l2_normalize_backward_rows(const float *x, const float *y, const float
 /* -------------------------------------------------------------- image.c */
 
 enum pynn_interpolation { PYNN_INTERP_NEAREST = 0, PYNN_INTERP_BILINEAR = 1 };
-/* scipy.ndimage's boundary modes of the same names (Keras's fill_mode). */
+/* scipy.ndimage's boundary modes of the same names (the first four are
+ * Keras 2's fill_mode; Keras 3's layers mean the grid modes by 'constant'
+ * and 'wrap'). */
 enum pynn_fill_mode {
-    PYNN_FILL_CONSTANT = 0, /* cval outside [0, len - 1], no blending with it */
-    PYNN_FILL_NEAREST = 1,  /* the edge pixel repeated */
-    PYNN_FILL_REFLECT = 2,  /* d c b a | a b c d | d c b a */
-    PYNN_FILL_WRAP = 3      /* scipy's "wrap": period len - 1 */
+    PYNN_FILL_CONSTANT = 0,      /* cval outside [0, len - 1], no blending with it */
+    PYNN_FILL_NEAREST = 1,       /* the edge pixel repeated */
+    PYNN_FILL_REFLECT = 2,       /* d c b a | a b c d | d c b a */
+    PYNN_FILL_WRAP = 3,          /* scipy's "wrap": period len - 1 */
+    PYNN_FILL_GRID_CONSTANT = 4, /* k k | a b c d | k k, interpolated with cval */
+    PYNN_FILL_GRID_WRAP = 5      /* a b c d | a b c d | a b c d: period len */
 };
 
 /* Output n x oh x ow x c, input images h x w x c (NHWC). */

@@ -1318,7 +1318,7 @@ def affine_warp(x, index, matrices, y, int interpolation, int fill_mode, float c
     if s.h * s.w * s.c >= 2**31 or s.oh >= 2**31 or s.ow >= 2**31:
         raise ValueError(f"affine_warp: images of shape {(<object>x).shape[1:]} or "
                          f"{(<object>y).shape[1:]} are too large")
-    if interpolation not in (0, 1) or fill_mode not in (0, 1, 2, 3):
+    if interpolation not in (0, 1) or fill_mode not in (0, 1, 2, 3, 4, 5):
         raise ValueError(f"affine_warp: unknown interpolation {interpolation} or "
                          f"fill mode {fill_mode}")
     cdef cnp.ndarray M = _arr(matrices, "affine_warp: matrices")

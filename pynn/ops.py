@@ -2135,7 +2135,8 @@ del _f
 # ----------------------------------------------------------------- images
 
 INTERPOLATIONS = {"nearest": 0, "bilinear": 1}
-FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
+FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3, "grid-constant": 4,
+              "grid-wrap": 5}
 
 
 def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
@@ -2149,8 +2150,9 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
     ``scipy.ndimage.affine_transform(channel, M)`` with ``order=0``
     (``interpolation='nearest'``) or ``order=1`` (``'bilinear'``) and
     ``mode=fill_mode`` (``'constant'`` with ``cval``, ``'nearest'``,
-    ``'reflect'``, ``'wrap'``, as scipy defines them) on every channel.
-    ``output_shape`` is ``(height, width)``, by default the input's.
+    ``'reflect'``, ``'wrap'``, ``'grid-constant'``, ``'grid-wrap'``, as scipy
+    defines them; Keras 3's layers mean the grid modes by ``'constant'`` and
+    ``'wrap'``) on every channel.  ``output_shape`` is ``(height, width)``, by default the input's.
 
     Then, for augmentation, in one pass while each image is in cache:
     ``channel_shift`` (one value per image) adds the value and clips to the

@@ -1,5 +1,7 @@
 """Layers, by family (Keras's names)."""
 from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                           RandomRotation, RandomTranslation, RandomZoom)
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer, Weight
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,

@@ -44,7 +44,9 @@ in float32, with every model input and output:
   pad_to_aspect_ratio).
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
-  are left out, as Dropout is.
+  are left out, as Dropout is; so are the image augmentation layers but
+  RandomCrop, which resizes its central window at inference (SLICE and
+  RESIZE_BILINEAR).
 - Embedding, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed: see
   pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
   unrolled into builtin ops).
@@ -1048,6 +1050,16 @@ def _center_crop(ctx, step, k, xs):
     return _resize_op(ctx, layer, x, shape, "bilinear", step.name)
 
 
+def _random_crop(ctx, step, k, xs):
+    """RandomCrop at inference: the central window of the target's aspect
+    ratio, resized (bilinear)."""
+    layer, x = step.layer, xs[0]
+    in_shape = ctx.program.shapes[step.ins[0]]
+    window = ops.resize_geometry(in_shape[1], in_shape[2], (layer.height, layer.width), True)
+    x = _resize_window(ctx, layer, x, window, in_shape, f"{layer.name}/crop")
+    return _resize_op(ctx, layer, x, _out_shape(ctx, step), "bilinear", step.name)
+
+
 from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the helpers above)
 
 _HANDLERS = {
@@ -1101,6 +1113,7 @@ _HANDLERS = {
     "Normalization": _normalization,
     "Resizing": _resizing,
     "CenterCrop": _center_crop,
+    "RandomCrop": _random_crop,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,
     "SpatialDropout1D": None,
@@ -1109,6 +1122,12 @@ _HANDLERS = {
     "GaussianDropout": None,
     "AlphaDropout": None,
     "ActivityRegularization": None,
+    "RandomFlip": None,
+    "RandomRotation": None,
+    "RandomZoom": None,
+    "RandomTranslation": None,
+    "RandomContrast": None,
+    "RandomBrightness": None,
 }
 
 

@@ -143,6 +143,14 @@ LAYERS = {
     "Normalization": Row("Normalization"),
     "Resizing": Row("Resizing", pinned=_CHANNELS_LAST),
     "CenterCrop": Row("CenterCrop", pinned=_CHANNELS_LAST),
+    # augmentation
+    "RandomFlip": Row("RandomFlip", pinned=_CHANNELS_LAST),
+    "RandomRotation": Row("RandomRotation", pinned=_CHANNELS_LAST),
+    "RandomZoom": Row("RandomZoom", pinned=_CHANNELS_LAST),
+    "RandomTranslation": Row("RandomTranslation", pinned=_CHANNELS_LAST),
+    "RandomContrast": Row("RandomContrast", pinned=_CHANNELS_LAST),
+    "RandomBrightness": Row("RandomBrightness", pinned=_CHANNELS_LAST),
+    "RandomCrop": Row("RandomCrop", pinned=_CHANNELS_LAST),
     # sequences
     "Embedding": Row("Embedding", keras_only={"lora_alpha": None}),
     "Masking": Row("Masking"),

@@ -98,6 +98,17 @@ CASES = {
                      (5, 7, 3), (6, 4, 3), 0),
     "center_crop": (lambda L: L.CenterCrop(3, 5), (5, 7, 3), (3, 5, 3), 0),
     "center_crop_up": (lambda L: L.CenterCrop(9, 4), (5, 7, 3), (9, 4, 3), 0),
+    # augmentation (the identity at inference; RandomCrop on an image of its
+    # size, where Keras 3's inference agrees)
+    "random_flip": (lambda L: L.RandomFlip("vertical"), (5, 7, 3), (5, 7, 3), 0),
+    "random_rotation": (lambda L: L.RandomRotation(0.2, fill_mode="nearest"), (5, 7, 3),
+                        (5, 7, 3), 0),
+    "random_zoom": (lambda L: L.RandomZoom((-0.2, 0.3), 0.1), (5, 7, 3), (5, 7, 3), 0),
+    "random_translation": (lambda L: L.RandomTranslation(0.2, 0.1), (5, 7, 3), (5, 7, 3), 0),
+    "random_contrast": (lambda L: L.RandomContrast(0.4), (5, 7, 3), (5, 7, 3), 0),
+    "random_brightness": (lambda L: L.RandomBrightness(0.2, value_range=(-1, 1)), (5, 7, 3),
+                          (5, 7, 3), 0),
+    "random_crop": (lambda L: L.RandomCrop(5, 7, seed=4), (5, 7, 3), (5, 7, 3), 0),
 }
 
 

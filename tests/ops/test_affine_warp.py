@@ -13,14 +13,15 @@ try:
 except ImportError:
     ndi = None
 
-MODES = ["constant", "nearest", "reflect", "wrap"]
+MODES = ["constant", "nearest", "reflect", "wrap", "grid-constant", "grid-wrap"]
 INTERPOLATIONS = ["nearest", "bilinear"]
 
 
 def axis_reference(cc, size, mode, order):
     """For coordinates cc along an axis of `size` pixels: the two taps, the
-    weight of the second and a mask of the coordinates that take cval,
-    written from scipy's documented modes (not from the kernel's code)."""
+    weight of the second, a mask of the coordinates that take cval and one
+    of the taps that read cval (grid-constant), written from scipy's
+    documented modes (not from the kernel's code)."""
     cval = np.zeros(cc.shape, bool)
     if mode == "constant":
         cval = (cc < 0) | (cc > size - 1)
@@ -43,6 +44,14 @@ def axis_reference(cc, size, mode, order):
         t0 = np.floor(cc)
         frac = cc - t0
     taps = np.stack([t0, t0 + 1]).astype(np.int64)
+    tap_cval = np.zeros(taps.shape, bool)
+    if mode == "grid-wrap":
+        # the image repeated with period size
+        return np.mod(taps, size), frac, cval, tap_cval
+    if mode == "grid-constant":
+        # the image extended by cval, interpolated with it
+        tap_cval = (taps < 0) | (taps > size - 1)
+        return np.clip(taps, 0, size - 1), frac, cval, tap_cval
     if mode == "reflect":
         # half-sample symmetric: d c b a | a b c d | d c b a
         taps = np.mod(taps, 2 * size)
@@ -51,7 +60,7 @@ def axis_reference(cc, size, mode, order):
         # constant and wrap keep coordinates inside [0, size - 1], where a
         # tap past the edge has weight 0; nearest repeats the edge
         taps = np.clip(taps, 0, size - 1)
-    return taps, frac, cval
+    return taps, frac, cval, tap_cval
 
 
 def warp_reference(x, m, out_hw, interpolation, mode, cval):
@@ -66,14 +75,17 @@ def warp_reference(x, m, out_hw, interpolation, mode, cval):
     for b in range(n):
         rr = m[b, 0, 2] + r * m[b, 0, 0] + c * m[b, 0, 1]
         cc = m[b, 1, 2] + r * m[b, 1, 0] + c * m[b, 1, 1]
-        tr, fr, vr = axis_reference(rr, h, mode, order)
-        tc, fc, vc = axis_reference(cc, w, mode, order)
+        tr, fr, vr, kr = axis_reference(rr, h, mode, order)
+        tc, fc, vc, kc = axis_reference(cc, w, mode, order)
+
+        def tap(i, j):
+            return np.where((kr[i] | kc[j])[..., None], cval, x[b][tr[i], tc[j]])
         if order == 0:
-            val = x[b][tr[0], tc[0]]
+            val = tap(0, 0)
         else:
             wr = [1 - fr, fr]
             wc = [1 - fc, fc]
-            val = sum(x[b][tr[i], tc[j]] * (wr[i] * wc[j])[..., None]
+            val = sum(tap(i, j) * (wr[i] * wc[j])[..., None]
                       for i in range(2) for j in range(2))
         y[b] = np.where((vr | vc)[..., None], cval, val)
     return y
@@ -163,7 +175,7 @@ def test_exact_maps_reproduce_pixels(interpolation, mode, c):
     shifted = ops.affine_warp(x, np.array([[1.0, 0, 2], [0, 1, -3]]), fill_mode=mode,
                               interpolation=interpolation, cval=9.0)
     np.testing.assert_array_equal(shifted[:, :h - 2, 3:], x[:, 2:, :w - 3])
-    if mode == "constant":
+    if mode in ("constant", "grid-constant"):
         assert np.all(shifted[:, h - 2:] == 9.0) and np.all(shifted[:, :, :3] == 9.0)
 
 
@@ -182,7 +194,7 @@ def test_random_small_cases_match_reference():
         m = g.integers(-4, 5, (n, 2, 3)) / 2.0 + (case % 3 == 0) * g.standard_normal((n, 2, 3))
         out_hw = tuple(int(v) for v in g.integers(1, 9, 2))
         interpolation = INTERPOLATIONS[case % 2]
-        mode = MODES[(case // 2) % 4]
+        mode = MODES[(case // 2) % len(MODES)]
         y = ops.affine_warp(x, m, output_shape=out_hw, interpolation=interpolation,
                             fill_mode=mode, cval=-2.0, index=index)
         ref = warp_reference(x[index], m, out_hw, interpolation, mode, -2.0)
@@ -234,7 +246,7 @@ def test_far_coordinates_do_not_crash():
             m = np.array([[[big, 0, 0], [0, 1, 0]], [[1, 0, -big], [0, -big, big]]])
             y = ops.affine_warp(x, m, fill_mode=mode, cval=3.0)
             assert np.all(np.isfinite(y))
-            if mode == "constant" and big >= 1e12:
+            if mode in ("constant", "grid-constant") and big >= 1e12:
                 assert np.all(y[1] == 3.0)
 
 

@@ -71,6 +71,20 @@ CASES = {
     "Resizing-nearest": one(lambda k: k.layers.Resizing(3, 5, interpolation="nearest"),
                             (6, 4, 2)),
     "CenterCrop": one(lambda k: k.layers.CenterCrop(3, 2), (5, 5, 2)),
+    # augmentation: the identity in predict (RandomCrop too, on an image of
+    # its size: on others Keras 3 leaves the image whole at inference where
+    # pynn resizes it, as Keras documents)
+    "RandomFlip": one(lambda k: k.layers.RandomFlip("horizontal", seed=3), (4, 5, 2)),
+    "RandomRotation": one(lambda k: k.layers.RandomRotation(
+        (-0.2, 0.1), fill_mode="constant", interpolation="nearest", fill_value=0.5), (4, 5, 2)),
+    "RandomZoom": one(lambda k: k.layers.RandomZoom(0.2, (-0.3, 0.1), fill_mode="wrap"),
+                      (4, 5, 2)),
+    "RandomTranslation": one(lambda k: k.layers.RandomTranslation(0.1, (-0.2, 0.3), seed=7),
+                             (4, 5, 2)),
+    "RandomContrast": one(lambda k: k.layers.RandomContrast(0.3, value_range=(0, 1)),
+                          (4, 5, 2)),
+    "RandomBrightness": one(lambda k: k.layers.RandomBrightness((-0.1, 0.2)), (4, 5, 2)),
+    "RandomCrop": one(lambda k: k.layers.RandomCrop(4, 5, seed=2), (4, 5, 2)),
     "Embedding": (lambda k: [k.layers.Embedding(10, 3), k.layers.Flatten()], (5,),
                   tokens(5, 10)),
     "Embedding-mask_zero-LSTM": (lambda k: [k.layers.Embedding(10, 3, mask_zero=True),
@@ -158,6 +172,9 @@ def test_every_layer_has_a_row_and_a_case():
 
 
 FORMATS = ["keras", "h5"]
+# Keras 3.15's legacy .h5 writer deep-copies the layer's config with its
+# backend module in it, and fails.
+KERAS_CANNOT_WRITE_H5 = {"RandomBrightness"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -176,6 +193,8 @@ def test_pynn_to_keras(tmp_path, keras, case, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_keras_to_pynn(tmp_path, keras, case, fmt):
+    if fmt == "h5" and case in KERAS_CANNOT_WRITE_H5:
+        pytest.skip(f"Keras 3 fails to write {case} to a legacy .h5 file")
     theirs, x = build(keras, case)
     randomize(theirs, 2)
     expected = theirs.predict(x, verbose=0)
