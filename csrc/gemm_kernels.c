@@ -104,16 +104,27 @@ static inline void micro_avx2_rows(const int ROWS, ptrdiff_t kc, const float *a,
     store_tile(tile, NR16, c, ldc, ROWS, nr, alpha, beta);
 }
 
-__attribute__((target("avx2,fma")))
-static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
-                       ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+__attribute__((target("avx2,fma"), noinline))
+static void micro_avx2_few(ptrdiff_t kc, const float *a, const float *b, float *c,
+                           ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
 {
     switch (mr) {
     case 1: micro_avx2_rows(1, kc, a, b, c, ldc, nr, alpha, beta); return;
     case 2: micro_avx2_rows(2, kc, a, b, c, ldc, nr, alpha, beta); return;
     case 3: micro_avx2_rows(3, kc, a, b, c, ldc, nr, alpha, beta); return;
-    case 4: micro_avx2_rows(4, kc, a, b, c, ldc, nr, alpha, beta); return;
-    default: break;
+    default: micro_avx2_rows(4, kc, a, b, c, ldc, nr, alpha, beta); return;
+    }
+}
+
+/* The 6-row tile, in a function of its own: the few-row forms inlined
+ * into it cost the full tile its register allocation (a third slower). */
+__attribute__((target("avx2,fma")))
+static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
+                       ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+{
+    if (mr <= 4) {
+        micro_avx2_few(kc, a, b, c, ldc, mr, nr, alpha, beta);
+        return;
     }
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
