@@ -75,6 +75,31 @@ static void direct_generic(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 /* --------------------------------------------------------------- AVX2 */
 
 #ifdef PYNN_HAVE_AVX2_KERNELS
+/* C = alpha * acc + beta * C for the first mr rows and nr columns of a
+ * 6 x 16 tile of sums (two vectors a row), in the same operations as a
+ * whole tile's store (masked where the tile ends), so a sum rounds alike
+ * whichever tile holds it: the scalar form contracted alpha * acc + beta
+ * * C the other way round. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void store_tile_avx2(const __m256 *acc, float *c, ptrdiff_t ldc, int mr, int nr,
+                                   float alpha, float beta)
+{
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
+    __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), iota);
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
+        if (beta != 0.0f) {
+            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, m0), r0);
+            r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8, m1), r1);
+        }
+        _mm256_maskstore_ps(ci, m0, r0);
+        _mm256_maskstore_ps(ci + 8, m1, r1);
+    }
+}
+
 /* The last tile of a product whose rows are not a multiple of six (8 rows:
  * a tile of 6 and one of 2) multiplies only its real rows, read from the
  * same 6-row panel: summing four rows of zeros cost a 8 x 1024 x 1024
@@ -99,9 +124,7 @@ static inline void micro_avx2_rows(const int ROWS, ptrdiff_t kc, const float *a,
         a += MR6;
         b += NR16;
     }
-    float tile[4 * NR16];
-    for (int i = 0; i < 2 * ROWS; i++) _mm256_storeu_ps(tile + 8 * i, acc[i]);
-    store_tile(tile, NR16, c, ldc, ROWS, nr, alpha, beta);
+    store_tile_avx2(acc, c, ldc, ROWS, nr, alpha, beta);
 }
 
 __attribute__((target("avx2,fma"), noinline))
@@ -169,9 +192,79 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
         }
         return;
     }
-    float tile[MR6 * NR16];
-    for (int i = 0; i < 12; i++) _mm256_storeu_ps(tile + 8 * i, acc[i]);
-    store_tile(tile, NR16, c, ldc, mr, nr, alpha, beta);
+    store_tile_avx2(acc, c, ldc, mr, nr, alpha, beta);
+}
+
+/* The micro-kernel's tile with A read in place, ROWS rows of a row-major
+ * A (lda apart), against a packed B panel.  Packing A copies it once per
+ * product (per thread, when threads split B's columns); up to a few
+ * hundred rows the broadcasts read A's rows as well where they are, and a
+ * batch-32 dense layer lost up to a sixth of its time to the copy.  The
+ * sums run in micro_avx2's order, so the results are the same bit for
+ * bit. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void rows_avx2_tile(const int ROWS, ptrdiff_t kc, const float *a, ptrdiff_t lda,
+                                  const float *b, float *c, ptrdiff_t ldc, int nr, float alpha,
+                                  float beta)
+{
+    /* Named sums, not an array: GCC kept an array of them in memory. */
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda;
+    const float *a5 = a + 5 * lda;
+#define ROWS_AVX2_FMA(I)                                                       \
+    if (ROWS > I) {                                                            \
+        __m256 av = _mm256_broadcast_ss(a##I + p);                            \
+        c##I##0 = _mm256_fmadd_ps(av, b0, c##I##0);                            \
+        c##I##1 = _mm256_fmadd_ps(av, b1, c##I##1);                            \
+    }
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        ROWS_AVX2_FMA(0) ROWS_AVX2_FMA(1) ROWS_AVX2_FMA(2)
+        ROWS_AVX2_FMA(3) ROWS_AVX2_FMA(4) ROWS_AVX2_FMA(5)
+        b += NR16;
+    }
+#undef ROWS_AVX2_FMA
+    __m256 acc[2 * MR6] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    if (ROWS == MR6 && nr == NR16) {
+        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+        for (int i = 0; i < MR6; i++) {
+            float *ci = c + i * ldc;
+            __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
+            if (beta != 0.0f) {
+                r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
+                r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+            }
+            _mm256_storeu_ps(ci, r0);
+            _mm256_storeu_ps(ci + 8, r1);
+        }
+        return;
+    }
+    store_tile_avx2(acc, c, ldc, ROWS, nr, alpha, beta);
+}
+
+/* One function per height, none inlined into another (see micro_avx2). */
+#define ROWS_AVX2(ROWS)                                                        \
+    __attribute__((target("avx2,fma"), noinline)) static void rows_avx2_##ROWS( \
+        ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,  \
+        ptrdiff_t ldc, int nr, float alpha, float beta)                        \
+    {                                                                          \
+        rows_avx2_tile(ROWS, kc, a, lda, b, c, ldc, nr, alpha, beta);          \
+    }
+ROWS_AVX2(1) ROWS_AVX2(2) ROWS_AVX2(3) ROWS_AVX2(4) ROWS_AVX2(5) ROWS_AVX2(6)
+
+static void rows_avx2(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,
+                      ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+{
+    switch (mr) {
+    case 1: rows_avx2_1(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 2: rows_avx2_2(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 3: rows_avx2_3(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 4: rows_avx2_4(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 5: rows_avx2_5(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    default: rows_avx2_6(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    }
 }
 
 /* Columns [j, j + 8 * NV) of C row ci: NV accumulators held across all of
@@ -364,11 +457,13 @@ static void direct_avx512(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 /* Block sizes as measured: the portable and AVX-512 sets keep the ones
  * they were tuned with; the AVX2 set's A block (MC x KC floats) takes a
  * share of L2 set in pynn_gemm_kernels_init. */
-static pynn_gemm_kernel_set set_generic = {MR6, NR16, micro_generic, direct_generic,
+static pynn_gemm_kernel_set set_generic = {MR6, NR16, micro_generic, direct_generic, NULL,
                                            72, 256, 4096};
 #ifdef PYNN_HAVE_AVX2_KERNELS
-static pynn_gemm_kernel_set set_avx2 = {MR6, NR16, micro_avx2, direct_avx2, 72, 256, 4096};
-static pynn_gemm_kernel_set set_avx512 = {MR8, NR32, micro_avx512, direct_avx512, 72, 256, 4096};
+static pynn_gemm_kernel_set set_avx2 = {MR6, NR16, micro_avx2, direct_avx2, rows_avx2,
+                                        72, 256, 4096};
+static pynn_gemm_kernel_set set_avx512 = {MR8, NR32, micro_avx512, direct_avx512, NULL,
+                                          72, 256, 4096};
 #endif
 
 void pynn_gemm_kernels_init(size_t l1d, size_t l2)

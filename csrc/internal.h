@@ -112,7 +112,9 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
  * micro: C[mr x nr] = alpha * (packed A panel)(packed B panel) + beta * C
  * over kc steps, mr <= MR and nr <= NR of the set; A panels are MR floats
  * per step, B panels NR floats.
- * direct: C[0:m, j0:j1] = alpha * A B + beta * C for few rows, B row-major. */
+ * direct: C[0:m, j0:j1] = alpha * A B + beta * C for few rows, B row-major.
+ * rows: micro's product with A read in place, mr rows of a row-major A
+ * lda apart (NULL in sets without one). */
 #define PYNN_GEMM_MR_MAX 8
 #define PYNN_GEMM_NR_MAX 32
 typedef void (*pynn_micro_kernel)(ptrdiff_t kc, const float *a, const float *b, float *c,
@@ -121,10 +123,14 @@ typedef void (*pynn_direct_kernel)(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrd
                                    float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                                    const float *b, ptrdiff_t ldb, float beta, float *c,
                                    ptrdiff_t ldc);
+typedef void (*pynn_rows_kernel)(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,
+                                 float *c, ptrdiff_t ldc, int mr, int nr, float alpha,
+                                 float beta);
 typedef struct {
     int mr, nr; /* the micro-kernel's tile */
     pynn_micro_kernel micro;
     pynn_direct_kernel direct;
+    pynn_rows_kernel rows;
     /* Block sizes: rows of A packed at a time (a multiple of mr), the
      * depth of a k slice (at most PYNN_GEMM_KC_MAX) and the columns of B
      * packed at a time (a multiple of nr). */

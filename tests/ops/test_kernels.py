@@ -71,6 +71,25 @@ def test_matmul_few_rows_split_over_threads(m, n, k):
     np.testing.assert_allclose(ops.matmul(a, b), want, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("k", [1, 77, 700])
+@pytest.mark.parametrize("n", [10, 16, 130])
+def test_matmul_rows_read_in_place_match_packed_rows(k, n):
+    # Up to 256 rows A is read in place, from 257 rows it is packed; both
+    # sum in the same order, so a row's result is the same bit for bit.
+    # A's rows are strided (a slice of a wider array) and beta reads C.
+    wide, b, c = rand(257, k + 5), rand(k, n), rand(257, n)
+    a = wide[:, 2:k + 2]
+    packed = c.copy()
+    ops.matmul(a, b, out=packed, alpha=1.5, beta=0.5)
+    want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
+    bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
+    assert np.all(np.abs(packed - want) <= 1.5 * bound + 1e-6)
+    for m in (5, 6, 7, 11, 33, 128, 256):
+        in_place = c[:m].copy()
+        ops.matmul(a[:m], b, out=in_place, alpha=1.5, beta=0.5)
+        assert np.array_equal(in_place.view(np.uint32), packed[:m].view(np.uint32)), m
+
+
 def test_matmul_accumulates_and_ignores_nan_in_out_when_beta_zero():
     a, b = rand(7, 33), rand(33, 5)
     out = np.full((7, 5), np.nan, np.float32)
