@@ -774,8 +774,8 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     if (!conv_shape_valid(s, 0))
         return PYNN_EINVAL;
     /* Threads split the output pixels (not the samples, so one image's
-     * predict uses every core too), each unrolling and multiplying its own
-     * share with no further synchronization. */
+     * predict uses every core too), each unrolling and multiplying its
+     * pieces with no further synchronization. */
     const ptrdiff_t total = s->n * s->oh * s->ow;
     /* work: the multiply-adds (8 to a vector step), the unrolling and the
      * activation pass */
@@ -784,13 +784,15 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
         PYNN_FORWARD_MIN_WORK);
     if (nt <= 1 || total < 16 * nt)
         return forward_pixels(s, x, k, bias, act, alpha, y, 0, total);
+    /* Pieces of pixels, a few per thread, taken as threads come free (a
+     * thread sharing its core with another process does fewer). */
+    const ptrdiff_t pieces = PYNN_MIN(total / 16, 4 * (ptrdiff_t)nt);
     int err = 0;
-#pragma omp parallel num_threads(nt) reduction(| : err)
-    {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : err)
+    for (ptrdiff_t q = 0; q < pieces; q++) {
         PYNN_FTZ_SCOPE;
-        ptrdiff_t lo, hi;
-        pynn_thread_range(total, &lo, &hi);
-        err |= forward_pixels(s, x, k, bias, act, alpha, y, lo, hi);
+        err |= forward_pixels(s, x, k, bias, act, alpha, y, total * q / pieces,
+                              total * (q + 1) / pieces);
     }
     return err ? -1 : 0;
 }
@@ -883,8 +885,8 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
     return 0;
 }
 
-/* dst[i] = sum over t of parts[t][off + i] for i in [lo, hi), in thread
- * order so the result does not depend on which thread finished first. */
+/* dst[i] = sum over t of parts[t][off + i] for i in [lo, hi), in the
+ * parts' order so the result does not depend on which finished first. */
 static void sum_parts(float *const *parts, int count, ptrdiff_t off, float *dst, ptrdiff_t lo,
                       ptrdiff_t hi)
 {
@@ -902,43 +904,53 @@ typedef int (*backward_share)(const pynn_conv_shape *s, const backward_args *a, 
                               int serial);
 
 /* Runs `share` over all samples: on the calling thread when nt is 1 or
- * there are fewer samples than threads; otherwise each of nt threads takes
- * a range of samples and sums its kernel and bias gradients into its own
- * buffer, [dk | db] (dk_size + db_size floats), and the buffers are then
- * added slice by slice in thread order, so the result does not depend on
- * which thread finished first. */
+ * there are fewer samples than threads; otherwise the samples are cut into
+ * pieces (a few per thread) that threads take as they come free, so a
+ * thread whose core another process also wants does fewer of them.  Each
+ * piece sums its kernel and bias gradients into a buffer of its own,
+ * [dk | db] (dk_size + db_size floats), and the buffers are then added
+ * slice by slice in piece order: the result depends on neither which
+ * thread took a piece nor which finished first. */
 static int over_samples(const pynn_conv_shape *s, const backward_args *a, backward_share share,
                         int nt, ptrdiff_t dk_size, ptrdiff_t db_size, float *dk, float *db,
                         float *dx)
 {
     if (!(nt > 1 && s->n >= nt))
         return share(s, a, dk, db, dx, 0, s->n, 0);
-    float *parts[PYNN_MAX_THREADS];
+    const ptrdiff_t pieces = PYNN_MIN(s->n, 4 * (ptrdiff_t)nt), part_size = dk_size + db_size;
+    float *parts[4 * PYNN_MAX_THREADS];
+    if (dk || db) {
+        ptrdiff_t total;
+        float *all = pynn_mul_size(pieces, part_size, &total)
+                         ? NULL
+                         : pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)total);
+        if (!all)
+            return -1;
+        for (ptrdiff_t q = 0; q < pieces; q++) parts[q] = all + q * part_size;
+    }
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
         PYNN_FTZ_SCOPE;
-        int t = pynn_thread_id();
-        ptrdiff_t lo, hi;
-        pynn_thread_range(s->n, &lo, &hi);
-        float *part = NULL;
-        if (dk || db)
-            part = parts[t] = pynn_scratch(PYNN_SCRATCH_PARTIAL, (size_t)(dk_size + db_size));
-        if (((dk || db) && !part) ||
-            share(s, a, dk ? part : NULL, db ? part + dk_size : NULL, dx, lo, hi, 1)) {
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t q = 0; q < pieces; q++) {
+            float *part = dk || db ? parts[q] : NULL;
+            if (share(s, a, dk ? part : NULL, db ? part + dk_size : NULL, dx,
+                      s->n * q / pieces, s->n * (q + 1) / pieces, 1)) {
 #pragma omp atomic write
-            failed = 1;
+                failed = 1;
+            }
         }
-#pragma omp barrier
+        /* the loop's end is the team's barrier */
         if (!failed) {
             ptrdiff_t i0, i1;
             if (dk) {
                 pynn_thread_range(dk_size, &i0, &i1);
-                sum_parts(parts, nt, 0, dk, i0, i1);
+                sum_parts(parts, (int)pieces, 0, dk, i0, i1);
             }
             if (db) {
                 pynn_thread_range(db_size, &i0, &i1);
-                sum_parts(parts, nt, dk_size, db, i0, i1);
+                sum_parts(parts, (int)pieces, dk_size, db, i0, i1);
             }
         }
     }

@@ -389,12 +389,28 @@ typedef struct {
     int a_in_place; /* through the set's rows kernel, A not packed */
 } gemm_args;
 
+/* Piece q of [0, n) cut into `pieces` nearly equal ranges, in units of
+ * `unit` (the last one ends at n). */
+static void piece_range(ptrdiff_t n, ptrdiff_t unit, ptrdiff_t pieces, ptrdiff_t q,
+                        ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t units = (n + unit - 1) / unit;
+    *lo = PYNN_MIN(units * q / pieces * unit, n);
+    *hi = PYNN_MIN(units * (q + 1) / pieces * unit, n);
+}
+
 /* The loop nest, run by every thread of a team (in_team) or by the caller
- * alone.  Each k slice: the team packs B's panels, waits, then splits the
- * row blocks statically, and waits again before the next slice overwrites
- * the packed B; or, for few rows, each thread works on its own panels and
- * nobody waits.  Barriers are issued only in a team of this GEMM's own,
- * never in a caller's team. */
+ * alone.  In a team, threads take pieces of the work as they come free
+ * (dynamic schedules), not fixed shares: a thread whose core another
+ * process also wants then does less, instead of holding every other
+ * thread at the next barrier.  Each element of C is still summed by one
+ * tile in one order, so results do not depend on who took which piece.
+ * Few rows with A read in place: the pieces are B's panels, each packed and
+ * multiplied by all of A by the thread that takes it, nobody waiting.
+ * Otherwise, per k slice: the team packs B's panels, then multiplies the
+ * row pieces by them (the end of each loop is the team's barrier: the next
+ * slice overwrites the packed B).  Barriers are issued only in a team of
+ * this GEMM's own, never in a caller's team. */
 static void gemm_blocks(const gemm_args *g, int in_team)
 {
     const pynn_gemm_kernel_set *ks = g->ks;
@@ -403,48 +419,78 @@ static void gemm_blocks(const gemm_args *g, int in_team)
     const ptrdiff_t MC = ks->mc, KC = ks->kc, NC = ks->nc;
     float *apack = g->a_in_place ? NULL
                                  : g->apacks + (in_team ? MC * KC_MAX * pynn_thread_id() : 0);
+    /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
+    const ptrdiff_t slices = k <= KC_MAX ? 1 : (k + KC - 1) / KC;
+    const ptrdiff_t kstep = (k + slices - 1) / slices;
+    /* Row pieces: equal shares in whole MR-row panels, at most MC rows
+     * each, a multiple of the team's size (1024 rows on two threads: ten
+     * of 102-103, not 8 and 7 blocks of 120). */
+    const ptrdiff_t row_pieces = nt * ((m + MC * nt - 1) / (MC * nt));
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
-        /* Few rows (a training batch): each thread takes its own range of
-         * B's panels, packs them and multiplies all of A by them.  A is
-         * small and packed by every thread; B is read by one core only and
-         * no thread waits for another.  Many rows: threads split A's row
-         * blocks and share the packed panels of B. */
-        int by_columns = in_team && m <= MC * nt && panels >= nt;
-        /* The rows this thread multiplies: all of them, or, splitting rows,
-         * an equal share in whole MR-row panels (1024 rows on two threads:
-         * 512 each, not 8 and 7 blocks of 72). */
-        ptrdiff_t r0 = 0, r1 = m;
-        if (in_team && !by_columns) {
-            ptrdiff_t mpanels = (m + ks->mr - 1) / ks->mr;
-            pynn_thread_range(mpanels, &r0, &r1);
-            r0 *= ks->mr;
-            r1 = PYNN_MIN(r1 * ks->mr, m);
-        }
-        /* Equal k slices of at most KC: 784 = 4 x 196, not 3 x 256 + 16. */
-        ptrdiff_t slices = k <= KC_MAX ? 1 : (k + KC - 1) / KC;
-        ptrdiff_t kstep = (k + slices - 1) / slices;
-        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
-            ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-            float beta_eff = pc == 0 ? g->beta : 1.0f;
-            const float *ap = g->a + pc * g->csa, *bp = g->b + pc * g->rsb + jc * g->csb;
-            float *cp = g->c + jc;
-            ptrdiff_t lo = 0, hi = panels;
-            if (in_team)
-                pynn_thread_range(panels, &lo, &hi);
-            pack_b(NR, kc, nc, bp, g->rsb, g->csb, g->bpack, lo, hi);
-            if (by_columns || !in_team) {
+        float *cp = g->c + jc;
+        const float *bj = g->b + jc * g->csb;
+        if (!in_team) {
+            for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+                ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
+                pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, 0, panels);
                 for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
-                    run_item(ks, i0, PYNN_MIN(MC, m - i0), lo, hi, nc, kc, g->alpha, ap, g->rsa,
-                             g->csa, apack, g->bpack, beta_eff, cp, g->ldc);
+                    run_item(ks, i0, PYNN_MIN(MC, m - i0), 0, panels, nc, kc, g->alpha,
+                             g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack,
+                             pc == 0 ? g->beta : 1.0f, cp, g->ldc);
+            }
+            continue;
+        }
+        if (m <= MC * nt && panels >= nt) {
+            /* Few rows (a training batch): the pieces are B's panels.  A
+             * packed copy (kernel sets without an in-place form) is made
+             * once per slice by every thread, so those take fixed ranges. */
+            if (g->a_in_place) {
+#pragma omp for schedule(dynamic, 1)
+                for (ptrdiff_t q = 0; q < panels; q++)
+                    for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+                        ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
+                        pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, q, q + 1);
+                        run_item(ks, 0, m, q, q + 1, nc, kc, g->alpha, g->a + pc * g->csa,
+                                 g->rsa, g->csa, NULL, g->bpack, pc == 0 ? g->beta : 1.0f, cp,
+                                 g->ldc);
+                    }
                 continue;
             }
+            ptrdiff_t lo, hi;
+            pynn_thread_range(panels, &lo, &hi);
+            for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+                ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
+                pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
+                for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
+                    run_item(ks, i0, PYNN_MIN(MC, m - i0), lo, hi, nc, kc, g->alpha,
+                             g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack,
+                             pc == 0 ? g->beta : 1.0f, cp, g->ldc);
+            }
+            /* the next column block overwrites the packed B */
 #pragma omp barrier
-            for (ptrdiff_t i0 = r0; i0 < r1; i0 += MC)
-                run_item(ks, i0, PYNN_MIN(MC, r1 - i0), 0, panels, nc, kc, g->alpha, ap, g->rsa,
-                         g->csa, apack, g->bpack, beta_eff, cp, g->ldc);
-            /* the next slice overwrites the packed B */
-#pragma omp barrier
+            continue;
+        }
+        /* Panels packed in runs (B read row after row across a run's
+         * panels), a few runs per thread. */
+        const ptrdiff_t pack_pieces = PYNN_MIN(panels, 4 * nt);
+        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+            ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
+#pragma omp for schedule(dynamic, 1)
+            for (ptrdiff_t q = 0; q < pack_pieces; q++) {
+                ptrdiff_t lo, hi;
+                piece_range(panels, 1, pack_pieces, q, &lo, &hi);
+                pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (ptrdiff_t q = 0; q < row_pieces; q++) {
+                ptrdiff_t r0, r1;
+                piece_range(m, ks->mr, row_pieces, q, &r0, &r1);
+                for (ptrdiff_t i0 = r0; i0 < r1; i0 += MC)
+                    run_item(ks, i0, PYNN_MIN(MC, r1 - i0), 0, panels, nc, kc, g->alpha,
+                             g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack,
+                             pc == 0 ? g->beta : 1.0f, cp, g->ldc);
+            }
         }
     }
 }
