@@ -84,7 +84,7 @@ def test_matmul_rows_read_in_place_match_packed_rows(k, n):
     want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
     bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
     assert np.all(np.abs(packed - want) <= 1.5 * bound + 1e-6)
-    for m in (5, 6, 7, 11, 33, 128, 256):
+    for m in (5, 6, 7, 8, 11, 14, 32, 33, 128, 256):
         in_place = c[:m].copy()
         ops.matmul(a[:m], b, out=in_place, alpha=1.5, beta=0.5)
         assert np.array_equal(in_place.view(np.uint32), packed[:m].view(np.uint32)), m
