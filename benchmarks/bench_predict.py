@@ -6,7 +6,9 @@ runtime would serve it.  Models: an MLP 784-128-128-10 and the Keras
 MNIST convnet.
 
 Run as a script for a table of medians (the calls alternate, so a busy
-machine slows all of them alike)::
+machine slows all of them alike, and each round starts at the next one:
+LiteRT's worker threads keep spinning a while after a call, which slows
+whichever call comes right after it)::
 
     .venv/bin/python benchmarks/bench_predict.py [--repeats 2000]
 """
@@ -107,8 +109,9 @@ def table(repeats):
             for _ in range(20):
                 for fn in fns.values():
                     fn(x)
-            for _ in range(repeats):
-                for k, fn in fns.items():
+            order = list(fns.items())
+            for r in range(repeats):
+                for k, fn in order[r % len(order):] + order[:r % len(order)]:
                     t = time.perf_counter()
                     fn(x)
                     times[k].append(time.perf_counter() - t)

@@ -27,18 +27,29 @@ import numpy as np
 
 from . import ops
 
-_local = threading.local()
+class _Local(threading.local):
+    """This thread's recording tape and ``add_loss`` sink, None until a
+    with-block sets them: set in every thread, so reading them needs no
+    getattr default (a thread-local's missing attribute costs a formatted
+    AttributeError, and every model call asks for the tape)."""
+
+    def __init__(self):
+        self.tape = None
+        self.sink = None
+
+
+_local = _Local()
 
 
 def active_tape():
     """The tape recording on this thread, or None."""
-    return getattr(_local, "tape", None)
+    return _local.tape
 
 
 def recording_calls():
     """Whether a GradientTape records here: model and layer calls on any
     values are then recorded."""
-    tape = getattr(_local, "tape", None)
+    tape = _local.tape
     return tape is not None and tape.records_calls
 
 
@@ -51,7 +62,7 @@ class _Recording:
         self.tape, self.sink = tape, sink
 
     def __enter__(self):
-        self._saved = (getattr(_local, "tape", None), getattr(_local, "sink", None))
+        self._saved = (_local.tape, _local.sink)
         _local.tape, _local.sink = self.tape, self.sink
         return self.tape
 
@@ -1392,7 +1403,7 @@ def untraced_forward(ctx, run, inputs):
     """Inference forward of such a layer: ``run(inputs)`` on arrays, with
     the values given to add_loss summed into ``ctx.added_loss`` (or, inside
     another layer's call, collected by that call)."""
-    sink = getattr(_local, "sink", None)
+    sink = _local.sink
     if sink is not None:
         ctx.added_loss = 0.0
         return run(inputs)
@@ -1474,7 +1485,7 @@ def describe(layer):
 def add_loss(layer, value):
     """Layer.add_loss: ``value`` (a scalar, or an array that is summed)
     joins the training loss of this call."""
-    sink = getattr(_local, "sink", None)
+    sink = _local.sink
     if sink is None:
         raise ValueError(f"{describe(layer)}: add_loss() works inside the layer's call(); "
                          f"pynn does not record losses built from symbolic tensors outside "

@@ -61,7 +61,17 @@ def simd_level():
 
 # ------------------------------------------------------------------ devices
 
-_scopes = threading.local()
+class _Scopes(threading.local):
+    """Each thread's stack of ``pynn.device`` scopes.  It starts empty in
+    every thread, so reading it needs no getattr default (a missing
+    attribute of a thread-local costs a formatted AttributeError, on every
+    call that asks where a model runs)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_scopes = _Scopes()
 
 
 def parse_device(name):
@@ -92,10 +102,7 @@ class device:
         self.name = parse_device(device_name)
 
     def __enter__(self):
-        stack = getattr(_scopes, "stack", None)
-        if stack is None:
-            stack = _scopes.stack = []
-        stack.append(self.name)
+        _scopes.stack.append(self.name)
         return self
 
     def __exit__(self, *exc):
@@ -109,7 +116,7 @@ class device:
 def current_device():
     """The innermost ``pynn.device`` scope of this thread ('cpu' or
     'gpu:N'), or None outside any."""
-    stack = getattr(_scopes, "stack", None)
+    stack = _scopes.stack
     return stack[-1] if stack else None
 
 

@@ -8,10 +8,11 @@ activation).  A Python function ``fn(y_true, y_pred)`` is a metric too
 (:class:`MeanMetricWrapper`).
 """
 import inspect
+import weakref
 
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
 from .utils.custom_objects import deserialize_function, is_function_description, lookup
 
 
@@ -64,7 +65,7 @@ class Metric:
     def update_from_model(self, y_true, y_pred, sample_weight=None, logits_of=None):
         """What training calls after each batch: ``update_state``, with
         probabilities for a Keras-style metric when the model hands logits."""
-        if "logits_of" in inspect.signature(self.update_state).parameters:
+        if _takes_logits(self.update_state):
             self.update_state(y_true, y_pred, sample_weight, logits_of)
             return
         if logits_of is not None:
@@ -107,8 +108,27 @@ class Metric:
 def _constant(a):
     """A value computed on a GradientTape (or a Variable) as its array: a
     metric only reads it."""
-    from . import autodiff
     return autodiff.value_of(a)
+
+
+# Whether an update_state takes logits_of, per function: training asks
+# after every batch, and inspect.signature costs more than the accuracy
+# kernel of a small batch.
+_TAKES_LOGITS = weakref.WeakKeyDictionary()
+
+
+def _takes_logits(update_state):
+    fn = getattr(update_state, "__func__", update_state)
+    try:
+        return _TAKES_LOGITS[fn]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable
+        pass
+    takes = "logits_of" in inspect.signature(update_state).parameters
+    try:
+        _TAKES_LOGITS[fn] = takes
+    except TypeError:
+        pass
+    return takes
 
 
 def _snake_case(name):

@@ -176,10 +176,15 @@ def _number(value, name, low=None, high=None, low_open=False, high_open=False):
     """``value`` as a float, or a TypeError/ValueError naming the argument:
     a real number (NaN refused), within [low, high] (bounds left open when
     asked)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)) \
-            or isinstance(value, np.complexfloating):
+    if type(value) is float or type(value) is int:
+        # (the common case, without the abstract-class checks below; a
+        # bool's type is bool)
+        v = float(value)
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (numbers.Real, np.number)) or isinstance(value, np.complexfloating):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
+    else:
+        v = float(value)
     if v != v:
         raise ValueError(f"{name} must be a number, got NaN")
     if low is not None and (v < low or (low_open and v == low)):
@@ -822,6 +827,17 @@ def gather_rows(src, index, out=None):
         return _cuda_ops.gather_rows(src, index, out)
     if type(index) is _Device or type(out) is _Device:
         _mixed("gather: index and out")
+    if type(src) is _ndarray and type(index) is _ndarray and type(out) is _ndarray and \
+            index.ndim == 1 and out.ndim and out.shape[0] == index.shape[0] and \
+            out.shape[1:] == src.shape[1:] and not src.dtype.hasobject:
+        # Fast path for training's batches: the bridge checks dtypes,
+        # layouts and that every index is in [0, rows) before it copies
+        # anything; what it refuses (negative indices, other index types,
+        # ...) takes the path below, which converts or explains.
+        try:
+            return _k.gather_rows(src, index, out)
+        except (TypeError, ValueError, IndexError):
+            pass
     src = np.asarray(src)
     if src.ndim == 0:
         raise ValueError("gather_rows: src must have rows (rank >= 1), got a scalar")
@@ -884,6 +900,14 @@ def all_finite(x):
     """True when no element of the float array is NaN or infinite."""
     if type(x) is _Device:
         return _cuda_ops.all_finite(x)
+    if type(x) is _ndarray:
+        # (predict's check of every input: the bridge takes a C-contiguous
+        # float32 array as it is and refuses anything else, which is
+        # converted below)
+        try:
+            return _k.all_finite(x)
+        except (TypeError, ValueError):
+            pass
     return _k.all_finite(_c32(x, "all_finite: x"))
 
 

@@ -1196,6 +1196,17 @@ class TrainingMixin:
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
         run_inference = _inference()
+        if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
+                (batch_size is None or type(batch_size) is int and batch_size > 0) and \
+                x.shape[0] <= (batch_size or 32) and \
+                (type(verbose) is int or verbose == "auto") and \
+                x.size <= _STREAM_CONVERT_BYTES >> 2 and \
+                type(self).predict_step is TrainingMixin.predict_step:
+            # One in-memory batch and nothing to report (no progress bar
+            # for one batch, no callbacks): what the general path below
+            # does for it, predict_on_batch's route, without its checks
+            # for streams, steps and batching.
+            return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"predict: batch_size must be a positive integer, got "

@@ -119,7 +119,7 @@ class InferenceProgram:
         program's compiled plan for their shapes (built on first use, and
         again when a weight has been given a new array), or None where
         the program cannot be planned for them."""
-        key = tuple([x.shape for x in xs])
+        key = (xs[0].shape,) if len(xs) == 1 else tuple([x.shape for x in xs])
         plan = self._plans.get(key)
         if plan is not None:
             outs = plan.run(xs)

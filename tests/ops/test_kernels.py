@@ -454,6 +454,34 @@ def test_gather_rows(dtype):
         ops.gather_rows(src, [50])
 
 
+def test_gather_rows_into_out_checks_as_without():
+    """With ``out`` (training's batches), an int64 index goes straight to
+    the bridge; negative indices, other index types and a wrong ``out``
+    still get the checks and messages of the general path."""
+    src = rng.random((50, 3, 4)).astype(np.float32)
+    idx = rng.permutation(50)[:17]
+    out = np.empty((17, 3, 4), np.float32)
+    assert ops.gather_rows(src, idx, out) is out
+    np.testing.assert_array_equal(out, src[idx])
+    neg = idx - 50
+    np.testing.assert_array_equal(ops.gather_rows(src, neg, np.empty_like(out)), src[idx])
+    np.testing.assert_array_equal(ops.gather_rows(src, idx.astype(np.int32),
+                                                  np.empty_like(out)), src[idx])
+    for bad in (50, -51):
+        dst = np.zeros((2, 3, 4), np.float32)
+        with pytest.raises(IndexError, match=f"gather_rows: index {bad} is out of range"):
+            ops.gather_rows(src, np.array([0, bad]), dst)
+        assert not dst.any()  # nothing copied before the refusal
+    for wrong in (np.empty((17, 12), np.float32), np.empty((17, 3, 4), np.float64),
+                  np.empty((18, 3, 4), np.float32), np.empty((17, 3, 4), np.float32)[:, ::-1]):
+        with pytest.raises(ValueError, match="gather_rows: out must be"):
+            ops.gather_rows(src, idx, wrong)
+    frozen = np.empty_like(out)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="gather_rows: out must be"):
+        ops.gather_rows(src, idx, frozen)
+
+
 def test_all_finite():
     x = rand(257)
     assert ops.all_finite(x)
