@@ -91,8 +91,36 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
 
 /* Runs STMT (which uses lo and hi) over [0, n) on nt threads, or directly
  * when nt is 1: entering an OpenMP parallel region costs about 0.4 us even
- * for one thread, which small batches would pay on every kernel call. */
+ * for one thread, which small batches would pay on every kernel call.
+ * [0, n) is cut into a few pieces per thread, taken as threads come free:
+ * a thread sharing its core with another process then does fewer of them
+ * instead of keeping the rest of the team waiting at the region's end.
+ * STMT must compute each item the same whatever range holds it. */
 #define PYNN_PARALLEL_RANGE(nt, n, STMT)                                       \
+    do {                                                                       \
+        const ptrdiff_t pynn_items_ = (n);                                     \
+        if ((nt) > 1) {                                                        \
+            const ptrdiff_t pynn_pieces_ = PYNN_MIN(pynn_items_, 4 * (ptrdiff_t)(nt)); \
+            _Pragma("omp parallel num_threads(nt)")                            \
+            {                                                                  \
+                PYNN_FTZ_SCOPE;                                                \
+                _Pragma("omp for schedule(dynamic, 1) nowait")                 \
+                for (ptrdiff_t pynn_q_ = 0; pynn_q_ < pynn_pieces_; pynn_q_++) { \
+                    ptrdiff_t lo = pynn_items_ * pynn_q_ / pynn_pieces_;       \
+                    ptrdiff_t hi = pynn_items_ * (pynn_q_ + 1) / pynn_pieces_; \
+                    STMT;                                                      \
+                }                                                              \
+            }                                                                  \
+        } else {                                                               \
+            ptrdiff_t lo = 0, hi = pynn_items_;                                \
+            STMT;                                                              \
+        }                                                                      \
+    } while (0)
+
+/* As PYNN_PARALLEL_RANGE, but one fixed share per thread: for work whose
+ * pieces must stay large (a recurrent layer's rows, multiplied at every
+ * time step by products that lose speed with fewer rows). */
+#define PYNN_PARALLEL_SHARES(nt, n, STMT)                                      \
     do {                                                                       \
         if ((nt) > 1) {                                                        \
             _Pragma("omp parallel num_threads(nt)")                            \

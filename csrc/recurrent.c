@@ -787,7 +787,7 @@ static int time_threads(const rnn_work *w)
 static void run_rows(void (*fn)(const rnn_run *, ptrdiff_t, ptrdiff_t), const rnn_run *r)
 {
     int nt = time_threads(&r->w);
-    PYNN_PARALLEL_RANGE(nt, r->w.B, fn(r, lo, hi));
+    PYNN_PARALLEL_SHARES(nt, r->w.B, fn(r, lo, hi));
 }
 
 /* xh[s]'s x columns = x[:, t] * input mask, t the time index of
