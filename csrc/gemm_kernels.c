@@ -76,18 +76,31 @@ static void direct_generic(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 
 #ifdef PYNN_HAVE_AVX2_KERNELS
 /* C = alpha * acc + beta * C for the first mr rows and nr columns of a
- * 6 x 16 tile of sums (two vectors a row), in the same operations as a
- * whole tile's store (masked where the tile ends), so a sum rounds alike
- * whichever tile holds it: the scalar form contracted alpha * acc + beta
- * * C the other way round. */
+ * 6 x 16 tile of sums (two vectors a row): a whole tile by plain stores, a
+ * partial one masked, in the same operations, so a sum rounds alike
+ * whichever tile holds it (the scalar form contracted alpha * acc + beta
+ * * C the other way round). */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void store_tile_avx2(const __m256 *acc, float *c, ptrdiff_t ldc, int mr, int nr,
                                    float alpha, float beta)
 {
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    if (mr == MR6 && nr == NR16) {
+        for (int i = 0; i < MR6; i++) {
+            float *ci = c + i * ldc;
+            __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
+            if (beta != 0.0f) {
+                r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
+                r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+            }
+            _mm256_storeu_ps(ci, r0);
+            _mm256_storeu_ps(ci + 8, r1);
+        }
+        return;
+    }
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
     __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), iota);
-    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
@@ -178,20 +191,6 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
         b += NR16;
     }
     __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (mr == MR6 && nr == NR16) {
-        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-        for (int i = 0; i < MR6; i++) {
-            float *ci = c + i * ldc;
-            __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
-            if (beta != 0.0f) {
-                r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
-                r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
-            }
-            _mm256_storeu_ps(ci, r0);
-            _mm256_storeu_ps(ci + 8, r1);
-        }
-        return;
-    }
     store_tile_avx2(acc, c, ldc, mr, nr, alpha, beta);
 }
 
@@ -227,20 +226,6 @@ static inline void rows_avx2_tile(const int ROWS, ptrdiff_t kc, const float *a, 
     }
 #undef ROWS_AVX2_FMA
     __m256 acc[2 * MR6] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (ROWS == MR6 && nr == NR16) {
-        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-        for (int i = 0; i < MR6; i++) {
-            float *ci = c + i * ldc;
-            __m256 r0 = _mm256_mul_ps(va, acc[2 * i]), r1 = _mm256_mul_ps(va, acc[2 * i + 1]);
-            if (beta != 0.0f) {
-                r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
-                r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
-            }
-            _mm256_storeu_ps(ci, r0);
-            _mm256_storeu_ps(ci + 8, r1);
-        }
-        return;
-    }
     store_tile_avx2(acc, c, ldc, ROWS, nr, alpha, beta);
 }
 
