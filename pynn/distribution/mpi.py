@@ -51,6 +51,10 @@ class World:
         """Stop every process of the job, after saying why."""
         sys.stderr.write(f"pynn: process {self.rank} of {self.size}: {message}\n")
         sys.stderr.flush()
+        # The launcher forwards each process's output through a pipe, and
+        # an abort tears the job down without draining it: without a pause,
+        # two processes failing together could both lose their messages.
+        time.sleep(0.3)
         self.comm.Abort(1)
 
     def abort_on_uncaught_exception(self):
