@@ -1,4 +1,7 @@
 import os
+import warnings
+
+import pytest
 
 # Tests never reach for the network: MNIST comes from the offline sample.
 os.environ.setdefault("PYNN_OFFLINE", "1")
@@ -31,3 +34,18 @@ def pytest_report_header(config):
         return f"pynn.cuda: the CUDA tests run on {pynn.cuda.device_name(0)}"
     return (f"pynn.cuda: the CUDA tests (tests/cuda/test_gpu.py) are skipped: no CUDA device "
             f"({pynn.cuda.unavailable_reason()})")
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on its NumPy backend, the test-only reference, or a skip."""
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import keras
+    except Exception as e:  # keras, or jax/scipy under it, missing
+        pytest.skip(f"Keras (with its NumPy backend) is not importable: {e}")
+    if keras.backend.backend() != "numpy":
+        pytest.skip(f"Keras runs on {keras.backend.backend()}, not numpy")
+    return keras

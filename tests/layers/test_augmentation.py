@@ -3,8 +3,6 @@ draw can be pinned (a factor whose bounds are equal) or the transform
 compared given the same parameters, and by their statistics otherwise;
 seeds, inactivity at inference, training inside fit, gradients, configs,
 saving and the TFLite export."""
-import os
-import warnings
 
 import numpy as np
 import pytest
@@ -26,20 +24,6 @@ def close(a, b, atol=1e-4):
 
 
 # ------------------------------------------------------------ against Keras
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import keras
-    except Exception as e:  # keras, or jax/scipy under it, missing
-        pytest.skip(f"Keras (with its NumPy backend) is not importable: {e}")
-    if keras.backend.backend() != "numpy":
-        pytest.skip(f"Keras runs on {keras.backend.backend()}, not numpy")
-    return keras
-
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
 @pytest.mark.parametrize("fill_mode", FILL_MODES)

@@ -2,7 +2,6 @@
 reference; skipped where Keras, or jax and scipy under it, is missing):
 output shapes, parameter counts and weight shapes equal Keras's, and the
 forward values agree to 1e-5 with the same weights."""
-import os
 import warnings
 
 import numpy as np
@@ -13,20 +12,6 @@ from layer_table import CASES, random_weights
 
 # Keras's own variables warn about NumPy 2's copy keyword when read.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import keras
-    except Exception as e:  # keras, or jax/scipy under it, missing
-        pytest.skip(f"Keras (with its NumPy backend) is not importable: {e}")
-    if keras.backend.backend() != "numpy":
-        pytest.skip(f"Keras runs on {keras.backend.backend()}, not numpy")
-    return keras
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

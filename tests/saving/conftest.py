@@ -8,12 +8,6 @@ os.environ["KERAS_BACKEND"] = "numpy"
 
 
 @pytest.fixture(scope="session")
-def keras():
-    return pytest.importorskip("keras", reason="Keras 3 (the reference reader and writer of "
-                                               "the Keras formats) is not installed")
-
-
-@pytest.fixture(scope="session")
 def h5py():
     return pytest.importorskip("h5py", reason="h5py (pip install 'pynn[keras]') is not "
                                               "installed")
