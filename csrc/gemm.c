@@ -435,45 +435,38 @@ static void gemm_blocks(const gemm_args *g, int in_team)
         ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
         float *cp = g->c + jc;
         const float *bj = g->b + jc * g->csb;
-        if (!in_team) {
-            for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
-                ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-                pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, 0, panels);
-                for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
-                    run_item(ks, i0, PYNN_MIN(MC, m - i0), 0, panels, nc, kc, g->alpha,
-                             g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack,
-                             pc == 0 ? g->beta : 1.0f, cp, g->ldc);
+        const int few_rows = m <= MC * nt && panels >= nt;
+        if (in_team && few_rows && g->a_in_place) {
+            /* Few rows (a training batch): the pieces are B's panels, one
+             * a piece (its packed slice stays in L1 while every row tile
+             * passes it), except where B's rows are long (512 floats or
+             * more): a panel's 64 bytes a row then sit 2 KiB or more
+             * apart, and runs of panels read B a few hundred bytes at a
+             * time (8 x 1024 x 1024 on two threads: 0.66-0.84 of OpenBLAS
+             * with single panels). */
+            const ptrdiff_t pieces = g->csb == 1 && g->rsb >= 512 ? PYNN_MIN(panels, 4 * nt)
+                                                                 : panels;
+#pragma omp for schedule(dynamic, 1)
+            for (ptrdiff_t q = 0; q < pieces; q++) {
+                ptrdiff_t lo, hi;
+                piece_range(panels, 1, pieces, q, &lo, &hi);
+                for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+                    ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
+                    pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
+                    run_item(ks, 0, m, lo, hi, nc, kc, g->alpha, g->a + pc * g->csa, g->rsa,
+                             g->csa, NULL, g->bpack, pc == 0 ? g->beta : 1.0f, cp, g->ldc);
+                }
             }
             continue;
         }
-        if (m <= MC * nt && panels >= nt) {
-            /* Few rows (a training batch): the pieces are B's panels.  A
-             * packed copy (kernel sets without an in-place form) is made
-             * once per slice by every thread, so those take fixed ranges. */
-            if (g->a_in_place) {
-                /* One panel a piece (its packed slice stays in L1 while
-                 * every row tile passes it), except where B's rows are
-                 * long (512 floats or more): a panel's 64 bytes a row then
-                 * sit 2 KiB or more apart, and runs of panels read B a few
-                 * hundred bytes at a time (8 x 1024 x 1024 on two threads: 0.66-0.84 of
-                 * OpenBLAS with single panels). */
-                const ptrdiff_t pieces = g->csb == 1 && g->rsb >= 512 ? PYNN_MIN(panels, 4 * nt)
-                                                                     : panels;
-#pragma omp for schedule(dynamic, 1)
-                for (ptrdiff_t q = 0; q < pieces; q++) {
-                    ptrdiff_t lo, hi;
-                    piece_range(panels, 1, pieces, q, &lo, &hi);
-                    for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
-                        ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-                        pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
-                        run_item(ks, 0, m, lo, hi, nc, kc, g->alpha, g->a + pc * g->csa, g->rsa,
-                                 g->csa, NULL, g->bpack, pc == 0 ? g->beta : 1.0f, cp, g->ldc);
-                    }
-                }
-                continue;
-            }
-            ptrdiff_t lo, hi;
-            pynn_thread_range(panels, &lo, &hi);
+        if (!in_team || few_rows) {
+            /* The caller alone: all of B's panels.  Few rows with A packed
+             * (kernel sets without an in-place form, whose copy every
+             * thread makes once per slice): a fixed range of panels per
+             * thread. */
+            ptrdiff_t lo = 0, hi = panels;
+            if (in_team)
+                pynn_thread_range(panels, &lo, &hi);
             for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
                 ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
                 pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
@@ -483,7 +476,9 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                              pc == 0 ? g->beta : 1.0f, cp, g->ldc);
             }
             /* the next column block overwrites the packed B */
+            if (in_team) {
 #pragma omp barrier
+            }
             continue;
         }
         /* Panels packed in runs (B read row after row across a run's
