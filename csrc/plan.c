@@ -38,6 +38,13 @@ static int conv_extents(const pynn_conv_shape *s, int depthwise, plan_extents *e
     return pynn_size_product(out, 4, &e->y);
 }
 
+/* The floats that rows of cols values, ld apart, span. */
+static int strided_span(ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols, ptrdiff_t *span)
+{
+    ptrdiff_t before;
+    return pynn_mul_size(rows - 1, ld, &before) || __builtin_add_overflow(before, cols, span);
+}
+
 static int step_extents(const pynn_plan_step *st, plan_extents *e)
 {
     ptrdiff_t values;
@@ -70,9 +77,39 @@ static int step_extents(const pynn_plan_step *st, plan_extents *e)
         e->x = e->y = values;
         return 0;
     case PYNN_PLAN_BATCH_NORM:
+    case PYNN_PLAN_STANDARDIZE:
         e->x = e->y = values;
         e->stats = st->cols;
         return pynn_mul_size(st->cols, 2, &e->w); /* scale, then shift */
+    case PYNN_PLAN_AFFINE:
+        e->b = st->cols;
+        /* fall through */
+    case PYNN_PLAN_PRELU:
+        e->x = e->y = values;
+        e->w = st->cols;
+        return 0;
+    case PYNN_PLAN_COPY_BLOCK:
+        if (st->ldx < st->cols || st->ldy < st->cols)
+            return 1;
+        if (values == 0)
+            return 0;
+        return strided_span(st->rows, st->ldx, st->cols, &e->x) ||
+               strided_span(st->rows, st->ldy, st->cols, &e->y);
+    case PYNN_PLAN_PAD_CROP: {
+        const pynn_shift_shape *s = &st->shift;
+        ptrdiff_t in[5] = {s->n, s->d, s->h, s->w, s->c};
+        ptrdiff_t out[5] = {s->n, s->od, s->oh, s->ow, s->c};
+        return pynn_size_product(in, 5, &e->x) || pynn_size_product(out, 5, &e->y);
+    }
+    case PYNN_PLAN_BINARY_ROWS:
+        if (st->group_x < 1 || st->group_x2 < 1)
+            return 1;
+        e->y = values;
+        /* Whole rows of the inputs: ceil(rows / group) of them. */
+        return pynn_mul_size(st->rows / st->group_x + (st->rows % st->group_x != 0),
+                             st->cols, &e->x) ||
+               pynn_mul_size(st->rows / st->group_x2 + (st->rows % st->group_x2 != 0),
+                             st->cols, &e->x2);
     case PYNN_PLAN_FOLD: {
         ptrdiff_t extra;
         e->x = values;
@@ -114,20 +151,24 @@ int pynn_plan_check(const pynn_plan_step *steps, ptrdiff_t count, const ptrdiff_
         plan_extents e;
         if (step_extents(st, &e))
             return PYNN_EINVAL;
-        int bn = st->kind == PYNN_PLAN_BATCH_NORM || st->kind == PYNN_PLAN_FOLD;
+        /* Steps that write per-channel scale and shift into w first. */
+        int scratch = st->kind == PYNN_PLAN_BATCH_NORM || st->kind == PYNN_PLAN_STANDARDIZE;
+        int bn = scratch || st->kind == PYNN_PLAN_FOLD;
         int weighted = st->kind == PYNN_PLAN_DENSE || st->kind == PYNN_PLAN_CONV2D ||
-                       st->kind == PYNN_PLAN_DEPTHWISE;
+                       st->kind == PYNN_PLAN_DEPTHWISE || st->kind == PYNN_PLAN_AFFINE ||
+                       st->kind == PYNN_PLAN_PRELU;
+        int binary = st->kind == PYNN_PLAN_BINARY || st->kind == PYNN_PLAN_BINARY_ROWS;
         if (!ref_ok(st->x, e.x, 0, sizes, nbufs) || st->y.buf < 0 ||
             !ref_ok(st->y, e.y, 0, sizes, nbufs) || !writable[st->y.buf] ||
-            !ref_ok(st->x2, e.x2, st->kind != PYNN_PLAN_BINARY, sizes, nbufs) ||
+            !ref_ok(st->x2, e.x2, !binary, sizes, nbufs) ||
             !ref_ok(st->w, e.w, !weighted && !bn, sizes, nbufs) ||
-            !ref_ok(st->b, e.b, 1, sizes, nbufs) ||
+            !ref_ok(st->b, e.b, st->kind != PYNN_PLAN_AFFINE, sizes, nbufs) ||
             !ref_ok(st->mean, e.stats, !bn, sizes, nbufs) ||
             !ref_ok(st->var, e.stats, !bn, sizes, nbufs) ||
             !ref_ok(st->gamma, e.stats, 1, sizes, nbufs) ||
             !ref_ok(st->beta, e.stats, 1, sizes, nbufs))
             return PYNN_EINVAL;
-        if (st->kind == PYNN_PLAN_BATCH_NORM && !writable[st->w.buf])
+        if (scratch && !writable[st->w.buf])
             return PYNN_EINVAL;
         /* No step writes over what it reads (the kernels assume it),
          * except that the elementwise kernels may write over their input
@@ -143,11 +184,11 @@ int pynn_plan_check(const pynn_plan_step *steps, ptrdiff_t count, const ptrdiff_
             if (overlaps(st->y, e.y, reads[r], spans[r]) && !(in_place && same))
                 return PYNN_EINVAL;
         }
-        if (st->kind == PYNN_PLAN_BATCH_NORM)
+        if (scratch)
             for (int r = 0; r < 8; r++)
                 if (r != 2 && overlaps(st->w, e.w, reads[r], spans[r]))
                     return PYNN_EINVAL;
-        if (st->kind == PYNN_PLAN_BATCH_NORM && overlaps(st->w, e.w, st->y, e.y))
+        if (scratch && overlaps(st->w, e.w, st->y, e.y))
             return PYNN_EINVAL;
     }
     return PYNN_OK;
@@ -178,6 +219,26 @@ static void bn_affine(const float *mean, const float *var, const float *gamma,
 /* pynn.ops.fold_affine: kernel * scale over the output channels (the last
  * axis of a rows x cols kernel) and bias * scale + shift (a missing bias
  * is scale * 0, as there: a signed zero, NaN for an infinite scale). */
+/* pynn.ops.standardize_affine: scale = 1 / max(sqrt(var), eps) and shift
+ * = -mean * scale, in double and rounded once to float (inverse: scale =
+ * the deviation, shift = the mean). */
+static void standardize_affine(const float *mean, const float *var, int invert, double eps,
+                               float *scale, float *shift, ptrdiff_t c)
+{
+    for (ptrdiff_t j = 0; j < c; j++) {
+        double std = sqrt((double)var[j]);
+        if (!(std >= eps) && !isnan(std))
+            std = eps;
+        if (invert) {
+            scale[j] = (float)std;
+            shift[j] = mean[j];
+        } else {
+            scale[j] = (float)(1.0 / std);
+            shift[j] = (float)(-(double)mean[j] / std);
+        }
+    }
+}
+
 static void fold(const pynn_plan_step *st, float *const *table)
 {
     ptrdiff_t rows = st->rows, c = st->cols;
@@ -253,6 +314,36 @@ static int run_step(const pynn_plan_step *st, float *const *table)
     }
     case PYNN_PLAN_FOLD:
         fold(st, table);
+        return PYNN_OK;
+    case PYNN_PLAN_COPY_BLOCK:
+        pynn_copy_2d(x, st->ldx, y, st->ldy, st->rows, st->cols);
+        return PYNN_OK;
+    case PYNN_PLAN_PAD_CROP:
+        pynn_pad_crop(&st->shift, x, y, st->alpha);
+        return PYNN_OK;
+    case PYNN_PLAN_BINARY_ROWS: {
+        const float *x2 = at(table, st->x2);
+        ptrdiff_t c = st->cols;
+        for (ptrdiff_t r = 0; r < st->rows; r++)
+            pynn_binary(st->act, x + r / st->group_x * c, x2 + r / st->group_x2 * c,
+                        y + r * c, c);
+        return PYNN_OK;
+    }
+    case PYNN_PLAN_AFFINE:
+        if (values > 0)
+            pynn_channel_affine(x, at(table, st->w), at(table, st->b), y, st->rows, st->cols);
+        return PYNN_OK;
+    case PYNN_PLAN_STANDARDIZE: {
+        float *scale = at(table, st->w), *shift = scale + st->cols;
+        standardize_affine(at(table, st->mean), at(table, st->var), st->act, st->eps, scale,
+                           shift, st->cols);
+        if (values > 0)
+            pynn_channel_affine(x, scale, shift, y, st->rows, st->cols);
+        return PYNN_OK;
+    }
+    case PYNN_PLAN_PRELU:
+        if (values > 0)
+            pynn_prelu_forward(x, at(table, st->w), y, st->rows, st->cols);
         return PYNN_OK;
     default:
         return PYNN_EINVAL;

@@ -513,9 +513,22 @@ enum pynn_plan_kind {
     PYNN_PLAN_COPY = 9,          /* y = x */
     PYNN_PLAN_BATCH_NORM = 10,   /* y = x * scale + shift over rows x cols, scale and
                                   * shift from the statistics (see below) into w */
-    PYNN_PLAN_FOLD = 11          /* a batch normalization folded into a kernel: from
+    PYNN_PLAN_FOLD = 11,         /* a batch normalization folded into a kernel: from
                                   * x (rows x cols, the output channels last) and bias
                                   * b, y = [x * scale | b * scale + shift | scale | shift] */
+    PYNN_PLAN_COPY_BLOCK = 12,   /* rows x cols from x (rows ldx apart) into y (ldy
+                                  * apart): pynn_copy_2d, one input of a concatenation */
+    PYNN_PLAN_PAD_CROP = 13,     /* pynn_pad_crop with shift, fill = alpha */
+    PYNN_PLAN_BINARY_ROWS = 14,  /* row r of y (rows x cols) = row r / group_x of x op
+                                  * row r / group_x2 of x2 (op = act): a merge whose
+                                  * inputs broadcast over whole rows */
+    PYNN_PLAN_AFFINE = 15,       /* y = x * w + b over rows x cols, w and b one value
+                                  * per column (pynn_channel_affine) */
+    PYNN_PLAN_STANDARDIZE = 16,  /* y = x * scale + shift over rows x cols, scale and
+                                  * shift into w from the statistics mean and var as
+                                  * pynn.ops.standardize_affine makes them (act: 1 for
+                                  * the inverse), with eps the smallest deviation */
+    PYNN_PLAN_PRELU = 17         /* pynn_prelu_forward over rows x cols, alpha = w */
 };
 
 /* Where an operand lies: buffer `buf` of the run's table (-1: none) at
@@ -526,8 +539,9 @@ typedef struct {
 } pynn_plan_ref;
 
 /* One step.  Sizes by kind: DENSE rows, inner, cols; ACTIVATION,
- * RELU_GENERAL, BINARY, SCALE, COPY rows x cols values; BATCH_NORM and
- * FOLD rows x cols with cols channels.  The batch normalization's
+ * RELU_GENERAL, BINARY, SCALE, COPY rows x cols values; BATCH_NORM,
+ * STANDARDIZE, AFFINE, PRELU and FOLD rows x cols with cols channels;
+ * COPY_BLOCK and BINARY_ROWS rows x cols with their strides or groups.  The batch normalization's
  * per-channel scale = gamma / sqrt(var + eps) (gamma absent: 1) and
  * shift = beta - mean * scale (beta absent: 0), computed as
  * pynn.ops.batch_norm_affine does, value for value. */
@@ -540,6 +554,9 @@ typedef struct {
     ptrdiff_t rows, inner, cols;
     pynn_conv_shape conv;
     pynn_pool_shape pool;
+    pynn_shift_shape shift;
+    ptrdiff_t ldx, ldy;         /* COPY_BLOCK's row strides */
+    ptrdiff_t group_x, group_x2; /* BINARY_ROWS: rows of y per row of x, of x2 */
     pynn_plan_ref x, x2, w, b, y;
     pynn_plan_ref mean, var, gamma, beta;
 } pynn_plan_step;

@@ -205,6 +205,8 @@ cdef extern from "pynn.h" nogil:
         Py_ssize_t rows, inner, cols
         pynn_conv_shape conv
         pynn_pool_shape pool
+        pynn_shift_shape shift
+        Py_ssize_t ldx, ldy, group_x, group_x2
         pynn_plan_ref x, x2, w, b, y
         pynn_plan_ref mean, var, gamma, beta
     int pynn_plan_check(const pynn_plan_step *steps, Py_ssize_t count, const Py_ssize_t *sizes,
@@ -1659,7 +1661,8 @@ cdef class InferencePlan:
     (operands as (buffer, offset) pairs: buffer 0 the arena of
     ``arena_size`` floats, then the inputs, the outputs, and the weights);
     ``weights`` are (owner, attribute) pairs naming each weight buffer's
-    Weight, whose value array the plan keeps and checks on every run."""
+    Weight, whose value array the plan keeps and checks on every run, or
+    float32 arrays: constants the plan keeps."""
     cdef pynn_plan_step *steps
     cdef Py_ssize_t count, arena_size
     cdef int n_in, n_out, n_w, nbufs
@@ -1727,8 +1730,12 @@ cdef class InferencePlan:
                 for j, d in enumerate(shape):
                     self.out_dims[8 * i + j] = d
             self.owners, self.names, self.arrays = [], [], []
-            for i, (owner, name) in enumerate(weights):
-                value = getattr(owner, name).value
+            for i, item in enumerate(weights):
+                if isinstance(item, np.ndarray):
+                    owner, name, value = None, "constant", item
+                else:
+                    owner, name = item
+                    value = getattr(owner, name).value
                 _f32(value, f"inference plan: weight {name}")
                 self.owners.append(owner)
                 self.names.append(name)
@@ -1765,7 +1772,8 @@ cdef class InferencePlan:
                 if cnp.PyArray_DIMS(x)[j] != self.in_dims[8 * i + j]:
                     return None
         for i in range(self.n_w):
-            if getattr(self.owners[i], self.names[i]).value is not self.arrays[i]:
+            owner = self.owners[i]
+            if owner is not None and getattr(owner, self.names[i]).value is not self.arrays[i]:
                 return None
         cdef _PlanArena arena
         try:
@@ -1812,6 +1820,12 @@ cdef pynn_plan_step _plan_step(dict st) except *:
     if pool is not None:
         (s.pool.n, s.pool.h, s.pool.w, s.pool.c, s.pool.ph, s.pool.pw, s.pool.sh, s.pool.sw,
          s.pool.pad_top, s.pool.pad_left, s.pool.oh, s.pool.ow) = pool
+    shift = st.get("shift")
+    if shift is not None:
+        (s.shift.n, s.shift.d, s.shift.h, s.shift.w, s.shift.c, s.shift.od, s.shift.oh,
+         s.shift.ow, s.shift.fd, s.shift.fh, s.shift.fw) = shift
+    s.ldx, s.ldy = st.get("ldx", 0), st.get("ldy", 0)
+    s.group_x, s.group_x2 = st.get("group_x", 1), st.get("group_x2", 1)
     s.x = _plan_ref(st.get("x"))
     s.x2 = _plan_ref(st.get("x2"))
     s.w = _plan_ref(st.get("w"))

@@ -1,9 +1,11 @@
 """Compiled inference plans: an inference program's whole forward pass on
 the host as one call into C.
 
-For a program whose every step is of a kind listed in ``_LOWER`` (dense,
-convolution, pooling, activation, batch normalization, elementwise merges,
-and the reshapes that are no-ops on contiguous buffers), :func:`build_plan`
+For a program whose every step is of a kind listed in ``_LOWER`` or
+``_LOWER_MERGE`` (dense, convolution, pooling, activation, PReLU, batch
+normalization, rescaling and normalization, zero padding and cropping,
+elementwise merges (broadcasting over whole rows), concatenation, and the
+reshapes that are no-ops on contiguous buffers), :func:`build_plan`
 turns the steps, for one set of input shapes, into the kernel calls the
 layers' own forward passes make (the same entry points with the same
 arguments, so the outputs are the same bit for bit) with every
@@ -22,14 +24,14 @@ import numpy as np
 
 from .. import ops
 from ..layers import activation as act_layers
-from ..layers import conv, core, merging, normalization, pooling
+from ..layers import conv, core, merging, normalization, pooling, preprocessing, reshaping
 
 # Offsets are kept to whole cache lines.
 _ALIGN = 16
 
 # The step kinds of csrc/pynn.h (enum pynn_plan_kind).
 (DENSE, CONV2D, DEPTHWISE, MAX_POOL, AVG_POOL, ACTIVATION, RELU_GENERAL, BINARY, SCALE, COPY,
- BATCH_NORM, FOLD) = range(12)
+ BATCH_NORM, FOLD, COPY_BLOCK, PAD_CROP, BINARY_ROWS, AFFINE, STANDARDIZE, PRELU) = range(18)
 
 
 class _Unsupported(Exception):
@@ -101,6 +103,12 @@ class _Builder:
             i = self.weight_index[key] = len(self.weights)
             self.weights.append((owner, name))
         return _Ref("w", i)
+
+    def constant(self, array):
+        """An operand holding a copy of ``array`` (a layer setting the plan
+        keeps, as the layer keeps it)."""
+        self.weights.append(np.ascontiguousarray(array, np.float32).copy())
+        return _Ref("w", len(self.weights) - 1)
 
     def op(self, **fields):
         self.ops.append(fields)
@@ -384,6 +392,60 @@ def _lower_batch_norm(b, step, x_slot, y_slot):
          gamma=b.weight(layer, "gamma"), beta=b.weight(layer, "beta"))
 
 
+def _lower_prelu(b, step, x_slot, y_slot):
+    _no_fold(step)
+    layer = step.layer
+    shape = b.shape(x_slot)
+    cols, _, _, full = ops._prelu_alpha(shape[1:], layer.alpha.value, "prelu")
+    if full:
+        raise _Unsupported("a PReLU whose alpha is spread over the sample on every call")
+    b.op(kind=PRELU, rows=_size(shape) // cols if cols else 0, cols=cols, x=b.tensor(x_slot),
+         w=b.weight(layer, "alpha"), y=b.tensor(y_slot))
+
+
+def _lower_rescaling(b, step, x_slot, y_slot):
+    _no_fold(step)
+    shape = b.shape(x_slot)
+    c = shape[-1]
+    scale, offset = step.layer._affine(c)
+    b.op(kind=AFFINE, rows=_size(shape) // c if c else 0, cols=c, x=b.tensor(x_slot),
+         w=b.constant(scale), b=b.constant(offset), y=b.tensor(y_slot))
+
+
+def _lower_normalization(b, step, x_slot, y_slot):
+    _no_fold(step)
+    layer = step.layer
+    shape = b.shape(x_slot)
+    rank = len(shape)
+    if layer.mean is None:  # statistics given as arguments: fixed
+        scale, shift = layer._affine(shape)
+        cols = scale.size
+        b.op(kind=AFFINE, rows=_size(shape) // cols if cols else 0, cols=cols,
+             x=b.tensor(x_slot), w=b.constant(scale), b=b.constant(shift), y=b.tensor(y_slot))
+        return
+    if layer._keep != (rank - 1,) or layer._block != (rank - 1,):
+        raise _Unsupported("a normalization over axes other than the last")
+    c = shape[-1]
+    b.op(kind=STANDARDIZE, act=int(layer.invert), eps=preprocessing._EPSILON,
+         rows=_size(shape) // c if c else 0, cols=c, x=b.tensor(x_slot), y=b.tensor(y_slot),
+         w=b.scratch(2 * c), mean=b.weight(layer, "mean"), var=b.weight(layer, "variance"))
+
+
+def _lower_shift(b, step, x_slot, y_slot):
+    """Zero padding and cropping: one window shift (ops.spatial_pad and
+    spatial_crop)."""
+    _no_fold(step)
+    layer = step.layer
+    x_shape, y_shape = b.shape(x_slot), b.shape(y_slot)
+    pad = isinstance(layer, reshaping._ZeroPadding)
+    pairs = layer.padding if pad else layer.cropping
+    lead = (1,) * (5 - len(x_shape))
+    offsets = (0,) * (5 - len(x_shape)) + tuple(a if pad else -a for a, _ in pairs)
+    b.op(kind=PAD_CROP, alpha=0.0,
+         shift=(x_shape[0],) + lead + tuple(x_shape[1:-1]) + (x_shape[-1],) + lead +
+         tuple(y_shape[1:-1]) + offsets, x=b.tensor(x_slot), y=b.tensor(y_slot))
+
+
 def _lower_flatten(b, step, x_slot, y_slot):
     _no_fold(step)
     b.alias(y_slot, x_slot)
@@ -394,12 +456,38 @@ _BINARY = {merging.Add: 0, merging.Subtract: 1, merging.Multiply: 2, merging.Max
            merging.Minimum: 4, merging.Average: 0}
 
 
+def _row_group(shape, out_shape):
+    """For an input of ``shape`` broadcast to ``out_shape``: how many
+    consecutive rows (the last axis being a row) of the output each of its
+    rows serves, or None when it broadcasts in another way."""
+    aligned = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    if len(aligned) != len(out_shape) or aligned[-1] != out_shape[-1]:
+        return None
+    p = 0
+    while p < len(out_shape) - 1 and aligned[p] == out_shape[p]:
+        p += 1
+    if any(d != 1 for d in aligned[p:-1]):
+        return None
+    return max(_size(out_shape[p:-1]), 1)
+
+
 def _lower_merge(b, step, x_slots, y_slot):
     _no_fold(step)
     layer = step.layer
     shape = b.shape(y_slot)
     if any(b.shape(s) != shape for s in x_slots):
-        raise _Unsupported("a merge that broadcasts")
+        groups = [_row_group(b.shape(s), shape) for s in x_slots]
+        if len(x_slots) != 2 or None in groups:
+            raise _Unsupported("a merge that broadcasts other than over whole rows")
+        cols = shape[-1]
+        rows = _size(shape) // cols if cols else 0
+        y = b.tensor(y_slot)
+        b.op(kind=BINARY_ROWS, act=_BINARY[type(layer)], rows=rows, cols=cols,
+             group_x=groups[0], group_x2=groups[1], x=b.tensor(x_slots[0]),
+             x2=b.tensor(x_slots[1]), y=y)
+        if type(layer) is merging.Average:
+            b.op(kind=SCALE, alpha=0.5, rows=1, cols=_size(shape), x=y, y=y)
+        return
     size = _size(shape)
     y = b.tensor(y_slot)
     xs = [b.tensor(s) for s in x_slots]
@@ -412,6 +500,24 @@ def _lower_merge(b, step, x_slots, y_slot):
             b.op(kind=BINARY, act=op, rows=1, cols=size, x=y, x2=x, y=y)
     if type(layer) is merging.Average:
         b.op(kind=SCALE, alpha=1.0 / len(xs), rows=1, cols=size, x=y, y=y)
+
+
+def _lower_concatenate(b, step, x_slots, y_slot):
+    """ops.concatenate: each input copied as a block of rows into its
+    columns of the output."""
+    _no_fold(step)
+    shape = b.shape(y_slot)
+    axis = step.layer._axis(len(shape))
+    rows, inner = _size(shape[:axis]), _size(shape[axis + 1:])
+    ldy = shape[axis] * inner
+    y = b.tensor(y_slot)
+    offset = 0
+    for s in x_slots:
+        cols = b.shape(s)[axis] * inner
+        # (An empty output still gets its storage from these steps.)
+        b.op(kind=COPY_BLOCK, rows=rows, cols=cols, ldx=cols, ldy=ldy, x=b.tensor(s),
+             y=_Ref("r", y.index, offset if rows else 0))
+        offset += cols
 
 
 _LOWER = {
@@ -436,8 +542,20 @@ _LOWER = {
     normalization.BatchNormalization: _lower_batch_norm,
     core.Flatten: _lower_flatten,
     core.Reshape: _lower_flatten,
+    act_layers.PReLU: _lower_prelu,
+    preprocessing.Rescaling: _lower_rescaling,
+    preprocessing.Normalization: _lower_normalization,
+    reshaping.ZeroPadding1D: _lower_shift,
+    reshaping.ZeroPadding2D: _lower_shift,
+    reshaping.ZeroPadding3D: _lower_shift,
+    reshaping.Cropping1D: _lower_shift,
+    reshaping.Cropping2D: _lower_shift,
+    reshaping.Cropping3D: _lower_shift,
 }
-_MERGES = frozenset(_BINARY)
+# Steps of several inputs: the elementwise merges and concatenation.
+_LOWER_MERGE = {**{kind: _lower_merge for kind in _BINARY},
+                merging.Concatenate: _lower_concatenate}
+_MERGES = frozenset(_LOWER_MERGE)
 
 
 def plannable(prog):
@@ -468,7 +586,7 @@ def build_plan(prog, input_shapes):
         for step in prog.steps:
             kind = type(step.layer)
             if kind in _MERGES:
-                _lower_merge(b, step, step.ins, step.outs[0])
+                _LOWER_MERGE[kind](b, step, step.ins, step.outs[0])
             else:
                 _LOWER[kind](b, step, step.ins[0], step.outs[0])
         return b.finish()

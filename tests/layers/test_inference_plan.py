@@ -102,6 +102,24 @@ MODELS = {
                           layers.GlobalMaxPooling1D()),
     "conv1d_global_avg": lambda: seq((8, 3), layers.Conv1D(4, 3),
                                      layers.GlobalAveragePooling1D()),
+    "padding_cropping_2d": lambda: seq((9, 8, 3), layers.ZeroPadding2D(((1, 2), (0, 3))),
+                                       layers.Conv2D(4, 3, activation="relu"),
+                                       layers.Cropping2D(((1, 0), (2, 1))),
+                                       layers.ZeroPadding2D(1)),
+    "padding_cropping_1d_3d": lambda: seq((10, 3), layers.ZeroPadding1D((2, 1)),
+                                          layers.Conv1D(4, 3), layers.Cropping1D((1, 2)),
+                                          layers.Reshape((2, 2, 2, 4)),
+                                          layers.ZeroPadding3D(((0, 1), (1, 0), (2, 1))),
+                                          layers.Cropping3D(((1, 0), (0, 1), (1, 2)))),
+    "rescaling_normalization_prelu": lambda: seq(
+        (6, 5, 3), layers.Rescaling(1 / 255.0, offset=-0.5), layers.Rescaling([0.5, 2.0, -3.0]),
+        layers.Normalization(mean=[0.1, -0.2, 0.3], variance=[1.5, 0.0, 2.0]),
+        layers.Normalization(axis=(1, 2), mean=np.linspace(-1, 1, 30).reshape(6, 5),
+                             variance=np.linspace(0.5, 2, 30).reshape(6, 5)),
+        layers.Normalization(), layers.Normalization(invert=True),
+        layers.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
+        layers.Conv2D(4, 2),
+        layers.PReLU(alpha_initializer="random_normal")),
 }
 
 
@@ -135,7 +153,37 @@ def nested():
     return pynn.Model(x, layers.Dense(4)(inner(x)))
 
 
-GRAPHS = {"merges": merges, "shared_layer_and_outputs": shared_layer_and_outputs,
+def concat_and_broadcast():
+    """Inception's concatenations (of the channels, and of another axis)
+    and squeeze-and-excitation's rows scaled by a vector per sample, the
+    vector first or second, for every merge."""
+    x = pynn.Input((7, 6, 4))
+    b1 = layers.Conv2D(3, 1, activation="relu")(x)
+    b2 = layers.Conv2D(5, 3, padding="same")(x)
+    c = layers.Concatenate()([b1, b2, x])
+    rows = layers.Concatenate(axis=1)([b1, layers.Conv2D(3, 3, padding="same")(b1), b1])
+    se = layers.GlobalAveragePooling2D()(c)
+    se = layers.Reshape((1, 1, 12))(layers.Dense(12, activation="sigmoid")(se))
+    outs = [layers.Multiply()([c, se]), layers.Multiply()([se, c]),
+            layers.Subtract()([se, c]), layers.Add()([c, se]), layers.Average()([c, se]),
+            layers.Maximum()([se, c]), layers.Minimum()([c, se])]
+    channel = layers.Reshape((1, 1, 12))(layers.Dense(12)(layers.Flatten()(c)))
+    outs.append(layers.Multiply()([c, channel]))
+    return pynn.Model(x, [layers.Concatenate(axis=2)(outs), rows])
+
+
+def normalization_adapted():
+    pynn.utils.set_random_seed(11)
+    g = np.random.default_rng(11)
+    norm = layers.Normalization()
+    norm.adapt(g.normal(2.0, 3.0, size=(50, 4, 5)).astype(np.float32))
+    inverse = layers.Normalization(invert=True)
+    inverse.adapt(g.normal(-1.0, 0.5, size=(50, 4, 5)).astype(np.float32))
+    return seq((4, 5), norm, layers.Dense(5), inverse)
+
+
+GRAPHS = {"merges": merges, "concat_and_broadcast": concat_and_broadcast,
+          "normalization_adapted": normalization_adapted, "shared_layer_and_outputs": shared_layer_and_outputs,
           "nested": nested}
 
 

@@ -164,3 +164,46 @@ def test_the_bridge_refuses_operands_outside_their_buffers():
     with pytest.raises(ValueError, match="do not fit"):
         ops.inference_plan(steps, [(2, 4)], [(2, 3)], 6,
                            [(dense, "kernel"), (dense, "bias")])
+
+
+def test_the_bridge_refuses_copies_shifts_and_broadcasts_outside_their_buffers():
+    """Buffers: 0 the arena (24 floats), 1 the input (2 x 6), 2 the output
+    (2 x 6), 3 a weight of 3 values."""
+    prelu = layers.PReLU()
+    prelu.build((None, 3))
+
+    def plan(step):
+        return ops.inference_plan([step], [(2, 6)], [(2, 6)], 24, [(prelu, "alpha")])
+
+    x = np.arange(12, dtype=np.float32).reshape(2, 6)
+    copy = {"kind": 12, "rows": 2, "cols": 3, "ldx": 6, "ldy": 6, "x": (1, 3), "y": (2, 0)}
+    got = plan(copy).run([x])[0]
+    np.testing.assert_array_equal(got[:, :3], x[:, 3:])
+    rows = {"kind": 14, "act": 2, "rows": 4, "cols": 3, "group_x": 1, "group_x2": 2,
+            "x": (1, 0), "x2": (1, 6), "y": (2, 0)}
+    np.testing.assert_array_equal(plan(rows).run([x])[0].reshape(4, 3),
+                                  x.reshape(4, 3) * np.repeat(x.reshape(4, 3)[2:], 2, 0))
+    shift = {"kind": 13, "shift": (2, 1, 1, 2, 3, 1, 1, 2, 0, 0, 1), "x": (1, 0),
+             "y": (2, 0)}
+    got = plan(shift).run([x])[0].reshape(2, 2, 3)
+    np.testing.assert_array_equal(got[:, 1], x.reshape(2, 2, 3)[:, 0])
+    assert not got[:, 0].any()
+    std = {"kind": 16, "rows": 4, "cols": 3, "eps": 1e-7, "x": (1, 0), "y": (2, 0),
+           "w": (0, 0), "mean": (3, 0), "var": (3, 0)}
+    plan(std)
+    bad = [dict(copy, ldx=2),                       # rows overlapping each other
+           dict(copy, x=(1, 4)),                    # the last row runs past the input
+           dict(copy, ldy=2**62),                   # a stride that overflows
+           dict(rows, group_x2=0),                  # no rows per input row
+           dict(rows, group_x2=1),                  # x2 has too few rows
+           dict(rows, x2=None),                     # no second input
+           dict(shift, shift=(2, 1, 1, 2, 3, 1, 1, 3, 0, 0, 1)),  # an output too large
+           dict(shift, shift=(2, 1, 2, 2, 3, 1, 1, 2, 0, 0, 1)),  # an input too large
+           dict(std, w=(3, 0)),                     # scratch in a weight
+           dict(std, w=(0, 22)),                    # scratch past the arena
+           dict(std, mean=None),                    # no statistics
+           {"kind": 15, "rows": 4, "cols": 3, "x": (1, 0), "y": (2, 0), "w": (3, 0)},
+           {"kind": 17, "rows": 3, "cols": 4, "x": (1, 0), "y": (2, 0), "w": (3, 0)}]
+    for step in bad:
+        with pytest.raises(ValueError, match="do not fit"):
+            plan(step)
