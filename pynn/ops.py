@@ -322,6 +322,32 @@ def dense_grad(x, kernel, dy, activation="linear", y=None, pre=None, alpha=None,
     activations in NEEDS_INPUT."""
     if type(x) is _Device:
         return _cuda_ops.dense_grad(x, kernel, dy, activation, y, pre, alpha, kernel_grad, bias_grad, input_grad, work)
+    # Fast path for the layers' own buffers, all given with their exact
+    # shapes: the bridge checks dtype, contiguity and sizes; anything it
+    # rejects takes the path below, which converts or explains.
+    code = ACTIVATIONS.get(activation) if type(activation) is str else None
+    if code is not None and alpha is None and type(x) is _ndarray and \
+            type(kernel) is _ndarray and type(dy) is _ndarray and x.ndim == 2 and \
+            kernel.ndim == 2:
+        m, n = x.shape[0], kernel.shape[1]
+        if x.shape[1] == kernel.shape[0] and dy.shape == (m, n) and \
+                (input_grad is False or type(input_grad) is _ndarray and
+                 input_grad.shape == x.shape) and \
+                (type(pre) is _ndarray and pre.shape == (m, n) if activation in NEEDS_INPUT
+                 else pre is None) and \
+                (kernel_grad is None or type(kernel_grad) is _ndarray and
+                 kernel_grad.shape == kernel.shape) and \
+                (bias_grad is None or type(bias_grad) is _ndarray and
+                 bias_grad.shape == (n,)) and \
+                (code == 0 or type(y) is _ndarray and y.shape == (m, n) and
+                 type(work) is _ndarray and work.shape == (m, n)):
+            try:
+                return _k.dense_backward(x, kernel, pre, y, dy, code,
+                                         DEFAULT_ALPHA.get(activation, 0.0), kernel_grad,
+                                         bias_grad, None if input_grad is False else input_grad,
+                                         work)
+            except (TypeError, ValueError, OverflowError):
+                pass
     code = _act_code(activation)
     alpha = _alpha(alpha, activation)
     if activation in NEEDS_INPUT and pre is None:
