@@ -9,8 +9,10 @@ from pynn import applications
 
 BATCH = 8
 # (name, default input size, multiply-adds per image in millions: the
-# published figures for the ImageNet models)
+# published figures for the ImageNet models; for ResNet50V2 and DenseNet121,
+# those of their convolutions and classifier, counted from the layers' shapes)
 MODELS = [("VGG16", 224, 15_470), ("VGG19", 224, 19_630), ("ResNet50", 224, 3_870),
+          ("ResNet50V2", 224, 3_482), ("InceptionV3", 299, 5_713), ("DenseNet121", 224, 2_834),
           ("MobileNet", 224, 569), ("MobileNetV2", 224, 300), ("Xception", 299, 8_360)]
 
 

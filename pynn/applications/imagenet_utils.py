@@ -28,13 +28,13 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     model, as Keras does.
 
     ``mode``: ``'caffe'`` converts RGB to BGR and subtracts the ImageNet
-    mean pixel per channel, without scaling (VGG, ResNet50); ``'tf'`` scales
-    to [-1, 1] (MobileNet, MobileNetV2, Xception); ``'torch'`` scales to
-    [0, 1] and normalizes each channel by the ImageNet mean and standard
-    deviation.  A float array is preprocessed in place (and returned; in
-    caffe mode the result is a reversed view of it), as Keras does; use
-    ``x.copy()`` to keep the original.  Other arrays (uint8, lists) give a
-    new float32 array."""
+    mean pixel per channel, without scaling (VGG, ResNet); ``'tf'`` scales
+    to [-1, 1] (ResNetV2, InceptionV3, MobileNet, MobileNetV2, Xception);
+    ``'torch'`` scales to [0, 1] and normalizes each channel by the
+    ImageNet mean and standard deviation (DenseNet).  A float array is
+    preprocessed in place (and returned; in caffe mode the result is a
+    reversed view of it), as Keras does; use ``x.copy()`` to keep the
+    original.  Other arrays (uint8, lists) give a new float32 array."""
     if mode not in _MODES:
         raise ValueError(f"preprocess_input: mode must be one of {list(_MODES)}, got {mode!r}")
     if data_format is None:

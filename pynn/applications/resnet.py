@@ -10,6 +10,9 @@ WEIGHTS_HASHES = {
     "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
     "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
     "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    "resnet50v2": ("3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"),
+    "resnet101v2": ("6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"),
+    "resnet152v2": ("a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"),
 }
 
 
@@ -33,15 +36,26 @@ def _residual_block(x, filters, stride=1, conv_shortcut=True, name=None):
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _stack(x, filters, blocks, stride1=2, name=None):
+def _stack_v1(x, filters, blocks, stride1=2, name=None):
     x = _residual_block(x, filters, stride=stride1, name=f"{name}_block1")
     for i in range(2, blocks + 1):
         x = _residual_block(x, filters, conv_shortcut=False, name=f"{name}_block{i}")
     return x
 
 
-def _resnet(who, blocks, weights_name, include_top, weights, input_tensor, input_shape, pooling,
-            classes, classifier_activation, name):
+def stacks_v1(x, blocks):
+    """The four stages of V1 bottleneck blocks, ``blocks`` per stage."""
+    for i, (filters, count) in enumerate(zip((64, 128, 256, 512), blocks)):
+        x = _stack_v1(x, filters, count, stride1=1 if i == 0 else 2, name=f"conv{i + 2}")
+    return x
+
+
+def build(who, stacks, blocks, preact, weights_name, include_top, weights, input_tensor,
+          input_shape, pooling, classes, classifier_activation, name):
+    """A ResNet of either version around ``stacks(x, blocks)``, the residual
+    stages: V1 (``preact`` False) normalizes the stem's convolution, V2
+    (pre-activation, He et al., 2016) normalizes inside each block before
+    its convolutions, and once more after the last stage."""
     imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
     input_shape = imagenet_utils.obtain_input_shape(
         input_shape, default_size=224, min_size=32, require_flatten=include_top,
@@ -49,12 +63,15 @@ def _resnet(who, blocks, weights_name, include_top, weights, input_tensor, input
     img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
-    x = layers.BatchNormalization(epsilon=1.001e-5, name="conv1_bn")(x)
-    x = layers.Activation("relu", name="conv1_relu")(x)
+    if not preact:
+        x = layers.BatchNormalization(epsilon=1.001e-5, name="conv1_bn")(x)
+        x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    for i, (filters, count) in enumerate(zip((64, 128, 256, 512), blocks)):
-        x = _stack(x, filters, count, stride1=1 if i == 0 else 2, name=f"conv{i + 2}")
+    x = stacks(x, blocks)
+    if preact:
+        x = layers.BatchNormalization(epsilon=1.001e-5, name="post_bn")(x)
+        x = layers.Activation("relu", name="post_relu")(x)
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
@@ -86,20 +103,22 @@ _DOC = """
 
 def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
              pooling=None, classes=1000, classifier_activation="softmax", name="resnet50"):
-    return _resnet("ResNet50", (3, 4, 6, 3), "resnet50", include_top, weights, input_tensor,
-                   input_shape, pooling, classes, classifier_activation, name)
+    return build("ResNet50", stacks_v1, (3, 4, 6, 3), False, "resnet50", include_top, weights,
+                 input_tensor, input_shape, pooling, classes, classifier_activation, name)
 
 
 def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
               pooling=None, classes=1000, classifier_activation="softmax", name="resnet101"):
-    return _resnet("ResNet101", (3, 4, 23, 3), "resnet101", include_top, weights,
-                   input_tensor, input_shape, pooling, classes, classifier_activation, name)
+    return build("ResNet101", stacks_v1, (3, 4, 23, 3), False, "resnet101", include_top,
+                 weights, input_tensor, input_shape, pooling, classes, classifier_activation,
+                 name)
 
 
 def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
               pooling=None, classes=1000, classifier_activation="softmax", name="resnet152"):
-    return _resnet("ResNet152", (3, 8, 36, 3), "resnet152", include_top, weights,
-                   input_tensor, input_shape, pooling, classes, classifier_activation, name)
+    return build("ResNet152", stacks_v1, (3, 8, 36, 3), False, "resnet152", include_top,
+                 weights, input_tensor, input_shape, pooling, classes, classifier_activation,
+                 name)
 
 
 ResNet50.__doc__ = "The ResNet50 model." + _DOC

@@ -19,6 +19,13 @@ PARAMS = [
     ("MobileNet", dict(), 4_253_864),
     ("MobileNetV2", dict(), 3_538_984),
     ("Xception", dict(), 22_910_480),
+    ("InceptionV3", dict(), 23_851_784),
+    ("DenseNet121", dict(), 8_062_504),
+    ("DenseNet169", dict(), 14_307_880),
+    ("DenseNet201", dict(), 20_242_984),
+    ("ResNet50V2", dict(), 25_613_800),
+    ("ResNet101V2", dict(), 44_675_560),
+    ("ResNet152V2", dict(), 60_380_648),
 ]
 
 
@@ -27,7 +34,7 @@ PARAMS = [
 def test_parameter_count(name, kw, params):
     model = getattr(applications, name)(weights=None, **kw)
     assert model.count_params() == params
-    default = (299, 299, 3) if name == "Xception" else (224, 224, 3)
+    default = (299, 299, 3) if name in ("Xception", "InceptionV3") else (224, 224, 3)
     if kw:  # without the top, any size (Keras's default)
         assert model.input_shape == (None, None, None, 3)
     else:
@@ -47,6 +54,19 @@ CONFIGS = [
     ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3))),
     ("MobileNetV2", dict(alpha=1.3, include_top=False, input_shape=(35, 35, 3))),
     ("Xception", dict(include_top=False, input_shape=(71, 71, 3), pooling="max")),
+    # The newer families: the top at the default size, and each pooling
+    # without it.
+    ("InceptionV3", dict()),
+    ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")),
+    ("InceptionV3", dict(include_top=False, input_shape=(80, 97, 3), pooling="max")),
+    ("DenseNet121", dict()),
+    ("DenseNet121", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
+    ("DenseNet169", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("DenseNet201", dict(include_top=False, input_shape=(32, 32, 3))),
+    ("ResNet50V2", dict()),
+    ("ResNet50V2", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("ResNet101V2", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
+    ("ResNet152V2", dict(include_top=False, input_shape=(32, 32, 3))),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
 
@@ -64,9 +84,11 @@ def test_layers_match_keras(keras, name, kw):
     for a, b in zip(mine.layers, theirs.layers):
         assert type(a).__name__ == type(b).__name__, (a.name, b.name)
         # Keras numbers the names of unnamed layers (the input, Xception's
-        # shortcuts, the pooling without the top) by a process-wide count.
+        # shortcuts, InceptionV3's convolutions, DenseNet's paddings, the
+        # pooling without the top) by a process-wide count.
         if not b.name.rstrip("0123456789_").endswith(("conv2d", "batch_normalization", "add",
-                                                      "pooling2d", "input_layer")):
+                                                      "pooling2d", "input_layer", "activation",
+                                                      "concatenate", "zero_padding2d")):
             assert a.name == b.name
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert a.count_params() == b.count_params(), a.name
@@ -76,7 +98,8 @@ def test_layers_match_keras(keras, name, kw):
 
 
 MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": "resnet50",
-           "Xception": "xception", "VGG16": "vgg16"}
+           "Xception": "xception", "VGG16": "vgg16", "InceptionV3": "inception_v3",
+           "DenseNet121": "densenet", "ResNet50V2": "resnet_v2"}
 
 
 def _randomize_batch_norm(keras, model, rng):
@@ -85,8 +108,9 @@ def _randomize_batch_norm(keras, model, rng):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             n = layer.moving_mean.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n),
-                               rng.normal(0, 0.2, n), rng.uniform(0.5, 2, n)])
+            gamma = [rng.uniform(0.5, 1.5, n)] if layer.scale else []  # InceptionV3: no scale
+            layer.set_weights(gamma + [rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
+                                       rng.uniform(0.5, 2, n)])
 
 
 @pytest.mark.parametrize("name, kw", [
@@ -95,6 +119,9 @@ def _randomize_batch_norm(keras, model, rng):
     ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
     ("Xception", dict(include_top=False, input_shape=(71, 71, 3), pooling="max")),
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")),
+    ("DenseNet121", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
+    ("ResNet50V2", dict(input_shape=(32, 32, 3), classes=10, classifier_activation=None)),
 ])
 def test_predictions_match_keras(keras, name, kw):
     rng = np.random.default_rng(3)
@@ -176,6 +203,25 @@ def test_input_tensor():
     (lambda: applications.MobileNetV2(weights="imagenet", alpha=0.35, input_shape=(96, 96, 3),
                                       classifier_activation="relu"), "classifier_activation"),
     (lambda: applications.ResNet50(weights=None, classes=0), "classes must be a positive"),
+    (lambda: applications.InceptionV3(weights=None, include_top=False, input_shape=(75, 74, 3)),
+     "at least 75x75"),
+    (lambda: applications.InceptionV3(weights="imagenet", input_shape=(224, 224, 3)),
+     r"input_shape must be \(299, 299, 3\)"),
+    (lambda: applications.InceptionV3(weights="imagenet", classes=10), "classes must be 1000"),
+    (lambda: applications.DenseNet121(weights=None, include_top=False, input_shape=(31, 64, 3)),
+     "at least 32x32"),
+    (lambda: applications.DenseNet169(weights="imagenet", input_shape=(200, 200, 3)),
+     r"input_shape must be \(224, 224, 3\)"),
+    (lambda: applications.DenseNet201(weights="no/such/file.h5"), "existing weights file"),
+    (lambda: applications.DenseNet121(weights=None, include_top=False, pooling="mean"),
+     "pooling must be None, 'avg' or 'max'"),
+    (lambda: applications.ResNet50V2(weights="imagenet", include_top=False,
+                                     input_shape=(64, 64, 1)), "must have 3 channels"),
+    (lambda: applications.ResNet101V2(weights=None, classes=-1), "classes must be a positive"),
+    (lambda: applications.ResNet152V2(weights=None, input_shape=(None, None, 3)),
+     "must be static"),
+    (lambda: applications.ResNet50V2(weights="imagenet", classifier_activation="relu"),
+     "classifier_activation"),
 ])
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
@@ -202,10 +248,15 @@ def test_modules_mirror_keras():
     from pynn.applications.vgg16 import VGG16
     from pynn.applications.vgg19 import VGG19
     from pynn.applications.xception import Xception
+    from pynn.applications.inception_v3 import InceptionV3
+    from pynn.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+    from pynn.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
     assert ResNet50 is ResNet50b is pynn.applications.ResNet50
-    for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception):
+    for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception, InceptionV3, DenseNet121,
+              DenseNet169, DenseNet201, ResNet50V2, ResNet101V2, ResNet152V2):
         assert getattr(pynn.applications, f.__name__) is f
+        assert f.__name__ in pynn.applications.__all__
     for module in ("vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
-                   "xception"):
+                   "xception", "inception_v3", "densenet", "resnet_v2"):
         m = getattr(pynn.applications, module)
         assert callable(m.preprocess_input) and callable(m.decode_predictions)

@@ -20,12 +20,15 @@ def _images(shape=(2, 5, 4, 3)):
 
 @pytest.mark.parametrize("module, mode", [
     ("vgg16", "caffe"), ("vgg19", "caffe"), ("resnet50", "caffe"), ("resnet", "caffe"),
-    ("mobilenet", "tf"), ("mobilenet_v2", "tf"), ("xception", "tf")])
+    ("mobilenet", "tf"), ("mobilenet_v2", "tf"), ("xception", "tf"), ("inception_v3", "tf"),
+    ("resnet_v2", "tf"), ("densenet", "torch")])
 def test_family_modes(module, mode):
     x = _images()
     got = getattr(applications, module).preprocess_input(x.copy())
     if mode == "caffe":
         want = x[..., ::-1] - MEAN_BGR
+    elif mode == "torch":
+        want = (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     else:
         want = x / 127.5 - 1
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
@@ -57,6 +60,17 @@ def test_matches_keras(keras, mode, data_format):
     x = _images((3, 4, 4, 3) if data_format == "channels_last" else (3, 3, 4, 4))
     want = keras.applications.imagenet_utils.preprocess_input(x.copy(), data_format, mode)
     got = imagenet_utils.preprocess_input(x.copy(), data_format, mode)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("module", ["vgg16", "vgg19", "resnet", "resnet50", "resnet_v2",
+                                    "inception_v3", "densenet", "mobilenet", "mobilenet_v2",
+                                    "xception"])
+def test_module_matches_keras_module(keras, module):
+    """Each family's preprocess_input uses the mode Keras's module uses."""
+    x = _images()
+    want = getattr(keras.applications, module).preprocess_input(x.copy())
+    got = getattr(applications, module).preprocess_input(x.copy())
     np.testing.assert_allclose(got, np.asarray(want), rtol=1e-6, atol=1e-5)
 
 

@@ -64,6 +64,9 @@ def test_frozen_base_keeps_its_weights():
 @pytest.mark.parametrize("name, kw", [
     ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3))),
     ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    # 'same' average pooling and four-way concatenations; dense blocks
+    ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")),
+    ("DenseNet121", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
 ])
 def test_tflite_export_matches(name, kw):
     pytest.importorskip("ai_edge_litert")
@@ -75,10 +78,9 @@ def test_tflite_export_matches(name, kw):
     for layer in model.layers:  # batch norm away from the identity
         if isinstance(layer, layers.BatchNormalization):
             n = layer.get_weights()[0].shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n).astype(np.float32),
-                               rng.normal(0, 0.2, n).astype(np.float32),
-                               rng.normal(0, 0.2, n).astype(np.float32),
-                               rng.uniform(0.5, 2, n).astype(np.float32)])
+            gamma = [rng.uniform(0.5, 1.5, n)] if layer.scale else []  # InceptionV3: no scale
+            layer.set_weights([w.astype(np.float32) for w in gamma + [
+                rng.normal(0, 0.2, n), rng.normal(0, 0.2, n), rng.uniform(0.5, 2, n)]])
     x = rng.uniform(-1, 1, (2,) + kw["input_shape"]).astype(np.float32)
     want = model.predict(x, verbose=0)
     got = run(convert(model), x)

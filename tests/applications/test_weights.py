@@ -116,3 +116,89 @@ def test_wrong_file_for_the_model(keras, reference, tmp_path):
     with pytest.raises(ValueError):
         applications.MobileNetV2(weights=path, alpha=0.5, include_top=False,
                                  input_shape=(96, 96, 3))
+
+
+# One configuration per newer family, small enough to predict quickly.
+FAMILIES = {
+    "InceptionV3": dict(include_top=False, input_shape=(75, 75, 3), pooling="avg"),
+    "DenseNet121": dict(include_top=False, input_shape=(32, 32, 3), pooling="max"),
+    "ResNet50V2": dict(input_shape=(32, 32, 3), classes=10, classifier_activation=None),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def family_reference(keras, request):
+    """A Keras-built model of the family with random batch-norm statistics,
+    an input and its predictions."""
+    name = request.param
+    rng = np.random.default_rng(7)
+    model = getattr(keras.applications, name)(weights=None, **FAMILIES[name])
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            # gamma (absent with scale=False, as in InceptionV3), beta,
+            # moving mean, moving variance
+            gamma = [rng.uniform(0.5, 1.5, n)] if layer.scale else []
+            layer.set_weights(gamma + [rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
+                                       rng.uniform(0.5, 2, n)])
+    x = rng.uniform(-1, 1, (2,) + FAMILIES[name]["input_shape"]).astype(np.float32)
+    want = np.asarray(model.predict(x, verbose=0))
+    assert np.all(np.isfinite(want)) and np.abs(want).max() > 1e-3
+    return name, model, x, want
+
+
+def test_family_weights_files(keras, family_reference, tmp_path):
+    """Keras's model's weights, saved as Keras 3's .weights.h5 and in the
+    legacy layout of the published files, load by path (the unnamed
+    layers of InceptionV3 and DenseNet included)."""
+    name, model, x, want = family_reference
+    keras3 = str(tmp_path / "w.weights.h5")
+    model.save_weights(keras3)
+    legacy = _legacy_file(keras, model, str(tmp_path / "w.h5"))
+    for path in (keras3, legacy):
+        mine = getattr(applications, name)(weights=path, **FAMILIES[name])
+        np.testing.assert_allclose(mine.predict(x, verbose=0), want, rtol=0,
+                                   atol=1e-4 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("name, include_top, fname", [
+    ("InceptionV3", False, "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ("DenseNet121", False, "densenet/densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ("DenseNet169", False, "densenet/densenet169_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ("DenseNet201", True, "densenet/densenet201_weights_tf_dim_ordering_tf_kernels.h5"),
+    ("ResNet50V2", False, "resnet/resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ("ResNet101V2", False, "resnet/resnet101v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ("ResNet152V2", True, "resnet/resnet152v2_weights_tf_dim_ordering_tf_kernels.h5"),
+])
+def test_family_imagenet_file_names(tmp_path, name, include_top, fname):
+    """weights='imagenet' asks for Keras's published file (its URL and
+    name), and says where to put it offline."""
+    kw = {} if include_top else dict(include_top=False, input_shape=(75, 75, 3))
+    with pytest.raises(RuntimeError) as e:
+        getattr(applications, name)(weights="imagenet", **kw)
+    message = str(e.value)
+    base = os.path.basename(fname)
+    assert f"{name}(weights='imagenet')" in message
+    assert "https://storage.googleapis.com/tensorflow/keras-applications/" + fname in message
+    target = os.path.join(str(tmp_path / "pynn_home"), "models", base)
+    assert f"put it at {target}" in message
+
+
+def test_family_imagenet_from_keras_cache(keras, tmp_path, monkeypatch):
+    """Keras's cached InceptionV3 file is used when its MD5 is the one the
+    module publishes."""
+    from pynn.applications import inception_v3
+    kw = FAMILIES["InceptionV3"]
+    rng = np.random.default_rng(2)
+    theirs = keras.applications.InceptionV3(weights=None, **kw)
+    theirs.set_weights([rng.normal(0, 0.05, w.shape) for w in theirs.get_weights()])
+    folder = tmp_path / "keras_home" / "models"
+    folder.mkdir(parents=True)
+    path = _legacy_file(keras, theirs,
+                        str(folder / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"))
+    with open(path, "rb") as f:
+        digest = hashlib.md5(f.read()).hexdigest()
+    monkeypatch.setattr(inception_v3, "WEIGHTS_MD5", (inception_v3.WEIGHTS_MD5[0], digest))
+    mine = applications.InceptionV3(weights="imagenet", **kw)
+    for a, b in zip(mine.get_weights(), theirs.get_weights()):
+        np.testing.assert_array_equal(a, np.asarray(b))
