@@ -260,3 +260,23 @@ def test_modules_mirror_keras():
                    "xception", "inception_v3", "densenet", "resnet_v2"):
         m = getattr(pynn.applications, module)
         assert callable(m.preprocess_input) and callable(m.decode_predictions)
+
+
+@pytest.mark.parametrize("name", ["ResNet50", "ResNet50V2", "MobileNetV2", "DenseNet121",
+                                  "InceptionV3"])
+def test_predict_runs_as_one_planned_call(name):
+    """Every layer of the classic nets (zero padding, concatenation, folded
+    batch normalizations, ...) runs in the compiled inference plan, whose
+    outputs equal the step-by-step Python path's bit for bit."""
+    from pynn.models.passes import inference_program
+    size = 75 if name == "InceptionV3" else 32
+    pynn.utils.set_random_seed(0)
+    model = getattr(applications, name)(weights=None, include_top=False,
+                                        input_shape=(size, size, 3), pooling="avg")
+    x = np.random.default_rng(0).random((2, size, size, 3), dtype=np.float32)
+    prog = inference_program(model)
+    assert prog.plannable
+    want = np.asarray(prog.run([x], prog.new_state(None))[0])
+    got = model.predict_on_batch(x)
+    assert prog._plans[(x.shape,)] is not None
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
