@@ -31,6 +31,7 @@ from .ops import matmul  # noqa: E402
 newaxis = None
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
+from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 
 
 
