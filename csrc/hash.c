@@ -3,7 +3,7 @@
  * computes them: FarmHash's Fingerprint64 (farmhashna::Hash64, the hash of
  * tf.strings.to_hash_bucket_fast) and SipHash-2-4 with a 128-bit key (the
  * hash of tf.strings.to_hash_bucket_strong), and the batched bucketing of
- * a buffer of strings by either.
+ * a buffer of strings, or of integers by their decimal text, by either.
  *
  * Both read the bytes as little-endian words whatever the host's order,
  * so a value falls in the same bucket on every machine, as the
@@ -218,6 +218,43 @@ static void bucket_range(const unsigned char *bytes, const int64_t *offsets, uin
         uint64_t h = keyed ? pynn_siphash24(k0, k1, s, len) : pynn_fingerprint64(s, len);
         out[i] = (int64_t)(h % buckets);
     }
+}
+
+/* The decimal text of v (as TensorFlow's as_string writes an int64) at
+ * the end of buf[0..20); returns where it starts. */
+static inline unsigned char *decimal(int64_t v, unsigned char buf[20])
+{
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    unsigned char *p = buf + 20;
+    do {
+        *--p = (unsigned char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0) *--p = '-';
+    return p;
+}
+
+static void int_bucket_range(const int64_t *values, uint64_t buckets, int keyed, uint64_t k0,
+                             uint64_t k1, int64_t *out, ptrdiff_t lo, ptrdiff_t hi)
+{
+    unsigned char buf[20];
+    for (ptrdiff_t i = lo; i < hi; i++) {
+        const unsigned char *s = decimal(values[i], buf);
+        size_t len = (size_t)(buf + 20 - s);
+        uint64_t h = keyed ? pynn_siphash24(k0, k1, s, len) : pynn_fingerprint64(s, len);
+        out[i] = (int64_t)(h % buckets);
+    }
+}
+
+int pynn_hash_int64_buckets(const int64_t *values, ptrdiff_t n, int64_t num_buckets, int keyed,
+                            uint64_t k0, uint64_t k1, int64_t *out)
+{
+    PYNN_FTZ_SCOPE;
+    if (n < 0 || num_buckets < 1) return PYNN_EINVAL;
+    int nt = pynn_threads_for(n * 40);
+    PYNN_PARALLEL_RANGE(nt, n, int_bucket_range(values, (uint64_t)num_buckets, keyed, k0, k1,
+                                                out, lo, hi));
+    return PYNN_OK;
 }
 
 int pynn_hash_buckets(const unsigned char *bytes, const int64_t *offsets, ptrdiff_t n,

@@ -508,6 +508,10 @@ uint64_t pynn_siphash24(uint64_t k0, uint64_t k1, const unsigned char *s, size_t
  * for n < 0, num_buckets < 1 or offsets out of order. */
 int pynn_hash_buckets(const unsigned char *bytes, const int64_t *offsets, ptrdiff_t n,
                       int64_t num_buckets, int keyed, uint64_t k0, uint64_t k1, int64_t *out);
+/* As pynn_hash_buckets for the decimal text of n integers (TensorFlow's
+ * as_string: "-12", "0", "9223372036854775807"). */
+int pynn_hash_int64_buckets(const int64_t *values, ptrdiff_t n, int64_t num_buckets, int keyed,
+                            uint64_t k0, uint64_t k1, int64_t *out);
 
 /* -------------------------------------------------------------- plan.c */
 

@@ -214,6 +214,8 @@ cdef extern from "pynn.h" nogil:
     int pynn_hash_buckets(const unsigned char *data, const int64_t *offsets, Py_ssize_t n,
                           int64_t num_buckets, int keyed, uint64_t k0, uint64_t k1,
                           int64_t *out)
+    int pynn_hash_int64_buckets(const int64_t *values, Py_ssize_t n, int64_t num_buckets,
+                                int keyed, uint64_t k0, uint64_t k1, int64_t *out)
 
 
 pynn_cpu_init()
@@ -1666,6 +1668,23 @@ def hash_buckets(bytes data, offsets, int64_t num_buckets, key, out):
         err = pynn_hash_buckets(pd, poff, n, num_buckets, keyed, k0, k1, po)
     if err:
         raise ValueError("hash_buckets: offsets must not decrease")
+    return out
+
+
+def hash_int64_buckets(values, int64_t num_buckets, key, out):
+    """As hash_buckets for the decimal text of each int64 of ``values``."""
+    cdef cnp.ndarray V = _arr(values, "hash_int64_buckets: values")
+    cdef Py_ssize_t n = V.size
+    cdef const int64_t *pv = _i64(values, "hash_int64_buckets: values", n)
+    cdef int64_t *po = _i64(out, "hash_int64_buckets: out", n, True)
+    if num_buckets < 1:
+        raise ValueError(f"hash_int64_buckets: num_buckets must be >= 1, got {num_buckets}")
+    cdef uint64_t k0 = 0, k1 = 0
+    cdef int keyed = key is not None
+    if keyed:
+        k0, k1 = key
+    with nogil:
+        pynn_hash_int64_buckets(pv, n, num_buckets, keyed, k0, k1, po)
     return out
 
 

@@ -902,9 +902,9 @@ def _packed_strings(values, name):
     booleans as 'true'/'false' (TensorFlow's as_string)."""
     arr = np.asarray(values)
     kind = arr.dtype.kind
-    if kind == "O":
+    if kind in "OU":
         parts = []
-        for v in arr.flat:
+        for v in arr.ravel().tolist():
             if isinstance(v, str):
                 parts.append(v.encode("utf-8"))
             elif isinstance(v, bytes):
@@ -921,8 +921,6 @@ def _packed_strings(values, name):
         text = arr.astype("S")
     elif kind == "b":
         text = np.where(arr, b"true", b"false")
-    elif kind == "U":
-        text = np.char.encode(arr, "utf-8")
     elif kind == "S":
         text = arr
     else:
@@ -956,8 +954,16 @@ def hash_buckets(values, num_buckets, key=None):
             raise ValueError(f"{name}: key must be two integers that fit 64 bits, got "
                              f"{key!r}")
         key = tuple(int(k) & (2 ** 64 - 1) for k in key)
-    shape = np.shape(values)
-    data, lengths = _packed_strings(values, name)
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu" and (arr.dtype.itemsize < 8 or arr.dtype.kind == "i" or
+                                   not arr.size or arr.max() < 2 ** 63):
+        # integers are formatted in C, without a string per value
+        ints = np.ascontiguousarray(arr, np.int64)
+        out = np.empty(ints.shape, np.int64)
+        _k.hash_int64_buckets(ints, int(num_buckets), key, out)
+        return out
+    shape = arr.shape
+    data, lengths = _packed_strings(arr, name)
     offsets = np.zeros(lengths.size + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     out = np.empty(lengths.size, np.int64)

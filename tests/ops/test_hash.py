@@ -225,10 +225,17 @@ def test_inputs_hash_as_tensorflow_writes_them():
                  np.array([w.encode() for w in words]), [w.encode() for w in words]):
         np.testing.assert_array_equal(ops.hash_buckets(form, 97), want)
     # integers hash as their decimal text, in every integer dtype
-    ints = [0, 7, -12, 123456789012]
-    text = ops.hash_buckets([str(i) for i in ints], 1009)
-    for dtype in (np.int64, object):
-        np.testing.assert_array_equal(ops.hash_buckets(np.array(ints, dtype), 1009), text)
+    ints = [0, 7, -12, 123456789012, -2 ** 63, 2 ** 63 - 1, -1000000000000000000]
+    for key in (None, [3, 4]):
+        text = ops.hash_buckets([str(i) for i in ints], 1009, key)
+        for dtype in (np.int64, object):
+            np.testing.assert_array_equal(ops.hash_buckets(np.array(ints, dtype), 1009, key),
+                                          text)
+        np.testing.assert_array_equal(
+            ops.hash_buckets(np.array([2 ** 64 - 1, 5], np.uint64), 1009, key),
+            ops.hash_buckets(["18446744073709551615", "5"], 1009, key))
+        np.testing.assert_array_equal(ops.hash_buckets(np.array([-5, 7], np.int8), 1009, key),
+                                      ops.hash_buckets(["-5", "7"], 1009, key))
     np.testing.assert_array_equal(ops.hash_buckets(np.array([3, 250], np.uint8), 1009),
                                   ops.hash_buckets(["3", "250"], 1009))
     np.testing.assert_array_equal(ops.hash_buckets(np.array([True, False]), 1009),
