@@ -902,6 +902,11 @@ def _packed_strings(values, name):
     booleans as 'true'/'false' (TensorFlow's as_string)."""
     arr = np.asarray(values)
     kind = arr.dtype.kind
+    if kind == "U" and arr.size and arr.dtype.itemsize:
+        codes = np.ascontiguousarray(arr).reshape(-1).view(np.uint32)
+        if codes.max() < 128:  # ASCII: its UTF-8 bytes are its code points
+            text = codes.astype(np.uint8).view(f"S{arr.dtype.itemsize // 4}")
+            return _packed_bytes(text)
     if kind in "OU":
         parts = []
         for v in arr.ravel().tolist():
@@ -926,6 +931,12 @@ def _packed_strings(values, name):
     else:
         raise TypeError(f"{name}: values must be strings, bytes or integers, got dtype "
                         f"{arr.dtype}")
+    return _packed_bytes(text)
+
+
+def _packed_bytes(text):
+    """The bytes of an array of them (NumPy's 'S' dtype) end to end, and
+    each one's length."""
     flat = np.ascontiguousarray(text).reshape(-1)
     lengths = np.char.str_len(flat).astype(np.int64) if flat.size else np.zeros(0, np.int64)
     width = flat.dtype.itemsize

@@ -224,6 +224,10 @@ def test_inputs_hash_as_tensorflow_writes_them():
     for form in (words, np.array(words), np.array(words, dtype=object),
                  np.array([w.encode() for w in words]), [w.encode() for w in words]):
         np.testing.assert_array_equal(ops.hash_buckets(form, 97), want)
+    ascii_words = ["omar", "", "x" * 100, "a\x00b"]  # NumPy's str arrays, ASCII or not
+    np.testing.assert_array_equal(
+        ops.hash_buckets(np.array(ascii_words), 97),
+        ops.hash_buckets(np.array([w.encode() for w in ascii_words], dtype=object), 97))
     # integers hash as their decimal text, in every integer dtype
     ints = [0, 7, -12, 123456789012, -2 ** 63, 2 ** 63 - 1, -1000000000000000000]
     for key in (None, [3, 4]):
