@@ -16,7 +16,6 @@ mask token ``''`` at 0 and ``'[UNK]'`` at 1; in the vector modes
 ``'[UNK]'`` at 0); ``max_tokens`` counts the reserved ones.
 """
 import re
-import zlib
 
 import numpy as np
 
@@ -235,7 +234,11 @@ class _Lookup(Layer):
             np.zeros(arr.shape, np.int64)
 
     def _oov_bucket(self, token, n):
-        return zlib.crc32(str(token).encode("utf-8")) % n
+        """Keras's bucket among ``n`` OOV indices: FarmHash's Fingerprint64
+        of a string (to_hash_bucket_fast), an integer modulo n."""
+        if isinstance(token, str):
+            return int(ops.hash_buckets([token], n)[0])
+        return int(token) % n
 
     def _encode(self, ids):
         """Ids (batch, ...) in the output mode: int as they are, one_hot,
