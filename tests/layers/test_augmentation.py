@@ -384,6 +384,25 @@ def test_nested_augmentation_and_explicit_node_flags():
     np.testing.assert_array_equal(plain(x), x)
 
 
+def test_a_keras_style_layer_takes_its_call_default():
+    class Shift(layers.Layer):
+        def call(self, x, training=True):
+            return x + 1.0 if training else x
+
+    class Plain(layers.Layer):
+        def call(self, x, training=None):
+            return x + 1.0 if training else x
+
+    x = np.zeros((2, 3), np.float32)
+    for layer, by_default in ((Shift(), 1.0), (Plain(), 0.0)):
+        np.testing.assert_array_equal(layer(x), x + by_default)
+        inp = pynn.Input((3,))
+        model = pynn.Model(inp, layer(inp))
+        np.testing.assert_array_equal(model(x), x + by_default)
+        np.testing.assert_array_equal(model(x, training=True), x + 1)
+        np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+
+
 # ---------------------------------------------------------- saving, export
 
 def test_pynn_file_round_trip(tmp_path):
