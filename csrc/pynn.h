@@ -493,6 +493,26 @@ void pynn_repeat_backward(const float *dy, ptrdiff_t outer, ptrdiff_t times, ptr
 void pynn_transpose(const float *x, int rank, const ptrdiff_t *shape, const int *perm,
                     float *y);
 
+/* -------------------------------------------------------------- hash.c */
+
+/* FarmHash's Fingerprint64 (farmhashna::Hash64) of len bytes: the hash of
+ * TensorFlow's to_hash_bucket_fast and Keras's Hashing without a salt. */
+uint64_t pynn_fingerprint64(const unsigned char *s, size_t len);
+/* SipHash-2-4 of len bytes with the key (k0, k1): the hash of TensorFlow's
+ * to_hash_bucket_strong and Keras's Hashing with a salt. */
+uint64_t pynn_siphash24(uint64_t k0, uint64_t k1, const unsigned char *s, size_t len);
+/* out[i] = hash(string i) % num_buckets for the n strings packed in bytes,
+ * string i being bytes[offsets[i] .. offsets[i + 1]) (offsets has n + 1
+ * entries, from 0, never decreasing); the hash is SipHash-2-4 keyed by
+ * (k0, k1) when keyed, else Fingerprint64.  PYNN_EINVAL (nothing written)
+ * for n < 0, num_buckets < 1 or offsets out of order. */
+int pynn_hash_buckets(const unsigned char *bytes, const int64_t *offsets, ptrdiff_t n,
+                      int64_t num_buckets, int keyed, uint64_t k0, uint64_t k1, int64_t *out);
+/* As pynn_hash_buckets for the decimal text of n integers (TensorFlow's
+ * as_string: "-12", "0", "9223372036854775807"). */
+int pynn_hash_int64_buckets(const int64_t *values, ptrdiff_t n, int64_t num_buckets, int keyed,
+                            uint64_t k0, uint64_t k1, int64_t *out);
+
 /* -------------------------------------------------------------- plan.c */
 
 /* A model's whole inference pass as one call: an array of steps, each one

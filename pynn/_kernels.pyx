@@ -213,6 +213,12 @@ cdef extern from "pynn.h" nogil:
                         const unsigned char *writable, int nbufs)
     int pynn_plan_run(const pynn_plan_step *steps, Py_ssize_t count, float *const *table)
 
+    int pynn_hash_buckets(const unsigned char *data, const int64_t *offsets, Py_ssize_t n,
+                          int64_t num_buckets, int keyed, uint64_t k0, uint64_t k1,
+                          int64_t *out)
+    int pynn_hash_int64_buckets(const int64_t *values, Py_ssize_t n, int64_t num_buckets,
+                                int keyed, uint64_t k0, uint64_t k1, int64_t *out)
+
 
 pynn_cpu_init()
 
@@ -1626,6 +1632,62 @@ def transpose(x, tuple perm, y):
     with nogil:
         pynn_transpose(px, rank, shape, p, py)
     return y
+
+
+# -------------------------------------------------------------- hash.c
+
+cdef int64_t *_i64(object a, str name, Py_ssize_t size, bint writable=False) except NULL:
+    cdef cnp.ndarray arr = _arr(a, name)
+    if cnp.PyArray_TYPE(arr) != cnp.NPY_INT64 or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise TypeError(f"{name}: expected a C-contiguous int64 array, got {arr.dtype}")
+    if arr.size != size:
+        raise ValueError(f"{name}: expected {size} elements, got {arr.size}")
+    if writable and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{name}: array is read-only")
+    return <int64_t *>cnp.PyArray_DATA(arr)
+
+
+def hash_buckets(bytes data, offsets, int64_t num_buckets, key, out):
+    """out[i] = hash(data[offsets[i]:offsets[i + 1]]) % num_buckets, for the
+    out.size strings packed in ``data``: SipHash-2-4 keyed by ``key`` (two
+    unsigned 64-bit integers), or FarmHash's Fingerprint64 when key is None."""
+    cdef cnp.ndarray O = _arr(out, "hash_buckets: out")
+    cdef Py_ssize_t n = O.size
+    cdef int64_t *po = _i64(out, "hash_buckets: out", n, True)
+    cdef const int64_t *poff = _i64(offsets, "hash_buckets: offsets", n + 1)
+    if num_buckets < 1:
+        raise ValueError(f"hash_buckets: num_buckets must be >= 1, got {num_buckets}")
+    if poff[0] != 0 or poff[n] > len(data):
+        raise ValueError(f"hash_buckets: offsets must run from 0 to at most the {len(data)} "
+                         f"bytes of data, got {poff[0]}..{poff[n]}")
+    cdef uint64_t k0 = 0, k1 = 0
+    cdef int keyed = key is not None
+    if keyed:
+        k0, k1 = key
+    cdef const unsigned char *pd = <const unsigned char *>data
+    cdef int err
+    with nogil:
+        err = pynn_hash_buckets(pd, poff, n, num_buckets, keyed, k0, k1, po)
+    if err:
+        raise ValueError("hash_buckets: offsets must not decrease")
+    return out
+
+
+def hash_int64_buckets(values, int64_t num_buckets, key, out):
+    """As hash_buckets for the decimal text of each int64 of ``values``."""
+    cdef cnp.ndarray V = _arr(values, "hash_int64_buckets: values")
+    cdef Py_ssize_t n = V.size
+    cdef const int64_t *pv = _i64(values, "hash_int64_buckets: values", n)
+    cdef int64_t *po = _i64(out, "hash_int64_buckets: out", n, True)
+    if num_buckets < 1:
+        raise ValueError(f"hash_int64_buckets: num_buckets must be >= 1, got {num_buckets}")
+    cdef uint64_t k0 = 0, k1 = 0
+    cdef int keyed = key is not None
+    if keyed:
+        k0, k1 = key
+    with nogil:
+        pynn_hash_int64_buckets(pv, n, num_buckets, keyed, k0, k1, po)
+    return out
 
 
 # -------------------------------------------------------------- plan.c

@@ -57,7 +57,7 @@ __all__ = [
     "loss", "sparse_loss", "LOSS_KINDS",
     "sgd_update", "rmsprop_update", "adam_update", "weight_penalty",
     "dropout", "dropout_grad", "alpha_dropout", "alpha_dropout_grad", "random_normal",
-    "scale_channels", "gather_rows", "all_finite", "accuracy_count",
+    "scale_channels", "gather_rows", "all_finite", "accuracy_count", "hash_buckets",
     "conv2d", "conv2d_grad", "depthwise_conv2d", "depthwise_conv2d_grad", "conv1d",
     "conv2d_transpose", "conv2d_transpose_grad", "conv_transpose_geometry",
     "conv_geometry", "conv_output_length", "pool_geometry", "padding_1d",
@@ -920,6 +920,92 @@ def accuracy_count(kind, y_true, y_pred, sample_weight=None, threshold=0.5):
                              f"{rows} samples")
     threshold = _number(threshold, f"{name}: threshold")
     return _k.accuracy(ACCURACY_KINDS[kind], y_pred, y_true, sample_weight, threshold)
+
+
+def _packed_strings(values, name):
+    """The values as one buffer of bytes and each one's length: strings
+    as UTF-8, bytes as they are, integers as their decimal text and
+    booleans as 'true'/'false' (TensorFlow's as_string)."""
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "U" and arr.size and arr.dtype.itemsize:
+        codes = np.ascontiguousarray(arr).reshape(-1).view(np.uint32)
+        if codes.max() < 128:  # ASCII: its UTF-8 bytes are its code points
+            text = codes.astype(np.uint8).view(f"S{arr.dtype.itemsize // 4}")
+            return _packed_bytes(text)
+    if kind in "OU":
+        parts = []
+        for v in arr.ravel().tolist():
+            if isinstance(v, str):
+                parts.append(v.encode("utf-8"))
+            elif isinstance(v, bytes):
+                parts.append(v)
+            elif isinstance(v, (bool, np.bool_)):
+                parts.append(b"true" if v else b"false")
+            elif isinstance(v, (int, np.integer)):
+                parts.append(str(int(v)).encode("ascii"))
+            else:
+                raise TypeError(f"{name}: values must be strings, bytes or integers, got "
+                                f"{type(v).__name__}")
+        return b"".join(parts), np.fromiter(map(len, parts), np.int64, len(parts))
+    if kind in "iu":
+        text = arr.astype("S")
+    elif kind == "b":
+        text = np.where(arr, b"true", b"false")
+    elif kind == "S":
+        text = arr
+    else:
+        raise TypeError(f"{name}: values must be strings, bytes or integers, got dtype "
+                        f"{arr.dtype}")
+    return _packed_bytes(text)
+
+
+def _packed_bytes(text):
+    """The bytes of an array of them (NumPy's 'S' dtype) end to end, and
+    each one's length."""
+    flat = np.ascontiguousarray(text).reshape(-1)
+    lengths = np.char.str_len(flat).astype(np.int64) if flat.size else np.zeros(0, np.int64)
+    width = flat.dtype.itemsize
+    if not flat.size or not width:
+        return b"", lengths
+    rows = flat.view(np.uint8).reshape(flat.size, width)
+    return rows[np.arange(width) < lengths[:, None]].tobytes(), lengths
+
+
+def hash_buckets(values, num_buckets, key=None):
+    """TensorFlow's ``tf.strings.to_hash_bucket_fast`` (``key=None``:
+    FarmHash's Fingerprint64) and ``to_hash_bucket_strong`` (``key``: two
+    unsigned 64-bit integers, SipHash-2-4 keyed by them): each value's hash
+    modulo ``num_buckets``, an int64 array of the values' shape.  Strings
+    hash as their UTF-8 bytes, integers as their decimal text (as
+    ``tf.as_string`` writes them)."""
+    name = "hash_buckets"
+    if isinstance(num_buckets, bool) or not isinstance(num_buckets, (int, np.integer)) \
+            or not 1 <= num_buckets < 2 ** 63:
+        raise ValueError(f"{name}: num_buckets must be a positive integer below 2**63, got "
+                         f"{num_buckets!r}")
+    if key is not None:
+        if not isinstance(key, (tuple, list)) or len(key) != 2 or not builtins.all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) and
+                -2 ** 63 <= k < 2 ** 64 for k in key):
+            raise ValueError(f"{name}: key must be two integers that fit 64 bits, got "
+                             f"{key!r}")
+        key = tuple(int(k) & (2 ** 64 - 1) for k in key)
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu" and (arr.dtype.itemsize < 8 or arr.dtype.kind == "i" or
+                                   not arr.size or arr.max() < 2 ** 63):
+        # integers are formatted in C, without a string per value
+        ints = np.ascontiguousarray(arr, np.int64)
+        out = np.empty(ints.shape, np.int64)
+        _k.hash_int64_buckets(ints, int(num_buckets), key, out)
+        return out
+    shape = arr.shape
+    data, lengths = _packed_strings(arr, name)
+    offsets = np.zeros(lengths.size + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    out = np.empty(lengths.size, np.int64)
+    _k.hash_buckets(data, offsets, int(num_buckets), key, out)
+    return out.reshape(shape)
 
 
 def all_finite(x):

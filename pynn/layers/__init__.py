@@ -23,7 +23,7 @@ from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D)
-from .text import (CategoryEncoding, Discretization, IntegerLookup, StringLookup,
+from .text import (CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup,
                    TextVectorization)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)

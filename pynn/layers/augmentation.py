@@ -2,11 +2,13 @@
 RandomZoom, RandomTranslation, RandomContrast, RandomBrightness and
 RandomCrop (Keras's arguments, defaults and configs; NHWC images).
 
-They transform only while training (inside fit, or called with
-``training=True``, which is also the default of a direct call on arrays,
-as in Keras); in predict, evaluate and ``model(x)`` they are the identity
-(``inference_identity``: the inference program and the TFLite export leave
-them out), except RandomCrop, which then resizes to its size as Keras does.
+They transform while training (inside fit, or called with
+``training=True``) and, as Keras 3's layers, when called without
+``training``: the layer itself, or a model holding them (``model(x)``,
+``data_augmentation(images)``).  In predict, evaluate and calls with
+``training=False`` they are the identity (``inference_identity``: the
+inference program and the TFLite export leave them out), except
+RandomCrop, which then resizes to its size as Keras does.
 
 Every image gets its own draw, from pynn's generator
 (pynn.utils.set_random_seed) or from the layer's own ``seed``.  Rotation,
@@ -65,6 +67,9 @@ class _Augmentation(Layer):
     """Draws per image while training, the identity otherwise.  Subclasses
     give ``_augment(ctx, x, rng)`` (and ``_augment_backward(ctx, dy)``)."""
     inference_identity = True
+    # Keras 3's call(..., training=True): called without ``training``,
+    # directly or in a model called without it, they augment.
+    _training_default = True
     fixed_input_axes = ()
     _seed = Dropout._seed
     _draws = 0
@@ -84,9 +89,8 @@ class _Augmentation(Layer):
         return tuple(input_shape)
 
     def _eager_call(self, inputs, training):
-        # Keras's augmentation layers default to training=True when called
-        # directly, and take a single image (height, width, channels).
-        training = True if training is None else training
+        # Keras's augmentation layers also take a single image (height,
+        # width, channels).
         if np.ndim(inputs) == 3:
             return super()._eager_call(np.asarray(inputs)[None], training)[0]
         return super()._eager_call(inputs, training)

@@ -196,6 +196,11 @@ class Layer:
     # that do say so (a Keras-style call() in NumPy, the recurrent layers,
     # the embedding and the preprocessing layers do not).
     runs_on_gpu = False
+    # The ``training`` a call without one gets when no enclosing model call
+    # gives one (Keras 3 takes it from the default of the layer's call():
+    # True for the augmentation layers, which augment when called
+    # directly, False or None, as at inference, for the others).
+    _training_default = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -212,6 +217,8 @@ class Layer:
             takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
             cls._call_takes = frozenset(k for k in ("training", "mask")
                                         if k in params or takes_any)
+            if "training" in params:
+                cls._training_default = params["training"].default is True
             cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
@@ -532,6 +539,8 @@ class Layer:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]
         self.build_for(shapes)
+        if training is None:
+            training = self._training_default
         y = self.forward(CallContext(), xs, bool(training))
         if isinstance(y, (list, tuple)):
             return [np.array(v) for v in y]

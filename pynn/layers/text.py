@@ -16,10 +16,10 @@ mask token ``''`` at 0 and ``'[UNK]'`` at 1; in the vector modes
 ``'[UNK]'`` at 0); ``max_tokens`` counts the reserved ones.
 """
 import re
-import zlib
 
 import numpy as np
 
+from .. import ops
 from .base import Layer
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -234,7 +234,11 @@ class _Lookup(Layer):
             np.zeros(arr.shape, np.int64)
 
     def _oov_bucket(self, token, n):
-        return zlib.crc32(str(token).encode("utf-8")) % n
+        """Keras's bucket among ``n`` OOV indices: FarmHash's Fingerprint64
+        of a string (to_hash_bucket_fast), an integer modulo n."""
+        if isinstance(token, str):
+            return int(ops.hash_buckets([token], n)[0])
+        return int(token) % n
 
     def _encode(self, ids):
         """Ids (batch, ...) in the output mode: int as they are, one_hot,
@@ -606,6 +610,138 @@ class CategoryEncoding(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        return config
+
+
+class Hashing(Layer):
+    """Keras's Hashing: strings or integers to bins in [0, num_bins) by a
+    hash, the same bins Keras and TensorFlow give (FarmHash's
+    Fingerprint64 of the UTF-8 text, or SipHash-2-4 keyed by ``salt``, of
+    the decimal text for integers; floats are truncated to integers
+    first).  With ``mask_value``, values equal to it go to bin 0 and the
+    others to [1, num_bins).  ``output_mode`` 'int' gives the bins (int64,
+    or ``dtype='int32'``); 'one_hot', 'multi_hot' and 'count' encode them
+    over ``num_bins`` as float32 vectors."""
+    _no_gradient = True
+
+    def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
+                 dtype=None, **kwargs):
+        super().__init__(**kwargs)
+        who = f"Hashing {self.name!r}"
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or \
+                num_bins <= 0:
+            raise ValueError(f"{who}: num_bins must be a positive integer, got {num_bins!r}")
+        if output_mode not in ("int", "one_hot", "multi_hot", "count"):
+            raise ValueError(f"{who}: output_mode must be one of int, one_hot, multi_hot, "
+                             f"count, got {output_mode!r}")
+        if sparse:
+            raise ValueError(f"{who}: sparse outputs are not supported (sparse=True); "
+                             f"the outputs are dense arrays")
+        if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
+            dtype = (dtype.get("config") or {}).get("name")
+        if output_mode == "int":
+            if dtype not in (None, "int32", "int64"):
+                raise ValueError(f"{who}: output_mode='int' gives integers: dtype must be "
+                                 f"'int32' or 'int64', got {dtype!r}")
+            self._out_dtype = dtype or "int64"
+        else:
+            if dtype not in (None, "float32"):
+                raise ValueError(f"{who}: output_mode={output_mode!r} gives float32 vectors, "
+                                 f"got dtype={dtype!r}")
+            self._out_dtype = "float32"
+        def is_int(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        if salt is None:
+            self.salt = None
+        elif is_int(salt):
+            self.salt = [int(salt), int(salt)]
+        elif isinstance(salt, (tuple, list)) and len(salt) == 2 and all(map(is_int, salt)):
+            self.salt = [int(v) for v in salt]
+        else:
+            raise ValueError(f"{who}: salt can only be a tuple of size 2 integers, or a "
+                             f"single integer, got {salt!r}")
+        if self.salt is not None and not all(-2 ** 63 <= v < 2 ** 64 for v in self.salt):
+            raise ValueError(f"{who}: salt values must fit 64 bits, got {self.salt!r}")
+        self.num_bins = int(num_bins)
+        self.mask_value = mask_value
+        self.output_mode = output_mode
+        self.sparse = False
+
+    def __call__(self, inputs, training=None, **kwargs):
+        return _data_call(self, inputs, training, kwargs)
+
+    def compute(self, inputs):
+        who = f"Hashing {self.name!r}"
+        values = _as_array(inputs)
+        if values.dtype.kind == "f":
+            # Keras hashes a float as the integer it truncates to.
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"{who}: float inputs are hashed as integers; got NaN or "
+                                 f"infinite values")
+            values = values.astype(np.int64)
+        bins = self.num_bins
+        mask = None
+        if self.mask_value is not None and bins > 1:
+            bins -= 1
+            mask = self._masked(values)
+        try:
+            ids = ops.hash_buckets(values, bins, self.salt)
+        except TypeError as e:
+            raise TypeError(f"{who}: {e}") from None
+        if mask is not None:
+            ids += 1
+            ids[mask] = 0
+        if self.output_mode == "int":
+            return ids.astype(self._out_dtype, copy=False)
+        if self.output_mode == "one_hot":
+            return _encode_categories(ids, "one_hot", self.num_bins, who)
+        if ids.ndim == 0:
+            ids = ids.reshape(1)
+        rows = _encode_categories(ids.reshape(-1, ids.shape[-1]), self.output_mode,
+                                  self.num_bins, who)
+        return rows.reshape(ids.shape[:-1] + (self.num_bins,))
+
+    def _masked(self, values):
+        """Where the values equal mask_value (strings and bytes compare as
+        text)."""
+        mask_value = self.mask_value
+        if values.dtype.kind in "OUS":
+            def text(v):
+                return v.decode("utf-8") if isinstance(v, bytes) else v
+            mask_value = text(mask_value)
+            flat = [text(v) == mask_value for v in values.reshape(-1).tolist()]
+            return np.array(flat, bool).reshape(values.shape)
+        if isinstance(mask_value, (str, bytes)):
+            raise ValueError(f"Hashing {self.name!r}: mask_value {mask_value!r} is text and "
+                             f"the inputs are numbers ({values.dtype})")
+        return values == mask_value
+
+    def _output_dtypes(self, n):
+        return [self._out_dtype] * n
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if self.output_mode == "int":
+            return shape
+        if self.output_mode == "one_hot":
+            if len(shape) > 1 and shape[-1] == 1:
+                shape = shape[:-1]
+            return shape + (self.num_bins,)
+        return shape[:-1] + (self.num_bins,)
+
+    def forward(self, ctx, inputs, training):
+        return self.compute(inputs)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if need_input_grad:
+            raise ValueError(f"Hashing {self.name!r} turns data into bins and passes no "
+                             f"gradient to what comes before it")
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_bins=self.num_bins, salt=self.salt, mask_value=self.mask_value,
+                      output_mode=self.output_mode, sparse=False, dtype=self._out_dtype)
         return config
 
 

@@ -72,6 +72,15 @@ class RunState:
         self._applied_offset = 0
 
 
+def _default_training(st):
+    """A step's ``training`` in a run without one: the node's own, else a
+    nested model's None (each of its layers resolves it), else the layer's
+    default."""
+    if st.training is not None:
+        return bool(st.training)
+    return None if st.is_model else st.layer._training_default
+
+
 def _trains(layer):
     """Whether any of the layer's weights is being trained (bound to a
     gradient buffer)."""
@@ -117,6 +126,14 @@ class Program:
                                 st.layer._traces_call or
                                 (st.is_model and st.layer._program.has_activity)
                                 for st in self.steps)
+        # Whether a call without ``training`` differs from one at inference:
+        # some layer (here or in a nested model) that the graph calls
+        # without ``training`` computes as in training by default (the
+        # augmentation layers, as Keras 3's call(..., training=True)).
+        self.has_training_defaults = any(
+            st.training is None and (st.layer._training_default or (
+                st.is_model and getattr(st.layer._program, "has_training_defaults", False)))
+            for st in self.steps)
 
     def activity_penalty(self, state, scale):
         """The penalties of the last forward pass over ``state``: the
@@ -148,7 +165,11 @@ class Program:
     # ----------------------------------------------------------- forward
 
     def forward(self, xs, training, state, masks=None):
-        """The output values for input values ``xs`` (a list)."""
+        """The output values for input values ``xs`` (a list).  ``training``
+        None (a model called without it) lets each layer the graph calls
+        without ``training`` compute as its own default says, as Keras 3
+        resolves it: the augmentation layers augment, Dropout and
+        BatchNormalization compute as at inference."""
         vals = [None] * self.n_slots
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
@@ -170,7 +191,8 @@ class Program:
     def _forward_plain(self, vals, training, state):
         for st, ctx in zip(self.steps, state.ctxs):
             x = vals[st.ins[0]] if st.single_in else [vals[i] for i in st.ins]
-            y = st.layer.forward(ctx, x, training or bool(st.training))
+            y = st.layer.forward(ctx, x, training or bool(st.training) if training is not None
+                                 else _default_training(st))
             if st.single_out:
                 vals[st.outs[0]] = y
             else:
@@ -184,7 +206,8 @@ class Program:
         for s, m in zip(self.input_slots, masks or []):
             mask_of[s] = m
         run_masked(self.steps, state.ctxs, vals, mask_of, lambda st, ctx, x: st.layer.forward(
-            ctx, x, training or bool(st.training)))
+            ctx, x, training or bool(st.training) if training is not None
+            else _default_training(st)))
         state.masks = [mask_of[o] for o in self.output_slots]
         return [vals[o] for o in self.output_slots]
 
@@ -725,7 +748,7 @@ class Model(TrainingMixin, Layer):
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
-            return self._pack_outputs(run_inference(self, self._prepare_inputs(inputs)))
+            return self._run_eager(self._prepare_inputs(inputs), training)
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
@@ -739,12 +762,18 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        xs = self._prepare_inputs(inputs)
-        if not training:
-            # predict's program and its pooled buffers, not new ones per call
+        return self._run_eager(self._prepare_inputs(inputs), training)
+
+    def _run_eager(self, xs, training):
+        """The outputs for input arrays ``xs``: with ``training`` False (or
+        None where it changes nothing: no layer trains by default),
+        predict's program and its pooled buffers, not new ones per call;
+        else the graph, in training or with each layer's default."""
+        if training is False or (not training and not self._program.has_training_defaults):
             return self._pack_outputs(run_inference(self, xs))
         gpu = self._place()
-        outs = self._program.forward(self._inputs_to(gpu, xs), True,
+        outs = self._program.forward(self._inputs_to(gpu, xs),
+                                     None if training is None else bool(training),
                                      self._program.new_state(gpu))
         return self._pack_outputs([np.array(o) for o in outs])
 

@@ -100,6 +100,19 @@ def test_string_and_integer_lookup():
     assert model.predict(np.array(["INLAND", "?"]), verbose=0).shape == (2, 2)
 
 
+def test_oov_buckets_are_keras_hash_and_floormod():
+    # Keras hashes an unknown string into its OOV buckets with
+    # to_hash_bucket_fast (Fingerprint64, TensorFlow's published values for
+    # 'a'..'d'), and takes an unknown integer modulo their number.
+    fingerprints = [12917804110809363939, 11795596070477164822, 11430444447143000872,
+                    4470636696479570465]
+    sl = layers.StringLookup(vocabulary=["x", "y"], num_oov_indices=3, mask_token="")
+    np.testing.assert_array_equal(sl(np.array(["a", "b", "c", "d", "y", ""])),
+                                  [1 + f % 3 for f in fingerprints] + [5, 0])
+    il = layers.IntegerLookup(vocabulary=[10, 20], num_oov_indices=4)
+    np.testing.assert_array_equal(il(np.array([7, -3, 10, 9])), [3, 1, 4, 1])
+
+
 @pytest.mark.skipif(real_keras is None, reason="Keras 3 is not available")
 @pytest.mark.parametrize("mode, ids", [("one_hot", [3, 2, 0, 1]),
                                        ("one_hot", [[3], [1]]),

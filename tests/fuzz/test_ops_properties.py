@@ -733,6 +733,7 @@ def _valid_calls():
         "reverse": (seq,), "scale_channels": (x4, np.ones((2, 3), np.float32)),
         "softmax_grad": (m, m), "standardize_affine": (v, v),
         "time_mask": (seq,), "time_mask_grad": (seq, mask2), "transpose": (m,),
+        "hash_buckets": (np.array(["a", "bb"]), 7),
     }
 
 

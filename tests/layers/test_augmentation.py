@@ -187,7 +187,7 @@ def test_identity_at_inference_and_single_images(make):
     inp = pynn.Input((9, 13, 3))
     model = pynn.Model(inp, make()(inp))
     np.testing.assert_array_equal(model.predict(x, verbose=0), x)
-    np.testing.assert_array_equal(model(x), x)
+    np.testing.assert_array_equal(model(x, training=False), x)
     assert not pynn.models.passes.inference_program(model).steps  # dropped
 
 
@@ -295,6 +295,112 @@ def test_bad_arguments_are_refused_by_name(make, message):
 def test_a_non_image_input_is_refused():
     with pytest.raises(ValueError, match="RandomFlip.*batch of images"):
         layers.RandomFlip()(pynn.Input((5, 3)))
+
+
+# ------------------------------------------ training when none is given
+
+def flips(x, out):
+    """Which images of ``out`` are ``x``'s flipped left-right (each must be
+    either that or the image as it was)."""
+    flipped = np.array([np.array_equal(o, f) for o, f in zip(out, x[:, :, ::-1])])
+    kept = np.array([np.array_equal(o, i) for o, i in zip(out, x)])
+    assert np.all(flipped | kept)
+    return flipped
+
+
+def test_a_layer_or_sequential_called_directly_augments():
+    # Keras 3: call(..., training=True) is the layers' default, so
+    # ``data_augmentation(images)`` augments, as the books plot it.
+    x = images(8)
+    pynn.utils.set_random_seed(2)
+    flipped = flips(x, layers.RandomFlip("horizontal", seed=4)(x))
+    assert 0 < flipped.sum() < 8
+    for data_augmentation in (pynn.Sequential([layers.RandomFlip("horizontal", seed=4)]),
+                              pynn.Sequential([pynn.Input((9, 13, 3)),
+                                               layers.RandomFlip("horizontal", seed=4)])):
+        out = data_augmentation(x)
+        np.testing.assert_array_equal(flips(x, out), flipped)  # the same seed, the same draw
+        np.testing.assert_array_equal(data_augmentation(x, training=False), x)
+        np.testing.assert_array_equal(data_augmentation.predict(x, verbose=0), x)
+
+
+def side_by_side(lib):
+    """A model with a flip, a Dropout and a BatchNormalization side by
+    side, each on the input."""
+    inp = lib.Input((9, 13, 3))
+    outs = [lib.layers.RandomFlip("horizontal", seed=1)(inp), lib.layers.Dropout(0.5)(inp),
+            lib.layers.BatchNormalization(momentum=0.0)(inp)]
+    return lib.Model(inp, outs)
+
+
+def behaviour(lib, call):
+    """What ``call(model, x)`` does to a fresh side_by_side model: whether
+    some image is flipped, whether Dropout drops, whether the
+    normalization computes as at inference, whether its moving mean
+    moved."""
+    x = images(8) * 10
+    model = side_by_side(lib)
+    flip, drop, norm = [np.asarray(o) for o in call(model, x)]
+    moving_mean = np.asarray(model.layers[-1].moving_mean)
+    return {"flips": not np.array_equal(flip, x), "drops": not np.array_equal(drop, x),
+            "bn_inference": np.allclose(norm, x / np.sqrt(1 + 1e-3), rtol=1e-5),
+            "bn_moved": bool(np.any(moving_mean != 0))}
+
+
+CALLS = {
+    "model(x)": lambda m, x: m(x),
+    "model(x, training=None)": lambda m, x: m(x, training=None),
+    "model(x, training=False)": lambda m, x: m(x, training=False),
+    "model(x, training=True)": lambda m, x: m(x, training=True),
+    "predict": lambda m, x: m.predict(x, verbose=0),
+}
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+def test_training_resolves_as_keras_does(keras, call):
+    ours = behaviour(pynn, CALLS[call])
+    assert ours == behaviour(keras, CALLS[call])
+    # and what that is: without training only the augmentation trains
+    want_training = call == "model(x, training=True)"
+    assert ours == {"flips": call in ("model(x)", "model(x, training=None)",
+                                      "model(x, training=True)"), "drops": want_training,
+                    "bn_inference": not want_training, "bn_moved": want_training}
+
+
+def test_nested_augmentation_and_explicit_node_flags():
+    x = images(8)
+    inp = pynn.Input((9, 13, 3))
+    data_augmentation = pynn.Sequential([layers.RandomFlip("horizontal", seed=6)])
+    model = pynn.Model(inp, layers.Dropout(0.9)(data_augmentation(inp)))
+    pynn.utils.set_random_seed(2)
+    out = model(x)  # the nested model's flip augments, the Dropout stays off
+    assert 0 < flips(x, out).sum() < 8
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+    # a node called with training=False stays at inference
+    frozen = pynn.Model(inp, layers.RandomFlip("horizontal", seed=6)(inp, training=False))
+    np.testing.assert_array_equal(frozen(x), x)
+    # a model without augmentation computes as predict does
+    plain = pynn.Model(inp, layers.Dropout(0.9)(inp))
+    np.testing.assert_array_equal(plain(x), x)
+
+
+def test_a_keras_style_layer_takes_its_call_default():
+    class Shift(layers.Layer):
+        def call(self, x, training=True):
+            return x + 1.0 if training else x
+
+    class Plain(layers.Layer):
+        def call(self, x, training=None):
+            return x + 1.0 if training else x
+
+    x = np.zeros((2, 3), np.float32)
+    for layer, by_default in ((Shift(), 1.0), (Plain(), 0.0)):
+        np.testing.assert_array_equal(layer(x), x + by_default)
+        inp = pynn.Input((3,))
+        model = pynn.Model(inp, layer(inp))
+        np.testing.assert_array_equal(model(x), x + by_default)
+        np.testing.assert_array_equal(model(x, training=True), x + 1)
+        np.testing.assert_array_equal(model.predict(x, verbose=0), x)
 
 
 # ---------------------------------------------------------- saving, export

@@ -157,7 +157,7 @@ INSIDE_RNN = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 # (test_layers_without_a_row_are_refused_before_writing).
 NO_KERAS_FILE_ROW = {"MultiHeadAttention", "Attention", "AdditiveAttention",
                      "TextVectorization", "StringLookup", "IntegerLookup", "CategoryEncoding",
-                     "Discretization"}
+                     "Discretization", "Hashing"}
 
 
 def test_every_layer_has_a_row_and_a_case():
@@ -404,6 +404,8 @@ def _no_row_models():
                                    L.Discretization([0.0, 1.0], name="bins")])
     yield "ids", pynn.Sequential([pynn.Input(shape=(3,), dtype="int64"),
                                   L.IntegerLookup(vocabulary=[3, 5, 7], name="ids")])
+    yield "hash", pynn.Sequential([pynn.Input(shape=(3,), dtype="string"),
+                                   L.Hashing(5, salt=3, name="hash")])
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
