@@ -78,6 +78,11 @@ IMAGE_STACKS = {
     "center_crop": lambda: [layers.CenterCrop(3, 3)],
     "center_crop_resize": lambda: [layers.CenterCrop(9, 4)],
     "spatial_dropout2d": lambda: [fixed_draws(layers.SpatialDropout2D(0.5))],
+    # (seed 3 drops the first of the three samples and keeps the others)
+    "dropout_per_sample": lambda: [fixed_draws(layers.Dropout(0.5, noise_shape=(None, 1, 1, 1)),
+                                               seed=3)],
+    "dropout_noise_shape": lambda: [fixed_draws(layers.Dropout(0.4,
+                                                               noise_shape=(None, 7, 1, None)))],
     "gaussian_noise": lambda: [fixed_draws(layers.GaussianNoise(0.5))],
     "gaussian_dropout": lambda: [fixed_draws(layers.GaussianDropout(0.4))],
     "alpha_dropout": lambda: [fixed_draws(layers.AlphaDropout(0.3))],
