@@ -3,7 +3,10 @@ layers with Keras's layer names and order, so that Keras's published
 ImageNet weight files load into them (``weights='imagenet'`` downloads
 them once into ``$PYNN_HOME/models``).  Each family's module has its own
 ``preprocess_input`` and ``decode_predictions``, as in Keras."""
-from . import imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet50, vgg16, vgg19, xception
+from . import (efficientnet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet50, vgg16,
+               vgg19, xception)
+from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
+                           EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
 from .mobilenet import MobileNet
 from .mobilenet_v2 import MobileNetV2
 from .resnet import ResNet50, ResNet101, ResNet152
@@ -12,5 +15,7 @@ from .vgg19 import VGG19
 from .xception import Xception
 
 __all__ = ["VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "MobileNet", "MobileNetV2",
-           "Xception", "imagenet_utils", "vgg16", "vgg19", "resnet", "resnet50", "mobilenet",
-           "mobilenet_v2", "xception"]
+           "Xception", "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
+           "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7",
+           "imagenet_utils", "vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
+           "xception", "efficientnet"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pynn
+from appstats import calibrate_batch_norm
 from pynn import applications
 
 # Keras's published parameter counts (its applications table).
@@ -19,7 +20,9 @@ PARAMS = [
     ("MobileNet", dict(), 4_253_864),
     ("MobileNetV2", dict(), 3_538_984),
     ("Xception", dict(), 22_910_480),
+    ("EfficientNetB0", dict(), 5_330_571),
 ]
+DEFAULT_SIZES = {"Xception": 299}
 
 
 @pytest.mark.parametrize("name, kw, params", PARAMS,
@@ -27,7 +30,8 @@ PARAMS = [
 def test_parameter_count(name, kw, params):
     model = getattr(applications, name)(weights=None, **kw)
     assert model.count_params() == params
-    default = (299, 299, 3) if name == "Xception" else (224, 224, 3)
+    size = DEFAULT_SIZES.get(name, 224)
+    default = (size, size, 3)
     if kw:  # without the top, any size (Keras's default)
         assert model.input_shape == (None, None, None, 3)
     else:
@@ -47,8 +51,25 @@ CONFIGS = [
     ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3))),
     ("MobileNetV2", dict(alpha=1.3, include_top=False, input_shape=(35, 35, 3))),
     ("Xception", dict(include_top=False, input_shape=(71, 71, 3), pooling="max")),
+    ("EfficientNetB0", dict()),
+    ("EfficientNetB0", dict(include_top=False)),
+    ("EfficientNetB0", dict(include_top=False, input_shape=(32, 48, 3), pooling="avg")),
+    ("EfficientNetB0", dict(include_top=False, input_shape=(33, 33, 3), pooling="max")),
+    ("EfficientNetB1", dict()),
+    ("EfficientNetB2", dict(include_top=False, pooling="avg")),
+    ("EfficientNetB3", dict(classes=10, classifier_activation=None)),
+    ("EfficientNetB4", dict(include_top=False, pooling="max")),
+    ("EfficientNetB5", dict(include_top=False)),
 ]
-IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
+# The largest build in seconds on each side.
+SLOW_CONFIGS = [
+    ("EfficientNetB6", dict()),
+    ("EfficientNetB7", dict(include_top=False, pooling="avg")),
+]
+IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS + SLOW_CONFIGS)]
+PARAMETERS = [pytest.param(n, kw, id=i) for (n, kw), i in zip(CONFIGS, IDS)] + [
+    pytest.param(n, kw, id=i, marks=pytest.mark.slow)
+    for (n, kw), i in zip(SLOW_CONFIGS, IDS[len(CONFIGS):])]
 
 
 def _pair(keras, name, kw):
@@ -56,7 +77,7 @@ def _pair(keras, name, kw):
             getattr(keras.applications, name)(weights=None, **kw))
 
 
-@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("name, kw", PARAMETERS)
 def test_layers_match_keras(keras, name, kw):
     mine, theirs = _pair(keras, name, kw)
     assert mine.name == theirs.name
@@ -64,9 +85,11 @@ def test_layers_match_keras(keras, name, kw):
     for a, b in zip(mine.layers, theirs.layers):
         assert type(a).__name__ == type(b).__name__, (a.name, b.name)
         # Keras numbers the names of unnamed layers (the input, Xception's
-        # shortcuts, the pooling without the top) by a process-wide count.
+        # shortcuts, the pooling without the top, EfficientNet's
+        # preprocessing) by a process-wide count.
         if not b.name.rstrip("0123456789_").endswith(("conv2d", "batch_normalization", "add",
-                                                      "pooling2d", "input_layer")):
+                                                      "pooling2d", "input_layer", "rescaling",
+                                                      "normalization")):
             assert a.name == b.name
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert a.count_params() == b.count_params(), a.name
@@ -76,7 +99,7 @@ def test_layers_match_keras(keras, name, kw):
 
 
 MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": "resnet50",
-           "Xception": "xception", "VGG16": "vgg16"}
+           "Xception": "xception", "VGG16": "vgg16", "EfficientNetB0": "efficientnet"}
 
 
 def _randomize_batch_norm(keras, model, rng):
@@ -89,25 +112,46 @@ def _randomize_batch_norm(keras, model, rng):
                                rng.normal(0, 0.2, n), rng.uniform(0.5, 2, n)])
 
 
+def _efficientnet_statistics(keras, mine, theirs, x, rng):
+    """ImageNet's statistics in the input Normalization, and batch-norm
+    statistics measured on ``x`` and more images (with random ones the
+    signal fades within a few blocks and the two models agree on a
+    constant); then the same weights in Keras's model."""
+    mine.layers[2].set_weights([np.array([0.485, 0.456, 0.406]),
+                                np.array([0.229, 0.224, 0.225]) ** 2, np.array(0)])
+    more = rng.uniform(0, 255, (14,) + x.shape[1:]).astype(np.float32)
+    calibrate_batch_norm(mine, np.concatenate([x, more]), rng)
+    theirs.set_weights(mine.get_weights())
+    theirs.layers[2].finalize_state()  # Keras computes with statistics derived from its weights
+
+
 @pytest.mark.parametrize("name, kw", [
     ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3), classifier_activation=None)),
     ("MobileNet", dict(alpha=0.25, input_shape=(128, 128, 3), classifier_activation=None)),
     ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
     ("Xception", dict(include_top=False, input_shape=(71, 71, 3), pooling="max")),
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("EfficientNetB0", dict(input_shape=(32, 32, 3), classifier_activation=None)),
+    ("EfficientNetB0", dict(include_top=False, input_shape=(35, 41, 3), pooling="max")),
 ])
 def test_predictions_match_keras(keras, name, kw):
     rng = np.random.default_rng(3)
     mine, theirs = _pair(keras, name, kw)
-    _randomize_batch_norm(keras, theirs, rng)
-    mine.set_weights(theirs.get_weights())
+    efficientnet = name.startswith("EfficientNet")
+    if not efficientnet:
+        _randomize_batch_norm(keras, theirs, rng)
+        mine.set_weights(theirs.get_weights())
     x = rng.uniform(0, 255, (2,) + kw["input_shape"]).astype(np.float32)
     x = getattr(applications, MODULES[name]).preprocess_input(x)
+    if efficientnet:
+        _efficientnet_statistics(keras, mine, theirs, x, rng)
     want = np.asarray(theirs.predict(x, verbose=0))
     got = mine.predict(x, verbose=0)
     assert got.shape == want.shape
     scale = np.abs(want).max()
     assert scale > 1e-3
+    if efficientnet:  # the two images give outputs of their own
+        assert np.abs(want[0] - want[1]).max() > 0.05 * scale
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)
     assert np.all(got.argmax(-1) == want.argmax(-1))
 
@@ -195,6 +239,7 @@ def test_channel_warning_and_classes():
 
 
 def test_modules_mirror_keras():
+    from pynn.applications.efficientnet import EfficientNetB0, EfficientNetB7
     from pynn.applications.mobilenet import MobileNet
     from pynn.applications.mobilenet_v2 import MobileNetV2
     from pynn.applications.resnet import ResNet50
@@ -203,9 +248,9 @@ def test_modules_mirror_keras():
     from pynn.applications.vgg19 import VGG19
     from pynn.applications.xception import Xception
     assert ResNet50 is ResNet50b is pynn.applications.ResNet50
-    for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception):
+    for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception, EfficientNetB0, EfficientNetB7):
         assert getattr(pynn.applications, f.__name__) is f
     for module in ("vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
-                   "xception"):
+                   "xception", "efficientnet"):
         m = getattr(pynn.applications, module)
         assert callable(m.preprocess_input) and callable(m.decode_predictions)
