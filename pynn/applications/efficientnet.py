@@ -63,11 +63,18 @@ _SCALING = {
 }
 
 
+# The residual branches' drop rate grows linearly from 0 towards
+# DROP_CONNECT_RATE over the blocks; widths are multiples of DEPTH_DIVISOR.
+DROP_CONNECT_RATE = 0.2
+DEPTH_DIVISOR = 8
+ACTIVATION = "swish"
+
+
 def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pooling, classes,
-                  classifier_activation, name, drop_connect_rate=0.2, depth_divisor=8,
-                  activation="swish"):
+                  classifier_activation, name):
     """One EfficientNet: B0's stages scaled in width and depth."""
     width_coefficient, depth_coefficient, default_size, dropout_rate = _SCALING[variant]
+    depth_divisor, activation = DEPTH_DIVISOR, ACTIVATION
     who = f"EfficientNet{variant.upper()}"
     imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
     input_shape = imagenet_utils.obtain_input_shape(
@@ -113,8 +120,9 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
             # Only the stage's first block changes the stride and the width.
             if j > 0:
                 strides, filters_in = 1, filters_out
-            x = _block(x, activation, drop_connect_rate * b / blocks, f"block{i + 1}{chr(j + 97)}_",
-                       filters_in, filters_out, kernel_size, strides, expand_ratio)
+            x = _block(x, activation, DROP_CONNECT_RATE * b / blocks,
+                       f"block{i + 1}{chr(j + 97)}_", filters_in, filters_out, kernel_size,
+                       strides, expand_ratio)
             b += 1
 
     # Top.
