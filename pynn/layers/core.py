@@ -267,7 +267,7 @@ class Dropout(Layer):
         return seed
 
     def forward(self, ctx, x, training):
-        ctx.scale = None
+        ctx.scale = ctx.channel_scale = None
         if not training or ctx.inference_behaviour or self.rate == 0.0:
             ctx.mask_bits = None
             return x
@@ -293,14 +293,25 @@ class Dropout(Layer):
         # batch's mask (when the mask has one row per sample).
         per_row = math.prod(shape[1:])
         offset = ctx.row_offset * per_row if shape[0] == x.shape[0] else 0
-        ctx.scale, _ = ops.dropout(ones, self.rate, self._seed(),
-                                   out=ctx.buffer("scale", shape),
-                                   mask=ctx.buffer("mask", shape, np.uint8), offset=offset)
-        return ops.multiply(x, ctx.scale, out=ctx.buffer("y", x.shape))
+        scale, _ = ops.dropout(ones, self.rate, self._seed(), out=ctx.buffer("scale", shape),
+                               mask=ctx.buffer("mask", shape, np.uint8), offset=offset)
+        if all(d == 1 for d in shape[1:-1]):
+            # One factor per (sample, channel) at most (per-sample stochastic
+            # depth, spatial dropout): spread to (batch, channels) and applied
+            # in place of a broadcast copy of the whole input's size.
+            n, c = x.shape[0], x.shape[-1]
+            ctx.channel_scale = ctx.buffer("channel_scale", (n, c))
+            np.copyto(ctx.channel_scale, scale.reshape(shape[0], shape[-1]))
+            ctx.scale = None
+            return ops.scale_channels(x, ctx.channel_scale, out=ctx.buffer("y", x.shape))
+        ctx.channel_scale, ctx.scale = None, scale
+        return ops.multiply(x, scale, out=ctx.buffer("y", x.shape))
 
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
+        if ctx.channel_scale is not None:
+            return ops.scale_channels(dy, ctx.channel_scale, out=ctx.buffer("dx", dy.shape))
         if ctx.scale is not None:
             return ops.multiply(dy, ctx.scale, out=ctx.buffer("dx", dy.shape))
         if ctx.mask_bits is None:
