@@ -3,9 +3,11 @@ layers with Keras's layer names and order, so that Keras's published
 ImageNet weight files load into them (``weights='imagenet'`` downloads
 them once into ``$PYNN_HOME/models``).  Each family's module has its own
 ``preprocess_input`` and ``decode_predictions``, as in Keras."""
-from . import (densenet, imagenet_utils, inception_v3, mobilenet, mobilenet_v2, resnet, resnet50,
-               resnet_v2, vgg16, vgg19, xception)
+from . import (densenet, efficientnet, imagenet_utils, inception_v3, mobilenet, mobilenet_v2,
+               resnet, resnet50, resnet_v2, vgg16, vgg19, xception)
 from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
+                           EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
 from .inception_v3 import InceptionV3
 from .mobilenet import MobileNet
 from .mobilenet_v2 import MobileNetV2
@@ -17,6 +19,8 @@ from .xception import Xception
 
 __all__ = ["VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
            "ResNet152V2", "InceptionV3", "DenseNet121", "DenseNet169", "DenseNet201",
-           "MobileNet", "MobileNetV2", "Xception", "imagenet_utils", "vgg16", "vgg19", "resnet",
+           "MobileNet", "MobileNetV2", "Xception", "EfficientNetB0", "EfficientNetB1",
+           "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
+           "EfficientNetB6", "EfficientNetB7", "imagenet_utils", "vgg16", "vgg19", "resnet",
            "resnet50", "resnet_v2", "inception_v3", "densenet", "mobilenet", "mobilenet_v2",
-           "xception"]
+           "xception", "efficientnet"]

@@ -201,7 +201,13 @@ class Activation(ActivationMixin, Layer):
 
 class Dropout(Layer):
     """Zeroes a fraction ``rate`` of its input while training (scaling the
-    rest by ``1 / (1 - rate)``); the identity at inference."""
+    rest by ``1 / (1 - rate)``); the identity at inference.
+
+    ``noise_shape``: the shape of the drawn keep/drop mask, one entry per
+    input axis (batch included), each 1 (one draw shared along that axis),
+    None or the input's size (one draw per position): ``(None, 1, 1, 1)``
+    drops whole samples of an image batch (EfficientNet's stochastic
+    depth)."""
     runs_on_gpu = True
     supports_masking = True
     inference_identity = True
@@ -215,11 +221,43 @@ class Dropout(Layer):
         if not ok:
             raise ValueError(f"Dropout {self.name!r}: rate must be a number in [0, 1), "
                              f"got {rate!r}")
-        if noise_shape is not None:
-            raise ValueError(f"Dropout {self.name!r}: noise_shape is not supported")
+        self.noise_shape = self._checked_noise_shape(noise_shape)
+        if self.noise_shape is not None:
+            self.runs_on_gpu = False  # the shared mask is broadcast on the host
         self.rate = float(rate)
         self.seed = seed
         self._draws = 0
+
+    def _checked_noise_shape(self, noise_shape):
+        if noise_shape is None:
+            return None
+        try:
+            dims = tuple(noise_shape)
+        except TypeError:
+            dims = None
+        if isinstance(noise_shape, str) or dims is None or any(
+                d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                                   or d < 1) for d in dims):
+            raise ValueError(f"Dropout {self.name!r}: noise_shape must be a tuple of positive "
+                             f"integers or None, got {noise_shape!r}")
+        return tuple(None if d is None else int(d) for d in dims)
+
+    def _mask_shape(self, input_shape):
+        """noise_shape with its None entries filled from the input's shape;
+        each entry must be 1 or the input's size on that axis."""
+        shape = self.noise_shape
+        if len(shape) != len(input_shape) or any(
+                n is not None and n != 1 and d is not None and n != d
+                for n, d in zip(shape, input_shape)):
+            raise ValueError(f"Dropout {self.name!r}: noise_shape {shape} does not fit an "
+                             f"input of shape {shape_str(input_shape)}: it needs one entry "
+                             f"per axis, each 1, None or the input's size")
+        return tuple(d if n is None else n for n, d in zip(shape, input_shape))
+
+    def compute_output_shape(self, input_shape):
+        if self.noise_shape is not None:
+            self._mask_shape(input_shape)
+        return tuple(input_shape)
 
     def _seed(self):
         if self.seed is None:
@@ -229,9 +267,12 @@ class Dropout(Layer):
         return seed
 
     def forward(self, ctx, x, training):
+        ctx.scale = ctx.channel_scale = None
         if not training or ctx.inference_behaviour or self.rate == 0.0:
             ctx.mask_bits = None
             return x
+        if self.noise_shape is not None:
+            return self._forward_shared_mask(ctx, x)
         # ctx.row_offset: where this batch's rows start in the batch being
         # split across processes (0 otherwise), so every process draws its
         # part of the whole batch's mask.
@@ -241,15 +282,45 @@ class Dropout(Layer):
                                        offset=ctx.row_offset * (x.size // max(x.shape[0], 1)))
         return y
 
+    def _forward_shared_mask(self, ctx, x):
+        """Dropout with a mask of shape noise_shape broadcast over the
+        input: the mask's kept entries hold ``1 / (1 - rate)``."""
+        ctx.mask_bits = None
+        shape = self._mask_shape(x.shape)
+        ones = ctx.buffer("ones", shape)
+        ones[...] = 1.0
+        # A batch split across processes draws its rows' part of the whole
+        # batch's mask (when the mask has one row per sample).
+        per_row = math.prod(shape[1:])
+        offset = ctx.row_offset * per_row if shape[0] == x.shape[0] else 0
+        scale, _ = ops.dropout(ones, self.rate, self._seed(), out=ctx.buffer("scale", shape),
+                               mask=ctx.buffer("mask", shape, np.uint8), offset=offset)
+        if all(d == 1 for d in shape[1:-1]):
+            # One factor per (sample, channel) at most (per-sample stochastic
+            # depth, spatial dropout): spread to (batch, channels) and applied
+            # in place of a broadcast copy of the whole input's size.
+            n, c = x.shape[0], x.shape[-1]
+            ctx.channel_scale = ctx.buffer("channel_scale", (n, c))
+            np.copyto(ctx.channel_scale, scale.reshape(shape[0], shape[-1]))
+            ctx.scale = None
+            return ops.scale_channels(x, ctx.channel_scale, out=ctx.buffer("y", x.shape))
+        ctx.channel_scale, ctx.scale = None, scale
+        return ops.multiply(x, scale, out=ctx.buffer("y", x.shape))
+
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
+        if ctx.channel_scale is not None:
+            return ops.scale_channels(dy, ctx.channel_scale, out=ctx.buffer("dx", dy.shape))
+        if ctx.scale is not None:
+            return ops.multiply(dy, ctx.scale, out=ctx.buffer("dx", dy.shape))
         if ctx.mask_bits is None:
             return dy
         return ops.dropout_grad(dy, ctx.mask_bits, self.rate, out=ctx.buffer("dx", dy.shape))
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
 
 
 class Flatten(Layer):

@@ -178,9 +178,11 @@ class _SpatialDropout(Dropout):
         return ops.scale_channels(dy, ctx.scale, out=ctx.buffer("dx", dy.shape))
 
     def get_config(self):
-        # Keras's spatial dropout layers take no ``trainable`` argument.
+        # Keras's spatial dropout layers take no ``trainable`` or
+        # ``noise_shape`` argument.
         config = super().get_config()
         config.pop("trainable")
+        config.pop("noise_shape")
         return config
 
 

@@ -74,7 +74,7 @@ LAYERS = {
     "Dense": Row("Dense", keras_only={"lora_rank": None, "lora_alpha": None,
                                       "quantization_config": None}),
     "Activation": Row("Activation"),
-    "Dropout": Row("Dropout", pinned={"noise_shape": None}),
+    "Dropout": Row("Dropout"),
     "Flatten": Row("Flatten", pinned=_CHANNELS_LAST),
     "Reshape": Row("Reshape"),
     "Conv1D": Row("Conv1D", pinned={**_CHANNELS_LAST, "groups": 1},

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pynn
+from appstats import calibrate_batch_norm
 from pynn import applications
 
 # Keras's published parameter counts (its applications table).
@@ -26,7 +27,9 @@ PARAMS = [
     ("ResNet50V2", dict(), 25_613_800),
     ("ResNet101V2", dict(), 44_675_560),
     ("ResNet152V2", dict(), 60_380_648),
+    ("EfficientNetB0", dict(), 5_330_571),
 ]
+DEFAULT_SIZES = {"Xception": 299, "InceptionV3": 299}
 
 
 @pytest.mark.parametrize("name, kw, params", PARAMS,
@@ -34,7 +37,8 @@ PARAMS = [
 def test_parameter_count(name, kw, params):
     model = getattr(applications, name)(weights=None, **kw)
     assert model.count_params() == params
-    default = (299, 299, 3) if name in ("Xception", "InceptionV3") else (224, 224, 3)
+    size = DEFAULT_SIZES.get(name, 224)
+    default = (size, size, 3)
     if kw:  # without the top, any size (Keras's default)
         assert model.input_shape == (None, None, None, 3)
     else:
@@ -67,8 +71,25 @@ CONFIGS = [
     ("ResNet50V2", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
     ("ResNet101V2", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
     ("ResNet152V2", dict(include_top=False, input_shape=(32, 32, 3))),
+    ("EfficientNetB0", dict()),
+    ("EfficientNetB0", dict(include_top=False)),
+    ("EfficientNetB0", dict(include_top=False, input_shape=(32, 48, 3), pooling="avg")),
+    ("EfficientNetB0", dict(include_top=False, input_shape=(33, 33, 3), pooling="max")),
+    ("EfficientNetB1", dict()),
+    ("EfficientNetB2", dict(include_top=False, pooling="avg")),
+    ("EfficientNetB3", dict(classes=10, classifier_activation=None)),
+    ("EfficientNetB4", dict(include_top=False, pooling="max")),
+    ("EfficientNetB5", dict(include_top=False)),
 ]
-IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
+# The largest build in seconds on each side.
+SLOW_CONFIGS = [
+    ("EfficientNetB6", dict()),
+    ("EfficientNetB7", dict(include_top=False, pooling="avg")),
+]
+IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS + SLOW_CONFIGS)]
+PARAMETERS = [pytest.param(n, kw, id=i) for (n, kw), i in zip(CONFIGS, IDS)] + [
+    pytest.param(n, kw, id=i, marks=pytest.mark.slow)
+    for (n, kw), i in zip(SLOW_CONFIGS, IDS[len(CONFIGS):])]
 
 
 def _pair(keras, name, kw):
@@ -76,7 +97,7 @@ def _pair(keras, name, kw):
             getattr(keras.applications, name)(weights=None, **kw))
 
 
-@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("name, kw", PARAMETERS)
 def test_layers_match_keras(keras, name, kw):
     mine, theirs = _pair(keras, name, kw)
     assert mine.name == theirs.name
@@ -85,10 +106,12 @@ def test_layers_match_keras(keras, name, kw):
         assert type(a).__name__ == type(b).__name__, (a.name, b.name)
         # Keras numbers the names of unnamed layers (the input, Xception's
         # shortcuts, InceptionV3's convolutions, DenseNet's paddings, the
-        # pooling without the top) by a process-wide count.
+        # pooling without the top, EfficientNet's preprocessing) by a
+        # process-wide count.
         if not b.name.rstrip("0123456789_").endswith(("conv2d", "batch_normalization", "add",
                                                       "pooling2d", "input_layer", "activation",
-                                                      "concatenate", "zero_padding2d")):
+                                                      "concatenate", "zero_padding2d",
+                                                      "rescaling", "normalization")):
             assert a.name == b.name
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert a.count_params() == b.count_params(), a.name
@@ -99,7 +122,7 @@ def test_layers_match_keras(keras, name, kw):
 
 MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": "resnet50",
            "Xception": "xception", "VGG16": "vgg16", "InceptionV3": "inception_v3",
-           "DenseNet121": "densenet", "ResNet50V2": "resnet_v2"}
+           "DenseNet121": "densenet", "ResNet50V2": "resnet_v2", "EfficientNetB0": "efficientnet"}
 
 
 def _randomize_batch_norm(keras, model, rng):
@@ -113,6 +136,19 @@ def _randomize_batch_norm(keras, model, rng):
                                        rng.uniform(0.5, 2, n)])
 
 
+def _efficientnet_statistics(keras, mine, theirs, x, rng):
+    """ImageNet's statistics in the input Normalization, and batch-norm
+    statistics measured on ``x`` and more images (with random ones the
+    signal fades within a few blocks and the two models agree on a
+    constant); then the same weights in Keras's model."""
+    mine.layers[2].set_weights([np.array([0.485, 0.456, 0.406]),
+                                np.array([0.229, 0.224, 0.225]) ** 2, np.array(0)])
+    more = rng.uniform(0, 255, (14,) + x.shape[1:]).astype(np.float32)
+    calibrate_batch_norm(mine, np.concatenate([x, more]), rng)
+    theirs.set_weights(mine.get_weights())
+    theirs.layers[2].finalize_state()  # Keras computes with statistics derived from its weights
+
+
 @pytest.mark.parametrize("name, kw", [
     ("MobileNetV2", dict(alpha=0.35, input_shape=(96, 96, 3), classifier_activation=None)),
     ("MobileNet", dict(alpha=0.25, input_shape=(128, 128, 3), classifier_activation=None)),
@@ -122,19 +158,27 @@ def _randomize_batch_norm(keras, model, rng):
     ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")),
     ("DenseNet121", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
     ("ResNet50V2", dict(input_shape=(32, 32, 3), classes=10, classifier_activation=None)),
+    ("EfficientNetB0", dict(input_shape=(32, 32, 3), classifier_activation=None)),
+    ("EfficientNetB0", dict(include_top=False, input_shape=(35, 41, 3), pooling="max")),
 ])
 def test_predictions_match_keras(keras, name, kw):
     rng = np.random.default_rng(3)
     mine, theirs = _pair(keras, name, kw)
-    _randomize_batch_norm(keras, theirs, rng)
-    mine.set_weights(theirs.get_weights())
+    efficientnet = name.startswith("EfficientNet")
+    if not efficientnet:
+        _randomize_batch_norm(keras, theirs, rng)
+        mine.set_weights(theirs.get_weights())
     x = rng.uniform(0, 255, (2,) + kw["input_shape"]).astype(np.float32)
     x = getattr(applications, MODULES[name]).preprocess_input(x)
+    if efficientnet:
+        _efficientnet_statistics(keras, mine, theirs, x, rng)
     want = np.asarray(theirs.predict(x, verbose=0))
     got = mine.predict(x, verbose=0)
     assert got.shape == want.shape
     scale = np.abs(want).max()
     assert scale > 1e-3
+    if efficientnet:  # the two images give outputs of their own
+        assert np.abs(want[0] - want[1]).max() > 0.05 * scale
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)
     assert np.all(got.argmax(-1) == want.argmax(-1))
 
@@ -241,6 +285,7 @@ def test_channel_warning_and_classes():
 
 
 def test_modules_mirror_keras():
+    from pynn.applications.efficientnet import EfficientNetB0, EfficientNetB7
     from pynn.applications.mobilenet import MobileNet
     from pynn.applications.mobilenet_v2 import MobileNetV2
     from pynn.applications.resnet import ResNet50
@@ -253,17 +298,18 @@ def test_modules_mirror_keras():
     from pynn.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
     assert ResNet50 is ResNet50b is pynn.applications.ResNet50
     for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception, InceptionV3, DenseNet121,
-              DenseNet169, DenseNet201, ResNet50V2, ResNet101V2, ResNet152V2):
+              DenseNet169, DenseNet201, ResNet50V2, ResNet101V2, ResNet152V2, EfficientNetB0,
+              EfficientNetB7):
         assert getattr(pynn.applications, f.__name__) is f
         assert f.__name__ in pynn.applications.__all__
     for module in ("vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
-                   "xception", "inception_v3", "densenet", "resnet_v2"):
+                   "xception", "inception_v3", "densenet", "resnet_v2", "efficientnet"):
         m = getattr(pynn.applications, module)
         assert callable(m.preprocess_input) and callable(m.decode_predictions)
 
 
 @pytest.mark.parametrize("name", ["ResNet50", "ResNet50V2", "MobileNetV2", "DenseNet121",
-                                  "InceptionV3"])
+                                  "InceptionV3", "EfficientNetB0"])
 def test_predict_runs_as_one_planned_call(name):
     """Every layer of the classic nets (zero padding, concatenation, folded
     batch normalizations, ...) runs in the compiled inference plan, whose

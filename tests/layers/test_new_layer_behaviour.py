@@ -43,6 +43,10 @@ BAD_ARGUMENTS = [
     (lambda: layers.AlphaDropout(-0.1), "AlphaDropout"),
     (lambda: layers.AlphaDropout(0.1, noise_shape=(1, 2)), "AlphaDropout"),
     (lambda: layers.SpatialDropout2D(1.5), "spatial_dropout2d"),
+    (lambda: layers.Dropout(0.2, noise_shape="abc"), "Dropout"),
+    (lambda: layers.Dropout(0.2, noise_shape=(None, 0, 1)), "Dropout"),
+    (lambda: layers.Dropout(0.2, noise_shape=(None, 1.5)), "Dropout"),
+    (lambda: layers.Dropout(0.2, noise_shape=3), "Dropout"),
     (lambda: layers.ActivityRegularization(l1=-1), "ActivityRegularization"),
     (lambda: layers.LayerNormalization(epsilon=0), "LayerNormalization"),
     (lambda: layers.LayerNormalization(rms_scaling=True), "LayerNormalization"),
@@ -87,6 +91,8 @@ BAD_INPUTS = [
     ((5, 4), lambda: layers.Normalization(axis=0), "batch axis"),
     ((None, 4), lambda: layers.Normalization(axis=1), "known size"),
     ((5,), lambda: layers.Resizing(3, 3), "images"),
+    ((5, 4), lambda: layers.Dropout(0.5, noise_shape=(None, 1)), "one entry per axis"),
+    ((5, 4), lambda: layers.Dropout(0.5, noise_shape=(None, 2, 4)), "does not fit"),
 ]
 
 
@@ -136,6 +142,15 @@ def test_noise_draws_follow_keras():
     assert abs((per_channel[:, 0] == 0).mean() - 0.25) < 0.04
     seq = layers.SpatialDropout1D(0.5)(rand(8, 9, 30) + 3, training=True)
     assert np.all((seq == 0).all(axis=1) | (seq != 0).all(axis=1))
+    # noise_shape (None, 1, 1, 1): whole samples kept (scaled) or zeroed
+    samples = layers.Dropout(0.3, noise_shape=(None, 1, 1, 1))(maps, training=True) / maps
+    per_sample = samples.reshape(64, -1)
+    assert np.allclose(per_sample, per_sample[:, :1], atol=1e-6)
+    assert {round(float(v), 5) for v in np.unique(per_sample)} == {0.0, round(1 / 0.7, 5)}
+    assert 0 < (per_sample[:, 0] == 0).sum() < 64
+    # a 1 in the middle: one draw shared along that axis only
+    rows = layers.Dropout(0.5, noise_shape=[None, 1, 6, None])(maps, training=True) / maps
+    assert np.allclose(rows, rows[:, :1], atol=1e-6) and not np.allclose(rows, rows[:, :, :1])
     # a layer's own seed gives the same draws in two layers
     a = layers.GaussianNoise(0.5, seed=7)(x[:3], training=True)
     b = layers.GaussianNoise(0.5, seed=7)(x[:3], training=True)

@@ -78,6 +78,11 @@ IMAGE_STACKS = {
     "center_crop": lambda: [layers.CenterCrop(3, 3)],
     "center_crop_resize": lambda: [layers.CenterCrop(9, 4)],
     "spatial_dropout2d": lambda: [fixed_draws(layers.SpatialDropout2D(0.5))],
+    # (seed 3 drops the first of the three samples and keeps the others)
+    "dropout_per_sample": lambda: [fixed_draws(layers.Dropout(0.5, noise_shape=(None, 1, 1, 1)),
+                                               seed=3)],
+    "dropout_noise_shape": lambda: [fixed_draws(layers.Dropout(0.4,
+                                                               noise_shape=(None, 7, 1, None)))],
     "gaussian_noise": lambda: [fixed_draws(layers.GaussianNoise(0.5))],
     "gaussian_dropout": lambda: [fixed_draws(layers.GaussianDropout(0.4))],
     "alpha_dropout": lambda: [fixed_draws(layers.AlphaDropout(0.3))],
@@ -124,3 +129,34 @@ def test_frozen_layers_pass_gradients_through():
                    layers.Conv2DTranspose(2, 3, strides=2)):
         frozen.trainable = False
         check(IMAGE, layers.Conv2D(2, 1), frozen)
+
+
+def test_squeeze_excitation_block_gradients():
+    """EfficientNet's block: expand, strided 5x5 depthwise convolution,
+    swish, squeeze-and-excitation (pooled gates broadcast over the map by
+    Multiply), projection, per-sample dropout of the branch, residual."""
+    pynn.utils.set_random_seed(2)
+    inputs = pynn.Input(shape=(8, 8, 4))
+    x = layers.Conv2D(8, 1, use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("swish")(x)
+    x = layers.ZeroPadding2D(((1, 2), (1, 2)))(x)
+    x = layers.DepthwiseConv2D(5, strides=2, use_bias=False,
+                               depthwise_initializer="random_normal")(x)
+    x = layers.Activation("swish")(x)
+    se = layers.GlobalAveragePooling2D()(x)
+    se = layers.Reshape((1, 1, 8))(se)
+    se = layers.Conv2D(2, 1, activation="swish")(se)
+    se = layers.Conv2D(8, 1, activation="sigmoid")(se)
+    x = layers.multiply([x, se])
+    x = layers.Conv2D(4, 1, use_bias=False)(x)
+    x = fixed_draws(layers.Dropout(0.5, noise_shape=(None, 1, 1, 1)), seed=3)(x)
+    shortcut = layers.Conv2D(4, 3, strides=2, padding="same")(inputs)
+    x = layers.add([x, shortcut])
+    outputs = layers.Dense(3)(layers.Flatten()(x))
+    model = pynn.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    g = np.random.default_rng(4)
+    x = g.standard_normal((3, 8, 8, 4)).astype(np.float32)
+    y = g.standard_normal((3, 3)).astype(np.float32)
+    check_model_gradients(model, x, y, loss_fn=training_loss)

@@ -50,6 +50,8 @@ CASES = {
     "GaussianNoise": one(lambda k: k.layers.GaussianNoise(0.2), (4,)),
     "SpatialDropout1D": one(lambda k: k.layers.SpatialDropout1D(0.2), (5, 2)),
     "SpatialDropout2D": one(lambda k: k.layers.SpatialDropout2D(0.2), (4, 4, 2)),
+    "Dropout-noise_shape": one(lambda k: k.layers.Dropout(0.3, noise_shape=(None, 1, 2)),
+                               (4, 2)),
     "Cropping1D": one(lambda k: k.layers.Cropping1D((1, 2)), (6, 2)),
     "Cropping2D": one(lambda k: k.layers.Cropping2D(((1, 0), (0, 2))), (4, 5, 2)),
     "Cropping3D": one(lambda k: k.layers.Cropping3D(1), (4, 4, 4, 1)),
@@ -202,6 +204,17 @@ def test_keras_to_pynn(tmp_path, keras, case, fmt):
     ours = pynn.models.load_model(tmp_path / f"k.{fmt}")
     close(ours.predict(x, verbose=0), expected)
     assert [l.name for l in ours.layers] == [l.name for l in theirs.layers]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_dropout_noise_shape_both_ways(tmp_path, keras, fmt):
+    ours, _ = build(pynn, "Dropout-noise_shape")
+    ours.save(tmp_path / f"p.{fmt}")
+    theirs = keras.saving.load_model(tmp_path / f"p.{fmt}")
+    assert theirs.layers[0].noise_shape == (None, 1, 2)
+    theirs.save(tmp_path / f"k.{fmt}")
+    again = pynn.models.load_model(tmp_path / f"k.{fmt}")
+    assert again.layers[0].noise_shape == (None, 1, 2)
 
 
 def sequence_model(k):

@@ -1,0 +1,25 @@
+"""Batch-normalization statistics for comparing deep applications with
+random weights: moving means and variances measured on the images the
+comparison runs on, as a trained network's would be.  With statistics
+that do not fit the activations (the initial ones, or random ones), the
+signal of an EfficientNet fades or blows up within a few blocks, and two
+implementations then agree on nothing but a constant."""
+import numpy as np
+
+import pynn
+from pynn import layers
+
+
+def calibrate_batch_norm(model, x, rng):
+    """Each BatchNormalization of the pynn ``model``, in order: the mean and
+    variance of its input on ``x`` (the variance floored at a tenth of the
+    median channel's, and scaled up by 1 to 2, so that no channel is blown
+    up from rounding noise), random scales and offsets."""
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            h = pynn.Model(model.inputs, layer.input).predict(x, verbose=0)
+            h = h.reshape(-1, h.shape[-1]).astype(np.float64)
+            n = h.shape[-1]
+            var = np.maximum(h.var(0), 0.1 * np.median(h.var(0)))
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), h.mean(0),
+                               var * rng.uniform(1, 2, n)])
