@@ -3718,3 +3718,48 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
 
 # Keras 3's keras.ops.image namespace.
 image = types.SimpleNamespace(resize=_image_resize)
+
+
+# ------------------------------------------------------ symbolic tensors
+
+# Keras 3's keras.ops functions that pynn has: given a symbolic tensor (a
+# KerasTensor of a graph being built), each records a
+# pynn.layers.TensorOperation instead of computing, as Keras's ops do.
+SYMBOLIC_OPS = frozenset("""
+abs absolute add all any argmax argmin argsort broadcast_to cast ceil clip concatenate
+cos cumsum divide dot einsum elu equal erf exp expand_dims expm1 flip floor greater
+greater_equal hard_sigmoid hard_swish leaky_relu less less_equal log log1p log_softmax
+logical_and logical_not logical_or logsumexp matmul max maximum mean min minimum moments
+moveaxis multiply negative norm normalize not_equal one_hot ones_like pad power prod
+reciprocal relu relu6 repeat reshape round segment_sum sigmoid sign silu sin softmax
+softplus softsign split sqrt square squeeze stack std stop_gradient subtract sum swapaxes
+swish take take_along_axis tanh tensordot tile top_k transpose tril triu true_divide var
+where zeros_like
+""".split())
+# [the KerasTensor class, the recorder], set when pynn.layers loads.
+_SYMBOLIC = []
+
+
+def _has_symbolic(args, kwargs, cls):
+    for v in args:
+        if type(v) is cls or type(v) in (list, tuple) and builtins.any(
+                type(t) is cls for t in v):
+            return True
+    for v in kwargs.values():
+        if type(v) is cls:
+            return True
+    return False
+
+
+def _symbolic_entry(fn, name):
+    @functools.wraps(fn)
+    def entry(*args, **kwargs):
+        if _SYMBOLIC and _has_symbolic(args, kwargs, _SYMBOLIC[0]):
+            return _SYMBOLIC[1](name, args, kwargs)
+        return fn(*args, **kwargs)
+    return entry
+
+
+for _name in SYMBOLIC_OPS:
+    globals()[_name] = _symbolic_entry(globals()[_name], _name)
+del _name

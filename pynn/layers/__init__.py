@@ -9,7 +9,7 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution
                    DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D)
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
-from .lambda_layer import Lambda
+from .lambda_layer import Lambda, TensorOperation
 from .masking import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..utils.custom_objects import deserialize_function, is_function_description, \
     serialize_function
-from .base import Layer
+from .base import Layer, unique_name
 
 
 class Lambda(Layer):
@@ -110,3 +110,111 @@ def _check_output_shape(spec, who):
     if isinstance(spec, list) and spec and all(isinstance(s, (list, tuple)) for s in spec):
         return [one(s) for s in spec]
     return one(spec)
+
+
+# ------------------------------------------------------ symbolic operations
+
+# The operators of a symbolic tensor beside ops.SYMBOLIC_OPS: a saved
+# TensorOperation names one of these and nothing else.
+OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
+             "mod": lambda a, b: a % b}
+
+
+def _encode(value, tensors):
+    """``value`` (an argument of an operation) as JSON, its symbolic
+    tensors replaced by their index in ``tensors`` (appended)."""
+    from ..models.node import KerasTensor
+    if isinstance(value, KerasTensor):
+        tensors.append(value)
+        return {"__tensor__": len(tensors) - 1}
+    if isinstance(value, slice):
+        return {"__slice__": [_encode(v, tensors) for v in (value.start, value.stop,
+                                                           value.step)]}
+    if value is Ellipsis:
+        return {"__ellipsis__": True}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, tensors) for v in value]
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a symbolic operation cannot record an argument of type "
+                    f"{type(value).__name__}: {value!r}")
+
+
+def _decode(value, tensors):
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            return tensors[value["__tensor__"]]
+        if "__slice__" in value:
+            return slice(*(_decode(v, tensors) for v in value["__slice__"]))
+        if "__ellipsis__" in value:
+            return Ellipsis
+        if "__tuple__" in value:
+            return tuple(_decode(v, tensors) for v in value["__tuple__"])
+        if "__array__" in value:
+            return np.asarray(value["__array__"], dtype=value.get("dtype"))
+        return {k: _decode(v, tensors) for k, v in value.items()}
+    return value
+
+
+class TensorOperation(Layer):
+    """A pynn.ops function (or an operator: ``+``, ``*``, ``x[1:]``, ...)
+    applied to symbolic tensors, as a layer of the graph: what Keras 3
+    records when ``keras.ops.exp(x)`` or ``x * 2.0`` meets a KerasTensor.
+    ``op`` names the function; ``args`` and ``kwargs`` are its arguments,
+    each symbolic tensor replaced by ``{"__tensor__": i}``, the layer's
+    i-th input.  It computes through its call, so gradients flow through
+    it as through a custom layer's."""
+
+    def __init__(self, op, args=(), kwargs=None, **layer_kwargs):
+        from .. import ops
+        if op not in ops.SYMBOLIC_OPS and op not in OPERATORS:
+            raise ValueError(f"TensorOperation: unknown operation {op!r}")
+        layer_kwargs.setdefault("name", unique_name(op))
+        super().__init__(**layer_kwargs)
+        self.op = op
+        self.args = list(args)
+        self.kwargs = dict(kwargs or {})
+
+    def _function(self):
+        if self.op in OPERATORS:
+            return OPERATORS[self.op]
+        from .. import ops
+        return getattr(ops, self.op)
+
+    def call(self, inputs):
+        tensors = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        out = self._function()(*_decode(self.args, tensors), **_decode(self.kwargs, tensors))
+        return list(out) if isinstance(out, tuple) else out
+
+    def compute_output_shape(self, input_shape):
+        return self._output_shape_from_call(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "op": self.op, "args": self.args,
+                "kwargs": self.kwargs}
+
+
+def record_operation(op, args, kwargs):
+    """The output(s) of ``op(*args, **kwargs)`` with symbolic tensors among
+    the arguments: a TensorOperation called on them."""
+    tensors = []
+    enc_args = [_encode(a, tensors) for a in args]
+    enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
+    layer = TensorOperation(op, enc_args, enc_kwargs)
+    return layer(tensors if len(tensors) > 1 else tensors[0])
+
+
+
+def _register():
+    from .. import ops
+    from ..models.node import KerasTensor
+    ops._SYMBOLIC[:] = [KerasTensor, record_operation]
+
+
+_register()

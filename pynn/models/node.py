@@ -69,31 +69,84 @@ class KerasTensor:
         raise TypeError(f"{self!r} is symbolic and cannot be iterated; use .shape")
 
     # Arithmetic between symbolic tensors records the merge layer that
-    # computes it, as Keras's operator overloads record an operation.
-    def _merge(self, other, layer_name, reverse=False):
-        if not isinstance(other, KerasTensor):
-            return NotImplemented
+    # computes it; with a number or an array, or any other operator, a
+    # TensorOperation, as Keras's operator overloads record an operation.
+    def _merge(self, other, layer_name, op, reverse=False):
         from .. import layers
-        pair = [other, self] if reverse else [self, other]
-        return getattr(layers, layer_name)()(pair)
+        if isinstance(other, KerasTensor):
+            pair = [other, self] if reverse else [self, other]
+            return getattr(layers, layer_name)()(pair)
+        return self._operation(op, other, reverse)
+
+    def _operation(self, op, other, reverse=False):
+        from ..layers.lambda_layer import record_operation
+        return record_operation(op, (other, self) if reverse else (self, other), {})
 
     def __add__(self, other):
-        return self._merge(other, "Add")
+        return self._merge(other, "Add", "add")
 
     def __radd__(self, other):
-        return self._merge(other, "Add", reverse=True)
+        return self._merge(other, "Add", "add", reverse=True)
 
     def __sub__(self, other):
-        return self._merge(other, "Subtract")
+        return self._merge(other, "Subtract", "subtract")
 
     def __rsub__(self, other):
-        return self._merge(other, "Subtract", reverse=True)
+        return self._merge(other, "Subtract", "subtract", reverse=True)
 
     def __mul__(self, other):
-        return self._merge(other, "Multiply")
+        return self._merge(other, "Multiply", "multiply")
 
     def __rmul__(self, other):
-        return self._merge(other, "Multiply", reverse=True)
+        return self._merge(other, "Multiply", "multiply", reverse=True)
+
+    def __truediv__(self, other):
+        return self._operation("divide", other)
+
+    def __rtruediv__(self, other):
+        return self._operation("divide", other, reverse=True)
+
+    def __floordiv__(self, other):
+        return self._operation("floor_divide", other)
+
+    def __mod__(self, other):
+        return self._operation("mod", other)
+
+    def __pow__(self, other):
+        return self._operation("power", other)
+
+    def __rpow__(self, other):
+        return self._operation("power", other, reverse=True)
+
+    def __matmul__(self, other):
+        return self._operation("matmul", other)
+
+    def __rmatmul__(self, other):
+        return self._operation("matmul", other, reverse=True)
+
+    def __lt__(self, other):
+        return self._operation("less", other)
+
+    def __le__(self, other):
+        return self._operation("less_equal", other)
+
+    def __gt__(self, other):
+        return self._operation("greater", other)
+
+    def __ge__(self, other):
+        return self._operation("greater_equal", other)
+
+    def __neg__(self):
+        from ..layers.lambda_layer import record_operation
+        return record_operation("negative", (self,), {})
+
+    def __abs__(self):
+        from ..layers.lambda_layer import record_operation
+        return record_operation("abs", (self,), {})
+
+    def __getitem__(self, key):
+        from ..layers.lambda_layer import record_operation
+        return record_operation("getitem", (self, key), {})
 
 
 class Node:

@@ -159,7 +159,7 @@ INSIDE_RNN = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 # (test_layers_without_a_row_are_refused_before_writing).
 NO_KERAS_FILE_ROW = {"MultiHeadAttention", "Attention", "AdditiveAttention",
                      "TextVectorization", "StringLookup", "IntegerLookup", "CategoryEncoding",
-                     "Discretization", "Hashing"}
+                     "Discretization", "Hashing", "TensorOperation"}
 
 
 def test_every_layer_has_a_row_and_a_case():
