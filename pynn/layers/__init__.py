@@ -4,8 +4,8 @@ from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomF
                            RandomRotation, RandomTranslation, RandomZoom)
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer, Weight
-from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
-                   Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
+from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Convolution1D,
+                   Convolution1DTranspose, Convolution2D, Convolution2DTranspose, Convolution3D,
                    DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D)
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
@@ -15,10 +15,12 @@ from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                             UnitNormalization)
-from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
-                      GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D,
-                      GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
-                      GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D,
+                      AvgPool2D, AvgPool3D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                      GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
+                      GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D,
+                      GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
+                      MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
@@ -26,5 +28,5 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
 from .text import (CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup,
                    TextVectorization)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
-                        UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+                        UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells

@@ -390,6 +390,120 @@ class SeparableConv2D(_Conv):
 SeparableConvolution2D = SeparableConv2D
 
 
+class Conv3D(_Conv):
+    """3-D convolution over (batch, depth, height, width, channels) with a
+    (kd, kh, kw, in, out) kernel (Keras's ``Conv3D``): for each depth tap
+    of the kernel, one 2-D convolution (pynn's kernels) over the input
+    planes that tap reads, summed into the output planes."""
+    rank = 3
+    runs_on_gpu = False
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1, 1), groups=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, kernel_initializer, bias_initializer, **kwargs)
+        self.filters = _positive_int(filters, "filters", self)
+        if groups != 1:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: only groups=1 is supported")
+
+    def _make_geometry2d(self):
+        # The height and width taps; the depth taps are _depth_taps'.
+        return self.kernel_size[1:], self.strides[1:], self.padding, self.dilation_rate[1:]
+
+    def _out_channels(self, input_shape):
+        return self.filters
+
+    def _depth(self, d):
+        """(output depth, [(tap, output planes, input planes)]) for an input
+        of depth d: the planes each depth tap of the kernel joins."""
+        (_, od), (_, s, _, dil, _, front) = ops.conv_geometry(
+            (1, 1, d, 1), (1, self.kernel_size[0]), (1, self.strides[0]), self.padding,
+            (1, self.dilation_rate[0]), f"Conv3D {self.name!r}")
+        taps = []
+        for t in range(self.kernel_size[0]):
+            z = np.arange(od)
+            i = z * s + t * dil - front
+            ok = (i >= 0) & (i < d)
+            if ok.any():
+                taps.append((t, z[ok], i[ok]))
+        return od, taps
+
+    def compute_output_shape(self, input_shape):
+        self._input_channels(input_shape)
+        k, s, p, d = self._geo2d
+        (oh, ow), _ = ops.conv_geometry((1,) + tuple(input_shape[2:]), k, s, p, d,
+                                        f"{type(self).__name__} {self.name!r}")
+        od = None if input_shape[1] is None else self._depth(input_shape[1])[0]
+        return (input_shape[0], od, oh, ow, self.filters)
+
+    def build(self, input_shape):
+        cin = self._input_channels(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (cin, self.filters),
+                                      self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self._bias_weight(self.filters)
+        self.built = True
+
+    def _main_kernel(self):
+        return self.kernel
+
+    def _conv(self, ctx, x, kernel, bias, act, training):
+        n, d, h, w, c = x.shape
+        k, s, p, dil = self._geo2d
+        (oh, ow), _ = ops.conv_geometry((n, h, w, c), k, s, p, dil)
+        od, taps = self._depth(d)
+        out_shape = (n, od, oh, ow, self.filters)
+
+        def compute(a, out):
+            out[...] = 0.0
+            for t, zs, iz in taps:
+                planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
+                part = ops.conv2d(planes, np.ascontiguousarray(kernel[t]), None, s, p, dil)
+                out[:, zs] += part.reshape(n, len(zs), oh, ow, self.filters)
+            return ops.activation(out, a, bias=bias, out=out)
+        y = self._activate_into(ctx, compute, out_shape, act, training)
+        if training:
+            ctx.x, ctx.taps = x, taps
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        g = self._activation_backward(ctx, dy)
+        x = ctx.x
+        n, d, h, w, c = x.shape
+        k, s, p, dil = self._geo2d
+        f = self.filters
+        if self.bias is not None and self.bias.grad is not None:
+            np.sum(g.reshape(-1, f), axis=0, dtype=np.float32, out=self.bias.grad)
+        kgrad = self.kernel.grad
+        if kgrad is not None:
+            kgrad[...] = 0.0
+        dx = None
+        if need_input_grad:
+            dx = ctx.buffer("dx", x.shape)
+            dx[...] = 0.0
+        for t, zs, iz in ctx.taps:
+            planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
+            gt = np.ascontiguousarray(g[:, zs]).reshape((-1,) + g.shape[2:])
+            dplanes = ops.conv2d_grad(
+                planes, np.ascontiguousarray(self.kernel.value[t]), gt, s, p, dil,
+                kernel_grad=kgrad[t] if kgrad is not None else None,
+                input_grad=need_input_grad)
+            if need_input_grad:
+                dx[:, iz] += dplanes.reshape(n, len(iz), h, w, c)
+        return dx
+
+    def get_config(self):
+        return {**self._kernel_config(), "filters": self.filters,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                **weight_options(self, "kernel")}
+
+
+Convolution3D = Conv3D
+
+
 class Conv2DTranspose(ActivationMixin, Layer):
     """Transposed 2-D convolution (Keras's ``Conv2DTranspose``): the input
     gradient of a convolution, which scales images up by ``strides``.  The

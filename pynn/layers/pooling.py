@@ -1,5 +1,8 @@
-"""Pooling layers: max and average pooling (2-D and 1-D) and their global
-forms.  1-D pooling runs the 2-D kernels at height 1."""
+"""Pooling layers: max and average pooling (1-D, 2-D and 3-D) and their
+global forms.  1-D pooling runs the 2-D kernels at height 1; 3-D pooling
+runs them twice, over height and width and then over depth (a box's
+maximum, and its mean over the values inside the input, taken axis by
+axis)."""
 from .. import ops
 from .base import Layer, shape_str
 from .conv import _check_format, _tuple
@@ -106,8 +109,81 @@ class AveragePooling1D(_Pooling):
     kind = "avg"
 
 
+class _Pooling3D(_Pooling):
+    rank = 3
+    runs_on_gpu = False
+
+    def compute_output_shape(self, input_shape):
+        label = f"{type(self).__name__} {self.name!r}"
+        n, d, h, w, c = input_shape
+        (oh, ow), _ = ops.pool_geometry((n, h, w, c), self.pool_size[1:], self.strides[1:],
+                                        self.padding, label)
+        (_, od), _ = ops.pool_geometry((n, 1, d, 1), (1, self.pool_size[0]),
+                                       (1, self.strides[0]), self.padding, label)
+        return (n, od, oh, ow, c)
+
+    def _stages(self, shape):
+        """The two 2-D poolings: over (height, width) of every plane, then
+        over depth with a plane's values as channels."""
+        n, d, h, w, c = shape
+        (oh, ow), _ = ops.pool_geometry((n * d, h, w, c), self.pool_size[1:], self.strides[1:],
+                                        self.padding)
+        plane = (n * d, h, w, c), self.pool_size[1:], self.strides[1:]
+        depth = (n, 1, d, oh * ow * c), (1, self.pool_size[0]), (1, self.strides[0])
+        return plane, depth
+
+    def _pool(self, x, window, strides, out):
+        if self.kind == "max":
+            return ops.max_pool2d(x, window, strides, self.padding, out=out)
+        return ops.avg_pool2d(x, window, strides, self.padding, out=out)
+
+    def forward(self, ctx, x, training):
+        out_shape = self.compute_output_shape(x.shape)
+        (s1, k1, st1), (s2, k2, st2) = self._stages(x.shape)
+        x1 = x.reshape(s1)
+        t = self._pool(x1, k1, st1, None)
+        t2 = t.reshape(s2)
+        y = self._pool(t2, k2, st2, ctx.buffer("y", (s2[0], 1, out_shape[1], s2[3])))
+        if training:
+            ctx.stages = ((x1, t, k1, st1), (t2, y, k2, st2))
+            ctx.x_shape = x.shape
+        return y.reshape(out_shape)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        g = dy.reshape(ctx.stages[1][1].shape)
+        for x, y, window, strides in reversed(ctx.stages):
+            if self.kind == "max":
+                g = ops.max_pool2d_grad(g.reshape(y.shape), x, y, window, strides, self.padding)
+            else:
+                g = ops.avg_pool2d_grad(g.reshape(y.shape), x.shape, window, strides,
+                                        self.padding)
+        return g.reshape(ctx.x_shape)
+
+
+class MaxPooling3D(_Pooling3D):
+    """The maximum over each ``pool_size`` box of (batch, depth, height,
+    width, channels) volumes."""
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(_Pooling3D):
+    """The mean over each ``pool_size`` box; with 'same' padding only the
+    values inside the input count."""
+    kind = "avg"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
 MaxPool2D, AvgPool2D, MaxPool1D, AvgPool1D = (MaxPooling2D, AveragePooling2D, MaxPooling1D,
                                               AveragePooling1D)
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 
 
 class _GlobalPooling(Layer):
@@ -131,15 +207,20 @@ class _GlobalPooling(Layer):
             return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
         return (input_shape[0], input_shape[-1])
 
+    def _as4(self, x):
+        if self.rank == 3:  # (n, d, h, w, c) as n images of d x (h * w) pixels
+            return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
+        return x if self.rank == 2 else x[:, None]
+
     def forward(self, ctx, x, training):
-        x4 = x if self.rank == 2 else x[:, None]
+        x4 = self._as4(x)
         out = ctx.buffer("y", (x4.shape[0], x4.shape[3]))
         if self.kind == "max":
             y = ops.global_max_pool2d(x4, out=out)
         else:
             y = ops.global_avg_pool2d(x4, out=out)
         if training:
-            ctx.x, ctx.y = x4, y
+            ctx.x, ctx.y, ctx.x_shape = x4, y, x.shape
         if self.keepdims:
             return y.reshape((y.shape[0],) + (1,) * self.rank + (y.shape[1],))
         return y
@@ -150,7 +231,7 @@ class _GlobalPooling(Layer):
         x = ctx.x
         dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), x, ctx.y,
                                     out=ctx.buffer("dx", x.shape))
-        return dx if self.rank == 2 else dx[:, 0]
+        return dx.reshape(ctx.x_shape)
 
     def get_config(self):
         return {**super().get_config(), "keepdims": self.keepdims}
@@ -207,3 +288,19 @@ class GlobalAveragePooling1D(_GlobalPooling):
 
 GlobalMaxPool2D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalAvgPool1D = (
     GlobalMaxPooling2D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalAveragePooling1D)
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """The maximum over depth, height and width of each channel."""
+    rank = 3
+    runs_on_gpu = False
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """The mean over depth, height and width of each channel."""
+    rank = 3
+    kind = "avg"
+    runs_on_gpu = False
+
+
+GlobalMaxPool3D, GlobalAvgPool3D = GlobalMaxPooling3D, GlobalAveragePooling3D

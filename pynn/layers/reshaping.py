@@ -1,10 +1,12 @@
-"""Reshaping layers: ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D,
+"""Reshaping layers: ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D,
 RepeatVector and Permute (Keras's arguments and defaults).
 
 They move values without computing new ones; the moves (and their
 gradients, which are the reverse moves) are C kernels behind pynn.ops.
 Data is channels-last.
 """
+import numpy as np
+
 from .. import ops
 from .base import Layer, shape_str
 from .conv import _check_format, _tuple
@@ -214,6 +216,46 @@ class UpSampling1D(_Spatial):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size}
+
+
+class UpSampling3D(_Spatial):
+    """Repeats each value of (batch, depth, height, width, channels) volumes
+    ``size`` times along each spatial axis (Keras's ``UpSampling3D``)."""
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        label = _label(self)
+        _check_format(data_format, label)
+        self.size = _tuple(size, 3, "size", label)
+        if min(self.size) < 1:
+            raise ValueError(f"{label}: size must be positive, got {size!r}")
+
+    def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
+        return (input_shape[0],) + tuple(None if d is None else d * f for d, f in
+                                         zip(input_shape[1:4], self.size)) + (input_shape[4],)
+
+    def forward(self, ctx, x, training):
+        y = x
+        for axis, times in enumerate(self.size, start=1):
+            if times > 1:
+                y = ops.repeat(y, times, axis=axis)
+        return np.ascontiguousarray(y)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        n, d, h, w, c = dy.shape
+        (sd, sh, sw) = self.size
+        # Each input value's gradient is the sum over the block it became.
+        return np.ascontiguousarray(
+            dy.reshape(n, d // sd, sd, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4, 6),
+                                                                     dtype=np.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size),
+                "data_format": "channels_last"}
 
 
 class UpSampling2D(_Spatial):
