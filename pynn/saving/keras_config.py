@@ -306,8 +306,10 @@ def to_keras(layer, legacy=False):
     the legacy HDF5 file, whose layer entries carry no module, registered
     name or build config."""
     from ..layers.base import InputLayer
+    from ..layers.lambda_layer import TensorOperation
     from ..models.functional import Model
     from ..models.sequential import Sequential
+    from .keras_ops import operation_to_keras
     name = keras_class_name(layer)
     if name in CODE_CLASSES:
         raise ValueError(f"save: layer {layer.name!r} is a {name}, which holds Python code; "
@@ -331,6 +333,13 @@ def to_keras(layer, legacy=False):
         config = functional_config(layer)
         entries = []
         for entry, sub in zip(config["layers"], layer._operations):
+            if isinstance(sub, TensorOperation):
+                if legacy:
+                    raise ValueError(f"save: operation {sub.name!r} ({sub.op}) on symbolic "
+                                     f"tensors: Keras's legacy .h5 format holds layers only; "
+                                     f"save as .keras (or .pynn)")
+                entries.append(operation_to_keras(sub, entry["inbound_nodes"]))
+                continue
             spec = to_keras(sub, legacy)
             spec["name"] = entry["name"]
             spec["inbound_nodes"] = entry["inbound_nodes"]
@@ -485,6 +494,7 @@ class _Translator:
         return out
 
     def _functional(self, config, label):
+        from .keras_ops import operation_from_keras
         layers = config.get("layers")
         if not isinstance(layers, list):
             raise ValueError(f"{label}: a functional model config needs a 'layers' list")
@@ -492,6 +502,12 @@ class _Translator:
         entries = []
         for i, entry in enumerate(layers):
             if _entry_name(entry) in masks:
+                continue
+            if _is_operation(entry):
+                spec, nodes = operation_from_keras(entry, f"layer {i} of {label}")
+                spec["name"] = _entry_name(entry)
+                spec["inbound_nodes"] = nodes
+                entries.append(spec)
                 continue
             spec = self.model_or_layer(entry, f"layer {i} of {label}")
             spec["name"] = _entry_name(entry)
@@ -658,7 +674,18 @@ def _mask_operations(layers, outputs, label):
     checking that each is exactly the mask of such a layer of the model
     and is used as a mask only.  Any other operation is refused."""
     entries = {_entry_name(e): e for e in layers if isinstance(e, dict)}
-    ops = {name: e for name, e in entries.items() if _is_operation(e)}
+    # The operations a layer reads as its mask (directly, or through the
+    # 'any' over a not_equal); any other operation is computed as one.
+    as_mask = set()
+    for e in entries.values():
+        for node in e.get("inbound_nodes") or []:
+            as_mask |= {h[0] for h in _histories(_node_parts(node)[1].get("mask"))}
+    for name in list(as_mask):
+        e = entries.get(name)
+        if e is not None and e.get("class_name") == "Any":
+            nodes = e.get("inbound_nodes") or []
+            as_mask |= {h[0] for h in _histories(_node_parts(nodes[0])[0] if nodes else [])}
+    ops = {name: e for name, e in entries.items() if _is_operation(e) and name in as_mask}
     if not ops:
         return set()
     maskers = set()  # (tensor masked, value, whether 'any' over the last axis follows)

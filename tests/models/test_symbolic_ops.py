@@ -3,7 +3,7 @@
 a TensorOperation layer, which predicts what the same expression computes
 on arrays, trains (gradients by finite differences), matches Keras 3's
 graph with the same weights, saves and loads in pynn's format, clones, and
-is refused with a clear message in Keras's file formats."""
+is read and written in Keras's .keras files as Keras's own operations."""
 import numpy as np
 import pytest
 from gradcheck import check_model_gradients
@@ -75,7 +75,7 @@ def test_gradients_flow_through_recorded_operations():
     assert loss[-1] < loss[0]
 
 
-def test_matches_keras_with_the_same_weights(keras):
+def test_matches_keras_with_the_same_weights(keras, tmp_path):
     model = hybrid()
     kops = keras.ops
     inp = keras.Input((6, 5))
@@ -88,6 +88,13 @@ def test_matches_keras_with_the_same_weights(keras):
     x = _x((4, 6, 5), 3)
     np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
+    # each reads the other's .keras file: the operations as Keras writes them
+    model.save(str(tmp_path / "ours.keras"))
+    ref.save(str(tmp_path / "theirs.keras"))
+    np.testing.assert_allclose(keras.saving.load_model(str(tmp_path / "ours.keras")).predict(
+        x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pynn.models.load_model(str(tmp_path / "theirs.keras")).predict(
+        x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_saves_loads_and_clones_in_pynn_format(tmp_path):
@@ -101,8 +108,12 @@ def test_saves_loads_and_clones_in_pynn_format(tmp_path):
     clone = pynn.models.clone_model(model)
     clone.set_weights(model.get_weights())
     np.testing.assert_array_equal(clone.predict(x, verbose=0), want)
-    with pytest.raises(ValueError, match="TensorOperation.*Keras's file formats"):
-        model.save(str(tmp_path / "ops.keras"))
+    keras_path = str(tmp_path / "ops.keras")
+    model.save(keras_path)
+    np.testing.assert_array_equal(pynn.models.load_model(keras_path).predict(x, verbose=0),
+                                  want)
+    with pytest.raises(ValueError, match="legacy .h5 format holds layers only"):
+        model.save(str(tmp_path / "ops.h5"))
 
 
 def test_bad_operations_are_refused():

@@ -269,13 +269,27 @@ def test_functional_models_with_masks_both_ways(tmp_path, keras, build, fmt):
     close(keras.saving.load_model(tmp_path / f"p.{fmt}").predict(x, verbose=0), expected)
 
 
-def test_keras_operations_other_than_masks_are_refused(tmp_path, keras):
+def test_keras_operations_load_as_tensor_operations(tmp_path, keras):
+    """Keras's other operations on symbolic tensors become TensorOperation
+    layers, and are written back as Keras's operations; one pynn.ops lacks
+    is refused by name."""
     i = keras.Input(shape=(4,))
-    theirs = keras.Model(i, keras.layers.Dense(2)(keras.ops.not_equal(i, 0.0)))
+    h = keras.ops.exp(-keras.ops.abs(i)) * 2.0 + keras.ops.mean(i, axis=-1, keepdims=True)
+    theirs = keras.Model(i, keras.layers.Dense(2)(h[:, 1:] / 3.0))
+    randomize(theirs, 7)
     theirs.save(tmp_path / "k.keras")
-    with pytest.raises(ModelFileError, match=r"NotEqual operation 'not_equal.*' \(not the mask "
-                                             r"of a Masking or Embedding"):
-        pynn.models.load_model(tmp_path / "k.keras")
+    ours = pynn.models.load_model(tmp_path / "k.keras")
+    x = normal(4)
+    expected = theirs.predict(x, verbose=0)
+    close(ours.predict(x, verbose=0), expected)
+    ours.save(tmp_path / "p.keras")
+    close(keras.saving.load_model(tmp_path / "p.keras").predict(x, verbose=0), expected)
+    with pytest.raises(ValueError, match="legacy .h5 format holds layers only"):
+        ours.save(tmp_path / "p.h5")
+    odd = keras.Model(i, keras.layers.Dense(2)(keras.ops.arctan(i)))
+    odd.save(tmp_path / "odd.keras")
+    with pytest.raises(ModelFileError, match=r"Keras operation 'Arctan' .* has no counterpart"):
+        pynn.models.load_model(tmp_path / "odd.keras")
 
 
 def test_weights_files_both_ways(tmp_path, keras):
@@ -438,3 +452,23 @@ def test_layers_without_a_row_are_refused_before_writing(tmp_path, fmt):
             model.save(path)
         assert not path.exists()
         model.save(tmp_path / f"{name}.pynn")  # its own format keeps it
+
+
+def test_the_operations_table_is_keras_own(keras):
+    """pynn/saving/keras_ops.py against the installed Keras: each function's
+    parameters and defaults, and the operation class that records it."""
+    import importlib
+    import inspect
+
+    from pynn.saving.keras_ops import GETITEM, KERAS_OPS
+    for op, (module, cls, params, n_call, defaults) in KERAS_OPS.items():
+        fn = getattr(keras.ops, op)
+        sig = inspect.signature(fn)
+        assert list(sig.parameters) == params, op
+        assert {p: v.default for p, v in sig.parameters.items()
+                if v.default is not inspect.Parameter.empty} == defaults, op
+        operation = getattr(importlib.import_module(f"keras.src.ops.{module}"), cls)
+        init = [p for p in inspect.signature(operation.__init__).parameters
+                if p not in ("self", "name", "args", "kwargs")]
+        assert init == params[n_call:], op
+    assert hasattr(importlib.import_module(f"keras.src.ops.{GETITEM[0]}"), GETITEM[1])
