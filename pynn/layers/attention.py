@@ -323,8 +323,9 @@ class MultiHeadAttention(_OptionsLayer):
 
 
 def _serialize(module, value):
-    """An initializer/regularizer/constraint argument as a config value."""
-    if value is None or isinstance(value, str):
+    """An initializer/regularizer/constraint argument as a config value (a
+    config's own, read from a file, as it is)."""
+    if value is None or isinstance(value, (str, dict)):
         return value
     import importlib
     mod = importlib.import_module(f"pynn.{module}")

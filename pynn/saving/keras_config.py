@@ -56,6 +56,7 @@ class Row(NamedTuple):
     renamed: dict = {}
     nested: dict = {}
     weight_paths: tuple = ("",)
+    weight_parts: dict = {}
 
 
 def _single_axis(value):
@@ -66,6 +67,11 @@ def _single_axis(value):
 
 
 _CHANNELS_LAST = {"data_format": "channels_last"}
+# Keras's lookup settings that change nothing pynn computes: the vocabulary
+# size it froze, the vocabulary's dtype (the class says it), and the OOV
+# hashing of more than one OOV index (pynn hashes its own way).
+_LOOKUP_EXTRA = {"vocabulary_size": ANY, "vocabulary_dtype": ANY, "oov_method": ANY,
+                 "salt": ANY}
 
 # Keras class name -> Row.  Module: keras.layers.
 LAYERS = {
@@ -158,6 +164,25 @@ LAYERS = {
     "RandomContrast": Row("RandomContrast", pinned=_CHANNELS_LAST),
     "RandomBrightness": Row("RandomBrightness", pinned=_CHANNELS_LAST),
     "RandomCrop": Row("RandomCrop", pinned=_CHANNELS_LAST),
+    # attention: the call's options (use_causal_mask, ...) go in Keras's node
+    "MultiHeadAttention": Row("MultiHeadAttention",
+                              keras_only={"use_gate": False, "sliding_window": None},
+                              unwritten=("call_options",),
+                              weight_parts={"query_dense": ("query_kernel", "query_bias"),
+                                            "key_dense": ("key_kernel", "key_bias"),
+                                            "value_dense": ("value_kernel", "value_bias"),
+                                            "output_dense": ("output_kernel",
+                                                             "output_bias")}),
+    "Attention": Row("Attention", unwritten=("call_options",)),
+    "AdditiveAttention": Row("AdditiveAttention", unwritten=("call_options",)),
+    # text and categories: a vocabulary given or adapted is written in the
+    # config; one Keras kept in the archive's assets is read from there
+    "StringLookup": Row("StringLookup", keras_only=_LOOKUP_EXTRA),
+    "IntegerLookup": Row("IntegerLookup", keras_only=_LOOKUP_EXTRA),
+    "TextVectorization": Row("TextVectorization", keras_only={"vocabulary_size": ANY}),
+    "CategoryEncoding": Row("CategoryEncoding"),
+    "Discretization": Row("Discretization", unwritten=("trainable",)),
+    "Hashing": Row("Hashing"),
     # sequences
     "Embedding": Row("Embedding", keras_only={"lora_alpha": None}),
     "Masking": Row("Masking"),
@@ -262,6 +287,12 @@ def weight_groups(layer):
     deeper (in a recurrent layer's cell, in the layers a wrapper holds)."""
     from ..layers.base import Layer
     row = LAYERS.get(keras_class_name(layer))
+    if row is not None and row.weight_parts:
+        return [("", [])] + [(path, [w for w in (getattr(layer, a, None) for a in attrs)
+                                     if w is not None])
+                             for path, attrs in row.weight_parts.items()]
+    if row is None and layer._traces_call:
+        return _attribute_groups(layer)
     paths = row.weight_paths if row is not None else ("",)
     if paths == ("",):
         return [("", _created_order(layer.weights))]
@@ -284,6 +315,45 @@ def weight_groups(layer):
         else:
             out += [(f"{path}/{inner}" if inner else path, ws)
                     for inner, ws in weight_groups(sub)]
+    return out
+
+
+def _attribute_groups(layer):
+    """The groups of a layer of the user's class, laid out as Keras 3's
+    saving walks it (see the module docstring): its own variables, then
+    each layer its attributes hold (a model's layers under
+    ``attribute/layers``), each layer once."""
+    from ..layers.base import Layer
+    from ..models.functional import Model
+    from .keras_format import _snake, weight_layout
+    out = [("", _created_order(layer._weights))]
+    seen = {id(layer)}
+
+    def visit(path, value):
+        if isinstance(value, Layer):
+            if id(value) in seen:
+                return
+            seen.add(id(value))
+            if isinstance(value, Model):
+                for inner, sub in weight_layout(value, path):
+                    seen.add(id(sub))
+                    if not isinstance(sub, Model):
+                        out.extend((f"{inner}/{p}" if p else inner, ws)
+                                   for p, ws in weight_groups(sub))
+            else:
+                out.extend((f"{path}/{p}" if p else path, ws) for p, ws in weight_groups(value))
+        elif isinstance(value, (list, tuple, dict)):
+            used = {}
+            for item in (value.values() if isinstance(value, dict) else value):
+                if not isinstance(item, (Layer, list, tuple, dict)):
+                    continue
+                base = _snake(keras_class_name(item)) if isinstance(item, Layer) \
+                    else "container"
+                used[base] = used.get(base, -1) + 1
+                visit(f"{path}/{base}_{used[base]}" if used[base] else f"{path}/{base}", item)
+
+    for attr in sorted(vars(layer), key=lambda n: f"~{n}" if n.startswith("_") else n):
+        visit(attr, vars(layer)[attr])
     return out
 
 
@@ -342,7 +412,9 @@ def to_keras(layer, legacy=False):
                 continue
             spec = to_keras(sub, legacy)
             spec["name"] = entry["name"]
-            spec["inbound_nodes"] = entry["inbound_nodes"]
+            spec["inbound_nodes"] = [_node_to_keras(sub, node) if spec["class_name"] in
+                                     _CALL_OPTION_LAYERS else node
+                                     for node in entry["inbound_nodes"]]
             entries.append(spec)
         config["layers"] = entries
         build = {"input_shape": None}
@@ -350,6 +422,11 @@ def to_keras(layer, legacy=False):
         config = _layer_config_to_keras(layer, LAYERS.get(name))
         build = None if isinstance(layer, InputLayer) or layer._build_input_shape is None \
             else {"input_shape": _shape_list(layer._build_input_shape)}
+        if build is not None and name == "MultiHeadAttention":
+            # Keras builds it from the shapes of its call's arguments
+            shapes = _shape_list(layer._build_input_shape)
+            build = {"shapes_dict": dict(zip(("query_shape", "value_shape", "key_shape"),
+                                             shapes))}
     if name in MODELS:
         module, registered = MODELS[name][1:]
     elif name in LAYERS:
@@ -363,6 +440,31 @@ def to_keras(layer, legacy=False):
     if build is not None:
         spec["build_config"] = build
     return spec
+
+
+# Layers whose call options (use_causal_mask, return_attention_scores;
+# MultiHeadAttention's key and attention_mask) Keras records in the node
+# that calls them, where pynn keeps them in the layer's ``call_options``.
+_CALL_OPTION_LAYERS = ("MultiHeadAttention", "Attention", "AdditiveAttention")
+
+
+def _node_to_keras(layer, node):
+    """A node of pynn's functional config calling an attention layer, as
+    Keras records that call."""
+    options = layer._graph_options or {}
+    (inputs,), kwargs = node["args"], dict(node["kwargs"])
+    if options.get("causal"):
+        kwargs["use_causal_mask"] = True
+    if options.get("scores"):
+        kwargs["return_attention_scores"] = True
+    if keras_class_name(layer) != "MultiHeadAttention":
+        return {"args": [inputs], "kwargs": kwargs}
+    query, value, key = inputs[:3]
+    if options.get("mask_input"):
+        kwargs["attention_mask"] = inputs[3]
+    if key["config"]["keras_history"] != value["config"]["keras_history"]:
+        kwargs["key"] = key
+    return {"args": [query, value], "kwargs": kwargs}
 
 
 def _shape_list(shape):
@@ -394,6 +496,12 @@ def _layer_config_to_keras(layer, row):
         out.update(row.pinned)
         for key in row.unwritten:
             del out[key]
+    if out.get("output_mode") == "tf_idf" and "idf_weights" in out:
+        # Keras keeps the weights as a named variable (idf_weights), outside
+        # the numbered layout pynn writes and reads
+        raise ValueError(f"save: layer {layer.name!r} is a {type(layer).__name__} with "
+                         f"output_mode='tf_idf', which pynn cannot write in Keras's file "
+                         f"formats (.keras, .h5) yet. Save the model in pynn's format (.pynn)")
     return out
 
 
@@ -442,10 +550,14 @@ class _Translator:
     """Turns a Keras model config into pynn's, refusing what pynn cannot
     build."""
 
-    def __init__(self, custom_objects):
+    def __init__(self, custom_objects, asset=None):
         self.custom = dict(custom_objects or {})
+        # reads a file of the .keras archive's assets (None: there is none)
+        self.asset = asset
 
-    def model_or_layer(self, spec, where="the model"):
+    def model_or_layer(self, spec, where="the model", path=""):
+        """``path``: where Keras keeps the layer's variables and assets
+        (the layer paths of keras_format.weight_layout)."""
         if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
             raise ValueError(f"{where} must be described as {{'class_name': ..., "
                              f"'config': {{...}}}}, got {_short(spec)}")
@@ -471,48 +583,59 @@ class _Translator:
             kind = MODELS[name][0]
             if kind == "Sequential":
                 return {"class_name": "Sequential",
-                        "config": self._sequential(spec, config, label)}
-            return {"class_name": "Functional", "config": self._functional(config, label)}
+                        "config": self._sequential(spec, config, label, path)}
+            return {"class_name": "Functional",
+                    "config": self._functional(config, label, path)}
         row = LAYERS.get(name)
         if row is None:
             raise ValueError(f"{label}: the layer class {name!r} is not one pynn has; if it is "
                              f"your own layer, pass it in custom_objects={{{name!r}: {name}}}")
-        return {"class_name": row.pynn, "config": self._layer_config(row, config, label)}
+        return {"class_name": row.pynn,
+                "config": self._layer_config(row, config, label, path)}
 
-    def _sequential(self, spec, config, label):
+    def _sequential(self, spec, config, label, path):
         layers = config.get("layers")
         if not isinstance(layers, list):
             raise ValueError(f"{label}: a Sequential config needs a 'layers' list")
         self._check_dtype(config.get("dtype"), label)
         out = {"name": config.get("name"), "trainable": config.get("trainable", True),
-               "layers": [self.model_or_layer(l, f"layer {i} of {label}")
-                          for i, l in enumerate(layers)]}
+               "layers": [self.model_or_layer(l, f"layer {i} of {label}", p)
+                          for i, (l, p) in enumerate(zip(layers, _layer_paths(
+                              layers, path, sequential=True)))]}
         build = (spec.get("build_config") or {}).get("input_shape") or \
             config.get("build_input_shape")
         if build is not None:
             out["build_input_shape"] = build
         return out
 
-    def _functional(self, config, label):
+    def _functional(self, config, label, path):
         from .keras_ops import operation_from_keras
         layers = config.get("layers")
         if not isinstance(layers, list):
             raise ValueError(f"{label}: a functional model config needs a 'layers' list")
         masks = _mask_operations(layers, config.get("output_layers"), label)
         entries = []
-        for i, entry in enumerate(layers):
-            if _entry_name(entry) in masks:
-                continue
+        kept = [e for e in layers if _entry_name(e) not in masks]
+        # Keras's operations hold no variables and take no path in its files.
+        layer_entries = [e for e in kept if not _is_operation(e)]
+        paths = dict(zip(map(id, layer_entries), _layer_paths(layer_entries, path)))
+        for i, entry in enumerate(kept):
+            where = f"layer {i} of {label}"
             if _is_operation(entry):
-                spec, nodes = operation_from_keras(entry, f"layer {i} of {label}")
+                spec, nodes = operation_from_keras(entry, where)
                 spec["name"] = _entry_name(entry)
                 spec["inbound_nodes"] = nodes
                 entries.append(spec)
                 continue
-            spec = self.model_or_layer(entry, f"layer {i} of {label}")
+            spec = self.model_or_layer(entry, where, paths[id(entry)])
             spec["name"] = _entry_name(entry)
-            spec["inbound_nodes"] = [_without_mask(node, masks)
-                                     for node in entry.get("inbound_nodes") or []]
+            nodes = [_without_mask(node, masks) for node in entry.get("inbound_nodes") or []]
+            if entry.get("class_name") in _CALL_OPTION_LAYERS and \
+                    spec["class_name"] == entry.get("class_name"):
+                nodes, spec["config"]["call_options"] = _nodes_from_keras(
+                    entry["class_name"], nodes, f"{entry['class_name']} layer "
+                                                f"{_entry_name(entry)!r}")
+            spec["inbound_nodes"] = nodes
             entries.append(spec)
         return {"name": config.get("name"), "trainable": config.get("trainable", True),
                 "layers": entries, "input_layers": config.get("input_layers"),
@@ -528,8 +651,10 @@ class _Translator:
             raise ValueError(f"{label}: dtype {dtype!r} is not supported; pynn computes in "
                              f"float32")
 
-    def _layer_config(self, row, config, label):
+    def _layer_config(self, row, config, label, path=""):
         from .config import layer_classes
+        if row.pynn in ("StringLookup", "IntegerLookup", "TextVectorization"):
+            config = self._vocabulary(row, config, label, path)
         cls = layer_classes()[row.pynn]
         accepted = accepted_arguments(cls)
         out = {}
@@ -554,7 +679,8 @@ class _Translator:
                         raise ValueError(f"{label}, in its {key}: {e}") from None
                 out[key] = value
                 continue
-            if key == "dtype" and row.pynn != "InputLayer":
+            # (Hashing's dtype is its output's: int64 or int32 bins.)
+            if key == "dtype" and row.pynn not in ("InputLayer", "Hashing"):
                 self._check_dtype(value, label)
                 continue
             if key in row.pinned or key in row.keras_only:
@@ -568,6 +694,29 @@ class _Translator:
                                  f"supports")
             out[key] = self._value(key, value, label)
         return out
+
+    def _vocabulary(self, row, config, label, path):
+        """A lookup layer's config with the vocabulary Keras keeps in the
+        archive's assets (``assets/<path>/vocabulary.txt``, one token a
+        line, the reserved ones first) when its config holds none."""
+        if config.get("output_mode") in ("tf_idf", "tf-idf"):
+            raise ValueError(f"{label}: output_mode='tf_idf' is not read from Keras's files "
+                             f"(Keras keeps its idf_weights as a named variable)")
+        if config.get("vocabulary") is not None or self.asset is None:
+            return config
+        text = self.asset(f"assets/{path}/vocabulary.txt")
+        if text is None:
+            return config
+        lines = text.splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        if row.pynn == "IntegerLookup":
+            try:
+                lines = [int(line) for line in lines]
+            except ValueError:
+                raise ValueError(f"{label}: its vocabulary (assets/{path}/vocabulary.txt) "
+                                 f"holds a line that is not an integer") from None
+        return {**config, "vocabulary": lines}
 
     def _value(self, key, value, label):
         if key == "activation":
@@ -630,6 +779,68 @@ class _Translator:
                 continue
             out[key] = value
         return {"class_name": row.pynn, "config": out}
+
+
+def _layer_paths(entries, path, sequential=False):
+    """The paths of a model config's layers in Keras's files (as
+    keras_format.weight_layout names them: the snake-case class name,
+    numbered from the second of a class on, under ``path/layers``); a
+    Sequential's InputLayer is not one of its layers."""
+    from .keras_format import _snake
+    used, out = {}, []
+    for entry in entries:
+        name = entry.get("class_name") if isinstance(entry, dict) else None
+        if sequential and name == "InputLayer" or not isinstance(name, str):
+            out.append("")
+            continue
+        base = _snake(name)
+        used[base] = used.get(base, -1) + 1
+        name = f"{base}_{used[base]}" if used[base] else base
+        out.append(f"{path}/layers/{name}" if path else f"layers/{name}")
+    return out
+
+
+def _nodes_from_keras(class_name, nodes, label):
+    """(pynn's nodes, call_options) for the nodes of a Keras config calling
+    an attention layer: the query, value, key (and MultiHeadAttention's
+    attention_mask) become the node's input list, use_causal_mask and
+    return_attention_scores the layer's call options, the same for every
+    call (pynn keeps one set per layer)."""
+    out, options = [], None
+    for node in nodes:
+        args, kwargs = _node_parts(node)
+        kwargs = dict(kwargs)
+        found = {"causal": bool(kwargs.pop("use_causal_mask", False)),
+                 "scores": bool(kwargs.pop("return_attention_scores", False))}
+        if class_name == "MultiHeadAttention":
+            given = dict(zip(("query", "value", "key", "attention_mask"), args))
+            for key in ("query", "value", "key", "attention_mask"):
+                if key in kwargs:
+                    given[key] = kwargs.pop(key)
+            if given.get("query") is None or given.get("value") is None:
+                raise ValueError(f"{label}: a call without query and value")
+            inputs = [given["query"], given["value"],
+                      given["value"] if given.get("key") is None else given["key"]]
+            if given.get("attention_mask") is not None:
+                inputs.append(given["attention_mask"])
+                found["mask_input"] = True
+        else:
+            if len(args) != 1:
+                raise ValueError(f"{label}: a call with {len(args)} positional arguments, "
+                                 f"expected the list [query, value(, key)]")
+            inputs = args[0]
+        if kwargs.get("mask") is None:
+            kwargs.pop("mask", None)
+        extra = sorted(k for k in kwargs if k != "training")
+        if extra:
+            raise ValueError(f"{label}: the call argument(s) {', '.join(extra)} are not "
+                             f"supported by pynn in a model file")
+        if options is not None and found != options:
+            raise ValueError(f"{label}: its calls use different options ({options} and "
+                             f"{found}); pynn keeps one set per layer")
+        options = found
+        out.append({"args": [inputs], "kwargs": kwargs})
+    return out, options
 
 
 def _entry_name(entry):
@@ -799,10 +1010,11 @@ def _short(value, limit=80):
     return text if len(text) <= limit else text[:limit] + "...'"
 
 
-def model_from_keras(spec, custom_objects=None):
+def model_from_keras(spec, custom_objects=None, asset=None):
     """pynn's model config ({'class_name', 'config'}) for a Keras model
-    config."""
-    return _Translator(custom_objects).model_or_layer(spec)
+    config; ``asset(name)`` reads a file of a .keras archive (the
+    vocabularies Keras keeps there)."""
+    return _Translator(custom_objects, asset).model_or_layer(spec)
 
 
 def compile_from_keras(config, custom_objects=None, legacy=False):

@@ -8,6 +8,11 @@ A ``.keras`` file is a zip archive holding
     the model as Keras serializes it (class names, modules, registered
     names, each layer's config and build config, and the compile settings
     under ``compile_config``), translated by keras_config;
+``assets/<layer path>/vocabulary.txt``
+    the vocabulary of a lookup layer (StringLookup, IntegerLookup,
+    TextVectorization) that Keras adapted, one token a line; pynn writes
+    vocabularies in the layer's config, as Keras does for one given to the
+    layer, and reads both;
 ``model.weights.h5``
     the weights in Keras's layout: each layer's variables at
     ``layers/<name>/vars/<i>``, where ``<name>`` is the snake-case Keras
@@ -239,6 +244,21 @@ class _Archive:
                 ValueError, NotImplementedError, RuntimeError) as e:
             self.fail(f"{entry} cannot be read ({e}); the file is damaged")
 
+    def asset(self, name):
+        """The text of the archive's entry ``name`` (UTF-8), None when it
+        has none."""
+        if name not in self.zf.namelist():
+            return None
+        info = self.zf.getinfo(name)
+        if info.file_size > _MAX_CONFIG_BYTES:
+            self.fail(f"{name} is {info.file_size} bytes, more than the {_MAX_CONFIG_BYTES} "
+                      f"it may hold")
+        try:
+            return self.zf.read(info).decode("utf-8")
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError,
+                ValueError, NotImplementedError, RuntimeError) as e:
+            self.fail(f"{name} cannot be read ({e}); the file is damaged")
+
     def weights(self):
         """An H5Reader over model.weights.h5, read from the archive in
         place."""
@@ -254,9 +274,9 @@ class _Archive:
         return H5Reader(handle, f"{self.path}/{_WEIGHTS}")
 
 
-def _build(config, custom_objects, fail):
+def _build(config, custom_objects, fail, asset=None):
     try:
-        spec = model_from_keras(config, custom_objects)
+        spec = model_from_keras(config, custom_objects, asset)
         with rng_untouched():
             return model_from_config(spec, custom_objects)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
@@ -275,7 +295,7 @@ def load_keras(filepath, custom_objects=None, compile=True):
     """The model in a ``.keras`` file (written by Keras 3 or by pynn)."""
     archive = _Archive(filepath)
     try:
-        model = _build(archive.config, custom_objects, archive.fail)
+        model = _build(archive.config, custom_objects, archive.fail, archive.asset)
         compile_config = archive.config.get("compile_config") if isinstance(
             archive.config, dict) else None
         reader = archive.weights()

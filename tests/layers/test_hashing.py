@@ -147,10 +147,11 @@ def test_in_a_model_predict_and_saved(tmp_path):
     want = layers.Hashing(num_bins=100)(words)
     np.testing.assert_array_equal(model(words), want)
     np.testing.assert_array_equal(model.predict(words, verbose=0), want)
-    model.save(tmp_path / "hashing.pynn")
-    loaded = pynn.models.load_model(tmp_path / "hashing.pynn")
-    assert loaded is not model
-    np.testing.assert_array_equal(loaded.predict(words, verbose=0), want)
+    for ext in ("pynn", "keras", "h5"):
+        model.save(tmp_path / f"hashing.{ext}")
+        loaded = pynn.models.load_model(tmp_path / f"hashing.{ext}")
+        assert loaded is not model
+        np.testing.assert_array_equal(loaded.predict(words, verbose=0), want)
 
 
 def test_feeds_an_embedding_that_trains():

@@ -62,8 +62,8 @@ def saved(tmp_path):
 
 
 def test_a_class_pynn_lacks_is_named(saved):
-    edit_config(saved, lambda c: c["config"]["layers"][1].update(class_name="MultiHeadAttention"))
-    with pytest.raises(ModelFileError, match="MultiHeadAttention.*custom_objects"):
+    edit_config(saved, lambda c: c["config"]["layers"][1].update(class_name="EinsumDense"))
+    with pytest.raises(ModelFileError, match="EinsumDense.*custom_objects"):
         load_model(saved)
 
 

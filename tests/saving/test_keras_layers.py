@@ -162,22 +162,21 @@ ELSEWHERE = {"InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape
 INSIDE_RNN = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 
 
-# Saved in .pynn files only so far: no row maps them to Keras's configs and
-# weight paths yet, so saving them in Keras's formats is refused up front
-# (test_layers_without_a_row_are_refused_before_writing).
-NO_KERAS_FILE_ROW = {"MultiHeadAttention", "Attention", "AdditiveAttention",
-                     "TextVectorization", "StringLookup", "IntegerLookup", "CategoryEncoding",
-                     "Discretization", "Hashing", "TensorOperation"}
+# In test_keras_attention_text.
+ATTENTION_AND_TEXT = {"MultiHeadAttention", "Attention", "AdditiveAttention",
+                      "TextVectorization", "StringLookup", "IntegerLookup", "CategoryEncoding",
+                      "Discretization", "Hashing"}
+# Keras's operations, not layers, in its files: pynn/saving/keras_ops.py.
+OPERATIONS = {"TensorOperation"}
 
 
 def test_every_layer_has_a_row_and_a_case():
     import pynn.layers as L
     classes = [getattr(L, n) for n in dir(L)]
     names = {c.__name__ for c in classes if isinstance(c, type) and issubclass(c, Layer)}
-    assert sorted(names - set(LAYERS) - set(CODE_CLASSES) - {"Layer"} -
-                  NO_KERAS_FILE_ROW) == []
+    assert sorted(names - set(LAYERS) - set(CODE_CLASSES) - {"Layer"} - OPERATIONS) == []
     cases = {c.split("-")[0] for c in CASES}
-    assert sorted(set(LAYERS) - ELSEWHERE - INSIDE_RNN - cases) == []
+    assert sorted(set(LAYERS) - ELSEWHERE - INSIDE_RNN - ATTENTION_AND_TEXT - cases) == []
     assert sorted(cases - set(LAYERS)) == []
 
 
@@ -423,35 +422,6 @@ def test_tf_keras_2_style_sequence_config(tmp_path, keras):
         f.attrs["model_config"] = json.dumps(config)
     ours = pynn.models.load_model(tmp_path / "k.h5")
     close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
-
-
-def _no_row_models():
-    """A small model with each layer that has no Keras-file row."""
-    L = pynn.layers
-    q = pynn.Input(shape=(4, 6))
-    v = pynn.Input(shape=(5, 6))
-    yield "mha", pynn.Model([q, v], L.MultiHeadAttention(2, 3, name="mha")(q, v))
-    yield "dot_attention", pynn.Model([q, v], L.Attention(name="dot_attention")([q, v]))
-    yield "additive", pynn.Model([q, v], L.AdditiveAttention(name="additive")([q, v]))
-    yield "encode", pynn.Sequential([pynn.Input(shape=(3,)),
-                                     L.CategoryEncoding(5, name="encode")])
-    yield "bins", pynn.Sequential([pynn.Input(shape=(3,)),
-                                   L.Discretization([0.0, 1.0], name="bins")])
-    yield "ids", pynn.Sequential([pynn.Input(shape=(3,), dtype="int64"),
-                                  L.IntegerLookup(vocabulary=[3, 5, 7], name="ids")])
-    yield "hash", pynn.Sequential([pynn.Input(shape=(3,), dtype="string"),
-                                   L.Hashing(5, salt=3, name="hash")])
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_layers_without_a_row_are_refused_before_writing(tmp_path, fmt):
-    for name, model in _no_row_models():
-        path = tmp_path / f"{name}.{fmt}"
-        with pytest.raises(ValueError, match=rf"layer '{name}' is a \w+, which pynn cannot "
-                                             rf"write in Keras's file formats.*\.pynn"):
-            model.save(path)
-        assert not path.exists()
-        model.save(tmp_path / f"{name}.pynn")  # its own format keeps it
 
 
 def test_the_operations_table_is_keras_own(keras):
