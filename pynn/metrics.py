@@ -332,7 +332,7 @@ class _ConfusionMetric(Metric):
 
     @property
     def thresholds(self):
-        return self._thresholds if len(self._thresholds) > 1 else self._thresholds[0]
+        return list(self._thresholds)
 
     def reset_state(self):
         for name in self._summed_state:
@@ -427,6 +427,8 @@ class _AtConstraint(_ConfusionMetric):
                              f"{num_thresholds!r}")
         self.value, self.num_thresholds = float(value), int(num_thresholds)
         setattr(self, self.constraint, self.value)
+        # The thresholds are fixed by num_thresholds, not given as a list,
+        # so _ConfusionMetric's own argument handling is skipped.
         self.init_thresholds, self.top_k, self.class_id = None, None, class_id
         n = self.num_thresholds
         self._thresholds = [0.5] if n == 1 else \
