@@ -339,6 +339,125 @@ class LogCosh(_FormulaLoss):
                                             float(np.log(2.0))))
 
 
+class CategoricalHinge(_FormulaLoss):
+    """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``
+    over the classes (one-hot targets)."""
+
+    def _formula(self, y_true, y_pred):
+        y = np.asarray(y_true, np.float32)
+        positive = ops.sum(ops.multiply(y, y_pred), axis=-1)
+        negative = ops.max(ops.multiply(1.0 - y, y_pred), axis=-1)
+        return ops.maximum(ops.add(ops.subtract(negative, positive), 1.0), 0.0)
+
+
+class CosineSimilarity(_FormulaLoss):
+    """Minus the cosine of the angle between targets and predictions along
+    ``axis`` (-1 where they point the same way)."""
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name=None, dtype=None):
+        self.axis = axis
+        super().__init__(reduction, name)
+
+    def _formula(self, y_true, y_pred):
+        y = np.asarray(y_true, np.float32)
+        norm = np.sqrt((y * y).sum(axis=self.axis, keepdims=True))
+        y = y / np.where(norm == 0, np.float32(1), norm)
+        return ops.negative(ops.sum(ops.multiply(y, ops.l2_normalize(y_pred, axis=self.axis)),
+                                    axis=self.axis))
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def _check_focal_arguments(who, alpha, gamma, label_smoothing, axis):
+    for key, value in (("alpha", alpha), ("gamma", gamma), ("label_smoothing", label_smoothing)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
+                not np.isfinite(value):
+            raise ValueError(f"{who}: {key} must be a finite number, got {value!r}")
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"{who}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if gamma < 0:
+        raise ValueError(f"{who}: gamma must be >= 0, got {gamma!r}")
+    if axis != -1:
+        raise ValueError(f"{who}: pynn takes the classes on the last axis (axis=-1), got "
+                         f"axis={axis!r}")
+
+
+class BinaryFocalCrossentropy(_FormulaLoss):
+    """Binary crossentropy scaled by ``(1 - p_t) ** gamma`` (Lin et al.,
+    "Focal Loss for Dense Object Detection"), so that well classified
+    examples weigh less; with ``apply_class_balancing``, positives are
+    weighted by ``alpha`` and negatives by ``1 - alpha``."""
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
+        _check_focal_arguments(type(self).__name__, alpha, gamma, label_smoothing, axis)
+        super().__init__(reduction, name)
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), \
+            float(label_smoothing), axis
+
+    def _formula(self, y_true, y_pred):
+        y = np.asarray(y_true, np.float32)
+        if self.label_smoothing:
+            y = y * np.float32(1.0 - self.label_smoothing) + np.float32(
+                0.5 * self.label_smoothing)
+        if self.from_logits:
+            y_pred = ops.sigmoid(y_pred)
+        clipped = ops.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
+        bce = ops.negative(ops.add(ops.multiply(y, ops.log(clipped)),
+                                   ops.multiply(1.0 - y, ops.log(ops.subtract(1.0, clipped)))))
+        # 1 - p_t, with p_t the probability given to the true class
+        miss = ops.subtract(1.0, ops.add(ops.multiply(y, y_pred),
+                                         ops.multiply(1.0 - y, ops.subtract(1.0, y_pred))))
+        focal = ops.multiply(ops.power(miss, self.gamma), bce)
+        if self.apply_class_balancing:
+            focal = ops.multiply(y * np.float32(self.alpha) + (1.0 - y) * np.float32(
+                1.0 - self.alpha), focal)
+        return _last_axis_mean(focal)
+
+    def get_config(self):
+        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing,
+                "alpha": self.alpha, "gamma": self.gamma, "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalFocalCrossentropy(_FormulaLoss):
+    """Categorical crossentropy with each class's term scaled by
+    ``alpha * (1 - p) ** gamma`` (Lin et al.), for one-hot targets."""
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        _check_focal_arguments(type(self).__name__, alpha, gamma, label_smoothing, axis)
+        super().__init__(reduction, name)
+        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), \
+            float(label_smoothing), axis
+
+    def _formula(self, y_true, y_pred):
+        y = np.asarray(y_true, np.float32)
+        if self.label_smoothing:
+            y = y * np.float32(1.0 - self.label_smoothing) + np.float32(
+                self.label_smoothing / y.shape[-1])
+        if self.from_logits:
+            y_pred = ops.softmax(y_pred, axis=-1)
+        output = ops.divide(y_pred, ops.sum(y_pred, axis=-1, keepdims=True))
+        output = ops.clip(output, _EPSILON, 1.0 - _EPSILON)
+        cce = ops.multiply(-y, ops.log(output))
+        weight = ops.multiply(ops.power(ops.subtract(1.0, output), self.gamma), self.alpha)
+        return ops.sum(ops.multiply(weight, cce), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma,
+                "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
+
+
+_EPSILON = 1e-7
+
+
 _NAME_TO_CLASS = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
@@ -352,7 +471,9 @@ _NAME_TO_CLASS = {
     "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
     "hinge": Hinge, "squared_hinge": SquaredHinge, "kl_divergence": KLDivergence,
     "kld": KLDivergence, "KLD": KLDivergence, "poisson": Poisson, "log_cosh": LogCosh,
-    "logcosh": LogCosh,
+    "logcosh": LogCosh, "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity, "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
 }
 _CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "mean_absolute_error",
                   BinaryCrossentropy: "binary_crossentropy",
@@ -361,7 +482,13 @@ _CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "me
                   Huber: "huber", MeanAbsolutePercentageError: "mean_absolute_percentage_error",
                   MeanSquaredLogarithmicError: "mean_squared_logarithmic_error",
                   Hinge: "hinge", SquaredHinge: "squared_hinge", KLDivergence: "kl_divergence",
-                  Poisson: "poisson", LogCosh: "log_cosh"}
+                  Poisson: "poisson", LogCosh: "log_cosh", CategoricalHinge: "categorical_hinge",
+                  CosineSimilarity: "cosine_similarity",
+                  BinaryFocalCrossentropy: "binary_focal_crossentropy",
+                  CategoricalFocalCrossentropy: "categorical_focal_crossentropy"}
+
+
+_BY_CLASS_NAME = {c.__name__: c for c in _CLASS_TO_NAME}
 
 
 def _per_sample(cls):
@@ -397,6 +524,10 @@ kl_divergence = kld = KLD = _formula_per_sample(KLDivergence)
 poisson = _formula_per_sample(Poisson)
 log_cosh = logcosh = _formula_per_sample(LogCosh)
 huber = _formula_per_sample(Huber)
+categorical_hinge = _formula_per_sample(CategoricalHinge)
+cosine_similarity = _formula_per_sample(CosineSimilarity)
+binary_focal_crossentropy = _formula_per_sample(BinaryFocalCrossentropy)
+categorical_focal_crossentropy = _formula_per_sample(CategoricalFocalCrossentropy)
 
 
 def get(identifier):
@@ -412,9 +543,10 @@ def get(identifier):
         return identifier._loss_class()
     if isinstance(identifier, str) and identifier in _NAME_TO_CLASS:
         return _NAME_TO_CLASS[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in \
-            {c.__name__: c for c in _CLASS_TO_NAME}:
-        cls = {c.__name__: c for c in _CLASS_TO_NAME}[identifier["class_name"]]
+    if isinstance(identifier, str) and identifier in _BY_CLASS_NAME:  # as Keras takes them
+        return _BY_CLASS_NAME[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS_NAME:
+        cls = _BY_CLASS_NAME[identifier["class_name"]]
         return cls.from_config(identifier.get("config", {}))
     if is_function_description(identifier):
         return LossFunctionWrapper(deserialize_function(identifier, "loss"))
@@ -432,7 +564,7 @@ def get(identifier):
 def serialize(loss):
     """A loss's config entry (a custom function's description for a
     LossFunctionWrapper, as Keras 3 writes it)."""
-    if isinstance(loss, LossFunctionWrapper) and not loss.fn_kwargs and \
-            loss.reduction == "sum_over_batch_size":
+    if isinstance(loss, LossFunctionWrapper) and not isinstance(loss, _FormulaLoss) and \
+            not loss.fn_kwargs and loss.reduction == "sum_over_batch_size":
         return serialize_function(loss.fn)
     return {"class_name": type(loss).__name__, "config": loss.get_config()}

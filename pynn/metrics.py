@@ -8,6 +8,7 @@ activation).  A Python function ``fn(y_true, y_pred)`` is a metric too
 (:class:`MeanMetricWrapper`).
 """
 import inspect
+import re
 import weakref
 
 import numpy as np
@@ -26,6 +27,8 @@ class Metric:
     model's outputs as probabilities, and ``reset_state`` sets its
     variables back to their initial values."""
     name = None
+    # The state that a distributed job sums over its processes.
+    _summed_state = ("total", "count")
 
     def __init__(self, name=None, dtype=None):
         if name is not None:
@@ -234,45 +237,122 @@ class RootMeanSquaredError(MeanSquaredError):
         return float(np.sqrt(super().result()))
 
 
+# Keras's stand-in for minus infinity: the predictions top_k leaves out.
+_NEG_INF = -1e10
+
+
+def _thresholds_list(thresholds, default, who):
+    """``thresholds`` (one number or a list of them, each in [0, 1]) as a
+    list; ``[default]`` when None."""
+    if thresholds is None:
+        return [default]
+    values = list(thresholds) if isinstance(thresholds, (list, tuple, np.ndarray)) \
+        else [thresholds]
+    for t in values:
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.number)) \
+                or not 0.0 <= float(t) <= 1.0:
+            raise ValueError(f"{who}: thresholds must be numbers in [0, 1], got "
+                             f"{thresholds!r}")
+    if not values:
+        raise ValueError(f"{who}: thresholds is an empty list")
+    return [float(t) for t in values]
+
+
+def _evenly_distributed(thresholds):
+    """Whether the thresholds are i / (n - 1) for i = 0..n-1 (n >= 3), which
+    Keras counts by bucketing the predictions instead of comparing."""
+    n = len(thresholds)
+    return n >= 3 and np.allclose(thresholds, np.arange(n, dtype=np.float32) / (n - 1),
+                                  atol=1e-7)
+
+
+def _confusion_counts(y_true, y_pred, sample_weight, thresholds, evenly, top_k=None,
+                      class_id=None, who="metric"):
+    """(tp, fp, tn, fn) at each threshold, as Keras 3 counts them: a label
+    is positive where it is non-zero, a prediction where it is above the
+    threshold; sample weights per sample or per value."""
+    y_pred = np.asarray(y_pred, np.float32)
+    y_true = np.asarray(y_true)
+    if y_true.size != y_pred.size:
+        raise ValueError(f"{who}: y_true has {y_true.size} values, y_pred {y_pred.size} "
+                         f"(shapes {y_true.shape} and {y_pred.shape})")
+    y_true = y_true.reshape(y_pred.shape)
+    w = _sample_weights_like(sample_weight, y_pred.shape, who)
+    if top_k is not None:
+        if y_pred.ndim == 0 or top_k > y_pred.shape[-1]:
+            raise ValueError(f"{who}: top_k={top_k} needs predictions with at least "
+                             f"{top_k} values on their last axis, got shape {y_pred.shape}")
+        order = np.argsort(y_pred, axis=-1)[..., ::-1][..., :top_k]
+        keep = np.zeros(y_pred.shape, bool)
+        np.put_along_axis(keep, order, True, axis=-1)
+        y_pred = np.where(keep, y_pred, np.float32(_NEG_INF))
+    if class_id is not None:
+        if y_pred.ndim < 2:
+            raise ValueError(f"{who}: class_id needs y_pred of shape (samples, classes), "
+                             f"got {y_pred.shape}")
+        if not 0 <= class_id < y_pred.shape[-1]:
+            raise ValueError(f"{who}: class_id {class_id} is out of range for "
+                             f"{y_pred.shape[-1]} classes")
+        y_true, y_pred, w = y_true[..., class_id], y_pred[..., class_id], w[..., class_id]
+    label = (y_true != 0).reshape(-1)
+    y_pred, w = y_pred.reshape(-1), w.reshape(-1)
+    positives, negatives = w * label, w * ~label
+    n = len(thresholds)
+    if evenly:
+        bucket = np.ceil(np.clip(y_pred, 0.0, 1.0) * np.float32(n - 1)) - 1
+        if thresholds[0] < 0.0 or thresholds[-1] > 1.0:
+            bucket = np.maximum(bucket, 0)
+        bucket = bucket.astype(np.int64)
+        valid = bucket >= 0
+        tp = np.bincount(bucket[valid], positives[valid], minlength=n)[::-1].cumsum()[::-1]
+        fp = np.bincount(bucket[valid], negatives[valid], minlength=n)[::-1].cumsum()[::-1]
+    else:
+        above = y_pred[None, :] > np.asarray(thresholds, np.float32)[:, None]
+        tp, fp = above @ positives, above @ negatives
+    return tp, fp, negatives.sum() - fp, positives.sum() - tp
+
+
 class _ConfusionMetric(Metric):
-    """Counts of true/false positives/negatives of predictions above
-    ``thresholds`` (one threshold; or the ``top_k`` predictions per row,
-    or one ``class_id``), as Keras's Precision and Recall count them."""
+    """Counts of true/false positives/negatives at each of ``thresholds``
+    (a prediction is positive above one), of the ``top_k`` predictions per
+    row or of one ``class_id``, as Keras 3's confusion metrics count them.
+    With several thresholds the result is one value per threshold."""
+    default_threshold = 0.5
+    _summed_state = ("true_positives", "false_positives", "true_negatives",
+                     "false_negatives")
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        self.thresholds = 0.5 if thresholds is None else thresholds
-        if not isinstance(self.thresholds, (int, float)):
-            raise ValueError(f"{type(self).__name__}: pynn takes one threshold, got "
-                             f"{thresholds!r}")
+        who = type(self).__name__
+        self.init_thresholds = thresholds
         self.top_k, self.class_id = top_k, class_id
+        default = self.default_threshold if top_k is None else _NEG_INF
+        self._thresholds = _thresholds_list(thresholds, default, who)
+        self._evenly = _evenly_distributed(self._thresholds)
         super().__init__(name)
 
+    @property
+    def thresholds(self):
+        return list(self._thresholds)
+
     def reset_state(self):
-        self.tp = self.fp = self.fn = 0.0
+        for name in self._summed_state:
+            setattr(self, name, np.zeros(len(self._thresholds), np.float64))
 
     def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
-        if logits_of is not None:
-            y_pred = ops.activation(y_pred, logits_of)
-        y_pred = np.asarray(y_pred, np.float32)
-        y_true = np.asarray(y_true, np.float32).reshape(y_pred.shape)
-        if self.top_k is not None:
-            kth = -np.sort(-y_pred, axis=-1)[..., self.top_k - 1:self.top_k]
-            predicted = y_pred >= kth
-        else:
-            predicted = y_pred > self.thresholds
-        actual = y_true > 0.5
-        if self.class_id is not None:
-            predicted, actual = predicted[..., self.class_id], actual[..., self.class_id]
-        w = np.ones(predicted.shape, np.float64) if sample_weight is None else \
-            np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(
-                (-1,) + (1,) * (predicted.ndim - 1)), predicted.shape)
-        self.tp += float(w[predicted & actual].sum())
-        self.fp += float(w[predicted & ~actual].sum())
-        self.fn += float(w[~predicted & actual].sum())
+        counts = _confusion_counts(_constant(y_true), _probabilities(_constant(y_pred),
+                                                                    logits_of),
+                                   sample_weight, self._thresholds, self._evenly, self.top_k,
+                                   self.class_id, type(self).__name__)
+        for name, value in zip(("true_positives", "false_positives", "true_negatives",
+                                "false_negatives"), counts):
+            setattr(self, name, getattr(self, name) + value)
+
+    def _one_or_all(self, values):
+        return float(values[0]) if len(values) == 1 else values.astype(np.float32)
 
     def get_config(self):
-        return {**super().get_config(), "thresholds": self.thresholds, "top_k": self.top_k,
-                "class_id": self.class_id}
+        return {**super().get_config(), "thresholds": self.init_thresholds,
+                "top_k": self.top_k, "class_id": self.class_id}
 
 
 class Precision(_ConfusionMetric):
@@ -280,7 +360,8 @@ class Precision(_ConfusionMetric):
     name = "precision"
 
     def result(self):
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        tp = self.true_positives
+        return self._one_or_all(_divide_no_nan(tp, tp + self.false_positives))
 
 
 class Recall(_ConfusionMetric):
@@ -288,7 +369,124 @@ class Recall(_ConfusionMetric):
     name = "recall"
 
     def result(self):
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        tp = self.true_positives
+        return self._one_or_all(_divide_no_nan(tp, tp + self.false_negatives))
+
+
+class _ConditionCount(_ConfusionMetric):
+    """The (weighted) count of one cell of the confusion matrix, per
+    threshold."""
+    count_of = None
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(thresholds, name=name, dtype=dtype)
+
+    def result(self):
+        return self._one_or_all(getattr(self, self.count_of))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": "float32", "thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConditionCount):
+    name = "true_positives"
+    count_of = "true_positives"
+
+
+class FalsePositives(_ConditionCount):
+    name = "false_positives"
+    count_of = "false_positives"
+
+
+class TrueNegatives(_ConditionCount):
+    name = "true_negatives"
+    count_of = "true_negatives"
+
+
+class FalseNegatives(_ConditionCount):
+    name = "false_negatives"
+    count_of = "false_negatives"
+
+
+class _AtConstraint(_ConfusionMetric):
+    """The best of one rate among ``num_thresholds`` evenly spaced
+    thresholds where another rate reaches ``value`` (Keras 3's
+    SensitivitySpecificityBase)."""
+    constraint = None   # the argument's name: the rate that must reach it
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        who = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{who}: {self.constraint} must be a number in [0, 1], got "
+                             f"{value!r}")
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds,
+                                                              (int, np.integer)) \
+                or num_thresholds <= 0:
+            raise ValueError(f"{who}: num_thresholds must be an integer > 0, got "
+                             f"{num_thresholds!r}")
+        self.value, self.num_thresholds = float(value), int(num_thresholds)
+        setattr(self, self.constraint, self.value)
+        # The thresholds are fixed by num_thresholds, not given as a list,
+        # so _ConfusionMetric's own argument handling is skipped.
+        self.init_thresholds, self.top_k, self.class_id = None, None, class_id
+        n = self.num_thresholds
+        self._thresholds = [0.5] if n == 1 else \
+            [0.0] + [(i + 1) * 1.0 / (n - 1) for i in range(n - 2)] + [1.0]
+        self._evenly = n > 1
+        Metric.__init__(self, name)
+
+    def _rates(self):
+        tp, fp = self.true_positives, self.false_positives
+        tn, fn = self.true_negatives, self.false_negatives
+        return {"sensitivity": _divide_no_nan(tp, tp + fn), "recall": _divide_no_nan(tp, tp + fn),
+                "specificity": _divide_no_nan(tn, tn + fp),
+                "precision": _divide_no_nan(tp, tp + fp)}
+
+    def result(self):
+        rates = self._rates()
+        feasible = rates[self.constraint] >= self.value
+        return float(np.max(np.where(feasible, rates[self.optimized], 0.0), initial=0.0))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": "float32", "class_id": self.class_id,
+                "num_thresholds": self.num_thresholds, self.constraint: self.value}
+
+
+class SensitivityAtSpecificity(_AtConstraint):
+    """The best sensitivity (recall) where specificity >= ``specificity``."""
+    name = "sensitivity_at_specificity"
+    constraint, optimized = "specificity", "sensitivity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+
+class SpecificityAtSensitivity(_AtConstraint):
+    """The best specificity where sensitivity >= ``sensitivity``."""
+    name = "specificity_at_sensitivity"
+    constraint, optimized = "sensitivity", "specificity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+
+class PrecisionAtRecall(_AtConstraint):
+    """The best precision where recall >= ``recall``."""
+    name = "precision_at_recall"
+    constraint, optimized = "recall", "precision"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+
+class RecallAtPrecision(_AtConstraint):
+    """The best recall where precision >= ``precision``."""
+    name = "recall_at_precision"
+    constraint, optimized = "precision", "recall"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
 
 
 class _TopKMetric(Metric):
@@ -332,6 +530,304 @@ class Mean(Metric):
             w = np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(-1), v.shape)
             self.total += float(np.dot(v, w))
             self.count += float(w.sum())
+
+
+class Sum(Metric):
+    """The running (weighted) sum of the values given to update_state."""
+    name = "sum"
+    _summed_state = ("total",)
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None, logits_of=None):
+        v = np.asarray(_constant(values), np.float64)
+        if sample_weight is not None:
+            v, w = _same_rank(v, np.asarray(sample_weight, np.float64))
+            if v.ndim > w.ndim:  # values per sample summed before weighting
+                v = v.sum(axis=tuple(range(w.ndim, v.ndim)))
+            v = v * np.broadcast_to(w, v.shape)
+        self.total += float(v.sum())
+
+    def result(self):
+        return self.total
+
+
+def _same_rank(a, b):
+    """Keras's squeeze_or_expand_to_same_rank: when the ranks differ by one
+    and the longer has a last axis of 1, that axis goes (or, against a
+    vector, the vector gains one)."""
+    if a.ndim == b.ndim + 1 and a.shape[-1] == 1:
+        return (a, b[..., None]) if b.ndim == 1 else (a[..., 0], b)
+    if b.ndim == a.ndim + 1 and b.shape[-1] == 1:
+        return (a[..., None], b) if a.ndim == 1 else (a, b[..., 0])
+    return a, b
+
+
+def _per_sample_mean(v):
+    return v.reshape(v.shape[0], -1).mean(axis=1) if v.ndim > 1 else v
+
+
+class Accuracy(Metric):
+    """How often the predictions equal the targets exactly."""
+    name = "accuracy"
+
+    def values(self, y_true, y_pred, logits_of=None):
+        y_pred = _probabilities(y_pred, logits_of)
+        y_true, y_pred = _same_rank(np.asarray(y_true).astype(np.float32), y_pred)
+        return _per_sample_mean((y_true == y_pred).astype(np.float32))
+
+
+class R2Score(Metric):
+    """The coefficient of determination per output column, averaged
+    uniformly (``'uniform_average'``), by the columns' variances
+    (``'variance_weighted_average'``) or not at all (None); adjusted for
+    ``num_regressors`` independent variables when given."""
+    name = "r2_score"
+    _summed_state = ("sum", "squared_sum", "total_mse", "count", "num_samples")
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0,
+                 name="r2_score", dtype=None):
+        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
+            raise ValueError(f"R2Score: class_aggregation must be None, 'uniform_average' or "
+                             f"'variance_weighted_average', got {class_aggregation!r}")
+        if isinstance(num_regressors, bool) or not isinstance(num_regressors,
+                                                              (int, np.integer)) \
+                or num_regressors < 0:
+            raise ValueError(f"R2Score: num_regressors must be an integer >= 0, got "
+                             f"{num_regressors!r}")
+        self.class_aggregation, self.num_regressors = class_aggregation, int(num_regressors)
+        self._columns = None
+        super().__init__(name)
+
+    def reset_state(self):
+        zeros = None if self._columns is None else np.zeros(self._columns, np.float64)
+        self.sum, self.squared_sum, self.total_mse, self.count = [
+            None if zeros is None else zeros.copy() for _ in range(4)]
+        self.num_samples = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        y_pred = _probabilities(_constant(y_pred), logits_of).astype(np.float64)
+        y_true, y_pred = _same_rank(np.asarray(_constant(y_true), np.float64), y_pred)
+        if y_true.ndim != 2 or y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            raise ValueError(f"R2Score expects 2D inputs of one shape (batch_size, "
+                             f"output_dim); got y_true {y_true.shape} and y_pred "
+                             f"{y_pred.shape}")
+        if self._columns is None:
+            self._columns = y_pred.shape[1]
+            self.reset_state()
+        elif y_pred.shape[1] != self._columns:
+            raise ValueError(f"R2Score: it has seen {self._columns} output columns, now "
+                             f"{y_pred.shape[1]}")
+        w = np.ones(y_true.shape) if sample_weight is None else \
+            np.asarray(sample_weight, np.float64)
+        if w.ndim == 1:
+            w = w[:, None]
+        w = np.broadcast_to(w, y_true.shape)
+        self.sum = self.sum + (y_true * w).sum(axis=0)
+        self.squared_sum = self.squared_sum + (y_true * y_true * w).sum(axis=0)
+        self.total_mse = self.total_mse + ((y_true - y_pred) ** 2 * w).sum(axis=0)
+        self.count = self.count + w.sum(axis=0)
+        self.num_samples += y_true.size
+
+    def result(self):
+        if self._columns is None:
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.sum / self.count
+            total = self.squared_sum - self.sum * mean
+            raw = 1 - self.total_mse / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            score = float(np.mean(raw))
+        elif self.class_aggregation == "variance_weighted_average":
+            score = float(np.sum(total * raw) / np.sum(total))
+        else:
+            score = raw.astype(np.float32)
+        p, n = self.num_regressors, self.num_samples
+        if p:
+            import warnings
+            if p > n - 1:
+                warnings.warn("R2Score: more independent predictors than data points in the "
+                              "adjusted R2 score; falling back to the standard R2 score",
+                              stacklevel=2)
+            elif p == n - 1:
+                warnings.warn("R2Score: division by zero in the adjusted R2 score; falling "
+                              "back to the standard R2 score", stacklevel=2)
+            else:
+                score = 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
+        return score
+
+    def get_config(self):
+        return {"name": self.name, "dtype": "float32",
+                "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+
+_EPSILON = 1e-7
+
+
+def _binary_crossentropy_values(y_true, y_pred, from_logits, label_smoothing):
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = 1.0 / (1.0 + np.exp(-y_pred))
+    y_pred = np.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
+    return -(y_true * np.log(y_pred) + (1.0 - y_true) * np.log(1.0 - y_pred)).mean(axis=-1)
+
+
+def _categorical_crossentropy_values(y_true, y_pred, from_logits, axis):
+    if from_logits:
+        shifted = y_pred - y_pred.max(axis=axis, keepdims=True)
+        log_prob = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    else:
+        y_pred = y_pred / y_pred.sum(axis=axis, keepdims=True)
+        log_prob = np.log(np.clip(y_pred, _EPSILON, 1.0 - _EPSILON))
+    return -(y_true * log_prob).sum(axis=axis)
+
+
+class _LossValuesMetric(Metric):
+    """The running mean of a loss function's per-sample values (Keras 3's
+    loss metrics, MeanMetricWrapper over the function)."""
+
+    def values(self, y_true, y_pred, logits_of=None):
+        # The model's output as the model gives it (probabilities where it
+        # fused its activation into the loss), as Keras's metric sees it.
+        y_pred = _probabilities(y_pred, logits_of)
+        return _per_sample_mean(np.asarray(self._loss_values(np.asarray(y_true), y_pred),
+                                           np.float32))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": "float32"}
+
+
+class BinaryCrossentropy(_LossValuesMetric):
+    name = "binary_crossentropy"
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0):
+        self.from_logits, self.label_smoothing = bool(from_logits), label_smoothing
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(np.float32), y_pred)
+        return _binary_crossentropy_values(y_true, y_pred, self.from_logits,
+                                           self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(_LossValuesMetric):
+    name = "categorical_crossentropy"
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0, axis=-1):
+        self.from_logits, self.label_smoothing = bool(from_logits), label_smoothing
+        self.axis = axis
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        y_true = y_true.astype(np.float32).reshape(y_pred.shape)
+        if self.label_smoothing:
+            classes = y_true.shape[self.axis]
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / classes
+        return _categorical_crossentropy_values(y_true, y_pred, self.from_logits, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(_LossValuesMetric):
+    name = "sparse_categorical_crossentropy"
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 ignore_class=None, axis=-1):
+        self.from_logits, self.ignore_class, self.axis = bool(from_logits), ignore_class, axis
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        labels = np.asarray(y_true)
+        if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+            labels = labels[..., 0]
+        labels = labels.astype(np.int64)
+        if labels.shape != y_pred.shape[:-1]:
+            raise ValueError(f"metric {self.name!r}: labels of shape {labels.shape} do not fit "
+                             f"predictions of shape {y_pred.shape}")
+        valid = np.ones(labels.shape, bool) if self.ignore_class is None else \
+            labels != self.ignore_class
+        classes = y_pred.shape[-1]
+        labels = np.where(valid, labels, 0)
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"metric {self.name!r}: labels must be in [0, {classes}), got "
+                             f"values from {labels.min()} to {labels.max()}")
+        one_hot = np.eye(classes, dtype=np.float32)[labels]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = _categorical_crossentropy_values(one_hot, np.where(
+                valid[..., None], y_pred, np.float32(0)), self.from_logits, -1)
+        return np.where(valid, values, 0.0)
+
+    def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
+        # Keras 3 masks the ignored labels out of the weights it is given:
+        # weighted, they count for nothing; unweighted, as a loss of 0.
+        if self.ignore_class is not None and sample_weight is not None:
+            labels = np.asarray(_constant(y_true))
+            rows = labels.shape[0] if labels.ndim else 1
+            valid = (labels.reshape(rows, -1) != self.ignore_class).mean(axis=1)
+            sample_weight = np.asarray(sample_weight, np.float32).reshape(-1) * valid
+        super().update_state(y_true, y_pred, sample_weight, logits_of)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "ignore_class": self.ignore_class, "axis": self.axis}
+
+
+class KLDivergence(_LossValuesMetric):
+    name = "kl_divergence"
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(np.float32), y_pred)
+        t, p = np.clip(y_true, _EPSILON, 1.0), np.clip(y_pred, _EPSILON, 1.0)
+        return (t * np.log(t / p)).sum(axis=-1)
+
+
+class CosineSimilarity(_LossValuesMetric):
+    """The mean cosine of the angle between targets and predictions along
+    ``axis``."""
+    name = "cosine_similarity"
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        self.axis = axis
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(np.float32), y_pred)
+
+        def unit(x):
+            norm = np.sqrt((x * x).sum(axis=self.axis, keepdims=True))
+            return x / np.where(norm == 0, np.float32(1), norm)
+        return (unit(y_true) * unit(y_pred)).sum(axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class LogCoshError(_LossValuesMetric):
+    """The mean of log(cosh(prediction - target))."""
+    name = "logcosh"
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(np.float32), y_pred)
+        x = y_pred - y_true
+        return (x + np.logaddexp(0.0, -2.0 * x) - np.log(2.0)).mean(axis=-1)
 
 
 class LossMetric(Metric):
@@ -420,6 +916,13 @@ _BY_NAME = {
 }
 # Keras also takes the class names as strings: metrics=["RootMeanSquaredError"]
 _BY_CLASS_NAME = {c.__name__: c for c in _BY_NAME.values()}
+
+
+def _keras_snake_case(name):
+    """Keras's to_snake_case: its string alias of a metric class."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 _LOSS_NAMES = ("binary_crossentropy", "categorical_crossentropy",
                "sparse_categorical_crossentropy")
 
@@ -459,10 +962,10 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
         return _BY_NAME[identifier](name=identifier)
     if isinstance(identifier, str) and identifier in _BY_CLASS_NAME:
         return _BY_CLASS_NAME[identifier]()
-    if isinstance(identifier, str) and identifier in _CONFUSION_BY_NAME:
-        return _CONFUSION_BY_NAME[identifier]()
     if isinstance(identifier, str) and identifier in _LOSS_NAMES:
         return LossMetric(losses.get(identifier), name=identifier)
+    if isinstance(identifier, str) and identifier in _CONFUSION_BY_NAME:
+        return _CONFUSION_BY_NAME[identifier]()
     if is_function_description(identifier):
         return MeanMetricWrapper(deserialize_function(identifier, "metric"))
     if isinstance(identifier, str) and lookup(identifier) is not None:
@@ -475,7 +978,16 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
 
 
 def serialize(metric):
-    return {"class_name": type(metric).__name__, "config": {"name": metric.name}}
+    """A metric's config entry: its class and, for pynn's own metric
+    classes, its whole config (thresholds, class_id, ...)."""
+    return {"class_name": type(metric).__name__, "config": _config_of(metric)}
+
+
+def _config_of(metric):
+    if type(metric).__module__ == __name__ and not isinstance(
+            metric, (LossMetric, MeanMetricWrapper)):
+        return metric.get_config()
+    return {"name": metric.name}
 
 
 # Metrics over a confusion matrix (Keras 3's AUC, F-scores and IoUs): their
@@ -510,6 +1022,8 @@ class AUC(Metric):
     at ``num_thresholds`` thresholds (Keras 3's AUC: the same thresholds,
     trapezoids for ROC and Davis & Goadrich's interpolation for PR)."""
     name = "auc"
+    _summed_state = ("true_positives", "false_positives", "true_negatives",
+                     "false_negatives")
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
                  name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,
@@ -672,6 +1186,8 @@ class FBetaScore(Metric):
     Keras 3 computes it: a prediction is positive above ``threshold``, or,
     with no threshold, where it is its row's largest (non-zero) value."""
     name = "fbeta_score"
+    _summed_state = ("true_positives", "false_positives", "false_negatives",
+                     "intermediate_weights")
 
     def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None):
         if average not in (None, "micro", "macro", "weighted"):
@@ -760,6 +1276,7 @@ class IoU(Metric):
     (num_classes x num_classes) confusion matrix of integer class ids, as
     Keras 3's IoU (integer weights: its matrix is integer-typed)."""
     name = "io_u"
+    _summed_state = ("total_cm",)
 
     def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
                  sparse_y_true=True, sparse_y_pred=True, axis=-1):
@@ -863,6 +1380,12 @@ class BinaryIoU(IoU):
                 "threshold": self.threshold}
 
 
-# Names that build these with their defaults (the IoUs need num_classes).
-_CONFUSION_BY_NAME = {"AUC": AUC, "auc": AUC, "F1Score": F1Score, "f1_score": F1Score,
-                      "FBetaScore": FBetaScore, "fbeta_score": FBetaScore}
+# Names that build these with their defaults (the IoUs need num_classes),
+# as Keras 3 spells them: the class name and its snake case.
+_CONFUSION_BY_NAME = {alias: cls for cls in (
+    AUC, F1Score, FBetaScore, Accuracy, R2Score, TruePositives, FalsePositives, TrueNegatives,
+    FalseNegatives, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+    SpecificityAtSensitivity, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LogCoshError)
+    for alias in (cls.__name__, _keras_snake_case(cls.__name__))}
+_CONFUSION_BY_NAME.update({"bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})

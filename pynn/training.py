@@ -238,17 +238,32 @@ class _Metrics:
         so every process reports the global values."""
         values = [self.loss_sum, self.seen] + [self.out_loss_sums[id(o)] for o, _ in
                                                self.loss_names]
+        # Each metric's state (running totals, confusion counts, or the
+        # variables of a metric written as Keras's are), flattened; a state
+        # not made yet (no batch seen) is left out.
+        states = []
         for _, m, _, _ in self.entries:
-            values += [m.total, m.count]
+            if m.variables:
+                states += [(v, None, v.value) for v in m.variables]
+            else:
+                states += [(m, name, getattr(m, name)) for name in m._summed_state
+                           if getattr(m, name) is not None]
+        for _, _, value in states:
+            values += np.asarray(value, np.float64).reshape(-1).tolist()
         values = comm.sum_values(values, "the metrics' sums")
         self.loss_sum, self.seen = values[0], values[1]
         k = 2
         for out, _ in self.loss_names:
             self.out_loss_sums[id(out)] = values[k]
             k += 1
-        for _, m, _, _ in self.entries:
-            m.total, m.count = values[k], values[k + 1]
-            k += 2
+        for owner, name, value in states:
+            size = np.size(value)
+            summed = np.asarray(values[k:k + size], np.float64).reshape(np.shape(value))
+            if name is None:
+                owner.assign(summed.astype(np.float32))
+            else:
+                setattr(owner, name, summed if np.ndim(value) else float(summed))
+            k += size
 
     def logs(self):
         seen = max(self.seen, 1e-12)

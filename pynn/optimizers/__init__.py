@@ -401,8 +401,92 @@ class Nadam(Optimizer):
                 "epsilon": self.epsilon}
 
 
+class Lion(Optimizer):
+    """Steps of a fixed size in the sign of an interpolated momentum
+    (Chen et al., "Symbolic Discovery of Optimization Algorithms")."""
+    slot_names = ("momentum",)
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        if not 0.0 < float(beta_1) <= 1.0:
+            raise ValueError(f"Lion: beta_1 must be in (0, 1] (at 0 it degenerates to "
+                             f"SignSGD), got {beta_1!r}")
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+
+    def _update(self, params, grads):
+        m = self._slots[0]
+        beta_1, beta_2 = np.float32(self.beta_1), np.float32(self.beta_2)
+        params -= np.float32(self._learning_rate) * np.sign(m * beta_1 + grads * (1 - beta_1))
+        m *= beta_2
+        m += grads * (1 - beta_2)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(Optimizer):
+    """Follow The Regularized Leader (McMahan et al., "Ad Click Prediction:
+    a View from the Trenches"), with Keras's L2 shrinkage and ``beta``."""
+    slot_names = ("accumulator", "linear")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5,
+                 initial_accumulator_value=0.1, l1_regularization_strength=0.0,
+                 l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0,
+                 beta=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        for key, value, ok, need in (
+                ("initial_accumulator_value", initial_accumulator_value, lambda v: v >= 0,
+                 ">= 0"),
+                ("learning_rate_power", learning_rate_power, lambda v: v <= 0, "<= 0"),
+                ("l1_regularization_strength", l1_regularization_strength, lambda v: v >= 0,
+                 ">= 0"),
+                ("l2_regularization_strength", l2_regularization_strength, lambda v: v >= 0,
+                 ">= 0"),
+                ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength,
+                 lambda v: v >= 0, ">= 0"),
+                ("beta", beta, lambda v: True, "a number")):
+            value = float(value)
+            if not np.isfinite(value) or not ok(value):
+                raise ValueError(f"Ftrl: {key} must be a finite number {need}, got {value!r}")
+            setattr(self, key, value)
+
+    def build(self, size, like=None):
+        fresh = self._slots is None or self._slots[0].size != size
+        super().build(size, like)
+        if fresh:
+            self._slots[0][...] = self.initial_accumulator_value
+
+    def _update(self, params, grads):
+        accum, linear = self._slots
+        lr = self._learning_rate
+        if lr <= 0:
+            raise ValueError("Ftrl: the learning rate must be > 0 for a step (it divides "
+                             "the accumulated gradients)")
+        power = np.float32(-self.learning_rate_power)
+        l2 = self.l2_regularization_strength + self.beta / (2.0 * lr)
+        l1 = np.float32(self.l1_regularization_strength)
+        grad_to_use = grads + np.float32(2 * self.l2_shrinkage_regularization_strength) * params
+        new_accum = accum + grads * grads
+        new_root = np.power(new_accum, power)
+        linear += grad_to_use - (new_root - np.power(accum, power)) / np.float32(lr) * params
+        quadratic = new_root / np.float32(lr) + np.float32(2 * l2)
+        params[...] = (np.clip(linear, -l1, l1) - linear) / quadratic
+        accum[...] = new_accum
+
+    def get_config(self):
+        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength":
+                    self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
-            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam}
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl}
 
 
 def get(identifier):

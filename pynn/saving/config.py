@@ -283,7 +283,7 @@ def _model_from_config(config, custom_objects):
 
 
 def _serialize_metric(m):
-    from ..metrics import MeanMetricWrapper, Metric
+    from ..metrics import MeanMetricWrapper, Metric, _config_of
     from ..utils.custom_objects import serialize_function
     if isinstance(m, str):
         return m
@@ -292,7 +292,7 @@ def _serialize_metric(m):
     if isinstance(m, Metric) or (isinstance(m, type) and issubclass(m, Metric)):
         cls = m if isinstance(m, type) else type(m)
         return {"class_name": cls.__name__,
-                "config": {"name": m.name} if not isinstance(m, type) else {}}
+                "config": _config_of(m) if not isinstance(m, type) else {}}
     if callable(m) and (hasattr(m, "_metric_class") or hasattr(m, "_loss_class")):
         return m.__name__
     if callable(m) and not isinstance(m, type):
@@ -340,7 +340,7 @@ def compile_from_config(model, config):
             cls = getattr(metrics_mod, str(m.get("class_name")), None)
             if not (isinstance(cls, type) and issubclass(cls, metrics_mod.Metric)):
                 raise ValueError(f"unknown metric {m.get('class_name')!r}")
-            return cls(**(m.get("config") or {}))
+            return cls.from_config(m.get("config") or {})
         if not isinstance(m, str):
             raise ValueError(f"a metric must be a name or a dict, got {m!r}")
         return m

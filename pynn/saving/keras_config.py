@@ -234,6 +234,8 @@ OPTIMIZERS = {
     "Adadelta": Row("Adadelta", keras_only=_OPTIMIZER_COMMON),
     "Adamax": Row("Adamax", keras_only=_OPTIMIZER_COMMON),
     "Nadam": Row("Nadam", keras_only=_OPTIMIZER_COMMON),
+    "Lion": Row("Lion", keras_only=_OPTIMIZER_COMMON),
+    "Ftrl": Row("Ftrl", keras_only=_OPTIMIZER_COMMON),
 }
 _LOSS_EXTRA = {"dtype": ANY}
 LOSSES = {
@@ -247,6 +249,20 @@ LOSSES = {
     "SparseCategoricalCrossentropy": Row("SparseCategoricalCrossentropy",
                                          keras_only={**_LOSS_EXTRA, "ignore_class": None,
                                                      "axis": -1}),
+    "Huber": Row("Huber", keras_only=_LOSS_EXTRA),
+    "MeanAbsolutePercentageError": Row("MeanAbsolutePercentageError", keras_only=_LOSS_EXTRA),
+    "MeanSquaredLogarithmicError": Row("MeanSquaredLogarithmicError", keras_only=_LOSS_EXTRA),
+    "Hinge": Row("Hinge", keras_only=_LOSS_EXTRA),
+    "SquaredHinge": Row("SquaredHinge", keras_only=_LOSS_EXTRA),
+    "KLDivergence": Row("KLDivergence", keras_only=_LOSS_EXTRA),
+    "Poisson": Row("Poisson", keras_only=_LOSS_EXTRA),
+    "LogCosh": Row("LogCosh", keras_only=_LOSS_EXTRA),
+    "CategoricalHinge": Row("CategoricalHinge", keras_only=_LOSS_EXTRA),
+    "CosineSimilarity": Row("CosineSimilarity", keras_only=_LOSS_EXTRA),
+    "BinaryFocalCrossentropy": Row("BinaryFocalCrossentropy",
+                                   keras_only={**_LOSS_EXTRA, "axis": -1}),
+    "CategoricalFocalCrossentropy": Row("CategoricalFocalCrossentropy",
+                                        keras_only={**_LOSS_EXTRA, "axis": -1}),
 }
 METRICS = {
     "BinaryAccuracy": Row("BinaryAccuracy", keras_only={"dtype": ANY, "threshold": 0.5}),
@@ -255,6 +271,13 @@ METRICS = {
     "MeanSquaredError": Row("MeanSquaredError", keras_only={"dtype": ANY}),
     "MeanAbsoluteError": Row("MeanAbsoluteError", keras_only={"dtype": ANY}),
 }
+METRICS.update({name: Row(name, keras_only={"dtype": ANY}) for name in (
+    "RootMeanSquaredError", "Precision", "Recall", "AUC", "F1Score", "FBetaScore",
+    "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Accuracy", "R2Score",
+    "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "PrecisionAtRecall",
+    "RecallAtPrecision", "SensitivityAtSpecificity", "SpecificityAtSensitivity",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "KLDivergence", "CosineSimilarity", "LogCoshError")})
 
 # Which table a nested object's key belongs to, and its Keras module.
 _OBJECT_KINDS = (("_initializer", INITIALIZERS, "keras.initializers"),

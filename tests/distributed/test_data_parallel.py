@@ -40,6 +40,11 @@ def weights(path):
         return [f[k] for k in sorted(f.files) if k.startswith("arr_")], f["history"]
 
 
+def mean_io_u(path):
+    with np.load(path, allow_pickle=False) as f:
+        return f["mean_io_u"]
+
+
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
     """Each configuration trained by one process, once."""
@@ -51,7 +56,7 @@ def single(tmp_path_factory):
             path = tmp_path_factory.mktemp("single") / "w.npz"
             out = run([path, kind, opt, data])
             assert out.returncode == 0, out.stderr[-3000:]
-            cache[key] = weights(path)
+            cache[key] = weights(path), mean_io_u(path)
         return cache[key]
     return get
 
@@ -67,10 +72,12 @@ def test_same_weights_as_one_process(ranks, kind, opt, data, single, tmp_path):
     out = run([path, kind, opt, data], ranks=ranks)
     assert out.returncode == 0, out.stderr[-3000:]
     got, loss = weights(path)
-    want, want_loss = single(kind, opt, data)
+    (want, want_loss), want_io_u = single(kind, opt, data)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-5)
+    # the epoch's confusion matrix, summed over the processes
+    np.testing.assert_allclose(mean_io_u(path), want_io_u, rtol=1e-5)
 
 
 def test_a_process_that_raises_stops_the_job(tmp_path):

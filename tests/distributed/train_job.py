@@ -52,8 +52,9 @@ else:
     model = pynn.Model(inp, layers.Dense(10, activation="softmax")(h))
 optimizer = {"sgd": pynn.optimizers.SGD(0.05, momentum=0.9), "rmsprop": "rmsprop",
              "adam": "adam"}[opt_name]
+# MeanIoU keeps a confusion matrix, not a running mean: the processes sum it
 model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"])
+              metrics=["accuracy", pynn.metrics.MeanIoU(10, sparse_y_pred=False)])
 
 
 class Fault(pynn.callbacks.Callback):
@@ -98,4 +99,5 @@ else:
     history = model.fit(x, y, batch_size=64, epochs=epochs, verbose=0,
                         validation_split=0.1, callbacks=callbacks)
 if comm_rank == 0:
-    np.savez(out, *model.get_weights(), history=np.array(history.history["loss"]))
+    np.savez(out, *model.get_weights(), history=np.array(history.history["loss"]),
+             mean_io_u=np.array(history.history["mean_io_u"]))

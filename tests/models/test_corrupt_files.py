@@ -161,7 +161,7 @@ def test_newer_format_version(saved):
     (lambda d: d["model"]["config"]["layers"][0]["config"].update(units=-3), "units"),
     (lambda d: d["model"]["config"]["layers"][0]["config"].update(bogus=1), "bogus"),
     (lambda d: d["model"]["config"].update(layers=None), "layers"),
-    (lambda d: d["compile"].update(optimizer={"class_name": "Ftrl"}), "Ftrl"),
+    (lambda d: d["compile"].update(optimizer={"class_name": "AdaBelief"}), "AdaBelief"),
     (lambda d: d["compile"].update(loss="quartic_error"), "quartic_error"),
     (lambda d: d["optimizer_state"].update(iterations=-1), "iteration"),
     (lambda d: d["weights"].pop(), "weight arrays"),
