@@ -12,7 +12,6 @@ differentiating it (pynn.autodiff).  A custom object registered under a
 name (``get_custom_objects()['my_fn'] = my_fn``, or an Activation layer
 there, as Keras 2 scripts do) is found by that name.
 """
-import numpy as np
 
 from . import ops
 from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
@@ -151,12 +150,7 @@ def selu(x):
 
 def gelu(x, approximate=False):
     """Gaussian error linear unit: ``x * Phi(x)``, or its tanh approximation."""
-    if approximate:
-        inner = ops.multiply(ops.add(x, ops.multiply(ops.power(x, 3), 0.044715)),
-                             float(np.sqrt(2 / np.pi)))
-        return ops.multiply(ops.multiply(x, 0.5), ops.add(ops.tanh(inner), 1.0))
-    return ops.multiply(ops.multiply(x, 0.5),
-                        ops.add(ops.erf(ops.multiply(x, float(1 / np.sqrt(2)))), 1.0))
+    return ops.gelu(x, approximate)
 
 
 def exponential(x):

@@ -785,6 +785,40 @@ def cos(x):
                   lambda g, v, y: ops.multiply(g, -np.sin(v)))
 
 
+def _unary_with(fn, derivative):
+    """The recorded form of NumPy's ``fn``, whose gradient is ``g *
+    derivative(x, y)``."""
+    def op(x):
+        with _errstate():
+            return _unary(x, lambda v: fn(np.asarray(v, np.float32)),
+                          lambda g, v, y: ops.multiply(g, derivative(v, y)))
+    return op
+
+
+# Trigonometric and hyperbolic functions, d/dx written with the input v
+# and result y.
+tan = _unary_with(np.tan, lambda v, y: 1 + y * y)
+arcsin = _unary_with(np.arcsin, lambda v, y: 1 / np.sqrt(1 - v * v))
+arccos = _unary_with(np.arccos, lambda v, y: -1 / np.sqrt(1 - v * v))
+arctan = _unary_with(np.arctan, lambda v, y: 1 / (1 + v * v))
+sinh = _unary_with(np.sinh, lambda v, y: np.cosh(v))
+cosh = _unary_with(np.cosh, lambda v, y: np.sinh(v))
+arcsinh = _unary_with(np.arcsinh, lambda v, y: 1 / np.sqrt(v * v + 1))
+arccosh = _unary_with(np.arccosh, lambda v, y: 1 / np.sqrt(v * v - 1))
+arctanh = _unary_with(np.arctanh, lambda v, y: 1 / (1 - v * v))
+
+
+def arctan2(a, b):
+    def values(a, b):
+        return np.arctan2(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+    def norm(a, b):
+        return a * a + b * b
+    with _errstate():
+        return _binary(a, b, values, lambda g, a, b, y: _divide_values(g * b, norm(a, b)),
+                       lambda g, a, b, y: _divide_values(-g * a, norm(a, b)))
+
+
 def apply_activation(x, name, bias=None, alpha=None, out=None):
     """pynn.ops.activation: the kernel forward, its gradient kernel back."""
     _no_out("activation", out)
@@ -1230,6 +1264,109 @@ def resize(x, size, interpolation="bilinear", window=None, out=None):
         ops.resize_grad(_contiguous(g), xv.shape, interpolation, window),))
 
 
+def conv(x, kernel, strides, padding, dilation_rate, depthwise):
+    """pynn.ops.conv / depthwise_conv on NHWC values: the convolution kernel
+    forward, its gradient kernel back (input and kernel)."""
+    x, kernel = resolve(x), resolve(kernel)
+    tape = _tape_of(x, kernel)
+    xv, kv = _contiguous(_val(x)), _contiguous(_val(kernel))
+    forward = ops.depthwise_conv2d if depthwise else ops.conv2d
+    y = forward(xv, kv, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    if tape is None:
+        return y
+    backward = ops.depthwise_conv2d_grad if depthwise else ops.conv2d_grad
+
+    def vjp(g):
+        kernel_grad = np.zeros(kv.shape, np.float32) if type(kernel) is Traced else None
+        dx = backward(xv, kv, _contiguous(g), strides, padding, dilation_rate,
+                      kernel_grad=kernel_grad, input_grad=type(x) is Traced)
+        return (dx, kernel_grad)
+    return tape.record(y, (x, kernel), vjp)
+
+
+def pool(kind, x, pool_size, strides, padding):
+    """pynn.ops.max_pool / average_pool on NHWC values, with the pooling
+    kernels' backward."""
+    x = resolve(x)
+    xv = _contiguous(x.value)
+    if kind == "max":
+        y = ops.max_pool2d(xv, pool_size, strides, padding)
+        return x.tape.record(y, (x,), lambda g: (
+            ops.max_pool2d_grad(_contiguous(g), xv, y, pool_size, strides, padding),))
+    y = ops.avg_pool2d(xv, pool_size, strides, padding)
+    return x.tape.record(y, (x,), lambda g: (
+        ops.avg_pool2d_grad(_contiguous(g), xv.shape, pool_size, strides, padding),))
+
+
+def conv_transpose(x, kernel, strides, padding, output_padding, dilation_rate):
+    """pynn.ops.conv_transpose on NHWC values, with its gradient kernels."""
+    x, kernel = resolve(x), resolve(kernel)
+    tape = _tape_of(x, kernel)
+    xv, kv = _contiguous(_val(x)), _contiguous(_val(kernel))
+    geometry = dict(strides=strides, padding=padding, output_padding=output_padding,
+                    dilation_rate=dilation_rate)
+    y = ops.conv2d_transpose(xv, kv, **geometry)
+    if tape is None:
+        return y
+
+    def vjp(g):
+        kernel_grad = np.zeros(kv.shape, np.float32) if type(kernel) is Traced else None
+        dx = ops.conv2d_transpose_grad(xv, kv, _contiguous(g), kernel_grad=kernel_grad,
+                                       input_grad=type(x) is Traced, **geometry)
+        return (dx, kernel_grad)
+    return tape.record(y, (x, kernel), vjp)
+
+
+def _matrix_t(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def inv(a):
+    """The inverse of square matrices; its gradient is ``-Y^T g Y^T``."""
+    a = resolve(a)
+    y = np.linalg.inv(np.asarray(a.value, np.float64)).astype(np.float32)
+    yt = _matrix_t(y)
+    return a.tape.record(y, (a,), lambda g: (_contiguous(-(yt @ g @ yt)),))
+
+
+def det(a):
+    """The determinant; its gradient is ``g * det * inv(A)^T`` (for an
+    invertible A)."""
+    a = resolve(a)
+    av = np.asarray(a.value, np.float64)
+    d = np.linalg.det(av)
+
+    def vjp(g):
+        return (_contiguous((np.asarray(g)[..., None, None] * d[..., None, None]) *
+                            _matrix_t(np.linalg.inv(av))),)
+    return a.tape.record(d.astype(np.float32), (a,), vjp)
+
+
+def logabsdet(a):
+    """``log |det A|``; its gradient is ``g * inv(A)^T``."""
+    a = resolve(a)
+    av = np.asarray(a.value, np.float64)
+    y = np.linalg.slogdet(av)[1]
+    return a.tape.record(y.astype(np.float32), (a,), lambda g: (_contiguous(
+        np.asarray(g)[..., None, None] * _matrix_t(np.linalg.inv(av))),))
+
+
+def solve(a, b):
+    """``x`` with ``a @ x = b`` (b of a's rank); gradients ``a^-T g`` for b
+    and ``-(a^-T g) x^T`` for a."""
+    a, b = resolve(a), resolve(b)
+    tape = _tape_of(a, b)
+    av, bv = np.asarray(_val(a), np.float64), np.asarray(_val(b), np.float64)
+    x = np.linalg.solve(av, bv)
+
+    def vjp(g):
+        db = np.linalg.solve(_matrix_t(av), np.asarray(g, np.float64))
+        return (ops.reduce_to_shape(_contiguous(-(db @ _matrix_t(x))), av.shape)
+                if type(a) is Traced else None,
+                ops.reduce_to_shape(_contiguous(db), bv.shape) if type(b) is Traced else None)
+    return tape.record(x.astype(np.float32), (a, b), vjp)
+
+
 # ------------------------------------------------------------ NumPy protocol
 
 _UFUNCS = {
@@ -1237,7 +1374,9 @@ _UFUNCS = {
     np.power: power, np.float_power: power, np.remainder: remainder,
     np.negative: negative, np.positive: lambda x: x, np.absolute: absolute,
     np.fabs: absolute, np.exp: exp, np.log: log, np.log1p: log1p, np.expm1: expm1,
-    np.sqrt: sqrt, np.square: square, np.sin: sin, np.cos: cos,
+    np.sqrt: sqrt, np.square: square, np.sin: sin, np.cos: cos, np.tan: tan,
+    np.arcsin: arcsin, np.arccos: arccos, np.arctan: arctan, np.sinh: sinh, np.cosh: cosh,
+    np.arcsinh: arcsinh, np.arccosh: arccosh, np.arctanh: arctanh, np.arctan2: arctan2,
     np.maximum: maximum, np.minimum: minimum, np.matmul: matmul,
     np.reciprocal: lambda x: divide(1.0, x),
     np.tanh: lambda x: apply_activation(x, "tanh"),
@@ -1277,7 +1416,8 @@ def _numpy_functions():
                  "clip", "dot", "tensordot", "matmul", "square", "sqrt", "exp", "log",
                  "abs", "absolute", "maximum", "minimum", "split", "sign", "floor", "ceil",
                  "zeros_like", "ones_like", "argmax", "argmin", "logical_not", "tril", "triu",
-                 "einsum", "argsort", "take_along_axis"):
+                 "einsum", "argsort", "take_along_axis", "sort", "outer", "vstack", "hstack",
+                 "average", "diag"):
         np_fn = getattr(np, name, None)
         if np_fn is not None and hasattr(ops, name):
             table[np_fn] = getattr(ops, name)
@@ -1617,7 +1757,11 @@ TRACED_OPS = {
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "concatenate": concatenate, "pad": pad, "matmul": matmul, "dense": dense,
     "batch_matmul": batch_matmul, "loss": loss, "sparse_loss": sparse_loss,
-    "einsum": einsum, "segment_sum": segment_sum, "resize": resize,
+    "einsum": einsum, "segment_sum": segment_sum, "resize": resize, "mod": remainder,
+    "conv": conv, "pool": pool, "tan": tan, "arcsin": arcsin, "arccos": arccos,
+    "arctan": arctan, "sinh": sinh, "cosh": cosh, "arcsinh": arcsinh, "arccosh": arccosh,
+    "arctanh": arctanh, "arctan2": arctan2, "conv_transpose": conv_transpose, "inv": inv,
+    "det": det, "logabsdet": logabsdet, "solve": solve,
 }
 ops._TAPE_OPS.update(TRACED_OPS)
 ops._TRACED.add(Traced)

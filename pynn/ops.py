@@ -47,6 +47,27 @@ NUMPY_STYLE = (
     "moveaxis", "swapaxes", "broadcast_to", "tensordot", "dot", "erf", "convert_to_numpy",
     "arange", "any", "all", "size", "tril", "triu", "einsum", "top_k", "segment_sum",
     "argsort", "take_along_axis", "cond", "image",
+    "array", "full", "full_like", "eye", "identity", "linspace", "isnan", "isinf", "isfinite",
+    "diag", "mod", "outer", "rsqrt", "sort", "unstack", "vstack", "hstack", "average", "gelu",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
+    "fori_loop", "while_loop", "slice", "slice_update", "vectorized_map", "conv",
+    "depthwise_conv", "max_pool", "average_pool",
+    "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh",
+    "arctanh", "log2", "log10", "exp2", "logaddexp", "divide_no_nan", "floor_divide",
+    "logical_xor", "trunc", "isclose", "allclose", "nonzero", "count_nonzero", "cumprod",
+    "meshgrid", "ravel", "amax", "amin", "roll", "diagonal", "trace", "copy", "empty", "dtype",
+    "is_tensor", "append", "select", "scatter", "scatter_update", "in_top_k", "segment_max",
+    "selu", "log_sigmoid", "hard_silu", "hard_tanh", "celu", "glu", "multi_hot",
+    "batch_normalization", "separable_conv", "dot_product_attention", "map", "scan", "switch",
+    "hypot", "cbrt", "deg2rad", "rad2deg", "logaddexp2", "fmod", "inner", "vdot", "flipud",
+    "fliplr", "rot90", "diff", "empty_like", "tri", "diagflat", "array_split", "hsplit",
+    "vsplit", "dsplit", "column_stack", "dstack", "nan_to_num", "ptp", "quantile",
+    "percentile", "median", "signbit", "heaviside", "sinc", "isin", "isposinf", "isneginf",
+    "searchsorted", "bincount", "digitize", "sparse_plus", "squareplus", "soft_shrink",
+    "hard_shrink", "tanh_shrink", "threshold", "layer_normalization", "rms_normalization",
+    "psnr", "space_to_depth", "depth_to_space", "conv_transpose", "inv", "det", "slogdet",
+    "logdet", "solve", "matrix_power", "cholesky", "svd", "qr", "eigh", "pinv", "lstsq",
+    "matrix_rank", "solve_triangular",
 )
 
 __all__ = [
@@ -542,8 +563,11 @@ def relu6(x, out=None):
     return activation(x, "relu6", out=out)
 
 
-def leaky_relu(x, alpha=0.2, out=None):
-    return activation(x, "leaky_relu", alpha=alpha, out=out)
+def leaky_relu(x, alpha=0.2, out=None, *, negative_slope=None):
+    """``x`` where positive, else ``alpha * x`` (Keras 3 calls the slope
+    ``negative_slope``)."""
+    return activation(x, "leaky_relu", alpha=alpha if negative_slope is None else
+                      negative_slope, out=out)
 
 
 def elu(x, alpha=1.0, out=None):
@@ -947,7 +971,7 @@ def _packed_strings(values, name):
             else:
                 raise TypeError(f"{name}: values must be strings, bytes or integers, got "
                                 f"{type(v).__name__}")
-        return b"".join(parts), np.fromiter(map(len, parts), np.int64, len(parts))
+        return b"".join(parts), np.fromiter(builtins.map(len, parts), np.int64, len(parts))
     if kind in "iu":
         text = arr.astype("S")
     elif kind == "b":
@@ -1475,8 +1499,29 @@ def global_pool2d_grad(kind, dy, x, y=None, out=None):
 
 # --------------------------------------------------------- normalization
 
-def moments(x, mean=None, var=None):
-    """Mean and (biased) variance of ``x`` over every axis but the last."""
+def moments(x, mean=None, var=None, *, axes=None, keepdims=False, synchronized=False):
+    """Mean and (biased) variance of ``x`` over every axis but the last,
+    into ``mean`` and ``var`` when given.
+
+    Keras 3's form, ``moments(x, axes, keepdims=False)`` (axes an int, a
+    list or a tuple, by position or keyword), gives them over ``axes``, on
+    traced arrays too."""
+    if axes is not None or (isinstance(mean, (int, np.integer, list, tuple))
+                            and not isinstance(mean, bool)):
+        axes = mean if axes is None else axes
+        keepdims = var if isinstance(var, bool) else keepdims
+        if synchronized:
+            raise ValueError("moments: synchronized=True is not supported (one process "
+                             "holds the whole batch)")
+        axes = _axis_arg(axes)
+        dims = shape(x)
+        count = float(np.prod([dims[a] for a in ((axes,) if np.ndim(axes) == 0 else axes)]))
+        # (the argument ``mean`` hides the function: the means as sums)
+        m = divide(sum(x, axis=axes, keepdims=True), count)
+        v = divide(sum(square(subtract(x, m)), axis=axes, keepdims=True), count)
+        if not keepdims:
+            m, v = squeeze(m, axes), squeeze(v, axes)
+        return m, v
     if type(x) is _Device:
         return _cuda_ops.moments(x, mean, var)
     x = _c32(x, "moments: x")
@@ -3458,8 +3503,8 @@ def split(x, indices_or_sections, axis=0):
     else:
         cuts = [int(i) for i in indices_or_sections]
     bounds = [0] + cuts + [size]
-    lead = (slice(None),) * (axis % x.ndim)
-    return [x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+    lead = (builtins.slice(None),) * (axis % x.ndim)
+    return [x[lead + (builtins.slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def take(x, indices, axis=None):
@@ -3469,7 +3514,7 @@ def take(x, indices, axis=None):
         return np.take(x, _plain(indices), axis=axis)
     if axis is None:
         return reshape(x, (-1,))[np.asarray(_plain(indices))]
-    return x[(slice(None),) * (axis % x.ndim) + (np.asarray(_plain(indices)),)]
+    return x[(builtins.slice(None),) * (axis % x.ndim) + (np.asarray(_plain(indices)),)]
 
 
 def tile(x, repeats):
@@ -3494,7 +3539,7 @@ def flip(x, axis=None):
         return np.flip(x, axis)
     axes = range(x.ndim) if axis is None else \
         [int(a) % x.ndim for a in ((axis,) if np.ndim(axis) == 0 else axis)]
-    return x[tuple(slice(None, None, -1) if i in axes else slice(None)
+    return x[tuple(builtins.slice(None, None, -1) if i in axes else builtins.slice(None)
                    for i in range(x.ndim))]
 
 
@@ -3720,21 +3765,1517 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
 image = types.SimpleNamespace(resize=_image_resize)
 
 
+# -------------------------------------- more of Keras 3's ops namespace
+#
+# Constructors, tests, sorting, stacking, slicing, loops, the nn
+# functions (gelu, the cross-entropies, conv and pooling of any 1-D or
+# 2-D layout) under Keras 3's names and signatures.  Differentiable ones
+# are written with the recorded functions above, or recorded themselves
+# (conv, pooling), so they train inside a custom layer or a GradientTape.
+
+def _constant_input(name, **values):
+    """Refuse traced arguments of a function whose result is a constant
+    built from them, rather than silently dropping their gradient."""
+    for arg, v in values.items():
+        if _is_traced(v):
+            raise TypeError(f"{name}: {arg} is a traced array; {name} builds a constant and "
+                            f"has no gradient for it. Pass a plain number or array "
+                            f"(ops.stop_gradient(x) or x.numpy())")
+
+
+def _python_dtype(x):
+    """Keras 3's dtype for data given as Python numbers or lists: int32 for
+    integers, float32 for floats, bool for booleans; arrays keep theirs
+    (floating point as float32, int64 as int32, as Keras's type rules)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return np.int32 if x.dtype == np.int64 else None
+    a = np.asarray(x)
+    return {"b": np.bool_, "i": np.int32, "u": np.int32, "f": np.float32}.get(a.dtype.kind)
+
+
+def _is_python_number(x):
+    return type(x) in (int, float)
+
+
+def array(x, dtype=None):
+    """x as an array (Keras 3's ops.array): Python ints become int32,
+    floating point data float32, unless ``dtype`` says otherwise."""
+    if _is_traced(x):
+        return convert_to_tensor(x, dtype)
+    if dtype is None:
+        dtype = _python_dtype(x)
+    a = _array(x)
+    return a if dtype is None else a.astype(dtype)
+
+
+def full(shape, fill_value, dtype=None):
+    """An array of ``shape`` filled with ``fill_value`` (float32 unless
+    ``dtype`` says)."""
+    _constant_input("full", fill_value=fill_value)
+    return np.full(shape, fill_value, dtype or np.float32)
+
+
+def full_like(x, fill_value, dtype=None):
+    """An array of x's shape (and dtype, unless given) filled with
+    ``fill_value``."""
+    _constant_input("full_like", fill_value=fill_value)
+    v = _array(_plain(x))
+    return np.full(v.shape, fill_value, dtype or v.dtype)
+
+
+def eye(N, M=None, k=0, dtype=None):
+    """A matrix of N rows and M columns (N when None) with ones on the k-th
+    diagonal."""
+    return np.eye(_integer(N, "eye: N", low=0), None if M is None else
+                  _integer(M, "eye: M", low=0), _integer(k, "eye: k"), dtype=dtype or np.float32)
+
+
+def identity(n, dtype=None):
+    """The n x n identity matrix."""
+    return np.identity(_integer(n, "identity: n", low=0), dtype=dtype or np.float32)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (float32
+    unless ``dtype`` says), as NumPy's linspace."""
+    _constant_input("linspace", start=start, stop=stop)
+    num = _integer(num, "linspace: num", low=0)
+    return np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep,
+                       dtype=dtype or np.float32, axis=axis)
+
+
+def _elementwise_test(name, fn):
+    def op(x):
+        return fn(_array(_plain(x)))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (a boolean array: a constant)."
+    return op
+
+
+isnan = _elementwise_test("isnan", np.isnan)
+isinf = _elementwise_test("isinf", np.isinf)
+isfinite = _elementwise_test("isfinite", np.isfinite)
+
+
+def diag(x, k=0):
+    """A vector's k-th diagonal matrix, or a matrix's k-th diagonal, as
+    NumPy's diag; on traced arrays the gradient goes to the diagonal."""
+    k = _integer(k, "diag: k")
+    rank = ndim(x)
+    if rank not in (1, 2):
+        raise ValueError(f"diag: expected a vector or a matrix, got shape {shape(x)}")
+    if not _is_traced(x):
+        return np.diag(_array(x), k)
+    if rank == 2:
+        rows, cols = np.nonzero(np.eye(*x.shape, k=k, dtype=bool))
+        return x[rows, cols]
+    n = x.shape[0]
+    size = n + builtins.abs(k)
+    # Each entry of the matrix reads x[i] on the diagonal, else the zero
+    # appended at index n.
+    index = np.full((size, size), n, np.int64)
+    i = np.arange(n)
+    index[i + builtins.max(-k, 0), i + builtins.max(k, 0)] = i
+    return take(concatenate([x, np.zeros(1, np.float32)], axis=0), index.ravel(), axis=0) \
+        .reshape((size, size))
+
+
+def mod(x1, x2):
+    """The remainder of ``x1 / x2`` with the sign of ``x2``, as NumPy's
+    mod; on traced arrays the gradient is 1 for x1 and -floor(x1 / x2) for
+    x2."""
+    if _is_traced(x1) or _is_traced(x2):
+        return _traced("mod", x1, x2)
+    # (a Python number takes the array's dtype, as in Keras's type rules)
+    a = x1 if _is_python_number(x1) else _array(x1)
+    b = x2 if _is_python_number(x2) else _array(x2)
+    if np.result_type(a, b) == np.bool_:
+        a, b = np.asarray(a, np.int32), np.asarray(b, np.int32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.mod(a, b))
+
+
+def outer(x1, x2):
+    """The outer product of x1 and x2 (each flattened)."""
+    if _is_traced(x1) or _is_traced(x2):
+        return multiply(reshape(x1, (-1, 1)), reshape(x2, (1, -1)))
+    return np.outer(_array(x1), _array(x2))
+
+
+def rsqrt(x):
+    """``1 / sqrt(x)`` elementwise (float32)."""
+    return divide(1.0, sqrt(x))
+
+
+def sort(x, axis=-1):
+    """x sorted along ``axis`` (the flattened array when None); on traced
+    arrays each value's gradient follows it to its place."""
+    if not _is_traced(x):
+        return np.sort(_array(x), axis=axis)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return take_along_axis(x, argsort(x, axis=axis), axis=axis)
+
+
+def unstack(x, num=None, axis=0):
+    """The slices of x along ``axis``, as a list."""
+    rank = ndim(x)
+    if rank == 0:
+        raise ValueError("unstack: expected an array of rank >= 1, got a scalar")
+    axis = _integer(axis, "unstack: axis", low=-rank, high=rank - 1) % rank
+    n = shape(x)[axis]
+    if num is not None and _integer(num, "unstack: num", low=0) != n:
+        raise ValueError(f"unstack: num={num} but axis {axis} of shape {shape(x)} has {n} "
+                         f"entries")
+    lead = (builtins.slice(None),) * axis
+    if _is_traced(x):
+        return [x[lead + (i,)] for i in range(n)]
+    a = _array(x)
+    return [a[lead + (i,)] for i in range(n)]
+
+
+def vstack(xs):
+    """The arrays joined along their first axis (vectors as rows), as
+    NumPy's vstack."""
+    xs = list(xs)
+    if not builtins.any(_is_traced(v) for v in xs):
+        return np.vstack([_array(v) for v in xs])
+    return concatenate([reshape(v, (1, -1)) if ndim(v) < 2 else v for v in xs], axis=0)
+
+
+def hstack(xs):
+    """The arrays joined along their second axis (vectors end to end), as
+    NumPy's hstack."""
+    xs = list(xs)
+    if not builtins.any(_is_traced(v) for v in xs):
+        return np.hstack([_array(v) for v in xs])
+    xs = [reshape(v, (1,)) if ndim(v) == 0 else v for v in xs]
+    return concatenate(xs, axis=0 if ndim(xs[0]) == 1 else 1)
+
+
+def average(x, axis=None, weights=None):
+    """The mean over ``axis``, weighted by ``weights`` (x's shape, or a
+    vector along ``axis``) when given, as NumPy's average."""
+    if weights is None:
+        return mean(x, axis=axis)
+    wshape, xshape = shape(weights), shape(x)
+    if wshape != xshape:
+        if axis is None or np.ndim(axis) != 0 or len(wshape) != 1 \
+                or wshape[0] != xshape[axis]:
+            raise ValueError(f"average: weights of shape {wshape} for x of shape {xshape} "
+                             f"and axis={axis}; they need x's shape, or be a vector as long "
+                             f"as that axis")
+        line = [1] * len(xshape)
+        line[axis] = wshape[0]
+        weights = reshape(weights, tuple(line))
+    if not (_is_traced(x) or _is_traced(weights)):
+        x, weights = _f32(x, "average: x"), _f32(weights, "average: weights")
+        return np.asarray(np.average(x, axis=_axis_arg(axis), weights=np.broadcast_to(
+            weights, x.shape)), np.float32)
+    total = sum(multiply(x, weights), axis=axis)
+    return divide(total, sum(broadcast_to(weights, xshape), axis=axis))
+
+
+def gelu(x, approximate=True):
+    """Gaussian error linear unit ``x * Phi(x)``; with ``approximate`` (the
+    default, as Keras 3's ops.gelu) its tanh approximation."""
+    if approximate:
+        inner = multiply(add(x, multiply(power(x, 3), 0.044715)), float(np.sqrt(2 / np.pi)))
+        return multiply(multiply(x, 0.5), add(tanh(inner), 1.0))
+    return multiply(multiply(x, 0.5), add(erf(multiply(x, float(1 / np.sqrt(2)))), 1.0))
+
+
+# Keras's backend.epsilon(): probabilities are clipped to [eps, 1 - eps].
+_EPSILON = 1e-7
+
+
+def _log_probabilities(output, from_logits, axis):
+    if from_logits:
+        return log_softmax(output, axis=axis)
+    output = divide(output, sum(output, axis=axis, keepdims=True))
+    return log(clip(output, _EPSILON, 1.0 - _EPSILON))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """The cross-entropy of each row of one-hot (or soft) ``target`` and
+    ``output`` along ``axis``, not averaged (Keras 3's ops form)."""
+    ts, os_ = shape(target), shape(output)
+    if ts != os_:
+        raise ValueError(f"categorical_crossentropy: target and output need the same shape, "
+                         f"got {ts} and {os_}")
+    if len(ts) < 1:
+        raise ValueError("categorical_crossentropy: target and output must be at least "
+                         "rank 1, got scalars")
+    return negative(sum(multiply(target, _log_probabilities(output, from_logits, axis)),
+                        axis=axis))
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """The cross-entropy of integer class ids ``target`` and each row of
+    ``output`` along ``axis``, not averaged (Keras 3's ops form)."""
+    _constant_input("sparse_categorical_crossentropy", target=target)
+    ids = np.asarray(target)
+    if ids.dtype.kind not in "iuf" or (ids.dtype.kind == "f" and ids.size and
+                                       not np.all(ids == np.round(ids))):
+        raise TypeError(f"sparse_categorical_crossentropy: target must hold integer class "
+                        f"ids, got dtype {ids.dtype}")
+    ids = ids.astype(np.int64)
+    os_ = shape(output)
+    if ids.ndim == len(os_) and ids.ndim and ids.shape[-1] == 1:
+        ids = ids[..., 0]
+    if len(os_) < 1:
+        raise ValueError("sparse_categorical_crossentropy: output must be at least rank 1, "
+                         "got a scalar")
+    if ids.shape != tuple(os_[:-1]):
+        raise ValueError(f"sparse_categorical_crossentropy: target of shape {ids.shape} for "
+                         f"output of shape {tuple(os_)}; target needs output's shape without "
+                         f"its last axis")
+    classes = os_[axis]
+    if ids.size and (ids.min() < 0 or ids.max() >= classes):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise ValueError(f"sparse_categorical_crossentropy: class id {int(bad)} is outside "
+                         f"[0, {classes})")
+    return negative(sum(multiply(one_hot(ids, classes, axis=axis),
+                                 _log_probabilities(output, from_logits, axis)), axis=axis))
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    """The elementwise binary cross-entropy of ``target`` and ``output``
+    (probabilities, or logits with ``from_logits``), not averaged."""
+    ts, os_ = shape(target), shape(output)
+    if ts != os_:
+        raise ValueError(f"binary_crossentropy: target and output need the same shape, got "
+                         f"{ts} and {os_}")
+    if from_logits:
+        output = sigmoid(output)
+    output = clip(output, _EPSILON, 1.0 - _EPSILON)
+    return negative(add(multiply(target, log(output)),
+                        multiply(subtract(1.0, target), log(subtract(1.0, output)))))
+
+
+# ------------------------------------------------------- loops, slices
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """``val = body_fun(i, val)`` for i in [lower, upper), from
+    ``init_val`` (a Python loop: it records like straight-line code)."""
+    val = init_val
+    for i in range(_integer(lower, "fori_loop: lower"), _integer(upper, "fori_loop: upper")):
+        val = body_fun(i, val)
+    return val
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds, at
+    most ``maximum_iterations`` times; one value or a tuple/list of them,
+    returned in the same form."""
+    several = isinstance(loop_vars, (tuple, list))
+    values = tuple(array(v) for v in (loop_vars if several else (loop_vars,)))
+    limit = None if maximum_iterations is None else \
+        _integer(maximum_iterations, "while_loop: maximum_iterations", low=0)
+    done = 0
+    while (limit is None or done < limit) and bool(np.asarray(_plain(cond(*values)))):
+        values = body(*values)
+        values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
+        done += 1
+    return values if several else values[0]
+
+
+def _start_indices(name, start_indices, rank):
+    starts = np.asarray(_plain(start_indices))
+    if starts.dtype.kind not in "iu" or starts.shape != (rank,):
+        raise ValueError(f"{name}: start_indices must be {rank} integers (one per axis), got "
+                         f"{start_indices!r}")
+    return [int(s) for s in starts]
+
+
+def slice(inputs, start_indices, shape):
+    """The block of ``inputs`` that starts at ``start_indices`` and has
+    ``shape``."""
+    in_shape = np.shape(_plain(inputs))
+    starts = _start_indices("slice", start_indices, len(in_shape))
+    sizes = np.asarray(_plain(shape))
+    if sizes.dtype.kind not in "iu" or sizes.shape != (len(in_shape),):
+        raise ValueError(f"slice: shape must be {len(in_shape)} integers, got {shape!r}")
+    for axis, (s, n, d) in enumerate(zip(starts, sizes, in_shape)):
+        if s < 0 or n < 0 or s + n > d:
+            raise ValueError(f"slice: a block of {int(n)} from {s} does not fit axis {axis} of "
+                             f"shape {in_shape}")
+    key = tuple(builtins.slice(s, s + int(n)) for s, n in zip(starts, sizes))
+    return inputs[key] if _is_traced(inputs) else _array(inputs)[key]
+
+
+def slice_update(inputs, start_indices, updates):
+    """A copy of ``inputs`` with the block at ``start_indices`` replaced by
+    ``updates``; on traced arrays the gradient goes to ``updates`` inside the
+    block and to ``inputs`` outside it."""
+    in_shape, up_shape = shape(inputs), shape(updates)
+    starts = _start_indices("slice_update", start_indices, len(in_shape))
+    if len(up_shape) != len(in_shape):
+        raise ValueError(f"slice_update: updates of shape {up_shape} for inputs of shape "
+                         f"{in_shape}; they need the same rank")
+    for axis, (s, n, d) in enumerate(zip(starts, up_shape, in_shape)):
+        if s < 0 or s + n > d:
+            raise ValueError(f"slice_update: updates of shape {up_shape} at {starts} do not "
+                             f"fit inputs of shape {in_shape} (axis {axis})")
+    key = tuple(builtins.slice(s, s + n) for s, n in zip(starts, up_shape))
+    if not (_is_traced(inputs) or _is_traced(updates)):
+        out = _array(inputs).copy()
+        out[key] = _array(updates)
+        return out
+    inside = np.zeros(in_shape, bool)
+    inside[key] = True
+    widths = [(s, d - s - n) for s, n, d in zip(starts, up_shape, in_shape)]
+    return where(inside, pad(updates, widths), inputs)
+
+
+def vectorized_map(function, elements):
+    """``function`` applied to each entry of ``elements`` along its first
+    axis (to a list/tuple of the arrays' entries when several), the results
+    stacked."""
+    if isinstance(elements, (list, tuple)):
+        if not elements:
+            raise ValueError("vectorized_map: elements is an empty list")
+        n = shape(elements[0])[0]
+        if builtins.any(shape(e)[0] != n for e in elements):
+            raise ValueError(f"vectorized_map: the arrays of elements have different first "
+                             f"axes: {[shape(e) for e in elements]}")
+        return stack([function(type(elements)(e[i] for e in elements)) for i in range(n)])
+    if ndim(elements) == 0:
+        raise ValueError("vectorized_map: elements must have a first axis to map over, got a "
+                         "scalar")
+    return stack([function(elements[i]) for i in range(shape(elements)[0])])
+
+
+# --------------------------------------------- conv and pooling (Keras 3)
+
+def _spatial_tuple(value, rank, name, low=1):
+    """An int or a tuple of ``rank`` ints, as a 2-tuple for the 2-D kernels
+    (a 1-D axis becomes the second, under a height of 1)."""
+    items = (value,) * rank if np.ndim(value) == 0 else tuple(value)
+    if len(items) != rank:
+        raise ValueError(f"{name} must be an int or {rank} ints, got {value!r}")
+    items = tuple(_integer(v, name, low=low) for v in items)
+    return items if rank == 2 else (1,) + items
+
+
+def _spatial_layout(name, inputs, data_format):
+    """inputs in NHWC (a 1-D input under a height of 1) and the way back to
+    the caller's layout."""
+    rank = ndim(inputs)
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    if rank not in (3, 4):
+        raise ValueError(f"{name}: expected inputs of rank 3 (batch, steps, channels) or 4 "
+                         f"(batch, height, width, channels), got shape {shape(inputs)}; "
+                         f"3-D {name} is not supported")
+    first = data_format == "channels_first"
+    if first:
+        inputs = moveaxis(inputs, 1, -1)
+    if rank == 3:
+        inputs = expand_dims(inputs, 1)
+
+    def back(y):
+        if rank == 3:
+            y = squeeze(y, 1)
+        return moveaxis(y, -1, 1) if first else y
+    return inputs, rank - 2, back
+
+
+def _padding_mode(name, padding):
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in ("valid", "same"):
+        raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
+    return mode
+
+
+def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_rate,
+                depthwise):
+    x, rank, back = _spatial_layout(name, inputs, data_format)
+    ks = shape(kernel)
+    if len(ks) != rank + 2:
+        raise ValueError(f"{name}: a {rank}-D input needs a kernel of rank {rank + 2}, got "
+                         f"shape {ks}")
+    if ks[-2] != shape(x)[-1]:
+        what = "grouped convolution (kernel input channels dividing the input's)" \
+            if not depthwise and ks[-2] and shape(x)[-1] % ks[-2] == 0 else "a mismatch"
+        raise ValueError(f"{name}: the kernel of shape {ks} expects {ks[-2]} input channels, "
+                         f"the inputs have {shape(x)[-1]}: {what} is not supported")
+    strides = _spatial_tuple(strides, rank, f"{name}: strides")
+    dilation = _spatial_tuple(dilation_rate, rank, f"{name}: dilation_rate")
+    if builtins.max(strides) > 1 and builtins.max(dilation) > 1:
+        raise ValueError(f"{name}: strides {strides[-rank:]} and dilation_rate "
+                         f"{dilation[-rank:]} cannot both be above 1")
+    padding = _padding_mode(name, padding)
+    if rank == 1:
+        kernel = expand_dims(kernel, 0)
+    if _is_traced(x) or _is_traced(kernel):
+        y = _traced("conv", x, kernel, strides, padding, dilation, depthwise)
+    else:
+        fn = depthwise_conv2d if depthwise else conv2d
+        y = fn(x, kernel, strides=strides, padding=padding, dilation_rate=dilation)
+    return back(y)
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """1-D or 2-D convolution (cross-correlation) of channels-last
+    ``inputs`` (or channels-first, by ``data_format``) with a kernel of
+    shape (spatial..., in, out), as Keras 3's ops.conv."""
+    return _keras_conv("conv", inputs, kernel, strides, padding, data_format, dilation_rate,
+                       False)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """1-D or 2-D depthwise convolution: input channel c convolved with
+    ``kernel[..., c, m]`` gives output channel ``c * multiplier + m``, as
+    Keras 3's ops.depthwise_conv."""
+    return _keras_conv("depthwise_conv", inputs, kernel, strides, padding, data_format,
+                       dilation_rate, True)
+
+
+def _keras_pool(name, kind, inputs, pool_size, strides, padding, data_format):
+    x, rank, back = _spatial_layout(name, inputs, data_format)
+    size = _spatial_tuple(pool_size, rank, f"{name}: pool_size")
+    strides = size if strides is None else _spatial_tuple(strides, rank, f"{name}: strides")
+    padding = _padding_mode(name, padding)
+    if _is_traced(x):
+        y = _traced("pool", kind, x, size, strides, padding)
+    else:
+        y = (max_pool2d if kind == "max" else avg_pool2d)(x, size, strides, padding)
+    return back(y)
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """1-D or 2-D max pooling, as Keras 3's ops.max_pool (``strides``
+    default to ``pool_size``)."""
+    return _keras_pool("max_pool", "max", inputs, pool_size, strides, padding, data_format)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """1-D or 2-D average pooling, as Keras 3's ops.average_pool; with
+    'same' padding a window's mean counts only the values inside."""
+    return _keras_pool("average_pool", "average", inputs, pool_size, strides, padding,
+                       data_format)
+
+
+# ------------------------------ Keras 3's other common ops (math, arrays)
+
+tan = _unary_math("tan", np.tan)
+arcsin = _unary_math("arcsin", np.arcsin)
+arccos = _unary_math("arccos", np.arccos)
+arctan = _unary_math("arctan", np.arctan)
+sinh = _unary_math("sinh", np.sinh)
+cosh = _unary_math("cosh", np.cosh)
+arcsinh = _unary_math("arcsinh", np.arcsinh)
+arccosh = _unary_math("arccosh", np.arccosh)
+arctanh = _unary_math("arctanh", np.arctanh)
+
+
+def arctan2(x1, x2):
+    """The angle of the point (x2, x1), elementwise, in [-pi, pi]."""
+    if _is_traced(x1) or _is_traced(x2):
+        return _traced("arctan2", x1, x2)
+    return np.arctan2(_f32(x1, "arctan2: x1"), _f32(x2, "arctan2: x2"))
+
+
+def log2(x):
+    return divide(log(x), float(np.log(2.0)))
+
+
+def log10(x):
+    return divide(log(x), float(np.log(10.0)))
+
+
+def exp2(x):
+    return power(2.0, x)
+
+
+def logaddexp(x1, x2):
+    """``log(exp(x1) + exp(x2))``, computed stably."""
+    high = maximum(x1, x2)
+    return add(high, log1p(exp(negative(abs(subtract(x1, x2))))))
+
+
+def divide_no_nan(x1, x2):
+    """``x1 / x2``, 0 where ``x2`` is 0 (with a zero gradient there)."""
+    zero = equal(_plain(x2), 0)
+    return where(zero, np.float32(0), divide(x1, where(zero, np.float32(1), x2)))
+
+
+def _dtype_preserving_constant(name, fn):
+    def op(x1, x2):
+        a = x1 if _is_python_number(_plain(x1)) else _array(_plain(x1))
+        b = x2 if _is_python_number(_plain(x2)) else _array(_plain(x2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(fn(a, b))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (a constant: its gradient is zero wherever it exists)."
+    return op
+
+
+floor_divide = _dtype_preserving_constant("floor_divide", np.floor_divide)
+logical_xor = _compare("logical_xor", np.logical_xor)
+
+
+def trunc(x):
+    """x rounded toward zero (integers kept as they are); a constant."""
+    v = _array(_plain(x))
+    return v if v.dtype.kind in "biu" else np.trunc(v)
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return np.isclose(_plain(x1), _plain(x2), rtol, atol, equal_nan)
+
+
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return np.asarray(np.allclose(_plain(x1), _plain(x2), rtol, atol, equal_nan))
+
+
+def nonzero(x):
+    """The indices of the nonzero values, one int32 array per axis."""
+    return tuple(i.astype(np.int32) for i in np.nonzero(_plain(x)))
+
+
+def count_nonzero(x, axis=None):
+    return np.asarray(np.count_nonzero(_plain(x), axis=_axis_arg(axis))).astype(np.int32)
+
+
+def cumprod(x, axis=None, dtype=None):
+    """Cumulative products along ``axis`` (over the flattened array when
+    None)."""
+    if _is_traced(x):
+        raise TypeError("cumprod: traced arrays are not supported (its gradient divides by "
+                        "values that may be zero); write the product with ops.prod, or use "
+                        "ops.exp(ops.cumsum(ops.log(x))) for positive x")
+    v = _array(x)
+    if dtype is None:  # x's own (NumPy would widen small integers)
+        dtype = np.int32 if v.dtype == np.bool_ else v.dtype
+    return np.cumprod(v, axis=axis, dtype=dtype)
+
+
+def meshgrid(*x, indexing="xy"):
+    """Coordinate arrays from coordinate vectors, as NumPy's meshgrid."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    _constant_input("meshgrid", **{f"x{i}": v for i, v in enumerate(x)})
+    return np.meshgrid(*(_array(v) for v in x), indexing=indexing)
+
+
+def ravel(x):
+    return reshape(x, (-1,))
+
+
+amax = max
+amin = min
+
+
+def roll(x, shift, axis=None):
+    """x with its values shifted by ``shift`` along ``axis`` (the flattened
+    array when None), those leaving one end coming in at the other."""
+    if not _is_traced(x):
+        return np.roll(_array(x), shift, axis=axis)
+    if axis is None:
+        return reshape(roll(reshape(x, (-1,)), shift, 0), x.shape)
+    shifts = (shift,) if np.ndim(shift) == 0 else tuple(shift)
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
+    for s, a in zip(shifts, axes):
+        n = x.shape[a]
+        x = take(x, (np.arange(n) - int(s)) % n if n else np.arange(0), axis=a)
+    return x
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The ``offset`` diagonal of the matrices on axes ``axis1``, ``axis2``
+    (moved to the last axis), as NumPy's diagonal."""
+    if not _is_traced(x):
+        return np.diagonal(_array(x), offset, axis1, axis2)
+    rank = x.ndim
+    if rank < 2:
+        raise ValueError(f"diagonal: expected an array of rank >= 2, got shape {x.shape}")
+    a1, a2 = int(axis1) % rank, int(axis2) % rank
+    moved = moveaxis(x, (a1, a2), (-2, -1))
+    rows, cols = np.nonzero(np.eye(*moved.shape[-2:], k=int(offset), dtype=bool))
+    return moved[(Ellipsis, rows, cols)]
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    """The sum of the ``offset`` diagonal (small integer types summed as
+    int32, as Keras does)."""
+    d = diagonal(x, offset, axis1, axis2)
+    if _is_traced(d):
+        return sum(d, axis=-1)
+    if d.dtype in (np.bool_, np.int8, np.int16):
+        d = d.astype(np.int32)
+    elif d.dtype in (np.uint8, np.uint16):
+        d = d.astype(np.uint32)
+    return np.sum(d, axis=-1, dtype=d.dtype)
+
+
+def copy(x):
+    """A copy of x (a traced array as it is: its values never change)."""
+    return x if _is_traced(x) else np.array(_array(x), copy=True)
+
+
+def empty(shape, dtype=None):
+    """A new array of ``shape`` (zeros, so nothing is left undefined)."""
+    return np.zeros(shape, dtype or np.float32)
+
+
+def dtype(x):
+    """x's dtype, as a name ('float32', 'int32', ...)."""
+    return np.dtype(getattr(x, "dtype", None) or _array(x).dtype).name
+
+
+def is_tensor(x):
+    """Whether x is an array of this backend (a NumPy array, a traced array
+    or weight)."""
+    return isinstance(x, (np.ndarray, np.generic)) or _is_traced(x)
+
+
+def append(x1, x2, axis=None):
+    """x2's values after x1's, along ``axis`` (both flattened when None)."""
+    if axis is None:
+        return concatenate([reshape(x1, (-1,)), reshape(x2, (-1,))], axis=0)
+    return concatenate([x1, x2], axis=axis)
+
+
+def select(condlist, choicelist, default=0):
+    """Per element, the value of the first choice whose condition holds,
+    else ``default``, as NumPy's select."""
+    conds, choices = list(condlist), list(choicelist)
+    if len(conds) != len(choices):
+        raise ValueError(f"select: {len(conds)} conditions for {len(choices)} choices")
+    if not builtins.any(_is_traced(c) for c in choices + [default]):
+        return np.select([np.asarray(_plain(c), bool) for c in conds],
+                         [_array(c) for c in choices], _array(default))
+    out = default
+    for cond_, choice in reversed(list(zip(conds, choices))):
+        out = where(np.asarray(_plain(cond_), bool), choice, out)
+    return out
+
+
+def _scatter_ids(indices, shape, name):
+    """The flat row ids of ``indices`` (..., k) into the first k axes of
+    ``shape``, checked."""
+    idx = np.asarray(_plain(indices))
+    if idx.dtype.kind not in "iu" or idx.ndim < 1 or idx.shape[-1] > len(shape):
+        raise ValueError(f"{name}: indices must be integers of shape (..., k) with k <= "
+                         f"{len(shape)}, got dtype {idx.dtype} and shape {idx.shape}")
+    k = idx.shape[-1]
+    lead = tuple(shape[:k])
+    flat = idx.reshape(-1, k)
+    if flat.size and ((flat < 0).any() or (flat >= np.asarray(lead)).any()):
+        raise ValueError(f"{name}: an index is out of range for the axes {lead}")
+    return np.ravel_multi_index(tuple(flat.T), lead) if k else np.zeros(len(flat), np.int64), \
+        k, idx.shape[:-1]
+
+
+def scatter(indices, values, shape):
+    """An array of ``shape``, zero but for ``values`` added at ``indices``
+    (repeated indices add up); on traced values each gets its entry's
+    gradient."""
+    shape = tuple(int(d) for d in shape)
+    ids, k, batch = _scatter_ids(indices, shape, "scatter")
+    rows = int(np.prod(shape[:k], dtype=np.int64))
+    values = reshape(values, (len(ids),) + shape[k:])
+    return reshape(segment_sum(values, ids, num_segments=rows), shape)
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    """A copy of ``inputs`` with ``updates`` written at ``indices`` (or
+    combined with ``reduction``: 'add', 'max', 'min', 'mul').  Traced
+    arrays take reduction None (distinct indices) or 'add'."""
+    if reduction not in (None, "add", "max", "min", "mul"):
+        raise ValueError(f"scatter_update: reduction must be None, 'add', 'max', 'min' or "
+                         f"'mul', got {reduction!r}")
+    in_shape = tuple(shape(inputs))
+    ids, k, _ = _scatter_ids(indices, in_shape, "scatter_update")
+    if not (_is_traced(inputs) or _is_traced(updates)):
+        out = _array(inputs).copy()
+        flat = out.reshape((-1,) + in_shape[k:])
+        ups = _array(updates).reshape((len(ids),) + in_shape[k:])
+        if reduction is None:
+            flat[ids] = ups
+        else:
+            {"add": np.add, "max": np.maximum, "min": np.minimum,
+             "mul": np.multiply}[reduction].at(flat, ids, ups)
+        return out
+    if reduction not in (None, "add"):
+        raise TypeError(f"scatter_update: reduction={reduction!r} is not supported on traced "
+                        f"arrays; use None or 'add'")
+    added = scatter(np.asarray(_plain(indices)), updates, in_shape)
+    if reduction == "add":
+        return add(inputs, added)
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("scatter_update: repeated indices on traced arrays (which write "
+                         "wins has no gradient rule); give distinct indices")
+    written = np.zeros(int(np.prod(in_shape[:k], dtype=np.int64)), bool)
+    written[ids] = True
+    mask = written.reshape(in_shape[:k] + (1,) * (len(in_shape) - k))
+    return where(mask, added, inputs)
+
+
+def in_top_k(targets, predictions, k):
+    """Whether each row's target class is among its ``k`` largest
+    predictions (ties counted in, as Keras's)."""
+    preds = np.asarray(_plain(predictions))
+    t = np.asarray(_plain(targets)).astype(np.int64)
+    k = _integer(k, "in_top_k: k", low=1)
+    if preds.ndim != 2 or t.shape != preds.shape[:1]:
+        raise ValueError(f"in_top_k: expected predictions (batch, classes) and targets "
+                         f"(batch,), got {preds.shape} and {t.shape}")
+    kth = -np.sort(-preds, axis=-1)[:, builtins.min(k, preds.shape[1]) - 1]
+    return np.take_along_axis(preds, t[:, None], axis=-1)[:, 0] >= kth
+
+
+def segment_max(data, segment_ids, num_segments=None, sorted=False):
+    """The rows of ``data`` reduced by maximum per segment (-inf for empty
+    segments; negative ids dropped), as Keras's."""
+    _constant_input("segment_max", data=data)
+    values = _array(data)
+    ids = np.asarray(_plain(segment_ids))
+    if ids.dtype.kind not in "iu" or ids.shape != values.shape[:1]:
+        raise ValueError(f"segment_max: segment_ids must be integers, one per row of data, "
+                         f"got dtype {ids.dtype} and shape {ids.shape} for data of shape "
+                         f"{values.shape}")
+    n = (int(ids.max()) + 1 if ids.size else 0) if num_segments is None else \
+        _integer(num_segments, "segment_max: num_segments", low=0)
+    out = np.full((n,) + values.shape[1:], -np.inf, values.dtype)
+    keep = (ids >= 0) & (ids < n)
+    np.maximum.at(out, ids[keep], values[keep])
+    return out
+
+
+# --------------------------------------------- activations and nn (Keras)
+
+def selu(x):
+    return multiply(elu(x, alpha=SELU_ALPHA), SELU_SCALE)
+
+
+def log_sigmoid(x):
+    return negative(softplus(negative(x)))
+
+
+hard_silu = hard_swish
+
+
+def hard_tanh(x):
+    return clip(x, -1.0, 1.0)
+
+
+def celu(x, alpha=1.0):
+    """``max(x, 0) + min(alpha * (exp(x / alpha) - 1), 0)``."""
+    alpha = _number(alpha, "celu: alpha", low=0, low_open=True)
+    return add(relu(x), minimum(multiply(expm1(divide(x, alpha)), alpha), 0.0))
+
+
+def glu(x, axis=-1):
+    """The first half of x along ``axis`` times the sigmoid of the second."""
+    n = shape(x)[axis]
+    if n % 2:
+        raise ValueError(f"glu: axis {axis} of shape {shape(x)} must have an even size")
+    a, b = split(x, 2, axis=axis)
+    return multiply(a, sigmoid(b))
+
+
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """Rows of class ids as multi-hot vectors of ``num_classes``."""
+    if num_classes is None:
+        num_classes = kwargs.pop("num_tokens", None)
+    if kwargs:
+        raise TypeError(f"multi_hot: unexpected arguments {sorted(kwargs)}")
+    if sparse:
+        raise ValueError("multi_hot: sparse=True is not supported")
+    ids = np.asarray(_plain(inputs)).astype(np.int64)
+    n = _integer(num_classes, "multi_hot: num_classes", low=1)
+    hot = one_hot(ids, n, axis=axis, dtype=dtype)
+    return np.max(hot, axis=1 if ids.ndim > 1 else 0)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """``(x - mean) / sqrt(variance + epsilon) * scale + offset``, the
+    statistics given per entry of ``axis``."""
+    rank = ndim(x)
+    axis = _integer(axis, "batch_normalization: axis", low=-rank, high=rank - 1) % rank
+    line = tuple(shape(x)[axis] if i == axis else 1 for i in range(rank))
+
+    def along(v):
+        return v if v is None or ndim(v) != 1 else reshape(v, line)
+    inv = rsqrt(add(along(variance), float(epsilon)))
+    if scale is not None:
+        inv = multiply(inv, along(scale))
+    out = multiply(subtract(x, along(mean)), inv)
+    return out if offset is None else add(out, along(offset))
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
+                   data_format=None, dilation_rate=1):
+    """A depthwise convolution followed by a 1x1 (pointwise) one, as Keras
+    3's ops.separable_conv."""
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(y, pointwise_kernel, 1, "valid", data_format, 1)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None,
+                          is_causal=False, flash_attention=None, attn_logits_soft_cap=None):
+    """Scaled dot-product attention of (batch, steps, heads, depth) query,
+    key and value, as Keras 3's ops.dot_product_attention."""
+    if flash_attention:
+        raise ValueError("dot_product_attention: flash_attention is not supported")
+    if attn_logits_soft_cap is not None:
+        raise ValueError("dot_product_attention: attn_logits_soft_cap is not supported")
+    if ndim(query) != 4 or ndim(key) != 4 or ndim(value) != 4:
+        raise ValueError(f"dot_product_attention: query, key and value must be of rank 4 "
+                         f"(batch, steps, heads, depth), got {shape(query)}, {shape(key)} and "
+                         f"{shape(value)}")
+    depth = shape(key)[-1]
+    scale = 1.0 / float(np.sqrt(depth)) if scale is None else float(scale)
+    logits = multiply(einsum("BTNH,BSNH->BNTS", query, key), scale)
+    if bias is not None:
+        logits = add(logits, bias)
+    keep = None
+    if mask is not None:
+        keep = np.broadcast_to(np.asarray(_plain(mask), bool), shape(logits))
+    if is_causal:
+        t, s = shape(logits)[2:]
+        causal = np.tril(np.ones((t, s), bool))
+        keep = causal if keep is None else keep & causal
+    if keep is not None:
+        logits = where(keep, logits, np.float32(-0.7 * 3.38953e38))
+    return einsum("BNTS,BSNH->BTNH", softmax(logits, axis=-1), value)
+
+
+# -------------------------------------------------- control flow (Keras)
+
+def map(f, xs):
+    """``f`` applied to each entry of ``xs`` along its first axis, the
+    results stacked (several, when ``f`` returns a tuple or list)."""
+    results = [f(x) for x in (unstack(xs) if ndim(xs) else [])]
+    if results and isinstance(results[0], (tuple, list)):
+        return type(results[0])(stack(list(r)) for r in zip(*results))
+    return stack(results)
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """``carry, y = f(carry, x)`` over the entries of ``xs`` (or ``length``
+    steps with x None), from ``init``; returns the last carry and the ys
+    stacked, as Keras 3's ops.scan."""
+    if xs is None:
+        if length is None:
+            raise ValueError("scan: give xs or length")
+        steps = [None] * _integer(length, "scan: length", low=0)
+    else:
+        steps = unstack(xs)
+        if length is not None and _integer(length, "scan: length", low=0) != len(steps):
+            raise ValueError(f"scan: length={length} but xs has {len(steps)} entries")
+    order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
+    carry, ys = init, [None] * len(steps)
+    for i in order:
+        carry, ys[i] = f(carry, steps[i])
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, stack(ys)
+
+
+def switch(index, branches, *operands):
+    """``branches[index](*operands)``, the index clipped to the branches."""
+    if not branches:
+        raise ValueError("switch: branches is empty")
+    i = int(np.clip(np.asarray(_plain(index)), 0, len(branches) - 1))
+    return branches[i](*operands)
+
+
+# ------------------------------------- Keras 3's less common ops (batch)
+
+def hypot(x1, x2):
+    return sqrt(add(square(x1), square(x2)))
+
+
+def cbrt(x):
+    """The real cube root, elementwise."""
+    if not _is_traced(x):
+        return np.cbrt(_f32(x, "cbrt: x"))
+    return multiply(sign(x), power(abs(x), 1.0 / 3.0))
+
+
+def deg2rad(x):
+    return multiply(x, float(np.pi / 180))
+
+
+def rad2deg(x):
+    return multiply(x, float(180 / np.pi))
+
+
+def logaddexp2(x1, x2):
+    """``log2(2**x1 + 2**x2)``, computed stably."""
+    ln2 = float(np.log(2.0))
+    return divide(logaddexp(multiply(x1, ln2), multiply(x2, ln2)), ln2)
+
+
+def fmod(x1, x2):
+    """The remainder of ``x1 / x2`` with the sign of ``x1``, as C's fmod."""
+    if not (_is_traced(x1) or _is_traced(x2)):
+        a = x1 if _is_python_number(x1) else _array(x1)
+        b = x2 if _is_python_number(x2) else _array(x2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.fmod(a, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = np.trunc(np.asarray(_plain(x1), np.float32) / np.asarray(_plain(x2),
+                                                                            np.float32))
+    return subtract(x1, multiply(quotient, x2))
+
+
+def inner(x1, x2):
+    """The sum of products over the last axes (of scalars: the product)."""
+    if ndim(x1) == 0 or ndim(x2) == 0:
+        return multiply(x1, x2)
+    return tensordot(x1, x2, axes=([-1], [-1]))
+
+
+def vdot(x1, x2):
+    """The dot product of the two arrays flattened."""
+    return sum(multiply(reshape(x1, (-1,)), reshape(x2, (-1,))))
+
+
+def flipud(x):
+    return flip(x, 0)
+
+
+def fliplr(x):
+    return flip(x, 1)
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    """The array rotated by ``k`` quarter turns in the plane of ``axes``."""
+    if not _is_traced(array):
+        return np.rot90(_array(array), k, axes)
+    k = _integer(k, "rot90: k") % 4
+    a, b = (int(v) % array.ndim for v in axes)
+    for _ in range(k):
+        array = swapaxes(flip(array, b), a, b)
+    return array
+
+
+def diff(a, n=1, axis=-1):
+    """The ``n``-th differences along ``axis``."""
+    n = _integer(n, "diff: n", low=0)
+    for _ in range(n):
+        size = shape(a)[axis]
+        a = subtract(take(a, np.arange(1, size), axis=axis),
+                     take(a, np.arange(0, builtins.max(size - 1, 0)), axis=axis))
+    return a
+
+
+def empty_like(x, dtype=None):
+    return zeros_like(x, dtype)
+
+
+def tri(N, M=None, k=0, dtype=None):
+    """Ones at and below the k-th diagonal of an N x M matrix."""
+    return np.tri(_integer(N, "tri: N", low=0), None if M is None else
+                  _integer(M, "tri: M", low=0), _integer(k, "tri: k"),
+                  dtype=dtype or np.float32)
+
+
+def diagflat(x, k=0):
+    return diag(reshape(x, (-1,)), k)
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """Pieces of x along ``axis``: n nearly equal ones (the first longer),
+    or cut at indices."""
+    if not _is_traced(x):
+        return np.array_split(_array(x), indices_or_sections, axis=axis)
+    size = x.shape[axis]
+    if np.ndim(indices_or_sections) == 0:
+        n = _integer(indices_or_sections, "array_split: indices_or_sections", low=1)
+        base, extra = divmod(size, n)
+        cuts = np.cumsum([base + 1] * extra + [base] * (n - extra))[:-1].tolist()
+    else:
+        cuts = [int(i) for i in indices_or_sections]
+    return split(x, cuts, axis=axis)
+
+
+def hsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=1 if ndim(x) > 1 else 0)
+
+
+def vsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=0)
+
+
+def dsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=2)
+
+
+def column_stack(xs):
+    """1-D arrays as columns (2-D ones as they are), joined along axis 1."""
+    return concatenate([reshape(v, (-1, 1)) if ndim(v) == 1 else v for v in xs], axis=1)
+
+
+def dstack(xs):
+    """The arrays, made at least 3-D, joined along axis 2."""
+    def at_least_3d(v):
+        s = tuple(shape(v))
+        return reshape(v, (1,) * (2 - len(s)) + s + (1,) if len(s) < 2 else
+                       s + (1,) if len(s) == 2 else s)
+    return concatenate([at_least_3d(v) for v in xs], axis=2)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """x with NaN, +inf and -inf replaced (by 0, the largest and the
+    smallest float32 unless given); a replaced value has no gradient."""
+    if not _is_traced(x):
+        return np.nan_to_num(_array(x), nan=nan, posinf=posinf, neginf=neginf)
+    v = x.value
+    big = float(np.finfo(np.float32).max)
+    fill = np.where(np.isnan(v), np.float32(nan), np.where(
+        v > 0, np.float32(big if posinf is None else posinf),
+        np.float32(-big if neginf is None else neginf))).astype(np.float32)
+    return where(np.isfinite(v), x, fill)
+
+
+def ptp(x, axis=None, keepdims=False):
+    """The range (maximum - minimum) along ``axis``."""
+    return subtract(max(x, axis=axis, keepdims=keepdims), min(x, axis=axis, keepdims=keepdims))
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """The ``q``-th quantiles (q in [0, 1]) along ``axis``, as NumPy's
+    quantile; on traced arrays the gradient goes to the values interpolated."""
+    qs = np.asarray(_plain(q), np.float64)
+    if qs.size and (qs.min() < 0 or qs.max() > 1):
+        raise ValueError(f"quantile: q must be in [0, 1], got {q!r}")
+    methods = ("linear", "lower", "higher", "midpoint", "nearest")
+    if method not in methods:
+        raise ValueError(f"quantile: method must be one of {methods}, got {method!r}")
+    if not _is_traced(x):
+        return np.asarray(np.quantile(_f32(x, "quantile: x"), qs, axis=_axis_arg(axis),
+                                      method=method, keepdims=keepdims), np.float32)
+    axes = tuple(range(x.ndim)) if axis is None else \
+        tuple(sorted(int(a) % x.ndim for a in ((axis,) if np.ndim(axis) == 0 else axis)))
+    rest = [a for a in range(x.ndim) if a not in axes]
+    flat = reshape(transpose(x, rest + list(axes)), tuple(x.shape[a] for a in rest) + (-1,))
+    ordered = sort(flat, axis=-1)
+    n = shape(ordered)[-1]
+    pos = qs * (n - 1)
+    low = np.floor(pos).astype(np.int64)
+    high = np.ceil(pos).astype(np.int64)
+    frac = (pos - low).astype(np.float32)
+    if method == "lower":
+        frac = np.zeros_like(frac)
+    elif method == "higher":
+        low = high
+    elif method == "midpoint":
+        frac = np.where(high > low, 0.5, 0.0).astype(np.float32)
+    elif method == "nearest":
+        low = np.where(frac > 0.5, high, low)
+        low = np.where(frac == 0.5, 2 * np.round(pos / 2).astype(np.int64), low)
+        frac = np.zeros_like(frac)
+    a, b = take(ordered, low.ravel(), axis=-1), take(ordered, high.ravel(), axis=-1)
+    out = add(a, multiply(subtract(b, a), frac.ravel()))
+    out = moveaxis(reshape(out, tuple(shape(out)[:-1]) + qs.shape), tuple(
+        range(len(rest), len(rest) + qs.ndim)), tuple(range(qs.ndim))) if qs.ndim else \
+        reshape(out, tuple(shape(out)[:-1]))
+    if keepdims:
+        out = reshape(out, qs.shape + tuple(1 if i in axes else d
+                                            for i, d in enumerate(x.shape)))
+    return out
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    """The ``q``-th percentiles (q in [0, 100]) along ``axis``."""
+    return quantile(x, np.asarray(_plain(q), np.float64) / 100.0, axis, method, keepdims)
+
+
+def median(x, axis=None, keepdims=False):
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+def signbit(x):
+    return np.signbit(_array(_plain(x)))
+
+
+def heaviside(x1, x2):
+    """0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (a constant)."""
+    return np.asarray(np.heaviside(_f32(_plain(x1), "heaviside: x1"),
+                                   _f32(_plain(x2), "heaviside: x2")))
+
+
+def sinc(x):
+    """``sin(pi x) / (pi x)``, 1 at 0."""
+    if not _is_traced(x):
+        return np.sinc(_f32(x, "sinc: x"))
+    zero = equal(x.value, 0)
+    safe = where(zero, np.float32(1), multiply(x, float(np.pi)))
+    return where(zero, np.float32(1), divide(sin(safe), safe))
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    return np.isin(_plain(x1), _plain(x2), assume_unique=assume_unique, invert=invert)
+
+
+def isposinf(x):
+    return np.isposinf(_array(_plain(x)))
+
+
+def isneginf(x):
+    return np.isneginf(_array(_plain(x)))
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    """Where ``values`` would be inserted in the 1-D ``sorted_sequence`` to
+    keep it sorted (int32)."""
+    seq = np.asarray(_plain(sorted_sequence))
+    if seq.ndim != 1:
+        raise ValueError(f"searchsorted: sorted_sequence must be 1-D, got shape {seq.shape}")
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    return np.searchsorted(seq, _plain(values), side=side).astype(np.int32)
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    """How often each non-negative integer occurs in x (weighted sums with
+    ``weights``); rows counted separately for a 2-D x, as Keras's."""
+    if sparse:
+        raise ValueError("bincount: sparse=True is not supported")
+    ids = np.asarray(_plain(x))
+    if ids.dtype.kind not in "iu" or ids.ndim not in (1, 2) or (ids.size and ids.min() < 0):
+        raise ValueError(f"bincount: x must hold non-negative integers, 1-D or 2-D, got "
+                         f"dtype {ids.dtype} and shape {ids.shape}")
+    w = None if weights is None else np.asarray(_plain(weights))
+    length = builtins.max(int(ids.max()) + 1 if ids.size else 0,
+                          _integer(minlength, "bincount: minlength", low=0))
+    if ids.ndim == 1:
+        out = np.bincount(ids, w, length)
+    else:
+        out = np.stack([np.bincount(r, None if w is None else wr, length)
+                        for r, wr in zip(ids, ids if w is None else w)]) if len(ids) else \
+            np.zeros((0, length))
+    if w is None:
+        return out.astype(np.int32)
+    return out.astype(np.float32 if w.dtype.kind == "f" else np.int32)
+
+
+def digitize(x, bins):
+    """The index of the bin each value of x falls in (int32)."""
+    return np.digitize(_plain(x), np.asarray(_plain(bins))).astype(np.int32)
+
+
+def sparse_plus(x):
+    """0 below -1, x above 1, ``(x + 1)**2 / 4`` between."""
+    quad = multiply(square(add(x, 1.0)), 0.25)
+    v = np.asarray(_plain(x))
+    return where(v <= -1, np.float32(0), where(v < 1, quad, x))
+
+
+def squareplus(x, b=4):
+    return multiply(add(x, sqrt(add(square(x), float(b)))), 0.5)
+
+
+def soft_shrink(x, threshold=0.5):
+    t = _number(threshold, "soft_shrink: threshold")
+    v = np.asarray(_plain(x))
+    return where(v > t, subtract(x, t), where(v < -t, add(x, t), np.float32(0)))
+
+
+def hard_shrink(x, threshold=0.5):
+    t = _number(threshold, "hard_shrink: threshold")
+    return where(np.abs(np.asarray(_plain(x))) > t, x, np.float32(0))
+
+
+def tanh_shrink(x):
+    return subtract(x, tanh(x))
+
+
+def threshold(x, threshold, default_value):
+    """x where x > ``threshold``, else ``default_value``."""
+    t = _number(threshold, "threshold: threshold")
+    return where(np.asarray(_plain(x)) > t, x, np.float32(default_value))
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with the moments
+    over ``axis`` (one or several); ``rms_scaling=True`` divides by the
+    root of the variance only, as Keras 3's ops.layer_normalization."""
+    rms_scaling = kwargs.pop("rms_scaling", False)
+    if kwargs:
+        raise TypeError(f"layer_normalization: unexpected arguments {sorted(kwargs)}")
+    epsilon = _EPSILON if epsilon is None else _number(epsilon, "layer_normalization: "
+                                                                "epsilon", low=0)
+    rank = ndim(x)
+    axes = sorted(int(a) % rank for a in ((axis,) if np.ndim(axis) == 0 else axis))
+    line = tuple(shape(x)[i] if i in axes else 1 for i in range(rank))
+
+    def along(v):
+        return v if v is None or ndim(v) == rank or axes == [rank - 1] else reshape(v, line)
+    mean_x, variance = moments(x, axes=axes, keepdims=True)
+    inv = rsqrt(add(variance, epsilon))
+    if rms_scaling:
+        out = multiply(x, inv)
+        return out if gamma is None else multiply(out, along(gamma))
+    if gamma is not None:
+        inv = multiply(inv, along(gamma))
+    out = multiply(subtract(x, mean_x), inv)
+    return out if beta is None else add(out, along(beta))
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """``x / sqrt(mean(x**2) + epsilon) * scale`` over ``axis``."""
+    epsilon = _EPSILON if epsilon is None else _number(epsilon, "rms_normalization: epsilon",
+                                                       low=0)
+    axis = _axis_arg(axis)
+    out = multiply(x, rsqrt(add(mean(square(x), axis=axis, keepdims=True), epsilon)))
+    return out if scale is None else multiply(out, scale)
+
+
+def psnr(x1, x2, max_val):
+    """The peak signal-to-noise ratio of x1 against x2, in decibels."""
+    if shape(x1) != shape(x2):
+        raise ValueError(f"psnr: x1 and x2 need the same shape, got {shape(x1)} and "
+                         f"{shape(x2)}")
+    error = mean(square(subtract(x1, x2)))
+    return subtract(20.0 * float(np.log10(max_val)), multiply(log10(error), 10.0))
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """Each ``block_size`` x ``block_size`` block of the images moved into
+    the channels (channels_first: channel-major, as pixel unshuffle), as
+    Keras 3's."""
+    b = _integer(block_size, "space_to_depth: block_size", low=1)
+    first = _image_layout("space_to_depth", x, data_format)
+    n, c, h, w = shape(x) if first else (shape(x)[0], shape(x)[3]) + tuple(shape(x)[1:3])
+    if h % b or w % b:
+        raise ValueError(f"space_to_depth: height and width {h}, {w} must be multiples of "
+                         f"block_size {b}")
+    if first:
+        y = transpose(reshape(x, (n, c, h // b, b, w // b, b)), (0, 1, 3, 5, 2, 4))
+        return reshape(y, (n, c * b * b, h // b, w // b))
+    y = transpose(reshape(x, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h // b, w // b, b * b * c))
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """The channels spread into ``block_size`` x ``block_size`` blocks of
+    the images (the inverse of space_to_depth), as Keras 3's."""
+    b = _integer(block_size, "depth_to_space: block_size", low=1)
+    first = _image_layout("depth_to_space", x, data_format)
+    n, c, h, w = shape(x) if first else (shape(x)[0], shape(x)[3]) + tuple(shape(x)[1:3])
+    if c % (b * b):
+        raise ValueError(f"depth_to_space: {c} channels are not a multiple of block_size**2 "
+                         f"= {b * b}")
+    k = c // (b * b)
+    if first:
+        y = transpose(reshape(x, (n, k, b, b, h, w)), (0, 1, 4, 2, 5, 3))
+        return reshape(y, (n, k, h * b, w * b))
+    y = transpose(reshape(x, (n, h, w, b, b, k)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h * b, w * b, k))
+
+
+def _image_layout(name, x, data_format):
+    """Whether a rank-4 batch of images is channels_first."""
+    if ndim(x) != 4:
+        raise ValueError(f"{name}: expected a batch of images of rank 4, got shape {shape(x)}")
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    return data_format == "channels_first"
+
+
+# ----------------------------------------- transposed conv, linear algebra
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
+                   data_format=None, dilation_rate=1):
+    """1-D or 2-D transposed convolution with a kernel of shape (spatial...,
+    out, in), as Keras 3's ops.conv_transpose."""
+    name = "conv_transpose"
+    x, rank, back = _spatial_layout(name, inputs, data_format)
+    ks = shape(kernel)
+    if len(ks) != rank + 2:
+        raise ValueError(f"{name}: a {rank}-D input needs a kernel of rank {rank + 2}, got "
+                         f"shape {ks}")
+    if ks[-1] != shape(x)[-1]:
+        raise ValueError(f"{name}: the kernel of shape {ks} expects {ks[-1]} input channels, "
+                         f"the inputs have {shape(x)[-1]}")
+    strides = _spatial_tuple(strides, rank, f"{name}: strides")
+    dilation = _spatial_tuple(dilation_rate, rank, f"{name}: dilation_rate")
+    if output_padding is not None:
+        output_padding = _spatial_tuple(output_padding, rank, f"{name}: output_padding", low=0)
+        if rank == 1:
+            output_padding = (0, output_padding[1])
+    padding = _padding_mode(name, padding)
+    if rank == 1:
+        kernel = expand_dims(kernel, 0)
+    if _is_traced(x) or _is_traced(kernel):
+        y = _traced("conv_transpose", x, kernel, strides, padding, output_padding, dilation)
+    else:
+        y = conv2d_transpose(x, kernel, strides=strides, padding=padding,
+                             output_padding=output_padding, dilation_rate=dilation)
+    return back(y)
+
+
+def _square_matrices(name, a):
+    s = shape(a)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise ValueError(f"{name}: expected square matrices (..., n, n), got shape {s}")
+
+
+def _linalg_constant(name, *values):
+    for v in values:
+        if _is_traced(v):
+            raise TypeError(f"{name}: traced arrays are not supported (no gradient rule "
+                            f"here); compute it on x.numpy() or ops.stop_gradient(x)")
+
+
+def inv(a):
+    """The inverse of square matrices (float32, computed in float64)."""
+    _square_matrices("inv", a)
+    if _is_traced(a):
+        return _traced("inv", a)
+    return np.linalg.inv(np.asarray(a, np.float64)).astype(np.float32)
+
+
+def det(a):
+    """The determinant of square matrices."""
+    _square_matrices("det", a)
+    if _is_traced(a):
+        return _traced("det", a)
+    return np.asarray(np.linalg.det(np.asarray(a, np.float64)), np.float32)
+
+
+def slogdet(x):
+    """The sign and the log of the absolute value of the determinant."""
+    _square_matrices("slogdet", x)
+    sign_ = np.linalg.slogdet(np.asarray(_plain(x), np.float64))[0].astype(np.float32)
+    if _is_traced(x):
+        return sign_, _traced("logabsdet", x)
+    return sign_, np.asarray(np.linalg.slogdet(np.asarray(x, np.float64))[1], np.float32)
+
+
+def logdet(x):
+    """``log |det x|`` (the log-determinant of positive definite matrices)."""
+    return slogdet(x)[1]
+
+
+def solve(a, b):
+    """``x`` with ``a @ x = b``, for square ``a`` and ``b`` a matrix (or a
+    vector) per matrix of ``a``."""
+    _square_matrices("solve", a)
+    if ndim(b) == ndim(a) - 1:
+        return squeeze(solve(a, expand_dims(b, -1)), -1)
+    if ndim(b) != ndim(a) or shape(b)[-2] != shape(a)[-1]:
+        raise ValueError(f"solve: b of shape {shape(b)} does not fit a of shape {shape(a)}")
+    if _is_traced(a) or _is_traced(b):
+        return _traced("solve", a, b)
+    return np.linalg.solve(np.asarray(a, np.float64), np.asarray(b, np.float64)) \
+        .astype(np.float32)
+
+
+def matrix_power(a, n):
+    """``a`` multiplied by itself ``n`` times (the inverse's powers for
+    negative n)."""
+    _square_matrices("matrix_power", a)
+    n = _integer(n, "matrix_power: n")
+    if n < 0:
+        a, n = inv(a), -n
+    result = None
+    for _ in range(n):
+        result = a if result is None else matmul(result, a)
+    if result is None:
+        return np.broadcast_to(np.eye(shape(a)[-1], dtype=np.float32), shape(a)).copy()
+    return result
+
+
+def cholesky(a, upper=False):
+    _square_matrices("cholesky", a)
+    _linalg_constant("cholesky", a)
+    return np.linalg.cholesky(np.asarray(a, np.float64), upper=upper).astype(np.float32)
+
+
+def _float32(result):
+    if isinstance(result, tuple):
+        return tuple(np.asarray(r).astype(np.float32 if np.asarray(r).dtype.kind == "f" else
+                                          np.asarray(r).dtype) for r in result)
+    return np.asarray(result, np.float32)
+
+
+def svd(x, full_matrices=True, compute_uv=True):
+    _linalg_constant("svd", x)
+    return _float32(tuple(np.linalg.svd(np.asarray(x, np.float64), full_matrices,
+                                        compute_uv)) if compute_uv else
+                    np.linalg.svd(np.asarray(x, np.float64), full_matrices, compute_uv))
+
+
+def qr(x, mode="reduced"):
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"qr: mode must be 'reduced' or 'complete', got {mode!r}")
+    _linalg_constant("qr", x)
+    return _float32(tuple(np.linalg.qr(np.asarray(x, np.float64), mode=mode)))
+
+
+def eigh(x):
+    _square_matrices("eigh", x)
+    _linalg_constant("eigh", x)
+    return _float32(tuple(np.linalg.eigh(np.asarray(x, np.float64))))
+
+
+def pinv(x, rcond=None):
+    _linalg_constant("pinv", x)
+    kwargs = {} if rcond is None else {"rcond": rcond}
+    return np.linalg.pinv(np.asarray(x, np.float64), **kwargs).astype(np.float32)
+
+
+def lstsq(a, b, rcond=None):
+    _linalg_constant("lstsq", a, b)
+    return np.linalg.lstsq(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                           rcond=rcond)[0].astype(np.float32)
+
+
+def matrix_rank(x, tol=None):
+    _linalg_constant("matrix_rank", x)
+    if ndim(x) < 2:
+        raise ValueError(f"matrix_rank: expected an array of rank >= 2, got shape {shape(x)}")
+    # (in x's own precision, which sets the default tolerance)
+    return np.asarray(np.linalg.matrix_rank(_array(x), tol=tol)).astype(np.int32)
+
+
+def solve_triangular(a, b, lower=False):
+    """``x`` with ``a @ x = b`` for triangular ``a`` (its other half
+    ignored)."""
+    _square_matrices("solve_triangular", a)
+    tri_a = (tril if lower else triu)(a)
+    return solve(tri_a, b)
+
+
 # ------------------------------------------------------ symbolic tensors
 
 # Keras 3's keras.ops functions that pynn has: given a symbolic tensor (a
 # KerasTensor of a graph being built), each records a
 # pynn.layers.TensorOperation instead of computing, as Keras's ops do.
 SYMBOLIC_OPS = frozenset("""
-abs absolute add all any argmax argmin argsort broadcast_to cast ceil clip concatenate
-cos cumsum divide dot einsum elu equal erf exp expand_dims expm1 flip floor greater
-greater_equal hard_sigmoid hard_swish leaky_relu less less_equal log log1p log_softmax
-logical_and logical_not logical_or logsumexp matmul max maximum mean min minimum moments
-moveaxis multiply negative norm normalize not_equal one_hot ones_like pad power prod
-reciprocal relu relu6 repeat reshape round segment_sum sigmoid sign silu sin softmax
-softplus softsign split sqrt square squeeze stack std stop_gradient subtract sum swapaxes
-swish take take_along_axis tanh tensordot tile top_k transpose tril triu true_divide var
-where zeros_like
+abs absolute add all allclose amax amin any append arccos arccosh arcsin arcsinh arctan
+arctan2 arctanh argmax argmin argsort array array_split average_pool binary_crossentropy
+bincount broadcast_to cast categorical_crossentropy cbrt ceil celu clip concatenate conv
+conv_transpose copy cos cosh count_nonzero cumprod cumsum deg2rad depth_to_space
+depthwise_conv diag diagflat diagonal digitize divide divide_no_nan dot dsplit dstack eigh
+einsum elu empty_like equal erf exp exp2 expand_dims expm1 flip fliplr flipud floor fmod
+full_like gelu glu greater greater_equal hard_shrink hard_sigmoid hard_silu hard_swish
+hard_tanh heaviside hsplit hstack hypot in_top_k inner isclose isfinite isin isinf isnan
+isneginf isposinf leaky_relu less less_equal log log10 log1p log2 log_sigmoid log_softmax
+logaddexp logaddexp2 logdet logical_and logical_not logical_or logical_xor logsumexp lstsq
+map matmul matrix_rank max max_pool maximum mean median min minimum moments moveaxis
+multiply nan_to_num ndim negative nonzero norm normalize not_equal one_hot ones_like outer
+pad percentile pinv power prod psnr ptp qr quantile rad2deg ravel reciprocal relu relu6
+repeat reshape roll rot90 round rsqrt scan scatter scatter_update searchsorted segment_max
+segment_sum select selu separable_conv sigmoid sign signbit silu sin sinc sinh size slice
+slice_update slogdet soft_shrink softmax softplus softsign solve solve_triangular sort
+space_to_depth sparse_categorical_crossentropy sparse_plus split sqrt square squareplus
+squeeze stack std stop_gradient subtract sum svd swapaxes swish take take_along_axis tan
+tanh tanh_shrink tensordot threshold tile top_k trace transpose tril triu true_divide trunc
+unstack var vdot vsplit vstack where zeros_like
 """.split())
 # [the KerasTensor class, the recorder], set when pynn.layers loads.
 _SYMBOLIC = []

@@ -26,7 +26,9 @@ from .config import (compile_config, compile_from_config, deserialize_layer,
                      serialize_layer)
 
 from .pynn_format import restore_training_state
+from .serialization import deserialize_keras_object, serialize_keras_object
 from ..utils.custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                                    get_registered_name, get_registered_object,
                                     register_keras_serializable)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError",
@@ -34,7 +36,8 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFil
            "model_from_config", "serialize_layer", "deserialize_layer", "layer_classes",
            "functional_config", "sequential_config", "compile_config", "compile_from_config",
            "file_kind", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
-           "register_keras_serializable"]
+           "register_keras_serializable", "get_registered_name", "get_registered_object",
+           "serialize_keras_object", "deserialize_keras_object"]
 
 
 def save_model(model, filepath, overwrite=True):

@@ -454,8 +454,9 @@ def to_keras(layer, legacy=False):
         module, registered = MODELS[name][1:]
     elif name in LAYERS:
         module, registered = "keras.layers", None
-    else:  # the user's own class: Keras finds it through its custom_objects
-        module, registered = type(layer).__module__, name
+    else:  # the user's own class: Keras finds it by its registered name
+        from ..utils.custom_objects import get_registered_name
+        module, registered = type(layer).__module__, get_registered_name(type(layer))
     if legacy:
         return {"class_name": name, "config": config}
     spec = {"module": module, "class_name": name, "config": config,
@@ -594,6 +595,12 @@ class _Translator:
             raise ValueError(f"{where} ({name}): its config must be a dict, got {_short(config)}")
         custom_key = next((k for k in (name, spec.get("registered_name")) if
                            isinstance(k, str) and k in self.custom), None)
+        if custom_key is None:
+            # a layer registered with register_keras_serializable, found by
+            # the 'package>name' Keras writes, as Keras finds it
+            from .config import _registered_layer
+            custom_key = next((k for k in (spec.get("registered_name"), name) if
+                               isinstance(k, str) and _registered_layer(k) is not None), None)
         label = f"{name} layer {config.get('name', '?')!r}"
         if custom_key is not None:
             return {"class_name": custom_key, "config": config}

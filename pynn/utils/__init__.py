@@ -4,6 +4,7 @@ reading configs."""
 import numpy as np
 
 from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                             get_registered_name, get_registered_object,
                              register_keras_serializable)
 from .dataset import Dataset
 from .file_utils import get_file
@@ -48,4 +49,4 @@ __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history",
            "smart_resize", "image_dataset_from_directory", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "get_file", "Dataset", "PyDataset", "Sequence",
            "Progbar", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
-           "register_keras_serializable"]
+           "register_keras_serializable", "get_registered_name", "get_registered_object"]

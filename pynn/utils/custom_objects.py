@@ -18,9 +18,12 @@ happens only outside safe mode (``load_model(..., safe_mode=False)``, for
 files one trusts).
 """
 import importlib
+import inspect
 import threading
 
 _GLOBAL_CUSTOM_OBJECTS = {}
+# Each registered object's 'package>name', for get_registered_name.
+_GLOBAL_CUSTOM_NAMES = {}
 _local = threading.local()
 # pynn's modules of pure functions of arrays: safe mode finds their
 # functions by name (and nothing else of theirs).
@@ -87,22 +90,62 @@ def in_safe_mode():
 
 
 def register_keras_serializable(package="Custom", name=None):
-    """Decorator registering a class or function under
-    ``'package>name'`` (and its bare name) for reading configs."""
+    """Decorator registering a class or function under ``'package>name'``
+    (``name`` defaults to its own name), as Keras 3 does; configs that name
+    it by its bare name find it too.  A class needs a ``get_config``
+    method."""
+    if not isinstance(package, str) or not package or ">" in package:
+        raise ValueError(f"register_keras_serializable: package must be a non-empty string "
+                         f"without '>', got {package!r}")
+    if name is not None and (not isinstance(name, str) or not name or ">" in name):
+        raise ValueError(f"register_keras_serializable: name must be a non-empty string "
+                         f"without '>', got {name!r}")
+
     def register(obj):
-        key = name or obj.__name__
-        _GLOBAL_CUSTOM_OBJECTS[f"{package}>{key}"] = obj
-        _GLOBAL_CUSTOM_OBJECTS.setdefault(key, obj)
+        if inspect.isclass(obj) and not hasattr(obj, "get_config"):
+            raise ValueError(f"register_keras_serializable: cannot register the class "
+                             f"{obj.__name__}, which has no get_config() method")
+        registered = f"{package}>{name or obj.__name__}"
+        _GLOBAL_CUSTOM_OBJECTS[registered] = obj
+        _GLOBAL_CUSTOM_NAMES[obj] = registered
         return obj
     return register
 
 
+def get_registered_name(obj):
+    """The name ``obj`` was registered under ('package>name'), else its
+    own ``__name__``."""
+    try:
+        registered = _GLOBAL_CUSTOM_NAMES.get(obj)
+    except TypeError:  # an unhashable object is never registered
+        registered = None
+    return registered if registered is not None else obj.__name__
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object registered under ``name``: from the active
+    custom_object_scope, the registered objects, then ``custom_objects``
+    and ``module_objects``; None when none has it."""
+    scoped = getattr(_local, "objects", None) or {}
+    for table in (scoped, _GLOBAL_CUSTOM_OBJECTS, custom_objects or {}, module_objects or {}):
+        if name in table:
+            return table[name]
+    return None
+
+
 def lookup(name):
-    """A custom object by name, from the active scope or the global dict."""
+    """A custom object by name, from the active scope or the global dict;
+    a bare name also finds an object registered as 'package>name'."""
     scoped = getattr(_local, "objects", None) or {}
     if name in scoped:
         return scoped[name]
-    return _GLOBAL_CUSTOM_OBJECTS.get(name)
+    found = _GLOBAL_CUSTOM_OBJECTS.get(name)
+    if found is None and isinstance(name, str) and ">" not in name:
+        suffix = ">" + name
+        for key, obj in list(_GLOBAL_CUSTOM_OBJECTS.items()):
+            if isinstance(key, str) and key.endswith(suffix):
+                return obj
+    return found
 
 
 def _is_anonymous(fn):
@@ -117,15 +160,19 @@ def serialize_function(fn):
         return fn
     if not callable(fn):
         raise TypeError(f"expected a function, got {type(fn).__name__}")
-    if not hasattr(fn, "__qualname__") or _is_anonymous(fn):
+    registered = _GLOBAL_CUSTOM_NAMES.get(fn) if getattr(fn, "__hash__", None) else None
+    if registered is None and (not hasattr(fn, "__qualname__") or _is_anonymous(fn)):
         code = getattr(fn, "__code__", None)
         where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else \
             type(fn).__name__
         return FunctionRef({"class_name": "__lambda__",
                             "config": {"name": getattr(fn, "__qualname__", repr(fn)),
                                        "defined_at": where}}, fn)
+    # A registered function (even one defined inside another) is found
+    # again by the name it is registered under.
     return FunctionRef({"module": fn.__module__, "class_name": "function",
-                        "config": fn.__qualname__, "registered_name": fn.__qualname__}, fn)
+                        "config": fn.__qualname__ if registered is None else fn.__name__,
+                        "registered_name": registered or fn.__qualname__}, fn)
 
 
 def is_function_description(value):

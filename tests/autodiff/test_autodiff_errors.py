@@ -23,7 +23,7 @@ def fit_with_lambda(fn, name="odd"):
 @pytest.mark.parametrize("fn, op", [
     (lambda x: np.fft.fft(x).real, "numpy.fft.fft"),
     (lambda x: np.asarray(x) * 2, "Converting a traced array to a NumPy array"),
-    (lambda x: np.arctan(x), "numpy.arctan"),
+    (lambda x: np.cbrt(x), "numpy.cbrt"),
     (lambda x: np.add.reduce(x, axis=0) + x, "numpy.add.reduce"),
     (lambda x: ops.conv1d(x[:, :, None], np.ones((1, 1, 1), np.float32))[:, :, 0],
      "pynn.ops.conv1d"),
