@@ -171,6 +171,9 @@ binary_body(int op, const float *a, const float *b, float *y, ptrdiff_t i0, ptrd
     case PYNN_BIN_MUL:
         for (ptrdiff_t i = i0; i < i1; i++) y[i] = a[i] * b[i];
         break;
+    case PYNN_BIN_DIV:
+        for (ptrdiff_t i = i0; i < i1; i++) y[i] = a[i] / b[i];
+        break;
     case PYNN_BIN_MAX:
         /* Written out rather than fmaxf: NaN in either input gives NaN, as
          * NumPy's maximum does, and the select vectorizes. */

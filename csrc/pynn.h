@@ -383,7 +383,8 @@ enum pynn_binary_op {
     PYNN_BIN_SUB = 1,
     PYNN_BIN_MUL = 2,
     PYNN_BIN_MAX = 3, /* NaN in either input gives NaN */
-    PYNN_BIN_MIN = 4
+    PYNN_BIN_MIN = 4,
+    PYNN_BIN_DIV = 5
 };
 /* y = a op b over n floats; y may alias a or b. */
 void pynn_binary(int op, const float *a, const float *b, float *y, ptrdiff_t n);

@@ -1153,11 +1153,11 @@ def all_finite(x):
 
 def binary(int op, a, b, y):
     """y = a op b elementwise (0 add, 1 subtract, 2 multiply, 3 maximum,
-    4 minimum) over arrays of one size; y may be a or b."""
+    4 minimum, 5 divide) over arrays of one size; y may be a or b."""
     cdef const float *pa = _f32(a, "binary: a")
     cdef const float *pb = _f32(b, "binary: b")
     cdef float *py = _f32(y, "binary: out", True)
-    if op < 0 or op > 4:
+    if op < 0 or op > 5:
         raise ValueError(f"binary: unknown operation {op}")
     _same_size(<cnp.ndarray>a, <cnp.ndarray>b, "binary")
     _same_size(<cnp.ndarray>a, <cnp.ndarray>y, "binary: out")

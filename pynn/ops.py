@@ -1684,7 +1684,7 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
 
 # ---------------------------------------------------------------- merging
 
-_BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4}
+_BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4, "divide": 5}
 
 
 def _binary(name, a, b, out):
@@ -3111,8 +3111,7 @@ def divide(x1, x2):
     if (type(x1) is not _ndarray and type(x1) in _TRACED
             or type(x2) is not _ndarray and type(x2) in _TRACED):
         return _traced("divide", x1, x2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.true_divide(_f32(x1, "divide: x1"), _f32(x2, "divide: x2"), dtype=np.float32)
+    return _binary("divide", x1, x2, None)
 
 
 true_divide = divide

@@ -24,7 +24,8 @@ import numpy as np
 
 from .. import ops
 from ..layers import activation as act_layers
-from ..layers import conv, core, merging, normalization, pooling, preprocessing, reshaping
+from ..layers import conv, core, lambda_layer, merging, normalization, pooling, preprocessing, \
+    reshaping
 
 # Offsets are kept to whole cache lines.
 _ALIGN = 16
@@ -502,6 +503,56 @@ def _lower_merge(b, step, x_slots, y_slot):
         b.op(kind=SCALE, alpha=1.0 / len(xs), rows=1, cols=size, x=y, y=y)
 
 
+# The operations on symbolic tensors a plan runs: ops.add(x, 3.0), x / 255.0,
+# 2.0 * x, h * g, ... (pynn_binary, as ops computes them), and -x.
+_TENSOR_BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4,
+                  "divide": 5, "true_divide": 5}
+
+
+def _lower_tensor_operation(b, step, x_slots, y_slot):
+    _no_fold(step)
+    layer = step.layer
+    x_slots = x_slots if isinstance(x_slots, (list, tuple)) else [x_slots]
+    shape = b.shape(y_slot)
+    if layer.kwargs:
+        raise _Unsupported("an operation with keyword arguments")
+    if layer.op == "negative" and len(layer.args) == 1 and layer.args[0] == {"__tensor__": 0}:
+        b.op(kind=SCALE, alpha=-1.0, rows=1, cols=_size(shape), x=b.tensor(x_slots[0]),
+             y=b.tensor(y_slot))
+        return
+    if layer.op not in _TENSOR_BINARY or len(layer.args) != 2:
+        raise _Unsupported(f"operation {layer.op!r}")
+    cols = shape[-1] if shape else 1
+    rows = _size(shape) // cols if cols else 0
+    operands = []
+    for arg in layer.args:
+        if isinstance(arg, dict) and "__tensor__" in arg:
+            slot = x_slots[arg["__tensor__"]]
+            group = _row_group(b.shape(slot), shape) if shape else 1
+            operands.append((b.tensor(slot), group))
+            continue
+        value = np.asarray(arg["__array__"] if isinstance(arg, dict) and "__array__" in arg
+                           else arg)
+        if value.dtype.kind not in "biuf" or value.ndim > len(shape):
+            raise _Unsupported("a constant operand that is not numbers")
+        # The constant as one output row (each row reads it), or as rows
+        # of its own where it varies along more axes.
+        value = value.astype(np.float32)
+        if value.size == 1:
+            operands.append((b.constant(np.full(max(cols, 1), value.reshape(-1)[0],
+                                                np.float32)), max(rows, 1)))
+            continue
+        group = _row_group(value.shape, shape)
+        if group is None:
+            raise _Unsupported("a constant that broadcasts other than over whole rows")
+        operands.append((b.constant(value), group))
+    if any(g is None for _, g in operands):
+        raise _Unsupported("an operand that broadcasts other than over whole rows")
+    (x, gx), (x2, gx2) = operands
+    b.op(kind=BINARY_ROWS, act=_TENSOR_BINARY[layer.op], rows=rows, cols=cols, group_x=gx,
+         group_x2=gx2, x=x, x2=x2, y=b.tensor(y_slot))
+
+
 def _lower_concatenate(b, step, x_slots, y_slot):
     """ops.concatenate: each input copied as a block of rows into its
     columns of the output."""
@@ -551,10 +602,12 @@ _LOWER = {
     reshaping.Cropping1D: _lower_shift,
     reshaping.Cropping2D: _lower_shift,
     reshaping.Cropping3D: _lower_shift,
+    lambda_layer.TensorOperation: _lower_tensor_operation,
 }
 # Steps of several inputs: the elementwise merges and concatenation.
 _LOWER_MERGE = {**{kind: _lower_merge for kind in _BINARY},
-                merging.Concatenate: _lower_concatenate}
+                merging.Concatenate: _lower_concatenate,
+                lambda_layer.TensorOperation: _lower_tensor_operation}
 _MERGES = frozenset(_LOWER_MERGE)
 
 
@@ -566,10 +619,8 @@ def plannable(prog):
         return False
     for step in prog.steps:
         kind = type(step.layer)
-        if kind in _MERGES:
-            if step.single_in or not step.single_out:
-                return False
-        elif kind not in _LOWER or not step.single_in or not step.single_out:
+        if not step.single_out or not (kind in _LOWER and step.single_in or
+                                       kind in _MERGES and not step.single_in):
             return False
     return True
 

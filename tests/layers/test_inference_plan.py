@@ -182,7 +182,23 @@ def normalization_adapted():
     return seq((4, 5), norm, layers.Dense(5), inverse)
 
 
+def symbolic_operations():
+    """Arithmetic written on symbolic tensors (TensorOperation layers):
+    scalars on either side, a per-channel constant, a squeeze-and-excitation
+    product, division and negation."""
+    from pynn import ops
+    x = pynn.Input((7, 6, 3))
+    h = layers.Conv2D(4, 3, activation="relu")(x / 255.0 - 0.5)
+    se = layers.Reshape((1, 1, 4))(layers.Dense(4, activation="sigmoid")(
+        layers.GlobalAveragePooling2D()(h)))
+    h = 2.0 * (h * se) + -h
+    h = ops.maximum(h, np.array([0.1, -0.2, 0.3, 0.0], np.float32)) / (se + 1.0)
+    h = ops.minimum(1.5, h) - 0.25
+    return pynn.Model(x, layers.Flatten()(h))
+
+
 GRAPHS = {"merges": merges, "concat_and_broadcast": concat_and_broadcast,
+          "symbolic_operations": symbolic_operations,
           "normalization_adapted": normalization_adapted, "shared_layer_and_outputs": shared_layer_and_outputs,
           "nested": nested}
 

@@ -98,9 +98,18 @@ class Doubled(layers.Dense):
         return super().forward(ctx, x, training) * 2.0
 
 
-@pytest.mark.parametrize("odd", ["subclass", "lambda", "lstm"])
+@pytest.mark.parametrize("odd", ["subclass", "lambda", "lstm", "operation"])
 def test_models_with_layers_a_plan_cannot_run_predict_through_python(odd):
     pynn.utils.set_random_seed(4)
+    if odd == "operation":  # an operation on symbolic tensors a plan does not run
+        inp = pynn.Input((5,))
+        model = pynn.Model(inp, layers.Dense(2)(ops.exp(layers.Dense(4)(inp))))
+        x = np.random.default_rng(0).random((6, 5), dtype=np.float32)
+        prog = inference_program(model)
+        got = model.predict(x, verbose=0)
+        assert prog.plannable and all(p is None for p in prog._plans.values())
+        np.testing.assert_array_equal(got, python_path(model, x))
+        return
     if odd == "lstm":
         model = pynn.Sequential([pynn.Input((4, 3)), layers.LSTM(5), layers.Dense(2)])
         x = np.random.default_rng(0).random((6, 4, 3), dtype=np.float32)
