@@ -28,8 +28,12 @@ PARAMS = [
     ("ResNet101V2", dict(), 44_675_560),
     ("ResNet152V2", dict(), 60_380_648),
     ("EfficientNetB0", dict(), 5_330_571),
+    ("MobileNetV3Small", dict(), 2_554_968),
+    ("MobileNetV3Large", dict(), 5_507_432),
 ]
 DEFAULT_SIZES = {"Xception": 299, "InceptionV3": 299}
+# Fully convolutional up to global pooling: the top takes any input size.
+ANY_SIZE = ("MobileNetV3Small", "MobileNetV3Large")
 
 
 @pytest.mark.parametrize("name, kw, params", PARAMS,
@@ -39,10 +43,11 @@ def test_parameter_count(name, kw, params):
     assert model.count_params() == params
     size = DEFAULT_SIZES.get(name, 224)
     default = (size, size, 3)
-    if kw:  # without the top, any size (Keras's default)
+    if kw or name in ANY_SIZE:  # without the top, any size (Keras's default)
         assert model.input_shape == (None, None, None, 3)
     else:
         assert model.input_shape == (None,) + default
+    if not kw:
         assert model.output_shape == (None, 1000)
 
 
@@ -80,6 +85,14 @@ CONFIGS = [
     ("EfficientNetB3", dict(classes=10, classifier_activation=None)),
     ("EfficientNetB4", dict(include_top=False, pooling="max")),
     ("EfficientNetB5", dict(include_top=False)),
+    ("MobileNetV3Small", dict()),
+    ("MobileNetV3Small", dict(include_top=False, input_shape=(32, 48, 3), pooling="avg")),
+    ("MobileNetV3Small", dict(alpha=0.75, minimalistic=True, input_shape=(64, 64, 3),
+                              classes=10, dropout_rate=0)),
+    ("MobileNetV3Large", dict(input_shape=(224, 224, 3))),
+    ("MobileNetV3Large", dict(alpha=0.75, include_top=False, pooling="max")),
+    ("MobileNetV3Large", dict(minimalistic=True, include_top=False, include_preprocessing=False,
+                              input_shape=(33, 33, 3))),
 ]
 # The largest build in seconds on each side.
 SLOW_CONFIGS = [
@@ -101,17 +114,25 @@ def _pair(keras, name, kw):
 def test_layers_match_keras(keras, name, kw):
     mine, theirs = _pair(keras, name, kw)
     assert mine.name == theirs.name
-    assert len(mine.layers) == len(theirs.layers)
-    for a, b in zip(mine.layers, theirs.layers):
+    assert len(mine.layers) == len(theirs.operations)
+    for a, b in zip(mine.layers, theirs.operations):
+        if isinstance(a, pynn.layers.TensorOperation):
+            # Arithmetic on tensors (MobileNetV3's hard sigmoids): a layer
+            # in pynn's graph, an operation outside the layers in Keras's.
+            assert not isinstance(b, keras.layers.Layer), (a.name, b.name)
+            assert a.op == type(b).__name__.lower(), (a.name, b.name)
+            assert tuple(a.output.shape) == tuple(b.output.shape), a.name
+            continue
         assert type(a).__name__ == type(b).__name__, (a.name, b.name)
         # Keras numbers the names of unnamed layers (the input, Xception's
         # shortcuts, InceptionV3's convolutions, DenseNet's paddings, the
-        # pooling without the top, EfficientNet's preprocessing) by a
-        # process-wide count.
+        # pooling without the top, EfficientNet's preprocessing,
+        # MobileNetV3's activations and top) by a process-wide count.
         if not b.name.rstrip("0123456789_").endswith(("conv2d", "batch_normalization", "add",
                                                       "pooling2d", "input_layer", "activation",
                                                       "concatenate", "zero_padding2d",
-                                                      "rescaling", "normalization")):
+                                                      "rescaling", "normalization", "re_lu",
+                                                      "dropout", "flatten")):
             assert a.name == b.name
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert a.count_params() == b.count_params(), a.name
@@ -122,7 +143,9 @@ def test_layers_match_keras(keras, name, kw):
 
 MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": "resnet50",
            "Xception": "xception", "VGG16": "vgg16", "InceptionV3": "inception_v3",
-           "DenseNet121": "densenet", "ResNet50V2": "resnet_v2", "EfficientNetB0": "efficientnet"}
+           "DenseNet121": "densenet", "ResNet50V2": "resnet_v2",
+           "EfficientNetB0": "efficientnet", "MobileNetV3Small": "mobilenet_v3",
+           "MobileNetV3Large": "mobilenet_v3"}
 
 
 def _randomize_batch_norm(keras, model, rng):
@@ -136,17 +159,20 @@ def _randomize_batch_norm(keras, model, rng):
                                        rng.uniform(0.5, 2, n)])
 
 
-def _efficientnet_statistics(keras, mine, theirs, x, rng):
-    """ImageNet's statistics in the input Normalization, and batch-norm
-    statistics measured on ``x`` and more images (with random ones the
-    signal fades within a few blocks and the two models agree on a
-    constant); then the same weights in Keras's model."""
-    mine.layers[2].set_weights([np.array([0.485, 0.456, 0.406]),
-                                np.array([0.229, 0.224, 0.225]) ** 2, np.array(0)])
+def _measured_statistics(keras, mine, theirs, x, rng):
+    """Batch-norm statistics measured on ``x`` and more images (with random
+    ones the signal fades within a few blocks and the two models agree on
+    a constant), and ImageNet's statistics in EfficientNet's input
+    Normalization; then the same weights in Keras's model."""
+    efficientnet = mine.name.startswith("efficientnet")
+    if efficientnet:
+        mine.layers[2].set_weights([np.array([0.485, 0.456, 0.406]),
+                                    np.array([0.229, 0.224, 0.225]) ** 2, np.array(0)])
     more = rng.uniform(0, 255, (14,) + x.shape[1:]).astype(np.float32)
     calibrate_batch_norm(mine, np.concatenate([x, more]), rng)
     theirs.set_weights(mine.get_weights())
-    theirs.layers[2].finalize_state()  # Keras computes with statistics derived from its weights
+    if efficientnet:  # Keras computes with statistics derived from its weights
+        theirs.layers[2].finalize_state()
 
 
 @pytest.mark.parametrize("name, kw", [
@@ -160,24 +186,30 @@ def _efficientnet_statistics(keras, mine, theirs, x, rng):
     ("ResNet50V2", dict(input_shape=(32, 32, 3), classes=10, classifier_activation=None)),
     ("EfficientNetB0", dict(input_shape=(32, 32, 3), classifier_activation=None)),
     ("EfficientNetB0", dict(include_top=False, input_shape=(35, 41, 3), pooling="max")),
+    ("MobileNetV3Small", dict(input_shape=(48, 48, 3), classifier_activation=None)),
+    ("MobileNetV3Small", dict(alpha=0.75, minimalistic=True, include_top=False,
+                              input_shape=(37, 45, 3), pooling="avg")),
+    ("MobileNetV3Large", dict(input_shape=(40, 40, 3), classes=10)),
+    ("MobileNetV3Large", dict(alpha=0.75, include_top=False, input_shape=(40, 56, 3),
+                              pooling="max")),
 ])
 def test_predictions_match_keras(keras, name, kw):
     rng = np.random.default_rng(3)
     mine, theirs = _pair(keras, name, kw)
-    efficientnet = name.startswith("EfficientNet")
-    if not efficientnet:
+    measured = name.startswith(("EfficientNet", "MobileNetV3"))
+    if not measured:
         _randomize_batch_norm(keras, theirs, rng)
         mine.set_weights(theirs.get_weights())
     x = rng.uniform(0, 255, (2,) + kw["input_shape"]).astype(np.float32)
     x = getattr(applications, MODULES[name]).preprocess_input(x)
-    if efficientnet:
-        _efficientnet_statistics(keras, mine, theirs, x, rng)
+    if measured:
+        _measured_statistics(keras, mine, theirs, x, rng)
     want = np.asarray(theirs.predict(x, verbose=0))
     got = mine.predict(x, verbose=0)
     assert got.shape == want.shape
     scale = np.abs(want).max()
     assert scale > 1e-3
-    if efficientnet:  # the two images give outputs of their own
+    if measured:  # the two images give outputs of their own
         assert np.abs(want[0] - want[1]).max() > 0.05 * scale
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)
     assert np.all(got.argmax(-1) == want.argmax(-1))
@@ -288,6 +320,7 @@ def test_modules_mirror_keras():
     from pynn.applications.efficientnet import EfficientNetB0, EfficientNetB7
     from pynn.applications.mobilenet import MobileNet
     from pynn.applications.mobilenet_v2 import MobileNetV2
+    from pynn.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
     from pynn.applications.resnet import ResNet50
     from pynn.applications.resnet50 import ResNet50 as ResNet50b
     from pynn.applications.vgg16 import VGG16
@@ -299,17 +332,18 @@ def test_modules_mirror_keras():
     assert ResNet50 is ResNet50b is pynn.applications.ResNet50
     for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception, InceptionV3, DenseNet121,
               DenseNet169, DenseNet201, ResNet50V2, ResNet101V2, ResNet152V2, EfficientNetB0,
-              EfficientNetB7):
+              EfficientNetB7, MobileNetV3Small, MobileNetV3Large):
         assert getattr(pynn.applications, f.__name__) is f
         assert f.__name__ in pynn.applications.__all__
     for module in ("vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
-                   "xception", "inception_v3", "densenet", "resnet_v2", "efficientnet"):
+                   "xception", "inception_v3", "densenet", "resnet_v2", "efficientnet",
+                   "mobilenet_v3"):
         m = getattr(pynn.applications, module)
         assert callable(m.preprocess_input) and callable(m.decode_predictions)
 
 
 @pytest.mark.parametrize("name", ["ResNet50", "ResNet50V2", "MobileNetV2", "DenseNet121",
-                                  "InceptionV3", "EfficientNetB0"])
+                                  "InceptionV3", "EfficientNetB0", "MobileNetV3Small"])
 def test_predict_runs_as_one_planned_call(name):
     """Every layer of the classic nets (zero padding, concatenation, folded
     batch normalizations, ...) runs in the compiled inference plan, whose
