@@ -275,8 +275,8 @@ def operation_to_keras(layer, inbound_nodes):
     else:
         row = KERAS_OPS.get(layer.op)
         if row is None:
-            raise ValueError(f"{label}: Keras's files have no operation for it; save the "
-                             f"model in pynn's format (.pynn)")
+            raise ValueError(f"{label}: pynn does not write this operation in Keras's files "
+                             f"yet; save the model in pynn's format (.pynn)")
         module, cls, params, n_call, _ = row
         try:
             bound = inspect.signature(_pynn_function(layer.op)).bind(*layer.args,
