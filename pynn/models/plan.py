@@ -55,9 +55,10 @@ class _Builder:
     A tensor's storage is a "root": the slots that Flatten or Reshape make
     share their input's root."""
 
-    def __init__(self, prog, batch):
+    def __init__(self, prog, batch, shapes):
         self.prog = prog
         self.batch = batch
+        self.shapes = shapes  # per slot, the batch axis aside
         self.ops = []
         self.root_of = {}     # slot -> root
         self.root_size = []   # floats per root
@@ -67,7 +68,7 @@ class _Builder:
     # ------------------------------------------------------------ storage
 
     def shape(self, slot):
-        tail = self.prog.shapes[slot][1:]
+        tail = self.shapes[slot][1:]
         if any(d is None for d in tail):
             raise _Unsupported("a tensor with unknown dimensions")
         return (self.batch,) + tuple(int(d) for d in tail)
@@ -625,11 +626,38 @@ def plannable(prog):
     return True
 
 
+def _shapes_for(prog, input_shapes):
+    """Every slot's shape for inputs of ``input_shapes``: the program's,
+    or, where it left sizes unknown (a model built for any image size),
+    each step's output shape from the sizes of its inputs."""
+    if all(d is not None for shape in prog.shapes for d in shape[1:]):
+        return prog.shapes
+    shapes = list(prog.shapes)
+    for s, shape in zip(prog.input_slots, input_shapes):
+        known = prog.shapes[s]
+        if len(shape) != len(known) or any(k is not None and k != d
+                                           for k, d in zip(known[1:], shape[1:])):
+            raise _Unsupported("inputs of other shapes (the Python path explains)")
+        shapes[s] = (None,) + tuple(shape[1:])
+    for step in prog.steps:
+        ins = shapes[step.ins[0]] if step.single_in else [shapes[i] for i in step.ins]
+        try:
+            out = step.layer.compute_output_shape(ins)
+        except (TypeError, ValueError):
+            raise _Unsupported("a step whose output shape its inputs do not give") from None
+        for slot, shape in zip(step.outs, [out] if step.single_out else out):
+            shapes[slot] = (None,) + tuple(shape[1:])
+    return shapes
+
+
 def build_plan(prog, input_shapes):
     """The plan of ``prog`` for inputs of ``input_shapes`` (the batch
     included), or None when one of its steps cannot be planned for them."""
     batch = input_shapes[0][0] if input_shapes else 0
-    b = _Builder(prog, batch)
+    try:
+        b = _Builder(prog, batch, _shapes_for(prog, input_shapes))
+    except _Unsupported:
+        return None
     try:
         for s, shape in zip(prog.input_slots, input_shapes):
             if tuple(shape) != b.shape(s):

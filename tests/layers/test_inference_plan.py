@@ -233,3 +233,26 @@ def test_predict_over_batches_uses_a_plan_per_shape():
     np.testing.assert_array_equal(got, want)
     keys = set(inference_program(model)._plans)
     assert ((16, 13, 11, 3),) in keys and ((5, 13, 11, 3),) in keys
+
+
+def test_models_built_for_any_size_are_planned_per_input_size():
+    """A model whose input leaves sizes unknown gets a plan for each input
+    shape it meets, its tensors' sizes worked out step by step."""
+    pynn.utils.set_random_seed(8)
+    conv = seq((None, None, 3), layers.Conv2D(4, 3, strides=2, padding="same",
+                                              activation="relu"),
+               layers.ZeroPadding2D(1), layers.MaxPooling2D(), layers.Flatten())
+    text = seq((None, 3), layers.Conv1D(5, 3, activation="relu"), layers.GlobalMaxPooling1D(),
+               layers.Dense(2))
+    for model, shapes in ((conv, [(2, 9, 7, 3), (1, 16, 12, 3)]),
+                          (text, [(3, 17, 3), (3, 6, 3)])):
+        for shape in shapes:
+            x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+            assert_bitwise(planned(model, [x]), python_path(model, [x]))
+    keys = set(inference_program(conv)._plans)
+    assert ((2, 9, 7, 3),) in keys and ((1, 16, 12, 3),) in keys
+    # a known size that does not match is the Python path's to explain
+    wrong = np.zeros((2, 9, 7, 4), np.float32)
+    assert inference_program(conv).run_planned([wrong]) is None
+    with pytest.raises(ValueError, match="expected shape"):
+        conv.predict_on_batch(wrong)
