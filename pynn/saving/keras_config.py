@@ -534,6 +534,12 @@ def optimizer_to_keras(optimizer, legacy=False):
     return spec if legacy else _keras_object(spec, "keras.optimizers")
 
 
+# Keras's loss classes that take from_logits.
+_LOSSES_WITH_LOGITS = frozenset({"BinaryCrossentropy", "CategoricalCrossentropy",
+                                 "SparseCategoricalCrossentropy", "BinaryFocalCrossentropy",
+                                 "CategoricalFocalCrossentropy"})
+
+
 def compile_to_keras(model, legacy=False):
     """Keras's compile config (``compile_config`` of a .keras file) or, with
     ``legacy``, the ``training_config`` of an HDF5 file."""
@@ -547,6 +553,11 @@ def compile_to_keras(model, legacy=False):
         if callable(value) and hasattr(value, "_loss_class"):
             return value.__name__
         spec = losses.serialize(losses.get(value))
+        config = spec.get("config") if isinstance(spec, dict) else None
+        if isinstance(config, dict) and spec.get("class_name") not in _LOSSES_WITH_LOGITS and \
+                config.get("from_logits") is False:
+            # Keras's regression losses take no from_logits argument.
+            spec = {**spec, "config": {k: v for k, v in config.items() if k != "from_logits"}}
         return spec if legacy else _keras_object(spec, "keras.losses")
 
     def metric_spec(value):

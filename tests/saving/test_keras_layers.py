@@ -442,3 +442,17 @@ def test_the_operations_table_is_keras_own(keras):
                 if p not in ("self", "name", "args", "kwargs")]
         assert init == params[n_call:], op
     assert hasattr(importlib.import_module(f"keras.src.ops.{GETITEM[0]}"), GETITEM[1])
+
+
+@pytest.mark.parametrize("loss", ["MeanSquaredError", "Huber", "BinaryCrossentropy"])
+def test_compiled_loss_objects_load_in_keras(tmp_path, keras, loss):
+    """A loss object's config as Keras's class takes it (its regression
+    losses have no from_logits)."""
+    import warnings
+    model = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(1)])
+    model.compile(optimizer="adam", loss=getattr(pynn.losses, loss)())
+    model.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        theirs = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(theirs.loss).__name__ == loss
