@@ -14,6 +14,7 @@ it needs no CUDA library; the driver is looked up when a GPU is first asked
 for).  PYNN_CUDA=0 skips it; PYNN_CUDA=1 makes a missing nvcc or a failed
 CUDA build an error (by default the build goes on without it).
 """
+import concurrent.futures
 import glob
 import os
 import shutil
@@ -89,14 +90,25 @@ class BuildExt(build_ext):
         if ext.name != "pynn._cuda":
             return super().build_extension(ext)
         try:
-            objects = []
+            # nvcc compiles one file at a time for three architectures: the
+            # files go in parallel, and an object newer than its source and
+            # every header it may include is kept.
+            headers = glob.glob("csrc/cuda/*.cuh") + glob.glob("csrc/cuda/*.h") + ["csrc/pynn.h"]
+            newest_header = max(os.path.getmtime(h) for h in headers)
+            jobs, objects = [], []
             for src in ext.cu_sources:
                 obj = os.path.join(self.build_temp, src + ".o")
                 os.makedirs(os.path.dirname(obj), exist_ok=True)
-                cmd = [ext.nvcc, *NVCC_FLAGS, *CUDA_ARCHS, "-Icsrc/cuda", "-c", src, "-o", obj]
-                print(" ".join(cmd))
-                subprocess.run(cmd, check=True)
                 objects.append(obj)
+                if (not self.force and os.path.exists(obj) and os.path.getmtime(obj) >
+                        max(os.path.getmtime(src), newest_header)):
+                    continue
+                jobs.append([ext.nvcc, *NVCC_FLAGS, *CUDA_ARCHS, "-Icsrc/cuda", "-c", src,
+                             "-o", obj])
+            with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                for cmd in jobs:
+                    print(" ".join(cmd))
+                list(pool.map(lambda cmd: subprocess.run(cmd, check=True), jobs))
             ext.extra_objects = objects
             super().build_extension(ext)
         except (OSError, subprocess.CalledProcessError) as e:

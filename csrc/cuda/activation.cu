@@ -67,20 +67,27 @@ __global__ void softmax_backward_kernel(const float *y, const float *dy, float *
     }
 }
 
-/* Column sums, 32 columns per block, 8 rows at a time (as normalization.cu). */
-__global__ void bias_grad_kernel(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols)
+/* Column sums, 32 columns per block, 8 rows at a time (as normalization.cu),
+ * each block over `chunk` rows from blockIdx.y * chunk: one chunk writes
+ * its sums, several add theirs (a conv layer's bias gradient sums 10^5
+ * rows: one block per 32 columns would leave the GPU idle). */
+__global__ void bias_grad_kernel(const float *dy, float *db, ptrdiff_t rows, ptrdiff_t cols,
+                                 ptrdiff_t chunk)
 {
     __shared__ double scratch[8][32];
     const ptrdiff_t j = (ptrdiff_t)blockIdx.x * 32 + threadIdx.x;
+    const ptrdiff_t begin = (ptrdiff_t)blockIdx.y * chunk;
+    const ptrdiff_t end = begin + chunk < rows ? begin + chunk : rows;
     double s = 0.0;
     if (j < cols)
-        for (ptrdiff_t i = threadIdx.y; i < rows; i += 8) s += dy[i * cols + j];
+        for (ptrdiff_t i = begin + threadIdx.y; i < end; i += 8) s += dy[i * cols + j];
     scratch[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
     if (threadIdx.y == 0 && j < cols) {
         double t = 0.0;
         for (int r = 0; r < 8; r++) t += scratch[r][threadIdx.x];
-        db[j] = (float)t;
+        if (gridDim.y == 1) db[j] = (float)t;
+        else atomicAdd(&db[j], (float)t);
     }
 }
 
@@ -131,8 +138,17 @@ extern "C" int pynn_cuda_bias_grad(const float *dy, float *db, ptrdiff_t rows, p
 {
     if (bad(rows, cols) || (cols + 31) / 32 > 0x7FFFFFFF) return cudaErrorInvalidValue;
     if (cols == 0) return cudaSuccess;
-    PYNN_LAUNCH(bias_grad_kernel, dim3((unsigned)((cols + 31) / 32)), dim3(32, 8), stream)(
-        dy, db, rows, cols);
+    /* chunks of at least 1024 rows, as many as fill a large GPU about
+     * twice over; one chunk (the sums in one fixed order) up to 4096 rows */
+    const ptrdiff_t col_blocks = (cols + 31) / 32;
+    ptrdiff_t chunks = rows > 4096 ? rows / 1024 : 1;
+    const ptrdiff_t most = (264 + col_blocks - 1) / col_blocks;
+    if (chunks > most) chunks = most > 1 ? most : 1;
+    const ptrdiff_t chunk = chunks > 1 ? (rows + chunks - 1) / chunks : (rows > 0 ? rows : 1);
+    chunks = rows > 0 ? (rows + chunk - 1) / chunk : 1;
+    if (chunks > 1) PYNN_CHECK(cudaMemsetAsync(db, 0, (size_t)cols * sizeof(float), stream));
+    PYNN_LAUNCH(bias_grad_kernel, dim3((unsigned)col_blocks, (unsigned)chunks), dim3(32, 8),
+                stream)(dy, db, rows, cols, chunk);
     PYNN_CHECK_LAUNCH();
     return cudaSuccess;
 }

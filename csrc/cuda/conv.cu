@@ -22,67 +22,143 @@ using namespace pynn_cuda;
 
 namespace {
 
+/* The loaders index in I: int where every index of the convolution fits
+ * in 31 bits (the usual case: 32-bit division is several times cheaper
+ * than 64-bit, and the loaders divide for every element they read), else
+ * ptrdiff_t. */
+template <typename I>
 struct Geometry {
-    ptrdiff_t h, w, cin, oh, ow, kw, cout, sh, sw, dh, dw, pt, pl;
+    I h, w, cin, oh, ow, kw, cout, sh, sw, dh, dw, pt, pl;
 };
 
-Geometry geometry_of(const pynn_conv_shape *s)
+template <typename I>
+Geometry<I> geometry_of(const pynn_conv_shape *s)
 {
-    return Geometry{s->h, s->w, s->cin, s->oh, s->ow, s->kw, s->cout,
-                    s->sh, s->sw, s->dh, s->dw, s->pad_top, s->pad_left};
+    return Geometry<I>{(I)s->h,  (I)s->w,  (I)s->cin, (I)s->oh, (I)s->ow,
+                       (I)s->kw, (I)s->cout, (I)s->sh, (I)s->sw, (I)s->dh,
+                       (I)s->dw, (I)s->pad_top, (I)s->pad_left};
 }
 
-/* A: row p = (b, oy, ox), column q = (ky, kx, ci) -> the input value. */
+/* A: row p = (b, oy, ox), column q = (ky, kx, ci) -> the input value.
+ * A row's line is its sample's first input value and its window's origin;
+ * a column's tap is the offset (ky*dh, kx*dw) and the channel. */
+template <typename I>
 struct ImageRows {
     const float *x;
-    Geometry g;
-    __device__ float operator()(ptrdiff_t, ptrdiff_t p, ptrdiff_t q) const
+    Geometry<I> g;
+    struct Line {
+        I base, iy0, ix0;
+    };
+    struct Tap {
+        I dy, dx, ci;
+    };
+    __device__ Line line(ptrdiff_t, ptrdiff_t p_) const
     {
-        ptrdiff_t ox = p % g.ow, t = p / g.ow, oy = t % g.oh, b = t / g.oh;
-        ptrdiff_t ci = q % g.cin, u = q / g.cin, kx = u % g.kw, ky = u / g.kw;
-        ptrdiff_t iy = oy * g.sh - g.pt + ky * g.dh, ix = ox * g.sw - g.pl + kx * g.dw;
+        const I p = (I)p_;
+        I ox = p % g.ow, t = p / g.ow, oy = t % g.oh, b = t / g.oh;
+        return Line{b * g.h * g.w * g.cin, oy * g.sh - g.pt, ox * g.sw - g.pl};
+    }
+    __device__ Tap tap(ptrdiff_t q_) const
+    {
+        const I q = (I)q_;
+        I ci = q % g.cin, u = q / g.cin, kx = u % g.kw, ky = u / g.kw;
+        return Tap{ky * g.dh, kx * g.dw, ci};
+    }
+    __device__ float at(const Line &l, const Tap &t) const
+    {
+        I iy = l.iy0 + t.dy, ix = l.ix0 + t.dx;
         if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0f;
-        return x[((b * g.h + iy) * g.w + ix) * g.cin + ci];
+        return x[l.base + (iy * g.w + ix) * g.cin + t.ci];
     }
     __device__ bool k_contiguous() const { return true; }
 };
 
 /* A^T for the kernel gradient: row q = (ky, kx, ci), column p. */
+template <typename I>
 struct ImageCols {
-    ImageRows a;
-    __device__ float operator()(ptrdiff_t z, ptrdiff_t q, ptrdiff_t p) const { return a(z, p, q); }
+    ImageRows<I> a;
+    __device__ typename ImageRows<I>::Tap line(ptrdiff_t, ptrdiff_t q) const { return a.tap(q); }
+    __device__ typename ImageRows<I>::Line tap(ptrdiff_t p) const { return a.line(0, p); }
+    __device__ float at(const typename ImageRows<I>::Tap &l,
+                        const typename ImageRows<I>::Line &t) const
+    {
+        return a.at(t, l);
+    }
     __device__ bool k_contiguous() const { return false; }
 };
 
 /* G' for the input gradient: row r = (b, iy, ix), column q = (ky, kx, co)
  * -> g at the output pixel that tap (ky, kx) of it read from (iy, ix). */
+template <typename I>
 struct GradRows {
     const float *g;
-    Geometry s;
-    __device__ float operator()(ptrdiff_t, ptrdiff_t r, ptrdiff_t q) const
+    Geometry<I> s;
+    struct Line {
+        I base, ty0, tx0;
+    };
+    struct Tap {
+        I dy, dx, co;
+    };
+    __device__ Line line(ptrdiff_t, ptrdiff_t r_) const
     {
-        ptrdiff_t ix = r % s.w, t = r / s.w, iy = t % s.h, b = t / s.h;
-        ptrdiff_t co = q % s.cout, u = q / s.cout, kx = u % s.kw, ky = u / s.kw;
-        ptrdiff_t ty = iy + s.pt - ky * s.dh, tx = ix + s.pl - kx * s.dw;
-        if (ty < 0 || tx < 0 || ty % s.sh || tx % s.sw) return 0.0f;
-        ptrdiff_t oy = ty / s.sh, ox = tx / s.sw;
+        const I r = (I)r_;
+        I ix = r % s.w, t = r / s.w, iy = t % s.h, b = t / s.h;
+        return Line{b * s.oh * s.ow * s.cout, iy + s.pt, ix + s.pl};
+    }
+    __device__ Tap tap(ptrdiff_t q_) const
+    {
+        const I q = (I)q_;
+        I co = q % s.cout, u = q / s.cout, kx = u % s.kw, ky = u / s.kw;
+        return Tap{ky * s.dh, kx * s.dw, co};
+    }
+    __device__ float at(const Line &l, const Tap &t) const
+    {
+        I ty = l.ty0 - t.dy, tx = l.tx0 - t.dx;
+        if (ty < 0 || tx < 0) return 0.0f;
+        I oy = ty, ox = tx;
+        if (s.sh != 1) {
+            if (ty % s.sh) return 0.0f;
+            oy = ty / s.sh;
+        }
+        if (s.sw != 1) {
+            if (tx % s.sw) return 0.0f;
+            ox = tx / s.sw;
+        }
         if (oy >= s.oh || ox >= s.ow) return 0.0f;
-        return g[((b * s.oh + oy) * s.ow + ox) * s.cout + co];
+        return g[l.base + (oy * s.ow + ox) * s.cout + t.co];
     }
     __device__ bool k_contiguous() const { return true; }
 };
 
 /* W': row q = (ky, kx, co), column ci -> kernel[ky, kx, ci, co]. */
+template <typename I>
 struct KernelSwapped {
     const float *k;
-    ptrdiff_t cin, cout;
-    __device__ float operator()(ptrdiff_t, ptrdiff_t q, ptrdiff_t ci) const
+    I cin, cout;
+    __device__ I line(ptrdiff_t, ptrdiff_t ci) const { return (I)ci * cout; }
+    __device__ I tap(ptrdiff_t q_) const
     {
-        ptrdiff_t co = q % cout, tap = q / cout;
-        return k[(tap * cin + ci) * cout + co];
+        const I q = (I)q_;
+        return q / cout * cin * cout + q % cout;
     }
+    __device__ float at(I l, I t) const { return k[l + t]; }
     __device__ bool n_contiguous() const { return false; }
 };
+
+/* Whether every index the loaders compute fits an int: the tensors'
+ * sizes, and the padded extents the window positions reach. */
+bool fits_int(const pynn_conv_shape *s)
+{
+    const double limit = 2147483647.0;
+    const double in = (double)s->n * s->h * s->w * s->cin;
+    const double out = (double)s->n * s->oh * s->ow * s->cout;
+    const double ker = (double)s->kh * s->kw * s->cin * s->cout;
+    const double reach_y = (double)s->oh * s->sh + s->pad_top + (double)s->kh * s->dh + s->h;
+    const double reach_x = (double)s->ow * s->sw + s->pad_left + (double)s->kw * s->dw + s->w;
+    return in < limit && out < limit && ker < limit && reach_y < limit && reach_x < limit &&
+           (double)s->n * s->h * s->w * s->kh * s->kw * s->cout < limit &&
+           (double)s->n * s->oh * s->ow * s->kh * s->kw * s->cin < limit;
+}
 
 bool bad_shape(const pynn_conv_shape *s)
 {
@@ -178,17 +254,52 @@ __global__ void depthwise_kernel_grad_kernel(const float *x, const float *dy, fl
 
 }  // namespace
 
+namespace {
+
+template <typename I>
+cudaError_t conv_forward_gemm(const pynn_conv_shape *s, const float *x, const float *k,
+                              Epilogue epi, cudaStream_t stream)
+{
+    const ptrdiff_t M = s->n * s->oh * s->ow, N = s->cout, K = s->kh * s->kw * s->cin;
+    return launch_tiled_gemm(M, N, K, 1, 1, ImageRows<I>{x, geometry_of<I>(s)},
+                             MatB{k, N, 0, 0}, epi, stream);
+}
+
+template <typename I>
+cudaError_t conv_backward_gemms(const pynn_conv_shape *s, const float *x, const float *k,
+                                const float *grad, float *dk, float *dx, cudaStream_t stream)
+{
+    const ptrdiff_t P = s->n * s->oh * s->ow, taps = s->kh * s->kw;
+    const Geometry<I> g = geometry_of<I>(s);
+    if (dk) {
+        const ptrdiff_t M = taps * s->cin, N = s->cout;
+        Epilogue epi{dk, N, 0, 1.0f, 0.0f, nullptr, PYNN_ACT_LINEAR, 0.0f, 0};
+        PYNN_CHECK(launch_tiled_gemm(M, N, P, 1, split_k_for(M, N, P),
+                                     ImageCols<I>{ImageRows<I>{x, g}}, MatB{grad, N, 0, 0}, epi,
+                                     stream));
+    }
+    if (dx) {
+        const ptrdiff_t M = s->n * s->h * s->w, N = s->cin;
+        Epilogue epi{dx, N, 0, 1.0f, 0.0f, nullptr, PYNN_ACT_LINEAR, 0.0f, 0};
+        PYNN_CHECK(launch_tiled_gemm(M, N, taps * s->cout, 1, 1, GradRows<I>{grad, g},
+                                     KernelSwapped<I>{k, (I)s->cin, (I)s->cout}, epi, stream));
+    }
+    return cudaSuccess;
+}
+
+}  // namespace
+
 extern "C" int pynn_cuda_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                                         const float *bias, int act, float alpha, float *y,
                                         cudaStream_t stream)
 {
     if (bad_shape(s)) return cudaErrorInvalidValue;
-    const ptrdiff_t M = s->n * s->oh * s->ow, N = s->cout, K = s->kh * s->kw * s->cin;
+    const ptrdiff_t M = s->n * s->oh * s->ow, N = s->cout;
     const int softmax = act == PYNN_ACT_SOFTMAX;
     Epilogue epi{y, N, 0, 1.0f, 0.0f, softmax ? nullptr : bias,
                  softmax ? PYNN_ACT_LINEAR : act, alpha, 0};
-    PYNN_CHECK(launch_tiled_gemm(M, N, K, 1, 1, ImageRows{x, geometry_of(s)},
-                                 MatB{k, N, 0, 0}, epi, stream));
+    PYNN_CHECK(fits_int(s) ? conv_forward_gemm<int>(s, x, k, epi, stream)
+                           : conv_forward_gemm<ptrdiff_t>(s, x, k, epi, stream));
     if (softmax) return pynn_cuda_bias_activation_forward(act, alpha, y, bias, y, M, N, stream);
     return cudaSuccess;
 }
@@ -199,8 +310,7 @@ extern "C" int pynn_cuda_conv2d_backward(const pynn_conv_shape *s, const float *
                                          float *dk, float *db, float *dx, cudaStream_t stream)
 {
     if (bad_shape(s)) return cudaErrorInvalidValue;
-    const ptrdiff_t P = s->n * s->oh * s->ow, taps = s->kh * s->kw;
-    const Geometry g = geometry_of(s);
+    const ptrdiff_t P = s->n * s->oh * s->ow;
     const float *grad = dy;
     if (act != PYNN_ACT_LINEAR) {
         if (!work) return cudaErrorInvalidValue;
@@ -209,20 +319,8 @@ extern "C" int pynn_cuda_conv2d_backward(const pynn_conv_shape *s, const float *
         grad = work;
     }
     if (db) PYNN_CHECK(pynn_cuda_bias_grad(grad, db, P, s->cout, stream));
-    if (dk) {
-        const ptrdiff_t M = taps * s->cin, N = s->cout;
-        Epilogue epi{dk, N, 0, 1.0f, 0.0f, nullptr, PYNN_ACT_LINEAR, 0.0f, 0};
-        PYNN_CHECK(launch_tiled_gemm(M, N, P, 1, split_k_for(M, N, P),
-                                     ImageCols{ImageRows{x, g}}, MatB{grad, N, 0, 0}, epi,
-                                     stream));
-    }
-    if (dx) {
-        const ptrdiff_t M = s->n * s->h * s->w, N = s->cin;
-        Epilogue epi{dx, N, 0, 1.0f, 0.0f, nullptr, PYNN_ACT_LINEAR, 0.0f, 0};
-        PYNN_CHECK(launch_tiled_gemm(M, N, taps * s->cout, 1, 1, GradRows{grad, g},
-                                     KernelSwapped{k, s->cin, s->cout}, epi, stream));
-    }
-    return cudaSuccess;
+    return fits_int(s) ? conv_backward_gemms<int>(s, x, k, grad, dk, dx, stream)
+                       : conv_backward_gemms<ptrdiff_t>(s, x, k, grad, dk, dx, stream);
 }
 
 extern "C" int pynn_cuda_depthwise_conv2d_forward(const pynn_conv_shape *s, const float *x,

@@ -137,11 +137,17 @@ cudaError_t gemm(ptrdiff_t count, int trans_a, int trans_b, ptrdiff_t m, ptrdiff
     (void)allow_tf32;
 #endif
     /* Split K only for a single product whose few output tiles leave the
-     * GPU idle, and whose output is simply written. */
+     * GPU idle, and whose output is written, not accumulated; the bias and
+     * the activation (a dense layer's at batch 1) then follow the sum. */
     int splits = 1;
-    if (count == 1 && epi.beta == 0.0f && !epi.bias && epi.act == PYNN_ACT_LINEAR &&
-        epi.ldc == n)
-        splits = split_k_for(m, n, k);
+    if (count == 1 && epi.beta == 0.0f && epi.ldc == n) splits = split_k_for(m, n, k);
+    if (splits > 1 && (epi.bias || epi.act != PYNN_ACT_LINEAR)) {
+        Epilogue plain{epi.c, n, 0, alpha, 0.0f, nullptr, PYNN_ACT_LINEAR, 0.0f, 0};
+        PYNN_CHECK(launch_tiled_gemm(m, n, k, 1, splits, MatA{a, lda, 0, trans_a},
+                                     MatB{b, ldb, 0, trans_b}, plain, stream));
+        return (cudaError_t)pynn_cuda_bias_activation_forward(epi.act, epi.act_alpha, epi.c,
+                                                              epi.bias, epi.c, m, n, stream);
+    }
     for (ptrdiff_t z0 = 0; z0 < count; z0 += 65535) {
         ptrdiff_t part = count - z0 < 65535 ? count - z0 : 65535;
         MatA pa{a + z0 * stride_a, lda, stride_a, trans_a};

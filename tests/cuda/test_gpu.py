@@ -117,6 +117,21 @@ def test_matmul_accumulates_and_splits_long_products():
     close(ops.matmul(dev(a), dev(b)), ops.matmul(a, b))
 
 
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+@pytest.mark.parametrize("m,n,k", [(4, 4, 4), (132, 260, 36), (260, 12, 1032)])
+def test_products_of_rows_read_four_floats_at_a_time(ta, tb, m, n, k):
+    """Sizes that are multiples of 4 (rows on 16-byte boundaries) take the
+    float4 kernel: partial tiles at every edge, each transposition, a batch,
+    and a long K split over blocks."""
+    a = rand(3, k, m) if ta else rand(3, m, k)
+    b = rand(3, n, k, seed=1) if tb else rand(3, k, n, seed=1)
+    close(ops.batch_matmul(dev(a), dev(b), ta, tb), ops.batch_matmul(a, b, ta, tb))
+    a2, b2 = rand(m, k, seed=2), rand(k, n, seed=3)
+    close(ops.matmul(dev(a2), dev(b2)), ops.matmul(a2, b2))
+    a, b = rand(8, 4096, seed=4), rand(4096, 4, seed=5)  # split along K
+    close(ops.matmul(dev(a), dev(b)), ops.matmul(a, b))
+
+
 @pytest.mark.skipif(EMULATED, reason="TF32 needs tensor cores (not emulated)")
 def test_matmul_tf32():
     a, b = rand(257, 300), rand(300, 129, seed=1)
@@ -166,7 +181,7 @@ def test_activation_and_its_gradient(activation, shape):
     close(out, ops.activation(x, activation))
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (7, 33), (257, 3), (4, 5, 6)])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 33), (257, 3), (4, 5, 6), (50001, 40)])
 def test_bias_grad_and_softmax(shape):
     dy = rand(*shape)
     close(ops.bias_grad(dev(dy)), ops.bias_grad(dy))
