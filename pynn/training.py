@@ -357,7 +357,7 @@ class TrainingMixin:
         Weights, optimizer state and buffers move with the model; saving
         and get_weights read them back to the host."""
         scope = current_device()
-        if scope is None and self._placed_at == _placements[0]:
+        if self._placed_at == _placements[0] and (scope is None or scope == self._home):
             return self._gpu
         want = scope or self._home or self._default_placement()
         from .distribution import active
