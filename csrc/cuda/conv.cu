@@ -256,13 +256,24 @@ __global__ void depthwise_kernel_grad_kernel(const float *x, const float *dy, fl
 
 namespace {
 
+/* Y = A K, with the bias and activation in the epilogue; a product with
+ * few output tiles (a small image, batch 1) splits K and applies them
+ * after the sum. */
 template <typename I>
 cudaError_t conv_forward_gemm(const pynn_conv_shape *s, const float *x, const float *k,
                               Epilogue epi, cudaStream_t stream)
 {
     const ptrdiff_t M = s->n * s->oh * s->ow, N = s->cout, K = s->kh * s->kw * s->cin;
-    return launch_tiled_gemm(M, N, K, 1, 1, ImageRows<I>{x, geometry_of<I>(s)},
-                             MatB{k, N, 0, 0}, epi, stream);
+    const int splits = split_k_for(M, N, K);
+    if (splits == 1)
+        return launch_tiled_gemm(M, N, K, 1, 1, ImageRows<I>{x, geometry_of<I>(s)},
+                                 MatB{k, N, 0, 0}, epi, stream);
+    Epilogue plain{epi.c, N, 0, 1.0f, 0.0f, nullptr, PYNN_ACT_LINEAR, 0.0f, 0};
+    PYNN_CHECK(launch_tiled_gemm(M, N, K, 1, splits, ImageRows<I>{x, geometry_of<I>(s)},
+                                 MatB{k, N, 0, 0}, plain, stream));
+    if (!epi.bias && epi.act == PYNN_ACT_LINEAR) return cudaSuccess;
+    return (cudaError_t)pynn_cuda_bias_activation_forward(epi.act, epi.act_alpha, epi.c,
+                                                          epi.bias, epi.c, M, N, stream);
 }
 
 template <typename I>

@@ -247,9 +247,10 @@ __device__ __forceinline__ float4 load4(const float *src, ptrdiff_t valid)
  * the operand's contiguous axis.  Where that axis is k (A as stored, B
  * transposed) the thread takes row tid / 2 (of 128) at k offset
  * tid % 2 * 4; else k row tid / 32 (of 8) at column tid % 32 * 4.  `src`
- * advances a slice at a time; `rows` and `cols` count what is left of
- * the matrix from the thread's row and column (k columns up to k_end). */
-template <bool KFast>
+ * advances Stride k at a time (a kernel whose slices are deeper reads
+ * each with several readers); `rows` and `cols` count what is left of the
+ * matrix from the thread's row and column (k columns up to k_end). */
+template <bool KFast, int Stride = kTileK>
 struct SliceReader {
     const float *src;
     ptrdiff_t step;   /* floats from one slice to the next */
@@ -264,12 +265,12 @@ struct SliceReader {
         c = KFast ? tid % 2 * 4 : tid % 32 * 4;
         if (KFast) {
             src = q + (tile0 + r) * ld + k_begin + c;
-            step = kTileK;
+            step = Stride;
             rows = extent - (tile0 + r);
             cols = k_end - (k_begin + c);
         } else {
             src = q + (k_begin + r) * ld + tile0 + c;
-            step = kTileK * ld;
+            step = Stride * ld;
             rows = k_end - (k_begin + r);
             cols = extent - (tile0 + c);
         }
@@ -279,8 +280,8 @@ struct SliceReader {
     {
         float4 v = rows > 0 ? load4(src, cols) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         src += step;
-        if (KFast) cols -= kTileK;
-        else rows -= kTileK;
+        if (KFast) cols -= Stride;
+        else rows -= Stride;
         return v;
     }
 };
@@ -426,12 +427,14 @@ cudaError_t launch_tiled_gemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t b
 
 /* Splits of K for a product with few output tiles and a long K: enough
  * blocks for about two per multiprocessor of a large GPU, each piece at
- * least 256 long (a block takes about a microsecond per 8 of K). */
+ * least 64 long.  A lone block's K slices follow each other at the
+ * latency of global memory (about a microsecond each on an H100): a
+ * one-image convolution or dense layer is that chain, not its arithmetic. */
 inline int split_k_for(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K)
 {
     ptrdiff_t tiles = ((M + kTileM - 1) / kTileM) * ((N + kTileN - 1) / kTileN);
     ptrdiff_t want = 264 / (tiles > 0 ? tiles : 1);
-    ptrdiff_t most = K / 256;
+    ptrdiff_t most = K / 64;
     ptrdiff_t s = want < most ? want : most;
     if (s > 64) s = 64;
     return s > 1 ? (int)s : 1;

@@ -133,14 +133,23 @@ def test_products_of_rows_read_four_floats_at_a_time(ta, tb, m, n, k):
 
 
 @pytest.mark.skipif(EMULATED, reason="TF32 needs tensor cores (not emulated)")
-def test_matmul_tf32():
-    a, b = rand(257, 300), rand(300, 129, seed=1)
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+def test_matmul_tf32(ta, tb):
+    """Rows on 16-byte boundaries run on the tensor cores (the product is
+    then not float32's, bit for bit); others keep the float32 kernels."""
+    a = rand(2, 300, 260) if ta else rand(2, 260, 300)
+    b = rand(2, 132, 300, seed=1) if tb else rand(2, 300, 132, seed=1)
+    a2, b2 = rand(257, 300, seed=2), rand(300, 129, seed=3)
+    fp32 = ops.batch_matmul(dev(a), dev(b), ta, tb).to_numpy()
     cuda.matmul.allow_tf32 = True
     try:
-        got = ops.matmul(dev(a), dev(b))
+        got = ops.batch_matmul(dev(a), dev(b), ta, tb)
+        unaligned = ops.matmul(dev(a2), dev(b2))
     finally:
         cuda.matmul.allow_tf32 = False
-    close(got, ops.matmul(a, b), rtol=1e-3)
+    close(got, ops.batch_matmul(a, b, ta, tb), rtol=1e-3)
+    assert not np.array_equal(got.to_numpy(), fp32)
+    close(unaligned, ops.matmul(a2, b2))
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
