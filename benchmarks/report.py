@@ -39,7 +39,10 @@ def main(path):
     groups = {}
     for b in data["benchmarks"]:
         groups.setdefault(b["group"], []).append(b)
-    print(f"peak: {peak:.0f} GFLOP/s" if peak else "peak: unknown")
+    gpu_peaks = {b["extra_info"]["peak_gflops"] for b in data["benchmarks"]
+                 if b.get("extra_info", {}).get("peak_gflops")}
+    print(f"CPU peak: {peak:.0f} GFLOP/s" if peak else "CPU peak: unknown",
+          *(f"GPU peak: {p / 1e3:.0f} TFLOP/s (float32)" for p in sorted(gpu_peaks)))
     print(f"{'group':<48} {'impl':<10} {'median':>11} {'ratio':>7} {'GFLOP/s':>8} {'%peak':>6}")
     for group, benches in groups.items():
         pynn = next((b for b in benches if impl_of(b) == "pynn"), None)
