@@ -61,16 +61,12 @@ def _densenet(who, blocks, weights_name, include_top, weights, input_tensor, inp
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling, named=True)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
-    top = "" if include_top else "_notop"
-    fname = f"{weights_name}_weights_tf_dim_ordering_tf_kernels{top}.h5"
-    digest = WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-    return imagenet_utils.load_weights(model, weights, who, fname, BASE_WEIGHTS_PATH + fname,
-                                       digest)
+    return imagenet_utils.load_weights(model, weights, who, *imagenet_utils.published_file(
+        include_top, f"{weights_name}_weights_tf_dim_ordering_tf_kernels", BASE_WEIGHTS_PATH,
+        WEIGHTS_HASHES[weights_name]))
 
 
 _DOC = """

@@ -137,18 +137,13 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation,
                          kernel_initializer=DENSE_KERNEL_INITIALIZER, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling, named=True)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
-    fname = url = digest = None
-    if weights == "imagenet":
-        # Keras names the file after the model's name; pynn after the
-        # variant, so that a model given another name still finds it.
-        fname = f"efficientnet{variant}{'.h5' if include_top else '_notop.h5'}"
-        url, digest = BASE_WEIGHTS_PATH + fname, WEIGHTS_HASHES[variant][0 if include_top else 1]
-    return imagenet_utils.load_weights(model, weights, who, fname, url, digest)
+    # Keras names the file after the model's name; pynn after the variant,
+    # so that a model given another name still finds it.
+    return imagenet_utils.load_weights(model, weights, who, *imagenet_utils.published_file(
+        include_top, f"efficientnet{variant}", BASE_WEIGHTS_PATH, WEIGHTS_HASHES[variant]))
 
 
 def _block(inputs, activation, drop_rate, name, filters_in, filters_out, kernel_size, strides,

@@ -255,3 +255,26 @@ def load_weights(model, weights, who, fname=None, url=None, digest=None):
     elif weights is not None:
         model.load_weights(os.fspath(weights))
     return model
+
+
+def global_pooling(x, pooling, named=False):
+    """The output of an application built without its top: ``x`` itself
+    (``pooling`` None) or its global average ('avg') or maximum ('max'),
+    in layers named 'avg_pool' and 'max_pool' where ``named`` (as some of
+    Keras's applications name them; the others leave them unnamed)."""
+    from ..layers import GlobalAveragePooling2D, GlobalMaxPooling2D
+    if pooling == "avg":
+        return GlobalAveragePooling2D(name="avg_pool" if named else None)(x)
+    if pooling == "max":
+        return GlobalMaxPooling2D(name="max_pool" if named else None)(x)
+    return x
+
+
+def published_file(include_top, stem, base_url, digests=(None, None), no_top="_notop"):
+    """Keras's published weight file of an application, as the
+    ``(fname, url, digest)`` that load_weights takes: ``stem + '.h5'``
+    with the top, ``stem + no_top + '.h5'`` without, under ``base_url``;
+    ``digests``: the files' MD5s (with the top, without), None where Keras
+    publishes none."""
+    fname = f"{stem}{'' if include_top else no_top}.h5"
+    return fname, base_url + fname, digests[0 if include_top else 1]

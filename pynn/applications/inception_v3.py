@@ -134,10 +134,8 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     if include_top:
         fname, url, digest = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH,

@@ -60,20 +60,18 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         x = layers.Reshape((classes,), name="reshape_2")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Activation(activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling)
     if name is None:
         name = f"mobilenet_{alpha:0.2f}_{rows}"
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
-    fname = None
+    files = ()
     if weights == "imagenet":
-        top = "" if include_top else "_no_top"
-        fname = f"mobilenet_{_ALPHA_TEXT[alpha]}_{rows}_tf{top}.h5"
-    # Keras publishes no digests for the MobileNet files.
-    return imagenet_utils.load_weights(model, weights, who, fname,
-                                       fname and BASE_WEIGHT_PATH + fname)
+        # Keras publishes no digests for the MobileNet files.
+        files = imagenet_utils.published_file(
+            include_top, f"mobilenet_{_ALPHA_TEXT[alpha]}_{rows}_tf", BASE_WEIGHT_PATH,
+            no_top="_no_top")
+    return imagenet_utils.load_weights(model, weights, who, *files)
 
 
 def _conv_block(inputs, filters, alpha, kernel=(3, 3), strides=(1, 1)):

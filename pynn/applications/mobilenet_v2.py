@@ -68,20 +68,18 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
         x = layers.GlobalAveragePooling2D()(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling)
     if name is None:
         name = f"mobilenetv2_{alpha:0.2f}_{rows}"
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
-    fname = None
+    files = ()
     if weights == "imagenet":
-        top = "" if include_top else "_no_top"
-        fname = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}{top}.h5"
-    # Keras publishes no digests for the MobileNetV2 files.
-    return imagenet_utils.load_weights(model, weights, who, fname,
-                                       fname and BASE_WEIGHT_PATH + fname)
+        # Keras publishes no digests for the MobileNetV2 files.
+        files = imagenet_utils.published_file(
+            include_top, f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}",
+            BASE_WEIGHT_PATH, no_top="_no_top")
+    return imagenet_utils.load_weights(model, weights, who, *files)
 
 
 def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):

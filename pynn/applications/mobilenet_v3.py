@@ -124,20 +124,16 @@ def _mobilenet_v3(who, blocks, last_point_ch, model_type, input_shape, alpha, mi
         x = layers.Flatten()(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Activation(activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling, named=True)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
-    fname = url = digest = None
+    files = ()
     if weights == "imagenet":
         key = f"{model_type}{'_minimalistic' if minimalistic else ''}_224_{float(alpha)}_float"
-        if include_top:
-            fname, digest = f"weights_mobilenet_v3_{key}.h5", WEIGHTS_HASHES[key][0]
-        else:
-            fname, digest = f"weights_mobilenet_v3_{key}_no_top_v2.h5", WEIGHTS_HASHES[key][1]
-        url = BASE_WEIGHT_PATH + fname
-    return imagenet_utils.load_weights(model, weights, who, fname, url, digest)
+        files = imagenet_utils.published_file(include_top, f"weights_mobilenet_v3_{key}",
+                                              BASE_WEIGHT_PATH, WEIGHTS_HASHES[key],
+                                              no_top="_no_top_v2")
+    return imagenet_utils.load_weights(model, weights, who, *files)
 
 
 def _relu(x):

@@ -49,10 +49,8 @@ def build_vgg(who, convs_per_block, url, url_no_top, md5, include_top, weights, 
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     lower = who.lower()
     if include_top:

@@ -162,14 +162,13 @@ class _Conv(ActivationMixin, Layer):
                 **weight_options(self, "bias")}
 
 
-class Conv2D(_Conv):
-    """2-D convolution: ``activation(conv(x, kernel) + bias)`` over NHWC input
-    with an HWIO kernel (Keras's ``Conv2D``)."""
+class _FilterConv(_Conv):
+    """What Conv2D (so Conv1D) and Conv3D share: ``filters`` output channels
+    from one kernel of shape ``kernel_size + (in_channels, filters)``."""
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
-                 data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, kernel_initializer, bias_initializer, **kwargs)
         self.filters = _positive_int(filters, "filters", self)
@@ -188,11 +187,21 @@ class Conv2D(_Conv):
         self.bias = self._bias_weight(self.filters)
         self.built = True
 
-    def _kernel4(self, value):
-        return value if self.rank == 2 or value is None else value[None]
-
     def _main_kernel(self):
         return self.kernel
+
+    def get_config(self):
+        return {**self._kernel_config(), "filters": self.filters,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                **weight_options(self, "kernel")}
+
+
+class Conv2D(_FilterConv):
+    """2-D convolution: ``activation(conv(x, kernel) + bias)`` over NHWC input
+    with an HWIO kernel (Keras's ``Conv2D``)."""
+
+    def _kernel4(self, value):
+        return value if self.rank == 2 or value is None else value[None]
 
     def _conv(self, ctx, x, kernel, bias, act, training):
         x4 = x if self.rank == 2 else x[:, None]
@@ -223,11 +232,6 @@ class Conv2D(_Conv):
             return None
         return dx if self.rank == 2 else dx[:, 0]
 
-    def get_config(self):
-        return {**self._kernel_config(), "filters": self.filters,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                **weight_options(self, "kernel")}
-
 
 Convolution2D = Conv2D
 
@@ -236,13 +240,6 @@ class Conv1D(Conv2D):
     """1-D convolution over (batch, steps, channels) with a (width, in, out)
     kernel; ``padding`` may be 'causal'."""
     rank = 1
-
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
-        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
-                         groups, activation, use_bias, kernel_initializer, bias_initializer,
-                         **kwargs)
 
 
 Convolution1D = Conv1D
@@ -390,7 +387,7 @@ class SeparableConv2D(_Conv):
 SeparableConvolution2D = SeparableConv2D
 
 
-class Conv3D(_Conv):
+class Conv3D(_FilterConv):
     """3-D convolution over (batch, depth, height, width, channels) with a
     (kd, kh, kw, in, out) kernel (Keras's ``Conv3D``): for each depth tap
     of the kernel, one 2-D convolution (pynn's kernels) over the input
@@ -398,22 +395,9 @@ class Conv3D(_Conv):
     rank = 3
     runs_on_gpu = False
 
-    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
-                 data_format=None, dilation_rate=(1, 1, 1), groups=1, activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 **kwargs):
-        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, kernel_initializer, bias_initializer, **kwargs)
-        self.filters = _positive_int(filters, "filters", self)
-        if groups != 1:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: only groups=1 is supported")
-
     def _make_geometry2d(self):
-        # The height and width taps; the depth taps are _depth_taps'.
+        # The height and width taps; the depth taps are _depth's.
         return self.kernel_size[1:], self.strides[1:], self.padding, self.dilation_rate[1:]
-
-    def _out_channels(self, input_shape):
-        return self.filters
 
     def _depth(self, d):
         """(output depth, [(tap, output planes, input planes)]) for an input
@@ -437,18 +421,6 @@ class Conv3D(_Conv):
                                         f"{type(self).__name__} {self.name!r}")
         od = None if input_shape[1] is None else self._depth(input_shape[1])[0]
         return (input_shape[0], od, oh, ow, self.filters)
-
-    def build(self, input_shape):
-        cin = self._input_channels(input_shape)
-        self.kernel = self.add_weight("kernel", self.kernel_size + (cin, self.filters),
-                                      self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self._bias_weight(self.filters)
-        self.built = True
-
-    def _main_kernel(self):
-        return self.kernel
 
     def _conv(self, ctx, x, kernel, bias, act, training):
         n, d, h, w, c = x.shape
@@ -494,11 +466,6 @@ class Conv3D(_Conv):
             if need_input_grad:
                 dx[:, iz] += dplanes.reshape(n, len(iz), h, w, c)
         return dx
-
-    def get_config(self):
-        return {**self._kernel_config(), "filters": self.filters,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                **weight_options(self, "kernel")}
 
 
 Convolution3D = Conv3D

@@ -1,9 +1,12 @@
-"""Batch-normalization statistics for comparing deep applications with
+"""Helpers for comparing the applications with Keras's.
+
+Batch-normalization statistics for comparing deep applications with
 random weights: moving means and variances measured on the images the
 comparison runs on, as a trained network's would be.  With statistics
 that do not fit the activations (the initial ones, or random ones), the
 signal of an EfficientNet fades or blows up within a few blocks, and two
-implementations then agree on nothing but a constant."""
+implementations then agree on nothing but a constant.  Weight files in
+the layout Keras publishes them in, and the comparison of predictions."""
 import numpy as np
 
 import pynn
@@ -23,3 +26,21 @@ def calibrate_batch_norm(model, x, rng):
             var = np.maximum(h.var(0), 0.1 * np.median(h.var(0)))
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), h.mean(0),
                                var * rng.uniform(1, 2, n)])
+
+
+def legacy_file(model, path):
+    """The Keras ``model``'s weights written to ``path`` in the layout of
+    Keras's published weight files (Keras 2's save_weights to .h5)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return path
+
+
+def close_to_keras(got, want):
+    """pynn's predictions ``got`` match Keras's ``want`` to 1e-4 of their
+    scale, and ``want`` is no constant (its first two rows differ)."""
+    scale = np.abs(want).max()
+    assert scale > 1e-3 and np.abs(want[0] - want[1]).max() > 0.05 * scale
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)

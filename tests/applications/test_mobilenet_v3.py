@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pynn
-from appstats import calibrate_batch_norm
+from appstats import calibrate_batch_norm, close_to_keras, legacy_file
 from pynn import applications, layers
 from pynn.applications import mobilenet_v3
 
@@ -32,21 +32,6 @@ def reference(keras):
     return model, x
 
 
-def _legacy_file(model, path):
-    """The layout of Keras's published weight files."""
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
-    return path
-
-
-def _close(got, want):
-    scale = np.abs(want).max()
-    assert scale > 1e-3 and np.abs(want[0] - want[1]).max() > 0.05 * scale
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)
-
-
 def test_weights_by_path(keras, reference, tmp_path):
     """Keras 3's .weights.h5, the published files' legacy layout, and
     pynn's own save_weights all load and predict what Keras predicts."""
@@ -54,15 +39,15 @@ def test_weights_by_path(keras, reference, tmp_path):
     x = x[:2]
     want = np.asarray(model.predict(x, verbose=0))
     model.save_weights(str(tmp_path / "small.weights.h5"))
-    _legacy_file(model, str(tmp_path / "small.h5"))
+    legacy_file(model, str(tmp_path / "small.h5"))
     for name in ("small.weights.h5", "small.h5"):
         mine = applications.MobileNetV3Small(weights=str(tmp_path / name), **KW)
-        _close(mine.predict(x, verbose=0), want)
+        close_to_keras(mine.predict(x, verbose=0), want)
     mine.save_weights(str(tmp_path / "mine.weights.h5"))
     again = applications.MobileNetV3Small(weights=str(tmp_path / "mine.weights.h5"), **KW)
     for a, b in zip(again.get_weights(), mine.get_weights()):
         np.testing.assert_array_equal(a, b)
-    _close(again.predict(x, verbose=0), want)
+    close_to_keras(again.predict(x, verbose=0), want)
     with pytest.raises(ValueError):
         applications.MobileNetV3Large(weights=str(tmp_path / "small.h5"), **KW)
     with pytest.raises(ValueError):
@@ -83,7 +68,7 @@ def test_imagenet_from_pynn_cache_matches_keras(keras, reference, tmp_path, monk
     model, x = reference
     path = tmp_path / "pynn_home" / "models" / NOTOP
     path.parent.mkdir(parents=True)
-    _legacy_file(model, str(path))
+    legacy_file(model, str(path))
     _publish(path, monkeypatch)
     with pytest.warns(UserWarning, match="224x224"):
         loaded = applications.MobileNetV3Small(weights="imagenet", **KW)
@@ -95,7 +80,7 @@ def test_imagenet_from_pynn_cache_matches_keras(keras, reference, tmp_path, monk
                         lambda fname, *args, **kwargs: str(path) if fname == NOTOP else None)
     with pytest.warns(UserWarning):
         theirs = keras.applications.MobileNetV3Small(weights="imagenet", **KW)
-    _close(loaded.predict(x[:2], verbose=0), np.asarray(theirs.predict(x[:2], verbose=0)))
+    close_to_keras(loaded.predict(x[:2], verbose=0), np.asarray(theirs.predict(x[:2], verbose=0)))
 
 
 def test_imagenet_from_keras_cache(keras, reference, tmp_path, monkeypatch):
@@ -103,7 +88,7 @@ def test_imagenet_from_keras_cache(keras, reference, tmp_path, monkeypatch):
     digest differs is not."""
     path = tmp_path / "keras_home" / "models" / NOTOP
     path.parent.mkdir(parents=True)
-    _legacy_file(reference[0], str(path))
+    legacy_file(reference[0], str(path))
     with pytest.raises(RuntimeError, match="weights='imagenet'"):
         applications.MobileNetV3Small(weights="imagenet", include_top=False)
     _publish(path, monkeypatch)

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from appstats import legacy_file
 from pynn import applications
 from pynn.applications import vgg16
 
@@ -32,16 +33,6 @@ def reference(keras):
     return model, x, want
 
 
-def _legacy_file(keras, model, path):
-    """The layout of Keras's published weight files (Keras 2's
-    save_weights to .h5)."""
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
-    return path
-
-
 def _check(model, reference):
     _, x, want = reference
     assert np.all(np.isfinite(model.predict(x, verbose=0)))
@@ -56,21 +47,21 @@ def test_weights_path_keras3_file(reference, tmp_path):
 
 
 def test_weights_path_legacy_file(keras, reference, tmp_path):
-    path = _legacy_file(keras, reference[0], str(tmp_path / "mnv2.h5"))
+    path = legacy_file(reference[0], str(tmp_path / "mnv2.h5"))
     _check(applications.MobileNetV2(weights=path, **KW), reference)
 
 
 def test_imagenet_from_pynn_cache(keras, reference, tmp_path):
     folder = tmp_path / "pynn_home" / "models"
     folder.mkdir(parents=True)
-    _legacy_file(keras, reference[0], str(folder / NAME))
+    legacy_file(reference[0], str(folder / NAME))
     _check(applications.MobileNetV2(weights="imagenet", **KW), reference)
 
 
 def test_imagenet_from_keras_cache(keras, reference, tmp_path):
     folder = tmp_path / "keras_home" / "models"
     folder.mkdir(parents=True)
-    _legacy_file(keras, reference[0], str(folder / NAME))
+    legacy_file(reference[0], str(folder / NAME))
     _check(applications.MobileNetV2(weights="imagenet", **KW), reference)
     assert not (tmp_path / "pynn_home" / "models" / NAME).exists()
 
@@ -112,7 +103,7 @@ def test_imagenet_digest_is_checked(tmp_path, monkeypatch):
 
 
 def test_wrong_file_for_the_model(keras, reference, tmp_path):
-    path = _legacy_file(keras, reference[0], str(tmp_path / "mnv2.h5"))
+    path = legacy_file(reference[0], str(tmp_path / "mnv2.h5"))
     with pytest.raises(ValueError):
         applications.MobileNetV2(weights=path, alpha=0.5, include_top=False,
                                  input_shape=(96, 96, 3))
@@ -154,7 +145,7 @@ def test_family_weights_files(keras, family_reference, tmp_path):
     name, model, x, want = family_reference
     keras3 = str(tmp_path / "w.weights.h5")
     model.save_weights(keras3)
-    legacy = _legacy_file(keras, model, str(tmp_path / "w.h5"))
+    legacy = legacy_file(model, str(tmp_path / "w.h5"))
     for path in (keras3, legacy):
         mine = getattr(applications, name)(weights=path, **FAMILIES[name])
         np.testing.assert_allclose(mine.predict(x, verbose=0), want, rtol=0,
@@ -194,8 +185,8 @@ def test_family_imagenet_from_keras_cache(keras, tmp_path, monkeypatch):
     theirs.set_weights([rng.normal(0, 0.05, w.shape) for w in theirs.get_weights()])
     folder = tmp_path / "keras_home" / "models"
     folder.mkdir(parents=True)
-    path = _legacy_file(keras, theirs,
-                        str(folder / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"))
+    path = legacy_file(theirs,
+                       str(folder / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"))
     with open(path, "rb") as f:
         digest = hashlib.md5(f.read()).hexdigest()
     monkeypatch.setattr(inception_v3, "WEIGHTS_MD5", (inception_v3.WEIGHTS_MD5[0], digest))
