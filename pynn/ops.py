@@ -1817,9 +1817,10 @@ def _axis(axis, ndim, name):
     return axis % ndim
 
 
-def concatenate(xs, axis=-1, out=None):
+def concatenate(xs, axis=0, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
-    equal), copied in C block by block."""
+    equal), copied in C block by block.  ``axis`` defaults to 0, as in
+    ``keras.ops.concatenate`` and NumPy (the Concatenate layer's is -1)."""
     if isinstance(xs, (list, tuple)) and xs and type(xs[0]) is _Device:
         return _cuda_ops.concatenate(xs, axis, out)
     if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)):

@@ -130,3 +130,5 @@ def test_arrays_keep_the_kernel_path():
     a, b = _x((4,)), _x((4,), 1)
     np.testing.assert_array_equal(ops.add(a, b), a + b)
     np.testing.assert_array_equal(ops.concatenate([a, b]), np.concatenate([a, b]))
+    m, n = _x((2, 3)), _x((1, 3), 1)  # Keras's default axis is 0
+    np.testing.assert_array_equal(ops.concatenate([m, n]), np.concatenate([m, n]))
