@@ -70,6 +70,8 @@ class ConversionError(ValueError):
 ACTIVATION_OPS = {"relu": "RELU", "relu6": "RELU6", "tanh": "TANH", "sigmoid": "LOGISTIC",
                   "softmax": "SOFTMAX", "leaky_relu": "LEAKY_RELU", "elu": "ELU",
                   "hard_swish": "HARD_SWISH"}
+# Activations written as a few builtin ops (Ctx._composite_activation).
+COMPOSITE_ACTIVATIONS = frozenset({"swish", "hard_sigmoid"})
 
 
 def _fmt(shape):
@@ -126,10 +128,13 @@ class _Context:
         'linear'."""
         if act in (None, "linear"):
             return x
+        if act in COMPOSITE_ACTIVATIONS:
+            return self._composite_activation(layer, x, act, index, name)
         code = ACTIVATION_OPS.get(act)
         if code is None:
-            raise self.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin "
-                                    f"op; use one of {sorted(ACTIVATION_OPS)} or 'linear'")
+            raise self.error(layer, f"the activation {act!r} has no TensorFlow Lite form; use "
+                                    f"one of {sorted(ACTIVATION_OPS) + sorted(COMPOSITE_ACTIVATIONS)} "
+                                    f"or 'linear'")
         y = self.out_tensor(layer, name or f"{layer.name}/{act}", (None,) + x.shape[1:],
                             (index, "out"))
         options = None
@@ -139,6 +144,47 @@ class _Context:
             options = ("LeakyReluOptions", {"Alpha": float(ops.DEFAULT_ALPHA["leaky_relu"])})
         self.g.add(code, [x], [y], options, layer.name)
         return y
+
+    def _composite_activation(self, layer, x, act, index, name):
+        """swish as x * LOGISTIC(x); hard_sigmoid as RELU6(x + 3) / 6, as
+        TensorFlow's converter writes them."""
+        shape = (None,) + x.shape[1:]
+        base = name or f"{layer.name}/{act}"
+        none = {"FusedActivationFunction": fused_activation_code("linear")}
+        if act == "swish":
+            s = self.out_tensor(layer, f"{base}/sigmoid", shape,
+                                derived_stat(x, index, ops_sigmoid))
+            self.g.add("LOGISTIC", [x], [s], None, layer.name)
+            y = self.out_tensor(layer, base, shape, (index, "out"))
+            self.g.add("MUL", [x, s], [y], ("MulOptions", dict(none)), layer.name)
+            return y
+        three = self.g.constant(f"{base}/three", np.array([3.0], np.float32), role="param")
+        sixth = self.g.constant(f"{base}/sixth", np.array([1.0 / 6.0], np.float32),
+                                role="param")
+        t = self.out_tensor(layer, f"{base}/add", shape, derived_stat(x, index, lambda v: v + 3.0))
+        self.g.add("ADD", [x, three], [t], ("AddOptions", dict(none)), layer.name)
+        r = self.out_tensor(layer, f"{base}/relu6", shape,
+                            derived_stat(x, index, lambda v: np.clip(v + 3.0, 0.0, 6.0)))
+        self.g.add("RELU6", [t], [r], None, layer.name)
+        y = self.out_tensor(layer, base, shape, (index, "out"))
+        self.g.add("MUL", [r, sixth], [y], ("MulOptions", dict(none)), layer.name)
+        return y
+
+
+def ops_sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-np.asarray(v, np.float64)))
+
+
+def derived_stat(x, index, f):
+    """Calibration of ``f(x)`` for a tensor ``x`` made inside step
+    ``index`` (its pre-activation, or a value a function of the step's
+    input gives) or the step's own input."""
+    kind = x.stat[1] if x.stat is not None and x.stat[0] == index else None
+    if kind == "pre":
+        return (index, ("pre", f))
+    if callable(kind):
+        return (index, lambda inp, _g=kind: f(_g(inp)))
+    return (index, f)
 
 
 # --------------------------------------------------- fusion
@@ -464,6 +510,66 @@ def _elementwise(ctx, step, k, xs):
         g.add("MUL", [acc, inv], [y], ("MulOptions", dict(none)), layer.name)
         acc = y
     return acc
+
+
+# Operations on symbolic tensors (TensorOperation layers) with a builtin
+# form: the binary ones broadcast as TFLite's kernels do, a number or an
+# array among their operands becomes a constant; the unary ones are one op
+# each, or an activation's ops.
+_TENSOR_BINARY_OPS = {"add": ("ADD", "AddOptions"), "subtract": ("SUB", "SubOptions"),
+                      "multiply": ("MUL", "MulOptions"), "divide": ("DIV", "DivOptions"),
+                      "true_divide": ("DIV", "DivOptions"), "maximum": ("MAXIMUM", None),
+                      "minimum": ("MINIMUM", None)}
+_TENSOR_UNARY_OPS = {"negative": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT",
+                     "rsqrt": "RSQRT", "abs": "ABS", "square": "SQUARE", "tanh": "TANH",
+                     "sigmoid": "LOGISTIC", "relu": "RELU", "relu6": "RELU6",
+                     "hard_swish": "HARD_SWISH"}
+_TENSOR_ACTIVATIONS = {"swish": "swish", "silu": "swish", "hard_sigmoid": "hard_sigmoid"}
+
+
+def _tensor_operation(ctx, step, k, xs):
+    layer = step.layer
+    op, args = layer.op, layer.args
+    exportable = sorted(set(_TENSOR_BINARY_OPS) | set(_TENSOR_UNARY_OPS) |
+                        set(_TENSOR_ACTIVATIONS))
+    if op not in exportable:
+        raise ctx.error(layer, f"the operation {op!r} has no TensorFlow Lite form in pynn.lite; "
+                               f"exportable operations: {', '.join(exportable)}")
+    if layer.kwargs:
+        raise ctx.error(layer, f"the operation {op!r} with keyword arguments "
+                               f"{sorted(layer.kwargs)} has no TensorFlow Lite form in pynn.lite")
+    shape = _out_shape(ctx, step)
+    if op in _TENSOR_UNARY_OPS or op in _TENSOR_ACTIVATIONS:
+        if len(args) != 1 or args[0] != {"__tensor__": 0}:
+            raise ctx.error(layer, f"the operation {op!r} takes one tensor here")
+        if op in _TENSOR_ACTIVATIONS:
+            return ctx.activation(layer, xs[0], _TENSOR_ACTIVATIONS[op], k, name=step.name)
+        y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+        ctx.g.add(_TENSOR_UNARY_OPS[op], [xs[0]], [y], None, layer.name)
+        return y
+    if len(args) != 2:
+        raise ctx.error(layer, f"the operation {op!r} takes two operands here")
+    code, table = _TENSOR_BINARY_OPS[op]
+    operands = []
+    for i, arg in enumerate(args):
+        if isinstance(arg, dict) and "__tensor__" in arg:
+            operands.append(xs[arg["__tensor__"]])
+            continue
+        value = np.asarray(arg["__array__"] if isinstance(arg, dict) and "__array__" in arg
+                           else arg)
+        if value.dtype.kind not in "biuf":
+            raise ctx.error(layer, f"the operand {arg!r} of {op!r} is not numbers")
+        value = value.astype(np.float32)
+        if code == "DIV" and i == 1 and np.all(value != 0):
+            # x / c as x * (1 / c), as TensorFlow's converter writes it (within
+            # a unit in the last place; MUL has int8 kernels, DIV has not)
+            code, table, value = "MUL", "MulOptions", (1.0 / value).astype(np.float32)
+        operands.append(ctx.g.constant(f"{layer.name}/operand_{i}",
+                                       value.reshape(value.shape or (1,)), role="param"))
+    none = {"FusedActivationFunction": fused_activation_code("linear")}
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    ctx.g.add(code, operands, [y], (table, dict(none)) if table else None, layer.name)
+    return y
 
 
 def _partial_fn(layer, i):
@@ -1089,6 +1195,7 @@ _HANDLERS = {
     "Minimum": _elementwise,
     "Concatenate": _concatenate,
     "Dot": _dot,
+    "TensorOperation": _tensor_operation,
     "ZeroPadding1D": _zero_padding,
     "ZeroPadding2D": _zero_padding,
     "ZeroPadding3D": _zero_padding,

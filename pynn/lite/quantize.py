@@ -302,6 +302,8 @@ def _calibrate(model, graph, batches):
                 kind = t.stat[1]
                 if kind == "pre":
                     record(t, _preactivation(step, x))
+                elif isinstance(kind, tuple) and kind[0] == "pre":  # f(pre-activation)
+                    record(t, kind[1](_preactivation(step, x)))
                 elif callable(kind):
                     record(t, kind(x))
             y = step.run(state[k], x)

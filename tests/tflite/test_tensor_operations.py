@@ -1,0 +1,75 @@
+"""Operations written on symbolic tensors (TensorOperation layers) and the
+activations without one builtin op (swish, hard_sigmoid) in TFLite: the
+ops they become, the float32 model equal to predict (1e-5, with and
+without the XNNPACK delegate), the full-integer model close to it, and
+the architectures built from them (MobileNetV3, EfficientNet) exported
+whole."""
+import numpy as np
+import pytest
+
+import pynn
+from litehelp import convert, op_names, run
+from pynn import applications, layers, ops
+from pynn.utils import set_random_seed
+
+
+def graph_with_operations(int8_ops_only=False):
+    set_random_seed(3)
+    inp = pynn.Input((6, 5, 3))
+    h = layers.Conv2D(4, 1)(inp)
+    z = h / 2.0 - 0.5                                   # MUL by 1/2, SUB (numbers)
+    z = z * ops.sigmoid(z)                              # LOGISTIC, MUL (tensors)
+    z = ops.maximum(z, 0.1 * h)                         # MUL (number first), MAXIMUM
+    z = z + np.array([0.5, -1.0, 0.0, 2.0], np.float32)  # ADD (a per-channel array)
+    if not int8_ops_only:
+        z = ops.exp(-ops.abs(-z)) / h                   # NEG, ABS, NEG, EXP, DIV (tensors)
+    z = ops.hard_sigmoid(z) + ops.swish(z)              # ADD RELU6 MUL, LOGISTIC MUL, ADD
+    z = layers.Activation("swish")(layers.Conv2D(2, 1, activation="hard_sigmoid")(z))
+    return pynn.Model(inp, layers.Flatten()(z))
+
+
+def test_operations_and_composite_activations_export():
+    x = np.random.default_rng(1).uniform(-2, 2, (5, 6, 5, 3)).astype(np.float32)
+    model = graph_with_operations()
+    want = model.predict(x, verbose=0)
+    data = convert(model)
+    assert op_names(data) == [
+        "CONV_2D", "MUL", "SUB", "LOGISTIC", "MUL", "MUL", "MAXIMUM", "ADD", "NEG", "ABS",
+        "NEG", "EXP", "DIV", "ADD", "RELU6", "MUL", "LOGISTIC", "MUL", "ADD", "CONV_2D", "ADD",
+        "RELU6", "MUL", "LOGISTIC", "MUL", "RESHAPE"]
+    for reference in (False, True):
+        np.testing.assert_allclose(run(data, x, reference), want, rtol=1e-5, atol=1e-5)
+    # full integer where every op has an int8 kernel
+    model = graph_with_operations(int8_ops_only=True)
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(run(convert(model), x), want, atol=1e-5)
+    calib = np.random.default_rng(2).uniform(-2, 2, (64, 6, 5, 3)).astype(np.float32)
+    q = convert(model, "int8", calib)
+    span = float(want.max() - want.min())
+    np.testing.assert_allclose(run(q, x), want, atol=0.08 * span)
+
+
+@pytest.mark.parametrize("op,words", [
+    (lambda h: ops.cumsum(h, axis=1), "cumsum"),
+    (lambda h: ops.clip(h, 0.0, 1.0), "clip"),
+    (lambda h: ops.add(h, b=1.0), "keyword arguments"),
+], ids=["no_builtin", "three_operands", "keywords"])
+def test_operations_without_a_form_raise_naming_the_layer(op, words):
+    inp = pynn.Input((4,))
+    model = pynn.Model(inp, op(layers.Dense(3)(inp)))
+    with pytest.raises(pynn.lite.ConversionError, match=words):
+        convert(model)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: applications.MobileNetV3Small(input_shape=(32, 32, 3), weights=None,
+                                          classes=10),
+    lambda: applications.EfficientNetB0(input_shape=(32, 32, 3), weights=None, classes=10),
+], ids=["mobilenet_v3_small", "efficientnet_b0"])
+def test_architectures_of_operations_and_swish_export(build):
+    set_random_seed(0)
+    model = build()
+    x = np.random.default_rng(3).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    got = run(convert(model), x)
+    np.testing.assert_allclose(got, want, atol=1e-5)
