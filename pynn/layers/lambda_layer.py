@@ -187,9 +187,14 @@ class TensorOperation(Layer):
         from .. import ops
         return getattr(ops, self.op)
 
+    def arguments(self, tensors):
+        """The operation's positional and keyword arguments, the layer's
+        inputs ``tensors`` in their places."""
+        return _decode(self.args, tensors), _decode(self.kwargs, tensors)
+
     def call(self, inputs):
-        tensors = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        out = self._function()(*_decode(self.args, tensors), **_decode(self.kwargs, tensors))
+        args, kwargs = self.arguments(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+        out = self._function()(*args, **kwargs)
         return list(out) if isinstance(out, tuple) else out
 
     def compute_output_shape(self, input_shape):

@@ -525,20 +525,30 @@ _TENSOR_UNARY_OPS = {"negative": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQR
                      "sigmoid": "LOGISTIC", "relu": "RELU", "relu6": "RELU6",
                      "hard_swish": "HARD_SWISH"}
 _TENSOR_ACTIVATIONS = {"swish": "swish", "silu": "swish", "hard_sigmoid": "hard_sigmoid"}
+# Reductions over axes other than the batch's, and the shape operations.
+_TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
+_TENSOR_SHAPE_OPS = ("reshape", "transpose")
+# The keyword arguments each operation may be recorded with.
+_TENSOR_KWARGS = {**{op: ("axis", "keepdims") for op in _TENSOR_REDUCTIONS},
+                  "reshape": ("newshape",), "transpose": ("axes",)}
 
 
 def _tensor_operation(ctx, step, k, xs):
     layer = step.layer
     op, args = layer.op, layer.args
     exportable = sorted(set(_TENSOR_BINARY_OPS) | set(_TENSOR_UNARY_OPS) |
-                        set(_TENSOR_ACTIVATIONS))
+                        set(_TENSOR_ACTIVATIONS) | set(_TENSOR_REDUCTIONS) |
+                        set(_TENSOR_SHAPE_OPS))
     if op not in exportable:
         raise ctx.error(layer, f"the operation {op!r} has no TensorFlow Lite form in pynn.lite; "
                                f"exportable operations: {', '.join(exportable)}")
-    if layer.kwargs:
-        raise ctx.error(layer, f"the operation {op!r} with keyword arguments "
-                               f"{sorted(layer.kwargs)} has no TensorFlow Lite form in pynn.lite")
+    unknown = sorted(set(layer.kwargs) - set(_TENSOR_KWARGS.get(op, ())))
+    if unknown:
+        raise ctx.error(layer, f"the operation {op!r} with keyword arguments {unknown} has no "
+                               f"TensorFlow Lite form in pynn.lite")
     shape = _out_shape(ctx, step)
+    if op in _TENSOR_REDUCTIONS or op in _TENSOR_SHAPE_OPS:
+        return _tensor_shape_operation(ctx, step, k, xs, shape)
     if op in _TENSOR_UNARY_OPS or op in _TENSOR_ACTIVATIONS:
         if len(args) != 1 or args[0] != {"__tensor__": 0}:
             raise ctx.error(layer, f"the operation {op!r} takes one tensor here")
@@ -551,12 +561,11 @@ def _tensor_operation(ctx, step, k, xs):
         raise ctx.error(layer, f"the operation {op!r} takes two operands here")
     code, table = _TENSOR_BINARY_OPS[op]
     operands = []
-    for i, arg in enumerate(args):
-        if isinstance(arg, dict) and "__tensor__" in arg:
-            operands.append(xs[arg["__tensor__"]])
+    for i, arg in enumerate(layer.arguments(xs)[0]):
+        if any(arg is x for x in xs):
+            operands.append(arg)
             continue
-        value = np.asarray(arg["__array__"] if isinstance(arg, dict) and "__array__" in arg
-                           else arg)
+        value = np.asarray(arg)
         if value.dtype.kind not in "biuf":
             raise ctx.error(layer, f"the operand {arg!r} of {op!r} is not numbers")
         value = value.astype(np.float32)
@@ -569,6 +578,39 @@ def _tensor_operation(ctx, step, k, xs):
     none = {"FusedActivationFunction": fused_activation_code("linear")}
     y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
     ctx.g.add(code, operands, [y], (table, dict(none)) if table else None, layer.name)
+    return y
+
+
+def _tensor_shape_operation(ctx, step, k, xs, shape):
+    """ops.mean/sum/max/min over axes other than the batch's (MEAN, SUM,
+    REDUCE_MAX, REDUCE_MIN), ops.reshape (RESHAPE) and ops.transpose with
+    the batch axis first (TRANSPOSE)."""
+    layer, op = step.layer, step.layer.op
+    names = ("x",) + _TENSOR_KWARGS[op]
+    if len(layer.args) > len(names) or layer.args[:1] != [{"__tensor__": 0}]:
+        raise ctx.error(layer, f"the operation {op!r} takes one tensor first here")
+    args, kwargs = layer.arguments(xs)
+    given = {**dict(zip(names, args)), **kwargs}
+    rank = len(xs[0].shape)
+    if op == "reshape":
+        return ctx.reshape(layer, xs[0], shape, step.name)
+    if op == "transpose":
+        axes = given.get("axes")
+        perm = list(range(rank))[::-1] if axes is None else \
+            [int(a) % rank for a in (axes if isinstance(axes, (list, tuple)) else [axes])]
+        if perm[0] != 0:
+            raise ctx.error(layer, f"a transpose that moves the batch axis (axes {axes}) has no "
+                                   f"TensorFlow Lite form in pynn.lite")
+        return _transpose_op(ctx, layer, xs[0], perm, shape, step.name, (k, "out"))
+    axis = given.get("axis")
+    axes = list(range(rank)) if axis is None else \
+        [int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+    if 0 in axes:
+        raise ctx.error(layer, f"a reduction over the batch axis (axis {axis}) has no "
+                               f"TensorFlow Lite form in pynn.lite")
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    ctx.g.add(_TENSOR_REDUCTIONS[op], [xs[0], ctx.int32(f"{layer.name}/axes", sorted(axes))], [y],
+              ("ReducerOptions", {"KeepDims": bool(given.get("keepdims", False))}), layer.name)
     return y
 
 

@@ -49,11 +49,39 @@ def test_operations_and_composite_activations_export():
     np.testing.assert_allclose(run(q, x), want, atol=0.08 * span)
 
 
+def test_reductions_and_shape_operations_export():
+    set_random_seed(4)
+    inp = pynn.Input((6, 5, 3))
+    h = layers.Conv2D(4, 1)(inp)
+    t = ops.transpose(h, (0, 2, 1, 3))                        # TRANSPOSE
+    m = ops.mean(t, axis=-1, keepdims=True) * t                # MEAN (kept), MUL
+    r = ops.reshape(m, (-1, 30, 4))                            # RESHAPE
+    z = ops.max(r, axis=1) + ops.mean(h, axis=(1, 2))          # REDUCE_MAX, MEAN, ADD
+    w = ops.sum(r, axis=[1]) - ops.min(r, axis=1)              # SUM, REDUCE_MIN, SUB
+    float_model = pynn.Model(inp, layers.Concatenate()([z, w]))
+    x = np.random.default_rng(5).uniform(-2, 2, (3, 6, 5, 3)).astype(np.float32)
+    want = float_model.predict(x, verbose=0)
+    data = convert(float_model)
+    assert sorted(op_names(data)) == sorted([
+        "CONV_2D", "TRANSPOSE", "MEAN", "MUL", "RESHAPE", "REDUCE_MAX", "MEAN", "ADD", "SUM",
+        "REDUCE_MIN", "SUB", "CONCATENATION"])
+    for reference in (False, True):
+        np.testing.assert_allclose(run(data, x, reference), want, rtol=1e-5, atol=1e-5)
+    int8_model = pynn.Model(inp, z)
+    want = int8_model.predict(x, verbose=0)
+    calib = np.random.default_rng(6).uniform(-2, 2, (64, 6, 5, 3)).astype(np.float32)
+    span = float(want.max() - want.min())
+    # (a product of two int8 tensors, then a maximum: a coarser bound)
+    np.testing.assert_allclose(run(convert(int8_model, "int8", calib), x), want, atol=0.12 * span)
+
+
 @pytest.mark.parametrize("op,words", [
     (lambda h: ops.cumsum(h, axis=1), "cumsum"),
     (lambda h: ops.clip(h, 0.0, 1.0), "clip"),
     (lambda h: ops.add(h, b=1.0), "keyword arguments"),
-], ids=["no_builtin", "three_operands", "keywords"])
+    (lambda h: ops.mean(h), "batch axis"),
+    (lambda h: ops.transpose(h), "batch axis"),
+], ids=["no_builtin", "three_operands", "keywords", "mean_over_batch", "transpose_batch"])
 def test_operations_without_a_form_raise_naming_the_layer(op, words):
     inp = pynn.Input((4,))
     model = pynn.Model(inp, op(layers.Dense(3)(inp)))
