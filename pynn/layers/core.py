@@ -29,6 +29,24 @@ class ActivationMixin:
             ctx, fn, pre, training,
             f"activation {activations.name_of(fn)!r} of layer {self.name!r}")
 
+    def _activate_into(self, ctx, compute, out_shape, act, training):
+        """Runs ``compute(activation, out)``, keeping what backward needs."""
+        if callable(act):
+            y = self._custom_activation(ctx, act, compute("linear", ctx.buffer("y", out_shape)),
+                                        training)
+            if training:
+                ctx.pre, ctx.y = None, y
+            return y
+        if training and act in ops.NEEDS_INPUT:
+            pre = compute("linear", ctx.buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
+        else:
+            pre = None
+            y = compute(act, ctx.buffer("y", out_shape))
+        if training:
+            ctx.pre, ctx.y = pre, y
+        return y
+
     def _activation_backward(self, ctx, dy):
         """dy through the activation of this call; ``ctx.pre`` is the
         pre-activation, kept only for the activations whose derivative

@@ -81,8 +81,12 @@ def _layer_kind(layer):
     """The pynn layer class this layer converts as, or None."""
     for cls in type(layer).__mro__:
         if cls.__module__.startswith("pynn.layers") and cls.__name__ in _HANDLERS:
-            if cls is not type(layer) and type(layer).forward is not cls.forward:
-                return None  # a subclass that computes something else
+            if cls is not type(layer) and (type(layer).forward is not cls.forward or
+                                           getattr(type(layer), "rank", None) !=
+                                           getattr(cls, "rank", None)):
+                # a subclass that computes something else, or over other
+                # axes (DepthwiseConv1D on DepthwiseConv2D's code)
+                return None
             return cls.__name__
     return None
 

@@ -91,6 +91,8 @@ LAYERS = {
                   keras_only={"lora_rank": None, "lora_alpha": None}),
     "DepthwiseConv2D": Row("DepthwiseConv2D", pinned=_CHANNELS_LAST),
     "SeparableConv2D": Row("SeparableConv2D", pinned=_CHANNELS_LAST),
+    "DepthwiseConv1D": Row("DepthwiseConv1D", pinned=_CHANNELS_LAST),
+    "SeparableConv1D": Row("SeparableConv1D", pinned=_CHANNELS_LAST),
     "MaxPooling1D": Row("MaxPooling1D", pinned=_CHANNELS_LAST),
     "MaxPooling2D": Row("MaxPooling2D", pinned=_CHANNELS_LAST),
     "AveragePooling1D": Row("AveragePooling1D", pinned=_CHANNELS_LAST),
@@ -126,6 +128,8 @@ LAYERS = {
     "Conv1DTranspose": Row("Conv1DTranspose", pinned=_CHANNELS_LAST,
                            keras_only={"lora_rank": None, "lora_alpha": None}),
     "Conv2DTranspose": Row("Conv2DTranspose", pinned=_CHANNELS_LAST,
+                           keras_only={"lora_rank": None, "lora_alpha": None}),
+    "Conv3DTranspose": Row("Conv3DTranspose", pinned=_CHANNELS_LAST,
                            keras_only={"lora_rank": None, "lora_alpha": None}),
     # normalization
     "LayerNormalization": Row("LayerNormalization"),

@@ -60,6 +60,13 @@ CASES = {
     "ZeroPadding3D": one(lambda k: k.layers.ZeroPadding3D(1), (2, 2, 2, 1)),
     "Conv3D": one(lambda k: k.layers.Conv3D(3, (2, 3, 1), strides=(1, 2, 1), padding="same",
                                             activation="relu"), (3, 4, 3, 2)),
+    "Conv3DTranspose": one(lambda k: k.layers.Conv3DTranspose(
+        3, (2, 3, 2), strides=(2, 1, 2), padding="same", output_padding=(1, 0, 1),
+        activation="tanh"), (3, 4, 3, 2)),
+    "DepthwiseConv1D": one(lambda k: k.layers.DepthwiseConv1D(3, strides=2, padding="same",
+                                                              depth_multiplier=2), (7, 3)),
+    "SeparableConv1D": one(lambda k: k.layers.SeparableConv1D(4, 3, dilation_rate=2,
+                                                              activation="relu"), (9, 3)),
     "MaxPooling3D": one(lambda k: k.layers.MaxPooling3D(2, padding="same"), (3, 4, 3, 2)),
     "AveragePooling3D": one(lambda k: k.layers.AveragePooling3D((1, 2, 2)), (3, 4, 3, 2)),
     "GlobalMaxPooling3D": one(lambda k: k.layers.GlobalMaxPooling3D(), (3, 4, 3, 2)),
