@@ -76,6 +76,18 @@ CASES = {
     "conv3d_transpose_dilated": (
         lambda L: L.Conv3DTranspose(2, 3, dilation_rate=(2, 1, 3), padding="same"),
         (3, 5, 7, 1), (3, 5, 7, 2), 56),
+    "einsum_dense": (lambda L: L.EinsumDense("ab,bc->ac", 5, bias_axes="c"), (7,), (5,), 40),
+    "einsum_dense_3d_kernel": (
+        lambda L: L.EinsumDense("abc,cde->abde", (7, 2, 3), bias_axes="de", activation="tanh"),
+        (7, 4), (7, 2, 3), 30),
+    "einsum_dense_left_ellipsis": (lambda L: L.EinsumDense("...b,bc->...c", 5), (7, 3), (7, 5),
+                                   15),
+    "einsum_dense_right_ellipsis": (lambda L: L.EinsumDense("ab...,bc->ac...", 5, bias_axes="c"),
+                                    (3, 7, 2), (5, 7, 2), 20),
+    "einsum_dense_summed_axis": (lambda L: L.EinsumDense("abc,cd->ad", 6, bias_axes="d",
+                                                         activation="relu"), (7, 4), (6,), 30),
+    "einsum_dense_two_axes": (lambda L: L.EinsumDense("abc,bcd->abd", (7, 6), bias_axes="bd"),
+                              (7, 4), (7, 6), 210),
     "relu": (lambda L: L.ReLU(), (5, 3), (5, 3), 0),
     "relu6": (lambda L: L.ReLU(6.0), (5, 3), (5, 3), 0),
     "relu_general": (lambda L: L.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5),
