@@ -219,3 +219,22 @@ def test_tflite_refuses_them_by_name(body, shape):
     with pytest.raises(pynn.lite.ConversionError,
                        match=f"{layer.name}.*{type(layer).__name__}.*no TensorFlow Lite form"):
         pynn.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+@pytest.mark.parametrize("first", [
+    lambda: layers.DepthwiseConv1D(3, padding="causal", depth_multiplier=2),
+    lambda: layers.SeparableConv1D(4, 3, strides=2, padding="same"),
+], ids=["DepthwiseConv1D", "SeparableConv1D"])
+def test_batch_normalization_folded_at_inference(first):
+    """predict folds a following BatchNormalization into the kernel and
+    bias (over the depthwise kernel's (channels, multiplier) axes for
+    DepthwiseConv1D): the same as running the two layers one after the
+    other."""
+    pynn.utils.set_random_seed(9)
+    conv, bn = first(), layers.BatchNormalization()
+    model = pynn.Sequential([pynn.Input((9, 3)), conv, bn])
+    g = np.random.default_rng(10)
+    bn.set_weights([g.uniform(0.5, 2.0, w.shape).astype(np.float32) for w in bn.get_weights()])
+    x = _random((4, 9, 3), 11)
+    want = np.asarray(bn(conv(x), training=False))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
