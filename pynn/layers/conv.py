@@ -601,17 +601,12 @@ class Conv2DTranspose(ActivationMixin, Layer):
         out_shape = (x4.shape[0], oh, ow, self.filters)
         kernel = self._kernel4(self.kernel.value)
         bias = self.bias.value if self.bias is not None else None
-        act = self._act(ctx)
-        if training and act in ops.NEEDS_INPUT:
-            pre = ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d,
-                                       out=ctx.buffer("pre", out_shape))
-            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
-        else:
-            pre = None
-            y = ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d, act,
-                                     out=ctx.buffer("y", out_shape))
+        y = self._activate_into(
+            ctx, lambda a, out: ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d, a,
+                                                     out=out),
+            out_shape, self._act(ctx), training)
         if training:
-            ctx.x, ctx.pre, ctx.y = x4, pre, y
+            ctx.x = x4
         return y if self.rank == 2 else y[:, 0]
 
     def backward(self, ctx, dy, need_input_grad=True):
