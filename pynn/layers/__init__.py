@@ -4,10 +4,12 @@ from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomF
                            RandomRotation, RandomTranslation, RandomZoom)
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer, Weight
-from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Convolution1D,
-                   Convolution1DTranspose, Convolution2D, Convolution2DTranspose, Convolution3D,
-                   DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D)
-from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
+                   Convolution1D, Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
+                   Convolution3D, Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
+                   SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
+                   SeparableConvolution2D)
+from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Reshape
 from .embedding import Embedding
 from .lambda_layer import Lambda, TensorOperation
 from .masking import Masking

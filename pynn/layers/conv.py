@@ -1,8 +1,10 @@
 """Convolution layers: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D,
-Conv2DTranspose, Conv1DTranspose.
+DepthwiseConv1D, SeparableConv1D, Conv3D, Conv2DTranspose, Conv1DTranspose,
+Conv3DTranspose.
 
 Data is channels-last (NHWC) and kernels are HWIO, as Keras stores them, so
-Keras weights load unchanged.  Conv1D runs the 2-D kernels at height 1.
+Keras weights load unchanged.  The 1-D layers run the 2-D kernels at height
+1; the 3-D layers run them once per depth tap of the kernel.
 """
 import numbers
 
@@ -108,23 +110,10 @@ class _Conv(ActivationMixin, Layer):
     def _as2d(self, shape):
         return shape if self.rank == 2 else (shape[0], 1) + tuple(shape[1:])
 
-    def _activate_into(self, ctx, compute, out_shape, act, training):
-        """Runs ``compute(activation, out)``, keeping what backward needs."""
-        if callable(act):
-            y = self._custom_activation(ctx, act, compute("linear", ctx.buffer("y", out_shape)),
-                                        training)
-            if training:
-                ctx.pre, ctx.y = None, y
-            return y
-        if training and act in ops.NEEDS_INPUT:
-            pre = compute("linear", ctx.buffer("pre", out_shape))
-            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
-        else:
-            pre = None
-            y = compute(act, ctx.buffer("y", out_shape))
-        if training:
-            ctx.pre, ctx.y = pre, y
-        return y
+    def _kernel4(self, value):
+        """A 1-D layer's kernel (or its gradient) as the 2-D kernels'
+        height-1 kernel."""
+        return value if self.rank == 2 or value is None else value[None]
 
     def forward(self, ctx, x, training):
         return self._conv(ctx, x, self._main_kernel().value,
@@ -199,9 +188,6 @@ class _FilterConv(_Conv):
 class Conv2D(_FilterConv):
     """2-D convolution: ``activation(conv(x, kernel) + bias)`` over NHWC input
     with an HWIO kernel (Keras's ``Conv2D``)."""
-
-    def _kernel4(self, value):
-        return value if self.rank == 2 or value is None else value[None]
 
     def _conv(self, ctx, x, kernel, bias, act, training):
         x4 = x if self.rank == 2 else x[:, None]
@@ -280,27 +266,32 @@ class DepthwiseConv2D(_Conv):
         return self.depthwise_kernel
 
     def _fold_channel_shape(self):
-        return self.depthwise_kernel.shape[2:]
+        return self.depthwise_kernel.shape[-2:]
 
     def _conv(self, ctx, x, kernel, bias, act, training):
+        x4 = x if self.rank == 2 else x[:, None]
         k, s, p, d = self._geo2d
-        (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
-        out_shape = (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)
+        (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
+        out_shape = (x4.shape[0], oh, ow, x4.shape[3] * self.depth_multiplier)
+        kernel = self._kernel4(kernel)
         y = self._activate_into(
-            ctx, lambda a, out: ops.depthwise_conv2d(x, kernel, bias, s, p, d, a, out=out),
+            ctx, lambda a, out: ops.depthwise_conv2d(x4, kernel, bias, s, p, d, a, out=out),
             out_shape, act, training)
         if training:
-            ctx.x = x
-        return y
+            ctx.x = x4
+        return y if self.rank == 2 else y[:, 0]
 
     def backward(self, ctx, dy, need_input_grad=True):
-        g = self._activation_backward(ctx, dy)
+        g = self._activation_backward(ctx, dy if self.rank == 2 else dy[:, None])
         k, s, p, d = self._geo2d
         x = ctx.x
-        return ops.depthwise_conv2d_grad(
-            x, self.depthwise_kernel.value, g, s, p, d,
-            kernel_grad=self.depthwise_kernel.grad, bias_grad=_grad(self.bias),
+        dx = ops.depthwise_conv2d_grad(
+            x, self._kernel4(self.depthwise_kernel.value), g, s, p, d,
+            kernel_grad=self._kernel4(self.depthwise_kernel.grad), bias_grad=_grad(self.bias),
             input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False)
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):
         return {**self._kernel_config(), "depth_multiplier": self.depth_multiplier,
@@ -338,7 +329,8 @@ class SeparableConv2D(_Conv):
             "depthwise_kernel", self.kernel_size + (cin, self.depth_multiplier),
             self.kernel_initializer, regularizer=self.depthwise_regularizer,
             constraint=self.depthwise_constraint)
-        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
+        self.pointwise_kernel = self.add_weight("pointwise_kernel",
+                                                (1,) * self.rank + (mid, self.filters),
                                                 self.pointwise_initializer,
                                                 regularizer=self.pointwise_regularizer,
                                                 constraint=self.pointwise_constraint)
@@ -349,32 +341,39 @@ class SeparableConv2D(_Conv):
         return self.pointwise_kernel
 
     def _conv(self, ctx, x, pointwise, bias, act, training):
+        x4 = x if self.rank == 2 else x[:, None]
         k, s, p, d = self._geo2d
-        (oh, ow), _ = ops.conv_geometry(x.shape, k, s, p, d)
+        (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
         mid = ops.depthwise_conv2d(
-            x, self.depthwise_kernel.value, None, s, p, d,
-            out=ctx.buffer("mid", (x.shape[0], oh, ow, x.shape[3] * self.depth_multiplier)))
+            x4, self._kernel4(self.depthwise_kernel.value), None, s, p, d,
+            out=ctx.buffer("mid", (x4.shape[0], oh, ow, x4.shape[3] * self.depth_multiplier)))
+        pointwise = self._kernel4(pointwise)
         y = self._activate_into(
             ctx, lambda a, out: ops.conv2d(mid, pointwise, bias, 1, "valid", 1, a, out=out),
-            (x.shape[0], oh, ow, self.filters), act, training)
+            (x4.shape[0], oh, ow, self.filters), act, training)
         if training:
-            ctx.x, ctx.mid = x, mid
-        return y
+            ctx.x, ctx.mid = x4, mid
+        return y if self.rank == 2 else y[:, 0]
 
     def backward(self, ctx, dy, need_input_grad=True):
+        dy4 = dy if self.rank == 2 else dy[:, None]
         k, s, p, d = self._geo2d
         x, mid = ctx.x, ctx.mid
         act = self._act(ctx)
         if callable(act):
-            dy, act = self._activation_backward(ctx, dy), "linear"
-        dmid = ops.conv2d_grad(mid, self.pointwise_kernel.value, dy, 1, "valid", 1,
-                               kernel_grad=self.pointwise_kernel.grad, bias_grad=_grad(self.bias),
+            dy4, act = self._activation_backward(ctx, dy4), "linear"
+        dmid = ops.conv2d_grad(mid, self._kernel4(self.pointwise_kernel.value), dy4, 1, "valid",
+                               1, kernel_grad=self._kernel4(self.pointwise_kernel.grad),
+                               bias_grad=_grad(self.bias),
                                input_grad=ctx.buffer("dmid", mid.shape),
                                activation=act, y=ctx.y, pre=ctx.pre)
-        return ops.depthwise_conv2d_grad(
-            x, self.depthwise_kernel.value, dmid, s, p, d,
-            kernel_grad=self.depthwise_kernel.grad,
+        dx = ops.depthwise_conv2d_grad(
+            x, self._kernel4(self.depthwise_kernel.value), dmid, s, p, d,
+            kernel_grad=self._kernel4(self.depthwise_kernel.grad),
             input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False)
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):
         return {**self._kernel_config(), "filters": self.filters,
@@ -385,6 +384,39 @@ class SeparableConv2D(_Conv):
 
 
 SeparableConvolution2D = SeparableConv2D
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1-D convolution over (batch, steps, channels) with a
+    ``(width, channels, multiplier)`` kernel: the 2-D layer at height 1;
+    ``padding`` may be 'causal'."""
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
+                         dilation_rate, activation, use_bias, depthwise_initializer,
+                         bias_initializer, **kwargs)
+
+
+class SeparableConv1D(SeparableConv2D):
+    """A depthwise 1-D convolution followed by a width-1 convolution to
+    ``filters`` channels (kernels ``(width, in, multiplier)`` and ``(1,
+    in * multiplier, filters)``): the 2-D layer at height 1; ``padding``
+    may be 'causal'."""
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         depth_multiplier, activation, use_bias, depthwise_initializer,
+                         pointwise_initializer, bias_initializer, **kwargs)
+
+
+SeparableConvolution1D = SeparableConv1D
 
 
 class Conv3D(_FilterConv):
@@ -519,14 +551,16 @@ class Conv2DTranspose(ActivationMixin, Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        # The geometry in 2-D terms: the 1-D layer is height 1.
-        if n == 2:
-            self._geo2d = (self.kernel_size, self.strides, self.output_padding,
-                           self.dilation_rate)
-        else:
-            op = None if self.output_padding is None else self.output_padding[0]
-            self._geo2d = ((1,) + self.kernel_size, (1,) + self.strides, (0, op),
-                           (1,) + self.dilation_rate)
+        self._geo2d = self._make_geometry2d()
+
+    def _make_geometry2d(self):
+        """(kernel, strides, output_padding, dilation) in 2-D terms: the 1-D
+        layer is height 1."""
+        if self.rank == 2:
+            return self.kernel_size, self.strides, self.output_padding, self.dilation_rate
+        op = None if self.output_padding is None else self.output_padding[0]
+        return ((1,) + self.kernel_size, (1,) + self.strides, (0, op),
+                (1,) + self.dilation_rate)
 
     def _as2d(self, shape):
         return tuple(shape) if self.rank == 2 else (shape[0], 1) + tuple(shape[1:])
@@ -567,17 +601,12 @@ class Conv2DTranspose(ActivationMixin, Layer):
         out_shape = (x4.shape[0], oh, ow, self.filters)
         kernel = self._kernel4(self.kernel.value)
         bias = self.bias.value if self.bias is not None else None
-        act = self._act(ctx)
-        if training and act in ops.NEEDS_INPUT:
-            pre = ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d,
-                                       out=ctx.buffer("pre", out_shape))
-            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
-        else:
-            pre = None
-            y = ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d, act,
-                                     out=ctx.buffer("y", out_shape))
+        y = self._activate_into(
+            ctx, lambda a, out: ops.conv2d_transpose(x4, kernel, bias, s, self.padding, op, d, a,
+                                                     out=out),
+            out_shape, self._act(ctx), training)
         if training:
-            ctx.x, ctx.pre, ctx.y = x4, pre, y
+            ctx.x = x4
         return y if self.rank == 2 else y[:, 0]
 
     def backward(self, ctx, dy, need_input_grad=True):
@@ -623,3 +652,105 @@ class Conv1DTranspose(Conv2DTranspose):
 
 
 Convolution1DTranspose = Conv1DTranspose
+
+
+class Conv3DTranspose(Conv2DTranspose):
+    """Transposed 3-D convolution over (batch, depth, height, width,
+    channels) with a ``(kd, kh, kw, filters, in_channels)`` kernel (Keras's
+    ``Conv3DTranspose``): for each depth tap of the kernel, one 2-D
+    transposed convolution of the input planes that tap reads, summed into
+    the output planes it writes (Conv3D's scheme, run backwards).  Sizes
+    follow Keras 3 per axis, as Conv2DTranspose's."""
+    rank = 3
+    runs_on_gpu = False
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format=None, output_padding=None, dilation_rate=(1, 1, 1),
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, output_padding, data_format,
+                         dilation_rate, activation, use_bias, kernel_initializer,
+                         bias_initializer, **kwargs)
+
+    def _make_geometry2d(self):
+        # The height and width taps; the depth taps are _depth's.
+        op = None if self.output_padding is None else self.output_padding[1:]
+        return self.kernel_size[1:], self.strides[1:], op, self.dilation_rate[1:]
+
+    def _depth(self, d):
+        """(output depth, [(tap, input planes, output planes)]) for an input
+        of depth d: the planes each depth tap of the kernel joins."""
+        op = None if self.output_padding is None else self.output_padding[0]
+        (_, od), (_, s, _, dil, _, front) = ops.conv_transpose_geometry(
+            (1, 1, d, 1), (1, self.kernel_size[0]), (1, self.strides[0]), self.padding,
+            (None, op), (1, self.dilation_rate[0]), f"Conv3DTranspose {self.name!r}")
+        taps = []
+        for t in range(self.kernel_size[0]):
+            z = np.arange(d)
+            i = z * s + t * dil - front
+            ok = (i >= 0) & (i < od)
+            if ok.any():
+                taps.append((t, z[ok], i[ok]))
+        return od, taps
+
+    def compute_output_shape(self, input_shape):
+        label = f"Conv3DTranspose {self.name!r}"
+        if len(input_shape) != 5:
+            raise ValueError(f"{label}: expected an input of rank 5, got shape "
+                             f"{shape_str(input_shape)}")
+        k, s, op, d = self._geo2d
+        (oh, ow), _ = ops.conv_transpose_geometry((1,) + tuple(input_shape[2:]), k, s,
+                                                  self.padding, op, d, label)
+        od = None if input_shape[1] is None else self._depth(input_shape[1])[0]
+        return (input_shape[0], od, oh, ow, self.filters)
+
+    def forward(self, ctx, x, training):
+        n, d, h, w, c = x.shape
+        k, s, op, dil = self._geo2d
+        (oh, ow), _ = ops.conv_transpose_geometry((n, h, w, c), k, s, self.padding, op, dil)
+        od, taps = self._depth(d)
+        f = self.filters
+        kernel = self.kernel.value
+        bias = self.bias.value if self.bias is not None else None
+
+        def compute(a, out):
+            out[...] = 0.0
+            for t, iz, oz in taps:
+                planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
+                part = ops.conv2d_transpose(planes, np.ascontiguousarray(kernel[t]), None, s,
+                                            self.padding, op, dil)
+                out[:, oz] += part.reshape(n, len(oz), oh, ow, f)
+            return ops.activation(out, a, bias=bias, out=out)
+        y = self._activate_into(ctx, compute, (n, od, oh, ow, f), self._act(ctx), training)
+        if training:
+            ctx.x, ctx.taps = x, taps
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        g = self._activation_backward(ctx, dy)
+        x = ctx.x
+        n, d, h, w, c = x.shape
+        k, s, op, dil = self._geo2d
+        f = self.filters
+        if self.bias is not None and self.bias.grad is not None:
+            np.sum(g.reshape(-1, f), axis=0, dtype=np.float32, out=self.bias.grad)
+        kgrad = self.kernel.grad
+        if kgrad is not None:
+            kgrad[...] = 0.0
+        dx = None
+        if need_input_grad:
+            dx = ctx.buffer("dx", x.shape)
+            dx[...] = 0.0
+        for t, iz, oz in ctx.taps:
+            planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
+            gt = np.ascontiguousarray(g[:, oz]).reshape((-1,) + g.shape[2:])
+            dplanes = ops.conv2d_transpose_grad(
+                planes, np.ascontiguousarray(self.kernel.value[t]), gt, s, self.padding, op, dil,
+                kernel_grad=kgrad[t] if kgrad is not None else None,
+                input_grad=need_input_grad)
+            if need_input_grad:
+                dx[:, iz] += dplanes.reshape(n, len(iz), h, w, c)
+        return dx
+
+
+Convolution3DTranspose = Conv3DTranspose

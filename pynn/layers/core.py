@@ -1,5 +1,7 @@
-"""Core layers: Dense, Activation, Dropout, Flatten, Reshape."""
+"""Core layers: Dense, EinsumDense, Activation, Dropout, Flatten, Reshape."""
 import math
+import re
+import string
 
 import numpy as np
 
@@ -28,6 +30,24 @@ class ActivationMixin:
         return autodiff.activation_forward(
             ctx, fn, pre, training,
             f"activation {activations.name_of(fn)!r} of layer {self.name!r}")
+
+    def _activate_into(self, ctx, compute, out_shape, act, training):
+        """Runs ``compute(activation, out)``, keeping what backward needs."""
+        if callable(act):
+            y = self._custom_activation(ctx, act, compute("linear", ctx.buffer("y", out_shape)),
+                                        training)
+            if training:
+                ctx.pre, ctx.y = None, y
+            return y
+        if training and act in ops.NEEDS_INPUT:
+            pre = compute("linear", ctx.buffer("pre", out_shape))
+            y = ops.activation(pre, act, out=ctx.buffer("y", out_shape))
+        else:
+            pre = None
+            y = compute(act, ctx.buffer("y", out_shape))
+        if training:
+            ctx.pre, ctx.y = pre, y
+        return y
 
     def _activation_backward(self, ctx, dy):
         """dy through the activation of this call; ``ctx.pre`` is the
@@ -389,3 +409,183 @@ class Reshape(Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+_EINSUM_FORMS = (  # Keras's three forms: no ellipsis, one on the left, one on the right
+    (re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), None),
+    (re.compile(r"\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)"), "left"),
+    (re.compile(r"([a-zA-Z]{2,})\.\.\.,([a-zA-Z]+)->([a-zA-Z]+)\.\.\."), "right"),
+)
+
+
+class EinsumDense(ActivationMixin, Layer):
+    """``activation(einsum(equation, x, kernel) + bias)`` (Keras's
+    ``EinsumDense``): a dense layer over any axes, named by an einsum
+    equation of the input, the kernel and the output
+    (``'abc,cd->abd'``, ``'...b,bc->...c'``, ``'ab...,bc->ac...'``).
+    ``output_shape`` gives the output's sizes past the batch (None for
+    those the input fixes); ``bias_axes`` names the output letters the
+    bias runs along (broadcast over the rest)."""
+
+    def __init__(self, equation, output_shape, activation=None, bias_axes=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        label = f"EinsumDense {self.name!r}"
+        if not isinstance(equation, str):
+            raise TypeError(f"{label}: equation must be a string such as 'ab,bc->ac', got "
+                            f"{type(equation).__name__}")
+        equation = equation.replace(" ", "")
+        for pattern, elided in _EINSUM_FORMS:
+            match = pattern.fullmatch(equation)
+            if match:
+                break
+        else:
+            raise ValueError(f"{label}: equation must have the form X,Y->Z, ...X,Y->...Z or "
+                             f"X...,Y->Z... (letters a-z, A-Z), got {equation!r}")
+        self.equation = equation
+        self._specs, self._elided = match.groups(), elided
+        x_spec, w_spec, y_spec = self._specs
+        for spec in self._specs:
+            if len(set(spec)) != len(spec):
+                raise ValueError(f"{label}: each letter may appear once per term; "
+                                 f"{spec!r} of {equation!r} repeats one")
+        for c in w_spec:
+            if c not in x_spec and c not in y_spec:
+                raise ValueError(f"{label}: the kernel's letter {c!r} of {equation!r} is in "
+                                 f"neither the input nor the output")
+        for c in y_spec:
+            if c not in x_spec and c not in w_spec:
+                raise ValueError(f"{label}: the output's letter {c!r} of {equation!r} is in "
+                                 f"neither the input nor the kernel")
+        shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
+        try:
+            shape = tuple(None if d is None else int(d) for d in shape)
+        except (TypeError, ValueError):
+            shape = ()
+        if not shape or any(d is not None and d < 1 for d in shape):
+            raise ValueError(f"{label}: output_shape must be a positive int or a tuple of "
+                             f"positive ints and Nones, got {output_shape!r}")
+        self.partial_output_shape = shape
+        if bias_axes is not None:
+            if not isinstance(bias_axes, str) or not bias_axes or \
+                    any(c not in y_spec for c in bias_axes):
+                raise ValueError(f"{label}: bias_axes must be letters of the output "
+                                 f"{y_spec!r}, got {bias_axes!r}")
+        self.bias_axes = bias_axes
+        self.activation = activations.canonical(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def _letters(self, rank):
+        """The input's, kernel's and output's letters for an input of
+        ``rank``, the ellipsis spelled out with letters of its own."""
+        x_spec, w_spec, y_spec = self._specs
+        extra = rank - len(x_spec)
+        if extra < 0 or (extra and self._elided is None):
+            raise ValueError(f"EinsumDense {self.name!r}: the equation {self.equation!r} "
+                             f"takes an input of rank {len(x_spec)}"
+                             f"{' or more' if self._elided else ''}, got rank {rank}")
+        spare = "".join(c for c in string.ascii_letters if c not in self.equation)[:extra]
+        if self._elided == "left":
+            return spare + x_spec, w_spec, spare + y_spec
+        return x_spec + spare, w_spec, y_spec + spare
+
+    def _shapes(self, input_shape):
+        """(output shape, kernel shape, bias shape or None), as Keras's
+        _analyze_einsum_string gives them."""
+        label = f"EinsumDense {self.name!r}"
+        xs, ws, ys = self._letters(len(input_shape))
+        spare = len(xs) - len(self._specs[0])
+        given = list(self.partial_output_shape)
+        # The batch and the elided axes come from the input (a left
+        # ellipsis holds the batch).
+        if self._elided == "left":
+            out = [input_shape[0]] + list(input_shape[1:spare]) + given
+        else:
+            out = [input_shape[0]] + given + list(input_shape[len(input_shape) - spare:])
+        if len(out) != len(ys):
+            raise ValueError(f"{label}: output_shape {self.partial_output_shape} has "
+                             f"{len(given)} sizes; the output {ys!r} of {self.equation!r} for "
+                             f"an input of rank {len(input_shape)} needs "
+                             f"{len(given) + len(ys) - len(out)}")
+        size = dict(zip(xs, input_shape))
+        for i, c in enumerate(ys):
+            if c in size:
+                if out[i] is not None and size[c] is not None and out[i] != size[c]:
+                    raise ValueError(f"{label}: output_shape gives {out[i]} for the axis "
+                                     f"{c!r} that the input of shape "
+                                     f"{shape_str(input_shape)} has as {size[c]}")
+                out[i] = size[c]
+        out_size = dict(zip(ys, out))
+        kernel = tuple(out_size[c] if c in ys else size[c] for c in ws)
+        if any(d is None for d in kernel):
+            raise ValueError(f"{label}: the kernel's sizes {ws!r} must all be known, got "
+                             f"{kernel} from output_shape {self.partial_output_shape} and the "
+                             f"input shape {shape_str(input_shape)}")
+        bias = None
+        if self.bias_axes is not None:
+            first = min(ys.index(c) for c in self.bias_axes)
+            bias = tuple(out_size[c] if c in self.bias_axes else 1 for c in ys[first:])
+            if any(d is None for d in bias):
+                raise ValueError(f"{label}: bias_axes {self.bias_axes!r} run along an axis "
+                                 f"of unknown size in the output {tuple(out)}")
+        return tuple(out), kernel, bias
+
+    def build(self, input_shape):
+        _, kernel, bias = self._shapes(tuple(input_shape))
+        self.kernel = self.add_weight("kernel", kernel, self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = None if bias is None else self.add_weight(
+            "bias", bias, self.bias_initializer, regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return self._shapes(tuple(input_shape))[0]
+
+    def forward(self, ctx, x, training):
+        xs, ws, ys = self._letters(x.ndim)
+        pre = ops.einsum(f"{xs},{ws}->{ys}", x, self.kernel.value)
+        if self.bias is not None:
+            pre = ops.add(pre, self.bias.value)
+        act = self._act(ctx)
+        if callable(act):
+            y = self._custom_activation(ctx, act, pre, training)
+        else:
+            y = ops.activation(pre, act)
+        if training:
+            ctx.x, ctx.pre, ctx.y = x, pre, y
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        g = self._activation_backward(ctx, dy)
+        x = ctx.x
+        xs, ws, ys = self._letters(x.ndim)
+        if self.kernel.grad is not None:
+            self.kernel.grad[...] = ops.einsum(f"{ys},{xs}->{ws}", g, x)
+        if self.bias is not None and self.bias.grad is not None:
+            self.bias.grad[...] = ops.reduce_to_shape(g, self.bias.shape)
+        if not need_input_grad:
+            return None
+        # An input letter in neither the output nor the kernel was summed
+        # away: its gradient is the same along it (ones carry it in).
+        lost = "".join(c for c in xs if c not in ys and c not in ws)
+        if not lost:
+            return ops.einsum(f"{ys},{ws}->{xs}", g, self.kernel.value)
+        ones = ops.ones(tuple(x.shape[xs.index(c)] for c in lost))
+        return ops.einsum(f"{ys},{ws},{lost}->{xs}", g, self.kernel.value, ones)
+
+    def get_config(self):
+        return {**super().get_config(), "output_shape": list(self.partial_output_shape),
+                "equation": self.equation, "activation": activations.serialize(self.activation),
+                "bias_axes": self.bias_axes,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_options(self, "kernel", "bias")}

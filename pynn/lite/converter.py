@@ -9,8 +9,9 @@ in float32, with every model input and output:
 - Dense -> FULLY_CONNECTED (kernel transposed to [units, in]);
   Conv2D -> CONV_2D (HWIO -> OHWI); DepthwiseConv2D -> DEPTHWISE_CONV_2D
   ([1, kh, kw, cin * multiplier]); SeparableConv2D -> DEPTHWISE_CONV_2D and
-  a 1x1 CONV_2D; Conv1D -> RESHAPE to height 1, CONV_2D, RESHAPE back (with
-  a PAD first for causal padding).
+  a 1x1 CONV_2D; Conv1D, DepthwiseConv1D and SeparableConv1D -> RESHAPE to
+  height 1, the 2-D layer's ops, RESHAPE back (with a PAD first for causal
+  padding).
 - pooling -> MAX_POOL_2D / AVERAGE_POOL_2D (1-D ones at height 1); global
   pooling -> MEAN / REDUCE_MAX; Flatten and Reshape -> one RESHAPE.
 - activations -> their builtin ops; ReLU and ReLU6 following a dense or
@@ -83,8 +84,12 @@ def _layer_kind(layer):
     """The pynn layer class this layer converts as, or None."""
     for cls in type(layer).__mro__:
         if cls.__module__.startswith("pynn.layers") and cls.__name__ in _HANDLERS:
-            if cls is not type(layer) and type(layer).forward is not cls.forward:
-                return None  # a subclass that computes something else
+            if cls is not type(layer) and (type(layer).forward is not cls.forward or
+                                           getattr(type(layer), "rank", None) !=
+                                           getattr(cls, "rank", None)):
+                # a subclass that computes something else, or over other
+                # axes (Conv3DTranspose on Conv2DTranspose's code)
+                return None
             return cls.__name__
     return None
 
@@ -288,17 +293,56 @@ def _conv2d(ctx, step, k, xs):
 
 
 def _depthwise_filter(w):
-    """(kh, kw, cin, mult) -> TFLite's [1, kh, kw, cin * mult]; output
-    channel c * mult + m in both."""
-    kh, kw_, cin, mult = w.shape
-    return w.reshape(1, kh, kw_, cin * mult)
+    """(kh, kw, cin, mult), or a 1-D layer's (kw, cin, mult), -> TFLite's
+    [1, kh, kw, cin * mult]; output channel c * mult + m in both."""
+    *spatial, cin, mult = w.shape
+    kh, kw = ([1] + spatial)[-2:]
+    return w.reshape(1, kh, kw, cin * mult)
+
+
+def _height1(ctx, layer, x):
+    """A 1-D layer's input (batch, steps, channels) as the height-1 image
+    the 2-D ops take, padded in front for 'causal' padding; with the 2-D
+    op's strides, dilation and padding."""
+    _, width, cin = x.shape
+    h = ctx.reshape(layer, x, (None, 1, width, cin), f"{layer.name}/expand")
+    (ksize,), (stride,), (dilation,) = layer.kernel_size, layer.strides, layer.dilation_rate
+    padding = layer.padding
+    if padding == "causal":
+        left = (ksize - 1) * dilation
+        padded = ctx.out_tensor(layer, f"{layer.name}/causal_pad", (None, 1, width + left, cin),
+                                None)
+        ctx.g.add("PAD", [h, ctx.int32(f"{layer.name}/paddings",
+                                       [[0, 0], [0, 0], [left, 0], [0, 0]])], [padded],
+                  ("PadOptions", {}), layer.name)
+        h, padding = padded, "valid"
+    return h, (1, stride), (1, dilation), padding
+
+
+def _spatial(ctx, layer, x):
+    """The input, strides, dilation and padding of a 2-D op for ``layer``
+    (a 1-D layer at height 1)."""
+    if layer.rank == 1:
+        return _height1(ctx, layer, x)
+    return x, layer.strides, layer.dilation_rate, layer.padding
+
+
+def _shape2d(layer, shape):
+    return (shape[0], 1) + tuple(shape[1:]) if layer.rank == 1 else shape
+
+
+def _back_to_1d(ctx, layer, y, shape, name):
+    """A 1-D layer's height-1 output back to (batch, steps, channels)."""
+    return ctx.reshape(layer, y, shape, name) if layer.rank == 1 else y
 
 
 def _depthwise2d(ctx, step, k, xs):
-    layer, x = step.layer, xs[0]
+    """DepthwiseConv2D, and DepthwiseConv1D at height 1."""
+    layer = step.layer
     w = ctx.value(layer, layer.depthwise_kernel, "depthwise_kernel")
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
-    cin, mult = w.shape[2], w.shape[3]
+    cin, mult = w.shape[-2:]
+    out_shape = _out_shape(ctx, step)
 
     def emit(act, bn, stat, name):
         bn_ss = _bn_scale_shift(ctx, bn) if bn is not None else None
@@ -306,30 +350,33 @@ def _depthwise2d(ctx, step, k, xs):
         if kb is None:
             kb = np.zeros(cin * mult, np.float32)
         g = ctx.g
+        x, strides, dilation, padding = _spatial(ctx, layer, xs[0])
         filt = g.constant(f"{layer.name}/depthwise_kernel", _depthwise_filter(kw),
                           role="weight")
         bias = g.constant(f"{layer.name}/bias", kb, role="bias")
-        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
+        y = ctx.out_tensor(layer, f"{name}/conv" if layer.rank == 1 else name,
+                           _shape2d(layer, out_shape), stat)
         g.add("DEPTHWISE_CONV_2D", [x, filt, bias], [y],
               ("DepthwiseConv2DOptions", _conv_options(
-                  layer, act, layer.strides, layer.dilation_rate, layer.padding,
-                  layer.depth_multiplier)), layer.name)
-        return y
+                  layer, act, strides, dilation, padding, layer.depth_multiplier)), layer.name)
+        return _back_to_1d(ctx, layer, y, out_shape, name)
 
     return _emit_main(ctx, step, k, emit)
 
 
 def _separable2d(ctx, step, k, xs):
-    layer, x = step.layer, xs[0]
+    """SeparableConv2D, and SeparableConv1D at height 1."""
+    layer = step.layer
     dw = ctx.value(layer, layer.depthwise_kernel, "depthwise_kernel")
-    pw = ctx.value(layer, layer.pointwise_kernel, "pointwise_kernel")  # (1, 1, cin*m, f)
+    pw = ctx.value(layer, layer.pointwise_kernel, "pointwise_kernel")  # (1, [1,] cin*m, f)
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
-    cin, mult = dw.shape[2], dw.shape[3]
+    cin, mult = dw.shape[-2:]
     out_shape = _out_shape(ctx, step)
-    mid_shape = tuple(out_shape[:-1]) + (cin * mult,)
+    mid_shape = _shape2d(layer, tuple(out_shape[:-1]) + (cin * mult,))
 
     def emit(act, bn, stat, name):
         g = ctx.g
+        x, strides, dilation, padding = _spatial(ctx, layer, xs[0])
         filt = g.constant(f"{layer.name}/depthwise_kernel", _depthwise_filter(dw),
                           role="weight")
         zero = g.constant(f"{layer.name}/depthwise_bias", np.zeros(cin * mult, np.float32),
@@ -338,36 +385,38 @@ def _separable2d(ctx, step, k, xs):
                              (k, _separable_depthwise_fn(layer, ctx.program.shapes[step.ins[0]])))
         g.add("DEPTHWISE_CONV_2D", [x, filt, zero], [mid],
               ("DepthwiseConv2DOptions", _conv_options(
-                  layer, "linear", layer.strides, layer.dilation_rate, layer.padding, mult)),
+                  layer, "linear", strides, dilation, padding, mult)),
               layer.name)
         bn_ss = _bn_scale_shift(ctx, bn) if bn is not None else None
         kw, kb = _fold(pw, b, bn_ss)
         if kb is None:
             kb = np.zeros(kw.shape[-1], np.float32)
-        pfilt = g.constant(f"{layer.name}/pointwise_kernel", kw.transpose(3, 0, 1, 2),
-                           role="weight")
+        pfilt = g.constant(f"{layer.name}/pointwise_kernel",
+                           kw.reshape(1, 1, *kw.shape[-2:]).transpose(3, 0, 1, 2), role="weight")
         bias = g.constant(f"{layer.name}/bias", kb, role="bias")
-        y = ctx.out_tensor(layer, name, out_shape, stat)
+        y = ctx.out_tensor(layer, f"{name}/conv" if layer.rank == 1 else name,
+                           _shape2d(layer, out_shape), stat)
         g.add("CONV_2D", [mid, pfilt, bias], [y],
               ("Conv2DOptions", _conv_options(layer, act, (1, 1), (1, 1), "valid")),
               layer.name)
-        return y
+        return _back_to_1d(ctx, layer, y, out_shape, name)
 
     return _emit_main(ctx, step, k, emit)
 
 
 def _separable_depthwise_fn(layer, input_shape):
-    """Calibration: the depthwise half of a SeparableConv2D, computed by a
-    DepthwiseConv2D layer holding the same kernel."""
+    """Calibration: the depthwise half of a SeparableConv2D (or 1D),
+    computed by a DepthwiseConv2D (or 1D) layer holding the same kernel."""
     cache = {}
 
     def fn(x):
         dw = cache.get("layer")
         if dw is None:
-            from ..layers import DepthwiseConv2D
-            dw = DepthwiseConv2D(kernel_size=layer.kernel_size, strides=layer.strides,
-                                 padding=layer.padding, depth_multiplier=layer.depth_multiplier,
-                                 dilation_rate=layer.dilation_rate, use_bias=False)
+            from ..layers import DepthwiseConv1D, DepthwiseConv2D
+            kind = DepthwiseConv1D if layer.rank == 1 else DepthwiseConv2D
+            dw = kind(kernel_size=layer.kernel_size, strides=layer.strides,
+                      padding=layer.padding, depth_multiplier=layer.depth_multiplier,
+                      dilation_rate=layer.dilation_rate, use_bias=False)
             dw.build_for(input_shape)
             dw.depthwise_kernel.assign(layer.depthwise_kernel.value)
             cache["layer"] = dw
@@ -376,27 +425,16 @@ def _separable_depthwise_fn(layer, input_shape):
 
 
 def _conv1d(ctx, step, k, xs):
-    layer, x = step.layer, xs[0]
+    layer = step.layer
     if getattr(layer, "groups", 1) != 1:
         raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
     w = ctx.value(layer, layer.kernel, "kernel")  # (k, cin, f)
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
-    ksize, cin, filters = w.shape
-    (stride,), (dilation,) = tuple(layer.strides), tuple(layer.dilation_rate)
-    n, width, _ = x.shape
+    filters = w.shape[2]
 
     def emit(act, bn, stat, name):
         g = ctx.g
-        h = ctx.reshape(layer, x, (None, 1, width, cin), f"{layer.name}/expand")
-        padding = layer.padding
-        if padding == "causal":
-            left = (ksize - 1) * dilation
-            padded = ctx.out_tensor(layer, f"{layer.name}/causal_pad",
-                                    (None, 1, width + left, cin), None)
-            g.add("PAD", [h, ctx.int32(f"{layer.name}/paddings",
-                                       [[0, 0], [0, 0], [left, 0], [0, 0]])], [padded],
-                  ("PadOptions", {}), layer.name)
-            h, padding = padded, "valid"
+        h, strides, dilation, padding = _height1(ctx, layer, xs[0])
         bn_ss = _bn_scale_shift(ctx, bn) if bn is not None else None
         kw, kb = _fold(w, b, bn_ss)
         if kb is None:
@@ -407,8 +445,8 @@ def _conv1d(ctx, step, k, xs):
         out_w = _out_shape(ctx, step)[1]
         y4 = ctx.out_tensor(layer, f"{name}/conv", (None, 1, out_w, filters), stat)
         g.add("CONV_2D", [h, filt, bias], [y4],
-              ("Conv2DOptions", _conv_options(layer, act, (1, stride), (1, dilation),
-                                              padding)), layer.name)
+              ("Conv2DOptions", _conv_options(layer, act, strides, dilation, padding)),
+              layer.name)
         return ctx.reshape(layer, y4, (None, out_w, filters), name)
 
     return _emit_main(ctx, step, k, emit)
@@ -1216,6 +1254,8 @@ _HANDLERS = {
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise2d,
     "SeparableConv2D": _separable2d,
+    "DepthwiseConv1D": _depthwise2d,
+    "SeparableConv1D": _separable2d,
     "Conv1D": _conv1d,
     "MaxPooling2D": _pool2d("MAX_POOL_2D"),
     "AveragePooling2D": _pool2d("AVERAGE_POOL_2D"),

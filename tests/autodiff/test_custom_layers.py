@@ -237,7 +237,8 @@ def scaled_tanh(x):
 
 
 @pytest.mark.parametrize("where", ["dense", "activation_layer", "conv2d", "conv1d",
-                                   "separable", "depthwise"])
+                                   "separable", "depthwise", "conv2d_transpose",
+                                   "conv1d_transpose"])
 def test_custom_activation_functions(where):
     pynn.utils.set_random_seed(8)
     if where in ("dense", "activation_layer"):
@@ -249,8 +250,11 @@ def test_custom_activation_functions(where):
         conv = {"conv2d": layers.Conv2D(3, 3, activation=swish_fn),
                 "separable": layers.SeparableConv2D(3, 3, activation=scaled_tanh),
                 "depthwise": layers.DepthwiseConv2D(3, activation=swish_fn),
-                "conv1d": layers.Conv1D(3, 3, activation=scaled_tanh)}[where]
-        shape = (6, 2) if where == "conv1d" else (5, 5, 2)
+                "conv1d": layers.Conv1D(3, 3, activation=scaled_tanh),
+                "conv2d_transpose": layers.Conv2DTranspose(2, 3, strides=2,
+                                                           activation=scaled_tanh),
+                "conv1d_transpose": layers.Conv1DTranspose(2, 3, activation=swish_fn)}[where]
+        shape = (6, 2) if where.startswith("conv1d") else (5, 5, 2)
         model = pynn.Sequential([pynn.Input(shape=shape), conv, layers.Flatten(),
                                  layers.Dense(2)])
         x = rand(7, *shape)

@@ -1,5 +1,6 @@
 """The layers added with the reshaping, activation, noise, normalization,
-preprocessing and transposed-convolution families, each as built from a
+preprocessing, transposed-convolution and 1-D depthwise/separable
+convolution families, each as built from a
 layers module (pynn.layers or keras.layers: the arguments are Keras's),
 with an input shape and the output shape and parameter count Keras 3
 gives (checked against Keras itself in test_keras_reference.py)."""
@@ -47,6 +48,46 @@ CASES = {
     "conv1d_transpose_same": (lambda L: L.Conv1DTranspose(2, 4, strides=3, padding="same",
                                                           output_padding=1),
                               (7, 3), (19, 2), 26),
+    "depthwise_conv1d": (lambda L: L.DepthwiseConv1D(3, depth_multiplier=2), (7, 3), (5, 6),
+                         24),
+    "depthwise_conv1d_same_strided": (lambda L: L.DepthwiseConv1D(4, strides=2, padding="same",
+                                                                  activation="relu"),
+                                      (33, 3), (17, 3), 15),
+    "depthwise_conv1d_dilated": (lambda L: L.DepthwiseConv1D(3, dilation_rate=3, padding="same",
+                                                             use_bias=False), (7, 1), (7, 1), 3),
+    "separable_conv1d": (lambda L: L.SeparableConv1D(5, 3), (7, 3), (5, 5), 29),
+    "separable_conv1d_same_strided": (
+        lambda L: L.SeparableConv1D(4, 2, strides=3, padding="same", depth_multiplier=2,
+                                    activation="tanh"), (33, 3), (11, 4), 40),
+    "separable_conv1d_dilated": (lambda L: L.SeparableConv1D(1, 3, dilation_rate=2,
+                                                             use_bias=False), (7, 2), (3, 1), 8),
+    "conv3d_transpose": (lambda L: L.Conv3DTranspose(4, 3), (3, 5, 7, 2), (5, 7, 9, 4), 220),
+    "conv3d_transpose_same_strided": (
+        lambda L: L.Conv3DTranspose(3, (2, 3, 1), strides=(2, 1, 3), padding="same",
+                                    activation="relu"), (3, 5, 7, 2), (6, 5, 21, 3), 39),
+    "conv3d_transpose_valid_output_padding": (
+        lambda L: L.Conv3DTranspose(2, (3, 2, 3), strides=(3, 2, 2),
+                                    output_padding=(1, 1, 0), use_bias=False),
+        (3, 5, 7, 2), (10, 11, 15, 2), 72),
+    "conv3d_transpose_same_output_padding": (
+        lambda L: L.Conv3DTranspose(2, (3, 4, 2), strides=(2, 3, 2), padding="same",
+                                    output_padding=(1, 0, 1), activation="tanh"),
+        (3, 5, 7, 2), (6, 12, 13, 2), 98),
+    "conv3d_transpose_dilated": (
+        lambda L: L.Conv3DTranspose(2, 3, dilation_rate=(2, 1, 3), padding="same"),
+        (3, 5, 7, 1), (3, 5, 7, 2), 56),
+    "einsum_dense": (lambda L: L.EinsumDense("ab,bc->ac", 5, bias_axes="c"), (7,), (5,), 40),
+    "einsum_dense_3d_kernel": (
+        lambda L: L.EinsumDense("abc,cde->abde", (7, 2, 3), bias_axes="de", activation="tanh"),
+        (7, 4), (7, 2, 3), 30),
+    "einsum_dense_left_ellipsis": (lambda L: L.EinsumDense("...b,bc->...c", 5), (7, 3), (7, 5),
+                                   15),
+    "einsum_dense_right_ellipsis": (lambda L: L.EinsumDense("ab...,bc->ac...", 5, bias_axes="c"),
+                                    (3, 7, 2), (5, 7, 2), 20),
+    "einsum_dense_summed_axis": (lambda L: L.EinsumDense("abc,cd->ad", 6, bias_axes="d",
+                                                         activation="relu"), (7, 4), (6,), 30),
+    "einsum_dense_two_axes": (lambda L: L.EinsumDense("abc,bcd->abd", (7, 6), bias_axes="bd"),
+                              (7, 4), (7, 6), 210),
     "relu": (lambda L: L.ReLU(), (5, 3), (5, 3), 0),
     "relu6": (lambda L: L.ReLU(6.0), (5, 3), (5, 3), 0),
     "relu_general": (lambda L: L.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5),

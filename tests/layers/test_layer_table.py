@@ -41,7 +41,8 @@ def test_shapes_parameters_and_round_trip(case, tmp_path):
 # Layers that take inputs of any rank, as Keras's do.
 ANY_RANK = ("relu", "leaky_relu", "elu", "softmax", "prelu", "gaussian",
             "alpha_dropout", "activity_regularization", "layer_normalization",
-            "unit_normalization", "group_normalization", "rescaling", "normalization")
+            "unit_normalization", "group_normalization", "rescaling", "normalization",
+            "einsum_dense_left_ellipsis", "einsum_dense_right_ellipsis")
 
 
 @pytest.mark.parametrize("case", sorted(c for c in CASES if not c.startswith(ANY_RANK)))

@@ -116,6 +116,39 @@ def test_conv1d(padding, strides, dilation):
     check(model, (12, 3), ops)
 
 
+@pytest.mark.parametrize("padding", ["valid", "same", "causal"])
+@pytest.mark.parametrize("strides,dilation", [(1, 1), (2, 1), (1, 2)])
+def test_depthwise1d(padding, strides, dilation):
+    model = model_of((13, 3), layers.DepthwiseConv1D(3, strides=strides, padding=padding,
+                                                     dilation_rate=dilation, depth_multiplier=2,
+                                                     activation="relu"))
+    ops = ["RESHAPE"] + (["PAD"] if padding == "causal" else []) + ["DEPTHWISE_CONV_2D",
+                                                                     "RESHAPE"]
+    check(model, (13, 3), ops)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", "causal"])
+@pytest.mark.parametrize("strides,dilation", [(1, 1), (2, 1), (1, 2)])
+def test_separable1d(padding, strides, dilation):
+    model = model_of((13, 3), layers.SeparableConv1D(5, 3, strides=strides, padding=padding,
+                                                     dilation_rate=dilation, depth_multiplier=2,
+                                                     activation="tanh"))
+    ops = ["RESHAPE"] + (["PAD"] if padding == "causal" else []) + [
+        "DEPTHWISE_CONV_2D", "CONV_2D", "RESHAPE", "TANH"]
+    check(model, (13, 3), ops)
+
+
+def test_1d_depthwise_and_separable_stack_with_batch_normalization():
+    model = model_of((16, 2),
+                     layers.DepthwiseConv1D(3, padding="causal", depth_multiplier=3),
+                     layers.BatchNormalization(), layers.Activation("relu"),
+                     layers.SeparableConv1D(4, 3, padding="same", use_bias=False),
+                     layers.BatchNormalization(),
+                     layers.GlobalAveragePooling1D(), layers.Dense(3, activation="sigmoid"))
+    data = check(model, (16, 2))
+    assert "MUL" not in op_names(data)  # both normalizations folded
+
+
 @pytest.mark.parametrize("kind", ["MaxPooling1D", "AveragePooling1D"])
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_pooling1d(kind, padding):
