@@ -383,7 +383,8 @@ def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, c
 class _BaseDenseAttention(_OptionsLayer):
     """Attention and AdditiveAttention: ``layer([query, value])`` or
     ``layer([query, value, key])``, with masks ``[query_mask, value_mask]``
-    given or carried by the inputs."""
+    given or carried by the inputs (in a graph, or into the call of the
+    custom layer that calls this one)."""
 
     def __init__(self, dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -400,6 +401,11 @@ class _BaseDenseAttention(_OptionsLayer):
             raise ValueError(f"{who}: expects a list [query, value] or [query, value, key], "
                              f"got {type(inputs).__name__}")
         options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
+        if mask is None and not _is_symbolic(list(inputs)):
+            # As Keras, the masks the query and the value carry (inside a
+            # custom layer's call).
+            carried = [carried_mask(t) for t in inputs[:2]]
+            mask = carried if any(m is not None for m in carried) else None
         if mask is not None:
             if _is_symbolic(list(inputs)):
                 raise ValueError(f"{who}: in a graph, masks come with the tensors "

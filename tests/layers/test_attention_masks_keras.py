@@ -250,3 +250,44 @@ def test_book_transformer_encoder_gradients():
     attention = model.layers[2].attention
     _finite_difference_check(model, x, attention.value_kernel, (1, 0, 2))
     _finite_difference_check(model, x, attention.key_kernel, (3, 1, 4))
+
+
+def _encoder_with(lib, attention):
+    """A custom layer calling ``attention`` on its input, which carries the
+    mask of Embedding(mask_zero=True)."""
+
+    class Block(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.attention = attention(lib)
+
+        def call(self, inputs, mask=None):
+            return self.attention([inputs, inputs])
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    tokens = lib.Input(shape=(T,), dtype="int32")
+    x = lib.layers.Embedding(VOCAB, EMBED, mask_zero=True)(tokens)
+    return lib.Model(tokens, Block()(x))
+
+
+@pytest.mark.parametrize("name", ["Attention", "AdditiveAttention"])
+def test_dense_attention_in_a_custom_layer_reads_carried_masks(keras, name):
+    ours = _encoder_with(pynn, lambda lib: getattr(lib.layers, name)())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = _encoder_with(keras, lambda lib: getattr(lib.layers, name)())
+    x = _inputs()[0]
+    ours.predict(x, verbose=0)
+    theirs(x)
+    rng = np.random.default_rng(7)
+    for a, b in [(ours.layers[1], theirs.layers[1]),
+                 (ours.layers[2].attention, theirs.layers[2].attention)]:
+        values = [rng.standard_normal(w.shape).astype(np.float32) for w in a.get_weights()]
+        a.set_weights(values)
+        b.set_weights(values)
+    got = ours.predict(x, verbose=0)
+    want = np.asarray(theirs(x))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert not np.any(got[3])  # padded queries: zero rows, as Keras's
