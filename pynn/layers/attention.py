@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops
 from .. import random as pynn_random
 from ..models.node import KerasTensor
-from .base import Layer, flatten
+from .base import Layer, carried_mask, flatten
 
 # Large enough that exp(score - 1e9) is 0 in float32, as Keras's masking.
 _MASKED_SCORE = -1e9
@@ -56,6 +56,13 @@ def _bool_mask(mask):
     value = getattr(mask, "value", mask)
     value = np.asarray(value)
     return value if value.dtype == bool else value > 0.5
+
+
+def _cast_mask(mask):
+    """A mask cast to booleans as Keras's MultiHeadAttention casts it:
+    True where nonzero."""
+    value = np.asarray(getattr(mask, "value", mask))
+    return value if value.dtype == bool else value != 0
 
 
 def _causal(t, s):
@@ -116,13 +123,15 @@ def _describe(options):
                      for k, v in sorted(options.items()))
 
 
-def _masked_softmax(scores, mask):
-    """Keras's Softmax with a mask: masked scores set to -1e9 before the
-    softmax, masked weights set to 0 after it."""
+def _masked_softmax(scores, mask, zero_masked=True):
+    """Keras's softmax with a mask: masked scores set to -1e9 before the
+    softmax (a row with every step masked gets equal weights), and, as
+    Keras's Softmax layer does (``zero_masked``), masked weights set to 0
+    after it."""
     if mask is None:
         return ops.softmax(scores, axis=-1)
     weights = ops.softmax(ops.where(mask, scores, np.float32(_MASKED_SCORE)), axis=-1)
-    return ops.where(mask, weights, np.float32(0.0))
+    return ops.where(mask, weights, np.float32(0.0)) if zero_masked else weights
 
 
 def _split_heads(x, heads, depth):
@@ -137,9 +146,17 @@ class MultiHeadAttention(_OptionsLayer):
     ``layer(query, value, key=None, attention_mask=None,
     return_attention_scores=False, training=None, use_causal_mask=False)``;
     the key defaults to the value.  ``attention_mask`` is (batch, T, S)
-    (or broadcastable to it), True where a query step may attend.  Masks
-    carried by the inputs (``Embedding(mask_zero=True)``) mask the
-    attention as in Keras, and the output carries the query's mask.
+    (or broadcastable to it), True (nonzero) where a query step may
+    attend.  As in Keras, the attention mask is the AND of the query's
+    mask (B, T, 1), the value's and the key's (B, 1, S), the causal mask
+    and ``attention_mask``; the query's mask is the one the query carries
+    (``Embedding(mask_zero=True)``, Masking, or the mask a custom layer's
+    call received with its input), whatever ``query_mask`` says, while
+    ``value_mask``/``key_mask`` default to the masks the value and key
+    carry.  A query step with every key step masked attends to all of
+    them equally (Keras's fused attention), or to none (weights 0) when
+    the layer has dropout or returns its scores (Keras's Softmax path).
+    The output carries the query's mask.
 
     The weights are Keras's: ``query/kernel`` (query_dim, heads, key_dim),
     ``query/bias`` (heads, key_dim), the same for ``key`` and ``value``,
@@ -203,15 +220,20 @@ class MultiHeadAttention(_OptionsLayer):
                              f"query_mask/value_mask/key_mask are for calls on arrays")
         inputs = [query, value, value if key is None else key]
         options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
+        if not _is_symbolic([query, value]):
+            # Keras reads the query's mask from the query itself, and the
+            # value's and key's from them unless given.
+            masks = (carried_mask(query),
+                     carried_mask(value) if value_mask is None else value_mask,
+                     (carried_mask(key) if key_mask is None else key_mask)
+                     if key is not None else None)
+            if any(m is not None for m in masks):
+                options["masks"] = tuple(None if m is None else _cast_mask(m) for m in masks)
         if attention_mask is not None and _is_symbolic([attention_mask]):
             inputs.append(attention_mask)
             options["mask_input"] = True
-        else:
-            if attention_mask is not None:
-                attention_mask = _bool_mask(attention_mask)
-            attention_mask = _combine_masks(attention_mask, query_mask, value_mask, key_mask)
-            if attention_mask is not None:
-                options["attention_mask"] = attention_mask
+        elif attention_mask is not None:
+            options["attention_mask"] = _cast_mask(attention_mask)
         return self._call_with(inputs, options, training)
 
     def build(self, input_shape):
@@ -268,7 +290,8 @@ class MultiHeadAttention(_OptionsLayer):
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
         query, value, key = inputs[:3]
-        masks = list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs)
+        masks = options.get("masks") or (
+            list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
         q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
         k = self._project(key, self.key_kernel, self.key_bias, self.key_dim)
         v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
@@ -277,11 +300,14 @@ class MultiHeadAttention(_OptionsLayer):
         t, s = ops.shape(query)[1], ops.shape(value)[1]
         given = inputs[3] if options.get("mask_input") else options.get("attention_mask")
         attention_mask = _attention_mask(
-            ops.shape(query)[0], t, s, None if given is None else _bool_mask(given),
+            ops.shape(query)[0], t, s, None if given is None else _cast_mask(given),
             masks[0], masks[1], masks[2], options.get("causal", False))
         if attention_mask is not None:
             attention_mask = attention_mask[:, None, :, :]
-        weights = _masked_softmax(scores, attention_mask)
+        # Keras computes without dropout or scores through its fused
+        # dot-product attention, which leaves masked weights as they are.
+        weights = _masked_softmax(scores, attention_mask,
+                                  zero_masked=self.dropout > 0 or bool(options.get("scores")))
         dropped = pynn_random.dropout(weights, self.dropout, seed=self.seed) \
             if training and self.dropout > 0 else weights
         context = ops.matmul(dropped, v)                                # (B, H, T, V)
@@ -332,21 +358,6 @@ def _serialize(module, value):
     return mod.serialize(value)
 
 
-def _combine_masks(attention_mask, query_mask, value_mask, key_mask):
-    """Explicit query/value/key masks (eager calls) folded into one
-    (batch, T, S) attention mask."""
-    if query_mask is None and value_mask is None and key_mask is None:
-        return attention_mask
-    qm = None if query_mask is None else _bool_mask(query_mask)
-    vm = None if value_mask is None else _bool_mask(value_mask)
-    km = None if key_mask is None else _bool_mask(key_mask)
-    b = next(m.shape[0] for m in (qm, vm, km) if m is not None)
-    t = qm.shape[1] if qm is not None else (attention_mask.shape[-2] if attention_mask
-                                            is not None else 1)
-    s = (vm if vm is not None else km).shape[1] if (vm is not None or km is not None) else 1
-    return _attention_mask(b, t, s, attention_mask, qm, vm, km, False)
-
-
 def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, causal):
     """Keras's ``_compute_attention_mask``: the query mask times the value
     and key masks, times the causal mask, times the given mask; None when
@@ -356,10 +367,10 @@ def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, c
     def both(a, c):
         return c if a is None else np.logical_and(a, c)
     if query_mask is not None:
-        mask = _bool_mask(query_mask)[:, :, None]
+        mask = _cast_mask(query_mask)[:, :, None]
     for m in (value_mask, key_mask):
         if m is not None:
-            mask = both(mask, _bool_mask(m)[:, None, :])
+            mask = both(mask, _cast_mask(m)[:, None, :])
     if causal:
         mask = both(mask, _causal(t, s)[None])
     if attention_mask is not None:
@@ -372,7 +383,8 @@ def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, c
 class _BaseDenseAttention(_OptionsLayer):
     """Attention and AdditiveAttention: ``layer([query, value])`` or
     ``layer([query, value, key])``, with masks ``[query_mask, value_mask]``
-    given or carried by the inputs."""
+    given or carried by the inputs (in a graph, or into the call of the
+    custom layer that calls this one)."""
 
     def __init__(self, dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -389,6 +401,11 @@ class _BaseDenseAttention(_OptionsLayer):
             raise ValueError(f"{who}: expects a list [query, value] or [query, value, key], "
                              f"got {type(inputs).__name__}")
         options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
+        if mask is None and not _is_symbolic(list(inputs)):
+            # As Keras, the masks the query and the value carry (inside a
+            # custom layer's call).
+            carried = [carried_mask(t) for t in inputs[:2]]
+            mask = carried if any(m is not None for m in carried) else None
         if mask is not None:
             if _is_symbolic(list(inputs)):
                 raise ValueError(f"{who}: in a graph, masks come with the tensors "

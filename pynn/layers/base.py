@@ -37,6 +37,7 @@ Shapes in the API include the batch dimension as ``None``, as Keras's do.
 """
 import inspect
 import re
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -174,6 +175,39 @@ class Weight(autodiff.ForwardingOperators):
 
 # Calls given a weight send it to the tape while one records.
 ops._TRACED.add(Weight)
+
+
+_carried = threading.local()
+
+
+class _CarriedMasks:
+    """While a layer's call() runs, the arrays it was given carry the masks
+    that came with them, as Keras's tensors carry ``_keras_mask``: a layer
+    called inside (MultiHeadAttention in a custom encoder) finds them."""
+
+    def __init__(self, inputs, mask):
+        if isinstance(inputs, (list, tuple)) and isinstance(mask, (list, tuple)):
+            pairs = zip(inputs, mask)
+        else:
+            pairs = [(inputs, mask)]
+        # (the array is kept with its mask, so its id stays its own)
+        self.entries = {id(x): (x, m) for x, m in pairs if m is not None}
+
+    def __enter__(self):
+        _carried.__dict__.setdefault("frames", []).append(self.entries)
+
+    def __exit__(self, *exc):
+        _carried.frames.pop()
+
+
+def carried_mask(x):
+    """The mask ``x`` carries (Keras's ``_keras_mask``): the one that came
+    with it into the call of the layer that is running, or None."""
+    for entries in reversed(getattr(_carried, "frames", ())):
+        entry = entries.get(id(x))
+        if entry is not None and entry[0] is x:
+            return entry[1]
+    return None
 
 
 class Layer:
@@ -578,16 +612,18 @@ class Layer:
         return dy if need_input_grad else None
 
     def _run_call(self, inputs, training, mask=None):
-        """call(inputs), with ``training`` and ``mask`` where it takes them."""
+        """call(inputs), with ``training`` and ``mask`` where it takes them;
+        during the call the inputs carry their masks (see carried_mask)."""
         takes = self._call_takes
-        if not takes:
-            return self.call(inputs)
         kwargs = {}
         if "training" in takes:
             kwargs["training"] = training
         if "mask" in takes and mask is not None:
             kwargs["mask"] = mask
-        return self.call(inputs, **kwargs)
+        if mask is None:
+            return self.call(inputs, **kwargs)
+        with _CarriedMasks(inputs, mask):
+            return self.call(inputs, **kwargs)
 
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):

@@ -402,7 +402,9 @@ class Reshape(Layer):
 
     def forward(self, ctx, x, training):
         ctx.shape = x.shape
-        return x.reshape((x.shape[0],) + self.target_shape)
+        # The -1 resolved from the sample's size: NumPy cannot infer it for
+        # a batch of no samples.
+        return x.reshape((x.shape[0],) + self.compute_output_shape(x.shape)[1:])
 
     def backward(self, ctx, dy, need_input_grad=True):
         return dy.reshape(ctx.shape) if need_input_grad else None

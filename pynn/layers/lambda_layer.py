@@ -119,6 +119,14 @@ def _check_output_shape(spec, who):
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
              "mod": lambda a, b: a % b}
 
+# The operations whose result is boolean, as Keras's are: their symbolic
+# output has dtype bool (and their value is a boolean array).
+BOOLEAN_OPS = frozenset("""
+equal not_equal greater greater_equal less less_equal logical_and logical_or logical_not
+logical_xor isnan isinf isfinite isneginf isposinf isclose allclose isin signbit all any
+in_top_k
+""".split())
+
 
 def _encode(value, tensors):
     """``value`` (an argument of an operation) as JSON, its symbolic
@@ -199,6 +207,9 @@ class TensorOperation(Layer):
 
     def compute_output_shape(self, input_shape):
         return self._output_shape_from_call(input_shape)
+
+    def _output_dtypes(self, n):
+        return ["bool" if self.op in BOOLEAN_OPS else "float32"] * n
 
     def get_config(self):
         return {**super().get_config(), "op": self.op, "args": self.args,

@@ -136,6 +136,34 @@ class KerasTensor:
     def __ge__(self, other):
         return self._operation("greater_equal", other)
 
+    # No __eq__: ``==`` compares the tensors themselves, as in Keras (a
+    # tensor stays usable as a dict key); ``!=`` and the logical operators
+    # record Keras's operations.
+    def __ne__(self, other):
+        return self._operation("not_equal", other)
+
+    def __and__(self, other):
+        return self._operation("logical_and", other)
+
+    def __rand__(self, other):
+        return self._operation("logical_and", other, reverse=True)
+
+    def __or__(self, other):
+        return self._operation("logical_or", other)
+
+    def __ror__(self, other):
+        return self._operation("logical_or", other, reverse=True)
+
+    def __xor__(self, other):
+        return self._operation("logical_xor", other)
+
+    def __rxor__(self, other):
+        return self._operation("logical_xor", other, reverse=True)
+
+    def __invert__(self):
+        from ..layers.lambda_layer import record_operation
+        return record_operation("logical_not", (self,), {})
+
     def __neg__(self):
         from ..layers.lambda_layer import record_operation
         return record_operation("negative", (self,), {})

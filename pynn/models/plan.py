@@ -618,6 +618,10 @@ def plannable(prog):
     if prog.has_masks or any(d != "float32" for d in (prog.dtypes[s]
                                                        for s in prog.input_slots)):
         return False
+    # A plan computes float32 arithmetic only: a step with a boolean (or
+    # other) result (ops.greater, ops.logical_and, ...) stays in Python.
+    if any(prog.dtypes[s] != "float32" for step in prog.steps for s in step.outs):
+        return False
     for step in prog.steps:
         kind = type(step.layer)
         if not step.single_out or not (kind in _LOWER and step.single_in or

@@ -36,6 +36,7 @@ KERAS_OPS = {
     "binary_crossentropy": ("nn", "BinaryCrossentropy", ['target', 'output', 'from_logits'], 2, {'from_logits': False}),
     "bincount": ("numpy", "Bincount", ['x', 'weights', 'minlength', 'sparse'], 1, {'weights': None, 'minlength': 0, 'sparse': False}),
     "broadcast_to": ("numpy", "BroadcastTo", ['x', 'shape'], 1, {}),
+    "cast": ("core", "Cast", ['x', 'dtype'], 1, {}),
     "categorical_crossentropy": ("nn", "CategoricalCrossentropy", ['target', 'output', 'from_logits', 'axis'], 2, {'from_logits': False, 'axis': -1}),
     "cbrt": ("numpy", "Cbrt", ['x'], 1, {}),
     "ceil": ("numpy", "Ceil", ['x'], 1, {}),

@@ -83,3 +83,31 @@ def test_configs_carry_keras_keys(keras):
             else:
                 assert value == want or (value is None and want is None), (case, key, value,
                                                                             want)
+
+
+@pytest.mark.parametrize("target", [(-1,), (3, -1), (-1, 2), (2, 6)])
+def test_reshape_and_flatten_of_an_empty_batch_match_keras(keras, target):
+    """predict on no samples gives Keras's shapes: a -1 is resolved from the
+    sample's size, as NumPy cannot from a batch of 0."""
+    def build(lib):
+        x = lib.Input(shape=(2, 3, 2))
+        reshaped = lib.layers.Reshape(target)(x)
+        y = lib.layers.Dense(4)(lib.layers.Flatten()(reshaped))
+        return lib.Model(x, [reshaped, y])
+    ours = build(pynn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = build(keras)
+    theirs.layers[-1].set_weights(ours.layers[-1].get_weights())
+    x = np.random.default_rng(3).standard_normal((4, 2, 3, 2)).astype(np.float32)
+    for batch in (x[:0], x):
+        got = ours.predict(batch, verbose=0)
+        want = [np.asarray(w) for w in theirs(batch)]
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+    # the layer alone, and a Sequential model, on no samples
+    assert pynn.layers.Reshape(target)(x[:0]).shape == want[0][:0].shape
+    seq = pynn.Sequential([pynn.Input(shape=(2, 3, 2)), pynn.layers.Reshape(target),
+                           pynn.layers.Flatten()])
+    assert seq.predict(x[:0], verbose=0).shape == (0, 12)
