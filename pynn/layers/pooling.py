@@ -229,7 +229,7 @@ class _GlobalPooling(Layer):
         if not need_input_grad:
             return None
         x = ctx.x
-        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], -1), x, ctx.y,
+        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], dy.shape[-1]), x, ctx.y,
                                     out=ctx.buffer("dx", x.shape))
         return dx.reshape(ctx.x_shape)
 
@@ -275,7 +275,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
         if ctx.mask_weights is None or not need_input_grad:
             return super().backward(ctx, dy, need_input_grad)
         w = ctx.mask_weights
-        return ops.masked_mean_grad(dy.reshape(dy.shape[0], -1), w,
+        return ops.masked_mean_grad(dy.reshape(dy.shape[0], dy.shape[-1]), w,
                                     out=ctx.buffer("dx", (w.shape[0], w.shape[2],
                                                           dy.shape[-1])))
 

@@ -26,6 +26,12 @@ _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
+
+def _row_size(a):
+    """The size of one example of ``a`` (a reshape to (n, -1) cannot work
+    it out for an empty batch)."""
+    return int(np.prod(a.shape[1:], dtype=np.int64))
+
 def _batches(data):
     """``data`` as a sequence of batches: an array or list is one batch; a
     dataset or generator yields batches (an (x, y) pair gives its x)."""
@@ -207,7 +213,7 @@ class _Lookup(Layer):
         arr = _as_array(batch)
         if arr.ndim == 0:
             arr = arr.reshape(1)
-        rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+        rows = arr.reshape(arr.shape[0], _row_size(arr)) if arr.ndim > 1 else arr.reshape(-1, 1)
         return [[self._token(t) for t in row] for row in rows.tolist()]
 
     # ------------------------------------------------------------- lookup
@@ -250,7 +256,7 @@ class _Lookup(Layer):
             out = np.zeros(ids.shape + (depth,), np.float32)
             np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
             return out
-        rows = ids.reshape(ids.shape[0], -1) if ids.ndim > 1 else ids.reshape(-1, 1)
+        rows = ids.reshape(ids.shape[0], _row_size(ids)) if ids.ndim > 1 else ids.reshape(-1, 1)
         out = np.zeros((rows.shape[0], depth), np.float32)
         r = np.repeat(np.arange(rows.shape[0]), rows.shape[1])
         np.add.at(out, (r, rows.ravel()), 1.0)
@@ -545,7 +551,7 @@ def _encode_categories(ids, output_mode, depth, who, count_weights=None):
         out = np.zeros(ids.shape + (depth,), np.float32)
         np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
         return out
-    rows = ids.reshape(1, -1) if ids.ndim == 1 else ids.reshape(ids.shape[0], -1)
+    rows = ids.reshape(1, -1) if ids.ndim == 1 else ids.reshape(ids.shape[0], _row_size(ids))
     out = np.zeros((rows.shape[0], depth), np.float32)
     r = np.repeat(np.arange(rows.shape[0]), rows.shape[1])
     if output_mode == "multi_hot":

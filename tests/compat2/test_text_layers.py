@@ -150,3 +150,16 @@ def test_gather_rows_copies_python_objects_safely():
     texts = np.array(["a", "bb", "ccc"], dtype=object)
     out = keras.ops.gather_rows(texts, np.array([2, 0, 2]))
     assert out.tolist() == ["ccc", "a", "ccc"]
+
+
+def test_lookups_and_encodings_take_an_empty_batch():
+    """A batch of no examples gives no rows of the encoded width (a
+    reshape to (0, -1) cannot work the width out)."""
+    lookup = layers.StringLookup(vocabulary=["a", "b", "c"], output_mode="multi_hot")
+    assert np.asarray(lookup(np.zeros((0, 2), dtype=str))).shape == (0, 4)
+    counts = layers.CategoryEncoding(num_tokens=4, output_mode="count")
+    assert np.asarray(counts(np.zeros((0, 3), np.int64))).shape == (0, 4)
+    vectorize = layers.TextVectorization(output_mode="multi_hot", max_tokens=5)
+    vectorize.adapt(["a b", "b c"])
+    width = np.asarray(vectorize(np.array(["a"]))).shape[1]
+    assert np.asarray(vectorize(np.zeros((0,), dtype=str))).shape == (0, width)
