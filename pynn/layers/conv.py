@@ -432,7 +432,7 @@ class Conv3D(_FilterConv):
         return self.kernel_size[1:], self.strides[1:], self.padding, self.dilation_rate[1:]
 
     def _depth(self, d):
-        """(output depth, [(tap, output planes, input planes)]) for an input
+        """(output depth, [(tap, input planes, output planes)]) for an input
         of depth d: the planes each depth tap of the kernel joins."""
         (_, od), (_, s, _, dil, _, front) = ops.conv_geometry(
             (1, 1, d, 1), (1, self.kernel_size[0]), (1, self.strides[0]), self.padding,
@@ -443,7 +443,7 @@ class Conv3D(_FilterConv):
             i = z * s + t * dil - front
             ok = (i >= 0) & (i < d)
             if ok.any():
-                taps.append((t, z[ok], i[ok]))
+                taps.append((t, i[ok], z[ok]))
         return od, taps
 
     def compute_output_shape(self, input_shape):
@@ -463,10 +463,10 @@ class Conv3D(_FilterConv):
 
         def compute(a, out):
             out[...] = 0.0
-            for t, zs, iz in taps:
+            for t, iz, oz in taps:
                 planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
                 part = ops.conv2d(planes, np.ascontiguousarray(kernel[t]), None, s, p, dil)
-                out[:, zs] += part.reshape(n, len(zs), oh, ow, self.filters)
+                out[:, oz] += part.reshape(n, len(oz), oh, ow, self.filters)
             return ops.activation(out, a, bias=bias, out=out)
         y = self._activate_into(ctx, compute, out_shape, act, training)
         if training:
@@ -474,30 +474,40 @@ class Conv3D(_FilterConv):
         return y
 
     def backward(self, ctx, dy, need_input_grad=True):
-        g = self._activation_backward(ctx, dy)
-        x = ctx.x
-        n, d, h, w, c = x.shape
         k, s, p, dil = self._geo2d
-        f = self.filters
-        if self.bias is not None and self.bias.grad is not None:
-            np.sum(g.reshape(-1, f), axis=0, dtype=np.float32, out=self.bias.grad)
-        kgrad = self.kernel.grad
-        if kgrad is not None:
-            kgrad[...] = 0.0
-        dx = None
+        return _depth_taps_backward(
+            self, ctx, dy, need_input_grad,
+            lambda planes, kernel, g, kernel_grad: ops.conv2d_grad(
+                planes, kernel, g, s, p, dil, kernel_grad=kernel_grad,
+                input_grad=need_input_grad))
+
+
+def _depth_taps_backward(layer, ctx, dy, need_input_grad, grad2d):
+    """The backward pass of a 3-D convolution computed as one 2-D one per
+    depth tap of the kernel (Conv3D, Conv3DTranspose): ``ctx.taps`` holds
+    (tap, input planes, output planes); ``grad2d(planes, kernel, g,
+    kernel_grad)`` is the 2-D layer's gradient, adding into ``kernel_grad``
+    and returning the planes' input gradient."""
+    g = layer._activation_backward(ctx, dy)
+    x = ctx.x
+    n, d, h, w, c = x.shape
+    if layer.bias is not None and layer.bias.grad is not None:
+        np.sum(g.reshape(-1, layer.filters), axis=0, dtype=np.float32, out=layer.bias.grad)
+    kgrad = layer.kernel.grad
+    if kgrad is not None:
+        kgrad[...] = 0.0
+    dx = None
+    if need_input_grad:
+        dx = ctx.buffer("dx", x.shape)
+        dx[...] = 0.0
+    for t, iz, oz in ctx.taps:
+        planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
+        gt = np.ascontiguousarray(g[:, oz]).reshape((-1,) + g.shape[2:])
+        dplanes = grad2d(planes, np.ascontiguousarray(layer.kernel.value[t]), gt,
+                         kgrad[t] if kgrad is not None else None)
         if need_input_grad:
-            dx = ctx.buffer("dx", x.shape)
-            dx[...] = 0.0
-        for t, zs, iz in ctx.taps:
-            planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
-            gt = np.ascontiguousarray(g[:, zs]).reshape((-1,) + g.shape[2:])
-            dplanes = ops.conv2d_grad(
-                planes, np.ascontiguousarray(self.kernel.value[t]), gt, s, p, dil,
-                kernel_grad=kgrad[t] if kgrad is not None else None,
-                input_grad=need_input_grad)
-            if need_input_grad:
-                dx[:, iz] += dplanes.reshape(n, len(iz), h, w, c)
-        return dx
+            dx[:, iz] += dplanes.reshape(n, len(iz), h, w, c)
+    return dx
 
 
 Convolution3D = Conv3D
@@ -727,30 +737,12 @@ class Conv3DTranspose(Conv2DTranspose):
         return y
 
     def backward(self, ctx, dy, need_input_grad=True):
-        g = self._activation_backward(ctx, dy)
-        x = ctx.x
-        n, d, h, w, c = x.shape
         k, s, op, dil = self._geo2d
-        f = self.filters
-        if self.bias is not None and self.bias.grad is not None:
-            np.sum(g.reshape(-1, f), axis=0, dtype=np.float32, out=self.bias.grad)
-        kgrad = self.kernel.grad
-        if kgrad is not None:
-            kgrad[...] = 0.0
-        dx = None
-        if need_input_grad:
-            dx = ctx.buffer("dx", x.shape)
-            dx[...] = 0.0
-        for t, iz, oz in ctx.taps:
-            planes = np.ascontiguousarray(x[:, iz]).reshape(-1, h, w, c)
-            gt = np.ascontiguousarray(g[:, oz]).reshape((-1,) + g.shape[2:])
-            dplanes = ops.conv2d_transpose_grad(
-                planes, np.ascontiguousarray(self.kernel.value[t]), gt, s, self.padding, op, dil,
-                kernel_grad=kgrad[t] if kgrad is not None else None,
-                input_grad=need_input_grad)
-            if need_input_grad:
-                dx[:, iz] += dplanes.reshape(n, len(iz), h, w, c)
-        return dx
+        return _depth_taps_backward(
+            self, ctx, dy, need_input_grad,
+            lambda planes, kernel, g, kernel_grad: ops.conv2d_transpose_grad(
+                planes, kernel, g, s, self.padding, op, dil, kernel_grad=kernel_grad,
+                input_grad=need_input_grad))
 
 
 Convolution3DTranspose = Conv3DTranspose
