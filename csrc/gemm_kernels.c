@@ -331,48 +331,116 @@ static void direct_avx2(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 #define MR8 8
 #define NR32 32
 
-__attribute__((target("avx512f")))
+/* alpha * (s0, s1) + beta * C into the nr columns of row ci that masks m0
+ * and m1 select (all 32: plain full-width stores at the same speed). */
+__attribute__((target("avx512f"), always_inline))
+static inline void store_row_avx512(float *ci, __m512 s0, __m512 s1, __mmask16 m0,
+                                    __mmask16 m1, __m512 va, __m512 vb, float beta)
+{
+    __m512 r0 = _mm512_mul_ps(va, s0), r1 = _mm512_mul_ps(va, s1);
+    if (beta != 0.0f) {
+        r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+        r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+    }
+    _mm512_mask_storeu_ps(ci, m0, r0);
+    _mm512_mask_storeu_ps(ci + 16, m1, r1);
+}
+
+/* ROWS rows of the 8 x 32 tile against a packed B panel, A either packed
+ * (MR8 floats per k step, IN_PLACE 0) or read in place from ROWS rows of a
+ * row-major A lda apart (IN_PLACE 1: the rows kernel, as rows_avx2_tile).
+ * The sums are named registers (an array of them was kept on the stack,
+ * zeroed and reloaded at every tile), C's rows are fetched while the loop
+ * runs and B's panel four steps ahead, as in micro_avx2.  Both forms sum
+ * in the same order, so packed and in-place results agree bit for bit. */
+__attribute__((target("avx512f"), always_inline))
+static inline void tile_avx512(const int ROWS, const int IN_PLACE, ptrdiff_t kc,
+                               const float *a, ptrdiff_t lda, const float *b, float *c,
+                               ptrdiff_t ldc, int nr, float alpha, float beta)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    const ptrdiff_t step = IN_PLACE ? 1 : MR8, row = IN_PLACE ? lda : 1;
+    const float *a0 = a, *a1 = a + row, *a2 = a + 2 * row, *a3 = a + 3 * row;
+    const float *a4 = a + 4 * row, *a5 = a + 5 * row, *a6 = a + 6 * row, *a7 = a + 7 * row;
+    for (int i = 0; i < ROWS; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR32 - 1), _MM_HINT_T0);
+    }
+#define TILE_AVX512_FMA(I)                                                     \
+    if (ROWS > I) {                                                            \
+        __m512 av = _mm512_set1_ps(a##I[p * step]);                            \
+        c##I##0 = _mm512_fmadd_ps(av, b0, c##I##0);                            \
+        c##I##1 = _mm512_fmadd_ps(av, b1, c##I##1);                            \
+    }
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        _mm_prefetch((const char *)(b + 4 * NR32), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 4 * NR32 + 16), _MM_HINT_T0);
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        TILE_AVX512_FMA(0) TILE_AVX512_FMA(1) TILE_AVX512_FMA(2) TILE_AVX512_FMA(3)
+        TILE_AVX512_FMA(4) TILE_AVX512_FMA(5) TILE_AVX512_FMA(6) TILE_AVX512_FMA(7)
+        b += NR32;
+    }
+#undef TILE_AVX512_FMA
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+#define TILE_AVX512_STORE(I)                                                   \
+    if (ROWS > I)                                                              \
+        store_row_avx512(c + I * ldc, c##I##0, c##I##1, m0, m1, va, vb, beta);
+    TILE_AVX512_STORE(0) TILE_AVX512_STORE(1) TILE_AVX512_STORE(2) TILE_AVX512_STORE(3)
+    TILE_AVX512_STORE(4) TILE_AVX512_STORE(5) TILE_AVX512_STORE(6) TILE_AVX512_STORE(7)
+#undef TILE_AVX512_STORE
+}
+
+/* One function per height and form, none inlined into another (see
+ * micro_avx2): the packed tile's last rows (a product whose rows are not a
+ * multiple of eight) multiply only their real rows, as micro_avx2_few. */
+#define TILES_AVX512(ROWS)                                                     \
+    __attribute__((target("avx512f"), noinline)) static void micro_avx512_##ROWS( \
+        ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc, \
+        int nr, float alpha, float beta)                                       \
+    {                                                                          \
+        tile_avx512(ROWS, 0, kc, a, 0, b, c, ldc, nr, alpha, beta);            \
+    }                                                                          \
+    __attribute__((target("avx512f"), noinline)) static void rows_avx512_##ROWS( \
+        ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c, \
+        ptrdiff_t ldc, int nr, float alpha, float beta)                        \
+    {                                                                          \
+        tile_avx512(ROWS, 1, kc, a, lda, b, c, ldc, nr, alpha, beta);          \
+    }
+TILES_AVX512(1) TILES_AVX512(2) TILES_AVX512(3) TILES_AVX512(4)
+TILES_AVX512(5) TILES_AVX512(6) TILES_AVX512(7) TILES_AVX512(8)
+
 static void micro_avx512(ptrdiff_t kc, const float *a, const float *b, float *c,
                          ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
 {
-    __m512 acc[2 * MR8];
-    for (int i = 0; i < 2 * MR8; i++) acc[i] = _mm512_setzero_ps();
-    for (ptrdiff_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        for (int i = 0; i < MR8; i++) { /* unrolled by the compiler */
-            __m512 av = _mm512_set1_ps(a[i]);
-            acc[2 * i] = _mm512_fmadd_ps(av, b0, acc[2 * i]);
-            acc[2 * i + 1] = _mm512_fmadd_ps(av, b1, acc[2 * i + 1]);
-        }
-        a += MR8;
-        b += NR32;
+    switch (mr) {
+    case 1: micro_avx512_1(kc, a, b, c, ldc, nr, alpha, beta); return;
+    case 2: micro_avx512_2(kc, a, b, c, ldc, nr, alpha, beta); return;
+    case 3: micro_avx512_3(kc, a, b, c, ldc, nr, alpha, beta); return;
+    case 4: micro_avx512_4(kc, a, b, c, ldc, nr, alpha, beta); return;
+    case 5: micro_avx512_5(kc, a, b, c, ldc, nr, alpha, beta); return;
+    case 6: micro_avx512_6(kc, a, b, c, ldc, nr, alpha, beta); return;
+    case 7: micro_avx512_7(kc, a, b, c, ldc, nr, alpha, beta); return;
+    default: micro_avx512_8(kc, a, b, c, ldc, nr, alpha, beta); return;
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    if (nr == NR32) {
-        for (int i = 0; i < mr; i++) {
-            float *ci = c + i * ldc;
-            __m512 r0 = _mm512_mul_ps(va, acc[2 * i]), r1 = _mm512_mul_ps(va, acc[2 * i + 1]);
-            if (beta != 0.0f) {
-                r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r0);
-                r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16), r1);
-            }
-            _mm512_storeu_ps(ci, r0);
-            _mm512_storeu_ps(ci + 16, r1);
-        }
-        return;
-    }
-    /* A partial tile: masked loads and stores touch only its nr columns. */
-    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
-    __mmask16 m1 = (__mmask16)(nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + i * ldc;
-        __m512 r0 = _mm512_mul_ps(va, acc[2 * i]), r1 = _mm512_mul_ps(va, acc[2 * i + 1]);
-        if (beta != 0.0f) {
-            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-        }
-        _mm512_mask_storeu_ps(ci, m0, r0);
-        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+}
+
+static void rows_avx512(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,
+                        ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+{
+    switch (mr) {
+    case 1: rows_avx512_1(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 2: rows_avx512_2(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 3: rows_avx512_3(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 4: rows_avx512_4(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 5: rows_avx512_5(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 6: rows_avx512_6(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 7: rows_avx512_7(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    default: rows_avx512_8(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
     }
 }
 
@@ -440,15 +508,17 @@ static void direct_avx512(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 #endif
 
 /* Block sizes as measured: the portable and AVX-512 sets keep the ones
- * they were tuned with; the AVX2 set's A block (MC x KC floats) takes a
- * share of L2 set in pynn_gemm_kernels_init. */
+ * they were tuned with (on a Xeon with 2 MiB of L2 per core, the AVX2
+ * set's rule, 240 rows, made 128^3 to 1024^3 products 10-40 % slower than
+ * 72); the AVX2 set's A block (MC x KC floats) takes a share of L2 set in
+ * pynn_gemm_kernels_init. */
 static pynn_gemm_kernel_set set_generic = {MR6, NR16, micro_generic, direct_generic, NULL,
                                            72, 256, 4096};
 #ifdef PYNN_HAVE_AVX2_KERNELS
 static pynn_gemm_kernel_set set_avx2 = {MR6, NR16, micro_avx2, direct_avx2, rows_avx2,
                                         72, 256, 4096};
-static pynn_gemm_kernel_set set_avx512 = {MR8, NR32, micro_avx512, direct_avx512, NULL,
-                                          72, 256, 4096};
+static pynn_gemm_kernel_set set_avx512 = {MR8, NR32, micro_avx512, direct_avx512,
+                                          rows_avx512, 72, 256, 4096};
 #endif
 
 void pynn_gemm_kernels_init(size_t l1d, size_t l2)
