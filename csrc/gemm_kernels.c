@@ -526,11 +526,13 @@ void pynn_gemm_kernels_init(size_t l1d, size_t l2)
     (void)l1d;
 #ifdef PYNN_HAVE_AVX2_KERNELS
     /* A quarter of L2 for the A block, the rest for the B panels passing
-     * through and C: on a 512 KiB L2 (Zen 3) 120 rows of 256 steps. */
+     * through and C: on a 512 KiB L2 (Zen 3) 120 rows of 256 steps.  No
+     * more than 120: on a 2 MiB L2 (a Xeon held to AVX2) 240 rows made
+     * 512^3 to 2048^3 products 10-15 % slower. */
     if (l2 >= 64 * 1024) {
         ptrdiff_t rows = (ptrdiff_t)(l2 / 4 / (sizeof(float) * set_avx2.kc));
         rows = rows / 24 * 24; /* a multiple of every tile height */
-        set_avx2.mc = PYNN_MAX(48, PYNN_MIN(rows, 240));
+        set_avx2.mc = PYNN_MAX(48, PYNN_MIN(rows, 120));
     }
 #else
     (void)l2;
