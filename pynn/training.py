@@ -1310,6 +1310,9 @@ class TrainingMixin:
         params, grads = self._flat_parameters()
         state = self._training_state()
         bs = xs[0].shape[0]
+        if bs == 0:
+            raise ValueError(f"train_on_batch: the batch is empty (x has shape "
+                             f"{xs[0].shape}): there is nothing to take a step on")
         total, per_output, outs = self._train_batch(state, params, grads, xs, ys, ws, bs,
                                                     [None] * len(self._compiled_outputs))
         metrics = _Metrics(self, ys)

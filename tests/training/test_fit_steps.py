@@ -90,3 +90,15 @@ def test_each_metric_gets_the_form_its_update_state_takes_on_every_step():
     for sums, form in Logits.seen:
         assert form == "softmax"
         assert not np.allclose(sums, 1.0, rtol=1e-3)
+
+
+def test_train_on_batch_refuses_an_empty_batch_and_leaves_the_weights():
+    x, y, _ = _data(8)
+    model = _model(lambda: optimizers.SGD(0.05))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=r"train_on_batch: the batch is empty \(x has shape \(0,"):
+        model.train_on_batch(x[:0], y[:0])
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.train_on_batch(x, y)  # the model still trains afterwards
