@@ -11,9 +11,10 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Con
                    SeparableConvolution2D)
 from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Reshape
 from .embedding import Embedding
-from .image_augmentation import (AutoContrast, CutMix, Equalization, MixUp, Pipeline,
+from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,
                                  RandAugment, RandomColorDegeneration, RandomColorJitter,
-                                 RandomErasing, RandomGrayscale, RandomHue, RandomInvert,
+                                 RandomElasticTransform, RandomErasing, RandomGaussianBlur,
+                                 RandomGrayscale, RandomHue, RandomInvert, RandomPerspective,
                                  RandomPosterization, RandomSaturation, RandomSharpness,
                                  RandomShear, Solarization)
 from .lambda_layer import Lambda, TensorOperation

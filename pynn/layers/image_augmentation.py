@@ -1,9 +1,11 @@
 """Keras 3's further image augmentation layers: the colour layers
 (RandomGrayscale, RandomHue, RandomSaturation, RandomColorJitter,
 RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomInvert, Solarization, AutoContrast, Equalization), RandomErasing,
-RandomShear, the batch mixers MixUp and CutMix, RandAugment, and
-Pipeline, with Keras's arguments, defaults and configs (NHWC images).
+RandomInvert, Solarization, AutoContrast, Equalization,
+RandomGaussianBlur), RandomErasing, the warps RandomShear,
+RandomPerspective and RandomElasticTransform, the batch mixers MixUp and
+CutMix, RandAugment, AugMix, and Pipeline, with Keras's arguments,
+defaults and configs (NHWC images).
 
 As Keras 3 splits them, each draws a transformation for the batch
 (``get_random_transformation(images)``: a dict of per-image arrays under
@@ -15,11 +17,16 @@ inference (AutoContrast, which Keras applies always, excepted).  Called
 directly on a dict of ``images`` and ``labels`` (a ``dataset.map``
 step), MixUp and CutMix mix the labels with the images.
 
-Their arithmetic is Keras's own, vectorised over the batch in NumPy (as
-Keras's NumPy backend computes it, Keras's quirks included: RandomInvert
+Their arithmetic is Keras's own, vectorised over the batch in NumPy and
+pynn.ops (blurs and sharpening are depthwise convolutions; the affine
+shear goes through ops.affine_warp, the projective and elastic warps
+sample the batch at once as Keras's map_coordinates does), as Keras's
+NumPy backend computes it, Keras's quirks included (RandomInvert
 subtracts from the range's upper end, Solarization scales only the upper
 bound of its factors by 255, Equalization pools each channel's histogram
-over the whole batch).  Their randomness is pynn's (the layer's ``seed``
+over the whole batch, RandomGaussianBlur's kernel_size and sigma are (x,
+y)).  RandomElasticTransform's transformation holds its displacement
+field (``dx``, ``dy``) where Keras's holds the seed that draws it.  Their randomness is pynn's (the layer's ``seed``
 or pynn.utils.set_random_seed), so a draw is Keras's in distribution, not
 in value.  No gradient is sent back through them: put them right after
 the model's input, as tutorials do.
@@ -639,6 +646,229 @@ class RandomColorJitter(_ValueRange):
             "hue_factor": _factor_config(self.hue_factor)}
 
 
+def _gaussian_kernel(size, sigma):
+    """Keras's gaussian_blur kernel: ``size`` (x, y) taps, ``sigma`` (x,
+    y), normalised per axis; (rows, columns) = (y, x)."""
+    def taps(k, s):
+        t = np.arange(k, dtype=np.float32) - np.float32((k - 1) / 2)
+        g = np.exp(np.float32(-0.5) * (t / np.float32(s)) ** 2)
+        return g / np.sum(g)
+    return np.outer(taps(size[1], sigma[1]), taps(size[0], sigma[0])).astype(np.float32)
+
+
+def _blur(x, size, sigma):
+    """Each channel of NHWC ``x`` convolved with the Gaussian kernel, zero
+    padded to keep its size."""
+    kernel = np.repeat(_gaussian_kernel(size, sigma)[:, :, None, None], x.shape[-1], 2)
+    return ops.depthwise_conv2d(np.ascontiguousarray(x, np.float32),
+                                np.ascontiguousarray(kernel), padding="same")
+
+
+def _fixed_index(i, size, fill_mode):
+    """Integer positions ``i`` mapped into [0, size) as Keras 3's
+    map_coordinates pads for ``fill_mode``; with whether each was inside
+    (for 'constant')."""
+    inside = (i >= 0) & (i < size)
+    if fill_mode in ("constant", "nearest"):
+        return np.clip(i, 0, size - 1), inside
+    if fill_mode == "wrap":
+        return np.mod(i, size), inside
+    if fill_mode == "mirror":  # ... 2 1 | 0 1 2 | 1 0 ...
+        period = max(2 * size - 2, 1)
+        j = np.mod(i, period)
+        return np.where(j >= size, period - j, j), inside
+    j = np.mod(i, 2 * size)  # 'reflect': ... 1 0 | 0 1 2 | 2 1 ...
+    return np.where(j >= size, 2 * size - 1 - j, j), inside
+
+
+def _sample(images, rows, cols, interpolation, fill_mode, fill_value):
+    """``images`` (n, h, w, c) read at (``rows``, ``cols``) (n, H, W), as
+    Keras 3's map_coordinates on its NumPy backend (scipy's order 0 or 1
+    after padding by ``fill_mode``); float32 (n, H, W, c)."""
+    n, h, w, _ = images.shape
+    batch = np.arange(n)[:, None, None]
+    rows, cols = np.asarray(rows, np.float64), np.asarray(cols, np.float64)
+
+    def read(r, c):
+        ri, r_in = _fixed_index(r, h, fill_mode)
+        ci, c_in = _fixed_index(c, w, fill_mode)
+        v = images[batch, ri, ci].astype(np.float64)
+        if fill_mode == "constant":
+            v = np.where((r_in & c_in)[..., None], v, fill_value)
+        return v
+    if interpolation == "nearest":
+        out = read(np.floor(rows + 0.5).astype(np.int64), np.floor(cols + 0.5).astype(np.int64))
+        return out.astype(np.float32)
+    r0, c0 = np.floor(rows), np.floor(cols)
+    fr, fc = (rows - r0)[..., None], (cols - c0)[..., None]
+    r0, c0 = r0.astype(np.int64), c0.astype(np.int64)
+    out = (read(r0, c0) * (1 - fr) * (1 - fc) + read(r0, c0 + 1) * (1 - fr) * fc +
+           read(r0 + 1, c0) * fr * (1 - fc) + read(r0 + 1, c0 + 1) * fr * fc)
+    return out.astype(np.float32)
+
+
+def _odd_sizes(kernel_size, layer):
+    def odd(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 and v % 2
+    if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2 and \
+            all(map(odd, kernel_size)):
+        return tuple(int(v) for v in kernel_size)
+    if odd(kernel_size):
+        return (int(kernel_size),) * 2
+    raise ValueError(f"{_label(layer)}: kernel_size must be an odd positive integer or a pair "
+                     f"of them, got {kernel_size!r}")
+
+
+class RandomGaussianBlur(_ValueRange):
+    """Blurs each image, with a probability drawn per image in ``factor``,
+    by a Gaussian of ``kernel_size`` taps (x, y) and standard deviations
+    (x, y) drawn once per batch in ``sigma`` (a number s: [0, s]); clipped
+    to ``value_range``."""
+
+    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255),
+                 data_format=None, seed=None, **kwargs):
+        super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_pair(factor, (0, 1), "factor", self)
+        self.kernel_size = _odd_sizes(kernel_size, self)
+        self.sigma = _bounded_pair(sigma, (0, 1), "sigma", self)
+
+    def _random_transformation(self, rng, shape):
+        n = shape[0]
+        probability = rng.uniform(*self.factor, n)
+        apply = rng.uniform(0, 1, n) < probability
+        sigma = rng.uniform(*self.sigma, 2).astype(np.float32) + np.float32(1e-6)
+        return {"should_apply_blur": apply, "blur_factor": sigma}
+
+    def _transform(self, x, t):
+        blurred = _blur(x, self.kernel_size, np.asarray(t["blur_factor"], np.float32))
+        apply = np.asarray(t["should_apply_blur"], bool).reshape(-1, 1, 1, 1)
+        return np.clip(np.where(apply, blurred, x), *self.value_range)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor),
+                "kernel_size": list(self.kernel_size), "sigma": list(self.sigma)}
+
+
+def _interpolation(value, layer):
+    if value not in _Warp.INTERPOLATIONS:
+        raise ValueError(f"{_label(layer)}: interpolation must be one of "
+                         f"{_Warp.INTERPOLATIONS}, got {value!r}")
+    return value
+
+
+def _homographies(start, end):
+    """Keras's compute_homography_matrix: per image the 8 coefficients of
+    the projective map taking ``end`` corners (n, 4, 2; x, y) to
+    ``start``'s."""
+    start, end = np.asarray(start, np.float32), np.asarray(end, np.float32)
+    ex, ey, sx, sy = end[..., 0], end[..., 1], start[..., 0], start[..., 1]
+    one, zero = np.ones_like(ex), np.zeros_like(ex)
+    rows_x = np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], axis=-1)
+    rows_y = np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], axis=-1)
+    a = np.stack([rows_x, rows_y], axis=2).reshape(-1, 8, 8)
+    b = np.stack([sx, sy], axis=2).reshape(-1, 8, 1)
+    return np.linalg.solve(a, b).reshape(-1, 8).astype(np.float32)
+
+
+class RandomPerspective(_Transforming):
+    """Moves each corner of an image (with a probability drawn per image in
+    ``factor``) by up to ``scale / 2`` of its coordinates and warps the
+    image to match (outside: ``fill_value``)."""
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0,
+                 seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_pair(factor, (0, 1), "factor", self)
+        if not (_number(scale) and 0 <= scale <= 1):
+            raise ValueError(f"{_label(self)}: scale must be a number in [0, 1], got {scale!r}")
+        if not (_number(fill_value) and math.isfinite(fill_value)):
+            raise ValueError(f"{_label(self)}: fill_value must be a finite number, got "
+                             f"{fill_value!r}")
+        self.scale, self.fill_value = scale, fill_value
+        self.interpolation = _interpolation(interpolation, self)
+
+    def _random_transformation(self, rng, shape):
+        n, h, w = shape[:3]
+        probability = rng.uniform(*self.factor, n)
+        apply = rng.uniform(0, 1, n) < probability
+        moves = rng.uniform(-0.5 * self.scale, 0.5 * self.scale, (n, 4, 2)).astype(np.float32)
+        start = np.repeat(np.array([[[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]]],
+                                   np.float32), n, axis=0)
+        return {"apply_perspective": apply, "start_points": start,
+                "end_points": start + start * moves, "input_shape": shape}
+
+    def _transform(self, x, t):
+        n, h, w, _ = x.shape
+        a = _homographies(t["start_points"], t["end_points"])[:, :, None, None]
+        gx = np.arange(w, dtype=np.float32)[None, :]
+        gy = np.arange(h, dtype=np.float32)[:, None]
+        denom = a[:, 6] * gx + a[:, 7] * gy + np.float32(1)
+        cols = (a[:, 0] * gx + a[:, 1] * gy + a[:, 2]) / denom
+        rows = (a[:, 3] * gx + a[:, 4] * gy + a[:, 5]) / denom
+        warped = _sample(x, rows, cols, self.interpolation, "constant", self.fill_value)
+        apply = np.asarray(t["apply_perspective"], bool).reshape(-1, 1, 1, 1)
+        return np.where(apply, warped, x)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "scale": self.scale,
+                "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+class RandomElasticTransform(_ValueRange):
+    """Displaces each pixel of an image (with a probability drawn per image
+    in ``factor``) by a smooth random field: Gaussian noise blurred with
+    sigma = min(h, w) s / 20 and scaled by alpha = max(h, w) s / 10, s drawn
+    once per batch in ``scale``; clipped to ``value_range``."""
+    FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect",
+                 fill_value=0.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_pair(factor, (0, 1), "factor", self)
+        self.scale = _bounded_pair(scale, (0, 1), "scale", self)
+        self.interpolation = _interpolation(interpolation, self)
+        if fill_mode not in self.FILL_MODES:
+            raise ValueError(f"{_label(self)}: fill_mode must be one of {self.FILL_MODES}, "
+                             f"got {fill_mode!r}")
+        if not (_number(fill_value) and math.isfinite(fill_value)):
+            raise ValueError(f"{_label(self)}: fill_value must be a finite number, got "
+                             f"{fill_value!r}")
+        self.fill_mode, self.fill_value = fill_mode, fill_value
+
+    def _random_transformation(self, rng, shape):
+        n, h, w = shape[:3]
+        if self.scale[1] == 0 or self.factor[1] == 0:
+            return None
+        probability = rng.uniform(*self.factor, n)
+        apply = rng.uniform(0, 1, n) < probability
+        s = np.float32(rng.uniform(*self.scale))
+        alpha, sigma = np.float32(max(h, w) * 0.1 * s), np.float32(min(h, w) * 0.05 * s)
+        field = rng.standard_normal((2, n, h, w, 1)).astype(np.float32) * sigma
+        size = (int(6 * sigma) | 1,) * 2
+        dx, dy = (alpha * _blur(f, size, (sigma, sigma))[..., 0] for f in field)
+        return {"apply_transform": apply, "dx": dx, "dy": dy}
+
+    def _augment(self, ctx, x):
+        if self.scale[1] == 0 or self.factor[1] == 0:
+            return x
+        return super()._augment(ctx, x)
+
+    def _transform(self, x, t):
+        if t is None:
+            return x
+        n, h, w, _ = x.shape
+        cols = np.arange(w, dtype=np.float32)[None, None, :] + np.asarray(t["dx"], np.float32)
+        rows = np.arange(h, dtype=np.float32)[None, :, None] + np.asarray(t["dy"], np.float32)
+        warped = _sample(x, rows, cols, self.interpolation, self.fill_mode, self.fill_value)
+        apply = np.asarray(t["apply_transform"], bool).reshape(-1, 1, 1, 1)
+        return np.clip(np.where(apply, warped, x), *self.value_range)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "scale": list(self.scale),
+                "interpolation": self.interpolation, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value}
+
+
 class _Deterministic(Layer):
     """A fixed image transformation (no draw, no weights), Keras's
     ``transform_images(images, transformation=None)``."""
@@ -746,6 +976,29 @@ class Equalization(_Deterministic):
         return {**super().get_config(), "bins": self.bins}
 
 
+def _operations(factor, value_range, interpolation, seed):
+    """The operations RandAugment and AugMix pick from, as Keras makes
+    them from their ``factor`` (a pair) and settings, by Keras's names."""
+    warp = {"interpolation": interpolation, "seed": seed}
+    color = {"value_range": value_range, "seed": seed}
+    return {"random_shear": RandomShear(factor, factor, **warp),
+            "random_translation": RandomTranslation(factor, factor, **warp),
+            "random_rotation": RandomRotation(factor, **warp),
+            "random_brightness": RandomBrightness(factor, **color),
+            "random_color_degeneration": RandomColorDegeneration(factor, **color),
+            "random_contrast": RandomContrast(factor, **color),
+            "random_sharpness": RandomSharpness(factor, **color),
+            "random_posterization": RandomPosterization(max(1, int(8 * factor[1])), **color),
+            "solarization": Solarization(factor, factor, **color),
+            "auto_contrast": AutoContrast(value_range),
+            "equalization": Equalization(value_range)}
+
+
+def _apply(ctx, op, x):
+    """One operation of RandAugment or AugMix on the batch ``x``."""
+    return _sub_augment(ctx, op, x) if isinstance(op, _Augmentation) else op._transform(x)
+
+
 class RandAugment(_ValueRange):
     """Applies ``num_ops`` operations, each picked at random per batch from
     Keras's eleven (shear, translation, rotation, brightness, colour
@@ -762,26 +1015,14 @@ class RandAugment(_ValueRange):
                              f"{num_ops!r}")
         self.num_ops = int(num_ops)
         self.factor = _bounded_pair(factor, (0, 1), "factor", self)
-        if interpolation not in _Warp.INTERPOLATIONS:
-            raise ValueError(f"{_label(self)}: interpolation must be one of "
-                             f"{_Warp.INTERPOLATIONS}, got {interpolation!r}")
-        self.interpolation = interpolation
-        f, vr = self.factor, self.value_range
-        warp = {"interpolation": interpolation, "seed": seed}
-        color = {"value_range": vr, "seed": seed}
-        self._ops = [
-            RandomShear(f, f, **warp), RandomTranslation(f, f, **warp),
-            RandomRotation(f, **warp), RandomBrightness(f, **color),
-            RandomColorDegeneration(f, **color), RandomContrast(f, **color),
-            RandomSharpness(f, **color),
-            RandomPosterization(max(1, int(8 * f[1])), **color),
-            Solarization(f, f, **color), AutoContrast(vr), Equalization(vr)]
+        self.interpolation = _interpolation(interpolation, self)
+        self._ops = list(_operations(self.factor, self.value_range, interpolation,
+                                     seed).values())
 
     def _augment(self, ctx, x):
         picks = np.random.default_rng(self._seed()).integers(0, len(self._ops), self.num_ops)
         for i in picks:
-            op = self._ops[i]
-            x = _sub_augment(ctx, op, x) if isinstance(op, _Augmentation) else op._transform(x)
+            x = _apply(ctx, self._ops[i], x)
         return np.ascontiguousarray(x, np.float32)
 
     def get_config(self):
@@ -861,3 +1102,52 @@ class Pipeline(Layer):
                              f"got {layers!r}")
         config["layers"] = [l if isinstance(l, Layer) else deserialize_layer(l) for l in layers]
         return cls(**config)
+
+
+class AugMix(_ValueRange):
+    """Mixes each batch with ``num_chains`` augmented copies of it: each
+    copy through up to ``chain_depth`` operations picked at random
+    (Keras's eleven with ``all_ops``, else its seven that leave colours be
+    but posterization, solarization, auto-contrast and equalization), the
+    copies weighted by Dirichlet(``alpha``) weights, then mixed with the
+    batch by a Beta(``alpha``, ``alpha``) weight; clipped to
+    ``value_range``."""
+    _MIXING_OPS = ("random_shear", "random_translation", "random_rotation",
+                   "random_posterization", "solarization", "auto_contrast", "equalization")
+
+    def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3,
+                 alpha=1.0, all_ops=True, interpolation="bilinear", seed=None,
+                 data_format=None, **kwargs):
+        super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
+        for what, v in (("num_chains", num_chains), ("chain_depth", chain_depth)):
+            if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+                raise ValueError(f"{_label(self)}: {what} must be a positive integer, got {v!r}")
+        if not (_number(alpha) and alpha > 0 and math.isfinite(alpha)):
+            raise ValueError(f"{_label(self)}: alpha must be a positive number, got {alpha!r}")
+        self.num_chains, self.chain_depth = int(num_chains), int(chain_depth)
+        self.factor = _bounded_pair(factor, (0, 1), "factor", self)
+        self.alpha, self.all_ops = alpha, bool(all_ops)
+        self.interpolation = _interpolation(interpolation, self)
+        ops_by_name = _operations(self.factor, self.value_range, interpolation, seed)
+        self._ops = list(ops_by_name.values()) if self.all_ops else \
+            [ops_by_name[k] for k in self._MIXING_OPS]
+
+    def _augment(self, ctx, x):
+        rng = np.random.default_rng(self._seed())
+        weights = rng.dirichlet([self.alpha] * self.num_chains).astype(np.float32)
+        keep = np.float32(rng.beta(self.alpha, self.alpha))
+        mixed = np.zeros_like(x)
+        for weight in weights:
+            chain = x
+            for pick in rng.integers(0, len(self._ops) + 1, self.chain_depth):
+                if pick < len(self._ops):  # (the last pick is Keras's None: no operation)
+                    chain = _apply(ctx, self._ops[pick], chain)
+            mixed += chain * weight
+        out = np.clip(keep * x + (np.float32(1) - keep) * mixed, *self.value_range)
+        return np.ascontiguousarray(out, np.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "num_chains": self.num_chains,
+                "chain_depth": self.chain_depth, "factor": list(self.factor),
+                "alpha": self.alpha, "all_ops": self.all_ops,
+                "interpolation": self.interpolation}

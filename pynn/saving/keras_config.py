@@ -187,6 +187,10 @@ LAYERS = {
     "MixUp": Row("MixUp", pinned=_CHANNELS_LAST),
     "CutMix": Row("CutMix", pinned=_CHANNELS_LAST),
     "RandAugment": Row("RandAugment", pinned=_CHANNELS_LAST),
+    "AugMix": Row("AugMix", pinned=_CHANNELS_LAST),
+    "RandomGaussianBlur": Row("RandomGaussianBlur", pinned=_CHANNELS_LAST),
+    "RandomPerspective": Row("RandomPerspective", pinned=_CHANNELS_LAST),
+    "RandomElasticTransform": Row("RandomElasticTransform", pinned=_CHANNELS_LAST),
     # Keras's Pipeline takes only its layers and name
     "Pipeline": Row("Pipeline", nested={"layers": "layers"}, unwritten=("trainable", "dtype")),
     # attention: the call's options (use_causal_mask, ...) go in Keras's node

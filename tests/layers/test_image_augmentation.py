@@ -45,6 +45,12 @@ GIVEN_TRANSFORMATION = {
     "shear-constant-nearest": (lambda L: L.RandomShear((0.2, 0.5), 0.2, fill_mode="constant",
                                                        interpolation="nearest",
                                                        fill_value=0.3), 1),
+    "gaussian_blur": (lambda L: L.RandomGaussianBlur(0.7, (3, 5), (0.3, 0.9),
+                                                     value_range=(0, 1)), 1),
+    "gaussian_blur-255": (lambda L: L.RandomGaussianBlur(kernel_size=7), 255),
+    "perspective": (lambda L: L.RandomPerspective(0.8, 0.6, fill_value=0.25), 1),
+    "perspective-nearest": (lambda L: L.RandomPerspective(scale=0.3, interpolation="nearest"),
+                            1),
     "mix_up": (lambda L: L.MixUp(0.5), 1),
     "cut_mix": (lambda L: L.CutMix(0.8), 1),
 }
@@ -61,6 +67,52 @@ def test_keras_transformation_gives_keras_pixels(keras, case):
         got = make(layers).transform_images(x, t, training=True)
         close(got, want, atol=ATOL * scale)
         assert got.dtype == np.float32 and got.shape == x.shape
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("fill_mode", ["constant", "nearest", "wrap", "mirror", "reflect"])
+def test_sampling_matches_keras_map_coordinates(keras, fill_mode, interpolation):
+    """The sampler of the projective and elastic warps reads the images as
+    Keras's map_coordinates does, far outside them too."""
+    x = images(2, 5, 7, 2, seed=6)
+    g = np.random.default_rng(7)
+    rows = g.uniform(-9, 14, (2, 4, 6)).astype(np.float32)
+    cols = g.uniform(-12, 18, (2, 4, 6)).astype(np.float32)
+    rows[0, 0, :3] = [0, 4, 2.5]  # on the pixels and half way
+    got = layers.image_augmentation._sample(x, rows, cols, interpolation, fill_mode, 0.4)
+    order = {"bilinear": 1, "nearest": 0}[interpolation]
+    for b in range(2):
+        for c in range(2):
+            want = keras.ops.image.map_coordinates(x[b, :, :, c], [rows[b], cols[b]], order,
+                                                   fill_mode=fill_mode, fill_value=0.4)
+            close(got[b, ..., c], want)
+
+
+def test_elastic_transform_reads_each_pixel_at_its_displacement():
+    x = np.broadcast_to(np.arange(24, dtype=np.float32)[None, None, :, None],
+                        (50, 24, 24, 1)).copy()  # each pixel holds its column
+    layer = layers.RandomElasticTransform((1.0, 1.0), (0.5, 0.5), fill_mode="nearest",
+                                          value_range=(-100, 100), seed=3)
+    t = layer.get_random_transformation(x)
+    y = layer.transform_images(x, t)
+    # alpha = 24 * 0.1 * 0.5 times noise blurred with sigma = 24 * 0.05 * 0.5
+    dx = t["dx"][..., None]
+    assert 0.1 < np.abs(dx).mean() < 1.2 and np.abs(t["dy"]).mean() > 0.1
+    inside = (x + dx >= 0) & (x + dx <= 23)
+    close(y[inside], (x + dx)[inside], atol=1e-4)
+    assert inside.mean() > 0.9
+    layer = layers.RandomElasticTransform(scale=0.0)
+    np.testing.assert_array_equal(layer(x, training=True), x)
+
+
+def test_aug_mix_mixes_within_the_range():
+    x = images(6, 8, 8, 3, seed=8, scale=255)
+    layer = layers.AugMix(num_chains=2, chain_depth=2, seed=4)
+    outs = [layer(x, training=True) for _ in range(4)]
+    for y in outs:
+        assert y.shape == x.shape and y.min() >= 0 and y.max() <= 255
+    assert any(not np.allclose(y, x, atol=1e-3) for y in outs)
+    assert len(layers.AugMix(all_ops=False)._ops) == 7
 
 
 @pytest.mark.parametrize("case", ["mix_up", "cut_mix"])
@@ -237,6 +289,10 @@ ALL = {
     "MixUp": lambda: layers.MixUp(),
     "CutMix": lambda: layers.CutMix(),
     "RandAugment": lambda: layers.RandAugment(num_ops=3),
+    "AugMix": lambda: layers.AugMix(chain_depth=2),
+    "RandomGaussianBlur": lambda: layers.RandomGaussianBlur(),
+    "RandomPerspective": lambda: layers.RandomPerspective(scale=0.4),
+    "RandomElasticTransform": lambda: layers.RandomElasticTransform(),
     "Pipeline": lambda: layers.Pipeline([layers.RandomFlip(), layers.RandomHue(0.3),
                                          layers.MixUp()]),
 }
@@ -385,6 +441,11 @@ def built_dense():
     (lambda: layers.RandAugment(num_ops=-1), "num_ops"),
     (lambda: layers.RandAugment(interpolation="bicubic"), "interpolation"),
     (lambda: layers.Equalization(bins=1), "bins"),
+    (lambda: layers.RandomGaussianBlur(kernel_size=4), "kernel_size"),
+    (lambda: layers.RandomGaussianBlur(sigma=2.0), "sigma"),
+    (lambda: layers.RandomPerspective(scale=1.5), "scale"),
+    (lambda: layers.RandomElasticTransform(fill_mode="edge"), "fill_mode"),
+    (lambda: layers.AugMix(num_chains=0), "num_chains"),
     (lambda: layers.AutoContrast(data_format="channels_first"), "data_format"),
     (lambda: layers.Pipeline([3]), "layers"),
     (lambda: layers.Pipeline([built_dense()]), "weights"),
