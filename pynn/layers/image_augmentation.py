@@ -608,6 +608,12 @@ class CutMix(_Mixing):
         return {**super().get_config(), "factor": list(self.factor)}
 
 
+def _sub_seed(seed, i):
+    """The seed of a layer's ``i``-th inner layer: distinct, so that their
+    draws are independent."""
+    return None if seed is None else seed + 7919 * (i + 1)
+
+
 def _sub_augment(ctx, layer, x):
     """``layer``'s augmentation of ``x`` in a context of its own (its
     buffers must not be the caller's), drawing the caller's rows."""
@@ -631,8 +637,8 @@ class RandomColorJitter(_ValueRange):
                                         (contrast_factor, RandomContrast),
                                         (saturation_factor, RandomSaturation),
                                         (hue_factor, RandomHue)) if f is not None]
-        self._steps = [cls(f, value_range=vr, seed=seed, name=f"{self.name}_{cls.__name__}")
-                       for f, cls in made]
+        self._steps = [cls(f, value_range=vr, seed=_sub_seed(seed, i),
+                           name=f"{self.name}_{cls.__name__}") for i, (f, cls) in enumerate(made)]
 
     def _augment(self, ctx, x):
         for step in self._steps:
@@ -979,17 +985,20 @@ class Equalization(_Deterministic):
 def _operations(factor, value_range, interpolation, seed):
     """The operations RandAugment and AugMix pick from, as Keras makes
     them from their ``factor`` (a pair) and settings, by Keras's names."""
-    warp = {"interpolation": interpolation, "seed": seed}
-    color = {"value_range": value_range, "seed": seed}
-    return {"random_shear": RandomShear(factor, factor, **warp),
-            "random_translation": RandomTranslation(factor, factor, **warp),
-            "random_rotation": RandomRotation(factor, **warp),
-            "random_brightness": RandomBrightness(factor, **color),
-            "random_color_degeneration": RandomColorDegeneration(factor, **color),
-            "random_contrast": RandomContrast(factor, **color),
-            "random_sharpness": RandomSharpness(factor, **color),
-            "random_posterization": RandomPosterization(max(1, int(8 * factor[1])), **color),
-            "solarization": Solarization(factor, factor, **color),
+    def warp(i):
+        return {"interpolation": interpolation, "seed": _sub_seed(seed, i)}
+
+    def color(i):
+        return {"value_range": value_range, "seed": _sub_seed(seed, i)}
+    return {"random_shear": RandomShear(factor, factor, **warp(0)),
+            "random_translation": RandomTranslation(factor, factor, **warp(1)),
+            "random_rotation": RandomRotation(factor, **warp(2)),
+            "random_brightness": RandomBrightness(factor, **color(3)),
+            "random_color_degeneration": RandomColorDegeneration(factor, **color(4)),
+            "random_contrast": RandomContrast(factor, **color(5)),
+            "random_sharpness": RandomSharpness(factor, **color(6)),
+            "random_posterization": RandomPosterization(max(1, int(8 * factor[1])), **color(7)),
+            "solarization": Solarization(factor, factor, **color(8)),
             "auto_contrast": AutoContrast(value_range),
             "equalization": Equalization(value_range)}
 
