@@ -177,14 +177,21 @@ class _Transforming(_Augmentation):
             raise ValueError(f"{_label(self)}: expected an image (height, width, channels) or "
                              f"a batch of them, got shape {shape_str(images.shape)}")
         self.build_for((None,) + (images.shape if images.ndim == 3 else images.shape[1:]))
+        labels = inputs.get("labels")
+        if labels is not None:
+            labels = np.asarray(labels, np.float32)
         out = dict(inputs)
-        t = self.get_random_transformation(images, training)
-        out["images"] = self.transform_images(images, t, training)
-        if "labels" in inputs:
-            labels = np.asarray(inputs["labels"], np.float32)
-            out["labels"] = self.transform_labels(labels, t, training) if images.ndim == 4 \
-                else self.transform_labels(labels[None], t, training)[0]
+        out["images"], labels = self._images_and_labels(images, labels, training)
+        if labels is not None:
+            out["labels"] = labels
         return out
+
+    def _images_and_labels(self, images, labels, training):
+        t = self.get_random_transformation(images, training)
+        if labels is not None:
+            labels = self.transform_labels(labels, t, training) if images.ndim == 4 \
+                else self.transform_labels(labels[None], t, training)[0]
+        return self.transform_images(images, t, training), labels
 
 
 class _ValueRange(_Transforming):
@@ -622,7 +629,21 @@ def _sub_augment(ctx, layer, x):
     return layer._augment(sub, np.ascontiguousarray(x, np.float32))
 
 
-class RandomColorJitter(_ValueRange):
+class _Composite(_ValueRange):
+    """A layer made of augmentation layers, each drawing its own
+    transformation: it is called as a whole."""
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        raise NotImplementedError(f"{_label(self)}: its layers draw their own transformations; "
+                                  f"call the layer on the images")
+
+    transform_images = get_random_transformation
+
+    def _images_and_labels(self, images, labels, training):
+        return _Augmentation._eager_call(self, images, training), labels
+
+
+class RandomColorJitter(_Composite):
     """RandomBrightness, RandomContrast, RandomSaturation and RandomHue, in
     that order, each where its factor is given."""
 
@@ -1008,7 +1029,7 @@ def _apply(ctx, op, x):
     return _sub_augment(ctx, op, x) if isinstance(op, _Augmentation) else op._transform(x)
 
 
-class RandAugment(_ValueRange):
+class RandAugment(_Composite):
     """Applies ``num_ops`` operations, each picked at random per batch from
     Keras's eleven (shear, translation, rotation, brightness, colour
     degeneration, contrast, sharpness, posterization, solarization,
@@ -1071,10 +1092,13 @@ class Pipeline(Layer):
         return input_shape
 
     def _eager_call(self, inputs, training):
-        if isinstance(inputs, dict):  # images and labels, each layer's own dict call
+        if isinstance(inputs, dict):  # images and labels
+            training = self._training_default if training is None else training
             for layer in self._pipeline_layers:
-                inputs = layer(inputs, training=self._training_default if training is None
-                               else training)
+                if isinstance(layer, _Transforming):  # (its labels follow its images)
+                    inputs = layer(inputs, training=training)
+                else:
+                    inputs = {**inputs, "images": layer(inputs["images"], training=training)}
             return inputs
         if np.ndim(inputs) == 3:
             return super()._eager_call(np.asarray(inputs)[None], training)[0]
@@ -1113,7 +1137,7 @@ class Pipeline(Layer):
         return cls(**config)
 
 
-class AugMix(_ValueRange):
+class AugMix(_Composite):
     """Mixes each batch with ``num_chains`` augmented copies of it: each
     copy through up to ``chain_depth`` operations picked at random
     (Keras's eleven with ``all_ops``, else its seven that leave colours be

@@ -403,6 +403,16 @@ def test_dataset_map_with_images_and_labels():
     for a, b in batches:
         assert a.shape == (4, 6, 6, 3) and b.shape == (4, 3)
         close(b.sum(1), np.ones(4))
+    # composite layers and a pipeline take the dict too
+    batch = {"images": x[:4], "labels": y[:4]}
+    for layer in (layers.RandAugment(seed=1), layers.AugMix(seed=2),
+                  layers.Pipeline([layers.RandomFlip(), layers.CutMix(seed=3),
+                                   layers.RandomColorJitter(hue_factor=0.1)])):
+        out = layer(batch)
+        assert out["images"].shape == x[:4].shape and out["labels"].shape == (4, 3)
+        close(out["labels"].sum(1), np.ones(4))
+    with pytest.raises(NotImplementedError, match="RandAugment.*call the layer"):
+        layers.RandAugment().get_random_transformation(x)
     # a single image and its label (unbatched map)
     one = layers.RandomGrayscale(1.0)({"images": x[0], "labels": y[0]})
     assert one["images"].shape == x[0].shape and np.array_equal(one["labels"], y[0])
