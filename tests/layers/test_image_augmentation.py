@@ -357,7 +357,9 @@ def test_a_model_with_the_layers_trains_and_saves(tmp_path):
     for layer in (layers.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.1),
                   layers.Solarization(0.1, (0.8, 1.0)), layers.RandomInvert(0.1),
                   layers.RandomShear(0.1), layers.RandomErasing(0.3),
-                  layers.RandAugment(num_ops=2), layers.MixUp(), layers.CutMix(),
+                  layers.RandAugment(num_ops=2), layers.AugMix(chain_depth=1),
+                  layers.RandomGaussianBlur(), layers.RandomPerspective(scale=0.2),
+                  layers.RandomElasticTransform(), layers.MixUp(), layers.CutMix(),
                   layers.Equalization(bins=64), layers.AutoContrast(),
                   layers.Rescaling(1 / 255)):
         x = layer(x)
