@@ -11,6 +11,12 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Con
                    SeparableConvolution2D)
 from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Reshape
 from .embedding import Embedding
+from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,
+                                 RandAugment, RandomColorDegeneration, RandomColorJitter,
+                                 RandomElasticTransform, RandomErasing, RandomGaussianBlur,
+                                 RandomGrayscale, RandomHue, RandomInvert, RandomPerspective,
+                                 RandomPosterization, RandomSaturation, RandomSharpness,
+                                 RandomShear, Solarization)
 from .lambda_layer import Lambda, TensorOperation
 from .masking import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,

@@ -150,6 +150,13 @@ CASES = {
     "random_brightness": (lambda L: L.RandomBrightness(0.2, value_range=(-1, 1)), (5, 7, 3),
                           (5, 7, 3), 0),
     "random_crop": (lambda L: L.RandomCrop(5, 7, seed=4), (5, 7, 3), (5, 7, 3), 0),
+    "random_grayscale": (lambda L: L.RandomGrayscale(0.4), (5, 7, 3), (5, 7, 3), 0),
+    "random_hue": (lambda L: L.RandomHue(0.3, value_range=(-1, 1)), (5, 7, 3), (5, 7, 3), 0),
+    "solarization": (lambda L: L.Solarization(0.2, 0.5), (5, 7, 3), (5, 7, 3), 0),
+    "auto_contrast": (lambda L: L.AutoContrast((-2, 2)), (5, 7, 3), (5, 7, 3), 0),
+    "random_shear": (lambda L: L.RandomShear(0.2, 0.1), (5, 7, 3), (5, 7, 3), 0),
+    "cut_mix": (lambda L: L.CutMix(0.5), (5, 7, 3), (5, 7, 3), 0),
+    "rand_augment": (lambda L: L.RandAugment((-1, 1), num_ops=2), (5, 7, 3), (5, 7, 3), 0),
 }
 
 
