@@ -636,6 +636,13 @@ class _FunctionLoss(LossFunctionWrapper):
         for key, value in arguments.items():
             setattr(self, key, value)
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None and self.reduction in ("sum", "none") and \
+                "axis" in self.fn_kwargs and self.fn_kwargs["axis"] is None:
+            # one value for the whole batch, which Keras leaves as it is
+            return type(self).function(y_true, y_pred, **self.fn_kwargs)
+        return super().__call__(y_true, y_pred, sample_weight)
+
     def _call_fn(self, y_true, y_pred):
         return type(self).function(y_true, y_pred, **self.fn_kwargs)
 
