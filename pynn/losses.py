@@ -63,7 +63,7 @@ class Loss:
         per = self.compute(y_true, y_pred, w, fused=self.from_logits)
         if w is not None:
             per = per * w
-        if self.reduction == "none":
+        if self.reduction in ("none", None):
             return per
         if self.reduction == "sum":
             return np.float32(per.sum())
@@ -80,7 +80,7 @@ class Loss:
         per = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
             per = ops.multiply(per, np.asarray(sample_weight, np.float32))
-        if self.reduction == "none":
+        if self.reduction in ("none", None):
             return per
         if self.reduction == "sum":
             return ops.sum(per)
@@ -637,7 +637,7 @@ class _FunctionLoss(LossFunctionWrapper):
             setattr(self, key, value)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is None and self.reduction in ("sum", "none") and \
+        if sample_weight is None and self.reduction in ("sum", "none", None) and \
                 "axis" in self.fn_kwargs and self.fn_kwargs["axis"] is None:
             # one value for the whole batch, which Keras leaves as it is
             return type(self).function(y_true, y_pred, **self.fn_kwargs)

@@ -4664,6 +4664,8 @@ _CTC_LOG_EPSILON = -1e5
 
 
 def _ctc_arguments(name, target, output, target_length, output_length, mask_index):
+    if type(output) is _Device:
+        _mixed(f"{name}: output")
     out = np.asarray(_plain(output))
     if out.ndim != 3:
         raise ValueError(f"{name}: output must be of shape (batch, steps, classes), got shape "
@@ -4739,7 +4741,7 @@ def _ctc_reverse(g, logprobs, labels, target_length, mask_index, saved):
     batch, steps, _ = logprobs.shape
     eps = _CTC_LOG_EPSILON
     phi, emit = phis[-1], emits[-1]
-    final, share = _log_add(phi[:, 1:], emit)
+    _, share = _log_add(phi[:, 1:], emit)
     g_final = np.zeros((batch, phi.shape[1]))
     g_final[np.arange(batch), target_length] = -g
     g_phi = np.concatenate([g_final[:, :1], g_final[:, 1:] * share], 1)
@@ -4897,6 +4899,8 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
     class per step (scores: minus the sum of the best values);
     ``'beam_search'`` keeps ``beam_width`` prefixes (scores: their log
     probabilities, of the log-softmax of ``inputs``)."""
+    if type(inputs) is _Device:
+        _mixed("ctc_decode: inputs")
     x = np.asarray(_plain(inputs))
     if x.ndim != 3 or x.dtype.kind not in "biuf":
         raise ValueError(f"ctc_decode: inputs must be numbers of shape (batch, steps, classes), "

@@ -87,7 +87,7 @@ FUNCTIONS = {"Dice": "dice", "Tversky": "tversky", "Circle": "circle",
 
 
 @pytest.mark.parametrize("name,kwargs,data", LOSS_CASES)
-@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none", None])
 def test_losses_match_keras(keras_ref, name, kwargs, data, reduction):
     y_true, y_pred, w = data()
     ours = getattr(keras.losses, name)(reduction=reduction, **kwargs)
