@@ -199,3 +199,11 @@ def test_the_added_ctc_loss_gradient_by_finite_differences():
         kernel[index] = old
         want[index] = (up - down) / (2 * h)
     np.testing.assert_allclose(grad, want, rtol=5e-3, atol=5e-4)
+
+
+def test_a_model_compiled_without_a_loss_needs_an_added_one():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="has no loss: compile was given none and no layer "
+                                         "called add_loss"):
+        model.fit(np.zeros((4, 3), "float32"), verbose=0)
