@@ -13,6 +13,8 @@ name (``get_custom_objects()['my_fn'] = my_fn``, or an Activation layer
 there, as Keras 2 scripts do) is found by that name.
 """
 
+import numpy as np
+
 from . import ops
 from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
     serialize_function
@@ -162,4 +164,109 @@ def mish(x):
     return ops.multiply(x, ops.tanh(ops.softplus(x)))
 
 
-_COMPOSED = {"selu": selu, "gelu": gelu, "exponential": exponential, "mish": mish}
+def celu(x, alpha=1.0):
+    """``max(x, 0) + min(alpha * (exp(x / alpha) - 1), 0)`` (Barron)."""
+    return ops.celu(x, alpha)
+
+
+def glu(x, axis=-1):
+    """The first half of x along ``axis`` times the sigmoid of the second."""
+    return ops.glu(x, axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where ``|x| > threshold``, else 0."""
+    return ops.hard_shrink(x, threshold)
+
+
+def hard_tanh(x):
+    """x clipped to [-1, 1]."""
+    return ops.hard_tanh(x)
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x))``, computed as ``-softplus(-x)``."""
+    return ops.log_sigmoid(x)
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``."""
+    return ops.log_softmax(x, axis=axis)
+
+
+def soft_shrink(x, threshold=0.5):
+    """x moved towards 0 by ``threshold``, 0 within it."""
+    return ops.soft_shrink(x, threshold)
+
+
+def softsign(x):
+    """``x / (|x| + 1)``."""
+    return ops.softsign(x)
+
+
+def sparse_plus(x):
+    """0 below -1, x above 1, ``(x + 1)**2 / 4`` between."""
+    return ops.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    """0 up to -1, 1 from 1, ``(x + 1) / 2`` between (Blondel et al.)."""
+    v = np.asarray(ops._plain(x))
+    return ops.where(v <= -1, np.float32(0), ops.where(
+        v >= 1, np.float32(1), ops.multiply(ops.add(x, 1.0), 0.5)))
+
+
+def sparsemax(x, axis=-1):
+    """The Euclidean projection of x onto the probability simplex along
+    ``axis`` (Martins & Astudillo, 2016): ``max(x - tau, 0)``, with ``tau``
+    set so that each slice sums to 1."""
+    v = np.asarray(ops._plain(x), np.float32)
+    if v.ndim == 0:
+        raise ValueError("sparsemax: x must have at least one axis")
+    ordered = -np.sort(-v, axis=axis)
+    sums = np.cumsum(ordered, axis=axis)
+    ranks = np.arange(1, v.shape[axis] + 1, dtype=np.float32).reshape(
+        [-1 if i == axis % v.ndim else 1 for i in range(v.ndim)])
+    # the support: the k largest values, k the last rank with
+    # 1 + rank * value > cumulative sum
+    k = np.sum(1.0 + ranks * ordered > sums, axis=axis, keepdims=True)
+    tau = (np.take_along_axis(sums, k - 1, axis=axis) - 1.0) / k
+    support = (v > tau).astype(np.float32)
+    # tau again, differentiably: its support is fixed near x
+    tau = ops.divide(ops.subtract(ops.sum(ops.multiply(x, support), axis=axis, keepdims=True),
+                                  1.0), np.sum(support, axis=axis, keepdims=True))
+    return ops.multiply(ops.subtract(x, tau), support)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x**2 + b)) / 2``, a smooth ReLU."""
+    return ops.squareplus(x, b)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    return ops.tanh_shrink(x)
+
+
+def threshold(x, threshold, default_value):
+    """x where ``x > threshold``, else ``default_value``."""
+    return ops.threshold(x, threshold, default_value)
+
+
+_COMPOSED = {"selu": selu, "gelu": gelu, "exponential": exponential, "mish": mish,
+             "celu": celu, "glu": glu, "hard_shrink": hard_shrink, "hard_tanh": hard_tanh,
+             "log_sigmoid": log_sigmoid, "log_softmax": log_softmax,
+             "soft_shrink": soft_shrink, "softsign": softsign, "sparse_plus": sparse_plus,
+             "sparse_sigmoid": sparse_sigmoid, "sparsemax": sparsemax,
+             "squareplus": squareplus, "tanh_shrink": tanh_shrink, "threshold": threshold}
+
+
+def deserialize(config, custom_objects=None):
+    """The activation function a config entry names (a name, or Keras's
+    description of a function), as Keras's ``activations.deserialize``."""
+    if isinstance(config, str) and custom_objects and config in custom_objects:
+        return custom_objects[config]
+    if isinstance(config, dict) and config.get("class_name") == "function" and \
+            isinstance(config.get("config"), str):
+        config = config["config"]
+    return get(config)

@@ -103,6 +103,20 @@ def get(identifier):
                      f"pynn.constraints object")
 
 
+def deserialize(config, custom_objects=None):
+    """A constraint from its config or name, as Keras's
+    ``constraints.deserialize``."""
+    if custom_objects:
+        key = config if isinstance(config, str) else \
+            config.get("class_name") if isinstance(config, dict) else None
+        found = custom_objects.get(key) if isinstance(key, str) else None
+        if isinstance(found, type) and isinstance(config, dict):
+            return found.from_config(config.get("config") or {})
+        if found is not None:
+            return found() if isinstance(found, type) else found
+    return get(config)
+
+
 def serialize(constraint):
     if constraint is None:
         return None

@@ -75,6 +75,31 @@ class RandomNormal(Initializer):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
+def _truncated_unit_normal(g, shape):
+    """Unit normal draws, those beyond 2 redrawn until none is."""
+    x = g.normal(0.0, 1.0, shape)
+    bad = np.abs(x) > 2
+    while bad.any():
+        x[bad] = g.normal(0.0, 1.0, int(bad.sum()))
+        bad = np.abs(x) > 2
+    return x
+
+
+class TruncatedNormal(Initializer):
+    """Normal draws of ``mean`` and ``stddev``, those more than two standard
+    deviations from the mean drawn again."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape):
+        g = np.random.default_rng(self.seed) if self.seed is not None else rng()
+        return (self.mean + self.stddev * _truncated_unit_normal(g, shape)).astype(np.float32)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
 class VarianceScaling(Initializer):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -94,12 +119,7 @@ class VarianceScaling(Initializer):
         if self.distribution == "truncated_normal":
             # std of a unit normal truncated to [-2, 2]
             std = math.sqrt(var) / 0.87962566103423978
-            x = g.normal(0.0, 1.0, shape)
-            bad = np.abs(x) > 2
-            while bad.any():
-                x[bad] = g.normal(0.0, 1.0, int(bad.sum()))
-                bad = np.abs(x) > 2
-            return (x * std).astype(np.float32)
+            return (_truncated_unit_normal(g, shape) * std).astype(np.float32)
         return g.normal(0.0, math.sqrt(var), shape).astype(np.float32)
 
     def get_config(self):
@@ -180,6 +200,84 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+class Identity(Initializer):
+    """``gain`` times the identity matrix (of a 2-D shape)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape):
+        shape = tuple(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity: the identity matrix initializer needs a 2-D shape, got "
+                             f"{shape} of rank {len(shape)}")
+        return (self.gain * np.eye(*shape)).astype(np.float32)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+# NumPy's windows, by the names scipy.signal.get_window gives them.
+_WINDOWS = {"hann": np.hanning, "hanning": np.hanning, "hamming": np.hamming,
+            "blackman": np.blackman, "bartlett": np.bartlett, "boxcar": np.ones}
+
+
+class STFT(Initializer):
+    """The kernel of a short-time Fourier transform as a convolution, shape
+    ``(frame_length, 1, fft_length // 2 + 1)``: the cosines (``side='real'``)
+    or sines (``'imag'``) of each frequency, times a ``window`` (a name, an
+    array of ``frame_length`` values, or None) scaled to unit L2
+    (``'density'``) or L1 (``'spectrum'``) norm."""
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side must be 'real' or 'imag', got {side!r}")
+        if isinstance(window, str) and window not in _WINDOWS:
+            raise ValueError(f"STFT: unknown window {window!r}; expected one of "
+                             f"{sorted(_WINDOWS)}, an array of values or None")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"STFT: scaling must be None, 'density' or 'spectrum', got "
+                             f"{scaling!r}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, shape):
+        shape = tuple(shape)
+        if len(shape) != 3:
+            raise ValueError(f"STFT: the shape must be (frame_length, input_channels, "
+                             f"fft_length // 2 + 1), got {shape}")
+        frame_length, _, bins = shape
+        time = np.arange(frame_length, dtype=np.float64).reshape(-1, 1, 1)
+        freq = np.arange(bins, dtype=np.float64).reshape(1, 1, -1) / ((bins - 1) * 2)
+        args = -2.0 * time * freq * np.pi
+        kernel = np.cos(args) if self.side == "real" else np.sin(args)
+        if self.window is not None:
+            if isinstance(self.window, str):
+                # scipy's periodic windows: one point longer, the last dropped
+                fn = _WINDOWS[self.window]
+                win = fn(frame_length + 1)[:-1] if self.periodic else fn(frame_length)
+            else:
+                win = np.asarray(self.window, np.float64)
+            if win.shape != (frame_length,):
+                raise ValueError(f"STFT: the window must hold frame_length={frame_length} "
+                                 f"values, got shape {win.shape}")
+            scale = 1.0
+            if self.scaling == "density":
+                scale = np.sqrt(np.sum(np.square(win)))
+            elif self.scaling == "spectrum":
+                scale = np.sum(np.abs(win))
+            kernel = kernel * win.reshape(-1, 1, 1) / scale
+        return kernel.astype(np.float32)
+
+    def get_config(self):
+        window = self.window.tolist() if isinstance(self.window, np.ndarray) else self.window
+        return {"side": self.side, "window": window, "periodic": self.periodic,
+                "scaling": self.scaling}
+
+
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+STFTInitializer = STFT
+
 _BY_NAME = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_uniform": RandomUniform, "random_normal": RandomNormal,
@@ -188,6 +286,7 @@ _BY_NAME = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "truncated_normal": TruncatedNormal, "identity": Identity, "stft": STFT,
 }
 _CLASS_NAMES = {cls.__name__: name for name, cls in reversed(_BY_NAME.items())}
 # Keras 3's lowercase aliases of the classes (keras.initializers.he_normal(seed=1)).
@@ -201,7 +300,10 @@ def get(identifier):
         return identifier
     if isinstance(identifier, dict):
         name = _CLASS_NAMES.get(identifier.get("class_name"), identifier.get("class_name"))
-        return _BY_NAME[name].from_config(identifier.get("config", {}))
+        if name not in _BY_NAME:
+            raise ValueError(f"Unknown initializer {identifier.get('class_name')!r}; expected "
+                             f"one of {sorted(_CLASS_NAMES)}")
+        return _BY_NAME[name].from_config(identifier.get("config") or {})
     if isinstance(identifier, str):
         key = _CLASS_NAMES.get(identifier, identifier.lower())
         if key in _BY_NAME:
@@ -209,6 +311,18 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise ValueError(f"Unknown initializer {identifier!r}; expected one of {sorted(_BY_NAME)}")
+
+
+def deserialize(config, custom_objects=None):
+    """An initializer from its config or name, as Keras's
+    ``initializers.deserialize``."""
+    if isinstance(config, str) and custom_objects and config in custom_objects:
+        found = custom_objects[config]
+        return found() if isinstance(found, type) else found
+    if isinstance(config, dict) and custom_objects and config.get("class_name") in \
+            custom_objects:
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    return get(config)
 
 
 def serialize(init):

@@ -63,7 +63,7 @@ class Loss:
         per = self.compute(y_true, y_pred, w, fused=self.from_logits)
         if w is not None:
             per = per * w
-        if self.reduction == "none":
+        if self.reduction in ("none", None):
             return per
         if self.reduction == "sum":
             return np.float32(per.sum())
@@ -80,7 +80,7 @@ class Loss:
         per = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
             per = ops.multiply(per, np.asarray(sample_weight, np.float32))
-        if self.reduction == "none":
+        if self.reduction in ("none", None):
             return per
         if self.reduction == "sum":
             return ops.sum(per)
@@ -530,6 +530,223 @@ binary_focal_crossentropy = _formula_per_sample(BinaryFocalCrossentropy)
 categorical_focal_crossentropy = _formula_per_sample(CategoricalFocalCrossentropy)
 
 
+# Keras 3's losses written as functions of pynn.ops (NumPy and traced
+# arrays alike), each also a class that trains by differentiating it.
+
+def ctc(y_true, y_pred):
+    """CTC loss per sample, as Keras's: ``y_true`` integer labels (batch,
+    max_length) padded with 0, the blank class; ``y_pred`` logits (batch,
+    steps, classes).  Every step counts."""
+    y_pred = autodiff.resolve(y_pred)
+    if len(ops.shape(y_true)) != 2:
+        raise ValueError(f"ctc: targets y_true must be integer labels of shape (batch_size, "
+                         f"max_length), got shape {ops.shape(y_true)}")
+    if len(ops.shape(y_pred)) != 3:
+        raise ValueError(f"ctc: logits y_pred must be of shape (batch_size, max_length, "
+                         f"num_classes), got shape {ops.shape(y_pred)}")
+    labels = np.asarray(autodiff.value_of(y_true))
+    batch, steps = ops.shape(y_pred)[:2]
+    return ops.ctc_loss(labels, y_pred, np.sum(labels != 0, axis=-1),
+                        np.full(batch, steps), mask_index=0)
+
+
+def dice(y_true, y_pred, axis=None):
+    """``1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred))`` over
+    ``axis`` (None: everything)."""
+    axis = _axis_tuple(axis)
+    intersection = ops.sum(ops.multiply(y_true, y_pred), axis=axis)
+    total = ops.add(ops.add(ops.sum(y_true, axis=axis), ops.sum(y_pred, axis=axis)), _EPSILON)
+    return ops.subtract(1.0, ops.divide(ops.multiply(intersection, 2.0), total))
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """``1 - TP / (TP + alpha * FP + beta * FN)`` over ``axis`` (Salehi et
+    al.), with Keras's reading of FP and FN."""
+    axis = _axis_tuple(axis)
+    intersection = ops.sum(ops.multiply(y_true, y_pred), axis=axis)
+    fp = ops.sum(ops.multiply(ops.subtract(1.0, y_pred), y_true), axis=axis)
+    fn = ops.sum(ops.multiply(y_pred, ops.subtract(1.0, y_true)), axis=axis)
+    denominator = ops.add(ops.add(ops.add(intersection, ops.multiply(fp, float(alpha))),
+                                  ops.multiply(fn, float(beta))), _EPSILON)
+    return ops.subtract(1.0, ops.divide(intersection, denominator))
+
+
+def _axis_tuple(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# Stands for minus infinity in Circle's log-sum-exps: exp of it is 0 as
+# exp(-inf) is, but a row with nothing to sum keeps a finite gradient.
+_NO_PAIR = -1e30
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True,
+           gamma=80, margin=0.4):
+    """Circle loss per sample (Sun et al.): ``y_pred`` L2-normalized
+    embeddings, ``y_true`` their integer labels; pairs of one label pull
+    together, of different labels push apart, against the references (the
+    batch itself by default)."""
+    labels = np.asarray(autodiff.value_of(y_true)).astype(np.int64).reshape(-1)
+    if ops.ndim(y_pred) != 2 or ops.shape(y_pred)[0] != labels.size:
+        raise ValueError(f"circle: y_pred must be embeddings of shape ({labels.size}, dims) "
+                         f"for {labels.size} labels, got shape {ops.shape(y_pred)}")
+    references = y_pred if ref_embeddings is None else ref_embeddings
+    ref = labels if ref_labels is None else \
+        np.asarray(autodiff.value_of(ref_labels)).astype(np.int64).reshape(-1)
+    positive = labels[:, None] == ref[None, :]
+    negative = ~positive
+    if remove_diagonal:
+        positive = positive & ~np.eye(labels.size, ref.size, dtype=bool)
+    distances = ops.maximum(ops.subtract(1.0, ops.matmul(y_pred, ops.transpose(references))),
+                            0.0)
+    gamma, margin = float(gamma), float(margin)
+    pos_weights = ops.maximum(ops.multiply(ops.add(distances, margin), positive), 0.0)
+    neg_weights = ops.maximum(ops.multiply(ops.subtract(1.0 + margin, distances), negative),
+                              0.0)
+    pos = ops.multiply(ops.multiply(pos_weights, ops.subtract(margin, distances)), -gamma)
+    neg = ops.multiply(ops.multiply(neg_weights, ops.subtract(1.0 - margin, distances)), gamma)
+    p_loss = ops.logsumexp(ops.where(positive, pos, np.float32(_NO_PAIR)), axis=1)
+    n_loss = ops.logsumexp(ops.where(negative, neg, np.float32(_NO_PAIR)), axis=1)
+    return ops.softplus(ops.add(p_loss, n_loss))
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """``(1 - p ** q) / q`` with ``p`` the probability given to the true
+    class (Zhang & Sabuncu), for integer class labels."""
+    labels = np.asarray(autodiff.value_of(y_true)).astype(np.int64)
+    classes = ops.shape(y_pred)[-1]
+    one_hot = (labels.reshape(-1)[:, None] == np.arange(classes)).astype(np.float32)
+    p = ops.sum(ops.multiply(y_pred, one_hot.reshape(ops.shape(y_pred))), axis=-1)
+    return ops.divide(ops.subtract(1.0, ops.power(p, float(q))), float(q))
+
+
+class _FunctionLoss(LossFunctionWrapper):
+    """One of the functions above as a Keras loss class: the function's
+    keyword arguments are the class's, in its config."""
+    function = None
+    defaults = {}
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        unknown = set(kwargs) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(unknown)}")
+        arguments = {**self.defaults, **kwargs}
+        super().__init__(type(self).function, reduction=reduction,
+                         name=name or self.function.__name__, **arguments)
+        for key, value in arguments.items():
+            setattr(self, key, value)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None and self.reduction in ("sum", "none", None) and \
+                "axis" in self.fn_kwargs and self.fn_kwargs["axis"] is None:
+            # one value for the whole batch, which Keras leaves as it is
+            return type(self).function(y_true, y_pred, **self.fn_kwargs)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+    def _call_fn(self, y_true, y_pred):
+        return type(self).function(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, **self.fn_kwargs}
+
+
+class CTC(_FunctionLoss):
+    """Connectionist temporal classification loss (see :func:`ctc`)."""
+    function = ctc
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(reduction, name)
+
+    def prepare_targets(self, y, output_shape, where="the model's output"):
+        y = super().prepare_targets(y, output_shape, where)
+        if y.ndim != 2:
+            raise ValueError(f"{self.name}: targets must be integer labels of shape "
+                             f"(batch_size, max_length) for {where} of shape "
+                             f"{('None',) + tuple(output_shape[1:])}, got shape {y.shape}")
+        return y
+
+
+class Dice(_FunctionLoss):
+    function = dice
+    defaults = {"axis": None}
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(reduction, name, axis=axis)
+
+
+class Tversky(_FunctionLoss):
+    function = tversky
+    defaults = {"alpha": 0.5, "beta": 0.5, "axis": None}
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky",
+                 axis=None, dtype=None):
+        super().__init__(reduction, name, alpha=alpha, beta=beta, axis=axis)
+
+
+class Circle(_FunctionLoss):
+    """Circle loss (see :func:`circle`).  As Keras, the samples whose loss
+    is 0 (no pair to pull or push) are left out of the batch mean."""
+    function = circle
+    defaults = {"gamma": 80.0, "margin": 0.4, "remove_diagonal": True}
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
+                 reduction="sum_over_batch_size", name="circle", dtype=None):
+        super().__init__(reduction, name, gamma=gamma, margin=margin,
+                         remove_diagonal=remove_diagonal)
+
+    def _call_fn(self, y_true, y_pred):
+        values = circle(y_true, y_pred, **self.fn_kwargs)
+        if self.reduction not in ("sum_over_batch_size", "auto"):
+            return values
+        # Keras masks out the zeros and the mean runs over the others
+        counted = np.asarray(autodiff.value_of(values)) > 0
+        valid = int(counted.sum())
+        scale = counted * np.float32(counted.size / valid if valid else 0.0)
+        return ops.multiply(values, scale.astype(np.float32))
+
+
+class CategoricalGeneralizedCrossEntropy(_FunctionLoss):
+    function = categorical_generalized_cross_entropy
+    defaults = {"q": 0.5}
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size",
+                 name="categorical_generalized_cross_entropy", dtype=None):
+        if isinstance(q, bool) or not isinstance(q, (int, float, np.number)) or not 0 < q < 1:
+            raise ValueError(f"CategoricalGeneralizedCrossEntropy: q must be in the interval "
+                             f"(0, 1), got {q!r}")
+        super().__init__(reduction, name, q=q)
+
+
+for _fn, _cls in ((ctc, CTC), (dice, Dice), (tversky, Tversky), (circle, Circle),
+                  (categorical_generalized_cross_entropy, CategoricalGeneralizedCrossEntropy)):
+    _fn._loss_class = _cls
+    _NAME_TO_CLASS[_fn.__name__] = _cls
+    _CLASS_TO_NAME[_cls] = _fn.__name__
+    _BY_CLASS_NAME[_cls.__name__] = _cls
+del _fn, _cls
+
+
+def deserialize(name, custom_objects=None):
+    """A loss from its config (``serialize``'s or Keras's) or a name: a
+    class name gives the class's instance, a function's name the function,
+    as Keras's ``losses.deserialize``."""
+    if isinstance(name, str):
+        found = (custom_objects or {}).get(name)
+        if found is not None:
+            return found
+        if name in _BY_CLASS_NAME:
+            return _BY_CLASS_NAME[name]()
+        fn = globals().get(name)
+        if callable(fn) and hasattr(fn, "_loss_class"):
+            return fn
+        return get(name)
+    if isinstance(name, dict):
+        from .saving.serialization import deserialize_keras_object
+        config = name if "module" in name else {**name, "module": "keras.losses"}
+        return deserialize_keras_object(config, custom_objects)
+    raise ValueError(f"losses.deserialize: expected a name or a config dict, got {name!r}")
+
+
 def get(identifier):
     """A Loss instance from a name, a class, a function of this module or an
     instance; any other function (or a registered custom object's name, or
@@ -564,7 +781,8 @@ def get(identifier):
 def serialize(loss):
     """A loss's config entry (a custom function's description for a
     LossFunctionWrapper, as Keras 3 writes it)."""
-    if isinstance(loss, LossFunctionWrapper) and not isinstance(loss, _FormulaLoss) and \
-            not loss.fn_kwargs and loss.reduction == "sum_over_batch_size":
+    if isinstance(loss, LossFunctionWrapper) and \
+            not isinstance(loss, (_FormulaLoss, _FunctionLoss)) and not loss.fn_kwargs and \
+            loss.reduction == "sum_over_batch_size":
         return serialize_function(loss.fn)
     return {"class_name": type(loss).__name__, "config": loss.get_config()}

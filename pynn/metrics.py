@@ -1389,3 +1389,197 @@ _CONFUSION_BY_NAME = {alias: cls for cls in (
     SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LogCoshError)
     for alias in (cls.__name__, _keras_snake_case(cls.__name__))}
 _CONFUSION_BY_NAME.update({"bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
+
+
+class _LossFormulaMetric(_LossValuesMetric):
+    """The running mean of one of pynn.losses' per-sample formulas (Keras
+    3's Hinge, Poisson, ... metrics)."""
+    loss_class = None
+
+    def __init__(self, name=None, dtype=None):
+        self._loss = self.loss_class(reduction="none")
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(np.float32), y_pred)
+        return self._loss._formula(y_true, y_pred)
+
+
+def _loss_formula_metric(class_name, metric_name):
+    from . import losses
+    cls = type(class_name, (_LossFormulaMetric,),
+               {"name": metric_name, "loss_class": getattr(losses, class_name),
+                "__module__": __name__, "__qualname__": class_name,
+                "__doc__": f"The running mean of {metric_name.replace('_', ' ')}."})
+    return cls
+
+
+Hinge = _loss_formula_metric("Hinge", "hinge")
+SquaredHinge = _loss_formula_metric("SquaredHinge", "squared_hinge")
+CategoricalHinge = _loss_formula_metric("CategoricalHinge", "categorical_hinge")
+Poisson = _loss_formula_metric("Poisson", "poisson")
+MeanAbsolutePercentageError = _loss_formula_metric("MeanAbsolutePercentageError",
+                                                   "mean_absolute_percentage_error")
+MeanSquaredLogarithmicError = _loss_formula_metric("MeanSquaredLogarithmicError",
+                                                   "mean_squared_logarithmic_error")
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """The Pearson correlation of targets and predictions along ``axis``,
+    one per sample."""
+    y_pred = np.asarray(_constant(y_pred), np.float32)
+    y_true, y_pred = _same_rank(np.asarray(_constant(y_true), np.float32), y_pred)
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    t = y_true - y_true.mean(axis=axis, keepdims=True)
+    p = y_pred - y_pred.mean(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = t / t.std(axis=axis, keepdims=True)
+        p = p / p.std(axis=axis, keepdims=True)
+    return (t * p).mean(axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance correlation of targets and predictions along
+    ``axis``, one per sample, in Keras 3's form (its covariance term centres
+    the targets on the predictions' mean)."""
+    y_pred = np.asarray(_constant(y_pred), np.float32)
+    y_true, y_pred = _same_rank(np.asarray(_constant(y_true), np.float32), y_pred)
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    true_mean = y_true.mean(axis=axis, keepdims=True)
+    pred_mean = y_pred.mean(axis=axis, keepdims=True)
+    norm = (y_true - true_mean).var(axis=axis, keepdims=True) + \
+        (y_pred - pred_mean).var(axis=axis, keepdims=True) + np.square(true_mean - pred_mean)
+    covariance = (y_true - pred_mean) * (y_pred - pred_mean)
+    return (2 * covariance / (norm + np.float32(_EPSILON))).mean(axis=axis)
+
+
+class _CorrelationMetric(_LossValuesMetric):
+    function = None
+
+    def __init__(self, name=None, dtype=None, axis=-1):
+        self.axis = axis
+        super().__init__(name)
+
+    def _loss_values(self, y_true, y_pred):
+        return type(self).function(y_true, y_pred, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class PearsonCorrelation(_CorrelationMetric):
+    """The running mean of the per-sample Pearson correlation."""
+    name = "pearson_correlation"
+    function = pearson_correlation
+
+
+class ConcordanceCorrelation(_CorrelationMetric):
+    """The running mean of the per-sample concordance correlation."""
+    name = "concordance_correlation"
+    function = concordance_correlation
+
+
+class OneHotIoU(IoU):
+    """IoU of the classes ``target_class_ids`` for one-hot targets and
+    scores per class (argmax taken over ``axis``)."""
+    name = "one_hot_io_u"
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None,
+                 ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype,
+                         ignore_class=ignore_class, sparse_y_true=False,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+class OneHotMeanIoU(MeanIoU):
+    """The mean IoU over all classes for one-hot targets and scores per
+    class (argmax taken over ``axis``)."""
+    name = "one_hot_mean_io_u"
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
+                 sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=False, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1 where the target's class (the argmax of one-hot ``y_true``) is among
+    the ``k`` best predictions, else 0, in ``y_true``'s shape less its last
+    axis."""
+    y_pred = np.asarray(_constant(y_pred), np.float32)
+    labels = np.asarray(_constant(y_true), np.float32).argmax(axis=-1)
+    hits = ops.in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), k)
+    return hits.astype(np.float32).reshape(labels.shape)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1 where the integer label is among the ``k`` best predictions (or,
+    ``from_sorted_ids``, among the first ``k`` class ids of ``y_pred``), in
+    ``y_true``'s shape."""
+    y_pred = np.asarray(_constant(y_pred))
+    labels = np.asarray(_constant(y_true))
+    rows = y_pred.reshape(-1, y_pred.shape[-1])
+    if from_sorted_ids:
+        flat = labels.astype(y_pred.dtype).reshape(-1)
+        hits = np.any(flat[:, None] == rows[:, :k], axis=1)
+    else:
+        hits = ops.in_top_k(labels.astype(np.int64).reshape(-1), rows.astype(np.float32), k)
+    return hits.astype(np.float32).reshape(labels.shape)
+
+
+def _import_loss_functions():
+    """Keras 3's metric functions that are its loss functions."""
+    from . import losses
+    names = ("binary_crossentropy", "categorical_crossentropy",
+             "sparse_categorical_crossentropy", "binary_focal_crossentropy",
+             "categorical_focal_crossentropy", "hinge", "squared_hinge", "categorical_hinge",
+             "huber", "kl_divergence", "log_cosh", "poisson", "mean_absolute_percentage_error",
+             "mean_squared_logarithmic_error")
+    globals().update({name: getattr(losses, name) for name in names})
+
+
+_import_loss_functions()
+
+for _cls in (Hinge, SquaredHinge, CategoricalHinge, Poisson, MeanAbsolutePercentageError,
+             MeanSquaredLogarithmicError, PearsonCorrelation, ConcordanceCorrelation):
+    _CONFUSION_BY_NAME[_cls.__name__] = _CONFUSION_BY_NAME[_keras_snake_case(
+        _cls.__name__)] = _cls
+del _cls
+_CONFUSION_BY_NAME.update({"mape": MeanAbsolutePercentageError,
+                           "MAPE": MeanAbsolutePercentageError,
+                           "msle": MeanSquaredLogarithmicError,
+                           "MSLE": MeanSquaredLogarithmicError})
+for _fn in (top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, pearson_correlation,
+            concordance_correlation):
+    _fn._metric_class = {"top_k_categorical_accuracy": TopKCategoricalAccuracy,
+                         "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+                         "pearson_correlation": PearsonCorrelation,
+                         "concordance_correlation": ConcordanceCorrelation}[_fn.__name__]
+del _fn
+
+
+def deserialize(config, custom_objects=None):
+    """A metric from its config (``serialize``'s or Keras's) or a name (a
+    class's name or its snake case, as Keras's ``metrics.deserialize``)."""
+    if isinstance(config, str):
+        found = (custom_objects or {}).get(config)
+        if found is not None:
+            return found
+        if config in _BY_CLASS_NAME or config in _BY_NAME or config in _CONFUSION_BY_NAME:
+            return get(config)
+        raise ValueError(f"metrics.deserialize: unknown metric {config!r}")
+    if isinstance(config, dict):
+        from .saving.serialization import deserialize_keras_object
+        spec = config if "module" in config else {**config, "module": "keras.metrics"}
+        return deserialize_keras_object(spec, custom_objects)
+    raise ValueError(f"metrics.deserialize: expected a name or a config dict, got {config!r}")

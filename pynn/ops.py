@@ -4650,6 +4650,290 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None,
     return einsum("BNTS,BSNH->BTNH", softmax(logits, axis=-1), value)
 
 
+# ------------------------------------------------------------------- CTC
+#
+# Keras 3's ctc_loss is the recursion of optax's ctc_loss_with_forward_probs:
+# forward log-probabilities of being on a blank ("phi", one per label
+# position and one before the first) or on a label ("emit"), where a
+# forbidden transition is not left out but costs _CTC_LOG_EPSILON.  It is
+# computed here the same way (in float64), so impossible alignments (labels
+# longer than the sequence) give Keras's large finite losses, and its
+# gradient is that recursion's reverse pass.
+
+_CTC_LOG_EPSILON = -1e5
+
+
+def _ctc_arguments(name, target, output, target_length, output_length, mask_index):
+    if type(output) is _Device:
+        _mixed(f"{name}: output")
+    out = np.asarray(_plain(output))
+    if out.ndim != 3:
+        raise ValueError(f"{name}: output must be of shape (batch, steps, classes), got shape "
+                         f"{out.shape}")
+    batch, steps, classes = out.shape
+    labels = np.asarray(_plain(target))
+    if labels.ndim != 2 or labels.shape[0] != batch:
+        raise ValueError(f"{name}: target must be of shape ({batch}, max_label_length) for an "
+                         f"output of shape {out.shape}, got shape {labels.shape}")
+    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+        raise ValueError(f"{name}: target holds non-integer labels")
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{name}: target labels must be in [0, {classes}) for {classes} "
+                         f"classes, got values from {labels.min()} to {labels.max()}")
+    mask_index = _integer(mask_index, f"{name}: mask_index", 0, classes - 1)
+
+    def lengths(value, what, longest):
+        v = np.asarray(_plain(value))
+        if v.shape == (batch, 1):
+            v = v.reshape(batch)
+        if v.shape != (batch,) or v.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: {what} must hold one length per sample, shape "
+                             f"({batch},), got {v.dtype} of shape {v.shape}")
+        v = v.astype(np.int64)
+        if v.size and (v.min() < 0 or v.max() > longest):
+            raise ValueError(f"{name}: {what} must be in [0, {longest}], got values from "
+                             f"{v.min()} to {v.max()}")
+        return v
+    return (labels, out, lengths(target_length, "target_length", labels.shape[1]),
+            lengths(output_length, "output_length", steps), mask_index)
+
+
+def _log_add(a, b):
+    """log(exp(a) + exp(b)) and the share of the first term, exp(a - y)."""
+    y = np.logaddexp(a, b)
+    return y, np.exp(a - y)
+
+
+def _ctc_forward(logprobs, labels, target_length, output_length, mask_index):
+    """The losses, and what the reverse pass needs."""
+    batch, steps, _ = logprobs.shape
+    n = labels.shape[1]
+    eps = _CTC_LOG_EPSILON
+    repeat = np.zeros((batch, n))
+    repeat[:, :-1] = labels[:, :-1] == labels[:, 1:]
+    emit_logp = np.take_along_axis(logprobs, labels[:, None, :], axis=2)     # (B, T, N)
+    phi_logp = logprobs[:, :, mask_index:mask_index + 1]                      # (B, T, 1)
+    pad = (np.arange(steps)[None, :] >= output_length[:, None]).astype(np.float64)[..., None]
+    phi = np.full((batch, n + 1), eps)
+    phi[:, 0] = 0.0
+    emit = np.full((batch, n), eps)
+    phis, emits = [phi], [emit]
+    for t in range(steps):
+        le, lp, p = emit_logp[:, t], phi_logp[:, t], pad[:, t]
+        before = np.concatenate([phi[:, :1], np.logaddexp(phi[:, 1:], emit + eps * repeat)], 1)
+        new_emit = np.logaddexp(before[:, :-1] + le, emit + le)
+        stay = before + lp
+        new_phi = np.concatenate([stay[:, :1], np.logaddexp(
+            stay[:, 1:], emit + lp + eps * (1.0 - repeat))], 1)
+        emit = p * emit + (1.0 - p) * new_emit
+        phi = p * phi + (1.0 - p) * new_phi
+        phis.append(phi)
+        emits.append(emit)
+    final = np.concatenate([phi[:, :1], np.logaddexp(phi[:, 1:], emit)], 1)
+    losses = -final[np.arange(batch), target_length]
+    return losses, (phis, emits, emit_logp, phi_logp, pad, repeat)
+
+
+def _ctc_reverse(g, logprobs, labels, target_length, mask_index, saved):
+    """The gradient of sum(g * losses) w.r.t. the logits."""
+    phis, emits, emit_logp, phi_logp, pad, repeat = saved
+    batch, steps, _ = logprobs.shape
+    eps = _CTC_LOG_EPSILON
+    phi, emit = phis[-1], emits[-1]
+    _, share = _log_add(phi[:, 1:], emit)
+    g_final = np.zeros((batch, phi.shape[1]))
+    g_final[np.arange(batch), target_length] = -g
+    g_phi = np.concatenate([g_final[:, :1], g_final[:, 1:] * share], 1)
+    g_emit = g_final[:, 1:] * (1.0 - share)
+    g_emit_logp = np.zeros(emit_logp.shape)
+    g_phi_logp = np.zeros(phi_logp.shape)
+    for t in range(steps - 1, -1, -1):
+        phi, emit = phis[t], emits[t]
+        le, lp, p = emit_logp[:, t], phi_logp[:, t], pad[:, t]
+        # the forward step again, keeping each log-sum's shares
+        tail, share_before = _log_add(phi[:, 1:], emit + eps * repeat)
+        before = np.concatenate([phi[:, :1], tail], 1)
+        _, share_emit = _log_add(before[:, :-1] + le, emit + le)
+        stay = before + lp
+        _, share_stay = _log_add(stay[:, 1:], emit + lp + eps * (1.0 - repeat))
+        # through the blend with the padded steps' unchanged state
+        g_new_phi, g_new_emit = (1.0 - p) * g_phi, (1.0 - p) * g_emit
+        g_phi, g_emit = p * g_phi, p * g_emit
+        # new_phi = [stay_0, logaddexp(stay_1:, emit + lp + ...)]
+        g_stay = np.concatenate([g_new_phi[:, :1], g_new_phi[:, 1:] * share_stay], 1)
+        g_other = g_new_phi[:, 1:] * (1.0 - share_stay)
+        g_emit += g_other
+        g_phi_logp[:, t] = g_other.sum(axis=1, keepdims=True) + g_stay.sum(axis=1,
+                                                                            keepdims=True)
+        # new_emit = logaddexp(before_:-1 + le, emit + le)
+        g_before = g_stay.copy()
+        g_before[:, :-1] += g_new_emit * share_emit
+        g_emit += g_new_emit * (1.0 - share_emit)
+        g_emit_logp[:, t] = g_new_emit
+        # before = [phi_0, logaddexp(phi_1:, emit + ...)]
+        g_phi[:, :1] += g_before[:, :1]
+        g_phi[:, 1:] += g_before[:, 1:] * share_before
+        g_emit += g_before[:, 1:] * (1.0 - share_before)
+    g_logprobs = np.zeros(logprobs.shape)
+    rows = np.arange(batch)[:, None, None]
+    times = np.arange(steps)[None, :, None]
+    np.add.at(g_logprobs, (rows, times, labels[:, None, :]), g_emit_logp)
+    g_logprobs[:, :, mask_index] += g_phi_logp[:, :, 0]
+    # through log_softmax
+    return g_logprobs - np.exp(logprobs) * g_logprobs.sum(axis=-1, keepdims=True)
+
+
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Connectionist temporal classification loss per sample, as Keras 3's
+    ``ops.ctc_loss``: ``output`` holds logits (batch, steps, classes),
+    ``target`` integer labels (batch, max_label_length) of which the first
+    ``target_length`` count, ``output_length`` the steps of each sample
+    that count, ``mask_index`` the blank class.  Differentiable w.r.t.
+    ``output``."""
+    labels, out, target_length, output_length, mask_index = _ctc_arguments(
+        "ctc_loss", target, output, target_length, output_length, mask_index)
+    logits = out.astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    logprobs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    losses, saved = _ctc_forward(logprobs, labels, target_length, output_length, mask_index)
+    losses = losses.astype(np.float32)
+    if type(output) is np.ndarray or type(output) not in _TRACED:
+        return losses
+    from . import autodiff
+    traced = autodiff.resolve(output)
+    if type(traced) is not autodiff.Traced:
+        return losses
+
+    def vjp(g):
+        return (_ctc_reverse(np.asarray(g, np.float64), logprobs, labels, target_length,
+                             mask_index, saved).astype(np.float32),)
+    return traced.tape.record(losses, (traced,), vjp)
+
+
+def _ctc_greedy_decode(inputs, lengths, merge_repeated, mask_index):
+    batch, steps, classes = inputs.shape
+    if mask_index is None:
+        mask_index = classes - 1
+    best = np.argmax(inputs, axis=-1).astype(np.int32)
+    scores = np.max(inputs, axis=-1)
+    beyond = np.arange(steps)[None, :] >= lengths[:, None]
+    best = np.where(beyond, mask_index, best)
+    scores = np.where(beyond, np.float32(0), scores)
+    if merge_repeated:
+        again = np.zeros(best.shape, bool)
+        again[:, 1:] = best[:, 1:] == best[:, :-1]
+        best = np.where(again, mask_index, best)
+    blank = best == mask_index
+    # the labels kept first, in order, then -1 for the blanks
+    order = np.argsort(np.where(blank, steps, np.arange(steps)[None, :]), axis=-1,
+                       kind="stable")
+    decoded = np.take_along_axis(np.where(blank, -1, best), order, axis=-1)
+    return decoded[None], -np.sum(scores, axis=1, dtype=np.float32)[:, None]
+
+
+def _merge_log_scores(groups, scores):
+    """The log of the summed probabilities of the scores of each group."""
+    top = np.max(scores)
+    summed = np.zeros_like(scores)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.add.at(summed, groups, np.exp(scores - top))
+        return np.log(summed) + top
+
+
+def _ctc_beam_search_one(logprobs, beyond, beam_width, top_paths, blank):
+    """Beam search over one sample's (steps, classes) log-probabilities,
+    the classes reversed (Keras breaks ties that way): Keras 3's NumPy
+    backend's prefix search, the same beams in the same order."""
+    steps, classes = logprobs.shape
+    width = 2 * beam_width
+    paths = np.full((width, steps), -1, np.int32)
+    first = builtins.min(classes, beam_width)
+    best = np.argsort(logprobs[0], axis=0)[-first:]
+    paths[:first, 0] = np.where(best == blank, -1, best)
+    scores = np.full(width, -np.inf, logprobs.dtype)
+    scores[:first] = logprobs[0][best]
+    masked = paths[:, 0] == -1
+    rows = np.arange(width * classes)
+    step_classes = np.arange(classes)
+    step_classes[blank] = -1
+
+    def unique_paths(paths):
+        paths, groups = np.unique(paths, return_inverse=True, axis=0)
+        keep = width * classes
+        if len(paths) < keep:
+            paths = np.pad(paths, [[0, keep - len(paths)], [0, 0]], constant_values=-1)
+        return paths[:keep], groups.reshape(-1)
+
+    for t in range(1, steps):
+        if beyond[t]:
+            continue
+        paths = np.repeat(paths, classes, axis=0)
+        scores = np.repeat(scores, classes) + np.tile(logprobs[t], width)
+        was_masked = np.repeat(masked, classes)
+        tail_at = np.argmax(paths == -1, axis=1)
+        tails = np.where(tail_at == 0, -1, paths[rows, tail_at - 1])
+        extension = np.tile(step_classes, width)
+        masked = extension == -1
+        extension = np.where(~was_masked & (tails == extension), -1, extension)
+        paths[rows, tail_at] = extension
+        paths, groups = unique_paths(paths)
+        emit_scores = _merge_log_scores(groups, np.where(masked, -np.inf, scores))
+        blank_scores = _merge_log_scores(groups, np.where(masked, scores, -np.inf))
+        total = np.logaddexp(emit_scores, blank_scores)
+        top = np.argsort(total, kind="stable")[-beam_width:]
+        paths = np.tile(paths[top], (2, 1))
+        scores = np.concatenate([emit_scores[top], blank_scores[top]])
+        masked = np.concatenate([np.zeros(beam_width, bool), np.ones(beam_width, bool)])
+    paths, groups = unique_paths(paths)
+    scores = _merge_log_scores(groups, scores)
+    top = np.argsort(scores)[-top_paths:][::-1]
+    return paths[top], scores[top]
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Decodes (batch, steps, classes) CTC outputs as Keras 3's
+    ``ops.ctc_decode``: ``(paths, scores)``, paths of shape (top_paths,
+    batch, steps) holding the labels then -1.  ``'greedy'`` takes the best
+    class per step (scores: minus the sum of the best values);
+    ``'beam_search'`` keeps ``beam_width`` prefixes (scores: their log
+    probabilities, of the log-softmax of ``inputs``)."""
+    if type(inputs) is _Device:
+        _mixed("ctc_decode: inputs")
+    x = np.asarray(_plain(inputs))
+    if x.ndim != 3 or x.dtype.kind not in "biuf":
+        raise ValueError(f"ctc_decode: inputs must be numbers of shape (batch, steps, classes), "
+                         f"got {x.dtype} of shape {x.shape}")
+    x = x.astype(np.float32)
+    batch, steps, classes = x.shape
+    lengths = np.asarray(_plain(sequence_lengths))
+    if lengths.shape != (batch,) or lengths.dtype.kind not in "biuf":
+        raise ValueError(f"ctc_decode: sequence_lengths must hold one length per sample, shape "
+                         f"({batch},), got shape {lengths.shape}")
+    lengths = lengths.astype(np.int64)
+    if mask_index is not None:
+        mask_index = _integer(mask_index, "ctc_decode: mask_index", 0, classes - 1)
+    if strategy == "greedy":
+        return _ctc_greedy_decode(x, lengths, bool(merge_repeated), mask_index)
+    if strategy != "beam_search":
+        raise ValueError(f"ctc_decode: strategy must be 'greedy' or 'beam_search', got "
+                         f"{strategy!r}")
+    beam_width = _integer(beam_width, "ctc_decode: beam_width", 1)
+    top_paths = _integer(top_paths, "ctc_decode: top_paths", 1, beam_width)
+    if steps == 0:
+        raise ValueError("ctc_decode: beam search needs at least one step")
+    shifted = x - x.max(axis=-1, keepdims=True)
+    logprobs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    blank = classes - 1 - (classes - 1 if mask_index is None else mask_index)
+    beyond = np.arange(steps)[None, :] >= lengths[:, None]
+    found = [_ctc_beam_search_one(logprobs[b, :, ::-1], beyond[b], beam_width, top_paths,
+                                  blank) for b in range(batch)]
+    paths = np.stack([p for p, _ in found])
+    paths = np.where(paths == -1, -1, classes - 1 - paths).astype(np.int32)
+    return paths.transpose(1, 0, 2), np.stack([s for _, s in found]).astype(np.float32)
+
+
 # -------------------------------------------------- control flow (Keras)
 
 def map(f, xs):

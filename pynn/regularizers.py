@@ -136,8 +136,43 @@ def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 
+class OrthogonalRegularizer(Regularizer):
+    """``factor`` times the mean absolute cosine between distinct rows
+    (``mode='rows'``) or columns (``'columns'``) of a 2-D weight, halved:
+    0 when they are orthogonal."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor(factor, "OrthogonalRegularizer: factor")
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got "
+                             f"{mode!r}")
+        self.mode = mode
+
+    def __call__(self, x):
+        if ops.ndim(x) != 2:
+            raise ValueError(f"OrthogonalRegularizer: the weights must have rank 2, got shape "
+                             f"{ops.shape(x)}")
+        if self.mode == "rows":
+            unit = ops.normalize(x, axis=1)
+            product = ops.matmul(unit, ops.transpose(unit))
+        else:
+            unit = ops.normalize(x, axis=0)
+            product = ops.matmul(ops.transpose(unit), unit)
+        size = ops.shape(product)[0]
+        off_diagonal = ops.multiply(product, 1.0 - np.eye(size, dtype=np.float32))
+        pairs = size * (size - 1.0) / 2.0
+        return ops.divide(ops.multiply(ops.sum(ops.abs(off_diagonal)), self.factor * 0.5),
+                          pairs)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+orthogonal_regularizer = OrthogonalRegularizer
+
 _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2,
-            "L1L2": L1L2}
+            "L1L2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer,
+            "OrthogonalRegularizer": OrthogonalRegularizer}
 
 
 def get(identifier):
@@ -172,6 +207,20 @@ def get(identifier):
         return _FunctionRegularizer(identifier)
     raise ValueError(f"Unknown regularizer {identifier!r}; expected 'l1', 'l2', 'l1_l2', a "
                      f"pynn.regularizers object or a function of the weights")
+
+
+def deserialize(config, custom_objects=None):
+    """A regularizer from its config or name, as Keras's
+    ``regularizers.deserialize``."""
+    if custom_objects:
+        key = config if isinstance(config, str) else \
+            config.get("class_name") if isinstance(config, dict) else None
+        found = custom_objects.get(key) if isinstance(key, str) else None
+        if isinstance(found, type) and isinstance(config, dict):
+            return found.from_config(config.get("config") or {})
+        if found is not None:
+            return get(found)
+    return get(config)
 
 
 def serialize(regularizer):

@@ -489,10 +489,6 @@ class TrainingMixin:
             self.compiled = True
             self.stop_training = False
             return
-        if loss is None or (isinstance(loss, (list, tuple, dict)) and
-                            all(v is None for v in (loss.values() if isinstance(loss, dict)
-                                                    else loss))):
-            raise ValueError("compile: a loss is required, e.g. loss='mse'")
         if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
             raise ValueError(f"compile: metrics must be a list or a dict, got {metrics!r}")
         self.optimizer = optimizers_mod.get(optimizer)
@@ -503,7 +499,10 @@ class TrainingMixin:
         for leaf in _metric_leaves(metrics) + _metric_leaves(weighted_metrics):
             metrics_mod.get(leaf)
         self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
-        self.loss = losses_mod.get(loss) if not isinstance(loss, (list, tuple, dict)) else loss
+        # No loss: the model trains on what its layers give to add_loss, as
+        # Keras's does.
+        self.loss = losses_mod.get(loss) if loss is not None and \
+            not isinstance(loss, (list, tuple, dict)) else loss
         self._compiled_outputs = None
         self._trainable_snapshot = None
         self.compiled = True
@@ -1389,9 +1388,19 @@ class TrainingMixin:
         """Keras 3's loss of a step: the compiled loss(es) of ``y`` and
         ``y_pred`` (weighted by loss_weights) plus ``self.losses``; traced
         while a GradientTape records."""
-        if self._compile_args is None or self._compile_args[0] is None:
+        if self._compile_args is None:
             raise ValueError(f"Model {self.name!r}: compute_loss needs the loss given to "
                              f"compile(loss=...)")
+        if self._compile_args[0] is None:
+            # compiled with no loss: what the layers gave to add_loss
+            added = self.losses
+            if not added:
+                raise ValueError(f"Model {self.name!r} has no loss: compile was given none "
+                                 f"and no layer called add_loss")
+            total = added[0]
+            for value in added[1:]:
+                total = ops.add(total, value)
+            return total
         return _CompiledLoss(self)(y, y_pred, sample_weight, self.losses, track=False)
 
     @property
@@ -1451,8 +1460,10 @@ class TrainingMixin:
         return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
 
     def _loss_tracker(self):
-        if not getattr(self, "compiled", False) or self._compile_args is None or \
-                self._compile_args[0] is None:
+        if not getattr(self, "compiled", False) or self._compile_args is None:
+            return None
+        if self._compile_args[0] is None and \
+                getattr(type(self), "train_step") is not TrainingMixin.train_step:
             return None
         tracker = self.__dict__.get("_loss_mean")
         if tracker is None:

@@ -235,6 +235,8 @@ class Layer:
     # True for the augmentation layers, which augment when called
     # directly, False or None, as at inference, for the others).
     _training_default = False
+    # How many tensors call() takes as separate arguments.
+    _call_tensors = 1
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -253,6 +255,11 @@ class Layer:
                                         if k in params or takes_any)
             if "training" in params:
                 cls._training_default = params["training"].default is True
+            # call(self, a, b) takes the tensors of layer(a, b) one by one
+            cls._call_tensors = sum(
+                1 for name, p in list(params.items())[1:]
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
+                p.default is p.empty and name not in ("training", "mask"))
             cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
@@ -506,6 +513,8 @@ class Layer:
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if args and not kwargs and len(args) + 1 == self._call_tensors:
+            inputs, args = [inputs, *args], ()
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
@@ -620,10 +629,12 @@ class Layer:
             kwargs["training"] = training
         if "mask" in takes and mask is not None:
             kwargs["mask"] = mask
+        spread = self._call_tensors > 1 and isinstance(inputs, (list, tuple)) and \
+            len(inputs) == self._call_tensors
         if mask is None:
-            return self.call(inputs, **kwargs)
+            return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
         with _CarriedMasks(inputs, mask):
-            return self.call(inputs, **kwargs)
+            return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
 
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):

@@ -245,8 +245,11 @@ INITIALIZERS = {name: Row(name, keras_only=_NEW_AXES) for name in (
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "VarianceScaling")}
 INITIALIZERS.update({name: Row(name) for name in (
-    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "Orthogonal")})
-REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2")}
+    "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "Orthogonal",
+    "TruncatedNormal", "Identity", "STFT")})
+INITIALIZERS.update({"OrthogonalInitializer": Row("Orthogonal"),
+                     "IdentityInitializer": Row("Identity"), "STFTInitializer": Row("STFT")})
+REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2", "OrthogonalRegularizer")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
 _OPTIMIZER_COMMON = {"use_ema": False, "ema_momentum": ANY,
@@ -293,6 +296,8 @@ LOSSES = {
     "CategoricalFocalCrossentropy": Row("CategoricalFocalCrossentropy",
                                         keras_only={**_LOSS_EXTRA, "axis": -1}),
 }
+LOSSES.update({name: Row(name, keras_only=_LOSS_EXTRA) for name in (
+    "CTC", "Dice", "Tversky", "Circle", "CategoricalGeneralizedCrossEntropy")})
 METRICS = {
     "BinaryAccuracy": Row("BinaryAccuracy", keras_only={"dtype": ANY, "threshold": 0.5}),
     "CategoricalAccuracy": Row("CategoricalAccuracy", keras_only={"dtype": ANY}),
@@ -306,7 +311,10 @@ METRICS.update({name: Row(name, keras_only={"dtype": ANY}) for name in (
     "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "PrecisionAtRecall",
     "RecallAtPrecision", "SensitivityAtSpecificity", "SpecificityAtSensitivity",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-    "KLDivergence", "CosineSimilarity", "LogCoshError")})
+    "KLDivergence", "CosineSimilarity", "LogCoshError", "Hinge", "SquaredHinge",
+    "CategoricalHinge", "Poisson", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+    "PearsonCorrelation", "ConcordanceCorrelation", "IoU", "MeanIoU", "BinaryIoU", "OneHotIoU",
+    "OneHotMeanIoU")})
 
 # Which table a nested object's key belongs to, and its Keras module.
 _OBJECT_KINDS = (("_initializer", INITIALIZERS, "keras.initializers"),
