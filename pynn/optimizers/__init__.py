@@ -27,6 +27,7 @@ class Optimizer:
         self.learning_rate = learning_rate if lr is None else lr
         self.iterations = 0
         self._slots = None
+        self._shapes = None  # the variables' shapes, given with each step
         given = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
@@ -195,7 +196,7 @@ class Optimizer:
         """(slice, shape) of each variable in the flat arrays of ``size``
         parameters (one variable of their whole size when the caller gave
         no shapes)."""
-        shapes = getattr(self, "_shapes", None) or [(size,)]
+        shapes = self._shapes or [(size,)]
         off = 0
         for shape in shapes:
             n = int(np.prod(shape))

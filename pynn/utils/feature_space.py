@@ -16,6 +16,7 @@ from .. import layers as layers_mod
 from ..layers.base import Layer, shape_str
 from ..layers.text import _data_call, _encode_categories
 
+
 def _auto_name(prefix):
     """Keras's auto_name for a feature: prefix, prefix_1, ..."""
     from ..backend import get_uid
@@ -96,10 +97,9 @@ class HashedCrossing(Layer):
 
     def __call__(self, inputs, training=None, **kwargs):
         from ..models.node import KerasTensor
-        if isinstance(inputs, (list, tuple)) and any(isinstance(x, KerasTensor)
-                                                     for x in inputs):
-            return _data_call(self, list(inputs), training, kwargs) if kwargs else \
-                Layer.__call__(self, list(inputs), training=training)
+        if not kwargs and isinstance(inputs, (list, tuple)) and \
+                any(isinstance(x, KerasTensor) for x in inputs):
+            return Layer.__call__(self, list(inputs), training=training)
         return _data_call(self, inputs, training, kwargs)
 
     def _check(self, shapes):

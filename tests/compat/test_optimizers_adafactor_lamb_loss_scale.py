@@ -72,6 +72,18 @@ def test_steps_match_keras(keras_ref, name, kwargs):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["Adafactor", "Lamb"])
+def test_scheduled_steps_match_keras(keras_ref, name):
+    def make(k):
+        schedule = k.optimizers.schedules.ExponentialDecay(0.3, 2, 0.5)
+        return getattr(k.optimizers, name)(learning_rate=schedule)
+    w0, grads = _data()
+    theirs, _ = _keras_run(keras_ref, make, w0, grads)
+    ours, _ = _flat_run(make, w0, grads)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_adafactor_factored_state_matches_keras(keras_ref):
     def make(k):
         return k.optimizers.Adafactor(learning_rate=0.1)
@@ -337,3 +349,54 @@ def test_custom_train_step_differentiates_the_scaled_loss():
     ref.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(model.get_weights(), ref.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("make", [
+    lambda k: k.optimizers.Adafactor(learning_rate=0.05),
+    lambda k: k.optimizers.Lamb(learning_rate=0.01),
+    lambda k: k.optimizers.LossScaleOptimizer(k.optimizers.Adafactor(0.05), initial_scale=8.0,
+                                              dynamic_growth_steps=2)])
+def test_we_load_keras_files_with_the_state(tmp_path, keras_ref, make):
+    """Keras steps its optimizer (three applies; the loss-scaled one skips
+    one with a non-finite gradient) and saves; pynn reads the same state and steps on as Keras."""
+    k = keras_ref
+    model = k.Sequential([k.Input((6,)), k.layers.Dense(5), k.layers.Dense(3)])
+    model.compile(optimizer=make(k), loss="mse")
+    rng = np.random.default_rng(0)
+    grads = [[rng.normal(size=v.shape).astype("float32") for v in model.trainable_variables]
+             for _ in range(4)]
+    if isinstance(model.optimizer, k.optimizers.LossScaleOptimizer):
+        grads[1][0][0, 0] = np.inf  # a skipped step
+    for g in grads[:3]:
+        model.optimizer.apply(g, model.trainable_variables)
+    path = str(tmp_path / "k.keras")
+    model.save(path)
+    ours = keras.models.load_model(path)
+    opt = ours.optimizer
+    assert type(opt).__name__ == type(model.optimizer).__name__
+    assert opt.iterations == int(np.asarray(model.optimizer.iterations))
+    if hasattr(opt, "dynamic_scale"):
+        assert opt.dynamic_scale == float(np.asarray(model.optimizer.dynamic_scale))
+        assert opt.step_counter == int(np.asarray(model.optimizer.step_counter))
+    # the state arrays, weight by weight, as Keras lists them
+    inner = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    theirs = [np.asarray(v) for v in inner.variables[2:]]
+    mine, off = [], 0
+    for w in ours.trainable_weights:
+        for j, slot in enumerate(opt.variables()):
+            shape = opt.slot_shape(j, w.shape)
+            if shape is not None:
+                mine.append(slot[off:off + int(np.prod(shape))].reshape(shape))
+        off += w.value.size
+    assert [a.shape for a in mine] == [b.shape for b in theirs]
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    # and fit's step from there is Keras's next step
+    model.optimizer.apply(grads[3], model.trainable_variables)
+    params, flat_grads = ours._flat_parameters()
+    flat_grads[...] = np.concatenate([g.reshape(-1) for g in grads[3]])
+    if hasattr(opt, "dynamic_scale"):  # fit's gradients are of the unscaled loss
+        flat_grads /= np.float32(opt.dynamic_scale)
+    opt.apply(params, flat_grads, shapes=[w.shape for w in ours.trainable_weights])
+    for a, b in zip(ours.get_weights(), [np.asarray(v) for v in model.weights]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
