@@ -675,15 +675,9 @@ class TrainingMixin:
     def _adjust_input_rank(self, xs):
         """As Keras's functional models: an input one axis short of a graph
         input whose last axis is 1 gets that axis (a column given as a
-        vector), and one with an extra last axis of 1 loses it."""
-        out = []
-        for a, t in zip(xs, self._inputs):
-            if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1:
-                a = a[..., None]
-            elif a.ndim == len(t.shape) + 1 and a.shape[-1] == 1:
-                a = a[..., 0]
-            out.append(a)
-        return out
+        vector: FeatureSpace's inputs, say)."""
+        return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1 else a
+                for a, t in zip(xs, self._inputs)]
 
     def _ensure_built(self, shapes, dtypes=None):
         if self._program is None:

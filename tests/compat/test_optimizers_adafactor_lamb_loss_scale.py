@@ -13,7 +13,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
 SHAPES = [(7,), (3, 5), (2, 3, 4), (1, 1)]
 
 
-def _data(steps=6, scale=3.0, seed=0):
+def _data(steps=4, scale=3.0, seed=0):
     rng = np.random.default_rng(seed)
     w0 = [rng.normal(size=s).astype("float32") for s in SHAPES]
     grads = [[(rng.normal(size=s) * scale).astype("float32") for s in SHAPES]
@@ -52,12 +52,11 @@ def _variable_run(make, w0, grads):
     return [np.asarray(v.value) for v in vs], opt
 
 
-CASES = [("Adafactor", {}), ("Adafactor", {"learning_rate": 0.05, "relative_step": False,
-                                           "clip_threshold": 0.5, "beta_2_decay": -0.5}),
-         ("Adafactor", {"learning_rate": 0.5}), ("Adafactor", {"clipnorm": 0.5}),
+CASES = [("Adafactor", {"learning_rate": 0.5}),
+         ("Adafactor", {"learning_rate": 0.05, "relative_step": False, "clip_threshold": 0.5,
+                        "beta_2_decay": -0.5, "clipnorm": 0.5}),
          ("Lamb", {}), ("Lamb", {"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99,
-                                 "epsilon": 1e-4}),
-         ("Lamb", {"weight_decay": 0.1, "learning_rate": 0.01})]
+                                 "epsilon": 1e-4, "weight_decay": 0.1})]
 
 
 @pytest.mark.parametrize("name,kwargs", CASES)
@@ -150,9 +149,9 @@ def test_updates_follow_the_published_rules():
 def test_loss_scale_optimizer_matches_keras_with_overflow(keras_ref):
     """Scaled gradients, one of them infinite: the step is skipped and the
     scale halved; after dynamic_growth_steps finite steps it doubles."""
-    w0, grads = _data(steps=8)
+    w0, grads = _data(steps=7)
     grads[2][1][0, 0] = np.inf
-    grads[5][0][3] = np.nan
+    grads[4][0][3] = np.nan
 
     def make(k):
         return k.optimizers.LossScaleOptimizer(k.optimizers.Adam(learning_rate=0.01),
@@ -170,7 +169,7 @@ def test_loss_scale_optimizer_matches_keras_with_overflow(keras_ref):
         assert ours_opt.dynamic_scale == float(np.asarray(kopt.dynamic_scale))
         assert ours_opt.step_counter == int(np.asarray(kopt.step_counter))
         assert ours_opt.iterations == int(np.asarray(kopt.iterations))
-    assert ours_opt.iterations == 6
+    assert ours_opt.iterations == 5
     for a, b in zip(mine, vs):
         np.testing.assert_allclose(np.asarray(a.value), np.asarray(b), rtol=1e-5, atol=1e-6)
 

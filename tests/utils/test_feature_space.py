@@ -69,8 +69,8 @@ def test_keras_io_feature_space_example_runs():
     """The example's program: adapt on the unlabelled dataset, map the
     datasets, train a model on the encoded features, and an inference
     model on the raw columns."""
-    cols, target = _heart()
-    n_val = 48
+    cols, target = _heart(n=160)
+    n_val = 32
     train = {k: v[n_val:] for k, v in cols.items()}
     val = {k: v[:n_val] for k, v in cols.items()}
     train_ds = keras.utils.Dataset.from_tensor_slices((train, target[n_val:]))

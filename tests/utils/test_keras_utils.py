@@ -75,7 +75,7 @@ def test_get_uid_backend_and_clear_session(keras):
     assert backend.backend() == keras.backend.backend() == "numpy"
     assert backend.get_uid("zz_prefix") == 1 and backend.get_uid("zz_prefix") == 2
     assert backend.get_uid() == 1
-    pynn.utils.clear_session()
+    pynn.utils.clear_session(free_memory=False)
     assert backend.get_uid("zz_prefix") == 1
     # the automatic layer names count with the same counters, as in Keras
     backend.clear_session(free_memory=False)
