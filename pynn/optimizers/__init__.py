@@ -433,37 +433,6 @@ class Nadam(Optimizer):
     def _u_product(self, t):
         return float(np.prod([self._beta_1_at(s) for s in range(1, t + 1)]))
 
-    def slot_shape(self, index, shape, wrapped=False):
-        """The shape Keras gives state array ``index`` of a variable of
-        ``shape`` (its own shape but for Adafactor's factored moments; None
-        where Keras keeps none, ``wrapped`` in a LossScaleOptimizer); it is
-        the front of the variable's piece of the flat state array."""
-        return tuple(shape)
-
-    def keras_head(self):
-        """[(name, value)] of the scalars Keras stores before the
-        per-variable state: the step count and the learning rate (none
-        for a schedule)."""
-        out = [("iteration", np.asarray(self.iterations, np.int64))]
-        if self._schedule is None:
-            out.append(("learning_rate", np.asarray(self.learning_rate, np.float32)))
-        return out
-
-    def set_keras_head(self, values):
-        """Restore from the values of :meth:`keras_head`'s scalars, read
-        from a file."""
-        self.iterations = int(values[0])
-
-    def scalar_state(self):
-        """{name: number} of the state kept beside the slot arrays and the
-        step count (LossScaleOptimizer's scale), for pynn's own files."""
-        return {}
-
-    def set_scalar_state(self, values):
-        if values:
-            raise ValueError(f"{type(self).__name__} keeps no scalar state, the file holds "
-                             f"{sorted(values)}")
-
     def extra_variables(self):
         # Keras keeps the product as a variable; here it follows from the step.
         return [("u_product", np.asarray(self._u_product(self.iterations), np.float32))]
