@@ -81,9 +81,9 @@ def get_source_inputs(tensor):
     """The Input tensors ``tensor`` is computed from, in order and each
     once (a tensor made by no layer: itself; a non-tensor: as given), as
     Keras's."""
-    history = getattr(tensor, "_keras_history", None)
     if not hasattr(tensor, "_keras_history"):
         return tensor
+    history = tensor._keras_history
     if history is None or not history.operation._inbound_nodes:
         return [tensor]
     node = history.operation._inbound_nodes[history.node_index]
