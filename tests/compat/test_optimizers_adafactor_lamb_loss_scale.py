@@ -399,3 +399,22 @@ def test_we_load_keras_files_with_the_state(tmp_path, keras_ref, make):
     opt.apply(params, flat_grads, shapes=[w.shape for w in ours.trainable_weights])
     for a, b in zip(ours.get_weights(), [np.asarray(v) for v in model.weights]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_clips_each_variable_by_clipnorm_as_keras():
+    """fit hands the optimizer the variables' shapes: clipnorm bounds each
+    variable's gradient norm (Keras's rule), not the whole vector's."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = rng.normal(size=(8, 2)).astype("float32") * 10
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, clipnorm=0.05), loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    with keras.GradientTape() as tape:
+        loss = keras.losses.get("mse")(y, model(x))
+    grads = [np.asarray(g) for g in tape.gradient(loss, model.trainable_weights)]
+    model.train_on_batch(x, y)
+    for w0, g, w1 in zip(before, grads, model.get_weights()):
+        norm = np.sqrt((g.astype(np.float64) ** 2).sum())
+        assert norm > 0.05
+        np.testing.assert_allclose(w1, w0 - 0.1 * g * (0.05 / norm), rtol=1e-5, atol=1e-7)
