@@ -8,8 +8,10 @@ from . import backend  # noqa: I001
 from . import models
 from . import (activations, callbacks, config, constraints, cuda, datasets, distribution,
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
-               regularizers, utils)
-from .backend import device, get_num_threads, set_num_threads, show_config
+               regularizers, tree, utils)
+from .backend import device, get_num_threads, name_scope, set_num_threads, show_config
+from .initializers import Initializer
+from .regularizers import Regularizer
 from .layers import Input, InputLayer, Layer
 from .losses import Loss
 from .metrics import Metric
@@ -44,7 +46,8 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "Layer",
            "Metric", "Optimizer", "GradientTape", "Variable", "config", "version", "activations",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
-           "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",
+           "optimizers", "preprocessing", "regularizers", "tree", "utils", "Initializer",
+           "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device", "argmax",
            "cast", "concat", "constant",
            "convert_to_tensor", "matmul", "newaxis", "ones_like", "reduce_max", "reduce_mean",

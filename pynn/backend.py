@@ -62,13 +62,14 @@ def simd_level():
 # ------------------------------------------------------------------ devices
 
 class _Scopes(threading.local):
-    """Each thread's stack of ``pynn.device`` scopes.  It starts empty in
-    every thread, so reading it needs no getattr default (a missing
-    attribute of a thread-local costs a formatted AttributeError, on every
-    call that asks where a model runs)."""
+    """Each thread's stack of ``pynn.device`` scopes (and of name_scope
+    objects).  It starts empty in every thread, so reading it needs no
+    getattr default (a missing attribute of a thread-local costs a
+    formatted AttributeError, on every call that asks where a model runs)."""
 
     def __init__(self):
         self.stack = []
+        self.name_scopes = []
 
 
 _scopes = _Scopes()
@@ -213,11 +214,15 @@ def cast_to_floatx(x):
     return np.asarray(x, dtype=np.float32)
 
 
-def clear_session():
-    """Restart the automatic layer names (dense, dense_1, ...), as Keras's
-    clear_session does."""
+def clear_session(free_memory=True):
+    """Restart the automatic layer names (dense, dense_1, ...) and
+    get_uid's counters, as Keras's clear_session does; ``free_memory``
+    also runs Python's garbage collector."""
     from .layers.base import _name_counts
     _name_counts.clear()
+    if free_memory:
+        import gc
+        gc.collect()
 
 
 def learning_phase():
@@ -228,6 +233,180 @@ def learning_phase():
 def is_keras_tensor(x):
     from .models.node import KerasTensor
     return isinstance(x, KerasTensor)
+
+
+class name_scope:
+    """``with name_scope("block"):`` the variables created inside get paths
+    under ``block/`` (nested scopes join with ``/``), as Keras 3's.
+    ``caller`` with ``deduplicate``: a scope of the same name and caller as
+    the innermost one is not entered again; ``override_parent`` replaces
+    the enclosing scopes' path."""
+
+    def __init__(self, name, caller=None, deduplicate=True, override_parent=None):
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError(f"Argument `name` must be a string and cannot contain character "
+                             f"`/`. Received: name={name}")
+        self.name = name
+        self.caller = caller
+        self.deduplicate = deduplicate
+        self.override_parent = override_parent
+        if override_parent is None and deduplicate and \
+                getattr(caller, "_parent_path", None) is not None:
+            self.override_parent = caller._parent_path
+        self._pop_on_exit = False
+
+    def __enter__(self):
+        stack = _scopes.name_scopes
+        if self.deduplicate and stack and self.caller is not None and \
+                self.caller is stack[-1].caller and self.name == stack[-1].name:
+            return self
+        stack.append(self)
+        self._pop_on_exit = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._pop_on_exit:
+            stack = _scopes.name_scopes
+            if stack:
+                stack.pop()
+
+
+def current_name_scope_path():
+    """The path of the open name scopes ('' outside any)."""
+    parts = []
+    for entry in _scopes.name_scopes:
+        if entry.override_parent is not None:
+            parts = [p for p in entry.override_parent.split("/") if p]
+        parts.append(entry.name)
+    return "/".join(parts)
+
+
+def backend():
+    """The backend's name, as ``keras.backend.backend()`` gives it: pynn
+    computes on NumPy arrays, eagerly (see pynn.config.backend)."""
+    from .config import backend as name
+    return name()
+
+
+def get_uid(prefix=""):
+    """1, 2, 3, ... on successive calls with the same ``prefix``; the
+    counters are the automatic layer names' (``clear_session`` restarts
+    them), as in Keras."""
+    from .layers.base import _name_counts
+    _name_counts[prefix] += 1
+    return _name_counts[prefix]
+
+
+# ------------------------------------------------------ dtypes (Keras 3's)
+
+_ALLOWED_DTYPES = ("float16", "float32", "float64", "uint8", "uint16", "uint32", "uint64",
+                   "int8", "int16", "int32", "int64", "bfloat16", "bool", "string",
+                   "float8_e4m3fn", "float8_e5m2", "complex64", "complex128")
+# Python's types as Keras's NumPy backend reads them.
+_PYTHON_DTYPES = {bool: "bool", int: "int32", float: "float32", str: "string",
+                  "int": "int32", complex: "complex64"}
+
+
+def standardize_dtype(dtype):
+    """The canonical name of ``dtype`` (a name, a NumPy dtype or type, a
+    Python type; None: floatx), as Keras 3's."""
+    if dtype is None:
+        return floatx()
+    dtype = _PYTHON_DTYPES.get(dtype, dtype)
+    if hasattr(dtype, "name"):
+        dtype = dtype.name
+    elif hasattr(dtype, "__name__"):
+        dtype = dtype.__name__
+    if not isinstance(dtype, str) or dtype not in _ALLOWED_DTYPES:
+        raise ValueError(f"Invalid dtype: {dtype}")
+    return dtype
+
+
+def is_float_dtype(dtype):
+    dtype = standardize_dtype(dtype)
+    return dtype.startswith("float") or dtype.startswith("bfloat")
+
+
+def is_int_dtype(dtype):
+    dtype = standardize_dtype(dtype)
+    return dtype.startswith("int") or dtype.startswith("uint")
+
+
+def _promotion_bounds():
+    """Each dtype's upper bounds on Keras's (JAX's) type promotion lattice;
+    'int' and 'float' are Python's weakly typed scalars."""
+    lattice = {"bool": ["int"], "uint8": ["int16", "uint16"], "uint16": ["int32", "uint32"],
+               "uint32": ["int64", "uint64"], "uint64": ["float"],
+               "int": ["uint8", "int8", "complex64"], "int8": ["int16"], "int16": ["int32"],
+               "int32": ["int64"], "int64": ["float"], "float": ["bfloat16", "float16"],
+               "bfloat16": ["float32"], "float16": ["float32"],
+               "float32": ["float64", "complex64"], "float64": ["complex128"],
+               "complex64": ["complex128"], "complex128": []}
+    bounds = {node: {node} for node in lattice}
+    for node in lattice:
+        while True:
+            grown = bounds[node].union(*(lattice[b] for b in bounds[node]))
+            if grown == bounds[node]:
+                break
+            bounds[node] = grown
+    return bounds
+
+
+_PROMOTION_BOUNDS = _promotion_bounds()
+# 64-bit results are narrowed as in Keras's NumPy (and JAX) backend.
+_TO_32_BITS = {"int64": "int32", "uint64": "uint32", "float64": "float32",
+               "complex128": "complex64"}
+
+
+def _least_upper_bound(nodes):
+    nodes = set(nodes)
+    unknown = [n for n in nodes if n not in _PROMOTION_BOUNDS]
+    if unknown:
+        raise ValueError(f"dtype={unknown[0]!r} is not a valid dtype for Keras type promotion.")
+    common = set.intersection(*(_PROMOTION_BOUNDS[n] for n in nodes))
+    least = (common & nodes) or {c for c in common if common <= _PROMOTION_BOUNDS[c]}
+    if len(least) != 1:
+        raise ValueError(f"Input dtypes {tuple(sorted(nodes))} have no available implicit "
+                         f"dtype promotion path. Try explicitly casting inputs to the "
+                         f"desired output type.")
+    return least.pop()
+
+
+def result_type(*dtypes):
+    """The dtype Keras 3's type promotion gives for operands of ``dtypes``
+    (Python's ``int`` and ``float`` are weak: they do not widen a typed
+    operand); floatx with none."""
+    if not dtypes:
+        return floatx()
+    for d in dtypes:
+        if d in ("float8_e4m3fn", "float8_e5m2"):
+            raise ValueError(f"There is no implicit conversions from float8 dtypes to others. "
+                             f"You must cast it internally. Received: {dtypes}")
+    dtypes = [floatx() if d is None else d for d in dtypes]
+    weak = [d is int or d is float for d in dtypes]
+    names = [standardize_dtype(d) for d in dtypes]
+
+    def weak_name(name, is_weak):
+        if not is_weak or name == "bool":
+            return name
+        for kind in ("float", "int", "complex"):
+            if kind in name:
+                return kind
+        raise ValueError(f"Invalid value for argument `dtype`. Received: dtype={name}")
+
+    if len(names) == 1:
+        out, out_weak = names[0], weak[0]
+    elif len(set(names)) == 1 and not builtins.all(weak):
+        out, out_weak = names[0], False
+    elif builtins.all(weak):
+        out, out_weak = _least_upper_bound(names), True
+    else:
+        out = _least_upper_bound(weak_name(n, w) for n, w in zip(names, weak))
+        out_weak = out in ("int", "float")
+    if out != "bool" and out_weak:
+        out = {"b": "bool", "i": "int32", "u": "uint32"}.get(
+            "f" if out == "bfloat16" else out[:1], "float32")
+    return _TO_32_BITS.get(out, out)
 
 
 # ------------------------------------------------------------ values

@@ -1,5 +1,6 @@
 """Callbacks with Keras's hooks: the base class, the list that dispatches to
 them, History and ProgbarLogger."""
+from .utils import io_utils
 from .utils.progbar import Progbar
 
 
@@ -91,7 +92,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
-            print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", flush=True)
+            io_utils.print_msg(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
         self._bar = Progbar(self.params.get("steps"), verbose=self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):

@@ -336,6 +336,7 @@ class TrainingMixin:
         self._trainable_snapshot = None
         self._flat = None
         self._flat_views = None
+        self._flat_shapes = None
         self._penalties = []
         self._constraints = []
         self._last_masks = None  # the output masks of the last training step
@@ -660,6 +661,8 @@ class TrainingMixin:
             xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]
         else:
             xs = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in raw]
+        if self._program is not None:
+            xs = self._adjust_input_rank(xs)
         self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
@@ -667,6 +670,13 @@ class TrainingMixin:
             raise ValueError(f"{what}: the input arrays have different numbers of samples: "
                              f"{[a.shape[0] for a in xs]}")
         return xs
+
+    def _adjust_input_rank(self, xs):
+        """As Keras's functional models: an input one axis short of a graph
+        input whose last axis is 1 gets that axis (a column given as a
+        vector: FeatureSpace's inputs, say)."""
+        return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1 else a
+                for a, t in zip(xs, self._inputs)]
 
     def _ensure_built(self, shapes, dtypes=None):
         if self._program is None:
@@ -812,6 +822,7 @@ class TrainingMixin:
             off += n
         self._flat = (params, grads)
         self._flat_views = views
+        self._flat_shapes = [w.value.shape for w in weights]
         new_binding()
         return self._flat
 
@@ -902,7 +913,7 @@ class TrainingMixin:
             # each process holds the activity penalty of its rows only
             penalty = reducer.comm.sum_values([activity_penalty])[0]
         penalty += self._add_weight_penalties()
-        self.optimizer.apply(params, grads)
+        self.optimizer.apply(params, grads, shapes=self._flat_shapes)
         for w, constraint in self._constraints:
             if isinstance(w.value, DeviceArray):  # constraints compute in NumPy
                 value = w.value.to_numpy()
@@ -1368,8 +1379,9 @@ class TrainingMixin:
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+            scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return self.compute_metrics(x, y, y_pred, sw, loss=loss)
 
     def test_step(self, data):

@@ -42,7 +42,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import autodiff, ops
+from .. import autodiff, backend, ops
 from ..models.node import CallContext, KerasTensor, Node
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 
@@ -116,10 +116,11 @@ class Weight(autodiff.ForwardingOperators):
     every time instead of keeping the arrays.  ``grad`` is None while the
     weight is not being trained, and backward passes skip it.
     """
-    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint")
+    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint", "_scope")
 
     def __init__(self, name, value, trainable=True, regularizer=None, constraint=None):
         self.name = name
+        self._scope = backend.current_name_scope_path()  # pynn.name_scope's, for path
         self.value = np.asarray(value, dtype=np.float32, order="C")
         self.grad = None
         self.trainable = trainable
@@ -138,7 +139,9 @@ class Weight(autodiff.ForwardingOperators):
 
     @property
     def path(self):
-        return self.name
+        """The name under the name scopes open when the weight was made."""
+        scope = getattr(self, "_scope", "")
+        return f"{scope}/{self.name}" if scope else self.name
 
     def numpy(self):
         """A host copy of the value (also of a value on the GPU)."""

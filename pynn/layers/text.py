@@ -835,6 +835,19 @@ class Discretization(Layer):
                       epsilon=self.epsilon, output_mode=self.output_mode, sparse=False)
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        # An adapted layer's config holds both its num_bins and the
+        # boundaries adapt found, which the constructor refuses together:
+        # the boundaries are set after it, as Keras does.
+        config = dict(config)
+        boundaries = config.pop("bin_boundaries", None)
+        if boundaries is None or config.get("num_bins") is None:
+            return super().from_config(dict(config, bin_boundaries=boundaries))
+        layer = super().from_config(config)
+        layer.bin_boundaries = [float(b) for b in np.asarray(boundaries).ravel()]
+        return layer
+
 
 def _summarize(values, epsilon):
     """Keras's quantile summary of one batch: every ``step``-th sorted

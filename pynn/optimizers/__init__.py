@@ -5,6 +5,8 @@ parameter and one holding their gradients; ``apply`` updates all of them in
 a single pass of one C kernel.  ``lr`` is accepted as Keras 2's alias of
 ``learning_rate``.
 """
+import inspect
+
 import numpy as np
 
 from .. import ops
@@ -25,6 +27,7 @@ class Optimizer:
         self.learning_rate = learning_rate if lr is None else lr
         self.iterations = 0
         self._slots = None
+        self._shapes = None  # the variables' shapes, given with each step
         given = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
@@ -79,16 +82,20 @@ class Optimizer:
         elif like is not None and isinstance(self._slots[0], DeviceArray):
             self._slots = [s.to_numpy() for s in self._slots]
 
-    def apply(self, params, grads, sizes=None):
+    def apply(self, params, grads, sizes=None, shapes=None):
         """One update of the flat ``params`` from the flat ``grads`` (the
-        variables' ``sizes`` in order, for clipnorm's per-variable norms).
-        The step's learning rate is fixed first (a schedule's value at
-        ``iterations``), then the gradients are clipped and the weights
-        decayed, as Keras does.  Given lists (Keras 3's
+        variables' ``shapes`` in order, or only their ``sizes``, for
+        clipnorm's per-variable norms and the optimizers whose rule works
+        on whole variables).  The step's learning rate is fixed first (a
+        schedule's value at ``iterations``), then the gradients are clipped
+        and the weights decayed, as Keras does.  Given lists (Keras 3's
         ``apply(grads, trainable_variables)``): :meth:`apply_gradients` of
         the pairs."""
         if isinstance(params, (list, tuple)):
             return self.apply_gradients(zip(params, grads))
+        self._shapes = None if shapes is None else [tuple(s) for s in shapes]
+        if sizes is None and shapes is not None:
+            sizes = [int(np.prod(s)) for s in self._shapes]
         if self._schedule is not None:
             self._learning_rate = self.learning_rate
         device = None
@@ -143,7 +150,7 @@ class Optimizer:
         self._slots = [np.concatenate([state[id(w)][1][k] for _, w in pairs])
                        for k in range(len(self.slot_names))] or None
         try:
-            self.apply(params, grads, sizes=[w.value.size for _, w in pairs])
+            self.apply(params, grads, shapes=[w.value.shape for _, w in pairs])
             off = 0
             for _, w in pairs:
                 n = w.value.size
@@ -185,12 +192,59 @@ class Optimizer:
     def _update(self, params, grads):
         raise NotImplementedError
 
+    def _variable_slices(self, size):
+        """(slice, shape) of each variable in the flat arrays of ``size``
+        parameters (one variable of their whole size when the caller gave
+        no shapes)."""
+        shapes = self._shapes or [(size,)]
+        off = 0
+        for shape in shapes:
+            n = int(np.prod(shape))
+            yield slice(off, off + n), shape
+            off += n
+
+    def scale_loss(self, loss):
+        """The loss a training step differentiates (as it is, but for
+        LossScaleOptimizer's scaling)."""
+        return loss
+
     # ------------------------------------------------------- state, config
 
     def variables(self):
         """The state arrays (momenta, velocities), flat, in a fixed order
         (host copies of state kept on a GPU)."""
         return [s if isinstance(s, np.ndarray) else np.asarray(s) for s in self._slots or []]
+
+    def slot_shape(self, index, shape, wrapped=False):
+        """The shape Keras gives state array ``index`` of a variable of
+        ``shape`` (its own shape but for Adafactor's factored moments; None
+        where Keras keeps none, ``wrapped`` in a LossScaleOptimizer); it is
+        the front of the variable's piece of the flat state array."""
+        return tuple(shape)
+
+    def keras_head(self):
+        """[(name, value)] of the scalars Keras stores before the
+        per-variable state: the step count and the learning rate (none
+        for a schedule)."""
+        out = [("iteration", np.asarray(self.iterations, np.int64))]
+        if self._schedule is None:
+            out.append(("learning_rate", np.asarray(self.learning_rate, np.float32)))
+        return out
+
+    def set_keras_head(self, values):
+        """Restore from the values of :meth:`keras_head`'s scalars, read
+        from a file."""
+        self.iterations = int(values[0])
+
+    def scalar_state(self):
+        """{name: number} of the state kept beside the slot arrays and the
+        step count (LossScaleOptimizer's scale), for pynn's own files."""
+        return {}
+
+    def set_scalar_state(self, values):
+        if values:
+            raise ValueError(f"{type(self).__name__} keeps no scalar state, the file holds "
+                             f"{sorted(values)}")
 
     def extra_variables(self):
         """[(name, value)] of the scalars Keras keeps after the per-weight
@@ -485,21 +539,323 @@ class Ftrl(Optimizer):
                 "beta": self.beta}
 
 
+# Adafactor and Lamb work on whole variables (an RMS, a norm, a factored
+# second moment per variable), so their update is a short NumPy loop over
+# the variables rather than one elementwise C kernel over the flat array:
+# they are rarely used and their cost is a few passes over the parameters.
+
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern, "Adafactor: Adaptive Learning Rates with
+    Sublinear Memory Cost"), as Keras 3 implements it: the second moment of
+    a variable of rank >= 2 is kept as the running means of its rows and
+    columns (the last two axes), the step is relative to the variable's RMS
+    and clipped by the RMS of the update.
+
+    State: the flat arrays every optimizer keeps ("r", "c", "velocity", each
+    the size of the parameters), so fit, apply_gradients and the files
+    handle it as they do the others; a variable's row and column means take
+    the front of its piece of "r" and "c"."""
+    slot_names = ("r", "c", "velocity")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30,
+                 epsilon_2=1e-3, clip_threshold=1.0, relative_step=True, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_2_decay = float(beta_2_decay)
+        self.epsilon_1, self.epsilon_2 = float(epsilon_1), float(epsilon_2)
+        self.clip_threshold = float(clip_threshold)
+        if not self.clip_threshold > 0:
+            raise ValueError(f"Adafactor: clip_threshold must be > 0, got {clip_threshold!r}")
+        self.relative_step = bool(relative_step)
+
+    def slot_shape(self, index, shape, wrapped=False):
+        shape = tuple(shape)
+        if index == 2:
+            return shape
+        if len(shape) < 2:
+            # Keras keeps a scalar placeholder, untracked (so not saved) when
+            # a LossScaleOptimizer builds it
+            return None if wrapped else ()
+        return shape[:-1] if index == 0 else shape[:-2] + shape[-1:]
+
+    def _update(self, params, grads):
+        f32 = np.float32
+        r_all, c_all, v_all = self._slots
+        t = f32(self.iterations)  # this step, counted from 1
+        lr = f32(self._learning_rate)
+        if self._schedule is None and self.relative_step:
+            lr = min(lr, f32(1) / np.sqrt(t))
+        rho = min(lr, f32(1) / np.sqrt(t))
+        beta = f32(1) - np.power(t, f32(self.beta_2_decay))
+        for where, shape in self._variable_slices(params.size):
+            w = params[where].reshape(shape)
+            g = grads[where].reshape(shape)
+            v = v_all[where].reshape(shape)
+            alpha = max(f32(self.epsilon_2), np.sqrt(np.mean(np.square(w)))) * rho
+            g2 = np.square(g) + f32(self.epsilon_1)
+            if len(shape) >= 2:
+                r_shape, c_shape = self.slot_shape(0, shape), self.slot_shape(1, shape)
+                r = r_all[where][:int(np.prod(r_shape))].reshape(r_shape)
+                c = c_all[where][:int(np.prod(c_shape))].reshape(c_shape)
+                r[...] = beta * r + (1 - beta) * np.mean(g2, axis=-1)
+                c[...] = beta * c + (1 - beta) * np.mean(g2, axis=-2)
+                v[...] = (r / np.mean(r, axis=-1, keepdims=True))[..., None] * c[..., None, :]
+            else:
+                v[...] = beta * v + (1 - beta) * g2
+            u = g / np.sqrt(v)
+            u /= max(f32(1), np.sqrt(np.mean(np.square(u))) / f32(self.clip_threshold))
+            w -= alpha * u
+
+    def get_config(self):
+        return {**super().get_config(), "beta_2_decay": self.beta_2_decay,
+                "epsilon_1": self.epsilon_1, "epsilon_2": self.epsilon_2,
+                "clip_threshold": self.clip_threshold, "relative_step": self.relative_step}
+
+
+class Lamb(Optimizer):
+    """LAMB (You et al., "Large Batch Optimization for Deep Learning:
+    Training BERT in 76 minutes"): Adam's step scaled per variable by the
+    ratio of the variable's norm to the step's norm."""
+    slot_names = ("momentum", "velocity")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, params, grads):
+        f32 = np.float32
+        m, v = self._slots
+        t = self.iterations  # this step, counted from 1
+        m += (grads - m) * f32(1 - self.beta_1)
+        v += (grads * grads - v) * f32(1 - self.beta_2)
+        update = (m / f32(1 - f32(self.beta_1) ** t)) / \
+            (np.sqrt(v / f32(1 - f32(self.beta_2) ** t)) + f32(self.epsilon))
+        lr = f32(self._learning_rate)
+        for where, _ in self._variable_slices(params.size):
+            w, u = params[where], update[where]
+            w_norm, u_norm = np.sqrt(np.dot(w, w)), np.sqrt(np.dot(u, u))
+            ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else f32(1)
+            w -= f32(ratio * lr) * u
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_BASE_ARGUMENTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+                   "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+                   "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                   "gradient_accumulation_steps": None}
+
+
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around another optimizer, as Keras 3's: a
+    training step differentiates the loss times ``dynamic_scale``; the
+    gradients are divided by it again before the inner optimizer's step.
+    A step whose scaled gradients are not all finite is skipped and halves
+    the scale; ``dynamic_growth_steps`` finite steps in a row double it.
+
+    pynn computes in float32, where scaling by a power of two changes no
+    value short of overflow: the wrapper keeps Keras's behaviour (the
+    skipped steps, the scale's course, the saved state) for code and files
+    written for it.  In ``fit`` the model's gradients are those of the
+    unscaled loss; the wrapper scales them itself, which is the gradient
+    of the scaled loss."""
+
+    def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000,
+                 name=None, **kwargs):
+        if not kwargs.pop("dynamic", True):
+            raise ValueError("LossScaleOptimizer no longer supports `dynamic=False`. Instead, "
+                             "simply set `loss_scale_factor` directly on the "
+                             "`inner_optimizer`.")
+        for key, default in _BASE_ARGUMENTS.items():
+            if key in kwargs and kwargs.pop(key) != default:
+                raise ValueError(f"LossScaleOptimizer does not support `{key}`. Instead, set "
+                                 f"`{key}` on the `inner_optimizer`.")
+        if kwargs:
+            raise ValueError(f"LossScaleOptimizer does not support arguments: "
+                             f"`{'`, `'.join(kwargs)}`.")
+        if not isinstance(inner_optimizer, Optimizer) or \
+                isinstance(inner_optimizer, LossScaleOptimizer):
+            raise TypeError(f"LossScaleOptimizer: inner_optimizer must be an optimizer "
+                            f"instance (not itself a LossScaleOptimizer), got "
+                            f"{type(inner_optimizer).__name__}")
+        initial_scale = float(initial_scale)
+        if not np.isfinite(initial_scale) or initial_scale <= 0:
+            raise ValueError(f"LossScaleOptimizer: initial_scale must be a finite number > 0, "
+                             f"got {initial_scale!r}")
+        if int(dynamic_growth_steps) != dynamic_growth_steps or dynamic_growth_steps < 1:
+            raise ValueError(f"LossScaleOptimizer: dynamic_growth_steps must be a whole "
+                             f"number >= 1, got {dynamic_growth_steps!r}")
+        # The base class's rate, clipping and decay belong to the inner optimizer.
+        self.inner_optimizer = inner_optimizer
+        self.name = name or "loss_scale_optimizer"
+        self._schedule = None
+        self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
+        self.initial_scale = initial_scale
+        self.dynamic_growth_steps = int(dynamic_growth_steps)
+        self.step_counter = 0
+        self.dynamic_scale = initial_scale
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self.inner_optimizer.iterations = value
+
+    @property
+    def slot_names(self):
+        return self.inner_optimizer.slot_names
+
+    @property
+    def host_only(self):
+        return self.inner_optimizer.host_only
+
+    def scale_loss(self, loss):
+        """``loss`` times the current loss scale."""
+        return loss * self.dynamic_scale
+
+    def apply(self, params, grads, sizes=None, shapes=None):
+        """fit's step (flat arrays): the gradients of the unscaled loss are
+        scaled first.  Lists: Keras 3's ``apply(grads, trainable_variables)``
+        with gradients of the scaled loss."""
+        if isinstance(params, (list, tuple)):
+            return self.apply_gradients(zip(params, grads))
+        from ..cuda import DeviceArray
+        host = grads.to_numpy() if isinstance(grads, DeviceArray) else grads
+        scale = np.float32(self.dynamic_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is the point
+            host *= scale
+        if not self._finite([host]):
+            return
+        host /= scale
+        if host is not grads:
+            grads[...] = host
+        self.inner_optimizer.apply(params, grads, sizes=sizes, shapes=shapes)
+        self._count_finite_step()
+
+    def apply_gradients(self, grads_and_vars):
+        """One step on ``(gradient of the scaled loss, variable)`` pairs:
+        skipped (the scale halved) unless every gradient is finite."""
+        pairs = [(g, w) for g, w in grads_and_vars if g is not None]
+        grads = [np.asarray(g, dtype=np.float32) for g, _ in pairs]
+        if not self._finite(grads):
+            return self.iterations
+        scale = np.float32(self.dynamic_scale)
+        self.inner_optimizer.apply_gradients([(g / scale, w) for g, (_, w) in
+                                              zip(grads, pairs)])
+        self._count_finite_step()
+        return self.iterations
+
+    def _finite(self, grads):
+        if all(np.isfinite(g).all() for g in grads):
+            return True
+        self.step_counter = 0
+        self.dynamic_scale *= 0.5
+        return False
+
+    def _count_finite_step(self):
+        if self.step_counter == self.dynamic_growth_steps - 1:
+            self.step_counter = 0
+            self.dynamic_scale *= 2.0
+        else:
+            self.step_counter += 1
+
+    def build(self, size, like=None):
+        self.inner_optimizer.build(size, like)
+
+    @property
+    def _slots(self):
+        return self.inner_optimizer._slots
+
+    def variables(self):
+        return self.inner_optimizer.variables()
+
+    def set_state(self, iterations, slots):
+        self.inner_optimizer.set_state(iterations, slots)
+
+    def slot_shape(self, index, shape, wrapped=True):
+        return self.inner_optimizer.slot_shape(index, shape, wrapped=True)
+
+    def extra_variables(self):
+        return self.inner_optimizer.extra_variables()
+
+    def keras_head(self):
+        # Keras keeps the wrapper's own (unused) step count and rate, its
+        # step counter and scale, then the inner optimizer's variables.
+        return [("iteration", np.asarray(0, np.int64)),
+                ("learning_rate", np.asarray(0.0, np.float32)),
+                ("step_counter", np.asarray(self.step_counter, np.int64)),
+                ("dynamic_scale", np.asarray(self.dynamic_scale, np.float32))] + \
+            self.inner_optimizer.keras_head()
+
+    def set_keras_head(self, values):
+        self.set_scalar_state({"step_counter": values[2], "dynamic_scale": values[3]})
+        self.inner_optimizer.set_keras_head(values[4:])
+
+    def scalar_state(self):
+        return {"step_counter": self.step_counter, "dynamic_scale": self.dynamic_scale,
+                **self.inner_optimizer.scalar_state()}
+
+    def set_scalar_state(self, values):
+        values = dict(values)
+        counter, scale = values.pop("step_counter", 0), values.pop("dynamic_scale", None)
+        if int(counter) != counter or counter < 0:
+            raise ValueError(f"LossScaleOptimizer: step_counter must be a whole number >= 0, "
+                             f"got {counter!r}")
+        if scale is not None and (not np.isfinite(scale) or scale <= 0):
+            raise ValueError(f"LossScaleOptimizer: dynamic_scale must be a finite number > 0, "
+                             f"got {scale!r}")
+        self.inner_optimizer.set_scalar_state(values)
+        self.step_counter = int(counter)
+        if scale is not None:
+            self.dynamic_scale = float(scale)
+
+    def get_config(self):
+        return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),
+                "initial_scale": self.initial_scale,
+                "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        inner = deserialize(config.pop("inner_optimizer"), custom_objects)
+        return cls(inner, **config)
+
+
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
-            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl}
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
+            "adafactor": Adafactor}
+# Classes a config names (Keras looks these up by class name; Lamb and
+# LossScaleOptimizer have no short name that get() accepts).
+_BY_CLASS = {cls.__name__.lower(): cls for cls in
+             (*_BY_NAME.values(), Lamb, LossScaleOptimizer)}
 
 
 def get(identifier):
-    """An Optimizer from a name ('sgd', 'rmsprop', 'adam'), a config dict or
-    an instance."""
+    """An Optimizer from a name ('sgd', 'rmsprop', 'adam', ...), a config
+    dict or an instance."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    if isinstance(identifier, dict):
-        name = str(identifier.get("class_name", "")).lower()
-        if name in _BY_NAME:
-            return _BY_NAME[name].from_config(identifier.get("config", {}))
+    if isinstance(identifier, dict) and \
+            str(identifier.get("class_name", "")).lower() in _BY_CLASS:
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     raise ValueError(f"Unknown optimizer {identifier!r}; expected one of "
@@ -507,4 +863,28 @@ def get(identifier):
 
 
 def serialize(optimizer):
+    """{'class_name', 'config'} of an optimizer."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """The optimizer a :func:`serialize` dict (or Keras's, with its module
+    and registered name) describes; class names match in any case, as in
+    Keras.  ``custom_objects`` maps names to the user's optimizer classes."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"optimizers.deserialize: expected a dict with a 'class_name', got "
+                         f"{config!r}")
+    name = config["class_name"]
+    inner = config.get("config") or {}
+    if not isinstance(inner, dict):
+        raise ValueError(f"optimizers.deserialize: the config of {name!r} must be a dict, got "
+                         f"{inner!r}")
+    from ..utils.custom_objects import get_registered_object
+    cls = get_registered_object(config.get("registered_name") or name, custom_objects) or \
+        _BY_CLASS.get(name.lower())
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise ValueError(f"optimizers.deserialize: unknown optimizer {name!r}; pynn has "
+                         f"{', '.join(sorted(c.__name__ for c in _BY_CLASS.values()))}")
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(inner, custom_objects=custom_objects)
+    return cls.from_config(inner)

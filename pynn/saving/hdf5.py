@@ -148,23 +148,26 @@ def legacy_weights(layer):
     return layer.trainable_weights + layer.non_trainable_weights
 
 
-def optimizer_slices(model):
+def optimizer_slices(model, opt=None, wrapped=False):
     """(weights, per-weight slices of the optimizer's flat state arrays):
-    the trainable weights the optimizer updates, and for each of its state
-    arrays the pieces that belong to each weight (zeros when the optimizer
-    has not taken a step yet)."""
+    the trainable weights the optimizer (``opt``, default the model's)
+    updates, and for each of its state arrays the pieces that belong to
+    each weight (zeros when the optimizer has not taken a step yet; None
+    where Keras keeps none, see Optimizer.slot_shape)."""
     model._resolve_compile()
     weights = model._trainable_snapshot
-    opt = model.optimizer
+    opt = opt or model.optimizer
     total = sum(w.value.size for w in weights)
     slots = opt.variables()
     if len(slots) != len(opt.slot_names) or any(s.size != total for s in slots):
         slots = [np.zeros(total, np.float32) for _ in opt.slot_names]
     pieces = []
-    for slot in slots:
+    for k, slot in enumerate(slots):
         off, per = 0, []
         for w in weights:
-            per.append(slot[off:off + w.value.size].reshape(w.shape))
+            shape = opt.slot_shape(k, w.shape, wrapped=wrapped)
+            per.append(None if shape is None else
+                       slot[off:off + int(np.prod(shape))].reshape(shape))
             off += w.value.size
         pieces.append(per)
     return weights, pieces
@@ -179,43 +182,68 @@ def optimizer_state_from(reader, datasets, model):
     opt = model.optimizer
     if not datasets:
         return
-    iterations = reader.scalar(datasets[0], "the optimizer's iteration count", integer=True)
-    if iterations < 0:
-        reader.fail(f"the optimizer's iteration count is negative ({iterations})")
+    names = [name for name, _ in opt.keras_head()]
+    values = []
+    for name, dataset in zip(names, datasets):
+        integer = name in ("iteration", "step_counter")
+        value = reader.scalar(dataset, f"the optimizer's {name}", integer=integer)
+        if integer and value < 0:
+            reader.fail(f"the optimizer's {name} is negative ({value})")
+        values.append(value)
     model._resolve_compile()
     weights = model._trainable_snapshot
     k = len(opt.slot_names)
-    # Keras keeps no learning-rate variable for a schedule
-    head = 1 if getattr(opt, "_schedule", None) is not None else 2
+    head = len(names)
     if len(datasets) <= head:
-        opt.iterations = iterations
+        if len(datasets) == head:
+            opt.set_keras_head(values)
+        else:  # a wrapper never built: its own count only
+            opt.iterations = values[0]
         return
     extra = len(opt.extra_variables())  # recomputed from the step, not read
-    if len(datasets) != head + k * len(weights) + extra:
+    # the dataset of each weight's state arrays, in Keras's order (weight by
+    # weight), None where Keras keeps none
+    index, at = [], head
+    for w in weights:
+        row = []
+        for j in range(k):
+            row.append(None if opt.slot_shape(j, w.shape) is None else at)
+            at += row[-1] is not None
+        index.append(row)
+    if len(datasets) != at + extra:
         warnings.warn(f"{reader.label!r}: the optimizer's state was not restored: the file "
                       f"holds {len(datasets) - head - extra} state arrays, "
-                      f"{type(opt).__name__} has {k} for each of the {len(weights)} trainable weights; training "
-                      f"continues with a fresh optimizer state", stacklevel=4)
+                      f"{type(opt).__name__} has {at - head} for the {len(weights)} "
+                      f"trainable weights; training continues with a fresh optimizer state",
+                      stacklevel=4)
         return
     flat = []
     for j, slot in enumerate(opt.slot_names):
-        arrays = [reader.array(datasets[head + i * k + j], w.shape,
-                               f"the optimizer's {slot} of weight {w.name!r}")
-                  for i, w in enumerate(weights)]
-        flat.append(np.concatenate([a.reshape(-1) for a in arrays]))
-    opt.set_state(iterations, flat)
+        # a piece smaller than its weight (Adafactor's factored moments)
+        # fills the front of the weight's part of the flat array
+        pieces = []
+        for i, w in enumerate(weights):
+            piece = np.zeros(w.value.size, np.float32)
+            if index[i][j] is not None:
+                a = reader.array(datasets[index[i][j]], opt.slot_shape(j, w.shape),
+                                 f"the optimizer's {slot} of weight {w.name!r}").reshape(-1)
+                piece[:a.size] = a
+            pieces.append(piece)
+        flat.append(np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
+    opt.set_state(values[0], flat)
+    opt.set_keras_head(values)
 
 
-def optimizer_arrays(model):
-    """The optimizer's state as Keras stores it: [(name, array)] for the
+def optimizer_arrays(model, opt=None, wrapped=False):
+    """The optimizer's (``opt``, default the model's; ``wrapped`` in a
+    LossScaleOptimizer) state as Keras stores it: [(name, array)] for the
     iteration count, the learning rate and each trainable weight's state
     arrays in turn."""
-    weights, pieces = optimizer_slices(model)
-    opt = model.optimizer
-    out = [("iteration", np.asarray(opt.iterations, np.int64))]
-    if getattr(opt, "_schedule", None) is None:  # Keras keeps none for a schedule
-        out.append(("learning_rate", np.asarray(opt.learning_rate, np.float32)))
+    opt = opt or model.optimizer
+    weights, pieces = optimizer_slices(model, opt, wrapped)
+    out = opt.keras_head()
     for i, w in enumerate(weights):
         for slot, per in zip(opt.slot_names, pieces):
-            out.append((f"{w.name.replace('/', '_')}_{slot}", per[i]))
+            if per[i] is not None:
+                out.append((f"{w.name.replace('/', '_')}_{slot}", per[i]))
     return out + opt.extra_variables()

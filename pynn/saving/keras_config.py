@@ -268,6 +268,10 @@ OPTIMIZERS = {
     "Nadam": Row("Nadam", keras_only=_OPTIMIZER_COMMON),
     "Lion": Row("Lion", keras_only=_OPTIMIZER_COMMON),
     "Ftrl": Row("Ftrl", keras_only=_OPTIMIZER_COMMON),
+    "Adafactor": Row("Adafactor", keras_only=_OPTIMIZER_COMMON),
+    "Lamb": Row("Lamb", keras_only=_OPTIMIZER_COMMON),
+    # its inner optimizer is translated by compile_from_keras
+    "LossScaleOptimizer": Row("LossScaleOptimizer"),
 }
 _LOSS_EXTRA = {"dtype": ANY}
 LOSSES = {
@@ -567,7 +571,10 @@ def _layer_config_to_keras(layer, row):
 
 
 def optimizer_to_keras(optimizer, legacy=False):
-    spec = {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    config = optimizer.get_config()
+    if "inner_optimizer" in config:  # LossScaleOptimizer
+        config["inner_optimizer"] = optimizer_to_keras(optimizer.inner_optimizer, legacy)
+    spec = {"class_name": type(optimizer).__name__, "config": config}
     return spec if legacy else _keras_object(spec, "keras.optimizers")
 
 
@@ -1117,7 +1124,15 @@ def compile_from_keras(config, custom_objects=None, legacy=False):
     def metric(value):
         return t.object(value, METRICS, "a metric") if isinstance(value, dict) else value
 
-    return {"optimizer": t.object(opt, OPTIMIZERS, "the optimizer"),
+    optimizer = t.object(opt, OPTIMIZERS, "the optimizer")
+    inner = optimizer.get("config", {}).get("inner_optimizer") \
+        if isinstance(optimizer, dict) else None
+    if isinstance(inner, dict):  # LossScaleOptimizer's
+        inner = dict(inner, class_name=known.get(str(inner.get("class_name", "")).lower(),
+                                                 inner.get("class_name")))
+        optimizer["config"]["inner_optimizer"] = t.object(inner, OPTIMIZERS,
+                                                          "the inner optimizer")
+    return {"optimizer": optimizer,
             "loss": map_structure(loss, config.get("loss")),
             "loss_weights": config.get("loss_weights"),
             "metrics": map_structure(metric, config.get("metrics")),

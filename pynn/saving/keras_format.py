@@ -107,6 +107,13 @@ def write_weights(f, model, with_optimizer):
         group.attrs["name"] = model.optimizer.name
         for i, (_, value) in enumerate(optimizer_arrays(model)):
             group.create_dataset(str(i), data=value)
+        inner = getattr(model.optimizer, "inner_optimizer", None)
+        if inner is not None:
+            # Keras also keeps a LossScaleOptimizer's inner optimizer on its own
+            group = f.create_group("optimizer/inner_optimizer/vars")
+            group.attrs["name"] = inner.name
+            for i, (_, value) in enumerate(optimizer_arrays(model, inner, wrapped=True)):
+                group.create_dataset(str(i), data=value)
 
 
 def _h5_bytes(model, with_optimizer, path):

@@ -101,6 +101,8 @@ def save_model(model, filepath, overwrite=True):
             slots.append(e)
             arrays.append((e["path"], v))
         doc["optimizer_state"] = {"iterations": int(opt.iterations), "slots": slots}
+        if opt.scalar_state():
+            doc["optimizer_state"]["scalars"] = opt.scalar_state()
     _write(filepath, doc, arrays)
 
 
@@ -321,6 +323,14 @@ def _optimizer_state_into(reader, model):
                     f"got {iterations!r}")
     entries = reader.manifest("slots", "optimizer_state")
     opt = model.optimizer
+    scalars = state.get("scalars", {})
+    if not isinstance(scalars, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in scalars.values()):
+        reader.fail(f"the optimizer's scalars must be a dict of numbers, got {scalars!r}")
+    try:
+        opt.set_scalar_state(scalars)
+    except ValueError as e:
+        reader.fail(str(e))
     if not entries:
         opt.iterations = iterations
         return

@@ -6,11 +6,14 @@ import numpy as np
 from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
                              get_registered_name, get_registered_object,
                              register_keras_serializable)
-from .dataset import Dataset
+from .config import Config
+from .dataset import Dataset, split_dataset
 from .file_utils import get_file
 from .image_dataset import image_dataset_from_directory
 from .image_utils import array_to_img, img_to_array, load_img, save_img, smart_resize
 from .io import atomic_write
+from .io_utils import (disable_interactive_logging, enable_interactive_logging,
+                       is_interactive_logging_enabled)
 from .plotting import plot_history, plot_model
 from .progbar import Progbar
 from .py_dataset import PyDataset, Sequence
@@ -44,9 +47,104 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
+def __getattr__(name):
+    # FeatureSpace is built on the layers, which import this package:
+    # its module loads on first use.
+    if name == "FeatureSpace":
+        from .feature_space import FeatureSpace
+        return FeatureSpace
+    raise AttributeError(f"module 'pynn.utils' has no attribute {name!r}")
+
+
+def clear_session(free_memory=True):
+    """Keras's clear_session: restart the automatic layer names (and the
+    counters of backend.get_uid); ``free_memory`` also runs Python's
+    garbage collector."""
+    from ..backend import clear_session as clear
+    clear(free_memory=free_memory)
+
+
+def is_keras_tensor(x):
+    """Whether ``x`` is a symbolic tensor (from ``Input`` or a layer called
+    on one)."""
+    from ..backend import is_keras_tensor as check
+    return check(x)
+
+
+def standardize_dtype(dtype):
+    """The canonical name of ``dtype``, as Keras's."""
+    from ..backend import standardize_dtype as standardize
+    return standardize(dtype)
+
+
+def get_source_inputs(tensor):
+    """The Input tensors ``tensor`` is computed from, in order and each
+    once (a tensor made by no layer: itself; a non-tensor: as given), as
+    Keras's."""
+    if not hasattr(tensor, "_keras_history"):
+        return tensor
+    history = tensor._keras_history
+    if history is None or not history.operation._inbound_nodes:
+        return [tensor]
+    node = history.operation._inbound_nodes[history.node_index]
+    if node.is_input:
+        return list(node.output_tensors)
+    sources = []
+    for t in node.input_tensors:
+        for x in get_source_inputs(t):
+            if all(x is not s for s in sources):
+                sources.append(x)
+    return sources
+
+
+def normalize(x, axis=-1, order=2):
+    """``x`` divided by its ``order``-norm along ``axis`` (zero norms left
+    as they are), as Keras's normalize for NumPy arrays; a list becomes an
+    array."""
+    from .. import ops
+    if not isinstance(x, np.ndarray):
+        return ops.normalize(np.asarray(x, dtype=np.float32), axis=axis, order=order)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    # as Keras: the norm is spread along the last axis when axis is 0 or None
+    axis = axis or -1
+    return x / np.expand_dims(norm, axis)
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """``x``, ``(x, y)`` or ``(x, y, sample_weight)``, as a step's data
+    (a tuple or list x alone is wrapped as ``(x,)``)."""
+    from ..training import pack_x_y_sample_weight as pack
+    return pack(x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a step's data, None where absent."""
+    from ..training import unpack_x_y_sample_weight as unpack
+    return unpack(data)
+
+
+def serialize_keras_object(obj):
+    """``obj`` (a layer, loss, optimizer, registered object...) as Keras 3's
+    JSON-ready dict."""
+    from ..saving.serialization import serialize_keras_object as serialize
+    return serialize(obj)
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
+    """The object a :func:`serialize_keras_object` dict describes."""
+    from ..saving.serialization import deserialize_keras_object as deserialize
+    return deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode, **kwargs)
+
+
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
            "atomic_write", "load_img", "img_to_array", "array_to_img", "save_img",
            "smart_resize", "image_dataset_from_directory", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "get_file", "Dataset", "PyDataset", "Sequence",
            "Progbar", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
-           "register_keras_serializable", "get_registered_name", "get_registered_object"]
+           "register_keras_serializable", "get_registered_name", "get_registered_object",
+           "Config", "FeatureSpace", "clear_session", "disable_interactive_logging",
+           "enable_interactive_logging", "is_interactive_logging_enabled", "get_source_inputs",
+           "is_keras_tensor", "normalize", "pack_x_y_sample_weight", "serialize_keras_object",
+           "deserialize_keras_object", "split_dataset", "standardize_dtype",
+           "unpack_x_y_sample_weight"]

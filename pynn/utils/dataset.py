@@ -304,3 +304,87 @@ class Dataset:
         buffer_size = _check_count(buffer_size, "prefetch", "buffer_size")
         depth = 2 if buffer_size < 0 else max(buffer_size, 1)
         return self._derive(lambda: _background(lambda: iter(self), depth), self._cardinality)
+
+
+def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None,
+                  preferred_backend=None):
+    """Keras's split_dataset: the samples of ``dataset`` (an array, a list
+    or tuple of arrays with the same number of rows, or a Dataset) as two
+    Datasets, the first ``left_size`` samples and the last ``right_size``
+    (an int is a count, a float in (0, 1) a fraction; None: the rest).
+    ``shuffle`` shuffles the samples first, with Python's random generator
+    seeded by ``seed`` as Keras does, so a seed splits as Keras's does.
+    ``preferred_backend`` is accepted for Keras's signature; the splits are
+    pynn Datasets."""
+    from .. import tree
+    if isinstance(dataset, np.ndarray):
+        rows = list(dataset)
+    elif isinstance(dataset, (list, tuple)):
+        if not dataset:
+            raise ValueError("split_dataset: received an empty list dataset; give a "
+                             "non-empty list of arrays")
+        arrays = [np.asarray(a) for a in dataset]
+        lengths = {len(a) if a.ndim else None for a in arrays}
+        if len(lengths) != 1 or None in lengths:
+            raise ValueError(f"split_dataset: the arrays must have the same number of rows, "
+                             f"got shapes {[a.shape for a in arrays]}")
+        rows = list(zip(*arrays))
+    elif isinstance(dataset, Dataset):
+        rows = list(dataset)
+    else:
+        raise TypeError(f"split_dataset: dataset must be a Dataset, a NumPy array or a "
+                        f"list/tuple of arrays, got {type(dataset).__name__}")
+    if left_size is None and right_size is None:
+        raise ValueError("At least one of the `left_size` or `right_size` must be specified. "
+                         "Received: left_size=None and right_size=None")
+    if shuffle:
+        import random
+        if seed is None:
+            seed = random.randint(0, int(1e6))
+        random.Random(seed).shuffle(rows)
+    left_size, right_size = _split_sizes(left_size, right_size, len(rows))
+
+    def restore(part):
+        if isinstance(dataset, np.ndarray):
+            return np.array(part)
+        spec = part[0]
+        columns = [np.array(c) for c in zip(*(tree.flatten(r) for r in part))]
+        return tree.lists_to_tuples(tree.pack_sequence_as(spec, columns))
+    return (Dataset.from_tensor_slices(restore(rows[:left_size])),
+            Dataset.from_tensor_slices(restore(rows[-right_size:])))
+
+
+def _split_sizes(left_size, right_size, total):
+    """(left, right) sample counts from split_dataset's sizes, with Keras's
+    checks."""
+    for name, size in (("left_size", left_size), ("right_size", right_size)):
+        if size is not None and type(size) not in (int, float):
+            raise TypeError(f"Invalid `{name}` Type. Expected: int or float or None, "
+                            f"Received: type({name})={type(size)}.")
+    if left_size == 0 and right_size == 0:
+        raise ValueError("Both `left_size` and `right_size` are zero. At least one of the "
+                         "split sizes must be non-zero.")
+    for name, size in (("left_size", left_size), ("right_size", right_size)):
+        if (type(size) is int and (size <= 0 or size >= total)) or \
+                (type(size) is float and (size <= 0 or size >= 1)):
+            raise ValueError(f"`{name}` should be either a positive integer smaller than "
+                             f"{total}, or a float within the range `[0, 1]`. Received: "
+                             f"{name}={size}")
+    if type(left_size) is float and type(right_size) is float and left_size + right_size > 1:
+        raise ValueError("The sum of `left_size` and `right_size` is greater than 1. It must "
+                         "be less than or equal to 1.")
+    left = round(left_size * total) if type(left_size) is float else left_size
+    right = round(right_size * total) if type(right_size) is float else right_size
+    if left is None:
+        left = total - right
+    elif right is None:
+        right = total - left
+    if left + right > total:
+        raise ValueError(f"The sum of `left_size` and `right_size` should be smaller than the "
+                         f"{total}. Received: left_size + right_size = {left + right}")
+    for split, side in ((left, "left"), (right, "right")):
+        if split == 0:
+            raise ValueError(f"With `dataset` of length={total}, `left_size`={left} and "
+                             f"`right_size`={right}. Resulting {side} side dataset split will "
+                             f"be empty. Adjust any of the aforementioned parameters")
+    return int(left), int(right)

@@ -2,6 +2,8 @@
 import sys
 import time
 
+from . import io_utils
+
 
 def format_time(seconds):
     if seconds >= 3600:
@@ -45,10 +47,13 @@ class Progbar:
         self.verbose = verbose
         self.width = width
         self.interval = interval
+        # with interactive logging off, whole lines go to the pynn logger
+        self._to_log = stream is None and not io_utils.is_interactive_logging_enabled()
         self.stream = stream or sys.stdout
         self.start = time.perf_counter()
         self._last = 0.0
-        self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._dynamic = not self._to_log and hasattr(self.stream, "isatty") and \
+            self.stream.isatty()
         self.stateful_metrics = set(stateful_metrics or ())
         self._seen = 0
         self._sums = {}  # name -> [weighted sum, steps] of the averaged values
@@ -100,6 +105,9 @@ class Progbar:
         line = f"{head} {timing}"
         if logs:
             line += " - " + format_logs(logs)
+        if finalize and self._to_log:
+            io_utils.logger.info(line)
+            return
         if finalize:
             self.stream.write(("\r" if self._dynamic else "") + line + "\n")
         elif self._dynamic:
@@ -112,5 +120,8 @@ class Progbar:
                f"{format_step_time(elapsed / max(step, 1))}"
         if logs:
             line += " - " + format_logs(logs)
+        if self._to_log:
+            io_utils.logger.info(line)
+            return
         self.stream.write(line + "\n")
         self.stream.flush()

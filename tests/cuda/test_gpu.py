@@ -511,6 +511,32 @@ def data(model, n=64, seed=0):
     return x, y
 
 
+@pytest.mark.parametrize("make", [
+    lambda: pynn.optimizers.Adafactor(0.05), lambda: pynn.optimizers.Lamb(0.01),
+    lambda: pynn.optimizers.LossScaleOptimizer(pynn.optimizers.Adam(0.01),
+                                               dynamic_growth_steps=3),
+    lambda: pynn.optimizers.LossScaleOptimizer(pynn.optimizers.Lamb(0.01),
+                                               initial_scale=2.0 ** 127)])
+def test_per_variable_and_loss_scaling_optimizers_on_the_gpu(make):
+    """Adafactor and Lamb step on the host; LossScaleOptimizer checks the
+    scaled gradients there: the GPU model trains as the CPU one."""
+    cpu, gpu = mlp(), mlp()
+    for m in (cpu, gpu):
+        m.compile(optimizer=make(), loss="categorical_crossentropy")
+    x, y = data(cpu)
+    with pynn.device("cpu"):
+        pynn.utils.set_random_seed(5)  # the same dropout masks
+        cpu.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    with pynn.device("gpu:0"):
+        pynn.utils.set_random_seed(5)
+        gpu.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for wc, wg in zip(cpu.get_weights(), gpu.get_weights()):
+        close(wg, wc, rtol=1e-4)
+    assert gpu.optimizer.iterations == cpu.optimizer.iterations
+    assert getattr(gpu.optimizer, "dynamic_scale", None) == \
+        getattr(cpu.optimizer, "dynamic_scale", None)
+
+
 @pytest.mark.parametrize("build", [mlp, convnet])
 def test_training_on_the_gpu_follows_the_cpu(build, tmp_path):
     cpu, gpu = build(), build()
