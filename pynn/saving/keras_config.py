@@ -207,7 +207,17 @@ LAYERS = {
     "GRUCell": Row("GRUCell"),
     "StackedRNNCells": Row("StackedRNNCells", nested={"cells": "cells"},
                            weight_paths=("cells",)),
+    # the layers Keras's applications define in their own modules
+    "CustomScaleLayer": Row("CustomScaleLayer"),
+    "LayerScale": Row("LayerScale"),
+    "StochasticDepth": Row("StochasticDepth"),
 }
+
+# The Keras module of the layers not in keras.layers (Keras finds them by
+# importing it).
+LAYER_MODULES = {"CustomScaleLayer": "keras.src.applications.inception_resnet_v2",
+                 "LayerScale": "keras.src.applications.convnext",
+                 "StochasticDepth": "keras.src.applications.convnext"}
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
 MODELS = {"Sequential": ("Sequential", "keras", None),
@@ -460,7 +470,7 @@ def to_keras(layer, legacy=False):
     if name in MODELS:
         module, registered = MODELS[name][1:]
     elif name in LAYERS:
-        module, registered = "keras.layers", None
+        module, registered = LAYER_MODULES.get(name, "keras.layers"), None
     else:  # the user's own class: Keras finds it by its registered name
         from ..utils.custom_objects import get_registered_name
         module, registered = type(layer).__module__, get_registered_name(type(layer))

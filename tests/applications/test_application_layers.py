@@ -133,3 +133,46 @@ def test_stochastic_depth_gradients():
     check_model_gradients(model, rng.standard_normal((6, 3, 2, 2)).astype(np.float32),
                           rng.standard_normal((6, 3)).astype(np.float32),
                           loss_fn=training_loss)
+
+
+def _small_model():
+    """A model with each of the three layers (a residual block as the
+    applications write them)."""
+    pynn.utils.set_random_seed(0)
+    x = pynn.Input(shape=(5, 5, 3))
+    h = layers.Conv2D(3, 3, padding="same", name="conv")(x)
+    h = LayerScale(0.5, 3, name="scale")(h)
+    h = StochasticDepth(0.2, name="drop")(h)
+    y = CustomScaleLayer(0.17, name="residual")([x, h])
+    model = pynn.Model(x, y)
+    model.get_layer("scale").set_weights([np.array([0.5, -1.5, 2.0], np.float32)])
+    return model
+
+
+def test_keras_file_round_trip(keras, tmp_path):
+    """pynn's .keras file loads in Keras (which finds the layers in its
+    applications' modules) and predicts the same; Keras's file loads back
+    in pynn."""
+    model = _small_model()
+    x = np.random.default_rng(6).standard_normal((2, 5, 5, 3)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    path = str(tmp_path / "blocks.keras")
+    model.save(path)
+    theirs = keras.saving.load_model(path)
+    assert [type(l).__name__ for l in theirs.layers[2:]] == ["LayerScale", "StochasticDepth",
+                                                             "CustomScaleLayer"]
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), want, rtol=1e-5,
+                               atol=1e-6)
+    assert theirs.get_layer("drop").drop_path_rate == 0.2
+    theirs.save(str(tmp_path / "theirs.keras"))
+    again = pynn.models.load_model(str(tmp_path / "theirs.keras"))
+    assert isinstance(again.get_layer("residual"), CustomScaleLayer)
+    assert again.get_layer("drop").drop_path_rate == 0.2
+    np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-6, atol=1e-6)
+
+
+def test_tflite_export_names_the_layer():
+    """The exporter has no form for these layers: it says which one."""
+    from pynn.lite import ConversionError, TFLiteConverter
+    with pytest.raises(ConversionError, match="'scale'.*LayerScale"):
+        TFLiteConverter.from_keras_model(_small_model()).convert()
