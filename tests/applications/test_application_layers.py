@@ -176,3 +176,7 @@ def test_tflite_export_names_the_layer():
     from pynn.lite import ConversionError, TFLiteConverter
     with pytest.raises(ConversionError, match="'scale'.*LayerScale"):
         TFLiteConverter.from_keras_model(_small_model()).convert()
+    x = pynn.Input(shape=(4, 4, 2))
+    y = CustomScaleLayer(0.2, name="residual")([x, layers.Conv2D(2, 1)(x)])
+    with pytest.raises(ConversionError, match="'residual'.*CustomScaleLayer"):
+        TFLiteConverter.from_keras_model(pynn.Model(x, y)).convert()

@@ -33,7 +33,8 @@ WEIGHT_FILE_CASES = [
     # (64x64: at 32x32 the last stage's batch statistics come from one
     # pixel per image, and rounding differences grow through them)
     pytest.param("EfficientNetV2B0", dict(include_top=False, input_shape=(64, 64, 3),
-                                          pooling="avg"), id="EfficientNetV2B0"),
+                                          pooling="avg"), id="EfficientNetV2B0",
+                 marks=pytest.mark.slow),
     pytest.param("NASNetMobile", dict(include_top=False, input_shape=(32, 32, 3),
                                       pooling="max"), id="NASNetMobile", marks=pytest.mark.slow),
     pytest.param("ConvNeXtTiny", dict(input_shape=(32, 32, 3), classes=10,
@@ -136,10 +137,12 @@ def test_defaults_and_preprocessing():
                                        input_shape=(32, 32, 3))
     assert [type(l).__name__ for l in b0.layers[1:3]] == ["Rescaling", "Normalization"]
     np.testing.assert_allclose(b0.layers[1].scale, 1 / 255)
-    s = applications.EfficientNetV2S(weights=None, include_top=False, input_shape=(32, 32, 3),
-                                     name="small")
-    assert s.name == "small" and type(s.layers[1]).__name__ == "Rescaling"
-    assert (s.layers[1].scale, s.layers[1].offset) == (1 / 128, -1)
+    # S, M and L (and the B variants on other than 3 channels) rescale to
+    # [-1, 1]
+    gray = applications.EfficientNetV2B0(weights=None, include_top=False,
+                                         input_shape=(32, 32, 1), name="gray")
+    assert gray.name == "gray" and type(gray.layers[2]).__name__ == "Conv2D"
+    assert (gray.layers[1].scale, gray.layers[1].offset) == (1 / 128, -1)
     plain = applications.EfficientNetV2B0(weights=None, include_top=False,
                                           include_preprocessing=False, input_shape=(32, 32, 3))
     assert type(plain.layers[1]).__name__ == "Conv2D"
