@@ -409,7 +409,7 @@ class SeparableConv2D(_Conv):
         return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):
-        return {**self._kernel_config(), "filters": self.filters, "groups": self.groups,
+        return {**self._kernel_config(), "filters": self.filters,
                 "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": initializers.serialize(self.kernel_initializer),
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
