@@ -178,6 +178,9 @@ ATTENTION_AND_TEXT = {"MultiHeadAttention", "Attention", "AdditiveAttention",
                       "Discretization", "Hashing"}
 # Keras's operations, not layers, in its files: pynn/saving/keras_ops.py.
 OPERATIONS = {"TensorOperation"}
+# The layers of Keras's applications' modules: in
+# tests/applications/test_application_layers.py.
+APPLICATIONS = {"CustomScaleLayer", "LayerScale", "StochasticDepth"}
 
 
 def test_every_layer_has_a_row_and_a_case():
@@ -186,7 +189,8 @@ def test_every_layer_has_a_row_and_a_case():
     names = {c.__name__ for c in classes if isinstance(c, type) and issubclass(c, Layer)}
     assert sorted(names - set(LAYERS) - set(CODE_CLASSES) - {"Layer"} - OPERATIONS) == []
     cases = {c.split("-")[0] for c in CASES}
-    assert sorted(set(LAYERS) - ELSEWHERE - INSIDE_RNN - ATTENTION_AND_TEXT - cases) == []
+    assert sorted(set(LAYERS) - ELSEWHERE - INSIDE_RNN - ATTENTION_AND_TEXT - APPLICATIONS -
+                  cases) == []
     assert sorted(cases - set(LAYERS)) == []
 
 
