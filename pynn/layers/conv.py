@@ -161,15 +161,25 @@ class _FilterConv(_Conv):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, kernel_initializer, bias_initializer, **kwargs)
         self.filters = _positive_int(filters, "filters", self)
-        if groups != 1:
+        self.groups = _positive_int(groups, "groups", self)
+        if self.groups != 1 and self.rank == 3:
             raise ValueError(f"{type(self).__name__} {self.name!r}: only groups=1 is supported")
+        if self.filters % self.groups:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: filters ({self.filters}) "
+                             f"must be divisible by groups ({self.groups})")
 
     def _out_channels(self, input_shape):
         return self.filters
 
     def build(self, input_shape):
         cin = self._input_channels(input_shape)
-        self.kernel = self.add_weight("kernel", self.kernel_size + (cin, self.filters),
+        # Grouped convolutions run as depthwise ones: each input channel
+        # its own group (ConvNeXt's), filters // groups outputs per channel.
+        if self.groups not in (1, cin):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: groups must be 1 or the "
+                             f"number of input channels ({cin}), got groups={self.groups}")
+        self.kernel = self.add_weight("kernel", self.kernel_size + (cin // self.groups,
+                                                                    self.filters),
                                       self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -180,7 +190,7 @@ class _FilterConv(_Conv):
         return self.kernel
 
     def get_config(self):
-        return {**self._kernel_config(), "filters": self.filters,
+        return {**self._kernel_config(), "filters": self.filters, "groups": self.groups,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 **weight_options(self, "kernel")}
 
@@ -195,17 +205,40 @@ class Conv2D(_FilterConv):
         (oh, ow), _ = ops.conv_geometry(x4.shape, k, s, p, d)
         out_shape = (x4.shape[0], oh, ow, self.filters)
         kernel = self._kernel4(kernel)
-        y = self._activate_into(
-            ctx, lambda a, out: ops.conv2d(x4, kernel, bias, s, p, d, a, out=out),
-            out_shape, act, training)
+        if self.groups == 1:
+            def compute(a, out):
+                return ops.conv2d(x4, kernel, bias, s, p, d, a, out=out)
+        else:
+            kernel = self._depthwise(kernel)
+
+            def compute(a, out):
+                return ops.depthwise_conv2d(x4, kernel, bias, s, p, d, a, out=out)
+        y = self._activate_into(ctx, compute, out_shape, act, training)
         if training:
             ctx.x = x4
         return y if self.rank == 2 else y[:, 0]
+
+    def _depthwise(self, kernel):
+        """The kernel (kh, kw, 1, filters) of a convolution with one group
+        per input channel as the depthwise kernel (kh, kw, groups, filters
+        // groups): output channel ``c * m + j`` is group c's j-th."""
+        return kernel.reshape(kernel.shape[:2] + (self.groups, self.filters // self.groups))
 
     def backward(self, ctx, dy, need_input_grad=True):
         dy4 = dy if self.rank == 2 else dy[:, None]
         k, s, p, d = self._geo2d
         x = ctx.x
+        if self.groups != 1:
+            kernel_grad = self._kernel4(self.kernel.grad)
+            dx = ops.depthwise_conv2d_grad(
+                x, self._depthwise(self._kernel4(self.kernel.value)),
+                self._activation_backward(ctx, dy4), s, p, d,
+                kernel_grad=None if kernel_grad is None else self._depthwise(kernel_grad),
+                bias_grad=_grad(self.bias),
+                input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False)
+            if dx is None:
+                return None
+            return dx if self.rank == 2 else dx[:, 0]
         act = self._act(ctx)
         if callable(act):
             dy4, act = self._activation_backward(ctx, dy4), "linear"

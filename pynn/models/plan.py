@@ -263,6 +263,8 @@ def _as4(layer, shape):
 
 def _lower_conv(b, step, x_slot, y_slot):
     layer = step.layer
+    if layer.groups != 1:
+        raise _Unsupported("a grouped convolution")
     shape4 = _as4(layer, b.shape(x_slot))
     act = step.act or layer.activation
     ksize, strides, padding, dilation = layer._geo2d

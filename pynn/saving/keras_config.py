@@ -86,9 +86,9 @@ LAYERS = {
     "Dropout": Row("Dropout"),
     "Flatten": Row("Flatten", pinned=_CHANNELS_LAST),
     "Reshape": Row("Reshape"),
-    "Conv1D": Row("Conv1D", pinned={**_CHANNELS_LAST, "groups": 1},
+    "Conv1D": Row("Conv1D", pinned=_CHANNELS_LAST,
                   keras_only={"lora_rank": None, "lora_alpha": None}),
-    "Conv2D": Row("Conv2D", pinned={**_CHANNELS_LAST, "groups": 1},
+    "Conv2D": Row("Conv2D", pinned=_CHANNELS_LAST,
                   keras_only={"lora_rank": None, "lora_alpha": None}),
     "Conv3D": Row("Conv3D", pinned={**_CHANNELS_LAST, "groups": 1},
                   keras_only={"lora_rank": None, "lora_alpha": None}),
@@ -229,7 +229,17 @@ LAYERS = {
     "GRUCell": Row("GRUCell"),
     "StackedRNNCells": Row("StackedRNNCells", nested={"cells": "cells"},
                            weight_paths=("cells",)),
+    # the layers Keras's applications define in their own modules
+    "CustomScaleLayer": Row("CustomScaleLayer"),
+    "LayerScale": Row("LayerScale"),
+    "StochasticDepth": Row("StochasticDepth"),
 }
+
+# The Keras module of the layers not in keras.layers (Keras finds them by
+# importing it).
+LAYER_MODULES = {"CustomScaleLayer": "keras.src.applications.inception_resnet_v2",
+                 "LayerScale": "keras.src.applications.convnext",
+                 "StochasticDepth": "keras.src.applications.convnext"}
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
 MODELS = {"Sequential": ("Sequential", "keras", None),
@@ -494,7 +504,7 @@ def to_keras(layer, legacy=False):
     if name in MODELS:
         module, registered = MODELS[name][1:]
     elif name in LAYERS:
-        module, registered = "keras.layers", None
+        module, registered = LAYER_MODULES.get(name, "keras.layers"), None
     else:  # the user's own class: Keras finds it by its registered name
         from ..utils.custom_objects import get_registered_name
         module, registered = type(layer).__module__, get_registered_name(type(layer))

@@ -24,8 +24,9 @@ def calibrate_batch_norm(model, x, rng):
             h = h.reshape(-1, h.shape[-1]).astype(np.float64)
             n = h.shape[-1]
             var = np.maximum(h.var(0), 0.1 * np.median(h.var(0)))
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), h.mean(0),
-                               var * rng.uniform(1, 2, n)])
+            gamma = [rng.uniform(0.5, 1.5, n)] if layer.scale else []  # (Inception: none)
+            layer.set_weights(gamma + [rng.normal(0, 0.2, n), h.mean(0),
+                                       var * rng.uniform(1, 2, n)])
 
 
 def legacy_file(model, path):

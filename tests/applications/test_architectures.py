@@ -30,14 +30,22 @@ PARAMS = [
     ("EfficientNetB0", dict(), 5_330_571),
     ("MobileNetV3Small", dict(), 2_554_968),
     ("MobileNetV3Large", dict(), 5_507_432),
+    ("EfficientNetV2B0", dict(), 7_200_312),
+    ("NASNetMobile", dict(), 5_326_716),
 ]
-DEFAULT_SIZES = {"Xception": 299, "InceptionV3": 299}
+SLOW_PARAMS = [
+    ("InceptionResNetV2", dict(), 55_873_736),
+    ("ConvNeXtTiny", dict(), 28_589_128),
+]
+DEFAULT_SIZES = {"Xception": 299, "InceptionV3": 299, "InceptionResNetV2": 299}
 # Fully convolutional up to global pooling: the top takes any input size.
 ANY_SIZE = ("MobileNetV3Small", "MobileNetV3Large")
 
 
-@pytest.mark.parametrize("name, kw, params", PARAMS,
-                         ids=[f"{n}-{'top' if not kw else 'notop'}" for n, kw, _ in PARAMS])
+@pytest.mark.parametrize("name, kw, params", [
+    pytest.param(n, kw, p, id=f"{n}-{'top' if not kw else 'notop'}",
+                 marks=[pytest.mark.slow] if (n, kw, p) in SLOW_PARAMS else [])
+    for n, kw, p in PARAMS + SLOW_PARAMS])
 def test_parameter_count(name, kw, params):
     model = getattr(applications, name)(weights=None, **kw)
     assert model.count_params() == params
@@ -93,11 +101,30 @@ CONFIGS = [
     ("MobileNetV3Large", dict(alpha=0.75, include_top=False, pooling="max")),
     ("MobileNetV3Large", dict(minimalistic=True, include_top=False, include_preprocessing=False,
                               input_shape=(33, 33, 3))),
+    # The newer families' smallest: EfficientNetV2B0 and NASNetMobile.
+    ("EfficientNetV2B0", dict(input_shape=(33, 45, 3), classes=7)),
+    ("NASNetMobile", dict(include_top=False, input_shape=(47, 33, 3), pooling="max")),
 ]
 # The largest build in seconds on each side.
 SLOW_CONFIGS = [
     ("EfficientNetB6", dict()),
     ("EfficientNetB7", dict(include_top=False, pooling="avg")),
+    ("InceptionResNetV2", dict()),
+    ("InceptionResNetV2", dict(include_top=False, input_shape=(80, 97, 3), pooling="max")),
+    ("EfficientNetV2B0", dict(include_top=False, include_preprocessing=False,
+                              input_shape=(32, 32, 3), pooling="avg")),
+    ("EfficientNetV2B1", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
+    ("EfficientNetV2B2", dict(include_top=False, input_shape=(32, 32, 3))),
+    ("EfficientNetV2B3", dict(include_top=False, input_shape=(32, 32, 1))),
+    ("EfficientNetV2S", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("EfficientNetV2M", dict(include_top=False, input_shape=(32, 32, 3))),
+    ("NASNetMobile", dict()),
+    ("NASNetLarge", dict(include_top=False, input_shape=(64, 64, 3), pooling="avg")),
+    ("ConvNeXtTiny", dict(input_shape=(32, 32, 3), classes=5)),
+    ("ConvNeXtTiny", dict(include_top=False, include_preprocessing=False,
+                          input_shape=(32, 32, 3), pooling="max")),
+    ("ConvNeXtSmall", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("ConvNeXtBase", dict(include_top=False, input_shape=(32, 32, 3))),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS + SLOW_CONFIGS)]
 PARAMETERS = [pytest.param(n, kw, id=i) for (n, kw), i in zip(CONFIGS, IDS)] + [
@@ -124,6 +151,12 @@ def test_layers_match_keras(keras, name, kw):
             assert tuple(a.output.shape) == tuple(b.output.shape), a.name
             continue
         assert type(a).__name__ == type(b).__name__, (a.name, b.name)
+        if not isinstance(b, keras.layers.Layer):
+            # '+' on tensors (ConvNeXt's residuals): pynn's Add layer,
+            # Keras's Add operation
+            assert tuple(a.output.shape) == tuple(b.output.shape), a.name
+            assert a.count_params() == 0, a.name
+            continue
         # Keras numbers the names of unnamed layers (the input, Xception's
         # shortcuts, InceptionV3's convolutions, DenseNet's paddings, the
         # pooling without the top, EfficientNet's preprocessing,
@@ -132,7 +165,8 @@ def test_layers_match_keras(keras, name, kw):
                                                       "pooling2d", "input_layer", "activation",
                                                       "concatenate", "zero_padding2d",
                                                       "rescaling", "normalization", "re_lu",
-                                                      "dropout", "flatten")):
+                                                      "dropout", "flatten", "cropping2d",
+                                                      "custom_scale_layer")):
             assert a.name == b.name
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert a.count_params() == b.count_params(), a.name
@@ -145,7 +179,9 @@ MODULES = {"MobileNetV2": "mobilenet_v2", "MobileNet": "mobilenet", "ResNet50": 
            "Xception": "xception", "VGG16": "vgg16", "InceptionV3": "inception_v3",
            "DenseNet121": "densenet", "ResNet50V2": "resnet_v2",
            "EfficientNetB0": "efficientnet", "MobileNetV3Small": "mobilenet_v3",
-           "MobileNetV3Large": "mobilenet_v3"}
+           "MobileNetV3Large": "mobilenet_v3", "InceptionResNetV2": "inception_resnet_v2",
+           "EfficientNetV2B0": "efficientnet_v2",
+           "NASNetMobile": "nasnet", "ConvNeXtTiny": "convnext"}
 
 
 def _randomize_batch_norm(keras, model, rng):
@@ -164,7 +200,7 @@ def _measured_statistics(keras, mine, theirs, x, rng):
     ones the signal fades within a few blocks and the two models agree on
     a constant), and ImageNet's statistics in EfficientNet's input
     Normalization; then the same weights in Keras's model."""
-    efficientnet = mine.name.startswith("efficientnet")
+    efficientnet = mine.name.startswith("efficientnetb")
     if efficientnet:
         mine.layers[2].set_weights([np.array([0.485, 0.456, 0.406]),
                                     np.array([0.229, 0.224, 0.225]) ** 2, np.array(0)])
@@ -192,6 +228,7 @@ def _measured_statistics(keras, mine, theirs, x, rng):
     ("MobileNetV3Large", dict(input_shape=(40, 40, 3), classes=10)),
     ("MobileNetV3Large", dict(alpha=0.75, include_top=False, input_shape=(40, 56, 3),
                               pooling="max")),
+    ("EfficientNetV2B0", dict(input_shape=(32, 32, 3), classifier_activation=None)),
 ])
 def test_predictions_match_keras(keras, name, kw):
     rng = np.random.default_rng(3)
@@ -329,15 +366,27 @@ def test_modules_mirror_keras():
     from pynn.applications.inception_v3 import InceptionV3
     from pynn.applications.densenet import DenseNet121, DenseNet169, DenseNet201
     from pynn.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+    from pynn.applications.inception_resnet_v2 import InceptionResNetV2
+    from pynn.applications.efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1,
+                                                   EfficientNetV2B2, EfficientNetV2B3,
+                                                   EfficientNetV2L, EfficientNetV2M,
+                                                   EfficientNetV2S)
+    from pynn.applications.nasnet import NASNetLarge, NASNetMobile
+    from pynn.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall,
+                                            ConvNeXtTiny, ConvNeXtXLarge)
     assert ResNet50 is ResNet50b is pynn.applications.ResNet50
     for f in (MobileNet, MobileNetV2, VGG16, VGG19, Xception, InceptionV3, DenseNet121,
               DenseNet169, DenseNet201, ResNet50V2, ResNet101V2, ResNet152V2, EfficientNetB0,
-              EfficientNetB7, MobileNetV3Small, MobileNetV3Large):
+              EfficientNetB7, MobileNetV3Small, MobileNetV3Large, InceptionResNetV2,
+              EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3,
+              EfficientNetV2S, EfficientNetV2M, EfficientNetV2L, NASNetMobile, NASNetLarge,
+              ConvNeXtTiny, ConvNeXtSmall, ConvNeXtBase, ConvNeXtLarge, ConvNeXtXLarge):
         assert getattr(pynn.applications, f.__name__) is f
         assert f.__name__ in pynn.applications.__all__
     for module in ("vgg16", "vgg19", "resnet", "resnet50", "mobilenet", "mobilenet_v2",
                    "xception", "inception_v3", "densenet", "resnet_v2", "efficientnet",
-                   "mobilenet_v3"):
+                   "mobilenet_v3", "inception_resnet_v2", "efficientnet_v2", "nasnet",
+                   "convnext"):
         m = getattr(pynn.applications, module)
         assert callable(m.preprocess_input) and callable(m.decode_predictions)
 
