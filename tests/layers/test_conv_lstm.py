@@ -112,6 +112,25 @@ def test_initial_state_matches_keras(keras):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("merge_mode", ["concat", "ave"])
+def test_bidirectional_matches_keras(keras, merge_mode):
+    x = _random((2, 4, 5, 4, 2), 11)
+
+    def make(k):
+        inp = k.Input(x.shape[1:])
+        return k.Model(inp, k.layers.Bidirectional(
+            k.layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True),
+            merge_mode=merge_mode)(inp))
+    ours = make(pynn)
+    ours.set_weights(_weights(ours, 12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = make(keras)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), np.asarray(theirs(x)), rtol=1e-5,
+                               atol=1e-5)
+
+
 def test_config_matches_keras(keras):
     kw = dict(filters=4, kernel_size=(3, 2), strides=(2, 1), padding="same",
               activation="relu", recurrent_activation="hard_sigmoid", unit_forget_bias=False,
@@ -235,6 +254,21 @@ def test_gradients_through_dropout_masks():
     _, kept = _forward(layer, [x], None, training=False)
     assert not np.allclose(dropped, kept)
     _gradcheck(layer, [x])
+
+
+def test_gradients_in_a_model():
+    """In a graph (a Dense before it, so its input gradient is checked too,
+    and a Bidirectional wrapper), through fit's own backward pass."""
+    from gradcheck import check_model_gradients
+    pynn.utils.set_random_seed(13)
+    inp = pynn.Input((2, 3, 2, 2))
+    x = layers.Dense(1, activation="tanh")(inp)
+    x = layers.Bidirectional(layers.ConvLSTM2D(1, 2, padding="same", return_sequences=True),
+                             merge_mode="sum")(x)
+    out = layers.ConvLSTM1D(1, 2, strides=2)(layers.Reshape((2, 6, 1))(x))
+    model = pynn.Model(inp, layers.Dense(2, activation="softmax")(layers.Flatten()(out)))
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    check_model_gradients(model, _random((3, 2, 3, 2, 2), 14), np.array([0, 1, 1]))
 
 
 # --------------------------------------------------------------- states
