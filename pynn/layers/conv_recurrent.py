@@ -24,7 +24,7 @@ drawn once per call) behave as in Keras and as pynn's LSTM.
 """
 import numpy as np
 
-from .. import activations, ops
+from .. import ops
 from .base import shape_str, shapes_str
 from .conv import _check_format, _tuple, depth_taps
 from .core import _positive_int
@@ -111,18 +111,20 @@ class _SpatialConv:
         return input_grad
 
 
-def _gate_slices(a, filters):
+def _gate_slices(ctx, key, a, filters):
     """The four gates' parts of ``a`` along its last axis, as contiguous
-    arrays."""
-    return ops.concatenate_grad(a, [filters] * _GATES, axis=-1)
+    arrays (work buffers under ``key``)."""
+    shape = a.shape[:-1] + (filters,)
+    return ops.concatenate_grad(a, [filters] * _GATES, axis=-1,
+                                outs=[ctx.buffer((key, g), shape) for g in range(_GATES)])
 
 
-def _blend(keep, a, b, out):
-    """``a`` where ``keep`` (1.0 or 0.0 per row, broadcast) is 1, ``b``
-    where it is 0: ``keep * a + (1 - keep) * b``, exact because one of the
-    two terms is a zero."""
+def _blend(ctx, keep, skip, a, b, out):
+    """``a`` where ``keep`` (1.0 or 0.0 per row, broadcast; ``skip`` is
+    ``1 - keep``) is 1, ``b`` where it is 0: ``keep * a + skip * b``,
+    exact because one of the two terms is a zero."""
     ops.multiply(a, keep, out=out)
-    return ops.add(out, ops.multiply(b, ops.axpby(-1.0, keep, 1.0, np.ones_like(keep))), out=out)
+    return ops.add(out, ops.multiply(b, skip, out=ctx.buffer("blend", out.shape)), out=out)
 
 
 class _ConvLSTM(_Recurrent):
@@ -304,7 +306,7 @@ class _ConvLSTM(_Recurrent):
         f = self.filters
         if input_grad is not None:
             input_grad[...] = 0.0
-        dparts = _gate_slices(dz, f)
+        dparts = _gate_slices(ctx, (key, "dz"), dz, f)
         for g, (k, m, dg) in enumerate(zip(self._gate_kernels(kernel), masks, dparts)):
             dropped = ops.multiply(x, m, out=ctx.buffer((key, "in", g), x.shape))
             kg = None if kernel_grad is None else ctx.buffer((key, "kgrad"), k.shape)
@@ -344,10 +346,11 @@ class _ConvLSTM(_Recurrent):
         zx = self._transform(ctx, "zx", self._input_conv, flat, self.kernel.value, flat_masks,
                              self.bias.value if self.bias is not None else None)
         zx = zx.reshape((steps,) + state_shape[:-1] + (4 * self.filters,))
-        keep = None
+        keep = skip = None
         if mask is not None:
             keep = np.asarray(mask, np.float32).T.reshape(
                 (steps, batch) + (1,) * (len(state_shape) - 1))
+            skip = ops.axpby(-1.0, keep, 1.0, np.ones_like(keep))
         seq = ctx.buffer("seq", (steps,) + state_shape) if self.return_sequences else None
         kept = self._trace_buffers(ctx, steps, state_shape) if training else None
         f = self.filters
@@ -359,7 +362,7 @@ class _ConvLSTM(_Recurrent):
             zh = self._transform(ctx, "zh", self._recurrent_conv, h,
                                  self.recurrent_kernel.value, rmasks)
             z = ops.add(zx[t], zh, out=kept["z"][t] if kept else ctx.buffer("z", zh.shape))
-            zi, zf, zc, zo = _gate_slices(z, f)
+            zi, zf, zc, zo = _gate_slices(ctx, "gates", z, f)
             ra, a = self.recurrent_activation, self.activation
             i = ops.activation(zi, ra, out=kept["i"][t] if kept else zi)
             fg = ops.activation(zf, ra, out=kept["f"][t] if kept else zf)
@@ -373,10 +376,12 @@ class _ConvLSTM(_Recurrent):
                                                                                      c.shape))
             h_new = ops.multiply(o, tc, out=ctx.buffer(("h", s % 2), c.shape))
             if keep is not None:
-                k = keep[t]
-                out_t = ops.multiply(h_new, k) if self.zero_output_for_mask else None
-                h = _blend(k, h_new, h, ctx.buffer(("h_carry", s % 2), c.shape))
-                c = _blend(k, c_new, c, ctx.buffer(("c_carry", s % 2), c.shape))
+                out_t = ops.multiply(h_new, keep[t], out=ctx.buffer("zeroed", c.shape)) \
+                    if self.zero_output_for_mask else None
+                h = _blend(ctx, keep[t], skip[t], h_new, h,
+                           ctx.buffer(("h_carry", s % 2), c.shape))
+                c = _blend(ctx, keep[t], skip[t], c_new, c,
+                           ctx.buffer(("c_carry", s % 2), c.shape))
                 if out_t is None:
                     out_t = h
             else:
@@ -393,7 +398,7 @@ class _ConvLSTM(_Recurrent):
             y = np.array(y)
         if training:
             ctx.trace = dict(kept, x=flat, dmasks=flat_masks, rmasks=rmasks, keep=keep,
-                             order=list(order), shape=x.shape, state_shape=state_shape,
+                             skip=skip, order=list(order), shape=x.shape, state_shape=state_shape,
                              state_inputs=len(states))
         if self.stateful:
             np.copyto(self.states[0], h_final)
@@ -417,9 +422,9 @@ class _ConvLSTM(_Recurrent):
         n_states = tr["state_inputs"]
         if n_states:
             need = list(need_input_grad)
-            need_x, need_states = need[0], any(need[1:])
+            need_x = need[0]
         else:
-            need_x, need_states = bool(need_input_grad), False
+            need_x = bool(need_input_grad)
         state_shape, order, keep = tr["state_shape"], tr["order"], tr["keep"]
         steps, f = len(order), self.filters
         ra, a = self.recurrent_activation, self.activation
@@ -433,6 +438,9 @@ class _ConvLSTM(_Recurrent):
             dseq = ops.transpose(dout, (1, 0) + tuple(range(2, dout.ndim)),
                                  out=ctx.buffer("dseq", (steps,) + state_shape))
         dz_all = ctx.buffer("dz", tr["z"].shape)
+
+        def scratch(key):
+            return ctx.buffer(("scratch", key), state_shape)
         for s in range(steps - 1, -1, -1):
             t = order[s]
             if dseq is not None:
@@ -441,25 +449,26 @@ class _ConvLSTM(_Recurrent):
                 d_out = dout if s == steps - 1 and not self.return_sequences else None
             # The gradients of this step's new h and c, and what passes
             # straight to the previous step's through a masked row.
-            dh_new = dh if d_out is None else ops.add(dh, d_out, out=ctx.buffer("dsum",
-                                                                                 dh.shape))
+            dh_new = dh if d_out is None else ops.add(dh, d_out, out=scratch("dsum"))
             dh_pass = dc_pass = None
             if keep is not None:
-                k, skip = keep[t], ops.axpby(-1.0, keep[t], 1.0, np.ones_like(keep[t]))
+                k, skip = keep[t], tr["skip"][t]
                 passed = dh if self.zero_output_for_mask else dh_new
-                dh_pass = ops.multiply(passed, skip, out=ctx.buffer("dh_pass", dh.shape))
-                dc_pass = ops.multiply(dc, skip, out=ctx.buffer("dc_pass", dc.shape))
-                dh_new = ops.multiply(dh_new, k, out=ctx.buffer("dh_new", dh.shape))
-                dc = ops.multiply(dc, k, out=ctx.buffer("dc_new", dc.shape))
+                dh_pass = ops.multiply(passed, skip, out=scratch("dh_pass"))
+                dc_pass = ops.multiply(dc, skip, out=scratch("dc_pass"))
+                dh_new = ops.multiply(dh_new, k, out=scratch("dh_new"))
+                dc = ops.multiply(dc, k, out=scratch("dc_new"))
             i, fg, g, o = tr["i"][t], tr["f"][t], tr["g"][t], tr["o"][t]
             c, tc, c_prev = tr["c"][t], tr["tc"][t], tr["c_prev"][t]
-            zi, zf, zc, zo = _gate_slices(tr["z"][t], f) if pre else (None,) * 4
-            dzo = ops.activation_grad(ra, zo, o, ops.multiply(dh_new, tc))
-            dc = ops.add(dc, ops.activation_grad(a, c, tc, ops.multiply(dh_new, o)),
-                         out=ctx.buffer("dc_total", dc.shape))
-            dzi = ops.activation_grad(ra, zi, i, ops.multiply(dc, g))
-            dzf = ops.activation_grad(ra, zf, fg, ops.multiply(dc, c_prev))
-            dzc = ops.activation_grad(a, zc, g, ops.multiply(dc, i))
+            zi, zf, zc, zo = _gate_slices(ctx, "gates", tr["z"][t], f) if pre else (None,) * 4
+            dzi, dzf, dzc, dzo = (scratch(("dz", n)) for n in range(_GATES))
+            product = scratch("product")
+            ops.activation_grad(ra, zo, o, ops.multiply(dh_new, tc, out=product), out=dzo)
+            dc = ops.add(dc, ops.activation_grad(a, c, tc, ops.multiply(dh_new, o, out=product),
+                                                 out=product), out=scratch("dc_total"))
+            ops.activation_grad(ra, zi, i, ops.multiply(dc, g, out=product), out=dzi)
+            ops.activation_grad(ra, zf, fg, ops.multiply(dc, c_prev, out=product), out=dzf)
+            ops.activation_grad(a, zc, g, ops.multiply(dc, i, out=product), out=dzc)
             dc = ops.multiply(dc, fg, out=ctx.buffer(("dc", s % 2), dc.shape))
             if dc_pass is not None:
                 ops.add(dc, dc_pass, out=dc)
