@@ -131,6 +131,31 @@ def test_bidirectional_matches_keras(keras, merge_mode):
                                atol=1e-5)
 
 
+def _encoder_decoder(k):
+    """Frames in, frames out: the encoder's final states start the
+    decoder (Keras's sequence-to-sequence wiring, with frames)."""
+    source, target = k.Input((3, 4, 3, 1)), k.Input((2, 4, 3, 1))
+    _, h, c = k.layers.ConvLSTM2D(1, 2, padding="same", return_state=True)(source)
+    y = k.layers.ConvLSTM2D(1, (1, 2), padding="same", return_sequences=True)(
+        target, initial_state=[h, c])
+    return k.Model([source, target], k.layers.Dense(1)(y))
+
+
+def test_encoder_decoder_states_match_keras_and_train(keras):
+    from gradcheck import check_model_gradients
+    xs = [_random((2, 3, 4, 3, 1), 15), _random((2, 2, 4, 3, 1), 16)]
+    ours = _encoder_decoder(pynn)
+    ours.set_weights(_weights(ours, 17))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = _encoder_decoder(keras)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(xs, verbose=0), np.asarray(theirs(xs)), rtol=1e-5,
+                               atol=1e-5)
+    ours.compile("sgd", "mse")
+    check_model_gradients(ours, xs, _random((2, 2, 4, 3, 1), 18))
+
+
 def test_config_matches_keras(keras):
     kw = dict(filters=4, kernel_size=(3, 2), strides=(2, 1), padding="same",
               activation="relu", recurrent_activation="hard_sigmoid", unit_forget_bias=False,
