@@ -322,6 +322,9 @@ class _ConvLSTM(_Recurrent):
         x, states = _split_inputs(inputs)
         batch, steps = x.shape[:2]
         frame = x.shape[2:]
+        if steps < 1:
+            raise ValueError(f"{self._label()}: expected at least one timestep, got inputs of "
+                             f"shape {x.shape}")
         mask = _first_mask(ctx.mask)
         if mask is not None and np.shape(mask) != (batch, steps):
             raise ValueError(f"{self._label()}: the mask must have shape ({batch}, {steps}) "

@@ -342,6 +342,8 @@ def test_bad_arguments_and_inputs():
     pynn.Sequential([pynn.Input((3, 4, 4, 1)), layer])
     with pytest.raises(ValueError, match="'clstm'.*frames of shape"):
         layer(_random((1, 3, 5, 4, 1), 1))
+    with pytest.raises(ValueError, match="'clstm'.*at least one timestep"):
+        layer(np.zeros((2, 0, 4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="initial state must have shape"):
         layer(_random((2, 3, 4, 4, 1), 1), initial_state=[np.zeros((2, 3, 3, 2), np.float32)] * 2)
 
