@@ -377,6 +377,18 @@ def moving_squares(samples, frames, size, seed):
     return movie[:, :-1], movie[:, 1:]
 
 
+def test_targets_for_an_output_of_any_length():
+    """The model's output has an axis of unknown size (frames of a sequence
+    of any length): targets of any size there are taken, the known axes
+    still checked."""
+    model = pynn.Sequential([pynn.Input((None, 3, 1)), layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    x = _random((4, 5, 3, 1), 19)
+    model.fit(x, np.ones((4, 5, 3, 1), np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"targets of shape \(4, 5, 2, 1\) do not match"):
+        model.fit(x, np.ones((4, 5, 2, 1), np.float32), verbose=0)
+
+
 def next_frame_model(k, size):
     """Keras's next-frame video prediction model, with fewer filters."""
     inp = k.layers.Input(shape=(None, size, size, 1))
