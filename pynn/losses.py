@@ -110,7 +110,9 @@ class Loss:
         want = tuple(output_shape[1:])
         if y.ndim == len(want) and want[-1] == 1:
             y = y.reshape(y.shape + (1,))
-        if tuple(y.shape[1:]) != want:
+        # An axis of unknown size (a sequence of any length) takes any.
+        if y.ndim != len(want) + 1 or any(w is not None and w != n
+                                           for n, w in zip(y.shape[1:], want)):
             hint = ""
             if self.kind == "categorical_crossentropy" and y.ndim == 1:
                 hint = (" The targets look like integer class labels: use "

@@ -9,6 +9,7 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Con
                    Convolution3D, Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
                    SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
                    SeparableConvolution2D)
+from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Reshape
 from .embedding import Embedding
 from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,

@@ -452,6 +452,22 @@ class SeparableConv1D(SeparableConv2D):
 SeparableConvolution1D = SeparableConv1D
 
 
+def depth_taps(d, kernel, stride, padding, dilation, label):
+    """(output depth, [(tap, input planes, output planes)]) of a 3-D
+    convolution over an input of depth d: the planes each depth tap of the
+    kernel joins."""
+    (_, od), (_, s, _, dil, _, front) = ops.conv_geometry(
+        (1, 1, d, 1), (1, kernel), (1, stride), padding, (1, dilation), label)
+    taps = []
+    for t in range(kernel):
+        z = np.arange(od)
+        i = z * s + t * dil - front
+        ok = (i >= 0) & (i < d)
+        if ok.any():
+            taps.append((t, i[ok], z[ok]))
+    return od, taps
+
+
 class Conv3D(_FilterConv):
     """3-D convolution over (batch, depth, height, width, channels) with a
     (kd, kh, kw, in, out) kernel (Keras's ``Conv3D``): for each depth tap
@@ -465,19 +481,8 @@ class Conv3D(_FilterConv):
         return self.kernel_size[1:], self.strides[1:], self.padding, self.dilation_rate[1:]
 
     def _depth(self, d):
-        """(output depth, [(tap, input planes, output planes)]) for an input
-        of depth d: the planes each depth tap of the kernel joins."""
-        (_, od), (_, s, _, dil, _, front) = ops.conv_geometry(
-            (1, 1, d, 1), (1, self.kernel_size[0]), (1, self.strides[0]), self.padding,
-            (1, self.dilation_rate[0]), f"Conv3D {self.name!r}")
-        taps = []
-        for t in range(self.kernel_size[0]):
-            z = np.arange(od)
-            i = z * s + t * dil - front
-            ok = (i >= 0) & (i < d)
-            if ok.any():
-                taps.append((t, i[ok], z[ok]))
-        return od, taps
+        return depth_taps(d, self.kernel_size[0], self.strides[0], self.padding,
+                          self.dilation_rate[0], f"Conv3D {self.name!r}")
 
     def compute_output_shape(self, input_shape):
         self._input_channels(input_shape)

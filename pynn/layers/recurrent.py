@@ -36,9 +36,10 @@ def _rate(value, what, layer):
 
 def _recurrent_activation(value, what, layer):
     name = activations.canonical(value)
-    if name not in ops.RECURRENT_ACTIVATIONS:
+    allowed = getattr(layer, "allowed_activations", ops.RECURRENT_ACTIVATIONS)
+    if name not in allowed:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what} must be one of "
-                         f"{list(ops.RECURRENT_ACTIVATIONS)}, got {value!r}")
+                         f"{list(allowed)}, got {value!r}")
     return name
 
 

@@ -161,6 +161,12 @@ CASES = {
                                       k.layers.GlobalAveragePooling1D()], (5, 2), normal(5, 2)),
     "Bidirectional-GRU-sum": one(lambda k: k.layers.Bidirectional(k.layers.GRU(3),
                                                                   merge_mode="sum"), (5, 2)),
+    "ConvLSTM1D": one(lambda k: k.layers.ConvLSTM1D(2, 3, padding="same", go_backwards=True,
+                                                    return_sequences=True), (3, 5, 2)),
+    "ConvLSTM2D": one(lambda k: k.layers.ConvLSTM2D(2, (3, 2), strides=(1, 2),
+                                                    activation="relu"), (3, 4, 5, 1)),
+    "ConvLSTM3D": one(lambda k: k.layers.ConvLSTM3D(2, 2, padding="same",
+                                                    return_sequences=True), (2, 3, 3, 2, 1)),
     "TimeDistributed-Dense": one(lambda k: k.layers.TimeDistributed(k.layers.Dense(3)), (4, 2)),
 }
 
