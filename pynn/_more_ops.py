@@ -1255,3 +1255,348 @@ def _einops_groups(side, pattern):
     if current is not None:
         raise ValueError(f"rearrange: unbalanced parentheses in {pattern!r}")
     return groups
+
+
+# ------------------------------------------------------------------ images
+#
+# Keras 3's ops.image functions beside resize: one image (rank 3) or a
+# batch (rank 4), channels last unless data_format says channels_first.
+
+def _nhwc(name, images, data_format):
+    """``images`` as an NHWC batch, and the function that gives a result
+    of that layout back in the caller's (rank and channel order)."""
+    rank = ops.ndim(images)
+    if rank not in (3, 4):
+        raise ValueError(f"{name}: expected one image (rank 3) or a batch (rank 4), got shape "
+                         f"{ops.shape(images)}")
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    first = data_format == "channels_first"
+    x = images if rank == 4 else ops.expand_dims(images, 0)
+    if first:
+        x = ops.transpose(x, (0, 2, 3, 1))
+
+    def back(y):
+        if first:
+            y = ops.transpose(y, (0, 3, 1, 2) + tuple(range(4, ops.ndim(y))))
+        return y if rank == 4 else ops.squeeze(y, 0)
+    return x, back
+
+
+def rgb_to_grayscale(images, data_format=None):
+    """The luma of RGB images (one channel), with TensorFlow's weights."""
+    x, back = _nhwc("rgb_to_grayscale", images, data_format)
+    channels = ops.shape(x)[-1]
+    if channels not in (1, 3):
+        raise ValueError(f"rgb_to_grayscale: expected 3 (RGB) or 1 channels, got shape "
+                         f"{ops.shape(images)}")
+    if channels == 1:
+        return images
+    if not _is_traced(x) and _array(x).dtype.kind != "f":
+        a = _array(x)
+        gray = np.tensordot(a.astype(np.float32), np.array([0.2989, 0.5870, 0.1140],
+                                                           np.float32), axes=(-1, -1))
+        return back(gray[..., None].astype(a.dtype))
+    weights = np.array([[0.2989], [0.5870], [0.1140]], np.float32)
+    return back(ops.matmul(x, weights))
+
+
+def _float_images(name, images):
+    if not _is_traced(images) and _array(images).dtype.kind != "f":
+        raise ValueError(f"{name}: expected float images, got dtype {_array(images).dtype}")
+
+
+def rgb_to_hsv(images, data_format=None):
+    """RGB images (values in [0, 1]) as hue, saturation and value, each in
+    [0, 1]."""
+    _float_images("rgb_to_hsv", images)
+    x, back = _nhwc("rgb_to_hsv", images, data_format)
+    if ops.shape(x)[-1] != 3:
+        raise ValueError(f"rgb_to_hsv: expected 3 channels, got shape {ops.shape(images)}")
+    v = np.asarray(_plain(x))
+    eps = np.finfo(np.float32).eps
+    x = ops.where(np.abs(v) < eps, np.float32(0), x)
+    v = np.where(np.abs(v) < eps, 0, v)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rv, gv, bv = v[..., 0], v[..., 1], v[..., 2]
+    value = ops.maximum(ops.maximum(r, g), b)
+    top = np.maximum(np.maximum(rv, gv), bv)
+    span = ops.subtract(value, ops.minimum(ops.minimum(r, g), b))
+    span_v = top - np.minimum(np.minimum(rv, gv), bv)
+    safe_value = ops.where(top > 0, value, np.float32(1))
+    safe_span = ops.where(span_v > 0, span, np.float32(1))
+    saturation = ops.where(top > 0, ops.divide(span, safe_value), np.float32(0))
+    norm = ops.divide(1.0, ops.multiply(safe_span, 6.0))
+    hue = ops.where(top == gv, ops.add(ops.multiply(norm, ops.subtract(b, r)), 2.0 / 6.0),
+                    ops.add(ops.multiply(norm, ops.subtract(r, g)), 4.0 / 6.0))
+    hue = ops.where(top == rv, ops.multiply(norm, ops.subtract(g, b)), hue)
+    hue = ops.where(span_v > 0, hue, np.float32(0))
+    hue = ops.add(hue, (np.asarray(_plain(hue)) < 0).astype(np.float32))
+    return back(ops.stack([hue, saturation, value], axis=-1))
+
+
+def hsv_to_rgb(images, data_format=None):
+    """Hue, saturation and value images (each in [0, 1]) as RGB."""
+    _float_images("hsv_to_rgb", images)
+    x, back = _nhwc("hsv_to_rgb", images, data_format)
+    if ops.shape(x)[-1] != 3:
+        raise ValueError(f"hsv_to_rgb: expected 3 channels, got shape {ops.shape(images)}")
+    h, s, v = x[..., 0], x[..., 1], x[..., 2]
+    dh = ops.multiply(ops.mod(h, 1.0), 6.0)
+    dr = ops.clip(ops.subtract(ops.abs(ops.subtract(dh, 3.0)), 1.0), 0.0, 1.0)
+    dg = ops.clip(ops.subtract(2.0, ops.abs(ops.subtract(dh, 2.0))), 0.0, 1.0)
+    db = ops.clip(ops.subtract(2.0, ops.abs(ops.subtract(dh, 4.0))), 0.0, 1.0)
+    one_minus_s = ops.subtract(1.0, s)
+    planes = [ops.multiply(v, ops.add(one_minus_s, ops.multiply(s, d))) for d in (dr, dg, db)]
+    return back(ops.stack(planes, axis=-1))
+
+
+def _sides(name, first, second, target, size, what):
+    """(first, kept or padded size) from two of (first, second, target)."""
+    if [first, second, target].count(None) != 1:
+        raise ValueError(f"{name}: give exactly two of top/bottom (left/right) {what} and the "
+                         f"target size, got {first}, {second} and {target}")
+    for v, label in ((first, "first"), (second, "second"), (target, "target")):
+        if v is not None and _integer(v, f"{name}: {what}", low=0) < 0:
+            raise ValueError(f"{name}: {label} {what} must be >= 0")
+    return first, second, target
+
+
+def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
+               right_padding=None, target_height=None, target_width=None, data_format=None):
+    """Images padded with zeros: two of (top, bottom, target_height) and
+    two of (left, right, target_width) say how."""
+    x, back = _nhwc("pad_images", images, data_format)
+    h, w = ops.shape(x)[1:3]
+    top, bottom, th = _sides("pad_images", top_padding, bottom_padding, target_height, h,
+                             "padding")
+    left, right, tw = _sides("pad_images", left_padding, right_padding, target_width, w,
+                             "padding")
+    top = th - bottom - h if top is None else top
+    bottom = th - top - h if bottom is None else bottom
+    left = tw - right - w if left is None else left
+    right = tw - left - w if right is None else right
+    if builtins.min(top, bottom, left, right) < 0:
+        raise ValueError(f"pad_images: images of {h}x{w} do not fit target size "
+                         f"{th}x{tw} with those paddings")
+    return back(ops.pad(x, [(0, 0), (top, bottom), (left, right), (0, 0)]))
+
+
+def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None,
+                right_cropping=None, target_height=None, target_width=None, data_format=None):
+    """Images cropped: two of (top, bottom, target_height) and two of
+    (left, right, target_width) say how."""
+    x, back = _nhwc("crop_images", images, data_format)
+    h, w = ops.shape(x)[1:3]
+    top, bottom, th = _sides("crop_images", top_cropping, bottom_cropping, target_height, h,
+                             "cropping")
+    left, right, tw = _sides("crop_images", left_cropping, right_cropping, target_width, w,
+                             "cropping")
+    top = h - th - bottom if top is None else top
+    th = h - bottom - top if th is None else th
+    left = w - tw - right if left is None else left
+    tw = w - right - left if tw is None else tw
+    if builtins.min(top, left, th, tw) < 0 or top + th > h or left + tw > w:
+        raise ValueError(f"crop_images: images of {h}x{w} cannot be cropped to {th}x{tw} from "
+                         f"({top}, {left})")
+    return back(x[:, top:top + th, left:left + tw, :])
+
+
+def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid",
+                    data_format=None):
+    """The ``size`` patches of images, each flattened into the channels:
+    shape (batch, rows, cols, size_h * size_w * channels)."""
+    if not isinstance(size, int) and len(size) == 3:
+        raise ValueError("extract_patches: 3-D patches (extract_patches_3d) are not supported")
+    ph, pw = (size, size) if isinstance(size, int) else tuple(size)
+    x, back = _nhwc("extract_patches", images, data_format)
+    c = ops.shape(x)[-1]
+    kernel = np.eye(ph * pw * c, dtype=np.float32).reshape(ph, pw, c, ph * pw * c)
+    return back(ops.conv(x, kernel, strides=strides or (ph, pw), padding=padding,
+                         dilation_rate=dilation_rate))
+
+
+def _gaussian_1d(size, sigma):
+    x = np.arange(size, dtype=np.float32) - (size - 1) / 2
+    k = np.exp(-0.5 * (x / np.float32(sigma)) ** 2)
+    return k / k.sum()
+
+
+def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
+    """Images blurred by a Gaussian kernel (zero padding, same size)."""
+    x, back = _nhwc("gaussian_blur", images, data_format)
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    sh, sw = (sigma, sigma) if np.ndim(sigma) == 0 else sigma
+    kh = _integer(int(kh), "gaussian_blur: kernel_size", low=1)
+    kw = _integer(int(kw), "gaussian_blur: kernel_size", low=1)
+    if float(sh) <= 0 or float(sw) <= 0:
+        raise ValueError(f"gaussian_blur: sigma must be > 0, got {sigma!r}")
+    # (Keras pairs the first size and sigma with the columns)
+    kernel = np.outer(_gaussian_1d(kw, sw), _gaussian_1d(kh, sh))
+    c = ops.shape(x)[-1]
+    top, left = (kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2
+    padded = ops.pad(x, [(0, 0), (top, kernel.shape[0] - 1 - top),
+                         (left, kernel.shape[1] - 1 - left), (0, 0)])
+    # (convolve2d flips the kernel; a Gaussian is symmetric)
+    depthwise = np.broadcast_to(kernel[:, :, None, None], kernel.shape + (c, 1)).copy()
+    out = back(ops.depthwise_conv(padded, depthwise))
+    if not _is_traced(images) and _array(images).dtype.kind != "f":
+        return np.asarray(out).astype(_array(images).dtype)
+    return out
+
+
+def sobel_edges(images, data_format=None):
+    """The Sobel gradients of images, (vertical, horizontal) in a last axis
+    of 2, with SciPy's reflected borders."""
+    if ops.ndim(images) != 4:
+        raise ValueError(f"sobel_edges: expected a batch of images (rank 4), got shape "
+                         f"{ops.shape(images)}")
+    x, back = _nhwc("sobel_edges", images, data_format)
+    c = ops.shape(x)[-1]
+    padded = _reflect_pad(x)
+    smooth = np.array([1.0, 2.0, 1.0], np.float32)
+    diff = np.array([-1.0, 0.0, 1.0], np.float32)
+    out = []
+    for kernel in (np.outer(diff, smooth), np.outer(smooth, diff)):
+        k = np.broadcast_to(kernel[:, :, None, None], (3, 3, c, 1)).copy()
+        out.append(ops.depthwise_conv(padded, k))
+    return back(ops.stack(out, axis=-1))
+
+
+def _reflect_pad(x):
+    """x with one row and column repeated at each border (SciPy's
+    'reflect')."""
+    x = ops.concatenate([x[:, :1], x, x[:, -1:]], axis=1)
+    return ops.concatenate([x[:, :, :1], x, x[:, :, -1:]], axis=2)
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+         data_format=None):
+    """The structural similarity of two images (or batches: one value per
+    image), with a Gaussian window and no padding, as Keras 3's."""
+    if ops.shape(image1) != ops.shape(image2):
+        raise ValueError(f"ssim: image1 and image2 need the same shape, got "
+                         f"{ops.shape(image1)} and {ops.shape(image2)}")
+    a, back = _nhwc("ssim", image1, data_format)
+    b, _ = _nhwc("ssim", image2, data_format)
+    n, h, w, c = ops.shape(a)
+    size = _integer(filter_size, "ssim: filter_size", low=1)
+    if size > builtins.min(h, w):
+        raise ValueError(f"ssim: filter_size {size} is larger than the images ({h}x{w})")
+    g = _gaussian_1d(size, filter_sigma)
+    kernel = np.broadcast_to(np.outer(g, g)[:, :, None, None], (size, size, c, 1)).copy()
+
+    def blur(v):
+        return ops.depthwise_conv(v, kernel)
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mu1, mu2 = blur(a), blur(b)
+    mu11, mu22, mu12 = ops.square(mu1), ops.square(mu2), ops.multiply(mu1, mu2)
+    s11 = ops.subtract(blur(ops.square(a)), mu11)
+    s22 = ops.subtract(blur(ops.square(b)), mu22)
+    s12 = ops.subtract(blur(ops.multiply(a, b)), mu12)
+    num = ops.multiply(ops.add(ops.multiply(mu12, 2.0), c1), ops.add(ops.multiply(s12, 2.0), c2))
+    den = ops.multiply(ops.add(ops.add(mu11, mu22), c1), ops.add(ops.add(s11, s22), c2))
+    per_image = ops.mean(ops.divide(num, den), axis=(1, 2, 3))
+    return per_image if ops.ndim(image1) == 4 else ops.squeeze(per_image, 0)
+
+
+_FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _fold_index(i, size, mode):
+    """Integer indices ``i`` outside [0, size) mapped in by ``mode`` (the
+    inside mask for 'constant')."""
+    if mode == "nearest":
+        return np.clip(i, 0, size - 1)
+    if mode == "wrap":
+        return np.mod(i, size)
+    if mode == "reflect":                       # ... 1 0 | 0 1 ... (edge repeated)
+        j = np.mod(i, 2 * size)
+        return np.where(j >= size, 2 * size - 1 - j, j)
+    if mode == "mirror":                        # ... 2 1 | 0 1 ... (edge once)
+        if size == 1:
+            return np.zeros_like(i)
+        j = np.mod(i, 2 * size - 2)
+        return np.where(j >= size, 2 * size - 2 - j, j)
+    return np.clip(i, 0, size - 1)
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
+    """The values of ``inputs`` at the (fractional) ``coordinates`` (one
+    array per axis of inputs), by nearest (order 0) or linear (order 1)
+    interpolation, points outside filled by ``fill_mode``."""
+    a = _values(inputs, "map_coordinates")
+    coords = [np.asarray(_plain(c), np.float64) for c in coordinates]
+    if len(coords) != a.ndim:
+        raise ValueError(f"map_coordinates: {len(coords)} coordinate arrays for inputs of rank "
+                         f"{a.ndim}; give one per axis")
+    if coords and np.ndim(coords[0]) < 1:
+        raise ValueError("map_coordinates: coordinates must have rank >= 2 (axes first)")
+    if order not in (0, 1):
+        raise ValueError(f"map_coordinates: order must be 0 or 1, got {order!r}")
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"map_coordinates: fill_mode must be one of {_FILL_MODES}, got "
+                         f"{fill_mode!r}")
+    values = a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.float64)
+    if order == 0:
+        corners = [[(np.floor(c + 0.5).astype(np.int64), 1.0)] for c in coords]
+    else:
+        corners = []
+        for c in coords:
+            low = np.floor(c)
+            frac = c - low
+            corners.append([(low.astype(np.int64), 1.0 - frac), (low.astype(np.int64) + 1,
+                                                                   frac)])
+    out = 0.0
+    for choice in np.ndindex(*(len(cs) for cs in corners)):
+        weight = 1.0
+        index = []
+        inside = True
+        for axis, k in enumerate(choice):
+            i, w = corners[axis][k]
+            size = a.shape[axis]
+            index.append(_fold_index(i, size, fill_mode))
+            if fill_mode == "constant":
+                inside = inside & (i >= 0) & (i < size)
+            weight = weight * w
+        picked = values[tuple(index)]
+        if fill_mode == "constant":
+            picked = np.where(inside, picked, fill_value)
+        out = out + weight * picked
+    return np.asarray(out).astype(a.dtype)
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant",
+                     fill_value=0, data_format=None):
+    """Images resampled through projective transforms ``[a0, a1, a2, b0,
+    b1, b2, c0, c1]`` (one, or one per image): output pixel (x, y) reads
+    the input at ``((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)`` with
+    ``k = c0 x + c1 y + 1``, as Keras 3's (and TensorFlow's)."""
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"affine_transform: interpolation must be 'nearest' or 'bilinear', "
+                         f"got {interpolation!r}")
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"affine_transform: fill_mode must be one of {_FILL_MODES}, got "
+                         f"{fill_mode!r}")
+    x, back = _nhwc("affine_transform", _values(images, "affine_transform"), data_format)
+    x = np.asarray(x)
+    t = np.asarray(_plain(transform), np.float64)
+    if t.ndim not in (1, 2) or t.shape[-1] != 8:
+        raise ValueError(f"affine_transform: transform must have shape (8,) or (batch, 8), got "
+                         f"{t.shape}")
+    n, h, w, c = x.shape
+    t = np.broadcast_to(t.reshape(-1, 8), (n, 8))
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    out = np.empty(x.shape, x.dtype)
+    for i in range(n):
+        a0, a1, a2, b0, b1, b2, c0, c1 = t[i]
+        k = c0 * cols + c1 * rows + 1.0
+        src_x = (a0 * cols + a1 * rows + a2) / k
+        src_y = (b0 * cols + b1 * rows + b2) / k
+        coords = [np.broadcast_to(src_y[..., None], (h, w, c)),
+                  np.broadcast_to(src_x[..., None], (h, w, c)),
+                  np.broadcast_to(np.arange(c), (h, w, c))]
+        out[i] = map_coordinates(x[i], coords, 0 if interpolation == "nearest" else 1,
+                                 fill_mode, fill_value)
+    return back(out)

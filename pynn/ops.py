@@ -5347,6 +5347,11 @@ for _name in MORE_OPS:
     if _name in MORE_SYMBOLIC_OPS:
         globals()[_name] = _symbolic_entry(globals()[_name], _name)
 del _name
+for _name in ("affine_transform", "crop_images", "pad_images", "extract_patches",
+              "gaussian_blur", "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "sobel_edges",
+              "map_coordinates", "ssim"):
+    setattr(image, _name, getattr(_more_ops, _name))
+del _name
 NUMPY_STYLE += MORE_OPS
 __all__ += list(MORE_OPS) + ["nn", "numpy", "linalg"]
 SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS

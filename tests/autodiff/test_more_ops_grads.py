@@ -144,6 +144,68 @@ def test_gradients(name, fn, ref, inputs):
     check(fn, ref, inputs)
 
 
+def blur_ref(x, kernel):
+    """Valid depthwise correlation of NHWC x with a 2-D kernel, float64."""
+    kh, kw = kernel.shape
+    n, h, w, c = x.shape
+    out = np.zeros((n, h - kh + 1, w - kw + 1, c))
+    for i in range(kh):
+        for j in range(kw):
+            out += kernel[i, j] * x[:, i:i + h - kh + 1, j:j + w - kw + 1]
+    return out
+
+
+def gauss(size, sigma):
+    g = np.exp(-0.5 * ((np.arange(size) - (size - 1) / 2) / sigma) ** 2)
+    return g / g.sum()
+
+
+def gaussian_blur_ref(x, size, sigma):
+    k = np.outer(gauss(size, sigma), gauss(size, sigma))
+    p = (size - 1) // 2
+    return blur_ref(np.pad(x, ((0, 0), (p, size - 1 - p), (p, size - 1 - p), (0, 0))), k)
+
+
+def ssim_ref(a, b, size=3, sigma=1.5, c1=1e-4, c2=9e-4):
+    k = np.outer(gauss(size, sigma), gauss(size, sigma))
+    mu1, mu2 = blur_ref(a, k), blur_ref(b, k)
+    s11 = blur_ref(a * a, k) - mu1 ** 2
+    s22 = blur_ref(b * b, k) - mu2 ** 2
+    s12 = blur_ref(a * b, k) - mu1 * mu2
+    m = (2 * mu1 * mu2 + c1) * (2 * s12 + c2) / ((mu1 ** 2 + mu2 ** 2 + c1) * (s11 + s22 + c2))
+    return m.mean(axis=(1, 2, 3))
+
+
+def hsv_to_rgb_ref(x):
+    h, s, v = x[..., 0], x[..., 1], x[..., 2]
+    dh = np.mod(h, 1.0) * 6
+    ds = [np.clip(np.abs(dh - 3) - 1, 0, 1), np.clip(2 - np.abs(dh - 2), 0, 1),
+          np.clip(2 - np.abs(dh - 4), 0, 1)]
+    return np.stack([v * (1 - s + s * d) for d in ds], axis=-1)
+
+
+IMAGE_GRADS = [
+    ("rgb_to_grayscale", ops.image.rgb_to_grayscale,
+     lambda x: x @ np.array([[0.2989], [0.5870], [0.1140]]), [data((2, 3, 4, 3))]),
+    ("crop_images", lambda x: ops.image.crop_images(x, 1, 0, 0, 2),
+     lambda x: x[:, 1:, :-2], [data((2, 4, 5, 2))]),
+    ("pad_images", lambda x: ops.image.pad_images(x, 1, 0, target_height=6, target_width=6),
+     lambda x: np.pad(x, ((0, 0), (1, 1), (0, 1), (0, 0))), [data((1, 4, 5, 2))]),
+    ("gaussian_blur", lambda x: ops.image.gaussian_blur(x, 3, 0.8),
+     lambda x: gaussian_blur_ref(x, 3, 0.8), [data((1, 5, 4, 2))]),
+    ("ssim", lambda a, b: ops.image.ssim(a, b, filter_size=3),
+     ssim_ref, [positive((2, 4, 5, 2)), positive((2, 4, 5, 2), seed=1)]),
+    ("hsv_to_rgb", ops.image.hsv_to_rgb, hsv_to_rgb_ref,
+     [np.stack([data((2, 3), 0.02, 0.98), data((2, 3), 0.1, 0.9, 1),
+                data((2, 3), 0.1, 0.9, 2)], axis=-1)]),
+]
+
+
+@pytest.mark.parametrize("name, fn, ref, inputs", IMAGE_GRADS)
+def test_image_gradients(name, fn, ref, inputs):
+    check(fn, ref, inputs)
+
+
 def test_nan_reductions_leave_nan_rows_nan_with_zero_gradient():
     x = with_nans()
     x[1] = np.nan

@@ -342,3 +342,65 @@ def test_symbolic_shapes_dtypes_values_and_keras_files(tmp_path, keras, case):
     same(np.asarray(loaded(XS)), want, rtol=1e-5, atol=1e-6)
     back = pynn.models.load_model(tmp_path / "k.keras")
     same(back.predict(XS, verbose=0), want, rtol=1e-5, atol=1e-6, dtype=case != "sparsemax")
+
+
+# ------------------------------------------------------------------ images
+
+RGB = RNG.random((2, 6, 7, 3)).astype(np.float32)
+RGB_FIRST = np.ascontiguousarray(RGB.transpose(0, 3, 1, 2))
+# (no coordinate falls halfway between pixels, where rounding differs in float32)
+SHIFT = np.array([1.0, 0.2, -1.35, 0.1, 0.9, 0.65, 0.0, 0.0], np.float32)
+ROTATE = np.array([[0.9, -0.3, 1.2, 0.3, 0.9, -0.8, 0, 0], SHIFT], np.float32)
+GRID = np.stack(np.meshgrid(np.linspace(-1.3, 5.6, 4), np.linspace(-0.7, 7.2, 5),
+                            indexing="ij")).astype(np.float32)
+
+IMAGE_CALLS = {
+    "rgb_to_grayscale": lambda k: k.ops.image.rgb_to_grayscale(RGB),
+    "rgb_to_grayscale-first": lambda k: k.ops.image.rgb_to_grayscale(
+        RGB_FIRST, data_format="channels_first"),
+    "rgb_to_grayscale-uint8": lambda k: k.ops.image.rgb_to_grayscale(
+        (RGB[0] * 255).astype(np.uint8)),
+    "rgb_to_hsv": lambda k: k.ops.image.rgb_to_hsv(RGB),
+    "rgb_to_hsv-edges": lambda k: k.ops.image.rgb_to_hsv(np.array(
+        [[[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.2, 0.2, 0.5]]],
+        np.float32)),
+    "hsv_to_rgb": lambda k: k.ops.image.hsv_to_rgb(RGB[0]),
+    "hsv_to_rgb-first": lambda k: k.ops.image.hsv_to_rgb(RGB_FIRST,
+                                                         data_format="channels_first"),
+    "pad_images": lambda k: k.ops.image.pad_images(RGB, 1, 2, 3, 0),
+    "pad_images-target": lambda k: k.ops.image.pad_images(
+        RGB[0], top_padding=2, right_padding=1, target_height=9, target_width=10),
+    "crop_images": lambda k: k.ops.image.crop_images(RGB, 1, 2, 3, 0),
+    "crop_images-target": lambda k: k.ops.image.crop_images(
+        RGB_FIRST, bottom_cropping=1, left_cropping=2, target_height=4, target_width=3,
+        data_format="channels_first"),
+    "extract_patches": lambda k: k.ops.image.extract_patches(RGB, 2),
+    "extract_patches-args": lambda k: k.ops.image.extract_patches(
+        RGB[0], (3, 2), strides=(1, 2), padding="same"),
+    "extract_patches-dilated": lambda k: k.ops.image.extract_patches(
+        RGB, 2, strides=1, dilation_rate=2),
+    "gaussian_blur": lambda k: k.ops.image.gaussian_blur(RGB),
+    "gaussian_blur-args": lambda k: k.ops.image.gaussian_blur(RGB[0], (5, 3), (2.0, 0.7)),
+    "sobel_edges": lambda k: k.ops.image.sobel_edges(RGB),
+    "sobel_edges-first": lambda k: k.ops.image.sobel_edges(RGB_FIRST,
+                                                           data_format="channels_first"),
+    "ssim": lambda k: k.ops.image.ssim(RGB, np.clip(RGB + 0.1 * RGB[::-1], 0, 1),
+                                       filter_size=5),
+    "ssim-one": lambda k: k.ops.image.ssim(RGB[0], RGB[1], max_val=2.0, filter_size=3,
+                                           filter_sigma=0.8),
+    **{f"map_coordinates-{mode}-{order}":
+       (lambda mode, order: lambda k: k.ops.image.map_coordinates(
+           A[:3, :6], GRID, order, fill_mode=mode, fill_value=-2.0))(mode, order)
+       for mode in ("constant", "nearest", "wrap", "mirror", "reflect") for order in (0, 1)},
+    **{f"affine_transform-{mode}": (lambda mode: lambda k: k.ops.image.affine_transform(
+        RGB, ROTATE, fill_mode=mode, fill_value=0.5))(mode)
+       for mode in ("constant", "nearest", "wrap", "mirror", "reflect")},
+    "affine_transform-nearest-one": lambda k: k.ops.image.affine_transform(
+        RGB[0], SHIFT, interpolation="nearest"),
+}
+
+
+@pytest.mark.parametrize("name", list(IMAGE_CALLS))
+def test_image_ops_match_keras(keras, name):
+    same(IMAGE_CALLS[name](__import__("pynn")), IMAGE_CALLS[name](keras), rtol=1e-4,
+         atol=1e-5)
