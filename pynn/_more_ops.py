@@ -1600,3 +1600,40 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
         out[i] = map_coordinates(x[i], coords, 0 if interpolation == "nearest" else 1,
                                  fill_mode, fill_value)
     return back(out)
+
+
+def _homography(start, end):
+    """The 8 projective parameters mapping each end point (output pixel)
+    to its start point (input pixel): a linear system per image."""
+    rows, rhs = [], []
+    for i in range(4):
+        sx, sy = start[:, i, 0], start[:, i, 1]
+        ex, ey = end[:, i, 0], end[:, i, 1]
+        one, zero = np.ones_like(ex), np.zeros_like(ex)
+        rows += [np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], -1),
+                 np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], -1)]
+        rhs += [sx, sy]
+    try:
+        return np.linalg.solve(np.stack(rows, 1), np.stack(rhs, 1)[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        raise ValueError("perspective_transform: the points do not define a perspective map "
+                         "(three of them on a line)") from None
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear",
+                          fill_value=0, data_format=None):
+    """Images warped so that the 4 ``start_points`` (x, y) move to the
+    ``end_points`` (one set, or one per image); outside filled with
+    ``fill_value``."""
+    points = []
+    for arg, p in (("start_points", start_points), ("end_points", end_points)):
+        p = np.asarray(_plain(p), np.float64)
+        if p.ndim not in (2, 3) or p.shape[-2:] != (4, 2):
+            raise ValueError(f"perspective_transform: {arg} must have shape (4, 2) or "
+                             f"(batch, 4, 2), got {p.shape}")
+        points.append(p.reshape(-1, 4, 2))
+    if np.shape(start_points) != np.shape(end_points):
+        raise ValueError(f"perspective_transform: start_points and end_points need the same "
+                         f"shape, got {np.shape(start_points)} and {np.shape(end_points)}")
+    return affine_transform(images, _homography(*points), interpolation, "constant",
+                            fill_value, data_format)

@@ -5349,7 +5349,7 @@ for _name in MORE_OPS:
 del _name
 for _name in ("affine_transform", "crop_images", "pad_images", "extract_patches",
               "gaussian_blur", "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "sobel_edges",
-              "map_coordinates", "ssim"):
+              "map_coordinates", "perspective_transform", "ssim"):
     setattr(image, _name, getattr(_more_ops, _name))
 del _name
 NUMPY_STYLE += MORE_OPS

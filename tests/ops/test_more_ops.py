@@ -395,6 +395,13 @@ IMAGE_CALLS = {
     **{f"affine_transform-{mode}": (lambda mode: lambda k: k.ops.image.affine_transform(
         RGB, ROTATE, fill_mode=mode, fill_value=0.5))(mode)
        for mode in ("constant", "nearest", "wrap", "mirror", "reflect")},
+    "perspective_transform": lambda k: k.ops.image.perspective_transform(
+        RGB, [[0, 0], [6, 0], [0, 5], [6, 5]], [[0.5, 0.3], [5.2, 0.8], [0.1, 4.6], [6.3, 5.4]]),
+    "perspective_transform-batch": lambda k: k.ops.image.perspective_transform(
+        RGB_FIRST, np.array([[[0, 0], [6, 0], [0, 5], [6, 5]]] * 2, np.float32),
+        np.array([[[1, 1], [5, 0], [0, 4], [6, 5]], [[0, 0.5], [6, 0], [0.5, 5], [5, 4.5]]],
+                 np.float32), interpolation="nearest", fill_value=0.25,
+        data_format="channels_first"),
     "affine_transform-nearest-one": lambda k: k.ops.image.affine_transform(
         RGB[0], SHIFT, interpolation="nearest"),
 }
@@ -404,3 +411,28 @@ IMAGE_CALLS = {
 def test_image_ops_match_keras(keras, name):
     same(IMAGE_CALLS[name](__import__("pynn")), IMAGE_CALLS[name](keras), rtol=1e-4,
          atol=1e-5)
+
+
+def test_symbolic_integer_operations_keep_integer_dtypes(tmp_path, keras):
+    import warnings
+
+    import pynn
+    ids = np.array([[7, 12, 5], [0, 9, 30]], np.int32)
+
+    def build(lib):
+        x = lib.Input((3,), dtype="int32")
+        return lib.Model(x, [lib.ops.bitwise_and(x, np.array(6, np.int32)),
+                             lib.ops.gcd(x, np.array(4, np.int32)),
+                             lib.ops.left_shift(x, np.array(1, np.int32)),
+                             lib.ops.nanargmax(lib.ops.cast(x, "float32"), axis=-1)])
+    ours = build(pynn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = build(keras)
+    assert [t.dtype for t in ours.outputs] == [t.dtype for t in theirs.outputs]
+    same(ours.predict(ids, verbose=0), [np.asarray(v) for v in theirs(ids)])
+    ours.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = keras.saving.load_model(tmp_path / "m.keras")
+    same([np.asarray(v) for v in loaded(ids)], [np.asarray(v) for v in theirs(ids)])
