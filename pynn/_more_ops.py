@@ -435,12 +435,12 @@ def _nan_pick(name, reduce):
         if _is_traced(x1) or _is_traced(x2):
             a, b = np.asarray(_plain(x1)), np.asarray(_plain(x2))
             return ops.where(np.isnan(a), x2, ops.where(np.isnan(b), x1, reduce(x1, x2)))
-        a = x1 if _is_python(x1) else _array(x1)
-        b = x2 if _is_python(x2) else _array(x2)
-        dtype = np.result_type(a, b) if not (_is_python(x1) or _is_python(x2)) else \
-            np.result_type(*(v for v in (a, b) if not _is_python(v)), np.float32
-                           if builtins.any(type(v) is float for v in (x1, x2)) else np.int8)
-        return getattr(np, name)(np.asarray(a, dtype), np.asarray(b, dtype))
+        arrays = [_array(v) for v in (x1, x2) if not _is_python(v)]
+        dtype = _result_type(*arrays) if arrays else np.dtype(np.float32)
+        if dtype.kind in "biu" and builtins.any(type(v) is float for v in (x1, x2)):
+            dtype = np.dtype(np.float32)    # (a Python number is weakly typed)
+        a, b = np.asarray(_plain(x1), dtype), np.asarray(_plain(x2), dtype)
+        return getattr(np, name)(a, b)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (f"The elementwise {'maximum' if name == 'fmax' else 'minimum'}, ignoring "
                   f"NaN (NaN only where both are).")
@@ -686,10 +686,16 @@ def saturate_cast(x, dtype):
 
 # -------------------------------------------------------- window functions
 
+def _count(x, name):
+    """A window's length: an integer (a 0-d integer array too)."""
+    x = _plain(x)
+    return _integer(x.item() if isinstance(x, np.ndarray) and x.ndim == 0 and
+                    x.dtype.kind in "iu" else x, f"{name}: x", low=0)
+
+
 def _window(name, fn):
     def op(x):
-        n = _integer(_plain(x) if np.ndim(_plain(x)) == 0 else None, f"{name}: x", low=0)
-        return fn(n).astype(np.float32)
+        return fn(_count(x, name)).astype(np.float32)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"The {name} window of ``x`` points (float32), as NumPy's."
     return op
@@ -703,8 +709,7 @@ hanning = _window("hanning", np.hanning)
 
 def kaiser(x, beta):
     """The Kaiser window of ``x`` points with shape ``beta`` (float32)."""
-    n = _integer(_plain(x) if np.ndim(_plain(x)) == 0 else None, "kaiser: x", low=0)
-    return np.kaiser(n, float(beta)).astype(np.float32)
+    return np.kaiser(_count(x, "kaiser"), float(beta)).astype(np.float32)
 
 
 # ---------------------------------------------------- Fourier transforms

@@ -5353,7 +5353,9 @@ for _name in ("affine_transform", "crop_images", "pad_images", "extract_patches"
     setattr(image, _name, getattr(_more_ops, _name))
 del _name
 NUMPY_STYLE += MORE_OPS
-__all__ += list(MORE_OPS) + ["nn", "numpy", "linalg"]
+# (the numpy namespace stays out of __all__: a star import must not hide
+# the NumPy module)
+__all__ += list(MORE_OPS) + ["nn", "linalg"]
 SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS
 
 
