@@ -717,10 +717,12 @@ def kaiser(x, beta):
 # Keras keeps complex data as a (real, imaginary) pair of float arrays.
 
 def _complex_pair(name, x):
+    """The complex array of a (real, imaginary) pair (traced parts read as
+    values), and the dtype of the parts."""
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise ValueError(f"{name}: x must be a (real, imaginary) pair of arrays, got "
                          f"{type(x).__name__}")
-    re_, im_ = (_values(v, name) for v in x)
+    re_, im_ = (_array(_plain(v)) for v in x)
     if re_.shape != im_.shape:
         raise ValueError(f"{name}: the real and imaginary parts need the same shape, got "
                          f"{re_.shape} and {im_.shape}")
@@ -734,13 +736,39 @@ def _pair_out(c, dtype):
     return np.real(c).astype(dtype), np.imag(c).astype(dtype)
 
 
+def _linear_record(parts, outputs, vjp):
+    """``outputs`` (arrays) of a linear map of ``parts``; where a part is
+    traced, recorded with ``vjp(gradients of the outputs)``, which gives
+    one gradient per part.  A tuple of outputs stays a tuple."""
+    from . import autodiff
+    resolved = tuple(autodiff.resolve(p) for p in parts)
+    tape = autodiff._tape_of(*resolved)
+    if tape is None:
+        return outputs
+
+    def grads(gs):
+        gs = gs if isinstance(outputs, tuple) else [gs]
+        return [np.ascontiguousarray(g, np.float32) if type(p) is autodiff.Traced else None
+                for p, g in zip(resolved, vjp([np.asarray(g, np.float64) for g in gs]))]
+    if isinstance(outputs, tuple):
+        return tuple(tape.record_several(outputs, resolved, grads))
+    return tape.record(outputs, resolved, grads)
+
+
+def _complex_grads(h):
+    return np.real(h), np.imag(h)
+
+
 def fft(x):
     """The discrete Fourier transform along the last axis of a (real,
     imaginary) pair."""
     c, dtype = _complex_pair("fft", x)
     if c.ndim < 1:
         raise ValueError(f"fft: expected arrays of rank >= 1, got shape {c.shape}")
-    return _pair_out(np.fft.fft(c), dtype)
+    n = c.shape[-1]
+    # (the adjoint of the DFT is n times the inverse DFT)
+    return _linear_record(x, _pair_out(np.fft.fft(c), dtype), lambda gs: _complex_grads(
+        n * np.fft.ifft(gs[0] + 1j * gs[1])))
 
 
 def fft2(x):
@@ -748,7 +776,9 @@ def fft2(x):
     c, dtype = _complex_pair("fft2", x)
     if c.ndim < 2:
         raise ValueError(f"fft2: expected arrays of rank >= 2, got shape {c.shape}")
-    return _pair_out(np.fft.fft2(c), dtype)
+    n = c.shape[-1] * c.shape[-2]
+    return _linear_record(x, _pair_out(np.fft.fft2(c), dtype), lambda gs: _complex_grads(
+        n * np.fft.ifft2(gs[0] + 1j * gs[1])))
 
 
 def ifft2(x):
@@ -756,7 +786,9 @@ def ifft2(x):
     c, dtype = _complex_pair("ifft2", x)
     if c.ndim < 2:
         raise ValueError(f"ifft2: expected arrays of rank >= 2, got shape {c.shape}")
-    return _pair_out(np.fft.ifft2(c), dtype)
+    n = c.shape[-1] * c.shape[-2]
+    return _linear_record(x, _pair_out(np.fft.ifft2(c), dtype), lambda gs: _complex_grads(
+        np.fft.fft2(gs[0] + 1j * gs[1]) / n))
 
 
 def _fft_length(name, fft_length):
@@ -766,18 +798,40 @@ def _fft_length(name, fft_length):
 def rfft(x, fft_length=None):
     """The Fourier transform of real x along its last axis (the
     non-negative frequencies), as a (real, imaginary) pair."""
-    a = _values(x, "rfft")
+    a = _array(_plain(x))
     if a.ndim < 1:
         raise ValueError(f"rfft: expected an array of rank >= 1, got shape {a.shape}")
     a = a.astype(_float_result(a)) if a.dtype.kind != "f" else a
-    return _pair_out(np.fft.rfft(a, n=_fft_length("rfft", fft_length), axis=-1), a.dtype)
+    n = _fft_length("rfft", fft_length) or a.shape[-1]
+    length = a.shape[-1]
+
+    def vjp(gs):
+        # The frequencies kept are the first n // 2 + 1 of the full DFT of
+        # x cut or zero-padded to n: the adjoint puts the gradient there.
+        full = np.zeros(gs[0].shape[:-1] + (n,), np.complex128)
+        full[..., :gs[0].shape[-1]] = gs[0] + 1j * gs[1]
+        g = np.real(n * np.fft.ifft(full))[..., :length]
+        return [np.pad(g, [(0, 0)] * (g.ndim - 1) + [(0, length - g.shape[-1])])]
+    return _linear_record([x], _pair_out(np.fft.rfft(a, n=n, axis=-1), a.dtype), vjp)
 
 
 def irfft(x, fft_length=None):
     """The real signal of a (real, imaginary) pair of non-negative
     frequencies along the last axis (the inverse of rfft)."""
     c, dtype = _complex_pair("irfft", x)
-    return np.fft.irfft(c, n=_fft_length("irfft", fft_length), axis=-1).astype(dtype)
+    m = c.shape[-1]
+    n = _fft_length("irfft", fft_length) or 2 * (m - 1)
+
+    def vjp(gs):
+        # y = (1/n) sum_k w_k Re(c_k e^{2 pi i k t / n}), w_k = 2 but for
+        # the constant and Nyquist terms (1) and bins past n // 2 (0).
+        k = np.arange(m)
+        w = np.where(k > n // 2, 0.0, np.where((k == 0) | (2 * k == n), 1.0, 2.0))
+        spectrum = np.fft.fft(gs[0], n=n, axis=-1)[..., :builtins.min(m, n // 2 + 1)]
+        spectrum = np.pad(spectrum, [(0, 0)] * (spectrum.ndim - 1) +
+                          [(0, m - spectrum.shape[-1])]) * (w / n)
+        return _complex_grads(spectrum)
+    return _linear_record(x, np.fft.irfft(c, n=n, axis=-1).astype(dtype), vjp)
 
 
 # --------------------------------------------------------------- signals

@@ -222,7 +222,7 @@ def test_constants_refuse_traced_arrays():
     tape = Tape("the test")
     t = tape.input(data((3, 4)))
     for call in (lambda: ops.unique(t), lambda: ops.histogram(t[0]),
-                 lambda: ops.rfft(t), lambda: ops.stft(t, 2, 1, 2),
+                 lambda: ops.stft(t, 2, 1, 2),
                  lambda: ops.i0(t), lambda: ops.corrcoef(t), lambda: ops.nancumprod(t),
                  lambda: ops.eig(t[:, :3][:3])):
         with tape.recording(), pytest.raises(TypeError, match="traced array"):
@@ -310,3 +310,39 @@ def test_custom_gradient_errors():
         tape.backward([(y, np.ones(2, np.float32))])
     with pytest.raises(TypeError, match=r"must return \(output, grad_fn\)"):
         no_grad(data((2,)))
+
+
+def both(pair):
+    return ops.concatenate(list(pair), axis=-1)
+
+
+@pytest.mark.parametrize("name, fn, ref, inputs", [
+    ("fft", lambda a, b: both(ops.fft((a, b))),
+     lambda a, b: (lambda c: np.concatenate([c.real, c.imag], -1))(np.fft.fft(a + 1j * b)),
+     [data((2, 5)), data((2, 5), seed=1)]),
+    ("fft2", lambda a, b: both(ops.fft2((a, b))),
+     lambda a, b: (lambda c: np.concatenate([c.real, c.imag], -1))(np.fft.fft2(a + 1j * b)),
+     [data((3, 4)), data((3, 4), seed=1)]),
+    ("ifft2", lambda a, b: both(ops.ifft2((a, b))),
+     lambda a, b: (lambda c: np.concatenate([c.real, c.imag], -1))(np.fft.ifft2(a + 1j * b)),
+     [data((2, 3, 4)), data((2, 3, 4), seed=1)]),
+    ("rfft", lambda x: both(ops.rfft(x)),
+     lambda x: (lambda c: np.concatenate([c.real, c.imag], -1))(np.fft.rfft(x)),
+     [data((2, 7))]),
+    ("rfft-padded", lambda x: both(ops.rfft(x, 10)),
+     lambda x: (lambda c: np.concatenate([c.real, c.imag], -1))(np.fft.rfft(x, 10)),
+     [data((2, 7))]),
+    ("rfft-cut", lambda x: both(ops.rfft(x, 4)),
+     lambda x: (lambda c: np.concatenate([c.real, c.imag], -1))(np.fft.rfft(x, 4)),
+     [data((7,))]),
+    ("irfft", lambda a, b: ops.irfft((a, b)), lambda a, b: np.fft.irfft(a + 1j * b),
+     [data((2, 5)), data((2, 5), seed=1)]),
+    ("irfft-odd", lambda a, b: ops.irfft((a, b), 7), lambda a, b: np.fft.irfft(a + 1j * b, 7),
+     [data((2, 5)), data((2, 5), seed=1)]),
+    ("irfft-short", lambda a, b: ops.irfft((a, b), 4), lambda a, b: np.fft.irfft(a + 1j * b, 4),
+     [data((6,)), data((6,), seed=1)]),
+    ("irfft-long", lambda a, b: ops.irfft((a, b), 12),
+     lambda a, b: np.fft.irfft(a + 1j * b, 12), [data((4,)), data((4,), seed=1)]),
+])
+def test_fourier_gradients(name, fn, ref, inputs):
+    check(fn, ref, inputs)
