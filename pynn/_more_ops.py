@@ -2,13 +2,16 @@
 imports them from here): the NaN-ignoring reductions, set and index
 functions, bitwise and special functions, complex numbers as Keras keeps
 them, window functions, Fourier transforms, signal framing, more of the
-nn and linalg functions, and ``custom_gradient``.
+nn, linalg and image functions, and ``custom_gradient``.
 
 On NumPy arrays each is NumPy's computation with Keras 3's argument rules
 and result dtypes.  The differentiable ones also take the traced arrays of
-:mod:`pynn.autodiff`: they are written with pynn.ops functions that are
-recorded, so their gradients come from those.  Functions whose result is
-a constant (indices, counts, integer math) compute on the values.
+:mod:`pynn.autodiff`: most are written with pynn.ops functions that are
+recorded, so their gradients come from those; erfc, erfinv and the
+Fourier transforms record their own derivative or adjoint.  Functions
+whose result is a constant (indices, counts, integer math) compute on the
+values; those that build a constant from an array's values (unique,
+histogram, stft...) refuse traced arrays rather than drop a gradient.
 """
 import builtins
 import contextlib
