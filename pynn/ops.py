@@ -5590,3 +5590,113 @@ def _symbolic_entry(fn, name):
 for _name in SYMBOLIC_OPS:
     globals()[_name] = _symbolic_entry(globals()[_name], _name)
 del _name
+
+
+# ------------------------------------------- more of Keras 3's ops names
+#
+# Written in pynn/_more_ops.py (same conventions: NumPy and traced arrays,
+# Keras 3's signatures and result dtypes); here they join the namespace,
+# the symbolic entry points and Keras's ops submodules.
+
+from . import _more_ops  # noqa: E402
+
+MORE_OPS = (
+    "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin", "nanargmax",
+    "nanargmin", "nancumsum", "nancumprod", "nanquantile", "nanpercentile", "nanmedian",
+    "unique", "unravel_index", "argpartition", "histogram", "kron", "cross", "correlate",
+    "corrcoef", "trapezoid", "vander", "logspace", "geomspace", "get_item", "view", "fabs",
+    "fmax", "fmin", "ldexp", "nextafter", "gcd", "lcm", "erfc", "erfinv", "i0", "real",
+    "imag", "conj", "conjugate", "angle", "isreal", "polar", "view_as_real", "view_as_complex",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_not",
+    "bitwise_left_shift", "bitwise_right_shift", "left_shift", "right_shift",
+    "saturate_cast", "bartlett", "blackman", "hamming", "hanning", "kaiser", "fft", "fft2",
+    "ifft2", "rfft", "irfft", "extract_sequences", "stft", "istft", "sparse_sigmoid",
+    "sparsemax", "cdist", "segment_min", "segment_prod", "unfold", "fold",
+    "cholesky_inverse", "eig", "lu_factor", "vectorize", "associative_scan",
+    "custom_gradient", "rearrange",
+)
+# Those that may take a symbolic tensor in a functional model.
+MORE_SYMBOLIC_OPS = frozenset("""
+nansum nanprod nanmean nanvar nanstd nanmax nanmin nanargmax nanargmin nancumsum nancumprod
+nanquantile nanpercentile nanmedian argpartition kron cross correlate trapezoid vander
+fabs fmax fmin ldexp nextafter gcd lcm erfc erfinv i0 real imag conj conjugate
+angle isreal bitwise_and bitwise_or bitwise_xor bitwise_invert bitwise_not
+bitwise_left_shift bitwise_right_shift left_shift right_shift saturate_cast
+extract_sequences sparse_sigmoid sparsemax cdist segment_min segment_prod unfold fold
+cholesky_inverse rearrange
+""".split())
+for _name in MORE_OPS:
+    globals()[_name] = getattr(_more_ops, _name)
+    if _name in MORE_SYMBOLIC_OPS:
+        globals()[_name] = _symbolic_entry(globals()[_name], _name)
+del _name
+for _name in ("affine_transform", "crop_images", "pad_images", "extract_patches",
+              "gaussian_blur", "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "sobel_edges",
+              "map_coordinates", "perspective_transform", "ssim"):
+    setattr(image, _name, getattr(_more_ops, _name))
+del _name
+NUMPY_STYLE += MORE_OPS
+# (the numpy namespace stays out of __all__: a star import must not hide
+# the NumPy module)
+__all__ += list(MORE_OPS) + ["nn", "linalg"]
+SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS
+
+
+class _KerasSubmodule(types.SimpleNamespace):
+    """One of Keras 3's ops submodules (``keras.ops.nn``, ``.numpy``,
+    ``.linalg``): the pynn.ops functions of its names, looked up when read,
+    so ``from pynn.ops import nn`` code written for Keras ports."""
+
+    def __init__(self, name, names):
+        super().__init__()
+        object.__setattr__(self, "_module", name)
+        object.__setattr__(self, "_names", frozenset(names))
+
+    def __getattr__(self, name):
+        if name in self._names and name in globals():
+            return globals()[name]
+        raise AttributeError(f"pynn.ops.{self._module} has no function {name!r}")
+
+    def __dir__(self):
+        return sorted(n for n in self._names if n in globals())
+
+    def __repr__(self):
+        return f"<pynn.ops.{self._module}: {len(self.__dir__())} functions>"
+
+
+nn = _KerasSubmodule("nn", """
+adaptive_average_pool adaptive_max_pool average_pool batch_normalization
+binary_crossentropy categorical_crossentropy celu conv conv_transpose ctc_decode ctc_loss
+depthwise_conv dot_product_attention elu fold gelu glu hard_shrink hard_sigmoid hard_silu
+hard_swish hard_tanh layer_normalization leaky_relu log_sigmoid log_softmax max_pool
+moments multi_hot normalize one_hot polar psnr relu relu6 rms_normalization selu
+separable_conv sigmoid silu soft_shrink softmax softplus softsign sparse_categorical_crossentropy
+sparse_plus sparse_sigmoid sparsemax squareplus swish tanh_shrink threshold unfold
+depth_to_space space_to_depth
+""".split())
+linalg = _KerasSubmodule("linalg", """
+cholesky cholesky_inverse det eig eigh inv lstsq lu_factor matrix_rank norm pinv qr solve
+solve_triangular svd
+""".split())
+numpy = _KerasSubmodule("numpy", """
+abs absolute add all allclose amax amin angle any append arange arccos arccosh arcsin
+arcsinh arctan arctan2 arctanh argmax argmin argpartition argsort array array_split average
+bartlett bincount bitwise_and bitwise_invert bitwise_left_shift bitwise_not bitwise_or
+bitwise_right_shift bitwise_xor blackman broadcast_to cbrt ceil clip concatenate conj
+conjugate copy corrcoef correlate cos cosh count_nonzero cross cumprod cumsum deg2rad diag
+diagflat diagonal diff digitize divide divide_no_nan dot dsplit dstack einsum empty
+empty_like equal exp exp2 expand_dims expm1 eye fabs flip fliplr flipud floor floor_divide
+fmax fmin fmod full full_like gcd geomspace get_item greater greater_equal hamming hanning
+heaviside histogram hsplit hstack hypot i0 identity imag inner isclose isfinite isin isinf
+isnan isneginf isposinf isreal kaiser kron lcm ldexp left_shift less less_equal linspace log
+log10 log1p log2 logaddexp logaddexp2 logical_and logical_not logical_or logical_xor
+logspace matmul max maximum mean median meshgrid min minimum mod moveaxis multiply
+nan_to_num nanargmax nanargmin nancumprod nancumsum nanmax nanmean nanmedian nanmin
+nanpercentile nanprod nanquantile nanstd nansum nanvar ndim negative nextafter nonzero
+not_equal ones ones_like outer pad percentile power prod ptp quantile rad2deg ravel real
+reciprocal repeat reshape right_shift roll rot90 round searchsorted select sign signbit sin
+sinc sinh size slogdet sort split sqrt square squeeze stack std subtract sum swapaxes take
+take_along_axis tan tanh tensordot tile trace transpose trapezoid tri tril triu true_divide
+trunc unique unravel_index vander var vdot vectorize view vsplit vstack where zeros
+zeros_like
+""".split())

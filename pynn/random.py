@@ -87,3 +87,38 @@ def shuffle(x, axis=0, seed=None):
     permutation; on traced arrays the gradient follows it)."""
     order = _generator(seed).permutation(ops.shape(x)[axis])
     return ops.take(x, order, axis=axis)
+
+
+def gamma(shape, alpha, dtype=None, seed=None):
+    """Draws from the Gamma distribution of shape ``alpha`` (scale 1)."""
+    a = np.asarray(ops.convert_to_numpy(alpha), np.float64)
+    if np.any(~(a > 0)):
+        raise ValueError(f"gamma: alpha must be > 0, got {alpha!r}")
+    return _generator(seed).standard_gamma(a, _shape(shape)).astype(_dtype(dtype))
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None):
+    """Draws from the Beta(alpha, beta) distribution."""
+    a = np.asarray(ops.convert_to_numpy(alpha), np.float64)
+    b = np.asarray(ops.convert_to_numpy(beta), np.float64)
+    if np.any(~(a > 0)) or np.any(~(b > 0)):
+        raise ValueError(f"beta: alpha and beta must be > 0, got {alpha!r} and {beta!r}")
+    return _generator(seed).beta(a, b, _shape(shape)).astype(_dtype(dtype))
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """``num_samples`` class ids per row of the 2-D ``logits`` (batch,
+    classes), each drawn with probability ``softmax(logits)``."""
+    z = np.asarray(ops.convert_to_numpy(logits), np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"categorical: logits must be 2-D (batch_size, num_classes), got "
+                         f"shape {z.shape}")
+    n = int(num_samples)
+    if n < 0 or n != num_samples:
+        raise ValueError(f"categorical: num_samples must be a non-negative integer, got "
+                         f"{num_samples!r}")
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    u = _generator(seed).random((z.shape[0], n))
+    ids = np.minimum((u[:, :, None] >= cdf[:, None, :]).sum(axis=2), z.shape[1] - 1)
+    return ids.astype(dtype)

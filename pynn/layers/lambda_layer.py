@@ -124,7 +124,14 @@ OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a //
 BOOLEAN_OPS = frozenset("""
 equal not_equal greater greater_equal less less_equal logical_and logical_or logical_not
 logical_xor isnan isinf isfinite isneginf isposinf isclose allclose isin signbit all any
-in_top_k
+in_top_k isreal
+""".split())
+# Operations whose result is int32 indices, as Keras's.
+INDEX_OPS = frozenset("nanargmax nanargmin argpartition".split())
+# Integer operations whose result keeps the (first) input's dtype.
+SAME_DTYPE_OPS = frozenset("""
+gcd lcm bitwise_and bitwise_or bitwise_xor bitwise_invert bitwise_not bitwise_left_shift
+bitwise_right_shift left_shift right_shift
 """.split())
 
 
@@ -209,6 +216,13 @@ class TensorOperation(Layer):
         return self._output_shape_from_call(input_shape)
 
     def _output_dtypes(self, n):
+        if self.op in INDEX_OPS:
+            return ["int32"] * n
+        if self.op in SAME_DTYPE_OPS:
+            return [str(np.dtype(self.__dict__.get("_call_input_dtype") or "int32"))] * n
+        if self.op == "saturate_cast":
+            dtype = self.kwargs.get("dtype", self.args[1] if len(self.args) > 1 else None)
+            return [str(np.dtype(dtype))] * n
         return ["bool" if self.op in BOOLEAN_OPS else "float32"] * n
 
     def get_config(self):

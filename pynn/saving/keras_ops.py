@@ -227,6 +227,79 @@ KERAS_OPS = {
     "where": ("numpy", "Where", ['condition', 'x1', 'x2'], 3, {'x1': None, 'x2': None}),
     "zeros_like": ("numpy", "ZerosLike", ['x', 'dtype'], 1, {'dtype': None}),
 }
+# More of Keras 3's ops (pynn/_more_ops.py).
+KERAS_OPS.update({
+    "angle": ("numpy", "Angle", ['x'], 1, {}),
+    "argpartition": ("numpy", "Argpartition", ['x', 'kth', 'axis'], 1, {'axis': -1}),
+    "bitwise_and": ("numpy", "BitwiseAnd", ['x', 'y'], 2, {}),
+    "bitwise_invert": ("numpy", "BitwiseInvert", ['x'], 1, {}),
+    "bitwise_left_shift": ("numpy", "BitwiseLeftShift", ['x', 'y'], 2, {}),
+    "bitwise_not": ("numpy", "BitwiseNot", ['x'], 1, {}),
+    "bitwise_or": ("numpy", "BitwiseOr", ['x', 'y'], 2, {}),
+    "bitwise_right_shift": ("numpy", "BitwiseRightShift", ['x', 'y'], 2, {}),
+    "bitwise_xor": ("numpy", "BitwiseXor", ['x', 'y'], 2, {}),
+    "cdist": ("math", "CDist", ['x', 'y'], 2, {}),
+    "cholesky_inverse": ("linalg", "CholeskyInverse", ['x', 'upper'], 1, {'upper': False}),
+    "conj": ("numpy", "Conj", ['x'], 1, {}),
+    "conjugate": ("numpy", "Conjugate", ['x'], 1, {}),
+    "correlate": ("numpy", "Correlate", ['x1', 'x2', 'mode'], 2, {'mode': 'valid'}),
+    "cross": ("numpy", "Cross", ['x1', 'x2', 'axisa', 'axisb', 'axisc', 'axis'], 2,
+          {'axisa': -1, 'axisb': -1, 'axisc': -1, 'axis': None}),
+    "erfc": ("math", "Erfc", ['x'], 1, {}),
+    "erfinv": ("math", "Erfinv", ['x'], 1, {}),
+    "extract_sequences": ("math", "ExtractSequences", ['x', 'sequence_length', 'sequence_stride'], 1,
+          {}),
+    "fabs": ("numpy", "Fabs", ['x'], 1, {}),
+    "fmax": ("numpy", "Fmax", ['x1', 'x2'], 2, {}),
+    "fmin": ("numpy", "Fmin", ['x1', 'x2'], 2, {}),
+    "fold": ("nn", "Fold", ['x', 'output_size', 'kernel_size', 'dilation', 'padding', 'stride'], 1,
+          {'dilation': 1, 'padding': 0, 'stride': 1}),
+    "gcd": ("numpy", "Gcd", ['x1', 'x2'], 2, {}),
+    "i0": ("numpy", "I0", ['x'], 1, {}),
+    "imag": ("numpy", "Imag", ['x'], 1, {}),
+    "isreal": ("numpy", "Isreal", ['x'], 1, {}),
+    "kron": ("numpy", "Kron", ['x1', 'x2'], 2, {}),
+    "lcm": ("numpy", "Lcm", ['x1', 'x2'], 2, {}),
+    "ldexp": ("numpy", "Ldexp", ['x1', 'x2'], 2, {}),
+    "left_shift": ("numpy", "LeftShift", ['x', 'y'], 2, {}),
+    "nanargmax": ("numpy", "Nanargmax", ['x', 'axis', 'keepdims'], 1,
+          {'axis': None, 'keepdims': False}),
+    "nanargmin": ("numpy", "Nanargmin", ['x', 'axis', 'keepdims'], 1,
+          {'axis': None, 'keepdims': False}),
+    "nancumprod": ("numpy", "Nancumprod", ['x', 'axis', 'dtype'], 1,
+          {'axis': None, 'dtype': None}),
+    "nancumsum": ("numpy", "Nancumsum", ['x', 'axis', 'dtype'], 1, {'axis': None, 'dtype': None}),
+    "nanmax": ("numpy", "Nanmax", ['x', 'axis', 'keepdims'], 1, {'axis': None, 'keepdims': False}),
+    "nanmean": ("numpy", "Nanmean", ['x', 'axis', 'keepdims'], 1,
+          {'axis': None, 'keepdims': False}),
+    "nanmedian": ("numpy", "Nanmedian", ['x', 'axis', 'keepdims'], 1,
+          {'axis': None, 'keepdims': False}),
+    "nanmin": ("numpy", "Nanmin", ['x', 'axis', 'keepdims'], 1, {'axis': None, 'keepdims': False}),
+    "nanpercentile": ("numpy", "Nanpercentile", ['x', 'q', 'axis', 'method', 'keepdims'], 2,
+          {'axis': None, 'method': 'linear', 'keepdims': False}),
+    "nanprod": ("numpy", "Nanprod", ['x', 'axis', 'keepdims'], 1,
+          {'axis': None, 'keepdims': False}),
+    "nanquantile": ("numpy", "Nanquantile", ['x', 'q', 'axis', 'method', 'keepdims'], 2,
+          {'axis': None, 'method': 'linear', 'keepdims': False}),
+    "nanstd": ("numpy", "Nanstd", ['x', 'axis', 'keepdims'], 1, {'axis': None, 'keepdims': False}),
+    "nansum": ("numpy", "Nansum", ['x', 'axis', 'keepdims'], 1, {'axis': None, 'keepdims': False}),
+    "nanvar": ("numpy", "Nanvar", ['x', 'axis', 'keepdims'], 1, {'axis': None, 'keepdims': False}),
+    "nextafter": ("numpy", "Nextafter", ['x1', 'x2'], 2, {}),
+    "real": ("numpy", "Real", ['x'], 1, {}),
+    "right_shift": ("numpy", "RightShift", ['x', 'y'], 2, {}),
+    "saturate_cast": ("core", "SaturateCast", ['x', 'dtype'], 1, {}),
+    "segment_min": ("math", "SegmentMin", ['data', 'segment_ids', 'num_segments', 'sorted'], 2,
+          {'num_segments': None, 'sorted': False}),
+    "segment_prod": ("math", "SegmentProd", ['data', 'segment_ids', 'num_segments', 'sorted'], 2,
+          {'num_segments': None, 'sorted': False}),
+    "sparse_sigmoid": ("nn", "SparseSigmoid", ['x'], 1, {}),
+    "sparsemax": ("nn", "Sparsemax", ['x', 'axis'], 1, {'axis': -1}),
+    "trapezoid": ("numpy", "Trapezoid", ['y', 'x', 'dx', 'axis'], 1,
+          {'x': None, 'dx': 1.0, 'axis': -1}),
+    "unfold": ("nn", "Unfold", ['x', 'kernel_size', 'dilation', 'padding', 'stride'], 1,
+          {'dilation': 1, 'padding': 0, 'stride': 1}),
+    "vander": ("numpy", "Vander", ['x', 'N', 'increasing'], 1, {'N': None, 'increasing': False}),
+})
 # x[key]: Keras's GetItem takes the tensor and the key.
 GETITEM = ("numpy", "GetItem")
 # The op a Keras class is read as, where several functions share it.
@@ -316,7 +389,7 @@ def _from_keras_value(value, tensors, label):
                                   for k in ("start", "stop", "step")]}
         if kind == "__ellipsis__":
             return {"__ellipsis__": True}
-        if kind == "__numpy__":
+        if kind in ("__numpy__", "__tensor__"):  # (a constant array: Keras 3.10+ says tensor)
             return {"__array__": config.get("value"), "dtype": str(np.dtype(config.get(
                 "dtype", "float32")))}
         raise ValueError(f"{label}: an argument pynn cannot read: {value!r}")

@@ -342,9 +342,10 @@ def test_keras_operations_load_as_tensor_operations(tmp_path, keras):
     close(keras.saving.load_model(tmp_path / "p.keras").predict(x, verbose=0), expected)
     with pytest.raises(ValueError, match="legacy .h5 format holds layers only"):
         ours.save(tmp_path / "p.h5")
-    odd = keras.Model(i, keras.layers.Dense(2)(keras.ops.erfinv(i * 0.5)))
+    odd = keras.Model(i, keras.layers.Dense(2)(keras.ops.cast(keras.ops.view(i, "int32"),
+                                                              "float32")))
     odd.save(tmp_path / "odd.keras")
-    with pytest.raises(ModelFileError, match=r"Keras operation .Erfinv. .* has no counterpart"):
+    with pytest.raises(ModelFileError, match=r"Keras operation .View. .* has no counterpart"):
         pynn.models.load_model(tmp_path / "odd.keras")
 
 
