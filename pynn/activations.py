@@ -217,25 +217,10 @@ def sparse_sigmoid(x):
 
 
 def sparsemax(x, axis=-1):
-    """The Euclidean projection of x onto the probability simplex along
-    ``axis`` (Martins & Astudillo, 2016): ``max(x - tau, 0)``, with ``tau``
-    set so that each slice sums to 1."""
-    v = np.asarray(ops._plain(x), np.float32)
-    if v.ndim == 0:
-        raise ValueError("sparsemax: x must have at least one axis")
-    ordered = -np.sort(-v, axis=axis)
-    sums = np.cumsum(ordered, axis=axis)
-    ranks = np.arange(1, v.shape[axis] + 1, dtype=np.float32).reshape(
-        [-1 if i == axis % v.ndim else 1 for i in range(v.ndim)])
-    # the support: the k largest values, k the last rank with
-    # 1 + rank * value > cumulative sum
-    k = np.sum(1.0 + ranks * ordered > sums, axis=axis, keepdims=True)
-    tau = (np.take_along_axis(sums, k - 1, axis=axis) - 1.0) / k
-    support = (v > tau).astype(np.float32)
-    # tau again, differentiably: its support is fixed near x
-    tau = ops.divide(ops.subtract(ops.sum(ops.multiply(x, support), axis=axis, keepdims=True),
-                                  1.0), np.sum(support, axis=axis, keepdims=True))
-    return ops.multiply(ops.subtract(x, tau), support)
+    """Sparse probabilities along ``axis``, by Keras 3's formula (see
+    ``ops.sparsemax``: its rows need not add up to 1 once more than one
+    value survives, as in Keras)."""
+    return ops.sparsemax(x, axis=axis)
 
 
 def squareplus(x, b=4):
