@@ -10,7 +10,7 @@ from . import (activations, callbacks, config, constraints, cuda, datasets, dist
                initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
                regularizers, utils)
 from .backend import device, get_num_threads, set_num_threads, show_config
-from .layers import Input, InputLayer, Layer
+from .layers import Input, InputLayer, InputSpec, Layer
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
@@ -40,7 +40,7 @@ def version():
     return __version__
 
 
-__all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "Layer", "Loss",
+__all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer", "Loss",
            "Metric", "Optimizer", "GradientTape", "Variable", "config", "version", "activations",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
