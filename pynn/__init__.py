@@ -40,8 +40,9 @@ def version():
     return __version__
 
 
-__all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer", "Loss",
-           "Metric", "Optimizer", "GradientTape", "Variable", "config", "version", "activations",
+__all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
+           "Loss", "Metric", "Optimizer", "GradientTape", "Variable", "config", "version",
+           "activations",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "utils", "set_num_threads",

@@ -2,7 +2,8 @@
 from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
 from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                            RandomRotation, RandomTranslation, RandomZoom)
-from .attention import AdditiveAttention, Attention, GroupQueryAttention, MultiHeadAttention
+from .attention import (AdditiveAttention, Attention, GroupQueryAttention,
+                        MultiHeadAttention)
 from .base import Input, InputLayer, Layer, Weight
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
                    Convolution1D, Convolution1DTranspose, Convolution2D, Convolution2DTranspose,

@@ -389,6 +389,10 @@ def test_tflite_refuses_them_by_name_and_exports_identity():
         model = pynn.Sequential([pynn.Input((4, 3)), layer])
         with pytest.raises(pynn.lite.ConversionError, match="'rms'"):
             pynn.lite.TFLiteConverter.from_keras_model(model).convert()
+    x = pynn.Input((4, 3))
+    model = pynn.Model(x, layers.GroupQueryAttention(2, 2, 1, name="rms")(x, x))
+    with pytest.raises(pynn.lite.ConversionError, match="'rms'"):
+        pynn.lite.TFLiteConverter.from_keras_model(model).convert()
     ids = pynn.Input((4,), dtype="int32")
     emb = layers.ReversibleEmbedding(9, 3, name="tokens")
     model = pynn.Model(ids, emb(emb(ids), reverse=True))
@@ -423,3 +427,47 @@ def test_group_query_attention_files_both_ways(tmp_path, keras, fmt, use_gate):
     close(loaded.predict(xs, verbose=0), expected)
     assert loaded.layers[-1].name == theirs.layers[-1].name
     assert theirs.layers[-1].name.startswith("grouped_query_attention")
+
+
+class TiedLanguageModel(layers.Layer):
+    """keras-hub's pattern: one ReversibleEmbedding inside a custom layer's
+    call, used both ways."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = layers.ReversibleEmbedding(8, 3, logit_soft_cap=4.0)
+        self.hidden = layers.Dense(3, activation="tanh")
+
+    def call(self, ids):
+        return self.embedding(self.hidden(self.embedding(ids)), reverse=True)
+
+
+def test_reversible_embedding_inside_a_custom_layer_call():
+    pynn.utils.set_random_seed(10)
+    ids = pynn.Input((5,), dtype="int32")
+    model = pynn.Model(ids, TiedLanguageModel()(ids))
+    model.compile("sgd", pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    g = np.random.default_rng(11)
+    x = g.integers(0, 8, (3, 5)).astype(np.int32)
+    layer = model.layers[-1]
+    expected = np.tanh(np.tanh(layer.embedding.embeddings.numpy()[x] @
+                               layer.hidden.kernel.numpy() + layer.hidden.bias.numpy()) @
+                       layer.embedding.embeddings.numpy().T / 4.0) * 4.0
+    close(model.predict(x, verbose=0), expected)
+    check_model_gradients(model, x, g.integers(0, 8, (3, 5)))
+
+
+def test_spectral_normalization_of_an_embedding(keras):
+    ids = np.random.default_rng(12).integers(0, 6, (2, 4))
+    ours = layers.SpectralNormalization(layers.Embedding(6, 3))
+    theirs = keras.layers.SpectralNormalization(keras.layers.Embedding(6, 3))
+    ours.build((None, 4))
+    theirs.build((None, 4))
+    same_weights(ours, theirs)
+    # (Keras casts the output to the ids' dtype, integers: only the
+    # normalized weights compare)
+    out = ours(ids, training=True)
+    theirs(ids, training=True)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        close(a, b)
+    close(out, ours.get_weights()[0][ids])

@@ -131,8 +131,8 @@ CASES = {
                                                                   merge_mode="sum"), (5, 2)),
     "TimeDistributed-Dense": one(lambda k: k.layers.TimeDistributed(k.layers.Dense(3)), (4, 2)),
     "Identity": one(lambda k: k.layers.Identity(), (4,)),
-    "RMSNormalization": one(lambda k: k.layers.RMSNormalization(axis=[-2, -1], epsilon=1e-3),
-                            (3, 4)),
+    # (Keras 3.15 cannot read its own legacy .h5 of one over several axes)
+    "RMSNormalization": one(lambda k: k.layers.RMSNormalization(epsilon=1e-3), (3, 4)),
     "SpectralNormalization-Dense": one(lambda k: k.layers.SpectralNormalization(
         k.layers.Dense(3), power_iterations=2), (4,)),
     "SpectralNormalization-Conv2D": one(lambda k: k.layers.SpectralNormalization(
