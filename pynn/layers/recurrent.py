@@ -488,6 +488,12 @@ class Wrapper(_Wrapper):
     def _wrapped(self):
         return [self.layer]
 
+    def _sublayers(self):
+        # a subclass computing through its call() may hold other layers too
+        wrapped = self._wrapped()
+        return wrapped + [l for l in Layer._sublayers(self)
+                          if not any(l is w for w in wrapped)]
+
     @property
     def weights(self):
         return self._with_sublayers(self._weights, "weights")

@@ -105,15 +105,20 @@ def test_spec_squeezing_the_last_axis():
 # ------------------------------------------------------------------- Wrapper
 
 class Doubled(layers.Wrapper):
-    """A user's wrapper: the wrapped layer's output, twice."""
+    """A user's wrapper: the wrapped layer's output, twice, through a layer
+    of its own."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(layer, **kwargs)
+        self.after = layers.Dense(3, name="after")
 
     def call(self, x):
-        return self.layer(x) * 2.0
+        return self.after(self.layer(x)) * 2.0
 
 
 def test_the_wrappers_are_wrappers():
     assert isinstance(layers.TimeDistributed(layers.Dense(2)), layers.Wrapper)
-    assert isinstance(layers.Bidirectional(layers.LSTM(2)), layers.Wrapper)
+    assert isinstance(layers.Bidirectional(layers.LSTM(2, name="wrapped_lstm")), layers.Wrapper)
     assert isinstance(layers.SpectralNormalization(layers.Dense(2)), layers.Wrapper)
     dense = layers.Dense(2)
     assert layers.TimeDistributed(dense).layer is dense
@@ -128,7 +133,7 @@ def test_a_user_wrapper_trains_and_round_trips(tmp_path):
     pynn.utils.set_random_seed(2)
     model = pynn.Sequential([pynn.Input((4,)), Doubled(layers.Dense(3, activation="tanh")),
                              layers.Dense(2)])
-    assert [w.name.split("/")[-1] for w in model.layers[0].weights] == ["kernel", "bias"]
+    assert [w.name for w in model.layers[0].weights][2:] == ["after/kernel", "after/bias"]
     model.compile("sgd", "mse")
     g = np.random.default_rng(3)
     x, y = g.standard_normal((3, 4)).astype(np.float32), g.standard_normal((3, 2))

@@ -471,3 +471,28 @@ def test_spectral_normalization_of_an_embedding(keras):
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         close(a, b)
     close(out, ours.get_weights()[0][ids])
+
+
+@pytest.mark.parametrize("case", sorted(FORWARD))
+def test_configs_have_keras_keys_and_values(keras, case):
+    make, shapes, call = FORWARD[case]
+    _, ol = pynn_model(make, shapes, call)
+    _, tl = keras_model(keras, make, shapes, call)
+    mine, theirs = ol.get_config(), tl.get_config()
+    assert set(mine) - set(theirs) <= {"batch_input_shape", "call_options"}
+    for key, value in mine.items():
+        if key in theirs and key not in ("name", "layer") and not isinstance(theirs[key], dict):
+            want = theirs[key]
+            assert (list(value) if isinstance(value, tuple) else value) == \
+                (list(want) if isinstance(want, tuple) else want), (key, value, want)
+
+
+def test_clone_model_keeps_each_node_s_call():
+    ids = pynn.Input((4,), dtype="int32")
+    embedding = layers.ReversibleEmbedding(9, 3)
+    model = pynn.Model(ids, embedding(layers.Dense(3)(embedding(ids)), reverse=True))
+    clone = pynn.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(13).integers(0, 9, (2, 4)).astype(np.int32)
+    assert clone.output_shape == (None, 4, 9)
+    close(clone.predict(x, verbose=0), model.predict(x, verbose=0))
