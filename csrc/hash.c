@@ -270,3 +270,21 @@ int pynn_hash_buckets(const unsigned char *bytes, const int64_t *offsets, ptrdif
                                             k1, out, lo, hi));
     return PYNN_OK;
 }
+
+static void fingerprint_range(const unsigned char *bytes, const int64_t *offsets, uint64_t *out,
+                              ptrdiff_t lo, ptrdiff_t hi)
+{
+    for (ptrdiff_t i = lo; i < hi; i++)
+        out[i] = pynn_fingerprint64(bytes + offsets[i], (size_t)(offsets[i + 1] - offsets[i]));
+}
+
+int pynn_fingerprint64_strings(const unsigned char *bytes, const int64_t *offsets, ptrdiff_t n,
+                               uint64_t *out)
+{
+    if (n < 0 || (n > 0 && offsets[0] != 0)) return PYNN_EINVAL;
+    for (ptrdiff_t i = 0; i < n; i++)
+        if (offsets[i + 1] < offsets[i]) return PYNN_EINVAL;
+    int nt = pynn_threads_for(n > 0 ? (offsets[n] + 2 * n) * 4 : 0);
+    PYNN_PARALLEL_RANGE(nt, n, fingerprint_range(bytes, offsets, out, lo, hi));
+    return PYNN_OK;
+}

@@ -513,6 +513,12 @@ int pynn_hash_buckets(const unsigned char *bytes, const int64_t *offsets, ptrdif
  * as_string: "-12", "0", "9223372036854775807"). */
 int pynn_hash_int64_buckets(const int64_t *values, ptrdiff_t n, int64_t num_buckets, int keyed,
                             uint64_t k0, uint64_t k1, int64_t *out);
+/* out[i] = Fingerprint64 of string i of the n strings packed as for
+ * pynn_hash_buckets (the whole 64 bits: tf.sparse.cross_hashed combines
+ * them).  PYNN_EINVAL (nothing written) for n < 0 or offsets out of
+ * order. */
+int pynn_fingerprint64_strings(const unsigned char *bytes, const int64_t *offsets, ptrdiff_t n,
+                               uint64_t *out);
 
 /* -------------------------------------------------------------- plan.c */
 

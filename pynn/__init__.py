@@ -12,7 +12,7 @@ from . import (activations, callbacks, config, constraints, cuda, datasets, dist
 from .backend import device, get_num_threads, name_scope, set_num_threads, show_config
 from .initializers import Initializer
 from .regularizers import Regularizer
-from .layers import Input, InputLayer, Layer
+from .layers import Input, InputLayer, InputSpec, Layer
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
@@ -42,8 +42,9 @@ def version():
     return __version__
 
 
-__all__ = ["Sequential", "Model", "Input", "InputLayer", "KerasTensor", "Layer", "Loss",
-           "Metric", "Optimizer", "GradientTape", "Variable", "config", "version", "activations",
+__all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
+           "Loss", "Metric", "Optimizer", "GradientTape", "Variable", "config", "version",
+           "activations",
            "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "tree", "utils", "Initializer",

@@ -218,6 +218,8 @@ cdef extern from "pynn.h" nogil:
                           int64_t *out)
     int pynn_hash_int64_buckets(const int64_t *values, Py_ssize_t n, int64_t num_buckets,
                                 int keyed, uint64_t k0, uint64_t k1, int64_t *out)
+    int pynn_fingerprint64_strings(const unsigned char *data, const int64_t *offsets,
+                                   Py_ssize_t n, uint64_t *out)
 
 
 pynn_cpu_init()
@@ -1693,6 +1695,26 @@ def hash_int64_buckets(values, int64_t num_buckets, key, out):
         k0, k1 = key
     with nogil:
         pynn_hash_int64_buckets(pv, n, num_buckets, keyed, k0, k1, po)
+    return out
+
+
+def fingerprint64(bytes data, offsets, out):
+    """out[i] = Fingerprint64(data[offsets[i]:offsets[i + 1]]), all 64 bits
+    (stored in an int64 array), for the out.size strings packed in
+    ``data``."""
+    cdef cnp.ndarray O = _arr(out, "fingerprint64: out")
+    cdef Py_ssize_t n = O.size
+    cdef int64_t *po = _i64(out, "fingerprint64: out", n, True)
+    cdef const int64_t *poff = _i64(offsets, "fingerprint64: offsets", n + 1)
+    if poff[0] != 0 or poff[n] > len(data):
+        raise ValueError(f"fingerprint64: offsets must run from 0 to at most the {len(data)} "
+                         f"bytes of data, got {poff[0]}..{poff[n]}")
+    cdef const unsigned char *pd = <const unsigned char *>data
+    cdef int err
+    with nogil:
+        err = pynn_fingerprint64_strings(pd, poff, n, <uint64_t *>po)
+    if err:
+        raise ValueError("fingerprint64: offsets must not decrease")
     return out
 
 

@@ -4261,6 +4261,113 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
                        data_format)
 
 
+# ------------------------- adaptive pooling, crossed hashing (Keras 3's)
+
+def _adaptive_pool(name, inputs, output_size, data_format, kind):
+    """Pools each spatial axis of ``inputs`` (1 to 3 of them) into
+    ``output_size`` windows: window i of an axis of length L covers
+    [floor(i * L / n), ceil((i + 1) * L / n)), as Keras 3 and PyTorch
+    divide it.  The windows are gathered (the shorter ones padded, the
+    padding left out of the mean or max), one axis at a time, so traced
+    inputs get the gradient of the gather and the reduction."""
+    rank = ndim(inputs) - 2
+    if rank not in (1, 2, 3):
+        raise ValueError(f"{name}: expected inputs of rank 3, 4 or 5 (batch, 1 to 3 spatial "
+                         f"axes, channels), got shape {shape(inputs)}")
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    items = (output_size,) * rank if np.ndim(output_size) == 0 else tuple(output_size)
+    if len(items) != rank:
+        raise ValueError(f"{name}: output_size must be an int or {rank} ints for inputs of "
+                         f"shape {shape(inputs)}, got {output_size!r}")
+    sizes = tuple(_integer(v, f"{name}: output_size", low=1) for v in items)
+    first_axis = 2 if data_format == "channels_first" else 1
+    x = inputs
+    for axis, n in zip(range(first_axis, first_axis + rank), sizes):
+        length = shape(x)[axis]
+        if length == 0:
+            raise ValueError(f"{name}: cannot pool an empty axis {axis} of shape {shape(x)}")
+        i = np.arange(n, dtype=np.int64)
+        starts = i * length // n
+        ends = -(-(i + 1) * length // n)
+        width = int((ends - starts).max())
+        index = starts[:, None] + np.arange(width, dtype=np.int64)[None, :]
+        inside = index < ends[:, None]
+        gathered = take(x, np.minimum(index, length - 1).reshape(-1), axis=axis)
+        windows = reshape(gathered, shape(x)[:axis] + (n, width) + shape(x)[axis + 1:])
+        inside = inside.reshape((n, width) + (1,) * (ndim(x) - axis - 1))
+        if kind == "max":
+            x = max(where(inside, windows, np.float32(-np.inf)), axis=axis + 1)
+        else:
+            counts = (ends - starts).astype(np.float32).reshape((n,) + (1,) * (ndim(x) - axis - 1))
+            x = divide(sum(where(inside, windows, np.float32(0.0)), axis=axis + 1), counts)
+    return x
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average pooling to a fixed ``output_size`` (an int, or one per
+    spatial axis) whatever the input's size, as Keras 3's
+    ops.adaptive_average_pool, over 1-D, 2-D or 3-D inputs."""
+    return _adaptive_pool("adaptive_average_pool", inputs, output_size, data_format,
+                          "average")
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max pooling to a fixed ``output_size`` (an int, or one per spatial
+    axis), as Keras 3's ops.adaptive_max_pool, over 1-D, 2-D or 3-D
+    inputs."""
+    return _adaptive_pool("adaptive_max_pool", inputs, output_size, data_format, "max")
+
+
+_CROSS_KEY = 0xDECAFCAFFE  # tf.sparse.cross_hashed's default hash key
+_CROSS_MUL = np.uint64(0xC6A4A7935BD1E995)
+
+
+def _shift_mix(v):
+    return v ^ (v >> np.uint64(47))
+
+
+def hash_cross(columns, num_buckets):
+    """TensorFlow's ``tf.sparse.cross_hashed`` of dense columns of one value
+    per row (what Keras's HashedCrossing computes): for each row the
+    values of the columns, integers as they are and strings by FarmHash's
+    Fingerprint64 of their UTF-8 bytes, combined in order with
+    FingerprintCat64 from the key 0xDECAFCAFFE, modulo ``num_buckets``.
+    ``columns``: equal-shaped integer or string arrays; an int64 array of
+    that shape comes back."""
+    name = "hash_cross"
+    if isinstance(num_buckets, bool) or not isinstance(num_buckets, (int, np.integer)) \
+            or not 1 <= num_buckets < 2 ** 63:
+        raise ValueError(f"{name}: num_buckets must be a positive integer below 2**63, got "
+                         f"{num_buckets!r}")
+    arrays = [np.asarray(c) for c in columns]
+    if len(arrays) < 2:
+        raise ValueError(f"{name}: expected at least two columns, got {len(arrays)}")
+    if builtins.any(a.shape != arrays[0].shape for a in arrays):
+        raise ValueError(f"{name}: the columns must have equal shapes, got "
+                         f"{[a.shape for a in arrays]}")
+    acc = np.full(arrays[0].shape, _CROSS_KEY, np.uint64)
+    with np.errstate(over="ignore"):
+        for a in arrays:
+            if a.dtype.kind in "iu":
+                h = a.astype(np.int64).view(np.uint64)
+            elif a.dtype.kind in "OUS":
+                data, lengths = _packed_strings(a, name)
+                offsets = np.zeros(lengths.size + 1, np.int64)
+                np.cumsum(lengths, out=offsets[1:])
+                h = np.empty(lengths.size, np.int64)
+                _k.fingerprint64(data, offsets, h)
+                h = h.view(np.uint64).reshape(a.shape)
+            else:
+                raise TypeError(f"{name}: columns must hold integers or strings, got {a.dtype}")
+            acc = acc ^ _CROSS_MUL
+            acc ^= _shift_mix(h * _CROSS_MUL) * _CROSS_MUL
+            acc *= _CROSS_MUL
+            acc = _shift_mix(_shift_mix(acc) * _CROSS_MUL)
+    return (acc % np.uint64(num_buckets)).astype(np.int64)
+
+
 # ------------------------------ Keras 3's other common ops (math, arrays)
 
 tan = _unary_math("tan", np.tan)

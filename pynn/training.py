@@ -635,8 +635,9 @@ class TrainingMixin:
         after a default ``Input``, as Keras allows) is converted to theirs,
         once, with non-integer values refused."""
         slot = self._program.input_slots[index]
-        readers = [st.layer for st in self._program.steps if slot in st.ins]
-        wants = {getattr(layer, "input_dtype", "float32") for layer in readers}
+        steps = [st for st in self._program.steps if slot in st.ins]
+        readers = [st.layer for st in steps]
+        wants = {st.layer.node_input_dtype(st.node) for st in steps}
         if dtype == "float32" and len(wants) == 1 and not any(
                 getattr(layer, "_graph_model", False) for layer in readers):
             return wants.pop()

@@ -2,7 +2,8 @@
 from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
 from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                            RandomRotation, RandomTranslation, RandomZoom)
-from .attention import AdditiveAttention, Attention, MultiHeadAttention
+from .attention import (AdditiveAttention, Attention, GroupQueryAttention,
+                        MultiHeadAttention)
 from .base import Input, InputLayer, Layer, Weight
 from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
                    Convolution1D, Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
@@ -10,32 +11,37 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Con
                    SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
                    SeparableConvolution2D)
 from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
-from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Reshape
-from .embedding import Embedding
+from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Identity, Reshape
+from .embedding import Embedding, ReversibleEmbedding
 from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,
                                  RandAugment, RandomColorDegeneration, RandomColorJitter,
                                  RandomElasticTransform, RandomErasing, RandomGaussianBlur,
                                  RandomGrayscale, RandomHue, RandomInvert, RandomPerspective,
                                  RandomPosterization, RandomSaturation, RandomSharpness,
                                  RandomShear, Solarization)
+from .input_spec import InputSpec
 from .lambda_layer import Lambda, TensorOperation
 from .masking import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
-                            UnitNormalization)
-from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D,
+                            RMSNormalization, SpectralNormalization, UnitNormalization)
+from .pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
+                      AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
+                      AdaptiveMaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D,
                       AvgPool2D, AvgPool3D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
                       GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D,
                       GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed, Wrapper
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
-                             GaussianNoise, SpatialDropout1D, SpatialDropout2D)
-from .text import (CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup,
-                   TextVectorization)
+                             GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+                             SpatialDropout3D)
+from .serialization import deserialize, serialize
+from .text import (CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup,
+                   StringLookup, TextVectorization)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells

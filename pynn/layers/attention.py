@@ -1,5 +1,6 @@
-"""Attention layers (Keras's): MultiHeadAttention, Attention (dot-product,
-Luong-style) and AdditiveAttention (Bahdanau-style).
+"""Attention layers (Keras's): MultiHeadAttention, GroupQueryAttention,
+Attention (dot-product, Luong-style) and AdditiveAttention
+(Bahdanau-style).
 
 They compute through ``call()`` with pynn.ops, so training differentiates
 them (pynn.autodiff).  Keras calls them with several tensors and options
@@ -211,11 +212,11 @@ class MultiHeadAttention(_OptionsLayer):
                 options["mask_input"] = True
             return self._call_with(inputs, options, training)
         if value is None:
-            raise TypeError(f"MultiHeadAttention {self.name!r}: call it with query and value "
+            raise TypeError(f"{type(self).__name__} {self.name!r}: call it with query and value "
                             f"(and optionally key), e.g. layer(x, x)")
         explicit = [m for m in (query_mask, value_mask, key_mask) if m is not None]
         if explicit and _is_symbolic([query, value]):
-            raise ValueError(f"MultiHeadAttention {self.name!r}: in a graph, masks come with "
+            raise ValueError(f"{type(self).__name__} {self.name!r}: in a graph, masks come with "
                              f"the tensors (Embedding(mask_zero=True), Masking); "
                              f"query_mask/value_mask/key_mask are for calls on arrays")
         inputs = [query, value, value if key is None else key]
@@ -342,6 +343,200 @@ class MultiHeadAttention(_OptionsLayer):
                       bias_initializer=_serialize("initializers", self.bias_initializer),
                       kernel_regularizer=_serialize("regularizers", self.kernel_regularizer),
                       bias_regularizer=_serialize("regularizers", self.bias_regularizer),
+                      kernel_constraint=_serialize("constraints", self.kernel_constraint),
+                      bias_constraint=_serialize("constraints", self.bias_constraint),
+                      seed=self.seed, call_options=_options_config(self))
+        return config
+
+
+class GroupQueryAttention(MultiHeadAttention):
+    """Keras's GroupQueryAttention (grouped-query attention): like
+    MultiHeadAttention, called the same way (``layer(query, value, key=None,
+    attention_mask=None, return_attention_scores=False, training=None,
+    use_causal_mask=False)``, masks read as MultiHeadAttention reads them),
+    but ``num_query_heads`` query heads share ``num_key_value_heads`` key
+    and value heads (each key/value head serves num_query_heads /
+    num_key_value_heads consecutive query heads).  ``sliding_window`` lets
+    a query step attend only to key steps less than that far from it;
+    ``use_gate`` multiplies the heads' outputs by a sigmoid gate projected
+    from the query.  The output has the query's features.
+
+    Weights as Keras's: ``query/kernel`` (features, query heads, head_dim)
+    and ``query/bias``, ``key/...`` and (with use_gate, before them)
+    ``gate/...``, ``value/...`` with the key/value heads, and
+    ``attention_output/kernel`` (query heads, head_dim, features) with its
+    bias."""
+
+    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0,
+                 use_bias=True, sliding_window=None, flash_attention=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None,
+                 **kwargs):
+        if kwargs.get("name") is None:
+            # Keras's class is GroupedQueryAttention, and names its layers so
+            from .base import unique_name
+            kwargs["name"] = unique_name("grouped_query_attention")
+        _OptionsLayer.__init__(self, activity_regularizer=activity_regularizer, **kwargs)
+        who = f"GroupQueryAttention {self.name!r}"
+        for what, v in (("head_dim", head_dim), ("num_query_heads", num_query_heads),
+                        ("num_key_value_heads", num_key_value_heads)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{who}: {what} must be a positive integer, got {v!r}")
+        if num_query_heads % num_key_value_heads != 0:
+            raise ValueError(f"{who}: num_query_heads must be divisible by "
+                             f"num_key_value_heads, got {num_query_heads} and "
+                             f"{num_key_value_heads}")
+        if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(
+                sliding_window, (int, np.integer)) or sliding_window <= 0):
+            raise ValueError(f"{who}: sliding_window must be None or a positive integer, got "
+                             f"{sliding_window!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+        if flash_attention and float(dropout) > 0.0:
+            raise ValueError(f"{who}: dropout is not supported when flash attention is "
+                             f"enabled; set dropout to 0.0 to use flash attention")
+        self.head_dim = int(head_dim)
+        self.num_query_heads = int(num_query_heads)
+        self.num_key_value_heads = int(num_key_value_heads)
+        self.num_repeats = self.num_query_heads // self.num_key_value_heads
+        self.num_heads = self.num_query_heads
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        self.use_gate = bool(use_gate)
+        self.sliding_window = None if sliding_window is None else int(sliding_window)
+        self.flash_attention = flash_attention
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.seed = seed
+
+    def build(self, input_shape):
+        q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
+        if None in (q_dim, v_dim, k_dim):
+            raise ValueError(f"GroupQueryAttention {self.name!r}: the last axis of query, "
+                             f"value and key must be known, got {input_shape}")
+        hq, hkv, hd = self.num_query_heads, self.num_key_value_heads, self.head_dim
+
+        def dense(name, features, heads):
+            kernel = self.add_weight(f"{name}/kernel", (features, heads, hd),
+                                     self.kernel_initializer,
+                                     regularizer=self.kernel_regularizer,
+                                     constraint=self.kernel_constraint)
+            bias = self.add_weight(f"{name}/bias", (heads, hd), self.bias_initializer,
+                                   regularizer=self.bias_regularizer,
+                                   constraint=self.bias_constraint) if self.use_bias else None
+            return kernel, bias
+        self.query_kernel, self.query_bias = dense("query", q_dim, hq)
+        self.key_kernel, self.key_bias = dense("key", k_dim, hkv)
+        self.gate_kernel, self.gate_bias = dense("gate", q_dim, hq) if self.use_gate \
+            else (None, None)
+        self.value_kernel, self.value_bias = dense("value", v_dim, hkv)
+        self.output_kernel = self.add_weight("attention_output/kernel", (hq, hd, q_dim),
+                                             self.kernel_initializer,
+                                             regularizer=self.kernel_regularizer,
+                                             constraint=self.kernel_constraint)
+        self.output_bias = self.add_weight("attention_output/bias", (q_dim,),
+                                           self.bias_initializer,
+                                           regularizer=self.bias_regularizer,
+                                           constraint=self.bias_constraint) \
+            if self.use_bias else None
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        q, v, k = input_shape[:3]
+        who = f"GroupQueryAttention {self.name!r}"
+        for name, s in (("query", q), ("value", v), ("key", k)):
+            if len(s) != 3:
+                raise ValueError(f"{who}: {name} must be (batch, steps, features), got shape "
+                                 f"{s}")
+        if q[-1] != v[-1]:
+            raise ValueError(f"{who}: the last dimension of the query and the value must be "
+                             f"equal, got query shape {q} and value shape {v}")
+        if v[1] is not None and k[1] is not None and v[1] != k[1]:
+            raise ValueError(f"{who}: value and key must have the same number of steps, got "
+                             f"{v} and {k}")
+        if self.built:
+            for name, s, kernel in (("query", q, self.query_kernel),
+                                    ("value", v, self.value_kernel),
+                                    ("key", k, self.key_kernel)):
+                if s[-1] != kernel.shape[0]:
+                    raise ValueError(f"{who} was built for {name} features of size "
+                                     f"{kernel.shape[0]}, called on shape {s}")
+        out = tuple(q)
+        options = _current_options(self) or {}
+        if options.get("scores"):
+            return [out, (q[0], self.num_query_heads, q[1], v[1])]
+        return out
+
+    def _heads(self, x, kernel, bias, heads):
+        """(batch, steps, features) projected to (batch, heads, steps,
+        head_dim)."""
+        d = kernel.shape[0]
+        y = ops.matmul(x, ops.reshape(kernel, (d, heads * self.head_dim)))
+        if bias is not None:
+            y = y + ops.reshape(bias, (heads * self.head_dim,))
+        return _split_heads(y, heads, self.head_dim)
+
+    def call(self, inputs, training=None, mask=None):
+        options = _current_options(self) or {}
+        query, value, key = inputs[:3]
+        masks = options.get("masks") or (
+            list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
+        hq, hkv = self.num_query_heads, self.num_key_value_heads
+        q = self._heads(query, self.query_kernel, self.query_bias, hq)
+        k = ops.repeat(self._heads(key, self.key_kernel, self.key_bias, hkv),
+                       self.num_repeats, axis=1)
+        v = ops.repeat(self._heads(value, self.value_kernel, self.value_bias, hkv),
+                       self.num_repeats, axis=1)
+        q = q * np.float32(1.0 / np.sqrt(self.head_dim))
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))       # (B, Hq, T, S)
+        b, t, s = ops.shape(query)[0], ops.shape(query)[1], ops.shape(value)[1]
+        given = inputs[3] if options.get("mask_input") else options.get("attention_mask")
+        attention_mask = _attention_mask(
+            b, t, s, None if given is None else _cast_mask(given), masks[0], masks[1],
+            masks[2], options.get("causal", False))
+        if self.sliding_window is not None:
+            rows, cols = np.arange(t)[:, None], np.arange(s)[None, :]
+            band = np.abs(rows - cols) < self.sliding_window
+            attention_mask = np.broadcast_to(band, (b, t, s)) if attention_mask is None \
+                else np.logical_and(attention_mask, band)
+        if attention_mask is not None:
+            attention_mask = attention_mask[:, None, :, :]
+        weights = _masked_softmax(scores, attention_mask,
+                                  zero_masked=self.dropout > 0 or bool(options.get("scores")))
+        dropped = pynn_random.dropout(weights, self.dropout, seed=self.seed) \
+            if training and self.dropout > 0 else weights
+        context = ops.transpose(ops.matmul(dropped, v), (0, 2, 1, 3))  # (B, T, Hq, hd)
+        if self.use_gate:
+            gate = ops.transpose(self._heads(query, self.gate_kernel, self.gate_bias, hq),
+                                 (0, 2, 1, 3))
+            context = context * ops.sigmoid(gate)
+        context = ops.reshape(context, (b, t, hq * self.head_dim))
+        out_dim = self.output_kernel.shape[-1]
+        out = ops.matmul(context, ops.reshape(self.output_kernel, (hq * self.head_dim,
+                                                                    out_dim)))
+        if self.output_bias is not None:
+            out = out + self.output_bias
+        if options.get("scores"):
+            return [out, weights]
+        return out
+
+    def get_config(self):
+        config = _OptionsLayer.get_config(self)
+        config.update(head_dim=self.head_dim, num_query_heads=self.num_query_heads,
+                      num_key_value_heads=self.num_key_value_heads, use_bias=self.use_bias,
+                      use_gate=self.use_gate, sliding_window=self.sliding_window,
+                      dropout=self.dropout,
+                      kernel_initializer=_serialize("initializers", self.kernel_initializer),
+                      bias_initializer=_serialize("initializers", self.bias_initializer),
+                      kernel_regularizer=_serialize("regularizers", self.kernel_regularizer),
+                      bias_regularizer=_serialize("regularizers", self.bias_regularizer),
+                      activity_regularizer=_serialize("regularizers",
+                                                      self.activity_regularizer),
                       kernel_constraint=_serialize("constraints", self.kernel_constraint),
                       bias_constraint=_serialize("constraints", self.bias_constraint),
                       seed=self.seed, call_options=_options_config(self))

@@ -240,6 +240,9 @@ class Layer:
     _training_default = False
     # How many tensors call() takes as separate arguments.
     _call_tensors = 1
+    # What the layer's inputs must be (an InputSpec, or a list of them, one
+    # per input): every call checks them, as Keras does (see input_spec.py).
+    input_spec = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -450,6 +453,10 @@ class Layer:
             self.build(input_shape)
             self.built = True
             self._build_input_shape = input_shape
+            if self.input_spec:  # build may have set it: check again, as Keras does
+                from .input_spec import assert_input_compatibility, shapes_as_inputs
+                assert_input_compatibility(self.input_spec, shapes_as_inputs(input_shape),
+                                           self.name)
         else:
             self._check_input(input_shape)
         return self.compute_output_shape(input_shape)
@@ -521,6 +528,9 @@ class Layer:
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
+        if self.input_spec:
+            from .input_spec import assert_input_compatibility
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         tape = autodiff.active_tape()
         if tape is not None:
             inputs = autodiff.inputs_on_tape(tape, inputs)
@@ -563,11 +573,27 @@ class Layer:
                    for i, (s, m, d) in enumerate(zip(out_list, masks, out_dtypes))]
         Node(self, leaves, outputs, single_input=single, single_output=not multi_out,
              training=training,
-             input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None)
+             input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
+             call_args=self._node_call_args())
         return outputs if multi_out else outputs[0]
 
     def _accepts_dict(self):
         return False
+
+    # The names of the call arguments a layer records in its graph nodes
+    # (Node.call_args), which saved configs write in the node's kwargs.
+    node_call_arguments = ()
+
+    def _node_call_args(self):
+        """The call arguments of the symbolic call being made that its node
+        keeps (see Node.call_args): none for most layers."""
+        return None
+
+    def node_input_dtype(self, node):
+        """The dtype ``node`` (a call of this layer in a graph) reads: the
+        layer's input_dtype, for all its nodes but where call arguments
+        change it."""
+        return self.input_dtype
 
     def _output_dtypes(self, n):
         return ["float32"] * n

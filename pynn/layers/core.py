@@ -1,4 +1,4 @@
-"""Core layers: Dense, EinsumDense, Activation, Dropout, Flatten, Reshape."""
+"""Core layers: Dense, EinsumDense, Activation, Dropout, Flatten, Reshape, Identity."""
 import math
 import re
 import string
@@ -591,3 +591,13 @@ class EinsumDense(ActivationMixin, Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 **weight_options(self, "kernel", "bias")}
+
+
+class Identity(Layer):
+    """Keras's Identity: returns its input (or list of inputs) as it is,
+    with its mask; a placeholder where a model needs a layer that does
+    nothing.  Graph passes leave it out of predict and the TFLite export."""
+    supports_masking = True
+    inference_identity = True
+    runs_on_gpu = True
+    fixed_input_axes = ()

@@ -1,4 +1,8 @@
-"""Embedding: integer token ids to dense vectors, with Keras's mask_zero."""
+"""Embedding: integer token ids to dense vectors, with Keras's mask_zero;
+ReversibleEmbedding, which also maps vectors back to logits over the
+vocabulary."""
+import threading
+
 import numpy as np
 
 from .. import constraints, initializers, regularizers
@@ -153,3 +157,174 @@ class Embedding(Layer):
         if self.input_length is not None:
             config["input_length"] = self.input_length
         return config
+
+
+_reversing = threading.local()
+
+
+class _Reverse:
+    """Marks, on this thread, a call of ``layer`` made with reverse=True:
+    its eager or traced computation, and the node a symbolic call records
+    (which keeps ``reverse`` for the graph's runs)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __enter__(self):
+        _reversing.__dict__.setdefault("layers", []).append(id(self.layer))
+
+    def __exit__(self, *exc):
+        _reversing.layers.pop()
+
+
+class ReversibleEmbedding(Embedding):
+    """Keras's ReversibleEmbedding: an Embedding that, called with
+    ``reverse=True``, maps vectors back to logits over the vocabulary,
+    ``inputs @ embeddings.T`` (the tied weights of a language model's input
+    and output), or ``inputs @ reverse_embeddings`` with
+    ``tie_weights=False`` (a separate (output_dim, input_dim) weight);
+    ``logit_soft_cap`` caps the logits as ``tanh(logits / cap) * cap``.
+    Both calls may use the same layer in one graph: each node keeps its
+    ``reverse``.  The reverse call carries no mask."""
+    node_call_arguments = ("reverse",)
+
+    def __init__(self, input_dim, output_dim, tie_weights=True,
+                 embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, reverse_dtype=None,
+                 logit_soft_cap=None, **kwargs):
+        super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
+                         embeddings_regularizer=embeddings_regularizer,
+                         embeddings_constraint=embeddings_constraint, mask_zero=mask_zero,
+                         **kwargs)
+        label = f"ReversibleEmbedding {self.name!r}"
+        if isinstance(reverse_dtype, dict):  # Keras 3's serialized dtype policy
+            reverse_dtype = (reverse_dtype.get("config") or {}).get("name")
+        if reverse_dtype not in (None, "float32"):
+            raise ValueError(f"{label}: reverse_dtype must be None or 'float32' (pynn computes "
+                             f"in float32), got {reverse_dtype!r}")
+        if logit_soft_cap is not None:
+            try:
+                ok = float(logit_soft_cap) > 0 and not isinstance(logit_soft_cap, bool)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"{label}: logit_soft_cap must be None or a number > 0, got "
+                                 f"{logit_soft_cap!r}")
+            logit_soft_cap = float(logit_soft_cap)
+        self.tie_weights = bool(tie_weights)
+        self.reverse_dtype = reverse_dtype
+        self.logit_soft_cap = logit_soft_cap
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight(
+                "reverse_embeddings", (self.output_dim, self.input_dim),
+                self.embeddings_initializer)
+        self.built = True
+
+    def __call__(self, inputs, *args, reverse=False, training=None, mask=None, **kwargs):
+        if not reverse:
+            return super().__call__(inputs, *args, training=training, mask=mask, **kwargs)
+        with _Reverse(self):
+            return super().__call__(inputs, *args, training=training, mask=mask, **kwargs)
+
+    def _reversing_now(self, ctx=None):
+        if ctx is not None and "reverse" in ctx.call_args:
+            return bool(ctx.call_args["reverse"])
+        layers = getattr(_reversing, "layers", ())
+        return bool(layers) and layers[-1] == id(self)
+
+    def _node_call_args(self):
+        return {"reverse": True} if self._reversing_now() else None
+
+    def _check_input(self, shape):
+        if self._reversing_now():
+            self._check_vectors(shape)
+        else:
+            super()._check_input(shape)
+
+    def _check_vectors(self, shape):
+        if len(shape) < 2 or shape[-1] not in (None, self.output_dim):
+            raise ValueError(f"ReversibleEmbedding {self.name!r}: reverse=True maps vectors of "
+                             f"output_dim={self.output_dim} to logits; got an input of shape "
+                             f"{shape_str(shape)}")
+
+    def compute_output_shape(self, input_shape):
+        if self._reversing_now():
+            self._check_vectors(input_shape)
+            return tuple(input_shape[:-1]) + (self.input_dim,)
+        return super().compute_output_shape(input_shape)
+
+    def node_input_dtype(self, node):
+        return "float32" if node.call_args.get("reverse") else self.input_dtype
+
+    def _as_input(self, a):
+        if self._reversing_now():
+            x = np.asarray(a, np.float32)
+            if x.ndim == 0:
+                raise ValueError(f"ReversibleEmbedding {self.name!r}: expected an array with a "
+                                 f"batch dimension, got a scalar")
+            return np.ascontiguousarray(x)
+        return super()._as_input(a)
+
+    def _kernel(self):
+        """The (output_dim, input_dim) matrix the reverse call multiplies by."""
+        if self.tie_weights:
+            return ops.transpose(self.embeddings.value)
+        return self.reverse_embeddings.value
+
+    def forward(self, ctx, x, training):
+        ctx.reverse = self._reversing_now(ctx)
+        if not ctx.reverse:
+            return super().forward(ctx, x, training)
+        if x.ndim < 2 or x.shape[-1] != self.output_dim:
+            raise ValueError(f"ReversibleEmbedding {self.name!r}: reverse=True maps vectors of "
+                             f"output_dim={self.output_dim} to logits; got an input of shape "
+                             f"{x.shape}")
+        x2 = x.reshape(-1, self.output_dim)
+        logits = ops.matmul(x2, self._kernel())
+        if self.logit_soft_cap is not None:
+            logits = ops.multiply(ops.tanh(ops.divide(logits, self.logit_soft_cap)),
+                                  self.logit_soft_cap)
+        if training:
+            ctx.x2, ctx.capped, ctx.x_shape = x2, logits, x.shape
+        return logits.reshape(x.shape[:-1] + (self.input_dim,))
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if not ctx.reverse:
+            if not self.tie_weights and self.reverse_embeddings.grad is not None:
+                self.reverse_embeddings.grad.fill(0.0)
+            return super().backward(ctx, dy, need_input_grad)
+        d = dy.reshape(-1, self.input_dim)
+        if self.logit_soft_cap is not None:
+            # d(tanh(z / c) * c)/dz = 1 - tanh(z / c)**2 = 1 - (y / c)**2
+            ratio = ops.divide(ctx.capped, self.logit_soft_cap)
+            d = ops.multiply(d, ops.subtract(1.0, ops.square(ratio)))
+        if self.tie_weights:
+            if self.embeddings.grad is not None:
+                self.embeddings.grad[...] = ops.matmul(ops.transpose(d), ctx.x2)
+        else:
+            if self.reverse_embeddings.grad is not None:
+                self.reverse_embeddings.grad[...] = ops.matmul(ops.transpose(ctx.x2), d)
+            if self.embeddings.grad is not None:
+                self.embeddings.grad.fill(0.0)
+        # The next lookup of this layer must clear the whole gradient:
+        # this call wrote every row.
+        ctx.grad_rows = None
+        self._called_several_times = True
+        if not need_input_grad:
+            return None
+        return ops.matmul(d, ops.transpose(self._kernel())).reshape(ctx.x_shape)
+
+    def compute_mask(self, ctx, inputs, mask):
+        if self._reversing_now(ctx):
+            return None
+        return super().compute_mask(ctx, inputs, mask)
+
+    def _output_has_mask(self, input_masks):
+        return False if self._reversing_now() else self.mask_zero
+
+    def get_config(self):
+        return {**super().get_config(), "tie_weights": self.tie_weights,
+                "reverse_dtype": self.reverse_dtype, "logit_soft_cap": self.logit_soft_cap}

@@ -1,10 +1,14 @@
 """Normalization layers: BatchNormalization, LayerNormalization,
-UnitNormalization and GroupNormalization."""
+UnitNormalization, GroupNormalization, RMSNormalization and
+SpectralNormalization."""
 import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
-from .base import Layer, shape_str
+from ..utils.seeding import rng
+from .base import Layer, Weight, shape_str
 from .core import _positive_int, weight_options
+from .input_spec import InputSpec
+from .recurrent import Wrapper, _subcontext
 
 
 class BatchNormalization(Layer):
@@ -449,3 +453,159 @@ class GroupNormalization(Layer):
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
                 "beta_constraint": constraints.serialize(self.beta_constraint),
                 "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+
+class RMSNormalization(Layer):
+    """Keras's RMSNormalization: ``x / sqrt(mean(x**2) + epsilon) * scale``,
+    the mean taken over ``axis`` (an int or a list of ints, the last by
+    default) of each sample; ``scale`` (ones at first) has the sizes of
+    those axes.  The same in training and at inference."""
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axis, (int, list, tuple)) or isinstance(axis, bool):
+            raise ValueError(f"{_label(self)}: axis must be an int or a list of ints, got "
+                             f"{axis!r}")
+        try:
+            ok = float(epsilon) >= 0 and not isinstance(epsilon, bool)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{_label(self)}: epsilon must be a number >= 0, got {epsilon!r}")
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        axes = _axes(self.axis, len(input_shape), self)
+        for a in axes:
+            if input_shape[a] is None:
+                raise ValueError(f"{_label(self)}: the normalized axis {a} of the input of "
+                                 f"shape {shape_str(input_shape)} must have a known size")
+        # Keras keeps the axes it was given as a sorted list once built.
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        self._axes_ = axes
+        self.fixed_input_axes = axes
+        self.scale = self.add_weight("scale", tuple(int(input_shape[a]) for a in axes), "ones")
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        _axes(self.axis, len(input_shape), self)
+        return tuple(input_shape)
+
+    def call(self, inputs):
+        # the scale laid along its axes of the input
+        shape = [inputs.shape[a] if a in self._axes_ else 1 for a in range(1, inputs.ndim)]
+        scale = ops.reshape(self.scale, tuple(shape))
+        return ops.rms_normalization(inputs, scale=scale, axis=list(self._axes_),
+                                     epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+def _truncated_normal(shape):
+    """Keras's TruncatedNormal(stddev=0.02), vector_u's initializer: normal
+    draws, those beyond two standard deviations drawn again."""
+    g = rng()
+    values = g.normal(0.0, 0.02, shape)
+    while True:
+        outside = np.abs(values) > 0.04
+        if not outside.any():
+            return values.astype(np.float32)
+        values[outside] = g.normal(0.0, 0.02, int(outside.sum()))
+
+
+def _unit(x):
+    """x over its Euclidean norm (a zero norm counted as 1, as Keras's
+    numerical_utils.normalize)."""
+    n = float(ops.norm(x))
+    return ops.divide(x, n if n else 1.0)
+
+
+class SpectralNormalization(Wrapper):
+    """Keras's SpectralNormalization: wraps a layer with a ``kernel`` (or
+    ``embeddings``) and, at each training call, divides that kernel by its
+    spectral norm, estimated by ``power_iterations`` steps of the power
+    method from the vector ``vector_u`` (a non-trainable weight, kept
+    between steps), before the layer computes with it; the kernel keeps the
+    normalized value, as in Keras.  At inference it is the wrapped layer.
+    Weights as Keras orders them: the kernel, ``vector_u``, then the
+    wrapped layer's others."""
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if isinstance(power_iterations, bool) or not isinstance(
+                power_iterations, (int, np.integer)) or power_iterations <= 0:
+            raise ValueError(f"{_label(self)}: power_iterations should be an integer greater "
+                             f"than zero, got {power_iterations!r}")
+        self.power_iterations = int(power_iterations)
+
+    @property
+    def supports_masking(self):
+        return self.layer.supports_masking
+
+    @property
+    def fixed_input_axes(self):
+        return self.layer.fixed_input_axes
+
+    @property
+    def input_dtype(self):
+        return self.layer.input_dtype
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if isinstance(input_shape, list):
+            raise ValueError(f"{_label(self)}: expected one input, got "
+                             f"{len(input_shape)}")
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
+        kernel = getattr(self.layer, "kernel", None)
+        if not isinstance(kernel, Weight):
+            kernel = getattr(self.layer, "embeddings", None)
+        if not isinstance(kernel, Weight):
+            raise ValueError(f"{_label(self)}: the wrapped {type(self.layer).__name__} layer "
+                             f"{self.layer.name!r} has no attribute 'kernel' nor 'embeddings'")
+        self.kernel = kernel
+        # Keras tracks the kernel as the wrapper's own variable too: it
+        # comes first in the weights, before vector_u.
+        self._weights.append(kernel)
+        self.vector_u = self.add_weight("vector_u", (1, kernel.shape[-1]), _truncated_normal,
+                                        trainable=False)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def _check_input(self, shape):
+        self.layer._check_input(shape)
+
+    def normalized_weights(self):
+        """(vector_u, kernel): the power method's new vector and the kernel
+        divided by its estimated spectral norm (Keras's method)."""
+        shape = self.kernel.shape
+        w = ops.reshape(self.kernel.numpy(), (-1, shape[-1]))
+        u = self.vector_u.numpy()
+        for _ in range(self.power_iterations):
+            v = _unit(ops.matmul(u, ops.transpose(w)))
+            u = _unit(ops.matmul(v, w))
+        sigma = ops.matmul(ops.matmul(v, w), ops.transpose(u))
+        return u, ops.reshape(ops.divide(w, sigma), shape)
+
+    def forward(self, ctx, x, training):
+        if training and not ctx.inference_behaviour and np.any(self.kernel.numpy() != 0):
+            u, kernel = self.normalized_weights()
+            self.vector_u.assign(u)
+            self.kernel.assign(kernel)
+        inner = _subcontext(ctx, "inner_ctx")
+        return self.layer.forward(inner, x, training)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        return self.layer.backward(ctx.inner_ctx, dy, need_input_grad)
+
+    def compute_mask(self, ctx, inputs, mask):
+        return self.layer.compute_mask(_subcontext(ctx, "inner_ctx"), inputs, mask)
+
+    def _output_has_mask(self, input_masks):
+        return self.layer._output_has_mask(input_masks)
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}

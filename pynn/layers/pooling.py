@@ -2,7 +2,9 @@
 global forms.  1-D pooling runs the 2-D kernels at height 1; 3-D pooling
 runs them twice, over height and width and then over depth (a box's
 maximum, and its mean over the values inside the input, taken axis by
-axis)."""
+axis); adaptive pooling (1-D, 2-D and 3-D) to a fixed output size."""
+import numpy as np
+
 from .. import ops
 from .base import Layer, shape_str
 from .conv import _check_format, _tuple
@@ -304,3 +306,97 @@ class GlobalAveragePooling3D(_GlobalPooling):
 
 
 GlobalMaxPool3D, GlobalAvgPool3D = GlobalMaxPooling3D, GlobalAveragePooling3D
+
+
+class _AdaptivePooling(Layer):
+    """Pools each spatial axis into ``output_size`` windows whatever the
+    input's size (Keras 3's adaptive pooling, as PyTorch's: window i of an
+    axis of length L covers [floor(i * L / n), ceil((i + 1) * L / n))),
+    computed by pynn.ops.adaptive_average_pool / adaptive_max_pool.  Both
+    data formats are taken, as Keras does."""
+    rank = 2
+    kind = "average"
+    fixed_input_axes = ()
+    _AXES = {1: "(length,)", 2: "(height, width)", 3: "(depth, height, width)"}
+
+    def __init__(self, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        who = f"{type(self).__name__} {self.name!r}"
+        if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+            sizes = (int(output_size),) * self.rank
+        elif isinstance(output_size, (tuple, list)):
+            if len(output_size) != self.rank:
+                raise ValueError(f"{who}: output_size must be an integer or a "
+                                 f"{self._AXES[self.rank]} tuple, got {output_size!r}")
+            sizes = tuple(output_size)
+        else:
+            raise TypeError(f"{who}: output_size must be an integer or a "
+                            f"{self._AXES[self.rank]} tuple, got {output_size!r} of type "
+                            f"{type(output_size).__name__}")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                   for v in sizes):
+            raise ValueError(f"{who}: output_size must hold positive integers, got "
+                             f"{output_size!r}")
+        self.output_size = tuple(int(v) for v in sizes)
+        data_format = data_format or "channels_last"
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(f"{who}: data_format must be 'channels_first' or "
+                             f"'channels_last', got {data_format!r}")
+        self.data_format = data_format
+
+    def _check_rank(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected an input of rank "
+                             f"{self.rank + 2} (batch, {self.rank} spatial axes, channels), "
+                             f"got shape {shape_str(input_shape)}")
+
+    def build(self, input_shape):
+        self._check_rank(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
+        if self.data_format == "channels_last":
+            return (input_shape[0],) + self.output_size + (input_shape[-1],)
+        return (input_shape[0], input_shape[1]) + self.output_size
+
+    def call(self, inputs):
+        pool = ops.adaptive_max_pool if self.kind == "max" else ops.adaptive_average_pool
+        return pool(inputs, self.output_size, data_format=self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size,
+                "data_format": self.data_format}
+
+
+class AdaptiveAveragePooling1D(_AdaptivePooling):
+    """Averages (batch, steps, channels) data into ``output_size`` steps."""
+    rank = 1
+
+
+class AdaptiveAveragePooling2D(_AdaptivePooling):
+    """Averages images into ``output_size`` (height, width) cells."""
+
+
+class AdaptiveAveragePooling3D(_AdaptivePooling):
+    """Averages volumes into ``output_size`` (depth, height, width) cells."""
+    rank = 3
+
+
+class AdaptiveMaxPooling1D(_AdaptivePooling):
+    """The maximum of (batch, steps, channels) data over ``output_size``
+    windows of steps."""
+    rank = 1
+    kind = "max"
+
+
+class AdaptiveMaxPooling2D(_AdaptivePooling):
+    """The maximum of images over ``output_size`` (height, width) cells."""
+    kind = "max"
+
+
+class AdaptiveMaxPooling3D(_AdaptivePooling):
+    """The maximum of volumes over ``output_size`` (depth, height, width)
+    cells."""
+    rank = 3
+    kind = "max"

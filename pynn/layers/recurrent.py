@@ -470,7 +470,67 @@ class _Wrapper(Layer):
     non_trainable_variables = non_trainable_weights
 
 
-class Bidirectional(_Wrapper):
+class Wrapper(_Wrapper):
+    """Keras's base of the layers that wrap another one (TimeDistributed,
+    Bidirectional, SpectralNormalization): ``layer`` is the wrapped layer
+    (a layer, or its serialized config), built with the wrapper; the
+    weights are the wrapper's own, then the wrapped layer's.  It computes
+    nothing itself: a subclass defines what the wrapping does."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(layer, dict):  # the layer's config, from a saved one
+            layer = _deserialize(layer)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected a layer to wrap, "
+                             f"got {type(layer).__name__}")
+        self.layer = layer
+
+    def _wrapped(self):
+        return [self.layer]
+
+    def _sublayers(self):
+        # a subclass computing through its call() may hold other layers too
+        wrapped = self._wrapped()
+        return wrapped + [l for l in Layer._sublayers(self)
+                          if not any(l is w for w in wrapped)]
+
+    @property
+    def weights(self):
+        return self._with_sublayers(self._weights, "weights")
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return self._with_sublayers([w for w in self._weights if w.trainable],
+                                    "trainable_weights")
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return self._with_sublayers([w for w in self._weights if not w.trainable],
+                                    "non_trainable_weights")
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build_for(input_shape)
+        self.built = True
+
+    def forward(self, ctx, inputs, training):
+        raise NotImplementedError(f"{type(self).__name__} {self.name!r}: Wrapper is a base "
+                                  f"class; a subclass defines what wrapping the layer computes")
+
+    def get_config(self):
+        return {**super().get_config(), "layer": _serialize(self.layer)}
+
+
+class Bidirectional(Wrapper):
     """Runs a recurrent layer over the sequence both ways and merges the two
     outputs (``merge_mode``: 'concat', 'sum', 'mul', 'ave', or None for a
     list of both).  The backward layer is a copy of ``layer`` with
@@ -483,9 +543,9 @@ class Bidirectional(_Wrapper):
     MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(layer, **kwargs)
         label = f"Bidirectional {self.name!r}"
-        layer = _deserialize(layer)
+        layer = self.layer
         if backward_layer is not None:
             backward_layer = _deserialize(backward_layer)
         for what, l in (("layer", layer), ("backward_layer", backward_layer)):
@@ -703,22 +763,14 @@ def _removeprefix(name, prefix):
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
-class TimeDistributed(_Wrapper):
+class TimeDistributed(Wrapper):
     """Applies ``layer`` to every step of a (batch, steps, ...) input: the
     steps are folded into the batch, so the layer runs once on
     (batch * steps, ...) and its weights are shared by all steps."""
     supports_masking = True
 
     def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        layer = _deserialize(layer)
-        if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed {self.name!r}: expected a layer, got "
-                             f"{type(layer).__name__}")
-        self.layer = layer
-
-    def _wrapped(self):
-        return [self.layer]
+        super().__init__(layer, **kwargs)
 
     def _inner_shape(self, input_shape):
         if isinstance(input_shape, list) or len(input_shape) < 3:
@@ -756,6 +808,3 @@ class TimeDistributed(_Wrapper):
 
     def compute_mask(self, ctx, inputs, mask):
         return mask
-
-    def get_config(self):
-        return {**super().get_config(), "layer": _serialize(self.layer)}

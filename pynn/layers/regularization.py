@@ -1,5 +1,5 @@
 """Noise and regularization layers: GaussianNoise, GaussianDropout,
-AlphaDropout, SpatialDropout1D/2D and ActivityRegularization (Keras's
+AlphaDropout, SpatialDropout1D/2D/3D and ActivityRegularization (Keras's
 arguments and defaults).
 
 Each is the identity at inference (``inference_identity``: the graph
@@ -199,6 +199,19 @@ class SpatialDropout2D(_SpatialDropout):
     """Drops whole channels (feature maps) of NHWC images while training."""
     inference_identity = True
     rank = 2
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, data_format=data_format, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last"}
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Drops whole channels (feature volumes) of (batch, depth, height,
+    width, channels) data while training."""
+    inference_identity = True
+    rank = 3
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(rate, seed=seed, data_format=data_format, **kwargs)

@@ -1,6 +1,6 @@
 """Keras's lookup and text preprocessing layers: StringLookup,
 IntegerLookup, TextVectorization, CategoryEncoding, Hashing,
-Discretization.
+HashedCrossing, Discretization.
 
 They turn raw features (strings, integer codes, numbers) into the ids,
 multi-hot or count vectors a model reads.  They have no trained weights
@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from .. import ops
-from .base import Layer
+from .base import Layer, shape_str
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -749,6 +749,119 @@ class Hashing(Layer):
         config.update(num_bins=self.num_bins, salt=self.salt, mask_value=self.mask_value,
                       output_mode=self.output_mode, sparse=False, dtype=self._out_dtype)
         return config
+
+
+class HashedCrossing(Layer):
+    """Keras's HashedCrossing: crosses two or more categorical features
+    (integers or strings, each of shape (batch,) or (batch, 1)) into one
+    feature hashed into ``num_bins`` bins, the bins TensorFlow's
+    ``tf.sparse.cross_hashed`` gives (see pynn.ops.hash_cross), so a model
+    trained with Keras reads the same crosses.  ``output_mode`` 'int'
+    gives the bins (int64, or ``dtype='int32'``), 'one_hot' float32
+    vectors of ``num_bins``."""
+    _no_gradient = True
+
+    def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None,
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        who = f"HashedCrossing {self.name!r}"
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or \
+                num_bins <= 0:
+            raise ValueError(f"{who}: num_bins must be a positive integer, got {num_bins!r}")
+        if output_mode not in ("int", "one_hot"):
+            raise ValueError(f"{who}: output_mode must be one of 'int', 'one_hot', got "
+                             f"{output_mode!r}")
+        if sparse:
+            raise ValueError(f"{who}: sparse outputs are not supported (sparse=True); the "
+                             f"outputs are dense arrays")
+        if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
+            dtype = (dtype.get("config") or {}).get("name")
+        if output_mode == "int":
+            if dtype not in (None, "int32", "int64"):
+                raise ValueError(f"{who}: output_mode='int' gives integers: dtype must be "
+                                 f"'int32' or 'int64', got {dtype!r}")
+            self._out_dtype = dtype or "int64"
+        else:
+            if dtype not in (None, "float32"):
+                raise ValueError(f"{who}: output_mode='one_hot' gives float32 vectors, got "
+                                 f"dtype={dtype!r}")
+            self._out_dtype = "float32"
+        self.num_bins = int(num_bins)
+        self.output_mode = output_mode
+        self.sparse = False
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.node import KerasTensor
+        if kwargs:
+            raise TypeError(f"Layer {self.name!r} (HashedCrossing): unexpected call "
+                            f"argument(s) {', '.join(sorted(kwargs))}")
+        self._check_inputs(inputs)
+        if any(isinstance(x, KerasTensor) for x in inputs):
+            return Layer.__call__(self, list(inputs), training=training)
+        return self.compute(inputs)
+
+    def _check_inputs(self, inputs):
+        who = f"HashedCrossing {self.name!r}"
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"{who} should be called on a list or tuple of inputs, got "
+                             f"{type(inputs).__name__}")
+        if len(inputs) < 2:
+            raise ValueError(f"{who} should be called on at least two inputs, got "
+                             f"{len(inputs)}")
+
+    def _check_shapes(self, shapes):
+        who = f"HashedCrossing {self.name!r}"
+        first = tuple(shapes[0])
+        if len(first) > 2 or (len(first) == 2 and first[-1] != 1):
+            raise ValueError(f"{who}: all inputs should have shape (), (batch_size,) or "
+                             f"(batch_size, 1), got {shape_str(first)}")
+        if any(tuple(s) != first for s in shapes[1:]):
+            raise ValueError(f"{who}: all inputs should have equal shapes, got "
+                             f"{', '.join(shape_str(s) for s in shapes)}")
+
+    def compute(self, inputs):
+        who = f"HashedCrossing {self.name!r}"
+        self._check_inputs(inputs)
+        columns = [_as_array(x) for x in inputs]
+        self._check_shapes([c.shape for c in columns])
+        for c in columns:
+            if c.dtype.kind not in "iuOUS":
+                raise ValueError(f"{who}: all inputs should have an integer or string dtype, "
+                                 f"got {c.dtype}")
+        ids = ops.hash_cross(columns, self.num_bins)
+        if self.output_mode == "int":
+            return ids.astype(self._out_dtype, copy=False)
+        return _encode_categories(ids, "one_hot", self.num_bins, who)
+
+    def build(self, input_shape):
+        self._check_shapes(input_shape)
+        self.built = True
+
+    def _output_dtypes(self, n):
+        return [self._out_dtype] * n
+
+    def compute_output_shape(self, input_shape):
+        self._check_shapes(input_shape)
+        shape = tuple(input_shape[0])
+        if self.output_mode == "int":
+            return shape
+        if len(shape) > 1 and shape[-1] == 1:
+            shape = shape[:-1]
+        return shape + (self.num_bins,)
+
+    def forward(self, ctx, inputs, training):
+        return self.compute(inputs)
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        if need_input_grad:
+            raise ValueError(f"HashedCrossing {self.name!r} turns data into bins and passes "
+                             f"no gradient to what comes before it")
+        return None
+
+    def get_config(self):
+        # Keras's config of this layer has no 'trainable'
+        return {"num_bins": self.num_bins, "output_mode": self.output_mode, "sparse": False,
+                "name": self.name, "dtype": self._out_dtype}
 
 
 class Discretization(Layer):

@@ -48,7 +48,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
             layer_map[id(layer)] = clone_function(layer)
         new_layer = layer_map[id(layer)]
         args = [tensor_map[id(t)] for t in node.input_tensors]
-        out = new_layer(args[0] if node.single_input else args, training=node.training)
+        out = new_layer(args[0] if node.single_input else args, training=node.training,
+                        **node.call_args)
         outs = list(out.values()) if isinstance(out, dict) else (
             out if isinstance(out, list) else [out])
         for old, new in zip(node.output_tensors, outs):

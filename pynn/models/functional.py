@@ -65,6 +65,8 @@ class RunState:
         for ctx, st in zip(self.ctxs, steps):
             if inference_behaviour or st.training is False:
                 ctx.inference_behaviour = True
+            if st.node.call_args:
+                ctx.call_args = st.node.call_args
         self.masks = None  # the output masks of the last masked forward pass
         # Where the batch starts in a batch split across processes: handed
         # to every context (Dropout draws its mask by global row).

@@ -179,13 +179,15 @@ class KerasTensor:
 
 class Node:
     """One call of a layer in a graph: the layer, its input tensors, its
-    output tensors, and the ``training`` argument given at the call (None:
-    follow the model's mode)."""
+    output tensors, the ``training`` argument given at the call (None:
+    follow the model's mode), and the layer's own call arguments that
+    change what the call computes (``call_args``: ReversibleEmbedding's
+    ``reverse``), handed to the call's context when the graph runs."""
     __slots__ = ("operation", "input_tensors", "output_tensors", "single_input",
-                 "single_output", "training", "index", "input_structure")
+                 "single_output", "training", "index", "input_structure", "call_args")
 
     def __init__(self, operation, input_tensors, output_tensors, single_input=True,
-                 single_output=True, training=None, input_structure=None):
+                 single_output=True, training=None, input_structure=None, call_args=None):
         self.operation = operation
         self.input_tensors = list(input_tensors)
         self.output_tensors = list(output_tensors)
@@ -195,6 +197,7 @@ class Node:
         # A dict of input names when the layer (a model) was called on a
         # dict; None otherwise.
         self.input_structure = input_structure
+        self.call_args = dict(call_args) if call_args else {}
         self.index = len(operation._inbound_nodes)
         operation._inbound_nodes.append(self)
         for i, t in enumerate(self.output_tensors):
@@ -234,6 +237,8 @@ class CallContext:
     emit_logits = False
     # The input mask(s) of this call, when masks travel through the graph.
     mask = None
+    # The layer's own arguments of the node this call runs (Node.call_args).
+    call_args = {}
     # Where this call's batch starts in a batch split across processes
     # (data-parallel training), for layers whose randomness is per row.
     row_offset = 0

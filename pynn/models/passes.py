@@ -110,8 +110,10 @@ class InferenceProgram:
         """A context per step, with buffers on ``device`` (a GPU number, or
         None for the host)."""
         ctxs = [CallContext() for _ in self.steps]
-        for ctx in ctxs:
+        for ctx, step in zip(ctxs, self.steps):
             ctx.device = device
+            if step.nodes[0].call_args:
+                ctx.call_args = step.nodes[0].call_args
         return ctxs
 
     def run_planned(self, xs):

@@ -99,6 +99,7 @@ def functional_config(model):
                     continue
                 refs = [_tensor_ref(t, reindex) for t in node.input_tensors]
                 kwargs = {} if node.training is None else {"training": bool(node.training)}
+                kwargs.update(node.call_args)
                 inbound.append({"args": [refs[0] if node.single_input else refs],
                                 "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
@@ -181,7 +182,7 @@ def _functional_from_config(config, custom_objects):
         for layer, name, nodes in pending:
             while nodes:
                 node = nodes[0]
-                args, kwargs = _node_call(node, name)
+                args, kwargs = _node_call(node, name, layer.node_call_arguments)
                 inputs = resolve(args)
                 leaves = inputs if isinstance(inputs, list) else [inputs]
                 if any(t is None for t in leaves):
@@ -216,17 +217,19 @@ def _functional_from_config(config, custom_objects):
                  trainable=config.get("trainable", True))
 
 
-def _node_call(node, name):
+def _node_call(node, name, layer_arguments=()):
     """(inputs reference, call kwargs) of one inbound node, in Keras 3's
     form ({'args': [...], 'kwargs': {...}}) or Keras 2's ([[name, i, j,
-    kwargs], ...])."""
+    kwargs], ...]); ``layer_arguments`` names the layer's own call
+    arguments that its nodes keep (Layer.node_call_arguments)."""
     if isinstance(node, dict):
         args = node.get("args") or []
         kwargs = node.get("kwargs") or {}
         if len(args) != 1:
             raise ValueError(f"layer {name!r}: a node must have one argument (a tensor or a "
                              f"list of tensors), got {len(args)}")
-        allowed = {k: v for k, v in kwargs.items() if k in ("training", "mask")}
+        allowed = {k: v for k, v in kwargs.items()
+                   if k in ("training", "mask") or k in layer_arguments}
         if "training" in allowed and allowed["training"] is not None:
             allowed["training"] = bool(allowed["training"])
         allowed.pop("mask", None)

@@ -236,6 +236,32 @@ LAYERS = {
     "CustomScaleLayer": Row("CustomScaleLayer"),
     "LayerScale": Row("LayerScale"),
     "StochasticDepth": Row("StochasticDepth"),
+    # core, normalization, regularization, pooling, hashing, attention and
+    # embedding layers of Keras 3 added together
+    "Identity": Row("Identity"),
+    "RMSNormalization": Row("RMSNormalization"),
+    # Keras keeps the wrapped kernel among the wrapper's own variables
+    # (before vector_u) and again under the wrapped layer
+    "SpectralNormalization": Row("SpectralNormalization", nested={"layer": "layer"},
+                                 weight_paths=("", "layer")),
+    "SpatialDropout3D": Row("SpatialDropout3D", pinned=_CHANNELS_LAST,
+                            unwritten=("trainable",)),
+    "HashedCrossing": Row("HashedCrossing"),
+    "AdaptiveAveragePooling1D": Row("AdaptiveAveragePooling1D"),
+    "AdaptiveAveragePooling2D": Row("AdaptiveAveragePooling2D"),
+    "AdaptiveAveragePooling3D": Row("AdaptiveAveragePooling3D"),
+    "AdaptiveMaxPooling1D": Row("AdaptiveMaxPooling1D"),
+    "AdaptiveMaxPooling2D": Row("AdaptiveMaxPooling2D"),
+    "AdaptiveMaxPooling3D": Row("AdaptiveMaxPooling3D"),
+    "GroupQueryAttention": Row("GroupQueryAttention",
+                               unwritten=("call_options",),
+                               weight_parts={"_query_dense": ("query_kernel", "query_bias"),
+                                             "_key_dense": ("key_kernel", "key_bias"),
+                                             "_gate_dense": ("gate_kernel", "gate_bias"),
+                                             "_value_dense": ("value_kernel", "value_bias"),
+                                             "_output_dense": ("output_kernel",
+                                                               "output_bias")}),
+    "ReversibleEmbedding": Row("ReversibleEmbedding", keras_only={"lora_alpha": None}),
 }
 
 # The Keras module of the layers not in keras.layers (Keras finds them by
@@ -243,6 +269,12 @@ LAYERS = {
 LAYER_MODULES = {"CustomScaleLayer": "keras.src.applications.inception_resnet_v2",
                  "LayerScale": "keras.src.applications.convnext",
                  "StochasticDepth": "keras.src.applications.convnext"}
+
+# Keras classes whose Python name differs from the name Keras serializes
+# them under: Keras names their layers and weight paths by the Python one,
+# and writes it as the class name in legacy .h5 files.
+PYTHON_CLASS_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
+_SERIALIZED_NAMES = {python: name for name, python in PYTHON_CLASS_NAMES.items()}
 
 # Models: Keras class name -> (pynn kind, Keras module, registered name).
 MODELS = {"Sequential": ("Sequential", "keras", None),
@@ -365,16 +397,21 @@ def weight_groups(layer):
     from ..layers.base import Layer
     row = LAYERS.get(keras_class_name(layer))
     if row is not None and row.weight_parts:
-        return [("", [])] + [(path, [w for w in (getattr(layer, a, None) for a in attrs)
-                                     if w is not None])
-                             for path, attrs in row.weight_parts.items()]
+        parts = [(path, [w for w in (getattr(layer, a, None) for a in attrs) if w is not None])
+                 for path, attrs in row.weight_parts.items()]
+        # (a part the layer does not have, GroupQueryAttention's gate
+        # without use_gate, has no group)
+        return [("", [])] + [(path, ws) for path, ws in parts if ws]
     if row is None and layer._traces_call:
         return _attribute_groups(layer)
     paths = row.weight_paths if row is not None else ("",)
     if paths == ("",):
         return [("", _created_order(layer.weights))]
-    out = [("", [])]
+    # '' with other paths: the layer's own variables, then its parts'
+    out = [("", _created_order(layer._weights) if "" in paths else [])]
     for path in paths:
+        if path == "":
+            continue
         sub = getattr(layer, path, None)
         if isinstance(sub, (list, tuple)):  # a list of layers (the cells of a stack)
             # Keras names each by its class, numbered from the second of a class on.
@@ -489,7 +526,7 @@ def to_keras(layer, legacy=False):
                 continue
             spec = to_keras(sub, legacy)
             spec["name"] = entry["name"]
-            spec["inbound_nodes"] = [_node_to_keras(sub, node) if spec["class_name"] in
+            spec["inbound_nodes"] = [_node_to_keras(sub, node) if keras_class_name(sub) in
                                      _CALL_OPTION_LAYERS else node
                                      for node in entry["inbound_nodes"]]
             entries.append(spec)
@@ -499,7 +536,7 @@ def to_keras(layer, legacy=False):
         config = _layer_config_to_keras(layer, LAYERS.get(name))
         build = None if isinstance(layer, InputLayer) or layer._build_input_shape is None \
             else {"input_shape": _shape_list(layer._build_input_shape)}
-        if build is not None and name == "MultiHeadAttention":
+        if build is not None and name in _QUERY_VALUE_LAYERS:
             # Keras builds it from the shapes of its call's arguments
             shapes = _shape_list(layer._build_input_shape)
             build = {"shapes_dict": dict(zip(("query_shape", "value_shape", "key_shape"),
@@ -512,7 +549,7 @@ def to_keras(layer, legacy=False):
         from ..utils.custom_objects import get_registered_name
         module, registered = type(layer).__module__, get_registered_name(type(layer))
     if legacy:
-        return {"class_name": name, "config": config}
+        return {"class_name": PYTHON_CLASS_NAMES.get(name, name), "config": config}
     spec = {"module": module, "class_name": name, "config": config,
             "registered_name": registered}
     if build is not None:
@@ -523,7 +560,10 @@ def to_keras(layer, legacy=False):
 # Layers whose call options (use_causal_mask, return_attention_scores;
 # MultiHeadAttention's key and attention_mask) Keras records in the node
 # that calls them, where pynn keeps them in the layer's ``call_options``.
-_CALL_OPTION_LAYERS = ("MultiHeadAttention", "Attention", "AdditiveAttention")
+_CALL_OPTION_LAYERS = ("MultiHeadAttention", "GroupQueryAttention", "Attention",
+                       "AdditiveAttention")
+# Those called with query, value (key, attention_mask) as arguments.
+_QUERY_VALUE_LAYERS = ("MultiHeadAttention", "GroupQueryAttention")
 
 
 def _node_to_keras(layer, node):
@@ -535,7 +575,7 @@ def _node_to_keras(layer, node):
         kwargs["use_causal_mask"] = True
     if options.get("scores"):
         kwargs["return_attention_scores"] = True
-    if keras_class_name(layer) != "MultiHeadAttention":
+    if keras_class_name(layer) not in _QUERY_VALUE_LAYERS:
         return {"args": [inputs], "kwargs": kwargs}
     query, value, key = inputs[:3]
     if options.get("mask_input"):
@@ -653,7 +693,7 @@ class _Translator:
         if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
             raise ValueError(f"{where} must be described as {{'class_name': ..., "
                              f"'config': {{...}}}}, got {_short(spec)}")
-        name = spec["class_name"]
+        name = _SERIALIZED_NAMES.get(spec["class_name"], spec["class_name"])
         config = spec.get("config", {})
         if config is None:
             config = {}
@@ -728,11 +768,10 @@ class _Translator:
             spec = self.model_or_layer(entry, where, paths[id(entry)])
             spec["name"] = _entry_name(entry)
             nodes = [_without_mask(node, masks) for node in entry.get("inbound_nodes") or []]
-            if entry.get("class_name") in _CALL_OPTION_LAYERS and \
-                    spec["class_name"] == entry.get("class_name"):
+            class_name = _SERIALIZED_NAMES.get(entry.get("class_name"), entry.get("class_name"))
+            if class_name in _CALL_OPTION_LAYERS and spec["class_name"] == class_name:
                 nodes, spec["config"]["call_options"] = _nodes_from_keras(
-                    entry["class_name"], nodes, f"{entry['class_name']} layer "
-                                                f"{_entry_name(entry)!r}")
+                    class_name, nodes, f"{class_name} layer {_entry_name(entry)!r}")
             spec["inbound_nodes"] = nodes
             entries.append(spec)
         return {"name": config.get("name"), "trainable": config.get("trainable", True),
@@ -891,7 +930,7 @@ def _layer_paths(entries, path, sequential=False):
         if sequential and name == "InputLayer" or not isinstance(name, str):
             out.append("")
             continue
-        base = _snake(name)
+        base = _snake(PYTHON_CLASS_NAMES.get(name, name))
         used[base] = used.get(base, -1) + 1
         name = f"{base}_{used[base]}" if used[base] else base
         out.append(f"{path}/layers/{name}" if path else f"layers/{name}")
@@ -910,7 +949,7 @@ def _nodes_from_keras(class_name, nodes, label):
         kwargs = dict(kwargs)
         found = {"causal": bool(kwargs.pop("use_causal_mask", False)),
                  "scores": bool(kwargs.pop("return_attention_scores", False))}
-        if class_name == "MultiHeadAttention":
+        if class_name in _QUERY_VALUE_LAYERS:
             given = dict(zip(("query", "value", "key", "attention_mask"), args))
             for key in ("query", "value", "key", "attention_mask"):
                 if key in kwargs:

@@ -35,8 +35,8 @@ import zlib
 from .common import ModelFileError, check_overwrite, check_readable, require_h5py, rng_untouched
 from .config import compile_from_config, model_from_config
 from .hdf5 import H5Reader, optimizer_arrays, optimizer_state_from
-from .keras_config import compile_from_keras, compile_to_keras, keras_class_name, \
-    model_from_keras, to_keras, weight_groups
+from .keras_config import PYTHON_CLASS_NAMES, compile_from_keras, compile_to_keras, \
+    keras_class_name, model_from_keras, to_keras, weight_groups
 
 # The Keras release whose file layout pynn writes.
 KERAS_VERSION = "3.15.1"
@@ -59,7 +59,8 @@ def weight_layout(model, prefix=""):
     out = [(prefix, model)]
     used = {}
     for layer in model.layers:
-        base = _snake(keras_class_name(layer))
+        keras_name = keras_class_name(layer)
+        base = _snake(PYTHON_CLASS_NAMES.get(keras_name, keras_name))
         if base in used:
             used[base] += 1
             name = f"{base}_{used[base]}"
