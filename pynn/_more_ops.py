@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import functools
 import inspect
+import math
 import re
 import warnings
 
@@ -762,36 +763,33 @@ def _complex_grads(h):
     return np.real(h), np.imag(h)
 
 
+def _dft(name, x, rank, transform, adjoint):
+    """``transform`` (a NumPy DFT over the last ``rank`` axes) of a (real,
+    imaginary) pair; ``adjoint(g, n)`` maps the complex output gradient to
+    the input's, n being the number of points transformed (the adjoint
+    of the DFT is n times the inverse DFT)."""
+    c, dtype = _complex_pair(name, x)
+    if c.ndim < rank:
+        raise ValueError(f"{name}: expected arrays of rank >= {rank}, got shape {c.shape}")
+    n = math.prod(c.shape[-rank:])
+    return _linear_record(x, _pair_out(transform(c), dtype), lambda gs: _complex_grads(
+        adjoint(gs[0] + 1j * gs[1], n)))
+
+
 def fft(x):
     """The discrete Fourier transform along the last axis of a (real,
     imaginary) pair."""
-    c, dtype = _complex_pair("fft", x)
-    if c.ndim < 1:
-        raise ValueError(f"fft: expected arrays of rank >= 1, got shape {c.shape}")
-    n = c.shape[-1]
-    # (the adjoint of the DFT is n times the inverse DFT)
-    return _linear_record(x, _pair_out(np.fft.fft(c), dtype), lambda gs: _complex_grads(
-        n * np.fft.ifft(gs[0] + 1j * gs[1])))
+    return _dft("fft", x, 1, np.fft.fft, lambda g, n: n * np.fft.ifft(g))
 
 
 def fft2(x):
     """The 2-D discrete Fourier transform over the last two axes."""
-    c, dtype = _complex_pair("fft2", x)
-    if c.ndim < 2:
-        raise ValueError(f"fft2: expected arrays of rank >= 2, got shape {c.shape}")
-    n = c.shape[-1] * c.shape[-2]
-    return _linear_record(x, _pair_out(np.fft.fft2(c), dtype), lambda gs: _complex_grads(
-        n * np.fft.ifft2(gs[0] + 1j * gs[1])))
+    return _dft("fft2", x, 2, np.fft.fft2, lambda g, n: n * np.fft.ifft2(g))
 
 
 def ifft2(x):
     """The inverse 2-D discrete Fourier transform over the last two axes."""
-    c, dtype = _complex_pair("ifft2", x)
-    if c.ndim < 2:
-        raise ValueError(f"ifft2: expected arrays of rank >= 2, got shape {c.shape}")
-    n = c.shape[-1] * c.shape[-2]
-    return _linear_record(x, _pair_out(np.fft.ifft2(c), dtype), lambda gs: _complex_grads(
-        np.fft.fft2(gs[0] + 1j * gs[1]) / n))
+    return _dft("ifft2", x, 2, np.fft.ifft2, lambda g, n: np.fft.fft2(g) / n)
 
 
 def _fft_length(name, fft_length):

@@ -39,6 +39,22 @@ def _check_format(data_format, layer):
                          f"got {data_format!r}")
 
 
+def _window_padding(kernel_size, strides, dilation_rate, padding, layer):
+    """Checks a convolution window's kernel_size, strides and dilation_rate
+    (tuples) and its padding ('valid' or 'same', in any case); returns the
+    padding in lower case."""
+    if min(kernel_size + strides + dilation_rate) < 1:
+        raise ValueError(f"{layer}: kernel_size, strides and dilation_rate must be >= 1, "
+                         f"got {kernel_size}, {strides}, {dilation_rate}")
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(f"{layer}: strides > 1 cannot be combined with dilation_rate > 1; "
+                         f"got strides={strides}, dilation_rate={dilation_rate}")
+    padding = str(padding).lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}")
+    return padding
+
+
 class _Conv(ActivationMixin, Layer):
     """What the convolution layers share: arguments, shapes, the activation
     around the kernel and its gradient."""
@@ -578,23 +594,15 @@ class Conv2DTranspose(ActivationMixin, Layer):
         self.kernel_size = _tuple(kernel_size, n, "kernel_size", label)
         self.strides = _tuple(strides, n, "strides", label)
         self.dilation_rate = _tuple(dilation_rate, n, "dilation_rate", label)
+        self.padding = _window_padding(self.kernel_size, self.strides, self.dilation_rate,
+                                       padding, label)
         self.output_padding = None if output_padding is None else \
             _tuple(output_padding, n, "output_padding", label)
-        if min(self.kernel_size + self.strides + self.dilation_rate) < 1:
-            raise ValueError(f"{label}: kernel_size, strides and dilation_rate must be >= 1, "
-                             f"got {self.kernel_size}, {self.strides}, {self.dilation_rate}")
         if self.output_padding is not None and any(
                 not 0 <= p < s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{label}: each output_padding must be >= 0 and less than its "
                              f"stride; got output_padding={self.output_padding}, "
                              f"strides={self.strides}")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{label}: strides > 1 cannot be combined with dilation_rate > 1; "
-                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
-        padding = str(padding).lower()
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{label}: padding must be 'valid' or 'same', got {padding!r}")
-        self.padding = padding
         self.activation = activations.canonical(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import ops
 from .base import shape_str, shapes_str
-from .conv import _check_format, _tuple, depth_taps
+from .conv import _check_format, _tuple, _window_padding, depth_taps
 from .core import _positive_int
 from .recurrent import _first_mask, _Recurrent, _split_inputs
 
@@ -164,18 +164,10 @@ class _ConvLSTM(_Recurrent):
         self.kernel_size = _tuple(kernel_size, n, "kernel_size", label)
         self.strides = _tuple(strides, n, "strides", label)
         self.dilation_rate = _tuple(dilation_rate, n, "dilation_rate", label)
-        if min(self.kernel_size + self.strides + self.dilation_rate) < 1:
-            raise ValueError(f"{label}: kernel_size, strides and dilation_rate must be >= 1, "
-                             f"got {self.kernel_size}, {self.strides}, {self.dilation_rate}")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{label}: strides > 1 cannot be combined with dilation_rate > 1; "
-                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
-        padding = str(padding).lower()
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{label}: padding must be 'valid' or 'same', got {padding!r}")
-        self.padding = padding
+        self.padding = _window_padding(self.kernel_size, self.strides, self.dilation_rate,
+                                       padding, label)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self._input_conv = _SpatialConv(n, self.kernel_size, self.strides, padding,
+        self._input_conv = _SpatialConv(n, self.kernel_size, self.strides, self.padding,
                                         self.dilation_rate, label)
         self._recurrent_conv = _SpatialConv(n, self.kernel_size, (1,) * n, "same", (1,) * n,
                                             label)

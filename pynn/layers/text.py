@@ -619,6 +619,26 @@ class CategoryEncoding(Layer):
         return config
 
 
+def _hashed_output_dtype(output_mode, sparse, dtype, who):
+    """The dtype of Hashing's and HashedCrossing's dense outputs: int32 or
+    int64 bins (int64 by default) for output_mode 'int', float32 vectors
+    otherwise; ``dtype`` may be Keras 3's serialized dtype policy."""
+    if sparse:
+        raise ValueError(f"{who}: sparse outputs are not supported (sparse=True); "
+                         f"the outputs are dense arrays")
+    if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
+        dtype = (dtype.get("config") or {}).get("name")
+    if output_mode == "int":
+        if dtype not in (None, "int32", "int64"):
+            raise ValueError(f"{who}: output_mode='int' gives integers: dtype must be "
+                             f"'int32' or 'int64', got {dtype!r}")
+        return dtype or "int64"
+    if dtype not in (None, "float32"):
+        raise ValueError(f"{who}: output_mode={output_mode!r} gives float32 vectors, "
+                         f"got dtype={dtype!r}")
+    return "float32"
+
+
 class Hashing(Layer):
     """Keras's Hashing: strings or integers to bins in [0, num_bins) by a
     hash, the same bins Keras and TensorFlow give (FarmHash's
@@ -640,21 +660,7 @@ class Hashing(Layer):
         if output_mode not in ("int", "one_hot", "multi_hot", "count"):
             raise ValueError(f"{who}: output_mode must be one of int, one_hot, multi_hot, "
                              f"count, got {output_mode!r}")
-        if sparse:
-            raise ValueError(f"{who}: sparse outputs are not supported (sparse=True); "
-                             f"the outputs are dense arrays")
-        if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
-            dtype = (dtype.get("config") or {}).get("name")
-        if output_mode == "int":
-            if dtype not in (None, "int32", "int64"):
-                raise ValueError(f"{who}: output_mode='int' gives integers: dtype must be "
-                                 f"'int32' or 'int64', got {dtype!r}")
-            self._out_dtype = dtype or "int64"
-        else:
-            if dtype not in (None, "float32"):
-                raise ValueError(f"{who}: output_mode={output_mode!r} gives float32 vectors, "
-                                 f"got dtype={dtype!r}")
-            self._out_dtype = "float32"
+        self._out_dtype = _hashed_output_dtype(output_mode, sparse, dtype, who)
         def is_int(v):
             return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
         if salt is None:
@@ -771,21 +777,7 @@ class HashedCrossing(Layer):
         if output_mode not in ("int", "one_hot"):
             raise ValueError(f"{who}: output_mode must be one of 'int', 'one_hot', got "
                              f"{output_mode!r}")
-        if sparse:
-            raise ValueError(f"{who}: sparse outputs are not supported (sparse=True); the "
-                             f"outputs are dense arrays")
-        if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
-            dtype = (dtype.get("config") or {}).get("name")
-        if output_mode == "int":
-            if dtype not in (None, "int32", "int64"):
-                raise ValueError(f"{who}: output_mode='int' gives integers: dtype must be "
-                                 f"'int32' or 'int64', got {dtype!r}")
-            self._out_dtype = dtype or "int64"
-        else:
-            if dtype not in (None, "float32"):
-                raise ValueError(f"{who}: output_mode='one_hot' gives float32 vectors, got "
-                                 f"dtype={dtype!r}")
-            self._out_dtype = "float32"
+        self._out_dtype = _hashed_output_dtype(output_mode, sparse, dtype, who)
         self.num_bins = int(num_bins)
         self.output_mode = output_mode
         self.sparse = False
@@ -826,8 +818,8 @@ class HashedCrossing(Layer):
         self._check_shapes([c.shape for c in columns])
         for c in columns:
             if c.dtype.kind not in "iuOUS":
-                raise ValueError(f"{who}: all inputs should have an integer or string dtype, "
-                                 f"got {c.dtype}")
+                raise ValueError(f"{who}: all inputs should have an integer or string dtype "
+                                 f"(only integers or strings are crossed), got {c.dtype}")
         ids = ops.hash_cross(columns, self.num_bins)
         if self.output_mode == "int":
             return ids.astype(self._out_dtype, copy=False)

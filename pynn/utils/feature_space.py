@@ -13,8 +13,8 @@ raw columns.
 import numpy as np
 
 from .. import layers as layers_mod
-from ..layers.base import Layer, shape_str
-from ..layers.text import _data_call, _encode_categories
+from ..layers.base import Layer
+from ..layers.text import HashedCrossing, _data_call
 
 
 def _auto_name(prefix):
@@ -22,137 +22,6 @@ def _auto_name(prefix):
     from ..backend import get_uid
     uid = get_uid(prefix)
     return prefix if uid == 1 else f"{prefix}_{uid - 1}"
-
-
-# ----------------------------------------------------------- hashing a cross
-
-_MUL = np.uint64(0xC6A4A7935BD1E995)
-_SHIFT = np.uint64(47)
-# TensorFlow's sparse_cross_hashed starts from this key when none is given.
-_HASH_KEY = 0xDECAFCAFFE
-# Two coprime moduli whose product exceeds 2**64: a string's 64-bit
-# Fingerprint64 is recovered from its remainders (pynn.ops.hash_buckets
-# gives the remainder by a bucket count below 2**63).
-_M1, _M2 = 2 ** 63 - 1, 2 ** 63 - 2
-_M1_INV = pow(_M1, -1, _M2)
-
-
-def _shift_mix(v):
-    return v ^ (v >> _SHIFT)
-
-
-def _fingerprint_cat64(fp1, fp2):
-    """TensorFlow's FingerprintCat64 of two uint64 arrays (wrapping
-    arithmetic)."""
-    with np.errstate(over="ignore"):  # the products wrap modulo 2**64
-        result = fp1 ^ _MUL
-        result ^= _shift_mix(fp2 * _MUL) * _MUL
-        result *= _MUL
-        result = _shift_mix(result) * _MUL
-        return _shift_mix(result)
-
-
-def _feature_hashes(values, who):
-    """What TensorFlow's cross hashes for a column: an integer as its own
-    64 bits, a string as the Fingerprint64 of its UTF-8 text."""
-    from .. import ops
-    values = np.asarray(values)
-    if values.dtype.kind in "iub":
-        return values.astype(np.int64).astype(np.uint64)
-    if values.dtype.kind not in "OUS":
-        raise ValueError(f"{who}: the inputs must be integers or strings, got dtype "
-                         f"{values.dtype}")
-    uniques, inverse = np.unique(values.astype(object).reshape(-1).astype(str),
-                                 return_inverse=True)
-    r1 = ops.hash_buckets(uniques, _M1)
-    r2 = ops.hash_buckets(uniques, _M2)
-    fps = [(a + _M1 * (((b - a) * _M1_INV) % _M2)) % 2 ** 64 for a, b in
-           zip(r1.tolist(), r2.tolist())]
-    return np.array(fps, np.uint64)[inverse].reshape(values.shape)
-
-
-class HashedCrossing(Layer):
-    """Keras's HashedCrossing: each row's values of two or more columns
-    (integers or strings) hashed together into one of ``num_bins`` bins,
-    the bins TensorFlow's ``sparse.cross_hashed`` gives; ``output_mode``
-    'int' gives the bins (int64), 'one_hot' vectors of ``num_bins``."""
-    _no_gradient = True
-
-    def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None,
-                 **kwargs):
-        super().__init__(name=name, **kwargs)
-        who = f"HashedCrossing {self.name!r}"
-        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or \
-                not 0 < num_bins < 2 ** 63:
-            raise ValueError(f"{who}: num_bins must be a positive integer, got {num_bins!r}")
-        if output_mode not in ("int", "one_hot"):
-            raise ValueError(f"{who}: output_mode must be 'int' or 'one_hot', got "
-                             f"{output_mode!r}")
-        if sparse:
-            raise ValueError(f"{who}: sparse outputs are not supported (sparse=True)")
-        self.num_bins = int(num_bins)
-        self.output_mode = output_mode
-        self.sparse = False
-        self._out_dtype = dtype or ("int64" if output_mode == "int" else "float32")
-
-    def __call__(self, inputs, training=None, **kwargs):
-        from ..models.node import KerasTensor
-        if not kwargs and isinstance(inputs, (list, tuple)) and \
-                any(isinstance(x, KerasTensor) for x in inputs):
-            return Layer.__call__(self, list(inputs), training=training)
-        return _data_call(self, inputs, training, kwargs)
-
-    def _check(self, shapes):
-        who = f"HashedCrossing {self.name!r}"
-        if not isinstance(shapes, (list, tuple)) or len(shapes) < 2:
-            raise ValueError(f"{who}: should be called on a list or tuple of at least two "
-                             f"inputs")
-        first = tuple(shapes[0])
-        if len(first) > 2 or (len(first) == 2 and first[-1] != 1):
-            raise ValueError(f"{who}: all inputs should have shape (), (batch_size) or "
-                             f"(batch_size, 1), got {shape_str(first)}")
-        if any(tuple(s) != first for s in shapes[1:]):
-            raise ValueError(f"{who}: all inputs should have equal shape, got "
-                             f"{[shape_str(tuple(s)) for s in shapes]}")
-        return who
-
-    def compute(self, inputs):
-        if not isinstance(inputs, (list, tuple)):
-            self._check(None)
-        xs = [np.asarray(getattr(x, "value", x)) for x in inputs]
-        who = self._check([x.shape for x in xs])
-        h = np.full(xs[0].shape, _HASH_KEY, np.uint64)
-        for x in xs:
-            h = _fingerprint_cat64(h, _feature_hashes(x, who))
-        ids = (h % np.uint64(self.num_bins)).astype(np.int64)
-        if self.output_mode == "int":
-            return ids.astype(self._out_dtype)
-        return _encode_categories(ids, "one_hot", self.num_bins, who)
-
-    def forward(self, ctx, inputs, training):
-        return self.compute(inputs)
-
-    def backward(self, ctx, dy, need_input_grad=True):
-        if need_input_grad:
-            raise ValueError(f"HashedCrossing {self.name!r} turns data into bins and passes "
-                             f"no gradient to what comes before it")
-        return None
-
-    def compute_output_shape(self, input_shape):
-        self._check(input_shape)
-        shape = tuple(input_shape[0])
-        if self.output_mode == "int":
-            return shape
-        if len(shape) > 1 and shape[-1] == 1:
-            shape = shape[:-1]
-        return shape + (self.num_bins,)
-
-    def _output_dtypes(self, n):
-        return [self._out_dtype] * n
-
-    def get_config(self):
-        return {"num_bins": self.num_bins, "output_mode": self.output_mode, "sparse": False,
-                "name": self.name, "dtype": self._out_dtype}
 
 
 _IDENTITY = "TFDIdentity"

@@ -163,6 +163,10 @@ def test_encoding_matches_references(keras_ref):
     assert out["age"].shape == (40, 4)
     crossed = HashedCrossing(8)([ids["thal"], ids["cp"]])
     np.testing.assert_array_equal(out["thal_X_cp"].argmax(-1), crossed[:, 0])
+    # the crosses are pynn.layers.HashedCrossing's, TensorFlow's bins by ops.hash_cross
+    assert isinstance(fs.crossers["thal_X_cp"], layers.HashedCrossing)
+    np.testing.assert_array_equal(out["thal_X_cp"].argmax(-1),
+                                  keras.ops.hash_cross([ids["thal"], ids["cp"]], 8)[:, 0])
     # concat mode: the same blocks in the same order
     fs2 = FeatureSpace.from_config(fs.get_config())
     assert FeatureSpace.from_config(fs2.get_config()).get_config() == fs2.get_config()
