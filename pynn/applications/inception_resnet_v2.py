@@ -120,14 +120,12 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     """The Inception-ResNet v2 model (default input 299x299x3, at least
     75x75).
 
-    ``include_top``: global average pooling and the classifier on top;
-    ``weights``: None (random), 'imagenet' (Keras's published file,
-    downloaded once) or the path of a weights file; ``input_tensor``: a
-    symbolic tensor to build on; ``input_shape``: (rows, cols, 3), only
-    without the top (or equal to the default); ``pooling`` (without the
-    top): None, 'avg' or 'max'; ``classes`` and ``classifier_activation``:
-    the top's classifier.  Inputs go through :func:`preprocess_input` (tf
-    mode: [-1, 1]) first."""
+    ``include_top``, ``weights`` (None, 'imagenet' or the path of a
+    weights file), ``input_tensor``, ``input_shape`` (only without the
+    top, or equal to the default), ``pooling`` (without the top: None,
+    'avg' or 'max'), ``classes``, ``classifier_activation`` and ``name``:
+    as for the other applications.  Inputs go through
+    :func:`preprocess_input` (tf mode: [-1, 1]) first."""
     who = "InceptionResNetV2"
     input_shape, img_input = imagenet_utils.model_input(
         who, weights, include_top, classes, pooling, input_tensor, input_shape,
