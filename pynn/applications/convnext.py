@@ -299,14 +299,5 @@ for _function in (ConvNeXtTiny, ConvNeXtSmall, ConvNeXtBase, ConvNeXtLarge, Conv
 del _function
 
 
-def preprocess_input(x, data_format=None):
-    """A pass-through, kept for Keras's API: ConvNeXt models normalize
-    their input themselves (they take pixels in [0, 255])."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.pass_through_preprocess_input
+decode_predictions = imagenet_utils.decode_predictions

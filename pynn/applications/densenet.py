@@ -38,11 +38,9 @@ def _transition_block(x, name):
 
 def _densenet(who, blocks, weights_name, include_top, weights, input_tensor, input_shape,
               pooling, classes, classifier_activation, name):
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=224, min_size=32)
     # Keras leaves the two paddings unnamed (they have no weights).
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)))(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
@@ -57,12 +55,8 @@ def _densenet(who, blocks, weights_name, include_top, weights, input_tensor, inp
             x = _transition_block(x, f"pool{i + 2}")
     x = layers.BatchNormalization(epsilon=1.001e-5, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling, named=True)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
+                                      weights, pool_name="avg_pool", named_pooling=True)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     return imagenet_utils.load_weights(model, weights, who, *imagenet_utils.published_file(
         include_top, f"{weights_name}_weights_tf_dim_ordering_tf_kernels", BASE_WEIGHTS_PATH,
@@ -114,8 +108,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions

@@ -76,11 +76,9 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
     width_coefficient, depth_coefficient, default_size, dropout_rate = _SCALING[variant]
     depth_divisor, activation = DEPTH_DIVISOR, ACTIVATION
     who = f"EfficientNet{variant.upper()}"
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=default_size, min_size=32)
 
     def round_filters(filters):
         """The width multiplier, rounded to a multiple of depth_divisor
@@ -91,9 +89,6 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
         if new_filters < 0.9 * filters:
             new_filters += depth_divisor
         return int(new_filters)
-
-    def round_repeats(repeats):
-        return int(math.ceil(depth_coefficient * repeats))
 
     # Stem.  Keras's Normalization divides by the standard deviation; the
     # original implementation divides by the variance, so with the ImageNet
@@ -112,11 +107,12 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
     # Blocks; the drop rate of the residual branches (stochastic depth)
     # grows linearly with the block's index.
     b = 0
-    blocks = float(sum(round_repeats(stage[1]) for stage in DEFAULT_BLOCKS_ARGS))
+    blocks = float(sum(round_repeats(stage[1], depth_coefficient)
+                       for stage in DEFAULT_BLOCKS_ARGS))
     for i, (kernel_size, repeats, filters_in, filters_out, expand_ratio, strides) in \
             enumerate(DEFAULT_BLOCKS_ARGS):
         filters_in, filters_out = round_filters(filters_in), round_filters(filters_out)
-        for j in range(round_repeats(repeats)):
+        for j in range(round_repeats(repeats, depth_coefficient)):
             # Only the stage's first block changes the stride and the width.
             if j > 0:
                 strides, filters_in = 1, filters_out
@@ -130,15 +126,8 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
                       kernel_initializer=CONV_KERNEL_INITIALIZER, name="top_conv")(x)
     x = layers.BatchNormalization(axis=3, name="top_bn")(x)
     x = layers.Activation(activation, name="top_activation")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation,
-                         kernel_initializer=DENSE_KERNEL_INITIALIZER, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling, named=True)
+    x = classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                       dropout_rate)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     # Keras names the file after the model's name; pynn after the variant,
     # so that a model given another name still finds it.
@@ -172,25 +161,53 @@ def _block(inputs, activation, drop_rate, name, filters_in, filters_out, kernel_
     x = layers.BatchNormalization(axis=3, name=f"{name}bn")(x)
     x = layers.Activation(activation, name=f"{name}activation")(x)
 
-    # Squeeze and excitation: per-channel gates from the pooled features.
-    filters_se = max(1, int(filters_in * SE_RATIO))
-    se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-    se = layers.Reshape((1, 1, filters), name=f"{name}se_reshape")(se)
-    se = layers.Conv2D(filters_se, 1, padding="same", activation=activation,
-                       kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_reduce")(se)
-    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
-                       kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_expand")(se)
-    x = layers.multiply([x, se], name=f"{name}se_excite")
-
+    x = squeeze_excite(x, filters_in, filters, SE_RATIO, name)
     x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False,
                       kernel_initializer=CONV_KERNEL_INITIALIZER,
                       name=f"{name}project_conv")(x)
     x = layers.BatchNormalization(axis=3, name=f"{name}project_bn")(x)
+    return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
+
+
+def round_repeats(repeats, depth_coefficient):
+    """The depth multiplier: a stage's number of blocks, rounded up."""
+    return int(math.ceil(depth_coefficient * repeats))
+
+
+def squeeze_excite(x, filters_in, filters, se_ratio, name):
+    """Squeeze and excitation: per-channel gates from the pooled features."""
+    filters_se = max(1, int(filters_in * se_ratio))
+    se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
+    se = layers.Reshape((1, 1, filters), name=f"{name}se_reshape")(se)
+    se = layers.Conv2D(filters_se, 1, padding="same", activation=ACTIVATION,
+                       kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_reduce")(se)
+    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
+                       kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_expand")(se)
+    return layers.multiply([x, se], name=f"{name}se_excite")
+
+
+def residual(x, inputs, strides, filters_in, filters_out, drop_rate, name):
+    """The block's input added back, through stochastic depth (whole
+    samples dropped at ``drop_rate``), where the shapes allow."""
     if strides == 1 and filters_in == filters_out:
         if drop_rate > 0:
             x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}drop")(x)
         x = layers.add([x, inputs], name=f"{name}add")
     return x
+
+
+def classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                   dropout_rate):
+    """With the top: global average pooling, dropout (where
+    ``dropout_rate`` > 0) and the classifier; without: the pooling."""
+    if not include_top:
+        return imagenet_utils.global_pooling(x, pooling, named=True)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout_rate > 0:
+        x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+    imagenet_utils.validate_activation(classifier_activation, weights)
+    return layers.Dense(classes, activation=classifier_activation,
+                        kernel_initializer=DENSE_KERNEL_INITIALIZER, name="predictions")(x)
 
 
 _DOC = """The EfficientNet{v} model (default input {size}x{size}x3, at least 32x32).
@@ -268,14 +285,5 @@ for _variant, _function in (("b0", EfficientNetB0), ("b1", EfficientNetB1),
 del _variant, _function
 
 
-def preprocess_input(x, data_format=None):
-    """A pass-through, kept for Keras's API: EfficientNet models rescale and
-    normalize their input themselves (they take pixels in [0, 255])."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.pass_through_preprocess_input
+decode_predictions = imagenet_utils.decode_predictions

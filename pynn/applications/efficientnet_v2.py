@@ -7,10 +7,10 @@ The input preprocessing is part of the model unless
 normalize by ImageNet's mean and variance, S, M and L rescale to
 [-1, 1].  The models take pixels in [0, 255] and :func:`preprocess_input`
 is a pass-through."""
-import math
-
 from .. import layers
 from . import imagenet_utils
+from .efficientnet import (ACTIVATION, CONV_KERNEL_INITIALIZER, DEPTH_DIVISOR, DROP_CONNECT_RATE,
+                           classifier_top, residual, round_repeats, squeeze_excite)
 
 BASE_WEIGHTS_PATH = ("https://storage.googleapis.com/tensorflow/keras-applications/"
                      "efficientnet_v2/")
@@ -54,21 +54,12 @@ _SCALING = {"b0": (1.0, 1.0, 224), "b1": (1.0, 1.1, 240), "b2": (1.1, 1.2, 260),
             "b3": (1.2, 1.4, 300), "s": (1.0, 1.0, 384), "m": (1.0, 1.0, 480),
             "l": (1.0, 1.0, 480)}
 
-CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                           "config": {"scale": 2.0, "mode": "fan_out",
-                                      "distribution": "truncated_normal"}}
-DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                            "config": {"scale": 1.0 / 3.0, "mode": "fan_out",
-                                       "distribution": "uniform"}}
-
+# The initializers, ACTIVATION, DEPTH_DIVISOR (widths are multiples of it)
+# and DROP_CONNECT_RATE (the residual branches' drop rate grows linearly from
+# 0 towards it over the blocks) are EfficientNet's.
 DROPOUT_RATE = 0.2
-# The residual branches' drop rate grows linearly from 0 towards
-# DROP_CONNECT_RATE over the blocks; widths are multiples of DEPTH_DIVISOR.
-DROP_CONNECT_RATE = 0.2
-DEPTH_DIVISOR = 8
 MIN_DEPTH = 8
 BN_MOMENTUM = 0.9
-ACTIVATION = "swish"
 
 
 def round_filters(filters, width_coefficient, min_depth=MIN_DEPTH,
@@ -81,10 +72,6 @@ def round_filters(filters, width_coefficient, min_depth=MIN_DEPTH,
     return int(new_filters)
 
 
-def round_repeats(repeats, depth_coefficient):
-    return int(math.ceil(depth_coefficient * repeats))
-
-
 def _conv(filters, kernel_size, name, strides=1, **kwargs):
     return layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
                          use_bias=False, kernel_initializer=CONV_KERNEL_INITIALIZER,
@@ -93,28 +80,6 @@ def _conv(filters, kernel_size, name, strides=1, **kwargs):
 
 def _bn(name):
     return layers.BatchNormalization(axis=3, momentum=BN_MOMENTUM, name=name)
-
-
-def _squeeze_excite(x, filters_in, filters, se_ratio, name):
-    """Per-channel gates from the pooled features."""
-    filters_se = max(1, int(filters_in * se_ratio))
-    se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-    se = layers.Reshape((1, 1, filters), name=f"{name}se_reshape")(se)
-    se = layers.Conv2D(filters_se, 1, padding="same", activation=ACTIVATION,
-                       kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_reduce")(se)
-    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
-                       kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_expand")(se)
-    return layers.multiply([x, se], name=f"{name}se_excite")
-
-
-def _residual(x, inputs, strides, filters_in, filters_out, drop_rate, name):
-    """The input added back, through stochastic depth, where the shapes
-    allow."""
-    if strides == 1 and filters_in == filters_out:
-        if drop_rate:
-            x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}drop")(x)
-        x = layers.add([x, inputs], name=f"{name}add")
-    return x
 
 
 def _mb_conv_block(inputs, filters_in, filters_out, expand_ratio, kernel_size, strides,
@@ -133,10 +98,10 @@ def _mb_conv_block(inputs, filters_in, filters_out, expand_ratio, kernel_size, s
     x = _bn(f"{name}bn")(x)
     x = layers.Activation(ACTIVATION, name=f"{name}activation")(x)
     if 0 < se_ratio <= 1:
-        x = _squeeze_excite(x, filters_in, filters, se_ratio, name)
+        x = squeeze_excite(x, filters_in, filters, se_ratio, name)
     x = _conv(filters_out, 1, f"{name}project_conv")(x)
     x = _bn(f"{name}project_bn")(x)
-    return _residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
+    return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
 
 def _fused_mb_conv_block(inputs, filters_in, filters_out, expand_ratio, kernel_size, strides,
@@ -150,7 +115,7 @@ def _fused_mb_conv_block(inputs, filters_in, filters_out, expand_ratio, kernel_s
         x = _bn(f"{name}expand_bn")(x)
         x = layers.Activation(ACTIVATION, name=f"{name}expand_activation")(x)
     if 0 < se_ratio <= 1:
-        x = _squeeze_excite(x, filters_in, filters, se_ratio, name)
+        x = squeeze_excite(x, filters_in, filters, se_ratio, name)
     if expand_ratio != 1:
         x = _conv(filters_out, 1, f"{name}project_conv")(x)
     else:
@@ -158,18 +123,16 @@ def _fused_mb_conv_block(inputs, filters_in, filters_out, expand_ratio, kernel_s
     x = _bn(f"{name}project_bn")(x)
     if expand_ratio == 1:
         x = layers.Activation(ACTIVATION, name=f"{name}project_activation")(x)
-    return _residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
+    return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
 
 def _efficientnet_v2(variant, include_top, weights, input_tensor, input_shape, pooling, classes,
                      classifier_activation, include_preprocessing, name):
     width_coefficient, depth_coefficient, default_size = _SCALING[variant]
     who = f"EfficientNetV2{variant.upper()}"
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=default_size, min_size=32)
     blocks_args = DEFAULT_BLOCKS_ARGS[variant]
 
     x = img_input
@@ -208,14 +171,8 @@ def _efficientnet_v2(variant, include_top, weights, input_tensor, input_shape, p
     x = _conv(round_filters(1280, width_coefficient), 1, "top_conv")(x)
     x = _bn("top_bn")(x)
     x = layers.Activation(ACTIVATION, name="top_activation")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dropout(DROPOUT_RATE, name="top_dropout")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation,
-                         kernel_initializer=DENSE_KERNEL_INITIALIZER, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling, named=True)
+    x = classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                       DROPOUT_RATE)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     # Keras names the file after the model's name; pynn after the variant,
     # so that a model given another name still finds it.
@@ -294,14 +251,5 @@ for _variant, _function in (("b0", EfficientNetV2B0), ("b1", EfficientNetV2B1),
 del _variant, _function
 
 
-def preprocess_input(x, data_format=None):
-    """A pass-through, kept for Keras's API: EfficientNetV2 models rescale
-    their input themselves (they take pixels in [0, 255])."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.pass_through_preprocess_input
+decode_predictions = imagenet_utils.decode_predictions

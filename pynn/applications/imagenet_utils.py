@@ -191,6 +191,17 @@ def check_arguments(who, weights, include_top, classes, pooling):
         raise ValueError(f"{who}: pooling must be None, 'avg' or 'max', got {pooling!r}")
 
 
+def model_input(who, weights, include_top, classes, pooling, input_tensor, input_shape,
+                default_size, min_size):
+    """The start of most applications: :func:`check_arguments`, then the
+    input shape (:func:`obtain_input_shape`) and the tensor the model
+    starts from (:func:`image_input`); returns ``(input_shape, img_input)``."""
+    check_arguments(who, weights, include_top, classes, pooling)
+    input_shape = obtain_input_shape(input_shape, default_size=default_size, min_size=min_size,
+                                     require_flatten=include_top, weights=weights, who=who)
+    return input_shape, image_input(input_tensor, input_shape, who)
+
+
 def image_input(input_tensor, input_shape, who):
     """The tensor the model starts from: a new Input, or ``input_tensor``."""
     from ..layers import Input
@@ -278,3 +289,24 @@ def published_file(include_top, stem, base_url, digests=(None, None), no_top="_n
     publishes none."""
     fname = f"{stem}{'' if include_top else no_top}.h5"
     return fname, base_url + fname, digests[0 if include_top else 1]
+
+
+def classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                   pool_name=None, named_pooling=False):
+    """The end of most applications: with the top, global average pooling
+    (a layer named ``pool_name``) and the Dense classifier 'predictions';
+    without, :func:`global_pooling` by ``pooling`` (``named_pooling``: its
+    ``named``)."""
+    from ..layers import Dense, GlobalAveragePooling2D
+    if not include_top:
+        return global_pooling(x, pooling, named=named_pooling)
+    x = GlobalAveragePooling2D(name=pool_name)(x)
+    validate_activation(classifier_activation, weights)
+    return Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+def pass_through_preprocess_input(x, data_format=None):
+    """A pass-through, kept for Keras's API: the ConvNeXt, EfficientNet,
+    EfficientNetV2 and MobileNetV3 models preprocess their input
+    themselves (they take pixels in [0, 255])."""
+    return x

@@ -120,20 +120,16 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     """The Inception-ResNet v2 model (default input 299x299x3, at least
     75x75).
 
-    ``include_top``: global average pooling and the classifier on top;
-    ``weights``: None (random), 'imagenet' (Keras's published file,
-    downloaded once) or the path of a weights file; ``input_tensor``: a
-    symbolic tensor to build on; ``input_shape``: (rows, cols, 3), only
-    without the top (or equal to the default); ``pooling`` (without the
-    top): None, 'avg' or 'max'; ``classes`` and ``classifier_activation``:
-    the top's classifier.  Inputs go through :func:`preprocess_input` (tf
-    mode: [-1, 1]) first."""
+    ``include_top``, ``weights`` (None, 'imagenet' or the path of a
+    weights file), ``input_tensor``, ``input_shape`` (only without the
+    top, or equal to the default), ``pooling`` (without the top: None,
+    'avg' or 'max'), ``classes``, ``classifier_activation`` and ``name``:
+    as for the other applications.  Inputs go through
+    :func:`preprocess_input` (tf mode: [-1, 1]) first."""
     who = "InceptionResNetV2"
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=299, min_size=75)
 
     # Stem.
     x = conv2d_bn(img_input, 32, 3, strides=2, padding="valid")
@@ -192,12 +188,8 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
 
     x = conv2d_bn(x, 1536, 1, name="conv_7b")
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
+                                      weights, pool_name="avg_pool")
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     return imagenet_utils.load_weights(model, weights, who, *imagenet_utils.published_file(
         include_top, "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels", BASE_WEIGHT_URL,
@@ -209,8 +201,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions

@@ -86,11 +86,9 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     the top's classifier.  Inputs go through :func:`preprocess_input` (tf
     mode: [-1, 1]) first."""
     who = "InceptionV3"
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=299, min_size=75)
 
     x = _conv2d_bn(img_input, 32, 3, 3, strides=(2, 2), padding="valid")
     x = _conv2d_bn(x, 32, 3, 3, padding="valid")
@@ -130,12 +128,8 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     x = _block_8(x, 0)
     x = _block_8(x, 1)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
+                                      weights, pool_name="avg_pool")
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     if include_top:
         fname, url, digest = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH,
@@ -151,8 +145,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions

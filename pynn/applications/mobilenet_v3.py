@@ -246,14 +246,5 @@ MobileNetV3Small.__doc__ = _DOC.format(size="Small")
 MobileNetV3Large.__doc__ = _DOC.format(size="Large")
 
 
-def preprocess_input(x, data_format=None):
-    """A pass-through, kept for Keras's API: MobileNetV3 models rescale
-    their input themselves (they take pixels in [0, 255])."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.pass_through_preprocess_input
+decode_predictions = imagenet_utils.decode_predictions

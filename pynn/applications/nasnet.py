@@ -66,12 +66,8 @@ def _nasnet(who, input_shape, penultimate_filters, num_blocks, stem_block_filter
                               block_id=f"{2 * num_blocks + i + 1}")
     x = layers.Activation("relu")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
+                                      weights)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     files = WEIGHTS_FILES[default_size][0 if include_top else 1] if weights == "imagenet" \
         else ()
@@ -149,23 +145,24 @@ def _adjust_block(p, ip, filters, block_id=None):
         p = layers.concatenate([p1, p2], axis=-1)
         p = _bn(f"adjust_bn_{block_id}")(p)
     elif p.shape[-1] != filters:
-        p = layers.Activation("relu")(p)
-        p = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same",
-                          name=f"adjust_conv_projection_{block_id}", use_bias=False,
-                          kernel_initializer="he_normal")(p)
-        p = _bn(f"adjust_bn_{block_id}")(p)
+        p = _relu_conv_bn(p, filters, f"adjust_conv_projection_{block_id}",
+                          f"adjust_bn_{block_id}")
     return p
+
+
+def _relu_conv_bn(x, filters, conv_name, bn_name):
+    """ReLU, 1x1 convolution to ``filters`` channels, batch normalization."""
+    x = layers.Activation("relu")(x)
+    x = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same", name=conv_name,
+                      use_bias=False, kernel_initializer="he_normal")(x)
+    return _bn(bn_name)(x)
 
 
 def _normal_a_cell(ip, p, filters, block_id=None):
     """The normal cell: five pairs of operations summed, concatenated with
     the adjusted previous output.  Returns (output, ``ip``)."""
     p = _adjust_block(p, ip, filters, block_id)
-    h = layers.Activation("relu")(ip)
-    h = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same",
-                      name=f"normal_conv_1_{block_id}", use_bias=False,
-                      kernel_initializer="he_normal")(h)
-    h = _bn(f"normal_bn_1_{block_id}")(h)
+    h = _relu_conv_bn(ip, filters, f"normal_conv_1_{block_id}", f"normal_bn_1_{block_id}")
 
     x1_1 = _separable_conv_block(h, filters, kernel_size=(5, 5),
                                  block_id=f"normal_left1_{block_id}")
@@ -196,11 +193,7 @@ def _normal_a_cell(ip, p, filters, block_id=None):
 def _reduction_a_cell(ip, p, filters, block_id=None):
     """The reduction cell: halves the size.  Returns (output, ``ip``)."""
     p = _adjust_block(p, ip, filters, block_id)
-    h = layers.Activation("relu")(ip)
-    h = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same",
-                      name=f"reduction_conv_1_{block_id}", use_bias=False,
-                      kernel_initializer="he_normal")(h)
-    h = _bn(f"reduction_bn_1_{block_id}")(h)
+    h = _relu_conv_bn(ip, filters, f"reduction_conv_1_{block_id}", f"reduction_bn_1_{block_id}")
     h3 = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(h, 3),
                               name=f"reduction_pad_1_{block_id}")(h)
 
@@ -240,8 +233,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions

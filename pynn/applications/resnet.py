@@ -56,11 +56,9 @@ def build(who, stacks, blocks, preact, weights_name, include_top, weights, input
     stages: V1 (``preact`` False) normalizes the stem's convolution, V2
     (pre-activation, He et al., 2016) normalizes inside each block before
     its convolutions, and once more after the last stage."""
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=224, min_size=32)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
     if not preact:
@@ -72,12 +70,8 @@ def build(who, stacks, blocks, preact, weights_name, include_top, weights, input
     if preact:
         x = layers.BatchNormalization(epsilon=1.001e-5, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling, named=True)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
+                                      weights, pool_name="avg_pool", named_pooling=True)
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     return imagenet_utils.load_weights(model, weights, who, *imagenet_utils.published_file(
         include_top, f"{weights_name}_weights_tf_dim_ordering_tf_kernels", BASE_WEIGHTS_PATH,
@@ -127,8 +121,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions

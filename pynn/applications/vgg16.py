@@ -32,11 +32,9 @@ def build_vgg(who, convs_per_block, url, url_no_top, md5, include_top, weights, 
               input_shape, pooling, classes, classifier_activation, name):
     """VGG16 and VGG19: five blocks of 3x3 convolutions (64, 128, 256, 512
     and 512 filters) each ending in 2x2 max pooling, then the top."""
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=224, min_size=32)
     x = img_input
     for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), convs_per_block), 1):
         for i in range(1, convs + 1):
@@ -66,8 +64,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions

@@ -37,11 +37,9 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     the top's classifier.  Inputs go through :func:`preprocess_input` (tf
     mode: [-1, 1]) first."""
     who = "Xception"
-    imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=71, require_flatten=include_top,
-        weights=weights, who=who)
-    img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
+    input_shape, img_input = imagenet_utils.model_input(
+        who, weights, include_top, classes, pooling, input_tensor, input_shape,
+        default_size=299, min_size=71)
 
     x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(img_input)
     x = layers.BatchNormalization(name="block1_conv1_bn")(x)
@@ -85,12 +83,8 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = _sepconv_bn(x, 2048, "block14_sepconv2")
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pooling(x, pooling)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
+                                      weights, pool_name="avg_pool")
     model = imagenet_utils.make_model(img_input, input_tensor, x, name)
     if include_top:
         fname, url, digest = ("xception_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH,
@@ -106,8 +100,4 @@ def preprocess_input(x, data_format=None):
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
 
 
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+decode_predictions = imagenet_utils.decode_predictions
