@@ -336,7 +336,6 @@ class TrainingMixin:
         self._trainable_snapshot = None
         self._flat = None
         self._flat_views = None
-        self._flat_shapes = None
         self._penalties = []
         self._constraints = []
         self._last_masks = None  # the output masks of the last training step
@@ -823,7 +822,6 @@ class TrainingMixin:
             off += n
         self._flat = (params, grads)
         self._flat_views = views
-        self._flat_shapes = [w.value.shape for w in weights]
         new_binding()
         return self._flat
 
@@ -914,7 +912,7 @@ class TrainingMixin:
             # each process holds the activity penalty of its rows only
             penalty = reducer.comm.sum_values([activity_penalty])[0]
         penalty += self._add_weight_penalties()
-        self.optimizer.apply(params, grads, shapes=self._flat_shapes)
+        self.optimizer.apply(params, grads, shapes=[v.shape for v, _ in self._flat_views])
         for w, constraint in self._constraints:
             if isinstance(w.value, DeviceArray):  # constraints compute in NumPy
                 value = w.value.to_numpy()
