@@ -9,7 +9,6 @@ implementations then agree on nothing but a constant.  Weight files in
 the layout Keras publishes them in, and the comparison of predictions."""
 import numpy as np
 
-import pynn
 from pynn import layers
 
 
@@ -17,16 +16,30 @@ def calibrate_batch_norm(model, x, rng):
     """Each BatchNormalization of the pynn ``model``, in order: the mean and
     variance of its input on ``x`` (the variance floored at a tenth of the
     median channel's, and scaled up by 1 to 2, so that no channel is blown
-    up from rounding noise), random scales and offsets."""
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            h = pynn.Model(model.inputs, layer.input).predict(x, verbose=0)
-            h = h.reshape(-1, h.shape[-1]).astype(np.float64)
-            n = h.shape[-1]
-            var = np.maximum(h.var(0), 0.1 * np.median(h.var(0)))
+    up from rounding noise), random scales and offsets.  One forward pass
+    over the graph (not a sub-model per layer): each layer's statistics are
+    set when the pass reaches it, before it normalizes."""
+    def calibrating(layer):
+        plain = layer.forward
+
+        def forward(ctx, h, training):
+            h2 = np.asarray(h).reshape(-1, h.shape[-1]).astype(np.float64)
+            n = h2.shape[-1]
+            var = np.maximum(h2.var(0), 0.1 * np.median(h2.var(0)))
             gamma = [rng.uniform(0.5, 1.5, n)] if layer.scale else []  # (Inception: none)
-            layer.set_weights(gamma + [rng.normal(0, 0.2, n), h.mean(0),
+            layer.set_weights(gamma + [rng.normal(0, 0.2, n), h2.mean(0),
                                        var * rng.uniform(1, 2, n)])
+            return plain(ctx, h, training)
+        return forward
+
+    bns = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    for layer in bns:
+        layer.forward = calibrating(layer)
+    try:
+        model.call(x, training=False)
+    finally:
+        for layer in bns:
+            del layer.forward
 
 
 def legacy_file(model, path):
