@@ -198,6 +198,8 @@ class _Metrics:
                     # validation keep separate running totals.
                     m = metrics_mod.get(copy.deepcopy(spec) if isinstance(
                         spec, metrics_mod.Metric) else spec, y_shape, p_shape)
+                    if isinstance(spec, str):
+                        m.name = spec   # logged under the string, as Keras 3 ('AUC')
                     key = f"{out.name}_{m.name}" if prefix else m.name
                     if key in names:
                         names[key] += 1
