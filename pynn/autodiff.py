@@ -1503,7 +1503,7 @@ def call_layer(layer, inputs, training):
     tape = _tape_of(*[resolve(x) for x in flatten_inputs(xs)]) or active_tape()
     if tape.records_calls and not getattr(layer, "_traces_call", False):
         from .tape import record_call
-        return record_call(tape, layer, inputs, bool(training))
+        return record_call(tape, layer, inputs, None if training is None else bool(training))
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
     layer.build_for(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):

@@ -343,7 +343,10 @@ def record_call(record, layer, inputs, training):
         raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
                          f"CPU: place it there with pynn.device('cpu')")
     ctx = CallContext()
-    ctx.inference_behaviour = not training
+    # (called without ``training``: a model's layers each as their default
+    # says, Keras 3's rule, so augmentation augments; a layer as its own)
+    ctx.inference_behaviour = not training if training is not None else \
+        None if is_model else not layer._training_default
     bound = [w for w in layer.trainable_weights if w.grad is None]
     for w in bound:  # custom layers inside watch the weights that train
         w.grad = np.empty_like(w.value)

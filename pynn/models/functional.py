@@ -63,7 +63,13 @@ class RunState:
         for ctx in self.ctxs + [self.sums]:
             ctx.device = device
         for ctx, st in zip(self.ctxs, steps):
-            if inference_behaviour or st.training is False:
+            if inference_behaviour is None:
+                # A call without ``training`` on a tape: each step as its
+                # default says (augmentation augments; a nested model's
+                # steps decide for themselves).
+                ctx.inference_behaviour = None if st.is_model and st.training is None else \
+                    not (st.training if st.training is not None else st.layer._training_default)
+            elif inference_behaviour or st.training is False:
                 ctx.inference_behaviour = True
             if st.node.call_args:
                 ctx.call_args = st.node.call_args
@@ -161,7 +167,8 @@ class Program:
     def new_state(self, device=None, inference_behaviour=False):
         """A run state whose buffers live on ``device`` (a GPU number, or
         None for the host); ``inference_behaviour``: every step computes as
-        at inference (the program of a model called with training=False)."""
+        at inference (the program of a model called with training=False),
+        or, None, each as its default says (a call without ``training``)."""
         return RunState(self.steps, device, inference_behaviour)
 
     # ----------------------------------------------------------- forward

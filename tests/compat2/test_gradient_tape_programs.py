@@ -126,3 +126,40 @@ def test_watch_refuses_what_it_cannot_watch():
     with keras.GradientTape() as tape:
         with pytest.raises(TypeError, match="float array or a Variable"):
             tape.watch(np.arange(3))
+
+
+def test_model_called_without_training_on_a_tape_uses_each_layers_default():
+    """Keras 3's rule inside a custom training loop: ``model(x)`` with no
+    ``training`` augments (the augmentation layers' default) while Dropout
+    and BatchNormalization compute as at inference, also in a nested model;
+    the gradients are those of that computation."""
+    keras.utils.set_random_seed(3)
+    augment = keras.Sequential([layers.RandomFlip("horizontal")])
+    inp = keras.Input((3, 4, 1))
+    h = augment(inp)
+    h = layers.Flatten()(h)
+    h = layers.BatchNormalization()(layers.Dropout(0.5)(h))
+    model = keras.Model(inp, layers.Dense(2)(h))
+    x = np.arange(24, dtype="float32").reshape(2, 3, 4, 1)
+    plain, flipped = model.predict(x, verbose=0), model.predict(x[:, :, ::-1], verbose=0)
+    seen = set()
+    for _ in range(12):
+        with keras.GradientTape() as tape:
+            y = model(x)
+            loss = ops.sum(y * y)
+        got = y.numpy()
+        for row in range(2):
+            same = np.allclose(got[row], plain[row], atol=1e-5)
+            assert same or np.allclose(got[row], flipped[row], atol=1e-5)
+            seen.add(same)
+        grads = tape.gradient(loss, model.trainable_weights)
+        kernel_grad = np.asarray(grads[-2])
+        # y = f @ W + b with f the (fixed, inference) features of each row
+        feats = keras.Model(inp, model.layers[-2].output).predict(
+            np.where(np.array([np.allclose(got[r], plain[r], atol=1e-5)
+                               for r in range(2)])[:, None, None, None], x, x[:, :, ::-1]),
+            verbose=0)
+        np.testing.assert_allclose(kernel_grad, 2 * feats.T @ got, rtol=1e-4, atol=1e-4)
+    assert seen == {True, False}
+    with keras.GradientTape():
+        np.testing.assert_allclose(model(x, training=False).numpy(), plain, atol=1e-5)
