@@ -6,6 +6,7 @@ a single pass of one C kernel.  ``lr`` is accepted as Keras 2's alias of
 ``learning_rate``.
 """
 import inspect
+import math
 
 import numpy as np
 
@@ -94,8 +95,6 @@ class Optimizer:
         if isinstance(params, (list, tuple)):
             return self.apply_gradients(zip(params, grads))
         self._shapes = None if shapes is None else [tuple(s) for s in shapes]
-        if sizes is None and shapes is not None:
-            sizes = [int(np.prod(s)) for s in self._shapes]
         if self._schedule is not None:
             self._learning_rate = self.learning_rate
         device = None
@@ -181,8 +180,10 @@ class Optimizer:
             if norm > self.global_clipnorm:
                 grads *= np.float32(self.global_clipnorm / norm)
         elif self.clipnorm is not None:
+            if sizes is None:  # (counted here only: most steps clip nothing per variable)
+                sizes = [math.prod(s) for s in self._shapes] if self._shapes else [grads.size]
             off = 0
-            for n in (sizes or [grads.size]):
+            for n in sizes:
                 g = grads[off:off + n]
                 norm = float(np.sqrt(np.dot(g, g)))
                 if norm > self.clipnorm:
@@ -199,7 +200,7 @@ class Optimizer:
         shapes = self._shapes or [(size,)]
         off = 0
         for shape in shapes:
-            n = int(np.prod(shape))
+            n = math.prod(shape)
             yield slice(off, off + n), shape
             off += n
 
