@@ -66,13 +66,35 @@ class ConversionError(ValueError):
     layer and why."""
 
 
-# Activation name -> builtin op.  softplus, swish and hard_sigmoid have no
-# builtin and raise.
+# Activation name -> builtin op.
 ACTIVATION_OPS = {"relu": "RELU", "relu6": "RELU6", "tanh": "TANH", "sigmoid": "LOGISTIC",
                   "softmax": "SOFTMAX", "leaky_relu": "LEAKY_RELU", "elu": "ELU",
-                  "hard_swish": "HARD_SWISH"}
-# Activations written as a few builtin ops (Ctx._composite_activation).
-COMPOSITE_ACTIVATIONS = frozenset({"swish", "hard_sigmoid"})
+                  "hard_swish": "HARD_SWISH", "gelu": "GELU", "log_softmax": "LOG_SOFTMAX",
+                  "exponential": "EXP"}
+_ACTIVATION_OPTIONS = {"SOFTMAX": ("SoftmaxOptions", {"Beta": 1.0}),
+                       "GELU": ("GeluOptions", {"Approximate": False}),
+                       "LOG_SOFTMAX": ("LogSoftmaxOptions", {})}
+# Activations written as a few builtin ops (Ctx._composite_activation):
+# those with no builtin of their own.
+COMPOSITE_ACTIVATIONS = frozenset({"swish", "hard_sigmoid", "softplus", "softsign", "selu",
+                                   "mish"})
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+
+def _activation_name(act):
+    """The name of an activation given as one of pynn.activations'
+    functions (Dense(activation="gelu") keeps the function), else ``act``."""
+    if callable(act):
+        from .. import activations
+        name = getattr(act, "__name__", None)
+        if name and getattr(activations, name, None) is act:
+            return name
+    return act
+
+
+def _softplus(v):
+    v = np.asarray(v, np.float64)
+    return np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))
 
 
 def _fmt(shape):
@@ -131,6 +153,7 @@ class _Context:
     def activation(self, layer, x, act, index, name=None):
         """The op for activation ``act`` applied to ``x``; ``x`` itself for
         'linear'."""
+        act = _activation_name(act)
         if act in (None, "linear"):
             return x
         if act in COMPOSITE_ACTIVATIONS:
@@ -142,38 +165,88 @@ class _Context:
                                     f"or 'linear'")
         y = self.out_tensor(layer, name or f"{layer.name}/{act}", (None,) + x.shape[1:],
                             (index, "out"))
-        options = None
-        if code == "SOFTMAX":
-            options = ("SoftmaxOptions", {"Beta": 1.0})
-        elif code == "LEAKY_RELU":
+        options = _ACTIVATION_OPTIONS.get(code)
+        if code == "LEAKY_RELU":
             options = ("LeakyReluOptions", {"Alpha": float(ops.DEFAULT_ALPHA["leaky_relu"])})
         self.g.add(code, [x], [y], options, layer.name)
         return y
 
+    def unary(self, layer, code, x, name, stat, options=None):
+        """One builtin op of one input, ``x``'s shape."""
+        y = self.out_tensor(layer, name, (None,) + tuple(x.shape[1:]), stat)
+        self.g.add(code, [x], [y], options, layer.name)
+        return y
+
+    def with_constant(self, layer, code, x, value, name, stat):
+        """``code``(x, value) for a number ``value`` (ADD, MUL, SUB, DIV,
+        MAXIMUM, MINIMUM)."""
+        c = self.g.constant(f"{name}/operand", np.array([value], np.float32), role="param")
+        table = {"ADD": "AddOptions", "MUL": "MulOptions", "SUB": "SubOptions",
+                 "DIV": "DivOptions"}.get(code)
+        options = (table, {"FusedActivationFunction": fused_activation_code("linear")}) \
+            if table else None
+        y = self.out_tensor(layer, name, (None,) + tuple(x.shape[1:]), stat)
+        self.g.add(code, [x, c], [y], options, layer.name)
+        return y
+
+    def binary(self, layer, code, a, b, name, stat):
+        """ADD or MUL of two tensors of one shape."""
+        table = {"ADD": "AddOptions", "MUL": "MulOptions", "DIV": "DivOptions"}[code]
+        y = self.out_tensor(layer, name, (None,) + tuple(a.shape[1:]), stat)
+        self.g.add(code, [a, b], [y], (table, {"FusedActivationFunction":
+                                               fused_activation_code("linear")}), layer.name)
+        return y
+
     def _composite_activation(self, layer, x, act, index, name):
         """swish as x * LOGISTIC(x); hard_sigmoid as RELU6(x + 3) / 6, as
-        TensorFlow's converter writes them."""
-        shape = (None,) + x.shape[1:]
+        TensorFlow's converter writes them; softplus as the stable
+        ``RELU(x) + LOG(1 + EXP(-ABS(x)))``; softsign as ``x / (1 + ABS(x))``;
+        selu as ``scale * alpha * ELU(x) + scale * (1 - alpha) * RELU(x)``;
+        mish as ``x * TANH(softplus(x))``."""
         base = name or f"{layer.name}/{act}"
-        none = {"FusedActivationFunction": fused_activation_code("linear")}
+
+        def stat(f):
+            return derived_stat(x, index, f)
         if act == "swish":
-            s = self.out_tensor(layer, f"{base}/sigmoid", shape,
-                                derived_stat(x, index, ops_sigmoid))
-            self.g.add("LOGISTIC", [x], [s], None, layer.name)
-            y = self.out_tensor(layer, base, shape, (index, "out"))
-            self.g.add("MUL", [x, s], [y], ("MulOptions", dict(none)), layer.name)
-            return y
-        three = self.g.constant(f"{base}/three", np.array([3.0], np.float32), role="param")
-        sixth = self.g.constant(f"{base}/sixth", np.array([1.0 / 6.0], np.float32),
-                                role="param")
-        t = self.out_tensor(layer, f"{base}/add", shape, derived_stat(x, index, lambda v: v + 3.0))
-        self.g.add("ADD", [x, three], [t], ("AddOptions", dict(none)), layer.name)
-        r = self.out_tensor(layer, f"{base}/relu6", shape,
-                            derived_stat(x, index, lambda v: np.clip(v + 3.0, 0.0, 6.0)))
-        self.g.add("RELU6", [t], [r], None, layer.name)
-        y = self.out_tensor(layer, base, shape, (index, "out"))
-        self.g.add("MUL", [r, sixth], [y], ("MulOptions", dict(none)), layer.name)
-        return y
+            s = self.unary(layer, "LOGISTIC", x, f"{base}/sigmoid", stat(ops_sigmoid))
+            return self.binary(layer, "MUL", x, s, base, (index, "out"))
+        if act == "hard_sigmoid":
+            t = self.with_constant(layer, "ADD", x, 3.0, f"{base}/add", stat(lambda v: v + 3.0))
+            r = self.unary(layer, "RELU6", t, f"{base}/relu6",
+                           stat(lambda v: np.clip(v + 3.0, 0.0, 6.0)))
+            return self.with_constant(layer, "MUL", r, 1.0 / 6.0, base, (index, "out"))
+        if act == "softsign":
+            a = self.unary(layer, "ABS", x, f"{base}/abs", stat(np.abs))
+            d = self.with_constant(layer, "ADD", a, 1.0, f"{base}/add",
+                                   stat(lambda v: np.abs(v) + 1.0))
+            return self.binary(layer, "DIV", x, d, base, (index, "out"))
+        if act == "selu":
+            e = self.unary(layer, "ELU", x, f"{base}/elu",
+                           stat(lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0)))))
+            r = self.unary(layer, "RELU", x, f"{base}/relu", stat(lambda v: np.maximum(v, 0)))
+            e = self.with_constant(layer, "MUL", e, _SELU_SCALE * _SELU_ALPHA, f"{base}/neg",
+                                   stat(lambda v: _SELU_SCALE * _SELU_ALPHA * np.where(
+                                       v > 0, v, np.expm1(np.minimum(v, 0)))))
+            r = self.with_constant(layer, "MUL", r, _SELU_SCALE * (1.0 - _SELU_ALPHA),
+                                   f"{base}/pos", stat(lambda v: _SELU_SCALE * (
+                                       1.0 - _SELU_ALPHA) * np.maximum(v, 0)))
+            return self.binary(layer, "ADD", e, r, base, (index, "out"))
+        # softplus, and mish around it
+        sp_name = base if act == "softplus" else f"{base}/softplus"
+        a = self.unary(layer, "ABS", x, f"{sp_name}/abs", stat(np.abs))
+        n = self.unary(layer, "NEG", a, f"{sp_name}/neg", stat(lambda v: -np.abs(v)))
+        e = self.unary(layer, "EXP", n, f"{sp_name}/exp", stat(lambda v: np.exp(-np.abs(v))))
+        p = self.with_constant(layer, "ADD", e, 1.0, f"{sp_name}/add",
+                               stat(lambda v: 1.0 + np.exp(-np.abs(v))))
+        lg = self.unary(layer, "LOG", p, f"{sp_name}/log",
+                        stat(lambda v: np.log1p(np.exp(-np.abs(v)))))
+        r = self.unary(layer, "RELU", x, f"{sp_name}/relu", stat(lambda v: np.maximum(v, 0)))
+        sp = self.binary(layer, "ADD", r, lg, sp_name,
+                         (index, "out") if act == "softplus" else stat(_softplus))
+        if act == "softplus":
+            return sp
+        t = self.unary(layer, "TANH", sp, f"{base}/tanh", stat(lambda v: np.tanh(_softplus(v))))
+        return self.binary(layer, "MUL", x, t, base, (index, "out"))
 
 
 def ops_sigmoid(v):
@@ -561,14 +634,21 @@ _TENSOR_BINARY_OPS = {"add": ("ADD", "AddOptions"), "subtract": ("SUB", "SubOpti
 _TENSOR_UNARY_OPS = {"negative": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT",
                      "rsqrt": "RSQRT", "abs": "ABS", "square": "SQUARE", "tanh": "TANH",
                      "sigmoid": "LOGISTIC", "relu": "RELU", "relu6": "RELU6",
-                     "hard_swish": "HARD_SWISH"}
-_TENSOR_ACTIVATIONS = {"swish": "swish", "silu": "swish", "hard_sigmoid": "hard_sigmoid"}
+                     "hard_swish": "HARD_SWISH", "sin": "SIN", "cos": "COS", "floor": "FLOOR",
+                     "ceil": "CEIL", "sign": "SIGN"}
+_TENSOR_ACTIVATIONS = {"swish": "swish", "silu": "swish", "hard_sigmoid": "hard_sigmoid",
+                       "softplus": "softplus", "softsign": "softsign", "selu": "selu",
+                       "mish": "mish"}
+# Operations with arguments of their own (_tensor_operation_with_arguments).
+_TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
+                        "softmax": ("axis",), "log_softmax": ("axis",),
+                        "gelu": ("approximate",), "getitem": ("key",)}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
 _TENSOR_SHAPE_OPS = ("reshape", "transpose")
 # The keyword arguments each operation may be recorded with.
 _TENSOR_KWARGS = {**{op: ("axis", "keepdims") for op in _TENSOR_REDUCTIONS},
-                  "reshape": ("newshape",), "transpose": ("axes",)}
+                  "reshape": ("newshape",), "transpose": ("axes",), **_TENSOR_ARGUMENT_OPS}
 
 
 def _tensor_operation(ctx, step, k, xs):
@@ -576,7 +656,7 @@ def _tensor_operation(ctx, step, k, xs):
     op, args = layer.op, layer.args
     exportable = sorted(set(_TENSOR_BINARY_OPS) | set(_TENSOR_UNARY_OPS) |
                         set(_TENSOR_ACTIVATIONS) | set(_TENSOR_REDUCTIONS) |
-                        set(_TENSOR_SHAPE_OPS))
+                        set(_TENSOR_SHAPE_OPS) | set(_TENSOR_ARGUMENT_OPS))
     if op not in exportable:
         raise ctx.error(layer, f"the operation {op!r} has no TensorFlow Lite form in pynn.lite; "
                                f"exportable operations: {', '.join(exportable)}")
@@ -587,6 +667,8 @@ def _tensor_operation(ctx, step, k, xs):
     shape = _out_shape(ctx, step)
     if op in _TENSOR_REDUCTIONS or op in _TENSOR_SHAPE_OPS:
         return _tensor_shape_operation(ctx, step, k, xs, shape)
+    if op in _TENSOR_ARGUMENT_OPS:
+        return _tensor_operation_with_arguments(ctx, step, k, xs, shape)
     if op in _TENSOR_UNARY_OPS or op in _TENSOR_ACTIVATIONS:
         if len(args) != 1 or args[0] != {"__tensor__": 0}:
             raise ctx.error(layer, f"the operation {op!r} takes one tensor here")
@@ -650,6 +732,119 @@ def _tensor_shape_operation(ctx, step, k, xs, shape):
     ctx.g.add(_TENSOR_REDUCTIONS[op], [xs[0], ctx.int32(f"{layer.name}/axes", sorted(axes))], [y],
               ("ReducerOptions", {"KeepDims": bool(given.get("keepdims", False))}), layer.name)
     return y
+
+
+def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
+    """ops.clip (MAXIMUM, MINIMUM), ops.cumsum (CUMSUM), ops.softmax and
+    ops.log_softmax (SOFTMAX, LOG_SOFTMAX; over another axis than the last
+    between two TRANSPOSEs), ops.gelu (GELU) and ``x[...]`` (STRIDED_SLICE,
+    then a RESHAPE where the key adds axes)."""
+    layer, op = step.layer, step.layer.op
+    names = ("x",) + _TENSOR_ARGUMENT_OPS[op]
+    if len(layer.args) > len(names) or layer.args[:1] != [{"__tensor__": 0}] or len(xs) != 1:
+        raise ctx.error(layer, f"the operation {op!r} takes one tensor first here")
+    args, kwargs = layer.arguments(xs)
+    given = {**dict(zip(names, args)), **kwargs}
+    x, rank, out = xs[0], len(xs[0].shape), (k, "out")
+    if op == "clip":
+        lo, hi = given.get("x_min"), given.get("x_max")
+        if any(isinstance(v, (list, tuple, np.ndarray)) or not isinstance(
+                v, (int, float, np.number)) for v in (lo, hi)):
+            raise ctx.error(layer, f"ops.clip exports with numbers for x_min and x_max, got "
+                                   f"{lo!r} and {hi!r}")
+        m = ctx.with_constant(layer, "MAXIMUM", x, float(lo), f"{step.name}/max",
+                              derived_stat(x, k, lambda v: np.maximum(v, lo)))
+        return ctx.with_constant(layer, "MINIMUM", m, float(hi), step.name, out)
+    if op == "gelu":
+        y = ctx.out_tensor(layer, step.name, shape, out)
+        ctx.g.add("GELU", [x], [y], ("GeluOptions", {"Approximate": bool(
+            given.get("approximate", True))}), layer.name)
+        return y
+    if op == "getitem":
+        return _strided_slice(ctx, layer, x, given["key"], shape, step.name, out)
+    axis = given.get("axis", -1 if op != "cumsum" else None)
+    if axis is None or isinstance(axis, (list, tuple)) or int(axis) % rank == 0:
+        raise ctx.error(layer, f"ops.{op} over axis {axis!r} has no TensorFlow Lite form in "
+                               f"pynn.lite: it exports over one axis other than the batch's")
+    axis = int(axis) % rank
+    if op == "cumsum":
+        if given.get("dtype") not in (None, "float32"):
+            raise ctx.error(layer, "ops.cumsum exports in float32 only")
+        y = ctx.out_tensor(layer, step.name, shape, out)
+        ctx.g.add("CUMSUM", [x, ctx.g.constant(f"{layer.name}/axis", np.array(axis, np.int32),
+                                                role="shape")], [y],
+                  ("CumsumOptions", {"Exclusive": False, "Reverse": False}), layer.name)
+        return y
+    code = {"softmax": "SOFTMAX", "log_softmax": "LOG_SOFTMAX"}[op]
+    if axis == rank - 1:
+        return ctx.unary(layer, code, x, step.name, out, _ACTIVATION_OPTIONS[code])
+    perm = list(range(rank))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    moved = tuple(shape[i] for i in perm)
+    t = _transpose_op(ctx, layer, x, perm, moved, f"{step.name}/to_last")
+    y = ctx.unary(layer, code, t, f"{step.name}/{code.lower()}", None, _ACTIVATION_OPTIONS[code])
+    return _transpose_op(ctx, layer, y, perm, shape, step.name, out)
+
+
+def _strided_slice(ctx, layer, x, key, shape, name, stat):
+    """``x[key]`` for a key of slices, integers, an Ellipsis and None that
+    keeps the batch axis whole: one STRIDED_SLICE (integers shrink their
+    axis), then a RESHAPE to the output's shape where None adds axes."""
+    rank = len(x.shape)
+    key = list(key) if isinstance(key, tuple) else [key]
+    if sum(k is Ellipsis for k in key) > 1:
+        raise ctx.error(layer, "an index with more than one Ellipsis")
+    given = [k for k in key if k is not None and k is not Ellipsis]
+    if Ellipsis in key:
+        at = key.index(Ellipsis)
+        key = key[:at] + [slice(None)] * (rank - len(given)) + key[at + 1:]
+    key = [k for k in key if k is not None]
+    key += [slice(None)] * (rank - len(key))
+    if len(key) != rank:
+        raise ctx.error(layer, f"an index of {len(key)} axes for a tensor of rank {rank}")
+    if key[0] != slice(None):
+        raise ctx.error(layer, f"an index that slices the batch axis ({key[0]!r}) has no "
+                               f"TensorFlow Lite form in pynn.lite")
+    begin, end, strides, begin_mask, end_mask, shrink = [], [], [], 0, 0, 0
+    for axis, k in enumerate(key):
+        if isinstance(k, slice):
+            if any(v is not None and not isinstance(v, (int, np.integer))
+                   for v in (k.start, k.stop, k.step)):
+                raise ctx.error(layer, f"an index of axis {axis} made of tensors ({k!r}) has no "
+                                       f"TensorFlow Lite form in pynn.lite")
+            step = 1 if k.step is None else int(k.step)
+            begin.append(0 if k.start is None else int(k.start))
+            end.append(0 if k.stop is None else int(k.stop))
+            strides.append(step)
+            begin_mask |= (k.start is None) << axis
+            end_mask |= (k.stop is None) << axis
+        elif isinstance(k, (int, np.integer)):
+            begin.append(int(k))
+            end.append(int(k) + 1 if int(k) != -1 else 0)
+            strides.append(1)
+            end_mask |= (int(k) == -1) << axis
+            shrink |= 1 << axis
+        else:
+            raise ctx.error(layer, f"an index of axis {axis} of type {type(k).__name__} has no "
+                                   f"TensorFlow Lite form in pynn.lite")
+    sliced = tuple(None if i == 0 else _sliced_length(x.shape[i], k)
+                   for i, k in enumerate(key) if not isinstance(k, (int, np.integer)))
+    y = ctx.out_tensor(layer, name if sliced == tuple(shape) else f"{name}/slice", sliced,
+                       stat if sliced == tuple(shape) else None)
+    ctx.g.add("STRIDED_SLICE", [x, ctx.int32(f"{layer.name}/begin", begin),
+                                ctx.int32(f"{layer.name}/end", end),
+                                ctx.int32(f"{layer.name}/strides", strides)], [y],
+              ("StridedSliceOptions", {"BeginMask": begin_mask, "EndMask": end_mask,
+                                       "EllipsisMask": 0, "NewAxisMask": 0,
+                                       "ShrinkAxisMask": shrink}), layer.name)
+    if sliced == tuple(shape):
+        return y
+    return ctx.reshape(layer, y, shape, name, stat)
+
+
+def _sliced_length(n, k):
+    """The length of axis ``n`` sliced by ``k``."""
+    return len(range(n)[k])
 
 
 def _partial_fn(layer, i):

@@ -77,12 +77,15 @@ def agreement(a, b):
     return float(np.mean(np.argmax(a, -1) == np.argmax(b, -1)))
 
 
-def run_all(model_bytes, xs, interpreter=None):
+def run_all(model_bytes, xs, interpreter=None, reference=False):
     """The interpreter's outputs (a list, in the model's output order) for
     inputs ``xs`` (a list, in the model's input order: float, or integer
-    ids for int32 inputs), on the default kernels (or in ``interpreter``,
-    to run one several times)."""
-    it = interpreter or Interpreter(model_content=model_bytes)
+    ids for int32 inputs), on the default kernels (the builtin ones alone
+    with ``reference``, as in :func:`run`; or in ``interpreter``, to run
+    one several times)."""
+    kw = {"experimental_op_resolver_type":
+          OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if reference else {}
+    it = interpreter or Interpreter(model_content=model_bytes, **kw)
     details = it.get_input_details()
     for d, x in zip(details, xs):
         it.resize_tensor_input(d["index"], list(np.shape(x)))

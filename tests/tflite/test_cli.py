@@ -54,15 +54,15 @@ def test_cli_random_calibration_for_other_inputs(tmp_path):
 
 def test_cli_errors_are_one_line(tmp_path, saved):
     (tmp_path / "junk.pynn").write_bytes(b"not a model")
-    model = pynn.Sequential([pynn.Input(shape=(6,)), layers.Dense(3, activation="softplus")])
-    model.save(tmp_path / "softplus.pynn")
+    model = pynn.Sequential([pynn.Input(shape=(6,)), layers.Dense(3, activation="celu")])
+    model.save(tmp_path / "celu.pynn")
     cases = [("missing.pynn", "out.tflite"), ("junk.pynn", "out.tflite"),
-             ("softplus.pynn", "out.tflite"), (saved, tmp_path / "nope" / "out.tflite"),
+             ("celu.pynn", "out.tflite"), (saved, tmp_path / "nope" / "out.tflite"),
              (saved, "out.tflite", "--quantize", "int4")]
     for args in cases:
         r = cli(*args, cwd=tmp_path)
         assert r.returncode != 0, args
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and "error" in lines[0], (args, r.stderr)
-    assert "softplus" in cli("softplus.pynn", "out.tflite", cwd=tmp_path).stderr
+    assert "celu" in cli("celu.pynn", "out.tflite", cwd=tmp_path).stderr
     assert not (tmp_path / "out.tflite").exists()

@@ -1,5 +1,5 @@
 """Operations written on symbolic tensors (TensorOperation layers) and the
-activations without one builtin op (swish, hard_sigmoid) in TFLite: the
+activations without one builtin op (swish, hard_sigmoid, softplus, ...) in TFLite: the
 ops they become, the float32 model equal to predict (1e-5, with and
 without the XNNPACK delegate), the full-integer model close to it, and
 the architectures built from them (MobileNetV3, EfficientNet) exported
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import convert, op_names, run
+from litehelp import convert, op_names, run, run_all
 from pynn import applications, layers, ops
 from pynn.utils import set_random_seed
 
@@ -76,12 +76,16 @@ def test_reductions_and_shape_operations_export():
 
 
 @pytest.mark.parametrize("op,words", [
-    (lambda h: ops.cumsum(h, axis=1), "cumsum"),
-    (lambda h: ops.clip(h, 0.0, 1.0), "clip"),
+    (lambda h: ops.arctan(h), "arctan"),
+    (lambda h: ops.clip(h, np.zeros(3, np.float32), 1.0), "numbers"),
     (lambda h: ops.add(h, b=1.0), "keyword arguments"),
     (lambda h: ops.mean(h), "batch axis"),
     (lambda h: ops.transpose(h), "batch axis"),
-], ids=["no_builtin", "three_operands", "keywords", "mean_over_batch", "transpose_batch"])
+    (lambda h: h[0], "batch axis"),
+    (lambda h: ops.cumsum(h), "axis None"),
+    (lambda h: ops.softmax(h, axis=0), "axis 0"),
+], ids=["no_builtin", "clip_by_arrays", "keywords", "mean_over_batch", "transpose_batch",
+        "index_batch", "cumsum_flat", "softmax_over_batch"])
 def test_operations_without_a_form_raise_naming_the_layer(op, words):
     inp = pynn.Input((4,))
     model = pynn.Model(inp, op(layers.Dense(3)(inp)))
@@ -101,3 +105,53 @@ def test_architectures_of_operations_and_swish_export(build):
     want = model.predict(x, verbose=0)
     got = run(convert(model), x)
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("act,codes", [
+    ("gelu", ["GELU"]), ("log_softmax", ["LOG_SOFTMAX"]), ("exponential", ["EXP"]),
+    ("softplus", ["ABS", "NEG", "EXP", "ADD", "LOG", "RELU", "ADD"]),
+    ("softsign", ["ABS", "ADD", "DIV"]), ("selu", ["ELU", "RELU", "MUL", "MUL", "ADD"]),
+    ("mish", ["ABS", "NEG", "EXP", "ADD", "LOG", "RELU", "ADD", "TANH", "MUL"])])
+def test_more_activations_export(act, codes):
+    """Dense(activation=...) and an Activation layer, as builtin ops or a
+    few of them: equal to predict on values up to +-12 (softplus and mish in
+    their stable form), batch 1 and 5, with and without the XNNPACK delegate."""
+    set_random_seed(5)
+    model = pynn.Sequential([pynn.Input((7,)), layers.Dense(6, activation=act),
+                             layers.Dense(6), layers.Activation(act)])
+    data = convert(model)
+    assert op_names(data) == ["FULLY_CONNECTED"] + codes + ["FULLY_CONNECTED"] + codes
+    # (exponential twice: inputs that keep it finite)
+    span = 1 if act == "exponential" else 12
+    x = np.random.default_rng(6).uniform(-span, span, (5, 7)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    for batch in (x[:1], x):
+        for reference in (False, True):
+            np.testing.assert_allclose(run(data, batch, reference), want[:len(batch)],
+                                       rtol=5e-5, atol=2e-5)
+    if act == "selu":  # every op of its form has an int8 kernel
+        q = convert(model, "int8", x)
+        span = float(want.max() - want.min())
+        np.testing.assert_allclose(run(q, x), want, atol=0.08 * span)
+
+
+def test_operations_with_arguments_export():
+    """ops.clip, cumsum, softmax and log_softmax over a middle axis, gelu
+    (tanh form) and indexing with slices, integers, Ellipsis and None."""
+    set_random_seed(6)
+    inp = pynn.Input((5, 6, 4))
+    h = layers.Conv2D(4, 1)(inp)
+    parts = [ops.clip(h, -0.5, 0.75), ops.cumsum(h, axis=2), ops.softmax(h, axis=1),
+             ops.log_softmax(h, axis=-1), ops.gelu(h), ops.gelu(h, approximate=False),
+             h[:, 1:4], h[:, -1], h[..., ::2], h[:, None, 2, 1:5:2], h[:, :, -2:, 1]]
+    model = pynn.Model(inp, [layers.Flatten()(p) for p in parts])
+    data = convert(model)
+    names = op_names(data)
+    for code, n in (("MAXIMUM", 1), ("MINIMUM", 1), ("CUMSUM", 1), ("SOFTMAX", 1),
+                    ("LOG_SOFTMAX", 1), ("GELU", 2), ("STRIDED_SLICE", 5)):
+        assert names.count(code) == n, (code, names)
+    x = np.random.default_rng(7).uniform(-3, 3, (3, 5, 6, 4)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    for reference in (False, True):
+        for got, w in zip(run_all(data, [x], reference=reference), want):
+            np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-5)
