@@ -189,14 +189,24 @@ MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 
 
 class _GlobalPooling(Layer):
+    """Pooling over every spatial axis.  ``data_format='channels_first'``
+    (channels on axis 1, as the keras.io time-series transformer pools its
+    (batch, steps, features) tensor over the features) computes on the
+    input with its channels moved last."""
     runs_on_gpu = True
     rank = 2
     kind = "max"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        _check_format(data_format, f"{type(self).__name__} {self.name!r}")
+        data_format = data_format or "channels_last"
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: data_format must be "
+                             f"'channels_last' or 'channels_first', got {data_format!r}")
+        self.data_format = data_format
         self.keepdims = bool(keepdims)
+        if data_format == "channels_first":
+            self.runs_on_gpu = False
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2:
@@ -205,16 +215,37 @@ class _GlobalPooling(Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        channels_first = self.data_format == "channels_first"
+        c = input_shape[1] if channels_first else input_shape[-1]
         if self.keepdims:
-            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
-        return (input_shape[0], input_shape[-1])
+            return (input_shape[0], c) + (1,) * self.rank if channels_first else \
+                (input_shape[0],) + (1,) * self.rank + (c,)
+        return (input_shape[0], c)
+
+    def forward(self, ctx, x, training):
+        if self.data_format == "channels_first":
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+        y = self._pool(ctx, x, training)
+        if self.keepdims and self.data_format == "channels_first":
+            return y.reshape((y.shape[0], y.shape[-1]) + (1,) * self.rank)
+        return y
+
+    def backward(self, ctx, dy, need_input_grad=True):
+        dx = self._pool_grad(ctx, dy, need_input_grad)
+        if dx is not None and self.data_format == "channels_first":
+            return np.ascontiguousarray(np.moveaxis(dx, -1, 1))
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}
 
     def _as4(self, x):
         if self.rank == 3:  # (n, d, h, w, c) as n images of d x (h * w) pixels
             return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
         return x if self.rank == 2 else x[:, None]
 
-    def forward(self, ctx, x, training):
+    def _pool(self, ctx, x, training):
         x4 = self._as4(x)
         out = ctx.buffer("y", (x4.shape[0], x4.shape[3]))
         if self.kind == "max":
@@ -227,16 +258,13 @@ class _GlobalPooling(Layer):
             return y.reshape((y.shape[0],) + (1,) * self.rank + (y.shape[1],))
         return y
 
-    def backward(self, ctx, dy, need_input_grad=True):
+    def _pool_grad(self, ctx, dy, need_input_grad):
         if not need_input_grad:
             return None
         x = ctx.x
-        dx = ops.global_pool2d_grad(self.kind, dy.reshape(dy.shape[0], dy.shape[-1]), x, ctx.y,
-                                    out=ctx.buffer("dx", x.shape))
+        dy = dy.reshape(dy.shape[0], -1)
+        dx = ops.global_pool2d_grad(self.kind, dy, x, ctx.y, out=ctx.buffer("dx", x.shape))
         return dx.reshape(ctx.x_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "keepdims": self.keepdims}
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
@@ -261,11 +289,11 @@ class GlobalAveragePooling1D(_GlobalPooling):
     kind = "avg"
     supports_masking = True
 
-    def forward(self, ctx, x, training):
+    def _pool(self, ctx, x, training):
         mask = ctx.mask
         ctx.mask_weights = None
         if mask is None:
-            return super().forward(ctx, x, training)
+            return super()._pool(ctx, x, training)
         y, ctx.mask_weights = ops.masked_mean(
             x, mask, out=ctx.buffer("y", (x.shape[0], x.shape[2])),
             weights=ctx.buffer("mask_weights", (x.shape[0], 1, x.shape[1])))
@@ -273,11 +301,11 @@ class GlobalAveragePooling1D(_GlobalPooling):
             return y.reshape(y.shape[0], 1, y.shape[1])
         return y
 
-    def backward(self, ctx, dy, need_input_grad=True):
+    def _pool_grad(self, ctx, dy, need_input_grad):
         if ctx.mask_weights is None or not need_input_grad:
-            return super().backward(ctx, dy, need_input_grad)
+            return super()._pool_grad(ctx, dy, need_input_grad)
         w = ctx.mask_weights
-        return ops.masked_mean_grad(dy.reshape(dy.shape[0], dy.shape[-1]), w,
+        return ops.masked_mean_grad(dy.reshape(dy.shape[0], -1), w,
                                     out=ctx.buffer("dx", (w.shape[0], w.shape[2],
                                                           dy.shape[-1])))
 

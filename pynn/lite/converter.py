@@ -557,7 +557,9 @@ def _global_pool(code, axes):
         layer = step.layer
         y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
         keep = bool(getattr(layer, "keepdims", False))
-        ctx.g.add(code, [xs[0], ctx.int32(f"{layer.name}/axes", axes)], [y],
+        # (channels first: the axes after the channels')
+        over = [a + 1 for a in axes] if layer.data_format == "channels_first" else axes
+        ctx.g.add(code, [xs[0], ctx.int32(f"{layer.name}/axes", over)], [y],
                   ("ReducerOptions", {"KeepDims": keep}), layer.name)
         return y
     return handler
@@ -915,6 +917,90 @@ def _dot(ctx, step, k, xs):
                                                                   "AdjY": adj[1]}),
           layer.name)
     return ctx.reshape(layer, prod, out_shape, step.name)
+
+
+def _multi_head_attention(ctx, step, k, xs):
+    """MultiHeadAttention as TensorFlow's converter writes it: the query,
+    key and value projections as FULLY_CONNECTED over the last axis (the
+    query's scaled by 1/sqrt(key_dim) in its weights), RESHAPE and
+    TRANSPOSE to (batch, heads, steps, depth), BATCH_MATMUL of the queries
+    with the keys, a constant ADD for a causal mask, SOFTMAX, BATCH_MATMUL
+    with the values, TRANSPOSE and RESHAPE back, and the output
+    FULLY_CONNECTED; the attention scores as a second output where the
+    layer returns them."""
+    from ..layers.attention import MultiHeadAttention
+    layer, g = step.layer, ctx.g
+    options = layer._graph_options or {}
+    if type(layer).call is not MultiHeadAttention.call:
+        raise ctx.error(layer, "computes through its own call() and cannot be exported as "
+                               "MultiHeadAttention")
+    if options.get("mask_input") or "attention_mask" in options or "masks" in options or \
+            ctx.program.has_masks:
+        raise ctx.error(layer, "attention masks (an attention_mask, or masks carried by the "
+                               "inputs) have no TensorFlow Lite form in pynn.lite; "
+                               "use_causal_mask=True has one")
+    if layer.attention_axes not in (None, 1, (1,), [1], -2, (-2,), [-2]):
+        raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
+                               f"Lite form in pynn.lite")
+    query, value, key = xs[:3]
+    heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
+    none = {"FusedActivationFunction": fused_activation_code("linear")}
+
+    def project(x, kernel, bias, depth, what, scale=1.0):
+        w = ctx.value(layer, kernel, f"{what} kernel")
+        w = (w.reshape(w.shape[0], heads * depth) * np.float32(scale)).T
+        b = ctx.value(layer, bias, f"{what} bias").reshape(-1) * np.float32(scale) \
+            if bias is not None else None
+        steps = x.shape[1]
+        y = ctx.out_tensor(layer, f"{layer.name}/{what}", (None, steps, heads * depth), None)
+        g.add("FULLY_CONNECTED", [x, g.constant(f"{layer.name}/{what}/kernel",
+                                                np.ascontiguousarray(w), role="weight"),
+                                  None if b is None else
+                                  g.constant(f"{layer.name}/{what}/bias", b, role="bias")],
+              [y], ("FullyConnectedOptions", {**none, "KeepNumDims": True}), layer.name)
+        y = ctx.reshape(layer, y, (None, steps, heads, depth), f"{layer.name}/{what}/heads")
+        return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
+                             f"{layer.name}/{what}/split")
+
+    q = project(query, layer.query_kernel, layer.query_bias, layer.key_dim, "query",
+                1.0 / np.sqrt(layer.key_dim))
+    kk = project(key, layer.key_kernel, layer.key_bias, layer.key_dim, "key")
+    v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
+    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s), None)
+    g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
+                                                                     "AdjY": True}), layer.name)
+    if options.get("causal"):
+        # (Keras's causal mask: query step i sees key steps up to i)
+        masked = np.where(np.tril(np.ones((t, s), bool)), 0.0, -1e9).astype(np.float32)
+        add = ctx.out_tensor(layer, f"{layer.name}/causal", (None, heads, t, s), None)
+        g.add("ADD", [scores, g.constant(f"{layer.name}/causal_mask", masked[None, None],
+                                         role="param")], [add], ("AddOptions", dict(none)),
+              layer.name)
+        scores = add
+    weights = ctx.out_tensor(layer, f"{layer.name}/attention_scores", (None, heads, t, s),
+                             None)
+    g.add("SOFTMAX", [scores], [weights], ("SoftmaxOptions", {"Beta": 1.0}), layer.name)
+    context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, layer.value_dim),
+                             None)
+    g.add("BATCH_MATMUL", [weights, v], [context], ("BatchMatMulOptions", {"AdjX": False,
+                                                                           "AdjY": False}),
+          layer.name)
+    context = _transpose_op(ctx, layer, context, (0, 2, 1, 3),
+                            (None, t, heads, layer.value_dim), f"{layer.name}/merge")
+    context = ctx.reshape(layer, context, (None, t, heads * layer.value_dim),
+                          f"{layer.name}/merged")
+    w = ctx.value(layer, layer.output_kernel, "output kernel")
+    w = w.reshape(heads * layer.value_dim, w.shape[-1]).T
+    b = ctx.value(layer, layer.output_bias, "output bias") \
+        if layer.output_bias is not None else None
+    out = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), (k, "out"))
+    g.add("FULLY_CONNECTED", [context, g.constant(f"{layer.name}/attention_output/kernel",
+                                                  np.ascontiguousarray(w), role="weight"),
+                              None if b is None else
+                              g.constant(f"{layer.name}/attention_output/bias", b,
+                                         role="bias")],
+          [out], ("FullyConnectedOptions", {**none, "KeepNumDims": True}), layer.name)
+    return [out, weights] if options.get("scores") else out
 
 
 def _normalized_fn(i, axis):
@@ -1446,6 +1532,7 @@ from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the he
 _HANDLERS = {
     **_SEQUENCE_HANDLERS,
     "Dense": _dense,
+    "MultiHeadAttention": _multi_head_attention,
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise2d,
     "SeparableConv2D": _separable2d,

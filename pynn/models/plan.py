@@ -327,6 +327,8 @@ def _lower_pool(b, step, x_slot, y_slot):
 def _lower_global_pool(b, step, x_slot, y_slot):
     _no_fold(step)
     layer = step.layer
+    if layer.data_format == "channels_first":
+        raise _Unsupported("global pooling over the last axes (channels first)")
     n, h, w, c = _as4(layer, b.shape(x_slot))
     if h == 0 or w == 0:
         raise _Unsupported("global pooling over no pixels (the Python path explains)")

@@ -45,6 +45,8 @@ STACKS_2D = {
     "global_avg": lambda: [layers.Conv2D(3, 2), layers.GlobalAveragePooling2D()],
     "global_max_keepdims": lambda: [layers.Conv2D(3, 2),
                                     layers.GlobalMaxPooling2D(keepdims=True)],
+    "global_avg_channels_first": lambda: [layers.Conv2D(3, 2), layers.GlobalAveragePooling2D(
+        data_format="channels_first", keepdims=True), layers.Flatten()],
     "batchnorm_after_conv": lambda: [layers.Conv2D(3, 2), layers.BatchNormalization(),
                                      layers.Activation("relu")],
     "batchnorm_unscaled": lambda: [layers.Conv2D(2, 2),
@@ -73,7 +75,30 @@ STACKS_1D = {
     "avg_pool_1d": lambda: [layers.Conv1D(2, 1), layers.AveragePooling1D(3, 2, "same")],
     "global_max_1d": lambda: [layers.Conv1D(2, 2), layers.GlobalMaxPooling1D()],
     "global_avg_1d": lambda: [layers.Conv1D(2, 2), layers.GlobalAveragePooling1D()],
+    "global_avg_1d_channels_first": lambda: [layers.Conv1D(2, 2), layers.GlobalAveragePooling1D(
+        data_format="channels_first")],
+    "global_max_1d_channels_first": lambda: [layers.Conv1D(2, 2), layers.GlobalMaxPooling1D(
+        data_format="channels_first")],
 }
+
+
+@pytest.mark.parametrize("name,shape", [("GlobalAveragePooling1D", (3, 5, 4)),
+                                        ("GlobalMaxPooling1D", (3, 5, 4)),
+                                        ("GlobalAveragePooling2D", (2, 3, 4, 5)),
+                                        ("GlobalMaxPooling3D", (2, 3, 4, 5, 2))])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pooling_channels_first_as_keras(keras, name, shape, keepdims):
+    """Pooling over the axes after the channels' (the keras.io time-series
+    transformer pools its features so), called directly, in predict's plan
+    and through the config."""
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    want = np.asarray(getattr(keras.layers, name)(data_format="channels_first",
+                                                   keepdims=keepdims)(x))
+    layer = getattr(layers, name)(data_format="channels_first", keepdims=keepdims)
+    np.testing.assert_allclose(layer(x), want, rtol=1e-6, atol=1e-6)
+    model = pynn.Sequential([pynn.Input(shape[1:]), type(layer).from_config(layer.get_config())])
+    assert model.output_shape == want.shape[:0] + (None,) + want.shape[1:]
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(STACKS_1D))
