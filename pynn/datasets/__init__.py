@@ -1,2 +1,3 @@
 """Data sets with Keras's loaders."""
-from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
+from . import boston_housing, california_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, \
+    reuters
