@@ -127,7 +127,9 @@ logical_xor isnan isinf isfinite isneginf isposinf isclose allclose isin signbit
 in_top_k isreal
 """.split())
 # Operations whose result is int32 indices, as Keras's.
-INDEX_OPS = frozenset("nanargmax nanargmin argpartition".split())
+INDEX_OPS = frozenset("""
+nanargmax nanargmin argpartition argmax argmin argsort count_nonzero searchsorted digitize
+""".split())
 # Integer operations whose result keeps the (first) input's dtype.
 SAME_DTYPE_OPS = frozenset("""
 gcd lcm bitwise_and bitwise_or bitwise_xor bitwise_invert bitwise_not bitwise_left_shift
@@ -220,9 +222,11 @@ class TensorOperation(Layer):
             return ["int32"] * n
         if self.op in SAME_DTYPE_OPS:
             return [str(np.dtype(self.__dict__.get("_call_input_dtype") or "int32"))] * n
-        if self.op == "saturate_cast":
+        if self.op in ("saturate_cast", "cast"):
             dtype = self.kwargs.get("dtype", self.args[1] if len(self.args) > 1 else None)
             return [str(np.dtype(dtype))] * n
+        if self.op == "top_k":  # (values, indices)
+            return ["float32", "int32"][:n]
         return ["bool" if self.op in BOOLEAN_OPS else "float32"] * n
 
     def get_config(self):

@@ -16,6 +16,7 @@ what each returns, and a layer called several times adds up its weight
 gradients over its calls.
 """
 import itertools
+import os
 import warnings
 
 import numpy as np
@@ -882,6 +883,51 @@ class Model(TrainingMixin, Layer):
         (``.pynn``, ``.keras``, ``.h5``; published Keras weight files too)."""
         from .. import saving
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Keras 3's ``export``: with ``format="litert"``, the model as a
+        TensorFlow Lite flatbuffer at ``filepath`` (which must end in
+        '.tflite'), written atomically; ``kwargs`` set the converter's
+        attributes as tf.lite.TFLiteConverter's (``optimizations``,
+        ``representative_dataset``, ``target_spec={"supported_types":
+        [...]}``, ``inference_input_type``, ...).  ``input_signature``, if
+        given, must match the model's inputs (pynn exports them as they
+        are).  The other formats need TensorFlow, ONNX, OpenVINO or
+        PyTorch, which pynn does not use."""
+        from .. import lite
+        from ..utils.io import atomic_write
+        if format != "litert":
+            raise ValueError(f"Model {self.name!r}: export format {format!r} is not available "
+                             f"in pynn; it exports format='litert' (TensorFlow Lite)")
+        path = os.fspath(filepath)
+        if not str(path).endswith(".tflite"):
+            raise ValueError(f"The LiteRT export requires the filepath to end with '.tflite'. "
+                             f"Got: {path}")
+        if input_signature is not None:
+            specs = input_signature if isinstance(input_signature, (list, tuple)) else \
+                [input_signature]
+            shapes = [tuple(getattr(s, "shape", s))[1:] for s in specs]
+            if shapes != [tuple(t.shape[1:]) for t in self._inputs]:
+                raise ValueError(f"Model {self.name!r}: input_signature of shapes "
+                                 f"{[(None,) + s for s in shapes]} does not match the model's "
+                                 f"inputs {[t.shape for t in self._inputs]}")
+        converter = lite.TFLiteConverter.from_keras_model(self)
+        for attr, value in kwargs.items():
+            if attr == "target_spec" and isinstance(value, dict):
+                for key, v in value.items():
+                    if not hasattr(converter.target_spec, key):
+                        raise ValueError(f"Unknown target_spec attribute '{key}'")
+                    setattr(converter.target_spec, key, v)
+            elif hasattr(converter, attr) and not attr.startswith("_"):
+                setattr(converter, attr, value)
+            else:
+                raise ValueError(f"Unknown converter attribute '{attr}'")
+        data = converter.convert()
+        with atomic_write(path, "wb") as f:
+            f.write(data)
+        if verbose is None or verbose:
+            print(f"Saved artifact at '{path}'.")
 
     def export_tflite(self, filepath, quantize=None, representative_dataset=None, **options):
         """Write the model as a TensorFlow Lite flatbuffer (atomically) and

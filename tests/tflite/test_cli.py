@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import op_names, run
+from litehelp import convert, op_names, run
 from pynn import layers
 
 
@@ -66,3 +66,27 @@ def test_cli_errors_are_one_line(tmp_path, saved):
         assert len(lines) == 1 and "error" in lines[0], (args, r.stderr)
     assert "celu" in cli("celu.pynn", "out.tflite", cwd=tmp_path).stderr
     assert not (tmp_path / "out.tflite").exists()
+
+
+def test_keras_export_litert(tmp_path, capsys):
+    """Keras 3's model.export(path, format="litert"): the same bytes as the
+    converter's, converter attributes as keywords, Keras's errors."""
+    model = pynn.Sequential([pynn.Input(shape=(6,)), layers.Dense(3, activation="softmax")])
+    path = tmp_path / "model.tflite"
+    model.export(path, format="litert")
+    assert "Saved artifact at" in capsys.readouterr().out
+    assert path.read_bytes() == convert(model)
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    model.export(str(path), format="litert", verbose=False,
+                 optimizations=[pynn.lite.Optimize.DEFAULT],
+                 target_spec={"supported_types": [np.float16]},
+                 input_signature=[pynn.InputSpec(shape=(None, 6))])
+    assert path.read_bytes() == convert(model, "float16")
+    np.testing.assert_allclose(run(path.read_bytes(), x), model.predict(x, verbose=0),
+                               atol=1e-3)
+    with pytest.raises(ValueError, match="end with '.tflite'"):
+        model.export(tmp_path / "model.bin", format="litert")
+    with pytest.raises(ValueError, match="Unknown converter attribute 'nope'"):
+        model.export(path, format="litert", nope=1)
+    with pytest.raises(ValueError, match="litert"):
+        model.export(tmp_path / "saved", format="tf_saved_model")
