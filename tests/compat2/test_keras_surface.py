@@ -142,3 +142,14 @@ def test_a_custom_layer_trains_through_the_new_ops():
     history = model.fit(x, y, epochs=20, verbose=0)
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
     assert not np.allclose(model.layers[0].w.numpy(), w)
+
+
+@pytest.mark.parametrize("name,op", [
+    ("cast_int", lambda o, x: o.cast(x, "int32")), ("cast_half", lambda o, x: o.cast(x, "float16")),
+    ("argmax", lambda o, x: o.argmax(x, axis=-1)), ("argsort", lambda o, x: o.argsort(x)),
+    ("count_nonzero", lambda o, x: o.count_nonzero(x, axis=-1)),
+    ("top_k_indices", lambda o, x: o.top_k(x, 2)[1]), ("top_k_values", lambda o, x: o.top_k(x, 2)[0]),
+    ("sum", lambda o, x: o.sum(x, axis=-1))])
+def test_symbolic_dtypes_as_keras(keras, name, op):
+    """The dtype a symbolic operation reports is Keras's."""
+    assert op(pynn.ops, pynn.Input((4,))).dtype == op(keras.ops, keras.Input((4,))).dtype
