@@ -1,7 +1,68 @@
 """Keras 3's ``keras.config``: the global settings pynn has (float32,
-channels_last, the fuzz factor epsilon)."""
+channels_last, the fuzz factor epsilon, the progress bars' logging, and
+the debugging caps on epochs and steps)."""
+import os
+
 from .backend import epsilon, floatx, image_data_format, set_epsilon, set_floatx, \
     set_image_data_format
+from .utils.custom_objects import enable_unsafe_deserialization
+from .utils.io_utils import disable_interactive_logging, enable_interactive_logging, \
+    is_interactive_logging_enabled
+
+# Debugging caps on fit's epochs and on the steps of every fit, evaluate and
+# predict pass, read from Keras's environment variables as Keras reads them.
+_MAX_EPOCHS = int(os.environ["KERAS_MAX_EPOCHS"]) if "KERAS_MAX_EPOCHS" in os.environ \
+    else None
+_MAX_STEPS_PER_EPOCH = int(os.environ["KERAS_MAX_STEPS_PER_EPOCH"]) \
+    if "KERAS_MAX_STEPS_PER_EPOCH" in os.environ else None
+
+
+def set_max_epochs(max_epochs):
+    """Cap every ``fit`` at ``max_epochs`` epochs (None: no cap), for quick
+    debugging runs of a program; also set by the ``KERAS_MAX_EPOCHS``
+    environment variable."""
+    global _MAX_EPOCHS
+    _MAX_EPOCHS = max_epochs
+
+
+def max_epochs():
+    """The cap :func:`set_max_epochs` set, or None."""
+    return _MAX_EPOCHS
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Cap the batches of every epoch of ``fit`` and of every ``evaluate``
+    and ``predict`` pass (None: no cap); also set by the
+    ``KERAS_MAX_STEPS_PER_EPOCH`` environment variable."""
+    global _MAX_STEPS_PER_EPOCH
+    _MAX_STEPS_PER_EPOCH = max_steps_per_epoch
+
+
+def max_steps_per_epoch():
+    """The cap :func:`set_max_steps_per_epoch` set, or None."""
+    return _MAX_STEPS_PER_EPOCH
+
+
+def capped_epochs(epochs):
+    """``epochs`` under the max_epochs cap (warning when it limits them, as
+    Keras does)."""
+    if _MAX_EPOCHS and _MAX_EPOCHS < epochs:
+        import warnings
+        warnings.warn(f"Limiting epochs to {_MAX_EPOCHS}", stacklevel=3)
+        return _MAX_EPOCHS
+    return epochs
+
+
+def capped_steps(steps, available=None):
+    """A pass's ``steps`` (None: all the data, ``available`` batches where
+    known) under the max_steps_per_epoch cap."""
+    cap = _MAX_STEPS_PER_EPOCH
+    want = steps if steps else available
+    if not cap or (want is not None and want <= cap):
+        return steps
+    import warnings
+    warnings.warn(f"Limiting steps_per_epoch to {cap}", stacklevel=3)
+    return cap
 
 
 def backend():
@@ -11,4 +72,6 @@ def backend():
 
 
 __all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon", "set_floatx",
-           "set_image_data_format"]
+           "set_image_data_format", "enable_interactive_logging", "disable_interactive_logging",
+           "is_interactive_logging_enabled", "set_max_epochs", "max_epochs",
+           "set_max_steps_per_epoch", "max_steps_per_epoch", "enable_unsafe_deserialization"]

@@ -28,7 +28,7 @@ import threading
 
 import numpy as np
 
-from . import autodiff
+from . import autodiff, config
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
@@ -128,6 +128,17 @@ def _validate_now(freq, epoch):
     if isinstance(freq, int):
         return (epoch + 1) % freq == 0
     return (epoch + 1) in freq
+
+
+def _stream_length(x):
+    """The batches of a generator or dataset that knows its length, else
+    None."""
+    if not _is_stream(x) or not hasattr(x, "__len__"):
+        return None
+    try:
+        return len(x)
+    except TypeError:  # (a dataset of unknown length)
+        return None
 
 
 def _is_stream(x):
@@ -951,6 +962,10 @@ class TrainingMixin:
         step.  Different models train in parallel threads safely (the
         kernels release the GIL)."""
         self._require_compiled("fit()")
+        epochs = config.capped_epochs(epochs)
+        array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
+        steps_per_epoch = config.capped_steps(steps_per_epoch, _stream_length(x))
+        validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         if self._runs_own_step("train_step"):
             if validation_split or class_weight is not None:
                 raise ValueError("fit: validation_split and class_weight are not supported "
@@ -1004,8 +1019,9 @@ class TrainingMixin:
             if n == 0:
                 raise ValueError("fit: no training samples")
             steps = math.ceil(n / batch_size)
-            if steps_per_epoch is not None:
-                steps = int(steps_per_epoch)
+            if array_steps is not None:
+                steps = int(array_steps)
+            steps = config.capped_steps(steps)
             source = _ArraySource(xs, ys, ws, batch_size, shuffle, shard=shard)
         val = None
         if validation_data is not None:
@@ -1122,6 +1138,7 @@ class TrainingMixin:
                  use_multiprocessing=False):
         """The loss and metrics over arrays or a stream of batches."""
         self._require_compiled("evaluate()")
+        steps = config.capped_steps(steps, _stream_length(x))
         verbose = 1 if verbose == "auto" else int(verbose)
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
@@ -1222,6 +1239,7 @@ class TrainingMixin:
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
         run_inference = _inference()
+        steps = config.capped_steps(steps, _stream_length(x))
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
                 x.shape[0] <= (batch_size or 32) and \

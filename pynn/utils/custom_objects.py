@@ -68,11 +68,22 @@ class CustomObjectScope:
 custom_object_scope = CustomObjectScope
 
 
+_unsafe_everywhere = False
+
+
+def enable_unsafe_deserialization():
+    """Turn safe mode off for every load that follows (Keras 3's
+    ``keras.config.enable_unsafe_deserialization``): configs may import the
+    modules they name, whatever ``safe_mode`` a load is given."""
+    global _unsafe_everywhere
+    _unsafe_everywhere = True
+
+
 class SafeModeScope:
     """Whether reading configs may import the modules they name."""
 
     def __init__(self, safe_mode=True):
-        self.safe_mode = bool(safe_mode)
+        self.safe_mode = bool(safe_mode) and not _unsafe_everywhere
 
     def __enter__(self):
         self._saved = getattr(_local, "safe_mode", None)

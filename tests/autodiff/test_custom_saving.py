@@ -176,3 +176,15 @@ def test_lambda_config_keeps_arguments_and_output_shape():
     rebuilt = layers.Lambda.from_config(json.loads(json.dumps(config)))
     assert rebuilt.function is ops.sum
     np.testing.assert_allclose(rebuilt(np.ones((2, 3), np.float32)), [[3.0], [3.0]])
+
+
+def test_enable_unsafe_deserialization_turns_safe_mode_off(tmp_path, monkeypatch):
+    """keras.config.enable_unsafe_deserialization(): every later load may
+    import what the file names, whatever safe_mode it is given."""
+    from pynn.utils import custom_objects
+    lambda_model().save(tmp_path / "m.pynn")
+    monkeypatch.setattr(custom_objects, "_unsafe_everywhere", False)
+    with pytest.raises(ModelFileError, match="safe_mode=False"):
+        load_model(tmp_path / "m.pynn")
+    pynn.config.enable_unsafe_deserialization()
+    assert load_model(tmp_path / "m.pynn").get_layer("cubed").function is cube
