@@ -943,6 +943,9 @@ def _multi_head_attention(ctx, step, k, xs):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
+    if any(len(x.shape) != 3 for x in (query, value, key)):
+        raise ctx.error(layer, f"attention over inputs of rank other than 3 (query "
+                               f"{_fmt(query.shape)}) has no TensorFlow Lite form in pynn.lite")
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
     none = {"FusedActivationFunction": fused_activation_code("linear")}
 
