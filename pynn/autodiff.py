@@ -36,6 +36,7 @@ class _Local(threading.local):
     def __init__(self):
         self.tape = None
         self.sink = None
+        self.graph_losses = None
 
 
 _local = _Local()
@@ -68,6 +69,21 @@ class _Recording:
 
     def __exit__(self, *exc):
         _local.tape, _local.sink = self._saved
+
+
+class collecting_graph_losses:
+    """A with-block around the tracing of a subclassed model's call() into
+    a graph: add_loss given a symbolic tensor (computed from the model's
+    inputs) appends it to the list the block yields, for the graph to
+    compute it on every call."""
+
+    def __enter__(self):
+        self._saved = (_local.sink, _local.graph_losses)
+        _local.sink, _local.graph_losses = None, []
+        return _local.graph_losses
+
+    def __exit__(self, *exc):
+        _local.sink, _local.graph_losses = self._saved
 
 
 def untraced():
@@ -1541,8 +1557,9 @@ def traced_forward(layer, ctx, inputs, run):
 
 def untraced_forward(ctx, run, inputs):
     """Inference forward of such a layer: ``run(inputs)`` on arrays, with
-    the values given to add_loss summed into ``ctx.added_loss`` (or, inside
-    another layer's call, collected by that call)."""
+    the values given to add_loss summed into ``ctx.added_loss`` and kept,
+    one by one, in ``ctx.added_losses`` (or, inside another layer's call,
+    collected by that call)."""
     sink = _local.sink
     if sink is not None:
         ctx.added_loss = 0.0
@@ -1551,6 +1568,7 @@ def untraced_forward(ctx, run, inputs):
     with _Recording(None, sink):
         y = run(inputs)
     ctx.added_loss = _loss_sum(sink)
+    ctx.added_losses = [value_of(v) for v in sink]
     return y
 
 
@@ -1627,6 +1645,10 @@ def add_loss(layer, value):
     joins the training loss of this call."""
     sink = _local.sink
     if sink is None:
+        graph_losses = _local.graph_losses
+        if graph_losses is not None and ops._SYMBOLIC and type(value) is ops._SYMBOLIC[0]:
+            graph_losses.append(value)
+            return
         raise ValueError(f"{describe(layer)}: add_loss() works inside the layer's call(); "
                          f"pynn does not record losses built from symbolic tensors outside "
                          f"a call")

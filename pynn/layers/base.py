@@ -411,6 +411,14 @@ class Layer:
         (computed from the inputs or weights) also adds its gradient."""
         autodiff.add_loss(self, loss)
 
+    @property
+    def losses(self):
+        """Keras's ``layer.losses``: the penalty of each regularized weight
+        (the sublayers' too) and what the layer's last call gave to
+        add_loss."""
+        from ..tape import weight_penalties
+        return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+
     variables = weights
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
@@ -613,7 +621,13 @@ class Layer:
         self.build_for(shapes)
         if training is None:
             training = self._training_default
-        y = self.forward(CallContext(), xs, bool(training))
+        ctx = CallContext()
+        y = self.forward(ctx, xs, bool(training))
+        # What this call gave to add_loss, for ``layer.losses`` (each call
+        # replaces the last one's, as Keras resets them per call)
+        self.__dict__["_call_losses"] = list(ctx.added_losses)
+        if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
+            return y
         if isinstance(y, (list, tuple)):
             return [np.array(v) for v in y]
         return np.array(y)

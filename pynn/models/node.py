@@ -243,9 +243,10 @@ class CallContext:
     # (data-parallel training), for layers whose randomness is per row.
     row_offset = 0
     # What a layer computing through call() gave to add_loss in this call
-    # (summed), whether any of it has a gradient, and the tape of a traced
+    # (summed, and one by one outside training), whether any of it has a gradient, and the tape of a traced
     # training call (see pynn.autodiff).
     added_loss = 0.0
+    added_losses = ()
     adds_gradient = False
     tape = None
     # How much of those values the differentiated loss holds (a

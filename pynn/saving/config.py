@@ -27,8 +27,16 @@ def layer_classes():
 def serialize_layer(layer):
     """``{'class_name', 'config'}`` of a layer; a model built from inputs
     and outputs is a 'Functional', as Keras names it."""
+    from ..layers.base import Layer
     from ..models.summary import class_label
-    return {"class_name": class_label(layer), "config": layer.get_config()}
+    from .serialization import serialize_keras_object
+    config = layer.get_config()
+    # A user's layer whose config holds layers (given to its __init__):
+    # they are written as their own configs, as Keras serializes them,
+    # for its from_config to deserialize.
+    config = {key: serialize_keras_object(value) if isinstance(value, Layer) else value
+              for key, value in config.items()}
+    return {"class_name": class_label(layer), "config": config}
 
 
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")

@@ -598,14 +598,23 @@ def _layer_config_to_keras(layer, row):
         return config
     # The model's InputLayer carries the input shape Keras reads.
     config.pop("batch_input_shape", None)
+    # A user's get_config that does not start from the base layer's (no
+    # name) is written as it is, as Keras does: its from_config gets no
+    # arguments the class does not take.
     out = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
-           "dtype": _DTYPE_POLICY}
+           "dtype": _DTYPE_POLICY} if "name" in config else {}
     nested = row.nested if row is not None else {}
     for key, value in config.items():
         if key in nested:
             sub = getattr(layer, nested[key])
             out[key] = [to_keras(s) for s in sub] if isinstance(sub, (list, tuple)) else \
                 to_keras(sub)
+            continue
+        if callable(getattr(value, "get_config", None)) and not isinstance(value, type):
+            # an object a user's config holds (a layer, a regularizer): as
+            # Keras serializes it
+            from .serialization import serialize_keras_object
+            out[key] = serialize_keras_object(value)
             continue
         module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
         out[key] = _keras_object(value, module) if module is not None and \
@@ -876,6 +885,8 @@ class _Translator:
             if value.get("class_name") in CODE_CLASSES and isinstance(inner, str) and \
                     value.get("module") in ("keras.activations", "keras.src.activations"):
                 value = inner
+            elif self._program_function(value) is not None:
+                return self._program_function(value)
             else:
                 raise ValueError(f"{label}: its activation is a Python function "
                                  f"({_short(inner)}); pynn never runs code from a model file "
@@ -884,6 +895,18 @@ class _Translator:
             return activations.canonical(value)
         except ValueError as e:
             raise ValueError(f"{label}: {e}") from None
+
+    def _program_function(self, spec):
+        """The function a file's function description names (by the
+        'package>name' Keras writes, or its own name), where the program
+        registered it or passed it in custom_objects: the program's own
+        code, never code from the file.  None when it has none."""
+        from ..utils.custom_objects import get_registered_object
+        for key in (spec.get("registered_name"), spec.get("config")):
+            found = get_registered_object(key, self.custom) if isinstance(key, str) else None
+            if callable(found):
+                return found
+        return None
 
     def object(self, spec, table, where):
         """{'class_name', 'config'} of a nested Keras object, checked
