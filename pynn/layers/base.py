@@ -180,6 +180,19 @@ class Weight(autodiff.ForwardingOperators):
 ops._TRACED.add(Weight)
 
 
+def _marks_built(build):
+    """A user's build() that leaves the layer built, as Keras's does, also
+    when the program calls it itself (with arguments of its own)."""
+    def build_and_mark(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.built = True
+    build_and_mark.__name__ = build.__name__
+    build_and_mark.__qualname__ = build.__qualname__
+    build_and_mark.__doc__ = build.__doc__
+    build_and_mark.__wrapped__ = build
+    return build_and_mark
+
+
 _carried = threading.local()
 
 
@@ -246,6 +259,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in vars(cls) and not cls.__module__.startswith("pynn."):
+            cls.build = _marks_built(vars(cls)["build"])
         # A Keras-style subclass that overrides call() (and not forward)
         # computes through its call(); the forward it inherited stays
         # reachable as the super().call() its call() may make.
@@ -418,6 +433,53 @@ class Layer:
         add_loss."""
         from ..tape import weight_penalties
         return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+
+    def save_own_variables(self, store):
+        """What model.save writes of this layer: its variables into
+        ``store`` (a dict) under '0', '1', ... in Keras's order.  A layer
+        may override it, with load_own_variables, to keep more state."""
+        from ..saving.keras_config import weight_groups
+        for i, w in enumerate(weight_groups(self)[0][1]):
+            store[str(i)] = w.numpy()
+
+    def load_own_variables(self, store):
+        """What load_model gives this layer: the ``store`` that
+        save_own_variables filled, read back from the file."""
+        from ..saving.keras_config import weight_groups
+        mine = weight_groups(self)[0][1]
+        if sorted(store, key=lambda k: (len(k), k)) != [str(i) for i in range(len(mine))]:
+            raise ValueError(f"Layer {self.name!r}: load_own_variables expects the variables "
+                             f"'0' to '{len(mine) - 1}', got {sorted(store)}")
+        for i, w in enumerate(mine):
+            w.assign(store[str(i)])
+
+    def get_build_config(self):
+        """What model.save keeps of how the layer was built (Keras's
+        ``{'input_shape': ...}``), None while it is not built.  A layer
+        whose build takes more than the shape overrides it with
+        build_from_config."""
+        shape = self._build_input_shape
+        if not self.built or shape is None:
+            return None
+        return {"input_shape": [list(s) for s in shape] if isinstance(shape, list)
+                else list(shape)}
+
+    def build_from_config(self, config):
+        """What load_model does with get_build_config's dict: builds the
+        layer for its input shape."""
+        if config and config.get("input_shape") is not None:
+            shape = config["input_shape"]
+            self.build_for([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
+                           else tuple(shape))
+
+    def save_assets(self, dir_path):
+        """What model.save writes of this layer besides its variables: a
+        layer may override it to write files into ``dir_path`` (kept in
+        the .keras archive), and load_assets to read them back."""
+
+    def load_assets(self, dir_path):
+        """What load_model gives this layer: ``dir_path`` holds the files
+        its save_assets wrote."""
 
     variables = weights
     trainable_variables = trainable_weights
