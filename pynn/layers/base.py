@@ -180,6 +180,24 @@ class Weight(autodiff.ForwardingOperators):
 ops._TRACED.add(Weight)
 
 
+def _keras_callable_mask(compute_mask):
+    """A layer's compute_mask(ctx, inputs, mask), also callable as Keras's
+    ``compute_mask(inputs, mask=None)`` (a program asking an Embedding for
+    the mask its ids make); graph runs always give all three."""
+    def either(self, *args, **kwargs):
+        if len(args) + len(kwargs) < 3 and "ctx" not in kwargs:
+            inputs = args[0] if args else kwargs["inputs"]
+            mask = args[1] if len(args) > 1 else kwargs.get("mask")
+            return compute_mask(self, CallContext(), np.asarray(autodiff.value_of(inputs)),
+                                mask)
+        return compute_mask(self, *args, **kwargs)
+    either.__name__ = compute_mask.__name__
+    either.__qualname__ = compute_mask.__qualname__
+    either.__doc__ = compute_mask.__doc__
+    either.__wrapped__ = compute_mask
+    return either
+
+
 def _marks_built(build):
     """A user's build() that leaves the layer built, as Keras's does, also
     when the program calls it itself (with arguments of its own)."""
@@ -295,6 +313,8 @@ class Layer:
             cls._keras_compute_mask = own_mask
             cls.compute_mask = Layer._compute_mask_keras_style
             cls._output_has_mask = Layer._has_keras_style_mask
+        if "compute_mask" in vars(cls):
+            cls.compute_mask = _keras_callable_mask(vars(cls)["compute_mask"])
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
@@ -632,6 +652,7 @@ class Layer:
             # The shape of a call is found by running it on zeros of the
             # input's dtype (integer ids stay integers).
             self.__dict__["_call_input_dtype"] = leaves[0].dtype
+            self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
         out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
@@ -680,6 +701,11 @@ class Layer:
         else:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]
+        first = xs[0] if isinstance(xs, list) else xs
+        if self._traces_call and first.dtype.name in _DTYPES and not self.built:
+            # the output shape is found by running the call on zeros of the
+            # input's dtype (integer ids stay integers), as in a graph
+            self.__dict__["_call_input_dtype"] = first.dtype.name
         self.build_for(shapes)
         if training is None:
             training = self._training_default
@@ -762,8 +788,17 @@ class Layer:
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
                 self.__dict__.get("_call_input_dtype", self.input_dtype),
-                lambda xs: self._run_call(xs, False))
+                lambda xs: self._run_call(xs, False, self._sample_mask(xs)))
         return shape
+
+    def _sample_mask(self, xs):
+        """For the sample run that finds the output shape: an all-True mask
+        (batch and time axes) where the graph gives the call a mask, as
+        Keras's symbolic call passes one; else None."""
+        if "mask" not in self._call_takes or not self.__dict__.get("_call_input_masked") \
+                or not isinstance(xs, np.ndarray) or xs.ndim < 2:
+            return None
+        return np.ones(xs.shape[:2], bool)
 
     def compute_mask(self, ctx, inputs, mask):
         """The output mask at run time from the input ``mask`` (None when no
@@ -800,6 +835,9 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+Layer.compute_mask = _keras_callable_mask(Layer.compute_mask)
 
 
 class InputLayer(Layer):

@@ -50,6 +50,14 @@ class KerasTensor:
         return len(self.shape)
 
     @property
+    def _keras_mask(self):
+        """Keras's: the symbolic mask that travels with this tensor (batch
+        and time axes, bool), None when none does."""
+        if not self._has_mask:
+            return None
+        return KerasTensor(self.shape[:2], dtype="bool", name=f"{self.name}_mask")
+
+    @property
     def node(self):
         h = self._keras_history
         return None if h is None else h.operation._inbound_nodes[h.node_index]
