@@ -78,10 +78,14 @@ def _noop(*args, **kwargs):
 
 def _dispatch(bound, arity):
     """Calls each hook with Keras's positional arguments, ``logs``
-    included (None when the loop has none): a callback may define
-    ``on_train_begin(self, logs)`` with no default."""
+    included (an empty dict when the loop has none, as Keras gives): a
+    callback may define ``on_train_begin(self, logs)`` with no default and
+    read ``logs.keys()``."""
     def call(*args, logs=None):
-        args = args + (logs,) * (arity - len(args))
+        if len(args) < arity:
+            args = args + ({} if logs is None else logs,)
+        elif args[-1] is None:
+            args = args[:-1] + ({},)
         for fn in bound:
             fn(*args)
     return call
