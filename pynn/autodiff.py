@@ -310,6 +310,10 @@ class Traced:
     def __index__(self):
         return self.value.__index__()
 
+    def __format__(self, spec):
+        # f"{loss:.2f}" on a value computed on a tape, as on a TF tensor
+        return format(self.value, spec)
+
     def numpy(self):
         """A constant copy of the value (no gradient flows through it)."""
         return self.value.copy()
