@@ -37,6 +37,7 @@ class _Local(threading.local):
         self.tape = None
         self.sink = None
         self.graph_losses = None
+        self.given_mask = None
 
 
 _local = _Local()
@@ -69,6 +70,29 @@ class _Recording:
 
     def __exit__(self, *exc):
         _local.tape, _local.sink = self._saved
+
+
+class given_mask:
+    """A with-block around a layer call given ``mask=`` by the program
+    (``lstm(x, mask=m)``): the call's context takes it, once (see
+    take_given_mask), so the layers its call() calls do not."""
+
+    def __init__(self, mask):
+        self.mask = None if mask is None else np.asarray(value_of(mask), dtype=bool)
+
+    def __enter__(self):
+        self._saved = _local.given_mask
+        _local.given_mask = self.mask
+
+    def __exit__(self, *exc):
+        _local.given_mask = self._saved
+
+
+def take_given_mask():
+    """The mask given to the layer call being made, None when none was (or
+    it was taken already)."""
+    mask, _local.given_mask = _local.given_mask, None
+    return mask
 
 
 class collecting_graph_losses:
@@ -1482,6 +1506,7 @@ def record_layer(layer, forward, backward, inputs, training):
     tape = _tape_of(*xs) or active_tape()
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
+    ctx.mask = take_given_mask()
     if training is None:
         training = tape.default_training
     # A layer called with training=False still runs its training forward

@@ -555,7 +555,9 @@ class Layer:
         """Raise ValueError if ``shape`` (batch included) does not fit the
         shape the layer was built for."""
         want = self._build_input_shape
-        if want is None:
+        if want is None or self._traces_call:
+            # (a layer computing through its call() checks what its call
+            # checks, as Keras's: sequences of another length, say)
             return
         pairs = list(zip(shape, want)) if isinstance(shape, list) and isinstance(want, list) \
             else [(shape, want)]
@@ -613,6 +615,10 @@ class Layer:
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if mask is not None and not isinstance(mask, KerasTensor):
+            # a mask the program gives (lstm(x, mask=m)) reaches the call
+            with autodiff.given_mask(mask):
+                return Layer.__call__(self, inputs, *args, training=training, **kwargs)
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
         if args or kwargs:
@@ -710,6 +716,7 @@ class Layer:
         if training is None:
             training = self._training_default
         ctx = CallContext()
+        ctx.mask = autodiff.take_given_mask()
         y = self.forward(ctx, xs, bool(training))
         # What this call gave to add_loss, for ``layer.losses`` (each call
         # replaces the last one's, as Keras resets them per call)
