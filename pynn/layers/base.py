@@ -473,6 +473,35 @@ class Layer:
         for i, w in enumerate(mine):
             w.assign(store[str(i)])
 
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses=False, **kwargs):
+        """Keras's: the call computed with the given values of the layer's
+        trainable and non-trainable variables (in the order of
+        trainable_variables and non_trainable_variables), leaving its own
+        as they were.  Returns (outputs, the non-trainable values after the
+        call), and the call's add_loss values with ``return_losses``."""
+        trainable, frozen = self.trainable_variables, self.non_trainable_variables
+        given = [list(trainable_variables), list(non_trainable_variables)]
+        for what, mine, values in (("trainable", trainable, given[0]),
+                                   ("non-trainable", frozen, given[1])):
+            if len(values) != len(mine):
+                raise ValueError(f"Layer {self.name!r}: stateless_call expects "
+                                 f"{len(mine)} {what} variable values, got {len(values)}")
+        variables = trainable + frozen
+        saved = [w.numpy() for w in variables]
+        try:
+            for w, value in zip(variables, given[0] + given[1]):
+                w.assign(value)
+            outputs = self(*args, **kwargs)
+            new_frozen = [w.numpy() for w in frozen]
+            losses = self.losses
+        finally:
+            for w, value in zip(variables, saved):
+                w.assign(value)
+        if return_losses:
+            return outputs, new_frozen, losses
+        return outputs, new_frozen
+
     def get_build_config(self):
         """What model.save keeps of how the layer was built (Keras's
         ``{'input_shape': ...}``), None while it is not built.  A layer

@@ -461,3 +461,34 @@ def test_tensorflow_style_ones_zeros_and_formatting_a_taped_loss():
         loss = tf.reduce_sum(tf.square(w))
     assert f"{loss:.2f}" == "4.00"
     assert np.allclose(tape.gradient(loss, [w])[0], [4.0])
+
+
+@needs_keras
+def test_stateless_call_computes_with_the_given_values_and_keeps_the_layers_own():
+    def build(k):
+        return k.Sequential([k.Input((3,)), k.layers.Dense(4), k.layers.BatchNormalization()])
+
+    ours, theirs = build(pynn), build(keras)
+    theirs.set_weights(ours.get_weights())
+    before = ours.get_weights()
+    x = np.random.default_rng(5).random((6, 3)).astype(np.float32)
+    trainable = [2.0 * np.asarray(w.numpy()) for w in ours.trainable_variables]
+    frozen = [np.asarray(w.numpy()) + 0.5 for w in ours.non_trainable_variables]
+    got, got_frozen = ours.stateless_call(trainable, frozen, x, training=True)
+    want, want_frozen = theirs.stateless_call(trainable, frozen, x, training=True)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
+    for a, b in zip(got_frozen, want_frozen):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5)
+    for a, b in zip(before, ours.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="stateless_call expects 4 trainable"):
+        ours.stateless_call(trainable[:1], frozen, x)
+
+
+def test_tensorflow_style_math_names():
+    tf = pynn
+    a = np.array([[1.0, 4.0]], np.float32)
+    np.testing.assert_allclose(tf.sqrt(a), [[1.0, 2.0]])
+    np.testing.assert_allclose(tf.exp(tf.zeros((1, 2))), [[1.0, 1.0]])
+    assert tf.stack([a, a], axis=0).shape == (2, 1, 2)
+    assert tf.reshape(a, (2, 1)).shape == (2, 1)
