@@ -28,7 +28,9 @@ rebuilt from the config before it is read.
 import datetime
 import io
 import json
+import os
 import re
+import tempfile
 import zipfile
 import zlib
 
@@ -168,8 +170,6 @@ def save_keras(model, filepath, overwrite=True):
 def _write_own_assets(zf, model):
     """The files of each layer that defines save_assets, under
     ``assets/<layer path>/`` as Keras keeps them."""
-    import os
-    import tempfile
     for path, layer in weight_layout(model):
         if not _overrides(layer, "save_assets"):
             continue
@@ -332,8 +332,6 @@ class _Archive:
     def load_own_assets(self, model):
         """Gives each layer that defines load_assets a folder holding the
         files its save_assets wrote (entry names and sizes checked)."""
-        import os
-        import tempfile
         for path, layer in weight_layout(model):
             if not _overrides(layer, "load_assets"):
                 continue
