@@ -502,7 +502,7 @@ def _with_added_losses(outputs, losses):
         return {**outputs, first: _with_added_losses(outputs[first], losses)}
     if isinstance(outputs, (list, tuple)):
         return type(outputs)([_with_added_losses(outputs[0], losses), *outputs[1:]])
-    return _AddedLosses()([outputs, *losses])
+    return _AddedLosses(name=unique_name("added_losses"))([outputs, *losses])
 
 
 class Model(TrainingMixin, Layer):
