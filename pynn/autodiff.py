@@ -1554,7 +1554,14 @@ def call_layer(layer, inputs, training):
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference
             training = bool(training)
-        return layer._run_call(inputs, True if training is None else bool(training))
+        sink = _local.sink
+        start = len(sink) if sink is not None else 0
+        out = layer._run_call(inputs, True if training is None else bool(training))
+        if sink is not None:
+            # what this call gave to add_loss (its sublayers' too), on this
+            # tape: layer.losses, for ``loss + sum(layer.losses)``
+            layer.__dict__["_call_losses"] = list(sink[start:])
+        return out
     cls = type(layer)
     return record_layer(layer, cls.forward, cls.backward, inputs, training)
 

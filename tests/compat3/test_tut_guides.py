@@ -492,3 +492,29 @@ def test_tensorflow_style_math_names():
     np.testing.assert_allclose(tf.exp(tf.zeros((1, 2))), [[1.0, 1.0]])
     assert tf.stack([a, a], axis=0).shape == (2, 1, 2)
     assert tf.reshape(a, (2, 1)).shape == (2, 1)
+
+
+def test_a_layers_losses_on_a_gradient_tape_carry_their_gradient():
+    class Reg(layers.Layer):
+        def call(self, x):
+            self.add_loss(0.5 * pynn.reduce_sum(x))
+            return x
+
+    class Net(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2, kernel_initializer="ones", use_bias=False)
+            self.reg = Reg()
+
+        def call(self, x):
+            return self.reg(self.dense(x))
+
+    net = Net()
+    x = np.ones((1, 3), np.float32)
+    for extra, want in [(True, 1.5), (False, 1.0)]:
+        with pynn.GradientTape() as tape:
+            y = net(x)
+            assert len(net.losses) == 1
+            loss = pynn.reduce_sum(y) + (sum(net.losses) if extra else 0.0)
+        grad = tape.gradient(loss, net.trainable_weights)[0]
+        np.testing.assert_allclose(grad, np.full((3, 2), want))
