@@ -36,6 +36,10 @@ class Metric:
         elif self.name is None:
             self.name = _snake_case(type(self).__name__)
         self._variables = []
+        # Keras's metric.dtype, which a subclass casts its values to
+        self.dtype = "float32" if dtype is None else \
+            (dtype.get("config") or {}).get("name", "float32") if isinstance(dtype, dict) \
+            else np.dtype(dtype).name
         # pynn's metrics set up their state here; a subclass written for
         # Keras creates its variables after this returns, so its own
         # reset_state (which reads them) is not called yet.

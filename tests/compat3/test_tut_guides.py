@@ -518,3 +518,35 @@ def test_a_layers_losses_on_a_gradient_tape_carry_their_gradient():
             loss = pynn.reduce_sum(y) + (sum(net.losses) if extra else 0.0)
         grad = tape.gradient(loss, net.trainable_weights)[0]
         np.testing.assert_allclose(grad, np.full((3, 2), want))
+
+
+@needs_keras
+@pytest.mark.parametrize("lib", ["pynn", "keras"])
+def test_metric_subclass_casts_to_its_dtype(lib):
+    k = pynn if lib == "pynn" else keras
+
+    class F1Score(k.metrics.Metric):
+        def __init__(self, name="f1_score", dtype="float32", **kwargs):
+            super().__init__(name=name, dtype=dtype, **kwargs)
+            self.tp = self.add_weight(name="tp", dtype=dtype, initializer="zeros")
+            self.fp = self.add_weight(name="fp", dtype=dtype, initializer="zeros")
+            self.fn = self.add_weight(name="fn", dtype=dtype, initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = k.ops.cast(k.ops.greater_equal(y_pred, 0.5), "bool")
+            y_true = k.ops.cast(y_true, "bool")
+            self.tp.assign_add(k.ops.sum(k.ops.cast(y_true & y_pred, self.dtype)))
+            self.fp.assign_add(k.ops.sum(k.ops.cast(~y_true & y_pred, self.dtype)))
+            self.fn.assign_add(k.ops.sum(k.ops.cast(y_true & ~y_pred, self.dtype)))
+
+        def result(self):
+            precision = self.tp / (self.tp + self.fp)
+            recall = self.tp / (self.tp + self.fn)
+            return precision * recall * 2.0 / (precision + recall)
+
+    m = F1Score()
+    assert m.dtype == "float32"
+    m.update_state(np.array([0, 1, 0, 0]), np.array([0.3, 0.5, 0.8, 0.9]))
+    assert np.isclose(float(np.asarray(m.result())), 0.5)
+    m.update_state(np.array([1, 1, 1, 1]), np.array([0.1, 0.7, 0.6, 0.0]))
+    assert np.isclose(float(np.asarray(m.result())), 0.6)
