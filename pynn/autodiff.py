@@ -336,7 +336,7 @@ class Traced:
 
     def __format__(self, spec):
         # f"{loss:.2f}" on a value computed on a tape, as on a TF tensor
-        return format(self.value, spec)
+        return format(self.value, spec) if spec else str(self)
 
     def numpy(self):
         """A constant copy of the value (no gradient flows through it)."""

@@ -175,6 +175,14 @@ class Weight(autodiff.ForwardingOperators):
     def __repr__(self):
         return f"<Weight {self.name} shape={self.value.shape}>"
 
+    # A scalar variable (a Keras-style metric's result) as a number:
+    # float(m.result()), "%.3f" % m.result(), f"{m.result():.3f}"
+    def __float__(self):
+        return float(self.value)
+
+    def __format__(self, spec):
+        return format(self.value, spec) if spec else str(self)
+
 
 # Calls given a weight send it to the tape while one records.
 ops._TRACED.add(Weight)

@@ -550,3 +550,11 @@ def test_metric_subclass_casts_to_its_dtype(lib):
     assert np.isclose(float(np.asarray(m.result())), 0.5)
     m.update_state(np.array([1, 1, 1, 1]), np.array([0.1, 0.7, 0.6, 0.0]))
     assert np.isclose(float(np.asarray(m.result())), 0.6)
+
+
+def test_a_scalar_variable_formats_as_a_number():
+    metric = pynn.metrics.Metric(name="count")
+    total = metric.add_variable(shape=(), initializer="zeros")
+    total.assign(0.25)
+    assert "%.3f" % total == "0.250" and f"{total:.2f}" == "0.25" and float(total) == 0.25
+    assert f"{total}" == str(total)
