@@ -23,6 +23,7 @@ from .tape import GradientTape, Variable
 # custom training code ported with `import pynn as tf` runs (the whole
 # list; anything else is in pynn.ops / pynn.backend by its Keras name).
 from .backend import argmax, cast, constant, ones_like, shape, square, zeros_like  # noqa: E402
+from .backend import exp, ones, reshape, sqrt, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant as convert_to_tensor  # noqa: E402
 from .backend import max as reduce_max  # noqa: E402
@@ -51,5 +52,6 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device", "argmax",
            "cast", "concat", "constant",
-           "convert_to_tensor", "matmul", "newaxis", "ones_like", "reduce_max", "reduce_mean",
-           "reduce_min", "reduce_sum", "shape", "square", "zeros_like", "__version__"]
+           "convert_to_tensor", "exp", "matmul", "newaxis", "ones", "ones_like", "reduce_max",
+           "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sqrt", "square",
+           "stack", "zeros", "zeros_like", "__version__"]

@@ -36,6 +36,8 @@ class _Local(threading.local):
     def __init__(self):
         self.tape = None
         self.sink = None
+        self.graph_losses = None
+        self.given_mask = None
 
 
 _local = _Local()
@@ -68,6 +70,44 @@ class _Recording:
 
     def __exit__(self, *exc):
         _local.tape, _local.sink = self._saved
+
+
+class given_mask:
+    """A with-block around a layer call given ``mask=`` by the program
+    (``lstm(x, mask=m)``): the call's context takes it, once (see
+    take_given_mask), so the layers its call() calls do not."""
+
+    def __init__(self, mask):
+        self.mask = None if mask is None else np.asarray(value_of(mask), dtype=bool)
+
+    def __enter__(self):
+        self._saved = _local.given_mask
+        _local.given_mask = self.mask
+
+    def __exit__(self, *exc):
+        _local.given_mask = self._saved
+
+
+def take_given_mask():
+    """The mask given to the layer call being made, None when none was (or
+    it was taken already)."""
+    mask, _local.given_mask = _local.given_mask, None
+    return mask
+
+
+class collecting_graph_losses:
+    """A with-block around the tracing of a subclassed model's call() into
+    a graph: add_loss given a symbolic tensor (computed from the model's
+    inputs) appends it to the list the block yields, for the graph to
+    compute it on every call."""
+
+    def __enter__(self):
+        self._saved = (_local.sink, _local.graph_losses)
+        _local.sink, _local.graph_losses = None, []
+        return _local.graph_losses
+
+    def __exit__(self, *exc):
+        _local.sink, _local.graph_losses = self._saved
 
 
 def untraced():
@@ -293,6 +333,10 @@ class Traced:
 
     def __index__(self):
         return self.value.__index__()
+
+    def __format__(self, spec):
+        # f"{loss:.2f}" on a value computed on a tape, as on a TF tensor
+        return format(self.value, spec) if spec else str(self)
 
     def numpy(self):
         """A constant copy of the value (no gradient flows through it)."""
@@ -1462,6 +1506,7 @@ def record_layer(layer, forward, backward, inputs, training):
     tape = _tape_of(*xs) or active_tape()
     values = [layer._as_input(_val(x)) for x in xs]
     ctx = CallContext()
+    ctx.mask = take_given_mask()
     if training is None:
         training = tape.default_training
     # A layer called with training=False still runs its training forward
@@ -1509,7 +1554,14 @@ def call_layer(layer, inputs, training):
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference
             training = bool(training)
-        return layer._run_call(inputs, True if training is None else bool(training))
+        sink = _local.sink
+        start = len(sink) if sink is not None else 0
+        out = layer._run_call(inputs, True if training is None else bool(training))
+        if sink is not None:
+            # what this call gave to add_loss (its sublayers' too), on this
+            # tape: layer.losses, for ``loss + sum(layer.losses)``
+            layer.__dict__["_call_losses"] = list(sink[start:])
+        return out
     cls = type(layer)
     return record_layer(layer, cls.forward, cls.backward, inputs, training)
 
@@ -1541,8 +1593,9 @@ def traced_forward(layer, ctx, inputs, run):
 
 def untraced_forward(ctx, run, inputs):
     """Inference forward of such a layer: ``run(inputs)`` on arrays, with
-    the values given to add_loss summed into ``ctx.added_loss`` (or, inside
-    another layer's call, collected by that call)."""
+    the values given to add_loss summed into ``ctx.added_loss`` and kept,
+    one by one, in ``ctx.added_losses`` (or, inside another layer's call,
+    collected by that call)."""
     sink = _local.sink
     if sink is not None:
         ctx.added_loss = 0.0
@@ -1551,6 +1604,7 @@ def untraced_forward(ctx, run, inputs):
     with _Recording(None, sink):
         y = run(inputs)
     ctx.added_loss = _loss_sum(sink)
+    ctx.added_losses = [value_of(v) for v in sink]
     return y
 
 
@@ -1627,6 +1681,10 @@ def add_loss(layer, value):
     joins the training loss of this call."""
     sink = _local.sink
     if sink is None:
+        graph_losses = _local.graph_losses
+        if graph_losses is not None and ops._SYMBOLIC and type(value) is ops._SYMBOLIC[0]:
+            graph_losses.append(value)
+            return
         raise ValueError(f"{describe(layer)}: add_loss() works inside the layer's call(); "
                          f"pynn does not record losses built from symbolic tensors outside "
                          f"a call")

@@ -33,8 +33,26 @@ class Callback:
     def on_predict_batch_begin(self, batch, logs=None): pass
     def on_predict_batch_end(self, batch, logs=None): pass
 
+    # Keras's older names of the training batch hooks: a callback that
+    # defines them is called for each training batch.
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
 
-_HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+
+_BATCH_ALIASES = {"on_train_batch_begin": "on_batch_begin",
+                  "on_train_batch_end": "on_batch_end"}
+_HOOKS = [name for name in vars(Callback)
+          if name.startswith("on_") and name not in _BATCH_ALIASES.values()]
+
+
+def _hook_of(cb, hook):
+    """The method of ``cb`` that answers ``hook`` (its on_batch_end for
+    on_train_batch_end where it defines only that), or None where it keeps
+    the base class's no-op."""
+    for name in (hook, _BATCH_ALIASES.get(hook)):
+        if name is not None and getattr(type(cb), name) is not getattr(Callback, name):
+            return getattr(cb, name)
+    return None
 
 
 class CallbackList:
@@ -48,9 +66,9 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
         for hook in _HOOKS:
-            bound = [getattr(cb, hook) for cb in self.callbacks
-                     if getattr(type(cb), hook) is not getattr(Callback, hook)]
-            setattr(self, hook, _dispatch(bound) if bound else _noop)
+            bound = [fn for fn in (_hook_of(cb, hook) for cb in self.callbacks)
+                     if fn is not None]
+            setattr(self, hook, _dispatch(bound, _HOOK_ARITY[hook]) if bound else _noop)
             setattr(self, "has_" + hook, bool(bound))
 
 
@@ -58,10 +76,18 @@ def _noop(*args, **kwargs):
     pass
 
 
-def _dispatch(bound):
-    def call(*args, **kwargs):
+def _dispatch(bound, arity):
+    """Calls each hook with Keras's positional arguments, ``logs``
+    included (an empty dict when the loop has none, as Keras gives): a
+    callback may define ``on_train_begin(self, logs)`` with no default and
+    read ``logs.keys()``."""
+    def call(*args, logs=None):
+        if len(args) < arity:
+            args = args + ({} if logs is None else logs,)
+        elif args[-1] is None:
+            args = args[:-1] + ({},)
         for fn in bound:
-            fn(*args, **kwargs)
+            fn(*args)
     return call
 
 

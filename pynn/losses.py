@@ -144,13 +144,6 @@ class BinaryCrossentropy(Loss):
     fused_kind = "sigmoid_crossentropy"
     fuses_activation = "sigmoid"
 
-    def prepare_targets(self, y, output_shape, where="the model's output"):
-        y = super().prepare_targets(y, output_shape, where)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{self.name}: targets must be in [0, 1], got values from "
-                             f"{y.min()} to {y.max()}")
-        return y
-
 
 class CategoricalCrossentropy(Loss):
     kind = "categorical_crossentropy"

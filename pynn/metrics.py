@@ -36,7 +36,17 @@ class Metric:
         elif self.name is None:
             self.name = _snake_case(type(self).__name__)
         self._variables = []
-        self.reset_state()
+        # Keras's metric.dtype, which a subclass casts its values to
+        self.dtype = "float32" if dtype is None else \
+            (dtype.get("config") or {}).get("name", "float32") if isinstance(dtype, dict) \
+            else np.dtype(dtype).name
+        # pynn's metrics set up their state here; a subclass written for
+        # Keras creates its variables after this returns, so its own
+        # reset_state (which reads them) is not called yet.
+        if _defining_class(type(self), "reset_state").__module__.startswith("pynn."):
+            self.reset_state()
+        else:
+            Metric.reset_state(self)
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
                      name=None):
@@ -132,6 +142,12 @@ def _takes_logits(update_state):
     except TypeError:
         pass
     return takes
+
+
+def _defining_class(cls, attribute):
+    """The class in ``cls``'s method resolution order that defines
+    ``attribute``."""
+    return next(c for c in cls.__mro__ if attribute in vars(c))
 
 
 def _snake_case(name):

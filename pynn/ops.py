@@ -724,20 +724,23 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
 def class_labels(labels, classes, name, out_of_range="raise"):
     """Integer class labels as a flat C-contiguous int32 array, checked to be
     whole numbers in [0, classes) before the conversion (so 2**32 + 1 does
-    not wrap to 1).  With ``out_of_range='miss'`` labels outside the range
-    become -1 (a class no prediction can hit) instead of raising."""
+    not wrap to 1).  With ``out_of_range='miss'`` labels outside the range,
+    and fractional ones, become -1 (a class no prediction can hit) instead
+    of raising, as Keras's accuracy compares them with the predicted class."""
     labels = np.asarray(labels)
     if labels.dtype.kind not in "biuf":
         raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
     flat = labels.reshape(-1)
     if labels.dtype != np.int32 and flat.size:
+        fractional = np.zeros(flat.shape, bool)
         if flat.dtype.kind == "f":
             if not np.all(np.isfinite(flat)):
                 raise ValueError(f"{name}: labels contain NaN or inf")
-            if np.any(flat != np.floor(flat)):
+            fractional = flat != np.floor(flat)
+            if np.any(fractional) and out_of_range != "miss":
                 raise ValueError(f"{name}: labels must be whole numbers, got "
-                                 f"{flat[flat != np.floor(flat)][0].item()!r}")
-        bad = (flat < 0) | (flat >= classes)
+                                 f"{flat[fractional][0].item()!r}")
+        bad = (flat < 0) | (flat >= classes) | fractional
         if np.any(bad):
             if out_of_range != "miss":
                 raise ValueError(f"{name}: label {flat[bad][0].item()!r} is outside [0, {classes}) "

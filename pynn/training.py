@@ -1477,6 +1477,22 @@ class TrainingMixin:
                 found.append(value)
         return found
 
+    def get_compile_config(self):
+        """The compile settings as a .keras file keeps them (Keras's form),
+        None before compile.  A model that overrides it (and
+        compile_from_config) saves what its own compile needs."""
+        if not getattr(self, "compiled", False):
+            return None
+        from .saving.keras_config import compile_to_keras
+        return compile_to_keras(self)
+
+    def compile_from_config(self, config):
+        """Compiles the model from get_compile_config's dict (what
+        load_model does with the file's)."""
+        from .saving.config import compile_from_config
+        from .saving.keras_config import compile_from_keras
+        compile_from_config(self, compile_from_keras(config))
+
     def reset_metrics(self):
         for m in self.metrics:
             m.reset_state()

@@ -175,9 +175,48 @@ class Weight(autodiff.ForwardingOperators):
     def __repr__(self):
         return f"<Weight {self.name} shape={self.value.shape}>"
 
+    # A scalar variable (a Keras-style metric's result) as a number:
+    # float(m.result()), "%.3f" % m.result(), f"{m.result():.3f}"
+    def __float__(self):
+        return float(self.value)
+
+    def __format__(self, spec):
+        return format(self.value, spec) if spec else str(self)
+
 
 # Calls given a weight send it to the tape while one records.
 ops._TRACED.add(Weight)
+
+
+def _keras_callable_mask(compute_mask):
+    """A layer's compute_mask(ctx, inputs, mask), also callable as Keras's
+    ``compute_mask(inputs, mask=None)`` (a program asking an Embedding for
+    the mask its ids make); graph runs always give all three."""
+    def either(self, *args, **kwargs):
+        if len(args) + len(kwargs) < 3 and "ctx" not in kwargs:
+            inputs = args[0] if args else kwargs["inputs"]
+            mask = args[1] if len(args) > 1 else kwargs.get("mask")
+            return compute_mask(self, CallContext(), np.asarray(autodiff.value_of(inputs)),
+                                mask)
+        return compute_mask(self, *args, **kwargs)
+    either.__name__ = compute_mask.__name__
+    either.__qualname__ = compute_mask.__qualname__
+    either.__doc__ = compute_mask.__doc__
+    either.__wrapped__ = compute_mask
+    return either
+
+
+def _marks_built(build):
+    """A user's build() that leaves the layer built, as Keras's does, also
+    when the program calls it itself (with arguments of its own)."""
+    def build_and_mark(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.built = True
+    build_and_mark.__name__ = build.__name__
+    build_and_mark.__qualname__ = build.__qualname__
+    build_and_mark.__doc__ = build.__doc__
+    build_and_mark.__wrapped__ = build
+    return build_and_mark
 
 
 _carried = threading.local()
@@ -246,6 +285,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in vars(cls) and not cls.__module__.startswith("pynn."):
+            cls.build = _marks_built(vars(cls)["build"])
         # A Keras-style subclass that overrides call() (and not forward)
         # computes through its call(); the forward it inherited stays
         # reachable as the super().call() its call() may make.
@@ -280,6 +321,8 @@ class Layer:
             cls._keras_compute_mask = own_mask
             cls.compute_mask = Layer._compute_mask_keras_style
             cls._output_has_mask = Layer._has_keras_style_mask
+        if "compute_mask" in vars(cls):
+            cls.compute_mask = _keras_callable_mask(vars(cls)["compute_mask"])
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
@@ -411,6 +454,90 @@ class Layer:
         (computed from the inputs or weights) also adds its gradient."""
         autodiff.add_loss(self, loss)
 
+    @property
+    def losses(self):
+        """Keras's ``layer.losses``: the penalty of each regularized weight
+        (the sublayers' too) and what the layer's last call gave to
+        add_loss."""
+        from ..tape import weight_penalties
+        return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+
+    def save_own_variables(self, store):
+        """What model.save writes of this layer: its variables into
+        ``store`` (a dict) under '0', '1', ... in Keras's order.  A layer
+        may override it, with load_own_variables, to keep more state."""
+        from ..saving.keras_config import weight_groups
+        for i, w in enumerate(weight_groups(self)[0][1]):
+            store[str(i)] = w.numpy()
+
+    def load_own_variables(self, store):
+        """What load_model gives this layer: the ``store`` that
+        save_own_variables filled, read back from the file."""
+        from ..saving.keras_config import weight_groups
+        mine = weight_groups(self)[0][1]
+        if sorted(store, key=lambda k: (len(k), k)) != [str(i) for i in range(len(mine))]:
+            raise ValueError(f"Layer {self.name!r}: load_own_variables expects the variables "
+                             f"'0' to '{len(mine) - 1}', got {sorted(store)}")
+        for i, w in enumerate(mine):
+            w.assign(store[str(i)])
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses=False, **kwargs):
+        """Keras's: the call computed with the given values of the layer's
+        trainable and non-trainable variables (in the order of
+        trainable_variables and non_trainable_variables), leaving its own
+        as they were.  Returns (outputs, the non-trainable values after the
+        call), and the call's add_loss values with ``return_losses``."""
+        trainable, frozen = self.trainable_variables, self.non_trainable_variables
+        given = [list(trainable_variables), list(non_trainable_variables)]
+        for what, mine, values in (("trainable", trainable, given[0]),
+                                   ("non-trainable", frozen, given[1])):
+            if len(values) != len(mine):
+                raise ValueError(f"Layer {self.name!r}: stateless_call expects "
+                                 f"{len(mine)} {what} variable values, got {len(values)}")
+        variables = trainable + frozen
+        saved = [w.numpy() for w in variables]
+        try:
+            for w, value in zip(variables, given[0] + given[1]):
+                w.assign(value)
+            outputs = self(*args, **kwargs)
+            new_frozen = [w.numpy() for w in frozen]
+            losses = self.losses
+        finally:
+            for w, value in zip(variables, saved):
+                w.assign(value)
+        if return_losses:
+            return outputs, new_frozen, losses
+        return outputs, new_frozen
+
+    def get_build_config(self):
+        """What model.save keeps of how the layer was built (Keras's
+        ``{'input_shape': ...}``), None while it is not built.  A layer
+        whose build takes more than the shape overrides it with
+        build_from_config."""
+        shape = self._build_input_shape
+        if not self.built or shape is None:
+            return None
+        return {"input_shape": [list(s) for s in shape] if isinstance(shape, list)
+                else list(shape)}
+
+    def build_from_config(self, config):
+        """What load_model does with get_build_config's dict: builds the
+        layer for its input shape."""
+        if config and config.get("input_shape") is not None:
+            shape = config["input_shape"]
+            self.build_for([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
+                           else tuple(shape))
+
+    def save_assets(self, dir_path):
+        """What model.save writes of this layer besides its variables: a
+        layer may override it to write files into ``dir_path`` (kept in
+        the .keras archive), and load_assets to read them back."""
+
+    def load_assets(self, dir_path):
+        """What load_model gives this layer: ``dir_path`` holds the files
+        its save_assets wrote."""
+
     variables = weights
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
@@ -465,7 +592,9 @@ class Layer:
         """Raise ValueError if ``shape`` (batch included) does not fit the
         shape the layer was built for."""
         want = self._build_input_shape
-        if want is None:
+        if want is None or self._traces_call:
+            # (a layer computing through its call() checks what its call
+            # checks, as Keras's: sequences of another length, say)
             return
         pairs = list(zip(shape, want)) if isinstance(shape, list) and isinstance(want, list) \
             else [(shape, want)]
@@ -523,6 +652,10 @@ class Layer:
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if mask is not None and not isinstance(mask, KerasTensor):
+            # a mask the program gives (lstm(x, mask=m)) reaches the call
+            with autodiff.given_mask(mask):
+                return Layer.__call__(self, inputs, *args, training=training, **kwargs)
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
         if args or kwargs:
@@ -562,6 +695,7 @@ class Layer:
             # The shape of a call is found by running it on zeros of the
             # input's dtype (integer ids stay integers).
             self.__dict__["_call_input_dtype"] = leaves[0].dtype
+            self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
         out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
@@ -610,10 +744,22 @@ class Layer:
         else:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]
+        first = xs[0] if isinstance(xs, list) else xs
+        if self._traces_call and first.dtype.name in _DTYPES and not self.built:
+            # the output shape is found by running the call on zeros of the
+            # input's dtype (integer ids stay integers), as in a graph
+            self.__dict__["_call_input_dtype"] = first.dtype.name
         self.build_for(shapes)
         if training is None:
             training = self._training_default
-        y = self.forward(CallContext(), xs, bool(training))
+        ctx = CallContext()
+        ctx.mask = autodiff.take_given_mask()
+        y = self.forward(ctx, xs, bool(training))
+        # What this call gave to add_loss, for ``layer.losses`` (each call
+        # replaces the last one's, as Keras resets them per call)
+        self.__dict__["_call_losses"] = list(ctx.added_losses)
+        if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
+            return y
         if isinstance(y, (list, tuple)):
             return [np.array(v) for v in y]
         return np.array(y)
@@ -686,8 +832,17 @@ class Layer:
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
                 self.__dict__.get("_call_input_dtype", self.input_dtype),
-                lambda xs: self._run_call(xs, False))
+                lambda xs: self._run_call(xs, False, self._sample_mask(xs)))
         return shape
+
+    def _sample_mask(self, xs):
+        """For the sample run that finds the output shape: an all-True mask
+        (batch and time axes) where the graph gives the call a mask, as
+        Keras's symbolic call passes one; else None."""
+        if "mask" not in self._call_takes or not self.__dict__.get("_call_input_masked") \
+                or not isinstance(xs, np.ndarray) or xs.ndim < 2:
+            return None
+        return np.ones(xs.shape[:2], bool)
 
     def compute_mask(self, ctx, inputs, mask):
         """The output mask at run time from the input ``mask`` (None when no
@@ -724,6 +879,9 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+Layer.compute_mask = _keras_callable_mask(Layer.compute_mask)
 
 
 class InputLayer(Layer):

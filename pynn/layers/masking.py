@@ -1,4 +1,6 @@
 """Masking: skip the steps of a sequence whose features all equal a value."""
+import numpy as np
+
 from .. import ops
 from .base import Layer, shape_str
 
@@ -35,7 +37,10 @@ class Masking(Layer):
         return ops.time_mask_grad(dy, ctx.out_mask, out=ctx.buffer("dx", dy.shape))
 
     def compute_mask(self, ctx, inputs, mask):
-        return ctx.out_mask  # Keras's Masking replaces any mask it is given
+        # Keras's Masking replaces any mask it is given; asked outside a
+        # call (layer.compute_mask(x)), it computes it from the inputs
+        out = getattr(ctx, "out_mask", None)
+        return np.any(inputs != self.mask_value, axis=-1) if out is None else out
 
     def _output_has_mask(self, input_masks):
         return True

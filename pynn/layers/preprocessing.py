@@ -286,6 +286,13 @@ class _Image(Layer):
         self._check_images(input_shape)
         return (input_shape[0], self.height, self.width, input_shape[3])
 
+    def _eager_call(self, inputs, training):
+        # As Keras's: a single image (height, width, channels) too, as a
+        # tf.data map gives them.
+        if np.ndim(inputs) == 3:
+            return super()._eager_call(np.asarray(inputs)[None], training)[0]
+        return super()._eager_call(inputs, training)
+
 
 class Resizing(_Image):
     """Resizes images to ``height`` x ``width`` ('bilinear' or 'nearest',

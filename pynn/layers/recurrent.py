@@ -184,6 +184,15 @@ class _Recurrent(Layer):
             inputs = [inputs] + states
         return super().__call__(inputs, *args, training=training, mask=mask, **kwargs)
 
+    def _eager_call(self, inputs, training):
+        if self.stateful and not self.built:
+            # As Keras's: a stateful layer called on arrays takes its batch
+            # size from the first call.
+            xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            shapes = [tuple(np.shape(a)) for a in xs]
+            self.build_for(shapes if len(shapes) > 1 else shapes[0])
+        return super()._eager_call(inputs, training)
+
     def _seed(self):
         if self.seed is None:
             return next_seed()

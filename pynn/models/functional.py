@@ -490,6 +490,29 @@ def map_graph(inputs, outputs):
     return nodes, layers
 
 
+class _AddedLosses(Layer):
+    """In the graph traced from a subclassed model's call(): passes its
+    first input through and gives the others (what the call gave to
+    add_loss: a KL term computed from the model's tensors) to add_loss, so
+    every run of the graph adds them to the training loss."""
+
+    def call(self, inputs):
+        for loss in inputs[1:]:
+            self.add_loss(loss)
+        return inputs[0]
+
+
+def _with_added_losses(outputs, losses):
+    """``outputs`` (a tensor, or a list or dict of them) with the first one
+    passed through an _AddedLosses layer that adds ``losses``."""
+    if isinstance(outputs, dict):
+        first = next(iter(outputs))
+        return {**outputs, first: _with_added_losses(outputs[first], losses)}
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)([_with_added_losses(outputs[0], losses), *outputs[1:]])
+    return _AddedLosses(name=unique_name("added_losses"))([outputs, *losses])
+
+
 class Model(TrainingMixin, Layer):
     """A graph of layers: ``Model(inputs, outputs)`` (the functional API),
     or a subclass that defines its layers in ``__init__`` and wires them in
@@ -640,7 +663,10 @@ class Model(TrainingMixin, Layer):
         dtypes = dtypes or ["float32"] * len(shapes)
         tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d)
                    for s, d in zip(shapes, dtypes)]
-        outputs = self.call(tensors if multi else tensors[0])
+        with autodiff.collecting_graph_losses() as added_losses:
+            outputs = self.call(tensors if multi else tensors[0])
+        if added_losses:
+            outputs = _with_added_losses(outputs, added_losses)
         self._init_graph(tensors if multi else tensors[0], outputs)
         # Traced from the first data it saw: later inputs may differ on the
         # axes before the last, as in Keras.
@@ -854,9 +880,20 @@ class Model(TrainingMixin, Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        if cls.call is not Model.call and "layers" not in config:
+            # a subclass computing in its own call(), from its own config
+            return cls(**config)
         from ..saving import model_from_config
         return model_from_config({"class_name": "Functional", "config": config},
                                  custom_objects)
+
+    def build_from_config(self, config):
+        """Builds a subclassed model from get_build_config's input shape
+        (by tracing its call)."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None and self._program is None:
+            self.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
+                       else tuple(shape))
 
     def to_json(self, **kwargs):
         import json

@@ -50,6 +50,14 @@ class KerasTensor:
         return len(self.shape)
 
     @property
+    def _keras_mask(self):
+        """Keras's: the symbolic mask that travels with this tensor (batch
+        and time axes, bool), None when none does."""
+        if not self._has_mask:
+            return None
+        return KerasTensor(self.shape[:2], dtype="bool", name=f"{self.name}_mask")
+
+    @property
     def node(self):
         h = self._keras_history
         return None if h is None else h.operation._inbound_nodes[h.node_index]
@@ -243,9 +251,10 @@ class CallContext:
     # (data-parallel training), for layers whose randomness is per row.
     row_offset = 0
     # What a layer computing through call() gave to add_loss in this call
-    # (summed), whether any of it has a gradient, and the tape of a traced
+    # (summed, and one by one outside training), whether any of it has a gradient, and the tape of a traced
     # training call (see pynn.autodiff).
     added_loss = 0.0
+    added_losses = ()
     adds_gradient = False
     tape = None
     # How much of those values the differentiated loss holds (a

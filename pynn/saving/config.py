@@ -27,8 +27,16 @@ def layer_classes():
 def serialize_layer(layer):
     """``{'class_name', 'config'}`` of a layer; a model built from inputs
     and outputs is a 'Functional', as Keras names it."""
+    from ..layers.base import Layer
     from ..models.summary import class_label
-    return {"class_name": class_label(layer), "config": layer.get_config()}
+    from .serialization import serialize_keras_object
+    config = layer.get_config()
+    # A user's layer whose config holds layers (given to its __init__):
+    # they are written as their own configs, as Keras serializes them,
+    # for its from_config to deserialize.
+    config = {key: serialize_keras_object(value) if isinstance(value, Layer) else value
+              for key, value in config.items()}
+    return {"class_name": class_label(layer), "config": config}
 
 
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
@@ -48,7 +56,14 @@ def deserialize_layer(spec, custom_objects=None):
     if cls is None or not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise ValueError(f"unknown layer class {name!r}; pass it in custom_objects="
                          f"{{{name!r}: {name}}} if it is your own layer")
-    return cls.from_config(spec.get("config", {}))
+    from ..models.functional import Model
+    layer = cls.from_config(spec.get("config", {}))
+    if custom is not None and "build_config" in spec and (
+            isinstance(layer, Model) or cls.build_from_config is not Layer.build_from_config):
+        # a user's model (traced on its input shape), or a user's layer
+        # whose build takes more than the input shape
+        layer.build_from_config(spec["build_config"])
+    return layer
 
 
 def _registered_layer(name):
@@ -272,9 +287,11 @@ def model_from_config(config, custom_objects=None):
 def _model_from_config(config, custom_objects):
     if isinstance(config, dict) and "class_name" in config and "config" in config:
         kind = config["class_name"]
-        custom = (custom_objects or {}).get(kind)
+        custom = (custom_objects or {}).get(kind) or _registered_layer(kind)
         if custom is not None and hasattr(custom, "from_config") and \
                 kind not in _MODEL_CLASSES:
+            if "build_config" in config:  # a user's model, traced on its input shape
+                return deserialize_layer(config, custom_objects)
             return custom.from_config(config["config"])
         if kind == "Sequential":
             return _sequential_from_config(config["config"], custom_objects)

@@ -489,7 +489,7 @@ def to_keras(layer, legacy=False):
     """A layer or model as Keras 3 serializes it.  ``legacy``: the form of
     the legacy HDF5 file, whose layer entries carry no module, registered
     name or build config."""
-    from ..layers.base import InputLayer
+    from ..layers.base import InputLayer, Layer
     from ..layers.lambda_layer import TensorOperation
     from ..models.functional import Model
     from ..models.sequential import Sequential
@@ -512,6 +512,14 @@ def to_keras(layer, legacy=False):
                   "layers": [to_keras(l, legacy) for l in inner]}
         shape = layer._input_layer.shape if layer._input_layer is not None else None
         build = {"input_shape": None if shape is None else list(shape)}
+    elif isinstance(layer, Model) and _registered_subclass(layer):
+        # Keras's way: the class by its registered name, its own config,
+        # and the input shape its call is traced on when it is rebuilt
+        name = type(layer).__name__
+        config = layer.get_config() if type(layer).get_config is not Model.get_config \
+            else {"name": layer.name, "trainable": layer.trainable}
+        build = {"input_shape": _shape_list(layer._inputs[0].shape)} \
+            if layer._program is not None and len(layer._inputs) == 1 else None
     elif isinstance(layer, Model):
         from .config import functional_config
         config = functional_config(layer)
@@ -536,6 +544,8 @@ def to_keras(layer, legacy=False):
         config = _layer_config_to_keras(layer, LAYERS.get(name))
         build = None if isinstance(layer, InputLayer) or layer._build_input_shape is None \
             else {"input_shape": _shape_list(layer._build_input_shape)}
+        if type(layer).get_build_config is not Layer.get_build_config:
+            build = layer.get_build_config()  # the user's own, for its build_from_config
         if build is not None and name in _QUERY_VALUE_LAYERS:
             # Keras builds it from the shapes of its call's arguments
             shapes = _shape_list(layer._build_input_shape)
@@ -585,6 +595,17 @@ def _node_to_keras(layer, node):
     return {"args": [query, value], "kwargs": kwargs}
 
 
+def _registered_subclass(model):
+    """Whether ``model`` is of a user's Model subclass that computes in its
+    own call() and is registered (register_keras_serializable): saved as
+    Keras saves it, so load_model rebuilds that class.  Other subclassed
+    models are saved as the graph traced from their call."""
+    from ..models.functional import Model
+    from ..utils.custom_objects import _GLOBAL_CUSTOM_NAMES
+    cls = type(model)
+    return cls.call is not Model.call and cls in _GLOBAL_CUSTOM_NAMES
+
+
 def _shape_list(shape):
     if isinstance(shape, list):
         return [list(s) for s in shape]
@@ -598,14 +619,23 @@ def _layer_config_to_keras(layer, row):
         return config
     # The model's InputLayer carries the input shape Keras reads.
     config.pop("batch_input_shape", None)
+    # A user's get_config that does not start from the base layer's (no
+    # name) is written as it is, as Keras does: its from_config gets no
+    # arguments the class does not take.
     out = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
-           "dtype": _DTYPE_POLICY}
+           "dtype": _DTYPE_POLICY} if "name" in config else {}
     nested = row.nested if row is not None else {}
     for key, value in config.items():
         if key in nested:
             sub = getattr(layer, nested[key])
             out[key] = [to_keras(s) for s in sub] if isinstance(sub, (list, tuple)) else \
                 to_keras(sub)
+            continue
+        if callable(getattr(value, "get_config", None)) and not isinstance(value, type):
+            # an object a user's config holds (a layer, a regularizer): as
+            # Keras serializes it
+            from .serialization import serialize_keras_object
+            out[key] = serialize_keras_object(value)
             continue
         module = next((m for suffix, _, m in _OBJECT_KINDS if key.endswith(suffix)), None)
         out[key] = _keras_object(value, module) if module is not None and \
@@ -711,7 +741,10 @@ class _Translator:
                                isinstance(k, str) and _registered_layer(k) is not None), None)
         label = f"{name} layer {config.get('name', '?')!r}"
         if custom_key is not None:
-            return {"class_name": custom_key, "config": config}
+            out = {"class_name": custom_key, "config": config}
+            if isinstance(spec.get("build_config"), dict):
+                out["build_config"] = spec["build_config"]  # for its build_from_config
+            return out
         if name in CODE_CLASSES:
             raise ValueError(f"{label} holds Python code stored in the file; pynn never runs "
                              f"code from a model file. Rebuild that part of the model with "
@@ -876,6 +909,8 @@ class _Translator:
             if value.get("class_name") in CODE_CLASSES and isinstance(inner, str) and \
                     value.get("module") in ("keras.activations", "keras.src.activations"):
                 value = inner
+            elif self._program_function(value) is not None:
+                return self._program_function(value)
             else:
                 raise ValueError(f"{label}: its activation is a Python function "
                                  f"({_short(inner)}); pynn never runs code from a model file "
@@ -884,6 +919,18 @@ class _Translator:
             return activations.canonical(value)
         except ValueError as e:
             raise ValueError(f"{label}: {e}") from None
+
+    def _program_function(self, spec):
+        """The function a file's function description names (by the
+        'package>name' Keras writes, or its own name), where the program
+        registered it or passed it in custom_objects: the program's own
+        code, never code from the file.  None when it has none."""
+        from ..utils.custom_objects import get_registered_object
+        for key in (spec.get("registered_name"), spec.get("config")):
+            found = get_registered_object(key, self.custom) if isinstance(key, str) else None
+            if callable(found):
+                return found
+        return None
 
     def object(self, spec, table, where):
         """{'class_name', 'config'} of a nested Keras object, checked

@@ -28,14 +28,18 @@ rebuilt from the config before it is read.
 import datetime
 import io
 import json
+import os
 import re
+import tempfile
 import zipfile
 import zlib
+
+import numpy as np
 
 from .common import ModelFileError, check_overwrite, check_readable, require_h5py, rng_untouched
 from .config import compile_from_config, model_from_config
 from .hdf5 import H5Reader, optimizer_arrays, optimizer_state_from
-from .keras_config import PYTHON_CLASS_NAMES, compile_from_keras, compile_to_keras, \
+from .keras_config import PYTHON_CLASS_NAMES, compile_from_keras, \
     keras_class_name, model_from_keras, to_keras, weight_groups
 
 # The Keras release whose file layout pynn writes.
@@ -90,11 +94,29 @@ def _variable_groups(path, layer):
 
 # ------------------------------------------------------------------ write
 
+def _overrides(layer, method):
+    """Whether ``layer``'s class defines its own ``method`` (Keras's saving
+    hooks: save_own_variables, load_own_variables, save_assets,
+    load_assets, compile_from_config)."""
+    from ..layers.base import Layer
+    from ..models.functional import Model
+    base = Model if method == "compile_from_config" else Layer
+    return getattr(type(layer), method) is not getattr(base, method)
+
+
 def write_weights(f, model, with_optimizer):
     """The model's weights (and the optimizer's state) into the open HDF5
     file ``f``, as Keras 3 lays them out."""
     from ..models.functional import Model
     for path, layer in weight_layout(model):
+        if _overrides(layer, "save_own_variables"):
+            store = {}
+            layer.save_own_variables(store)
+            group = f.create_group(_vars_path(path))
+            group.attrs["name"] = layer.name
+            for key, value in store.items():
+                group.create_dataset(str(key), data=np.asarray(value))
+            continue
         # a model's variables are its layers'
         groups = [(_vars_path(path), [])] if isinstance(layer, Model) else \
             _variable_groups(path, layer)
@@ -132,7 +154,8 @@ def save_keras(model, filepath, overwrite=True):
     compiled = bool(getattr(model, "compiled", False))
     spec = to_keras(model)
     if compiled:
-        spec["compile_config"] = compile_to_keras(model)
+        from .serialization import serialize_keras_object
+        spec["compile_config"] = serialize_keras_object(model.get_compile_config())
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     weights = _h5_bytes(model, compiled, filepath)
@@ -141,6 +164,22 @@ def save_keras(model, filepath, overwrite=True):
             zf.writestr(_METADATA, json.dumps(metadata))
             zf.writestr(_CONFIG, json.dumps(spec, allow_nan=False))
             zf.writestr(_WEIGHTS, weights)
+            _write_own_assets(zf, model)
+
+
+def _write_own_assets(zf, model):
+    """The files of each layer that defines save_assets, under
+    ``assets/<layer path>/`` as Keras keeps them."""
+    for path, layer in weight_layout(model):
+        if not _overrides(layer, "save_assets"):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            layer.save_assets(tmp)
+            for root, _, files in os.walk(tmp):
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    rel = os.path.relpath(full, tmp).replace(os.sep, "/")
+                    zf.write(full, "/".join(p for p in ("assets", path, rel) if p))
 
 
 def save_weights_h5(model, filepath, overwrite=True):
@@ -165,8 +204,11 @@ def read_weights(reader, model, skip_mismatch=False):
     import warnings
     from ..models.functional import Model
     f = reader.file
-    assign = []
+    assign, own_loads = [], []
     for path, layer in weight_layout(model):
+        if _overrides(layer, "load_own_variables"):
+            own_loads.append((layer, _stored_variables(reader, path, layer)))
+            continue
         if isinstance(layer, Model):
             continue
         groups = _variable_groups(path, layer)
@@ -199,6 +241,26 @@ def read_weights(reader, model, skip_mismatch=False):
             assign.append((w, reader.array(d, w.shape, f"weight {w.name!r} ({d.name})")))
     for w, value in assign:
         w.assign(value)
+    for layer, store in own_loads:
+        try:
+            layer.load_own_variables(store)
+        except (KeyError, ValueError, TypeError) as e:
+            reader.fail(f"layer {layer.name!r}: its load_own_variables cannot read what the "
+                        f"file holds ({type(e).__name__}: {e})")
+
+
+def _stored_variables(reader, path, layer):
+    """{name: array} of the variables a layer's own save_own_variables
+    wrote at ``path``, for its load_own_variables."""
+    label = f"layer {layer.name!r} ({_vars_path(path)})"
+    group = reader.group(reader.file, _vars_path(path), label)
+    if group is None:
+        reader.fail(f"{label}: its variables are missing")
+    store = {}
+    for key in group.keys():
+        d = reader.dataset(group, key, f"variable {key} of {label}")
+        store[key] = reader.array(d, d.shape, f"variable {key} of {label}")
+    return store
 
 
 def read_optimizer(reader, model):
@@ -267,6 +329,31 @@ class _Archive:
                 ValueError, NotImplementedError, RuntimeError) as e:
             self.fail(f"{name} cannot be read ({e}); the file is damaged")
 
+    def load_own_assets(self, model):
+        """Gives each layer that defines load_assets a folder holding the
+        files its save_assets wrote (entry names and sizes checked)."""
+        for path, layer in weight_layout(model):
+            if not _overrides(layer, "load_assets"):
+                continue
+            prefix = "/".join(p for p in ("assets", path) if p) + "/"
+            with tempfile.TemporaryDirectory() as tmp:
+                for info in self.zf.infolist():
+                    if not info.filename.startswith(prefix) or info.is_dir():
+                        continue
+                    if info.file_size > _MAX_CONFIG_BYTES:
+                        self.fail(f"{info.filename} is {info.file_size} bytes, more than the "
+                                  f"{_MAX_CONFIG_BYTES} it may hold")
+                    target = os.path.join(tmp, *info.filename[len(prefix):].split("/"))
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    try:
+                        data = self.zf.read(info)
+                    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                            NotImplementedError, RuntimeError) as e:
+                        self.fail(f"{info.filename} cannot be read ({e}); the file is damaged")
+                    with open(target, "wb") as f:
+                        f.write(data)
+                layer.load_assets(tmp)
+
     def weights(self):
         """An H5Reader over model.weights.h5, read from the archive in
         place."""
@@ -299,6 +386,19 @@ def _compile(model, config, custom_objects, legacy, fail):
              f"compile the model yourself")
 
 
+def _own_compile(model, config, custom_objects, fail):
+    """A model class's own compile_from_config, given the file's compile
+    config (its get_compile_config's, serialized)."""
+    from ..utils.custom_objects import custom_object_scope
+    try:
+        with custom_object_scope(custom_objects or {}):
+            model.compile_from_config(config)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        fail(f"the model's compile_from_config cannot restore its compile settings "
+             f"({type(e).__name__}: {e}); load with compile=False and compile the model "
+             f"yourself")
+
+
 def load_keras(filepath, custom_objects=None, compile=True):
     """The model in a ``.keras`` file (written by Keras 3 or by pynn)."""
     archive = _Archive(filepath)
@@ -309,8 +409,12 @@ def load_keras(filepath, custom_objects=None, compile=True):
         reader = archive.weights()
         try:
             read_weights(reader, model)
+            archive.load_own_assets(model)
             if compile and compile_config:
-                _compile(model, compile_config, custom_objects, False, archive.fail)
+                if _overrides(model, "compile_from_config"):
+                    _own_compile(model, compile_config, custom_objects, archive.fail)
+                else:
+                    _compile(model, compile_config, custom_objects, False, archive.fail)
                 read_optimizer(reader, model)
         finally:
             reader.close()
