@@ -22,6 +22,7 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
 import contextlib
 import copy
+import inspect
 import math
 import queue
 import threading
@@ -1377,7 +1378,7 @@ class TrainingMixin:
         x, y, sw = unpack_x_y_sample_weight(data)
         with GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
@@ -1387,8 +1388,17 @@ class TrainingMixin:
         """One evaluation step: the loss and the metrics on ``data``."""
         x, y, sw = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
         return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+
+    def _compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """compute_loss as the built-in steps call it: an override written
+        before Keras 3.3 takes no ``training`` argument (Keras passes it
+        only where the signature has it)."""
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data):
         """The outputs for one batch of ``data``."""
