@@ -23,6 +23,16 @@ class ActivationMixin:
     sends ``dy`` back through it before the kernel's gradient.
     """
 
+    @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, value):
+        # Keras scripts set it after building (``layer.activation = None``
+        # to read logits, as Grad-CAM does): the same names as __init__.
+        self._activation = activations.canonical(value)
+
     def _act(self, ctx):
         return "linear" if ctx.emit_logits else self.activation
 

@@ -743,6 +743,13 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if isinstance(inputs, (list, tuple)) and self._program is not None and \
+                len(inputs) != len(self._inputs) > 1:
+            # As Keras: a structure nested deeper than the model's inputs is
+            # flattened (a train_step given ``(x,)``, x a list of arrays).
+            flat = flatten(inputs)
+            if len(flat) == len(self._inputs):
+                inputs = flat
         tape = autodiff.active_tape()
         if tape is not None:
             inputs = autodiff.inputs_on_tape(tape, inputs)
