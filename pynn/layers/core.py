@@ -10,6 +10,21 @@ from ..utils.seeding import next_seed
 from .base import Layer, check_size, shape_str
 
 
+# How many times a built layer's activation was set: a model's inference
+# program fuses and plans the activations it finds, so it is rebuilt when
+# this count has moved since.
+_activation_changes = 0
+
+
+def activation_changed():
+    global _activation_changes
+    _activation_changes += 1
+
+
+def activation_changes():
+    return _activation_changes
+
+
 class ActivationMixin:
     """A layer whose output passes through an activation it applies itself.
 
@@ -32,6 +47,8 @@ class ActivationMixin:
         # Keras scripts set it after building (``layer.activation = None``
         # to read logits, as Grad-CAM does): the same names as __init__.
         self._activation = activations.canonical(value)
+        if getattr(self, "built", False):
+            activation_changed()
 
     def _act(self, ctx):
         return "linear" if ctx.emit_logits else self.activation

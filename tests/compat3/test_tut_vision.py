@@ -1,0 +1,306 @@
+"""keras.io's computer-vision examples (mnist_convnet, CCT, ConvMixer,
+knowledge distillation, Grad-CAM, PointNet, siamese networks, MobileViT,
+DeepLabV3+, semi-supervised SimCLR, ...) run with only their imports
+changed: the behaviours they rely on, against Keras 3 on its NumPy backend
+where it runs the same thing."""
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers, ops
+
+os.environ.setdefault("KERAS_BACKEND", "numpy")
+try:
+    import keras
+except Exception as e:  # missing, or a backend that cannot load here
+    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
+else:
+    reason = ""
+
+needs_keras = pytest.mark.skipif(keras is None, reason=reason)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def _keep_layer_name_counters():
+    """These programs create layers with automatic names; other tests
+    compare automatic names with Keras's, so the counters are put back."""
+    from pynn.layers.base import _name_counts
+    saved = dict(_name_counts)
+    yield
+    _name_counts.clear()
+    _name_counts.update(saved)
+
+
+def _probabilities(rng, shape):
+    p = rng.random(shape).astype("float32") + 0.05
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------- losses
+
+@needs_keras
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_categorical_crossentropy_label_smoothing_matches_keras(from_logits):
+    """CCT, MobileViT and the learnable resizer compile
+    CategoricalCrossentropy(label_smoothing=0.1)."""
+    rng = np.random.default_rng(0)
+    y = np.eye(7, dtype="float32")[rng.integers(0, 7, 33)]
+    p = rng.normal(size=(33, 7)).astype("float32") if from_logits else \
+        _probabilities(rng, (33, 7))
+    want = keras.losses.CategoricalCrossentropy(from_logits=from_logits,
+                                                label_smoothing=0.1)(y, p)
+    got = pynn.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=0.1)(y, p)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    want = keras.losses.categorical_crossentropy(y, p, from_logits=from_logits,
+                                                 label_smoothing=0.2)
+    got = pynn.losses.categorical_crossentropy(y, p, from_logits=from_logits,
+                                               label_smoothing=0.2)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@needs_keras
+def test_binary_crossentropy_label_smoothing_matches_keras():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, (17, 1)).astype("float32")
+    logits = rng.normal(size=(17, 1)).astype("float32")
+    want = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.3)(y, logits)
+    got = pynn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.3)(y, logits)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_label_smoothing_trains_toward_the_smoothed_targets():
+    """In fit, the compiled loss takes the smoothed targets (its value is the
+    smoothed crossentropy of the predictions), the accuracy the given ones."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(24, 5)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 24)]
+    model = pynn.Sequential([pynn.Input((5,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd",
+                  loss=pynn.losses.CategoricalCrossentropy(label_smoothing=0.3),
+                  metrics=["accuracy"])
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    p = model.predict(x, verbose=0)
+    smoothed = y * 0.7 + 0.1
+    np.testing.assert_allclose(loss, np.mean(-np.sum(smoothed * np.log(p), axis=-1)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(accuracy, np.mean(p.argmax(-1) == y.argmax(-1)))
+    model.fit(x, y, epochs=2, verbose=0)
+
+
+def test_label_smoothing_arguments_are_checked():
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        pynn.losses.CategoricalCrossentropy(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="axis=-1"):
+        pynn.losses.BinaryCrossentropy(axis=1)
+
+
+def test_compute_loss_override_without_training_argument():
+    """keras.io's Distiller overrides compute_loss(x, y, y_pred,
+    sample_weight, allow_empty) -- written before Keras 3.3 added
+    ``training``; fit and evaluate still call it."""
+    calls = []
+
+    class Distiller(pynn.Model):
+        def __init__(self, student):
+            super().__init__()
+            self.student = student
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                         allow_empty=False):
+            calls.append(x.shape[0])
+            return ops.mean(ops.square(y_pred - y))
+
+        def call(self, x):
+            return self.student(x)
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = rng.normal(size=(8, 2)).astype("float32")
+    model = Distiller(pynn.Sequential([pynn.Input((4,)), layers.Dense(2)]))
+    model.compile(optimizer="adam")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    loss = model.evaluate(x, y, batch_size=8, verbose=0)
+    np.testing.assert_allclose(loss, np.mean((model.predict(x, verbose=0) - y) ** 2),
+                               rtol=1e-5)
+    assert calls == [4, 4, 8]
+
+
+# --------------------------------------------------------------- layers
+
+@needs_keras
+def test_conv_and_pooling_configs_hold_tuples_as_keras():
+    """ConvMixer finds its kernels by ``get_config()['kernel_size'] == (5, 5)``."""
+    pairs = [(layers.DepthwiseConv2D(5, padding="same"), keras.layers.DepthwiseConv2D(5)),
+             (layers.Conv1D(2, 3), keras.layers.Conv1D(2, 3)),
+             (layers.Conv2DTranspose(2, 3), keras.layers.Conv2DTranspose(2, 3)),
+             (layers.MaxPooling2D(2), keras.layers.MaxPooling2D(2))]
+    for ours, theirs in pairs:
+        mine, want = ours.get_config(), theirs.get_config()
+        for key in ("kernel_size", "strides", "dilation_rate", "pool_size"):
+            if key in want:
+                assert mine[key] == want[key] and type(mine[key]) is tuple, key
+
+
+def test_activation_set_to_none_after_building():
+    """Grad-CAM: ``model.layers[-1].activation = None`` makes the model
+    output logits."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3, 6)).astype("float32")
+    model = pynn.Sequential([pynn.Input((6,)), layers.Dense(4, activation="softmax")])
+    probabilities = model.predict(x, verbose=0)
+    model.layers[-1].activation = None
+    logits = model.predict(x, verbose=0)
+    kernel, bias = model.layers[-1].get_weights()
+    np.testing.assert_allclose(logits, x @ kernel + bias, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probabilities, np.exp(logits) / np.exp(logits).sum(
+        -1, keepdims=True), rtol=1e-5)
+    with pytest.raises(ValueError, match="Unknown activation"):
+        model.layers[-1].activation = "no_such_activation"
+
+
+def test_constant_initializer_broadcasts_an_array():
+    """PointNet's T-net: ``bias_initializer=Constant(np.eye(3).flatten())``."""
+    dense = layers.Dense(9, kernel_initializer="zeros",
+                         bias_initializer=pynn.initializers.Constant(np.eye(3).flatten()))
+    out = dense(np.ones((2, 5), "float32"))
+    np.testing.assert_array_equal(out, np.tile(np.eye(3).flatten(), (2, 1)))
+    init = pynn.initializers.Constant([1.0, 2.0])
+    np.testing.assert_array_equal(init((3, 2)), [[1, 2]] * 3)
+    assert pynn.initializers.Constant.from_config(init.get_config())((1, 2)).tolist() == \
+        [[1.0, 2.0]]
+    with pytest.raises(ValueError, match="cannot fill a weight of shape"):
+        init((2, 3))
+    with pytest.raises(TypeError, match="number or an array"):
+        pynn.initializers.Constant("abc")
+
+
+@needs_keras
+def test_multi_head_attention_over_rank_4_inputs_matches_keras():
+    """MobileViT attends over (batch, patch, patches, channels)."""
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(2, 3, 5, 8)).astype("float32")
+    v = rng.normal(size=(2, 3, 5, 8)).astype("float32")
+    mask = rng.random((2, 3, 5, 3, 5)) > 0.3
+    theirs = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    want, want_scores = theirs(q, v, return_attention_scores=True)
+    ours = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    ours(q, v)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    out, scores = ours(q, v, return_attention_scores=True)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours(q, v, attention_mask=mask),
+                               theirs(q, v, attention_mask=mask), rtol=1e-4, atol=1e-5)
+    inputs = pynn.Input((3, 5, 8))
+    model = pynn.Model(inputs, ours(inputs, inputs))
+    assert model.output.shape == (None, 3, 5, 8)
+    np.testing.assert_allclose(model.predict(q, verbose=0), ours(q, q), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="attention_axes=None"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=4, attention_axes=1)(q, v)
+
+
+def test_multi_head_attention_over_rank_4_inputs_trains():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 2, 3, 4)).astype("float32")
+    inputs = pynn.Input((2, 3, 4))
+    outputs = layers.GlobalAveragePooling1D()(layers.Reshape((6, 4))(
+        layers.MultiHeadAttention(num_heads=2, key_dim=2)(inputs, inputs)))
+    model = pynn.Model(inputs, layers.Dense(1)(outputs))
+    model.compile(optimizer="adam", loss="mse")
+    before = [w.copy() for w in model.layers[1].get_weights()]
+    model.fit(x, np.ones((4, 1), "float32"), epochs=1, verbose=0)
+    assert all(not np.allclose(a, b) for a, b in zip(before, model.layers[1].get_weights()))
+
+
+# ------------------------------------------------- symbolic tensors, calls
+
+def test_activations_on_symbolic_tensors():
+    """MobileViT: ``m = keras.activations.swish(m)`` between layers."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 4)).astype("float32")
+    inputs = pynn.Input((4,))
+    outs = [pynn.activations.swish(inputs), pynn.activations.relu(inputs, max_value=0.5),
+            pynn.activations.leaky_relu(inputs, negative_slope=0.1),
+            pynn.activations.selu(inputs)]
+    got = pynn.Model(inputs, outs).predict(x, verbose=0)
+    want = [x / (1 + np.exp(-x)), np.clip(x, 0, 0.5), np.where(x > 0, x, 0.1 * x),
+            1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x))]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+@needs_keras
+@pytest.mark.parametrize("module", ["resnet50", "xception", "densenet"])
+def test_preprocess_input_on_a_model_input(module):
+    """DeepLabV3+ and the siamese network call preprocess_input on an Input."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 255, (2, 4, 5, 3)).astype("float32")
+    inputs = pynn.Input((4, 5, 3))
+    model = pynn.Model(inputs, getattr(pynn.applications, module).preprocess_input(inputs))
+    want = getattr(keras.applications, module).preprocess_input(x.copy())
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="3 color channels"):
+        pynn.applications.resnet50.preprocess_input(pynn.Input((4, 4, 2)))
+
+
+@needs_keras
+@pytest.mark.filterwarnings("ignore:The structure of `inputs`")
+def test_functional_model_flattens_nested_inputs_as_keras():
+    """fit(x=[a, p, n]) with no targets gives train_step ``([a, p, n],)``,
+    which the siamese network passes on to a three-input model."""
+    rng = np.random.default_rng(9)
+    a, b = (rng.normal(size=(2, 3)).astype("float32") for _ in range(2))
+    i1, i2 = pynn.Input((3,)), pynn.Input((3,))
+    ours = pynn.Model([i1, i2], layers.Subtract()([i1, i2]))
+    k1, k2 = keras.Input((3,)), keras.Input((3,))
+    theirs = keras.Model([k1, k2], keras.layers.Subtract()([k1, k2]))
+    np.testing.assert_allclose(ours(([a, b],)), theirs(([a, b],)))
+
+
+@needs_keras
+def test_metrics_called_with_values_only():
+    """``keras.metrics.Mean()(values)``: a call takes update_state's
+    arguments."""
+    v, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 0.0, 1.0])
+    for name in ("Mean", "Sum"):
+        np.testing.assert_allclose(getattr(pynn.metrics, name)()(v),
+                                   getattr(keras.metrics, name)()(v), rtol=1e-6)
+        np.testing.assert_allclose(getattr(pynn.metrics, name)()(v, sample_weight=w),
+                                   getattr(keras.metrics, name)()(v, sample_weight=w),
+                                   rtol=1e-6)
+    y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    p = np.array([[0.2, 0.8], [0.3, 0.7]])
+    np.testing.assert_allclose(pynn.metrics.CosineSimilarity()(y, p),
+                               keras.metrics.CosineSimilarity()(y, p), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- others
+
+def test_converter_accepts_select_tf_ops():
+    """MobileViT's conversion allows SELECT_TF_OPS; pynn writes builtins."""
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(2)])
+    converter = pynn.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [pynn.lite.OpsSet.TFLITE_BUILTINS,
+                                           pynn.lite.OpsSet.SELECT_TF_OPS]
+    assert converter.convert()[4:8] == b"TFL3"
+
+
+def test_progress_bar_of_an_epoch_of_unknown_length(monkeypatch):
+    """fit on a generator: the epoch's last line counts its steps
+    ("4/4"), as Keras's, not "None/Unknown"."""
+    def batches():
+        for _ in range(4):
+            yield np.ones((2, 3), "float32"), np.ones((2, 1), "float32")
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    model.fit(batches(), epochs=1, verbose=1)
+    monkeypatch.undo()
+    text = out.getvalue()
+    assert "4/4" in text and "None" not in text
