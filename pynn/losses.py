@@ -38,14 +38,21 @@ class Loss:
     def __init_subclass__(cls, **kwargs):
         # A subclass written as Keras's are (``call(y_true, y_pred)`` returning
         # per-sample values) trains as a loss function does: differentiated.
+        # So does one that overrides ``__call__(y_true, y_pred,
+        # sample_weight=None)`` itself (keras.io's SupervisedContrastiveLoss),
+        # whose targets need not have the output's shape.
         super().__init_subclass__(**kwargs)
-        if "call" in cls.__dict__ and not issubclass(cls, LossFunctionWrapper):
+        overrides_call = "__call__" in cls.__dict__
+        if ("call" in cls.__dict__ or overrides_call) and \
+                not issubclass(cls, LossFunctionWrapper):
             cls.kind = None
             for method in ("prepare_targets", "compute", "per_sample"):
                 if method not in cls.__dict__:
                     setattr(cls, method, _CALL_METHODS[method])
             if "_call_fn" not in cls.__dict__:
-                cls._call_fn = lambda self, y_true, y_pred: self.call(y_true, y_pred)
+                cls._call_fn = (lambda self, y_true, y_pred: self(y_true, y_pred)) \
+                    if overrides_call else \
+                    (lambda self, y_true, y_pred: self.call(y_true, y_pred))
 
     # --------------------------------------------------------- for users
 

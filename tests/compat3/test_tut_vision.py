@@ -304,3 +304,26 @@ def test_progress_bar_of_an_epoch_of_unknown_length(monkeypatch):
     monkeypatch.undo()
     text = out.getvalue()
     assert "4/4" in text and "None" not in text
+
+
+def test_loss_subclass_overriding_call_with_targets_of_another_shape():
+    """keras.io's SupervisedContrastiveLoss overrides ``__call__(labels,
+    feature_vectors, sample_weight=None)``: labels (batch, 1) against
+    (batch, units) features, trained by differentiating it."""
+    class PairLoss(pynn.losses.Loss):
+        def __call__(self, labels, features, sample_weight=None):
+            same = ops.cast(ops.equal(labels, ops.transpose(labels)), "float32")
+            similarity = ops.matmul(features, ops.transpose(features))
+            return ops.mean(ops.square(similarity - same))
+
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(8, 5)).astype("float32")
+    labels = rng.integers(0, 2, (8, 1))
+    model = pynn.Sequential([pynn.Input((5,)), layers.Dense(3)])
+    model.compile(optimizer=pynn.optimizers.SGD(0.05), loss=PairLoss())
+    features = model.predict(x, verbose=0)
+    want = np.mean((features @ features.T - (labels == labels.T)) ** 2)
+    np.testing.assert_allclose(model.evaluate(x, labels, batch_size=8, verbose=0), want,
+                               rtol=1e-5)
+    history = model.fit(x, labels, batch_size=8, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
