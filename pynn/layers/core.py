@@ -258,6 +258,10 @@ class Dropout(Layer):
     runs_on_gpu = True
     supports_masking = True
     inference_identity = True
+    # one Dropout may serve tensors of any shapes (Swin's attention weights
+    # and its outputs), as Keras's
+    fixed_input_axes = ()
+    fixed_input_rank = False
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -327,3 +327,47 @@ def test_loss_subclass_overriding_call_with_targets_of_another_shape():
                                rtol=1e-5)
     history = model.fit(x, labels, batch_size=8, epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@needs_keras
+def test_keras_variable_form_with_integers():
+    """Swin's ``keras.Variable(initializer=index, shape=index.shape,
+    dtype="int", trainable=False)`` gathered with ops.take."""
+    index = np.array([[0, 2], [1, 0]])
+    ours = pynn.Variable(initializer=index, shape=index.shape, dtype="int", trainable=False)
+    theirs = keras.Variable(initializer=index, shape=index.shape, dtype="int", trainable=False)
+    assert ours.dtype == theirs.dtype == "int32" and ours.ndim == 2
+    table = np.arange(6, dtype="float32").reshape(3, 2)
+    np.testing.assert_array_equal(ops.take(table, ops.reshape(ours, (-1,)), axis=0),
+                                  keras.ops.take(table, keras.ops.reshape(theirs, (-1,)), axis=0))
+    ones = pynn.Variable(initializer="ones", shape=(2, 3))
+    assert ones.dtype == "float32" and ones.value.tolist() == [[1.0] * 3] * 2
+    with pytest.raises(ValueError, match="trainable variable is float32"):
+        pynn.Variable(initializer=index, dtype="int32")
+    with pytest.raises(TypeError, match="initial_value"):
+        pynn.Variable()
+    with pytest.raises(ValueError, match="does not have the given shape"):
+        pynn.Variable(initializer=index, shape=(3, 2), dtype="int", trainable=False)
+
+
+def test_one_dropout_called_on_tensors_of_other_ranks():
+    """Swin's WindowAttention applies one Dropout to its (B, H, N, N)
+    weights and to its (B, N, C) output, as Keras allows."""
+    class Block(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dropout = layers.Dropout(0.5)
+            self.proj = layers.Dense(4)
+
+        def call(self, x):
+            weights = self.dropout(ops.softmax(ops.matmul(x, ops.transpose(x, (0, 2, 1)))))
+            return self.dropout(self.proj(ops.matmul(weights, x)))
+
+    inputs = pynn.Input((3, 4))
+    block = Block()
+    model = pynn.Model(inputs, block(inputs))
+    x = np.random.default_rng(11).normal(size=(2, 3, 4)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (2, 3, 4)
+    assert block.dropout.built
+    weight = layers.Dense(3).add_weight(shape=(2, 5), name="w")
+    assert weight.ndim == 2
