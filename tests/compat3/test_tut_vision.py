@@ -371,3 +371,27 @@ def test_one_dropout_called_on_tensors_of_other_ranks():
     assert block.dropout.built
     weight = layers.Dense(3).add_weight(shape=(2, 5), name="w")
     assert weight.ndim == 2
+
+
+def test_reshape_with_the_batch_size_unknown_when_the_graph_was_built():
+    """``ops.reshape(x, (ops.shape(x)[0], -1, C))`` in the call of a model
+    built on symbolic tensors records None for the batch."""
+    class Flat(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = layers.Conv2D(2, 1)
+
+        def call(self, images):
+            x = self.conv(images)
+            return ops.reshape(x, (ops.shape(x)[0], -1, ops.shape(x)[-1]))
+
+    x = np.random.default_rng(12).normal(size=(3, 4, 5, 1)).astype("float32")
+    model = Flat()
+    out = model.predict(x, verbose=0)
+    assert out.shape == (3, 20, 2)
+    inputs = pynn.Input((4, 5, 1))
+    symbolic = ops.reshape(inputs, (ops.shape(inputs)[0], 2, None))
+    assert pynn.Model(inputs, symbolic).predict(x, verbose=0).shape == (3, 2, 10)
+    np.testing.assert_array_equal(ops.reshape(x, (None, 20)), x.reshape(3, 20))
+    with pytest.raises(ValueError, match="more than one size"):
+        ops.reshape(x, (None, None, -1))
