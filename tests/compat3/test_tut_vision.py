@@ -395,3 +395,53 @@ def test_reshape_with_the_batch_size_unknown_when_the_graph_was_built():
     np.testing.assert_array_equal(ops.reshape(x, (None, 20)), x.reshape(3, 20))
     with pytest.raises(ValueError, match="more than one size"):
         ops.reshape(x, (None, None, -1))
+
+
+def test_utils_normalize_under_a_gradient_tape():
+    """NNCLR's contrastive loss normalizes its projections with
+    keras.utils.normalize inside the tape."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(3, 4)).astype("float32")
+    w = pynn.Variable(rng.normal(size=(4, 4)).astype("float32"))
+    with pynn.GradientTape() as tape:
+        y = pynn.utils.normalize(ops.matmul(x, w), axis=1, order=2)
+        loss = ops.sum(y[:, 0])
+    grad = np.asarray(tape.gradient(loss, w))
+
+    def value(m):
+        z = x @ m
+        return np.sum(z[:, 0] / np.linalg.norm(z, axis=1))
+    step, want = 1e-3, np.zeros((4, 4))
+    for i in range(4):
+        for j in range(4):
+            d = np.zeros((4, 4))
+            d[i, j] = step
+            want[i, j] = (value(w.value + d) - value(w.value - d)) / (2 * step)
+    np.testing.assert_allclose(grad, want, rtol=2e-2, atol=2e-3)
+    np.testing.assert_allclose(np.asarray(y), (x @ w.value) / np.linalg.norm(
+        x @ w.value, axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_progress_bar_shows_a_vector_of_losses_by_its_mean(monkeypatch):
+    """NNCLR's train_step returns the per-sample contrastive losses."""
+    class Step(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            x, y = data
+            return {"c_loss": np.array([1.0, 2.0, 6.0], "float32")}
+
+    model = Step()
+    model.compile(optimizer="sgd")
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    history = model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), epochs=1,
+                        verbose=1)
+    monkeypatch.undo()
+    assert "c_loss: 3.0000" in out.getvalue()
+    assert np.shape(history.history["c_loss"][0]) == (3,)
