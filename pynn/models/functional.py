@@ -792,6 +792,11 @@ class Model(TrainingMixin, Layer):
             return dict(zip(self._outputs_struct.keys(), outs))
         if len(outs) == 1 and not isinstance(self._outputs_struct, (list, tuple)):
             return outs[0]
+        if any(isinstance(o, (list, tuple, dict)) for o in self._outputs_struct):
+            # nested outputs (a layer's list of outputs among them, as
+            # ``layer.output`` of a two-output layer): the same nesting
+            from ..tape import _pack_like
+            return _pack_like(self._outputs_struct, outs)
         return outs
 
     # --------------------------------------------------------- weights

@@ -445,3 +445,29 @@ def test_progress_bar_shows_a_vector_of_losses_by_its_mean(monkeypatch):
     monkeypatch.undo()
     assert "c_loss: 3.0000" in out.getvalue()
     assert np.shape(history.history["c_loss"][0]) == (3,)
+
+
+@needs_keras
+def test_model_outputs_nested_as_built():
+    """Involution's visualisation: ``Model(input, [layer.output for ...])``
+    where each layer has two outputs predicts a list of pairs."""
+    def build(lib):
+        class Two(lib.layers.Layer):
+            def call(self, x):
+                return x * 2.0, x + 1.0
+
+            def compute_output_shape(self, input_shape):
+                return [input_shape, input_shape]
+
+        inputs = lib.Input((3,))
+        first, second = Two(name="two_a"), Two(name="two_b")
+        a, _ = first(inputs)
+        second(a)
+        model = lib.Model(inputs, [first.output, second.output])
+        return model
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    ours, theirs = build(pynn).predict(x, verbose=0), build(keras).predict(x, verbose=0)
+    assert len(ours) == len(theirs) == 2 and all(len(o) == 2 for o in ours)
+    for o, t in zip(ours, theirs):
+        for a, b in zip(o, t):
+            np.testing.assert_allclose(a, b)
