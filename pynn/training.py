@@ -1553,7 +1553,7 @@ class TrainingMixin:
         source = _StepSource(x, y, sample_weight, batch_size, False, steps)
         self.reset_metrics()
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
-        bar = Progbar(source.steps, verbose) if verbose else None
+        bar = Progbar(source.steps, verbose=verbose) if verbose else None
         logs = {}
         cb.on_test_begin()
         for step, data in enumerate(source.epoch()):

@@ -471,3 +471,28 @@ def test_model_outputs_nested_as_built():
     for o, t in zip(ours, theirs):
         for a, b in zip(o, t):
             np.testing.assert_allclose(a, b)
+
+
+def test_evaluate_progress_bar_of_a_custom_test_step(monkeypatch):
+    """ShiftViT and PatchConvNet override test_step: evaluate's bar is
+    Keras's 20 characters wide."""
+    class Stepped(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def test_step(self, data):
+            x, y = data
+            return {"loss": float(np.mean((np.asarray(self(x)) - y) ** 2))}
+
+    model = Stepped()
+    model.compile(optimizer="sgd", loss="mse")
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    model.evaluate(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), batch_size=2,
+                   verbose=1)
+    monkeypatch.undo()
+    assert "2/2 " + "\u2501" * 20 + " " in out.getvalue()
