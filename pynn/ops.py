@@ -3231,6 +3231,12 @@ def clip(x, x_min, x_max):
         if x_min is not None:
             x = maximum(x, x_min)
         return x if x_max is None else minimum(x, x_max)
+    if isinstance(x, (bool, int)) or isinstance(x, (np.ndarray, np.generic)) and \
+            x.dtype.kind in "biu":
+        # as Keras: an integer x keeps its dtype (a Python int or a boolean:
+        # int32), so clipped pixel offsets stay integers
+        dtype = np.int32 if isinstance(x, (bool, int)) or x.dtype.kind == "b" else x.dtype
+        return np.clip(np.asarray(x, dtype), x_min, x_max).astype(dtype)
     return np.clip(_f32(x, "clip: x"), x_min, x_max).astype(np.float32)
 
 

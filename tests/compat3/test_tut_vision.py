@@ -496,3 +496,17 @@ def test_evaluate_progress_bar_of_a_custom_test_step(monkeypatch):
                    verbose=1)
     monkeypatch.undo()
     assert "2/2 " + "\u2501" * 20 + " " in out.getvalue()
+
+
+@needs_keras
+def test_clip_keeps_integer_dtypes_as_keras():
+    """CutMix clips integer box corners and crops with them."""
+    for x in (np.array([5, -3, 40], "int32"), np.int32(7), 7, np.array([True, False]),
+              np.array([1.5, -2.0], "float32")):
+        got, want = ops.clip(x, 0, 32), keras.ops.clip(x, 0, 32)
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        np.testing.assert_array_equal(got, want)
+    image = np.arange(2 * 6 * 6 * 1, dtype="float32").reshape(2, 6, 6, 1)
+    top = ops.clip(np.int32(1) - np.int32(3) // 2, 0, 6)
+    np.testing.assert_array_equal(ops.image.crop_images(image, top, top, None, None, 3, 3),
+                                  keras.ops.image.crop_images(image, 0, 0, None, None, 3, 3))
