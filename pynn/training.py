@@ -1483,7 +1483,11 @@ class TrainingMixin:
     def _loss_tracker(self):
         if not getattr(self, "compiled", False) or self._compile_args is None:
             return None
-        if self._compile_args[0] is None and \
+        # A step of the model's own with no compiled loss has none to track,
+        # unless compile was given metrics: Keras then lists its loss tracker
+        # and the compiled metrics in ``metrics`` (keras.io's consistency
+        # training returns ``{m.name: m.result() for m in self.metrics}``).
+        if self._compile_args[0] is None and not self._compile_args[2] and \
                 getattr(type(self), "train_step") is not TrainingMixin.train_step:
             return None
         tracker = self.__dict__.get("_loss_mean")

@@ -510,3 +510,42 @@ def test_clip_keeps_integer_dtypes_as_keras():
     top = ops.clip(np.int32(1) - np.int32(3) // 2, 0, 6)
     np.testing.assert_array_equal(ops.image.crop_images(image, top, top, None, None, 3, 3),
                                   keras.ops.image.crop_images(image, 0, 0, None, None, 3, 3))
+
+
+@needs_keras
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide")
+def test_metrics_of_a_model_compiled_with_metrics_and_no_loss():
+    """keras.io's consistency training compiles metrics=["accuracy"] and no
+    loss, and its test_step returns ``{m.name: m.result() for m in
+    self.metrics}``: the loss tracker and the accuracy, as in Keras."""
+    def build(lib):
+        class Student(lib.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = lib.layers.Dense(3)
+
+            def call(self, x):
+                return self.dense(x)
+
+            def test_step(self, data):
+                x, y = data
+                probabilities = lib.ops.softmax(self(x, training=False), axis=1)
+                for metric in self.metrics:
+                    if metric.name != "loss":
+                        metric.update_state(y, probabilities)
+                return {m.name: m.result() for m in self.metrics}
+        model = Student()
+        model.compile(optimizer="adam", metrics=["accuracy"])
+        return model
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 8)]
+    ours, theirs = build(pynn), build(keras)
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    got = ours.evaluate(x, y, verbose=0, return_dict=True)
+    want = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    assert sorted(got) == sorted(want) == ["accuracy", "loss"]
+    np.testing.assert_allclose(got["accuracy"], want["accuracy"])
+    assert got["loss"] == want["loss"] == 0.0
