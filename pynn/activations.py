@@ -90,32 +90,36 @@ def linear(x):
     return ops.activation(x, "linear")
 
 
-def relu(x):
-    return ops.activation(x, "relu")
+# These call pynn.ops's functions of the same names, which also take a
+# symbolic tensor (``keras.activations.swish(x)`` on a functional model's
+# tensor records the operation, as in Keras 3).
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    return ops.relu(x, negative_slope=negative_slope, max_value=max_value, threshold=threshold)
 
 
 def relu6(x):
-    return ops.activation(x, "relu6")
+    return ops.relu6(x)
 
 
 def leaky_relu(x, negative_slope=0.2):
-    return ops.activation(x, "leaky_relu", alpha=negative_slope)
+    return ops.leaky_relu(x, negative_slope=negative_slope)
 
 
 def elu(x, alpha=1.0):
-    return ops.activation(x, "elu", alpha=alpha)
+    return ops.elu(x, alpha=alpha)
 
 
 def sigmoid(x):
-    return ops.activation(x, "sigmoid")
+    return ops.sigmoid(x)
 
 
 def hard_sigmoid(x):
-    return ops.activation(x, "hard_sigmoid")
+    return ops.hard_sigmoid(x)
 
 
 def tanh(x):
-    return ops.activation(x, "tanh")
+    return ops.tanh(x)
 
 
 def softmax(x, axis=-1):
@@ -123,18 +127,18 @@ def softmax(x, axis=-1):
 
 
 def softplus(x):
-    return ops.activation(x, "softplus")
+    return ops.softplus(x)
 
 
 def swish(x):
-    return ops.activation(x, "swish")
+    return ops.swish(x)
 
 
 silu = swish
 
 
 def hard_swish(x):
-    return ops.activation(x, "hard_swish")
+    return ops.hard_swish(x)
 
 
 hard_silu = hard_swish
@@ -146,8 +150,7 @@ hard_silu = hard_swish
 
 def selu(x):
     """Scaled ELU (Klambauer et al.), with Keras's constants."""
-    return ops.multiply(ops.activation(x, "elu", alpha=1.6732632423543772),
-                        1.0507009873554805)
+    return ops.selu(x)
 
 
 def gelu(x, approximate=False):

@@ -120,12 +120,18 @@ class ProgbarLogger(Callback):
         if self.verbose:
             io_utils.print_msg(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
         self._bar = Progbar(self.params.get("steps"), verbose=self.verbose)
+        self._seen = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
         self._bar.update(batch + 1, logs, finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._bar.update(self.params.get("steps"), logs, finalize=True)
+        if self._bar.target is None:
+            # an epoch of unknown length (a generator) ends with its length
+            # known: the last line shows it, as Keras's does
+            self._bar.target = self._seen
+        self._bar.update(self._bar.target, logs, finalize=True)
 
 
 # ---------------------------------------------------------------------------

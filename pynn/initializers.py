@@ -41,14 +41,27 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
+    """``value`` everywhere; an array value (PointNet's identity-matrix
+    bias) is broadcast to the weight's shape, as in Keras 3."""
+
     def __init__(self, value=0.0):
-        self.value = float(value)
+        try:
+            array = np.asarray(value, np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"Constant: value must be a number or an array of numbers, got "
+                            f"{value!r}") from None
+        self.value = float(array) if array.ndim == 0 else array
 
     def __call__(self, shape):
-        return np.full(shape, self.value, np.float32)
+        value = np.asarray(self.value, np.float32)
+        try:
+            return np.array(np.broadcast_to(value, shape), np.float32)
+        except ValueError:
+            raise ValueError(f"Constant: a value of shape {value.shape} cannot fill a weight of "
+                             f"shape {tuple(shape)}") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value if np.ndim(self.value) == 0 else self.value.tolist()}
 
 
 class RandomUniform(Initializer):

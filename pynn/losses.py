@@ -38,14 +38,21 @@ class Loss:
     def __init_subclass__(cls, **kwargs):
         # A subclass written as Keras's are (``call(y_true, y_pred)`` returning
         # per-sample values) trains as a loss function does: differentiated.
+        # So does one that overrides ``__call__(y_true, y_pred,
+        # sample_weight=None)`` itself (keras.io's SupervisedContrastiveLoss),
+        # whose targets need not have the output's shape.
         super().__init_subclass__(**kwargs)
-        if "call" in cls.__dict__ and not issubclass(cls, LossFunctionWrapper):
+        overrides_call = "__call__" in cls.__dict__
+        if ("call" in cls.__dict__ or overrides_call) and \
+                not issubclass(cls, LossFunctionWrapper):
             cls.kind = None
             for method in ("prepare_targets", "compute", "per_sample"):
                 if method not in cls.__dict__:
                     setattr(cls, method, _CALL_METHODS[method])
             if "_call_fn" not in cls.__dict__:
-                cls._call_fn = lambda self, y_true, y_pred: self.call(y_true, y_pred)
+                cls._call_fn = (lambda self, y_true, y_pred: self(y_true, y_pred)) \
+                    if overrides_call else \
+                    (lambda self, y_true, y_pred: self.call(y_true, y_pred))
 
     # --------------------------------------------------------- for users
 
@@ -139,13 +146,45 @@ class MeanAbsoluteError(Loss):
     kind = "mean_absolute_error"
 
 
-class BinaryCrossentropy(Loss):
+class _SmoothedLabels(Loss):
+    """Keras's ``label_smoothing``: the targets are pulled toward the
+    uniform distribution, ``y * (1 - s) + s / n`` (``n`` the classes, 2 for
+    a binary loss), before the loss is taken; the metrics see them as given."""
+    smoothing_classes = None  # None: the size of the last axis
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        _check_label_smoothing(type(self).__name__, label_smoothing, axis)
+        super().__init__(from_logits, reduction, name, dtype)
+        self.label_smoothing, self.axis = float(label_smoothing), axis
+
+    def _smoothed(self, y_true):
+        if not self.label_smoothing:
+            return y_true
+        y = np.asarray(y_true, np.float32)
+        classes = self.smoothing_classes or y.shape[-1]
+        return y * np.float32(1.0 - self.label_smoothing) + np.float32(
+            self.label_smoothing / classes)
+
+    def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
+        return super().compute(self._smoothed(y_true), y_pred, sample_weight, scale, grad, fused)
+
+    def per_sample(self, y_true, y_pred):
+        return super().per_sample(self._smoothed(y_true), y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
+
+
+class BinaryCrossentropy(_SmoothedLabels):
     kind = "binary_crossentropy"
     fused_kind = "sigmoid_crossentropy"
     fuses_activation = "sigmoid"
+    smoothing_classes = 2
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedLabels):
     kind = "categorical_crossentropy"
     fused_kind = "softmax_crossentropy"
     fuses_activation = "softmax"
@@ -364,18 +403,27 @@ class CosineSimilarity(_FormulaLoss):
         return {**super().get_config(), "axis": self.axis}
 
 
-def _check_focal_arguments(who, alpha, gamma, label_smoothing, axis):
-    for key, value in (("alpha", alpha), ("gamma", gamma), ("label_smoothing", label_smoothing)):
+def _check_finite_numbers(who, **values):
+    for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
                 not np.isfinite(value):
             raise ValueError(f"{who}: {key} must be a finite number, got {value!r}")
+
+
+def _check_label_smoothing(who, label_smoothing, axis):
+    _check_finite_numbers(who, label_smoothing=label_smoothing)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"{who}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    if gamma < 0:
-        raise ValueError(f"{who}: gamma must be >= 0, got {gamma!r}")
     if axis != -1:
         raise ValueError(f"{who}: pynn takes the classes on the last axis (axis=-1), got "
                          f"axis={axis!r}")
+
+
+def _check_focal_arguments(who, alpha, gamma, label_smoothing, axis):
+    _check_finite_numbers(who, alpha=alpha, gamma=gamma)
+    if gamma < 0:
+        raise ValueError(f"{who}: gamma must be >= 0, got {gamma!r}")
+    _check_label_smoothing(who, label_smoothing, axis)
 
 
 class BinaryFocalCrossentropy(_FormulaLoss):
@@ -487,8 +535,8 @@ _BY_CLASS_NAME = {c.__name__: c for c in _CLASS_TO_NAME}
 
 
 def _per_sample(cls):
-    def fn(y_true, y_pred, from_logits=False):
-        return cls(from_logits=from_logits, reduction="none")(y_true, y_pred)
+    def fn(y_true, y_pred, from_logits=False, **kwargs):
+        return cls(from_logits=from_logits, reduction="none", **kwargs)(y_true, y_pred)
     fn.__name__ = _CLASS_TO_NAME[cls]
     fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
     fn._loss_class = cls

@@ -85,10 +85,11 @@ class Metric:
             y_pred = ops.activation(y_pred, logits_of)
         self.update_state(y_true, y_pred, sample_weight=sample_weight)
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, *args, **kwargs):
         """Update the state with one batch and return the result, as Keras's
-        metrics do when called."""
-        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+        metrics do when called: the arguments are update_state's
+        (``y_true, y_pred`` or, for Mean and Sum, ``values``)."""
+        self.update_state(*args, **kwargs)
         return self.result()
 
     def get_config(self):

@@ -3234,6 +3234,12 @@ def clip(x, x_min, x_max):
         if x_min is not None:
             x = maximum(x, x_min)
         return x if x_max is None else minimum(x, x_max)
+    if isinstance(x, (bool, int)) or isinstance(x, (np.ndarray, np.generic)) and \
+            x.dtype.kind in "biu":
+        # as Keras: an integer x keeps its dtype (a Python int or a boolean:
+        # int32), so clipped pixel offsets stay integers
+        dtype = np.int32 if isinstance(x, (bool, int)) or x.dtype.kind == "b" else x.dtype
+        return np.clip(np.asarray(x, dtype), x_min, x_max).astype(dtype)
     return np.clip(_f32(x, "clip: x"), x_min, x_max).astype(np.float32)
 
 
@@ -3451,13 +3457,28 @@ def normalize(x, axis=-1, order=2, epsilon=None):
 # ----------------------------------------------------------------- shapes
 
 def reshape(x, newshape):
-    """x with the shape ``newshape`` (one entry may be -1)."""
+    """x with the shape ``newshape`` (one entry may be -1).  A None entry
+    is a size that was unknown when a graph was built (``ops.shape`` of a
+    symbolic tensor, recorded into the graph): first, the batch of ``x``;
+    elsewhere, what is left (as -1)."""
+    if not np.isscalar(newshape) and builtins.any(d is None for d in newshape):
+        newshape = _known_shape(x, newshape)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("reshape", x, tuple(newshape) if isinstance(newshape, list)
                        else newshape)
     return np.reshape(x, newshape)
 
 
+
+
+def _known_shape(x, newshape):
+    shape = [int(np.shape(x)[0]) if i == 0 and d is None else d
+             for i, d in enumerate(newshape)]
+    unknown = [i for i, d in enumerate(shape) if d is None or d == -1]
+    if len(unknown) > 1:
+        raise ValueError(f"reshape: the shape {tuple(newshape)} leaves more than one size "
+                         f"unknown (None or -1) for an array of shape {np.shape(x)}")
+    return tuple(-1 if d is None else d for d in shape)
 
 
 def expand_dims(x, axis):

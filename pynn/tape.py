@@ -235,6 +235,22 @@ class GradientTape:
                         f"{type(source).__name__}")
 
 
+def _variable_dtype(dtype, trainable):
+    """float32, or (for a variable that is not trained) another integer or
+    boolean dtype; "int" is int32 as in Keras."""
+    if dtype in (None, "float32", np.float32):
+        return np.dtype(np.float32)
+    try:
+        found = np.dtype("int32" if dtype == "int" else dtype)
+    except TypeError:
+        raise ValueError(f"Variable: unknown dtype {dtype!r}") from None
+    if found.kind not in "biu" or trainable:
+        raise ValueError(f"Variable: a trainable variable is float32, and one that is not "
+                         f"may also hold integers or booleans; got dtype {dtype!r}"
+                         f"{' with trainable=True' if found.kind in 'biu' else ''}")
+    return found
+
+
 def _pack_like(structure, flat):
     """``flat`` values in the nested list/tuple/dict ``structure``."""
     it = iter(flat)
@@ -249,33 +265,54 @@ def _pack_like(structure, flat):
 
 
 class Variable(Weight):
-    """A float32 variable (tf.Variable): usable in pynn.ops / pynn.backend
+    """A float32 variable (tf.Variable, or keras.Variable given
+    ``initializer=`` and ``shape=``): usable in pynn.ops / pynn.backend
     functions and NumPy arithmetic, watched by a GradientTape when
     trainable, updated by ``assign``, ``assign_add``, ``assign_sub`` or an
-    optimizer's ``apply_gradients``."""
+    optimizer's ``apply_gradients``.  A non-trainable variable may hold
+    integers or booleans (Swin's relative position index)."""
     __slots__ = ()
     _count = [0]
 
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None,
-                 **kwargs):
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None,
+                 constraint=None, *, initializer=None, shape=None, **kwargs):
         unknown = set(kwargs) - {"validate_shape", "caching_device", "synchronization",
-                                 "aggregation", "shape", "experimental_enable_variable_lifting"}
+                                 "aggregation", "experimental_enable_variable_lifting",
+                                 "autocast", "layout"}
         if unknown:
             raise TypeError(f"Variable: unexpected argument(s) {', '.join(sorted(unknown))}")
-        if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"Variable: only float32 is supported, got dtype {dtype!r}")
+        if (initial_value is None) == (initializer is None):
+            raise TypeError("Variable: give its value, as initial_value (tf.Variable) or "
+                            "initializer (keras.Variable)")
+        dtype = _variable_dtype(dtype, trainable)
+        if initializer is not None and (callable(initializer) or isinstance(initializer, str)):
+            if shape is None:
+                raise ValueError(f"Variable: initializer {initializer!r} needs the shape")
+            from . import initializers
+            initial_value = initializers.get(initializer)(tuple(shape))
+        elif initializer is not None:
+            initial_value = initializer
         if callable(initial_value):
             initial_value = initial_value()
-        value = np.array(_val(autodiff.value_of(initial_value)), dtype=np.float32, order="C")
+        value = np.array(_val(autodiff.value_of(initial_value)), dtype=dtype, order="C")
+        if shape is not None and tuple(shape) != value.shape:
+            raise ValueError(f"Variable: a value of shape {value.shape} does not have the "
+                             f"given shape {tuple(shape)}")
         if name is None:
             name = "Variable" if not Variable._count[0] else f"Variable_{Variable._count[0]}"
             Variable._count[0] += 1
         from . import constraints
         super().__init__(name, value, trainable=trainable,
                          constraint=constraints.get(constraint))
+        if dtype != np.float32:
+            self.value = value
+
+    @property
+    def dtype(self):
+        return self.value.dtype.name
 
     def assign(self, value):
-        value = np.asarray(_val(autodiff.value_of(value)), dtype=np.float32)
+        value = np.asarray(_val(autodiff.value_of(value)), dtype=self.value.dtype)
         if value.shape != self.value.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
                              f"{value.shape} to a variable of shape {self.value.shape}")
@@ -287,10 +324,6 @@ class Variable(Weight):
 
     def assign_sub(self, delta):
         return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32))
-
-    @property
-    def ndim(self):
-        return self.value.ndim
 
     def __float__(self):
         return float(self.value)

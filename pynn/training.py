@@ -22,6 +22,7 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
 import contextlib
 import copy
+import inspect
 import math
 import queue
 import threading
@@ -1397,7 +1398,7 @@ class TrainingMixin:
         x, y, sw = unpack_x_y_sample_weight(data)
         with GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
@@ -1407,8 +1408,17 @@ class TrainingMixin:
         """One evaluation step: the loss and the metrics on ``data``."""
         x, y, sw = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
         return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+
+    def _compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """compute_loss as the built-in steps call it: an override written
+        before Keras 3.3 takes no ``training`` argument (Keras passes it
+        only where the signature has it)."""
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data):
         """The outputs for one batch of ``data``."""
@@ -1509,7 +1519,11 @@ class TrainingMixin:
     def _loss_tracker(self):
         if not getattr(self, "compiled", False) or self._compile_args is None:
             return None
-        if self._compile_args[0] is None and \
+        # A step of the model's own with no compiled loss has none to track,
+        # unless compile was given metrics: Keras then lists its loss tracker
+        # and the compiled metrics in ``metrics`` (keras.io's consistency
+        # training returns ``{m.name: m.result() for m in self.metrics}``).
+        if self._compile_args[0] is None and not self._compile_args[2] and \
                 getattr(type(self), "train_step") is not TrainingMixin.train_step:
             return None
         tracker = self.__dict__.get("_loss_mean")
@@ -1579,7 +1593,7 @@ class TrainingMixin:
         source = _StepSource(x, y, sample_weight, batch_size, False, steps)
         self.reset_metrics()
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
-        bar = Progbar(source.steps, verbose) if verbose else None
+        bar = Progbar(source.steps, verbose=verbose) if verbose else None
         logs = {}
         cb.on_test_begin()
         for step, data in enumerate(source.epoch()):

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .. import activations
+from .. import activations, ops
 from ..datasets._files import _algorithm, fetch_or_raise, file_digest
 from ..models.node import KerasTensor
 
@@ -42,19 +42,20 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     elif data_format not in _DATA_FORMATS:
         raise ValueError(f"preprocess_input: data_format must be one of {list(_DATA_FORMATS)}, "
                          f"got {data_format!r}")
-    if isinstance(x, KerasTensor):
-        raise TypeError("preprocess_input: expects a NumPy array of images, got a symbolic "
-                        "tensor; preprocess the images before predict/fit, or use a "
-                        "Rescaling layer in the model")
-    if not isinstance(x, np.ndarray) or not issubclass(x.dtype.type, np.floating):
+    symbolic = isinstance(x, KerasTensor)
+    if not symbolic and (not isinstance(x, np.ndarray)
+                         or not issubclass(x.dtype.type, np.floating)):
         x = np.asarray(x, dtype=np.float32)
-    if x.ndim not in (3, 4):
+    ndim = len(x.shape)
+    if ndim not in (3, 4):
         raise ValueError(f"preprocess_input: expects a 3D image or a 4D batch of images, got "
                          f"an array of shape {x.shape}")
-    axis = (x.ndim - 3 if data_format == "channels_first" else x.ndim - 1)
+    axis = (ndim - 3 if data_format == "channels_first" else ndim - 1)
     if x.shape[axis] != 3:
         raise ValueError(f"preprocess_input: expects 3 color channels on axis {axis} "
                          f"({data_format}), got an array of shape {x.shape}")
+    if symbolic:
+        return _preprocess_symbolic_input(x, axis, mode)
     if mode == "tf":
         x /= 127.5
         x -= 1.0
@@ -70,6 +71,25 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     x -= np.asarray(mean, x.dtype).reshape(shape)
     if std is not None:
         x /= np.asarray(std, x.dtype).reshape(shape)
+    return x
+
+
+def _preprocess_symbolic_input(x, axis, mode):
+    """preprocess_input on a model's input (Keras 3 allows it there): the
+    same arithmetic, recorded as operations of the graph."""
+    if mode == "tf":
+        return ops.subtract(ops.divide(x, 127.5), 1.0)
+    if mode == "torch":
+        x = ops.divide(x, 255.0)
+        mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    else:
+        x = ops.flip(x, axis=axis)  # RGB -> BGR
+        mean, std = [103.939, 116.779, 123.68], None
+    shape = [1] * len(x.shape)
+    shape[axis] = 3
+    x = ops.subtract(x, np.asarray(mean, np.float32).reshape(shape))
+    if std is not None:
+        x = ops.divide(x, np.asarray(std, np.float32).reshape(shape))
     return x
 
 

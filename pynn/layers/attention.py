@@ -142,7 +142,9 @@ def _split_heads(x, heads, depth):
 
 
 class MultiHeadAttention(_OptionsLayer):
-    """Keras's MultiHeadAttention over (batch, steps, features) inputs.
+    """Keras's MultiHeadAttention over (batch, steps, features) inputs, or
+    (batch, d1, ..., dn, features) ones attended over all their middle axes
+    at once (Keras's default ``attention_axes``, as MobileViT uses).
 
     ``layer(query, value, key=None, attention_mask=None,
     return_attention_scores=False, training=None, use_causal_mask=False)``;
@@ -263,10 +265,15 @@ class MultiHeadAttention(_OptionsLayer):
     def compute_output_shape(self, input_shape):
         q, v, k = input_shape[:3]
         for name, s in (("query", q), ("value", v), ("key", k)):
-            if len(s) != 3:
+            if len(s) < 3 or len(s) != len(q):
                 raise ValueError(f"MultiHeadAttention {self.name!r}: {name} must be (batch, "
-                                 f"steps, features), got shape {s}")
-        if v[1] is not None and k[1] is not None and v[1] != k[1]:
+                                 f"steps, features), or of the query's rank with more step "
+                                 f"axes, got shapes {q}, {v} and {k} for query, value and key")
+        if len(q) > 3 and self.attention_axes is not None:
+            raise ValueError(f"MultiHeadAttention {self.name!r}: inputs of rank {len(q)} are "
+                             f"attended over all their middle axes (attention_axes=None), got "
+                             f"attention_axes={self.attention_axes!r}")
+        if tuple(v[1:-1]) != tuple(k[1:-1]) and None not in tuple(v[1:-1]) + tuple(k[1:-1]):
             raise ValueError(f"MultiHeadAttention {self.name!r}: value and key must have the "
                              f"same number of steps, got {v} and {k}")
         if self.built:
@@ -275,10 +282,10 @@ class MultiHeadAttention(_OptionsLayer):
                 if s[-1] != kernel.shape[0]:
                     raise ValueError(f"MultiHeadAttention {self.name!r} was built for {name} "
                                      f"features of size {kernel.shape[0]}, called on shape {s}")
-        out = (q[0], q[1], self.output_shape_arg or q[-1])
+        out = (q[0],) + tuple(q[1:-1]) + (self.output_shape_arg or q[-1],)
         options = _current_options(self) or {}
         if options.get("scores"):
-            return [out, (q[0], self.num_heads, q[1], v[1])]
+            return [out, (q[0], self.num_heads) + tuple(q[1:-1]) + tuple(v[1:-1])]
         return out
 
     def _project(self, x, kernel, bias, depth):
@@ -293,6 +300,21 @@ class MultiHeadAttention(_OptionsLayer):
         query, value, key = inputs[:3]
         masks = options.get("masks") or (
             list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
+        query_steps, value_steps = tuple(ops.shape(query)[1:-1]), tuple(ops.shape(value)[1:-1])
+        if len(query_steps) > 1:
+            # attention over all the middle axes: those axes flattened to one
+            b = ops.shape(query)[0]
+            query, value, key = (ops.reshape(x, (b, -1, ops.shape(x)[-1]))
+                                 for x in (query, value, key))
+            masks = [None if m is None else np.reshape(_cast_mask(m), (b, -1)) for m in masks]
+            if options.get("mask_input"):
+                inputs = list(inputs[:3]) + [ops.reshape(inputs[3], (b, ops.shape(query)[1],
+                                                                     ops.shape(value)[1]))]
+            elif options.get("attention_mask") is not None:
+                given = np.broadcast_to(options["attention_mask"],
+                                        (b,) + query_steps + value_steps)
+                options = {**options, "attention_mask": given.reshape(
+                    b, ops.shape(query)[1], ops.shape(value)[1])}
         q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
         k = self._project(key, self.key_kernel, self.key_bias, self.key_dim)
         v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
@@ -320,6 +342,9 @@ class MultiHeadAttention(_OptionsLayer):
                                               (self.num_heads * self.value_dim, out_dim)))
         if self.output_bias is not None:
             out = out + self.output_bias
+        if len(query_steps) > 1:
+            out = ops.reshape(out, (b,) + query_steps + (out_dim,))
+            weights = ops.reshape(weights, (b, self.num_heads) + query_steps + value_steps)
         if options.get("scores"):
             return [out, weights]
         return out
@@ -486,6 +511,21 @@ class GroupQueryAttention(MultiHeadAttention):
         query, value, key = inputs[:3]
         masks = options.get("masks") or (
             list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
+        query_steps, value_steps = tuple(ops.shape(query)[1:-1]), tuple(ops.shape(value)[1:-1])
+        if len(query_steps) > 1:
+            # attention over all the middle axes: those axes flattened to one
+            b = ops.shape(query)[0]
+            query, value, key = (ops.reshape(x, (b, -1, ops.shape(x)[-1]))
+                                 for x in (query, value, key))
+            masks = [None if m is None else np.reshape(_cast_mask(m), (b, -1)) for m in masks]
+            if options.get("mask_input"):
+                inputs = list(inputs[:3]) + [ops.reshape(inputs[3], (b, ops.shape(query)[1],
+                                                                     ops.shape(value)[1]))]
+            elif options.get("attention_mask") is not None:
+                given = np.broadcast_to(options["attention_mask"],
+                                        (b,) + query_steps + value_steps)
+                options = {**options, "attention_mask": given.reshape(
+                    b, ops.shape(query)[1], ops.shape(value)[1])}
         hq, hkv = self.num_query_heads, self.num_key_value_heads
         q = self._heads(query, self.query_kernel, self.query_bias, hq)
         k = ops.repeat(self._heads(key, self.key_kernel, self.key_bias, hkv),

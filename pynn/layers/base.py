@@ -134,6 +134,10 @@ class Weight(autodiff.ForwardingOperators):
         return self.value.shape
 
     @property
+    def ndim(self):
+        return self.value.ndim
+
+    @property
     def dtype(self):
         return "float32"
 
@@ -259,6 +263,9 @@ class Layer:
     # (None: every axis but the batch).  A convolution fixes only its
     # channels, so it can run on images of another size.
     fixed_input_axes = None
+    # False for a layer that computes element by element whatever the rank
+    # (Dropout): one instance may then be called on inputs of other ranks.
+    fixed_input_rank = True
     # The dtype the layer reads (an Embedding reads integer ids).
     input_dtype = "float32"
     # True for layers that are the identity at inference (Dropout): graph
@@ -604,8 +611,10 @@ class Layer:
                              f"called on {shapes_str(shape)}")
         for i, (got, exp) in enumerate(pairs):
             axes = range(1, len(exp)) if self.fixed_input_axes is None else self.fixed_input_axes
-            ok = len(got) == len(exp) and all(
-                got[a] is None or exp[a] is None or got[a] == exp[a] for a in axes)
+            if len(got) != len(exp):
+                ok = not self.fixed_input_rank
+            else:
+                ok = all(got[a] is None or exp[a] is None or got[a] == exp[a] for a in axes)
             if not ok:
                 raise ValueError(f"Input {i} of layer {self.name!r} is incompatible with the "
                                  f"layer: expected shape={shape_str(exp)}, found "

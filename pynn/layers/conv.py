@@ -158,9 +158,9 @@ class _Conv(ActivationMixin, Layer):
                                constraint=self.bias_constraint)
 
     def _kernel_config(self):
-        return {**Layer.get_config(self), "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "dilation_rate": list(self.dilation_rate),
+        return {**Layer.get_config(self), "kernel_size": tuple(self.kernel_size),
+                "strides": tuple(self.strides), "padding": self.padding,
+                "dilation_rate": tuple(self.dilation_rate),
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -680,11 +680,11 @@ class Conv2DTranspose(ActivationMixin, Layer):
 
     def get_config(self):
         return {**Layer.get_config(self), "filters": self.filters,
-                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "kernel_size": tuple(self.kernel_size), "strides": tuple(self.strides),
                 "padding": self.padding,
                 "output_padding": None if self.output_padding is None
-                else list(self.output_padding),
-                "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
+                else tuple(self.output_padding),
+                "data_format": "channels_last", "dilation_rate": tuple(self.dilation_rate),
                 "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),

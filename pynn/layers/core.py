@@ -10,6 +10,21 @@ from ..utils.seeding import next_seed
 from .base import Layer, check_size, shape_str
 
 
+# How many times a built layer's activation was set: a model's inference
+# program fuses and plans the activations it finds, so it is rebuilt when
+# this count has moved since.
+_activation_changes = 0
+
+
+def activation_changed():
+    global _activation_changes
+    _activation_changes += 1
+
+
+def activation_changes():
+    return _activation_changes
+
+
 class ActivationMixin:
     """A layer whose output passes through an activation it applies itself.
 
@@ -22,6 +37,18 @@ class ActivationMixin:
     computes the pre-activation; in training it is traced, and backward
     sends ``dy`` back through it before the kernel's gradient.
     """
+
+    @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, value):
+        # Keras scripts set it after building (``layer.activation = None``
+        # to read logits, as Grad-CAM does): the same names as __init__.
+        self._activation = activations.canonical(value)
+        if getattr(self, "built", False):
+            activation_changed()
 
     def _act(self, ctx):
         return "linear" if ctx.emit_logits else self.activation
@@ -231,6 +258,10 @@ class Dropout(Layer):
     runs_on_gpu = True
     supports_masking = True
     inference_identity = True
+    # one Dropout may serve tensors of any shapes (Swin's attention weights
+    # and its outputs), as Keras's
+    fixed_input_axes = ()
+    fixed_input_rank = False
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

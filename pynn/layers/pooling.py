@@ -78,8 +78,8 @@ class _Pooling(Layer):
         return dx if self.rank == 2 else dx[:, 0]
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size),
-                "strides": list(self.strides), "padding": self.padding}
+        return {**super().get_config(), "pool_size": tuple(self.pool_size),
+                "strides": tuple(self.strides), "padding": self.padding}
 
 
 class MaxPooling2D(_Pooling):

@@ -41,9 +41,12 @@ class Optimize(enum.Enum):
 
 
 class OpsSet(enum.Enum):
-    """``tf.lite.OpsSet``: the builtin op sets a model may use."""
+    """``tf.lite.OpsSet``: the op sets a model may use.  SELECT_TF_OPS
+    allows TensorFlow ops where no builtin fits; pynn's exporter writes
+    builtins only, so it is accepted and changes nothing."""
     TFLITE_BUILTINS = "TFLITE_BUILTINS"
     TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
+    SELECT_TF_OPS = "SELECT_TF_OPS"
 
 
 class RepresentativeDataset:

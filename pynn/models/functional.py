@@ -777,6 +777,13 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if isinstance(inputs, (list, tuple)) and self._program is not None and \
+                len(inputs) != len(self._inputs) > 1:
+            # As Keras: a structure nested deeper than the model's inputs is
+            # flattened (a train_step given ``(x,)``, x a list of arrays).
+            flat = flatten(inputs)
+            if len(flat) == len(self._inputs):
+                inputs = flat
         tape = autodiff.active_tape()
         if tape is not None:
             inputs = autodiff.inputs_on_tape(tape, inputs)
@@ -819,6 +826,11 @@ class Model(TrainingMixin, Layer):
             return dict(zip(self._outputs_struct.keys(), outs))
         if len(outs) == 1 and not isinstance(self._outputs_struct, (list, tuple)):
             return outs[0]
+        if any(isinstance(o, (list, tuple, dict)) for o in self._outputs_struct):
+            # nested outputs (a layer's list of outputs among them, as
+            # ``layer.output`` of a two-output layer): the same nesting
+            from ..tape import _pack_like
+            return _pack_like(self._outputs_struct, outs)
         return outs
 
     # --------------------------------------------------------- weights

@@ -18,7 +18,7 @@ came from, so the exporter can name tensors after the layers.
 """
 import numpy as np
 
-from ..layers.core import Activation
+from ..layers.core import Activation, activation_changes
 from ..layers.normalization import BatchNormalization
 from .node import CallContext
 from .plan import build_plan, plannable
@@ -76,6 +76,7 @@ class InferenceProgram:
         _fuse_activations(self)
         self.plannable = plannable(self)
         self._plans = {}
+        self.activation_changes = activation_changes()
 
     def _slot(self, shape, dtype):
         self.shapes.append(tuple(shape))
@@ -274,9 +275,12 @@ def _fuse_activations(program):
 
 
 def inference_program(model):
-    """The model's inference program, built once per graph."""
+    """The model's inference program, built once per graph (and again
+    after a built layer's activation was set)."""
     prog = model._infer
-    if prog is None:
+    if prog is None or prog.activation_changes != activation_changes():
+        if prog is not None:
+            model._infer_pool = []  # run states of the old program
         prog = model._infer = InferenceProgram(model)
     return prog
 
@@ -289,7 +293,7 @@ def run_inference(model, xs, with_masks=False):
     outputs' masks (None for an output without one, or for all when the
     model carries no masks), as ``(outputs, masks)``."""
     gpu = model._place()
-    prog = model._infer or inference_program(model)
+    prog = inference_program(model)
     if gpu is None and prog.plannable:
         outs = prog.run_planned(xs)
         if outs is not None:

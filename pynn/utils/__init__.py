@@ -100,10 +100,13 @@ def get_source_inputs(tensor):
 def normalize(x, axis=-1, order=2):
     """``x`` divided by its ``order``-norm along ``axis`` (zero norms left
     as they are), as Keras's normalize for NumPy arrays; a list becomes an
-    array."""
+    array.  Other tensors (traced under a GradientTape, symbolic, a
+    Variable) go to ops.normalize as they are, as in Keras."""
     from .. import ops
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x, dtype=np.float32)
     if not isinstance(x, np.ndarray):
-        return ops.normalize(np.asarray(x, dtype=np.float32), axis=axis, order=order)
+        return ops.normalize(x, axis=axis, order=order)
     norm = np.atleast_1d(np.linalg.norm(x, order, axis))
     norm[norm == 0] = 1
     # as Keras: the norm is spread along the last axis when axis is 0 or None

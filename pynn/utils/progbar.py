@@ -2,6 +2,8 @@
 import sys
 import time
 
+import numpy as np
+
 from . import io_utils
 
 
@@ -22,6 +24,9 @@ def format_step_time(seconds):
 
 
 def _format_value(v):
+    if isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size:
+        # a custom train_step's per-sample losses: shown by their mean, as Keras does
+        v = float(np.mean(v))
     if isinstance(v, float):
         return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.4e}"
     return str(v)
