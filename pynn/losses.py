@@ -19,6 +19,15 @@ from .utils.custom_objects import deserialize_function, is_function_description,
     serialize_function
 
 
+def _rows_shaped(per, pred_shape):
+    """Unreduced losses of predictions with several rows per sample
+    (batch, steps, classes) in Keras's shape, (batch, steps), rather than
+    one flat row each."""
+    if len(pred_shape) > 2 and ops.size(per) == int(np.prod(pred_shape[:-1])):
+        return ops.reshape(per, tuple(pred_shape[:-1]))
+    return per
+
+
 class Loss:
     """Base of the loss classes.  ``kind`` names the C kernel."""
     kind = None
@@ -64,7 +73,7 @@ class Loss:
         if w is not None:
             per = per * w
         if self.reduction in ("none", None):
-            return per
+            return _rows_shaped(per, y_pred.shape)
         if self.reduction == "sum":
             return np.float32(per.sum())
         return np.float32(per.sum() / max(per.size, 1))
@@ -81,7 +90,7 @@ class Loss:
         if sample_weight is not None:
             per = ops.multiply(per, np.asarray(sample_weight, np.float32))
         if self.reduction in ("none", None):
-            return per
+            return _rows_shaped(per, y_pred.shape)
         if self.reduction == "sum":
             return ops.sum(per)
         return ops.divide(ops.sum(per), float(max(per.size, 1)))
