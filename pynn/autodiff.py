@@ -1505,7 +1505,7 @@ def call_layer(layer, inputs, training):
         from .tape import record_call
         return record_call(tape, layer, inputs, bool(training))
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
-    layer.build_for(shapes if multi else shapes[0])
+    layer._build_for_arrays(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference
             training = bool(training)
@@ -1721,7 +1721,10 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     shapes = input_shape if multi else [input_shape]
 
     def sample(size):
-        arrays = [np.zeros(tuple(size if d is None else d for d in s), input_dtype)
+        # (a string input, raw text for a lookup layer, is empty strings)
+        arrays = [np.full(tuple(size if d is None else d for d in s), "", object)
+                  if input_dtype == "string" else
+                  np.zeros(tuple(size if d is None else d for d in s), input_dtype)
                   for s in shapes]
         return arrays if multi else arrays[0]
     try:

@@ -445,6 +445,26 @@ class Layer:
     def build_for(self, input_shape):
         """Build (once) for ``input_shape`` (or check it against the shape
         the layer was built for) and return the output shape."""
+        return self.compute_output_shape(self._build_once(input_shape))
+
+    def _build_for_arrays(self, input_shape):
+        """Build (once) for a call on arrays of ``input_shape``.  A layer
+        that computes through its call needs no output shape here (the call
+        gives it), and finding one would run the call on zeros of another
+        batch size, which a call that indexes its first axis (a graph
+        layer's nodes) cannot take; nor, once built, are its calls held to
+        the first one's shape (Keras builds such a layer once, and checks
+        only its input_spec, as __call__ does here).  (Models build as their
+        build_for says.)"""
+        if self._traces_call and type(self).build_for is Layer.build_for:
+            if not self.built:
+                self._build_once(input_shape)
+        else:
+            self.build_for(input_shape)
+
+    def _build_once(self, input_shape):
+        """Build (once) for ``input_shape`` or check it against the shape
+        the layer was built for; returns the shape as tuples."""
         if isinstance(input_shape, list):
             input_shape = [tuple(s) for s in input_shape]
         else:
@@ -459,7 +479,7 @@ class Layer:
                                            self.name)
         else:
             self._check_input(input_shape)
-        return self.compute_output_shape(input_shape)
+        return input_shape
 
     def _check_input(self, shape):
         """Raise ValueError if ``shape`` (batch included) does not fit the
@@ -610,7 +630,7 @@ class Layer:
         else:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]
-        self.build_for(shapes)
+        self._build_for_arrays(shapes)
         if training is None:
             training = self._training_default
         y = self.forward(CallContext(), xs, bool(training))
@@ -656,10 +676,13 @@ class Layer:
         kwargs = {}
         if "training" in takes:
             kwargs["training"] = training
-        if "mask" in takes and mask is not None:
-            kwargs["mask"] = mask
         spread = self._call_tensors > 1 and isinstance(inputs, (list, tuple)) and \
             len(inputs) == self._call_tensors
+        # A call of several positional tensors gets the first one's mask, as
+        # Keras's call(inputs, encoder_outputs, mask=None) does.
+        call_mask = mask[0] if spread and isinstance(mask, (list, tuple)) else mask
+        if "mask" in takes and call_mask is not None:
+            kwargs["mask"] = call_mask
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
         with _CarriedMasks(inputs, mask):
@@ -668,7 +691,8 @@ class Layer:
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):
             return self._run_call(xs, training and not ctx.inference_behaviour, ctx.mask)
-        if training and self._traces_call:
+        # (raw text, reshaped on its way to a lookup layer, has no gradient)
+        if training and self._traces_call and self.__dict__.get("_call_input_dtype") != "string":
             return autodiff.traced_forward(self, ctx, inputs, run)
         return autodiff.untraced_forward(ctx, run, inputs)
 

@@ -195,6 +195,7 @@ class Activation(ActivationMixin, Layer):
     """Applies an activation function to its input."""
     runs_on_gpu = True
     supports_masking = True
+    fixed_input_axes = ()  # any shape, as Keras's (which has no input_spec)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -223,6 +223,8 @@ class TensorOperation(Layer):
         if self.op == "saturate_cast":
             dtype = self.kwargs.get("dtype", self.args[1] if len(self.args) > 1 else None)
             return [str(np.dtype(dtype))] * n
+        if self.op not in BOOLEAN_OPS and self.__dict__.get("_call_input_dtype") == "string":
+            return ["string"] * n  # raw text reshaped (expand_dims, reshape) is text
         return ["bool" if self.op in BOOLEAN_OPS else "float32"] * n
 
     def get_config(self):
