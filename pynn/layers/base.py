@@ -577,6 +577,9 @@ class Layer:
         if isinstance(inputs, dict) and not self._accepts_dict():
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
                             f"list of tensors, not a dict")
+        if isinstance(inputs, dict) and self._traces_call:
+            # its call gets the dict back, the graph's tensors in these places
+            self.__dict__["_input_keys"] = list(inputs.keys())
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
         if self._traces_call:
             # The shape of a call is found by running it on zeros of the
@@ -598,7 +601,9 @@ class Layer:
         return outputs if multi_out else outputs[0]
 
     def _accepts_dict(self):
-        return False
+        # A layer computing through its call takes a dict of tensors, as
+        # Keras's call(inputs) takes any structure.
+        return self._traces_call
 
     # The names of the call arguments a layer records in its graph nodes
     # (Node.call_args), which saved configs write in the node's kwargs.
@@ -683,10 +688,14 @@ class Layer:
         call_mask = mask[0] if spread and isinstance(mask, (list, tuple)) else mask
         if "mask" in takes and call_mask is not None:
             kwargs["mask"] = call_mask
+        arg = inputs
+        keys = self.__dict__.get("_input_keys")
+        if keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
+            arg = dict(zip(keys, inputs))  # called on a dict in the graph
         if mask is None:
-            return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
+            return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
         with _CarriedMasks(inputs, mask):
-            return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
+            return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
 
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):

@@ -284,7 +284,7 @@ class _Lookup(Layer):
             idf = np.zeros(depth, np.float32)
             idf[:self.idf_weights.size] = self.idf_weights[:depth]
             out *= idf
-        return out
+        return out[0] if ids.ndim == 0 else out  # one value: one vector, as Keras's
 
     def _encode_ragged(self, rows):
         """One multi_hot, count or tf_idf vector per row of a ragged batch."""
