@@ -470,7 +470,10 @@ class Layer:
         else:
             input_shape = tuple(input_shape)
         if not self.built:
-            self.build(input_shape)
+            if inspect.signature(self.build).parameters:
+                self.build(input_shape)
+            else:  # a build() of no arguments, as Keras calls it
+                self.build()
             self.built = True
             self._build_input_shape = input_shape
             if self.input_spec:  # build may have set it: check again, as Keras does

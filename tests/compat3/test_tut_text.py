@@ -357,3 +357,20 @@ def test_lookup_of_one_value_gives_one_vector():
     np.testing.assert_array_equal(lookup(np.array([1, 0])), [[0, 1], [1, 0]])
     names = layers.StringLookup(vocabulary=["fixed", "normal"], output_mode="count")
     np.testing.assert_array_equal(names("normal"), [0.0, 0.0, 1.0])
+
+
+def test_build_of_no_arguments_is_called_without_one():
+    """classification_with_grn_and_vsn.py's VariableSelection defines
+    ``build(self)``, which Keras calls with no shape."""
+    class Scale(layers.Layer):
+        def build(self):
+            self.scale = self.add_weight(shape=(), initializer="ones")
+
+        def call(self, inputs):
+            return inputs * self.scale
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Scale()(inputs))
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x)
+    np.testing.assert_allclose(Scale()(x), x)
