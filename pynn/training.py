@@ -22,6 +22,7 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
 import contextlib
 import copy
+import inspect
 import math
 import queue
 import threading
@@ -1381,14 +1382,27 @@ class TrainingMixin:
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+        return self._step_metrics_with_loss(x, y, y_pred, sw, loss)
 
     def test_step(self, data):
         """One evaluation step: the loss and the metrics on ``data``."""
         x, y, sw = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
-        return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+        else:  # an override with Keras 3's older signature
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+        return self._step_metrics_with_loss(x, y, y_pred, sw, loss)
+
+    def _step_metrics_with_loss(self, x, y, y_pred, sw, loss):
+        """compute_metrics after a step.  An override with Keras's signature
+        (no ``loss`` argument) gets the loss tracker updated here first, as
+        Keras's step does."""
+        if "loss" in inspect.signature(self.compute_metrics).parameters:
+            return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+        if self._loss_tracker() is not None:
+            self._loss_tracker().update_state(autodiff.value_of(loss))
+        return self.compute_metrics(x, y, y_pred, sw)
 
     def predict_step(self, data):
         """The outputs for one batch of ``data``."""

@@ -374,3 +374,57 @@ def test_build_of_no_arguments_is_called_without_one():
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_allclose(model.predict(x, verbose=0), x)
     np.testing.assert_allclose(Scale()(x), x)
+
+
+@needs_keras
+def test_per_step_sample_weights_of_a_sequence_loss():
+    """masked_language_modeling.py weights each token's loss (batch, steps)."""
+    rng = np.random.default_rng(6)
+    pred = rng.uniform(0.1, 1.0, (3, 5, 4)).astype(np.float32)
+    pred /= pred.sum(-1, keepdims=True)
+    labels = rng.integers(0, 4, (3, 5))
+    weights = (rng.uniform(size=(3, 5)) < 0.5).astype(np.float32)
+    for reduction in (None, "sum", "sum_over_batch_size"):
+        ours = keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
+        theirs = real_keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
+        np.testing.assert_allclose(ours(labels, pred, weights),
+                                   np.asarray(theirs(labels, pred, weights)), rtol=1e-5)
+        # one weight per sample: each of its steps (Keras refuses this shape)
+        np.testing.assert_allclose(ours(labels, pred, weights[:, 0]),
+                                   ours(labels, pred, np.repeat(weights[:, :1], 5, axis=1)),
+                                   rtol=1e-6)
+    traced = keras.Variable(pred)
+    with keras.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy()(labels, traced, weights)
+    grad = np.asarray(tape.gradient(loss, traced))
+    np.testing.assert_array_equal(grad[weights == 0], 0)  # masked tokens give nothing
+
+
+def test_step_overrides_with_keras_signatures():
+    """The same program overrides compute_loss(x, y, y_pred, sample_weight)
+    and compute_metrics(x, y, y_pred, sample_weight), with a Mean tracker."""
+    tracker = keras.metrics.Mean(name="loss")
+
+    class Tracked(keras.Model):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+            loss = keras.ops.mean(keras.ops.square(y_pred - y))
+            tracker.update_state(loss)
+            return loss
+
+        def compute_metrics(self, x, y, y_pred, sample_weight):
+            return {"loss": tracker.result()}
+
+        @property
+        def metrics(self):
+            return [tracker]
+
+    inputs = keras.Input((2,))
+    model = Tracked(inputs, layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd")
+    x = np.ones((4, 2), np.float32)
+    history = model.fit(x, np.zeros((4, 1), np.float32), batch_size=2, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    kernel, bias = model.get_weights()
+    want = float(np.mean((x @ kernel + bias) ** 2))
+    assert model.evaluate(x, np.zeros((4, 1), np.float32), verbose=0) == pytest.approx(want,
+                                                                                      rel=1e-5)
