@@ -41,14 +41,24 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
+    """``value`` everywhere; an array ``value`` (a table of pretrained
+    vectors) is broadcast to the shape, as Keras's is."""
+
     def __init__(self, value=0.0):
-        self.value = float(value)
+        value = np.asarray(value, np.float32)
+        self.value = float(value) if value.ndim == 0 else value
 
     def __call__(self, shape):
-        return np.full(shape, self.value, np.float32)
+        if isinstance(self.value, float):
+            return np.full(shape, self.value, np.float32)
+        try:
+            return np.array(np.broadcast_to(self.value, shape))
+        except ValueError:
+            raise ValueError(f"Constant: a value of shape {self.value.shape} cannot fill a "
+                             f"weight of shape {tuple(shape)}") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value if isinstance(self.value, float) else self.value.tolist()}
 
 
 class RandomUniform(Initializer):

@@ -428,3 +428,31 @@ def test_step_overrides_with_keras_signatures():
     want = float(np.mean((x @ kernel + bias) ** 2))
     assert model.evaluate(x, np.zeros((4, 1), np.float32), verbose=0) == pytest.approx(want,
                                                                                       rel=1e-5)
+
+
+@needs_keras
+def test_constant_initializer_of_a_table():
+    """movielens_recommendations_transformers.py fills a frozen Embedding
+    with Constant(genre_vectors)."""
+    table = np.random.default_rng(7).uniform(size=(6, 4)).astype(np.float32)
+    np.testing.assert_array_equal(keras.initializers.Constant(table)((6, 4)),
+                                  np.asarray(real_keras.initializers.Constant(table)((6, 4))))
+    emb = layers.Embedding(6, 4, embeddings_initializer=keras.initializers.Constant(table),
+                           trainable=False)
+    np.testing.assert_array_equal(emb(np.array([[5, 0]])), table[[[5, 0]]])
+    assert keras.initializers.Constant(2)((2,)).tolist() == [2.0, 2.0]
+    with pytest.raises(ValueError, match=r"Constant: a value of shape \(6, 4\) cannot fill"):
+        keras.initializers.Constant(table)((3, 4))
+
+
+def test_one_lookup_serves_inputs_of_several_shapes():
+    """The same program's movie lookup reads the target (batch, 1) and the
+    sequence (batch, 3)."""
+    lookup = layers.StringLookup(vocabulary=["a", "b", "c"], mask_token=None, num_oov_indices=0)
+    target = keras.Input(shape=(1,), dtype="string")
+    sequence = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model([target, sequence], [lookup(target), lookup(sequence)])
+    ids = model.predict([np.array([["c"], ["a"]]), np.array([["a", "b", "c"], ["c", "c", "b"]])],
+                        verbose=0)
+    np.testing.assert_array_equal(ids[0], [[2], [0]])
+    np.testing.assert_array_equal(ids[1], [[0, 1, 2], [2, 2, 1]])
