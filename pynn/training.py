@@ -695,7 +695,7 @@ class TrainingMixin:
             if loose and len(got) == len(want) and len(want) > 1:
                 # A graph built from the first data's shape: its layers
                 # check the other axes.
-                want = (None,) * (len(want) - 1) + want[-1:]
+                want = (None,) * len(want)
             if len(got) != len(want) or any(w is not None and w != g
                                             for w, g in zip(want[1:], got[1:])):
                 node = self._program.steps[0].layer if self._program.steps else self

@@ -232,6 +232,7 @@ class Dropout(Layer):
     runs_on_gpu = True
     supports_masking = True
     inference_identity = True
+    fixed_input_axes = ()  # any shape, as Keras's (which has no input_spec)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -456,3 +456,66 @@ def test_one_lookup_serves_inputs_of_several_shapes():
                         verbose=0)
     np.testing.assert_array_equal(ids[0], [[2], [0]])
     np.testing.assert_array_equal(ids[1], [[0, 1, 2], [2, 2, 1]])
+
+
+class _MaskedTokenLoss(keras.losses.Loss):
+    """ner_transformers.py's loss: a scalar over the unpadded tokens."""
+
+    def call(self, y_true, y_pred):
+        loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)(y_true, y_pred)
+        mask = ops.cast(y_true > 0, "float32")
+        return ops.sum(loss * mask) / ops.sum(mask)
+
+
+def test_scalar_loss_of_a_sequence_output_is_not_divided_by_the_steps():
+    """Its value (evaluate) and its gradient (one SGD step, against finite
+    differences) are the scalar's, as Keras's."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    y = rng.integers(0, 5, (4, 6))
+    inputs = keras.Input((6, 3))
+    model = keras.Model(inputs, layers.Dense(5, activation="softmax")(inputs))
+    model.compile(keras.optimizers.SGD(learning_rate=0.1), loss=_MaskedTokenLoss())
+
+    def loss_at(kernel):
+        model.layers[-1].kernel.assign(kernel)
+        return float(_MaskedTokenLoss()(y, model.predict(x, verbose=0)))
+
+    kernel = model.layers[-1].kernel.numpy().copy()
+    assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(loss_at(kernel),
+                                                                          rel=1e-5)
+    eps, numeric = 1e-2, np.zeros_like(kernel)
+    for i in range(kernel.shape[0]):
+        for j in range(kernel.shape[1]):
+            step = np.zeros_like(kernel)
+            step[i, j] = eps
+            numeric[i, j] = (loss_at(kernel + step) - loss_at(kernel - step)) / (2 * eps)
+    model.layers[-1].kernel.assign(kernel)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    np.testing.assert_allclose((kernel - model.layers[-1].kernel.numpy()) / 0.1, numeric,
+                               rtol=2e-2, atol=1e-4)
+
+
+def test_subclassed_model_predicts_sequences_of_another_length():
+    """ner_transformers.py trains its subclassed NERModel on padded batches
+    and tags one sentence of another length."""
+    class Tagger(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embedding = layers.Embedding(20, 4)
+            self.dropout = layers.Dropout(0.1)
+            self.dense = layers.Dense(3, activation="softmax")
+
+        def call(self, inputs, training=False):
+            return self.dense(self.dropout(self.embedding(inputs), training=training))
+
+    model = Tagger()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    ids = np.random.default_rng(9).integers(1, 20, (8, 11))
+    model.fit(ids, ids % 3, batch_size=4, epochs=1, verbose=0)
+    short = ids[:1, :5]
+    table = model.embedding.embeddings.numpy()
+    kernel, bias = model.dense.get_weights()
+    logits = table[short] @ kernel + bias
+    want = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(model.predict(short, verbose=0), want, rtol=1e-5)
