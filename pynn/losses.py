@@ -21,8 +21,9 @@ from .utils.custom_objects import deserialize_function, is_function_description,
 
 def _weights_like(w, per):
     """Sample weights against losses ``per``: weights of fewer axes (one per
-    sample against (batch, steps)) get trailing axes of 1, as Keras
-    expands them."""
+    sample against (batch, steps)) get trailing axes of 1, so each weighs
+    all its sample's steps (Keras's Loss refuses that pair of shapes; its
+    fit weighs every step of a sample by the sample's weight)."""
     return w.reshape(w.shape + (1,) * (len(ops.shape(per)) - w.ndim)) \
         if w.ndim < len(ops.shape(per)) else w
 
