@@ -75,7 +75,8 @@ class Loss:
             y_pred = y_pred[:, None]
             y_true = np.asarray(y_true).reshape(-1, 1) if not self.sparse else y_true
         y_true = self.prepare_targets(y_true, y_pred.shape)
-        if y_pred.ndim > 2:  # weights per step (batch, steps), or per sample
+        if y_pred.ndim > 2 and self.kind is not None:
+            # a kernel's loss of each step (batch, steps), weighed per step or per sample
             per = _rows_shaped(self.compute(y_true, y_pred, None, fused=self.from_logits),
                                y_pred.shape)
             if sample_weight is not None:
@@ -84,7 +85,9 @@ class Loss:
             w = None if sample_weight is None else \
                 np.ascontiguousarray(np.broadcast_to(np.asarray(sample_weight, np.float32),
                                                      (y_pred.shape[0],)))
-            per = self.compute(y_true, y_pred, w, fused=self.from_logits)
+            # (a formula's loss, of each sample; compute counts per step for training)
+            per = self.compute(y_true, y_pred, w, fused=self.from_logits) if y_pred.ndim <= 2 \
+                else np.asarray(self.per_sample(y_true, y_pred), np.float32)
             if w is not None:
                 per = per * w
         if self.reduction in ("none", None):
