@@ -1550,7 +1550,7 @@ def call_layer(layer, inputs, training):
         from .tape import record_call
         return record_call(tape, layer, inputs, None if training is None else bool(training))
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
-    layer.build_for(shapes if multi else shapes[0])
+    layer._build_for_arrays(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference
             training = bool(training)
@@ -1726,28 +1726,35 @@ def _same_shape(y, x, who):
 # ------------------------------------------------------- custom losses
 
 def loss_values(fn, who, y_true, y_pred, sample_weight=None, scale=None, grad=None):
-    """Per-sample values of a loss function ``fn(y_true, y_pred)`` written
+    """Per-row values of a loss function ``fn(y_true, y_pred)`` written
     with pynn.ops / pynn.backend (its result: a scalar, or values whose
-    first axis is the batch, averaged over the others); with ``grad``,
-    writes the gradient of ``sum(w * values) / scale`` w.r.t. ``y_pred``."""
-    rows = y_pred.shape[0]
+    first axis is the batch, averaged over the others unless they are one
+    per row).  A row is a sample, or one step of a sequence output
+    (batch, steps, units), as the built-in losses count them; with
+    ``grad``, writes the gradient of ``sum(w * values) / scale`` w.r.t.
+    ``y_pred`` (``sample_weight``: one weight per row)."""
+    batch = y_pred.shape[0]
+    rows = y_pred.size // y_pred.shape[-1] if y_pred.ndim > 2 and y_pred.shape[-1] else batch
     if grad is None:
         with untraced():
-            return _per_sample(_float32_output(fn(y_true, y_pred), who), rows, who)
+            return _per_row(_float32_output(fn(y_true, y_pred), who), batch, rows, who)
     tape = Tape(who)
     leaf = tape.input(y_pred)
     with tape.recording():
         v = resolve(fn(y_true, leaf))
     values = _float32_output(v, who)
-    per = _per_sample(values, rows, who)
+    per = _per_row(values, batch, rows, who)
     w = np.ones(rows, np.float32) if sample_weight is None else \
         np.asarray(sample_weight, np.float32).reshape(rows)
-    scale = float(rows if scale is None else scale)
+    scale = float(batch if scale is None else scale)
     if values.ndim == 0:
         seed = np.float32(w.sum() / scale)
-    else:
-        per_value = values.size // rows if rows else 1
-        seed = (w / (scale * per_value)).reshape((rows,) + (1,) * (values.ndim - 1))
+    elif values.size == rows:  # one value per row
+        seed = (w / scale).reshape(values.shape)
+    else:  # one per sample, the mean of its values
+        per_value = values.size // batch if batch else 1
+        w_sample = w.reshape(batch, -1).sum(axis=1) if batch else w
+        seed = (w_sample / (scale * per_value)).reshape((batch,) + (1,) * (values.ndim - 1))
     g = tape.backward([(v, seed)]).get(id(leaf))
     if g is None:
         grad.fill(0.0)
@@ -1756,15 +1763,20 @@ def loss_values(fn, who, y_true, y_pred, sample_weight=None, scale=None, grad=No
     return per
 
 
-def _per_sample(values, rows, who):
+def _per_row(values, batch, rows, who):
+    """A loss's values as one per row: a scalar everywhere, values of a row
+    each as they are, a sample's mean for each of its rows."""
     if values.ndim == 0:
         return np.full(rows, values, np.float32)
-    if values.shape[0] != rows:
+    if values.shape[0] != batch:
         raise ValueError(f"{who} returned values of shape {values.shape} for a batch of "
-                         f"{rows}; a loss returns a scalar or one value per sample (the "
+                         f"{batch}; a loss returns a scalar or one value per sample (the "
                          f"batch first)")
-    return values.reshape(rows, -1).mean(axis=1, dtype=np.float32) if values.ndim > 1 \
+    if values.size == rows:
+        return values.reshape(rows).astype(np.float32, copy=False)
+    per_sample = values.reshape(batch, -1).mean(axis=1, dtype=np.float32) if values.ndim > 1 \
         else values
+    return np.repeat(per_sample, rows // batch) if batch and rows != batch else per_sample
 
 
 # ------------------------------------------------------- shape inference
@@ -1779,7 +1791,10 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     shapes = input_shape if multi else [input_shape]
 
     def sample(size):
-        arrays = [np.zeros(tuple(size if d is None else d for d in s), input_dtype)
+        # (a string input, raw text for a lookup layer, is empty strings)
+        arrays = [np.full(tuple(size if d is None else d for d in s), "", object)
+                  if input_dtype == "string" else
+                  np.zeros(tuple(size if d is None else d for d in s), input_dtype)
                   for s in shapes]
         return arrays if multi else arrays[0]
     try:

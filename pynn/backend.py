@@ -889,3 +889,37 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     labels = np.asarray(ops._plain(target)).reshape(out_shape[:axis % len(out_shape)])
     onehot = ops.one_hot(labels, out_shape[axis], axis=axis)
     return categorical_crossentropy(onehot, output, from_logits=from_logits, axis=axis)
+
+
+def ctc_batch_cost(y_true, y_pred, input_length, label_length):
+    """Keras 2's CTC loss of each sample, shape (batch, 1): ``y_pred``
+    holds softmax probabilities (batch, steps, classes) whose last class is
+    the blank; the first ``label_length`` labels of ``y_true`` count, over
+    the first ``input_length`` steps (both of shape (batch, 1))."""
+    classes = ops.shape(y_pred)[-1]
+    labels = np.asarray(ops._plain(y_true))
+    if labels.ndim != 2 or labels.dtype.kind not in "biuf":
+        raise ValueError(f"ctc_batch_cost: y_true must be labels of shape (batch, "
+                         f"max_label_length), got {labels.dtype} of shape {labels.shape}")
+    lengths = [np.asarray(ops._plain(n)).reshape(-1) for n in (label_length, input_length)]
+    # Keras 2 takes the log of the probabilities as the logits of TensorFlow's loss.
+    loss = ops.ctc_loss(labels.astype(np.int64), ops.log(ops.add(y_pred, _EPSILON)),
+                        lengths[0], lengths[1], mask_index=classes - 1)
+    return ops.expand_dims(loss, 1)
+
+
+def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
+    """Keras 2's CTC decoding of softmax probabilities (batch, steps,
+    classes), last class the blank: ``(paths, log_probabilities)``, a list
+    of ``top_paths`` (one when greedy) arrays (batch, steps) of labels then
+    -1, and their scores (batch, top_paths)."""
+    probabilities = np.asarray(ops._plain(y_pred), np.float32)
+    if probabilities.ndim != 3:
+        raise ValueError(f"ctc_decode: y_pred must be probabilities of shape (batch, steps, "
+                         f"classes), got shape {probabilities.shape}")
+    paths, scores = ops.ctc_decode(np.log(probabilities + _EPSILON),
+                                   np.asarray(ops._plain(input_length)).reshape(-1),
+                                   strategy="greedy" if greedy else "beam_search",
+                                   beam_width=beam_width, top_paths=1 if greedy else top_paths,
+                                   mask_index=probabilities.shape[-1] - 1)
+    return [p for p in paths], np.asarray(scores).reshape(probabilities.shape[0], -1)

@@ -19,6 +19,24 @@ from .utils.custom_objects import deserialize_function, is_function_description,
     serialize_function
 
 
+def _weights_like(w, per):
+    """Sample weights against losses ``per``: weights of fewer axes (one per
+    sample against (batch, steps)) get trailing axes of 1, so each weighs
+    all its sample's steps (Keras's Loss refuses that pair of shapes; its
+    fit weighs every step of a sample by the sample's weight)."""
+    return w.reshape(w.shape + (1,) * (len(ops.shape(per)) - w.ndim)) \
+        if w.ndim < len(ops.shape(per)) else w
+
+
+def _rows_shaped(per, pred_shape):
+    """Unreduced losses of predictions with several rows per sample
+    (batch, steps, classes) in Keras's shape, (batch, steps), rather than
+    one flat row each."""
+    if len(pred_shape) > 2 and ops.size(per) == int(np.prod(pred_shape[:-1])):
+        return ops.reshape(per, tuple(pred_shape[:-1]))
+    return per
+
+
 class Loss:
     """Base of the loss classes.  ``kind`` names the C kernel."""
     kind = None
@@ -64,12 +82,21 @@ class Loss:
             y_pred = y_pred[:, None]
             y_true = np.asarray(y_true).reshape(-1, 1) if not self.sparse else y_true
         y_true = self.prepare_targets(y_true, y_pred.shape)
-        w = None if sample_weight is None else \
-            np.ascontiguousarray(np.broadcast_to(np.asarray(sample_weight, np.float32),
-                                                 (y_pred.shape[0],)))
-        per = self.compute(y_true, y_pred, w, fused=self.from_logits)
-        if w is not None:
-            per = per * w
+        if y_pred.ndim > 2 and self.kind is not None:
+            # a kernel's loss of each step (batch, steps), weighed per step or per sample
+            per = _rows_shaped(self.compute(y_true, y_pred, None, fused=self.from_logits),
+                               y_pred.shape)
+            if sample_weight is not None:
+                per = per * _weights_like(np.asarray(sample_weight, np.float32), per)
+        else:
+            w = None if sample_weight is None else \
+                np.ascontiguousarray(np.broadcast_to(np.asarray(sample_weight, np.float32),
+                                                     (y_pred.shape[0],)))
+            # (a formula's loss, of each sample; compute counts per step for training)
+            per = self.compute(y_true, y_pred, w, fused=self.from_logits) if y_pred.ndim <= 2 \
+                else np.asarray(self.per_sample(y_true, y_pred), np.float32)
+            if w is not None:
+                per = per * w
         if self.reduction in ("none", None):
             return per
         if self.reduction == "sum":
@@ -84,9 +111,10 @@ class Loss:
             if not self.sparse:
                 y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
         y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
-        per = self.per_sample(y_true, y_pred)
+        per = _rows_shaped(self.per_sample(y_true, y_pred), y_pred.shape)
         if sample_weight is not None:
-            per = ops.multiply(per, np.asarray(sample_weight, np.float32))
+            per = ops.multiply(per, _weights_like(np.asarray(autodiff.value_of(sample_weight),
+                                                             np.float32), per))
         if self.reduction in ("none", None):
             return per
         if self.reduction == "sum":

@@ -1831,6 +1831,11 @@ def concatenate(xs, axis=0, out=None):
     xs = list(xs)
     if builtins.any(type(x) is not _ndarray and type(x) in _TRACED for x in xs):
         return _traced("concatenate", xs, axis=axis, out=out)
+    # Integer and boolean arrays (a tile's repeats, positions) keep their
+    # dtype, as in Keras; the C copy is for float32 data.
+    ints = [np.asarray(x) for x in xs]
+    if out is not None or not ints or builtins.any(a.dtype.kind not in "biu" for a in ints):
+        ints = None
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
@@ -1841,6 +1846,8 @@ def concatenate(xs, axis=0, out=None):
                 x.shape[axis + 1:] != xs[0].shape[axis + 1:]:
             raise ValueError(f"concatenate: shapes {[t.shape for t in xs]} differ off axis "
                              f"{axis}")
+    if ints is not None:
+        return np.concatenate(ints, axis=axis)
     shape = list(xs[0].shape)
     shape[axis] = builtins.sum(x.shape[axis] for x in xs)
     out = _out(out, tuple(shape), "concatenate")

@@ -366,7 +366,7 @@ def record_call(record, layer, inputs, training):
         xs = list(inputs) if multi_in else [inputs]
     xs = [record.operand(x) for x in xs]
     shapes = [(None,) + tuple(np.shape(_val(x))[1:]) for x in xs]
-    layer.build_for(shapes if multi_in else shapes[0])
+    layer._build_for_arrays(shapes if multi_in else shapes[0])
     values = [np.ascontiguousarray(_val(x), dtype=_dtype_of(layer, i))
               for i, x in enumerate(xs)]
     if any(v.ndim == 0 for v in values):

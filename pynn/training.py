@@ -708,7 +708,7 @@ class TrainingMixin:
             if loose and len(got) == len(want) and len(want) > 1:
                 # A graph built from the first data's shape: its layers
                 # check the other axes.
-                want = (None,) * (len(want) - 1) + want[-1:]
+                want = (None,) * len(want)
             if len(got) != len(want) or any(w is not None and w != g
                                             for w, g in zip(want[1:], got[1:])):
                 node = self._program.steps[0].layer if self._program.steps else self
@@ -1402,14 +1402,24 @@ class TrainingMixin:
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+        return self._step_metrics_with_loss(x, y, y_pred, sw, loss)
 
     def test_step(self, data):
         """One evaluation step: the loss and the metrics on ``data``."""
         x, y, sw = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
-        return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+        return self._step_metrics_with_loss(x, y, y_pred, sw, loss)
+
+    def _step_metrics_with_loss(self, x, y, y_pred, sw, loss):
+        """compute_metrics after a step.  An override with Keras's signature
+        (no ``loss`` argument) gets the loss tracker updated here first, as
+        Keras's step does."""
+        if "loss" in inspect.signature(self.compute_metrics).parameters:
+            return self.compute_metrics(x, y, y_pred, sw, loss=loss)
+        if self._loss_tracker() is not None:
+            self._loss_tracker().update_state(autodiff.value_of(loss))
+        return self.compute_metrics(x, y, y_pred, sw)
 
     def _compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """compute_loss as the built-in steps call it: an override written

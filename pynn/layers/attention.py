@@ -240,6 +240,7 @@ class MultiHeadAttention(_OptionsLayer):
         return self._call_with(inputs, options, training)
 
     def build(self, input_shape):
+        self._check_ranks(input_shape)
         q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
         if None in (q_dim, v_dim, k_dim):
             raise ValueError(f"MultiHeadAttention {self.name!r}: the last axis of query, value "
@@ -262,7 +263,9 @@ class MultiHeadAttention(_OptionsLayer):
                                                      (out_dim,))
         self.built = True
 
-    def compute_output_shape(self, input_shape):
+    def _check_ranks(self, input_shape):
+        """Query, value and key of rank 3, or of one rank with more step
+        axes (attended over all of them)."""
         q, v, k = input_shape[:3]
         for name, s in (("query", q), ("value", v), ("key", k)):
             if len(s) < 3 or len(s) != len(q):
@@ -273,6 +276,10 @@ class MultiHeadAttention(_OptionsLayer):
             raise ValueError(f"MultiHeadAttention {self.name!r}: inputs of rank {len(q)} are "
                              f"attended over all their middle axes (attention_axes=None), got "
                              f"attention_axes={self.attention_axes!r}")
+
+    def compute_output_shape(self, input_shape):
+        self._check_ranks(input_shape)
+        q, v, k = input_shape[:3]
         if tuple(v[1:-1]) != tuple(k[1:-1]) and None not in tuple(v[1:-1]) + tuple(k[1:-1]):
             raise ValueError(f"MultiHeadAttention {self.name!r}: value and key must have the "
                              f"same number of steps, got {v} and {k}")

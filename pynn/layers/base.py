@@ -579,12 +579,35 @@ class Layer:
     def build_for(self, input_shape):
         """Build (once) for ``input_shape`` (or check it against the shape
         the layer was built for) and return the output shape."""
+        return self.compute_output_shape(self._build_once(input_shape))
+
+    def _build_for_arrays(self, input_shape):
+        """Build (once) for a call on arrays of ``input_shape``.  A layer
+        that computes through its call needs no output shape here (the call
+        gives it), and finding one would run the call on zeros of another
+        batch size, which a call that indexes its first axis (a graph
+        layer's nodes) cannot take; nor, once built, are its calls held to
+        the first one's shape (Keras builds such a layer once, and checks
+        only its input_spec, as __call__ does here).  (Models build as their
+        build_for says.)"""
+        if self._traces_call and type(self).build_for is Layer.build_for:
+            if not self.built:
+                self._build_once(input_shape)
+        else:
+            self.build_for(input_shape)
+
+    def _build_once(self, input_shape):
+        """Build (once) for ``input_shape`` or check it against the shape
+        the layer was built for; returns the shape as tuples."""
         if isinstance(input_shape, list):
             input_shape = [tuple(s) for s in input_shape]
         else:
             input_shape = tuple(input_shape)
         if not self.built:
-            self.build(input_shape)
+            if inspect.signature(self.build).parameters:
+                self.build(input_shape)
+            else:  # a build() of no arguments, as Keras calls it
+                self.build()
             self.built = True
             self._build_input_shape = input_shape
             if self.input_spec:  # build may have set it: check again, as Keras does
@@ -593,7 +616,7 @@ class Layer:
                                            self.name)
         else:
             self._check_input(input_shape)
-        return self.compute_output_shape(input_shape)
+        return input_shape
 
     def _check_input(self, shape):
         """Raise ValueError if ``shape`` (batch included) does not fit the
@@ -699,6 +722,9 @@ class Layer:
         if isinstance(inputs, dict) and not self._accepts_dict():
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
                             f"list of tensors, not a dict")
+        if isinstance(inputs, dict) and self._traces_call:
+            # its call gets the dict back, the graph's tensors in these places
+            self.__dict__["_input_keys"] = list(inputs.keys())
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
         if self._traces_call:
             # The shape of a call is found by running it on zeros of the
@@ -721,7 +747,9 @@ class Layer:
         return outputs if multi_out else outputs[0]
 
     def _accepts_dict(self):
-        return False
+        # A layer computing through its call takes a dict of tensors, as
+        # Keras's call(inputs) takes any structure.
+        return self._traces_call
 
     # The names of the call arguments a layer records in its graph nodes
     # (Node.call_args), which saved configs write in the node's kwargs.
@@ -758,7 +786,7 @@ class Layer:
             # the output shape is found by running the call on zeros of the
             # input's dtype (integer ids stay integers), as in a graph
             self.__dict__["_call_input_dtype"] = first.dtype.name
-        self.build_for(shapes)
+        self._build_for_arrays(shapes)
         if training is None:
             training = self._training_default
         ctx = CallContext()
@@ -811,19 +839,27 @@ class Layer:
         kwargs = {}
         if "training" in takes:
             kwargs["training"] = training
-        if "mask" in takes and mask is not None:
-            kwargs["mask"] = mask
         spread = self._call_tensors > 1 and isinstance(inputs, (list, tuple)) and \
             len(inputs) == self._call_tensors
+        # A call of several positional tensors gets the first one's mask, as
+        # Keras's call(inputs, encoder_outputs, mask=None) does.
+        call_mask = mask[0] if spread and isinstance(mask, (list, tuple)) else mask
+        if "mask" in takes and call_mask is not None:
+            kwargs["mask"] = call_mask
+        arg = inputs
+        keys = self.__dict__.get("_input_keys")
+        if keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
+            arg = dict(zip(keys, inputs))  # called on a dict in the graph
         if mask is None:
-            return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
+            return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
         with _CarriedMasks(inputs, mask):
-            return self.call(*inputs, **kwargs) if spread else self.call(inputs, **kwargs)
+            return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
 
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):
             return self._run_call(xs, training and not ctx.inference_behaviour, ctx.mask)
-        if training and self._traces_call:
+        # (raw text, reshaped on its way to a lookup layer, has no gradient)
+        if training and self._traces_call and self.__dict__.get("_call_input_dtype") != "string":
             return autodiff.traced_forward(self, ctx, inputs, run)
         return autodiff.untraced_forward(ctx, run, inputs)
 

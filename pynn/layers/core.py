@@ -222,6 +222,7 @@ class Activation(ActivationMixin, Layer):
     """Applies an activation function to its input."""
     runs_on_gpu = True
     supports_masking = True
+    fixed_input_axes = ()  # any shape, as Keras's (which has no input_spec)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -259,7 +260,7 @@ class Dropout(Layer):
     supports_masking = True
     inference_identity = True
     # one Dropout may serve tensors of any shapes (Swin's attention weights
-    # and its outputs), as Keras's
+    # and its outputs), as Keras's (which has no input_spec)
     fixed_input_axes = ()
     fixed_input_rank = False
 

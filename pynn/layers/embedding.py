@@ -83,18 +83,29 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.output_dim,)
 
     def _as_input(self, a):
-        arr = np.asarray(a)
-        self._check_ids_dtype(arr.dtype)
-        return super()._as_input(arr)
+        return super()._as_input(self._integer_ids(np.asarray(a)))
 
-    def _check_ids_dtype(self, dtype):
-        if dtype.kind not in "iub":
-            raise TypeError(f"Embedding {self.name!r}: token ids must be integers, got "
-                            f"{dtype}; give integer arrays (pynn.Input(dtype='int32') in a "
-                            f"graph)")
+    def _integer_ids(self, ids):
+        """The ids as integers.  Keras casts float ids to int32, and
+        programs rely on it (an ``Input(shape=(maxlen,))``, float32, feeding
+        an Embedding inside a custom layer's call): floats holding whole
+        numbers in the int32 range are taken; any other float is an error
+        rather than a silent truncation."""
+        if ids.dtype.kind in "iub":
+            return ids
+        if ids.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                whole = np.all((ids == np.trunc(ids)) & (np.abs(ids) < 2 ** 31))
+            if whole:
+                return ids.astype(np.int32)
+        got = f"{ids.dtype} values that are not all whole numbers in the int32 range" \
+            if ids.dtype.kind == "f" else ids.dtype
+        raise TypeError(f"Embedding {self.name!r}: token ids must be integers (or floats "
+                        f"holding whole numbers), got {got}; give integer arrays "
+                        f"(pynn.Input(dtype='int32') in a graph)")
 
     def forward(self, ctx, ids, training):
-        self._check_ids_dtype(ids.dtype)
+        ids = self._integer_ids(ids)
         if self.input_length is not None and ids.ndim > 1 and ids.shape[1] != self.input_length:
             raise ValueError(f"Embedding {self.name!r}: input_length is {self.input_length} "
                              f"but the ids have shape {ids.shape}")

@@ -227,6 +227,8 @@ class TensorOperation(Layer):
             return [str(np.dtype(dtype))] * n
         if self.op == "top_k":  # (values, indices)
             return ["float32", "int32"][:n]
+        if self.op not in BOOLEAN_OPS and self.__dict__.get("_call_input_dtype") == "string":
+            return ["string"] * n  # raw text reshaped (expand_dims, reshape) is text
         return ["bool" if self.op in BOOLEAN_OPS else "float32"] * n
 
     def get_config(self):

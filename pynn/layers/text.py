@@ -26,6 +26,22 @@ _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
+def _current_output_mode(output_mode):
+    """Keras's present name for an output mode given by its older name
+    ('binary' is 'multi_hot', 'tf-idf' is 'tf_idf'), as Keras accepts them."""
+    return {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode) \
+        if isinstance(output_mode, str) else output_mode
+
+
+def _ragged_rows(x):
+    """The rows of a ragged batch (a list of lists of different lengths,
+    what ``tf.ragged.constant`` builds in a TensorFlow program), or None
+    for anything else."""
+    if not isinstance(x, (list, tuple)) or not x or \
+            not all(isinstance(row, (list, tuple, np.ndarray)) for row in x):
+        return None
+    return [list(row) for row in x] if len({len(row) for row in x}) > 1 else None
+
 
 def _row_size(a):
     """The size of one example of ``a`` (a reshape to (n, -1) cannot work
@@ -56,14 +72,14 @@ class _Lookup(Layer):
     """What StringLookup, IntegerLookup and TextVectorization share: the
     vocabulary, the OOV and mask tokens, and the output encodings."""
     _no_gradient = True
+    fixed_input_axes = ()  # one lookup serves inputs of any shape, as Keras's
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
                  pad_to_max_tokens=False, sparse=False, **kwargs):
         super().__init__(**kwargs)
         who = f"{type(self).__name__} {self.name!r}"
-        if output_mode == "tf-idf":
-            output_mode = "tf_idf"
+        output_mode = _current_output_mode(output_mode)
         if output_mode not in _OUTPUT_MODES:
             raise ValueError(f"{who}: output_mode must be one of {', '.join(_OUTPUT_MODES)}, "
                              f"got {output_mode!r}")
@@ -210,6 +226,9 @@ class _Lookup(Layer):
 
     def _token_rows(self, batch):
         """The tokens of each example of a batch, for adapt."""
+        ragged = _ragged_rows(batch)
+        if ragged is not None:
+            return [[self._token(t) for t in row] for row in ragged]
         arr = _as_array(batch)
         if arr.ndim == 0:
             arr = arr.reshape(1)
@@ -266,7 +285,17 @@ class _Lookup(Layer):
             idf = np.zeros(depth, np.float32)
             idf[:self.idf_weights.size] = self.idf_weights[:depth]
             out *= idf
-        return out
+        return out[0] if ids.ndim == 0 else out  # one value: one vector, as Keras's
+
+    def _encode_ragged(self, rows):
+        """One multi_hot, count or tf_idf vector per row of a ragged batch."""
+        if self.output_mode not in ("multi_hot", "count", "tf_idf"):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: rows of different lengths "
+                             f"(a ragged batch) need output_mode 'multi_hot', 'count' or "
+                             f"'tf_idf', which give one vector per row; got output_mode="
+                             f"{self.output_mode!r}")
+        return np.concatenate([self._encode(self._ids(np.array(row, dtype=object))[None])
+                               for row in rows])
 
     def _token(self, t):
         return t
@@ -335,6 +364,9 @@ class StringLookup(_Lookup):
 
     def compute(self, inputs):
         self._need_vocabulary()
+        ragged = _ragged_rows(inputs)
+        if ragged is not None:
+            return self._encode_ragged(ragged)
         arr = _as_array(inputs)
         if self.invert:
             ids = arr.astype(np.int64)
@@ -374,6 +406,9 @@ class IntegerLookup(_Lookup):
 
     def compute(self, inputs):
         self._need_vocabulary()
+        ragged = _ragged_rows(inputs)
+        if ragged is not None:
+            return self._encode_ragged(ragged)
         arr = _as_array(inputs)
         if self.invert:
             ids = arr.astype(np.int64)
@@ -573,6 +608,7 @@ class CategoryEncoding(Layer):
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         who = f"CategoryEncoding {self.name!r}"
+        output_mode = _current_output_mode(output_mode)
         if num_tokens is None or int(num_tokens) < 1:
             raise ValueError(f"{who}: num_tokens must be a positive integer, got "
                              f"{num_tokens!r}")

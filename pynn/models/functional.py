@@ -576,7 +576,8 @@ class Model(TrainingMixin, Layer):
         self._train_state = None
         self._placed_at = -1  # new layers' weights are placed at the next use
         self.output_names = [t._keras_history.operation.name for t in flat_out]
-        self.input_names = [t.name for t in flat_in]
+        # Data given as a dict goes by the inputs dict's keys, as in Keras.
+        self.input_names = list(inputs) if isinstance(inputs, dict) else [t.name for t in flat_in]
         self.built = True
         self._build_input_shape = [t.shape for t in flat_in] if len(flat_in) > 1 \
             else flat_in[0].shape

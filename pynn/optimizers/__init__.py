@@ -17,6 +17,10 @@ from . import schedules
 class Optimizer:
     slot_names = ()
     host_only = False  # updated in NumPy: a GPU's arrays come to the host for it
+    # How many of the last slots Keras's files hold after every weight's
+    # other slots, rather than weight by weight with them (AMSGrad's
+    # velocity_hat, made after the momenta and velocities).
+    slots_after_weights = 0
 
     def __init__(self, learning_rate=0.001, name=None, lr=None, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
@@ -316,21 +320,37 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adaptive moment estimation (Kingma & Ba), with Keras's epsilon."""
+    """Adaptive moment estimation (Kingma & Ba), with Keras's epsilon.
+    ``amsgrad=True`` (Reddi et al.) divides by the largest velocity seen
+    so far, kept in a third slot, as Keras's Adam does."""
     slot_names = ("momentum", "velocity")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 name=None, **kwargs):
+                 amsgrad=False, name=None, **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.amsgrad = bool(amsgrad)
+        if self.amsgrad:  # (the C kernel has no third slot: this rule runs in NumPy)
+            self.slot_names = ("momentum", "velocity", "velocity_hat")
+            self.host_only = True
+            self.slots_after_weights = 1
 
     def _update(self, params, grads):
-        ops.adam_update(params, grads, self._slots[0], self._slots[1], self.iterations,
-                        self._learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        if not self.amsgrad:
+            ops.adam_update(params, grads, self._slots[0], self._slots[1], self.iterations,
+                            self._learning_rate, self.beta_1, self.beta_2, self.epsilon)
+            return
+        m, v, v_hat = self._slots
+        t = self.iterations
+        alpha = self._learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m += (grads - m) * np.float32(1 - self.beta_1)
+        v += (grads * grads - v) * np.float32(1 - self.beta_2)
+        np.maximum(v_hat, v, out=v_hat)
+        params -= np.float32(alpha) * m / (np.sqrt(v_hat) + np.float32(self.epsilon))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
 
 class AdamW(Adam):
@@ -338,8 +358,8 @@ class AdamW(Adam):
     first shrinks the weights by ``learning_rate * weight_decay``."""
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, name=None, **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, name=name,
+                 epsilon=1e-7, amsgrad=False, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, name=name,
                          weight_decay=weight_decay, **kwargs)
 
 
@@ -782,6 +802,10 @@ class LossScaleOptimizer(Optimizer):
     @property
     def _slots(self):
         return self.inner_optimizer._slots
+
+    @property
+    def slots_after_weights(self):
+        return self.inner_optimizer.slots_after_weights
 
     def variables(self):
         return self.inner_optimizer.variables()

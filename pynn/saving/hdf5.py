@@ -203,13 +203,13 @@ def optimizer_state_from(reader, datasets, model):
     extra = len(opt.extra_variables())  # recomputed from the step, not read
     # the dataset of each weight's state arrays, in Keras's order (weight by
     # weight), None where Keras keeps none
-    index, at = [], head
-    for w in weights:
-        row = []
-        for j in range(k):
-            row.append(None if opt.slot_shape(j, w.shape) is None else at)
-            at += row[-1] is not None
-        index.append(row)
+    index, at = [[None] * k for _ in weights], head
+    for group in _slot_groups(opt):
+        for i, w in enumerate(weights):
+            for j in group:
+                if opt.slot_shape(j, w.shape) is not None:
+                    index[i][j] = at
+                    at += 1
     if len(datasets) != at + extra:
         warnings.warn(f"{reader.label!r}: the optimizer's state was not restored: the file "
                       f"holds {len(datasets) - head - extra} state arrays, "
@@ -242,8 +242,19 @@ def optimizer_arrays(model, opt=None, wrapped=False):
     opt = opt or model.optimizer
     weights, pieces = optimizer_slices(model, opt, wrapped)
     out = opt.keras_head()
-    for i, w in enumerate(weights):
-        for slot, per in zip(opt.slot_names, pieces):
-            if per[i] is not None:
-                out.append((f"{w.name.replace('/', '_')}_{slot}", per[i]))
+    for group in _slot_groups(opt):
+        for i, w in enumerate(weights):
+            for j in group:
+                if pieces[j][i] is not None:
+                    out.append((f"{w.name.replace('/', '_')}_{opt.slot_names[j]}",
+                                pieces[j][i]))
     return out + opt.extra_variables()
+
+
+def _slot_groups(opt):
+    """The optimizer's state arrays in the groups Keras stores one after
+    the other, each weight by weight: all but the last
+    ``slots_after_weights``, then those."""
+    k = len(opt.slot_names)
+    late = opt.slots_after_weights
+    return [range(k - late), range(k - late, k)]
