@@ -86,8 +86,13 @@ def name_of(activation):
         getattr(activation, "__name__", type(activation).__name__)
 
 
+def _symbolic(x):
+    from .models.node import KerasTensor
+    return isinstance(x, KerasTensor)
+
+
 def linear(x):
-    return ops.activation(x, "linear")
+    return x if _symbolic(x) else ops.activation(x, "linear")
 
 
 # These call pynn.ops's functions of the same names, which also take a
@@ -95,7 +100,17 @@ def linear(x):
 # tensor records the operation, as in Keras 3).
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    return ops.relu(x, negative_slope=negative_slope, max_value=max_value, threshold=threshold)
+    """Keras's relu: ``x`` above ``threshold`` (capped at ``max_value``),
+    ``negative_slope * (x - threshold)`` at or below it."""
+    plain = ops.relu_form(negative_slope, max_value, threshold)[0] is not None
+    if plain and not _symbolic(x) or isinstance(x, (np.ndarray, list, tuple)) \
+            or np.isscalar(x) or negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x, negative_slope=negative_slope, max_value=max_value,
+                        threshold=threshold)
+    # A traced value or a symbolic tensor with arguments: through the layer,
+    # which has the gradient and whose config keeps the arguments.
+    from .layers.activation import ReLU
+    return ReLU(max_value=max_value, negative_slope=negative_slope, threshold=threshold)(x)
 
 
 def relu6(x):
@@ -214,6 +229,8 @@ def sparse_plus(x):
 
 def sparse_sigmoid(x):
     """0 up to -1, 1 from 1, ``(x + 1) / 2`` between (Blondel et al.)."""
+    if _symbolic(x):
+        return ops.sparse_sigmoid(x)
     v = np.asarray(ops._plain(x))
     return ops.where(v <= -1, np.float32(0), ops.where(
         v >= 1, np.float32(1), ops.multiply(ops.add(x, 1.0), 0.5)))

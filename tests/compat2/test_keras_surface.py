@@ -153,3 +153,44 @@ def test_a_custom_layer_trains_through_the_new_ops():
 def test_symbolic_dtypes_as_keras(keras, name, op):
     """The dtype a symbolic operation reports is Keras's."""
     assert op(pynn.ops, pynn.Input((4,))).dtype == op(keras.ops, keras.Input((4,))).dtype
+
+
+SYMBOLIC_ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "elu",
+                        "leaky_relu", "relu6", "selu", "softplus", "swish", "mish",
+                        "hard_sigmoid", "linear", "exponential", "hard_swish", "softsign",
+                        "celu", "log_softmax", "sparse_plus", "tanh_shrink", "hard_tanh",
+                        "soft_shrink", "sparsemax", "sparse_sigmoid"]
+
+
+@pytest.mark.parametrize("name", SYMBOLIC_ACTIVATIONS)
+def test_activations_on_symbolic_tensors_as_keras(keras, name):
+    """keras.activations.<name>(x) in a functional graph: a node computing
+    what Keras computes."""
+    x = np.linspace(-4, 4, 12, dtype=np.float32).reshape(2, 6)
+    inp = pynn.Input((6,))
+    model = pynn.Model(inp, getattr(activations, name)(inp))
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               np.asarray(getattr(keras.activations, name)(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"max_value": 6.0}, {"negative_slope": 0.1},
+                                {"threshold": 1.0},
+                                {"negative_slope": 0.2, "max_value": 4.0, "threshold": 0.5}])
+def test_relu_arguments_as_keras(keras, tmp_path, kw):
+    """activations.relu(x, negative_slope, max_value, threshold) on arrays,
+    in a graph (saved and loaded by Keras) and on a GradientTape."""
+    x = np.linspace(-3, 8, 23, dtype=np.float32).reshape(1, -1)
+    want = np.asarray(keras.activations.relu(x, **kw))
+    np.testing.assert_allclose(activations.relu(x, **kw), want, atol=1e-6)
+    inp = pynn.Input((23,))
+    model = pynn.Model(inp, activations.relu(inp, **kw))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), want, atol=1e-6)
+    v = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        y = pynn.ops.sum(activations.relu(v, **kw))
+    slope, cap, at = kw.get("negative_slope", 0.0), kw.get("max_value"), kw.get("threshold", 0.0)
+    expect = np.where(x > at, 1.0 if cap is None else (x < cap).astype(np.float32), slope)
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), expect, atol=1e-6)
