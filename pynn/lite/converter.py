@@ -943,9 +943,15 @@ def _multi_head_attention(ctx, step, k, xs):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
-    if any(len(x.shape) != 3 for x in (query, value, key)):
-        raise ctx.error(layer, f"attention over inputs of rank other than 3 (query "
-                               f"{_fmt(query.shape)}) has no TensorFlow Lite form in pynn.lite")
+    rank = len(query.shape)
+    if rank > 3:
+        # (attention over all the middle axes: over them flattened into one)
+        if options.get("scores"):
+            raise ctx.error(layer, f"the attention scores of inputs of rank {rank} have no "
+                                   f"TensorFlow Lite form in pynn.lite")
+        query, value, key = (ctx.reshape(layer, x, (None, int(np.prod(x.shape[1:-1])),
+                                                    x.shape[-1]), f"{layer.name}/{what}_flat")
+                             for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
     none = {"FusedActivationFunction": fused_activation_code("linear")}
 
@@ -996,13 +1002,18 @@ def _multi_head_attention(ctx, step, k, xs):
     w = w.reshape(heads * layer.value_dim, w.shape[-1]).T
     b = ctx.value(layer, layer.output_bias, "output bias") \
         if layer.output_bias is not None else None
-    out = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), (k, "out"))
+    out_shape = _out_shape(ctx, step)
+    flat_shape = (None, t, out_shape[-1])
+    out = ctx.out_tensor(layer, step.name if rank == 3 else f"{layer.name}/output_flat",
+                         flat_shape, (k, "out") if rank == 3 else None)
     g.add("FULLY_CONNECTED", [context, g.constant(f"{layer.name}/attention_output/kernel",
                                                   np.ascontiguousarray(w), role="weight"),
                               None if b is None else
                               g.constant(f"{layer.name}/attention_output/bias", b,
                                          role="bias")],
           [out], ("FullyConnectedOptions", {**none, "KeepNumDims": True}), layer.name)
+    if rank > 3:
+        return ctx.reshape(layer, out, out_shape, step.name, (k, "out"))
     return [out, weights] if options.get("scores") else out
 
 

@@ -2,7 +2,7 @@
 attention as BATCH_MATMUL and SOFTMAX, equal to predict (1e-5, with and
 without the XNNPACK delegate) for self- and cross-attention, a causal mask,
 the attention scores as an output, other value and output sizes, no
-biases; the keras.io time-series transformer whole; what cannot be
+biases, inputs of rank 4; the keras.io time-series transformer whole; what cannot be
 written (a mask) raises naming the layer."""
 import numpy as np
 import pytest
@@ -23,7 +23,8 @@ def _check(model, xs):
     return data
 
 
-@pytest.mark.parametrize("case", ["self", "cross_key", "causal_scores", "sizes_no_bias"])
+@pytest.mark.parametrize("case", ["self", "cross_key", "causal_scores", "sizes_no_bias",
+                                  "rank_4"])
 def test_multi_head_attention_matches_predict(case):
     set_random_seed(1)
     rng = np.random.default_rng(2)
@@ -40,10 +41,14 @@ def test_multi_head_attention_matches_predict(case):
         out, scores = layers.MultiHeadAttention(2, 4)(q_in, q_in, use_causal_mask=True,
                                                        return_attention_scores=True)
         model, xs = pynn.Model(q_in, [out, scores]), [rng.normal(size=(2, 5, 8))]
-    else:
+    elif case == "sizes_no_bias":
         out = layers.MultiHeadAttention(4, 3, value_dim=2, output_shape=6,
                                         use_bias=False)(q_in, q_in)
         model, xs = pynn.Model(q_in, out), [rng.normal(size=(2, 5, 8))]
+    else:  # (MobileViT's: attention over both middle axes)
+        q_in = pynn.Input((3, 4, 8))
+        out = layers.MultiHeadAttention(2, 4)(q_in, q_in)
+        model, xs = pynn.Model(q_in, out), [rng.normal(size=(2, 3, 4, 8))]
     xs = [x.astype(np.float32) for x in xs]
     data = _check(model, xs)
     names = op_names(data)
