@@ -57,17 +57,14 @@ class Loss:
             y_pred = y_pred[:, None]
             y_true = np.asarray(y_true).reshape(-1, 1) if not self.sparse else y_true
         y_true = self.prepare_targets(y_true, y_pred.shape)
-        w = None if sample_weight is None else \
-            np.ascontiguousarray(np.broadcast_to(np.asarray(sample_weight, np.float32),
-                                                 (y_pred.shape[0],)))
-        per = self.compute(y_true, y_pred, w, fused=self.from_logits)
-        if w is not None:
-            per = per * w
+        values = np.asarray(self._unreduced(y_true, y_pred, traced=False), np.float32)
+        if sample_weight is not None:
+            values = values * _weight_like(sample_weight, values.ndim)
         if self.reduction in ("none", None):
-            return per
+            return values
         if self.reduction == "sum":
-            return np.float32(per.sum())
-        return np.float32(per.sum() / max(per.size, 1))
+            return np.float32(values.sum())
+        return np.float32(values.sum() / max(values.size, 1))
 
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""
@@ -77,14 +74,23 @@ class Loss:
             if not self.sparse:
                 y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
         y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
-        per = self.per_sample(y_true, y_pred)
+        values = self._unreduced(y_true, y_pred, traced=True)
         if sample_weight is not None:
-            per = ops.multiply(per, np.asarray(sample_weight, np.float32))
+            values = ops.multiply(values, _weight_like(sample_weight, ops.ndim(values)))
         if self.reduction in ("none", None):
-            return per
+            return values
         if self.reduction == "sum":
-            return ops.sum(per)
-        return ops.divide(ops.sum(per), float(max(per.size, 1)))
+            return ops.sum(values)
+        return ops.divide(ops.sum(values), float(max(ops.size(values), 1)))
+
+    def _unreduced(self, y_true, y_pred, traced):
+        """The values a call reduces, shaped as Keras's: one per sample and
+        position (the prediction's shape without its last axis)."""
+        if traced:
+            per = self.per_sample(y_true, y_pred)
+            return ops.reshape(per, y_pred.shape[:-1]) if y_pred.ndim > 2 else per
+        per = self.compute(y_true, y_pred, fused=self.from_logits)
+        return per.reshape(y_pred.shape[:-1]) if y_pred.ndim > 2 else per
 
     def per_sample(self, y_true, y_pred):
         """Per-sample losses of arrays prepared as for compute (traced
@@ -143,13 +149,8 @@ class BinaryCrossentropy(Loss):
     kind = "binary_crossentropy"
     fused_kind = "sigmoid_crossentropy"
     fuses_activation = "sigmoid"
-
-    def prepare_targets(self, y, output_shape, where="the model's output"):
-        y = super().prepare_targets(y, output_shape, where)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{self.name}: targets must be in [0, 1], got values from "
-                             f"{y.min()} to {y.max()}")
-        return y
+    # Targets outside [0, 1] are scored by the same formula, as Keras does:
+    # GANs train on labels with added noise (1 + 0.05 * uniform).
 
 
 class CategoricalCrossentropy(Loss):
@@ -221,6 +222,10 @@ class LossFunctionWrapper(Loss):
     def _call_fn(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self.fn_kwargs)
 
+    def _unreduced(self, y_true, y_pred, traced):
+        # the function's values as it returns them, as Keras reduces them
+        return self._call_fn(y_true, y_pred)
+
     def prepare_targets(self, y, output_shape, where="the model's output"):
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
@@ -264,6 +269,16 @@ class _FormulaLoss(LossFunctionWrapper):
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
+
+
+def _weight_like(sample_weight, ndim):
+    """Sample weights as Keras applies them to loss values of rank
+    ``ndim``: trailing axes of one added (per-sample weights scale every
+    position of a sample), a trailing axis of one dropped."""
+    w = np.asarray(autodiff.value_of(sample_weight), np.float32)
+    while w.ndim > ndim and w.shape[-1] == 1:
+        w = w[..., 0]
+    return w.reshape(w.shape + (1,) * (ndim - w.ndim)) if w.ndim < ndim else w
 
 
 def _last_axis_mean(values):

@@ -36,7 +36,13 @@ class Metric:
         elif self.name is None:
             self.name = _snake_case(type(self).__name__)
         self._variables = []
-        self.reset_state()
+        # Keras's Metric.__init__ calls no reset_state: a subclass's own may
+        # read attributes its __init__ sets after this call (KID's tracker),
+        # so only the state of pynn's own metric classes is set up here.
+        for klass in type(self).__mro__:
+            if "reset_state" in vars(klass) and klass.__module__.startswith("pynn."):
+                klass.reset_state(self)
+                break
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
                      name=None):

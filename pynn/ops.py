@@ -1828,6 +1828,9 @@ def concatenate(xs, axis=0, out=None):
     xs = list(xs)
     if builtins.any(type(x) is not _ndarray and type(x) in _TRACED for x in xs):
         return _traced("concatenate", xs, axis=axis, out=out)
+    if out is None and xs and builtins.all(np.asarray(x).dtype.kind in "biu" for x in xs):
+        # integer arrays (a shape, ids) stay integers, as in Keras
+        return np.concatenate([np.asarray(x) for x in xs], axis=axis)
     xs = [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")

@@ -256,14 +256,27 @@ class Variable(Weight):
     __slots__ = ()
     _count = [0]
 
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None,
-                 **kwargs):
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None,
+                 constraint=None, initializer=None, shape=None, **kwargs):
         unknown = set(kwargs) - {"validate_shape", "caching_device", "synchronization",
-                                 "aggregation", "shape", "experimental_enable_variable_lifting"}
+                                 "aggregation", "experimental_enable_variable_lifting",
+                                 "autocast"}
         if unknown:
             raise TypeError(f"Variable: unexpected argument(s) {', '.join(sorted(unknown))}")
         if dtype not in (None, "float32", np.float32):
             raise ValueError(f"Variable: only float32 is supported, got dtype {dtype!r}")
+        # Keras 3's keras.Variable(initializer, shape=...): an initial value,
+        # or an initializer (a name or an object) called with the shape.
+        if (initial_value is None) == (initializer is None):
+            raise TypeError("Variable: give the initial value (initial_value=, or Keras's "
+                            "initializer=) once")
+        if initial_value is None:
+            initial_value = initializer
+            if isinstance(initializer, str) or (callable(initializer) and shape is not None):
+                if shape is None:
+                    raise ValueError(f"Variable: initializer {initializer!r} needs a shape")
+                from . import initializers
+                initial_value = initializers.get(initializer)(tuple(shape))
         if callable(initial_value):
             initial_value = initial_value()
         value = np.array(_val(autodiff.value_of(initial_value)), dtype=np.float32, order="C")

@@ -713,6 +713,16 @@ class TrainingMixin:
             if unknown:
                 raise ValueError(f"{what}: keys {unknown} are not output names {names}")
             return [y.get(k) for k in names]
+        given = list(y) if isinstance(y, (list, tuple)) and n > 1 else [y]
+        with_loss = [i for i, spec in enumerate(getattr(self, "_compiled_outputs", None) or ())
+                     if spec.loss is not None]
+        if n > 1 and len(given) != n and len(given) == len(with_loss):
+            # As Keras: fewer targets than outputs go, in order, to the
+            # outputs that have a loss (loss=[fn, None] trains on one).
+            ys = [None] * n
+            for i, target in zip(with_loss, given):
+                ys[i] = target
+            return ys
         if isinstance(y, (list, tuple)) and n > 1:
             if len(y) != n:
                 raise ValueError(f"{what}: the model has {n} outputs {names}, got {len(y)} "

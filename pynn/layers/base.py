@@ -148,7 +148,9 @@ class Weight(autodiff.ForwardingOperators):
         return np.array(self.value, dtype=np.float32)
 
     def assign(self, value):
-        value = np.asarray(value, dtype=np.float32)
+        # an assignment is not differentiated (as in Keras): a value computed
+        # on a tape (a masked kernel, an average of weights) is stored as is
+        value = np.asarray(autodiff.value_of(value), dtype=np.float32)
         if value.shape != self.value.shape:
             raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
@@ -170,6 +172,8 @@ class Weight(autodiff.ForwardingOperators):
             raise autodiff.unsupported(f"Converting the weight {self.name!r} to a NumPy array",
                                        tape)
         value = self.value if isinstance(self.value, np.ndarray) else np.asarray(self.value)
+        if copy:  # np.array(weight) (NumPy 2 asks for the copy here): a snapshot
+            return value.astype(dtype or value.dtype, copy=True)
         return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
@@ -325,6 +329,14 @@ class Layer:
         self._trainable = bool(value)
         for layer in self._sublayers():
             layer.trainable = value
+
+    def __setattr__(self, name, value):
+        # As Keras: a Variable (pynn.Variable, a Weight subclass) set as an
+        # attribute of a layer is one of the layer's weights.
+        if isinstance(value, Weight) and type(value) is not Weight and "_weights" in vars(self) \
+                and not any(w is value for w in self._weights):
+            self._weights.append(value)
+        super().__setattr__(name, value)
 
     def _sublayers(self):
         """The layers this one holds (a Keras-style layer's attributes, and

@@ -1,0 +1,238 @@
+"""keras.io's generative programs and Keras recipes (VAE, DCGAN, WGAN-GP,
+PixelCNN, VQ-VAE, miniature GPT, DDIM, custom convolutions) run with only
+their imports changed: the behaviours they rely on, against Keras 3 on its
+NumPy backend where it computes the same thing."""
+import os
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers, ops
+
+
+@pytest.fixture(scope="module")
+def keras3():
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "numpy":
+        pytest.skip("Keras 3 runs here on another backend")
+    return keras
+
+
+RNG = np.random.default_rng(7)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mean_squared_error",
+                                  "mean_absolute_error", "kl_divergence", "hinge", "huber",
+                                  "log_cosh", "categorical_crossentropy"])
+def test_loss_functions_keep_the_positions_of_an_image(keras3, name):
+    # VAE: ops.sum(binary_crossentropy(images, reconstruction), axis=(1, 2))
+    y_true = RNG.uniform(0.0, 1.0, (3, 5, 7, 2)).astype("float32")
+    y_pred = RNG.uniform(0.05, 0.95, (3, 5, 7, 2)).astype("float32")
+    want = np.asarray(getattr(keras3.losses, name)(y_true, y_pred))
+    got = getattr(pynn.losses, name)(y_true, y_pred)
+    assert got.shape == want.shape == (3, 5, 7)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "sum_over_batch_size"])
+def test_loss_reductions_and_per_sample_weights_on_images(keras3, reduction):
+    y_true = RNG.uniform(0.0, 1.0, (4, 3, 3, 1)).astype("float32")
+    y_pred = RNG.uniform(0.05, 0.95, (4, 3, 3, 1)).astype("float32")
+    weights = RNG.uniform(0.0, 2.0, (4, 3, 3)).astype("float32")
+    for cls in ("BinaryCrossentropy", "MeanSquaredError", "Huber"):
+        want = getattr(keras3.losses, cls)(reduction=reduction)(y_true, y_pred, weights)
+        got = getattr(pynn.losses, cls)(reduction=reduction)(y_true, y_pred, weights)
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_vae_reconstruction_loss_is_differentiated_per_pixel():
+    data = RNG.uniform(0.0, 1.0, (2, 4, 4, 1)).astype("float32")
+    inputs = pynn.Input((4, 4, 1))
+    model = pynn.Model(inputs, layers.Conv2D(1, 3, padding="same", activation="sigmoid")(inputs))
+
+    def loss_of(x):
+        return ops.mean(ops.sum(pynn.losses.binary_crossentropy(x, model(x)), axis=(1, 2)))
+    with pynn.GradientTape() as tape:
+        loss = loss_of(data)
+    kernel_grad = tape.gradient(loss, model.trainable_weights)[0]
+    kernel = model.trainable_weights[0]
+    base = kernel.numpy()
+    for index in [(0, 0, 0, 0), (1, 2, 0, 0)]:
+        step = np.zeros_like(base)
+        step[index] = 1e-2
+        kernel.assign(base + step)
+        up = float(loss_of(data))
+        kernel.assign(base - step)
+        down = float(loss_of(data))
+        np.testing.assert_allclose(kernel_grad[index], (up - down) / 2e-2, rtol=2e-2, atol=1e-4)
+    kernel.assign(base)
+
+
+def test_binary_crossentropy_takes_noisy_labels(keras3):
+    # DCGAN: labels += 0.05 * uniform, so real labels reach 1.05
+    labels = np.concatenate([np.ones((4, 1)), np.zeros((4, 1))]).astype("float32")
+    labels += 0.05 * RNG.uniform(size=labels.shape).astype("float32")
+    logits = RNG.normal(size=(8, 1)).astype("float32")
+    for from_logits, pred in ((True, logits), (False, 1 / (1 + np.exp(-logits)))):
+        want = keras3.losses.BinaryCrossentropy(from_logits=from_logits)(labels, pred)
+        got = pynn.losses.BinaryCrossentropy(from_logits=from_logits)(labels, pred)
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5)
+    model = pynn.Sequential([pynn.Input((1,)), layers.Dense(1)])
+    model.compile(optimizer="adam", loss=pynn.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(logits, labels, epochs=1, verbose=0)
+
+
+def _standardized_kernel(kernel):
+    mean, var = ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+    return (kernel - mean) / ops.sqrt(var + 1e-10)
+
+
+def test_a_conv_subclass_overriding_convolution_op_computes_through_it(keras3):
+    class Standardized(layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            return ops.conv(inputs, _standardized_kernel(kernel), padding="valid",
+                            strides=list(self.strides))
+
+    class StandardizedWithCall(layers.Conv2D):
+        def call(self, inputs):
+            result = self.convolution_op(inputs, _standardized_kernel(self.kernel))
+            return result + self.bias if self.use_bias else result
+
+    x = RNG.normal(size=(2, 7, 7, 3)).astype("float32")
+    for cls in (Standardized, StandardizedWithCall):
+        layer = cls(4, 3, activation="relu" if cls is Standardized else None,
+                    bias_initializer="ones")
+        y = np.asarray(layer(x))
+        kernel = layer.kernel.numpy().astype(np.float64)
+        k = (kernel - kernel.mean(axis=(0, 1, 2))) / np.sqrt(kernel.var(axis=(0, 1, 2)) + 1e-10)
+        want = np.asarray(keras3.ops.conv(x.astype(np.float64), k)) + 1.0
+        if cls is Standardized:
+            want = np.maximum(want, 0.0)
+        np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+    plain = layers.Conv2D(2, 3, use_bias=False)
+    y = np.asarray(plain(x))
+    np.testing.assert_allclose(plain.convolution_op(x, plain.kernel), y, rtol=1e-5, atol=1e-5)
+    # trains: the override's kernel gets its gradient
+    model = pynn.Sequential([pynn.Input((7, 7, 3)), Standardized(2, 3), layers.Flatten(),
+                             layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.layers[0].kernel.numpy()
+    model.fit(x, np.ones((2, 1), "float32"), epochs=1, verbose=0)
+    assert np.abs(model.layers[0].kernel.numpy() - before).max() > 0
+
+
+
+def test_a_metric_subclass_sets_up_its_state_after_the_base_init():
+    # DDIM's KID: reset_state reads a tracker made after super().__init__
+    class KID(pynn.metrics.Metric):
+        def __init__(self, name="kid", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.kid_tracker = pynn.metrics.Mean(name="kid_tracker")
+
+        def update_state(self, values, sample_weight=None):
+            self.kid_tracker.update_state(values)
+
+        def result(self):
+            return self.kid_tracker.result()
+
+        def reset_state(self):
+            self.kid_tracker.reset_state()
+
+    kid = KID()
+    kid.update_state(np.array([1.0, 3.0]))
+    assert float(kid.result()) == 2.0
+    kid.reset_state()
+    assert float(kid.result()) == 0.0
+
+
+def test_a_variable_made_from_an_initializer_is_a_trained_weight_of_its_layer(keras3):
+    # VQ-VAE's codebook: keras.Variable(initializer=init(shape, dtype=...))
+    init = pynn.initializers.RandomUniform(seed=3)
+    assert init(shape=(2, 3), dtype="float32").dtype == np.float32
+    np.testing.assert_array_equal(init((2, 3)), init(shape=(2, 3), dtype="float32"))
+    ones = pynn.Variable(initializer="ones", shape=(2,), name="ones")
+    assert ones.numpy().tolist() == keras3.Variable(initializer="ones", shape=(2,)).numpy().tolist()
+    with pytest.raises(ValueError, match="needs a shape"):
+        pynn.Variable(initializer="ones")
+
+    class Quantizer(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.embeddings = pynn.Variable(
+                initializer=init(shape=(4, 3), dtype="float32"), trainable=True,
+                name="embeddings_vqvae")
+
+        def call(self, x):
+            quantized = ops.matmul(x, self.embeddings)
+            self.add_loss(ops.mean(quantized ** 2))
+            return x
+
+    quantizer = Quantizer(name="vq")
+    assert [w.name for w in quantizer.trainable_weights] == ["embeddings_vqvae"]
+    inputs = pynn.Input((4,))
+    model = pynn.Model(inputs, layers.Dense(1)(quantizer(inputs)))
+    assert any(w is quantizer.embeddings for w in model.trainable_weights)
+    before = np.array(quantizer.embeddings)          # a snapshot, not a view
+    model.compile(optimizer=pynn.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 4), "float32"), np.zeros((8, 1), "float32"), epochs=1, verbose=0)
+    assert np.abs(quantizer.embeddings.numpy() - before).max() > 1e-3
+
+
+def test_assigning_a_masked_kernel_inside_call_trains(keras3):
+    # PixelCNN: self.conv.kernel.assign(self.conv.kernel * self.mask) in call
+    class MaskedConv(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__()
+            self.conv = layers.Conv2D(**kwargs)
+
+        def build(self, input_shape):
+            self.conv.build(input_shape)
+            self.mask = np.zeros(ops.shape(self.conv.kernel))
+            self.mask[:1] = 1.0
+
+        def call(self, inputs):
+            self.conv.kernel.assign(self.conv.kernel * self.mask)
+            return self.conv(inputs)
+
+    inputs = pynn.Input((5, 5, 1))
+    masked = MaskedConv(filters=2, kernel_size=3, padding="same")
+    model = pynn.Model(inputs, masked(inputs))
+    model.compile(optimizer="adam", loss="mse")
+    x = RNG.normal(size=(4, 5, 5, 1)).astype("float32")
+    model.predict(x, verbose=0)
+    first = masked.conv.kernel.numpy()
+    model.fit(x, x[..., [0, 0]], epochs=2, verbose=0)
+    # the optimizer's last step left the masked taps nonzero, as in Keras;
+    # the next call masks them again
+    model.predict(x, verbose=0)
+    kernel = masked.conv.kernel.numpy()
+    assert np.abs(kernel[1:]).max() == 0.0
+    assert np.abs(kernel[:1] - first[:1]).max() > 1e-4
+
+
+def test_integer_shapes_concatenate_as_integers(keras3):
+    # miniature GPT's causal mask: tile(mask, concatenate([[batch], [1, 1]]))
+    for k in (pynn, keras3):
+        mult = k.ops.concatenate([k.ops.expand_dims(3, -1), k.ops.convert_to_tensor([1, 1])], 0)
+        assert np.asarray(mult).dtype.kind == "i" and list(np.asarray(mult)) == [3, 1, 1]
+    assert pynn.ops.tile(np.ones((1, 2, 2)), mult).shape == (3, 2, 2)
+    floats = pynn.ops.concatenate([np.ones(2, "float32"), np.arange(2)])
+    assert floats.dtype == np.float32
+
+
+def test_a_single_target_goes_to_the_one_output_with_a_loss():
+    # miniature GPT: outputs=[logits, features], loss=[loss_fn, None], fit(x, y)
+    inputs = pynn.Input((6,))
+    features = layers.Dense(4)(inputs)
+    logits = layers.Dense(3)(features)
+    model = pynn.Model(inputs, [logits, features])
+    model.compile("adam", loss=[pynn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                None])
+    x = RNG.normal(size=(16, 6)).astype("float32")
+    y = RNG.integers(0, 3, 16)
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0] + 1.0
+    with pytest.raises(ValueError, match="2 outputs"):
+        model.fit(x, [y, y, y], epochs=1, verbose=0)
