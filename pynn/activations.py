@@ -86,36 +86,44 @@ def name_of(activation):
         getattr(activation, "__name__", type(activation).__name__)
 
 
+def _kernel_activation(x, name, **kwargs):
+    # On a symbolic tensor (a functional model being built: ``sigmoid(logits)
+    # * 5``), Keras's op of the same name records the step.
+    if ops._SYMBOLIC and type(x) is ops._SYMBOLIC[0]:
+        return x if name == "linear" else getattr(ops, name)(x, *kwargs.values())
+    return ops.activation(x, name, **kwargs)
+
+
 def linear(x):
-    return ops.activation(x, "linear")
+    return _kernel_activation(x, "linear")
 
 
 def relu(x):
-    return ops.activation(x, "relu")
+    return _kernel_activation(x, "relu")
 
 
 def relu6(x):
-    return ops.activation(x, "relu6")
+    return _kernel_activation(x, "relu6")
 
 
 def leaky_relu(x, negative_slope=0.2):
-    return ops.activation(x, "leaky_relu", alpha=negative_slope)
+    return _kernel_activation(x, "leaky_relu", alpha=negative_slope)
 
 
 def elu(x, alpha=1.0):
-    return ops.activation(x, "elu", alpha=alpha)
+    return _kernel_activation(x, "elu", alpha=alpha)
 
 
 def sigmoid(x):
-    return ops.activation(x, "sigmoid")
+    return _kernel_activation(x, "sigmoid")
 
 
 def hard_sigmoid(x):
-    return ops.activation(x, "hard_sigmoid")
+    return _kernel_activation(x, "hard_sigmoid")
 
 
 def tanh(x):
-    return ops.activation(x, "tanh")
+    return _kernel_activation(x, "tanh")
 
 
 def softmax(x, axis=-1):
@@ -123,18 +131,18 @@ def softmax(x, axis=-1):
 
 
 def softplus(x):
-    return ops.activation(x, "softplus")
+    return _kernel_activation(x, "softplus")
 
 
 def swish(x):
-    return ops.activation(x, "swish")
+    return _kernel_activation(x, "swish")
 
 
 silu = swish
 
 
 def hard_swish(x):
-    return ops.activation(x, "hard_swish")
+    return _kernel_activation(x, "hard_swish")
 
 
 hard_silu = hard_swish

@@ -236,3 +236,74 @@ def test_a_single_target_goes_to_the_one_output_with_a_loss():
     assert history.history["loss"][1] < history.history["loss"][0] + 1.0
     with pytest.raises(ValueError, match="2 outputs"):
         model.fit(x, [y, y, y], epochs=1, verbose=0)
+
+
+def test_in_place_add_of_a_traced_loss_to_a_zeros_array():
+    # DeepDream: loss = zeros(shape=()); loss += coeff * reduce_sum(...)
+    x = RNG.normal(size=(2, 3)).astype("float32")
+    inputs = pynn.Input((3,))
+    model = pynn.Model(inputs, layers.Dense(2)(inputs))
+
+    def gradient(in_place):
+        with pynn.GradientTape() as tape:
+            tape.watch(x)
+            loss = ops.zeros(shape=())
+            for coeff in (1.0, 2.0):
+                term = coeff * ops.sum(ops.square(model(x)))
+                if in_place:
+                    loss += term
+                else:
+                    loss = loss + term
+        return tape.gradient(loss, x)
+    want = gradient(in_place=False)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(gradient(in_place=True), want, rtol=1e-6)
+    with pytest.raises(TypeError, match="out="):
+        with pynn.GradientTape() as tape:
+            tape.watch(x)
+            np.add(model(x), 1.0, out=np.zeros((2, 2), "float32"))
+
+
+def test_activation_functions_on_symbolic_tensors(keras3):
+    # prediction = keras.activations.sigmoid(logits) * 5 in a functional model
+    x = RNG.normal(size=(4, 3)).astype("float32")
+    for name in ("sigmoid", "relu", "tanh", "softplus", "swish", "elu", "leaky_relu",
+                 "hard_sigmoid", "linear"):
+        inputs = pynn.Input((3,))
+        model = pynn.Model(inputs, getattr(pynn.activations, name)(inputs) * 5)
+        want = getattr(keras3.activations, name)(x) * 5
+        np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(want),
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_custom_layer_of_string_inputs_with_lookups_inside():
+    # memory-efficient embeddings: QREmbedding(StringLookup(num_oov_indices=0))
+    vocabulary = [f"user_{i}" for i in range(12)]
+
+    class QREmbedding(layers.Layer):
+        def __init__(self, num_buckets, **kwargs):
+            super().__init__(**kwargs)
+            self.num_buckets = num_buckets
+            self.index_lookup = layers.StringLookup(vocabulary=vocabulary, mask_token=None,
+                                                    num_oov_indices=0)
+            self.q_embeddings = layers.Embedding(num_buckets, 4)
+            self.r_embeddings = layers.Embedding(num_buckets, 4)
+            self.encoder = pynn.Sequential([
+                layers.StringLookup(vocabulary=vocabulary, mask_token=None),
+                layers.Embedding(len(vocabulary) + 1, 4)])
+
+        def call(self, inputs):
+            index = self.index_lookup(inputs)
+            return self.q_embeddings(ops.floor_divide(index, self.num_buckets)) * \
+                self.r_embeddings(ops.mod(index, self.num_buckets)) + self.encoder(inputs)
+
+    user = layers.Input(shape=(), dtype="string")
+    embedded = QREmbedding(4)(user)
+    assert tuple(embedded.shape) == (None, 4)
+    model = pynn.Model(user, layers.Dense(1)(embedded))
+    model.compile(optimizer="adam", loss="mse")
+    users = np.array([vocabulary[i] for i in RNG.integers(0, 12, 32)])
+    model.fit(users, np.ones((32, 1), "float32"), epochs=1, batch_size=8, verbose=0)
+    assert model.predict(users[:3], verbose=0).shape == (3, 1)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        model.predict(np.array(["nobody"]), verbose=0)
