@@ -591,6 +591,9 @@ class TrainingMixin:
         n = len(names) if names else None
         if isinstance(x, dict):
             if names is None:
+                # a subclassed model first called on a dict is traced on one
+                # (its call reads inputs["name"]), its inputs named by the keys
+                self.__dict__["_input_keys"] = list(x)
                 return list(x.values())
             missing = [k for k in names if k not in x]
             if missing:
@@ -1395,9 +1398,14 @@ class TrainingMixin:
 
     def test_step(self, data):
         """One evaluation step: the loss and the metrics on ``data``."""
+        from .tape import GradientTape
         x, y, sw = unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+        # A model compiled with no loss is scored on its add_loss values:
+        # its call records them, as in training.
+        adds_only = self._compile_args is not None and self._compile_args[0] is None
+        with GradientTape() if adds_only else contextlib.nullcontext():
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
         return self.compute_metrics(x, y, y_pred, sw, loss=loss)
 
     def predict_step(self, data):

@@ -82,6 +82,11 @@ def flatten(structure):
     return [structure]
 
 
+def _is_tensor(value):
+    """Whether a call argument is a tensor: symbolic, an array or traced."""
+    return isinstance(value, (KerasTensor, np.ndarray, autodiff.Traced))
+
+
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 
 
@@ -270,6 +275,11 @@ class Layer:
                 1 for name, p in list(params.items())[1:]
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
                 p.default is p.empty and name not in ("training", "mask"))
+            # and call(self, logits, targets=None, sample_weight=None) those
+            # of layer(logits, targets, sample_weight=w), by name too
+            cls._call_tensor_names = tuple(
+                name for name, p in list(params.items())[1:]
+                if p.kind is p.POSITIONAL_OR_KEYWORD and name not in ("training", "mask"))
             cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
@@ -534,9 +544,11 @@ class Layer:
 
     # ---------------------------------------------------------- computing
 
-    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+    def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
+        elif (args or kwargs) and self._traces_call:
+            inputs, args, kwargs = self._bind_call_tensors(inputs, args, kwargs)
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
@@ -563,6 +575,34 @@ class Layer:
         if autodiff.recording_calls():
             return autodiff.call_layer(self, inputs, training)
         return self._eager_call(inputs, training)
+
+    _call_tensor_names = ()
+
+    def _bind_call_tensors(self, inputs, args, kwargs):
+        """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,
+        name=None): a list in call()'s order, the parameters they go to kept
+        on the layer (a None argument is left to its default).  What binds
+        to no parameter, or is not a tensor, comes back unbound."""
+        names = self._call_tensor_names
+        positional = [inputs, *args] if inputs is not None or args else []
+        if len(positional) > len(names) or not all(_is_tensor(v) or v is None
+                                                   for v in positional):
+            return inputs, args, kwargs
+        given = dict(zip(names, positional))
+        rest = {}
+        for key, value in kwargs.items():
+            if key in names and key not in given and (_is_tensor(value) or value is None):
+                given[key] = value
+            else:
+                rest[key] = value
+        bound = tuple(n for n in names if given.get(n) is not None)
+        if rest or not bound or bound[0] != names[0]:
+            return inputs, args, kwargs
+        if len(bound) == 1:
+            self.__dict__.pop("_call_binding", None)
+            return given[bound[0]], (), {}
+        self.__dict__["_call_binding"] = bound
+        return [given[n] for n in bound], (), {}
 
     def _symbolic_call(self, inputs, leaves, training):
         single = not isinstance(inputs, (list, tuple, dict))
@@ -671,6 +711,10 @@ class Layer:
             kwargs["training"] = training
         if "mask" in takes and mask is not None:
             kwargs["mask"] = mask
+        binding = self.__dict__.get("_call_binding")
+        if binding and isinstance(inputs, (list, tuple)) and len(inputs) == len(binding):
+            kwargs.update(zip(binding[1:], inputs[1:]))
+            inputs = inputs[0]
         spread = self._call_tensors > 1 and isinstance(inputs, (list, tuple)) and \
             len(inputs) == self._call_tensors
         if mask is None:

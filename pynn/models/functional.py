@@ -630,10 +630,16 @@ class Model(TrainingMixin, Layer):
         multi = isinstance(input_shape, list)
         shapes = input_shape if multi else [input_shape]
         dtypes = dtypes or ["float32"] * len(shapes)
-        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d)
-                   for s, d in zip(shapes, dtypes)]
-        outputs = self.call(tensors if multi else tensors[0])
-        self._init_graph(tensors if multi else tensors[0], outputs)
+        keys = self.__dict__.pop("_input_keys", None)
+        if keys is not None and len(keys) != len(shapes):
+            keys = None
+        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d,
+                         name=None if keys is None else keys[i])
+                   for i, (s, d) in enumerate(zip(shapes, dtypes))]
+        inputs = dict(zip(keys, tensors)) if keys is not None else \
+            tensors if multi else tensors[0]
+        outputs = self.call(inputs)
+        self._init_graph(inputs, outputs)
         # Traced from the first data it saw: later inputs may differ on the
         # axes before the last, as in Keras.
         self._shapes_from_data = True

@@ -307,3 +307,85 @@ def test_a_custom_layer_of_string_inputs_with_lookups_inside():
     assert model.predict(users[:3], verbose=0).shape == (3, 1)
     with pytest.raises(ValueError, match="not in the vocabulary"):
         model.predict(np.array(["nobody"]), verbose=0)
+
+
+def _logistic_endpoint(k):
+    class LogisticEndpoint(k.layers.Layer):
+        def __init__(self, name=None):
+            super().__init__(name=name)
+            self.loss_fn = k.losses.BinaryCrossentropy(from_logits=True)
+
+        def call(self, logits, targets=None, sample_weight=None):
+            if targets is not None:
+                self.add_loss(self.loss_fn(targets, logits, sample_weight))
+            return k.ops.softmax(logits)
+    return LogisticEndpoint
+
+
+def _endpoint_data():
+    return {"inputs": RNG.random((32, 6)).astype("float32"),
+            "targets": RNG.random((32, 1)).astype("float32"),
+            "sample_weight": RNG.random((32, 1)).astype("float32")}
+
+
+def test_endpoint_layer_takes_targets_and_weights_as_call_arguments(keras3):
+    data = _endpoint_data()
+    models = []
+    for k in (pynn, keras3):
+        inputs = k.Input((6,), name="inputs")
+        logits = k.layers.Dense(1)(inputs)
+        targets = k.Input((1,), name="targets")
+        sample_weight = k.Input((1,), name="sample_weight")
+        preds = _logistic_endpoint(k)()(logits, targets, sample_weight)
+        models.append(k.Model([inputs, targets, sample_weight], preds))
+    ours, theirs = models
+    theirs.set_weights(ours.get_weights())
+    theirs(data)
+    ours.compile(pynn.optimizers.Adam(1e-3))
+    np.testing.assert_allclose(ours.evaluate(data, verbose=0),
+                               float(sum(np.asarray(v) for v in theirs.losses)), rtol=1e-5)
+    history = ours.fit(data, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # the inference model: the same layer called on the logits alone
+    inputs = pynn.Input((6,), name="inputs")
+    preds = _logistic_endpoint(pynn)()(pynn.layers.Dense(1)(inputs), targets=None,
+                                       sample_weight=None)
+    inference_model = pynn.Model(inputs, preds)
+    inference_model.set_weights(ours.get_weights())
+    np.testing.assert_allclose(inference_model.predict(data["inputs"], verbose=0), 1.0)
+
+
+def test_subclassed_models_called_on_a_dict():
+    data = _endpoint_data()
+    endpoint = _logistic_endpoint(pynn)
+
+    class LogReg(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+            self.logistic_endpoint = endpoint()
+
+        def call(self, inputs):
+            logits = self.dense(inputs["inputs"])
+            return self.logistic_endpoint(logits=logits, targets=inputs["targets"],
+                                          sample_weight=inputs["sample_weight"])
+    model = LogReg()
+    model.compile(pynn.optimizers.Adam(1e-2))
+    history = model.fit(data, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+    class TwoInputs(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, inputs):
+            return self.dense(inputs["a"]) + inputs["b"]
+    model = TwoInputs()
+    model.compile("sgd", "mse")
+    model.fit({"a": np.ones((8, 3)), "b": np.ones((8, 1))}, np.ones((8, 1)), epochs=1,
+              verbose=0)
+    assert model.input_names == ["a", "b"]
+    got = model.predict({"b": np.full((2, 1), 5.0), "a": np.zeros((2, 3))}, verbose=0)
+    np.testing.assert_allclose(got, np.full((2, 1), 5.0 + model.dense.bias.numpy()[0]),
+                               rtol=1e-6)
