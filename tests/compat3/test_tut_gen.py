@@ -389,3 +389,47 @@ def test_subclassed_models_called_on_a_dict():
     got = model.predict({"b": np.full((2, 1), 5.0), "a": np.zeros((2, 3))}, verbose=0)
     np.testing.assert_allclose(got, np.full((2, 1), 5.0 + model.dense.bias.numpy()[0]),
                                rtol=1e-6)
+
+
+def test_weights_of_a_model_trained_only_by_its_own_train_step(tmp_path):
+    # DDIM: networks held by a subclassed model that fit never calls whole;
+    # ModelCheckpoint(save_weights_only=True) and load_weights
+    def network():
+        inputs = pynn.Input((3,))
+        return pynn.Model(inputs, layers.Dense(2)(layers.BatchNormalization()(inputs)))
+
+    class Holder(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.network = network()
+            self.ema_network = pynn.models.clone_model(self.network)
+            self.tracker = pynn.metrics.Mean(name="n_loss")
+
+        @property
+        def metrics(self):
+            return [self.tracker]
+
+        def train_step(self, data):
+            x, y = data
+            with pynn.GradientTape() as tape:
+                loss = self.loss(y, self.network(x, training=True))
+            grads = tape.gradient(loss, self.network.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.network.trainable_weights))
+            for weight, ema_weight in zip(self.network.weights, self.ema_network.weights):
+                ema_weight.assign(0.5 * ema_weight + 0.5 * weight)
+            self.tracker.update_state(loss)
+            return {"n_loss": self.tracker.result()}
+
+    model = Holder()
+    model.compile(optimizer="adam", loss=pynn.losses.mean_absolute_error)
+    path = str(tmp_path / "holder.weights.h5")
+    x, y = RNG.normal(size=(16, 3)).astype("float32"), RNG.normal(size=(16, 2)).astype("float32")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[
+        pynn.callbacks.ModelCheckpoint(path, save_weights_only=True, monitor="n_loss")])
+    ema = [w.numpy() for w in model.ema_network.weights]
+    assert any(np.abs(a - b.numpy()).max() > 0 for a, b in zip(ema, model.network.weights))
+    fresh = Holder()
+    fresh.load_weights(path)
+    assert len(fresh.weights) == len(model.weights) == 12
+    for a, b in zip(model.weights, fresh.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
