@@ -90,6 +90,10 @@ def _is_tensor(value):
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 
 
+_WIDENED = {"uint8": "int32", "int8": "int32", "uint16": "int32", "int16": "int32",
+            "bool": "int32", "float16": "float32", "float64": "float32"}
+
+
 def standardize_dtype(dtype, who):
     """'float32', 'int32' or 'int64' from a name or NumPy dtype (None:
     float32); other dtypes are refused by name."""
@@ -101,6 +105,9 @@ def standardize_dtype(dtype, who):
         name = np.dtype(dtype).name
     except TypeError:
         name = None
+    # Keras's narrower and wider dtypes (an Input(dtype="uint8") of pixels
+    # that a Rescaling layer converts) hold the same values as these.
+    name = _WIDENED.get(name, name)
     if name not in _DTYPES:
         raise ValueError(f"{who}: dtype must be float32, int32, int64 or string, got "
                          f"{dtype!r}")

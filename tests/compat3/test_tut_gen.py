@@ -433,3 +433,24 @@ def test_weights_of_a_model_trained_only_by_its_own_train_step(tmp_path):
     assert len(fresh.weights) == len(model.weights) == 12
     for a, b in zip(model.weights, fresh.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_uint8_image_inputs_of_a_functional_subclass(keras3):
+    # packaging recipe: Input(shape=(None, None, 1), dtype="uint8") -> Rescaling
+    def build(k):
+        class MnistModel(k.Model):
+            def __init__(self, **kwargs):
+                inputs = k.layers.Input(shape=(None, None, 1), dtype="uint8")
+                y = k.layers.Rescaling(1 / 255.0)(inputs)
+                y = k.layers.Conv2D(4, 3, padding="same", activation="relu")(y)
+                y = k.layers.GlobalAveragePooling2D()(y)
+                outputs = k.layers.Dense(3, activation="softmax", name="head")(y)
+                super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        return MnistModel()
+    ours, theirs = build(pynn), build(keras3)
+    theirs.set_weights(ours.get_weights())
+    images = RNG.integers(0, 256, (2, 9, 7, 1)).astype("uint8")
+    np.testing.assert_allclose(ours.predict(images, verbose=0),
+                               np.asarray(theirs.predict(images, verbose=0)), rtol=1e-5)
+    with pytest.raises(ValueError, match="dtype must be"):
+        pynn.Input((3,), dtype="complex64")
