@@ -1066,10 +1066,17 @@ def concatenate(xs, axis=-1, out=None):
     return tape.record(y, tuple(xs), vjp)
 
 
-def pad(x, pad_width, constant_values=0):
+def pad(x, pad_width, constant_values=0, mode="constant"):
     x = resolve(x)
     xv = x.value
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (xv.ndim, 2))
+    if mode in ops.COPYING_PAD_MODES:
+        y = np.pad(xv, widths, mode=mode)
+        # which input element each output element holds
+        source = np.pad(np.arange(xv.size).reshape(xv.shape), widths, mode=mode).reshape(-1)
+        return x.tape.record(y, (x,), lambda g: (np.bincount(
+            source, weights=np.asarray(g, np.float64).reshape(-1),
+            minlength=xv.size).astype(np.float32).reshape(xv.shape),))
     y = np.pad(xv, widths, constant_values=constant_values)
     inner = tuple(slice(int(b), int(b) + d) for (b, _), d in zip(widths, xv.shape))
     return x.tape.record(y, (x,), lambda g: (np.ascontiguousarray(g[inner]),))

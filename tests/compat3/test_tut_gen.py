@@ -454,3 +454,38 @@ def test_uint8_image_inputs_of_a_functional_subclass(keras3):
                                np.asarray(theirs.predict(images, verbose=0)), rtol=1e-5)
     with pytest.raises(ValueError, match="dtype must be"):
         pynn.Input((3,), dtype="complex64")
+
+
+def test_instance_normalization_as_group_normalization_of_minus_one(keras3):
+    # CycleGAN: GroupNormalization(groups=-1) is one group per channel
+    x = RNG.normal(size=(2, 5, 4, 6)).astype("float32")
+    ours = layers.GroupNormalization(groups=-1, gamma_initializer="random_normal")
+    theirs = keras3.layers.GroupNormalization(groups=-1)
+    y = np.asarray(ours(x))
+    theirs.build(x.shape)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(y, np.asarray(theirs(x)), rtol=1e-4, atol=1e-5)
+    assert ours.get_config()["groups"] == -1
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric", "edge", "wrap"])
+def test_padding_that_copies_values_is_differentiated(mode):
+    # CycleGAN's ReflectionPadding2D: ops.pad(x, widths, mode="reflect") in call
+    class Padding(layers.Layer):
+        def call(self, x):
+            return ops.pad(x, [[0, 0], [2, 1], [1, 2], [0, 0]], mode=mode)
+
+    inputs = pynn.Input((4, 3, 2))
+    model = pynn.Model(inputs, layers.Conv2D(1, 3)(Padding()(inputs)))
+    x = RNG.normal(size=(1, 4, 3, 2)).astype("float32")
+    with pynn.GradientTape() as tape:
+        tape.watch(x)
+        loss = ops.sum(ops.square(model(x)))
+    grad = tape.gradient(loss, x)
+    for index in [(0, 0, 0, 0), (0, 1, 2, 1), (0, 3, 1, 0)]:
+        up, down = x.copy(), x.copy()
+        up[index] += 1e-2
+        down[index] -= 1e-2
+        numeric = (float(ops.sum(ops.square(model(up)))) -
+                   float(ops.sum(ops.square(model(down))))) / 2e-2
+        np.testing.assert_allclose(grad[index], numeric, rtol=2e-2, atol=1e-3)
