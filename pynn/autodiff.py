@@ -1751,10 +1751,18 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                   np.zeros(tuple(size if d is None else d for d in s), input_dtype)
                   for s in shapes]
         return arrays if multi else arrays[0]
+    def attempt(size):
+        with untraced(), isolated(), np.errstate(all="ignore"):
+            return run(sample(size))
     saved, _local.inferring = _local.inferring, True
     try:
-        with untraced(), isolated(), np.errstate(all="ignore"):
-            first, second = run(sample(2)), run(sample(3))
+        first = attempt(2)
+        try:
+            second = attempt(3)
+        except Exception:
+            # a call that works for one size only (GauGAN's sampler draws a
+            # fixed batch of noise): that size's output, as Keras would find
+            second = first
     except Exception as e:
         raise ValueError(f"{who}: cannot infer the output shape by running the call on "
                          f"zeros of shape {[tuple(s) for s in shapes] if multi else shapes[0]}"

@@ -41,7 +41,7 @@ class Loss:
         super().__init_subclass__(**kwargs)
         if "call" in cls.__dict__ and not issubclass(cls, LossFunctionWrapper):
             cls.kind = None
-            for method in ("prepare_targets", "compute", "per_sample"):
+            for method in ("prepare_targets", "compute", "per_sample", "_unreduced"):
                 if method not in cls.__dict__:
                     setattr(cls, method, _CALL_METHODS[method])
             if "_call_fn" not in cls.__dict__:
@@ -50,6 +50,10 @@ class Loss:
     # --------------------------------------------------------- for users
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.kind is None and any(isinstance(v, (list, tuple, dict)) for v in (y_true, y_pred)):
+            # a formula over structures (GauGAN's feature matching of a
+            # discriminator's outputs): its arguments as given
+            return self._reduce(self._unreduced(y_true, y_pred, traced=True), sample_weight)
         if autodiff.any_traced((autodiff.resolve(y_pred), autodiff.resolve(y_true))):
             return self._traced_call(y_true, y_pred, sample_weight)
         y_pred = np.asarray(y_pred, dtype=np.float32)
@@ -69,12 +73,22 @@ class Loss:
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""
         y_pred = autodiff.resolve(y_pred)
-        if y_pred.ndim == 1:
-            y_pred = ops.reshape(y_pred, (-1, 1))
-            if not self.sparse:
-                y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
-        y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
-        values = self._unreduced(y_true, y_pred, traced=True)
+        if self.kind is None and autodiff.any_traced((autodiff.resolve(y_true),)):
+            # A loss computed by its formula (a call() or a function) whose
+            # first argument is traced too (GauGAN's hinge of a
+            # discriminator's output): both as given, as Keras's.
+            values = self._unreduced(y_true, y_pred, traced=True)
+        else:
+            if y_pred.ndim == 1:
+                y_pred = ops.reshape(y_pred, (-1, 1))
+                if not self.sparse:
+                    y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
+            y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
+            values = self._unreduced(y_true, y_pred, traced=True)
+        return self._reduce(values, sample_weight)
+
+    def _reduce(self, values, sample_weight):
+        """Unreduced values (traced or not) weighted and reduced."""
         if sample_weight is not None:
             values = ops.multiply(values, _weight_like(sample_weight, ops.ndim(values)))
         if self.reduction in ("none", None):
@@ -255,7 +269,7 @@ class LossFunctionWrapper(Loss):
 
 
 _CALL_METHODS = {m: getattr(LossFunctionWrapper, m)
-                 for m in ("prepare_targets", "compute", "per_sample")}
+                 for m in ("prepare_targets", "compute", "per_sample", "_unreduced")}
 
 
 class _FormulaLoss(LossFunctionWrapper):

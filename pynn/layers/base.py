@@ -283,10 +283,11 @@ class Layer:
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
                 p.default is p.empty and name not in ("training", "mask"))
             # and call(self, logits, targets=None, sample_weight=None) those
-            # of layer(logits, targets, sample_weight=w), by name too
+            # of layer(logits, targets, sample_weight=w), by name too (a
+            # ``mask`` given by position is such a tensor: SPADE's call(x, mask))
             cls._call_tensor_names = tuple(
                 name for name, p in list(params.items())[1:]
-                if p.kind is p.POSITIONAL_OR_KEYWORD and name not in ("training", "mask"))
+                if p.kind is p.POSITIONAL_OR_KEYWORD and name != "training")
             cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
@@ -479,7 +480,7 @@ class Layer:
         else:
             input_shape = tuple(input_shape)
         if not self.built:
-            self.build(input_shape)
+            self.build(self._build_argument(input_shape))
             self.built = True
             self._build_input_shape = input_shape
             if self.input_spec:  # build may have set it: check again, as Keras does
@@ -489,6 +490,16 @@ class Layer:
         else:
             self._check_input(input_shape)
         return self.compute_output_shape(input_shape)
+
+    def _build_argument(self, input_shape):
+        """What build() gets: as in Keras, a layer whose call() takes its
+        tensors as separate arguments (call(x, mask)) and whose build takes
+        one is built with the first one's shape."""
+        spreads = isinstance(input_shape, list) and len(input_shape) > 1 and \
+            self._traces_call and (self._call_tensors > 1 or "_call_binding" in vars(self))
+        if spreads and len(inspect.signature(self.build).parameters) == 1:
+            return input_shape[0]
+        return input_shape
 
     def _check_input(self, shape):
         """Raise ValueError if ``shape`` (batch included) does not fit the

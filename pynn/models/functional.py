@@ -791,6 +791,10 @@ class Model(TrainingMixin, Layer):
             return dict(zip(self._outputs_struct.keys(), outs))
         if len(outs) == 1 and not isinstance(self._outputs_struct, (list, tuple)):
             return outs[0]
+        if any(isinstance(o, (list, tuple)) for o in self._outputs_struct):
+            # nested lists, as built (GauGAN's [discriminator outputs, image])
+            from ..tree import pack_sequence_as
+            return pack_sequence_as(self._outputs_struct, outs)
         return outs
 
     # --------------------------------------------------------- weights

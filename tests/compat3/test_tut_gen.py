@@ -489,3 +489,66 @@ def test_padding_that_copies_values_is_differentiated(mode):
         numeric = (float(ops.sum(ops.square(model(up)))) -
                    float(ops.sum(ops.square(model(down))))) / 2e-2
         np.testing.assert_allclose(grad[index], numeric, rtol=2e-2, atol=1e-3)
+
+
+def test_gaugan_spade_blocks_sampler_and_losses():
+    # a call(x, mask) taking the mask by position, sublayers made in a
+    # build() that gets the first input's shape, a sampler of a fixed batch
+    class SPADE(layers.Layer):
+        def __init__(self, filters, **kwargs):
+            super().__init__(**kwargs)
+            self.conv_gamma = layers.Conv2D(filters, 3, padding="same")
+
+        def build(self, input_shape):
+            self.resize_shape = input_shape[1:3]
+
+        def call(self, input_tensor, raw_mask):
+            mask = ops.image.resize(raw_mask, self.resize_shape, interpolation="nearest")
+            mean, var = ops.moments(input_tensor, axes=(0, 1, 2), keepdims=True)
+            return self.conv_gamma(mask) * (input_tensor - mean) / ops.sqrt(var + 1e-5)
+
+    class ResBlock(layers.Layer):
+        def build(self, input_shape):
+            self.spade = SPADE(input_shape[-1])
+
+        def call(self, input_tensor, mask):
+            return input_tensor + self.spade(input_tensor, mask)
+
+    class Sampler(layers.Layer):
+        def call(self, inputs):
+            means, variance = inputs
+            return means + ops.exp(0.5 * variance) * pynn.random.normal(shape=(2, 4), seed=1)
+
+    x, mask = pynn.Input((4, 4, 3)), pynn.Input((8, 8, 2))
+    block = ResBlock()
+    model = pynn.Model([x, mask], block(x, mask))
+    assert block.spade.conv_gamma.kernel.shape == (3, 3, 2, 3)
+    means = pynn.Input((4,))
+    sampled = Sampler()([means, means])
+    assert tuple(sampled.shape) == (2, 4)
+
+    class FeatureMatching(pynn.losses.Loss):
+        def call(self, y_true, y_pred):
+            loss = 0
+            for a, b in zip(y_true[:-1], y_pred[:-1]):
+                loss += pynn.losses.MeanAbsoluteError()(a, b)
+            return loss
+
+    class Hinge(pynn.losses.Loss):
+        def call(self, y, is_real):
+            return pynn.losses.Hinge()(ops.ones_like(y) if is_real else -ops.ones_like(y), y)
+
+    data = [RNG.normal(size=(2, 4, 4, 3)).astype("float32"),
+            RNG.normal(size=(2, 8, 8, 2)).astype("float32")]
+    nested = pynn.Model([x, mask], [[model.output, model.output * 2.0], model.output])
+    outs = nested(data)
+    assert isinstance(outs[0], list) and len(outs) == 2
+    with pynn.GradientTape() as tape:
+        first, second = nested(data)
+        feature = FeatureMatching()([o * 0.0 for o in first] + [0], first + [0])
+        hinge = Hinge()(first[0], 1.0)
+        total = feature + hinge
+    grads = tape.gradient(total, model.trainable_weights)
+    assert all(g is not None and np.abs(g).max() > 0 for g in grads)
+    want = float(np.mean(np.abs(np.asarray(model(data)))))
+    np.testing.assert_allclose(float(feature), 3 * want, rtol=1e-5)  # |y| + |2y|
