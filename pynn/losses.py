@@ -73,11 +73,16 @@ class Loss:
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""
         y_pred = autodiff.resolve(y_pred)
-        if self.kind is None and autodiff.any_traced((autodiff.resolve(y_true),)):
+        traced_true = autodiff.any_traced((autodiff.resolve(y_true),))
+        if self.kind is None and traced_true:
             # A loss computed by its formula (a call() or a function) whose
             # first argument is traced too (GauGAN's hinge of a
             # discriminator's output): both as given, as Keras's.
             values = self._unreduced(y_true, y_pred, traced=True)
+        elif traced_true and self.kind in _ERROR_FORMULAS:
+            # traced targets (a curve fitted as mse(a * x**b, data)): the
+            # formula, differentiated with respect to both arguments
+            values = _ERROR_FORMULAS[self.kind](ops.subtract(y_pred, y_true))
         else:
             if y_pred.ndim == 1:
                 y_pred = ops.reshape(y_pred, (-1, 1))
@@ -283,6 +288,12 @@ class _FormulaLoss(LossFunctionWrapper):
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
+
+
+_ERROR_FORMULAS = {
+    "mean_squared_error": lambda error: ops.mean(ops.square(error), axis=-1),
+    "mean_absolute_error": lambda error: ops.mean(ops.abs(error), axis=-1),
+}
 
 
 def _weight_like(sample_weight, ndim):

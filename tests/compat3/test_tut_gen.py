@@ -552,3 +552,19 @@ def test_gaugan_spade_blocks_sampler_and_losses():
     assert all(g is not None and np.abs(g).max() > 0 for g in grads)
     want = float(np.mean(np.abs(np.asarray(model(data)))))
     np.testing.assert_allclose(float(feature), 3 * want, rtol=1e-5)  # |y| + |2y|
+
+
+def test_a_curve_fitted_with_the_prediction_given_as_targets():
+    # sample-size recipe: cost = mse(a * x**b, mean_acc) on tf.Variables
+    x = [165, 330, 825, 1651]
+    data = np.array([0.81, 0.87, 0.90, 0.91], "float32")
+    a, b = pynn.Variable(0.5), pynn.Variable(0.1)
+    for loss, derivative in ((pynn.losses.MeanSquaredError(), lambda e: 2 * e),
+                             (pynn.losses.MeanAbsoluteError(), np.sign)):
+        with pynn.GradientTape() as tape:
+            cost = loss(a * x ** b, data)
+        grad_a, grad_b = tape.gradient(cost, [a, b])
+        power = np.array(x, np.float64) ** 0.1
+        d = derivative(0.5 * power - data) / len(x)
+        np.testing.assert_allclose(grad_a, np.sum(d * power), rtol=1e-4)
+        np.testing.assert_allclose(grad_b, np.sum(d * 0.5 * power * np.log(x)), rtol=1e-4)
