@@ -1529,7 +1529,7 @@ def call_layer(layer, inputs, training):
         from .tape import record_call
         return record_call(tape, layer, inputs, bool(training))
     shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
-    layer.build_for(shapes if multi else shapes[0])
+    layer.build_for(shapes if multi else shapes[0], need_shape=False)
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference
             training = bool(training)
@@ -1751,18 +1751,10 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                   np.zeros(tuple(size if d is None else d for d in s), input_dtype)
                   for s in shapes]
         return arrays if multi else arrays[0]
-    def attempt(size):
-        with untraced(), isolated(), np.errstate(all="ignore"):
-            return run(sample(size))
     saved, _local.inferring = _local.inferring, True
     try:
-        first = attempt(2)
-        try:
-            second = attempt(3)
-        except Exception:
-            # a call that works for one size only (GauGAN's sampler draws a
-            # fixed batch of noise): that size's output, as Keras would find
-            second = first
+        with untraced(), isolated(), np.errstate(all="ignore"):
+            first, second = run(sample(2)), run(sample(3))
     except Exception as e:
         raise ValueError(f"{who}: cannot infer the output shape by running the call on "
                          f"zeros of shape {[tuple(s) for s in shapes] if multi else shapes[0]}"

@@ -472,9 +472,12 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, need_shape=True):
         """Build (once) for ``input_shape`` (or check it against the shape
-        the layer was built for) and return the output shape."""
+        the layer was built for) and return the output shape; without
+        ``need_shape`` (a call on arrays, which gives its output), a layer
+        that finds its shape by running its call is not run for it (GauGAN's
+        sampler draws noise of a fixed batch size)."""
         if isinstance(input_shape, list):
             input_shape = [tuple(s) for s in input_shape]
         else:
@@ -489,6 +492,8 @@ class Layer:
                                            self.name)
         else:
             self._check_input(input_shape)
+        if not need_shape and type(self).compute_output_shape is Layer._output_shape_from_call:
+            return None
         return self.compute_output_shape(input_shape)
 
     def _build_argument(self, input_shape):
@@ -680,7 +685,7 @@ class Layer:
         else:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]
-        self.build_for(shapes)
+        self.build_for(shapes, need_shape=False)
         if training is None:
             training = self._training_default
         y = self.forward(CallContext(), xs, bool(training))

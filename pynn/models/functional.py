@@ -707,7 +707,7 @@ class Model(TrainingMixin, Layer):
         out = self._infer_shapes(shapes)
         return out if len(out) > 1 else out[0]
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, need_shape=True):
         if self._program is None:
             self._trace(input_shape)
         return self.compute_output_shape(input_shape)
