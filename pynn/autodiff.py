@@ -38,6 +38,14 @@ class _Local(threading.local):
         self.sink = None
         self.graph_losses = None
         self.given_mask = None
+        self.inferring = False
+
+
+def inferring_shapes():
+    """Whether a call runs on sample values to find its output shape (see
+    infer_output_shape): a lookup then maps tokens it does not know to 0
+    rather than refusing the placeholder strings."""
+    return _local.inferring
 
 
 _local = _Local()
@@ -1102,10 +1110,17 @@ def concatenate(xs, axis=-1, out=None):
     return tape.record(y, tuple(xs), vjp)
 
 
-def pad(x, pad_width, constant_values=0):
+def pad(x, pad_width, constant_values=0, mode="constant"):
     x = resolve(x)
     xv = x.value
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (xv.ndim, 2))
+    if mode in ops.COPYING_PAD_MODES:
+        y = np.pad(xv, widths, mode=mode)
+        # which input element each output element holds
+        source = np.pad(np.arange(xv.size).reshape(xv.shape), widths, mode=mode).reshape(-1)
+        return x.tape.record(y, (x,), lambda g: (np.bincount(
+            source, weights=np.asarray(g, np.float64).reshape(-1),
+            minlength=xv.size).astype(np.float32).reshape(xv.shape),))
     y = np.pad(xv, widths, constant_values=constant_values)
     inner = tuple(slice(int(b), int(b) + d) for (b, _), d in zip(widths, xv.shape))
     return x.tape.record(y, (x,), lambda g: (np.ascontiguousarray(g[inner]),))
@@ -1440,8 +1455,17 @@ def _apply_ufunc(ufunc, method, inputs, kwargs):
     name = f"numpy.{ufunc.__name__}"
     if method != "__call__":
         raise unsupported(f"{name}.{method}", tape)
-    if kwargs.get("out") is not None:
-        raise unsupported(f"{name}(out=...)", tape)
+    out = kwargs.pop("out", None)
+    if out is not None:
+        # ``a += traced`` on a plain array ``a`` (TensorFlow code's
+        # ``loss = zeros(()); loss += ...``): the result, traced, is what
+        # Python binds to ``a``; the array gets its value too.
+        target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
+        if not (type(target) is np.ndarray and any(x is target for x in inputs)):
+            raise unsupported(f"{name}(out=...)", tape)
+        result = _apply_ufunc(ufunc, method, inputs, kwargs)
+        np.copyto(target, value_of(result), casting="unsafe")
+        return result
     if ufunc in _CONSTANT_UFUNCS:
         return ufunc(*(value_of(x) for x in inputs), **kwargs)
     fn = _UFUNCS.get(ufunc)
@@ -1791,12 +1815,13 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     shapes = input_shape if multi else [input_shape]
 
     def sample(size):
-        # (a string input, raw text for a lookup layer, is empty strings)
+        # string inputs (a StringLookup inside the call) get empty strings
         arrays = [np.full(tuple(size if d is None else d for d in s), "", object)
-                  if input_dtype == "string" else
+                  if input_dtype in ("string", str, object) else
                   np.zeros(tuple(size if d is None else d for d in s), input_dtype)
                   for s in shapes]
         return arrays if multi else arrays[0]
+    saved, _local.inferring = _local.inferring, True
     try:
         with untraced(), isolated(), np.errstate(all="ignore"):
             first, second = run(sample(2)), run(sample(3))
@@ -1805,6 +1830,8 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                          f"zeros of shape {[tuple(s) for s in shapes] if multi else shapes[0]}"
                          f" ({type(e).__name__}: {e}); give the output shape "
                          f"(output_shape= or compute_output_shape)") from e
+    finally:
+        _local.inferring = saved
     multi_out = isinstance(first, (list, tuple))
     outs = list(zip(first, second)) if multi_out else [(first, second)]
     result = []

@@ -1,4 +1,6 @@
 """Weight initializers with Keras's names and defaults."""
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -21,6 +23,18 @@ def _fans(shape):
 class Initializer:
     def __call__(self, shape):
         raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs):
+        # Keras's initializers take ``dtype`` too (``init(shape, dtype=...)``,
+        # as programs call them to make a Variable's initial value).
+        super().__init_subclass__(**kwargs)
+        call = vars(cls).get("__call__")
+        if call is not None and "dtype" not in inspect.signature(call).parameters:
+            @functools.wraps(call)
+            def with_dtype(self, shape, dtype=None):
+                values = call(self, shape)
+                return values if dtype is None else np.asarray(values).astype(dtype)
+            cls.__call__ = with_dtype
 
     def get_config(self):
         return {}

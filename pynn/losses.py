@@ -19,24 +19,6 @@ from .utils.custom_objects import deserialize_function, is_function_description,
     serialize_function
 
 
-def _weights_like(w, per):
-    """Sample weights against losses ``per``: weights of fewer axes (one per
-    sample against (batch, steps)) get trailing axes of 1, so each weighs
-    all its sample's steps (Keras's Loss refuses that pair of shapes; its
-    fit weighs every step of a sample by the sample's weight)."""
-    return w.reshape(w.shape + (1,) * (len(ops.shape(per)) - w.ndim)) \
-        if w.ndim < len(ops.shape(per)) else w
-
-
-def _rows_shaped(per, pred_shape):
-    """Unreduced losses of predictions with several rows per sample
-    (batch, steps, classes) in Keras's shape, (batch, steps), rather than
-    one flat row each."""
-    if len(pred_shape) > 2 and ops.size(per) == int(np.prod(pred_shape[:-1])):
-        return ops.reshape(per, tuple(pred_shape[:-1]))
-    return per
-
-
 class Loss:
     """Base of the loss classes.  ``kind`` names the C kernel."""
     kind = None
@@ -64,7 +46,7 @@ class Loss:
         if ("call" in cls.__dict__ or overrides_call) and \
                 not issubclass(cls, LossFunctionWrapper):
             cls.kind = None
-            for method in ("prepare_targets", "compute", "per_sample"):
+            for method in ("prepare_targets", "compute", "per_sample", "_unreduced"):
                 if method not in cls.__dict__:
                     setattr(cls, method, _CALL_METHODS[method])
             if "_call_fn" not in cls.__dict__:
@@ -75,6 +57,10 @@ class Loss:
     # --------------------------------------------------------- for users
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.kind is None and any(isinstance(v, (list, tuple, dict)) for v in (y_true, y_pred)):
+            # a formula over structures (GauGAN's feature matching of a
+            # discriminator's outputs): its arguments as given
+            return self._reduce(self._unreduced(y_true, y_pred, traced=True), sample_weight)
         if autodiff.any_traced((autodiff.resolve(y_pred), autodiff.resolve(y_true))):
             return self._traced_call(y_true, y_pred, sample_weight)
         y_pred = np.asarray(y_pred, dtype=np.float32)
@@ -82,44 +68,55 @@ class Loss:
             y_pred = y_pred[:, None]
             y_true = np.asarray(y_true).reshape(-1, 1) if not self.sparse else y_true
         y_true = self.prepare_targets(y_true, y_pred.shape)
-        if y_pred.ndim > 2 and self.kind is not None:
-            # a kernel's loss of each step (batch, steps), weighed per step or per sample
-            per = _rows_shaped(self.compute(y_true, y_pred, None, fused=self.from_logits),
-                               y_pred.shape)
-            if sample_weight is not None:
-                per = per * _weights_like(np.asarray(sample_weight, np.float32), per)
-        else:
-            w = None if sample_weight is None else \
-                np.ascontiguousarray(np.broadcast_to(np.asarray(sample_weight, np.float32),
-                                                     (y_pred.shape[0],)))
-            # (a formula's loss, of each sample; compute counts per step for training)
-            per = self.compute(y_true, y_pred, w, fused=self.from_logits) if y_pred.ndim <= 2 \
-                else np.asarray(self.per_sample(y_true, y_pred), np.float32)
-            if w is not None:
-                per = per * w
+        values = np.asarray(self._unreduced(y_true, y_pred, traced=False), np.float32)
+        if sample_weight is not None:
+            values = values * _weight_like(sample_weight, values.ndim)
         if self.reduction in ("none", None):
-            return per
+            return values
         if self.reduction == "sum":
-            return np.float32(per.sum())
-        return np.float32(per.sum() / max(per.size, 1))
+            return np.float32(values.sum())
+        return np.float32(values.sum() / max(values.size, 1))
 
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""
         y_pred = autodiff.resolve(y_pred)
-        if y_pred.ndim == 1:
-            y_pred = ops.reshape(y_pred, (-1, 1))
-            if not self.sparse:
-                y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
-        y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
-        per = _rows_shaped(self.per_sample(y_true, y_pred), y_pred.shape)
+        traced_true = autodiff.any_traced((autodiff.resolve(y_true),))
+        if self.kind is None and traced_true:
+            # A loss computed by its formula (a call() or a function) whose
+            # first argument is traced too (GauGAN's hinge of a
+            # discriminator's output): both as given, as Keras's.
+            values = self._unreduced(y_true, y_pred, traced=True)
+        elif traced_true and self.kind in _ERROR_FORMULAS:
+            # traced targets (a curve fitted as mse(a * x**b, data)): the
+            # formula, differentiated with respect to both arguments
+            values = _ERROR_FORMULAS[self.kind](ops.subtract(y_pred, y_true))
+        else:
+            if y_pred.ndim == 1:
+                y_pred = ops.reshape(y_pred, (-1, 1))
+                if not self.sparse:
+                    y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
+            y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
+            values = self._unreduced(y_true, y_pred, traced=True)
+        return self._reduce(values, sample_weight)
+
+    def _reduce(self, values, sample_weight):
+        """Unreduced values (traced or not) weighted and reduced."""
         if sample_weight is not None:
-            per = ops.multiply(per, _weights_like(np.asarray(autodiff.value_of(sample_weight),
-                                                             np.float32), per))
+            values = ops.multiply(values, _weight_like(sample_weight, ops.ndim(values)))
         if self.reduction in ("none", None):
-            return per
+            return values
         if self.reduction == "sum":
-            return ops.sum(per)
-        return ops.divide(ops.sum(per), float(max(per.size, 1)))
+            return ops.sum(values)
+        return ops.divide(ops.sum(values), float(max(ops.size(values), 1)))
+
+    def _unreduced(self, y_true, y_pred, traced):
+        """The values a call reduces, shaped as Keras's: one per sample and
+        position (the prediction's shape without its last axis)."""
+        if traced:
+            per = self.per_sample(y_true, y_pred)
+            return ops.reshape(per, y_pred.shape[:-1]) if y_pred.ndim > 2 else per
+        per = self.compute(y_true, y_pred, fused=self.from_logits)
+        return per.reshape(y_pred.shape[:-1]) if y_pred.ndim > 2 else per
 
     def per_sample(self, y_true, y_pred):
         """Per-sample losses of arrays prepared as for compute (traced
@@ -210,6 +207,8 @@ class BinaryCrossentropy(_SmoothedLabels):
     fused_kind = "sigmoid_crossentropy"
     fuses_activation = "sigmoid"
     smoothing_classes = 2
+    # Targets outside [0, 1] are scored by the same formula, as Keras does:
+    # GANs train on labels with added noise (1 + 0.05 * uniform).
 
 
 class CategoricalCrossentropy(_SmoothedLabels):
@@ -281,6 +280,10 @@ class LossFunctionWrapper(Loss):
     def _call_fn(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self.fn_kwargs)
 
+    def _unreduced(self, y_true, y_pred, traced):
+        # the function's values as it returns them, as Keras reduces them
+        return self._call_fn(y_true, y_pred)
+
     def prepare_targets(self, y, output_shape, where="the model's output"):
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
@@ -310,7 +313,7 @@ class LossFunctionWrapper(Loss):
 
 
 _CALL_METHODS = {m: getattr(LossFunctionWrapper, m)
-                 for m in ("prepare_targets", "compute", "per_sample")}
+                 for m in ("prepare_targets", "compute", "per_sample", "_unreduced")}
 
 
 class _FormulaLoss(LossFunctionWrapper):
@@ -324,6 +327,22 @@ class _FormulaLoss(LossFunctionWrapper):
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
+
+
+_ERROR_FORMULAS = {
+    "mean_squared_error": lambda error: ops.mean(ops.square(error), axis=-1),
+    "mean_absolute_error": lambda error: ops.mean(ops.abs(error), axis=-1),
+}
+
+
+def _weight_like(sample_weight, ndim):
+    """Sample weights as Keras applies them to loss values of rank
+    ``ndim``: trailing axes of one added (per-sample weights scale every
+    position of a sample), a trailing axis of one dropped."""
+    w = np.asarray(autodiff.value_of(sample_weight), np.float32)
+    while w.ndim > ndim and w.shape[-1] == 1:
+        w = w[..., 0]
+    return w.reshape(w.shape + (1,) * (ndim - w.ndim)) if w.ndim < ndim else w
 
 
 def _last_axis_mean(values):

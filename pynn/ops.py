@@ -3604,15 +3604,23 @@ def broadcast_to(x, shape):
     return np.broadcast_to(x, shape)
 
 
+# Pad modes that copy input values outward: each padded value's gradient
+# goes back to the element it copies (pynn.autodiff's pad).
+COPYING_PAD_MODES = ("reflect", "symmetric", "edge", "wrap")
+
+
 def pad(x, pad_width, mode="constant", constant_values=None):
     """x padded by ``pad_width`` (NumPy's forms); traced arrays take the
     constant mode."""
     value = 0 if constant_values is None else constant_values
     if type(x) is not _ndarray and type(x) in _TRACED:
-        if mode != "constant":
-            raise ValueError(f"pad: mode {mode!r} has no gradient rule here; use "
-                             f"mode='constant'")
-        return _traced("pad", x, pad_width, value)
+        mode = str(mode).lower()
+        if mode == "constant":
+            return _traced("pad", x, pad_width, value)
+        if mode in COPYING_PAD_MODES:
+            return _traced("pad", x, pad_width, mode=mode)
+        raise ValueError(f"pad: mode {mode!r} has no gradient rule here; use one of "
+                         f"{('constant',) + COPYING_PAD_MODES}")
     if mode == "constant":
         return np.pad(_array(x), pad_width, mode=mode, constant_values=value)
     return np.pad(_array(x), pad_width, mode=mode)

@@ -360,6 +360,8 @@ def record_call(record, layer, inputs, training):
     from .models.node import CallContext
     is_model = isinstance(layer, Model)
     if isinstance(inputs, dict) and is_model:
+        if layer._program is None:  # a subclassed model traced on its first dict
+            layer._prepare_inputs({k: _val(v) for k, v in inputs.items()})
         xs, multi_in = [inputs[n] for n in layer.input_names], len(layer.input_names) > 1
     else:
         multi_in = isinstance(inputs, (list, tuple))

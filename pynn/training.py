@@ -605,6 +605,9 @@ class TrainingMixin:
         n = len(names) if names else None
         if isinstance(x, dict):
             if names is None:
+                # a subclassed model first called on a dict is traced on one
+                # (its call reads inputs["name"]), its inputs named by the keys
+                self.__dict__["_input_keys"] = list(x)
                 return list(x.values())
             missing = [k for k in names if k not in x]
             if missing:
@@ -727,6 +730,16 @@ class TrainingMixin:
             if unknown:
                 raise ValueError(f"{what}: keys {unknown} are not output names {names}")
             return [y.get(k) for k in names]
+        given = list(y) if isinstance(y, (list, tuple)) and n > 1 else [y]
+        with_loss = [i for i, spec in enumerate(getattr(self, "_compiled_outputs", None) or ())
+                     if spec.loss is not None]
+        if n > 1 and len(given) != n and len(given) == len(with_loss):
+            # As Keras: fewer targets than outputs go, in order, to the
+            # outputs that have a loss (loss=[fn, None] trains on one).
+            ys = [None] * n
+            for i, target in zip(with_loss, given):
+                ys[i] = target
+            return ys
         if isinstance(y, (list, tuple)) and n > 1:
             if len(y) != n:
                 raise ValueError(f"{what}: the model has {n} outputs {names}, got {len(y)} "
@@ -1406,9 +1419,14 @@ class TrainingMixin:
 
     def test_step(self, data):
         """One evaluation step: the loss and the metrics on ``data``."""
+        from .tape import GradientTape
         x, y, sw = unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=False)
-        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+        # A model compiled with no loss is scored on its add_loss values:
+        # its call records them, as in training.
+        adds_only = self._compile_args is not None and self._compile_args[0] is None
+        with GradientTape() if adds_only else contextlib.nullcontext():
+            y_pred = self(x, training=False)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
         return self._step_metrics_with_loss(x, y, y_pred, sw, loss)
 
     def _step_metrics_with_loss(self, x, y, y_pred, sw, loss):

@@ -82,7 +82,16 @@ def flatten(structure):
     return [structure]
 
 
+def _is_tensor(value):
+    """Whether a call argument is a tensor: symbolic, an array or traced."""
+    return isinstance(value, (KerasTensor, np.ndarray, autodiff.Traced))
+
+
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
+
+
+_WIDENED = {"uint8": "int32", "int8": "int32", "uint16": "int32", "int16": "int32",
+            "bool": "int32", "float16": "float32", "float64": "float32"}
 
 
 def standardize_dtype(dtype, who):
@@ -96,6 +105,9 @@ def standardize_dtype(dtype, who):
         name = np.dtype(dtype).name
     except TypeError:
         name = None
+    # Keras's narrower and wider dtypes (an Input(dtype="uint8") of pixels
+    # that a Rescaling layer converts) hold the same values as these.
+    name = _WIDENED.get(name, name)
     if name not in _DTYPES:
         raise ValueError(f"{who}: dtype must be float32, int32, int64 or string, got "
                          f"{dtype!r}")
@@ -152,7 +164,9 @@ class Weight(autodiff.ForwardingOperators):
         return np.array(self.value, dtype=np.float32)
 
     def assign(self, value):
-        value = np.asarray(value, dtype=np.float32)
+        # an assignment is not differentiated (as in Keras): a value computed
+        # on a tape (a masked kernel, an average of weights) is stored as is
+        value = np.asarray(autodiff.value_of(value), dtype=np.float32)
         if value.shape != self.value.shape:
             raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
@@ -174,6 +188,8 @@ class Weight(autodiff.ForwardingOperators):
             raise autodiff.unsupported(f"Converting the weight {self.name!r} to a NumPy array",
                                        tape)
         value = self.value if isinstance(self.value, np.ndarray) else np.asarray(self.value)
+        if copy:  # np.array(weight) (NumPy 2 asks for the copy here): a snapshot
+            return value.astype(dtype or value.dtype, copy=True)
         return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
@@ -314,6 +330,12 @@ class Layer:
                 1 for name, p in list(params.items())[1:]
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
                 p.default is p.empty and name not in ("training", "mask"))
+            # and call(self, logits, targets=None, sample_weight=None) those
+            # of layer(logits, targets, sample_weight=w), by name too (a
+            # ``mask`` given by position is such a tensor: SPADE's call(x, mask))
+            cls._call_tensor_names = tuple(
+                name for name, p in list(params.items())[1:]
+                if p.kind is p.POSITIONAL_OR_KEYWORD and name != "training")
             cls.runs_on_gpu = False
             if "backward" not in vars(cls):
                 cls.backward = Layer._backward_through_call
@@ -375,6 +397,14 @@ class Layer:
         self._trainable = bool(value)
         for layer in self._sublayers():
             layer.trainable = value
+
+    def __setattr__(self, name, value):
+        # As Keras: a Variable (pynn.Variable, a Weight subclass) set as an
+        # attribute of a layer is one of the layer's weights.
+        if isinstance(value, Weight) and type(value) is not Weight and "_weights" in vars(self) \
+                and not any(w is value for w in self._weights):
+            self._weights.append(value)
+        super().__setattr__(name, value)
 
     def _sublayers(self):
         """The layers this one holds (a Keras-style layer's attributes, and
@@ -576,10 +606,16 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, need_shape=True):
         """Build (once) for ``input_shape`` (or check it against the shape
-        the layer was built for) and return the output shape."""
-        return self.compute_output_shape(self._build_once(input_shape))
+        the layer was built for) and return the output shape; without
+        ``need_shape`` (a call on arrays, which gives its output), a layer
+        that finds its shape by running its call is not run for it (GauGAN's
+        sampler draws noise of a fixed batch size)."""
+        shape = self._build_once(input_shape)
+        if not need_shape and type(self).compute_output_shape is Layer._output_shape_from_call:
+            return None
+        return self.compute_output_shape(shape)
 
     def _build_for_arrays(self, input_shape):
         """Build (once) for a call on arrays of ``input_shape``.  A layer
@@ -594,7 +630,7 @@ class Layer:
             if not self.built:
                 self._build_once(input_shape)
         else:
-            self.build_for(input_shape)
+            self.build_for(input_shape, need_shape=False)
 
     def _build_once(self, input_shape):
         """Build (once) for ``input_shape`` or check it against the shape
@@ -604,8 +640,9 @@ class Layer:
         else:
             input_shape = tuple(input_shape)
         if not self.built:
+            argument = self._build_argument(input_shape)
             if inspect.signature(self.build).parameters:
-                self.build(input_shape)
+                self.build(argument)
             else:  # a build() of no arguments, as Keras calls it
                 self.build()
             self.built = True
@@ -616,6 +653,16 @@ class Layer:
                                            self.name)
         else:
             self._check_input(input_shape)
+        return input_shape
+
+    def _build_argument(self, input_shape):
+        """What build() gets: as in Keras, a layer whose call() takes its
+        tensors as separate arguments (call(x, mask)) and whose build takes
+        one is built with the first one's shape."""
+        spreads = isinstance(input_shape, list) and len(input_shape) > 1 and \
+            self._traces_call and (self._call_tensors > 1 or "_call_binding" in vars(self))
+        if spreads and len(inspect.signature(self.build).parameters) == 1:
+            return input_shape[0]
         return input_shape
 
     def _check_input(self, shape):
@@ -683,13 +730,15 @@ class Layer:
 
     # ---------------------------------------------------------- computing
 
-    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+    def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if mask is not None and not isinstance(mask, KerasTensor):
             # a mask the program gives (lstm(x, mask=m)) reaches the call
             with autodiff.given_mask(mask):
                 return Layer.__call__(self, inputs, *args, training=training, **kwargs)
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
+        elif (args or kwargs) and self._traces_call:
+            inputs, args, kwargs = self._bind_call_tensors(inputs, args, kwargs)
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
@@ -716,6 +765,34 @@ class Layer:
         if autodiff.recording_calls():
             return autodiff.call_layer(self, inputs, training)
         return self._eager_call(inputs, training)
+
+    _call_tensor_names = ()
+
+    def _bind_call_tensors(self, inputs, args, kwargs):
+        """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,
+        name=None): a list in call()'s order, the parameters they go to kept
+        on the layer (a None argument is left to its default).  What binds
+        to no parameter, or is not a tensor, comes back unbound."""
+        names = self._call_tensor_names
+        positional = [inputs, *args] if inputs is not None or args else []
+        if len(positional) > len(names) or not all(_is_tensor(v) or v is None
+                                                   for v in positional):
+            return inputs, args, kwargs
+        given = dict(zip(names, positional))
+        rest = {}
+        for key, value in kwargs.items():
+            if key in names and key not in given and (_is_tensor(value) or value is None):
+                given[key] = value
+            else:
+                rest[key] = value
+        bound = tuple(n for n in names if given.get(n) is not None)
+        if rest or not bound or bound[0] != names[0]:
+            return inputs, args, kwargs
+        if len(bound) == 1:
+            self.__dict__.pop("_call_binding", None)
+            return given[bound[0]], (), {}
+        self.__dict__["_call_binding"] = bound
+        return [given[n] for n in bound], (), {}
 
     def _symbolic_call(self, inputs, leaves, training):
         single = not isinstance(inputs, (list, tuple, dict))
@@ -805,9 +882,10 @@ class Layer:
         dtype = _DTYPES[self.input_dtype]
         arr = np.asarray(a)
         # A layer computing through its call(), and a model (whose own
-        # layers check), get integer ids as they are.
+        # layers check), get integer ids and strings (for a StringLookup
+        # inside) as they are.
         keeps_ids = self._traces_call or getattr(self, "_graph_model", False)
-        if not (keeps_ids and arr.dtype.kind in "iu"):
+        if not (keeps_ids and arr.dtype.kind in "iuOU"):
             arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "
@@ -839,6 +917,13 @@ class Layer:
         kwargs = {}
         if "training" in takes:
             kwargs["training"] = training
+        binding = self.__dict__.get("_call_binding")
+        if binding and isinstance(inputs, (list, tuple)) and len(inputs) == len(binding):
+            # tensors given by parameter name (layer(logits, targets, ...))
+            kwargs.update(zip(binding[1:], inputs[1:]))
+            inputs = inputs[0]
+            if isinstance(mask, (list, tuple)):
+                mask = mask[0]
         spread = self._call_tensors > 1 and isinstance(inputs, (list, tuple)) and \
             len(inputs) == self._call_tensors
         # A call of several positional tensors gets the first one's mask, as
@@ -858,8 +943,10 @@ class Layer:
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):
             return self._run_call(xs, training and not ctx.inference_behaviour, ctx.mask)
-        # (raw text, reshaped on its way to a lookup layer, has no gradient)
-        if training and self._traces_call and self.__dict__.get("_call_input_dtype") != "string":
+        # (raw text, reshaped on its way to a lookup layer, has no gradient;
+        # a layer with weights that reads text is traced for theirs)
+        if training and self._traces_call and (
+                self.__dict__.get("_call_input_dtype") != "string" or self.trainable_weights):
             return autodiff.traced_forward(self, ctx, inputs, run)
         return autodiff.untraced_forward(ctx, run, inputs)
 

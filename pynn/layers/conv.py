@@ -184,6 +184,30 @@ class _FilterConv(_Conv):
             raise ValueError(f"{type(self).__name__} {self.name!r}: filters ({self.filters}) "
                              f"must be divisible by groups ({self.groups})")
 
+    # Keras's attribute, for code that passes it on (only channels_last runs).
+    data_format = "channels_last"
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass that overrides convolution_op (Keras's hook for a custom
+        # convolution, e.g. a standardized kernel) and not call computes
+        # through Keras's call, so that its convolution_op is the one used.
+        if "convolution_op" in vars(cls) and "call" not in vars(cls):
+            cls.call = _FilterConv._call_through_convolution_op
+        super().__init_subclass__(**kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution of ``inputs`` with ``kernel`` alone (no bias, no
+        activation), with the layer's strides, padding and dilation, as
+        Keras's ``Conv.convolution_op``."""
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate)
+
+    def _call_through_convolution_op(self, inputs):
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return activations.get(self.activation)(outputs)
+
     def _out_channels(self, input_shape):
         return self.filters
 
@@ -367,6 +391,30 @@ class SeparableConv2D(_Conv):
         self.filters = _positive_int(filters, "filters", self)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
+
+    # Keras's attribute, for code that passes it on (only channels_last runs).
+    data_format = "channels_last"
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass that overrides convolution_op (Keras's hook for a custom
+        # convolution, e.g. a standardized kernel) and not call computes
+        # through Keras's call, so that its convolution_op is the one used.
+        if "convolution_op" in vars(cls) and "call" not in vars(cls):
+            cls.call = _FilterConv._call_through_convolution_op
+        super().__init_subclass__(**kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution of ``inputs`` with ``kernel`` alone (no bias, no
+        activation), with the layer's strides, padding and dilation, as
+        Keras's ``Conv.convolution_op``."""
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate)
+
+    def _call_through_convolution_op(self, inputs):
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return activations.get(self.activation)(outputs)
 
     def _out_channels(self, input_shape):
         return self.filters

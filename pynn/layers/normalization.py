@@ -387,7 +387,8 @@ class GroupNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
-        self.groups = _positive_int(groups, "groups", self)
+        # groups=-1: one group per channel (instance normalization), as Keras
+        self.groups = -1 if groups == -1 else _positive_int(groups, "groups", self)
         if axis != -1:
             raise ValueError(f"{_label(self)}: only axis=-1 (channels last) is supported, got "
                              f"{axis!r}")
@@ -400,18 +401,22 @@ class GroupNormalization(Layer):
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 
+    def _groups_for(self, channels):
+        return channels if self.groups == -1 else self.groups
+
     def compute_output_shape(self, input_shape):
         c = input_shape[-1] if len(input_shape) >= 2 else None
         if c is None:
             raise ValueError(f"{_label(self)}: the channels (last axis) of the input of shape "
                              f"{shape_str(input_shape)} must be known")
-        if c < self.groups:
-            raise ValueError(f"{_label(self)}: number of groups ({self.groups}) cannot be more "
+        groups = self._groups_for(c)
+        if c < groups:
+            raise ValueError(f"{_label(self)}: number of groups ({groups}) cannot be more "
                              f"than the number of channels ({c}) of the input of shape "
                              f"{shape_str(input_shape)}")
-        if c % self.groups:
+        if c % groups:
             raise ValueError(f"{_label(self)}: the number of channels ({c}) must be a multiple "
-                             f"of the number of groups ({self.groups})")
+                             f"of the number of groups ({groups})")
         return tuple(input_shape)
 
     def build(self, input_shape):
@@ -426,9 +431,10 @@ class GroupNormalization(Layer):
         self.built = True
 
     def forward(self, ctx, x, training):
-        pairs = x.shape[0] * self.groups
+        groups = self._groups_for(x.shape[-1])
+        pairs = x.shape[0] * groups
         y, mean, inv_std = ops.group_norm(
-            x, self.groups, None if self.gamma is None else self.gamma.value,
+            x, groups, None if self.gamma is None else self.gamma.value,
             None if self.beta is None else self.beta.value, self.epsilon,
             out=ctx.buffer("y", x.shape), mean=ctx.buffer("mean", (pairs,)),
             inv_std=ctx.buffer("inv_std", (pairs,)))
@@ -438,7 +444,7 @@ class GroupNormalization(Layer):
 
     def backward(self, ctx, dy, need_input_grad=True):
         return ops.group_norm_grad(
-            ctx.x, dy, ctx.mean, ctx.inv_std, self.groups,
+            ctx.x, dy, ctx.mean, ctx.inv_std, self._groups_for(ctx.x.shape[-1]),
             None if self.gamma is None else self.gamma.value,
             None if self.gamma is None else self.gamma.grad,
             None if self.beta is None else self.beta.grad,

@@ -1420,12 +1420,13 @@ def _group_norm(ctx, step, k, xs):
     shape = _out_shape(ctx, step)
     c = shape[-1]
     positions = int(np.prod(shape[1:-1], dtype=np.int64))
-    grouped = (None, positions, layer.groups, c // layer.groups)
+    groups = layer._groups_for(c)
+    grouped = (None, positions, groups, c // groups)
     h = ctx.reshape(layer, x, grouped, f"{layer.name}/grouped")
 
     def to_groups(v):
         v = np.asarray(v, np.float64)
-        return v.reshape(v.shape[0], positions, layer.groups, c // layer.groups)
+        return v.reshape(v.shape[0], positions, groups, c // groups)
 
     def normalized(v):
         v = to_groups(v)

@@ -662,13 +662,19 @@ class Model(TrainingMixin, Layer):
         multi = isinstance(input_shape, list)
         shapes = input_shape if multi else [input_shape]
         dtypes = dtypes or ["float32"] * len(shapes)
-        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d)
-                   for s, d in zip(shapes, dtypes)]
+        keys = self.__dict__.pop("_input_keys", None)
+        if keys is not None and len(keys) != len(shapes):
+            keys = None
+        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d,
+                         name=None if keys is None else keys[i])
+                   for i, (s, d) in enumerate(zip(shapes, dtypes))]
+        inputs = dict(zip(keys, tensors)) if keys is not None else \
+            tensors if multi else tensors[0]
         with autodiff.collecting_graph_losses() as added_losses:
-            outputs = self.call(tensors if multi else tensors[0])
+            outputs = self.call(inputs)
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)
-        self._init_graph(tensors if multi else tensors[0], outputs)
+        self._init_graph(inputs, outputs)
         # Traced from the first data it saw: later inputs may differ on the
         # axes before the last, as in Keras.
         self._shapes_from_data = True
@@ -736,7 +742,7 @@ class Model(TrainingMixin, Layer):
         out = self._infer_shapes(shapes)
         return out if len(out) > 1 else out[0]
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, need_shape=True):
         if self._program is None:
             self._trace(input_shape)
         return self.compute_output_shape(input_shape)

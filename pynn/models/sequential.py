@@ -113,7 +113,7 @@ class Sequential(Model):
         if self._program is None:
             self._build_graph()
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, need_shape=True):
         if self._program is None:
             self.build(input_shape)
         return self.compute_output_shape(input_shape)

@@ -102,7 +102,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     if kind == PYNN:
         pynn_format.load_weights(model, filepath, skip_mismatch, by_name)
         return
-    if not model.built:
+    if not keras_format.has_weights(model):
         raise ValueError(f"load_weights: the model {model.name!r} has not been built; give it "
                          f"an input shape first, so that its weights exist")
     reader, archive = keras_format.open_weights(filepath)

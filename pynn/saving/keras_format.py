@@ -182,11 +182,21 @@ def _write_own_assets(zf, model):
                     zf.write(full, "/".join(p for p in ("assets", path, rel) if p))
 
 
+def has_weights(model):
+    """Whether the model's weights exist: it is built, or it is a subclassed
+    model never called as a whole (trained by its own train_step) whose
+    layers are all built."""
+    if model.built:
+        return True
+    return getattr(model, "_program", None) is None and bool(model.layers) and \
+        all(layer.built for layer in model.layers)
+
+
 def save_weights_h5(model, filepath, overwrite=True):
     """Write the weights alone as Keras 3's ``.weights.h5`` file."""
     from ..utils.io import atomic_write
     check_overwrite(filepath, overwrite, "save_weights")
-    if not model.built:
+    if not has_weights(model):
         raise ValueError("save_weights: the model has not been built, so it has no weights "
                          "yet; give it an input shape or train it first")
     data = _h5_bytes(model, False, filepath)
