@@ -73,6 +73,33 @@ def _causal(t, s):
     return np.tril(np.ones((t, s), dtype=bool))
 
 
+def _flatten_steps(inputs, mask, options):
+    """An attention call's query, value and key (and its mask input, masks
+    and constant attention mask) with their middle axes flattened into one
+    where they have several (attention over all of them, Keras's
+    attention_axes=None), and the middle axes of query and value, to
+    restore."""
+    query, value, key = inputs[:3]
+    masks = options.get("masks") or (
+        list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
+    query_steps, value_steps = tuple(ops.shape(query)[1:-1]), tuple(ops.shape(value)[1:-1])
+    if len(query_steps) > 1:
+        # attention over all the middle axes: those axes flattened to one
+        b = ops.shape(query)[0]
+        query, value, key = (ops.reshape(x, (b, -1, ops.shape(x)[-1]))
+                             for x in (query, value, key))
+        masks = [None if m is None else np.reshape(_cast_mask(m), (b, -1)) for m in masks]
+        if options.get("mask_input"):
+            inputs = list(inputs[:3]) + [ops.reshape(inputs[3], (b, ops.shape(query)[1],
+                                                                 ops.shape(value)[1]))]
+        elif options.get("attention_mask") is not None:
+            given = np.broadcast_to(options["attention_mask"],
+                                    (b,) + query_steps + value_steps)
+            options = {**options, "attention_mask": given.reshape(
+                b, ops.shape(query)[1], ops.shape(value)[1])}
+    return query, value, key, inputs, masks, options, query_steps, value_steps
+
+
 class _OptionsLayer(Layer):
     """The calling convention shared by the attention layers."""
     supports_masking = True
@@ -304,24 +331,8 @@ class MultiHeadAttention(_OptionsLayer):
 
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
-        query, value, key = inputs[:3]
-        masks = options.get("masks") or (
-            list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
-        query_steps, value_steps = tuple(ops.shape(query)[1:-1]), tuple(ops.shape(value)[1:-1])
-        if len(query_steps) > 1:
-            # attention over all the middle axes: those axes flattened to one
-            b = ops.shape(query)[0]
-            query, value, key = (ops.reshape(x, (b, -1, ops.shape(x)[-1]))
-                                 for x in (query, value, key))
-            masks = [None if m is None else np.reshape(_cast_mask(m), (b, -1)) for m in masks]
-            if options.get("mask_input"):
-                inputs = list(inputs[:3]) + [ops.reshape(inputs[3], (b, ops.shape(query)[1],
-                                                                     ops.shape(value)[1]))]
-            elif options.get("attention_mask") is not None:
-                given = np.broadcast_to(options["attention_mask"],
-                                        (b,) + query_steps + value_steps)
-                options = {**options, "attention_mask": given.reshape(
-                    b, ops.shape(query)[1], ops.shape(value)[1])}
+        query, value, key, inputs, masks, options, query_steps, value_steps = \
+            _flatten_steps(inputs, mask, options)
         q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
         k = self._project(key, self.key_kernel, self.key_bias, self.key_dim)
         v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
@@ -515,24 +526,8 @@ class GroupQueryAttention(MultiHeadAttention):
 
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
-        query, value, key = inputs[:3]
-        masks = options.get("masks") or (
-            list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
-        query_steps, value_steps = tuple(ops.shape(query)[1:-1]), tuple(ops.shape(value)[1:-1])
-        if len(query_steps) > 1:
-            # attention over all the middle axes: those axes flattened to one
-            b = ops.shape(query)[0]
-            query, value, key = (ops.reshape(x, (b, -1, ops.shape(x)[-1]))
-                                 for x in (query, value, key))
-            masks = [None if m is None else np.reshape(_cast_mask(m), (b, -1)) for m in masks]
-            if options.get("mask_input"):
-                inputs = list(inputs[:3]) + [ops.reshape(inputs[3], (b, ops.shape(query)[1],
-                                                                     ops.shape(value)[1]))]
-            elif options.get("attention_mask") is not None:
-                given = np.broadcast_to(options["attention_mask"],
-                                        (b,) + query_steps + value_steps)
-                options = {**options, "attention_mask": given.reshape(
-                    b, ops.shape(query)[1], ops.shape(value)[1])}
+        query, value, key, inputs, masks, options, query_steps, value_steps = \
+            _flatten_steps(inputs, mask, options)
         hq, hkv = self.num_query_heads, self.num_key_value_heads
         q = self._heads(query, self.query_kernel, self.query_bias, hq)
         k = ops.repeat(self._heads(key, self.key_kernel, self.key_bias, hkv),

@@ -167,7 +167,35 @@ class _Conv(ActivationMixin, Layer):
                 **weight_options(self, "bias")}
 
 
-class _FilterConv(_Conv):
+class _ConvolutionOp:
+    """Keras's ``Conv.convolution_op`` hook, shared by the convolutions
+    with a kernel of that name."""
+    # Keras's attribute, for code that passes it on (only channels_last runs).
+    data_format = "channels_last"
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass that overrides convolution_op (Keras's hook for a custom
+        # convolution, e.g. a standardized kernel) and not call computes
+        # through Keras's call, so that its convolution_op is the one used.
+        if "convolution_op" in vars(cls) and "call" not in vars(cls):
+            cls.call = _ConvolutionOp._call_through_convolution_op
+        super().__init_subclass__(**kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution of ``inputs`` with ``kernel`` alone (no bias, no
+        activation), with the layer's strides, padding and dilation, as
+        Keras's ``Conv.convolution_op``."""
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate)
+
+    def _call_through_convolution_op(self, inputs):
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return activations.get(self.activation)(outputs)
+
+
+class _FilterConv(_ConvolutionOp, _Conv):
     """What Conv2D (so Conv1D) and Conv3D share: ``filters`` output channels
     from one kernel of shape ``kernel_size + (in_channels, filters)``."""
 
@@ -183,30 +211,6 @@ class _FilterConv(_Conv):
         if self.filters % self.groups:
             raise ValueError(f"{type(self).__name__} {self.name!r}: filters ({self.filters}) "
                              f"must be divisible by groups ({self.groups})")
-
-    # Keras's attribute, for code that passes it on (only channels_last runs).
-    data_format = "channels_last"
-
-    def __init_subclass__(cls, **kwargs):
-        # A subclass that overrides convolution_op (Keras's hook for a custom
-        # convolution, e.g. a standardized kernel) and not call computes
-        # through Keras's call, so that its convolution_op is the one used.
-        if "convolution_op" in vars(cls) and "call" not in vars(cls):
-            cls.call = _FilterConv._call_through_convolution_op
-        super().__init_subclass__(**kwargs)
-
-    def convolution_op(self, inputs, kernel):
-        """The convolution of ``inputs`` with ``kernel`` alone (no bias, no
-        activation), with the layer's strides, padding and dilation, as
-        Keras's ``Conv.convolution_op``."""
-        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
-                        dilation_rate=self.dilation_rate)
-
-    def _call_through_convolution_op(self, inputs):
-        outputs = self.convolution_op(inputs, self.kernel)
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        return activations.get(self.activation)(outputs)
 
     def _out_channels(self, input_shape):
         return self.filters
@@ -372,7 +376,7 @@ class DepthwiseConv2D(_Conv):
                 **weight_options(self, "depthwise")}
 
 
-class SeparableConv2D(_Conv):
+class SeparableConv2D(_ConvolutionOp, _Conv):
     """A depthwise convolution followed by a 1x1 convolution to ``filters``
     channels, with the bias and activation after the second."""
 
@@ -391,30 +395,6 @@ class SeparableConv2D(_Conv):
         self.filters = _positive_int(filters, "filters", self)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
-
-    # Keras's attribute, for code that passes it on (only channels_last runs).
-    data_format = "channels_last"
-
-    def __init_subclass__(cls, **kwargs):
-        # A subclass that overrides convolution_op (Keras's hook for a custom
-        # convolution, e.g. a standardized kernel) and not call computes
-        # through Keras's call, so that its convolution_op is the one used.
-        if "convolution_op" in vars(cls) and "call" not in vars(cls):
-            cls.call = _FilterConv._call_through_convolution_op
-        super().__init_subclass__(**kwargs)
-
-    def convolution_op(self, inputs, kernel):
-        """The convolution of ``inputs`` with ``kernel`` alone (no bias, no
-        activation), with the layer's strides, padding and dilation, as
-        Keras's ``Conv.convolution_op``."""
-        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
-                        dilation_rate=self.dilation_rate)
-
-    def _call_through_convolution_op(self, inputs):
-        outputs = self.convolution_op(inputs, self.kernel)
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        return activations.get(self.activation)(outputs)
 
     def _out_channels(self, input_shape):
         return self.filters

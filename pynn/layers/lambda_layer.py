@@ -1,5 +1,7 @@
 """Lambda: a Python function of the input(s) as a layer (Keras's)."""
+import contextlib
 import inspect
+import threading
 
 import numpy as np
 
@@ -137,10 +139,29 @@ bitwise_right_shift left_shift right_shift
 """.split())
 
 
+_constants = threading.local()
+
+
+@contextlib.contextmanager
+def weights_as_constants():
+    """While a layer's call is traced into a graph for export (pynn.lite),
+    a weight among an operation's arguments is recorded as its current
+    value; elsewhere a graph cannot hold one (it would not train)."""
+    saved = getattr(_constants, "on", False)
+    _constants.on = True
+    try:
+        yield
+    finally:
+        _constants.on = saved
+
+
 def _encode(value, tensors):
     """``value`` (an argument of an operation) as JSON, its symbolic
     tensors replaced by their index in ``tensors`` (appended)."""
     from ..models.node import KerasTensor
+    from .base import Weight
+    if isinstance(value, Weight) and getattr(_constants, "on", False):
+        value = np.array(value.value)
     if isinstance(value, KerasTensor):
         tensors.append(value)
         return {"__tensor__": len(tensors) - 1}

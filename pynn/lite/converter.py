@@ -658,7 +658,7 @@ def _tensor_operation(ctx, step, k, xs):
     op, args = layer.op, layer.args
     exportable = sorted(set(_TENSOR_BINARY_OPS) | set(_TENSOR_UNARY_OPS) |
                         set(_TENSOR_ACTIVATIONS) | set(_TENSOR_REDUCTIONS) |
-                        set(_TENSOR_SHAPE_OPS) | set(_TENSOR_ARGUMENT_OPS))
+                        set(_TENSOR_SHAPE_OPS) | set(_TENSOR_ARGUMENT_OPS) | {"matmul"})
     if op not in exportable:
         raise ctx.error(layer, f"the operation {op!r} has no TensorFlow Lite form in pynn.lite; "
                                f"exportable operations: {', '.join(exportable)}")
@@ -671,6 +671,8 @@ def _tensor_operation(ctx, step, k, xs):
         return _tensor_shape_operation(ctx, step, k, xs, shape)
     if op in _TENSOR_ARGUMENT_OPS:
         return _tensor_operation_with_arguments(ctx, step, k, xs, shape)
+    if op == "matmul":
+        return _tensor_matmul(ctx, step, k, xs, shape)
     if op in _TENSOR_UNARY_OPS or op in _TENSOR_ACTIVATIONS:
         if len(args) != 1 or args[0] != {"__tensor__": 0}:
             raise ctx.error(layer, f"the operation {op!r} takes one tensor here")
@@ -786,6 +788,35 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
     t = _transpose_op(ctx, layer, x, perm, moved, f"{step.name}/to_last")
     y = ctx.unary(layer, code, t, f"{step.name}/{code.lower()}", None, _ACTIVATION_OPTIONS[code])
     return _transpose_op(ctx, layer, y, perm, shape, step.name, out)
+
+
+def _tensor_matmul(ctx, step, k, xs, shape):
+    """ops.matmul of a tensor by a constant matrix (FULLY_CONNECTED over
+    the last axis), or of two tensors (BATCH_MATMUL)."""
+    layer = step.layer
+    if len(layer.args) != 2 or layer.kwargs:
+        raise ctx.error(layer, "ops.matmul takes two operands here")
+    a, b = layer.arguments(xs)[0]
+    if not any(a is x for x in xs):
+        raise ctx.error(layer, "ops.matmul of a constant by a tensor has no TensorFlow Lite "
+                               "form in pynn.lite (a tensor by a constant has)")
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    if any(b is x for x in xs):
+        ctx.g.add("BATCH_MATMUL", [a, b], [y], ("BatchMatMulOptions", {"AdjX": False,
+                                                                       "AdjY": False}),
+                  layer.name)
+        return y
+    w = np.asarray(b, np.float32)
+    if w.ndim != 2 or not np.all(np.isfinite(w)):
+        raise ctx.error(layer, f"ops.matmul by a constant exports for a finite matrix, got "
+                               f"shape {w.shape}")
+    opts = {"FusedActivationFunction": fused_activation_code("linear")}
+    if len(a.shape) > 2:
+        opts["KeepNumDims"] = True
+    ctx.g.add("FULLY_CONNECTED", [a, ctx.g.constant(f"{layer.name}/kernel",
+                                                    np.ascontiguousarray(w.T), role="weight"),
+                                  None], [y], ("FullyConnectedOptions", opts), layer.name)
+    return y
 
 
 def _strided_slice(ctx, layer, x, key, shape, name, stat):
@@ -1621,6 +1652,97 @@ _HANDLERS = {
 FUSABLE = frozenset({"relu", "relu6"})
 
 
+def _check_exportable(program):
+    """Raise ConversionError naming the first layer of ``program`` that has
+    no TFLite form: not one of the handled layers, nor a layer computing
+    through its own call() (traced into the ops and layers it calls)."""
+    for step in program.steps:
+        layer = step.layer
+        kind = _layer_kind(layer)
+        if kind is None and getattr(layer, "_traces_call", False):
+            continue
+        if kind is None and type(layer).__name__ not in _HANDLERS:
+            raise ConversionError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) has no TensorFlow Lite form in "
+                f"pynn.lite; exportable layers: "
+                f"{', '.join(sorted(k for k, v in _HANDLERS.items() if v))}")
+        if kind is None:
+            raise ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}) computes "
+                                  f"through its own call() or forward() and cannot be exported "
+                                  f"as the layer it extends")
+
+
+def _emit_steps(ctx, program, tensors):
+    """Write the ops of each step of ``program``; ``tensors`` maps its
+    slots to graph tensors (the inputs' given, the steps' filled in)."""
+    for k, step in enumerate(program.steps):
+        xs = [tensors[s] for s in step.ins]
+        kind = _layer_kind(step.layer)
+        handler = _HANDLERS[kind] if kind is not None else _traced_call
+        y = handler(ctx, step, k, xs)
+        ys = y if isinstance(y, list) else [y]
+        for s, t in zip(step.outs, ys):
+            tensors[s] = t
+
+
+class _TracedContext(_Context):
+    """The context of the steps of a custom layer's traced call: tensors
+    named under the layer, and no calibration statistics (those index the
+    model's own steps), so a model with such a layer exports in float32,
+    float16 and dynamic-range forms."""
+
+    def __init__(self, outer, program, prefix):
+        super().__init__(outer.model, outer.g, outer.fusable, program)
+        self.prefix = prefix
+
+    def out_tensor(self, layer, name, shape, stat):
+        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, None)
+
+
+def _traced_call(ctx, step, k, xs):
+    """A layer computing through its own call() (a transformer block, a
+    token-and-position embedding): its call run on symbolic tensors of the
+    step's inputs, its weights read as constants, gives a graph of the
+    layers and operations it calls, whose steps are written in place of
+    the layer's."""
+    from ..layers.lambda_layer import weights_as_constants
+    from ..layers.base import Input
+    from ..models import Model
+    from ..models.passes import inference_program
+    layer = step.layer
+    shapes = [ctx.program.shapes[s] for s in step.ins]
+    inputs = [Input(batch_shape=(None,) + tuple(shape[1:]),
+                    dtype="int32" if x.dtype == np.int32 else "float32")
+              for shape, x in zip(shapes, xs)]
+    kwargs = {"training": False} if "training" in layer._call_takes else {}
+    try:
+        with weights_as_constants():
+            out = layer.call(inputs if len(inputs) > 1 else inputs[0], **kwargs)
+        traced = Model(inputs, out)
+    except Exception as e:
+        raise ctx.error(layer, f"its call() could not be traced into TensorFlow Lite ops "
+                               f"({type(e).__name__}: {e})") from None
+    program = inference_program(traced)
+    try:
+        _check_exportable(program)
+    except ConversionError as e:
+        raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
+            from None
+    inner = _TracedContext(ctx, program, layer.name)
+    tensors = dict(zip(program.input_slots, xs))
+    try:
+        _emit_steps(inner, program, tensors)
+    except ConversionError as e:
+        raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
+            from None
+    outs = [tensors[s] for s in program.output_slots]
+    for i, t in enumerate(outs):  # (an output the call passed through unchanged)
+        if t in xs:
+            outs[i] = ctx.reshape(layer, t, program.shapes[program.output_slots[i]],
+                                  f"{layer.name}/identity_{i}")
+    return outs if len(outs) > 1 else outs[0]
+
+
 def build_graph(model):
     """The float32 TFLite graph of a built pynn model (any number of inputs
     and outputs)."""
@@ -1644,18 +1766,7 @@ def build_graph(model):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
                                   f"pynn.lite exports float32 and int32 inputs")
     program = inference_program(model)
-    for step in program.steps:
-        layer = step.layer
-        kind = _layer_kind(layer)
-        if kind is None and type(layer).__name__ not in _HANDLERS:
-            raise ConversionError(
-                f"Layer {layer.name!r} ({type(layer).__name__}) has no TensorFlow Lite form in "
-                f"pynn.lite; exportable layers: "
-                f"{', '.join(sorted(k for k, v in _HANDLERS.items() if v))}")
-        if kind is None:
-            raise ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}) computes "
-                                  f"through its own call() or forward() and cannot be exported "
-                                  f"as the layer it extends")
+    _check_exportable(program)
 
     g = Graph()
     tensors = {}
@@ -1665,12 +1776,7 @@ def build_graph(model):
                                      stat=("input", i), dtype=np.dtype(t.dtype))
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
-    for k, step in enumerate(program.steps):
-        xs = [tensors[s] for s in step.ins]
-        y = _HANDLERS[_layer_kind(step.layer)](ctx, step, k, xs)
-        ys = y if isinstance(y, list) else [y]
-        for s, t in zip(step.outs, ys):
-            tensors[s] = t
+    _emit_steps(ctx, program, tensors)
     outputs = []
     names = model.output_names
     for i, slot in enumerate(program.output_slots):

@@ -21,17 +21,6 @@ except Exception:  # missing, or a backend that cannot load here
 needs_keras = pytest.mark.skipif(real_keras is None, reason="Keras 3 is not installed")
 
 
-@pytest.fixture(autouse=True)
-def _keep_layer_name_counters():
-    """These programs create layers with automatic names; other tests
-    compare automatic names with Keras's, so the counters are put back."""
-    from pynn.layers.base import _name_counts
-    saved = dict(_name_counts)
-    yield
-    _name_counts.clear()
-    _name_counts.update(saved)
-
-
 class TokenAndPositionEmbedding(layers.Layer):
     """text_classification_with_transformer.py's layer, fed by a float32
     ``Input(shape=(maxlen,))``."""

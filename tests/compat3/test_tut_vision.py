@@ -25,17 +25,6 @@ needs_keras = pytest.mark.skipif(keras is None, reason=reason)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(autouse=True)
-def _keep_layer_name_counters():
-    """These programs create layers with automatic names; other tests
-    compare automatic names with Keras's, so the counters are put back."""
-    from pynn.layers.base import _name_counts
-    saved = dict(_name_counts)
-    yield
-    _name_counts.clear()
-    _name_counts.update(saved)
-
-
 def _probabilities(rng, shape):
     p = rng.random(shape).astype("float32") + 0.05
     return p / p.sum(axis=-1, keepdims=True)
