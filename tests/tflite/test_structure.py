@@ -144,7 +144,7 @@ def test_non_finite_weights():
         convert(model, "dynamic")
 
 
-def test_layer_without_tflite_form():
+def test_custom_call_traced_or_refused_naming_the_layer():
     class Doubler(pynn.layers.Layer):
         def call(self, x, training=False):
             return x * 2
@@ -153,10 +153,14 @@ def test_layer_without_tflite_form():
         def call(self, x, training=False):
             return super().call(x, training) + 1
 
-    for layer in (Doubler(name="doubler"), MyDense(3, name="my_dense")):
-        model = small(layers.Dense(4), layer)
-        with pytest.raises(pynn.lite.ConversionError, match=layer.name):
-            convert(model)
+    # a call of operations with a TFLite form is traced into them
+    model = small(layers.Dense(4), Doubler(name="doubler"))
+    x = np.random.default_rng(0).normal(size=(3, 12)).astype(np.float32)
+    np.testing.assert_allclose(run(convert(model), x), model.predict(x, verbose=0), atol=1e-6)
+    # a subclass of a built-in layer calling the parent's computation is not
+    model = small(layers.Dense(4), MyDense(3, name="my_dense"))
+    with pytest.raises(pynn.lite.ConversionError, match="my_dense"):
+        convert(model)
 
 
 def test_settings_errors(tmp_path):
