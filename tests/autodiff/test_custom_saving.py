@@ -162,10 +162,24 @@ def test_custom_layer_round_trip_and_registration(tmp_path):
         registered.pop("Scale", None)
 
 
-def test_lambda_is_not_exported_to_tflite():
-    model = lambda_model()
+def test_lambda_exports_to_tflite_through_its_function():
+    """A Lambda's function is traced into the operations it uses (x ** 3 is
+    one with no TFLite form: refused naming the layer); one of operations
+    with a form exports equal to predict."""
+    pytest.importorskip("ai_edge_litert")
+    from ai_edge_litert.interpreter import Interpreter
     with pytest.raises(pynn.lite.ConversionError, match="cubed"):
-        pynn.lite.TFLiteConverter.from_keras_model(model).convert()
+        pynn.lite.TFLiteConverter.from_keras_model(
+            lambda_model(lambda x: ops.power(x, 3.0))).convert()
+    model = lambda_model()
+    data = pynn.lite.TFLiteConverter.from_keras_model(model).convert()
+    interpreter = Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    x = rand(1, 3)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_lambda_config_keeps_arguments_and_output_shape():
