@@ -632,7 +632,7 @@ def _elementwise(ctx, step, k, xs):
 _TENSOR_BINARY_OPS = {"add": ("ADD", "AddOptions"), "subtract": ("SUB", "SubOptions"),
                       "multiply": ("MUL", "MulOptions"), "divide": ("DIV", "DivOptions"),
                       "true_divide": ("DIV", "DivOptions"), "maximum": ("MAXIMUM", None),
-                      "minimum": ("MINIMUM", None)}
+                      "minimum": ("MINIMUM", None), "power": ("POW", None)}
 _TENSOR_UNARY_OPS = {"negative": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT",
                      "rsqrt": "RSQRT", "abs": "ABS", "square": "SQUARE", "tanh": "TANH",
                      "sigmoid": "LOGISTIC", "relu": "RELU", "relu6": "RELU6",

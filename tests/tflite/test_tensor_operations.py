@@ -136,18 +136,21 @@ def test_more_activations_export(act, codes):
 
 
 def test_operations_with_arguments_export():
-    """ops.clip, cumsum, softmax and log_softmax over a middle axis, gelu
-    (tanh form) and indexing with slices, integers, Ellipsis and None."""
+    """ops.power (and ``**``), clip, cumsum, softmax and log_softmax over a
+    middle axis, gelu (tanh form) and indexing with slices, integers,
+    Ellipsis and None."""
     set_random_seed(6)
     inp = pynn.Input((5, 6, 4))
     h = layers.Conv2D(4, 1)(inp)
-    parts = [ops.clip(h, -0.5, 0.75), ops.cumsum(h, axis=2), ops.softmax(h, axis=1),
+    parts = [ops.power(h, 3.0), h ** 2.0, ops.abs(h) ** 0.5,
+             ops.clip(h, -0.5, 0.75), ops.cumsum(h, axis=2), ops.softmax(h, axis=1),
              ops.log_softmax(h, axis=-1), ops.gelu(h), ops.gelu(h, approximate=False),
              h[:, 1:4], h[:, -1], h[..., ::2], h[:, None, 2, 1:5:2], h[:, :, -2:, 1]]
     model = pynn.Model(inp, [layers.Flatten()(p) for p in parts])
     data = convert(model)
     names = op_names(data)
-    for code, n in (("MAXIMUM", 1), ("MINIMUM", 1), ("CUMSUM", 1), ("SOFTMAX", 1),
+    for code, n in (("POW", 3), ("MAXIMUM", 1), ("MINIMUM", 1), ("CUMSUM", 1),
+                    ("SOFTMAX", 1),
                     ("LOG_SOFTMAX", 1), ("GELU", 2), ("STRIDED_SLICE", 5)):
         assert names.count(code) == n, (code, names)
     x = np.random.default_rng(7).uniform(-3, 3, (3, 5, 6, 4)).astype(np.float32)
