@@ -16,6 +16,7 @@ there, as Keras 2 scripts do) is found by that name.
 import numpy as np
 
 from . import ops
+from .backend import is_keras_tensor
 from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
     serialize_function
 
@@ -86,13 +87,8 @@ def name_of(activation):
         getattr(activation, "__name__", type(activation).__name__)
 
 
-def _symbolic(x):
-    from .models.node import KerasTensor
-    return isinstance(x, KerasTensor)
-
-
 def linear(x):
-    return x if _symbolic(x) else ops.activation(x, "linear")
+    return x if is_keras_tensor(x) else ops.activation(x, "linear")
 
 
 # These call pynn.ops's functions of the same names, which also take a
@@ -102,9 +98,14 @@ def linear(x):
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Keras's relu: ``x`` above ``threshold`` (capped at ``max_value``),
     ``negative_slope * (x - threshold)`` at or below it."""
-    plain = ops.relu_form(negative_slope, max_value, threshold)[0] is not None
-    if plain and not _symbolic(x) or isinstance(x, (np.ndarray, list, tuple)) \
-            or np.isscalar(x) or negative_slope == 0.0 and max_value is None and threshold == 0.0:
+    if is_keras_tensor(x):
+        # (pynn.ops's relu node would not keep the arguments in a saved graph)
+        through_layer = (negative_slope, max_value, threshold) != (0.0, None, 0.0)
+    else:
+        # (a traced value has the general form's gradient only through the layer)
+        through_layer = ops.relu_form(negative_slope, max_value, threshold)[0] is None and \
+            not (isinstance(x, (np.ndarray, list, tuple)) or np.isscalar(x))
+    if not through_layer:
         return ops.relu(x, negative_slope=negative_slope, max_value=max_value,
                         threshold=threshold)
     # A traced value or a symbolic tensor with arguments: through the layer,
@@ -229,7 +230,7 @@ def sparse_plus(x):
 
 def sparse_sigmoid(x):
     """0 up to -1, 1 from 1, ``(x + 1) / 2`` between (Blondel et al.)."""
-    if _symbolic(x):
+    if is_keras_tensor(x):
         return ops.sparse_sigmoid(x)
     v = np.asarray(ops._plain(x))
     return ops.where(v <= -1, np.float32(0), ops.where(

@@ -186,10 +186,7 @@ class _SmoothedLabels(Loss):
     def _smoothed(self, y_true):
         if not self.label_smoothing:
             return y_true
-        y = np.asarray(y_true, np.float32)
-        classes = self.smoothing_classes or y.shape[-1]
-        return y * np.float32(1.0 - self.label_smoothing) + np.float32(
-            self.label_smoothing / classes)
+        return _smooth_labels(y_true, self.label_smoothing, self.smoothing_classes)
 
     def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
         return super().compute(self._smoothed(y_true), y_pred, sample_weight, scale, grad, fused)
@@ -450,6 +447,16 @@ class CosineSimilarity(_FormulaLoss):
         return {**super().get_config(), "axis": self.axis}
 
 
+def _smooth_labels(y_true, smoothing, classes=None):
+    """Keras's ``label_smoothing``: targets pulled toward the uniform
+    distribution, ``y * (1 - s) + s / n`` (``n`` the classes, the last
+    axis's size unless given; 2 for a binary loss), as float32."""
+    y = np.asarray(y_true, np.float32)
+    if not smoothing:
+        return y
+    return y * np.float32(1.0 - smoothing) + np.float32(smoothing / (classes or y.shape[-1]))
+
+
 def _check_finite_numbers(who, **values):
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
@@ -490,10 +497,7 @@ class BinaryFocalCrossentropy(_FormulaLoss):
             float(label_smoothing), axis
 
     def _formula(self, y_true, y_pred):
-        y = np.asarray(y_true, np.float32)
-        if self.label_smoothing:
-            y = y * np.float32(1.0 - self.label_smoothing) + np.float32(
-                0.5 * self.label_smoothing)
+        y = _smooth_labels(y_true, self.label_smoothing, 2)
         if self.from_logits:
             y_pred = ops.sigmoid(y_pred)
         clipped = ops.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
@@ -527,10 +531,7 @@ class CategoricalFocalCrossentropy(_FormulaLoss):
             float(label_smoothing), axis
 
     def _formula(self, y_true, y_pred):
-        y = np.asarray(y_true, np.float32)
-        if self.label_smoothing:
-            y = y * np.float32(1.0 - self.label_smoothing) + np.float32(
-                self.label_smoothing / y.shape[-1])
+        y = _smooth_labels(y_true, self.label_smoothing)
         if self.from_logits:
             y_pred = ops.softmax(y_pred, axis=-1)
         output = ops.divide(y_pred, ops.sum(y_pred, axis=-1, keepdims=True))

@@ -181,20 +181,32 @@ class _Context:
         """``code``(x, value) for a number ``value`` (ADD, MUL, SUB, DIV,
         MAXIMUM, MINIMUM)."""
         c = self.g.constant(f"{name}/operand", np.array([value], np.float32), role="param")
-        table = {"ADD": "AddOptions", "MUL": "MulOptions", "SUB": "SubOptions",
-                 "DIV": "DivOptions"}.get(code)
-        options = (table, {"FusedActivationFunction": fused_activation_code("linear")}) \
-            if table else None
-        y = self.out_tensor(layer, name, (None,) + tuple(x.shape[1:]), stat)
-        self.g.add(code, [x, c], [y], options, layer.name)
-        return y
+        return self.binary(layer, code, x, c, name, stat)
 
     def binary(self, layer, code, a, b, name, stat):
-        """ADD or MUL of two tensors of one shape."""
-        table = {"ADD": "AddOptions", "MUL": "MulOptions", "DIV": "DivOptions"}[code]
+        """``code``(a, b) (ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM), ``a``'s shape;
+        the arithmetic ones with no fused activation."""
+        table = _BINARY_OPTIONS.get(code)
+        options = (table, {"FusedActivationFunction": fused_activation_code("linear")}) \
+            if table else None
         y = self.out_tensor(layer, name, (None,) + tuple(a.shape[1:]), stat)
-        self.g.add(code, [a, b], [y], (table, {"FusedActivationFunction":
-                                               fused_activation_code("linear")}), layer.name)
+        self.g.add(code, [a, b], [y], options, layer.name)
+        return y
+
+    def fully_connected(self, layer, x, kernel, bias, prefix, name, shape, stat,
+                        act="linear"):
+        """FULLY_CONNECTED of ``x`` by ``kernel`` (in, out) and ``bias`` (or
+        None), written as constants ``prefix/kernel`` and ``prefix/bias``,
+        over the last axis (inputs of rank > 2 keep their axes)."""
+        g = self.g
+        weights = g.constant(f"{prefix}/kernel", np.ascontiguousarray(kernel.T), role="weight")
+        bias = g.constant(f"{prefix}/bias", bias, role="bias") if bias is not None else None
+        y = self.out_tensor(layer, name, shape, stat)
+        opts = {"FusedActivationFunction": fused_activation_code(act)}
+        if len(x.shape) > 2:
+            opts["KeepNumDims"] = True  # Keras applies Dense to the last axis only
+        g.add("FULLY_CONNECTED", [x, weights, bias], [y], ("FullyConnectedOptions", opts),
+              layer.name)
         return y
 
     def _composite_activation(self, layer, x, act, index, name):
@@ -318,16 +330,8 @@ def _dense(ctx, step, k, xs):
     def emit(act, bn, stat, name):
         bn_ss = _bn_scale_shift(ctx, bn) if bn is not None else None
         kw, kb = _fold(w, b, bn_ss)
-        g = ctx.g
-        weights = g.constant(f"{layer.name}/kernel", kw.T, role="weight")
-        bias = g.constant(f"{layer.name}/bias", kb, role="bias") if kb is not None else None
-        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
-        opts = {"FusedActivationFunction": fused_activation_code(act)}
-        if len(x.shape) > 2:
-            opts["KeepNumDims"] = True  # Keras applies Dense to the last axis only
-        g.add("FULLY_CONNECTED", [x, weights, bias], [y], ("FullyConnectedOptions", opts),
-              layer.name)
-        return y
+        return ctx.fully_connected(layer, x, kw, kb, layer.name, name, _out_shape(ctx, step),
+                                   stat, act)
 
     return _emit_main(ctx, step, k, emit)
 
@@ -633,6 +637,8 @@ _TENSOR_BINARY_OPS = {"add": ("ADD", "AddOptions"), "subtract": ("SUB", "SubOpti
                       "multiply": ("MUL", "MulOptions"), "divide": ("DIV", "DivOptions"),
                       "true_divide": ("DIV", "DivOptions"), "maximum": ("MAXIMUM", None),
                       "minimum": ("MINIMUM", None), "power": ("POW", None)}
+# The options table of each arithmetic op (none for MAXIMUM, MINIMUM, POW).
+_BINARY_OPTIONS = {code: table for code, table in _TENSOR_BINARY_OPS.values() if table}
 _TENSOR_UNARY_OPS = {"negative": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT",
                      "rsqrt": "RSQRT", "abs": "ABS", "square": "SQUARE", "tanh": "TANH",
                      "sigmoid": "LOGISTIC", "relu": "RELU", "relu6": "RELU6",
@@ -800,8 +806,8 @@ def _tensor_matmul(ctx, step, k, xs, shape):
     if not any(a is x for x in xs):
         raise ctx.error(layer, "ops.matmul of a constant by a tensor has no TensorFlow Lite "
                                "form in pynn.lite (a tensor by a constant has)")
-    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
     if any(b is x for x in xs):
+        y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
         ctx.g.add("BATCH_MATMUL", [a, b], [y], ("BatchMatMulOptions", {"AdjX": False,
                                                                        "AdjY": False}),
                   layer.name)
@@ -810,13 +816,7 @@ def _tensor_matmul(ctx, step, k, xs, shape):
     if w.ndim != 2 or not np.all(np.isfinite(w)):
         raise ctx.error(layer, f"ops.matmul by a constant exports for a finite matrix, got "
                                f"shape {w.shape}")
-    opts = {"FusedActivationFunction": fused_activation_code("linear")}
-    if len(a.shape) > 2:
-        opts["KeepNumDims"] = True
-    ctx.g.add("FULLY_CONNECTED", [a, ctx.g.constant(f"{layer.name}/kernel",
-                                                    np.ascontiguousarray(w.T), role="weight"),
-                                  None], [y], ("FullyConnectedOptions", opts), layer.name)
-    return y
+    return ctx.fully_connected(layer, a, w, None, layer.name, step.name, shape, (k, "out"))
 
 
 def _strided_slice(ctx, layer, x, key, shape, name, stat):
@@ -984,20 +984,16 @@ def _multi_head_attention(ctx, step, k, xs):
                                                     x.shape[-1]), f"{layer.name}/{what}_flat")
                              for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
-    none = {"FusedActivationFunction": fused_activation_code("linear")}
 
     def project(x, kernel, bias, depth, what, scale=1.0):
         w = ctx.value(layer, kernel, f"{what} kernel")
-        w = (w.reshape(w.shape[0], heads * depth) * np.float32(scale)).T
+        w = w.reshape(w.shape[0], heads * depth) * np.float32(scale)
         b = ctx.value(layer, bias, f"{what} bias").reshape(-1) * np.float32(scale) \
             if bias is not None else None
         steps = x.shape[1]
-        y = ctx.out_tensor(layer, f"{layer.name}/{what}", (None, steps, heads * depth), None)
-        g.add("FULLY_CONNECTED", [x, g.constant(f"{layer.name}/{what}/kernel",
-                                                np.ascontiguousarray(w), role="weight"),
-                                  None if b is None else
-                                  g.constant(f"{layer.name}/{what}/bias", b, role="bias")],
-              [y], ("FullyConnectedOptions", {**none, "KeepNumDims": True}), layer.name)
+        prefix = f"{layer.name}/{what}"
+        y = ctx.fully_connected(layer, x, w, b, prefix, prefix, (None, steps, heads * depth),
+                                None)
         y = ctx.reshape(layer, y, (None, steps, heads, depth), f"{layer.name}/{what}/heads")
         return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
                              f"{layer.name}/{what}/split")
@@ -1012,14 +1008,11 @@ def _multi_head_attention(ctx, step, k, xs):
     if options.get("causal"):
         # (Keras's causal mask: query step i sees key steps up to i)
         masked = np.where(np.tril(np.ones((t, s), bool)), 0.0, -1e9).astype(np.float32)
-        add = ctx.out_tensor(layer, f"{layer.name}/causal", (None, heads, t, s), None)
-        g.add("ADD", [scores, g.constant(f"{layer.name}/causal_mask", masked[None, None],
-                                         role="param")], [add], ("AddOptions", dict(none)),
-              layer.name)
-        scores = add
-    weights = ctx.out_tensor(layer, f"{layer.name}/attention_scores", (None, heads, t, s),
-                             None)
-    g.add("SOFTMAX", [scores], [weights], ("SoftmaxOptions", {"Beta": 1.0}), layer.name)
+        scores = ctx.binary(layer, "ADD", scores,
+                            g.constant(f"{layer.name}/causal_mask", masked[None, None],
+                                       role="param"), f"{layer.name}/causal", None)
+    weights = ctx.unary(layer, "SOFTMAX", scores, f"{layer.name}/attention_scores", None,
+                        _ACTIVATION_OPTIONS["SOFTMAX"])
     context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, layer.value_dim),
                              None)
     g.add("BATCH_MATMUL", [weights, v], [context], ("BatchMatMulOptions", {"AdjX": False,
@@ -1030,19 +1023,13 @@ def _multi_head_attention(ctx, step, k, xs):
     context = ctx.reshape(layer, context, (None, t, heads * layer.value_dim),
                           f"{layer.name}/merged")
     w = ctx.value(layer, layer.output_kernel, "output kernel")
-    w = w.reshape(heads * layer.value_dim, w.shape[-1]).T
+    w = w.reshape(heads * layer.value_dim, w.shape[-1])
     b = ctx.value(layer, layer.output_bias, "output bias") \
         if layer.output_bias is not None else None
     out_shape = _out_shape(ctx, step)
-    flat_shape = (None, t, out_shape[-1])
-    out = ctx.out_tensor(layer, step.name if rank == 3 else f"{layer.name}/output_flat",
-                         flat_shape, (k, "out") if rank == 3 else None)
-    g.add("FULLY_CONNECTED", [context, g.constant(f"{layer.name}/attention_output/kernel",
-                                                  np.ascontiguousarray(w), role="weight"),
-                              None if b is None else
-                              g.constant(f"{layer.name}/attention_output/bias", b,
-                                         role="bias")],
-          [out], ("FullyConnectedOptions", {**none, "KeepNumDims": True}), layer.name)
+    out = ctx.fully_connected(layer, context, w, b, f"{layer.name}/attention_output",
+                              step.name if rank == 3 else f"{layer.name}/output_flat",
+                              (None, t, out_shape[-1]), (k, "out") if rank == 3 else None)
     if rank > 3:
         return ctx.reshape(layer, out, out_shape, step.name, (k, "out"))
     return [out, weights] if options.get("scores") else out
