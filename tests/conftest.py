@@ -49,3 +49,18 @@ def keras():
     if keras.backend.backend() != "numpy":
         pytest.skip(f"Keras runs on {keras.backend.backend()}, not numpy")
     return keras
+
+
+@pytest.fixture(autouse=True)
+def _keep_layer_name_counters(request):
+    """The programs under tests/compat* create layers with automatic names;
+    other tests compare automatic names with Keras's, so the counters are
+    put back after each of them."""
+    if not request.node.path.parent.name.startswith("compat"):
+        yield
+        return
+    from pynn.layers.base import _name_counts
+    saved = dict(_name_counts)
+    yield
+    _name_counts.clear()
+    _name_counts.update(saved)
