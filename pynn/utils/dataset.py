@@ -209,7 +209,14 @@ class Dataset:
         return cls(lambda: (_row(tensors, i) for i in range(n)), n)
 
     def __iter__(self):
-        return map(eager, self._make_iterator())
+        it = iter(self._make_iterator())
+        try:
+            for element in it:
+                yield eager(element)
+        finally:  # a caller stopping early stops a prefetching stage too
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
 
     def _elements(self):
         """The elements as the recipe makes them (each stage reads its
