@@ -22,19 +22,20 @@ from .tape import GradientTape, Variable
 # TensorFlow's names for functions pynn.backend has under Keras's, so that
 # custom training code ported with `import pynn as tf` runs (the whole
 # list; anything else is in pynn.ops / pynn.backend by its Keras name).
-from .backend import argmax, cast, constant, ones_like, shape, square, zeros_like  # noqa: E402
-from .backend import exp, ones, reshape, sqrt, stack, zeros  # noqa: E402
+from .backend import argmax, cast, ones_like, shape, square, zeros_like  # noqa: E402
+from .backend import exp, matmul, ones, reshape, sqrt, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
-from .backend import constant as convert_to_tensor  # noqa: E402
+from .backend import constant_tensor as constant  # noqa: E402
+from .ops import convert_to_tensor  # noqa: E402
 from .backend import max as reduce_max  # noqa: E402
 from .backend import mean as reduce_mean  # noqa: E402
 from .backend import min as reduce_min  # noqa: E402
 from .backend import sum as reduce_sum  # noqa: E402
-from .ops import matmul  # noqa: E402
 newaxis = None
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
+from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
 
 
 
@@ -46,7 +47,8 @@ def version():
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
            "Loss", "Metric", "Optimizer", "GradientTape", "Variable", "config", "version",
            "activations",
-           "applications", "backend", "random", "callbacks", "constraints", "cuda", "datasets",
+           "applications", "data", "backend", "random", "callbacks", "constraints", "cuda",
+           "datasets",
            "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "tree", "utils", "Initializer",
            "Regularizer", "name_scope", "set_num_threads",

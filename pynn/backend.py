@@ -2,6 +2,7 @@
 the device models are placed on: the CPU, or a GPU through the optional CUDA
 module), and Keras 2's backend functions (``from pynn import backend as K``)."""
 import builtins
+import functools
 import os
 import re
 import sys
@@ -41,6 +42,7 @@ def _load_kernels():
 _kernels = _load_kernels()
 
 from . import autodiff, ops, random  # noqa: E402  (they import the kernels)
+from .tensor import eager  # noqa: E402
 
 
 def set_num_threads(n):
@@ -416,6 +418,16 @@ def constant(value, dtype=None, shape=None, name=None):
     return np.array(np.broadcast_to(a, shape)) if shape is not None else a
 
 
+def constant_tensor(value, dtype=None, shape=None, name=None):
+    """TensorFlow's ``tf.constant`` (``pynn.constant``): an eager tensor with
+    TensorFlow's dtypes, int32 for Python ints, float32 for floats, bool for
+    booleans (K.constant above makes every value floatx, as Keras 2 did)."""
+    a = ops.convert_to_tensor(value, dtype)
+    if shape is not None:
+        a = np.array(np.broadcast_to(a, tuple(shape)))
+    return eager(a)
+
+
 def variable(value, dtype=None, name=None, constraint=None):
     """A float32 array holding ``value`` (get_value/set_value read and
     write it)."""
@@ -664,6 +676,16 @@ def sin(x):
 
 def cos(x):
     return ops.cos(x)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """TensorFlow's ``tf.matmul`` (``pynn.matmul``): batched matrix
+    products over the last two axes."""
+    if transpose_a:
+        a = ops.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = ops.swapaxes(b, -1, -2)
+    return ops.matmul(a, b)
 
 
 # -------------------------------------------------- linear algebra
@@ -923,3 +945,39 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
                                    beam_width=beam_width, top_paths=1 if greedy else top_paths,
                                    mask_index=probabilities.shape[-1] - 1)
     return [p for p in paths], np.asarray(scores).reshape(probabilities.shape[0], -1)
+
+
+# Keras 2's backend functions, and TensorFlow's names for them at pynn's top
+# level (tf.reduce_mean, tf.square, ...), give eager tensors (.numpy(),
+# .shape.as_list()) as TensorFlow's did; a value traced on a tape stays traced.
+# A plain array given to GradientTape.watch enters them as the tape's leaf
+# for it (tf.square(a) after tape.watch(a)): its own NumPy arithmetic cannot
+# be recorded, but these calls can.
+def _eager_results(f):
+    def eager_result(*args, **kwargs):
+        record = autodiff.active_tape()
+        if getattr(record, "arrays", None):
+            args = tuple(_watched_leaves(record, a) for a in args)
+        return eager(f(*args, **kwargs))
+    return functools.update_wrapper(eager_result, f)
+
+
+def _watched_leaves(record, x):
+    if type(x) is np.ndarray:
+        return record.operand(x)
+    if type(x) in (list, tuple):
+        return type(x)(_watched_leaves(record, v) for v in x)
+    return x
+
+
+for _name in ("constant", "zeros", "ones", "eye", "zeros_like", "ones_like", "cast", "arange",
+              "random_normal", "random_uniform", "truncated_normal", "random_binomial",
+              "sum", "prod", "mean", "max", "min", "var", "std", "any", "all", "argmax",
+              "argmin", "cumsum", "logsumexp", "square", "abs", "sqrt", "exp", "log", "round",
+              "sign", "pow", "clip", "equal", "not_equal", "greater", "greater_equal", "less",
+              "less_equal", "maximum", "minimum", "sin", "cos", "dot", "batch_dot", "matmul",
+              "transpose", "permute_dimensions", "l2_normalize", "reshape", "expand_dims",
+              "squeeze", "flatten", "batch_flatten", "concatenate", "stack", "tile", "gather",
+              "one_hot", "reverse"):
+    globals()[_name] = _eager_results(globals()[_name])
+del _name

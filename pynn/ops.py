@@ -31,6 +31,7 @@ import numpy as np
 from . import _cuda_ops
 from . import _kernels as _k
 from .cuda import DeviceArray as _Device
+from .tensor import eager as _eager
 
 # Keras 3's keras.ops names for NumPy's functions (and a few of its own:
 # top_k, segment_sum, cond, the image namespace): on arrays they are
@@ -3271,11 +3272,14 @@ def cast(x, dtype):
 
 
 def convert_to_tensor(x, dtype=None, sparse=None):
-    """x as an array (traced arrays as they are)."""
+    """x as an eager tensor (traced arrays as they are), with Keras's
+    dtypes: Python ints int32, floats float32, int64 arrays int32."""
     if type(x) is not _ndarray and type(x) in _TRACED:
         return x if dtype is None else cast(x, dtype)
+    if dtype is None:
+        dtype = _python_dtype(x)
     a = _array(x)
-    return a if dtype is None else a.astype(dtype)
+    return _eager(a if dtype is None else a.astype(dtype, copy=False))
 
 
 def convert_to_numpy(x):

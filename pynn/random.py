@@ -8,6 +8,7 @@ They are float32 NumPy arrays: constants in a traced computation.
 import numpy as np
 
 from . import ops
+from .tensor import eager_results
 from .utils import seeding
 
 
@@ -122,3 +123,10 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     u = _generator(seed).random((z.shape[0], n))
     ids = np.minimum((u[:, :, None] >= cdf[:, None, :]).sum(axis=2), z.shape[1] - 1)
     return ids.astype(dtype)
+
+
+# Draws are eager tensors (tf.random.normal(...) then tape.watch, .numpy()).
+for _name in ("normal", "uniform", "truncated_normal", "binomial", "randint", "gamma", "beta",
+              "categorical"):
+    globals()[_name] = eager_results(globals()[_name])
+del _name

@@ -27,13 +27,14 @@ import numpy as np
 from . import autodiff, ops
 from .autodiff import Traced, _Recording, _val
 from .layers.base import Weight, flatten
+from .tensor import Tensor, eager
 
 
 class _GradientRecord(autodiff.Tape):
     """The records of a GradientTape (shared by tapes nested in it).  Reads
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
-    __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth")
+    __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given")
     records_calls = True
 
     def __init__(self):
@@ -43,6 +44,10 @@ class _GradientRecord(autodiff.Tape):
         self.kept = set()       # ids of the traced values it wants
         self.paused = False
         self.recording_depth = 0
+        # The gradients gradient() returned while the tape still recorded
+        # (kept, so their ids stay theirs): a target among them asks for a
+        # second derivative.
+        self.given = {}
 
     def watch(self, weight):
         if not weight.trainable and id(weight) not in self.watched:
@@ -67,7 +72,7 @@ class _GradientRecord(autodiff.Tape):
     def operand(self, x):
         """``x`` as it enters a recorded call: a watched array as its
         traced leaf, a weight as its leaf or value."""
-        if type(x) is np.ndarray:
+        if isinstance(x, np.ndarray):
             hit = self.arrays.get(id(x))
             return x if hit is None else hit[1]
         return autodiff.resolve(x)
@@ -132,6 +137,9 @@ class GradientTape:
             return tensor
         if type(tensor) is Traced:
             return tensor
+        if type(tensor) is Tensor:
+            # arithmetic on it, and the pynn functions given it, record from now on
+            tensor.__class__ = WatchedTensor
         if not isinstance(tensor, np.ndarray) or tensor.dtype.kind != "f":
             got = f"an array of {tensor.dtype}" if isinstance(tensor, np.ndarray) else \
                 type(tensor).__name__
@@ -190,6 +198,12 @@ class GradientTape:
             if len(given) != len(targets):
                 raise ValueError(f"GradientTape.gradient: {len(given)} output_gradients for "
                                  f"{len(targets)} targets")
+        if any(id(t) in record.given and record.given[id(t)] is t for t in targets):
+            raise NotImplementedError(
+                "GradientTape.gradient: the target is a gradient another tape computed; "
+                "pynn's gradients are constants (their computation is not recorded), so "
+                "second derivatives through nested tapes are not available. Estimate them "
+                "with finite differences of the first gradient instead.")
         seeds = []
         for t, g in zip(targets, given):
             t = autodiff.resolve(t)
@@ -213,12 +227,22 @@ class GradientTape:
                 g = grads.get(id(leaf))
             else:
                 g = None
+            if g is None and type(leaf) is Traced and type(s) is np.ndarray and \
+                    not _read_on_tape(record, leaf):
+                raise ValueError(
+                    "GradientTape.gradient: the watched NumPy array was never used by a "
+                    "recorded operation: NumPy's own arithmetic on a plain array (x * x, "
+                    "np.square(x)) cannot be recorded. Make it a tensor first (x = "
+                    "pynn.constant(x) or pynn.convert_to_tensor(x)), then watch it, or use "
+                    "pynn's functions (pynn.square(x)) on it.")
             if g is not None:
                 g = np.array(g, dtype=np.float32)
             elif unconnected_gradients == "zero":
                 g = np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32)
             out.append(g)
         record.layer_grads = {}
+        if record.recording_depth:
+            record.given.update((id(g), g) for g in out if g is not None)
         return _pack_like(sources, out)
 
     @staticmethod
@@ -227,12 +251,53 @@ class GradientTape:
             return None
         if type(source) is Traced:
             return source if source.tape is record else None
-        if type(source) is np.ndarray:
+        if isinstance(source, np.ndarray):
             hit = record.arrays.get(id(source))
             return None if hit is None else hit[1]
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")
+
+
+def _read_on_tape(record, leaf):
+    """Whether a recorded operation took ``leaf`` as an operand."""
+    return any(p is leaf for _, parents, _ in record.records for p in parents)
+
+
+class WatchedTensor(Tensor):
+    """A Tensor given to ``GradientTape.watch``: while that tape records,
+    its arithmetic, indexing and the pynn functions given it are recorded
+    (through the tape's leaf for it); elsewhere it is a plain Tensor."""
+
+    def _operand(self):
+        record = autodiff.active_tape()
+        hit = getattr(record, "arrays", {}).get(id(self))
+        return self.view(np.ndarray) if hit is None or hit[0] is not self else hit[1]
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(autodiff.resolve(x) if type(x) is WatchedTensor else x for x in inputs)
+        return eager(getattr(ufunc, method)(*inputs, **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        def plain(v):
+            if type(v) is WatchedTensor:
+                return autodiff.resolve(v)
+            if isinstance(v, (list, tuple)):
+                return type(v)(plain(u) for u in v)
+            return v
+        return eager(func(*plain(args), **{k: plain(v) for k, v in kwargs.items()}))
+
+    def __getitem__(self, key):
+        return eager(self._operand()[key])
+
+    def __matmul__(self, o):
+        return eager(autodiff.resolve(self) @ autodiff.resolve(o))
+
+    def __rmatmul__(self, o):
+        return eager(autodiff.resolve(o) @ autodiff.resolve(self))
+
+
+ops._TRACED.add(WatchedTensor)
 
 
 def _variable_dtype(dtype, trainable):

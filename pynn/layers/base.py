@@ -45,6 +45,7 @@ import numpy as np
 from .. import autodiff, backend, ops
 from ..models.node import CallContext, KerasTensor, Node
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
+from ..tensor import Tensor, eager
 
 _name_counts = defaultdict(int)
 
@@ -206,6 +207,16 @@ class Weight(autodiff.ForwardingOperators):
 
 # Calls given a weight send it to the tape while one records.
 ops._TRACED.add(Weight)
+
+
+def _keras_masks(inputs):
+    """The ``_keras_mask`` of eager inputs (a list for a list of inputs),
+    None where none carries one."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(x, "_keras_mask", None) if type(x) is Tensor else None
+                 for x in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(inputs, "_keras_mask", None) if type(inputs) is Tensor else None
 
 
 def _keras_callable_mask(compute_mask):
@@ -868,6 +879,8 @@ class Layer:
             training = self._training_default
         ctx = CallContext()
         ctx.mask = autodiff.take_given_mask()
+        if ctx.mask is None:  # the mask an earlier eager call left on its output
+            ctx.mask = _keras_masks(inputs)
         y = self.forward(ctx, xs, bool(training))
         # What this call gave to add_loss, for ``layer.losses`` (each call
         # replaces the last one's, as Keras resets them per call)
@@ -875,8 +888,14 @@ class Layer:
         if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
             return y
         if isinstance(y, (list, tuple)):
-            return [np.array(v) for v in y]
-        return np.array(y)
+            return [eager(np.array(v)) for v in y]
+        out = eager(np.array(y))
+        given = ctx.mask if isinstance(ctx.mask, list) else [ctx.mask]
+        if self._output_has_mask([m is not None for m in given]) is True:
+            mask = self.compute_mask(ctx, xs, ctx.mask)
+            if mask is not None:  # Keras's eager tensors carry it too
+                out._keras_mask = eager(np.array(mask, dtype=bool))
+        return out
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]

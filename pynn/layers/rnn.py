@@ -257,6 +257,12 @@ def _state_sizes(cell):
     flat = []
     for s in sizes:
         if isinstance(s, (list, tuple)):
+            if not isinstance(cell, StackedRNNCells) and len(s) != 1:
+                # (Keras's state_size [10, [20, 30]]: a state of shape (20, 30))
+                raise ValueError(f"RNN: the cell {type(cell).__name__} has a state of shape "
+                                 f"{tuple(s)} (state_size {size!r}); pynn's RNN runs cells "
+                                 f"whose states are vectors, (batch, units): flatten the "
+                                 f"state in the cell")
             flat.extend(int(v) for v in s)
         else:
             flat.append(int(s))
@@ -408,6 +414,14 @@ class RNN(_Wrapper):
             raise ValueError(f"{self._label()}: expected a sequence of shape (batch, timesteps, "
                              f"features) with the features known, got shape {shape_str(x)}")
         sizes = _state_sizes(self.cell)
+        if any(len(s) != 2 for s in states):
+            raise ValueError(f"{self._label()}: got the inputs {shape_str(x)} and "
+                             f"{', '.join(shape_str(s) for s in states)}; after the sequence "
+                             f"only initial states of shape (batch, units) may follow.  An "
+                             f"RNN over nested inputs (a tuple of sequences for a cell that "
+                             f"takes structured steps) is not supported: concatenate the "
+                             f"sequences' features into one (batch, timesteps, features) "
+                             f"input")
         if states and (len(states) != len(sizes) or
                        any(len(s) != 2 or s[1] not in (None, n) for s, n in zip(states, sizes))):
             raise ValueError(f"{self._label()}: initial_state must hold {len(sizes)} state(s) "

@@ -25,6 +25,7 @@ from .. import autodiff, ops
 from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dtype,
                            unique_name)
 from ..training import TrainingMixin
+from ..tensor import eager
 from .node import CallContext, KerasTensor, Node
 from .passes import run_inference
 
@@ -798,7 +799,7 @@ class Model(TrainingMixin, Layer):
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
-            return self._run_eager(self._prepare_inputs(inputs), training)
+            return eager(self._run_eager(self._prepare_inputs(inputs), training))
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
@@ -812,7 +813,7 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        return self._run_eager(self._prepare_inputs(inputs), training)
+        return eager(self._run_eager(self._prepare_inputs(inputs), training))
 
     def _run_eager(self, xs, training):
         """The outputs for input arrays ``xs``: with ``training`` False (or

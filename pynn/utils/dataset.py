@@ -1,6 +1,7 @@
 """Dataset: a re-iterable pipeline of NumPy elements with the tf.data
-methods that Keras tutorials call (take, skip, map, batch, unbatch,
-shuffle, repeat, cache, prefetch, as_numpy_iterator).
+methods that Keras tutorials call (take, skip, map, filter, batch,
+padded_batch, unbatch, rebatch, shuffle, repeat, cache, prefetch, zip,
+concatenate, enumerate, flat_map, window, as_numpy_iterator, ...).
 
 An element is an array, or a tuple, list or dict of them (an
 ``(images, labels)`` batch, say).  A Dataset holds a recipe, not data:
@@ -11,6 +12,7 @@ import threading
 
 import numpy as np
 
+from ..tensor import eager
 from . import seeding
 
 AUTOTUNE = -1
@@ -70,6 +72,90 @@ def _stack(elements):
     return np.stack([np.asarray(e) for e in elements])
 
 
+def _map_structure(fn, structure):
+    if isinstance(structure, (tuple, list)):
+        return type(structure)(_map_structure(fn, v) for v in structure)
+    if isinstance(structure, dict):
+        return {k: _map_structure(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def _zip_structure(fn, element, spec):
+    """``fn(leaf, spec_leaf)`` over an element and a spec of its structure
+    (tuples and dicts are structure; a list is one value, as tf.data reads
+    a generator's output)."""
+    if isinstance(spec, tuple):
+        if not isinstance(element, (tuple, list)) or len(spec) != len(element):
+            raise ValueError(f"Dataset: an element {element!r} does not have the structure "
+                             f"of {spec!r}")
+        return tuple(_zip_structure(fn, e, s) for e, s in zip(element, spec))
+    if isinstance(spec, dict):
+        return {k: _zip_structure(fn, element[k], s) for k, s in spec.items()}
+    return fn(element, spec)
+
+
+def _np_dtype(dtype):
+    if dtype is None:
+        return None
+    name = getattr(dtype, "name", dtype)  # a TensorSpec's dtype, or a string
+    return np.dtype(str(name))
+
+
+def _as_arrays(element):
+    """An element's values as arrays: tuples and dicts are structure, a
+    list is one value (tf.data's reading)."""
+    if isinstance(element, tuple):
+        return tuple(_as_arrays(v) for v in element)
+    if isinstance(element, dict):
+        return {k: _as_arrays(v) for k, v in element.items()}
+    return np.asarray(element)
+
+
+def _pad_stack(elements, shapes, values):
+    """``elements`` (of one structure) stacked, each component padded to its
+    shape in ``shapes`` (the batch's largest where None or -1) with its
+    value in ``values``."""
+    first = elements[0]
+    if isinstance(first, (tuple, list, dict)):
+        keys = list(first.keys()) if isinstance(first, dict) else range(len(first))
+
+        def part(spec, k):
+            if isinstance(spec, dict) or (isinstance(spec, (tuple, list)) and
+                                          isinstance(first, (tuple, list))):
+                return spec[k]
+            return spec
+        parts = [_pad_stack([e[k] for e in elements], part(shapes, k), part(values, k))
+                 for k in keys]
+        if isinstance(first, dict):
+            return dict(zip(keys, parts))
+        return type(first)(parts)
+    arrays = [np.asarray(e) for e in elements]
+    rank = arrays[0].ndim
+    if any(a.ndim != rank for a in arrays):
+        raise ValueError(f"Dataset.padded_batch: the elements' ranks differ "
+                         f"({sorted({a.ndim for a in arrays})})")
+    largest = [max(a.shape[d] for a in arrays) for d in range(rank)]
+    if shapes is None:
+        target = largest
+    else:
+        shapes = list(getattr(shapes, "as_list", lambda: shapes)())
+        if len(shapes) != rank:
+            raise ValueError(f"Dataset.padded_batch: padded shape {tuple(shapes)} for "
+                             f"elements of rank {rank}")
+        target = [largest[d] if s is None or s == -1 else int(s) for d, s in enumerate(shapes)]
+        for a in arrays:
+            if any(n > t for n, t in zip(a.shape, target)):
+                raise ValueError(f"Dataset.padded_batch: an element of shape {a.shape} is "
+                                 f"larger than the padded shape {tuple(target)}")
+    dtype = np.result_type(*arrays)
+    fill = values if values is not None else ("" if dtype.kind in "US" else 0)
+    out = np.full((len(arrays), *target), fill, dtype=dtype if dtype.kind not in "US"
+                  else object)
+    for i, a in enumerate(arrays):
+        out[(i, *(slice(0, n) for n in a.shape))] = a
+    return out
+
+
 def _length(element):
     if isinstance(element, (tuple, list)):
         return _length(element[0])
@@ -96,7 +182,9 @@ def _check_count(count, where, name="count"):
 
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
-    methods.  ``len()`` is the number of elements where it is known."""
+    methods.  ``len()`` is the number of elements where it is known.
+    Iterating gives the elements' arrays as eager tensors (``x.numpy()``);
+    ``as_numpy_iterator`` gives plain arrays."""
 
     AUTOTUNE = AUTOTUNE
 
@@ -121,6 +209,18 @@ class Dataset:
         return cls(lambda: (_row(tensors, i) for i in range(n)), n)
 
     def __iter__(self):
+        it = iter(self._make_iterator())
+        try:
+            for element in it:
+                yield eager(element)
+        finally:  # a caller stopping early stops a prefetching stage too
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    def _elements(self):
+        """The elements as the recipe makes them (each stage reads its
+        source's this way; only what the program sees is made eager)."""
         return iter(self._make_iterator())
 
     def __len__(self):
@@ -135,8 +235,8 @@ class Dataset:
         return self._cardinality
 
     def as_numpy_iterator(self):
-        """An iterator over the elements (already NumPy arrays)."""
-        return iter(self)
+        """An iterator over the elements as plain NumPy arrays."""
+        return self._elements()
 
     def _derive(self, make_iterator, cardinality):
         return Dataset(make_iterator, cardinality)
@@ -148,7 +248,7 @@ class Dataset:
             return self._derive(self._make_iterator, self._cardinality)
 
         def make():
-            it = iter(self)
+            it = self._elements()
             for _ in range(count):
                 try:
                     yield next(it)
@@ -163,7 +263,7 @@ class Dataset:
         count = _check_count(count, "skip")
 
         def make():
-            it = iter(self)
+            it = self._elements()
             if count < 0:
                 for _ in it:
                     pass
@@ -188,8 +288,9 @@ class Dataset:
             raise TypeError(f"Dataset.map: map_func must be callable, got {map_func!r}")
 
         def apply(element):
+            element = eager(element)
             return map_func(*element) if isinstance(element, tuple) else map_func(element)
-        return self._derive(lambda: (apply(e) for e in self), self._cardinality)
+        return self._derive(lambda: (apply(e) for e in self._elements()), self._cardinality)
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None,
               deterministic=None):
@@ -200,7 +301,7 @@ class Dataset:
 
         def make():
             group = []
-            for element in self:
+            for element in self._elements():
                 group.append(element)
                 if len(group) == batch_size:
                     yield _stack(group)
@@ -212,10 +313,280 @@ class Dataset:
             card = card // batch_size if drop_remainder else -(-card // batch_size)
         return self._derive(make, card)
 
+    def padded_batch(self, batch_size, padded_shapes=None, padding_values=None,
+                     drop_remainder=False):
+        """Batches of elements of different lengths, each padded with
+        ``padding_values`` (0, or "" for text) to ``padded_shapes`` (the
+        largest in the batch where a shape or one of its sizes is None or
+        -1), as tf.data's padded_batch.  ``padded_shapes`` and
+        ``padding_values`` have the elements' structure (a tuple for
+        ``(x, y)``), or are one value for every component."""
+        batch_size = _check_count(batch_size, "padded_batch", "batch_size")
+        if batch_size < 1:
+            raise ValueError(f"Dataset.padded_batch: batch_size must be >= 1, got "
+                             f"{batch_size}")
+
+        def make():
+            group = []
+            for element in self._elements():
+                group.append(element)
+                if len(group) == batch_size:
+                    yield _pad_stack(group, padded_shapes, padding_values)
+                    group = []
+            if group and not drop_remainder:
+                yield _pad_stack(group, padded_shapes, padding_values)
+        card = self._cardinality
+        if card >= 0:
+            card = card // batch_size if drop_remainder else -(-card // batch_size)
+        return self._derive(make, card)
+
+    def rebatch(self, batch_size, drop_remainder=False):
+        """The rows of the batches regrouped into batches of ``batch_size``."""
+        return self.unbatch().batch(batch_size, drop_remainder=drop_remainder)
+
+    def filter(self, predicate):
+        """The elements for which ``predicate`` (given a tuple element as
+        separate arguments) is true."""
+        if not callable(predicate):
+            raise TypeError(f"Dataset.filter: predicate must be callable, got {predicate!r}")
+
+        def keep(element):
+            shown = eager(element)
+            verdict = predicate(*shown) if isinstance(shown, tuple) else predicate(shown)
+            if np.ndim(verdict) != 0:
+                raise ValueError(f"Dataset.filter: the predicate must return a scalar boolean, "
+                                 f"got shape {np.shape(verdict)}")
+            return bool(verdict)
+        return self._derive(lambda: (e for e in self._elements() if keep(e)),
+                            INFINITE if self._cardinality == INFINITE else UNKNOWN)
+
+    def flat_map(self, map_func):
+        """The elements of the datasets ``map_func`` returns, one after the
+        other."""
+        if not callable(map_func):
+            raise TypeError(f"Dataset.flat_map: map_func must be callable, got {map_func!r}")
+
+        def make():
+            for element in self._elements():
+                shown = eager(element)
+                inner = map_func(*shown) if isinstance(shown, tuple) else map_func(shown)
+                if not isinstance(inner, Dataset):
+                    raise TypeError(f"Dataset.flat_map: map_func must return a Dataset, got "
+                                    f"{type(inner).__name__}")
+                yield from inner._elements()
+        return self._derive(make, UNKNOWN)
+
+    def interleave(self, map_func, cycle_length=None, block_length=1, num_parallel_calls=None,
+                   deterministic=None):
+        """The elements of the datasets ``map_func`` returns, ``block_length``
+        at a time from ``cycle_length`` of them in turn (tf.data's order)."""
+        if not callable(map_func):
+            raise TypeError(f"Dataset.interleave: map_func must be callable, got {map_func!r}")
+        cycle = 1 if cycle_length is None or cycle_length < 0 else \
+            _check_count(cycle_length, "interleave", "cycle_length")
+        block = _check_count(block_length, "interleave", "block_length")
+        if cycle < 1 or block < 1:
+            raise ValueError("Dataset.interleave: cycle_length and block_length must be >= 1")
+
+        def open_next(source):
+            for element in source:
+                shown = eager(element)
+                inner = map_func(*shown) if isinstance(shown, tuple) else map_func(shown)
+                if not isinstance(inner, Dataset):
+                    raise TypeError(f"Dataset.interleave: map_func must return a Dataset, "
+                                    f"got {type(inner).__name__}")
+                return inner._elements()
+            return None
+
+        def make():
+            source = self._elements()
+            active = []
+            while True:
+                while len(active) < cycle:
+                    it = open_next(source)
+                    if it is None:
+                        break
+                    active.append(it)
+                if not active:
+                    return
+                i = 0
+                while i < len(active):
+                    done = False
+                    for _ in range(block):
+                        element = next(active[i], StopIteration)
+                        if element is StopIteration:
+                            done = True
+                            break
+                        yield element
+                    if done:
+                        replacement = open_next(source)
+                        if replacement is None:
+                            del active[i]
+                            continue
+                        active[i] = replacement
+                    i += 1
+        return self._derive(make, UNKNOWN)
+
+    def enumerate(self, start=0):
+        """``(index, element)`` pairs, the index an int64 counting from
+        ``start``."""
+        start = _check_count(start, "enumerate", "start")
+        return self._derive(lambda: ((np.int64(start + i), e)
+                                     for i, e in enumerate(self._elements())),
+                            self._cardinality)
+
+    def concatenate(self, dataset):
+        """This dataset's elements, then those of ``dataset``."""
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"Dataset.concatenate: expected a Dataset, got "
+                            f"{type(dataset).__name__}")
+
+        def make():
+            yield from self._elements()
+            yield from dataset._elements()
+        a, b = self._cardinality, dataset._cardinality
+        card = INFINITE if INFINITE in (a, b) else (a + b if a >= 0 and b >= 0 else UNKNOWN)
+        return self._derive(make, card)
+
+    @staticmethod
+    def zip(*datasets):
+        """Elements taken together from each dataset, as a tuple (or the
+        structure, a tuple or dict of datasets, that is given), until the
+        shortest ends."""
+        structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0],
+                                                                       (tuple, list, dict)) \
+            else datasets
+        leaves = list(structure.values()) if isinstance(structure, dict) else list(structure)
+        if not leaves or not all(isinstance(d, Dataset) for d in leaves):
+            raise TypeError("Dataset.zip: expected Datasets (as arguments, or a tuple or dict "
+                            "of them)")
+
+        def make():
+            for parts in zip(*(d._elements() for d in leaves)):
+                if isinstance(structure, dict):
+                    yield dict(zip(structure.keys(), parts))
+                else:
+                    yield tuple(parts)
+        cards = [d._cardinality for d in leaves]
+        known = [c for c in cards if c >= 0]
+        if known:
+            card = min(known)
+        else:
+            card = INFINITE if all(c == INFINITE for c in cards) else UNKNOWN
+        return Dataset(make, card)
+
+    def window(self, size, shift=None, stride=1, drop_remainder=False):
+        """A dataset of windows: each a Dataset of ``size`` consecutive
+        elements (every ``stride``-th), the windows starting ``shift`` apart
+        (``size`` by default).  A window of ``(x, y)`` elements is a tuple
+        of two datasets, as in tf.data (``flat_map(lambda w: w.batch(n))``)."""
+        size = _check_count(size, "window", "size")
+        shift = size if shift is None else _check_count(shift, "window", "shift")
+        stride = _check_count(stride, "window", "stride")
+        if size < 1 or shift < 1 or stride < 1:
+            raise ValueError("Dataset.window: size, shift and stride must be >= 1")
+        span = (size - 1) * stride + 1
+
+        def as_datasets(rows):
+            first = rows[0]
+            if isinstance(first, (tuple, list)):
+                return type(first)(as_datasets([r[i] for r in rows]) for i in range(len(first)))
+            if isinstance(first, dict):
+                return {k: as_datasets([r[k] for r in rows]) for k in first}
+            return Dataset(lambda: iter(rows), len(rows))
+
+        def make():
+            buffer, skip = [], 0
+            for element in self._elements():
+                if skip:
+                    skip -= 1
+                    continue
+                buffer.append(element)
+                if len(buffer) == span:
+                    yield as_datasets(buffer[::stride])
+                    skip = max(shift - span, 0)
+                    buffer = buffer[shift:]
+            while buffer and not drop_remainder:
+                yield as_datasets(buffer[::stride])
+                buffer = buffer[shift:]
+        return self._derive(make, UNKNOWN)
+
+    def shard(self, num_shards, index):
+        """Every ``num_shards``-th element, from the ``index``-th."""
+        num_shards = _check_count(num_shards, "shard", "num_shards")
+        index = _check_count(index, "shard", "index")
+        if num_shards < 1 or not 0 <= index < num_shards:
+            raise ValueError(f"Dataset.shard: need num_shards >= 1 and 0 <= index < "
+                             f"num_shards, got {num_shards} and {index}")
+        card = self._cardinality
+        if card >= 0:
+            card = max(0, -(-(card - index) // num_shards))
+        return self._derive(lambda: (e for i, e in enumerate(self._elements())
+                                     if i % num_shards == index), card)
+
+    def apply(self, transformation_func):
+        """``transformation_func(self)``."""
+        return transformation_func(self)
+
+    def reduce(self, initial_state, reduce_func):
+        """``reduce_func(state, element)`` folded over the elements."""
+        state = initial_state
+        for element in self:
+            state = reduce_func(state, element)
+        return eager(state)
+
+    def get_single_element(self):
+        """The one element of a dataset that has exactly one."""
+        it = iter(self)
+        first = next(it, StopIteration)
+        if first is StopIteration or next(it, StopIteration) is not StopIteration:
+            raise ValueError("Dataset.get_single_element: the dataset must have exactly one "
+                             "element")
+        return first
+
+    def with_options(self, options):
+        """The same dataset (pynn has no pipeline options to set)."""
+        return self
+
+    @staticmethod
+    def range(*args, output_type=np.int64):
+        """Integers as Python's range(start, stop, step), int64 by default."""
+        if not 1 <= len(args) <= 3:
+            raise TypeError(f"Dataset.range: expected 1 to 3 arguments, got {len(args)}")
+        values = range(*(_check_count(a, "range", "argument") for a in args))
+        dtype = np.dtype(output_type)
+        return Dataset(lambda: (np.asarray(v, dtype) for v in values), len(values))
+
+    @staticmethod
+    def from_tensors(tensors):
+        """A dataset of one element, ``tensors``."""
+        element = _as_arrays(tensors)
+        return Dataset(lambda: iter([element]), 1)
+
+    @staticmethod
+    def from_generator(generator, output_types=None, output_shapes=None, args=None,
+                       output_signature=None):
+        """The elements a new call of ``generator(*args)`` yields each pass,
+        as arrays (of ``output_types``' dtypes where given)."""
+        if not callable(generator):
+            raise TypeError(f"Dataset.from_generator: generator must be callable (a function "
+                            f"that returns an iterator), got {type(generator).__name__}")
+        dtypes = output_types
+        if dtypes is None and output_signature is not None:
+            dtypes = _map_structure(lambda spec: getattr(spec, "dtype", None),
+                                    output_signature)
+        call_args = tuple(args or ())
+
+        def convert(element):
+            if dtypes is None:
+                return _as_arrays(element)
+            return _zip_structure(lambda v, d: np.asarray(v, _np_dtype(d)), element, dtypes)
+        return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN)
+
     def unbatch(self):
         """Each batch split back into its rows."""
         def make():
-            for element in self:
+            for element in self._elements():
                 for i in range(_length(element)):
                     yield _row(element, i)
         return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
@@ -241,7 +612,7 @@ class Dataset:
             else:
                 rng = np.random.default_rng([int(seed), n if reshuffle_each_iteration else 0])
             buffer = []
-            for element in self:
+            for element in self._elements():
                 if len(buffer) < buffer_size:
                     buffer.append(element)
                     continue
@@ -262,7 +633,7 @@ class Dataset:
             k = 0
             while forever or k < count:
                 empty = True
-                for element in self:
+                for element in self._elements():
                     empty = False
                     yield element
                 if empty:
@@ -291,7 +662,7 @@ class Dataset:
                 yield from stored
                 return
             seen = []
-            for element in self:
+            for element in self._elements():
                 seen.append(element)
                 yield element
             stored[:] = seen
@@ -303,7 +674,7 @@ class Dataset:
         thread (two for AUTOTUNE)."""
         buffer_size = _check_count(buffer_size, "prefetch", "buffer_size")
         depth = 2 if buffer_size < 0 else max(buffer_size, 1)
-        return self._derive(lambda: _background(lambda: iter(self), depth), self._cardinality)
+        return self._derive(lambda: _background(self._elements, depth), self._cardinality)
 
 
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None,

@@ -1,0 +1,17 @@
+"""``tf.data``'s names for pynn's Dataset, so that input pipelines ported
+with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
+``tf.data.AUTOTUNE``)."""
+import types
+
+from .utils.dataset import AUTOTUNE, INFINITE, UNKNOWN, Dataset
+
+INFINITE_CARDINALITY = INFINITE
+UNKNOWN_CARDINALITY = UNKNOWN
+
+# tf.data.experimental, where TensorFlow 2.3 and earlier kept these
+experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE,
+                                     UNKNOWN_CARDINALITY=UNKNOWN,
+                                     cardinality=lambda dataset: dataset.cardinality())
+
+__all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
+           "experimental"]
