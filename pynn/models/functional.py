@@ -491,6 +491,11 @@ def map_graph(inputs, outputs):
     return nodes, layers
 
 
+# A model's own attributes that hold the traced graph's layers, not layers
+# of the model's own.
+_GRAPH_ATTRIBUTES = frozenset({"_operations", "_infer_pool"})
+
+
 class _AddedLosses(Layer):
     """In the graph traced from a subclassed model's call(): passes its
     first input through and gives the others (what the call gave to
@@ -535,7 +540,7 @@ class Model(TrainingMixin, Layer):
         self._infer = None
         self._infer_pool = []
         self._train_state = None
-        self._tracked = []
+        self._traced_call = False
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("Model: both inputs and outputs are required")
@@ -590,9 +595,37 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self):
-        if self._program is None:
-            return [t for t in self._tracked]
+        if self._program is None or self._traced_call:
+            return self._attribute_layers()
         return list(self._operations)
+
+    def _attribute_layers(self):
+        """A subclassed model's layers, as Keras tracks them: the layers set
+        as its attributes (or held in its lists, tuples and dicts), in the
+        order they were assigned; after a call has been traced, also any
+        other layer with a node in the graph (one built inside call), so that
+        no weight is lost.  The traced operations (inputs, tensor
+        operations, added losses) are not layers of the model."""
+        from ..layers.lambda_layer import TensorOperation
+        found, seen = [], {id(self)}
+
+        def take(item):
+            if isinstance(item, Layer) and id(item) not in seen:
+                seen.add(id(item))
+                found.append(item)
+
+        for name, value in vars(self).items():
+            if name in _GRAPH_ATTRIBUTES:
+                continue
+            items = value.values() if isinstance(value, dict) else \
+                value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                take(item)
+        if self._traced_call:
+            for op in self._operations:
+                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses)):
+                    take(op)
+        return found
 
     def _sublayers(self):
         return self.layers
@@ -676,17 +709,10 @@ class Model(TrainingMixin, Layer):
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)
         self._init_graph(inputs, outputs)
+        self._traced_call = True
         # Traced from the first data it saw: later inputs may differ on the
         # axes before the last, as in Keras.
         self._shapes_from_data = True
-
-    def __setattr__(self, name, value):
-        # A subclassed model's layers, tracked in assignment order so its
-        # weights exist before the first call traces it.
-        if isinstance(value, Layer) and name != "_tracked" and hasattr(self, "_tracked") \
-                and value is not self and value not in self._tracked:
-            self._tracked.append(value)
-        object.__setattr__(self, name, value)
 
     # ------------------------------------------------------- as a layer
 

@@ -1,7 +1,7 @@
 """``model.summary()``: Keras 3's table of layers, output shapes and
 parameter counts, with a "Connected to" column for graphs that are not a
 plain stack."""
-from ..layers.base import InputLayer, shape_str
+from ..layers.base import InputLayer, Layer, shape_str
 
 
 def _format_bytes(n):
@@ -47,7 +47,7 @@ def _is_stack(model):
     Sequential, or a graph whose nodes form one chain with no shared
     layer."""
     from .sequential import Sequential
-    if isinstance(model, Sequential) or model._program is None:
+    if isinstance(model, Sequential) or model._program is None or model._traced_call:
         return True
     prog = model._program
     if len(prog.input_slots) != 1 or len(prog.output_slots) != 1:
@@ -91,6 +91,11 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     if isinstance(model, Sequential) or model._program is None:
         layers = list(model.layers)
         nodes = set()
+    elif model._traced_call:
+        # Keras lists a subclassed model's own layers, not what its call did
+        # (its operations, the inputs, added losses).
+        layers = list(model.layers)
+        nodes = {id(n) for n in model._nodes}
     else:
         layers = list(model._operations)
         nodes = {id(n) for n in model._nodes} | {id(t.node) for t in model._inputs}
@@ -151,7 +156,10 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     def add_rows(layer, depth):
         name = layer.name if depth == 0 else "   " * (depth - 1) + " \u2514 " + layer.name
         label = f"{name} ({class_label(layer)})"
-        if not layer.built:
+        # (Keras builds a layer with no build of its own from the start,
+        # unless it holds unbuilt layers)
+        if not layer.built and (type(layer).build is not Layer.build or
+                                not all(sub.built for sub in layer._sublayers())):
             params = "0 (unbuilt)"
         else:
             params = f"{layer.count_params():,}"
