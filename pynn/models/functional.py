@@ -918,9 +918,20 @@ class Model(TrainingMixin, Layer):
 
     # ------------------------------------------------------------ config
 
+    @property
+    def _subclassed(self):
+        """Whether this is a user's subclass computing in its own call()
+        (not a graph built from inputs and outputs): Keras saves it as its
+        class, its config and the input shape its call is traced on."""
+        return self._traced_call or (self._program is None and type(self).call is not Model.call)
+
     def get_config(self):
         """The graph: each layer's config and the nodes it was called at
-        (Keras 3's functional config)."""
+        (Keras 3's functional config); for a subclassed model, what its
+        constructor takes (Keras's layer config: the graph its call traced
+        is rebuilt by tracing the call again)."""
+        if self._program is None or self._traced_call:
+            return Layer.get_config(self)
         from ..saving import functional_config
         return functional_config(self)
 

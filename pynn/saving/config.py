@@ -36,7 +36,11 @@ def serialize_layer(layer):
     # for its from_config to deserialize.
     config = {key: serialize_keras_object(value) if isinstance(value, Layer) else value
               for key, value in config.items()}
-    return {"class_name": class_label(layer), "config": config}
+    spec = {"class_name": class_label(layer), "config": config}
+    if getattr(layer, "_subclassed", False) and layer.built:
+        # the input shape its call is traced on when it is rebuilt
+        spec["build_config"] = layer.get_build_config()
+    return spec
 
 
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
@@ -58,7 +62,7 @@ def deserialize_layer(spec, custom_objects=None):
                          f"{{{name!r}: {name}}} if it is your own layer")
     from ..models.functional import Model
     layer = cls.from_config(spec.get("config", {}))
-    if custom is not None and "build_config" in spec and (
+    if (custom is not None or isinstance(layer, Model)) and "build_config" in spec and (
             isinstance(layer, Model) or cls.build_from_config is not Layer.build_from_config):
         # a user's model (traced on its input shape), or a user's layer
         # whose build takes more than the input shape
@@ -73,6 +77,18 @@ def _registered_layer(name):
     from ..utils.custom_objects import lookup
     found = lookup(name)
     return found if isinstance(found, type) and issubclass(found, Layer) else None
+
+
+def _model_subclass(name, module=None):
+    """A Model subclass named ``name`` (defined in ``module``, where the
+    file names it) that computes in its own call(): a subclassed model the
+    program that loads it has defined, as Keras finds one in the module it
+    was saved from; or None."""
+    from ..models.functional import Model
+    cls = layer_classes().get(name)
+    ok = isinstance(cls, type) and issubclass(cls, Model) and cls.call is not Model.call and \
+        (module is None or cls.__module__ == module)
+    return cls if ok else None
 
 
 # ----------------------------------------------------- model <-> config
@@ -287,7 +303,8 @@ def model_from_config(config, custom_objects=None):
 def _model_from_config(config, custom_objects):
     if isinstance(config, dict) and "class_name" in config and "config" in config:
         kind = config["class_name"]
-        custom = (custom_objects or {}).get(kind) or _registered_layer(kind)
+        custom = (custom_objects or {}).get(kind) or _registered_layer(kind) or \
+            _model_subclass(kind)
         if custom is not None and hasattr(custom, "from_config") and \
                 kind not in _MODEL_CLASSES:
             if "build_config" in config:  # a user's model, traced on its input shape

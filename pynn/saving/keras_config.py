@@ -385,7 +385,7 @@ def keras_class_name(layer):
     if isinstance(layer, Sequential):
         return "Sequential"
     if isinstance(layer, Model):
-        return "Functional"
+        return type(layer).__name__ if layer._subclassed else "Functional"
     return _KERAS_NAME.get(type(layer).__name__, type(layer).__name__)
 
 
@@ -402,7 +402,7 @@ def weight_groups(layer):
         # (a part the layer does not have, GroupQueryAttention's gate
         # without use_gate, has no group)
         return [("", [])] + [(path, ws) for path, ws in parts if ws]
-    if row is None and layer._traces_call:
+    if row is None and (layer._traces_call or getattr(layer, "_subclassed", False)):
         return _attribute_groups(layer)
     paths = row.weight_paths if row is not None else ("",)
     if paths == ("",):
@@ -438,7 +438,7 @@ def _attribute_groups(layer):
     each layer its attributes hold (a model's layers under
     ``attribute/layers``), each layer once."""
     from ..layers.base import Layer
-    from ..models.functional import Model
+    from ..models.functional import _GRAPH_ATTRIBUTES, Model
     from .keras_format import _snake, weight_layout
     out = [("", _created_order(layer._weights))]
     seen = {id(layer)}
@@ -451,7 +451,7 @@ def _attribute_groups(layer):
             if isinstance(value, Model):
                 for inner, sub in weight_layout(value, path):
                     seen.add(id(sub))
-                    if not isinstance(sub, Model):
+                    if not isinstance(sub, Model) or sub._subclassed:
                         out.extend((f"{inner}/{p}" if p else inner, ws)
                                    for p, ws in weight_groups(sub))
             else:
@@ -467,7 +467,8 @@ def _attribute_groups(layer):
                 visit(f"{path}/{base}_{used[base]}" if used[base] else f"{path}/{base}", item)
 
     for attr in sorted(vars(layer), key=lambda n: f"~{n}" if n.startswith("_") else n):
-        visit(attr, vars(layer)[attr])
+        if not (isinstance(layer, Model) and attr in _GRAPH_ATTRIBUTES):
+            visit(attr, vars(layer)[attr])
     return out
 
 
@@ -512,12 +513,16 @@ def to_keras(layer, legacy=False):
                   "layers": [to_keras(l, legacy) for l in inner]}
         shape = layer._input_layer.shape if layer._input_layer is not None else None
         build = {"input_shape": None if shape is None else list(shape)}
-    elif isinstance(layer, Model) and _registered_subclass(layer):
-        # Keras's way: the class by its registered name, its own config,
-        # and the input shape its call is traced on when it is rebuilt
-        name = type(layer).__name__
-        config = layer.get_config() if type(layer).get_config is not Model.get_config \
-            else {"name": layer.name, "trainable": layer.trainable}
+    elif isinstance(layer, Model) and layer._subclassed:
+        if legacy:
+            raise ValueError(f"save: model {layer.name!r} is of a subclass of Model ({name}) "
+                             f"computing in its own call(); Keras's legacy .h5 format holds "
+                             f"Functional and Sequential models only: save as .keras (or "
+                             f".pynn)")
+        # Keras's way: the class (by its registered name, else its own),
+        # its own config, and the input shape its call is traced on when
+        # it is rebuilt
+        config = layer.get_config()
         build = {"input_shape": _shape_list(layer._inputs[0].shape)} \
             if layer._program is not None and len(layer._inputs) == 1 else None
     elif isinstance(layer, Model):
@@ -593,17 +598,6 @@ def _node_to_keras(layer, node):
     if key["config"]["keras_history"] != value["config"]["keras_history"]:
         kwargs["key"] = key
     return {"args": [query, value], "kwargs": kwargs}
-
-
-def _registered_subclass(model):
-    """Whether ``model`` is of a user's Model subclass that computes in its
-    own call() and is registered (register_keras_serializable): saved as
-    Keras saves it, so load_model rebuilds that class.  Other subclassed
-    models are saved as the graph traced from their call."""
-    from ..models.functional import Model
-    from ..utils.custom_objects import _GLOBAL_CUSTOM_NAMES
-    cls = type(model)
-    return cls.call is not Model.call and cls in _GLOBAL_CUSTOM_NAMES
 
 
 def _shape_list(shape):
@@ -739,6 +733,12 @@ class _Translator:
             from .config import _registered_layer
             custom_key = next((k for k in (spec.get("registered_name"), name) if
                                isinstance(k, str) and _registered_layer(k) is not None), None)
+        if custom_key is None and isinstance(name, str):
+            # a subclassed model the loading program defines, in the module
+            # the file names, as Keras finds it
+            from .config import _model_subclass
+            if _model_subclass(name, spec.get("module")) is not None:
+                custom_key = name
         label = f"{name} layer {config.get('name', '?')!r}"
         if custom_key is not None:
             out = {"class_name": custom_key, "config": config}

@@ -61,6 +61,8 @@ def weight_layout(model, prefix=""):
     ``prefix``; its layers under ``prefix/layers``, named by class)."""
     from ..models.functional import Model
     out = [(prefix, model)]
+    if model._subclassed:  # its layers by its attributes (see _variable_groups)
+        return out
     used = {}
     for layer in model.layers:
         keras_name = keras_class_name(layer)
@@ -117,9 +119,9 @@ def write_weights(f, model, with_optimizer):
             for key, value in store.items():
                 group.create_dataset(str(key), data=np.asarray(value))
             continue
-        # a model's variables are its layers'
-        groups = [(_vars_path(path), [])] if isinstance(layer, Model) else \
-            _variable_groups(path, layer)
+        # a graph's variables are its layers'
+        groups = [(_vars_path(path), [])] if isinstance(layer, Model) and \
+            not layer._subclassed else _variable_groups(path, layer)
         for group_path, weights in groups:
             group = f.create_group(group_path)
             group.attrs["name"] = layer.name
@@ -219,7 +221,7 @@ def read_weights(reader, model, skip_mismatch=False):
         if _overrides(layer, "load_own_variables"):
             own_loads.append((layer, _stored_variables(reader, path, layer)))
             continue
-        if isinstance(layer, Model):
+        if isinstance(layer, Model) and not layer._subclassed:
             continue
         groups = _variable_groups(path, layer)
         found, problem = [], None

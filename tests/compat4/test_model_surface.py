@@ -3,14 +3,14 @@ subclassed model's summary and files, layer configs' dtype policies, the
 order of weights after freezing, mixed precision and int8 quantization;
 against Keras 3 on its NumPy backend where it runs the same thing, else a
 property that could fail."""
+import functools
 import os
-import re
 
 import numpy as np
 import pytest
 
 import pynn
-from pynn import layers, ops
+from pynn import ops
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 try:
@@ -110,3 +110,84 @@ def test_subclassed_layers_and_weights_follow_attributes():
     # the model's layers are what trainable reaches
     model.blocks[0].trainable = False
     assert len(model.trainable_weights) == 4 + 2
+
+
+# ------------------------------------ subclassed models with add_loss, saved
+
+@functools.lru_cache(maxsize=None)
+def _net_class(lib):
+    """A subclassed model adding a loss computed from its tensors; not
+    registered (the program that loads it defines it, once)."""
+    class LossNet(lib.Model):
+        def __init__(self, units=8, **kw):
+            super().__init__(**kw)
+            self.units = units
+            self.hidden = lib.layers.Dense(units, activation="relu")
+            self.blocks = [lib.layers.Dense(units) for _ in range(2)]
+            self.head = lib.layers.Dense(3)
+
+        def call(self, x):
+            h = self.hidden(x)
+            for block in self.blocks:
+                h = block(h)
+            self.add_loss(0.01 * lib.ops.sum(lib.ops.square(h)))
+            return self.head(h)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+    return LossNet
+
+
+@pytest.mark.parametrize("suffix", ["keras", "pynn"])
+def test_subclassed_model_with_added_loss_round_trips(tmp_path, suffix):
+    pynn.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 4), dtype=np.float32), rng.random((16, 3), dtype=np.float32)
+    model = _net_class(pynn)(units=5)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=2, verbose=0)
+    path = str(tmp_path / f"net.{suffix}")
+    model.save(path)
+    back = pynn.models.load_model(path)
+    assert type(back) is type(model) and back.units == 5
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-6)
+    # the added loss is part of what evaluate reports, before and after
+    plain = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
+    loss = model.evaluate(x, y, verbose=0)
+    assert loss > plain + 1e-4
+    assert back.evaluate(x, y, verbose=0) == pytest.approx(loss, rel=1e-6)
+    # training goes on from the saved optimizer state
+    back.fit(x, y, epochs=1, verbose=0)
+
+
+def test_subclassed_model_is_refused_by_legacy_h5(tmp_path):
+    model = _net_class(pynn)()
+    model(np.ones((2, 4), "float32"))
+    with pytest.raises(ValueError, match="legacy .h5 format holds Functional and Sequential"):
+        model.save(str(tmp_path / "net.h5"))
+
+
+@needs_keras
+def test_subclassed_keras_files_load_both_ways(tmp_path):
+    x = np.random.default_rng(1).random((6, 4), dtype=np.float32)
+    ours_cls, theirs_cls = _net_class(pynn), _net_class(keras)
+    ours = ours_cls(units=5)
+    want = ours.predict(x, verbose=0)
+    ours.save(str(tmp_path / "ours.keras"))
+    loaded = keras.models.load_model(str(tmp_path / "ours.keras"),
+                                     custom_objects={"LossNet": theirs_cls})
+    np.testing.assert_allclose(np.asarray(loaded(x)), want, rtol=1e-5, atol=1e-6)
+    h = np.maximum(x @ ours.hidden.kernel.numpy() + ours.hidden.bias.numpy(), 0)
+    for block in ours.blocks:
+        h = h @ block.kernel.numpy() + block.bias.numpy()
+    assert [float(v) for v in loaded.losses] == pytest.approx([0.01 * float(np.sum(h * h))],
+                                                              rel=1e-5)
+
+    theirs = theirs_cls(units=6)
+    want = np.asarray(theirs(x))
+    theirs.save(str(tmp_path / "theirs.keras"))
+    back = pynn.models.load_model(str(tmp_path / "theirs.keras"),
+                                  custom_objects={"LossNet": ours_cls})
+    assert back.units == 6
+    np.testing.assert_allclose(back.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
