@@ -7,8 +7,8 @@ from . import backend  # noqa: I001
 # models next: the layers import its node module, and it imports them.
 from . import models
 from . import (activations, callbacks, config, constraints, cuda, datasets, distribution,
-               initializers, layers, losses, metrics, ops, optimizers, preprocessing, random,
-               regularizers, tree, utils)
+               dtype_policies, initializers, layers, losses, metrics, mixed_precision, ops,
+               optimizers, preprocessing, random, regularizers, tree, utils)
 from .backend import device, get_num_threads, name_scope, set_num_threads, show_config
 from .initializers import Initializer
 from .regularizers import Regularizer
@@ -49,7 +49,8 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "activations",
            "applications", "data", "backend", "random", "callbacks", "constraints", "cuda",
            "datasets",
-           "distribution", "initializers", "layers", "lite", "losses", "metrics", "models", "ops",
+           "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
+           "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "regularizers", "tree", "utils", "Initializer",
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device", "argmax",

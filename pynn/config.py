@@ -5,6 +5,7 @@ import os
 
 from .backend import epsilon, floatx, image_data_format, set_epsilon, set_floatx, \
     set_image_data_format
+from .dtype_policies import dtype_policy, set_dtype_policy
 from .utils.custom_objects import enable_unsafe_deserialization
 from .utils.io_utils import disable_interactive_logging, enable_interactive_logging, \
     is_interactive_logging_enabled
@@ -74,4 +75,5 @@ def backend():
 __all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon", "set_floatx",
            "set_image_data_format", "enable_interactive_logging", "disable_interactive_logging",
            "is_interactive_logging_enabled", "set_max_epochs", "max_epochs",
-           "set_max_steps_per_epoch", "max_steps_per_epoch", "enable_unsafe_deserialization"]
+           "set_max_steps_per_epoch", "max_steps_per_epoch", "enable_unsafe_deserialization",
+           "dtype_policy", "set_dtype_policy"]

@@ -485,6 +485,15 @@ class TrainingMixin:
 
     # ---------------------------------------------------------- compile
 
+    def _compiled_optimizer(self, optimizer):
+        """The optimizer compile sets: as Keras, wrapped in a
+        LossScaleOptimizer under the mixed_float16 policy."""
+        optimizer = optimizers_mod.get(optimizer)
+        if self.dtype_policy.name == "mixed_float16" and \
+                not isinstance(optimizer, optimizers_mod.LossScaleOptimizer):
+            optimizer = optimizers_mod.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
+        return optimizer
+
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=None, steps_per_execution=None,
                 jit_compile=None, auto_scale_loss=None, **kwargs):
@@ -496,7 +505,7 @@ class TrainingMixin:
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:
-            self.optimizer = optimizers_mod.get(optimizer)
+            self.optimizer = self._compiled_optimizer(optimizer)
             self._compile_args = (None, loss_weights, metrics, weighted_metrics)
             self.loss = None
             self._compiled_outputs = None
@@ -505,7 +514,7 @@ class TrainingMixin:
             return
         if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
             raise ValueError(f"compile: metrics must be a list or a dict, got {metrics!r}")
-        self.optimizer = optimizers_mod.get(optimizer)
+        self.optimizer = self._compiled_optimizer(optimizer)
         for leaf in (loss.values() if isinstance(loss, dict) else
                      loss if isinstance(loss, (list, tuple)) else [loss]):
             if leaf is not None:

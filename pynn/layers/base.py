@@ -370,10 +370,9 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
-        if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
-            dtype = (dtype.get("config") or {}).get("name", dtype)
-        if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"{type(self).__name__}: only float32 is supported, got {dtype!r}")
+        from .. import dtype_policies
+        # (a name, a policy, or Keras 3's serialized one)
+        self._dtype_policy = dtype_policies.get(dtype, type(self).__name__)
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without "
                              f"'/', got {name!r}")
@@ -393,6 +392,36 @@ class Layer:
         from .. import regularizers
         # A penalty on the layer's output, added to the loss while training.
         self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    # -------------------------------------------------------------- dtype
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        from .. import dtype_policies
+        self._dtype_policy = dtype_policies.get(value, f"{type(self).__name__} {self.name!r}")
+
+    @property
+    def dtype(self):
+        """The dtype of the layer's variables (Keras's ``layer.dtype``)."""
+        return self.__dict__.get("_dtype") or self._dtype_policy.variable_dtype
+
+    @dtype.setter
+    def dtype(self, value):
+        self.__dict__["_dtype"] = value
+
+    @property
+    def variable_dtype(self):
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        """The dtype the policy names for computing (pynn computes in
+        float32 under a mixed policy: see pynn.dtype_policies)."""
+        return self._dtype_policy.compute_dtype
 
     # ---------------------------------------------------------- trainable
 
@@ -1014,7 +1043,9 @@ class Layer:
 
     def get_config(self):
         from .. import regularizers
-        config = {"name": self.name, "trainable": self.trainable}
+        from .. import dtype_policies
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_policies.serialize(self._dtype_policy)}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:

@@ -179,10 +179,11 @@ class _SpatialDropout(Dropout):
 
     def get_config(self):
         # Keras's spatial dropout layers take no ``trainable`` or
-        # ``noise_shape`` argument.
+        # ``noise_shape`` argument, and write their dtype by name.
         config = super().get_config()
         config.pop("trainable")
         config.pop("noise_shape")
+        config["dtype"] = self.dtype
         return config
 
 

@@ -44,6 +44,8 @@ refused naming the layer.
 import inspect
 from typing import NamedTuple
 
+from .. import dtype_policies
+
 ANY = object()  # a keras_only value meaning: whatever the file says
 
 
@@ -370,8 +372,6 @@ _OBJECT_KINDS = (("_initializer", INITIALIZERS, "keras.initializers"),
                  ("_regularizer", REGULARIZERS, "keras.regularizers"),
                  ("_constraint", CONSTRAINTS, "keras.constraints"))
 
-_DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy",
-                 "config": {"name": "float32"}, "registered_name": None}
 
 _KERAS_NAME = {row.pynn: name for name, row in LAYERS.items()}
 
@@ -509,7 +509,8 @@ def to_keras(layer, legacy=False):
                          f"(.pynn)")
     if isinstance(layer, Sequential):
         inner = ([layer._input_layer] if layer._input_layer is not None else []) + layer.layers
-        config = {"name": layer.name, "trainable": layer.trainable, "dtype": _DTYPE_POLICY,
+        config = {"name": layer.name, "trainable": layer.trainable,
+                  "dtype": dtype_policies.serialize(layer.dtype_policy),
                   "layers": [to_keras(l, legacy) for l in inner]}
         shape = layer._input_layer.shape if layer._input_layer is not None else None
         build = {"input_shape": None if shape is None else list(shape)}
@@ -615,9 +616,11 @@ def _layer_config_to_keras(layer, row):
     config.pop("batch_input_shape", None)
     # A user's get_config that does not start from the base layer's (no
     # name) is written as it is, as Keras does: its from_config gets no
-    # arguments the class does not take.
+    # arguments the class does not take.  (A few Keras layers write their
+    # dtype by name: get_config says so.)
     out = {"name": config.pop("name"), "trainable": config.pop("trainable", True),
-           "dtype": _DTYPE_POLICY} if "name" in config else {}
+           "dtype": config.pop("dtype", None) or dtype_policies.serialize(layer.dtype_policy)} \
+        if "name" in config else {}
     nested = row.nested if row is not None else {}
     for key, value in config.items():
         if key in nested:
@@ -812,14 +815,12 @@ class _Translator:
                 "output_layers": config.get("output_layers")}
 
     def _check_dtype(self, dtype, label):
-        if isinstance(dtype, dict):
-            if dtype.get("class_name") not in ("DTypePolicy", "Policy", "FloatDTypePolicy"):
-                raise ValueError(f"{label}: the dtype policy {dtype.get('class_name')!r} is not "
-                                 f"supported; pynn computes in float32")
-            dtype = (dtype.get("config") or {}).get("name")
-        if dtype not in (None, "float32"):
-            raise ValueError(f"{label}: dtype {dtype!r} is not supported; pynn computes in "
-                             f"float32")
+        """The name of the dtype policy a config gives (a name or Keras's
+        serialized policy; None: the default), refused by name where pynn
+        has no such policy."""
+        if dtype is None:
+            return None
+        return dtype_policies.get(dtype, label).name
 
     def _layer_config(self, row, config, label, path=""):
         from .config import layer_classes
@@ -851,7 +852,12 @@ class _Translator:
                 continue
             # (Hashing's dtype is its output's: int64 or int32 bins.)
             if key == "dtype" and row.pynn not in ("InputLayer", "Hashing"):
-                self._check_dtype(value, label)
+                policy = self._check_dtype(value, label)
+                if policy not in (None, "float32"):
+                    if "dtype" not in accepted:
+                        raise ValueError(f"{label}: pynn's {row.pynn} takes no dtype policy, "
+                                         f"the file gives {policy!r}")
+                    out["dtype"] = policy
                 continue
             if key in row.pinned or key in row.keras_only:
                 want = row.pinned.get(key, row.keras_only.get(key))

@@ -191,3 +191,127 @@ def test_subclassed_keras_files_load_both_ways(tmp_path):
                                   custom_objects={"LossNet": ours_cls})
     assert back.units == 6
     np.testing.assert_allclose(back.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------ dtype policies in configs
+
+@pytest.fixture
+def restore_policy():
+    yield
+    pynn.mixed_precision.set_global_policy("float32")
+    if keras is not None:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@needs_keras
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.layers.Dense(3),
+    lambda lib: lib.layers.Conv2D(2, 3),
+    lambda lib: lib.layers.Dropout(0.5),
+    lambda lib: lib.layers.SpatialDropout2D(0.5),
+    lambda lib: lib.layers.LSTM(4),
+    lambda lib: lib.layers.Dense(3, dtype="mixed_float16"),
+    lambda lib: lib.layers.Activation("softmax", dtype="float32"),
+])
+def test_layer_configs_carry_the_dtype_policy_as_keras(make):
+    assert make(pynn).get_config()["dtype"] == make(keras).get_config()["dtype"]
+
+
+@needs_keras
+@pytest.mark.parametrize("dtype", [
+    "mixed_bfloat16",
+    {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"},
+     "registered_name": None},
+    {"class_name": "Policy", "config": {"name": "float32"}},  # tf.keras 2's form
+])
+def test_layers_read_keras_dtype_forms(dtype):
+    layer = pynn.layers.Dense(2, dtype=dtype)
+    name = dtype if isinstance(dtype, str) else dtype["config"]["name"]
+    assert layer.dtype_policy.name == name
+    assert pynn.layers.Dense.from_config(layer.get_config()).dtype_policy.name == name
+    theirs = keras.layers.Dense(2, dtype=name)
+    assert (layer.dtype, layer.compute_dtype, layer.variable_dtype) == \
+        (theirs.dtype, theirs.compute_dtype, theirs.variable_dtype)
+
+
+def test_unknown_dtype_policies_are_refused_by_name():
+    with pytest.raises(ValueError, match="Dense.*float64"):
+        pynn.layers.Dense(2, dtype="float64")
+    with pytest.raises(ValueError, match="Int8DTypePolicy"):
+        pynn.layers.Dense(2, dtype={"class_name": "Int8DTypePolicy", "config": {"name": "x"}})
+
+
+# ------------------------------------------------------- mixed precision
+
+def _mixed_classifier(lib):
+    """A classifier as books write it under mixed precision: the global
+    policy set first, the last activation kept in float32."""
+    lib.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        inp = lib.Input((4,))
+        h = lib.layers.Dense(8, activation="relu", name="h")(inp)
+        logits = lib.layers.Dense(3, name="logits")(h)
+        out = lib.layers.Activation("softmax", dtype="float32", name="probs")(logits)
+        return lib.Model(inp, out)
+    finally:
+        lib.mixed_precision.set_global_policy("float32")
+
+
+@needs_keras
+def test_mixed_precision_program_reports_and_runs_as_keras(tmp_path, restore_policy):
+    ours, theirs = _mixed_classifier(pynn), _mixed_classifier(keras)
+
+    def policies(model, inputs=True):
+        # (an InputLayer's policy is the global one where it was made: a
+        # model read from a file has float32 ones, in Keras too)
+        return [(l.name, l.dtype_policy.name, l.compute_dtype, l.variable_dtype, l.dtype)
+                for l in model.layers if inputs or not isinstance(l, (pynn.InputLayer,
+                                                                      keras.layers.InputLayer))]
+    assert policies(ours) == policies(theirs)
+    assert ours.dtype_policy.name == theirs.dtype_policy.name == "mixed_float16"
+    pynn.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    assert repr(pynn.mixed_precision.global_policy()) == repr(keras.mixed_precision.global_policy())
+    assert pynn.layers.Dense(2).compute_dtype == "float16"
+    # compile wraps the optimizer for loss scaling under mixed_float16, as Keras
+    wrapped = _mixed_classifier(pynn)
+    pynn.mixed_precision.set_global_policy("mixed_float16")
+    m = pynn.Model(wrapped.input, wrapped.output)
+    m.compile(optimizer="adam", loss="categorical_crossentropy")
+    assert isinstance(m.optimizer, pynn.mixed_precision.LossScaleOptimizer)
+    pynn.mixed_precision.set_global_policy("float32")
+    keras.mixed_precision.set_global_policy("float32")
+
+    # it trains (in float32: no half-precision kernels) ...
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 4), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[(x.sum(1) * 1.5).astype(int) % 3]
+    plain = pynn.Model(wrapped.input, wrapped.output)
+    start = m.get_weights()
+    plain.compile(optimizer="adam", loss="categorical_crossentropy")
+    assert type(plain.optimizer).__name__ == "Adam"
+    scaled = m.fit(x, y, epochs=5, batch_size=16, verbose=0, shuffle=False).history["loss"]
+    plain.set_weights(start)
+    want = plain.fit(x, y, epochs=5, batch_size=16, verbose=0, shuffle=False).history["loss"]
+    # (loss scaling is exact in float32: the same steps as without it)
+    np.testing.assert_allclose(scaled, want, rtol=1e-4)
+    assert scaled[-1] < scaled[0]
+    probs = m.predict(x, verbose=0)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    # ... and its .keras file loads in Keras with the same policies and
+    # predictions within float16's precision
+    path = str(tmp_path / "mixed.keras")
+    m.save(path)
+    back = keras.models.load_model(path)
+    assert policies(back, False) == policies(m, False)
+    assert type(back.optimizer).__name__ == "LossScaleOptimizer"
+    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), probs, atol=3e-3)
+    # and Keras's file loads in pynn with them
+    theirs.save(str(tmp_path / "theirs.keras"))
+    assert policies(pynn.models.load_model(str(tmp_path / "theirs.keras")), False) == \
+        policies(theirs, False)
+    # pynn's own format keeps them too
+    m.save(str(tmp_path / "mixed.pynn"))
+    assert policies(pynn.models.load_model(str(tmp_path / "mixed.pynn")), False) == \
+        policies(m, False)
