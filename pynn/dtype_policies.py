@@ -70,6 +70,42 @@ class DTypePolicy:
 
 
 FloatDTypePolicy = DTypePolicy
+
+
+class QuantizedDTypePolicy(DTypePolicy):
+    """The policy of a layer ``model.quantize(mode)`` quantized: named
+    ``"<mode>_from_<source>"`` ("int8_from_float32"); its variables and
+    computation are the source policy's, its kernel is int8."""
+
+    def __init__(self, mode, source_name=None):
+        if mode != "int8":
+            raise ValueError(f"QuantizedDTypePolicy: pynn quantizes to 'int8' only, got "
+                             f"mode {mode!r}")
+        source = DTypePolicy(source_name)
+        super().__init__(source.name)
+        self._mode = mode
+
+    @property
+    def name(self):
+        return f"{self._mode}_from_{self._name}"
+
+    @property
+    def quantization_mode(self):
+        return self._mode
+
+    def get_config(self):
+        return {"mode": self._mode, "source_name": self._name}
+
+    def __eq__(self, other):
+        return isinstance(other, QuantizedDTypePolicy) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __repr__(self):
+        return f'<QuantizedDTypePolicy "{self.name}">'
+
+
 _global_policy = None
 
 
@@ -84,6 +120,8 @@ def get(identifier, who=None):
             return dtype_policy()
         if isinstance(identifier, dict):
             return deserialize(identifier)
+        if isinstance(identifier, str) and "_from_" in identifier:
+            return QuantizedDTypePolicy(*identifier.split("_from_", 1))
         return DTypePolicy(identifier)
     except ValueError as e:
         if who is None:
@@ -93,11 +131,16 @@ def get(identifier, who=None):
 
 def serialize(policy):
     """Keras 3's form of a policy in configs and files."""
+    if isinstance(policy, QuantizedDTypePolicy):
+        return {"module": "keras.dtype_policies", "class_name": "QuantizedDTypePolicy",
+                "config": policy.get_config(), "registered_name": None}
     return {"module": "keras", "class_name": "DTypePolicy", "config": policy.get_config(),
             "registered_name": None}
 
 
 def deserialize(config):
+    if isinstance(config, dict) and config.get("class_name") == "QuantizedDTypePolicy":
+        return QuantizedDTypePolicy(**dict(config.get("config") or {}))
     if not isinstance(config, dict) or config.get("class_name") not in _CLASS_NAMES:
         what = config.get("class_name") if isinstance(config, dict) else config
         raise ValueError(f"the dtype policy {what!r} is not one pynn has; it takes "
@@ -117,5 +160,5 @@ def dtype_policy():
     return _global_policy if _global_policy is not None else DTypePolicy("float32")
 
 
-__all__ = ["DTypePolicy", "FloatDTypePolicy", "get", "serialize", "deserialize",
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "get", "serialize", "deserialize",
            "set_dtype_policy", "dtype_policy"]

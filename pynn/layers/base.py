@@ -423,6 +423,56 @@ class Layer:
         float32 under a mixed policy: see pynn.dtype_policies)."""
         return self._dtype_policy.compute_dtype
 
+    @property
+    def quantization_mode(self):
+        """'int8' once ``quantize("int8")`` quantized the layer, else None."""
+        return self._dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's: quantize the layer's weights (Dense and Embedding
+        quantize to int8; see pynn.quantizers)."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantize()` "
+                                  f"method implemented.")
+
+    def _quantize_int8(self, attr, axis, mode, type_check, config, base):
+        """What Dense's and Embedding's quantize share: check the call as
+        Keras does, replace the weight ``attr`` by its int8 values with a
+        scale per unit along ``axis`` (``attr + '_scale'``), and take the
+        quantized policy."""
+        from .. import quantizers
+        from ..dtype_policies import QuantizedDTypePolicy
+        label = f"{type(self).__name__} {self.name!r}"
+        if type_check and type(self) is not base:
+            # (a subclass may compute with the weight in its own way)
+            raise NotImplementedError(f"Layer {type(self).__name__} does not have a "
+                                      f"`quantize()` method implemented.")
+        if mode != "int8":
+            raise ValueError(f"{label}: pynn quantizes to 'int8' only, got mode {mode!r}")
+        if config is not None:
+            raise ValueError(f"{label}: pynn quantizes with Keras's default int8 "
+                             f"configuration (abs-max, per unit); a config is not supported")
+        if not self.built:
+            raise ValueError(f"{label}: build the layer before quantizing it")
+        if self.quantization_mode is not None:
+            raise ValueError(f"{label} is already quantized ({self.quantization_mode})")
+        values, scale = quantizers.abs_max_quantize(getattr(self, attr).value, axis=axis)
+        self._dtype_policy = QuantizedDTypePolicy("int8", self._dtype_policy.name)
+        self._int8_weights(attr, getattr(self, attr).shape, axis)
+        getattr(self, attr).assign(values)
+        getattr(self, f"{attr}_scale").assign(scale.reshape(-1))
+
+    def _int8_weights(self, attr, shape, axis):
+        """The weights of a quantized layer, in place of the float
+        ``attr``: its int8 values and their scales (not trainable, as in
+        Keras).  The int8 values are computed with on the host only."""
+        old = getattr(self, attr, None)
+        self._weights = [w for w in self._weights if w is not old]
+        setattr(self, attr, self.add_weight(attr, shape, "zeros", trainable=False))
+        scale_shape = (shape[1 if axis == 0 else 0],)
+        setattr(self, f"{attr}_scale", self.add_weight(f"{attr}_scale", scale_shape, "ones",
+                                                       trainable=False))
+        self.runs_on_gpu = False
+
     # ---------------------------------------------------------- trainable
 
     @property
@@ -506,9 +556,13 @@ class Layer:
 
     @property
     def weights(self):
+        # As Keras: the weights created trainable, then those created not
+        # trainable (each in creation order), then the sublayers'.
+        own = [w for w in self._weights if w.trainable] + \
+            [w for w in self._weights if not w.trainable]
         if self._traces_call:
-            return self._with_sublayers(self._weights, "weights")
-        return list(self._weights)
+            return self._with_sublayers(own, "weights")
+        return own
 
     @property
     def trainable_weights(self):

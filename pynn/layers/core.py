@@ -119,10 +119,13 @@ class Dense(ActivationMixin, Layer):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r}: the last dimension of the input must be "
                              f"known, got shape {shape_str(input_shape)}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
-                                      self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
+        if self.quantization_mode == "int8":  # a quantized layer read from a file
+            self._int8_weights("kernel", (input_shape[-1], self.units), axis=0)
+        else:
+            self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
+                                          self.kernel_initializer,
+                                          regularizer=self.kernel_regularizer,
+                                          constraint=self.kernel_constraint)
         self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
@@ -134,8 +137,25 @@ class Dense(ActivationMixin, Layer):
                              f"{shape_str(input_shape)}")
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's int8 quantization: the kernel becomes int8 values with a
+        scale per unit (its largest magnitude over 127); each call
+        quantizes its inputs per row the same way."""
+        self._quantize_int8("kernel", 0, mode, type_check, config, Dense)
+
+    def _kernel_and_input(self, x):
+        """The kernel and input the layer multiplies: once quantized, the
+        int8 values of both over their scales, which is Keras's int8
+        product divided by the two scales."""
+        if self.quantization_mode != "int8":
+            return self.kernel.value, x
+        from ..quantizers import abs_max_quantize
+        values, scale = abs_max_quantize(x, axis=-1)
+        return ops.divide(self.kernel.value, self.kernel_scale.value), ops.divide(values, scale)
+
     def forward(self, ctx, x, training):
-        return self._dense(ctx, x, self.kernel.value,
+        kernel, x = self._kernel_and_input(x)
+        return self._dense(ctx, x, kernel,
                            self.bias.value if self.bias is not None else None,
                            self._act(ctx), training)
 
@@ -143,7 +163,7 @@ class Dense(ActivationMixin, Layer):
         """Inference with, optionally, a following per-unit affine map
         ``fold = (scale, shift)`` (an inference-mode BatchNormalization)
         folded into kernel and bias, and a following activation fused."""
-        kernel = self.kernel.value
+        kernel, x = self._kernel_and_input(x)
         bias = self.bias.value if self.bias is not None else None
         if fold is not None:
             kernel, bias = ops.fold_affine(kernel, bias, *fold)
@@ -164,7 +184,7 @@ class Dense(ActivationMixin, Layer):
             pre = None
             y = ops.dense(x2, kernel, bias, act, out=ctx.buffer("y", out_shape))
         if training:
-            ctx.x, ctx.pre, ctx.y = x2, pre, y
+            ctx.x, ctx.pre, ctx.y, ctx.kernel = x2, pre, y, kernel
         return y if len(shape) == 2 else y.reshape(shape[:-1] + (self.units,))
 
     def backward(self, ctx, dy, need_input_grad=True):
@@ -173,8 +193,10 @@ class Dense(ActivationMixin, Layer):
         act = self._act(ctx)
         if callable(act):
             dy2, act = autodiff.activation_backward(ctx, dy2), "linear"
+        # (a quantized kernel's gradient goes to the input through its
+        # float values, as Keras's straight-through int8 gradient)
         dx = ops.dense_grad(
-            x, self.kernel.value, dy2, act, y=ctx.y, pre=ctx.pre,
+            x, ctx.kernel, dy2, act, y=ctx.y, pre=ctx.pre,
             kernel_grad=self.kernel.grad, bias_grad=_grad(self.bias),
             input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False,
             work=ctx.buffer("dact", dy2.shape) if act != "linear" else None)

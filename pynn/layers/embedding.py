@@ -58,10 +58,13 @@ class Embedding(Layer):
 
     def build(self, input_shape):
         self._check_length(input_shape)
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer,
-                                          regularizer=self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        if self.quantization_mode == "int8":  # a quantized layer read from a file
+            self._int8_weights("embeddings", (self.input_dim, self.output_dim), axis=-1)
+        else:
+            self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                              self.embeddings_initializer,
+                                              regularizer=self.embeddings_regularizer,
+                                              constraint=self.embeddings_constraint)
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
@@ -112,12 +115,21 @@ class Embedding(Layer):
         try:
             y = ops.embedding(self.embeddings.value, ids,
                               out=ctx.buffer("y", ids.shape + (self.output_dim,)))
+            if self.quantization_mode == "int8":
+                # the int8 rows over their scales, as Keras's
+                scales = ops.embedding(self.embeddings_scale.value.reshape(-1, 1), ids)
+                y = ops.divide(y, scales)
         except ValueError as e:
             raise ValueError(f"Embedding {self.name!r} (input_dim={self.input_dim}): {e}") \
                 from None
         if training:
             ctx.ids = ids
         return y
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's int8 quantization: the table becomes int8 values with a
+        scale per row (its largest magnitude over 127)."""
+        self._quantize_int8("embeddings", -1, mode, type_check, config, Embedding)
 
     def backward(self, ctx, dy, need_input_grad=True):
         grad = self.embeddings.grad

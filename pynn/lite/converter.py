@@ -1645,6 +1645,11 @@ def _check_exportable(program):
     through its own call() (traced into the ops and layers it calls)."""
     for step in program.steps:
         layer = step.layer
+        if getattr(layer, "quantization_mode", None) is not None:
+            raise ConversionError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) was quantized by "
+                f"model.quantize({layer.quantization_mode!r}); export the float model and let "
+                f"the converter quantize it (quantize='dynamic' or 'int8')")
         kind = _layer_kind(layer)
         if kind is None and getattr(layer, "_traces_call", False):
             continue

@@ -903,6 +903,66 @@ class Model(TrainingMixin, Layer):
                              f"it an input shape first")
         return int(sum(w.value.size for w in self.weights))
 
+    # ----------------------------------------------------- quantization
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Keras's ``model.quantize("int8")``: quantize the weights of
+        every Dense and Embedding layer (those ``filters`` selects: a
+        regex or list of them on layer names, or a callable on layers);
+        other layers are left as they are, with a warning from those that
+        cannot be quantized."""
+        import re
+        kwargs.pop("type_check", None)
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to "
+                             f"{type(self).__name__}: {kwargs}")
+        if mode != "int8":
+            raise ValueError(f"Model {self.name!r}: pynn quantizes to 'int8' only, got mode "
+                             f"{mode!r}")
+        if config is not None:
+            raise ValueError(f"Model {self.name!r}: pynn quantizes with Keras's default int8 "
+                             f"configuration; a config is not supported")
+        if not self.built:
+            raise ValueError(f"Model {self.name!r}: build the model before quantizing it")
+        if filters is not None and not isinstance(filters, (str, list, tuple)) and \
+                not callable(filters):
+            raise ValueError(f"The `filters` argument must be a regex string, a list of regex "
+                             f"strings, or a callable. Received: {type(filters)}")
+
+        def selected(layer):
+            if filters is None:
+                return True
+            if callable(filters):
+                return bool(filters(layer))
+            patterns = [filters] if isinstance(filters, str) else filters
+            return any(re.search(p, layer.name) for p in patterns)
+
+        seen, models = set(), []
+
+        def visit(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            inner = layer._sublayers()
+            if isinstance(layer, Model):
+                models.append(layer)
+            if inner:
+                for sub in inner:
+                    visit(sub)
+            elif selected(layer) and type(layer).quantize is not Layer.quantize:
+                try:
+                    layer.quantize(mode)
+                except NotImplementedError as e:
+                    warnings.warn(str(e), stacklevel=3)
+
+        for layer in self.layers:
+            visit(layer)
+        # the compiled inference and training programs hold the old weights
+        for model in [self, *models]:
+            model._infer = None
+            model._infer_pool = []
+            model._train_state = None
+
     # --------------------------------------------------------- summary
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,

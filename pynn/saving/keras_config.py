@@ -395,6 +395,8 @@ def weight_groups(layer):
     The layer's own path comes first, empty where its variables live
     deeper (in a recurrent layer's cell, in the layers a wrapper holds)."""
     from ..layers.base import Layer
+    if getattr(layer, "quantization_mode", None) == "int8":
+        return [("", int8_variables(layer))]
     row = LAYERS.get(keras_class_name(layer))
     if row is not None and row.weight_parts:
         parts = [(path, [w for w in (getattr(layer, a, None) for a in attrs) if w is not None])
@@ -430,6 +432,32 @@ def weight_groups(layer):
             out += [(f"{path}/{inner}" if inner else path, ws)
                     for inner, ws in weight_groups(sub)]
     return out
+
+
+def _check_int8_config(config, label):
+    """Accept the quantization config Keras writes for a layer that
+    ``model.quantize("int8")`` quantized with its defaults (what pynn
+    implements); refuse any other by name."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    act = (inner or {}).get("activation_quantizer") or {}
+    act_config = act.get("config") or {}
+    default = isinstance(inner, dict) and \
+        config.get("class_name") == "Int8QuantizationConfig" and \
+        inner.get("weight_quantizer") is None and \
+        act.get("class_name", "AbsMaxQuantizer") == "AbsMaxQuantizer" and \
+        list(act_config.get("value_range", [-127, 127])) == [-127, 127] and \
+        act_config.get("epsilon", 1e-7) == 1e-7 and act_config.get("axis", -1) in (-1, [-1])
+    if not default:
+        raise ValueError(f"{label}: its quantization_config ({_short(config)}) is not Keras's "
+                         f"default int8 one, the only one pynn implements")
+
+
+def int8_variables(layer):
+    """A quantized layer's variables in the order Keras stores them (its
+    variable_serialization_spec): the int8 values, the bias, the scale."""
+    names = ("kernel", "bias", "kernel_scale") if hasattr(layer, "kernel_scale") else \
+        ("embeddings", "embeddings_scale")
+    return [w for w in (getattr(layer, n, None) for n in names) if w is not None]
 
 
 def _attribute_groups(layer):
@@ -851,6 +879,9 @@ class _Translator:
                 out[key] = value
                 continue
             # (Hashing's dtype is its output's: int64 or int32 bins.)
+            if key == "quantization_config" and value is not None:
+                _check_int8_config(value, label)
+                continue
             if key == "dtype" and row.pynn not in ("InputLayer", "Hashing"):
                 policy = self._check_dtype(value, label)
                 if policy not in (None, "float32"):

@@ -126,7 +126,9 @@ def write_weights(f, model, with_optimizer):
             group = f.create_group(group_path)
             group.attrs["name"] = layer.name
             for i, w in enumerate(weights):
-                group.create_dataset(str(i), data=w.value)
+                # (a quantized layer's int8 values are int8 in Keras's files)
+                int8 = layer.quantization_mode == "int8" and i == 0
+                group.create_dataset(str(i), data=w.value.astype(np.int8) if int8 else w.value)
     if with_optimizer:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = model.optimizer.name

@@ -315,3 +315,136 @@ def test_mixed_precision_program_reports_and_runs_as_keras(tmp_path, restore_pol
     m.save(str(tmp_path / "mixed.pynn"))
     assert policies(pynn.models.load_model(str(tmp_path / "mixed.pynn")), False) == \
         policies(m, False)
+
+
+# ------------------------------------------ weight order after freezing
+
+def _frozen_parts(lib):
+    """A frozen Sequential base, a layer creating a non-trainable weight
+    between two trainable ones, a frozen Dense."""
+    class Scaled(lib.layers.Layer):
+        def build(self, shape):
+            self.a = self.add_weight(name="a", shape=(shape[-1], 2))
+            self.c = self.add_weight(name="c", shape=(2,), trainable=False, initializer="ones")
+            self.b = self.add_weight(name="b", shape=(2,), initializer="zeros")
+
+        def call(self, x):
+            return lib.ops.matmul(x, self.a) * self.c + self.b
+
+    base = lib.Sequential([lib.Input((4,)), lib.layers.Dense(3, name="b1"),
+                           lib.layers.BatchNormalization(name="bbn")], name="base")
+    inp = lib.Input((4,))
+    h = Scaled(name="scaled")(base(inp))
+    h = lib.layers.Dense(3, name="frozen")(h)
+    out = lib.layers.Dense(2, name="head")(h)
+    model = lib.Model(inp, out)
+    base.trainable = False
+    model.get_layer("frozen").trainable = False
+    return model
+
+
+@needs_keras
+def test_weight_order_after_freezing_is_keras(tmp_path):
+    ours, theirs = _frozen_parts(pynn), _frozen_parts(keras)
+
+    def paths(ws):  # pynn names a nested model's weights without its name
+        return [getattr(w, "path", w.name).removeprefix("base/") for w in ws]
+    for attr in ("weights", "trainable_weights", "non_trainable_weights"):
+        assert paths(getattr(ours, attr)) == paths(getattr(theirs, attr)), attr
+    assert paths(ours.get_layer("scaled").weights) == ["scaled/a", "scaled/b", "scaled/c"]
+    # get_weights/set_weights go by that order: Keras's arrays fit pynn's model
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal(w.shape).astype(np.float32) for w in theirs.get_weights()]
+    theirs.set_weights(values)
+    ours.set_weights(theirs.get_weights())
+    x = rng.random((5, 4), dtype=np.float32)
+    want = np.asarray(theirs(x))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
+    # and files written after the change load in Keras with the same weights
+    for suffix in ("keras", "weights.h5", "h5"):
+        path = str(tmp_path / f"frozen.{suffix}")
+        if suffix == "weights.h5":
+            ours.save_weights(path)
+            back = _frozen_parts(keras)
+            back.load_weights(path)
+        else:
+            ours.save(path)
+            back = keras.models.load_model(path, custom_objects={
+                "Scaled": type(theirs.get_layer("scaled"))}, compile=False)
+        np.testing.assert_allclose(np.asarray(back(x)), want, rtol=1e-5, atol=1e-5)
+        for a, b in zip(back.get_weights(), values):
+            np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------ int8 quantize
+
+def _quantizable(lib):
+    inp = lib.Input((6,), dtype="int32")
+    h = lib.layers.Flatten()(lib.layers.Embedding(20, 8, name="emb")(inp))
+    h = lib.layers.Dense(16, activation="relu", name="d1")(h)
+    return lib.Model(inp, lib.layers.Dense(3, name="d2")(h))
+
+
+def test_quantize_int8_is_close_to_float_and_round_trips(tmp_path):
+    pynn.utils.set_random_seed(1)
+    model = _quantizable(pynn)
+    x = np.random.default_rng(0).integers(0, 20, (32, 6)).astype(np.int32)
+    want = model.predict(x, verbose=0)
+    model.quantize("int8")
+    assert [(l.name, l.dtype_policy.name, l.quantization_mode) for l in model.layers
+            if l.name in ("emb", "d1")] == [("emb", "int8_from_float32", "int8"),
+                                           ("d1", "int8_from_float32", "int8")]
+    kernel = model.get_layer("d1").kernel.numpy()
+    assert np.array_equal(kernel, np.round(kernel)) and np.abs(kernel).max() == 127
+    assert not model.get_layer("d1").kernel.trainable
+    got = model.predict(x, verbose=0)
+    # close to float: int8 steps of the largest magnitude / 127 per unit
+    err = np.abs(got - want).max()
+    assert 0 < err < 0.02 * np.abs(want).max()
+    for suffix in ("keras", "pynn"):
+        path = str(tmp_path / f"q.{suffix}")
+        model.save(path)
+        back = pynn.models.load_model(path)
+        assert back.get_layer("d2").quantization_mode == "int8"
+        np.testing.assert_array_equal(back.predict(x, verbose=0), got)
+    # training goes on (the bias; the int8 kernel is not trainable, as in Keras)
+    model.compile(optimizer="sgd", loss="mse")
+    bias = model.get_layer("d2").bias.numpy().copy()
+    model.fit(x, np.zeros((32, 3), np.float32), epochs=1, verbose=0)
+    assert not np.array_equal(model.get_layer("d2").bias.numpy(), bias)
+    np.testing.assert_array_equal(model.get_layer("d2").kernel.numpy(),
+                                  back.get_layer("d2").kernel.numpy())
+
+
+def test_quantize_refuses_what_pynn_does_not_do(tmp_path):
+    model = _quantizable(pynn)
+    with pytest.raises(ValueError, match="'int8' only"):
+        model.quantize("int4")
+    model.quantize("int8")
+    with pytest.raises(ValueError, match="already quantized"):
+        model.get_layer("d1").quantize("int8")
+    with pytest.raises(pynn.lite.ConversionError, match="quantized by model.quantize"):
+        model.export_tflite(str(tmp_path / "q.tflite"))
+
+
+@needs_keras
+def test_quantize_int8_matches_keras_both_ways(tmp_path):
+    ours, theirs = _quantizable(pynn), _quantizable(keras)
+    theirs.set_weights(ours.get_weights())
+    x = np.random.default_rng(2).integers(0, 20, (16, 6)).astype(np.int32)
+    ours.quantize("int8")
+    with pytest.warns(UserWarning):  # (Keras warns for layers it cannot quantize)
+        theirs.quantize("int8")
+    assert [w.name for w in ours.weights] == [w.path for w in theirs.weights]
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    want = np.asarray(theirs.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    ours.save(str(tmp_path / "ours.keras"))
+    back = keras.models.load_model(str(tmp_path / "ours.keras"))
+    assert back.get_layer("d1").dtype_policy.name == "int8_from_float32"
+    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), want, rtol=1e-5,
+                               atol=1e-6)
+    theirs.save(str(tmp_path / "theirs.keras"))
+    mine = pynn.models.load_model(str(tmp_path / "theirs.keras"))
+    np.testing.assert_allclose(mine.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
