@@ -264,7 +264,8 @@ def test_mixed_precision_program_reports_and_runs_as_keras(tmp_path, restore_pol
     def policies(model, inputs=True):
         # (an InputLayer's policy is the global one where it was made: a
         # model read from a file has float32 ones, in Keras too)
-        return [(l.name, l.dtype_policy.name, l.compute_dtype, l.variable_dtype, l.dtype)
+        return [(type(l).__name__, l.dtype_policy.name, l.compute_dtype, l.variable_dtype,
+                 l.dtype)
                 for l in model.layers if inputs or not isinstance(l, (pynn.InputLayer,
                                                                       keras.layers.InputLayer))]
     assert policies(ours) == policies(theirs)
