@@ -8,7 +8,7 @@ from . import backend  # noqa: I001
 from . import models
 from . import (activations, callbacks, config, constraints, cuda, datasets, distribution,
                dtype_policies, initializers, layers, losses, metrics, mixed_precision, ops,
-               optimizers, preprocessing, random, regularizers, tree, utils)
+               optimizers, preprocessing, quantizers, random, regularizers, tree, utils)
 from .backend import device, get_num_threads, name_scope, set_num_threads, show_config
 from .initializers import Initializer
 from .regularizers import Regularizer
@@ -51,7 +51,8 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "datasets",
            "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
            "losses", "metrics", "models", "ops",
-           "optimizers", "preprocessing", "regularizers", "tree", "utils", "Initializer",
+           "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
+           "Initializer",
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device", "argmax",
            "cast", "concat", "constant",
