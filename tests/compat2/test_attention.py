@@ -2,7 +2,6 @@
 Python 11-12, Géron 16, keras.io's transformer examples) against Keras 3
 on its NumPy backend: Keras's weights set into pynn's layers give Keras's
 outputs and attention scores, with and without masks; and they train."""
-import os
 
 import numpy as np
 import pytest
@@ -10,15 +9,7 @@ import pytest
 import pynn
 from pynn import layers
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-needs_keras = pytest.mark.skipif(keras is None, reason=reason)
+from keras_reference import keras, needs_keras  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 

@@ -1,7 +1,6 @@
 """keras.activations.get and the keras.ops functions the books use, against
 Keras 3 on its NumPy backend: the same values (and indices) for the same
 arrays."""
-import os
 
 import numpy as np
 import pytest
@@ -9,15 +8,7 @@ import pytest
 import pynn
 from pynn import activations, layers
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-needs_keras = pytest.mark.skipif(keras is None, reason=reason)
+from keras_reference import keras, needs_keras  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 RNG = np.random.default_rng(0)

@@ -11,15 +11,7 @@ import pytest
 import pynn
 from pynn import layers, ops
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-needs_keras = pytest.mark.skipif(keras is None, reason=reason)
+from keras_reference import keras, needs_keras  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 

@@ -4,7 +4,6 @@ DeepLabV3+, semi-supervised SimCLR, ...) run with only their imports
 changed: the behaviours they rely on, against Keras 3 on its NumPy backend
 where it runs the same thing."""
 import io
-import os
 import sys
 
 import numpy as np
@@ -13,15 +12,7 @@ import pytest
 import pynn
 from pynn import layers, ops
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-needs_keras = pytest.mark.skipif(keras is None, reason=reason)
+from keras_reference import keras, needs_keras  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 

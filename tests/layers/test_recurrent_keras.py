@@ -1,7 +1,6 @@
 """The sequence layers against Keras 3 itself (its NumPy backend, a test-only
 reference): Keras's weights, set into the pynn layers as they are, give
 Keras's outputs, masked losses and metrics to 1e-5."""
-import os
 
 import numpy as np
 import pytest
@@ -9,16 +8,8 @@ import pytest
 import pynn
 from pynn import layers
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-pytestmark = [pytest.mark.skipif(keras is None, reason=reason),
-              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+from keras_reference import keras, needs_keras  # noqa: E402
+pytestmark = [needs_keras, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 STEPS, VOCAB = 7, 20
 
@@ -37,7 +28,11 @@ def ids(seed=0, empty_row=True):
 
 def twin(make):
     """The same graph in Keras and in pynn (``make(L, inp)`` builds its
-    outputs from layer module L); the pynn model takes Keras's weights."""
+    outputs from layer module L); the pynn model takes Keras's weights.
+    Both start their automatic names afresh (other tests create layers in
+    one library and not the other), so the names can be compared."""
+    keras.backend.clear_session()
+    pynn.backend.clear_session(free_memory=False)
     k_in = keras.Input((STEPS,), dtype="int32")
     km = keras.Model(k_in, make(keras.layers, k_in))
     p_in = pynn.Input((STEPS,), dtype="int32")

@@ -2,7 +2,6 @@
 kernels), StackedRNNCells and a custom cell (run step by step in Python),
 against Keras 3 (its NumPy backend, a test-only reference) with Keras's
 weights, and their gradients against finite differences."""
-import os
 
 import numpy as np
 import pytest
@@ -11,16 +10,8 @@ from gradcheck import check_model_gradients
 import pynn
 from pynn import layers, ops
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-needs_keras = [pytest.mark.skipif(keras is None, reason=reason),
-               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+from keras_reference import keras, needs_keras as needs_keras_mark, reason  # noqa: E402
+needs_keras = [needs_keras_mark, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 STEPS, VOCAB = 6, 20
 

@@ -1,7 +1,6 @@
 """AUC, F1Score/FBetaScore, IoU/MeanIoU/BinaryIoU against Keras 3 (its NumPy
 backend, a test-only reference): standalone (update_state over several
 batches, result, reset_state) and in compile(metrics=[...])."""
-import os
 
 import numpy as np
 import pytest
@@ -9,16 +8,8 @@ import pytest
 import pynn
 from pynn import layers, metrics
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-pytestmark = [pytest.mark.skipif(keras is None, reason=reason),
-              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+from keras_reference import keras, needs_keras  # noqa: E402
+pytestmark = [needs_keras, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def batches(shape, seed, n=3, labels="binary", classes=2, per_value=False):
