@@ -257,8 +257,8 @@ class _Metrics:
         # not made yet (no batch seen) is left out.
         states = []
         for _, m, _, _ in self.entries:
-            if m.variables:
-                states += [(v, None, v.value) for v in m.variables]
+            if getattr(m, "_variables", None):
+                states += [(v, None, v.value) for v, _ in m._variables]
             else:
                 states += [(m, name, getattr(m, name)) for name in m._summed_state
                            if getattr(m, name) is not None]

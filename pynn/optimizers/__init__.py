@@ -75,7 +75,15 @@ class Optimizer:
     def build(self, size, like=None):
         """Allocate the state for ``size`` parameters (kept if it fits),
         where the array ``like`` lives (a GPU's device array: the state goes
-        there too, and comes back when the parameters do)."""
+        there too, and comes back when the parameters do).  Given a list of
+        variables (Keras 3's ``build(model.trainable_variables)``), make each
+        one's state before the first step of :meth:`apply_gradients`."""
+        if isinstance(size, (list, tuple)):
+            self._variable_state(size, "build")
+        else:
+            self._build(size, like)
+
+    def _build(self, size, like):
         if not self.slot_names:
             return
         if self._slots is None or self._slots[0].size != size:
@@ -125,28 +133,16 @@ class Optimizer:
         flat arrays for one :meth:`apply`, fit's step, so the update, the
         clipping, the step count and the learning rate are fit's; variables'
         constraints apply after it.  Returns ``iterations``."""
-        from ..layers.base import Weight
-        pairs = []
-        for g, w in grads_and_vars:
-            if g is None:
-                continue
-            if not isinstance(w, Weight):
-                raise TypeError(f"{type(self).__name__}.apply_gradients: expected weights or "
-                                f"pynn.Variable objects, got {type(w).__name__}")
-            if not isinstance(w.value, np.ndarray):
-                raise ValueError(f"{type(self).__name__}.apply_gradients: variable {w.name!r} "
-                                 f"is on a GPU; train it on the CPU")
+        pairs = [(g, w) for g, w in grads_and_vars if g is not None]
+        state = self._variable_state([w for _, w in pairs], "apply_gradients")
+        for i, (g, w) in enumerate(pairs):
             g = np.asarray(g, dtype=np.float32)
             if g.shape != w.value.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
-            pairs.append((g, w))
+            pairs[i] = (g, w)
         if not pairs:
             return self.iterations
-        state = self.__dict__.setdefault("_variable_slots", {})
-        for _, w in pairs:
-            if id(w) not in state or state[id(w)][0] is not w:
-                state[id(w)] = (w, self._fresh_slots(w.value.size))
         params = np.concatenate([w.value.reshape(-1) for _, w in pairs])
         grads = np.concatenate([g.reshape(-1) for g, _ in pairs])
         flat_slots = self._slots
@@ -166,6 +162,22 @@ class Optimizer:
         finally:
             self._slots = flat_slots
         return self.iterations
+
+    def _variable_state(self, weights, caller):
+        """{id: (variable, its state arrays)}, with state made for those of
+        ``weights`` that have none yet."""
+        from ..layers.base import Weight
+        state = self.__dict__.setdefault("_variable_slots", {})
+        for w in weights:
+            if not isinstance(w, Weight):
+                raise TypeError(f"{type(self).__name__}.{caller}: expected weights or "
+                                f"pynn.Variable objects, got {type(w).__name__}")
+            if not isinstance(w.value, np.ndarray):
+                raise ValueError(f"{type(self).__name__}.{caller}: variable {w.name!r} "
+                                 f"is on a GPU; train it on the CPU")
+            if id(w) not in state or state[id(w)][0] is not w:
+                state[id(w)] = (w, self._fresh_slots(w.value.size))
+        return state
 
     def _fresh_slots(self, size):
         """New state for ``size`` parameters, as build makes it."""
@@ -375,9 +387,9 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.epsilon = float(epsilon)
 
-    def build(self, size, like=None):
+    def _build(self, size, like):
         fresh = self._slots is None or self._slots[0].size != size
-        super().build(size, like)
+        super()._build(size, like)
         if fresh:
             self._slots[0][...] = self.initial_accumulator_value
 
@@ -527,9 +539,9 @@ class Ftrl(Optimizer):
                 raise ValueError(f"Ftrl: {key} must be a finite number {need}, got {value!r}")
             setattr(self, key, value)
 
-    def build(self, size, like=None):
+    def _build(self, size, like):
         fresh = self._slots is None or self._slots[0].size != size
-        super().build(size, like)
+        super()._build(size, like)
         if fresh:
             self._slots[0][...] = self.initial_accumulator_value
 

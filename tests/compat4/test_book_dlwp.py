@@ -1,0 +1,81 @@
+"""Deep Learning with Python's programs (2nd and 3rd editions) with only
+their imports changed: the Keras 3 calls they make that pynn lacked,
+against Keras 3 on its NumPy backend where it runs the same thing."""
+import os
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+
+os.environ.setdefault("KERAS_BACKEND", "numpy")
+try:
+    import keras as real_keras
+except Exception:  # missing, or a backend that cannot load here
+    real_keras = None
+
+needs_keras = pytest.mark.skipif(real_keras is None, reason="Keras 3 is not installed")
+
+
+# ------------------------------------------- custom training loops (ch. 7)
+
+@pytest.mark.parametrize("name", ["Adam", "Adagrad", "SGD"])
+def test_optimizer_built_on_a_models_variables_then_stepped(name):
+    """``optimizer.build(model.trainable_variables)`` before the first
+    ``apply``: the state is made per variable and the steps are those of an
+    optimizer never built."""
+    def run(build):
+        pynn.utils.set_random_seed(3)
+        model = pynn.Sequential([pynn.Input((4,)), layers.Dense(3)])
+        opt = getattr(pynn.optimizers, name)(learning_rate=0.1)
+        if build:
+            opt.build(model.trainable_variables)
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            grads = [rng.normal(size=w.shape).astype(np.float32)
+                     for w in model.trainable_variables]
+            opt.apply(grads, model.trainable_variables)
+        return model.get_weights()
+
+    for a, b in zip(run(True), run(False)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_optimizer_build_names_what_is_not_a_variable():
+    with pytest.raises(TypeError, match="Adam.build: expected weights"):
+        pynn.optimizers.Adam().build([np.zeros(3)])
+
+
+@needs_keras
+@pytest.mark.parametrize("name, kwargs, batches", [
+    ("SparseCategoricalAccuracy", {}, [([0, 1, 2], [[1, 0, 0], [0, 1, 0], [0, .6, .4]]),
+                                       ([1], [[.2, .7, .1]])]),
+    ("AUC", {"num_thresholds": 7}, [([0, 1, 1, 0], [.2, .7, .4, .5]), ([1, 0], [.9, .3])]),
+])
+def test_stateless_metric_updates_match_keras_and_leave_the_metric(name, kwargs, batches):
+    def run(lib):
+        metric = getattr(lib.metrics, name)(**kwargs)
+        state = metric.variables
+        results = []
+        for y, p in batches:
+            state = metric.stateless_update_state(state, np.array(y, np.float32),
+                                                  np.array(p, np.float32))
+            results.append(float(metric.stateless_result(state)))
+        reset = [np.asarray(v) for v in metric.stateless_reset_state()]
+        return results, float(metric.result()), reset
+
+    ours, theirs = run(pynn), run(real_keras)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    assert ours[1] == theirs[1] == 0.0  # the metric's own state was not touched
+    for a, b in zip(ours[2], theirs[2]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_metric_variables_hold_the_running_totals():
+    metric = pynn.metrics.Mean()
+    metric.update_state([1.0, 2.0, 6.0])
+    assert [v.name for v in metric.variables] == ["total", "count"]
+    assert [float(v.numpy()) for v in metric.variables] == [9.0, 3.0]
+    with pytest.raises(ValueError, match="Mean.stateless_result: expected 2 state values"):
+        metric.stateless_result([np.float32(1.0)])
