@@ -193,8 +193,10 @@ class Metric:
 
 def _constant(a):
     """A value computed on a GradientTape (or a Variable) as its array: a
-    metric only reads it."""
-    return autodiff.value_of(a)
+    metric only reads it; Python lists and numbers as arrays, as Keras
+    takes them."""
+    a = autodiff.value_of(a)
+    return a if isinstance(a, np.ndarray) else np.asarray(a)
 
 
 # Whether an update_state takes logits_of, per function: training asks
@@ -294,7 +296,10 @@ class _ErrorMetric(Metric):
     def values(self, y_true, y_pred, logits_of=None):
         if logits_of is not None:
             y_pred = ops.activation(y_pred, logits_of)
-        if y_true.dtype.kind in "iu":  # sparse labels: compare with their one-hot form
+        if y_true.dtype.kind in "iu" and y_pred.shape[-1] > 1 and \
+                y_true.shape != y_pred.shape:
+            # sparse labels: compare with their one-hot form (integer
+            # targets of a regression are values)
             y_true = np.eye(y_pred.shape[-1], dtype=np.float32)[y_true]
         d = _flat_rows(y_pred) - _flat_rows(y_true)
         if y_pred.ndim > 2:  # one value per step of a sequence

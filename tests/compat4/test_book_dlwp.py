@@ -79,3 +79,43 @@ def test_metric_variables_hold_the_running_totals():
     assert [float(v.numpy()) for v in metric.variables] == [9.0, 3.0]
     with pytest.raises(ValueError, match="Mean.stateless_result: expected 2 state values"):
         metric.stateless_result([np.float32(1.0)])
+
+
+@needs_keras
+@pytest.mark.parametrize("name", ["SparseCategoricalAccuracy", "CategoricalAccuracy",
+                                  "MeanSquaredError", "AUC"])
+def test_metrics_take_python_lists(name):
+    sparse = name.startswith("Sparse")
+    targets = [0, 1, 2] if sparse else [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    if name == "AUC":
+        targets = [0, 1, 1]
+    predictions = [[1, 0, 0], [0, 1, 0], [0, 0.6, 0.4]] if name != "AUC" else [0.3, 0.6, 0.2]
+    got, want = (getattr(lib.metrics, name)() for lib in (pynn, real_keras))
+    got.update_state(targets, predictions)
+    want.update_state(targets, predictions)
+    np.testing.assert_allclose(float(got.result()), float(want.result()), rtol=1e-6)
+
+
+@needs_keras
+@pytest.mark.parametrize("name", ["MeanAbsoluteError", "MeanSquaredError",
+                                  "RootMeanSquaredError"])
+@pytest.mark.parametrize("targets", [np.array([3, 1, 2]), np.array([[3], [1], [2]]),
+                                     np.array([[0, 1], [1, 0], [2, 2]])])
+def test_error_metrics_of_integer_regression_targets_are_values(name, targets):
+    """Integer targets of one output column (or of as many columns as the
+    prediction) are the values to regress on, not class labels."""
+    pred = np.array([[2.5], [1.0], [0.0]], np.float32)
+    if targets.shape[-1] == 2:
+        pred = np.array([[0.5, 1.0], [1.0, 0.0], [0.0, 2.5]], np.float32)
+    got, want = (getattr(lib.metrics, name)() for lib in (pynn, real_keras))
+    got.update_state(targets, pred)
+    want.update_state(targets, pred)
+    np.testing.assert_allclose(float(got.result()), float(want.result()), rtol=1e-6)
+
+
+def test_tensorflow_dtype_names_in_a_custom_metric():
+    """An RMSE metric written for tf.keras: ``tf.cast(n, tf.float32)``."""
+    tf = pynn
+    total = tf.cast(np.int64(4), tf.float32)
+    assert total.dtype == np.float32 and tf.cast(np.ones(2), tf.int32).dtype == np.int32
+    assert np.dtype(tf.float64) == np.float64 and np.dtype(tf.uint8) == np.uint8
