@@ -119,3 +119,33 @@ def test_tensorflow_dtype_names_in_a_custom_metric():
     total = tf.cast(np.int64(4), tf.float32)
     assert total.dtype == np.float32 and tf.cast(np.ones(2), tf.int32).dtype == np.int32
     assert np.dtype(tf.float64) == np.float64 and np.dtype(tf.uint8) == np.uint8
+
+
+# ---------------------------------------------------- text (ch. 11 / 14)
+
+@pytest.mark.parametrize("mode", ["int", "multi_hot"])
+def test_text_vectorization_of_one_string_gives_one_row(mode):
+    """``text_vectorization("I write, rewrite ...")`` then decoding it id
+    by id: one sentence is one row, not a batch of one."""
+    tv = layers.TextVectorization(output_mode=mode)
+    tv.adapt(["I write, erase, rewrite", "Erase again, and then", "A poppy blooms."])
+    one = tv("I write, rewrite, and still rewrite again")
+    batch = tv(["I write, rewrite, and still rewrite again"])
+    np.testing.assert_array_equal(one, batch[0])
+    assert one.ndim == 1
+    if mode == "int":
+        vocab = dict(enumerate(tv.get_vocabulary()))
+        assert " ".join(vocab[int(i)] for i in one) == "i write rewrite and [UNK] rewrite again"
+
+
+def test_a_model_on_raw_text_takes_a_tensorflow_style_string_tensor():
+    tf = pynn
+    tv = layers.TextVectorization(max_tokens=20, output_mode="multi_hot")
+    tv.adapt(["an excellent movie", "a dull movie", "excellent, I loved it"])
+    inputs = pynn.Input(shape=(1,), dtype="string")
+    model = pynn.Model(inputs, layers.Dense(1, activation="sigmoid")(tv(inputs)))
+    raw = tf.convert_to_tensor([["That was an excellent movie, I loved it."]])
+    assert raw.dtype.kind == "U" and raw.shape == (1, 1)
+    assert tf.constant(["a", "b"], shape=(2, 2)).shape == (2, 2)
+    assert model(raw).shape == (1, 1)
+    assert tf.constant([1, 2]).dtype == np.float32  # numbers: Keras's floatx, as before
