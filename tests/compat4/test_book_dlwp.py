@@ -149,3 +149,27 @@ def test_a_model_on_raw_text_takes_a_tensorflow_style_string_tensor():
     assert tf.constant(["a", "b"], shape=(2, 2)).shape == (2, 2)
     assert model(raw).shape == (1, 1)
     assert tf.constant([1, 2]).dtype == np.float32  # numbers: Keras's floatx, as before
+
+
+# ------------------------------------------------- images (ch. 8 / 12)
+
+def test_image_folder_with_tensorflow_25s_smart_resize(tmp_path):
+    """The GAN chapter's ``image_dataset_from_directory(..., smart_resize=
+    True)``: TensorFlow 2.5's name for crop_to_aspect_ratio."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    (tmp_path / "faces").mkdir()
+    for i in range(3):
+        Image.fromarray((rng.random((40, 24, 3)) * 255).astype("uint8")).save(
+            tmp_path / "faces" / f"{i}.png")
+
+    def images(**kw):
+        ds = pynn.utils.image_dataset_from_directory(
+            tmp_path, label_mode=None, image_size=(16, 16), batch_size=8, shuffle=False,
+            verbose=False, **kw)
+        return np.concatenate(list(ds))
+
+    smart, cropped, squashed = (images(smart_resize=True), images(crop_to_aspect_ratio=True),
+                                images())
+    np.testing.assert_array_equal(smart, cropped)
+    assert smart.shape == (3, 16, 16, 3) and not np.allclose(smart, squashed)
