@@ -1693,10 +1693,31 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
 _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4, "divide": 5}
 
 
+def _integer_result(a, b):
+    """The integer dtype Keras gives a binary operation of ``a`` and ``b``
+    when both are integers (a Python int is weak: it takes the other's
+    dtype), else None."""
+    typed = []
+    for x in (a, b):
+        if type(x) is int:
+            continue
+        kind = getattr(getattr(x, "dtype", None), "kind", None)
+        if kind is None or kind not in "iu" or not isinstance(x, (np.ndarray, np.generic)):
+            return None
+        typed.append(x.dtype)
+    return np.result_type(*typed) if typed else np.dtype(np.int32)
+
+
 def _binary(name, a, b, out):
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced(name, a, b, out=out)
+    if out is None and name != "divide":
+        dtype = _integer_result(a, b)
+        if dtype is not None:
+            # as Keras: integers stay integers (a count of windows, a
+            # position), in the typed operand's dtype (Python ints: int32)
+            return getattr(np, name)(np.asarray(a, dtype), np.asarray(b, dtype))
     a, b = _c32(a, f"{name}: a"), _c32(b, f"{name}: b")
     if a.shape != b.shape:
         try:

@@ -1814,7 +1814,10 @@ class _Source:
             hasattr(data, "__iter__")
         length = None
         if self.indexed or (self.reiterable and hasattr(data, "__len__")):
-            length = len(data)
+            try:
+                length = len(data)
+            except TypeError:  # a Dataset whose length is unknown (interleave, filter)
+                length = None
         if steps is not None:
             steps = int(steps)
             if steps < 1:

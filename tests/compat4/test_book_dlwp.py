@@ -173,3 +173,57 @@ def test_image_folder_with_tensorflow_25s_smart_resize(tmp_path):
                                 images())
     np.testing.assert_array_equal(smart, cropped)
     assert smart.shape == (3, 16, 16, 3) and not np.allclose(smart, squashed)
+
+
+def test_dataset_interleave_takes_blocks_in_turn_as_tf_data():
+    """tf.data's documented example of interleave(cycle_length=2,
+    block_length=4)."""
+    Dataset = pynn.utils.Dataset
+    ds = Dataset.from_tensor_slices(np.arange(1, 6)).interleave(
+        lambda x: Dataset.from_tensor_slices(np.repeat(x, 6)), cycle_length=2, block_length=4)
+    assert [int(v) for v in ds] == [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4,
+                                    3, 3, 4, 4, 5, 5, 5, 5, 5, 5]
+    assert ds.cardinality() == pynn.utils.dataset.UNKNOWN
+    with pytest.raises(TypeError, match="interleave: map_func must return a Dataset"):
+        list(Dataset.from_tensor_slices(np.arange(3)).interleave(lambda x: [x], cycle_length=1))
+
+
+def test_windows_of_token_ids_interleaved_then_fitted():
+    """The CBOW program: each text's windows of token ids (counted with
+    integer ops) interleaved into one dataset of unknown length, then
+    given to fit."""
+    ops, Dataset = pynn.ops, pynn.utils.Dataset
+    context = 2
+
+    def windows(ids):
+        count = ops.maximum(ops.size(ids) - context * 2, 0)
+        assert np.asarray(count).dtype.kind == "i"
+        index = ops.arange(2 * context + 1)[None, :] + ops.arange(count)[:, None]
+        return Dataset.from_tensor_slices(ops.take(ids, index))
+
+    def split(window):
+        return ops.concatenate((window[:context], window[context + 1:]), axis=0), window[context]
+
+    texts = [np.arange(i, i + 9) % 7 for i in range(4)]
+    ds = Dataset.from_tensor_slices(np.stack(texts)).interleave(windows, cycle_length=2)
+    ds = ds.map(split).batch(8)
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.Input((2 * context,)), layers.Embedding(7, 4),
+                             layers.GlobalAveragePooling1D(), layers.Dense(7)])
+    model.compile(optimizer="adam",
+                  loss=pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(ds, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+
+
+@needs_keras
+@pytest.mark.parametrize("name", ["add", "subtract", "multiply", "maximum", "minimum"])
+@pytest.mark.parametrize("a, b", [(7, 3), (np.array([7, -2], np.int32), 3),
+                                  (np.array([7], np.uint8), 3),
+                                  (np.array([7], np.int32), np.array([3], np.int16)),
+                                  (np.array([7], np.int32), 2.5), (np.float32(7), 3)])
+def test_integer_arithmetic_keeps_keras_dtypes(name, a, b):
+    got = np.asarray(getattr(pynn.ops, name)(a, b))
+    want = np.asarray(getattr(real_keras.ops, name)(a, b))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
