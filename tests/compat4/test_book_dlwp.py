@@ -227,3 +227,54 @@ def test_integer_arithmetic_keeps_keras_dtypes(name, a, b):
     want = np.asarray(getattr(real_keras.ops, name)(a, b))
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------- sequence-to-sequence (ch. 15)
+
+def _tagger(lib):
+    inputs = lib.Input((5,), dtype="int32")
+    x = lib.layers.Embedding(9, 4, mask_zero=True)(inputs)
+    x = lib.layers.GRU(6, return_sequences=True)(x)
+    return lib.Model(inputs, lib.layers.Dense(9, activation="softmax")(x))
+
+
+def _tagging_data():
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 9, (6, 5))
+    x[:, 3:] = 0
+    y = rng.integers(0, 9, (6, 5))
+    return x, y, ((y != 0) * rng.uniform(0.5, 1.5, (6, 5))).astype(np.float32)
+
+
+@needs_keras
+def test_per_step_sample_weights_of_a_dataset_weigh_each_tokens_loss():
+    """The translation program yields (features, labels, labels != 0):
+    one weight per target token."""
+    x, y, w = _tagging_data()
+    ours, theirs = _tagger(pynn), _tagger(real_keras)
+    theirs.set_weights(ours.get_weights())
+    for m in (ours, theirs):
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    want = theirs.evaluate(x, y, sample_weight=w, verbose=0)
+    ds = pynn.utils.Dataset.from_tensor_slices((x, y, w)).batch(4)
+    np.testing.assert_allclose(ours.evaluate(ds, verbose=0), want, rtol=1e-5)
+    np.testing.assert_allclose(ours.evaluate(x, y, sample_weight=w, verbose=0), want, rtol=1e-5)
+
+
+def test_per_step_weights_equal_per_sample_weights_when_alike():
+    x, y, w = _tagging_data()
+    per_sample = w[:, 0] + 1.0
+    runs = []
+    for weights in (per_sample, np.repeat(per_sample[:, None], 5, axis=1)):
+        pynn.utils.set_random_seed(1)
+        model = _tagger(pynn)
+        model.compile(optimizer=pynn.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+        history = model.fit(x, y, sample_weight=weights, batch_size=3, epochs=2, verbose=0,
+                            shuffle=False)
+        runs.append((history.history["loss"], model.get_weights()))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(6, 4\) does not fit"):
+        model.evaluate(x, y, sample_weight=np.ones((6, 4)), verbose=0)
