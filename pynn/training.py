@@ -1149,6 +1149,8 @@ class TrainingMixin:
                     break
         finally:
             source.close()
+        if epochs > initial_epoch:
+            self.optimizer.finalize_variable_values(params)
         cb.on_train_end(logs)
         return history
 
@@ -1638,6 +1640,8 @@ class TrainingMixin:
             logs = epoch_logs
             if self.stop_training:
                 break
+        if epochs > initial_epoch and self.optimizer is not None:
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cb.on_train_end(logs)
         return history
 
@@ -1829,12 +1833,8 @@ class _Source:
         self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__")
         self.reiterable = not self.indexed and not hasattr(data, "__next__") and \
             hasattr(data, "__iter__")
-        length = None
-        if self.indexed or (self.reiterable and hasattr(data, "__len__")):
-            try:
-                length = len(data)
-            except TypeError:  # a Dataset whose length is unknown (interleave, filter)
-                length = None
+        length = len(data) if self.indexed else \
+            _stream_length(data) if self.reiterable else None
         if steps is not None:
             steps = int(steps)
             if steps < 1:
@@ -2020,8 +2020,7 @@ class _StepSource:
             if y is not None:
                 raise ValueError("fit: when x is a generator or dataset it yields the "
                                  "targets; y must not be given")
-            length = len(x) if hasattr(x, "__len__") else None
-            self.steps = int(steps) if steps is not None else length
+            self.steps = int(steps) if steps is not None else _stream_length(x)
             self._iter = None
         else:
             self.rows = _rows_of(x)

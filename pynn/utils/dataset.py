@@ -292,60 +292,6 @@ class Dataset:
             return map_func(*element) if isinstance(element, tuple) else map_func(element)
         return self._derive(lambda: (apply(e) for e in self._elements()), self._cardinality)
 
-    def interleave(self, map_func, cycle_length=None, block_length=None,
-                   num_parallel_calls=None, deterministic=None):
-        """The elements of the datasets ``map_func`` makes of each element,
-        taken ``block_length`` at a time from ``cycle_length`` of them in
-        turn, in tf.data's order (an exhausted one gives its place to the
-        next input element when its turn comes).  ``cycle_length`` None or
-        AUTOTUNE is the number of CPU cores, as in tf.data."""
-        if not callable(map_func):
-            raise TypeError(f"Dataset.interleave: map_func must be callable, got {map_func!r}")
-        if cycle_length is None or cycle_length == AUTOTUNE:
-            import os
-            cycle_length = os.cpu_count() or 1
-        cycle = _check_count(cycle_length, "interleave", "cycle_length")
-        block = 1 if block_length is None else \
-            _check_count(block_length, "interleave", "block_length")
-        if cycle < 1 or block < 1:
-            raise ValueError(f"Dataset.interleave: cycle_length and block_length must be >= 1, "
-                             f"got {cycle} and {block}")
-
-        def open_element(element):
-            made = map_func(*element) if isinstance(element, tuple) else map_func(element)
-            if not isinstance(made, Dataset):
-                raise TypeError(f"Dataset.interleave: map_func must return a Dataset, got "
-                                f"{type(made).__name__}")
-            return iter(made)
-
-        def make():
-            source = iter(self)
-            slots = [None] * cycle
-            index = taken = opened = 0
-            source_done = False
-            while not source_done or opened:
-                if slots[index] is not None:
-                    item = next(slots[index], StopIteration)
-                    if item is not StopIteration:
-                        taken += 1
-                        if taken == block:
-                            index, taken = (index + 1) % cycle, 0
-                        yield item
-                        continue
-                    slots[index] = None
-                    opened -= 1
-                    index, taken = (index + 1) % cycle, 0
-                elif not source_done:
-                    element = next(source, StopIteration)
-                    if element is StopIteration:
-                        source_done = True
-                    else:
-                        slots[index] = open_element(element)
-                        opened += 1
-                else:
-                    index, taken = (index + 1) % cycle, 0
-        return self._derive(make, UNKNOWN)
-
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None,
               deterministic=None):
         """Consecutive elements stacked into batches of ``batch_size``."""

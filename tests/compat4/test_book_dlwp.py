@@ -232,10 +232,12 @@ def test_integer_arithmetic_keeps_keras_dtypes(name, a, b):
 # ------------------------------------- sequence-to-sequence (ch. 15)
 
 def _tagger(lib):
-    inputs = lib.Input((5,), dtype="int32")
-    x = lib.layers.Embedding(9, 4, mask_zero=True)(inputs)
-    x = lib.layers.GRU(6, return_sequences=True)(x)
-    return lib.Model(inputs, lib.layers.Dense(9, activation="softmax")(x))
+    # (named: Keras's automatic names are compared with pynn's elsewhere)
+    inputs = lib.Input((5,), dtype="int32", name="tokens")
+    x = lib.layers.Embedding(9, 4, mask_zero=True, name="tagger_embedding")(inputs)
+    x = lib.layers.GRU(6, return_sequences=True, name="tagger_gru")(x)
+    out = lib.layers.Dense(9, activation="softmax", name="tagger_dense")(x)
+    return lib.Model(inputs, out, name="tagger")
 
 
 def _tagging_data():
@@ -278,3 +280,99 @@ def test_per_step_weights_equal_per_sample_weights_when_alike():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=r"sample_weight of shape \(6, 4\) does not fit"):
         model.evaluate(x, y, sample_weight=np.ones((6, 4)), verbose=0)
+
+
+# --------------------------------------------- diffusion model (ch. 17)
+
+@needs_keras
+@pytest.mark.parametrize("frequency", [None, 3])
+def test_moving_average_of_the_weights_matches_keras(frequency):
+    """AdamW(use_ema=True, ema_overwrite_frequency=...): the average after
+    each step, copied into the weights every few steps and at the end."""
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)]
+    steps = [[rng.normal(size=w.shape).astype(np.float32) for w in start] for _ in range(5)]
+
+    def run(lib):
+        variables = [lib.Variable(w.copy()) for w in start]
+        opt = lib.optimizers.AdamW(0.1, use_ema=True, ema_momentum=0.5,
+                                   ema_overwrite_frequency=frequency)
+        for grads in steps:
+            opt.apply(grads, variables)
+        stepped = [np.array(v.numpy()) for v in variables]
+        opt.finalize_variable_values(variables)
+        return stepped + [np.array(v.numpy()) for v in variables]
+
+    for a, b in zip(run(pynn), run(real_keras)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_ends_on_the_moving_average_of_the_weights():
+    x = np.random.default_rng(1).normal(size=(16, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+
+    def run(**ema):
+        pynn.utils.set_random_seed(2)
+        model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+        opt = pynn.optimizers.SGD(0.1, **ema)
+        model.compile(optimizer=opt, loss="mse")
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return model, opt
+
+    plain, _ = run()
+    averaged, opt = run(use_ema=True, ema_momentum=0.9)
+    flat = np.concatenate([w.reshape(-1) for w in averaged.get_weights()])
+    np.testing.assert_allclose(flat, opt._ema, rtol=1e-6)
+    assert not np.allclose(flat, np.concatenate([w.reshape(-1) for w in plain.get_weights()]))
+    assert opt.get_config()["use_ema"] is True
+    with pytest.raises(ValueError, match="ema_overwrite_frequency must be an integer"):
+        pynn.optimizers.Adam(use_ema=True, ema_overwrite_frequency=0)
+
+
+def test_an_array_on_the_left_of_a_symbolic_tensor():
+    """``signal_rates * images`` in a model's call: NumPy rates times a
+    symbolic tensor record the tensor's operation."""
+    images = pynn.Input((3,))
+    rates = np.array([0.5, 2.0, 4.0], np.float32)
+    model = pynn.Model(images, [rates * images, rates - images, rates / (images + 1.0),
+                                np.float32(2.0) ** images])
+    x = np.array([[1.0, 2.0, 3.0]], np.float32)
+    for got, want in zip(model(x), [rates * x, rates - x, rates / (x + 1.0), 2.0 ** x]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(TypeError, match="is symbolic: it has no value"):
+        np.exp(images)
+
+
+def test_random_draws_in_a_subclassed_models_call_are_refused():
+    """The trace of a subclassed model's call would freeze a draw into its
+    graph (the same noise at every step): refused, naming the model; a
+    layer's draws are fresh at every call."""
+    class Noisy(pynn.Model):
+        def call(self, x):
+            return x + pynn.random.normal((3,))
+
+    with pytest.raises(ValueError, match=r"Model 'noisy' \(Noisy\): its call\(\) draws random"):
+        Noisy(name="noisy")(np.zeros((2, 3), np.float32))
+
+    class Noise(layers.Layer):
+        def call(self, x):
+            return x + pynn.random.normal((3,))
+
+    class Denoiser(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.noise = Noise()
+
+        def call(self, x):
+            return self.noise(x)
+
+    model, x = Denoiser(), np.zeros((2, 3), np.float32)
+    assert not np.allclose(model(x), model(x))
+
+
+def test_dataset_rebatch():
+    ds = pynn.utils.Dataset.from_tensor_slices(np.arange(10)).batch(4).rebatch(3)
+    assert [b.tolist() for b in ds] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    ds = pynn.utils.Dataset.from_tensor_slices(np.arange(10)).batch(4).rebatch(
+        3, drop_remainder=True)
+    assert [len(b) for b in ds] == [3, 3, 3]
