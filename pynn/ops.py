@@ -278,6 +278,13 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
+    if out is None and alpha == 1.0 and beta == 0.0 and \
+            getattr(a, "dtype", np.float32).kind in "iu" and \
+            getattr(b, "dtype", np.float32).kind in "iu":
+        # as Keras: integers multiply in their common dtype, and a quantized
+        # kernel's int8 by int8 accumulates in int32
+        dtype = np.int32 if a.dtype == b.dtype == np.int8 else np.result_type(a, b)
+        return np.matmul(a, b, dtype=dtype)
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
     alpha, beta = _number(alpha, "matmul: alpha"), _number(beta, "matmul: beta")

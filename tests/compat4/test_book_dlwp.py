@@ -376,3 +376,17 @@ def test_dataset_rebatch():
     ds = pynn.utils.Dataset.from_tensor_slices(np.arange(10)).batch(4).rebatch(
         3, drop_remainder=True)
     assert [len(b) for b in ds] == [3, 3, 3]
+
+
+# --------------------------------------------- best practices (ch. 18)
+
+@needs_keras
+@pytest.mark.parametrize("dtypes", [("int8", "int8"), ("int32", "int8"), ("uint8", "int8"),
+                                    ("int16", "int16")])
+def test_quantized_integer_matmul_keeps_keras_dtypes(dtypes):
+    """The chapter's abs-max quantization: int8 values times int8 values."""
+    a = np.array([[100, -3], [5, 7]]).astype(dtypes[0])
+    b = np.array([[100, 2], [1, -1]]).astype(dtypes[1])
+    got, want = pynn.ops.matmul(a, b), np.asarray(real_keras.ops.matmul(a, b))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
