@@ -5743,6 +5743,22 @@ unstack var vdot vsplit vstack where zeros_like
 """.split())
 # [the KerasTensor class, the recorder], set when pynn.layers loads.
 _SYMBOLIC = []
+# [a function giving the arrays a recording GradientTape watches, {id: (array,
+# traced leaf)} or None], set by the first GradientTape.watch of an array.
+_WATCHED = []
+
+
+def _watched_operands(args, kwargs, watched):
+    """``args`` and ``kwargs`` with the arrays a GradientTape watches as
+    their traced leaves (``tape.watch(x); tf.square(x)``)."""
+    def sub(v):
+        if type(v) is _ndarray:
+            hit = watched.get(id(v))
+            return v if hit is None else hit[1]
+        if type(v) in (list, tuple):
+            return type(v)(sub(t) for t in v)
+        return v
+    return tuple(sub(v) for v in args), {k: sub(v) for k, v in kwargs.items()}
 
 
 def _has_symbolic(args, kwargs, cls):
@@ -5761,6 +5777,10 @@ def _symbolic_entry(fn, name):
     def entry(*args, **kwargs):
         if _SYMBOLIC and _has_symbolic(args, kwargs, _SYMBOLIC[0]):
             return _SYMBOLIC[1](name, args, kwargs)
+        if _WATCHED:
+            watched = _WATCHED[0]()
+            if watched:
+                args, kwargs = _watched_operands(args, kwargs, watched)
         return fn(*args, **kwargs)
     return entry
 

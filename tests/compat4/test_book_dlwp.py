@@ -390,3 +390,26 @@ def test_quantized_integer_matmul_keeps_keras_dtypes(dtypes):
     got, want = pynn.ops.matmul(a, b), np.asarray(real_keras.ops.matmul(a, b))
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------- GradientTape (ch. 3)
+
+def test_a_watched_constant_differentiates_through_math_functions():
+    """``tape.watch(input_const); result = tf.square(input_const)``: the
+    array itself goes into the functions (their gradient was None)."""
+    tf = pynn
+    const = tf.constant(3.0)
+    with tf.GradientTape() as tape:
+        tape.watch(const)
+        result = tf.square(const)
+    np.testing.assert_allclose(tape.gradient(result, const), 6.0)
+
+    x = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(pynn.ops.exp(tf.matmul(x, x) * 0.01))
+    got = tape.gradient(y, x)
+    # d/dx sum(exp(0.01 x@x)) = 0.01 (E @ x.T + x.T @ E), E = exp(0.01 x@x)
+    e = np.exp(0.01 * (x @ x))
+    np.testing.assert_allclose(got, 0.01 * (e @ x.T + x.T @ e), rtol=1e-5)
+    np.testing.assert_array_equal(tf.square(x), x * x)  # outside the tape: plain values
