@@ -413,3 +413,59 @@ def test_a_watched_constant_differentiates_through_math_functions():
     e = np.exp(0.01 * (x @ x))
     np.testing.assert_allclose(got, 0.01 * (e @ x.T + x.T @ e), rtol=1e-5)
     np.testing.assert_array_equal(tf.square(x), x * x)  # outside the tape: plain values
+
+
+# ------------------------------------------------------ mini-GPT (ch. 16)
+
+def _tied_embedding_class(lib):
+    class TiedEmbedding(lib.layers.Layer):
+        """The chapter's PositionalEmbedding, reduced: one table for the
+        tokens in and, with ``reverse=True``, for the logits out."""
+
+        def __init__(self, input_dim, output_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.input_dim, self.output_dim = input_dim, output_dim
+            self.token_embeddings = lib.layers.Embedding(input_dim, output_dim)
+
+        def call(self, inputs, reverse=False):
+            if reverse:
+                table = self.token_embeddings.embeddings
+                return lib.ops.matmul(inputs, lib.ops.transpose(table))
+            return self.token_embeddings(inputs)
+
+        def get_config(self):
+            return {**super().get_config(), "input_dim": self.input_dim,
+                    "output_dim": self.output_dim}
+
+    return TiedEmbedding
+
+
+def _mini_gpt(lib, name):
+    inputs = lib.Input((None,), dtype="int32", name=f"{name}_ids")
+    embedding = _tied_embedding_class(lib)(11, 4, name=f"{name}_embedding")
+    x = lib.layers.Dense(4, activation="tanh", name=f"{name}_dense")(embedding(inputs))
+    return lib.Model(inputs, embedding(x, reverse=True), name=name)
+
+
+def test_a_layer_called_again_with_a_flag_of_its_call(tmp_path):
+    """``embedding(x, reverse=True)``: a custom layer's own non-tensor call
+    argument is kept by that call's node (it raised 'unexpected call
+    argument')."""
+    ours = _mini_gpt(pynn, "gpt")
+    ids = np.array([[1, 5, 7], [2, 0, 10]], np.int32)
+    table = ours.get_layer("gpt_embedding").token_embeddings.get_weights()[0]
+    kernel, bias = ours.get_layer("gpt_dense").get_weights()
+    want = np.tanh(table[ids] @ kernel + bias) @ table.T
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours(ids), want, rtol=1e-5, atol=1e-6)
+    ours.compile(optimizer="adam",
+                 loss=pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ours.fit(ids, np.roll(ids, -1, axis=1), epochs=2, verbose=0)
+    path = tmp_path / "gpt.keras"
+    ours.save(path)
+    layer_class = _tied_embedding_class(pynn)
+    loaded = pynn.models.load_model(path, custom_objects={"TiedEmbedding": layer_class})
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), ours.predict(ids, verbose=0),
+                               rtol=1e-6)
+    with pytest.raises(TypeError, match="unexpected call argument"):
+        layer_class(11, 4)(ids, reversed=True)
