@@ -414,12 +414,6 @@ def result_type(*dtypes):
 # ------------------------------------------------------------ values
 
 def constant(value, dtype=None, shape=None, name=None):
-    """``value`` as a float32 array (or ``dtype``); text stays text, as
-    TensorFlow's string tensors (``tf.convert_to_tensor([["a review"]])``
-    fed to a model that starts with TextVectorization)."""
-    if dtype is None and np.asarray(value).dtype.kind in "US":
-        a = np.asarray(value)
-        return np.array(np.broadcast_to(a, shape)) if shape is not None else a
     a = np.asarray(value, dtype=dtype or np.float32)
     return np.array(np.broadcast_to(a, shape)) if shape is not None else a
 
