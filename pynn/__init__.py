@@ -32,6 +32,10 @@ from .backend import mean as reduce_mean  # noqa: E402
 from .backend import min as reduce_min  # noqa: E402
 from .backend import sum as reduce_sum  # noqa: E402
 newaxis = None
+# TensorFlow's dtype names (``tf.cast(n, tf.float32)`` in a custom metric),
+# as the dtype strings pynn's functions take.
+float16, float32, float64 = "float16", "float32", "float64"
+int8, int16, int32, int64, uint8 = "int8", "int16", "int32", "int64", "uint8"
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
@@ -56,6 +60,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device", "argmax",
            "cast", "concat", "constant",
-           "convert_to_tensor", "exp", "matmul", "newaxis", "ones", "ones_like", "reduce_max",
+           "convert_to_tensor", "exp", "float16", "float32", "float64", "int8", "int16",
+           "int32", "int64", "uint8", "matmul", "newaxis", "ones", "ones_like", "reduce_max",
            "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sqrt", "square",
            "stack", "zeros", "zeros_like", "__version__"]

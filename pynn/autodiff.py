@@ -39,6 +39,28 @@ class _Local(threading.local):
         self.graph_losses = None
         self.given_mask = None
         self.inferring = False
+        self.tracing_model = None
+
+
+def model_being_traced():
+    """The subclassed model whose ``call`` is being traced into its graph
+    on this thread (not while a layer's call runs on sample values to find
+    its output shape), or None."""
+    return None if _local.inferring else _local.tracing_model
+
+
+class tracing_model:
+    """A with-block around the trace of a subclassed model's ``call``."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self._saved = _local.tracing_model
+        _local.tracing_model = self.model
+
+    def __exit__(self, *exc):
+        _local.tracing_model = self._saved
 
 
 def inferring_shapes():

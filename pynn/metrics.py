@@ -65,7 +65,79 @@ class Metric:
 
     @property
     def variables(self):
-        return [v for v, _ in getattr(self, "_variables", [])]
+        """A Keras-style metric's variables; a built-in metric's state (its
+        running totals, named as Keras names them) as variables holding
+        their values now."""
+        own = getattr(self, "_variables", None)
+        if own:
+            return [v for v, _ in own]
+        from .layers.base import Weight
+        return [Weight(name, np.array(value, np.float32), trainable=False)
+                for name, value in self._state_items()]
+
+    def _state_items(self):
+        """[(name, value)] of a built-in metric's state made so far."""
+        return [(name, getattr(self, name)) for name in self._summed_state
+                if getattr(self, name) is not None]
+
+    def _state(self):
+        own = getattr(self, "_variables", None)
+        if own:
+            return [np.array(v.value) for v, _ in own]
+        return [np.array(value, np.float64) for _, value in self._state_items()]
+
+    def _set_state(self, values, caller):
+        values = [autodiff.value_of(getattr(v, "value", v)) for v in values]
+        own = getattr(self, "_variables", None)
+        names = [v for v, _ in own] if own else [n for n, _ in self._state_items()]
+        if len(values) != len(names):
+            raise ValueError(f"{type(self).__name__}.{caller}: expected {len(names)} state "
+                             f"values (metric.variables), got {len(values)}")
+        for name, value in zip(names, values):
+            if own:
+                name.assign(np.asarray(value, np.float32).reshape(name.value.shape))
+            else:
+                old = getattr(self, name)
+                value = np.asarray(value, np.float64).reshape(np.shape(old))
+                setattr(self, name, value if np.ndim(old) else float(value))
+
+    def _stateless(self, metric_variables, caller, fn):
+        """``fn()`` run on the state ``metric_variables`` (None: the reset
+        state); returns its result and the state it leaves, and puts the
+        metric's own state back."""
+        own = getattr(self, "_variables", None)
+        saved = [np.array(v.value) for v, _ in own] if own else \
+            {name: np.copy(getattr(self, name)) if isinstance(getattr(self, name), np.ndarray)
+             else getattr(self, name) for name in self._summed_state}
+        try:
+            if metric_variables is None:
+                self.reset_state()
+            else:
+                self._set_state(metric_variables, caller)
+            out = fn()
+            return out, self._state()
+        finally:
+            if own:
+                for (v, _), value in zip(own, saved):
+                    v.assign(value)
+            else:
+                for name, value in saved.items():
+                    setattr(self, name, value)
+
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        """Keras 3's: the state after ``update_state(*args)`` from the state
+        ``metric_variables`` (a list of arrays, as ``metric.variables``),
+        leaving the metric's own state as it was."""
+        return self._stateless(metric_variables, "stateless_update_state",
+                               lambda: self.update_state(*args, **kwargs))[1]
+
+    def stateless_result(self, metric_variables):
+        """Keras 3's: ``result()`` of the state ``metric_variables``."""
+        return self._stateless(metric_variables, "stateless_result", self.result)[0]
+
+    def stateless_reset_state(self):
+        """Keras 3's: the state ``reset_state`` makes, as a list of arrays."""
+        return self._stateless(None, "stateless_reset_state", lambda: None)[1]
 
     def reset_state(self):
         if getattr(self, "_variables", None):
@@ -121,8 +193,10 @@ class Metric:
 
 def _constant(a):
     """A value computed on a GradientTape (or a Variable) as its array: a
-    metric only reads it."""
-    return autodiff.value_of(a)
+    metric only reads it; Python lists and numbers as arrays, as Keras
+    takes them."""
+    a = autodiff.value_of(a)
+    return a if isinstance(a, np.ndarray) else np.asarray(a)
 
 
 # Whether an update_state takes logits_of, per function: training asks
@@ -222,7 +296,10 @@ class _ErrorMetric(Metric):
     def values(self, y_true, y_pred, logits_of=None):
         if logits_of is not None:
             y_pred = ops.activation(y_pred, logits_of)
-        if y_true.dtype.kind in "iu":  # sparse labels: compare with their one-hot form
+        if y_true.dtype.kind in "iu" and y_pred.shape[-1] > 1 and \
+                y_true.shape != y_pred.shape:
+            # sparse labels: compare with their one-hot form (integer
+            # targets of a regression are values)
             y_true = np.eye(y_pred.shape[-1], dtype=np.float32)[y_true]
         d = _flat_rows(y_pred) - _flat_rows(y_true)
         if y_pred.ndim > 2:  # one value per step of a sequence

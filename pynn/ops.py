@@ -278,6 +278,13 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
+    if out is None and alpha == 1.0 and beta == 0.0 and \
+            getattr(a, "dtype", np.float32).kind in "iu" and \
+            getattr(b, "dtype", np.float32).kind in "iu":
+        # as Keras: integers multiply in their common dtype, and a quantized
+        # kernel's int8 by int8 accumulates in int32
+        dtype = np.int32 if a.dtype == b.dtype == np.int8 else np.result_type(a, b)
+        return np.matmul(a, b, dtype=dtype)
     a = _f32(a, "matmul: a")
     b = _f32(b, "matmul: b")
     alpha, beta = _number(alpha, "matmul: alpha"), _number(beta, "matmul: beta")
@@ -1693,10 +1700,31 @@ def fold_affine(kernel, bias, scale, shift, channel_shape=None):
 _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4, "divide": 5}
 
 
+def _integer_result(a, b):
+    """The integer dtype Keras gives a binary operation of ``a`` and ``b``
+    when both are integers (a Python int is weak: it takes the other's
+    dtype), else None."""
+    typed = []
+    for x in (a, b):
+        if type(x) is int:
+            continue
+        kind = getattr(getattr(x, "dtype", None), "kind", None)
+        if kind is None or kind not in "iu" or not isinstance(x, (np.ndarray, np.generic)):
+            return None
+        typed.append(x.dtype)
+    return np.result_type(*typed) if typed else np.dtype(np.int32)
+
+
 def _binary(name, a, b, out):
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced(name, a, b, out=out)
+    if out is None and name != "divide":
+        dtype = _integer_result(a, b)
+        if dtype is not None:
+            # as Keras: integers stay integers (a count of windows, a
+            # position), in the typed operand's dtype (Python ints: int32)
+            return getattr(np, name)(np.asarray(a, dtype), np.asarray(b, dtype))
     a, b = _c32(a, f"{name}: a"), _c32(b, f"{name}: b")
     if a.shape != b.shape:
         try:
@@ -5715,6 +5743,22 @@ unstack var vdot vsplit vstack where zeros_like
 """.split())
 # [the KerasTensor class, the recorder], set when pynn.layers loads.
 _SYMBOLIC = []
+# [a function giving the arrays a recording GradientTape watches, {id: (array,
+# traced leaf)} or None], set by the first GradientTape.watch of an array.
+_WATCHED = []
+
+
+def _watched_operands(args, kwargs, watched):
+    """``args`` and ``kwargs`` with the arrays a GradientTape watches as
+    their traced leaves (``tape.watch(x); tf.square(x)``)."""
+    def sub(v):
+        if type(v) is _ndarray:
+            hit = watched.get(id(v))
+            return v if hit is None else hit[1]
+        if type(v) in (list, tuple):
+            return type(v)(sub(t) for t in v)
+        return v
+    return tuple(sub(v) for v in args), {k: sub(v) for k, v in kwargs.items()}
 
 
 def _has_symbolic(args, kwargs, cls):
@@ -5733,6 +5777,10 @@ def _symbolic_entry(fn, name):
     def entry(*args, **kwargs):
         if _SYMBOLIC and _has_symbolic(args, kwargs, _SYMBOLIC[0]):
             return _SYMBOLIC[1](name, args, kwargs)
+        if _WATCHED:
+            watched = _WATCHED[0]()
+            if watched:
+                args, kwargs = _watched_operands(args, kwargs, watched)
         return fn(*args, **kwargs)
     return entry
 

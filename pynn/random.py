@@ -7,7 +7,7 @@ They are float32 NumPy arrays: constants in a traced computation.
 """
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
 from .tensor import eager_results
 from .utils import seeding
 
@@ -22,6 +22,15 @@ class SeedGenerator:
 
 
 def _generator(seed):
+    model = autodiff.model_being_traced()
+    if model is not None:
+        # The trace runs call() once to make the model's graph: a draw made
+        # here would be the same constant at every later call.
+        raise ValueError(f"Model {model.name!r} ({type(model).__name__}): its call() draws "
+                         f"random values outside a layer; a subclassed model's call is "
+                         f"traced once into a graph, so every call would reuse the same "
+                         f"draw. Draw them in the call() of a Layer subclass (it runs at "
+                         f"every call), and call that layer from the model")
     if seed is None:
         return seeding.rng()
     if isinstance(seed, SeedGenerator):

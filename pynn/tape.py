@@ -63,10 +63,14 @@ class _GradientRecord(autodiff.Tape):
             self.watched[id(weight)] = (weight, Traced(weight.value, self))
 
     def watch_array(self, array):
+        if not ops._WATCHED:
+            ops._WATCHED.append(_watched_arrays)
         hit = self.arrays.get(id(array))
         if hit is None:
+            # (the leaf holds a copy: pynn.ops takes the watched array as
+            # its leaf, and the leaf's own value must not be taken again)
             hit = self.arrays[id(array)] = (array, Traced(
-                np.ascontiguousarray(array, dtype=np.float32), self))
+                np.array(array, dtype=np.float32, order="C"), self))
         return hit[1]
 
     def operand(self, x):
@@ -93,6 +97,15 @@ class _GradientRecord(autodiff.Tape):
         # converts to a constant array, for metrics and printing; inside,
         # a conversion would silently cut the gradient, so it raises.
         return self.recording_depth == 0 or self.paused
+
+
+def _watched_arrays():
+    """The arrays the recording GradientTape watches, for pynn.ops to take
+    as their traced leaves (None when none records or it is paused)."""
+    tape = autodiff.active_tape()
+    if type(tape) is _GradientRecord and tape.arrays and not tape.paused:
+        return tape.arrays
+    return None
 
 
 class GradientTape:

@@ -108,20 +108,31 @@ def _row_weights(out, w, mask):
     sample (a (batch, steps, units) sequence): the loss is the mean over
     rows, and with a mask (batch, steps), the mean over the unmasked rows.
     Returns the per-row weights (None: all 1) and the number of rows per
-    sample; ``(w, 1)`` for an output with one row per sample."""
+    sample; ``(w, 1)`` for an output with one row per sample.  ``w`` holds
+    one weight per sample, or one per step (batch, steps), as Keras's
+    temporal sample weights (a translation's padding weighted 0)."""
     batch = out.shape[0]
     rows = out.size // out.shape[-1] if out.ndim > 1 and out.shape[-1] else batch
     per = rows // batch if batch else 1
+    if w is not None and np.ndim(w) > 1:
+        if np.size(w) != rows:
+            raise ValueError(f"sample_weight of shape {np.shape(w)} does not fit the output "
+                             f"of shape {out.shape}: give one weight per sample or one per "
+                             f"step ({out.shape[:-1]})")
+        w = np.reshape(w, -1)
+        per_row = True
+    else:
+        per_row = False
     if mask is not None and np.shape(mask) != out.shape[:-1]:
         mask = None
     if mask is None:
-        if per == 1 or w is None:
+        if per == 1 or w is None or per_row:
             return w, per
         return np.repeat(w, per), per
     keep = np.asarray(mask, np.float32).reshape(-1)
     valid = float(keep.sum())
     keep *= keep.size / valid if valid else 0.0
-    return (keep if w is None else np.repeat(w, per) * keep), per
+    return (keep if w is None else (w if per_row else np.repeat(w, per)) * keep), per
 
 
 def _validate_now(freq, epoch):
@@ -257,8 +268,8 @@ class _Metrics:
         # not made yet (no batch seen) is left out.
         states = []
         for _, m, _, _ in self.entries:
-            if m.variables:
-                states += [(v, None, v.value) for v in m.variables]
+            if getattr(m, "_variables", None):
+                states += [(v, None, v.value) for v, _ in m._variables]
             else:
                 states += [(m, name, getattr(m, name)) for name in m._summed_state
                            if getattr(m, name) is not None]
@@ -791,7 +802,11 @@ class TrainingMixin:
         out = []
         for w in ws:
             if w is not None:
-                w = np.ascontiguousarray(w, dtype=np.float32).reshape(-1)
+                w = np.ascontiguousarray(w, dtype=np.float32)
+                # one weight per sample, or (batch, steps) of them for a
+                # sequence output (Keras's temporal weights)
+                if w.ndim < 2 or w.size == w.shape[0]:
+                    w = w.reshape(-1)
                 if w.shape[0] != rows:
                     raise ValueError(f"sample_weight has {w.shape[0]} entries for {rows} "
                                      f"samples")
@@ -1134,6 +1149,8 @@ class TrainingMixin:
                     break
         finally:
             source.close()
+        if epochs > initial_epoch:
+            self.optimizer.finalize_variable_values(params)
         cb.on_train_end(logs)
         return history
 
@@ -1623,6 +1640,8 @@ class TrainingMixin:
             logs = epoch_logs
             if self.stop_training:
                 break
+        if epochs > initial_epoch and self.optimizer is not None:
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cb.on_train_end(logs)
         return history
 
@@ -1699,7 +1718,9 @@ def _apply_class_weight(class_weight, y, w):
     for k, v in class_weight.items():
         table[int(k)] = v
     cw = np.where(labels < table.size, table[np.minimum(labels, table.size - 1)], 1.0)
-    return cw.astype(np.float32) if w is None else (w * cw).astype(np.float32)
+    if w is None:
+        return cw.astype(np.float32)
+    return (w * cw.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
 
 
 def _sharded_job():
@@ -1812,9 +1833,8 @@ class _Source:
         self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__")
         self.reiterable = not self.indexed and not hasattr(data, "__next__") and \
             hasattr(data, "__iter__")
-        length = None
-        if self.indexed or (self.reiterable and hasattr(data, "__len__")):
-            length = len(data)
+        length = len(data) if self.indexed else \
+            _stream_length(data) if self.reiterable else None
         if steps is not None:
             steps = int(steps)
             if steps < 1:
@@ -2000,8 +2020,7 @@ class _StepSource:
             if y is not None:
                 raise ValueError("fit: when x is a generator or dataset it yields the "
                                  "targets; y must not be given")
-            length = len(x) if hasattr(x, "__len__") else None
-            self.steps = int(steps) if steps is not None else length
+            self.steps = int(steps) if steps is not None else _stream_length(x)
             self._iter = None
         else:
             self.rows = _rows_of(x)

@@ -251,6 +251,32 @@ def _marks_built(build):
 
 
 _carried = threading.local()
+_constants = threading.local()
+
+
+class _CallConstants:
+    """While a layer is called with arguments of its own call() that are
+    not tensors (``embedding(x, reverse=True)``): the arguments, for its
+    eager computation, its shape inference and the node a symbolic call
+    records (which keeps them for the graph's runs, as Node.call_args)."""
+
+    def __init__(self, layer, kwargs):
+        self.entry = (id(layer), kwargs)
+
+    def __enter__(self):
+        _constants.__dict__.setdefault("stack", []).append(self.entry)
+
+    def __exit__(self, *exc):
+        _constants.stack.pop()
+
+
+def _call_constants(layer):
+    """The constant call arguments of the call of ``layer`` being made on
+    this thread, or None."""
+    stack = getattr(_constants, "stack", None)
+    if stack and stack[-1][0] == id(layer):
+        return stack[-1][1]
+    return None
 
 
 class _CarriedMasks:
@@ -833,6 +859,9 @@ class Layer:
             inputs, args = [inputs, *args], ()
         elif (args or kwargs) and self._traces_call:
             inputs, args, kwargs = self._bind_call_tensors(inputs, args, kwargs)
+        if kwargs and not args and self._traces_call and self._takes_constants(kwargs):
+            with _CallConstants(self, kwargs):
+                return Layer.__call__(self, inputs, training=training)
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
@@ -861,6 +890,17 @@ class Layer:
         return self._eager_call(inputs, training)
 
     _call_tensor_names = ()
+
+    def _takes_constants(self, kwargs):
+        """Whether ``kwargs`` are arguments of this layer's call() that are
+        not tensors (flags, sizes, strings), as Keras hands them over."""
+        params = inspect.signature(type(self).call).parameters
+        named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                             p.KEYWORD_ONLY)}
+        any_name = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        return all((k in named or any_name) and k not in ("training", "mask") and
+                   not _is_tensor(v) and not isinstance(v, (list, tuple, dict))
+                   for k, v in kwargs.items())
 
     def _bind_call_tensors(self, inputs, args, kwargs):
         """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,
@@ -928,8 +968,9 @@ class Layer:
 
     def _node_call_args(self):
         """The call arguments of the symbolic call being made that its node
-        keeps (see Node.call_args): none for most layers."""
-        return None
+        keeps (see Node.call_args): a custom layer's constant arguments of
+        its call(), none for most layers."""
+        return _call_constants(self)
 
     def node_input_dtype(self, node):
         """The dtype ``node`` (a call of this layer in a graph) reads: the
@@ -1012,11 +1053,13 @@ class Layer:
     def backward(self, ctx, dy, need_input_grad=True):
         return dy if need_input_grad else None
 
-    def _run_call(self, inputs, training, mask=None):
-        """call(inputs), with ``training`` and ``mask`` where it takes them;
-        during the call the inputs carry their masks (see carried_mask)."""
+    def _run_call(self, inputs, training, mask=None, constants=None):
+        """call(inputs), with ``training`` and ``mask`` where it takes them
+        and the call's constant arguments (a graph node's, or those of the
+        call being made); during the call the inputs carry their masks (see
+        carried_mask)."""
         takes = self._call_takes
-        kwargs = {}
+        kwargs = dict(constants or _call_constants(self) or {})
         if "training" in takes:
             kwargs["training"] = training
         binding = self.__dict__.get("_call_binding")
@@ -1044,7 +1087,8 @@ class Layer:
 
     def _forward_through_call(self, ctx, inputs, training):
         def run(xs):
-            return self._run_call(xs, training and not ctx.inference_behaviour, ctx.mask)
+            return self._run_call(xs, training and not ctx.inference_behaviour, ctx.mask,
+                                  ctx.call_args)
         # (raw text, reshaped on its way to a lookup layer, has no gradient;
         # a layer with weights that reads text is traced for theirs)
         if training and self._traces_call and (
@@ -1060,6 +1104,9 @@ class Layer:
         found by running the call on zeros (once per input shape)."""
         key = tuple(map(tuple, input_shape)) if isinstance(input_shape, list) \
             else tuple(input_shape)
+        constants = _call_constants(self)
+        if constants:
+            key = (key, repr(sorted(constants.items())))
         cache = self.__dict__.setdefault("_output_shapes", {})
         shape = cache.get(key)
         if shape is None:

@@ -518,6 +518,13 @@ class TextVectorization(_Lookup):
         return super().compute_output_shape((input_shape[0],))
 
     def compute(self, inputs):
+        out = self._compute(inputs)
+        # One string (not a batch) gives one row, as Keras gives it: a
+        # sentence encoded and decoded id by id, a dataset mapped before
+        # it is batched.
+        return out[0] if _as_array(inputs).ndim == 0 else out
+
+    def _compute(self, inputs):
         self._need_vocabulary()
         rows = self._tokenize(inputs)
         if self.output_mode == "int":

@@ -704,7 +704,7 @@ class Model(TrainingMixin, Layer):
                    for i, (s, d) in enumerate(zip(shapes, dtypes))]
         inputs = dict(zip(keys, tensors)) if keys is not None else \
             tensors if multi else tensors[0]
-        with autodiff.collecting_graph_losses() as added_losses:
+        with autodiff.collecting_graph_losses() as added_losses, autodiff.tracing_model(self):
             outputs = self.call(inputs)
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)

@@ -32,6 +32,14 @@ def _shape_str(shape):
         ("," if len(shape) == 1 else "") + ")"
 
 
+# NumPy's ufuncs behind the operators, by the pynn.ops name that records them.
+_ARRAY_OPERATORS = {"add": "add", "subtract": "subtract", "multiply": "multiply",
+                    "divide": "divide", "true_divide": "divide", "floor_divide": "floor_divide",
+                    "remainder": "mod", "power": "power", "matmul": "matmul", "less": "less",
+                    "less_equal": "less_equal", "greater": "greater",
+                    "greater_equal": "greater_equal"}
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (batch first, ``None`` where unknown), a
     dtype and a name, and no value.  Layers called on it record the graph."""
@@ -69,6 +77,20 @@ class KerasTensor:
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self!r} is symbolic: it has no value. Build a model from it "
                         f"(pynn.Model(inputs, outputs)) and call predict() on data.")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # An array on the left of an operator (``rates * images`` in a
+        # model's call, the rates computed with NumPy): NumPy hands the
+        # operation here, and it is recorded as the tensor's own operator
+        # would record it.  Any other NumPy function has no value to work on.
+        name = _ARRAY_OPERATORS.get(ufunc.__name__)
+        if method == "__call__" and not kwargs and len(inputs) == 2 and name is not None:
+            a, b = inputs
+            if a is self and not isinstance(b, KerasTensor):
+                return self._operation(name, b)
+            if b is self and not isinstance(a, KerasTensor):
+                return self._operation(name, a, reverse=True)
+        self.__array__()
 
     def __len__(self):
         raise TypeError(f"{self!r} is symbolic and has no length; use .shape")

@@ -23,7 +23,8 @@ class Optimizer:
     slots_after_weights = 0
 
     def __init__(self, learning_rate=0.001, name=None, lr=None, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -46,6 +47,23 @@ class Optimizer:
                     raise ValueError(f"{type(self).__name__}: {key} must be a finite number "
                                      f">= 0, got {value!r}")
             setattr(self, key, value)
+        # Keras's exponential moving average of the weights: kept after each
+        # step, copied into them every ema_overwrite_frequency steps and at
+        # the end of fit (finalize_variable_values).
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = float(ema_momentum)
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        if self.use_ema:
+            if not 0.0 <= self.ema_momentum <= 1.0:
+                raise ValueError(f"{type(self).__name__}: ema_momentum must be in [0, 1], got "
+                                 f"{ema_momentum!r}")
+            if ema_overwrite_frequency is not None and (
+                    isinstance(ema_overwrite_frequency, bool) or
+                    not isinstance(ema_overwrite_frequency, (int, np.integer)) or
+                    ema_overwrite_frequency < 1):
+                raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an "
+                                 f"integer >= 1 or None, got {ema_overwrite_frequency!r}")
+        self._ema = None
 
     @property
     def learning_rate(self):
@@ -75,7 +93,15 @@ class Optimizer:
     def build(self, size, like=None):
         """Allocate the state for ``size`` parameters (kept if it fits),
         where the array ``like`` lives (a GPU's device array: the state goes
-        there too, and comes back when the parameters do)."""
+        there too, and comes back when the parameters do).  Given a list of
+        variables (Keras 3's ``build(model.trainable_variables)``), make each
+        one's state before the first step of :meth:`apply_gradients`."""
+        if isinstance(size, (list, tuple)):
+            self._variable_state(size, "build")
+        else:
+            self._build(size, like)
+
+    def _build(self, size, like):
         if not self.slot_names:
             return
         if self._slots is None or self._slots[0].size != size:
@@ -103,7 +129,7 @@ class Optimizer:
             self._learning_rate = self.learning_rate
         device = None
         if self.host_only or self.clipnorm or self.clipvalue or self.global_clipnorm or \
-                self.weight_decay:
+                self.weight_decay or self.use_ema:
             from ..cuda import DeviceArray
             if isinstance(params, DeviceArray):
                 device, params, grads = (params, grads), params.to_numpy(), grads.to_numpy()
@@ -113,8 +139,44 @@ class Optimizer:
         self.build(params.size, None if self.host_only else params)
         self.iterations += 1
         self._update(params, grads)
+        if self.use_ema:
+            self._average(params)
         if device is not None:
             device[0][...] = params
+
+    def _average(self, params):
+        """Keras's moving average after a step (``iterations`` already
+        counts it): the weights themselves after the first step."""
+        step = self.iterations - 1
+        if step == 0 or self._ema is None or self._ema.size != params.size:
+            self._ema = np.array(params, np.float32)
+        else:
+            m = np.float32(self.ema_momentum)
+            self._ema *= m
+            self._ema += (np.float32(1.0) - m) * params
+        if self.ema_overwrite_frequency and (step + 1) % self.ema_overwrite_frequency == 0:
+            params[...] = self._ema
+
+    def finalize_variable_values(self, var_list):
+        """At the end of fit: with ``use_ema``, the weights take their moving
+        average (``var_list``: the variables in the order they were
+        stepped, or fit's flat array of them)."""
+        if not self.use_ema or self._ema is None:
+            return
+        if not isinstance(var_list, (list, tuple)):  # fit's flat array (a GPU's too)
+            if var_list.size == self._ema.size:
+                var_list[...] = self._ema.reshape(var_list.shape)
+            return
+        values = [getattr(v, "value", v) for v in var_list]
+        if sum(np.size(v) for v in values) != self._ema.size:
+            raise ValueError(f"{type(self).__name__}.finalize_variable_values: the variables "
+                             f"hold {sum(np.size(v) for v in values)} values, the moving "
+                             f"average {self._ema.size}")
+        off = 0
+        for v in values:
+            n = np.size(v)
+            v[...] = self._ema[off:off + n].reshape(np.shape(v))
+            off += n
 
     # ------------------------------------------- variables, one by one
 
@@ -125,28 +187,16 @@ class Optimizer:
         flat arrays for one :meth:`apply`, fit's step, so the update, the
         clipping, the step count and the learning rate are fit's; variables'
         constraints apply after it.  Returns ``iterations``."""
-        from ..layers.base import Weight
-        pairs = []
-        for g, w in grads_and_vars:
-            if g is None:
-                continue
-            if not isinstance(w, Weight):
-                raise TypeError(f"{type(self).__name__}.apply_gradients: expected weights or "
-                                f"pynn.Variable objects, got {type(w).__name__}")
-            if not isinstance(w.value, np.ndarray):
-                raise ValueError(f"{type(self).__name__}.apply_gradients: variable {w.name!r} "
-                                 f"is on a GPU; train it on the CPU")
+        pairs = [(g, w) for g, w in grads_and_vars if g is not None]
+        state = self._variable_state([w for _, w in pairs], "apply_gradients")
+        for i, (g, w) in enumerate(pairs):
             g = np.asarray(g, dtype=np.float32)
             if g.shape != w.value.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
-            pairs.append((g, w))
+            pairs[i] = (g, w)
         if not pairs:
             return self.iterations
-        state = self.__dict__.setdefault("_variable_slots", {})
-        for _, w in pairs:
-            if id(w) not in state or state[id(w)][0] is not w:
-                state[id(w)] = (w, self._fresh_slots(w.value.size))
         params = np.concatenate([w.value.reshape(-1) for _, w in pairs])
         grads = np.concatenate([g.reshape(-1) for g, _ in pairs])
         flat_slots = self._slots
@@ -166,6 +216,22 @@ class Optimizer:
         finally:
             self._slots = flat_slots
         return self.iterations
+
+    def _variable_state(self, weights, caller):
+        """{id: (variable, its state arrays)}, with state made for those of
+        ``weights`` that have none yet."""
+        from ..layers.base import Weight
+        state = self.__dict__.setdefault("_variable_slots", {})
+        for w in weights:
+            if not isinstance(w, Weight):
+                raise TypeError(f"{type(self).__name__}.{caller}: expected weights or "
+                                f"pynn.Variable objects, got {type(w).__name__}")
+            if not isinstance(w.value, np.ndarray):
+                raise ValueError(f"{type(self).__name__}.{caller}: variable {w.name!r} "
+                                 f"is on a GPU; train it on the CPU")
+            if id(w) not in state or state[id(w)][0] is not w:
+                state[id(w)] = (w, self._fresh_slots(w.value.size))
+        return state
 
     def _fresh_slots(self, size):
         """New state for ``size`` parameters, as build makes it."""
@@ -272,6 +338,9 @@ class Optimizer:
         for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)
+        if self.use_ema:
+            config.update(use_ema=True, ema_momentum=self.ema_momentum,
+                          ema_overwrite_frequency=self.ema_overwrite_frequency)
         return config
 
     @classmethod
@@ -375,9 +444,9 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.epsilon = float(epsilon)
 
-    def build(self, size, like=None):
+    def _build(self, size, like):
         fresh = self._slots is None or self._slots[0].size != size
-        super().build(size, like)
+        super()._build(size, like)
         if fresh:
             self._slots[0][...] = self.initial_accumulator_value
 
@@ -527,9 +596,9 @@ class Ftrl(Optimizer):
                 raise ValueError(f"Ftrl: {key} must be a finite number {need}, got {value!r}")
             setattr(self, key, value)
 
-    def build(self, size, like=None):
+    def _build(self, size, like):
         fresh = self._slots is None or self._slots[0].size != size
-        super().build(size, like)
+        super()._build(size, like)
         if fresh:
             self._slots[0][...] = self.initial_accumulator_value
 
@@ -798,6 +867,9 @@ class LossScaleOptimizer(Optimizer):
 
     def build(self, size, like=None):
         self.inner_optimizer.build(size, like)
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
 
     @property
     def _slots(self):

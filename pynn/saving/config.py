@@ -213,7 +213,7 @@ def _functional_from_config(config, custom_objects):
         for layer, name, nodes in pending:
             while nodes:
                 node = nodes[0]
-                args, kwargs = _node_call(node, name, layer.node_call_arguments)
+                args, kwargs = _node_call(node, name, layer.node_call_arguments, layer)
                 inputs = resolve(args)
                 leaves = inputs if isinstance(inputs, list) else [inputs]
                 if any(t is None for t in leaves):
@@ -248,7 +248,7 @@ def _functional_from_config(config, custom_objects):
                  trainable=config.get("trainable", True))
 
 
-def _node_call(node, name, layer_arguments=()):
+def _node_call(node, name, layer_arguments=(), layer=None):
     """(inputs reference, call kwargs) of one inbound node, in Keras 3's
     form ({'args': [...], 'kwargs': {...}}) or Keras 2's ([[name, i, j,
     kwargs], ...]); ``layer_arguments`` names the layer's own call
@@ -259,8 +259,11 @@ def _node_call(node, name, layer_arguments=()):
         if len(args) != 1:
             raise ValueError(f"layer {name!r}: a node must have one argument (a tensor or a "
                              f"list of tensors), got {len(args)}")
+        # (a custom layer's constant arguments of its call(), too)
         allowed = {k: v for k, v in kwargs.items()
-                   if k in ("training", "mask") or k in layer_arguments}
+                   if k in ("training", "mask") or k in layer_arguments or
+                   layer is not None and getattr(layer, "_traces_call", False) and
+                   layer._takes_constants({k: v})}
         if "training" in allowed and allowed["training"] is not None:
             allowed["training"] = bool(allowed["training"])
         allowed.pop("mask", None)

@@ -276,9 +276,11 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  image_size=(256, 256), shuffle=True, seed=None,
                                  validation_split=None, subset=None, interpolation="bilinear",
                                  follow_links=False, crop_to_aspect_ratio=False,
-                                 pad_to_aspect_ratio=False, data_format=None, verbose=True):
+                                 pad_to_aspect_ratio=False, data_format=None, verbose=True,
+                                 smart_resize=False):
     """A Dataset of image batches from a folder of class folders (Keras 3's
-    ``image_dataset_from_directory``).
+    ``image_dataset_from_directory``; ``smart_resize`` is TensorFlow 2.5's
+    name for ``crop_to_aspect_ratio``).
 
     Yields ``(images, labels)``: float32 images of shape (batch, height,
     width, channels) resized to ``image_size`` as tf.image.resize does, and
@@ -289,6 +291,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     ``interpolation`` is 'bilinear' or 'nearest' (or 'bicubic', 'area',
     'lanczos3' through Pillow's resampling).
     """
+    crop_to_aspect_ratio = bool(crop_to_aspect_ratio or smart_resize)
     _check_arguments(labels, label_mode, class_names, validation_split, subset, shuffle, seed,
                      data_format, crop_to_aspect_ratio, pad_to_aspect_ratio, batch_size)
     if labels is None or label_mode is None:
