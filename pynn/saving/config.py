@@ -36,7 +36,16 @@ def serialize_layer(layer):
     # for its from_config to deserialize.
     config = {key: serialize_keras_object(value) if isinstance(value, Layer) else value
               for key, value in config.items()}
-    return {"class_name": class_label(layer), "config": config}
+    spec = {"class_name": class_label(layer), "config": config}
+    from ..models.functional import Model
+    cls = type(layer)
+    if isinstance(layer, Model) and cls.call is not Model.call and \
+            cls.get_config is not Model.get_config and layer._program is not None:
+        # A user's model rebuilt from its own config: the input shape its
+        # call is traced on, for its weights to exist before they load.
+        shapes = [list(t.shape) for t in layer._inputs]
+        spec["build_config"] = {"input_shape": shapes if len(shapes) > 1 else shapes[0]}
+    return spec
 
 
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
@@ -354,6 +363,10 @@ def compile_from_config(model, config):
         raise ValueError("the compile settings must be a dict")
 
     def metric(m):
+        # A Keras file's custom metric (a class or a function) comes here
+        # already found in custom_objects (keras_config translates it).
+        if isinstance(m, metrics_mod.Metric) or (callable(m) and not isinstance(m, type)):
+            return m
         if is_function_description(m):
             return deserialize_function(m, "metric")
         if isinstance(m, dict):

@@ -512,7 +512,7 @@ def to_keras(layer, legacy=False):
                   "layers": [to_keras(l, legacy) for l in inner]}
         shape = layer._input_layer.shape if layer._input_layer is not None else None
         build = {"input_shape": None if shape is None else list(shape)}
-    elif isinstance(layer, Model) and _registered_subclass(layer):
+    elif isinstance(layer, Model) and _registered_subclass(layer, legacy):
         # Keras's way: the class by its registered name, its own config,
         # and the input shape its call is traced on when it is rebuilt
         name = type(layer).__name__
@@ -595,15 +595,20 @@ def _node_to_keras(layer, node):
     return {"args": [query, value], "kwargs": kwargs}
 
 
-def _registered_subclass(model):
+def _registered_subclass(model, legacy=False):
     """Whether ``model`` is of a user's Model subclass that computes in its
-    own call() and is registered (register_keras_serializable): saved as
-    Keras saves it, so load_model rebuilds that class.  Other subclassed
-    models are saved as the graph traced from their call."""
+    own call() and is registered (register_keras_serializable) or, in a
+    .keras file, defines its own get_config: saved as Keras saves it, so
+    load_model rebuilds that class (found in custom_objects when it is not
+    registered).  Other subclassed models, whose class could not be rebuilt
+    from a config, are saved as the graph traced from their call (and so
+    are all in a legacy HDF5 file, which Keras writes for graph models
+    only)."""
     from ..models.functional import Model
     from ..utils.custom_objects import _GLOBAL_CUSTOM_NAMES
     cls = type(model)
-    return cls.call is not Model.call and cls in _GLOBAL_CUSTOM_NAMES
+    return cls.call is not Model.call and (
+        cls in _GLOBAL_CUSTOM_NAMES or (not legacy and cls.get_config is not Model.get_config))
 
 
 def _shape_list(shape):
@@ -693,7 +698,12 @@ def compile_to_keras(model, legacy=False):
         if callable(value) and (hasattr(value, "_metric_class") or
                                 hasattr(value, "_loss_class")):
             return value.__name__
-        spec = metrics.serialize(metrics.get(value))
+        if callable(value) and not isinstance(value, (metrics.Metric, type)):
+            # the program's own function, by its name as Keras writes it
+            from ..utils.custom_objects import serialize_function
+            spec = dict(serialize_function(value))
+        else:
+            spec = metrics.serialize(metrics.get(value))
         return spec if legacy else _keras_object(spec, "keras.metrics")
 
     config = {"loss": map_structure(loss_spec, loss), "loss_weights": loss_weights,
@@ -945,6 +955,15 @@ class _Translator:
             if isinstance(found, type) and hasattr(found, "from_config") and \
                     isinstance(config, dict):
                 return found.from_config(config)
+            return found
+        if name == "function":
+            # a program's own function (a loss made by create_huber(2.0),
+            # say), found by its name as Keras finds it
+            found = self._program_function(spec)
+            if found is None:
+                fn = spec.get("config")
+                raise ValueError(f"{where}: the function {fn!r} is not known; pass it in "
+                                 f"custom_objects={{{fn!r}: ...}} or register it")
             return found
         row = table.get(name)
         if row is None:
