@@ -659,6 +659,17 @@ class Model(TrainingMixin, Layer):
 
     def _trace(self, input_shape, dtypes=None):
         from ..layers.base import Input
+        if type(self).build is not Model.build and not self.__dict__.get("_in_own_build"):
+            # A subclass's own build (making layers that depend on the input
+            # shape) runs first, as Keras runs it before the first call; if
+            # it calls Model.build itself, that traced the model already.
+            self.__dict__["_in_own_build"] = True
+            try:
+                self.build(input_shape)
+            finally:
+                del self.__dict__["_in_own_build"]
+            if self._program is not None:
+                return
         multi = isinstance(input_shape, list)
         shapes = input_shape if multi else [input_shape]
         dtypes = dtypes or ["float32"] * len(shapes)
@@ -893,7 +904,13 @@ class Model(TrainingMixin, Layer):
 
     def get_config(self):
         """The graph: each layer's config and the nodes it was called at
-        (Keras 3's functional config)."""
+        (Keras 3's functional config).  A subclass computing in its own
+        call() with its own get_config gets Keras's base config (name,
+        trainable) here, which its get_config extends with its
+        constructor's arguments."""
+        cls = type(self)
+        if cls.call is not Model.call and cls.get_config is not Model.get_config:
+            return {"name": self.name, "trainable": self.trainable}
         from ..saving import functional_config
         return functional_config(self)
 
