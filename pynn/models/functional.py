@@ -842,14 +842,17 @@ class Model(TrainingMixin, Layer):
         """Outputs in the structure the model was built with."""
         if isinstance(self._outputs_struct, dict):
             return dict(zip(self._outputs_struct.keys(), outs))
-        if len(outs) == 1 and not isinstance(self._outputs_struct, (list, tuple)):
-            return outs[0]
-        if any(isinstance(o, (list, tuple, dict)) for o in self._outputs_struct):
+        struct = self._outputs_struct
+        if isinstance(struct, (list, tuple)) and \
+                any(isinstance(o, (list, tuple, dict)) for o in struct):
             # nested outputs (a layer's list of outputs among them, as
             # ``layer.output`` of a two-output layer): the same nesting
             from ..tape import _pack_like
-            return _pack_like(self._outputs_struct, outs)
-        return outs
+            packed = _pack_like(struct, outs)
+            return packed[0] if len(packed) == 1 else packed
+        # One output, given alone or as a one-element list, comes back
+        # alone, as Keras unpacks a singleton.
+        return outs[0] if len(outs) == 1 else outs
 
     # --------------------------------------------------------- weights
 
@@ -930,6 +933,16 @@ class Model(TrainingMixin, Layer):
         if shape is not None and self._program is None:
             self.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
                        else tuple(shape))
+
+    def reset_states(self):
+        """Zero the state of every stateful layer, nested models' included
+        (Keras 2's ``model.reset_states()``, which programs written for it
+        call between epochs of a stateful RNN)."""
+        for layer in self.layers:
+            if isinstance(layer, Model):
+                layer.reset_states()
+            elif getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
 
     def to_json(self, **kwargs):
         import json
