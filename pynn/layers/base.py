@@ -284,6 +284,9 @@ class Layer:
     fixed_input_rank = True
     # The dtype the layer reads (an Embedding reads integer ids).
     input_dtype = "float32"
+    # Keras's dtype of the layer's weights and computations (a custom
+    # layer casts its constants to self.dtype); pynn computes in float32.
+    dtype = compute_dtype = variable_dtype = "float32"
     # True for layers that are the identity at inference (Dropout): graph
     # passes drop them from the inference program.
     inference_identity = False
