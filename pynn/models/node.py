@@ -66,6 +66,11 @@ class KerasTensor:
         return (f"<KerasTensor shape={_shape_str(self.shape)}, dtype={self.dtype}, "
                 f"name={self.name}>")
 
+    # NumPy's operators defer to ours, so that ``array & tensor`` (a causal
+    # mask made with pynn.ops, which are NumPy arrays, and a padding mask)
+    # records an operation as ``tensor & array`` does.
+    __array_ufunc__ = None
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self!r} is symbolic: it has no value. Build a model from it "
                         f"(pynn.Model(inputs, outputs)) and call predict() on data.")
