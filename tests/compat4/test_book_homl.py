@@ -362,3 +362,68 @@ def test_a_subclassed_model_with_get_config_loads_given_only_its_class(tmp_path,
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
     loaded.fit(x, y, epochs=1, verbose=0)  # training goes on
+
+
+# ------------------------------------------------ NLP and generative models
+
+def test_model_reset_states_zeroes_every_stateful_layer():
+    pynn.utils.set_random_seed(0)
+    inner = pynn.Sequential([pynn.Input(batch_shape=(1, None, 3)),
+                             layers.GRU(4, return_sequences=True, stateful=True)])
+    model = pynn.Sequential([pynn.Input(batch_shape=(1, None, 3)), inner,
+                             layers.GRU(2, stateful=True), layers.Dense(1)])
+    x = rand(1, 5, 3)
+    first = model.predict(x, verbose=0)
+    assert not np.allclose(model.predict(x, verbose=0), first)  # the state carried on
+    model.reset_states()
+    np.testing.assert_allclose(model.predict(x, verbose=0), first, rtol=1e-6)
+
+
+def test_a_one_element_output_list_comes_back_unpacked_as_in_keras(keras):
+    def build(k):
+        inputs = k.Input((3,))
+        return k.Model(inputs=[inputs], outputs=[k.layers.Dense(2)(inputs)])
+    ours, theirs = build(pynn), build(keras)
+    theirs.set_weights(ours.get_weights())
+    x = rand(4, 3)
+    for a, b in ((ours.predict(x, verbose=0), theirs.predict(x, verbose=0)),
+                 (ours(x), theirs(x))):
+        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert isinstance(ours.output, list) and isinstance(theirs.output, list)
+
+
+def test_a_custom_layer_reads_its_dtype_as_in_keras(keras):
+    for k in (pynn, keras):
+        class Offset(k.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.offset = np.arange(3).astype(self.dtype)
+
+            def call(self, inputs):
+                return inputs + self.offset
+
+        layer = Offset()
+        assert layer.dtype == layer.compute_dtype == layer.variable_dtype == "float32"
+        np.testing.assert_allclose(np.asarray(layer(np.zeros((1, 3), np.float32))),
+                                   [[0, 1, 2]])
+
+
+def test_an_array_on_the_left_of_a_symbolic_tensor_records_an_operation():
+    ids = pynn.Input((4,), dtype="int32")
+    pad = ops.not_equal(ids, 0)[:, None]
+    causal = ops.tril(ops.ones((4, 4), "bool"))
+    x = pynn.Input((4,))
+    model = pynn.Model([ids, x], [causal & pad, np.float32(2.0) * x + np.ones(4, np.float32)])
+    mask, y = model.predict([np.array([[3, 1, 0, 0]]), np.ones((1, 4), np.float32)], verbose=0)
+    np.testing.assert_array_equal(mask[0], np.tril(np.ones((4, 4), bool)) & [True, True,
+                                                                            False, False])
+    np.testing.assert_allclose(y, [[3, 3, 3, 3]])
+
+
+def test_keras_2_name_of_the_kl_divergence_loss(keras):
+    y_true = np.array([[0.2, 0.8], [0.5, 0.5]], np.float32)
+    y_pred = np.array([[0.3, 0.7], [0.9, 0.1]], np.float32)
+    np.testing.assert_allclose(pynn.losses.kullback_leibler_divergence(y_true, y_pred),
+                               keras.losses.kl_divergence(y_true, y_pred), rtol=1e-5)
+    assert isinstance(pynn.losses.get("kullback_leibler_divergence"), pynn.losses.KLDivergence)
