@@ -364,8 +364,15 @@ class Layer:
                             f"{', '.join(sorted(kwargs))}")
         if isinstance(dtype, dict):  # Keras 3's serialized dtype policy
             dtype = (dtype.get("config") or {}).get("name", dtype)
+        # A first layer's dtype (Flatten(input_shape=[28, 28], dtype="uint8")
+        # in front of a Rescaling) is the dtype of the Input a model makes
+        # for it, as in Keras; the layer itself computes in float32.
+        self._input_dtype_arg = None
         if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"{type(self).__name__}: only float32 is supported, got {dtype!r}")
+            if input_shape is None and batch_input_shape is None and input_dim is None:
+                raise ValueError(f"{type(self).__name__}: only float32 is supported, got "
+                                 f"{dtype!r}")
+            self._input_dtype_arg = standardize_dtype(dtype, type(self).__name__)
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without "
                              f"'/', got {name!r}")

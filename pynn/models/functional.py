@@ -1032,7 +1032,8 @@ Functional = Model
 
 def input_dtype_of(layer):
     """The dtype a model built in front of ``layer`` reads."""
-    return standardize_dtype(getattr(layer, "input_dtype", "float32"), layer.name)
+    given = getattr(layer, "_input_dtype_arg", None)
+    return given or standardize_dtype(getattr(layer, "input_dtype", "float32"), layer.name)
 
 
 __all__ = ["Model", "Functional", "Program", "map_graph", "InputLayer"]

@@ -427,3 +427,20 @@ def test_keras_2_name_of_the_kl_divergence_loss(keras):
     np.testing.assert_allclose(pynn.losses.kullback_leibler_divergence(y_true, y_pred),
                                keras.losses.kl_divergence(y_true, y_pred), rtol=1e-5)
     assert isinstance(pynn.losses.get("kullback_leibler_divergence"), pynn.losses.KLDivergence)
+
+
+# ------------------------------------------------------ training at scale
+
+def test_a_first_layers_dtype_is_its_inputs_as_in_keras(keras):
+    def build(k):
+        return k.Sequential([k.layers.Flatten(input_shape=[4, 4], dtype="uint8"),
+                             k.layers.Rescaling(scale=1 / 255), k.layers.Dense(3)])
+    ours = build(pynn)
+    theirs = build(keras)
+    theirs.set_weights(ours.get_weights())
+    x = np.random.default_rng(0).integers(0, 256, (5, 4, 4)).astype(np.uint8)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    assert ours.inputs[0].dtype.startswith("int")
+    with pytest.raises(ValueError, match="only float32"):
+        layers.Dense(3, dtype="float16")  # not a first layer: pynn computes in float32
