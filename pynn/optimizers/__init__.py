@@ -20,10 +20,14 @@ class LearningRate(float):
     ``assign(value)``, ``value``), since Keras programs read it with
     ``.numpy()`` and set it with ``assign`` or ``backend.set_value``."""
 
-    def __new__(cls, value, optimizer):
+    def __new__(cls, value, optimizer=None):
         rate = super().__new__(cls, value)
         rate._optimizer = optimizer
         return rate
+
+    def __reduce__(self):
+        # a copy (copy.deepcopy of a config holding it) is the plain number
+        return float, (float(self),)
 
     def numpy(self):
         return np.float32(self)
@@ -33,6 +37,9 @@ class LearningRate(float):
         return np.float32(self)
 
     def assign(self, value):
+        if self._optimizer is None:
+            raise TypeError("this learning rate belongs to no optimizer: set "
+                            "optimizer.learning_rate instead")
         self._optimizer.learning_rate = float(value)
 
 
@@ -290,7 +297,7 @@ class Optimizer:
         config = {"name": self.name,
                   "learning_rate": schedules.serialize(self._schedule)
                   if isinstance(self._schedule, schedules.LearningRateSchedule)
-                  else self.learning_rate}
+                  else float(self.learning_rate)}
         for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)

@@ -53,7 +53,9 @@ def test_learning_rate_answers_as_keras_variable_does(keras):
     assert np.isclose(pynn.backend.get_value(opt.learning_rate), 0.3)
     # the value handed out is a plain number to the arithmetic and the logs
     assert opt.learning_rate * 2 == pytest.approx(0.6)
-    assert isinstance(opt.get_config()["learning_rate"], float)
+    assert type(opt.get_config()["learning_rate"]) is float
+    import copy
+    assert copy.deepcopy({"rate": opt.learning_rate}) == {"rate": pytest.approx(0.3)}
 
 
 def test_scheduled_learning_rate_reads_with_numpy_but_refuses_assign():
