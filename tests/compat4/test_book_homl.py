@@ -446,3 +446,17 @@ def test_a_first_layers_dtype_is_its_inputs_as_in_keras(keras):
     assert ours.inputs[0].dtype.startswith("int")
     with pytest.raises(ValueError, match="only float32"):
         layers.Dense(3, dtype="float16")  # not a first layer: pynn computes in float32
+
+
+def test_slicing_a_symbolic_mask_or_ids_keeps_its_dtype_as_in_keras(keras):
+    for k in (pynn, keras):
+        ids = k.Input((4,), dtype="int32")
+        pad = k.ops.not_equal(ids, 0)
+        assert str(pad[:, None].dtype) == "bool"
+        assert str(k.ops.expand_dims(pad, 1).dtype) == "bool"
+        assert str(ids[:, :2].dtype) == "int32"
+    ids = pynn.Input((4,), dtype="int32")
+    model = pynn.Model(ids, [ops.not_equal(ids, 0)[:, None], ids[:, :2]])
+    mask, head = model.predict(np.array([[3, 1, 0, 0]], np.int32), verbose=0)
+    assert mask.dtype == bool and head.dtype == np.int32
+    np.testing.assert_array_equal(mask, [[[True, True, False, False]]])
