@@ -864,6 +864,12 @@ def get(identifier):
         return LossFunctionWrapper.from_config(identifier.get("config", {}))
     if isinstance(identifier, str) and lookup(identifier) is not None:
         return get(lookup(identifier))
+    if isinstance(identifier, dict):
+        # a program's own Loss class, found in the custom objects
+        for key in (identifier.get("registered_name"), identifier.get("class_name")):
+            custom = lookup(key) if isinstance(key, str) else None
+            if isinstance(custom, type) and issubclass(custom, Loss):
+                return custom.from_config(identifier.get("config") or {})
     if callable(identifier) and not isinstance(identifier, type):
         return LossFunctionWrapper(identifier)
     raise ValueError(f"Unknown loss {identifier!r}; expected one of "

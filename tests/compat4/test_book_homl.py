@@ -460,3 +460,81 @@ def test_slicing_a_symbolic_mask_or_ids_keeps_its_dtype_as_in_keras(keras):
     mask, head = model.predict(np.array([[3, 1, 0, 0]], np.int32), verbose=0)
     assert mask.dtype == bool and head.dtype == np.int32
     np.testing.assert_array_equal(mask, [[[True, True, False, False]]])
+
+
+# ------------------- custom functions and classes in every slot of a model
+
+class HuberLoss(pynn.losses.Loss):
+    def __init__(self, threshold=1.0, **kwargs):
+        self.threshold = threshold
+        super().__init__(**kwargs)
+
+    def call(self, y_true, y_pred):
+        return create_huber(self.threshold)(y_true, y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+def my_softplus(z):
+    return ops.log(ops.exp(z) + 1.0)
+
+
+def my_glorot_initializer(shape, dtype="float32"):
+    stddev = np.sqrt(2.0 / (shape[0] + shape[1]))
+    return pynn.random.normal(shape, stddev=stddev, dtype=dtype)
+
+
+def my_l1_regularizer(weights):
+    return ops.sum(ops.abs(0.01 * weights))
+
+
+class ScaledNormal(pynn.initializers.Initializer):
+    def __init__(self, scale=0.1):
+        self.scale = scale
+
+    def __call__(self, shape, dtype=None):
+        return pynn.random.normal(shape, stddev=self.scale)
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+
+CUSTOM = {"HuberLoss": HuberLoss, "my_softplus": my_softplus,
+          "my_l1_regularizer": my_l1_regularizer, "my_positive_weights": my_positive_weights,
+          "my_glorot_initializer": my_glorot_initializer, "ScaledNormal": ScaledNormal}
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".pynn", ".h5"])
+def test_custom_loss_class_activation_initializers_regularizer_constraint_round_trip(
+        tmp_path, suffix):
+    pynn.utils.set_random_seed(4)
+    model = pynn.Sequential([
+        layers.Dense(6, activation="relu", input_shape=[5], kernel_initializer=ScaledNormal(0.3)),
+        layers.Dense(1, activation=my_softplus, kernel_regularizer=my_l1_regularizer,
+                     kernel_constraint=my_positive_weights,
+                     kernel_initializer=my_glorot_initializer)])
+    model.compile(loss=HuberLoss(2.0), optimizer="nadam")
+    x, y = rand(32, 5), 5 * np.abs(rand(32, 1, seed=1))
+    model.fit(x, y, epochs=2, verbose=0)
+    model.save(tmp_path / f"m{suffix}")
+    loaded = pynn.models.load_model(tmp_path / f"m{suffix}", custom_objects=CUSTOM)
+    assert isinstance(loaded.loss, HuberLoss) and loaded.loss.threshold == 2.0
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0),
+                                                            rel=1e-6)
+    dense = loaded.layers[1]
+    assert dense.kernel_initializer is my_glorot_initializer
+    assert isinstance(loaded.layers[0].kernel_initializer, ScaledNormal)
+    assert loaded.layers[0].kernel_initializer.scale == 0.3
+    # a clone keeps the function (an unregistered class, as in Keras, needs
+    # custom_objects)
+    clone = pynn.models.clone_model(pynn.Sequential([pynn.Input((6,)), loaded.layers[1]]))
+    assert clone.layers[0].kernel_initializer is my_glorot_initializer
+
+
+def test_keras_serializes_a_function_initializer_as_pynn_does(keras):
+    from pynn.utils.custom_objects import serialize_function
+    theirs = keras.saving.serialize_keras_object(my_glorot_initializer)
+    ours = pynn.initializers.serialize(my_glorot_initializer)
+    assert ours == dict(serialize_function(my_glorot_initializer))
+    assert (ours["class_name"], ours["config"]) == (theirs["class_name"], theirs["config"])
