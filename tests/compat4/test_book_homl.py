@@ -538,3 +538,15 @@ def test_keras_serializes_a_function_initializer_as_pynn_does(keras):
     ours = pynn.initializers.serialize(my_glorot_initializer)
     assert ours == dict(serialize_function(my_glorot_initializer))
     assert (ours["class_name"], ours["config"]) == (theirs["class_name"], theirs["config"])
+
+
+def test_clone_model_rebuilds_a_subclassed_model_from_its_config_as_keras():
+    model = ResidualRegressor(2)
+    x = rand(8, 4)
+    model.predict(x, verbose=0)
+    clone = pynn.models.clone_model(model)
+    assert type(clone) is ResidualRegressor and clone.output_dim == 2
+    assert clone.predict(x, verbose=0).shape == (8, 2)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
