@@ -550,3 +550,20 @@ def test_clone_model_rebuilds_a_subclassed_model_from_its_config_as_keras():
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def test_matmul_takes_tensorflows_transpose_arguments_and_differentiates():
+    x, w = rand(3, 4), rand(5, 4, seed=1)
+    np.testing.assert_allclose(pynn.matmul(x, w, transpose_b=True), x @ w.T, rtol=1e-5)
+    np.testing.assert_allclose(ops.matmul(x.T.copy(), w, transpose_a=True, transpose_b=True),
+                               x @ w.T, rtol=1e-5)
+    kernel = pynn.Variable(w)
+    with pynn.GradientTape() as tape:
+        y = ops.sum(pynn.matmul(x, kernel, transpose_b=True) * rand(3, 5, seed=2))
+    weights = rand(3, 5, seed=2)
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, kernel)), weights.T @ x, rtol=1e-5)
+    with pytest.raises(ValueError, match="rank >= 2"):
+        ops.matmul(np.ones(3, np.float32), np.ones(3, np.float32), transpose_a=True)
+    symbolic = pynn.Input((4,))
+    model = pynn.Model(symbolic, pynn.matmul(symbolic, w, transpose_b=True))
+    np.testing.assert_allclose(model.predict(x, verbose=0), x @ w.T, rtol=1e-5)
