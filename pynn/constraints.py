@@ -2,6 +2,10 @@
 optimizer step: ``kernel_constraint=constraints.max_norm(3)``."""
 import numpy as np
 
+from . import ops
+from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
+    serialize_function
+
 
 class Constraint:
     """Base class: ``constraint(w)`` returns the constrained weights;
@@ -19,6 +23,18 @@ class Constraint:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class _FunctionConstraint(Constraint):
+    """A plain function of the weights used as a constraint
+    (``kernel_constraint=my_positive_weights``), as Keras accepts any
+    callable."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, w):
+        return np.asarray(ops._plain(self.function(w)), np.float32)
 
 
 def _norms(w, axis):
@@ -91,16 +107,36 @@ _BY_NAME = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg,
 
 
 def get(identifier):
-    """A Constraint from None, a name, a config dict or an instance."""
+    """A Constraint from None, a name, a config dict, an instance, a
+    Constraint subclass or a function of the weights."""
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        return _BY_NAME[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
-        return _BY_NAME[identifier["class_name"]].from_config(identifier.get("config") or {})
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return _BY_NAME[identifier]()
+        custom = lookup(identifier)
+        if custom is not None:
+            return get(custom)
+    elif is_function_description(identifier):
+        return _FunctionConstraint(deserialize_function(identifier, "constraint"))
+    elif isinstance(identifier, dict):
+        name, config = identifier.get("class_name"), identifier.get("config") or {}
+        if name in _BY_NAME:
+            return _BY_NAME[name].from_config(config)
+        for key in (identifier.get("registered_name"), name):
+            custom = lookup(key) if isinstance(key, str) else None
+            if isinstance(custom, type) and issubclass(custom, Constraint):
+                return custom.from_config(config)
+        if isinstance(name, str):
+            raise ValueError(f"Unknown constraint {name!r}: a custom constraint is found "
+                             f"through custom_objects={{{name!r}: {name}}}")
+    elif isinstance(identifier, type) and issubclass(identifier, Constraint):
+        return identifier()
+    elif callable(identifier):
+        return _FunctionConstraint(identifier)
     raise ValueError(f"Unknown constraint {identifier!r}; expected one of "
-                     f"{sorted(k for k in _BY_NAME if k[0].isupper())} or a "
-                     f"pynn.constraints object")
+                     f"{sorted(k for k in _BY_NAME if k[0].isupper())}, a "
+                     f"pynn.constraints object or a function of the weights")
 
 
 def deserialize(config, custom_objects=None):
@@ -118,6 +154,14 @@ def deserialize(config, custom_objects=None):
 
 
 def serialize(constraint):
+    """The config entry of a constraint: class name and config; a custom
+    class also carries its registered name, a function its description."""
     if constraint is None:
         return None
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    if isinstance(constraint, _FunctionConstraint):
+        return serialize_function(constraint.function)
+    cls = type(constraint)
+    if cls in _BY_NAME.values():
+        return {"class_name": cls.__name__, "config": constraint.get_config()}
+    return {"module": cls.__module__, "class_name": cls.__name__,
+            "config": constraint.get_config(), "registered_name": cls.__name__}

@@ -321,20 +321,35 @@ globals().update(_BY_NAME)
 
 
 def get(identifier):
-    """An Initializer from a name ('glorot_uniform', 'GlorotUniform'), a
-    config dict ``{'class_name': ..., 'config': ...}`` or an instance."""
+    """An Initializer from a name ('glorot_uniform', 'GlorotUniform', or a
+    custom object's), a config dict ``{'class_name': ..., 'config': ...}``,
+    an instance, or a function ``fn(shape, dtype=None)`` (kept as it is,
+    as Keras keeps it)."""
+    from .utils.custom_objects import deserialize_function, is_function_description, lookup
     if isinstance(identifier, Initializer):
         return identifier
+    if is_function_description(identifier):
+        return deserialize_function(identifier, "initializer")
     if isinstance(identifier, dict):
         name = _CLASS_NAMES.get(identifier.get("class_name"), identifier.get("class_name"))
         if name not in _BY_NAME:
+            for key in (identifier.get("registered_name"), identifier.get("class_name")):
+                custom = lookup(key) if isinstance(key, str) else None
+                if isinstance(custom, type) and issubclass(custom, Initializer):
+                    return custom.from_config(identifier.get("config") or {})
             raise ValueError(f"Unknown initializer {identifier.get('class_name')!r}; expected "
-                             f"one of {sorted(_CLASS_NAMES)}")
+                             f"one of {sorted(_CLASS_NAMES)}, or a custom initializer in "
+                             f"custom_objects")
         return _BY_NAME[name].from_config(identifier.get("config") or {})
     if isinstance(identifier, str):
         key = _CLASS_NAMES.get(identifier, identifier.lower())
         if key in _BY_NAME:
             return _BY_NAME[key]()
+        custom = lookup(identifier)
+        if custom is not None:
+            return custom() if isinstance(custom, type) else custom
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
     if callable(identifier):
         return identifier
     raise ValueError(f"Unknown initializer {identifier!r}; expected one of {sorted(_BY_NAME)}")
@@ -353,6 +368,15 @@ def deserialize(config, custom_objects=None):
 
 
 def serialize(init):
+    """The config entry of an initializer: class name and config; a custom
+    class also carries its registered name, a function its description."""
+    from .utils.custom_objects import serialize_function
     if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
+        cls = type(init)
+        if _BY_NAME.get(_CLASS_NAMES.get(cls.__name__)) is cls:
+            return {"class_name": cls.__name__, "config": init.get_config()}
+        return {"module": cls.__module__, "class_name": cls.__name__,
+                "config": init.get_config(), "registered_name": cls.__name__}
+    if callable(init) and not isinstance(init, type):
+        return serialize_function(init)
     raise ValueError(f"Cannot serialize initializer {init!r}")

@@ -561,7 +561,9 @@ _NAME_TO_CLASS = {
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
     "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
     "hinge": Hinge, "squared_hinge": SquaredHinge, "kl_divergence": KLDivergence,
-    "kld": KLDivergence, "KLD": KLDivergence, "poisson": Poisson, "log_cosh": LogCosh,
+    "kld": KLDivergence, "KLD": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,  # Keras 2's name
+    "poisson": Poisson, "log_cosh": LogCosh,
     "logcosh": LogCosh, "categorical_hinge": CategoricalHinge,
     "cosine_similarity": CosineSimilarity, "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
@@ -611,7 +613,7 @@ mean_absolute_percentage_error = mape = MAPE = _formula_per_sample(MeanAbsoluteP
 mean_squared_logarithmic_error = msle = MSLE = _formula_per_sample(MeanSquaredLogarithmicError)
 hinge = _formula_per_sample(Hinge)
 squared_hinge = _formula_per_sample(SquaredHinge)
-kl_divergence = kld = KLD = _formula_per_sample(KLDivergence)
+kl_divergence = kld = KLD = kullback_leibler_divergence = _formula_per_sample(KLDivergence)
 poisson = _formula_per_sample(Poisson)
 log_cosh = logcosh = _formula_per_sample(LogCosh)
 huber = _formula_per_sample(Huber)
@@ -862,6 +864,12 @@ def get(identifier):
         return LossFunctionWrapper.from_config(identifier.get("config", {}))
     if isinstance(identifier, str) and lookup(identifier) is not None:
         return get(lookup(identifier))
+    if isinstance(identifier, dict):
+        # a program's own Loss class, found in the custom objects
+        for key in (identifier.get("registered_name"), identifier.get("class_name")):
+            custom = lookup(key) if isinstance(key, str) else None
+            if isinstance(custom, type) and issubclass(custom, Loss):
+                return custom.from_config(identifier.get("config") or {})
     if callable(identifier) and not isinstance(identifier, type):
         return LossFunctionWrapper(identifier)
     raise ValueError(f"Unknown loss {identifier!r}; expected one of "

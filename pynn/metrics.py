@@ -7,6 +7,7 @@ the loss (accuracy is the same on both; mae/mse are taken after the
 activation).  A Python function ``fn(y_true, y_pred)`` is a metric too
 (:class:`MeanMetricWrapper`).
 """
+import functools
 import inspect
 import re
 import weakref
@@ -15,6 +16,27 @@ import numpy as np
 
 from . import autodiff, ops
 from .utils.custom_objects import deserialize_function, is_function_description, lookup
+
+
+class Scalar(float):
+    """A metric's scalar result: a float that also has ``numpy()``, as the
+    tensor Keras's ``result()`` returns does (``metric.result().numpy()``
+    in a custom training loop)."""
+
+    def numpy(self):
+        return np.float32(self)
+
+
+def _scalar_result(result):
+    """``result`` whose float (or 0-d array) value comes back as a Scalar."""
+    @functools.wraps(result)
+    def wrapped(self):
+        value = result(self)
+        if isinstance(value, (float, np.floating)) or (
+                isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f"):
+            return Scalar(value)
+        return value
+    return wrapped
 
 
 class Metric:
@@ -47,6 +69,11 @@ class Metric:
             self.reset_state()
         else:
             Metric.reset_state(self)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in cls.__dict__:
+            cls.result = _scalar_result(cls.__dict__["result"])
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
                      name=None):
@@ -187,6 +214,7 @@ class Metric:
             self.total += float(np.dot(v, w))
             self.count += float(w.sum())
 
+    @_scalar_result
     def result(self):
         return self.total / self.count if self.count else 0.0
 
@@ -1078,8 +1106,9 @@ def serialize(metric):
 
 
 def _config_of(metric):
-    if type(metric).__module__ == __name__ and not isinstance(
-            metric, (LossMetric, MeanMetricWrapper)):
+    # pynn's own metric classes and a program's (its get_config, as Keras
+    # saves it); the wrappers of a function or a loss are saved by name.
+    if not isinstance(metric, (LossMetric, MeanMetricWrapper)):
         return metric.get_config()
     return {"name": metric.name}
 

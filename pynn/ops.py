@@ -249,15 +249,22 @@ def _at_least_1d(x, name):
 
 # ---------------------------------------------------------------- matmul
 
-def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
+def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_b=False):
     """``alpha * a @ b + beta * out`` for 2-D float32 arrays.
 
     ``a`` and ``b`` may be transposed views (``w.T``): they are read in place,
     never copied.  With ``beta != 0`` the product is accumulated into ``out``.
     Other ranks follow NumPy's matmul (a vector is promoted, batch axes
     broadcast): one GEMM when only ``a`` has batch axes, a batched GEMM
-    otherwise.
+    otherwise.  ``transpose_a``/``transpose_b`` swap the last two axes of
+    an operand first (TensorFlow's ``tf.matmul`` arguments, which code
+    ported with ``import pynn as tf`` passes: a tied decoder's
+    ``matmul(x, kernel, transpose_b=True)``).
     """
+    if transpose_a or transpose_b:
+        a = _swap_last_axes(a) if transpose_a else a
+        b = _swap_last_axes(b) if transpose_b else b
+        return matmul(a, b, out, alpha=alpha, beta=beta)
     if type(a) is _Device:
         return _cuda_ops.matmul(a, b, out, alpha=alpha, beta=beta)
     if type(a) is np.ndarray and type(b) is np.ndarray and type(alpha) is float \
@@ -301,6 +308,16 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
         raise ValueError("matmul: beta != 0 needs out")
     out = _out(out, (a.shape[0], b.shape[1]), "matmul")
     return _k.sgemm(a, b, out, alpha, beta)
+
+
+def _swap_last_axes(x):
+    rank = len(shape(x))
+    if rank < 2:
+        raise ValueError(f"matmul: transpose_a/transpose_b need operands of rank >= 2, got "
+                         f"shape {tuple(shape(x))}")
+    axes = list(range(rank))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return transpose(x, axes)
 
 
 def _matmul_any_rank(a, b):

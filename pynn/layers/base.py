@@ -397,7 +397,22 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
         from .. import dtype_policies
-        # (a name, a policy, or Keras 3's serialized one)
+        # A first layer's dtype that is no float policy (Flatten(input_shape=
+        # [28, 28], dtype="uint8") in front of a Rescaling) is the dtype of
+        # the Input a model makes for it, as in Keras; the layer itself
+        # computes in the global policy.  Otherwise a name, a policy, or
+        # Keras 3's serialized one.
+        self._input_dtype_arg = None
+        if isinstance(dtype, (str, type, np.dtype)) and (
+                input_shape is not None or batch_input_shape is not None
+                or input_dim is not None):
+            try:
+                kind = np.dtype(dtype).kind
+            except TypeError:  # a policy's name ("mixed_float16")
+                kind = None
+            if kind in ("i", "u", "b"):
+                self._input_dtype_arg = standardize_dtype(dtype, type(self).__name__)
+                dtype = None
         self._dtype_policy = dtype_policies.get(dtype, type(self).__name__)
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without "

@@ -132,6 +132,12 @@ in_top_k isreal
 INDEX_OPS = frozenset("""
 nanargmax nanargmin argpartition argmax argmin argsort count_nonzero searchsorted digitize
 """.split())
+# Operations that only move, pick or repeat elements: a boolean mask or
+# integer ids come out with their own dtype, as in Keras.
+STRUCTURAL_OPS = frozenset("""
+getitem expand_dims reshape squeeze transpose tile repeat broadcast_to flip roll moveaxis
+swapaxes
+""".split())
 # Integer operations whose result keeps the (first) input's dtype.
 SAME_DTYPE_OPS = frozenset("""
 gcd lcm bitwise_and bitwise_or bitwise_xor bitwise_invert bitwise_not bitwise_left_shift
@@ -248,6 +254,9 @@ class TensorOperation(Layer):
             return [str(np.dtype(dtype))] * n
         if self.op == "top_k":  # (values, indices)
             return ["float32", "int32"][:n]
+        if self.op in STRUCTURAL_OPS and \
+                self.__dict__.get("_call_input_dtype") in ("bool", "int32", "int64"):
+            return [self.__dict__["_call_input_dtype"]] * n
         if self.op not in BOOLEAN_OPS and self.__dict__.get("_call_input_dtype") == "string":
             return ["string"] * n  # raw text reshaped (expand_dims, reshape) is text
         return ["bool" if self.op in BOOLEAN_OPS else "float32"] * n

@@ -18,6 +18,12 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     model's inputs (a functional model is rebuilt on them)."""
     if not isinstance(model, Model):
         raise ValueError(f"clone_model: expected a pynn model, got {type(model).__name__}")
+    cls = type(model)
+    if cls.call is not Model.call and cls.get_config is not Model.get_config and \
+            clone_function is None and input_tensors is None:
+        # A subclass with its own config is rebuilt from it, as Keras
+        # clones a subclassed model (its layers are its __init__'s).
+        return cls.from_config(model.get_config())
     clone_function = clone_function or _clone_layer
     if isinstance(model, Sequential):
         clone = Sequential(name=model.name, trainable=model.trainable)

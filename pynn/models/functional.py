@@ -693,6 +693,17 @@ class Model(TrainingMixin, Layer):
 
     def _trace(self, input_shape, dtypes=None):
         from ..layers.base import Input
+        if type(self).build is not Model.build and not self.__dict__.get("_in_own_build"):
+            # A subclass's own build (making layers that depend on the input
+            # shape) runs first, as Keras runs it before the first call; if
+            # it calls Model.build itself, that traced the model already.
+            self.__dict__["_in_own_build"] = True
+            try:
+                self.build(input_shape)
+            finally:
+                del self.__dict__["_in_own_build"]
+            if self._program is not None:
+                return
         multi = isinstance(input_shape, list)
         shapes = input_shape if multi else [input_shape]
         dtypes = dtypes or ["float32"] * len(shapes)
@@ -858,14 +869,17 @@ class Model(TrainingMixin, Layer):
         """Outputs in the structure the model was built with."""
         if isinstance(self._outputs_struct, dict):
             return dict(zip(self._outputs_struct.keys(), outs))
-        if len(outs) == 1 and not isinstance(self._outputs_struct, (list, tuple)):
-            return outs[0]
-        if any(isinstance(o, (list, tuple, dict)) for o in self._outputs_struct):
+        struct = self._outputs_struct
+        if isinstance(struct, (list, tuple)) and \
+                any(isinstance(o, (list, tuple, dict)) for o in struct):
             # nested outputs (a layer's list of outputs among them, as
             # ``layer.output`` of a two-output layer): the same nesting
             from ..tape import _pack_like
-            return _pack_like(self._outputs_struct, outs)
-        return outs
+            packed = _pack_like(struct, outs)
+            return packed[0] if len(packed) == 1 else packed
+        # One output, given alone or as a one-element list, comes back
+        # alone, as Keras unpacks a singleton.
+        return outs[0] if len(outs) == 1 else outs
 
     # --------------------------------------------------------- weights
 
@@ -1012,6 +1026,16 @@ class Model(TrainingMixin, Layer):
             self.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
                        else tuple(shape))
 
+    def reset_states(self):
+        """Zero the state of every stateful layer, nested models' included
+        (Keras 2's ``model.reset_states()``, which programs written for it
+        call between epochs of a stateful RNN)."""
+        for layer in self.layers:
+            if isinstance(layer, Model):
+                layer.reset_states()
+            elif getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
     def to_json(self, **kwargs):
         import json
         from ..saving import serialize_layer
@@ -1100,7 +1124,8 @@ Functional = Model
 
 def input_dtype_of(layer):
     """The dtype a model built in front of ``layer`` reads."""
-    return standardize_dtype(getattr(layer, "input_dtype", "float32"), layer.name)
+    given = getattr(layer, "_input_dtype_arg", None)
+    return given or standardize_dtype(getattr(layer, "input_dtype", "float32"), layer.name)
 
 
 __all__ = ["Model", "Functional", "Program", "map_graph", "InputLayer"]

@@ -32,12 +32,17 @@ def _shape_str(shape):
         ("," if len(shape) == 1 else "") + ")"
 
 
-# NumPy's ufuncs behind the operators, by the pynn.ops name that records them.
-_ARRAY_OPERATORS = {"add": "add", "subtract": "subtract", "multiply": "multiply",
-                    "divide": "divide", "true_divide": "divide", "floor_divide": "floor_divide",
-                    "remainder": "mod", "power": "power", "matmul": "matmul", "less": "less",
-                    "less_equal": "less_equal", "greater": "greater",
-                    "greater_equal": "greater_equal"}
+# NumPy's binary operators as the tensor's own: (operator with the tensor
+# on the left, with the tensor on the right).
+_ARRAY_OPERATORS = {
+    "add": ("__add__", "__radd__"), "subtract": ("__sub__", "__rsub__"),
+    "multiply": ("__mul__", "__rmul__"), "true_divide": ("__truediv__", "__rtruediv__"),
+    "divide": ("__truediv__", "__rtruediv__"), "floor_divide": ("__floordiv__", "__rfloordiv__"),
+    "remainder": ("__mod__", "__rmod__"), "power": ("__pow__", "__rpow__"),
+    "matmul": ("__matmul__", "__rmatmul__"), "bitwise_and": ("__and__", "__rand__"),
+    "bitwise_or": ("__or__", "__ror__"), "bitwise_xor": ("__xor__", "__rxor__"),
+    "less": ("__lt__", "__gt__"), "less_equal": ("__le__", "__ge__"),
+    "greater": ("__gt__", "__lt__"), "greater_equal": ("__ge__", "__le__")}
 
 
 class KerasTensor:
@@ -79,17 +84,22 @@ class KerasTensor:
                         f"(pynn.Model(inputs, outputs)) and call predict() on data.")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        # An array on the left of an operator (``rates * images`` in a
-        # model's call, the rates computed with NumPy): NumPy hands the
-        # operation here, and it is recorded as the tensor's own operator
-        # would record it.  Any other NumPy function has no value to work on.
-        name = _ARRAY_OPERATORS.get(ufunc.__name__)
-        if method == "__call__" and not kwargs and len(inputs) == 2 and name is not None:
+        # An array on the left of an operator (``rates * images``, the rates
+        # computed with NumPy; ``causal_mask & padding_mask``): NumPy hands
+        # the operation here, and it is recorded as the tensor's own
+        # operator records it.  Any other NumPy function has no value to
+        # work on, and says so.
+        names = _ARRAY_OPERATORS.get(ufunc.__name__)
+        if method == "__call__" and not kwargs and len(inputs) == 2 and names is not None:
             a, b = inputs
             if a is self and not isinstance(b, KerasTensor):
-                return self._operation(name, b)
-            if b is self and not isinstance(a, KerasTensor):
-                return self._operation(name, a, reverse=True)
+                operator, other = getattr(self, names[0], None), b
+            elif b is self and not isinstance(a, KerasTensor):
+                operator, other = getattr(self, names[1], None), a
+            else:
+                operator = None
+            if operator is not None:
+                return operator(other)
         self.__array__()
 
     def __len__(self):

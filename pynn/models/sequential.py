@@ -41,7 +41,10 @@ class Sequential(Model):
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a Layer, got {type(layer).__name__}")
-        if any(existing.name == layer.name for existing in self._layers):
+        # The same layer may come again (its weights shared, as Keras
+        # allows); two different layers may not share a name.
+        if any(existing.name == layer.name and existing is not layer
+               for existing in self._layers):
             raise ValueError(f"Sequential: all layer names must be unique; {layer.name!r} "
                              f"is already in the model")
         first_shape = layer._batch_input_shape

@@ -14,6 +14,35 @@ from .. import ops
 from . import schedules
 
 
+class LearningRate(float):
+    """What ``optimizer.learning_rate`` hands out: the rate as a float that
+    also answers as Keras's learning-rate variable does (``numpy()``,
+    ``assign(value)``, ``value``), since Keras programs read it with
+    ``.numpy()`` and set it with ``assign`` or ``backend.set_value``."""
+
+    def __new__(cls, value, optimizer=None):
+        rate = super().__new__(cls, value)
+        rate._optimizer = optimizer
+        return rate
+
+    def __reduce__(self):
+        # a copy (copy.deepcopy of a config holding it) is the plain number
+        return float, (float(self),)
+
+    def numpy(self):
+        return np.float32(self)
+
+    @property
+    def value(self):
+        return np.float32(self)
+
+    def assign(self, value):
+        if self._optimizer is None:
+            raise TypeError("this learning rate belongs to no optimizer: set "
+                            "optimizer.learning_rate instead")
+        self._optimizer.learning_rate = float(value)
+
+
 class Optimizer:
     slot_names = ()
     host_only = False  # updated in NumPy: a GPU's arrays come to the host for it
@@ -69,9 +98,9 @@ class Optimizer:
     def learning_rate(self):
         """The rate of the next step (a schedule's value at it)."""
         if self._schedule is not None:
-            return float(self._schedule(self.iterations) if isinstance(
-                self._schedule, schedules.LearningRateSchedule) else self._schedule())
-        return self._learning_rate
+            return LearningRate(self._schedule(self.iterations) if isinstance(
+                self._schedule, schedules.LearningRateSchedule) else self._schedule(), self)
+        return LearningRate(self._learning_rate, self)
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -126,7 +155,7 @@ class Optimizer:
             return self.apply_gradients(zip(params, grads))
         self._shapes = None if shapes is None else [tuple(s) for s in shapes]
         if self._schedule is not None:
-            self._learning_rate = self.learning_rate
+            self._learning_rate = float(self.learning_rate)
         device = None
         if self.host_only or self.clipnorm or self.clipvalue or self.global_clipnorm or \
                 self.weight_decay or self.use_ema:
@@ -334,7 +363,7 @@ class Optimizer:
         config = {"name": self.name,
                   "learning_rate": schedules.serialize(self._schedule)
                   if isinstance(self._schedule, schedules.LearningRateSchedule)
-                  else self.learning_rate}
+                  else float(self.learning_rate)}
         for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)

@@ -374,6 +374,10 @@ def compile_from_config(model, config):
         raise ValueError("the compile settings must be a dict")
 
     def metric(m):
+        # A Keras file's custom metric (a class or a function) comes here
+        # already found in custom_objects (keras_config translates it).
+        if isinstance(m, metrics_mod.Metric) or (callable(m) and not isinstance(m, type)):
+            return m
         if is_function_description(m):
             return deserialize_function(m, "metric")
         if isinstance(m, dict):

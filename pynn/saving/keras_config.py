@@ -718,7 +718,12 @@ def compile_to_keras(model, legacy=False):
         if callable(value) and (hasattr(value, "_metric_class") or
                                 hasattr(value, "_loss_class")):
             return value.__name__
-        spec = metrics.serialize(metrics.get(value))
+        if callable(value) and not isinstance(value, (metrics.Metric, type)):
+            # the program's own function, by its name as Keras writes it
+            from ..utils.custom_objects import serialize_function
+            spec = dict(serialize_function(value))
+        else:
+            spec = metrics.serialize(metrics.get(value))
         return spec if legacy else _keras_object(spec, "keras.metrics")
 
     config = {"loss": map_structure(loss_spec, loss), "loss_weights": loss_weights,
@@ -982,6 +987,15 @@ class _Translator:
             if isinstance(found, type) and hasattr(found, "from_config") and \
                     isinstance(config, dict):
                 return found.from_config(config)
+            return found
+        if name == "function":
+            # a program's own function (a loss made by create_huber(2.0),
+            # say), found by its name as Keras finds it
+            found = self._program_function(spec)
+            if found is None:
+                fn = spec.get("config")
+                raise ValueError(f"{where}: the function {fn!r} is not known; pass it in "
+                                 f"custom_objects={{{fn!r}: ...}} or register it")
             return found
         row = table.get(name)
         if row is None:

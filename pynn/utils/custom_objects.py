@@ -5,9 +5,11 @@ A config holds a function by name only, never its code:
 ``{'module': 'mymodule', 'class_name': 'function', 'config': 'my_fn',
 'registered_name': 'my_fn'}`` (Keras 3's form).  In memory the description
 also carries the function itself, so ``clone_model`` and
-``from_config(get_config())`` give the same function back; an anonymous
-function (a lambda, a function defined inside another) is described as
-``'__lambda__'`` and cannot be written to a model file.
+``from_config(get_config())`` give the same function back.  A function
+defined inside another (a closure such as ``create_huber(2.0)``'s
+``huber_fn``) is described by its own name, as Keras does, and is found
+again only through the custom objects; a lambda has no name and is
+described as ``'__lambda__'``, which cannot be written to a model file.
 
 Reading a description back looks in the custom objects (the
 ``custom_objects=`` of the loading call, :func:`custom_object_scope`,
@@ -161,7 +163,7 @@ def lookup(name):
 
 def _is_anonymous(fn):
     qualname = getattr(fn, "__qualname__", "")
-    return (not qualname or "<lambda>" in qualname or "<locals>" in qualname
+    return (not qualname or "<lambda>" in qualname
             or getattr(fn, "__module__", None) is None)
 
 
@@ -179,11 +181,13 @@ def serialize_function(fn):
         return FunctionRef({"class_name": "__lambda__",
                             "config": {"name": getattr(fn, "__qualname__", repr(fn)),
                                        "defined_at": where}}, fn)
-    # A registered function (even one defined inside another) is found
-    # again by the name it is registered under.
+    # A registered function is found again by the name it is registered
+    # under; one defined inside another by its own name (its qualified name
+    # holds '<locals>', which names nothing a loader could find).
+    name = fn.__name__ if registered is not None or "<locals>" in fn.__qualname__ \
+        else fn.__qualname__
     return FunctionRef({"module": fn.__module__, "class_name": "function",
-                        "config": fn.__qualname__ if registered is None else fn.__name__,
-                        "registered_name": registered or fn.__qualname__}, fn)
+                        "config": name, "registered_name": registered or name}, fn)
 
 
 def is_function_description(value):
