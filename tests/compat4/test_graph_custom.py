@@ -223,3 +223,56 @@ def test_subclassed_model_weight_gets_its_gradient():
     model.train_on_batch(x, y)
     np.testing.assert_allclose(pi - np.asarray(tree.pi), numeric, rtol=2e-2, atol=2e-4)
     assert np.abs(numeric).max() > 1e-3
+
+
+# ---------------------------------------- TensorFlow's names: nest, TensorShape, einsum
+
+@needs_keras
+def test_nest_is_keras_tree():
+    data = {"b": (1, [2, 3]), "a": {"y": 4, "x": None}}
+    assert pynn.nest.flatten(data) == keras.tree.flatten(data)
+    doubled = pynn.nest.map_structure(lambda v: None if v is None else 2 * v, data)
+    assert doubled == keras.tree.map_structure(lambda v: None if v is None else 2 * v, data)
+    flat = list(range(len(keras.tree.flatten(data))))
+    assert pynn.nest.pack_sequence_as(data, flat) == keras.tree.pack_sequence_as(data, flat)
+
+
+def test_tensor_shape():
+    shape = pynn.TensorShape([2, None, 3])
+    assert shape == (2, None, 3) and shape.as_list() == [2, None, 3]
+    assert shape.rank == 3 and shape[0] == 2 and shape[1:] == pynn.TensorShape([None, 3])
+    assert repr(shape[1:]) == "TensorShape([None, 3])"
+    assert not shape.is_fully_defined() and shape.num_elements() is None
+    assert pynn.TensorShape([4, 5]).num_elements() == 20
+    assert pynn.TensorShape(7).as_list() == [7]
+    assert shape.concatenate([6]) == (2, None, 3, 6)
+    with pytest.raises(ValueError, match="unknown rank"):
+        pynn.TensorShape(None)
+
+
+def _einsum_cell(lib, einsum, state_size, units):
+    class Cell(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.state_size = state_size
+            self.output_size = state_size
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], units), name="kernel",
+                                          initializer="glorot_uniform")
+
+        def call(self, inputs, states):
+            h = lib.ops.tanh(einsum("bi,ij->bj", inputs, self.kernel) + states[0])
+            return h, [h]
+    return Cell()
+
+
+@needs_keras
+def test_cell_with_tensor_shape_state_and_tf_einsum_matches_keras():
+    x = np.random.default_rng(5).normal(size=(3, 4, 2)).astype("float32")
+    ours = pynn.layers.RNN(_einsum_cell(pynn, pynn.einsum, pynn.TensorShape([5]), 5))
+    theirs = keras.layers.RNN(_einsum_cell(keras, keras.ops.einsum, 5, 5))
+    theirs(x)
+    ours(x)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(theirs(x)), rtol=1e-5, atol=1e-6)
