@@ -58,6 +58,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device", "argmax",
            "cast", "concat", "constant",
-           "convert_to_tensor", "einsum", "exp", "nest", "TensorShape", "matmul", "newaxis", "ones", "ones_like", "reduce_max",
+           "convert_to_tensor", "einsum", "exp", "matmul", "nest", "newaxis", "ones",
+           "ones_like", "reduce_max", "TensorShape",
            "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sqrt", "square",
            "stack", "zeros", "zeros_like", "__version__"]

@@ -120,13 +120,9 @@ def _check_output_shape(spec, who):
 # TensorOperation names one of these and nothing else.
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
              "mod": lambda a, b: a % b,
+             # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
              "filled_to_batch": lambda x, shape, fill_value, dtype: np.full(
-                 (ops_shape(x)[0],) + tuple(shape[1:]), fill_value, dtype)}
-
-
-def ops_shape(x):
-    from .. import ops
-    return ops.shape(x)
+                 (x.shape[0],) + tuple(shape[1:]), fill_value, dtype)}
 
 # The operations whose result is boolean, as Keras's are: their symbolic
 # output has dtype bool (and their value is a boolean array).
