@@ -40,6 +40,7 @@ class _Local(threading.local):
         self.given_mask = None
         self.inferring = False
         self.tracing_model = None
+        self.sizes_unknown = False
 
 
 def model_being_traced():
@@ -68,6 +69,14 @@ def inferring_shapes():
     infer_output_shape): a lookup then maps tokens it does not know to 0
     rather than refusing the placeholder strings."""
     return _local.inferring
+
+
+def sizes_unknown():
+    """Whether a call runs on sample values whose sizes stand for sizes
+    not known yet (the batch of a graph input without a batch_size), to
+    find its output shape: a reshape to fixed sizes then gives them, as
+    Keras's symbolic reshape does."""
+    return _local.sizes_unknown
 
 
 _local = _Local()
@@ -1843,7 +1852,9 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                   np.zeros(tuple(size if d is None else d for d in s), input_dtype)
                   for s in shapes]
         return arrays if multi else arrays[0]
-    saved, _local.inferring = _local.inferring, True
+    saved = _local.inferring, _local.sizes_unknown
+    _local.inferring = True
+    _local.sizes_unknown = builtins.any(d is None for s in shapes for d in s)
     try:
         with untraced(), isolated(), np.errstate(all="ignore"):
             first, second = run(sample(2)), run(sample(3))
@@ -1853,7 +1864,7 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                          f" ({type(e).__name__}: {e}); give the output shape "
                          f"(output_shape= or compute_output_shape)") from e
     finally:
-        _local.inferring = saved
+        _local.inferring, _local.sizes_unknown = saved
     multi_out = isinstance(first, (list, tuple))
     outs = list(zip(first, second)) if multi_out else [(first, second)]
     result = []

@@ -24,6 +24,7 @@ import builtins
 import collections
 import functools
 import numbers
+import threading
 import types
 
 import numpy as np
@@ -3367,11 +3368,23 @@ def ndim(x):
 
 
 def zeros(shape, dtype=None):
-    return np.zeros(shape, dtype or np.float32)
+    return _filled("zeros", shape, 0, dtype)
 
 
 def ones(shape, dtype=None):
-    return np.ones(shape, dtype or np.float32)
+    return _filled("ones", shape, 1, dtype)
+
+
+def _filled(who, shape, fill_value, dtype):
+    """An array of ``shape`` filled with ``fill_value``.  A leading None in
+    ``shape`` is the batch size of a symbolic tensor (``ops.shape(x)[0]``
+    in a subclassed model's call while it is traced into a graph): the
+    graph then makes the array for the batch it runs on."""
+    if not np.isscalar(shape) and builtins.any(d is None for d in shape):
+        if not _SYMBOLIC:
+            raise ValueError(f"ops.{who}: the shape {tuple(shape)} has an unknown size (None)")
+        return _SYMBOLIC[2](who, tuple(shape), fill_value, dtype)
+    return np.full(shape, fill_value, dtype or np.float32)
 
 
 def zeros_like(x, dtype=None):
@@ -3522,7 +3535,18 @@ def reshape(x, newshape):
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("reshape", x, tuple(newshape) if isinstance(newshape, list)
                        else newshape)
-    return np.reshape(x, newshape)
+    try:
+        return np.reshape(x, newshape)
+    except ValueError:
+        from . import autodiff
+        if autodiff.sizes_unknown() and np.ndim(newshape) == 1 and \
+                builtins.all(d is not None and d >= 0 for d in newshape):
+            # As Keras's symbolic reshape of a tensor whose batch size is
+            # unknown: the output has the sizes asked for, whatever the
+            # sample batch its shape is found on (a layer reshaping to the
+            # tokens of the fixed batch it trains on).
+            return np.zeros(tuple(int(d) for d in newshape), np.asarray(x).dtype)
+        raise
 
 
 
@@ -3902,7 +3926,7 @@ def full(shape, fill_value, dtype=None):
     """An array of ``shape`` filled with ``fill_value`` (float32 unless
     ``dtype`` says)."""
     _constant_input("full", fill_value=fill_value)
-    return np.full(shape, fill_value, dtype or np.float32)
+    return _filled("full", shape, fill_value, dtype)
 
 
 def full_like(x, fill_value, dtype=None):
@@ -4618,7 +4642,7 @@ def copy(x):
 
 def empty(shape, dtype=None):
     """A new array of ``shape`` (zeros, so nothing is left undefined)."""
-    return np.zeros(shape, dtype or np.float32)
+    return _filled("empty", shape, 0, dtype)
 
 
 def dtype(x):
@@ -5758,7 +5782,8 @@ squeeze stack std stop_gradient subtract sum svd swapaxes swish take take_along_
 tanh tanh_shrink tensordot threshold tile top_k trace transpose tril triu true_divide trunc
 unstack var vdot vsplit vstack where zeros_like
 """.split())
-# [the KerasTensor class, the recorder], set when pynn.layers loads.
+# [the KerasTensor class, the recorder, the recorder of an array the size
+# of the traced batch (see _filled)], set when pynn.layers loads.
 _SYMBOLIC = []
 # [a function giving the arrays a recording GradientTape watches, {id: (array,
 # traced leaf)} or None], set by the first GradientTape.watch of an array.
@@ -5789,9 +5814,31 @@ def _has_symbolic(args, kwargs, cls):
     return False
 
 
+# While a subclassed model's call is traced into a graph, the thread
+# tracing it maps the model's own weights (add_weight), by id, to the
+# function giving the symbolic tensor that stands for each in the graph
+# (so that ops.softmax(self.pi) is a graph operation, not a constant).
+_WEIGHT_STAND_INS = {}
+
+
+def _with_stand_ins(args, kwargs):
+    stand_ins = _WEIGHT_STAND_INS.get(threading.get_ident())
+    if not stand_ins:
+        return args, kwargs
+
+    def one(v):
+        if type(v) in (list, tuple):
+            return type(v)(one(t) for t in v)
+        get = stand_ins.get(id(v))
+        return v if get is None else get()
+    return tuple(one(v) for v in args), {k: one(v) for k, v in kwargs.items()}
+
+
 def _symbolic_entry(fn, name):
     @functools.wraps(fn)
     def entry(*args, **kwargs):
+        if _WEIGHT_STAND_INS:
+            args, kwargs = _with_stand_ins(args, kwargs)
         if _SYMBOLIC and _has_symbolic(args, kwargs, _SYMBOLIC[0]):
             return _SYMBOLIC[1](name, args, kwargs)
         if _WATCHED:

@@ -119,7 +119,10 @@ def _check_output_shape(spec, who):
 # The operators of a symbolic tensor beside ops.SYMBOLIC_OPS: a saved
 # TensorOperation names one of these and nothing else.
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
-             "mod": lambda a, b: a % b}
+             "mod": lambda a, b: a % b,
+             # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
+             "filled_to_batch": lambda x, shape, fill_value, dtype: np.full(
+                 (x.shape[0],) + tuple(shape[1:]), fill_value, dtype)}
 
 # The operations whose result is boolean, as Keras's are: their symbolic
 # output has dtype bool (and their value is a boolean array).
@@ -146,6 +149,96 @@ bitwise_right_shift left_shift right_shift
 
 
 _constants = threading.local()
+_batch_source = threading.local()
+
+
+@contextlib.contextmanager
+def batch_source(tensor):
+    """While a subclassed model's call is traced into a graph, ``tensor``
+    (its input) gives the batch size of the arrays its call makes with
+    ``ops.ones([ops.shape(x)[0], ...])``: a leading None there, as Keras
+    runs such a call on the real batch."""
+    saved = getattr(_batch_source, "tensor", None)
+    _batch_source.tensor = tensor
+    try:
+        yield
+    finally:
+        _batch_source.tensor = saved
+
+
+class WeightRead(Layer):
+    """In the graph traced from a subclassed model's call: the value of one
+    of the model's own weights (add_weight), where the call computes with
+    it (``ops.softmax(self.pi)``, ``x @ self.w``).  Its node reads the
+    model's input only to sit in the graph; training differentiates it, so
+    the weight gets its gradient, as Keras's call on the real batch gives."""
+
+    def __init__(self, weight, **kwargs):
+        kwargs.setdefault("name", unique_name("weight_read"))
+        super().__init__(**kwargs)
+        self.__dict__["_read"] = weight
+
+    # the weight it reads, so that the graph's backward visits its node
+    # while the weight trains (the model lists the weight as its own)
+    @property
+    def weights(self):
+        return [self.__dict__["_read"]]
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self.weights if not w.trainable]
+
+    def call(self, x):
+        from .. import autodiff
+        tape = autodiff.active_tape()
+        weight = self.__dict__["_read"]
+        return tape.watch(weight) if tape is not None else np.array(weight.value)
+
+
+@contextlib.contextmanager
+def weights_in_graph(weights, source):
+    """While a subclassed model's call is traced on ``source`` (its first
+    input), its own ``weights`` are read in the graph through a WeightRead
+    node each (made at the first use, one per weight: a weight's gradient
+    is written by the one node that reads it)."""
+    from .. import ops
+    key = threading.get_ident()
+    saved = ops._WEIGHT_STAND_INS.get(key)
+    made = {}
+
+    def stand_in(weight):
+        def get():
+            if id(weight) not in made:
+                made[id(weight)] = WeightRead(weight)(source)
+            return made[id(weight)]
+        return get
+    if weights or saved is not None:  # (an inner model's trace hides the outer's)
+        ops._WEIGHT_STAND_INS[key] = {id(w): stand_in(w) for w in weights}
+    try:
+        yield
+    finally:
+        if saved is None:
+            ops._WEIGHT_STAND_INS.pop(key, None)
+        else:
+            ops._WEIGHT_STAND_INS[key] = saved
+
+
+def record_filled(who, shape, fill_value, dtype):
+    """ops.ones/zeros/full/empty of ``shape`` with None entries in a traced
+    call: a TensorOperation that makes the array for the batch of the
+    traced model's input."""
+    source = getattr(_batch_source, "tensor", None)
+    if source is None or shape[0] is not None or any(d is None for d in shape[1:]):
+        raise ValueError(f"ops.{who}: the shape {shape} has an unknown size (None); only a "
+                         f"subclassed model's call, traced on symbolic inputs, may give the "
+                         f"batch size ops.shape(x)[0] as the first size")
+    shape = [None] + [int(d) for d in shape[1:]]
+    return record_operation("filled_to_batch", (source, shape, fill_value),
+                            {"dtype": str(np.dtype(dtype or "float32"))})
 
 
 @contextlib.contextmanager
@@ -249,7 +342,7 @@ class TensorOperation(Layer):
             return ["int32"] * n
         if self.op in SAME_DTYPE_OPS:
             return [str(np.dtype(self.__dict__.get("_call_input_dtype") or "int32"))] * n
-        if self.op in ("saturate_cast", "cast"):
+        if self.op in ("saturate_cast", "cast", "filled_to_batch"):
             dtype = self.kwargs.get("dtype", self.args[1] if len(self.args) > 1 else None)
             return [str(np.dtype(dtype))] * n
         if self.op == "top_k":  # (values, indices)
@@ -280,7 +373,7 @@ def record_operation(op, args, kwargs):
 def _register():
     from .. import ops
     from ..models.node import KerasTensor
-    ops._SYMBOLIC[:] = [KerasTensor, record_operation]
+    ops._SYMBOLIC[:] = [KerasTensor, record_operation, record_filled]
 
 
 _register()

@@ -271,7 +271,11 @@ def _state_sizes(cell):
 
 def _output_size(cell):
     size = getattr(cell, "output_size", None)
-    return int(size) if size is not None else _state_sizes(cell)[0]
+    if size is None:
+        return _state_sizes(cell)[0]
+    if isinstance(size, (list, tuple)) and len(size) == 1:  # tf.keras's TensorShape([units])
+        size = size[0]
+    return int(size)
 
 
 _CALL_TAKES_TRAINING = {}  # cell class -> whether its call takes training=

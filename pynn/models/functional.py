@@ -606,7 +606,7 @@ class Model(TrainingMixin, Layer):
         other layer with a node in the graph (one built inside call), so that
         no weight is lost.  The traced operations (inputs, tensor
         operations, added losses) are not layers of the model."""
-        from ..layers.lambda_layer import TensorOperation
+        from ..layers.lambda_layer import TensorOperation, WeightRead
         found, seen = [], {id(self)}
 
         def take(item):
@@ -623,7 +623,7 @@ class Model(TrainingMixin, Layer):
                 take(item)
         if self._traced_call:
             for op in self._operations:
-                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses)):
+                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses, WeightRead)):
                     take(op)
         return found
 
@@ -693,6 +693,7 @@ class Model(TrainingMixin, Layer):
 
     def _trace(self, input_shape, dtypes=None):
         from ..layers.base import Input
+        from ..layers.lambda_layer import batch_source, weights_in_graph
         if type(self).build is not Model.build and not self.__dict__.get("_in_own_build"):
             # A subclass's own build (making layers that depend on the input
             # shape) runs first, as Keras runs it before the first call; if
@@ -715,7 +716,8 @@ class Model(TrainingMixin, Layer):
                    for i, (s, d) in enumerate(zip(shapes, dtypes))]
         inputs = dict(zip(keys, tensors)) if keys is not None else \
             tensors if multi else tensors[0]
-        with autodiff.collecting_graph_losses() as added_losses, autodiff.tracing_model(self):
+        with autodiff.collecting_graph_losses() as added_losses, autodiff.tracing_model(self), \
+                batch_source(tensors[0]), weights_in_graph(list(self._weights), tensors[0]):
             outputs = self.call(inputs)
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)
@@ -884,9 +886,13 @@ class Model(TrainingMixin, Layer):
     # --------------------------------------------------------- weights
 
     def _collect(self, attr):
-        """The layers' weights of one kind (``attr``), in layer order, each
-        once."""
-        seen, out = set(), []
+        """The model's own weights (a subclassed model's add_weight), then
+        the layers' weights of one kind (``attr``), in layer order, each
+        once, as Keras lists them."""
+        own = [w for w in self._weights if w.trainable]
+        if attr == "weights":
+            own += [w for w in self._weights if not w.trainable]
+        seen, out = {id(w) for w in own}, own
         for layer in self.layers:
             for w in getattr(layer, attr):
                 if id(w) not in seen:
