@@ -27,7 +27,7 @@ from .backend import exp, matmul, ones, reshape, sqrt, stack, zeros  # noqa: E40
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant_tensor as constant  # noqa: E402
 from .ops import convert_to_tensor, einsum  # noqa: E402
-from .backend import TensorShape  # noqa: E402
+from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .backend import max as reduce_max  # noqa: E402
 from .backend import mean as reduce_mean  # noqa: E402
@@ -64,6 +64,6 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "cast", "concat", "constant",
            "convert_to_tensor", "einsum", "exp", "float16", "float32", "float64", "int8",
            "int16", "int32", "int64", "uint8", "matmul", "nest", "newaxis", "ones",
-           "ones_like", "reduce_max", "TensorShape",
+           "ones_like", "reduce_max", "Tensor", "TensorShape",
            "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sqrt", "square",
            "stack", "zeros", "zeros_like", "__version__"]

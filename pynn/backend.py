@@ -42,7 +42,7 @@ def _load_kernels():
 _kernels = _load_kernels()
 
 from . import autodiff, ops, random  # noqa: E402  (they import the kernels)
-from .tensor import eager  # noqa: E402
+from .tensor import TensorShape, eager  # noqa: E402,F401  (TensorShape: tf.TensorShape)
 
 
 def set_num_threads(n):
@@ -416,49 +416,6 @@ def result_type(*dtypes):
 def constant(value, dtype=None, shape=None, name=None):
     a = np.asarray(value, dtype=dtype or np.float32)
     return np.array(np.broadcast_to(a, shape)) if shape is not None else a
-
-
-class TensorShape(tuple):
-    """TensorFlow's ``tf.TensorShape`` (``pynn.TensorShape``): sizes, None
-    where unknown.  A tuple, so it goes wherever a shape does (a cell's
-    state_size, a layer's build)."""
-
-    def __new__(cls, dims=()):
-        if dims is None:
-            raise ValueError("TensorShape: a shape of unknown rank (None) is not supported; "
-                             "give its sizes (None for an unknown one)")
-        if isinstance(dims, (int, np.integer)):
-            dims = (dims,)
-        return super().__new__(cls, (None if d is None else int(d) for d in dims))
-
-    def as_list(self):
-        return list(self)
-
-    @property
-    def rank(self):
-        return len(self)
-
-    ndims = rank
-
-    @property
-    def dims(self):
-        return list(self)
-
-    def is_fully_defined(self):
-        return builtins.all(d is not None for d in self)
-
-    def num_elements(self):
-        return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
-
-    def concatenate(self, other):
-        return TensorShape(tuple(self) + tuple(TensorShape(other)))
-
-    def __getitem__(self, key):
-        out = tuple.__getitem__(self, key)
-        return TensorShape(out) if isinstance(key, builtins.slice) else out
-
-    def __repr__(self):
-        return f"TensorShape({list(self)})"
 
 
 def constant_tensor(value, dtype=None, shape=None, name=None):

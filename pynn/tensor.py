@@ -14,8 +14,17 @@ import numpy as np
 
 
 class TensorShape(tuple):
-    """A shape (a tuple of ints) with TensorFlow's ``as_list`` and ``rank``."""
-    __slots__ = ()
+    """TensorFlow's ``tf.TensorShape`` (``pynn.TensorShape``): sizes, None
+    where unknown.  A tuple, so it goes wherever a shape does (a cell's
+    state_size, a layer's build)."""
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            raise ValueError("TensorShape: a shape of unknown rank (None) is not supported; "
+                             "give its sizes (None for an unknown one)")
+        if isinstance(dims, (int, np.integer)):
+            dims = (dims,)
+        return super().__new__(cls, (None if d is None else int(d) for d in dims))
 
     def as_list(self):
         return list(self)
@@ -26,17 +35,25 @@ class TensorShape(tuple):
 
     ndims = rank
 
+    @property
+    def dims(self):
+        return list(self)
+
+    def is_fully_defined(self):
+        return all(d is not None for d in self)
+
     def num_elements(self):
-        n = 1
-        for d in self:
-            if d is None:
-                return None
-            n *= d
-        return n
+        return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
+
+    def concatenate(self, other):
+        return TensorShape(tuple(self) + tuple(TensorShape(other)))
 
     def __getitem__(self, key):
-        got = tuple.__getitem__(self, key)
-        return TensorShape(got) if isinstance(key, slice) else got
+        out = tuple.__getitem__(self, key)
+        return TensorShape(out) if isinstance(key, slice) else out
+
+    def __repr__(self):
+        return f"TensorShape({list(self)})"
 
 
 class Tensor(np.ndarray):
@@ -45,7 +62,8 @@ class Tensor(np.ndarray):
 
     @property
     def shape(self):
-        return TensorShape(_ndarray_shape.__get__(self))
+        # (tuple's constructor: the sizes are the array's own ints)
+        return tuple.__new__(TensorShape, _ndarray_shape.__get__(self))
 
     @shape.setter
     def shape(self, value):
