@@ -3,8 +3,7 @@ optimizer step: ``kernel_constraint=constraints.max_norm(3)``."""
 import numpy as np
 
 from . import ops
-from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
-    serialize_function
+from .utils.custom_objects import get_object, serialize_function
 
 
 class Constraint:
@@ -109,34 +108,9 @@ _BY_NAME = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg,
 def get(identifier):
     """A Constraint from None, a name, a config dict, an instance, a
     Constraint subclass or a function of the weights."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier in _BY_NAME:
-            return _BY_NAME[identifier]()
-        custom = lookup(identifier)
-        if custom is not None:
-            return get(custom)
-    elif is_function_description(identifier):
-        return _FunctionConstraint(deserialize_function(identifier, "constraint"))
-    elif isinstance(identifier, dict):
-        name, config = identifier.get("class_name"), identifier.get("config") or {}
-        if name in _BY_NAME:
-            return _BY_NAME[name].from_config(config)
-        for key in (identifier.get("registered_name"), name):
-            custom = lookup(key) if isinstance(key, str) else None
-            if isinstance(custom, type) and issubclass(custom, Constraint):
-                return custom.from_config(config)
-        if isinstance(name, str):
-            raise ValueError(f"Unknown constraint {name!r}: a custom constraint is found "
-                             f"through custom_objects={{{name!r}: {name}}}")
-    elif isinstance(identifier, type) and issubclass(identifier, Constraint):
-        return identifier()
-    elif callable(identifier):
-        return _FunctionConstraint(identifier)
-    raise ValueError(f"Unknown constraint {identifier!r}; expected one of "
-                     f"{sorted(k for k in _BY_NAME if k[0].isupper())}, a "
-                     f"pynn.constraints object or a function of the weights")
+    return get_object(identifier, "constraint", Constraint, _BY_NAME, _FunctionConstraint,
+                      f"one of {sorted(k for k in _BY_NAME if k[0].isupper())}, a "
+                      f"pynn.constraints object or a function of the weights")
 
 
 def deserialize(config, custom_objects=None):

@@ -14,8 +14,7 @@ custom layers and functions are found.
 import numpy as np
 
 from . import ops
-from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
-    serialize_function
+from .utils.custom_objects import get_object, serialize_function
 
 
 class Regularizer:
@@ -179,34 +178,15 @@ def get(identifier):
     """A Regularizer from None, a name ('l1', 'l2', 'l1_l2', or a custom
     object's), a config dict, an instance, a Regularizer subclass or a
     function of the weights."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier in _BY_NAME:
-            cls = _BY_NAME[identifier]
-            return cls(0.01, 0.01) if cls is L1L2 else cls()
-        custom = lookup(identifier)
-        if custom is not None:
-            return get(custom)
-    elif is_function_description(identifier):
-        return _FunctionRegularizer(deserialize_function(identifier, "regularizer"))
-    elif isinstance(identifier, dict):
-        name, config = identifier.get("class_name"), identifier.get("config") or {}
-        if name in _BY_NAME:
-            return _BY_NAME[name].from_config(config)
-        for key in (identifier.get("registered_name"), name):
-            custom = lookup(key) if isinstance(key, str) else None
-            if isinstance(custom, type) and issubclass(custom, Regularizer):
-                return custom.from_config(config)
-        if isinstance(name, str):
-            raise ValueError(f"Unknown regularizer {name!r}: a custom regularizer is found "
-                             f"through custom_objects={{{name!r}: {name}}}")
-    elif isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    elif callable(identifier):
-        return _FunctionRegularizer(identifier)
-    raise ValueError(f"Unknown regularizer {identifier!r}; expected 'l1', 'l2', 'l1_l2', a "
-                     f"pynn.regularizers object or a function of the weights")
+    return get_object(identifier, "regularizer", Regularizer, _BY_NAME, _FunctionRegularizer,
+                      "'l1', 'l2', 'l1_l2', a pynn.regularizers object or a function of "
+                      "the weights", _from_name)
+
+
+def _from_name(name):
+    # 'l1_l2' by name is Keras's L1L2(0.01, 0.01), not its constructor's zeros
+    cls = _BY_NAME[name]
+    return cls(0.01, 0.01) if cls is L1L2 else cls()
 
 
 def deserialize(config, custom_objects=None):

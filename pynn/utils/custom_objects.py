@@ -190,6 +190,42 @@ def serialize_function(fn):
                         "config": name, "registered_name": registered or name}, fn)
 
 
+def get_object(identifier, what, base, by_name, wrap_function, expected, from_name=None):
+    """The ``base`` object (a regularizer, a constraint) an identifier
+    names, as Keras's ``get`` functions read them: None, an instance, a
+    built-in name in ``by_name`` (made by ``from_name``, else with no
+    arguments), a custom object's name, a config dict (built-in or custom
+    class), a function description, a ``base`` subclass, or a function of
+    the weights (wrapped by ``wrap_function``).  ``expected`` ends the error
+    for anything else."""
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in by_name:
+            return (from_name or (lambda name: by_name[name]()))(identifier)
+        custom = lookup(identifier)
+        if custom is not None:
+            return get_object(custom, what, base, by_name, wrap_function, expected, from_name)
+    elif is_function_description(identifier):
+        return wrap_function(deserialize_function(identifier, what))
+    elif isinstance(identifier, dict):
+        name, config = identifier.get("class_name"), identifier.get("config") or {}
+        if name in by_name:
+            return by_name[name].from_config(config)
+        for key in (identifier.get("registered_name"), name):
+            custom = lookup(key) if isinstance(key, str) else None
+            if isinstance(custom, type) and issubclass(custom, base):
+                return custom.from_config(config)
+        if isinstance(name, str):
+            raise ValueError(f"Unknown {what} {name!r}: a custom {what} is found "
+                             f"through custom_objects={{{name!r}: {name}}}")
+    elif isinstance(identifier, type) and issubclass(identifier, base):
+        return identifier()
+    elif callable(identifier):
+        return wrap_function(identifier)
+    raise ValueError(f"Unknown {what} {identifier!r}; expected {expected}")
+
+
 def is_function_description(value):
     return isinstance(value, dict) and value.get("class_name") in ("function", "__lambda__")
 

@@ -3,7 +3,6 @@ whose call reshapes to the fixed batch it trains on, and a subclassed model
 whose call makes arrays of its batch size (``ops.ones([ops.shape(x)[0],
 ...])``); against Keras 3 on its NumPy backend where it runs the same
 thing, else a property that could fail."""
-import os
 
 import numpy as np
 import pytest
@@ -11,15 +10,7 @@ import pytest
 import pynn
 from pynn import ops
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
-try:
-    import keras
-except Exception as e:  # missing, or a backend that cannot load here
-    keras, reason = None, f"Keras 3 is not available ({type(e).__name__}: {e})"
-else:
-    reason = ""
-
-needs_keras = pytest.mark.skipif(keras is None, reason=reason)
+from keras_reference import keras, needs_keras  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 BATCH, TOKENS, DIM = 4, 3, 5
