@@ -71,7 +71,8 @@ $(BENCH)/.ready: pyproject.toml
 
 # Everything side by side on the kernels this CPU picks; then, on a CPU with
 # AVX-512, the kernel, training and predict benchmarks again with every
-# implementation held to AVX2 (most users' machines); then an epoch on a
+# implementation held to AVX2 (most users' machines); then matmul against
+# NumPy at every size, each in its own process; then an epoch on a
 # quiet machine and beside a process spinning on one core, pynn and
 # PyTorch alternated, and the weak scaling of data-parallel training (1, 2,
 # 4, 8 processes, as many as there are cores).
@@ -92,6 +93,7 @@ bench: build $(BENCH)/.ready
 			--benchmark-json=../.benchmarks/avx2.json && \
 		../$(BENCH)/bin/python report.py ../.benchmarks/avx2.json; \
 	else echo "== no AVX-512 here: the run above is the AVX2 path =="; fi
+	$(BENCH)/bin/python benchmarks/matmul_sizes.py --rounds 3
 	$(BENCH)/bin/python benchmarks/bench_predict.py --repeats 400
 	$(BENCH)/bin/python benchmarks/busy_machine.py --rounds 5
 	$(BENCH)/bin/python benchmarks/scaling.py --steps 30
