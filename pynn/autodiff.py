@@ -335,7 +335,12 @@ class Tape:
     def _refusing(self, vjp, g, parents, kept):
         """The gradients ``vjp`` sends back, each recorded as a value whose
         own gradient raises (its operation has no recorded gradient)."""
-        what = getattr(vjp, "op", None) or "an operation pynn records without a second form"
+        what = getattr(vjp, "op", None)
+        layer = getattr(vjp, "reads", None)  # a layer or model recorded as one call
+        if what is None and layer is not None:
+            what = describe(layer) if getattr(layer, "_program", None) is None else \
+                f"model {layer.name!r} ({type(layer).__name__}) recorded as one call"
+        what = what or "an operation pynn records without a second form"
         refuse = _refuse(what)
         gs = g if type(g) is list else [g]
         before = dict(self.layer_grads)
@@ -776,10 +781,11 @@ def _index(x, key):
 
 # ------------------------------------------------------------ elementwise
 
-def _unary(x, fwd, grad, second=None):
+def _unary(x, fwd, grad, second=None, name=None):
     """``fwd(value)`` recorded with ``grad(g, value, result)``; ``second(g,
     x, y)`` is that gradient computed with recorded operations on the
-    traced input and result (for a gradient that is differentiated)."""
+    traced input and result (for a gradient that is differentiated).
+    ``name``: the operation's, for messages."""
     x = resolve(x)
     if type(x) is not Traced:
         return fwd(x)
@@ -789,8 +795,11 @@ def _unary(x, fwd, grad, second=None):
     def vjp(g):
         return (grad(g, xv, y),)
     out = x.tape.record(y, (x,), vjp)
-    if second is not None and x.tape.higher_order:
-        vjp.second = lambda g: (second(g, x, out),)
+    if x.tape.higher_order:
+        if name is not None:
+            vjp.op = f"pynn.ops.{name}"
+        if second is not None:
+            vjp.second = lambda g: (second(g, x, out),)
     return out
 
 
@@ -975,7 +984,9 @@ def expm1(x):
 
 def erf(x):
     return _unary(x, ops.erf,
-                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)))
+                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)),
+                  lambda g, x, y: multiply(g, multiply(np.float32(2 / np.sqrt(np.pi)),
+                                                       exp(negative(multiply(x, x))))))
 
 
 def sqrt(x):
@@ -1008,7 +1019,7 @@ def _unary_with(fn, derivative):
     def op(x):
         with _errstate():
             return _unary(x, lambda v: fn(np.asarray(v, np.float32)),
-                          lambda g, v, y: ops.multiply(g, derivative(v, y)))
+                          lambda g, v, y: ops.multiply(g, derivative(v, y)), name=fn.__name__)
     return op
 
 

@@ -96,7 +96,8 @@ class _GradientRecord(autodiff.Tape):
     def record(self, value, parents, vjp):
         if self.paused:
             return autodiff._f32(value)
-        if self.higher_order and type(vjp) is FunctionType and not hasattr(vjp, "op"):
+        if self.higher_order and type(vjp) is FunctionType and not hasattr(vjp, "op") and \
+                not hasattr(vjp, "reads"):
             vjp.op = _operation_name()
         return super().record(value, parents, vjp)
 
@@ -242,9 +243,10 @@ class GradientTape:
         try:
             with _Recording(None, []):
                 if differentiable:
-                    sources = keep | {id(record.watched[w][1]) for w in record.requested
-                                      if w in record.watched}
-                    grads = record.backward_recorded(seeds, keep, sources, record.requested)
+                    leaves_read = keep | {id(record.watched[w][1]) for w in record.requested
+                                          if w in record.watched}
+                    grads = record.backward_recorded(seeds, keep, leaves_read,
+                                                     record.requested)
                 else:
                     grads = record.backward(seeds, keep)
         finally:
@@ -563,8 +565,6 @@ def record_call(record, layer, inputs, training):
     # (a model's weights are not among the record's operands: a gradient
     # for them is asked of this record)
     vjp.reads = layer
-    vjp.op = autodiff.describe(layer) if not is_model else \
-        f"model {layer.name!r} ({type(layer).__name__}) recorded as one call"
     if len(outs) > 1:
         traced = record.record_several(outs, tuple(xs), vjp)
     else:
@@ -619,7 +619,7 @@ def _recorded_layer(record, layer, x, training):
     """``layer(x)`` for a built-in layer, computed with recorded operations
     (whose gradients have recorded forms too), or None for a layer that
     has no such form here (it is then recorded as one call)."""
-    from .layers import activation, conv, core, reshaping
+    from .layers import activation, conv, core, normalization, reshaping
     cls = type(layer)
     if training is None:
         training = layer._training_default
@@ -658,7 +658,28 @@ def _recorded_layer(record, layer, x, training):
         return autodiff.reshape(x, (x.shape[0],) + layer.compute_output_shape(x.shape)[1:])
     if cls is reshaping.ZeroPadding2D:
         return autodiff.pad(x, ((0, 0),) + tuple(layer.padding) + ((0, 0),))
+    if cls is normalization.LayerNormalization:
+        return _layer_norm(record, layer, x)
     return None
+
+
+def _layer_norm(record, layer, x):
+    """LayerNormalization over trailing axes (its weights then broadcast
+    as they are), or None for other axes."""
+    axes = sorted(int(a) % x.ndim for a in (layer.axis if isinstance(layer.axis, list)
+                                            else [layer.axis]))
+    if axes != list(range(x.ndim - len(axes), x.ndim)):
+        return None
+    axes = tuple(axes)
+    centred = autodiff.subtract(x, autodiff.mean(x, axis=axes, keepdims=True))
+    variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
+    y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
+                                                            np.float32(layer.epsilon))))
+    if layer.gamma is not None:
+        y = autodiff.multiply(y, record.watch(layer.gamma))
+    if layer.beta is not None:
+        y = autodiff.add(y, record.watch(layer.beta))
+    return y
 
 
 def _scale_added_losses(program, state, scale):
