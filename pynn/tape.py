@@ -488,8 +488,9 @@ def record_call(record, layer, inputs, training):
             if outs is not None:
                 layer._call_losses = []
                 return layer._pack_outputs(outs)
-        elif not multi_in:
-            y = _recorded_layer(record, layer, xs[0], training)
+        else:
+            y = _recorded_merge(layer, xs) if multi_in else \
+                _recorded_layer(record, layer, xs[0], training)
             if y is not None:
                 return y
     values = [np.ascontiguousarray(_val(x), dtype=_dtype_of(layer, i))
@@ -661,6 +662,23 @@ def _recorded_layer(record, layer, x, training):
     if cls is normalization.LayerNormalization:
         return _layer_norm(record, layer, x)
     return None
+
+
+def _recorded_merge(layer, xs):
+    """A merging layer's call with recorded operations, or None for one
+    that has none here."""
+    from .layers import merging
+    cls = type(layer)
+    if cls is merging.Concatenate:
+        return autodiff.concatenate(xs, axis=layer._axis(len(xs[0].shape)))
+    fold = {merging.Add: autodiff.add, merging.Average: autodiff.add,
+            merging.Subtract: autodiff.subtract, merging.Multiply: autodiff.multiply}.get(cls)
+    if fold is None:
+        return None
+    y = xs[0]
+    for x in xs[1:]:
+        y = fold(y, x)
+    return autodiff.multiply(y, np.float32(1 / len(xs))) if cls is merging.Average else y
 
 
 def _layer_norm(record, layer, x):
