@@ -1478,7 +1478,21 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     back the loss kernel's own gradient, weighted by the incoming one."""
     return _loss_op(f"pynn.ops.loss({kind!r})", y_true, y_pred, sample_weight, grad, out,
                     lambda t, p, w, g: ops.loss(kind, t, p, w, None if g is None else 1.0,
-                                                grad=g))
+                                                grad=g), _LOSS_SLOPES.get(kind))
+
+
+# The gradients of the loss kernels with respect to the predictions (per
+# element, before each row's weight), written with recorded operations:
+# ``slope(y_true, y_pred)``, one row per position of the last axis.
+_LOSS_SLOPES = {
+    "mean_squared_error": lambda t, p: multiply(subtract(p, t),
+                                                np.float32(2 / builtins.max(p.shape[-1], 1))),
+    "mean_absolute_error": lambda t, p: np.sign(p.value - t).astype(np.float32) /
+    np.float32(builtins.max(p.shape[-1], 1)),
+    "softmax_crossentropy": lambda t, p: subtract(softmax(p), t),
+    "sigmoid_crossentropy": lambda t, p: divide(subtract(apply_activation(p, "sigmoid"), t),
+                                                np.float32(builtins.max(p.shape[-1], 1))),
+}
 
 
 def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=None, grad=None,
@@ -1488,7 +1502,7 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                                                        None if g is None else 1.0, grad=g))
 
 
-def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
+def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel, slope=None):
     y_true, y_pred = resolve(y_true), resolve(y_pred)
     tape = _tape_of(y_true, y_pred, resolve(sample_weight))
     if grad is not None or out is not None:
@@ -1507,7 +1521,17 @@ def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
         w = g if sample_weight is None else g * np.asarray(sample_weight, np.float32)
         kernel(y_true, pv, np.ascontiguousarray(w, dtype=np.float32), buf)
         return None, buf
-    return tape.record(per, (y_true, y_pred), vjp)
+    result = tape.record(per, (y_true, y_pred), vjp)
+    if tape.higher_order:
+        vjp.op = name
+        if slope is not None and pv.ndim >= 2:
+            def second(g):
+                w = g if sample_weight is None else \
+                    multiply(g, np.asarray(sample_weight, np.float32).reshape(np.shape(per)))
+                t = np.asarray(y_true, np.float32)
+                return None, multiply(slope(t, y_pred), reshape(w, pv.shape[:-1] + (1,)))
+            vjp.second = second
+    return result
 
 
 def _einsum_letters(subscripts, shapes):

@@ -22,8 +22,9 @@ where the target does not depend on a source (``unconnected_gradients=
 Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
 product): while tapes are nested, operations also keep their gradient
 written with recorded operations, and models and the built-in layers that
-have such a form (Dense, Conv2D, the activations, Dropout, Flatten,
-Reshape, ZeroPadding2D) are recorded layer by layer, operation by
+have such a form (Dense, Conv2D, the activation layers, Dropout, Flatten,
+Reshape, ZeroPadding2D, LayerNormalization, Add, Subtract, Multiply,
+Average, Concatenate) are recorded layer by layer, operation by
 operation, instead of as one call.  A ``gradient()`` asked while another
 tape records replays the records with those forms, on the tape: the
 gradient it returns is a traced value the outer tape differentiates.  What
@@ -299,7 +300,9 @@ def _operation_name():
     while f is not None:
         module = f.f_globals.get("__name__", "")
         name = f.f_code.co_name
-        if module in ("pynn.autodiff", "pynn.ops") and not name.startswith("_"):
+        # (``op``: a function made by a factory, named by the caller above)
+        if module in ("pynn.autodiff", "pynn.ops") and not name.startswith("_") and \
+                name != "op":
             return f"pynn.ops.{name.rstrip('_')}"
         f = f.f_back
     return "an operation"

@@ -423,3 +423,33 @@ def test_fit_of_a_train_step_minimising_a_gradient_penalty_reduces_it():
     images = np.random.default_rng(16).uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32)
     history = model.fit(images, batch_size=8, epochs=30, verbose=0).history["gp"]
     assert history[-1] < 0.2 * history[0]
+
+
+@pytest.mark.parametrize("loss_fn", [
+    keras.losses.MeanSquaredError(), keras.losses.MeanAbsoluteError(),
+    keras.losses.CategoricalCrossentropy(from_logits=True),
+    keras.losses.BinaryCrossentropy(from_logits=True)], ids=lambda f: type(f).__name__)
+def test_gradient_of_the_weight_gradients_norm_matches_finite_differences(loss_fn):
+    # a penalty on the gradient with respect to the weights themselves
+    rng = np.random.default_rng(17)
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(5, activation="tanh"),
+                              layers.Dense(2)])
+    x = tf.constant(rng.normal(size=(6, 4)).astype(np.float32))
+    y = rng.uniform(size=(6, 2)).astype(np.float32)
+    y /= y.sum(axis=1, keepdims=True)
+
+    def squared_norm(grads):
+        return sum(np.sum(np.asarray(g, np.float64) ** 2) for g in grads)
+
+    def first_order():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        return squared_norm(tape.gradient(loss, model.trainable_weights))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            loss = loss_fn(y, model(x, training=True))
+        grads = inner.gradient(loss, model.trainable_weights)
+        penalty = sum(tf.reduce_sum(tf.square(g)) for g in grads)
+    got = outer.gradient(penalty, model.trainable_weights)
+    assert float(penalty) == pytest.approx(first_order(), rel=1e-5)
+    _assert_close(got, _finite_differences(first_order, model.trainable_weights))
