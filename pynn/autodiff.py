@@ -340,7 +340,7 @@ class Tape:
         if what is None and layer is not None:
             what = describe(layer) if getattr(layer, "_program", None) is None else \
                 f"model {layer.name!r} ({type(layer).__name__}) recorded as one call"
-        what = what or "an operation pynn records without a second form"
+        what = what or "an operation recorded while the tapes were not nested"
         refuse = _refuse(what)
         gs = g if type(g) is list else [g]
         before = dict(self.layer_grads)
@@ -752,10 +752,11 @@ def _refuse(what):
         raise NotImplementedError(
             f"GradientTape.gradient: the second derivative of {what} is not supported: a "
             f"gradient computed by a tape nested in this one passes through it, and pynn "
-            f"has no differentiable form of its gradient. Write that part with pynn.ops "
-            f"functions that have one (matmul, conv, arithmetic, relu, leaky_relu, tanh, "
-            f"sigmoid, sum, mean, reshape), or estimate the second derivative with finite "
-            f"differences.")
+            f"has no differentiable form of its gradient. Only what is computed while the "
+            f"tapes are nested (inside both with-blocks) gets one, and only for the layers "
+            f"and functions that have it (Dense, Conv2D, matmul, conv, arithmetic, relu, "
+            f"leaky_relu, tanh, sigmoid, sum, mean, reshape, ...); estimate the rest with "
+            f"finite differences.")
     vjp.op = what
     return vjp
 

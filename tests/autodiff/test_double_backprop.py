@@ -453,3 +453,19 @@ def test_gradient_of_the_weight_gradients_norm_matches_finite_differences(loss_f
     got = outer.gradient(penalty, model.trainable_weights)
     assert float(penalty) == pytest.approx(first_order(), rel=1e-5)
     _assert_close(got, _finite_differences(first_order, model.trainable_weights))
+
+
+def test_what_was_recorded_before_the_tapes_nested_raises():
+    # the function computed under the outer tape alone: its operations
+    # have no recorded gradient, so the inner gradient refuses to be
+    # differentiated rather than passing as a constant
+    v = tf.Variable(np.array([0.3, 0.7], np.float32))
+    with tf.GradientTape() as outer:
+        y = tf.reduce_sum(v * v * v)
+        with tf.GradientTape() as inner:
+            inner.watch(v)
+            z = y * 1.0
+        g = inner.gradient(z, v)
+        target = tf.reduce_sum(g)
+    with pytest.raises(NotImplementedError, match="while the tapes were not nested"):
+        outer.gradient(target, v)
