@@ -483,19 +483,6 @@ def record_call(record, layer, inputs, training):
     xs = [record.operand(x) for x in xs]
     shapes = [(None,) + tuple(np.shape(_val(x))[1:]) for x in xs]
     layer._build_for_arrays(shapes if multi_in else shapes[0])
-    if record.higher_order:
-        # Tapes are nested: the call's gradient may be differentiated, so
-        # it is recorded operation by operation where it can be.
-        if is_model:
-            outs = _model_by_steps(layer, xs, training)
-            if outs is not None:
-                layer._call_losses = []
-                return layer._pack_outputs(outs)
-        else:
-            y = _recorded_merge(layer, xs) if multi_in else \
-                _recorded_layer(record, layer, xs[0], training)
-            if y is not None:
-                return y
     values = [np.ascontiguousarray(_val(x), dtype=_dtype_of(layer, i))
               for i, x in enumerate(xs)]
     if any(v.ndim == 0 for v in values):
@@ -504,6 +491,20 @@ def record_call(record, layer, inputs, training):
     if is_model and layer._gpu is not None:
         raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
                          f"CPU: place it there with pynn.device('cpu')")
+    if record.higher_order:
+        # Tapes are nested: the call's gradient may be differentiated, so
+        # it is recorded operation by operation where it can be.
+        ins = [x if type(x) is Traced else v for x, v in zip(xs, values)]
+        if is_model:
+            outs = _model_by_steps(layer, ins, training)
+            if outs is not None:
+                layer._call_losses = []
+                return layer._pack_outputs(outs)
+        else:
+            y = _recorded_merge(layer, ins) if multi_in else \
+                _recorded_layer(record, layer, ins[0], training)
+            if y is not None:
+                return y
     ctx = CallContext()
     # (called without ``training``: a model's layers each as their default
     # says, Keras 3's rule, so augmentation augments; a layer as its own)
