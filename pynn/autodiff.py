@@ -211,6 +211,10 @@ class Tape:
     # Whether models and layers called while it records are recorded as
     # calls (a GradientTape's), rather than only on traced inputs.
     records_calls = False
+    # Whether a gradient computed from what is recorded now may itself be
+    # differentiated (GradientTapes nested): the operations then also keep
+    # ``vjp.second``, their gradient written with recorded operations.
+    higher_order = False
 
     def __init__(self, who):
         self.who = who
@@ -304,6 +308,90 @@ class Tape:
                 totals.clear()
         grads.update(kept)
         return grads
+
+    def backward_recorded(self, seeds, keep, sources, requested=frozenset()):
+        """:meth:`backward` computed with recorded operations on this tape,
+        for a gradient that an enclosing GradientTape differentiates again:
+        each record sends its gradient back through ``vjp.second``, so the
+        gradients returned are traced values with gradients of their own.
+        Only the records between ``sources`` (ids of traced values) or the
+        weights in ``requested`` (ids) and the seeds are replayed.  A record
+        with no ``second`` (an operation whose gradient has no recorded
+        form) sends back values that raise when differentiated, never
+        constants that would silently drop the second derivative."""
+        records = list(self.records)
+        reach = set(sources)
+        live = []
+        for out, parents, vjp in records:
+            reads = getattr(vjp, "reads", None)
+            hit = any(id(p) in reach for p in parents) or (
+                reads is not None and any(id(w) in requested for w in reads.trainable_weights))
+            live.append(hit)
+            if hit:
+                reach.update(id(o) for o in out) if type(out) is tuple else reach.add(id(out))
+        grads = {}
+        kept = {}
+
+        def accumulate(t, g):
+            if g.shape != t.value.shape:
+                raise AssertionError(f"pynn.autodiff: a gradient of shape {g.shape} reached a "
+                                     f"value of shape {t.value.shape} in {self.who}")
+            cur = grads.get(id(t))
+            grads[id(t)] = g if cur is None else add(cur, g)
+
+        for t, g in seeds:
+            if type(t) is Traced:
+                accumulate(t, np.broadcast_to(np.asarray(g, np.float32), t.value.shape))
+        for (out, parents, vjp), hit in zip(reversed(records), reversed(live)):
+            outs = out if type(out) is tuple else (out,)
+            gs = [grads.pop(id(o), None) for o in outs]
+            for o, g in zip(outs, gs):
+                if g is not None and id(o) in keep:
+                    kept[id(o)] = g
+            if not hit or all(g is None for g in gs):
+                continue
+            if type(out) is tuple:
+                g = [np.zeros(o.value.shape, np.float32) if g is None else g
+                     for o, g in zip(outs, gs)]
+            else:
+                g = gs[0]
+            second = getattr(vjp, "second", None)
+            pgs = second(g) if second is not None else self._refusing(vjp, g, parents, kept)
+            for p, pg in zip(parents, pgs):
+                if pg is not None and type(p) is Traced and id(p) in reach:
+                    accumulate(p, pg)
+        grads.update(kept)
+        return grads
+
+    def _refusing(self, vjp, g, parents, kept):
+        """The gradients ``vjp`` sends back, each recorded as a value whose
+        own gradient raises (its operation has no recorded gradient)."""
+        what = getattr(vjp, "op", None)
+        layer = getattr(vjp, "reads", None)  # a layer or model recorded as one call
+        if what is None and layer is not None:
+            what = describe(layer) if getattr(layer, "_program", None) is None else \
+                f"model {layer.name!r} ({type(layer).__name__}) recorded as one call"
+        what = what or "an operation recorded while the tapes were not nested"
+        refuse = _refuse(what)
+        gs = g if type(g) is list else [g]
+        before = dict(self.layer_grads)
+        values = vjp([_val(v) for v in gs] if type(g) is list else _val(g))
+        on = tuple(v for v in (*gs, *parents) if type(v) is Traced)
+        # Weight gradients a call wrote (a model recorded as one operation)
+        # and the totals it reports for its intermediate outputs refuse too.
+        for key, (w, total) in list(self.layer_grads.items()):
+            if before.get(key, (None, None))[1] is not total:
+                self.layer_grads[key] = (w, self.record(_val(total), on, refuse))
+        totals = getattr(vjp, "output_totals", None)
+        if totals:
+            outs = [o for o, _, v in self.records if v is vjp]
+            for k, g_total in totals.items():
+                if g_total is not None and outs:
+                    o = outs[0][k] if type(outs[0]) is tuple else outs[0]
+                    kept[id(o)] = self.record(g_total, on, refuse)
+            totals.clear()
+        return [None if v is None or type(p) is not Traced else self.record(v, on, refuse)
+                for p, v in zip(parents, values)]
 
     def weight_gradient(self, weight, grads):
         """The gradient of a weight after backward: its leaf's, plus what
@@ -688,21 +776,69 @@ def _no_out(name, out):
                           " Leave out= unset: a traced result is a new array.")
 
 
+def _refuse(what):
+    """The vjp of a value computed by a gradient whose own gradient pynn
+    has no rule for."""
+    def vjp(g):
+        raise NotImplementedError(
+            f"GradientTape.gradient: the second derivative of {what} is not supported: a "
+            f"gradient computed by a tape nested in this one passes through it, and pynn "
+            f"has no differentiable form of its gradient. Only what is computed while the "
+            f"tapes are nested (inside both with-blocks) gets one, and only for the layers "
+            f"and functions that have it (Dense, Conv2D, matmul, conv, arithmetic, relu, "
+            f"leaky_relu, tanh, sigmoid, sum, mean, reshape, ...); estimate the rest with "
+            f"finite differences.")
+    vjp.op = what
+    return vjp
+
+
+def _sum_to(g, shape):
+    """``g`` summed over the axes it broadcast ``shape`` along, recorded
+    (the traced form of ops.reduce_to_shape)."""
+    shape = tuple(shape)
+    gshape = np.shape(_val(g))
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and gshape[lead + i] != 1)
+    return reshape(sum_(g, axis=axes) if axes else g, shape)
+
+
+def _index(x, key):
+    """``x[key]`` for a traced or a constant ``x``."""
+    x = resolve(x)
+    return getitem(x, key) if type(x) is Traced else np.ascontiguousarray(x[key])
+
+
 # ------------------------------------------------------------ elementwise
 
-def _unary(x, fwd, grad):
-    """``fwd(value)`` recorded with ``grad(g, value, result)``."""
+def _unary(x, fwd, grad, second=None, name=None):
+    """``fwd(value)`` recorded with ``grad(g, value, result)``; ``second(g,
+    x, y)`` is that gradient computed with recorded operations on the
+    traced input and result (for a gradient that is differentiated).
+    ``name``: the operation's, for messages."""
     x = resolve(x)
     if type(x) is not Traced:
         return fwd(x)
     xv = x.value
     y = fwd(xv)
-    return x.tape.record(y, (x,), lambda g: (grad(g, xv, y),))
+
+    def vjp(g):
+        return (grad(g, xv, y),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        if name is not None:
+            vjp.op = f"pynn.ops.{name}"
+        if second is not None:
+            vjp.second = lambda g: (second(g, x, out),)
+    return out
 
 
-def _binary(a, b, fwd, grad_a, grad_b):
+def _binary(a, b, fwd, grad_a, grad_b, second=None):
     """A broadcasting binary operation; each operand's gradient is summed
-    back to its own shape."""
+    back to its own shape.  ``second(g, a, b, y)``: both gradients
+    computed with recorded operations."""
     a, b = resolve(a), resolve(b)
     tape = _tape_of(a, b)
     av, bv = _val(a), _val(b)
@@ -716,7 +852,21 @@ def _binary(a, b, fwd, grad_a, grad_b):
                 if ta else None,
                 ops.reduce_to_shape(_full(grad_b(g, av, bv, y), g.shape), bv.shape)
                 if tb else None)
-    return tape.record(y, (a, b), vjp)
+    out = tape.record(y, (a, b), vjp)
+    if second is not None and tape.higher_order:
+        def vjp_second(g):
+            ga, gb = second(g, a, b, out)
+            return (_sum_to(_broadcast_like(ga, g), av.shape) if ta else None,
+                    _sum_to(_broadcast_like(gb, g), bv.shape) if tb else None)
+        vjp.second = vjp_second
+    return out
+
+
+def _broadcast_like(x, g):
+    """``x`` broadcast to the shape of ``g`` (a gradient that did not meet
+    the other operand keeps its own shape)."""
+    shape = np.shape(_val(g))
+    return x if np.shape(_val(x)) == shape else broadcast_to(x, shape)
 
 
 def _full(g, shape):
@@ -738,19 +888,22 @@ def _errstate():
 
 def add(a, b, out=None):
     _no_out("add", out)
-    return _binary(a, b, ops.add, lambda g, a, b, y: g, lambda g, a, b, y: g)
+    return _binary(a, b, ops.add, lambda g, a, b, y: g, lambda g, a, b, y: g,
+                   lambda g, a, b, y: (g, g))
 
 
 def subtract(a, b, out=None):
     _no_out("subtract", out)
     return _binary(a, b, ops.subtract, lambda g, a, b, y: g,
-                   lambda g, a, b, y: ops.axpby(-1.0, g))
+                   lambda g, a, b, y: ops.axpby(-1.0, g),
+                   lambda g, a, b, y: (g, negative(g)))
 
 
 def multiply(a, b, out=None):
     _no_out("multiply", out)
     return _binary(a, b, ops.multiply, lambda g, a, b, y: _scaled(g, b),
-                   lambda g, a, b, y: _scaled(g, a))
+                   lambda g, a, b, y: _scaled(g, a),
+                   lambda g, a, b, y: (multiply(g, b), multiply(g, a)))
 
 
 def _divide_values(a, b):
@@ -763,7 +916,8 @@ def divide(a, b):
         with _errstate():
             return -g * y / b
     with _errstate():
-        return _binary(a, b, _divide_values, lambda g, a, b, y: _divide_values(g, b), grad_b)
+        return _binary(a, b, _divide_values, lambda g, a, b, y: _divide_values(g, b), grad_b,
+                       lambda g, a, b, y: (divide(g, b), negative(divide(multiply(g, y), b))))
 
 
 def _power_values(a, b):
@@ -780,7 +934,12 @@ def power(a, b):
         with _errstate():
             return g * np.where(np.asarray(a) > 0, y * np.log(np.where(
                 np.asarray(a) > 0, a, 1)), 0).astype(np.float32)
-    return _binary(a, b, _power_values, grad_a, grad_b)
+    def second(g, a, b, y):
+        # (an exponent that is itself traced has no recorded form here)
+        bv = np.asarray(_val(b), np.float32)
+        return multiply(g, multiply(bv, power(a, bv - 1))), None
+    return _binary(a, b, _power_values, grad_a, grad_b,
+                   None if type(resolve(b)) is Traced else second)
 
 
 def remainder(a, b):
@@ -794,13 +953,22 @@ def maximum(a, b, out=None):
     _no_out("maximum", out)
     # TensorFlow's rule: a tie sends the gradient to the first operand.
     return _binary(a, b, ops.maximum, lambda g, a, b, y: np.where(a >= b, g, np.float32(0)),
-                   lambda g, a, b, y: np.where(a >= b, np.float32(0), g))
+                   lambda g, a, b, y: np.where(a >= b, np.float32(0), g),
+                   lambda g, a, b, y: _masked(g, value_of(a) >= value_of(b)))
 
 
 def minimum(a, b, out=None):
     _no_out("minimum", out)
     return _binary(a, b, ops.minimum, lambda g, a, b, y: np.where(a <= b, g, np.float32(0)),
-                   lambda g, a, b, y: np.where(a <= b, np.float32(0), g))
+                   lambda g, a, b, y: np.where(a <= b, np.float32(0), g),
+                   lambda g, a, b, y: _masked(g, value_of(a) <= value_of(b)))
+
+
+def _masked(g, first):
+    """``g`` split by a constant boolean mask: where it holds to the first
+    operand, elsewhere to the second."""
+    first = np.broadcast_to(first, np.shape(_val(g)))
+    return where(first, g, np.float32(0)), where(first, np.float32(0), g)
 
 
 def axpby(alpha, a, beta=0.0, b=None, out=None):
@@ -810,62 +978,71 @@ def axpby(alpha, a, beta=0.0, b=None, out=None):
 
 
 def negative(x):
-    return _unary(x, lambda v: ops.axpby(-1.0, v), lambda g, v, y: ops.axpby(-1.0, g))
+    return _unary(x, lambda v: ops.axpby(-1.0, v), lambda g, v, y: ops.axpby(-1.0, g),
+                  lambda g, x, y: negative(g))
 
 
 def absolute(x):
     return _unary(x, lambda v: np.abs(np.asarray(v, np.float32)),
-                  lambda g, v, y: _scaled(g, np.sign(v).astype(np.float32)))
+                  lambda g, v, y: _scaled(g, np.sign(v).astype(np.float32)),
+                  lambda g, x, y: multiply(g, np.sign(x.value).astype(np.float32)))
 
 
 def exp(x):
     with _errstate():
         return _unary(x, lambda v: np.exp(np.asarray(v, np.float32)),
-                      lambda g, v, y: ops.multiply(g, y))
+                      lambda g, v, y: ops.multiply(g, y), lambda g, x, y: multiply(g, y))
 
 
 def log(x):
     with _errstate():
         return _unary(x, lambda v: np.log(np.asarray(v, np.float32)),
-                      lambda g, v, y: _divide_values(g, v))
+                      lambda g, v, y: _divide_values(g, v), lambda g, x, y: divide(g, x))
 
 
 def log1p(x):
     with _errstate():
         return _unary(x, lambda v: np.log1p(np.asarray(v, np.float32)),
-                      lambda g, v, y: _divide_values(g, 1 + v))
+                      lambda g, v, y: _divide_values(g, 1 + v),
+                      lambda g, x, y: divide(g, add(x, np.float32(1))))
 
 
 def expm1(x):
     with _errstate():
         return _unary(x, lambda v: np.expm1(np.asarray(v, np.float32)),
-                      lambda g, v, y: ops.multiply(g, y + 1))
+                      lambda g, v, y: ops.multiply(g, y + 1),
+                      lambda g, x, y: multiply(g, add(y, np.float32(1))))
 
 
 def erf(x):
     return _unary(x, ops.erf,
-                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)))
+                  lambda g, v, y: ops.multiply(g, (2 / np.sqrt(np.pi)) * ops.exp(-v * v)),
+                  lambda g, x, y: multiply(g, multiply(np.float32(2 / np.sqrt(np.pi)),
+                                                       exp(negative(multiply(x, x))))))
 
 
 def sqrt(x):
     with _errstate():
         return _unary(x, lambda v: np.sqrt(np.asarray(v, np.float32)),
-                      lambda g, v, y: _divide_values(g, 2 * y))
+                      lambda g, v, y: _divide_values(g, 2 * y),
+                      lambda g, x, y: divide(g, multiply(y, np.float32(2))))
 
 
 def square(x):
     return _unary(x, lambda v: ops.multiply(v, v),
-                  lambda g, v, y: ops.axpby(2.0, ops.multiply(g, v)))
+                  lambda g, v, y: ops.axpby(2.0, ops.multiply(g, v)),
+                  lambda g, x, y: multiply(g, multiply(x, np.float32(2))))
 
 
 def sin(x):
     return _unary(x, lambda v: np.sin(np.asarray(v, np.float32)),
-                  lambda g, v, y: ops.multiply(g, np.cos(v)))
+                  lambda g, v, y: ops.multiply(g, np.cos(v)), lambda g, x, y: multiply(g, cos(x)))
 
 
 def cos(x):
     return _unary(x, lambda v: np.cos(np.asarray(v, np.float32)),
-                  lambda g, v, y: ops.multiply(g, -np.sin(v)))
+                  lambda g, v, y: ops.multiply(g, -np.sin(v)),
+                  lambda g, x, y: negative(multiply(g, sin(x))))
 
 
 def _unary_with(fn, derivative):
@@ -874,7 +1051,7 @@ def _unary_with(fn, derivative):
     def op(x):
         with _errstate():
             return _unary(x, lambda v: fn(np.asarray(v, np.float32)),
-                          lambda g, v, y: ops.multiply(g, derivative(v, y)))
+                          lambda g, v, y: ops.multiply(g, derivative(v, y)), name=fn.__name__)
     return op
 
 
@@ -915,7 +1092,37 @@ def apply_activation(x, name, bias=None, alpha=None, out=None):
 
     def vjp(g):
         return (ops.activation_grad(name, xv, y, g, alpha=alpha),)
-    return x.tape.record(y, (x,), vjp)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.op = f"the activation {name!r}"
+        if name in _PIECEWISE_LINEAR or name in _SMOOTH_SLOPES:
+            vjp.second = lambda g: (multiply(g, _activation_slope(name, alpha, x, out)),)
+    return out
+
+
+# Activations whose slope is constant between kinks: the kernel's own
+# derivative at the input is a constant factor (no second derivative).
+_PIECEWISE_LINEAR = frozenset({"linear", "relu", "relu6", "leaky_relu", "hard_sigmoid"})
+_SMOOTH_SLOPES = frozenset({"tanh", "sigmoid", "elu", "softplus", "swish"})
+
+
+def _activation_slope(name, alpha, x, y):
+    """The derivative of activation ``name`` at traced input ``x`` (result
+    ``y``), recorded: it is itself differentiated."""
+    if name in _PIECEWISE_LINEAR:
+        yv = y.value if type(y) is Traced else y
+        return ops.activation_grad(name, x.value, yv, np.ones_like(yv), alpha=alpha)
+    one = np.float32(1)
+    if name == "tanh":
+        return subtract(one, multiply(y, y))
+    if name == "sigmoid":
+        return multiply(y, subtract(one, y))
+    if name == "elu":
+        return where(x.value > 0, one, add(y, np.float32(1.0 if alpha is None else alpha)))
+    s = apply_activation(x, "sigmoid")
+    if name == "softplus":
+        return s
+    return multiply(s, add(one, multiply(x, subtract(one, s))))  # swish
 
 
 def softmax(x, axis=-1, out=None):
@@ -932,7 +1139,11 @@ def softmax(x, axis=-1, out=None):
             return (ops.activation_grad("softmax", None, y, g),)
         ym, gm = (np.ascontiguousarray(np.moveaxis(a, axis, -1)) for a in (y, g))
         return (np.moveaxis(ops.activation_grad("softmax", None, ym, gm), -1, axis),)
-    return x.tape.record(y, (x,), vjp)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (multiply(out, subtract(g, sum_(multiply(g, out), axis=axis,
+                                                                keepdims=True))),)
+    return out
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
@@ -952,7 +1163,8 @@ def where(condition, x1, x2):
     cond = np.asarray(value_of(condition), dtype=bool)
     return _binary(x1, x2, lambda a, b: np.where(cond, a, b).astype(np.float32),
                    lambda g, a, b, y: np.where(cond, g, np.float32(0)),
-                   lambda g, a, b, y: np.where(cond, np.float32(0), g))
+                   lambda g, a, b, y: np.where(cond, np.float32(0), g),
+                   lambda g, a, b, y: _masked(g, cond))
 
 
 def cast(x, dtype):
@@ -983,9 +1195,12 @@ def _keep_shape(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def _reduction(x, axis, keepdims, fwd, grad):
+def _reduction(x, axis, keepdims, fwd, grad, factor=None):
     """``fwd(value, axes, keepdims)``; ``grad(g_kept, value, y_kept, axes)``
-    gets the gradient and result with the reduced axes kept (size 1)."""
+    gets the gradient and result with the reduced axes kept (size 1).
+    ``factor(value, y_kept, axes)``: the constant each element's gradient
+    is the kept gradient times (a linear reduction, or one that picks),
+    for the recorded form of the gradient."""
     x = resolve(x)
     if type(x) is not Traced:
         return fwd(x, axis, keepdims)
@@ -996,7 +1211,11 @@ def _reduction(x, axis, keepdims, fwd, grad):
 
     def vjp(g):
         return (_contiguous(grad(g.reshape(kept), xv, y.reshape(kept), axes)),)
-    return x.tape.record(y, (x,), vjp)
+    out = x.tape.record(y, (x,), vjp)
+    if factor is not None and x.tape.higher_order:
+        vjp.second = lambda g: (multiply(broadcast_to(reshape(g, kept), xv.shape),
+                                         factor(xv, y.reshape(kept), axes)),)
+    return out
 
 
 def _count(shape, axes):
@@ -1005,13 +1224,15 @@ def _count(shape, axes):
 
 def sum_(x, axis=None, keepdims=False):
     return _reduction(x, axis, keepdims, lambda v, a, k: ops.sum(v, axis=a, keepdims=k),
-                      lambda g, v, y, axes: np.broadcast_to(g, v.shape))
+                      lambda g, v, y, axes: np.broadcast_to(g, v.shape),
+                      lambda v, y, axes: np.float32(1))
 
 
 def mean(x, axis=None, keepdims=False):
     def grad(g, v, y, axes):
         return np.broadcast_to(g / np.float32(builtins.max(_count(v.shape, axes), 1)), v.shape)
-    return _reduction(x, axis, keepdims, lambda v, a, k: ops.mean(v, axis=a, keepdims=k), grad)
+    return _reduction(x, axis, keepdims, lambda v, a, k: ops.mean(v, axis=a, keepdims=k), grad,
+                      lambda v, y, axes: np.float32(1 / builtins.max(_count(v.shape, axes), 1)))
 
 
 def _extremum_grad(g, v, y, axes):
@@ -1023,12 +1244,16 @@ def _extremum_grad(g, v, y, axes):
 
 def max_(x, axis=None, keepdims=False):
     return _reduction(x, axis, keepdims, lambda v, a, k: ops.max(v, axis=a, keepdims=k),
-                      _extremum_grad)
+                      _extremum_grad, _extremum_share)
 
 
 def min_(x, axis=None, keepdims=False):
     return _reduction(x, axis, keepdims, lambda v, a, k: ops.min(v, axis=a, keepdims=k),
-                      _extremum_grad)
+                      _extremum_grad, _extremum_share)
+
+
+def _extremum_share(v, y, axes):
+    return _extremum_grad(np.float32(1), v, y, axes)
 
 
 def _prod_grad(g, v, y, axes):
@@ -1071,7 +1296,13 @@ def reshape(x, newshape):
     if type(x) is not Traced:
         return np.reshape(x, newshape)
     xv = x.value
-    return x.tape.record(np.reshape(xv, newshape), (x,), lambda g: (g.reshape(xv.shape),))
+
+    def vjp(g):
+        return (g.reshape(xv.shape),)
+    out = x.tape.record(np.reshape(xv, newshape), (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (reshape(g, xv.shape),)
+    return out
 
 
 def transpose(x, axes=None):
@@ -1081,9 +1312,14 @@ def transpose(x, axes=None):
     xv = x.value
     perm = tuple(range(xv.ndim))[::-1] if axes is None else \
         tuple(int(a) % xv.ndim for a in axes)
-    inverse = tuple(np.argsort(perm))
-    return x.tape.record(np.transpose(xv, perm), (x,),
-                         lambda g: (np.transpose(g, inverse),))
+    inverse = tuple(int(i) for i in np.argsort(perm))
+
+    def vjp(g):
+        return (np.transpose(g, inverse),)
+    out = x.tape.record(np.transpose(xv, perm), (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (transpose(g, inverse),)
+    return out
 
 
 def broadcast_to(x, shape):
@@ -1091,8 +1327,13 @@ def broadcast_to(x, shape):
     if type(x) is not Traced:
         return np.broadcast_to(x, shape)
     xv = x.value
-    return x.tape.record(np.broadcast_to(xv, shape), (x,),
-                         lambda g: (ops.reduce_to_shape(g, xv.shape),))
+
+    def vjp(g):
+        return (ops.reduce_to_shape(g, xv.shape),)
+    out = x.tape.record(np.broadcast_to(xv, shape), (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (_sum_to(g, xv.shape),)
+    return out
 
 
 def _basic_index(key):
@@ -1115,13 +1356,34 @@ def getitem(x, key):
     basic = _basic_index(key)
 
     def vjp(g):
-        dx = np.zeros(xv.shape, np.float32)
-        if basic:
-            dx[key] = g
-        else:
-            np.add.at(dx, key, g)
-        return (dx,)
-    return x.tape.record(y, (x,), vjp)
+        return (_scatter_values(g, key, xv.shape, basic),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (_scatter(g, key, xv.shape, basic),)
+    return out
+
+
+def _scatter_values(g, key, shape, basic):
+    dx = np.zeros(shape, np.float32)
+    if basic:
+        dx[key] = g
+    else:
+        np.add.at(dx, key, g)
+    return dx
+
+
+def _scatter(g, key, shape, basic):
+    """The gradient of ``x[key]`` (``g`` placed into zeros of x's shape),
+    recorded: its own gradient reads ``key`` back."""
+    g = resolve(g)
+    if type(g) is not Traced:
+        return _scatter_values(g, key, shape, basic)
+
+    def vjp(h):
+        return (np.ascontiguousarray(h[key]),)
+    out = g.tape.record(_scatter_values(g.value, key, shape, basic), (g,), vjp)
+    vjp.second = lambda h: (_index(h, key),)
+    return out
 
 
 def concatenate(xs, axis=-1, out=None):
@@ -1138,7 +1400,13 @@ def concatenate(xs, axis=-1, out=None):
     def vjp(g):
         return ops.concatenate_grad(g, sizes, axis=ax,
                                     outs=[True if type(x) is Traced else None for x in xs])
-    return tape.record(y, tuple(xs), vjp)
+    out = tape.record(y, tuple(xs), vjp)
+    if tape.higher_order:
+        starts = np.cumsum([0] + sizes)
+        vjp.second = lambda g: tuple(
+            _index(g, (slice(None),) * ax + (slice(int(a), int(b)),))
+            if type(x) is Traced else None for x, a, b in zip(xs, starts[:-1], starts[1:]))
+    return out
 
 
 def pad(x, pad_width, constant_values=0, mode="constant"):
@@ -1154,7 +1422,13 @@ def pad(x, pad_width, constant_values=0, mode="constant"):
             minlength=xv.size).astype(np.float32).reshape(xv.shape),))
     y = np.pad(xv, widths, constant_values=constant_values)
     inner = tuple(slice(int(b), int(b) + d) for (b, _), d in zip(widths, xv.shape))
-    return x.tape.record(y, (x,), lambda g: (np.ascontiguousarray(g[inner]),))
+
+    def vjp(g):
+        return (np.ascontiguousarray(g[inner]),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (_index(g, inner),)
+    return out
 
 
 # ---------------------------------------------------------- linear algebra
@@ -1196,7 +1470,18 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0):
             else:
                 db = ops.reduce_to_shape(ops.gemm_nd(av, g, transpose_a=True), bv.shape)
         return da, db
-    return _scale_result(tape.record(y, (a, b), vjp), alpha)
+    out = tape.record(y, (a, b), vjp)
+    if tape.higher_order:
+        vjp.second = lambda g: (
+            _sum_to(matmul(g, _swap_last(b)), av.shape) if ta else None,
+            _sum_to(matmul(_swap_last(a), g), bv.shape) if tb else None)
+    return _scale_result(out, alpha)
+
+
+def _swap_last(x):
+    """``x`` with its last two axes swapped (a matrix transposed)."""
+    n = np.ndim(_val(x))
+    return transpose(x, tuple(range(n - 2)) + (n - 1, n - 2))
 
 
 def _scale_result(y, alpha):
@@ -1225,7 +1510,21 @@ def loss(kind, y_true, y_pred, sample_weight=None, scale=None, grad=None, out=No
     back the loss kernel's own gradient, weighted by the incoming one."""
     return _loss_op(f"pynn.ops.loss({kind!r})", y_true, y_pred, sample_weight, grad, out,
                     lambda t, p, w, g: ops.loss(kind, t, p, w, None if g is None else 1.0,
-                                                grad=g))
+                                                grad=g), _LOSS_SLOPES.get(kind))
+
+
+# The gradients of the loss kernels with respect to the predictions (per
+# element, before each row's weight), written with recorded operations:
+# ``slope(y_true, y_pred)``, one row per position of the last axis.
+_LOSS_SLOPES = {
+    "mean_squared_error": lambda t, p: multiply(subtract(p, t),
+                                                np.float32(2 / builtins.max(p.shape[-1], 1))),
+    "mean_absolute_error": lambda t, p: np.sign(p.value - t).astype(np.float32) /
+    np.float32(builtins.max(p.shape[-1], 1)),
+    "softmax_crossentropy": lambda t, p: subtract(softmax(p), t),
+    "sigmoid_crossentropy": lambda t, p: divide(subtract(apply_activation(p, "sigmoid"), t),
+                                                np.float32(builtins.max(p.shape[-1], 1))),
+}
 
 
 def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=None, grad=None,
@@ -1235,7 +1534,7 @@ def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=Non
                                                        None if g is None else 1.0, grad=g))
 
 
-def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
+def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel, slope=None):
     y_true, y_pred = resolve(y_true), resolve(y_pred)
     tape = _tape_of(y_true, y_pred, resolve(sample_weight))
     if grad is not None or out is not None:
@@ -1254,7 +1553,17 @@ def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel):
         w = g if sample_weight is None else g * np.asarray(sample_weight, np.float32)
         kernel(y_true, pv, np.ascontiguousarray(w, dtype=np.float32), buf)
         return None, buf
-    return tape.record(per, (y_true, y_pred), vjp)
+    result = tape.record(per, (y_true, y_pred), vjp)
+    if tape.higher_order:
+        vjp.op = name
+        if slope is not None and pv.ndim >= 2:
+            def second(g):
+                w = g if sample_weight is None else \
+                    multiply(g, np.asarray(sample_weight, np.float32).reshape(np.shape(per)))
+                t = np.asarray(y_true, np.float32)
+                return None, multiply(slope(t, y_pred), reshape(w, pv.shape[:-1] + (1,)))
+            vjp.second = second
+    return result
 
 
 def _einsum_letters(subscripts, shapes):
@@ -1371,7 +1680,77 @@ def conv(x, kernel, strides, padding, dilation_rate, depthwise):
         dx = backward(xv, kv, _contiguous(g), strides, padding, dilation_rate,
                       kernel_grad=kernel_grad, input_grad=type(x) is Traced)
         return (dx, kernel_grad)
-    return tape.record(y, (x, kernel), vjp)
+    out = tape.record(y, (x, kernel), vjp)
+    if tape.higher_order:
+        geo = (strides, padding, dilation_rate, depthwise)
+        vjp.second = lambda g: (
+            _conv_input_grad(g, kernel, xv.shape, geo) if type(x) is Traced else None,
+            _conv_kernel_grad(x, g, kv.shape, geo) if type(kernel) is Traced else None)
+    return out
+
+
+# The gradients of a convolution y = conv(x, K), recorded so that they can
+# be differentiated: the input gradient A_K^T g (a transposed convolution)
+# is linear in g and in K, the kernel gradient B_x^T g in x and in g; each
+# one's gradients are the forward convolution and the other gradient.
+
+def _conv_kernels(depthwise):
+    if depthwise:
+        return ops.depthwise_conv2d, ops.depthwise_conv2d_grad
+    return ops.conv2d, ops.conv2d_grad
+
+
+def _conv_input_grad(g, kernel, x_shape, geo):
+    strides, padding, dilation, depthwise = geo
+    forward, backward = _conv_kernels(depthwise)
+    g, kernel = resolve(g), resolve(kernel)
+    gv, kv = _contiguous(_val(g)), _contiguous(_val(kernel))
+    dx = backward(np.zeros(x_shape, np.float32), kv, gv, strides, padding, dilation,
+                  input_grad=True)
+    tape = _tape_of(g, kernel)
+    if tape is None:
+        return dx
+
+    def vjp(h):
+        h = _contiguous(h)
+        dg = forward(h, kv, strides=strides, padding=padding, dilation_rate=dilation) \
+            if type(g) is Traced else None
+        dk = None
+        if type(kernel) is Traced:
+            dk = np.zeros(kv.shape, np.float32)
+            backward(h, kv, gv, strides, padding, dilation, kernel_grad=dk, input_grad=False)
+        return dg, dk
+    out = tape.record(dx, (g, kernel), vjp)
+    vjp.second = lambda h: (
+        conv(h, kernel, strides, padding, dilation, depthwise) if type(g) is Traced else None,
+        _conv_kernel_grad(h, g, kv.shape, geo) if type(kernel) is Traced else None)
+    return out
+
+
+def _conv_kernel_grad(x, g, kernel_shape, geo):
+    strides, padding, dilation, depthwise = geo
+    forward, backward = _conv_kernels(depthwise)
+    x, g = resolve(x), resolve(g)
+    xv, gv = _contiguous(_val(x)), _contiguous(_val(g))
+    dk = np.zeros(kernel_shape, np.float32)
+    backward(xv, np.zeros(kernel_shape, np.float32), gv, strides, padding, dilation,
+             kernel_grad=dk, input_grad=False)
+    tape = _tape_of(x, g)
+    if tape is None:
+        return dk
+
+    def vjp(h):
+        h = _contiguous(h)
+        dx = backward(np.zeros(xv.shape, np.float32), h, gv, strides, padding, dilation,
+                      input_grad=True) if type(x) is Traced else None
+        dg = forward(xv, h, strides=strides, padding=padding, dilation_rate=dilation) \
+            if type(g) is Traced else None
+        return dx, dg
+    out = tape.record(dk, (x, g), vjp)
+    vjp.second = lambda h: (
+        _conv_input_grad(g, h, xv.shape, geo) if type(x) is Traced else None,
+        conv(x, h, strides, padding, dilation, depthwise) if type(g) is Traced else None)
+    return out
 
 
 def pool(kind, x, pool_size, strides, padding):

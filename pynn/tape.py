@@ -17,10 +17,23 @@ source may be a weight (``model.trainable_weights``), a :class:`Variable`,
 an array given to ``tape.watch`` or a value computed on the tape (an
 intermediate activation); the result has the sources' structure, with None
 where the target does not depend on a source (``unconnected_gradients=
-"zero"`` gives zeros).  Gradients are NumPy arrays: constants, so a
-gradient of a gradient is not available.
+"zero"`` gives zeros).  Gradients are NumPy arrays.
+
+Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
+product): while tapes are nested, operations also keep their gradient
+written with recorded operations, and models and the built-in layers that
+have such a form (Dense, Conv2D, the activation layers, Dropout, Flatten,
+Reshape, ZeroPadding2D, LayerNormalization, Add, Subtract, Multiply,
+Average, Concatenate) are recorded layer by layer, operation by
+operation, instead of as one call.  A ``gradient()`` asked while another
+tape records replays the records with those forms, on the tape: the
+gradient it returns is a traced value the outer tape differentiates.  What
+has no such form sends back a value that raises when differentiated
+("second derivative of ... is not supported"), never a constant.
 """
 import contextlib
+import sys
+from types import FunctionType
 
 import numpy as np
 
@@ -34,7 +47,8 @@ class _GradientRecord(autodiff.Tape):
     """The records of a GradientTape (shared by tapes nested in it).  Reads
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
-    __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given")
+    __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
+                 "higher_order")
     records_calls = True
 
     def __init__(self):
@@ -48,6 +62,9 @@ class _GradientRecord(autodiff.Tape):
         # (kept, so their ids stay theirs): a target among them asks for a
         # second derivative.
         self.given = {}
+        self.open = []  # the GradientTapes whose with-block runs
+        # (nested tapes: what is recorded may be differentiated twice)
+        self.higher_order = False
 
     def watch(self, weight):
         if not weight.trainable and id(weight) not in self.watched:
@@ -84,6 +101,9 @@ class _GradientRecord(autodiff.Tape):
     def record(self, value, parents, vjp):
         if self.paused:
             return autodiff._f32(value)
+        if self.higher_order and type(vjp) is FunctionType and not hasattr(vjp, "op") and \
+                not hasattr(vjp, "reads"):
+            vjp.op = _operation_name()
         return super().record(value, parents, vjp)
 
     def record_several(self, values, parents, vjp):
@@ -129,6 +149,8 @@ class GradientTape:
         current = autodiff.active_tape()
         self._record = current if isinstance(current, _GradientRecord) else _GradientRecord()
         self._record.recording_depth += 1
+        self._record.open.append(self)
+        self._record.higher_order = len(self._record.open) > 1
         self._saved = _Recording(self._record, self._record.losses)
         self._saved.__enter__()
         return self
@@ -136,6 +158,8 @@ class GradientTape:
     def __exit__(self, *exc):
         self._saved.__exit__(*exc)
         self._record.recording_depth -= 1
+        self._record.open.remove(self)
+        self._record.higher_order = len(self._record.open) > 1
 
     def watch(self, tensor):
         """Differentiate with respect to ``tensor`` (a NumPy array, a
@@ -213,10 +237,13 @@ class GradientTape:
                                  f"{len(targets)} targets")
         if any(id(t) in record.given and record.given[id(t)] is t for t in targets):
             raise NotImplementedError(
-                "GradientTape.gradient: the target is a gradient another tape computed; "
-                "pynn's gradients are constants (their computation is not recorded), so "
-                "second derivatives through nested tapes are not available. Estimate them "
-                "with finite differences of the first gradient instead.")
+                "GradientTape.gradient: the target is a gradient computed while no other "
+                "tape recorded, so its computation was not recorded and it has no second "
+                "derivatives. Nest the tapes (with GradientTape() as outer: with "
+                "GradientTape() as inner: ...; the inner gradient taken inside the outer "
+                "block) to differentiate a gradient.")
+        # Another tape records: this gradient's computation is recorded for it.
+        differentiable = any(t is not self for t in record.open)
         seeds = []
         for t, g in zip(targets, given):
             t = autodiff.resolve(t)
@@ -229,7 +256,13 @@ class GradientTape:
         record.layer_grads = {}
         try:
             with _Recording(None, []):
-                grads = record.backward(seeds, keep)
+                if differentiable:
+                    leaves_read = keep | {id(record.watched[w][1]) for w in record.requested
+                                          if w in record.watched}
+                    grads = record.backward_recorded(seeds, keep, leaves_read,
+                                                     record.requested)
+                else:
+                    grads = record.backward(seeds, keep)
         finally:
             record.requested, record.kept = set(), set()
         out = []
@@ -249,12 +282,13 @@ class GradientTape:
                     "pynn.constant(x) or pynn.convert_to_tensor(x)), then watch it, or use "
                     "pynn's functions (pynn.square(x)) on it.")
             if g is not None:
-                g = np.array(g, dtype=np.float32)
+                if type(g) is not Traced:
+                    g = np.array(g, dtype=np.float32)
             elif unconnected_gradients == "zero":
                 g = np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32)
             out.append(g)
         record.layer_grads = {}
-        if record.recording_depth:
+        if record.recording_depth and not differentiable:
             record.given.update((id(g), g) for g in out if g is not None)
         return _pack_like(sources, out)
 
@@ -270,6 +304,21 @@ class GradientTape:
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")
+
+
+def _operation_name():
+    """The pynn function recording an operation, for messages: the first
+    public function of pynn.autodiff (or pynn.ops) on the stack."""
+    f = sys._getframe(2)
+    while f is not None:
+        module = f.f_globals.get("__name__", "")
+        name = f.f_code.co_name
+        # (``op``: a function made by a factory, named by the caller above)
+        if module in ("pynn.autodiff", "pynn.ops") and not name.startswith("_") and \
+                name != "op":
+            return f"pynn.ops.{name.rstrip('_')}"
+        f = f.f_back
+    return "an operation"
 
 
 def _read_on_tape(record, leaf):
@@ -455,6 +504,20 @@ def record_call(record, layer, inputs, training):
     if is_model and layer._gpu is not None:
         raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
                          f"CPU: place it there with pynn.device('cpu')")
+    if record.higher_order:
+        # Tapes are nested: the call's gradient may be differentiated, so
+        # it is recorded operation by operation where it can be.
+        ins = [x if type(x) is Traced else v for x, v in zip(xs, values)]
+        if is_model:
+            outs = _model_by_steps(layer, ins, training)
+            if outs is not None:
+                layer._call_losses = []
+                return layer._pack_outputs(outs)
+        else:
+            y = _recorded_merge(layer, ins) if multi_in else \
+                _recorded_layer(record, layer, ins[0], training)
+            if y is not None:
+                return y
     ctx = CallContext()
     # (called without ``training``: a model's layers each as their default
     # says, Keras 3's rule, so augmentation augments; a layer as its own)
@@ -517,6 +580,9 @@ def record_call(record, layer, inputs, training):
                 record.add_layer_grad(w, scratch.pop(id(w)))
         return list(dx) if multi_in else [dx]
 
+    # (a model's weights are not among the record's operands: a gradient
+    # for them is asked of this record)
+    vjp.reads = layer
     if len(outs) > 1:
         traced = record.record_several(outs, tuple(xs), vjp)
     else:
@@ -529,6 +595,126 @@ def record_call(record, layer, inputs, training):
     if is_model:
         return layer._pack_outputs(traced)
     return traced if multi_out else traced[0]
+
+
+def _model_by_steps(model, xs, training):
+    """A model's call run layer by layer on the tape (each layer recorded
+    as autodiff.call_layer records it), or None where its graph has what
+    that does not carry (masks, activity penalties, added losses, extra
+    call arguments)."""
+    prog = model._program
+    if prog is None or prog.has_masks or prog.has_activity or \
+            any(st.node.call_args for st in prog.steps):
+        return None
+    vals = [None] * prog.n_slots
+    for s, x in zip(prog.input_slots, xs):
+        vals[s] = x
+    for st in prog.steps:
+        x = vals[st.ins[0]] if st.single_in else [vals[i] for i in st.ins]
+        if st.training is False:
+            step_training = False
+        elif training is None:
+            step_training = st.training if st.training is not None else \
+                None if st.is_model else st.layer._training_default
+        else:
+            step_training = training or bool(st.training)
+        y = autodiff.call_layer(st.layer, x, step_training)
+        if st.single_out:
+            vals[st.outs[0]] = y
+        else:
+            for o, v in zip(st.outs, y):
+                vals[o] = v
+    return [vals[o] for o in prog.output_slots]
+
+
+def _activate(y, act):
+    if act == "linear":
+        return y
+    return act(y) if callable(act) else autodiff.apply_activation(y, act)
+
+
+def _recorded_layer(record, layer, x, training):
+    """``layer(x)`` for a built-in layer, computed with recorded operations
+    (whose gradients have recorded forms too), or None for a layer that
+    has no such form here (it is then recorded as one call)."""
+    from .layers import activation, conv, core, normalization, reshaping
+    cls = type(layer)
+    if training is None:
+        training = layer._training_default
+    if cls is core.Dense or cls is conv.Conv2D and layer.groups == 1:
+        if cls is core.Dense:
+            shape = x.shape
+            y = autodiff.matmul(x if len(shape) == 2 else autodiff.reshape(x, (-1, shape[-1])),
+                                record.watch(layer.kernel))
+        else:
+            _, strides, padding, dilation = layer._geo2d
+            y = autodiff.conv(x, record.watch(layer.kernel), strides, padding, dilation, False)
+        if layer.bias is not None:
+            y = autodiff.add(y, record.watch(layer.bias))
+        y = _activate(y, layer.activation)
+        if cls is core.Dense and len(shape) != 2:
+            y = autodiff.reshape(y, shape[:-1] + (layer.units,))
+        return y
+    if type(x) is not Traced:
+        return None  # a layer without weights on a constant: a constant
+    if cls is core.Activation:
+        return _activate(x, layer.activation)
+    if cls is activation.LeakyReLU:
+        return autodiff.apply_activation(x, "leaky_relu", alpha=layer.negative_slope)
+    if cls is activation.ReLU and layer.negative_slope == 0 and layer.threshold == 0 and \
+            layer.max_value in (None, 6):
+        return autodiff.apply_activation(x, "relu" if layer.max_value is None else "relu6")
+    if cls is core.Dropout:
+        if not training or layer.rate == 0.0:
+            return x
+        shape = x.shape if layer.noise_shape is None else layer._mask_shape(x.shape)
+        scale, _ = ops.dropout(np.ones(shape, np.float32), layer.rate, layer._seed())
+        return autodiff.multiply(x, scale)
+    if cls is core.Flatten:
+        return autodiff.reshape(x, (x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64))))
+    if cls is core.Reshape:
+        return autodiff.reshape(x, (x.shape[0],) + layer.compute_output_shape(x.shape)[1:])
+    if cls is reshaping.ZeroPadding2D:
+        return autodiff.pad(x, ((0, 0),) + tuple(layer.padding) + ((0, 0),))
+    if cls is normalization.LayerNormalization:
+        return _layer_norm(record, layer, x)
+    return None
+
+
+def _recorded_merge(layer, xs):
+    """A merging layer's call with recorded operations, or None for one
+    that has none here."""
+    from .layers import merging
+    cls = type(layer)
+    if cls is merging.Concatenate:
+        return autodiff.concatenate(xs, axis=layer._axis(len(xs[0].shape)))
+    fold = {merging.Add: autodiff.add, merging.Average: autodiff.add,
+            merging.Subtract: autodiff.subtract, merging.Multiply: autodiff.multiply}.get(cls)
+    if fold is None:
+        return None
+    y = xs[0]
+    for x in xs[1:]:
+        y = fold(y, x)
+    return autodiff.multiply(y, np.float32(1 / len(xs))) if cls is merging.Average else y
+
+
+def _layer_norm(record, layer, x):
+    """LayerNormalization over trailing axes (its weights then broadcast
+    as they are), or None for other axes."""
+    axes = sorted(int(a) % x.ndim for a in (layer.axis if isinstance(layer.axis, list)
+                                            else [layer.axis]))
+    if axes != list(range(x.ndim - len(axes), x.ndim)):
+        return None
+    axes = tuple(axes)
+    centred = autodiff.subtract(x, autodiff.mean(x, axis=axes, keepdims=True))
+    variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
+    y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
+                                                            np.float32(layer.epsilon))))
+    if layer.gamma is not None:
+        y = autodiff.multiply(y, record.watch(layer.gamma))
+    if layer.beta is not None:
+        y = autodiff.add(y, record.watch(layer.beta))
+    return y
 
 
 def _scale_added_losses(program, state, scale):

@@ -195,16 +195,26 @@ def test_numpy_arithmetic_on_a_watched_plain_array_raises():
         tape.gradient(y, x)
 
 
-def test_nested_tapes_refuse_a_second_derivative():
+def test_nested_tapes_give_a_second_derivative():
     a = tf.Variable(np.ones((2, 2), np.float32))
     b = tf.constant(np.ones((2, 2), np.float32))
     with tf.GradientTape() as outer_tape:
         with tf.GradientTape() as tape:
             c = tf.sqrt(tf.square(a) + tf.square(b))
             dc_da = tape.gradient(c, a)
-        with pytest.raises(NotImplementedError, match="second derivatives"):
-            outer_tape.gradient(dc_da, a)
+        d2c_da2 = outer_tape.gradient(dc_da, a)
     np.testing.assert_allclose(dc_da, np.full((2, 2), 1 / np.sqrt(2)), rtol=1e-6)
+    # d/da (a / sqrt(a^2 + b^2)) = b^2 / (a^2 + b^2)^(3/2)
+    np.testing.assert_allclose(d2c_da2, np.full((2, 2), 2 ** -1.5), rtol=1e-5)
+
+
+def test_a_gradient_taken_with_no_other_tape_refuses_a_second_derivative():
+    a = tf.Variable(np.ones((2, 2), np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        c = tf.square(a)
+        dc_da = tape.gradient(c, a)
+    with pytest.raises(NotImplementedError, match="Nest the tapes"):
+        tape.gradient(dc_da, a)
 
 
 # ------------------------------------------------------------ RNN cells
