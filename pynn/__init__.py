@@ -19,20 +19,35 @@ from .optimizers import Optimizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
 from .tape import GradientTape, Variable
-# TensorFlow's names for functions pynn.backend has under Keras's, so that
-# custom training code ported with `import pynn as tf` runs (the whole
-# list; anything else is in pynn.ops / pynn.backend by its Keras name).
-from .backend import argmax, cast, ones_like, shape, square, zeros_like  # noqa: E402
-from .backend import exp, matmul, ones, reshape, sqrt, stack, zeros  # noqa: E402
+# TensorFlow's names, so that custom training code ported with
+# `import pynn as tf` runs: tf.math and tf.nn as modules, and the top-level
+# functions (TensorFlow's argument names; anything else of TensorFlow is
+# in pynn.ops / pynn.backend by its Keras name).
+from . import math, nn  # noqa: E402
+from .backend import cast, ones_like, shape, zeros_like  # noqa: E402
+from .backend import matmul, ones, reshape, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant_tensor as constant  # noqa: E402
 from .ops import convert_to_tensor, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
-from .backend import max as reduce_max  # noqa: E402
-from .backend import mean as reduce_mean  # noqa: E402
-from .backend import min as reduce_min  # noqa: E402
-from .backend import sum as reduce_sum  # noqa: E402
+from .math import (  # noqa: E402
+    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, cos, cumsum,
+    equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
+    less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
+    norm, not_equal, one_hot, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
+    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, round, sigmoid, sign, sin,
+    size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose, unstack,
+    where)
+_TF_NAMES = ["abs", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
+             "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
+             "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
+             "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
+             "minimum", "norm", "not_equal", "one_hot", "pow", "range", "rank", "reduce_all",
+             "reduce_any", "reduce_logsumexp", "reduce_max", "reduce_mean", "reduce_min",
+             "reduce_prod", "reduce_sum", "round", "sigmoid", "sign", "sin", "size", "sort",
+             "split", "sqrt", "square", "squeeze", "stop_gradient", "tanh", "tile", "transpose",
+             "unstack", "where", "math", "nn"]
 newaxis = None
 # TensorFlow's dtype names (``tf.cast(n, tf.float32)`` in a custom metric),
 # as the dtype strings pynn's functions take.
@@ -60,10 +75,9 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
            "Initializer",
            "Regularizer", "name_scope", "set_num_threads",
-           "get_num_threads", "show_config", "device", "argmax",
+           "get_num_threads", "show_config", "device",
            "cast", "concat", "constant",
-           "convert_to_tensor", "einsum", "exp", "float16", "float32", "float64", "int8",
+           "convert_to_tensor", "einsum", "float16", "float32", "float64", "int8",
            "int16", "int32", "int64", "uint8", "matmul", "nest", "newaxis", "ones",
-           "ones_like", "reduce_max", "Tensor", "TensorShape",
-           "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sqrt", "square",
-           "stack", "zeros", "zeros_like", "__version__"]
+           "ones_like", "Tensor", "TensorShape", "reshape", "shape",
+           "stack", "zeros", "zeros_like", "__version__"] + _TF_NAMES

@@ -3163,7 +3163,10 @@ def _axis_arg(axis):
 
 def _plain(x):
     """The value of a traced array or weight (no gradient), else x."""
-    return x.value if type(x) is not _ndarray and type(x) in _TRACED else x
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        # (a watched Tensor is an array holding its own value)
+        return x.view(_ndarray) if isinstance(x, _ndarray) else x.value
+    return x
 
 
 def divide(x1, x2):

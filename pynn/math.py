@@ -1,0 +1,559 @@
+"""TensorFlow's math functions (``tf.math``, and the top-level ``tf.*``
+names custom training code uses) for programs ported with
+``import pynn as tf``.
+
+Each takes TensorFlow's argument names and defaults and computes what
+TensorFlow documents, through pynn.ops, so that values a GradientTape
+traces (watched arrays included) keep recording; results are eager
+tensors (``.numpy()``), as ``pynn.constant``'s.  The array functions that
+TensorFlow has only at its top level (tf.tile, tf.gather, tf.split, ...)
+are here too, below the tf.math ones; pynn's package imports both.
+"""
+import builtins
+import collections
+import functools
+
+import numpy as np
+
+from . import ops
+from .backend import _eager_results
+from .tensor import eager
+
+
+def _value(x):
+    """The plain array of ``x`` (a traced value's value), for dtypes and shapes."""
+    return np.asarray(ops._plain(x))
+
+
+def _is_float(x):
+    return _value(x).dtype.kind in "fc"
+
+
+# ------------------------------------------------------------ elementwise
+
+def abs(x, name=None):
+    return ops.abs(x)
+
+
+def add(x, y, name=None):
+    return ops.add(x, y)
+
+
+def subtract(x, y, name=None):
+    return ops.subtract(x, y)
+
+
+def multiply(x, y, name=None):
+    return ops.multiply(x, y)
+
+
+def divide(x, y, name=None):
+    return ops.divide(x, y)
+
+
+def divide_no_nan(x, y, name=None):
+    """x / y, with 0 where y is 0."""
+    return ops.divide_no_nan(x, y)
+
+
+def negative(x, name=None):
+    return ops.negative(x)
+
+
+def reciprocal(x, name=None):
+    return ops.reciprocal(x)
+
+
+def squared_difference(x, y, name=None):
+    """(x - y) ** 2, elementwise."""
+    return ops.square(ops.subtract(x, y))
+
+
+def pow(x, y, name=None):
+    return ops.power(x, y)
+
+
+def exp(x, name=None):
+    return ops.exp(x)
+
+
+def log(x, name=None):
+    return ops.log(x)
+
+
+def log1p(x, name=None):
+    return ops.log1p(x)
+
+
+def square(x, name=None):
+    return ops.square(x)
+
+
+def sqrt(x, name=None):
+    """The square root (NaN for negative values, as TensorFlow's)."""
+    return ops.sqrt(x)
+
+
+def rsqrt(x, name=None):
+    return ops.rsqrt(x)
+
+
+def sign(x, name=None):
+    return ops.sign(x)
+
+
+def round(x, name=None):
+    """Rounded to the nearest integer, halves to even (TensorFlow's banker's rounding)."""
+    return ops.round(x)
+
+
+def floor(x, name=None):
+    return ops.floor(x)
+
+
+def ceil(x, name=None):
+    return ops.ceil(x)
+
+
+def sin(x, name=None):
+    return ops.sin(x)
+
+
+def cos(x, name=None):
+    return ops.cos(x)
+
+
+def tanh(x, name=None):
+    return ops.tanh(x)
+
+
+def sigmoid(x, name=None):
+    return ops.sigmoid(x)
+
+
+def softplus(features, name=None):
+    return ops.softplus(features)
+
+
+def log_sigmoid(x, name=None):
+    return ops.log_sigmoid(x)
+
+
+def erf(x, name=None):
+    return ops.erf(x)
+
+
+def minimum(x, y, name=None):
+    return ops.minimum(x, y)
+
+
+def maximum(x, y, name=None):
+    return ops.maximum(x, y)
+
+
+def is_nan(x, name=None):
+    return ops.isnan(x)
+
+
+def is_finite(x, name=None):
+    return ops.isfinite(x)
+
+
+def is_inf(x, name=None):
+    return ops.isinf(x)
+
+
+# ----------------------------------------------------------- comparisons
+
+def equal(x, y, name=None):
+    return ops.equal(x, y)
+
+
+def not_equal(x, y, name=None):
+    return ops.not_equal(x, y)
+
+
+def less(x, y, name=None):
+    return ops.less(x, y)
+
+
+def less_equal(x, y, name=None):
+    return ops.less_equal(x, y)
+
+
+def greater(x, y, name=None):
+    return ops.greater(x, y)
+
+
+def greater_equal(x, y, name=None):
+    return ops.greater_equal(x, y)
+
+
+def logical_and(x, y, name=None):
+    return ops.logical_and(x, y)
+
+
+def logical_or(x, y, name=None):
+    return ops.logical_or(x, y)
+
+
+def logical_not(x, name=None):
+    return ops.logical_not(x)
+
+
+# ------------------------------------------------------------ reductions
+
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.sum(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    """The mean over ``axis``; of integers, an integer of their dtype
+    (TensorFlow's: tf.reduce_mean([1, 0, 1, 0]) is 0)."""
+    kind = _value(input_tensor).dtype
+    out = ops.mean(input_tensor, axis=axis, keepdims=keepdims)
+    if kind.kind in "iu":
+        return np.trunc(_value(out)).astype(kind)
+    return out
+
+
+def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.max(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.min(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.prod(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.any(ops.cast(input_tensor, "bool"), axis=axis, keepdims=keepdims)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.all(ops.cast(input_tensor, "bool"), axis=axis, keepdims=keepdims)
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.logsumexp(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """The (biased) variance over ``axis``."""
+    return ops.var(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.std(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.sqrt(ops.sum(ops.square(input_tensor), axis=axis, keepdims=keepdims))
+
+
+def _arg_extremum(fn, x, axis, output_type):
+    # TensorFlow's default axis is 0, not the last one
+    return ops.cast(fn(x, axis=0 if axis is None else axis), output_type)
+
+
+def argmax(input, axis=None, output_type="int64", name=None):
+    """The index of the largest value along ``axis`` (0 when None), int64."""
+    return _arg_extremum(ops.argmax, input, axis, output_type)
+
+
+def argmin(input, axis=None, output_type="int64", name=None):
+    """The index of the smallest value along ``axis`` (0 when None), int64."""
+    return _arg_extremum(ops.argmin, input, axis, output_type)
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Running sums along ``axis``; ``exclusive`` leaves each value out of
+    its own sum, ``reverse`` sums from the end."""
+    if reverse:
+        x = ops.flip(x, axis)
+    out = ops.cumsum(x, axis=axis)
+    if exclusive:
+        n = _value(out).shape[axis]
+        first = ops.zeros_like(ops.take(out, [0], axis=axis))
+        out = ops.concatenate([first, ops.take(out, np.arange(n - 1), axis=axis)], axis=axis)
+    return ops.flip(out, axis) if reverse else out
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x ** 2, axis), epsilon)) (the whole array when axis is None)."""
+    axis = dim if axis is None else axis
+    total = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return ops.multiply(x, ops.rsqrt(ops.maximum(total, epsilon)))
+
+
+TopKV2 = collections.namedtuple("TopKV2", ["values", "indices"])
+
+
+def top_k(input, k=1, sorted=True, index_type="int32", name=None):
+    """The ``k`` largest values of the last axis, largest first, and their
+    indices (equal values in their order)."""
+    values, indices = ops.top_k(input, k)
+    return TopKV2(eager(values), eager(indices.astype(index_type)))
+
+
+def segment_sum(data, segment_ids, name=None):
+    """Sums of the rows of ``data`` with the same id of the sorted
+    ``segment_ids``; ids that do not occur give zeros."""
+    ids = _value(segment_ids)
+    if ids.ndim != 1 or ids.shape[0] != _value(data).shape[0]:
+        raise ValueError(f"segment_sum: segment_ids must be one id per row of data "
+                         f"{_value(data).shape}, got shape {ids.shape}")
+    if ids.size and np.any(np.diff(ids) < 0):
+        raise ValueError("segment_sum: segment_ids must be sorted")
+    return ops.segment_sum(data, ids, num_segments=int(ids.max()) + 1 if ids.size else 0)
+
+
+# ------------------------------------------- TensorFlow's top-level tensors
+
+def _dtype_of_value(value):
+    """TensorFlow's dtype for a Python or NumPy value: int32 for ints,
+    float32 for floats, the array's own otherwise."""
+    return ops.convert_to_tensor(value).dtype
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):
+    """Numbers from start (0 when only one is given) up to limit (excluded)
+    by delta; int32 for integers, float32 when any is a float."""
+    if limit is None:
+        start, limit = 0, start
+    if dtype is None:
+        dtypes = [_dtype_of_value(v) for v in (start, limit, delta)]
+        floats = [d for d in dtypes if d.kind == "f"]
+        dtype = np.result_type(*(floats or dtypes))
+    return np.arange(_value(start)[()], _value(limit)[()], _value(delta)[()]).astype(dtype)
+
+
+def fill(dims, value, name=None):
+    """An array of shape ``dims`` holding ``value`` (of its dtype)."""
+    return np.full(tuple(int(d) for d in np.ravel(_value(dims))), value,
+                   dtype=_dtype_of_value(value))
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32", name=None):
+    """The identity matrix (of num_rows x num_columns), repeated over ``batch_shape``."""
+    m = np.eye(int(num_rows), None if num_columns is None else int(num_columns), dtype=dtype)
+    if batch_shape is not None:
+        m = np.array(np.broadcast_to(m, tuple(int(b) for b in batch_shape) + m.shape))
+    return m
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    """``num`` evenly spaced values from start to stop, both included."""
+    dtype = np.result_type(_value(start).dtype, _value(stop).dtype, np.float32)
+    return np.linspace(_value(start), _value(stop), int(num), axis=axis).astype(dtype)
+
+
+def size(input, out_type="int32", name=None):
+    """The number of elements (a scalar)."""
+    return np.asarray(_value(input).size, dtype=out_type)
+
+
+def rank(input, name=None):
+    """The number of axes (an int32 scalar)."""
+    return np.asarray(_value(input).ndim, dtype=np.int32)
+
+
+def identity(input, name=None):
+    """The same values (a traced value stays traced: gradients pass)."""
+    return input if ops._is_traced(input) else np.array(_value(input))
+
+
+def stop_gradient(input, name=None):
+    return ops.stop_gradient(input)
+
+
+def add_n(inputs, name=None):
+    """The elementwise sum of a list of arrays of one shape."""
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("add_n: needs at least one array")
+    shapes = {_value(t).shape for t in inputs}
+    if len(shapes) > 1:
+        raise ValueError(f"add_n: the arrays must have one shape, got {sorted(shapes)}")
+    return functools.reduce(ops.add, inputs)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """t limited to [clip_value_min, clip_value_max]."""
+    return ops.minimum(ops.maximum(t, clip_value_min), clip_value_max)
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """t scaled to an L2 norm (over ``axes``, all when None) of at most clip_norm:
+    t * clip_norm / max(norm, clip_norm)."""
+    total = ops.sum(ops.square(t), axis=axes, keepdims=True)
+    positive = _value(total) > 0
+    # (sqrt at 0 would give an infinite gradient; such entries are 0 anyway)
+    norm = ops.where(positive, ops.sqrt(ops.where(positive, total, 1.0)), total)
+    return ops.divide(ops.multiply(t, clip_norm), ops.maximum(norm, clip_norm))
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
+    """The vector norm over ``axis`` (the whole array flattened when None),
+    or a matrix norm over a pair of axes ('fro'/'euclidean', 1, inf)."""
+    keepdims = bool(keepdims)
+    if ord in ("euclidean", "fro"):
+        ord = None if np.ndim(axis) == 0 or len(axis) == 1 else "fro"
+    if axis is None:
+        shape = _value(tensor).shape
+        out = ops.norm(ops.reshape(tensor, (-1,)), ord=ord)
+        return ops.reshape(out, (1,) * len(shape)) if keepdims else out
+    return ops.norm(tensor, ord=ord, axis=tuple(axis) if np.ndim(axis) else axis,
+                    keepdims=keepdims)
+
+
+def tile(input, multiples, name=None):
+    return ops.tile(input, [int(m) for m in np.ravel(_value(multiples))])
+
+
+def expand_dims(input, axis, name=None):
+    return ops.expand_dims(input, int(axis))
+
+
+def squeeze(input, axis=None, name=None):
+    return ops.squeeze(input, axis if axis is None or np.ndim(axis) == 0 else tuple(axis))
+
+
+def transpose(a, perm=None, conjugate=False, name=None):
+    """a with its axes in the order ``perm`` (reversed when None), of its dtype."""
+    perm = None if perm is None else tuple(int(p) for p in perm)
+    if ops._is_traced(a) or _value(a).dtype == np.float32:
+        return ops.transpose(a, perm)
+    # (ops.transpose computes in float32)
+    return np.ascontiguousarray(np.transpose(_value(a), perm))
+
+
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    """The slices of ``params`` along ``axis`` (0 when None) at ``indices``;
+    with batch_dims b, the first b axes of both are a batch, each row of
+    indices picking from its own row of params."""
+    ndim = _value(params).ndim
+    ids = _value(indices)
+    if batch_dims < 0:
+        batch_dims += ids.ndim
+    axis = batch_dims if axis is None else axis % ndim
+    if batch_dims == 0:
+        return ops.take(params, ids, axis=axis)
+    shape = _value(params).shape
+    if ids.shape[:batch_dims] != shape[:batch_dims] or axis < batch_dims:
+        raise ValueError(f"gather: with batch_dims={batch_dims} params {shape} and indices "
+                         f"{ids.shape} must share their first {batch_dims} axes, and axis "
+                         f"({axis}) must come after them")
+    # the batch and the gathered axis as one axis: each batch row's ids
+    # offset by its row number times the axis length
+    middle = list(builtins.range(batch_dims, axis))
+    rest = list(builtins.range(axis + 1, ndim))
+    moved = transpose(params, tuple(builtins.range(batch_dims)) + (axis,)
+                          + tuple(middle + rest))
+    rows, length = int(np.prod(shape[:batch_dims])), shape[axis]
+    flat = ops.reshape(moved, (rows * length,) + tuple(shape[a] for a in middle + rest))
+    offsets = (np.arange(rows) * length).reshape(shape[:batch_dims] + (1,) * (ids.ndim
+                                                                             - batch_dims))
+    out = ops.take(flat, ids + offsets, axis=0)
+    # out: batch + ids' own axes + middle + rest; TensorFlow's order is
+    # batch + middle + ids' own axes + rest
+    b, k, m = batch_dims, ids.ndim - batch_dims, len(middle)
+    order = list(builtins.range(b)) + list(builtins.range(b + k, b + k + m)) + \
+        list(builtins.range(b, b + k)) + list(builtins.range(b + k + m, b + k + m + len(rest)))
+    return transpose(out, order)
+
+
+def where(condition, x=None, y=None, name=None):
+    """x where condition holds, else y (broadcast); with only a condition,
+    the coordinates of its true entries (int64, one row each)."""
+    if x is None and y is None:
+        return np.argwhere(_value(condition)).astype(np.int64)
+    if x is None or y is None:
+        raise ValueError("where: give both x and y, or neither")
+    return ops.where(condition, x, y)
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """Each index as a vector of ``depth`` values, on_value (1) at the
+    index and off_value (0) elsewhere, along ``axis`` (the last when None);
+    an index outside [0, depth) gives a vector of off_value."""
+    if dtype is None:
+        given = [v for v in (on_value, off_value) if v is not None]
+        dtype = _dtype_of_value(given[0]) if given else np.float32
+    ids = _value(indices).astype(np.int64)
+    hot = ids[..., None] == np.arange(int(depth))
+    out = np.where(hot, 1 if on_value is None else _value(on_value),
+                   0 if off_value is None else _value(off_value)).astype(dtype)
+    return out if axis is None or axis == -1 else np.moveaxis(out, -1, axis)
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name=None):
+    """Pieces of ``value`` along ``axis``: ``n`` equal ones, or of the
+    given sizes (one may be -1: what is left)."""
+    length = _value(value).shape[axis]
+    if np.ndim(num_or_size_splits) == 0:
+        n = int(num_or_size_splits)
+        if n <= 0 or length % n:
+            raise ValueError(f"split: an axis of {length} does not split into {n} equal parts")
+        return ops.split(value, n, axis=axis)
+    sizes = [int(s) for s in num_or_size_splits]
+    if sizes.count(-1) > 1:
+        raise ValueError(f"split: at most one size may be -1, got {sizes}")
+    if -1 in sizes:
+        sizes[sizes.index(-1)] = length - (builtins.sum(sizes) + 1)
+    if builtins.sum(sizes) != length or builtins.min(sizes) < 0:
+        raise ValueError(f"split: sizes {list(num_or_size_splits)} do not add up to the "
+                         f"axis length {length}")
+    return list(ops.split(value, list(np.cumsum(sizes)[:-1]), axis=axis))
+
+
+def unstack(value, num=None, axis=0, name=None):
+    return list(ops.unstack(value, axis=axis))
+
+
+def sort(values, axis=-1, direction="ASCENDING", name=None):
+    """The values sorted along ``axis``, ascending or descending."""
+    out = ops.sort(values, axis=axis)
+    if direction == "DESCENDING":
+        return ops.flip(out, axis)
+    if direction != "ASCENDING":
+        raise ValueError(f"sort: direction must be 'ASCENDING' or 'DESCENDING', got "
+                         f"{direction!r}")
+    return out
+
+
+def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
+    """The indices (int32) that sort ``values`` along ``axis``; equal values
+    keep their order."""
+    v = _value(values)
+    if direction == "DESCENDING":
+        v = -(v.astype(np.int64) if v.dtype.kind in "ub" else v)
+    elif direction != "ASCENDING":
+        raise ValueError(f"argsort: direction must be 'ASCENDING' or 'DESCENDING', got "
+                         f"{direction!r}")
+    return np.argsort(v, axis=axis, kind="stable").astype(np.int32)
+
+
+# tf.math's names (the module's own); the top-level ones pynn exports are
+# these and the tensor functions above (range to argsort).
+_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan",
+         "negative", "reciprocal", "squared_difference", "pow", "exp", "log", "log1p",
+         "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos", "tanh",
+         "sigmoid", "softplus", "log_sigmoid", "erf", "minimum", "maximum", "is_nan",
+         "is_finite", "is_inf", "equal", "not_equal", "less", "less_equal", "greater",
+         "greater_equal", "logical_and", "logical_or", "logical_not", "reduce_sum",
+         "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
+         "reduce_all", "reduce_logsumexp", "reduce_variance", "reduce_std",
+         "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "l2_normalize", "top_k",
+         "segment_sum"]
+_TENSORS = ["range", "fill", "eye", "linspace", "size", "rank", "identity", "stop_gradient",
+            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "expand_dims", "squeeze",
+            "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
+for _name in _MATH + _TENSORS:
+    globals()[_name] = _eager_results(globals()[_name])
+del _name
+truediv = divide
+__all__ = _MATH + ["truediv", "TopKV2"]

@@ -1,0 +1,193 @@
+"""TensorFlow's ``tf.nn`` functions for programs ported with
+``import pynn as tf``: activations, the cross-entropies of logits,
+moments, dropout, and convolution and pooling in TensorFlow's argument
+forms (NHWC data, HWIO filters, 'SAME'/'VALID' or explicit padding).
+
+They compute through pynn.ops, so values a GradientTape traces keep
+recording, and give eager tensors as pynn's other TensorFlow names.
+"""
+import numpy as np
+
+from . import ops, random
+from .backend import _eager_results
+from .math import clip_by_norm, l2_normalize, sigmoid, softplus, tanh
+
+
+def relu(features, name=None):
+    return ops.relu(features)
+
+
+def relu6(features, name=None):
+    return ops.relu6(features)
+
+
+def elu(features, name=None):
+    return ops.elu(features)
+
+
+def selu(features, name=None):
+    return ops.selu(features)
+
+
+def gelu(features, approximate=False, name=None):
+    """GELU; exact (with erf) unless ``approximate`` (tanh form), as TensorFlow's default."""
+    return ops.gelu(features, approximate=approximate)
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    return ops.leaky_relu(features, alpha)
+
+
+def silu(features, beta=1.0, name=None):
+    """features * sigmoid(beta * features)."""
+    if beta == 1.0:
+        return ops.silu(features)
+    return ops.multiply(features, ops.sigmoid(ops.multiply(features, beta)))
+
+
+swish = silu
+
+
+def softmax(logits, axis=None, name=None):
+    return ops.softmax(logits, axis=-1 if axis is None else axis)
+
+
+def log_softmax(logits, axis=None, name=None):
+    return ops.log_softmax(logits, axis=-1 if axis is None else axis)
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    """x with a fraction ``rate`` of its entries zeroed and the others
+    scaled by 1 / (1 - rate) (always: tf.nn.dropout has no training flag)."""
+    return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
+
+
+def moments(x, axes, shift=None, keepdims=False, name=None):
+    """The mean and the (biased) variance over ``axes``."""
+    return ops.moments(x, list(axes) if np.ndim(axes) else axes, keepdims=keepdims)
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
+    """-sum(labels * log_softmax(logits)) over ``axis``, per example."""
+    return ops.negative(ops.sum(ops.multiply(labels, ops.log_softmax(logits, axis=axis)),
+                                axis=axis))
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
+    """-log_softmax(logits)[label] per example; labels are class ids, one
+    per row of logits (their shape less its last axis)."""
+    ids = np.asarray(ops._plain(labels)).astype(np.int64)
+    shape = np.shape(ops._plain(logits))
+    if ids.shape != shape[:-1]:
+        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels of shape "
+                         f"{ids.shape} must be logits' shape {shape} less its last axis")
+    if ids.size and (ids.min() < 0 or ids.max() >= shape[-1]):
+        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be class "
+                         f"ids in [0, {shape[-1]}), got {ids.min()}..{ids.max()}")
+    picked = ops.take_along_axis(ops.log_softmax(logits, axis=-1), ids[..., None], axis=-1)
+    return ops.negative(ops.squeeze(picked, -1))
+
+
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """max(x, 0) - x * z + log(1 + exp(-|x|)) for logits x and labels z
+    (TensorFlow's stable form), elementwise."""
+    if labels is None or logits is None:
+        raise ValueError("sigmoid_cross_entropy_with_logits: give both labels= and logits=")
+    return ops.add(ops.subtract(ops.relu(logits), ops.multiply(logits, labels)),
+                   ops.log1p(ops.exp(ops.negative(ops.abs(logits)))))
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """value + bias along the last axis (NHWC data)."""
+    if data_format not in (None, "NHWC", "NWC", "NDHWC", "N...C"):
+        raise ValueError(f"bias_add: pynn's data is channels-last, got data_format "
+                         f"{data_format!r}")
+    return ops.add(value, bias)
+
+
+def embedding_lookup(params, ids, max_norm=None, name=None):
+    """The rows of ``params`` at ``ids``; with max_norm, rows whose L2 norm
+    is larger are scaled down to it."""
+    rows = ops.take(params, np.asarray(ops._plain(ids)).astype(np.int64), axis=0)
+    if max_norm is None:
+        return rows
+    return clip_by_norm(rows, max_norm, axes=[-1])
+
+
+def _spatial(value, what, fn):
+    """TensorFlow's forms of strides, ksize and dilations for 2-D data: an
+    int, or a list of 1, 2 or 4 (the batch and channel entries 1)."""
+    v = [int(s) for s in np.ravel(value)]
+    if len(v) == 1:
+        return (v[0], v[0])
+    if len(v) == 2:
+        return tuple(v)
+    if len(v) == 4 and v[0] == 1 and v[3] == 1:
+        return (v[1], v[2])
+    raise ValueError(f"{fn}: {what} must be an int or a list of 1, 2 or 4 ints (the batch "
+                     f"and channel entries 1), got {value!r}")
+
+
+def _padding(x, padding, fn):
+    """x and the padding mode for ops: 'same'/'valid', or x padded with
+    the explicit pairs [[0, 0], [top, bottom], [left, right], [0, 0]]."""
+    if isinstance(padding, str):
+        if padding.upper() not in ("SAME", "VALID"):
+            raise ValueError(f"{fn}: padding must be 'SAME', 'VALID' or a list of pairs, got "
+                             f"{padding!r}")
+        return x, padding.lower()
+    pairs = np.asarray(padding, dtype=np.int64)
+    if pairs.shape != (4, 2) or pairs[0].any() or pairs[3].any():
+        raise ValueError(f"{fn}: explicit padding must be [[0, 0], [top, bottom], [left, "
+                         f"right], [0, 0]], got {padding!r}")
+    return ops.pad(x, pairs.tolist()), "valid"
+
+
+def _nhwc(data_format, fn):
+    if data_format not in ("NHWC", None):
+        raise ValueError(f"{fn}: pynn's images are NHWC, got data_format {data_format!r}")
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """2-D convolution of NHWC ``input`` with HWIO ``filters``."""
+    _nhwc(data_format, "conv2d")
+    x, mode = _padding(input, padding, "conv2d")
+    return ops.conv(x, filters, strides=_spatial(strides, "strides", "conv2d"), padding=mode,
+                    data_format="channels_last",
+                    dilation_rate=_spatial(1 if dilations is None else dilations, "dilations",
+                                           "conv2d"))
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    """The maximum over each window of NHWC ``input``."""
+    _nhwc(data_format, "max_pool2d")
+    if not isinstance(padding, str):
+        raise ValueError(f"max_pool2d: padding must be 'SAME' or 'VALID', got {padding!r}")
+    x, mode = _padding(input, padding, "max_pool2d")
+    return ops.max_pool(x, _spatial(ksize, "ksize", "max_pool2d"),
+                        _spatial(strides, "strides", "max_pool2d"), mode, "channels_last")
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    """The mean over each window of NHWC ``input`` ('SAME' windows count
+    only the values inside the image)."""
+    _nhwc(data_format, "avg_pool2d")
+    if not isinstance(padding, str):
+        raise ValueError(f"avg_pool2d: padding must be 'SAME' or 'VALID', got {padding!r}")
+    x, mode = _padding(input, padding, "avg_pool2d")
+    return ops.average_pool(x, _spatial(ksize, "ksize", "avg_pool2d"),
+                            _spatial(strides, "strides", "avg_pool2d"), mode, "channels_last")
+
+
+__all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish", "sigmoid",
+           "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
+           "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+           "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
+           "max_pool2d", "avg_pool2d"]
+for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
+              "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
+              "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
+              "bias_add", "embedding_lookup", "conv2d", "max_pool2d", "avg_pool2d"):
+    globals()[_name] = _eager_results(globals()[_name])
+del _name
+swish = silu
