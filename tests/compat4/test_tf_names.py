@@ -375,3 +375,11 @@ def test_a_custom_training_step_with_these_names():
         w.assign_sub(0.5 * grad)
         losses.append(float(loss))
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_star_import_keeps_pythons_builtins():
+    scope = {}
+    exec("from pynn import *", scope)
+    for name in ("range", "abs", "round", "pow", "math"):
+        assert name not in scope
+    assert callable(scope["add_n"]) and scope["nn"] is tf.nn
