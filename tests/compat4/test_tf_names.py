@@ -383,3 +383,16 @@ def test_star_import_keeps_pythons_builtins():
     for name in ("range", "abs", "round", "pow", "math"):
         assert name not in scope
     assert callable(scope["add_n"]) and scope["nn"] is tf.nn
+
+
+def test_a_watched_tensor_is_read_by_value_functions():
+    """top_k, size and shapes read a watched tensor's own values, during
+    and after its tape."""
+    t = tf.constant([1.0, 3.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(t)
+        best = tf.math.top_k(t, 2).values
+        assert int(tf.size(t)) == 3
+        y = tf.reduce_sum(best * best)
+    np.testing.assert_allclose(tape.gradient(y, t), [0.0, 6.0, 4.0])
+    assert tf.math.top_k(t, 1).indices.tolist() == [1]
