@@ -43,6 +43,16 @@ class _Local(threading.local):
         self.sizes_unknown = False
 
 
+def _accumulate(grads, t, g, who, add):
+    """Adds gradient ``g`` to what ``grads`` holds for traced value ``t``
+    (``add``: the sum, recorded or not)."""
+    if g.shape != t.value.shape:
+        raise AssertionError(f"pynn.autodiff: a gradient of shape {g.shape} reached a "
+                             f"value of shape {t.value.shape} in {who}")
+    cur = grads.get(id(t))
+    grads[id(t)] = g if cur is None else add(cur, g)
+
+
 def model_being_traced():
     """The subclassed model whose ``call`` is being traced into its graph
     on this thread (not while a layer's call runs on sample values to find
@@ -269,11 +279,7 @@ class Tape:
         kept = {}
 
         def accumulate(t, g):
-            if g.shape != t.value.shape:
-                raise AssertionError(f"pynn.autodiff: a gradient of shape {g.shape} reached a "
-                                     f"value of shape {t.value.shape} in {self.who}")
-            cur = grads.get(id(t))
-            grads[id(t)] = g if cur is None else ops.add(cur, g)
+            _accumulate(grads, t, g, self.who, ops.add)
 
         for t, g in seeds:
             if type(t) is Traced:
@@ -333,11 +339,7 @@ class Tape:
         kept = {}
 
         def accumulate(t, g):
-            if g.shape != t.value.shape:
-                raise AssertionError(f"pynn.autodiff: a gradient of shape {g.shape} reached a "
-                                     f"value of shape {t.value.shape} in {self.who}")
-            cur = grads.get(id(t))
-            grads[id(t)] = g if cur is None else add(cur, g)
+            _accumulate(grads, t, g, self.who, add)
 
         for t, g in seeds:
             if type(t) is Traced:
