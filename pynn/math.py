@@ -427,7 +427,7 @@ def transpose(a, perm=None, conjugate=False, name=None):
     perm = None if perm is None else tuple(int(p) for p in perm)
     if ops._is_traced(a) or _value(a).dtype == np.float32:
         return ops.transpose(a, perm)
-    # (ops.transpose computes in float32)
+    # (ops.transpose keeps integers but makes other floats float32)
     return np.ascontiguousarray(np.transpose(_value(a), perm))
 
 

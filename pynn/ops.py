@@ -2613,7 +2613,10 @@ def transpose(x, axes=None, out=None):
         if out is not None:
             raise ValueError("transpose: out= is not available on traced arrays")
         return _traced("transpose", x, axes)
-    x = _c32(x, "transpose: x")
+    # integers and booleans (ids, masks) keep their dtype, as in Keras;
+    # anything else is float32, moved by the kernel
+    keep = isinstance(x, np.ndarray) and x.dtype.kind in "iub" and out is None
+    x = x if keep else _c32(x, "transpose: x")
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
     try:
@@ -2623,6 +2626,8 @@ def transpose(x, axes=None, out=None):
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
                          f"of an array of shape {x.shape}")
+    if keep:
+        return np.ascontiguousarray(x.transpose(axes))
     if x.ndim > 8:
         raise ValueError(f"transpose: at most 8 axes, got an array of shape {x.shape}")
     out = _out(out, tuple(x.shape[a] for a in axes), "transpose")

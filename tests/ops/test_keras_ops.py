@@ -496,3 +496,14 @@ def test_factorizations_rebuild_their_matrix():
 def test_linalg_bad_arguments_are_refused(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool", "uint8"])
+def test_transpose_keeps_integer_and_boolean_dtypes_as_keras(keras, dtype):
+    x = (np.arange(24).reshape(2, 3, 4) % 3).astype(dtype)
+    got, want = ops.transpose(x, (2, 0, 1)), keras.ops.transpose(x, (2, 0, 1))
+    assert got.dtype == np.asarray(want).dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, np.asarray(want))
+    assert got.flags.c_contiguous
+    with pytest.raises(ValueError, match="not a permutation"):
+        ops.transpose(x, (0, 0, 1))
