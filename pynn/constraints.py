@@ -3,7 +3,7 @@ optimizer step: ``kernel_constraint=constraints.max_norm(3)``."""
 import numpy as np
 
 from . import ops
-from .utils.custom_objects import get_object, serialize_function
+from .utils.custom_objects import get_object, serialize_object
 
 
 class Constraint:
@@ -130,12 +130,4 @@ def deserialize(config, custom_objects=None):
 def serialize(constraint):
     """The config entry of a constraint: class name and config; a custom
     class also carries its registered name, a function its description."""
-    if constraint is None:
-        return None
-    if isinstance(constraint, _FunctionConstraint):
-        return serialize_function(constraint.function)
-    cls = type(constraint)
-    if cls in _BY_NAME.values():
-        return {"class_name": cls.__name__, "config": constraint.get_config()}
-    return {"module": cls.__module__, "class_name": cls.__name__,
-            "config": constraint.get_config(), "registered_name": cls.__name__}
+    return serialize_object(constraint, _FunctionConstraint, _BY_NAME)

@@ -158,25 +158,28 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
                                            "conv2d"))
 
 
+def _pool2d(pool, who, input, ksize, strides, padding, data_format):
+    """TF's arguments of a 2-D pooling read for ``pool`` (an ops function);
+    explicit padding pairs are refused (zeros would change maxima and
+    averages)."""
+    _nhwc(data_format, who)
+    if not isinstance(padding, str):
+        raise ValueError(f"{who}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    x, mode = _padding(input, padding, who)
+    return pool(x, _spatial(ksize, "ksize", who), _spatial(strides, "strides", who), mode,
+                "channels_last")
+
+
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
     """The maximum over each window of NHWC ``input``."""
-    _nhwc(data_format, "max_pool2d")
-    if not isinstance(padding, str):
-        raise ValueError(f"max_pool2d: padding must be 'SAME' or 'VALID', got {padding!r}")
-    x, mode = _padding(input, padding, "max_pool2d")
-    return ops.max_pool(x, _spatial(ksize, "ksize", "max_pool2d"),
-                        _spatial(strides, "strides", "max_pool2d"), mode, "channels_last")
+    return _pool2d(ops.max_pool, "max_pool2d", input, ksize, strides, padding, data_format)
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
     """The mean over each window of NHWC ``input`` ('SAME' windows count
     only the values inside the image)."""
-    _nhwc(data_format, "avg_pool2d")
-    if not isinstance(padding, str):
-        raise ValueError(f"avg_pool2d: padding must be 'SAME' or 'VALID', got {padding!r}")
-    x, mode = _padding(input, padding, "avg_pool2d")
-    return ops.average_pool(x, _spatial(ksize, "ksize", "avg_pool2d"),
-                            _spatial(strides, "strides", "avg_pool2d"), mode, "channels_last")
+    return _pool2d(ops.average_pool, "avg_pool2d", input, ksize, strides, padding,
+                   data_format)
 
 
 __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish", "sigmoid",

@@ -14,7 +14,7 @@ custom layers and functions are found.
 import numpy as np
 
 from . import ops
-from .utils.custom_objects import get_object, serialize_function
+from .utils.custom_objects import get_object, serialize_object
 
 
 class Regularizer:
@@ -206,12 +206,4 @@ def deserialize(config, custom_objects=None):
 def serialize(regularizer):
     """The config entry of a regularizer: class name and config; a custom
     class also carries its registered name, a function its description."""
-    if regularizer is None:
-        return None
-    if isinstance(regularizer, _FunctionRegularizer):
-        return serialize_function(regularizer.function)
-    cls = type(regularizer)
-    if cls in _BY_NAME.values():
-        return {"class_name": cls.__name__, "config": regularizer.get_config()}
-    return {"module": cls.__module__, "class_name": cls.__name__,
-            "config": regularizer.get_config(), "registered_name": cls.__name__}
+    return serialize_object(regularizer, _FunctionRegularizer, _BY_NAME)

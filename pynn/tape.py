@@ -602,6 +602,7 @@ def _model_by_steps(model, xs, training):
     as autodiff.call_layer records it), or None where its graph has what
     that does not carry (masks, activity penalties, added losses, extra
     call arguments)."""
+    from .models.functional import _default_training
     prog = model._program
     if prog is None or prog.has_masks or prog.has_activity or \
             any(st.node.call_args for st in prog.steps):
@@ -614,8 +615,7 @@ def _model_by_steps(model, xs, training):
         if st.training is False:
             step_training = False
         elif training is None:
-            step_training = st.training if st.training is not None else \
-                None if st.is_model else st.layer._training_default
+            step_training = _default_training(st)
         else:
             step_training = training or bool(st.training)
         y = autodiff.call_layer(st.layer, x, step_training)

@@ -226,6 +226,22 @@ def get_object(identifier, what, base, by_name, wrap_function, expected, from_na
     raise ValueError(f"Unknown {what} {identifier!r}; expected {expected}")
 
 
+def serialize_object(obj, function_type, by_name):
+    """The config entry of what get_object reads back: None, a function
+    (wrapped in ``function_type``) as its description, a built-in class in
+    ``by_name`` by class name and config, a custom class also with its
+    module and registered name."""
+    if obj is None:
+        return None
+    if isinstance(obj, function_type):
+        return serialize_function(obj.function)
+    cls = type(obj)
+    if cls in by_name.values():
+        return {"class_name": cls.__name__, "config": obj.get_config()}
+    return {"module": cls.__module__, "class_name": cls.__name__,
+            "config": obj.get_config(), "registered_name": cls.__name__}
+
+
 def is_function_description(value):
     return isinstance(value, dict) and value.get("class_name") in ("function", "__lambda__")
 
