@@ -5853,7 +5853,17 @@ def _symbolic_entry(fn, name):
             watched = _WATCHED[0]()
             if watched:
                 args, kwargs = _watched_operands(args, kwargs, watched)
-        return fn(*args, **kwargs)
+        # an eager result as an eager tensor (``ops.relu(x).numpy()``, as
+        # Keras's tensors); traced results stay as they are.  fit and
+        # predict call the functions below these public entries.
+        return _eager(fn(*args, **kwargs))
+    return entry
+
+
+def _eager_entry(fn):
+    @functools.wraps(fn)
+    def entry(*args, **kwargs):
+        return _eager(fn(*args, **kwargs))
     return entry
 
 
@@ -5909,6 +5919,16 @@ NUMPY_STYLE += MORE_OPS
 # (the numpy namespace stays out of __all__: a star import must not hide
 # the NumPy module)
 __all__ += list(MORE_OPS) + ["nn", "linalg"]
+# Keras 3's names that take no symbolic tensor: eager results as eager
+# tensors too (pynn's own kernel API above them, dense, conv2d, max_pool2d,
+# ..., keeps giving plain arrays).
+for _name in """zeros ones arange full eye identity linspace mod average floor_divide meshgrid
+empty multi_hot batch_normalization dot_product_attention diff tri column_stack
+layer_normalization rms_normalization inv det matrix_power cholesky unique histogram corrcoef
+logspace geomspace get_item polar view_as_real view_as_complex bartlett blackman hamming
+hanning kaiser fft fft2 ifft2 rfft irfft stft istft eig lu_factor""".split():
+    globals()[_name] = _eager_entry(globals()[_name])
+del _name
 SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS
 
 
