@@ -26,6 +26,7 @@ import threading
 import numpy as np
 
 from . import ops
+from .tensor import Tensor
 
 class _Local(threading.local):
     """This thread's recording tape and ``add_loss`` sink, None until a
@@ -1873,7 +1874,7 @@ def _apply_ufunc(ufunc, method, inputs, kwargs):
         # ``loss = zeros(()); loss += ...``): the result, traced, is what
         # Python binds to ``a``; the array gets its value too.
         target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
-        if not (type(target) is np.ndarray and any(x is target for x in inputs)):
+        if not (type(target) in (np.ndarray, Tensor) and any(x is target for x in inputs)):
             raise unsupported(f"{name}(out=...)", tape)
         result = _apply_ufunc(ufunc, method, inputs, kwargs)
         np.copyto(target, value_of(result), casting="unsafe")

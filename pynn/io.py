@@ -9,6 +9,7 @@ import types
 import numpy as np
 
 from . import ops
+from .tensor import eager
 from .image import (decode_bmp, decode_gif, decode_image, decode_jpeg, decode_png,
                     encode_jpeg, encode_png)
 
@@ -29,7 +30,7 @@ def read_file(filename, name=None):
     """The file's contents: a 0-d object tensor holding its bytes (what
     tf.image.decode_* and tf.strings take)."""
     with open(_path(filename, "read_file"), "rb") as f:
-        return np.asarray(f.read(), dtype=object)
+        return eager(np.asarray(f.read(), dtype=object))
 
 
 def write_file(filename, contents, name=None):
