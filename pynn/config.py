@@ -1,6 +1,8 @@
 """Keras 3's ``keras.config``: the global settings pynn has (float32,
 channels_last, the fuzz factor epsilon, the progress bars' logging, and
-the debugging caps on epochs and steps)."""
+the debugging caps on epochs and steps), and TensorFlow's ``tf.config``
+names that programs call before building a model (devices, memory
+growth, threads)."""
 import collections
 import os
 import types
