@@ -32,6 +32,7 @@ import numpy as np
 from . import _cuda_ops
 from . import _kernels as _k
 from .cuda import DeviceArray as _Device
+from .tensor import Tensor as _eager_type
 from .tensor import eager as _eager
 
 # Keras 3's keras.ops names for NumPy's functions (and a few of its own:
@@ -231,6 +232,8 @@ def _alpha(alpha, name):
 def _integer(value, name, low=None, high=None):
     """``value`` as an int (a bool, a float or anything else refused), within
     [low, high]."""
+    if type(value) is _eager_type and value.ndim == 0:
+        value = value[()]  # a 0-d eager tensor (ops.clip of a scalar, tf.shape(x)[0])
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
                                                                       np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
