@@ -1747,8 +1747,10 @@ def _metric_leaves(spec):
 
 def _metrics_per_output(spec, names, n):
     """Keras 3's reading of ``metrics``: one list for a single output; a
-    dict by output name; a list with one entry (a metric or a list) per
-    output.  Any other flat list applies to every output, as in Keras 2."""
+    dict by output name; a list with one entry per output (a metric or a
+    list of them: ``["mae", "mse"]`` for two outputs is mae on the first,
+    mse on the second).  A list of another length, which Keras 3 refuses,
+    applies to every output, as in Keras 2."""
     if not spec:
         return [[] for _ in range(n)]
     as_list = lambda v: [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
@@ -1756,7 +1758,7 @@ def _metrics_per_output(spec, names, n):
         return [_metric_leaves(spec)]
     if isinstance(spec, dict):
         return [as_list(v) for v in _per_output(spec, names, "metrics")]
-    if len(spec) == n and (any(isinstance(m, (list, tuple)) or m is None for m in spec)):
+    if len(spec) == n:
         return [as_list(m) for m in spec]
     return [list(spec) for _ in range(n)]
 

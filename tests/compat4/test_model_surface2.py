@@ -344,3 +344,30 @@ def test_moving_averages_travel_with_the_optimizer_in_keras_files(tmp_path):
         m.fit(x, x[:, :1], epochs=1, batch_size=4, verbose=0, shuffle=False)
     for a, b in zip(model.get_weights(), ours.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# ------------------------------ metrics and losses for several outputs
+
+@needs_keras
+@pytest.mark.parametrize("settings", [
+    dict(loss="mse", metrics=["mae", "mse"]),  # one per output (Keras 2: both on each)
+    dict(loss=["mse", "mae"], metrics=[["mae"], ["mse", "mae"]]),
+    dict(loss={"a": "mse", "b": "mae"}, loss_weights={"a": 1.0, "b": 0.5}, metrics={"b": "mae"}),
+    dict(loss=["mse", "mse"], loss_weights=[0.3, 2.0], metrics=["mae", None],
+         weighted_metrics=["mse", "mae"]),
+    dict(loss="mse", metrics=[["mae", "mse"], "mae"]),
+])
+def test_metrics_of_two_outputs_are_read_as_keras_3_reads_them(settings):
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 4)).astype(np.float32)
+    y = [rng.random((8, 2)).astype(np.float32), rng.random((8, 1)).astype(np.float32)]
+    logs = []
+    for lib in (pynn, keras):
+        inp = lib.Input((4,))
+        model = lib.Model(inp, [lib.layers.Dense(2, name="a", kernel_initializer="ones")(inp),
+                                lib.layers.Dense(1, name="b", kernel_initializer="ones")(inp)])
+        model.compile("sgd", **settings)
+        logs.append(model.evaluate(x, y, verbose=0, return_dict=True))
+    assert sorted(logs[0]) == sorted(logs[1])
+    for key, value in logs[1].items():
+        assert logs[0][key] == pytest.approx(float(value), rel=1e-5), key
