@@ -588,6 +588,8 @@ class TrainingMixin:
         self._find_fusions()
         if self._trainable_snapshot is None:
             self._trainable_snapshot = list(self.trainable_weights)
+        if self.optimizer is not None:
+            self.optimizer._track_weights(self._trainable_snapshot)
 
     def _find_fusions(self):
         """Which outputs hand their loss logits: a softmax/sigmoid layer
