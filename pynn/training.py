@@ -23,13 +23,14 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 import contextlib
 import copy
 import inspect
+import itertools
 import math
 import queue
 import threading
 
 import numpy as np
 
-from . import autodiff, config
+from . import autodiff, config, tree
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
@@ -587,6 +588,8 @@ class TrainingMixin:
         self._find_fusions()
         if self._trainable_snapshot is None:
             self._trainable_snapshot = list(self.trainable_weights)
+        if self.optimizer is not None:
+            self.optimizer._track_weights(self._trainable_snapshot)
 
     def _find_fusions(self):
         """Which outputs hand their loss logits: a softmax/sigmoid layer
@@ -701,6 +704,8 @@ class TrainingMixin:
         if self._program is not None:
             xs = self._adjust_input_rank(xs)
         self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
+        if self._eager_call:
+            return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
         if len(n) > 1:
@@ -873,6 +878,8 @@ class TrainingMixin:
             off += n
         self._flat = (params, grads)
         self._flat_views = views
+        if self.optimizer is not None:
+            self.optimizer._track_weights(weights)
         new_binding()
         return self._flat
 
@@ -1004,6 +1011,7 @@ class TrainingMixin:
         array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
         steps_per_epoch = config.capped_steps(steps_per_epoch, _stream_length(x))
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
+        x = self._trace_from(x)
         if self._runs_own_step("train_step"):
             if validation_split or class_weight is not None:
                 raise ValueError("fit: validation_split and class_weight are not supported "
@@ -1180,6 +1188,7 @@ class TrainingMixin:
         self._require_compiled("evaluate()")
         steps = config.capped_steps(steps, _stream_length(x))
         verbose = 1 if verbose == "auto" else int(verbose)
+        x = self._trace_from(x)
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
@@ -1280,12 +1289,13 @@ class TrainingMixin:
         (verbose='auto' or 1) when there is more than one batch."""
         run_inference = _inference()
         steps = config.capped_steps(steps, _stream_length(x))
+        x = self._trace_from(x, targets=False)
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
                 x.shape[0] <= (batch_size or 32) and \
                 (type(verbose) is int or verbose == "auto") and \
                 x.size <= _STREAM_CONVERT_BYTES >> 2 and \
-                type(self).predict_step is TrainingMixin.predict_step:
+                type(self).predict_step is TrainingMixin.predict_step and not self._eager_call:
             # One in-memory batch and nothing to report (no progress bar
             # for one batch, no callbacks): what the general path below
             # does for it, predict_on_batch's route, without its checks
@@ -1359,6 +1369,10 @@ class TrainingMixin:
         return self._pack_outputs([np.concatenate(c, axis=0) for c in chunks])
 
     def predict_on_batch(self, x):
+        x = self._trace_from(x, targets=False)
+        if self._runs_own_step("predict_step"):
+            out = self.predict_step(x)
+            return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
         run_inference = _inference()
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
@@ -1374,6 +1388,19 @@ class TrainingMixin:
                        return_dict=False):
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch()")
+        x = self._trace_from(x)
+        if self._runs_own_step("train_step"):
+            # Keras's train_on_batch: one train_step on the batch, the
+            # metrics reset first
+            if class_weight is not None:
+                raise ValueError("train_on_batch: class_weight is not supported with a custom "
+                                 "train_step; weigh samples in the step")
+            self.reset_metrics()
+            logs = _step_logs(self.train_step(pack_x_y_sample_weight(x, y, sample_weight)))
+            if return_dict:
+                return logs
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
         self._place()
         params, grads = self._flat_parameters()
@@ -1596,9 +1623,41 @@ class TrainingMixin:
         """Whether fit/evaluate/predict run a step of the subclass's (or,
         with no compiled loss, the generic one)."""
         overridden = getattr(type(self), name) is not getattr(TrainingMixin, name)
+        if overridden or self._eager_call:  # (a call that draws has no graph to run)
+            return True
         if name == "predict_step":
-            return overridden
+            return False
         return overridden or self._compile_args is None or self._compile_args[0] is None
+
+    def _trace_from(self, x, targets=True):
+        """Traces a subclassed model not built yet on ``x`` (arrays, or a
+        stream's first batch), so that fit, evaluate and predict know
+        whether its call runs eagerly (one that draws random values does)
+        before they choose their path.  Returns ``x``: a one-shot
+        iterator comes back with its first item put back in front."""
+        if x is None or self._program is not None or self._eager_call or \
+                not self._subclassed:
+            return x
+        if not _is_stream(x):
+            self._prepare_inputs(x, convert=False)
+            return x
+        if hasattr(x, "__getitem__") and hasattr(x, "__len__"):
+            if not len(x):
+                return x
+            item = x[0]
+        else:
+            one_shot = hasattr(x, "__next__")
+            try:
+                item = next(x if one_shot else iter(x))
+            except StopIteration:
+                return x
+            if one_shot:
+                x = itertools.chain([item], x)
+        if isinstance(item, tuple) and len(item) in (1, 2, 3) or \
+                targets and isinstance(item, list) and len(item) in (2, 3):
+            item = item[0]
+        self._prepare_inputs(item, convert=False)
+        return x
 
     def _fit_steps(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
                    shuffle, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
@@ -1690,8 +1749,10 @@ def _metric_leaves(spec):
 
 def _metrics_per_output(spec, names, n):
     """Keras 3's reading of ``metrics``: one list for a single output; a
-    dict by output name; a list with one entry (a metric or a list) per
-    output.  Any other flat list applies to every output, as in Keras 2."""
+    dict by output name; a list with one entry per output (a metric or a
+    list of them: ``["mae", "mse"]`` for two outputs is mae on the first,
+    mse on the second).  A list of another length, which Keras 3 refuses,
+    applies to every output, as in Keras 2."""
     if not spec:
         return [[] for _ in range(n)]
     as_list = lambda v: [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
@@ -1699,7 +1760,7 @@ def _metrics_per_output(spec, names, n):
         return [_metric_leaves(spec)]
     if isinstance(spec, dict):
         return [as_list(v) for v in _per_output(spec, names, "metrics")]
-    if len(spec) == n and (any(isinstance(m, (list, tuple)) or m is None for m in spec)):
+    if len(spec) == n:
         return [as_list(m) for m in spec]
     return [list(spec) for _ in range(n)]
 
