@@ -54,14 +54,14 @@ _placements = [0]
 def _inference():
     """pynn.models.passes.run_inference (bound at the first call: the
     models package imports this module)."""
-    global _run_inference
+    global _run_inference, _planned_predict
     if _run_inference is None:
-        from .models.passes import run_inference
-        _run_inference = run_inference
+        from .models.passes import planned_predict, run_inference
+        _run_inference, _planned_predict = run_inference, planned_predict
     return _run_inference
 
 
-_run_inference = None
+_run_inference = _planned_predict = None
 
 
 def _as_input(x, dtype="float32", what="x"):
@@ -351,6 +351,8 @@ class _Prefetcher:
 class TrainingMixin:
     """compile/fit/evaluate/predict over a model's graph program."""
 
+    _planned = None
+
     def _init_training_state(self):
         self.compiled = False
         self.optimizer = None
@@ -370,6 +372,7 @@ class TrainingMixin:
         self._placed_at = -1        # _placements[0] when it was last placed
         self._batch_buffers = {}    # device copies of the current batch, reused
         self._input_spec = None     # (graph, input dtypes, input shapes) of the last graph
+        self._planned = None        # passes.planned_predict's record of the last planned call
 
     # -------------------------------------------------------- placement
 
@@ -1288,6 +1291,14 @@ class TrainingMixin:
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
         run_inference = _inference()
+        if type(x) is np.ndarray and steps is None and not callbacks and \
+                (batch_size is None or type(batch_size) is int and batch_size > 0) and \
+                x.ndim and x.shape[0] <= (batch_size or 32) and \
+                type(self).predict_step is TrainingMixin.predict_step:
+            # one batch in memory, as below, whose plan a call has used
+            out = _planned_predict(self, x)
+            if out is not None:
+                return out
         steps = config.capped_steps(steps, _stream_length(x))
         x = self._trace_from(x, targets=False)
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
@@ -1374,6 +1385,10 @@ class TrainingMixin:
             out = self.predict_step(x)
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
         run_inference = _inference()
+        if type(x) is np.ndarray:
+            out = _planned_predict(self, x)
+            if out is not None:
+                return out
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):

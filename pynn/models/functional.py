@@ -28,7 +28,7 @@ from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dt
 from ..training import TrainingMixin
 from ..tensor import eager
 from .node import CallContext, KerasTensor, Node
-from .passes import run_inference
+from .passes import planned_predict, run_inference
 
 # Bumped whenever a model binds its weights' gradients to a new flat
 # buffer (compile, fit), so cached backward plans see which layers train.
@@ -875,6 +875,11 @@ class Model(TrainingMixin, Layer):
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
+            if training is False or self._planned is not None and \
+                    not self._program.has_training_defaults:
+                out = planned_predict(self, inputs)
+                if out is not None:
+                    return eager(out)
             return eager(self._run_eager(self._prepare_inputs(inputs), training))
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
