@@ -1380,15 +1380,15 @@ class TrainingMixin:
         return self._pack_outputs([np.concatenate(c, axis=0) for c in chunks])
 
     def predict_on_batch(self, x):
+        run_inference = _inference()
+        if type(x) is np.ndarray and type(self).predict_step is TrainingMixin.predict_step:
+            out = _planned_predict(self, x)
+            if out is not None:
+                return out
         x = self._trace_from(x, targets=False)
         if self._runs_own_step("predict_step"):
             out = self.predict_step(x)
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
-        run_inference = _inference()
-        if type(x) is np.ndarray:
-            out = _planned_predict(self, x)
-            if out is not None:
-                return out
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):

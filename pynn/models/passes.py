@@ -297,7 +297,7 @@ def planned_predict(model, x):
     program (a new graph, an activation set on a built layer), the
     placement, a device scope; the plan checks the array and the weights."""
     rec = model._planned
-    if rec is None or open_device_scopes[0] or rec[0] is not model._infer or \
+    if rec is None or open_device_scopes[0] or rec[0] is not model._infer or model._eager_call or \
             rec[1] != activation_changes() or model._placed_at != _placements[0] or \
             model._gpu is not None:
         return None
