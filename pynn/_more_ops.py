@@ -886,16 +886,20 @@ def _stft_sizes(name, sequence_length, sequence_stride, fft_length):
 def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
     """The short-time Fourier transform along the last axis: a (real,
     imaginary) pair of shape (..., frames, fft_length // 2 + 1)."""
-    a = _values(x, "stft")
-    if a.dtype.kind != "f":
-        raise TypeError(f"stft: x must be float32 or float64, got dtype {a.dtype}")
+    dtype = np.dtype(str(x.dtype)) if _is_traced(x) else _array(x).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"stft: x must be float32 or float64, got dtype {dtype}")
     n, step, nfft = _stft_sizes("stft", sequence_length, sequence_stride, fft_length)
+    # pad, frames, window and rfft each record their gradient on a tape (the
+    # transform is linear in x)
+    a = x if _is_traced(x) else _array(x)
     if center:
-        widths = [(0, 0)] * (a.ndim - 1) + [(nfft // 2, nfft // 2)]
-        a = np.pad(a, widths, mode="reflect")
-    win = _stft_window("stft", window, n, nfft, a.dtype)
-    frames = extract_sequences(a, nfft, step) * win
-    return _pair_out(np.fft.rfft(frames, n=nfft, axis=-1), a.dtype)
+        widths = [(0, 0)] * (ops.ndim(a) - 1) + [(nfft // 2, nfft // 2)]
+        a = ops.pad(a, widths, mode="reflect")
+    win = _stft_window("stft", window, n, nfft, dtype)
+    frames = extract_sequences(a, nfft, step)
+    frames = ops.multiply(frames, win) if _is_traced(frames) else frames * win
+    return rfft(frames, fft_length=nfft)
 
 
 def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann",

@@ -249,6 +249,8 @@ LAYERS = {
     "SpatialDropout3D": Row("SpatialDropout3D", pinned=_CHANNELS_LAST,
                             unwritten=("trainable",)),
     "HashedCrossing": Row("HashedCrossing"),
+    "MelSpectrogram": Row("MelSpectrogram"),
+    "STFTSpectrogram": Row("STFTSpectrogram"),
     "AdaptiveAveragePooling1D": Row("AdaptiveAveragePooling1D"),
     "AdaptiveAveragePooling2D": Row("AdaptiveAveragePooling2D"),
     "AdaptiveAveragePooling3D": Row("AdaptiveAveragePooling3D"),
