@@ -301,8 +301,8 @@ INITIALIZERS.update({"OrthogonalInitializer": Row("Orthogonal"),
 REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2", "OrthogonalRegularizer")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
-_OPTIMIZER_COMMON = {"use_ema": False, "ema_momentum": ANY,
-                     "ema_overwrite_frequency": None, "loss_scale_factor": None,
+# (use_ema, ema_momentum and ema_overwrite_frequency are pynn's arguments too)
+_OPTIMIZER_COMMON = {"loss_scale_factor": None,
                      "gradient_accumulation_steps": None, "jit_compile": ANY,
                      "is_legacy_optimizer": False, "decay": 0.0}
 OPTIMIZERS = {
@@ -319,6 +319,10 @@ OPTIMIZERS = {
     "Ftrl": Row("Ftrl", keras_only=_OPTIMIZER_COMMON),
     "Adafactor": Row("Adafactor", keras_only=_OPTIMIZER_COMMON),
     "Lamb": Row("Lamb", keras_only=_OPTIMIZER_COMMON),
+    "Muon": Row("Muon", keras_only=_OPTIMIZER_COMMON),
+    "ScheduleFreeAdamW": Row("ScheduleFreeAdamW", keras_only=_OPTIMIZER_COMMON),
+    # its inner optimizers are translated by compile_from_keras
+    "MultiOptimizer": Row("MultiOptimizer"),
     # its inner optimizer is translated by compile_from_keras
     "LossScaleOptimizer": Row("LossScaleOptimizer"),
 }
@@ -684,6 +688,13 @@ def optimizer_to_keras(optimizer, legacy=False):
     config = optimizer.get_config()
     if "inner_optimizer" in config:  # LossScaleOptimizer
         config["inner_optimizer"] = optimizer_to_keras(optimizer.inner_optimizer, legacy)
+    mapping = getattr(optimizer, "_optimizer_map", None)
+    if "optimizer_map" in config and mapping is not None:  # MultiOptimizer's OptimizerMap
+        inner = {"default_optimizer": optimizer_to_keras(mapping.default_optimizer, legacy),
+                 "optimizer_map": {k: optimizer_to_keras(v, legacy)
+                                   for k, v in mapping.items()}}
+        spec = {"class_name": "OptimizerMap", "config": inner}
+        config["optimizer_map"] = spec if legacy else _keras_object(spec, "keras.optimizers")
     spec = {"class_name": type(optimizer).__name__, "config": config}
     return spec if legacy else _keras_object(spec, "keras.optimizers")
 
@@ -1279,11 +1290,26 @@ def compile_from_keras(config, custom_objects=None, legacy=False):
     optimizer = t.object(opt, OPTIMIZERS, "the optimizer")
     inner = optimizer.get("config", {}).get("inner_optimizer") \
         if isinstance(optimizer, dict) else None
+    def inner_optimizer(spec):
+        spec = dict(spec, class_name=known.get(str(spec.get("class_name", "")).lower(),
+                                               spec.get("class_name")))
+        return t.object(spec, OPTIMIZERS, "the inner optimizer")
+
     if isinstance(inner, dict):  # LossScaleOptimizer's
-        inner = dict(inner, class_name=known.get(str(inner.get("class_name", "")).lower(),
-                                                 inner.get("class_name")))
-        optimizer["config"]["inner_optimizer"] = t.object(inner, OPTIMIZERS,
-                                                          "the inner optimizer")
+        optimizer["config"]["inner_optimizer"] = inner_optimizer(inner)
+    mapping = optimizer.get("config", {}).get("optimizer_map") \
+        if isinstance(optimizer, dict) else None
+    if isinstance(mapping, dict) and isinstance(mapping.get("config"), dict):
+        # a MultiOptimizer's OptimizerMap: its optimizers translated one by one
+        inner_config = dict(mapping["config"])
+        if isinstance(inner_config.get("default_optimizer"), dict):
+            inner_config["default_optimizer"] = inner_optimizer(
+                inner_config["default_optimizer"])
+        if isinstance(inner_config.get("optimizer_map"), dict):
+            inner_config["optimizer_map"] = {k: inner_optimizer(v) for k, v in
+                                             inner_config["optimizer_map"].items()}
+        optimizer["config"]["optimizer_map"] = {"class_name": "OptimizerMap",
+                                                "config": inner_config}
     return {"optimizer": optimizer,
             "loss": map_structure(loss, config.get("loss")),
             "loss_weights": config.get("loss_weights"),

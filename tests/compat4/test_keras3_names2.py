@@ -240,3 +240,263 @@ def test_wav_sample_widths_and_resampling(tmp_path, width):
     want = np.stack([0.5 * np.sin(2 * np.pi * 440 * t2), -0.25 * np.cos(2 * np.pi * 300 * t2)],
                     axis=1)
     np.testing.assert_allclose(up[100:-100], want[100:-100], atol=0.02)
+
+
+# ------------------------------------------------------------- optimizers
+
+SHAPES = {"enc/kernel": (5, 3), "enc/bias": (3,), "embedding/embeddings": (4, 6),
+          "proj/kernel": (2, 7), "head/kernel": (6, 4)}
+
+
+def _variables(module, init):
+    out = []
+    for path, value in init.items():
+        scope, name = path.split("/")
+        if module is pynn:
+            v = pynn.Variable(value.copy(), name=name)
+            v._scope = scope
+        else:
+            with module.name_scope(scope):
+                v = module.Variable(value.copy(), name=name)
+        out.append(v)
+    return out
+
+
+def _steps(module, make, steps=5, seed=0):
+    """Each variable after every one of ``steps`` apply_gradients calls."""
+    rng = np.random.default_rng(seed)
+    init = {k: rng.normal(size=s).astype("float32") for k, s in SHAPES.items()}
+    grads = [[rng.normal(size=s).astype("float32") for s in SHAPES.values()]
+             for _ in range(steps)]
+    variables = _variables(module, init)
+    opt = make(module)
+    history = []
+    for g in grads:
+        opt.apply_gradients(zip(g, variables))
+        history.append([np.array(v) for v in variables])
+    return history, opt
+
+
+OPTIMIZER_CASES = [
+    ("Muon", {}),
+    ("Muon", dict(learning_rate=0.01, nesterov=False, exclude_layers=["head"], rms_rate=None,
+                  adam_lr_ratio=0.5, weight_decay=0.1, adam_weight_decay=0.02, ns_steps=3)),
+    ("Muon", dict(exclude_embeddings=False, momentum=0.8)),
+    ("ScheduleFreeAdamW", {}),
+    ("ScheduleFreeAdamW", dict(learning_rate=0.01, warmup_steps=3, weight_decay=0.05,
+                               beta_1=0.8, epsilon=1e-6)),
+]
+
+
+@needs_keras
+@pytest.mark.parametrize("name,kwargs", OPTIMIZER_CASES)
+def test_new_optimizers_match_keras_step_by_step(name, kwargs):
+    def make(module):
+        return getattr(module.optimizers, name)(**kwargs)
+    ours, opt = _steps(pynn, make)
+    theirs, kopt = _steps(keras_ref, make)
+    for step, (a, b) in enumerate(zip(ours, theirs)):
+        for path, x, y in zip(SHAPES, a, b):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=f"{path} @ {step}")
+    assert not np.allclose(ours[-1][0], ours[0][0])
+    config, kconfig = opt.get_config(), kopt.get_config()
+    for key, value in config.items():
+        if key != "name":
+            assert kconfig[key] == pytest.approx(value), key
+    again = pynn.optimizers.deserialize(pynn.optimizers.serialize(opt))
+    assert type(again) is type(opt) and again.get_config() == config
+
+
+def test_muon_splits_weights_between_its_two_rules():
+    opt = pynn.optimizers.Muon(exclude_layers=["head"])
+    assert opt._should_use_adamw((3,), "enc/bias")                       # not 2-D
+    assert opt._should_use_adamw((4, 6), "embedding/embeddings")         # an embedding
+    assert opt._should_use_adamw((6, 4), "head/kernel")                  # excluded
+    assert not opt._should_use_adamw((5, 3), "enc/kernel")
+    # the Newton-Schulz step is near-orthogonal: singular values close to 1
+    g = np.random.default_rng(1).normal(size=(6, 10)).astype("float32")
+    s = np.linalg.svd(opt._newton_schulz(g), compute_uv=False)
+    assert np.all((s > 0.5) & (s < 1.3)), s
+
+
+@needs_keras
+@pytest.mark.parametrize("name", ["Muon", "ScheduleFreeAdamW"])
+def test_new_optimizers_train_and_their_state_is_read_both_ways(tmp_path, name):
+    pynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 10, size=(32, 4)), rng.normal(size=(32, 1)).astype("float32")
+    model = pynn.Sequential([pynn.Input((4,)), pynn.layers.Embedding(10, 3),
+                             pynn.layers.Flatten(), pynn.layers.Dense(8, activation="relu"),
+                             pynn.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=getattr(pynn.optimizers, name)(learning_rate=0.01))
+    losses = model.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    model.save(tmp_path / "a.keras")
+    theirs = keras_ref.models.load_model(tmp_path / "a.keras")
+    assert type(theirs.optimizer).__name__ == name
+    assert int(theirs.optimizer.iterations) == model.optimizer.iterations
+    kstate = [np.asarray(v) for v in theirs.optimizer.variables[2:]]
+    if name == "Muon":   # the 2-D kernels keep no velocity in Keras's layout
+        assert len(kstate) == 2 + 1 + 2 + 1 + 2
+    theirs.save(tmp_path / "b.keras")
+    again = pynn.models.load_model(tmp_path / "b.keras")
+    for a, b in zip(model.optimizer.variables(), again.optimizer.variables()):
+        np.testing.assert_array_equal(a, b)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    again.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _multi(module):
+    mapping = module.optimizers.OptimizerMap(
+        module.optimizers.SGD(0.1, momentum=0.9),
+        {"enc/.*": module.optimizers.Adam(0.01), "head/kernel": module.optimizers.RMSprop(0.05)})
+    return module.optimizers.MultiOptimizer(mapping, name="multi")
+
+
+@needs_keras
+def test_multi_optimizer_matches_keras_step_by_step():
+    ours, opt = _steps(pynn, _multi)
+    theirs, kopt = _steps(keras_ref, _multi)
+    for a, b in zip(ours, theirs):
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert [type(o).__name__ for o in opt.optimizers] == \
+        [type(o).__name__ for o in kopt.optimizers] == ["Adam", "RMSprop", "SGD"]
+    assert [o.iterations for o in opt.optimizers] == [5, 5, 5] and opt.iterations == 5
+    # Keras's serialized MultiOptimizer builds ours, and ours round-trips
+    config = pynn.optimizers.serialize(opt)
+    again = pynn.optimizers.deserialize(config)
+    assert again.get_config() == opt.get_config()
+    with pytest.raises(AttributeError, match="Learning rate cannot be accessed"):
+        opt.learning_rate
+
+
+def test_optimizer_map_lookup_rules():
+    sgd, adam, rms = pynn.optimizers.SGD(), pynn.optimizers.Adam(), pynn.optimizers.RMSprop()
+    m = pynn.optimizers.OptimizerMap(rms)
+    m["encoder/layer_0/dense"] = adam
+    m["encoder/.*"] = sgd
+    m["decoder"] = adam
+    assert m["decoder"] is adam and m["encoder/layer_0/dense"] is adam   # exact first
+    assert m["encoder/layer_0/attention/query"] is sgd                   # then a pattern
+    assert m["decoder/layer_0/dense"] is rms                             # then the default
+    m["encoder/layer_0/.*"] = adam
+    with pytest.raises(ValueError, match="Multiple optimizers assigned"):
+        m["encoder/layer_0/x"]
+    with pytest.raises(ValueError, match="already exists"):
+        m["decoder"] = sgd
+    with pytest.raises(ValueError, match="cannot be MultiOptimizer"):
+        m["x"] = pynn.optimizers.MultiOptimizer(pynn.optimizers.OptimizerMap(sgd))
+    with pytest.raises(TypeError, match="default_optimizer must be"):
+        pynn.optimizers.OptimizerMap("sgd")
+
+
+@needs_keras
+def test_multi_optimizer_fits_with_a_selector_and_saves(tmp_path):
+    pynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+
+    def model_with(optimizer):
+        pynn.utils.set_random_seed(0)
+        m = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(8, name="enc"),
+                             pynn.layers.Dense(1, name="head")])
+        m.compile(loss="mse", optimizer=optimizer)
+        m.fit(x, y, epochs=3, batch_size=8, verbose=0)
+        return m
+    frozen_head = model_with(pynn.optimizers.MultiOptimizer(
+        lambda v: pynn.optimizers.Adam(0.01) if v.path.startswith("enc") else
+        pynn.optimizers.SGD(0.0)))
+    pynn.utils.set_random_seed(0)
+    init = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(8, name="enc"),
+                            pynn.layers.Dense(1, name="head")]).get_weights()
+    after = frozen_head.get_weights()
+    np.testing.assert_array_equal(after[2], init[2])      # the head's rate is 0
+    assert not np.allclose(after[0], init[0])
+    with pytest.raises(TypeError, match="cannot be saved; give an OptimizerMap"):
+        frozen_head.save(tmp_path / "f.keras")
+    model = model_with(_multi(pynn))
+    for name in ("m.keras", "m.pynn"):
+        model.save(tmp_path / name)
+        back = pynn.models.load_model(tmp_path / name)
+        assert type(back.optimizer).__name__ == "MultiOptimizer"
+        assert back.optimizer.get_config() == model.optimizer.get_config()
+    theirs = keras_ref.models.load_model(tmp_path / "m.keras")
+    assert [type(o).__name__ for o in theirs.optimizer.optimizers] == ["Adam", "RMSprop", "SGD"]
+
+
+# ------------------------------------------------------------ SwapEMAWeights
+
+def _ema_run(callbacks, use_ema=True, swap_model=None):
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(24, 4)).astype("float32"), rng.normal(size=(24, 1)).astype("float32")
+    pynn.utils.set_random_seed(3)
+    model = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(6, activation="tanh"),
+                             pynn.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=pynn.optimizers.SGD(0.1, use_ema=use_ema,
+                                                            ema_momentum=0.5))
+    seen = []
+    record = pynn.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: seen.append([w.copy() for w in
+                                                        model.get_weights()]),
+        on_epoch_end=lambda e, logs: seen.append(("epoch end", [w.copy() for w in
+                                                                model.get_weights()])))
+    history = model.fit(x, y, epochs=2, batch_size=8, validation_data=(x, y), verbose=0,
+                        shuffle=False, callbacks=callbacks + [record])
+    return model, history.history, seen, (x, y)
+
+
+def test_swap_ema_weights_validates_with_the_averages():
+    plain_model, plain, plain_seen, (x, y) = _ema_run([])
+    model, swapped, seen, _ = _ema_run([pynn.callbacks.SwapEMAWeights()])
+    # training itself is unchanged: the raw weights come back after validation
+    np.testing.assert_allclose(swapped["loss"], plain["loss"], rtol=1e-6)
+    assert not np.allclose(swapped["val_loss"], plain["val_loss"])
+    # the first epoch's validation ran on the moving average of its 3 steps
+    steps = [s for s in seen[:3]]
+    ema = [np.array(w) for w in steps[0]]
+    for s in steps[1:]:
+        ema = [0.5 * e + 0.5 * w for e, w in zip(ema, s)]
+    probe = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(6, activation="tanh"),
+                             pynn.layers.Dense(1)])
+    probe.set_weights(ema)
+    probe.compile(loss="mse")
+    assert swapped["val_loss"][0] == pytest.approx(probe.evaluate(x, y, verbose=0), rel=1e-5)
+    assert plain["val_loss"][0] != pytest.approx(swapped["val_loss"][0], rel=1e-5)
+
+
+def test_swap_ema_weights_on_epoch_and_errors():
+    model, _, seen, (x, y) = _ema_run([pynn.callbacks.SwapEMAWeights(swap_on_epoch=True)])
+    plain_model, _, plain_seen, _ = _ema_run([])
+    # callbacks after it see the averages at each epoch's end; fit ends on them
+    epoch_end = [s[1] for s in seen if isinstance(s, tuple)]
+    plain_end = [s[1] for s in plain_seen if isinstance(s, tuple)]
+    assert not np.allclose(epoch_end[0][0], plain_end[0][0])
+    for a, b in zip(model.get_weights(), plain_model.get_weights()):  # fit's final EMA
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    # evaluate and predict with the callback leave the weights as they were
+    before = [w.copy() for w in model.get_weights()]
+    cb = pynn.callbacks.SwapEMAWeights()
+    model.evaluate(x, y, verbose=0, callbacks=[cb])
+    model.predict(x, verbose=0, callbacks=[cb])
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="SwapEMAWeights must be used when `use_ema=True`"):
+        _ema_run([pynn.callbacks.SwapEMAWeights()], use_ema=False)
+
+
+@needs_keras
+def test_use_ema_optimizers_round_trip_keras_files(tmp_path):
+    model = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=pynn.optimizers.Adam(use_ema=True, ema_momentum=0.9,
+                                                             ema_overwrite_frequency=3))
+    model.fit(np.ones((4, 4)), np.zeros((4, 1)), verbose=0)
+    model.save(tmp_path / "ema.keras")
+    back = pynn.models.load_model(tmp_path / "ema.keras")
+    assert back.optimizer.get_config() == model.optimizer.get_config()
+    with pytest.warns(UserWarning):   # (Keras keeps the averages among the optimizer's state)
+        theirs = keras_ref.models.load_model(tmp_path / "ema.keras")
+    assert theirs.optimizer.use_ema and theirs.optimizer.ema_momentum == 0.9
+    assert theirs.optimizer.ema_overwrite_frequency == 3
