@@ -59,6 +59,7 @@ from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
+from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
 
 
 
@@ -75,7 +76,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
            "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
-           "Initializer",
+           "wrappers", "Initializer",
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device",
            "cast", "concat", "constant",

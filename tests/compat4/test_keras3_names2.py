@@ -500,3 +500,67 @@ def test_use_ema_optimizers_round_trip_keras_files(tmp_path):
         theirs = keras_ref.models.load_model(tmp_path / "ema.keras")
     assert theirs.optimizer.use_ema and theirs.optimizer.ema_momentum == 0.9
     assert theirs.optimizer.ema_overwrite_frequency == 3
+
+
+# ---------------------------------------------------------------- wrappers
+
+def test_wrappers_name_scikit_learn_when_it_is_missing(monkeypatch):
+    import sys
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)   # import sklearn fails
+    classes = pynn.wrappers._build()
+    for name in ("SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"):
+        with pytest.raises(ImportError, match=f"{name} requires `scikit-learn`"):
+            classes[name](model=lambda X, y: None)
+    assert {"SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"} <= \
+        set(dir(pynn.wrappers))
+
+
+def _classifier_model(X, y, hidden=16):
+    model = pynn.Sequential([pynn.Input((X.shape[1],)),
+                             pynn.layers.Dense(hidden, activation="relu"),
+                             pynn.layers.Dense(y.shape[1], activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer=pynn.optimizers.Adam(0.05))
+    return model
+
+
+def test_sklearn_classifier_regressor_transformer():
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed (optional)")
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from pynn.wrappers import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer
+    pynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype("float32")
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    clf = SKLearnClassifier(_classifier_model, model_kwargs={"hidden": 8},
+                            fit_kwargs={"epochs": 30, "verbose": 0})
+    clf.fit(X, y)
+    assert list(clf.classes_) == ["no", "yes"]
+    assert clf.predict(X).dtype == y.dtype and clf.score(X, y) > 0.9   # labels back
+    assert clf.decision_function(X[:3]).shape == (3, 2)
+    assert clone(clf).fit_kwargs == {"epochs": 30, "verbose": 0}
+    assert min(cross_val_score(clone(clf), X, y, cv=3)) > 0.8
+    assert make_pipeline(StandardScaler(), clf).fit(X, y).score(X, y) > 0.9
+    with pytest.raises(ValueError, match="Only binary and multiclass target types"):
+        clf.fit(X, X[:, 0])
+
+    def linear(X, y):
+        model = pynn.Sequential([pynn.Input((X.shape[1],)), pynn.layers.Dense(1)])
+        model.compile(loss="mse", optimizer=pynn.optimizers.SGD(0.1))
+        return model
+    target = X @ np.array([1.0, 2.0, 3.0, 4.0])
+    reg = SKLearnRegressor(linear, fit_kwargs={"epochs": 50, "verbose": 0}).fit(X, target)
+    assert reg.predict(X).shape == (120,) and reg.score(X, target) > 0.99
+    compiled = linear(X, target)     # a compiled model is cloned, compile settings and all
+    reg = SKLearnRegressor(compiled, fit_kwargs={"epochs": 5, "verbose": 0}).fit(X, target)
+    assert reg.model_ is not compiled and reg.model_.optimizer.learning_rate == \
+        pytest.approx(0.1)
+    out = SKLearnTransformer(linear, fit_kwargs={"verbose": 0}).fit_transform(X, target)
+    assert out.shape == (120, 1)
+    with pytest.raises(RuntimeError, match="needs to be compiled"):
+        SKLearnRegressor(lambda X, y: pynn.Sequential([pynn.Input((4,)),
+                                                       pynn.layers.Dense(1)])).fit(X, target)
