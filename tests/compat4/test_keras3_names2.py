@@ -564,3 +564,71 @@ def test_sklearn_classifier_regressor_transformer():
     with pytest.raises(RuntimeError, match="needs to be compiled"):
         SKLearnRegressor(lambda X, y: pynn.Sequential([pynn.Input((4,)),
                                                        pynn.layers.Dense(1)])).fit(X, target)
+
+
+# ------------------------------------------------------------ model_to_dot
+
+def _dot_model(module):
+    x = module.Input((4,), name="x")
+    a = module.layers.Dense(3, name="a", activation="relu")(x)
+    b = module.layers.Dense(3, name="b")(x)
+    added = module.layers.Add(name="add")([a, b])
+    inner = module.Sequential([module.Input((3,)), module.layers.Dense(2, name="d1"),
+                               module.layers.Dense(1, name="d2")], name="inner")
+    return module.Model(x, inner(added), name="outer")
+
+
+def _dot_graph(dot):
+    """(sorted node labels, sorted edges as label pairs) of our Dot."""
+    def nodes(d):
+        return list(d.nodes.items()) + [n for s in d.subgraphs for n in nodes(s)]
+    labels = {name: attrs["label"] for name, attrs in nodes(dot)}
+    return sorted(labels.values()), sorted((labels[s], labels[d]) for s, d, _ in dot.edges)
+
+
+DOT_CASES = [{}, dict(show_shapes=True, show_dtype=True, show_layer_activations=True,
+                      show_trainable=True, show_layer_names=False),
+             dict(expand_nested=True, show_shapes=True)]
+
+
+@pytest.mark.parametrize("kwargs", DOT_CASES)
+def test_model_to_dot_matches_keras(kwargs):
+    pydot = pytest.importorskip("pydot", reason="pydot (Keras's model_to_dot needs it) is "
+                                                "not installed")
+    if keras_ref is None:
+        pytest.skip("Keras 3 is not available")
+    theirs = pydot.graph_from_dot_data(
+        keras_ref.utils.model_to_dot(_dot_model(keras_ref), **kwargs).to_string())[0]
+
+    def nodes(g):
+        return [(n.get_name(), n.get("label")) for n in g.get_nodes()
+                if n.get_name() not in ("node", "graph", "edge")] + \
+            [n for s in g.get_subgraphs() for n in nodes(s)]
+    labels = dict(nodes(theirs))
+    want = (sorted(labels.values()),
+            sorted((labels[e.get_source()], labels[e.get_destination()])
+                   for e in theirs.get_edges()))
+    assert _dot_graph(pynn.utils.model_to_dot(_dot_model(pynn), **kwargs)) == want
+
+
+def test_model_to_dot_text_and_layout(tmp_path, monkeypatch):
+    dot = pynn.utils.model_to_dot(_dot_model(pynn), show_shapes=True, rankdir="LR")
+    labels, edges = _dot_graph(dot)
+    assert len(labels) == 5 and len(edges) == 5          # x, a, b, add, inner
+    text = dot.to_string()
+    assert text.startswith("digraph G {") and "rankdir=LR;" in text
+    assert "Output shape: <b>(None, 3)</b>" in text and text.count(" -> ") == 5
+    nested = pynn.utils.model_to_dot(_dot_model(pynn), expand_nested=True)
+    assert "subgraph cluster_inner {" in nested.to_string()
+    assert len(_dot_graph(nested)[1]) == 6                # into d1 from add; d1 -> d2
+    dot.write(tmp_path / "m.dot")
+    assert (tmp_path / "m.dot").read_text() == text
+    import shutil
+    if shutil.which("dot"):
+        dot.write_png(tmp_path / "m.png")
+        assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setattr(shutil, "which", lambda prog: None)
+    with pytest.raises(OSError, match="Graphviz's 'dot' program was not found"):
+        dot.create(format="svg")
+    with pytest.raises(ValueError, match="not yet been built"):
+        pynn.utils.model_to_dot(pynn.Sequential([pynn.layers.Dense(2)]))
