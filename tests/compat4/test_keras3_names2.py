@@ -582,8 +582,10 @@ def _dot_graph(dot):
     """(sorted node labels, sorted edges as label pairs) of our Dot."""
     def nodes(d):
         return list(d.nodes.items()) + [n for s in d.subgraphs for n in nodes(s)]
+    def edges(d):
+        return list(d.edges) + [e for s in d.subgraphs for e in edges(s)]
     labels = {name: attrs["label"] for name, attrs in nodes(dot)}
-    return sorted(labels.values()), sorted((labels[s], labels[d]) for s, d, _ in dot.edges)
+    return sorted(labels.values()), sorted((labels[s], labels[d]) for s, d, _ in edges(dot))
 
 
 DOT_CASES = [{}, dict(show_shapes=True, show_dtype=True, show_layer_activations=True,
@@ -604,10 +606,12 @@ def test_model_to_dot_matches_keras(kwargs):
         return [(n.get_name(), n.get("label")) for n in g.get_nodes()
                 if n.get_name() not in ("node", "graph", "edge")] + \
             [n for s in g.get_subgraphs() for n in nodes(s)]
+    def edges(g):
+        return g.get_edges() + [e for s in g.get_subgraphs() for e in edges(s)]
     labels = dict(nodes(theirs))
     want = (sorted(labels.values()),
             sorted((labels[e.get_source()], labels[e.get_destination()])
-                   for e in theirs.get_edges()))
+                   for e in edges(theirs)))
     assert _dot_graph(pynn.utils.model_to_dot(_dot_model(pynn), **kwargs)) == want
 
 
