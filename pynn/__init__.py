@@ -16,6 +16,8 @@ from .layers import Input, InputLayer, InputSpec, Layer
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
+from .dtype_policies import DTypePolicy, FloatDTypePolicy
+from .quantizers import Quantizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
 from .tape import GradientTape, Variable
@@ -69,7 +71,9 @@ def version():
 
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
-           "Loss", "Metric", "Optimizer", "GradientTape", "Variable", "config", "version",
+           "Loss", "Metric", "Optimizer", "DTypePolicy", "FloatDTypePolicy", "Quantizer",
+           "GradientTape",
+           "Variable", "config", "version",
            "activations",
            "applications", "data", "backend", "random", "callbacks", "constraints", "cuda",
            "datasets",

@@ -636,3 +636,123 @@ def test_model_to_dot_text_and_layout(tmp_path, monkeypatch):
         dot.create(format="svg")
     with pytest.raises(ValueError, match="not yet been built"):
         pynn.utils.model_to_dot(pynn.Sequential([pynn.layers.Dense(2)]))
+
+
+# ------------------------------------------------- top level, config, quantizers
+
+def test_top_level_dtype_policies_and_config_switches():
+    assert pynn.DTypePolicy is pynn.dtype_policies.DTypePolicy
+    assert pynn.FloatDTypePolicy is pynn.dtype_policies.FloatDTypePolicy
+    cfg = pynn.config
+    try:
+        assert cfg.is_traceback_filtering_enabled() is True
+        cfg.disable_traceback_filtering()
+        assert cfg.is_traceback_filtering_enabled() is False
+        cfg.enable_traceback_filtering()
+        assert cfg.is_traceback_filtering_enabled() is True
+        assert cfg.is_flash_attention_enabled() is None       # automatic, as in Keras
+        cfg.disable_flash_attention()
+        assert cfg.is_flash_attention_enabled() is False
+        cfg.enable_flash_attention()
+        assert cfg.is_flash_attention_enabled() is None
+    finally:
+        cfg.enable_traceback_filtering()
+        cfg.enable_flash_attention()
+
+
+@needs_keras
+def test_config_switches_read_back_as_keras_does():
+    for module in (pynn, keras_ref):
+        module.config.disable_flash_attention()
+        module.config.disable_traceback_filtering()
+    try:
+        assert pynn.config.is_flash_attention_enabled() == \
+            keras_ref.config.is_flash_attention_enabled()
+        assert pynn.config.is_traceback_filtering_enabled() == \
+            keras_ref.config.is_traceback_filtering_enabled()
+    finally:
+        for module in (pynn, keras_ref):
+            module.config.enable_flash_attention()
+            module.config.enable_traceback_filtering()
+
+
+def _same(ours, theirs):
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a.astype(np.float64), b.astype(np.float64), atol=1e-6)
+
+
+@needs_keras
+def test_quantizer_functions_match_keras():
+    P, Q = pynn.quantizers, keras_ref.quantizers
+    x = RNG.normal(size=(7, 5)).astype("float32")
+    _same(P.abs_max_quantize(x, -1), Q.abs_max_quantize(x, -1))
+    _same(P.abs_max_quantize(x, 0, value_range=(-8, 7), dtype="int16"),
+          Q.abs_max_quantize(x, 0, value_range=(-8, 7), dtype="int16"))
+    for block in (3, 4, 7):
+        _same(P.abs_max_quantize_grouped_with_zero_point(x, block),
+              Q.abs_max_quantize_grouped_with_zero_point(x, block))
+    ints = RNG.integers(-8, 8, size=(7, 4)).astype("int8")
+    for axis in (0, 1, -1):
+        ours, theirs = P.pack_int4(ints, axis=axis), Q.pack_int4(ints, axis=axis)
+        _same(ours[0], theirs[0])
+        assert ours[1:] == theirs[1:]
+        np.testing.assert_array_equal(P.unpack_int4(ours[0], ours[2], axis=axis), ints)
+        _same(P.unpack_int4(ours[0], ours[2], axis=axis),
+              Q.unpack_int4(theirs[0], theirs[2], axis=axis))
+    uints = RNG.integers(0, 16, size=(5, 3)).astype("uint8")
+    _same(P.pack_int4(uints, dtype="uint8")[0], Q.pack_int4(uints, dtype="uint8")[0])
+    with pytest.raises(TypeError, match="expected a int8 array for packing"):
+        P.pack_int4(uints)
+    low = np.array([-1, -2, -0.5, -3, -1], "float32")
+    high = np.array([1, 2, 0.7, 3, 1.5], "float32")
+    for kwargs in ({}, dict(num_bits=4, narrow_range=True)):
+        _same(P.fake_quant_with_min_max_vars(3 * x, -2.0, 3.0, **kwargs),
+              Q.fake_quant_with_min_max_vars(3 * x, -2.0, 3.0, **kwargs))
+        _same(P.fake_quant_with_min_max_vars(3 * x, low, high, axis=-1, **kwargs),
+              Q.fake_quant_with_min_max_vars(3 * x, low, high, axis=-1, **kwargs))
+    amax, scale = np.array([2.0, 0.0, np.inf], "float32"), np.array([0.5, 0.25, 2], "float32")
+    _same(P.compute_float8_scale(amax, scale, 448.0, margin=1),
+          Q.compute_float8_scale(amax, scale, 448.0, margin=1))
+    history = np.array([1, 2, 3, 4], "float32")
+    _same(P.compute_float8_amax_history(x, history), Q.compute_float8_amax_history(x, history))
+    for fmt in ("float8_e4m3fn", "float8_e5m2"):
+        _same(P.quantize_and_dequantize(100 * x, np.float32(0.5), fmt, "float32"),
+              Q.quantize_and_dequantize(100 * x, np.float32(0.5), fmt, "float32"))
+
+
+def test_fake_quant_gradient_passes_through_inside_the_range():
+    x = pynn.Variable(np.array([-3.0, -1.0, 0.2, 1.7, 4.0], "float32"))
+    low, high = pynn.Variable(np.float32(-2.0)), pynn.Variable(np.float32(3.0))
+    with pynn.GradientTape() as tape:
+        y = pynn.quantizers.fake_quant_with_min_max_vars(x, low, high)
+        loss = pynn.ops.sum(pynn.ops.multiply(y, np.array([1, 2, 3, 4, 5], "float32")))
+    dx, dlow, dhigh = tape.gradient(loss, [x, low, high])
+    np.testing.assert_array_equal(np.asarray(dx), [0, 2, 3, 4, 0])
+    assert float(dlow) == 1.0 and float(dhigh) == 5.0
+
+
+@needs_keras
+def test_quantizer_objects_match_keras():
+    x = RNG.normal(size=(6, 4)).astype("float32")
+    ours, theirs = pynn.quantizers.AbsMaxQuantizer(axis=0), \
+        keras_ref.quantizers.AbsMaxQuantizer(axis=0)
+    assert ours.get_config() == theirs.get_config()
+    _same(ours(x), theirs(x))
+    _same(ours(x, axis=1), theirs(x, axis=1))
+    again = pynn.quantizers.deserialize(keras_ref.quantizers.serialize(theirs))
+    assert isinstance(again, pynn.quantizers.AbsMaxQuantizer)
+    assert again.get_config() == theirs.get_config()
+    assert pynn.quantizers.deserialize(pynn.quantizers.serialize(ours)).get_config() == \
+        ours.get_config()
+    assert isinstance(pynn.quantizers.get("abs_max_quantizer"), pynn.quantizers.AbsMaxQuantizer)
+    assert pynn.quantizers.get(None) is None and pynn.quantizers.get(ours) is ours
+    assert pynn.Quantizer is pynn.quantizers.Quantizer
+    with pytest.raises(ValueError, match=r"requires value_range to be within"):
+        pynn.quantizers.AbsMaxQuantizer(value_range=(-200, 127))
+    with pytest.raises(ValueError, match="Could not interpret quantizer identifier"):
+        pynn.quantizers.get("no_such")
