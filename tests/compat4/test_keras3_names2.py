@@ -756,3 +756,84 @@ def test_quantizer_objects_match_keras():
         pynn.quantizers.AbsMaxQuantizer(value_range=(-200, 127))
     with pytest.raises(ValueError, match="Could not interpret quantizer identifier"):
         pynn.quantizers.get("no_such")
+
+
+# ----------------------------------------------------------- ops additions
+
+def test_jvp_against_central_differences():
+    x = np.array([1.0, 2.0, 3.0], "float32")
+    t = np.array([1.0, 0.5, -1.0], "float32")
+    y, product = pynn.ops.jvp(lambda a: pynn.ops.multiply(pynn.ops.sin(a), a), (x,), (t,))
+    np.testing.assert_allclose(y, np.sin(x) * x, rtol=1e-6)
+    np.testing.assert_allclose(product, (np.cos(x) * x + np.sin(x)) * t, rtol=1e-5)
+    w = RNG.normal(size=(3, 2)).astype("float32")
+    tw = RNG.normal(size=(3, 2)).astype("float32")
+
+    def fun(a, b):
+        hidden = pynn.ops.tanh(pynn.ops.matmul(a[None], b))
+        return (hidden, {"total": pynn.ops.sum(a)}), pynn.ops.mean(b)
+    (h, d), (dh, dd), aux = pynn.ops.jvp(fun, (x, w), (t, tw), has_aux=True)
+
+    def numpy_fun(a, b):
+        return np.tanh(a[None].astype(np.float64) @ b)
+    step = 1e-3
+    want = (numpy_fun(x + step * t, w + step * tw) - numpy_fun(x - step * t, w - step * tw)) / \
+        (2 * step)
+    np.testing.assert_allclose(dh, want, rtol=1e-3, atol=1e-4)
+    assert float(dd["total"]) == pytest.approx(t.sum()) and float(aux) == pytest.approx(w.mean())
+    # an output that does not depend on the inputs has a zero product
+    _, zero = pynn.ops.jvp(lambda a: pynn.ops.ones((2,)), (x,), (t,))
+    np.testing.assert_array_equal(zero, [0.0, 0.0])
+    with pytest.raises(ValueError, match="a tangent of shape"):
+        pynn.ops.jvp(pynn.ops.sin, (x,), (t[:2],))
+
+
+@needs_keras
+def test_image_ops_match_keras():
+    volumes = RNG.normal(size=(2, 6, 7, 8, 3)).astype("float32")
+    for kwargs in (dict(size=2), dict(size=(2, 3, 2), strides=(1, 2, 3)),
+                   dict(size=3, strides=1, padding="same"),
+                   dict(size=2, strides=1, dilation_rate=2)):
+        np.testing.assert_array_equal(
+            pynn.ops.image.extract_patches_3d(volumes, **kwargs),
+            np.asarray(keras_ref.ops.image.extract_patches_3d(volumes, **kwargs)))
+    np.testing.assert_array_equal(
+        pynn.ops.image.extract_patches_3d(volumes[0], 2),
+        np.asarray(keras_ref.ops.image.extract_patches_3d(volumes[0], 2)))
+    images = RNG.uniform(0, 255, size=(2, 9, 11, 3)).astype("float32")
+    for kwargs in (
+            dict(output_shape=(2, 5, 7, 3), scale=np.array([0.5, 0.6], "float32"),
+                 translation=np.array([0.2, -1], "float32"), spatial_dims=(1, 2),
+                 method="linear"),
+            dict(output_shape=(2, 18, 22, 3), scale=np.array([2.0, 2.0], "float32"),
+                 translation=np.array([0.0, 0.0], "float32"), spatial_dims=(1, 2),
+                 method="cubic"),
+            dict(output_shape=(2, 4, 11, 3), scale=np.array([0.4], "float32"),
+                 translation=np.array([0.0], "float32"), spatial_dims=(1,),
+                 method="lanczos3", antialias=False)):
+        np.testing.assert_allclose(
+            pynn.ops.image.scale_and_translate(images, **kwargs),
+            np.asarray(keras_ref.ops.image.scale_and_translate(images, **kwargs)),
+            rtol=1e-5, atol=1e-3)
+    for kwargs in (dict(seed=3), dict(alpha=5.0, sigma=2.0, interpolation="nearest",
+                                      fill_mode="constant", fill_value=1.0, seed=7)):
+        ours = pynn.ops.image.elastic_transform(images, **kwargs)
+        theirs = np.asarray(keras_ref.ops.image.elastic_transform(images, **kwargs))
+        np.testing.assert_allclose(ours, theirs, atol=5e-3)
+        assert np.abs(ours - images).max() > 1.0      # it moved the pixels
+
+
+def test_image_ops_properties():
+    images = RNG.uniform(size=(1, 8, 8, 2)).astype("float32")
+    same = pynn.ops.image.elastic_transform(images, alpha=0.0, seed=1)
+    np.testing.assert_allclose(same, images, atol=1e-6)      # no displacement
+    a = pynn.ops.image.elastic_transform(images, seed=4)
+    np.testing.assert_array_equal(a, pynn.ops.image.elastic_transform(images, seed=4))
+    # scale 1, no shift: the image itself
+    out = pynn.ops.image.scale_and_translate(images, images.shape, np.ones(2, "float32"),
+                                             np.zeros(2, "float32"), (1, 2), "linear")
+    np.testing.assert_allclose(out, images, atol=1e-6)
+    with pytest.raises(ValueError, match="Invalid value for argument `method`"):
+        pynn.ops.image.scale_and_translate(images, images.shape, [1, 1], [0, 0], (1, 2), "box")
+    with pytest.raises(ValueError, match="do not fit volumes"):
+        pynn.ops.image.extract_patches_3d(np.zeros((1, 2, 2, 2, 1)), 3)
