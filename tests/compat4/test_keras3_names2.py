@@ -837,3 +837,58 @@ def test_image_ops_properties():
         pynn.ops.image.scale_and_translate(images, images.shape, [1, 1], [0, 0], (1, 2), "box")
     with pytest.raises(ValueError, match="do not fit volumes"):
         pynn.ops.image.extract_patches_3d(np.zeros((1, 2, 2, 2, 1)), 3)
+
+
+# ------------------------------------------------------------ KerasFileEditor
+
+def _two_dense(module):
+    return module.Sequential([module.Input((4,)), module.layers.Dense(3, name="d1"),
+                              module.layers.Dense(2, name="d2")])
+
+
+@needs_keras
+def test_keras_file_editor_reads_edits_and_saves_both_ways(tmp_path, capsys):
+    theirs = _two_dense(keras_ref)
+    theirs.save(tmp_path / "k.keras")
+    ours = _two_dense(pynn)
+    ours.save(tmp_path / "p.keras")
+    ours.save_weights(tmp_path / "p.weights.h5")
+    for name in ("k.keras", "p.keras", "p.weights.h5"):
+        editor = pynn.saving.KerasFileEditor(tmp_path / name)
+        reference = keras_ref.saving.KerasFileEditor(str(tmp_path / name))
+        assert list(editor.weights_dict) == list(reference.weights_dict)
+        for key, group in reference.weights_dict["layers"].items():
+            for w, value in group.items():
+                np.testing.assert_array_equal(editor.weights_dict["layers"][key][w], value)
+        result = editor.compare(_two_dense(pynn))
+        assert result == {"status": "success", "error_count": 0, "match_count": 4}
+    editor.summary()
+    printed = capsys.readouterr().out
+    assert "dense_1 ('d2')" in printed and "0: shape=(3, 2), dtype=float32" in printed
+    editor = pynn.saving.KerasFileEditor(tmp_path / "k.keras")
+    editor.rename_object("dense_1", "dense_x")
+    editor.delete_weight("dense", "1")
+    result = editor.compare(_two_dense(pynn))
+    assert result["status"] == "error" and result["error_count"] == 3
+    with pytest.raises(ValueError, match="Name '0' occurs more than once"):
+        editor.delete_object("0")
+    with pytest.raises(ValueError, match="Path 'layers/nothing' not found"):
+        editor.delete_object("layers/nothing")
+    # a fixed file: the kernel replaced, then read by Keras and by pynn
+    editor = pynn.saving.KerasFileEditor(tmp_path / "k.keras")
+    editor.delete_object("layers/dense")
+    editor.add_object("layers/dense", {"0": np.ones((4, 3), "float32"),
+                                       "1": np.zeros(3, "float32")})
+    editor.save(tmp_path / "fixed.weights.h5")
+    again = _two_dense(keras_ref)
+    again.load_weights(tmp_path / "fixed.weights.h5")
+    np.testing.assert_array_equal(np.asarray(again.layers[0].kernel), np.ones((4, 3)))
+    mine = _two_dense(pynn)
+    mine.load_weights(tmp_path / "fixed.weights.h5")
+    np.testing.assert_array_equal(mine.layers[0].get_weights()[0], np.ones((4, 3)))
+    np.testing.assert_array_equal(mine.layers[1].get_weights()[0],
+                                  np.asarray(theirs.layers[1].kernel))
+    with pytest.raises(ValueError, match="expected a `.weights.h5` extension"):
+        editor.save(tmp_path / "x.keras")
+    with pytest.raises(ValueError, match="Argument `weights` should be a dict"):
+        editor.add_weights("dense", [np.zeros(3)])
