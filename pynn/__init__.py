@@ -20,6 +20,7 @@ from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .quantizers import Quantizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
+from .models.operation import Function, Operation
 from .tape import GradientTape, Variable
 # TensorFlow's names, so that custom training code ported with
 # `import pynn as tf` runs: tf.math and tf.nn as modules, and the top-level
@@ -72,7 +73,7 @@ def version():
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
            "Loss", "Metric", "Optimizer", "DTypePolicy", "FloatDTypePolicy", "Quantizer",
-           "GradientTape",
+           "Operation", "Function", "GradientTape",
            "Variable", "config", "version",
            "activations",
            "applications", "data", "backend", "random", "callbacks", "constraints", "cuda",

@@ -892,3 +892,51 @@ def test_keras_file_editor_reads_edits_and_saves_both_ways(tmp_path, capsys):
         editor.save(tmp_path / "x.keras")
     with pytest.raises(ValueError, match="Argument `weights` should be a dict"):
         editor.add_weights("dense", [np.zeros(3)])
+
+
+# ----------------------------------------------------- Operation and Function
+
+def _scale_operation(module):
+    class Scale(module.Operation):
+        def __init__(self, factor, name=None):
+            super().__init__(name=name)
+            self.factor = factor
+
+        def call(self, x, bias=0.0):
+            return module.ops.add(module.ops.multiply(x, self.factor), bias)
+
+        def compute_output_spec(self, x, bias=0.0):
+            return module.KerasTensor(x.shape, x.dtype)
+    return Scale
+
+
+@needs_keras
+def test_operation_and_function_match_keras():
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    for module in (pynn, keras_ref):
+        op = _scale_operation(module)(3.0)
+        np.testing.assert_array_equal(np.asarray(op(x, bias=1.0)), 3 * x + 1)
+        assert op.name.startswith("scale") and op.get_config()["name"] == op.name
+        inputs = module.Input((3,))
+        fn = module.Function(inputs, [module.ops.exp(inputs),
+                                      module.ops.sum(module.ops.exp(inputs), axis=-1)])
+        outputs = fn(x)
+        np.testing.assert_allclose(np.asarray(outputs[0]), np.exp(x), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(outputs[1]), np.exp(x).sum(-1), rtol=1e-6)
+        assert len(fn.inputs) == 1 and len(fn.outputs) == 2
+
+
+def test_an_operation_on_symbolic_tensors_joins_the_graph_and_trains():
+    pynn.utils.set_random_seed(0)
+    x = RNG.normal(size=(16, 3)).astype("float32")
+    inputs = pynn.Input((3,))
+    scaled = _scale_operation(pynn)(2.0)(inputs, bias=0.5)
+    model = pynn.Model(inputs, pynn.layers.Dense(1)(scaled))
+    kernel, bias = model.layers[-1].get_weights()
+    np.testing.assert_allclose(model.predict(x, verbose=0), (2 * x + 0.5) @ kernel + bias,
+                               rtol=1e-5, atol=1e-6)
+    model.compile(loss="mse", optimizer="sgd")
+    losses = model.fit(x, x.sum(1, keepdims=True), epochs=5, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    with pytest.raises(NotImplementedError, match="must implement call"):
+        pynn.Operation()(x)
