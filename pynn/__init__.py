@@ -63,6 +63,7 @@ from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
 from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
+from . import visualization  # noqa: E402  (image galleries, segmentation masks drawn)
 
 
 
@@ -81,7 +82,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
            "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
-           "wrappers", "Initializer",
+           "wrappers", "visualization", "Initializer",
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device",
            "cast", "concat", "constant",

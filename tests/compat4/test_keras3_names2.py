@@ -940,3 +940,40 @@ def test_an_operation_on_symbolic_tensors_joins_the_graph_and_trains():
     assert losses[-1] < losses[0]
     with pytest.raises(NotImplementedError, match="must implement call"):
         pynn.Operation()(x)
+
+
+# ------------------------------------------------------------ visualization
+
+@needs_keras
+@pytest.mark.parametrize("kwargs", [dict(num_classes=4, alpha=0.5), dict(num_classes=3,
+                                                                         blend=False),
+                                    dict(num_classes=2, ignore_index=1,
+                                         color_mapping={0: [255, 0, 0], 1: [0, 255, 0]})])
+def test_draw_segmentation_masks_matches_keras(kwargs):
+    images = RNG.uniform(0, 255, size=(2, 6, 5, 3)).astype("float32")
+    masks = np.minimum(RNG.integers(-1, 4, size=(2, 6, 5, 1)), kwargs["num_classes"] - 1)
+    masks = masks.astype("int32")
+    ours = pynn.visualization.draw_segmentation_masks(images, masks, **kwargs)
+    theirs = np.asarray(keras_ref.visualization.draw_segmentation_masks(images, masks,
+                                                                        **kwargs))
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_galleries_are_drawn_and_saved(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (optional)")
+    images = RNG.uniform(0, 1, size=(4, 6, 5, 3)).astype("float32")
+    fig = pynn.visualization.plot_image_gallery(
+        images, y_true=np.array([0, 1, 1, 0]), y_pred=np.array([0, 0, 1, 0]),
+        label_map={0: "cat", 1: "dog"}, value_range=(0, 1), path=tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[1] == "Label: dog  Pred: cat" and len(titles) == 4   # a 2 x 2 grid
+    masks = RNG.integers(0, 3, size=(4, 6, 5, 1))
+    fig = pynn.visualization.plot_segmentation_mask_gallery(
+        images * 255, num_classes=3, y_true=masks, y_pred=masks, path=tmp_path / "s.png")
+    assert len(fig.axes) == 12 and (tmp_path / "s.png").exists()    # image, true, predicted
+    with pytest.raises(ValueError, match="a `label_map` must also be provided"):
+        pynn.visualization.plot_image_gallery(images, y_true=[0, 1, 1, 0])
+    with pytest.raises(TypeError, match="must be in integer dtype"):
+        pynn.visualization.draw_segmentation_masks(images, masks.astype("float32"))
