@@ -5896,7 +5896,7 @@ MORE_OPS = (
     "ifft2", "rfft", "irfft", "extract_sequences", "stft", "istft", "sparse_sigmoid",
     "sparsemax", "cdist", "segment_min", "segment_prod", "unfold", "fold",
     "cholesky_inverse", "eig", "lu_factor", "vectorize", "associative_scan",
-    "custom_gradient", "rearrange",
+    "custom_gradient", "rearrange", "jvp",
 )
 # Those that may take a symbolic tensor in a functional model.
 MORE_SYMBOLIC_OPS = frozenset("""
@@ -5915,7 +5915,8 @@ for _name in MORE_OPS:
 del _name
 for _name in ("affine_transform", "crop_images", "pad_images", "extract_patches",
               "gaussian_blur", "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "sobel_edges",
-              "map_coordinates", "perspective_transform", "ssim"):
+              "map_coordinates", "perspective_transform", "ssim", "extract_patches_3d",
+              "scale_and_translate", "elastic_transform"):
     setattr(image, _name, getattr(_more_ops, _name))
 del _name
 NUMPY_STYLE += MORE_OPS
@@ -5969,7 +5970,7 @@ depth_to_space space_to_depth
 """.split())
 linalg = _KerasSubmodule("linalg", """
 cholesky cholesky_inverse det eig eigh inv lstsq lu_factor matrix_rank norm pinv qr solve
-solve_triangular svd
+solve_triangular svd jvp
 """.split())
 numpy = _KerasSubmodule("numpy", """
 abs absolute add all allclose amax amin angle any append arange arccos arccosh arcsin

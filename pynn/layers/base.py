@@ -501,7 +501,8 @@ class Layer:
             raise ValueError(f"{label}: build the layer before quantizing it")
         if self.quantization_mode is not None:
             raise ValueError(f"{label} is already quantized ({self.quantization_mode})")
-        values, scale = quantizers.abs_max_quantize(getattr(self, attr).value, axis=axis)
+        values, scale = quantizers.abs_max_quantize(getattr(self, attr).value, axis=axis,
+                                                   dtype="float32")
         self._dtype_policy = QuantizedDTypePolicy("int8", self._dtype_policy.name)
         self._int8_weights(attr, getattr(self, attr).shape, axis)
         getattr(self, attr).assign(values)

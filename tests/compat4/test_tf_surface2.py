@@ -77,7 +77,7 @@ def test_decorated_train_step_method_records_on_the_tape():
     with tf.GradientTape() as tape:
         value = t.loss(x)
     close(tape.gradient(value, t.w), 2 * np.array([1.0, -2.0, 0.5]) * x ** 2)
-    assert isinstance(Trainer.__dict__["loss"], tf.Function)
+    assert isinstance(Trainer.__dict__["loss"], tf.execution.Function)
 
 
 def test_model_train_step_decorated_with_tf_function_is_used_by_fit():
