@@ -455,3 +455,15 @@ def test_int8_text_model_keeps_int32_ids():
     scale, zero = out["quantization"]
     got = (run_all(data, xs)[0].astype(np.float32) - zero) * scale
     np.testing.assert_allclose(got, want, atol=0.06 * float(want.max() - want.min()))
+
+
+def test_multi_io_interface_names_and_order():
+    """The interface tensors carry the model's input and output names, in
+    the model's order (the serving signature lists them too)."""
+    model, _ = _build("multi_io")
+    it = Interpreter(model_content=_convert(model))
+    assert [d["name"] for d in it.get_input_details()] == ["title", "text_body", "tags"]
+    assert [d["name"] for d in it.get_output_details()] == ["priority", "department"]
+    sig = it.get_signature_list()["serving_default"]
+    assert sorted(sig["inputs"]) == ["tags", "text_body", "title"]
+    assert sorted(sig["outputs"]) == ["department", "priority"]
