@@ -958,7 +958,9 @@ def _multi_head_attention(ctx, step, k, xs):
     with the keys, a constant ADD for a causal mask, SOFTMAX, BATCH_MATMUL
     with the values, TRANSPOSE and RESHAPE back, and the output
     FULLY_CONNECTED; the attention scores as a second output where the
-    layer returns them."""
+    layer returns them.  Full integer calibrates the inner tensors from the
+    layer's weights (but with a causal mask, whose -1e9 no int8 range
+    holds)."""
     from ..layers.attention import MultiHeadAttention
     layer, g = step.layer, ctx.g
     options = layer._graph_options or {}
