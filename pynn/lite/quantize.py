@@ -55,6 +55,10 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
             "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG"}
+# Ops of the recurrent layers (their fused ops, the FILL of their zero
+# states, the steps of an unrolled GRU).
+RECURRENT_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "FILL",
+                 "UNPACK", "PACK", "SPLIT", "REVERSE_V2"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -333,7 +337,9 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         if op.code not in INT8_OPS:
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
-                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
+                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else "")
+                         + ("; recurrent layers (LSTM, GRU, SimpleRNN) export as float32, "
+                            "float16 or dynamic range" if op.code in RECURRENT_OPS else ""))
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
         if t.dtype == np.float32:  # (token ids stay int32)
