@@ -1703,13 +1703,14 @@ def segment_sum(data, ids, num_segments):
     return data.tape.record(y, (data,), vjp)
 
 
-def resize(x, size, interpolation="bilinear", window=None, out=None):
+def resize(x, size, interpolation="bilinear", window=None, out=None, antialias=False):
     _no_out("resize", out)
     x = resolve(x)
     xv = x.value
-    y = ops.resize(xv, size, interpolation, window)
+    y = ops.resize(xv, size, interpolation, window, antialias=antialias)
     return x.tape.record(y, (x,), lambda g: (
-        ops.resize_grad(_contiguous(g), xv.shape, interpolation, window),))
+        ops.resize_grad(_contiguous(g), xv.shape, interpolation, window,
+                        antialias=antialias),))
 
 
 def conv(x, kernel, strides, padding, dilation_rate, depthwise):

@@ -1103,8 +1103,12 @@ def _slice_op(ctx, layer, x, begin, shape, name, stat=None):
 def _resize_op(ctx, layer, x, shape, interpolation, name, stat=None):
     """RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR to ``shape``'s height and
     width, with half-pixel centres as Keras 3 and TensorFlow 2 resize."""
-    code, table = {"nearest": ("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"),
-                   "bilinear": ("RESIZE_BILINEAR", "ResizeBilinearOptions")}[interpolation]
+    operators = {"nearest": ("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"),
+            "bilinear": ("RESIZE_BILINEAR", "ResizeBilinearOptions")}
+    if interpolation not in operators:
+        raise ctx.error(layer, f"interpolation={interpolation!r} has no TFLite operator (TFLite "
+                           f"resizes 'bilinear' and 'nearest' only)")
+    code, table = operators[interpolation]
     y = ctx.out_tensor(layer, name, shape, stat)
     ctx.g.add(code, [x, ctx.int32(f"{layer.name}/size", [int(shape[1]), int(shape[2])])], [y],
               (table, {"AlignCorners": False, "HalfPixelCenters": True}), layer.name)
@@ -1562,6 +1566,10 @@ def _resizing(ctx, step, k, xs):
         x = _pad_op(ctx, layer, x, pads, in_shape, f"{layer.name}/pad", layer.fill_value)
     window = ops.resize_geometry(in_shape[1], in_shape[2], (layer.height, layer.width),
                                  layer.crop_to_aspect_ratio)
+    if layer.antialias and layer.interpolation == "bilinear" and \
+            (shape[1] < window[2] or shape[2] < window[3]):
+        raise ctx.error(layer, "antialias=True when shrinking has no TFLite operator "
+                               "(RESIZE_BILINEAR samples without it)")
     x = _resize_window(ctx, layer, x, window, in_shape, f"{layer.name}/crop")
     return _resize_op(ctx, layer, x, shape, layer.interpolation, step.name)
 
