@@ -22,10 +22,12 @@ where the target does not depend on a source (``unconnected_gradients=
 Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
 product): while tapes are nested, operations also keep their gradient
 written with recorded operations, and models and the built-in layers that
-have such a form (Dense, Conv2D, the activation layers, Dropout, Flatten,
-Reshape, ZeroPadding2D, LayerNormalization, Add, Subtract, Multiply,
-Average, Concatenate) are recorded layer by layer, operation by
-operation, instead of as one call.  A ``gradient()`` asked while another
+have such a form (Dense; Conv1D, Conv2D, Conv3D, the depthwise, separable
+and transposed 1-D and 2-D convolutions; max and average pooling, global
+ones included; BatchNormalization; SimpleRNN, LSTM and GRU; Embedding; the
+activation layers, Dropout, Flatten, Reshape, ZeroPadding2D,
+LayerNormalization, Add, Subtract, Multiply, Average, Concatenate) are
+recorded layer by layer, operation by operation, instead of as one call.  A ``gradient()`` asked while another
 tape records replays the records with those forms, on the tape: the
 gradient it returns is a traced value the outer tape differentiates.  What
 has no such form sends back a value that raises when differentiated
@@ -514,7 +516,7 @@ def record_call(record, layer, inputs, training):
                 layer._call_losses = []
                 return layer._pack_outputs(outs)
         else:
-            y = _recorded_merge(layer, ins) if multi_in else \
+            y = _recorded_merge(record, layer, ins, training) if multi_in else \
                 _recorded_layer(record, layer, ins[0], training)
             if y is not None:
                 return y
@@ -637,24 +639,27 @@ def _recorded_layer(record, layer, x, training):
     """``layer(x)`` for a built-in layer, computed with recorded operations
     (whose gradients have recorded forms too), or None for a layer that
     has no such form here (it is then recorded as one call)."""
-    from .layers import activation, conv, core, normalization, reshaping
+    from .layers import activation, conv, core, embedding, normalization, pooling, recurrent, \
+        reshaping
     cls = type(layer)
     if training is None:
         training = layer._training_default
-    if cls is core.Dense or cls is conv.Conv2D and layer.groups == 1:
-        if cls is core.Dense:
-            shape = x.shape
-            y = autodiff.matmul(x if len(shape) == 2 else autodiff.reshape(x, (-1, shape[-1])),
-                                record.watch(layer.kernel))
-        else:
-            _, strides, padding, dilation = layer._geo2d
-            y = autodiff.conv(x, record.watch(layer.kernel), strides, padding, dilation, False)
+    if cls is core.Dense:
+        shape = x.shape
+        y = autodiff.matmul(x if len(shape) == 2 else autodiff.reshape(x, (-1, shape[-1])),
+                            record.watch(layer.kernel))
         if layer.bias is not None:
             y = autodiff.add(y, record.watch(layer.bias))
         y = _activate(y, layer.activation)
-        if cls is core.Dense and len(shape) != 2:
-            y = autodiff.reshape(y, shape[:-1] + (layer.units,))
-        return y
+        return y if len(shape) == 2 else autodiff.reshape(y, shape[:-1] + (layer.units,))
+    if isinstance(layer, (conv._Conv, conv.Conv2DTranspose)):
+        return _recorded_conv(record, layer, x)
+    if cls is normalization.BatchNormalization:
+        return _batch_norm(record, layer, x, training)
+    if cls is embedding.Embedding and layer.quantization_mode is None:
+        return autodiff._index(record.watch(layer.embeddings), layer._integer_ids(x))
+    if cls in (recurrent.SimpleRNN, recurrent.LSTM, recurrent.GRU):
+        return _recorded_rnn(record, layer, x, [], training)
     if type(x) is not Traced:
         return None  # a layer without weights on a constant: a constant
     if cls is core.Activation:
@@ -678,14 +683,187 @@ def _recorded_layer(record, layer, x, training):
         return autodiff.pad(x, ((0, 0),) + tuple(layer.padding) + ((0, 0),))
     if cls is normalization.LayerNormalization:
         return _layer_norm(record, layer, x)
+    if isinstance(layer, pooling._Pooling):
+        return _recorded_pool(layer, x)
+    if isinstance(layer, pooling._GlobalPooling):
+        first = layer.data_format == "channels_first"
+        axes = tuple(range(2, x.ndim)) if first else tuple(range(1, x.ndim - 1))
+        reduce = autodiff.max_ if layer.kind == "max" else autodiff.mean
+        return reduce(x, axis=axes, keepdims=layer.keepdims)
     return None
 
 
-def _recorded_merge(layer, xs):
+def _recorded_conv(record, layer, x):
+    """A convolution layer (1-D and 2-D ones, depthwise, separable,
+    transposed; Conv3D by depth taps) with recorded operations, or None
+    for one that has no such form here (grouped, Conv3DTranspose)."""
+    from .layers import conv
+    rank = layer.rank
+    if getattr(layer, "groups", 1) != 1 or isinstance(layer, conv.Conv3DTranspose) or \
+            not (rank <= 2 or type(layer) is conv.Conv3D):
+        return None
+
+    def kernel(weight):
+        k = record.watch(weight)
+        return k if rank != 1 else autodiff.reshape(k, (1,) + weight.value.shape)
+    shape = tuple(x.shape)
+    x4 = x if rank != 1 else autodiff.reshape(x, (shape[0], 1) + shape[1:])
+    if isinstance(layer, conv.Conv2DTranspose):
+        k, s, op, d = layer._geo2d
+        y = autodiff.conv_transpose(x4, kernel(layer.kernel), s, layer.padding, op, d)
+    elif type(layer) is conv.Conv3D:
+        y = _conv3d(layer, x, record.watch(layer.kernel))
+    else:
+        _, s, p, d = layer._geo2d
+        if isinstance(layer, conv.SeparableConv2D):
+            mid = autodiff.conv(x4, kernel(layer.depthwise_kernel), s, p, d, True)
+            y = autodiff.conv(mid, kernel(layer.pointwise_kernel), 1, "valid", 1, False)
+        else:
+            y = autodiff.conv(x4, kernel(layer._main_kernel()), s, p, d, layer.depthwise)
+    if layer.bias is not None:
+        y = autodiff.add(y, record.watch(layer.bias))
+    y = _activate(y, layer.activation)
+    if rank == 1:
+        y = autodiff.reshape(y, (shape[0],) + tuple(np.shape(_val(y)))[2:])
+    return y
+
+
+def _conv3d(layer, x, kernel):
+    """Conv3D as its forward computes it: for each depth tap of the
+    kernel, a 2-D convolution of the input planes it reads, added into
+    the output planes it writes."""
+    n, d, h, w, c = x.shape
+    _, s, p, dil = layer._geo2d
+    od, taps = layer._depth(d)
+    y = None
+    for t, iz, oz in taps:
+        planes = autodiff.reshape(autodiff._index(x, (slice(None), iz)), (-1, h, w, c))
+        part = autodiff.conv(planes, autodiff._index(kernel, t), s, p, dil, False)
+        oh, ow, f = np.shape(_val(part))[1:]
+        part = autodiff.reshape(part, (n, len(oz), oh, ow, f))
+        placed = autodiff._scatter(part, (slice(None), oz), (n, od, oh, ow, f), False)
+        y = placed if y is None else autodiff.add(y, placed)
+    return y
+
+
+def _recorded_pool(layer, x):
+    """Max and average pooling (1-D, 2-D, and 3-D as its two 2-D stages)."""
+    if layer.rank == 3:
+        stages = layer._stages(x.shape)
+        out_shape = layer.compute_output_shape(x.shape)
+    else:
+        pool, strides = layer._window2d()
+        shape4 = layer._as2d(x.shape)
+        stages = [(shape4, pool, strides)]
+        out_shape = layer.compute_output_shape(x.shape)
+    y = x
+    for shape, window, strides in stages:
+        y = autodiff.pool(layer.kind, autodiff.reshape(y, shape), window, strides, layer.padding)
+    return autodiff.reshape(y, (x.shape[0],) + tuple(out_shape[1:]))
+
+
+def _batch_norm(record, layer, x, training):
+    """BatchNormalization over the last axis: by the batch's moments in a
+    training step (the moving averages updated as its forward does), by
+    the moving ones otherwise."""
+    if layer._sync_comm() is not None:
+        return None
+    axes = tuple(range(len(x.shape) - 1))
+    if training and layer.trainable:
+        xv = np.ascontiguousarray(_val(x), np.float32)
+        mean, var = ops.moments(xv.reshape(-1, xv.shape[-1]))
+        ops.moving_average(layer.moving_mean.value, mean, layer.momentum)
+        ops.moving_average(layer.moving_variance.value, var, layer.momentum)
+        centred = autodiff.subtract(x, autodiff.mean(x, axis=axes, keepdims=True))
+        variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
+        y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
+                                                                np.float32(layer.epsilon))))
+    else:
+        inv = (1.0 / np.sqrt(layer.moving_variance.value.astype(np.float64) +
+                             layer.epsilon)).astype(np.float32)
+        y = autodiff.multiply(autodiff.subtract(x, layer.moving_mean.value), inv)
+    if layer.gamma is not None:
+        y = autodiff.multiply(y, record.watch(layer.gamma))
+    if layer.beta is not None:
+        y = autodiff.add(y, record.watch(layer.beta))
+    return y
+
+
+def _recorded_rnn(record, layer, x, states, training):
+    """SimpleRNN, LSTM and GRU step by step with recorded operations (Keras's
+    cell equations), or None where the call has what this does not carry
+    (dropout while training, a stateful layer)."""
+    if layer.stateful or training and (layer.dropout or layer.recurrent_dropout):
+        return None
+    batch, steps, _ = x.shape
+    u = layer.units
+    kernel, recurrent_kernel = record.watch(layer.kernel), record.watch(layer.recurrent_kernel)
+    bias = None if layer.bias is None else record.watch(layer.bias)
+    state = list(states) or [np.zeros((batch, u), np.float32)] * layer.state_count
+    act = layer.activation
+    rec = layer.recurrent_activation
+
+    def cols(a, i, j):
+        return autodiff._index(a, (Ellipsis, slice(i * u, j * u)))
+
+    def row(a, i):
+        return autodiff._index(a, i)
+    order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
+    # the input's share of every step at once
+    xs = autodiff.matmul(x, kernel)
+    gru_after = type(layer).__name__ == "GRU" and layer.reset_after
+    if bias is not None:
+        xs = autodiff.add(xs, row(bias, 0) if gru_after else bias)
+    outs = []
+    for t in order:
+        xt = autodiff._index(xs, (slice(None), t))
+        h = state[0]
+        if layer.cell == "simple_rnn":
+            h = autodiff.apply_activation(autodiff.add(xt, autodiff.matmul(h, recurrent_kernel)),
+                                          act)
+            state = [h]
+        elif layer.cell == "lstm":
+            z = autodiff.add(xt, autodiff.matmul(h, recurrent_kernel))
+            i, f, o = (autodiff.apply_activation(cols(z, a, a + 1), rec) for a in (0, 1, 3))
+            c = autodiff.add(autodiff.multiply(f, state[1]),
+                             autodiff.multiply(i, autodiff.apply_activation(cols(z, 2, 3), act)))
+            h = autodiff.multiply(o, autodiff.apply_activation(c, act))
+            state = [h, c]
+        else:
+            if gru_after:
+                inner = autodiff.matmul(h, recurrent_kernel)
+                if bias is not None:
+                    inner = autodiff.add(inner, row(bias, 1))
+                rz, rr, rh = cols(inner, 0, 1), cols(inner, 1, 2), cols(inner, 2, 3)
+            else:
+                inner = autodiff.matmul(h, cols(recurrent_kernel, 0, 2))
+                rz, rr = cols(inner, 0, 1), cols(inner, 1, 2)
+            zg = autodiff.apply_activation(autodiff.add(cols(xt, 0, 1), rz), rec)
+            r = autodiff.apply_activation(autodiff.add(cols(xt, 1, 2), rr), rec)
+            if gru_after:
+                rh = autodiff.multiply(r, rh)
+            else:
+                rh = autodiff.matmul(autodiff.multiply(r, h), cols(recurrent_kernel, 2, 3))
+            hh = autodiff.apply_activation(autodiff.add(cols(xt, 2, 3), rh), act)
+            h = autodiff.add(autodiff.multiply(zg, h),
+                             autodiff.multiply(autodiff.subtract(np.float32(1), zg), hh))
+            state = [h]
+        outs.append(h)
+    if layer.return_sequences:
+        y = autodiff.concatenate([autodiff.reshape(h, (batch, 1, u)) for h in outs], axis=1)
+    else:
+        y = outs[-1]
+    return [y] + state if layer.return_state else y
+
+
+def _recorded_merge(record, layer, xs, training):
     """A merging layer's call with recorded operations, or None for one
     that has none here."""
-    from .layers import merging
+    from .layers import merging, recurrent
     cls = type(layer)
+    if cls in (recurrent.SimpleRNN, recurrent.LSTM, recurrent.GRU):
+        return _recorded_rnn(record, layer, xs[0], list(xs[1:]),
+                             layer._training_default if training is None else training)
     if cls is merging.Concatenate:
         return autodiff.concatenate(xs, axis=layer._axis(len(xs[0].shape)))
     fold = {merging.Add: autodiff.add, merging.Average: autodiff.add,

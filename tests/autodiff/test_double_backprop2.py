@@ -1,0 +1,324 @@
+"""Second derivatives through BatchNormalization, pooling, the convolution
+variants, the recurrent layers, Embedding, the softmax activation, the
+probability cross-entropies and the trigonometric functions: gradient
+penalties and gradients of weight-gradient norms against finite
+differences of the first-order gradient, and against Keras 3 on JAX."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pynn as keras
+import pynn as tf
+from pynn import layers
+
+
+def _finite_differences(f, weights, eps=1e-3):
+    """d f / d w by central differences (f in float64), with a mask of
+    where they are reliable: a step across a kink (max pooling's choice,
+    ReLU) makes them disagree with those of a step half as long."""
+    out = []
+    for w in weights:
+        v = w.value
+        grads = np.zeros((2,) + v.shape, np.float64)
+        for i in np.ndindex(v.shape):
+            old = v[i]
+            for k, step in enumerate((eps, eps / 2)):
+                v[i] = old + step
+                up = f()
+                v[i] = old - step
+                down = f()
+                grads[(k,) + i] = (up - down) / (2 * step)
+            v[i] = old
+        scale = max(np.abs(grads[0]).max(), 1e-2)
+        out.append((grads[1], np.abs(grads[0] - grads[1]) <= 2e-3 * scale))
+    return out
+
+
+def _assert_close(got, want, tol=3e-3):
+    checked = total = 0
+    for g, (w, reliable) in zip(got, want):
+        g = np.zeros_like(w) if g is None else np.asarray(g, np.float64)
+        assert g.shape == w.shape
+        scale = max(np.abs(w).max(), 1e-2)
+        assert np.abs(g - w)[reliable].max(initial=0) <= tol * scale, (g, w)
+        checked += reliable.sum()
+        total += reliable.size
+    assert checked >= 0.8 * total
+
+
+def _penalty_first_order(model, x, training):
+    """sum(dy/dx ^ 2) with a single tape, summed in float64."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        pred = model(x, training=training)
+    g = np.asarray(tape.gradient(pred, x), np.float64)
+    return (g ** 2).sum()
+
+
+def _penalty_gradient(model, x, training):
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            pred = model(x, training=training)
+        g = inner.gradient(pred, x)
+        gp = tf.reduce_sum(tf.square(g))
+    return float(gp), outer.gradient(gp, model.trainable_weights)
+
+
+def _check_penalty(model, x, training=True):
+    x = tf.constant(x)
+    value, got = _penalty_gradient(model, x, training)
+    assert value == pytest.approx(_penalty_first_order(model, x, training), rel=1e-4)
+    _assert_close(got, _finite_differences(lambda: _penalty_first_order(model, x, training),
+                                           model.trainable_weights))
+
+
+def _model(shape, *stack):
+    return keras.Sequential([keras.Input(shape), *stack])
+
+
+def _data(seed, shape):
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+# ------------------------------------------------ normalization and pooling
+
+@pytest.mark.parametrize("training", [True, False])
+def test_gradient_penalty_through_batch_normalization(training):
+    keras.utils.set_random_seed(1)
+    bn = layers.BatchNormalization(momentum=0.5)
+    model = _model((4, 4, 2), layers.Conv2D(3, 2, activation="tanh"), bn, layers.Flatten(),
+                   layers.Dense(1))
+    if not training:  # moving statistics of their own
+        bn.moving_mean.value[...] = [0.2, -0.1, 0.3]
+        bn.moving_variance.value[...] = [0.5, 2.0, 1.5]
+    _check_penalty(model, _data(2, (4, 4, 4, 2)), training)
+
+
+def test_batch_normalization_on_nested_tapes_updates_its_moving_statistics_as_one_call():
+    keras.utils.set_random_seed(3)
+    model = _model((3,), layers.Dense(4), layers.BatchNormalization(momentum=0.8))
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    x = _data(4, (6, 3))
+    _penalty_gradient(model, tf.constant(x), True)
+    with tf.GradientTape():
+        twin(x, training=True)
+    for a, b in zip(model.non_trainable_weights, twin.non_trainable_weights):
+        np.testing.assert_allclose(a.value, b.value, rtol=1e-5, atol=1e-7)
+    assert np.abs(model.non_trainable_weights[0].value).max() > 1e-3  # they moved
+
+
+@pytest.mark.parametrize("pool", [
+    lambda: layers.MaxPooling2D(), lambda: layers.AveragePooling2D(),
+    lambda: layers.MaxPooling2D(3, strides=2, padding="same"),
+    lambda: layers.AveragePooling2D(3, strides=2, padding="same"),
+    lambda: layers.GlobalMaxPooling2D(), lambda: layers.GlobalAveragePooling2D(keepdims=True)],
+    ids=["max", "avg", "max-same", "avg-same", "global-max", "global-avg"])
+def test_gradient_penalty_through_2d_pooling(pool):
+    keras.utils.set_random_seed(5)
+    model = _model((6, 6, 2), layers.Conv2D(3, 2, activation="tanh"), pool(),
+                   layers.Flatten(), layers.Dense(1, activation="tanh"))
+    _check_penalty(model, _data(6, (2, 6, 6, 2)))
+
+
+@pytest.mark.parametrize("pool", [
+    lambda: layers.MaxPooling1D(2), lambda: layers.AveragePooling1D(3, strides=2),
+    lambda: layers.GlobalMaxPooling1D(), lambda: layers.GlobalAveragePooling1D()],
+    ids=["max", "avg", "global-max", "global-avg"])
+def test_gradient_penalty_through_1d_convolution_and_pooling(pool):
+    keras.utils.set_random_seed(7)
+    model = _model((9, 2), layers.Conv1D(3, 3, padding="causal", activation="tanh"), pool(),
+                   layers.Flatten(), layers.Dense(1))
+    _check_penalty(model, _data(8, (2, 9, 2)))
+
+
+@pytest.mark.parametrize("pool", [lambda: layers.MaxPooling3D(2),
+                                  lambda: layers.AveragePooling3D(2, padding="same"),
+                                  lambda: layers.GlobalAveragePooling3D()],
+                         ids=["max", "avg", "global-avg"])
+def test_gradient_penalty_through_conv3d_and_3d_pooling(pool):
+    keras.utils.set_random_seed(9)
+    model = _model((5, 4, 4, 1), layers.Conv3D(2, (2, 2, 2), activation="tanh"), pool(),
+                   layers.Flatten(), layers.Dense(1))
+    _check_penalty(model, _data(10, (2, 5, 4, 4, 1)))
+
+
+# ------------------------------------------------------ convolution variants
+
+@pytest.mark.parametrize("conv", [
+    lambda: layers.Conv2DTranspose(2, 3, strides=2, padding="same"),
+    lambda: layers.Conv2DTranspose(2, 2, strides=2, output_padding=1),
+    lambda: layers.SeparableConv2D(3, 2, depth_multiplier=2),
+    lambda: layers.DepthwiseConv2D(2, padding="same"),
+    lambda: layers.Conv2D(3, 3, dilation_rate=2)],
+    ids=["transpose-same", "transpose-output-padding", "separable", "depthwise", "dilated"])
+def test_gradient_penalty_through_convolution_variants(conv):
+    keras.utils.set_random_seed(11)
+    model = _model((5, 5, 2), conv(), layers.Activation("tanh"), layers.Flatten(),
+                   layers.Dense(1))
+    _check_penalty(model, _data(12, (2, 5, 5, 2)))
+
+
+def test_gradient_penalty_through_1d_transposed_depthwise_and_separable_convolutions():
+    keras.utils.set_random_seed(13)
+    model = _model((6, 2), layers.Conv1DTranspose(2, 3, strides=2, activation="tanh"),
+                   layers.DepthwiseConv1D(2), layers.SeparableConv1D(2, 2, activation="tanh"),
+                   layers.Flatten(), layers.Dense(1))
+    _check_penalty(model, _data(14, (2, 6, 2)))
+
+
+# ----------------------------------------------------------- recurrent layers
+
+@pytest.mark.parametrize("rnn", [
+    lambda: layers.SimpleRNN(3),
+    lambda: layers.SimpleRNN(3, return_sequences=True, go_backwards=True),
+    lambda: layers.LSTM(3), lambda: layers.LSTM(2, return_sequences=True),
+    lambda: layers.GRU(3), lambda: layers.GRU(3, reset_after=False, go_backwards=True)],
+    ids=["simple", "simple-seq-back", "lstm", "lstm-seq", "gru", "gru-v1-back"])
+def test_gradient_penalty_through_recurrent_layers(rnn):
+    keras.utils.set_random_seed(15)
+    model = _model((4, 2), rnn(), layers.Flatten(), layers.Dense(1))
+    _check_penalty(model, _data(16, (2, 4, 2)))
+
+
+def test_hessian_vector_product_of_an_lstm_with_states_matches_finite_differences():
+    # the states it returns and initial states given to a second one
+    keras.utils.set_random_seed(17)
+    inputs = keras.Input((3, 2))
+    seq, h, c = layers.LSTM(3, return_sequences=True, return_state=True)(inputs)
+    out = layers.LSTM(3)(seq, initial_state=[h, c])
+    model = keras.Model(inputs, layers.Dense(1)(out))
+    x = tf.constant(_data(18, (2, 3, 2)))
+    y = _data(19, (2, 1))
+    vector = [_data(20 + i, w.shape) for i, w in enumerate(model.trainable_weights)]
+
+    def directional():
+        # the gradient of the loss along ``vector``: its derivative is H v
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_weights)
+        return sum(float(np.sum(np.asarray(g, np.float64) * v)) for g, v in zip(grads, vector))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = inner.gradient(loss, model.trainable_weights)
+        along = sum(tf.reduce_sum(g * v) for g, v in zip(grads, vector))
+    hv = outer.gradient(along, model.trainable_weights)
+    assert float(along) == pytest.approx(directional(), rel=1e-4)
+    _assert_close(hv, _finite_differences(directional, model.trainable_weights))
+
+
+# -------------------------------------------- embeddings, losses, activations
+
+def _weight_gradient_norm_check(model, loss_fn, x, y):
+    def squared_norm(grads):
+        return sum(np.sum(np.asarray(g, np.float64) ** 2) for g in grads)
+
+    def first_order():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        return squared_norm(tape.gradient(loss, model.trainable_weights))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            loss = loss_fn(y, model(x, training=True))
+        grads = inner.gradient(loss, model.trainable_weights)
+        penalty = sum(tf.reduce_sum(tf.square(g)) for g in grads)
+    got = outer.gradient(penalty, model.trainable_weights)
+    assert float(penalty) == pytest.approx(first_order(), rel=1e-4)
+    _assert_close(got, _finite_differences(first_order, model.trainable_weights))
+
+
+@pytest.mark.parametrize("loss_fn,softmax", [
+    (keras.losses.SparseCategoricalCrossentropy(from_logits=True), False),
+    (keras.losses.SparseCategoricalCrossentropy(), True),
+    (keras.losses.CategoricalCrossentropy(), True),
+    (keras.losses.BinaryCrossentropy(), False)],
+    ids=["sparse-logits", "sparse-probabilities", "categorical-probabilities", "binary"])
+def test_gradient_of_the_weight_gradients_norm_through_crossentropies(loss_fn, softmax):
+    keras.utils.set_random_seed(21)
+    rng = np.random.default_rng(22)
+    last = "softmax" if softmax else "sigmoid" if "Binary" in type(loss_fn).__name__ \
+        else None
+    model = _model((4,), layers.Dense(5, activation="tanh"), layers.Dense(3, activation=last))
+    x = tf.constant(rng.normal(size=(6, 4)).astype(np.float32))
+    if "Sparse" in type(loss_fn).__name__:
+        y = rng.integers(0, 3, size=(6,))
+    elif "Binary" in type(loss_fn).__name__:
+        y = rng.integers(0, 2, size=(6, 3)).astype(np.float32)
+    else:
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, size=6)]
+    _weight_gradient_norm_check(model, loss_fn, x, y)
+
+
+def test_gradient_of_the_weight_gradients_norm_through_an_embedding():
+    keras.utils.set_random_seed(23)
+    model = _model((3,), layers.Embedding(5, 2), layers.Flatten(),
+                   layers.Dense(2, activation="tanh"), layers.Dense(1))
+    ids = np.array([[0, 1, 1], [4, 2, 0], [3, 3, 1]])
+    y = _data(24, (3, 1))
+    _weight_gradient_norm_check(model, keras.losses.MeanSquaredError(), ids, y)
+
+
+def _second_derivative(f, x0):
+    v = tf.Variable(np.asarray(x0, np.float32))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = tf.reduce_sum(f(v))
+        g = inner.gradient(y, v)
+    return np.asarray(outer.gradient(g, v), np.float64)
+
+
+@pytest.mark.parametrize("name,x0", [
+    ("tan", [0.3, -0.7]), ("arcsin", [0.2, -0.5]), ("arccos", [0.2, 0.6]),
+    ("arctan", [0.4, -1.5]), ("sinh", [0.3, -1.0]), ("cosh", [0.3, -1.0]),
+    ("arcsinh", [0.5, -2.0]), ("arccosh", [1.5, 3.0]), ("arctanh", [0.2, -0.4])])
+def test_second_derivatives_of_the_trigonometric_functions(name, x0):
+    fn = getattr(keras.ops, name)
+    got = _second_derivative(fn, x0)
+    x = np.asarray(x0, np.float64)
+    ref = getattr(np, name)
+    eps = 1e-4
+    want = (ref(x + eps) - 2 * ref(x) + ref(x - eps)) / eps ** 2
+    np.testing.assert_allclose(got, want, rtol=2e-3)
+
+
+def test_second_derivatives_of_power_with_a_traced_exponent():
+    a = tf.Variable(np.array([1.5, 0.7], np.float32))
+    b = tf.Variable(np.array([2.5, -1.3], np.float32))
+    with tf.GradientTape(persistent=True) as outer:
+        with tf.GradientTape() as inner:
+            y = tf.reduce_sum(tf.pow(a, b))
+        ga, gb = inner.gradient(y, [a, b])
+    haa, hab = outer.gradient(ga, [a, b])
+    hba, hbb = outer.gradient(gb, [a, b])
+    av, bv = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+    np.testing.assert_allclose(haa, bv * (bv - 1) * av ** (bv - 2), rtol=1e-5)
+    np.testing.assert_allclose(hbb, av ** bv * np.log(av) ** 2, rtol=1e-5)
+    cross = av ** (bv - 1) * (1 + bv * np.log(av))
+    np.testing.assert_allclose(hab, cross, rtol=1e-5)
+    np.testing.assert_allclose(hba, cross, rtol=1e-5)
+
+
+def test_hessian_of_a_softmax_activation_is_symmetric():
+    keras.utils.set_random_seed(25)
+    model = _model((3,), layers.Dense(4, activation="softmax"), layers.Dense(1))
+    x = tf.constant(_data(26, (2, 3)))
+    kernel = model.trainable_weights[0]
+    rows = []
+    for i in range(kernel.value.size):
+        e = np.zeros(kernel.value.size, np.float32)
+        e[i] = 1
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                loss = tf.reduce_sum(tf.square(model(x)))
+            g = inner.gradient(loss, kernel)
+            along = tf.reduce_sum(g * e.reshape(kernel.value.shape))
+        rows.append(np.asarray(outer.gradient(along, kernel)).reshape(-1))
+    hessian = np.array(rows)
+    np.testing.assert_allclose(hessian, hessian.T, atol=1e-5 * np.abs(hessian).max())
+    assert np.abs(hessian).max() > 0
