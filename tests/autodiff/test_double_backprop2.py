@@ -322,3 +322,73 @@ def test_hessian_of_a_softmax_activation_is_symmetric():
     hessian = np.array(rows)
     np.testing.assert_allclose(hessian, hessian.T, atol=1e-5 * np.abs(hessian).max())
     assert np.abs(hessian).max() > 0
+
+
+# --------------------------------------------------------- Keras 3 on JAX
+
+_KERAS_JAX_PENALTY = """
+import sys
+import numpy as np
+import jax
+import jax.numpy as jnp
+import keras
+from keras import layers
+
+data = np.load(sys.argv[1])
+if sys.argv[3] == "cnn":
+    model = keras.Sequential([
+        keras.Input((6, 6, 2)), layers.Conv2D(3, 2, activation="tanh"),
+        layers.BatchNormalization(), layers.MaxPooling2D(), layers.SeparableConv2D(2, 2),
+        layers.GlobalAveragePooling2D(), layers.Dense(1)])
+else:
+    model = keras.Sequential([keras.Input((4, 2)), layers.LSTM(3, return_sequences=True),
+                              layers.GRU(2), layers.Dense(1)])
+model.set_weights([data[f"w{i}"] for i in range(len(model.weights))])
+trainable = [v.value for v in model.trainable_variables]
+fixed = [v.value for v in model.non_trainable_variables]
+
+def penalty(trainable, x):
+    def total(x):
+        return jnp.sum(model.stateless_call(trainable, fixed, x, training=True)[0])
+    return jnp.sum(jax.grad(total)(x) ** 2)
+
+value, grads = jax.value_and_grad(penalty)(trainable, data["x"])
+np.savez(sys.argv[2], value=np.asarray(value), *[np.asarray(g) for g in grads])
+"""
+
+
+@pytest.mark.parametrize("kind", ["cnn", "rnn"])
+def test_gradient_penalty_matches_keras_on_jax(kind, tmp_path):
+    if importlib.util.find_spec("jax") is None or importlib.util.find_spec("keras") is None:
+        pytest.skip("Keras 3 and JAX are not installed")
+    keras.utils.set_random_seed(27)
+    if kind == "cnn":
+        model = _model((6, 6, 2), layers.Conv2D(3, 2, activation="tanh"),
+                       layers.BatchNormalization(), layers.MaxPooling2D(),
+                       layers.SeparableConv2D(2, 2), layers.GlobalAveragePooling2D(),
+                       layers.Dense(1))
+        x = _data(28, (4, 6, 6, 2))
+    else:
+        model = _model((4, 2), layers.LSTM(3, return_sequences=True), layers.GRU(2),
+                       layers.Dense(1))
+        x = _data(29, (3, 4, 2))
+    weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    np.savez(tmp_path / "in.npz", x=x, **weights)
+    value, grads = _penalty_gradient(model, tf.constant(x), True)
+    script = tmp_path / "penalty.py"
+    script.write_text(_KERAS_JAX_PENALTY)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "in.npz"),
+                           str(tmp_path / "out.npz"), kind], env=env, capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.skip(f"Keras on JAX did not run here: {done.stderr[-500:]}")
+    theirs = np.load(tmp_path / "out.npz")
+    assert value == pytest.approx(float(theirs["value"]), rel=1e-4)
+    for i, g in enumerate(grads):
+        want = theirs[f"arr_{i}"]
+        if g is None:  # (a bias the input gradient does not depend on)
+            assert not want.any()
+            continue
+        np.testing.assert_allclose(g, want, rtol=2e-3, atol=2e-4 * np.abs(want).max())
