@@ -152,7 +152,7 @@ class GradientTape:
         self._record = current if isinstance(current, _GradientRecord) else _GradientRecord()
         self._record.recording_depth += 1
         self._record.open.append(self)
-        self._record.higher_order = len(self._record.open) > 1
+        self._record.higher_order = _differentiates_twice(self._record.open)
         self._saved = _Recording(self._record, self._record.losses)
         self._saved.__enter__()
         return self
@@ -161,7 +161,7 @@ class GradientTape:
         self._saved.__exit__(*exc)
         self._record.recording_depth -= 1
         self._record.open.remove(self)
-        self._record.higher_order = len(self._record.open) > 1
+        self._record.higher_order = _differentiates_twice(self._record.open)
 
     def watch(self, tensor):
         """Differentiate with respect to ``tensor`` (a NumPy array, a
@@ -244,8 +244,9 @@ class GradientTape:
                 "derivatives. Nest the tapes (with GradientTape() as outer: with "
                 "GradientTape() as inner: ...; the inner gradient taken inside the outer "
                 "block) to differentiate a gradient.")
-        # Another tape records: this gradient's computation is recorded for it.
-        differentiable = any(t is not self for t in record.open)
+        # Another tape records, or this one (persistent) still does: this
+        # gradient's computation is recorded for it.
+        differentiable = any(t is not self or t.persistent for t in record.open)
         seeds = []
         for t, g in zip(targets, given):
             t = autodiff.resolve(t)
@@ -306,6 +307,13 @@ class GradientTape:
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")
+
+
+def _differentiates_twice(open_tapes):
+    """Whether what is recorded now may be differentiated twice: tapes are
+    nested, or a persistent tape records (a gradient taken inside its own
+    block is recorded on it, as TensorFlow's)."""
+    return len(open_tapes) > 1 or any(t.persistent for t in open_tapes)
 
 
 def _operation_name():

@@ -392,3 +392,47 @@ def test_gradient_penalty_matches_keras_on_jax(kind, tmp_path):
             assert not want.any()
             continue
         np.testing.assert_allclose(g, want, rtol=2e-3, atol=2e-4 * np.abs(want).max())
+
+
+# ------------------------------------- a gradient inside a persistent tape
+
+def test_a_gradient_taken_inside_a_persistent_tape_is_differentiated_by_it():
+    # a physics-informed loss on u_x, all on one persistent tape, as
+    # TensorFlow records it: the same as with nested tapes
+    keras.utils.set_random_seed(30)
+    model = _model((2,), layers.Dense(4, activation="tanh"), layers.Dense(1))
+    x = tf.constant(_data(31, (5, 2)))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        u = model(x)
+        u_x = tape.gradient(u, x)
+        residual = tf.reduce_mean(tf.square(u_x - tf.math.tan(x * 0.3)))
+    got = tape.gradient(residual, model.trainable_weights)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            u = model(x)
+        u_x = inner.gradient(u, x)
+        value = tf.reduce_mean(tf.square(u_x - tf.math.tan(x * 0.3)))
+    want = outer.gradient(value, model.trainable_weights)
+    assert float(residual) == pytest.approx(float(value), rel=1e-6)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+            assert np.abs(g).max() > 0
+
+
+def test_an_optimizer_step_inside_a_persistent_tapes_block_takes_the_gradients_values():
+    keras.utils.set_random_seed(32)
+    model = _model((3,), layers.Dense(4, activation="relu"), layers.BatchNormalization(),
+                   layers.Dense(1))
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    x = _data(33, (5, 3))
+    with tf.GradientTape(persistent=True) as tape:
+        loss = tf.reduce_mean(tf.square(model(x, training=True)))
+        grads = tape.gradient(loss, model.trainable_weights)
+        keras.optimizers.SGD(0.5).apply_gradients(zip(grads, model.trainable_weights))
+    for b, g, w in zip(before, grads, model.trainable_weights):
+        np.testing.assert_allclose(w.numpy(), b - 0.5 * g.numpy(), rtol=1e-6, atol=1e-7)
