@@ -1185,8 +1185,24 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     rows = xv.size // xv.shape[axis] if xv.shape[axis] else 0
     inv = np.empty(rows, np.float32)
     y = ops.l2_normalize(xv, axis=axis, epsilon=epsilon, norms=inv)
-    return x.tape.record(y, (x,), lambda g: (
-        ops.l2_normalize_grad(xv, y, inv, g, axis=axis, epsilon=epsilon),))
+
+    def vjp(g):
+        return (ops.l2_normalize_grad(xv, y, inv, g, axis=axis, epsilon=epsilon),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (_l2_normalize_grad(g, x, out, axis, epsilon),)
+    return out
+
+
+def _l2_normalize_grad(g, x, y, axis, epsilon):
+    """The gradient of y = x / sqrt(max(|x|^2, epsilon)), recorded: (g - y
+    sum(g y)) / |x| where the norm counts, g / sqrt(epsilon) where epsilon
+    does."""
+    total = sum_(square(x), axis=axis, keepdims=True)
+    counts = np.asarray(total.value) > epsilon
+    norm = sqrt(where(counts, total, np.float32(epsilon)))
+    along = multiply(y, sum_(multiply(g, y), axis=axis, keepdims=True))
+    return divide(subtract(g, multiply(along, counts.astype(np.float32))), norm)
 
 
 def where(condition, x1, x2):
@@ -1316,7 +1332,17 @@ def cumsum(x, axis=None):
         if axis is None:
             return (np.flip(np.cumsum(np.flip(g)), 0).reshape(xv.shape),)
         return (np.ascontiguousarray(np.flip(np.cumsum(np.flip(g, axis), axis), axis)),)
-    return x.tape.record(y, (x,), vjp)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        # the sums from the end: cumsum of the reversed gradient, reversed
+        if axis is None:
+            flip = slice(None, None, -1)
+            vjp.second = lambda g: (reshape(_index(cumsum(_index(g, flip), 0), flip),
+                                            xv.shape),)
+        else:
+            flip = (slice(None),) * (axis % xv.ndim) + (slice(None, None, -1),)
+            vjp.second = lambda g: (_index(cumsum(_index(g, flip), axis), flip),)
+    return out
 
 
 # ------------------------------------------------------------------ shapes
@@ -1447,9 +1473,15 @@ def pad(x, pad_width, constant_values=0, mode="constant"):
         y = np.pad(xv, widths, mode=mode)
         # which input element each output element holds
         source = np.pad(np.arange(xv.size).reshape(xv.shape), widths, mode=mode).reshape(-1)
-        return x.tape.record(y, (x,), lambda g: (np.bincount(
-            source, weights=np.asarray(g, np.float64).reshape(-1),
-            minlength=xv.size).astype(np.float32).reshape(xv.shape),))
+
+        def vjp(g):
+            return (np.bincount(source, weights=np.asarray(g, np.float64).reshape(-1),
+                                minlength=xv.size).astype(np.float32).reshape(xv.shape),)
+        out = x.tape.record(y, (x,), vjp)
+        if x.tape.higher_order:
+            vjp.second = lambda g: (reshape(_scatter(reshape(g, (-1,)), source, (xv.size,),
+                                                     False), xv.shape),)
+        return out
     y = np.pad(xv, widths, constant_values=constant_values)
     inner = tuple(slice(int(b), int(b) + d) for (b, _), d in zip(widths, xv.shape))
 
@@ -1686,7 +1718,9 @@ def einsum(subscripts, *operands):
         for c, d in zip(t, v.shape):
             sizes[c] = builtins.max(sizes.get(c, 1), d)
 
-    def operand_grad(i, g):
+    def operand_grad(i, g, recorded=None):
+        """Operand i's gradient: with NumPy on the values, or with this
+        einsum on the ``recorded`` operands."""
         term = terms[i]
         if len(set(term)) != len(term):
             raise unsupported(f"einsum with a repeated index in one operand ({subscripts!r})",
@@ -1700,15 +1734,23 @@ def einsum(subscripts, *operands):
         present = set(output).union(*(set(t) for t, _ in others))
         extra = "".join(c for c in target if c not in present)
         subs = [output] + [t for t, _ in others] + ([extra] if extra else [])
-        args = [g] + [v for _, v in others] + \
-            ([np.ones([values[i].shape[target.index(c)] for c in extra], np.float32)]
-             if extra else [])
-        return _contiguous(np.einsum(",".join(subs) + "->" + target, *args, optimize=True))
+        ones = [np.ones([values[i].shape[target.index(c)] for c in extra], np.float32)] \
+            if extra else []
+        spec = ",".join(subs) + "->" + target
+        if recorded is not None:
+            return einsum(spec, g, *[x for j, x in enumerate(recorded) if j != i], *ones)
+        return _contiguous(np.einsum(spec, g, *[v for _, v in others], *ones, optimize=True))
 
     def vjp(g):
         return tuple(operand_grad(i, g) if type(x) is Traced else None
                      for i, x in enumerate(operands))
-    return tape.record(y, tuple(operands), vjp)
+    out = tape.record(y, tuple(operands), vjp)
+    if tape.higher_order:
+        # each operand's gradient is itself an einsum of g and the others
+        vjp.second = lambda g: tuple(
+            operand_grad(i, g, operands) if type(x) is Traced else None
+            for i, x in enumerate(operands))
+    return out
 
 
 def segment_sum(data, ids, num_segments):
@@ -1724,16 +1766,44 @@ def segment_sum(data, ids, num_segments):
         dx = np.zeros(xv.shape, np.float32)
         dx[keep] = g[ids[keep]]
         return (dx,)
-    return data.tape.record(y, (data,), vjp)
+    out = data.tape.record(y, (data,), vjp)
+    if data.tape.higher_order:
+        rows = np.where(keep, ids, 0)
+        kept = keep.reshape(keep.shape + (1,) * (xv.ndim - 1)).astype(np.float32)
+        vjp.second = lambda g: (multiply(_index(g, rows), kept),)
+    return out
 
 
 def resize(x, size, interpolation="bilinear", window=None, out=None):
     _no_out("resize", out)
     x = resolve(x)
+    if type(x) is not Traced:
+        return ops.resize(_contiguous(x), size, interpolation, window)
     xv = x.value
     y = ops.resize(xv, size, interpolation, window)
-    return x.tape.record(y, (x,), lambda g: (
-        ops.resize_grad(_contiguous(g), xv.shape, interpolation, window),))
+    how = (interpolation, window)
+
+    def vjp(g):
+        return (ops.resize_grad(_contiguous(g), xv.shape, *how),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (_resize_grad(g, xv.shape, size, how),)
+    return out
+
+
+def _resize_grad(g, x_shape, size, how):
+    """The gradient of a resize, recorded: linear in ``g``, its own
+    gradient is the resize (its adjoint)."""
+    g = resolve(g)
+    dx = ops.resize_grad(_contiguous(_val(g)), x_shape, *how)
+    if type(g) is not Traced:
+        return dx
+
+    def vjp(h):
+        return (ops.resize(_contiguous(h), size, *how),)
+    out = g.tape.record(dx, (g,), vjp)
+    vjp.second = lambda h: (resize(h, size, *how),)
+    return out
 
 
 def conv(x, kernel, strides, padding, dilation_rate, depthwise):
@@ -1872,6 +1942,9 @@ def pool(kind, x, pool_size, strides, padding):
     """pynn.ops.max_pool / average_pool on NHWC values, with the pooling
     kernels' backward."""
     x = resolve(x)
+    if type(x) is not Traced:  # (a constant gradient, pooled by a recorded form)
+        forward = ops.max_pool2d if kind == "max" else ops.avg_pool2d
+        return forward(_contiguous(x), pool_size, strides, padding)
     xv = _contiguous(x.value)
     if kind == "max":
         y = ops.max_pool2d(xv, pool_size, strides, padding)
@@ -1973,7 +2046,13 @@ def inv(a):
     a = resolve(a)
     y = np.linalg.inv(np.asarray(a.value, np.float64)).astype(np.float32)
     yt = _matrix_t(y)
-    return a.tape.record(y, (a,), lambda g: (_contiguous(-(yt @ g @ yt)),))
+
+    def vjp(g):
+        return (_contiguous(-(yt @ g @ yt)),)
+    out = a.tape.record(y, (a,), vjp)
+    if a.tape.higher_order:
+        vjp.second = lambda g: (negative(matmul(matmul(_swap_last(out), g), _swap_last(out))),)
+    return out
 
 
 def det(a):
@@ -1986,7 +2065,11 @@ def det(a):
     def vjp(g):
         return (_contiguous((np.asarray(g)[..., None, None] * d[..., None, None]) *
                             _matrix_t(np.linalg.inv(av))),)
-    return a.tape.record(d.astype(np.float32), (a,), vjp)
+    out = a.tape.record(d.astype(np.float32), (a,), vjp)
+    if a.tape.higher_order:
+        vjp.second = lambda g: (multiply(reshape(multiply(g, out), d.shape + (1, 1)),
+                                         _swap_last(inv(a))),)
+    return out
 
 
 def logabsdet(a):
@@ -1994,8 +2077,13 @@ def logabsdet(a):
     a = resolve(a)
     av = np.asarray(a.value, np.float64)
     y = np.linalg.slogdet(av)[1]
-    return a.tape.record(y.astype(np.float32), (a,), lambda g: (_contiguous(
-        np.asarray(g)[..., None, None] * _matrix_t(np.linalg.inv(av))),))
+
+    def vjp(g):
+        return (_contiguous(np.asarray(g)[..., None, None] * _matrix_t(np.linalg.inv(av))),)
+    out = a.tape.record(y.astype(np.float32), (a,), vjp)
+    if a.tape.higher_order:
+        vjp.second = lambda g: (multiply(reshape(g, y.shape + (1, 1)), _swap_last(inv(a))),)
+    return out
 
 
 def solve(a, b):
@@ -2005,13 +2093,23 @@ def solve(a, b):
     tape = _tape_of(a, b)
     av, bv = np.asarray(_val(a), np.float64), np.asarray(_val(b), np.float64)
     x = np.linalg.solve(av, bv)
+    if tape is None:
+        return x.astype(np.float32)
 
     def vjp(g):
         db = np.linalg.solve(_matrix_t(av), np.asarray(g, np.float64))
         return (ops.reduce_to_shape(_contiguous(-(db @ _matrix_t(x))), av.shape)
                 if type(a) is Traced else None,
                 ops.reduce_to_shape(_contiguous(db), bv.shape) if type(b) is Traced else None)
-    return tape.record(x.astype(np.float32), (a, b), vjp)
+    out = tape.record(x.astype(np.float32), (a, b), vjp)
+    if tape.higher_order:
+        def second(g):
+            db = solve(_swap_last(a), g)
+            return (_sum_to(negative(matmul(db, _swap_last(out))), av.shape)
+                    if type(a) is Traced else None,
+                    _sum_to(db, bv.shape) if type(b) is Traced else None)
+        vjp.second = second
+    return out
 
 
 # ------------------------------------------------------------ NumPy protocol

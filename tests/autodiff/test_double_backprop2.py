@@ -436,3 +436,98 @@ def test_an_optimizer_step_inside_a_persistent_tapes_block_takes_the_gradients_v
         keras.optimizers.SGD(0.5).apply_gradients(zip(grads, model.trainable_weights))
     for b, g, w in zip(before, grads, model.trainable_weights):
         np.testing.assert_allclose(w.numpy(), b - 0.5 * g.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------ more operations
+
+def _directional_second_derivative(f, x0, v):
+    """d/dx sum(grad f(x) * v) with nested tapes (a Hessian-vector product)."""
+    x = tf.Variable(np.asarray(x0, np.float32))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = tf.reduce_sum(f(x))
+        g = inner.gradient(y, x)
+        along = tf.reduce_sum(g * v)
+    return np.asarray(outer.gradient(along, x), np.float64)
+
+
+def _hvp_by_differences(f, x0, v, eps=1e-3):
+    def first(xv):
+        x = tf.Variable(xv.astype(np.float32))
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(f(x))
+        return float(np.sum(np.asarray(tape.gradient(y, x), np.float64) * v))
+    x0 = np.asarray(x0, np.float64)
+    out = np.zeros_like(x0)
+    for i in np.ndindex(x0.shape):
+        up, down = x0.copy(), x0.copy()
+        up[i] += eps
+        down[i] -= eps
+        out[i] = (first(up) - first(down)) / (2 * eps)
+    return out
+
+
+_W = np.random.default_rng(40).normal(size=(3, 3)).astype(np.float32)
+_SPD = _W @ _W.T + 3 * np.eye(3, dtype=np.float32)
+_OPS = {
+    "cumsum": (lambda x: keras.ops.sin(keras.ops.cumsum(x, axis=1)), (2, 3)),
+    "cumsum-flat": (lambda x: keras.ops.sin(keras.ops.cumsum(x)), (2, 3)),
+    "l2_normalize": (lambda x: keras.ops.sin(3 * tf.math.l2_normalize(x, axis=0)), (2, 3)),
+    "einsum": (lambda x: keras.ops.square(keras.ops.einsum("bi,ij,bj->b", x, _W, x)), (2, 3)),
+    "segment_sum": (lambda x: keras.ops.sin(tf.math.segment_sum(x * x, np.array([0, 0, 1]))),
+                    (3, 2)),
+    "pad-reflect": (lambda x: keras.ops.sin(keras.ops.pad(x * x, ((1, 1), (2, 0)),
+                                                          mode="reflect")), (3, 3)),
+    "resize": (lambda x: keras.ops.sin(keras.ops.image.resize(x * x, (5, 5))), (1, 3, 3, 1)),
+    "inv": (lambda x: keras.ops.inv(x + _SPD), (3, 3)),
+    "det": (lambda x: keras.ops.det(x + _SPD), (3, 3)),
+    "slogdet": (lambda x: keras.ops.slogdet(x + _SPD)[1], (3, 3)),
+    "solve": (lambda x: keras.ops.solve(x + _SPD, keras.ops.sin(x)), (3, 3)),
+    "max_pool": (lambda x: keras.ops.sin(keras.ops.max_pool(x * x, 2, 1, "valid")),
+                 (1, 4, 4, 1)),
+    "conv_transpose": (lambda x: keras.ops.sin(keras.ops.conv_transpose(
+        x * x, _W[:2, :2].reshape(2, 2, 1, 1), 2)), (1, 3, 3, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OPS))
+def test_hessian_vector_products_of_operations_match_finite_differences(name):
+    f, shape = _OPS[name]
+    rng = np.random.default_rng(41)
+    x0 = (rng.normal(size=shape) * 0.5).astype(np.float32)
+    v = rng.normal(size=shape).astype(np.float32)
+    got = _directional_second_derivative(f, x0, v)
+    want = _hvp_by_differences(f, x0, v)
+    assert np.abs(got - want).max() <= 2e-3 * max(np.abs(want).max(), 1e-2)
+    assert np.abs(want).max() > 1e-3
+
+
+def test_a_third_derivative_through_pooling_and_a_convolution():
+    # the recorded gradients' own gradients are recorded too
+    kernel = (np.random.default_rng(42).normal(size=(2, 2, 1, 2)) * 0.5).astype(np.float32)
+
+    def f(x):
+        return keras.ops.sin(keras.ops.conv(keras.ops.average_pool(x * x, 2, 1, "same"),
+                                            kernel, 1, "same"))
+    rng = np.random.default_rng(43)
+    x0 = rng.normal(size=(1, 3, 3, 1)).astype(np.float32)
+    u, v = (rng.normal(size=x0.shape).astype(np.float32) for _ in range(2))
+    x = tf.Variable(x0)
+    with tf.GradientTape() as third:
+        with tf.GradientTape() as second:
+            with tf.GradientTape() as first:
+                y = tf.reduce_sum(f(x))
+            g = first.gradient(y, x)
+            along_v = tf.reduce_sum(g * v)
+        h = second.gradient(along_v, x)
+        along_u = tf.reduce_sum(h * u)
+    got = np.asarray(third.gradient(along_u, x), np.float64)
+    eps = 1e-2
+    want = np.zeros_like(got)
+    for i in np.ndindex(x0.shape):
+        up, down = x0.astype(np.float64), x0.astype(np.float64)
+        up[i] += eps
+        down[i] -= eps
+        want[i] = (np.sum(_directional_second_derivative(f, up, v) * u) -
+                   np.sum(_directional_second_derivative(f, down, v) * u)) / (2 * eps)
+    assert np.abs(got - want).max() <= 2e-3 * np.abs(want).max()
