@@ -1777,8 +1777,6 @@ def segment_sum(data, ids, num_segments):
 def resize(x, size, interpolation="bilinear", window=None, out=None):
     _no_out("resize", out)
     x = resolve(x)
-    if type(x) is not Traced:
-        return ops.resize(_contiguous(x), size, interpolation, window)
     xv = x.value
     y = ops.resize(xv, size, interpolation, window)
     how = (interpolation, window)
@@ -1787,22 +1785,9 @@ def resize(x, size, interpolation="bilinear", window=None, out=None):
         return (ops.resize_grad(_contiguous(g), xv.shape, *how),)
     out = x.tape.record(y, (x,), vjp)
     if x.tape.higher_order:
-        vjp.second = lambda g: (_resize_grad(g, xv.shape, size, how),)
-    return out
-
-
-def _resize_grad(g, x_shape, size, how):
-    """The gradient of a resize, recorded: linear in ``g``, its own
-    gradient is the resize (its adjoint)."""
-    g = resolve(g)
-    dx = ops.resize_grad(_contiguous(_val(g)), x_shape, *how)
-    if type(g) is not Traced:
-        return dx
-
-    def vjp(h):
-        return (ops.resize(_contiguous(h), size, *how),)
-    out = g.tape.record(dx, (g,), vjp)
-    vjp.second = lambda h: (resize(h, size, *how),)
+        vjp.second = lambda g: (linear_map(
+            g, lambda v: ops.resize_grad(_contiguous(v), xv.shape, *how),
+            lambda v: ops.resize(_contiguous(v), size, *how)),)
     return out
 
 
@@ -1942,9 +1927,6 @@ def pool(kind, x, pool_size, strides, padding):
     """pynn.ops.max_pool / average_pool on NHWC values, with the pooling
     kernels' backward."""
     x = resolve(x)
-    if type(x) is not Traced:  # (a constant gradient, pooled by a recorded form)
-        forward = ops.max_pool2d if kind == "max" else ops.avg_pool2d
-        return forward(_contiguous(x), pool_size, strides, padding)
     xv = _contiguous(x.value)
     if kind == "max":
         y = ops.max_pool2d(xv, pool_size, strides, padding)
@@ -1966,23 +1948,25 @@ def pool(kind, x, pool_size, strides, padding):
         return (ops.avg_pool2d_grad(_contiguous(g), xv.shape, *window),)
     out = x.tape.record(y, (x,), vjp)
     if x.tape.higher_order:
-        vjp.second = lambda g: (_avg_pool_grad(g, xv.shape, window),)
+        vjp.second = lambda g: (linear_map(
+            g, lambda v: ops.avg_pool2d_grad(_contiguous(v), xv.shape, *window),
+            lambda v: ops.avg_pool2d(_contiguous(v), *window)),)
     return out
 
 
-def _avg_pool_grad(g, x_shape, window):
-    """The gradient of average pooling, recorded: it is linear in ``g``,
-    and its own gradient is the pooling (its adjoint)."""
-    g = resolve(g)
-    gv = _contiguous(_val(g))
-    dx = ops.avg_pool2d_grad(gv, x_shape, *window)
-    if type(g) is not Traced:
-        return dx
+def linear_map(x, forward, adjoint):
+    """``forward(x)`` for a fixed linear map (average pooling's gradient, a
+    resize, a layer that moves values), recorded with ``adjoint`` (its
+    transpose, which is its gradient) as its gradient, and so on: each
+    one's gradient is the other."""
+    x = resolve(x)
+    if type(x) is not Traced:
+        return forward(x)
 
-    def vjp(h):
-        return (ops.avg_pool2d(_contiguous(h), *window),)
-    out = g.tape.record(dx, (g,), vjp)
-    vjp.second = lambda h: (pool("avg", h, *window),)
+    def vjp(g):
+        return (adjoint(g),)
+    out = x.tape.record(forward(x.value), (x,), vjp)
+    vjp.second = lambda g: (linear_map(g, adjoint, forward),)
     return out
 
 

@@ -648,7 +648,8 @@ def _recorded_layer(record, layer, x, training):
     (whose gradients have recorded forms too), or None for a layer that
     has no such form here (it is then recorded as one call)."""
     from .layers import activation, conv, core, embedding, normalization, pooling, recurrent, \
-        reshaping
+        reshaping, regularization
+    from .layers.preprocessing import Rescaling
     cls = type(layer)
     if training is None:
         training = layer._training_default
@@ -668,15 +669,45 @@ def _recorded_layer(record, layer, x, training):
         return autodiff._index(record.watch(layer.embeddings), layer._integer_ids(x))
     if cls in (recurrent.SimpleRNN, recurrent.LSTM, recurrent.GRU):
         return _recorded_rnn(record, layer, x, [], training)
+    if cls is recurrent.Bidirectional:
+        return _bidirectional(record, layer, x, training)
+    if cls is recurrent.TimeDistributed:
+        shape = tuple(x.shape)
+        inner = autodiff.reshape(x, (shape[0] * shape[1],) + shape[2:])
+        y = _recorded_layer(record, layer.layer, inner, training)
+        return None if y is None else \
+            autodiff.reshape(y, shape[:2] + tuple(np.shape(_val(y)))[1:])
+    if cls is normalization.GroupNormalization:
+        return _group_norm(record, layer, x)
+    if cls is activation.PReLU:
+        alpha = record.watch(layer.alpha)
+        return autodiff.where(_val(x) > 0, x, autodiff.multiply(x, alpha))
     if type(x) is not Traced:
         return None  # a layer without weights on a constant: a constant
     if cls is core.Activation:
         return _activate(x, layer.activation)
     if cls is activation.LeakyReLU:
         return autodiff.apply_activation(x, "leaky_relu", alpha=layer.negative_slope)
-    if cls is activation.ReLU and layer.negative_slope == 0 and layer.threshold == 0 and \
-            layer.max_value in (None, 6):
-        return autodiff.apply_activation(x, "relu" if layer.max_value is None else "relu6")
+    if cls is activation.ReLU:
+        return _relu(layer, x)
+    if cls is activation.ELU:
+        return autodiff.apply_activation(x, "elu", alpha=layer.alpha)
+    if cls is activation.Softmax:
+        return autodiff.softmax(x, axis=layer.axis)
+    if cls in (reshaping.ZeroPadding1D, reshaping.ZeroPadding3D, reshaping.Cropping1D,
+               reshaping.Cropping2D, reshaping.Cropping3D, reshaping.UpSampling1D,
+               reshaping.UpSampling2D, reshaping.UpSampling3D, reshaping.RepeatVector,
+               reshaping.Permute):
+        # (a fixed linear map of the input: padding, cropping, upsampling)
+        return _linear_layer(layer, x)
+    if cls in (regularization.GaussianNoise, regularization.GaussianDropout,
+               regularization.AlphaDropout, regularization.SpatialDropout1D,
+               regularization.SpatialDropout2D, regularization.SpatialDropout3D, Rescaling):
+        return _elementwise_affine(layer, x, training)
+    if cls is normalization.UnitNormalization:
+        axes = layer._plan(x.ndim)[0]
+        return autodiff.l2_normalize(x, axis=axes if len(axes) > 1 else axes[0],
+                                     epsilon=layer.EPSILON)
     if cls is core.Dropout:
         if not training or layer.rate == 0.0:
             return x
@@ -699,6 +730,98 @@ def _recorded_layer(record, layer, x, training):
         reduce = autodiff.max_ if layer.kind == "max" else autodiff.mean
         return reduce(x, axis=axes, keepdims=layer.keepdims)
     return None
+
+
+def _relu(layer, x):
+    """Keras's ReLU (a threshold, a slope below it, a cap), piecewise
+    linear: its pieces chosen by the input's values."""
+    v = _val(x)
+    y = autodiff.where(v > layer.threshold, x, autodiff.multiply(
+        autodiff.subtract(x, np.float32(layer.threshold)), np.float32(layer.negative_slope)))
+    if layer.max_value is not None:
+        y = autodiff.where(v >= layer.max_value, np.float32(layer.max_value), y)
+    return y
+
+
+def _linear_layer(layer, x):
+    """A layer computing a fixed linear map, recorded with its own forward
+    and backward (each other's gradients)."""
+    from .models.node import CallContext
+    shape = tuple(x.shape)
+
+    def forward(v):
+        return np.array(type(layer).forward(layer, CallContext(), _contiguous32(v), False))
+
+    def adjoint(g):
+        ctx = CallContext()
+        type(layer).forward(layer, ctx, np.zeros(shape, np.float32), True)
+        return np.array(type(layer).backward(layer, ctx, _contiguous32(g), True))
+    return autodiff.linear_map(x, forward, adjoint)
+
+
+def _contiguous32(v):
+    return np.ascontiguousarray(v, dtype=np.float32)
+
+
+def _elementwise_affine(layer, x, training):
+    """A layer computing x * a + b elementwise, a and b fixed by its call
+    (noise drawn once, a per-channel dropout mask, a rescaling): its forward
+    runs once, a is its backward of ones, b what remains."""
+    from .models.node import CallContext
+    ctx = CallContext()
+    ctx.inference_behaviour = not training
+    xv = _contiguous32(_val(x))
+    y = np.array(type(layer).forward(layer, ctx, xv, True))
+    a = np.array(type(layer).backward(layer, ctx, np.ones(xv.shape, np.float32), True))
+    y_rec = autodiff.multiply(x, a)
+    b = y - _val(y_rec)
+    return autodiff.add(y_rec, b) if b.any() else y_rec
+
+
+def _group_norm(record, layer, x):
+    """GroupNormalization: each sample's consecutive channel groups
+    normalized over their positions and channels."""
+    shape = tuple(x.shape)
+    c = shape[-1]
+    groups = layer._groups_for(c)
+    grouped = autodiff.reshape(x, (shape[0], -1, groups, c // groups))
+    axes = (1, 3)
+    centred = autodiff.subtract(grouped, autodiff.mean(grouped, axis=axes, keepdims=True))
+    variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
+    y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
+                                                            np.float32(layer.epsilon))))
+    y = autodiff.reshape(y, shape)
+    if layer.gamma is not None:
+        y = autodiff.multiply(y, record.watch(layer.gamma))
+    if layer.beta is not None:
+        y = autodiff.add(y, record.watch(layer.beta))
+    return y
+
+
+def _bidirectional(record, layer, x, training):
+    """Bidirectional over SimpleRNN, LSTM or GRU layers, as its forward
+    merges them (the backward layer's sequence reversed back)."""
+    outs = []
+    for sub in (layer.forward_layer, layer.backward_layer):
+        y = _recorded_rnn(record, sub, x, [], training)
+        if y is None:
+            return None
+        outs.append(y if layer.return_state else [y])
+    (fout, *fst), (bout, *bst) = outs
+    if layer.return_sequences:
+        bout = autodiff._index(bout, (slice(None), slice(None, None, -1)))
+    mode = layer.merge_mode
+    if mode is None:
+        merged = [fout, bout]
+    elif mode == "concat":
+        merged = [autodiff.concatenate([fout, bout], axis=-1)]
+    elif mode == "mul":
+        merged = [autodiff.multiply(fout, bout)]
+    else:
+        y = autodiff.add(fout, bout)
+        merged = [autodiff.multiply(y, np.float32(0.5)) if mode == "ave" else y]
+    merged += fst + bst
+    return merged if len(merged) > 1 else merged[0]
 
 
 def _recorded_conv(record, layer, x):

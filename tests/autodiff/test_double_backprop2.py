@@ -71,10 +71,20 @@ def _penalty_gradient(model, x, training):
 
 def _check_penalty(model, x, training=True):
     x = tf.constant(x)
+    noisy = [la for la in model.layers if hasattr(la, "_draws")]
+
+    def same_draws():
+        # each call draws the same noise (seeded layers, their count reset)
+        for la in noisy:
+            la._draws = 0
+    same_draws()
     value, got = _penalty_gradient(model, x, training)
-    assert value == pytest.approx(_penalty_first_order(model, x, training), rel=1e-4)
-    _assert_close(got, _finite_differences(lambda: _penalty_first_order(model, x, training),
-                                           model.trainable_weights))
+
+    def first_order():
+        same_draws()
+        return _penalty_first_order(model, x, training)
+    assert value == pytest.approx(first_order(), rel=1e-4)
+    _assert_close(got, _finite_differences(first_order, model.trainable_weights))
 
 
 def _model(shape, *stack):
@@ -172,6 +182,30 @@ def test_gradient_penalty_through_1d_transposed_depthwise_and_separable_convolut
     _check_penalty(model, _data(14, (2, 6, 2)))
 
 
+@pytest.mark.parametrize("stack", [
+    lambda: [layers.Softmax(axis=1)], lambda: [layers.ELU(0.7)],
+    lambda: [layers.PReLU(shared_axes=[1])],
+    lambda: [layers.ReLU(max_value=1.0, negative_slope=0.2, threshold=0.1)],
+    lambda: [layers.UpSampling2D()], lambda: [layers.UpSampling2D(interpolation="bilinear")],
+    lambda: [layers.Cropping2D(((1, 0), (0, 1)))], lambda: [layers.Permute((2, 1, 3))],
+    lambda: [layers.GroupNormalization(groups=2)], lambda: [layers.UnitNormalization()],
+    lambda: [layers.GaussianNoise(0.5, seed=3)], lambda: [layers.GaussianDropout(0.3, seed=4)],
+    lambda: [layers.AlphaDropout(0.3, seed=5)], lambda: [layers.SpatialDropout2D(0.5, seed=6)],
+    lambda: [layers.Rescaling(0.5, offset=0.2)],
+    lambda: [layers.Reshape((4, 16)), layers.TimeDistributed(layers.Dense(2, activation="tanh"))],
+    lambda: [layers.Reshape((4, 16)), layers.ZeroPadding1D((1, 2))],
+    lambda: [layers.Flatten(), layers.Dense(3), layers.RepeatVector(2)]],
+    ids=["softmax", "elu", "prelu", "relu", "upsampling", "upsampling-bilinear", "cropping",
+         "permute", "group-norm", "unit-norm", "gaussian-noise", "gaussian-dropout",
+         "alpha-dropout", "spatial-dropout", "rescaling", "time-distributed", "zero-padding",
+         "repeat-vector"])
+def test_gradient_penalty_through_activation_reshaping_noise_and_normalization_layers(stack):
+    keras.utils.set_random_seed(35)
+    model = _model((4, 4, 2), layers.Conv2D(4, 2, padding="same", activation="tanh"),
+                   *stack(), layers.Flatten(), layers.Dense(1, activation="tanh"))
+    _check_penalty(model, _data(36, (2, 4, 4, 2)))
+
+
 # ----------------------------------------------------------- recurrent layers
 
 @pytest.mark.parametrize("rnn", [
@@ -184,6 +218,18 @@ def test_gradient_penalty_through_recurrent_layers(rnn):
     keras.utils.set_random_seed(15)
     model = _model((4, 2), rnn(), layers.Flatten(), layers.Dense(1))
     _check_penalty(model, _data(16, (2, 4, 2)))
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", None])
+def test_gradient_penalty_through_a_bidirectional_layer(merge_mode):
+    keras.utils.set_random_seed(37)
+    inputs = keras.Input((3, 2))
+    out = layers.Bidirectional(layers.GRU(2, return_sequences=True),
+                               merge_mode=merge_mode)(inputs)
+    if merge_mode is None:
+        out = layers.Concatenate()(out)
+    model = keras.Model(inputs, layers.Dense(1)(layers.Flatten()(out)))
+    _check_penalty(model, _data(38, (2, 3, 2)))
 
 
 def test_hessian_vector_product_of_an_lstm_with_states_matches_finite_differences():
