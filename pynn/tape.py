@@ -519,9 +519,9 @@ def record_call(record, layer, inputs, training):
         # it is recorded operation by operation where it can be.
         ins = [x if type(x) is Traced else v for x, v in zip(xs, values)]
         if is_model:
-            outs = _model_by_steps(layer, ins, training)
-            if outs is not None:
-                layer._call_losses = []
+            stepped = _model_by_steps(layer, ins, training)
+            if stepped is not None:
+                outs, layer._call_losses = stepped
                 return layer._pack_outputs(outs)
         else:
             y = _recorded_merge(record, layer, ins, training) if multi_in else \
@@ -609,14 +609,14 @@ def record_call(record, layer, inputs, training):
 
 def _model_by_steps(model, xs, training):
     """A model's call run layer by layer on the tape (each layer recorded
-    as autodiff.call_layer records it), or None where its graph has what
-    that does not carry (masks, activity penalties, added losses, extra
-    call arguments)."""
+    as autodiff.call_layer records it): its outputs and what its layers
+    gave to add_loss (model.losses), or None where its graph has what that
+    does not carry (masks, extra call arguments)."""
     from .models.functional import _default_training
     prog = model._program
-    if prog is None or prog.has_masks or prog.has_activity or \
-            any(st.node.call_args for st in prog.steps):
+    if prog is None or prog.has_masks or any(st.node.call_args for st in prog.steps):
         return None
+    penalties = []
     vals = [None] * prog.n_slots
     for s, x in zip(prog.input_slots, xs):
         vals[s] = x
@@ -629,12 +629,36 @@ def _model_by_steps(model, xs, training):
         else:
             step_training = training or bool(st.training)
         y = autodiff.call_layer(st.layer, x, step_training)
+        if st.layer.activity_regularizer is not None:
+            penalties += [_activity_penalty(st.layer.activity_regularizer, out)
+                          for out in ([y] if st.single_out else y)]
         if st.single_out:
             vals[st.outs[0]] = y
         else:
             for o, v in zip(st.outs, y):
                 vals[o] = v
-    return [vals[o] for o in prog.output_slots]
+    # (the calls through call() and the models inside keep theirs)
+    givers = {id(st.layer): st.layer for st in prog.steps
+              if st.is_model or st.layer._traces_call}
+    losses = [v for la in givers.values() for v in la.__dict__.get("_call_losses", ())]
+    return [vals[o] for o in prog.output_slots], penalties + losses
+
+
+def _activity_penalty(reg, y):
+    """An activity regularizer's penalty of a layer's output, recorded,
+    over the batch size (as Keras 3 and the model's own pass scale it)."""
+    from .regularizers import Regularizer
+    if type(reg).__call__ is Regularizer.__call__:
+        total = 0.0
+        if reg.l1:
+            total = autodiff.add(total, autodiff.multiply(
+                autodiff.sum_(autodiff.absolute(y)), np.float32(reg.l1)))
+        if reg.l2:
+            total = autodiff.add(total, autodiff.multiply(
+                autodiff.sum_(autodiff.square(y)), np.float32(reg.l2)))
+    else:
+        total = autodiff.sum_(reg(y))
+    return autodiff.divide(total, np.float32(max(np.shape(_val(y))[0], 1)))
 
 
 def _activate(y, act):
@@ -649,7 +673,7 @@ def _recorded_layer(record, layer, x, training):
     has no such form here (it is then recorded as one call)."""
     from .layers import activation, conv, core, embedding, normalization, pooling, recurrent, \
         reshaping, regularization
-    from .layers.preprocessing import Rescaling
+    from .layers.preprocessing import Normalization, Rescaling
     cls = type(layer)
     if training is None:
         training = layer._training_default
@@ -661,6 +685,12 @@ def _recorded_layer(record, layer, x, training):
             y = autodiff.add(y, record.watch(layer.bias))
         y = _activate(y, layer.activation)
         return y if len(shape) == 2 else autodiff.reshape(y, shape[:-1] + (layer.units,))
+    if cls is core.EinsumDense:
+        xs, ws, ys = layer._letters(len(x.shape))
+        y = autodiff.einsum(f"{xs},{ws}->{ys}", x, record.watch(layer.kernel))
+        if layer.bias is not None:
+            y = autodiff.add(y, record.watch(layer.bias))
+        return _activate(y, layer.activation)
     if isinstance(layer, (conv._Conv, conv.Conv2DTranspose)):
         return _recorded_conv(record, layer, x)
     if cls is normalization.BatchNormalization:
@@ -684,6 +714,8 @@ def _recorded_layer(record, layer, x, training):
         return autodiff.where(_val(x) > 0, x, autodiff.multiply(x, alpha))
     if type(x) is not Traced:
         return None  # a layer without weights on a constant: a constant
+    if cls in (core.Identity, regularization.ActivityRegularization):
+        return x  # (the model adds the activity penalty)
     if cls is core.Activation:
         return _activate(x, layer.activation)
     if cls is activation.LeakyReLU:
@@ -702,7 +734,8 @@ def _recorded_layer(record, layer, x, training):
         return _linear_layer(layer, x)
     if cls in (regularization.GaussianNoise, regularization.GaussianDropout,
                regularization.AlphaDropout, regularization.SpatialDropout1D,
-               regularization.SpatialDropout2D, regularization.SpatialDropout3D, Rescaling):
+               regularization.SpatialDropout2D, regularization.SpatialDropout3D, Rescaling,
+               Normalization):
         return _elementwise_affine(layer, x, training)
     if cls is normalization.UnitNormalization:
         axes = layer._plan(x.ndim)[0]

@@ -206,6 +206,57 @@ def test_gradient_penalty_through_activation_reshaping_noise_and_normalization_l
     _check_penalty(model, _data(36, (2, 4, 4, 2)))
 
 
+def test_gradient_penalty_through_einsum_dense_normalization_and_identity_layers():
+    keras.utils.set_random_seed(44)
+    norm = layers.Normalization()
+    norm.adapt(_data(45, (20, 3)) * 2 + 1)
+    model = _model((3,), norm, layers.Identity(),
+                   layers.EinsumDense("ab,bc->ac", output_shape=4, bias_axes="c",
+                                      activation="tanh"), layers.Dense(1, activation="tanh"))
+    _check_penalty(model, _data(46, (4, 3)))
+
+
+class _Squares(layers.Layer):
+    """A layer computing through call() that adds a loss of its output."""
+
+    def call(self, x):
+        y = keras.ops.square(x)
+        self.add_loss(0.1 * keras.ops.sum(keras.ops.sin(y)))
+        return y
+
+
+def test_gradient_penalty_through_layers_computing_through_call_and_model_losses():
+    # activity regularizers and add_loss values reach model.losses as
+    # recorded values: the penalty of d(output + losses)/dx differentiates them
+    keras.utils.set_random_seed(47)
+    inputs = keras.Input((3, 4))
+    h = layers.Dense(4, activation="tanh",
+                     activity_regularizer=keras.regularizers.L1L2(0.05, 0.1))(inputs)
+    h = layers.MultiHeadAttention(2, 2)(h, h)
+    h = _Squares()(h)
+    h = layers.ActivityRegularization(l2=0.2)(h)
+    h = layers.Lambda(lambda t: keras.ops.tanh(t))(layers.Flatten()(h))
+    model = keras.Model(inputs, layers.Dense(1)(h))
+    x = tf.constant(_data(48, (2, 3, 4)))
+
+    def first_order():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(model(x, training=True)) + sum(model.losses)
+        g = np.asarray(tape.gradient(total, x), np.float64)
+        return (g ** 2).sum()
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            total = tf.reduce_sum(model(x, training=True)) + sum(model.losses)
+        assert len(model.losses) == 3
+        g = inner.gradient(total, x)
+        gp = tf.reduce_sum(tf.square(g))
+    got = outer.gradient(gp, model.trainable_weights)
+    assert float(gp) == pytest.approx(first_order(), rel=1e-4)
+    _assert_close(got, _finite_differences(first_order, model.trainable_weights))
+
+
 # ----------------------------------------------------------- recurrent layers
 
 @pytest.mark.parametrize("rnn", [
