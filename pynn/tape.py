@@ -955,12 +955,20 @@ def _batch_norm(record, layer, x, training):
 
 def _recorded_rnn(record, layer, x, states, training):
     """SimpleRNN, LSTM and GRU step by step with recorded operations (Keras's
-    cell equations), or None where the call has what this does not carry
-    (dropout while training, a stateful layer)."""
-    if layer.stateful or training and (layer.dropout or layer.recurrent_dropout):
+    cell equations), or None for a stateful layer.  Dropout masks are drawn
+    as the layer's forward draws them: the input's multiplies the input,
+    the recurrent one the state where it enters the recurrent product."""
+    from .models.node import CallContext
+    if layer.stateful:
         return None
-    batch, steps, _ = x.shape
+    batch, steps, features = x.shape
     u = layer.units
+    if training and layer.dropout:
+        x = autodiff.multiply(x, layer._dropout_mask(
+            CallContext(), "dropout", (batch, features), layer.dropout)[:, None, :])
+    rmask = layer._dropout_mask(CallContext(), "recurrent_dropout", (batch, u),
+                                layer.recurrent_dropout) \
+        if training and layer.recurrent_dropout else None
     kernel, recurrent_kernel = record.watch(layer.kernel), record.watch(layer.recurrent_kernel)
     bias = None if layer.bias is None else record.watch(layer.bias)
     state = list(states) or [np.zeros((batch, u), np.float32)] * layer.state_count
@@ -982,12 +990,13 @@ def _recorded_rnn(record, layer, x, states, training):
     for t in order:
         xt = autodiff._index(xs, (slice(None), t))
         h = state[0]
+        hr = h if rmask is None else autodiff.multiply(h, rmask)
         if layer.cell == "simple_rnn":
-            h = autodiff.apply_activation(autodiff.add(xt, autodiff.matmul(h, recurrent_kernel)),
+            h = autodiff.apply_activation(autodiff.add(xt, autodiff.matmul(hr, recurrent_kernel)),
                                           act)
             state = [h]
         elif layer.cell == "lstm":
-            z = autodiff.add(xt, autodiff.matmul(h, recurrent_kernel))
+            z = autodiff.add(xt, autodiff.matmul(hr, recurrent_kernel))
             i, f, o = (autodiff.apply_activation(cols(z, a, a + 1), rec) for a in (0, 1, 3))
             c = autodiff.add(autodiff.multiply(f, state[1]),
                              autodiff.multiply(i, autodiff.apply_activation(cols(z, 2, 3), act)))
@@ -995,19 +1004,19 @@ def _recorded_rnn(record, layer, x, states, training):
             state = [h, c]
         else:
             if gru_after:
-                inner = autodiff.matmul(h, recurrent_kernel)
+                inner = autodiff.matmul(hr, recurrent_kernel)
                 if bias is not None:
                     inner = autodiff.add(inner, row(bias, 1))
                 rz, rr, rh = cols(inner, 0, 1), cols(inner, 1, 2), cols(inner, 2, 3)
             else:
-                inner = autodiff.matmul(h, cols(recurrent_kernel, 0, 2))
+                inner = autodiff.matmul(hr, cols(recurrent_kernel, 0, 2))
                 rz, rr = cols(inner, 0, 1), cols(inner, 1, 2)
             zg = autodiff.apply_activation(autodiff.add(cols(xt, 0, 1), rz), rec)
             r = autodiff.apply_activation(autodiff.add(cols(xt, 1, 2), rr), rec)
             if gru_after:
                 rh = autodiff.multiply(r, rh)
             else:
-                rh = autodiff.matmul(autodiff.multiply(r, h), cols(recurrent_kernel, 2, 3))
+                rh = autodiff.matmul(autodiff.multiply(r, hr), cols(recurrent_kernel, 2, 3))
             hh = autodiff.apply_activation(autodiff.add(cols(xt, 2, 3), rh), act)
             h = autodiff.add(autodiff.multiply(zg, h),
                              autodiff.multiply(autodiff.subtract(np.float32(1), zg), hh))

@@ -263,8 +263,13 @@ def test_gradient_penalty_through_layers_computing_through_call_and_model_losses
     lambda: layers.SimpleRNN(3),
     lambda: layers.SimpleRNN(3, return_sequences=True, go_backwards=True),
     lambda: layers.LSTM(3), lambda: layers.LSTM(2, return_sequences=True),
-    lambda: layers.GRU(3), lambda: layers.GRU(3, reset_after=False, go_backwards=True)],
-    ids=["simple", "simple-seq-back", "lstm", "lstm-seq", "gru", "gru-v1-back"])
+    lambda: layers.GRU(3), lambda: layers.GRU(3, reset_after=False, go_backwards=True),
+    lambda: layers.SimpleRNN(3, dropout=0.3, recurrent_dropout=0.4, seed=1),
+    lambda: layers.LSTM(3, dropout=0.3, recurrent_dropout=0.4, seed=2),
+    lambda: layers.GRU(3, dropout=0.3, recurrent_dropout=0.4, seed=3),
+    lambda: layers.GRU(3, reset_after=False, recurrent_dropout=0.4, seed=4)],
+    ids=["simple", "simple-seq-back", "lstm", "lstm-seq", "gru", "gru-v1-back",
+         "simple-dropout", "lstm-dropout", "gru-dropout", "gru-v1-dropout"])
 def test_gradient_penalty_through_recurrent_layers(rnn):
     keras.utils.set_random_seed(15)
     model = _model((4, 2), rnn(), layers.Flatten(), layers.Dense(1))
