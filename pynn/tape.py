@@ -22,16 +22,18 @@ where the target does not depend on a source (``unconnected_gradients=
 Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
 product): while tapes are nested, operations also keep their gradient
 written with recorded operations, and models and the built-in layers that
-have such a form (Dense; Conv1D, Conv2D, Conv3D, the depthwise, separable
-and transposed 1-D and 2-D convolutions; max and average pooling, global
-ones included; BatchNormalization; SimpleRNN, LSTM and GRU; Embedding; the
-activation layers, Dropout, Flatten, Reshape, ZeroPadding2D,
-LayerNormalization, Add, Subtract, Multiply, Average, Concatenate) are
-recorded layer by layer, operation by operation, instead of as one call.  A ``gradient()`` asked while another
-tape records replays the records with those forms, on the tape: the
-gradient it returns is a traced value the outer tape differentiates.  What
-has no such form sends back a value that raises when differentiated
-("second derivative of ... is not supported"), never a constant.
+have such a form (Dense, EinsumDense; the convolutions but Conv3DTranspose
+and grouped ones; max, average and global pooling; the normalizations;
+SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed; Embedding; the
+activation, dropout, noise, reshaping, padding, cropping, upsampling and
+merging layers; layers computing through call()) are recorded layer by
+layer, operation by operation, instead of as one call.  A ``gradient()``
+asked while another tape records, or inside a persistent tape's own block
+(that tape records so too, as TensorFlow's), replays the records with those
+forms, on the tape: the gradient it returns is a traced value the tape
+differentiates.  What has no such form sends back a value that raises when
+differentiated ("second derivative of ... is not supported"), never a
+constant.
 """
 import contextlib
 import sys
@@ -818,17 +820,8 @@ def _group_norm(record, layer, x):
     c = shape[-1]
     groups = layer._groups_for(c)
     grouped = autodiff.reshape(x, (shape[0], -1, groups, c // groups))
-    axes = (1, 3)
-    centred = autodiff.subtract(grouped, autodiff.mean(grouped, axis=axes, keepdims=True))
-    variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
-    y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
-                                                            np.float32(layer.epsilon))))
-    y = autodiff.reshape(y, shape)
-    if layer.gamma is not None:
-        y = autodiff.multiply(y, record.watch(layer.gamma))
-    if layer.beta is not None:
-        y = autodiff.add(y, record.watch(layer.beta))
-    return y
+    y = autodiff.reshape(_standardize(grouped, (1, 3), layer.epsilon), shape)
+    return _scale_shift(record, layer, y)
 
 
 def _bidirectional(record, layer, x, training):
@@ -914,12 +907,9 @@ def _recorded_pool(layer, x):
     """Max and average pooling (1-D, 2-D, and 3-D as its two 2-D stages)."""
     if layer.rank == 3:
         stages = layer._stages(x.shape)
-        out_shape = layer.compute_output_shape(x.shape)
     else:
-        pool, strides = layer._window2d()
-        shape4 = layer._as2d(x.shape)
-        stages = [(shape4, pool, strides)]
-        out_shape = layer.compute_output_shape(x.shape)
+        stages = [(layer._as2d(x.shape),) + tuple(layer._window2d())]
+    out_shape = layer.compute_output_shape(x.shape)
     y = x
     for shape, window, strides in stages:
         y = autodiff.pool(layer.kind, autodiff.reshape(y, shape), window, strides, layer.padding)
@@ -938,19 +928,12 @@ def _batch_norm(record, layer, x, training):
         mean, var = ops.moments(xv.reshape(-1, xv.shape[-1]))
         ops.moving_average(layer.moving_mean.value, mean, layer.momentum)
         ops.moving_average(layer.moving_variance.value, var, layer.momentum)
-        centred = autodiff.subtract(x, autodiff.mean(x, axis=axes, keepdims=True))
-        variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
-        y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
-                                                                np.float32(layer.epsilon))))
+        y = _standardize(x, axes, layer.epsilon)
     else:
         inv = (1.0 / np.sqrt(layer.moving_variance.value.astype(np.float64) +
                              layer.epsilon)).astype(np.float32)
         y = autodiff.multiply(autodiff.subtract(x, layer.moving_mean.value), inv)
-    if layer.gamma is not None:
-        y = autodiff.multiply(y, record.watch(layer.gamma))
-    if layer.beta is not None:
-        y = autodiff.add(y, record.watch(layer.beta))
-    return y
+    return _scale_shift(record, layer, y)
 
 
 def _recorded_rnn(record, layer, x, states, training):
@@ -1050,21 +1033,29 @@ def _recorded_merge(record, layer, xs, training):
 
 
 def _layer_norm(record, layer, x):
-    """LayerNormalization over trailing axes (its weights then broadcast
-    as they are), or None for other axes."""
-    axes = sorted(int(a) % x.ndim for a in (layer.axis if isinstance(layer.axis, list)
-                                            else [layer.axis]))
-    if axes != list(range(x.ndim - len(axes), x.ndim)):
-        return None
-    axes = tuple(axes)
+    """LayerNormalization over its axes; its weights (of those axes' sizes)
+    broadcast along the others."""
+    axes = tuple(sorted(int(a) % x.ndim for a in (layer.axis if isinstance(layer.axis, list)
+                                                  else [layer.axis])))
+    trailing = axes == tuple(range(x.ndim - len(axes), x.ndim))
+    shape = None if trailing else tuple(d if a in axes else 1 for a, d in enumerate(x.shape))
+    return _scale_shift(record, layer, _standardize(x, axes, layer.epsilon), shape)
+
+
+def _standardize(x, axes, epsilon):
+    """(x - mean) / sqrt(variance + epsilon) over ``axes``, recorded."""
     centred = autodiff.subtract(x, autodiff.mean(x, axis=axes, keepdims=True))
     variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
-    y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
-                                                            np.float32(layer.epsilon))))
-    if layer.gamma is not None:
-        y = autodiff.multiply(y, record.watch(layer.gamma))
-    if layer.beta is not None:
-        y = autodiff.add(y, record.watch(layer.beta))
+    return autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance, np.float32(epsilon))))
+
+
+def _scale_shift(record, layer, y, shape=None):
+    """``y`` times the layer's gamma plus its beta (those it has), each
+    reshaped to ``shape`` when given."""
+    for weight, op in ((layer.gamma, autodiff.multiply), (layer.beta, autodiff.add)):
+        if weight is not None:
+            w = record.watch(weight)
+            y = op(y, w if shape is None else autodiff.reshape(w, shape))
     return y
 
 

@@ -633,3 +633,10 @@ def test_a_third_derivative_through_pooling_and_a_convolution():
         want[i] = (np.sum(_directional_second_derivative(f, up, v) * u) -
                    np.sum(_directional_second_derivative(f, down, v) * u)) / (2 * eps)
     assert np.abs(got - want).max() <= 2e-3 * np.abs(want).max()
+
+
+def test_gradient_penalty_through_layer_normalization_over_a_middle_axis():
+    keras.utils.set_random_seed(50)
+    model = _model((3, 4), layers.Dense(4, activation="tanh"),
+                   layers.LayerNormalization(axis=1), layers.Flatten(), layers.Dense(1))
+    _check_penalty(model, _data(51, (2, 3, 4)))
