@@ -851,14 +851,10 @@ def _bidirectional(record, layer, x, training):
 
 
 def _recorded_conv(record, layer, x):
-    """A convolution layer (1-D and 2-D ones, depthwise, separable,
-    transposed; Conv3D by depth taps) with recorded operations, or None
-    for one that has no such form here (grouped, Conv3DTranspose)."""
+    """A convolution layer (1-D and 2-D ones, grouped, depthwise, separable,
+    transposed; the 3-D ones by depth taps) with recorded operations."""
     from .layers import conv
     rank = layer.rank
-    if getattr(layer, "groups", 1) != 1 or isinstance(layer, conv.Conv3DTranspose) or \
-            not (rank <= 2 or type(layer) is conv.Conv3D):
-        return None
 
     def kernel(weight):
         k = record.watch(weight)
@@ -866,15 +862,24 @@ def _recorded_conv(record, layer, x):
     shape = tuple(x.shape)
     x4 = x if rank != 1 else autodiff.reshape(x, (shape[0], 1) + shape[1:])
     if isinstance(layer, conv.Conv2DTranspose):
-        k, s, op, d = layer._geo2d
-        y = autodiff.conv_transpose(x4, kernel(layer.kernel), s, layer.padding, op, d)
-    elif type(layer) is conv.Conv3D:
-        y = _conv3d(layer, x, record.watch(layer.kernel))
+        _, s, op, d = layer._geo2d
+        plane = (lambda planes, k: autodiff.conv_transpose(planes, k, s, layer.padding, op, d))
+        y = plane(x4, kernel(layer.kernel)) if rank != 3 else \
+            _by_depth_taps(layer, x, record.watch(layer.kernel), plane)
+    elif rank == 3:
+        _, s, p, d = layer._geo2d
+        y = _by_depth_taps(layer, x, record.watch(layer.kernel),
+                           lambda planes, k: autodiff.conv(planes, k, s, p, d, False))
     else:
         _, s, p, d = layer._geo2d
         if isinstance(layer, conv.SeparableConv2D):
             mid = autodiff.conv(x4, kernel(layer.depthwise_kernel), s, p, d, True)
             y = autodiff.conv(mid, kernel(layer.pointwise_kernel), 1, "valid", 1, False)
+        elif getattr(layer, "groups", 1) != 1:
+            # one group per input channel: the depthwise convolution
+            k = kernel(layer.kernel)
+            k = autodiff.reshape(k, np.shape(layer._depthwise(_val(k))))
+            y = autodiff.conv(x4, k, s, p, d, True)
         else:
             y = autodiff.conv(x4, kernel(layer._main_kernel()), s, p, d, layer.depthwise)
     if layer.bias is not None:
@@ -885,17 +890,17 @@ def _recorded_conv(record, layer, x):
     return y
 
 
-def _conv3d(layer, x, kernel):
-    """Conv3D as its forward computes it: for each depth tap of the
-    kernel, a 2-D convolution of the input planes it reads, added into
-    the output planes it writes."""
+def _by_depth_taps(layer, x, kernel, plane):
+    """A 3-D convolution (or transposed one) as its forward computes it: for
+    each depth tap of the kernel, ``plane(planes, kernel[tap])``, the 2-D
+    one of the input planes it reads, added into the output planes it
+    writes."""
     n, d, h, w, c = x.shape
-    _, s, p, dil = layer._geo2d
     od, taps = layer._depth(d)
     y = None
     for t, iz, oz in taps:
         planes = autodiff.reshape(autodiff._index(x, (slice(None), iz)), (-1, h, w, c))
-        part = autodiff.conv(planes, autodiff._index(kernel, t), s, p, dil, False)
+        part = plane(planes, autodiff._index(kernel, t))
         oh, ow, f = np.shape(_val(part))[1:]
         part = autodiff.reshape(part, (n, len(oz), oh, ow, f))
         placed = autodiff._scatter(part, (slice(None), oz), (n, od, oh, ow, f), False)

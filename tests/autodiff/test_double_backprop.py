@@ -329,12 +329,11 @@ def _inner_gradient_penalty(model, x):
 
 
 def test_a_layer_without_a_second_derivative_raises_naming_it():
-    x = tf.constant(np.random.default_rng(10).normal(size=(4, 3)).astype(np.float32))
-    model = keras.Sequential([keras.Input((3,)), layers.Dense(8), layers.Reshape((2, 2, 2, 1)),
-                              layers.Conv3DTranspose(1, 2, name="up"), layers.Flatten(),
-                              layers.Dense(1)])
+    x = tf.constant(np.random.default_rng(10).normal(size=(2, 3, 4, 4, 1)).astype(np.float32))
+    model = keras.Sequential([keras.Input((3, 4, 4, 1)), layers.ConvLSTM2D(2, 2, name="clstm"),
+                              layers.Flatten(), layers.Dense(1)])
     with pytest.raises(NotImplementedError,
-                       match=r"second derivative of layer 'up' \(Conv3DTranspose\) is not "
+                       match=r"second derivative of layer 'clstm' \(ConvLSTM2D\) is not "
                              r"supported"):
         _inner_gradient_penalty(model, x)
 

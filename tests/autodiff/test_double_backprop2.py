@@ -158,6 +158,14 @@ def test_gradient_penalty_through_conv3d_and_3d_pooling(pool):
     _check_penalty(model, _data(10, (2, 5, 4, 4, 1)))
 
 
+def test_gradient_penalty_through_conv3d_transpose():
+    keras.utils.set_random_seed(52)
+    model = _model((2, 3, 3, 2), layers.Conv3DTranspose(2, 2, strides=(2, 1, 1),
+                                                        activation="tanh"),
+                   layers.Flatten(), layers.Dense(1))
+    _check_penalty(model, _data(53, (2, 2, 3, 3, 2)))
+
+
 # ------------------------------------------------------ convolution variants
 
 @pytest.mark.parametrize("conv", [
@@ -165,8 +173,10 @@ def test_gradient_penalty_through_conv3d_and_3d_pooling(pool):
     lambda: layers.Conv2DTranspose(2, 2, strides=2, output_padding=1),
     lambda: layers.SeparableConv2D(3, 2, depth_multiplier=2),
     lambda: layers.DepthwiseConv2D(2, padding="same"),
-    lambda: layers.Conv2D(3, 3, dilation_rate=2)],
-    ids=["transpose-same", "transpose-output-padding", "separable", "depthwise", "dilated"])
+    lambda: layers.Conv2D(3, 3, dilation_rate=2),
+    lambda: layers.Conv2D(4, 2, groups=2, padding="same")],
+    ids=["transpose-same", "transpose-output-padding", "separable", "depthwise", "dilated",
+         "grouped"])
 def test_gradient_penalty_through_convolution_variants(conv):
     keras.utils.set_random_seed(11)
     model = _model((5, 5, 2), conv(), layers.Activation("tanh"), layers.Flatten(),
