@@ -1065,6 +1065,7 @@ def _unary_with(fn, derivative, recorded):
                           lambda g, x, y: multiply(g, recorded(x, y)), name=fn.__name__)
     return op
 
+
 # Trigonometric and hyperbolic functions, d/dx written with the input v
 # and result y, then with recorded operations.
 tan = _unary_with(np.tan, lambda v, y: 1 + y * y, lambda x, y: add(_ONE, square(y)))
@@ -1985,18 +1986,11 @@ def _max_pool_sources(xv, pool_size, strides, padding):
         ((cols >= 0) & (cols < w))[None, :, None, :]
     # values (n, oh, ow, ph, pw, c), padding as -inf
     vals = np.where(inside[None, ..., None], xv[:, r, q, :], -np.inf)
-    vals = vals.reshape(n, oh, ow, ph * pw, c)
-    best = np.argmax(vals, axis=3)  # (n, oh, ow, c)
-    br, bq = np.broadcast_arrays(r, q)
-    src_r = np.take_along_axis(np.broadcast_to(br.reshape(oh, ow, ph * pw, 1),
-                                               (oh, ow, ph * pw, c))[None], best[:, :, :, None],
-                               axis=3)[:, :, :, 0]
-    src_q = np.take_along_axis(np.broadcast_to(bq.reshape(oh, ow, ph * pw, 1),
-                                               (oh, ow, ph * pw, c))[None], best[:, :, :, None],
-                               axis=3)[:, :, :, 0]
-    batch = np.arange(n)[:, None, None, None]
-    chan = np.arange(c)[None, None, None, :]
-    return (((batch * h + src_r) * w + src_q) * c + chan).reshape(-1)
+    best = np.argmax(vals.reshape(n, oh, ow, ph * pw, c), axis=3)  # (n, oh, ow, c)
+    pixel = (r * w + q).reshape(oh, ow, ph * pw)  # each window element's pixel
+    src = np.take_along_axis(pixel[None, :, :, :, None], best[:, :, :, None, :], axis=3)
+    return ((np.arange(n)[:, None, None, None] * (h * w) + src[:, :, :, 0]) * c +
+            np.arange(c)).reshape(-1)
 
 
 def conv_transpose(x, kernel, strides, padding, output_padding, dilation_rate):

@@ -650,3 +650,26 @@ def test_gradient_penalty_through_layer_normalization_over_a_middle_axis():
     model = _model((3, 4), layers.Dense(4, activation="tanh"),
                    layers.LayerNormalization(axis=1), layers.Flatten(), layers.Dense(1))
     _check_penalty(model, _data(51, (2, 3, 4)))
+
+
+def test_max_pooling_recorded_gradient_routes_ties_as_the_kernel():
+    # zeros from a ReLU tie inside windows: the recorded gradient sends each
+    # output's gradient to the same input as the first-order kernel
+    rng = np.random.default_rng(54)
+    x = tf.constant(np.maximum(rng.normal(size=(2, 5, 5, 3)), 0).astype(np.float32))
+    w = rng.normal(size=(2, 3, 3, 3)).astype(np.float32)
+
+    def pooled_sum(v):
+        return tf.reduce_sum(keras.ops.max_pool(v, 3, 2, "same") * w)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = pooled_sum(x)
+    want = tape.gradient(y, x)
+    with tf.GradientTape():  # (nested: the inner gradient is recorded)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = pooled_sum(x)
+        got = inner.gradient(y, x)
+        assert type(got).__name__ == "Traced"
+        got = got.value
+    np.testing.assert_array_equal(got, want)
