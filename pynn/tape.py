@@ -52,7 +52,7 @@ class _GradientRecord(autodiff.Tape):
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
     __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
-                 "higher_order")
+                 "higher_order", "substituted")
     records_calls = True
 
     def __init__(self):
@@ -69,8 +69,14 @@ class _GradientRecord(autodiff.Tape):
         self.open = []  # the GradientTapes whose with-block runs
         # (nested tapes: what is recorded may be differentiated twice)
         self.higher_order = False
+        # id of a weight -> the traced value standing for it during a
+        # stateless_call given traced values (MAML's adapted weights)
+        self.substituted = {}
 
     def watch(self, weight):
+        stand_in = self.substituted.get(id(weight))
+        if stand_in is not None:
+            return stand_in
         if not weight.trainable and id(weight) not in self.watched:
             return weight.value
         hit = self.watched.get(id(weight))
@@ -552,6 +558,10 @@ def record_call(record, layer, inputs, training):
         penalty = layer._program.activity_penalty(ctx.inner, 1.0 / max(rows, 1))
         outs.append(np.float32(penalty))
     need = [type(x) is Traced for x in xs]
+    # Weights standing in for traced values (a stateless_call): their
+    # gradients go to those values, parents of this record.
+    stand_ins = [(w, record.substituted[id(w)]) for w in layer.weights
+                 if id(w) in record.substituted]
 
     def vjp(gs):
         gs = list(gs) if len(outs) > 1 else [gs]
@@ -560,7 +570,8 @@ def record_call(record, layer, inputs, training):
             layer._program.activity_penalty(ctx.inner, scale / max(rows, 1))
             _scale_added_losses(layer._program, ctx.inner, scale)
         weights = layer.weights
-        wanted = {id(w) for w in layer.trainable_weights} & record.requested
+        wanted = {id(w) for w in layer.trainable_weights} & record.requested | \
+            {id(w) for w, _ in stand_ins}
         saved = [w.grad for w in weights]
         scratch = {}
         for w in weights:
@@ -571,6 +582,10 @@ def record_call(record, layer, inputs, training):
         from .models.functional import new_binding
         new_binding()
         ctx.grad_token = object()
+        # (the backward reads the weights: the values they stood for)
+        own = [w.numpy() for w, _ in stand_ins]
+        for w, t in stand_ins:
+            w.assign(t.value)
         wanted_outs = [k for k, t in enumerate(traced_outs[:len(traced_outs) - adds_loss])
                        if id(t) in record.kept]
         try:
@@ -586,19 +601,23 @@ def record_call(record, layer, inputs, training):
         finally:
             for w, g in zip(weights, saved):
                 w.grad = g
+            for (w, _), value in zip(stand_ins, own):
+                w.assign(value)
             new_binding()
+        taken = [scratch.pop(id(w)) for w, _ in stand_ins]
         for w in weights:
             if id(w) in scratch:
                 record.add_layer_grad(w, scratch.pop(id(w)))
-        return list(dx) if multi_in else [dx]
+        return (list(dx) if multi_in else [dx]) + taken
 
     # (a model's weights are not among the record's operands: a gradient
     # for them is asked of this record)
     vjp.reads = layer
+    parents = tuple(xs) + tuple(t for _, t in stand_ins)
     if len(outs) > 1:
-        traced = record.record_several(outs, tuple(xs), vjp)
+        traced = record.record_several(outs, parents, vjp)
     else:
-        traced = [record.record(outs[0], tuple(xs), vjp)]
+        traced = [record.record(outs[0], parents, vjp)]
     traced_outs = list(traced)
     if adds_loss:
         layer._call_losses = [traced.pop()]

@@ -673,3 +673,60 @@ def test_max_pooling_recorded_gradient_routes_ties_as_the_kernel():
         assert type(got).__name__ == "Traced"
         got = got.value
     np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------------------------------------- MAML
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_maml_meta_gradient_of_a_small_convnet_through_stateless_call(persistent):
+    # weights adapted by one inner step, the query loss computed with them
+    # by stateless_call: the meta-gradient goes through the adaptation
+    keras.utils.set_random_seed(55)
+    rng = np.random.default_rng(56)
+    model = _model((6, 6, 1), layers.Conv2D(2, 3, activation="tanh"),
+                   layers.AveragePooling2D(), layers.Flatten(), layers.Dense(3))
+    support, query = (rng.normal(size=(4, 6, 6, 1)).astype(np.float32) for _ in range(2))
+    y_support, y_query = rng.integers(0, 3, 4), rng.integers(0, 3, 4)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def meta_loss_first_order():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y_support, model(support, training=True))
+        grads = tape.gradient(loss, model.trainable_weights)
+        fast = [w.numpy() - 0.5 * np.asarray(g) for w, g in zip(model.trainable_weights, grads)]
+        out, _ = model.stateless_call(fast, [], query, training=True)
+        return float(np.asarray(loss_fn(y_query, out), np.float64))
+    with tf.GradientTape(persistent=persistent) as outer:
+        with tf.GradientTape() as inner:
+            loss = loss_fn(y_support, model(support, training=True))
+        grads = inner.gradient(loss, model.trainable_weights)
+        fast = [w - 0.5 * g for w, g in zip(model.trainable_weights, grads)]
+        out, _ = model.stateless_call(fast, [], query, training=True)
+        meta = loss_fn(y_query, out)
+    got = outer.gradient(meta, model.trainable_weights)
+    assert float(meta) == pytest.approx(meta_loss_first_order(), rel=1e-5)
+    _assert_close(got, _finite_differences(meta_loss_first_order, model.trainable_weights))
+    # (without the second-order part, the first-order approximation differs)
+    fomaml = _finite_differences(lambda: float(np.asarray(loss_fn(y_query, model(
+        query, training=True)), np.float64)), model.trainable_weights)
+    assert max(np.abs(np.asarray(g) - f).max() for g, (f, _) in zip(got, fomaml)) > 1e-2
+
+
+def test_stateless_call_with_recorded_values_differentiates_through_them():
+    keras.utils.set_random_seed(57)
+    model = _model((3,), layers.Dense(2, activation="tanh"), layers.Dense(1))
+    x = _data(58, (4, 3))
+    scale = tf.Variable(np.float32(1.5))
+    with tf.GradientTape() as tape:
+        scaled = [w * scale for w in model.trainable_weights]
+        out, _ = model.stateless_call(scaled, [], x)
+        total = tf.reduce_sum(out)
+    got = float(tape.gradient(total, scale))
+    kept = [w.numpy().copy() for w in model.trainable_weights]
+
+    def total_at(s):
+        out, _ = model.stateless_call([k * s for k in kept], [], x)
+        return float(np.sum(np.asarray(out, np.float64)))
+    assert got == pytest.approx((total_at(1.5 + 1e-3) - total_at(1.5 - 1e-3)) / 2e-3, rel=2e-3)
+    for w, k in zip(model.trainable_weights, kept):
+        np.testing.assert_array_equal(w.numpy(), k)
