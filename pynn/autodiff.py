@@ -784,12 +784,14 @@ def _refuse(what):
     def vjp(g):
         raise NotImplementedError(
             f"GradientTape.gradient: the second derivative of {what} is not supported: a "
-            f"gradient computed by a tape nested in this one passes through it, and pynn "
-            f"has no differentiable form of its gradient. Only what is computed while the "
-            f"tapes are nested (inside both with-blocks) gets one, and only for the layers "
-            f"and functions that have it (Dense, the convolutions, pooling, BatchNormalization, "
-            f"SimpleRNN, LSTM, GRU, Embedding, matmul, arithmetic, the activations, sum, "
-            f"mean, reshape, ...); estimate the rest with finite differences.")
+            f"gradient computed on this tape (by a tape nested in it, or inside a persistent "
+            f"tape's block) passes through it, and pynn has no differentiable form of its "
+            f"gradient. Only what is computed while the tapes are nested (inside both "
+            f"with-blocks: with GradientTape() as outer: with GradientTape() as inner: ...) "
+            f"gets one, models and layers included, and only for the layers and functions "
+            f"that have it (Dense, the convolutions, pooling, the normalizations, SimpleRNN, "
+            f"LSTM, GRU, Embedding, matmul, arithmetic, the activations, sum, mean, reshape, "
+            f"...); estimate the rest with finite differences.")
     vjp.op = what
     return vjp
 

@@ -29,9 +29,9 @@ activation, dropout, noise, reshaping, padding, cropping, upsampling and
 merging layers; layers computing through call()) are recorded layer by
 layer, operation by operation, instead of as one call.  A ``gradient()``
 asked while another tape records, or inside a persistent tape's own block
-(that tape records so too, as TensorFlow's), replays the records with those
-forms, on the tape: the gradient it returns is a traced value the tape
-differentiates.  What has no such form sends back a value that raises when
+(whose operations keep those forms too, its model and layer calls staying
+one record each), replays the records with those forms, on the tape: the
+gradient it returns is a traced value the tape differentiates.  What has no such form sends back a value that raises when
 differentiated ("second derivative of ... is not supported"), never a
 constant.
 """
@@ -320,7 +320,8 @@ class GradientTape:
 def _differentiates_twice(open_tapes):
     """Whether what is recorded now may be differentiated twice: tapes are
     nested, or a persistent tape records (a gradient taken inside its own
-    block is recorded on it, as TensorFlow's)."""
+    block is recorded on it, as TensorFlow's; the operations then keep
+    their recorded gradients, a model or layer call stays one record)."""
     return len(open_tapes) > 1 or any(t.persistent for t in open_tapes)
 
 
@@ -522,9 +523,12 @@ def record_call(record, layer, inputs, training):
     if is_model and layer._gpu is not None:
         raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
                          f"CPU: place it there with pynn.device('cpu')")
-    if record.higher_order:
+    if len(record.open) > 1:
         # Tapes are nested: the call's gradient may be differentiated, so
-        # it is recorded operation by operation where it can be.
+        # it is recorded operation by operation where it can be.  (A
+        # persistent tape alone keeps one record per call: recording each
+        # operation would slow every step of the programs that take their
+        # gradients after its block.)
         ins = [x if type(x) is Traced else v for x, v in zip(xs, values)]
         if is_model:
             stepped = _model_by_steps(layer, ins, training)

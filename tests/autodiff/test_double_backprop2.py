@@ -508,32 +508,54 @@ def test_gradient_penalty_matches_keras_on_jax(kind, tmp_path):
 
 # ------------------------------------- a gradient inside a persistent tape
 
+def _pinn_residual(weights, x, tape):
+    """A physics-informed residual on u_x, u a small network of weights."""
+    w1, b1, w2 = weights
+    u = tf.matmul(tf.tanh(tf.matmul(x, w1) + b1), w2)
+    u_x = tape.gradient(u, x)
+    return tf.reduce_mean(tf.square(u_x - tf.math.tan(x * 0.3)))
+
+
 def test_a_gradient_taken_inside_a_persistent_tape_is_differentiated_by_it():
-    # a physics-informed loss on u_x, all on one persistent tape, as
-    # TensorFlow records it: the same as with nested tapes
-    keras.utils.set_random_seed(30)
-    model = _model((2,), layers.Dense(4, activation="tanh"), layers.Dense(1))
+    # all on one persistent tape, as TensorFlow records it: the same as
+    # with nested tapes
+    rng = np.random.default_rng(30)
+    weights = [tf.Variable(rng.normal(size=s).astype(np.float32) * 0.5)
+               for s in ((2, 4), (4,), (4, 1))]
     x = tf.constant(_data(31, (5, 2)))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        u = model(x)
-        u_x = tape.gradient(u, x)
-        residual = tf.reduce_mean(tf.square(u_x - tf.math.tan(x * 0.3)))
-    got = tape.gradient(residual, model.trainable_weights)
+        residual = _pinn_residual(weights, x, tape)
+    got = tape.gradient(residual, weights)
     with tf.GradientTape() as outer:
         with tf.GradientTape() as inner:
             inner.watch(x)
-            u = model(x)
+            w1, b1, w2 = weights
+            u = tf.matmul(tf.tanh(tf.matmul(x, w1) + b1), w2)
         u_x = inner.gradient(u, x)
         value = tf.reduce_mean(tf.square(u_x - tf.math.tan(x * 0.3)))
-    want = outer.gradient(value, model.trainable_weights)
+    want = outer.gradient(value, weights)
     assert float(residual) == pytest.approx(float(value), rel=1e-6)
     for g, w in zip(got, want):
-        if w is None:
-            assert g is None
-        else:
-            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
-            assert np.abs(g).max() > 0
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+        assert np.abs(g).max() > 0
+
+
+def test_a_model_under_one_persistent_tape_refuses_a_second_derivative_naming_it():
+    # a model call there stays one record (its operations are recorded
+    # only under nested tapes): differentiating its in-block gradient raises
+    keras.utils.set_random_seed(32)
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(3, activation="tanh"),
+                              layers.Dense(1)], name="pinn")
+    x = tf.constant(_data(33, (4, 2)))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        u_x = tape.gradient(model(x), x)
+        residual = tf.reduce_mean(tf.square(u_x))
+    np.testing.assert_allclose(float(residual), _penalty_first_order(model, x, None) / 8,
+                               rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="model 'pinn'.*GradientTape\\(\\) as outer"):
+        tape.gradient(residual, model.trainable_weights)
 
 
 def test_an_optimizer_step_inside_a_persistent_tapes_block_takes_the_gradients_values():
