@@ -675,13 +675,29 @@ class Layer:
                                  f"{len(mine)} {what} variable values, got {len(values)}")
         variables = trainable + frozen
         saved = [w.numpy() for w in variables]
+        # Values a GradientTape records (weights adapted by a gradient, as
+        # MAML's) stand for the weights on it: the call is differentiated
+        # through them.
+        tape = autodiff.active_tape()
+        stand_ins = getattr(tape, "substituted", None)
+        replaced = {}
         try:
             for w, value in zip(variables, given[0] + given[1]):
-                w.assign(value)
+                value = autodiff.resolve(value)
+                if stand_ins is not None and type(value) is autodiff.Traced and \
+                        value.tape is tape:
+                    replaced[id(w)] = stand_ins.get(id(w))
+                    stand_ins[id(w)] = value
+                w.assign(autodiff.value_of(value))
             outputs = self(*args, **kwargs)
             new_frozen = [w.numpy() for w in frozen]
             losses = self.losses
         finally:
+            for key, before in replaced.items():
+                if before is None:
+                    del stand_ins[key]
+                else:
+                    stand_ins[key] = before
             for w, value in zip(variables, saved):
                 w.assign(value)
         if return_losses:

@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import autodiff, ops
+from ..autodiff import value_of
 from ..layers.base import Weight
 from . import schedules
 
@@ -272,7 +273,9 @@ class Optimizer:
         pairs = [(g, w) for g, w in grads_and_vars if g is not None]
         state = self._variable_state([w for _, w in pairs], "apply_gradients")
         for i, (g, w) in enumerate(pairs):
-            g = np.asarray(g, dtype=np.float32)
+            # (a gradient a tape still records, taken inside a persistent
+            # tape's block: the step uses its value)
+            g = np.asarray(value_of(g), dtype=np.float32)
             if g.shape != w.value.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
@@ -1198,7 +1201,7 @@ class LossScaleOptimizer(Optimizer):
         """One step on ``(gradient of the scaled loss, variable)`` pairs:
         skipped (the scale halved) unless every gradient is finite."""
         pairs = [(g, w) for g, w in grads_and_vars if g is not None]
-        grads = [np.asarray(g, dtype=np.float32) for g, _ in pairs]
+        grads = [np.asarray(value_of(g), dtype=np.float32) for g, _ in pairs]
         if not self._finite(grads):
             return self.iterations
         scale = np.float32(self.dynamic_scale)
