@@ -214,6 +214,22 @@ class Weight(autodiff.ForwardingOperators):
 ops._TRACED.add(Weight)
 
 
+
+def _own(ctx, y):
+    """An eager call's output as an array of the caller's own: a buffer
+    of the call's context, or a view of one, is (the context ends with the
+    call; copying a batch of convolution outputs cost a third of the
+    convolution); anything else may be a view of the input or an array
+    the layer keeps (a state, a weight), and is copied."""
+    if type(y) is np.ndarray:
+        root = y if y.base is None else y.base
+        for slot in ctx._buffers.values():
+            for buf in slot.values():
+                if buf is root:
+                    return y
+    return np.array(y)
+
+
 def _keras_masks(inputs):
     """The ``_keras_mask`` of eager inputs (a list for a list of inputs),
     None where none carries one."""
@@ -1053,8 +1069,8 @@ class Layer:
         if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
             return y
         if isinstance(y, (list, tuple)):
-            return [eager(np.array(v)) for v in y]
-        out = eager(np.array(y))
+            return [eager(_own(ctx, v)) for v in y]
+        out = eager(_own(ctx, y))
         given = ctx.mask if isinstance(ctx.mask, list) else [ctx.mask]
         if self._output_has_mask([m is not None for m in given]) is True:
             mask = self.compute_mask(ctx, xs, ctx.mask)
