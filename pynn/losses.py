@@ -179,7 +179,13 @@ class _SmoothedLabels(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name=None, dtype=None):
-        _check_label_smoothing(type(self).__name__, label_smoothing, axis)
+        who = type(self).__name__
+        # Binary: the axes the per-element losses are averaged over (a VAE's
+        # reconstruction term takes axis=(1, 2, 3)); categorical: the last.
+        binary = self.smoothing_classes == 2
+        _check_label_smoothing(who, label_smoothing, -1 if binary else axis)
+        if binary:
+            axis = _check_axis(who, axis)
         super().__init__(from_logits, reduction, name, dtype)
         self.label_smoothing, self.axis = float(label_smoothing), axis
 
@@ -190,6 +196,20 @@ class _SmoothedLabels(Loss):
 
     def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
         return super().compute(self._smoothed(y_true), y_pred, sample_weight, scale, grad, fused)
+
+    def _unreduced(self, y_true, y_pred, traced):
+        ndim = len(y_pred.shape)
+        axes = self.axis if isinstance(self.axis, tuple) else (self.axis,)
+        if any(not -ndim <= a < ndim for a in axes):
+            raise ValueError(f"{self.name}: axis={self.axis!r} is out of range for "
+                             f"predictions of shape {tuple(y_pred.shape)}")
+        axes = tuple(sorted(a % ndim for a in axes))
+        if axes == (ndim - 1,):
+            return super()._unreduced(y_true, y_pred, traced)
+        # each element its own one-class position, then the mean over the axes
+        y_true = np.asarray(autodiff.value_of(y_true))[..., None]
+        values = super()._unreduced(y_true, ops.expand_dims(y_pred, -1), traced)
+        return ops.mean(values, axis=axes)
 
     def per_sample(self, y_true, y_pred):
         return super().per_sample(self._smoothed(y_true), y_pred)
@@ -471,6 +491,16 @@ def _check_label_smoothing(who, label_smoothing, axis):
     if axis != -1:
         raise ValueError(f"{who}: pynn takes the classes on the last axis (axis=-1), got "
                          f"axis={axis!r}")
+
+
+def _check_axis(who, axis):
+    """``axis`` as an int or a tuple of ints."""
+    if isinstance(axis, (list, tuple)) and axis and \
+            all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
+        return tuple(int(a) for a in axis) if len(axis) > 1 else int(axis[0])
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        return int(axis)
+    raise ValueError(f"{who}: axis must be an int or a tuple of ints, got {axis!r}")
 
 
 def _check_focal_arguments(who, alpha, gamma, label_smoothing, axis):

@@ -238,9 +238,10 @@ def _paths_to_dataset(paths, labels, label_mode, num_classes, reader, batch_size
                       seed):
     n = len(paths)
     labels = None if label_mode is None else np.asarray(labels)
-    if label_mode is not None and len(labels) and (labels.min() < 0 or
-                                                   (label_mode != "int" and
-                                                    labels.max() >= num_classes)):
+    # "int" labels are passed through as given (CelebA's attributes are -1
+    # and 1); the other modes index the classes with them.
+    if label_mode not in (None, "int") and len(labels) and (labels.min() < 0 or
+                                                            labels.max() >= num_classes):
         raise ValueError(f"image_dataset_from_directory: labels must lie in [0, {num_classes}), "
                          f"got {labels.min()}..{labels.max()}")
     passes = [0]
