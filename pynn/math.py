@@ -488,6 +488,17 @@ def tile(input, multiples, name=None):
     return ops.tile(input, [int(m) for m in np.ravel(_value(multiples))])
 
 
+def repeat(input, repeats, axis=None, name=None):
+    """Each slice along ``axis`` (of the flattened input when None) repeated
+    ``repeats`` times (an int, or one count per slice)."""
+    counts = np.asarray(_value(repeats))
+    if counts.dtype.kind not in "iu" or counts.ndim > 1 or np.any(counts < 0):
+        raise ValueError(f"repeat: repeats must be a non-negative int or a 1-D list of "
+                         f"them, got {repeats!r}")
+    return ops.repeat(input, int(counts) if counts.ndim == 0 else counts,
+                      None if axis is None else int(axis))
+
+
 def expand_dims(input, axis, name=None):
     return ops.expand_dims(input, int(axis))
 
@@ -625,7 +636,7 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan",
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "l2_normalize", "top_k",
          "segment_sum"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape", "size", "rank", "identity", "stop_gradient",
-            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "expand_dims", "squeeze",
+            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])

@@ -357,7 +357,16 @@ class WatchedTensor(Tensor):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         inputs = tuple(autodiff.resolve(x) if type(x) is WatchedTensor else x for x in inputs)
-        return eager(getattr(ufunc, method)(*inputs, **kwargs))
+        out = kwargs.pop("out", None)
+        if out is None or any(type(x) is Traced for x in inputs):
+            # (in place while the tape records, ``x += step``: a new recorded
+            # tensor, as TensorFlow's ``+=`` rebinds the name)
+            return eager(getattr(ufunc, method)(*inputs, **kwargs))
+        # in place outside the tape (Langevin sampling's ``x += step * grads``
+        # after tape.gradient): into the array itself, which stays watched
+        plain = tuple(o.view(np.ndarray) if isinstance(o, WatchedTensor) else o for o in out)
+        getattr(ufunc, method)(*inputs, out=plain, **kwargs)
+        return out[0] if len(out) == 1 else out
 
     def __array_function__(self, func, types, args, kwargs):
         def plain(v):

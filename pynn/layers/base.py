@@ -45,7 +45,7 @@ import numpy as np
 from .. import autodiff, backend, ops
 from ..models.node import CallContext, KerasTensor, Node
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
-from ..tensor import Tensor, eager
+from ..tensor import Tensor, TensorShape, eager
 
 _name_counts = defaultdict(int)
 
@@ -145,6 +145,11 @@ class Weight(autodiff.ForwardingOperators):
     @property
     def shape(self):
         return self.value.shape
+
+    def get_shape(self):
+        """TensorFlow's name for the shape (a masked convolution's
+        ``self.conv.kernel.get_shape()``)."""
+        return TensorShape(self.value.shape)
 
     @property
     def ndim(self):

@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from .. import autodiff, ops
+from ..tensor import eager
 from .base import Layer, shape_str
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -574,7 +575,8 @@ def _data_call(layer, inputs, training, kwargs):
                         f"argument(s) {', '.join(sorted(kwargs))}")
     if isinstance(inputs, KerasTensor):
         return Layer.__call__(layer, inputs, training=training)
-    return layer.compute(inputs)
+    # an eager tensor, as other layers' eager calls give (``.numpy()`` works)
+    return eager(layer.compute(inputs))
 
 
 def _encode_categories(ids, output_mode, depth, who, count_weights=None):
@@ -643,8 +645,8 @@ class CategoryEncoding(Layer):
                 raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is for calls "
                                  f"on arrays")
             return Layer.__call__(self, inputs, training=training)
-        return _encode_categories(_as_array(inputs), self.output_mode, self.num_tokens,
-                                  f"CategoryEncoding {self.name!r}", count_weights)
+        return eager(_encode_categories(_as_array(inputs), self.output_mode, self.num_tokens,
+                                        f"CategoryEncoding {self.name!r}", count_weights))
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)

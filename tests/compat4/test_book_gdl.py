@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import pynn
+from pynn import layers
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 try:
@@ -81,3 +82,72 @@ def test_image_folder_with_explicit_int_labels_keeps_them(tmp_path):
         pynn.utils.image_dataset_from_directory(
             tmp_path, labels=labels, label_mode="categorical", image_size=(8, 8),
             verbose=False)
+
+
+# ------------------------------------------------------------ GANs (ch. 4)
+
+def test_tf_repeat_of_one_hot_labels_into_an_image_and_through_a_tape():
+    """A conditional GAN's labels broadcast to the image with
+    ``tf.repeat(labels[:, None, None, :], repeats=size, axis=1)``."""
+    labels = np.eye(2, dtype=np.float32)[[0, 1, 1]]
+    img = pynn.repeat(pynn.repeat(labels[:, None, None, :], repeats=4, axis=1), 4, axis=2)
+    assert img.shape == (3, 4, 4, 2)
+    np.testing.assert_array_equal(np.asarray(img), np.tile(labels[:, None, None, :],
+                                                           (1, 4, 4, 1)))
+    assert img.numpy().shape == (3, 4, 4, 2)
+    np.testing.assert_array_equal(np.asarray(pynn.repeat([[1, 2], [3, 4]], [1, 2], axis=0)),
+                                  [[1, 2], [3, 4], [3, 4]])
+    np.testing.assert_array_equal(np.asarray(pynn.repeat([[1, 2], [3, 4]], 2)),
+                                  [1, 1, 2, 2, 3, 3, 4, 4])
+    v = pynn.Variable(np.array([1.0, 2.0], np.float32))
+    with pynn.GradientTape() as tape:
+        y = pynn.reduce_sum(pynn.repeat(v, [3, 1], axis=0) * np.arange(1, 5, dtype=np.float32))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), [6.0, 4.0])
+    with pytest.raises(ValueError, match="repeat: repeats must be"):
+        pynn.repeat(labels, 1.5, axis=0)
+
+
+# -------------------------------------------------- PixelCNN (ch. 5)
+
+def test_masked_convolution_reads_its_kernels_tf_shape():
+    """A PixelCNN's masked Conv2D builds its mask from
+    ``self.conv.kernel.get_shape()``."""
+    conv = layers.Conv2D(4, 5)
+    conv.build((None, 8, 8, 3))
+    shape = conv.kernel.get_shape()
+    assert shape == (5, 5, 3, 4) and shape.as_list() == [5, 5, 3, 4]
+
+
+# -------------------------------------------------- LSTM text (ch. 5)
+
+def test_text_vectorization_on_a_string_gives_an_eager_tensor():
+    vectorize = layers.TextVectorization(output_sequence_length=5)
+    vectorize.adapt(["mix the flour", "bake the cake"])
+    ids = vectorize("mix the cake")
+    assert ids.numpy().tolist() == np.asarray(ids).tolist()
+    assert ids.numpy().shape == (5,) and ids.numpy()[0] > 1
+
+
+# ------------------------------------------ energy-based model (ch. 7)
+
+def test_langevin_step_in_place_on_a_watched_tensor():
+    """Langevin sampling: ``x += step * grads`` on the tensor a tape
+    watched, after tape.gradient, adds in place (it recursed forever); the
+    same ``+=`` while a tape records gives a new recorded tensor."""
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+    x = pynn.random.uniform((2, 3))
+    with pynn.GradientTape() as tape:
+        tape.watch(x)
+        score = model(x)
+    grads = tape.gradient(score, x)
+    before = np.array(x)
+    x += 0.5 * grads
+    np.testing.assert_allclose(np.asarray(x), before + 0.5 * np.asarray(grads), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(grads), np.tile(model.get_weights()[0].T, (2, 1)),
+                               rtol=1e-6)
+    with pynn.GradientTape() as tape:
+        tape.watch(x)
+        y = x * 3.0
+        y += x
+        total = pynn.reduce_sum(y)
+    np.testing.assert_allclose(np.asarray(tape.gradient(total, x)), np.full((2, 3), 4.0))
