@@ -43,6 +43,10 @@ from .math import (  # noqa: E402
     reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, round, shape, sigmoid, sign,
     repeat, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
     unstack, where)
+# (tf.math's functions that TensorFlow also has at the top level)
+from .math import (  # noqa: E402
+    acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cosh, divide, multiply,
+    negative, sinh, subtract, tan, truediv)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -51,7 +55,9 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "reduce_any", "reduce_logsumexp", "reduce_max", "reduce_mean", "reduce_min",
              "reduce_prod", "reduce_sum", "repeat", "sigmoid", "sign", "sin", "size", "sort",
              "split", "sqrt", "square", "squeeze", "stop_gradient", "tanh", "tile", "transpose",
-             "unstack", "where", "nn"]
+             "unstack", "where", "nn", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2",
+             "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
+             "subtract", "tan", "truediv"]
 # (range, abs, round, pow and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None

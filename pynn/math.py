@@ -322,6 +322,20 @@ def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
     return ops.flip(out, axis) if reverse else out
 
 
+def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Running products along ``axis`` (a diffusion schedule's
+    ``alpha_bar``); ``exclusive`` leaves each value out of its own product,
+    ``reverse`` multiplies from the end."""
+    if reverse:
+        x = ops.flip(x, axis)
+    out = ops.cumprod(x, axis=axis)
+    if exclusive:
+        n = _value(out).shape[axis]
+        first = ops.ones_like(ops.take(out, [0], axis=axis))
+        out = ops.concatenate([first, ops.take(out, np.arange(n - 1), axis=axis)], axis=axis)
+    return ops.flip(out, axis) if reverse else out
+
+
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
     """x / sqrt(max(sum(x ** 2, axis), epsilon)) (the whole array when axis is None)."""
     axis = dim if axis is None else axis
@@ -488,6 +502,12 @@ def tile(input, multiples, name=None):
     return ops.tile(input, [int(m) for m in np.ravel(_value(multiples))])
 
 
+def broadcast_to(input, shape, name=None):
+    """``input`` broadcast to ``shape`` (a list, a TensorShape or the
+    tensor ``tf.shape`` gives)."""
+    return ops.broadcast_to(input, tuple(int(n) for n in np.ravel(_value(shape))))
+
+
 def repeat(input, repeats, axis=None, name=None):
     """Each slice along ``axis`` (of the flattened input when None) repeated
     ``repeats`` times (an int, or one count per slice)."""
@@ -633,10 +653,10 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan",
          "greater_equal", "logical_and", "logical_or", "logical_not", "reduce_sum",
          "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
          "reduce_all", "reduce_logsumexp", "reduce_variance", "reduce_std",
-         "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "l2_normalize", "top_k",
+         "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "cumprod", "l2_normalize", "top_k",
          "segment_sum"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape", "size", "rank", "identity", "stop_gradient",
-            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "expand_dims", "squeeze",
+            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "broadcast_to", "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])

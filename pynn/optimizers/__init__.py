@@ -1601,3 +1601,7 @@ def deserialize(config, custom_objects=None):
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(inner, custom_objects=custom_objects)
     return cls.from_config(inner)
+
+
+# tf.keras 2.9-2.15 also named them optimizers.experimental.<Name>
+from . import experimental  # noqa: E402,F401

@@ -151,3 +151,45 @@ def test_langevin_step_in_place_on_a_watched_tensor():
         y += x
         total = pynn.reduce_sum(y)
     np.testing.assert_allclose(np.asarray(tape.gradient(total, x)), np.full((2, 3), 4.0))
+
+
+# ---------------------------------------------------- diffusion (ch. 8)
+
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_math_cumprod_as_tensorflows(exclusive, reverse):
+    """A linear diffusion schedule's ``alpha_bars = tf.math.cumprod(1 -
+    betas)``, with TensorFlow's exclusive and reverse."""
+    x = np.array([[0.9, 0.8, 0.5, 2.0], [2.0, 3.0, 0.5, 1.5]], np.float32)
+    got = np.asarray(pynn.math.cumprod(x, axis=1, exclusive=exclusive, reverse=reverse))
+    y = x[:, ::-1] if reverse else x
+    ref = np.cumprod(y, axis=1)
+    if exclusive:
+        ref = np.concatenate([np.ones((2, 1), np.float32), ref[:, :-1]], axis=1)
+    np.testing.assert_allclose(got, ref[:, ::-1] if reverse else ref, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(pynn.math.cumprod(x)), np.cumprod(x, axis=0))
+
+
+def test_tensorflows_top_level_math_names():
+    """``tf.acos`` (an offset cosine schedule), ``tf.broadcast_to`` (a
+    positional encoding spread over the batch) and the other tf.math
+    functions TensorFlow has at the top level."""
+    x = np.array([0.1, 0.5, 0.9], np.float32)
+    for name, ref in [("acos", np.arccos), ("asin", np.arcsin), ("atan", np.arctan),
+                      ("tan", np.tan), ("sinh", np.sinh), ("cosh", np.cosh),
+                      ("asinh", np.arcsinh), ("atanh", np.arctanh), ("negative", np.negative)]:
+        np.testing.assert_allclose(getattr(pynn, name)(x).numpy(), ref(x), rtol=1e-5,
+                                   err_msg=name)
+    np.testing.assert_allclose(pynn.acosh(x + 1).numpy(), np.arccosh(x + 1), rtol=1e-5)
+    for name, ref in [("add", np.add), ("subtract", np.subtract), ("multiply", np.multiply),
+                      ("divide", np.divide), ("truediv", np.divide), ("atan2", np.arctan2)]:
+        np.testing.assert_allclose(np.asarray(getattr(pynn, name)(x, x[::-1])), ref(x, x[::-1]),
+                                   rtol=1e-5, err_msg=name)
+    enc = np.arange(6, dtype=np.float32).reshape(3, 2)
+    spread = pynn.broadcast_to(enc, pynn.shape(np.zeros((4, 3, 2))))
+    assert spread.numpy().shape == (4, 3, 2)
+    np.testing.assert_array_equal(spread.numpy()[2], enc)
+    v = pynn.Variable(enc)
+    with pynn.GradientTape() as tape:
+        y = pynn.reduce_sum(pynn.broadcast_to(v, [4, 3, 2]))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), np.full((3, 2), 4.0))
