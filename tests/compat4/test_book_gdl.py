@@ -193,3 +193,15 @@ def test_tensorflows_top_level_math_names():
     with pynn.GradientTape() as tape:
         y = pynn.reduce_sum(pynn.broadcast_to(v, [4, 3, 2]))
     np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), np.full((3, 2), 4.0))
+
+
+def test_optimizers_experimental_are_the_same_optimizers():
+    """tf.keras 2.9-2.15's ``optimizers.experimental.AdamW(learning_rate=...,
+    weight_decay=...)`` is pynn's AdamW and steps as it."""
+    exp = pynn.optimizers.experimental
+    assert exp.AdamW is pynn.optimizers.AdamW and exp.Adam is pynn.optimizers.Adam
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(2)])
+    before = [np.array(w) for w in model.get_weights()]
+    model.compile(exp.AdamW(learning_rate=1e-2, weight_decay=1e-4), "mse")
+    model.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), epochs=1, verbose=0)
+    assert not np.allclose(model.get_weights()[0], before[0])
