@@ -75,8 +75,10 @@ def test_label_smoothing_trains_toward_the_smoothed_targets():
 def test_label_smoothing_arguments_are_checked():
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         pynn.losses.CategoricalCrossentropy(label_smoothing=1.5)
+    # (a binary loss averages over any axes, as Keras's; the categorical
+    # ones take the classes on the last)
     with pytest.raises(ValueError, match="axis=-1"):
-        pynn.losses.BinaryCrossentropy(axis=1)
+        pynn.losses.CategoricalCrossentropy(axis=1)
 
 
 def test_compute_loss_override_without_training_argument():
