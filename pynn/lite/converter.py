@@ -122,6 +122,13 @@ class _Context:
         self.g = graph
         self.fusable = fusable
         self.program = program
+        # Masks (Embedding(mask_zero=True), Masking): slot -> a float32 0/1
+        # tensor of the masked axes (batch, steps), or _UNKNOWN_MASK where
+        # pynn carries a mask the exporter cannot write; the current
+        # step's input masks, and the output masks its handler made.
+        self.masks = {}
+        self.in_masks = []
+        self.out_masks = None
 
     def error(self, layer, message):
         return ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}): {message}")
@@ -559,6 +566,8 @@ def _pool1d(code):
 def _global_pool(code, axes):
     def handler(ctx, step, k, xs):
         layer = step.layer
+        if ctx.in_masks and ctx.in_masks[0] is not None:
+            return _masked_average_1d(ctx, step, xs[0], ctx.in_masks[0])
         y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
         keep = bool(getattr(layer, "keepdims", False))
         # (channels first: the axes after the channels')
@@ -567,6 +576,29 @@ def _global_pool(code, axes):
                   ("ReducerOptions", {"KeepDims": keep}), layer.name)
         return y
     return handler
+
+
+def _masked_average_1d(ctx, step, x, mask):
+    """GlobalAveragePooling1D over the unmasked steps, as pynn's and
+    Keras's: the mask divided by its count (at least 1: a row with every
+    step masked gives zeros) weighs the steps, SUM adds them up."""
+    layer, g = step.layer, ctx.g
+    _, steps, ch = x.shape
+    count = ctx.out_tensor(layer, f"{layer.name}/mask_count", (None, 1), None)
+    g.add("SUM", [mask, ctx.int32(f"{layer.name}/steps_axis", [1])], [count],
+          ("ReducerOptions", {"KeepDims": True}), layer.name)
+    count = ctx.with_constant(layer, "MAXIMUM", count, 1.0, f"{layer.name}/mask_count_1", None)
+    weights = ctx.out_tensor(layer, f"{layer.name}/mask_weights", (None, steps), None)
+    g.add("DIV", [mask, count], [weights],
+          ("DivOptions", {"FusedActivationFunction": fused_activation_code("linear")}),
+          layer.name)
+    weights = ctx.reshape(layer, weights, (None, steps, 1), f"{layer.name}/mask_weights_column")
+    weighted = ctx.binary(layer, "MUL", x, weights, f"{layer.name}/weighted", None)
+    y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
+    g.add("SUM", [weighted, ctx.int32(f"{layer.name}/axes", [1])], [y],
+          ("ReducerOptions", {"KeepDims": bool(getattr(layer, "keepdims", False))}),
+          layer.name)
+    return y
 
 
 def _reshape(ctx, step, k, xs):
@@ -1700,6 +1732,52 @@ def _check_exportable(program):
                                   f"as the layer it extends")
 
 
+# Layers whose values depend on the mask their input carries (the others
+# pass it on untouched), and those of them the exporter writes with it.
+_MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional", "GlobalAveragePooling1D",
+                         "MultiHeadAttention", "Softmax"})
+_MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional",
+                              "GlobalAveragePooling1D", "MultiHeadAttention"})
+_UNKNOWN_MASK = object()
+
+
+def _check_masks(ctx, step, kind):
+    """A step whose values depend on a mask its input carries is exported
+    with that mask, or refused: never written as if there were none."""
+    layer = step.layer
+    carried = [t._has_mask for t in step.nodes[0].input_tensors]
+    if not any(carried):
+        return
+    if kind is None and "mask" in getattr(layer, "_call_takes", ()):
+        raise ctx.error(layer, "its call() takes the mask its input carries (from "
+                               "Embedding(mask_zero=True) or Masking); a layer computing "
+                               "through its own call() is exported without masks")
+    if kind not in _MASK_USERS:
+        return
+    if kind not in _MASKED_HANDLERS:
+        raise ctx.error(layer, "its input carries a mask (Embedding(mask_zero=True) or "
+                               "Masking), which this layer uses; it has no TensorFlow Lite "
+                               "form with a mask in pynn.lite")
+    if any(m is _UNKNOWN_MASK for m in ctx.in_masks):
+        raise ctx.error(layer, "the mask its input carries was combined by a layer before it "
+                               "in a way pynn.lite does not write; it cannot be exported")
+
+
+def _carry_masks(ctx, step, ys):
+    """The masks of a step's outputs: the ones its handler made, else its
+    first masked input's, where pynn's graph says the output has one."""
+    made = ctx.out_masks or [None] * len(ys)
+    given = [m for m in ctx.in_masks if m is not None]
+    for s, t, out, m in zip(step.outs, ys, step.nodes[-1].output_tensors, made):
+        if not out._has_mask:
+            continue
+        if m is None and given and given[0] is not _UNKNOWN_MASK and \
+                all(g is given[0] for g in given) and \
+                tuple(t.shape[1:len(given[0].shape)]) == tuple(given[0].shape[1:]):
+            m = given[0]
+        ctx.masks[s] = _UNKNOWN_MASK if m is None else m
+
+
 def _emit_steps(ctx, program, tensors):
     """Write the ops of each step of ``program``; ``tensors`` maps its
     slots to graph tensors (the inputs' given, the steps' filled in)."""
@@ -1707,10 +1785,14 @@ def _emit_steps(ctx, program, tensors):
         xs = [tensors[s] for s in step.ins]
         kind = _layer_kind(step.layer)
         handler = _HANDLERS[kind] if kind is not None else _traced_call
+        ctx.in_masks = [ctx.masks.get(s) for s in step.ins]
+        ctx.out_masks = None
+        _check_masks(ctx, step, kind)
         y = handler(ctx, step, k, xs)
         ys = y if isinstance(y, list) else [y]
         for s, t in zip(step.outs, ys):
             tensors[s] = t
+        _carry_masks(ctx, step, ys)
 
 
 class _TracedContext(_Context):
