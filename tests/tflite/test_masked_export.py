@@ -138,3 +138,55 @@ def test_a_layer_using_a_mask_it_cannot_write_is_refused():
     model = pynn.Model(inp, layers.LSTM(3)(merged))
     with pytest.raises(pynn.lite.ConversionError, match="lstm.*mask"):
         convert(model, None)
+
+
+@pytest.mark.parametrize("scores", [False, True], ids=["output", "scores"])
+@pytest.mark.parametrize("causal", [False, True], ids=["padding", "causal"])
+def test_attention_with_carried_padding_masks(causal, scores):
+    # Keras 3: the query's mask (B, T, 1) and the value's and key's (B, 1, S)
+    set_random_seed(9)
+    inp = pynn.Input((STEPS,), dtype="int32")
+    e = layers.Embedding(VOCAB, 8, mask_zero=True)(inp)
+    r = layers.MultiHeadAttention(2, 4)(e, e, use_causal_mask=causal,
+                                        return_attention_scores=scores)
+    a = r[0] if scores else r
+    x = layers.LayerNormalization()(layers.Add()([e, a]))
+    y = layers.Dense(2)(layers.GlobalAveragePooling1D()(x))
+    flat = check(pynn.Model(inp, [y, r[1]] if scores else y), padded_ids())
+    assert "NOT_EQUAL" in op_names(flat)
+
+
+@pytest.mark.parametrize("mode", [None, "float16", "dynamic"])
+def test_cross_attention_with_two_masks(mode):
+    set_random_seed(10)
+    q, v = pynn.Input((STEPS,), dtype="int32"), pynn.Input((STEPS,), dtype="int32")
+    eq = layers.Embedding(VOCAB, 8, mask_zero=True)(q)
+    ev = layers.Embedding(VOCAB, 8, mask_zero=True)(v)
+    a = layers.MultiHeadAttention(2, 4, dropout=0.1)(eq, ev)
+    # the attention output carries the query's mask on to the LSTM
+    model = pynn.Model([q, v], layers.LSTM(3)(a))
+    x = padded_ids()
+    check(model, [x, x[::-1].copy()], mode)
+
+
+def test_attention_mask_given_as_an_input():
+    set_random_seed(11)
+    inp, given = pynn.Input((STEPS, 8)), pynn.Input((STEPS, STEPS))
+    out = layers.MultiHeadAttention(2, 4)(inp, inp, attention_mask=given)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(4, STEPS, 8)).astype(np.float32)
+    mask = (rng.random((4, STEPS, STEPS)) > 0.4).astype(np.float32)
+    mask[0] = 0  # a query row with every key masked attends to all of them
+    check(pynn.Model([inp, given], out), [x, mask])
+
+
+@pytest.mark.parametrize("mode", [None, "float16"])
+def test_padding_mask_from_ops_not_equal(mode):
+    # the keras.io pattern: mask = ops.expand_dims(ops.not_equal(ids, 0), 1)
+    set_random_seed(13)
+    inp = pynn.Input((STEPS,), dtype="int32")
+    e = layers.Embedding(VOCAB, 8)(inp)
+    mask = pynn.ops.expand_dims(pynn.ops.not_equal(inp, 0), 1)
+    a = layers.MultiHeadAttention(2, 4)(e, e, attention_mask=mask)
+    check(pynn.Model(inp, layers.Dense(2)(layers.GlobalAveragePooling1D()(a))), padded_ids(),
+          mode)
