@@ -59,6 +59,11 @@ from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
+import sys as _sys  # noqa: E402
+# tf.keras: with `import pynn as tf`, `tf.keras.layers.Dense` is
+# `pynn.layers.Dense` (pynn is the Keras API and TensorFlow's names at once).
+# (and `from pynn.keras import layers` as `from tensorflow.keras import layers`)
+keras = _sys.modules[__name__ + ".keras"] = _sys.modules[__name__]
 
 
 

@@ -411,7 +411,9 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
 
 
 def tile(input, multiples, name=None):
-    return ops.tile(input, [int(m) for m in np.ravel(_value(multiples))])
+    # a None among the multiples is the batch size of a traced call (ops.tile)
+    reps = multiples if isinstance(multiples, (list, tuple)) else np.ravel(_value(multiples))
+    return ops.tile(input, [None if m is None else int(_value(m)) for m in reps])
 
 
 def expand_dims(input, axis, name=None):

@@ -180,12 +180,14 @@ class Weight(autodiff.ForwardingOperators):
         self.assign(self.value - np.asarray(value, dtype=np.float32))
 
     def _operand(self):
-        tape = autodiff.active_tape()
-        if tape is None and ops._WEIGHT_STAND_INS:
-            # a subclassed model's own weight in the call being traced
+        if ops._WEIGHT_STAND_INS:
+            # a subclassed model's own weight in the call being traced (on
+            # symbolic inputs, even where a GradientTape records: the first
+            # call of a model inside a train_step traces it)
             get = ops._WEIGHT_STAND_INS.get(threading.get_ident(), {}).get(id(self))
             if get is not None:
                 return get()
+        tape = autodiff.active_tape()
         return self.value if tape is None else tape.watch(self)
 
     def __array__(self, dtype=None, copy=None):

@@ -122,7 +122,16 @@ OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a //
              "mod": lambda a, b: a % b,
              # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
              "filled_to_batch": lambda x, shape, fill_value, dtype: np.full(
-                 (x.shape[0],) + tuple(shape[1:]), fill_value, dtype)}
+                 (x.shape[0],) + tuple(shape[1:]), fill_value, dtype),
+             # ops.tile(w, (ops.shape(x)[0], 1, 1)) in a traced call (see
+             # record_to_batch)
+             "tile_to_batch": lambda source, x, repeats: _ops().tile(
+                 x, [source.shape[0] if r is None else r for r in repeats])}
+
+
+def _ops():
+    from .. import ops
+    return ops
 
 # The operations whose result is boolean, as Keras's are: their symbolic
 # output has dtype bool (and their value is a boolean array).
@@ -239,6 +248,18 @@ def record_filled(who, shape, fill_value, dtype):
     shape = [None] + [int(d) for d in shape[1:]]
     return record_operation("filled_to_batch", (source, shape, fill_value),
                             {"dtype": str(np.dtype(dtype or "float32"))})
+
+
+def record_to_batch(who, args):
+    """``ops.<who>(*args)`` whose sizes hold None (``ops.shape(x)[0]``) in a
+    traced call: a TensorOperation that gives each None the batch size of
+    the traced model's input where the graph runs."""
+    source = getattr(_batch_source, "tensor", None)
+    if source is None:
+        raise ValueError(f"ops.{who}: the sizes {args[1:]} hold an unknown size (None); only "
+                         f"a subclassed model's call, traced on symbolic inputs, may give "
+                         f"the batch size ops.shape(x)[0] there")
+    return record_operation(f"{who}_to_batch", (source,) + tuple(args), {})
 
 
 @contextlib.contextmanager
@@ -362,6 +383,9 @@ class TensorOperation(Layer):
 def record_operation(op, args, kwargs):
     """The output(s) of ``op(*args, **kwargs)`` with symbolic tensors among
     the arguments: a TensorOperation called on them."""
+    if op == "tile" and not kwargs and len(args) == 2 and np.ndim(args[1]) and \
+            any(r is None for r in args[1]):
+        return record_to_batch(op, (args[0], list(args[1])))
     tensors = []
     enc_args = [_encode(a, tensors) for a in args]
     enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
@@ -373,7 +397,7 @@ def record_operation(op, args, kwargs):
 def _register():
     from .. import ops
     from ..models.node import KerasTensor
-    ops._SYMBOLIC[:] = [KerasTensor, record_operation, record_filled]
+    ops._SYMBOLIC[:] = [KerasTensor, record_operation, record_filled, record_to_batch]
 
 
 _register()

@@ -15,6 +15,7 @@ in reverse: the gradient of a tensor read by several steps is the sum of
 what each returns, and a layer called several times adds up its weight
 gradients over its calls.
 """
+import inspect
 import itertools
 import os
 import warnings
@@ -541,6 +542,7 @@ class Model(TrainingMixin, Layer):
         self._infer_pool = []
         self._train_state = None
         self._traced_call = False
+        self._traced_training = None
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("Model: both inputs and outputs are required")
@@ -719,6 +721,11 @@ class Model(TrainingMixin, Layer):
         with autodiff.collecting_graph_losses() as added_losses, autodiff.tracing_model(self), \
                 batch_source(tensors[0]), weights_in_graph(list(self._weights), tensors[0]):
             outputs = self.call(inputs)
+        # the branch of ``if training:`` the graph holds: the call's default
+        # (None: the call takes no ``training``)
+        training = inspect.signature(self.call).parameters.get("training")
+        self._traced_training = None if training is None else bool(
+            training.default if training.default is not inspect.Parameter.empty else False)
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)
         self._init_graph(inputs, outputs)
@@ -832,6 +839,18 @@ class Model(TrainingMixin, Layer):
             if len(flat) == len(self._inputs):
                 inputs = flat
         tape = autodiff.active_tape()
+        if tape is None and training is not None and mask is None and not args and \
+                not kwargs and type(self).call is not Model.call and \
+                not autodiff.recording_calls() and \
+                not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
+            xs = self._prepare_inputs(inputs)  # (traces the call on the first one)
+            if self._traced_call and self._traced_training is not None and \
+                    bool(training) != self._traced_training:
+                # The graph holds the call's other ``training`` branch (a
+                # student returning two heads in training, their mean at
+                # inference): as Keras, the call runs with the one given.
+                return eager(self.call(inputs, training=bool(training)))
+            return eager(self._run_eager(xs, training))
         if tape is not None:
             inputs = autodiff.inputs_on_tape(tape, inputs)
         elif type(inputs) is np.ndarray and not training and not args and not kwargs and \

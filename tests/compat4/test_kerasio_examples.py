@@ -75,3 +75,71 @@ def test_overridden_attention_trains_its_own_variable():
     before = float(ops.convert_to_numpy(layer.tau))
     model.fit(rand(16, 4, 6), rand(16, 1), epochs=2, verbose=0)
     assert float(ops.convert_to_numpy(layer.tau)) != before
+
+
+# ------------------- deit.py: tokens, two heads in training, a distiller
+
+class TwoHeads(pynn.Model):
+    """A class token tiled to the batch (``tf.tile(self.cls, (n, 1, 1))``,
+    n = ``tf.shape(x)[0]``), a learned position table added to the tokens,
+    and two heads: both returned in training, their mean at inference (the
+    call's default is training=True)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = layers.Dense(4)
+        self.cls = pynn.Variable(pynn.zeros((1, 1, 4)), name="cls")
+        self.pos = pynn.Variable(pynn.zeros((1, 4, 4)), name="pos")
+        self.head = layers.Dense(2)
+        self.head_dist = layers.Dense(2)
+
+    def call(self, x, training=True):
+        n = pynn.shape(x)[0]
+        tokens = pynn.concat([pynn.tile(self.cls, (n, 1, 1)), self.proj(x)], axis=1)
+        tokens = self.pos + tokens
+        a, b = self.head(tokens[:, 0]), self.head_dist(tokens[:, 1])
+        if not training:
+            return (a + b) / 2
+        return a, b
+
+
+def test_a_token_tiled_to_the_batch_and_the_inference_branch_of_a_call():
+    model = TwoHeads()
+    x = rand(5, 3, 6)
+    out = model(x, training=False)  # the first call: the graph is traced in training
+    assert tuple(out.shape) == (5, 2)
+    a, b = model(x, training=True)
+    np.testing.assert_allclose(out, (np.asarray(a) + np.asarray(b)) / 2, rtol=1e-5, atol=1e-6)
+    # every row's class token is the one tiled weight: head(cls + pos[0])
+    cls = np.asarray(model.cls) + np.asarray(model.pos)[:, 0]
+    want = cls[0] @ np.asarray(model.head.kernel) + np.asarray(model.head.bias)
+    np.testing.assert_allclose(np.asarray(a), np.tile(want, (5, 1)), rtol=1e-5, atol=1e-6)
+
+
+def test_a_student_first_called_inside_a_gradient_tape_trains_its_tokens():
+    """deit.py's distiller: the student is first called (and so traced)
+    inside train_step's GradientTape; its own variables are added to and
+    tiled in that call."""
+    student = TwoHeads()
+    opt = pynn.optimizers.Adam(0.1)
+    x, y = rand(8, 3, 6), rand(8, 2, seed=1)
+    with pynn.GradientTape() as tape:
+        a, b = student(x, training=True)
+        loss = ops.mean((a - y) ** 2) + ops.mean((b - y) ** 2)
+    grads = tape.gradient(loss, student.trainable_variables)
+    named = {v.name: g for v, g in zip(student.trainable_variables, grads)}
+    assert np.abs(np.asarray(named["cls"])).sum() > 0
+    assert np.abs(np.asarray(named["pos"])).sum() > 0
+    opt.apply_gradients(zip(grads, student.trainable_variables))
+    assert np.abs(np.asarray(student.cls)).sum() > 0
+
+
+def test_tile_by_an_unknown_batch_size_outside_a_traced_call_is_refused():
+    with pytest.raises(ValueError, match="unknown size"):
+        ops.tile(np.zeros((1, 2), "float32"), (None, 1))
+
+
+def test_tf_keras_names_after_import_pynn_as_tf():
+    import pynn as tf
+    assert tf.keras.layers.Dense is layers.Dense
+    assert tf.keras.utils.set_random_seed is pynn.utils.set_random_seed
