@@ -143,3 +143,26 @@ def test_tf_keras_names_after_import_pynn_as_tf():
     import pynn as tf
     assert tf.keras.layers.Dense is layers.Dense
     assert tf.keras.utils.set_random_seed is pynn.utils.set_random_seed
+
+
+# ------------- pretrained_word_embeddings.py: vectorized text to NumPy
+
+def test_data_layers_called_on_arrays_give_tensors_with_numpy():
+    """``x_train = vectorizer(np.array([[s] for s in texts])).numpy()``."""
+    vectorizer = layers.TextVectorization(output_sequence_length=4)
+    vectorizer.adapt(["graphics card", "space orbit orbit"])
+    ids = vectorizer(np.array([["orbit graphics"], ["card"]])).numpy()
+    assert type(ids) is np.ndarray and ids.dtype == np.int64
+    vocab = vectorizer.get_vocabulary()
+    np.testing.assert_array_equal(ids, [[vocab.index("orbit"), vocab.index("graphics"), 0, 0],
+                                        [vocab.index("card"), 0, 0, 0]])
+    lookup = layers.StringLookup(vocabulary=["a", "b"])
+    np.testing.assert_array_equal(lookup(np.array(["b", "z"])).numpy(), [2, 0])
+    np.testing.assert_array_equal(
+        layers.CategoryEncoding(3, output_mode="one_hot")(np.array([2, 0])).numpy(),
+        [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(
+        layers.Discretization(bin_boundaries=[0.0, 1.0])(np.array([-1.0, 0.5, 2.0])).numpy(),
+        [0, 1, 2])
+    crossed = layers.HashedCrossing(num_bins=5)((np.array([1, 2]), np.array(["x", "y"])))
+    assert crossed.numpy().shape == (2,)
