@@ -62,8 +62,9 @@ from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
 import sys as _sys  # noqa: E402
 # tf.keras: with `import pynn as tf`, `tf.keras.layers.Dense` is
 # `pynn.layers.Dense` (pynn is the Keras API and TensorFlow's names at once).
-# (and `from pynn.keras import layers` as `from tensorflow.keras import layers`)
-keras = _sys.modules[__name__ + ".keras"] = _sys.modules[__name__]
+# (An attribute, not a module: `from tensorflow.keras.x import y` ports as
+# `from pynn.x import y`.)
+keras = _sys.modules[__name__]
 
 
 

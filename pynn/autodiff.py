@@ -1869,11 +1869,12 @@ def _apply_ufunc(ufunc, method, inputs, kwargs):
         raise unsupported(f"{name}.{method}", tape)
     out = kwargs.pop("out", None)
     if out is not None:
-        # ``a += traced`` on a plain array ``a`` (TensorFlow code's
-        # ``loss = zeros(()); loss += ...``): the result, traced, is what
-        # Python binds to ``a``; the array gets its value too.
+        # ``a += traced`` on a plain array or eager Tensor ``a`` (TensorFlow
+        # code's ``loss = tf.zeros(()); loss += ...``): the result, traced,
+        # is what Python binds to ``a``; the array gets its value too.
+        from .tensor import Tensor
         target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
-        if not (type(target) is np.ndarray and any(x is target for x in inputs)):
+        if not (type(target) in (np.ndarray, Tensor) and any(x is target for x in inputs)):
             raise unsupported(f"{name}(out=...)", tape)
         result = _apply_ufunc(ufunc, method, inputs, kwargs)
         np.copyto(target, value_of(result), casting="unsafe")

@@ -166,3 +166,27 @@ def test_data_layers_called_on_arrays_give_tensors_with_numpy():
         [0, 1, 2])
     crossed = layers.HashedCrossing(num_bins=5)((np.array([1, 2]), np.array(["x", "y"])))
     assert crossed.numpy().shape == (2,)
+
+
+# ------------------ deep_dream.py: loss = tf.zeros(shape=()); loss += ...
+
+def test_in_place_add_of_a_traced_term_to_tf_zeros():
+    import pynn as tf
+    x = rand(2, 3)
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(4)])
+
+    def gradient(in_place):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            activation = model(x)
+            scaling = tf.reduce_prod(tf.cast(tf.shape(activation), "float32"))
+            loss = tf.zeros(shape=())
+            term = 1.5 * tf.reduce_sum(tf.square(activation)) / scaling
+            if in_place:
+                loss += term
+            else:
+                loss = loss + term
+        return tape.gradient(loss, x)
+    want = gradient(in_place=False)
+    assert np.abs(np.asarray(want)).max() > 0
+    np.testing.assert_allclose(gradient(in_place=True), want, rtol=1e-6)
