@@ -679,7 +679,11 @@ class TrainingMixin:
             return wants.pop()
         return dtype
 
-    def _prepare_inputs(self, x, what="x", convert=True):
+    def _prepare_inputs(self, x, what="x", convert=True, broadcast=False):
+        """The input arrays of ``x``, converted and checked against the
+        graph's inputs.  ``broadcast``: inputs of one sample may go with
+        inputs of n (a direct call, as Keras's: a latent array of one
+        sample attended to by a batch)."""
         if type(x) is np.ndarray and x.ndim and self._program is not None:
             # The common call, one array for a one-input model in the
             # input's dtype and shape, is checked as the loop below would
@@ -703,7 +707,7 @@ class TrainingMixin:
         self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
-        if len(n) > 1:
+        if len(n) > 1 and not (broadcast and len(n - {1}) == 1):
             raise ValueError(f"{what}: the input arrays have different numbers of samples: "
                              f"{[a.shape[0] for a in xs]}")
         return xs

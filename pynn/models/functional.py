@@ -843,7 +843,7 @@ class Model(TrainingMixin, Layer):
                 not kwargs and type(self).call is not Model.call and \
                 not autodiff.recording_calls() and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
-            xs = self._prepare_inputs(inputs)  # (traces the call on the first one)
+            xs = self._prepare_inputs(inputs, broadcast=True)  # (traces the call on the first one)
             if self._traced_call and self._traced_training is not None and \
                     bool(training) != self._traced_training:
                 # The graph holds the call's other ``training`` branch (a
@@ -871,14 +871,17 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        return eager(self._run_eager(self._prepare_inputs(inputs), training))
+        return eager(self._run_eager(self._prepare_inputs(inputs, broadcast=True), training))
 
     def _run_eager(self, xs, training):
         """The outputs for input arrays ``xs``: with ``training`` False (or
         None where it changes nothing: no layer trains by default),
         predict's program and its pooled buffers, not new ones per call;
         else the graph, in training or with each layer's default."""
-        if training is False or (not training and not self._program.has_training_defaults):
+        # (inputs of one sample beside a batch run through the graph itself,
+        # each layer broadcasting: predict's program plans for one batch size)
+        if len({a.shape[0] for a in xs}) == 1 and (training is False or (
+                not training and not self._program.has_training_defaults)):
             return self._pack_outputs(run_inference(self, xs))
         gpu = self._place()
         outs = self._program.forward(self._inputs_to(gpu, xs),

@@ -190,3 +190,39 @@ def test_in_place_add_of_a_traced_term_to_tf_zeros():
     want = gradient(in_place=False)
     assert np.abs(np.asarray(want)).max() > 0
     np.testing.assert_allclose(gradient(in_place=True), want, rtol=1e-6)
+
+
+# --------- perceiver_image_classification.py: one latent array, a batch
+
+def cross_attention(lib):
+    latent = lib.layers.Input(shape=(4, 6), name="latent_array")
+    data = lib.layers.Input(shape=(5, 6), name="data_array")
+    query = lib.layers.Dense(6)(latent)
+    key, value = lib.layers.Dense(6)(data), lib.layers.Dense(6)(data)
+    out = lib.layers.Attention(use_scale=True)([query, key, value])
+    out = lib.layers.Add()([out, latent])
+    return lib.Model({"latent_array": latent, "data_array": data}, out)
+
+
+def test_a_graph_called_on_one_latent_array_and_a_batch_matches_keras(keras, tmp_path):
+    """Perceiver's cross-attention module is called on
+    ``{"latent_array": expand_dims(weight, 0), "data_array": batch}``."""
+    ours = cross_attention(pynn)
+    ours.save(tmp_path / "cross.keras")
+    theirs = keras.models.load_model(tmp_path / "cross.keras")
+    inputs = {"latent_array": rand(1, 4, 6, seed=1), "data_array": rand(3, 5, 6, seed=2)}
+    want = np.asarray(theirs(inputs))
+    got = ours(inputs)
+    assert got.shape == want.shape == (3, 4, 6)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        ours({"latent_array": rand(2, 4, 6), "data_array": rand(3, 5, 6)})
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        ours.predict(inputs, verbose=0)
+
+
+def test_extract_patches_takes_the_first_keras_3_name_of_its_images(keras):
+    images = rand(2, 8, 8, 3)
+    want = keras.ops.image.extract_patches(images, 4)
+    np.testing.assert_allclose(ops.image.extract_patches(image=images, size=(4, 4)), want)
+    np.testing.assert_allclose(ops.image.extract_patches(images=images, size=4), want)
