@@ -56,6 +56,16 @@ def divide_no_nan(x, y, name=None):
     return ops.divide_no_nan(x, y)
 
 
+def floordiv(x, y, name=None):
+    """x / y rounded toward minus infinity (integers stay integers)."""
+    return ops.floor_divide(x, y)
+
+
+def floormod(x, y, name=None):
+    """The remainder of floordiv: x - floordiv(x, y) * y, of y's sign."""
+    return ops.mod(x, y)
+
+
 def negative(x, name=None):
     return ops.negative(x)
 
@@ -541,8 +551,8 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan",
-         "negative", "reciprocal", "squared_difference", "pow", "exp", "log", "log1p",
+_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+         "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log", "log1p",
          "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos", "tanh",
          "sigmoid", "softplus", "log_sigmoid", "erf", "minimum", "maximum", "is_nan",
          "is_finite", "is_inf", "equal", "not_equal", "less", "less_equal", "greater",
@@ -558,4 +568,5 @@ for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 truediv = divide
-__all__ = _MATH + ["truediv", "TopKV2"]
+mod = floormod
+__all__ = _MATH + ["truediv", "mod", "TopKV2"]

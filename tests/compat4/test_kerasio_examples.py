@@ -226,3 +226,17 @@ def test_extract_patches_takes_the_first_keras_3_name_of_its_images(keras):
     want = keras.ops.image.extract_patches(images, 4)
     np.testing.assert_allclose(ops.image.extract_patches(image=images, size=(4, 4)), want)
     np.testing.assert_allclose(ops.image.extract_patches(images=images, size=4), want)
+
+
+# ------- memory_efficient_embeddings.py: quotient-remainder embeddings
+
+def test_tf_math_floordiv_and_floormod_split_ids_into_quotient_and_remainder():
+    import pynn as tf
+    ids = np.array([0, 7, 9, 23, -7], dtype=np.int64)
+    q, r = tf.math.floordiv(ids, 8), tf.math.floormod(ids, 8)
+    assert np.asarray(q).dtype == np.int64 and np.asarray(r).dtype == np.int64
+    np.testing.assert_array_equal(q, [0, 0, 1, 2, -1])
+    np.testing.assert_array_equal(r, [0, 7, 1, 7, 1])
+    np.testing.assert_array_equal(np.asarray(q) * 8 + np.asarray(r), ids)
+    np.testing.assert_allclose(tf.math.floormod(np.float32(-7.5), 2.0), 0.5)
+    np.testing.assert_array_equal(tf.math.mod(ids, 8), r)
