@@ -426,6 +426,16 @@ def tile(input, multiples, name=None):
     return ops.tile(input, [None if m is None else int(_value(m)) for m in reps])
 
 
+def repeat(input, repeats, axis=None, name=None):
+    """Each slice of ``input`` along ``axis`` (of the flattened input when
+    None) repeated ``repeats`` times (an integer, or one per slice); the
+    dtype is kept."""
+    repeats = int(_value(repeats)) if np.ndim(repeats) == 0 else np.asarray(_value(repeats))
+    if _value(input).dtype != np.float32:
+        return np.repeat(_value(input), repeats, axis=axis)
+    return ops.repeat(input, repeats, axis=axis)
+
+
 def expand_dims(input, axis, name=None):
     return ops.expand_dims(input, int(axis))
 
@@ -562,7 +572,8 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floor
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "l2_normalize", "top_k",
          "segment_sum"]
 _TENSORS = ["range", "fill", "eye", "linspace", "size", "rank", "identity", "stop_gradient",
-            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "expand_dims", "squeeze",
+            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "expand_dims",
+            "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])

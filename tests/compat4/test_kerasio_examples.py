@@ -240,3 +240,33 @@ def test_tf_math_floordiv_and_floormod_split_ids_into_quotient_and_remainder():
     np.testing.assert_array_equal(np.asarray(q) * 8 + np.asarray(r), ids)
     np.testing.assert_allclose(tf.math.floormod(np.float32(-7.5), 2.0), 0.5)
     np.testing.assert_array_equal(tf.math.mod(ids, 8), r)
+
+
+# -------------- masked_image_modeling.py: a trained mask token repeated
+
+def test_tf_repeat_of_a_trained_token_and_of_integer_indices():
+    import pynn as tf
+
+    class Tokens(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.mask_token = tf.Variable(tf.random.normal([1, 3]), trainable=True)
+
+        def call(self, x):
+            tokens = tf.repeat(self.mask_token, repeats=2, axis=0)
+            tokens = tf.repeat(tokens[tf.newaxis, ...], repeats=tf.shape(x)[0], axis=0)
+            return x + tokens
+
+    layer = Tokens()
+    x = rand(4, 2, 3)
+    out = layer(x)
+    np.testing.assert_allclose(out, x + np.asarray(layer.mask_token)[None], rtol=1e-6)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x))
+    grad = tape.gradient(loss, layer.mask_token)
+    np.testing.assert_allclose(grad, np.full((1, 3), 8.0))     # 4 samples x 2 copies
+    ids = np.array([[3, 1]], dtype=np.int32)
+    rep = tf.repeat(ids, repeats=[2, 1], axis=1)
+    assert np.asarray(rep).dtype == np.int32
+    np.testing.assert_array_equal(rep, [[3, 3, 1]])
+    np.testing.assert_array_equal(tf.repeat(ids, 2), [3, 3, 1, 1])
