@@ -321,6 +321,59 @@ def segment_sum(data, segment_ids, name=None):
     return ops.segment_sum(data, ids, num_segments=int(ids.max()) + 1 if ids.size else 0)
 
 
+def _segments(who, data, segment_ids, num_segments):
+    """The ids (one per row of ``data``) and the number of segments; rows
+    of a negative id belong to none, as TensorFlow's."""
+    ids = _value(segment_ids).astype(np.int64)
+    rows = ops.shape(data)[0]
+    if ids.ndim != 1 or (rows is not None and ids.shape[0] != rows):
+        raise ValueError(f"{who}: segment_ids must be one id per row of data "
+                         f"{tuple(ops.shape(data))}, got shape {ids.shape}")
+    n = int(_value(num_segments))
+    if ids.size and ids.max() >= n:
+        raise ValueError(f"{who}: segment id {int(ids.max())} is out of range for {n} "
+                         f"segments")
+    return ids, n
+
+
+def _per_segment(ids, n, data):
+    """How many rows each segment has, shaped to divide (n, ...) sums."""
+    counts = np.bincount(ids[ids >= 0], minlength=n).astype(np.float32)
+    return counts.reshape((n,) + (1,) * (len(ops.shape(data)) - 1))
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    """Sums of the rows of ``data`` by segment id, in any order; segments
+    no row has are zeros."""
+    ids, n = _segments("unsorted_segment_sum", data, segment_ids, num_segments)
+    return ops.segment_sum(data, ids, num_segments=n)
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    """Means of the rows of ``data`` by segment id; segments no row has
+    are zeros."""
+    ids, n = _segments("unsorted_segment_mean", data, segment_ids, num_segments)
+    counts = _per_segment(ids, n, data)
+    return ops.segment_sum(data, ids, num_segments=n) / np.maximum(counts, np.float32(1))
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None):
+    """Maxima of the rows of ``data`` by segment id; segments no row has
+    are the dtype's lowest value.  The gradient goes to the rows that reach
+    the maximum (shared equally among ties), as TensorFlow's."""
+    ids, n = _segments("unsorted_segment_max", data, segment_ids, num_segments)
+    values = _value(data)
+    best = ops.segment_max(values, ids, num_segments=n)
+    hit = (ids >= 0).reshape((-1,) + (1,) * (values.ndim - 1)) & \
+        (values == best[np.maximum(ids, 0)])
+    hit = hit.astype(values.dtype)
+    ties = ops.segment_sum(hit, ids, num_segments=n)
+    total = ops.segment_sum(ops.multiply(data, hit), ids, num_segments=n)
+    lowest = np.finfo(values.dtype).min if values.dtype.kind == "f" else \
+        np.iinfo(values.dtype).min
+    return ops.where(ties > 0, total / np.maximum(ties, 1), lowest)
+
+
 # ------------------------------------------- TensorFlow's top-level tensors
 
 def _dtype_of_value(value):
@@ -453,17 +506,28 @@ def transpose(a, perm=None, conjugate=False, name=None):
     return np.ascontiguousarray(np.transpose(_value(a), perm))
 
 
+def _ids(indices):
+    """Indices as integers: ids that reach a layer's call as whole floats
+    (a graph's integer input, traced for training) are cast back."""
+    ids = _value(indices)
+    return ids.astype(np.int64) if ids.dtype.kind == "f" else ids
+
+
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
     """The slices of ``params`` along ``axis`` (0 when None) at ``indices``;
     with batch_dims b, the first b axes of both are a batch, each row of
     indices picking from its own row of params."""
+    if batch_dims == 0:
+        # (either may be a symbolic tensor: a subclassed model's call
+        # gathering the rows its input names)
+        symbolic = ops._SYMBOLIC and type(indices) is ops._SYMBOLIC[0]
+        axis = 0 if axis is None else axis % len(ops.shape(params))
+        return ops.take(params, indices if symbolic else _ids(indices), axis=axis)
     ndim = _value(params).ndim
-    ids = _value(indices)
+    ids = _ids(indices)
     if batch_dims < 0:
         batch_dims += ids.ndim
     axis = batch_dims if axis is None else axis % ndim
-    if batch_dims == 0:
-        return ops.take(params, ids, axis=axis)
     shape = _value(params).shape
     if ids.shape[:batch_dims] != shape[:batch_dims] or axis < batch_dims:
         raise ValueError(f"gather: with batch_dims={batch_dims} params {shape} and indices "
@@ -570,7 +634,8 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floor
          "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
          "reduce_all", "reduce_logsumexp", "reduce_variance", "reduce_std",
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "l2_normalize", "top_k",
-         "segment_sum"]
+         "segment_sum", "unsorted_segment_sum", "unsorted_segment_mean",
+         "unsorted_segment_max"]
 _TENSORS = ["range", "fill", "eye", "linspace", "size", "rank", "identity", "stop_gradient",
             "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "expand_dims",
             "squeeze",

@@ -63,6 +63,21 @@ def _inference():
 _run_inference = None
 
 
+def _integer_dtype(x):
+    """"int32" or "int64" for integer data (Python ints are int32, as
+    Keras converts them), else None."""
+    if isinstance(x, np.ndarray):
+        kind, size = x.dtype.kind, x.dtype.itemsize
+    elif isinstance(x, (list, tuple)) and x and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in x):
+        kind, size = "i", 4
+    else:
+        return None
+    if kind not in "iu":
+        return None
+    return "int64" if size == 8 or (kind == "u" and size == 4) else "int32"
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
@@ -697,6 +712,11 @@ class TrainingMixin:
                 return [x]
         raw = self._standardize_inputs(x, what)
         dtypes = self._input_dtypes(len(raw))
+        if self._program is None and getattr(self, "_subclassed", False):
+            # A subclassed model's call gets its first data as Keras gives
+            # it: integer ids (a list of Python ints, an int array) stay
+            # integers, for the call to gather rows with them.
+            dtypes = [_integer_dtype(a) or d for a, d in zip(raw, dtypes)]
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
         if convert:
             xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]

@@ -167,12 +167,12 @@ def batch_source(tensor):
     (its input) gives the batch size of the arrays its call makes with
     ``ops.ones([ops.shape(x)[0], ...])``: a leading None there, as Keras
     runs such a call on the real batch."""
-    saved = getattr(_batch_source, "tensor", None)
-    _batch_source.tensor = tensor
+    saved = getattr(_batch_source, "tensor", None), getattr(_batch_source, "constants", None)
+    _batch_source.tensor, _batch_source.constants = tensor, []
     try:
-        yield
+        yield _batch_source.constants
     finally:
-        _batch_source.tensor = saved
+        _batch_source.tensor, _batch_source.constants = saved
 
 
 class WeightRead(Layer):
@@ -206,6 +206,54 @@ class WeightRead(Layer):
         tape = autodiff.active_tape()
         weight = self.__dict__["_read"]
         return tape.watch(weight) if tape is not None else np.array(weight.value)
+
+
+class ConstantRead(Layer):
+    """In the graph traced from a subclassed model's call: an array the
+    call gives to a layer (a graph's node features, positions), which Keras
+    would compute on at every step.  Its node reads the model's input only
+    to sit in the graph, so the layers called on the array are nodes too and
+    their weights train."""
+
+    def __init__(self, value, **kwargs):
+        kwargs.setdefault("name", unique_name("constant_read"))
+        super().__init__(**kwargs)
+        self.__dict__["_value"] = value
+
+    def call(self, x):
+        return self.__dict__["_value"]
+
+    def compute_output_shape(self, input_shape):
+        return self.__dict__["_value"].shape
+
+    def _output_dtypes(self, n):
+        return [str(self.__dict__["_value"].dtype)] * n
+
+
+def constants_in_graph(inputs):
+    """``inputs`` (a layer's, in a subclassed model's call being traced)
+    with each array among them read through a ConstantRead node, or None
+    where no trace gives a source for the nodes or an input is no array."""
+    from ..models.node import KerasTensor
+    source = getattr(_batch_source, "tensor", None)
+    if source is None:
+        return None
+
+    def one(v):
+        if isinstance(v, KerasTensor):
+            return v
+        if isinstance(v, (list, tuple)):
+            parts = [one(t) for t in v]
+            return None if any(p is None for p in parts) else type(v)(parts)
+        value = np.asarray(getattr(v, "value", v))
+        if value.dtype.kind not in "biuf" or value.ndim == 0:
+            return None
+        value = value.astype(np.float32) if value.dtype.kind == "f" else value
+        read = getattr(_batch_source, "constants", None)
+        if read is not None:
+            read.append(v)
+        return ConstantRead(value)(source)
+    return one(inputs)
 
 
 @contextlib.contextmanager

@@ -719,8 +719,11 @@ class Model(TrainingMixin, Layer):
         inputs = dict(zip(keys, tensors)) if keys is not None else \
             tensors if multi else tensors[0]
         with autodiff.collecting_graph_losses() as added_losses, autodiff.tracing_model(self), \
-                batch_source(tensors[0]), weights_in_graph(list(self._weights), tensors[0]):
+                batch_source(tensors[0]) as constants, \
+                weights_in_graph(list(self._weights), tensors[0]):
             outputs = self.call(inputs)
+        # the arrays the graph holds as constants (see __setattr__)
+        self.__dict__["_constant_reads"] = {id(v): v for v in constants}
         # the branch of ``if training:`` the graph holds: the call's default
         # (None: the call takes no ``training``)
         training = inspect.signature(self.call).parameters.get("training")
@@ -733,6 +736,20 @@ class Model(TrainingMixin, Layer):
         # Traced from the first data it saw: later inputs may differ on the
         # axes before the last, as in Keras.
         self._shapes_from_data = True
+
+    def __setattr__(self, name, value):
+        reads = self.__dict__.get("_constant_reads")
+        if reads and id(self.__dict__.get(name)) in reads and value is not self.__dict__[name]:
+            # An array the traced call gave to a layer is replaced (a graph
+            # with new nodes): the call is traced again at its next run, as
+            # Keras runs it each time.  The layers and weights stay.
+            self.__dict__["_constant_reads"] = None
+            self._program = None
+            self._traced_call = False
+            self._infer = None
+            self._infer_pool = []
+            self._train_state = None
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------- as a layer
 
@@ -838,6 +855,16 @@ class Model(TrainingMixin, Layer):
             flat = flatten(inputs)
             if len(flat) == len(self._inputs):
                 inputs = flat
+        traced = autodiff.model_being_traced()
+        if traced is not None and traced is not self and not any(
+                isinstance(t, KerasTensor) for t in flatten(inputs)):
+            # called on arrays in a subclassed model's call being traced (a
+            # block over a graph's node features): a node of that graph, so
+            # its weights train (see Layer.__call__)
+            from ..layers.lambda_layer import constants_in_graph
+            read = constants_in_graph(inputs)
+            if read is not None:
+                inputs = read
         tape = autodiff.active_tape()
         if tape is None and training is not None and mask is None and not args and \
                 not kwargs and type(self).call is not Model.call and \

@@ -270,3 +270,132 @@ def test_tf_repeat_of_a_trained_token_and_of_integer_indices():
     assert np.asarray(rep).dtype == np.int32
     np.testing.assert_array_equal(rep, [[3, 3, 1]])
     np.testing.assert_array_equal(tf.repeat(ids, 2), [3, 3, 1, 1])
+
+
+# ------------- gnn_citations.py: a model computing on its graph's arrays
+
+def test_layers_called_on_arrays_in_a_subclassed_call_train():
+    """A position table looked up by ops.arange inside a subclassed
+    model's call trains, as Keras's call at every step trains it."""
+    class Positions(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.pos = layers.Embedding(4, 3)
+            self.out = layers.Dense(1)
+
+        def call(self, x):
+            return self.out(layers.Flatten()(x + self.pos(ops.arange(4))))
+
+    model = Positions()
+    x, y = rand(16, 4, 3), rand(16, 1, seed=1)
+    model(x)
+    table = np.array(model.pos.embeddings)
+    kernel = np.array(model.out.kernel)
+    # the loss's gradient with respect to the table: 2/n (pred - y) times
+    # the kernel, each position's rows summed over the batch
+    err = np.asarray(model(x)) - y
+    want = (2.0 / 16 * err * kernel[:, 0].reshape(1, 12)).sum(0).reshape(4, 3)
+    model.compile(pynn.optimizers.SGD(learning_rate=0.1), "mse")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_allclose(np.array(model.pos.embeddings), table - 0.1 * want,
+                               rtol=1e-4, atol=1e-6)
+
+
+def unsorted(fn, data, ids, n):
+    out = []
+    for s in range(n):
+        rows = data[ids == s]
+        out.append(fn(rows) if len(rows) else None)
+    return out
+
+
+def test_unsorted_segment_reductions_and_their_gradients():
+    import pynn as tf
+    data = rand(7, 3)
+    data[4] = data[1]                                    # a tie in segment 2
+    ids = np.array([2, 2, 0, 3, 2, 0, 3])
+    s = tf.math.unsorted_segment_sum(data, ids, num_segments=5)
+    m = tf.math.unsorted_segment_mean(data, ids, num_segments=5)
+    mx = tf.math.unsorted_segment_max(data, ids, num_segments=5)
+    for seg, (a, b, c) in enumerate(zip(unsorted(lambda r: r.sum(0), data, ids, 5),
+                                        unsorted(lambda r: r.mean(0), data, ids, 5),
+                                        unsorted(lambda r: r.max(0), data, ids, 5))):
+        if a is None:                                    # segment 1 and 4: no rows
+            np.testing.assert_array_equal(s[seg], 0)
+            np.testing.assert_array_equal(m[seg], 0)
+            np.testing.assert_array_equal(mx[seg], np.finfo(np.float32).min)
+        else:
+            np.testing.assert_allclose(s[seg], a, rtol=1e-6)
+            np.testing.assert_allclose(m[seg], b, rtol=1e-6)
+            np.testing.assert_allclose(mx[seg], c, rtol=1e-6)
+    x = tf.Variable(data)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.math.unsorted_segment_max(x, ids, num_segments=5)[:4]) + \
+            tf.reduce_sum(tf.math.unsorted_segment_mean(x, ids, num_segments=5))
+    grad = np.asarray(tape.gradient(loss, x))
+    counts = np.bincount(ids, minlength=5)
+    want = 1.0 / counts[ids][:, None] * np.ones((7, 3))
+    for seg in (0, 2, 3):
+        rows = np.where(ids == seg)[0]
+        top = data[rows].max(0)
+        for j in range(3):
+            hits = rows[data[rows, j] == top[j]]
+            want[hits, j] += 1.0 / len(hits)             # ties share the gradient
+    np.testing.assert_allclose(grad, want, rtol=1e-6)
+
+
+class MeanOfNeighbours(layers.Layer):
+    def call(self, inputs):
+        import pynn as tf
+        x, edges = inputs
+        messages = tf.gather(x, edges[1])
+        return x + tf.math.unsorted_segment_mean(messages, edges[0], num_segments=x.shape[0])
+
+
+class NodeClassifier(pynn.Model):
+    """gnn_citations.py's pattern: node features and edges held by the
+    model, blocks over all nodes in its call (a layer given the features
+    and the integer edges), the rows of the input's node ids gathered at
+    the end."""
+
+    def __init__(self, features, edges):
+        super().__init__()
+        self.node_features, self.edges = features, edges
+        self.prepare = pynn.Sequential([layers.Dense(4, activation="relu")])
+        self.conv = MeanOfNeighbours()
+        self.logits = layers.Dense(2)
+
+    def call(self, node_ids):
+        import pynn as tf
+        x = self.conv((self.prepare(self.node_features), self.edges))
+        return self.logits(tf.gather(x, node_ids))
+
+
+def reference(model, node_ids):
+    x = np.maximum(model.node_features @ np.array(model.prepare.layers[0].kernel)
+                   + np.array(model.prepare.layers[0].bias), 0)
+    agg = np.zeros_like(x)
+    for s in range(len(x)):
+        rows = x[model.edges[1][model.edges[0] == s]]
+        if len(rows):
+            agg[s] = rows.mean(0)
+    x = x + agg
+    return x[node_ids] @ np.array(model.logits.kernel) + np.array(model.logits.bias)
+
+
+def test_a_model_over_its_graphs_nodes_trains_and_follows_new_nodes():
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(10, 3)).astype(np.float32)
+    edges = rng.integers(0, 10, (2, 25))
+    model = NodeClassifier(features, edges)
+    out = model([1, 4, 9])                       # Python ints: integer node ids
+    np.testing.assert_allclose(out, reference(model, [1, 4, 9]), rtol=1e-5, atol=1e-6)
+    kernel = np.array(model.prepare.layers[0].kernel)
+    model.compile("adam", pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(np.arange(10), rng.integers(0, 2, 10), epochs=2, batch_size=5, verbose=0)
+    assert np.abs(np.array(model.prepare.layers[0].kernel) - kernel).max() > 0
+    # new nodes and edges: the call runs on them, as Keras's does
+    model.node_features = np.concatenate([features, rng.normal(size=(2, 3)).astype(np.float32)])
+    model.edges = np.concatenate([edges, [[10, 11, 10], [0, 1, 11]]], axis=1)
+    got = model.predict(np.array([10, 11, 3]), verbose=0)
+    np.testing.assert_allclose(got, reference(model, [10, 11, 3]), rtol=1e-5, atol=1e-6)
