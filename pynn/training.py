@@ -64,8 +64,9 @@ _run_inference = None
 
 
 def _integer_dtype(x):
-    """"int32" or "int64" for integer data (Python ints are int32, as
-    Keras converts them), else None."""
+    """"int32" or "int64" for signed integer data, ids (Python ints are
+    int32, as Keras converts them), else None (unsigned bytes are pixels,
+    converted to float32 as every model's inputs)."""
     if isinstance(x, np.ndarray):
         kind, size = x.dtype.kind, x.dtype.itemsize
     elif isinstance(x, (list, tuple)) and x and all(
@@ -73,9 +74,9 @@ def _integer_dtype(x):
         kind, size = "i", 4
     else:
         return None
-    if kind not in "iu":
+    if kind != "i":
         return None
-    return "int64" if size == 8 or (kind == "u" and size == 4) else "int32"
+    return "int64" if size == 8 else "int32"
 
 
 def _as_input(x, dtype="float32", what="x"):
