@@ -608,7 +608,7 @@ class Model(TrainingMixin, Layer):
         other layer with a node in the graph (one built inside call), so that
         no weight is lost.  The traced operations (inputs, tensor
         operations, added losses) are not layers of the model."""
-        from ..layers.lambda_layer import TensorOperation, WeightRead
+        from ..layers.lambda_layer import ConstantRead, TensorOperation, WeightRead
         found, seen = [], {id(self)}
 
         def take(item):
@@ -625,7 +625,8 @@ class Model(TrainingMixin, Layer):
                 take(item)
         if self._traced_call:
             for op in self._operations:
-                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses, WeightRead)):
+                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses, WeightRead,
+                                       ConstantRead)):
                     take(op)
         return found
 

@@ -389,6 +389,8 @@ def test_a_model_over_its_graphs_nodes_trains_and_follows_new_nodes():
     edges = rng.integers(0, 10, (2, 25))
     model = NodeClassifier(features, edges)
     out = model([1, 4, 9])                       # Python ints: integer node ids
+    assert [type(layer).__name__ for layer in model.layers] == \
+        ["Sequential", "MeanOfNeighbours", "Dense"]
     np.testing.assert_allclose(out, reference(model, [1, 4, 9]), rtol=1e-5, atol=1e-6)
     kernel = np.array(model.prepare.layers[0].kernel)
     model.compile("adam", pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
