@@ -295,6 +295,10 @@ def test_layers_called_on_arrays_in_a_subclassed_call_train():
     # the kernel, each position's rows summed over the batch
     err = np.asarray(model(x)) - y
     want = (2.0 / 16 * err * kernel[:, 0].reshape(1, 12)).sum(0).reshape(4, 3)
+    with pynn.GradientTape() as tape:        # a custom train_step's tape
+        loss = ops.mean((model(x) - y) ** 2)
+    np.testing.assert_allclose(tape.gradient(loss, model.pos.embeddings), want,
+                               rtol=1e-4, atol=1e-6)
     model.compile(pynn.optimizers.SGD(learning_rate=0.1), "mse")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     np.testing.assert_allclose(np.array(model.pos.embeddings), table - 0.1 * want,
