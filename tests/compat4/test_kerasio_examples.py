@@ -405,3 +405,16 @@ def test_a_model_over_its_graphs_nodes_trains_and_follows_new_nodes():
     model.edges = np.concatenate([edges, [[10, 11, 10], [0, 1, 11]]], axis=1)
     got = model.predict(np.array([10, 11, 3]), verbose=0)
     np.testing.assert_allclose(got, reference(model, [10, 11, 3]), rtol=1e-5, atol=1e-6)
+
+
+# -------------- timeseries_weather_forecasting.py: y[0].numpy() of a batch
+
+def test_an_element_of_an_eager_tensor_is_a_tensor():
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    y = np.arange(4, dtype=np.float32)
+    data = pynn.utils.timeseries_dataset_from_array(x, y, sequence_length=2, batch_size=2)
+    inputs, targets = next(iter(data))
+    assert targets[0].numpy() == 0.0 and isinstance(targets[0].numpy(), np.floating)
+    assert inputs[1, 1, 2].numpy() == 5.0
+    np.testing.assert_array_equal(inputs[0].numpy(), x[:2])
+    assert float(targets[1]) == 1.0 and int(inputs[0, 0, 1]) == 1
