@@ -415,6 +415,6 @@ def test_an_element_of_an_eager_tensor_is_a_tensor():
     data = pynn.utils.timeseries_dataset_from_array(x, y, sequence_length=2, batch_size=2)
     inputs, targets = next(iter(data))
     assert targets[0].numpy() == 0.0 and isinstance(targets[0].numpy(), np.floating)
-    assert inputs[1, 1, 2].numpy() == 5.0
+    assert inputs[1, 1, 2].numpy() == 8.0                 # window 1, its step 1: x[2]
     np.testing.assert_array_equal(inputs[0].numpy(), x[:2])
     assert float(targets[1]) == 1.0 and int(inputs[0, 0, 1]) == 1
