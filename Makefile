@@ -94,7 +94,7 @@ bench: build $(BENCH)/.ready
 		../$(BENCH)/bin/python report.py ../.benchmarks/avx2.json; \
 	else echo "== no AVX-512 here: the run above is the AVX2 path =="; fi
 	$(BENCH)/bin/python benchmarks/matmul_sizes.py --rounds 3
-	$(BENCH)/bin/python benchmarks/bench_predict.py --repeats 400
+	$(BENCH)/bin/python benchmarks/bench_predict.py --rounds 100
 	$(BENCH)/bin/python benchmarks/busy_machine.py --rounds 5
 	$(BENCH)/bin/python benchmarks/scaling.py --steps 30
 

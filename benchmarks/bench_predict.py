@@ -5,12 +5,17 @@ the same model (with as many threads as pynn uses), as an on-device
 runtime would serve it.  Models: an MLP 784-128-128-10 and the Keras
 MNIST convnet.
 
-Run as a script for a table of medians (the calls alternate, so a busy
-machine slows all of them alike, and each round starts at the next one:
-LiteRT's worker threads keep spinning a while after a call, which slows
-whichever call comes right after it)::
+Run as a script for a table of medians::
 
-    .venv/bin/python benchmarks/bench_predict.py [--repeats 2000]
+    .venv/bin/python benchmarks/bench_predict.py [--rounds 100] [--block 20]
+
+Each round runs every callable for a block of calls in a row, as a
+server answering requests would (the first three of a block are not
+counted), and the callables take turns round by round, so that a busy
+machine slows all of them alike.  Calls of different libraries must not
+alternate one by one: each library's worker threads keep spinning a while
+after its call and take the cores from the other's next call (measured
+that way, LiteRT's one-image convnet took 71 us instead of 35).
 """
 import argparse
 import time
@@ -98,31 +103,32 @@ def test_predict(benchmark, name, impl, batch):
     benchmark(fns[impl], x)
 
 
-def table(repeats):
-    """Medians in microseconds, every callable timed in turn each round."""
-    print(f"threads {pynn.get_num_threads()}, {repeats} rounds, median us "
-          f"(ratio to litert)")
+def table(rounds, block):
+    """Medians in microseconds of every callable's calls, in blocks."""
+    print(f"threads {pynn.get_num_threads()}, {rounds} rounds of {block} calls, "
+          f"median us (ratio to litert)")
     for name in MODELS:
         for batch in (1, 32):
             fns, x = runners(name, batch)
             times = {k: [] for k in fns}
-            for _ in range(20):
-                for fn in fns.values():
-                    fn(x)
             order = list(fns.items())
-            for r in range(repeats):
+            for r in range(rounds):
                 for k, fn in order[r % len(order):] + order[:r % len(order)]:
-                    t = time.perf_counter()
-                    fn(x)
-                    times[k].append(time.perf_counter() - t)
+                    for i in range(block):
+                        t = time.perf_counter()
+                        fn(x)
+                        if i >= 3:
+                            times[k].append(time.perf_counter() - t)
             med = {k: np.median(v) * 1e6 for k, v in times.items()}
             base = med.get("litert")
             cells = [f"{k} {v:8.1f}" + (f" ({v / base:4.2f}x)" if base else "")
                      for k, v in med.items()]
-            print(f"{name:8s} b{batch:<3d} " + " | ".join(cells))
+            print(f"{name:8s} b{batch:<3d} " + " | ".join(cells), flush=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=2000)
-    table(parser.parse_args().repeats)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--block", type=int, default=20)
+    args = parser.parse_args()
+    table(args.rounds, args.block)

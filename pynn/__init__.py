@@ -1,6 +1,7 @@
 """pynn: neural networks with C kernels, a Keras-compatible API and a TFLite
 exporter.  ``import pynn as keras`` gives Keras 3's top-level names."""
 __version__ = "0.1.0"
+import sys as _sys
 
 # backend first: it loads the kernels with the thread runtime's settings.
 from . import backend  # noqa: I001
@@ -24,7 +25,7 @@ from .tape import GradientTape, Variable
 # functions (TensorFlow's argument names; anything else of TensorFlow is
 # in pynn.ops / pynn.backend by its Keras name).
 from . import math, nn  # noqa: E402
-from .backend import cast, ones_like, shape, zeros_like  # noqa: E402
+from .backend import cast, ones_like, zeros_like  # noqa: E402
 from .backend import matmul, ones, reshape, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant_tensor as constant  # noqa: E402
@@ -36,9 +37,9 @@ from .math import (  # noqa: E402
     equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
-    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, sigmoid, sign,
-    sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose, unstack,
-    where)
+    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
+    sign, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
+    unstack, where)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -51,19 +52,31 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
 # (range, abs, round, pow and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
-# TensorFlow's dtype names (``tf.cast(n, tf.float32)`` in a custom metric),
-# as the dtype strings pynn's functions take.
-float16, float32, float64 = "float16", "float32", "float64"
-int8, int16, int32, int64, uint8 = "int8", "int16", "int32", "int64", "uint8"
+# TensorFlow's dtypes (``tf.cast(n, tf.float32)`` in a custom metric): str
+# subclasses, so they go wherever pynn's functions take a dtype string.
+from . import dtypes  # noqa: E402
+from .dtypes import DType, as_dtype  # noqa: E402
+from .dtypes import (bool, complex64, complex128, double, float16, float32,  # noqa: E402
+                     float64, half, int8, int16, int32, int64, string, uint8, uint16,
+                     uint32, uint64)
+# tf.function and its neighbours (pynn runs them eagerly)
+from .execution import (Function, TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
+                        function, numpy_function, print, py_function)
+from . import debugging, image, io, linalg, strings  # noqa: E402
+from .debugging import Assert, errors  # noqa: E402
+from .math import clip_by_global_norm  # noqa: E402
+# TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)
+# in a DCGAN's layers), and its tf.initializers module
+from .initializers import Constant as constant_initializer  # noqa: E402
+from .initializers import Ones as ones_initializer  # noqa: E402
+from .initializers import RandomNormal as random_normal_initializer  # noqa: E402
+from .initializers import RandomUniform as random_uniform_initializer  # noqa: E402
+from .initializers import Zeros as zeros_initializer  # noqa: E402
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
-import sys as _sys  # noqa: E402
-# tf.keras: with `import pynn as tf`, `tf.keras.layers.Dense` is
-# `pynn.layers.Dense` (pynn is the Keras API and TensorFlow's names at once).
-# (An attribute, not a module: `from tensorflow.keras.x import y` ports as
-# `from pynn.x import y`.)
+# tf.keras: this package (``tf.keras.layers.Dense`` with ``import pynn as tf``)
 keras = _sys.modules[__name__]
 
 
@@ -88,4 +101,10 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "convert_to_tensor", "einsum", "float16", "float32", "float64", "int8",
            "int16", "int32", "int64", "uint8", "matmul", "nest", "newaxis", "ones",
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
-           "stack", "zeros", "zeros_like", "__version__"] + _TF_NAMES
+           "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
+           "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
+           "function", "Function", "TensorSpec", "TensorArray", "executing_eagerly",
+           "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
+           "linalg", "strings", "clip_by_global_norm", "constant_initializer",
+           "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
+           "zeros_initializer"] + _TF_NAMES

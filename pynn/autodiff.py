@@ -26,6 +26,7 @@ import threading
 import numpy as np
 
 from . import ops
+from .tensor import Tensor
 
 class _Local(threading.local):
     """This thread's recording tape and ``add_loss`` sink, None until a
@@ -41,6 +42,7 @@ class _Local(threading.local):
         self.inferring = False
         self.tracing_model = None
         self.sizes_unknown = False
+        self.call_training = None
 
 
 def _accumulate(grads, t, g, who, add):
@@ -58,6 +60,51 @@ def model_being_traced():
     on this thread (not while a layer's call runs on sample values to find
     its output shape), or None."""
     return None if _local.inferring else _local.tracing_model
+
+
+def outer_training():
+    """The ``training`` of the eager model call running on this thread
+    (see Model._call_eagerly), which a layer called inside it without one
+    takes, as Keras passes it down; None outside such a call."""
+    return _local.call_training
+
+
+class call_training:
+    """A with-block in which layers called without ``training`` take
+    ``training`` (an eager model call's)."""
+
+    def __init__(self, training):
+        self.training = training
+
+    def __enter__(self):
+        self._saved = _local.call_training
+        _local.call_training = self.training
+
+    def __exit__(self, *exc):
+        _local.call_training = self._saved
+
+
+class UntraceableCall(Exception):
+    """Raised inside the trace of a subclassed model's call by what a graph
+    traced once would freeze: a random draw (the same constant at every
+    step) or a Python branch on ``training``.  The trace stops and the
+    model runs its call afresh at every call (see Model._trace)."""
+
+
+class _RunTraining:
+    """The ``training`` a subclassed model's call gets while it is traced:
+    given to a layer, it leaves the layer's node to each run's
+    ``training`` (fit trains, predict infers); tested as a bool (``if
+    training:``), the call cannot be one graph for both."""
+
+    def __bool__(self):
+        raise UntraceableCall()
+
+    def __repr__(self):
+        return "<the training of each run>"
+
+
+RUN_TRAINING = _RunTraining()
 
 
 class tracing_model:
@@ -1869,10 +1916,9 @@ def _apply_ufunc(ufunc, method, inputs, kwargs):
         raise unsupported(f"{name}.{method}", tape)
     out = kwargs.pop("out", None)
     if out is not None:
-        # ``a += traced`` on a plain array or eager Tensor ``a`` (TensorFlow
-        # code's ``loss = tf.zeros(()); loss += ...``): the result, traced,
-        # is what Python binds to ``a``; the array gets its value too.
-        from .tensor import Tensor
+        # ``a += traced`` on a plain array ``a`` (TensorFlow code's
+        # ``loss = zeros(()); loss += ...``): the result, traced, is what
+        # Python binds to ``a``; the array gets its value too.
         target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
         if not (type(target) in (np.ndarray, Tensor) and any(x is target for x in inputs)):
             raise unsupported(f"{name}(out=...)", tape)

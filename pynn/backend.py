@@ -75,6 +75,11 @@ class _Scopes(threading.local):
 
 
 _scopes = _Scopes()
+# How many pynn.device scopes are open in all threads together: a predict
+# that finds none skips the look at its own thread's stack (see
+# Model._planned_predict).
+open_device_scopes = [0]
+_open_lock = threading.Lock()
 
 
 def parse_device(name):
@@ -106,10 +111,14 @@ class device:
 
     def __enter__(self):
         _scopes.stack.append(self.name)
+        with _open_lock:
+            open_device_scopes[0] += 1
         return self
 
     def __exit__(self, *exc):
         _scopes.stack.pop()
+        with _open_lock:
+            open_device_scopes[0] -= 1
         return False
 
     def __repr__(self):

@@ -1,7 +1,11 @@
 """Keras 3's ``keras.config``: the global settings pynn has (float32,
 channels_last, the fuzz factor epsilon, the progress bars' logging, and
-the debugging caps on epochs and steps)."""
+the debugging caps on epochs and steps), and TensorFlow's ``tf.config``
+names that programs call before building a model (devices, memory
+growth, threads)."""
+import collections
 import os
+import types
 
 from .backend import epsilon, floatx, image_data_format, set_epsilon, set_floatx, \
     set_image_data_format
@@ -72,8 +76,89 @@ def backend():
     return "numpy"
 
 
+# ----------------------------------------- TensorFlow's tf.config names
+
+class PhysicalDevice(collections.namedtuple("PhysicalDevice", ["name", "device_type"])):
+    """A device pynn computes on (``tf.config.PhysicalDevice``)."""
+
+
+LogicalDevice = PhysicalDevice
+
+
+def list_physical_devices(device_type=None):
+    """The CPU, and the GPUs of the optional CUDA module when it loads
+    (``tf.config.list_physical_devices('GPU')`` is empty without them)."""
+    from . import cuda
+    devices = [PhysicalDevice("/physical_device:CPU:0", "CPU")]
+    if cuda.is_available():
+        devices += [PhysicalDevice(f"/physical_device:GPU:{i}", "GPU")
+                    for i in range(cuda.device_count())]
+    return [d for d in devices if device_type is None or d.device_type == device_type.upper()]
+
+
+def list_logical_devices(device_type=None):
+    return [LogicalDevice(d.name.replace("/physical_device:", "/device:"), d.device_type)
+            for d in list_physical_devices(device_type)]
+
+
+get_visible_devices = list_physical_devices
+
+
+def set_visible_devices(devices, device_type=None):
+    """Accepted and without effect: pynn computes on the CPU unless code asks
+    for a CUDA device (``pynn.device('cuda')``), so nothing is hidden."""
+
+
+def _set_memory_growth(device, enable):
+    """Without effect: pynn allocates GPU memory as arrays need it, never
+    reserving the whole card, which is what TensorFlow's memory growth
+    turns on; programs call it before building models and it must not fail."""
+
+
+def _get_memory_growth(device):
+    return True
+
+
+def run_functions_eagerly(run_eagerly):
+    """Without effect: tf.function always runs its Python function eagerly."""
+
+
+def functions_run_eagerly():
+    return True
+
+
+def _set_intra_op_parallelism_threads(num_threads):
+    """The number of threads of the C kernels (0: the default)."""
+    from .backend import set_num_threads
+    if num_threads:
+        set_num_threads(int(num_threads))
+
+
+def _get_intra_op_parallelism_threads():
+    from .backend import get_num_threads
+    return get_num_threads()
+
+
+def _set_inter_op_parallelism_threads(num_threads):
+    """Without effect: pynn runs one operation at a time, each over the
+    intra-op threads."""
+
+
+experimental = types.SimpleNamespace(
+    set_memory_growth=_set_memory_growth, get_memory_growth=_get_memory_growth,
+    list_physical_devices=list_physical_devices, set_visible_devices=set_visible_devices,
+    get_visible_devices=get_visible_devices)
+threading = types.SimpleNamespace(
+    set_intra_op_parallelism_threads=_set_intra_op_parallelism_threads,
+    get_intra_op_parallelism_threads=_get_intra_op_parallelism_threads,
+    set_inter_op_parallelism_threads=_set_inter_op_parallelism_threads,
+    get_inter_op_parallelism_threads=lambda: 1)
+
+
 __all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon", "set_floatx",
            "set_image_data_format", "enable_interactive_logging", "disable_interactive_logging",
            "is_interactive_logging_enabled", "set_max_epochs", "max_epochs",
            "set_max_steps_per_epoch", "max_steps_per_epoch", "enable_unsafe_deserialization",
-           "dtype_policy", "set_dtype_policy"]
+           "dtype_policy", "set_dtype_policy", "list_physical_devices", "list_logical_devices",
+           "get_visible_devices", "set_visible_devices", "run_functions_eagerly",
+           "functions_run_eagerly", "experimental", "threading", "PhysicalDevice"]

@@ -414,14 +414,30 @@ def linspace(start, stop, num, name=None, axis=0):
     return np.linspace(_value(start), _value(stop), int(num), axis=axis).astype(dtype)
 
 
+def shape(input, out_type="int32", name=None):
+    """The sizes as a 1-D int32 tensor (``tf.shape(x)[0]``: the batch size).
+    Of a symbolic tensor (a layer's or subclassed model's call traced into
+    a graph), the tuple of its sizes with None where unknown, as
+    ``ops.shape`` gives it: ``tf.shape(x)[0]`` is then the symbolic batch
+    size that ``tf.zeros`` and ``tf.reshape`` take."""
+    sizes = ops.shape(input)
+    if builtins.any(d is None for d in sizes):
+        return tuple(sizes)
+    return np.asarray(sizes, dtype=str(out_type))
+
+
 def size(input, out_type="int32", name=None):
     """The number of elements (a scalar)."""
-    return np.asarray(_value(input).size, dtype=out_type)
+    sizes = ops.shape(input)
+    if builtins.any(d is None for d in sizes):
+        raise ValueError(f"size: the shape {tuple(sizes)} has an unknown size (None); count "
+                         f"the elements of a value, not of a symbolic tensor")
+    return np.asarray(np.prod(sizes, dtype=np.int64), dtype=str(out_type))
 
 
 def rank(input, name=None):
     """The number of axes (an int32 scalar)."""
-    return np.asarray(_value(input).ndim, dtype=np.int32)
+    return np.asarray(ops.ndim(input), dtype=np.int32)
 
 
 def identity(input, name=None):
@@ -457,6 +473,24 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     # (sqrt at 0 would give an infinite gradient; such entries are 0 anyway)
     norm = ops.where(positive, ops.sqrt(ops.where(positive, total, 1.0)), total)
     return ops.divide(ops.multiply(t, clip_norm), ops.maximum(norm, clip_norm))
+
+
+def global_norm(t_list, name=None):
+    """sqrt of the sum of the squares of every entry of every tensor in
+    ``t_list`` (None entries skipped), as tf.linalg.global_norm."""
+    squares = [ops.sum(ops.square(t)) for t in t_list if t is not None]
+    if not squares:
+        return np.asarray(0.0, np.float32)
+    return ops.sqrt(functools.reduce(ops.add, squares))
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """(the tensors each scaled by clip_norm / max(global_norm, clip_norm),
+    the global norm): gradients clipped together, their directions kept;
+    None entries stay None."""
+    total = global_norm(t_list) if use_norm is None else use_norm
+    scale = ops.divide(float(clip_norm), ops.maximum(total, float(clip_norm)))
+    return [None if t is None else ops.multiply(t, scale) for t in t_list], total
 
 
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
@@ -636,9 +670,9 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floor
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "l2_normalize", "top_k",
          "segment_sum", "unsorted_segment_sum", "unsorted_segment_mean",
          "unsorted_segment_max"]
-_TENSORS = ["range", "fill", "eye", "linspace", "size", "rank", "identity", "stop_gradient",
-            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "expand_dims",
-            "squeeze",
+_TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
+            "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
+            "clip_by_norm", "norm", "tile", "repeat", "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])

@@ -32,6 +32,7 @@ import numpy as np
 from . import _cuda_ops
 from . import _kernels as _k
 from .cuda import DeviceArray as _Device
+from .tensor import Tensor as _eager_type
 from .tensor import eager as _eager
 
 # Keras 3's keras.ops names for NumPy's functions (and a few of its own:
@@ -231,6 +232,8 @@ def _alpha(alpha, name):
 def _integer(value, name, low=None, high=None):
     """``value`` as an int (a bool, a float or anything else refused), within
     [low, high]."""
+    if type(value) is _eager_type and value.ndim == 0:
+        value = value[()]  # a 0-d eager tensor (ops.clip of a scalar, tf.shape(x)[0])
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
                                                                       np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -5862,7 +5865,17 @@ def _symbolic_entry(fn, name):
             watched = _WATCHED[0]()
             if watched:
                 args, kwargs = _watched_operands(args, kwargs, watched)
-        return fn(*args, **kwargs)
+        # an eager result as an eager tensor (``ops.relu(x).numpy()``, as
+        # Keras's tensors); traced results stay as they are.  fit and
+        # predict call the functions below these public entries.
+        return _eager(fn(*args, **kwargs))
+    return entry
+
+
+def _eager_entry(fn):
+    @functools.wraps(fn)
+    def entry(*args, **kwargs):
+        return _eager(fn(*args, **kwargs))
     return entry
 
 
@@ -5918,6 +5931,16 @@ NUMPY_STYLE += MORE_OPS
 # (the numpy namespace stays out of __all__: a star import must not hide
 # the NumPy module)
 __all__ += list(MORE_OPS) + ["nn", "linalg"]
+# Keras 3's names that take no symbolic tensor: eager results as eager
+# tensors too (pynn's own kernel API above them, dense, conv2d, max_pool2d,
+# ..., keeps giving plain arrays).
+for _name in """zeros ones arange full eye identity linspace mod average floor_divide meshgrid
+empty multi_hot batch_normalization dot_product_attention diff tri column_stack
+layer_normalization rms_normalization inv det matrix_power cholesky unique histogram corrcoef
+logspace geomspace get_item polar view_as_real view_as_complex bartlett blackman hamming
+hanning kaiser fft fft2 ifft2 rfft irfft stft istft eig lu_factor""".split():
+    globals()[_name] = _eager_entry(globals()[_name])
+del _name
 SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS
 
 

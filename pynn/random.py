@@ -3,7 +3,9 @@
 Draws come from pynn's seeded generator (``pynn.utils.set_random_seed``),
 from a :class:`SeedGenerator`'s own stream, or, for an integer ``seed``,
 from a generator seeded with it (the same draws every call, as in Keras).
-They are float32 NumPy arrays: constants in a traced computation.
+They are float32 NumPy arrays: constants in a traced computation.  A
+subclassed model whose call() draws runs that call at every call (as Keras
+runs it eagerly), so each call draws afresh.
 """
 import numpy as np
 
@@ -22,15 +24,11 @@ class SeedGenerator:
 
 
 def _generator(seed):
-    model = autodiff.model_being_traced()
-    if model is not None:
-        # The trace runs call() once to make the model's graph: a draw made
-        # here would be the same constant at every later call.
-        raise ValueError(f"Model {model.name!r} ({type(model).__name__}): its call() draws "
-                         f"random values outside a layer; a subclassed model's call is "
-                         f"traced once into a graph, so every call would reuse the same "
-                         f"draw. Draw them in the call() of a Layer subclass (it runs at "
-                         f"every call), and call that layer from the model")
+    if autodiff.model_being_traced() is not None:
+        # A draw in a subclassed model's call: traced once into a graph it
+        # would be the same constant at every step, so the model runs its
+        # call eagerly instead (see Model._trace).
+        raise autodiff.UntraceableCall()
     if seed is None:
         return seeding.rng()
     if isinstance(seed, SeedGenerator):
@@ -56,9 +54,21 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    """Draws from U[minval, maxval)."""
+    """Draws from U[minval, maxval); for an integer dtype (TensorFlow's
+    ``tf.random.uniform(..., dtype=tf.int32)``), integers in [minval, maxval)."""
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        if maxval is None:
+            raise ValueError("uniform: an integer dtype needs maxval")
+        return randint(shape, minval, maxval, dtype=np.dtype(dtype).name, seed=seed)
+    maxval = 1.0 if maxval is None else maxval
     u = _generator(seed).random(_shape(shape), dtype=np.float32)
     return (u * np.float32(maxval - minval) + np.float32(minval)).astype(_dtype(dtype))
+
+
+def set_seed(seed):
+    """TensorFlow's ``tf.random.set_seed``: seed pynn's generator (as
+    ``pynn.utils.set_random_seed``), so the draws that follow repeat."""
+    seeding.set_random_seed(seed)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):

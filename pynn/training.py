@@ -23,13 +23,14 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 import contextlib
 import copy
 import inspect
+import itertools
 import math
 import queue
 import threading
 
 import numpy as np
 
-from . import autodiff, config
+from . import autodiff, config, tree
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
@@ -53,14 +54,14 @@ _placements = [0]
 def _inference():
     """pynn.models.passes.run_inference (bound at the first call: the
     models package imports this module)."""
-    global _run_inference
+    global _run_inference, _planned_predict
     if _run_inference is None:
-        from .models.passes import run_inference
-        _run_inference = run_inference
+        from .models.passes import planned_predict, run_inference
+        _run_inference, _planned_predict = run_inference, planned_predict
     return _run_inference
 
 
-_run_inference = None
+_run_inference = _planned_predict = None
 
 
 def _integer_dtype(x):
@@ -366,6 +367,8 @@ class _Prefetcher:
 class TrainingMixin:
     """compile/fit/evaluate/predict over a model's graph program."""
 
+    _planned = None
+
     def _init_training_state(self):
         self.compiled = False
         self.optimizer = None
@@ -385,6 +388,7 @@ class TrainingMixin:
         self._placed_at = -1        # _placements[0] when it was last placed
         self._batch_buffers = {}    # device copies of the current batch, reused
         self._input_spec = None     # (graph, input dtypes, input shapes) of the last graph
+        self._planned = None        # passes.planned_predict's record of the last planned call
 
     # -------------------------------------------------------- placement
 
@@ -603,6 +607,8 @@ class TrainingMixin:
         self._find_fusions()
         if self._trainable_snapshot is None:
             self._trainable_snapshot = list(self.trainable_weights)
+        if self.optimizer is not None:
+            self.optimizer._track_weights(self._trainable_snapshot)
 
     def _find_fusions(self):
         """Which outputs hand their loss logits: a softmax/sigmoid layer
@@ -726,6 +732,8 @@ class TrainingMixin:
         if self._program is not None:
             xs = self._adjust_input_rank(xs)
         self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
+        if self._eager_call:
+            return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
         if len(n) > 1 and not (broadcast and len(n - {1}) == 1):
@@ -898,6 +906,8 @@ class TrainingMixin:
             off += n
         self._flat = (params, grads)
         self._flat_views = views
+        if self.optimizer is not None:
+            self.optimizer._track_weights(weights)
         new_binding()
         return self._flat
 
@@ -1029,6 +1039,7 @@ class TrainingMixin:
         array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
         steps_per_epoch = config.capped_steps(steps_per_epoch, _stream_length(x))
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
+        x = self._trace_from(x)
         if self._runs_own_step("train_step"):
             if validation_split or class_weight is not None:
                 raise ValueError("fit: validation_split and class_weight are not supported "
@@ -1205,6 +1216,7 @@ class TrainingMixin:
         self._require_compiled("evaluate()")
         steps = config.capped_steps(steps, _stream_length(x))
         verbose = 1 if verbose == "auto" else int(verbose)
+        x = self._trace_from(x)
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
@@ -1304,13 +1316,22 @@ class TrainingMixin:
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
         run_inference = _inference()
+        if type(x) is np.ndarray and steps is None and not callbacks and \
+                (batch_size is None or type(batch_size) is int and batch_size > 0) and \
+                x.ndim and x.shape[0] <= (batch_size or 32) and \
+                type(self).predict_step is TrainingMixin.predict_step:
+            # one batch in memory, as below, whose plan a call has used
+            out = _planned_predict(self, x)
+            if out is not None:
+                return out
         steps = config.capped_steps(steps, _stream_length(x))
+        x = self._trace_from(x, targets=False)
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
                 x.shape[0] <= (batch_size or 32) and \
                 (type(verbose) is int or verbose == "auto") and \
                 x.size <= _STREAM_CONVERT_BYTES >> 2 and \
-                type(self).predict_step is TrainingMixin.predict_step:
+                type(self).predict_step is TrainingMixin.predict_step and not self._eager_call:
             # One in-memory batch and nothing to report (no progress bar
             # for one batch, no callbacks): what the general path below
             # does for it, predict_on_batch's route, without its checks
@@ -1385,6 +1406,14 @@ class TrainingMixin:
 
     def predict_on_batch(self, x):
         run_inference = _inference()
+        if type(x) is np.ndarray and type(self).predict_step is TrainingMixin.predict_step:
+            out = _planned_predict(self, x)
+            if out is not None:
+                return out
+        x = self._trace_from(x, targets=False)
+        if self._runs_own_step("predict_step"):
+            out = self.predict_step(x)
+            return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
     def predict_classes(self, x, batch_size=32, verbose=0):
@@ -1399,6 +1428,19 @@ class TrainingMixin:
                        return_dict=False):
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch()")
+        x = self._trace_from(x)
+        if self._runs_own_step("train_step"):
+            # Keras's train_on_batch: one train_step on the batch, the
+            # metrics reset first
+            if class_weight is not None:
+                raise ValueError("train_on_batch: class_weight is not supported with a custom "
+                                 "train_step; weigh samples in the step")
+            self.reset_metrics()
+            logs = _step_logs(self.train_step(pack_x_y_sample_weight(x, y, sample_weight)))
+            if return_dict:
+                return logs
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
         self._place()
         params, grads = self._flat_parameters()
@@ -1621,9 +1663,41 @@ class TrainingMixin:
         """Whether fit/evaluate/predict run a step of the subclass's (or,
         with no compiled loss, the generic one)."""
         overridden = getattr(type(self), name) is not getattr(TrainingMixin, name)
+        if overridden or self._eager_call:  # (a call that draws has no graph to run)
+            return True
         if name == "predict_step":
-            return overridden
+            return False
         return overridden or self._compile_args is None or self._compile_args[0] is None
+
+    def _trace_from(self, x, targets=True):
+        """Traces a subclassed model not built yet on ``x`` (arrays, or a
+        stream's first batch), so that fit, evaluate and predict know
+        whether its call runs eagerly (one that draws random values does)
+        before they choose their path.  Returns ``x``: a one-shot
+        iterator comes back with its first item put back in front."""
+        if x is None or self._program is not None or self._eager_call or \
+                not self._subclassed:
+            return x
+        if not _is_stream(x):
+            self._prepare_inputs(x, convert=False)
+            return x
+        if hasattr(x, "__getitem__") and hasattr(x, "__len__"):
+            if not len(x):
+                return x
+            item = x[0]
+        else:
+            one_shot = hasattr(x, "__next__")
+            try:
+                item = next(x if one_shot else iter(x))
+            except StopIteration:
+                return x
+            if one_shot:
+                x = itertools.chain([item], x)
+        if isinstance(item, tuple) and len(item) in (1, 2, 3) or \
+                targets and isinstance(item, list) and len(item) in (2, 3):
+            item = item[0]
+        self._prepare_inputs(item, convert=False)
+        return x
 
     def _fit_steps(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
                    shuffle, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
@@ -1715,8 +1789,10 @@ def _metric_leaves(spec):
 
 def _metrics_per_output(spec, names, n):
     """Keras 3's reading of ``metrics``: one list for a single output; a
-    dict by output name; a list with one entry (a metric or a list) per
-    output.  Any other flat list applies to every output, as in Keras 2."""
+    dict by output name; a list with one entry per output (a metric or a
+    list of them: ``["mae", "mse"]`` for two outputs is mae on the first,
+    mse on the second).  A list of another length, which Keras 3 refuses,
+    applies to every output, as in Keras 2."""
     if not spec:
         return [[] for _ in range(n)]
     as_list = lambda v: [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
@@ -1724,7 +1800,7 @@ def _metrics_per_output(spec, names, n):
         return [_metric_leaves(spec)]
     if isinstance(spec, dict):
         return [as_list(v) for v in _per_output(spec, names, "metrics")]
-    if len(spec) == n and (any(isinstance(m, (list, tuple)) or m is None for m in spec)):
+    if len(spec) == n:
         return [as_list(m) for m in spec]
     return [list(spec) for _ in range(n)]
 

@@ -17,7 +17,7 @@ def synchronize_start(model, comm):
     params, _ = model._flat_parameters()
     opt = model.optimizer
     opt.build(params.size)
-    for v in opt.variables():
+    for v in opt._state_arrays():
         comm.bcast_(v, what="the optimizer's state")
     it = np.array([opt.iterations], np.int64)
     comm.bcast_(it, what="the optimizer's step count")

@@ -873,6 +873,10 @@ class Layer:
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if training is None:
+            training = autodiff.outer_training()
+        elif training is autodiff.RUN_TRAINING:
+            training = None  # (in a model's traced call: each run's)
         if mask is not None and not isinstance(mask, KerasTensor):
             # a mask the program gives (lstm(x, mask=m)) reaches the call
             with autodiff.given_mask(mask):

@@ -486,7 +486,10 @@ class TextVectorization(_Lookup):
         texts = np.array([self._token(t) for t in arr.tolist()], dtype=object)
         s = self.standardize
         if callable(s):
-            texts = np.asarray(s(texts.astype(str)), dtype=object)
+            # (tf.strings functions give bytes, as TensorFlow's: decoded here)
+            texts = np.array([self._token(t) for t in
+                              np.asarray(s(texts.astype(str)), dtype=object).tolist()],
+                             dtype=object)
         else:
             if s in ("lower", "lower_and_strip_punctuation"):
                 texts = np.array([t.lower() for t in texts], dtype=object)

@@ -22,13 +22,13 @@ import warnings
 
 import numpy as np
 
-from .. import autodiff, ops
+from .. import autodiff, ops, tree
 from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dtype,
                            unique_name)
 from ..training import TrainingMixin
 from ..tensor import eager
 from .node import CallContext, KerasTensor, Node
-from .passes import run_inference
+from .passes import planned_predict, run_inference
 
 # Bumped whenever a model binds its weights' gradients to a new flat
 # buffer (compile, fit), so cached backward plans see which layers train.
@@ -527,6 +527,9 @@ class Model(TrainingMixin, Layer):
     # (its layers say whether they run there)
     runs_on_gpu = True
     _graph_model = True
+    # Whether the call draws random values, so it runs at every call
+    # instead of being traced into a graph (see _trace).
+    _eager_call = False
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if inputs is None and outputs is None and type(self) is Model:
@@ -542,7 +545,6 @@ class Model(TrainingMixin, Layer):
         self._infer_pool = []
         self._train_state = None
         self._traced_call = False
-        self._traced_training = None
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("Model: both inputs and outputs are required")
@@ -688,7 +690,7 @@ class Model(TrainingMixin, Layer):
     def build(self, input_shape=None):
         """Build a subclassed model by tracing ``call`` on inputs of
         ``input_shape``."""
-        if self._program is not None:
+        if self._program is not None or self._eager_call:
             return
         if input_shape is None:
             raise ValueError(f"Model {self.name!r}: build needs an input shape")
@@ -697,6 +699,8 @@ class Model(TrainingMixin, Layer):
     def _trace(self, input_shape, dtypes=None):
         from ..layers.base import Input
         from ..layers.lambda_layer import batch_source, weights_in_graph
+        if self._eager_call:
+            return
         if type(self).build is not Model.build and not self.__dict__.get("_in_own_build"):
             # A subclass's own build (making layers that depend on the input
             # shape) runs first, as Keras runs it before the first call; if
@@ -719,17 +723,24 @@ class Model(TrainingMixin, Layer):
                    for i, (s, d) in enumerate(zip(shapes, dtypes))]
         inputs = dict(zip(keys, tensors)) if keys is not None else \
             tensors if multi else tensors[0]
-        with autodiff.collecting_graph_losses() as added_losses, autodiff.tracing_model(self), \
-                batch_source(tensors[0]) as constants, \
-                weights_in_graph(list(self._weights), tensors[0]):
-            outputs = self.call(inputs)
+        try:
+            with autodiff.collecting_graph_losses() as added_losses, \
+                    autodiff.tracing_model(self), batch_source(tensors[0]) as constants, \
+                    weights_in_graph(list(self._weights), tensors[0]):
+                # (its layers' nodes then train or infer as each run does)
+                outputs = self.call(inputs, training=autodiff.RUN_TRAINING) \
+                    if self._call_takes_training() else self.call(inputs)
+        except autodiff.UntraceableCall:
+            # The call draws random values or branches on ``training``: a
+            # graph traced once would freeze the draw or the branch, so the
+            # call runs at every call, as Keras runs a model eagerly (fit,
+            # evaluate and predict go through the steps).
+            self._eager_call = True
+            self._build_input_shape = input_shape
+            self.built = True
+            return
         # the arrays the graph holds as constants (see __setattr__)
         self.__dict__["_constant_reads"] = {id(v): v for v in constants}
-        # the branch of ``if training:`` the graph holds: the call's default
-        # (None: the call takes no ``training``)
-        training = inspect.signature(self.call).parameters.get("training")
-        self._traced_training = None if training is None else bool(
-            training.default if training.default is not inspect.Parameter.empty else False)
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)
         self._init_graph(inputs, outputs)
@@ -750,6 +761,7 @@ class Model(TrainingMixin, Layer):
             self._infer = None
             self._infer_pool = []
             self._train_state = None
+            self._planned = None
         super().__setattr__(name, value)
 
     # ------------------------------------------------------- as a layer
@@ -757,6 +769,14 @@ class Model(TrainingMixin, Layer):
     def _symbolic_call(self, inputs, leaves, training):
         if self._program is None:
             self._ensure_built([t.shape for t in leaves], [t.dtype for t in leaves])
+        if self._eager_call:
+            if autodiff.model_being_traced() is not None:
+                raise autodiff.UntraceableCall()  # the model calling it runs eagerly too
+            raise ValueError(f"Model {self.name!r} ({type(self).__name__}): its call() draws "
+                             f"random values or branches on `training`, so it runs on data "
+                             f"at every call and has no "
+                             f"graph to call on symbolic tensors (pynn.Input); call it on "
+                             f"arrays, or from the call() of a subclassed model")
         if isinstance(inputs, dict):
             missing = [n for n in self.input_names if n not in inputs]
             if missing:
@@ -849,6 +869,17 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if training is None:
+            training = autodiff.outer_training()
+        elif training is autodiff.RUN_TRAINING:
+            training = None  # (in a traced call: each run's)
+        if self._program is None and not self._eager_call and self._subclassed and \
+                not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
+            # traced on the first values it is called on
+            self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
+                                 broadcast=True)
+        if self._eager_call:
+            return self._call_eagerly(inputs, args, training, mask, kwargs)
         if isinstance(inputs, (list, tuple)) and self._program is not None and \
                 len(inputs) != len(self._inputs) > 1:
             # As Keras: a structure nested deeper than the model's inputs is
@@ -867,24 +898,17 @@ class Model(TrainingMixin, Layer):
             if read is not None:
                 inputs = read
         tape = autodiff.active_tape()
-        if tape is None and training is not None and mask is None and not args and \
-                not kwargs and type(self).call is not Model.call and \
-                not autodiff.recording_calls() and \
-                not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
-            xs = self._prepare_inputs(inputs, broadcast=True)  # (traces the call on the first one)
-            if self._traced_call and self._traced_training is not None and \
-                    bool(training) != self._traced_training:
-                # The graph holds the call's other ``training`` branch (a
-                # student returning two heads in training, their mean at
-                # inference): as Keras, the call runs with the one given.
-                return eager(self.call(inputs, training=bool(training)))
-            return eager(self._run_eager(xs, training))
         if tape is not None:
             inputs = autodiff.inputs_on_tape(tape, inputs)
         elif type(inputs) is np.ndarray and not training and not args and not kwargs and \
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
+            if training is False or self._planned is not None and \
+                    not self._program.has_training_defaults:
+                out = planned_predict(self, inputs)
+                if out is not None:
+                    return eager(out)
             return eager(self._run_eager(self._prepare_inputs(inputs), training))
         leaves = flatten(inputs)
         if autodiff.any_traced(leaves):
@@ -900,6 +924,30 @@ class Model(TrainingMixin, Layer):
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
         return eager(self._run_eager(self._prepare_inputs(inputs, broadcast=True), training))
+
+    def _call_takes_training(self):
+        params = inspect.signature(type(self).call).parameters
+        return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+    def _call_eagerly(self, inputs, args, training, mask, kwargs):
+        """The call of a model whose call() draws random values, run now on
+        ``inputs`` (float arrays as float32, as Keras converts them), so
+        each call draws afresh; on a GradientTape its layers and
+        operations are recorded one by one.  ``training`` and ``mask`` reach
+        the call where it takes them."""
+        params = inspect.signature(type(self).call).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        if training is not None and ("training" in params or takes_any):
+            kwargs["training"] = training
+        if mask is not None and ("mask" in params or takes_any):
+            kwargs["mask"] = mask
+        inputs = tree.map_structure(
+            lambda a: a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+            and a.dtype != np.float32 else a, inputs)
+        if training is None:
+            return self.call(inputs, *args, **kwargs)
+        with autodiff.call_training(bool(training)):
+            return self.call(inputs, *args, **kwargs)
 
     def _run_eager(self, xs, training):
         """The outputs for input arrays ``xs``: with ``training`` False (or

@@ -18,8 +18,10 @@ came from, so the exporter can name tensors after the layers.
 """
 import numpy as np
 
+from ..backend import _kernels, open_device_scopes
 from ..layers.core import Activation, activation_changes
 from ..layers.normalization import BatchNormalization
+from ..training import _placements
 from .node import CallContext
 from .plan import build_plan, plannable
 
@@ -285,6 +287,31 @@ def inference_program(model):
     return prog
 
 
+def planned_predict(model, x):
+    """The outputs for one float32 array (checked finite) from the plan
+    that run_inference last used for the model, found by the array's
+    shape, or None: then the full path runs (its checks and conversions,
+    a new plan).  One sample's predict of an MLP spent more time in the
+    full path's Python (2.3 us) than in the arithmetic; this path checks
+    only what can have changed since run_inference recorded the call: the
+    program (a new graph, an activation set on a built layer), the
+    placement, a device scope; the plan checks the array and the weights."""
+    rec = model._planned
+    if rec is None or open_device_scopes[0] or rec[0] is not model._infer or model._eager_call or \
+            rec[1] != activation_changes() or model._placed_at != _placements[0] or \
+            model._gpu is not None:
+        return None
+    plan = rec[0]._plans.get((x.shape,))
+    if plan is None:
+        return None
+    outs = plan.run([x])
+    if outs is None:
+        return None
+    if not _kernels.all_finite(x):
+        raise ValueError("x contains NaN or infinite values")
+    return outs[0] if rec[2] else model._pack_outputs(outs)
+
+
 def run_inference(model, xs, with_masks=False):
     """Outputs for the input arrays ``xs`` with a run state of this call's
     own (taken from, and given back to, the model's pool), so concurrent
@@ -297,6 +324,9 @@ def run_inference(model, xs, with_masks=False):
     if gpu is None and prog.plannable:
         outs = prog.run_planned(xs)
         if outs is not None:
+            if len(xs) == 1 and not open_device_scopes[0]:
+                model._planned = (prog, prog.activation_changes,
+                                  len(outs) == 1 and model._pack_outputs(outs) is outs[0])
             return (outs, None) if with_masks else outs
     pool = model._infer_pool
     try:

@@ -189,9 +189,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     opt = getattr(model, "optimizer", None)
     opt_count = 0
     if opt is not None and getattr(model, "compiled", False) and \
-            (opt.iterations > 0 or opt.variables()):
+            (opt.iterations > 0 or opt._state_arrays()):
         # Keras counts the iteration counter and the learning rate too.
-        opt_count = 2 + sum(v.size for v in opt.variables())
+        opt_count = 2 + sum(v.size for v in opt._state_arrays())
     grand = total + opt_count
     out.append(f" Total params: {grand:,} ({_format_bytes(grand * 4)})")
     out.append(f" Trainable params: {trainable:,} ({_format_bytes(trainable * 4)})")

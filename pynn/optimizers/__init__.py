@@ -10,8 +10,33 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import autodiff, ops
+from ..layers.base import Weight
 from . import schedules
+
+
+class StateVariable(Weight):
+    """One of an optimizer's variables as Keras 3 lists them
+    (``optimizer.variables``): a view of the optimizer's state (a state
+    array's piece for one weight), or, for its step count and learning
+    rate, their value, which ``assign`` sets."""
+    __slots__ = ("_set",)
+
+    def __init__(self, name, value, set_value=None):
+        super().__init__(name, value, trainable=False)
+        value = np.asarray(value)
+        if value.dtype.kind in "iu":
+            self.value = value  # the step count stays an integer
+        self._set = set_value
+
+    @property
+    def dtype(self):
+        return self.value.dtype.name
+
+    def assign(self, value):
+        super().assign(value)
+        if self._set is not None:
+            self._set(self.value[()])
 
 
 class LearningRate(float):
@@ -310,10 +335,131 @@ class Optimizer:
 
     # ------------------------------------------------------- state, config
 
-    def variables(self):
-        """The state arrays (momenta, velocities), flat, in a fixed order
-        (host copies of state kept on a GPU)."""
+    def _state_arrays(self):
+        """The flat state arrays of fit's steps (momenta, velocities), in
+        a fixed order (host copies of state kept on a GPU)."""
         return [s if isinstance(s, np.ndarray) else np.asarray(s) for s in self._slots or []]
+
+    def _track_weights(self, weights):
+        """The trainable weights fit steps, in the order of its flat arrays:
+        what cuts the flat state into each weight's variables."""
+        self._state_weights = list(weights)
+
+    def _state_layout(self):
+        """[(weight, its state arrays, flat)] in the order of the weights:
+        fit's flat state cut weight by weight, else the state
+        apply_gradients keeps per variable; [] before either."""
+        weights = self.__dict__.get("_state_weights")
+        if weights:
+            slots = self._state_arrays()
+            total = sum(w.value.size for w in weights)
+            if len(slots) == len(self.slot_names) and all(s.size == total for s in slots):
+                out, off = [], 0
+                for w in weights:
+                    n = w.value.size
+                    out.append((w, [s[off:off + n] for s in slots]))
+                    off += n
+                return out
+        return list((self.__dict__.get("_variable_slots") or {}).values())
+
+    def _averages(self, layout):
+        """Each weight's moving average (use_ema), a view of the flat one
+        (made, as zeros, before the first step: Keras's state once built)."""
+        total = sum(w.value.size for w, _ in layout)
+        if self._ema is None or self._ema.size != total:
+            self._ema = np.zeros(total, np.float32)
+        out, off = [], 0
+        for w, _ in layout:
+            n = w.value.size
+            out.append(self._ema[off:off + n].reshape(w.value.shape))
+            off += n
+        return out
+
+    def keras_state(self, layout=None, wrapped=False):
+        """[(name, array)] of the optimizer's variables in Keras 3's order:
+        the step count and learning rate (keras_head), with use_ema each
+        weight's moving average, each weight's state arrays (grouped as
+        Keras makes them), then extra_variables.  The arrays of the weights'
+        state are views of the optimizer's own."""
+        layout = self._state_layout() if layout is None else layout
+        out = list(self.keras_head())
+        if not layout:
+            return out
+        if self.use_ema:
+            out += [(f"{w.path.replace('/', '_')}_average", a)
+                    for (w, _), a in zip(layout, self._averages(layout))]
+        k = len(self.slot_names)
+        late = self.slots_after_weights
+        for group in (range(k - late), range(k - late, k)):
+            for w, slots in layout:
+                for j in group:
+                    shape = self.slot_shape(j, w.shape, wrapped=wrapped)
+                    if shape is not None:
+                        out.append((f"{w.path.replace('/', '_')}_{self.slot_names[j]}",
+                                    slots[j][:math.prod(shape)].reshape(shape)))
+        return out + self.extra_variables()
+
+    @property
+    def variables(self):
+        """Keras 3's list of the optimizer's variables: ``iteration``,
+        ``learning_rate`` (not with a schedule), with use_ema each trained
+        weight's moving average, then each weight's state (Adam: its
+        momentum and velocity) once built."""
+        state = self.keras_state()
+        setters = self._head_setters() + [None] * (len(state) - len(self.keras_head()))
+        return [StateVariable(name, value, set_value)
+                for (name, value), set_value in zip(state, setters)]
+
+    def _head_setters(self):
+        """What ``assign`` on each of keras_head's variables sets."""
+        out = [lambda v: setattr(self, "iterations", int(v))]
+        if self._schedule is None:
+            out.append(lambda v: setattr(self, "learning_rate", float(v)))
+        return out
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Keras 3's stateless step: the new values of ``trainable_variables``
+        and of ``optimizer_variables`` (values for ``variables``, in order)
+        after one step on ``grads``, leaving the optimizer, its state and
+        the weights it was built with as they were."""
+        layout = list((self.__dict__.get("_variable_slots") or {}).values())
+        if not layout:
+            raise ValueError(f"To call `stateless_apply`, {type(self).__name__} must be built "
+                             f"(i.e. its variables must have been created). You can build it "
+                             f"via `optimizer.build(trainable_variables)`.")
+        variables = [StateVariable(name, value) for name, value in self.keras_state(layout)]
+        if len(optimizer_variables) != len(variables):
+            raise ValueError(f"Argument `optimizer_variables` must be a list of tensors "
+                             f"corresponding 1:1 to {type(self).__name__}().variables. "
+                             f"Received list with length {len(optimizer_variables)}, but "
+                             f"expected {len(variables)} variables.")
+        weights = [w for w, _ in layout]
+        if len(trainable_variables) != len(weights) or len(grads) != len(weights):
+            raise ValueError(f"{type(self).__name__}.stateless_apply: the optimizer was built "
+                             f"with {len(weights)} variables; got {len(trainable_variables)} "
+                             f"trainable variables and {len(grads)} gradients")
+        saved_state = [v.numpy() if v.value.dtype == np.float32 else v.value.copy()
+                       for v in variables]
+        saved_weights = [w.numpy() for w in weights]
+        saved = (self.iterations, self.__dict__.get("_learning_rate"))
+        try:
+            for v, value in zip(variables, optimizer_variables):
+                v.value[...] = np.asarray(autodiff.value_of(value))
+            self.iterations = int(variables[0].value)
+            if self._schedule is None:
+                self._learning_rate = float(variables[1].value)
+            for w, value in zip(weights, trainable_variables):
+                w.assign(autodiff.value_of(value))
+            self.apply_gradients(zip(grads, weights))
+            new_weights = [w.numpy() for w in weights]
+            new_state = [np.array(value) for _, value in self.keras_state(layout)]
+        finally:
+            for v, value in zip(variables, saved_state):
+                v.value[...] = value
+            for w, value in zip(weights, saved_weights):
+                w.value[...] = value
+            self.iterations, self._learning_rate = saved
+        return new_weights, new_state
 
     def slot_shape(self, index, shape, wrapped=False):
         """The shape Keras gives state array ``index`` of a variable of
@@ -908,8 +1054,28 @@ class LossScaleOptimizer(Optimizer):
     def slots_after_weights(self):
         return self.inner_optimizer.slots_after_weights
 
-    def variables(self):
-        return self.inner_optimizer.variables()
+    def _state_arrays(self):
+        return self.inner_optimizer._state_arrays()
+
+    @property
+    def use_ema(self):
+        return self.inner_optimizer.use_ema
+
+    def _track_weights(self, weights):
+        self.inner_optimizer._track_weights(weights)
+
+    def _state_layout(self):
+        return self.inner_optimizer._state_layout()
+
+    def _averages(self, layout):
+        return self.inner_optimizer._averages(layout)
+
+    def _head_setters(self):
+        # the wrapper's own step count and rate are Keras's unused ones
+        return [None, None, lambda v: self.set_scalar_state({"step_counter": int(v)}),
+                lambda v: self.set_scalar_state({"step_counter": self.step_counter,
+                                                 "dynamic_scale": float(v)})] + \
+            self.inner_optimizer._head_setters()
 
     def set_state(self, iterations, slots):
         self.inner_optimizer.set_state(iterations, slots)

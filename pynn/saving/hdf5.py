@@ -148,31 +148,6 @@ def legacy_weights(layer):
     return layer.trainable_weights + layer.non_trainable_weights
 
 
-def optimizer_slices(model, opt=None, wrapped=False):
-    """(weights, per-weight slices of the optimizer's flat state arrays):
-    the trainable weights the optimizer (``opt``, default the model's)
-    updates, and for each of its state arrays the pieces that belong to
-    each weight (zeros when the optimizer has not taken a step yet; None
-    where Keras keeps none, see Optimizer.slot_shape)."""
-    model._resolve_compile()
-    weights = model._trainable_snapshot
-    opt = opt or model.optimizer
-    total = sum(w.value.size for w in weights)
-    slots = opt.variables()
-    if len(slots) != len(opt.slot_names) or any(s.size != total for s in slots):
-        slots = [np.zeros(total, np.float32) for _ in opt.slot_names]
-    pieces = []
-    for k, slot in enumerate(slots):
-        off, per = 0, []
-        for w in weights:
-            shape = opt.slot_shape(k, w.shape, wrapped=wrapped)
-            per.append(None if shape is None else
-                       slot[off:off + int(np.prod(shape))].reshape(shape))
-            off += w.value.size
-        pieces.append(per)
-    return weights, pieces
-
-
 def optimizer_state_from(reader, datasets, model):
     """Restore the optimizer from its state as Keras stores it: the
     iteration count, the learning rate, then each trainable weight's state
@@ -201,9 +176,11 @@ def optimizer_state_from(reader, datasets, model):
             opt.iterations = values[0]
         return
     extra = len(opt.extra_variables())  # recomputed from the step, not read
+    # with use_ema, each weight's moving average comes first
+    averaged = head + (len(weights) if opt.use_ema else 0)
     # the dataset of each weight's state arrays, in Keras's order (weight by
     # weight), None where Keras keeps none
-    index, at = [[None] * k for _ in weights], head
+    index, at = [[None] * k for _ in weights], averaged
     for group in _slot_groups(opt):
         for i, w in enumerate(weights):
             for j in group:
@@ -217,6 +194,11 @@ def optimizer_state_from(reader, datasets, model):
                       f"trainable weights; training continues with a fresh optimizer state",
                       stacklevel=4)
         return
+    if opt.use_ema:
+        opt._ema = np.concatenate(
+            [reader.array(datasets[head + i], w.shape,
+                          f"the optimizer's moving average of weight {w.name!r}").reshape(-1)
+             for i, w in enumerate(weights)] or [np.zeros(0, np.float32)]).astype(np.float32)
     flat = []
     for j, slot in enumerate(opt.slot_names):
         # a piece smaller than its weight (Adafactor's factored moments)
@@ -237,18 +219,22 @@ def optimizer_state_from(reader, datasets, model):
 def optimizer_arrays(model, opt=None, wrapped=False):
     """The optimizer's (``opt``, default the model's; ``wrapped`` in a
     LossScaleOptimizer) state as Keras stores it: [(name, array)] for the
-    iteration count, the learning rate and each trainable weight's state
-    arrays in turn."""
+    iteration count, the learning rate, with use_ema each trainable
+    weight's moving average, then each trainable weight's state arrays in
+    turn (zeros when the optimizer has not taken a step yet)."""
     opt = opt or model.optimizer
-    weights, pieces = optimizer_slices(model, opt, wrapped)
-    out = opt.keras_head()
-    for group in _slot_groups(opt):
-        for i, w in enumerate(weights):
-            for j in group:
-                if pieces[j][i] is not None:
-                    out.append((f"{w.name.replace('/', '_')}_{opt.slot_names[j]}",
-                                pieces[j][i]))
-    return out + opt.extra_variables()
+    model._resolve_compile()
+    weights = model._trainable_snapshot
+    total = sum(w.value.size for w in weights)
+    slots = opt._state_arrays()
+    if len(slots) != len(opt.slot_names) or any(s.size != total for s in slots):
+        slots = [np.zeros(total, np.float32) for _ in opt.slot_names]
+    layout, off = [], 0
+    for w in weights:
+        n = w.value.size
+        layout.append((w, [s[off:off + n] for s in slots]))
+        off += n
+    return opt.keras_state(layout, wrapped=wrapped)
 
 
 def _slot_groups(opt):

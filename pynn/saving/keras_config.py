@@ -299,8 +299,8 @@ INITIALIZERS.update({"OrthogonalInitializer": Row("Orthogonal"),
 REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2", "OrthogonalRegularizer")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
-_OPTIMIZER_COMMON = {"use_ema": False, "ema_momentum": ANY,
-                     "ema_overwrite_frequency": None, "loss_scale_factor": None,
+# (use_ema, ema_momentum and ema_overwrite_frequency are pynn's arguments too)
+_OPTIMIZER_COMMON = {"loss_scale_factor": None,
                      "gradient_accumulation_steps": None, "jit_compile": ANY,
                      "is_legacy_optimizer": False, "decay": 0.0}
 OPTIMIZERS = {

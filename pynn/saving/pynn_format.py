@@ -10,7 +10,7 @@ A ``.pynn`` file is a zip archive (entries stored uncompressed) holding
 ``weights/NNNNN.npy``
     each weight array of ``model.weights``, in order, float32.
 ``optimizer/NNNNN.npy``
-    the optimizer's state arrays (``optimizer.variables()``, in order;
+    the optimizer's flat state arrays (momenta, velocities) in order;
     model files only); the iteration count is in ``model.json``.
 
 No file holds code: a Lambda's function, a custom activation, loss or
@@ -95,7 +95,7 @@ def save_model(model, filepath, overwrite=True):
         doc["compile"] = compile_config(model)
         opt = model.optimizer
         slots = []
-        for i, (name, v) in enumerate(zip(opt.slot_names, opt.variables())):
+        for i, (name, v) in enumerate(zip(opt.slot_names, opt._state_arrays())):
             e = _array_entry("optimizer", i, v)
             e["name"] = name
             slots.append(e)

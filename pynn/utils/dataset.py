@@ -188,9 +188,13 @@ class Dataset:
 
     AUTOTUNE = AUTOTUNE
 
-    def __init__(self, make_iterator, cardinality=UNKNOWN):
+    def __init__(self, make_iterator, cardinality=UNKNOWN, batched=False, spec=None):
         self._make_iterator = make_iterator
         self._cardinality = cardinality
+        # for element_spec: whether the elements are batches whose size
+        # varies (None in the spec), or the spec a generator's signature gave
+        self._batched = batched
+        self._spec = spec
 
     @classmethod
     def from_tensor_slices(cls, tensors):
@@ -239,7 +243,30 @@ class Dataset:
         return self._elements()
 
     def _derive(self, make_iterator, cardinality):
-        return Dataset(make_iterator, cardinality)
+        return Dataset(make_iterator, cardinality, self._batched)
+
+    @property
+    def element_spec(self):
+        """The structure of the elements with a ``TensorSpec`` for each
+        array: the shape of the first element (None for the batch size of
+        batches whose last one may be smaller), its dtype; a generator's
+        ``output_signature`` as given."""
+        from ..execution import TensorSpec
+        if self._spec is not None:
+            return self._spec
+        try:
+            first = next(iter(self._elements()))
+        except StopIteration:
+            raise ValueError("Dataset.element_spec: the dataset is empty, its elements' "
+                             "shapes are unknown") from None
+
+        def spec(v):
+            a = np.asarray(v)
+            shape = a.shape
+            if self._batched and shape:
+                shape = (None,) + shape[1:]
+            return TensorSpec(shape, "string" if a.dtype.kind in "OSU" else a.dtype)
+        return _map_structure(spec, first)
 
     def take(self, count):
         """The first ``count`` elements (all of them for -1)."""
@@ -311,7 +338,7 @@ class Dataset:
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)
-        return self._derive(make, card)
+        return Dataset(make, card, batched=not drop_remainder)
 
     def padded_batch(self, batch_size, padded_shapes=None, padding_values=None,
                      drop_remainder=False):
@@ -338,7 +365,7 @@ class Dataset:
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)
-        return self._derive(make, card)
+        return Dataset(make, card, batched=not drop_remainder)
 
     def rebatch(self, batch_size, drop_remainder=False):
         """The rows of the batches regrouped into batches of ``batch_size``."""
@@ -581,7 +608,8 @@ class Dataset:
             if dtypes is None:
                 return _as_arrays(element)
             return _zip_structure(lambda v, d: np.asarray(v, _np_dtype(d)), element, dtypes)
-        return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN)
+        return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN,
+                       spec=output_signature)
 
     def unbatch(self):
         """Each batch split back into its rows."""
@@ -589,7 +617,7 @@ class Dataset:
             for element in self._elements():
                 for i in range(_length(element)):
                     yield _row(element, i)
-        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
+        return Dataset(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
 
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
         """Elements in random order, drawn from a buffer of ``buffer_size``

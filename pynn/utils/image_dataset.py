@@ -268,7 +268,8 @@ def _paths_to_dataset(paths, labels, label_mode, num_classes, reader, batch_size
                     images, _labels_batch(labels[chosen], label_mode, num_classes))
             yield element
 
-    return Dataset(lambda: _background(batches, 2), -(-n // step))
+    return Dataset(lambda: _background(batches, 2), -(-n // step),
+                   batched=batch_size is not None)
 
 
 def image_dataset_from_directory(directory, labels="inferred", label_mode="int",

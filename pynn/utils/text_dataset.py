@@ -56,7 +56,8 @@ def _texts_to_dataset(paths, labels, label_mode, num_classes, max_length, batch_
                 texts, y = texts[0], None if y is None else y[0]
             yield texts if y is None else (texts, y)
 
-    return Dataset(lambda: _background(batches, 2), -(-n // step))
+    return Dataset(lambda: _background(batches, 2), -(-n // step),
+                   batched=batch_size is not None)
 
 
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int",

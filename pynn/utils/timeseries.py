@@ -72,4 +72,4 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
             yield element
 
     count = len(starts) if batch_size is None else -(-len(starts) // batch_size)
-    return Dataset(make, count)
+    return Dataset(make, count, batched=batch_size is not None)

@@ -543,8 +543,8 @@ def test_optimizers_train_save_and_reload(tmp_path, keras_ref, name):
         assert type(again.optimizer) is type(opt)
         assert again.optimizer.get_config() == opt.get_config()
         assert again.optimizer.iterations == opt.iterations
-        for a, b in zip(again.optimizer.variables(), opt.variables()):
-            np.testing.assert_allclose(a, b)
+        for a, b in zip(again.optimizer.variables, opt.variables, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy())
     theirs = keras_ref.models.load_model(tmp_path / "o.keras")
     assert type(theirs.optimizer).__name__ == type(opt).__name__
     assert int(theirs.optimizer.iterations) == opt.iterations

@@ -418,3 +418,32 @@ def test_an_element_of_an_eager_tensor_is_a_tensor():
     assert inputs[1, 1, 2].numpy() == 8.0                 # window 1, its step 1: x[2]
     np.testing.assert_array_equal(inputs[0].numpy(), x[:2])
     assert float(targets[1]) == 1.0 and int(inputs[0, 0, 1]) == 1
+
+
+def test_a_class_token_tiled_to_the_batch_in_a_traced_call_trains():
+    """ViT's class token: ``tf.tile(self.cls, (tf.shape(x)[0], 1, 1))`` in a
+    call traced into a graph (the batch size unknown there)."""
+    import pynn as tf
+
+    class Tokens(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.proj = layers.Dense(4)
+            self.cls = tf.Variable(tf.zeros((1, 1, 4)), name="cls")
+            self.head = layers.Dense(2)
+
+        def call(self, x):
+            n = tf.shape(x)[0]
+            tokens = tf.concat([tf.tile(self.cls, (n, 1, 1)), self.proj(x)], axis=1)
+            return self.head(tokens[:, 0])
+
+    model = Tokens()
+    x = rand(5, 3, 6)
+    out = model(x)
+    assert model._traced_call
+    want = np.asarray(model.cls)[0] @ np.asarray(model.head.kernel) + np.asarray(model.head.bias)
+    np.testing.assert_allclose(out, np.tile(want, (5, 1)), rtol=1e-6, atol=1e-6)
+    model.compile("adam", "mse")
+    model.fit(x, np.ones((5, 2), np.float32), epochs=2, verbose=0)
+    assert np.abs(np.asarray(model.cls)).max() > 0
+    assert model.predict(rand(7, 3, 6), verbose=0).shape == (7, 2)

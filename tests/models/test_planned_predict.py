@@ -216,3 +216,59 @@ def test_the_bridge_refuses_copies_shifts_and_broadcasts_outside_their_buffers()
     for step in bad:
         with pytest.raises(ValueError, match="do not fit"):
             plan(step)
+
+
+def test_repeated_calls_take_the_recorded_plan_and_see_every_change(monkeypatch):
+    """After one planned call, predict_on_batch, predict and model(x) on an
+    array of a planned shape skip the input checks' Python (what they
+    check cannot have changed); an activation set on a built layer, a
+    device scope, a training call, NaN and new shapes still take their
+    own paths."""
+    model = convnet()
+    x, _ = data()
+    first = check(model, x)
+    assert model._planned is not None
+    calls = []
+    full = type(model)._prepare_inputs
+    monkeypatch.setattr(type(model), "_prepare_inputs",
+                        lambda self, *a, **k: calls.append(1) or full(self, *a, **k))
+    np.testing.assert_array_equal(model.predict_on_batch(x), first)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), first)
+    out = model(x)
+    assert isinstance(out, pynn.Tensor)
+    np.testing.assert_array_equal(np.asarray(out), first)
+    assert calls == []
+    # a NaN raises as the full path's check does
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.predict_on_batch(bad)
+    # a new batch size: the full path, then its own plan
+    np.testing.assert_array_equal(model.predict_on_batch(x[:4]), python_path(model, x[:4]))
+    assert calls == [1]
+    # an activation changed on a built layer: a new program
+    model.layers[-1].activation = pynn.activations.get("linear")
+    changed = model.predict_on_batch(x)
+    np.testing.assert_array_equal(changed, python_path(model, x))
+    assert not np.array_equal(changed, first)
+    # a device scope: the model's placement is looked at again
+    with pynn.device("cpu"):
+        np.testing.assert_array_equal(model.predict_on_batch(x), changed)
+    # training=True runs the layers in training mode (batch statistics)
+    trained_mode = np.asarray(model(x, training=True))
+    assert not np.allclose(trained_mode, changed)
+
+
+def test_recorded_plan_keeps_several_outputs_in_their_structure():
+    inp = pynn.Input((5,))
+    h = layers.Dense(4, activation="relu")(inp)
+    model = pynn.Model(inp, {"a": layers.Dense(2)(h), "b": layers.Dense(3)(h)})
+    x = np.random.default_rng(3).random((2, 5), dtype=np.float32)
+    first = model.predict_on_batch(x)
+    again = model.predict_on_batch(x)
+    assert set(again) == {"a", "b"}
+    for k in first:
+        np.testing.assert_array_equal(again[k], first[k])
+    seq = pynn.Sequential([pynn.Input((5,)), layers.Dense(3)])
+    seq.predict(x, verbose=0)
+    assert isinstance(seq.predict(x, verbose=0), np.ndarray)

@@ -182,7 +182,10 @@ def test_a_predict_step_of_the_models_own_is_called():
     x = _x((20,), 3)
     got = model.predict(x, verbose=0)
     assert calls == [3]
-    np.testing.assert_allclose(got, 2.0 * model.predict_on_batch(x), rtol=1e-6)
+    np.testing.assert_allclose(got, 2.0 * model(x), rtol=1e-6)
+    # predict_on_batch runs it too, as Keras's does
+    np.testing.assert_allclose(model.predict_on_batch(x), got, rtol=1e-6)
+    assert calls == [3, 3]
 
 
 def test_streams_and_memory_mapped_inputs_take_the_general_loop(tmp_path):

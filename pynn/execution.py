@@ -1,0 +1,312 @@
+"""How TensorFlow runs code, for programs ported with ``import pynn as tf``:
+``tf.function``, ``tf.TensorSpec``, ``tf.py_function``,
+``tf.numpy_function``, ``tf.TensorArray``, ``tf.print``,
+``tf.executing_eagerly``.
+
+pynn runs everything eagerly (the C kernels are its compiled code), so a
+``tf.function`` runs the Python function itself, each call: the results
+are those of the undecorated function, and a GradientTape open around the
+call records what it computes.
+"""
+import functools
+import sys
+import types
+
+import numpy as np
+
+from . import ops
+from .dtypes import as_dtype, float32
+from .tensor import TensorShape, eager
+
+
+class TensorSpec:
+    """TensorFlow's ``tf.TensorSpec``: a shape (None where any size fits) and
+    a dtype that a function's inputs or a dataset's elements have."""
+
+    def __init__(self, shape, dtype=float32, name=None):
+        self.shape = TensorShape(shape)
+        self.dtype = as_dtype(dtype)
+        self.name = name
+
+    @classmethod
+    def from_tensor(cls, tensor, name=None):
+        return cls(ops.shape(tensor), _dtype_of(tensor), name)
+
+    def is_compatible_with(self, spec_or_tensor):
+        """Whether ``spec_or_tensor`` (a TensorSpec or a value) has this
+        spec's rank, its known sizes and its dtype."""
+        other = spec_or_tensor if isinstance(spec_or_tensor, TensorSpec) else \
+            TensorSpec.from_tensor(spec_or_tensor)
+        return self.dtype == other.dtype and _shapes_fit(self.shape, other.shape)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorSpec) and (self.shape, self.dtype, self.name) == \
+            (other.shape, other.dtype, other.name)
+
+    def __hash__(self):
+        return hash((self.shape, str(self.dtype), self.name))
+
+    def __repr__(self):
+        shape = tuple(self.shape)
+        return f"TensorSpec(shape={shape}, dtype={self.dtype!r}, name={self.name!r})"
+
+
+def _dtype_of(x):
+    if isinstance(x, (str, bytes)):
+        return as_dtype("string")
+    dtype = getattr(x, "dtype", None)
+    # Python numbers and lists as tf.constant takes them: float32, int32
+    return as_dtype(np.asarray(ops.convert_to_tensor(x)).dtype if dtype is None else dtype)
+
+
+def _shapes_fit(spec, shape):
+    return len(spec) == len(shape) and all(a is None or a == b for a, b in zip(spec, shape))
+
+
+class Function:
+    """What ``tf.function`` makes: calling it calls the Python function
+    (``python_function``) on its arguments, after checking them against
+    ``input_signature`` when one was given, as TensorFlow does.  Tracing
+    options (``jit_compile``, ``reduce_retracing``, ``autograph``) are kept
+    and change nothing: every call runs the Python code eagerly."""
+
+    def __init__(self, python_function, input_signature=None, autograph=True,
+                 jit_compile=None, reduce_retracing=False, name=None):
+        if not callable(python_function):
+            raise TypeError(f"tf.function: expected a function, got {python_function!r}")
+        self.python_function = python_function
+        self.input_signature = None if input_signature is None else tuple(input_signature)
+        self.autograph = autograph
+        self.jit_compile = jit_compile
+        self.reduce_retracing = reduce_retracing
+        self._name = name or getattr(python_function, "__name__", type(python_function).__name__)
+        functools.update_wrapper(self, python_function, updated=())
+
+    @property
+    def name(self):
+        return self._name
+
+    def __call__(self, *args, **kwargs):
+        if self.input_signature is not None:
+            self._check_signature(args, kwargs)
+        return self.python_function(*args, **kwargs)
+
+    def _check_signature(self, args, kwargs):
+        from .tree import flatten
+        values = list(args) + list(kwargs.values())
+        if len(values) != len(self.input_signature):
+            raise TypeError(f"tf.function {self._name!r}: input_signature has "
+                            f"{len(self.input_signature)} inputs, the call gave {len(values)}")
+        for i, (spec, value) in enumerate(zip(self.input_signature, values)):
+            specs, given = flatten(spec), flatten(value)
+            if len(specs) != len(given):
+                raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
+                                 f"{value!r}, not that of the signature's {spec!r}")
+            for s, v in zip(specs, given):
+                if not s.is_compatible_with(v):
+                    raise ValueError(f"tf.function {self._name!r}: input {i} of shape "
+                                     f"{tuple(ops.shape(v))} and dtype {_dtype_of(v)} does not "
+                                     f"fit the input_signature's {s!r}")
+
+    def __get__(self, instance, owner=None):
+        # a decorated method: the function bound to the instance, decorated
+        if instance is None:
+            return self
+        bound = Function(types.MethodType(self.python_function, instance),
+                         self.input_signature, self.autograph, self.jit_compile,
+                         self.reduce_retracing, self._name)
+        return bound
+
+    def get_concrete_function(self, *args, **kwargs):
+        """A callable for the given inputs (TensorSpecs or values) or for
+        the input_signature; it runs the Python function as this one does."""
+        if args or kwargs:
+            signature = tuple(a if isinstance(a, TensorSpec) else TensorSpec.from_tensor(a)
+                              for a in list(args) + list(kwargs.values()))
+        elif self.input_signature is not None:
+            signature = self.input_signature
+        else:
+            raise ValueError(f"tf.function {self._name!r}: get_concrete_function needs the "
+                             f"inputs (values or TensorSpecs) or an input_signature")
+        return ConcreteFunction(self.python_function, signature, self._name)
+
+    def experimental_get_tracing_count(self):
+        """0: nothing is ever traced, every call runs the Python function."""
+        return 0
+
+    def __repr__(self):
+        return f"<pynn function {self._name}>"
+
+
+class ConcreteFunction(Function):
+    """A Function for one input signature (``get_concrete_function``)."""
+
+    def __init__(self, python_function, input_signature, name):
+        super().__init__(python_function, input_signature, name=name)
+
+    @property
+    def structured_input_signature(self):
+        return self.input_signature, {}
+
+    @property
+    def inputs(self):
+        return list(self.input_signature)
+
+
+def function(func=None, input_signature=None, autograph=True, jit_compile=None,
+             reduce_retracing=False, experimental_implements=None,
+             experimental_autograph_options=None, experimental_attributes=None,
+             experimental_relax_shapes=None, experimental_compile=None,
+             experimental_follow_type_hints=None):
+    """TensorFlow's ``tf.function``, as a decorator with or without
+    arguments or called on a function: a :class:`Function` that runs it."""
+    def decorate(f):
+        return Function(f, input_signature, autograph,
+                        jit_compile if jit_compile is not None else experimental_compile,
+                        reduce_retracing or bool(experimental_relax_shapes))
+    return decorate if func is None else decorate(func)
+
+
+def executing_eagerly():
+    """True: pynn runs every operation when it is called."""
+    return True
+
+
+def py_function(func, inp, Tout, name=None):
+    """``func(*inp)``, its results cast to ``Tout`` (a dtype, or a list of
+    them for several results), as eager tensors.  ``func`` sees the inputs
+    as they are, so pynn operations in it record on an open GradientTape."""
+    out = func(*inp)
+    return _as_outputs(out, Tout, "py_function")
+
+
+def numpy_function(func, inp, Tout, stateful=True, name=None):
+    """``func`` called on the inputs as plain NumPy arrays, its results
+    cast to ``Tout``; no gradient flows through it (as TensorFlow's)."""
+    out = func(*[np.asarray(ops.convert_to_numpy(v)) for v in inp])
+    return _as_outputs(out, Tout, "numpy_function")
+
+
+def _as_outputs(out, Tout, who):
+    def one(v, dtype):
+        if dtype is None:
+            return v
+        name = str(as_dtype(dtype))
+        if name == "string":
+            return eager(np.asarray(v, dtype=object))
+        return v if _dtype_of(v) == name else ops.cast(v, name)
+    if isinstance(Tout, (list, tuple)):
+        if not isinstance(out, (list, tuple)) or len(out) != len(Tout):
+            raise ValueError(f"{who}: Tout names {len(Tout)} results, the function returned "
+                             f"{out!r}")
+        return eager([one(v, t) for v, t in zip(out, Tout)])
+    return eager(one(out, Tout))
+
+
+class TensorArray:
+    """TensorFlow's ``tf.TensorArray``: a list of same-shaped values written
+    by index (``ta = ta.write(i, x)``) and stacked at the end; ``stack``
+    and ``concat`` record on a GradientTape as ``tf.stack`` does."""
+
+    def __init__(self, dtype, size=None, dynamic_size=None, clear_after_read=None,
+                 tensor_array_name=None, handle=None, flow=None, infer_shape=True,
+                 element_shape=None, colocate_with_first_write_call=True, name=None):
+        self.dtype = as_dtype(dtype)
+        self._values = [None] * int(size or 0)
+        self._dynamic = bool(dynamic_size)
+        self._element_shape = None if element_shape is None else TensorShape(element_shape)
+        self._infer_shape = infer_shape
+
+    @property
+    def element_shape(self):
+        return self._element_shape
+
+    def size(self, name=None):
+        return eager(np.asarray(len(self._values), np.int32))
+
+    def write(self, index, value, name=None):
+        i = int(index)
+        if i < 0 or (i >= len(self._values) and not self._dynamic):
+            raise IndexError(f"TensorArray.write: index {i} is outside the array of size "
+                             f"{len(self._values)} (dynamic_size=False)")
+        if _dtype_of(value) != self.dtype:
+            value = ops.cast(value, str(self.dtype))
+        shape = TensorShape(ops.shape(value))
+        if self._element_shape is not None and self._infer_shape and \
+                not _shapes_fit(self._element_shape, shape):
+            raise ValueError(f"TensorArray.write: a value of shape {tuple(shape)} does not fit "
+                             f"the element shape {tuple(self._element_shape)}")
+        if self._infer_shape and self._element_shape is None:
+            self._element_shape = shape
+        self._values.extend([None] * (i + 1 - len(self._values)))
+        self._values[i] = value
+        return self
+
+    def read(self, index, name=None):
+        v = self._values[int(index)]
+        if v is None:
+            raise ValueError(f"TensorArray.read: index {int(index)} was never written")
+        return eager(v)
+
+    def unstack(self, value, name=None):
+        for i in range(ops.shape(value)[0]):
+            self.write(i, value[i])
+        return self
+
+    def scatter(self, indices, value, name=None):
+        for j, i in enumerate(np.asarray(ops.convert_to_numpy(indices)).ravel()):
+            self.write(int(i), value[j])
+        return self
+
+    def _written(self, who):
+        missing = [i for i, v in enumerate(self._values) if v is None]
+        if missing:
+            raise ValueError(f"TensorArray.{who}: indices {missing} were never written")
+        return self._values
+
+    def stack(self, name=None):
+        values = self._written("stack")
+        if not values:
+            shape = (0,) + tuple(d or 0 for d in (self._element_shape or ()))
+            return eager(np.zeros(shape, self.dtype.as_numpy_dtype))
+        return eager(ops.stack(values, axis=0))
+
+    def gather(self, indices, name=None):
+        values = self._written("gather")
+        return eager(ops.stack([values[int(i)] for i in
+                                np.asarray(ops.convert_to_numpy(indices)).ravel()], axis=0))
+
+    def concat(self, name=None):
+        return eager(ops.concatenate(self._written("concat"), axis=0))
+
+    def close(self, name=None):
+        self._values = []
+
+
+def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
+    """TensorFlow's ``tf.print``: the inputs (tensors as NumPy prints them,
+    at most ``summarize`` entries at each end of an axis; -1 or None for
+    all) to ``output_stream`` (sys.stderr by default, as TensorFlow's)."""
+    full = summarize is None or summarize < 0
+    parts = []
+    for v in inputs:
+        if isinstance(v, (str, bytes)) or np.ndim(ops._plain(v)) == 0 and not hasattr(v, "shape"):
+            parts.append(v.decode() if isinstance(v, bytes) else str(v))
+            continue
+        a = np.asarray(ops.convert_to_numpy(v))
+        with np.printoptions(threshold=sys.maxsize if full else 2 * summarize,
+                             edgeitems=max(int(summarize), 1) if not full else 3):
+            parts.append(np.array2string(a, separator=" ") if a.ndim else str(a[()]))
+    stream = sys.stderr if output_stream is None else output_stream
+    if isinstance(stream, str):  # TensorFlow's "file://path" and logging names
+        if stream.startswith("file://"):
+            with open(stream[len("file://"):], "a") as f:
+                f.write(sep.join(parts) + end)
+            return None
+        stream = sys.stdout if stream == "stdout" else sys.stderr
+    stream.write(sep.join(parts) + end)
+    return None
+
+
+__all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "py_function",
+           "numpy_function", "TensorArray"]

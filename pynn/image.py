@@ -1,0 +1,567 @@
+"""TensorFlow's ``tf.image`` for programs ported with ``import pynn as tf``.
+
+Each function takes one image (height, width, channels) or a batch
+(batch, height, width, channels), TensorFlow's argument names and
+defaults, and computes what TensorFlow documents through pynn.ops (the
+resize kernel of the Resizing layer, flips, crops and pads, the HSV
+conversions of the colour augmentation layers), so that values a
+GradientTape traces keep recording.  Results are eager tensors.
+
+``random_*`` draw from pynn's seeded generator (or from one seeded with
+an integer ``seed``); ``stateless_random_*`` from a generator seeded with
+the pair ``seed``: the same pair gives the same result.  Decoding and
+encoding files need Pillow (the ``image`` extra).
+"""
+import io as _io
+
+import numpy as np
+
+from . import ops
+from . import random as _random
+from .backend import _eager_results
+from .dtypes import as_dtype
+from .utils.image_resize import pad_box
+
+
+class ResizeMethod:
+    """TensorFlow's method names for :func:`resize`."""
+    BILINEAR = "bilinear"
+    NEAREST_NEIGHBOR = "nearest"
+    BICUBIC = "bicubic"
+    AREA = "area"
+    LANCZOS3 = "lanczos3"
+    LANCZOS5 = "lanczos5"
+    GAUSSIAN = "gaussian"
+    MITCHELLCUBIC = "mitchellcubic"
+
+
+_METHODS = ("bilinear", "nearest")
+
+
+def _batch(name, images):
+    """(the images as a batch, a function giving a result the input's rank)."""
+    rank = ops.ndim(images)
+    if rank not in (3, 4):
+        raise ValueError(f"tf.image.{name}: expected one image (height, width, channels) or a "
+                         f"batch (batch, height, width, channels), got shape "
+                         f"{tuple(ops.shape(images))}")
+    if rank == 4:
+        return images, lambda y: y
+    return ops.expand_dims(images, 0), lambda y: ops.squeeze(y, 0)
+
+
+def _dtype(x):
+    return np.asarray(ops._plain(x)).dtype
+
+
+def _float(x):
+    """Floating images as they are, others as float32 (their values kept)."""
+    return x if _dtype(x).kind == "f" else ops.cast(x, "float32")
+
+
+def _like(y, dtype):
+    """``y`` back in an integer images' dtype (rounded and clipped to its
+    range, as TensorFlow's saturating casts); float results stay."""
+    if np.dtype(dtype).kind == "f":
+        return y
+    info = np.iinfo(dtype)
+    return ops.cast(ops.clip(ops.round(y), info.min, info.max), np.dtype(dtype).name)
+
+
+# ---------------------------------------------------------------- sizes
+
+def _size(size, name):
+    try:
+        h, w = (int(v) for v in np.asarray(ops.convert_to_numpy(size)).ravel())
+    except (TypeError, ValueError):
+        raise ValueError(f"tf.image.{name}: size must be two integers (height, width), got "
+                         f"{size!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"tf.image.{name}: size must be positive, got {(h, w)}")
+    return h, w
+
+
+def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False,
+           name=None):
+    """Images resized to ``size`` (height, width) with half-pixel centres,
+    'bilinear' (float32 result) or 'nearest' (the input's dtype), through
+    the Resizing layer's kernel.  ``preserve_aspect_ratio``: the largest
+    size within ``size`` of the input's aspect ratio.  ``antialias`` only
+    changes a downscale, which it refuses (an upscale is the same)."""
+    method = str(method).lower()
+    if method not in _METHODS:
+        raise ValueError(f"tf.image.resize: method {method!r} is not supported; use "
+                         f"'bilinear' or 'nearest'")
+    x, back = _batch("resize", images)
+    h, w = ops.shape(x)[1:3]
+    th, tw = _size(size, "resize")
+    if preserve_aspect_ratio:
+        scale = min(th / h, tw / w)
+        th, tw = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
+    if antialias and (th < h or tw < w) and method == "bilinear":
+        raise ValueError(f"tf.image.resize: antialias=True when downscaling ({h}x{w} to "
+                         f"{th}x{tw}) is not supported; use antialias=False")
+    dtype = _dtype(x)
+    out = x if (th, tw) == (h, w) and method == "nearest" else \
+        ops.resize(_float(x), (th, tw), interpolation=method)
+    if method == "nearest" and dtype != np.float32:
+        out = ops.cast(out, dtype.name)  # (values copied, exact)
+    return back(out)
+
+
+def resize_with_pad(image, target_height, target_width, method="bilinear", antialias=False):
+    """The image resized to fit (height, width) without distortion and
+    centred in zeros of that size."""
+    x, back = _batch("resize_with_pad", image)
+    h, w = ops.shape(x)[1:3]
+    top, left, rh, rw = pad_box(h, w, (int(target_height), int(target_width)))
+    y = resize(x, (rh, rw), method=method, antialias=antialias)
+    return back(ops.image.pad_images(y, top_padding=top, left_padding=left,
+                               target_height=int(target_height),
+                               target_width=int(target_width)))
+
+
+def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """The window of ``target_height`` x ``target_width`` at (offset_height,
+    offset_width)."""
+    x, back = _batch("crop_to_bounding_box", image)
+    h, w = ops.shape(x)[1:3]
+    top, left, th, tw = (int(v) for v in (offset_height, offset_width, target_height,
+                                          target_width))
+    if min(top, left) < 0 or min(th, tw) < 1 or top + th > h or left + tw > w:
+        raise ValueError(f"tf.image.crop_to_bounding_box: a {th}x{tw} window at "
+                         f"({top}, {left}) does not fit images of {h}x{w}")
+    return back(x[:, top:top + th, left:left + tw, :])
+
+
+def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """The image placed at (offset_height, offset_width) in zeros of
+    ``target_height`` x ``target_width``."""
+    x, back = _batch("pad_to_bounding_box", image)
+    h, w = ops.shape(x)[1:3]
+    top, left, th, tw = (int(v) for v in (offset_height, offset_width, target_height,
+                                          target_width))
+    if min(top, left) < 0 or top + h > th or left + w > tw:
+        raise ValueError(f"tf.image.pad_to_bounding_box: images of {h}x{w} at ({top}, {left}) "
+                         f"do not fit {th}x{tw}")
+    return back(ops.pad(x, [(0, 0), (top, th - top - h), (left, tw - left - w), (0, 0)]))
+
+
+def resize_with_crop_or_pad(image, target_height, target_width):
+    """The image centred in ``target_height`` x ``target_width``: cropped
+    where larger, padded with zeros where smaller (the offsets of an odd
+    difference rounded down, as TensorFlow's)."""
+    x, back = _batch("resize_with_crop_or_pad", image)
+    h, w = ops.shape(x)[1:3]
+    th, tw = int(target_height), int(target_width)
+    ch, cw = min(h, th), min(w, tw)
+    x = crop_to_bounding_box(x, max((h - th) // 2, 0), max((w - tw) // 2, 0), ch, cw)
+    top, left = max((th - h) // 2, 0), max((tw - w) // 2, 0)
+    return back(ops.pad(x, [(0, 0), (top, th - top - ch), (left, tw - left - cw), (0, 0)]))
+
+
+def central_crop(image, central_fraction):
+    """The central ``central_fraction`` (0 < f <= 1) of each side."""
+    f = float(central_fraction)
+    if not 0.0 < f <= 1.0:
+        raise ValueError(f"tf.image.central_crop: central_fraction must be in (0, 1], got {f}")
+    x, back = _batch("central_crop", image)
+    h, w = ops.shape(x)[1:3]
+    top, left = int((h - h * f) / 2), int((w - w * f) / 2)
+    return back(x[:, top:h - top, left:w - left, :])
+
+
+# ---------------------------------------------------------- orientation
+
+def flip_left_right(image):
+    return ops.flip(image, axis=-2)
+
+
+def flip_up_down(image):
+    return ops.flip(image, axis=-3)
+
+
+def rot90(image, k=1, name=None):
+    """The image rotated ``k`` quarter turns counter-clockwise."""
+    x, back = _batch("rot90", image)
+    return back(ops.rot90(x, k=int(k), axes=(1, 2)))
+
+
+def transpose(image, name=None):
+    """Height and width swapped."""
+    x, back = _batch("transpose", image)
+    return back(ops.transpose(x, (0, 2, 1, 3)))
+
+
+# --------------------------------------------------------------- colour
+
+def convert_image_dtype(image, dtype, saturate=False, name=None):
+    """Images in another dtype with their values rescaled as TensorFlow's:
+    integers as fractions of their dtype's maximum in floats, floats in
+    [0, 1) scaled by (max + 0.5) in integers, and integers shifted between
+    integer dtypes; floats to floats keep their values."""
+    src, dst = _dtype(image), np.dtype(as_dtype(dtype).as_numpy_dtype)
+    if src == dst:
+        return image
+    if src.kind == "f" and dst.kind == "f":
+        return ops.cast(image, dst.name)
+    if src.kind in "iu" and dst.kind == "f":
+        return ops.multiply(ops.cast(image, dst.name), 1.0 / np.iinfo(src).max)
+    a = np.asarray(ops.convert_to_numpy(image))
+    if src.kind == "f":
+        scaled = a.astype(np.float64) * (np.iinfo(dst).max + 0.5)
+        if saturate:
+            scaled = np.clip(scaled, np.iinfo(dst).min, np.iinfo(dst).max)
+        return scaled.astype(dst)
+    if src.kind in "iu" and dst.kind in "iu":  # by bit shifts of the magnitude
+        shift = 8 * (src.itemsize - dst.itemsize) - (src.kind == "i") + (dst.kind == "i")
+        v = a.astype(np.int64)
+        v = v >> shift if shift > 0 else v << -shift
+        return v.astype(dst)
+    raise TypeError(f"tf.image.convert_image_dtype: cannot convert {src} to {dst}")
+
+
+def rgb_to_grayscale(images, name=None):
+    """The luma (0.2989 R + 0.5870 G + 0.1140 B), one channel."""
+    return ops.image.rgb_to_grayscale(images)
+
+
+def grayscale_to_rgb(images, name=None):
+    """The one channel repeated as R, G and B."""
+    if ops.shape(images)[-1] != 1:
+        raise ValueError(f"tf.image.grayscale_to_rgb: expected one channel, got shape "
+                         f"{tuple(ops.shape(images))}")
+    return ops.concatenate([images] * 3, axis=-1)
+
+
+def rgb_to_hsv(images, name=None):
+    return ops.image.rgb_to_hsv(images)
+
+
+def hsv_to_rgb(images, name=None):
+    return ops.image.hsv_to_rgb(images)
+
+
+def adjust_brightness(image, delta):
+    """image + delta (integer images: in [0, 1] floats, back in their dtype)."""
+    dtype = _dtype(image)
+    if dtype.kind == "f":
+        return ops.add(image, float(delta))
+    return convert_image_dtype(ops.add(convert_image_dtype(image, "float32"), float(delta)),
+                               dtype, saturate=True)
+
+
+def adjust_contrast(images, contrast_factor):
+    """(x - mean) * contrast_factor + mean, the mean of each channel of each
+    image over its height and width."""
+    dtype = _dtype(images)
+    x = _float(images)
+    mean = ops.mean(x, axis=(-3, -2), keepdims=True)
+    y = ops.add(ops.multiply(ops.subtract(x, mean), float(contrast_factor)), mean)
+    return _like(y, dtype)
+
+
+def _hsv_adjusted(name, image, adjust):
+    dtype = _dtype(image)
+    x = image if dtype.kind == "f" else convert_image_dtype(image, "float32")
+    h, s, v = ops.unstack(ops.image.rgb_to_hsv(x), axis=-1)
+    y = ops.image.hsv_to_rgb(ops.stack(adjust(h, s, v), axis=-1))
+    return y if dtype.kind == "f" else convert_image_dtype(y, dtype, saturate=True)
+
+
+def adjust_saturation(image, saturation_factor, name=None):
+    """RGB images with their HSV saturation scaled (and clipped to [0, 1])."""
+    f = float(saturation_factor)
+    return _hsv_adjusted("adjust_saturation", image,
+                         lambda h, s, v: [h, ops.clip(ops.multiply(s, f), 0.0, 1.0), v])
+
+
+def adjust_hue(image, delta, name=None):
+    """RGB images with their hue turned by ``delta`` (in [-1, 1]) of a full turn."""
+    d = float(delta)
+    if not -1.0 <= d <= 1.0:
+        raise ValueError(f"tf.image.adjust_hue: delta must be in [-1, 1], got {d}")
+    return _hsv_adjusted("adjust_hue", image, lambda h, s, v: [ops.mod(ops.add(h, d), 1.0), s, v])
+
+
+def adjust_gamma(image, gamma=1, gain=1):
+    """gain * image ** gamma (integer images as fractions of their range)."""
+    if float(gamma) < 0:
+        raise ValueError(f"tf.image.adjust_gamma: gamma must be >= 0, got {gamma}")
+    dtype = _dtype(image)
+    if dtype.kind == "f":
+        return ops.multiply(ops.power(image, float(gamma)), float(gain))
+    x = convert_image_dtype(image, "float32")
+    return convert_image_dtype(ops.multiply(ops.power(x, float(gamma)), float(gain)), dtype,
+                               saturate=True)
+
+
+def per_image_standardization(image):
+    """Each image scaled to mean 0 and variance 1: (x - mean) /
+    max(stddev, 1 / sqrt(number of values)), float32."""
+    x, back = _batch("per_image_standardization", image)
+    x = ops.cast(x, "float32") if _dtype(x) != np.float32 else x
+    n = int(np.prod(ops.shape(x)[1:]))
+    mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+    std = ops.std(x, axis=(1, 2, 3), keepdims=True)
+    return back(ops.divide(ops.subtract(x, mean), ops.maximum(std, 1.0 / np.sqrt(n))))
+
+
+# ----------------------------------------------------------- random ones
+
+def _flip_some(image, axis, gen, name):
+    x, back = _batch(name, image)
+    flip = gen.random(ops.shape(x)[0]) < 0.5
+    mask = flip.reshape(-1, 1, 1, 1)
+    return back(ops.where(mask, ops.flip(x, axis=axis), x))
+
+
+def _stateless(seed, name):
+    try:
+        pair = [int(v) for v in np.asarray(ops.convert_to_numpy(seed)).ravel()]
+    except (TypeError, ValueError):
+        pair = []
+    if len(pair) != 2:
+        raise ValueError(f"tf.image.{name}: seed must be a pair of integers, got {seed!r}")
+    return np.random.default_rng([v & 0xFFFFFFFFFFFFFFFF for v in pair])
+
+
+def random_flip_left_right(image, seed=None):
+    """Each image flipped left to right with probability 1/2."""
+    return _flip_some(image, 2, _random._generator(seed), "random_flip_left_right")
+
+
+def random_flip_up_down(image, seed=None):
+    """Each image flipped upside down with probability 1/2."""
+    return _flip_some(image, 1, _random._generator(seed), "random_flip_up_down")
+
+
+def _check_range(name, lower, upper, low=0.0):
+    if not low <= float(lower) < float(upper):
+        raise ValueError(f"tf.image.{name}: need {low} <= lower < upper, got lower={lower}, "
+                         f"upper={upper}")
+
+
+def random_brightness(image, max_delta, seed=None):
+    """adjust_brightness by one delta drawn from [-max_delta, max_delta)."""
+    if float(max_delta) < 0:
+        raise ValueError(f"tf.image.random_brightness: max_delta must be >= 0, got {max_delta}")
+    return adjust_brightness(image, _random._generator(seed).uniform(-max_delta, max_delta))
+
+
+def random_contrast(image, lower, upper, seed=None):
+    """adjust_contrast by one factor drawn from [lower, upper)."""
+    _check_range("random_contrast", lower, upper)
+    return adjust_contrast(image, _random._generator(seed).uniform(lower, upper))
+
+
+def random_saturation(image, lower, upper, seed=None):
+    """adjust_saturation by one factor drawn from [lower, upper)."""
+    _check_range("random_saturation", lower, upper)
+    return adjust_saturation(image, _random._generator(seed).uniform(lower, upper))
+
+
+def random_hue(image, max_delta, seed=None):
+    """adjust_hue by one delta drawn from [-max_delta, max_delta], max_delta <= 0.5."""
+    if not 0.0 <= float(max_delta) <= 0.5:
+        raise ValueError(f"tf.image.random_hue: max_delta must be in [0, 0.5], got {max_delta}")
+    return adjust_hue(image, _random._generator(seed).uniform(-max_delta, max_delta))
+
+
+def _crop(value, size, gen, name):
+    shape = tuple(ops.shape(value))
+    size = tuple(int(v) for v in np.asarray(ops.convert_to_numpy(size)).ravel())
+    if len(size) != len(shape) or any(s < 0 or s > d for s, d in zip(size, shape)):
+        raise ValueError(f"tf.image.{name}: size {size} must have one entry per axis of the "
+                         f"value's shape {shape}, each at most that axis's size")
+    starts = [int(gen.integers(0, d - s + 1)) for s, d in zip(size, shape)]
+    return value[tuple(slice(a, a + s) for a, s in zip(starts, size))]
+
+
+def random_crop(value, size, seed=None, name=None):
+    """A window of ``size`` (one entry per axis) at a random place."""
+    return _crop(value, size, _random._generator(seed), "random_crop")
+
+
+def stateless_random_flip_left_right(image, seed):
+    return _flip_some(image, 2, _stateless(seed, "stateless_random_flip_left_right"),
+                      "stateless_random_flip_left_right")
+
+
+def stateless_random_flip_up_down(image, seed):
+    return _flip_some(image, 1, _stateless(seed, "stateless_random_flip_up_down"),
+                      "stateless_random_flip_up_down")
+
+
+def stateless_random_brightness(image, max_delta, seed):
+    gen = _stateless(seed, "stateless_random_brightness")
+    return adjust_brightness(image, gen.uniform(-max_delta, max_delta))
+
+
+def stateless_random_contrast(image, lower, upper, seed):
+    _check_range("stateless_random_contrast", lower, upper)
+    return adjust_contrast(image, _stateless(seed, "stateless_random_contrast").uniform(
+        lower, upper))
+
+
+def stateless_random_saturation(image, lower, upper, seed):
+    _check_range("stateless_random_saturation", lower, upper)
+    return adjust_saturation(image, _stateless(seed, "stateless_random_saturation").uniform(
+        lower, upper))
+
+
+def stateless_random_hue(image, max_delta, seed):
+    if not 0.0 <= float(max_delta) <= 0.5:
+        raise ValueError(f"tf.image.stateless_random_hue: max_delta must be in [0, 0.5], got "
+                         f"{max_delta}")
+    return adjust_hue(image, _stateless(seed, "stateless_random_hue").uniform(-max_delta,
+                                                                               max_delta))
+
+
+def stateless_random_crop(value, size, seed, name=None):
+    return _crop(value, size, _stateless(seed, "stateless_random_crop"), "stateless_random_crop")
+
+
+# ------------------------------------------------------ patches, quality
+
+def extract_patches(images, sizes, strides, rates, padding, name=None):
+    """The patches of a batch, each flattened (rows, columns, channels)
+    into the last axis; ``sizes``, ``strides`` and ``rates`` as
+    TensorFlow's [1, h, w, 1]."""
+    def pair(v, what):
+        v = [int(t) for t in v]
+        if len(v) != 4 or v[0] != 1 or v[3] != 1:
+            raise ValueError(f"tf.image.extract_patches: {what} must be [1, rows, cols, 1], "
+                             f"got {v}")
+        return v[1], v[2]
+    if ops.ndim(images) != 4:
+        raise ValueError(f"tf.image.extract_patches: expected a batch of rank 4, got shape "
+                         f"{tuple(ops.shape(images))}")
+    return ops.image.extract_patches(images, pair(sizes, "sizes"), strides=pair(strides, "strides"),
+                               dilation_rate=pair(rates, "rates"), padding=str(padding).lower())
+
+
+def psnr(a, b, max_val, name=None):
+    """The peak signal-to-noise ratio per image, in decibels:
+    20 log10(max_val) - 10 log10(mean squared error over the image)."""
+    if tuple(ops.shape(a)) != tuple(ops.shape(b)):
+        raise ValueError(f"tf.image.psnr: a and b need the same shape, got "
+                         f"{tuple(ops.shape(a))} and {tuple(ops.shape(b))}")
+    mse = ops.mean(ops.square(ops.subtract(_float(a), _float(b))), axis=(-3, -2, -1))
+    return ops.subtract(20.0 * float(np.log10(max_val)), ops.multiply(ops.log10(mse), 10.0))
+
+
+def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+         return_index_map=False):
+    """The structural similarity of each image pair (Gaussian window, no
+    padding), averaged over the image and its channels."""
+    if return_index_map:
+        raise ValueError("tf.image.ssim: return_index_map=True is not supported")
+    return ops.image.ssim(_float(img1), _float(img2), max_val=float(max_val),
+                    filter_size=int(filter_size), filter_sigma=float(filter_sigma),
+                    k1=float(k1), k2=float(k2))
+
+
+# ---------------------------------------------------------------- files
+
+def _pil():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("tf.image's decode and encode functions need Pillow: "
+                          "pip install 'pynn[image]'") from None
+    return Image
+
+
+def _bytes(contents, name):
+    v = ops.convert_to_numpy(contents) if not isinstance(contents, (bytes, str)) else contents
+    if isinstance(v, np.ndarray):
+        v = v.item() if v.ndim == 0 else v
+    if isinstance(v, str):
+        v = v.encode("latin-1")
+    if not isinstance(v, bytes):
+        raise TypeError(f"tf.image.{name}: expected the file's bytes (tf.io.read_file), got "
+                        f"{type(contents).__name__}")
+    return v
+
+
+def decode_image(contents, channels=None, dtype="uint8", name=None, expand_animations=True):
+    """The pixels of a PNG, JPEG, GIF or BMP file's bytes as (height, width,
+    channels) in ``dtype`` (uint8 values, or fractions of 255 for floats);
+    ``channels`` 1, 3 or 4 converts, 0 or None keeps the file's."""
+    image = _pil().open(_io.BytesIO(_bytes(contents, "decode_image")))
+    modes = {1: "L", 3: "RGB", 4: "RGBA"}
+    if channels:
+        if int(channels) not in modes:
+            raise ValueError(f"tf.image.decode_image: channels must be 0, 1, 3 or 4, got "
+                             f"{channels}")
+        image = image.convert(modes[int(channels)])
+    elif image.mode not in ("L", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    a = np.asarray(image, dtype=np.uint8)
+    a = a[..., None] if a.ndim == 2 else a
+    return convert_image_dtype(a, dtype)
+
+
+def decode_png(contents, channels=0, dtype="uint8", name=None):
+    return decode_image(contents, channels, dtype)
+
+
+def decode_jpeg(contents, channels=0, ratio=1, fancy_upscaling=True, try_recover_truncated=False,
+                acceptable_fraction=1, dct_method="", name=None):
+    if int(ratio) != 1:
+        raise ValueError(f"tf.image.decode_jpeg: ratio={ratio} is not supported; use 1")
+    return decode_image(contents, channels)
+
+
+def decode_bmp(contents, channels=0, name=None):
+    return decode_image(contents, channels)
+
+
+def decode_gif(contents, name=None):
+    """The first frame, as a batch of one (frames, height, width, 3)."""
+    return np.asarray(decode_image(contents, 3))[None]
+
+
+def _encode(image, format, name, **options):
+    a = np.asarray(ops.convert_to_numpy(image))
+    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"tf.image.{name}: expected (height, width, 1, 3 or 4 channels), got "
+                         f"shape {a.shape}")
+    if a.dtype != np.uint8:
+        raise ValueError(f"tf.image.{name}: expected uint8 pixels, got {a.dtype} (use "
+                         f"tf.image.convert_image_dtype(image, tf.uint8))")
+    buf = _io.BytesIO()
+    _pil().fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(buf, format=format, **options)
+    return np.asarray(buf.getvalue(), dtype=object)
+
+
+def encode_png(image, compression=-1, name=None):
+    """The PNG file's bytes (a 0-d object tensor, as tf.io.write_file takes)."""
+    return _encode(image, "PNG", "encode_png",
+                   **({} if compression is None or compression < 0 else
+                      {"compress_level": int(compression)}))
+
+
+def encode_jpeg(image, format="", quality=95, name=None, **options):
+    """The JPEG file's bytes (a 0-d object tensor)."""
+    return _encode(image, "JPEG", "encode_jpeg", quality=int(quality))
+
+
+_FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bounding_box",
+              "resize_with_crop_or_pad", "central_crop", "flip_left_right", "flip_up_down",
+              "rot90", "transpose", "convert_image_dtype", "rgb_to_grayscale",
+              "grayscale_to_rgb", "rgb_to_hsv", "hsv_to_rgb", "adjust_brightness",
+              "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_gamma",
+              "per_image_standardization", "random_flip_left_right", "random_flip_up_down",
+              "random_brightness", "random_contrast", "random_saturation", "random_hue",
+              "random_crop", "stateless_random_flip_left_right",
+              "stateless_random_flip_up_down", "stateless_random_brightness",
+              "stateless_random_contrast", "stateless_random_saturation",
+              "stateless_random_hue", "stateless_random_crop", "extract_patches", "psnr",
+              "ssim", "decode_image", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
+              "encode_png", "encode_jpeg"]
+for _name in _FUNCTIONS:
+    globals()[_name] = _eager_results(globals()[_name])
+del _name
+__all__ = _FUNCTIONS + ["ResizeMethod"]

@@ -1,0 +1,208 @@
+"""TensorFlow's ``tf.strings`` for text pipelines ported with
+``import pynn as tf`` (a TextVectorization's ``standardize`` function, a
+Dataset's ``map``).
+
+Inputs are a str or bytes, a list of them or a NumPy array (str, bytes or
+object); results are, as TensorFlow's string tensors, object arrays of
+UTF-8 ``bytes`` (``.numpy()`` gives ``b'...'``).  Patterns are Python
+regular expressions, which agree with TensorFlow's RE2 on the common
+syntax (classes, alternation, repetition, ``\\1`` in a rewrite).
+"""
+import re
+
+import numpy as np
+
+from . import ops
+from .dtypes import as_dtype
+from .tensor import eager
+
+
+def _bytes(v):
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str):
+        return v.encode()
+    if isinstance(v, np.bytes_):
+        return bytes(v)
+    raise TypeError(f"tf.strings: expected strings, got {type(v).__name__} {v!r}")
+
+
+def _strings(x):
+    """``x`` as an object array of bytes."""
+    if isinstance(x, (str, bytes)):
+        return np.asarray(_bytes(x), dtype=object)
+    a = np.asarray(ops.convert_to_numpy(x) if not isinstance(x, (list, tuple)) else x)
+    return _map(_bytes, a.astype(object))
+
+
+def _map(fn, a, *rest):
+    out = np.frompyfunc(fn, 1 + len(rest), 1)(a, *rest)
+    return np.asarray(out, dtype=object)
+
+
+def _text(b):
+    return b.decode("utf-8", errors="replace")
+
+
+def lower(input, encoding="", name=None):
+    """Lowercase: ASCII letters only (TensorFlow's default), every letter
+    with ``encoding='utf-8'``."""
+    fn = (lambda b: _text(b).lower().encode()) if encoding else bytes.lower
+    return eager(_map(fn, _strings(input)))
+
+
+def upper(input, encoding="", name=None):
+    fn = (lambda b: _text(b).upper().encode()) if encoding else bytes.upper
+    return eager(_map(fn, _strings(input)))
+
+
+def strip(input, name=None):
+    """Leading and trailing whitespace removed."""
+    return eager(_map(bytes.strip, _strings(input)))
+
+
+def _pattern(pattern):
+    p = pattern
+    if not isinstance(p, (str, bytes)):
+        p = np.asarray(ops.convert_to_numpy(p)).item()
+    return re.compile(_bytes(p))
+
+
+def regex_replace(input, pattern, rewrite, replace_global=True, name=None):
+    """Matches of ``pattern`` replaced by ``rewrite`` (all of them, or the
+    first with ``replace_global=False``)."""
+    regex, new = _pattern(pattern), _bytes(rewrite)
+    count = 0 if replace_global else 1
+    return eager(_map(lambda b: regex.sub(new, b, count=count), _strings(input)))
+
+
+def regex_full_match(input, pattern, name=None):
+    """Whether each whole string matches ``pattern``."""
+    regex = _pattern(pattern)
+    return eager(_map(lambda b: regex.fullmatch(b) is not None, _strings(input)).astype(bool))
+
+
+def split(input, sep=None, maxsplit=-1, name=None):
+    """Each string split at ``sep`` (runs of whitespace when None).  One
+    string gives a 1-D array of its pieces; a 1-D batch gives a list of
+    such arrays, one per string, where TensorFlow gives a RaggedTensor
+    (``tf.strings.split(lines)[i]`` is the same)."""
+    a = _strings(input)
+    s = None if sep is None else _bytes(sep)
+
+    def one(b):
+        parts = b.split(s, maxsplit) if s is not None else b.split(None, maxsplit)
+        return eager(np.array(parts, dtype=object).reshape(len(parts)))
+    if a.ndim == 0:
+        return one(a.item())
+    if a.ndim != 1:
+        raise ValueError(f"tf.strings.split: expected one string or a 1-D batch, got shape "
+                         f"{a.shape}")
+    return [one(b) for b in a]
+
+
+def join(inputs, separator="", name=None):
+    """The strings of ``inputs`` (a list of same-shaped tensors) joined
+    elementwise with ``separator``."""
+    parts = np.broadcast_arrays(*[_strings(x) for x in inputs])
+    sep = _bytes(separator)
+    return eager(_map(lambda *bs: sep.join(bs), *parts) if len(parts) > 1 else
+                 _map(lambda b: b, parts[0]))
+
+
+def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
+    """The strings joined with ``separator`` along ``axis`` (all of them
+    when None)."""
+    a = _strings(inputs)
+    sep = _bytes(separator)
+    if axis is None:
+        out = np.asarray(sep.join(a.ravel().tolist()), dtype=object)
+        return eager(out.reshape((1,) * a.ndim) if keepdims else out)
+    axis = int(axis) % max(a.ndim, 1)
+    moved = np.moveaxis(a, axis, -1)
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = sep.join(moved[idx].tolist())
+    return eager(np.expand_dims(out, axis) if keepdims else out)
+
+
+def length(input, unit="BYTE", name=None):
+    """Each string's length in bytes, or in characters with ``unit='UTF8_CHAR'``."""
+    if unit not in ("BYTE", "UTF8_CHAR"):
+        raise ValueError(f"tf.strings.length: unit must be 'BYTE' or 'UTF8_CHAR', got {unit!r}")
+    fn = len if unit == "BYTE" else (lambda b: len(_text(b)))
+    return eager(_map(fn, _strings(input)).astype(np.int32))
+
+
+def substr(input, pos, len, unit="BYTE", name=None):
+    """``len`` bytes (or characters, ``unit='UTF8_CHAR'``) of each string
+    from ``pos`` (negative: from the end)."""
+    if unit not in ("BYTE", "UTF8_CHAR"):
+        raise ValueError(f"tf.strings.substr: unit must be 'BYTE' or 'UTF8_CHAR', got {unit!r}")
+    a = _strings(input)
+    pos_a, len_a = np.broadcast_to(np.asarray(pos), a.shape), np.broadcast_to(np.asarray(len),
+                                                                               a.shape)
+
+    def one(b, p, n):
+        s = b if unit == "BYTE" else _text(b)
+        size = s.__len__()
+        start = int(p) + size if int(p) < 0 else int(p)
+        if not 0 <= start <= size:
+            raise ValueError(f"tf.strings.substr: pos {int(p)} is outside a string of length "
+                             f"{size}")
+        piece = s[start:start + int(n)]
+        return piece if unit == "BYTE" else piece.encode()
+    return eager(_map(one, a, pos_a, len_a))
+
+
+def to_number(string_tensor, out_type="float32", name=None):
+    """Each string parsed as a number of ``out_type``."""
+    dtype = np.dtype(as_dtype(out_type).as_numpy_dtype)
+    a = _strings(string_tensor)
+
+    def one(b):
+        try:
+            return int(b) if dtype.kind in "iu" else float(b)
+        except ValueError:
+            raise ValueError(f"tf.strings.to_number: {b!r} is not a number of type "
+                             f"{dtype.name}") from None
+    return eager(_map(one, a).astype(dtype))
+
+
+def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, fill="",
+              name=None):
+    """Numbers as strings: integers in full, floats with ``precision``
+    decimals (6 when -1, as C's %f), ``scientific`` (%e) or ``shortest``
+    (%g); booleans as 'true'/'false'; ``width`` pads with ``fill``."""
+    a = np.asarray(ops.convert_to_numpy(input))
+    if a.dtype.kind == "f":
+        p = 6 if precision < 0 else int(precision)
+        spec = "g" if shortest else ("e" if scientific else "f")
+        fmt = f"%.{p}{spec}" if not shortest or precision >= 0 else "%g"
+    else:
+        fmt = "%d"
+    fill = fill or " "
+
+    def one(v):
+        s = ("true" if v else "false") if a.dtype.kind == "b" else fmt % v
+        if width > 0:
+            s = s.rjust(int(width), fill[0])
+        return s.encode()
+    return eager(_map(one, a))
+
+
+def unicode_split(input, input_encoding, errors="replace", replacement_char=65533, name=None):
+    """Each string split into its characters (each as UTF-8 bytes); a 1-D
+    batch gives a list of arrays (TensorFlow: a RaggedTensor)."""
+    a = _strings(input)
+
+    def one(b):
+        chars = [c.encode() for c in b.decode(input_encoding, errors=errors)]
+        return eager(np.array(chars, dtype=object).reshape(chars.__len__()))
+    if a.ndim == 0:
+        return one(a.item())
+    return [one(b) for b in a.ravel()]
+
+
+__all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
+           "reduce_join", "length", "substr", "to_number", "as_string", "unicode_split"]
