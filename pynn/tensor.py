@@ -76,12 +76,6 @@ class Tensor(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
-    def __getitem__(self, key):
-        # one element is a 0-d tensor, as TensorFlow's (``y[0].numpy()``),
-        # not a NumPy scalar
-        out = np.ndarray.__getitem__(self, key)
-        return np.asarray(out).view(Tensor) if isinstance(out, np.generic) else out
-
 
 _ndarray_shape = np.ndarray.shape
 

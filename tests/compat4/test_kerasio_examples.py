@@ -407,19 +407,6 @@ def test_a_model_over_its_graphs_nodes_trains_and_follows_new_nodes():
     np.testing.assert_allclose(got, reference(model, [10, 11, 3]), rtol=1e-5, atol=1e-6)
 
 
-# -------------- timeseries_weather_forecasting.py: y[0].numpy() of a batch
-
-def test_an_element_of_an_eager_tensor_is_a_tensor():
-    x = np.arange(12, dtype=np.float32).reshape(4, 3)
-    y = np.arange(4, dtype=np.float32)
-    data = pynn.utils.timeseries_dataset_from_array(x, y, sequence_length=2, batch_size=2)
-    inputs, targets = next(iter(data))
-    assert targets[0].numpy() == 0.0 and isinstance(targets[0].numpy(), np.floating)
-    assert inputs[1, 1, 2].numpy() == 8.0                 # window 1, its step 1: x[2]
-    np.testing.assert_array_equal(inputs[0].numpy(), x[:2])
-    assert float(targets[1]) == 1.0 and int(inputs[0, 0, 1]) == 1
-
-
 def test_a_class_token_tiled_to_the_batch_in_a_traced_call_trains():
     """ViT's class token: ``tf.tile(self.cls, (tf.shape(x)[0], 1, 1))`` in a
     call traced into a graph (the batch size unknown there)."""
