@@ -17,8 +17,11 @@ from .layers import Input, InputLayer, InputSpec, Layer
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
+from .dtype_policies import DTypePolicy, FloatDTypePolicy
+from .quantizers import Quantizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
+from .models.operation import Function, Operation
 from .tape import GradientTape, Variable
 # TensorFlow's names, so that custom training code ported with
 # `import pynn as tf` runs: tf.math and tf.nn as modules, and the top-level
@@ -60,7 +63,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
-from .execution import (Function, TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
+from .execution import (TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
                         function, numpy_function, print, py_function)
 from . import debugging, image, io, linalg, strings  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
@@ -76,6 +79,8 @@ from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
+from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
+from . import visualization  # noqa: E402  (image galleries, segmentation masks drawn)
 # tf.keras: this package (``tf.keras.layers.Dense`` with ``import pynn as tf``)
 keras = _sys.modules[__name__]
 
@@ -87,14 +92,16 @@ def version():
 
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
-           "Loss", "Metric", "Optimizer", "GradientTape", "Variable", "config", "version",
+           "Loss", "Metric", "Optimizer", "DTypePolicy", "FloatDTypePolicy", "Quantizer",
+           "Operation", "Function", "GradientTape",
+           "Variable", "config", "version",
            "activations",
            "applications", "data", "backend", "random", "callbacks", "constraints", "cuda",
            "datasets",
            "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
            "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
-           "Initializer",
+           "wrappers", "visualization", "Initializer",
            "Regularizer", "name_scope", "set_num_threads",
            "get_num_threads", "show_config", "device",
            "cast", "concat", "constant",
@@ -103,7 +110,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
-           "function", "Function", "TensorSpec", "TensorArray", "executing_eagerly",
+           "function", "TensorSpec", "TensorArray", "executing_eagerly",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",

@@ -886,16 +886,20 @@ def _stft_sizes(name, sequence_length, sequence_stride, fft_length):
 def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
     """The short-time Fourier transform along the last axis: a (real,
     imaginary) pair of shape (..., frames, fft_length // 2 + 1)."""
-    a = _values(x, "stft")
-    if a.dtype.kind != "f":
-        raise TypeError(f"stft: x must be float32 or float64, got dtype {a.dtype}")
+    dtype = np.dtype(str(x.dtype)) if _is_traced(x) else _array(x).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"stft: x must be float32 or float64, got dtype {dtype}")
     n, step, nfft = _stft_sizes("stft", sequence_length, sequence_stride, fft_length)
+    # pad, frames, window and rfft each record their gradient on a tape (the
+    # transform is linear in x)
+    a = x if _is_traced(x) else _array(x)
     if center:
-        widths = [(0, 0)] * (a.ndim - 1) + [(nfft // 2, nfft // 2)]
-        a = np.pad(a, widths, mode="reflect")
-    win = _stft_window("stft", window, n, nfft, a.dtype)
-    frames = extract_sequences(a, nfft, step) * win
-    return _pair_out(np.fft.rfft(frames, n=nfft, axis=-1), a.dtype)
+        widths = [(0, 0)] * (ops.ndim(a) - 1) + [(nfft // 2, nfft // 2)]
+        a = ops.pad(a, widths, mode="reflect")
+    win = _stft_window("stft", window, n, nfft, dtype)
+    frames = extract_sequences(a, nfft, step)
+    frames = ops.multiply(frames, win) if _is_traced(frames) else frames * win
+    return rfft(frames, fft_length=nfft)
 
 
 def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann",
@@ -1242,6 +1246,80 @@ def custom_gradient(f):
     return wrapper
 
 
+def jvp(fun, primals, tangents, has_aux=False):
+    """The forward-mode product of ``fun`` at ``primals`` (a tuple or list
+    of its positional arguments) with ``tangents`` (one per argument, of
+    its shape): ``(outputs, J @ tangents)``, and ``fun``'s auxiliary value
+    third with ``has_aux`` (``fun`` then returns ``(outputs, aux)``), as
+    Keras 3's ops.jvp.
+
+    Built from two reverse passes: the gradient of ``<fun(x), u>`` with
+    respect to x is ``J^T u``, linear in u; the gradient of
+    ``<J^T u, tangents>`` with respect to u is ``J tangents``."""
+    from . import tree
+    from .tape import GradientTape, Variable
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"jvp: primals and tangents must be tuples or lists of the function's "
+                        f"arguments, got {type(primals).__name__} and "
+                        f"{type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    flat_primals, flat_tangents = tree.flatten(list(primals)), tree.flatten(list(tangents))
+    if len(flat_primals) != len(flat_tangents):
+        raise ValueError("jvp: primals and tangents must have the same structure")
+    xs = [Variable(np.asarray(_plain(p), np.float32)) for p in flat_primals]
+    vs = []
+    for p, t in zip(xs, flat_tangents):
+        t = np.asarray(_plain(t), np.float32)
+        if t.shape != p.value.shape:
+            raise ValueError(f"jvp: a tangent of shape {t.shape} for a primal of shape "
+                             f"{p.value.shape}")
+        vs.append(t)
+    args = tree.pack_sequence_as(list(primals), xs)
+    with GradientTape(persistent=True) as outer:
+        with GradientTape() as inner:
+            for x in xs:
+                inner.watch(x)
+            result = fun(*args)
+            if has_aux:
+                if not isinstance(result, (tuple, list)) or len(result) != 2:
+                    raise TypeError("jvp: with has_aux=True, fun must return (outputs, aux)")
+                result, aux = result
+            outputs = tree.flatten(result)
+            # the cotangents u, one per output, watched by the outer tape
+            us = [Variable(np.zeros(np.shape(_plain_value(y)), np.float32)) for y in outputs]
+            for u in us:
+                outer.watch(u)
+            total = None
+            for y, u in zip(outputs, us):
+                term = ops.sum(ops.multiply(y, u))
+                total = term if total is None else ops.add(total, term)
+        grads = inner.gradient(total, xs)
+        total = None
+        for g, v in zip(grads, vs):
+            if g is not None:
+                term = ops.sum(ops.multiply(g, v))
+                total = term if total is None else ops.add(total, term)
+    if total is None:
+        products = [np.zeros(u.value.shape, np.float32) for u in us]
+    else:
+        products = [np.zeros(u.value.shape, np.float32) if g is None else
+                    np.asarray(_plain_value(g), np.float32)
+                    for u, g in zip(us, outer.gradient(total, us))]
+    values = tree.pack_sequence_as(result, [np.asarray(_plain_value(y)) for y in outputs])
+    out = (values, tree.pack_sequence_as(result, products))
+    if has_aux:
+        aux = tree.map_structure(lambda a: np.asarray(_plain_value(a)), aux)
+        return out + (aux,)
+    return out
+
+
+def _plain_value(x):
+    """An operand's value as an array (a traced value's, after its tape)."""
+    from . import autodiff
+    return _plain(autodiff.value_of(x))
+
+
 def _custom_output(result, f):
     if not isinstance(result, (tuple, list)) or len(result) != 2 or not callable(result[1]):
         raise TypeError(f"custom_gradient: {getattr(f, '__name__', 'f')} must return "
@@ -1585,6 +1663,180 @@ def _fold_index(i, size, mode):
         j = np.mod(i, 2 * size - 2)
         return np.where(j >= size, 2 * size - 2 - j, j)
     return np.clip(i, 0, size - 1)
+
+
+def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid",
+                       data_format=None):
+    """The ``size`` (depth, height, width) patches of volumes (rank 5, or 4
+    for one volume), each flattened into the channels in (depth, height,
+    width, channel) order: shape (batch, d, h, w, pd * ph * pw * channels),
+    as Keras 3's (a convolution with an identity kernel)."""
+    if isinstance(size, int):
+        size = (size,) * 3
+    elif len(size) != 3:
+        raise TypeError(f"Invalid `size` argument. Expected an int or a tuple of length 3. "
+                        f"Received: size={size}")
+    strides = size if strides is None else strides
+    strides = (strides,) * 3 if isinstance(strides, int) else tuple(strides)
+    if len(strides) != 3:
+        raise ValueError(f"Invalid `strides` argument. Got: {strides}")
+    dilation = (dilation_rate,) * 3 if isinstance(dilation_rate, int) else tuple(dilation_rate)
+    if padding not in ("valid", "same"):
+        raise ValueError(f"extract_patches_3d: padding must be 'valid' or 'same', got "
+                         f"{padding!r}")
+    a = _values(volumes, "extract_patches_3d")
+    if a.ndim not in (4, 5):
+        raise ValueError(f"extract_patches_3d: expected one volume (rank 4) or a batch (rank "
+                         f"5), got shape {a.shape}")
+    one = a.ndim == 4
+    x = a[None] if one else a
+    first = data_format == "channels_first"
+    if first:
+        x = np.moveaxis(x, 1, -1)
+    spans = [(k - 1) * d + 1 for k, d in zip(size, dilation)]
+    pads = [(0, 0)]
+    for n, span, step in zip(x.shape[1:4], spans, strides):
+        if padding == "same":
+            total = builtins.max((-(-n // step) - 1) * step + span - n, 0)
+            pads.append((total // 2, total - total // 2))
+        else:
+            pads.append((0, 0))
+    x = np.pad(x, pads + [(0, 0)])
+    counts = [(n - span) // step + 1 for n, span, step in zip(x.shape[1:4], spans, strides)]
+    if builtins.min(counts) < 1:
+        raise ValueError(f"extract_patches_3d: patches of {tuple(size)} do not fit volumes of "
+                         f"shape {a.shape}")
+    pieces = []
+    for i in range(size[0]):
+        for j in range(size[1]):
+            for k in range(size[2]):
+                d0, h0, w0 = i * dilation[0], j * dilation[1], k * dilation[2]
+                pieces.append(x[:, d0:d0 + (counts[0] - 1) * strides[0] + 1:strides[0],
+                                h0:h0 + (counts[1] - 1) * strides[1] + 1:strides[1],
+                                w0:w0 + (counts[2] - 1) * strides[2] + 1:strides[2], :])
+    out = np.concatenate(pieces, axis=-1)
+    if first:
+        out = np.moveaxis(out, -1, 1)
+    return out[0] if one else out
+
+
+def _triangle(x):
+    return np.maximum(0, 1 - np.abs(x))
+
+
+def _keys_cubic(x):
+    out = ((1.5 * x - 2.5) * x) * x + 1.0
+    out = np.where(x >= 1.0, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0, out)
+    return np.where(x >= 2.0, 0.0, out)
+
+
+def _lanczos(radius):
+    def kernel(x):
+        y = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius)
+        out = np.where(x > 1e-3, np.divide(y, np.where(x != 0, np.pi ** 2 * x ** 2, 1)), 1)
+        return np.where(x > radius, 0.0, out)
+    return kernel
+
+
+_SCALE_KERNELS = {"linear": _triangle, "bilinear": _triangle, "trilinear": _triangle,
+                  "triangle": _triangle, "cubic": _keys_cubic, "bicubic": _keys_cubic,
+                  "tricubic": _keys_cubic, "lanczos3": _lanczos(3.0),
+                  "lanczos5": _lanczos(5.0)}
+
+
+def _resample_weights(size_in, size_out, scale, translation, kernel, antialias):
+    """(size_in, size_out) weights: output sample i reads input position
+    ``(i + 0.5 - translation) / scale - 0.5``, the kernel widened by 1 /
+    scale when shrinking with ``antialias``, each column normalized, and
+    zero for samples outside the input."""
+    dtype = np.result_type(scale, translation)
+    inv = 1.0 / scale
+    width = np.maximum(inv, 1.0) if antialias else 1.0
+    at = (np.arange(size_out, dtype=dtype) + 0.5) * inv - translation * inv - 0.5
+    w = kernel(np.abs(at[None, :] - np.arange(size_in, dtype=dtype)[:, None]) / width)
+    total = np.sum(w, axis=0, keepdims=True)
+    w = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps,
+                 w / np.where(total != 0, total, 1), 0)
+    return np.where(((at >= -0.5) & (at <= size_in - 0.5))[None, :], w, 0)
+
+
+def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method,
+                        antialias=True):
+    """``images`` resampled along ``spatial_dims`` to ``output_shape``,
+    scaled by ``scale`` and shifted by ``translation`` (one per spatial
+    axis) with the ``method`` kernel, as jax.image.scale_and_translate and
+    Keras 3's ops.image.scale_and_translate."""
+    if method not in _SCALE_KERNELS or method == "triangle":
+        raise ValueError(f"Invalid value for argument `method`. Expected of one "
+                         f"{sorted(set(_SCALE_KERNELS) - {'triangle'})}. Received: "
+                         f"method={method}")
+    x = _values(images, "scale_and_translate")
+    scale = np.asarray(_plain(scale))
+    translation = np.asarray(_plain(translation))
+    dtype = np.result_type(scale.dtype, translation.dtype)
+    scale, translation = scale.astype(dtype), translation.astype(dtype)
+    if len(output_shape) != x.ndim:
+        raise ValueError(f"scale_and_translate: output_shape {tuple(output_shape)} must have "
+                         f"one size per axis of images of shape {x.shape}")
+    integer = np.issubdtype(x.dtype, np.integer)
+    out = x.astype(np.float32) if integer else x.copy()
+    for i, d in enumerate(spatial_dims):
+        d = d % x.ndim
+        w = _resample_weights(x.shape[d], output_shape[d], scale[i], translation[i],
+                              _SCALE_KERNELS[method], antialias).astype(out.dtype)
+        out = np.moveaxis(np.tensordot(out, w, axes=(d, 0)), -1, d)
+    if integer:
+        out = np.clip(np.round(out), x.min(), x.max()).astype(x.dtype)
+    return out
+
+
+_INTERPOLATION_ORDER = {"nearest": 0, "bilinear": 1}
+
+
+def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear",
+                      fill_mode="reflect", fill_value=0.0, seed=None, data_format=None):
+    """Images warped by a random smooth displacement field: normal noise
+    per pixel and axis, blurred by a Gaussian of ``sigma`` and scaled by
+    ``alpha``, read back by ``interpolation`` (Keras 3's; an int ``seed``
+    draws the same field as Keras's NumPy backend)."""
+    if interpolation not in _INTERPOLATION_ORDER:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one "
+                         f"{set(_INTERPOLATION_ORDER)}. Received: interpolation={interpolation}")
+    if fill_mode not in ("constant", "nearest", "wrap", "mirror", "reflect"):
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected of one "
+                         f"('constant', 'nearest', 'wrap', 'mirror', 'reflect'). Received: "
+                         f"fill_mode={fill_mode}")
+    a = _values(images, "elastic_transform")
+    if a.ndim not in (3, 4):
+        raise ValueError(f"Invalid images rank: expected rank 3 (single image) or rank 4 "
+                         f"(batch of images). Received input with shape: images.shape={a.shape}")
+    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    alpha, sigma = dtype.type(alpha), dtype.type(sigma)
+    size = int(6 * sigma) | 1
+    x = a[None] if a.ndim == 3 else a
+    if data_format == "channels_first":
+        x = np.moveaxis(x, 1, -1)
+    batch, height, width, channels = x.shape
+    if seed is None:
+        from .utils import seeding
+        seed = int(seeding.rng().integers(2 ** 32))
+    # (Keras's NumPy backend draws from a generator seeded by [seed, 0])
+    gen = np.random.default_rng(np.array([int(seed) & 0xFFFFFFFF, 0], np.uint32))
+    dx = gen.normal(size=(batch, height, width)).astype(dtype) * sigma
+    dy = gen.normal(size=(batch, height, width)).astype(dtype) * sigma
+    dx = np.asarray(gaussian_blur(dx[..., None], (size, size), (sigma, sigma)))[..., 0]
+    dy = np.asarray(gaussian_blur(dy[..., None], (size, size), (sigma, sigma)))[..., 0]
+    cols, rows = np.meshgrid(np.arange(width), np.arange(height))
+    read_x, read_y = cols[None] + alpha * dx, rows[None] + alpha * dy
+    out = np.zeros_like(x)
+    order = _INTERPOLATION_ORDER[interpolation]
+    for b in range(batch):
+        for c in range(channels):
+            out[b, ..., c] = map_coordinates(x[b, ..., c].astype(dtype), [read_y[b], read_x[b]],
+                                             order, fill_mode, fill_value)
+    if data_format == "channels_first":
+        out = np.moveaxis(out, -1, 1)
+    return out[0] if a.ndim == 3 else out
 
 
 def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):

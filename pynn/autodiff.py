@@ -831,12 +831,14 @@ def _refuse(what):
     def vjp(g):
         raise NotImplementedError(
             f"GradientTape.gradient: the second derivative of {what} is not supported: a "
-            f"gradient computed by a tape nested in this one passes through it, and pynn "
-            f"has no differentiable form of its gradient. Only what is computed while the "
-            f"tapes are nested (inside both with-blocks) gets one, and only for the layers "
-            f"and functions that have it (Dense, Conv2D, matmul, conv, arithmetic, relu, "
-            f"leaky_relu, tanh, sigmoid, sum, mean, reshape, ...); estimate the rest with "
-            f"finite differences.")
+            f"gradient computed on this tape (by a tape nested in it, or inside a persistent "
+            f"tape's block) passes through it, and pynn has no differentiable form of its "
+            f"gradient. Only what is computed while the tapes are nested (inside both "
+            f"with-blocks: with GradientTape() as outer: with GradientTape() as inner: ...) "
+            f"gets one, models and layers included, and only for the layers and functions "
+            f"that have it (Dense, the convolutions, pooling, the normalizations, SimpleRNN, "
+            f"LSTM, GRU, Embedding, matmul, arithmetic, the activations, sum, mean, reshape, "
+            f"...); estimate the rest with finite differences.")
     vjp.op = what
     return vjp
 
@@ -931,6 +933,9 @@ def _scaled(g, s):
     return ops.multiply(g, s)
 
 
+_ONE = np.float32(1)
+
+
 def _errstate():
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
@@ -984,11 +989,15 @@ def power(a, b):
             return g * np.where(np.asarray(a) > 0, y * np.log(np.where(
                 np.asarray(a) > 0, a, 1)), 0).astype(np.float32)
     def second(g, a, b, y):
-        # (an exponent that is itself traced has no recorded form here)
-        bv = np.asarray(_val(b), np.float32)
-        return multiply(g, multiply(bv, power(a, bv - 1))), None
-    return _binary(a, b, _power_values, grad_a, grad_b,
-                   None if type(resolve(b)) is Traced else second)
+        if type(b) is not Traced:
+            bv = np.asarray(_val(b), np.float32)
+            return multiply(g, multiply(bv, power(a, bv - 1))), None
+        ga = multiply(g, multiply(b, power(a, subtract(b, _ONE))))
+        # d/db a^b = a^b log a, taken as 0 where a <= 0 (as the first order)
+        positive = np.asarray(value_of(a)) > 0
+        log_a = log(where(positive, a, np.float32(1)))
+        return ga, multiply(g, where(positive, multiply(y, log_a), np.float32(0)))
+    return _binary(a, b, _power_values, grad_a, grad_b, second)
 
 
 def remainder(a, b):
@@ -1094,27 +1103,35 @@ def cos(x):
                   lambda g, x, y: negative(multiply(g, sin(x))))
 
 
-def _unary_with(fn, derivative):
+def _unary_with(fn, derivative, recorded):
     """The recorded form of NumPy's ``fn``, whose gradient is ``g *
-    derivative(x, y)``."""
+    derivative(x, y)``; ``recorded(x, y)`` is that derivative written with
+    recorded operations on the traced input and result."""
     def op(x):
         with _errstate():
             return _unary(x, lambda v: fn(np.asarray(v, np.float32)),
-                          lambda g, v, y: ops.multiply(g, derivative(v, y)), name=fn.__name__)
+                          lambda g, v, y: ops.multiply(g, derivative(v, y)),
+                          lambda g, x, y: multiply(g, recorded(x, y)), name=fn.__name__)
     return op
 
 
 # Trigonometric and hyperbolic functions, d/dx written with the input v
-# and result y.
-tan = _unary_with(np.tan, lambda v, y: 1 + y * y)
-arcsin = _unary_with(np.arcsin, lambda v, y: 1 / np.sqrt(1 - v * v))
-arccos = _unary_with(np.arccos, lambda v, y: -1 / np.sqrt(1 - v * v))
-arctan = _unary_with(np.arctan, lambda v, y: 1 / (1 + v * v))
-sinh = _unary_with(np.sinh, lambda v, y: np.cosh(v))
-cosh = _unary_with(np.cosh, lambda v, y: np.sinh(v))
-arcsinh = _unary_with(np.arcsinh, lambda v, y: 1 / np.sqrt(v * v + 1))
-arccosh = _unary_with(np.arccosh, lambda v, y: 1 / np.sqrt(v * v - 1))
-arctanh = _unary_with(np.arctanh, lambda v, y: 1 / (1 - v * v))
+# and result y, then with recorded operations.
+tan = _unary_with(np.tan, lambda v, y: 1 + y * y, lambda x, y: add(_ONE, square(y)))
+arcsin = _unary_with(np.arcsin, lambda v, y: 1 / np.sqrt(1 - v * v),
+                     lambda x, y: divide(_ONE, sqrt(subtract(_ONE, square(x)))))
+arccos = _unary_with(np.arccos, lambda v, y: -1 / np.sqrt(1 - v * v),
+                     lambda x, y: divide(-_ONE, sqrt(subtract(_ONE, square(x)))))
+arctan = _unary_with(np.arctan, lambda v, y: 1 / (1 + v * v),
+                     lambda x, y: divide(_ONE, add(_ONE, square(x))))
+sinh = _unary_with(np.sinh, lambda v, y: np.cosh(v), lambda x, y: cosh(x))
+cosh = _unary_with(np.cosh, lambda v, y: np.sinh(v), lambda x, y: sinh(x))
+arcsinh = _unary_with(np.arcsinh, lambda v, y: 1 / np.sqrt(v * v + 1),
+                      lambda x, y: divide(_ONE, sqrt(add(square(x), _ONE))))
+arccosh = _unary_with(np.arccosh, lambda v, y: 1 / np.sqrt(v * v - 1),
+                      lambda x, y: divide(_ONE, sqrt(subtract(square(x), _ONE))))
+arctanh = _unary_with(np.arctanh, lambda v, y: 1 / (1 - v * v),
+                      lambda x, y: divide(_ONE, subtract(_ONE, square(x))))
 
 
 def arctan2(a, b):
@@ -1123,9 +1140,13 @@ def arctan2(a, b):
 
     def norm(a, b):
         return a * a + b * b
+
+    def second(g, a, b, y):
+        n = add(square(a), square(b))
+        return divide(multiply(g, b), n), negative(divide(multiply(g, a), n))
     with _errstate():
         return _binary(a, b, values, lambda g, a, b, y: _divide_values(g * b, norm(a, b)),
-                       lambda g, a, b, y: _divide_values(-g * a, norm(a, b)))
+                       lambda g, a, b, y: _divide_values(-g * a, norm(a, b)), second)
 
 
 def apply_activation(x, name, bias=None, alpha=None, out=None):
@@ -1146,13 +1167,15 @@ def apply_activation(x, name, bias=None, alpha=None, out=None):
         vjp.op = f"the activation {name!r}"
         if name in _PIECEWISE_LINEAR or name in _SMOOTH_SLOPES:
             vjp.second = lambda g: (multiply(g, _activation_slope(name, alpha, x, out)),)
+        elif name == "softmax":
+            vjp.second = lambda g: (_softmax_grad(g, out, -1),)
     return out
 
 
 # Activations whose slope is constant between kinks: the kernel's own
 # derivative at the input is a constant factor (no second derivative).
 _PIECEWISE_LINEAR = frozenset({"linear", "relu", "relu6", "leaky_relu", "hard_sigmoid"})
-_SMOOTH_SLOPES = frozenset({"tanh", "sigmoid", "elu", "softplus", "swish"})
+_SMOOTH_SLOPES = frozenset({"tanh", "sigmoid", "elu", "softplus", "swish", "hard_swish"})
 
 
 def _activation_slope(name, alpha, x, y):
@@ -1168,6 +1191,10 @@ def _activation_slope(name, alpha, x, y):
         return multiply(y, subtract(one, y))
     if name == "elu":
         return where(x.value > 0, one, add(y, np.float32(1.0 if alpha is None else alpha)))
+    if name == "hard_swish":  # x * relu6(x + 3) / 6: (2x + 3) / 6 between -3 and 3
+        v = x.value
+        inner = add(multiply(x, np.float32(1 / 3)), np.float32(0.5))
+        return where((v > -3) & (v < 3), inner, (v >= 3).astype(np.float32))
     s = apply_activation(x, "sigmoid")
     if name == "softplus":
         return s
@@ -1190,9 +1217,13 @@ def softmax(x, axis=-1, out=None):
         return (np.moveaxis(ops.activation_grad("softmax", None, ym, gm), -1, axis),)
     out = x.tape.record(y, (x,), vjp)
     if x.tape.higher_order:
-        vjp.second = lambda g: (multiply(out, subtract(g, sum_(multiply(g, out), axis=axis,
-                                                                keepdims=True))),)
+        vjp.second = lambda g: (_softmax_grad(g, out, axis),)
     return out
+
+
+def _softmax_grad(g, y, axis):
+    """The gradient of softmax (result ``y``) from ``g``, recorded."""
+    return multiply(y, subtract(g, sum_(multiply(g, y), axis=axis, keepdims=True)))
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
@@ -1204,8 +1235,24 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     rows = xv.size // xv.shape[axis] if xv.shape[axis] else 0
     inv = np.empty(rows, np.float32)
     y = ops.l2_normalize(xv, axis=axis, epsilon=epsilon, norms=inv)
-    return x.tape.record(y, (x,), lambda g: (
-        ops.l2_normalize_grad(xv, y, inv, g, axis=axis, epsilon=epsilon),))
+
+    def vjp(g):
+        return (ops.l2_normalize_grad(xv, y, inv, g, axis=axis, epsilon=epsilon),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (_l2_normalize_grad(g, x, out, axis, epsilon),)
+    return out
+
+
+def _l2_normalize_grad(g, x, y, axis, epsilon):
+    """The gradient of y = x / sqrt(max(|x|^2, epsilon)), recorded: (g - y
+    sum(g y)) / |x| where the norm counts, g / sqrt(epsilon) where epsilon
+    does."""
+    total = sum_(square(x), axis=axis, keepdims=True)
+    counts = np.asarray(total.value) > epsilon
+    norm = sqrt(where(counts, total, np.float32(epsilon)))
+    along = multiply(y, sum_(multiply(g, y), axis=axis, keepdims=True))
+    return divide(subtract(g, multiply(along, counts.astype(np.float32))), norm)
 
 
 def where(condition, x1, x2):
@@ -1335,7 +1382,17 @@ def cumsum(x, axis=None):
         if axis is None:
             return (np.flip(np.cumsum(np.flip(g)), 0).reshape(xv.shape),)
         return (np.ascontiguousarray(np.flip(np.cumsum(np.flip(g, axis), axis), axis)),)
-    return x.tape.record(y, (x,), vjp)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        # the sums from the end: cumsum of the reversed gradient, reversed
+        if axis is None:
+            flip = slice(None, None, -1)
+            vjp.second = lambda g: (reshape(_index(cumsum(_index(g, flip), 0), flip),
+                                            xv.shape),)
+        else:
+            flip = (slice(None),) * (axis % xv.ndim) + (slice(None, None, -1),)
+            vjp.second = lambda g: (_index(cumsum(_index(g, flip), axis), flip),)
+    return out
 
 
 # ------------------------------------------------------------------ shapes
@@ -1466,9 +1523,15 @@ def pad(x, pad_width, constant_values=0, mode="constant"):
         y = np.pad(xv, widths, mode=mode)
         # which input element each output element holds
         source = np.pad(np.arange(xv.size).reshape(xv.shape), widths, mode=mode).reshape(-1)
-        return x.tape.record(y, (x,), lambda g: (np.bincount(
-            source, weights=np.asarray(g, np.float64).reshape(-1),
-            minlength=xv.size).astype(np.float32).reshape(xv.shape),))
+
+        def vjp(g):
+            return (np.bincount(source, weights=np.asarray(g, np.float64).reshape(-1),
+                                minlength=xv.size).astype(np.float32).reshape(xv.shape),)
+        out = x.tape.record(y, (x,), vjp)
+        if x.tape.higher_order:
+            vjp.second = lambda g: (reshape(_scatter(reshape(g, (-1,)), source, (xv.size,),
+                                                     False), xv.shape),)
+        return out
     y = np.pad(xv, widths, constant_values=constant_values)
     inner = tuple(slice(int(b), int(b) + d) for (b, _), d in zip(widths, xv.shape))
 
@@ -1573,14 +1636,57 @@ _LOSS_SLOPES = {
     "softmax_crossentropy": lambda t, p: subtract(softmax(p), t),
     "sigmoid_crossentropy": lambda t, p: divide(subtract(apply_activation(p, "sigmoid"), t),
                                                 np.float32(builtins.max(p.shape[-1], 1))),
+    "binary_crossentropy": lambda t, p: _binary_crossentropy_slope(t, p),
+    "categorical_crossentropy": lambda t, p: _categorical_crossentropy_slope(t, p),
 }
+
+# The kernels clip probabilities to [EPS, 1 - EPS] (as Keras): outside, the
+# gradient is zero.
+_EPS = 1e-7
+
+
+def _inside(v):
+    return (v > _EPS) & (v < 1 - _EPS)
+
+
+def _binary_crossentropy_slope(t, p):
+    inside = _inside(p.value)
+    pc = where(inside, p, np.float32(0.5))
+    slope = divide(subtract(pc, t), multiply(pc, subtract(_ONE, pc)))
+    return multiply(where(inside, slope, np.float32(0)), np.float32(1 / builtins.max(
+        p.shape[-1], 1)))
+
+
+def _categorical_crossentropy_slope(t, p):
+    """Through the division of the predictions by their sum, as the
+    kernel: (dL/dq - sum_j dL/dq_j q_j) / S with q = p / S."""
+    total = sum_(p, axis=-1, keepdims=True)
+    q = divide(p, total)
+    inside = _inside(q.value)
+    t_in = np.where(inside, t, np.float32(0)).astype(np.float32)
+    dq = negative(divide(t_in, where(inside, q, _ONE)))
+    return divide(add(dq, np.sum(t_in, axis=-1, keepdims=True)), total)
+
+
+def _sparse_crossentropy_slope(labels, p, from_logits):
+    classes = p.shape[-1]
+    hot = np.eye(classes, dtype=np.float32)[
+        ops.class_labels(labels, classes, "sparse_categorical_crossentropy")].reshape(p.shape)
+    if from_logits:
+        return subtract(softmax(p), hot)
+    total = sum_(p, axis=-1, keepdims=True)
+    picked = sum_(multiply(p, hot), axis=-1, keepdims=True)
+    inside = _inside(picked.value / total.value)
+    return multiply(inside.astype(np.float32),
+                    subtract(divide(_ONE, total), divide(hot, where(inside, picked, _ONE))))
 
 
 def sparse_loss(labels, y_pred, from_logits=False, sample_weight=None, scale=None, grad=None,
                 out=None):
     return _loss_op("pynn.ops.sparse_loss", labels, y_pred, sample_weight, grad, out,
                     lambda t, p, w, g: ops.sparse_loss(t, p, from_logits, w,
-                                                       None if g is None else 1.0, grad=g))
+                                                       None if g is None else 1.0, grad=g),
+                    lambda t, p: _sparse_crossentropy_slope(t, p, from_logits))
 
 
 def _loss_op(name, y_true, y_pred, sample_weight, grad, out, kernel, slope=None):
@@ -1662,7 +1768,9 @@ def einsum(subscripts, *operands):
         for c, d in zip(t, v.shape):
             sizes[c] = builtins.max(sizes.get(c, 1), d)
 
-    def operand_grad(i, g):
+    def operand_grad(i, g, recorded=None):
+        """Operand i's gradient: with NumPy on the values, or with this
+        einsum on the ``recorded`` operands."""
         term = terms[i]
         if len(set(term)) != len(term):
             raise unsupported(f"einsum with a repeated index in one operand ({subscripts!r})",
@@ -1676,15 +1784,23 @@ def einsum(subscripts, *operands):
         present = set(output).union(*(set(t) for t, _ in others))
         extra = "".join(c for c in target if c not in present)
         subs = [output] + [t for t, _ in others] + ([extra] if extra else [])
-        args = [g] + [v for _, v in others] + \
-            ([np.ones([values[i].shape[target.index(c)] for c in extra], np.float32)]
-             if extra else [])
-        return _contiguous(np.einsum(",".join(subs) + "->" + target, *args, optimize=True))
+        ones = [np.ones([values[i].shape[target.index(c)] for c in extra], np.float32)] \
+            if extra else []
+        spec = ",".join(subs) + "->" + target
+        if recorded is not None:
+            return einsum(spec, g, *[x for j, x in enumerate(recorded) if j != i], *ones)
+        return _contiguous(np.einsum(spec, g, *[v for _, v in others], *ones, optimize=True))
 
     def vjp(g):
         return tuple(operand_grad(i, g) if type(x) is Traced else None
                      for i, x in enumerate(operands))
-    return tape.record(y, tuple(operands), vjp)
+    out = tape.record(y, tuple(operands), vjp)
+    if tape.higher_order:
+        # each operand's gradient is itself an einsum of g and the others
+        vjp.second = lambda g: tuple(
+            operand_grad(i, g, operands) if type(x) is Traced else None
+            for i, x in enumerate(operands))
+    return out
 
 
 def segment_sum(data, ids, num_segments):
@@ -1700,16 +1816,31 @@ def segment_sum(data, ids, num_segments):
         dx = np.zeros(xv.shape, np.float32)
         dx[keep] = g[ids[keep]]
         return (dx,)
-    return data.tape.record(y, (data,), vjp)
+    out = data.tape.record(y, (data,), vjp)
+    if data.tape.higher_order:
+        rows = np.where(keep, ids, 0)
+        kept = keep.reshape(keep.shape + (1,) * (xv.ndim - 1)).astype(np.float32)
+        vjp.second = lambda g: (multiply(_index(g, rows), kept),)
+    return out
 
 
-def resize(x, size, interpolation="bilinear", window=None, out=None):
+def resize(x, size, interpolation="bilinear", window=None, out=None, antialias=False):
     _no_out("resize", out)
     x = resolve(x)
     xv = x.value
-    y = ops.resize(xv, size, interpolation, window)
-    return x.tape.record(y, (x,), lambda g: (
-        ops.resize_grad(_contiguous(g), xv.shape, interpolation, window),))
+    y = ops.resize(xv, size, interpolation, window, antialias=antialias)
+
+    def vjp(g):
+        return (ops.resize_grad(_contiguous(g), xv.shape, interpolation, window,
+                                antialias=antialias),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (linear_map(
+            g, lambda v: ops.resize_grad(_contiguous(v), xv.shape, interpolation, window,
+                                         antialias=antialias),
+            lambda v: ops.resize(_contiguous(v), size, interpolation, window,
+                                 antialias=antialias)),)
+    return out
 
 
 def conv(x, kernel, strides, padding, dilation_rate, depthwise):
@@ -1731,74 +1862,116 @@ def conv(x, kernel, strides, padding, dilation_rate, depthwise):
         return (dx, kernel_grad)
     out = tape.record(y, (x, kernel), vjp)
     if tape.higher_order:
-        geo = (strides, padding, dilation_rate, depthwise)
-        vjp.second = lambda g: (
-            _conv_input_grad(g, kernel, xv.shape, geo) if type(x) is Traced else None,
-            _conv_kernel_grad(x, g, kv.shape, geo) if type(kernel) is Traced else None)
+        _bilinear_second(vjp, x, kernel, xv.shape, kv.shape,
+                         _conv_op(strides, padding, dilation_rate, depthwise))
     return out
 
 
-# The gradients of a convolution y = conv(x, K), recorded so that they can
-# be differentiated: the input gradient A_K^T g (a transposed convolution)
-# is linear in g and in K, the kernel gradient B_x^T g in x and in g; each
-# one's gradients are the forward convolution and the other gradient.
+# The gradients of a bilinear operation y = B(x, K) (a convolution, a
+# transposed one), recorded so that they can be differentiated: the input
+# gradient B_K^T g is linear in g and in K, the kernel gradient B_x^T g in x
+# and in g; each one's gradients are the forward operation and the other
+# gradient.  ``op`` holds the three kernels: ``forward(x, K)``,
+# ``input_grad(K, g, x_shape)`` and ``kernel_grad(x, g, K_shape)``.
 
-def _conv_kernels(depthwise):
-    if depthwise:
-        return ops.depthwise_conv2d, ops.depthwise_conv2d_grad
-    return ops.conv2d, ops.conv2d_grad
+class _BilinearOp:
+    __slots__ = ("forward", "input_grad", "kernel_grad")
+
+    def __init__(self, forward, input_grad, kernel_grad):
+        self.forward, self.input_grad, self.kernel_grad = forward, input_grad, kernel_grad
 
 
-def _conv_input_grad(g, kernel, x_shape, geo):
-    strides, padding, dilation, depthwise = geo
-    forward, backward = _conv_kernels(depthwise)
+def _conv_op(strides, padding, dilation, depthwise):
+    forward = ops.depthwise_conv2d if depthwise else ops.conv2d
+    backward = ops.depthwise_conv2d_grad if depthwise else ops.conv2d_grad
+
+    def input_grad(k, g, x_shape):
+        return backward(np.zeros(x_shape, np.float32), k, g, strides, padding, dilation,
+                        input_grad=True)
+
+    def kernel_grad(x, g, k_shape):
+        dk = np.zeros(k_shape, np.float32)
+        backward(x, np.zeros(k_shape, np.float32), g, strides, padding, dilation,
+                 kernel_grad=dk, input_grad=False)
+        return dk
+    return _BilinearOp(lambda x, k: forward(x, k, strides=strides, padding=padding,
+                                            dilation_rate=dilation), input_grad, kernel_grad)
+
+
+def _conv_transpose_op(geometry):
+    def input_grad(k, g, x_shape):
+        return ops.conv2d_transpose_grad(np.zeros(x_shape, np.float32), k, g, input_grad=True,
+                                         **geometry)
+
+    def kernel_grad(x, g, k_shape):
+        dk = np.zeros(k_shape, np.float32)
+        ops.conv2d_transpose_grad(x, np.zeros(k_shape, np.float32), g, kernel_grad=dk,
+                                  input_grad=False, **geometry)
+        return dk
+    return _BilinearOp(lambda x, k: ops.conv2d_transpose(x, k, **geometry), input_grad,
+                       kernel_grad)
+
+
+def _bilinear_second(vjp, x, kernel, x_shape, k_shape, op):
+    """Gives ``vjp`` (of y = B(x, K)) its recorded form."""
+    vjp.second = lambda g: (
+        _bilinear_input_grad(g, kernel, x_shape, op) if type(x) is Traced else None,
+        _bilinear_kernel_grad(x, g, k_shape, op) if type(kernel) is Traced else None)
+
+
+def _bilinear(x, kernel, op):
+    """B(x, K), recorded with its recorded gradients."""
+    x, kernel = resolve(x), resolve(kernel)
+    xv, kv = _contiguous(_val(x)), _contiguous(_val(kernel))
+    y = op.forward(xv, kv)
+    tape = _tape_of(x, kernel)
+    if tape is None:
+        return y
+
+    def vjp(g):
+        g = _contiguous(g)
+        return (op.input_grad(kv, g, xv.shape) if type(x) is Traced else None,
+                op.kernel_grad(xv, g, kv.shape) if type(kernel) is Traced else None)
+    out = tape.record(y, (x, kernel), vjp)
+    _bilinear_second(vjp, x, kernel, xv.shape, kv.shape, op)
+    return out
+
+
+def _bilinear_input_grad(g, kernel, x_shape, op):
     g, kernel = resolve(g), resolve(kernel)
     gv, kv = _contiguous(_val(g)), _contiguous(_val(kernel))
-    dx = backward(np.zeros(x_shape, np.float32), kv, gv, strides, padding, dilation,
-                  input_grad=True)
+    dx = op.input_grad(kv, gv, x_shape)
     tape = _tape_of(g, kernel)
     if tape is None:
         return dx
 
     def vjp(h):
         h = _contiguous(h)
-        dg = forward(h, kv, strides=strides, padding=padding, dilation_rate=dilation) \
-            if type(g) is Traced else None
-        dk = None
-        if type(kernel) is Traced:
-            dk = np.zeros(kv.shape, np.float32)
-            backward(h, kv, gv, strides, padding, dilation, kernel_grad=dk, input_grad=False)
-        return dg, dk
+        return (op.forward(h, kv) if type(g) is Traced else None,
+                op.kernel_grad(h, gv, kv.shape) if type(kernel) is Traced else None)
     out = tape.record(dx, (g, kernel), vjp)
     vjp.second = lambda h: (
-        conv(h, kernel, strides, padding, dilation, depthwise) if type(g) is Traced else None,
-        _conv_kernel_grad(h, g, kv.shape, geo) if type(kernel) is Traced else None)
+        _bilinear(h, kernel, op) if type(g) is Traced else None,
+        _bilinear_kernel_grad(h, g, kv.shape, op) if type(kernel) is Traced else None)
     return out
 
 
-def _conv_kernel_grad(x, g, kernel_shape, geo):
-    strides, padding, dilation, depthwise = geo
-    forward, backward = _conv_kernels(depthwise)
+def _bilinear_kernel_grad(x, g, kernel_shape, op):
     x, g = resolve(x), resolve(g)
     xv, gv = _contiguous(_val(x)), _contiguous(_val(g))
-    dk = np.zeros(kernel_shape, np.float32)
-    backward(xv, np.zeros(kernel_shape, np.float32), gv, strides, padding, dilation,
-             kernel_grad=dk, input_grad=False)
+    dk = op.kernel_grad(xv, gv, kernel_shape)
     tape = _tape_of(x, g)
     if tape is None:
         return dk
 
     def vjp(h):
         h = _contiguous(h)
-        dx = backward(np.zeros(xv.shape, np.float32), h, gv, strides, padding, dilation,
-                      input_grad=True) if type(x) is Traced else None
-        dg = forward(xv, h, strides=strides, padding=padding, dilation_rate=dilation) \
-            if type(g) is Traced else None
-        return dx, dg
+        return (op.input_grad(h, gv, xv.shape) if type(x) is Traced else None,
+                op.forward(xv, h) if type(g) is Traced else None)
     out = tape.record(dk, (x, g), vjp)
     vjp.second = lambda h: (
-        _conv_input_grad(g, h, xv.shape, geo) if type(x) is Traced else None,
-        conv(x, h, strides, padding, dilation, depthwise) if type(g) is Traced else None)
+        _bilinear_input_grad(g, h, xv.shape, op) if type(x) is Traced else None,
+        _bilinear(x, h, op) if type(g) is Traced else None)
     return out
 
 
@@ -1809,11 +1982,66 @@ def pool(kind, x, pool_size, strides, padding):
     xv = _contiguous(x.value)
     if kind == "max":
         y = ops.max_pool2d(xv, pool_size, strides, padding)
-        return x.tape.record(y, (x,), lambda g: (
-            ops.max_pool2d_grad(_contiguous(g), xv, y, pool_size, strides, padding),))
+
+        def vjp(g):
+            return (ops.max_pool2d_grad(_contiguous(g), xv, y, pool_size, strides, padding),)
+        out = x.tape.record(y, (x,), vjp)
+        if x.tape.higher_order:
+            # The gradient routes each output's gradient to the input its
+            # window took (constant between ties): recorded as a scatter.
+            source = _max_pool_sources(xv, pool_size, strides, padding)
+            vjp.second = lambda g: (reshape(_scatter(reshape(g, (-1,)), source, (xv.size,),
+                                                     False), xv.shape),)
+        return out
     y = ops.avg_pool2d(xv, pool_size, strides, padding)
-    return x.tape.record(y, (x,), lambda g: (
-        ops.avg_pool2d_grad(_contiguous(g), xv.shape, pool_size, strides, padding),))
+    window = (pool_size, strides, padding)
+
+    def vjp(g):
+        return (ops.avg_pool2d_grad(_contiguous(g), xv.shape, *window),)
+    out = x.tape.record(y, (x,), vjp)
+    if x.tape.higher_order:
+        vjp.second = lambda g: (linear_map(
+            g, lambda v: ops.avg_pool2d_grad(_contiguous(v), xv.shape, *window),
+            lambda v: ops.avg_pool2d(_contiguous(v), *window)),)
+    return out
+
+
+def linear_map(x, forward, adjoint):
+    """``forward(x)`` for a fixed linear map (average pooling's gradient, a
+    resize, a layer that moves values), recorded with ``adjoint`` (its
+    transpose, which is its gradient) as its gradient, and so on: each
+    one's gradient is the other."""
+    x = resolve(x)
+    if type(x) is not Traced:
+        return forward(x)
+
+    def vjp(g):
+        return (adjoint(g),)
+    out = x.tape.record(forward(x.value), (x,), vjp)
+    vjp.second = lambda g: (linear_map(g, adjoint, forward),)
+    return out
+
+
+def _max_pool_sources(xv, pool_size, strides, padding):
+    """The flat index into ``xv`` of the value each output of max pooling
+    takes: the first maximum of its window (in row-major order, as the
+    kernel's backward routes it), padding never chosen."""
+    n, h, w, c = xv.shape
+    (oh, ow), (ph, pw, sh, sw, top, left) = ops.pool_geometry(xv.shape, pool_size, strides,
+                                                              padding)
+    rows = np.arange(oh)[:, None] * sh - top + np.arange(ph)[None, :]  # (oh, ph)
+    cols = np.arange(ow)[:, None] * sw - left + np.arange(pw)[None, :]  # (ow, pw)
+    r = np.clip(rows, 0, h - 1)[:, None, :, None]   # (oh, 1, ph, 1)
+    q = np.clip(cols, 0, w - 1)[None, :, None, :]   # (1, ow, 1, pw)
+    inside = ((rows >= 0) & (rows < h))[:, None, :, None] & \
+        ((cols >= 0) & (cols < w))[None, :, None, :]
+    # values (n, oh, ow, ph, pw, c), padding as -inf
+    vals = np.where(inside[None, ..., None], xv[:, r, q, :], -np.inf)
+    best = np.argmax(vals.reshape(n, oh, ow, ph * pw, c), axis=3)  # (n, oh, ow, c)
+    pixel = (r * w + q).reshape(oh, ow, ph * pw)  # each window element's pixel
+    src = np.take_along_axis(pixel[None, :, :, :, None], best[:, :, :, None, :], axis=3)
+    return ((np.arange(n)[:, None, None, None] * (h * w) + src[:, :, :, 0]) * c +
+            np.arange(c)).reshape(-1)
 
 
 def conv_transpose(x, kernel, strides, padding, output_padding, dilation_rate):
@@ -1832,7 +2060,10 @@ def conv_transpose(x, kernel, strides, padding, output_padding, dilation_rate):
         dx = ops.conv2d_transpose_grad(xv, kv, _contiguous(g), kernel_grad=kernel_grad,
                                        input_grad=type(x) is Traced, **geometry)
         return (dx, kernel_grad)
-    return tape.record(y, (x, kernel), vjp)
+    out = tape.record(y, (x, kernel), vjp)
+    if tape.higher_order:
+        _bilinear_second(vjp, x, kernel, xv.shape, kv.shape, _conv_transpose_op(geometry))
+    return out
 
 
 def _matrix_t(a):
@@ -1844,7 +2075,13 @@ def inv(a):
     a = resolve(a)
     y = np.linalg.inv(np.asarray(a.value, np.float64)).astype(np.float32)
     yt = _matrix_t(y)
-    return a.tape.record(y, (a,), lambda g: (_contiguous(-(yt @ g @ yt)),))
+
+    def vjp(g):
+        return (_contiguous(-(yt @ g @ yt)),)
+    out = a.tape.record(y, (a,), vjp)
+    if a.tape.higher_order:
+        vjp.second = lambda g: (negative(matmul(matmul(_swap_last(out), g), _swap_last(out))),)
+    return out
 
 
 def det(a):
@@ -1857,7 +2094,11 @@ def det(a):
     def vjp(g):
         return (_contiguous((np.asarray(g)[..., None, None] * d[..., None, None]) *
                             _matrix_t(np.linalg.inv(av))),)
-    return a.tape.record(d.astype(np.float32), (a,), vjp)
+    out = a.tape.record(d.astype(np.float32), (a,), vjp)
+    if a.tape.higher_order:
+        vjp.second = lambda g: (multiply(reshape(multiply(g, out), d.shape + (1, 1)),
+                                         _swap_last(inv(a))),)
+    return out
 
 
 def logabsdet(a):
@@ -1865,8 +2106,13 @@ def logabsdet(a):
     a = resolve(a)
     av = np.asarray(a.value, np.float64)
     y = np.linalg.slogdet(av)[1]
-    return a.tape.record(y.astype(np.float32), (a,), lambda g: (_contiguous(
-        np.asarray(g)[..., None, None] * _matrix_t(np.linalg.inv(av))),))
+
+    def vjp(g):
+        return (_contiguous(np.asarray(g)[..., None, None] * _matrix_t(np.linalg.inv(av))),)
+    out = a.tape.record(y.astype(np.float32), (a,), vjp)
+    if a.tape.higher_order:
+        vjp.second = lambda g: (multiply(reshape(g, y.shape + (1, 1)), _swap_last(inv(a))),)
+    return out
 
 
 def solve(a, b):
@@ -1876,13 +2122,23 @@ def solve(a, b):
     tape = _tape_of(a, b)
     av, bv = np.asarray(_val(a), np.float64), np.asarray(_val(b), np.float64)
     x = np.linalg.solve(av, bv)
+    if tape is None:
+        return x.astype(np.float32)
 
     def vjp(g):
         db = np.linalg.solve(_matrix_t(av), np.asarray(g, np.float64))
         return (ops.reduce_to_shape(_contiguous(-(db @ _matrix_t(x))), av.shape)
                 if type(a) is Traced else None,
                 ops.reduce_to_shape(_contiguous(db), bv.shape) if type(b) is Traced else None)
-    return tape.record(x.astype(np.float32), (a, b), vjp)
+    out = tape.record(x.astype(np.float32), (a, b), vjp)
+    if tape.higher_order:
+        def second(g):
+            db = solve(_swap_last(a), g)
+            return (_sum_to(negative(matmul(db, _swap_last(out))), av.shape)
+                    if type(a) is Traced else None,
+                    _sum_to(db, bv.shape) if type(b) is Traced else None)
+        vjp.second = second
+    return out
 
 
 # ------------------------------------------------------------ NumPy protocol

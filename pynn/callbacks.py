@@ -1007,3 +1007,60 @@ class BackupAndRestore(Callback):
         if self.delete_checkpoint and (comm is None or comm.rank == 0):
             import shutil
             shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+class SwapEMAWeights(Callback):
+    """Evaluates and predicts with the moving averages of the weights that
+    an optimizer built with ``use_ema=True`` keeps: the averages are
+    swapped into the model for each evaluation (fit's validation too) and
+    prediction, and swapped out after it.  With ``swap_on_epoch`` they are
+    also in the model from the end of each epoch (for the callbacks after
+    this one, e.g. ModelCheckpoint) to the start of the next, and stay
+    there after the last (Keras 3's SwapEMAWeights)."""
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = swap_on_epoch
+        self._ema_weights_in_model = False
+
+    def _exchange(self, keep_weights=False):
+        optimizer = self.model.optimizer
+        if optimizer is None:
+            raise ValueError("SwapEMAWeights: the model has no optimizer; compile it with one "
+                             "built with use_ema=True")
+        # the variables in the order the optimizer steps them (fit's)
+        weights = self.model._trainable_snapshot or list(self.model.trainable_weights)
+        optimizer._ema_exchange(weights, keep_weights)
+
+    def _swap_in(self):
+        if not self._ema_weights_in_model:
+            self._exchange()
+            self._ema_weights_in_model = True
+
+    def _swap_out(self):
+        if self._ema_weights_in_model:
+            self._exchange()
+            self._ema_weights_in_model = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self._swap_out()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch and not self._ema_weights_in_model:
+            self._swap_in()
+            if epoch == self.params.get("epochs", 0) - 1:
+                # the averages become the weights for good
+                self._exchange(keep_weights=True)
+
+    def on_test_begin(self, logs=None):
+        self._swap_in()
+
+    def on_test_end(self, logs=None):
+        self._swap_out()
+
+    def on_predict_begin(self, logs=None):
+        self._swap_in()
+
+    def on_predict_end(self, logs=None):
+        self._swap_out()

@@ -70,6 +70,49 @@ def capped_steps(steps, available=None):
     return cap
 
 
+# Keras's switches, kept as Keras keeps them: traceback filtering (pynn
+# raises its errors from the user's call, naming the layer, with nothing to
+# filter) and flash attention (None: used where it applies; pynn's attention
+# computes the same values either way).
+_TRACEBACK_FILTERING = True
+_FLASH_ATTENTION = None
+
+
+def enable_traceback_filtering():
+    """Turn on Keras's filtering of its internal frames from tracebacks."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = True
+
+
+def disable_traceback_filtering():
+    """Turn off Keras's filtering of its internal frames from tracebacks."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = False
+
+
+def is_traceback_filtering_enabled():
+    """Whether traceback filtering is on (the default)."""
+    return _TRACEBACK_FILTERING
+
+
+def enable_flash_attention():
+    """Let attention layers use flash attention where it applies (Keras
+    records this as None, "automatic", its default)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = None
+
+
+def disable_flash_attention():
+    """Keep attention layers from using flash attention."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = False
+
+
+def is_flash_attention_enabled():
+    """The flash attention setting: None (automatic, the default) or False."""
+    return _FLASH_ATTENTION
+
+
 def backend():
     """The name of the array library computations run on: pynn computes on
     NumPy arrays, eagerly, as Keras's NumPy backend does."""
@@ -161,4 +204,7 @@ __all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon", "
            "set_max_steps_per_epoch", "max_steps_per_epoch", "enable_unsafe_deserialization",
            "dtype_policy", "set_dtype_policy", "list_physical_devices", "list_logical_devices",
            "get_visible_devices", "set_visible_devices", "run_functions_eagerly",
-           "functions_run_eagerly", "experimental", "threading", "PhysicalDevice"]
+           "functions_run_eagerly", "experimental", "threading", "PhysicalDevice",
+           "enable_traceback_filtering", "disable_traceback_filtering",
+           "is_traceback_filtering_enabled", "enable_flash_attention",
+           "disable_flash_attention", "is_flash_attention_enabled"]

@@ -35,7 +35,7 @@ class ResizeMethod:
     MITCHELLCUBIC = "mitchellcubic"
 
 
-_METHODS = ("bilinear", "nearest")
+_METHODS = ops.RESIZE_INTERPOLATIONS
 
 
 def _batch(name, images):
@@ -84,26 +84,29 @@ def _size(size, name):
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False,
            name=None):
     """Images resized to ``size`` (height, width) with half-pixel centres,
-    'bilinear' (float32 result) or 'nearest' (the input's dtype), through
-    the Resizing layer's kernel.  ``preserve_aspect_ratio``: the largest
-    size within ``size`` of the input's aspect ratio.  ``antialias`` only
-    changes a downscale, which it refuses (an upscale is the same)."""
+    'bilinear', 'bicubic', 'lanczos3', 'lanczos5' (float32 results) or
+    'nearest' (the input's dtype), through the Resizing layer's kernels.
+    ``preserve_aspect_ratio``: the largest size within ``size`` of the
+    input's aspect ratio.  ``antialias``: a shrinking kernel widens to
+    cover every input pixel.  Near the edges the kernel's taps past the
+    image are left out and the rest renormalized, as Keras 3 and JAX
+    resample (TensorFlow's bicubic without antialias repeats the edge
+    pixel instead; the two differ in the outer two rows and columns).
+    TensorFlow's 'area', 'gaussian' and 'mitchellcubic' are not
+    available."""
     method = str(method).lower()
     if method not in _METHODS:
-        raise ValueError(f"tf.image.resize: method {method!r} is not supported; use "
-                         f"'bilinear' or 'nearest'")
+        raise ValueError(f"tf.image.resize: method {method!r} is not supported; use one of "
+                         f"{list(_METHODS)}")
     x, back = _batch("resize", images)
     h, w = ops.shape(x)[1:3]
     th, tw = _size(size, "resize")
     if preserve_aspect_ratio:
         scale = min(th / h, tw / w)
         th, tw = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
-    if antialias and (th < h or tw < w) and method == "bilinear":
-        raise ValueError(f"tf.image.resize: antialias=True when downscaling ({h}x{w} to "
-                         f"{th}x{tw}) is not supported; use antialias=False")
     dtype = _dtype(x)
     out = x if (th, tw) == (h, w) and method == "nearest" else \
-        ops.resize(_float(x), (th, tw), interpolation=method)
+        ops.resize(_float(x), (th, tw), interpolation=method, antialias=antialias)
     if method == "nearest" and dtype != np.float32:
         out = ops.cast(out, dtype.name)  # (values copied, exact)
     return back(out)

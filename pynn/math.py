@@ -133,6 +133,46 @@ def cos(x, name=None):
     return ops.cos(x)
 
 
+def tan(x, name=None):
+    return ops.tan(x)
+
+
+def asin(x, name=None):
+    return ops.arcsin(x)
+
+
+def acos(x, name=None):
+    return ops.arccos(x)
+
+
+def atan(x, name=None):
+    return ops.arctan(x)
+
+
+def atan2(y, x, name=None):
+    return ops.arctan2(y, x)
+
+
+def sinh(x, name=None):
+    return ops.sinh(x)
+
+
+def cosh(x, name=None):
+    return ops.cosh(x)
+
+
+def asinh(x, name=None):
+    return ops.arcsinh(x)
+
+
+def acosh(x, name=None):
+    return ops.arccosh(x)
+
+
+def atanh(x, name=None):
+    return ops.arctanh(x)
+
+
 def tanh(x, name=None):
     return ops.tanh(x)
 
@@ -660,8 +700,10 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
 _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
-         "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log", "log1p",
-         "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos", "tanh",
+         "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
+         "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
+         "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
+         "tanh",
          "sigmoid", "softplus", "log_sigmoid", "erf", "minimum", "maximum", "is_nan",
          "is_finite", "is_inf", "equal", "not_equal", "less", "less_equal", "greater",
          "greater_equal", "logical_and", "logical_or", "logical_not", "reduce_sum",

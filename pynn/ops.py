@@ -2713,12 +2713,22 @@ def resize_geometry(height, width, size, crop_to_aspect_ratio=False):
     return int(float(height - ch) / 2), int(float(width - cw) / 2), ch, cw
 
 
+# Interpolations computed from separable weight matrices (Keras 3's
+# scale-and-translate kernels, pynn._more_ops): these, and 'bilinear' with
+# antialias when it shrinks, run in NumPy; the rest is the C kernel's.
+RESIZE_RESAMPLED = ("bicubic", "lanczos3", "lanczos5")
+RESIZE_INTERPOLATIONS = tuple(RESIZE_MODES) + RESIZE_RESAMPLED
+
+
 def _resize_args(shape, size, interpolation, window, name):
-    try:
-        mode = RESIZE_MODES[str(interpolation).lower()]
-    except KeyError:
-        raise ValueError(f"{name}: interpolation must be one of {sorted(RESIZE_MODES)}, got "
-                         f"{interpolation!r}") from None
+    interpolation = str(interpolation).lower()
+    if interpolation in RESIZE_MODES:
+        mode = RESIZE_MODES[interpolation]
+    elif interpolation in RESIZE_RESAMPLED:
+        mode = interpolation
+    else:
+        raise ValueError(f"{name}: interpolation must be one of {list(RESIZE_INTERPOLATIONS)}, "
+                         f"got {interpolation!r}") from None
     if len(shape) != 4:
         raise ValueError(f"{name}: expected an NHWC input of rank 4, got shape {tuple(shape)}")
     oh, ow = _pair(size, f"{name}: size")
@@ -2741,20 +2751,51 @@ def _resize_args(shape, size, interpolation, window, name):
     return mode, (oh, ow), window
 
 
-def resize(x, size, interpolation="bilinear", window=None, out=None):
+def _resample_matrices(mode, window, size, antialias):
+    """[(axis, (in, out) weights)] of a resampled resize: Keras 3's
+    kernel for ``mode`` ('bilinear': its triangle) along each axis whose
+    size changes, in float32 as Keras's resize applies them."""
+    from ._more_ops import _SCALE_KERNELS, _resample_weights
+    kernel = _SCALE_KERNELS["bilinear" if mode == 1 else mode]
+    out = []
+    for axis, n, m in ((1, window[2], size[0]), (2, window[3], size[1])):
+        if n != m:
+            out.append((axis, _resample_weights(n, m, m / n, 0.0, kernel,
+                                                antialias).astype(np.float32)))
+    return out
+
+
+def _resampled(mode, window, size, antialias):
+    """Whether a resize runs from weight matrices (see RESIZE_RESAMPLED)."""
+    return type(mode) is str or (antialias and mode == 1 and
+                                 (size[0] < window[2] or size[1] < window[3]))
+
+
+def resize(x, size, interpolation="bilinear", window=None, out=None, antialias=False):
     """NHWC images resized to ``size`` (height, width) with half-pixel
-    centres, as Keras 3's ``image.resize`` without antialiasing:
-    'nearest' or 'bilinear'.  ``window`` (top, left, height, width) resizes
+    centres, as Keras 3's ``image.resize``: 'nearest', 'bilinear',
+    'bicubic' (Keys' cubic), 'lanczos3' or 'lanczos5'; with ``antialias``
+    a shrinking kernel widens to cover every input pixel ('nearest'
+    ignores it, as Keras).  ``window`` (top, left, height, width) resizes
     that part of each image (see ``resize_geometry``)."""
     if type(x) is not _ndarray and type(x) in _TRACED:
-        return _traced("resize", x, size, interpolation=interpolation, window=window, out=out)
+        return _traced("resize", x, size, interpolation=interpolation, window=window, out=out,
+                       antialias=antialias)
     x = _c32(x, "resize: images")
     mode, (oh, ow), window = _resize_args(x.shape, size, interpolation, window, "resize")
     out = _out(out, (x.shape[0], oh, ow, x.shape[3]), "resize")
-    return _k.resize_forward(x, out, window, mode)
+    if not _resampled(mode, window, (oh, ow), antialias):
+        return _k.resize_forward(x, out, window, mode)
+    top, left, wh, ww = window
+    y = x[:, top:top + wh, left:left + ww]
+    for axis, w in _resample_matrices(mode, window, (oh, ow), antialias):
+        y = np.moveaxis(np.tensordot(y, w, axes=(axis, 0)), -1, axis)
+    out[...] = y
+    return out
 
 
-def resize_grad(dy, input_shape, interpolation="bilinear", window=None, out=None):
+def resize_grad(dy, input_shape, interpolation="bilinear", window=None, out=None,
+                antialias=False):
     """The input gradient of ``resize`` for an input of ``input_shape``."""
     dy = _c32(dy, "resize backward: dy")
     input_shape = tuple(input_shape)
@@ -2764,7 +2805,15 @@ def resize_grad(dy, input_shape, interpolation="bilinear", window=None, out=None
         raise ValueError(f"resize backward: dy of shape {dy.shape} does not fit an input of "
                          f"shape {input_shape}")
     out = _out(out, input_shape, "resize backward")
-    return _k.resize_backward(dy, out, window, mode)
+    if not _resampled(mode, window, size, antialias):
+        return _k.resize_backward(dy, out, window, mode)
+    g = dy
+    for axis, w in reversed(_resample_matrices(mode, window, size, antialias)):
+        g = np.moveaxis(np.tensordot(g, w, axes=(axis, 1)), -1, axis)
+    top, left, wh, ww = window
+    out[...] = 0.0
+    out[:, top:top + wh, left:left + ww] = g
+    return out
 
 
 def _repeat_sizes(shape, repeats, axis, name):
@@ -3873,11 +3922,9 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
                   crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_mode="constant",
                   fill_value=0.0, data_format=None):
     """Keras 3's ``ops.image.resize`` for channels-last images (one HWC image
-    or an NHWC batch): 'nearest' or 'bilinear' with half-pixel centres,
-    optionally cropped to the target's aspect ratio first."""
-    if antialias:
-        raise ValueError("image.resize: antialias=True is not supported; use antialias=False "
-                         "(the same result when enlarging)")
+    or an NHWC batch): 'nearest', 'bilinear', 'bicubic', 'lanczos3' or
+    'lanczos5' with half-pixel centres (see ``resize``), optionally cropped
+    to the target's aspect ratio first."""
     if pad_to_aspect_ratio:
         raise ValueError("image.resize: pad_to_aspect_ratio=True is not supported; use "
                          "crop_to_aspect_ratio or resize to the full size")
@@ -3891,7 +3938,7 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
     batch = images if rank == 4 else expand_dims(images, 0)
     h, w = shape(batch)[1:3]
     window = resize_geometry(h, w, size, True) if crop_to_aspect_ratio else None
-    out = resize(batch, size, interpolation, window)
+    out = resize(batch, size, interpolation, window, antialias=antialias)
     return out if rank == 4 else squeeze(out, 0)
 
 
@@ -5905,7 +5952,7 @@ MORE_OPS = (
     "ifft2", "rfft", "irfft", "extract_sequences", "stft", "istft", "sparse_sigmoid",
     "sparsemax", "cdist", "segment_min", "segment_prod", "unfold", "fold",
     "cholesky_inverse", "eig", "lu_factor", "vectorize", "associative_scan",
-    "custom_gradient", "rearrange",
+    "custom_gradient", "rearrange", "jvp",
 )
 # Those that may take a symbolic tensor in a functional model.
 MORE_SYMBOLIC_OPS = frozenset("""
@@ -5924,7 +5971,8 @@ for _name in MORE_OPS:
 del _name
 for _name in ("affine_transform", "crop_images", "pad_images", "extract_patches",
               "gaussian_blur", "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "sobel_edges",
-              "map_coordinates", "perspective_transform", "ssim"):
+              "map_coordinates", "perspective_transform", "ssim", "extract_patches_3d",
+              "scale_and_translate", "elastic_transform"):
     setattr(image, _name, getattr(_more_ops, _name))
 del _name
 NUMPY_STYLE += MORE_OPS
@@ -5978,7 +6026,7 @@ depth_to_space space_to_depth
 """.split())
 linalg = _KerasSubmodule("linalg", """
 cholesky cholesky_inverse det eig eigh inv lstsq lu_factor matrix_rank norm pinv qr solve
-solve_triangular svd
+solve_triangular svd jvp
 """.split())
 numpy = _KerasSubmodule("numpy", """
 abs absolute add all allclose amax amin angle any append arange arccos arccosh arcsin

@@ -22,14 +22,18 @@ where the target does not depend on a source (``unconnected_gradients=
 Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
 product): while tapes are nested, operations also keep their gradient
 written with recorded operations, and models and the built-in layers that
-have such a form (Dense, Conv2D, the activation layers, Dropout, Flatten,
-Reshape, ZeroPadding2D, LayerNormalization, Add, Subtract, Multiply,
-Average, Concatenate) are recorded layer by layer, operation by
-operation, instead of as one call.  A ``gradient()`` asked while another
-tape records replays the records with those forms, on the tape: the
-gradient it returns is a traced value the outer tape differentiates.  What
-has no such form sends back a value that raises when differentiated
-("second derivative of ... is not supported"), never a constant.
+have such a form (Dense, EinsumDense; the convolutions but Conv3DTranspose
+and grouped ones; max, average and global pooling; the normalizations;
+SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed; Embedding; the
+activation, dropout, noise, reshaping, padding, cropping, upsampling and
+merging layers; layers computing through call()) are recorded layer by
+layer, operation by operation, instead of as one call.  A ``gradient()``
+asked while another tape records, or inside a persistent tape's own block
+(whose operations keep those forms too, its model and layer calls staying
+one record each), replays the records with those forms, on the tape: the
+gradient it returns is a traced value the tape differentiates.  What has no such form sends back a value that raises when
+differentiated ("second derivative of ... is not supported"), never a
+constant.
 """
 import contextlib
 import sys
@@ -48,7 +52,7 @@ class _GradientRecord(autodiff.Tape):
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
     __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
-                 "higher_order")
+                 "higher_order", "substituted")
     records_calls = True
 
     def __init__(self):
@@ -65,8 +69,14 @@ class _GradientRecord(autodiff.Tape):
         self.open = []  # the GradientTapes whose with-block runs
         # (nested tapes: what is recorded may be differentiated twice)
         self.higher_order = False
+        # id of a weight -> the traced value standing for it during a
+        # stateless_call given traced values (MAML's adapted weights)
+        self.substituted = {}
 
     def watch(self, weight):
+        stand_in = self.substituted.get(id(weight))
+        if stand_in is not None:
+            return stand_in
         if not weight.trainable and id(weight) not in self.watched:
             return weight.value
         hit = self.watched.get(id(weight))
@@ -150,7 +160,7 @@ class GradientTape:
         self._record = current if isinstance(current, _GradientRecord) else _GradientRecord()
         self._record.recording_depth += 1
         self._record.open.append(self)
-        self._record.higher_order = len(self._record.open) > 1
+        self._record.higher_order = _differentiates_twice(self._record.open)
         self._saved = _Recording(self._record, self._record.losses)
         self._saved.__enter__()
         return self
@@ -159,7 +169,7 @@ class GradientTape:
         self._saved.__exit__(*exc)
         self._record.recording_depth -= 1
         self._record.open.remove(self)
-        self._record.higher_order = len(self._record.open) > 1
+        self._record.higher_order = _differentiates_twice(self._record.open)
 
     def watch(self, tensor):
         """Differentiate with respect to ``tensor`` (a NumPy array, a
@@ -242,8 +252,9 @@ class GradientTape:
                 "derivatives. Nest the tapes (with GradientTape() as outer: with "
                 "GradientTape() as inner: ...; the inner gradient taken inside the outer "
                 "block) to differentiate a gradient.")
-        # Another tape records: this gradient's computation is recorded for it.
-        differentiable = any(t is not self for t in record.open)
+        # Another tape records, or this one (persistent) still does: this
+        # gradient's computation is recorded for it.
+        differentiable = any(t is not self or t.persistent for t in record.open)
         seeds = []
         for t, g in zip(targets, given):
             t = autodiff.resolve(t)
@@ -304,6 +315,14 @@ class GradientTape:
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")
+
+
+def _differentiates_twice(open_tapes):
+    """Whether what is recorded now may be differentiated twice: tapes are
+    nested, or a persistent tape records (a gradient taken inside its own
+    block is recorded on it, as TensorFlow's; the operations then keep
+    their recorded gradients, a model or layer call stays one record)."""
+    return len(open_tapes) > 1 or any(t.persistent for t in open_tapes)
 
 
 def _operation_name():
@@ -504,17 +523,20 @@ def record_call(record, layer, inputs, training):
     if is_model and layer._gpu is not None:
         raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
                          f"CPU: place it there with pynn.device('cpu')")
-    if record.higher_order:
+    if len(record.open) > 1:
         # Tapes are nested: the call's gradient may be differentiated, so
-        # it is recorded operation by operation where it can be.
+        # it is recorded operation by operation where it can be.  (A
+        # persistent tape alone keeps one record per call: recording each
+        # operation would slow every step of the programs that take their
+        # gradients after its block.)
         ins = [x if type(x) is Traced else v for x, v in zip(xs, values)]
         if is_model:
-            outs = _model_by_steps(layer, ins, training)
-            if outs is not None:
-                layer._call_losses = []
+            stepped = _model_by_steps(layer, ins, training)
+            if stepped is not None:
+                outs, layer._call_losses = stepped
                 return layer._pack_outputs(outs)
         else:
-            y = _recorded_merge(layer, ins) if multi_in else \
+            y = _recorded_merge(record, layer, ins, training) if multi_in else \
                 _recorded_layer(record, layer, ins[0], training)
             if y is not None:
                 return y
@@ -540,6 +562,10 @@ def record_call(record, layer, inputs, training):
         penalty = layer._program.activity_penalty(ctx.inner, 1.0 / max(rows, 1))
         outs.append(np.float32(penalty))
     need = [type(x) is Traced for x in xs]
+    # Weights standing in for traced values (a stateless_call): their
+    # gradients go to those values, parents of this record.
+    stand_ins = [(w, record.substituted[id(w)]) for w in layer.weights
+                 if id(w) in record.substituted]
 
     def vjp(gs):
         gs = list(gs) if len(outs) > 1 else [gs]
@@ -548,7 +574,8 @@ def record_call(record, layer, inputs, training):
             layer._program.activity_penalty(ctx.inner, scale / max(rows, 1))
             _scale_added_losses(layer._program, ctx.inner, scale)
         weights = layer.weights
-        wanted = {id(w) for w in layer.trainable_weights} & record.requested
+        wanted = {id(w) for w in layer.trainable_weights} & record.requested | \
+            {id(w) for w, _ in stand_ins}
         saved = [w.grad for w in weights]
         scratch = {}
         for w in weights:
@@ -559,6 +586,10 @@ def record_call(record, layer, inputs, training):
         from .models.functional import new_binding
         new_binding()
         ctx.grad_token = object()
+        # (the backward reads the weights: the values they stood for)
+        own = [w.numpy() for w, _ in stand_ins]
+        for w, t in stand_ins:
+            w.assign(t.value)
         wanted_outs = [k for k, t in enumerate(traced_outs[:len(traced_outs) - adds_loss])
                        if id(t) in record.kept]
         try:
@@ -574,19 +605,23 @@ def record_call(record, layer, inputs, training):
         finally:
             for w, g in zip(weights, saved):
                 w.grad = g
+            for (w, _), value in zip(stand_ins, own):
+                w.assign(value)
             new_binding()
+        taken = [scratch.pop(id(w)) for w, _ in stand_ins]
         for w in weights:
             if id(w) in scratch:
                 record.add_layer_grad(w, scratch.pop(id(w)))
-        return list(dx) if multi_in else [dx]
+        return (list(dx) if multi_in else [dx]) + taken
 
     # (a model's weights are not among the record's operands: a gradient
     # for them is asked of this record)
     vjp.reads = layer
+    parents = tuple(xs) + tuple(t for _, t in stand_ins)
     if len(outs) > 1:
-        traced = record.record_several(outs, tuple(xs), vjp)
+        traced = record.record_several(outs, parents, vjp)
     else:
-        traced = [record.record(outs[0], tuple(xs), vjp)]
+        traced = [record.record(outs[0], parents, vjp)]
     traced_outs = list(traced)
     if adds_loss:
         layer._call_losses = [traced.pop()]
@@ -599,14 +634,14 @@ def record_call(record, layer, inputs, training):
 
 def _model_by_steps(model, xs, training):
     """A model's call run layer by layer on the tape (each layer recorded
-    as autodiff.call_layer records it), or None where its graph has what
-    that does not carry (masks, activity penalties, added losses, extra
-    call arguments)."""
+    as autodiff.call_layer records it): its outputs and what its layers
+    gave to add_loss (model.losses), or None where its graph has what that
+    does not carry (masks, extra call arguments)."""
     from .models.functional import _default_training
     prog = model._program
-    if prog is None or prog.has_masks or prog.has_activity or \
-            any(st.node.call_args for st in prog.steps):
+    if prog is None or prog.has_masks or any(st.node.call_args for st in prog.steps):
         return None
+    penalties = []
     vals = [None] * prog.n_slots
     for s, x in zip(prog.input_slots, xs):
         vals[s] = x
@@ -619,12 +654,36 @@ def _model_by_steps(model, xs, training):
         else:
             step_training = training or bool(st.training)
         y = autodiff.call_layer(st.layer, x, step_training)
+        if st.layer.activity_regularizer is not None:
+            penalties += [_activity_penalty(st.layer.activity_regularizer, out)
+                          for out in ([y] if st.single_out else y)]
         if st.single_out:
             vals[st.outs[0]] = y
         else:
             for o, v in zip(st.outs, y):
                 vals[o] = v
-    return [vals[o] for o in prog.output_slots]
+    # (the calls through call() and the models inside keep theirs)
+    givers = {id(st.layer): st.layer for st in prog.steps
+              if st.is_model or st.layer._traces_call}
+    losses = [v for la in givers.values() for v in la.__dict__.get("_call_losses", ())]
+    return [vals[o] for o in prog.output_slots], penalties + losses
+
+
+def _activity_penalty(reg, y):
+    """An activity regularizer's penalty of a layer's output, recorded,
+    over the batch size (as Keras 3 and the model's own pass scale it)."""
+    from .regularizers import Regularizer
+    if type(reg).__call__ is Regularizer.__call__:
+        total = 0.0
+        if reg.l1:
+            total = autodiff.add(total, autodiff.multiply(
+                autodiff.sum_(autodiff.absolute(y)), np.float32(reg.l1)))
+        if reg.l2:
+            total = autodiff.add(total, autodiff.multiply(
+                autodiff.sum_(autodiff.square(y)), np.float32(reg.l2)))
+    else:
+        total = autodiff.sum_(reg(y))
+    return autodiff.divide(total, np.float32(max(np.shape(_val(y))[0], 1)))
 
 
 def _activate(y, act):
@@ -637,33 +696,76 @@ def _recorded_layer(record, layer, x, training):
     """``layer(x)`` for a built-in layer, computed with recorded operations
     (whose gradients have recorded forms too), or None for a layer that
     has no such form here (it is then recorded as one call)."""
-    from .layers import activation, conv, core, normalization, reshaping
+    from .layers import activation, conv, core, embedding, normalization, pooling, recurrent, \
+        reshaping, regularization
+    from .layers.preprocessing import Normalization, Rescaling
     cls = type(layer)
     if training is None:
         training = layer._training_default
-    if cls is core.Dense or cls is conv.Conv2D and layer.groups == 1:
-        if cls is core.Dense:
-            shape = x.shape
-            y = autodiff.matmul(x if len(shape) == 2 else autodiff.reshape(x, (-1, shape[-1])),
-                                record.watch(layer.kernel))
-        else:
-            _, strides, padding, dilation = layer._geo2d
-            y = autodiff.conv(x, record.watch(layer.kernel), strides, padding, dilation, False)
+    if cls is core.Dense:
+        shape = x.shape
+        y = autodiff.matmul(x if len(shape) == 2 else autodiff.reshape(x, (-1, shape[-1])),
+                            record.watch(layer.kernel))
         if layer.bias is not None:
             y = autodiff.add(y, record.watch(layer.bias))
         y = _activate(y, layer.activation)
-        if cls is core.Dense and len(shape) != 2:
-            y = autodiff.reshape(y, shape[:-1] + (layer.units,))
-        return y
+        return y if len(shape) == 2 else autodiff.reshape(y, shape[:-1] + (layer.units,))
+    if cls is core.EinsumDense:
+        xs, ws, ys = layer._letters(len(x.shape))
+        y = autodiff.einsum(f"{xs},{ws}->{ys}", x, record.watch(layer.kernel))
+        if layer.bias is not None:
+            y = autodiff.add(y, record.watch(layer.bias))
+        return _activate(y, layer.activation)
+    if isinstance(layer, (conv._Conv, conv.Conv2DTranspose)):
+        return _recorded_conv(record, layer, x)
+    if cls is normalization.BatchNormalization:
+        return _batch_norm(record, layer, x, training)
+    if cls is embedding.Embedding and layer.quantization_mode is None:
+        return autodiff._index(record.watch(layer.embeddings), layer._integer_ids(x))
+    if cls in (recurrent.SimpleRNN, recurrent.LSTM, recurrent.GRU):
+        return _recorded_rnn(record, layer, x, [], training)
+    if cls is recurrent.Bidirectional:
+        return _bidirectional(record, layer, x, training)
+    if cls is recurrent.TimeDistributed:
+        shape = tuple(x.shape)
+        inner = autodiff.reshape(x, (shape[0] * shape[1],) + shape[2:])
+        y = _recorded_layer(record, layer.layer, inner, training)
+        return None if y is None else \
+            autodiff.reshape(y, shape[:2] + tuple(np.shape(_val(y)))[1:])
+    if cls is normalization.GroupNormalization:
+        return _group_norm(record, layer, x)
+    if cls is activation.PReLU:
+        alpha = record.watch(layer.alpha)
+        return autodiff.where(_val(x) > 0, x, autodiff.multiply(x, alpha))
     if type(x) is not Traced:
         return None  # a layer without weights on a constant: a constant
+    if cls in (core.Identity, regularization.ActivityRegularization):
+        return x  # (the model adds the activity penalty)
     if cls is core.Activation:
         return _activate(x, layer.activation)
     if cls is activation.LeakyReLU:
         return autodiff.apply_activation(x, "leaky_relu", alpha=layer.negative_slope)
-    if cls is activation.ReLU and layer.negative_slope == 0 and layer.threshold == 0 and \
-            layer.max_value in (None, 6):
-        return autodiff.apply_activation(x, "relu" if layer.max_value is None else "relu6")
+    if cls is activation.ReLU:
+        return _relu(layer, x)
+    if cls is activation.ELU:
+        return autodiff.apply_activation(x, "elu", alpha=layer.alpha)
+    if cls is activation.Softmax:
+        return autodiff.softmax(x, axis=layer.axis)
+    if cls in (reshaping.ZeroPadding1D, reshaping.ZeroPadding3D, reshaping.Cropping1D,
+               reshaping.Cropping2D, reshaping.Cropping3D, reshaping.UpSampling1D,
+               reshaping.UpSampling2D, reshaping.UpSampling3D, reshaping.RepeatVector,
+               reshaping.Permute):
+        # (a fixed linear map of the input: padding, cropping, upsampling)
+        return _linear_layer(layer, x)
+    if cls in (regularization.GaussianNoise, regularization.GaussianDropout,
+               regularization.AlphaDropout, regularization.SpatialDropout1D,
+               regularization.SpatialDropout2D, regularization.SpatialDropout3D, Rescaling,
+               Normalization):
+        return _elementwise_affine(layer, x, training)
+    if cls is normalization.UnitNormalization:
+        axes = layer._plan(x.ndim)[0]
+        return autodiff.l2_normalize(x, axis=axes if len(axes) > 1 else axes[0],
+                                     epsilon=layer.EPSILON)
     if cls is core.Dropout:
         if not training or layer.rate == 0.0:
             return x
@@ -678,14 +780,274 @@ def _recorded_layer(record, layer, x, training):
         return autodiff.pad(x, ((0, 0),) + tuple(layer.padding) + ((0, 0),))
     if cls is normalization.LayerNormalization:
         return _layer_norm(record, layer, x)
+    if isinstance(layer, pooling._Pooling):
+        return _recorded_pool(layer, x)
+    if isinstance(layer, pooling._GlobalPooling):
+        first = layer.data_format == "channels_first"
+        axes = tuple(range(2, x.ndim)) if first else tuple(range(1, x.ndim - 1))
+        reduce = autodiff.max_ if layer.kind == "max" else autodiff.mean
+        return reduce(x, axis=axes, keepdims=layer.keepdims)
     return None
 
 
-def _recorded_merge(layer, xs):
+def _relu(layer, x):
+    """Keras's ReLU (a threshold, a slope below it, a cap), piecewise
+    linear: its pieces chosen by the input's values."""
+    v = _val(x)
+    y = autodiff.where(v > layer.threshold, x, autodiff.multiply(
+        autodiff.subtract(x, np.float32(layer.threshold)), np.float32(layer.negative_slope)))
+    if layer.max_value is not None:
+        y = autodiff.where(v >= layer.max_value, np.float32(layer.max_value), y)
+    return y
+
+
+def _linear_layer(layer, x):
+    """A layer computing a fixed linear map, recorded with its own forward
+    and backward (each other's gradients)."""
+    from .models.node import CallContext
+    shape = tuple(x.shape)
+
+    def forward(v):
+        return np.array(type(layer).forward(layer, CallContext(), _contiguous32(v), False))
+
+    def adjoint(g):
+        ctx = CallContext()
+        type(layer).forward(layer, ctx, np.zeros(shape, np.float32), True)
+        return np.array(type(layer).backward(layer, ctx, _contiguous32(g), True))
+    return autodiff.linear_map(x, forward, adjoint)
+
+
+def _contiguous32(v):
+    return np.ascontiguousarray(v, dtype=np.float32)
+
+
+def _elementwise_affine(layer, x, training):
+    """A layer computing x * a + b elementwise, a and b fixed by its call
+    (noise drawn once, a per-channel dropout mask, a rescaling): its forward
+    runs once, a is its backward of ones, b what remains."""
+    from .models.node import CallContext
+    ctx = CallContext()
+    ctx.inference_behaviour = not training
+    xv = _contiguous32(_val(x))
+    y = np.array(type(layer).forward(layer, ctx, xv, True))
+    a = np.array(type(layer).backward(layer, ctx, np.ones(xv.shape, np.float32), True))
+    y_rec = autodiff.multiply(x, a)
+    b = y - _val(y_rec)
+    return autodiff.add(y_rec, b) if b.any() else y_rec
+
+
+def _group_norm(record, layer, x):
+    """GroupNormalization: each sample's consecutive channel groups
+    normalized over their positions and channels."""
+    shape = tuple(x.shape)
+    c = shape[-1]
+    groups = layer._groups_for(c)
+    grouped = autodiff.reshape(x, (shape[0], -1, groups, c // groups))
+    y = autodiff.reshape(_standardize(grouped, (1, 3), layer.epsilon), shape)
+    return _scale_shift(record, layer, y)
+
+
+def _bidirectional(record, layer, x, training):
+    """Bidirectional over SimpleRNN, LSTM or GRU layers, as its forward
+    merges them (the backward layer's sequence reversed back)."""
+    outs = []
+    for sub in (layer.forward_layer, layer.backward_layer):
+        y = _recorded_rnn(record, sub, x, [], training)
+        if y is None:
+            return None
+        outs.append(y if layer.return_state else [y])
+    (fout, *fst), (bout, *bst) = outs
+    if layer.return_sequences:
+        bout = autodiff._index(bout, (slice(None), slice(None, None, -1)))
+    mode = layer.merge_mode
+    if mode is None:
+        merged = [fout, bout]
+    elif mode == "concat":
+        merged = [autodiff.concatenate([fout, bout], axis=-1)]
+    elif mode == "mul":
+        merged = [autodiff.multiply(fout, bout)]
+    else:
+        y = autodiff.add(fout, bout)
+        merged = [autodiff.multiply(y, np.float32(0.5)) if mode == "ave" else y]
+    merged += fst + bst
+    return merged if len(merged) > 1 else merged[0]
+
+
+def _recorded_conv(record, layer, x):
+    """A convolution layer (1-D and 2-D ones, grouped, depthwise, separable,
+    transposed; the 3-D ones by depth taps) with recorded operations."""
+    from .layers import conv
+    rank = layer.rank
+
+    def kernel(weight):
+        k = record.watch(weight)
+        return k if rank != 1 else autodiff.reshape(k, (1,) + weight.value.shape)
+    shape = tuple(x.shape)
+    x4 = x if rank != 1 else autodiff.reshape(x, (shape[0], 1) + shape[1:])
+    if isinstance(layer, conv.Conv2DTranspose):
+        _, s, op, d = layer._geo2d
+        plane = (lambda planes, k: autodiff.conv_transpose(planes, k, s, layer.padding, op, d))
+        y = plane(x4, kernel(layer.kernel)) if rank != 3 else \
+            _by_depth_taps(layer, x, record.watch(layer.kernel), plane)
+    elif rank == 3:
+        _, s, p, d = layer._geo2d
+        y = _by_depth_taps(layer, x, record.watch(layer.kernel),
+                           lambda planes, k: autodiff.conv(planes, k, s, p, d, False))
+    else:
+        _, s, p, d = layer._geo2d
+        if isinstance(layer, conv.SeparableConv2D):
+            mid = autodiff.conv(x4, kernel(layer.depthwise_kernel), s, p, d, True)
+            y = autodiff.conv(mid, kernel(layer.pointwise_kernel), 1, "valid", 1, False)
+        elif getattr(layer, "groups", 1) != 1:
+            # one group per input channel: the depthwise convolution
+            k = kernel(layer.kernel)
+            k = autodiff.reshape(k, np.shape(layer._depthwise(_val(k))))
+            y = autodiff.conv(x4, k, s, p, d, True)
+        else:
+            y = autodiff.conv(x4, kernel(layer._main_kernel()), s, p, d, layer.depthwise)
+    if layer.bias is not None:
+        y = autodiff.add(y, record.watch(layer.bias))
+    y = _activate(y, layer.activation)
+    if rank == 1:
+        y = autodiff.reshape(y, (shape[0],) + tuple(np.shape(_val(y)))[2:])
+    return y
+
+
+def _by_depth_taps(layer, x, kernel, plane):
+    """A 3-D convolution (or transposed one) as its forward computes it: for
+    each depth tap of the kernel, ``plane(planes, kernel[tap])``, the 2-D
+    one of the input planes it reads, added into the output planes it
+    writes."""
+    n, d, h, w, c = x.shape
+    od, taps = layer._depth(d)
+    y = None
+    for t, iz, oz in taps:
+        planes = autodiff.reshape(autodiff._index(x, (slice(None), iz)), (-1, h, w, c))
+        part = plane(planes, autodiff._index(kernel, t))
+        oh, ow, f = np.shape(_val(part))[1:]
+        part = autodiff.reshape(part, (n, len(oz), oh, ow, f))
+        placed = autodiff._scatter(part, (slice(None), oz), (n, od, oh, ow, f), False)
+        y = placed if y is None else autodiff.add(y, placed)
+    return y
+
+
+def _recorded_pool(layer, x):
+    """Max and average pooling (1-D, 2-D, and 3-D as its two 2-D stages)."""
+    if layer.rank == 3:
+        stages = layer._stages(x.shape)
+    else:
+        stages = [(layer._as2d(x.shape),) + tuple(layer._window2d())]
+    out_shape = layer.compute_output_shape(x.shape)
+    y = x
+    for shape, window, strides in stages:
+        y = autodiff.pool(layer.kind, autodiff.reshape(y, shape), window, strides, layer.padding)
+    return autodiff.reshape(y, (x.shape[0],) + tuple(out_shape[1:]))
+
+
+def _batch_norm(record, layer, x, training):
+    """BatchNormalization over the last axis: by the batch's moments in a
+    training step (the moving averages updated as its forward does), by
+    the moving ones otherwise."""
+    if layer._sync_comm() is not None:
+        return None
+    axes = tuple(range(len(x.shape) - 1))
+    if training and layer.trainable:
+        xv = np.ascontiguousarray(_val(x), np.float32)
+        mean, var = ops.moments(xv.reshape(-1, xv.shape[-1]))
+        ops.moving_average(layer.moving_mean.value, mean, layer.momentum)
+        ops.moving_average(layer.moving_variance.value, var, layer.momentum)
+        y = _standardize(x, axes, layer.epsilon)
+    else:
+        inv = (1.0 / np.sqrt(layer.moving_variance.value.astype(np.float64) +
+                             layer.epsilon)).astype(np.float32)
+        y = autodiff.multiply(autodiff.subtract(x, layer.moving_mean.value), inv)
+    return _scale_shift(record, layer, y)
+
+
+def _recorded_rnn(record, layer, x, states, training):
+    """SimpleRNN, LSTM and GRU step by step with recorded operations (Keras's
+    cell equations), or None for a stateful layer.  Dropout masks are drawn
+    as the layer's forward draws them: the input's multiplies the input,
+    the recurrent one the state where it enters the recurrent product."""
+    from .models.node import CallContext
+    if layer.stateful:
+        return None
+    batch, steps, features = x.shape
+    u = layer.units
+    if training and layer.dropout:
+        x = autodiff.multiply(x, layer._dropout_mask(
+            CallContext(), "dropout", (batch, features), layer.dropout)[:, None, :])
+    rmask = layer._dropout_mask(CallContext(), "recurrent_dropout", (batch, u),
+                                layer.recurrent_dropout) \
+        if training and layer.recurrent_dropout else None
+    kernel, recurrent_kernel = record.watch(layer.kernel), record.watch(layer.recurrent_kernel)
+    bias = None if layer.bias is None else record.watch(layer.bias)
+    state = list(states) or [np.zeros((batch, u), np.float32)] * layer.state_count
+    act = layer.activation
+    rec = layer.recurrent_activation
+
+    def cols(a, i, j):
+        return autodiff._index(a, (Ellipsis, slice(i * u, j * u)))
+
+    def row(a, i):
+        return autodiff._index(a, i)
+    order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
+    # the input's share of every step at once
+    xs = autodiff.matmul(x, kernel)
+    gru_after = type(layer).__name__ == "GRU" and layer.reset_after
+    if bias is not None:
+        xs = autodiff.add(xs, row(bias, 0) if gru_after else bias)
+    outs = []
+    for t in order:
+        xt = autodiff._index(xs, (slice(None), t))
+        h = state[0]
+        hr = h if rmask is None else autodiff.multiply(h, rmask)
+        if layer.cell == "simple_rnn":
+            h = autodiff.apply_activation(autodiff.add(xt, autodiff.matmul(hr, recurrent_kernel)),
+                                          act)
+            state = [h]
+        elif layer.cell == "lstm":
+            z = autodiff.add(xt, autodiff.matmul(hr, recurrent_kernel))
+            i, f, o = (autodiff.apply_activation(cols(z, a, a + 1), rec) for a in (0, 1, 3))
+            c = autodiff.add(autodiff.multiply(f, state[1]),
+                             autodiff.multiply(i, autodiff.apply_activation(cols(z, 2, 3), act)))
+            h = autodiff.multiply(o, autodiff.apply_activation(c, act))
+            state = [h, c]
+        else:
+            if gru_after:
+                inner = autodiff.matmul(hr, recurrent_kernel)
+                if bias is not None:
+                    inner = autodiff.add(inner, row(bias, 1))
+                rz, rr, rh = cols(inner, 0, 1), cols(inner, 1, 2), cols(inner, 2, 3)
+            else:
+                inner = autodiff.matmul(hr, cols(recurrent_kernel, 0, 2))
+                rz, rr = cols(inner, 0, 1), cols(inner, 1, 2)
+            zg = autodiff.apply_activation(autodiff.add(cols(xt, 0, 1), rz), rec)
+            r = autodiff.apply_activation(autodiff.add(cols(xt, 1, 2), rr), rec)
+            if gru_after:
+                rh = autodiff.multiply(r, rh)
+            else:
+                rh = autodiff.matmul(autodiff.multiply(r, hr), cols(recurrent_kernel, 2, 3))
+            hh = autodiff.apply_activation(autodiff.add(cols(xt, 2, 3), rh), act)
+            h = autodiff.add(autodiff.multiply(zg, h),
+                             autodiff.multiply(autodiff.subtract(np.float32(1), zg), hh))
+            state = [h]
+        outs.append(h)
+    if layer.return_sequences:
+        y = autodiff.concatenate([autodiff.reshape(h, (batch, 1, u)) for h in outs], axis=1)
+    else:
+        y = outs[-1]
+    return [y] + state if layer.return_state else y
+
+
+def _recorded_merge(record, layer, xs, training):
     """A merging layer's call with recorded operations, or None for one
     that has none here."""
-    from .layers import merging
+    from .layers import merging, recurrent
     cls = type(layer)
+    if cls in (recurrent.SimpleRNN, recurrent.LSTM, recurrent.GRU):
+        return _recorded_rnn(record, layer, xs[0], list(xs[1:]),
+                             layer._training_default if training is None else training)
     if cls is merging.Concatenate:
         return autodiff.concatenate(xs, axis=layer._axis(len(xs[0].shape)))
     fold = {merging.Add: autodiff.add, merging.Average: autodiff.add,
@@ -699,21 +1061,29 @@ def _recorded_merge(layer, xs):
 
 
 def _layer_norm(record, layer, x):
-    """LayerNormalization over trailing axes (its weights then broadcast
-    as they are), or None for other axes."""
-    axes = sorted(int(a) % x.ndim for a in (layer.axis if isinstance(layer.axis, list)
-                                            else [layer.axis]))
-    if axes != list(range(x.ndim - len(axes), x.ndim)):
-        return None
-    axes = tuple(axes)
+    """LayerNormalization over its axes; its weights (of those axes' sizes)
+    broadcast along the others."""
+    axes = tuple(sorted(int(a) % x.ndim for a in (layer.axis if isinstance(layer.axis, list)
+                                                  else [layer.axis])))
+    trailing = axes == tuple(range(x.ndim - len(axes), x.ndim))
+    shape = None if trailing else tuple(d if a in axes else 1 for a, d in enumerate(x.shape))
+    return _scale_shift(record, layer, _standardize(x, axes, layer.epsilon), shape)
+
+
+def _standardize(x, axes, epsilon):
+    """(x - mean) / sqrt(variance + epsilon) over ``axes``, recorded."""
     centred = autodiff.subtract(x, autodiff.mean(x, axis=axes, keepdims=True))
     variance = autodiff.mean(autodiff.square(centred), axis=axes, keepdims=True)
-    y = autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance,
-                                                            np.float32(layer.epsilon))))
-    if layer.gamma is not None:
-        y = autodiff.multiply(y, record.watch(layer.gamma))
-    if layer.beta is not None:
-        y = autodiff.add(y, record.watch(layer.beta))
+    return autodiff.divide(centred, autodiff.sqrt(autodiff.add(variance, np.float32(epsilon))))
+
+
+def _scale_shift(record, layer, y, shape=None):
+    """``y`` times the layer's gamma plus its beta (those it has), each
+    reshaped to ``shape`` when given."""
+    for weight, op in ((layer.gamma, autodiff.multiply), (layer.beta, autodiff.add)):
+        if weight is not None:
+            w = record.watch(weight)
+            y = op(y, w if shape is None else autodiff.reshape(w, shape))
     return y
 
 

@@ -998,7 +998,8 @@ class TrainingMixin:
             # each process holds the activity penalty of its rows only
             penalty = reducer.comm.sum_values([activity_penalty])[0]
         penalty += self._add_weight_penalties()
-        self.optimizer.apply(params, grads, shapes=[v.shape for v, _ in self._flat_views])
+        self.optimizer.apply(params, grads, shapes=[v.shape for v, _ in self._flat_views],
+                             variables=self._trainable_snapshot)
         for w, constraint in self._constraints:
             if isinstance(w.value, DeviceArray):  # constraints compute in NumPy
                 value = w.value.to_numpy()

@@ -34,6 +34,7 @@ from .pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                       GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D,
                       GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from .audio import MelSpectrogram, STFTSpectrogram
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed, Wrapper
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,

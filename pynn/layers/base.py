@@ -216,6 +216,22 @@ class Weight(autodiff.ForwardingOperators):
 ops._TRACED.add(Weight)
 
 
+
+def _own(ctx, y):
+    """An eager call's output as an array of the caller's own: a buffer
+    of the call's context, or a view of one, is (the context ends with the
+    call; copying a batch of convolution outputs cost a third of the
+    convolution); anything else may be a view of the input or an array
+    the layer keeps (a state, a weight), and is copied."""
+    if type(y) is np.ndarray:
+        root = y if y.base is None else y.base
+        for slot in ctx._buffers.values():
+            for buf in slot.values():
+                if buf is root:
+                    return y
+    return np.array(y)
+
+
 def _keras_masks(inputs):
     """The ``_keras_mask`` of eager inputs (a list for a list of inputs),
     None where none carries one."""
@@ -503,7 +519,8 @@ class Layer:
             raise ValueError(f"{label}: build the layer before quantizing it")
         if self.quantization_mode is not None:
             raise ValueError(f"{label} is already quantized ({self.quantization_mode})")
-        values, scale = quantizers.abs_max_quantize(getattr(self, attr).value, axis=axis)
+        values, scale = quantizers.abs_max_quantize(getattr(self, attr).value, axis=axis,
+                                                   dtype="float32")
         self._dtype_policy = QuantizedDTypePolicy("int8", self._dtype_policy.name)
         self._int8_weights(attr, getattr(self, attr).shape, axis)
         getattr(self, attr).assign(values)
@@ -676,13 +693,29 @@ class Layer:
                                  f"{len(mine)} {what} variable values, got {len(values)}")
         variables = trainable + frozen
         saved = [w.numpy() for w in variables]
+        # Values a GradientTape records (weights adapted by a gradient, as
+        # MAML's) stand for the weights on it: the call is differentiated
+        # through them.
+        tape = autodiff.active_tape()
+        stand_ins = getattr(tape, "substituted", None)
+        replaced = {}
         try:
             for w, value in zip(variables, given[0] + given[1]):
-                w.assign(value)
+                value = autodiff.resolve(value)
+                if stand_ins is not None and type(value) is autodiff.Traced and \
+                        value.tape is tape:
+                    replaced[id(w)] = stand_ins.get(id(w))
+                    stand_ins[id(w)] = value
+                w.assign(autodiff.value_of(value))
             outputs = self(*args, **kwargs)
             new_frozen = [w.numpy() for w in frozen]
             losses = self.losses
         finally:
+            for key, before in replaced.items():
+                if before is None:
+                    del stand_ins[key]
+                else:
+                    stand_ins[key] = before
             for w, value in zip(variables, saved):
                 w.assign(value)
         if return_losses:
@@ -1053,8 +1086,8 @@ class Layer:
         if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
             return y
         if isinstance(y, (list, tuple)):
-            return [eager(np.array(v)) for v in y]
-        out = eager(np.array(y))
+            return [eager(_own(ctx, v)) for v in y]
+        out = eager(_own(ctx, y))
         given = ctx.mask if isinstance(ctx.mask, list) else [ctx.mask]
         if self._output_has_mask([m is not None for m in given]) is True:
             mask = self.compute_mask(ctx, xs, ctx.mask)

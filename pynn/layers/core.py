@@ -150,7 +150,7 @@ class Dense(ActivationMixin, Layer):
         if self.quantization_mode != "int8":
             return self.kernel.value, x
         from ..quantizers import abs_max_quantize
-        values, scale = abs_max_quantize(x, axis=-1)
+        values, scale = abs_max_quantize(x, axis=-1, dtype="float32")
         return ops.divide(self.kernel.value, self.kernel_scale.value), ops.divide(values, scale)
 
     def forward(self, ctx, x, training):

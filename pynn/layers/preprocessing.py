@@ -295,10 +295,11 @@ class _Image(Layer):
 
 
 class Resizing(_Image):
-    """Resizes images to ``height`` x ``width`` ('bilinear' or 'nearest',
-    with half-pixel centres, as Keras 3 without antialiasing), optionally
+    """Resizes images to ``height`` x ``width`` ('bilinear', 'nearest',
+    'bicubic', 'lanczos3' or 'lanczos5', with half-pixel centres and
+    optional antialiasing, as Keras 3's ops.image.resize), optionally
     cropping or padding them to the target's aspect ratio first."""
-    INTERPOLATIONS = ("bilinear", "nearest")
+    INTERPOLATIONS = ops.RESIZE_INTERPOLATIONS
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
@@ -325,8 +326,7 @@ class Resizing(_Image):
         except (TypeError, ValueError):
             raise ValueError(f"{label}: fill_value must be a number, got {fill_value!r}") \
                 from None
-        if antialias:
-            raise ValueError(f"{label}: antialias=True is not supported")
+        self.antialias = bool(antialias)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{label}: only data_format='channels_last' is supported, got "
                              f"{data_format!r}")
@@ -358,13 +358,14 @@ class Resizing(_Image):
         if training:
             ctx.src_shape, ctx.window, ctx.pads = src.shape, window, pads
         return ops.resize(src, (self.height, self.width), self.interpolation, window,
-                          out=ctx.buffer("y", (n, self.height, self.width, c)))
+                          out=ctx.buffer("y", (n, self.height, self.width, c)),
+                          antialias=self.antialias)
 
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
         dsrc = ops.resize_grad(dy, ctx.src_shape, self.interpolation, ctx.window,
-                               out=ctx.buffer("dsrc", ctx.src_shape))
+                               out=ctx.buffer("dsrc", ctx.src_shape), antialias=self.antialias)
         if ctx.pads is None:
             return dsrc
         n, h, w, c = ctx.src_shape
@@ -376,7 +377,7 @@ class Resizing(_Image):
                 "interpolation": self.interpolation,
                 "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
                 "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
-                "fill_value": self.fill_value, "antialias": False,
+                "fill_value": self.fill_value, "antialias": self.antialias,
                 "data_format": "channels_last"}
 
 

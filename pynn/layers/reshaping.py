@@ -260,9 +260,9 @@ class UpSampling3D(_Spatial):
 
 class UpSampling2D(_Spatial):
     """Scales NHWC images up by ``size`` (rows, columns): 'nearest' repeats
-    each pixel, 'bilinear' interpolates with half-pixel centres, as Keras 3
-    (its image.resize without antialiasing)."""
-    INTERPOLATIONS = ("nearest", "bilinear")
+    each pixel, 'bilinear', 'bicubic', 'lanczos3' and 'lanczos5'
+    interpolate with half-pixel centres, as Keras 3 (its image.resize)."""
+    INTERPOLATIONS = ops.RESIZE_INTERPOLATIONS
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)

@@ -958,7 +958,9 @@ def _multi_head_attention(ctx, step, k, xs):
     with the keys, a constant ADD for a causal mask, SOFTMAX, BATCH_MATMUL
     with the values, TRANSPOSE and RESHAPE back, and the output
     FULLY_CONNECTED; the attention scores as a second output where the
-    layer returns them."""
+    layer returns them.  Full integer calibrates the inner tensors from the
+    layer's weights (but with a causal mask, whose -1e9 no int8 range
+    holds)."""
     from ..layers.attention import MultiHeadAttention
     layer, g = step.layer, ctx.g
     options = layer._graph_options or {}
@@ -984,37 +986,63 @@ def _multi_head_attention(ctx, step, k, xs):
                                                     x.shape[-1]), f"{layer.name}/{what}_flat")
                              for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
+    weights_of = {}  # what -> (kernel, bias) as written, for calibration
+
+    def values(inp):
+        """The float values of the layer's inner tensors for the step's
+        inputs ``inp`` (calibration of a full-integer model)."""
+        x = {what: np.asarray(a, np.float64).reshape(len(a), -1, a.shape[-1])
+             for what, a in zip(("query", "value", "key"), inp[:3])}
+        out = {}
+        for what, (w, b) in weights_of.items():
+            y = x[what] @ w + (b if b is not None else 0.0)
+            out[what] = y
+            x[what] = y.reshape(len(y), y.shape[1], heads, -1).transpose(0, 2, 1, 3)
+        sc = x["query"] @ x["key"].transpose(0, 1, 3, 2)
+        if options.get("causal"):
+            sc = sc + causal_mask
+        out["scores"] = sc
+        e = np.exp(sc - sc.max(-1, keepdims=True))
+        out["context"] = (e / e.sum(-1, keepdims=True)) @ x["value"]
+        return out
+
+    def stat(what):
+        return (k, lambda inp: values(inp)[what])
 
     def project(x, kernel, bias, depth, what, scale=1.0):
         w = ctx.value(layer, kernel, f"{what} kernel")
         w = w.reshape(w.shape[0], heads * depth) * np.float32(scale)
         b = ctx.value(layer, bias, f"{what} bias").reshape(-1) * np.float32(scale) \
             if bias is not None else None
+        weights_of[what] = (w, b)
         steps = x.shape[1]
         prefix = f"{layer.name}/{what}"
         y = ctx.fully_connected(layer, x, w, b, prefix, prefix, (None, steps, heads * depth),
-                                None)
+                                stat(what))
         y = ctx.reshape(layer, y, (None, steps, heads, depth), f"{layer.name}/{what}/heads")
         return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
                              f"{layer.name}/{what}/split")
+
+    # (Keras's causal mask: query step i sees key steps up to i)
+    causal_mask = np.where(np.tril(np.ones((t, s), bool)), 0.0, -1e9).astype(np.float32)
 
     q = project(query, layer.query_kernel, layer.query_bias, layer.key_dim, "query",
                 1.0 / np.sqrt(layer.key_dim))
     kk = project(key, layer.key_kernel, layer.key_bias, layer.key_dim, "key")
     v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
-    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s), None)
+    causal = options.get("causal")
+    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s),
+                            None if causal else stat("scores"))
     g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
                                                                      "AdjY": True}), layer.name)
-    if options.get("causal"):
-        # (Keras's causal mask: query step i sees key steps up to i)
-        masked = np.where(np.tril(np.ones((t, s), bool)), 0.0, -1e9).astype(np.float32)
+    if causal:
         scores = ctx.binary(layer, "ADD", scores,
-                            g.constant(f"{layer.name}/causal_mask", masked[None, None],
-                                       role="param"), f"{layer.name}/causal", None)
+                            g.constant(f"{layer.name}/causal_mask", causal_mask[None, None],
+                                       role="param"), f"{layer.name}/causal", stat("scores"))
     weights = ctx.unary(layer, "SOFTMAX", scores, f"{layer.name}/attention_scores", None,
                         _ACTIVATION_OPTIONS["SOFTMAX"])
     context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, layer.value_dim),
-                             None)
+                             stat("context"))
     g.add("BATCH_MATMUL", [weights, v], [context], ("BatchMatMulOptions", {"AdjX": False,
                                                                            "AdjY": False}),
           layer.name)
@@ -1075,8 +1103,12 @@ def _slice_op(ctx, layer, x, begin, shape, name, stat=None):
 def _resize_op(ctx, layer, x, shape, interpolation, name, stat=None):
     """RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR to ``shape``'s height and
     width, with half-pixel centres as Keras 3 and TensorFlow 2 resize."""
-    code, table = {"nearest": ("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"),
-                   "bilinear": ("RESIZE_BILINEAR", "ResizeBilinearOptions")}[interpolation]
+    operators = {"nearest": ("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"),
+            "bilinear": ("RESIZE_BILINEAR", "ResizeBilinearOptions")}
+    if interpolation not in operators:
+        raise ctx.error(layer, f"interpolation={interpolation!r} has no TFLite operator (TFLite "
+                           f"resizes 'bilinear' and 'nearest' only)")
+    code, table = operators[interpolation]
     y = ctx.out_tensor(layer, name, shape, stat)
     ctx.g.add(code, [x, ctx.int32(f"{layer.name}/size", [int(shape[1]), int(shape[2])])], [y],
               (table, {"AlignCorners": False, "HalfPixelCenters": True}), layer.name)
@@ -1534,6 +1566,10 @@ def _resizing(ctx, step, k, xs):
         x = _pad_op(ctx, layer, x, pads, in_shape, f"{layer.name}/pad", layer.fill_value)
     window = ops.resize_geometry(in_shape[1], in_shape[2], (layer.height, layer.width),
                                  layer.crop_to_aspect_ratio)
+    if layer.antialias and layer.interpolation == "bilinear" and \
+            (shape[1] < window[2] or shape[2] < window[3]):
+        raise ctx.error(layer, "antialias=True when shrinking has no TFLite operator "
+                               "(RESIZE_BILINEAR samples without it)")
     x = _resize_window(ctx, layer, x, window, in_shape, f"{layer.name}/crop")
     return _resize_op(ctx, layer, x, shape, layer.interpolation, step.name)
 

@@ -22,8 +22,9 @@ full integer
     outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
     0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
     MEAN, SLICE, TRANSPOSE, TILE, the resizes) keep their input's
-    quantization; shapes computed at run time (SHAPE and what follows it)
-    stay int32.  The model's input and output
+    quantization, as GATHER keeps its int8 table's; NEG becomes MUL by -1
+    (its int8 kernel ignores the zero point); shapes computed at run time
+    (SHAPE and what follows it) and token ids stay int32.  The model's input and output
     are float32 with QUANTIZE and DEQUANTIZE ops at the ends, or int8 /
     uint8 when asked.
 """
@@ -53,7 +54,11 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "SUB", "CONCATENATION", "MAXIMUM", "MINIMUM", "BATCH_MATMUL", "L2_NORMALIZATION",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
-            "SHAPE", "STRIDED_SLICE"}
+            "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG"}
+# Ops of the recurrent layers (their fused ops, the FILL of their zero
+# states, the steps of an unrolled GRU).
+RECURRENT_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "FILL",
+                 "UNPACK", "PACK", "SPLIT", "REVERSE_V2"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -322,18 +327,35 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
     docstring).  ``input_type`` / ``output_type`` are the model's interface
     types: float32 (QUANTIZE / DEQUANTIZE at the ends), int8 or uint8."""
     for op in graph.ops:
+        if op.code == "NEG":
+            # NEG's kernel negates the stored integers, which is -x only
+            # for a zero point of 0: MUL by -1 rescales as it should.
+            minus_one = Tensor(f"{op.outputs[0].name}/minus_one", (1,),
+                               data=np.array([-1.0], np.float32), role="param")
+            op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
+            op.options = ("MulOptions", {"FusedActivationFunction": 0})
         if op.code not in INT8_OPS:
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
-                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
+                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else "")
+                         + ("; recurrent layers (LSTM, GRU, SimpleRNN) export as float32, "
+                            "float16 or dynamic range" if op.code in RECURRENT_OPS else ""))
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
-        _set_from_range(t, ranges, f"the model input {t.name!r}")
+        if t.dtype == np.float32:  # (token ids stay int32)
+            _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
         if out.dtype != np.float32:
             continue  # a shape computed at run time (int32) stays as it is
-        if op.code in SAME_SCALE_OPS:
+        if op.code == "GATHER":
+            # rows of the int8 table keep its parameters
+            table = op.inputs[0]
+            op.inputs[0] = _int8_constant(table, Quant(*asymmetric_params(
+                table.data.min(), table.data.max())))
+            q = op.inputs[0].quant
+            out.quant = Quant(q.scale.copy(), q.zero_point.copy())
+        elif op.code in SAME_SCALE_OPS:
             q = op.inputs[0].quant
             out.quant = Quant(q.scale.copy(), q.zero_point.copy())
         elif op.code in FIXED_OUTPUT:
@@ -353,6 +375,11 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         elif op.code == "PADV2":
             # the padding value, in the output's (the input's) parameters
             op.inputs[2] = _int8_constant(op.inputs[2], out.quant)
+        if op.code in ("ADD", "SUB"):
+            # The int8 kernels rescale each input to the output: ADD's by a
+            # factor below 2**19 (the interpreter aborts otherwise), XNNPACK's
+            # below 256 (outputs of branches that nearly cancel).
+            _widen(out, max(float(x.quant.scale[0]) for x in op.inputs) / MAX_RESCALE)
     for t in graph.tensors():
         if not t.is_constant and t.dtype == np.float32:
             t.dtype = np.dtype(np.int8)
@@ -389,8 +416,8 @@ def _share_output_scale(graph, op):
 
 
 # The largest ``input_scale * weight_scale / output_scale`` given to a
-# weighted op: XNNPACK, the interpreter's default CPU delegate, refuses
-# 256 and above.
+# weighted op, and ``input_scale / output_scale`` to ADD and SUB: XNNPACK,
+# the interpreter's default CPU delegate, refuses 256 and above.
 MAX_RESCALE = 255.0
 
 
@@ -403,13 +430,7 @@ def _quantize_weighted(op):
     op.inputs[w_at] = Tensor(w.name, w.shape, np.int8, data=q, quant=wq, role=w.role)
     in_scale = float(op.inputs[x_at].quant.scale[0])
     out = op.outputs[0]
-    floor = in_scale * float(wq.scale.max()) / MAX_RESCALE
-    if float(out.quant.scale[0]) < floor:
-        # An output range far narrower than the input and weights can
-        # resolve: widen it (keeping its low end) so the kernels accept it.
-        lo = float(out.quant.scale[0]) * (-128 - int(out.quant.zero_point[0]))
-        zp = int(np.clip(np.round(-128 - lo / floor), -128, 127))
-        out.quant = Quant(np.float32(floor), zp)
+    _widen(out, in_scale * float(wq.scale.max()) / MAX_RESCALE)
     b = op.inputs[b_at] if len(op.inputs) > b_at else None
     if b is not None:
         bscale = in_scale * wq.scale.astype(np.float64)
@@ -421,10 +442,21 @@ def _quantize_weighted(op):
                               role=b.role)
 
 
+def _widen(out, floor):
+    """An output range far narrower than the inputs can resolve (values
+    that vanish or cancel): widen it to scale ``floor`` (keeping its low
+    end) so the kernels accept it."""
+    if float(out.quant.scale[0]) < floor:
+        lo = float(out.quant.scale[0]) * (-128 - int(out.quant.zero_point[0]))
+        zp = int(np.clip(np.round(-128 - lo / floor), -128, 127))
+        out.quant = Quant(np.float32(floor), zp)
+
+
 def _set_from_range(t, ranges, what):
     r = ranges.get(id(t))
     if r is None:
-        raise _error(f"calibration found no values for {what}")
+        raise _error(f"calibration found no values for {what}: that layer in this form "
+                     f"exports as float32, float16 or dynamic range, not fully integer")
     scale, zp = asymmetric_params(*r)
     t.quant = Quant(scale, zp)
 
@@ -436,7 +468,7 @@ def _interface(graph, input_type, output_type):
     from .graph import Op
     input_type, output_type = np.dtype(input_type), np.dtype(output_type)
     if input_type != np.int8:
-        for x in list(graph.inputs):
+        for x in [x for x in graph.inputs if x.quant is not None]:
             inner = Tensor(x.name + "_int8", x.shape, np.int8, quant=x.quant,
                            dynamic_batch=x.dynamic_batch)
             graph.replace_input(x, inner)

@@ -7,10 +7,13 @@ a single pass of one C kernel.  ``lr`` is accepted as Keras 2's alias of
 """
 import inspect
 import math
+import re
+from collections.abc import MutableMapping
 
 import numpy as np
 
 from .. import autodiff, ops
+from ..autodiff import value_of
 from ..layers.base import Weight
 from . import schedules
 
@@ -88,6 +91,7 @@ class Optimizer:
         self.iterations = 0
         self._slots = None
         self._shapes = None  # the variables' shapes, given with each step
+        self._paths = None  # and their paths, where the caller knows them
         given = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
@@ -167,11 +171,12 @@ class Optimizer:
         elif like is not None and isinstance(self._slots[0], DeviceArray):
             self._slots = [s.to_numpy() for s in self._slots]
 
-    def apply(self, params, grads, sizes=None, shapes=None):
+    def apply(self, params, grads, sizes=None, shapes=None, variables=None):
         """One update of the flat ``params`` from the flat ``grads`` (the
         variables' ``shapes`` in order, or only their ``sizes``, for
         clipnorm's per-variable norms and the optimizers whose rule works
-        on whole variables).  The step's learning rate is fixed first (a
+        on whole variables; the ``variables`` themselves, for those that
+        pick a rule by a variable's path).  The step's learning rate is fixed first (a
         schedule's value at ``iterations``), then the gradients are clipped
         and the weights decayed, as Keras does.  Given lists (Keras 3's
         ``apply(grads, trainable_variables)``): :meth:`apply_gradients` of
@@ -179,6 +184,7 @@ class Optimizer:
         if isinstance(params, (list, tuple)):
             return self.apply_gradients(zip(params, grads))
         self._shapes = None if shapes is None else [tuple(s) for s in shapes]
+        self._paths = None if variables is None else [v.path for v in variables]
         if self._schedule is not None:
             self._learning_rate = float(self.learning_rate)
         device = None
@@ -188,9 +194,8 @@ class Optimizer:
             if isinstance(params, DeviceArray):
                 device, params, grads = (params, grads), params.to_numpy(), grads.to_numpy()
         self._clip(grads, sizes)
-        if self.weight_decay:
-            params -= np.float32(self._learning_rate * self.weight_decay) * params
         self.build(params.size, None if self.host_only else params)
+        self._decay(params)
         self.iterations += 1
         self._update(params, grads)
         if self.use_ema:
@@ -232,6 +237,30 @@ class Optimizer:
             v[...] = self._ema[off:off + n].reshape(np.shape(v))
             off += n
 
+    def _ema_exchange(self, var_list, keep_weights=False):
+        """SwapEMAWeights's exchange of the variables' values (``var_list``,
+        in the order they were stepped) with their moving averages; with
+        ``keep_weights``, the averages take the variables' values instead.
+        Before the first step the weights are their own average."""
+        if not self.use_ema:
+            raise ValueError(f"SwapEMAWeights must be used when `use_ema=True` is set on the "
+                             f"optimizer. Received: use_ema={self.use_ema}")
+        if self._ema is None:
+            return
+        values = [getattr(v, "value", v) for v in var_list]
+        total = sum(np.size(v) for v in values)
+        if total != self._ema.size:
+            raise ValueError(f"{type(self).__name__}: the variables hold {total} values, the "
+                             f"moving average {self._ema.size}")
+        current = np.concatenate([np.asarray(v, np.float32).reshape(-1) for v in values])
+        if not keep_weights:
+            off = 0
+            for v in values:
+                n = np.size(v)
+                v[...] = self._ema[off:off + n].reshape(np.shape(v))
+                off += n
+        self._ema[...] = current
+
     # ------------------------------------------- variables, one by one
 
     def apply_gradients(self, grads_and_vars):
@@ -244,7 +273,9 @@ class Optimizer:
         pairs = [(g, w) for g, w in grads_and_vars if g is not None]
         state = self._variable_state([w for _, w in pairs], "apply_gradients")
         for i, (g, w) in enumerate(pairs):
-            g = np.asarray(g, dtype=np.float32)
+            # (a gradient a tape still records, taken inside a persistent
+            # tape's block: the step uses its value)
+            g = np.asarray(value_of(g), dtype=np.float32)
             if g.shape != w.value.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
@@ -257,7 +288,8 @@ class Optimizer:
         self._slots = [np.concatenate([state[id(w)][1][k] for _, w in pairs])
                        for k in range(len(self.slot_names))] or None
         try:
-            self.apply(params, grads, shapes=[w.value.shape for _, w in pairs])
+            self.apply(params, grads, shapes=[w.value.shape for _, w in pairs],
+                       variables=[w for _, w in pairs])
             off = 0
             for _, w in pairs:
                 n = w.value.size
@@ -313,6 +345,11 @@ class Optimizer:
                 if norm > self.clipnorm:
                     g *= np.float32(self.clipnorm / norm)
                 off += n
+
+    def _decay(self, params):
+        """Decoupled weight decay, before the step (as Keras applies it)."""
+        if self.weight_decay:
+            params -= np.float32(self._learning_rate * self.weight_decay) * params
 
     def _update(self, params, grads):
         raise NotImplementedError
@@ -393,7 +430,7 @@ class Optimizer:
         for group in (range(k - late), range(k - late, k)):
             for w, slots in layout:
                 for j in group:
-                    shape = self.slot_shape(j, w.shape, wrapped=wrapped)
+                    shape = self.slot_shape(j, w.shape, wrapped=wrapped, path=w.path)
                     if shape is not None:
                         out.append((f"{w.path.replace('/', '_')}_{self.slot_names[j]}",
                                     slots[j][:math.prod(shape)].reshape(shape)))
@@ -461,7 +498,7 @@ class Optimizer:
             self.iterations, self._learning_rate = saved
         return new_weights, new_state
 
-    def slot_shape(self, index, shape, wrapped=False):
+    def slot_shape(self, index, shape, wrapped=False, path=None):
         """The shape Keras gives state array ``index`` of a variable of
         ``shape`` (its own shape but for Adafactor's factored moments; None
         where Keras keeps none, ``wrapped`` in a LossScaleOptimizer); it is
@@ -833,7 +870,7 @@ class Adafactor(Optimizer):
             raise ValueError(f"Adafactor: clip_threshold must be > 0, got {clip_threshold!r}")
         self.relative_step = bool(relative_step)
 
-    def slot_shape(self, index, shape, wrapped=False):
+    def slot_shape(self, index, shape, wrapped=False, path=None):
         shape = tuple(shape)
         if index == 2:
             return shape
@@ -907,6 +944,152 @@ class Lamb(Optimizer):
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
+
+
+class Muon(Optimizer):
+    """Muon (Jordan et al., 2024): the momentum of each 2-D weight,
+    orthogonalized by five Newton-Schulz iterations, is the step; other
+    weights (not 2-D, embeddings, paths matching ``exclude_layers``) take
+    AdamW's step at ``learning_rate * adam_lr_ratio``.  Keras 3's rule,
+    arguments and defaults."""
+    slot_names = ("momentum", "velocity")
+    host_only = True
+
+    def __init__(self, learning_rate=0.001, adam_beta_1=0.9, adam_beta_2=0.999,
+                 adam_weight_decay=0.004, epsilon=1e-7, weight_decay=0.004, name=None,
+                 exclude_layers=None, exclude_embeddings=True, muon_a=3.4445, muon_b=-4.7750,
+                 muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5, nesterov=True,
+                 rms_rate=0.2, **kwargs):
+        super().__init__(learning_rate, name=name, weight_decay=weight_decay, **kwargs)
+        self.adam_beta_1, self.adam_beta_2 = adam_beta_1, adam_beta_2
+        self.epsilon = epsilon
+        self.muon_a, self.muon_b, self.muon_c = muon_a, muon_b, muon_c
+        self.adam_lr_ratio = adam_lr_ratio
+        self.momentum = momentum
+        self.ns_steps = ns_steps
+        self.nesterov = nesterov
+        self.exclude_embeddings = exclude_embeddings
+        self.exclude_layers = exclude_layers or []
+        self.adam_weight_decay = adam_weight_decay
+        self.rms_rate = rms_rate
+
+    def _should_use_adamw(self, shape, path):
+        if len(shape) != 2:
+            return True
+        path = path or ""
+        if self.exclude_embeddings and "embedding" in path.lower():
+            return True
+        return any(re.search(keyword, path) for keyword in self.exclude_layers)
+
+    def slot_shape(self, index, shape, wrapped=False, path=None):
+        # Keras keeps a velocity for the AdamW-updated weights only
+        if index == 1 and not self._should_use_adamw(tuple(shape), path):
+            return None
+        return tuple(shape)
+
+    def _variables(self, size):
+        paths = self._paths or [None] * len(self._shapes or [(size,)])
+        return zip(self._variable_slices(size), paths)
+
+    def _decay(self, params):
+        lr = np.float32(self._learning_rate)
+        for (where, shape), path in self._variables(params.size):
+            decay = self.adam_weight_decay if self._should_use_adamw(shape, path) \
+                else self.weight_decay
+            if decay is not None:
+                w = params[where]
+                w -= w * np.float32(decay) * lr
+
+    def _update(self, params, grads):
+        f32 = np.float32
+        m_all, v_all = self._slots
+        t = f32(self.iterations)
+        for (where, shape), path in self._variables(params.size):
+            w, g, m = params[where], grads[where], m_all[where]
+            if self._should_use_adamw(shape, path):
+                v = v_all[where]
+                lr = f32(self._learning_rate * self.adam_lr_ratio)
+                alpha = lr * np.sqrt(f32(1) - f32(self.adam_beta_2) ** t) / \
+                    (f32(1) - f32(self.adam_beta_1) ** t)
+                m += (g - m) * f32(1 - self.adam_beta_1)
+                v += (g * g - v) * f32(1 - self.adam_beta_2)
+                w -= m * alpha / (np.sqrt(v) + f32(self.epsilon))
+                continue
+            m += g + m * f32(self.momentum - 1)
+            direction = (g + f32(self.momentum) * m) if self.nesterov else m
+            update = self._newton_schulz(direction.reshape(shape))
+            step = f32(self._learning_rate) * update
+            if self.rms_rate is not None:
+                step = step * np.sqrt(f32(max(shape))) * f32(self.rms_rate)
+            w -= step.reshape(-1)
+
+    def _newton_schulz(self, x):
+        """The orthogonal factor of ``x`` (U V^T of its SVD), approximately:
+        Keras's quintic Newton-Schulz iteration on the wide orientation."""
+        f32 = np.float32
+        a, b, c = f32(self.muon_a), f32(self.muon_b), f32(self.muon_c)
+        tall = x.shape[0] > x.shape[1]
+        if tall:
+            x = x.T
+        x = x / (np.sqrt(np.sum(x * x)) + f32(1e-7))
+        for _ in range(self.ns_steps):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        return x.T if tall else x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(weight_decay=self.weight_decay, adam_beta_1=self.adam_beta_1,
+                      adam_beta_2=self.adam_beta_2, epsilon=self.epsilon,
+                      exclude_layers=self.exclude_layers, muon_a=self.muon_a,
+                      muon_b=self.muon_b, muon_c=self.muon_c,
+                      adam_lr_ratio=self.adam_lr_ratio, momentum=self.momentum,
+                      ns_steps=self.ns_steps, nesterov=self.nesterov,
+                      exclude_embeddings=self.exclude_embeddings,
+                      adam_weight_decay=self.adam_weight_decay, rms_rate=self.rms_rate)
+        return config
+
+
+class ScheduleFreeAdamW(Optimizer):
+    """Schedule-free AdamW (Defazio et al., "The Road Less Scheduled",
+    2024): the weights are an interpolation (``beta_1``) between a fast
+    Adam-scaled iterate z (the "momentum" slot, starting at the weights)
+    and the running average x of the z's, so no learning-rate schedule is
+    needed; ``warmup_steps`` ramps the rate up linearly.  Keras 3's rule."""
+    slot_names = ("momentum", "velocity")
+    host_only = True
+
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 warmup_steps=0, name=None, **kwargs):
+        super().__init__(learning_rate, name=name or "schedule_free_adam_w", **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.warmup_steps = warmup_steps
+
+    def _decay(self, params):
+        if self.iterations == 0:  # the fast iterate starts at the weights (Keras's build)
+            self._slots[0][...] = params
+        super()._decay(params)
+
+    def _update(self, params, grads):
+        f32 = np.float32
+        z, v = self._slots
+        t = f32(self.iterations)
+        beta_1, beta_2 = f32(self.beta_1), f32(self.beta_2)
+        lr = f32(self._learning_rate)
+        if self.warmup_steps > 0:
+            lr = lr * min(t / f32(self.warmup_steps), f32(1))
+        z_old = z.copy()
+        v += (grads * grads - v) * (f32(1) - beta_2)
+        denom = np.sqrt(v / (f32(1) - beta_2 ** t)) + f32(self.epsilon)
+        z -= lr * grads / denom
+        weight = f32(1) / t
+        x_old = (params - (f32(1) - beta_1) * z_old) / beta_1
+        x_new = (f32(1) - weight) * x_old + weight * z
+        params[...] = (f32(1) - beta_1) * z + beta_1 * x_new
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "warmup_steps": self.warmup_steps}
 
 
 _BASE_ARGUMENTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
@@ -994,7 +1177,7 @@ class LossScaleOptimizer(Optimizer):
         """``loss`` times the current loss scale."""
         return loss * self.dynamic_scale
 
-    def apply(self, params, grads, sizes=None, shapes=None):
+    def apply(self, params, grads, sizes=None, shapes=None, variables=None):
         """fit's step (flat arrays): the gradients of the unscaled loss are
         scaled first.  Lists: Keras 3's ``apply(grads, trainable_variables)``
         with gradients of the scaled loss."""
@@ -1010,14 +1193,15 @@ class LossScaleOptimizer(Optimizer):
         host /= scale
         if host is not grads:
             grads[...] = host
-        self.inner_optimizer.apply(params, grads, sizes=sizes, shapes=shapes)
+        self.inner_optimizer.apply(params, grads, sizes=sizes, shapes=shapes,
+                                   variables=variables)
         self._count_finite_step()
 
     def apply_gradients(self, grads_and_vars):
         """One step on ``(gradient of the scaled loss, variable)`` pairs:
         skipped (the scale halved) unless every gradient is finite."""
         pairs = [(g, w) for g, w in grads_and_vars if g is not None]
-        grads = [np.asarray(g, dtype=np.float32) for g, _ in pairs]
+        grads = [np.asarray(value_of(g), dtype=np.float32) for g, _ in pairs]
         if not self._finite(grads):
             return self.iterations
         scale = np.float32(self.dynamic_scale)
@@ -1045,6 +1229,9 @@ class LossScaleOptimizer(Optimizer):
 
     def finalize_variable_values(self, var_list):
         self.inner_optimizer.finalize_variable_values(var_list)
+
+    def _ema_exchange(self, var_list, keep_weights=False):
+        self.inner_optimizer._ema_exchange(var_list, keep_weights)
 
     @property
     def _slots(self):
@@ -1080,8 +1267,8 @@ class LossScaleOptimizer(Optimizer):
     def set_state(self, iterations, slots):
         self.inner_optimizer.set_state(iterations, slots)
 
-    def slot_shape(self, index, shape, wrapped=True):
-        return self.inner_optimizer.slot_shape(index, shape, wrapped=True)
+    def slot_shape(self, index, shape, wrapped=True, path=None):
+        return self.inner_optimizer.slot_shape(index, shape, wrapped=True, path=path)
 
     def extra_variables(self):
         return self.inner_optimizer.extra_variables()
@@ -1129,13 +1316,247 @@ class LossScaleOptimizer(Optimizer):
         return cls(inner, **config)
 
 
+class OptimizerMap(MutableMapping):
+    """Variable paths (or regular expressions matched in full against
+    them) to optimizers, with ``default_optimizer`` for the rest: the map a
+    MultiOptimizer reads (Keras 3's)."""
+
+    def __init__(self, default_optimizer, optimizer_map=None):
+        if not isinstance(default_optimizer, Optimizer):
+            raise TypeError(f"default_optimizer must be a Keras Optimizer instance. "
+                            f"Received: {default_optimizer}")
+        if optimizer_map is not None and not isinstance(optimizer_map, dict):
+            raise TypeError(f"optimizer_map must be a dictionary. Received: {optimizer_map}")
+        self._default_optimizer = default_optimizer
+        self._optimizer_map = optimizer_map or {}
+
+    @property
+    def default_optimizer(self):
+        return self._default_optimizer
+
+    def __getitem__(self, key):
+        """The optimizer of path ``key``: an exact key first, then the one
+        key that matches it as a pattern, else the default."""
+        if key in self._optimizer_map:
+            return self._optimizer_map[key]
+        matching = [p for p in self._optimizer_map if re.fullmatch(p, key)]
+        if len(matching) > 1:
+            raise ValueError(f"Multiple optimizers assigned to variable {key}.")
+        if matching:
+            return self._optimizer_map[matching[0]]
+        return self._default_optimizer
+
+    def __setitem__(self, key, optimizer):
+        if key in self._optimizer_map:
+            raise ValueError(f"'{key}' already exists in the OptimizerMap with value "
+                             f"{self._optimizer_map[key]}. Please make sure to not use "
+                             f"duplicated keys.")
+        if not isinstance(key, str):
+            raise ValueError(f"key must be a string. Received: {key}")
+        if not isinstance(optimizer, Optimizer):
+            raise ValueError(f"optimizer must be a Keras Optimizer instance. "
+                             f"Received: {optimizer}")
+        if isinstance(optimizer, LossScaleOptimizer):
+            raise ValueError("optimizer cannot be LossScaleOptimizer.")
+        if isinstance(optimizer, MultiOptimizer):
+            raise ValueError("optimizer cannot be MultiOptimizer.")
+        self._optimizer_map[key] = optimizer
+
+    def __delitem__(self, key):
+        del self._optimizer_map[key]
+
+    def __len__(self):
+        return len(self._optimizer_map)
+
+    def __iter__(self):
+        return iter(self._optimizer_map)
+
+    def __call__(self, variable):
+        return self[variable.path]
+
+    def get_config(self):
+        return {"default_optimizer": serialize(self._default_optimizer),
+                "optimizer_map": {k: serialize(v) for k, v in self._optimizer_map.items()}}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        default = deserialize(config["default_optimizer"], custom_objects)
+        mapping = {k: deserialize(v, custom_objects)
+                   for k, v in (config.get("optimizer_map") or {}).items()}
+        return cls(default, mapping)
+
+
+class MultiOptimizer(Optimizer):
+    """Each variable stepped by its own optimizer: ``optimizer_map`` is an
+    OptimizerMap (paths to optimizers) or a function of the variable that
+    returns its optimizer.  The choice is made once, at the first step;
+    each inner optimizer then keeps the state, step count and rate of its
+    own variables (Keras 3's MultiOptimizer)."""
+    host_only = True
+
+    def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
+        self.name = name or "multi_optimizer"
+        self._schedule = None
+        self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
+        self.use_ema = False
+        self._ema = None
+        self.iterations = 0
+        self._slots = None
+        self._shapes = self._paths = None
+        self._optimizer_map = optimizer_map
+        self._inner_optimizers = []
+        # the variables' paths, each one's optimizer index, their sizes
+        self._groups = None
+        if hasattr(optimizer_map, "values"):
+            for opt in optimizer_map.values():
+                if opt not in self._inner_optimizers:
+                    self._inner_optimizers.append(opt)
+        default = getattr(optimizer_map, "default_optimizer", None)
+        if default is not None and default not in self._inner_optimizers:
+            self._inner_optimizers.append(default)
+        # (kept for the config: pynn's float32 steps need no loss scaling)
+        self.loss_scale_factor = loss_scale_factor
+
+    @property
+    def optimizers(self):
+        return self._inner_optimizers
+
+    @property
+    def learning_rate(self):
+        raise AttributeError("Learning rate cannot be accessed on a MultiOptimizer. Access "
+                             "the learning rate on the individual sub-optimizers instead.")
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        raise AttributeError("Learning rate cannot be set on a MultiOptimizer. Set the "
+                             "learning rate on the individual sub-optimizers instead.")
+
+    lr = learning_rate
+
+    def _assign(self, variables):
+        """Each variable's inner optimizer index, chosen at the first step."""
+        paths = [v.path for v in variables]
+        if self._groups is not None:
+            if self._groups[0] != paths:
+                raise ValueError(f"MultiOptimizer {self.name!r} was built on the variables "
+                                 f"{self._groups[0]}, and now steps {paths}")
+            return self._groups[1]
+        index = []
+        for v in variables:
+            opt = self._optimizer_map(v)
+            if not isinstance(opt, Optimizer):
+                raise ValueError(f"Optimizer for variable {v.path!r} is not an Optimizer "
+                                 f"instance (got {type(opt).__name__})")
+            if isinstance(opt, LossScaleOptimizer):
+                raise ValueError("LossScaleOptimizer cannot be used inside an MultiOptimizer.")
+            if isinstance(opt, MultiOptimizer):
+                raise ValueError("MultiOptimizer cannot be used inside an MultiOptimizer.")
+            if opt not in self._inner_optimizers:
+                self._inner_optimizers.append(opt)
+            index.append(self._inner_optimizers.index(opt))
+        self._groups = (paths, index, [int(np.size(getattr(v, "value", v))) for v in variables])
+        return index
+
+    def build(self, size, like=None):
+        if isinstance(size, (list, tuple)):
+            self._assign(size)
+
+    def apply(self, params, grads, sizes=None, shapes=None, variables=None):
+        """One step: each inner optimizer updates its variables' pieces of
+        the flat arrays (gathered, stepped, put back)."""
+        if isinstance(params, (list, tuple)):
+            return self.apply_gradients(zip(params, grads))
+        if variables is None:
+            raise ValueError(f"MultiOptimizer {self.name!r}: a step needs the variables, to "
+                             f"pick each one's optimizer")
+        from ..cuda import DeviceArray
+        device = None
+        if isinstance(params, DeviceArray):
+            device, params, grads = params, params.to_numpy(), grads.to_numpy()
+        index = self._assign(variables)
+        starts = np.cumsum([0] + [v.value.size for v in variables])
+        for k, opt in enumerate(self._inner_optimizers):
+            mine = [i for i, j in enumerate(index) if j == k]
+            if not mine:
+                continue
+            where = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in mine])
+            sub_params, sub_grads = params[where], grads[where]
+            opt.apply(sub_params, sub_grads, shapes=[variables[i].value.shape for i in mine],
+                      variables=[variables[i] for i in mine])
+            params[where] = sub_params
+        self.iterations += 1
+        if device is not None:
+            device[...] = params
+
+    def _inner_variables(self, var_list):
+        """[(inner optimizer, its variables)] of ``var_list`` (variables,
+        or fit's flat array of them: then views of its pieces)."""
+        if isinstance(var_list, (list, tuple)):
+            index = self._assign(var_list)
+        else:
+            _, index, sizes = self._groups
+            if var_list.size != sum(sizes):
+                raise ValueError(f"MultiOptimizer {self.name!r}: the flat array holds "
+                                 f"{var_list.size} values, the variables {sum(sizes)}")
+            starts = np.cumsum([0] + sizes)
+            var_list = [var_list[starts[i]:starts[i + 1]] for i in range(len(sizes))]
+        return [(opt, [v for v, j in zip(var_list, index) if j == k])
+                for k, opt in enumerate(self._inner_optimizers)]
+
+    def finalize_variable_values(self, var_list):
+        """With ``use_ema`` on an inner optimizer, its variables take their
+        moving averages (``var_list``: the variables, or fit's flat array
+        of them)."""
+        if self._groups is None:
+            return
+        for opt, mine in self._inner_variables(var_list):
+            if mine:
+                opt.finalize_variable_values(mine)
+
+    def _ema_exchange(self, var_list, keep_weights=False):
+        if not any(getattr(opt, "use_ema", False) for opt in self._inner_optimizers):
+            raise ValueError("SwapEMAWeights must be used when at least one inner optimizer "
+                             "has `use_ema=True` set. Received a MultiOptimizer with all "
+                             "inner optimizers having `use_ema=False`.")
+        if self._groups is None:
+            return
+        for opt, mine in self._inner_variables(var_list):
+            if mine and opt.use_ema:
+                opt._ema_exchange(mine, keep_weights)
+
+    def keras_head(self):
+        # Keras keeps the wrapper's step count and a rate of 0; the inner
+        # optimizers' state is not kept in files (each starts afresh when a
+        # saved model is loaded, as in Keras 3.15's loader)
+        return [("iteration", np.asarray(self.iterations, np.int64)),
+                ("learning_rate", np.asarray(0.0, np.float32))]
+
+    def get_config(self):
+        if not isinstance(self._optimizer_map, OptimizerMap):
+            raise TypeError(f"MultiOptimizer {self.name!r}: a function choosing the "
+                            f"optimizers cannot be saved; give an OptimizerMap")
+        return {"optimizer_map": {"class_name": "OptimizerMap",
+                                  "config": self._optimizer_map.get_config()},
+                "loss_scale_factor": self.loss_scale_factor, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        mapping = config["optimizer_map"]
+        if isinstance(mapping, dict) and "class_name" in mapping:
+            mapping = OptimizerMap.from_config(mapping["config"], custom_objects)
+        config["optimizer_map"] = mapping
+        return cls(**config)
+
+
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
             "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
             "adafactor": Adafactor}
 # Classes a config names (Keras looks these up by class name; Lamb and
 # LossScaleOptimizer have no short name that get() accepts).
 _BY_CLASS = {cls.__name__.lower(): cls for cls in
-             (*_BY_NAME.values(), Lamb, LossScaleOptimizer)}
+             (*_BY_NAME.values(), Lamb, LossScaleOptimizer, Muon, ScheduleFreeAdamW,
+              MultiOptimizer)}
 
 
 def get(identifier):

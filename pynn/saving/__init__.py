@@ -25,6 +25,7 @@ from .config import (compile_config, compile_from_config, deserialize_layer,
                      functional_config, layer_classes, model_from_config, sequential_config,
                      serialize_layer)
 
+from .file_editor import KerasFileEditor
 from .pynn_format import restore_training_state
 from .serialization import deserialize_keras_object, serialize_keras_object
 from ..utils.custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
@@ -32,6 +33,7 @@ from ..utils.custom_objects import (CustomObjectScope, custom_object_scope, get_
                                     register_keras_serializable)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError",
+           "KerasFileEditor",
            "restore_training_state",
            "model_from_config", "serialize_layer", "deserialize_layer", "layer_classes",
            "functional_config", "sequential_config", "compile_config", "compile_from_config",

@@ -184,7 +184,7 @@ def optimizer_state_from(reader, datasets, model):
     for group in _slot_groups(opt):
         for i, w in enumerate(weights):
             for j in group:
-                if opt.slot_shape(j, w.shape) is not None:
+                if opt.slot_shape(j, w.shape, path=w.path) is not None:
                     index[i][j] = at
                     at += 1
     if len(datasets) != at + extra:
@@ -207,7 +207,7 @@ def optimizer_state_from(reader, datasets, model):
         for i, w in enumerate(weights):
             piece = np.zeros(w.value.size, np.float32)
             if index[i][j] is not None:
-                a = reader.array(datasets[index[i][j]], opt.slot_shape(j, w.shape),
+                a = reader.array(datasets[index[i][j]], opt.slot_shape(j, w.shape, path=w.path),
                                  f"the optimizer's {slot} of weight {w.name!r}").reshape(-1)
                 piece[:a.size] = a
             pieces.append(piece)

@@ -249,6 +249,8 @@ LAYERS = {
     "SpatialDropout3D": Row("SpatialDropout3D", pinned=_CHANNELS_LAST,
                             unwritten=("trainable",)),
     "HashedCrossing": Row("HashedCrossing"),
+    "MelSpectrogram": Row("MelSpectrogram"),
+    "STFTSpectrogram": Row("STFTSpectrogram"),
     "AdaptiveAveragePooling1D": Row("AdaptiveAveragePooling1D"),
     "AdaptiveAveragePooling2D": Row("AdaptiveAveragePooling2D"),
     "AdaptiveAveragePooling3D": Row("AdaptiveAveragePooling3D"),
@@ -317,6 +319,10 @@ OPTIMIZERS = {
     "Ftrl": Row("Ftrl", keras_only=_OPTIMIZER_COMMON),
     "Adafactor": Row("Adafactor", keras_only=_OPTIMIZER_COMMON),
     "Lamb": Row("Lamb", keras_only=_OPTIMIZER_COMMON),
+    "Muon": Row("Muon", keras_only=_OPTIMIZER_COMMON),
+    "ScheduleFreeAdamW": Row("ScheduleFreeAdamW", keras_only=_OPTIMIZER_COMMON),
+    # its inner optimizers are translated by compile_from_keras
+    "MultiOptimizer": Row("MultiOptimizer"),
     # its inner optimizer is translated by compile_from_keras
     "LossScaleOptimizer": Row("LossScaleOptimizer"),
 }
@@ -682,6 +688,13 @@ def optimizer_to_keras(optimizer, legacy=False):
     config = optimizer.get_config()
     if "inner_optimizer" in config:  # LossScaleOptimizer
         config["inner_optimizer"] = optimizer_to_keras(optimizer.inner_optimizer, legacy)
+    mapping = getattr(optimizer, "_optimizer_map", None)
+    if "optimizer_map" in config and mapping is not None:  # MultiOptimizer's OptimizerMap
+        inner = {"default_optimizer": optimizer_to_keras(mapping.default_optimizer, legacy),
+                 "optimizer_map": {k: optimizer_to_keras(v, legacy)
+                                   for k, v in mapping.items()}}
+        spec = {"class_name": "OptimizerMap", "config": inner}
+        config["optimizer_map"] = spec if legacy else _keras_object(spec, "keras.optimizers")
     spec = {"class_name": type(optimizer).__name__, "config": config}
     return spec if legacy else _keras_object(spec, "keras.optimizers")
 
@@ -1277,11 +1290,26 @@ def compile_from_keras(config, custom_objects=None, legacy=False):
     optimizer = t.object(opt, OPTIMIZERS, "the optimizer")
     inner = optimizer.get("config", {}).get("inner_optimizer") \
         if isinstance(optimizer, dict) else None
+    def inner_optimizer(spec):
+        spec = dict(spec, class_name=known.get(str(spec.get("class_name", "")).lower(),
+                                               spec.get("class_name")))
+        return t.object(spec, OPTIMIZERS, "the inner optimizer")
+
     if isinstance(inner, dict):  # LossScaleOptimizer's
-        inner = dict(inner, class_name=known.get(str(inner.get("class_name", "")).lower(),
-                                                 inner.get("class_name")))
-        optimizer["config"]["inner_optimizer"] = t.object(inner, OPTIMIZERS,
-                                                          "the inner optimizer")
+        optimizer["config"]["inner_optimizer"] = inner_optimizer(inner)
+    mapping = optimizer.get("config", {}).get("optimizer_map") \
+        if isinstance(optimizer, dict) else None
+    if isinstance(mapping, dict) and isinstance(mapping.get("config"), dict):
+        # a MultiOptimizer's OptimizerMap: its optimizers translated one by one
+        inner_config = dict(mapping["config"])
+        if isinstance(inner_config.get("default_optimizer"), dict):
+            inner_config["default_optimizer"] = inner_optimizer(
+                inner_config["default_optimizer"])
+        if isinstance(inner_config.get("optimizer_map"), dict):
+            inner_config["optimizer_map"] = {k: inner_optimizer(v) for k, v in
+                                             inner_config["optimizer_map"].items()}
+        optimizer["config"]["optimizer_map"] = {"class_name": "OptimizerMap",
+                                                "config": inner_config}
     return {"optimizer": optimizer,
             "loss": map_structure(loss, config.get("loss")),
             "loss_weights": config.get("loss_weights"),

@@ -14,11 +14,12 @@ from .image_utils import array_to_img, img_to_array, load_img, save_img, smart_r
 from .io import atomic_write
 from .io_utils import (disable_interactive_logging, enable_interactive_logging,
                        is_interactive_logging_enabled)
-from .plotting import plot_history, plot_model
+from .plotting import model_to_dot, plot_history, plot_model
 from .progbar import Progbar
 from .py_dataset import PyDataset, Sequence
 from .seeding import set_random_seed
 from .sequence_utils import pad_sequences
+from .audio_dataset import audio_dataset_from_directory
 from .text_dataset import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
 
@@ -141,8 +142,10 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
 
 
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history", "plot_model",
+           "model_to_dot",
            "atomic_write", "load_img", "img_to_array", "array_to_img", "save_img",
            "smart_resize", "image_dataset_from_directory", "text_dataset_from_directory",
+           "audio_dataset_from_directory",
            "timeseries_dataset_from_array", "get_file", "Dataset", "PyDataset", "Sequence",
            "Progbar", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "register_keras_serializable", "get_registered_name", "get_registered_object",

@@ -180,3 +180,256 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=Tr
                         arrowprops=dict(arrowstyle="-|>", color="#34495e", lw=1.2))
     _save(fig, to_file, dpi)
     return fig
+
+
+# ------------------------------------------------------------ DOT graphs
+
+def _dot_id(text):
+    text = str(text)
+    if text.replace("_", "").isalnum() and not text[:1].isdigit():
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot_value(value):
+    value = str(value).lower() if isinstance(value, bool) else str(value)
+    if value.startswith("<") and value.endswith(">"):  # an HTML-like label stays as it is
+        return value
+    return _dot_id(value)
+
+
+def _dot_attrs(attrs):
+    return "[" + ", ".join(f"{k}={_dot_value(v)}" for k, v in attrs.items()) + "]" \
+        if attrs else ""
+
+
+class Dot:
+    """A Graphviz graph in the DOT language, as ``model_to_dot`` builds it
+    (the parts of pydot's ``Dot`` that Keras programs use): ``to_string()``
+    gives the DOT text; ``create`` / ``write`` / ``write_png`` /
+    ``write_svg`` run Graphviz's ``dot`` program to lay it out, and need
+    Graphviz installed.  ``subgraph=True`` makes a dashed cluster for a
+    nested model."""
+
+    def __init__(self, graph_name="G", subgraph=False, **attrs):
+        self.graph_name = graph_name
+        self.subgraph = subgraph
+        self.attrs = dict(attrs)
+        self.node_defaults = {}
+        self.nodes = {}       # name -> attributes, in the order added
+        self.edges = []       # (source name, destination name, attributes)
+        self.subgraphs = []
+
+    def set(self, name, value):
+        self.attrs[name] = value
+
+    def set_node_defaults(self, **attrs):
+        self.node_defaults.update(attrs)
+
+    def add_node(self, name, **attrs):
+        self.nodes[str(name)] = attrs
+
+    def get_node(self, name):
+        """The attributes of node ``name`` (here or in a subgraph), or None."""
+        if str(name) in self.nodes:
+            return self.nodes[str(name)]
+        for sub in self.subgraphs:
+            found = sub.get_node(name)
+            if found is not None:
+                return found
+        return None
+
+    def add_edge(self, src, dst, **attrs):
+        if not self.get_edge(src, dst):
+            self.edges.append((str(src), str(dst), attrs))
+
+    def get_edge(self, src, dst):
+        return [e for e in self.edges if e[0] == str(src) and e[1] == str(dst)]
+
+    def add_subgraph(self, graph):
+        self.subgraphs.append(graph)
+
+    def _lines(self, indent):
+        pad = " " * indent
+        out = [f"{pad}{k}={_dot_value(v)};" for k, v in self.attrs.items()]
+        if self.node_defaults:
+            out.append(f"{pad}node {_dot_attrs(self.node_defaults)};")
+        out += [f"{pad}{_dot_id(n)} {_dot_attrs(a)};" for n, a in self.nodes.items()]
+        for sub in self.subgraphs:
+            out.append(f"{pad}subgraph {_dot_id('cluster_' + sub.graph_name)} {{")
+            out += sub._lines(indent + 2)
+            out.append(f"{pad}}}")
+        out += [f"{pad}{_dot_id(s)} -> {_dot_id(d)} {_dot_attrs(a)};"
+                for s, d, a in self.edges]
+        return out
+
+    def to_string(self):
+        return "\n".join([f"digraph {_dot_id(self.graph_name)} {{"] + self._lines(2) +
+                         ["}", ""])
+
+    __str__ = to_string
+
+    def create(self, prog="dot", format="png"):
+        """The graph laid out by Graphviz's ``prog`` in ``format`` (bytes)."""
+        import shutil
+        import subprocess
+        exe = shutil.which(prog)
+        if exe is None:
+            raise OSError(f"Graphviz's {prog!r} program was not found on PATH; install "
+                          f"Graphviz (https://graphviz.org/download/) to lay out the graph, "
+                          f"or use to_string() for the DOT text")
+        run = subprocess.run([exe, f"-T{format}"], input=self.to_string().encode(),
+                             capture_output=True, check=False)
+        if run.returncode != 0:
+            raise OSError(f"Graphviz's {prog!r} failed: "
+                          f"{run.stderr.decode(errors='replace').strip()}")
+        return run.stdout
+
+    def write(self, path, prog="dot", format="raw"):
+        """Write the DOT text (``format='raw'``) or the layout in
+        ``format`` to ``path`` (atomically)."""
+        from .io import atomic_write
+        data = self.to_string().encode() if format == "raw" else self.create(prog, format)
+        with atomic_write(path, "wb") as f:
+            f.write(data)
+
+    def write_png(self, path, prog="dot"):
+        self.write(path, prog, "png")
+
+    def write_svg(self, path, prog="dot"):
+        self.write(path, prog, "svg")
+
+    def write_raw(self, path):
+        self.write(path)
+
+
+def _activation_name(layer):
+    act = layer.activation
+    return getattr(act, "name", None) or getattr(act, "__name__", None) or str(act)
+
+
+def _layer_label(layer, show_layer_names, show_layer_activations, show_dtype, show_shapes,
+                 show_trainable):
+    """Keras's HTML-like table: the layer's name and class, then its
+    activation, shapes, dtype and trainability as asked."""
+    import html
+    name = type(layer).__name__
+    span = max(1, (2 if show_shapes else 0) + int(show_dtype) + int(show_trainable))
+    head = f"<b>{html.escape(layer.name)}</b> ({name})" if show_layer_names else f"<b>{name}</b>"
+    table = ('<<table border="0" cellborder="1" bgcolor="black" cellpadding="10">'
+             f'<tr><td colspan="{span}" bgcolor="black"><font point-size="16" color="white">'
+             f"{head}</font></td></tr>")
+    if show_layer_activations and getattr(layer, "activation", None) is not None:
+        table += (f'<tr><td bgcolor="white" colspan="{span}"><font point-size="14">'
+                  f"Activation: <b>{html.escape(_activation_name(layer))}</b></font></td></tr>")
+    cells = []
+
+    def cell(text):
+        return f'<td bgcolor="white"><font point-size="14">{text}</font></td>'
+
+    def shape_of(what):
+        try:
+            value = getattr(layer, what)
+        except (ValueError, AttributeError):  # a shared layer has no one shape
+            return "?"
+        shapes = [t.shape for t in value] if isinstance(value, (list, tuple)) else value.shape
+        return html.escape(str(shapes))
+    if show_shapes:
+        if name != "InputLayer":
+            cells.append(cell(f"Input shape: <b>{shape_of('input')}</b>"))
+        cells.append(cell(f"Output shape: <b>{shape_of('output')}</b>"))
+    if show_dtype:
+        try:
+            out = layer.output
+            dtype = out[0].dtype if isinstance(out, (list, tuple)) else out.dtype
+        except (ValueError, AttributeError):
+            dtype = None
+        cells.append(cell(f"Output dtype: <b>{dtype or '?'}</b>"))
+    if show_trainable and layer.weights:
+        color, text = ("forestgreen", "Trainable") if layer.trainable else \
+            ("firebrick", "Non-trainable")
+        cells.append(f'<td bgcolor="{color}"><font point-size="14" color="white">'
+                     f"<b>{text}</b></font></td>")
+    if cells:
+        table += f"<tr>{''.join(cells)}</tr>"
+    return table + "</table>>"
+
+
+def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=True,
+                 rankdir="TB", expand_nested=False, dpi=200, subgraph=False,
+                 show_layer_activations=False, show_trainable=False, splines="ortho",
+                 **kwargs):
+    """The model's graph as a :class:`Dot` (Keras's ``model_to_dot``, with
+    its node labels and graph settings): one node per layer, an edge per
+    connection; ``expand_nested`` draws nested models as clusters of their
+    own layers.  The DOT text needs nothing installed; laying it out
+    (``create``, ``write_png``) needs Graphviz's ``dot``."""
+    from ..models.functional import Model
+    from ..models.sequential import Sequential
+    if not model.built:
+        raise ValueError("This model has not yet been built. Build the model first by calling "
+                         "`build()` or by calling the model on a batch of data.")
+    if kwargs.pop("layer_range", None) is not None:
+        raise ValueError("Argument `layer_range` is no longer supported.")
+    if kwargs:
+        raise ValueError(f"Unrecognized keyword arguments: {kwargs}")
+    if subgraph:
+        dot = Dot(model.name, subgraph=True, style="dashed", label=model.name, labeljust="l")
+    else:
+        dot = Dot(rankdir=rankdir, concentrate=True, dpi=dpi, splines=splines)
+        dot.set_node_defaults(shape="record")
+    options = dict(show_layer_names=show_layer_names,
+                   show_layer_activations=show_layer_activations, show_dtype=show_dtype,
+                   show_shapes=show_shapes, show_trainable=show_trainable)
+
+    def add_node(layer):
+        dot.add_node(str(id(layer)), label=_layer_label(layer, **options),
+                     fontname="Helvetica", border="0", margin="0")
+
+    def is_graph(layer):
+        return isinstance(layer, Model) and layer._program is not None
+
+    def add_edge(src, dst):
+        dot.add_edge(str(id(src)), str(id(dst)), penwidth="2")
+
+    if isinstance(model, Sequential) or not is_graph(model):
+        layers = list(model.layers)
+        if not isinstance(model, Sequential):  # a subclassed model: one node
+            add_node(model)
+            return dot
+    else:
+        layers = [t.node.operation for t in model._inputs] + \
+            [n.operation for n in model._nodes]
+        layers = list(dict.fromkeys(layers))
+    for layer in layers:
+        if expand_nested and is_graph(layer):
+            dot.add_subgraph(model_to_dot(layer, show_shapes, show_dtype, show_layer_names,
+                                          rankdir, expand_nested, subgraph=True,
+                                          show_layer_activations=show_layer_activations,
+                                          show_trainable=show_trainable))
+        else:
+            add_node(layer)
+
+    def last_layer(layer):   # where a nested model's output comes from
+        while expand_nested and is_graph(layer):
+            layer = layer._outputs[0].node.operation
+        return layer
+
+    def first_layers(layer):  # what a nested model's inputs feed
+        if not (expand_nested and is_graph(layer)):
+            return [layer]
+        if isinstance(layer, Sequential):
+            return first_layers(layer.layers[0])
+        return [n.operation for n in layer._nodes
+                if any(t.node.is_input for t in n.input_tensors)]
+
+    if isinstance(model, Sequential) or not is_graph(model):
+        for a, b in zip(layers, layers[1:]):
+            for dst in first_layers(b):
+                add_edge(last_layer(a), dst)
+        return dot
+    for node in model._nodes:
+        for t in node.input_tensors:
+            for dst in first_layers(node.operation):
+                add_edge(last_layer(t.node.operation), dst)
+    return dot

@@ -221,8 +221,8 @@ def test_nan_reductions_leave_nan_rows_nan_with_zero_gradient():
 def test_constants_refuse_traced_arrays():
     tape = Tape("the test")
     t = tape.input(data((3, 4)))
+    # (ops.stft records its gradient: tests/compat4/test_keras3_names2.py)
     for call in (lambda: ops.unique(t), lambda: ops.histogram(t[0]),
-                 lambda: ops.stft(t, 2, 1, 2),
                  lambda: ops.i0(t), lambda: ops.corrcoef(t), lambda: ops.nancumprod(t),
                  lambda: ops.eig(t[:, :3][:3])):
         with tape.recording(), pytest.raises(TypeError, match="traced array"):

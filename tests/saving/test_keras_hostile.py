@@ -62,8 +62,8 @@ def saved(tmp_path):
 
 
 def test_a_class_pynn_lacks_is_named(saved):
-    edit_config(saved, lambda c: c["config"]["layers"][1].update(class_name="STFTSpectrogram"))
-    with pytest.raises(ModelFileError, match="STFTSpectrogram.*custom_objects"):
+    edit_config(saved, lambda c: c["config"]["layers"][1].update(class_name="TorchModuleWrapper"))
+    with pytest.raises(ModelFileError, match="TorchModuleWrapper.*custom_objects"):
         load_model(saved)
 
 

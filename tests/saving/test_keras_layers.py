@@ -246,8 +246,8 @@ APPLICATIONS = {"CustomScaleLayer", "LayerScale", "StochasticDepth"}
 BASES = {"Wrapper"}
 # In tests/layers/test_keras3_layers.py: GroupQueryAttention (called on
 # query and value), and HashedCrossing, which Keras builds only with
-# TensorFlow.
-ELSEWHERE_NEW = {"GroupQueryAttention", "HashedCrossing"}
+# TensorFlow; the audio layers (on signals) in tests/compat4/test_keras3_names2.py.
+ELSEWHERE_NEW = {"GroupQueryAttention", "HashedCrossing", "MelSpectrogram", "STFTSpectrogram"}
 
 
 def test_every_layer_has_a_row_and_a_case():

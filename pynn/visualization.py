@@ -1,0 +1,159 @@
+"""Keras 3's keras.visualization for images and segmentation: a gallery
+of images with their labels (matplotlib, optional, imported when used),
+segmentation masks painted over images, and a gallery of them."""
+import math
+import os
+
+import numpy as np
+
+from .utils.plotting import _matplotlib, _new_figure
+
+
+def _to_range(images, value_range, target=(0, 255)):
+    """Images of ``value_range`` mapped linearly onto ``target``."""
+    images = np.asarray(images)
+    if tuple(value_range) == tuple(target):
+        return images
+    low, high = value_range
+    images = (images.astype(np.float32) - low) / (high - low)
+    return images * (target[1] - target[0]) + target[0]
+
+
+def plot_image_gallery(images, y_true=None, y_pred=None, label_map=None, rows=None, cols=None,
+                       value_range=(0, 255), scale=2, path=None, show=None, transparent=True,
+                       dpi=60, legend_handles=None, data_format=None):
+    """A grid of ``rows`` x ``cols`` images of a batch (value_range mapped
+    to 0-255), titled by ``label_map[y_true]`` and ``label_map[y_pred]``
+    where given; saved to ``path`` or shown.  Returns the Figure."""
+    Figure = _matplotlib("plot_image_gallery")
+    if path is not None and show:
+        raise ValueError("plot_gallery() expects either `path` to be set, or `show` to be "
+                         "true.")
+    if (y_true is not None or y_pred is not None) and label_map is None:
+        raise ValueError("If `y_true` or `y_pred` are provided, a `label_map` must also be "
+                         "provided.")
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"`plot_images_gallery()` requires you to batch your `np.array` "
+                         f"samples together; got images of shape {images.shape}")
+    show = show if show is not None else path is None
+    batch = images.shape[0]
+    rows = rows or int(math.ceil(math.sqrt(batch)))
+    cols = cols or int(math.ceil(batch // rows))
+    if rows * cols > batch:
+        raise ValueError(f"plot_image_gallery: a {rows} x {cols} grid needs {rows * cols} "
+                         f"images, the batch has {batch}")
+    images = images[:rows * cols]
+    if data_format == "channels_first":
+        images = images.transpose(0, 2, 3, 1)
+    images = _to_range(images, value_range)
+    y_true = None if y_true is None else np.asarray(y_true)
+    y_pred = None if y_pred is None else np.asarray(y_pred)
+    fig = _new_figure(Figure, path, (cols * scale, rows * scale))
+    axes = fig.subplots(rows, cols, squeeze=False, sharex="row", sharey="col")
+    fig.subplots_adjust(wspace=0, hspace=0)
+    if legend_handles is not None:
+        fig.legend(handles=legend_handles, loc="lower center")
+    for index in range(rows * cols):
+        ax = axes[index // cols, index % cols]
+        picture = images[index]
+        ax.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture.astype("uint8"),
+                  **({"cmap": "gray", "vmin": 0, "vmax": 255} if picture.shape[-1] == 1
+                     else {}))
+        ax.margins(x=0, y=0)
+        ax.axis("off")
+        parts = []
+        if y_true is not None and index < len(y_true):
+            parts.append(f"Label: {label_map.get(y_true[index].item(), 'Unknown')}")
+        if y_pred is not None and index < len(y_pred):
+            parts.append(f"Pred: {label_map.get(y_pred[index].item(), 'Unknown')}")
+        if parts:
+            ax.set_title("  ".join(parts), fontsize=8)
+    if path is not None:
+        _save_tight(fig, path, dpi, transparent)
+    elif show:
+        import matplotlib.pyplot as plt
+        plt.show()
+    return fig
+
+
+def _save_tight(fig, path, dpi, transparent):
+    """Saved on the Agg canvas (never through pyplot), atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .utils.io import atomic_write
+    FigureCanvasAgg(fig)
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=dpi, pad_inches=0, bbox_inches="tight",
+                    transparent=transparent)
+
+
+def _palette(num_classes):
+    spread = np.array([2 ** 25 - 1, 2 ** 15 - 1, 2 ** 21 - 1])
+    return [((i * spread) % 255).tolist() for i in range(num_classes)]
+
+
+def draw_segmentation_masks(images, segmentation_masks, num_classes=None, color_mapping=None,
+                            alpha=0.8, blend=True, ignore_index=-1, data_format=None):
+    """Images (a batch) with each class of ``segmentation_masks`` (integer
+    class ids, shape (batch, h, w, 1)) painted in its color, blended with
+    weight ``alpha`` as uint8 (``blend=False``: the painted float images);
+    pixels of ``ignore_index`` are left as they were.  Classes
+    ``0 .. num_classes - 1`` are painted (default: up to the largest id,
+    that one excluded, as Keras counts)."""
+    images = np.asarray(images)
+    masks = np.asarray(segmentation_masks)
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be batched 4D tensor. Received: "
+                         f"images.shape={images.shape}")
+    if data_format == "channels_first":
+        images = images.transpose(0, 2, 3, 1)
+        masks = masks.transpose(0, 2, 3, 1)
+    if masks.dtype.kind not in "iu":
+        raise TypeError(f"`segmentation_masks` must be in integer dtype. Received: "
+                        f"segmentation_masks.dtype={masks.dtype}")
+    images = images.astype(np.float32)
+    if num_classes is None:
+        num_classes = int(masks.max())
+    colors = _palette(num_classes) if color_mapping is None else \
+        [color_mapping[i] for i in range(num_classes)]
+    ids = masks[..., 0]
+    painted = images.copy()
+    for c, color in enumerate(colors):
+        painted[ids == c] = np.asarray(color, np.float32)
+    if not blend:
+        return painted
+    out = images * (1 - alpha) + painted * alpha
+    out = np.where((ids != ignore_index)[..., None], out, images)
+    return out.astype("uint8")
+
+
+def plot_segmentation_mask_gallery(images, num_classes, value_range=(0, 255), y_true=None,
+                                   y_pred=None, color_mapping=None, blend=True, alpha=0.8,
+                                   ignore_index=-1, data_format=None, **kwargs):
+    """A gallery with one row per image: the image, then its true and
+    predicted masks drawn over it (where given).  Other arguments go to
+    :func:`plot_image_gallery`; returns its Figure."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be batched 4D tensor. Received: "
+                         f"images.shape={images.shape}")
+    if data_format == "channels_first":
+        images = images.transpose(0, 2, 3, 1)
+
+    def draw(masks):
+        masks = np.asarray(masks)
+        if data_format == "channels_first":
+            masks = masks.transpose(0, 2, 3, 1)
+        return draw_segmentation_masks(images, masks.astype("int32"), num_classes=num_classes,
+                                       color_mapping=color_mapping, alpha=alpha,
+                                       ignore_index=ignore_index, blend=blend)
+    drawn = [draw(m) for m in (y_true, y_pred) if m is not None]
+    gallery = [picture for i in range(images.shape[0])
+               for picture in [images[i]] + [d[i] for d in drawn]]
+    return plot_image_gallery(np.stack(gallery), value_range=value_range,
+                              rows=images.shape[0], cols=1 + len(drawn), **kwargs)
+
+
+__all__ = ["plot_image_gallery", "draw_segmentation_masks", "plot_segmentation_mask_gallery"]
