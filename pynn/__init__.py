@@ -40,16 +40,16 @@ from .math import (  # noqa: E402
     equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
-    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, round, shape, sigmoid, sign,
-    sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose, unstack,
-    where)
+    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
+    sign, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
+    unstack, where)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
              "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
              "minimum", "norm", "not_equal", "one_hot", "rank", "reduce_all",
              "reduce_any", "reduce_logsumexp", "reduce_max", "reduce_mean", "reduce_min",
-             "reduce_prod", "reduce_sum", "sigmoid", "sign", "sin", "size", "sort",
+             "reduce_prod", "reduce_sum", "repeat", "sigmoid", "sign", "sin", "size", "sort",
              "split", "sqrt", "square", "squeeze", "stop_gradient", "tanh", "tile", "transpose",
              "unstack", "where", "nn"]
 # (range, abs, round, pow and math stay out of __all__: `from pynn import *`

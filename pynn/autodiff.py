@@ -2522,19 +2522,21 @@ def _per_row(values, batch, rows, who):
 
 def infer_output_shape(who, input_shape, input_dtype, run):
     """The output shape(s) of ``run`` (a layer's call, a Lambda's function)
-    for inputs of ``input_shape`` (a shape or a list; None where unknown),
-    found by running it on zeros twice, with 2 and then 3 for every
-    unknown dimension: output dimensions that differ are unknown."""
+    for inputs of ``input_shape`` (a shape or a list; None where unknown)
+    and ``input_dtype`` (one for all, or a list, one per input), found by
+    running it on zeros twice, with 2 and then 3 for every unknown
+    dimension: output dimensions that differ are unknown."""
     from .utils.seeding import isolated
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
+    dtypes = input_dtype if isinstance(input_dtype, list) else [input_dtype] * len(shapes)
 
     def sample(size):
         # string inputs (a StringLookup inside the call) get empty strings
         arrays = [np.full(tuple(size if d is None else d for d in s), "", object)
-                  if input_dtype in ("string", str, object) else
-                  np.zeros(tuple(size if d is None else d for d in s), input_dtype)
-                  for s in shapes]
+                  if dtype in ("string", str, object) else
+                  np.zeros(tuple(size if d is None else d for d in s), dtype)
+                  for s, dtype in zip(shapes, dtypes)]
         return arrays if multi else arrays[0]
     saved = _local.inferring, _local.sizes_unknown
     _local.inferring = True

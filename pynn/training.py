@@ -64,6 +64,22 @@ def _inference():
 _run_inference = _planned_predict = None
 
 
+def _integer_dtype(x):
+    """"int32" or "int64" for signed integer data, ids (Python ints are
+    int32, as Keras converts them), else None (unsigned bytes are pixels,
+    converted to float32 as every model's inputs)."""
+    if isinstance(x, np.ndarray):
+        kind, size = x.dtype.kind, x.dtype.itemsize
+    elif isinstance(x, (list, tuple)) and x and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in x):
+        kind, size = "i", 4
+    else:
+        return None
+    if kind != "i":
+        return None
+    return "int64" if size == 8 else "int32"
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
@@ -685,7 +701,11 @@ class TrainingMixin:
             return wants.pop()
         return dtype
 
-    def _prepare_inputs(self, x, what="x", convert=True):
+    def _prepare_inputs(self, x, what="x", convert=True, broadcast=False):
+        """The input arrays of ``x``, converted and checked against the
+        graph's inputs.  ``broadcast``: inputs of one sample may go with
+        inputs of n (a direct call, as Keras's: a latent array of one
+        sample attended to by a batch)."""
         if type(x) is np.ndarray and x.ndim and self._program is not None:
             # The common call, one array for a one-input model in the
             # input's dtype and shape, is checked as the loop below would
@@ -699,6 +719,11 @@ class TrainingMixin:
                 return [x]
         raw = self._standardize_inputs(x, what)
         dtypes = self._input_dtypes(len(raw))
+        if self._program is None and getattr(self, "_subclassed", False):
+            # A subclassed model's call gets its first data as Keras gives
+            # it: integer ids (a list of Python ints, an int array) stay
+            # integers, for the call to gather rows with them.
+            dtypes = [_integer_dtype(a) or d for a, d in zip(raw, dtypes)]
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
         if convert:
             xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]
@@ -711,7 +736,7 @@ class TrainingMixin:
             return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
-        if len(n) > 1:
+        if len(n) > 1 and not (broadcast and len(n - {1}) == 1):
             raise ValueError(f"{what}: the input arrays have different numbers of samples: "
                              f"{[a.shape[0] for a in xs]}")
         return xs

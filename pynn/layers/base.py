@@ -180,12 +180,14 @@ class Weight(autodiff.ForwardingOperators):
         self.assign(self.value - np.asarray(value, dtype=np.float32))
 
     def _operand(self):
-        tape = autodiff.active_tape()
-        if tape is None and ops._WEIGHT_STAND_INS:
-            # a subclassed model's own weight in the call being traced
+        if ops._WEIGHT_STAND_INS:
+            # a subclassed model's own weight in the call being traced (on
+            # symbolic inputs, even where a GradientTape records: the first
+            # call of a model inside a train_step traces it)
             get = ops._WEIGHT_STAND_INS.get(threading.get_ident(), {}).get(id(self))
             if get is not None:
                 return get()
+        tape = autodiff.active_tape()
         return self.value if tape is None else tape.watch(self)
 
     def __array__(self, dtype=None, copy=None):
@@ -932,6 +934,17 @@ class Layer:
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
         symbolic = [isinstance(t, KerasTensor) for t in leaves]
+        if not all(symbolic) and (any(symbolic) or self.weights or not self.built) and \
+                autodiff.model_being_traced() is not None:
+            # In a subclassed model's call being traced into its graph, the
+            # arrays a layer is called on (alone: node features through a
+            # trained block; or beside symbolic tensors) are read by nodes,
+            # so the layer is a node and trains, as Keras's call each step.
+            from .lambda_layer import constants_in_graph
+            read = constants_in_graph(inputs)
+            if read is not None:
+                inputs, leaves = read, flatten(read)
+                symbolic = [True] * len(leaves)
         if tape is not None and not any(symbolic) and self.weights:
             # Inside traced code, a layer called on constants (positions,
             # noise) still gets the gradients of its weights.
@@ -998,6 +1011,10 @@ class Layer:
             # The shape of a call is found by running it on zeros of the
             # input's dtype (integer ids stay integers).
             self.__dict__["_call_input_dtype"] = leaves[0].dtype
+            # (each input's own where they differ: node features and edge ids)
+            dtypes = [t.dtype for t in leaves]
+            self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
+                else dtypes
             self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
         out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
@@ -1169,6 +1186,7 @@ class Layer:
         if shape is None:
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
+                self.__dict__.get("_call_input_dtypes") or
                 self.__dict__.get("_call_input_dtype", self.input_dtype),
                 lambda xs: self._run_call(xs, False, self._sample_mask(xs)))
         return shape

@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from .. import autodiff, ops
+from ..tensor import eager
 from .base import Layer, shape_str
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -574,7 +575,7 @@ def _data_call(layer, inputs, training, kwargs):
                         f"argument(s) {', '.join(sorted(kwargs))}")
     if isinstance(inputs, KerasTensor):
         return Layer.__call__(layer, inputs, training=training)
-    return layer.compute(inputs)
+    return eager(layer.compute(inputs))
 
 
 def _encode_categories(ids, output_mode, depth, who, count_weights=None):
@@ -643,8 +644,8 @@ class CategoryEncoding(Layer):
                 raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is for calls "
                                  f"on arrays")
             return Layer.__call__(self, inputs, training=training)
-        return _encode_categories(_as_array(inputs), self.output_mode, self.num_tokens,
-                                  f"CategoryEncoding {self.name!r}", count_weights)
+        return eager(_encode_categories(_as_array(inputs), self.output_mode, self.num_tokens,
+                                        f"CategoryEncoding {self.name!r}", count_weights))
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -838,7 +839,7 @@ class HashedCrossing(Layer):
         self._check_inputs(inputs)
         if any(isinstance(x, KerasTensor) for x in inputs):
             return Layer.__call__(self, list(inputs), training=training)
-        return self.compute(inputs)
+        return eager(self.compute(inputs))
 
     def _check_inputs(self, inputs):
         who = f"HashedCrossing {self.name!r}"
@@ -951,7 +952,7 @@ class Discretization(Layer):
         from ..models.node import KerasTensor
         if isinstance(inputs, KerasTensor):
             return Layer.__call__(self, inputs, training=training)
-        return self.compute(inputs)
+        return eager(self.compute(inputs))
 
     def compute(self, inputs):
         if self.bin_boundaries is None:
