@@ -120,6 +120,8 @@ def _check_output_shape(spec, who):
 # TensorOperation names one of these and nothing else.
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
              "mod": lambda a, b: a % b,
+             # Keras 2's K.shape of a symbolic tensor
+             "shape_tensor": lambda x: np.asarray(np.shape(x), np.int32),
              # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
              "filled_to_batch": lambda x, shape, fill_value, dtype: np.full(
                  (x.shape[0],) + tuple(shape[1:]), fill_value, dtype)}
@@ -134,6 +136,7 @@ in_top_k isreal
 # Operations whose result is int32 indices, as Keras's.
 INDEX_OPS = frozenset("""
 nanargmax nanargmin argpartition argmax argmin argsort count_nonzero searchsorted digitize
+shape_tensor
 """.split())
 # Operations that only move, pick or repeat elements: a boolean mask or
 # integer ids come out with their own dtype, as in Keras.
