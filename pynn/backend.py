@@ -227,10 +227,13 @@ def cast_to_floatx(x):
 
 def clear_session(free_memory=True):
     """Restart the automatic layer names (dense, dense_1, ...) and
-    get_uid's counters, as Keras's clear_session does; ``free_memory``
+    get_uid's counters, as Keras's clear_session does, and forget
+    set_learning_phase's choice; ``free_memory``
     also runs Python's garbage collector."""
+    global _learning_phase
     from .layers.base import _name_counts
     _name_counts.clear()
+    _learning_phase = None  # (Keras 2's clear_session forgot it with the graph)
     if free_memory:
         import gc
         gc.collect()

@@ -365,12 +365,50 @@ class TensorOperation(Layer):
 def record_operation(op, args, kwargs):
     """The output(s) of ``op(*args, **kwargs)`` with symbolic tensors among
     the arguments: a TensorOperation called on them."""
+    args, kwargs = _live_weights(args, kwargs)
     tensors = []
     enc_args = [_encode(a, tensors) for a in args]
     enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
     layer = TensorOperation(op, enc_args, enc_kwargs)
     return layer(tensors if len(tensors) > 1 else tensors[0])
 
+
+
+def _live_weights(args, kwargs):
+    """A weight among an operation's arguments (``K.dot(x, kernel)``,
+    ``kernel - lr * grads`` in Keras 2's updates) is read when the graph
+    runs, by a WeightRead node on the operation's first symbolic input,
+    and has its gradient there; for export it is its current value."""
+    from .. import ops
+    from ..models.node import KerasTensor
+    from .base import Weight
+    if getattr(_constants, "on", False):
+        return args, kwargs
+    if ops._WEIGHT_STAND_INS:
+        args, kwargs = ops._with_stand_ins(args, kwargs)
+    flat = []
+
+    def walk(v):
+        if type(v) in (list, tuple):
+            for t in v:
+                walk(t)
+        else:
+            flat.append(v)
+    walk(list(args) + list(kwargs.values()))
+    if not any(isinstance(v, Weight) for v in flat):
+        return args, kwargs
+    source = next(v for v in flat if isinstance(v, KerasTensor))
+    made = {}
+
+    def one(v):
+        if type(v) in (list, tuple):
+            return type(v)(one(t) for t in v)
+        if isinstance(v, Weight):
+            if id(v) not in made:
+                made[id(v)] = WeightRead(v)(source)
+            return made[id(v)]
+        return v
+    return tuple(one(v) for v in args), {k: one(v) for k, v in kwargs.items()}
 
 
 def _register():

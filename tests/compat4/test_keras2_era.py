@@ -1,0 +1,276 @@
+"""Keras 2-era programs (Deep Learning with Python 1st edition, the Keras 2
+examples) with only their imports changed: the graph-mode backend
+(K.gradients, K.function, K.placeholder, the learning phase), Keras 2's
+module paths and argument spellings."""
+import importlib.util
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import backend as K
+from pynn import layers, models
+
+
+@pytest.fixture(autouse=True)
+def _fresh_learning_phase():
+    K.clear_session()
+    yield
+    K.clear_session()
+
+
+def _small_convnet():
+    pynn.utils.set_random_seed(0)
+    return models.Sequential([
+        layers.Input((8, 8, 3)),
+        layers.Conv2D(4, 3, activation="tanh", name="c1"),
+        layers.Conv2D(5, 3, name="c2"),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(3, activation="softmax", name="probs")])
+
+
+def _finite_difference(f, x, index, eps=1e-2):
+    xp, xm = x.copy(), x.copy()
+    xp[index] += eps
+    xm[index] -= eps
+    return (float(f(xp)) - float(f(xm))) / (2 * eps)
+
+
+def _check_against_differences(f, x, grads, count=6):
+    rng = np.random.default_rng(1)
+    for _ in range(count):
+        index = tuple(int(rng.integers(n)) for n in x.shape)
+        np.testing.assert_allclose(grads[index], _finite_difference(f, x, index),
+                                   rtol=2e-2, atol=2e-4)
+
+
+# ------------------------------------------------- graph-mode backend
+
+def test_filter_visualization_loss_and_normalized_gradient():
+    """DLwP 1st ed. 5.4.2: the mean of one filter's activation, its
+    gradient with respect to the input image, normalized by its RMS."""
+    model = _small_convnet()
+    layer_output = model.get_layer("c2").output
+    loss = K.mean(layer_output[:, :, :, 1])
+    grads = K.gradients(loss, model.input)[0]
+    grads /= (K.sqrt(K.mean(K.square(grads))) + 1e-5)
+    iterate = K.function([model.input], [loss, grads])
+    x = np.random.default_rng(0).random((1, 8, 8, 3)).astype(np.float32)
+    loss_value, grads_value = iterate([x])
+
+    feature = pynn.Model(model.input, layer_output)
+    np.testing.assert_allclose(loss_value, feature.predict(x, verbose=0)[..., 1].mean(),
+                               rtol=1e-5)
+    raw = K.function([model.input], K.gradients(loss, [model.input]))([x])[0]
+    _check_against_differences(lambda v: feature.predict(v, verbose=0)[..., 1].mean(), x, raw)
+    np.testing.assert_allclose(grads_value, raw / (np.sqrt(np.mean(raw ** 2)) + 1e-5),
+                               rtol=1e-5)
+
+
+def test_grad_cam_gradient_with_respect_to_a_layer_output():
+    """DLwP 1st ed. 5.4.3: a class score's gradient with respect to the
+    last convolution's output, pooled per channel, beside that output."""
+    model = _small_convnet()
+    conv = model.get_layer("c2")
+    score = model.output[:, 2]
+    grads = K.gradients(score, conv.output)[0]
+    pooled_grads = K.mean(grads, axis=(0, 1, 2))
+    iterate = K.function([model.input], [pooled_grads, conv.output[0]])
+    x = np.random.default_rng(2).random((1, 8, 8, 3)).astype(np.float32)
+    pooled_value, conv_value = iterate([x])
+    assert pooled_value.shape == (5,) and conv_value.shape == (4, 4, 5)
+
+    # the head after c2 as a function of c2's output, differenced
+    head = models.Sequential([layers.Input((4, 4, 5)), model.get_layer(index=2),
+                              model.get_layer("probs")])
+    np.testing.assert_allclose(conv_value, pynn.Model(model.input, conv.output).predict(
+        x, verbose=0)[0], rtol=1e-5)
+    grads_value = K.function([model.input], [grads])([x])[0]
+    _check_against_differences(lambda a: head.predict(a, verbose=0)[0, 2], conv_value[None],
+                               grads_value)
+    np.testing.assert_allclose(pooled_value, grads_value.mean(axis=(0, 1, 2)), rtol=1e-5)
+
+
+def test_deep_dream_loss_with_symbolic_shapes_and_in_place_sums():
+    """DLwP 1st ed. 8.2 / Keras 2's deep_dream: ``loss = K.variable(0.)``
+    then ``loss += coeff * K.sum(K.square(x[:, 2:-2, 2:-2, :])) /
+    scaling`` with ``scaling = K.prod(K.cast(K.shape(x), 'float32'))`` on
+    layers of an input of unknown size."""
+    K.set_learning_phase(0)
+    pynn.utils.set_random_seed(0)
+    inp = layers.Input((None, None, 3))
+    a = layers.Conv2D(4, 3, activation="relu", name="mixed2")(inp)
+    b = layers.Conv2D(5, 3, activation="tanh", name="mixed3")(a)
+    model = models.Model(inp, b)
+    dream = model.input
+    layer_dict = {layer.name: layer for layer in model.layers}
+    settings = {"mixed2": 0.2, "mixed3": 0.5}
+    loss = K.variable(0.)
+    for name, coeff in settings.items():
+        x = layer_dict[name].output
+        scaling = K.prod(K.cast(K.shape(x), "float32"))
+        loss += coeff * K.sum(K.square(x[:, 2:-2, 2:-2, :])) / scaling
+    grads = K.gradients(loss, dream)[0]
+    grads /= K.maximum(K.mean(K.abs(grads)), K.epsilon())
+    fetch = K.function([dream], [loss, grads])
+    img = np.random.default_rng(3).random((1, 11, 10, 3)).astype(np.float32)
+    loss_value, grads_value = fetch([img])
+
+    both = models.Model(inp, [a, b])
+
+    def expected(v):
+        total = 0.0
+        for out, coeff in zip(both.predict(v, verbose=0), settings.values()):
+            total += coeff * np.sum(np.square(out[:, 2:-2, 2:-2, :])) / out.size
+        return total
+    np.testing.assert_allclose(loss_value, expected(img), rtol=1e-5)
+    raw = K.function([dream], K.gradients(loss, [dream]))([img])[0]
+    _check_against_differences(expected, img, raw)
+    np.testing.assert_allclose(grads_value, raw / max(np.abs(raw).mean(), 1e-7), rtol=1e-5)
+
+
+def test_style_transfer_on_a_placeholder_concatenated_with_constants():
+    """DLwP 1st ed. 8.3: a model built on ``K.concatenate([target, style,
+    K.placeholder(...)])``, a content, Gram-matrix style and total
+    variation loss, its gradient with respect to the placeholder."""
+    rng = np.random.default_rng(4)
+    h, w = 6, 5
+    target = K.constant(rng.random((1, h, w, 3)))
+    style = K.constant(rng.random((1, h, w, 3)))
+    combination = K.placeholder((1, h, w, 3))
+    input_tensor = K.concatenate([target, style, combination], axis=0)
+    pynn.utils.set_random_seed(1)
+    conv1 = layers.Conv2D(4, 3, padding="same", activation="tanh", name="block1_conv1")
+    conv2 = layers.Conv2D(3, 3, padding="same", name="block2_conv1")
+    features1 = conv1(input_tensor)
+    features2 = conv2(features1)
+
+    def gram_matrix(x):
+        features = K.batch_flatten(K.permute_dimensions(x, (2, 0, 1)))
+        return K.dot(features, K.transpose(features))
+
+    def style_loss(s, c):
+        return K.sum(K.square(gram_matrix(s) - gram_matrix(c))) / (4. * 9 * (h * w) ** 2)
+
+    def total_variation_loss(x):
+        a = K.square(x[:, :h - 1, :w - 1, :] - x[:, 1:, :w - 1, :])
+        b = K.square(x[:, :h - 1, :w - 1, :] - x[:, :h - 1, 1:, :])
+        return K.sum(K.pow(a + b, 1.25))
+
+    loss = K.variable(0.)
+    loss += 0.025 * K.sum(K.square(features2[2, :, :, :] - features2[0, :, :, :]))
+    for f in (features1, features2):
+        loss += 0.5 * style_loss(f[1, :, :, :], f[2, :, :, :])
+    loss += 1e-2 * total_variation_loss(combination)
+    grads = K.gradients(loss, combination)[0]
+    fetch = K.function([combination], [loss, grads])
+    x = rng.random((1, h, w, 3)).astype(np.float32)
+    loss_value, grads_value = fetch([x])
+
+    only_loss = K.function([combination], [loss])
+    _check_against_differences(lambda v: only_loss([v])[0], x, grads_value, count=8)
+
+    def gram(f):
+        m = f.transpose(2, 0, 1).reshape(f.shape[-1], -1)
+        return m @ m.T
+    model = models.Model(combination, [features1, features2])
+    f1, f2 = model.predict(x, verbose=0)
+    expected = 0.025 * np.sum((f2[2] - f2[0]) ** 2)
+    for f in (f1, f2):
+        expected += 0.5 * np.sum((gram(f[1]) - gram(f[2])) ** 2) / (4. * 9 * (h * w) ** 2)
+    a = np.square(x[:, :h - 1, :w - 1, :] - x[:, 1:, :w - 1, :])
+    b = np.square(x[:, :h - 1, :w - 1, :] - x[:, :h - 1, 1:, :])
+    expected += 1e-2 * np.sum((a + b) ** 1.25)
+    np.testing.assert_allclose(loss_value, expected, rtol=1e-4)
+
+
+def test_gradients_match_jax():
+    """The gradient of a dense network's unit with respect to the input and
+    to a hidden layer's output, against JAX on the same weights."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    import jax
+    import jax.numpy as jnp
+    pynn.utils.set_random_seed(5)
+    inp = layers.Input((6,))
+    hidden = layers.Dense(5, activation="tanh")(inp)
+    out = layers.Dense(4, activation="sigmoid")(hidden)
+    model = models.Model(inp, out)
+    loss = K.sum(K.square(out[:, 1])) + K.mean(hidden)
+    to_input, to_hidden = K.gradients(loss, [inp, hidden])
+    f = K.function([inp], [loss, to_input, to_hidden])
+    x = np.random.default_rng(5).normal(size=(3, 6)).astype(np.float32)
+    loss_value, g_input, g_hidden = f([x])
+
+    (w1, b1), (w2, b2) = [(layer.get_weights()) for layer in model.layers[1:]]
+
+    def head(h):
+        return jnp.sum(jax.nn.sigmoid(h @ w2 + b2)[:, 1] ** 2)
+
+    def whole(v):
+        h = jnp.tanh(v @ w1 + b1)
+        return head(h) + jnp.mean(h)
+    h = np.tanh(x @ w1 + b1)
+    np.testing.assert_allclose(loss_value, whole(x), rtol=1e-5)
+    np.testing.assert_allclose(g_input, jax.grad(whole)(x), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(g_hidden, jax.grad(lambda v: head(v) + jnp.mean(v))(h),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_gradients_with_respect_to_weights_and_updates():
+    """K.gradients of a loss with respect to a model's weights and
+    K.function's updates, as Keras 2's optimizers wrote them
+    (``(p, p - lr * g)``): the weight is read each time the function runs."""
+    pynn.utils.set_random_seed(6)
+    model = models.Sequential([layers.Input((3,)), layers.Dense(2, name="d")])
+    target = K.placeholder((None, 2))
+    loss = K.mean(K.square(model.output - target))
+    kernel, bias = model.get_layer("d").weights
+    g_kernel, g_bias = K.gradients(loss, [kernel, bias])
+    assert g_kernel.shape == (3, 2)
+    step = K.function([model.input, target], [loss],
+                      updates=[(kernel, kernel - 0.1 * g_kernel), (bias, bias - 0.1 * g_bias)])
+    x = np.random.default_rng(6).normal(size=(4, 3)).astype(np.float32)
+    y = np.random.default_rng(7).normal(size=(4, 2)).astype(np.float32)
+    for _ in range(3):
+        w0, b0 = np.array(kernel.value), np.array(bias.value)
+        with pynn.GradientTape() as tape:
+            reference = pynn.ops.mean(pynn.ops.square(model(x) - y))
+        expected = tape.gradient(reference, [kernel, bias])
+        (loss_value,) = step([x, y])
+        np.testing.assert_allclose(loss_value, float(reference), rtol=1e-5)
+        np.testing.assert_allclose(kernel.value, w0 - 0.1 * np.asarray(expected[0]),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bias.value, b0 - 0.1 * np.asarray(expected[1]),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_learning_phase_as_an_input_and_set_learning_phase():
+    pynn.utils.set_random_seed(7)
+    model = models.Sequential([layers.Input((50,)), layers.Dropout(0.5)])
+    f = K.function([model.input, K.learning_phase()], [model.output])
+    x = np.ones((2, 50), np.float32)
+    np.testing.assert_array_equal(f([x, 0])[0], x)
+    trained = f([x, 1])[0]
+    assert (trained == 0).any() and np.allclose(trained[trained != 0], 2.0)
+    plain = K.function([model.input], [model.output])
+    np.testing.assert_array_equal(plain([x])[0], x)  # no phase fed: inference
+    K.set_learning_phase(1)
+    assert K.learning_phase() == 1
+    assert (plain([x])[0] == 0).any()
+    with pytest.raises(ValueError, match="0 .test. or 1"):
+        K.set_learning_phase(2)
+
+
+def test_graph_mode_errors_name_what_is_wrong():
+    model = _small_convnet()
+    other = K.placeholder(shape=(None, 8, 8, 3))
+    assert K.gradients(K.mean(model.output), [other]) == [None]
+    with pytest.raises(ValueError, match="not among the inputs"):
+        K.function([other], [model.output])
+    with pytest.raises(TypeError, match="symbolic tensor"):
+        K.gradients(np.float32(1.0), [model.input])
+    f = K.function([model.input], [model.output])
+    with pytest.raises(ValueError, match="expected 1 input"):
+        f([np.zeros((1, 8, 8, 3)), np.zeros(1)])
+    assert K.placeholder(ndim=3).shape == (None, None, None)
