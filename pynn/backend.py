@@ -221,6 +221,17 @@ def set_image_data_format(data_format):
                          f"{data_format!r}")
 
 
+def image_dim_ordering():
+    """Keras 2's older name: 'tf' (channels last)."""
+    return "tf"
+
+
+def set_image_dim_ordering(dim_ordering):
+    if dim_ordering != "tf":
+        raise ValueError(f"set_image_dim_ordering: pynn's data is channels_last ('tf'), got "
+                         f"{dim_ordering!r}")
+
+
 def cast_to_floatx(x):
     return np.asarray(x, dtype=np.float32)
 

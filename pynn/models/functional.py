@@ -532,6 +532,11 @@ class Model(TrainingMixin, Layer):
     _eager_call = False
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None and outputs is None and "input" in kwargs and "output" in kwargs:
+            # Keras 1's spelling, which Keras 2 still took with this warning
+            warnings.warn("Update your `Model` call to the Keras 2 API: "
+                          "`Model(inputs=..., outputs=...)`", stacklevel=2)
+            inputs, outputs = kwargs.pop("input"), kwargs.pop("output")
         if inputs is None and outputs is None and type(self) is Model:
             raise ValueError("Model: give inputs and outputs (Model(inputs, outputs)), or "
                              "subclass Model and define call()")

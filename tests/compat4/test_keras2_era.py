@@ -274,3 +274,116 @@ def test_graph_mode_errors_name_what_is_wrong():
     with pytest.raises(ValueError, match="expected 1 input"):
         f([np.zeros((1, 8, 8, 3)), np.zeros(1)])
     assert K.placeholder(ndim=3).shape == (None, None, None)
+
+
+# ------------------------------------------------- Keras 2's module paths
+
+def test_keras2_module_paths_import_the_same_objects():
+    from pynn.engine import InputSpec as EngineInputSpec
+    from pynn.engine.topology import Input, Layer
+    from pynn.layers.advanced_activations import LeakyReLU
+    from pynn.layers.convolutional import Conv2D, Deconvolution2D, UpSampling2D
+    from pynn.layers.core import Dense, Lambda, Permute
+    from pynn.layers.embeddings import Embedding
+    from pynn.layers.merge import add, concatenate
+    from pynn.layers.noise import GaussianNoise
+    from pynn.layers.recurrent import LSTM, LSTMCell, RNN
+    from pynn.layers.wrappers import TimeDistributed
+    from pynn.utils.generic_utils import CustomObjectScope, Progbar, get_custom_objects
+    from pynn.utils.np_utils import normalize, to_categorical
+    assert (Layer, Input, EngineInputSpec) == (layers.Layer, layers.Input, layers.InputSpec)
+    assert (Conv2D, UpSampling2D, Dense, Lambda, Permute, Embedding, LeakyReLU) == (
+        layers.Conv2D, layers.UpSampling2D, layers.Dense, layers.Lambda, layers.Permute,
+        layers.Embedding, layers.LeakyReLU)
+    assert Deconvolution2D is layers.Conv2DTranspose
+    assert (LSTM, LSTMCell, RNN, TimeDistributed, GaussianNoise) == (
+        layers.LSTM, layers.LSTMCell, layers.RNN, layers.TimeDistributed, layers.GaussianNoise)
+    assert (CustomObjectScope, Progbar, get_custom_objects) == (
+        pynn.utils.CustomObjectScope, pynn.utils.Progbar, pynn.utils.get_custom_objects)
+    np.testing.assert_array_equal(to_categorical([0, 2], 3), [[1, 0, 0], [0, 0, 1]])
+    np.testing.assert_allclose(normalize(np.array([[3.0, 4.0]])), [[0.6, 0.8]])
+    with pytest.raises(ImportError, match="Nothing"):
+        from pynn.layers.core import Nothing  # noqa: F401
+
+    # the merge functions on symbolic tensors, as Keras 2's functional examples
+    a, b = layers.Input((3,)), layers.Input((3,))
+    model = models.Model([a, b], concatenate([add([a, b]), b]))
+    out = model.predict([np.ones((2, 3)), 2 * np.ones((2, 3))], verbose=0)
+    np.testing.assert_allclose(out, np.concatenate([3 * np.ones((2, 3)), 2 * np.ones((2, 3))],
+                                                   axis=1))
+
+
+def test_custom_layer_from_engine_topology_trains():
+    """The Keras 2 custom layer recipe: subclass keras.engine.topology.Layer,
+    add_weight in build, K.dot in call."""
+    from pynn.engine.topology import Layer
+
+    class MyLayer(Layer):
+        def __init__(self, output_dim, **kwargs):
+            self.output_dim = output_dim
+            super().__init__(**kwargs)
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(name="kernel", shape=(input_shape[1], self.output_dim),
+                                          initializer="uniform", trainable=True)
+            super().build(input_shape)
+
+        def call(self, x):
+            return K.dot(x, self.kernel)
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], self.output_dim)
+
+    pynn.utils.set_random_seed(8)
+    model = models.Sequential([layers.Input((4,)), MyLayer(2)])
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(8).normal(size=(16, 4)).astype(np.float32)
+    w = np.array(model.layers[0].kernel.value)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x @ w, rtol=1e-5, atol=1e-6)
+    model.fit(x, x[:, :2], epochs=2, verbose=0)
+    assert not np.allclose(model.layers[0].kernel.value, w)
+
+
+# ------------------------------------------- Keras 1 and 2 argument names
+
+@pytest.mark.parametrize("make, says", [
+    (lambda: layers.Dense(output_dim=3), "output_dim= is Keras 1's name for units="),
+    (lambda: layers.Conv2D(3, 3, init="he_normal"), "init= is Keras 1's name for kernel_init"),
+    (lambda: layers.Conv2D(3, 3, border_mode="same"), "border_mode= is Keras 1's name for pad"),
+    (lambda: layers.Dropout(p=0.5), "p= is Keras 1's name for rate="),
+    (lambda: layers.LSTM(4, dropout_W=0.2), "dropout_W= is Keras 1's name for dropout="),
+    (lambda: layers.BatchNormalization(mode=0), "mode= is Keras 1's, and Keras 2 removed it"),
+])
+def test_keras1_layer_arguments_are_refused_naming_keras2s(make, says):
+    with pytest.raises(TypeError, match=says.replace("(", r"\(")):
+        make()
+
+
+def test_a_layers_own_argument_of_a_keras1_name_is_kept():
+    assert layers.Embedding(10, output_dim=4).output_dim == 4
+    assert layers.RandomFlip(mode="horizontal").mode == "horizontal"
+
+
+def test_keras2_training_spellings():
+    pynn.utils.set_random_seed(9)
+    inp = layers.Input((4,))
+    out = layers.Dense(3, activation="softmax")(inp)
+    with pytest.warns(UserWarning, match="Keras 2 API"):
+        model = models.Model(input=inp, output=out)
+    model.compile("sgd", "categorical_crossentropy")
+    x = np.random.default_rng(9).random((12, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(12) % 3]
+    with pytest.warns(UserWarning, match="renamed `epochs`"):
+        history = model.fit(x, y, nb_epoch=2, batch_size=4, verbose=0)
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(TypeError, match="samples_per_epoch= is Keras 1's; write steps_per"):
+        model.fit_generator(iter([(x, y)] * 4), samples_per_epoch=12)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nb_epochs'"):
+        model.fit(x, y, nb_epochs=1)
+    np.testing.assert_allclose(model.predict_proba(x), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(model.predict_classes(x),
+                                  model.predict(x, verbose=0).argmax(-1))
+    assert K.image_dim_ordering() == "tf"
+    K.set_image_dim_ordering("tf")
+    with pytest.raises(ValueError, match="channels_last"):
+        K.set_image_dim_ordering("th")
