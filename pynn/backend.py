@@ -488,7 +488,9 @@ def int_shape(x):
 
 
 def ndim(x):
-    return ops.ndim(x)
+    """The rank as a Python int, of a symbolic tensor too (Keras 2's
+    ``assert K.ndim(x) == 3``)."""
+    return len(ops.shape(x))
 
 
 def dtype(x):

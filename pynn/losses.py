@@ -57,6 +57,8 @@ class Loss:
     # --------------------------------------------------------- for users
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if ops._SYMBOLIC and any(isinstance(v, ops._SYMBOLIC[0]) for v in (y_true, y_pred)):
+            return self._symbolic_call(y_true, y_pred, sample_weight)
         if self.kind is None and any(isinstance(v, (list, tuple, dict)) for v in (y_true, y_pred)):
             # a formula over structures (GauGAN's feature matching of a
             # discriminator's outputs): its arguments as given
@@ -76,6 +78,22 @@ class Loss:
         if self.reduction == "sum":
             return np.float32(values.sum())
         return np.float32(values.sum() / max(values.size, 1))
+
+    def _symbolic_call(self, y_true, y_pred, sample_weight):
+        """The loss of symbolic tensors (Keras 2's VAE: ``binary_crossentropy(
+        inputs, outputs)`` given to ``model.add_loss``): a Lambda layer
+        computing it, so it predicts and trains in the graph."""
+        from .layers import Lambda
+        from .layers.base import unique_name
+        symbolic = [isinstance(v, ops._SYMBOLIC[0]) for v in (y_true, y_pred)]
+        tensors = [v for v, s in zip((y_true, y_pred), symbolic) if s]
+
+        def loss_of(inputs):
+            given = iter(inputs if isinstance(inputs, list) else [inputs])
+            yt, yp = (next(given) if s else v for v, s in zip((y_true, y_pred), symbolic))
+            return self(yt, yp, sample_weight)
+        return Lambda(loss_of, name=unique_name(self.name))(
+            tensors if len(tensors) > 1 else tensors[0])
 
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""

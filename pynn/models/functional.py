@@ -597,6 +597,20 @@ class Model(TrainingMixin, Layer):
         self._build_input_shape = [t.shape for t in flat_in] if len(flat_in) > 1 \
             else flat_in[0].shape
 
+    def add_loss(self, loss, inputs=None):
+        """A loss built from the graph's symbolic tensors (Keras 2's VAE:
+        ``vae.add_loss(K.mean(reconstruction + kl))`` before compile) joins
+        the graph, through an _AddedLosses node, and is added to the
+        training loss at every step; anything else as Layer.add_loss."""
+        if isinstance(loss, KerasTensor) and self._program is not None and \
+                not self._traced_call:
+            names = self.output_names
+            self._init_graph(self._inputs_struct,
+                             _with_added_losses(self._outputs_struct, [loss]))
+            self.output_names = names
+            return
+        Layer.add_loss(self, loss, inputs)
+
     def _require_graph(self, what):
         if self._program is None:
             raise ValueError(f"Model {self.name!r} has not been built yet, so it has no "
