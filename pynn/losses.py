@@ -602,9 +602,20 @@ _CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "me
 _BY_CLASS_NAME = {c.__name__: c for c in _CLASS_TO_NAME}
 
 
+def _per_sample_of(loss, y_true, y_pred):
+    """``loss`` (reduction "none") of each sample; Keras's function forms
+    reduce the last axis, so a 1-D pair (Keras 2's VAE: the flattened
+    batch) is one sample and its loss a scalar."""
+    rank = y_pred.ndim if hasattr(y_pred, "ndim") else np.ndim(y_pred)
+    if rank == 1:
+        return loss(ops.reshape(y_true, (1, -1)), ops.reshape(y_pred, (1, -1)))[0]
+    return loss(y_true, y_pred)
+
+
 def _per_sample(cls):
     def fn(y_true, y_pred, from_logits=False, **kwargs):
-        return cls(from_logits=from_logits, reduction="none", **kwargs)(y_true, y_pred)
+        return _per_sample_of(cls(from_logits=from_logits, reduction="none", **kwargs),
+                              y_true, y_pred)
     fn.__name__ = _CLASS_TO_NAME[cls]
     fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
     fn._loss_class = cls
@@ -620,7 +631,7 @@ sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
 
 def _formula_per_sample(cls):
     def fn(y_true, y_pred, **kwargs):
-        return cls(reduction="none", **kwargs)(y_true, y_pred)
+        return _per_sample_of(cls(reduction="none", **kwargs), y_true, y_pred)
     fn.__name__ = _CLASS_TO_NAME[cls]
     fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
     fn._loss_class = cls

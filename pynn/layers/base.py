@@ -454,7 +454,11 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
-                 **kwargs):
+                 weights=None, **kwargs):
+        if weights is not None:
+            # Keras 2's initial weights (Conv2D(..., weights=[kernel, bias])),
+            # set once the layer is built
+            self._initial_weights = list(weights)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -861,6 +865,10 @@ class Layer:
                 self.build()
             self.built = True
             self._build_input_shape = input_shape
+            initial = self.__dict__.get("_initial_weights")
+            if initial is not None:
+                self._initial_weights = None
+                self.set_weights(initial)
             if self.input_spec:  # build may have set it: check again, as Keras does
                 from .input_spec import assert_input_compatibility, shapes_as_inputs
                 assert_input_compatibility(self.input_spec, shapes_as_inputs(input_shape),

@@ -387,3 +387,101 @@ def test_keras2_training_spellings():
     K.set_image_dim_ordering("tf")
     with pytest.raises(ValueError, match="channels_last"):
         K.set_image_dim_ordering("th")
+
+
+# ------------------------------------------- what Keras 2's examples use
+
+def test_ndim_of_a_symbolic_tensor_is_an_int():
+    x = layers.Input((4, 4, 3))
+    assert K.ndim(x[0, :, :, :]) == 3 and isinstance(K.ndim(x), int)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mean_squared_error",
+                                  "mean_absolute_error", "kl_divergence"])
+def test_loss_functions_of_one_dimensional_arrays_match_keras(name):
+    """Keras's function forms reduce the last axis: a 1-D pair (a flattened
+    batch) is one sample, and its loss a scalar."""
+    from keras_reference import keras
+    if keras is None:
+        pytest.skip("Keras 3 is not installed")
+    rng = np.random.default_rng(10)
+    y_true = rng.random(12).astype(np.float32)
+    y_pred = rng.uniform(0.05, 0.95, 12).astype(np.float32)
+    ours = getattr(pynn.losses, name)(y_true, y_pred)
+    assert np.ndim(ours) == 0
+    np.testing.assert_allclose(ours, getattr(keras.losses, name)(y_true, y_pred), rtol=1e-5)
+    two = getattr(pynn.losses, name)(y_true.reshape(3, 4), y_pred.reshape(3, 4))
+    np.testing.assert_allclose(two, getattr(keras.losses, name)(y_true.reshape(3, 4),
+                                                                y_pred.reshape(3, 4)),
+                               rtol=1e-5)
+
+
+def test_vae_loss_of_symbolic_tensors_given_to_model_add_loss():
+    """Keras 2's variational_autoencoder: a loss function of the model's
+    input and output, a KL term of its tensors, ``vae.add_loss(...)``,
+    ``compile`` with no loss, ``fit(x)``."""
+    pynn.utils.set_random_seed(11)
+    inputs = layers.Input((6,))
+    h = layers.Dense(4, activation="relu")(inputs)
+    z_mean, z_log_var = layers.Dense(2)(h), layers.Dense(2)(h)
+    outputs = layers.Dense(6, activation="sigmoid")(z_mean)
+    vae = models.Model(inputs, outputs, name="vae")
+    reconstruction = pynn.losses.binary_crossentropy(K.flatten(inputs), K.flatten(outputs))
+    reconstruction *= 6
+    kl = K.sum(1 + z_log_var - K.square(z_mean) - K.exp(z_log_var), axis=-1) * -0.5
+    vae.add_loss(K.mean(reconstruction + kl))
+    vae.compile(optimizer=pynn.optimizers.SGD(0.05))
+    assert vae.output_names == [outputs.node.operation.name]
+    x = np.random.default_rng(11).random((8, 6)).astype(np.float32)
+
+    parts = models.Model(inputs, [outputs, z_mean, z_log_var])
+
+    def expected():
+        out, mean, log_var = parts.predict(x, verbose=0)
+        p = np.clip(out.ravel(), 1e-7, 1 - 1e-7)
+        bce = -np.mean(x.ravel() * np.log(p) + (1 - x.ravel()) * np.log(1 - p))
+        kl_value = -0.5 * np.sum(1 + log_var - mean ** 2 - np.exp(log_var), axis=-1)
+        return np.mean(6 * bce + kl_value)
+    before = expected()
+    np.testing.assert_allclose(vae.evaluate(x, verbose=0), before, rtol=1e-4)
+    np.testing.assert_allclose(vae.predict(x, verbose=0), parts.predict(x, verbose=0)[0])
+    vae.fit(x, epochs=5, batch_size=8, verbose=0)
+    assert expected() < before
+
+
+def test_symbolic_loss_object_is_a_graph_layer():
+    a, b = layers.Input((3,)), layers.Input((3,))
+    loss = pynn.losses.MeanSquaredError(reduction="none")(a, b)
+    model = models.Model([a, b], loss)
+    x, y = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    np.testing.assert_allclose(model.predict([x, y], verbose=0), [1.0, 1.0])
+
+
+def test_keras2_optimizer_decay():
+    """``SGD(lr=0.1, decay=0.5)``: Keras 2's rate lr / (1 + decay * t) at
+    step t (0 first)."""
+    pynn.utils.set_random_seed(12)
+    w = pynn.Variable(np.zeros(2, np.float32))
+    opt = pynn.optimizers.SGD(lr=0.1, decay=0.5)
+    expected = np.zeros(2, np.float32)
+    for t in range(4):
+        opt.apply_gradients([(np.ones(2, np.float32), w)])
+        expected -= 0.1 / (1 + 0.5 * t)
+        np.testing.assert_allclose(np.asarray(w.value), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="decay must be"):
+        pynn.optimizers.RMSprop(decay=-1.0)
+
+
+def test_layer_weights_argument_sets_the_initial_weights():
+    """Keras 2's ``Conv2D(..., weights=[kernel, bias])`` (mnist_net2net)."""
+    rng = np.random.default_rng(13)
+    kernel, bias = rng.normal(size=(3, 3, 2, 4)).astype(np.float32), np.arange(4, dtype=np.float32)
+    conv = layers.Conv2D(4, 3, padding="same", weights=[kernel, bias])
+    model = models.Sequential([layers.Input((5, 5, 2)), conv])
+    np.testing.assert_array_equal(conv.get_weights()[0], kernel)
+    np.testing.assert_array_equal(conv.get_weights()[1], bias)
+    x = rng.normal(size=(1, 5, 5, 2)).astype(np.float32)
+    expected = np.einsum("hwio,hwi->o", kernel, x[0, 1:4, 1:4]) + bias
+    np.testing.assert_allclose(model.predict(x, verbose=0)[0, 2, 2], expected, rtol=1e-4)
+    with pytest.raises(ValueError, match="expects 2 weight arrays"):
+        layers.Dense(2, weights=[np.eye(3, dtype=np.float32)])(layers.Input((3,)))
