@@ -1248,10 +1248,28 @@ class Function:
         else:
             x = xs[0] if node.single_input else xs
         step_training = False if node.training is False else (training or bool(node.training))
-        y = layer(x, training=step_training, **node.call_args)
+        # masks travel as in a model's run (an Embedding's mask_zero to the
+        # LSTM after it): each node gets its inputs' masks, and its
+        # layer's compute_mask gives its outputs'
+        masks = [vals.get(("mask", id(t))) for t in node.input_tensors]
+        m = None if builtins.all(v is None for v in masks) else \
+            masks[0] if node.single_input else masks
+        if m is None:
+            y = layer(x, training=step_training, **node.call_args)
+        else:
+            y = layer(x, training=step_training, mask=m, **node.call_args)
         ys = [y] if node.single_output else list(y)
         for t, v in zip(node.output_tensors, ys):
             vals[id(t)] = v
+        if builtins.any(t._has_mask for t in node.output_tensors):
+            from .models.node import CallContext
+            ctx = CallContext()
+            ctx.mask = m
+            plain = [np.asarray(autodiff._val(autodiff.resolve(v))) for v in xs]
+            out = layer.compute_mask(ctx, plain[0] if node.single_input else plain, m)
+            outs = out if isinstance(out, (list, tuple)) else [out] * len(ys)
+            for t, mask in zip(node.output_tensors, outs):
+                vals[("mask", id(t))] = mask
 
     @staticmethod
     def _value(t, vals):

@@ -485,3 +485,33 @@ def test_layer_weights_argument_sets_the_initial_weights():
     np.testing.assert_allclose(model.predict(x, verbose=0)[0, 2, 2], expected, rtol=1e-4)
     with pytest.raises(ValueError, match="expects 2 weight arrays"):
         layers.Dense(2, weights=[np.eye(3, dtype=np.float32)])(layers.Input((3,)))
+
+
+def test_function_carries_masks_like_predict():
+    """An Embedding's mask_zero reaches the LSTM after it inside K.function
+    as in predict (the LSTM skips the padded steps)."""
+    pynn.utils.set_random_seed(14)
+    model = models.Sequential([layers.Input((5,), dtype="int32"),
+                               layers.Embedding(10, 3, mask_zero=True), layers.LSTM(4),
+                               layers.Dense(2)])
+    x = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]])
+    f = K.function([model.input], [model.output])
+    np.testing.assert_allclose(f([x])[0], model.predict(x, verbose=0), rtol=1e-5, atol=1e-7)
+
+
+def test_mask_given_to_a_layer_on_a_gradient_tape_is_used():
+    """``lstm(x, mask=m)`` while a GradientTape records computes what it
+    computes eagerly (the mask was dropped), and its gradient stops at the
+    masked steps."""
+    pynn.utils.set_random_seed(15)
+    lstm = layers.LSTM(3)
+    x = np.random.default_rng(15).normal(size=(2, 4, 2)).astype(np.float32)
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0]], bool)
+    eager = np.asarray(lstm(x, mask=mask))
+    with pynn.GradientTape() as tape:
+        watched = tape.watch(x)
+        y = lstm(watched, mask=mask)
+        total = pynn.ops.sum(y)
+    np.testing.assert_allclose(np.asarray(y.value), eager, rtol=1e-6)
+    grad = np.asarray(tape.gradient(total, x))
+    assert np.all(grad[~mask] == 0) and np.all(np.abs(grad[mask]).sum(-1) > 0)
