@@ -1056,6 +1056,9 @@ def _recorded_merge(record, layer, xs, training):
             merging.Subtract: autodiff.subtract, merging.Multiply: autodiff.multiply}.get(cls)
     if fold is None:
         return None
+    rank = max(len(x.shape) for x in xs)
+    xs = [x if len(x.shape) == rank else
+          autodiff.reshape(x, merging.same_rank_shape(x.shape, rank)) for x in xs]
     y = xs[0]
     for x in xs[1:]:
         y = fold(y, x)

@@ -515,3 +515,33 @@ def test_mask_given_to_a_layer_on_a_gradient_tape_is_used():
     np.testing.assert_allclose(np.asarray(y.value), eager, rtol=1e-6)
     grad = np.asarray(tape.gradient(total, x))
     assert np.all(grad[~mask] == 0) and np.all(np.abs(grad[mask]).sum(-1) > 0)
+
+
+@pytest.mark.parametrize("name", ["add", "multiply", "maximum", "average", "subtract"])
+def test_merge_of_lower_rank_input_expands_after_the_batch_axis(name):
+    """Keras 2's ACGAN: ``multiply([latent, Embedding(...)(label)])`` of a
+    (batch, 100) and a (batch, 1, 100) tensor is (batch, 1, 100), the
+    lower-rank input expanded at axis 1 as Keras does (NumPy's broadcast
+    gave (batch, batch, 100)); its gradient comes back in its own shape."""
+    from keras_reference import keras
+    rng = np.random.default_rng(16)
+    xa = rng.normal(size=(3, 4)).astype(np.float32)
+    xb = rng.normal(size=(3, 1, 4)).astype(np.float32)
+    a, b = layers.Input((4,)), layers.Input((1, 4))
+    out = getattr(layers, name)([a, b])
+    assert out.shape == (None, 1, 4)
+    model = models.Model([a, b], out)
+    got = model.predict([xa, xb], verbose=0)
+    if keras is not None:
+        ka, kb = keras.Input((4,)), keras.Input((1, 4))
+        reference = keras.Model([ka, kb], getattr(keras.layers, name)([ka, kb]))
+        np.testing.assert_allclose(got, reference.predict([xa, xb], verbose=0), rtol=1e-6)
+    with pynn.GradientTape() as tape:
+        ta, tb = tape.watch(xa), tape.watch(xb)
+        total = pynn.ops.sum(pynn.ops.square(model([ta, tb])))
+    ga, gb = tape.gradient(total, [xa, xb])
+    assert np.shape(ga) == xa.shape and np.shape(gb) == xb.shape
+
+    def f(va):
+        return float(np.sum(np.square(model.predict([va, xb], verbose=0))))
+    _check_against_differences(f, xa, np.asarray(ga), count=4)
