@@ -332,8 +332,8 @@ def carried_mask(x):
 
 # Keras 1's argument names, which Keras 2 renamed (its legacy interfaces
 # converted them with a warning, values and all: border_mode, subsample,
-# dim_ordering "th"): a layer given one refuses it and names its Keras 2
-# spelling, unless the layer has an argument of that name itself.
+# dim_ordering "th"): pynn's layers given one refuse it and name its Keras
+# 2 spelling, unless the layer has an argument of that name itself.
 _KERAS1_ARGUMENTS = {
     "output_dim": "units", "nb_filter": "filters", "filter_length": "kernel_size",
     "nb_row": "kernel_size", "nb_col": "kernel_size", "init": "kernel_initializer",
@@ -369,7 +369,8 @@ class Layer:
     """Base class of all layers (Keras's ``keras.layers.Layer``)."""
 
     def __new__(cls, *args, **kwargs):
-        if kwargs:
+        # (pynn's own layers: a program's layer may take such a name itself)
+        if kwargs and cls.__module__.startswith("pynn."):
             _check_keras1_arguments(cls, kwargs)
         return super().__new__(cls)
 

@@ -545,3 +545,14 @@ def test_merge_of_lower_rank_input_expands_after_the_batch_axis(name):
     def f(va):
         return float(np.sum(np.square(model.predict([va, xb], verbose=0))))
     _check_against_differences(f, xa, np.asarray(ga), count=4)
+
+
+def test_a_programs_layer_may_take_a_keras1_name_through_kwargs():
+    class Legacy(layers.Layer):
+        def __init__(self, **kwargs):
+            self.init = kwargs.pop("init", "uniform")
+            super().__init__(**kwargs)
+
+        def call(self, x):
+            return x
+    assert Legacy(init="normal").init == "normal"
