@@ -291,6 +291,7 @@ def test_keras2_module_paths_import_the_same_objects():
     from pynn.layers.wrappers import TimeDistributed
     from pynn.utils.generic_utils import CustomObjectScope, Progbar, get_custom_objects
     from pynn.utils.np_utils import normalize, to_categorical
+    from pynn.utils.vis_utils import model_to_dot, plot_model
     assert (Layer, Input, EngineInputSpec) == (layers.Layer, layers.Input, layers.InputSpec)
     assert (Conv2D, UpSampling2D, Dense, Lambda, Permute, Embedding, LeakyReLU) == (
         layers.Conv2D, layers.UpSampling2D, layers.Dense, layers.Lambda, layers.Permute,
@@ -298,6 +299,7 @@ def test_keras2_module_paths_import_the_same_objects():
     assert Deconvolution2D is layers.Conv2DTranspose
     assert (LSTM, LSTMCell, RNN, TimeDistributed, GaussianNoise) == (
         layers.LSTM, layers.LSTMCell, layers.RNN, layers.TimeDistributed, layers.GaussianNoise)
+    assert (model_to_dot, plot_model) == (pynn.utils.model_to_dot, pynn.utils.plot_model)
     assert (CustomObjectScope, Progbar, get_custom_objects) == (
         pynn.utils.CustomObjectScope, pynn.utils.Progbar, pynn.utils.get_custom_objects)
     np.testing.assert_array_equal(to_categorical([0, 2], 3), [[1, 0, 0], [0, 0, 1]])
