@@ -688,44 +688,46 @@ class Traced:
 class ForwardingOperators:
     """Array operators and NumPy protocols for an object that stands for an
     array (a layer's Weight): each forwards to ``self._operand()``, the
-    weight's traced leaf while a tape records and its value otherwise."""
+    weight's traced leaf while a tape records and its value otherwise.
+    With a symbolic tensor the tensor's own operator records the operation,
+    the weight read when the graph runs."""
     __slots__ = ()
 
     def __add__(self, o):
-        return self._operand() + o
+        return NotImplemented if _symbolic(o) else self._operand() + o
 
     def __radd__(self, o):
-        return o + self._operand()
+        return NotImplemented if _symbolic(o) else o + self._operand()
 
     def __sub__(self, o):
-        return self._operand() - o
+        return NotImplemented if _symbolic(o) else self._operand() - o
 
     def __rsub__(self, o):
-        return o - self._operand()
+        return NotImplemented if _symbolic(o) else o - self._operand()
 
     def __mul__(self, o):
-        return self._operand() * o
+        return NotImplemented if _symbolic(o) else self._operand() * o
 
     def __rmul__(self, o):
-        return o * self._operand()
+        return NotImplemented if _symbolic(o) else o * self._operand()
 
     def __truediv__(self, o):
-        return self._operand() / o
+        return NotImplemented if _symbolic(o) else self._operand() / o
 
     def __rtruediv__(self, o):
-        return o / self._operand()
+        return NotImplemented if _symbolic(o) else o / self._operand()
 
     def __pow__(self, o):
-        return self._operand() ** o
+        return NotImplemented if _symbolic(o) else self._operand() ** o
 
     def __rpow__(self, o):
-        return o ** self._operand()
+        return NotImplemented if _symbolic(o) else o ** self._operand()
 
     def __matmul__(self, o):
-        return self._operand() @ o
+        return NotImplemented if _symbolic(o) else self._operand() @ o
 
     def __rmatmul__(self, o):
-        return o @ self._operand()
+        return NotImplemented if _symbolic(o) else o @ self._operand()
 
     def __neg__(self):
         return -self._operand()
@@ -751,6 +753,10 @@ class ForwardingOperators:
 
 
 # ---------------------------------------------------------------- operands
+
+def _symbolic(x):
+    return bool(ops._SYMBOLIC) and isinstance(x, ops._SYMBOLIC[0])
+
 
 def resolve(x):
     """A weight as its traced leaf (while a tape records) or value; other

@@ -51,6 +51,28 @@ _STREAM_CONVERT_BYTES = 256 << 20
 _placements = [0]
 
 
+def _keras1_fit_arguments(who, kwargs, epochs):
+    """Keras 1's names among fit's arguments: ``nb_epoch`` is ``epochs``,
+    taken with Keras 2's warning; the others changed meaning and are
+    refused with what to write instead."""
+    import warnings
+    refused = {
+        "samples_per_epoch": "steps_per_epoch= (batches per epoch: samples // batch size)",
+        "nb_val_samples": "validation_steps= (batches: samples // batch size)",
+        "nb_worker": "workers=", "pickle_safe": "use_multiprocessing=",
+        "show_accuracy": "compile(..., metrics=['accuracy'])"}
+    kwargs = dict(kwargs)
+    if "nb_epoch" in kwargs:
+        warnings.warn(f"The `nb_epoch` argument in `{who}` has been renamed `epochs`.",
+                      stacklevel=3)
+        epochs = kwargs.pop("nb_epoch")
+    for name in sorted(kwargs):
+        if name in refused:
+            raise TypeError(f"{who}: {name}= is Keras 1's; write {refused[name]}")
+        raise TypeError(f"{who}() got an unexpected keyword argument {name!r}")
+    return epochs
+
+
 def _inference():
     """pynn.models.passes.run_inference (bound at the first call: the
     models package imports this module)."""
@@ -1024,7 +1046,7 @@ class TrainingMixin:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1, max_queue_size=10, workers=1,
-            use_multiprocessing=False):
+            use_multiprocessing=False, **kwargs):
         """Train for ``epochs`` over arrays or a stream of batches; returns
         the History.
 
@@ -1035,6 +1057,8 @@ class TrainingMixin:
         threads meanwhile see weights from before, during or after any
         step.  Different models train in parallel threads safely (the
         kernels release the GIL)."""
+        if kwargs:
+            epochs = _keras1_fit_arguments("fit", kwargs, epochs)
         self._require_compiled("fit()")
         epochs = config.capped_epochs(epochs)
         array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
@@ -1417,6 +1441,12 @@ class TrainingMixin:
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """The predicted probabilities: ``predict`` (Keras 2's
+        Sequential.predict_proba, for a model ending in softmax or
+        sigmoid)."""
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
     def predict_classes(self, x, batch_size=32, verbose=0):
         """Class indices: argmax of a multi-class output, ``p > 0.5`` for a
         one-unit output (Keras 2's Sequential.predict_classes)."""
@@ -1469,8 +1499,10 @@ class TrainingMixin:
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
                       callbacks=None, validation_data=None, validation_steps=None,
                       validation_freq=1, class_weight=None, max_queue_size=10, workers=1,
-                      use_multiprocessing=False, shuffle=True, initial_epoch=0):
+                      use_multiprocessing=False, shuffle=True, initial_epoch=0, **kwargs):
         """Keras 2's name for ``fit`` on a generator."""
+        if kwargs:
+            epochs = _keras1_fit_arguments("fit_generator", kwargs, epochs)
         return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs,
                         verbose=verbose, callbacks=callbacks, validation_data=validation_data,
                         validation_steps=validation_steps, validation_freq=validation_freq,

@@ -332,8 +332,50 @@ def carried_mask(x):
     return None
 
 
+# Keras 1's argument names, which Keras 2 renamed (its legacy interfaces
+# converted them with a warning, values and all: border_mode, subsample,
+# dim_ordering "th"): pynn's layers given one refuse it and name its Keras
+# 2 spelling, unless the layer has an argument of that name itself.
+_KERAS1_ARGUMENTS = {
+    "output_dim": "units", "nb_filter": "filters", "filter_length": "kernel_size",
+    "nb_row": "kernel_size", "nb_col": "kernel_size", "init": "kernel_initializer",
+    "inner_init": "recurrent_initializer", "W_regularizer": "kernel_regularizer",
+    "b_regularizer": "bias_regularizer", "U_regularizer": "recurrent_regularizer",
+    "W_constraint": "kernel_constraint", "b_constraint": "bias_constraint",
+    "U_constraint": "recurrent_constraint", "bias": "use_bias", "border_mode": "padding",
+    "subsample": "strides", "subsample_length": "strides", "pool_length": "pool_size",
+    "stride": "strides", "dim_ordering": "data_format", "p": "rate", "dropout_W": "dropout",
+    "dropout_U": "recurrent_dropout", "inner_activation": "recurrent_activation",
+    "consume_less": "implementation", "forget_bias_init": "unit_forget_bias",
+    "atrous_rate": "dilation_rate", "sigma": "stddev", "beta_init": "beta_initializer",
+    "gamma_init": "gamma_initializer",
+    "mode": None}  # BatchNormalization's, which Keras 2 removed
+_own_arguments = {}
+
+
+def _check_keras1_arguments(cls, kwargs):
+    names = _own_arguments.get(cls)
+    if names is None:
+        names = _own_arguments[cls] = frozenset(
+            p for c in cls.__mro__ if "__init__" in vars(c)
+            for p in inspect.signature(vars(c)["__init__"]).parameters)
+    old = sorted(k for k in kwargs if k in _KERAS1_ARGUMENTS and k not in names)
+    if old:
+        hints = [f"{k}= is Keras 1's name for {_KERAS1_ARGUMENTS[k]}=" if _KERAS1_ARGUMENTS[k]
+                 else f"{k}= is Keras 1's, and Keras 2 removed it"
+                 for k in old]
+        raise TypeError(f"{cls.__name__}: {'; '.join(hints)}")
+
+
 class Layer:
     """Base class of all layers (Keras's ``keras.layers.Layer``)."""
+
+    def __new__(cls, *args, **kwargs):
+        # (pynn's own layers: a program's layer may take such a name itself)
+        if kwargs and cls.__module__.startswith("pynn."):
+            _check_keras1_arguments(cls, kwargs)
+        return super().__new__(cls)
+
     supports_masking = False
     # Which axes of the input must keep the size the layer was built for
     # (None: every axis but the batch).  A convolution fixes only its
@@ -415,7 +457,11 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
-                 **kwargs):
+                 weights=None, **kwargs):
+        if weights is not None:
+            # Keras 2's initial weights (Conv2D(..., weights=[kernel, bias])),
+            # set once the layer is built
+            self._initial_weights = list(weights)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -822,6 +868,10 @@ class Layer:
                 self.build()
             self.built = True
             self._build_input_shape = input_shape
+            initial = self.__dict__.get("_initial_weights")
+            if initial is not None:
+                self._initial_weights = None
+                self.set_weights(initial)
             if self.input_spec:  # build may have set it: check again, as Keras does
                 from .input_spec import assert_input_compatibility, shapes_as_inputs
                 assert_input_compatibility(self.input_spec, shapes_as_inputs(input_shape),

@@ -120,6 +120,8 @@ def _check_output_shape(spec, who):
 # TensorOperation names one of these and nothing else.
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
              "mod": lambda a, b: a % b,
+             # Keras 2's K.shape of a symbolic tensor
+             "shape_tensor": lambda x: np.asarray(np.shape(x), np.int32),
              # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
              "filled_to_batch": lambda x, shape, fill_value, dtype: np.full(
                  (x.shape[0],) + tuple(shape[1:]), fill_value, dtype),
@@ -143,6 +145,7 @@ in_top_k isreal
 # Operations whose result is int32 indices, as Keras's.
 INDEX_OPS = frozenset("""
 nanargmax nanargmin argpartition argmax argmin argsort count_nonzero searchsorted digitize
+shape_tensor
 """.split())
 # Operations that only move, pick or repeat elements: a boolean mask or
 # integer ids come out with their own dtype, as in Keras.
@@ -434,12 +437,50 @@ def record_operation(op, args, kwargs):
     if op == "tile" and not kwargs and len(args) == 2 and np.ndim(args[1]) and \
             any(r is None for r in args[1]):
         return record_to_batch(op, (args[0], list(args[1])))
+    args, kwargs = _live_weights(args, kwargs)
     tensors = []
     enc_args = [_encode(a, tensors) for a in args]
     enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
     layer = TensorOperation(op, enc_args, enc_kwargs)
     return layer(tensors if len(tensors) > 1 else tensors[0])
 
+
+
+def _live_weights(args, kwargs):
+    """A weight among an operation's arguments (``K.dot(x, kernel)``,
+    ``kernel - lr * grads`` in Keras 2's updates) is read when the graph
+    runs, by a WeightRead node on the operation's first symbolic input,
+    and has its gradient there; for export it is its current value."""
+    from .. import ops
+    from ..models.node import KerasTensor
+    from .base import Weight
+    if getattr(_constants, "on", False):
+        return args, kwargs
+    if ops._WEIGHT_STAND_INS:
+        args, kwargs = ops._with_stand_ins(args, kwargs)
+    flat = []
+
+    def walk(v):
+        if type(v) in (list, tuple):
+            for t in v:
+                walk(t)
+        else:
+            flat.append(v)
+    walk(list(args) + list(kwargs.values()))
+    if not any(isinstance(v, Weight) for v in flat):
+        return args, kwargs
+    source = next(v for v in flat if isinstance(v, KerasTensor))
+    made = {}
+
+    def one(v):
+        if type(v) in (list, tuple):
+            return type(v)(one(t) for t in v)
+        if isinstance(v, Weight):
+            if id(v) not in made:
+                made[id(v)] = WeightRead(v)(source)
+            return made[id(v)]
+        return v
+    return tuple(one(v) for v in args), {k: one(v) for k, v in kwargs.items()}
 
 
 def _register():

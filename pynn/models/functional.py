@@ -532,6 +532,11 @@ class Model(TrainingMixin, Layer):
     _eager_call = False
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None and outputs is None and "input" in kwargs and "output" in kwargs:
+            # Keras 1's spelling, which Keras 2 still took with this warning
+            warnings.warn("Update your `Model` call to the Keras 2 API: "
+                          "`Model(inputs=..., outputs=...)`", stacklevel=2)
+            inputs, outputs = kwargs.pop("input"), kwargs.pop("output")
         if inputs is None and outputs is None and type(self) is Model:
             raise ValueError("Model: give inputs and outputs (Model(inputs, outputs)), or "
                              "subclass Model and define call()")
@@ -591,6 +596,20 @@ class Model(TrainingMixin, Layer):
         self.built = True
         self._build_input_shape = [t.shape for t in flat_in] if len(flat_in) > 1 \
             else flat_in[0].shape
+
+    def add_loss(self, loss, inputs=None):
+        """A loss built from the graph's symbolic tensors (Keras 2's VAE:
+        ``vae.add_loss(K.mean(reconstruction + kl))`` before compile) joins
+        the graph, through an _AddedLosses node, and is added to the
+        training loss at every step; anything else as Layer.add_loss."""
+        if isinstance(loss, KerasTensor) and self._program is not None and \
+                not self._traced_call:
+            names = self.output_names
+            self._init_graph(self._inputs_struct,
+                             _with_added_losses(self._outputs_struct, [loss]))
+            self.output_names = names
+            return
+        Layer.add_loss(self, loss, inputs)
 
     def _require_graph(self, what):
         if self._program is None:

@@ -81,13 +81,24 @@ class Optimizer:
 
     def __init__(self, learning_rate=0.001, name=None, lr=None, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
-                 ema_momentum=0.99, ema_overwrite_frequency=None, **kwargs):
+                 ema_momentum=0.99, ema_overwrite_frequency=None, decay=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
         self.name = name or type(self).__name__.lower()
         self._schedule = None
         self.learning_rate = learning_rate if lr is None else lr
+        if decay:
+            # Keras 2's time decay, lr / (1 + decay * iterations), the
+            # schedule that computes it
+            decay = float(decay)
+            if not np.isfinite(decay) or decay < 0:
+                raise ValueError(f"{type(self).__name__}: decay must be a finite number >= 0, "
+                                 f"got {decay!r}")
+            if self._schedule is not None:
+                raise ValueError(f"{type(self).__name__}: give decay= or a learning rate "
+                                 f"schedule, not both")
+            self._schedule = schedules.InverseTimeDecay(self._learning_rate, 1, decay)
         self.iterations = 0
         self._slots = None
         self._shapes = None  # the variables' shapes, given with each step
