@@ -121,8 +121,11 @@ class KerasTensor:
     def _merge(self, other, layer_name, op, reverse=False):
         from .. import layers
         # (a scalar, such as a loss built with K.sum, has no batch axis for
-        # a merge layer to run over: an operation adds it)
-        if isinstance(other, KerasTensor) and self.ndim and other.ndim:
+        # a merge layer to run over: an operation adds it; nor do tensors
+        # of different ranks go to one, which expands the lower rank after
+        # the batch axis as Keras's merge layers do, where ``x + y``
+        # broadcasts as NumPy's, as Keras's ops.add)
+        if isinstance(other, KerasTensor) and self.ndim and self.ndim == other.ndim:
             pair = [other, self] if reverse else [self, other]
             return getattr(layers, layer_name)()(pair)
         return self._operation(op, other, reverse)
