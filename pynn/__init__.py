@@ -40,8 +40,8 @@ from .math import (  # noqa: E402
     equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
-    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, round, shape, sigmoid, sign,
-    repeat, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
+    reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
+    sign, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
     unstack, where)
 # (tf.math's functions that TensorFlow also has at the top level)
 from .math import (  # noqa: E402

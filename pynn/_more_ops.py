@@ -1541,10 +1541,15 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
     return back(x[:, top:top + th, left:left + tw, :])
 
 
-def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid",
-                    data_format=None):
+def extract_patches(images=None, size=None, strides=None, dilation_rate=1, padding="valid",
+                    data_format=None, *, image=None):
     """The ``size`` patches of images, each flattened into the channels:
-    shape (batch, rows, cols, size_h * size_w * channels)."""
+    shape (batch, rows, cols, size_h * size_w * channels).  ``image=`` is
+    the images' name in Keras 3's first releases."""
+    if images is None:
+        images = image
+    if images is None or size is None:
+        raise TypeError("extract_patches: give the images and the patch size")
     if not isinstance(size, int) and len(size) == 3:
         raise ValueError("extract_patches: 3-D patches (extract_patches_3d) are not supported")
     ph, pw = (size, size) if isinstance(size, int) else tuple(size)

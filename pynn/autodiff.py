@@ -688,44 +688,46 @@ class Traced:
 class ForwardingOperators:
     """Array operators and NumPy protocols for an object that stands for an
     array (a layer's Weight): each forwards to ``self._operand()``, the
-    weight's traced leaf while a tape records and its value otherwise."""
+    weight's traced leaf while a tape records and its value otherwise.
+    With a symbolic tensor the tensor's own operator records the operation,
+    the weight read when the graph runs."""
     __slots__ = ()
 
     def __add__(self, o):
-        return self._operand() + o
+        return NotImplemented if _symbolic(o) else self._operand() + o
 
     def __radd__(self, o):
-        return o + self._operand()
+        return NotImplemented if _symbolic(o) else o + self._operand()
 
     def __sub__(self, o):
-        return self._operand() - o
+        return NotImplemented if _symbolic(o) else self._operand() - o
 
     def __rsub__(self, o):
-        return o - self._operand()
+        return NotImplemented if _symbolic(o) else o - self._operand()
 
     def __mul__(self, o):
-        return self._operand() * o
+        return NotImplemented if _symbolic(o) else self._operand() * o
 
     def __rmul__(self, o):
-        return o * self._operand()
+        return NotImplemented if _symbolic(o) else o * self._operand()
 
     def __truediv__(self, o):
-        return self._operand() / o
+        return NotImplemented if _symbolic(o) else self._operand() / o
 
     def __rtruediv__(self, o):
-        return o / self._operand()
+        return NotImplemented if _symbolic(o) else o / self._operand()
 
     def __pow__(self, o):
-        return self._operand() ** o
+        return NotImplemented if _symbolic(o) else self._operand() ** o
 
     def __rpow__(self, o):
-        return o ** self._operand()
+        return NotImplemented if _symbolic(o) else o ** self._operand()
 
     def __matmul__(self, o):
-        return self._operand() @ o
+        return NotImplemented if _symbolic(o) else self._operand() @ o
 
     def __rmatmul__(self, o):
-        return o @ self._operand()
+        return NotImplemented if _symbolic(o) else o @ self._operand()
 
     def __neg__(self):
         return -self._operand()
@@ -751,6 +753,10 @@ class ForwardingOperators:
 
 
 # ---------------------------------------------------------------- operands
+
+def _symbolic(x):
+    return bool(ops._SYMBOLIC) and isinstance(x, ops._SYMBOLIC[0])
+
 
 def resolve(x):
     """A weight as its traced leaf (while a tape records) or value; other
@@ -2522,19 +2528,21 @@ def _per_row(values, batch, rows, who):
 
 def infer_output_shape(who, input_shape, input_dtype, run):
     """The output shape(s) of ``run`` (a layer's call, a Lambda's function)
-    for inputs of ``input_shape`` (a shape or a list; None where unknown),
-    found by running it on zeros twice, with 2 and then 3 for every
-    unknown dimension: output dimensions that differ are unknown."""
+    for inputs of ``input_shape`` (a shape or a list; None where unknown)
+    and ``input_dtype`` (one for all, or a list, one per input), found by
+    running it on zeros twice, with 2 and then 3 for every unknown
+    dimension: output dimensions that differ are unknown."""
     from .utils.seeding import isolated
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
+    dtypes = input_dtype if isinstance(input_dtype, list) else [input_dtype] * len(shapes)
 
     def sample(size):
         # string inputs (a StringLookup inside the call) get empty strings
         arrays = [np.full(tuple(size if d is None else d for d in s), "", object)
-                  if input_dtype in ("string", str, object) else
-                  np.zeros(tuple(size if d is None else d for d in s), input_dtype)
-                  for s in shapes]
+                  if dtype in ("string", str, object) else
+                  np.zeros(tuple(size if d is None else d for d in s), dtype)
+                  for s, dtype in zip(shapes, dtypes)]
         return arrays if multi else arrays[0]
     saved = _local.inferring, _local.sizes_unknown
     _local.inferring = True

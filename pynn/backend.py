@@ -221,24 +221,33 @@ def set_image_data_format(data_format):
                          f"{data_format!r}")
 
 
+def image_dim_ordering():
+    """Keras 2's older name: 'tf' (channels last)."""
+    return "tf"
+
+
+def set_image_dim_ordering(dim_ordering):
+    if dim_ordering != "tf":
+        raise ValueError(f"set_image_dim_ordering: pynn's data is channels_last ('tf'), got "
+                         f"{dim_ordering!r}")
+
+
 def cast_to_floatx(x):
     return np.asarray(x, dtype=np.float32)
 
 
 def clear_session(free_memory=True):
     """Restart the automatic layer names (dense, dense_1, ...) and
-    get_uid's counters, as Keras's clear_session does; ``free_memory``
+    get_uid's counters, as Keras's clear_session does, and forget
+    set_learning_phase's choice; ``free_memory``
     also runs Python's garbage collector."""
+    global _learning_phase
     from .layers.base import _name_counts
     _name_counts.clear()
+    _learning_phase = None  # (Keras 2's clear_session forgot it with the graph)
     if free_memory:
         import gc
         gc.collect()
-
-
-def learning_phase():
-    """1 while a layer's call is being traced for training, else 0."""
-    return int(autodiff.active_tape() is not None)
 
 
 def is_keras_tensor(x):
@@ -463,6 +472,13 @@ def eval(x):
 
 
 def shape(x):
+    """The shape; of a symbolic tensor, an int32 symbolic tensor (its
+    batch size is known only when the graph runs), as Keras 2's
+    tf.shape was: ``K.prod(K.cast(K.shape(x), 'float32'))``."""
+    from .models.node import KerasTensor
+    if isinstance(x, KerasTensor):
+        from .layers.lambda_layer import record_operation
+        return record_operation("shape_tensor", (x,), {})
     return ops.shape(x)
 
 
@@ -472,7 +488,9 @@ def int_shape(x):
 
 
 def ndim(x):
-    return ops.ndim(x)
+    """The rank as a Python int, of a symbolic tensor too (Keras 2's
+    ``assert K.ndim(x) == 3``)."""
+    return len(ops.shape(x))
 
 
 def dtype(x):
@@ -990,3 +1008,282 @@ for _name in ("constant", "zeros", "ones", "eye", "zeros_like", "ones_like", "ca
               "one_hot", "reverse"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
+
+
+# ------------------------------------------------- Keras 2's graph mode
+# Keras 2 programs (filter visualization, Grad-CAM, DeepDream, neural style
+# transfer) build a loss from a model's symbolic tensors, ask K.gradients
+# for its gradient with respect to the model's input or a layer's output,
+# and compile both with K.function.  Here a gradient is a symbolic tensor
+# made by a Gradient node; K.function runs the graph of its outputs node by
+# node under a GradientTape, the fed inputs watched, so every intermediate
+# value is on the tape and a Gradient node is that tape's gradient of its
+# loss with respect to its source: exact, and ops on it (grads / norm) are
+# ordinary nodes evaluated after it.
+
+class LearningPhase(int):
+    """K.learning_phase()'s value: 0 or 1, and, among K.function's inputs,
+    the slot that feeds ``training`` (``f([x, 0])``), as Keras 2's
+    placeholder did."""
+
+    def __repr__(self):
+        return f"LearningPhase({int(self)})"
+
+
+_learning_phase = None  # what set_learning_phase chose (None: not set)
+
+
+def learning_phase():
+    """1 while a layer's call is being traced for training, else 0 (or
+    what set_learning_phase chose)."""
+    if _learning_phase is not None:
+        return LearningPhase(_learning_phase)
+    return LearningPhase(int(autodiff.active_tape() is not None))
+
+
+def set_learning_phase(value):
+    """Keras 2's: the mode K.function runs its graph in when no learning
+    phase is fed (0: inference, Dropout off, BatchNormalization on its
+    moving statistics; 1: training), and learning_phase()'s value."""
+    global _learning_phase
+    if value not in (0, 1):
+        raise ValueError(f"set_learning_phase: the learning phase is 0 (test) or 1 (train), "
+                         f"got {value!r}")
+    _learning_phase = int(value)
+
+
+def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
+    """A symbolic input of ``shape`` (the batch axis included, None where
+    free), as Keras 2's: feed it to a K.function, or build a model on it."""
+    from .layers import Input
+    if shape is None:
+        if ndim is None:
+            raise ValueError("placeholder: give shape or ndim")
+        shape = (None,) * int(ndim)
+    if sparse:
+        raise ValueError("placeholder: pynn has no sparse tensors (sparse=True)")
+    return Input(batch_shape=tuple(shape), dtype=dtype or "float32", name=name)
+
+
+def _gradient_layer():
+    from .layers.base import Layer
+
+    class Gradient(Layer):
+        """The gradient of a loss with respect to a symbolic tensor or a
+        weight, as a node of the graph: K.function computes it."""
+
+        def __init__(self, source, **kwargs):
+            super().__init__(**kwargs)
+            self.__dict__["_source"] = source
+
+        def call(self, inputs):
+            raise TypeError(f"{self.name}: a gradient made by K.gradients is computed by "
+                            f"K.function(inputs, outputs), not by a Model")
+    return Gradient
+
+
+_Gradient = None
+
+
+def _ancestors(tensor):
+    """The symbolic tensors ``tensor`` is computed from (itself included)."""
+    from .models.node import KerasTensor
+    seen, stack, out = set(), [tensor], []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        out.append(t)
+        node = t.node
+        if node is not None:
+            stack.extend(node.input_tensors)
+            layer = node.operation
+            if isinstance(getattr(layer, "__dict__", {}).get("_source"), KerasTensor):
+                stack.append(layer.__dict__["_source"])
+    return out
+
+
+def _weight_reads(tensor):
+    """The weights the layers that compute ``tensor`` hold."""
+    ids = set()
+    for t in _ancestors(tensor):
+        if t.node is not None:
+            ids.update(id(w) for w in t.node.operation.weights)
+    return ids
+
+
+def gradients(loss, variables):
+    """Keras 2's K.gradients: the gradient of ``loss`` (a symbolic tensor
+    built from a model's tensors; a non-scalar loss counts as its sum) with
+    respect to each of ``variables`` (the model's input, a layer's output,
+    a placeholder or a weight), as symbolic tensors for K.function; None
+    for one the loss does not depend on, as TensorFlow gave."""
+    global _Gradient
+    from .layers.base import Weight, unique_name
+    from .models.node import KerasTensor, Node
+    if not isinstance(loss, KerasTensor):
+        raise TypeError(f"gradients: the loss must be a symbolic tensor built from a model's "
+                        f"tensors (model.output, layer.output, K.placeholder), got "
+                        f"{type(loss).__name__}")
+    if _Gradient is None:
+        _Gradient = _gradient_layer()
+    single = not isinstance(variables, (list, tuple))
+    out = []
+    ancestors = {id(t) for t in _ancestors(loss)}
+    for v in [variables] if single else variables:
+        if isinstance(v, KerasTensor):
+            connected = id(v) in ancestors
+            shape = v.shape
+        elif isinstance(v, Weight):
+            connected = id(v) in _weight_reads(loss)
+            shape = tuple(v.shape)
+        else:
+            raise TypeError(f"gradients: a variable must be a symbolic tensor (model.input, "
+                            f"layer.output, K.placeholder) or a weight, got "
+                            f"{type(v).__name__}")
+        if not connected:
+            out.append(None)
+            continue
+        g = KerasTensor(shape, "float32", name=unique_name("gradients"))
+        Node(_Gradient(v, name=g.name), [loss], [g])
+        out.append(g)
+    return out
+
+
+class Function:
+    """What K.function returns: called on a list of arrays (one per input,
+    the learning phase 0/1 among them where it was an input), it returns
+    the outputs' values as a list of arrays and applies ``updates``."""
+
+    def __init__(self, inputs, outputs, updates=None, name=None):
+        from .models.node import KerasTensor
+        self._single_input = not isinstance(inputs, (list, tuple))
+        self.inputs = [inputs] if self._single_input else list(inputs)
+        self._single_output = not isinstance(outputs, (list, tuple))
+        self.outputs = [outputs] if self._single_output else list(outputs)
+        self.updates = [tuple(u) for u in (updates or [])]
+        self.name = name
+        for i, t in enumerate(self.inputs):
+            if not isinstance(t, (KerasTensor, LearningPhase)):
+                raise TypeError(f"K.function: input {i} must be a symbolic tensor "
+                                f"(model.input, K.placeholder) or K.learning_phase(), got "
+                                f"{type(t).__name__}")
+        for u in self.updates:
+            if len(u) != 2:
+                raise ValueError(f"K.function: an update is a pair (variable, new value), "
+                                 f"got {u!r}")
+        targets = [t for t in self.outputs + [u[1] for u in self.updates]
+                   if isinstance(t, KerasTensor)]
+        self._nodes = self._schedule(targets)
+
+    def _schedule(self, targets):
+        """The nodes that compute ``targets`` from the inputs, in order."""
+        fed = {id(t) for t in self.inputs}
+        order, done = [], set()
+
+        def visit(t):
+            if id(t) in fed:
+                return
+            node = t.node
+            if node is None or node.is_input:
+                raise ValueError(f"K.function: an output depends on {t.name!r} "
+                                 f"(shape {t.shape}), which is not among the inputs "
+                                 f"{[getattr(i, 'name', 'learning_phase') for i in self.inputs]}")
+            if id(node) in done:
+                return
+            done.add(id(node))
+            for parent in node.input_tensors:
+                visit(parent)
+            source = node.operation.__dict__.get("_source")
+            if source is not None and hasattr(source, "node"):
+                visit(source)
+            order.append(node)
+        for t in targets:
+            visit(t)
+        return order
+
+    def __call__(self, inputs):
+        from .tape import GradientTape
+        values = [inputs] if self._single_input or not isinstance(inputs, (list, tuple)) \
+            else list(inputs)
+        if len(values) != len(self.inputs):
+            raise ValueError(f"K.function: expected {len(self.inputs)} input value(s), got "
+                             f"{len(values)}")
+        training = bool(learning_phase()) if _learning_phase is not None else False
+        vals = {}
+        with GradientTape(persistent=True) as tape:
+            for t, v in zip(self.inputs, values):
+                if isinstance(t, LearningPhase):
+                    training = bool(int(np.asarray(v)))
+                    continue
+                a = np.asarray(ops._plain(v))
+                if t.dtype.startswith("float"):
+                    a = tape.watch(np.array(a, dtype=np.float32, order="C"))
+                elif t.dtype != "string":
+                    a = a.astype(t.dtype)
+                vals[id(t)] = a
+            for node in self._nodes:
+                self._run(node, vals, tape, training)
+        results = [self._value(t, vals) for t in self.outputs]
+        for variable, new in self.updates:
+            set_value(variable, self._value(new, vals))
+        return results[0] if self._single_output else results
+
+    @staticmethod
+    def _run(node, vals, tape, training):
+        from .layers.base import Weight
+        layer = node.operation
+        xs = [vals[id(t)] for t in node.input_tensors]
+        source = layer.__dict__.get("_source")
+        if _Gradient is not None and isinstance(layer, _Gradient):
+            wrt = source if isinstance(source, Weight) else vals[id(source)]
+            g = tape.gradient(xs[0], wrt)
+            if g is None:  # (connected through integer or boolean steps only)
+                g = np.zeros(np.shape(autodiff._val(autodiff.value_of(wrt))), np.float32)
+            vals[id(node.output_tensors[0])] = np.asarray(autodiff._val(g), np.float32)
+            return
+        if node.input_structure is not None:
+            x = dict(zip(node.input_structure, xs))
+        else:
+            x = xs[0] if node.single_input else xs
+        step_training = False if node.training is False else (training or bool(node.training))
+        # masks travel as in a model's run (an Embedding's mask_zero to the
+        # LSTM after it): each node gets its inputs' masks, and its
+        # layer's compute_mask gives its outputs'
+        masks = [vals.get(("mask", id(t))) for t in node.input_tensors]
+        m = None if builtins.all(v is None for v in masks) else \
+            masks[0] if node.single_input else masks
+        if m is None:
+            y = layer(x, training=step_training, **node.call_args)
+        else:
+            y = layer(x, training=step_training, mask=m, **node.call_args)
+        ys = [y] if node.single_output else list(y)
+        for t, v in zip(node.output_tensors, ys):
+            vals[id(t)] = v
+        if builtins.any(t._has_mask for t in node.output_tensors):
+            from .models.node import CallContext
+            ctx = CallContext()
+            ctx.mask = m
+            plain = [np.asarray(autodiff._val(autodiff.resolve(v))) for v in xs]
+            out = layer.compute_mask(ctx, plain[0] if node.single_input else plain, m)
+            outs = out if isinstance(out, (list, tuple)) else [out] * len(ys)
+            for t, mask in zip(node.output_tensors, outs):
+                vals[("mask", id(t))] = mask
+
+    @staticmethod
+    def _value(t, vals):
+        from .models.node import KerasTensor
+        if isinstance(t, KerasTensor):
+            return np.array(autodiff._val(autodiff.resolve(vals[id(t)])))
+        return get_value(t)
+
+
+def function(inputs, outputs, updates=None, name=None, **kwargs):
+    """Keras 2's K.function: ``f = K.function([model.input], [loss, grads])``
+    then ``loss_value, grads_value = f([x])``.  The outputs may be any
+    symbolic tensors built from the inputs: layer outputs, K.gradients'
+    results and the backend functions and operators applied to them."""
+    if kwargs:
+        raise TypeError(f"K.function: unexpected argument(s) {', '.join(sorted(kwargs))}")
+    return Function(inputs, outputs, updates=updates, name=name)

@@ -57,6 +57,8 @@ class Loss:
     # --------------------------------------------------------- for users
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if ops._SYMBOLIC and any(isinstance(v, ops._SYMBOLIC[0]) for v in (y_true, y_pred)):
+            return self._symbolic_call(y_true, y_pred, sample_weight)
         if self.kind is None and any(isinstance(v, (list, tuple, dict)) for v in (y_true, y_pred)):
             # a formula over structures (GauGAN's feature matching of a
             # discriminator's outputs): its arguments as given
@@ -76,6 +78,22 @@ class Loss:
         if self.reduction == "sum":
             return np.float32(values.sum())
         return np.float32(values.sum() / max(values.size, 1))
+
+    def _symbolic_call(self, y_true, y_pred, sample_weight):
+        """The loss of symbolic tensors (Keras 2's VAE: ``binary_crossentropy(
+        inputs, outputs)`` given to ``model.add_loss``): a Lambda layer
+        computing it, so it predicts and trains in the graph."""
+        from .layers import Lambda
+        from .layers.base import unique_name
+        symbolic = [isinstance(v, ops._SYMBOLIC[0]) for v in (y_true, y_pred)]
+        tensors = [v for v, s in zip((y_true, y_pred), symbolic) if s]
+
+        def loss_of(inputs):
+            given = iter(inputs if isinstance(inputs, list) else [inputs])
+            yt, yp = (next(given) if s else v for v, s in zip((y_true, y_pred), symbolic))
+            return self(yt, yp, sample_weight)
+        return Lambda(loss_of, name=unique_name(self.name))(
+            tensors if len(tensors) > 1 else tensors[0])
 
     def _traced_call(self, y_true, y_pred, sample_weight):
         """__call__ on traced predictions: the same values, recorded."""
@@ -614,9 +632,20 @@ _CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "me
 _BY_CLASS_NAME = {c.__name__: c for c in _CLASS_TO_NAME}
 
 
+def _per_sample_of(loss, y_true, y_pred):
+    """``loss`` (reduction "none") of each sample; Keras's function forms
+    reduce the last axis, so a 1-D pair (Keras 2's VAE: the flattened
+    batch) is one sample and its loss a scalar."""
+    rank = y_pred.ndim if hasattr(y_pred, "ndim") else np.ndim(y_pred)
+    if rank == 1:
+        return loss(ops.reshape(y_true, (1, -1)), ops.reshape(y_pred, (1, -1)))[0]
+    return loss(y_true, y_pred)
+
+
 def _per_sample(cls):
     def fn(y_true, y_pred, from_logits=False, **kwargs):
-        return cls(from_logits=from_logits, reduction="none", **kwargs)(y_true, y_pred)
+        return _per_sample_of(cls(from_logits=from_logits, reduction="none", **kwargs),
+                              y_true, y_pred)
     fn.__name__ = _CLASS_TO_NAME[cls]
     fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
     fn._loss_class = cls
@@ -632,7 +661,7 @@ sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
 
 def _formula_per_sample(cls):
     def fn(y_true, y_pred, **kwargs):
-        return cls(reduction="none", **kwargs)(y_true, y_pred)
+        return _per_sample_of(cls(reduction="none", **kwargs), y_true, y_pred)
     fn.__name__ = _CLASS_TO_NAME[cls]
     fn.__doc__ = f"Per-sample {fn.__name__.replace('_', ' ')} (Keras's function form)."
     fn._loss_class = cls

@@ -56,6 +56,16 @@ def divide_no_nan(x, y, name=None):
     return ops.divide_no_nan(x, y)
 
 
+def floordiv(x, y, name=None):
+    """x / y rounded toward minus infinity (integers stay integers)."""
+    return ops.floor_divide(x, y)
+
+
+def floormod(x, y, name=None):
+    """The remainder of floordiv: x - floordiv(x, y) * y, of y's sign."""
+    return ops.mod(x, y)
+
+
 def negative(x, name=None):
     return ops.negative(x)
 
@@ -365,6 +375,59 @@ def segment_sum(data, segment_ids, name=None):
     return ops.segment_sum(data, ids, num_segments=int(ids.max()) + 1 if ids.size else 0)
 
 
+def _segments(who, data, segment_ids, num_segments):
+    """The ids (one per row of ``data``) and the number of segments; rows
+    of a negative id belong to none, as TensorFlow's."""
+    ids = _value(segment_ids).astype(np.int64)
+    rows = ops.shape(data)[0]
+    if ids.ndim != 1 or (rows is not None and ids.shape[0] != rows):
+        raise ValueError(f"{who}: segment_ids must be one id per row of data "
+                         f"{tuple(ops.shape(data))}, got shape {ids.shape}")
+    n = int(_value(num_segments))
+    if ids.size and ids.max() >= n:
+        raise ValueError(f"{who}: segment id {int(ids.max())} is out of range for {n} "
+                         f"segments")
+    return ids, n
+
+
+def _per_segment(ids, n, data):
+    """How many rows each segment has, shaped to divide (n, ...) sums."""
+    counts = np.bincount(ids[ids >= 0], minlength=n).astype(np.float32)
+    return counts.reshape((n,) + (1,) * (len(ops.shape(data)) - 1))
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    """Sums of the rows of ``data`` by segment id, in any order; segments
+    no row has are zeros."""
+    ids, n = _segments("unsorted_segment_sum", data, segment_ids, num_segments)
+    return ops.segment_sum(data, ids, num_segments=n)
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    """Means of the rows of ``data`` by segment id; segments no row has
+    are zeros."""
+    ids, n = _segments("unsorted_segment_mean", data, segment_ids, num_segments)
+    counts = _per_segment(ids, n, data)
+    return ops.segment_sum(data, ids, num_segments=n) / np.maximum(counts, np.float32(1))
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None):
+    """Maxima of the rows of ``data`` by segment id; segments no row has
+    are the dtype's lowest value.  The gradient goes to the rows that reach
+    the maximum (shared equally among ties), as TensorFlow's."""
+    ids, n = _segments("unsorted_segment_max", data, segment_ids, num_segments)
+    values = _value(data)
+    best = ops.segment_max(values, ids, num_segments=n)
+    hit = (ids >= 0).reshape((-1,) + (1,) * (values.ndim - 1)) & \
+        (values == best[np.maximum(ids, 0)])
+    hit = hit.astype(values.dtype)
+    ties = ops.segment_sum(hit, ids, num_segments=n)
+    total = ops.segment_sum(ops.multiply(data, hit), ids, num_segments=n)
+    lowest = np.finfo(values.dtype).min if values.dtype.kind == "f" else \
+        np.iinfo(values.dtype).min
+    return ops.where(ties > 0, total / np.maximum(ties, 1), lowest)
+
+
 # ------------------------------------------- TensorFlow's top-level tensors
 
 def _dtype_of_value(value):
@@ -499,24 +562,25 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
 
 
 def tile(input, multiples, name=None):
-    return ops.tile(input, [int(m) for m in np.ravel(_value(multiples))])
+    # a None among the multiples is the batch size of a traced call (ops.tile)
+    reps = multiples if isinstance(multiples, (list, tuple)) else np.ravel(_value(multiples))
+    return ops.tile(input, [None if m is None else int(_value(m)) for m in reps])
+
+
+def repeat(input, repeats, axis=None, name=None):
+    """Each slice of ``input`` along ``axis`` (of the flattened input when
+    None) repeated ``repeats`` times (an integer, or one per slice); the
+    dtype is kept."""
+    repeats = int(_value(repeats)) if np.ndim(repeats) == 0 else np.asarray(_value(repeats))
+    if _value(input).dtype != np.float32:
+        return np.repeat(_value(input), repeats, axis=axis)
+    return ops.repeat(input, repeats, axis=axis)
 
 
 def broadcast_to(input, shape, name=None):
     """``input`` broadcast to ``shape`` (a list, a TensorShape or the
     tensor ``tf.shape`` gives)."""
     return ops.broadcast_to(input, tuple(int(n) for n in np.ravel(_value(shape))))
-
-
-def repeat(input, repeats, axis=None, name=None):
-    """Each slice along ``axis`` (of the flattened input when None) repeated
-    ``repeats`` times (an int, or one count per slice)."""
-    counts = np.asarray(_value(repeats))
-    if counts.dtype.kind not in "iu" or counts.ndim > 1 or np.any(counts < 0):
-        raise ValueError(f"repeat: repeats must be a non-negative int or a 1-D list of "
-                         f"them, got {repeats!r}")
-    return ops.repeat(input, int(counts) if counts.ndim == 0 else counts,
-                      None if axis is None else int(axis))
 
 
 def expand_dims(input, axis, name=None):
@@ -536,17 +600,28 @@ def transpose(a, perm=None, conjugate=False, name=None):
     return np.ascontiguousarray(np.transpose(_value(a), perm))
 
 
+def _ids(indices):
+    """Indices as integers: ids that reach a layer's call as whole floats
+    (a graph's integer input, traced for training) are cast back."""
+    ids = _value(indices)
+    return ids.astype(np.int64) if ids.dtype.kind == "f" else ids
+
+
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
     """The slices of ``params`` along ``axis`` (0 when None) at ``indices``;
     with batch_dims b, the first b axes of both are a batch, each row of
     indices picking from its own row of params."""
+    if batch_dims == 0:
+        # (either may be a symbolic tensor: a subclassed model's call
+        # gathering the rows its input names)
+        symbolic = ops._SYMBOLIC and type(indices) is ops._SYMBOLIC[0]
+        axis = 0 if axis is None else axis % len(ops.shape(params))
+        return ops.take(params, indices if symbolic else _ids(indices), axis=axis)
     ndim = _value(params).ndim
-    ids = _value(indices)
+    ids = _ids(indices)
     if batch_dims < 0:
         batch_dims += ids.ndim
     axis = batch_dims if axis is None else axis % ndim
-    if batch_dims == 0:
-        return ops.take(params, ids, axis=axis)
     shape = _value(params).shape
     if ids.shape[:batch_dims] != shape[:batch_dims] or axis < batch_dims:
         raise ValueError(f"gather: with batch_dims={batch_dims} params {shape} and indices "
@@ -644,22 +719,27 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan",
-         "negative", "reciprocal", "squared_difference", "pow", "exp", "log", "log1p",
-         "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos", "tan",
-         "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "tanh",
+_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+         "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
+         "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
+         "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
+         "tanh",
          "sigmoid", "softplus", "log_sigmoid", "erf", "minimum", "maximum", "is_nan",
          "is_finite", "is_inf", "equal", "not_equal", "less", "less_equal", "greater",
          "greater_equal", "logical_and", "logical_or", "logical_not", "reduce_sum",
          "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
          "reduce_all", "reduce_logsumexp", "reduce_variance", "reduce_std",
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "cumprod", "l2_normalize", "top_k",
-         "segment_sum"]
-_TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape", "size", "rank", "identity", "stop_gradient",
-            "add_n", "clip_by_value", "clip_by_norm", "norm", "tile", "repeat", "broadcast_to", "expand_dims", "squeeze",
+         "segment_sum", "unsorted_segment_sum", "unsorted_segment_mean",
+         "unsorted_segment_max"]
+_TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
+            "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
+            "clip_by_norm", "norm", "tile", "repeat", "broadcast_to",
+            "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 truediv = divide
-__all__ = _MATH + ["truediv", "TopKV2"]
+mod = floormod
+__all__ = _MATH + ["truediv", "mod", "TopKV2"]

@@ -3684,7 +3684,16 @@ def take(x, indices, axis=None):
 
 
 def tile(x, repeats):
-    """x repeated ``repeats`` times along each axis, as NumPy's tile."""
+    """x repeated ``repeats`` times along each axis, as NumPy's tile.  A
+    None among the repeats is the batch size of a symbolic tensor
+    (``ops.tile(self.token, (ops.shape(x)[0], 1, 1))`` in a subclassed
+    model's call while it is traced into a graph): the graph repeats for
+    the batch it runs on."""
+    if np.ndim(repeats) and builtins.any(r is None for r in repeats):
+        if not _SYMBOLIC:
+            raise ValueError(f"ops.tile: the repeats {tuple(repeats)} have an unknown size "
+                             f"(None)")
+        return _SYMBOLIC[3]("tile", (x, list(repeats)))
     if (type(x) is _ndarray or type(x) not in _TRACED):
         return np.tile(x, repeats)
     reps = (int(repeats),) if np.ndim(repeats) == 0 else tuple(int(r) for r in repeats)

@@ -514,6 +514,7 @@ def record_call(record, layer, inputs, training):
     from .models.functional import Model
     from .models.node import CallContext
     is_model = isinstance(layer, Model)
+    mask = autodiff.take_given_mask()  # (``lstm(x, mask=m)`` on the tape)
     if isinstance(inputs, dict) and is_model:
         if layer._program is None:  # a subclassed model traced on its first dict
             layer._prepare_inputs({k: _val(v) for k, v in inputs.items()})
@@ -532,7 +533,7 @@ def record_call(record, layer, inputs, training):
     if is_model and layer._gpu is not None:
         raise ValueError(f"Model {layer.name!r} runs on a GPU; a GradientTape computes on the "
                          f"CPU: place it there with pynn.device('cpu')")
-    if len(record.open) > 1:
+    if len(record.open) > 1 and mask is None:
         # Tapes are nested: the call's gradient may be differentiated, so
         # it is recorded operation by operation where it can be.  (A
         # persistent tape alone keeps one record per call: recording each
@@ -550,6 +551,7 @@ def record_call(record, layer, inputs, training):
             if y is not None:
                 return y
     ctx = CallContext()
+    ctx.mask = mask
     # (called without ``training``: a model's layers each as their default
     # says, Keras 3's rule, so augmentation augments; a layer as its own)
     ctx.inference_behaviour = not training if training is not None else \
@@ -1063,6 +1065,9 @@ def _recorded_merge(record, layer, xs, training):
             merging.Subtract: autodiff.subtract, merging.Multiply: autodiff.multiply}.get(cls)
     if fold is None:
         return None
+    rank = max(len(x.shape) for x in xs)
+    xs = [x if len(x.shape) == rank else
+          autodiff.reshape(x, merging.same_rank_shape(x.shape, rank)) for x in xs]
     y = xs[0]
     for x in xs[1:]:
         y = fold(y, x)

@@ -51,6 +51,28 @@ _STREAM_CONVERT_BYTES = 256 << 20
 _placements = [0]
 
 
+def _keras1_fit_arguments(who, kwargs, epochs):
+    """Keras 1's names among fit's arguments: ``nb_epoch`` is ``epochs``,
+    taken with Keras 2's warning; the others changed meaning and are
+    refused with what to write instead."""
+    import warnings
+    refused = {
+        "samples_per_epoch": "steps_per_epoch= (batches per epoch: samples // batch size)",
+        "nb_val_samples": "validation_steps= (batches: samples // batch size)",
+        "nb_worker": "workers=", "pickle_safe": "use_multiprocessing=",
+        "show_accuracy": "compile(..., metrics=['accuracy'])"}
+    kwargs = dict(kwargs)
+    if "nb_epoch" in kwargs:
+        warnings.warn(f"The `nb_epoch` argument in `{who}` has been renamed `epochs`.",
+                      stacklevel=3)
+        epochs = kwargs.pop("nb_epoch")
+    for name in sorted(kwargs):
+        if name in refused:
+            raise TypeError(f"{who}: {name}= is Keras 1's; write {refused[name]}")
+        raise TypeError(f"{who}() got an unexpected keyword argument {name!r}")
+    return epochs
+
+
 def _inference():
     """pynn.models.passes.run_inference (bound at the first call: the
     models package imports this module)."""
@@ -62,6 +84,22 @@ def _inference():
 
 
 _run_inference = _planned_predict = None
+
+
+def _integer_dtype(x):
+    """"int32" or "int64" for signed integer data, ids (Python ints are
+    int32, as Keras converts them), else None (unsigned bytes are pixels,
+    converted to float32 as every model's inputs)."""
+    if isinstance(x, np.ndarray):
+        kind, size = x.dtype.kind, x.dtype.itemsize
+    elif isinstance(x, (list, tuple)) and x and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in x):
+        kind, size = "i", 4
+    else:
+        return None
+    if kind != "i":
+        return None
+    return "int64" if size == 8 else "int32"
 
 
 def _as_input(x, dtype="float32", what="x"):
@@ -685,7 +723,11 @@ class TrainingMixin:
             return wants.pop()
         return dtype
 
-    def _prepare_inputs(self, x, what="x", convert=True):
+    def _prepare_inputs(self, x, what="x", convert=True, broadcast=False):
+        """The input arrays of ``x``, converted and checked against the
+        graph's inputs.  ``broadcast``: inputs of one sample may go with
+        inputs of n (a direct call, as Keras's: a latent array of one
+        sample attended to by a batch)."""
         if type(x) is np.ndarray and x.ndim and self._program is not None:
             # The common call, one array for a one-input model in the
             # input's dtype and shape, is checked as the loop below would
@@ -699,6 +741,11 @@ class TrainingMixin:
                 return [x]
         raw = self._standardize_inputs(x, what)
         dtypes = self._input_dtypes(len(raw))
+        if self._program is None and getattr(self, "_subclassed", False):
+            # A subclassed model's call gets its first data as Keras gives
+            # it: integer ids (a list of Python ints, an int array) stay
+            # integers, for the call to gather rows with them.
+            dtypes = [_integer_dtype(a) or d for a, d in zip(raw, dtypes)]
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
         if convert:
             xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]
@@ -711,7 +758,7 @@ class TrainingMixin:
             return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
-        if len(n) > 1:
+        if len(n) > 1 and not (broadcast and len(n - {1}) == 1):
             raise ValueError(f"{what}: the input arrays have different numbers of samples: "
                              f"{[a.shape[0] for a in xs]}")
         return xs
@@ -999,7 +1046,7 @@ class TrainingMixin:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1, max_queue_size=10, workers=1,
-            use_multiprocessing=False):
+            use_multiprocessing=False, **kwargs):
         """Train for ``epochs`` over arrays or a stream of batches; returns
         the History.
 
@@ -1010,6 +1057,8 @@ class TrainingMixin:
         threads meanwhile see weights from before, during or after any
         step.  Different models train in parallel threads safely (the
         kernels release the GIL)."""
+        if kwargs:
+            epochs = _keras1_fit_arguments("fit", kwargs, epochs)
         self._require_compiled("fit()")
         epochs = config.capped_epochs(epochs)
         array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
@@ -1392,6 +1441,12 @@ class TrainingMixin:
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
         return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
 
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """The predicted probabilities: ``predict`` (Keras 2's
+        Sequential.predict_proba, for a model ending in softmax or
+        sigmoid)."""
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
     def predict_classes(self, x, batch_size=32, verbose=0):
         """Class indices: argmax of a multi-class output, ``p > 0.5`` for a
         one-unit output (Keras 2's Sequential.predict_classes)."""
@@ -1444,8 +1499,10 @@ class TrainingMixin:
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
                       callbacks=None, validation_data=None, validation_steps=None,
                       validation_freq=1, class_weight=None, max_queue_size=10, workers=1,
-                      use_multiprocessing=False, shuffle=True, initial_epoch=0):
+                      use_multiprocessing=False, shuffle=True, initial_epoch=0, **kwargs):
         """Keras 2's name for ``fit`` on a generator."""
+        if kwargs:
+            epochs = _keras1_fit_arguments("fit_generator", kwargs, epochs)
         return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs,
                         verbose=verbose, callbacks=callbacks, validation_data=validation_data,
                         validation_steps=validation_steps, validation_freq=validation_freq,

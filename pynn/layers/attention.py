@@ -323,11 +323,91 @@ class MultiHeadAttention(_OptionsLayer):
         return out
 
     def _project(self, x, kernel, bias, depth):
+        """(batch, steps, features) -> (batch, steps, heads, depth), Keras's
+        layout of the projected query, key and value."""
         d = kernel.shape[0]
         y = ops.matmul(x, ops.reshape(kernel, (d, self.num_heads * depth)))
         if bias is not None:
             y = y + ops.reshape(bias, (self.num_heads * depth,))
-        return _split_heads(y, self.num_heads, depth)
+        return ops.reshape(y, (ops.shape(x)[0], ops.shape(x)[1], self.num_heads, depth))
+
+    # Keras's protected names, read by subclasses that override
+    # _compute_attention (a learned temperature, a masked diagonal).  The
+    # steps are flattened to one axis before attention, so the equations
+    # are those of (batch, steps, heads, depth) tensors.
+    _dot_product_equation = "aecd,abcd->acbe"
+    _combine_equation = "acbe,aecd->abcd"
+
+    @property
+    def _num_heads(self):
+        return self.num_heads
+
+    @property
+    def _key_dim(self):
+        return self.key_dim
+
+    @property
+    def _value_dim(self):
+        return self.value_dim
+
+    @property
+    def _dropout(self):
+        return self.dropout
+
+    @property
+    def _inverse_sqrt_key_dim(self):
+        return 1.0 / float(np.sqrt(self.key_dim))
+
+    @property
+    def _dropout_layer(self):
+        """Keras's Dropout sublayer over the attention weights:
+        ``self._dropout_layer(weights, training=training)``."""
+        def drop(weights, training=None):
+            if training and self.dropout > 0:
+                return pynn_random.dropout(weights, self.dropout, seed=self.seed)
+            return weights
+        return drop
+
+    def _masked_softmax(self, attention_scores, attention_mask=None):
+        """Softmax over the key steps of (batch, heads, T, S) scores; a
+        (batch, T, S) mask gets its heads axis, and masked weights are 0
+        (Keras's Softmax layer with a mask)."""
+        if attention_mask is not None:
+            attention_mask = _bool_mask(attention_mask)
+            while attention_mask.ndim < len(ops.shape(attention_scores)):
+                attention_mask = np.expand_dims(attention_mask, -3)
+        return _masked_softmax(attention_scores, attention_mask)
+
+    def _compute_attention(self, query, key, value, attention_mask=None, training=None,
+                           return_attention_scores=False):
+        """Keras's: attention of projected (batch, T, heads, key_dim)
+        queries over (batch, S, heads, depth) keys and values, masked by a
+        (batch, T, S) boolean mask; returns the (batch, T, heads,
+        value_dim) output and the (batch, heads, T, S) weights."""
+        q = ops.transpose(query, (0, 2, 1, 3)) * np.float32(self._inverse_sqrt_key_dim)
+        k = ops.transpose(key, (0, 2, 3, 1))
+        scores = ops.matmul(q, k)                                       # (B, H, T, S)
+        mask = None if attention_mask is None else attention_mask[:, None, :, :]
+        # Keras computes without dropout or scores through its fused
+        # dot-product attention, which leaves masked weights as they are.
+        weights = _masked_softmax(scores, mask,
+                                  zero_masked=self.dropout > 0 or bool(return_attention_scores))
+        dropped = self._dropout_layer(weights, training=training)
+        context = ops.matmul(dropped, ops.transpose(value, (0, 2, 1, 3)))  # (B, H, T, V)
+        return ops.transpose(context, (0, 2, 1, 3)), weights
+
+    def _run_compute_attention(self, q, k, v, attention_mask, training, scores):
+        """Calls _compute_attention as Keras does; an override written for
+        Keras's older signature (no return_attention_scores) is called
+        without it."""
+        method = self._compute_attention
+        if type(self)._compute_attention is not MultiHeadAttention._compute_attention:
+            import inspect
+            params = inspect.signature(method).parameters.values()
+            if not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or
+                       p.name == "return_attention_scores" for p in params):
+                return method(q, k, v, attention_mask, training)
+        return method(q, k, v, attention_mask, training, scores)
 
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
@@ -336,25 +416,15 @@ class MultiHeadAttention(_OptionsLayer):
         q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
         k = self._project(key, self.key_kernel, self.key_bias, self.key_dim)
         v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
-        q = q * np.float32(1.0 / np.sqrt(self.key_dim))
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))       # (B, H, T, S)
         t, s = ops.shape(query)[1], ops.shape(value)[1]
         given = inputs[3] if options.get("mask_input") else options.get("attention_mask")
         attention_mask = _attention_mask(
             ops.shape(query)[0], t, s, None if given is None else _cast_mask(given),
             masks[0], masks[1], masks[2], options.get("causal", False))
-        if attention_mask is not None:
-            attention_mask = attention_mask[:, None, :, :]
-        # Keras computes without dropout or scores through its fused
-        # dot-product attention, which leaves masked weights as they are.
-        weights = _masked_softmax(scores, attention_mask,
-                                  zero_masked=self.dropout > 0 or bool(options.get("scores")))
-        dropped = pynn_random.dropout(weights, self.dropout, seed=self.seed) \
-            if training and self.dropout > 0 else weights
-        context = ops.matmul(dropped, v)                                # (B, H, T, V)
+        context, weights = self._run_compute_attention(q, k, v, attention_mask, training,
+                                                       bool(options.get("scores")))
         b = ops.shape(query)[0]
-        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)),
-                              (b, t, self.num_heads * self.value_dim))
+        context = ops.reshape(context, (b, t, self.num_heads * self.value_dim))
         out_dim = self.output_kernel.shape[-1]
         out = ops.matmul(context, ops.reshape(self.output_kernel,
                                               (self.num_heads * self.value_dim, out_dim)))

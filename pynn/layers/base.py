@@ -185,12 +185,14 @@ class Weight(autodiff.ForwardingOperators):
         self.assign(self.value - np.asarray(value, dtype=np.float32))
 
     def _operand(self):
-        tape = autodiff.active_tape()
-        if tape is None and ops._WEIGHT_STAND_INS:
-            # a subclassed model's own weight in the call being traced
+        if ops._WEIGHT_STAND_INS:
+            # a subclassed model's own weight in the call being traced (on
+            # symbolic inputs, even where a GradientTape records: the first
+            # call of a model inside a train_step traces it)
             get = ops._WEIGHT_STAND_INS.get(threading.get_ident(), {}).get(id(self))
             if get is not None:
                 return get()
+        tape = autodiff.active_tape()
         return self.value if tape is None else tape.watch(self)
 
     def __array__(self, dtype=None, copy=None):
@@ -335,8 +337,50 @@ def carried_mask(x):
     return None
 
 
+# Keras 1's argument names, which Keras 2 renamed (its legacy interfaces
+# converted them with a warning, values and all: border_mode, subsample,
+# dim_ordering "th"): pynn's layers given one refuse it and name its Keras
+# 2 spelling, unless the layer has an argument of that name itself.
+_KERAS1_ARGUMENTS = {
+    "output_dim": "units", "nb_filter": "filters", "filter_length": "kernel_size",
+    "nb_row": "kernel_size", "nb_col": "kernel_size", "init": "kernel_initializer",
+    "inner_init": "recurrent_initializer", "W_regularizer": "kernel_regularizer",
+    "b_regularizer": "bias_regularizer", "U_regularizer": "recurrent_regularizer",
+    "W_constraint": "kernel_constraint", "b_constraint": "bias_constraint",
+    "U_constraint": "recurrent_constraint", "bias": "use_bias", "border_mode": "padding",
+    "subsample": "strides", "subsample_length": "strides", "pool_length": "pool_size",
+    "stride": "strides", "dim_ordering": "data_format", "p": "rate", "dropout_W": "dropout",
+    "dropout_U": "recurrent_dropout", "inner_activation": "recurrent_activation",
+    "consume_less": "implementation", "forget_bias_init": "unit_forget_bias",
+    "atrous_rate": "dilation_rate", "sigma": "stddev", "beta_init": "beta_initializer",
+    "gamma_init": "gamma_initializer",
+    "mode": None}  # BatchNormalization's, which Keras 2 removed
+_own_arguments = {}
+
+
+def _check_keras1_arguments(cls, kwargs):
+    names = _own_arguments.get(cls)
+    if names is None:
+        names = _own_arguments[cls] = frozenset(
+            p for c in cls.__mro__ if "__init__" in vars(c)
+            for p in inspect.signature(vars(c)["__init__"]).parameters)
+    old = sorted(k for k in kwargs if k in _KERAS1_ARGUMENTS and k not in names)
+    if old:
+        hints = [f"{k}= is Keras 1's name for {_KERAS1_ARGUMENTS[k]}=" if _KERAS1_ARGUMENTS[k]
+                 else f"{k}= is Keras 1's, and Keras 2 removed it"
+                 for k in old]
+        raise TypeError(f"{cls.__name__}: {'; '.join(hints)}")
+
+
 class Layer:
     """Base class of all layers (Keras's ``keras.layers.Layer``)."""
+
+    def __new__(cls, *args, **kwargs):
+        # (pynn's own layers: a program's layer may take such a name itself)
+        if kwargs and cls.__module__.startswith("pynn."):
+            _check_keras1_arguments(cls, kwargs)
+        return super().__new__(cls)
+
     supports_masking = False
     # Which axes of the input must keep the size the layer was built for
     # (None: every axis but the batch).  A convolution fixes only its
@@ -418,7 +462,11 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
-                 **kwargs):
+                 weights=None, **kwargs):
+        if weights is not None:
+            # Keras 2's initial weights (Conv2D(..., weights=[kernel, bias])),
+            # set once the layer is built
+            self._initial_weights = list(weights)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -825,6 +873,10 @@ class Layer:
                 self.build()
             self.built = True
             self._build_input_shape = input_shape
+            initial = self.__dict__.get("_initial_weights")
+            if initial is not None:
+                self._initial_weights = None
+                self.set_weights(initial)
             if self.input_spec:  # build may have set it: check again, as Keras does
                 from .input_spec import assert_input_compatibility, shapes_as_inputs
                 assert_input_compatibility(self.input_spec, shapes_as_inputs(input_shape),
@@ -937,6 +989,17 @@ class Layer:
         if autodiff.any_traced(leaves):
             return autodiff.call_layer(self, inputs, training)
         symbolic = [isinstance(t, KerasTensor) for t in leaves]
+        if not all(symbolic) and (any(symbolic) or self.weights or not self.built) and \
+                autodiff.model_being_traced() is not None:
+            # In a subclassed model's call being traced into its graph, the
+            # arrays a layer is called on (alone: node features through a
+            # trained block; or beside symbolic tensors) are read by nodes,
+            # so the layer is a node and trains, as Keras's call each step.
+            from .lambda_layer import constants_in_graph
+            read = constants_in_graph(inputs)
+            if read is not None:
+                inputs, leaves = read, flatten(read)
+                symbolic = [True] * len(leaves)
         if tape is not None and not any(symbolic) and self.weights:
             # Inside traced code, a layer called on constants (positions,
             # noise) still gets the gradients of its weights.
@@ -1003,6 +1066,10 @@ class Layer:
             # The shape of a call is found by running it on zeros of the
             # input's dtype (integer ids stay integers).
             self.__dict__["_call_input_dtype"] = leaves[0].dtype
+            # (each input's own where they differ: node features and edge ids)
+            dtypes = [t.dtype for t in leaves]
+            self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
+                else dtypes
             self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
         out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
@@ -1174,6 +1241,7 @@ class Layer:
         if shape is None:
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
+                self.__dict__.get("_call_input_dtypes") or
                 self.__dict__.get("_call_input_dtype", self.input_dtype),
                 lambda xs: self._run_call(xs, False, self._sample_mask(xs)))
         return shape

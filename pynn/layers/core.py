@@ -655,3 +655,17 @@ class Identity(Layer):
     inference_identity = True
     runs_on_gpu = True
     fixed_input_axes = ()
+
+
+# Keras 2's keras.layers.core also held these (``from keras.layers.core
+# import Lambda, Permute``); they live in their own families here, which
+# import this one.
+_KERAS2_CORE = frozenset({"Permute", "RepeatVector", "Lambda", "ActivityRegularization",
+                          "Masking", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"})
+
+
+def __getattr__(name):
+    if name in _KERAS2_CORE:
+        from .. import layers
+        return getattr(layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

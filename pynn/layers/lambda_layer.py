@@ -120,9 +120,20 @@ def _check_output_shape(spec, who):
 # TensorOperation names one of these and nothing else.
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
              "mod": lambda a, b: a % b,
+             # Keras 2's K.shape of a symbolic tensor
+             "shape_tensor": lambda x: np.asarray(np.shape(x), np.int32),
              # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
              "filled_to_batch": lambda x, shape, fill_value, dtype: np.full(
-                 (x.shape[0],) + tuple(shape[1:]), fill_value, dtype)}
+                 (x.shape[0],) + tuple(shape[1:]), fill_value, dtype),
+             # ops.tile(w, (ops.shape(x)[0], 1, 1)) in a traced call (see
+             # record_to_batch)
+             "tile_to_batch": lambda source, x, repeats: _ops().tile(
+                 x, [source.shape[0] if r is None else r for r in repeats])}
+
+
+def _ops():
+    from .. import ops
+    return ops
 
 # The operations whose result is boolean, as Keras's are: their symbolic
 # output has dtype bool (and their value is a boolean array).
@@ -134,6 +145,7 @@ in_top_k isreal
 # Operations whose result is int32 indices, as Keras's.
 INDEX_OPS = frozenset("""
 nanargmax nanargmin argpartition argmax argmin argsort count_nonzero searchsorted digitize
+shape_tensor
 """.split())
 # Operations that only move, pick or repeat elements: a boolean mask or
 # integer ids come out with their own dtype, as in Keras.
@@ -158,12 +170,12 @@ def batch_source(tensor):
     (its input) gives the batch size of the arrays its call makes with
     ``ops.ones([ops.shape(x)[0], ...])``: a leading None there, as Keras
     runs such a call on the real batch."""
-    saved = getattr(_batch_source, "tensor", None)
-    _batch_source.tensor = tensor
+    saved = getattr(_batch_source, "tensor", None), getattr(_batch_source, "constants", None)
+    _batch_source.tensor, _batch_source.constants = tensor, []
     try:
-        yield
+        yield _batch_source.constants
     finally:
-        _batch_source.tensor = saved
+        _batch_source.tensor, _batch_source.constants = saved
 
 
 class WeightRead(Layer):
@@ -197,6 +209,54 @@ class WeightRead(Layer):
         tape = autodiff.active_tape()
         weight = self.__dict__["_read"]
         return tape.watch(weight) if tape is not None else np.array(weight.value)
+
+
+class ConstantRead(Layer):
+    """In the graph traced from a subclassed model's call: an array the
+    call gives to a layer (a graph's node features, positions), which Keras
+    would compute on at every step.  Its node reads the model's input only
+    to sit in the graph, so the layers called on the array are nodes too and
+    their weights train."""
+
+    def __init__(self, value, **kwargs):
+        kwargs.setdefault("name", unique_name("constant_read"))
+        super().__init__(**kwargs)
+        self.__dict__["_value"] = value
+
+    def call(self, x):
+        return self.__dict__["_value"]
+
+    def compute_output_shape(self, input_shape):
+        return self.__dict__["_value"].shape
+
+    def _output_dtypes(self, n):
+        return [str(self.__dict__["_value"].dtype)] * n
+
+
+def constants_in_graph(inputs):
+    """``inputs`` (a layer's, in a subclassed model's call being traced)
+    with each array among them read through a ConstantRead node, or None
+    where no trace gives a source for the nodes or an input is no array."""
+    from ..models.node import KerasTensor
+    source = getattr(_batch_source, "tensor", None)
+    if source is None:
+        return None
+
+    def one(v):
+        if isinstance(v, KerasTensor):
+            return v
+        if isinstance(v, (list, tuple)):
+            parts = [one(t) for t in v]
+            return None if any(p is None for p in parts) else type(v)(parts)
+        value = np.asarray(getattr(v, "value", v))
+        if value.dtype.kind not in "biuf" or value.ndim == 0:
+            return None
+        value = value.astype(np.float32) if value.dtype.kind == "f" else value
+        read = getattr(_batch_source, "constants", None)
+        if read is not None:
+            read.append(v)
+        return ConstantRead(value)(source)
+    return one(inputs)
 
 
 @contextlib.contextmanager
@@ -239,6 +299,18 @@ def record_filled(who, shape, fill_value, dtype):
     shape = [None] + [int(d) for d in shape[1:]]
     return record_operation("filled_to_batch", (source, shape, fill_value),
                             {"dtype": str(np.dtype(dtype or "float32"))})
+
+
+def record_to_batch(who, args):
+    """``ops.<who>(*args)`` whose sizes hold None (``ops.shape(x)[0]``) in a
+    traced call: a TensorOperation that gives each None the batch size of
+    the traced model's input where the graph runs."""
+    source = getattr(_batch_source, "tensor", None)
+    if source is None:
+        raise ValueError(f"ops.{who}: the sizes {args[1:]} hold an unknown size (None); only "
+                         f"a subclassed model's call, traced on symbolic inputs, may give "
+                         f"the batch size ops.shape(x)[0] there")
+    return record_operation(f"{who}_to_batch", (source,) + tuple(args), {})
 
 
 @contextlib.contextmanager
@@ -362,6 +434,10 @@ class TensorOperation(Layer):
 def record_operation(op, args, kwargs):
     """The output(s) of ``op(*args, **kwargs)`` with symbolic tensors among
     the arguments: a TensorOperation called on them."""
+    if op == "tile" and not kwargs and len(args) == 2 and np.ndim(args[1]) and \
+            any(r is None for r in args[1]):
+        return record_to_batch(op, (args[0], list(args[1])))
+    args, kwargs = _live_weights(args, kwargs)
     tensors = []
     enc_args = [_encode(a, tensors) for a in args]
     enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
@@ -370,10 +446,47 @@ def record_operation(op, args, kwargs):
 
 
 
+def _live_weights(args, kwargs):
+    """A weight among an operation's arguments (``K.dot(x, kernel)``,
+    ``kernel - lr * grads`` in Keras 2's updates) is read when the graph
+    runs, by a WeightRead node on the operation's first symbolic input,
+    and has its gradient there; for export it is its current value."""
+    from .. import ops
+    from ..models.node import KerasTensor
+    from .base import Weight
+    if getattr(_constants, "on", False):
+        return args, kwargs
+    if ops._WEIGHT_STAND_INS:
+        args, kwargs = ops._with_stand_ins(args, kwargs)
+    flat = []
+
+    def walk(v):
+        if type(v) in (list, tuple):
+            for t in v:
+                walk(t)
+        else:
+            flat.append(v)
+    walk(list(args) + list(kwargs.values()))
+    if not any(isinstance(v, Weight) for v in flat):
+        return args, kwargs
+    source = next(v for v in flat if isinstance(v, KerasTensor))
+    made = {}
+
+    def one(v):
+        if type(v) in (list, tuple):
+            return type(v)(one(t) for t in v)
+        if isinstance(v, Weight):
+            if id(v) not in made:
+                made[id(v)] = WeightRead(v)(source)
+            return made[id(v)]
+        return v
+    return tuple(one(v) for v in args), {k: one(v) for k, v in kwargs.items()}
+
+
 def _register():
     from .. import ops
     from ..models.node import KerasTensor
-    ops._SYMBOLIC[:] = [KerasTensor, record_operation, record_filled]
+    ops._SYMBOLIC[:] = [KerasTensor, record_operation, record_filled, record_to_batch]
 
 
 _register()

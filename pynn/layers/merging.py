@@ -2,8 +2,11 @@
 Minimum and Dot, and their functional forms (``concatenate([a, b])``, ...).
 
 Each takes a list of tensors.  The elementwise ones follow NumPy's
-broadcasting, as Keras 3's do, and reduce their gradients back to each
-input's shape; their arithmetic and copies run in C through pynn.ops.
+broadcasting among inputs of one rank; an input of lower rank first gets
+new axes after the batch axis, as Keras expands it at axis 1 (so a
+(batch, 100) latent times a (batch, 1, 100) embedding is (batch, 1, 100)).
+They reduce their gradients back to each input's shape; their arithmetic
+and copies run in C through pynn.ops.
 """
 import numpy as np
 
@@ -49,9 +52,20 @@ class _Merge(Layer):
         return any(input_masks)
 
 
+def same_rank_shape(shape, rank):
+    """``shape`` with new axes of size 1 after the batch axis up to
+    ``rank``, as Keras's merge layers expand a lower-rank input."""
+    shape = tuple(shape)
+    if len(shape) >= rank or not shape:
+        return shape
+    return shape[:1] + (1,) * (rank - len(shape)) + shape[1:]
+
+
 def _broadcast_shape(shapes, label):
-    """NumPy's broadcast of shapes holding None (unknown) dimensions."""
+    """NumPy's broadcast of shapes holding None (unknown) dimensions, a
+    lower-rank shape expanded after its batch axis first."""
     rank = max(len(s) for s in shapes)
+    shapes = [same_rank_shape(s, rank) for s in shapes]
     out = []
     for axis in range(rank):
         dims = [s[axis - rank + len(s)] for s in shapes if axis - rank + len(s) >= 0]
@@ -77,6 +91,10 @@ class _Elementwise(_Merge):
         return _broadcast_shape(input_shape, label)
 
     def forward(self, ctx, xs, training):
+        rank = max(len(x.shape) for x in xs)
+        ctx.shapes = [x.shape for x in xs]
+        xs = [x if len(x.shape) == rank else x.reshape(same_rank_shape(x.shape, rank))
+              for x in xs]
         y = self._combine(ctx, xs)
         if training:
             ctx.xs, ctx.y = xs, y
@@ -95,8 +113,11 @@ class _Elementwise(_Merge):
         """Each input's gradient reduced to its shape, None where not needed."""
         need = need_input_grad if isinstance(need_input_grad, (list, tuple)) else \
             [need_input_grad] * len(ctx.xs)
-        return [ops.reduce_to_shape(g, x.shape) if n and g is not None else None
-                for g, x, n in zip(grads, ctx.xs, need)]
+        out = [ops.reduce_to_shape(g, x.shape) if n and g is not None else None
+               for g, x, n in zip(grads, ctx.xs, need)]
+        # (an input expanded to the others' rank gets its own shape back)
+        return [g if g is None or g.shape == shape else g.reshape(shape)
+                for g, shape in zip(out, ctx.shapes)]
 
 
 class Add(_Elementwise):

@@ -817,3 +817,17 @@ class TimeDistributed(Wrapper):
 
     def compute_mask(self, ctx, inputs, mask):
         return mask
+
+
+# Keras 2's keras.layers.recurrent also held the generic RNN and the cells
+# (``from keras.layers.recurrent import RNN, LSTMCell``), which pynn.layers.rnn
+# builds on this module.
+_KERAS2_RECURRENT = frozenset({"RNN", "SimpleRNNCell", "LSTMCell", "GRUCell",
+                               "StackedRNNCells"})
+
+
+def __getattr__(name):
+    if name in _KERAS2_RECURRENT:
+        from . import rnn
+        return getattr(rnn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

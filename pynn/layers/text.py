@@ -575,7 +575,6 @@ def _data_call(layer, inputs, training, kwargs):
                         f"argument(s) {', '.join(sorted(kwargs))}")
     if isinstance(inputs, KerasTensor):
         return Layer.__call__(layer, inputs, training=training)
-    # an eager tensor, as other layers' eager calls give (``.numpy()`` works)
     return eager(layer.compute(inputs))
 
 
@@ -840,7 +839,7 @@ class HashedCrossing(Layer):
         self._check_inputs(inputs)
         if any(isinstance(x, KerasTensor) for x in inputs):
             return Layer.__call__(self, list(inputs), training=training)
-        return self.compute(inputs)
+        return eager(self.compute(inputs))
 
     def _check_inputs(self, inputs):
         who = f"HashedCrossing {self.name!r}"
@@ -953,7 +952,7 @@ class Discretization(Layer):
         from ..models.node import KerasTensor
         if isinstance(inputs, KerasTensor):
             return Layer.__call__(self, inputs, training=training)
-        return self.compute(inputs)
+        return eager(self.compute(inputs))
 
     def compute(self, inputs):
         if self.bin_boundaries is None:

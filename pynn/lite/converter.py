@@ -122,6 +122,13 @@ class _Context:
         self.g = graph
         self.fusable = fusable
         self.program = program
+        # Masks (Embedding(mask_zero=True), Masking): slot -> a float32 0/1
+        # tensor of the masked axes (batch, steps), or _UNKNOWN_MASK where
+        # pynn carries a mask the exporter cannot write; the current
+        # step's input masks, and the output masks its handler made.
+        self.masks = {}
+        self.in_masks = []
+        self.out_masks = None
 
     def error(self, layer, message):
         return ConversionError(f"Layer {layer.name!r} ({type(layer).__name__}): {message}")
@@ -133,11 +140,11 @@ class _Context:
                                     f"values; a model with such weights cannot be exported")
         return v.copy()
 
-    def out_tensor(self, layer, name, shape, stat):
+    def out_tensor(self, layer, name, shape, stat, dtype=np.float32):
         if any(d is None for d in shape[1:]):
             raise self.error(layer, f"its output shape {_fmt(shape)} has an unknown "
                                     f"dimension other than the batch; TFLite needs them known")
-        return self.g.activation(name, shape, stat=stat)
+        return self.g.activation(name, shape, stat=stat, dtype=dtype)
 
     def int32(self, name, values):
         return self.g.constant(name, np.asarray(values, np.int32), role="shape")
@@ -145,7 +152,7 @@ class _Context:
     def reshape(self, layer, x, shape, name, stat=None):
         """One RESHAPE to ``shape`` (batch first, written as -1)."""
         new_shape = [-1] + [int(d) for d in shape[1:]]
-        y = self.out_tensor(layer, name, shape, stat)
+        y = self.out_tensor(layer, name, shape, stat, dtype=x.dtype)
         self.g.add("RESHAPE", [x, self.int32(f"{name}/shape", new_shape)], [y],
                    ("ReshapeOptions", {"NewShape": new_shape}), layer.name)
         return y
@@ -559,6 +566,8 @@ def _pool1d(code):
 def _global_pool(code, axes):
     def handler(ctx, step, k, xs):
         layer = step.layer
+        if ctx.in_masks and ctx.in_masks[0] is not None:
+            return _masked_average_1d(ctx, step, xs[0], ctx.in_masks[0])
         y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
         keep = bool(getattr(layer, "keepdims", False))
         # (channels first: the axes after the channels')
@@ -567,6 +576,29 @@ def _global_pool(code, axes):
                   ("ReducerOptions", {"KeepDims": keep}), layer.name)
         return y
     return handler
+
+
+def _masked_average_1d(ctx, step, x, mask):
+    """GlobalAveragePooling1D over the unmasked steps, as pynn's and
+    Keras's: the mask divided by its count (at least 1: a row with every
+    step masked gives zeros) weighs the steps, SUM adds them up."""
+    layer, g = step.layer, ctx.g
+    _, steps, ch = x.shape
+    count = ctx.out_tensor(layer, f"{layer.name}/mask_count", (None, 1), None)
+    g.add("SUM", [mask, ctx.int32(f"{layer.name}/steps_axis", [1])], [count],
+          ("ReducerOptions", {"KeepDims": True}), layer.name)
+    count = ctx.with_constant(layer, "MAXIMUM", count, 1.0, f"{layer.name}/mask_count_1", None)
+    weights = ctx.out_tensor(layer, f"{layer.name}/mask_weights", (None, steps), None)
+    g.add("DIV", [mask, count], [weights],
+          ("DivOptions", {"FusedActivationFunction": fused_activation_code("linear")}),
+          layer.name)
+    weights = ctx.reshape(layer, weights, (None, steps, 1), f"{layer.name}/mask_weights_column")
+    weighted = ctx.binary(layer, "MUL", x, weights, f"{layer.name}/weighted", None)
+    y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
+    g.add("SUM", [weighted, ctx.int32(f"{layer.name}/axes", [1])], [y],
+          ("ReducerOptions", {"KeepDims": bool(getattr(layer, "keepdims", False))}),
+          layer.name)
+    return y
 
 
 def _reshape(ctx, step, k, xs):
@@ -653,10 +685,15 @@ _TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
                         "gelu": ("approximate",), "getitem": ("key",)}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
-_TENSOR_SHAPE_OPS = ("reshape", "transpose")
+_TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims")
+# Comparisons, giving bool tensors (a padding mask: ops.not_equal(ids, 0)).
+_TENSOR_COMPARISONS = {"equal": "EQUAL", "not_equal": "NOT_EQUAL", "greater": "GREATER",
+                       "greater_equal": "GREATER_EQUAL", "less": "LESS",
+                       "less_equal": "LESS_EQUAL"}
 # The keyword arguments each operation may be recorded with.
 _TENSOR_KWARGS = {**{op: ("axis", "keepdims") for op in _TENSOR_REDUCTIONS},
-                  "reshape": ("newshape",), "transpose": ("axes",), **_TENSOR_ARGUMENT_OPS}
+                  "reshape": ("newshape",), "transpose": ("axes",), "expand_dims": ("axis",),
+                  **_TENSOR_ARGUMENT_OPS}
 
 
 def _tensor_operation(ctx, step, k, xs):
@@ -664,7 +701,8 @@ def _tensor_operation(ctx, step, k, xs):
     op, args = layer.op, layer.args
     exportable = sorted(set(_TENSOR_BINARY_OPS) | set(_TENSOR_UNARY_OPS) |
                         set(_TENSOR_ACTIVATIONS) | set(_TENSOR_REDUCTIONS) |
-                        set(_TENSOR_SHAPE_OPS) | set(_TENSOR_ARGUMENT_OPS) | {"matmul"})
+                        set(_TENSOR_SHAPE_OPS) | set(_TENSOR_ARGUMENT_OPS) |
+                        set(_TENSOR_COMPARISONS) | {"matmul"})
     if op not in exportable:
         raise ctx.error(layer, f"the operation {op!r} has no TensorFlow Lite form in pynn.lite; "
                                f"exportable operations: {', '.join(exportable)}")
@@ -689,6 +727,8 @@ def _tensor_operation(ctx, step, k, xs):
         return y
     if len(args) != 2:
         raise ctx.error(layer, f"the operation {op!r} takes two operands here")
+    if op in _TENSOR_COMPARISONS:
+        return _tensor_comparison(ctx, step, xs, shape)
     code, table = _TENSOR_BINARY_OPS[op]
     operands = []
     for i, arg in enumerate(layer.arguments(xs)[0]):
@@ -711,9 +751,36 @@ def _tensor_operation(ctx, step, k, xs):
     return y
 
 
+def _tensor_comparison(ctx, step, xs, shape):
+    """ops.equal, not_equal, greater, ... -> EQUAL, NOT_EQUAL, GREATER, ...
+    (a bool tensor), a number operand a constant of the tensor's type."""
+    layer = step.layer
+    tensors = [x for x in layer.arguments(xs)[0] if any(x is t for t in xs)]
+    dtype = tensors[0].dtype
+    if any(t.dtype != dtype for t in tensors):
+        raise ctx.error(layer, f"the operands of {layer.op!r} must have one type here")
+    operands = []
+    for i, arg in enumerate(layer.arguments(xs)[0]):
+        if any(arg is x for x in xs):
+            operands.append(arg)
+            continue
+        value = np.asarray(arg)
+        if value.dtype.kind not in "biuf" or (dtype == np.int32 and
+                                              np.any(value != np.round(value))):
+            raise ctx.error(layer, f"the operand {arg!r} of {layer.op!r} is not a number of "
+                                   f"the tensor's type")
+        value = value.astype(dtype)
+        operands.append(ctx.g.constant(f"{layer.name}/operand_{i}",
+                                       value.reshape(value.shape or (1,)), role="shape"))
+    y = ctx.out_tensor(layer, step.name, shape, None, dtype=np.bool_)
+    ctx.g.add(_TENSOR_COMPARISONS[layer.op], operands, [y], None, layer.name)
+    return y
+
+
 def _tensor_shape_operation(ctx, step, k, xs, shape):
     """ops.mean/sum/max/min over axes other than the batch's (MEAN, SUM,
-    REDUCE_MAX, REDUCE_MIN), ops.reshape (RESHAPE) and ops.transpose with
+    REDUCE_MAX, REDUCE_MIN), ops.reshape and ops.expand_dims (RESHAPE),
+    and ops.transpose with
     the batch axis first (TRANSPOSE)."""
     layer, op = step.layer, step.layer.op
     names = ("x",) + _TENSOR_KWARGS[op]
@@ -722,7 +789,10 @@ def _tensor_shape_operation(ctx, step, k, xs, shape):
     args, kwargs = layer.arguments(xs)
     given = {**dict(zip(names, args)), **kwargs}
     rank = len(xs[0].shape)
-    if op == "reshape":
+    if op == "expand_dims" and shape[0] is not None:
+        raise ctx.error(layer, "expand_dims before the batch axis has no TensorFlow Lite form "
+                               "in pynn.lite")
+    if op in ("reshape", "expand_dims"):
         return ctx.reshape(layer, xs[0], shape, step.name)
     if op == "transpose":
         axes = given.get("axes")
@@ -967,16 +1037,19 @@ def _multi_head_attention(ctx, step, k, xs):
     if type(layer).call is not MultiHeadAttention.call:
         raise ctx.error(layer, "computes through its own call() and cannot be exported as "
                                "MultiHeadAttention")
-    if options.get("mask_input") or "attention_mask" in options or "masks" in options or \
-            ctx.program.has_masks:
-        raise ctx.error(layer, "attention masks (an attention_mask, or masks carried by the "
-                               "inputs) have no TensorFlow Lite form in pynn.lite; "
-                               "use_causal_mask=True has one")
+    if "attention_mask" in options or "masks" in options:
+        raise ctx.error(layer, "a constant attention_mask (an array given to the call) has no "
+                               "TensorFlow Lite form in pynn.lite; give it as a model input")
+    carried = [m for m in ctx.in_masks[:3] if m is not None]
+    masked = bool(carried) or options.get("mask_input")
     if layer.attention_axes not in (None, 1, (1,), [1], -2, (-2,), [-2]):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
     rank = len(query.shape)
+    if rank > 3 and masked:
+        raise ctx.error(layer, f"masks on inputs of rank {rank} have no TensorFlow Lite form "
+                               f"in pynn.lite")
     if rank > 3:
         # (attention over all the middle axes: over them flattened into one)
         if options.get("scores"):
@@ -1032,15 +1105,32 @@ def _multi_head_attention(ctx, step, k, xs):
     v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
     causal = options.get("causal")
     scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s),
-                            None if causal else stat("scores"))
+                            None if causal or masked else stat("scores"))
     g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
                                                                      "AdjY": True}), layer.name)
-    if causal:
+    keep = None
+    if masked:
+        keep = _attention_keep(ctx, layer, xs, t, s, causal)
+        # where(keep, scores, -1e9) as scores * keep + (keep - 1) * 1e9 (exact for 0/1)
+        bias = ctx.with_constant(layer, "MUL", ctx.with_constant(
+            layer, "SUB", keep, 1.0, f"{layer.name}/mask_off", None), 1e9,
+            f"{layer.name}/mask_bias", None)
+        scores = ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", scores, keep,
+                                                     f"{layer.name}/masked_scores", None),
+                            bias, f"{layer.name}/masked", None)
+    elif causal:
         scores = ctx.binary(layer, "ADD", scores,
                             g.constant(f"{layer.name}/causal_mask", causal_mask[None, None],
                                        role="param"), f"{layer.name}/causal", stat("scores"))
     weights = ctx.unary(layer, "SOFTMAX", scores, f"{layer.name}/attention_scores", None,
                         _ACTIVATION_OPTIONS["SOFTMAX"])
+    if keep is not None and (layer.dropout > 0 or options.get("scores")):
+        # (as pynn's layer: the masked weights zeroed, as Keras's Softmax layer)
+        weights = ctx.binary(layer, "MUL", weights, keep, f"{layer.name}/attention_weights",
+                             None)
+    query_mask = ctx.in_masks[0]
+    if query_mask is not None:
+        ctx.out_masks = [query_mask, None]
     context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, layer.value_dim),
                              stat("context"))
     g.add("BATCH_MATMUL", [weights, v], [context], ("BatchMatMulOptions", {"AdjX": False,
@@ -1061,6 +1151,35 @@ def _multi_head_attention(ctx, step, k, xs):
     if rank > 3:
         return ctx.reshape(layer, out, out_shape, step.name, (k, "out"))
     return [out, weights] if options.get("scores") else out
+
+
+def _attention_keep(ctx, layer, xs, t, s, causal):
+    """Keras's attention mask as a float32 0/1 tensor (batch, 1, T, S): the
+    product of the query's mask (batch, T, 1), the value's and the key's
+    (batch, 1, S), the causal mask and a given attention_mask (nonzero
+    kept: NOT_EQUAL 0, CAST)."""
+    from .sequence import _float_mask
+    g = ctx.g
+    base = np.tril(np.ones((t, s), np.float32)) if causal else np.ones((t, s), np.float32)
+    keep = g.constant(f"{layer.name}/mask_base", base[None], role="param")
+    query_mask, value_mask, key_mask = ctx.in_masks[:3]
+    parts = []
+    if query_mask is not None:
+        parts.append(ctx.reshape(layer, query_mask, (None, t, 1), f"{layer.name}/query_mask"))
+    for m, what in ((value_mask, "value"), (key_mask, "key")):
+        if m is not None and not (what == "key" and m is value_mask):
+            parts.append(ctx.reshape(layer, m, (None, 1, s), f"{layer.name}/{what}_mask"))
+    if len(xs) > 3:
+        present = xs[3]
+        if present.dtype != np.bool_:
+            zero = g.scalar(f"{layer.name}/mask_zero", 0, present.dtype)
+            present = g.activation(f"{layer.name}/attention_mask_bool",
+                                   (None,) + tuple(xs[3].shape[1:]), dtype=np.bool_)
+            g.add("NOT_EQUAL", [xs[3], zero], [present], None, layer.name)
+        parts.append(_float_mask(ctx, layer, present, f"{layer.name}/attention_mask"))
+    for i, m in enumerate(parts):
+        keep = ctx.binary(layer, "MUL", keep, m, f"{layer.name}/mask_{i}", None)
+    return ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask")
 
 
 def _normalized_fn(i, axis):
@@ -1700,6 +1819,52 @@ def _check_exportable(program):
                                   f"as the layer it extends")
 
 
+# Layers whose values depend on the mask their input carries (the others
+# pass it on untouched), and those of them the exporter writes with it.
+_MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional", "GlobalAveragePooling1D",
+                         "MultiHeadAttention", "Softmax"})
+_MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional",
+                              "GlobalAveragePooling1D", "MultiHeadAttention"})
+_UNKNOWN_MASK = object()
+
+
+def _check_masks(ctx, step, kind):
+    """A step whose values depend on a mask its input carries is exported
+    with that mask, or refused: never written as if there were none."""
+    layer = step.layer
+    carried = [t._has_mask for t in step.nodes[0].input_tensors]
+    if not any(carried):
+        return
+    if kind is None and "mask" in getattr(layer, "_call_takes", ()):
+        raise ctx.error(layer, "its call() takes the mask its input carries (from "
+                               "Embedding(mask_zero=True) or Masking); a layer computing "
+                               "through its own call() is exported without masks")
+    if kind not in _MASK_USERS:
+        return
+    if kind not in _MASKED_HANDLERS:
+        raise ctx.error(layer, "its input carries a mask (Embedding(mask_zero=True) or "
+                               "Masking), which this layer uses; it has no TensorFlow Lite "
+                               "form with a mask in pynn.lite")
+    if any(m is _UNKNOWN_MASK for m in ctx.in_masks):
+        raise ctx.error(layer, "the mask its input carries was combined by a layer before it "
+                               "in a way pynn.lite does not write; it cannot be exported")
+
+
+def _carry_masks(ctx, step, ys):
+    """The masks of a step's outputs: the ones its handler made, else its
+    first masked input's, where pynn's graph says the output has one."""
+    made = ctx.out_masks or [None] * len(ys)
+    given = [m for m in ctx.in_masks if m is not None]
+    for s, t, out, m in zip(step.outs, ys, step.nodes[-1].output_tensors, made):
+        if not out._has_mask:
+            continue
+        if m is None and given and given[0] is not _UNKNOWN_MASK and \
+                all(g is given[0] for g in given) and \
+                tuple(t.shape[1:len(given[0].shape)]) == tuple(given[0].shape[1:]):
+            m = given[0]
+        ctx.masks[s] = _UNKNOWN_MASK if m is None else m
+
+
 def _emit_steps(ctx, program, tensors):
     """Write the ops of each step of ``program``; ``tensors`` maps its
     slots to graph tensors (the inputs' given, the steps' filled in)."""
@@ -1707,10 +1872,14 @@ def _emit_steps(ctx, program, tensors):
         xs = [tensors[s] for s in step.ins]
         kind = _layer_kind(step.layer)
         handler = _HANDLERS[kind] if kind is not None else _traced_call
+        ctx.in_masks = [ctx.masks.get(s) for s in step.ins]
+        ctx.out_masks = None
+        _check_masks(ctx, step, kind)
         y = handler(ctx, step, k, xs)
         ys = y if isinstance(y, list) else [y]
         for s, t in zip(step.outs, ys):
             tensors[s] = t
+        _carry_masks(ctx, step, ys)
 
 
 class _TracedContext(_Context):
@@ -1723,8 +1892,8 @@ class _TracedContext(_Context):
         super().__init__(outer.model, outer.g, outer.fusable, program)
         self.prefix = prefix
 
-    def out_tensor(self, layer, name, shape, stat):
-        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, None)
+    def out_tensor(self, layer, name, shape, stat, dtype=np.float32):
+        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, None, dtype)
 
 
 def _traced_call(ctx, step, k, xs):

@@ -78,11 +78,14 @@ def _error(message):
 # --------------------------------------------------------------- float16
 
 def float16(graph):
-    """Store every float32 constant as float16 behind a DEQUANTIZE."""
+    """Store every float32 constant as float16 behind a DEQUANTIZE; one
+    with values beyond float16's range (a mask's 1e9) stays float32, as
+    infinities would turn its products with 0 into NaN."""
     from .graph import Op
     dequant = []
+    limit = np.finfo(np.float16).max
     for t in graph.tensors():
-        if not t.is_constant or t.dtype != np.float32:
+        if not t.is_constant or t.dtype != np.float32 or np.abs(t.data).max(initial=0) > limit:
             continue
         half = Tensor(t.name + "/fp16", t.shape, np.float16,
                       data=t.data.astype(np.float16), role=t.role)

@@ -20,7 +20,13 @@
   ops) and CONCATENATION, ADD, MUL or ADD and MUL by 0.5.
 - TimeDistributed(Dense) -> FULLY_CONNECTED over the last axis.
 
-Masks (``mask_zero=True``, Masking) and stateful layers are not exported.
+- Masks: Embedding(mask_zero=True) -> NOT_EQUAL of the ids and 0, CAST
+  to a float32 0/1 mask; Masking -> NOT_EQUAL, REDUCE_ANY over the
+  features, CAST, and MUL of the input by the mask.  A masked recurrent
+  layer is unrolled, each step's new states blended with the old ones by
+  the step's mask (MUL, ADD), as Keras skips the masked steps.
+
+Stateful layers are not exported.
 """
 import numpy as np
 
@@ -61,14 +67,19 @@ def _activation(ctx, layer, x, act, name):
 
 
 def _check(ctx, step, layer):
-    """What no sequence handler exports: masks and carried states."""
-    node = step.nodes[0]
-    if any(t._has_mask for t in node.input_tensors):
-        raise ctx.error(layer, "its input carries a mask (Embedding(mask_zero=True) or "
-                                 "Masking); masked sequences are not exported to TFLite")
+    """What no sequence handler exports: carried states."""
     if getattr(layer, "stateful", False):
         raise ctx.error(layer, "stateful=True layers are not exported; export a copy "
                                  "built with stateful=False")
+
+
+def _float_mask(ctx, layer, present, name):
+    """A bool tensor as the float32 0/1 mask the masked handlers use."""
+    from .writer import _tflite
+    _, tfl = _tflite()
+    return _op(ctx, layer, "CAST", [present], (None,) + present.shape[1:], name,
+               ("CastOptions", {"InDataType": tfl.TensorType.BOOL,
+                                "OutDataType": tfl.TensorType.FLOAT32}))
 
 
 # ------------------------------------------------------------- embedding
@@ -90,6 +101,36 @@ def embedding(ctx, step, k, xs):
     y = ctx.out_tensor(layer, step.name, shape, None)
     g.add("GATHER", [table, ids], [y], ("GatherOptions", {"Axis": 0, "BatchDims": 0}),
           layer.name)
+    if layer.mask_zero:
+        # (Keras's mask: the ids other than 0)
+        present = _op(ctx, layer, "NOT_EQUAL", [ids, g.scalar(f"{layer.name}/pad_id", 0,
+                                                              np.int32)],
+                      (None,) + ids.shape[1:], f"{layer.name}/mask_bool", dtype=np.bool_)
+        ctx.out_masks = [_float_mask(ctx, layer, present, f"{layer.name}/mask")]
+    return y
+
+
+def masking(ctx, step, k, xs):
+    """Masking: a step is kept where any feature differs from mask_value
+    (NOT_EQUAL, REDUCE_ANY over the features), the others zeroed (MUL by
+    the mask)."""
+    layer, x, g = step.layer, xs[0], ctx.g
+    if len(x.shape) != 3:
+        raise ctx.error(layer, f"only (batch, steps, features) inputs are exported, got "
+                               f"{x.shape}")
+    _, steps, _ = x.shape
+    differs = _op(ctx, layer, "NOT_EQUAL",
+                  [x, g.scalar(f"{layer.name}/mask_value", layer.mask_value, np.float32)],
+                  (None,) + x.shape[1:], f"{layer.name}/differs", dtype=np.bool_)
+    present = _op(ctx, layer, "REDUCE_ANY", [differs, ctx.int32(f"{layer.name}/features", [2])],
+                  (None, steps), f"{layer.name}/mask_bool", ("ReducerOptions",
+                                                             {"KeepDims": False}),
+                  dtype=np.bool_)
+    mask = _float_mask(ctx, layer, present, f"{layer.name}/mask")
+    ctx.out_masks = [mask]
+    column = ctx.reshape(layer, mask, (None, steps, 1), f"{layer.name}/mask_column")
+    y = ctx.out_tensor(layer, step.name, ctx.program.shapes[step.outs[0]], None)
+    g.add("MUL", [x, column], [y], ("MulOptions", dict(_NO_ACT)), layer.name)
     return y
 
 
@@ -204,9 +245,28 @@ def _dense(ctx, layer, x, w, b, name):
                name, ("FullyConnectedOptions", opts))
 
 
-def _unrolled(ctx, layer, x, initial, name):
+def _step_masks(ctx, layer, mask, name):
+    """A (batch, steps) 0/1 mask as per-step (batch, 1) columns: the mask
+    and one minus it."""
+    g = ctx.g
+    steps = mask.shape[1]
+    kept = ctx.reshape(layer, mask, (None, steps, 1), f"{name}/mask_steps")
+    dropped = _op(ctx, layer, "SUB", [g.constant(f"{name}/one", np.ones((1,), np.float32)),
+                                      kept], kept.shape, f"{name}/mask_complement",
+                  ("SubOptions", dict(_NO_ACT)))
+    cols = []
+    for src, what in ((kept, "mask"), (dropped, "mask_complement")):
+        outs = [g.activation(f"{name}/{what}_{t}", (None, 1)) for t in range(steps)]
+        g.add("UNPACK", [src], outs, ("UnpackOptions", {"Num": steps, "Axis": 1}), layer.name)
+        cols.append(outs)
+    return cols
+
+
+def _unrolled(ctx, layer, x, initial, name, mask=None):
     """The cell written out step by step: (outputs in processing order,
-    final states)."""
+    final states).  With a mask, a masked step keeps the states (new * m +
+    old * (1 - m)) and outputs the carried state, or zeros with
+    ``zero_output_for_mask``, as pynn's layers."""
     g = ctx.g
     units, gates, cell = layer.units, layer.gates, layer.cell
     steps = x.shape[1]
@@ -241,9 +301,17 @@ def _unrolled(ctx, layer, x, initial, name):
     act, rec_act = layer.activation, layer.recurrent_activation
     outputs = []
     order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
+    if mask is not None:
+        kept, dropped = _step_masks(ctx, layer, mask, name)
+
+        def keep(new, old, t, label):
+            return _binary(ctx, layer, "ADD",
+                           _binary(ctx, layer, "MUL", new, kept[t], f"{label}_new"),
+                           _binary(ctx, layer, "MUL", old, dropped[t], f"{label}_old"), label)
     for t in order:
         p = f"{name}/step_{t}"
         xt = xs[t]
+        h_old, c_old = h, c
         hr = _dense(ctx, layer, h, rw, rb, f"{p}/recurrent")
         if cell == "simple_rnn":
             h = _activation(ctx, layer, _binary(ctx, layer, "ADD", xt, hr, f"{p}/sum"), act,
@@ -282,22 +350,32 @@ def _unrolled(ctx, layer, x, initial, name):
                         _binary(ctx, layer, "MUL", z,
                                 _binary(ctx, layer, "SUB", h, cand, f"{p}/delta"),
                                 f"{p}/update"), f"{p}/h")
-        outputs.append(h)
+        if mask is None:
+            outputs.append(h)
+            continue
+        new_h = h
+        h = keep(new_h, h_old, t, f"{p}/h_masked")
+        if cell == "lstm":
+            c = keep(c, c_old, t, f"{p}/c_masked")
+        outputs.append(_binary(ctx, layer, "MUL", new_h, kept[t], f"{p}/output")
+                       if layer.zero_output_for_mask else h)
     return outputs, [h, c][:layer.state_count]
 
 
-def _direction(ctx, layer, x, initial, name, time_order):
+def _direction(ctx, layer, x, initial, name, time_order, mask=None):
     """One recurrent layer's outputs: [output] (+ final states with
     ``return_state``).  ``time_order``: a returned sequence is put back in
-    time order (Bidirectional's backward layer)."""
-    if layer.go_backwards and _fusable(layer, initial):
+    time order (Bidirectional's backward layer).  A masked sequence is
+    unrolled (the fused ops take no mask)."""
+    fused = mask is None and _fusable(layer, initial)
+    if layer.go_backwards and fused:
         x = _reverse(ctx, layer, x, f"{name}/reversed_input")
-    if _fusable(layer, initial):
+    if fused:
         seq = _fused(ctx, layer, x, name)
         states = []
         last = None
     else:
-        outs, states = _unrolled(ctx, layer, x, initial, name)
+        outs, states = _unrolled(ctx, layer, x, initial, name, mask)
         last = outs[-1]
         seq = None
         if layer.return_sequences:
@@ -314,7 +392,7 @@ def _direction(ctx, layer, x, initial, name, time_order):
 def recurrent(ctx, step, k, xs):
     layer = step.layer
     _check(ctx, step, layer)
-    ys = _direction(ctx, layer, xs[0], xs[1:], layer.name, False)
+    ys = _direction(ctx, layer, xs[0], xs[1:], layer.name, False, ctx.in_masks[0])
     for t, name in zip(ys, _output_names(step, len(ys))):
         t.name = ctx.g._unique(name)
     return ys if len(ys) > 1 else ys[0]
@@ -330,8 +408,9 @@ def bidirectional(ctx, step, k, xs):
     fwd, bwd = layer.forward_layer, layer.backward_layer
     states = xs[1:]
     half = len(states) // 2
-    fy = _direction(ctx, fwd, xs[0], states[:half], fwd.name, False)
-    by = _direction(ctx, bwd, xs[0], states[half:], bwd.name, True)
+    mask = ctx.in_masks[0]
+    fy = _direction(ctx, fwd, xs[0], states[:half], fwd.name, False, mask)
+    by = _direction(ctx, bwd, xs[0], states[half:], bwd.name, True, mask)
     f, b = fy[0], by[0]
     mode = layer.merge_mode
     shape = (None,) + f.shape[1:]
@@ -372,6 +451,7 @@ def time_distributed(ctx, step, k, xs):
 
 HANDLERS = {
     "Embedding": embedding,
+    "Masking": masking,
     "SimpleRNN": recurrent,
     "LSTM": recurrent,
     "GRU": recurrent,

@@ -532,6 +532,11 @@ class Model(TrainingMixin, Layer):
     _eager_call = False
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None and outputs is None and "input" in kwargs and "output" in kwargs:
+            # Keras 1's spelling, which Keras 2 still took with this warning
+            warnings.warn("Update your `Model` call to the Keras 2 API: "
+                          "`Model(inputs=..., outputs=...)`", stacklevel=2)
+            inputs, outputs = kwargs.pop("input"), kwargs.pop("output")
         if inputs is None and outputs is None and type(self) is Model:
             raise ValueError("Model: give inputs and outputs (Model(inputs, outputs)), or "
                              "subclass Model and define call()")
@@ -592,6 +597,20 @@ class Model(TrainingMixin, Layer):
         self._build_input_shape = [t.shape for t in flat_in] if len(flat_in) > 1 \
             else flat_in[0].shape
 
+    def add_loss(self, loss, inputs=None):
+        """A loss built from the graph's symbolic tensors (Keras 2's VAE:
+        ``vae.add_loss(K.mean(reconstruction + kl))`` before compile) joins
+        the graph, through an _AddedLosses node, and is added to the
+        training loss at every step; anything else as Layer.add_loss."""
+        if isinstance(loss, KerasTensor) and self._program is not None and \
+                not self._traced_call:
+            names = self.output_names
+            self._init_graph(self._inputs_struct,
+                             _with_added_losses(self._outputs_struct, [loss]))
+            self.output_names = names
+            return
+        Layer.add_loss(self, loss, inputs)
+
     def _require_graph(self, what):
         if self._program is None:
             raise ValueError(f"Model {self.name!r} has not been built yet, so it has no "
@@ -610,7 +629,7 @@ class Model(TrainingMixin, Layer):
         other layer with a node in the graph (one built inside call), so that
         no weight is lost.  The traced operations (inputs, tensor
         operations, added losses) are not layers of the model."""
-        from ..layers.lambda_layer import TensorOperation, WeightRead
+        from ..layers.lambda_layer import ConstantRead, TensorOperation, WeightRead
         found, seen = [], {id(self)}
 
         def take(item):
@@ -627,7 +646,8 @@ class Model(TrainingMixin, Layer):
                 take(item)
         if self._traced_call:
             for op in self._operations:
-                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses, WeightRead)):
+                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses, WeightRead,
+                                       ConstantRead)):
                     take(op)
         return found
 
@@ -724,7 +744,7 @@ class Model(TrainingMixin, Layer):
             tensors if multi else tensors[0]
         try:
             with autodiff.collecting_graph_losses() as added_losses, \
-                    autodiff.tracing_model(self), batch_source(tensors[0]), \
+                    autodiff.tracing_model(self), batch_source(tensors[0]) as constants, \
                     weights_in_graph(list(self._weights), tensors[0]):
                 # (its layers' nodes then train or infer as each run does)
                 outputs = self.call(inputs, training=autodiff.RUN_TRAINING) \
@@ -738,6 +758,8 @@ class Model(TrainingMixin, Layer):
             self._build_input_shape = input_shape
             self.built = True
             return
+        # the arrays the graph holds as constants (see __setattr__)
+        self.__dict__["_constant_reads"] = {id(v): v for v in constants}
         if added_losses:
             outputs = _with_added_losses(outputs, added_losses)
         self._init_graph(inputs, outputs)
@@ -745,6 +767,21 @@ class Model(TrainingMixin, Layer):
         # Traced from the first data it saw: later inputs may differ on the
         # axes before the last, as in Keras.
         self._shapes_from_data = True
+
+    def __setattr__(self, name, value):
+        reads = self.__dict__.get("_constant_reads")
+        if reads and id(self.__dict__.get(name)) in reads and value is not self.__dict__[name]:
+            # An array the traced call gave to a layer is replaced (a graph
+            # with new nodes): the call is traced again at its next run, as
+            # Keras runs it each time.  The layers and weights stay.
+            self.__dict__["_constant_reads"] = None
+            self._program = None
+            self._traced_call = False
+            self._infer = None
+            self._infer_pool = []
+            self._train_state = None
+            self._planned = None
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------- as a layer
 
@@ -858,7 +895,8 @@ class Model(TrainingMixin, Layer):
         if self._program is None and not self._eager_call and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             # traced on the first values it is called on
-            self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False)
+            self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
+                                 broadcast=True)
         if self._eager_call:
             return self._call_eagerly(inputs, args, training, mask, kwargs)
         if isinstance(inputs, (list, tuple)) and self._program is not None and \
@@ -868,6 +906,16 @@ class Model(TrainingMixin, Layer):
             flat = flatten(inputs)
             if len(flat) == len(self._inputs):
                 inputs = flat
+        traced = autodiff.model_being_traced()
+        if traced is not None and traced is not self and not any(
+                isinstance(t, KerasTensor) for t in flatten(inputs)):
+            # called on arrays in a subclassed model's call being traced (a
+            # block over a graph's node features): a node of that graph, so
+            # its weights train (see Layer.__call__)
+            from ..layers.lambda_layer import constants_in_graph
+            read = constants_in_graph(inputs)
+            if read is not None:
+                inputs = read
         tape = autodiff.active_tape()
         if tape is not None:
             inputs = autodiff.inputs_on_tape(tape, inputs)
@@ -894,7 +942,7 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        return eager(self._run_eager(self._prepare_inputs(inputs), training))
+        return eager(self._run_eager(self._prepare_inputs(inputs, broadcast=True), training))
 
     def _call_takes_training(self):
         params = inspect.signature(type(self).call).parameters
@@ -925,7 +973,10 @@ class Model(TrainingMixin, Layer):
         None where it changes nothing: no layer trains by default),
         predict's program and its pooled buffers, not new ones per call;
         else the graph, in training or with each layer's default."""
-        if training is False or (not training and not self._program.has_training_defaults):
+        # (inputs of one sample beside a batch run through the graph itself,
+        # each layer broadcasting: predict's program plans for one batch size)
+        if len({a.shape[0] for a in xs}) == 1 and (training is False or (
+                not training and not self._program.has_training_defaults)):
             return self._pack_outputs(run_inference(self, xs))
         gpu = self._place()
         outs = self._program.forward(self._inputs_to(gpu, xs),

@@ -90,6 +90,13 @@ class KerasTensor:
         # operator records it.  Any other NumPy function has no value to
         # work on, and says so.
         names = _ARRAY_OPERATORS.get(ufunc.__name__)
+        out = kwargs.get("out")
+        if out is not None and len(kwargs) == 1 and len(out) == 1 and \
+                any(out[0] is v for v in inputs if not isinstance(v, KerasTensor)):
+            # ``loss += coeff * K.sum(...)`` with ``loss = K.variable(0.)``:
+            # the array cannot hold a symbolic result, and the name is
+            # rebound to it, as Keras 2's tensor arithmetic did.
+            kwargs = {}
         if method == "__call__" and not kwargs and len(inputs) == 2 and names is not None:
             a, b = inputs
             if a is self and not isinstance(b, KerasTensor):
@@ -113,7 +120,12 @@ class KerasTensor:
     # TensorOperation, as Keras's operator overloads record an operation.
     def _merge(self, other, layer_name, op, reverse=False):
         from .. import layers
-        if isinstance(other, KerasTensor):
+        # (a scalar, such as a loss built with K.sum, has no batch axis for
+        # a merge layer to run over: an operation adds it; nor do tensors
+        # of different ranks go to one, which expands the lower rank after
+        # the batch axis as Keras's merge layers do, where ``x + y``
+        # broadcasts as NumPy's, as Keras's ops.add)
+        if isinstance(other, KerasTensor) and self.ndim and self.ndim == other.ndim:
             pair = [other, self] if reverse else [self, other]
             return getattr(layers, layer_name)()(pair)
         return self._operation(op, other, reverse)

@@ -81,17 +81,28 @@ class Optimizer:
 
     def __init__(self, learning_rate=0.001, name=None, lr=None, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
-                 ema_momentum=0.99, ema_overwrite_frequency=None, **kwargs):
+                 ema_momentum=0.99, ema_overwrite_frequency=None, decay=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
         self.name = name or type(self).__name__.lower()
         self._schedule = None
         self.learning_rate = learning_rate if lr is None else lr
+        if decay:
+            # Keras 2's time decay, lr / (1 + decay * iterations), the
+            # schedule that computes it
+            decay = float(decay)
+            if not np.isfinite(decay) or decay < 0:
+                raise ValueError(f"{type(self).__name__}: decay must be a finite number >= 0, "
+                                 f"got {decay!r}")
+            if self._schedule is not None:
+                raise ValueError(f"{type(self).__name__}: give decay= or a learning rate "
+                                 f"schedule, not both")
+            self._schedule = schedules.InverseTimeDecay(self._learning_rate, 1, decay)
         self.iterations = 0
         self._slots = None
         self._shapes = None  # the variables' shapes, given with each step
-        self._paths = None  # and their paths, where the caller knows them
+        self._stepped = None  # and the variables, where the caller knows them
         given = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
@@ -184,7 +195,7 @@ class Optimizer:
         if isinstance(params, (list, tuple)):
             return self.apply_gradients(zip(params, grads))
         self._shapes = None if shapes is None else [tuple(s) for s in shapes]
-        self._paths = None if variables is None else [v.path for v in variables]
+        self._stepped = variables
         if self._schedule is not None:
             self._learning_rate = float(self.learning_rate)
         device = None
@@ -988,7 +999,9 @@ class Muon(Optimizer):
         return tuple(shape)
 
     def _variables(self, size):
-        paths = self._paths or [None] * len(self._shapes or [(size,)])
+        # (the paths read here, not at every step: only Muon's rule uses them)
+        paths = [v.path for v in self._stepped] if self._stepped else \
+            [None] * len(self._shapes or [(size,)])
         return zip(self._variable_slices(size), paths)
 
     def _decay(self, params):
@@ -1402,7 +1415,7 @@ class MultiOptimizer(Optimizer):
         self._ema = None
         self.iterations = 0
         self._slots = None
-        self._shapes = self._paths = None
+        self._shapes = self._stepped = None
         self._optimizer_map = optimizer_map
         self._inner_optimizers = []
         # the variables' paths, each one's optimizer index, their sizes

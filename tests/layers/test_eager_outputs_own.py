@@ -5,7 +5,6 @@ copy, everything else is copied)."""
 import numpy as np
 import pytest
 
-import pynn
 from pynn import layers
 
 

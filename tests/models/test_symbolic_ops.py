@@ -132,3 +132,4 @@ def test_arrays_keep_the_kernel_path():
     np.testing.assert_array_equal(ops.concatenate([a, b]), np.concatenate([a, b]))
     m, n = _x((2, 3)), _x((1, 3), 1)  # Keras's default axis is 0
     np.testing.assert_array_equal(ops.concatenate([m, n]), np.concatenate([m, n]))
+

@@ -2,8 +2,9 @@
 attention as BATCH_MATMUL and SOFTMAX, equal to predict (1e-5, with and
 without the XNNPACK delegate) for self- and cross-attention, a causal mask,
 the attention scores as an output, other value and output sizes, no
-biases, inputs of rank 4; the keras.io time-series transformer whole; what cannot be
-written (a mask) raises naming the layer."""
+biases, inputs of rank 4; the keras.io time-series transformer whole; a constant
+attention mask, which cannot be written, raises naming the layer (masks
+carried by the inputs or given as tensors: test_masked_export)."""
 import numpy as np
 import pytest
 
@@ -84,8 +85,9 @@ def test_time_series_transformer_exports_whole():
     _check(model, [x[:3]])
 
 
-def test_attention_mask_raises_naming_the_layer():
-    q_in, m_in = pynn.Input((5, 8)), pynn.Input((5, 5))
-    out = layers.MultiHeadAttention(2, 4, name="attn")(q_in, q_in, attention_mask=m_in)
-    with pytest.raises(pynn.lite.ConversionError, match="'attn'.*mask"):
-        convert(pynn.Model([q_in, m_in], out))
+def test_constant_attention_mask_raises_naming_the_layer():
+    q_in = pynn.Input((5, 8))
+    out = layers.MultiHeadAttention(2, 4, name="attn")(q_in, q_in,
+                                                       attention_mask=np.tril(np.ones((5, 5))))
+    with pytest.raises(pynn.lite.ConversionError, match="'attn'.*attention_mask"):
+        convert(pynn.Model(q_in, out))

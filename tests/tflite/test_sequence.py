@@ -129,10 +129,6 @@ def test_float_input_ids_are_cast():
 
 def test_what_is_not_exported_is_named():
     set_random_seed(9)
-    inp = pynn.Input((STEPS,), dtype="int32")
-    masked = pynn.Model(inp, layers.LSTM(4)(layers.Embedding(VOCAB, 6, mask_zero=True)(inp)))
-    with pytest.raises(pynn.lite.ConversionError, match="LSTM.*mask"):
-        convert(masked, None)
     stateful = pynn.Sequential([pynn.Input(batch_shape=(2, STEPS, 3)),
                                 layers.SimpleRNN(4, stateful=True)])
     with pytest.raises(pynn.lite.ConversionError, match="stateful"):

@@ -1,0 +1,2 @@
+"""Keras 2's ``keras.layers.noise``."""
+from .regularization import AlphaDropout, GaussianDropout, GaussianNoise  # noqa: F401

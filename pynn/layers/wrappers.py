@@ -1,0 +1,2 @@
+"""Keras 2's ``keras.layers.wrappers``."""
+from .recurrent import Bidirectional, TimeDistributed, Wrapper  # noqa: F401
