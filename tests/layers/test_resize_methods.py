@@ -2,8 +2,8 @@
 and antialiasing when an image shrinks, in ops.image.resize, the Resizing
 and UpSampling2D layers and tf.image.resize, equal to Keras 3's NumPy
 backend; their gradients are the adjoint of the resize (checked by the
-dot-product identity and by finite differences on a tape); the exporter
-refuses what TFLite cannot resize."""
+dot-product identity and by finite differences on a tape).  (The
+exporter's refusals: tests/tflite/test_resize_export.py.)"""
 import numpy as np
 import pytest
 
@@ -93,16 +93,3 @@ def test_tf_image_resize_takes_the_kernels():
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     with pytest.raises(ValueError, match="area"):
         pynn.image.resize(x, [4, 5], method="area")
-
-
-@pytest.mark.parametrize("layer,match", [
-    (lambda: layers.Resizing(4, 4, interpolation="bicubic"), "bicubic"),
-    (lambda: layers.Resizing(4, 4, antialias=True), "antialias"),
-])
-def test_the_exporter_refuses_what_tflite_cannot_resize(layer, match):
-    model = pynn.Sequential([pynn.Input((8, 8, 3)), layer()])
-    with pytest.raises(pynn.lite.ConversionError, match=match):
-        pynn.lite.TFLiteConverter.from_keras_model(model).convert()
-    # growing with antialias is plain bilinear resizing: it exports
-    grow = pynn.Sequential([pynn.Input((3, 3, 1)), layers.Resizing(6, 6, antialias=True)])
-    assert pynn.lite.TFLiteConverter.from_keras_model(grow).convert()
