@@ -207,12 +207,15 @@ def _is_stream(x):
 class _Output:
     """What compile decided for one model output."""
     __slots__ = ("index", "name", "loss", "weight", "metric_specs", "weighted_specs", "fused",
-                 "logits_of", "step")
+                 "logits_of", "step", "summed")
 
     def __init__(self, index, name):
         self.index = index
         self.name = name
         self.loss = None
+        # a loss with reduction="sum": the batch's loss is the sum of its
+        # per-sample losses, not their mean (as Keras reduces it)
+        self.summed = False
         self.weight = 1.0
         self.metric_specs = []
         self.weighted_specs = []
@@ -614,6 +617,7 @@ class TrainingMixin:
             out = _Output(i, name)
             if per_loss[i] is not None:
                 out.loss = losses_mod.get(per_loss[i])
+                out.summed = getattr(out.loss, "reduction", None) == "sum"
             w = 1.0 if per_weight[i] is None else per_weight[i]
             try:
                 out.weight = float(w)
@@ -984,10 +988,14 @@ class TrainingMixin:
             rw, steps = _row_weights(out, w, None if masks is None else masks[spec.index])
             if rw is not w:
                 w_in = rw if gpu is None else self._inputs_to(gpu, [rw])[0]
-            scale = rows * steps
+            # the gradient of the batch's mean loss (over the global
+            # batch's rows and steps), or of its sum
+            scale = 1.0 if spec.summed else rows * steps
             per = spec.loss.compute(y_in, out, w_in, scale / spec.weight if spec.weight else scale,
                                     g, spec.fused)
-            losses.append((per, rw, spec.weight, steps))
+            # a sum is reported, as Keras's loss tracker weighs each
+            # batch's loss, times the batch's rows (the logs divide by them)
+            losses.append((per, rw, spec.weight, 1.0 / rows if spec.summed else steps))
             out_grads.append(g)
         activity = self._program.activity_penalty(state, 1.0 / rows) \
             if self._program.has_activity else 0.0
@@ -1313,7 +1321,8 @@ class TrainingMixin:
                     rw, rows = _row_weights(out, w, None if masks is None else
                                             masks[spec.index])
                     per = spec.loss.compute(t, out, rw, bs * rows, None, spec.loss.from_logits)
-                    value = float(per.sum() if rw is None else np.dot(per, rw)) / rows
+                    value = float(per.sum() if rw is None else np.dot(per, rw)) / \
+                        (1.0 / bs if spec.summed else rows)
                     per_output.append(value)
                     total += spec.weight * value
                 metrics.update(outs, yb, wb, False, total + batch_penalty * bs, per_output, bs,
