@@ -7,15 +7,14 @@ read with the standard library's ``wave`` module and decoded as
 ``tf.audio.decode_wav`` decodes it: float32 samples in [-1, 1) of shape
 (samples, channels), cut or zero-padded to ``output_sequence_length``.
 """
-import threading
 import wave
 
 import numpy as np
 
 from . import seeding
 from .dataset import Dataset, _background
-from .image_dataset import _check_arguments, _labels_batch, index_directory, \
-    training_or_validation_split
+from .image_dataset import _check_arguments, _labels_batch, check_labels, index_directory, \
+    pass_orders, training_or_validation_split
 
 _WHO = "audio_dataset_from_directory"
 ALLOWED_FORMATS = (".wav",)
@@ -93,22 +92,12 @@ def _audio_to_dataset(paths, labels, label_mode, num_classes, sampling_rate, len
                       batch_size, shuffle, seed):
     n = len(paths)
     labels = None if label_mode is None else np.asarray(labels)
-    if label_mode is not None and len(labels) and (labels.min() < 0 or
-                                                   (label_mode != "int" and
-                                                    labels.max() >= num_classes)):
-        raise ValueError(f"{_WHO}: labels must lie in [0, {num_classes}), got "
-                         f"{labels.min()}..{labels.max()}")
-    passes = [0]
-    lock = threading.Lock()
+    check_labels(_WHO, labels, label_mode, num_classes)
+    pass_order = pass_orders(n, shuffle, seed)
     step = batch_size or 1
 
     def batches():
-        with lock:
-            this_pass = passes[0]
-            passes[0] += 1
-        order = np.arange(n)
-        if shuffle:
-            order = np.random.default_rng([seed, this_pass]).permutation(n)
+        order = pass_order()
         for start in range(0, n, step):
             chosen = order[start:start + step]
             clips = [_decode(paths[i], sampling_rate, length) for i in chosen]

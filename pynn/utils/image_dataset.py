@@ -234,27 +234,47 @@ def _labels_batch(labels, label_mode, num_classes):
     return out
 
 
+def check_labels(who, labels, label_mode, num_classes, check_int=True):
+    """Refuses labels outside [0, num_classes) (with ``check_int``, "int"
+    labels below 0 too)."""
+    if label_mode is None or not len(labels) or (label_mode == "int" and not check_int):
+        return
+    if labels.min() < 0 or (label_mode != "int" and labels.max() >= num_classes):
+        raise ValueError(f"{who}: labels must lie in [0, {num_classes}), got "
+                         f"{labels.min()}..{labels.max()}")
+
+
+def pass_orders(n, shuffle, seed):
+    """A function giving each pass over ``n`` files its order: as listed,
+    or with ``shuffle`` a permutation seeded by (seed, the pass's number),
+    so passes differ and a rerun repeats them (passes begun by several
+    threads take distinct numbers)."""
+    passes = [0]
+    lock = threading.Lock()
+
+    def order():
+        with lock:
+            this_pass = passes[0]
+            passes[0] += 1
+        if shuffle:
+            return np.random.default_rng([seed, this_pass]).permutation(n)
+        return np.arange(n)
+    return order
+
+
 def _paths_to_dataset(paths, labels, label_mode, num_classes, reader, batch_size, shuffle,
                       seed):
     n = len(paths)
     labels = None if label_mode is None else np.asarray(labels)
     # "int" labels are passed through as given (CelebA's attributes are -1
     # and 1); the other modes index the classes with them.
-    if label_mode not in (None, "int") and len(labels) and (labels.min() < 0 or
-                                                            labels.max() >= num_classes):
-        raise ValueError(f"image_dataset_from_directory: labels must lie in [0, {num_classes}), "
-                         f"got {labels.min()}..{labels.max()}")
-    passes = [0]
-    lock = threading.Lock()
+    check_labels("image_dataset_from_directory", labels, label_mode, num_classes,
+                 check_int=False)
+    pass_order = pass_orders(n, shuffle, seed)
     step = batch_size or 1
 
     def batches():
-        with lock:
-            this_pass = passes[0]
-            passes[0] += 1
-        order = np.arange(n)
-        if shuffle:
-            order = np.random.default_rng([seed, this_pass]).permutation(n)
+        order = pass_order()
         pool = decode_pool()
         for start in range(0, n, step):
             chosen = order[start:start + step]

@@ -7,14 +7,13 @@ two).  A text is the file's bytes (cut to ``max_length`` bytes, as
 ``tf.strings.substr`` cuts them) decoded as UTF-8; a batch of texts is a
 NumPy array of ``str`` objects, dtype object.
 """
-import threading
 
 import numpy as np
 
 from . import seeding
 from .dataset import Dataset, _background
-from .image_dataset import _check_arguments, _labels_batch, index_directory, \
-    training_or_validation_split
+from .image_dataset import _check_arguments, _labels_batch, check_labels, index_directory, \
+    pass_orders, training_or_validation_split
 
 _WHO = "text_dataset_from_directory"
 
@@ -30,22 +29,12 @@ def _texts_to_dataset(paths, labels, label_mode, num_classes, max_length, batch_
                       seed):
     n = len(paths)
     labels = None if label_mode is None else np.asarray(labels)
-    if label_mode is not None and len(labels) and (labels.min() < 0 or
-                                                   (label_mode != "int" and
-                                                    labels.max() >= num_classes)):
-        raise ValueError(f"{_WHO}: labels must lie in [0, {num_classes}), got "
-                         f"{labels.min()}..{labels.max()}")
-    passes = [0]
-    lock = threading.Lock()
+    check_labels(_WHO, labels, label_mode, num_classes)
+    pass_order = pass_orders(n, shuffle, seed)
     step = batch_size or 1
 
     def batches():
-        with lock:
-            this_pass = passes[0]
-            passes[0] += 1
-        order = np.arange(n)
-        if shuffle:
-            order = np.random.default_rng([seed, this_pass]).permutation(n)
+        order = pass_order()
         for start in range(0, n, step):
             chosen = order[start:start + step]
             texts = np.empty(len(chosen), dtype=object)
