@@ -779,21 +779,29 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     const ptrdiff_t total = s->n * s->oh * s->ow;
     /* work: the multiply-adds (8 to a vector step), the unrolling and the
      * activation pass */
-    int nt = pynn_threads_from(
+    int nt = pynn_team_threads(
         pynn_work(total, pynn_work(patch_size(s), s->cout) / 8 + patch_size(s) + s->cout),
-        PYNN_FORWARD_MIN_WORK);
+        PYNN_FORWARD_MIN_WORK, PYNN_FORWARD_HOT_MIN_WORK);
     if (nt <= 1 || total < 16 * nt)
         return forward_pixels(s, x, k, bias, act, alpha, y, 0, total);
     /* Pieces of pixels, a few per thread, taken as threads come free (a
      * thread sharing its core with another process does fewer). */
     const ptrdiff_t pieces = PYNN_MIN(total / 16, 4 * (ptrdiff_t)nt);
     int err = 0;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : err)
-    for (ptrdiff_t q = 0; q < pieces; q++) {
-        PYNN_FTZ_SCOPE;
-        err |= forward_pixels(s, x, k, bias, act, alpha, y, total * q / pieces,
-                              total * (q + 1) / pieces);
+    pynn_region region;
+    pynn_region_fork(&region);
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        if (pynn_thread_id() > 0)
+            pynn_region_enter(&region);
+#pragma omp for schedule(dynamic, 1) nowait
+        for (ptrdiff_t q = 0; q < pieces; q++) {
+            PYNN_FTZ_SCOPE;
+            err |= forward_pixels(s, x, k, bias, act, alpha, y, total * q / pieces,
+                                  total * (q + 1) / pieces);
+        }
     }
+    pynn_region_join(&region);
     return err ? -1 : 0;
 }
 

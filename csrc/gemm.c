@@ -506,16 +506,23 @@ static void gemm_blocks(const gemm_args *g, int in_team)
 }
 
 /* Threads for a product of m x n x k multiply-adds: one per Mi of them.
- * Waking a team costs tens of microseconds when its threads sleep (and far
- * more when another process holds a core), so smaller products run on the
- * caller alone: 2 threads from 128^3 (measured: 64^3 to 96^3 and
- * 16x256x256 were slower threaded, 128^3 faster on an idle machine), a
- * whole 16-core team from about 256^3. */
+ * Waking a sleeping team costs tens of microseconds (and far more when
+ * another process holds a core), so smaller products run on the caller
+ * alone: 2 threads from 2 Mi (measured: 64^3 to 96^3 and 16x256x256 were
+ * slower threaded, 128^3 faster on an idle machine), a whole 16-core team
+ * from about 256^3.  While the team is still awake from the last region
+ * (a forward pass's next layer, the next predict of a stream), forking
+ * costs about a microsecond and 2 threads start at 256 Ki. */
 static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
 {
-    ptrdiff_t per_thread = pynn_work(pynn_work(m, n), k) / (1024 * 1024);
-    int nt = pynn_get_num_threads();
-    return per_thread < nt ? (per_thread > 1 ? (int)per_thread : 1) : PYNN_MIN(nt, PYNN_MAX_THREADS);
+    ptrdiff_t work = pynn_work(pynn_work(m, n), k);
+    /* (fewer than 64 columns split into row pieces, which meet at a
+     * barrier per k slice: not worth an awake team) */
+    int nt = pynn_team_threads(work, (ptrdiff_t)2 << 20, n >= 64 ? (ptrdiff_t)1 << 18 : (ptrdiff_t)2 << 20);
+    if (nt <= 1)
+        return 1;
+    ptrdiff_t per_thread = work / (1024 * 1024);
+    return per_thread < nt ? (per_thread > 2 ? (int)per_thread : 2) : nt;
 }
 
 static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -566,11 +573,16 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
     if (nt > 1) {
         /* One team for the whole product: forking per k slice would cost
          * a fork and a join each time. */
+        pynn_region region;
+        pynn_region_fork(&region);
 #pragma omp parallel num_threads(nt)
         {
             PYNN_FTZ_SCOPE;
+            if (pynn_thread_id() > 0)
+                pynn_region_enter(&region);
             gemm_blocks(&g, 1);
         }
+        pynn_region_join(&region);
     } else {
         gemm_blocks(&g, 0);
     }

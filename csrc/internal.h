@@ -6,21 +6,44 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* The most threads a kernel uses: reductions keep one partial per thread
  * in a fixed array of this size. */
 #define PYNN_MAX_THREADS 256
 
+/* The clock the team's timing reads, in nanoseconds. */
+int64_t pynn_now_ns(void);
+
+/* Threads for `work` scalar operations: the whole team from min_work up,
+ * and from hot_min_work up while the team is still awake from the last
+ * region (or the caller asked for it: pynn_team_want); one thread below,
+ * or for all but very large work while the team has lately been coming
+ * late (another process on its cores).  See cpu.c. */
+int pynn_team_threads(ptrdiff_t work, ptrdiff_t min_work, ptrdiff_t hot_min_work);
+/* Makes the calling thread's next regions fork from hot_min_work up (a
+ * plan's run that will use the team several times: its first region wakes
+ * it, the others find it awake), until called with 0. */
+void pynn_team_want(int on);
+
+/* One parallel region's timing: pynn_region_fork before the region,
+ * pynn_region_enter at the top of its body on every thread but the
+ * caller, pynn_region_join after it. */
+typedef struct {
+    int64_t fork_ns;
+    _Atomic int64_t entered_ns;
+    int hot;
+} pynn_region;
+void pynn_region_fork(pynn_region *r);
+void pynn_region_enter(pynn_region *r);
+void pynn_region_join(pynn_region *r);
+
 /* Threads to use for a loop of `work` scalar operations: one thread below
- * `min_work`, else the whole team. */
+ * `min_work`, else the whole team (unless it has lately been late). */
 static inline int pynn_threads_from(ptrdiff_t work, ptrdiff_t min_work)
 {
-    extern int pynn_get_num_threads(void);
-    int t = pynn_get_num_threads();
-    if (work < min_work)
-        return 1;
-    return t < PYNN_MAX_THREADS ? t : PYNN_MAX_THREADS;
+    return pynn_team_threads(work, min_work, min_work);
 }
 
 /* Threads for a loop of `work` scalar operations: one thread below the
@@ -40,6 +63,11 @@ static inline int pynn_threads_for(ptrdiff_t work)
  * two; its 26x26x32 max pooling (43 Ki) 12 us and 83 us; 8 images' pooling
  * (346 Ki) 73 us and 152 us.  A training batch of 32 is past it. */
 #define PYNN_FORWARD_MIN_WORK ((ptrdiff_t)1 << 19)
+/* ... and the least while the team is still awake from the last region
+ * (the next layer of a forward pass, the next predict of a stream), when
+ * forking costs about a microsecond: a 13x13x32 -> 64 convolution of one
+ * image (321 Ki) takes it, the 26x26x1 -> 32 first layer (52 Ki) not. */
+#define PYNN_FORWARD_HOT_MIN_WORK ((ptrdiff_t)1 << 16)
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -101,9 +129,13 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
         const ptrdiff_t pynn_items_ = (n);                                     \
         if ((nt) > 1) {                                                        \
             const ptrdiff_t pynn_pieces_ = PYNN_MIN(pynn_items_, 4 * (ptrdiff_t)(nt)); \
+            pynn_region pynn_region_;                                          \
+            pynn_region_fork(&pynn_region_);                                   \
             _Pragma("omp parallel num_threads(nt)")                            \
             {                                                                  \
                 PYNN_FTZ_SCOPE;                                                \
+                if (pynn_thread_id() > 0)                                      \
+                    pynn_region_enter(&pynn_region_);                          \
                 _Pragma("omp for schedule(dynamic, 1) nowait")                 \
                 for (ptrdiff_t pynn_q_ = 0; pynn_q_ < pynn_pieces_; pynn_q_++) { \
                     ptrdiff_t lo = pynn_items_ * pynn_q_ / pynn_pieces_;       \
@@ -111,6 +143,7 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
                     STMT;                                                      \
                 }                                                              \
             }                                                                  \
+            pynn_region_join(&pynn_region_);                                   \
         } else {                                                               \
             ptrdiff_t lo = 0, hi = pynn_items_;                                \
             STMT;                                                              \
@@ -123,13 +156,18 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
 #define PYNN_PARALLEL_SHARES(nt, n, STMT)                                      \
     do {                                                                       \
         if ((nt) > 1) {                                                        \
+            pynn_region pynn_region_;                                          \
+            pynn_region_fork(&pynn_region_);                                   \
             _Pragma("omp parallel num_threads(nt)")                            \
             {                                                                  \
                 PYNN_FTZ_SCOPE;                                                \
+                if (pynn_thread_id() > 0)                                      \
+                    pynn_region_enter(&pynn_region_);                          \
                 ptrdiff_t lo, hi;                                              \
                 pynn_thread_range((n), &lo, &hi);                              \
                 STMT;                                                          \
             }                                                                  \
+            pynn_region_join(&pynn_region_);                                   \
         } else {                                                               \
             ptrdiff_t lo = 0, hi = (n);                                        \
             STMT;                                                              \

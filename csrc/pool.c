@@ -194,7 +194,8 @@ int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
      * the input was just written by the convolution's threads, each owning
      * a band of rows, and each pooling thread reads mostly its own band
      * from its own cache. */
-    int nt = pynn_threads_from(pynn_work(pool_work(s), 2), PYNN_FORWARD_MIN_WORK);
+    int nt = pynn_team_threads(pynn_work(pool_work(s), 2), PYNN_FORWARD_MIN_WORK,
+                               PYNN_FORWARD_HOT_MIN_WORK);
     PYNN_PARALLEL_RANGE(nt, rows, max_rows(s, x, y, lo, hi));
     return PYNN_OK;
 }
@@ -313,7 +314,8 @@ int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     if (!pool_shape_valid(s))
         return PYNN_EINVAL;
     ptrdiff_t rows = s->n * s->oh;
-    int nt = pynn_threads_from(pynn_work(pool_work(s), 2), PYNN_FORWARD_MIN_WORK);
+    int nt = pynn_team_threads(pynn_work(pool_work(s), 2), PYNN_FORWARD_MIN_WORK,
+                               PYNN_FORWARD_HOT_MIN_WORK);
     PYNN_PARALLEL_RANGE(nt, rows, avg_rows(s, x, y, lo, hi));
     return PYNN_OK;
 }
