@@ -318,20 +318,33 @@ def gemm_layout(a):
 
 def sgemm(a, b, out, float alpha=1.0, float beta=0.0):
     """out = alpha * a @ b + beta * out.  a and b may be transposed views of
-    C-contiguous arrays (no copy); out must be C-contiguous."""
+    C-contiguous arrays (no copy); out must be C-contiguous, or None for a
+    new array (then beta must be 0): a small product's caller saves
+    allocating it in Python."""
     cdef cnp.ndarray A = _arr(a, "matmul: a"), B = _arr(b, "matmul: b")
-    cdef cnp.ndarray C = _arr(out, "matmul: out")
-    if cnp.PyArray_NDIM(A) != 2 or cnp.PyArray_NDIM(B) != 2 or cnp.PyArray_NDIM(C) != 2:
+    if cnp.PyArray_NDIM(A) != 2 or cnp.PyArray_NDIM(B) != 2:
         raise ValueError("matmul: expected 2-D arrays")
     if cnp.PyArray_TYPE(A) != cnp.NPY_FLOAT32:
         raise TypeError(f"matmul: a must be float32, got {(<object>A).dtype}")
     if cnp.PyArray_TYPE(B) != cnp.NPY_FLOAT32:
         raise TypeError(f"matmul: b must be float32, got {(<object>B).dtype}")
-    cdef float *c = _f32(out, "matmul: out", True)
     cdef Py_ssize_t m = cnp.PyArray_DIMS(A)[0], k = cnp.PyArray_DIMS(A)[1]
     cdef Py_ssize_t n = cnp.PyArray_DIMS(B)[1]
     if cnp.PyArray_DIMS(B)[0] != k:
         raise ValueError(f"matmul: shapes {(<object>A).shape} and {(<object>B).shape} do not align")
+    cdef cnp.npy_intp dims[2]
+    if out is None:
+        if beta != 0.0:
+            raise ValueError("matmul: beta needs an out array to accumulate into")
+        if m > 0 and n > ((<Py_ssize_t>1) << 32) // m:
+            raise ValueError(f"matmul: a ({m}, {n}) product is too large")
+        dims[0] = m
+        dims[1] = n
+        out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT32, 0)
+    cdef cnp.ndarray C = _arr(out, "matmul: out")
+    if cnp.PyArray_NDIM(C) != 2:
+        raise ValueError("matmul: expected 2-D arrays")
+    cdef float *c = _f32(out, "matmul: out", True)
     if cnp.PyArray_DIMS(C)[0] != m or cnp.PyArray_DIMS(C)[1] != n:
         raise ValueError(f"matmul: out has shape {(<object>C).shape}, expected ({m}, {n})")
     cdef Py_ssize_t lda = 0, ldb = 0
