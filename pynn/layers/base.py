@@ -176,6 +176,10 @@ class Weight(autodiff.ForwardingOperators):
         if value.shape != self.value.shape:
             raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
+        scope = backend.get_stateless_scope()
+        if scope is not None:
+            scope.add_update((self, value))  # (put back when the scope ends)
+            return
         self.value[...] = value
 
     def assign_add(self, value):
@@ -575,16 +579,22 @@ class Layer:
         self._dtype_policy = QuantizedDTypePolicy("int8", self._dtype_policy.name)
         self._int8_weights(attr, getattr(self, attr).shape, axis)
         getattr(self, attr).assign(values)
-        getattr(self, f"{attr}_scale").assign(scale.reshape(-1))
+        getattr(self, f"{attr}_scale").assign(self._stored_scale(scale))
 
-    def _int8_weights(self, attr, shape, axis):
+    def _stored_scale(self, scale):
+        """The scales ``abs_max_quantize`` gave (an axis of size 1 where it
+        reduced) as Keras keeps them: one per unit."""
+        return scale.reshape(-1)
+
+    def _int8_weights(self, attr, shape, axis, scale_shape=None):
         """The weights of a quantized layer, in place of the float
         ``attr``: its int8 values and their scales (not trainable, as in
-        Keras).  The int8 values are computed with on the host only."""
+        Keras; one per unit unless ``scale_shape`` is given).  The int8
+        values are computed with on the host only."""
         old = getattr(self, attr, None)
         self._weights = [w for w in self._weights if w is not old]
         setattr(self, attr, self.add_weight(attr, shape, "zeros", trainable=False))
-        scale_shape = (shape[1 if axis == 0 else 0],)
+        scale_shape = scale_shape or (shape[1 if axis == 0 else 0],)
         setattr(self, f"{attr}_scale", self.add_weight(f"{attr}_scale", scale_shape, "ones",
                                                        trainable=False))
         self.runs_on_gpu = False
@@ -667,6 +677,9 @@ class Layer:
         w = Weight(f"{self.name}/{name}", value, trainable=trainable,
                    regularizer=regularizers.get(regularizer),
                    constraint=constraints.get(constraint))
+        # (its name starts with the layer's: the layer's own scope is not
+        # repeated in its path)
+        w._scope = backend.current_name_scope_path(owner=self)
         self._weights.append(w)
         return w
 
@@ -698,7 +711,12 @@ class Layer:
     def add_loss(self, loss, inputs=None):
         """Inside ``call()``: adds ``loss`` (a scalar, or an array that is
         summed) to the training loss, as Keras's add_loss; a traced value
-        (computed from the inputs or weights) also adds its gradient."""
+        (computed from the inputs or weights) also adds its gradient.
+        Inside a StatelessScope made with ``collect_losses`` the scope
+        collects it too."""
+        scope = backend.get_stateless_scope()
+        if scope is not None and scope.collect_losses:
+            scope.add_loss(loss)
         autodiff.add_loss(self, loss)
 
     @property
@@ -961,6 +979,14 @@ class Layer:
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if self._traces_call and not self.built:
+            # The weights of the sublayers its first call builds get paths
+            # under its name (Keras's custom_layer/dense/kernel).
+            with backend.name_scope(self.name, caller=self):
+                return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+
+    def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if training is None:
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:

@@ -297,7 +297,8 @@ class _Image(Layer):
 class Resizing(_Image):
     """Resizes images to ``height`` x ``width`` ('bilinear', 'nearest',
     'bicubic', 'lanczos3' or 'lanczos5', with half-pixel centres and
-    optional antialiasing, as Keras 3's ops.image.resize), optionally
+    optional antialiasing, as Keras 3's ops.image.resize; or TensorFlow's
+    'area', 'gaussian' and 'mitchellcubic'), optionally
     cropping or padding them to the target's aspect ratio first."""
     INTERPOLATIONS = ops.RESIZE_INTERPOLATIONS
 

@@ -1,0 +1,377 @@
+"""Keras 3 and Keras 2 leftovers: variable paths under the model that
+built them, StatelessScope / SymbolicScope / RematScope / remat, the
+Conv2D(32, 3, 3) habit, and tf.image.resize's 'area', 'gaussian' and
+'mitchellcubic'; against Keras 3 on its NumPy backend where it runs the
+same thing, else against TensorFlow's definitions."""
+import warnings
+
+import numpy as np
+import pytest
+
+import pynn
+from keras_reference import keras as keras_ref, needs_keras
+
+RNG = np.random.default_rng(5)
+
+
+# ------------------------------------------------------------ variable paths
+
+def _paths_of_models(k):
+    L = k.layers
+    out = {}
+    m = k.Sequential([k.Input((3,)), L.Dense(2, name="d1"), L.Dense(1, name="d2")], name="seq")
+    out["sequential"] = m
+    lazy = k.Sequential([L.Dense(2, name="d3")], name="lazy")
+    lazy(np.ones((1, 3), "float32"))
+    out["lazy"] = lazy
+    inner = k.Sequential([L.Dense(2, name="d4")], name="inner")
+    out["nested"] = k.Sequential([k.Input((3,)), inner, L.Dense(1, name="d5")], name="outer")
+    i = k.Input((3,))
+    out["functional"] = k.Model(i, L.Dense(2, name="d6")(i), name="fn")
+
+    class Block(L.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.dense = L.Dense(2, name="d7")
+
+        def build(self, input_shape):
+            self.w = self.add_weight(name="w", shape=(2,), initializer="ones")
+
+        def call(self, x):
+            return self.dense(x) * self.w
+    j = k.Input((3,))
+    out["custom layer"] = k.Model(j, Block(name="block")(j), name="fn2")
+
+    class Sub(k.Model):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.dense = L.Dense(2, name="d8")
+            self.stack = k.Sequential([L.Dense(2, name="d9")], name="stack")
+
+        def call(self, x):
+            return self.stack(self.dense(x))
+    sub = Sub(name="sub")
+    sub(np.ones((2, 3), "float32"))
+    out["subclassed"] = sub
+    return {key: [v.path for v in model.weights] for key, model in out.items()}
+
+
+@needs_keras
+def test_variable_paths_match_keras():
+    ours, theirs = _paths_of_models(pynn), _paths_of_models(keras_ref)
+    assert ours["sequential"][0] == "seq/d1/kernel"
+    for key in theirs:
+        assert sorted(ours[key]) == sorted(theirs[key]), key
+
+
+@needs_keras
+def test_sequential_with_prefixed_paths_saves_both_ways(tmp_path):
+    x = RNG.normal(size=(4, 3)).astype("float32")
+    model = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(4, activation="relu"),
+                             pynn.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    for name in ("m.keras", "m.h5"):
+        model.save(tmp_path / name)
+        back = pynn.models.load_model(tmp_path / name)
+        np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0),
+                                   rtol=1e-6)
+        theirs = keras_ref.models.load_model(tmp_path / name, compile=False)
+        np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)),
+                                   model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    kmodel = keras_ref.Sequential([keras_ref.Input((3,)), keras_ref.layers.Dense(2)])
+    kmodel.save(tmp_path / "k.keras")
+    back = pynn.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(back.predict(x, verbose=0),
+                               np.asarray(kmodel.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------ scopes and remat
+
+def _scope_run(k):
+    model = k.Sequential([k.Input((3,)), k.layers.Dense(2, kernel_initializer="ones")])
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    mapping = [(w, np.full(w.shape, 0.5, "float32")) for w in model.weights]
+    with k.StatelessScope(state_mapping=mapping) as scope:
+        inside = np.asarray(model(x))
+        model.weights[1].assign(np.array([1.0, -1.0], "float32"))
+        after_assign = np.asarray(model(x))
+    return (inside, after_assign, np.asarray(scope.get_current_value(model.weights[1])),
+            [np.asarray(w.numpy() if hasattr(w, "numpy") else w.value)
+             for w in model.weights])
+
+
+@needs_keras
+def test_stateless_scope_matches_keras_and_leaves_variables_alone():
+    ours, theirs = _scope_run(pynn), _scope_run(keras_ref)
+    for a, b in zip(ours[:3], theirs[:3]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    kernel, bias = ours[3]
+    np.testing.assert_array_equal(kernel, np.ones((3, 2)))   # as before the scope
+    np.testing.assert_array_equal(bias, np.zeros(2))
+
+
+def test_stateless_scope_collects_assignments_and_losses():
+    v = pynn.Variable(np.zeros(2, "float32"))
+
+    class Penalized(pynn.layers.Layer):
+        def call(self, x):
+            self.add_loss(pynn.ops.sum(x))
+            return x
+    with pynn.StatelessScope(collect_losses=True) as scope:
+        v.assign_add(np.ones(2, "float32"))
+        v.assign_add(np.ones(2, "float32"))
+        np.testing.assert_array_equal(v.numpy(), [2, 2])   # read inside: the new value
+        Penalized()(np.ones((2, 2), "float32"))
+    np.testing.assert_array_equal(v.numpy(), [0, 0])
+    np.testing.assert_array_equal(scope.get_current_value(v), [2, 2])
+    assert len(scope.losses) == 1 and float(np.asarray(scope.losses[0])) == 4.0
+    with pytest.raises(ValueError, match="shape"):
+        pynn.StatelessScope([(v, np.zeros(3, "float32"))])
+    with pytest.raises(ValueError, match="Variable instances"):
+        pynn.StatelessScope([(np.zeros(2), np.zeros(2))])
+
+
+def test_symbolic_and_remat_scopes():
+    assert not pynn.backend.in_symbolic_scope()
+    with pynn.SymbolicScope():
+        assert pynn.backend.in_symbolic_scope()
+    assert not pynn.backend.in_symbolic_scope()
+    with pytest.raises(ValueError, match="Invalid mode"):
+        pynn.RematScope(mode="some")
+    with pynn.RematScope(mode="full"):
+        with pynn.RematScope(mode="larger_than", output_size_threshold=8):
+            assert pynn.backend.get_current_remat_mode().output_size_threshold == 8
+        assert pynn.backend.get_current_remat_mode().mode == "full"
+    assert pynn.backend.get_current_remat_mode() is None
+
+
+def _remat_model(use_remat, seed=3):
+    pynn.utils.set_random_seed(seed)
+
+    class Block(pynn.layers.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.inner = pynn.remat(self.twice) if use_remat else self.twice
+
+        def twice(self, x):
+            for _ in range(2):
+                x = x + pynn.ops.tanh(x) * 0.1
+            return x
+
+        def call(self, x):
+            return self.inner(x)
+    with pynn.RematScope(mode="full" if use_remat else None):
+        inputs = pynn.Input((4,))
+        x = pynn.layers.Dense(4, activation="relu")(inputs)
+        outputs = pynn.layers.Dense(1)(Block()(x))
+    return pynn.Model(inputs, outputs)
+
+
+def test_remat_gives_the_plain_call_values_and_gradients():
+    x = RNG.normal(size=(8, 4)).astype("float32")
+    y = RNG.normal(size=(8, 1)).astype("float32")
+    plain, remat = _remat_model(False), _remat_model(True)
+    remat.set_weights(plain.get_weights())
+    np.testing.assert_array_equal(remat.predict(x, verbose=0), plain.predict(x, verbose=0))
+    grads = []
+    for model in (plain, remat):
+        with pynn.GradientTape() as tape:
+            loss = pynn.ops.mean((model(x) - y) ** 2)
+        grads.append([np.asarray(g) for g in tape.gradient(loss, model.trainable_weights)])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+    assert any(np.abs(g).sum() > 0 for g in grads[0])
+    with pytest.raises(TypeError, match="callable"):
+        pynn.remat(3)
+
+
+# ------------------------------------------------------------ Keras 1 habits
+
+def test_conv2d_third_positional_is_strides_with_a_warning():
+    with pytest.warns(UserWarning, match=r"Conv2D\(32, \(3, 3\)\)"):
+        layer = pynn.layers.Conv2D(32, 3, 3)
+    assert layer.kernel_size == (3, 3) and layer.strides == (3, 3)   # Keras 2's reading
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pynn.layers.Conv2D(8, 3, strides=2).strides == (2, 2)
+        assert pynn.layers.Conv2D(8, (3, 3), 2).strides == (2, 2)
+        pynn.layers.Conv1D(8, 3, 2)
+    out = pynn.Sequential([pynn.Input((9, 9, 1)), pynn.layers.Conv2D(2, 3, 3)])
+    assert out.output_shape == (None, 3, 3, 2)
+
+
+def test_sgd_decay_is_keras2_time_decay():
+    w = pynn.Variable(np.array([1.0], "float32"))
+    opt = pynn.optimizers.SGD(learning_rate=0.1, decay=0.01)
+    want = np.float32(1.0)
+    for it in range(6):
+        opt.apply_gradients([(np.array([1.0], "float32"), w)])
+        want = np.float32(want - np.float32(0.1 / (1 + 0.01 * it)))
+        assert float(w.numpy()[0]) == pytest.approx(float(want), abs=1e-7)
+
+
+# ------------------------------------------------------------ resize methods
+
+def _tf_spans(size_in, size_out, kernel, antialias):
+    """TensorFlow's ScaleAndTranslate weights, written out one sample at a
+    time from its definition (scale_and_translate_op.cc)."""
+    scale = size_out / size_in
+    kernel_scale = max(1 / scale, 1.0) if antialias else 1.0
+    radius = {"gaussian": 1.5, "mitchellcubic": 2.0}[kernel] * kernel_scale
+    w = np.zeros((size_in, size_out))
+    for x in range(size_out):
+        sample = (x + 0.5) / scale
+        if sample < 0 or sample > size_in:
+            continue
+        lo = min(max(int(np.ceil(sample - radius - 0.5)), 0), size_in - 1)
+        hi = min(max(int(np.floor(sample + radius - 0.5)), 0), size_in - 1) + 1
+        for s in range(lo, hi):
+            t = abs((s + 0.5 - sample) / kernel_scale)
+            if kernel == "gaussian":
+                w[s, x] = 0.0 if t >= 1.5 else np.exp(-t * t / (2 * 0.25))
+            elif t >= 2:
+                w[s, x] = 0.0
+            elif t >= 1:
+                w[s, x] = ((-7 / 18 * t + 2) * t - 10 / 3) * t + 16 / 9
+            else:
+                w[s, x] = (7 / 6 * t - 2) * t * t + 8 / 9
+        w[:, x] /= w[:, x].sum()
+    return w
+
+
+@pytest.mark.parametrize("method", ["gaussian", "mitchellcubic"])
+@pytest.mark.parametrize("antialias", [False, True])
+@pytest.mark.parametrize("size", [(3, 7), (10, 5), (6, 6)])
+def test_tf_kernels_resize_as_tensorflow_defines_them(method, antialias, size):
+    x = RNG.normal(size=(2, 6, 5, 3)).astype("float32")
+    got = np.asarray(pynn.image.resize(x, size, method=method, antialias=antialias))
+    wh = _tf_spans(6, size[0], method, antialias)
+    ww = _tf_spans(5, size[1], method, antialias)
+    want = np.einsum("bhwc,hi,wj->bijc", x.astype(np.float64), wh, ww)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert got.dtype == np.float32
+
+
+def test_mitchellcubic_by_hand():
+    # [0, 1] grown to 4: the first sample sits 0.25 and 1.25 from the two pixels
+    got = np.asarray(pynn.image.resize(np.array([0, 1], "float32").reshape(1, 1, 2, 1),
+                                       (1, 4), method="mitchellcubic"))[0, 0, :, 0]
+    near = (7 / 6 * 0.25 - 2) * 0.25 ** 2 + 8 / 9
+    far = ((-7 / 18 * 1.25 + 2) * 1.25 - 10 / 3) * 1.25 + 16 / 9
+    assert got[0] == pytest.approx(far / (near + far), abs=1e-6)
+    np.testing.assert_allclose(got, 1 - got[::-1], atol=1e-6)   # symmetric
+
+
+def test_area_resize():
+    x = RNG.normal(size=(1, 6, 8, 2)).astype("float32")
+    # shrinking by whole factors: the mean of each block
+    got = np.asarray(pynn.image.resize(x, (3, 2), method="area"))
+    np.testing.assert_allclose(got, x.reshape(1, 3, 2, 2, 4, 2).mean(axis=(2, 4)), rtol=1e-5,
+                               atol=1e-6)
+    # growing by whole factors: each pixel repeated
+    grown = np.asarray(pynn.image.resize(x, (12, 16), method="area", antialias=True))
+    np.testing.assert_allclose(grown, x.repeat(2, axis=1).repeat(2, axis=2), rtol=1e-6)
+    # 4 -> 3: each output averages 4/3 of a cell (TensorFlow's ResizeArea)
+    row = np.asarray(pynn.image.resize(np.arange(4, dtype="float32").reshape(1, 1, 4, 1),
+                                       (1, 3), method="area"))[0, 0, :, 0]
+    np.testing.assert_allclose(row, [0.25, 1.5, 2.75], rtol=1e-6)
+    same = np.asarray(pynn.image.resize(x, (6, 8), method="area"))
+    np.testing.assert_allclose(same, x, rtol=1e-6)
+    ints = np.arange(16, dtype="uint8").reshape(1, 4, 4, 1)
+    assert np.asarray(pynn.image.resize(ints, (2, 2), method="area")).dtype == np.float32
+
+
+@pytest.mark.parametrize("method", ["area", "gaussian", "mitchellcubic"])
+def test_tf_resize_methods_in_layers_and_their_gradient(method):
+    x = RNG.normal(size=(2, 5, 4, 1)).astype("float32")
+    layer = pynn.layers.Resizing(3, 6, interpolation=method)
+    np.testing.assert_allclose(np.asarray(layer(x)),
+                               np.asarray(pynn.image.resize(x, (3, 6), method=method)),
+                               rtol=1e-6)
+    # the resize is linear: its gradient is the transposed map
+    dy = RNG.normal(size=(2, 3, 6, 1)).astype("float32")
+    tx = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        loss = pynn.ops.sum(pynn.ops.image.resize(tx, (3, 6), interpolation=method) * dy)
+    grad = np.asarray(tape.gradient(loss, tx))
+    e = np.zeros_like(x)
+    e[1, 2, 3, 0] = 1.0
+    resized = np.asarray(pynn.ops.image.resize(e, (3, 6), interpolation=method))
+    assert grad[1, 2, 3, 0] == pytest.approx(float((resized * dy).sum()), rel=1e-5)
+
+
+# ------------------------------------------------------------ int8 EinsumDense
+
+EINSUM_CASES = [("ab,bc->ac", 3, "c", (4,)), ("abc,cd->abd", (5, 6), "d", (5, 4)),
+                ("abc,cde->abde", (5, 2, 3), "de", (5, 4)), ("abc,cd->adb", (6, 5), "d", (5, 4)),
+                ("abc,bcd->ad", 6, None, (5, 4)), ("abc,cde->aed", (3, 2), "d", (5, 4))]
+
+
+def _einsum_model(k, equation, output_shape, bias_axes, input_shape):
+    i = k.Input(input_shape)
+    o = k.layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes,
+                             activation="relu", name="ed")(i)
+    return k.Model(i, k.layers.Dense(2, name="head")(o))
+
+
+@needs_keras
+@pytest.mark.parametrize("equation,output_shape,bias_axes,input_shape", EINSUM_CASES)
+def test_einsum_dense_int8_matches_keras(tmp_path, equation, output_shape, bias_axes,
+                                          input_shape):
+    x = RNG.normal(size=(3,) + input_shape).astype("float32")
+    theirs = _einsum_model(keras_ref, equation, output_shape, bias_axes, input_shape)
+    ours = _einsum_model(pynn, equation, output_shape, bias_axes, input_shape)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.quantize("int8")
+    ours.quantize("int8")
+    assert ours.get_layer("ed").quantization_mode == "int8"
+    want = {w.path: np.asarray(w.numpy()) for w in theirs.weights}
+    got = {w.path: w.numpy() for w in ours.weights}
+    assert sorted(want) == sorted(got)
+    for path in want:
+        assert want[path].shape == got[path].shape, path
+        np.testing.assert_allclose(got[path], want[path], rtol=1e-6, err_msg=path)
+    np.testing.assert_allclose(ours.predict(x, verbose=0),
+                               np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)
+    # .keras files: the kernels int8 in the file, read back both ways
+    ours.save(tmp_path / "ours.keras")
+    theirs.save(tmp_path / "theirs.keras")
+    import h5py
+    import io
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "ours.keras") as z, \
+            h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        assert f["layers/einsum_dense/vars/0"].dtype == np.int8
+        assert f["layers/dense/vars/0"].dtype == np.int8
+    for back in (keras_ref.models.load_model(tmp_path / "ours.keras"),
+                 pynn.models.load_model(tmp_path / "theirs.keras"),
+                 pynn.models.load_model(tmp_path / "ours.keras")):
+        np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)),
+                                   ours.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_einsum_dense_int8_with_an_ellipsis_and_its_gradient():
+    pynn.utils.set_random_seed(1)
+    layer = pynn.layers.EinsumDense("...b,bc->...c", output_shape=4, bias_axes="c")
+    x = RNG.normal(size=(2, 3, 5)).astype("float32")
+    before = np.asarray(layer(x))
+    kernel = layer.kernel.numpy()
+    layer.quantize("int8")
+    scale = 127 / np.abs(kernel).max(axis=0)
+    np.testing.assert_array_equal(layer.kernel.numpy(), np.round(kernel * scale))
+    assert layer.kernel_scale.shape == (1, 1, 4)   # laid out along the output, as Keras
+    np.testing.assert_allclose(layer.kernel_scale.numpy().ravel(), scale, rtol=1e-5)
+    after = np.asarray(layer(x))
+    np.testing.assert_allclose(after, before, atol=0.05)   # int8's rounding only
+    tx = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        loss = pynn.ops.sum(layer(tx))
+    grad = np.asarray(tape.gradient(loss, tx))
+    float_kernel = layer.kernel.numpy() / layer.kernel_scale.numpy().ravel()
+    np.testing.assert_allclose(grad, np.broadcast_to(float_kernel.sum(axis=1), x.shape),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="already quantized"):
+        layer.quantize("int8")
