@@ -1016,7 +1016,7 @@ STILL_MISSING = {
                "MaxNumBoundingBoxes", "TFSMLayer", "TorchModuleWrapper"},
     "callbacks": {"OrbaxCheckpoint", "RemoteMonitor"},
     "optimizers": {"legacy"},
-    "utils": {"bounding_boxes", "legacy"},
+    "utils": {"legacy"},
     "saving": set(),
     "config": {"is_nnx_enabled", "set_backend"},
     "ops": set(),
@@ -1025,7 +1025,7 @@ STILL_MISSING = {
                    "Int4QuantizationConfig", "Int8QuantizationConfig",
                    "QuantizationConfig"},
     "wrappers": set(),
-    "visualization": {"draw_bounding_boxes", "plot_bounding_box_gallery"},
+    "visualization": set(),
 }
 
 

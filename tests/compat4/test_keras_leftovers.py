@@ -375,3 +375,199 @@ def test_einsum_dense_int8_with_an_ellipsis_and_its_gradient():
                                rtol=1e-5)
     with pytest.raises(ValueError, match="already quantized"):
         layer.quantize("int8")
+
+
+# ------------------------------------------------------------ bounding boxes
+
+def _some_boxes(batch=2, n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 50, (batch, n, 2))
+    wh = rng.uniform(1, 30, (batch, n, 2))
+    return np.concatenate([xy, xy + wh], -1).astype("float32")
+
+
+@needs_keras
+def test_bounding_box_utils_match_keras():
+    K, P = keras_ref.utils.bounding_boxes, pynn.utils.bounding_boxes
+    boxes = _some_boxes()
+    for source in P.SUPPORTED_FORMATS:
+        given = np.asarray(K.convert_format(boxes.copy(), "xyxy", source, height=60, width=80))
+        for target in P.SUPPORTED_FORMATS:
+            np.testing.assert_allclose(
+                P.convert_format(given, source, target, height=60, width=80),
+                np.asarray(K.convert_format(given.copy(), source, target, height=60, width=80)),
+                rtol=1e-5, atol=1e-5, err_msg=f"{source} -> {target}")
+    labelled = {"boxes": boxes * 2 - 10, "labels": np.arange(10).reshape(2, 5)}
+    theirs = K.clip_to_image_size({k: v.copy() for k, v in labelled.items()}, height=60,
+                                  width=80)
+    ours = P.clip_to_image_size(labelled, height=60, width=80)
+    np.testing.assert_allclose(ours["boxes"], np.asarray(theirs["boxes"]))
+    np.testing.assert_array_equal(ours["labels"], np.asarray(theirs["labels"]))
+    assert (ours["labels"] == -1).any()
+    f32 = (lambda *v: np.array(v, "float32"))
+    affine = dict(angle=f32(30, -45), translate_x=f32(0.1, -0.2), translate_y=f32(0.05, 0),
+                  scale=f32(1.2, 0.8), shear_x=f32(5, 0), shear_y=f32(0, 10), height=60,
+                  width=80)
+    np.testing.assert_allclose(P.affine_transform(boxes, **affine),
+                               np.asarray(K.affine_transform(boxes, **affine)), rtol=1e-5,
+                               atol=1e-4)
+    np.testing.assert_allclose(P.crop(boxes, 5, 7, 30, 40), np.asarray(K.crop(boxes, 5, 7, 30, 40)))
+    np.testing.assert_allclose(P.pad(boxes, 5, 7), np.asarray(K.pad(boxes, 5, 7)))
+    anchors, variance = boxes[0], [0.1, 0.1, 0.2, 0.2]
+    for fmt in ("center_yxhw", "center_xywh"):
+        deltas = P.encode_box_to_deltas(anchors, boxes, "xyxy", "xyxy", fmt, variance=variance)
+        np.testing.assert_allclose(deltas, np.asarray(K.encode_box_to_deltas(
+            anchors, boxes, "xyxy", "xyxy", fmt, variance=variance)), rtol=1e-5, atol=1e-6)
+        back = P.decode_deltas_to_boxes(anchors, deltas, "xyxy", "xywh", fmt, variance=variance)
+        np.testing.assert_allclose(back, np.asarray(K.decode_deltas_to_boxes(
+            anchors, deltas, "xyxy", "xywh", fmt, variance=variance)), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(back, P.convert_format(boxes, "xyxy", "xywh"), rtol=1e-4,
+                                   atol=1e-3)
+    for b1, b2 in ((boxes, boxes[0]), (boxes[0], boxes), (boxes[0], boxes[1]),
+                   (boxes, boxes[::-1])):
+        np.testing.assert_allclose(P.compute_iou(b1, b2, "xyxy"),
+                                   np.asarray(K.compute_iou(b1, b2, "xyxy")), rtol=1e-5,
+                                   atol=1e-7)
+        if b1.ndim == b2.ndim:
+            padded = b1.copy()
+            padded[..., 0, :] = -1
+            np.testing.assert_allclose(
+                P.compute_iou(padded, b2, "xyxy", use_masking=True),
+                np.asarray(K.compute_iou(padded, b2, "xyxy", use_masking=True)), atol=1e-7)
+    rel = dict(bounding_box_format="rel_xyxy", image_shape=(60, 80, 3))
+    np.testing.assert_allclose(P.compute_iou(boxes / 80, boxes[::-1] / 80, **rel),
+                               np.asarray(K.compute_iou(boxes / 80, boxes[::-1] / 80, **rel)),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(P.compute_ciou(boxes, boxes[::-1], "xyxy"),
+                               np.asarray(K.compute_ciou(boxes, boxes[::-1], "xyxy")),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="height"):
+        P.convert_format(boxes, "xyxy", "rel_xyxy")
+    with pytest.raises(ValueError, match="last dimension of 4"):
+        P.convert_format(boxes[..., :3], "xyxy", "yxyx")
+
+
+IMAGES = np.random.default_rng(1).uniform(0, 255, (2, 20, 30, 3)).astype("float32")
+BOXES = np.array([[[2, 3, 10, 12], [20, 5, 29, 19]], [[0, 0, 30, 20], [5, 5, 6, 6]]], "float32")
+
+
+@needs_keras
+@pytest.mark.parametrize("fmt", ["xyxy", "rel_yxyx", "center_xywh"])
+@pytest.mark.parametrize("name,kwargs", [("Resizing", dict(height=10, width=15)),
+                                         ("CenterCrop", dict(height=10, width=12)),
+                                         ("CenterCrop", dict(height=24, width=30))])
+def test_deterministic_layers_move_boxes_as_keras(fmt, name, kwargs):
+    boxes = pynn.utils.bounding_boxes.convert_format(BOXES, "xyxy", fmt, 20, 30)
+    outs = []
+    for k in (keras_ref, pynn):
+        layer = getattr(k.layers, name)(bounding_box_format=fmt, **kwargs)
+        outs.append(layer({"images": IMAGES.copy(),
+                           "bounding_boxes": {"boxes": boxes.copy(),
+                                              "labels": np.array([[1, 2], [3, 4]])}}))
+    theirs, ours = outs
+    np.testing.assert_allclose(ours["images"], np.asarray(theirs["images"]), rtol=1e-5,
+                               atol=1e-3)
+    np.testing.assert_allclose(ours["bounding_boxes"]["boxes"],
+                               np.asarray(theirs["bounding_boxes"]["boxes"]), rtol=1e-5,
+                               atol=1e-4)
+    np.testing.assert_array_equal(ours["bounding_boxes"]["labels"],
+                                  np.asarray(theirs["bounding_boxes"]["labels"]))
+
+
+def _support(mask):
+    """The xyxy box of the nonzero pixels of each (h, w) mask."""
+    out = []
+    for m in mask:
+        rows, cols = np.nonzero(m > 0.5)
+        out.append([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1] if rows.size
+                   else [np.nan] * 4)
+    return np.array(out, "float32")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: pynn.layers.RandomFlip(seed=3, bounding_box_format="xyxy"),
+    lambda: pynn.layers.RandomRotation(0.1, fill_mode="constant", interpolation="nearest",
+                                       seed=4, bounding_box_format="xyxy"),
+    lambda: pynn.layers.RandomTranslation(0.2, 0.3, fill_mode="constant",
+                                          interpolation="nearest", seed=5,
+                                          bounding_box_format="xyxy"),
+    lambda: pynn.layers.RandomZoom(0.3, fill_mode="constant", interpolation="nearest", seed=6,
+                                   bounding_box_format="xyxy"),
+    lambda: pynn.layers.RandomShear(0.2, 0.2, fill_mode="constant", interpolation="nearest",
+                                    seed=7, bounding_box_format="xyxy"),
+    lambda: pynn.layers.RandomCrop(24, 30, seed=8, bounding_box_format="xyxy"),
+    lambda: pynn.layers.Resizing(20, 20, crop_to_aspect_ratio=True, interpolation="nearest",
+                                 bounding_box_format="xyxy"),
+    lambda: pynn.layers.Resizing(30, 30, pad_to_aspect_ratio=True, interpolation="nearest",
+                                 bounding_box_format="xyxy"),
+])
+def test_boxes_follow_the_images(make):
+    """One box per image, drawn into the image as a block of ones: after
+    the layer, the box it returns holds that block's pixels."""
+    layer = make()
+    n, h, w = 6, 32, 40
+    rng = np.random.default_rng(2)
+    x1, y1 = rng.integers(6, 16, n), rng.integers(6, 12, n)
+    x2, y2 = x1 + rng.integers(6, 16, n), y1 + rng.integers(6, 12, n)
+    images = np.zeros((n, h, w, 1), "float32")
+    for i in range(n):
+        images[i, y1[i]:y2[i], x1[i]:x2[i]] = 1.0
+    boxes = np.stack([x1, y1, x2, y2], -1)[:, None].astype("float32")
+    out = layer({"images": images, "bounding_boxes": {"boxes": boxes,
+                                                      "labels": np.ones((n, 1), "int32")}},
+                training=True)
+    got = out["bounding_boxes"]["boxes"][:, 0]
+    want = _support(out["images"][..., 0])
+    kept = ~np.isnan(want[:, 0])
+    assert kept.sum() >= n // 2
+    np.testing.assert_allclose(got[kept], want[kept], atol=1.01)
+    # an image whose box left it is labelled -1
+    np.testing.assert_array_equal(out["bounding_boxes"]["labels"][:, 0] == -1, ~kept)
+
+
+def test_box_layers_without_training_a_single_image_and_configs():
+    layer = pynn.layers.RandomRotation(0.2, bounding_box_format="xyxy")
+    data = {"images": IMAGES[0], "bounding_boxes": {"boxes": BOXES[0],
+                                                     "labels": np.array([1, 2])},
+            "labels": np.array([7])}
+    out = layer(data, training=False)
+    np.testing.assert_array_equal(out["images"], IMAGES[0])
+    np.testing.assert_array_equal(out["bounding_boxes"]["boxes"], BOXES[0])
+    np.testing.assert_array_equal(out["labels"], [7])
+    moved = layer(data)   # (training by default, as Keras's augmentation layers)
+    assert moved["images"].shape == IMAGES[0].shape
+    assert moved["bounding_boxes"]["boxes"].shape == (2, 4)
+    config = layer.get_config()
+    assert config["bounding_box_format"] == "xyxy"
+    assert pynn.layers.RandomRotation.from_config(config).bounding_box_format == "xyxy"
+    assert "bounding_box_format" not in pynn.layers.RandomFlip().get_config()
+    with pytest.raises(ValueError, match="bounding_box_format"):
+        pynn.layers.RandomFlip()({"images": IMAGES, "bounding_boxes": {"boxes": BOXES}})
+    with pytest.raises(ValueError, match="not transformed by this layer"):
+        pynn.layers.RandomPerspective(bounding_box_format="xyxy")(
+            {"images": IMAGES, "bounding_boxes": {"boxes": BOXES}})
+    with pytest.raises(ValueError, match=r"\(batch, N, 4\)"):
+        pynn.layers.Resizing(4, 4, bounding_box_format="xyxy")(
+            {"images": IMAGES, "bounding_boxes": {"boxes": BOXES[0]}})
+    kept = pynn.layers.RandomContrast(0.5, bounding_box_format="xyxy")(
+        {"images": IMAGES, "bounding_boxes": {"boxes": BOXES, "labels": np.ones((2, 2))}})
+    np.testing.assert_array_equal(kept["bounding_boxes"]["boxes"], BOXES)
+
+
+def test_draw_bounding_boxes():
+    images = np.zeros((2, 20, 30, 3), "float32")
+    boxes = {"boxes": np.array([[[2, 3, 10, 12]], [[-5, -5, -4, -4]]], "float32"),
+             "labels": np.array([[1], [-1]])}
+    out = pynn.visualization.draw_bounding_boxes(images, boxes, "xyxy", color=(255, 0, 0),
+                                                 line_thickness=1)
+    assert out.dtype == np.uint8 and out.shape == images.shape
+    red = out[0, ..., 0] > 0
+    rows, cols = np.nonzero(red)
+    assert (cols.min(), rows.min(), cols.max(), rows.max()) == (2, 3, 10, 12)
+    assert not red[5:11, 3:10].any()          # the outline only
+    assert not out[1].any()                   # label -1: not drawn
+    assert not out[..., 1:].any()
+    pytest.importorskip("PIL")
+    named = pynn.visualization.draw_bounding_boxes(images, boxes, "xyxy",
+                                                   class_mapping={1: "cat"})
+    assert (named[0] > 0).sum() > (out[0] > 0).sum()   # the outline and the name
