@@ -571,3 +571,71 @@ def test_draw_bounding_boxes():
     named = pynn.visualization.draw_bounding_boxes(images, boxes, "xyxy",
                                                    class_mapping={1: "cat"})
     assert (named[0] > 0).sum() > (out[0] > 0).sum()   # the outline and the name
+
+
+# ------------------------------------------------------------ summary, metrics
+
+def _subclassed_shapes(k, build):
+    class Sub(k.Model):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.hidden = k.layers.Dense(4, name="hidden")
+            self.out = k.layers.Dense(1, name="out")
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+    model = Sub()
+    build(model)
+    lines = []
+    model.summary(print_fn=lambda line, *a, **kw: lines.append(line), line_length=80)
+    rows = [line for line in "\n".join(lines).splitlines() if "(Dense)" in line]
+    return [row.split("\u2502")[2].strip() for row in rows]
+
+
+@needs_keras
+@pytest.mark.parametrize("how", ["call", "evaluate", "predict"])
+def test_subclassed_summary_shows_the_batch_it_ran_on(how):
+    x = np.ones((40, 3), "float32")
+    y = np.ones((40, 1), "float32")
+
+    def build(model):
+        if how == "call":
+            model(x[:5])
+        elif how == "evaluate":
+            model.compile(optimizer="sgd", loss="mse")
+            model.evaluate(x, y, batch_size=16, verbose=0)
+        else:
+            model.predict(x, batch_size=8, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = _subclassed_shapes(keras_ref, build)
+    ours = _subclassed_shapes(pynn, build)
+    assert ours == theirs and theirs[0] == {"call": "(5, 4)", "evaluate": "(16, 4)",
+                                            "predict": "(8, 4)"}[how]
+
+
+def test_subclassed_summary_after_fit_and_build():
+    x, y = np.ones((40, 3), "float32"), np.ones((40, 1), "float32")
+
+    def fit(model):
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(x, y, batch_size=16, verbose=0)
+    assert _subclassed_shapes(pynn, fit) == ["(16, 4)", "(16, 1)"]
+    # built from a shape without a batch size: the batch stays unknown
+    assert _subclassed_shapes(pynn, lambda m: m.build((None, 3))) == ["(None, 4)", "(None, 1)"]
+
+
+def test_metrics_lists_per_output_of_the_wrong_length_are_refused():
+    inputs = pynn.Input((3,))
+    model = pynn.Model(inputs, [pynn.layers.Dense(1, name="a")(inputs),
+                                pynn.layers.Dense(2, name="b")(inputs)])
+    x = np.ones((4, 3), "float32")
+    ys = [np.ones((4, 1), "float32"), np.ones((4, 2), "float32")]
+    for metrics in ([["mae"]], [["mae"], ["mse"], ["mape"]]):
+        with pytest.raises(ValueError, match=r"2 outputs \['a', 'b'\]"):
+            model.compile(optimizer="sgd", loss=["mse", "mse"], metrics=metrics)
+            model.evaluate(x, ys, verbose=0)
+    # a flat list of another length: every metric on every output, as Keras 2
+    model.compile(optimizer="sgd", loss=["mse", "mse"], metrics=["mae"])
+    logs = model.evaluate(x, ys, verbose=0, return_dict=True)
+    assert {"a_mae", "b_mae"} <= set(logs)
