@@ -43,7 +43,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import autodiff, backend, ops
-from ..models.node import CallContext, KerasTensor, Node
+from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..tensor import Tensor, TensorShape, eager
 
@@ -1088,6 +1088,7 @@ class Layer:
             # its call gets the dict back, the graph's tensors in these places
             self.__dict__["_input_keys"] = list(inputs.keys())
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
+        reads = None
         if self._traces_call:
             # The shape of a call is found by running it on zeros of the
             # input's dtype (integer ids stay integers).
@@ -1097,7 +1098,24 @@ class Layer:
             self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
                 else dtypes
             self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
-        out_shapes = self.build_for(shapes)
+            # Keras 2's graph code: symbolic tensors of the model that the
+            # call reads besides its inputs (a loss built from z_mean and
+            # z_log_var) are found while the output shape is, and become
+            # inputs of its node, so they have their values (and their
+            # gradients) when it runs.
+            reads = recording_reads()
+            with reads:
+                out_shapes = self.build_for(shapes)
+            reads = reads.found or self.__dict__.get("_reads")
+            if reads:
+                if isinstance(inputs, dict):
+                    raise TypeError(f"Layer {self.name!r}: its call reads symbolic tensors "
+                                    f"besides its inputs, which a dict of inputs cannot "
+                                    f"carry; pass them as inputs")
+                self.__dict__["_reads"] = reads
+                self.__dict__["_reads_after"] = (len(leaves), single)
+        else:
+            out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
         has_mask = self._output_has_mask([t._has_mask for t in leaves])
@@ -1106,6 +1124,8 @@ class Layer:
         outputs = [KerasTensor(s, dtype=d, name=self.name if len(out_list) == 1
                                else f"{self.name}_{i}", has_mask=m)
                    for i, (s, m, d) in enumerate(zip(out_list, masks, out_dtypes))]
+        if reads:
+            leaves, single = list(leaves) + list(reads), False
         Node(self, leaves, outputs, single_input=single, single_output=not multi_out,
              training=training,
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
@@ -1213,6 +1233,17 @@ class Layer:
         and the call's constant arguments (a graph node's, or those of the
         call being made); during the call the inputs carry their masks (see
         carried_mask)."""
+        reads = self.__dict__.get("_reads")
+        if reads:
+            count, single = self.__dict__["_reads_after"]
+            if isinstance(inputs, (list, tuple)) and len(inputs) == count + len(reads):
+                # a node's inputs: the call's, then the tensors it reads
+                own, values = list(inputs[:count]), list(inputs[count:])
+                if isinstance(mask, (list, tuple)):
+                    mask = mask[0] if single else list(mask[:count])
+                with bound_tensors(reads, values):
+                    return self._run_call(own[0] if single else own, training, mask,
+                                          constants)
         takes = self._call_takes
         kwargs = dict(constants or _call_constants(self) or {})
         if "training" in takes:

@@ -639,3 +639,87 @@ def test_metrics_lists_per_output_of_the_wrong_length_are_refused():
     model.compile(optimizer="sgd", loss=["mse", "mse"], metrics=["mae"])
     logs = model.evaluate(x, ys, verbose=0, return_dict=True)
     assert {"a_mae", "b_mae"} <= set(logs)
+
+
+# ------------------------------------------------------------ Keras 2 graph code
+
+def _vae(closure, sampled=False):
+    """A VAE as Keras 2's books wrote it: a custom layer computes the loss
+    from the decoder's output and the encoder's z_mean and z_log_var,
+    which its call reads from the enclosing graph (``closure``), calls
+    add_loss(loss, inputs=inputs) and returns its input; compiled with
+    loss=None.  Without ``closure`` the same layer takes all four as
+    inputs."""
+    from pynn import backend as K
+    pynn.utils.set_random_seed(0)
+    inp = pynn.Input(shape=(8,))
+    h = pynn.layers.Dense(6, activation="relu")(inp)
+    z_mean = pynn.layers.Dense(2)(h)
+    z_log_var = pynn.layers.Dense(2)(h)
+
+    def sampling(args):
+        m, lv = args
+        noise = K.random_normal(shape=(K.shape(m)[0], 2)) if sampled else 0.5
+        return m + K.exp(lv) * noise
+    z = pynn.layers.Lambda(sampling)([z_mean, z_log_var])
+    decoded = pynn.layers.Dense(8, activation="sigmoid")(z)
+
+    class VariationalLoss(pynn.layers.Layer):
+        def vae_loss(self, x, d, zm, zlv):
+            xent = pynn.metrics.binary_crossentropy(K.flatten(x), K.flatten(d))
+            kl = -5e-1 * K.mean(1 + zlv - K.square(zm) - K.exp(zlv), axis=-1)
+            return K.mean(xent + kl)
+
+        def call(self, inputs):
+            if closure:
+                x, d = inputs
+                loss = self.vae_loss(x, d, z_mean, z_log_var)
+            else:
+                x, d, zm, zlv = inputs
+                loss = self.vae_loss(x, d, zm, zlv)
+            self.add_loss(loss, inputs=inputs)
+            return x
+    y = VariationalLoss()([inp, decoded] if closure else [inp, decoded, z_mean, z_log_var])
+    model = pynn.Model(inp, y)
+    model.compile(optimizer="rmsprop", loss=None)
+    return model
+
+
+def test_a_layer_reading_the_graph_s_tensors_trains_as_if_they_were_its_inputs():
+    x = np.random.default_rng(4).random((32, 8)).astype("float32")
+    reads, given = _vae(True), _vae(False)
+    given.set_weights(reads.get_weights())
+    first = reads.get_weights()
+    h1 = reads.fit(x, None, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    h2 = given.fit(x, None, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-6)
+    for a, b, before in zip(reads.get_weights(), given.get_weights(), first):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        assert not np.array_equal(a, before)   # the KL term trains z_log_var's layer too
+    np.testing.assert_array_equal(reads.predict(x[:3], verbose=0), x[:3])
+
+
+def test_keras2_vae_listing_trains_with_random_sampling_and_validation():
+    x = np.random.default_rng(5).random((32, 8)).astype("float32")
+    model = _vae(True, sampled=True)
+    history = model.fit(x=x, y=None, shuffle=True, epochs=2, batch_size=8,
+                        validation_data=(x, None), verbose=0).history
+    assert len(history["loss"]) == 2 and len(history["val_loss"]) == 2
+    assert all(np.isfinite(history["loss"] + history["val_loss"]))
+
+
+def test_a_lambda_reading_another_branch_of_the_graph():
+    from pynn import backend as K
+    i, j = pynn.Input((2,)), pynn.Input((2,))
+    other = pynn.layers.Dense(2, kernel_initializer="ones", name="other")(j)
+    out = pynn.layers.Lambda(
+        lambda t: t * other + K.cast(K.shape(other)[0], "float32") + other[:, :1])(i)
+    model = pynn.Model([i, j], out)
+    xs = [np.full((3, 2), 2.0, "float32"), np.ones((3, 2), "float32")]
+    np.testing.assert_allclose(model.predict(xs, verbose=0), np.full((3, 2), 9.0))
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_layer("other").get_weights()[0].copy()
+    model.fit(xs, np.zeros((3, 2), "float32"), verbose=0)
+    assert not np.allclose(model.get_layer("other").get_weights()[0], before)
+    with pytest.raises(TypeError, match="symbolic"):
+        np.asarray(other)   # outside a call it still has no value
