@@ -11,6 +11,7 @@ from . import (activations, callbacks, config, constraints, cuda, datasets, dist
                dtype_policies, initializers, layers, losses, metrics, mixed_precision, ops,
                optimizers, preprocessing, quantizers, random, regularizers, tree, utils)
 from .backend import device, get_num_threads, name_scope, set_num_threads, show_config
+from .backend import RematScope, StatelessScope, SymbolicScope, remat
 from .initializers import Initializer
 from .regularizers import Regularizer
 from .layers import Input, InputLayer, InputSpec, Layer
@@ -108,7 +109,8 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
            "wrappers", "visualization", "Initializer",
-           "Regularizer", "name_scope", "set_num_threads",
+           "Regularizer", "name_scope", "set_num_threads", "StatelessScope", "SymbolicScope",
+           "RematScope", "remat",
            "get_num_threads", "show_config", "device",
            "cast", "concat", "constant",
            "convert_to_tensor", "einsum", "float16", "float32", "float64", "int8",

@@ -1744,6 +1744,38 @@ _SCALE_KERNELS = {"linear": _triangle, "bilinear": _triangle, "trilinear": _tria
                   "lanczos5": _lanczos(5.0)}
 
 
+def _gaussian_kernel(x):
+    # TensorFlow's: radius 1.5, sigma = radius / 3
+    return np.where(x >= 1.5, 0.0, np.exp(-x * x / (2 * 0.5 ** 2)))
+
+
+def _mitchell_cubic(x):
+    # TensorFlow's Mitchell-Netravali cubic (B = C = 1/3), radius 2
+    near = (((7.0 / 6.0) * x - 2.0) * x) * x + 8.0 / 9.0
+    far = (((-7.0 / 18.0) * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0
+    return np.where(x >= 2.0, 0.0, np.where(x >= 1.0, far, near))
+
+
+# tf.image.resize's kernels beyond Keras 3's (not for scale_and_translate,
+# whose methods are Keras's)
+_TF_RESIZE_KERNELS = {"gaussian": _gaussian_kernel, "mitchellcubic": _mitchell_cubic}
+
+
+def _area_weights(size_in, size_out):
+    """(size_in, size_out) weights of TensorFlow's 'area' resize (its
+    ResizeArea without align_corners): output sample y averages the input
+    span [y, y + 1) * size_in / size_out, each input cell weighted by how
+    much of it the span covers (float32 positions, as TensorFlow's)."""
+    scale = np.float32(size_in) / np.float32(size_out)
+    start = np.arange(size_out, dtype=np.float32) * scale
+    end = np.arange(1, size_out + 1, dtype=np.float32) * scale
+    cell = np.arange(size_in, dtype=np.float32)[:, None]
+    covered = np.minimum(cell + 1, end) - np.maximum(cell, start)
+    # (a span inside one cell counts the whole scale, as TensorFlow's)
+    covered = np.where((cell < start) & (cell + 1 > end), scale, covered)
+    return np.maximum(covered, 0).astype(np.float64) / np.float64(scale)
+
+
 def _resample_weights(size_in, size_out, scale, translation, kernel, antialias):
     """(size_in, size_out) weights: output sample i reads input position
     ``(i + 0.5 - translation) / scale - 0.5``, the kernel widened by 1 /

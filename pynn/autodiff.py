@@ -2532,12 +2532,14 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     and ``input_dtype`` (one for all, or a list, one per input), found by
     running it on zeros twice, with 2 and then 3 for every unknown
     dimension: output dimensions that differ are unknown."""
+    from .models.node import set_sample_size
     from .utils.seeding import isolated
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
     dtypes = input_dtype if isinstance(input_dtype, list) else [input_dtype] * len(shapes)
 
     def sample(size):
+        set_sample_size(size)  # (for the symbolic tensors the call reads: see bound_value)
         # string inputs (a StringLookup inside the call) get empty strings
         arrays = [np.full(tuple(size if d is None else d for d in s), "", object)
                   if dtype in ("string", str, object) else
@@ -2545,6 +2547,7 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                   for s, dtype in zip(shapes, dtypes)]
         return arrays if multi else arrays[0]
     saved = _local.inferring, _local.sizes_unknown
+    saved_size = set_sample_size(2)
     _local.inferring = True
     _local.sizes_unknown = builtins.any(d is None for s in shapes for d in s)
     try:
@@ -2557,6 +2560,7 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                          f"(output_shape= or compute_output_shape)") from e
     finally:
         _local.inferring, _local.sizes_unknown = saved
+        set_sample_size(saved_size)
     multi_out = isinstance(first, (list, tuple))
     outs = list(zip(first, second)) if multi_out else [(first, second)]
     result = []

@@ -2,6 +2,7 @@
 the device models are placed on: the CPU, or a GPU through the optional CUDA
 module), and Keras 2's backend functions (``from pynn import backend as K``)."""
 import builtins
+import collections
 import functools
 import os
 import re
@@ -72,6 +73,9 @@ class _Scopes(threading.local):
     def __init__(self):
         self.stack = []
         self.name_scopes = []
+        self.stateless = None   # the innermost StatelessScope
+        self.symbolic = None    # the innermost SymbolicScope
+        self.remat = []         # the open RematScopes
 
 
 _scopes = _Scopes()
@@ -291,10 +295,171 @@ class name_scope:
                 stack.pop()
 
 
-def current_name_scope_path():
-    """The path of the open name scopes ('' outside any)."""
+class StatelessScope:
+    """Keras's scope in which no variable changes: ``state_mapping``
+    (pairs of a variable and a value) gives variables the values they have
+    inside it, and an ``assign`` / ``assign_add`` / ``assign_sub`` made
+    inside it is recorded instead of kept; ``get_current_value(v)`` gives
+    the value ``v`` has at the end (None for a variable neither mapped nor
+    assigned).  On exit every variable holds its value from before the
+    scope.  With ``collect_losses`` the ``add_loss`` values of the calls
+    made inside it are collected in ``losses``.  (State that a training
+    step updates in place, an optimizer's step or BatchNormalization's
+    moving statistics, is not an assignment: use ``stateless_call`` or the
+    optimizer's own methods for it.)"""
+
+    def __init__(self, state_mapping=None, collect_losses=False, initialize_variables=True):
+        from .layers.base import Weight
+        self.collect_losses = bool(collect_losses)
+        self.initialize_variables = initialize_variables
+        self.losses = []
+        self.state_mapping = {}
+        self._variables = {}   # id -> the variable, for those mapped or assigned
+        self._saved = {}       # id -> its value before the scope
+        for variable, value in (state_mapping or []):
+            if not isinstance(variable, Weight):
+                raise ValueError(f"Invalid reference variable in StatelessScope: all keys in "
+                                 f"argument `mapping` must be Variable instances. Received "
+                                 f"instead: {variable}")
+            value = np.array(getattr(value, "value", value), dtype=variable.value.dtype)
+            if value.shape != variable.shape:
+                raise ValueError(f"Invalid variable value in StatelessScope: all values in "
+                                 f"argument `mapping` must be tensors with a shape that "
+                                 f"matches the corresponding variable shape. For variable "
+                                 f"{variable.path}, received invalid value with shape "
+                                 f"{value.shape}.")
+            self.state_mapping[id(variable)] = value
+            self._variables[id(variable)] = variable
+        self._outer = None
+
+    def __enter__(self):
+        self._outer = _scopes.stateless
+        # the mapped values are written into the variables for the scope's
+        # duration (in place: a variable may be a view of a model's flat
+        # buffer), so every reader sees them
+        for key, variable in self._variables.items():
+            self._saved[key] = np.array(variable.value)
+            variable.value[...] = self.state_mapping[key]
+        _scopes.stateless = self
+        return self
+
+    def _before_assign(self, variable):
+        """Called by a variable's assign inside the scope: its value
+        before the scope is kept, to be put back on exit."""
+        key = id(variable)
+        if key not in self._saved:
+            self._saved[key] = np.array(variable.value)
+            self._variables[key] = variable
+
+    def _after_assign(self, variable):
+        self.state_mapping[id(variable)] = np.array(variable.value)
+
+    def add_loss(self, loss):
+        self.losses.append(loss)
+
+    def add_update(self, update):
+        variable, value = update
+        self._before_assign(variable)
+        variable.value[...] = value
+        self._after_assign(variable)
+
+    def get_current_value(self, variable):
+        return self.state_mapping.get(id(variable))
+
+    def __exit__(self, *exc):
+        _scopes.stateless = self._outer
+        for key, value in self._saved.items():
+            self._variables[key].value[...] = value
+        self._saved = {}
+
+
+def in_stateless_scope():
+    return _scopes.stateless is not None
+
+
+def get_stateless_scope():
+    return _scopes.stateless
+
+
+class SymbolicScope:
+    """Keras's marker that the code inside computes shapes only (a
+    layer's ``compute_output_spec``); ``in_symbolic_scope()`` says whether
+    one is open in this thread.  pynn's symbolic calls run on KerasTensors
+    whether or not one is open."""
+
+    def __enter__(self):
+        self._outer = _scopes.symbolic
+        _scopes.symbolic = self
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.symbolic = self._outer
+
+
+def in_symbolic_scope():
+    return _scopes.symbolic is not None
+
+
+class RematScope:
+    """Keras's rematerialization scope (``mode`` "full", "activations",
+    "larger_than", "list_of_layers" or None), validated and nested as
+    Keras's.  pynn keeps each layer's activations for backward whatever the
+    mode, so layers called inside compute and train exactly as outside it;
+    the mode only says what Keras would recompute."""
+
+    def __init__(self, mode="full", output_size_threshold=1024, layer_names=None):
+        if mode not in {"full", "activations", "larger_than", "list_of_layers", None}:
+            raise ValueError(f"Invalid mode '{mode}'. Supported modes are: 'full', "
+                             f"'activations', 'larger_than', 'list_of_layers', or  None.")
+        self.mode = mode
+        self.output_size_threshold = output_size_threshold
+        self.layer_names = list(layer_names or [])
+
+    def __enter__(self):
+        _scopes.remat.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.remat.remove(self)
+
+
+def get_current_remat_mode():
+    """(mode, output_size_threshold, layer_names) of the innermost open
+    RematScope, None outside any."""
+    if not _scopes.remat:
+        return None
+    scope = _scopes.remat[-1]
+    return RematMode(scope.mode, scope.output_size_threshold, scope.layer_names)
+
+
+RematMode = collections.namedtuple("RematMode", ["mode", "output_size_threshold",
+                                                 "layer_names"])
+
+
+def remat(f):
+    """Keras's ``remat(f)``: ``f`` with rematerialization asked for.  pynn's
+    tape keeps the intermediate values rather than recomputing them, so the
+    function returned computes the same values and gradients as ``f``
+    without saving memory."""
+    if not callable(f):
+        raise TypeError(f"remat: expected a callable, got {type(f).__name__}")
+
+    @functools.wraps(f)
+    def rematerialized(*args, **kwargs):
+        return f(*args, **kwargs)
+    return rematerialized
+
+
+def current_name_scope_path(owner=None):
+    """The path of the open name scopes ('' outside any); without the
+    innermost scope where ``owner`` opened it (a layer's weight, whose
+    name already starts with the layer's, made inside the layer's own
+    scope)."""
     parts = []
-    for entry in _scopes.name_scopes:
+    entries = _scopes.name_scopes
+    if owner is not None and entries and entries[-1].caller is owner:
+        entries = entries[:-1]
+    for entry in entries:
         if entry.override_parent is not None:
             parts = [p for p in entry.override_parent.split("/") if p]
         parts.append(entry.name)

@@ -92,8 +92,9 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     image are left out and the rest renormalized, as Keras 3 and JAX
     resample (TensorFlow's bicubic without antialias repeats the edge
     pixel instead; the two differ in the outer two rows and columns).
-    TensorFlow's 'area', 'gaussian' and 'mitchellcubic' are not
-    available."""
+    'area' averages the input cells each output pixel covers (antialias
+    changes nothing); 'gaussian' and 'mitchellcubic' are TensorFlow's
+    kernels, resampled as its scale_and_translate."""
     method = str(method).lower()
     if method not in _METHODS:
         raise ValueError(f"tf.image.resize: method {method!r} is not supported; use one of "

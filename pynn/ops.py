@@ -2710,7 +2710,9 @@ def resize_geometry(height, width, size, crop_to_aspect_ratio=False):
 # Interpolations computed from separable weight matrices (Keras 3's
 # scale-and-translate kernels, pynn._more_ops): these, and 'bilinear' with
 # antialias when it shrinks, run in NumPy; the rest is the C kernel's.
-RESIZE_RESAMPLED = ("bicubic", "lanczos3", "lanczos5")
+# TensorFlow's 'area', 'gaussian' and 'mitchellcubic' (tf.image.resize, and
+# ops.image.resize on Keras's TensorFlow backend) too.
+RESIZE_RESAMPLED = ("bicubic", "lanczos3", "lanczos5", "area", "gaussian", "mitchellcubic")
 RESIZE_INTERPOLATIONS = tuple(RESIZE_MODES) + RESIZE_RESAMPLED
 
 
@@ -2749,13 +2751,20 @@ def _resample_matrices(mode, window, size, antialias):
     """[(axis, (in, out) weights)] of a resampled resize: Keras 3's
     kernel for ``mode`` ('bilinear': its triangle) along each axis whose
     size changes, in float32 as Keras's resize applies them."""
-    from ._more_ops import _SCALE_KERNELS, _resample_weights
-    kernel = _SCALE_KERNELS["bilinear" if mode == 1 else mode]
+    from ._more_ops import _SCALE_KERNELS, _TF_RESIZE_KERNELS, _area_weights, _resample_weights
+    kernel = _TF_RESIZE_KERNELS.get(mode) or _SCALE_KERNELS.get("bilinear" if mode == 1 else mode)
     out = []
     for axis, n, m in ((1, window[2], size[0]), (2, window[3], size[1])):
-        if n != m:
-            out.append((axis, _resample_weights(n, m, m / n, 0.0, kernel,
-                                                antialias).astype(np.float32)))
+        if mode == "area":  # (always averaging: antialias changes nothing, as TensorFlow)
+            w = _area_weights(n, m) if n != m else None
+        elif n != m or mode in _TF_RESIZE_KERNELS:
+            # (the Gaussian and Mitchell kernels are not zero at whole
+            # offsets: they smooth an axis even where its size stays)
+            w = _resample_weights(n, m, m / n, 0.0, kernel, antialias)
+        else:
+            w = None
+        if w is not None:
+            out.append((axis, w.astype(np.float32)))
     return out
 
 
@@ -2768,7 +2777,8 @@ def _resampled(mode, window, size, antialias):
 def resize(x, size, interpolation="bilinear", window=None, out=None, antialias=False):
     """NHWC images resized to ``size`` (height, width) with half-pixel
     centres, as Keras 3's ``image.resize``: 'nearest', 'bilinear',
-    'bicubic' (Keys' cubic), 'lanczos3' or 'lanczos5'; with ``antialias``
+    'bicubic' (Keys' cubic), 'lanczos3' or 'lanczos5', or TensorFlow's
+    'area', 'gaussian' and 'mitchellcubic'; with ``antialias``
     a shrinking kernel widens to cover every input pixel ('nearest'
     ignores it, as Keras).  ``window`` (top, left, height, width) resizes
     that part of each image (see ``resize_geometry``)."""
@@ -3916,8 +3926,9 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
                   crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_mode="constant",
                   fill_value=0.0, data_format=None):
     """Keras 3's ``ops.image.resize`` for channels-last images (one HWC image
-    or an NHWC batch): 'nearest', 'bilinear', 'bicubic', 'lanczos3' or
-    'lanczos5' with half-pixel centres (see ``resize``), optionally cropped
+    or an NHWC batch): 'nearest', 'bilinear', 'bicubic', 'lanczos3',
+    'lanczos5' (or TensorFlow's 'area', 'gaussian', 'mitchellcubic') with
+    half-pixel centres (see ``resize``), optionally cropped
     to the target's aspect ratio first."""
     if pad_to_aspect_ratio:
         raise ValueError("image.resize: pad_to_aspect_ratio=True is not supported; use "

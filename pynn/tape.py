@@ -41,7 +41,7 @@ from types import FunctionType
 
 import numpy as np
 
-from . import autodiff, ops
+from . import autodiff, backend, ops
 from .autodiff import Traced, _Recording, _val
 from .layers.base import Weight, flatten
 from .tensor import Tensor, eager
@@ -471,6 +471,10 @@ class Variable(Weight):
         if value.shape != self.value.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
                              f"{value.shape} to a variable of shape {self.value.shape}")
+        scope = backend.get_stateless_scope()
+        if scope is not None:
+            scope.add_update((self, value))  # (put back when the scope ends)
+            return self
         self.value[...] = value
         return self
 

@@ -757,7 +757,11 @@ class TrainingMixin:
             xs = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in raw]
         if self._program is not None:
             xs = self._adjust_input_rank(xs)
+        fresh = self._program is None
         self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
+        if fresh and self._traced_call and xs and xs[0].ndim:
+            # the batch its call was first traced on, for summary()
+            self.__dict__["_first_batch"] = xs[0].shape[0]
         if self._eager_call:
             return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
@@ -1072,7 +1076,7 @@ class TrainingMixin:
         array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
         steps_per_epoch = config.capped_steps(steps_per_epoch, _stream_length(x))
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
-        x = self._trace_from(x)
+        x = self._trace_from(x, batch_size=batch_size or 32)
         if self._runs_own_step("train_step"):
             if validation_split or class_weight is not None:
                 raise ValueError("fit: validation_split and class_weight are not supported "
@@ -1249,7 +1253,7 @@ class TrainingMixin:
         self._require_compiled("evaluate()")
         steps = config.capped_steps(steps, _stream_length(x))
         verbose = 1 if verbose == "auto" else int(verbose)
-        x = self._trace_from(x)
+        x = self._trace_from(x, batch_size=batch_size or 32)
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
@@ -1359,7 +1363,8 @@ class TrainingMixin:
             if out is not None:
                 return out
         steps = config.capped_steps(steps, _stream_length(x))
-        x = self._trace_from(x, targets=False)
+        x = self._trace_from(x, targets=False,
+                             batch_size=batch_size if type(batch_size) is int else 32)
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
                 x.shape[0] <= (batch_size or 32) and \
@@ -1711,7 +1716,7 @@ class TrainingMixin:
             return False
         return overridden or self._compile_args is None or self._compile_args[0] is None
 
-    def _trace_from(self, x, targets=True):
+    def _trace_from(self, x, targets=True, batch_size=None):
         """Traces a subclassed model not built yet on ``x`` (arrays, or a
         stream's first batch), so that fit, evaluate and predict know
         whether its call runs eagerly (one that draws random values does)
@@ -1722,6 +1727,9 @@ class TrainingMixin:
             return x
         if not _is_stream(x):
             self._prepare_inputs(x, convert=False)
+            if batch_size and self.__dict__.get("_first_batch") is not None:
+                # its call first runs on a batch of them, as Keras builds it
+                self.__dict__["_first_batch"] = min(self.__dict__["_first_batch"], batch_size)
             return x
         if hasattr(x, "__getitem__") and hasattr(x, "__len__"):
             if not len(x):
@@ -1844,6 +1852,12 @@ def _metrics_per_output(spec, names, n):
         return [as_list(v) for v in _per_output(spec, names, "metrics")]
     if len(spec) == n:
         return [as_list(m) for m in spec]
+    if any(isinstance(m, (list, tuple, dict)) for m in spec):
+        # lists per output, but not one per output (Keras 3's "tuple arity
+        # mismatch")
+        raise ValueError(f"compile: metrics gives {len(spec)} lists of metrics for a model of "
+                         f"{n} outputs {list(names)}; give one list per output, a dict by "
+                         f"output name, or a flat list of metrics for every output")
     return [list(spec) for _ in range(n)]
 
 

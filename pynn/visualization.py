@@ -1,6 +1,7 @@
-"""Keras 3's keras.visualization for images and segmentation: a gallery
-of images with their labels (matplotlib, optional, imported when used),
-segmentation masks painted over images, and a gallery of them."""
+"""Keras 3's keras.visualization for images, segmentation and detection:
+a gallery of images with their labels (matplotlib, optional, imported
+when used), segmentation masks painted over images, bounding boxes drawn
+on them, and galleries of both."""
 import math
 import os
 
@@ -156,4 +157,134 @@ def plot_segmentation_mask_gallery(images, num_classes, value_range=(0, 255), y_
                               rows=images.shape[0], cols=1 + len(drawn), **kwargs)
 
 
-__all__ = ["plot_image_gallery", "draw_segmentation_masks", "plot_segmentation_mask_gallery"]
+def _text_image_module():
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:
+        raise ImportError("draw_bounding_boxes writes class names with Pillow: install it "
+                          "with pip install 'pynn[image]' (or pip install pillow)") from None
+    return Image, ImageDraw
+
+
+def _paint_rectangle(image, x1, y1, x2, y2, color, thickness):
+    """The outline of the box (x1, y1)-(x2, y2), ``thickness`` pixels wide
+    and centred on its edges, painted into ``image`` (h, w, c) in place."""
+    h, w = image.shape[:2]
+    before = thickness // 2
+    after = thickness - before
+
+    def band(a):
+        return max(a - before, 0), max(a + after, 0)
+    color = np.asarray(color, image.dtype)[:image.shape[2]]
+    left, right = max(min(x1, x2) - before, 0), min(max(x1, x2) + after, w)
+    top, bottom = max(min(y1, y2) - before, 0), min(max(y1, y2) + after, h)
+    for y in (y1, y2):
+        lo, hi = band(y)
+        image[lo:min(hi, h), left:right] = color
+    for x in (x1, x2):
+        lo, hi = band(x)
+        image[top:bottom, lo:min(hi, w)] = color
+
+
+def draw_bounding_boxes(images, bounding_boxes, bounding_box_format, class_mapping=None,
+                        color=(128, 128, 128), line_thickness=2, text_thickness=1,
+                        font_scale=1.0, data_format=None):
+    """Keras's: a batch of images (uint8: float images in [0, 1] scaled to
+    255, others clipped to [0, 255]) with each box of ``bounding_boxes``
+    (``boxes`` (batch, N, 4) in ``bounding_box_format``, ``labels``
+    (batch, N), optional ``confidences``) outlined in ``color``, a box
+    labelled -1 skipped; a label found in ``class_mapping`` is written
+    above its box (with its confidence) in Pillow's default font (Keras
+    writes with OpenCV, whose ``font_scale`` and ``text_thickness`` have no
+    counterpart there)."""
+    from .utils.bounding_boxes import convert_format
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be batched 4D tensor. Received: "
+                         f"images.shape={images.shape}")
+    if not isinstance(bounding_boxes, dict):
+        raise TypeError(f"`bounding_boxes` should be a dict. Received: "
+                        f"bounding_boxes={bounding_boxes} of type {type(bounding_boxes)}")
+    if "boxes" not in bounding_boxes or "labels" not in bounding_boxes:
+        raise ValueError(f"`bounding_boxes` should be a dict containing 'boxes' and 'labels' "
+                         f"keys. Received: bounding_boxes={bounding_boxes}")
+    first = data_format == "channels_first"
+    if first:
+        images = images.transpose(0, 2, 3, 1)
+    height, width = images.shape[1:3]
+    boxes = convert_format(np.asarray(bounding_boxes["boxes"]), bounding_box_format, "xyxy",
+                           height, width)
+    labels = np.asarray(bounding_boxes["labels"])
+    confidences = bounding_boxes.get("confidences")
+    if images.dtype.kind == "f" and images.size:
+        images = np.clip(images, 0, 1) * 255 if images.max() <= 1.0 else \
+            np.clip(images, 0, 255)
+    out = np.array(images.astype("uint8"))
+    class_mapping = class_mapping or {}
+    for i in range(out.shape[0]):
+        texts = []
+        for j in range(boxes.shape[1]):
+            c = int(labels[i][j])
+            if c == -1:
+                continue
+            x1, y1, x2, y2 = (int(v) for v in boxes[i, j].astype("int32"))
+            _paint_rectangle(out[i], x1, y1, x2, y2, color, int(line_thickness))
+            if c in class_mapping:
+                text = str(class_mapping[c])
+                if confidences is not None:
+                    text = f"{text} | {float(np.asarray(confidences)[i][j]):.2f}"
+                texts.append((x1, y1, text))
+        if texts:
+            Image, ImageDraw = _text_image_module()
+            picture = Image.fromarray(out[i][..., 0] if out.shape[3] == 1 else out[i])
+            pen = ImageDraw.Draw(picture)
+            for x1, y1, text in texts:
+                # above the box where it fits, else just inside it
+                y = y1 - 12 if y1 - 12 > 0 else y1 + int(line_thickness) + 3
+                pen.text((x1, y), text, fill=tuple(int(v) for v in color)[:out.shape[3]]
+                         if out.shape[3] > 1 else int(color[0]))
+            painted = np.asarray(picture)
+            out[i] = painted[..., None] if out.shape[3] == 1 else painted
+    return out.transpose(0, 3, 1, 2) if first else out
+
+
+def plot_bounding_box_gallery(images, bounding_box_format, y_true=None, y_pred=None,
+                              value_range=(0, 255), true_color=(0, 188, 212),
+                              pred_color=(255, 235, 59), line_thickness=2, font_scale=1.0,
+                              text_thickness=None, class_mapping=None,
+                              ground_truth_mapping=None, prediction_mapping=None, legend=False,
+                              legend_handles=None, rows=None, cols=None, data_format=None,
+                              **kwargs):
+    """Keras's: :func:`plot_image_gallery` of the images with the boxes of
+    ``y_true`` (in ``true_color``) and ``y_pred`` (in ``pred_color``)
+    drawn on them; ``legend`` adds a legend of the two colours."""
+    _matplotlib("plot_bounding_box_gallery")
+    prediction_mapping = prediction_mapping or class_mapping
+    ground_truth_mapping = ground_truth_mapping or class_mapping
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be batched 4D tensor. Received: "
+                         f"images.shape={images.shape}")
+    if data_format == "channels_first":
+        images = images.transpose(0, 2, 3, 1)
+    plotted = images
+    for boxes, color, mapping in ((y_true, true_color, ground_truth_mapping),
+                                  (y_pred, pred_color, prediction_mapping)):
+        if boxes is not None:
+            plotted = draw_bounding_boxes(plotted, boxes, bounding_box_format,
+                                          class_mapping=mapping, color=color,
+                                          line_thickness=line_thickness,
+                                          text_thickness=text_thickness, font_scale=font_scale)
+    if legend:
+        if legend_handles:
+            raise ValueError("Only pass `legend` OR `legend_handles` to "
+                             "`keras.visualization.plot_bounding_box_gallery()`.")
+        from matplotlib import patches
+        legend_handles = [patches.Patch(color=np.array(true_color) / 255.0, label="Ground Truth"),
+                          patches.Patch(color=np.array(pred_color) / 255.0, label="Prediction")]
+    return plot_image_gallery(plotted, value_range=value_range, legend_handles=legend_handles,
+                              rows=rows, cols=cols, **kwargs)
+
+
+__all__ = ["plot_image_gallery", "draw_segmentation_masks", "plot_segmentation_mask_gallery",
+           "draw_bounding_boxes", "plot_bounding_box_gallery"]

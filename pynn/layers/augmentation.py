@@ -28,6 +28,7 @@ import numpy as np
 from .. import ops
 from .base import Layer, shape_str
 from .core import Dropout
+from .preprocessing import ImagesAndBoxes, window_maps
 
 
 def _label(layer):
@@ -63,9 +64,11 @@ def _check_data_format(data_format, layer):
                          f"{data_format!r}")
 
 
-class _Augmentation(Layer):
+class _Augmentation(ImagesAndBoxes, Layer):
     """Draws per image while training, the identity otherwise.  Subclasses
-    give ``_augment(ctx, x, rng)`` (and ``_augment_backward(ctx, dy)``)."""
+    give ``_augment(ctx, x, rng)`` (and ``_augment_backward(ctx, dy)``).
+    Called on a dict of images and bounding boxes, the boxes follow the
+    images (see ImagesAndBoxes)."""
     inference_identity = True
     # Keras 3's call(..., training=True): called without ``training``,
     # directly or in a model called without it, they augment.
@@ -73,9 +76,11 @@ class _Augmentation(Layer):
     fixed_input_axes = ()
     _seed = Dropout._seed
     _draws = 0
+    _box_maps_need_training = True
 
-    def __init__(self, seed=None, data_format=None, **kwargs):
+    def __init__(self, seed=None, data_format=None, bounding_box_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.bounding_box_format = bounding_box_format
         _check_data_format(data_format, self)
         if seed is not None and not (isinstance(seed, (int, np.integer)) and
                                      not isinstance(seed, bool)):
@@ -89,6 +94,8 @@ class _Augmentation(Layer):
         return tuple(input_shape)
 
     def _eager_call(self, inputs, training):
+        if isinstance(inputs, dict):
+            return self._images_and_boxes(inputs, training)
         # Keras's augmentation layers also take a single image (height,
         # width, channels).
         if np.ndim(inputs) == 3:
@@ -118,7 +125,10 @@ class _Augmentation(Layer):
         return self._augment_backward(ctx, dy)
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed, "data_format": "channels_last"}
+        config = {**super().get_config(), "seed": self.seed, "data_format": "channels_last"}
+        if self.bounding_box_format is not None:
+            config["bounding_box_format"] = self.bounding_box_format
+        return config
 
 
 class RandomFlip(_Augmentation):
@@ -143,6 +153,18 @@ class RandomFlip(_Augmentation):
 
     def _augment_backward(self, ctx, dy):
         return np.ascontiguousarray(self._flip(dy, ctx.flips), np.float32)
+
+    def _box_maps(self, ctx, x, y):
+        n, h, w, _ = x.shape
+        maps = np.broadcast_to(np.eye(2, 3), (n, 2, 3)).copy()
+        if not ctx.augmented:
+            return maps
+        flipped = np.asarray(ctx.flips, bool)
+        if self.mode != "vertical":     # x -> width - x
+            maps[flipped, 0] = (-1.0, 0.0, w)
+        if self.mode != "horizontal":   # y -> height - y
+            maps[flipped, 1] = (0.0, -1.0, h)
+        return maps
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -185,7 +207,19 @@ class _Warp(_Augmentation):
 
     def _augment(self, ctx, x):
         n, h, w, _ = x.shape
-        return self.warp(x, self._transforms(ctx, n, h, w), out=ctx.buffer("y", x.shape))
+        ctx.transforms = self._transforms(ctx, n, h, w)
+        return self.warp(x, ctx.transforms, out=ctx.buffer("y", x.shape))
+
+    def _box_maps(self, ctx, x, y):
+        """The inverse of each image's warp: the warp reads output pixel
+        p at input point A p + c (pixel centres), so a point q of the
+        input goes to A^-1 (q - c), half a pixel off in box coordinates."""
+        if not ctx.augmented:
+            return np.broadcast_to(np.eye(2, 3), (x.shape[0], 2, 3))
+        t = np.asarray(ctx.transforms, np.float64).reshape(-1, 6)
+        inverse = np.linalg.inv(t[:, [0, 1, 3, 4]].reshape(-1, 2, 2))
+        shift = -inverse @ (t[:, [2, 5]] + 0.5)[..., None] + 0.5
+        return np.concatenate([inverse, shift], axis=2)
 
     def _augment_backward(self, ctx, dy):
         raise NotImplementedError(
@@ -310,7 +344,11 @@ def _value_range(value_range, layer):
 
 
 class _Color(_Augmentation):
-    """A per-image change of values, clipped to ``value_range``."""
+    """A per-image change of values, clipped to ``value_range`` (bounding
+    boxes stay as they are)."""
+
+    def _box_maps(self, ctx, x, y):
+        return None
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -399,6 +437,18 @@ class RandomCrop(_Augmentation):
                                    interpolation="nearest", out=out)
         window = ops.resize_geometry(h, w, (self.height, self.width), True)
         return ops.resize(x, (self.height, self.width), "bilinear", window, out=out)
+
+    # (its inference resize moves boxes too)
+    _box_maps_need_training = False
+
+    def _box_maps(self, ctx, x, y):
+        n, h, w, _ = x.shape
+        if ctx.starts is None:
+            window = ops.resize_geometry(h, w, (self.height, self.width), True)
+            return window_maps(n, window, (self.height, self.width))
+        maps = np.broadcast_to(np.eye(2, 3), (n, 2, 3)).copy()
+        maps[:, 0, 2], maps[:, 1, 2] = -ctx.starts[:, 1], -ctx.starts[:, 0]
+        return maps
 
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:

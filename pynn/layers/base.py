@@ -43,7 +43,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import autodiff, backend, ops
-from ..models.node import CallContext, KerasTensor, Node
+from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..tensor import Tensor, TensorShape, eager
 
@@ -176,6 +176,10 @@ class Weight(autodiff.ForwardingOperators):
         if value.shape != self.value.shape:
             raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
+        scope = backend.get_stateless_scope()
+        if scope is not None:
+            scope.add_update((self, value))  # (put back when the scope ends)
+            return
         self.value[...] = value
 
     def assign_add(self, value):
@@ -575,16 +579,22 @@ class Layer:
         self._dtype_policy = QuantizedDTypePolicy("int8", self._dtype_policy.name)
         self._int8_weights(attr, getattr(self, attr).shape, axis)
         getattr(self, attr).assign(values)
-        getattr(self, f"{attr}_scale").assign(scale.reshape(-1))
+        getattr(self, f"{attr}_scale").assign(self._stored_scale(scale))
 
-    def _int8_weights(self, attr, shape, axis):
+    def _stored_scale(self, scale):
+        """The scales ``abs_max_quantize`` gave (an axis of size 1 where it
+        reduced) as Keras keeps them: one per unit."""
+        return scale.reshape(-1)
+
+    def _int8_weights(self, attr, shape, axis, scale_shape=None):
         """The weights of a quantized layer, in place of the float
         ``attr``: its int8 values and their scales (not trainable, as in
-        Keras).  The int8 values are computed with on the host only."""
+        Keras; one per unit unless ``scale_shape`` is given).  The int8
+        values are computed with on the host only."""
         old = getattr(self, attr, None)
         self._weights = [w for w in self._weights if w is not old]
         setattr(self, attr, self.add_weight(attr, shape, "zeros", trainable=False))
-        scale_shape = (shape[1 if axis == 0 else 0],)
+        scale_shape = scale_shape or (shape[1 if axis == 0 else 0],)
         setattr(self, f"{attr}_scale", self.add_weight(f"{attr}_scale", scale_shape, "ones",
                                                        trainable=False))
         self.runs_on_gpu = False
@@ -667,6 +677,9 @@ class Layer:
         w = Weight(f"{self.name}/{name}", value, trainable=trainable,
                    regularizer=regularizers.get(regularizer),
                    constraint=constraints.get(constraint))
+        # (its name starts with the layer's: the layer's own scope is not
+        # repeated in its path)
+        w._scope = backend.current_name_scope_path(owner=self)
         self._weights.append(w)
         return w
 
@@ -698,7 +711,12 @@ class Layer:
     def add_loss(self, loss, inputs=None):
         """Inside ``call()``: adds ``loss`` (a scalar, or an array that is
         summed) to the training loss, as Keras's add_loss; a traced value
-        (computed from the inputs or weights) also adds its gradient."""
+        (computed from the inputs or weights) also adds its gradient.
+        Inside a StatelessScope made with ``collect_losses`` the scope
+        collects it too."""
+        scope = backend.get_stateless_scope()
+        if scope is not None and scope.collect_losses:
+            scope.add_loss(loss)
         autodiff.add_loss(self, loss)
 
     @property
@@ -961,6 +979,14 @@ class Layer:
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if self._traces_call and not self.built:
+            # The weights of the sublayers its first call builds get paths
+            # under its name (Keras's custom_layer/dense/kernel).
+            with backend.name_scope(self.name, caller=self):
+                return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+
+    def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if training is None:
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:
@@ -1062,6 +1088,7 @@ class Layer:
             # its call gets the dict back, the graph's tensors in these places
             self.__dict__["_input_keys"] = list(inputs.keys())
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
+        reads = None
         if self._traces_call:
             # The shape of a call is found by running it on zeros of the
             # input's dtype (integer ids stay integers).
@@ -1071,7 +1098,24 @@ class Layer:
             self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
                 else dtypes
             self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
-        out_shapes = self.build_for(shapes)
+            # Keras 2's graph code: symbolic tensors of the model that the
+            # call reads besides its inputs (a loss built from z_mean and
+            # z_log_var) are found while the output shape is, and become
+            # inputs of its node, so they have their values (and their
+            # gradients) when it runs.
+            reads = recording_reads()
+            with reads:
+                out_shapes = self.build_for(shapes)
+            reads = reads.found or self.__dict__.get("_reads")
+            if reads:
+                if isinstance(inputs, dict):
+                    raise TypeError(f"Layer {self.name!r}: its call reads symbolic tensors "
+                                    f"besides its inputs, which a dict of inputs cannot "
+                                    f"carry; pass them as inputs")
+                self.__dict__["_reads"] = reads
+                self.__dict__["_reads_after"] = (len(leaves), single)
+        else:
+            out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
         has_mask = self._output_has_mask([t._has_mask for t in leaves])
@@ -1080,6 +1124,8 @@ class Layer:
         outputs = [KerasTensor(s, dtype=d, name=self.name if len(out_list) == 1
                                else f"{self.name}_{i}", has_mask=m)
                    for i, (s, m, d) in enumerate(zip(out_list, masks, out_dtypes))]
+        if reads:
+            leaves, single = list(leaves) + list(reads), False
         Node(self, leaves, outputs, single_input=single, single_output=not multi_out,
              training=training,
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
@@ -1187,6 +1233,17 @@ class Layer:
         and the call's constant arguments (a graph node's, or those of the
         call being made); during the call the inputs carry their masks (see
         carried_mask)."""
+        reads = self.__dict__.get("_reads")
+        if reads:
+            count, single = self.__dict__["_reads_after"]
+            if isinstance(inputs, (list, tuple)) and len(inputs) == count + len(reads):
+                # a node's inputs: the call's, then the tensors it reads
+                own, values = list(inputs[:count]), list(inputs[count:])
+                if isinstance(mask, (list, tuple)):
+                    mask = mask[0] if single else list(mask[:count])
+                with bound_tensors(reads, values):
+                    return self._run_call(own[0] if single else own, training, mask,
+                                          constants)
         takes = self._call_takes
         kwargs = dict(constants or _call_constants(self) or {})
         if "training" in takes:

@@ -7,6 +7,7 @@ Keras weights load unchanged.  The 1-D layers run the 2-D kernels at height
 1; the 3-D layers run them once per depth tap of the kernel.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -242,6 +243,20 @@ class _FilterConv(_ConvolutionOp, _Conv):
 class Conv2D(_FilterConv):
     """2-D convolution: ``activation(conv(x, kernel) + bias)`` over NHWC input
     with an HWIO kernel (Keras's ``Conv2D``)."""
+
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        if self.rank == 2 and args and isinstance(kernel_size, numbers.Integral) and \
+                isinstance(args[0], numbers.Integral) and not isinstance(args[0], bool):
+            # Keras 1's Conv2D(32, 3, 3) meant a 3x3 kernel; since Keras 2
+            # the third argument is the strides, and so it is here.
+            warnings.warn(f"Conv2D({filters}, {kernel_size}, {args[0]}): the third positional "
+                          f"argument is strides (Keras 2's API), so this is a "
+                          f"{kernel_size}x{kernel_size} kernel with strides {args[0]}. Keras 1 "
+                          f"read it as a {kernel_size}x{args[0]} kernel: for that write "
+                          f"Conv2D({filters}, ({kernel_size}, {args[0]})); write "
+                          f"strides={args[0]} to keep the strides without this warning.",
+                          stacklevel=2)
+        super().__init__(filters, kernel_size, *args, **kwargs)
 
     def _conv(self, ctx, x, kernel, bias, act, training):
         x4 = x if self.rank == 2 else x[:, None]

@@ -595,9 +595,14 @@ class EinsumDense(ActivationMixin, Layer):
 
     def build(self, input_shape):
         _, kernel, bias = self._shapes(tuple(input_shape))
-        self.kernel = self.add_weight("kernel", kernel, self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
+        self._input_rank = len(input_shape)
+        if self.quantization_mode == "int8":  # a quantized layer read from a file
+            self._int8_weights("kernel", kernel, self._int8_axes()[0],
+                               self._int8_axes(kernel)[2])
+        else:
+            self.kernel = self.add_weight("kernel", kernel, self.kernel_initializer,
+                                          regularizer=self.kernel_regularizer,
+                                          constraint=self.kernel_constraint)
         self.bias = None if bias is None else self.add_weight(
             "bias", bias, self.bias_initializer, regularizer=self.bias_regularizer,
             constraint=self.bias_constraint)
@@ -606,9 +611,75 @@ class EinsumDense(ActivationMixin, Layer):
     def compute_output_shape(self, input_shape):
         return self._shapes(tuple(input_shape))[0]
 
+    # ------------------------------------------------ int8 quantization
+
+    def _int8_axes(self, kernel_shape=None):
+        """(the kernel's axes the einsum sums over, the input's, and the
+        shape Keras keeps the kernel's scales in: the output's axes, of
+        size 1 where the kernel has no letter)."""
+        xs, ws, ys = self._letters(self._input_rank)
+        kernel_axes = tuple(i for i, c in enumerate(ws) if c not in ys)
+        input_axes = tuple(i for i, c in enumerate(xs) if c not in ys)
+        if kernel_shape is None:
+            return kernel_axes, input_axes, None
+        size = dict(zip(ws, kernel_shape))
+        return kernel_axes, input_axes, tuple(size[c] if c in ws else 1 for c in ys)
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's int8 quantization: the kernel becomes int8 values with a
+        scale per output unit (its largest magnitude over the summed axes,
+        over 127); each call quantizes its inputs the same way over the
+        axes the einsum sums."""
+        if self.built:
+            axes = self._int8_axes()[0]
+        else:
+            axes = 0  # (_quantize_int8 says the layer must be built)
+        self._quantize_int8("kernel", axes, mode, type_check, config, EinsumDense)
+
+    def _int8_weights(self, attr, shape, axis, scale_shape=None):
+        super()._int8_weights(attr, shape, axis, scale_shape or self._int8_axes(shape)[2])
+
+    def _kept_letters(self):
+        # the kernel's letters that reach the output: in the kernel's order
+        # and in the output's
+        _, ws, ys = self._letters(self._input_rank)
+        return [c for c in ws if c in ys], [c for c in ys if c in ws], ws
+
+    def _stored_scale(self, scale):
+        in_kernel, in_output, ws = self._kept_letters()
+        kept = np.reshape(scale, [self.kernel.shape[ws.index(c)] for c in in_kernel])
+        kept = np.transpose(kept, [in_kernel.index(c) for c in in_output])
+        return kept.reshape(self.kernel_scale.shape)
+
+    def _kernel_scale_for_kernel(self):
+        """The stored scales laid out along the kernel's axes (size 1 on
+        those the einsum sums), to divide the int8 kernel by."""
+        in_kernel, in_output, ws = self._kept_letters()
+        kept = self.kernel_scale.value.reshape([self.kernel.shape[ws.index(c)]
+                                                for c in in_output])
+        kept = np.transpose(kept, [in_output.index(c) for c in in_kernel])
+        return kept.reshape([self.kernel.shape[i] if c in in_kernel else 1
+                             for i, c in enumerate(ws)])
+
+    def _kernel_and_input(self, x):
+        """The kernel and input the einsum takes: once quantized, the int8
+        values of both over their scales, which is Keras's int8 einsum
+        divided by the two scales."""
+        if self.quantization_mode != "int8":
+            return self.kernel.value, x
+        from ..quantizers import abs_max_quantize
+        values, scale = abs_max_quantize(x, axis=self._int8_axes()[1], dtype="float32")
+        return self._float_kernel(), ops.divide(values, scale)
+
+    def _float_kernel(self):
+        if self.quantization_mode != "int8":
+            return self.kernel.value
+        return ops.divide(self.kernel.value, self._kernel_scale_for_kernel())
+
     def forward(self, ctx, x, training):
         xs, ws, ys = self._letters(x.ndim)
-        pre = ops.einsum(f"{xs},{ws}->{ys}", x, self.kernel.value)
+        kernel, x_in = self._kernel_and_input(x)
+        pre = ops.einsum(f"{xs},{ws}->{ys}", x_in, kernel)
         if self.bias is not None:
             pre = ops.add(pre, self.bias.value)
         act = self._act(ctx)
@@ -630,13 +701,16 @@ class EinsumDense(ActivationMixin, Layer):
             self.bias.grad[...] = ops.reduce_to_shape(g, self.bias.shape)
         if not need_input_grad:
             return None
+        # (quantized: through the dequantized kernel, the inputs' rounding
+        # passed straight through, as Keras's gradient)
+        kernel = self._float_kernel()
         # An input letter in neither the output nor the kernel was summed
         # away: its gradient is the same along it (ones carry it in).
         lost = "".join(c for c in xs if c not in ys and c not in ws)
         if not lost:
-            return ops.einsum(f"{ys},{ws}->{xs}", g, self.kernel.value)
+            return ops.einsum(f"{ys},{ws}->{xs}", g, kernel)
         ones = ops.ones(tuple(x.shape[xs.index(c)] for c in lost))
-        return ops.einsum(f"{ys},{ws},{lost}->{xs}", g, self.kernel.value, ones)
+        return ops.einsum(f"{ys},{ws},{lost}->{xs}", g, kernel, ones)
 
     def get_config(self):
         return {**super().get_config(), "output_shape": list(self.partial_output_shape),

@@ -125,6 +125,8 @@ class _Transforming(_Augmentation):
     (the mixers, whose draw couples the batch's images, set
     ``_per_image = False``)."""
     _per_image = True
+    # whether bounding boxes stay where they are (the layer moves no pixel)
+    _keeps_boxes = False
 
     def get_random_transformation(self, images, training=True, seed=None):
         """Keras's draw for ``images`` (a batch or one image), from
@@ -171,6 +173,16 @@ class _Transforming(_Augmentation):
         if "images" not in inputs:
             raise ValueError(f"{_label(self)}: a dict input needs an 'images' entry, got keys "
                              f"{sorted(inputs)}")
+        if "bounding_boxes" in inputs:
+            if not self._keeps_boxes:
+                raise ValueError(f"{_label(self)}: bounding boxes are not transformed by this "
+                                 f"layer")
+            if not self.bounding_box_format:
+                raise ValueError(f"You passed an input with a 'bounding_boxes' key, but you "
+                                 f"didn't specify a bounding box format. Pass a "
+                                 f"`bounding_box_format` argument to your "
+                                 f"{type(self).__name__} layer, e.g. "
+                                 f"`bounding_box_format='xyxy'`.")
         training = self._training_default if training is None else bool(training)
         images = np.asarray(inputs["images"], np.float32)
         if images.ndim not in (3, 4):
@@ -206,6 +218,7 @@ class _ValueRange(_Transforming):
 class RandomGrayscale(_Transforming):
     """Turns each image to grayscale (its luminance in every channel) with
     probability ``factor``."""
+    _keeps_boxes = True
 
     def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -235,6 +248,7 @@ class RandomGrayscale(_Transforming):
 class RandomHue(_ValueRange):
     """Turns each image's hue by a random fraction of half a turn, in
     ``factor`` (a number f: [0, f]; a pair: the bounds), either way."""
+    _keeps_boxes = True
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
@@ -262,6 +276,7 @@ class RandomSaturation(_ValueRange):
     """Scales each image's saturation by ``u / (1 - u)``, u drawn in
     ``factor`` (0.5: unchanged, 0: gray; a number f gives Keras's [-f, f],
     a pair the bounds)."""
+    _keeps_boxes = True
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
@@ -285,6 +300,7 @@ class RandomSaturation(_ValueRange):
 class RandomColorDegeneration(_ValueRange):
     """Moves each image toward its grayscale by a random fraction in
     ``factor`` (a number f: [-f, f]; a pair: the bounds)."""
+    _keeps_boxes = True
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
@@ -311,6 +327,7 @@ _SMOOTH[1, 1] = 5 / 13
 class RandomSharpness(_ValueRange):
     """Sharpens (or blurs) each image: ``x + (1 - 2 f) (smooth(x) - x)``, f
     drawn in ``factor`` (a number f: [0, f]; a pair: the bounds)."""
+    _keeps_boxes = True
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
@@ -333,6 +350,7 @@ class RandomPosterization(_ValueRange):
     """Keeps only the top b bits of each 8-bit value, b drawn per image from
     ``factor`` (an integer k in [1, 8]: b in [1, k), as Keras draws it; a
     pair: the bounds; equal bounds: that b)."""
+    _keeps_boxes = True
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed=seed, data_format=data_format, **kwargs)
@@ -366,6 +384,7 @@ class RandomInvert(_ValueRange):
     """Replaces an image by ``value_range[1] - image`` with a probability
     drawn per image in ``factor`` (a number f: [0, f]; a pair: the
     bounds)."""
+    _keeps_boxes = True
 
     def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None,
                  **kwargs):
@@ -403,6 +422,7 @@ class Solarization(_ValueRange):
     inverts (``255 - v``, on the 0-255 scale) every value at or above a
     threshold drawn per image (up to ``threshold_factor`` x 255).  As in
     Keras, only the upper bound of each factor is scaled by 255."""
+    _keeps_boxes = True
 
     def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255),
                  seed=None, **kwargs):
@@ -513,6 +533,7 @@ class RandomErasing(_ValueRange):
     ``scale`` of the image's, filled with ``fill_value`` (a number or one per
     channel) or, by default, Gaussian noise times ``value_range[1]``;
     the fill clipped to ``value_range``."""
+    _keeps_boxes = True
 
     def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255),
                  seed=None, data_format=None, **kwargs):
@@ -650,6 +671,7 @@ class _Composite(_ValueRange):
 class RandomColorJitter(_Composite):
     """RandomBrightness, RandomContrast, RandomSaturation and RandomHue, in
     that order, each where its factor is given."""
+    _keeps_boxes = True
 
     def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None,
                  saturation_factor=None, hue_factor=None, seed=None, data_format=None,
@@ -755,6 +777,7 @@ class RandomGaussianBlur(_ValueRange):
     by a Gaussian of ``kernel_size`` taps (x, y) and standard deviations
     (x, y) drawn once per batch in ``sigma`` (a number s: [0, s]); clipped
     to ``value_range``."""
+    _keeps_boxes = True
 
     def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255),
                  data_format=None, seed=None, **kwargs):

@@ -433,7 +433,16 @@ class TensorOperation(Layer):
 
 def record_operation(op, args, kwargs):
     """The output(s) of ``op(*args, **kwargs)`` with symbolic tensors among
-    the arguments: a TensorOperation called on them."""
+    the arguments: a TensorOperation called on them; computed now where
+    they all have values in the layer call being run (see
+    pynn.models.node.bound_value)."""
+    from ..models.node import any_bound
+    if any_bound():
+        values = _with_bound_values(args, kwargs)
+        if values is not None:
+            from .. import ops
+            args, kwargs = values
+            return (OPERATORS.get(op) or getattr(ops, op))(*args, **kwargs)
     if op == "tile" and not kwargs and len(args) == 2 and np.ndim(args[1]) and \
             any(r is None for r in args[1]):
         return record_to_batch(op, (args[0], list(args[1])))
@@ -444,6 +453,25 @@ def record_operation(op, args, kwargs):
     layer = TensorOperation(op, enc_args, enc_kwargs)
     return layer(tensors if len(tensors) > 1 else tensors[0])
 
+
+
+def _with_bound_values(args, kwargs):
+    """``args`` and ``kwargs`` with each symbolic tensor as its value in the
+    call being run, or None where one has none."""
+    from ..models.node import KerasTensor, bound_value
+    missing = []
+
+    def one(v):
+        if type(v) in (list, tuple):
+            return type(v)(one(t) for t in v)
+        if isinstance(v, KerasTensor):
+            value = bound_value(v)
+            if value is None:
+                missing.append(v)
+            return value
+        return v
+    args, kwargs = tuple(one(a) for a in args), {k: one(v) for k, v in kwargs.items()}
+    return None if missing else (args, kwargs)
 
 
 def _live_weights(args, kwargs):

@@ -273,9 +273,111 @@ def _dimension(value, what, layer):
     return int(value)
 
 
-class _Image(Layer):
+class ImagesAndBoxes:
+    """Keras 3's image preprocessing layers called on a dict:
+    ``{"images": ..., "bounding_boxes": {"boxes": ..., "labels": ...},
+    "labels": ...}`` (one image or a batch; the boxes (N, 4) or (batch, N,
+    4) in the layer's ``bounding_box_format``).  The images are transformed
+    as the layer transforms them and each box follows its image: its
+    corners go where the transformation moves those points of the image,
+    the box becomes the smallest one holding them, clipped to the output
+    image, and a box left with no area gets the label -1.  Image-level
+    ``labels`` pass through.  A layer gives ``_box_maps(ctx, x, y)``: one
+    2x3 affine map of box coordinates per image (pixel i covering [i,
+    i + 1)), or None where the boxes stay as they are."""
+
+    def _images_and_boxes(self, inputs, training):
+        from ..models.node import KerasTensor
+        from ..models.node import CallContext
+        from ..utils import bounding_boxes as bb
+        label = _label(self)
+        unknown = sorted(set(inputs) - {"images", "bounding_boxes", "labels"})
+        if "images" not in inputs or unknown:
+            raise ValueError(f"{label}: a dict input takes the keys 'images', 'bounding_boxes' "
+                             f"and 'labels', with 'images'; got keys {sorted(inputs)}")
+        if any(isinstance(v, KerasTensor) for v in (inputs["images"],)):
+            raise TypeError(f"{label}: a dict of images and bounding boxes is transformed on "
+                            f"data (a dataset's map step), not in a graph")
+        images = np.asarray(inputs["images"], np.float32)
+        if images.ndim not in (3, 4):
+            raise ValueError(f"{label}: expected an image (height, width, channels) or a batch "
+                             f"of them, got shape {shape_str(images.shape)}")
+        single = images.ndim == 3
+        x = np.ascontiguousarray(images[None] if single else images)
+        self.build_for((None,) + x.shape[1:])
+        if training is None:
+            training = getattr(self, "_training_default", False)
+        ctx = CallContext()
+        y = np.array(self.forward(ctx, x, bool(training)))
+        out = dict(inputs)
+        out["images"] = y[0] if single else y
+        if "bounding_boxes" not in inputs:
+            return out
+        fmt = getattr(self, "bounding_box_format", None)
+        if not fmt:
+            raise ValueError(f"You passed an input with a 'bounding_boxes' key, but you didn't "
+                             f"specify a bounding box format. Pass a `bounding_box_format` "
+                             f"argument to your {type(self).__name__} layer, e.g. "
+                             f"`bounding_box_format='xyxy'`.")
+        given = inputs["bounding_boxes"]
+        if not isinstance(given, dict) or "boxes" not in given:
+            raise ValueError(f"{label}: 'bounding_boxes' must be a dict with 'boxes' (and "
+                             f"'labels'), got {type(given).__name__}")
+        boxes = np.asarray(given["boxes"], np.float32)
+        labels = given.get("labels")
+        if single:
+            boxes = boxes[None]
+            labels = None if labels is None else np.asarray(labels)[None]
+        if boxes.ndim != 3 or boxes.shape[-1] != 4 or boxes.shape[0] != x.shape[0]:
+            raise ValueError(f"{label}: boxes must be of shape (N, 4) for one image or "
+                             f"(batch, N, 4) for a batch of {x.shape[0]}, got "
+                             f"{np.shape(given['boxes'])}")
+        if labels is not None and np.shape(labels) != boxes.shape[:2]:
+            raise ValueError(f"{label}: box labels of shape {np.shape(given['labels'])} do not "
+                             f"match boxes of shape {np.shape(given['boxes'])}")
+        maps = self._box_maps(ctx, x, y) if training or not self._box_maps_need_training \
+            else None
+        moved = dict(given)
+        if maps is not None:
+            (h, w), (oh, ow) = x.shape[1:3], y.shape[1:3]
+            corners = bb.transform_corners(bb.convert_format(boxes, fmt, "xyxy", h, w), maps)
+            clipped = bb.clip_to_image_size({"boxes": corners, "labels": labels}, oh, ow)
+            boxes = bb.convert_format(clipped["boxes"], "xyxy", fmt, oh, ow)
+            labels = clipped.get("labels")
+        moved["boxes"] = boxes[0] if single else boxes
+        if labels is not None:
+            moved["labels"] = labels[0] if single else labels
+        out["bounding_boxes"] = moved
+        return out
+
+    # a random layer moves boxes only while it transforms (training)
+    _box_maps_need_training = False
+
+    def _box_maps(self, ctx, x, y):
+        raise ValueError(f"{_label(self)}: bounding boxes are not transformed by this layer")
+
+
+def window_maps(n, window, size):
+    """The box maps of a resize of each image's ``window`` (top, left,
+    height, width) to ``size``: a shift to the window, then a scale."""
+    top, left, wh, ww = window
+    sy, sx = size[0] / wh, size[1] / ww
+    return np.broadcast_to(np.array([[sx, 0.0, -left * sx], [0.0, sy, -top * sy]]), (n, 2, 3))
+
+
+class _Image(ImagesAndBoxes, Layer):
     """A layer over NHWC images of any size."""
     fixed_input_axes = ()
+
+    def __init__(self, bounding_box_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.bounding_box_format = bounding_box_format
+
+    def get_config(self):
+        config = super().get_config()
+        if self.bounding_box_format is not None:
+            config["bounding_box_format"] = self.bounding_box_format
+        return config
 
     def _check_images(self, input_shape):
         if len(input_shape) != 4:
@@ -287,6 +389,8 @@ class _Image(Layer):
         return (input_shape[0], self.height, self.width, input_shape[3])
 
     def _eager_call(self, inputs, training):
+        if isinstance(inputs, dict):
+            return self._images_and_boxes(inputs, training)
         # As Keras's: a single image (height, width, channels) too, as a
         # tf.data map gives them.
         if np.ndim(inputs) == 3:
@@ -297,7 +401,8 @@ class _Image(Layer):
 class Resizing(_Image):
     """Resizes images to ``height`` x ``width`` ('bilinear', 'nearest',
     'bicubic', 'lanczos3' or 'lanczos5', with half-pixel centres and
-    optional antialiasing, as Keras 3's ops.image.resize), optionally
+    optional antialiasing, as Keras 3's ops.image.resize; or TensorFlow's
+    'area', 'gaussian' and 'mitchellcubic'), optionally
     cropping or padding them to the target's aspect ratio first."""
     INTERPOLATIONS = ops.RESIZE_INTERPOLATIONS
 
@@ -361,6 +466,16 @@ class Resizing(_Image):
                           out=ctx.buffer("y", (n, self.height, self.width, c)),
                           antialias=self.antialias)
 
+    def _box_maps(self, ctx, x, y):
+        n, h, w, _ = x.shape
+        pads = self._padding(h, w)
+        (top, _), (left, _) = pads or ((0, 0), (0, 0))
+        window = ops.resize_geometry(h + 2 * top, w + 2 * left, (self.height, self.width),
+                                     self.crop_to_aspect_ratio)
+        maps = np.array(window_maps(n, window, (self.height, self.width)))
+        maps[:, :, 2] += maps[:, :, :2] @ np.array([left, top], np.float64)  # padded first
+        return maps
+
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:
             return None
@@ -411,6 +526,13 @@ class CenterCrop(_Image):
             return ops.spatial_crop(x, cropping, out=out)
         window = ops.resize_geometry(h, w, (self.height, self.width), True)
         return ops.resize(x, (self.height, self.width), "bilinear", window, out=out)
+
+    def _box_maps(self, ctx, x, y):
+        n, h, w, _ = x.shape
+        cropping = self._crop(h, w)
+        window = (cropping[0][0], cropping[1][0], self.height, self.width) if cropping \
+            else ops.resize_geometry(h, w, (self.height, self.width), True)
+        return window_maps(n, window, (self.height, self.width))
 
     def backward(self, ctx, dy, need_input_grad=True):
         if not need_input_grad:

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import autodiff, ops, tree
+from .. import autodiff, backend, ops, tree
 from ..layers.base import (InputLayer, Layer, flatten, shape_str, standardize_dtype,
                            unique_name)
 from ..training import TrainingMixin
@@ -716,6 +716,12 @@ class Model(TrainingMixin, Layer):
         self._trace(input_shape)
 
     def _trace(self, input_shape, dtypes=None):
+        # The weights of the layers its call builds get paths under its
+        # name, as Keras's (my_model/dense/kernel).
+        with backend.name_scope(self.name, caller=self):
+            self._trace_call(input_shape, dtypes)
+
+    def _trace_call(self, input_shape, dtypes):
         from ..layers.base import Input
         from ..layers.lambda_layer import batch_source, weights_in_graph
         if self._eager_call:

@@ -12,6 +12,7 @@ activations kept for backward, work buffers, masks) lives in a
 :class:`CallContext`, never on the layer, so a layer can appear in many
 nodes and any number of threads can run inference on one model at once.
 """
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -45,9 +46,91 @@ _ARRAY_OPERATORS = {
     "greater": ("__gt__", "__lt__"), "greater_equal": ("__ge__", "__le__")}
 
 
+class _Bindings(threading.local):
+    """This thread's values of symbolic tensors that a layer's call reads
+    from outside its inputs (Keras 2's graph code: a custom layer's loss
+    built from ``z_mean`` and ``z_log_var`` of the enclosing model)."""
+
+    def __init__(self):
+        self.values = {}        # id(tensor) -> its value in the call being run
+        self.recording = None   # while a call's output shape is found: {id: tensor}
+        self.sample_size = 2    # (the size of the unknown axes of that run)
+
+
+_bindings = _Bindings()
+
+
+def bound_value(tensor):
+    """The value ``tensor`` (a KerasTensor a layer's call reads from
+    outside its inputs) has in the call being run: its run's value, or
+    while the call's output shape is found, zeros of its shape (the tensor
+    is then recorded as an input of the call); None elsewhere."""
+    value = _bindings.values.get(id(tensor))
+    if value is not None:
+        return value
+    recording = _bindings.recording
+    if recording is None:
+        return None
+    recording.setdefault(id(tensor), tensor)
+    size = _bindings.sample_size
+    return np.zeros(tuple(size if d is None else d for d in tensor.shape),
+                    "float32" if tensor.dtype == "string" else tensor.dtype)
+
+
+def any_bound():
+    return bool(_bindings.values) or _bindings.recording is not None
+
+
+class bound_tensors:
+    """``with bound_tensors(tensors, values):`` inside, each of ``tensors``
+    computes as its value (an array, or a traced value on a tape)."""
+
+    def __init__(self, tensors, values):
+        self.pairs = {id(t): v for t, v in zip(tensors, values)}
+
+    def __enter__(self):
+        self.saved = _bindings.values
+        _bindings.values = {**self.saved, **self.pairs}
+        return self
+
+    def __exit__(self, *exc):
+        _bindings.values = self.saved
+
+
+class recording_reads:
+    """``with recording_reads() as read:`` the symbolic tensors that code
+    run on sample arrays reads (its own inputs aside) are collected in
+    ``read``, in the order first read, and stand as zeros meanwhile."""
+
+    def __enter__(self):
+        self.saved = _bindings.recording, _bindings.values
+        _bindings.recording, _bindings.values = {}, {}
+        return self
+
+    def __exit__(self, *exc):
+        self.found = list(_bindings.recording.values())
+        _bindings.recording, _bindings.values = self.saved
+
+
+def set_sample_size(size):
+    """Sets the size of the unknown axes of the sample run under way;
+    returns the one before."""
+    before, _bindings.sample_size = _bindings.sample_size, size
+    return before
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (batch first, ``None`` where unknown), a
-    dtype and a name, and no value.  Layers called on it record the graph."""
+    dtype and a name, and no value.  Layers called on it record the graph.
+    Inside the call of a layer that reads it from outside its inputs, it
+    computes as its value there (see bound_value)."""
+
+    def _operand(self):
+        # (autodiff's operands: its value where it has one)
+        if not any_bound():
+            return self
+        value = bound_value(self)
+        return self if value is None else value
 
     def __init__(self, shape, dtype="float32", name=None, has_mask=False):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -80,6 +163,11 @@ class KerasTensor:
                 f"name={self.name}>")
 
     def __array__(self, dtype=None, copy=None):
+        value = bound_value(self) if any_bound() else None
+        if value is not None:
+            from ..autodiff import value_of
+            value = np.asarray(value_of(value))
+            return value if dtype is None else value.astype(dtype)
         raise TypeError(f"{self!r} is symbolic: it has no value. Build a model from it "
                         f"(pynn.Model(inputs, outputs)) and call predict() on data.")
 
@@ -125,7 +213,8 @@ class KerasTensor:
         # of different ranks go to one, which expands the lower rank after
         # the batch axis as Keras's merge layers do, where ``x + y``
         # broadcasts as NumPy's, as Keras's ops.add)
-        if isinstance(other, KerasTensor) and self.ndim and self.ndim == other.ndim:
+        if isinstance(other, KerasTensor) and self.ndim and self.ndim == other.ndim and \
+                not any_bound():
             pair = [other, self] if reverse else [self, other]
             return getattr(layers, layer_name)()(pair)
         return self._operation(op, other, reverse)

@@ -6,6 +6,7 @@ current output, so a Sequential is the same graph a functional model is:
 ``model.input``, ``model.output`` and ``layer.output`` work on it, and it
 trains and predicts through the same program.
 """
+from .. import backend
 from ..layers.base import InputLayer, Layer, shape_str, unique_name
 from .functional import Model, input_dtype_of
 from .node import KerasTensor
@@ -63,7 +64,8 @@ class Sequential(Model):
         if self._program is not None:
             # Extend the graph: call the new layer on the current output.
             try:
-                out = layer(self._outputs[0])
+                with backend.name_scope(self.name, caller=self):
+                    out = layer(self._outputs[0])
             except BaseException:
                 self._layers.pop()
                 raise
@@ -85,8 +87,11 @@ class Sequential(Model):
     def _build_graph(self):
         x = self._input_layer.output
         try:
-            for layer in self._layers:
-                x = layer(x)
+            # the weights its layers make get paths under its name, as
+            # Keras's (sequential/dense/kernel)
+            with backend.name_scope(self.name, caller=self):
+                for layer in self._layers:
+                    x = layer(x)
         except BaseException:
             self._layers.pop()
             raise

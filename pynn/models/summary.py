@@ -18,10 +18,16 @@ def class_label(layer):
     return "Functional" if type(layer) is Model else type(layer).__name__
 
 
-def _output_shape(layer, nodes):
+def _output_shape(layer, nodes, batch=None):
+    """The layer's output shape(s) in ``nodes``; ``batch`` in place of an
+    unknown batch size (a subclassed model's layers show the batch its
+    call first ran on, as Keras's)."""
     mine = [n for n in layer._inbound_nodes if id(n) in nodes] or layer._inbound_nodes
     if mine:
         shapes = [t.shape for t in mine[0].output_tensors]
+        if batch is not None:
+            shapes = [(batch,) + tuple(s[1:]) if len(s) and s[0] is None else s
+                      for s in shapes]
         return shape_str(shapes[0]) if len(shapes) == 1 else \
             "[" + ", ".join(shape_str(s) for s in shapes) + "]"
     try:
@@ -88,6 +94,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     from .sequential import Sequential
     print_fn = print_fn or print
     stack = _is_stack(model)
+    batch = None
     if isinstance(model, Sequential) or model._program is None:
         layers = list(model.layers)
         nodes = set()
@@ -96,6 +103,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         # (its operations, the inputs, added losses).
         layers = list(model.layers)
         nodes = {id(n) for n in model._nodes}
+        batch = model.__dict__.get("_first_batch")
     else:
         layers = list(model._operations)
         nodes = {id(n) for n in model._nodes} | {id(t.node) for t in model._inputs}
@@ -163,7 +171,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
             params = "0 (unbuilt)"
         else:
             params = f"{layer.count_params():,}"
-        cells = [label, _output_shape(layer, nodes), params]
+        cells = [label, _output_shape(layer, nodes, batch), params]
         if not stack:
             cells.append(_connections(layer, nodes, reindex))
         if show_trainable:

@@ -6,6 +6,7 @@ import numpy as np
 from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
                              get_registered_name, get_registered_object,
                              register_keras_serializable)
+from . import bounding_boxes
 from .config import Config
 from .dataset import Dataset, split_dataset
 from .file_utils import get_file
@@ -153,4 +154,4 @@ __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "plot_history",
            "enable_interactive_logging", "is_interactive_logging_enabled", "get_source_inputs",
            "is_keras_tensor", "normalize", "pack_x_y_sample_weight", "serialize_keras_object",
            "deserialize_keras_object", "split_dataset", "standardize_dtype",
-           "unpack_x_y_sample_weight"]
+           "unpack_x_y_sample_weight", "bounding_boxes"]

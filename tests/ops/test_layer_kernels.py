@@ -109,7 +109,7 @@ def test_resize_geometry_follows_keras_crop_to_aspect_ratio():
     with pytest.raises(ValueError, match="window"):
         ops.resize(rand(1, 4, 4, 1), (2, 2), window=(1, 1, 4, 4))
     with pytest.raises(ValueError, match="interpolation"):
-        ops.resize(rand(1, 4, 4, 1), (2, 2), "area")
+        ops.resize(rand(1, 4, 4, 1), (2, 2), "hamming")
 
 
 # ------------------------------------------------------ repeat, transpose

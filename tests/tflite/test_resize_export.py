@@ -1,6 +1,7 @@
 """The exporter refuses by name what TFLite's RESIZE_BILINEAR and
-RESIZE_NEAREST_NEIGHBOR cannot compute: bicubic and lanczos kernels, and
-antialiasing when an image shrinks (growing with it is plain bilinear)."""
+RESIZE_NEAREST_NEIGHBOR cannot compute: bicubic, lanczos, area, gaussian and
+mitchellcubic kernels, and antialiasing when an image shrinks (growing with
+it is plain bilinear)."""
 import pytest
 
 import pynn
@@ -9,6 +10,9 @@ from pynn import layers
 
 @pytest.mark.parametrize("layer,match", [
     (lambda: layers.Resizing(4, 4, interpolation="bicubic"), "bicubic"),
+    (lambda: layers.Resizing(4, 4, interpolation="area"), "area"),
+    (lambda: layers.Resizing(4, 4, interpolation="gaussian"), "gaussian"),
+    (lambda: layers.Resizing(4, 4, interpolation="mitchellcubic"), "mitchellcubic"),
     (lambda: layers.Resizing(4, 4, antialias=True), "antialias"),
 ])
 def test_the_exporter_refuses_what_tflite_cannot_resize(layer, match):
