@@ -22,7 +22,9 @@ from .quantizers import Quantizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
 from .models.operation import Function, Operation
-from .tape import GradientTape, Variable
+from .tape import (GradientTape, UnconnectedGradients, Variable, VariableAggregation,
+                   VariableSynchronization)
+from .module import Module
 # TensorFlow's names, so that custom training code ported with
 # `import pynn as tf` runs: tf.math and tf.nn as modules, and the top-level
 # functions (TensorFlow's argument names; anything else of TensorFlow is
@@ -32,7 +34,7 @@ from .backend import cast, ones_like, zeros_like  # noqa: E402
 from .backend import matmul, ones, reshape, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant_tensor as constant  # noqa: E402
-from .ops import convert_to_tensor, einsum  # noqa: E402
+from .ops import convert_to_tensor, custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
@@ -57,7 +59,8 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "split", "sqrt", "square", "squeeze", "stop_gradient", "tanh", "tile", "transpose",
              "unstack", "where", "nn", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
-             "subtract", "tan", "truediv"]
+             "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
+             "VariableAggregation", "VariableSynchronization"]
 # (range, abs, round, pow and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None

@@ -36,6 +36,7 @@ differentiated ("second derivative of ... is not supported"), never a
 constant.
 """
 import contextlib
+import enum
 import sys
 from types import FunctionType
 
@@ -136,6 +137,30 @@ def _watched_arrays():
     if type(tape) is _GradientRecord and tape.arrays and not tape.paused:
         return tape.arrays
     return None
+
+
+class UnconnectedGradients(str, enum.Enum):
+    """What a gradient is where the target does not depend on a source
+    (tf.UnconnectedGradients): None, or zeros."""
+    NONE = "none"
+    ZERO = "zero"
+
+
+class VariableAggregation(str, enum.Enum):
+    """How replicas' updates of a variable combine (tf.VariableAggregation);
+    one process holds one copy, so it is kept for the program only."""
+    NONE = "none"
+    SUM = "sum"
+    MEAN = "mean"
+    ONLY_FIRST_REPLICA = "only_first_replica"
+
+
+class VariableSynchronization(str, enum.Enum):
+    """When a variable's copies are synchronized (tf.VariableSynchronization)."""
+    AUTO = "auto"
+    NONE = "none"
+    ON_WRITE = "on_write"
+    ON_READ = "on_read"
 
 
 class GradientTape:
@@ -303,6 +328,71 @@ class GradientTape:
             record.given.update((id(g), g) for g in out if g is not None)
         return _pack_like(sources, out)
 
+    def jacobian(self, target, sources, unconnected_gradients="none",
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """The Jacobian of ``target`` with respect to each of ``sources``:
+        for a source of shape S, an array of shape ``target.shape + S``
+        (one gradient per element of the target, as TensorFlow's)."""
+        self._require_record("jacobian")
+        shape = np.shape(_val(autodiff.value_of(target)))
+        flat = flatten(sources)
+        rows = self._seeded_gradients(target, flat, shape, [(i,) for i in range(
+            int(np.prod(shape, dtype=np.int64)))], unconnected_gradients, "jacobian")
+        out = [_stack_rows([r[j] for r in rows], s, shape, unconnected_gradients)
+               for j, s in enumerate(flat)]
+        return _pack_like(sources, out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none",
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """The Jacobian of each example of ``target`` (batch first) with
+        respect to the same example of ``source``: an array of shape
+        ``(batch,) + target.shape[1:] + source.shape[1:]``; the examples
+        must not depend on each other's (as TensorFlow assumes)."""
+        self._require_record("batch_jacobian")
+        shape = np.shape(_val(autodiff.value_of(target)))
+        source_shape = np.shape(_val(autodiff.value_of(source)))
+        if not shape or not source_shape or shape[0] != source_shape[0]:
+            raise ValueError(f"GradientTape.batch_jacobian: the target (shape {shape}) and "
+                             f"the source (shape {source_shape}) must share their first "
+                             f"(batch) axis")
+        inner = shape[1:]
+        picks = [(slice(None),) + np.unravel_index(k, inner) if inner else (slice(None),)
+                 for k in range(int(np.prod(inner, dtype=np.int64)))]
+        rows = self._seeded_gradients(target, [source], shape, picks, unconnected_gradients,
+                                      "batch_jacobian")
+        got = [r[0] for r in rows]
+        if all(g is None for g in got):
+            if unconnected_gradients == "zero":
+                return np.zeros(shape + source_shape[1:], np.float32)
+            return None
+        stacked = np.stack([np.zeros(source_shape, np.float32) if g is None else
+                            np.asarray(g, np.float32) for g in got], axis=1)
+        return stacked.reshape(shape + source_shape[1:])
+
+    def _seeded_gradients(self, target, flat, shape, picks, unconnected_gradients, what):
+        """One gradient() per pick: the target's gradient seeded with ones
+        at the picked elements."""
+        if self._used and not self.persistent:
+            raise RuntimeError(f"GradientTape.{what} can only be called once on a "
+                               f"non-persistent tape; use GradientTape(persistent=True)")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.{what}: unconnected_gradients must be 'none' or "
+                             f"'zero', got {unconnected_gradients!r}")
+        rows = []
+        for pick in picks:
+            seed = np.zeros(shape, np.float32)
+            if shape:
+                if len(pick) == 1 and not isinstance(pick[0], slice):
+                    seed.reshape(-1)[pick[0]] = 1.0
+                else:
+                    seed[pick] = 1.0
+            else:
+                seed[()] = 1.0
+            self._used = False
+            rows.append(self.gradient(target, list(flat), output_gradients=[seed]))
+        self._used = True
+        return rows
+
     @staticmethod
     def _leaf(record, source):
         if isinstance(source, Weight):
@@ -315,6 +405,17 @@ class GradientTape:
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")
+
+
+def _stack_rows(grads, source, shape, unconnected_gradients):
+    """A Jacobian from its rows (the gradients of each target element)."""
+    source_shape = np.shape(_val(autodiff.value_of(source)))
+    if all(g is None for g in grads) and unconnected_gradients != "zero":
+        return None
+    rows = [np.zeros(source_shape, np.float32) if g is None else np.asarray(_val(g), np.float32)
+            for g in grads]
+    return np.stack(rows).reshape(shape + source_shape) if rows else \
+        np.zeros(shape + source_shape, np.float32)
 
 
 def _differentiates_twice(open_tapes):
@@ -406,6 +507,12 @@ def _variable_dtype(dtype, trainable):
     return found
 
 
+def _enum_value(given, default):
+    if given is None:
+        return default
+    return given.value if isinstance(given, enum.Enum) else str(given).lower()
+
+
 def _pack_like(structure, flat):
     """``flat`` values in the nested list/tuple/dict ``structure``."""
     it = iter(flat)
@@ -426,7 +533,7 @@ class Variable(Weight):
     trainable, updated by ``assign``, ``assign_add``, ``assign_sub`` or an
     optimizer's ``apply_gradients``.  A non-trainable variable may hold
     integers or booleans (Swin's relative position index)."""
-    __slots__ = ()
+    __slots__ = ("aggregation", "synchronization")
     _count = [0]
 
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None,
@@ -461,6 +568,14 @@ class Variable(Weight):
                          constraint=constraints.get(constraint))
         if dtype != np.float32:
             self.value = value
+        self.aggregation = VariableAggregation(_enum_value(kwargs.get("aggregation"), "none"))
+        self.synchronization = VariableSynchronization(
+            _enum_value(kwargs.get("synchronization"), "auto"))
+
+    def read_value(self):
+        """The value now, as a tensor (a copy: later assignments do not
+        change it)."""
+        return eager(np.array(self.value))
 
     @property
     def dtype(self):
