@@ -572,6 +572,10 @@ class Variable(Weight):
         self.synchronization = VariableSynchronization(
             _enum_value(kwargs.get("synchronization"), "auto"))
 
+    def numpy(self):
+        """A copy of the value, in the variable's dtype."""
+        return np.array(self.value)
+
     def read_value(self):
         """The value now, as a tensor (a copy: later assignments do not
         change it)."""
