@@ -24,7 +24,8 @@ class TensorSpec:
     a dtype that a function's inputs or a dataset's elements have."""
 
     def __init__(self, shape, dtype=float32, name=None):
-        self.shape = TensorShape(shape)
+        # (None: any rank, as TensorFlow's TensorSpec(None))
+        self.shape = None if shape is None else TensorShape(shape)
         self.dtype = as_dtype(dtype)
         self.name = name
 
@@ -47,7 +48,7 @@ class TensorSpec:
         return hash((self.shape, str(self.dtype), self.name))
 
     def __repr__(self):
-        shape = tuple(self.shape)
+        shape = None if self.shape is None else tuple(self.shape)
         return f"TensorSpec(shape={shape}, dtype={self.dtype!r}, name={self.name!r})"
 
 
@@ -60,6 +61,8 @@ def _dtype_of(x):
 
 
 def _shapes_fit(spec, shape):
+    if spec is None:
+        return True
     return len(spec) == len(shape) and all(a is None or a == b for a, b in zip(spec, shape))
 
 

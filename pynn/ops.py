@@ -253,6 +253,9 @@ def _at_least_1d(x, name):
 
 # ---------------------------------------------------------------- matmul
 
+_FLOAT32 = np.dtype(np.float32)  # (the dtype of a list given to matmul, as it is taken)
+
+
 def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_b=False):
     """``alpha * a @ b + beta * out`` for 2-D float32 arrays.
 
@@ -290,8 +293,8 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
     if out is None and alpha == 1.0 and beta == 0.0 and \
-            getattr(a, "dtype", np.float32).kind in "iu" and \
-            getattr(b, "dtype", np.float32).kind in "iu":
+            getattr(a, "dtype", _FLOAT32).kind in "iu" and \
+            getattr(b, "dtype", _FLOAT32).kind in "iu":
         # as Keras: integers multiply in their common dtype, and a quantized
         # kernel's int8 by int8 accumulates in int32
         dtype = np.int32 if a.dtype == b.dtype == np.int8 else np.result_type(a, b)

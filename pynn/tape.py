@@ -17,7 +17,7 @@ source may be a weight (``model.trainable_weights``), a :class:`Variable`,
 an array given to ``tape.watch`` or a value computed on the tape (an
 intermediate activation); the result has the sources' structure, with None
 where the target does not depend on a source (``unconnected_gradients=
-"zero"`` gives zeros).  Gradients are NumPy arrays.
+"zero"`` gives zeros).  Gradients are tensors (NumPy arrays with ``.numpy()``).
 
 Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
 product): while tapes are nested, operations also keep their gradient
@@ -38,6 +38,7 @@ constant.
 import contextlib
 import enum
 import sys
+import warnings
 from types import FunctionType
 
 import numpy as np
@@ -209,6 +210,11 @@ class GradientTape:
             return tensor
         if type(tensor) is Traced:
             return tensor
+        if isinstance(tensor, np.ndarray) and tensor.dtype.kind in "biu":
+            # as TensorFlow: a warning, and no gradient for it
+            warnings.warn(f"GradientTape.watch: the dtype of the watched tensor must be "
+                          f"floating (e.g. float32), got {tensor.dtype}", stacklevel=2)
+            return tensor
         if type(tensor) is Tensor:
             # arithmetic on it, and the pynn functions given it, record from now on
             tensor.__class__ = WatchedTensor
@@ -319,9 +325,9 @@ class GradientTape:
                     "pynn's functions (pynn.square(x)) on it.")
             if g is not None:
                 if type(g) is not Traced:
-                    g = np.array(g, dtype=np.float32)
+                    g = eager(np.array(g, dtype=np.float32))
             elif unconnected_gradients == "zero":
-                g = np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32)
+                g = eager(np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32))
             out.append(g)
         record.layer_grads = {}
         if record.recording_depth and not differentiable:
@@ -402,6 +408,8 @@ class GradientTape:
         if isinstance(source, np.ndarray):
             hit = record.arrays.get(id(source))
             return None if hit is None else hit[1]
+        if isinstance(source, (np.generic, int, float)):
+            return None  # a constant (``tf.Variable(2.0) + 1.0``): no gradient, as TensorFlow
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")

@@ -1,0 +1,424 @@
+"""TensorFlow's core names that custom training loops use, with
+``import pynn as tf``: tf.Module, tf.custom_gradient, GradientTape's
+jacobians, tf.summary, tf.train checkpoints and tf.distribute."""
+import os
+
+import numpy as np
+import pytest
+
+import pynn as tf
+from pynn.utils import set_random_seed
+
+# ------------------------------------------------------------------ Module
+
+
+class Dense(tf.Module):
+    def __init__(self, n_in, n_out, name=None):
+        super().__init__(name=name)
+        self.w = tf.Variable(np.full((n_in, n_out), 0.5, np.float32), name="w")
+        self.b = tf.Variable(np.zeros(n_out, np.float32), name="b")
+
+    def __call__(self, x):
+        return tf.nn.relu(tf.matmul(x, self.w) + self.b)
+
+
+class MLP(tf.Module):
+    def __init__(self, sizes, name=None):
+        super().__init__(name=name)
+        self.layers = []
+        with self.name_scope:
+            for n_in, n_out in zip(sizes, sizes[1:]):
+                self.layers.append(Dense(n_in, n_out))
+        self.extra = {"frozen": tf.Variable(1.0, trainable=False, name="frozen")}
+
+    @tf.Module.with_name_scope
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_module_finds_variables_and_submodules_through_containers():
+    m = MLP([3, 4, 2], name="mlp")
+    assert m.name == "mlp" and Dense(1, 1).name == "dense"
+    assert m.submodules == m.layers
+    # (TensorFlow's order: attributes sorted, a module's own values first)
+    assert [v.name for v in m.variables] == ["frozen", "b", "w", "b", "w"]
+    assert [v.name for v in m.trainable_variables] == ["b", "w", "b", "w"]
+    assert [v.name for v in m.non_trainable_variables] == ["frozen"]
+    # variables made under the module's name scope get paths under it
+    assert all(v.path.startswith("mlp/") for v in m.trainable_variables)
+    with pytest.raises(ValueError, match="valid module name"):
+        tf.Module(name="not valid")
+
+
+def test_module_is_trained_through_its_trainable_variables():
+    m = MLP([3, 4, 2], name="mlp")
+    x = np.array([[1.0, -2.0, 3.0]], np.float32)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(m(x))
+    grads = tape.gradient(y, m.trainable_variables)
+    # float64 reference of the same two relu layers
+    h = np.maximum(x.astype(np.float64) @ np.full((3, 4), 0.5), 0)
+    assert h.min() > 0
+    expected_w2 = np.repeat(h.T, 2, axis=1)
+    np.testing.assert_allclose(grads[3], expected_w2, rtol=1e-6)
+    np.testing.assert_allclose(grads[2], np.ones(2), rtol=1e-6)
+
+
+def test_layers_and_models_are_modules():
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(3)])
+    assert isinstance(model, tf.Module) and isinstance(model.layers[0], tf.Module)
+
+    class Holder(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+            self.scale = tf.Variable(2.0)
+
+    h = Holder()
+    assert h.name == "holder"
+    assert [id(v) for v in h.trainable_variables] == \
+        [id(h.scale)] + [id(w) for w in model.trainable_weights]
+    model.trainable = False
+    assert [id(v) for v in h.trainable_variables] == [id(h.scale)]
+    assert len(h.non_trainable_variables) == 2
+    assert model.layers[0] in h.submodules
+
+
+# --------------------------------------------------------- custom_gradient
+
+
+def test_custom_gradient_replaces_the_gradient():
+    @tf.custom_gradient
+    def log1pexp(x):
+        e = tf.exp(x)
+
+        def grad(upstream):
+            return upstream * (1 - 1 / (1 + e))
+        return tf.math.log(1 + e), grad
+
+    for value in (0.0, 3.0, 100.0):
+        x = tf.constant(value)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = log1pexp(x)
+        g = tape.gradient(y, x)
+        assert np.shape(g) == ()  # a 0-d argument gets a 0-d gradient
+        np.testing.assert_allclose(g, 1 / (1 + np.exp(-np.float64(value))), rtol=1e-6)
+
+    @tf.custom_gradient
+    def clip_gradients(y):
+        return y, lambda dy: tf.clip_by_norm(dy, 0.5)
+
+    v = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        out = clip_gradients(v * v)
+    assert float(tape.gradient(out, v)) == pytest.approx(2.0)  # 0.5 * 2v
+
+
+def test_custom_gradient_with_variables():
+    w = tf.Variable(3.0)
+
+    @tf.custom_gradient
+    def scaled(x):
+        def grad(dy, variables=None):
+            assert variables == [w]
+            return dy * w * 10, [dy * x * 100]
+        return x * w, grad
+
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = scaled(x)
+    gx, gw = tape.gradient(y, [x, w])
+    assert float(gx) == pytest.approx(30.0) and float(gw) == pytest.approx(200.0)
+
+    @tf.custom_gradient
+    def forgets_variables(x):
+        return x * w, lambda dy: dy
+
+    with tf.GradientTape():
+        with pytest.raises(TypeError, match="variables"):
+            forgets_variables(x)
+
+
+def test_custom_gradient_of_several_outputs_takes_one_upstream_each():
+    @tf.custom_gradient
+    def two(x):
+        def grad(da, db):
+            return da * 2 + db * 3
+        return (x * 1, x * 1), grad
+
+    x = tf.Variable(np.ones(3, np.float32))
+    with tf.GradientTape() as tape:
+        a, b = two(x)
+        loss = tf.reduce_sum(a) + tf.reduce_sum(b * 2)
+    np.testing.assert_allclose(tape.gradient(loss, x), np.full(3, 8.0))
+
+
+# --------------------------------------------------------------- jacobians
+
+
+def test_jacobian_matches_finite_differences():
+    g = np.random.default_rng(0)
+    x0 = g.normal(size=(3,)).astype(np.float32)
+    a = g.normal(size=(2, 3)).astype(np.float32)
+    x = tf.Variable(x0)
+    with tf.GradientTape() as tape:
+        y = tf.tanh(tf.matmul(a, tf.reshape(x, (3, 1))))  # (2, 1)
+    j = tape.jacobian(y, x)
+    assert j.shape == (2, 1, 3)
+
+    def f(v):
+        return np.tanh(a.astype(np.float64) @ v.reshape(3, 1))
+    eps = 1e-6
+    fd = np.stack([(f(x0 + eps * e) - f(x0 - eps * e)) / (2 * eps) for e in np.eye(3)],
+                  axis=-1)
+    np.testing.assert_allclose(j, fd, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_jacobian_is_the_diagonal_of_the_jacobian():
+    set_random_seed(0)
+    x = tf.random.normal([5, 4])
+    layer = tf.keras.layers.Dense(3, activation="tanh")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = layer(x)
+    full = tape.jacobian(y, x)
+    batch = tape.batch_jacobian(y, x)
+    assert full.shape == (5, 3, 5, 4) and batch.shape == (5, 3, 4)
+    np.testing.assert_allclose(batch, np.einsum("bibj->bij", full), rtol=1e-6)
+    kernel = layer.kernel.numpy().astype(np.float64)
+    d = 1 - np.tanh(np.asarray(x, np.float64) @ kernel) ** 2
+    np.testing.assert_allclose(batch, d[:, :, None] * kernel.T[None], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="batch"):
+        tape.batch_jacobian(y, tf.Variable(np.ones((2, 2), np.float32)))
+
+
+def test_unconnected_gradients_and_variable_details():
+    a, b = tf.Variable(1.0), tf.Variable(2.0)
+    with tf.GradientTape(persistent=True) as tape:
+        y = a * 2
+    assert tape.gradient(y, [a, b])[1] is None
+    ga, gb = tape.gradient(y, [a, b], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    assert float(ga) == 2.0 and float(gb) == 0.0
+    assert tape.jacobian(y, b) is None
+    assert float(tape.jacobian(y, b, unconnected_gradients="zero")) == 0.0
+    v = tf.Variable(1.0, trainable=False, aggregation=tf.VariableAggregation.MEAN,
+                    synchronization=tf.VariableSynchronization.ON_READ)
+    before = v.read_value()
+    v.assign_add(2.0)
+    v.assign_sub(0.5)
+    assert float(before) == 1.0 and float(v) == 2.5
+    assert v.aggregation == tf.VariableAggregation.MEAN and v.aggregation == "mean"
+    assert not v.trainable
+    with tf.GradientTape() as tape:
+        y = v * a
+    assert tape.gradient(y, v) is None  # not trainable: not watched
+
+
+# ----------------------------------------------------------------- summary
+
+
+def _events(folder):
+    from tensorboard.backend.event_processing.plugin_event_accumulator import (
+        EventAccumulator)
+    from tensorboard.util import tensor_util
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    acc.Reload()
+    return {tag: (acc.SummaryMetadata(tag).plugin_data.plugin_name,
+                  [(e.step, tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)])
+            for tag in acc.Tags()["tensors"]}
+
+
+def test_summaries_are_read_back_by_tensorboard(tmp_path):
+    pytest.importorskip("tensorboard")
+    writer = tf.summary.create_file_writer(str(tmp_path / "train"))
+    assert tf.summary.scalar("outside", 1.0, step=0) is False  # no default writer
+    data = np.arange(12, dtype=np.float64)
+    images = np.random.default_rng(0).random((4, 5, 6, 3))
+    with writer.as_default():
+        for step in range(3):
+            assert tf.summary.scalar("loss", tf.constant(0.5 * step), step=step)
+        tf.summary.histogram("weights", data, step=1, buckets=4)
+        tf.summary.image("samples", images, step=2, max_outputs=2)
+        tf.summary.text("note", "hello *world*", step=3)
+        with tf.summary.record_if(False):
+            assert tf.summary.scalar("skipped", 1.0, step=0) is False
+        with tf.summary.record_if(lambda: True):
+            tf.summary.scalar("kept", 2.0, step=0)
+        tf.summary.experimental.set_step(tf.Variable(7, trainable=False, dtype="int64"))
+        tf.summary.scalar("default_step", 3.0)
+        tf.summary.experimental.set_step(None)
+        with pytest.raises(ValueError, match="step"):
+            tf.summary.scalar("no_step", 1.0)
+    writer.close()
+    got = _events(tmp_path / "train")
+    assert set(got) == {"loss", "weights", "samples", "note", "kept", "default_step"}
+    assert got["loss"][0] == "scalars"
+    assert [(s, float(v)) for s, v in got["loss"][1]] == [(0, 0.0), (1, 0.5), (2, 1.0)]
+    plugin, [(step, hist)] = got["weights"]
+    assert plugin == "histograms" and step == 1 and hist.shape == (4, 3)
+    assert hist[:, 2].sum() == 12 and hist[0, 0] == 0 and hist[-1, 1] == 11
+    plugin, [(step, img)] = got["samples"]
+    assert plugin == "images" and step == 2 and img.shape == (4,)  # width, height, 2 PNGs
+    assert (img[0], img[1]) == (b"6", b"5")
+    from PIL import Image
+    import io
+    png = np.asarray(Image.open(io.BytesIO(img[2])))
+    np.testing.assert_array_equal(png, np.minimum(images[0] * 255.5, 255).astype(np.uint8))
+    assert got["note"][0] == "text" and got["note"][1][0][1] == b"hello *world*"
+    assert got["default_step"][1][0][0] == 7
+
+
+# -------------------------------------------------------------- checkpoints
+
+
+def _net():
+    return tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4, activation="tanh"),
+                                tf.keras.layers.Dense(1)])
+
+
+def _data():
+    g = np.random.default_rng(1)
+    return g.normal(size=(16, 3)).astype(np.float32), g.normal(size=(16, 1)).astype(np.float32)
+
+
+def _step(net, opt, x, y):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(net(x) - y))
+    grads = tape.gradient(loss, net.trainable_variables)
+    opt.apply_gradients(zip(grads, net.trainable_variables))
+    return float(loss)
+
+
+def test_checkpoint_resumes_a_custom_loop_exactly(tmp_path):
+    x, y = _data()
+    set_random_seed(0)
+    net, opt = _net(), tf.keras.optimizers.Adam(0.05)
+    for _ in range(3):
+        _step(net, opt, x, y)
+    ckpt = tf.train.Checkpoint(step=tf.Variable(0.0), optimizer=opt, net=net)
+    manager = tf.train.CheckpointManager(ckpt, str(tmp_path), max_to_keep=2)
+    assert manager.latest_checkpoint is None
+    paths = []
+    for _ in range(3):
+        ckpt.step.assign_add(1)
+        paths.append(manager.save())
+    assert paths == [str(tmp_path / f"ckpt-{i}") for i in (1, 2, 3)]
+    assert manager.checkpoints == paths[1:]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "ckpt-2.index", "ckpt-3.index"]
+    assert tf.train.latest_checkpoint(str(tmp_path)) == paths[-1]
+    expected = [_step(net, opt, x, y) for _ in range(4)]
+
+    set_random_seed(5)  # other initial weights: all must come from the file
+    net2, opt2 = _net(), tf.keras.optimizers.Adam(0.05)
+    ckpt2 = tf.train.Checkpoint(step=tf.Variable(0.0), optimizer=opt2, net=net2)
+    status = ckpt2.restore(tf.train.latest_checkpoint(str(tmp_path)))
+    status.assert_consumed()
+    assert float(ckpt2.step) == 3 and int(ckpt2.save_counter) == 3 and opt2.iterations == 3
+    assert [_step(net2, opt2, x, y) for _ in range(4)] == expected
+    # a manager made on the folder again finds its checkpoints
+    again = tf.train.CheckpointManager(ckpt2, str(tmp_path), max_to_keep=2)
+    assert again.checkpoints == paths[1:]
+
+
+def test_checkpoint_of_a_model_trained_by_fit(tmp_path):
+    x, y = _data()
+
+    def compiled():
+        net = _net()
+        net.compile(optimizer=tf.keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+        return net
+    set_random_seed(0)
+    net = compiled()
+    net.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    path = tf.train.Checkpoint(model=net).save(str(tmp_path / "ckpt"))
+    expected = net.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False).history["loss"]
+    set_random_seed(3)
+    net2 = compiled()
+    tf.train.Checkpoint(model=net2).restore(path).assert_consumed()
+    got = net2.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False).history["loss"]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_checkpoint_partial_restore_and_refusals(tmp_path):
+    set_random_seed(0)
+    net, opt = _net(), tf.keras.optimizers.SGD(0.1, momentum=0.5)
+    x, y = _data()
+    _step(net, opt, x, y)
+    path = tf.train.Checkpoint(net=net, optimizer=opt).write(str(tmp_path / "both"))
+    assert path == str(tmp_path / "both") and os.path.isfile(path + ".index")
+    net2 = _net()
+    status = tf.train.Checkpoint(net=net2).restore(path)
+    with pytest.raises(AssertionError, match="optimizer"):
+        status.assert_consumed()
+    status.expect_partial().assert_existing_objects_matched()
+    for a, b in zip(net.weights, net2.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert tf.train.Checkpoint(net=net2).restore(None).expect_partial() is not None
+    with pytest.raises(AssertionError):
+        tf.train.Checkpoint(net=net2).restore(None).assert_consumed()
+    other = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(5)])
+    with pytest.raises(ValueError, match="shape"):
+        tf.train.Checkpoint(net=other).read(path)
+
+    class Sub(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = tf.keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+    with pytest.raises(ValueError, match="no variables yet"):
+        tf.train.Checkpoint(net=Sub()).restore(path)
+    with pytest.raises(ValueError, match="must be a model"):
+        tf.train.Checkpoint(data=[1, 2])
+    broken = tmp_path / "broken.index"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="damaged"):
+        tf.train.Checkpoint(net=net2).restore(str(tmp_path / "broken"))
+    with pytest.raises(FileNotFoundError):
+        tf.train.Checkpoint(net=net2).restore(str(tmp_path / "missing"))
+    keys = dict(tf.train.list_variables(path))
+    assert keys["net/variables/0"] == [3, 4] and "optimizer/iteration" in keys
+
+
+# --------------------------------------------------------------- distribute
+
+
+def test_strategies_run_one_replica_on_the_whole_batch():
+    x, y = _data()
+    default = tf.distribute.get_strategy()
+    assert default.num_replicas_in_sync == 1 and not tf.distribute.has_strategy()
+
+    def train(strategy):
+        set_random_seed(0)
+        with strategy.scope():
+            net, opt = _net(), tf.keras.optimizers.SGD(0.1)
+        assert tf.distribute.get_strategy() is default
+        losses = []
+        dataset = strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+        for xb, yb in dataset:
+            per_replica = strategy.run(lambda a, b: tf.reduce_sum(tf.square(net(a) - b), axis=1),
+                                       args=(xb, yb))
+            loss = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=0)
+            losses.append(float(loss))
+            _step(net, opt, xb, yb)
+        return losses
+
+    plain = train(default)
+    mirrored = tf.distribute.MirroredStrategy()
+    assert mirrored.num_replicas_in_sync == 1
+    assert train(mirrored) == plain
+    assert train(tf.distribute.OneDeviceStrategy("/cpu:0")) == plain
+    v = np.arange(4.0)
+    assert mirrored.reduce("MEAN", v, axis=None) is v
+    assert float(mirrored.reduce(tf.distribute.ReduceOp.MEAN, v, axis=0)) == 1.5
+    with pytest.raises(ValueError, match="one replica"):
+        tf.distribute.MirroredStrategy(["/gpu:0", "/gpu:1"])
+    with mirrored.scope():
+        assert tf.distribute.in_cross_replica_context()
+        assert mirrored.run(lambda: tf.distribute.get_replica_context()
+                            .replica_id_in_sync_group) == 0
