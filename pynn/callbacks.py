@@ -255,9 +255,11 @@ class ModelCheckpoint(Callback):
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         super().__init__()
-        from .saving import file_kind
+        from .saving import file_kind, is_checkpoint_prefix
         self.filepath = _os.fspath(filepath)
-        file_kind(self.filepath, "ModelCheckpoint")
+        if not (save_weights_only and is_checkpoint_prefix(self.filepath)):
+            # (weights to a name of no format: a checkpoint, as TensorFlow's Keras)
+            file_kind(self.filepath, "ModelCheckpoint")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only

@@ -620,6 +620,24 @@ class Variable(Weight):
         return f"<pynn.Variable {self.name!r} shape={self.value.shape} numpy={self.value!r}>"
 
 
+def _eager_operator(name):
+    inner = getattr(Weight, name)
+
+    def operator(self, *args):
+        return eager(inner(self, *args))
+    operator.__name__ = name
+    return operator
+
+
+# A Variable's arithmetic gives tensors, as TensorFlow's (``(v * 3.0).numpy()``,
+# a 0-d result included); a layer's own weights keep NumPy's results.
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__matmul__",
+              "__rmatmul__", "__neg__", "__abs__", "__getitem__"):
+    if hasattr(Weight, _name):
+        setattr(Variable, _name, _eager_operator(_name))
+del _name
+
 ops._TRACED.add(Variable)
 
 

@@ -76,6 +76,11 @@ class Tensor(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    def __getitem__(self, key):
+        # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``)
+        out = np.ndarray.__getitem__(self, key)
+        return np.asarray(out).view(Tensor) if isinstance(out, np.generic) else out
+
 
 _ndarray_shape = np.ndarray.shape
 

@@ -27,7 +27,8 @@ from .layers.base import Layer, Weight
 from .module import Module
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "get_checkpoint_state",
-           "list_variables", "load_variable", "CheckpointOptions"]
+           "list_variables", "load_variable", "load_checkpoint", "CheckpointReader",
+           "CheckpointOptions"]
 
 _FORMAT = "pynn.checkpoint"
 _MANIFEST = "checkpoint.json"
@@ -55,27 +56,44 @@ def _optimizer_class():
 
 def _collect(key, obj, values, optimizers, seen):
     """Fill ``values`` ({key: variable}) with what ``obj`` holds, and
-    ``optimizers`` with (key, optimizer)."""
+    ``optimizers`` with (key, optimizer).  A variable reachable by two
+    paths is stored under both (restoring either finds it); ``seen``
+    holds the containers being walked (a cycle is walked once)."""
+    if isinstance(obj, Weight):
+        values[key] = obj
+        return
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    if isinstance(obj, Weight):
-        values[key] = obj
-    elif isinstance(obj, _optimizer_class()):
-        optimizers.append((key, obj))
-    elif isinstance(obj, Checkpoint):
-        for name, child in obj._children.items():
-            _collect(f"{key}/{name}" if key else name, child, values, optimizers, seen)
-    elif isinstance(obj, Module):
-        variables = obj.weights if isinstance(obj, Layer) else obj.variables
-        for i, w in enumerate(variables):
-            values.setdefault(f"{key}/variables/{i}", w)
-        opt = getattr(obj, "optimizer", None) if isinstance(obj, Layer) else None
-        if isinstance(opt, _optimizer_class()):
-            _collect(f"{key}/optimizer", opt, values, optimizers, seen)
-    else:
-        raise ValueError(f"Checkpoint: {key!r} must be a model, layer, Module, optimizer, "
-                         f"Variable or Checkpoint, got {type(obj).__name__}")
+    try:
+        if isinstance(obj, _optimizer_class()):
+            optimizers.append((key, obj))
+        elif isinstance(obj, Checkpoint):
+            for name, child in obj._children.items():
+                _collect(f"{key}/{name}" if key else name, child, values, optimizers, seen)
+        elif isinstance(obj, Module):
+            variables = obj.weights if isinstance(obj, Layer) else obj.variables
+            for i, w in enumerate(variables):
+                values[f"{key}/variables/{i}"] = w
+            opt = getattr(obj, "optimizer", None) if isinstance(obj, Layer) else None
+            if isinstance(opt, _optimizer_class()):
+                _collect(f"{key}/optimizer", opt, values, optimizers, seen)
+        elif isinstance(obj, (list, tuple)):
+            for i, child in enumerate(obj):
+                _collect(f"{key}/{i}", child, values, optimizers, seen)
+        elif isinstance(obj, dict):
+            for name, child in obj.items():
+                _collect(f"{key}/{name}", child, values, optimizers, seen)
+        elif hasattr(obj, "__next__"):
+            raise ValueError(f"Checkpoint: {key!r} is an iterator; pynn cannot save a "
+                             f"dataset iterator's position: leave it out of the checkpoint "
+                             f"(the restored loop starts the dataset over)")
+        else:
+            raise ValueError(f"Checkpoint: {key!r} must be a model, layer, Module, optimizer, "
+                             f"Variable, Checkpoint, or a list or dict of them, got "
+                             f"{type(obj).__name__}")
+    finally:
+        seen.discard(id(obj))
 
 
 def _graph(checkpoint):
@@ -305,7 +323,7 @@ class Checkpoint:
         for name, value in children.items():
             if value is None:
                 raise ValueError(f"Checkpoint: {name!r} is None; give an object to track")
-            _collect(name, value, {}, [], set())  # (checks the type now)
+            _collect(name, value, {}, [], set())  # (checks the types now)
         object.__setattr__(self, "_children", children)
         object.__setattr__(self, "save_counter", Variable(
             np.int64(0), trainable=False, dtype="int64", name="save_counter"))
@@ -461,10 +479,35 @@ def list_variables(ckpt_dir_or_file):
 
 def load_variable(ckpt_dir_or_file, name):
     """The value stored under ``name`` in a checkpoint."""
-    arrays = _read_file(_resolve(ckpt_dir_or_file))
-    if name not in arrays:
-        raise ValueError(f"Checkpoint has no value {name!r}; it holds {sorted(arrays)}")
-    return arrays[name]
+    return load_checkpoint(ckpt_dir_or_file).get_tensor(name)
+
+
+class CheckpointReader:
+    """The values of a checkpoint by key (tf.train.load_checkpoint's)."""
+
+    def __init__(self, path):
+        self._arrays = _read_file(path)
+
+    def get_variable_to_shape_map(self):
+        return {k: list(v.shape) for k, v in self._arrays.items()}
+
+    def get_variable_to_dtype_map(self):
+        from .dtypes import as_dtype
+        return {k: as_dtype(v.dtype.name) for k, v in self._arrays.items()}
+
+    def has_tensor(self, key):
+        return key in self._arrays
+
+    def get_tensor(self, key):
+        if key not in self._arrays:
+            raise ValueError(f"Checkpoint has no value {key!r}; it holds "
+                             f"{sorted(self._arrays)}")
+        return np.array(self._arrays[key])
+
+
+def load_checkpoint(ckpt_dir_or_file):
+    """A CheckpointReader of a checkpoint (or of a folder's newest)."""
+    return CheckpointReader(_resolve(ckpt_dir_or_file))
 
 
 def _resolve(ckpt_dir_or_file):

@@ -422,3 +422,74 @@ def test_strategies_run_one_replica_on_the_whole_batch():
         assert tf.distribute.in_cross_replica_context()
         assert mirrored.run(lambda: tf.distribute.get_replica_context()
                             .replica_id_in_sync_group) == 0
+
+
+def test_save_weights_to_a_name_of_no_format_writes_a_checkpoint(tmp_path):
+    set_random_seed(0)
+    net = _net()
+    prefix = str(tmp_path / "training_1" / "cp.ckpt")
+    os.makedirs(os.path.dirname(prefix))
+    x, y = _data()
+    net.compile(optimizer="sgd", loss="mse")
+    net.fit(x, y, epochs=1, verbose=0, callbacks=[
+        tf.keras.callbacks.ModelCheckpoint(prefix, save_weights_only=True)])
+    assert os.path.isfile(prefix + ".index")
+    set_random_seed(1)
+    other = _net()
+    other.load_weights(prefix)
+    np.testing.assert_array_equal(other.predict(x, verbose=0), net.predict(x, verbose=0))
+    net.save_weights(str(tmp_path / "easy_checkpoint"))
+    with pytest.raises(FileExistsError):
+        net.save_weights(str(tmp_path / "easy_checkpoint"), overwrite=False)
+
+
+def test_eager_values_behave_as_tensorflow_tensors():
+    v = tf.Variable(5.0)
+    assert (v * 3.0).numpy() == 15.0 and isinstance(v + 1.0, tf.Tensor)
+    t = tf.constant([1, 3])
+    assert t[0].numpy() == 1 and t[1].shape == ()
+    x = tf.Variable(3.0)
+    with tf.GradientTape() as tape:
+        y = x * x
+    assert tape.gradient(y, x).numpy() == 6.0
+    x0, x2, x3 = tf.Variable(3.0), tf.Variable(2.0) + 1.0, tf.constant(3.0)
+    with tf.GradientTape() as tape:
+        y = x0 ** 2 + x2 ** 2
+    assert [None if g is None else float(g) for g in tape.gradient(y, [x0, x2, x3])] == \
+        [6.0, None, None]
+    n = tf.constant(10)
+    with tf.GradientTape() as tape:
+        with pytest.warns(UserWarning, match="floating"):
+            tape.watch(n)
+        y = n * n
+    assert tape.gradient(y, n) is None
+    np.testing.assert_array_equal(tf.matmul([[1.0, 2.0]], [[3.0], [4.0]]), [[11.0]])
+    padded = tf.pad(tf.constant([[1.0, 2.0]]), [[1, 0], [0, 2]])
+    np.testing.assert_array_equal(padded, np.pad([[1.0, 2.0]], [[1, 0], [0, 2]]))
+    np.testing.assert_array_equal(tf.pad(tf.constant([1.0, 2.0, 3.0]), [[2, 1]], "REFLECT"),
+                                  [3.0, 2.0, 1.0, 2.0, 3.0, 2.0])
+
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.float32)])
+    def double(a):
+        return a * 2
+    assert double(tf.constant([[1.0]])).numpy()[0, 0] == 2.0 and double(tf.constant(1.0)) == 2
+
+
+def test_checkpoint_of_lists_dicts_and_aliases(tmp_path):
+    save = tf.train.Checkpoint()
+    save.listed = [tf.Variable(1.0)]
+    save.listed.append(tf.Variable(2.0))
+    save.mapped = {"one": save.listed[0]}
+    save.mapped["two"] = save.listed[1]
+    path = save.save(str(tmp_path / "example"))
+    restore = tf.train.Checkpoint()
+    v2 = tf.Variable(0.0)
+    restore.mapped = {"two": v2}
+    restore.restore(path).expect_partial()
+    assert float(v2) == 2.0
+    reader = tf.train.load_checkpoint(str(tmp_path))
+    assert reader.get_variable_to_shape_map()["listed/1"] == []
+    assert reader.get_variable_to_dtype_map()["listed/1"] == tf.float32
+    assert float(reader.get_tensor("mapped/one")) == 1.0
+    with pytest.raises(ValueError, match="iterator"):
+        tf.train.Checkpoint(iterator=iter(tf.data.Dataset.range(3)))
