@@ -66,6 +66,19 @@ def _shapes_fit(spec, shape):
     return len(spec) == len(shape) and all(a is None or a == b for a, b in zip(spec, shape))
 
 
+def _numbers_as_tensors(out):
+    """A tf.function's Python numbers returned as tensors, as TensorFlow
+    returns them (``tf.function(relu)(x)`` giving ``0``: ``.numpy()``)."""
+    if isinstance(out, (bool, int, float, np.generic)):
+        from .backend import constant_tensor
+        return constant_tensor(out)
+    if type(out) in (list, tuple):
+        return type(out)(_numbers_as_tensors(v) for v in out)
+    if type(out) is dict:
+        return {k: _numbers_as_tensors(v) for k, v in out.items()}
+    return out
+
+
 class Function:
     """What ``tf.function`` makes: calling it calls the Python function
     (``python_function``) on its arguments, after checking them against
@@ -92,7 +105,7 @@ class Function:
     def __call__(self, *args, **kwargs):
         if self.input_signature is not None:
             self._check_signature(args, kwargs)
-        return self.python_function(*args, **kwargs)
+        return _numbers_as_tensors(self.python_function(*args, **kwargs))
 
     def _check_signature(self, args, kwargs):
         from .tree import flatten

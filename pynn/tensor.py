@@ -72,6 +72,12 @@ class Tensor(np.ndarray):
     def get_shape(self):
         return self.shape
 
+    @property
+    def device(self):
+        """Where the value lives, in TensorFlow's words: a host array is
+        on the CPU."""
+        return "/job:localhost/replica:0/task:0/device:CPU:0"
+
     def numpy(self):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain

@@ -493,3 +493,49 @@ def test_checkpoint_of_lists_dicts_and_aliases(tmp_path):
     assert float(reader.get_tensor("mapped/one")) == 1.0
     with pytest.raises(ValueError, match="iterator"):
         tf.train.Checkpoint(iterator=iter(tf.data.Dataset.range(3)))
+
+
+def test_subclassed_model_returns_nested_dicts_as_built():
+    class StyleContent(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(2)
+
+        def call(self, x):
+            y = self.dense(x)
+            return {"content": {"c": y}, "style": {"s1": y * 2.0, "s2": y * 3.0}}
+
+    set_random_seed(0)
+    model = StyleContent()
+    x = tf.constant(np.ones((1, 3), np.float32))
+    out = model(x)
+    c = out["content"]["c"]
+    np.testing.assert_allclose(out["style"]["s2"], 3 * np.asarray(c), rtol=1e-6)
+    np.testing.assert_allclose(out["style"]["s1"], 2 * np.asarray(c), rtol=1e-6)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x)["style"]["s2"])
+    np.testing.assert_allclose(tape.gradient(loss, model.dense.kernel), np.full((3, 2), 3.0))
+    symbolic = model(tf.keras.Input((3,)))
+    assert set(symbolic["style"]) == {"s1", "s2"}
+
+
+def test_total_variation_and_its_gradient():
+    g = np.random.default_rng(0)
+    images = g.random((2, 4, 5, 3))
+    expected = np.abs(np.diff(images, axis=1)).sum(axis=(1, 2, 3)) + \
+        np.abs(np.diff(images, axis=2)).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(tf.image.total_variation(images.astype(np.float32)), expected,
+                               rtol=1e-5)
+    assert np.shape(tf.image.total_variation(images[0].astype(np.float32))) == ()
+    image = tf.Variable(images[:1].astype(np.float32))
+    with tf.GradientTape() as tape:
+        tv = tf.reduce_sum(tf.image.total_variation(image))
+    grad = tape.gradient(tv, image)
+    eps, i = 1e-3, (0, 1, 2, 0)
+    plus, minus = images[:1].copy(), images[:1].copy()
+    plus[i] += eps
+    minus[i] -= eps
+
+    def tv64(a):
+        return np.abs(np.diff(a, axis=1)).sum() + np.abs(np.diff(a, axis=2)).sum()
+    assert grad[i] == pytest.approx((tv64(plus) - tv64(minus)) / (2 * eps), rel=1e-3)
