@@ -60,7 +60,8 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "unstack", "where", "nn", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
-             "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute"]
+             "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
+             "SparseTensor", "ragged", "RaggedTensor"]
 # (range, abs, round, pow and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
@@ -74,7 +75,10 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
                         function, numpy_function, print, py_function)
-from . import debugging, distribute, image, io, linalg, strings, summary, train  # noqa: E402
+from . import debugging, distribute, image, io, linalg, sparse, strings, summary, train  # noqa: E402
+from . import ragged  # noqa: E402
+from .ragged import RaggedTensor  # noqa: E402
+from .sparse import SparseTensor  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)

@@ -55,6 +55,15 @@ class TensorShape(tuple):
     def __repr__(self):
         return f"TensorShape({list(self)})"
 
+    # equal to a list of the same sizes, as TensorFlow's (``x.shape == [3, 4]``)
+    def __eq__(self, other):
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
 
 class Tensor(np.ndarray):
     """An ndarray as an eager tensor: ``numpy()`` gives the plain array
@@ -86,6 +95,15 @@ class Tensor(np.ndarray):
         # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``)
         out = np.ndarray.__getitem__(self, key)
         return np.asarray(out).view(Tensor) if isinstance(out, np.generic) else out
+
+    # (printed through the plain array: NumPy formats the elements it
+    # indexes, which would be 0-d tensors here)
+    def __repr__(self):
+        plain = repr(self.view(np.ndarray))
+        return "Tensor" + plain[len("array"):] if plain.startswith("array") else plain
+
+    def __str__(self):
+        return str(self.view(np.ndarray))
 
 
 _ndarray_shape = np.ndarray.shape

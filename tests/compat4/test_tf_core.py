@@ -539,3 +539,50 @@ def test_total_variation_and_its_gradient():
     def tv64(a):
         return np.abs(np.diff(a, axis=1)).sum() + np.abs(np.diff(a, axis=2)).sum()
     assert grad[i] == pytest.approx((tv64(plus) - tv64(minus)) / (2 * eps), rel=1e-3)
+
+
+# ------------------------------------------------------------ sparse, ragged
+
+
+def test_sparse_tensors_against_dense_references():
+    st = tf.sparse.SparseTensor(indices=[[0, 0], [1, 2]], values=[1.0, 2.0], dense_shape=[3, 4])
+    dense = np.zeros((3, 4))
+    dense[0, 0], dense[1, 2] = 1.0, 2.0
+    assert st.shape == [3, 4] and st.dtype == tf.float32
+    np.testing.assert_array_equal(tf.sparse.to_dense(st), dense)
+    b = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    np.testing.assert_allclose(tf.sparse.sparse_dense_matmul(st, b), dense @ b, rtol=1e-6)
+    np.testing.assert_allclose(tf.sparse.sparse_dense_matmul(st, b.T, adjoint_b=True),
+                               dense @ b, rtol=1e-6)
+    np.testing.assert_array_equal(tf.sparse.reduce_sum(st, axis=1), dense.sum(axis=1))
+    assert float(tf.sparse.reduce_sum(st)) == 3.0
+    back = tf.sparse.from_dense(dense)
+    assert back.indices.tolist() == [[0, 0], [1, 2]] and back.values.tolist() == [1.0, 2.0]
+    shuffled = tf.sparse.SparseTensor([[1, 2], [0, 0]], [2.0, 1.0], [3, 4])
+    assert tf.sparse.reorder(shuffled).indices.tolist() == [[0, 0], [1, 2]]
+    summed = tf.sparse.add(st, tf.sparse.SparseTensor([[0, 0]], [-1.0], [3, 4]))
+    assert summed.indices.tolist() == [[0, 0], [1, 2]] and summed.values.tolist() == [0.0, 2.0]
+    # the dense operand of a product is differentiated
+    w = tf.Variable(b)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.sparse.sparse_dense_matmul(st, w))
+    np.testing.assert_allclose(tape.gradient(y, w), np.repeat(dense.sum(axis=0)[:, None], 5, 1))
+    with pytest.raises(ValueError, match="outside"):
+        tf.sparse.SparseTensor([[3, 0]], [1.0], [3, 4])
+
+
+def test_ragged_constant():
+    r = tf.ragged.constant([[0, 1, 2, 3], [4, 5], [6, 7, 8], [9]])
+    assert r.shape == [4, None] and r.dtype == tf.int32
+    np.testing.assert_array_equal(r.row_lengths(), [4, 2, 3, 1])
+    np.testing.assert_array_equal(r.to_tensor(), [[0, 1, 2, 3], [4, 5, 0, 0], [6, 7, 8, 0],
+                                                  [9, 0, 0, 0]])
+    np.testing.assert_array_equal(r.to_tensor(default_value=-1, shape=[2, 3]),
+                                  [[0, 1, 2], [4, 5, -1]])
+    assert r[2].tolist() == [6, 7, 8] and r.to_list()[3] == [9]
+    assert tf.ragged.constant([[1, 2], []]).to_tensor().dtype == np.int32
+    assert tf.RaggedTensor.from_row_lengths([1.0, 2.0, 3.0], [2, 1]).to_list() == \
+        [[1.0, 2.0], [3.0]]
+    with pytest.raises(ValueError, match="one ragged dimension"):
+        tf.ragged.constant([[[1], [2, 3]], [[4]]])
+    assert str(tf.constant(["a", "b"])) == "['a' 'b']"
