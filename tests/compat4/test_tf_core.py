@@ -586,3 +586,14 @@ def test_ragged_constant():
     with pytest.raises(ValueError, match="one ragged dimension"):
         tf.ragged.constant([[[1], [2, 3]], [[4]]])
     assert str(tf.constant(["a", "b"])) == "['a' 'b']"
+
+
+def test_optimizer_iterations_read_as_a_variable():
+    opt = tf.keras.optimizers.SGD(0.1)
+    w = tf.Variable([1.0])
+    assert opt.iterations.numpy() == 0
+    opt.apply_gradients([(np.array([1.0], np.float32), w)])
+    assert opt.iterations.numpy() == 1 and opt.iterations == 1 and isinstance(opt.iterations, int)
+    opt.iterations.assign(10)
+    assert int(opt.iterations) == 10
+    np.testing.assert_allclose(w.numpy(), [0.9])
