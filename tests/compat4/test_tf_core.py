@@ -469,6 +469,12 @@ def test_eager_values_behave_as_tensorflow_tensors():
     np.testing.assert_array_equal(tf.pad(tf.constant([1.0, 2.0, 3.0]), [[2, 1]], "REFLECT"),
                                   [3.0, 2.0, 1.0, 2.0, 3.0, 2.0])
 
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    value = loss(np.array([0, 2]), np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]], np.float32))
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    expected = np.mean([np.log(np.exp(r).sum()) - r[t] for r, t in zip(logits, (0, 2))])
+    assert value.numpy() == pytest.approx(expected, rel=1e-6)
+
     @tf.function(input_signature=[tf.TensorSpec(None, tf.float32)])
     def double(a):
         return a * 2
