@@ -1220,7 +1220,7 @@ def custom_gradient(f):
         tape = autodiff._tape_of(*resolved) or autodiff.active_tape()
         if tape is None:
             return _custom_output(f(*args, **kwargs), f)[0]
-        reads = _VariableReads()
+        reads = _variable_reads_class()()
         with autodiff._Recording(reads, []):
             output, grad_fn = _custom_output(f(*(autodiff.value_of(a) for a in resolved),
                                                **kwargs), f)
@@ -1291,20 +1291,25 @@ def custom_gradient(f):
     return wrapper
 
 
-class _VariableReads:
-    """Stands for the tape while a custom_gradient function runs: it
-    computes with the values of the variables it reads, and notes which."""
-    records_calls = False
-    converts_to_numpy = True
-    default_training = False
-    higher_order = False
+@functools.cache
+def _variable_reads_class():
+    """A tape that stands for the real one while a custom_gradient
+    function runs: the function computes with the values of the variables
+    it reads (nothing is recorded), and the tape notes which it read.
+    (Made on first use: pynn.autodiff imports this module.)"""
+    from . import autodiff
 
-    def __init__(self):
-        self.read = {}
+    class VariableReads(autodiff.Tape):
+        converts_to_numpy = True
 
-    def watch(self, weight):
-        self.read.setdefault(id(weight), weight)
-        return weight.value
+        def __init__(self):
+            super().__init__("a custom_gradient function")
+            self.read = {}
+
+        def watch(self, weight):
+            self.read.setdefault(id(weight), weight)
+            return weight.value
+    return VariableReads
 
 
 def _takes_keyword(fn, name):
