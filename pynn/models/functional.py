@@ -543,6 +543,11 @@ class Model(TrainingMixin, Layer):
             warnings.warn("Update your `Model` call to the Keras 2 API: "
                           "`Model(inputs=..., outputs=...)`", stacklevel=2)
             inputs, outputs = kwargs.pop("input"), kwargs.pop("output")
+        if inputs is self and outputs is None:
+            # ``super().__init__(self)`` in a subclass (TensorFlow's text
+            # generation tutorial): Keras 2 ignored a subclass's positional
+            # arguments
+            inputs = None
         if inputs is None and outputs is None and type(self) is Model:
             raise ValueError("Model: give inputs and outputs (Model(inputs, outputs)), or "
                              "subclass Model and define call()")
@@ -906,7 +911,10 @@ class Model(TrainingMixin, Layer):
             # traced on the first values it is called on
             self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
                                  broadcast=True)
-        if self._eager_call:
+        if self._eager_call or (args or kwargs) and self._subclassed and \
+                not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
+            # (arguments beyond the inputs, ``model(x, states=s,
+            # return_state=True)``, are not in the traced graph: call() runs)
             return self._call_eagerly(inputs, args, training, mask, kwargs)
         if isinstance(inputs, (list, tuple)) and self._program is not None and \
                 len(inputs) != len(self._inputs) > 1:

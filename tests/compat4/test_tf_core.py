@@ -603,3 +603,50 @@ def test_optimizer_iterations_read_as_a_variable():
     opt.iterations.assign(10)
     assert int(opt.iterations) == 10
     np.testing.assert_allclose(w.numpy(), [0.9])
+
+
+def test_subclass_calling_super_init_with_itself():
+    class Net(tf.keras.Model):
+        def __init__(self):
+            super().__init__(self)  # (as Keras 2 accepted)
+            self.dense = tf.keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+    assert Net()(np.ones((1, 3), np.float32)).shape == (1, 2)
+
+
+def test_subclassed_model_call_arguments_and_rnn_initial_state():
+    class CharModel(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embedding = tf.keras.layers.Embedding(10, 4)
+            self.gru = tf.keras.layers.GRU(8, return_sequences=True, return_state=True)
+            self.dense = tf.keras.layers.Dense(10)
+
+        def call(self, inputs, states=None, return_state=False, training=False):
+            x = self.embedding(inputs, training=training)
+            if states is None:
+                states = self.gru.get_initial_state(x)  # (Keras 2's form: the inputs)
+            x, states = self.gru(x, initial_state=states, training=training)
+            x = self.dense(x, training=training)
+            return (x, states) if return_state else x
+
+    set_random_seed(0)
+    model = CharModel()
+    ids = np.random.default_rng(0).integers(0, 10, (3, 6))
+    whole = model(ids)
+    first, state = model(ids[:, :5], return_state=True)
+    assert np.shape(state) == (3, 8)
+    # feeding the state back continues the sequence
+    last, _ = model(ids[:, 5:], states=state, return_state=True)
+    np.testing.assert_allclose(last[:, 0], whole[:, 5], atol=1e-5)
+    np.testing.assert_allclose(first, whole[:, :5], atol=1e-5)
+    with tf.GradientTape() as tape:
+        out, _ = model(ids, return_state=True)
+        loss = tf.reduce_sum(out)
+    assert all(g is not None for g in tape.gradient(loss, model.trainable_variables))
+    zeros = tf.keras.layers.LSTM(3).get_initial_state(2)  # (Keras 3's form: the batch size)
+    assert len(zeros) == 2 and zeros[0].shape == (2, 3) and not np.any(zeros[1])
+    inverse = tf.keras.layers.StringLookup(vocabulary=["a", "b"], invert=True, mask_token=None)
+    assert inverse(np.int64(2)).numpy() == "b"
