@@ -602,6 +602,11 @@ def test_optimizer_iterations_read_as_a_variable():
     assert opt.iterations.numpy() == 1 and opt.iterations == 1 and isinstance(opt.iterations, int)
     opt.iterations.assign(10)
     assert int(opt.iterations) == 10
+    mean = tf.metrics.Mean()
+    mean.update_state(3.0)
+    mean.reset_states()  # (Keras 2's name)
+    mean.update_state(1.0)
+    assert float(mean.result()) == 1.0
     np.testing.assert_allclose(w.numpy(), [0.9])
 
 
