@@ -92,9 +92,19 @@ class Tensor(np.ndarray):
         return plain[()] if plain.ndim == 0 else plain
 
     def __getitem__(self, key):
-        # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``)
+        # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``);
+        # ``t[()]`` stays NumPy's way of taking the scalar out
         out = np.ndarray.__getitem__(self, key)
-        return np.asarray(out).view(Tensor) if isinstance(out, np.generic) else out
+        if isinstance(out, np.generic) and not (type(key) is tuple and not key):
+            return np.asarray(out).view(Tensor)
+        return out
+
+    def __hash__(self):
+        # a 0-d tensor hashes as its value, so the elements of a tensor go
+        # in sets and dicts as NumPy's scalars do (set(np.unique(t)))
+        if self.ndim == 0:
+            return hash(self.view(np.ndarray)[()])
+        raise TypeError("unhashable type: 'Tensor' (a tensor of more than one value)")
 
     # (printed through the plain array: NumPy formats the elements it
     # indexes, which would be 0-d tensors here)

@@ -448,6 +448,9 @@ def test_eager_values_behave_as_tensorflow_tensors():
     assert (v * 3.0).numpy() == 15.0 and isinstance(v + 1.0, tf.Tensor)
     t = tf.constant([1, 3])
     assert t[0].numpy() == 1 and t[1].shape == ()
+    # NumPy's idioms on tensors still work: elements in sets, t[()] a scalar
+    assert set(np.unique(tf.constant([0.0, 2.0, 2.0]))) == {0.0, 2.0}
+    assert type(tf.constant(7)[()]) is np.int32
     x = tf.Variable(3.0)
     with tf.GradientTape() as tape:
         y = x * x
