@@ -128,6 +128,9 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
     lengths = [len(r) if r.ndim else 0 for r in rows]
     nonempty = [r for r in rows if r.size]
     inner = nonempty[0].shape[1:] if nonempty else ()
+    if inner_shape is not None and tuple(inner) != tuple(inner_shape) and nonempty:
+        raise ValueError(f"tf.ragged.constant: the rows' elements have shape {inner}, not "
+                         f"inner_shape {tuple(inner_shape)}")
     if any(r.shape[1:] != inner for r in nonempty):
         raise ValueError("tf.ragged.constant: pynn's RaggedTensor has one ragged dimension; "
                          "the rows' elements differ in shape")

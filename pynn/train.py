@@ -254,9 +254,10 @@ class _LoadStatus:
     """What ``Checkpoint.restore`` returns: which values of the file were
     used and which objects got none."""
 
-    def __init__(self, unused, unmatched):
+    def __init__(self, unused, unmatched, restored):
         self.unused = sorted(unused)        # keys of the file nothing took
         self.unmatched = sorted(unmatched)  # keys of the program the file lacks
+        self.restored = restored            # whether any object got a value
 
     def assert_consumed(self):
         """Raise unless every value of the file was restored and every
@@ -296,8 +297,7 @@ class _NothingRestored(_LoadStatus):
     """restore(None): a fresh start (TensorFlow's initialization status)."""
 
     def __init__(self):
-        super().__init__((), ())
-        self.restored = False
+        super().__init__((), (), restored=False)
 
     def assert_consumed(self):
         raise AssertionError("Checkpoint: no checkpoint was restored (restore(None))")
@@ -389,10 +389,9 @@ class Checkpoint:
             consumed.add(key)
         for key, opt in optimizers:
             _restore_optimizer(key, opt, arrays, values, consumed)
-        _check_unbuilt(self, arrays, consumed)
-        status = _LoadStatus(set(arrays) - consumed, unmatched)
-        status.restored = bool(consumed - {"save_counter"})
-        return status
+        _check_unbuilt(self, arrays)
+        return _LoadStatus(set(arrays) - consumed, unmatched,
+                           restored=bool(consumed - {"save_counter"}))
 
     def restore(self, save_path, options=None):
         """``read``; ``restore(None)`` (no checkpoint found yet) does
@@ -402,7 +401,7 @@ class Checkpoint:
         return self.read(save_path, options)
 
 
-def _check_unbuilt(checkpoint, arrays, consumed):
+def _check_unbuilt(checkpoint, arrays):
     """A model or layer without variables yet, whose values the file
     holds, would silently stay as it is: refuse (TensorFlow defers the
     values until the variables exist; build it first here)."""
@@ -415,7 +414,7 @@ def _check_unbuilt(checkpoint, arrays, consumed):
                              f"restoring")
         if isinstance(obj, Checkpoint):
             _check_unbuilt(obj, {k[len(name) + 1:]: v for k, v in arrays.items()
-                                 if k.startswith(name + "/")}, consumed)
+                                 if k.startswith(name + "/")})
 
 
 # ---------------------------------------------------- the checkpoint file
