@@ -467,6 +467,8 @@ def test_eager_values_behave_as_tensorflow_tensors():
         y = n * n
     assert tape.gradient(y, n) is None
     np.testing.assert_array_equal(tf.matmul([[1.0, 2.0]], [[3.0], [4.0]]), [[11.0]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="do not align"):
+        tf.matmul(tf.constant([[2.0, 2.0, 2.0, 2.0]]), tf.Variable(np.ones((3, 3), np.float32)))
     padded = tf.pad(tf.constant([[1.0, 2.0]]), [[1, 0], [0, 2]])
     np.testing.assert_array_equal(padded, np.pad([[1.0, 2.0]], [[1, 0], [0, 2]]))
     np.testing.assert_array_equal(tf.pad(tf.constant([1.0, 2.0, 3.0]), [[2, 1]], "REFLECT"),
