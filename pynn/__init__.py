@@ -23,7 +23,9 @@ from .quantizers import Quantizer
 from .models import Model, Sequential
 from .models.node import KerasTensor
 from .models.operation import Function, Operation
-from .tape import GradientTape, Variable
+from .tape import (GradientTape, UnconnectedGradients, Variable, VariableAggregation,
+                   VariableSynchronization)
+from .module import Module
 # TensorFlow's names, so that custom training code ported with
 # `import pynn as tf` runs: tf.math and tf.nn as modules, and the top-level
 # functions (TensorFlow's argument names; anything else of TensorFlow is
@@ -33,14 +35,14 @@ from .backend import cast, ones_like, zeros_like  # noqa: E402
 from .backend import matmul, ones, reshape, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant_tensor as constant  # noqa: E402
-from .ops import convert_to_tensor, einsum  # noqa: E402
+from .ops import convert_to_tensor, custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
     abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, cos, cumsum,
     equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
-    norm, not_equal, one_hot, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
+    norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
     reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
     sign, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
     unstack, where)
@@ -52,13 +54,15 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
              "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
-             "minimum", "norm", "not_equal", "one_hot", "rank", "reduce_all",
+             "minimum", "norm", "not_equal", "one_hot", "pad", "rank", "reduce_all",
              "reduce_any", "reduce_logsumexp", "reduce_max", "reduce_mean", "reduce_min",
              "reduce_prod", "reduce_sum", "repeat", "sigmoid", "sign", "sin", "size", "sort",
              "split", "sqrt", "square", "squeeze", "stop_gradient", "tanh", "tile", "transpose",
              "unstack", "where", "nn", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
-             "subtract", "tan", "truediv"]
+             "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
+             "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
+             "SparseTensor", "ragged", "RaggedTensor"]
 # (range, abs, round, pow and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
@@ -72,7 +76,10 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
                         function, numpy_function, print, py_function)
-from . import debugging, image, io, linalg, strings  # noqa: E402
+from . import debugging, distribute, image, io, linalg, sparse, strings, summary, train  # noqa: E402
+from . import ragged  # noqa: E402
+from .ragged import RaggedTensor  # noqa: E402
+from .sparse import SparseTensor  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)

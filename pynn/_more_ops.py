@@ -1201,8 +1201,15 @@ def custom_gradient(f):
     ``grad_fn(upstream)`` says: one gradient per argument (a tuple), or the
     one gradient of a function of one argument.  ``grad_fn`` may take
     ``upstream`` positionally or as the keyword of ``def grad(*args,
-    upstream)``, as Keras's backends do.  Gradients reach the arguments
-    only, not weights read inside ``f``."""
+    upstream)``, as Keras's backends do; an ``output`` of several tensors
+    gives ``grad_fn`` one upstream gradient per tensor when it takes that
+    many arguments (TensorFlow's ``grad_fn(*grad_ys)``), else their
+    structure.
+
+    As TensorFlow's ``tf.custom_gradient``: when ``f`` reads trainable
+    variables that the tape watches (not passed as arguments), ``grad_fn``
+    must take ``variables=None``; it is given those variables and returns
+    ``(gradients of the arguments, [one gradient per variable])``."""
     if not callable(f):
         raise TypeError(f"custom_gradient: f must be callable, got {type(f).__name__}")
 
@@ -1210,26 +1217,64 @@ def custom_gradient(f):
     def wrapper(*args, **kwargs):
         from . import autodiff
         resolved = [autodiff.resolve(a) for a in args]
-        tape = autodiff._tape_of(*resolved)
+        tape = autodiff._tape_of(*resolved) or autodiff.active_tape()
         if tape is None:
             return _custom_output(f(*args, **kwargs), f)[0]
-        with autodiff.untraced():
+        reads = _variable_reads_class()()
+        with autodiff._Recording(reads, []):
             output, grad_fn = _custom_output(f(*(autodiff.value_of(a) for a in resolved),
                                                **kwargs), f)
         outputs, rebuild = _flatten_structure(output)
-        by_keyword = _upstream_keyword(grad_fn)
+        values = [np.asarray(autodiff.value_of(v), np.float32) for v in outputs]
+        variables, leaves = [], []
+        for w in reads.read.values():
+            leaf = tape.watch(w)
+            if type(leaf) is autodiff.Traced:
+                variables.append(w)
+                leaves.append(leaf)
         name = getattr(f, "__name__", "custom_gradient")
+        # (as TensorFlow: grad_fn is given variables only when f read some)
+        wants_variables = bool(variables)
+        if variables and not _takes_keyword(grad_fn, "variables"):
+            raise TypeError(f"custom_gradient: {name} reads the variable(s) "
+                            f"{[w.name for w in variables]}, so its grad_fn must accept a "
+                            f"keyword argument 'variables' and return (input gradients, "
+                            f"variable gradients)")
+        if not variables and not any(type(a) is autodiff.Traced for a in resolved):
+            return output  # nothing recorded reaches it: a constant
+        by_keyword = _upstream_keyword(grad_fn)
+        unpack = len(outputs) > 1 and not by_keyword and \
+            _positional_capacity(grad_fn) >= len(outputs)
 
         def vjp(g):
-            upstream = g if len(outputs) == 1 else rebuild(list(g))
+            gs = [g] if len(outputs) == 1 else list(g)
+            extra = {"variables": list(variables)} if wants_variables else {}
             with autodiff.untraced():
-                grads = grad_fn(upstream=upstream) if by_keyword else grad_fn(upstream)
+                if by_keyword:
+                    grads = grad_fn(upstream=gs[0] if len(gs) == 1 else rebuild(gs), **extra)
+                elif unpack or len(gs) == 1:
+                    grads = grad_fn(*gs, **extra)
+                else:
+                    grads = grad_fn(rebuild(gs), **extra)
+            if wants_variables:
+                if not isinstance(grads, (list, tuple)) or len(grads) != 2:
+                    raise ValueError(f"custom_gradient: the gradient function of {name} takes "
+                                     f"variables, so it must return (input gradients, "
+                                     f"variable gradients)")
+                grads, var_grads = grads
+                var_grads = list(var_grads or [])
+                if len(var_grads) != len(variables):
+                    raise ValueError(f"custom_gradient: the gradient function of {name} "
+                                     f"returned {len(var_grads)} variable gradients for "
+                                     f"{len(variables)} variables")
+            else:
+                var_grads = []
             grads = list(grads) if isinstance(grads, (list, tuple)) else [grads]
             if len(grads) != len(resolved):
                 raise ValueError(f"custom_gradient: the gradient function of {name} returned "
                                  f"{len(grads)} gradients for {len(resolved)} arguments")
             out = []
-            for a, gr in zip(resolved, grads):
+            for a, gr in zip(resolved + leaves, grads + var_grads):
                 if gr is None or type(a) is not autodiff.Traced:
                     out.append(None)
                     continue
@@ -1237,13 +1282,57 @@ def custom_gradient(f):
                 if gr.shape != a.value.shape:
                     gr = ops.reduce_to_shape(np.broadcast_to(gr, np.broadcast_shapes(
                         gr.shape, a.value.shape)).copy(), a.value.shape)
-                out.append(np.ascontiguousarray(gr))
+                out.append(autodiff._contiguous(gr))
             return out
-        values = [np.asarray(autodiff.value_of(v), np.float32) for v in outputs]
+        parents = tuple(resolved + leaves)
         if len(values) == 1:
-            return tape.record(values[0], tuple(resolved), vjp)
-        return rebuild(tape.record_several(values, tuple(resolved), vjp))
+            return tape.record(values[0], parents, vjp)
+        return rebuild(tape.record_several(values, parents, vjp))
     return wrapper
+
+
+@functools.cache
+def _variable_reads_class():
+    """A tape that stands for the real one while a custom_gradient
+    function runs: the function computes with the values of the variables
+    it reads (nothing is recorded), and the tape notes which it read.
+    (Made on first use: pynn.autodiff imports this module.)"""
+    from . import autodiff
+
+    class VariableReads(autodiff.Tape):
+        converts_to_numpy = True
+
+        def __init__(self):
+            super().__init__("a custom_gradient function")
+            self.read = {}
+
+        def watch(self, weight):
+            self.read.setdefault(id(weight), weight)
+            return weight.value
+    return VariableReads
+
+
+def _takes_keyword(fn, name):
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get(name)
+    return p is not None and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or \
+        any(q.kind is q.VAR_KEYWORD for q in params.values())
+
+
+def _positional_capacity(fn):
+    """How many positional arguments ``fn`` takes (a large number with
+    ``*args``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 1 << 30
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "variables"
+               for p in params)
 
 
 def jvp(fun, primals, tangents, has_aux=False):

@@ -24,7 +24,8 @@ class TensorSpec:
     a dtype that a function's inputs or a dataset's elements have."""
 
     def __init__(self, shape, dtype=float32, name=None):
-        self.shape = TensorShape(shape)
+        # (None: any rank, as TensorFlow's TensorSpec(None))
+        self.shape = None if shape is None else TensorShape(shape)
         self.dtype = as_dtype(dtype)
         self.name = name
 
@@ -47,7 +48,7 @@ class TensorSpec:
         return hash((self.shape, str(self.dtype), self.name))
 
     def __repr__(self):
-        shape = tuple(self.shape)
+        shape = None if self.shape is None else tuple(self.shape)
         return f"TensorSpec(shape={shape}, dtype={self.dtype!r}, name={self.name!r})"
 
 
@@ -60,7 +61,22 @@ def _dtype_of(x):
 
 
 def _shapes_fit(spec, shape):
+    if spec is None:
+        return True
     return len(spec) == len(shape) and all(a is None or a == b for a, b in zip(spec, shape))
+
+
+def _numbers_as_tensors(out):
+    """A tf.function's Python numbers returned as tensors, as TensorFlow
+    returns them (``tf.function(relu)(x)`` giving ``0``: ``.numpy()``)."""
+    if isinstance(out, (bool, int, float, np.generic)):
+        from .backend import constant_tensor
+        return constant_tensor(out)
+    if type(out) in (list, tuple):
+        return type(out)(_numbers_as_tensors(v) for v in out)
+    if type(out) is dict:
+        return {k: _numbers_as_tensors(v) for k, v in out.items()}
+    return out
 
 
 class Function:
@@ -89,7 +105,7 @@ class Function:
     def __call__(self, *args, **kwargs):
         if self.input_signature is not None:
             self._check_signature(args, kwargs)
-        return self.python_function(*args, **kwargs)
+        return _numbers_as_tensors(self.python_function(*args, **kwargs))
 
     def _check_signature(self, args, kwargs):
         from .tree import flatten

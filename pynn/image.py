@@ -311,6 +311,18 @@ def per_image_standardization(image):
     return back(ops.divide(ops.subtract(x, mean), ops.maximum(std, 1.0 / np.sqrt(n))))
 
 
+def total_variation(images, name=None):
+    """The sum of the absolute differences of neighbouring pixel values
+    (down and across, all channels) of each image: a scalar for one image,
+    one value per image for a batch, as TensorFlow's."""
+    x, back = _batch("total_variation", images)
+    x = _float(x)
+    down = ops.abs(ops.subtract(x[:, 1:, :, :], x[:, :-1, :, :]))
+    across = ops.abs(ops.subtract(x[:, :, 1:, :], x[:, :, :-1, :]))
+    total = ops.add(ops.sum(down, axis=(1, 2, 3)), ops.sum(across, axis=(1, 2, 3)))
+    return total if ops.ndim(images) == 4 else ops.squeeze(total, 0)
+
+
 # ----------------------------------------------------------- random ones
 
 def _flip_some(image, axis, gen, name):
@@ -557,7 +569,7 @@ _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bound
               "rot90", "transpose", "convert_image_dtype", "rgb_to_grayscale",
               "grayscale_to_rgb", "rgb_to_hsv", "hsv_to_rgb", "adjust_brightness",
               "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_gamma",
-              "per_image_standardization", "random_flip_left_right", "random_flip_up_down",
+              "per_image_standardization", "total_variation", "random_flip_left_right", "random_flip_up_down",
               "random_brightness", "random_contrast", "random_saturation", "random_hue",
               "random_crop", "stateless_random_flip_left_right",
               "stateless_random_flip_up_down", "stateless_random_brightness",

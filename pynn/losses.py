@@ -15,6 +15,7 @@ called on traced predictions inside such code (a custom layer's call).
 import numpy as np
 
 from . import autodiff, ops
+from .tensor import eager
 from .utils.custom_objects import deserialize_function, is_function_description, lookup, \
     serialize_function
 
@@ -73,11 +74,12 @@ class Loss:
         values = np.asarray(self._unreduced(y_true, y_pred, traced=False), np.float32)
         if sample_weight is not None:
             values = values * _weight_like(sample_weight, values.ndim)
+        # (tensors, as Keras's losses give: ``loss_object(y, p).numpy()``)
         if self.reduction in ("none", None):
-            return values
+            return eager(values)
         if self.reduction == "sum":
-            return np.float32(values.sum())
-        return np.float32(values.sum() / max(values.size, 1))
+            return eager(np.float32(values.sum()))
+        return eager(np.float32(values.sum() / max(values.size, 1)))
 
     def _symbolic_call(self, y_true, y_pred, sample_weight):
         """The loss of symbolic tensors (Keras 2's VAE: ``binary_crossentropy(

@@ -561,6 +561,21 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
                     keepdims=keepdims)
 
 
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """tf.pad: ``paddings[i] = [before, after]`` for axis i; ``mode``
+    'CONSTANT' (with ``constant_values``), 'REFLECT' or 'SYMMETRIC'."""
+    mode = str(mode).lower()
+    if mode not in ("constant", "reflect", "symmetric"):
+        raise ValueError(f"pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
+    widths = [[int(b), int(a)] for b, a in np.asarray(_value(paddings)).reshape(-1, 2)]
+    if len(widths) != np.ndim(_value(tensor)):
+        raise ValueError(f"pad: paddings has {len(widths)} rows for a tensor of rank "
+                         f"{np.ndim(_value(tensor))}")
+    if mode == "constant":
+        return ops.pad(tensor, widths, constant_values=constant_values)
+    return ops.pad(tensor, widths, mode=mode)
+
+
 def tile(input, multiples, name=None):
     # a None among the multiples is the batch size of a traced call (ops.tile)
     reps = multiples if isinstance(multiples, (list, tuple)) else np.ravel(_value(multiples))

@@ -174,6 +174,10 @@ class Metric:
         self.total = 0.0
         self.count = 0.0
 
+    def reset_states(self):
+        """Keras 2's name of :meth:`reset_state` (the subclass's own)."""
+        self.reset_state()
+
     def update_from_model(self, y_true, y_pred, sample_weight=None, logits_of=None):
         """What training calls after each batch: ``update_state``, with
         probabilities for a Keras-style metric when the model hands logits."""

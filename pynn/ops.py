@@ -253,6 +253,16 @@ def _at_least_1d(x, name):
 
 # ---------------------------------------------------------------- matmul
 
+_FLOAT32 = np.dtype(np.float32)  # (the dtype of a list given to matmul, as it is taken)
+
+
+def _misaligned(text):
+    """The error of operands whose shapes do not fit: TensorFlow's
+    InvalidArgumentError, which is a ValueError."""
+    from .debugging import InvalidArgumentError
+    return InvalidArgumentError(None, None, text)
+
+
 def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_b=False):
     """``alpha * a @ b + beta * out`` for 2-D float32 arrays.
 
@@ -284,8 +294,8 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced("matmul", a, b, out=out, alpha=alpha, beta=beta)
     if out is None and alpha == 1.0 and beta == 0.0 and \
-            getattr(a, "dtype", np.float32).kind in "iu" and \
-            getattr(b, "dtype", np.float32).kind in "iu":
+            getattr(a, "dtype", _FLOAT32).kind in "iu" and \
+            getattr(b, "dtype", _FLOAT32).kind in "iu":
         # as Keras: integers multiply in their common dtype, and a quantized
         # kernel's int8 by int8 accumulates in int32
         dtype = np.int32 if a.dtype == b.dtype == np.int8 else np.result_type(a, b)
@@ -300,8 +310,8 @@ def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_
         y = _matmul_any_rank(a, b)
         return y if alpha == 1.0 else axpby(alpha, y)
     if a.shape[1] != b.shape[0]:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
-                         f"({a.shape[1]} != {b.shape[0]})")
+        raise _misaligned(f"matmul: shapes {a.shape} and {b.shape} do not align "
+                          f"({a.shape[1]} != {b.shape[0]})")
     if out is None and beta != 0.0:
         raise ValueError("matmul: beta != 0 needs out")
     out = _out(out, (a.shape[0], b.shape[1]), "matmul")
@@ -337,7 +347,7 @@ def gemm_nd(a, b, transpose_a=False, transpose_b=False):
     sa = a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if transpose_a else a.shape[-2:])
     sb = b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if transpose_b else b.shape[-2:])
     if sa[-1] != sb[-2]:
-        raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[-2]})")
+        raise _misaligned(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[-2]})")
     if a.ndim == 2 and b.ndim == 2:
         return matmul(a.T if transpose_a else a, b.T if transpose_b else b)
     if b.ndim == 2 and not transpose_a:

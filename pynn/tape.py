@@ -17,7 +17,7 @@ source may be a weight (``model.trainable_weights``), a :class:`Variable`,
 an array given to ``tape.watch`` or a value computed on the tape (an
 intermediate activation); the result has the sources' structure, with None
 where the target does not depend on a source (``unconnected_gradients=
-"zero"`` gives zeros).  Gradients are NumPy arrays.
+"zero"`` gives zeros).  Gradients are tensors (NumPy arrays with ``.numpy()``).
 
 Gradients of gradients (a WGAN-GP's gradient penalty, a Hessian-vector
 product): while tapes are nested, operations also keep their gradient
@@ -36,7 +36,9 @@ differentiated ("second derivative of ... is not supported"), never a
 constant.
 """
 import contextlib
+import enum
 import sys
+import warnings
 from types import FunctionType
 
 import numpy as np
@@ -138,6 +140,30 @@ def _watched_arrays():
     return None
 
 
+class UnconnectedGradients(str, enum.Enum):
+    """What a gradient is where the target does not depend on a source
+    (tf.UnconnectedGradients): None, or zeros."""
+    NONE = "none"
+    ZERO = "zero"
+
+
+class VariableAggregation(str, enum.Enum):
+    """How replicas' updates of a variable combine (tf.VariableAggregation);
+    one process holds one copy, so it is kept for the program only."""
+    NONE = "none"
+    SUM = "sum"
+    MEAN = "mean"
+    ONLY_FIRST_REPLICA = "only_first_replica"
+
+
+class VariableSynchronization(str, enum.Enum):
+    """When a variable's copies are synchronized (tf.VariableSynchronization)."""
+    AUTO = "auto"
+    NONE = "none"
+    ON_WRITE = "on_write"
+    ON_READ = "on_read"
+
+
 class GradientTape:
     """Records operations for automatic differentiation (tf.GradientTape).
 
@@ -183,6 +209,11 @@ class GradientTape:
             record.watch_weight(tensor)
             return tensor
         if type(tensor) is Traced:
+            return tensor
+        if isinstance(tensor, np.ndarray) and tensor.dtype.kind in "biu":
+            # as TensorFlow: a warning, and no gradient for it
+            warnings.warn(f"GradientTape.watch: the dtype of the watched tensor must be "
+                          f"floating (e.g. float32), got {tensor.dtype}", stacklevel=2)
             return tensor
         if type(tensor) is Tensor:
             # arithmetic on it, and the pynn functions given it, record from now on
@@ -294,14 +325,79 @@ class GradientTape:
                     "pynn's functions (pynn.square(x)) on it.")
             if g is not None:
                 if type(g) is not Traced:
-                    g = np.array(g, dtype=np.float32)
+                    g = eager(np.array(g, dtype=np.float32))
             elif unconnected_gradients == "zero":
-                g = np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32)
+                g = eager(np.zeros(np.shape(_val(autodiff.value_of(s))), np.float32))
             out.append(g)
         record.layer_grads = {}
         if record.recording_depth and not differentiable:
             record.given.update((id(g), g) for g in out if g is not None)
         return _pack_like(sources, out)
+
+    def jacobian(self, target, sources, unconnected_gradients="none",
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """The Jacobian of ``target`` with respect to each of ``sources``:
+        for a source of shape S, an array of shape ``target.shape + S``
+        (one gradient per element of the target, as TensorFlow's)."""
+        self._require_record("jacobian")
+        shape = np.shape(_val(autodiff.value_of(target)))
+        flat = flatten(sources)
+        rows = self._seeded_gradients(target, flat, shape, [(i,) for i in range(
+            int(np.prod(shape, dtype=np.int64)))], unconnected_gradients, "jacobian")
+        out = [_stack_rows([r[j] for r in rows], s, shape, unconnected_gradients)
+               for j, s in enumerate(flat)]
+        return _pack_like(sources, out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none",
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """The Jacobian of each example of ``target`` (batch first) with
+        respect to the same example of ``source``: an array of shape
+        ``(batch,) + target.shape[1:] + source.shape[1:]``; the examples
+        must not depend on each other's (as TensorFlow assumes)."""
+        self._require_record("batch_jacobian")
+        shape = np.shape(_val(autodiff.value_of(target)))
+        source_shape = np.shape(_val(autodiff.value_of(source)))
+        if not shape or not source_shape or shape[0] != source_shape[0]:
+            raise ValueError(f"GradientTape.batch_jacobian: the target (shape {shape}) and "
+                             f"the source (shape {source_shape}) must share their first "
+                             f"(batch) axis")
+        inner = shape[1:]
+        picks = [(slice(None),) + np.unravel_index(k, inner) if inner else (slice(None),)
+                 for k in range(int(np.prod(inner, dtype=np.int64)))]
+        rows = self._seeded_gradients(target, [source], shape, picks, unconnected_gradients,
+                                      "batch_jacobian")
+        got = [r[0] for r in rows]
+        if all(g is None for g in got):
+            if unconnected_gradients == "zero":
+                return np.zeros(shape + source_shape[1:], np.float32)
+            return None
+        stacked = np.stack([np.zeros(source_shape, np.float32) if g is None else
+                            np.asarray(g, np.float32) for g in got], axis=1)
+        return stacked.reshape(shape + source_shape[1:])
+
+    def _seeded_gradients(self, target, flat, shape, picks, unconnected_gradients, what):
+        """One gradient() per pick: the target's gradient seeded with ones
+        at the picked elements."""
+        if self._used and not self.persistent:
+            raise RuntimeError(f"GradientTape.{what} can only be called once on a "
+                               f"non-persistent tape; use GradientTape(persistent=True)")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.{what}: unconnected_gradients must be 'none' or "
+                             f"'zero', got {unconnected_gradients!r}")
+        rows = []
+        for pick in picks:
+            seed = np.zeros(shape, np.float32)
+            if shape:
+                if len(pick) == 1 and not isinstance(pick[0], slice):
+                    seed.reshape(-1)[pick[0]] = 1.0
+                else:
+                    seed[pick] = 1.0
+            else:
+                seed[()] = 1.0
+            self._used = False
+            rows.append(self.gradient(target, list(flat), output_gradients=[seed]))
+        self._used = True
+        return rows
 
     @staticmethod
     def _leaf(record, source):
@@ -312,9 +408,22 @@ class GradientTape:
         if isinstance(source, np.ndarray):
             hit = record.arrays.get(id(source))
             return None if hit is None else hit[1]
+        if isinstance(source, (np.generic, int, float)):
+            return None  # a constant (``tf.Variable(2.0) + 1.0``): no gradient, as TensorFlow
         raise TypeError(f"GradientTape.gradient: a source must be a weight, a Variable, a "
                         f"watched array or a value computed on the tape, got "
                         f"{type(source).__name__}")
+
+
+def _stack_rows(grads, source, shape, unconnected_gradients):
+    """A Jacobian from its rows (the gradients of each target element)."""
+    source_shape = np.shape(_val(autodiff.value_of(source)))
+    if all(g is None for g in grads) and unconnected_gradients != "zero":
+        return None
+    rows = [np.zeros(source_shape, np.float32) if g is None else np.asarray(_val(g), np.float32)
+            for g in grads]
+    return np.stack(rows).reshape(shape + source_shape) if rows else \
+        np.zeros(shape + source_shape, np.float32)
 
 
 def _differentiates_twice(open_tapes):
@@ -406,6 +515,12 @@ def _variable_dtype(dtype, trainable):
     return found
 
 
+def _enum_value(given, default):
+    if given is None:
+        return default
+    return given.value if isinstance(given, enum.Enum) else str(given).lower()
+
+
 def _pack_like(structure, flat):
     """``flat`` values in the nested list/tuple/dict ``structure``."""
     it = iter(flat)
@@ -426,7 +541,7 @@ class Variable(Weight):
     trainable, updated by ``assign``, ``assign_add``, ``assign_sub`` or an
     optimizer's ``apply_gradients``.  A non-trainable variable may hold
     integers or booleans (Swin's relative position index)."""
-    __slots__ = ()
+    __slots__ = ("aggregation", "synchronization")
     _count = [0]
 
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None,
@@ -461,6 +576,18 @@ class Variable(Weight):
                          constraint=constraints.get(constraint))
         if dtype != np.float32:
             self.value = value
+        self.aggregation = VariableAggregation(_enum_value(kwargs.get("aggregation"), "none"))
+        self.synchronization = VariableSynchronization(
+            _enum_value(kwargs.get("synchronization"), "auto"))
+
+    def numpy(self):
+        """A copy of the value, in the variable's dtype."""
+        return np.array(self.value)
+
+    def read_value(self):
+        """The value now, as a tensor (a copy: later assignments do not
+        change it)."""
+        return eager(np.array(self.value))
 
     @property
     def dtype(self):
@@ -496,6 +623,24 @@ class Variable(Weight):
     def __repr__(self):
         return f"<pynn.Variable {self.name!r} shape={self.value.shape} numpy={self.value!r}>"
 
+
+def _eager_operator(name):
+    inner = getattr(Weight, name)
+
+    def operator(self, *args):
+        return eager(inner(self, *args))
+    operator.__name__ = name
+    return operator
+
+
+# A Variable's arithmetic gives tensors, as TensorFlow's (``(v * 3.0).numpy()``,
+# a 0-d result included); a layer's own weights keep NumPy's results.
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__matmul__",
+              "__rmatmul__", "__neg__", "__abs__", "__getitem__"):
+    if hasattr(Weight, _name):
+        setattr(Variable, _name, _eager_operator(_name))
+del _name
 
 ops._TRACED.add(Variable)
 

@@ -55,6 +55,15 @@ class TensorShape(tuple):
     def __repr__(self):
         return f"TensorShape({list(self)})"
 
+    # equal to a list of the same sizes, as TensorFlow's (``x.shape == [3, 4]``)
+    def __eq__(self, other):
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
 
 class Tensor(np.ndarray):
     """An ndarray as an eager tensor: ``numpy()`` gives the plain array
@@ -72,9 +81,39 @@ class Tensor(np.ndarray):
     def get_shape(self):
         return self.shape
 
+    @property
+    def device(self):
+        """Where the value lives, in TensorFlow's words: a host array is
+        on the CPU."""
+        return "/job:localhost/replica:0/task:0/device:CPU:0"
+
     def numpy(self):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
+
+    def __getitem__(self, key):
+        # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``);
+        # ``t[()]`` stays NumPy's way of taking the scalar out
+        out = np.ndarray.__getitem__(self, key)
+        if isinstance(out, np.generic) and not (type(key) is tuple and not key):
+            return np.asarray(out).view(Tensor)
+        return out
+
+    def __hash__(self):
+        # a 0-d tensor hashes as its value, so the elements of a tensor go
+        # in sets and dicts as NumPy's scalars do (set(np.unique(t)))
+        if self.ndim == 0:
+            return hash(self.view(np.ndarray)[()])
+        raise TypeError("unhashable type: 'Tensor' (a tensor of more than one value)")
+
+    # (printed through the plain array: NumPy formats the elements it
+    # indexes, which would be 0-d tensors here)
+    def __repr__(self):
+        plain = repr(self.view(np.ndarray))
+        return "Tensor" + plain[len("array"):] if plain.startswith("array") else plain
+
+    def __str__(self):
+        return str(self.view(np.ndarray))
 
 
 _ndarray_shape = np.ndarray.shape

@@ -45,6 +45,7 @@ import numpy as np
 from .. import autodiff, backend, ops
 from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
+from ..module import Module
 from ..tensor import Tensor, TensorShape, eager
 
 _name_counts = defaultdict(int)
@@ -376,7 +377,7 @@ def _check_keras1_arguments(cls, kwargs):
         raise TypeError(f"{cls.__name__}: {'; '.join(hints)}")
 
 
-class Layer:
+class Layer(Module):
     """Base class of all layers (Keras's ``keras.layers.Layer``)."""
 
     def __new__(cls, *args, **kwargs):

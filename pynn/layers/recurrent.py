@@ -213,6 +213,16 @@ class _Recurrent(Layer):
         """Keyword arguments of the cell's kernel beyond the shared ones."""
         return {"activation": self.activation, "recurrent_activation": self.recurrent_activation}
 
+    def get_initial_state(self, batch_size):
+        """Zero states for a batch: Keras 3's ``get_initial_state(batch_size)``,
+        or Keras 2's ``get_initial_state(inputs)`` given the inputs (symbolic
+        ones too: the states then have the inputs' batch size)."""
+        from ..backend import zeros
+        from ..math import shape as tf_shape
+        if not isinstance(batch_size, (int, np.integer)):
+            batch_size = tf_shape(batch_size)[0]
+        return [zeros((batch_size, self.units)) for _ in range(self.state_count)]
+
     def _initial_states(self, states, batch):
         if states:
             for s in states:

@@ -377,8 +377,8 @@ class StringLookup(_Lookup):
             if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
                 raise ValueError(f"StringLookup {self.name!r}: ids must be in [0, "
                                  f"{len(vocab)}), got {ids.min()}..{ids.max()}")
-            out = vocab[ids]
-            return out.astype(str) if out.size else out.astype(str)
+            # (one id gives a 0-d array of its token, not the bare string)
+            return np.asarray(vocab[ids], dtype=object).astype(str)
         return self._encode(self._ids(arr))
 
     def get_config(self):

@@ -497,6 +497,12 @@ def map_graph(inputs, outputs):
 _GRAPH_ATTRIBUTES = frozenset({"_operations", "_infer_pool"})
 
 
+def _nested(struct):
+    """Whether a list, tuple or dict of outputs holds containers."""
+    values = struct.values() if isinstance(struct, dict) else struct
+    return any(isinstance(v, (list, tuple, dict)) for v in values)
+
+
 class _AddedLosses(Layer):
     """In the graph traced from a subclassed model's call(): passes its
     first input through and gives the others (what the call gave to
@@ -537,6 +543,11 @@ class Model(TrainingMixin, Layer):
             warnings.warn("Update your `Model` call to the Keras 2 API: "
                           "`Model(inputs=..., outputs=...)`", stacklevel=2)
             inputs, outputs = kwargs.pop("input"), kwargs.pop("output")
+        if inputs is self and outputs is None:
+            # ``super().__init__(self)`` in a subclass (TensorFlow's text
+            # generation tutorial): Keras 2 ignored a subclass's positional
+            # arguments
+            inputs = None
         if inputs is None and outputs is None and type(self) is Model:
             raise ValueError("Model: give inputs and outputs (Model(inputs, outputs)), or "
                              "subclass Model and define call()")
@@ -826,6 +837,9 @@ class Model(TrainingMixin, Layer):
                    for i, (s, t) in enumerate(zip(out_shapes, self._outputs))]
         Node(self, leaves, outputs, single_input=len(leaves) == 1, single_output=not multi,
              training=training)
+        if isinstance(self._outputs_struct, dict) and _nested(self._outputs_struct):
+            from ..tape import _pack_like
+            return _pack_like(self._outputs_struct, outputs)
         if multi and isinstance(self._outputs_struct, dict):
             return dict(zip(self._outputs_struct.keys(), outputs))
         return outputs if multi else outputs[0]
@@ -903,7 +917,10 @@ class Model(TrainingMixin, Layer):
             # traced on the first values it is called on
             self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
                                  broadcast=True)
-        if self._eager_call:
+        if self._eager_call or (args or kwargs) and self._subclassed and \
+                not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
+            # (arguments beyond the inputs, ``model(x, states=s,
+            # return_state=True)``, are not in the traced graph: call() runs)
             return self._call_eagerly(inputs, args, training, mask, kwargs)
         if isinstance(inputs, (list, tuple)) and self._program is not None and \
                 len(inputs) != len(self._inputs) > 1:
@@ -992,16 +1009,18 @@ class Model(TrainingMixin, Layer):
 
     def _pack_outputs(self, outs):
         """Outputs in the structure the model was built with."""
-        if isinstance(self._outputs_struct, dict):
-            return dict(zip(self._outputs_struct.keys(), outs))
         struct = self._outputs_struct
-        if isinstance(struct, (list, tuple)) and \
-                any(isinstance(o, (list, tuple, dict)) for o in struct):
+        if isinstance(struct, dict) and not _nested(struct):
+            return dict(zip(struct.keys(), outs))
+        if isinstance(struct, (list, tuple, dict)) and _nested(struct):
             # nested outputs (a layer's list of outputs among them, as
-            # ``layer.output`` of a two-output layer): the same nesting
+            # ``layer.output`` of a two-output layer; a dict of dicts, as a
+            # style-transfer model's {'content': {...}, 'style': {...}}):
+            # the same nesting
             from ..tape import _pack_like
             packed = _pack_like(struct, outs)
-            return packed[0] if len(packed) == 1 else packed
+            return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 \
+                else packed
         # One output, given alone or as a one-element list, comes back
         # alone, as Keras unpacks a singleton.
         return outs[0] if len(outs) == 1 else outs

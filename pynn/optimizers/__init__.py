@@ -71,6 +71,34 @@ class LearningRate(float):
         self._optimizer.learning_rate = float(value)
 
 
+class StepCount(int):
+    """What ``optimizer.iterations`` hands out: the number of steps taken,
+    an int that also answers as Keras's iterations variable does
+    (``numpy()``, ``value``, ``assign(n)``), as custom training loops read
+    it (``optimizer.iterations.numpy()``)."""
+
+    def __new__(cls, value, optimizer=None):
+        count = super().__new__(cls, value)
+        count._optimizer = optimizer
+        return count
+
+    def __reduce__(self):
+        return int, (int(self),)
+
+    def numpy(self):
+        return np.int64(self)
+
+    @property
+    def value(self):
+        return np.int64(self)
+
+    def assign(self, value):
+        if self._optimizer is None:
+            raise TypeError("this step count belongs to no optimizer: set "
+                            "optimizer.iterations instead")
+        self._optimizer.iterations = int(value)
+
+
 class Optimizer:
     slot_names = ()
     host_only = False  # updated in NumPy: a GPU's arrays come to the host for it
@@ -133,6 +161,14 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an "
                                  f"integer >= 1 or None, got {ema_overwrite_frequency!r}")
         self._ema = None
+
+    @property
+    def iterations(self):
+        return StepCount(self._iterations, self)
+
+    @iterations.setter
+    def iterations(self, value):
+        self._iterations = int(value)
 
     @property
     def learning_rate(self):

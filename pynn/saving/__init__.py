@@ -19,7 +19,8 @@ naming the problem.  Configs pass through one translation table between
 pynn's and Keras's terms (keras_config).
 """
 from . import keras_format, legacy_h5, pynn_format
-from .common import (H5, KERAS, KERAS_WEIGHTS, PYNN, ModelFileError, file_kind,
+from .common import (H5, KERAS, KERAS_WEIGHTS, PYNN, ModelFileError, check_overwrite,
+                     file_kind, is_checkpoint_prefix,
                      refuse_anonymous_functions)
 from .config import (compile_config, compile_from_config, deserialize_layer,
                      functional_config, layer_classes, model_from_config, sequential_config,
@@ -37,7 +38,7 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFil
            "restore_training_state",
            "model_from_config", "serialize_layer", "deserialize_layer", "layer_classes",
            "functional_config", "sequential_config", "compile_config", "compile_from_config",
-           "file_kind", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "file_kind", "is_checkpoint_prefix", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "register_keras_serializable", "get_registered_name", "get_registered_object",
            "serialize_keras_object", "deserialize_keras_object"]
 
@@ -59,7 +60,14 @@ def save_model(model, filepath, overwrite=True):
 
 def save_weights(model, filepath, overwrite=True):
     """Write the weights only: ``*.weights.pynn``, Keras 3's ``*.weights.h5``
-    or a legacy ``*.h5`` weights file."""
+    or a legacy ``*.h5`` weights file; a name of no format (``ckpt``) is
+    written as a checkpoint (pynn.train.Checkpoint of the model), as
+    TensorFlow's Keras does."""
+    if is_checkpoint_prefix(filepath):
+        from ..train import Checkpoint, _file_of
+        check_overwrite(_file_of(filepath), overwrite, "save_weights")
+        Checkpoint(root=model).write(filepath)
+        return
     kind = file_kind(filepath, "save_weights")
     if kind == PYNN:
         pynn_format.save_weights(model, filepath, overwrite)
@@ -99,7 +107,14 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     counts and shapes.  ``by_name`` matches layers by name (pynn and legacy
     HDF5 files; only layers present in both get weights);
     ``skip_mismatch`` leaves weights of another shape as they are, as
-    Keras does."""
+    Keras does.  A checkpoint prefix (what save_weights wrote for a name of
+    no format) restores the model's variables from it."""
+    if is_checkpoint_prefix(filepath):
+        from ..train import Checkpoint
+        if not keras_format.has_weights(model):
+            raise ValueError(f"load_weights: the model {model.name!r} has not been built; "
+                             f"give it an input shape first, so that its weights exist")
+        return Checkpoint(root=model).read(filepath).expect_partial()
     kind = file_kind(filepath, "load_weights")
     if kind == PYNN:
         pynn_format.load_weights(model, filepath, skip_mismatch, by_name)

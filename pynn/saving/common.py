@@ -43,6 +43,15 @@ def file_kind(filepath, what):
     raise ValueError(f"{what}: unknown file type {name!r}; {hint}")
 
 
+def is_checkpoint_prefix(filepath):
+    """Whether a weights file name is none of the formats' (``ckpt``,
+    ``training/cp.ckpt``): TensorFlow's Keras writes such a name as a
+    checkpoint, and so does pynn (pynn.train.Checkpoint, ``name.index``)."""
+    lower = os.fspath(filepath).lower()
+    known = (".pynn", ".keras", ".h5", ".hdf5") + tuple(_FOREIGN)
+    return not lower.endswith(known)
+
+
 def check_overwrite(filepath, overwrite, what):
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{what}: {os.fspath(filepath)!r} exists and overwrite=False")

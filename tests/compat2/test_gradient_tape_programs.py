@@ -125,7 +125,13 @@ def test_variable_and_weight_gradients(convnet):
 def test_watch_refuses_what_it_cannot_watch():
     with keras.GradientTape() as tape:
         with pytest.raises(TypeError, match="float array or a Variable"):
-            tape.watch(np.arange(3))
+            tape.watch("not a tensor")
+        # integers: TensorFlow's warning, and no gradient
+        ids = np.arange(3)
+        with pytest.warns(UserWarning, match="floating"):
+            tape.watch(ids)
+        y = ops.sum(ids * 2)
+    assert tape.gradient(y, ids) is None
 
 
 def test_model_called_without_training_on_a_tape_uses_each_layers_default():

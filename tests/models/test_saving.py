@@ -169,8 +169,13 @@ def test_foreign_formats_are_refused(tmp_path, name, word):
     with pytest.raises(ValueError, match=word) as e:
         model.save(tmp_path / name)
     assert ".pynn" in str(e.value)
-    with pytest.raises(ValueError, match=word):
+    if word == "unknown file type":
+        # weights to a name of no format are a checkpoint, as TensorFlow's Keras writes them
         model.save_weights(tmp_path / name)
+        assert (tmp_path / (name + ".index")).is_file()
+    else:
+        with pytest.raises(ValueError, match=word):
+            model.save_weights(tmp_path / name)
     assert not (tmp_path / name).exists()
 
 
