@@ -174,6 +174,30 @@ def _row_weights(out, w, mask):
     return (keep if w is None else (w if per_row else np.repeat(w, per)) * keep), per
 
 
+def _split_for_validation(x, y, sample_weight, validation_split):
+    """fit's validation_split for a custom train_step: the last samples of
+    every array in ``x``, ``y`` and ``sample_weight`` (any structure) are
+    held out, before any shuffling, as Keras holds them out; returns the
+    training parts and the validation_data (x alone when there is no y, as
+    the step gets it)."""
+    if _is_stream(x):
+        raise ValueError("fit: validation_split needs arrays; give validation_data "
+                         "for a generator or dataset")
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+    leaves = [a for a in tree.flatten((x, y, sample_weight)) if a is not None]
+    n = {len(a) for a in leaves}
+    if len(n) != 1:
+        raise ValueError(f"fit: validation_split needs arrays of one number of samples, "
+                         f"got {sorted(n)}")
+    split = int(n.pop() * (1.0 - validation_split))
+    head = tree.map_structure(lambda a: None if a is None else a[:split],
+                              (x, y, sample_weight))
+    tail = tree.map_structure(lambda a: None if a is None else a[split:],
+                              (x, y, sample_weight))
+    return head + (tail if y is not None or sample_weight is not None else (tail[0],),)
+
+
 def _validate_now(freq, epoch):
     """Keras's validation_freq: every freq-th epoch, or the listed epochs."""
     if isinstance(freq, int):
@@ -770,9 +794,11 @@ class TrainingMixin:
     def _adjust_input_rank(self, xs):
         """As Keras's functional models: an input one axis short of a graph
         input whose last axis is 1 gets that axis (a column given as a
-        vector: FeatureSpace's inputs, say)."""
-        return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1 else a
-                for a, t in zip(xs, self._inputs)]
+        vector: FeatureSpace's inputs, say); one with an extra last axis of
+        1 loses it."""
+        return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1
+                else a[..., 0] if a.ndim == len(t.shape) + 1 and a.shape[-1] == 1
+                else a for a, t in zip(xs, self._inputs)]
 
     def _ensure_built(self, shapes, dtypes=None):
         if self._program is None:
@@ -1074,10 +1100,12 @@ class TrainingMixin:
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         x = self._trace_from(x)
         if self._runs_own_step("train_step"):
-            if validation_split or class_weight is not None:
-                raise ValueError("fit: validation_split and class_weight are not supported "
-                                 "with a custom train_step; give validation_data, and weigh "
-                                 "samples in the step")
+            if class_weight is not None:
+                raise ValueError("fit: class_weight is not supported with a custom "
+                                 "train_step; weigh samples in the step")
+            if validation_split and validation_data is None:
+                x, y, sample_weight, validation_data = _split_for_validation(
+                    x, y, sample_weight, validation_split)
             return self._fit_steps(x, y, batch_size, int(epochs), verbose, callbacks,
                                    validation_data, shuffle, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size,

@@ -1,0 +1,135 @@
+"""keras.io's example programs, second sweep (generative, vision, text,
+recipes), run with only their imports changed: the patterns that broke,
+reproduced in a few lines, against Keras 3 on its NumPy backend where it
+runs the same thing, else a property that could fail."""
+import numpy as np
+import pytest
+
+import pynn
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+# --------- trainer_pattern.py: a model built on (28, 28, 1) fed (28, 28)
+
+def rank_model(lib):
+    inp = lib.Input((4, 1))
+    return lib.Model(inp, lib.layers.Dense(2)(lib.layers.Flatten()(inp)))
+
+
+def test_a_model_called_on_a_tensor_one_axis_short_adds_it_as_keras(keras):
+    ours, ref = rank_model(pynn), rank_model(keras)
+    ref.set_weights(ours.get_weights())
+    # Symbolic: the graph built on (None, 4, 1) called on (None, 4).
+    for lib, m in ((pynn, ours), (keras, ref)):
+        assert tuple(m(lib.Input((4,))).shape) == (None, 2)
+    # Inside a subclassed model's call, which pynn traces symbolically.
+    class Wrap(pynn.Model):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def call(self, x):
+            return self.inner(x)
+
+    x = rand(5, 4)
+    want = np.asarray(ref(x))
+    np.testing.assert_allclose(np.asarray(Wrap(ours)(x)), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_given_an_extra_last_axis_of_one_drops_it_as_keras(keras):
+    def build(lib):
+        inp = lib.Input((4,))
+        return lib.Model(inp, lib.layers.Dense(3)(inp))
+
+    ours, ref = build(pynn), build(keras)
+    ref.set_weights(ours.get_weights())
+    x = rand(6, 4, 1)
+    want = np.asarray(ref(x))
+    assert want.shape == (6, 3)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(ours(x)), want, rtol=1e-5, atol=1e-6)
+    assert tuple(ours(pynn.Input((4, 1))).shape) == (None, 3)
+
+
+# ------------ real_nvp.py: validation_split with train_step and test_step
+
+class OwnSteps(pynn.Model):
+    """Unsupervised steps, as a flow's: the data is x alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = pynn.layers.Dense(1)
+        self.tracker = pynn.metrics.Mean(name="loss")
+        self.seen = {"train": 0, "test": 0}
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def call(self, x):
+        return self.dense(x)
+
+    def loss_of(self, x):
+        return pynn.ops.mean(pynn.ops.square(self(x) - 1.0))
+
+    def train_step(self, data):
+        self.seen["train"] += int(data.shape[0])
+        with pynn.GradientTape() as tape:
+            loss = self.loss_of(data)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    def test_step(self, data):
+        self.seen["test"] += int(data.shape[0])
+        self.tracker.update_state(self.loss_of(data))
+        return {"loss": self.tracker.result()}
+
+
+def test_validation_split_with_a_custom_train_step_holds_out_the_last_samples():
+    x = rand(50, 3)
+    m = OwnSteps()
+    m.compile(optimizer=pynn.optimizers.SGD(0.05))
+    h = m.fit(x, batch_size=10, epochs=2, validation_split=0.2, verbose=0)
+    # 40 samples trained on per epoch, the last 10 validated on.
+    assert m.seen == {"train": 80, "test": 20}
+    assert h.history["loss"][1] < h.history["loss"][0]
+    # val_loss is the loss of the held-out tail after the epoch's steps.
+    want = float(np.mean((m.predict(x[40:], verbose=0) - 1.0) ** 2))
+    assert h.history["val_loss"][-1] == pytest.approx(want, rel=1e-5)
+
+
+def test_validation_split_with_a_custom_train_step_splits_x_and_y_alike():
+    class Supervised(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = pynn.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            x, y = data
+            assert x.shape[0] == y.shape[0]
+            return {"n": float(x.shape[0])}
+
+        def test_step(self, data):
+            x, y = data
+            # the held-out targets are the last ones: 40 to 49
+            return {"first_y": float(np.asarray(y)[0, 0])}
+
+    x, y = rand(50, 3), np.arange(50, dtype=np.float32)[:, None]
+    m = Supervised()
+    m.compile(optimizer="sgd")
+    h = m.fit(x, y, batch_size=50, epochs=1, validation_split=0.2, verbose=0)
+    assert h.history["n"] == [40.0]
+    assert h.history["val_first_y"] == [40.0]
+    with pytest.raises(ValueError, match="validation_split must be in"):
+        m.fit(x, y, epochs=1, validation_split=1.5, verbose=0)
