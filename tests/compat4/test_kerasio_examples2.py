@@ -133,3 +133,39 @@ def test_validation_split_with_a_custom_train_step_splits_x_and_y_alike():
     assert h.history["val_first_y"] == [40.0]
     with pytest.raises(ValueError, match="validation_split must be in"):
         m.fit(x, y, epochs=1, validation_split=1.5, verbose=0)
+
+
+# ------- text_generation_with_miniature_gpt.py: tf.data.TextLineDataset
+
+def test_text_line_dataset_reads_lines_file_after_file(tmp_path):
+    import gzip
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes(b"one two\r\nthree\n\nfour")
+    b.write_bytes("caf\u00e9 <br />x\n".encode())
+    ds = pynn.data.TextLineDataset([str(a), str(b)])
+    want = ["one two", "three", "", "four", "caf\u00e9 <br />x"]
+    assert [str(s) for s in ds.as_numpy_iterator()] == want
+    assert [str(s) for s in ds.as_numpy_iterator()] == want  # re-iterable
+    # a line from each of two files in turn, as tf.data's parallel reads
+    both = pynn.data.TextLineDataset([str(a), str(b)], num_parallel_reads=2)
+    assert [str(s) for s in both.as_numpy_iterator()] == \
+        ["one two", "caf\u00e9 <br />x", "three", "", "four"]
+    z = tmp_path / "c.txt.gz"
+    z.write_bytes(gzip.compress(b"p q\nr\n"))
+    names = pynn.data.Dataset.from_tensor_slices([str(z)])
+    assert [str(s) for s in pynn.data.TextLineDataset(names, compression_type="GZIP")
+            .as_numpy_iterator()] == ["p q", "r"]
+    with pytest.raises(ValueError, match="compression_type"):
+        pynn.data.TextLineDataset(str(a), compression_type="BZ2")
+
+
+def test_text_line_dataset_feeds_text_vectorization_in_batches(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("the cat sat\nthe dog\nthe cat ran far\n")
+    ds = pynn.data.TextLineDataset(str(f)).batch(2)
+    vec = pynn.layers.TextVectorization(output_mode="int", output_sequence_length=4)
+    vec.adapt(ds)
+    assert vec.get_vocabulary()[:4] == ["", "[UNK]", "the", "cat"]
+    batches = [np.asarray(b) for b in ds.map(lambda t: vec(t))]
+    assert [b.shape for b in batches] == [(2, 4), (1, 4)]
+    assert batches[0][0].tolist()[:2] == [2, 3]
