@@ -169,3 +169,51 @@ def test_text_line_dataset_feeds_text_vectorization_in_batches(tmp_path):
     batches = [np.asarray(b) for b in ds.map(lambda t: vec(t))]
     assert [b.shape for b in batches] == [(2, 4), (1, 4)]
     assert batches[0][0].tolist()[:2] == [2, 3]
+
+
+# --------------- quasi_svm.py: layers.experimental.RandomFourierFeatures
+
+def test_random_fourier_features_approximate_the_gaussian_kernel():
+    from pynn.layers.experimental import RandomFourierFeatures
+    pynn.utils.set_random_seed(1)
+    x = rand(6, 3)
+    layer = RandomFourierFeatures(8192, kernel_initializer="gaussian", scale=1.5)
+    z = np.asarray(layer(x))
+    k = np.asarray(layer.unscaled_kernel) / 1.5
+    np.testing.assert_allclose(z, np.cos(x @ k + np.asarray(layer.bias)), atol=1e-5)
+    # 2/D z z^T ~ exp(-|x - y|^2 / (2 scale^2))
+    exact = np.exp(-((x[:, None] - x[None]) ** 2).sum(-1) / (2 * 1.5 ** 2))
+    np.testing.assert_allclose(z @ z.T * 2 / 8192, exact, atol=0.05)
+    # nothing trains unless asked; the default scale is sqrt(d / 2)
+    assert layer.trainable_weights == []
+    auto = RandomFourierFeatures(4)
+    auto(rand(2, 8))
+    assert float(np.asarray(auto.kernel_scale)[0]) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="unsupported kernel_initializer"):
+        RandomFourierFeatures(4, kernel_initializer="cosine")
+
+
+def test_random_fourier_features_train_their_scale_when_trainable():
+    from pynn.layers.experimental import RandomFourierFeatures
+    pynn.utils.set_random_seed(2)
+    x = rand(64, 4)
+    y = (x[:, :1] > 0).astype(np.float32)
+    rff = RandomFourierFeatures(256, kernel_initializer="laplacian", scale=3.0, trainable=True)
+    model = pynn.Sequential([pynn.Input((4,)), rff, pynn.layers.Dense(1)])
+    assert [w.name.split("/")[-1] for w in rff.trainable_weights] == ["kernel_scale"]
+    kernel = np.asarray(rff.unscaled_kernel).copy()
+    model.compile(pynn.optimizers.Adam(0.05), "hinge")
+    h = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert float(np.asarray(rff.kernel_scale)[0]) != pytest.approx(3.0)
+    np.testing.assert_array_equal(np.asarray(rff.unscaled_kernel), kernel)
+    again = RandomFourierFeatures.from_config(rff.get_config())
+    assert (again.output_dim, again.kernel_initializer, again.scale, again.trainable) == \
+        (256, "laplacian", 3.0, True)
+
+
+def test_layers_experimental_holds_keras2_names():
+    from pynn.layers.experimental import preprocessing
+    assert preprocessing.Rescaling is pynn.layers.Rescaling
+    assert preprocessing.TextVectorization is pynn.layers.TextVectorization
+    assert pynn.layers.experimental.EinsumDense is pynn.layers.EinsumDense
