@@ -17,6 +17,7 @@ _PREPROCESSING = ("CategoryEncoding", "CenterCrop", "Discretization", "HashedCro
 
 
 def _preprocessing():
+    # (imported last by pynn.layers, which holds every name by then)
     from .. import layers
     module = types.ModuleType(__name__ + ".preprocessing",
                               "Keras 2's layers.experimental.preprocessing names.")
@@ -25,11 +26,6 @@ def _preprocessing():
     return module
 
 
-def __getattr__(name):
-    if name == "preprocessing":
-        globals()[name] = module = _preprocessing()
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+preprocessing = _preprocessing()
 
 __all__ = ["EinsumDense", "RandomFourierFeatures", "preprocessing"]
