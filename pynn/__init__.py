@@ -71,7 +71,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
                         function, numpy_function, print, py_function)
-from . import debugging, image, io, linalg, strings  # noqa: E402
+from . import debugging, image, io, linalg, strings, summary  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)

@@ -587,6 +587,28 @@ def _tensorboard_modules():
         make_tensor_proto=make_tensor_proto)
 
 
+def _image_summary(tb, tag, images, max_outputs=3, description=None):
+    """What tf.summary.image writes for a (k, h, w, c) batch: the width,
+    height and up to ``max_outputs`` PNGs; floats clipped to [0, 1] and
+    scaled to bytes as tf.image.convert_image_dtype does, uint8 as given."""
+    from PIL import Image  # a dependency of the tensorboard package
+    images = _np.asarray(images)
+    pngs = []
+    for image in images[:max_outputs]:
+        pixels = image if image.dtype == _np.uint8 else \
+            _np.minimum(_np.clip(image, 0.0, 1.0) * 255.5, 255.0).astype(_np.uint8)
+        buffer = _io.BytesIO()
+        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
+            buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    height, width = images.shape[1:3]
+    value = tb.Summary.Value(
+        tag=tag, metadata=tb.image_metadata.create_summary_metadata(
+            display_name=None, description=description),
+        tensor=tb.make_tensor_proto([str(width).encode(), str(height).encode()] + pngs))
+    return tb.Summary(value=[value])
+
+
 class TensorBoard(Callback):
     """Logs for TensorBoard, laid out and named as Keras 3 writes them.
 
@@ -774,24 +796,7 @@ class TensorBoard(Callback):
                                     epoch)
 
     def _image_summary(self, tag, images):
-        """What tf.summary.image writes for a (k, h, w, c) float batch: the
-        width, height and up to 3 PNGs, values clipped to [0, 1] and scaled
-        to bytes as tf.image.convert_image_dtype does."""
-        from PIL import Image  # a dependency of the tensorboard package
-        pngs = []
-        for image in images[:3]:
-            pixels = _np.minimum(_np.clip(image, 0.0, 1.0) * 255.5, 255.0).astype(_np.uint8)
-            buffer = _io.BytesIO()
-            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
-                buffer, format="PNG")
-            pngs.append(buffer.getvalue())
-        height, width = images.shape[1:3]
-        tb = self._tb
-        value = tb.Summary.Value(
-            tag=tag, metadata=tb.image_metadata.create_summary_metadata(
-                display_name=None, description=None),
-            tensor=tb.make_tensor_proto([str(width).encode(), str(height).encode()] + pngs))
-        return tb.Summary(value=[value])
+        return _image_summary(self._tb, tag, images)
 
     def _embedding_layers(self):
         """[(layer name, its embeddings weight, metadata file or None)]."""

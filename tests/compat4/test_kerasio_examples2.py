@@ -217,3 +217,63 @@ def test_layers_experimental_holds_keras2_names():
     assert preprocessing.Rescaling is pynn.layers.Rescaling
     assert preprocessing.TextVectorization is pynn.layers.TextVectorization
     assert pynn.layers.experimental.EinsumDense is pynn.layers.EinsumDense
+
+
+# -------- sklearn_metric_callbacks.py: tf.summary from inside a callback
+
+def _events(folder):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def test_summary_writes_what_tensorboard_reads(tmp_path):
+    pytest.importorskip("tensorboard")
+    tf = pynn
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    assert tf.summary.scalar("lost", 1.0, step=0) is False  # no default writer
+    with writer.as_default():
+        for step in range(3):
+            assert tf.summary.scalar("score", np.float32(step) / 4, step=step)
+        tf.summary.histogram("w", rand(100), step=2)
+        tf.summary.text("note", "hello", step=2)
+        tf.summary.image("pic", np.ones((2, 4, 5, 1), np.float32), step=2, max_outputs=1)
+        with pytest.raises(ValueError, match="no step"):
+            tf.summary.scalar("score", 1.0)
+        tf.summary.experimental.set_step(7)
+        assert tf.summary.scalar("later", pynn.ops.convert_to_tensor(2.5))
+        tf.summary.experimental.set_step(None)
+        writer.flush()
+    assert tf.summary.scalar("lost", 1.0, step=0) is False  # the default is gone again
+    acc = _events(tmp_path / "run")
+    assert sorted(acc.Tags()["tensors"]) == ["later", "note", "pic", "score", "w"]
+    got = [(e.step, float(np.asarray(e.tensor_proto.float_val)[0]))
+           for e in acc.Tensors("score")]
+    assert got == [(0, 0.0), (1, 0.25), (2, 0.5)]
+    assert [(e.step, e.tensor_proto.float_val[0]) for e in acc.Tensors("later")] == [(7, 2.5)]
+    assert acc.Tensors("note")[0].tensor_proto.string_val == [b"hello"]
+    pic = acc.Tensors("pic")[0].tensor_proto.string_val
+    assert pic[:2] == [b"5", b"4"] and len(pic) == 3 and pic[2].startswith(b"\x89PNG")
+
+
+def test_summary_from_a_callback_each_epoch(tmp_path):
+    pytest.importorskip("tensorboard")
+
+    class Logged(pynn.callbacks.Callback):
+        def __init__(self, folder):
+            super().__init__()
+            self.writer = pynn.summary.create_file_writer(folder)
+
+        def on_epoch_end(self, epoch, logs=None):
+            with self.writer.as_default():
+                pynn.summary.scalar("my_loss", logs["loss"], step=epoch + 1)
+
+    model = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    h = model.fit(rand(32, 3), rand(32, 1), epochs=3, verbose=0,
+                  callbacks=[Logged(str(tmp_path / "cb"))])
+    got = [(e.step, e.tensor_proto.float_val[0]) for e in _events(tmp_path / "cb")
+           .Tensors("my_loss")]
+    assert [s for s, _ in got] == [1, 2, 3]
+    np.testing.assert_allclose([v for _, v in got], h.history["loss"], rtol=1e-6)
