@@ -2,6 +2,7 @@
 exporter.  ``import pynn as keras`` gives Keras 3's top-level names."""
 __version__ = "0.1.0"
 import sys as _sys
+import types as _types
 
 # backend first: it loads the kernels with the thread runtime's settings.
 from . import backend  # noqa: I001
@@ -92,6 +93,12 @@ keras = _sys.modules[__name__]
 
 
 
+# tf.keras.experimental (TensorFlow 2.2-2.8), where ported programs find the
+# cosine schedules before they moved to optimizers.schedules.
+experimental = _types.SimpleNamespace(CosineDecay=optimizers.schedules.CosineDecay,
+                                      CosineDecayRestarts=optimizers.schedules.CosineDecayRestarts)
+
+
 def version():
     """pynn's version (Keras's ``keras.version()``)."""
     return __version__
@@ -120,4 +127,4 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
-           "zeros_initializer"] + _TF_NAMES
+           "zeros_initializer", "experimental", "summary"] + _TF_NAMES

@@ -277,3 +277,16 @@ def test_summary_from_a_callback_each_epoch(tmp_path):
            .Tensors("my_loss")]
     assert [s for s, _ in got] == [1, 2, 3]
     np.testing.assert_allclose([v for _, v in got], h.history["loss"], rtol=1e-6)
+
+
+# --------- simsiam.py: tf.keras.experimental's schedule, Keras 2's Rescaling
+
+def test_keras2_experimental_names_of_a_self_supervised_program(keras):
+    tf = pynn
+    ours = tf.keras.experimental.CosineDecay(initial_learning_rate=0.03, decay_steps=10)
+    ref = keras.optimizers.schedules.CosineDecay(initial_learning_rate=0.03, decay_steps=10)
+    for step in (0, 3, 10, 12):
+        assert float(ours(step)) == pytest.approx(float(ref(step)), rel=1e-6)
+    rescale = tf.layers.experimental.preprocessing.Rescaling(scale=1.0 / 127.5, offset=-1)
+    x = np.array([[[[0, 127.5, 255]]]], np.float32)
+    np.testing.assert_allclose(np.asarray(rescale(x)), [[[[-1, 0, 1]]]], atol=1e-6)
