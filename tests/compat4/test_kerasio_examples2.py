@@ -290,3 +290,57 @@ def test_keras2_experimental_names_of_a_self_supervised_program(keras):
     rescale = tf.layers.experimental.preprocessing.Rescaling(scale=1.0 / 127.5, offset=-1)
     x = np.array([[[[0, 127.5, 255]]]], np.float32)
     np.testing.assert_allclose(np.asarray(rescale(x)), [[[[-1, 0, 1]]]], atol=1e-6)
+
+
+# ------- depth_estimation.py / edsr.py: TensorFlow's image-difference ops
+
+def test_image_gradients_total_variation_and_sobel_as_tensorflow_defines_them():
+    tf = pynn
+    x = rand(2, 5, 6, 3)
+    dy, dx = (np.asarray(a) for a in tf.image.image_gradients(x))
+    assert dy.shape == dx.shape == x.shape
+    np.testing.assert_allclose(dy[:, :-1], x[:, 1:] - x[:, :-1], atol=1e-6)
+    np.testing.assert_allclose(dx[:, :, :-1], x[:, :, 1:] - x[:, :, :-1], atol=1e-6)
+    assert not dy[:, -1].any() and not dx[:, :, -1].any()
+    tv = np.abs(np.diff(x, axis=1)).sum((1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum((1, 2, 3))
+    np.testing.assert_allclose(np.asarray(tf.image.total_variation(x)), tv, rtol=1e-5)
+    assert float(tf.image.total_variation(x[1])) == pytest.approx(tv[1], rel=1e-5)
+    # Sobel with reflected borders: (..., 0) the vertical response, (..., 1) the horizontal
+    edges = np.asarray(tf.image.sobel_edges(x))
+    p = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    k = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], np.float32)
+    want = np.zeros(x.shape + (2,), np.float32)
+    for i in range(3):
+        for j in range(3):
+            window = p[:, i:i + 5, j:j + 6]
+            want[..., 0] += k[i, j] * window
+            want[..., 1] += k.T[i, j] * window
+    np.testing.assert_allclose(edges, want, atol=1e-5)
+
+
+def test_image_gradients_train_through_a_tape():
+    x = pynn.Variable(rand(1, 4, 4, 1))
+    g, h = rand(1, 4, 4, 1, seed=1), rand(1, 4, 4, 1, seed=2)
+    with pynn.GradientTape() as tape:
+        dy, dx = pynn.image.image_gradients(x)
+        loss = pynn.reduce_sum(dy * g) + pynn.reduce_sum(dx * h)
+    got = np.asarray(tape.gradient(loss, x))
+    g, h = g.copy(), h.copy()
+    g[:, -1], h[:, :, -1] = 0, 0   # the zero last row and column carry no gradient
+    want = -g - h
+    want[:, 1:] += g[:, :-1]
+    want[:, :, 1:] += h[:, :, :-1]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_nn_depth_to_space_is_tensorflows_order():
+    x = np.arange(2 * 2 * 3 * 8, dtype=np.float32).reshape(2, 2, 3, 8)
+    y = np.asarray(pynn.nn.depth_to_space(x, 2))
+    assert y.shape == (2, 4, 6, 2)
+    for i in range(2):
+        for j in range(2):
+            # output[b, 2h + i, 2w + j, c] = input[b, h, w, (2i + j) * 2 + c]
+            np.testing.assert_array_equal(y[:, i::2, j::2], x[..., (2 * i + j) * 2:(2 * i + j + 1) * 2])
+    np.testing.assert_array_equal(np.asarray(pynn.nn.space_to_depth(y, 2)), x)
+    with pytest.raises(ValueError, match="NHWC"):
+        pynn.nn.depth_to_space(x, 2, data_format="NCHW")
