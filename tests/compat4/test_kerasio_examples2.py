@@ -344,3 +344,15 @@ def test_nn_depth_to_space_is_tensorflows_order():
     np.testing.assert_array_equal(np.asarray(pynn.nn.space_to_depth(y, 2)), x)
     with pytest.raises(ValueError, match="NHWC"):
         pynn.nn.depth_to_space(x, 2, data_format="NCHW")
+
+
+def test_random_fourier_features_keep_in_pynn_files_and_are_refused_in_keras_files(tmp_path):
+    from pynn.layers.experimental import RandomFourierFeatures
+    model = pynn.Sequential([pynn.Input((5,)), RandomFourierFeatures(16, scale=2.0),
+                             pynn.layers.Dense(2)])
+    x = rand(3, 5)
+    model.save(tmp_path / "m.pynn")
+    again = pynn.models.load_model(tmp_path / "m.pynn")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="RandomFourierFeatures.*cannot write in Keras"):
+        model.save(tmp_path / "m.keras")
