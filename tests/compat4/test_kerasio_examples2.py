@@ -356,3 +356,42 @@ def test_random_fourier_features_keep_in_pynn_files_and_are_refused_in_keras_fil
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(ValueError, match="RandomFourierFeatures.*cannot write in Keras"):
         model.save(tmp_path / "m.keras")
+
+
+# ------------- edsr.py: tf.cond in a data pipeline; TF's other control flow
+
+def test_tf_control_flow_runs_eagerly_with_tensorflows_signatures():
+    tf = pynn
+    images = np.arange(2 * 3 * 1, dtype=np.float32).reshape(2, 3, 1)
+
+    def maybe_flip(image, flip):
+        return tf.cond(flip < 0.5, lambda: image, lambda: tf.image.flip_left_right(image))
+
+    np.testing.assert_array_equal(np.asarray(maybe_flip(images, tf.constant(0.2))), images)
+    np.testing.assert_array_equal(np.asarray(maybe_flip(images, tf.constant(0.7))),
+                                  images[:, ::-1])
+    i, total = tf.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s + i), (0, 0))
+    assert (int(i), int(total)) == (5, 10)
+    assert int(tf.while_loop(lambda i: i < 100, lambda i: i + 1, 0,
+                             maximum_iterations=7)) == 7
+    branches = [lambda: 10, lambda: 20]
+    assert tf.switch_case(1, branches) == 20
+    assert tf.switch_case(5, branches) == 20  # (the last branch, as TensorFlow)
+    assert tf.switch_case(5, branches, default=lambda: -1) == -1
+    pairs = tf.map_fn(lambda t: (t[0] * t[1], t[0]), (np.arange(3.0), np.ones(3)),
+                      fn_output_signature=(tf.float32, tf.int32))
+    np.testing.assert_array_equal(np.asarray(pairs[0]), [0.0, 1.0, 2.0])
+    assert np.asarray(pairs[1]).dtype == np.int32
+    x = pynn.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    with pynn.GradientTape() as tape:
+        y = tf.reduce_sum(tf.map_fn(lambda v: v * v, x))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), [2.0, 4.0, 6.0])
+    with pytest.raises(TypeError, match="callables"):
+        tf.cond(True, None, lambda: 1)
+
+
+def test_a_dataset_map_branching_with_tf_cond():
+    tf = pynn
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(6, dtype=np.float32)).map(
+        lambda v: tf.cond(v > 2.5, lambda: v * 10.0, lambda: v))
+    assert [float(v) for v in ds.as_numpy_iterator()] == [0, 1, 2, 30, 40, 50]
