@@ -73,7 +73,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
                         function, map_fn, numpy_function, print, py_function, switch_case,
                         while_loop)
-from . import debugging, image, io, linalg, strings, summary  # noqa: E402
+from . import debugging, image, io, linalg, signal, strings, summary  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)
@@ -128,5 +128,5 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
-           "zeros_initializer", "experimental", "summary", "cond", "while_loop", "switch_case",
+           "zeros_initializer", "experimental", "summary", "signal", "cond", "while_loop", "switch_case",
            "map_fn"] + _TF_NAMES

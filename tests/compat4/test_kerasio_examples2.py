@@ -395,3 +395,45 @@ def test_a_dataset_map_branching_with_tf_cond():
     ds = tf.data.Dataset.from_tensor_slices(np.arange(6, dtype=np.float32)).map(
         lambda v: tf.cond(v > 2.5, lambda: v * 10.0, lambda: v))
     assert [float(v) for v in ds.as_numpy_iterator()] == [0, 1, 2, 30, 40, 50]
+
+
+# ------------ ctc_asr.py / transformer_asr.py: tf.signal's spectrograms
+
+def test_stft_spectrogram_pipeline_as_tensorflow_defines_it():
+    tf = pynn
+    audio = rand(1000)
+    spectrum = tf.signal.stft(audio, frame_length=200, frame_step=80, fft_length=256)
+    assert tuple(spectrum.shape) == (11, 129) and np.asarray(spectrum).dtype == np.complex64
+    # frames every 80 samples, each times a periodic Hann window, rfft'd to 256 points
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(200) / 200)
+    frames = np.stack([audio[i * 80:i * 80 + 200] for i in range(11)])
+    np.testing.assert_allclose(np.asarray(spectrum), np.fft.rfft(frames * window, n=256),
+                               rtol=1e-4, atol=1e-4)
+    magnitude = tf.math.pow(tf.abs(spectrum), 0.5)
+    assert np.asarray(magnitude).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(magnitude),
+                               np.abs(np.fft.rfft(frames * window, n=256)) ** 0.5, rtol=1e-4)
+    # the default fft_length is the enclosing power of two
+    assert tuple(tf.signal.stft(audio[None], 100, 50).shape) == (1, 19, 65)
+    assert tf.signal.frame(np.arange(10), 4, 3, pad_end=True).tolist() == \
+        [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [9, 0, 0, 0]]
+    # TensorFlow's periodic window lengthens only an even window
+    np.testing.assert_allclose(np.asarray(tf.signal.hann_window(8)), np.hanning(9)[:-1],
+                               atol=1e-7)
+    np.testing.assert_allclose(np.asarray(tf.signal.hann_window(7)), np.hanning(7), atol=1e-7)
+
+
+def test_mel_weight_matrix_is_htk_triangles_without_dc():
+    tf = pynn
+    w = np.asarray(tf.signal.linear_to_mel_weight_matrix(8, 129, 16000, 20.0, 8000.0))
+    assert w.shape == (129, 8) and not w[0].any() and w.min() >= 0.0
+    hz = np.linspace(0, 8000, 129)
+    mel = 1127.0 * np.log(1 + hz / 700.0)
+    edges = np.linspace(1127.0 * np.log(1 + 20 / 700.0), 1127.0 * np.log(1 + 8000 / 700.0), 10)
+    for j in range(8):
+        inside = (mel > edges[j]) & (mel < edges[j + 2])
+        assert not w[1:][~inside[1:], j].any()
+        peak = np.argmax(w[:, j])
+        assert edges[j] < mel[peak] < edges[j + 2]
+    with pytest.raises(ValueError, match="lower_edge_hertz"):
+        tf.signal.linear_to_mel_weight_matrix(8, 129, 16000, 20.0, 9000.0)
