@@ -40,7 +40,7 @@ from .math import (  # noqa: E402
     abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, cos, cumsum,
     equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
-    norm, not_equal, one_hot, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
+    norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
     reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
     sign, sin, size, sort, split, sqrt, square, squeeze, stop_gradient, tanh, tile, transpose,
     unstack, where)
@@ -52,7 +52,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
              "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
-             "minimum", "norm", "not_equal", "one_hot", "rank", "reduce_all",
+             "minimum", "norm", "not_equal", "one_hot", "pad", "rank", "reduce_all",
              "reduce_any", "reduce_logsumexp", "reduce_max", "reduce_mean", "reduce_min",
              "reduce_prod", "reduce_sum", "repeat", "sigmoid", "sign", "sin", "size", "sort",
              "split", "sqrt", "square", "squeeze", "stop_gradient", "tanh", "tile", "transpose",
@@ -73,7 +73,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
                         function, map_fn, numpy_function, print, py_function, switch_case,
                         while_loop)
-from . import debugging, image, io, linalg, signal, strings, summary  # noqa: E402
+from . import audio, debugging, image, io, linalg, signal, strings, summary  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)
@@ -128,5 +128,5 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
-           "zeros_initializer", "experimental", "summary", "signal", "cond", "while_loop", "switch_case",
-           "map_fn"] + _TF_NAMES
+           "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
+           "while_loop", "switch_case", "map_fn"] + _TF_NAMES

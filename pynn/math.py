@@ -566,6 +566,25 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
                     keepdims=keepdims)
 
 
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """``tensor`` padded by ``paddings`` ([before, after] per axis); mode
+    'CONSTANT' (with ``constant_values``), 'REFLECT' (the edge not
+    repeated) or 'SYMMETRIC' (the edge repeated), as TensorFlow's."""
+    modes = {"CONSTANT": "constant", "REFLECT": "reflect", "SYMMETRIC": "symmetric"}
+    key = str(mode).upper()
+    if key not in modes:
+        raise ValueError(f"tf.pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got "
+                         f"{mode!r}")
+    pairs = np.asarray(_value(paddings)).astype(np.int64)
+    rank = len(ops.shape(tensor))
+    if pairs.shape != (rank, 2) or (pairs < 0).any():
+        raise ValueError(f"tf.pad: paddings must be {rank} non-negative [before, after] pairs "
+                         f"for a tensor of shape {tuple(ops.shape(tensor))}, got "
+                         f"{pairs.tolist()}")
+    return ops.pad(tensor, pairs.tolist(), mode=modes[key],
+                   constant_values=constant_values if key == "CONSTANT" else None)
+
+
 def tile(input, multiples, name=None):
     # a None among the multiples is the batch size of a traced call (ops.tile)
     reps = multiples if isinstance(multiples, (list, tuple)) else np.ravel(_value(multiples))
@@ -739,7 +758,7 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floor
          "unsorted_segment_max"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
-            "clip_by_norm", "norm", "tile", "repeat", "broadcast_to",
+            "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",
             "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:

@@ -437,3 +437,37 @@ def test_mel_weight_matrix_is_htk_triangles_without_dc():
         assert edges[j] < mel[peak] < edges[j + 2]
     with pytest.raises(ValueError, match="lower_edge_hertz"):
         tf.signal.linear_to_mel_weight_matrix(8, 129, 16000, 20.0, 9000.0)
+
+
+def test_wav_bytes_to_padded_spectrogram_as_transformer_asr_reads_them(tmp_path):
+    tf = pynn
+    stereo = np.stack([np.linspace(-0.5, 0.5, 300), np.full(300, 0.25)], 1)
+    path = str(tmp_path / "a.wav")
+    tf.io.write_file(path, tf.audio.encode_wav(stereo, 16000))
+    audio, rate = tf.audio.decode_wav(tf.io.read_file(path))
+    assert int(rate) == 16000 and tuple(audio.shape) == (300, 2)
+    np.testing.assert_allclose(np.asarray(audio), stereo, atol=1 / 32768)
+    # desired_channels keeps the first channels or repeats the last;
+    # desired_samples cuts or pads with zeros
+    mono, _ = tf.audio.decode_wav(tf.io.read_file(path), 1, 200)
+    assert tuple(mono.shape) == (200, 1)
+    three, _ = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=3,
+                                   desired_samples=310)
+    three = np.asarray(three)
+    np.testing.assert_array_equal(three[:, 2], three[:, 1])
+    assert not three[300:].any()
+    x = tf.math.pow(tf.abs(tf.signal.stft(tf.squeeze(mono, axis=-1), 100, 40, 128)), 0.5)
+    padded = tf.pad(x, tf.constant([[0, 10], [0, 0]]), "CONSTANT")[:12, :]
+    assert tuple(padded.shape) == (12, 65)
+    assert tuple(x.shape) == (3, 65)  # 1 + (200 - 100) // 40 frames
+    np.testing.assert_array_equal(np.asarray(padded)[:3], np.asarray(x))
+    assert not np.asarray(padded)[3:].any()
+    m = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(np.asarray(tf.pad(m, [[1, 1], [2, 2]], "REFLECT")),
+                                  np.pad(m, [(1, 1), (2, 2)], mode="reflect"))
+    np.testing.assert_array_equal(np.asarray(tf.pad(m, [[0, 0], [1, 1]], "SYMMETRIC")),
+                                  np.pad(m, [(0, 0), (1, 1)], mode="symmetric"))
+    np.testing.assert_array_equal(np.asarray(tf.pad(m, [[0, 1], [0, 0]], constant_values=7)),
+                                  [[0, 1, 2], [3, 4, 5], [7, 7, 7]])
+    with pytest.raises(ValueError, match="paddings must be 2"):
+        tf.pad(m, [[1, 1]])
