@@ -1277,7 +1277,7 @@ class TrainingMixin:
         self._require_compiled("evaluate()")
         steps = config.capped_steps(steps, _stream_length(x))
         verbose = 1 if verbose == "auto" else int(verbose)
-        x = self._trace_from(x)
+        x = self._trace_from(x, step="test_step")
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
@@ -1387,7 +1387,7 @@ class TrainingMixin:
             if out is not None:
                 return out
         steps = config.capped_steps(steps, _stream_length(x))
-        x = self._trace_from(x, targets=False)
+        x = self._trace_from(x, targets=False, step="predict_step")
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
                 x.shape[0] <= (batch_size or 32) and \
@@ -1472,7 +1472,7 @@ class TrainingMixin:
             out = _planned_predict(self, x)
             if out is not None:
                 return out
-        x = self._trace_from(x, targets=False)
+        x = self._trace_from(x, targets=False, step="predict_step")
         if self._runs_own_step("predict_step"):
             out = self.predict_step(x)
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
@@ -1739,14 +1739,19 @@ class TrainingMixin:
             return False
         return overridden or self._compile_args is None or self._compile_args[0] is None
 
-    def _trace_from(self, x, targets=True):
+    def _trace_from(self, x, targets=True, step="train_step"):
         """Traces a subclassed model not built yet on ``x`` (arrays, or a
         stream's first batch), so that fit, evaluate and predict know
         whether its call runs eagerly (one that draws random values does)
         before they choose their path.  Returns ``x``: a one-shot
-        iterator comes back with its first item put back in front."""
+        iterator comes back with its first item put back in front.  A
+        model with its own ``step`` (train_step, test_step or
+        predict_step) is left alone: its data is the step's to unpack (a
+        dict of source and target, say), and the step's first call of the
+        model builds it, as in Keras."""
         if x is None or self._program is not None or self._eager_call or \
-                not self._subclassed:
+                not self._subclassed or \
+                getattr(type(self), step) is not getattr(TrainingMixin, step):
             return x
         if not _is_stream(x):
             self._prepare_inputs(x, convert=False)

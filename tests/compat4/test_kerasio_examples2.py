@@ -471,3 +471,55 @@ def test_wav_bytes_to_padded_spectrogram_as_transformer_asr_reads_them(tmp_path)
                                   [[0, 1, 2], [3, 4, 5], [7, 7, 7]])
     with pytest.raises(ValueError, match="paddings must be 2"):
         tf.pad(m, [[1, 1]])
+
+
+# ---------- transformer_asr.py: a step unpacking dict batches for its call
+
+class DictSteps(pynn.Model):
+    """A call on [source, target] and steps that read {"source", "target"}."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = pynn.layers.Dense(3)
+        self.tracker = pynn.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def call(self, inputs):
+        source, target = inputs[0], inputs[1]
+        return self.dense(source) + pynn.ops.cast(target, "float32")
+
+    def _loss(self, batch):
+        preds = self([batch["source"], batch["target"]])
+        return pynn.ops.mean(pynn.ops.square(preds - 1.0))
+
+    def train_step(self, batch):
+        with pynn.GradientTape() as tape:
+            loss = self._loss(batch)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    def test_step(self, batch):
+        self.tracker.update_state(self._loss(batch))
+        return {"loss": self.tracker.result()}
+
+    def predict_step(self, batch):
+        return self([batch["source"], batch["target"]])
+
+
+def test_custom_steps_get_dict_batches_the_call_never_sees():
+    ds = pynn.data.Dataset.from_tensor_slices(
+        {"source": rand(8, 4), "target": np.zeros((8, 3), np.int32)}).batch(4)
+    model = DictSteps()
+    model.compile(optimizer=pynn.optimizers.SGD(0.1))
+    h = model.fit(ds, validation_data=ds, epochs=3, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert len(h.history["val_loss"]) == 3
+    again = DictSteps()
+    again.compile(optimizer="sgd")
+    assert np.isfinite(again.evaluate(ds, verbose=0))
+    assert DictSteps().predict(ds, verbose=0).shape == (8, 3)
