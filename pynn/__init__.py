@@ -37,8 +37,8 @@ from .ops import convert_to_tensor, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
-    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, cos, cumsum,
-    equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
+    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, cos,
+    cumsum, equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
     reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
@@ -59,7 +59,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "unstack", "where", "nn", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv"]
-# (range, abs, round, pow and math stay out of __all__: `from pynn import *`
+# (range, abs, round, pow, complex and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
 # TensorFlow's dtypes (``tf.cast(n, tf.float32)`` in a custom metric): str

@@ -40,6 +40,28 @@ def abs(x, name=None):
     return ops.abs(x)
 
 
+
+def complex(real, imag, name=None):
+    """real + i imag, complex64 from float32 parts (complex128 from float64):
+    a signal for tf.signal.fft (computed on the values, no gradient)."""
+    re, im = _value(real), _value(imag)
+    if re.dtype != im.dtype or re.dtype.kind != "f":
+        raise TypeError(f"tf.complex: real and imag must be floats of one dtype, got "
+                        f"{re.dtype} and {im.dtype}")
+    return (re + 1j * im).astype(np.complex128 if re.dtype == np.float64 else np.complex64)
+
+
+def real(input, name=None):
+    """The real parts of complex values (real values as they are)."""
+    v = _value(input)
+    return v.real.copy() if v.dtype.kind == "c" else input
+
+
+def imag(input, name=None):
+    """The imaginary parts of complex values (zeros for real values)."""
+    v = _value(input)
+    return v.imag.copy() if v.dtype.kind == "c" else np.zeros_like(v)
+
 def add(x, y, name=None):
     return ops.add(x, y)
 
@@ -743,7 +765,7 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+_MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
          "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",

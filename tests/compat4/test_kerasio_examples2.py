@@ -523,3 +523,27 @@ def test_custom_steps_get_dict_batches_the_call_never_sees():
     again.compile(optimizer="sgd")
     assert np.isfinite(again.evaluate(ds, verbose=0))
     assert DictSteps().predict(ds, verbose=0).shape == (8, 3)
+
+
+# ------------- speaker_recognition_using_cnn.py: an FFT's magnitudes
+
+def test_fft_of_a_complex_signal_built_from_real_audio():
+    tf = pynn
+    audio = rand(2, 16, 1)
+
+    def audio_to_fft(audio):
+        audio = tf.squeeze(audio, axis=-1)
+        fft = tf.signal.fft(tf.cast(tf.complex(real=audio, imag=tf.zeros_like(audio)),
+                                    tf.complex64))
+        fft = tf.expand_dims(fft, axis=-1)
+        return tf.math.abs(fft[:, : (audio.shape[1] // 2), :])
+
+    got = np.asarray(audio_to_fft(tf.convert_to_tensor(audio)))
+    assert got.shape == (2, 8, 1) and got.dtype == np.float32
+    np.testing.assert_allclose(got[..., 0], np.abs(np.fft.fft(audio[..., 0]))[:, :8],
+                               rtol=1e-5, atol=1e-5)
+    z = tf.complex(np.float32([1, 2]), np.float32([3, 4]))
+    np.testing.assert_array_equal(np.asarray(tf.math.real(z)), [1, 2])
+    np.testing.assert_array_equal(np.asarray(tf.math.imag(z)), [3, 4])
+    with pytest.raises(TypeError, match="floats of one dtype"):
+        tf.complex(np.float32([1]), np.float64([1]))
