@@ -547,3 +547,41 @@ def test_fft_of_a_complex_signal_built_from_real_audio():
     np.testing.assert_array_equal(np.asarray(tf.math.imag(z)), [3, 4])
     with pytest.raises(TypeError, match="floats of one dtype"):
         tf.complex(np.float32([1]), np.float64([1]))
+
+
+# ------- video_classification.py: a recurrent layer given mask= a tensor
+
+def masked_gru_model(lib):
+    class Masked(lib.Model):
+        def __init__(self):
+            super().__init__()
+            self.gru = lib.layers.GRU(4)
+            self.out = lib.layers.Dense(2)
+
+        def call(self, x):
+            mask = lib.ops.not_equal(x[..., 0], 0.0)
+            return self.out(self.gru(x, mask=mask))
+    return Masked()
+
+
+def test_a_mask_computed_in_a_subclassed_call_masks_as_in_keras(keras):
+    x = rand(3, 5, 2)
+    x[:, 3:] = 0.0
+    ours, ref = masked_gru_model(pynn), masked_gru_model(keras)
+    ours(x)
+    ref(x)
+    weights = [rand(*w.shape, seed=i) * 0.5 for i, w in enumerate(ours.get_weights())]
+    ours.set_weights(weights)
+    ref.set_weights(weights)
+    want = np.asarray(ref(x))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+    moved = x.copy()
+    moved[:, 3:, 1] = 7.0  # masked steps: nothing they hold reaches the output
+    np.testing.assert_allclose(ours.predict(moved, verbose=0), want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_symbolic_mask_argument_in_a_graph_is_refused_not_dropped():
+    frames = pynn.Input((6, 8))
+    mask = pynn.Input((6,), dtype="bool")
+    with pytest.raises(ValueError, match="mask= was given a symbolic tensor"):
+        pynn.layers.GRU(4, return_sequences=True)(frames, mask=mask)
