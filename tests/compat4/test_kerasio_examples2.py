@@ -585,3 +585,27 @@ def test_a_symbolic_mask_argument_in_a_graph_is_refused_not_dropped():
     mask = pynn.Input((6,), dtype="bool")
     with pytest.raises(ValueError, match="mask= was given a symbolic tensor"):
         pynn.layers.GRU(4, return_sequences=True)(frames, mask=mask)
+
+
+# ------------------- reproducibility_recipes.py: the same seed, the same run
+
+def test_a_seeded_run_with_dropout_and_a_shuffled_dataset_repeats_exactly():
+    tf = pynn
+
+    def run():
+        pynn.utils.set_random_seed(812)
+        tf.config.experimental.enable_op_determinism()
+        x = np.random.random((32, 6)).astype(np.float32)
+        y = np.random.randint(0, 3, 32)
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(32).batch(8)
+        model = pynn.Sequential([pynn.Input((6,)), pynn.layers.Dense(8, activation="relu"),
+                                 pynn.layers.Dropout(0.3), pynn.layers.Dense(3)])
+        model.compile("adam", pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+        h = model.fit(ds, epochs=2, verbose=0)
+        first = [float(pynn.initializers.GlorotNormal(seed=42)(shape=(1, 1))) for _ in range(2)]
+        return h.history["loss"], model.get_weights(), first
+
+    (l1, w1, i1), (l2, w2, i2) = run(), run()
+    assert l1 == l2 and i1 == i2 and i1[0] == i1[1]
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
