@@ -2,6 +2,7 @@
 exporter.  ``import pynn as keras`` gives Keras 3's top-level names."""
 __version__ = "0.1.0"
 import sys as _sys
+import types as _types
 
 # backend first: it loads the kernels with the thread runtime's settings.
 from . import backend  # noqa: I001
@@ -39,8 +40,8 @@ from .ops import convert_to_tensor, custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
-    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, cos, cumsum,
-    equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
+    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, cos,
+    cumsum, equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
     reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, repeat, round, shape, sigmoid,
@@ -63,7 +64,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
              "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
              "SparseTensor", "ragged", "RaggedTensor"]
-# (range, abs, round, pow and math stay out of __all__: `from pynn import *`
+# (range, abs, round, pow, complex and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
 # TensorFlow's dtypes (``tf.cast(n, tf.float32)`` in a custom metric): str
@@ -74,9 +75,11 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
-from .execution import (TensorArray, TensorSpec, executing_eagerly,  # noqa: E402
-                        function, numpy_function, print, py_function)
-from . import debugging, distribute, image, io, linalg, sparse, strings, summary, train  # noqa: E402
+from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
+                        function, map_fn, numpy_function, print, py_function, switch_case,
+                        while_loop)
+from . import audio, debugging, distribute, image, io, linalg, signal, sparse, strings  # noqa: E402
+from . import summary, train  # noqa: E402
 from . import ragged  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import SparseTensor  # noqa: E402
@@ -98,6 +101,12 @@ from . import visualization  # noqa: E402  (image galleries, segmentation masks 
 # tf.keras: this package (``tf.keras.layers.Dense`` with ``import pynn as tf``)
 keras = _sys.modules[__name__]
 
+
+
+# tf.keras.experimental (TensorFlow 2.2-2.8), where ported programs find the
+# cosine schedules before they moved to optimizers.schedules.
+experimental = _types.SimpleNamespace(CosineDecay=optimizers.schedules.CosineDecay,
+                                      CosineDecayRestarts=optimizers.schedules.CosineDecayRestarts)
 
 
 def version():
@@ -129,4 +138,5 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
-           "zeros_initializer"] + _TF_NAMES
+           "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
+           "while_loop", "switch_case", "map_fn"] + _TF_NAMES

@@ -187,10 +187,16 @@ def _set_inter_op_parallelism_threads(num_threads):
     intra-op threads."""
 
 
+def _enable_op_determinism():
+    """Without effect: pynn's kernels already give bit-identical results for
+    the same seed (utils.set_random_seed) and thread count, which is what
+    TensorFlow's switch asks of its own ops."""
+
+
 experimental = types.SimpleNamespace(
     set_memory_growth=_set_memory_growth, get_memory_growth=_get_memory_growth,
     list_physical_devices=list_physical_devices, set_visible_devices=set_visible_devices,
-    get_visible_devices=get_visible_devices)
+    get_visible_devices=get_visible_devices, enable_op_determinism=_enable_op_determinism)
 threading = types.SimpleNamespace(
     set_intra_op_parallelism_threads=_set_intra_op_parallelism_threads,
     get_intra_op_parallelism_threads=_get_intra_op_parallelism_threads,

@@ -1,9 +1,9 @@
 """``tf.data``'s names for pynn's Dataset, so that input pipelines ported
 with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
-``tf.data.AUTOTUNE``)."""
+``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
-from .utils.dataset import AUTOTUNE, INFINITE, UNKNOWN, Dataset
+from .utils.dataset import AUTOTUNE, INFINITE, UNKNOWN, Dataset, TextLineDataset
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -13,5 +13,5 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INF
                                      UNKNOWN_CARDINALITY=UNKNOWN,
                                      cardinality=lambda dataset: dataset.cardinality())
 
-__all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
+__all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]

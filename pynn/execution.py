@@ -1,7 +1,8 @@
 """How TensorFlow runs code, for programs ported with ``import pynn as tf``:
 ``tf.function``, ``tf.TensorSpec``, ``tf.py_function``,
 ``tf.numpy_function``, ``tf.TensorArray``, ``tf.print``,
-``tf.executing_eagerly``.
+``tf.executing_eagerly``, and the control flow (``tf.cond``,
+``tf.while_loop``, ``tf.map_fn``, ``tf.switch_case``).
 
 pynn runs everything eagerly (the C kernels are its compiled code), so a
 ``tf.function`` runs the Python function itself, each call: the results
@@ -324,5 +325,66 @@ def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None
     return None
 
 
+
+# ------------------------------------------------------------ control flow
+# Eager, as everything here: the branch or loop runs in Python on the
+# predicate's value, and a tape records the operations each step computes.
+
+def cond(pred, true_fn=None, false_fn=None, name=None):
+    """``true_fn()`` when ``pred`` holds, else ``false_fn()``."""
+    if not callable(true_fn) or not callable(false_fn):
+        raise TypeError("tf.cond: true_fn and false_fn must be callables")
+    return ops.cond(pred, true_fn, false_fn)
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10,
+               back_prop=True, swap_memory=False, maximum_iterations=None, name=None):
+    """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds (at
+    most ``maximum_iterations`` times); the loop variables in the structure
+    given."""
+    return ops.while_loop(cond, body, loop_vars, maximum_iterations=maximum_iterations)
+
+
+def switch_case(branch_index, branch_fns, default=None, name=None):
+    """The result of ``branch_fns[branch_index]()`` (a list, or a dict of
+    index to callable), ``default()`` for an index with no branch (the last
+    branch when no default is given, as TensorFlow's)."""
+    fns = dict(branch_fns) if isinstance(branch_fns, dict) else \
+        dict(enumerate(f[1] if isinstance(f, tuple) else f for f in branch_fns))
+    if not fns:
+        raise ValueError("tf.switch_case: branch_fns is empty")
+    i = int(np.asarray(ops._plain(branch_index)))
+    fn = fns.get(i, default if default is not None else fns[max(fns)])
+    return fn()
+
+
+def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
+           swap_memory=False, infer_shape=True, name=None, fn_output_signature=None):
+    """``fn`` applied to each entry of ``elems`` along its first axis (each
+    element of a tuple of tensors together), the results stacked;
+    ``fn_output_signature`` (or ``dtype``) casts them."""
+    several = isinstance(elems, (tuple, list))
+    parts = list(elems) if several else [elems]
+    n = {int(ops.shape(e)[0]) for e in parts}
+    if len(n) != 1:
+        raise ValueError(f"tf.map_fn: the elems have different first dimensions: "
+                         f"{[ops.shape(e)[0] for e in parts]}")
+    rows = [ops.unstack(e) for e in parts]
+    results = [fn(type(elems)(r[i] for r in rows) if several else rows[0][i])
+               for i in range(n.pop())]
+    signature = fn_output_signature if fn_output_signature is not None else dtype
+
+    def stacked(values, spec):
+        out = ops.stack(list(values))
+        spec = getattr(spec, "dtype", spec)
+        return out if spec is None else ops.cast(out, as_dtype(spec))
+    if results and isinstance(results[0], (tuple, list)):
+        specs = signature if isinstance(signature, (tuple, list)) else \
+            [signature] * len(results[0])
+        return type(results[0])(stacked(v, sp) for v, sp in zip(zip(*results), specs))
+    if not results:
+        raise ValueError("tf.map_fn: elems has no entries to map over")
+    return stacked(results, signature)
+
 __all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "py_function",
-           "numpy_function", "TensorArray"]
+           "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn"]

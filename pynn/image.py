@@ -478,6 +478,51 @@ def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03
                     k1=float(k1), k2=float(k2))
 
 
+
+def image_gradients(image):
+    """(dy, dx) of a (batch, h, w, c) batch, each the image's shape: the
+    difference to the next pixel down (right), zero in the last row
+    (column), as TensorFlow's."""
+    if ops.ndim(image) != 4:
+        raise ValueError(f"tf.image.image_gradients: expected a batch (batch, height, width, "
+                         f"channels), got shape {tuple(ops.shape(image))}")
+    dy = ops.subtract(image[:, 1:], image[:, :-1])
+    dx = ops.subtract(image[:, :, 1:], image[:, :, :-1])
+    return (ops.pad(dy, [[0, 0], [0, 1], [0, 0], [0, 0]]),
+            ops.pad(dx, [[0, 0], [0, 0], [0, 1], [0, 0]]))
+
+
+def total_variation(images, name=None):
+    """The sum of absolute differences between neighbouring pixels, down
+    and across: one value per image of a batch, a scalar for one image."""
+    batch, back = _batch("total_variation", images)
+    x = _float(batch)
+    down = ops.sum(ops.abs(ops.subtract(x[:, 1:], x[:, :-1])), axis=(1, 2, 3))
+    across = ops.sum(ops.abs(ops.subtract(x[:, :, 1:], x[:, :, :-1])), axis=(1, 2, 3))
+    tv = ops.add(down, across)
+    return tv if ops.ndim(images) == 4 else tv[0]
+
+
+def sobel_edges(image):
+    """The Sobel responses of a (batch, h, w, c) batch, (batch, h, w, c, 2):
+    [..., 0] the vertical gradient (dy), [..., 1] the horizontal (dx), the
+    image padded by reflection, as TensorFlow's."""
+    if ops.ndim(image) != 4:
+        raise ValueError(f"tf.image.sobel_edges: expected a batch (batch, height, width, "
+                         f"channels), got shape {tuple(ops.shape(image))}")
+    x = ops.pad(_float(image), [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    h, w = ops.shape(image)[1], ops.shape(image)[2]
+
+    def at(i, j):  # the padded image shifted by (i, j): the pixel at offset (i - 1, j - 1)
+        return x[:, i:i + h, j:j + w]
+    dy = ops.add(ops.add(ops.subtract(at(2, 0), at(0, 0)),
+                         ops.multiply(ops.subtract(at(2, 1), at(0, 1)), 2.0)),
+                 ops.subtract(at(2, 2), at(0, 2)))
+    dx = ops.add(ops.add(ops.subtract(at(0, 2), at(0, 0)),
+                         ops.multiply(ops.subtract(at(1, 2), at(1, 0)), 2.0)),
+                 ops.subtract(at(2, 2), at(2, 0)))
+    return ops.stack([dy, dx], axis=-1)
+
 # ---------------------------------------------------------------- files
 
 def _pil():
@@ -575,7 +620,7 @@ _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bound
               "stateless_random_flip_up_down", "stateless_random_brightness",
               "stateless_random_contrast", "stateless_random_saturation",
               "stateless_random_hue", "stateless_random_crop", "extract_patches", "psnr",
-              "ssim", "decode_image", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
+              "ssim", "image_gradients", "total_variation", "sobel_edges", "decode_image", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
               "encode_png", "encode_jpeg"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])

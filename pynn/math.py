@@ -32,8 +32,35 @@ def _is_float(x):
 # ------------------------------------------------------------ elementwise
 
 def abs(x, name=None):
+    """|x|; of complex values (a tf.signal.stft spectrum) their magnitudes,
+    real (computed on the values: no gradient flows through them)."""
+    if _value(x).dtype.kind == "c":
+        v = _value(x)
+        return np.abs(v).astype(np.float64 if v.dtype == np.complex128 else np.float32)
     return ops.abs(x)
 
+
+
+def complex(real, imag, name=None):
+    """real + i imag, complex64 from float32 parts (complex128 from float64):
+    a signal for tf.signal.fft (computed on the values, no gradient)."""
+    re, im = _value(real), _value(imag)
+    if re.dtype != im.dtype or re.dtype.kind != "f":
+        raise TypeError(f"tf.complex: real and imag must be floats of one dtype, got "
+                        f"{re.dtype} and {im.dtype}")
+    return (re + 1j * im).astype(np.complex128 if re.dtype == np.float64 else np.complex64)
+
+
+def real(input, name=None):
+    """The real parts of complex values (real values as they are)."""
+    v = _value(input)
+    return v.real.copy() if v.dtype.kind == "c" else input
+
+
+def imag(input, name=None):
+    """The imaginary parts of complex values (zeros for real values)."""
+    v = _value(input)
+    return v.imag.copy() if v.dtype.kind == "c" else np.zeros_like(v)
 
 def add(x, y, name=None):
     return ops.add(x, y)
@@ -562,18 +589,22 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
-    """tf.pad: ``paddings[i] = [before, after]`` for axis i; ``mode``
-    'CONSTANT' (with ``constant_values``), 'REFLECT' or 'SYMMETRIC'."""
-    mode = str(mode).lower()
-    if mode not in ("constant", "reflect", "symmetric"):
-        raise ValueError(f"pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
-    widths = [[int(b), int(a)] for b, a in np.asarray(_value(paddings)).reshape(-1, 2)]
-    if len(widths) != np.ndim(_value(tensor)):
-        raise ValueError(f"pad: paddings has {len(widths)} rows for a tensor of rank "
-                         f"{np.ndim(_value(tensor))}")
-    if mode == "constant":
-        return ops.pad(tensor, widths, constant_values=constant_values)
-    return ops.pad(tensor, widths, mode=mode)
+    """``tensor`` padded by ``paddings`` ([before, after] per axis); mode
+    'CONSTANT' (with ``constant_values``), 'REFLECT' (the edge not
+    repeated) or 'SYMMETRIC' (the edge repeated), as TensorFlow's."""
+    modes = {"CONSTANT": "constant", "REFLECT": "reflect", "SYMMETRIC": "symmetric"}
+    key = str(mode).upper()
+    if key not in modes:
+        raise ValueError(f"tf.pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got "
+                         f"{mode!r}")
+    pairs = np.asarray(_value(paddings)).astype(np.int64)
+    rank = len(ops.shape(tensor))
+    if pairs.shape != (rank, 2) or (pairs < 0).any():
+        raise ValueError(f"tf.pad: paddings must be {rank} non-negative [before, after] pairs "
+                         f"for a tensor of shape {tuple(ops.shape(tensor))}, got "
+                         f"{pairs.tolist()}")
+    return ops.pad(tensor, pairs.tolist(), mode=modes[key],
+                   constant_values=constant_values if key == "CONSTANT" else None)
 
 
 def tile(input, multiples, name=None):
@@ -734,7 +765,7 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+_MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
          "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
@@ -749,7 +780,7 @@ _MATH = ["abs", "add", "subtract", "multiply", "divide", "divide_no_nan", "floor
          "unsorted_segment_max"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
-            "clip_by_norm", "norm", "tile", "repeat", "broadcast_to",
+            "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",
             "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
 for _name in _MATH + _TENSORS:

@@ -182,15 +182,31 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
                    data_format)
 
 
+
+def depth_to_space(input, block_size, data_format="NHWC", name=None):
+    """Each pixel's channels spread over a ``block_size`` x ``block_size``
+    block of NHWC ``input`` (TensorFlow's channel order; a sub-pixel
+    upsampling)."""
+    _nhwc(data_format, "depth_to_space")
+    return ops.depth_to_space(input, block_size, data_format="channels_last")
+
+
+def space_to_depth(input, block_size, data_format="NHWC", name=None):
+    """Each ``block_size`` x ``block_size`` block of NHWC ``input`` moved
+    into its channels (the inverse of depth_to_space)."""
+    _nhwc(data_format, "space_to_depth")
+    return ops.space_to_depth(input, block_size, data_format="channels_last")
+
 __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish", "sigmoid",
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
-           "max_pool2d", "avg_pool2d"]
+           "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
               "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
-              "bias_add", "embedding_lookup", "conv2d", "max_pool2d", "avg_pool2d"):
+              "bias_add", "embedding_lookup", "conv2d", "max_pool2d", "avg_pool2d",
+              "depth_to_space", "space_to_depth"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

@@ -174,6 +174,30 @@ def _row_weights(out, w, mask):
     return (keep if w is None else (w if per_row else np.repeat(w, per)) * keep), per
 
 
+def _split_for_validation(x, y, sample_weight, validation_split):
+    """fit's validation_split for a custom train_step: the last samples of
+    every array in ``x``, ``y`` and ``sample_weight`` (any structure) are
+    held out, before any shuffling, as Keras holds them out; returns the
+    training parts and the validation_data (x alone when there is no y, as
+    the step gets it)."""
+    if _is_stream(x):
+        raise ValueError("fit: validation_split needs arrays; give validation_data "
+                         "for a generator or dataset")
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+    leaves = [a for a in tree.flatten((x, y, sample_weight)) if a is not None]
+    n = {len(a) for a in leaves}
+    if len(n) != 1:
+        raise ValueError(f"fit: validation_split needs arrays of one number of samples, "
+                         f"got {sorted(n)}")
+    split = int(n.pop() * (1.0 - validation_split))
+    head = tree.map_structure(lambda a: None if a is None else a[:split],
+                              (x, y, sample_weight))
+    tail = tree.map_structure(lambda a: None if a is None else a[split:],
+                              (x, y, sample_weight))
+    return head + (tail if y is not None or sample_weight is not None else (tail[0],),)
+
+
 def _validate_now(freq, epoch):
     """Keras's validation_freq: every freq-th epoch, or the listed epochs."""
     if isinstance(freq, int):
@@ -774,9 +798,11 @@ class TrainingMixin:
     def _adjust_input_rank(self, xs):
         """As Keras's functional models: an input one axis short of a graph
         input whose last axis is 1 gets that axis (a column given as a
-        vector: FeatureSpace's inputs, say)."""
-        return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1 else a
-                for a, t in zip(xs, self._inputs)]
+        vector: FeatureSpace's inputs, say); one with an extra last axis of
+        1 loses it."""
+        return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1
+                else a[..., 0] if a.ndim == len(t.shape) + 1 and a.shape[-1] == 1
+                else a for a, t in zip(xs, self._inputs)]
 
     def _ensure_built(self, shapes, dtypes=None):
         if self._program is None:
@@ -1078,10 +1104,12 @@ class TrainingMixin:
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         x = self._trace_from(x, batch_size=batch_size or 32)
         if self._runs_own_step("train_step"):
-            if validation_split or class_weight is not None:
-                raise ValueError("fit: validation_split and class_weight are not supported "
-                                 "with a custom train_step; give validation_data, and weigh "
-                                 "samples in the step")
+            if class_weight is not None:
+                raise ValueError("fit: class_weight is not supported with a custom "
+                                 "train_step; weigh samples in the step")
+            if validation_split and validation_data is None:
+                x, y, sample_weight, validation_data = _split_for_validation(
+                    x, y, sample_weight, validation_split)
             return self._fit_steps(x, y, batch_size, int(epochs), verbose, callbacks,
                                    validation_data, shuffle, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size,
@@ -1253,7 +1281,7 @@ class TrainingMixin:
         self._require_compiled("evaluate()")
         steps = config.capped_steps(steps, _stream_length(x))
         verbose = 1 if verbose == "auto" else int(verbose)
-        x = self._trace_from(x, batch_size=batch_size or 32)
+        x = self._trace_from(x, batch_size=batch_size or 32, step="test_step")
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
@@ -1364,7 +1392,8 @@ class TrainingMixin:
                 return out
         steps = config.capped_steps(steps, _stream_length(x))
         x = self._trace_from(x, targets=False,
-                             batch_size=batch_size if type(batch_size) is int else 32)
+                             batch_size=batch_size if type(batch_size) is int else 32,
+                             step="predict_step")
         if type(x) is np.ndarray and x.ndim and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
                 x.shape[0] <= (batch_size or 32) and \
@@ -1449,7 +1478,7 @@ class TrainingMixin:
             out = _planned_predict(self, x)
             if out is not None:
                 return out
-        x = self._trace_from(x, targets=False)
+        x = self._trace_from(x, targets=False, step="predict_step")
         if self._runs_own_step("predict_step"):
             out = self.predict_step(x)
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
@@ -1716,14 +1745,19 @@ class TrainingMixin:
             return False
         return overridden or self._compile_args is None or self._compile_args[0] is None
 
-    def _trace_from(self, x, targets=True, batch_size=None):
+    def _trace_from(self, x, targets=True, batch_size=None, step="train_step"):
         """Traces a subclassed model not built yet on ``x`` (arrays, or a
         stream's first batch), so that fit, evaluate and predict know
         whether its call runs eagerly (one that draws random values does)
         before they choose their path.  Returns ``x``: a one-shot
-        iterator comes back with its first item put back in front."""
+        iterator comes back with its first item put back in front.  A
+        model with its own ``step`` (train_step, test_step or
+        predict_step) is left alone: its data is the step's to unpack (a
+        dict of source and target, say), and the step's first call of the
+        model builds it, as in Keras."""
         if x is None or self._program is not None or self._eager_call or \
-                not self._subclassed:
+                not self._subclassed or \
+                getattr(type(self), step) is not getattr(TrainingMixin, step):
             return x
         if not _is_stream(x):
             self._prepare_inputs(x, convert=False)

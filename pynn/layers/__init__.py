@@ -11,7 +11,8 @@ from .conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Con
                    SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
                    SeparableConvolution2D)
 from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
-from .core import Activation, Dense, Dropout, EinsumDense, Flatten, Identity, Reshape
+from .core import (Activation, Dense, Dropout, EinsumDense, Flatten, Identity,
+                   RandomFourierFeatures, Reshape)
 from .embedding import Embedding, ReversibleEmbedding
 from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,
                                  RandAugment, RandomColorDegeneration, RandomColorJitter,
@@ -46,3 +47,4 @@ from .text import (CategoryEncoding, Discretization, HashedCrossing, Hashing, In
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from . import experimental

@@ -996,6 +996,17 @@ class Layer(Module):
             # a mask the program gives (lstm(x, mask=m)) reaches the call
             with autodiff.given_mask(mask):
                 return Layer.__call__(self, inputs, *args, training=training, **kwargs)
+        if isinstance(mask, KerasTensor):
+            # A graph carries masks with its tensors (Embedding(mask_zero=True),
+            # Masking), not as a separate input of a call: dropping the
+            # mask would let the masked steps into the result.
+            if autodiff.model_being_traced() is not None:
+                raise autodiff.UntraceableCall()  # (the model's call runs on data instead)
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): mask= was given "
+                             f"a symbolic tensor ({mask.name}), which pynn cannot record in "
+                             f"a graph; there masks come with the tensors "
+                             f"(Embedding(mask_zero=True), Masking). Call the layer with "
+                             f"mask= on arrays (eagerly or in a subclassed model's call)")
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
         elif (args or kwargs) and self._traces_call:

@@ -731,6 +731,72 @@ class Identity(Layer):
     fixed_input_axes = ()
 
 
+class RandomFourierFeatures(Layer):
+    """Keras 2's (``layers.experimental.RandomFourierFeatures``): maps
+    (batch, d) inputs to ``cos(x @ (kernel / kernel_scale) + bias)``, random
+    features whose dot products approximate a Gaussian or Laplacian kernel
+    (a quasi-SVM when a linear layer follows).  The kernel, drawn N(0, 1)
+    ('gaussian') or Cauchy ('laplacian') or by a given initializer, and the
+    bias, uniform in [0, 2 pi), never train; ``kernel_scale`` (``scale``,
+    default sqrt(d / 2) for 'gaussian', else 1) trains when the layer is
+    made with trainable=True."""
+    KERNELS = ("gaussian", "laplacian")
+
+    def __init__(self, output_dim, kernel_initializer="gaussian", scale=None, trainable=False,
+                 name=None, **kwargs):
+        if isinstance(output_dim, bool) or not isinstance(output_dim, (int, np.integer)) \
+                or output_dim <= 0:
+            raise ValueError(f"RandomFourierFeatures: output_dim must be a positive integer, "
+                             f"got {output_dim!r}")
+        if isinstance(kernel_initializer, str) and kernel_initializer.lower() not in self.KERNELS:
+            raise ValueError(f"RandomFourierFeatures: unsupported kernel_initializer "
+                             f"{kernel_initializer!r}; the kernels are {list(self.KERNELS)}")
+        if scale is not None and not scale > 0.0:
+            raise ValueError(f"RandomFourierFeatures: scale must be a positive float, got "
+                             f"{scale!r}")
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        self.output_dim = int(output_dim)
+        self.kernel_initializer = kernel_initializer
+        self.scale = scale
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"RandomFourierFeatures {self.name!r}: expects inputs of shape "
+                             f"(batch, d) with d known, got {shape_str(input_shape)}")
+        d = int(input_shape[-1])
+        kind = self.kernel_initializer.lower() if isinstance(self.kernel_initializer, str) \
+            else None
+        if kind == "gaussian":
+            init = initializers.RandomNormal(stddev=1.0)
+        elif kind == "laplacian":
+            u = np.random.default_rng(next_seed()).uniform(size=(d, self.output_dim))
+            init = initializers.Constant(np.tan(np.pi * (u - 0.5)).astype(np.float32))
+        else:
+            init = self.kernel_initializer
+        self.unscaled_kernel = self.add_weight("unscaled_kernel", (d, self.output_dim), init,
+                                               trainable=False)
+        self.bias = self.add_weight("bias", (self.output_dim,),
+                                    initializers.RandomUniform(0.0, 2 * np.pi), trainable=False)
+        if self.scale is None:
+            self.scale = float(np.sqrt(d / 2.0)) if kind == "gaussian" else 1.0
+        self.kernel_scale = self.add_weight("kernel_scale", (1,),
+                                            initializers.Constant(self.scale),
+                                            constraint="non_neg")
+
+    def call(self, inputs):
+        kernel = self.unscaled_kernel * (1.0 / self.kernel_scale)
+        return ops.cos(ops.matmul(ops.cast(inputs, "float32"), kernel) + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.output_dim,)
+
+    def get_config(self):
+        init = self.kernel_initializer
+        return {**super().get_config(), "output_dim": self.output_dim,
+                "kernel_initializer": init if isinstance(init, str) else
+                initializers.serialize(init), "scale": self.scale}
+
+
 # Keras 2's keras.layers.core also held these (``from keras.layers.core
 # import Lambda, Permute``); they live in their own families here, which
 # import this one.

@@ -822,6 +822,13 @@ class Model(TrainingMixin, Layer):
         if len(leaves) != len(self._inputs):
             raise ValueError(f"Model {self.name!r} takes {len(self._inputs)} input(s), "
                              f"called on {len(leaves)}")
+        # As Keras's functional models (and this model's eager calls): a
+        # tensor one axis short of an input whose last axis is 1 gets that
+        # axis, one with an extra last axis of 1 loses it (a Flatten'd
+        # (None, 28, 28) fed to a model built on (None, 28, 28, 1)).
+        leaves = [ops.expand_dims(t, -1) if len(t.shape) == len(w.shape) - 1 and w.shape[-1] == 1
+                  else ops.squeeze(t, -1) if len(t.shape) == len(w.shape) + 1 and t.shape[-1] == 1
+                  else t for t, w in zip(leaves, self._inputs)]
         shapes = [t.shape for t in leaves]
         for i, (got, want) in enumerate(zip(shapes, self._inputs)):
             exp = want.shape

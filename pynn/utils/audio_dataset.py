@@ -20,16 +20,17 @@ _WHO = "audio_dataset_from_directory"
 ALLOWED_FORMATS = (".wav",)
 
 
-def read_wav(path):
+def read_wav(path, who=_WHO):
     """(samples as float32 of shape (frames, channels), frame rate) of a PCM
-    WAV file: 8-bit unsigned, 16-, 24- or 32-bit signed integers, scaled to
-    [-1, 1) as TensorFlow's decode_wav scales them."""
+    WAV file (a path, or a binary file object): 8-bit unsigned, 16-, 24- or
+    32-bit signed integers, scaled to [-1, 1) as TensorFlow's decode_wav
+    scales them.  ``who`` names the caller in errors."""
     try:
-        with wave.open(str(path), "rb") as f:
+        with wave.open(path if hasattr(path, "read") else str(path), "rb") as f:
             channels, width, rate = f.getnchannels(), f.getsampwidth(), f.getframerate()
             data = f.readframes(f.getnframes())
     except (wave.Error, EOFError) as e:
-        raise ValueError(f"{_WHO}: {path} is not a PCM WAV file that can be read ({e})") \
+        raise ValueError(f"{who}: {path} is not a PCM WAV file that can be read ({e})") \
             from None
     raw = np.frombuffer(data, np.uint8)
     if width == 1:
@@ -42,7 +43,7 @@ def read_wav(path):
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
         values = np.where(v >= 1 << 23, v - (1 << 24), v) / 2.0 ** 23
     else:
-        raise ValueError(f"{_WHO}: {path} has {8 * width}-bit samples; expected 8, 16, 24 or "
+        raise ValueError(f"{who}: {path} has {8 * width}-bit samples; expected 8, 16, 24 or "
                          f"32-bit PCM")
     return values.astype(np.float32).reshape(-1, channels), rate
 

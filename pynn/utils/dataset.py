@@ -705,6 +705,55 @@ class Dataset:
         return self._derive(lambda: _background(self._elements, depth), self._cardinality)
 
 
+class TextLineDataset(Dataset):
+    """tf.data.TextLineDataset: one string element per line of the text
+    files ``filenames`` (a path, a list of paths or a Dataset of them),
+    file after file, each line without its "\n" or "\r\n".
+    ``compression_type`` is None/"" (plain), "GZIP" or "ZLIB";
+    ``num_parallel_reads`` > 1 reads that many files at once, a line from
+    each in turn (tf.data's interleaved order)."""
+
+    def __init__(self, filenames, compression_type=None, buffer_size=None,
+                 num_parallel_reads=None, name=None):
+        if isinstance(filenames, Dataset):
+            paths = None
+            source = filenames
+        else:
+            paths = np.asarray(filenames.numpy() if hasattr(filenames, "numpy") else filenames)
+            if paths.dtype.kind not in "USO" or paths.ndim > 1:
+                raise TypeError(f"TextLineDataset: filenames must be a path or a list of "
+                                f"paths, got {filenames!r}")
+            source = Dataset.from_tensor_slices(paths.reshape(-1))
+        kind = (compression_type or "").upper()
+        if kind not in ("", "GZIP", "ZLIB"):
+            raise ValueError(f"TextLineDataset: compression_type must be None, '', 'GZIP' or "
+                             f"'ZLIB', got {compression_type!r}")
+
+        def lines(path):
+            path = path.decode() if isinstance(path, bytes) else str(path)
+            with open(path, "rb") as f:
+                data = f.read()
+            if kind == "GZIP":
+                import gzip
+                data = gzip.decompress(data)
+            elif kind == "ZLIB":
+                import zlib
+                data = zlib.decompress(data)
+            rows = data.split(b"\n")
+            if rows[-1] == b"":
+                rows.pop()  # (a final newline ends the last line, no empty one after it)
+            for row in rows:
+                yield np.str_((row[:-1] if row.endswith(b"\r") else row).decode("utf-8"))
+
+        def one_file(path):
+            return Dataset(lambda: lines(np.asarray(path).item()))
+
+        cycle = 1 if not num_parallel_reads or num_parallel_reads < 0 else \
+            _check_count(num_parallel_reads, "TextLineDataset", "num_parallel_reads")
+        files = source.interleave(one_file, cycle_length=cycle)
+        super().__init__(files._make_iterator, UNKNOWN)
+
+
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None,
                   preferred_backend=None):
     """Keras's split_dataset: the samples of ``dataset`` (an array, a list

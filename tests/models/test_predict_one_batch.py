@@ -104,7 +104,8 @@ def test_other_dtypes_and_layouts_are_converted_as_before():
     (np.zeros((2, 19), np.float32),
      r"Input 0 of layer 'dense\w*' is incompatible with the layer: expected "
      r"shape=\(None, 20\), found shape=\(None, 19\)"),
-    (np.zeros((2, 20, 1), np.float32), r"found shape=\(None, 20, 1\)"),
+    # (an extra last axis of 1 is dropped, as Keras drops it; one of 2 is not)
+    (np.zeros((2, 20, 2), np.float32), r"found shape=\(None, 20, 2\)"),
     (np.full((2, 20), np.nan, np.float32), "x contains NaN or infinite values"),
     (np.float32(1.0), "expected an array with a batch dimension"),
     (np.array(["a", "b"]), "expected numeric data"),

@@ -1,0 +1,31 @@
+"""Keras 2's ``layers.experimental`` names, where tf.keras 2.x programs
+find them (``layers.experimental.RandomFourierFeatures``,
+``layers.experimental.preprocessing.Rescaling``, ``from
+tensorflow.keras.layers.experimental import preprocessing``): the same
+layers as ``pynn.layers``."""
+import types
+
+from .core import EinsumDense, RandomFourierFeatures
+
+# tf.keras 2.3-2.8 kept the preprocessing layers here before they moved
+# to keras.layers.
+_PREPROCESSING = ("CategoryEncoding", "CenterCrop", "Discretization", "HashedCrossing",
+                  "Hashing", "IntegerLookup", "Normalization", "RandomBrightness",
+                  "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
+                  "RandomTranslation", "RandomZoom", "Rescaling", "Resizing", "StringLookup",
+                  "TextVectorization")
+
+
+def _preprocessing():
+    # (imported last by pynn.layers, which holds every name by then)
+    from .. import layers
+    module = types.ModuleType(__name__ + ".preprocessing",
+                              "Keras 2's layers.experimental.preprocessing names.")
+    for name in _PREPROCESSING:
+        setattr(module, name, getattr(layers, name))
+    return module
+
+
+preprocessing = _preprocessing()
+
+__all__ = ["EinsumDense", "RandomFourierFeatures", "preprocessing"]

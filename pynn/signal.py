@@ -1,0 +1,172 @@
+"""``tf.signal`` for programs ported with ``import pynn as tf``: framing,
+windows, the short-time Fourier transform, FFTs and the mel filterbank,
+as TensorFlow defines them (an audio model's input pipeline: a
+spectrogram as ``tf.abs(tf.signal.stft(...))``).
+
+These run on the values given (NumPy's FFT), for preparing a model's
+inputs: a GradientTape records nothing through them.  Spectra are complex
+arrays (complex64 from float32), which ``tf.abs`` and ``tf.math.real`` /
+``imag`` turn into real ones."""
+import numpy as np
+
+from . import ops
+from .backend import _eager_results
+from .dtypes import as_dtype
+
+
+def _value(x):
+    return np.asarray(ops._plain(x))
+
+
+def _real(x, who):
+    v = _value(x)
+    if v.dtype.kind not in "fiub":
+        raise TypeError(f"tf.signal.{who}: expected real signals, got dtype {v.dtype}")
+    return v if v.dtype.kind == "f" else v.astype(np.float32)
+
+
+def _count(value, who, what, low=1):
+    v = _value(value)
+    if v.ndim or v.dtype.kind not in "iu" and not float(v).is_integer() or int(v) < low:
+        raise ValueError(f"tf.signal.{who}: {what} must be an integer >= {low}, got {value!r}")
+    return int(v)
+
+
+def _complex_of(dtype):
+    return np.complex128 if np.dtype(dtype) == np.float64 else np.complex64
+
+
+def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1, name=None):
+    """The frames of ``frame_length`` samples every ``frame_step`` along
+    ``axis``: that axis becomes (frames, frame_length).  Without
+    ``pad_end`` a frame that would run past the end is dropped; with it the
+    end is padded with ``pad_value`` to ceil(length / frame_step) frames,
+    as TensorFlow's."""
+    x = _value(signal)
+    length = _count(frame_length, "frame", "frame_length")
+    step = _count(frame_step, "frame", "frame_step")
+    if x.ndim == 0:
+        raise ValueError("tf.signal.frame: signal must have at least one axis")
+    axis = axis % x.ndim
+    n = x.shape[axis]
+    if pad_end:
+        frames = -(-n // step)
+        need = max((frames - 1) * step + length - n, 0)
+        pads = [(0, 0)] * x.ndim
+        pads[axis] = (0, need)
+        x = np.pad(x, pads, constant_values=pad_value)
+    else:
+        frames = max(0, 1 + (n - length) // step) if n >= length else 0
+    starts = np.arange(frames) * step
+    index = starts[:, None] + np.arange(length)[None, :]
+    return np.take(x, index, axis=axis)
+
+
+def _raised_cosine(window_length, periodic, dtype, a, b, who):
+    n = _count(window_length, who, "window_length", low=0)
+    dtype = np.dtype(as_dtype(dtype))
+    if n == 1:
+        return np.ones(1, dtype)
+    # (TensorFlow's periodic window extends only an even length by one)
+    denom = n + (1 if periodic and n % 2 == 0 else 0) - 1
+    count = np.arange(n, dtype=np.float64)
+    return (a - b * np.cos(2.0 * np.pi * count / max(denom, 1))).astype(dtype)
+
+
+def hann_window(window_length, periodic=True, dtype="float32", name=None):
+    """0.5 - 0.5 cos(2 pi n / N): N the length, plus one for a periodic
+    window of even length, minus one."""
+    return _raised_cosine(window_length, periodic, dtype, 0.5, 0.5, "hann_window")
+
+
+def hamming_window(window_length, periodic=True, dtype="float32", name=None):
+    """0.54 - 0.46 cos(2 pi n / N), N as hann_window's."""
+    return _raised_cosine(window_length, periodic, dtype, 0.54, 0.46, "hamming_window")
+
+
+def _fft_length(frame_length):
+    return 1 << max(int(frame_length) - 1, 0).bit_length()
+
+
+def rfft(input_tensor, fft_length=None, name=None):
+    """The FFT of the real signals over the last axis, cropped or zero-padded
+    to ``fft_length`` first: fft_length // 2 + 1 complex bins."""
+    x = _real(input_tensor, "rfft")
+    n = x.shape[-1] if fft_length is None else _count(np.ravel(_value(fft_length))[0], "rfft",
+                                                      "fft_length")
+    return np.fft.rfft(x, n=n, axis=-1).astype(_complex_of(x.dtype))
+
+
+def irfft(input_tensor, fft_length=None, name=None):
+    """The real signals of the one-sided spectra over the last axis."""
+    x = _value(input_tensor)
+    n = 2 * (x.shape[-1] - 1) if fft_length is None else \
+        _count(np.ravel(_value(fft_length))[0], "irfft", "fft_length")
+    real = np.float64 if x.dtype == np.complex128 else np.float32
+    return np.fft.irfft(x, n=n, axis=-1).astype(real)
+
+
+def fft(input, name=None):
+    """The complex FFT over the last axis."""
+    x = _value(input)
+    if x.dtype.kind != "c":
+        raise TypeError(f"tf.signal.fft: expected complex input, got dtype {x.dtype}")
+    return np.fft.fft(x, axis=-1).astype(x.dtype)
+
+
+def ifft(input, name=None):
+    """The inverse complex FFT over the last axis."""
+    x = _value(input)
+    if x.dtype.kind != "c":
+        raise TypeError(f"tf.signal.ifft: expected complex input, got dtype {x.dtype}")
+    return np.fft.ifft(x, axis=-1).astype(x.dtype)
+
+
+def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_window,
+         pad_end=False, name=None):
+    """The short-time Fourier transform over the last axis: (..., frames,
+    fft_length // 2 + 1) complex bins of each windowed frame, fft_length
+    by default the smallest power of two >= frame_length."""
+    x = _real(signals, "stft")
+    length = _count(frame_length, "stft", "frame_length")
+    n = _fft_length(length) if fft_length is None else _count(fft_length, "stft", "fft_length")
+    frames = frame(x, length, frame_step, pad_end=pad_end)
+    if window_fn is not None:
+        frames = frames * _value(window_fn(length, dtype=frames.dtype.name))
+    return np.fft.rfft(frames, n=n, axis=-1).astype(_complex_of(x.dtype))
+
+
+def _hertz_to_mel(hertz):
+    return 1127.0 * np.log(1.0 + hertz / 700.0)
+
+
+def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sample_rate=8000,
+                                lower_edge_hertz=125.0, upper_edge_hertz=3800.0,
+                                dtype="float32", name=None):
+    """The (num_spectrogram_bins, num_mel_bins) matrix of triangular mel
+    filters (HTK's mel scale) that a magnitude spectrogram is multiplied by;
+    the DC bin gets no weight, as TensorFlow's."""
+    bins = _count(num_spectrogram_bins, "linear_to_mel_weight_matrix",
+                  "num_spectrogram_bins")
+    mels = _count(num_mel_bins, "linear_to_mel_weight_matrix", "num_mel_bins")
+    rate = float(_value(sample_rate))
+    low, high = float(lower_edge_hertz), float(upper_edge_hertz)
+    if not 0.0 <= low < high <= rate / 2.0:
+        raise ValueError(f"tf.signal.linear_to_mel_weight_matrix: need 0 <= lower_edge_hertz "
+                         f"< upper_edge_hertz <= sample_rate / 2, got {low}, {high} and "
+                         f"sample_rate {rate}")
+    spectrum_mel = _hertz_to_mel(np.linspace(0.0, rate / 2.0, bins)[1:])[:, None]
+    edges = np.linspace(_hertz_to_mel(low), _hertz_to_mel(high), mels + 2)
+    lower, center, upper = edges[:-2][None], edges[1:-1][None], edges[2:][None]
+    rising = (spectrum_mel - lower) / (center - lower)
+    falling = (upper - spectrum_mel) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.pad(weights, [(1, 0), (0, 0)]).astype(np.dtype(as_dtype(dtype)))
+
+
+_FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "stft",
+              "linear_to_mel_weight_matrix"]
+for _name in _FUNCTIONS:
+    globals()[_name] = _eager_results(globals()[_name])
+del _name
+__all__ = list(_FUNCTIONS)
