@@ -492,17 +492,6 @@ def image_gradients(image):
             ops.pad(dx, [[0, 0], [0, 0], [0, 1], [0, 0]]))
 
 
-def total_variation(images, name=None):
-    """The sum of absolute differences between neighbouring pixels, down
-    and across: one value per image of a batch, a scalar for one image."""
-    batch, back = _batch("total_variation", images)
-    x = _float(batch)
-    down = ops.sum(ops.abs(ops.subtract(x[:, 1:], x[:, :-1])), axis=(1, 2, 3))
-    across = ops.sum(ops.abs(ops.subtract(x[:, :, 1:], x[:, :, :-1])), axis=(1, 2, 3))
-    tv = ops.add(down, across)
-    return tv if ops.ndim(images) == 4 else tv[0]
-
-
 def sobel_edges(image):
     """The Sobel responses of a (batch, h, w, c) batch, (batch, h, w, c, 2):
     [..., 0] the vertical gradient (dy), [..., 1] the horizontal (dx), the
