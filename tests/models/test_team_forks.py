@@ -1,0 +1,77 @@
+"""Work forked onto the thread team because the team is still awake
+(a predict stream's moderate steps, a product right after a large one)
+gives the same values, bit for bit, as the one-thread run: every output
+element is computed by one thread in one order, whoever takes its piece."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers, ops
+
+
+@pytest.fixture
+def two_then_restore():
+    before = pynn.get_num_threads()
+    yield
+    pynn.set_num_threads(before)
+
+
+def convnet():
+    return pynn.Sequential([
+        pynn.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Flatten(), layers.Dense(10, activation="softmax")])
+
+
+def test_a_stream_of_one_image_predicts_on_two_threads_equals_one_thread(two_then_restore):
+    model = convnet()
+    x = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
+    pynn.set_num_threads(1)
+    ref = model.predict_on_batch(x)
+    pynn.set_num_threads(2)
+    # the plan's 2.4 Mi multiply-adds wake the team; its 13x13x32 -> 64
+    # convolution then forks on every run of the stream
+    outs = [model.predict_on_batch(x) for _ in range(30)]
+    assert all(np.array_equal(o, ref) for o in outs)
+    # and the values are the model's: float64 through the same layers
+    w = [v.astype(np.float64) for v in model.get_weights()]
+    h = np.maximum(_conv(x.astype(np.float64), w[0]) + w[1], 0)
+    h = _pool(h)
+    h = _pool(np.maximum(_conv(h, w[2]) + w[3], 0))
+    logits = h.reshape(1, -1) @ w[4] + w[5]
+    p = np.exp(logits - logits.max())
+    np.testing.assert_allclose(ref, p / p.sum(), rtol=1e-4, atol=1e-6)
+
+
+def test_moderate_products_right_after_a_large_one_equal_one_thread(two_then_restore):
+    rng = np.random.default_rng(1)
+    big = rng.random((512, 512), dtype=np.float32)
+    shapes = [(64, 64, 64), (96, 96, 96), (32, 128, 128), (128, 10, 1600)]
+    pairs = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32))
+             for m, n, k in shapes]
+    pynn.set_num_threads(1)
+    ref = [ops.matmul(a, b) for a, b in pairs]
+    pynn.set_num_threads(2)
+    for _ in range(5):
+        ops.matmul(big, big)  # forks: the team is awake for what follows
+        got = [ops.matmul(a, b) for a, b in pairs]
+        for g, r, (a, b) in zip(got, ref, pairs):
+            assert np.array_equal(g, r)
+            np.testing.assert_allclose(g, a.astype(np.float64) @ b, rtol=1e-5)
+
+
+def _conv(x, k):
+    kh, kw, _, cout = k.shape
+    n, h, w, _ = x.shape
+    out = np.zeros((n, h - kh + 1, w - kw + 1, cout))
+    for i in range(kh):
+        for j in range(kw):
+            out += np.einsum("nhwc,cd->nhwd", x[:, i:i + h - kh + 1, j:j + w - kw + 1], k[i, j])
+    return out
+
+
+def _pool(x):
+    n, h, w, c = x.shape
+    x = x[:, :h // 2 * 2, :w // 2 * 2]
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
