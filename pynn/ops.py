@@ -5959,16 +5959,16 @@ def _matmul_entry(entry):
     sgemm = _k.sgemm
 
     @functools.wraps(entry)
-    def matmul(a, b, out=None, *, alpha=1.0, beta=0.0, transpose_a=False, transpose_b=False):
-        if type(a) is _ndarray and type(b) is _ndarray and type(alpha) is float \
-                and type(beta) is float and alpha == alpha and beta == beta \
-                and not (transpose_a or transpose_b or _WEIGHT_STAND_INS or _WATCHED):
+    def matmul(a, b, *args, **kwargs):
+        # (anything but two arrays and an optional out array goes on as the
+        # caller wrote it: a traced call records only the arguments given)
+        if type(a) is _ndarray and type(b) is _ndarray and len(args) <= 1 and not kwargs \
+                and not (_WEIGHT_STAND_INS or _WATCHED):
             try:
-                return sgemm(a, b, out, alpha, beta).view(_eager_type)
+                return sgemm(a, b, args[0] if args else None, 1.0, 0.0).view(_eager_type)
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path converts or explains
-        return entry(a, b, out, alpha=alpha, beta=beta, transpose_a=transpose_a,
-                     transpose_b=transpose_b)
+        return entry(a, b, *args, **kwargs)
     return matmul
 
 
