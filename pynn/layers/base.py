@@ -1140,15 +1140,18 @@ class Layer:
         self.__dict__["_call_losses"] = list(ctx.added_losses)
         if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
             return y
-        if isinstance(y, (list, tuple)):
-            return [eager(_own(ctx, v)) for v in y]
-        out = eager(_own(ctx, y))
+        several = isinstance(y, (list, tuple))
+        outs = [eager(_own(ctx, v)) for v in y] if several else [eager(_own(ctx, y))]
         given = ctx.mask if isinstance(ctx.mask, list) else [ctx.mask]
         if self._output_has_mask([m is not None for m in given]) is True:
             mask = self.compute_mask(ctx, xs, ctx.mask)
-            if mask is not None:  # Keras's eager tensors carry it too
-                out._keras_mask = eager(np.array(mask, dtype=bool))
-        return out
+            # Keras's eager tensors carry it too; a layer of several outputs
+            # gives each its own mask (TemporalSplit's halves) or one for all
+            masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outs)
+            for out, m in zip(outs, masks):
+                if m is not None:
+                    out._keras_mask = eager(np.array(m, dtype=bool))
+        return outs if several else outs[0]
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
@@ -1265,6 +1268,9 @@ class Layer:
 
     def _compute_mask_keras_style(self, ctx, inputs, mask):
         out = self._keras_compute_mask(inputs, mask)
+        if isinstance(out, (list, tuple)):  # one mask per output, not one stacked array
+            return [None if m is None else np.asarray(autodiff.value_of(m), dtype=bool)
+                    for m in out]
         return None if out is None else np.asarray(autodiff.value_of(out), dtype=bool)
 
     def _has_keras_style_mask(self, input_masks):
