@@ -45,3 +45,49 @@ def test_a_list_of_masks_from_compute_mask_goes_one_to_each_eager_output():
     first, second = HalvesInTime()(layers.Masking()(x))
     np.testing.assert_array_equal(np.asarray(first._keras_mask), [[True, True], [True, False]])
     np.testing.assert_array_equal(np.asarray(second._keras_mask), [[True, True], [False, False]])
+
+
+# -------------------------------- a metric the program writes, in fit
+
+class CountCorrect(pynn.metrics.Metric):
+    """Counts samples whose argmax equals the (batch, 1) label, comparing in
+    the label's own shape (a (batch,) label would broadcast to a square)."""
+
+    def __init__(self, name="count_correct", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.hits = self.add_variable(shape=(), name="hits", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        guess = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+        self.hits.assign_add(ops.sum(ops.cast(ops.cast(y_true, "int32") == guess, "float32")))
+
+    def result(self):
+        return self.hits * 1.0
+
+
+def test_a_written_metric_gets_sparse_labels_in_the_shape_given():
+    rs = np.random.RandomState(0)
+    x = rs.rand(32, 5).astype("float32")
+    y = rs.randint(0, 3, (32, 1)).astype("float32")
+    inp = pynn.Input((5,))
+    model = pynn.Model(inp, layers.Dense(3, activation="softmax")(inp))
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=[CountCorrect()])
+    counted = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["count_correct"]
+    expected = np.sum(np.argmax(model.predict(x, verbose=0), axis=1) == y[:, 0])
+    assert counted == expected <= 32
+    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert history.history["count_correct"][0] <= 32
+
+
+@needs_keras
+def test_repeated_metric_names_are_numbered_from_one_as_keras_numbers_them():
+    def names(lib):
+        inp = lib.Input((4,))
+        model = lib.Model(inp, lib.layers.Dense(3, activation="softmax")(inp))
+        model.compile("sgd", "sparse_categorical_crossentropy",
+                      metrics=["sparse_top_k_categorical_accuracy",
+                               lib.metrics.SparseTopKCategoricalAccuracy(k=1), "mae", "mae"],
+                      weighted_metrics=["mae"])
+        return set(model.evaluate(np.ones((4, 4)), np.zeros((4, 1)), verbose=0,
+                                  return_dict=True))
+    assert names(pynn) == names(keras)
