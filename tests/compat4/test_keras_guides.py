@@ -91,3 +91,28 @@ def test_repeated_metric_names_are_numbered_from_one_as_keras_numbers_them():
         return set(model.evaluate(np.ones((4, 4)), np.zeros((4, 1)), verbose=0,
                                   return_dict=True))
     assert names(pynn) == names(keras)
+
+
+# ---------------------- a registered function in a .keras file, for Keras
+
+@needs_keras
+def test_keras_loads_a_model_whose_activation_is_a_registered_function(tmp_path):
+    def squared_tanh(x):
+        return ops.tanh(x) ** 2
+
+    def squared_tanh_k(x):
+        return keras.ops.tanh(x) ** 2
+
+    pynn.saving.register_keras_serializable(package="guide_pkg", name="sq_tanh")(squared_tanh)
+    keras.saving.register_keras_serializable(package="guide_pkg", name="sq_tanh")(squared_tanh_k)
+    inp = pynn.Input((4,))
+    model = pynn.Model(inp, layers.Activation(squared_tanh)(layers.Dense(3)(inp)))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    x = np.random.RandomState(0).rand(5, 4).astype("float32")
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    again = pynn.models.load_model(path)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
