@@ -116,3 +116,19 @@ def test_keras_loads_a_model_whose_activation_is_a_registered_function(tmp_path)
     again = pynn.models.load_model(path)
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
                                atol=1e-6)
+
+
+# --------------- Normalization(axis=None) adapted on a column, in a model
+
+@needs_keras
+def test_normalization_with_axis_none_adapted_on_1d_data_runs_in_a_model():
+    column = np.array([130., 165, 150, 150, 140, 198, 220, 215, 225, 190])
+
+    def predict(lib):
+        norm = lib.layers.Normalization(axis=None)
+        norm.adapt(column)
+        model = lib.Sequential([lib.Input((1,)), norm,
+                                lib.layers.Dense(1, kernel_initializer="ones")])
+        return model.predict(column[:4].reshape(-1, 1), verbose=0)
+
+    np.testing.assert_allclose(predict(pynn), predict(keras), rtol=1e-5)
