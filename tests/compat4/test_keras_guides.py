@@ -1,6 +1,8 @@
 """keras.io's developer guides' patterns, run with pynn: against Keras 3 on
 its NumPy backend where it runs the same thing, else a property that could
 fail."""
+import os
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,77 @@ def test_normalization_with_axis_none_adapted_on_1d_data_runs_in_a_model():
         return model.predict(column[:4].reshape(-1, 1), verbose=0)
 
     np.testing.assert_allclose(predict(pynn), predict(keras), rtol=1e-5)
+
+
+# ------------------------------------ keras.distribution's ModelParallel
+
+@needs_keras
+def test_layout_map_finds_layouts_by_path_as_keras_does():
+    def lookups(lib):
+        dist = lib.distribution
+        mesh = dist.DeviceMesh((1, 1), ["data", "model"], devices=["cpu:0"])
+        layout_map = dist.LayoutMap(mesh)
+        layout_map["d1/kernel"] = (None, "model")
+        layout_map["d1/bias"] = ("model",)
+        layout_map[".*conv.*kernel"] = ("model", None, None, None)
+        found = [layout_map[p] for p in ("d1/kernel", "block/conv2d/kernel", "d2/kernel")]
+        with pytest.raises(ValueError):
+            layout_map["d1/kernel"] = ("model", None)
+        return [None if f is None else tuple(f.axes) for f in found], sorted(layout_map)
+    assert lookups(pynn) == lookups(keras)
+
+
+_MODEL_PARALLEL_JOB = '''
+import sys
+import numpy as np
+import pynn
+from pynn import layers
+dist = pynn.distribution
+dist.initialize()
+mesh = dist.DeviceMesh((dist.get_device_count(), 1), ["data", "model"])
+layout_map = dist.LayoutMap(mesh)
+layout_map["d1/kernel"] = (None, "model")
+dist.set_distribution(dist.ModelParallel(layout_map=layout_map, batch_dim_name="data"))
+rs = np.random.RandomState(0)
+x, y = rs.rand(64, 6).astype("float32"), rs.rand(64, 2).astype("float32")
+pynn.utils.set_random_seed(3)
+model = pynn.Sequential([pynn.Input((6,)), layers.Dense(8, activation="relu", name="d1"),
+                         layers.Dense(2, name="d2")])
+assert dist.distribution().get_variable_layout(model.layers[0].kernel).axes == (None, "model")
+# (with two processes each takes half of every batch and the gradients are summed)
+assert (dist.active() is not None) == (dist.get_device_count() > 1)
+model.compile(optimizer=pynn.optimizers.SGD(0.1), loss="mse")
+model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+if dist.distribution().data_shard_id == 0:
+    np.savez(sys.argv[1], *model.get_weights())
+'''
+
+
+@pytest.mark.slow
+def test_model_parallel_over_two_processes_trains_as_one_process(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable))
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        mpiexec = None
+    if mpiexec is None:
+        pytest.skip("mpiexec or mpi4py is not installed (pip install 'pynn[mpi]')")
+    job = tmp_path / "job.py"
+    job.write_text(_MODEL_PARALLEL_JOB)
+    # (the job imports the pynn these tests import)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pynn.__file__)))
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    results = []
+    for ranks in (1, 2):
+        out = tmp_path / f"w{ranks}.npz"
+        run = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, str(job), str(out)],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        with np.load(out) as f:
+            results.append([f[k] for k in sorted(f.files)])
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
