@@ -208,3 +208,30 @@ def test_model_parallel_over_two_processes_trains_as_one_process(tmp_path):
             results.append([f[k] for k in sorted(f.files)])
     for one, two in zip(*results):
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
+
+
+# ----------- a hypernetwork writing a built Dense's kernel and bias on a tape
+
+def test_gradients_reach_a_network_whose_outputs_are_set_as_a_dense_kernel():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    rs = np.random.RandomState(0)
+    x = rs.rand(1, 3).astype("float32")
+    main = pynn.Sequential([layers.Dense(2, activation="relu")])
+    for layer in main.layers:
+        layer.built = True  # its weights come from the hypernetwork
+    hyper = pynn.Sequential([layers.Dense(8, activation="sigmoid")])
+    with pynn.GradientTape() as tape:
+        coeffs = hyper(x)
+        main.layers[0].kernel = ops.reshape(coeffs[:, :6], (3, 2))
+        main.layers[0].bias = ops.reshape(coeffs[:, 6:], (2,))
+        loss = ops.sum(ops.square(main(x) - 0.3))
+    grads = tape.gradient(loss, hyper.trainable_weights)
+
+    def reference(kernel, bias):
+        c = jax.nn.sigmoid(x @ kernel + bias)
+        y = jax.nn.relu(x @ c[:, :6].reshape(3, 2) + c[0, 6:])
+        return jnp.sum((y - 0.3) ** 2)
+    expected = jax.grad(reference, argnums=(0, 1))(*[w.numpy() for w in hyper.weights])
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
