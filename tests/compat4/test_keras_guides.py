@@ -235,3 +235,59 @@ def test_gradients_reach_a_network_whose_outputs_are_set_as_a_dense_kernel():
     expected = jax.grad(reference, argnums=(0, 1))(*[w.numpy() for w in hyper.weights])
     for got, want in zip(grads, expected):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------- tf.distribute, as the TF guides use it
+
+def _small_classifier(seed):
+    pynn.utils.set_random_seed(seed)
+    return pynn.Sequential([pynn.Input((6,)),
+                            layers.Dense(8, activation="relu",
+                                         kernel_regularizer=pynn.regularizers.L2(1e-2)),
+                            layers.Dense(3)])
+
+
+def test_a_custom_loop_under_mirrored_strategy_trains_as_fit():
+    tf = pynn
+    rs = np.random.RandomState(0)
+    x, y = rs.rand(32, 6).astype("float32"), rs.randint(0, 3, 32)
+    strategy = tf.distribute.MirroredStrategy()
+    assert strategy.num_replicas_in_sync == 1
+    batches = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+    with strategy.scope():
+        per_example = tf.keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction=tf.keras.losses.Reduction.NONE)
+        model = _small_classifier(1)
+        optimizer = tf.keras.optimizers.SGD(0.1)
+
+    def step(batch):
+        xb, yb = batch
+        with tf.GradientTape() as tape:
+            loss = tf.nn.compute_average_loss(per_example(yb, model(xb, training=True)))
+            loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    epoch_losses = []
+    for _ in range(2):
+        total, n = 0.0, 0
+        for batch in batches:  # a running total of the steps' returned losses
+            total += strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                     strategy.run(step, args=(batch,)), axis=None)
+            n += 1
+        epoch_losses.append(float(total / n))
+
+    reference = _small_classifier(1)
+    reference.compile(tf.keras.optimizers.SGD(0.1),
+                      tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = reference.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(epoch_losses, history.history["loss"], rtol=1e-5)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_mirrored_strategy_refuses_several_devices_of_one_process():
+    with pytest.raises(ValueError, match="one replica per process"):
+        pynn.distribute.MirroredStrategy(["gpu:0", "gpu:1"])
