@@ -83,6 +83,29 @@ def flatten(structure):
     return [structure]
 
 
+def _template(structure):
+    """``structure`` (nested dicts, lists and tuples) with its leaves as
+    None: what _pack fills again."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_template(v) for v in structure)
+    if isinstance(structure, dict):
+        return {k: _template(v) for k, v in structure.items()}
+    return None
+
+
+def _pack(template, leaves):
+    """The structure of ``template`` with ``leaves`` in flatten's order."""
+    it = iter(leaves)
+
+    def fill(t):
+        if isinstance(t, (list, tuple)):
+            return type(t)(fill(v) for v in t)
+        if isinstance(t, dict):
+            return {k: fill(v) for k, v in t.items()}
+        return next(it)
+    return fill(template)
+
+
 def _is_tensor(value):
     """Whether a call argument is a tensor: symbolic, an array or traced."""
     return isinstance(value, (KerasTensor, np.ndarray, autodiff.Traced))
@@ -1060,7 +1083,7 @@ class Layer:
                             f"list of tensors, not a dict")
         if isinstance(inputs, dict) and self._traces_call:
             # its call gets the dict back, the graph's tensors in these places
-            self.__dict__["_input_keys"] = list(inputs.keys())
+            self._keep_input_structure(inputs)
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
         if self._traces_call:
             # The shape of a call is found by running it on zeros of the
@@ -1085,6 +1108,14 @@ class Layer:
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
              call_args=self._node_call_args())
         return outputs if multi_out else outputs[0]
+
+    def _keep_input_structure(self, inputs):
+        """For a call of this layer on a dict: its keys, and its nesting
+        where a value is itself a dict or list (``{'foo': x, 'bar':
+        {'baz': y}}``), so each run's call gets the same structure back."""
+        self.__dict__["_input_keys"] = list(inputs.keys())
+        nested = any(isinstance(v, (dict, list, tuple)) for v in inputs.values())
+        self.__dict__["_input_structure"] = _template(inputs) if nested else None
 
     def _accepts_dict(self):
         # A layer computing through its call takes a dict of tensors, as
@@ -1116,6 +1147,10 @@ class Layer:
         return self.supports_masking and any(input_masks)
 
     def _eager_call(self, inputs, training):
+        if isinstance(inputs, dict) and self._traces_call:
+            # a call on a dict of arrays (nested too) gets it back, as Keras's
+            self._keep_input_structure(inputs)
+            inputs = flatten(inputs)
         if isinstance(inputs, (list, tuple)):
             xs = [self._as_input(a) for a in inputs]
             shapes = [(None,) + a.shape[1:] for a in xs]
@@ -1210,7 +1245,11 @@ class Layer:
             kwargs["mask"] = call_mask
         arg = inputs
         keys = self.__dict__.get("_input_keys")
-        if keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
+        structure = self.__dict__.get("_input_structure")
+        if structure is not None and isinstance(inputs, (list, tuple)) and \
+                len(inputs) == len(flatten(structure)):
+            arg = _pack(structure, inputs)  # called on a nested dict
+        elif keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
             arg = dict(zip(keys, inputs))  # called on a dict in the graph
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)

@@ -291,3 +291,21 @@ def test_a_custom_loop_under_mirrored_strategy_trains_as_fit():
 def test_mirrored_strategy_refuses_several_devices_of_one_process():
     with pytest.raises(ValueError, match="one replica per process"):
         pynn.distribute.MirroredStrategy(["gpu:0", "gpu:1"])
+
+
+# ----------------------------- a custom layer called on a (nested) dict
+
+@needs_keras
+def test_a_custom_layer_gets_back_the_nested_dict_it_was_called_on():
+    def outputs(lib):
+        class Combine(lib.layers.Layer):
+            def call(self, inputs):
+                return inputs["foo"] - 2.0 * inputs["bar"]["baz"]
+
+        foo, baz = np.full((2, 1), 5.0, "float32"), np.ones((2, 1), "float32")
+        eager = Combine()({"foo": foo, "bar": {"baz": baz}})
+        inputs = {"foo": lib.Input((1,), name="foo"), "bar": {"baz": lib.Input((1,), name="baz")}}
+        model = lib.Model([inputs["foo"], inputs["bar"]["baz"]], Combine()(inputs))
+        return np.asarray(eager), model.predict([foo, baz], verbose=0)
+    for got, want in zip(outputs(pynn), outputs(keras)):
+        np.testing.assert_allclose(got, want)
