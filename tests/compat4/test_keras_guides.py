@@ -309,3 +309,27 @@ def test_a_custom_layer_gets_back_the_nested_dict_it_was_called_on():
         return np.asarray(eager), model.predict([foo, baz], verbose=0)
     for got, want in zip(outputs(pynn), outputs(keras)):
         np.testing.assert_allclose(got, want)
+
+
+# ------------------- a subclassed model whose call needs its inputs' values
+
+class SortThenDense(pynn.Model):
+    """Sorts each row with NumPy (no graph op does) before a Dense."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1, kernel_initializer="ones")
+
+    def call(self, inputs):
+        return self.dense(ops.convert_to_tensor(np.sort(np.asarray(inputs), axis=-1)))
+
+
+def test_a_subclassed_model_whose_call_needs_values_runs_on_them():
+    x = np.array([[3.0, 1.0, 2.0], [0.5, 4.0, 1.0]], "float32")
+    model = SortThenDense()
+    np.testing.assert_allclose(model.predict(x, verbose=0), x.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(model(x)), x.sum(axis=1, keepdims=True))
+    model.compile(optimizer=pynn.optimizers.SGD(0.01), loss="mse")
+    before = model.evaluate(x, np.zeros((2, 1)), verbose=0)
+    model.fit(x, np.zeros((2, 1)), epochs=3, verbose=0)
+    assert model.evaluate(x, np.zeros((2, 1)), verbose=0) < before
