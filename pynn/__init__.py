@@ -78,7 +78,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
                         function, map_fn, numpy_function, print, py_function, switch_case,
                         while_loop)
-from . import audio, debugging, distribute, image, io, linalg, signal, sparse, strings  # noqa: E402
+from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, train  # noqa: E402
 from . import ragged  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
