@@ -8,8 +8,8 @@ import types as _types
 from . import backend  # noqa: I001
 # models next: the layers import its node module, and it imports them.
 from . import models
-from . import (activations, callbacks, config, constraints, cuda, datasets, distribution,
-               dtype_policies, initializers, layers, losses, metrics, mixed_precision, ops,
+from . import (activations, callbacks, config, constraints, cuda, datasets, distribute,
+               distribution, dtype_policies, initializers, layers, losses, metrics, mixed_precision, ops,
                optimizers, preprocessing, quantizers, random, regularizers, tree, utils)
 from .backend import device, get_num_threads, name_scope, set_num_threads, show_config
 from .backend import RematScope, StatelessScope, SymbolicScope, remat
@@ -78,7 +78,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
                         function, map_fn, numpy_function, print, py_function, switch_case,
                         while_loop)
-from . import audio, debugging, distribute, image, io, linalg, signal, sparse, strings  # noqa: E402
+from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, train  # noqa: E402
 from . import ragged  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
@@ -121,7 +121,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "activations",
            "applications", "data", "backend", "random", "callbacks", "constraints", "cuda",
            "datasets",
-           "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
+           "distribute", "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
            "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
            "wrappers", "visualization", "Initializer",

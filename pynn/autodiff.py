@@ -797,15 +797,23 @@ def any_traced(values):
 
 
 def _tape_of(*xs):
+    """The tape that records an operation on ``xs``.  A value from a
+    GradientTape whose block has ended meets another tape's values as a
+    constant, as TensorFlow's tensors do once their tape stops (a running
+    total of the losses that train steps returned)."""
     tape = None
     for x in xs:
-        if type(x) is Traced:
-            if tape is None:
+        if type(x) is Traced and x.tape is not tape:
+            if tape is None or _ended(tape):
                 tape = x.tape
-            elif x.tape is not tape:
+            elif not _ended(x.tape):
                 raise ValueError(f"A traced array of {x.tape.who} met one of {tape.who}: a "
                                  f"value computed in one call cannot be used in another")
     return tape
+
+
+def _ended(tape):
+    return getattr(tape, "recording_depth", 1) == 0
 
 
 def _val(x):

@@ -20,6 +20,20 @@ from .utils.custom_objects import deserialize_function, is_function_description,
     serialize_function
 
 
+class Reduction:
+    """tf.keras 2's names for a loss's ``reduction`` (Keras 3 takes the
+    strings): ``Loss(reduction=Reduction.NONE)`` gives one loss per
+    sample, as a distributed training loop wants it."""
+    AUTO = "auto"
+    NONE = "none"
+    SUM = "sum"
+    SUM_OVER_BATCH_SIZE = "sum_over_batch_size"
+
+    @classmethod
+    def all(cls):
+        return (cls.AUTO, cls.NONE, cls.SUM, cls.SUM_OVER_BATCH_SIZE)
+
+
 class Loss:
     """Base of the loss classes.  ``kind`` names the C kernel."""
     kind = None

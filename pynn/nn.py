@@ -62,6 +62,30 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
 
 
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None,
+                         name=None):
+    """The sum of the per-example losses (times ``sample_weight``) over
+    ``global_batch_size`` (by default the batch times the replicas of the
+    current tf.distribute strategy), as a distributed training loop
+    averages its loss."""
+    from .distribute import get_strategy
+    loss = per_example_loss
+    if sample_weight is not None:
+        loss = ops.multiply(loss, ops.cast(sample_weight, "float32"))
+    if global_batch_size is None:
+        global_batch_size = np.shape(per_example_loss)[0] * \
+            get_strategy().num_replicas_in_sync
+    return ops.divide(ops.sum(loss), float(global_batch_size))
+
+
+def scale_regularization_loss(regularization_loss, name=None):
+    """The regularization loss over the replicas of the current
+    tf.distribute strategy (each adds its share)."""
+    from .distribute import get_strategy
+    return ops.divide(ops.sum(regularization_loss),
+                      float(get_strategy().num_replicas_in_sync))
+
+
 def moments(x, axes, shift=None, keepdims=False, name=None):
     """The mean and the (biased) variance over ``axes``."""
     return ops.moments(x, list(axes) if np.ndim(axes) else axes, keepdims=keepdims)
@@ -201,12 +225,14 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
-           "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth"]
+           "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
+           "compute_average_loss", "scale_regularization_loss"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
               "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "max_pool2d", "avg_pool2d",
-              "depth_to_space", "space_to_depth"):
+              "depth_to_space", "space_to_depth", "compute_average_loss",
+              "scale_regularization_loss"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

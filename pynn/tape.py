@@ -653,6 +653,34 @@ def _dtype_of(layer, i):
     return {"float32": np.float32, "int32": np.int32, "int64": np.int64}[name]
 
 
+def _traced_attributes(layer):
+    """(owner, name, value) for each traced value set as an attribute of
+    ``layer`` or of a layer inside it (a model's layers, a custom layer's
+    sublayers)."""
+    from .models.functional import Model
+    found, stack, seen = [], [layer], set()
+    while stack:
+        owner = stack.pop()
+        if id(owner) in seen:
+            continue
+        seen.add(id(owner))
+        found += [(owner, name, v) for name, v in vars(owner).items() if type(v) is Traced]
+        stack += list(owner.layers) if isinstance(owner, Model) else owner._sublayers()
+    return found
+
+
+def _swap(swapped, stand_in):
+    """Puts the stand-in weights of ``swapped`` (owner, name, weight, traced)
+    in their owners' places, as the owners' weights, or the traced values
+    back."""
+    for owner, name, w, t in swapped:
+        vars(owner)[name] = w if stand_in else t
+        if stand_in:
+            owner._weights.append(w)
+        else:  # (by identity: == on weights compares their values)
+            del owner._weights[next(i for i, x in enumerate(owner._weights) if x is w)]
+
+
 def record_call(record, layer, inputs, training):
     """``layer(inputs)`` while a GradientTape records, for a model or a
     layer with its own backward: its forward runs now on plain arrays (with
@@ -708,12 +736,20 @@ def record_call(record, layer, inputs, training):
     bound = [w for w in layer.trainable_weights if w.grad is None]
     for w in bound:  # custom layers inside watch the weights that train
         w.grad = np.empty_like(w.value)
+    # Traced values a program set in place of the layer's weights (a
+    # hypernetwork writing a Dense's kernel and bias): weights standing in
+    # for them hold their values while the layer computes, and their
+    # gradients go to those values.
+    swapped = [(owner, name, Weight(name, t.value), t)
+               for owner, name, t in _traced_attributes(layer)]
+    _swap(swapped, True)
     try:
         with _Recording(None, []):
             y = type(layer).forward(layer, ctx, values if multi_in else values[0], True)
     finally:
         for w in bound:
             w.grad = None
+        _swap(swapped, False)
     multi_out = isinstance(y, (list, tuple))
     outs = list(y) if multi_out else [y]
     rows = values[0].shape[0]
@@ -725,7 +761,7 @@ def record_call(record, layer, inputs, training):
     # Weights standing in for traced values (a stateless_call): their
     # gradients go to those values, parents of this record.
     stand_ins = [(w, record.substituted[id(w)]) for w in layer.weights
-                 if id(w) in record.substituted]
+                 if id(w) in record.substituted] + [(w, t) for _, _, w, t in swapped]
 
     def vjp(gs):
         gs = list(gs) if len(outs) > 1 else [gs]
@@ -733,6 +769,7 @@ def record_call(record, layer, inputs, training):
             scale = float(gs.pop())
             layer._program.activity_penalty(ctx.inner, scale / max(rows, 1))
             _scale_added_losses(layer._program, ctx.inner, scale)
+        _swap(swapped, True)
         weights = layer.weights
         wanted = {id(w) for w in layer.trainable_weights} & record.requested | \
             {id(w) for w, _ in stand_ins}
@@ -767,6 +804,7 @@ def record_call(record, layer, inputs, training):
                 w.grad = g
             for (w, _), value in zip(stand_ins, own):
                 w.assign(value)
+            _swap(swapped, False)
             new_binding()
         taken = [scratch.pop(id(w)) for w, _ in stand_ins]
         for w in weights:

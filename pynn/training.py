@@ -273,10 +273,11 @@ class _Metrics:
     names them, with the per-output loss means."""
 
     def __init__(self, model, ys):
+        self.model = model
         self.entries = []   # (output, metric, weighted)
         outputs = model._compiled_outputs
         prefix = len(outputs) > 1
-        names = {}
+        names = set()
         for out in outputs:
             y = ys[out.index] if ys is not None else None
             y_shape = None if y is None else y.shape
@@ -291,11 +292,12 @@ class _Metrics:
                         m.name = spec   # logged under the string, as Keras 3 ('AUC')
                     key = f"{out.name}_{m.name}" if prefix else m.name
                     if key in names:
-                        names[key] += 1
-                        key = f"{'weighted_' if weighted else ''}{key}"
-                        if key in names:
-                            key = f"{key}_{names[key]}"
-                    names.setdefault(key, 1)
+                        base = key = f"{'weighted_' if weighted else ''}{key}"
+                        repeat = 0
+                        while key in names:  # Keras numbers the repeats from 1
+                            repeat += 1
+                            key = f"{base}_{repeat}"
+                    names.add(key)
                     self.entries.append((out, m, weighted, key))
         self.loss_names = [(out, f"{out.name}_loss") for out in outputs
                            if out.loss is not None] if sum(
@@ -322,7 +324,15 @@ class _Metrics:
                 # As in Keras, a metric counts only the unmasked steps.
                 keep = np.asarray(mask, np.float32).reshape(-1)
                 w = keep if w is None else np.repeat(w, keep.size // w.size) * keep
-            m.update_from_model(ys[i], outs[i], w, out.logits_of if logits else None)
+            y = ys[i]
+            ranks = self.model.__dict__.get("_given_target_ranks")
+            if ranks and y is not None and ranks[i] == y.ndim + 1 and \
+                    not metrics_mod._takes_logits(m.update_state):
+                # A metric the program wrote gets the labels of a sparse loss
+                # in the shape they were given, (batch, 1), as Keras's does
+                # (the loss takes them as (batch,)).
+                y = y[..., None]
+            m.update_from_model(y, outs[i], w, out.logits_of if logits else None)
 
     def reduce(self, comm):
         """Sum the running totals over the processes of a distributed job,
@@ -861,6 +871,7 @@ class TrainingMixin:
 
     def _prepare_targets(self, y, rows, what="y"):
         ys = self._standardize_targets(y, what)
+        self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
         out = []
         for spec, t, target in zip(self._compiled_outputs, self._outputs, ys):
             if spec.loss is None:

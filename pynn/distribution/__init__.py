@@ -21,13 +21,16 @@ the global one.
 Needs the ``mpi`` extra (``pip install 'pynn[mpi]'``: mpi4py and the
 ``mpich`` wheel, which brings ``mpiexec``).
 """
+import collections.abc
 import contextlib
 import os
+import re
 
 import numpy as np
 
 __all__ = ["initialize", "list_devices", "get_device_count", "DeviceMesh", "TensorLayout",
-           "Distribution", "DataParallel", "distribution", "set_distribution"]
+           "LayoutMap", "Distribution", "DataParallel", "ModelParallel", "distribution",
+           "set_distribution"]
 
 _current = None
 
@@ -197,6 +200,106 @@ class DataParallel(Distribution):
         return None
 
 
+class LayoutMap(collections.abc.MutableMapping):
+    """Keras's LayoutMap: TensorLayouts by variable or tensor path, the keys
+    regular expressions (``"dense.*kernel"``); a path matches its own key,
+    else the one key that ``re.search`` finds in it (two are an error).
+    A tuple assigned becomes a TensorLayout on the map's mesh."""
+
+    def __init__(self, device_mesh):
+        self._layout_map = collections.OrderedDict()
+        self._device_mesh = device_mesh
+
+    def __getitem__(self, key):
+        if key in self._layout_map:
+            return self._layout_map[key]
+        matching = [k for k in self._layout_map if re.search(k, key)]
+        if len(matching) > 1:
+            raise ValueError(f"Path '{key}' matches multiple layout specification keys: "
+                             f"{matching}. Please make sure each tensor/variable path only "
+                             f"matches at most one layout specification key in the LayoutMap.")
+        return self._layout_map[matching[0]] if matching else None
+
+    def __setitem__(self, key, layout):
+        if key in self._layout_map:
+            raise ValueError(f"{key} already exist in the LayoutMap with value "
+                             f"{self._layout_map[key]}. Please make sure to not use "
+                             f"duplicated keys.")
+        if isinstance(layout, tuple):
+            layout = TensorLayout(axes=layout, device_mesh=None)
+        if not isinstance(layout, TensorLayout):
+            raise ValueError(f"{layout} should be a TensorLayout type, got {type(layout)}")
+        if layout.device_mesh is None:
+            layout.device_mesh = self._device_mesh
+        for axis in layout.axes:
+            if axis is not None and axis not in self._device_mesh.axis_names:
+                raise ValueError(f"LayoutMap: the layout of {key!r} names the axis {axis!r}, "
+                                 f"which the mesh {self._device_mesh.axis_names} does not have")
+        self._layout_map[key] = layout
+
+    def __delitem__(self, key):
+        return self._layout_map.pop(key)
+
+    def __len__(self):
+        return len(self._layout_map)
+
+    def __iter__(self):
+        return iter(self._layout_map)
+
+    @property
+    def device_mesh(self):
+        return self._device_mesh
+
+
+class ModelParallel(Distribution):
+    """Keras's ModelParallel: variables laid out over a mesh by a
+    LayoutMap, batches split along ``batch_dim_name``.  pynn keeps every
+    variable whole in every process, so each process is a full replica
+    and the job trains as data parallelism over all its processes: the
+    updates are those of the sharded computation (each global batch's
+    gradient, summed over the processes); the memory is not divided.  The
+    layouts are kept and reported (get_variable_layout) as Keras reports
+    them."""
+
+    def __init__(self, *, layout_map=None, batch_dim_name=None, auto_shard_dataset=True,
+                 **kwargs):
+        device_mesh = kwargs.pop("device_mesh", None)
+        if kwargs:
+            raise TypeError(f"ModelParallel: unexpected argument(s) {sorted(kwargs)}")
+        if layout_map is None:
+            if device_mesh is None:
+                raise ValueError("ModelParallel: give a layout_map (a LayoutMap on a "
+                                 "DeviceMesh)")
+            layout_map = LayoutMap(device_mesh)
+        if not isinstance(layout_map, LayoutMap):
+            raise ValueError(f"ModelParallel: layout_map must be a LayoutMap, got "
+                             f"{type(layout_map).__name__}")
+        mesh = layout_map.device_mesh
+        batch_dim_name = batch_dim_name or mesh.axis_names[0]
+        if batch_dim_name not in mesh.axis_names:
+            raise ValueError(f"ModelParallel: batch_dim_name {batch_dim_name!r} is not an axis "
+                             f"of the mesh {mesh.axis_names}")
+        super().__init__(mesh, batch_dim_name, auto_shard_dataset)
+        self._layout_map = layout_map
+        if self.num_model_replicas != self.num_processes:
+            raise ValueError(f"ModelParallel: pynn runs one device per process; the mesh has "
+                             f"{self.num_model_replicas} devices for {self.num_processes} "
+                             f"process(es)")
+
+    def get_data_layout(self, data_shape):
+        return TensorLayout([self.batch_dim_name] + [None] * (len(data_shape) - 1),
+                            self.device_mesh)
+
+    def get_variable_layout(self, variable):
+        layout = self._layout_map[variable.path]
+        if layout is not None:
+            return layout
+        return TensorLayout([None] * len(variable.shape), self.device_mesh)
+
+    def get_tensor_layout(self, path):
+        return self._layout_map[path]
+
+
 def distribution():
     """The distribution set with set_distribution, or None."""
     return _current
@@ -213,9 +316,10 @@ def set_distribution(value):
 
 
 def active():
-    """The MPI communicator to train across, when a data-parallel
-    distribution over more than one process is set; else None."""
+    """The MPI communicator to train across, when a distribution over more
+    than one process is set (ModelParallel trains as data parallelism:
+    see its docstring); else None."""
     dist = _current
-    if not isinstance(dist, DataParallel) or dist.num_processes < 2:
+    if not isinstance(dist, (DataParallel, ModelParallel)) or dist.num_processes < 2:
         return None
     return _comm()

@@ -84,6 +84,29 @@ def flatten(structure):
     return [structure]
 
 
+def _template(structure):
+    """``structure`` (nested dicts, lists and tuples) with its leaves as
+    None: what _pack fills again."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_template(v) for v in structure)
+    if isinstance(structure, dict):
+        return {k: _template(v) for k, v in structure.items()}
+    return None
+
+
+def _pack(template, leaves):
+    """The structure of ``template`` with ``leaves`` in flatten's order."""
+    it = iter(leaves)
+
+    def fill(t):
+        if isinstance(t, (list, tuple)):
+            return type(t)(fill(v) for v in t)
+        if isinstance(t, dict):
+            return {k: fill(v) for k, v in t.items()}
+        return next(it)
+    return fill(template)
+
+
 def _is_tensor(value):
     """Whether a call argument is a tensor: symbolic, an array or traced."""
     return isinstance(value, (KerasTensor, np.ndarray, autodiff.Traced))
@@ -1098,7 +1121,7 @@ class Layer(Module):
                             f"list of tensors, not a dict")
         if isinstance(inputs, dict) and self._traces_call:
             # its call gets the dict back, the graph's tensors in these places
-            self.__dict__["_input_keys"] = list(inputs.keys())
+            self._keep_input_structure(inputs)
         shapes = leaves[0].shape if single else [t.shape for t in leaves]
         reads = None
         if self._traces_call:
@@ -1144,6 +1167,14 @@ class Layer(Module):
              call_args=self._node_call_args())
         return outputs if multi_out else outputs[0]
 
+    def _keep_input_structure(self, inputs):
+        """For a call of this layer on a dict: its keys, and its nesting
+        where a value is itself a dict or list (``{'foo': x, 'bar':
+        {'baz': y}}``), so each run's call gets the same structure back."""
+        self.__dict__["_input_keys"] = list(inputs.keys())
+        nested = any(isinstance(v, (dict, list, tuple)) for v in inputs.values())
+        self.__dict__["_input_structure"] = _template(inputs) if nested else None
+
     def _accepts_dict(self):
         # A layer computing through its call takes a dict of tensors, as
         # Keras's call(inputs) takes any structure.
@@ -1174,6 +1205,10 @@ class Layer(Module):
         return self.supports_masking and any(input_masks)
 
     def _eager_call(self, inputs, training):
+        if isinstance(inputs, dict) and self._traces_call:
+            # a call on a dict of arrays (nested too) gets it back, as Keras's
+            self._keep_input_structure(inputs)
+            inputs = flatten(inputs)
         if isinstance(inputs, (list, tuple)):
             xs = [self._as_input(a) for a in inputs]
             shapes = [(None,) + a.shape[1:] for a in xs]
@@ -1198,15 +1233,18 @@ class Layer(Module):
         self.__dict__["_call_losses"] = list(ctx.added_losses)
         if isinstance(y, Weight):  # a call returning its state gives the variable, as Keras
             return y
-        if isinstance(y, (list, tuple)):
-            return [eager(_own(ctx, v)) for v in y]
-        out = eager(_own(ctx, y))
+        several = isinstance(y, (list, tuple))
+        outs = [eager(_own(ctx, v)) for v in y] if several else [eager(_own(ctx, y))]
         given = ctx.mask if isinstance(ctx.mask, list) else [ctx.mask]
         if self._output_has_mask([m is not None for m in given]) is True:
             mask = self.compute_mask(ctx, xs, ctx.mask)
-            if mask is not None:  # Keras's eager tensors carry it too
-                out._keras_mask = eager(np.array(mask, dtype=bool))
-        return out
+            # Keras's eager tensors carry it too; a layer of several outputs
+            # gives each its own mask (TemporalSplit's halves) or one for all
+            masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outs)
+            for out, m in zip(outs, masks):
+                if m is not None:
+                    out._keras_mask = eager(np.array(m, dtype=bool))
+        return outs if several else outs[0]
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
@@ -1276,7 +1314,11 @@ class Layer(Module):
             kwargs["mask"] = call_mask
         arg = inputs
         keys = self.__dict__.get("_input_keys")
-        if keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
+        structure = self.__dict__.get("_input_structure")
+        if structure is not None and isinstance(inputs, (list, tuple)) and \
+                len(inputs) == len(flatten(structure)):
+            arg = _pack(structure, inputs)  # called on a nested dict
+        elif keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
             arg = dict(zip(keys, inputs))  # called on a dict in the graph
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
@@ -1334,6 +1376,9 @@ class Layer(Module):
 
     def _compute_mask_keras_style(self, ctx, inputs, mask):
         out = self._keras_compute_mask(inputs, mask)
+        if isinstance(out, (list, tuple)):  # one mask per output, not one stacked array
+            return [None if m is None else np.asarray(autodiff.value_of(m), dtype=bool)
+                    for m in out]
         return None if out is None else np.asarray(autodiff.value_of(out), dtype=bool)
 
     def _has_keras_style_mask(self, input_masks):

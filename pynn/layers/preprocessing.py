@@ -126,6 +126,13 @@ class Normalization(Layer):
     def fixed_input_axes(self):
         return getattr(self, "_keep", None) or ()
 
+    @property
+    def fixed_input_rank(self):
+        # With axis=None (one mean and variance for everything) any input
+        # fits, whatever the rank adapt() saw: a 1-D column adapted, then
+        # called as (batch, 1) in a model, as Keras allows.
+        return getattr(self, "_keep", None) != ()
+
     def _keep_axes(self, rank):
         keep = []
         for a in self.axis:
@@ -180,8 +187,10 @@ class Normalization(Layer):
         """Scale and shift over the block's values, as flat vectors."""
         mean, var = self._statistics()
         scale, shift = ops.standardize_affine(mean, var, self.invert, _EPSILON)
-        block_shape = tuple(x_shape[a] for a in self._block)
-        stat_shape = tuple(x_shape[a] if a in self._keep else 1 for a in self._block)
+        # (nothing kept: the statistics are scalars, over an input of any rank)
+        block = self._block if self._keep else (len(x_shape) - 1,)
+        block_shape = tuple(x_shape[a] for a in block)
+        stat_shape = tuple(x_shape[a] if a in self._keep else 1 for a in block)
         flat = [np.ascontiguousarray(np.broadcast_to(v.reshape(stat_shape),
                                                      block_shape)).reshape(-1)
                 for v in (scale, shift)]

@@ -168,6 +168,12 @@ class KerasTensor:
             from ..autodiff import value_of
             value = np.asarray(value_of(value))
             return value if dtype is None else value.astype(dtype)
+        from .. import autodiff
+        if autodiff.model_being_traced() is not None:
+            # A subclassed model's call that needs values (NumPy, a string
+            # op): it runs on the data at every call instead, as Keras runs
+            # such a call eagerly.
+            raise autodiff.UntraceableCall()
         raise TypeError(f"{self!r} is symbolic: it has no value. Build a model from it "
                         f"(pynn.Model(inputs, outputs)) and call predict() on data.")
 

@@ -981,7 +981,11 @@ class _Translator:
         registered it or passed it in custom_objects: the program's own
         code, never code from the file.  None when it has none."""
         from ..utils.custom_objects import get_registered_object
-        for key in (spec.get("registered_name"), spec.get("config")):
+        name = spec.get("config")
+        # (by its bare name too: custom_objects={'square_fn': ...} for the
+        # 'my_package>square_fn' written)
+        bare = name.rsplit(">", 1)[-1] if isinstance(name, str) else None
+        for key in (spec.get("registered_name"), name, bare):
             found = get_registered_object(key, self.custom) if isinstance(key, str) else None
             if callable(found):
                 return found

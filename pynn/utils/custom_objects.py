@@ -186,8 +186,12 @@ def serialize_function(fn):
     # holds '<locals>', which names nothing a loader could find).
     name = fn.__name__ if registered is not None or "<locals>" in fn.__qualname__ \
         else fn.__qualname__
+    # Keras finds a function by its config alone (registered_name is read
+    # for classes only), so a registered one is written by the name it is
+    # registered under, as Keras writes it ('package>name').
     return FunctionRef({"module": fn.__module__, "class_name": "function",
-                        "config": name, "registered_name": registered or name}, fn)
+                        "config": registered or name, "registered_name": registered or name},
+                       fn)
 
 
 def get_object(identifier, what, base, by_name, wrap_function, expected, from_name=None):
@@ -272,7 +276,8 @@ def deserialize_function(value, who):
     if not isinstance(name, str) or not (module is None or isinstance(module, str)):
         raise ValueError(f"{who}: a function description needs a name and a module, got "
                          f"{value!r}")
-    for key in (value.get("registered_name"), name, name.rsplit(".", 1)[-1]):
+    for key in (value.get("registered_name"), name, name.rsplit(".", 1)[-1],
+                name.rsplit(">", 1)[-1]):
         if isinstance(key, str):
             found = lookup(key)
             if found is not None:
