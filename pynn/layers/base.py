@@ -992,21 +992,20 @@ class Layer(Module):
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:
             training = None  # (in a model's traced call: each run's)
-        if mask is not None and not isinstance(mask, KerasTensor):
+        if isinstance(mask, (list, tuple)) and all(m is None for m in mask):
+            mask = None
+        given_mask = None
+        if isinstance(mask, KerasTensor) or isinstance(mask, (list, tuple)) and any(
+                isinstance(m, KerasTensor) for m in mask):
+            if autodiff.model_being_traced() is not None:
+                raise autodiff.UntraceableCall()  # (the model's call runs on data instead)
+            # A mask given as a symbolic tensor (an Input, ops.not_equal(ids,
+            # 0)) becomes an input of the call's node (see Node.mask_layout).
+            given_mask, mask = mask, None
+        if mask is not None:
             # a mask the program gives (lstm(x, mask=m)) reaches the call
             with autodiff.given_mask(mask):
                 return Layer.__call__(self, inputs, *args, training=training, **kwargs)
-        if isinstance(mask, KerasTensor):
-            # A graph carries masks with its tensors (Embedding(mask_zero=True),
-            # Masking), not as a separate input of a call: dropping the
-            # mask would let the masked steps into the result.
-            if autodiff.model_being_traced() is not None:
-                raise autodiff.UntraceableCall()  # (the model's call runs on data instead)
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): mask= was given "
-                             f"a symbolic tensor ({mask.name}), which pynn cannot record in "
-                             f"a graph; there masks come with the tensors "
-                             f"(Embedding(mask_zero=True), Masking). Call the layer with "
-                             f"mask= on arrays (eagerly or in a subclassed model's call)")
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
         elif (args or kwargs) and self._traces_call:
@@ -1047,7 +1046,11 @@ class Layer(Module):
                 raise TypeError(f"Layer {self.name!r} was called on a mix of symbolic tensors "
                                 f"and arrays; in a graph, every input must come from "
                                 f"pynn.Input or another layer")
-            return self._symbolic_call(inputs, leaves, training)
+            return self._symbolic_call(inputs, leaves, training, given_mask)
+        if given_mask is not None:
+            raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): mask= was given a "
+                            f"symbolic tensor but the inputs are arrays; give the mask as an "
+                            f"array, or call the layer on symbolic tensors")
         if autodiff.recording_calls():
             return autodiff.call_layer(self, inputs, training)
         return self._eager_call(inputs, training)
@@ -1091,8 +1094,13 @@ class Layer(Module):
         self.__dict__["_call_binding"] = bound
         return [given[n] for n in bound], (), {}
 
-    def _symbolic_call(self, inputs, leaves, training):
+    def _symbolic_call(self, inputs, leaves, training, given_mask=None):
         single = not isinstance(inputs, (list, tuple, dict))
+        masked = [t._has_mask for t in leaves]
+        layout = None
+        given = []
+        if given_mask is not None:
+            layout, masked, given = self._mask_layout(given_mask, leaves)
         if isinstance(inputs, dict) and not self._accepts_dict():
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
                             f"list of tensors, not a dict")
@@ -1109,7 +1117,7 @@ class Layer(Module):
             dtypes = [t.dtype for t in leaves]
             self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
                 else dtypes
-            self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
+            self.__dict__["_call_input_masked"] = single and masked[0]
             # Keras 2's graph code: symbolic tensors of the model that the
             # call reads besides its inputs (a loss built from z_mean and
             # z_log_var) are found while the output shape is, and become
@@ -1130,7 +1138,7 @@ class Layer(Module):
             out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
-        has_mask = self._output_has_mask([t._has_mask for t in leaves])
+        has_mask = self._output_has_mask(masked)
         masks = has_mask if isinstance(has_mask, list) else [has_mask] * len(out_list)
         out_dtypes = self._output_dtypes(len(out_list))
         outputs = [KerasTensor(s, dtype=d, name=self.name if len(out_list) == 1
@@ -1138,11 +1146,37 @@ class Layer(Module):
                    for i, (s, m, d) in enumerate(zip(out_list, masks, out_dtypes))]
         if reads:
             leaves, single = list(leaves) + list(reads), False
-        Node(self, leaves, outputs, single_input=single, single_output=not multi_out,
-             training=training,
+        Node(self, list(leaves) + given, outputs, single_input=single,
+             single_output=not multi_out, training=training,
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
-             call_args=self._node_call_args())
+             call_args=self._node_call_args(), mask_layout=layout)
         return outputs if multi_out else outputs[0]
+
+    def _mask_layout(self, mask, leaves):
+        """(Node.mask_layout, whether each input is masked, the mask
+        tensors) of a call given ``mask`` (a symbolic tensor, or one per
+        input with None where the input's own is kept)."""
+        def check(m, x):
+            if not isinstance(m, KerasTensor):
+                raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): mask= mixes "
+                                f"symbolic tensors and {type(m).__name__}; give symbolic "
+                                f"tensors (or None) only")
+            if len(m.shape) > len(x.shape) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(m.shape, x.shape)):
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the mask's "
+                                 f"shape {shape_str(m.shape)} does not match the input's "
+                                 f"{shape_str(x.shape)}")
+            return m
+        if isinstance(mask, KerasTensor):
+            return "single", [True] * len(leaves), [check(mask, leaves[0])]
+        if len(mask) != len(leaves):
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): mask= gives "
+                             f"{len(mask)} masks for {len(leaves)} inputs")
+        given = [check(m, x) for m, x in zip(mask, leaves) if m is not None]
+        layout = tuple(m is not None for m in mask)
+        # (an input given no mask keeps the one it carries)
+        return layout, [p or x._has_mask for p, x in zip(layout, leaves)], given
 
     def _accepts_dict(self):
         # A layer computing through its call takes a dict of tensors, as

@@ -128,9 +128,14 @@ def functional_config(model):
             for node in layer._inbound_nodes:
                 if id(node) not in nodes:
                     continue
-                refs = [_tensor_ref(t, reindex) for t in node.input_tensors]
+                refs = [_tensor_ref(t, reindex) for t in node.call_inputs]
                 kwargs = {} if node.training is None else {"training": bool(node.training)}
                 kwargs.update(node.call_args)
+                given = node.given_masks
+                if given is not None:  # a mask given to the call as a tensor, as Keras 3
+                    kwargs["mask"] = _tensor_ref(given, reindex) if node.mask_layout == \
+                        "single" else [None if m is None else _tensor_ref(m, reindex)
+                                       for m in given]
                 inbound.append({"args": [refs[0] if node.single_input else refs],
                                 "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
@@ -216,6 +221,13 @@ def _functional_from_config(config, custom_objects):
                 args, kwargs = _node_call(node, name, layer.node_call_arguments, layer)
                 inputs = resolve(args)
                 leaves = inputs if isinstance(inputs, list) else [inputs]
+                mask = kwargs.pop("mask", None)
+                if mask is not None:  # a mask given to the call as a tensor
+                    mask = [None if m is None else resolve(m) for m in mask] \
+                        if isinstance(mask, list) else resolve(mask)
+                    leaves = leaves + [m for m in (mask if isinstance(mask, list) else [mask])
+                                       if m is not None]
+                    kwargs["mask"] = mask
                 if any(t is None for t in leaves):
                     break
                 out = layer(inputs, **kwargs)
@@ -248,6 +260,15 @@ def _functional_from_config(config, custom_objects):
                  trainable=config.get("trainable", True))
 
 
+def _is_tensor_ref(ref):
+    """Whether a node's ``mask`` argument names tensors of the graph (a
+    reference, or a list of references and None)."""
+    def one(r):
+        return isinstance(r, dict) and r.get("class_name") == "__keras_tensor__"
+    return one(ref) or isinstance(ref, list) and any(one(r) for r in ref) and all(
+        r is None or one(r) for r in ref)
+
+
 def _node_call(node, name, layer_arguments=(), layer=None):
     """(inputs reference, call kwargs) of one inbound node, in Keras 3's
     form ({'args': [...], 'kwargs': {...}}) or Keras 2's ([[name, i, j,
@@ -266,7 +287,8 @@ def _node_call(node, name, layer_arguments=(), layer=None):
                    layer._takes_constants({k: v})}
         if "training" in allowed and allowed["training"] is not None:
             allowed["training"] = bool(allowed["training"])
-        allowed.pop("mask", None)
+        if not _is_tensor_ref(allowed.get("mask")):
+            allowed.pop("mask", None)  # (Keras 2's constant masks)
         return args[0], allowed
     if isinstance(node, list) and node and all(isinstance(r, list) for r in node):
         refs = [r[:3] for r in node]
