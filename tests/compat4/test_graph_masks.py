@@ -1,0 +1,125 @@
+"""Masks given to layers as symbolic tensors in a functional graph
+(``gru(x, mask=m)``, Keras's "passing mask tensors directly to layers"),
+against Keras 3 on its NumPy backend."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+from gradcheck import check_model_gradients
+from keras_reference import keras as real_keras, needs_keras
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(4, 5, 3)).astype("float32")
+MASK = np.ones((4, 5), bool)
+MASK[0, 3:] = False
+MASK[2, 1:] = False
+TOKENS = np.array([[1, 2, 3, 0, 0], [4, 1, 1, 2, 5], [3, 0, 0, 0, 0], [2, 2, 4, 1, 0]])
+
+
+def _mask_input_model(K, make):
+    x, m = K.Input((5, 3)), K.Input((5,), dtype="bool")
+    return K.Model([x, m], make(K)(x, mask=m))
+
+
+LAYERS = {
+    "gru": lambda K: K.layers.GRU(4),
+    "lstm": lambda K: K.layers.LSTM(4, return_sequences=True),
+    "simple_rnn": lambda K: K.layers.SimpleRNN(4),
+    "bidirectional": lambda K: K.layers.Bidirectional(K.layers.LSTM(3)),
+    "global_average_pooling": lambda K: K.layers.GlobalAveragePooling1D(),
+    "time_distributed": lambda K: K.layers.TimeDistributed(K.layers.Dense(2)),
+}
+
+
+@needs_keras
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_mask_input_given_to_a_layer_predicts_as_keras(name):
+    theirs = _mask_input_model(real_keras, LAYERS[name])
+    ours = _mask_input_model(pynn, LAYERS[name])
+    ours.set_weights(theirs.get_weights())
+    want = theirs.predict([X, MASK], verbose=0)
+    np.testing.assert_allclose(ours.predict([X, MASK], verbose=0), want, atol=1e-5)
+    # the mask decides: other values under the masked steps change nothing
+    # (before, the call was refused)
+    noisy = X.copy()
+    noisy[~MASK] = 100.0
+    if name != "time_distributed":  # (its masked steps are computed, then carried)
+        np.testing.assert_allclose(ours.predict([noisy, MASK], verbose=0), want, atol=1e-5)
+
+
+def _token_model(K):
+    t = K.Input((5,), dtype="int32")
+    mask = K.ops.not_equal(t, 0)
+    e = K.layers.Embedding(6, 4)(t)
+    a = K.layers.Attention()([e, e], mask=[mask, mask])
+    h = K.layers.MultiHeadAttention(2, 2)(a, e, query_mask=mask, value_mask=mask)
+    return K.Model(t, K.layers.Dense(1)(K.layers.GRU(3)(h, mask=mask)))
+
+
+@needs_keras
+def test_computed_mask_trains_and_saves_as_keras(tmp_path):
+    theirs, ours = _token_model(real_keras), _token_model(pynn)
+    ours.set_weights(theirs.get_weights())
+    want = theirs.predict(TOKENS, verbose=0)
+    np.testing.assert_allclose(ours.predict(TOKENS, verbose=0), want, atol=1e-5)
+    # the gradients flow through the masked layers (Keras's NumPy backend
+    # cannot fit: against central differences)
+    ours.compile(pynn.optimizers.SGD(0.1), "mse")
+    y = np.arange(4, dtype="float32")[:, None]
+    check_model_gradients(ours, TOKENS, y)
+    ours.fit(TOKENS, y, batch_size=4, epochs=1, verbose=0)
+    theirs.set_weights(ours.get_weights())
+    want = theirs.predict(TOKENS, verbose=0)
+    for ext in ("keras", "pynn"):
+        path = str(tmp_path / f"m.{ext}")
+        ours.save(path)
+        np.testing.assert_allclose(pynn.models.load_model(path).predict(TOKENS, verbose=0),
+                                   want, atol=1e-5)
+    # Keras reads pynn's file, and pynn Keras's: the mask is the node's kwarg
+    np.testing.assert_allclose(
+        real_keras.models.load_model(str(tmp_path / "m.keras")).predict(TOKENS, verbose=0),
+        want, atol=1e-5)
+    theirs.save(str(tmp_path / "k.keras"))
+    np.testing.assert_allclose(pynn.models.load_model(str(tmp_path / "k.keras")).predict(
+        TOKENS, verbose=0), want, atol=1e-5)
+
+
+def test_mask_input_saves_to_h5_clones_and_summarizes(tmp_path, capsys):
+    model = _mask_input_model(pynn, LAYERS["gru"])
+    want = model.predict([X, MASK], verbose=0)
+    path = str(tmp_path / "m.h5")
+    model.save(path)
+    np.testing.assert_allclose(pynn.models.load_model(path).predict([X, MASK], verbose=0),
+                               want, atol=1e-6)
+    clone = pynn.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.predict([X, MASK], verbose=0), want, atol=1e-6)
+    model.summary()
+    row = next(line for line in capsys.readouterr().out.splitlines() if "gru (GRU)" in line)
+    assert "input_layer[0][0]" in row
+    assert len(model.layers) == 3  # the mask is an edge, not a layer
+
+
+def test_given_mask_overrides_the_carried_one():
+    t = pynn.Input((5,), dtype="int32")
+    m = pynn.Input((5,), dtype="bool")
+    e = layers.Embedding(6, 3, mask_zero=True)(t)
+    model = pynn.Model([t, m], layers.GlobalAveragePooling1D()(e, mask=m))
+    emb = next(l for l in model.layers if isinstance(l, layers.Embedding)).get_weights()[0]
+    keep = np.zeros((4, 5), bool)
+    keep[:, :2] = True
+    want = emb[TOKENS[:, :2]].mean(axis=1)
+    np.testing.assert_allclose(model.predict([TOKENS, keep], verbose=0), want, atol=1e-6)
+
+
+def test_mask_of_the_wrong_shape_is_refused_by_name():
+    x, m = pynn.Input((5, 3)), pynn.Input((4,), dtype="bool")
+    with pytest.raises(ValueError, match="'gru_bad'.*mask's shape"):
+        layers.GRU(2, name="gru_bad")(x, mask=m)
+
+
+def test_tflite_export_of_a_given_mask_refused_by_name(tmp_path):
+    model = _mask_input_model(pynn, LAYERS["gru"])
+    with pytest.raises(pynn.lite.ConversionError, match="gru.*a mask as a tensor"):
+        model.export_tflite(str(tmp_path / "m.tflite"))
