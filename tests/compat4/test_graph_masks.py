@@ -123,3 +123,59 @@ def test_tflite_export_of_a_given_mask_refused_by_name(tmp_path):
     model = _mask_input_model(pynn, LAYERS["gru"])
     with pytest.raises(pynn.lite.ConversionError, match="gru.*a mask as a tensor"):
         model.export_tflite(str(tmp_path / "m.tflite"))
+
+
+# K.variable read live by graph arithmetic (Keras 2's tf.Variable in a
+# TF-op layer): KL annealing driven by a callback.
+
+def _annealed_model(beta):
+    x = pynn.Input((3,))
+    h = layers.Dense(2, kernel_initializer="ones", name="h")(x)
+    y = layers.Dense(1, kernel_initializer="ones", name="y")(h)
+    model = pynn.Model(x, y)
+    kl = pynn.ops.mean(pynn.ops.square(h))
+    model.add_loss(beta * kl)
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_set_value_on_a_variable_changes_the_graph_loss(tmp_path):
+    from pynn import backend as K
+    beta = K.variable(0.0)
+    model = _annealed_model(beta)
+    x = np.arange(12, dtype="float32").reshape(4, 3) / 10
+    y = np.ones((4, 1), "float32")
+    h = x.sum(axis=1, keepdims=True) * np.ones((1, 2))
+    mse = float(np.mean((h.sum(axis=1, keepdims=True) - y) ** 2))
+    kl = float(np.mean(h ** 2))
+    assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(mse, rel=1e-5)
+    K.set_value(beta, 0.25)
+    assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(mse + 0.25 * kl,
+                                                                       rel=1e-5)
+    # not a weight of the model (as Keras 2, which does not track it)
+    assert len(model.weights) == 4
+    # a file holds the value it has when saved
+    path = str(tmp_path / "m.pynn")
+    model.save(path)
+    assert pynn.models.load_model(path).predict(x, verbose=0) == pytest.approx(
+        model.predict(x, verbose=0))
+
+
+def test_callback_anneals_the_loss_during_fit():
+    from pynn import backend as K
+    beta = K.variable(0.0)
+    model = _annealed_model(beta)
+    model.get_layer("h").trainable = False
+    model.get_layer("y").trainable = False
+    model.compile("sgd", "mse")
+    x = np.ones((4, 3), "float32")
+    y = np.zeros((4, 1), "float32")
+
+    class Anneal(pynn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            K.set_value(beta, float(epoch))
+
+    history = model.fit(x, y, epochs=3, batch_size=4, callbacks=[Anneal()], verbose=0)
+    # h = 3 on both units: mse 36, kl 9 -> 36 + epoch * 9
+    np.testing.assert_allclose(history.history["loss"], [36.0, 45.0, 54.0], rtol=1e-5)
+    assert K.get_value(beta) == 2.0 and not isinstance(beta * 2, K.VariableArray)
