@@ -720,6 +720,18 @@ class Layer(Module):
             scope.add_loss(loss)
         autodiff.add_loss(self, loss)
 
+    def add_metric(self, value, name=None, aggregation=None):
+        """Keras 2's: inside ``call()``, ``value`` (a scalar, or an array of
+        per-sample values) is reported in fit's and evaluate's logs as
+        ``name``, its mean over the epoch (over every value given)."""
+        if aggregation not in (None, "mean"):
+            raise ValueError(f"Layer {self.name!r}: add_metric's aggregation must be 'mean' "
+                             f"(or None), got {aggregation!r}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Layer {self.name!r}: add_metric needs a name (the key of the "
+                             f"logs), got {name!r}")
+        autodiff.add_metric(self, value, name)
+
     @property
     def losses(self):
         """Keras's ``layer.losses``: the penalty of each regularized weight

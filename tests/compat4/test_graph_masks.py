@@ -179,3 +179,35 @@ def test_callback_anneals_the_loss_during_fit():
     # h = 3 on both units: mse 36, kl 9 -> 36 + epoch * 9
     np.testing.assert_allclose(history.history["loss"], [36.0, 45.0, 54.0], rtol=1e-5)
     assert K.get_value(beta) == 2.0 and not isinstance(beta * 2, K.VariableArray)
+
+
+class _Endpoint(layers.Layer):
+    """keras.io's endpoint layer pattern: the loss and a metric computed in
+    the layer's call (Keras 2's add_metric)."""
+
+    def call(self, targets, logits):
+        probs = pynn.ops.sigmoid(logits)
+        self.add_loss(pynn.ops.mean(pynn.ops.square(probs - targets)))
+        self.add_metric(pynn.ops.mean(probs), name="mean_prob")
+        return probs
+
+
+def test_add_metric_reports_its_epoch_mean_in_fit_and_evaluate():
+    x = pynn.Input((2,))
+    t = pynn.Input((1,))
+    logits = layers.Dense(1, kernel_initializer="ones", trainable=False)(x)
+    model = pynn.Model([x, t], _Endpoint()(t, logits))
+    model.compile("sgd")
+    data = np.array([[0, 0], [1, 1], [2, 0], [-1, -1], [0, 3], [1, -2]], "float32")
+    targets = np.ones((6, 1), "float32")
+    probs = 1 / (1 + np.exp(-data.sum(axis=1)))
+    # batches of 4 and 2: the mean of each batch's value (Keras 2's Mean)
+    want = (probs[:4].mean() + probs[4:].mean()) / 2
+    history = model.fit([data, targets], epochs=1, batch_size=4, shuffle=False, verbose=0,
+                        validation_data=([data, targets], None))
+    assert history.history["mean_prob"][0] == pytest.approx(want, rel=1e-5)
+    assert history.history["val_mean_prob"][0] == pytest.approx(want, rel=1e-5)
+    logs = model.evaluate([data, targets], batch_size=4, verbose=0, return_dict=True)
+    assert logs["mean_prob"] == pytest.approx(want, rel=1e-5)
+    with pytest.raises(ValueError, match="needs a name"):
+        _Endpoint().add_metric(1.0)
