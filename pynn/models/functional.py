@@ -822,7 +822,7 @@ class Model(TrainingMixin, Layer):
 
     # ------------------------------------------------------- as a layer
 
-    def _symbolic_call(self, inputs, leaves, training):
+    def _symbolic_call(self, inputs, leaves, training, given_mask=None):
         if self._program is None:
             self._ensure_built([t.shape for t in leaves], [t.dtype for t in leaves])
         if self._eager_call:
@@ -862,8 +862,11 @@ class Model(TrainingMixin, Layer):
         outputs = [KerasTensor(s, dtype=t.dtype, name=f"{self.name}_{i}" if multi else self.name,
                                has_mask=t._has_mask)
                    for i, (s, t) in enumerate(zip(out_shapes, self._outputs))]
-        Node(self, leaves, outputs, single_input=len(leaves) == 1, single_output=not multi,
-             training=training)
+        layout, given = None, []
+        if given_mask is not None:  # (its inputs' masks, see Node.mask_layout)
+            layout, _, given = self._mask_layout(given_mask, leaves)
+        Node(self, leaves + given, outputs, single_input=len(leaves) == 1,
+             single_output=not multi, training=training, mask_layout=layout)
         if isinstance(self._outputs_struct, dict) and _nested(self._outputs_struct):
             from ..tape import _pack_like
             return _pack_like(self._outputs_struct, outputs)
