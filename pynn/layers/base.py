@@ -242,6 +242,23 @@ def _own(ctx, y):
     return np.array(y)
 
 
+class reading:
+    """While a model is rebuilt from its config, a layer whose call reads
+    tensors of the graph besides its inputs (see Layer._symbolic_call)
+    reads ``tensors`` (the rebuilt graph's, in the order its call reads
+    them) in their place; ``tensors`` None: nothing changes."""
+
+    def __init__(self, layer, tensors):
+        self.layer, self.tensors = layer, tensors
+
+    def __enter__(self):
+        if self.tensors is not None:
+            self.layer.__dict__["_reads_given"] = list(self.tensors)
+
+    def __exit__(self, *exc):
+        self.layer.__dict__.pop("_reads_given", None)
+
+
 def _keras_masks(inputs):
     """The ``_keras_mask`` of eager inputs (a list for a list of inputs),
     None where none carries one."""
@@ -1139,6 +1156,12 @@ class Layer(Module):
             with reads:
                 out_shapes = self.build_for(shapes)
             reads = reads.found or self.__dict__.get("_reads")
+            file_reads = self.__dict__.pop("_reads_given", None)
+            if file_reads is not None and len(file_reads) != len(reads or ()):
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the saved "
+                                 f"model's call of it read {len(file_reads)} tensor(s) of the "
+                                 f"graph besides its inputs; its call() now reads "
+                                 f"{len(reads or ())}")
             if reads:
                 if isinstance(inputs, dict):
                     raise TypeError(f"Layer {self.name!r}: its call reads symbolic tensors "
@@ -1146,6 +1169,9 @@ class Layer(Module):
                                     f"carry; pass them as inputs")
                 self.__dict__["_reads"] = reads
                 self.__dict__["_reads_after"] = (len(leaves), single)
+                # (a model rebuilt from a file: the tensors its call reads
+                # are those the file names, in the order read)
+                reads = file_reads or reads
         else:
             out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)

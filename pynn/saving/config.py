@@ -131,13 +131,19 @@ def functional_config(model):
                 refs = [_tensor_ref(t, reindex) for t in node.call_inputs]
                 kwargs = {} if node.training is None else {"training": bool(node.training)}
                 kwargs.update(node.call_args)
+                single, read = node.single_input, layer.__dict__.get("_reads")
+                if read and len(refs) == layer._reads_after[0] + len(read):
+                    # The graph's tensors its call reads besides its inputs
+                    # (Keras 2's custom loss layer reading z_mean), in the
+                    # order it reads them: kept apart from its inputs.
+                    count, single = layer._reads_after
+                    refs, kwargs["reads"] = refs[:count], refs[count:]
                 given = node.given_masks
                 if given is not None:  # a mask given to the call as a tensor, as Keras 3
                     kwargs["mask"] = _tensor_ref(given, reindex) if node.mask_layout == \
                         "single" else [None if m is None else _tensor_ref(m, reindex)
                                        for m in given]
-                inbound.append({"args": [refs[0] if node.single_input else refs],
-                                "kwargs": kwargs})
+                inbound.append({"args": [refs[0] if single else refs], "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
         layers.append(entry)
 
@@ -174,6 +180,7 @@ def _check_history(ref, what):
 
 
 def _functional_from_config(config, custom_objects):
+    from ..layers.base import reading
     from ..models.functional import Model
     from ..models.node import KerasTensor
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -221,6 +228,10 @@ def _functional_from_config(config, custom_objects):
                 args, kwargs = _node_call(node, name, layer.node_call_arguments, layer)
                 inputs = resolve(args)
                 leaves = inputs if isinstance(inputs, list) else [inputs]
+                reads = kwargs.pop("reads", None)
+                if reads is not None:
+                    reads = [resolve(r) for r in reads]
+                    leaves = leaves + reads
                 mask = kwargs.pop("mask", None)
                 if mask is not None:  # a mask given to the call as a tensor
                     mask = [None if m is None else resolve(m) for m in mask] \
@@ -230,7 +241,8 @@ def _functional_from_config(config, custom_objects):
                     kwargs["mask"] = mask
                 if any(t is None for t in leaves):
                     break
-                out = layer(inputs, **kwargs)
+                with reading(layer, reads):
+                    out = layer(inputs, **kwargs)
                 index = sum(1 for key in outputs if key[0] == name)
                 if isinstance(out, dict):
                     out = list(out.values())
@@ -283,6 +295,7 @@ def _node_call(node, name, layer_arguments=(), layer=None):
         # (a custom layer's constant arguments of its call(), too)
         allowed = {k: v for k, v in kwargs.items()
                    if k in ("training", "mask") or k in layer_arguments or
+                   k == "reads" and isinstance(v, list) and all(_is_tensor_ref(r) for r in v) or
                    layer is not None and getattr(layer, "_traces_call", False) and
                    layer._takes_constants({k: v})}
         if "training" in allowed and allowed["training"] is not None:

@@ -211,3 +211,45 @@ def test_add_metric_reports_its_epoch_mean_in_fit_and_evaluate():
     assert logs["mean_prob"] == pytest.approx(want, rel=1e-5)
     with pytest.raises(ValueError, match="needs a name"):
         _Endpoint().add_metric(1.0)
+
+
+# A layer whose call reads tensors of the graph besides its inputs (Deep
+# Learning with Python's first-edition VAE: the loss layer reads z_mean and
+# z_log_var) saves and reloads.
+
+def _vae_with_a_loss_layer():
+    from pynn import backend as K
+    x = pynn.Input((6,))
+    h = layers.Dense(4, activation="relu")(x)
+    z_mean, z_log_var = layers.Dense(2)(h), layers.Dense(2)(h)
+    decoded = layers.Dense(6, activation="sigmoid")(layers.Add()([z_mean, z_log_var]))
+
+    class VaeLoss(layers.Layer):
+        def call(self, inputs):
+            target, out = inputs
+            xent = K.mean(K.binary_crossentropy(target, out), axis=-1)
+            kl = -5e-4 * K.mean(1 + z_log_var - K.square(z_mean) - K.exp(z_log_var), axis=-1)
+            self.add_loss(K.mean(xent + kl))
+            return out
+
+    model = pynn.Model(x, VaeLoss(name="vae_loss")([x, decoded]))
+    return model, VaeLoss
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5", "pynn"])
+def test_a_layer_reading_graph_tensors_saves_and_reloads(tmp_path, ext):
+    model, cls = _vae_with_a_loss_layer()
+    model.compile("rmsprop", loss=None)
+    x = np.random.default_rng(3).random((8, 6)).astype("float32")
+    model.fit(x, None, epochs=1, batch_size=4, verbose=0)
+    path = str(tmp_path / f"vae.{ext}")
+    model.save(path)
+    loaded = pynn.models.load_model(path, custom_objects={"VaeLoss": cls})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    # the reloaded loss reads the reloaded graph's z_mean and z_log_var
+    assert loaded.get_layer("vae_loss")._inbound_nodes[0].input_tensors[2:] != \
+        model.get_layer("vae_loss")._inbound_nodes[0].input_tensors[2:]
+    loaded.compile("rmsprop", loss=None)
+    assert loaded.evaluate(x, None, verbose=0) == pytest.approx(
+        model.evaluate(x, None, verbose=0), rel=1e-5)
