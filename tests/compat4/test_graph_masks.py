@@ -48,6 +48,25 @@ def test_mask_input_given_to_a_layer_predicts_as_keras(name):
         np.testing.assert_allclose(ours.predict([noisy, MASK], verbose=0), want, atol=1e-5)
 
 
+def _nested_model(K):
+    x = K.Input((5, 3))
+    inner = K.Model(x, K.layers.GRU(2)(x))
+    outer_x, mask = K.Input((5, 3)), K.Input((5,), dtype="bool")
+    return K.Model([outer_x, mask], inner(outer_x, mask=mask))
+
+
+@needs_keras
+def test_mask_given_to_a_nested_model_as_keras(tmp_path):
+    theirs, ours = _nested_model(real_keras), _nested_model(pynn)
+    ours.set_weights(theirs.get_weights())
+    want = theirs.predict([X, MASK], verbose=0)
+    np.testing.assert_allclose(ours.predict([X, MASK], verbose=0), want, atol=1e-5)
+    path = str(tmp_path / "nested.keras")
+    ours.save(path)
+    np.testing.assert_allclose(pynn.models.load_model(path).predict([X, MASK], verbose=0),
+                               want, atol=1e-5)
+
+
 def _token_model(K):
     t = K.Input((5,), dtype="int32")
     mask = K.ops.not_equal(t, 0)
