@@ -281,6 +281,15 @@ def _is_tensor_ref(ref):
         r is None or one(r) for r in ref)
 
 
+def _is_history(ref):
+    return isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in ref[1:])
+
+
+def _history_ref(ref):
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": ref}}
+
+
 def _node_call(node, name, layer_arguments=(), layer=None):
     """(inputs reference, call kwargs) of one inbound node, in Keras 3's
     form ({'args': [...], 'kwargs': {...}}) or Keras 2's ([[name, i, j,
@@ -305,8 +314,15 @@ def _node_call(node, name, layer_arguments=(), layer=None):
         return args[0], allowed
     if isinstance(node, list) and node and all(isinstance(r, list) for r in node):
         refs = [r[:3] for r in node]
-        kwargs = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
-        kwargs = {k: bool(v) for k, v in kwargs.items() if k == "training" and v is not None}
+        given = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
+        kwargs = {k: bool(v) for k, v in given.items() if k == "training" and v is not None}
+        # Keras 2 names a mask tensor given to the call by [layer, node, tensor]
+        mask = given.get("mask")
+        if _is_history(mask):
+            kwargs["mask"] = _history_ref(mask)
+        elif isinstance(mask, list) and any(_is_history(m) for m in mask) and all(
+                m is None or _is_history(m) for m in mask):
+            kwargs["mask"] = [None if m is None else _history_ref(m) for m in mask]
         return (refs[0] if len(refs) == 1 else refs), kwargs
     raise ValueError(f"layer {name!r}: cannot read the inbound node {node!r}")
 

@@ -272,3 +272,21 @@ def test_a_layer_reading_graph_tensors_saves_and_reloads(tmp_path, ext):
     loaded.compile("rmsprop", loss=None)
     assert loaded.evaluate(x, None, verbose=0) == pytest.approx(
         model.evaluate(x, None, verbose=0), rel=1e-5)
+
+
+def test_keras2_config_naming_a_mask_tensor_rebuilds_it_as_an_edge():
+    # Keras 2's node: [[layer, node, tensor, kwargs]], a tensor in the
+    # kwargs named by [layer, node, tensor]
+    config = {"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 5, 3], "dtype": "float32", "name": "x"}},
+        {"class_name": "InputLayer", "name": "m", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 5], "dtype": "bool", "name": "m"}},
+        {"class_name": "GRU", "name": "gru", "config": {"name": "gru", "units": 2},
+         "inbound_nodes": [[["x", 0, 0, {"mask": ["m", 0, 0]}]]]}],
+        "input_layers": [["x", 0, 0], ["m", 0, 0]], "output_layers": [["gru", 0, 0]]}}
+    model = pynn.models.model_from_config(config)
+    want = model.predict([X, MASK], verbose=0)
+    noisy = X.copy()
+    noisy[~MASK] = 100.0
+    np.testing.assert_allclose(model.predict([noisy, MASK], verbose=0), want, atol=1e-6)
