@@ -43,6 +43,9 @@ class _Local(threading.local):
         self.tracing_model = None
         self.sizes_unknown = False
         self.call_training = None
+        # (name, value) of each Layer.add_metric in the fit/evaluate step
+        # being run (None outside one: the value is not reported)
+        self.metric_sink = None
 
 
 def _accumulate(grads, t, g, who, add):
@@ -2444,6 +2447,28 @@ def add_loss(layer, value):
     if callable(value) and not isinstance(value, (Traced, np.ndarray)):
         value = value()
     sink.append(resolve(value))
+
+
+class collecting_metrics:
+    """While a fit or evaluate step runs: the values its layers' calls give
+    to add_metric, as (name, float64 array) pairs in ``found``."""
+
+    def __enter__(self):
+        self.saved, _local.metric_sink = _local.metric_sink, []
+        self.found = _local.metric_sink
+        return self.found
+
+    def __exit__(self, *exc):
+        _local.metric_sink = self.saved
+
+
+def add_metric(layer, value, name):
+    """Layer.add_metric: ``value`` joins the mean reported as ``name``."""
+    sink = _local.metric_sink
+    if sink is not None:
+        if callable(value) and not isinstance(value, (Traced, np.ndarray)):
+            value = value()
+        sink.append((name, np.asarray(value_of(value), np.float64)))
 
 
 # ---------------------------------------------------- custom activations

@@ -611,10 +611,32 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
     return eager(a)
 
 
+class VariableArray(np.ndarray):
+    """What ``variable`` makes: a NumPy array that graph arithmetic
+    (``beta * kl_loss`` on symbolic tensors) reads each time the graph
+    runs, as Keras 2 reads its tf.Variable, so ``set_value`` is seen by a
+    model built before it (KL annealing driven by a callback); any other
+    array is copied into the graph as a constant.  Arithmetic on it gives
+    plain arrays."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # (this module's ``any`` is Keras's K.any: the builtin's loop here)
+        for v in inputs:
+            if getattr(type(v), "__array_ufunc__", None) not in (
+                    None, np.ndarray.__array_ufunc__, VariableArray.__array_ufunc__):
+                return NotImplemented  # (a symbolic tensor records the operation with it)
+
+        def plain(v):
+            return v.view(np.ndarray) if isinstance(v, VariableArray) else v
+        if "out" in kwargs:
+            kwargs["out"] = tuple(plain(o) for o in kwargs["out"])
+        return getattr(ufunc, method)(*(plain(v) for v in inputs), **kwargs)
+
+
 def variable(value, dtype=None, name=None, constraint=None):
     """A float32 array holding ``value`` (get_value/set_value read and
-    write it)."""
-    return np.array(value, dtype=dtype or np.float32)
+    write it; graph arithmetic reads it live, see VariableArray)."""
+    return np.array(value, dtype=dtype or np.float32).view(VariableArray)
 
 
 def get_value(x):

@@ -268,6 +268,28 @@ def _per_output(spec, names, what, allow_subset=True):
     return [spec] * n
 
 
+class _LayerMetrics:
+    """What the layers' calls gave to add_metric in an epoch: each name
+    reported as the mean of all the values given, as Keras 2's Mean
+    metric."""
+
+    def __init__(self):
+        self.sums = {}  # name -> [sum, count]
+
+    def add(self, found):
+        """The (name, values) pairs of one step (autodiff.collecting_metrics)."""
+        for name, values in found:
+            entry = self.sums.setdefault(name, [0.0, 0])
+            entry[0] += float(values.sum())
+            entry[1] += values.size
+
+    def logs(self, logs):
+        """``logs`` with the means added (a name the logs have stays)."""
+        for name, (total, count) in self.sums.items():
+            logs.setdefault(name, total / max(count, 1))
+        return logs
+
+
 class _Metrics:
     """The metrics of one fit/evaluate call, per output, named as Keras 3
     names them, with the per-output loss means."""
@@ -307,6 +329,7 @@ class _Metrics:
     def reset(self):
         for _, m, _, _ in self.entries:
             m.reset_state()
+        self.added = _LayerMetrics()
         self.loss_sum = 0.0
         self.seen = 0.0
         self.out_loss_sums = {id(out): 0.0 for out, _ in self.loss_names}
@@ -376,7 +399,7 @@ class _Metrics:
             logs[key] = float(r.reshape(-1)[0]) if r.size == 1 else r
         for out, key in self.loss_names:
             logs[key] = self.out_loss_sums[id(out)] / seen
-        return logs
+        return self.added.logs(logs)
 
 
 class _Prefetcher:
@@ -1236,9 +1259,11 @@ class TrainingMixin:
                             # each process brings its own rows: the global
                             # batch and this share's place in it are summed
                             rows = offset = None
-                        total, per_output, outs = self._train_batch(
-                            state, params, grads, xb, yb, wb, bs, grad_bufs, rows, offset,
-                            reducer)
+                        with autodiff.collecting_metrics() as found:
+                            total, per_output, outs = self._train_batch(
+                                state, params, grads, xb, yb, wb, bs, grad_bufs, rows,
+                                offset, reducer)
+                        metrics.added.add(found)
                         metrics.update(outs, yb, wb, True, total, per_output, bs,
                                        self._last_masks)
                         if need_batch_logs:
@@ -1353,7 +1378,9 @@ class TrainingMixin:
                 if activity_state is None:
                     outs, masks = run_inference(self, xb, with_masks=True)
                 else:
-                    outs = self._program.forward(xb, False, activity_state)
+                    with autodiff.collecting_metrics() as found:
+                        outs = self._program.forward(xb, False, activity_state)
+                    metrics.added.add(found)
                     masks = activity_state.masks if self._program.has_masks else None
                     batch_penalty += self._program.activity_penalty(activity_state, 1.0 / bs)
                 total, per_output = 0.0, []
@@ -1814,10 +1841,14 @@ class TrainingMixin:
         cb.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
+            added = _LayerMetrics()
             cb.on_epoch_begin(epoch)
             for step, data in enumerate(source.epoch()):
                 cb.on_train_batch_begin(step)
-                logs = _step_logs(self.train_step(data))
+                with autodiff.collecting_metrics() as found:
+                    step_logs = self.train_step(data)
+                added.add(found)
+                logs = added.logs(_step_logs(step_logs))
                 cb.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -1845,10 +1876,14 @@ class TrainingMixin:
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         bar = Progbar(source.steps, verbose=verbose) if verbose else None
         logs = {}
+        added = _LayerMetrics()
         cb.on_test_begin()
         for step, data in enumerate(source.epoch()):
             cb.on_test_batch_begin(step)
-            logs = _step_logs(self.test_step(data))
+            with autodiff.collecting_metrics() as found:
+                step_logs = self.test_step(data)
+            added.add(found)
+            logs = added.logs(_step_logs(step_logs))
             cb.on_test_batch_end(step, logs)
             if bar:
                 bar.update(step + 1, logs, finalize=step + 1 == source.steps)

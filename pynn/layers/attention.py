@@ -114,7 +114,9 @@ class _OptionsLayer(Layer):
         # first call in a rebuilt graph takes them.
         self._config_options = dict(call_options) if call_options else None
 
-    def _call_with(self, inputs, options, training):
+    def _call_with(self, inputs, options, training, mask=None):
+        """``mask``: in a graph, the masks given to the call as symbolic
+        tensors, one per input (None where the input's own is read)."""
         if _is_symbolic(inputs):
             if self._config_options is not None and self._graph_options is None:
                 options, self._config_options = self._config_options, None
@@ -128,7 +130,7 @@ class _OptionsLayer(Layer):
                     f"{_describe(self._graph_options)}. Use a second layer for the other "
                     f"options.")
             self._graph_options = options
-            return Layer.__call__(self, inputs, training=training)
+            return Layer.__call__(self, inputs, training=training, mask=mask)
         with _CallOptions(self, options):
             return Layer.__call__(self, inputs, training=training)
 
@@ -232,22 +234,29 @@ class MultiHeadAttention(_OptionsLayer):
 
     def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None,
                  key_mask=None, attention_mask=None, return_attention_scores=False,
-                 training=None, use_causal_mask=False):
+                 training=None, use_causal_mask=False, mask=None):
         if value is None and isinstance(query, (list, tuple)) and len(query) in (3, 4):
-            # the node's inputs as a list: a graph being rebuilt from its config
+            # the node's inputs as a list (and the masks given to it, one
+            # per input): a graph being rebuilt from its config
             inputs = list(query)
             options = {"causal": False, "scores": False}
             if len(inputs) == 4:
                 options["mask_input"] = True
-            return self._call_with(inputs, options, training)
+            return self._call_with(inputs, options, training, mask)
         if value is None:
             raise TypeError(f"{type(self).__name__} {self.name!r}: call it with query and value "
                             f"(and optionally key), e.g. layer(x, x)")
         explicit = [m for m in (query_mask, value_mask, key_mask) if m is not None]
+        given = None
         if explicit and _is_symbolic([query, value]):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: in a graph, masks come with "
-                             f"the tensors (Embedding(mask_zero=True), Masking); "
-                             f"query_mask/value_mask/key_mask are for calls on arrays")
+            if not _is_symbolic(explicit):
+                raise ValueError(f"{type(self).__name__} {self.name!r}: in a graph, "
+                                 f"query_mask/value_mask/key_mask must be symbolic tensors "
+                                 f"(an Input, or computed from one), not arrays")
+            # inputs of the node, read as the masks of query, value and key
+            # (the key is the value where no key is given)
+            given = [query_mask, value_mask,
+                     value_mask if key is None and key_mask is None else key_mask]
         inputs = [query, value, value if key is None else key]
         options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
         if not _is_symbolic([query, value]):
@@ -262,9 +271,10 @@ class MultiHeadAttention(_OptionsLayer):
         if attention_mask is not None and _is_symbolic([attention_mask]):
             inputs.append(attention_mask)
             options["mask_input"] = True
+            given = None if given is None else given + [None]
         elif attention_mask is not None:
             options["attention_mask"] = _cast_mask(attention_mask)
-        return self._call_with(inputs, options, training)
+        return self._call_with(inputs, options, training, given)
 
     def build(self, input_shape):
         self._check_ranks(input_shape)
@@ -715,9 +725,13 @@ class _BaseDenseAttention(_OptionsLayer):
             mask = carried if any(m is not None for m in carried) else None
         if mask is not None:
             if _is_symbolic(list(inputs)):
-                raise ValueError(f"{who}: in a graph, masks come with the tensors "
-                                 f"(Embedding(mask_zero=True), Masking); mask= is for calls "
-                                 f"on arrays")
+                masks = [m for m in mask if m is not None]
+                if not _is_symbolic(masks):
+                    raise ValueError(f"{who}: in a graph, mask= must be symbolic tensors (an "
+                                     f"Input, or computed from one), not arrays")
+                # inputs of the node, read as the masks of query and value
+                return self._call_with(list(inputs), options, training,
+                                       list(mask) + [None] * (len(inputs) - len(mask)))
             masks = list(mask) + [None] * (2 - len(mask))
             options["masks"] = tuple(None if m is None else _bool_mask(m) for m in masks[:2])
         return self._call_with(list(inputs), options, training)

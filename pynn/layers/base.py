@@ -265,6 +265,23 @@ def _own(ctx, y):
     return np.array(y)
 
 
+class reading:
+    """While a model is rebuilt from its config, a layer whose call reads
+    tensors of the graph besides its inputs (see Layer._symbolic_call)
+    reads ``tensors`` (the rebuilt graph's, in the order its call reads
+    them) in their place; ``tensors`` None: nothing changes."""
+
+    def __init__(self, layer, tensors):
+        self.layer, self.tensors = layer, tensors
+
+    def __enter__(self):
+        if self.tensors is not None:
+            self.layer.__dict__["_reads_given"] = list(self.tensors)
+
+    def __exit__(self, *exc):
+        self.layer.__dict__.pop("_reads_given", None)
+
+
 def _keras_masks(inputs):
     """The ``_keras_mask`` of eager inputs (a list for a list of inputs),
     None where none carries one."""
@@ -743,6 +760,18 @@ class Layer(Module):
             scope.add_loss(loss)
         autodiff.add_loss(self, loss)
 
+    def add_metric(self, value, name=None, aggregation=None):
+        """Keras 2's: inside ``call()``, ``value`` (a scalar, or an array of
+        per-sample values) is reported in fit's and evaluate's logs as
+        ``name``, its mean over the epoch (over every value given)."""
+        if aggregation not in (None, "mean"):
+            raise ValueError(f"Layer {self.name!r}: add_metric's aggregation must be 'mean' "
+                             f"(or None), got {aggregation!r}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Layer {self.name!r}: add_metric needs a name (the key of the "
+                             f"logs), got {name!r}")
+        autodiff.add_metric(self, value, name)
+
     @property
     def losses(self):
         """Keras's ``layer.losses``: the penalty of each regularized weight
@@ -1015,21 +1044,20 @@ class Layer(Module):
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:
             training = None  # (in a model's traced call: each run's)
-        if mask is not None and not isinstance(mask, KerasTensor):
+        if isinstance(mask, (list, tuple)) and all(m is None for m in mask):
+            mask = None
+        given_mask = None
+        if isinstance(mask, KerasTensor) or isinstance(mask, (list, tuple)) and any(
+                isinstance(m, KerasTensor) for m in mask):
+            if autodiff.model_being_traced() is not None:
+                raise autodiff.UntraceableCall()  # (the model's call runs on data instead)
+            # A mask given as a symbolic tensor (an Input, ops.not_equal(ids,
+            # 0)) becomes an input of the call's node (see Node.mask_layout).
+            given_mask, mask = mask, None
+        if mask is not None:
             # a mask the program gives (lstm(x, mask=m)) reaches the call
             with autodiff.given_mask(mask):
                 return Layer.__call__(self, inputs, *args, training=training, **kwargs)
-        if isinstance(mask, KerasTensor):
-            # A graph carries masks with its tensors (Embedding(mask_zero=True),
-            # Masking), not as a separate input of a call: dropping the
-            # mask would let the masked steps into the result.
-            if autodiff.model_being_traced() is not None:
-                raise autodiff.UntraceableCall()  # (the model's call runs on data instead)
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): mask= was given "
-                             f"a symbolic tensor ({mask.name}), which pynn cannot record in "
-                             f"a graph; there masks come with the tensors "
-                             f"(Embedding(mask_zero=True), Masking). Call the layer with "
-                             f"mask= on arrays (eagerly or in a subclassed model's call)")
         if args and not kwargs and len(args) + 1 == self._call_tensors:
             inputs, args = [inputs, *args], ()
         elif (args or kwargs) and self._traces_call:
@@ -1070,7 +1098,11 @@ class Layer(Module):
                 raise TypeError(f"Layer {self.name!r} was called on a mix of symbolic tensors "
                                 f"and arrays; in a graph, every input must come from "
                                 f"pynn.Input or another layer")
-            return self._symbolic_call(inputs, leaves, training)
+            return self._symbolic_call(inputs, leaves, training, given_mask)
+        if given_mask is not None:
+            raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): mask= was given a "
+                            f"symbolic tensor but the inputs are arrays; give the mask as an "
+                            f"array, or call the layer on symbolic tensors")
         if autodiff.recording_calls():
             return autodiff.call_layer(self, inputs, training)
         return self._eager_call(inputs, training)
@@ -1114,8 +1146,13 @@ class Layer(Module):
         self.__dict__["_call_binding"] = bound
         return [given[n] for n in bound], (), {}
 
-    def _symbolic_call(self, inputs, leaves, training):
+    def _symbolic_call(self, inputs, leaves, training, given_mask=None):
         single = not isinstance(inputs, (list, tuple, dict))
+        masked = [t._has_mask for t in leaves]
+        layout = None
+        given = []
+        if given_mask is not None:
+            layout, masked, given = self._mask_layout(given_mask, leaves)
         if isinstance(inputs, dict) and not self._accepts_dict():
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) takes a tensor or a "
                             f"list of tensors, not a dict")
@@ -1132,7 +1169,7 @@ class Layer(Module):
             dtypes = [t.dtype for t in leaves]
             self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
                 else dtypes
-            self.__dict__["_call_input_masked"] = single and leaves[0]._has_mask
+            self.__dict__["_call_input_masked"] = single and masked[0]
             # Keras 2's graph code: symbolic tensors of the model that the
             # call reads besides its inputs (a loss built from z_mean and
             # z_log_var) are found while the output shape is, and become
@@ -1142,6 +1179,12 @@ class Layer(Module):
             with reads:
                 out_shapes = self.build_for(shapes)
             reads = reads.found or self.__dict__.get("_reads")
+            file_reads = self.__dict__.pop("_reads_given", None)
+            if file_reads is not None and len(file_reads) != len(reads or ()):
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the saved "
+                                 f"model's call of it read {len(file_reads)} tensor(s) of the "
+                                 f"graph besides its inputs; its call() now reads "
+                                 f"{len(reads or ())}")
             if reads:
                 if isinstance(inputs, dict):
                     raise TypeError(f"Layer {self.name!r}: its call reads symbolic tensors "
@@ -1149,11 +1192,14 @@ class Layer(Module):
                                     f"carry; pass them as inputs")
                 self.__dict__["_reads"] = reads
                 self.__dict__["_reads_after"] = (len(leaves), single)
+                # (a model rebuilt from a file: the tensors its call reads
+                # are those the file names, in the order read)
+                reads = file_reads or reads
         else:
             out_shapes = self.build_for(shapes)
         multi_out = isinstance(out_shapes, list)
         out_list = out_shapes if multi_out else [out_shapes]
-        has_mask = self._output_has_mask([t._has_mask for t in leaves])
+        has_mask = self._output_has_mask(masked)
         masks = has_mask if isinstance(has_mask, list) else [has_mask] * len(out_list)
         out_dtypes = self._output_dtypes(len(out_list))
         outputs = [KerasTensor(s, dtype=d, name=self.name if len(out_list) == 1
@@ -1161,10 +1207,10 @@ class Layer(Module):
                    for i, (s, m, d) in enumerate(zip(out_list, masks, out_dtypes))]
         if reads:
             leaves, single = list(leaves) + list(reads), False
-        Node(self, leaves, outputs, single_input=single, single_output=not multi_out,
-             training=training,
+        Node(self, list(leaves) + given, outputs, single_input=single,
+             single_output=not multi_out, training=training,
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
-             call_args=self._node_call_args())
+             call_args=self._node_call_args(), mask_layout=layout)
         return outputs if multi_out else outputs[0]
 
     def _keep_input_structure(self, inputs):
@@ -1174,6 +1220,31 @@ class Layer(Module):
         self.__dict__["_input_keys"] = list(inputs.keys())
         nested = any(isinstance(v, (dict, list, tuple)) for v in inputs.values())
         self.__dict__["_input_structure"] = _template(inputs) if nested else None
+    def _mask_layout(self, mask, leaves):
+        """(Node.mask_layout, whether each input is masked, the mask
+        tensors) of a call given ``mask`` (a symbolic tensor, or one per
+        input with None where the input's own is kept)."""
+        def check(m, x):
+            if not isinstance(m, KerasTensor):
+                raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): mask= mixes "
+                                f"symbolic tensors and {type(m).__name__}; give symbolic "
+                                f"tensors (or None) only")
+            if len(m.shape) > len(x.shape) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(m.shape, x.shape)):
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the mask's "
+                                 f"shape {shape_str(m.shape)} does not match the input's "
+                                 f"{shape_str(x.shape)}")
+            return m
+        if isinstance(mask, KerasTensor):
+            return "single", [True] * len(leaves), [check(mask, leaves[0])]
+        if len(mask) != len(leaves):
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): mask= gives "
+                             f"{len(mask)} masks for {len(leaves)} inputs")
+        given = [check(m, x) for m, x in zip(mask, leaves) if m is not None]
+        layout = tuple(m is not None for m in mask)
+        # (an input given no mask keeps the one it carries)
+        return layout, [p or x._has_mask for p, x in zip(layout, leaves)], given
 
     def _accepts_dict(self):
         # A layer computing through its call takes a dict of tensors, as

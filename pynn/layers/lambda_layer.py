@@ -326,9 +326,12 @@ def weights_as_constants():
         _constants.on = saved
 
 
-def _encode(value, tensors):
+def _encode(value, tensors, live=None):
     """``value`` (an argument of an operation) as JSON, its symbolic
-    tensors replaced by their index in ``tensors`` (appended)."""
+    tensors replaced by their index in ``tensors`` (appended); with
+    ``live`` (a list), K.variable's arrays by their index there
+    (appended: read when the graph runs)."""
+    from ..backend import VariableArray
     from ..models.node import KerasTensor
     from .base import Weight
     if isinstance(value, Weight) and getattr(_constants, "on", False):
@@ -336,15 +339,18 @@ def _encode(value, tensors):
     if isinstance(value, KerasTensor):
         tensors.append(value)
         return {"__tensor__": len(tensors) - 1}
+    if isinstance(value, VariableArray) and live is not None:
+        live.append(value)
+        return {"__live__": len(live) - 1}
     if isinstance(value, slice):
-        return {"__slice__": [_encode(v, tensors) for v in (value.start, value.stop,
-                                                           value.step)]}
+        return {"__slice__": [_encode(v, tensors, live) for v in (value.start, value.stop,
+                                                                 value.step)]}
     if value is Ellipsis:
         return {"__ellipsis__": True}
     if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, tensors) for v in value]}
+        return {"__tuple__": [_encode(v, tensors, live) for v in value]}
     if isinstance(value, list):
-        return [_encode(v, tensors) for v in value]
+        return [_encode(v, tensors, live) for v in value]
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         return {"__array__": value.tolist(), "dtype": str(value.dtype)}
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -353,21 +359,35 @@ def _encode(value, tensors):
                     f"{type(value).__name__}: {value!r}")
 
 
-def _decode(value, tensors):
+def _decode(value, tensors, live=()):
     if isinstance(value, list):
-        return [_decode(v, tensors) for v in value]
+        return [_decode(v, tensors, live) for v in value]
     if isinstance(value, dict):
         if "__tensor__" in value:
             return tensors[value["__tensor__"]]
+        if "__live__" in value:  # (its value now)
+            return live[value["__live__"]].view(np.ndarray)
         if "__slice__" in value:
-            return slice(*(_decode(v, tensors) for v in value["__slice__"]))
+            return slice(*(_decode(v, tensors, live) for v in value["__slice__"]))
         if "__ellipsis__" in value:
             return Ellipsis
         if "__tuple__" in value:
-            return tuple(_decode(v, tensors) for v in value["__tuple__"])
+            return tuple(_decode(v, tensors, live) for v in value["__tuple__"])
         if "__array__" in value:
             return np.asarray(value["__array__"], dtype=value.get("dtype"))
-        return {k: _decode(v, tensors) for k, v in value.items()}
+        return {k: _decode(v, tensors, live) for k, v in value.items()}
+    return value
+
+
+def _frozen(value, live):
+    """An encoded argument with K.variable's arrays as their current
+    values (a config, an export, hold what the graph computes now)."""
+    if isinstance(value, list):
+        return [_frozen(v, live) for v in value]
+    if isinstance(value, dict):
+        if "__live__" in value:
+            return _encode(np.array(live[value["__live__"]]), [])
+        return {k: _frozen(v, live) for k, v in value.items()}
     return value
 
 
@@ -380,15 +400,26 @@ class TensorOperation(Layer):
     i-th input.  It computes through its call, so gradients flow through
     it as through a custom layer's."""
 
-    def __init__(self, op, args=(), kwargs=None, **layer_kwargs):
+    def __init__(self, op, args=(), kwargs=None, live=(), **layer_kwargs):
         from .. import ops
         if op not in ops.SYMBOLIC_OPS and op not in OPERATORS:
             raise ValueError(f"TensorOperation: unknown operation {op!r}")
         layer_kwargs.setdefault("name", unique_name(op))
         super().__init__(**layer_kwargs)
         self.op = op
-        self.args = list(args)
-        self.kwargs = dict(kwargs or {})
+        # K.variable's arrays among the arguments ({"__live__": i}), read
+        # when the graph runs; ``args`` and ``kwargs`` give their values now.
+        self._live = list(live)
+        self._args = list(args)
+        self._kwargs = dict(kwargs or {})
+
+    @property
+    def args(self):
+        return _frozen(self._args, self._live) if self._live else self._args
+
+    @property
+    def kwargs(self):
+        return _frozen(self._kwargs, self._live) if self._live else self._kwargs
 
     def _function(self):
         if self.op in OPERATORS:
@@ -399,7 +430,8 @@ class TensorOperation(Layer):
     def arguments(self, tensors):
         """The operation's positional and keyword arguments, the layer's
         inputs ``tensors`` in their places."""
-        return _decode(self.args, tensors), _decode(self.kwargs, tensors)
+        return (_decode(self._args, tensors, self._live),
+                _decode(self._kwargs, tensors, self._live))
 
     def call(self, inputs):
         args, kwargs = self.arguments(inputs if isinstance(inputs, (list, tuple)) else [inputs])
@@ -447,10 +479,10 @@ def record_operation(op, args, kwargs):
             any(r is None for r in args[1]):
         return record_to_batch(op, (args[0], list(args[1])))
     args, kwargs = _live_weights(args, kwargs)
-    tensors = []
-    enc_args = [_encode(a, tensors) for a in args]
-    enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
-    layer = TensorOperation(op, enc_args, enc_kwargs)
+    tensors, live = [], []
+    enc_args = [_encode(a, tensors, live) for a in args]
+    enc_kwargs = {k: _encode(v, tensors, live) for k, v in kwargs.items()}
+    layer = TensorOperation(op, enc_args, enc_kwargs, live)
     return layer(tensors if len(tensors) > 1 else tensors[0])
 
 

@@ -1832,6 +1832,10 @@ def _check_masks(ctx, step, kind):
     """A step whose values depend on a mask its input carries is exported
     with that mask, or refused: never written as if there were none."""
     layer = step.layer
+    if step.mask_ins:
+        raise ctx.error(layer, "it is given a mask as a tensor of the graph (mask=, "
+                               "query_mask=, ...), which pynn.lite does not write; give the "
+                               "mask through Embedding(mask_zero=True) or Masking instead")
     carried = [t._has_mask for t in step.nodes[0].input_tensors]
     if not any(carried):
         return

@@ -53,9 +53,14 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         if id(layer) not in layer_map:
             layer_map[id(layer)] = clone_function(layer)
         new_layer = layer_map[id(layer)]
-        args = [tensor_map[id(t)] for t in node.input_tensors]
+        args = [tensor_map[id(t)] for t in node.call_inputs]
+        kwargs = dict(node.call_args)
+        given = node.given_masks
+        if given is not None:  # a mask given to the call as a tensor
+            kwargs["mask"] = tensor_map[id(given)] if node.mask_layout == "single" else \
+                [None if m is None else tensor_map[id(m)] for m in given]
         out = new_layer(args[0] if node.single_input else args, training=node.training,
-                        **node.call_args)
+                        **kwargs)
         outs = list(out.values()) if isinstance(out, dict) else (
             out if isinstance(out, list) else [out])
         for old, new in zip(node.output_tensors, outs):

@@ -42,12 +42,15 @@ def new_binding():
 
 class _Step:
     __slots__ = ("layer", "node", "ins", "outs", "single_in", "single_out", "training",
-                 "is_model")
+                 "is_model", "mask_ins")
 
     def __init__(self, node, slot_of):
         self.layer = node.operation
         self.node = node
-        self.ins = tuple(slot_of[id(t)] for t in node.input_tensors)
+        # (the masks given to the call are read as its masks, not its
+        # inputs: no gradient goes to them)
+        self.ins = tuple(slot_of[id(t)] for t in node.call_inputs)
+        self.mask_ins = tuple(slot_of[id(t)] for t in node.input_tensors[len(self.ins):])
         self.outs = tuple(slot_of[id(t)] for t in node.output_tensors)
         self.single_in = node.single_input
         self.single_out = node.single_output
@@ -123,7 +126,7 @@ class Program:
                 shapes[slot_of[id(t)]] = t.shape
                 masked[slot_of[id(t)]] = t._has_mask
         self.shapes = shapes
-        self.has_masks = any(masked)
+        self.has_masks = any(masked) or any(st.mask_ins for st in self.steps)
         # Steps whose outputs carry an activity penalty, layers that may
         # add losses in their call, and nested models (whose own penalties
         # add to this program's).
@@ -308,6 +311,8 @@ def run_masked(steps, ctxs, vals, mask_of, compute):
             x, m = [vals[i] for i in st.ins], [mask_of[i] for i in st.ins]
             if all(v is None for v in m):
                 m = None
+        if st.mask_ins:
+            m = given_masks(st.node.mask_layout, st.mask_ins, vals, m)
         ctx.mask = m
         y = compute(st, ctx, x)
         out_mask = st.layer.compute_mask(ctx, x, m)
@@ -317,6 +322,21 @@ def run_masked(steps, ctxs, vals, mask_of, compute):
             oms = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(y)
             for o, v, mm in zip(st.outs, y, oms):
                 vals[o], mask_of[o] = v, mm
+
+
+def given_masks(layout, slots, vals, carried=None):
+    """The masks given to a call as tensors (see Node.mask_layout), from
+    the slot values ``vals``, as boolean arrays (a float 0/1 mask, too);
+    an input given none keeps its own, from ``carried`` (the inputs'
+    masks: a list, or None)."""
+    def as_mask(v):
+        v = np.asarray(autodiff.value_of(v))
+        return v if v.dtype == np.bool_ else v != 0
+    if layout == "single":
+        return as_mask(vals[slots[0]])
+    given = iter(slots)
+    carried = carried or [None] * len(layout)
+    return [as_mask(vals[next(given)]) if p else c for p, c in zip(layout, carried)]
 
 
 def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
@@ -802,7 +822,7 @@ class Model(TrainingMixin, Layer):
 
     # ------------------------------------------------------- as a layer
 
-    def _symbolic_call(self, inputs, leaves, training):
+    def _symbolic_call(self, inputs, leaves, training, given_mask=None):
         if self._program is None:
             self._ensure_built([t.shape for t in leaves], [t.dtype for t in leaves])
         if self._eager_call:
@@ -842,8 +862,11 @@ class Model(TrainingMixin, Layer):
         outputs = [KerasTensor(s, dtype=t.dtype, name=f"{self.name}_{i}" if multi else self.name,
                                has_mask=t._has_mask)
                    for i, (s, t) in enumerate(zip(out_shapes, self._outputs))]
-        Node(self, leaves, outputs, single_input=len(leaves) == 1, single_output=not multi,
-             training=training)
+        layout, given = None, []
+        if given_mask is not None:  # (its inputs' masks, see Node.mask_layout)
+            layout, _, given = self._mask_layout(given_mask, leaves)
+        Node(self, leaves + given, outputs, single_input=len(leaves) == 1,
+             single_output=not multi, training=training, mask_layout=layout)
         if isinstance(self._outputs_struct, dict) and _nested(self._outputs_struct):
             from ..tape import _pack_like
             return _pack_like(self._outputs_struct, outputs)

@@ -329,12 +329,20 @@ class Node:
     output tensors, the ``training`` argument given at the call (None:
     follow the model's mode), and the layer's own call arguments that
     change what the call computes (``call_args``: ReversibleEmbedding's
-    ``reverse``), handed to the call's context when the graph runs."""
+    ``reverse``), handed to the call's context when the graph runs.
+
+    A mask given to the call as a tensor (``gru(x, mask=m)``) is an input
+    of the node too, after the others: ``mask_layout`` is None where no
+    mask was given, "single" for one mask tensor, or a tuple saying, for
+    each of the call's inputs, whether a mask tensor was given for it
+    (``attention([q, v], mask=[qm, None])``)."""
     __slots__ = ("operation", "input_tensors", "output_tensors", "single_input",
-                 "single_output", "training", "index", "input_structure", "call_args")
+                 "single_output", "training", "index", "input_structure", "call_args",
+                 "mask_layout")
 
     def __init__(self, operation, input_tensors, output_tensors, single_input=True,
-                 single_output=True, training=None, input_structure=None, call_args=None):
+                 single_output=True, training=None, input_structure=None, call_args=None,
+                 mask_layout=None):
         self.operation = operation
         self.input_tensors = list(input_tensors)
         self.output_tensors = list(output_tensors)
@@ -345,6 +353,7 @@ class Node:
         # dict; None otherwise.
         self.input_structure = input_structure
         self.call_args = dict(call_args) if call_args else {}
+        self.mask_layout = mask_layout
         self.index = len(operation._inbound_nodes)
         operation._inbound_nodes.append(self)
         for i, t in enumerate(self.output_tensors):
@@ -353,6 +362,28 @@ class Node:
     @property
     def layer(self):
         return self.operation
+
+    @property
+    def mask_count(self):
+        """How many of the last input tensors are the masks given to the call."""
+        layout = self.mask_layout
+        return 0 if layout is None else 1 if layout == "single" else sum(layout)
+
+    @property
+    def call_inputs(self):
+        """The input tensors, less the given masks."""
+        n = self.mask_count
+        return self.input_tensors[:-n] if n else self.input_tensors
+
+    @property
+    def given_masks(self):
+        """The mask tensors given to the call, in its structure (a tensor,
+        or a list with None where no mask was given), or None."""
+        layout = self.mask_layout
+        if layout is None:
+            return None
+        tail = iter(self.input_tensors[-self.mask_count:])
+        return next(tail) if layout == "single" else [next(tail) if p else None for p in layout]
 
     @property
     def is_input(self):

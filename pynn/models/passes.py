@@ -34,11 +34,14 @@ class InferStep:
     """One kernel call of inference: a layer, its input and output slots,
     and what was folded (a BatchNormalization) or fused (an activation
     name) into it."""
-    __slots__ = ("layer", "ins", "outs", "single_in", "single_out", "fold", "act", "nodes")
+    __slots__ = ("layer", "ins", "outs", "single_in", "single_out", "fold", "act", "nodes",
+                 "mask_ins")
 
-    def __init__(self, layer, ins, outs, single_in, single_out, node):
+    def __init__(self, layer, ins, outs, single_in, single_out, node, mask_ins=()):
         self.layer = layer
         self.ins = list(ins)
+        # the slots of the masks given to the call as tensors (Node.mask_layout)
+        self.mask_ins = list(mask_ins)
         self.outs = list(outs)
         self.single_in = single_in
         self.single_out = single_out
@@ -50,6 +53,10 @@ class InferStep:
     def name(self):
         """The name of the last layer merged into this step."""
         return self.nodes[-1].operation.name
+
+    @property
+    def node(self):
+        return self.nodes[0]
 
     def run(self, ctx, x):
         if self.fold is None and self.act is None:
@@ -90,13 +97,13 @@ class InferenceProgram:
         where = dict(zip(prog.input_slots, in_slots))
         for st in prog.steps:
             ins = [where[i] for i in st.ins]
-            if st.is_model:
+            if st.is_model and not st.mask_ins:
                 outs = self._inline(st.layer, ins)
-            else:
+            else:  # (a model given masks runs whole: its inputs carry them)
                 outs = [self._slot(prog.shapes[o], t.dtype)
                         for o, t in zip(st.outs, st.node.output_tensors)]
                 self.steps.append(InferStep(st.layer, ins, outs, st.single_in, st.single_out,
-                                            st.node))
+                                            st.node, [where[i] for i in st.mask_ins]))
             for o, g in zip(st.outs, outs):
                 where[o] = g
         return [where[o] for o in prog.output_slots]
@@ -105,7 +112,7 @@ class InferenceProgram:
         """For each slot, the steps that read it."""
         readers = [[] for _ in self.shapes]
         for step in self.steps:
-            for s in step.ins:
+            for s in step.ins + step.mask_ins:
                 readers[s].append(step)
         return readers
 
@@ -170,6 +177,7 @@ class InferenceProgram:
 def _rename(program, old, new):
     for step in program.steps:
         step.ins = [new if s == old else s for s in step.ins]
+        step.mask_ins = [new if s == old else s for s in step.mask_ins]
     program.output_slots = [new if s == old else s for s in program.output_slots]
 
 

@@ -128,11 +128,22 @@ def functional_config(model):
             for node in layer._inbound_nodes:
                 if id(node) not in nodes:
                     continue
-                refs = [_tensor_ref(t, reindex) for t in node.input_tensors]
+                refs = [_tensor_ref(t, reindex) for t in node.call_inputs]
                 kwargs = {} if node.training is None else {"training": bool(node.training)}
                 kwargs.update(node.call_args)
-                inbound.append({"args": [refs[0] if node.single_input else refs],
-                                "kwargs": kwargs})
+                single, read = node.single_input, layer.__dict__.get("_reads")
+                if read and len(refs) == layer._reads_after[0] + len(read):
+                    # The graph's tensors its call reads besides its inputs
+                    # (Keras 2's custom loss layer reading z_mean), in the
+                    # order it reads them: kept apart from its inputs.
+                    count, single = layer._reads_after
+                    refs, kwargs["reads"] = refs[:count], refs[count:]
+                given = node.given_masks
+                if given is not None:  # a mask given to the call as a tensor, as Keras 3
+                    kwargs["mask"] = _tensor_ref(given, reindex) if node.mask_layout == \
+                        "single" else [None if m is None else _tensor_ref(m, reindex)
+                                       for m in given]
+                inbound.append({"args": [refs[0] if single else refs], "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
         layers.append(entry)
 
@@ -169,6 +180,7 @@ def _check_history(ref, what):
 
 
 def _functional_from_config(config, custom_objects):
+    from ..layers.base import reading
     from ..models.functional import Model
     from ..models.node import KerasTensor
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -216,9 +228,21 @@ def _functional_from_config(config, custom_objects):
                 args, kwargs = _node_call(node, name, layer.node_call_arguments, layer)
                 inputs = resolve(args)
                 leaves = inputs if isinstance(inputs, list) else [inputs]
+                reads = kwargs.pop("reads", None)
+                if reads is not None:
+                    reads = [resolve(r) for r in reads]
+                    leaves = leaves + reads
+                mask = kwargs.pop("mask", None)
+                if mask is not None:  # a mask given to the call as a tensor
+                    mask = [None if m is None else resolve(m) for m in mask] \
+                        if isinstance(mask, list) else resolve(mask)
+                    leaves = leaves + [m for m in (mask if isinstance(mask, list) else [mask])
+                                       if m is not None]
+                    kwargs["mask"] = mask
                 if any(t is None for t in leaves):
                     break
-                out = layer(inputs, **kwargs)
+                with reading(layer, reads):
+                    out = layer(inputs, **kwargs)
                 index = sum(1 for key in outputs if key[0] == name)
                 if isinstance(out, dict):
                     out = list(out.values())
@@ -248,6 +272,24 @@ def _functional_from_config(config, custom_objects):
                  trainable=config.get("trainable", True))
 
 
+def _is_tensor_ref(ref):
+    """Whether a node's ``mask`` argument names tensors of the graph (a
+    reference, or a list of references and None)."""
+    def one(r):
+        return isinstance(r, dict) and r.get("class_name") == "__keras_tensor__"
+    return one(ref) or isinstance(ref, list) and any(one(r) for r in ref) and all(
+        r is None or one(r) for r in ref)
+
+
+def _is_history(ref):
+    return isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in ref[1:])
+
+
+def _history_ref(ref):
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": ref}}
+
+
 def _node_call(node, name, layer_arguments=(), layer=None):
     """(inputs reference, call kwargs) of one inbound node, in Keras 3's
     form ({'args': [...], 'kwargs': {...}}) or Keras 2's ([[name, i, j,
@@ -262,16 +304,25 @@ def _node_call(node, name, layer_arguments=(), layer=None):
         # (a custom layer's constant arguments of its call(), too)
         allowed = {k: v for k, v in kwargs.items()
                    if k in ("training", "mask") or k in layer_arguments or
+                   k == "reads" and isinstance(v, list) and all(_is_tensor_ref(r) for r in v) or
                    layer is not None and getattr(layer, "_traces_call", False) and
                    layer._takes_constants({k: v})}
         if "training" in allowed and allowed["training"] is not None:
             allowed["training"] = bool(allowed["training"])
-        allowed.pop("mask", None)
+        if not _is_tensor_ref(allowed.get("mask")):
+            allowed.pop("mask", None)  # (Keras 2's constant masks)
         return args[0], allowed
     if isinstance(node, list) and node and all(isinstance(r, list) for r in node):
         refs = [r[:3] for r in node]
-        kwargs = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
-        kwargs = {k: bool(v) for k, v in kwargs.items() if k == "training" and v is not None}
+        given = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
+        kwargs = {k: bool(v) for k, v in given.items() if k == "training" and v is not None}
+        # Keras 2 names a mask tensor given to the call by [layer, node, tensor]
+        mask = given.get("mask")
+        if _is_history(mask):
+            kwargs["mask"] = _history_ref(mask)
+        elif isinstance(mask, list) and any(_is_history(m) for m in mask) and all(
+                m is None or _is_history(m) for m in mask):
+            kwargs["mask"] = [None if m is None else _history_ref(m) for m in mask]
         return (refs[0] if len(refs) == 1 else refs), kwargs
     raise ValueError(f"layer {name!r}: cannot read the inbound node {node!r}")
 

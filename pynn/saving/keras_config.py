@@ -630,8 +630,14 @@ def _node_to_keras(layer, node):
     query, value, key = inputs[:3]
     if options.get("mask_input"):
         kwargs["attention_mask"] = inputs[3]
-    if key["config"]["keras_history"] != value["config"]["keras_history"]:
+    own_key = key["config"]["keras_history"] != value["config"]["keras_history"]
+    if own_key:
         kwargs["key"] = key
+    masks = kwargs.pop("mask", None)
+    if masks is not None:  # the masks given to the call (see Node.mask_layout)
+        for name, m in zip(("query_mask", "value_mask", "key_mask"), masks):
+            if m is not None and (name != "key_mask" or own_key):
+                kwargs[name] = m
     return {"args": [query, value], "kwargs": kwargs}
 
 
@@ -1073,9 +1079,15 @@ def _nodes_from_keras(class_name, nodes, label):
                 raise ValueError(f"{label}: a call without query and value")
             inputs = [given["query"], given["value"],
                       given["value"] if given.get("key") is None else given["key"]]
+            masks = [kwargs.pop(k, None) for k in ("query_mask", "value_mask", "key_mask")]
+            if given.get("key") is None and masks[2] is None:
+                masks[2] = masks[1]  # (the value is the key)
             if given.get("attention_mask") is not None:
                 inputs.append(given["attention_mask"])
                 found["mask_input"] = True
+                masks.append(None)
+            if any(m is not None for m in masks):
+                kwargs["mask"] = masks
         else:
             if len(args) != 1:
                 raise ValueError(f"{label}: a call with {len(args)} positional arguments, "
@@ -1083,7 +1095,7 @@ def _nodes_from_keras(class_name, nodes, label):
             inputs = args[0]
         if kwargs.get("mask") is None:
             kwargs.pop("mask", None)
-        extra = sorted(k for k in kwargs if k != "training")
+        extra = sorted(k for k in kwargs if k not in ("training", "mask"))
         if extra:
             raise ValueError(f"{label}: the call argument(s) {', '.join(extra)} are not "
                              f"supported by pynn in a model file")
@@ -1120,25 +1132,33 @@ def _node_parts(node):
 
 
 def _without_mask(node, masks):
+    """The node without the masks that ``masks`` (dropped operations)
+    compute: pynn's layers pass those on themselves."""
     args, kwargs = _node_parts(node)
-    if any(h[0] in masks for h in _histories(kwargs.get("mask"))):
-        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
-        return {**node, "kwargs": kwargs}
-    return node
+    given = kwargs.get("mask")
+    if not any(h[0] in masks for h in _histories(given)):
+        return node
+    kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+    if isinstance(given, list):
+        given = [None if any(h[0] in masks for h in _histories(m)) else m for m in given]
+        if any(m is not None for m in given):
+            kwargs["mask"] = given
+    return {**node, "kwargs": kwargs}
 
 
 def _mask_operations(layers, outputs, label):
     """The names of the entries of a functional config that are Keras
-    operations computing a mask.  Keras 3 records the mask of
+    operations computing the mask of a layer.  Keras 3 records the mask of
     ``Embedding(mask_zero=True)`` (``not_equal(x, 0)``) and of ``Masking``
     (``any(not_equal(x, value), axis=-1)``) as operations in the graph,
     passed to the next layers as their ``mask``; pynn's layers compute
-    and pass those masks themselves, so the operations are left out, after
-    checking that each is exactly the mask of such a layer of the model
-    and is used as a mask only.  Any other operation is refused."""
+    and pass those masks themselves, so the operations are left out where
+    each is exactly the mask of such a layer of the model and is used as a
+    mask only.  Other operations stay in the graph, a layer given one as
+    its mask reading it as such."""
     entries = {_entry_name(e): e for e in layers if isinstance(e, dict)}
     # The operations a layer reads as its mask (directly, or through the
-    # 'any' over a not_equal); any other operation is computed as one.
+    # 'any' over a not_equal).
     as_mask = set()
     for e in entries.values():
         for node in e.get("inbound_nodes") or []:
@@ -1164,58 +1184,37 @@ def _mask_operations(layers, outputs, label):
             refs = _histories(_node_parts(node)[0])
             if len(refs) == 1 and isinstance(value, (int, float)):
                 maskers.add((tuple(refs[0]), float(value), reduced))
-
-    def refuse(name, why):
-        e = ops[name]
-        raise ValueError(f"{label}: {e.get('class_name')} operation {name!r} ({why}): pynn "
-                         f"rebuilds Keras layers, and of Keras's own operations only the masks "
-                         f"of Masking and Embedding(mask_zero=True)")
-
-    consumers = {}  # operation name -> the operations that read it
+    readers = {}  # operation name -> the operations that read it
+    sources = {}  # operation name -> the one tensor it reads
     for name, e in ops.items():
         nodes = e.get("inbound_nodes") or []
-        args = _node_parts(nodes[0])[0] if len(nodes) == 1 else []
-        refs = _histories(args)
-        if len(refs) != 1:
-            refuse(name, "not called once on one tensor")
-        consumers.setdefault(refs[0][0], []).append(name)
-    for name, e in ops.items():
-        args = _node_parts(e["inbound_nodes"][0])[0]
-        source = tuple(_histories(args)[0])
-        kind = e.get("class_name")
-        if kind == "NotEqual":
-            value = args[1] if len(args) == 2 else None
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                refuse(name, "not a comparison with a number")
-            readers = consumers.get(name, [])
-            reduced = bool(readers)
-            if readers and not all(
-                    ops[r].get("class_name") == "Any" and
-                    (ops[r].get("config") or {}).get("axis") == -1 and
-                    not (ops[r].get("config") or {}).get("keepdims", False) for r in readers):
-                refuse(name, "read by an operation other than any(axis=-1)")
-            if (source, float(value), reduced) not in maskers:
-                refuse(name, "not the mask of a Masking or Embedding(mask_zero=True) layer "
-                             "on the same tensor")
-        elif kind == "Any":
-            if ops.get(source[0], {}).get("class_name") != "NotEqual":
-                refuse(name, "not over a not_equal mask")
-        else:
-            refuse(name, "not a mask")
+        refs = _histories(_node_parts(nodes[0])[0]) if len(nodes) == 1 else []
+        if len(refs) == 1:
+            readers.setdefault(refs[0][0], []).append(name)
+            sources[name] = tuple(refs[0])
+    # read by a layer as an input, or an output of the model: kept
+    used = set(_reference_names(outputs))
     for e in entries.values():
-        if _is_operation(e):
+        if not _is_operation(e):
+            for node in e.get("inbound_nodes") or []:
+                args, kwargs = _node_parts(node)
+                used |= {h[0] for h in _histories(args) + _histories(
+                    {k: v for k, v in kwargs.items() if k != "mask"})}
+    dropped = set()
+    for name, e in ops.items():
+        args = _node_parts(e["inbound_nodes"][0])[0] if name in sources else []
+        value = args[1] if len(args) == 2 else None
+        if e.get("class_name") != "NotEqual" or name in used or \
+                isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        for node in e.get("inbound_nodes") or []:
-            args, kwargs = _node_parts(node)
-            inputs = _histories(args) + _histories({k: v for k, v in kwargs.items()
-                                                    if k != "mask"})
-            used = next((h[0] for h in inputs if h[0] in ops), None)
-            if used is not None:
-                refuse(used, f"read by layer {_entry_name(e)!r} as an input, not as its mask")
-    used = next((n for n in _reference_names(outputs) if n in ops), None)
-    if used is not None:
-        refuse(used, "an output of the model")
-    return set(ops)
+        after = readers.get(name, [])
+        if not all(ops[r].get("class_name") == "Any" and r not in used and
+                   (ops[r].get("config") or {}).get("axis") == -1 and
+                   not (ops[r].get("config") or {}).get("keepdims", False) for r in after):
+            continue
+        if (sources[name], float(value), bool(after)) in maskers:
+            dropped |= {name, *after}
+    return dropped
 
 
 def _is_operation(entry):

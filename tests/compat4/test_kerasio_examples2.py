@@ -580,11 +580,15 @@ def test_a_mask_computed_in_a_subclassed_call_masks_as_in_keras(keras):
     np.testing.assert_allclose(ours.predict(moved, verbose=0), want, rtol=1e-4, atol=1e-5)
 
 
-def test_a_symbolic_mask_argument_in_a_graph_is_refused_not_dropped():
+def test_a_symbolic_mask_argument_in_a_graph_masks_the_call_not_dropped():
     frames = pynn.Input((6, 8))
     mask = pynn.Input((6,), dtype="bool")
-    with pytest.raises(ValueError, match="mask= was given a symbolic tensor"):
-        pynn.layers.GRU(4, return_sequences=True)(frames, mask=mask)
+    model = pynn.Model([frames, mask], pynn.layers.GRU(4)(frames, mask=mask))
+    x, keep = rand(2, 6, 8), np.ones((2, 6), bool)
+    keep[:, 4:] = False
+    want = model.predict([x, keep], verbose=0)
+    x[:, 4:] = 9.0  # masked steps: nothing they hold reaches the output
+    np.testing.assert_allclose(model.predict([x, keep], verbose=0), want, atol=1e-6)
 
 
 # ------------------- reproducibility_recipes.py: the same seed, the same run
