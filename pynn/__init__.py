@@ -51,6 +51,10 @@ from .math import (  # noqa: E402
 from .math import (  # noqa: E402
     acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cosh, divide, multiply,
     negative, sinh, subtract, tan, truediv)
+from .math import (  # noqa: E402
+    boolean_mask, gather_nd, histogram_fixed_width, histogram_fixed_width_bins, is_tensor,
+    meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, tensor_scatter_nd_add,
+    tensor_scatter_nd_sub, tensor_scatter_nd_update, unique, unique_with_counts)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -63,7 +67,11 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
              "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
-             "SparseTensor", "ragged", "RaggedTensor"]
+             "SparseTensor", "ragged", "RaggedTensor", "boolean_mask", "gather_nd",
+             "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
+             "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
+             "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
+             "unique", "unique_with_counts"]
 # (range, abs, round, pow, complex and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None

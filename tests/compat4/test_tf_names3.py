@@ -1,0 +1,272 @@
+"""TensorFlow's indexing, scatter, segment, counting and search names
+(tf.gather_nd, tf.boolean_mask, tf.scatter_nd, tf.unique, tf.math.bincount,
+...) as ported programs call them with ``import pynn as tf``: each against a
+NumPy float64 formula of what TensorFlow documents, with its defaults and
+dtypes; gradients through a GradientTape against finite differences;
+indices out of range raise InvalidArgumentError as TensorFlow's CPU kernels."""
+import numpy as np
+import pytest
+
+import pynn as tf
+from pynn.tensor import Tensor
+
+RNG = np.random.default_rng(11)
+P = RNG.normal(size=(3, 4, 2)).astype(np.float32)
+
+
+def close(got, want, tol=1e-5):
+    assert isinstance(got, Tensor), type(got)
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol)
+
+
+def numeric_grad(f, x, eps=1e-3):
+    x = x.astype(np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f((x + d).astype(np.float32)) - f((x - d).astype(np.float32))) / (2 * eps)
+    return g
+
+
+def check_gradient(fn, x, tol=2e-2):
+    """fn's gradient on a tape (of sum(fn(x) * w), w fixed weights) against
+    finite differences."""
+    w = RNG.normal(size=np.shape(fn(x))).astype(np.float64)
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(fn(v) * w.astype(np.float32))
+    got = tape.gradient(loss, v)
+    want = numeric_grad(lambda a: float(np.sum(np.asarray(fn(a), np.float64) * w)), x)
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol)
+
+
+# -------------------------------------------------------------- gather_nd
+
+def test_gather_nd_picks_elements_and_slices():
+    idx = np.array([[0, 1, 1], [2, 3, 0]])
+    close(tf.gather_nd(P, idx), np.array([P[0, 1, 1], P[2, 3, 0]], np.float64))
+    rows = np.array([[[1], [0]], [[2], [2]]])            # slices, indices of rank 3
+    close(tf.gather_nd(P, rows), P.astype(np.float64)[rows[..., 0]])
+    pairs = np.array([[1, 2], [0, 0]])
+    close(tf.gather_nd(P, pairs), np.stack([P[1, 2], P[0, 0]]).astype(np.float64))
+    words = np.array([["a", "b"], ["c", "d"]])
+    assert tf.gather_nd(words, [[1, 0], [0, 1]]).tolist() == ["c", "b"]
+
+
+def test_gather_nd_batch_dims_indexes_each_row_of_the_batch():
+    idx = np.array([[[1], [3]], [[0], [0]], [[2], [1]]])   # (3, 2, 1): one axis into P[b]
+    got = tf.gather_nd(P, idx, batch_dims=1)
+    want = np.stack([P[b][idx[b, :, 0]] for b in range(3)]).astype(np.float64)
+    assert got.shape == (3, 2, 2)
+    close(got, want)
+
+
+def test_gather_nd_gradient_adds_up_repeated_indices():
+    idx = np.array([[0, 1], [0, 1], [2, 3]])
+    check_gradient(lambda a: tf.gather_nd(a, idx), P)
+
+
+def test_gather_and_gather_nd_out_of_range_raise_invalid_argument():
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = 3 is not in \[0, 3\)"):
+        tf.gather(P, [0, 3])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.gather(P, [-1])                       # TensorFlow does not count from the end
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.gather(P, [[0, 4]], axis=1)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.gather(P, [[4], [0], [1]], axis=1, batch_dims=1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="does not index into shape"):
+        tf.gather_nd(P, [[0, 4]])
+    with pytest.raises(ValueError):                 # InvalidArgumentError is a ValueError
+        tf.gather_nd(P, [[3]])
+    with pytest.raises(ValueError, match="do not fit params"):
+        tf.gather_nd(P, [[0, 0, 0, 0]])
+
+
+# --------------------------------------------------- masks, rolls, reversal
+
+def test_boolean_mask_along_an_axis_and_with_a_2d_mask():
+    m = np.array([True, False, True, True])
+    close(tf.boolean_mask(P, m, axis=1), P.astype(np.float64)[:, m])
+    m2 = np.array([[True, False, False, True], [False, False, True, False],
+                   [True, True, False, False]])
+    got = tf.boolean_mask(P, m2)
+    assert got.shape == (5, 2)
+    close(got, P.astype(np.float64)[m2])
+    check_gradient(lambda a: tf.boolean_mask(a, m2), P)
+    with pytest.raises(ValueError, match="does not fit"):
+        tf.boolean_mask(P, np.ones(3, bool), axis=1)
+
+
+def test_sequence_mask():
+    got = tf.sequence_mask([1, 3, 2], 5)
+    want = np.array([[1, 0, 0, 0, 0], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0]], bool)
+    assert got.dtype == bool and (np.asarray(got) == want).all()
+    got = tf.sequence_mask(np.array([[1, 3], [2, 0]]), dtype=tf.float32)
+    assert got.shape == (2, 2, 3) and got.dtype == np.float32
+    assert np.asarray(got)[0, 1].tolist() == [1, 1, 1] and np.asarray(got)[1, 1].sum() == 0
+
+
+def test_roll_and_reverse():
+    close(tf.roll(P, shift=[1, -2, 3], axis=[0, 1, 0]),
+          np.roll(np.roll(P.astype(np.float64), 4, axis=0), -2, axis=1))
+    close(tf.roll(P, 1, axis=2), np.roll(P, 1, axis=2))
+    close(tf.reverse(P, [0, -1]), P[::-1, :, ::-1])
+    check_gradient(lambda a: tf.roll(a, [1, 1], [1, 2]), P)
+    check_gradient(lambda a: tf.reverse(a, [1]), P)
+    with pytest.raises(ValueError, match="distinct axes"):
+        tf.reverse(P, [1, 1])
+
+
+def test_meshgrid_xy_and_ij_with_gradients():
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    y = np.array([4.0, 5.0], np.float32)
+    for indexing in ("xy", "ij"):
+        got = tf.meshgrid(x, y, indexing=indexing)
+        want = np.meshgrid(x.astype(np.float64), y.astype(np.float64), indexing=indexing)
+        assert len(got) == 2
+        for g, w in zip(got, want):
+            close(g, w)
+    check_gradient(lambda a: tf.meshgrid(a, y)[0], x)
+    check_gradient(lambda a: tf.meshgrid(x, a, indexing="ij")[1], y)
+
+
+def test_is_tensor():
+    assert tf.is_tensor(tf.constant([1.0])) and tf.is_tensor(tf.Variable(1.0))
+    assert tf.is_tensor(tf.ragged.constant([[1], [2, 3]]))
+    assert not tf.is_tensor([1.0, 2.0]) and not tf.is_tensor(3.0)
+
+
+# ------------------------------------------------------ top_k and searching
+
+def test_top_k_in_tf_nn_and_in_top_k_counts_ties_in():
+    values, indices = tf.nn.top_k(np.array([[1.0, 3.0, 2.0, 3.0]], np.float32), k=2)
+    assert values.tolist() == [[3.0, 3.0]] and indices.tolist() == [[1, 3]]
+    preds = np.array([[0.1, 0.5, 0.5, 0.2], [0.4, 0.3, 0.2, 0.1], [np.nan, 0.3, 0.2, 0.1]],
+                     np.float32)
+    got = tf.math.in_top_k([2, 2, 0], preds, 1)
+    assert got.dtype == bool and got.tolist() == [True, False, False]
+    assert tf.nn.in_top_k([1, 9, 3], preds, 3).tolist() == [True, False, True]
+
+
+def test_searchsorted_per_row_and_sides():
+    seq = np.array([[0.0, 3.0, 9.0, 9.0, 10.0], [1.0, 2.0, 3.0, 4.0, 5.0]], np.float32)
+    vals = np.array([[2.0, 4.0, 9.0], [0.0, 2.0, 6.0]], np.float32)
+    left = tf.searchsorted(seq, vals)
+    assert left.dtype == np.int32
+    assert left.tolist() == [[1, 2, 2], [0, 1, 5]]
+    assert tf.searchsorted(seq, vals, side="right").tolist() == [[1, 2, 4], [0, 2, 5]]
+    assert tf.searchsorted([1, 5, 7], [6, 0]).tolist() == [2, 0]
+
+
+# --------------------------------------------------------------- scatter
+
+def test_scatter_nd_adds_repeated_indices():
+    got = tf.scatter_nd([[4], [3], [1], [7], [4]], [9.0, 10.0, 11.0, 12.0, 1.0], [8])
+    assert got.tolist() == [0, 11, 0, 10, 10, 0, 0, 12]
+    upd = RNG.normal(size=(2, 4, 2)).astype(np.float32)
+    got = tf.scatter_nd([[0], [2]], upd, tf.constant([3, 4, 2]))
+    want = np.zeros((3, 4, 2))
+    want[0], want[2] = upd[0], upd[1]
+    close(got, want)
+    check_gradient(lambda u: tf.scatter_nd([[1, 1], [1, 1], [0, 3]], u, [2, 4, 2]), upd[0, :3])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.scatter_nd([[8]], [1.0], [8])
+    with pytest.raises(ValueError, match="updates must have shape"):
+        tf.scatter_nd([[1]], [1.0, 2.0], [8])
+
+
+def test_tensor_scatter_nd_update_add_sub():
+    t = P.astype(np.float64)
+    idx = np.array([[0, 1], [2, 3]])
+    upd = RNG.normal(size=(2, 2)).astype(np.float32)
+    want = t.copy()
+    want[0, 1], want[2, 3] = upd[0], upd[1]
+    close(tf.tensor_scatter_nd_update(P, idx, upd), want)
+    want = t.copy()
+    want[0, 1] += upd[0]
+    want[2, 3] += upd[1]
+    close(tf.tensor_scatter_nd_add(P, idx, upd), want)
+    close(tf.tensor_scatter_nd_sub(P, idx, upd), 2 * t - want)
+    ints = tf.tensor_scatter_nd_update(np.arange(5), [[1], [3], [1]], [10, 20, 30])
+    assert ints.tolist() == [0, 30, 2, 20, 4] and ints.dtype.kind == "i"
+    # the replaced entries get no gradient from the tensor; the updates get theirs
+    check_gradient(lambda a: tf.tensor_scatter_nd_update(a, idx, upd), P)
+    check_gradient(lambda u: tf.tensor_scatter_nd_update(P, idx, u), upd)
+    check_gradient(lambda a: tf.tensor_scatter_nd_add(a, idx, upd), P)
+
+
+# ------------------------------------------------------ segments, counting
+
+def test_segment_reductions():
+    data = np.array([[1.0, 2.0], [3.0, -4.0], [5.0, 6.0], [0.5, 0.5]], np.float32)
+    ids = [0, 0, 2, 2]
+    close(tf.math.segment_sum(data, ids), [[4, -2], [0, 0], [5.5, 6.5]])
+    close(tf.math.segment_mean(data, ids), [[2, -1], [0, 0], [2.75, 3.25]])
+    close(tf.math.segment_max(data, ids), [[3, 2], [0, 0], [5, 6]])
+    close(tf.math.segment_min(data, ids), [[1, -4], [0, 0], [0.5, 0.5]])
+    close(tf.math.unsorted_segment_min(data, [1, 0, 1, 0], 2), [[0.5, -4], [1, 2]])
+    check_gradient(lambda a: tf.math.segment_max(a, ids), data)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="sorted"):
+        tf.math.segment_sum(data, [1, 0, 0, 0])
+
+
+def test_unique_keeps_the_order_of_first_occurrence():
+    y, idx = tf.unique([1, 1, 2, 4, 4, 4, 7, 8, 8])
+    assert y.tolist() == [1, 2, 4, 7, 8] and idx.tolist() == [0, 0, 1, 2, 2, 2, 3, 4, 4]
+    y, idx, count = tf.unique_with_counts(np.array([5.0, 3.0, 5.0, 1.0, 3.0, 5.0]))
+    assert y.tolist() == [5.0, 3.0, 1.0] and idx.tolist() == [0, 1, 0, 2, 1, 0]
+    assert count.tolist() == [3, 2, 1] and idx.dtype == np.int32
+    words = tf.unique(np.array(["b", "a", "b"])).y
+    assert words.tolist() == ["b", "a"]
+
+
+def test_bincount():
+    arr = np.array([1, 1, 2, 3, 2, 4, 4, 5])
+    assert tf.math.bincount(arr).tolist() == [0, 2, 2, 1, 2, 1]
+    assert tf.math.bincount(arr).dtype == np.int32
+    assert tf.math.bincount(arr, minlength=8).tolist() == [0, 2, 2, 1, 2, 1, 0, 0]
+    assert tf.math.bincount(arr, maxlength=3).tolist() == [0, 2, 2]
+    w = np.linspace(0.5, 4.0, 8).astype(np.float32)
+    got = tf.math.bincount(arr, weights=w)
+    want = np.bincount(arr, weights=w.astype(np.float64))
+    assert got.dtype == np.float32
+    close(got, want)
+    rows = np.array([[1, 2, 2], [0, 0, 4]])
+    assert tf.math.bincount(rows, axis=-1).tolist() == [[0, 1, 2, 0, 0], [2, 0, 0, 0, 1]]
+    assert tf.math.bincount(rows, axis=-1, binary_output=True).tolist() == \
+        [[0, 1, 1, 0, 0], [1, 0, 0, 0, 1]]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
+        tf.math.bincount([1, -1])
+
+
+def test_histogram_fixed_width_clamps_to_the_end_bins():
+    values = np.array([-1.0, 0.0, 1.5, 2.0, 5.0, 15.0], np.float32)
+    got = tf.histogram_fixed_width(values, [0.0, 5.0], nbins=5)
+    assert got.dtype == np.int32 and got.tolist() == [2, 1, 1, 0, 2]
+    assert tf.histogram_fixed_width_bins(values, [0.0, 5.0], nbins=5).tolist() == \
+        [0, 0, 1, 2, 4, 4]
+    v = RNG.normal(size=500)
+    got = tf.histogram_fixed_width(v, [-2.0, 2.0], nbins=8)
+    want = np.histogram(np.clip(v, -2.0, 2.0 - 1e-9), bins=8, range=(-2.0, 2.0))[0]
+    assert got.tolist() == want.tolist()
+
+
+# ------------------------------- names that were there: TensorFlow's forms
+
+def test_cumsum_exclusive_reverse_one_hot_axis_linspace_eye():
+    x = P[:, :, 0].astype(np.float64)
+    c = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
+    close(tf.math.cumsum(P[:, :, 0], axis=1, exclusive=True, reverse=True),
+          np.concatenate([c[:, 1:], np.zeros((3, 1))], axis=1))
+    close(tf.cumsum(P[:, :, 0], exclusive=True), np.concatenate([np.zeros((1, 4)),
+                                                                 np.cumsum(x, 0)[:-1]]))
+    check_gradient(lambda a: tf.math.cumsum(a, axis=1, exclusive=True, reverse=True),
+                   P[:, :, 0])
+    hot = tf.one_hot([0, 2, -1], 3, on_value=5.0, off_value=-1.0, axis=0)
+    assert hot.dtype == np.float32
+    assert np.asarray(hot).tolist() == [[5, -1, -1], [-1, -1, -1], [-1, 5, -1]]
+    close(tf.linspace(1.0, 2.0, 5), np.linspace(1, 2, 5))
+    close(tf.eye(2, 3, batch_shape=[2]), np.broadcast_to(np.eye(2, 3), (2, 2, 3)))
+    check_gradient(lambda a: tf.clip_by_norm(a, 1.0, axes=[1]), P[:, :, 0] * 3)
