@@ -2,7 +2,6 @@
 exporter.  ``import pynn as keras`` gives Keras 3's top-level names."""
 __version__ = "0.1.0"
 import sys as _sys
-import types as _types
 
 # backend first: it loads the kernels with the thread runtime's settings.
 from . import backend  # noqa: I001
@@ -112,9 +111,9 @@ keras = _sys.modules[__name__]
 
 
 # tf.keras.experimental (TensorFlow 2.2-2.8), where ported programs find the
-# cosine schedules before they moved to optimizers.schedules.
-experimental = _types.SimpleNamespace(CosineDecay=optimizers.schedules.CosineDecay,
-                                      CosineDecayRestarts=optimizers.schedules.CosineDecayRestarts)
+# cosine schedules before they moved to optimizers.schedules, and
+# tf.experimental.numpy
+from . import experimental  # noqa: E402
 
 
 def version():

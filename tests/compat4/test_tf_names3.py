@@ -270,3 +270,23 @@ def test_cumsum_exclusive_reverse_one_hot_axis_linspace_eye():
     close(tf.linspace(1.0, 2.0, 5), np.linspace(1, 2, 5))
     close(tf.eye(2, 3, batch_shape=[2]), np.broadcast_to(np.eye(2, 3), (2, 2, 3)))
     check_gradient(lambda a: tf.clip_by_norm(a, 1.0, axes=[1]), P[:, :, 0] * 3)
+
+
+# ------------------------------------------------ tf.experimental.numpy
+
+def test_experimental_numpy_is_numpy_and_records_on_a_tape():
+    import pynn.experimental.numpy as tnp
+    assert tf.experimental.numpy is tnp
+    tnp.experimental_enable_numpy_behavior()
+    a = tnp.array([[1.0, 2.0], [3.0, 4.0]])
+    assert isinstance(a, tnp.ndarray) and a.dtype == np.float64     # NumPy's default, as tnp's
+    total = tnp.sum(a, axis=0)
+    assert isinstance(total, Tensor) and total.numpy().tolist() == [4.0, 6.0]
+    assert tnp.linspace(0, 1, 3).tolist() == [0.0, 0.5, 1.0]
+    assert tf.experimental.CosineDecay is tf.optimizers.schedules.CosineDecay
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        y = tnp.sum(tnp.square(tnp.asarray(v)) * tnp.exp(v))
+    want = (2 * x + x ** 2) * np.exp(x.astype(np.float64))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), want, rtol=1e-5)
