@@ -290,3 +290,122 @@ def test_experimental_numpy_is_numpy_and_records_on_a_tape():
         y = tnp.sum(tnp.square(tnp.asarray(v)) * tnp.exp(v))
     want = (2 * x + x ** 2) * np.exp(x.astype(np.float64))
     np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), want, rtol=1e-5)
+
+
+# --------------------------------------------------- tf.image: boxes
+
+def crop_reference(image, boxes, which, size, method, extrapolation):
+    """TensorFlow's crop_and_resize, pixel by pixel in float64."""
+    n, h, w, c = image.shape
+    ch, cw = size
+    out = np.zeros((len(boxes), ch, cw, c))
+    for k, ((y1, x1, y2, x2), i) in enumerate(zip(boxes, which)):
+        for a in range(ch):
+            y = y1 * (h - 1) + a * (y2 - y1) * (h - 1) / (ch - 1) if ch > 1 \
+                else 0.5 * (y1 + y2) * (h - 1)
+            for bb in range(cw):
+                x = x1 * (w - 1) + bb * (x2 - x1) * (w - 1) / (cw - 1) if cw > 1 \
+                    else 0.5 * (x1 + x2) * (w - 1)
+                if not (0 <= y <= h - 1 and 0 <= x <= w - 1):
+                    out[k, a, bb] = extrapolation
+                elif method == "nearest":
+                    out[k, a, bb] = image[i, int(np.floor(y + 0.5)), int(np.floor(x + 0.5))]
+                else:
+                    t, l = int(np.floor(y)), int(np.floor(x))
+                    bo, r = int(np.ceil(y)), int(np.ceil(x))
+                    dy, dx = y - t, x - l
+                    top = image[i, t, l] + (image[i, t, r] - image[i, t, l]) * dx
+                    low = image[i, bo, l] + (image[i, bo, r] - image[i, bo, l]) * dx
+                    out[k, a, bb] = top + (low - top) * dy
+    return out
+
+
+def test_crop_and_resize_against_the_pixel_formula_and_its_gradient():
+    image = RNG.uniform(size=(2, 7, 9, 3)).astype(np.float32)
+    boxes = np.array([[0.1, 0.2, 0.8, 0.9], [0.0, 0.0, 1.0, 1.0], [0.9, 0.7, 0.2, 0.1],
+                      [-0.2, 0.3, 0.6, 1.3], [0.4, 0.4, 0.4, 0.4]], np.float32)
+    which = np.array([0, 1, 1, 0, 1])
+    for method in ("bilinear", "nearest"):
+        got = tf.image.crop_and_resize(image, boxes, which, [4, 5], method=method,
+                                       extrapolation_value=-1.0)
+        assert got.shape == (5, 4, 5, 3) and got.dtype == np.float32
+        close(got, crop_reference(image.astype(np.float64), boxes.astype(np.float64), which,
+                                  (4, 5), method, -1.0))
+    single = tf.image.crop_and_resize(image, boxes, which, (1, 1))
+    close(single, crop_reference(image.astype(np.float64), boxes.astype(np.float64), which,
+                                 (1, 1), "bilinear", 0.0))
+    ints = tf.image.crop_and_resize((image * 255).astype(np.uint8), boxes[:1], [0], (2, 2))
+    assert ints.dtype == np.float32
+    check_gradient(lambda a: tf.image.crop_and_resize(a, boxes[:3], which[:3], (3, 2)),
+                   image[:, :4, :5])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="box_indices"):
+        tf.image.crop_and_resize(image, boxes[:1], [2], (2, 2))
+
+
+BOXES = [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11],
+         [0, 10.1, 1, 11.1], [0, 100, 1, 101]]
+SCORES = [0.9, 0.75, 0.6, 0.95, 0.5, 0.3]
+
+
+def test_non_max_suppression_three_clusters():
+    got = tf.image.non_max_suppression(BOXES, SCORES, 3, iou_threshold=0.5)
+    assert got.dtype == np.int32 and got.tolist() == [3, 0, 5]
+    assert tf.image.non_max_suppression(BOXES, SCORES, 2).tolist() == [3, 0]
+    assert tf.image.non_max_suppression(BOXES, SCORES, 6, score_threshold=0.4).tolist() == \
+        [3, 0]
+    # corners given in either order; IoU of 0.82 suppresses at 0.5 but not at 0.9
+    flipped = [[1, 1, 0, 0], [0, 0.1, 1, 1.1]]
+    assert tf.image.non_max_suppression(flipped, [0.5, 0.6], 5).tolist() == [1]
+    assert tf.image.non_max_suppression(flipped, [0.5, 0.6], 5, 0.9).tolist() == [1, 0]
+    # equal scores: the lower index first
+    assert tf.image.non_max_suppression([[0, 0, 1, 1], [2, 2, 3, 3]], [0.5, 0.5], 2).tolist() \
+        == [0, 1]
+
+
+def test_soft_nms_decays_scores_by_overlap():
+    idx, scores = tf.image.non_max_suppression_with_scores(
+        BOXES, SCORES, 6, iou_threshold=1.0, score_threshold=0.0, soft_nms_sigma=0.5)
+    assert idx.tolist() == [3, 0, 1, 5, 4, 2]
+    # box 1 overlaps box 0 by 9/11: 0.75 exp(-(9/11)^2 / (2 * 0.5))
+    want = [0.95, 0.9, 0.75 * np.exp(-(9 / 11) ** 2), 0.3, 0.5 * np.exp(-(9 / 11) ** 2),
+            None]
+    np.testing.assert_allclose(np.asarray(scores)[:5], want[:5], rtol=1e-5)
+    idx, scores = tf.image.non_max_suppression_with_scores(BOXES, SCORES, 6, 0.5)
+    assert idx.tolist() == [3, 0, 5] and np.allclose(scores, [0.95, 0.9, 0.3])
+
+
+def test_combined_non_max_suppression_per_class_then_best_first():
+    boxes = (np.array(BOXES, np.float32) / 101)[None, :, None]        # shared by the classes
+    scores = np.stack([SCORES, SCORES[::-1]], axis=-1)[None].astype(np.float32)
+    out = tf.image.combined_non_max_suppression(boxes, scores, 2, 5)
+    assert out.valid_detections.tolist() == [4]
+    np.testing.assert_allclose(out.nmsed_scores[0], [0.95, 0.95, 0.9, 0.9, 0.0])
+    assert sorted(out.nmsed_classes[0, :2].tolist()) == [0.0, 1.0]
+    # class 1's best box is box 2, [0, -0.1, 1, 0.9] / 101, clipped to [0, 1]
+    k = int(np.flatnonzero(np.asarray(out.nmsed_classes[0, :2]) == 1)[0])
+    np.testing.assert_allclose(out.nmsed_boxes[0, k], [0, 0, 1 / 101, 0.9 / 101], atol=1e-7)
+    assert np.asarray(out.nmsed_boxes[0, 4]).tolist() == [0, 0, 0, 0]
+    padded = tf.image.combined_non_max_suppression(boxes, scores, 1, 5, pad_per_class=True)
+    assert padded.nmsed_scores.shape == (1, 2) and padded.valid_detections.tolist() == [2]
+
+
+def test_draw_bounding_boxes_outlines():
+    images = np.zeros((2, 5, 6, 3), np.float32)
+    boxes = np.array([[[0.0, 0.0, 0.5, 0.6]], [[0.25, 0.2, 1.5, 0.8]]], np.float32)
+    colors = np.array([[1.0, 0.0, 0.0, 1.0]], np.float32)
+    got = np.asarray(tf.image.draw_bounding_boxes(images, boxes, colors))
+    red = got[..., 0]
+    # image 0: rows 0..2, columns 0..3 (0.6 * 5 = 3), the outline only
+    want = np.zeros((5, 6))
+    want[[0, 2], 0:4] = 1
+    want[0:3, [0, 3]] = 1
+    assert (red[0] == want).all() and got[..., 1:].max() == 0
+    # image 1: rows 1..6 (the bottom edge outside, not drawn), columns 1..4
+    want = np.zeros((5, 6))
+    want[1, 1:5] = 1
+    want[1:5, [1, 4]] = 1
+    assert (red[1] == want).all()
+    assert images.max() == 0                                   # the input is left as it was
+    gray = tf.image.draw_bounding_boxes(np.zeros((1, 4, 4, 1), np.float32),
+                                        [[[0, 0, 1, 1]]], colors)
+    assert np.asarray(gray)[0, 0, :, 0].tolist() == [1, 1, 1, 1]
