@@ -409,3 +409,96 @@ def test_draw_bounding_boxes_outlines():
     gray = tf.image.draw_bounding_boxes(np.zeros((1, 4, 4, 1), np.float32),
                                         [[[0, 0, 1, 1]]], colors)
     assert np.asarray(gray)[0, 0, :, 0].tolist() == [1, 1, 1, 1]
+
+
+# ------------------------------------------------- strings as bytes, ragged
+
+def test_string_constants_hold_utf8_bytes():
+    one = tf.constant("héllo")
+    assert one.numpy() == "héllo".encode() and one.numpy().decode("utf-8") == "héllo"
+    batch = tf.constant(["ab", "ç"])
+    assert batch.numpy().tolist() == [b"ab", "ç".encode()]
+    # one element of a string tensor is a 0-d tensor, as TensorFlow's
+    assert batch[1].numpy().decode("utf-8") == "ç"
+    joined = tf.strings.join([batch, tf.constant(["!", "?"])])
+    assert joined[0].numpy().decode("utf-8") == "ab!"
+    assert tf.ragged.constant([["a"], ["b", "c"]]).to_list() == [[b"a"], [b"b", b"c"]]
+
+
+def test_unicode_split_decode_encode_and_bytes_split():
+    words = ["héllo", "", "añb"]
+    chars = tf.strings.unicode_split(words, "UTF-8")
+    assert isinstance(chars, tf.RaggedTensor)
+    assert chars.to_list() == [[c.encode() for c in w] for w in words]
+    assert chars.to_tensor().shape == (3, 5) and chars.to_tensor()[1, 0].numpy() == b""
+    assert tf.strings.unicode_split("hé", "UTF-8").numpy().tolist() == [b"h", "é".encode()]
+    points = tf.strings.unicode_decode(words, "UTF-8")
+    assert points.to_list() == [[ord(c) for c in w] for w in words]
+    assert points.values.dtype == np.int32
+    assert tf.strings.unicode_decode(b"a\xffb", "UTF-8", replacement_char=63).tolist() == \
+        [97, 63, 98]
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.strings.unicode_decode(b"a\xffb", "UTF-8", errors="strict")
+    assert tf.strings.unicode_encode(points, "UTF-8").tolist() == [w.encode() for w in words]
+    assert tf.strings.unicode_encode([104, 233], "UTF-8").numpy() == "hé".encode()
+    assert tf.strings.unicode_encode([[104, 105], [0x110000, 65]], "UTF-8").tolist() == \
+        [b"hi", "\ufffdA".encode()]
+    assert tf.strings.bytes_split(["hé", "ab"]).to_list() == [[b"h", b"\xc3", b"\xa9"],
+                                                             [b"a", b"b"]]
+
+
+def test_ngrams():
+    assert tf.strings.ngrams(["A", "B", "C", "D"], 2).tolist() == [b"A B", b"B C", b"C D"]
+    assert tf.strings.ngrams(["A", "B", "C"], [1, 2], separator="-").tolist() == \
+        [b"A", b"B", b"C", b"A-B", b"B-C"]
+    rows = tf.ragged.constant([["a", "b", "c"], ["d"]])
+    got = tf.strings.ngrams(rows, 2, pad_values=("<", ">"))
+    assert got.to_list() == [[b"< a", b"a b", b"b c", b"c >"], [b"< d", b"d >"]]
+    assert tf.strings.ngrams(rows, 3).to_list() == [[b"a b c"], []]
+    assert tf.strings.ngrams(rows, 3, preserve_short_sequences=True).to_list() == \
+        [[b"a b c"], [b"d"]]
+    wide = tf.strings.ngrams(rows, 3, pad_values="#", padding_width=1)
+    assert wide.to_list() == [[b"# a b", b"a b c", b"b c #"], [b"# d #"]]
+    dense = tf.strings.ngrams(np.array([["a", "b"], ["c", "d"]]), 2)
+    assert dense.to_list() == [[b"a b"], [b"c d"]]
+
+
+def test_string_lookup_of_ragged_characters_and_back():
+    ids_from_chars = tf.keras.layers.StringLookup(vocabulary=list("abcdefgxyz"),
+                                                  mask_token=None)
+    chars = tf.strings.unicode_split(["abcdefg", "xyz"], input_encoding="UTF-8")
+    ids = ids_from_chars(chars)
+    assert isinstance(ids, tf.RaggedTensor)
+    assert ids.to_list() == [[1, 2, 3, 4, 5, 6, 7], [8, 9, 10]]
+    assert np.asarray(ids.to_tensor()).tolist() == [[1, 2, 3, 4, 5, 6, 7],
+                                                    [8, 9, 10, 0, 0, 0, 0]]
+    chars_from_ids = tf.keras.layers.StringLookup(
+        vocabulary=ids_from_chars.get_vocabulary(), invert=True, mask_token=None)
+    back = chars_from_ids(ids)
+    assert back.to_list()[1] == [b"x", b"y", b"z"]
+    assert tf.strings.reduce_join(back, axis=-1).numpy().tolist() == [b"abcdefg", b"xyz"]
+    assert chars_from_ids(np.int64(3)).numpy().decode("utf-8") == "c"
+    counts = tf.keras.layers.StringLookup(vocabulary=list("abc"), output_mode="count")
+    assert np.asarray(counts(tf.strings.unicode_split(["aab", "c"], "UTF-8"))).tolist() == \
+        [[0, 2, 1, 0], [0, 0, 0, 1]]
+
+
+def test_one_step_generation_from_strings():
+    """Characters of a batch of prompts -> ragged ids -> padded ids for a
+    model -> sampled ids -> characters appended to the prompts."""
+    vocab = list("abc")
+    to_ids = tf.keras.layers.StringLookup(vocabulary=vocab, mask_token=None)
+    to_chars = tf.keras.layers.StringLookup(vocabulary=to_ids.get_vocabulary(), invert=True,
+                                            mask_token=None)
+    model = tf.keras.Sequential([tf.keras.layers.Embedding(4, 3),
+                                 tf.keras.layers.GRU(5), tf.keras.layers.Dense(4)])
+    prompts = tf.constant(["ab", "c"])
+    ids = to_ids(tf.strings.unicode_split(prompts, "UTF-8")).to_tensor()
+    logits = model(ids)
+    # [UNK] never sampled
+    logits = logits + tf.sparse.to_dense(tf.SparseTensor([[0]], [-float("inf")], [4]))
+    next_ids = tf.squeeze(tf.random.categorical(logits, num_samples=1), axis=-1)
+    out = tf.strings.join([prompts, to_chars(next_ids)])
+    texts = [out[i].numpy().decode("utf-8") for i in range(2)]
+    assert texts[0][:2] == "ab" and texts[1][:1] == "c"
+    assert all(len(t) == len(p) + 1 and t[-1] in vocab for t, p in zip(texts, ["ab", "c"]))
