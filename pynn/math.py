@@ -444,7 +444,7 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", n
         size = builtins.min(size, int(maxlength))
     rows = a.reshape(-1, a.shape[-1]) if axis == -1 else a.reshape(1, -1)
     wrows = None if w is None else w.reshape(rows.shape)
-    out_dtype = np.dtype(str(dtype)) if w is None else w.dtype
+    out_dtype = np.dtype(dtype) if w is None else w.dtype
     out = np.zeros((rows.shape[0], size), out_dtype)
     keep = rows < size
     r = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)[keep]
@@ -862,7 +862,7 @@ def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
     if n.dtype.kind not in "iu":
         raise TypeError(f"sequence_mask: lengths must be integers, got {n.dtype}")
     maxlen = (int(n.max()) if n.size else 0) if maxlen is None else int(_value(maxlen))
-    return (np.arange(maxlen) < n[..., None]).astype(str(dtype))
+    return (np.arange(maxlen) < n[..., None]).astype(np.dtype(dtype))
 
 
 def roll(input, shift, axis, name=None):
@@ -945,7 +945,7 @@ def searchsorted(sorted_sequence, values, side="left", out_type="int32", name=No
     rows_v = vals.reshape(-1, vals.shape[-1] if vals.ndim else 1)
     out = np.stack([np.searchsorted(s, v, side=side) for s, v in zip(rows_s, rows_v)]) \
         if len(rows_s) else np.zeros(rows_v.shape, np.int64)
-    return out.reshape(vals.shape).astype(str(out_type))
+    return out.reshape(vals.shape).astype(np.dtype(out_type))
 
 
 def _scatter(who, indices, updates, shape):
@@ -1022,8 +1022,8 @@ def _unique(who, x, out_idx):
     order = np.argsort(first, kind="stable")
     position = np.empty_like(order)
     position[order] = np.arange(order.size)
-    return (v[first[order]], position[inverse.reshape(-1)].astype(str(out_idx)),
-            counts[order].astype(str(out_idx)))
+    return (v[first[order]], position[inverse.reshape(-1)].astype(np.dtype(out_idx)),
+            counts[order].astype(np.dtype(out_idx)))
 
 
 def unique(x, out_idx="int32", name=None):
@@ -1048,14 +1048,14 @@ def histogram_fixed_width_bins(values, value_range, nbins=100, dtype="int32", na
     if not hi > lo or nbins < 1:
         raise ValueError(f"histogram_fixed_width: value_range must have lo < hi and nbins "
                          f"must be positive, got {[lo, hi]} and {nbins}")
-    return np.clip(np.floor((v - lo) / (hi - lo) * nbins), 0, nbins - 1).astype(str(dtype))
+    return np.clip(np.floor((v - lo) / (hi - lo) * nbins), 0, nbins - 1).astype(np.dtype(dtype))
 
 
 def histogram_fixed_width(values, value_range, nbins=100, dtype="int32", name=None):
     """How many values fall in each of ``nbins`` equal bins over
     ``value_range`` (values outside it counted in the end bins)."""
     bins = histogram_fixed_width_bins(values, value_range, nbins).reshape(-1)
-    return np.bincount(bins, minlength=int(_value(nbins))).astype(str(dtype))
+    return np.bincount(bins, minlength=int(_value(nbins))).astype(np.dtype(dtype))
 
 
 

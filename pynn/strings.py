@@ -83,22 +83,11 @@ def regex_full_match(input, pattern, name=None):
 
 
 def split(input, sep=None, maxsplit=-1, name=None):
-    """Each string split at ``sep`` (runs of whitespace when None).  One
-    string gives a 1-D array of its pieces; a 1-D batch gives a list of
-    such arrays, one per string, where TensorFlow gives a RaggedTensor
-    (``tf.strings.split(lines)[i]`` is the same)."""
-    a = _strings(input)
+    """Each string split at ``sep`` (runs of whitespace when None): of one
+    string a 1-D tensor of its pieces, of a 1-D batch a RaggedTensor
+    (``tf.strings.split(lines)[i]`` is line i's pieces)."""
     s = None if sep is None else _bytes(sep)
-
-    def one(b):
-        parts = b.split(s, maxsplit) if s is not None else b.split(None, maxsplit)
-        return eager(np.array(parts, dtype=object).reshape(len(parts)))
-    if a.ndim == 0:
-        return one(a.item())
-    if a.ndim != 1:
-        raise ValueError(f"tf.strings.split: expected one string or a 1-D batch, got shape "
-                         f"{a.shape}")
-    return [one(b) for b in a]
+    return _per_string("split", input, lambda b: b.split(s, maxsplit), object)
 
 
 def join(inputs, separator="", name=None):

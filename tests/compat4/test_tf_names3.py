@@ -68,7 +68,8 @@ def test_gather_nd_gradient_adds_up_repeated_indices():
 
 
 def test_gather_and_gather_nd_out_of_range_raise_invalid_argument():
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = 3 is not in \[0, 3\)"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"indices\[1\] = 3 is not in \[0, 3\)"):
         tf.gather(P, [0, 3])
     with pytest.raises(tf.errors.InvalidArgumentError):
         tf.gather(P, [-1])                       # TensorFlow does not count from the end
@@ -502,3 +503,14 @@ def test_one_step_generation_from_strings():
     texts = [out[i].numpy().decode("utf-8") for i in range(2)]
     assert texts[0][:2] == "ab" and texts[1][:1] == "c"
     assert all(len(t) == len(p) + 1 and t[-1] in vocab for t, p in zip(texts, ["ab", "c"]))
+
+
+def test_split_gives_ragged_rows_and_datasets_give_string_tensors():
+    rows = tf.strings.split(["a b", "c"])
+    assert isinstance(rows, tf.RaggedTensor) and rows.to_list() == [[b"a", b"b"], [b"c"]]
+    assert rows[0].numpy().tolist() == [b"a", b"b"]
+    seen = [x.numpy().decode("utf-8")
+            for x in tf.data.Dataset.from_tensor_slices(np.array(["ab", "ç"]))]
+    assert seen == ["ab", "ç"]
+    batch = next(iter(tf.data.Dataset.from_tensor_slices(tf.constant(["x", "y", "z"])).batch(2)))
+    assert batch.numpy().tolist() == [b"x", b"y"]
