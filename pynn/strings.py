@@ -8,6 +8,7 @@ UTF-8 ``bytes`` (``.numpy()`` gives ``b'...'``).  Patterns are Python
 regular expressions, which agree with TensorFlow's RE2 on the common
 syntax (classes, alternation, repetition, ``\\1`` in a rewrite).
 """
+import functools
 import re
 
 import numpy as np
@@ -352,3 +353,20 @@ def ngrams(data, ngram_width, separator=" ", pad_values=None, padding_width=None
 __all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
            "reduce_join", "length", "substr", "to_number", "as_string", "unicode_split",
            "unicode_decode", "unicode_encode", "bytes_split", "ngrams"]
+
+
+def _elementwise_on_ragged(fn):
+    """``fn`` (one result per string) applied to a RaggedTensor's values,
+    the rows kept, as TensorFlow dispatches its elementwise string ops."""
+    def on_ragged(input, *args, **kwargs):
+        from .ragged import RaggedTensor
+        if isinstance(input, RaggedTensor):
+            return RaggedTensor(fn(input.values, *args, **kwargs), input.row_splits)
+        return fn(input, *args, **kwargs)
+    return functools.update_wrapper(on_ragged, fn)
+
+
+for _name in ("lower", "upper", "strip", "regex_replace", "regex_full_match", "length",
+              "substr", "to_number"):
+    globals()[_name] = _elementwise_on_ragged(globals()[_name])
+del _name

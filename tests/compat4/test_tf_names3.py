@@ -514,3 +514,13 @@ def test_split_gives_ragged_rows_and_datasets_give_string_tensors():
     assert seen == ["ab", "ç"]
     batch = next(iter(tf.data.Dataset.from_tensor_slices(tf.constant(["x", "y", "z"])).batch(2)))
     assert batch.numpy().tolist() == [b"x", b"y"]
+
+
+def test_elementwise_string_ops_keep_ragged_rows():
+    words = tf.strings.split(["Hello World", "ÉTÉ"])
+    assert tf.strings.lower(words).to_list() == [[b"hello", b"world"], [b"\xc3\x89t\xc3\x89"]]
+    assert tf.strings.lower(words, encoding="utf-8").to_list()[1] == ["été".encode()]
+    assert tf.strings.length(words, unit="UTF8_CHAR").to_list() == [[5, 5], [3]]
+    assert tf.strings.regex_replace(words, "o", "0").to_list()[0] == [b"Hell0", b"W0rld"]
+    assert tf.strings.to_number(tf.strings.split(["1 2.5", "3"])).to_list() == [[1.0, 2.5],
+                                                                              [3.0]]
