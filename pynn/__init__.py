@@ -2,7 +2,6 @@
 exporter.  ``import pynn as keras`` gives Keras 3's top-level names."""
 __version__ = "0.1.0"
 import sys as _sys
-import types as _types
 
 # backend first: it loads the kernels with the thread runtime's settings.
 from . import backend  # noqa: I001
@@ -51,6 +50,10 @@ from .math import (  # noqa: E402
 from .math import (  # noqa: E402
     acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cosh, divide, multiply,
     negative, sinh, subtract, tan, truediv)
+from .math import (  # noqa: E402
+    boolean_mask, gather_nd, histogram_fixed_width, histogram_fixed_width_bins, is_tensor,
+    meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, tensor_scatter_nd_add,
+    tensor_scatter_nd_sub, tensor_scatter_nd_update, unique, unique_with_counts)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -63,7 +66,11 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
              "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
-             "SparseTensor", "ragged", "RaggedTensor"]
+             "SparseTensor", "ragged", "RaggedTensor", "boolean_mask", "gather_nd",
+             "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
+             "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
+             "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
+             "unique", "unique_with_counts"]
 # (range, abs, round, pow, complex and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
@@ -104,9 +111,9 @@ keras = _sys.modules[__name__]
 
 
 # tf.keras.experimental (TensorFlow 2.2-2.8), where ported programs find the
-# cosine schedules before they moved to optimizers.schedules.
-experimental = _types.SimpleNamespace(CosineDecay=optimizers.schedules.CosineDecay,
-                                      CosineDecayRestarts=optimizers.schedules.CosineDecayRestarts)
+# cosine schedules before they moved to optimizers.schedules, and
+# tf.experimental.numpy
+from . import experimental  # noqa: E402
 
 
 def version():

@@ -606,6 +606,9 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
     TensorFlow's dtypes, int32 for Python ints, float32 for floats, bool for
     booleans (K.constant above makes every value floatx, as Keras 2 did)."""
     a = ops.convert_to_tensor(value, dtype)
+    if a.dtype.kind == "U":
+        # TensorFlow's string tensors hold UTF-8 bytes (.numpy() gives b'...')
+        a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
     if shape is not None:
         a = np.array(np.broadcast_to(a, tuple(shape)))
     return eager(a)

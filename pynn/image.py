@@ -12,6 +12,7 @@ an integer ``seed``); ``stateless_random_*`` from a generator seeded with
 the pair ``seed``: the same pair gives the same result.  Decoding and
 encoding files need Pillow (the ``image`` extra).
 """
+import collections
 import io as _io
 
 import numpy as np
@@ -20,6 +21,7 @@ from . import ops
 from . import random as _random
 from .backend import _eager_results
 from .dtypes import as_dtype
+from .tensor import Tensor
 from .utils.image_resize import pad_box
 
 
@@ -36,6 +38,9 @@ class ResizeMethod:
 
 
 _METHODS = ops.RESIZE_INTERPOLATIONS
+CombinedNonMaxSuppression = collections.namedtuple(
+    "CombinedNonMaxSuppression", ["nmsed_boxes", "nmsed_scores", "nmsed_classes",
+                                  "valid_detections"])
 
 
 def _batch(name, images):
@@ -438,6 +443,243 @@ def stateless_random_crop(value, size, seed, name=None):
     return _crop(value, size, _stateless(seed, "stateless_random_crop"), "stateless_random_crop")
 
 
+# -------------------------------------------------- boxes: crops, NMS, drawing
+
+def _invalid(text):
+    from .debugging import InvalidArgumentError
+    return InvalidArgumentError(None, None, text)
+
+
+def _boxes(name, boxes, rank=2):
+    b = np.asarray(ops.convert_to_numpy(boxes), np.float64)
+    if b.ndim != rank or b.shape[-1] != 4:
+        raise ValueError(f"tf.image.{name}: boxes must have shape "
+                         f"{'[num_boxes, 4]' if rank == 2 else '[batch, num_boxes, 4]'} "
+                         f"([y1, x1, y2, x2] each), got {b.shape}")
+    return b
+
+
+def crop_and_resize(image, boxes, box_indices, crop_size, method="bilinear",
+                    extrapolation_value=0.0, name=None):
+    """One crop of ``crop_size`` per box ([y1, x1, y2, x2], normalized: 0
+    and 1 are the first and last pixel centres) of image ``box_indices[i]``
+    of the NHWC batch, sampled bilinearly (or at the nearest pixel);
+    samples outside the image are ``extrapolation_value``.  float32; the
+    gradient flows back to the image (the boxes are taken as constants)."""
+    if ops.ndim(image) != 4:
+        raise ValueError(f"tf.image.crop_and_resize: expected a batch (batch, height, width, "
+                         f"channels), got shape {tuple(ops.shape(image))}")
+    if method not in ("bilinear", "nearest"):
+        raise ValueError(f"tf.image.crop_and_resize: method must be 'bilinear' or 'nearest', "
+                         f"got {method!r}")
+    n, h, w, c = ops.shape(image)
+    b = _boxes("crop_and_resize", boxes)
+    which = np.asarray(ops.convert_to_numpy(box_indices)).astype(np.int64)
+    if which.shape != b.shape[:1]:
+        raise ValueError(f"tf.image.crop_and_resize: box_indices must be one image index per "
+                         f"box ({b.shape[0]}), got shape {which.shape}")
+    if which.size and (which.min() < 0 or which.max() >= n):
+        raise _invalid(f"tf.image.crop_and_resize: box_indices {which.tolist()} must be in "
+                       f"[0, {n})")
+    ch, cw = _size(crop_size, "crop_and_resize")
+
+    def coordinates(lo, hi, size, count):
+        # (the sample positions in pixels, one row per box)
+        if count > 1:
+            step = (hi - lo) * (size - 1) / (count - 1)
+            return lo[:, None] * (size - 1) + np.arange(count) * step[:, None]
+        return (0.5 * (lo + hi) * (size - 1))[:, None]
+    ys = coordinates(b[:, 0], b[:, 2], h, ch)
+    xs = coordinates(b[:, 1], b[:, 3], w, cw)
+    inside = (((ys >= 0) & (ys <= h - 1))[:, :, None] &
+              ((xs >= 0) & (xs <= w - 1))[:, None, :])[..., None]
+    flat = ops.reshape(_float(image), (n * h * w, c))
+    base = (which * h * w)[:, None, None]
+
+    def pixels(rows, cols):
+        rows = np.clip(rows, 0, h - 1).astype(np.int64)
+        cols = np.clip(cols, 0, w - 1).astype(np.int64)
+        return ops.take(flat, base + rows[:, :, None] * w + cols[:, None, :], axis=0)
+    if method == "nearest":
+        # (TensorFlow rounds halves away from zero; inside samples are >= 0)
+        out = pixels(np.floor(ys + 0.5), np.floor(xs + 0.5))
+    else:
+        top, left = np.floor(ys), np.floor(xs)
+        dy = (ys - top)[:, :, None, None].astype(np.float32)
+        dx = (xs - left)[:, None, :, None].astype(np.float32)
+        upper = ops.add(pixels(top, left), ops.multiply(
+            ops.subtract(pixels(top, np.ceil(xs)), pixels(top, left)), dx))
+        lower = ops.add(pixels(np.ceil(ys), left), ops.multiply(
+            ops.subtract(pixels(np.ceil(ys), np.ceil(xs)), pixels(np.ceil(ys), left)), dx))
+        out = ops.add(upper, ops.multiply(ops.subtract(lower, upper), dy))
+    return ops.where(inside, ops.cast(out, "float32"), np.float32(extrapolation_value))
+
+
+def _iou(b):
+    """The intersection over union of every pair of boxes (corners in any
+    order); 0 where either box has no area, as TensorFlow's."""
+    lo = np.minimum(b[:, :2], b[:, 2:])
+    hi = np.maximum(b[:, :2], b[:, 2:])
+    area = np.prod(hi - lo, axis=1)
+    inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) -
+                            np.maximum(lo[:, None], lo[None]), 0, None), axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / (area[:, None] + area[None] - inter)
+    return np.where((area[:, None] > 0) & (area[None] > 0), iou, 0.0)
+
+
+def _nms(name, boxes, scores, max_output_size, iou_threshold, score_threshold,
+         soft_nms_sigma=0.0):
+    """TensorFlow's greedy selection: (indices, their scores).  Candidates
+    are taken by score (the lower index first among equal scores); one is
+    dropped when its IoU with a selected box exceeds iou_threshold, and with
+    soft_nms_sigma > 0 its score is scaled by exp(-iou^2 / (2 sigma)) per
+    selected box instead, and it goes back among the candidates while the
+    score stays above score_threshold."""
+    import heapq
+    b = _boxes(name, boxes)
+    s = np.asarray(ops.convert_to_numpy(scores), np.float64).reshape(-1)
+    if s.shape[0] != b.shape[0]:
+        raise ValueError(f"tf.image.{name}: scores must be one per box ({b.shape[0]}), got "
+                         f"{s.shape[0]}")
+    limit = int(ops.convert_to_numpy(max_output_size))
+    iou_threshold = float(ops.convert_to_numpy(iou_threshold))
+    score_threshold = float(ops.convert_to_numpy(score_threshold))
+    sigma = float(ops.convert_to_numpy(soft_nms_sigma))
+    if limit < 0 or not 0 <= iou_threshold <= 1 or sigma < 0:
+        raise _invalid(f"tf.image.{name}: max_output_size must be non-negative, iou_threshold "
+                       f"in [0, 1] and soft_nms_sigma non-negative, got {limit}, "
+                       f"{iou_threshold} and {sigma}")
+    scale = -0.5 / sigma if sigma > 0 else 0.0
+    iou = _iou(b)
+    heap = [(-v, i, 0) for i, v in enumerate(s) if v > score_threshold]
+    heapq.heapify(heap)
+    selected, kept = [], []
+    while len(selected) < limit and heap:
+        neg, i, begin = heapq.heappop(heap)
+        score = original = -neg
+        hard = False
+        for j in range(len(selected) - 1, begin - 1, -1):
+            sim = iou[i, selected[j]]
+            if sigma > 0:
+                score *= np.exp(scale * sim * sim)
+            elif sim > iou_threshold:
+                hard = True
+                break
+            if score <= score_threshold:
+                break
+        if hard:
+            continue
+        if score == original:
+            selected.append(i)
+            kept.append(score)
+        elif score > score_threshold:
+            heapq.heappush(heap, (-score, i, len(selected)))
+    return np.asarray(selected, np.int32), np.asarray(kept, np.float32)
+
+
+def non_max_suppression(boxes, scores, max_output_size, iou_threshold=0.5,
+                        score_threshold=float("-inf"), name=None):
+    """The indices (int32, best first) of at most ``max_output_size`` boxes
+    chosen greedily by score, each overlapping no chosen box by more than
+    ``iou_threshold`` and scoring above ``score_threshold``."""
+    return _nms("non_max_suppression", boxes, scores, max_output_size, iou_threshold,
+                score_threshold)[0]
+
+
+def non_max_suppression_with_scores(boxes, scores, max_output_size, iou_threshold=0.5,
+                                    score_threshold=float("-inf"), soft_nms_sigma=0.0,
+                                    name=None):
+    """(the chosen indices, their scores): non_max_suppression, or Soft-NMS
+    (scores decayed by overlap) when ``soft_nms_sigma`` > 0."""
+    return _nms("non_max_suppression_with_scores", boxes, scores, max_output_size,
+                iou_threshold, score_threshold, soft_nms_sigma)
+
+
+def combined_non_max_suppression(boxes, scores, max_output_size_per_class, max_total_size,
+                                 iou_threshold=0.5, score_threshold=float("-inf"),
+                                 pad_per_class=False, clip_boxes=True, name=None):
+    """Per image and class, non_max_suppression of that class's scores;
+    then each image's choices best first, at most ``max_total_size``:
+    (boxes [batch, n, 4], scores [batch, n], classes [batch, n] as floats,
+    valid_detections [batch] int32), zeros after the valid ones.  Boxes
+    are [batch, num_boxes, q, 4] with q 1 (shared by the classes) or the
+    number of classes; with ``clip_boxes`` the boxes are clipped to [0, 1]."""
+    b = np.asarray(ops.convert_to_numpy(boxes), np.float64)
+    sc = np.asarray(ops.convert_to_numpy(scores), np.float64)
+    if b.ndim != 4 or b.shape[-1] != 4 or sc.ndim != 3 or sc.shape[:2] != b.shape[:2] or \
+            b.shape[2] not in (1, sc.shape[2]):
+        raise ValueError(f"tf.image.combined_non_max_suppression: boxes must be [batch, "
+                         f"num_boxes, q, 4] (q 1 or the number of classes) and scores [batch, "
+                         f"num_boxes, classes], got {b.shape} and {sc.shape}")
+    batch, num, q, _ = b.shape
+    classes = sc.shape[2]
+    per_class = min(int(max_output_size_per_class), num)
+    total = int(max_total_size)
+    size = min(total, int(max_output_size_per_class) * classes) if pad_per_class else total
+    out_boxes = np.zeros((batch, size, 4), np.float32)
+    out_scores = np.zeros((batch, size), np.float32)
+    out_classes = np.zeros((batch, size), np.float32)
+    valid = np.zeros(batch, np.int32)
+    for i in range(batch):
+        found = []  # (score, class, box)
+        for k in range(classes):
+            kb = b[i, :, k if q > 1 else 0]
+            chosen, kept = _nms("combined_non_max_suppression", kb, sc[i, :, k], per_class,
+                                iou_threshold, score_threshold)
+            found += [(v, k, kb[j]) for j, v in zip(chosen, kept)]
+        found.sort(key=lambda f: -f[0])  # (stable: classes in order among equal scores)
+        found = found[:size]
+        valid[i] = len(found)
+        for r, (v, k, box) in enumerate(found):
+            out_boxes[i, r] = np.clip(box, 0.0, 1.0) if clip_boxes else box
+            out_scores[i, r], out_classes[i, r] = v, k
+    return CombinedNonMaxSuppression(*(a.view(Tensor) for a in (out_boxes, out_scores,
+                                                                out_classes, valid)))
+
+
+def draw_bounding_boxes(images, boxes, colors, name=None):
+    """The images with each box's 1-pixel outline drawn ([y1, x1, y2, x2]
+    normalized, the corners at pixel floor(y1 (height - 1)), ...), box j
+    in colour ``colors[j % len(colors)]`` (its first channels; white on
+    one-channel images).  Edges outside the image are not drawn."""
+    img = np.array(ops.convert_to_numpy(images))
+    if img.ndim != 4:
+        raise ValueError(f"tf.image.draw_bounding_boxes: expected a batch (batch, height, "
+                         f"width, depth), got shape {img.shape}")
+    n, h, w, depth = img.shape
+    b = _boxes("draw_bounding_boxes", boxes, rank=3)
+    if b.shape[0] != n:
+        raise ValueError(f"tf.image.draw_bounding_boxes: boxes must be one list per image "
+                         f"({n}), got {b.shape[0]}")
+    table = np.array(ops.convert_to_numpy(colors), np.float64)
+    if table.ndim != 2 or table.shape[0] == 0 or table.shape[1] < depth:
+        raise ValueError(f"tf.image.draw_bounding_boxes: colors must be [num_colors, >= "
+                         f"{depth}] (one colour of at least the depth per row), got "
+                         f"{table.shape}")
+    if depth == 1:
+        table[:, 0] = 1
+    # TensorFlow truncates the scaled corners toward zero
+    rows = np.trunc(b[..., 0::2] * (h - 1)).astype(np.int64)
+    cols = np.trunc(b[..., 1::2] * (w - 1)).astype(np.int64)
+    for i in range(n):
+        for j in range(b.shape[1]):
+            (r0, r1), (c0, c1) = rows[i, j], cols[i, j]
+            if r0 > r1 or c0 > c1 or r0 >= h or r1 < 0 or c0 >= w or c1 < 0:
+                continue
+            color = table[j % len(table), :depth].astype(img.dtype)
+            rr, cc = slice(max(r0, 0), min(r1, h - 1) + 1), slice(max(c0, 0), min(c1, w - 1) + 1)
+            if r0 >= 0:
+                img[i, r0, cc] = color
+            if r1 < h:
+                img[i, r1, cc] = color
+            if c0 >= 0:
+                img[i, rr, c0] = color
+            if c1 < w:
+                img[i, rr, c1] = color
+    return img
+
+
 # ------------------------------------------------------ patches, quality
 
 def extract_patches(images, sizes, strides, rates, padding, name=None):
@@ -610,8 +852,10 @@ _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bound
               "stateless_random_contrast", "stateless_random_saturation",
               "stateless_random_hue", "stateless_random_crop", "extract_patches", "psnr",
               "ssim", "image_gradients", "total_variation", "sobel_edges", "decode_image", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
-              "encode_png", "encode_jpeg"]
+              "encode_png", "encode_jpeg", "crop_and_resize", "non_max_suppression",
+              "non_max_suppression_with_scores", "draw_bounding_boxes"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name
-__all__ = _FUNCTIONS + ["ResizeMethod"]
+__all__ = _FUNCTIONS + ["ResizeMethod", "combined_non_max_suppression",
+                        "CombinedNonMaxSuppression"]

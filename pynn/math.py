@@ -390,16 +390,98 @@ def top_k(input, k=1, sorted=True, index_type="int32", name=None):
     return TopKV2(eager(values), eager(indices.astype(index_type)))
 
 
+def _sorted_segments(who, data, segment_ids):
+    """The sorted, non-negative ids (one per row of ``data``) and the
+    number of segments (the largest id + 1)."""
+    ids = _value(segment_ids)
+    if ids.ndim != 1 or ids.shape[0] != _value(data).shape[0]:
+        raise ValueError(f"{who}: segment_ids must be one id per row of data "
+                         f"{_value(data).shape}, got shape {ids.shape}")
+    if ids.size and (np.any(np.diff(ids) < 0) or ids[0] < 0):
+        raise _invalid(f"{who}: segment_ids must be sorted and non-negative, got "
+                       f"{ids.tolist()}")
+    return ids.astype(np.int64), int(ids.max()) + 1 if ids.size else 0
+
+
+def in_top_k(targets, predictions, k, name=None):
+    """Whether each row's target class is among the ``k`` largest of its
+    ``predictions`` row; classes tied with the k-th largest count in, and
+    a target out of range or of a non-finite prediction is not in."""
+    preds = _value(predictions)
+    t = _value(targets).astype(np.int64)
+    if preds.ndim != 2 or t.shape != preds.shape[:1]:
+        raise ValueError(f"in_top_k: predictions must be (batch, classes) and targets one "
+                         f"class per row, got {preds.shape} and {t.shape}")
+    inside = (t >= 0) & (t < preds.shape[1])
+    target = np.take_along_axis(preds, np.where(inside, t, 0)[:, None], axis=1)
+    above = (preds > target).sum(axis=1)
+    return inside & np.isfinite(target[:, 0]) & (above < int(_value(k)))
+
+
+def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", name=None,
+             axis=None, binary_output=False):
+    """How often each value 0, 1, ... occurs in ``arr`` (the sums of their
+    ``weights`` when given, of the weights' dtype; 1 where present with
+    ``binary_output``).  The length is the largest value + 1, at least
+    minlength, at most maxlength (larger values are left out).  axis=-1
+    counts each row of a 2-D arr separately."""
+    a = _value(arr)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"bincount: arr must be integers, got {a.dtype}")
+    if a.size and a.min() < 0:
+        raise _invalid(f"bincount: arr must be non-negative, got {int(a.min())}")
+    if axis not in (None, 0, -1):
+        raise ValueError(f"bincount: axis must be None, 0 or -1, got {axis}")
+    if axis == -1 and a.ndim != 2:
+        raise ValueError(f"bincount: axis=-1 counts the rows of a 2-D arr, got shape {a.shape}")
+    w = None if weights is None else _value(weights)
+    if w is not None and w.shape != a.shape:
+        raise ValueError(f"bincount: weights {w.shape} must have the shape of arr {a.shape}")
+    size = int(a.max()) + 1 if a.size else 0
+    if minlength is not None:
+        size = builtins.max(size, int(minlength))
+    if maxlength is not None:
+        size = builtins.min(size, int(maxlength))
+    rows = a.reshape(-1, a.shape[-1]) if axis == -1 else a.reshape(1, -1)
+    wrows = None if w is None else w.reshape(rows.shape)
+    out_dtype = np.dtype(dtype) if w is None else w.dtype
+    out = np.zeros((rows.shape[0], size), out_dtype)
+    keep = rows < size
+    r = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)[keep]
+    if binary_output:
+        out[r, rows[keep]] = 1
+    else:
+        np.add.at(out, (r, rows[keep]), 1 if wrows is None else wrows[keep])
+    return out if axis == -1 else out[0]
+
+
 def segment_sum(data, segment_ids, name=None):
     """Sums of the rows of ``data`` with the same id of the sorted
     ``segment_ids``; ids that do not occur give zeros."""
-    ids = _value(segment_ids)
-    if ids.ndim != 1 or ids.shape[0] != _value(data).shape[0]:
-        raise ValueError(f"segment_sum: segment_ids must be one id per row of data "
-                         f"{_value(data).shape}, got shape {ids.shape}")
-    if ids.size and np.any(np.diff(ids) < 0):
-        raise ValueError("segment_sum: segment_ids must be sorted")
-    return ops.segment_sum(data, ids, num_segments=int(ids.max()) + 1 if ids.size else 0)
+    ids, n = _sorted_segments("segment_sum", data, segment_ids)
+    return ops.segment_sum(data, ids, num_segments=n)
+
+
+def segment_mean(data, segment_ids, name=None):
+    """Means of the rows of ``data`` with the same id of the sorted
+    ``segment_ids``; ids that do not occur give zeros."""
+    ids, n = _sorted_segments("segment_mean", data, segment_ids)
+    return unsorted_segment_mean(data, ids, n)
+
+
+def segment_max(data, segment_ids, name=None):
+    """Maxima of the rows of ``data`` with the same id of the sorted
+    ``segment_ids``; ids that do not occur give zeros (TensorFlow's
+    segment_max, where unsorted_segment_max gives the lowest value)."""
+    ids, n = _sorted_segments("segment_max", data, segment_ids)
+    present = (np.bincount(ids, minlength=n) > 0).reshape((n,) + (1,) * (_value(data).ndim - 1))
+    return ops.where(present, unsorted_segment_max(data, ids, n), 0)
+
+
+def segment_min(data, segment_ids, name=None):
+    """Minima of the rows of ``data`` with the same id of the sorted
+    ``segment_ids``; ids that do not occur give zeros."""
+    return ops.negative(segment_max(ops.negative(data), segment_ids))
 
 
 def _segments(who, data, segment_ids, num_segments):
@@ -436,6 +518,12 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     ids, n = _segments("unsorted_segment_mean", data, segment_ids, num_segments)
     counts = _per_segment(ids, n, data)
     return ops.segment_sum(data, ids, num_segments=n) / np.maximum(counts, np.float32(1))
+
+
+def unsorted_segment_min(data, segment_ids, num_segments, name=None):
+    """Minima of the rows of ``data`` by segment id; segments no row has
+    are the dtype's highest value."""
+    return ops.negative(unsorted_segment_max(ops.negative(data), segment_ids, num_segments))
 
 
 def unsorted_segment_max(data, segment_ids, num_segments, name=None):
@@ -662,7 +750,13 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
         # gathering the rows its input names)
         symbolic = ops._SYMBOLIC and type(indices) is ops._SYMBOLIC[0]
         axis = 0 if axis is None else axis % len(ops.shape(params))
-        return ops.take(params, indices if symbolic else _ids(indices), axis=axis)
+        if symbolic:
+            return ops.take(params, indices, axis=axis)
+        ids = _ids(indices)
+        length = ops.shape(params)[axis]
+        if length is not None:
+            _check_range("gather", ids, length)
+        return ops.take(params, ids, axis=axis)
     ndim = _value(params).ndim
     ids = _ids(indices)
     if batch_dims < 0:
@@ -680,6 +774,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     moved = transpose(params, tuple(builtins.range(batch_dims)) + (axis,)
                           + tuple(middle + rest))
     rows, length = int(np.prod(shape[:batch_dims])), shape[axis]
+    _check_range("gather", ids, length)
     flat = ops.reshape(moved, (rows * length,) + tuple(shape[a] for a in middle + rest))
     offsets = (np.arange(rows) * length).reshape(shape[:batch_dims] + (1,) * (ids.ndim
                                                                              - batch_dims))
@@ -690,6 +785,278 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     order = list(builtins.range(b)) + list(builtins.range(b + k, b + k + m)) + \
         list(builtins.range(b, b + k)) + list(builtins.range(b + k + m, b + k + m + len(rest)))
     return transpose(out, order)
+
+
+def _invalid(text):
+    from .debugging import InvalidArgumentError
+    return InvalidArgumentError(None, None, text)
+
+
+def _check_range(who, ids, bound):
+    """Raise TensorFlow's InvalidArgumentError for the first index outside
+    [0, bound) (negative ones too: TensorFlow does not count from the end)."""
+    bad = (ids < 0) | (ids >= bound)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise _invalid(f"{who}: indices{list(at)} = {ids[at]} is not in [0, {bound})")
+
+
+def _linear(who, ids, lead):
+    """Index tuples (the last axis of ``ids``) as positions in the
+    flattened ``lead`` shape, each coordinate checked against its size."""
+    for axis, size in enumerate(lead):
+        bad = (ids[..., axis] < 0) | (ids[..., axis] >= size)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise _invalid(f"{who}: indices{list(at)} = {ids[at].tolist()} does not index "
+                           f"into shape {list(lead)}")
+    if not lead:
+        return np.zeros(ids.shape[:-1], np.int64)
+    return np.ravel_multi_index(tuple(np.moveaxis(ids, -1, 0)), lead).astype(np.int64)
+
+
+def gather_nd(params, indices, batch_dims=0, name=None):
+    """The slices of ``params`` that the index tuples on the last axis of
+    ``indices`` name: the result has shape indices.shape[:-1] +
+    params.shape[batch_dims + k:] (k the tuples' length).  With batch_dims
+    b, the first b axes of both are a batch, each row of indices picking
+    from its own row of params.  An index out of range raises
+    InvalidArgumentError, as TensorFlow's CPU kernel."""
+    shape = tuple(ops.shape(params))
+    ids = _ids(indices)
+    b = int(batch_dims)
+    if ids.ndim < 1 or b < 0 or ids.ndim <= b or ids.shape[:b] != shape[:b] or \
+            b + ids.shape[-1] > len(shape):
+        raise ValueError(f"gather_nd: indices of shape {ids.shape} (index tuples on the last "
+                         f"axis, batch_dims={batch_dims}) do not fit params of shape {shape}")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"gather_nd: indices must be integers, got {ids.dtype}")
+    if b:
+        # each tuple led by its batch coordinates
+        batch = np.indices(ids.shape[:-1])[:b]
+        ids = np.concatenate([np.moveaxis(batch, 0, -1), ids], axis=-1)
+    k = ids.shape[-1]
+    lead, rest = shape[:k], shape[k:]
+    flat = ops.reshape(params, (int(np.prod(lead, dtype=np.int64)),) + rest)
+    return ops.take(flat, _linear("gather_nd", ids, lead), axis=0)
+
+
+def boolean_mask(tensor, mask, axis=None, name=None):
+    """The entries (slices) of ``tensor`` where the boolean ``mask`` is
+    true; the mask covers the axes of ``tensor`` from ``axis`` (0 when
+    None) on, and they become one axis in the result."""
+    m = _value(mask)
+    shape = tuple(ops.shape(tensor))
+    axis = 0 if axis is None else int(axis) % len(shape)
+    if m.ndim == 0 or shape[axis:axis + m.ndim] != m.shape:
+        raise ValueError(f"boolean_mask: a mask of shape {m.shape} does not fit a tensor of "
+                         f"shape {shape} from axis {axis}")
+    flat = ops.reshape(tensor, shape[:axis] + (m.size,) + shape[axis + m.ndim:])
+    return ops.take(flat, np.flatnonzero(m.astype(bool)), axis=axis)
+
+
+def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
+    """``mask[..., j] = j < lengths[...]``: one row of ``maxlen`` (the
+    largest length when None) per length."""
+    n = _value(lengths)
+    if n.dtype.kind not in "iu":
+        raise TypeError(f"sequence_mask: lengths must be integers, got {n.dtype}")
+    maxlen = (int(n.max()) if n.size else 0) if maxlen is None else int(_value(maxlen))
+    return (np.arange(maxlen) < n[..., None]).astype(np.dtype(dtype))
+
+
+def roll(input, shift, axis, name=None):
+    """``input`` with its values shifted by ``shift`` along ``axis`` (one
+    shift per axis when both are lists; shifts of one axis add up)."""
+    shifts, axes = np.ravel(_value(shift)), np.ravel(_value(axis))
+    if shifts.shape != axes.shape:
+        raise ValueError(f"roll: shift {shifts.tolist()} and axis {axes.tolist()} must have "
+                         f"one entry each")
+    ndim = len(ops.shape(input))
+    total = {}
+    for s, a in zip(shifts.tolist(), axes.tolist()):
+        if not -ndim <= a < ndim:
+            raise ValueError(f"roll: axis {a} is out of range for a tensor of rank {ndim}")
+        total[a % ndim] = total.get(a % ndim, 0) + s
+    for a, s in total.items():
+        input = ops.roll(input, s, axis=a)
+    return input
+
+
+def reverse(tensor, axis, name=None):
+    """``tensor`` with the order of its entries reversed along each axis of
+    ``axis`` (a list)."""
+    ndim = len(ops.shape(tensor))
+    axes = [int(a) for a in np.ravel(_value(axis))]
+    if builtins.any(not -ndim <= a < ndim for a in axes) or \
+            len({a % ndim for a in axes}) != len(axes):
+        raise ValueError(f"reverse: axis {axes} must be distinct axes of a tensor of rank {ndim}")
+    for a in axes:
+        tensor = ops.flip(tensor, a)
+    return tensor
+
+
+def meshgrid(*args, **kwargs):
+    """Coordinate arrays from 1-D coordinate vectors, ``indexing='xy'``
+    (Cartesian: the first two axes swapped) or 'ij' (matrix); gradients
+    flow back to the vectors."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError(f"meshgrid: unexpected arguments {sorted(kwargs)}")
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    vectors = [ops.reshape(a, (-1,)) for a in args]
+    sizes = [ops.shape(v)[0] for v in vectors]
+    place = list(builtins.range(len(vectors)))
+    if indexing == "xy" and len(place) > 1:
+        place[0], place[1] = 1, 0
+    shape = [0] * len(vectors)
+    for p, n in zip(place, sizes):
+        shape[p] = n
+    out = []
+    for p, v in zip(place, vectors):
+        single = [1] * len(vectors)
+        single[p] = sizes[place.index(p)]
+        out.append(ops.broadcast_to(ops.reshape(v, tuple(single)), tuple(shape)))
+    return out
+
+
+def is_tensor(x):
+    """Whether ``x`` is a tensor here: an array (pynn's tensors are NumPy
+    arrays), a traced value, a variable, a symbolic, sparse or ragged
+    tensor; Python numbers and lists are not."""
+    from .models.node import KerasTensor
+    from .ragged import RaggedTensor
+    from .sparse import SparseTensor
+    return ops.is_tensor(x) or isinstance(x, (KerasTensor, RaggedTensor, SparseTensor))
+
+
+def searchsorted(sorted_sequence, values, side="left", out_type="int32", name=None):
+    """Where each of ``values`` would go in ``sorted_sequence`` (along the
+    last axis; the leading axes of both are rows searched separately)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    seq, vals = _value(sorted_sequence), _value(values)
+    if seq.ndim < 1 or seq.shape[:-1] != vals.shape[:-1]:
+        raise ValueError(f"searchsorted: sorted_sequence {seq.shape} and values {vals.shape} "
+                         f"must share all axes but the last")
+    rows_s = seq.reshape(-1, seq.shape[-1])
+    rows_v = vals.reshape(-1, vals.shape[-1] if vals.ndim else 1)
+    out = np.stack([np.searchsorted(s, v, side=side) for s, v in zip(rows_s, rows_v)]) \
+        if len(rows_s) else np.zeros(rows_v.shape, np.int64)
+    return out.reshape(vals.shape).astype(np.dtype(out_type))
+
+
+def _scatter(who, indices, updates, shape):
+    """The updates of ``updates`` as rows of the flattened leading axes of
+    ``shape`` that ``indices`` name: (the flattened updates, their rows,
+    the number of rows, the slice shape)."""
+    ids = _ids(indices)
+    shape = tuple(int(d) for d in shape)
+    if ids.ndim < 1 or ids.dtype.kind not in "iu" or ids.shape[-1] > len(shape):
+        raise ValueError(f"{who}: indices of shape {ids.shape} (integer index tuples on the "
+                         f"last axis) do not fit shape {list(shape)}")
+    k = ids.shape[-1]
+    slice_shape = shape[k:]
+    want = ids.shape[:-1] + slice_shape
+    if tuple(ops.shape(updates)) != want:
+        raise ValueError(f"{who}: updates must have shape {list(want)} (indices.shape[:-1] + "
+                         f"shape[{k}:]) for indices {ids.shape} into {list(shape)}, got "
+                         f"{list(ops.shape(updates))}")
+    rows = _linear(who, ids, shape[:k]).reshape(-1)
+    flat = ops.reshape(updates, (rows.size,) + slice_shape)
+    return flat, rows, int(np.prod(shape[:k], dtype=np.int64)), slice_shape
+
+
+def scatter_nd(indices, updates, shape, name=None):
+    """Zeros of ``shape`` with ``updates`` added at ``indices`` (index
+    tuples on their last axis; repeated indices add up)."""
+    shape = tuple(int(d) for d in np.ravel(_value(shape)))
+    flat, rows, n, slice_shape = _scatter("scatter_nd", indices, updates, shape)
+    return ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape)
+
+
+def tensor_scatter_nd_add(tensor, indices, updates, name=None):
+    """``tensor`` with ``updates`` added at ``indices`` (repeats add up)."""
+    shape = tuple(ops.shape(tensor))
+    flat, rows, n, _ = _scatter("tensor_scatter_nd_add", indices, updates, shape)
+    return ops.add(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
+
+
+def tensor_scatter_nd_sub(tensor, indices, updates, name=None):
+    """``tensor`` with ``updates`` subtracted at ``indices`` (repeats add up)."""
+    shape = tuple(ops.shape(tensor))
+    flat, rows, n, _ = _scatter("tensor_scatter_nd_sub", indices, updates, shape)
+    return ops.subtract(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
+
+
+def tensor_scatter_nd_update(tensor, indices, updates, name=None):
+    """``tensor`` with the slices at ``indices`` replaced by ``updates``
+    (of a repeated index, the last update); the replaced entries pass no
+    gradient back to ``tensor``."""
+    shape = tuple(ops.shape(tensor))
+    flat, rows, n, slice_shape = _scatter("tensor_scatter_nd_update", indices, updates, shape)
+    last = np.full(n, -1, np.int64)
+    last[rows] = np.arange(rows.size)  # (NumPy keeps the last of repeated assignments)
+    keep = last[last >= 0]
+    placed = ops.segment_sum(ops.take(flat, keep, axis=0), rows[keep], num_segments=n)
+    covered = np.zeros(n, bool)
+    covered[rows[keep]] = True
+    covered = covered.reshape((n,) + (1,) * len(slice_shape))
+    return ops.reshape(ops.where(covered, placed, ops.reshape(tensor, (n,) + slice_shape)),
+                       shape)
+
+
+Unique = collections.namedtuple("Unique", ["y", "idx"])
+UniqueWithCounts = collections.namedtuple("UniqueWithCounts", ["y", "idx", "count"])
+
+
+def _unique(who, x, out_idx):
+    v = _value(x)
+    if v.ndim != 1:
+        raise ValueError(f"{who}: x must be 1-D, got shape {v.shape}")
+    _, first, inverse, counts = np.unique(v, return_index=True, return_inverse=True,
+                                          return_counts=True)
+    # TensorFlow lists the values in the order they first occur
+    order = np.argsort(first, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    return (v[first[order]], position[inverse.reshape(-1)].astype(np.dtype(out_idx)),
+            counts[order].astype(np.dtype(out_idx)))
+
+
+def unique(x, out_idx="int32", name=None):
+    """(the distinct values of the 1-D ``x`` in the order they first occur,
+    for each entry of x the index of its value among them)."""
+    y, idx, _ = _unique("unique", x, out_idx)
+    return Unique(eager(y), eager(idx))
+
+
+def unique_with_counts(x, out_idx="int32", name=None):
+    """unique's (y, idx) and how often each value occurs."""
+    return UniqueWithCounts(*(eager(a) for a in _unique("unique_with_counts", x, out_idx)))
+
+
+def histogram_fixed_width_bins(values, value_range, nbins=100, dtype="int32", name=None):
+    """The bin of each value among ``nbins`` equal bins over
+    ``value_range`` [lo, hi]; values below lo go to the first bin, values
+    at or above hi to the last."""
+    v = _value(values).astype(np.float64)
+    lo, hi = (float(r) for r in np.ravel(_value(value_range)))
+    nbins = int(_value(nbins))
+    if not hi > lo or nbins < 1:
+        raise ValueError(f"histogram_fixed_width: value_range must have lo < hi and nbins "
+                         f"must be positive, got {[lo, hi]} and {nbins}")
+    return np.clip(np.floor((v - lo) / (hi - lo) * nbins), 0, nbins - 1).astype(np.dtype(dtype))
+
+
+def histogram_fixed_width(values, value_range, nbins=100, dtype="int32", name=None):
+    """How many values fall in each of ``nbins`` equal bins over
+    ``value_range`` (values outside it counted in the end bins)."""
+    bins = histogram_fixed_width_bins(values, value_range, nbins).reshape(-1)
+    return np.bincount(bins, minlength=int(_value(nbins))).astype(np.dtype(dtype))
+
 
 
 def where(condition, x=None, y=None, name=None):
@@ -776,16 +1143,21 @@ _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divid
          "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
          "reduce_all", "reduce_logsumexp", "reduce_variance", "reduce_std",
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "cumprod", "l2_normalize", "top_k",
-         "segment_sum", "unsorted_segment_sum", "unsorted_segment_mean",
-         "unsorted_segment_max"]
+         "segment_sum", "segment_mean", "segment_max", "segment_min", "unsorted_segment_sum",
+         "unsorted_segment_mean", "unsorted_segment_max", "unsorted_segment_min", "in_top_k",
+         "bincount"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
             "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",
             "expand_dims", "squeeze",
-            "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort"]
+            "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort",
+            "gather_nd", "boolean_mask", "sequence_mask", "roll", "reverse", "meshgrid",
+            "searchsorted", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
+            "tensor_scatter_nd_update", "histogram_fixed_width", "histogram_fixed_width_bins"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 truediv = divide
 mod = floormod
-__all__ = _MATH + ["truediv", "mod", "TopKV2"]
+__all__ = _MATH + ["truediv", "mod", "TopKV2", "unique", "unique_with_counts", "Unique",
+                   "UniqueWithCounts"]

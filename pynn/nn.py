@@ -10,7 +10,7 @@ import numpy as np
 
 from . import ops, random
 from .backend import _eager_results
-from .math import clip_by_norm, l2_normalize, sigmoid, softplus, tanh
+from .math import clip_by_norm, in_top_k, l2_normalize, sigmoid, softplus, tanh, top_k
 
 
 def relu(features, name=None):
@@ -226,7 +226,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
            "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
-           "compute_average_loss", "scale_regularization_loss"]
+           "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
               "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",

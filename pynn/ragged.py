@@ -24,6 +24,9 @@ class RaggedTensor:
                              f"{splits.tolist()}")
         if values.dtype == np.float64:
             values = values.astype(np.float32)  # (as tf.constant makes Python floats)
+        elif values.dtype.kind == "U":
+            # (TensorFlow holds strings as UTF-8 bytes)
+            values = np.frompyfunc(str.encode, 1, 1)(values).astype(object)
         self.values = eager(values)
         self.row_splits = eager(splits)
 
@@ -86,7 +89,7 @@ class RaggedTensor:
             shape = list(shape)
             rows = rows if shape[0] is None else int(shape[0])
             width = width if shape[1] is None else int(shape[1])
-        fill = (b"" if self.values.dtype.kind == "S" else "") \
+        fill = (b"" if self.values.dtype.kind in "OS" else "") \
             if self.values.dtype.kind in "OSU" and default_value is None else \
             (0 if default_value is None else default_value)
         out = np.full((rows, width) + inner, fill, dtype=np.asarray(self.values).dtype)

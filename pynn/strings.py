@@ -8,6 +8,7 @@ UTF-8 ``bytes`` (``.numpy()`` gives ``b'...'``).  Patterns are Python
 regular expressions, which agree with TensorFlow's RE2 on the common
 syntax (classes, alternation, repetition, ``\\1`` in a rewrite).
 """
+import functools
 import re
 
 import numpy as np
@@ -83,22 +84,11 @@ def regex_full_match(input, pattern, name=None):
 
 
 def split(input, sep=None, maxsplit=-1, name=None):
-    """Each string split at ``sep`` (runs of whitespace when None).  One
-    string gives a 1-D array of its pieces; a 1-D batch gives a list of
-    such arrays, one per string, where TensorFlow gives a RaggedTensor
-    (``tf.strings.split(lines)[i]`` is the same)."""
-    a = _strings(input)
+    """Each string split at ``sep`` (runs of whitespace when None): of one
+    string a 1-D tensor of its pieces, of a 1-D batch a RaggedTensor
+    (``tf.strings.split(lines)[i]`` is line i's pieces)."""
     s = None if sep is None else _bytes(sep)
-
-    def one(b):
-        parts = b.split(s, maxsplit) if s is not None else b.split(None, maxsplit)
-        return eager(np.array(parts, dtype=object).reshape(len(parts)))
-    if a.ndim == 0:
-        return one(a.item())
-    if a.ndim != 1:
-        raise ValueError(f"tf.strings.split: expected one string or a 1-D batch, got shape "
-                         f"{a.shape}")
-    return [one(b) for b in a]
+    return _per_string("split", input, lambda b: b.split(s, maxsplit), object)
 
 
 def join(inputs, separator="", name=None):
@@ -113,8 +103,18 @@ def join(inputs, separator="", name=None):
 def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
     """The strings joined with ``separator`` along ``axis`` (all of them
     when None)."""
-    a = _strings(inputs)
+    from .ragged import RaggedTensor
     sep = _bytes(separator)
+    if isinstance(inputs, RaggedTensor):
+        if axis is None:
+            inputs = inputs.values
+        elif int(axis) in (1, -1):
+            out = _map(lambda row: sep.join(_strings(row).tolist()), _rows(inputs))
+            return eager(out[:, None] if keepdims else out)
+        else:
+            raise ValueError(f"tf.strings.reduce_join: a RaggedTensor joins along its rows "
+                             f"(axis -1) or all of it (axis None), got axis {axis}")
+    a = _strings(inputs)
     if axis is None:
         out = np.asarray(sep.join(a.ravel().tolist()), dtype=object)
         return eager(out.reshape((1,) * a.ndim) if keepdims else out)
@@ -191,18 +191,182 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
     return eager(_map(one, a))
 
 
-def unicode_split(input, input_encoding, errors="replace", replacement_char=65533, name=None):
-    """Each string split into its characters (each as UTF-8 bytes); a 1-D
-    batch gives a list of arrays (TensorFlow: a RaggedTensor)."""
+def _per_string(who, input, one, dtype):
+    """``one`` (a string's bytes to a list of values) of each string: of
+    one string a 1-D tensor, of a 1-D batch a RaggedTensor (TensorFlow's
+    result; pynn's RaggedTensor has one ragged dimension)."""
     a = _strings(input)
-
-    def one(b):
-        chars = [c.encode() for c in b.decode(input_encoding, errors=errors)]
-        return eager(np.array(chars, dtype=object).reshape(chars.__len__()))
     if a.ndim == 0:
-        return one(a.item())
-    return [one(b) for b in a.ravel()]
+        return eager(np.array(one(a.item()), dtype=dtype).reshape(-1))
+    if a.ndim != 1:
+        raise ValueError(f"tf.strings.{who}: expected a string or a 1-D batch of strings, got "
+                         f"shape {a.shape}")
+    rows = [one(b) for b in a]
+    return _ragged(rows, dtype)
+
+
+def _ragged(rows, dtype):
+    from .ragged import RaggedTensor
+    values = np.empty(sum(len(r) for r in rows), dtype=dtype)
+    values[:] = [v for r in rows for v in r]
+    return RaggedTensor.from_row_lengths(values, [len(r) for r in rows])
+
+
+def _decoded(b, encoding, errors, replacement_char):
+    """The characters of ``b`` in ``encoding``; errors='replace' puts
+    ``replacement_char`` for each bad sequence, 'ignore' drops them,
+    'strict' raises InvalidArgumentError."""
+    if errors not in ("replace", "ignore", "strict"):
+        raise ValueError(f"tf.strings: errors must be 'replace', 'ignore' or 'strict', got "
+                         f"{errors!r}")
+    try:
+        text = b.decode(encoding, errors=errors)
+    except UnicodeDecodeError as e:
+        from .debugging import InvalidArgumentError
+        raise InvalidArgumentError(None, None, f"tf.strings: invalid {encoding} in {b!r}: "
+                                               f"{e}") from None
+    if errors == "replace" and replacement_char != 0xFFFD:
+        # (Python marks bad sequences with U+FFFD; those of the text itself stay)
+        good = b.decode(encoding, errors="ignore")
+        if "\ufffd" not in good:
+            text = text.replace("\ufffd", chr(replacement_char))
+    return text
+
+
+def unicode_split(input, input_encoding, errors="replace", replacement_char=65533, name=None):
+    """Each string split into its characters (each as UTF-8 bytes): of one
+    string a 1-D tensor, of a 1-D batch a RaggedTensor."""
+    return _per_string("unicode_split", input, lambda b: [
+        c.encode() for c in _decoded(b, input_encoding, errors, replacement_char)], object)
+
+
+def unicode_decode(input, input_encoding, errors="replace", replacement_char=65533,
+                   replace_control_characters=False, name=None):
+    """Each string as its Unicode code points (int32): of one string a 1-D
+    tensor, of a 1-D batch a RaggedTensor."""
+    def one(b):
+        chars = _decoded(b, input_encoding, errors, replacement_char)
+        if replace_control_characters:
+            chars = "".join(chr(replacement_char) if ord(c) < 32 or 127 <= ord(c) < 160 else c
+                            for c in chars)
+        return [ord(c) for c in chars]
+    return _per_string("unicode_decode", input, one, np.int32)
+
+
+def bytes_split(input, name=None):
+    """Each string split into its bytes (each a 1-byte string): of one
+    string a 1-D tensor, of a 1-D batch a RaggedTensor."""
+    return _per_string("bytes_split", input, lambda b: [b[i:i + 1] for i in range(len(b))],
+                       object)
+
+
+def unicode_encode(input, output_encoding, errors="replace", replacement_char=65533,
+                   name=None):
+    """Code points back to strings in ``output_encoding``: a 1-D tensor of
+    them gives one string, a RaggedTensor (or a 2-D tensor) one string per
+    row; invalid code points become ``replacement_char``."""
+    from .ragged import RaggedTensor
+    if output_encoding not in ("UTF-8", "UTF-16-BE", "UTF-32-BE"):
+        raise ValueError(f"tf.strings.unicode_encode: output_encoding must be 'UTF-8', "
+                         f"'UTF-16-BE' or 'UTF-32-BE', got {output_encoding!r}")
+
+    def one(points):
+        chars = []
+        for p in np.asarray(points).reshape(-1).tolist():
+            if not (0 <= p <= 0x10FFFF) or 0xD800 <= p <= 0xDFFF:
+                if errors == "strict":
+                    from .debugging import InvalidArgumentError
+                    raise InvalidArgumentError(None, None, f"tf.strings.unicode_encode: "
+                                                           f"invalid code point {p}")
+                if errors == "ignore":
+                    continue
+                p = replacement_char
+            chars.append(chr(p))
+        return "".join(chars).encode(output_encoding.lower())
+    if isinstance(input, RaggedTensor):
+        return eager(_map(one, _rows(input)))
+    a = np.asarray(ops.convert_to_numpy(input))
+    if a.ndim == 1:
+        return eager(np.asarray(one(a), dtype=object))
+    out = np.empty(a.shape[:-1], dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = one(a[idx])
+    return eager(out)
+
+
+def _rows(ragged):
+    """The rows of a RaggedTensor as an object array of arrays."""
+    out = np.empty(ragged.nrows(), dtype=object)
+    for i, row in enumerate(ragged):
+        out[i] = np.asarray(row)
+    return out
+
+
+def ngrams(data, ngram_width, separator=" ", pad_values=None, padding_width=None,
+           preserve_short_sequences=False, name=None):
+    """The n-grams of the last axis of ``data`` (strings), each joined with
+    ``separator``; ``ngram_width`` one width or several (all widths of one
+    row in the order given).  ``pad_values`` (a string, or a (left, right)
+    pair) pads each row by ``padding_width`` (ngram_width - 1 when None);
+    ``preserve_short_sequences`` gives a row too short for any n-gram its
+    whole self.  1-D data gives a 1-D tensor; a RaggedTensor or a 2-D
+    batch a RaggedTensor."""
+    from .ragged import RaggedTensor
+    widths = [int(w) for w in np.ravel(ngram_width)]
+    if not widths or min(widths) < 1:
+        raise ValueError(f"tf.strings.ngrams: ngram_width must be positive, got {ngram_width}")
+    sep = _bytes(separator)
+    if pad_values is None:
+        left = right = None
+    elif isinstance(pad_values, (list, tuple)):
+        left, right = (_bytes(p) for p in pad_values)
+    else:
+        left = right = _bytes(pad_values)
+
+    def one(row):
+        row = list(row)
+        grams = []
+        for w in widths:
+            pad = min(w - 1, int(padding_width)) if padding_width is not None else w - 1
+            if padding_width is not None and int(padding_width) < 1:
+                raise ValueError(f"tf.strings.ngrams: padding_width must be positive, got "
+                                 f"{padding_width}")
+            padded = ([left] * pad + row + [right] * pad) if left is not None else row
+            grams += [sep.join(padded[i:i + w]) for i in range(len(padded) - w + 1)]
+        if not grams and preserve_short_sequences and row:
+            grams = [sep.join(row)]
+        return grams
+    if isinstance(data, RaggedTensor):
+        return _ragged([one(_strings(r).tolist()) for r in data], object)
+    a = _strings(data)
+    if a.ndim == 1:
+        grams = one(a.tolist())
+        out = np.empty(len(grams), dtype=object)
+        out[:] = grams
+        return eager(out)
+    if a.ndim == 2:
+        return _ragged([one(r) for r in a.tolist()], object)
+    raise ValueError(f"tf.strings.ngrams: expected 1-D or 2-D data or a RaggedTensor, got "
+                     f"shape {a.shape}")
 
 
 __all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
-           "reduce_join", "length", "substr", "to_number", "as_string", "unicode_split"]
+           "reduce_join", "length", "substr", "to_number", "as_string", "unicode_split",
+           "unicode_decode", "unicode_encode", "bytes_split", "ngrams"]
+
+
+def _elementwise_on_ragged(fn):
+    """``fn`` (one result per string) applied to a RaggedTensor's values,
+    the rows kept, as TensorFlow dispatches its elementwise string ops."""
+    def on_ragged(input, *args, **kwargs):
+        from .ragged import RaggedTensor
+        if isinstance(input, RaggedTensor):
+            return RaggedTensor(fn(input.values, *args, **kwargs), input.row_splits)
+        return fn(input, *args, **kwargs)
+    return functools.update_wrapper(on_ragged, fn)
+
+
+for _name in ("lower", "upper", "strip", "regex_replace", "regex_full_match", "length",
+              "substr", "to_number"):
+    globals()[_name] = _elementwise_on_ragged(globals()[_name])
+del _name

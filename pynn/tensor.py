@@ -95,8 +95,16 @@ class Tensor(np.ndarray):
         # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``);
         # ``t[()]`` stays NumPy's way of taking the scalar out
         out = np.ndarray.__getitem__(self, key)
-        if isinstance(out, np.generic) and not (type(key) is tuple and not key):
+        if type(key) is tuple and not key:
+            return out
+        if isinstance(out, np.generic):
             return np.asarray(out).view(Tensor)
+        if self.dtype.kind == "O" and not isinstance(out, np.ndarray):
+            # one string of a string tensor: a 0-d tensor of its bytes
+            # (``result[0].numpy().decode('utf-8')``)
+            one = np.empty((), dtype=object)
+            one[()] = out
+            return one.view(Tensor)
         return out
 
     def __hash__(self):

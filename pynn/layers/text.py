@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from .. import autodiff, ops
+from ..ragged import RaggedTensor
 from ..tensor import eager
 from .base import Layer, shape_str
 
@@ -373,12 +374,16 @@ class StringLookup(_Lookup):
         arr = _as_array(inputs)
         if self.invert:
             ids = arr.astype(np.int64)
-            vocab = np.array(self._vocab, dtype=object)
+            vocab = np.empty(len(self._vocab), dtype=object)
+            # (tokens as the UTF-8 bytes TensorFlow's string tensors hold, as
+            # Keras's layer gives them: .numpy().decode('utf-8') reads one)
+            vocab[:] = [t.encode(self.encoding) if isinstance(t, str) else t
+                        for t in self._vocab]
             if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
                 raise ValueError(f"StringLookup {self.name!r}: ids must be in [0, "
                                  f"{len(vocab)}), got {ids.min()}..{ids.max()}")
             # (one id gives a 0-d array of its token, not the bare string)
-            return np.asarray(vocab[ids], dtype=object).astype(str)
+            return np.asarray(vocab[ids], dtype=object)
         return self._encode(self._ids(arr))
 
     def get_config(self):
@@ -575,6 +580,12 @@ def _data_call(layer, inputs, training, kwargs):
                         f"argument(s) {', '.join(sorted(kwargs))}")
     if isinstance(inputs, KerasTensor):
         return Layer.__call__(layer, inputs, training=training)
+    if isinstance(inputs, RaggedTensor) and isinstance(layer, (StringLookup, IntegerLookup)):
+        # ids of a ragged batch (tf.strings.unicode_split's characters) stay
+        # ragged; vector modes give one vector per row
+        if layer.output_mode == "int":
+            return RaggedTensor(layer.compute(inputs.values), inputs.row_splits)
+        return eager(layer.compute([list(np.asarray(row)) for row in inputs]))
     return eager(layer.compute(inputs))
 
 

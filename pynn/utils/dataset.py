@@ -171,7 +171,9 @@ def _row(element, i):
         return [_row(e, i) for e in element]
     if isinstance(element, dict):
         return {k: _row(v, i) for k, v in element.items()}
-    return element[i]
+    # (one string of a string array: a 0-d array of it, which the program
+    # sees as a scalar string tensor, as TensorFlow's)
+    return element[i, ...] if element.dtype == object else element[i]
 
 
 def _check_count(count, where, name="count"):
@@ -207,7 +209,11 @@ class Dataset:
                 return [convert(e) for e in t]
             if isinstance(t, dict):
                 return {k: convert(v) for k, v in t.items()}
-            return np.asarray(t)
+            a = np.asarray(t)
+            if a.dtype.kind == "U":
+                # TensorFlow's string tensors hold UTF-8 bytes
+                a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+            return a
         tensors = convert(tensors)
         n = _length(tensors)
         return cls(lambda: (_row(tensors, i) for i in range(n)), n)
