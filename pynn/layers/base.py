@@ -1220,6 +1220,7 @@ class Layer(Module):
         self.__dict__["_input_keys"] = list(inputs.keys())
         nested = any(isinstance(v, (dict, list, tuple)) for v in inputs.values())
         self.__dict__["_input_structure"] = _template(inputs) if nested else None
+
     def _mask_layout(self, mask, leaves):
         """(Node.mask_layout, whether each input is masked, the mask
         tensors) of a call given ``mask`` (a symbolic tensor, or one per
