@@ -498,6 +498,16 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
+    if type(x) in _ARRAYS and x.dtype is _F32 and bias is None and alpha is None \
+            and out is None and type(name) is str and name in ACTIVATIONS:
+        # a float32 array through a named activation with its defaults
+        # (ops.relu(x) in a custom layer): the bridge refuses only a
+        # non-contiguous one, which the general path copies
+        try:
+            return _k.bias_activation(ACTIVATIONS[name], DEFAULT_ALPHA.get(name, 0.0), x, None,
+                                      np.empty(x.shape, np.float32))
+        except ValueError:
+            pass
     if type(x) is _Device:
         return _cuda_ops.activation(x, name, bias, alpha, out)
     if (type(x) is not _ndarray and type(x) in _TRACED

@@ -107,3 +107,18 @@ def test_watched_arrays_are_still_taped():
         tape.watch(x)
         loss = ops.sum(ops.mean(ops.multiply(ops.add(x, x), x), axis=0))
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)), 4 * A / 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu",
+                                  "softplus", "silu"])
+def test_activations_direct_and_general_agree(name):
+    fn = getattr(ops, name)
+    direct = fn(A)
+    general = fn(np.asfortranarray(A))  # not C-contiguous: copied on the general path
+    assert isinstance(direct, pynn.Tensor) and direct.dtype == np.float32
+    np.testing.assert_array_equal(direct.numpy(), general.numpy())
+    want = {"relu": np.maximum(A, 0), "sigmoid": 1 / (1 + np.exp(-A)), "tanh": np.tanh(A),
+            "softmax": np.exp(A) / np.exp(A).sum(-1, keepdims=True),
+            "elu": np.where(A > 0, A, np.expm1(A)), "leaky_relu": np.where(A > 0, A, 0.2 * A),
+            "softplus": np.log1p(np.exp(A)), "silu": A / (1 + np.exp(-A))}[name]
+    np.testing.assert_allclose(direct.numpy(), want, rtol=1e-5, atol=1e-6)
