@@ -4,7 +4,10 @@ the cost: a number that stays put on a busy machine, to compare the
 training loop's overhead between commits and between Sequential and
 functional models.
 
-    python benchmarks/step_instructions.py [sequential|functional]
+    python benchmarks/step_instructions.py [sequential|functional|tape]
+
+(tape: the Sequential model trained by a custom loop, GradientTape and
+apply_gradients, as TensorFlow's guides write it)
 
 runs the model under valgrind's callgrind twice (100 and 400 steps, one
 thread) and prints the difference over 300: the instructions of one step,
@@ -26,13 +29,22 @@ def train(kind, steps):
     x = g.random((64 * steps, 8), dtype=np.float32)
     y = np.eye(3, dtype=np.float32)[g.integers(0, 3, 64 * steps)]
     pynn.utils.set_random_seed(1)
-    if kind == "sequential":
+    if kind in ("sequential", "tape"):
         model = pynn.Sequential([pynn.Input(shape=(8,)), layers.Dense(4, activation="relu"),
                                  layers.Dense(3, activation="softmax")])
     else:
         inp = pynn.Input(shape=(8,))
         hidden = layers.Dense(4, activation="relu")(inp)
         model = pynn.Model(inp, layers.Dense(3, activation="softmax")(hidden))
+    if kind == "tape":
+        optimizer = pynn.optimizers.SGD()
+        loss_fn = pynn.losses.CategoricalCrossentropy()
+        for i in range(steps):
+            with pynn.GradientTape() as tape:
+                loss = loss_fn(y[64 * i:64 * i + 64], model(x[64 * i:64 * i + 64], training=True))
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        return
     model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, batch_size=64, epochs=1, verbose=0)
 

@@ -227,27 +227,32 @@ def _constant(a):
     """A value computed on a GradientTape (or a Variable) as its array: a
     metric only reads it; Python lists and numbers as arrays, as Keras
     takes them."""
+    if type(a) is np.ndarray:  # what training hands over, every batch
+        return a
     a = autodiff.value_of(a)
     return a if isinstance(a, np.ndarray) else np.asarray(a)
 
 
 # Whether an update_state takes logits_of, per function: training asks
 # after every batch, and inspect.signature costs more than the accuracy
-# kernel of a small batch.
-_TAKES_LOGITS = weakref.WeakKeyDictionary()
+# kernel of a small batch.  Keyed by id with a weak reference to tell a
+# reused id apart (a WeakKeyDictionary's lookup runs Python code and makes
+# a reference each time).
+_TAKES_LOGITS = {}
 
 
 def _takes_logits(update_state):
     fn = getattr(update_state, "__func__", update_state)
-    try:
-        return _TAKES_LOGITS[fn]
-    except (KeyError, TypeError):  # not seen yet, or not weakly referable
-        pass
+    hit = _TAKES_LOGITS.get(id(fn))
+    if hit is not None and hit[0]() is fn:
+        return hit[1]
     takes = "logits_of" in inspect.signature(update_state).parameters
+    key = id(fn)
     try:
-        _TAKES_LOGITS[fn] = takes
-    except TypeError:
-        pass
+        ref = weakref.ref(fn, lambda _, key=key: _TAKES_LOGITS.pop(key, None))
+    except TypeError:  # not weakly referable: asked again next time
+        return takes
+    _TAKES_LOGITS[key] = (ref, takes)
     return takes
 
 

@@ -23,6 +23,7 @@ only.
 import builtins
 import collections
 import functools
+import math
 import numbers
 import threading
 import types
@@ -144,8 +145,16 @@ def check_size(shape, what):
 # presence sends a call to the tape, and the recorded form of each function.
 _TRACED = set()
 _TAPE_OPS = {}
-# A NumPy array, the usual operand, is told apart by one identity test.
+# A NumPy array, the usual operand, is told apart by one identity test, and
+# so is its dtype when float32 (NumPy's dtype of a native float32 array is
+# this one object).
 _ndarray = np.ndarray
+_F32 = np.dtype(np.float32)
+# The arrays an eager call gets: NumPy's and the eager tensors ops return;
+# and the operands that, outside a trace and a watching tape, are never
+# more than what they are (a public entry passes them straight on).
+_ARRAYS = frozenset((np.ndarray, _eager_type))
+_PLAIN = _ARRAYS | {int, float, bool, str, type(None)}
 
 
 def _traced(name, *args, **kwargs):
@@ -489,6 +498,16 @@ def activation(x, name, bias=None, alpha=None, out=None):
 
     Softmax is taken over the last axis.  ``out`` may be ``x``.
     """
+    if type(x) in _ARRAYS and x.dtype is _F32 and bias is None and alpha is None \
+            and out is None and type(name) is str and name in ACTIVATIONS:
+        # a float32 array through a named activation with its defaults
+        # (ops.relu(x) in a custom layer): the bridge refuses only a
+        # non-contiguous one, which the general path copies
+        try:
+            return _k.bias_activation(ACTIVATIONS[name], DEFAULT_ALPHA.get(name, 0.0), x, None,
+                                      np.empty(x.shape, np.float32))
+        except ValueError:
+            pass
     if type(x) is _Device:
         return _cuda_ops.activation(x, name, bias, alpha, out)
     if (type(x) is not _ndarray and type(x) in _TRACED
@@ -1741,6 +1760,16 @@ def _integer_result(a, b):
 
 
 def _binary(name, a, b, out):
+    if type(a) in _ARRAYS and type(b) in _ARRAYS and a.dtype is _F32 and b.dtype is _F32 \
+            and a.shape == b.shape:
+        # the usual operands, float32 arrays of one shape, straight to the
+        # bridge (which checks contiguity and out); anything it refuses takes
+        # the general path below, which converts or explains
+        try:
+            return _k.binary(_BINARY[name], a, b,
+                             np.empty(a.shape, np.float32) if out is None else _out(out, a.shape, name))
+        except (TypeError, ValueError):
+            pass
     if (type(a) is not _ndarray and type(a) in _TRACED
             or type(b) is not _ndarray and type(b) in _TRACED):
         return _traced(name, a, b, out=out)
@@ -1865,6 +1894,8 @@ def reduce_to_shape(g, shape):
 
 
 def _axis(axis, ndim, name):
+    if type(axis) is int and -ndim <= axis < ndim:  # the usual axis, at once
+        return axis % ndim
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (numbers.Integral,
                                                                     np.integer)):
         raise ValueError(f"{name}: axis must be an integer, got {axis!r}")
@@ -1905,8 +1936,8 @@ def concatenate(xs, axis=0, out=None):
     shape = list(xs[0].shape)
     shape[axis] = builtins.sum(x.shape[axis] for x in xs)
     out = _out(out, tuple(shape), "concatenate")
-    rows = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    rows = math.prod(shape[:axis])  # (sizes _out checked)
+    inner = math.prod(shape[axis + 1:])
     ldd, offset = shape[axis] * inner, 0
     for x in xs:
         cols = x.shape[axis] * inner
@@ -3498,10 +3529,12 @@ def _reduction(name, fn):
     return op
 
 
-sum = _reduction("sum", np.sum)
-max = _reduction("max", np.max)
-min = _reduction("min", np.min)
-prod = _reduction("prod", np.prod)
+# (the ufuncs' own reduce: what np.sum and the others call after two
+# Python frames of argument handling, the same results and dtypes)
+sum = _reduction("sum", np.add.reduce)
+max = _reduction("max", np.maximum.reduce)
+min = _reduction("min", np.minimum.reduce)
+prod = _reduction("prod", np.multiply.reduce)
 
 
 def any(x, axis=None, keepdims=False):
@@ -3518,8 +3551,16 @@ def mean(x, axis=None, keepdims=False):
     """The mean over ``axis`` (all axes when None), float32."""
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("mean", x, axis=axis, keepdims=keepdims)
-    return np.mean(_f32(x, "mean: x"), axis=_axis_arg(axis), keepdims=keepdims,
-                   dtype=np.float32)
+    x, axis = _f32(x, "mean: x"), _axis_arg(axis)
+    if not x.size:  # NumPy's warning and NaN
+        return np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float32)
+    # np.mean's own steps (its float32 sum, divided by the count as an intp)
+    # without its Python wrappers, which cost more than a small mean
+    total = np.add.reduce(x, axis=axis, dtype=np.float32, keepdims=keepdims)
+    count = np.intp(x.size // total.size)
+    if isinstance(total, np.ndarray):
+        return np.true_divide(total, count, out=total, casting="unsafe", subok=False)
+    return total.dtype.type(total / count)
 
 
 def var(x, axis=None, keepdims=False):
@@ -3604,6 +3645,11 @@ def reshape(x, newshape):
     is a size that was unknown when a graph was built (``ops.shape`` of a
     symbolic tensor, recorded into the graph): first, the batch of ``x``;
     elsewhere, what is left (as -1)."""
+    if type(x) in _ARRAYS and type(newshape) is tuple and None not in newshape:
+        try:  # the usual call: an array and a tuple of sizes
+            return x.reshape(newshape)
+        except (ValueError, TypeError):
+            pass  # explained or resolved below
     if not np.isscalar(newshape) and builtins.any(d is None for d in newshape):
         newshape = _known_shape(x, newshape)
     if type(x) is not _ndarray and type(x) in _TRACED:
@@ -5922,6 +5968,17 @@ def _with_stand_ins(args, kwargs):
 def _symbolic_entry(fn, name):
     @functools.wraps(fn)
     def entry(*args, **kwargs):
+        # NumPy arrays (and keywords that are no symbolic tensors) outside
+        # a trace and a watching tape, the usual eager call on every op of
+        # a custom layer or loop: none of the checks below can apply
+        if not (_WEIGHT_STAND_INS or _WATCHED):
+            for v in args:
+                if type(v) not in _PLAIN:
+                    break
+            else:
+                if not (kwargs and _SYMBOLIC and _has_symbolic((), kwargs, _SYMBOLIC[0])):
+                    out = fn(*args, **kwargs)
+                    return out.view(_eager_type) if type(out) is _ndarray else _eager(out)
         if _WEIGHT_STAND_INS:
             args, kwargs = _with_stand_ins(args, kwargs)
         if _SYMBOLIC and _has_symbolic(args, kwargs, _SYMBOLIC[0]):

@@ -1068,7 +1068,7 @@ class TrainingMixin:
         else:
             self._program.backward(state, out_grads, object(), after_step=reducer.after_step)
             reducer.reduce_all()
-        self._last_masks = masks
+        object.__setattr__(self, "_last_masks", masks)  # (every step: no Model.__setattr__)
         penalty = self._finish_step(state, params, grads, reducer, activity, bs)
         if gpu is not None:
             # With the whole step queued, one wait: the losses and outputs

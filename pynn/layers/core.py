@@ -51,7 +51,7 @@ class ActivationMixin:
             activation_changed()
 
     def _act(self, ctx):
-        return "linear" if ctx.emit_logits else self.activation
+        return "linear" if ctx.emit_logits else self._activation
 
     def _custom_activation(self, ctx, fn, pre, training):
         return autodiff.activation_forward(
@@ -147,7 +147,7 @@ class Dense(ActivationMixin, Layer):
         """The kernel and input the layer multiplies: once quantized, the
         int8 values of both over their scales, which is Keras's int8
         product divided by the two scales."""
-        if self.quantization_mode != "int8":
+        if self._dtype_policy.quantization_mode != "int8":
             return self.kernel.value, x
         from ..quantizers import abs_max_quantize
         values, scale = abs_max_quantize(x, axis=-1, dtype="float32")
@@ -665,7 +665,7 @@ class EinsumDense(ActivationMixin, Layer):
         """The kernel and input the einsum takes: once quantized, the int8
         values of both over their scales, which is Keras's int8 einsum
         divided by the two scales."""
-        if self.quantization_mode != "int8":
+        if self._dtype_policy.quantization_mode != "int8":
             return self.kernel.value, x
         from ..quantizers import abs_max_quantize
         values, scale = abs_max_quantize(x, axis=self._int8_axes()[1], dtype="float32")

@@ -360,7 +360,9 @@ def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
         if getattr(layer, "_grad_token", None) is token:
             dx = _backward_accumulating(layer, ctx, dy, need)
         else:
-            layer._grad_token = token
+            # (past the layer's and model's __setattr__, which look for
+            # variables and traced constants: this runs every step)
+            object.__setattr__(layer, "_grad_token", token)
             dx = layer.backward(ctx, dy, need)
     else:
         dx = layer.backward(ctx, dy, need)

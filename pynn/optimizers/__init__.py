@@ -243,7 +243,7 @@ class Optimizer:
         self._clip(grads, sizes)
         self.build(params.size, None if self.host_only else params)
         self._decay(params)
-        self.iterations += 1
+        self._iterations += 1  # (the property hands out a new StepCount)
         self._update(params, grads)
         if self.use_ema:
             self._average(params)
