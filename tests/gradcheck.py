@@ -1,10 +1,22 @@
-"""Whole-model gradients against central finite differences, shared by the
-layer and graph gradient tests (``tests/`` is on sys.path through its
+"""Gradients against central finite differences, shared by the tests: a
+function of one array (numeric_grad), and whole models (``tests/`` is on sys.path through its
 conftest).  Models of any number of inputs and outputs: ``x`` and ``y``
 may be lists."""
 import numpy as np
 
 from pynn.training import _row_weights
+
+
+def numeric_grad(f, x, eps=1e-3):
+    """Central differences of the scalar function f at x (f takes float32
+    arrays; the differences are taken in float64)."""
+    x = x.astype(np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f((x + d).astype(np.float32)) - f((x - d).astype(np.float32))) / (2 * eps)
+    return g
 
 
 def _lists(model, x, y):

@@ -6,6 +6,7 @@ dtypes; gradients through a GradientTape against finite differences;
 indices out of range raise InvalidArgumentError as TensorFlow's CPU kernels."""
 import numpy as np
 import pytest
+from gradcheck import numeric_grad
 
 import pynn as tf
 from pynn.tensor import Tensor
@@ -17,16 +18,6 @@ P = RNG.normal(size=(3, 4, 2)).astype(np.float32)
 def close(got, want, tol=1e-5):
     assert isinstance(got, Tensor), type(got)
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol)
-
-
-def numeric_grad(f, x, eps=1e-3):
-    x = x.astype(np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f((x + d).astype(np.float32)) - f((x - d).astype(np.float32))) / (2 * eps)
-    return g
 
 
 def check_gradient(fn, x, tol=2e-2):

@@ -11,6 +11,7 @@ import string
 
 import numpy as np
 import pytest
+from gradcheck import numeric_grad
 
 import pynn as tf
 from pynn.tensor import Tensor
@@ -22,16 +23,6 @@ BATCH = RNG.uniform(0, 1, size=(2, 6, 4, 3)).astype(np.float32)
 
 def close(got, want, tol=1e-5):
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol)
-
-
-def numeric_grad(f, x, eps=1e-3):
-    x = x.astype(np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f((x + d).astype(np.float32)) - f((x - d).astype(np.float32))) / (2 * eps)
-    return g
 
 
 # ------------------------------------------------------------ tf.function
