@@ -166,6 +166,17 @@ class Distribution:
         finally:
             set_distribution(previous)
 
+    def _one_device_per_process(self, name, what):
+        if self.num_model_replicas != self.num_processes:
+            raise ValueError(f"{name}: pynn runs one {what} per process; the "
+                             f"mesh has {self.num_model_replicas} devices for "
+                             f"{self.num_processes} process(es)")
+
+    def get_data_layout(self, data_shape):
+        """Inputs split along their batch axis, over the mesh's batch axis."""
+        return TensorLayout([self.batch_dim_name] + [None] * (len(data_shape) - 1),
+                            self.device_mesh)
+
     def __repr__(self):
         return f"<{type(self).__name__} device_mesh={self.device_mesh}>"
 
@@ -184,14 +195,7 @@ class DataParallel(Distribution):
             raise ValueError(f"DataParallel: device_mesh must be a DeviceMesh, got "
                              f"{type(device_mesh).__name__}")
         super().__init__(device_mesh, device_mesh.axis_names[0], auto_shard_dataset)
-        if self.num_model_replicas != self.num_processes:
-            raise ValueError(f"DataParallel: pynn runs one replica per process; the mesh has "
-                             f"{self.num_model_replicas} devices for {self.num_processes} "
-                             f"process(es)")
-
-    def get_data_layout(self, data_shape):
-        return TensorLayout([self.batch_dim_name] + [None] * (len(data_shape) - 1),
-                            self.device_mesh)
+        self._one_device_per_process("DataParallel", "replica")
 
     def get_variable_layout(self, variable):
         return TensorLayout([None] * len(variable.shape), self.device_mesh)
@@ -281,14 +285,7 @@ class ModelParallel(Distribution):
                              f"of the mesh {mesh.axis_names}")
         super().__init__(mesh, batch_dim_name, auto_shard_dataset)
         self._layout_map = layout_map
-        if self.num_model_replicas != self.num_processes:
-            raise ValueError(f"ModelParallel: pynn runs one device per process; the mesh has "
-                             f"{self.num_model_replicas} devices for {self.num_processes} "
-                             f"process(es)")
-
-    def get_data_layout(self, data_shape):
-        return TensorLayout([self.batch_dim_name] + [None] * (len(data_shape) - 1),
-                            self.device_mesh)
+        self._one_device_per_process("ModelParallel", "device")
 
     def get_variable_layout(self, variable):
         layout = self._layout_map[variable.path]
