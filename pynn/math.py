@@ -346,31 +346,31 @@ def argmin(input, axis=None, output_type="int64", name=None):
     return _arg_extremum(ops.argmin, input, axis, output_type)
 
 
+def _running(scan, identity_like, x, axis, exclusive, reverse):
+    """cumsum's and cumprod's scan with TensorFlow's ``exclusive`` (each
+    value left out of its own result: the scan shifted by one, the
+    operation's identity first) and ``reverse`` (from the end)."""
+    if reverse:
+        x = ops.flip(x, axis)
+    out = scan(x, axis=axis)
+    if exclusive:
+        n = _value(out).shape[axis]
+        first = identity_like(ops.take(out, [0], axis=axis))
+        out = ops.concatenate([first, ops.take(out, np.arange(n - 1), axis=axis)], axis=axis)
+    return ops.flip(out, axis) if reverse else out
+
+
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
     """Running sums along ``axis``; ``exclusive`` leaves each value out of
     its own sum, ``reverse`` sums from the end."""
-    if reverse:
-        x = ops.flip(x, axis)
-    out = ops.cumsum(x, axis=axis)
-    if exclusive:
-        n = _value(out).shape[axis]
-        first = ops.zeros_like(ops.take(out, [0], axis=axis))
-        out = ops.concatenate([first, ops.take(out, np.arange(n - 1), axis=axis)], axis=axis)
-    return ops.flip(out, axis) if reverse else out
+    return _running(ops.cumsum, ops.zeros_like, x, axis, exclusive, reverse)
 
 
 def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
     """Running products along ``axis`` (a diffusion schedule's
     ``alpha_bar``); ``exclusive`` leaves each value out of its own product,
     ``reverse`` multiplies from the end."""
-    if reverse:
-        x = ops.flip(x, axis)
-    out = ops.cumprod(x, axis=axis)
-    if exclusive:
-        n = _value(out).shape[axis]
-        first = ops.ones_like(ops.take(out, [0], axis=axis))
-        out = ops.concatenate([first, ops.take(out, np.arange(n - 1), axis=axis)], axis=axis)
-    return ops.flip(out, axis) if reverse else out
+    return _running(ops.cumprod, ops.ones_like, x, axis, exclusive, reverse)
 
 
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
