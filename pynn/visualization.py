@@ -95,6 +95,16 @@ def _palette(num_classes):
     return [((i * spread) % 255).tolist() for i in range(num_classes)]
 
 
+def _image_batch(images, data_format):
+    """A batch of images as a channels-last array, refused (as Keras
+    refuses it) unless it is 4-D."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be batched 4D tensor. Received: "
+                         f"images.shape={images.shape}")
+    return images.transpose(0, 2, 3, 1) if data_format == "channels_first" else images
+
+
 def draw_segmentation_masks(images, segmentation_masks, num_classes=None, color_mapping=None,
                             alpha=0.8, blend=True, ignore_index=-1, data_format=None):
     """Images (a batch) with each class of ``segmentation_masks`` (integer
@@ -103,13 +113,9 @@ def draw_segmentation_masks(images, segmentation_masks, num_classes=None, color_
     pixels of ``ignore_index`` are left as they were.  Classes
     ``0 .. num_classes - 1`` are painted (default: up to the largest id,
     that one excluded, as Keras counts)."""
-    images = np.asarray(images)
+    images = _image_batch(images, data_format)
     masks = np.asarray(segmentation_masks)
-    if images.ndim != 4:
-        raise ValueError(f"`images` must be batched 4D tensor. Received: "
-                         f"images.shape={images.shape}")
     if data_format == "channels_first":
-        images = images.transpose(0, 2, 3, 1)
         masks = masks.transpose(0, 2, 3, 1)
     if masks.dtype.kind not in "iu":
         raise TypeError(f"`segmentation_masks` must be in integer dtype. Received: "
@@ -136,12 +142,7 @@ def plot_segmentation_mask_gallery(images, num_classes, value_range=(0, 255), y_
     """A gallery with one row per image: the image, then its true and
     predicted masks drawn over it (where given).  Other arguments go to
     :func:`plot_image_gallery`; returns its Figure."""
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"`images` must be batched 4D tensor. Received: "
-                         f"images.shape={images.shape}")
-    if data_format == "channels_first":
-        images = images.transpose(0, 2, 3, 1)
+    images = _image_batch(images, data_format)
 
     def draw(masks):
         masks = np.asarray(masks)
@@ -198,10 +199,7 @@ def draw_bounding_boxes(images, bounding_boxes, bounding_box_format, class_mappi
     writes with OpenCV, whose ``font_scale`` and ``text_thickness`` have no
     counterpart there)."""
     from .utils.bounding_boxes import convert_format
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"`images` must be batched 4D tensor. Received: "
-                         f"images.shape={images.shape}")
+    images = _image_batch(images, data_format)
     if not isinstance(bounding_boxes, dict):
         raise TypeError(f"`bounding_boxes` should be a dict. Received: "
                         f"bounding_boxes={bounding_boxes} of type {type(bounding_boxes)}")
@@ -209,8 +207,6 @@ def draw_bounding_boxes(images, bounding_boxes, bounding_box_format, class_mappi
         raise ValueError(f"`bounding_boxes` should be a dict containing 'boxes' and 'labels' "
                          f"keys. Received: bounding_boxes={bounding_boxes}")
     first = data_format == "channels_first"
-    if first:
-        images = images.transpose(0, 2, 3, 1)
     height, width = images.shape[1:3]
     boxes = convert_format(np.asarray(bounding_boxes["boxes"]), bounding_box_format, "xyxy",
                            height, width)
@@ -261,12 +257,7 @@ def plot_bounding_box_gallery(images, bounding_box_format, y_true=None, y_pred=N
     _matplotlib("plot_bounding_box_gallery")
     prediction_mapping = prediction_mapping or class_mapping
     ground_truth_mapping = ground_truth_mapping or class_mapping
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"`images` must be batched 4D tensor. Received: "
-                         f"images.shape={images.shape}")
-    if data_format == "channels_first":
-        images = images.transpose(0, 2, 3, 1)
+    images = _image_batch(images, data_format)
     plotted = images
     for boxes, color, mapping in ((y_true, true_color, ground_truth_mapping),
                                   (y_pred, pred_color, prediction_mapping)):
