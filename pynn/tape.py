@@ -45,7 +45,7 @@ import numpy as np
 
 from . import autodiff, backend, ops
 from .autodiff import Traced, _Recording, _val
-from .layers.base import Weight, flatten
+from .layers.base import Weight, _pack_like, flatten
 from .tensor import Tensor, eager
 
 
@@ -519,19 +519,6 @@ def _enum_value(given, default):
     if given is None:
         return default
     return given.value if isinstance(given, enum.Enum) else str(given).lower()
-
-
-def _pack_like(structure, flat):
-    """``flat`` values in the nested list/tuple/dict ``structure``."""
-    it = iter(flat)
-
-    def build(s):
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s)
-        if isinstance(s, dict):
-            return {k: build(v) for k, v in s.items()}
-        return next(it)
-    return build(structure)
 
 
 class Variable(Weight):

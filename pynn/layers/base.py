@@ -86,7 +86,7 @@ def flatten(structure):
 
 def _template(structure):
     """``structure`` (nested dicts, lists and tuples) with its leaves as
-    None: what _pack fills again."""
+    None: what _pack_like fills again."""
     if isinstance(structure, (list, tuple)):
         return type(structure)(_template(v) for v in structure)
     if isinstance(structure, dict):
@@ -94,8 +94,9 @@ def _template(structure):
     return None
 
 
-def _pack(template, leaves):
-    """The structure of ``template`` with ``leaves`` in flatten's order."""
+def _pack_like(template, leaves):
+    """The structure of ``template`` (nested lists, tuples and dicts) with
+    ``leaves`` in flatten's order."""
     it = iter(leaves)
 
     def fill(t):
@@ -1389,7 +1390,7 @@ class Layer(Module):
         structure = self.__dict__.get("_input_structure")
         if structure is not None and isinstance(inputs, (list, tuple)) and \
                 len(inputs) == len(flatten(structure)):
-            arg = _pack(structure, inputs)  # called on a nested dict
+            arg = _pack_like(structure, inputs)  # called on a nested dict
         elif keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
             arg = dict(zip(keys, inputs))  # called on a dict in the graph
         if mask is None:

@@ -870,7 +870,7 @@ class Model(TrainingMixin, Layer):
         Node(self, leaves + given, outputs, single_input=len(leaves) == 1,
              single_output=not multi, training=training, mask_layout=layout)
         if isinstance(self._outputs_struct, dict) and _nested(self._outputs_struct):
-            from ..tape import _pack_like
+            from ..layers.base import _pack_like
             return _pack_like(self._outputs_struct, outputs)
         if multi and isinstance(self._outputs_struct, dict):
             return dict(zip(self._outputs_struct.keys(), outputs))
@@ -1049,7 +1049,7 @@ class Model(TrainingMixin, Layer):
             # ``layer.output`` of a two-output layer; a dict of dicts, as a
             # style-transfer model's {'content': {...}, 'style': {...}}):
             # the same nesting
-            from ..tape import _pack_like
+            from ..layers.base import _pack_like
             packed = _pack_like(struct, outs)
             return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 \
                 else packed
