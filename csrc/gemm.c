@@ -338,7 +338,8 @@ static void gemm_unpacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
 static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t i0, ptrdiff_t mc, ptrdiff_t q0,
                      ptrdiff_t q1, ptrdiff_t nc, ptrdiff_t kc, float alpha,
                      const float *a, ptrdiff_t rsa, ptrdiff_t csa, float *apack,
-                     const float *bpack, float beta, float *c, ptrdiff_t ldc)
+                     const float *bpack, const float *b, ptrdiff_t rsb, float beta, float *c,
+                     ptrdiff_t ldc)
 {
     const int MR = ks->mr, NR = ks->nr;
     pynn_micro_kernel micro = ks->micro;
@@ -357,8 +358,11 @@ static void run_item(const pynn_gemm_kernel_set *ks, ptrdiff_t i0, ptrdiff_t mc,
             if (apack)
                 micro(kc, apack + ir * kc, bpack + q * NR * KC_MAX, c + (i0 + ir) * ldc + j,
                       ldc, (int)mr, nr, alpha, beta);
+            else if (b && nr == NR)
+                ks->rows(kc, a + (i0 + ir) * rsa, rsa, b + j, rsb, c + (i0 + ir) * ldc + j,
+                         ldc, (int)mr, nr, alpha, beta);
             else
-                ks->rows(kc, a + (i0 + ir) * rsa, rsa, bpack + q * NR * KC_MAX,
+                ks->rows(kc, a + (i0 + ir) * rsa, rsa, bpack + q * NR * KC_MAX, NR,
                          c + (i0 + ir) * ldc + j, ldc, (int)mr, nr, alpha, beta);
         }
     }
@@ -436,6 +440,17 @@ static void gemm_blocks(const gemm_args *g, int in_team)
         float *cp = g->c + jc;
         const float *bj = g->b + jc * g->csb;
         const int few_rows = m <= MC * nt && panels >= nt;
+        /* Up to 96 rows, with A read in place, the rows kernel reads B's
+         * whole panels where they are too (a last partial panel is still
+         * packed, zero-padded): packing copies all of B for only a few
+         * row tiles to pass it (32 x 784 x 128: 8 % faster on AVX2, 2 %
+         * on AVX-512; 8 x 784 x 128 a third faster; 32 x 512 x 512 10-20
+         * %; 128 rows or more the same or slower).  Not where B's rows are
+         * longer than 2 KiB: a panel's rows 4 KiB apart fall into a few
+         * cache sets and evict each other (32 x 1024 x 1024: 1.4x the
+         * packed time). */
+        const ptrdiff_t full = nc / NR;
+        const int b_in_place = g->a_in_place && g->csb == 1 && g->rsb <= 512 && m <= 96;
         if (in_team && few_rows && g->a_in_place) {
             /* Few rows (a training batch): the pieces are B's panels, one
              * a piece (its packed slice stays in L1 while every row tile
@@ -452,9 +467,11 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                 piece_range(panels, 1, pieces, q, &lo, &hi);
                 for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
                     ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-                    pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
+                    pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack,
+                           b_in_place ? PYNN_MAX(lo, full) : lo, hi);
                     run_item(ks, 0, m, lo, hi, nc, kc, g->alpha, g->a + pc * g->csa, g->rsa,
-                             g->csa, NULL, g->bpack, pc == 0 ? g->beta : 1.0f, cp, g->ldc);
+                             g->csa, NULL, g->bpack, b_in_place ? bj + pc * g->rsb : NULL,
+                             g->rsb, pc == 0 ? g->beta : 1.0f, cp, g->ldc);
                 }
             }
             continue;
@@ -469,10 +486,12 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                 pynn_thread_range(panels, &lo, &hi);
             for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
                 ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-                pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
+                pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack,
+                       b_in_place ? PYNN_MAX(lo, full) : lo, hi);
                 for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
                     run_item(ks, i0, PYNN_MIN(MC, m - i0), lo, hi, nc, kc, g->alpha,
                              g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack,
+                             b_in_place ? bj + pc * g->rsb : NULL, g->rsb,
                              pc == 0 ? g->beta : 1.0f, cp, g->ldc);
             }
             /* the next column block overwrites the packed B */
@@ -498,7 +517,7 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                 piece_range(m, ks->mr, row_pieces, q, &r0, &r1);
                 for (ptrdiff_t i0 = r0; i0 < r1; i0 += MC)
                     run_item(ks, i0, PYNN_MIN(MC, r1 - i0), 0, panels, nc, kc, g->alpha,
-                             g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack,
+                             g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack, NULL, 0,
                              pc == 0 ? g->beta : 1.0f, cp, g->ldc);
             }
         }
@@ -537,6 +556,12 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
         return;
     }
     const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
+    /* Sixteen columns or fewer (a classifier's output layer) take the
+     * AVX2 set's 16-wide tiles: the AVX-512 tile's 32 would multiply
+     * zeros for more than half its columns (32 x 128 x 10: 2.7 us, not
+     * 4.1).  Both sets sum in the same order: the same results. */
+    if (n <= 16 && ks->nr > 16)
+        ks = pynn_gemm_kernels(PYNN_CPU_AVX2);
     const int NR = ks->nr;
     pynn_direct_kernel direct = ks->direct;
     ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
@@ -671,5 +696,5 @@ void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
     ptrdiff_t panels = (n + ks->nr - 1) / ks->nr;
     for (ptrdiff_t i0 = 0; i0 < m; i0 += MC)
         run_item(ks, i0, PYNN_MIN(MC, m - i0), 0, panels, n, k, 1.0f, a, lda, 1, apack,
-                 packed_b, beta, c, ldc);
+                 packed_b, NULL, 0, beta, c, ldc);
 }

@@ -195,7 +195,9 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
 }
 
 /* The micro-kernel's tile with A read in place, ROWS rows of a row-major
- * A (lda apart), against a packed B panel.  Packing A copies it once per
+ * A (lda apart), against 16 columns of B, ldb apart a step (a packed
+ * panel, or a row-major B read in place: unaligned loads, which cost
+ * nothing more on aligned panels).  Packing A copies it once per
  * product (per thread, when threads split B's columns); up to a few
  * hundred rows the broadcasts read A's rows as well where they are, and a
  * batch-32 dense layer lost up to a sixth of its time to the copy.  The
@@ -203,8 +205,8 @@ static void micro_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
  * bit. */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void rows_avx2_tile(const int ROWS, ptrdiff_t kc, const float *a, ptrdiff_t lda,
-                                  const float *b, float *c, ptrdiff_t ldc, int nr, float alpha,
-                                  float beta)
+                                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nr,
+                                  float alpha, float beta)
 {
     /* Named sums, not an array: GCC kept an array of them in memory. */
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -219,10 +221,10 @@ static inline void rows_avx2_tile(const int ROWS, ptrdiff_t kc, const float *a, 
     }
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         ROWS_AVX2_FMA(0) ROWS_AVX2_FMA(1) ROWS_AVX2_FMA(2)
         ROWS_AVX2_FMA(3) ROWS_AVX2_FMA(4) ROWS_AVX2_FMA(5)
-        b += NR16;
+        b += ldb;
     }
 #undef ROWS_AVX2_FMA
     __m256 acc[2 * MR6] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
@@ -232,23 +234,24 @@ static inline void rows_avx2_tile(const int ROWS, ptrdiff_t kc, const float *a, 
 /* One function per height, none inlined into another (see micro_avx2). */
 #define ROWS_AVX2(ROWS)                                                        \
     __attribute__((target("avx2,fma"), noinline)) static void rows_avx2_##ROWS( \
-        ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,  \
-        ptrdiff_t ldc, int nr, float alpha, float beta)                        \
+        ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,           \
+        ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nr, float alpha, float beta) \
     {                                                                          \
-        rows_avx2_tile(ROWS, kc, a, lda, b, c, ldc, nr, alpha, beta);          \
+        rows_avx2_tile(ROWS, kc, a, lda, b, ldb, c, ldc, nr, alpha, beta);     \
     }
 ROWS_AVX2(1) ROWS_AVX2(2) ROWS_AVX2(3) ROWS_AVX2(4) ROWS_AVX2(5) ROWS_AVX2(6)
 
-static void rows_avx2(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,
-                      ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+static void rows_avx2(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr, int nr, float alpha,
+                      float beta)
 {
     switch (mr) {
-    case 1: rows_avx2_1(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 2: rows_avx2_2(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 3: rows_avx2_3(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 4: rows_avx2_4(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 5: rows_avx2_5(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    default: rows_avx2_6(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 1: rows_avx2_1(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 2: rows_avx2_2(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 3: rows_avx2_3(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 4: rows_avx2_4(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 5: rows_avx2_5(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    default: rows_avx2_6(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
     }
 }
 
@@ -346,7 +349,8 @@ static inline void store_row_avx512(float *ci, __m512 s0, __m512 s1, __mmask16 m
     _mm512_mask_storeu_ps(ci + 16, m1, r1);
 }
 
-/* ROWS rows of the 8 x 32 tile against a packed B panel, A either packed
+/* ROWS rows of the 8 x 32 tile against 32 columns of B ldb apart a step
+ * (a packed panel, or B read in place by the rows kernel), A either packed
  * (MR8 floats per k step, IN_PLACE 0) or read in place from ROWS rows of a
  * row-major A lda apart (IN_PLACE 1: the rows kernel, as rows_avx2_tile).
  * The sums are named registers (an array of them was kept on the stack,
@@ -355,8 +359,8 @@ static inline void store_row_avx512(float *ci, __m512 s0, __m512 s1, __mmask16 m
  * in the same order, so packed and in-place results agree bit for bit. */
 __attribute__((target("avx512f"), always_inline))
 static inline void tile_avx512(const int ROWS, const int IN_PLACE, ptrdiff_t kc,
-                               const float *a, ptrdiff_t lda, const float *b, float *c,
-                               ptrdiff_t ldc, int nr, float alpha, float beta)
+                               const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, int nr, float alpha, float beta)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -376,12 +380,12 @@ static inline void tile_avx512(const int ROWS, const int IN_PLACE, ptrdiff_t kc,
     }
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < kc; p++) {
-        _mm_prefetch((const char *)(b + 4 * NR32), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 4 * NR32 + 16), _MM_HINT_T0);
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        _mm_prefetch((const char *)(b + 4 * ldb), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 4 * ldb + 16), _MM_HINT_T0);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         TILE_AVX512_FMA(0) TILE_AVX512_FMA(1) TILE_AVX512_FMA(2) TILE_AVX512_FMA(3)
         TILE_AVX512_FMA(4) TILE_AVX512_FMA(5) TILE_AVX512_FMA(6) TILE_AVX512_FMA(7)
-        b += NR32;
+        b += ldb;
     }
 #undef TILE_AVX512_FMA
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -403,13 +407,13 @@ static inline void tile_avx512(const int ROWS, const int IN_PLACE, ptrdiff_t kc,
         ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc, \
         int nr, float alpha, float beta)                                       \
     {                                                                          \
-        tile_avx512(ROWS, 0, kc, a, 0, b, c, ldc, nr, alpha, beta);            \
+        tile_avx512(ROWS, 0, kc, a, 0, b, NR32, c, ldc, nr, alpha, beta);      \
     }                                                                          \
     __attribute__((target("avx512f"), noinline)) static void rows_avx512_##ROWS( \
-        ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c, \
-        ptrdiff_t ldc, int nr, float alpha, float beta)                        \
+        ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,           \
+        ptrdiff_t ldb, float *c, ptrdiff_t ldc, int nr, float alpha, float beta) \
     {                                                                          \
-        tile_avx512(ROWS, 1, kc, a, lda, b, c, ldc, nr, alpha, beta);          \
+        tile_avx512(ROWS, 1, kc, a, lda, b, ldb, c, ldc, nr, alpha, beta);     \
     }
 TILES_AVX512(1) TILES_AVX512(2) TILES_AVX512(3) TILES_AVX512(4)
 TILES_AVX512(5) TILES_AVX512(6) TILES_AVX512(7) TILES_AVX512(8)
@@ -429,18 +433,19 @@ static void micro_avx512(ptrdiff_t kc, const float *a, const float *b, float *c,
     }
 }
 
-static void rows_avx512(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,
-                        ptrdiff_t ldc, int mr, int nr, float alpha, float beta)
+static void rows_avx512(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,
+                        ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr, int nr, float alpha,
+                        float beta)
 {
     switch (mr) {
-    case 1: rows_avx512_1(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 2: rows_avx512_2(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 3: rows_avx512_3(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 4: rows_avx512_4(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 5: rows_avx512_5(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 6: rows_avx512_6(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    case 7: rows_avx512_7(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
-    default: rows_avx512_8(kc, a, lda, b, c, ldc, nr, alpha, beta); return;
+    case 1: rows_avx512_1(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 2: rows_avx512_2(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 3: rows_avx512_3(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 4: rows_avx512_4(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 5: rows_avx512_5(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 6: rows_avx512_6(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    case 7: rows_avx512_7(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
+    default: rows_avx512_8(kc, a, lda, b, ldb, c, ldc, nr, alpha, beta); return;
     }
 }
 

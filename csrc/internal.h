@@ -180,7 +180,9 @@ static inline void pynn_thread_range(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
  * per step, B panels NR floats.
  * direct: C[0:m, j0:j1] = alpha * A B + beta * C for few rows, B row-major.
  * rows: micro's product with A read in place, mr rows of a row-major A
- * lda apart (NULL in sets without one). */
+ * lda apart, and B's NR columns ldb apart a step: a packed panel (ldb =
+ * NR) or a whole panel of a row-major B read in place (NULL in sets
+ * without one). */
 #define PYNN_GEMM_MR_MAX 8
 #define PYNN_GEMM_NR_MAX 32
 typedef void (*pynn_micro_kernel)(ptrdiff_t kc, const float *a, const float *b, float *c,
@@ -190,8 +192,8 @@ typedef void (*pynn_direct_kernel)(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrd
                                    const float *b, ptrdiff_t ldb, float beta, float *c,
                                    ptrdiff_t ldc);
 typedef void (*pynn_rows_kernel)(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,
-                                 float *c, ptrdiff_t ldc, int mr, int nr, float alpha,
-                                 float beta);
+                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr, int nr,
+                                 float alpha, float beta);
 typedef struct {
     int mr, nr; /* the micro-kernel's tile */
     pynn_micro_kernel micro;

@@ -74,17 +74,19 @@ def test_matmul_few_rows_split_over_threads(m, n, k):
 @pytest.mark.parametrize("k", [1, 77, 700])
 @pytest.mark.parametrize("n", [10, 16, 130])
 def test_matmul_rows_read_in_place_match_packed_rows(k, n):
-    # Up to 256 rows A is read in place, from 257 rows it is packed; both
-    # sum in the same order, so a row's result is the same bit for bit.
-    # A's rows are strided (a slice of a wider array) and beta reads C.
-    wide, b, c = rand(257, k + 5), rand(k, n), rand(257, n)
-    a = wide[:, 2:k + 2]
+    # Up to 256 rows A is read in place, from 257 rows it is packed; up to
+    # 96 rows B's whole panels are read in place too (its last partial
+    # panel packed).  All sum in the same order, so a row's result is the
+    # same bit for bit.  A's and B's rows are strided (slices of wider
+    # arrays) and beta reads C.
+    wide, wide_b, c = rand(257, k + 5), rand(k, n + 3), rand(257, n)
+    a, b = wide[:, 2:k + 2], wide_b[:, 1:n + 1]
     packed = c.copy()
     ops.matmul(a, b, out=packed, alpha=1.5, beta=0.5)
     want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
     bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
     assert np.all(np.abs(packed - want) <= 1.5 * bound + 1e-6)
-    for m in (5, 6, 7, 8, 11, 14, 32, 33, 128, 256):
+    for m in (5, 6, 7, 8, 11, 14, 32, 33, 96, 97, 128, 256):
         in_place = c[:m].copy()
         ops.matmul(a[:m], b, out=in_place, alpha=1.5, beta=0.5)
         assert np.array_equal(in_place.view(np.uint32), packed[:m].view(np.uint32)), m
@@ -509,13 +511,14 @@ def test_kernels_flush_denormals_but_leave_the_callers_state_alone():
 
 
 @pytest.mark.parametrize("m, n, k", [(33, 129, 257), (100, 65, 1000), (7, 401, 513)])
-def test_matmul_repeated_on_both_cores_with_unequal_k_slices(m, n, k):
-    # Few rows: each thread packs and uses its own panels of B, slice after
-    # slice with no barrier; slices of different depth must not make one
-    # thread's packing overrun a panel another thread still reads.  (Every
-    # shape here is past the million multiply-adds that take a second
-    # thread.)
+@pytest.mark.parametrize("tb", [True, False])
+def test_matmul_repeated_on_both_cores_with_unequal_k_slices(m, n, k, tb):
+    # Few rows: each thread packs and uses its own panels of B (or reads
+    # the whole ones in place, B row-major), slice after slice with no
+    # barrier; slices of different depth must not make one thread's
+    # packing overrun a panel another thread still reads.  (Every shape
+    # here is past the million multiply-adds that take a second thread.)
     for _ in range(20):
-        a, b = rand(m, k), rand(n, k).T
+        a, b = rand(m, k), (rand(n, k).T if tb else rand(k, n))
         want = a.astype(np.float64) @ b.astype(np.float64)
         np.testing.assert_allclose(ops.matmul(a, b), want, rtol=1e-4, atol=1e-3)
