@@ -47,10 +47,18 @@ static int g_threads = 1;
  * the team still spins (a region ended less than team_hot_ns ago), and
  * when threads came late to a region that should have found them
  * spinning (or very late to any region), moderate work runs on the
- * caller alone for a while before the team is tried again.
+ * caller alone for a while before the team is tried again: 2 ms after a
+ * late region that comes alone (a virtual CPU's hiccup on a quiet
+ * machine: a fixed 20 ms put the next 500 one-image convnet predicts of
+ * a stream on one thread), twice the last wait when
+ * another comes soon after it ended (a neighbour holding a core: the
+ * wait grows to 64 ms in five steps, and each try costs one late region).
  */
+#define TEAM_SLOW_MIN_NS ((int64_t)2000000)
+#define TEAM_SLOW_MAX_NS ((int64_t)64000000)
 static _Atomic int64_t g_team_end_ns;  /* when the last region joined */
 static _Atomic int64_t g_team_slow_until_ns;
+static _Atomic int64_t g_team_slow_ns = TEAM_SLOW_MIN_NS; /* the last wait */
 static int64_t g_team_hot_ns = 10000;  /* how long the team spins, less a margin */
 static _Thread_local int tl_team_wanted;
 
@@ -137,8 +145,13 @@ void pynn_region_join(pynn_region *r)
      * come 20 us late to a team that should have been spinning, or
      * 200 us late to a sleeping one (a sleeping team's wake-up alone
      * takes tens of microseconds on some machines). */
-    if (2 * late > now - r->fork_ns && late > (r->hot ? 20000 : 200000))
-        atomic_store_explicit(&g_team_slow_until_ns, now + 20000000, memory_order_relaxed);
+    if (2 * late > now - r->fork_ns && late > (r->hot ? 20000 : 200000)) {
+        int64_t until = atomic_load_explicit(&g_team_slow_until_ns, memory_order_relaxed);
+        int64_t wait = atomic_load_explicit(&g_team_slow_ns, memory_order_relaxed);
+        wait = now - until < 2 * wait ? PYNN_MIN(2 * wait, TEAM_SLOW_MAX_NS) : TEAM_SLOW_MIN_NS;
+        atomic_store_explicit(&g_team_slow_ns, wait, memory_order_relaxed);
+        atomic_store_explicit(&g_team_slow_until_ns, now + wait, memory_order_relaxed);
+    }
     atomic_store_explicit(&g_team_end_ns, now, memory_order_relaxed);
 }
 
