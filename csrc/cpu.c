@@ -59,6 +59,13 @@ static int g_threads = 1;
 static _Atomic int64_t g_team_end_ns;  /* when the last region joined */
 static _Atomic int64_t g_team_slow_until_ns;
 static _Atomic int64_t g_team_slow_ns = TEAM_SLOW_MIN_NS; /* the last wait */
+#define TEAM_STREAM_GAP_NS ((int64_t)100000)
+#define TEAM_STREAM_CALLS 8
+#define TEAM_STREAM_CALLS_MAX 1024
+static _Atomic int64_t g_team_serial_ns; /* the last moderate work kept on the caller */
+static _Atomic int g_team_serial_run;    /* how many came in a row */
+static _Atomic int g_team_stream_calls = TEAM_STREAM_CALLS; /* how many wake the team */
+static _Atomic int g_team_stream_woke;   /* the last fork was such a wake-up */
 static int64_t g_team_hot_ns = 10000;  /* how long the team spins, less a margin */
 static _Thread_local int tl_team_wanted;
 
@@ -114,9 +121,34 @@ int pynn_team_threads(ptrdiff_t work, ptrdiff_t min_work, ptrdiff_t hot_min_work
         return work / 8 >= min_work ? nt : 1;
     if (work >= min_work || tl_team_wanted)
         return nt;
-    return now - atomic_load_explicit(&g_team_end_ns, memory_order_relaxed) < g_team_hot_ns
-               ? nt
-               : 1;
+    int woke = atomic_exchange_explicit(&g_team_stream_woke, 0, memory_order_relaxed);
+    if (now - atomic_load_explicit(&g_team_end_ns, memory_order_relaxed) < g_team_hot_ns) {
+        if (woke)
+            atomic_store_explicit(&g_team_stream_calls, TEAM_STREAM_CALLS, memory_order_relaxed);
+        return nt;
+    }
+    /* A stream of moderate work on the caller alone (112^3 products back
+     * to back: none forks, so the team is never found awake): the
+     * eighth of them in a row, each within TEAM_STREAM_GAP_NS of the one
+     * before, wakes the team, and those after it find it awake (112^3 on
+     * two threads: 0.82x NumPy's time before, 1.2x after).  Where the
+     * next one then did not find it awake (calls spaced wider than the
+     * team spins), twice as many are needed before the next try. */
+    int need = atomic_load_explicit(&g_team_stream_calls, memory_order_relaxed);
+    if (woke) {
+        need = need < TEAM_STREAM_CALLS_MAX ? 2 * need : need;
+        atomic_store_explicit(&g_team_stream_calls, need, memory_order_relaxed);
+    }
+    int64_t last = atomic_exchange_explicit(&g_team_serial_ns, now, memory_order_relaxed);
+    if (now - last >= TEAM_STREAM_GAP_NS) {
+        atomic_store_explicit(&g_team_serial_run, 0, memory_order_relaxed);
+        return 1;
+    }
+    if (atomic_fetch_add_explicit(&g_team_serial_run, 1, memory_order_relaxed) + 1 < need)
+        return 1;
+    atomic_store_explicit(&g_team_serial_run, 0, memory_order_relaxed);
+    atomic_store_explicit(&g_team_stream_woke, 1, memory_order_relaxed);
+    return nt;
 }
 
 void pynn_region_fork(pynn_region *r)
