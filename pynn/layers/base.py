@@ -775,11 +775,11 @@ class Layer(Module):
 
     @property
     def losses(self):
-        """Keras's ``layer.losses``: the penalty of each regularized weight
-        (the sublayers' too) and what the layer's last call gave to
-        add_loss."""
+        """Keras's ``layer.losses``: what the layer's last call gave to
+        add_loss (its activity penalty too), then the penalty of each
+        regularized weight (the sublayers' too)."""
         from ..tape import weight_penalties
-        return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights)
 
     def save_own_variables(self, store):
         """What model.save writes of this layer: its variables into
@@ -1037,8 +1037,30 @@ class Layer(Module):
             # The weights of the sublayers its first call builds get paths
             # under its name (Keras's custom_layer/dense/kernel).
             with backend.name_scope(self.name, caller=self):
-                return self._call(inputs, *args, training=training, mask=mask, **kwargs)
-        return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+                out = self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        else:
+            out = self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        if self.activity_regularizer is not None:
+            self._add_activity_loss(out)
+        return out
+
+    def _add_activity_loss(self, outputs):
+        """Keras's activity penalty of a call on values (a graph's nodes
+        add theirs in the model's pass): each output's, over the batch
+        size, in ``losses`` and, inside another layer's call or on a
+        GradientTape, given to add_loss there."""
+        from ..tape import _activity_penalty
+        outs = [o for o in flatten(outputs) if not isinstance(o, (KerasTensor, Weight))]
+        if not outs:
+            return
+        reg = self.activity_regularizer
+        penalties = [_activity_penalty(reg, autodiff.resolve(o)) for o in outs]
+        if autodiff.adds_losses():
+            for p in penalties:
+                autodiff.add_loss(self, p)
+        # (a call through call() listed what it gave to add_loss already)
+        before = self.__dict__.get("_call_losses", []) if self._traces_call else []
+        self.__dict__["_call_losses"] = list(before) + penalties
 
     def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if training is None:
