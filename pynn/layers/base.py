@@ -186,7 +186,9 @@ class Weight(autodiff.ForwardingOperators):
 
     @property
     def path(self):
-        """The name under the name scopes open when the weight was made."""
+        """The name under the name scopes open when the weight was made (a
+        layer's: under the layer's name), unique in a model where the name
+        is not."""
         scope = getattr(self, "_scope", "")
         return f"{scope}/{self.name}" if scope else self.name
 
@@ -199,7 +201,7 @@ class Weight(autodiff.ForwardingOperators):
         # on a tape (a masked kernel, an average of weights) is stored as is
         value = np.asarray(autodiff.value_of(value), dtype=np.float32)
         if value.shape != self.value.shape:
-            raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
+            raise ValueError(f"Weight {self.path!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
         scope = backend.get_stateless_scope()
         if scope is not None:
@@ -227,7 +229,7 @@ class Weight(autodiff.ForwardingOperators):
     def __array__(self, dtype=None, copy=None):
         tape = autodiff.active_tape()
         if tape is not None and self.grad is not None:
-            raise autodiff.unsupported(f"Converting the weight {self.name!r} to a NumPy array",
+            raise autodiff.unsupported(f"Converting the weight {self.path!r} to a NumPy array",
                                        tape)
         value = self.value if isinstance(self.value, np.ndarray) else np.asarray(self.value)
         if copy:  # np.array(weight) (NumPy 2 asks for the copy here): a snapshot
@@ -709,19 +711,24 @@ class Layer(Module):
             initializer = "glorot_uniform"
         if shape is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
-        if name is None:
-            name = f"variable_{len(self._weights)}"
+        if name is None:  # Keras's: 'variable', then 'variable_1', ... in the layer
+            taken, k = {w.name for w in self._weights}, 0
+            name = "variable"
+            while name in taken:
+                k += 1
+                name = f"variable_{k}"
         if isinstance(shape, (int, np.integer)):  # tf.keras took a size for a vector
             shape = (shape,)
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = initializers.get(initializer)(shape)
-        w = Weight(f"{self.name}/{name}", value, trainable=trainable,
-                   regularizer=regularizers.get(regularizer),
+        w = Weight(name, value, trainable=trainable, regularizer=regularizers.get(regularizer),
                    constraint=constraints.get(constraint))
-        # (its name starts with the layer's: the layer's own scope is not
-        # repeated in its path)
-        w._scope = backend.current_name_scope_path(owner=self)
+        # Keras 3's: the name alone (``kernel``), the path under the layer
+        # (``sequential/dense/kernel``; the layer's own scope, open while
+        # its call builds it, is not repeated)
+        scope = backend.current_name_scope_path(owner=self)
+        w._scope = f"{scope}/{self.name}" if scope else self.name
         self._weights.append(w)
         return w
 
@@ -888,7 +895,7 @@ class Layer(Module):
                              f"got {len(weights)}")
         for w, v in zip(mine, weights):
             if np.shape(v) != w.shape:
-                raise ValueError(f"Layer {self.name!r}: weight {w.name!r} has shape {w.shape}, "
+                raise ValueError(f"Layer {self.name!r}: weight {w.path!r} has shape {w.shape}, "
                                  f"the value given has shape {np.shape(v)}")
         for w, v in zip(mine, weights):
             w.assign(v)
