@@ -772,6 +772,21 @@ class Model(TrainingMixin, Layer):
         if input_shape is None:
             raise ValueError(f"Model {self.name!r}: build needs an input shape")
         self._trace(input_shape)
+        if self._eager_call:
+            self._build_by_calling(input_shape)
+
+    def _build_by_calling(self, input_shape):
+        """A model whose call runs at every call (see _trace_call) has no
+        graph to build its layers' weights: its call runs once on zeros of
+        ``input_shape`` (one sample), as Keras's build runs the call, so
+        that load_weights and load_model find the weights.  Sizes left
+        unknown besides the batch leave it to the first call."""
+        multi = isinstance(input_shape, list)
+        shapes = [tuple(s) for s in (input_shape if multi else [input_shape])]
+        if any(d is None for s in shapes for d in s[1:]):
+            return
+        zeros = [np.zeros((1,) + s[1:], np.float32) for s in shapes]
+        self._call_eagerly(zeros if multi else zeros[0], (), False, None, {})
 
     def _trace(self, input_shape, dtypes=None):
         # The weights of the layers its call builds get paths under its
@@ -1248,7 +1263,7 @@ class Model(TrainingMixin, Layer):
         """Builds a subclassed model from get_build_config's input shape
         (by tracing its call)."""
         shape = (config or {}).get("input_shape")
-        if shape is not None and self._program is None:
+        if shape is not None and self._program is None and not self._eager_call:
             self.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
                        else tuple(shape))
 
