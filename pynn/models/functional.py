@@ -1058,6 +1058,17 @@ class Model(TrainingMixin, Layer):
         inputs = tree.map_structure(
             lambda a: a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
             and a.dtype != np.float32 else a, inputs)
+        if autodiff.adds_losses():  # (inside a call, or on a tape: that collects add_loss)
+            return self._call_with_training(inputs, args, kwargs, training)
+        # A call of its own: what it gives to add_loss (its layers' activity
+        # penalties too) is ``model.losses`` until the next call, as Keras's.
+        found = []
+        with autodiff._Recording(autodiff.active_tape(), found):
+            out = self._call_with_training(inputs, args, kwargs, training)
+        self.__dict__["_call_losses"] = [autodiff.value_of(v) for v in found]
+        return out
+
+    def _call_with_training(self, inputs, args, kwargs, training):
         if training is None:
             return self.call(inputs, *args, **kwargs)
         with autodiff.call_training(bool(training)):
