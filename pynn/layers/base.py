@@ -711,12 +711,8 @@ class Layer(Module):
             initializer = "glorot_uniform"
         if shape is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
-        if name is None:  # Keras's: 'variable', then 'variable_1', ... in the layer
-            taken, k = {w.name for w in self._weights}, 0
-            name = "variable"
-            while name in taken:
-                k += 1
-                name = f"variable_{k}"
+        if name is None:  # Keras's: 'variable', then 'variable_1', ... (clear_session restarts)
+            name = unique_name("variable")
         if isinstance(shape, (int, np.integer)):  # tf.keras took a size for a vector
             shape = (shape,)
         shape = tuple(int(d) for d in shape)

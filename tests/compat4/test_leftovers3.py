@@ -77,6 +77,37 @@ def test_losses_after_eager_calls_as_keras(keras):
     assert len(got["model"]) == 6  # not empty, as eager calls of a subclassed model left it
 
 
+def _sampling_model_losses(k, x):
+    """A VAE's pattern: the call draws (so it runs at every call, not
+    traced) and gives its KL term to add_loss."""
+    class Sampler(k.Model):
+        def __init__(self):
+            super().__init__()
+            self.enc = k.layers.Dense(4, kernel_initializer="ones")
+            self.dec = k.layers.Dense(3, kernel_initializer="ones", activity_regularizer="l2")
+
+        def call(self, t):
+            h = self.enc(t)
+            mean, logvar = h[:, :2], h[:, 2:]
+            noise = k.random.normal(k.ops.shape(mean)) * 0.0
+            z = mean + k.ops.exp(0.5 * logvar) * noise
+            self.add_loss(-0.5 * k.ops.mean(1 + logvar - k.ops.square(mean) -
+                                            k.ops.exp(logvar)))
+            return self.dec(k.ops.concatenate([z, z], axis=-1))
+
+    m = Sampler()
+    m(x)
+    m(x)
+    return m.losses
+
+
+def test_losses_of_a_model_that_draws_in_its_call(keras):
+    x = np.linspace(0, 1, 6, dtype="float32").reshape(2, 3)
+    want = _values(_sampling_model_losses(keras, x))
+    assert len(want) == 2
+    np.testing.assert_allclose(_values(_sampling_model_losses(pynn, x)), want, rtol=1e-5)
+
+
 def test_model_losses_after_call_train_the_same():
     # ``loss + sum(model.losses)`` in a custom loop sees the add_loss value
     # of an eager call too: the value is the one fit adds
@@ -103,6 +134,7 @@ def test_model_losses_after_call_train_the_same():
 
 def _names_and_paths(k):
     L = k.layers
+    k.backend.clear_session()  # (unnamed weights are numbered as layers are)
 
     class Gate(L.Layer):
         def build(self, input_shape):
@@ -124,6 +156,7 @@ def test_weight_name_is_the_short_one_path_the_full_one(keras):
     want = _names_and_paths(keras)
     assert _names_and_paths(pynn) == want
     assert ("gamma", "seq/bn/gamma") in want and ("variable_1", "seq/g/variable_1") in want
+    assert ("variable", "seq/g/variable") in want
 
 
 def _two_dense_model(seed):
