@@ -1237,7 +1237,7 @@ def custom_gradient(f):
         wants_variables = bool(variables)
         if variables and not _takes_keyword(grad_fn, "variables"):
             raise TypeError(f"custom_gradient: {name} reads the variable(s) "
-                            f"{[w.name for w in variables]}, so its grad_fn must accept a "
+                            f"{[w.path for w in variables]}, so its grad_fn must accept a "
                             f"keyword argument 'variables' and return (input gradients, "
                             f"variable gradients)")
         if not variables and not any(type(a) is autodiff.Traced for a in resolved):

@@ -2343,6 +2343,7 @@ def traced_forward(layer, ctx, inputs, run):
     values = [_float32_output(o, describe(layer)) for o in outs]
     ctx.tape, ctx.traced_in, ctx.traced_out = tape, leaves, [resolve(o) for o in outs]
     ctx.added_loss = _loss_sum(tape.losses)
+    ctx.added_losses = [value_of(v) for v in tape.losses]
     ctx.adds_gradient = any(type(v) is Traced for v in tape.losses)
     return values if multi else values[0]
 
@@ -2430,6 +2431,11 @@ def _float32_output(y, who):
 
 def describe(layer):
     return f"layer {layer.name!r} ({type(layer).__name__})"
+
+
+def adds_losses():
+    """Whether add_loss has a call (or a GradientTape) to give its value to."""
+    return _local.sink is not None
 
 
 def add_loss(layer, value):

@@ -782,15 +782,10 @@ class TensorBoard(Callback):
         if val:
             self._write_scalars("val", "epoch_", val, epoch)
 
-    def _weight_path(self, weight):
-        from .models import Sequential
-        name = weight.name.replace(":", "_")
-        return f"{self.model.name}/{name}" if isinstance(self.model, Sequential) else name
-
     def _log_weights(self, epoch):
         for layer in self.model.layers:
             for weight in layer.weights:
-                path = self._weight_path(weight)
+                path = weight.path.replace(":", "_")  # (Keras's histogram tags)
                 value = _np.asarray(weight.numpy())
                 self._write("train", self._tb.histogram_pb(f"{path}/histogram", value), epoch)
                 if self.write_images:

@@ -383,7 +383,7 @@ class Checkpoint:
                 continue
             value = arrays[key]
             if value.shape != w.value.shape:
-                raise ValueError(f"Checkpoint: {key!r} ({w.name!r}) has shape {w.value.shape}, "
+                raise ValueError(f"Checkpoint: {key!r} ({w.path!r}) has shape {w.value.shape}, "
                                  f"the checkpoint's value {value.shape}")
             w.value[...] = value.astype(w.value.dtype, copy=False)
             consumed.add(key)

@@ -1744,12 +1744,12 @@ class TrainingMixin:
 
     @property
     def losses(self):
-        """The regularization losses: each regularized weight's penalty
-        and what the model's last call on a GradientTape added (activity
-        penalties, add_loss values); values on the tape while it records,
-        so ``loss + sum(model.losses)`` differentiates them."""
+        """Keras's: what the model's last call added (activity penalties,
+        add_loss values; on a GradientTape, values on it, so ``loss +
+        sum(model.losses)`` differentiates them), then each regularized
+        weight's penalty."""
         from .tape import weight_penalties
-        return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights)
 
     def _loss_tracker(self):
         if not getattr(self, "compiled", False) or self._compile_args is None:

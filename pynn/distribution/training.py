@@ -13,7 +13,7 @@ def synchronize_start(model, comm):
     state (so shuffles and dropout draws agree everywhere)."""
     set_rng_state(comm.bcast_object(rng().bit_generator.state, what="the random state"))
     for w in model.weights:
-        comm.bcast_(w.value, what=f"weight {w.name!r}")
+        comm.bcast_(w.value, what=f"weight {w.path!r}")
     params, _ = model._flat_parameters()
     opt = model.optimizer
     opt.build(params.size)

@@ -186,7 +186,9 @@ class Weight(autodiff.ForwardingOperators):
 
     @property
     def path(self):
-        """The name under the name scopes open when the weight was made."""
+        """The name under the name scopes open when the weight was made (a
+        layer's: under the layer's name), unique in a model where the name
+        is not."""
         scope = getattr(self, "_scope", "")
         return f"{scope}/{self.name}" if scope else self.name
 
@@ -199,7 +201,7 @@ class Weight(autodiff.ForwardingOperators):
         # on a tape (a masked kernel, an average of weights) is stored as is
         value = np.asarray(autodiff.value_of(value), dtype=np.float32)
         if value.shape != self.value.shape:
-            raise ValueError(f"Weight {self.name!r}: expected shape {self.value.shape}, "
+            raise ValueError(f"Weight {self.path!r}: expected shape {self.value.shape}, "
                              f"got {value.shape}")
         scope = backend.get_stateless_scope()
         if scope is not None:
@@ -227,7 +229,7 @@ class Weight(autodiff.ForwardingOperators):
     def __array__(self, dtype=None, copy=None):
         tape = autodiff.active_tape()
         if tape is not None and self.grad is not None:
-            raise autodiff.unsupported(f"Converting the weight {self.name!r} to a NumPy array",
+            raise autodiff.unsupported(f"Converting the weight {self.path!r} to a NumPy array",
                                        tape)
         value = self.value if isinstance(self.value, np.ndarray) else np.asarray(self.value)
         if copy:  # np.array(weight) (NumPy 2 asks for the copy here): a snapshot
@@ -709,19 +711,20 @@ class Layer(Module):
             initializer = "glorot_uniform"
         if shape is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: add_weight needs a shape")
-        if name is None:
-            name = f"variable_{len(self._weights)}"
+        if name is None:  # Keras's: 'variable', then 'variable_1', ... (clear_session restarts)
+            name = unique_name("variable")
         if isinstance(shape, (int, np.integer)):  # tf.keras took a size for a vector
             shape = (shape,)
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = initializers.get(initializer)(shape)
-        w = Weight(f"{self.name}/{name}", value, trainable=trainable,
-                   regularizer=regularizers.get(regularizer),
+        w = Weight(name, value, trainable=trainable, regularizer=regularizers.get(regularizer),
                    constraint=constraints.get(constraint))
-        # (its name starts with the layer's: the layer's own scope is not
-        # repeated in its path)
-        w._scope = backend.current_name_scope_path(owner=self)
+        # Keras 3's: the name alone (``kernel``), the path under the layer
+        # (``sequential/dense/kernel``; the layer's own scope, open while
+        # its call builds it, is not repeated)
+        scope = backend.current_name_scope_path(owner=self)
+        w._scope = f"{scope}/{self.name}" if scope else self.name
         self._weights.append(w)
         return w
 
@@ -775,11 +778,11 @@ class Layer(Module):
 
     @property
     def losses(self):
-        """Keras's ``layer.losses``: the penalty of each regularized weight
-        (the sublayers' too) and what the layer's last call gave to
-        add_loss."""
+        """Keras's ``layer.losses``: what the layer's last call gave to
+        add_loss (its activity penalty too), then the penalty of each
+        regularized weight (the sublayers' too)."""
         from ..tape import weight_penalties
-        return weight_penalties(self.weights) + list(self.__dict__.get("_call_losses", []))
+        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights)
 
     def save_own_variables(self, store):
         """What model.save writes of this layer: its variables into
@@ -888,7 +891,7 @@ class Layer(Module):
                              f"got {len(weights)}")
         for w, v in zip(mine, weights):
             if np.shape(v) != w.shape:
-                raise ValueError(f"Layer {self.name!r}: weight {w.name!r} has shape {w.shape}, "
+                raise ValueError(f"Layer {self.name!r}: weight {w.path!r} has shape {w.shape}, "
                                  f"the value given has shape {np.shape(v)}")
         for w, v in zip(mine, weights):
             w.assign(v)
@@ -1037,8 +1040,30 @@ class Layer(Module):
             # The weights of the sublayers its first call builds get paths
             # under its name (Keras's custom_layer/dense/kernel).
             with backend.name_scope(self.name, caller=self):
-                return self._call(inputs, *args, training=training, mask=mask, **kwargs)
-        return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+                out = self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        else:
+            out = self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        if self.activity_regularizer is not None:
+            self._add_activity_loss(out)
+        return out
+
+    def _add_activity_loss(self, outputs):
+        """Keras's activity penalty of a call on values (a graph's nodes
+        add theirs in the model's pass): each output's, over the batch
+        size, in ``losses`` and, inside another layer's call or on a
+        GradientTape, given to add_loss there."""
+        from ..tape import _activity_penalty
+        outs = [o for o in flatten(outputs) if not isinstance(o, (KerasTensor, Weight))]
+        if not outs:
+            return
+        reg = self.activity_regularizer
+        penalties = [_activity_penalty(reg, autodiff.resolve(o)) for o in outs]
+        if autodiff.adds_losses():
+            for p in penalties:
+                autodiff.add_loss(self, p)
+        # (a call through call() listed what it gave to add_loss already)
+        before = self.__dict__.get("_call_losses", []) if self._traces_call else []
+        self.__dict__["_call_losses"] = list(before) + penalties
 
     def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if training is None:

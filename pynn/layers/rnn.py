@@ -448,7 +448,7 @@ class RNN(_Wrapper):
                 cell.built = True
                 cell._build_input_shape = (x[0], x[-1])
                 for w in cell._weights:  # Keras's paths: rnn/lstm_cell/kernel
-                    w.name = f"{self.name}/{w.name}"
+                    _under(w, self.name)
             fast._build_input_shape = input_shape
             self._fast = fast
         elif not cell.built:
@@ -457,8 +457,7 @@ class RNN(_Wrapper):
             cell._build_input_shape = (x[0], x[-1])
             if not isinstance(cell, StackedRNNCells):
                 for w in cell._weights:
-                    if not w.name.startswith(f"{self.name}/"):
-                        w.name = f"{self.name}/{w.name}"
+                    _under(w, self.name)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -566,3 +565,11 @@ class RNN(_Wrapper):
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask}
+
+
+def _under(weight, rnn_name):
+    """A cell's weight's path with the RNN layer's name before the cell's
+    (Keras's rnn/lstm_cell/kernel), where it is not there already."""
+    head, _, cell = weight._scope.rpartition("/")
+    if head.rsplit("/", 1)[-1] != rnn_name:
+        weight._scope = "/".join(p for p in (head, rnn_name, cell) if p)

@@ -227,8 +227,9 @@ class _Lookup(Layer):
         self._set_tokens(tokens)
 
     def _token_rows(self, batch):
-        """The tokens of each example of a batch, for adapt."""
-        ragged = _ragged_rows(batch)
+        """The tokens of each example of a batch, for adapt (a RaggedTensor:
+        ``tf.strings.split`` of a dataset's batch of texts)."""
+        ragged = batch.to_list() if isinstance(batch, RaggedTensor) else _ragged_rows(batch)
         if ragged is not None:
             return [[self._token(t) for t in row] for row in ragged]
         arr = _as_array(batch)

@@ -170,6 +170,31 @@ class Program:
                 total += sum(reg.penalty(y, scale=scale) for y in ctx.activity_outputs)
         return total
 
+    def call_losses(self, state, scale, found):
+        """The losses of the last forward pass over ``state``, as Keras
+        lists them after a call: each layer's activity penalties (times
+        ``scale``) and add_loss values, in step order.  Fills ``found``
+        (id of a layer -> (layer, its list)) for every layer the program
+        ran, a nested model's list holding its layers'."""
+        mine = []
+        for st, ctx in zip(self.steps, state.ctxs):
+            if st.is_model:
+                inner = getattr(ctx, "inner", None)
+                got = [] if inner is None else \
+                    st.layer._program.call_losses(inner, scale, found)
+            else:
+                got = list(getattr(ctx, "added_losses", ()))
+                reg = st.layer.activity_regularizer
+                if reg is not None:
+                    got += [np.float32(reg.penalty(y, scale=scale))
+                            for y in getattr(ctx, "activity_outputs", ())]
+            found.setdefault(id(st.layer), (st.layer, []))[1].extend(got)
+            if isinstance(st.layer, _AddedLosses):
+                mine[:0] = got  # the model's own add_loss values come first, as Keras lists them
+            else:
+                mine += got
+        return mine
+
     def new_state(self, device=None, inference_behaviour=False):
         """A run state whose buffers live on ``device`` (a GPU number, or
         None for the host); ``inference_behaviour``: every step computes as
@@ -747,6 +772,21 @@ class Model(TrainingMixin, Layer):
         if input_shape is None:
             raise ValueError(f"Model {self.name!r}: build needs an input shape")
         self._trace(input_shape)
+        if self._eager_call:
+            self._build_by_calling(input_shape)
+
+    def _build_by_calling(self, input_shape):
+        """A model whose call runs at every call (see _trace_call) has no
+        graph to build its layers' weights: its call runs once on zeros of
+        ``input_shape`` (one sample), as Keras's build runs the call, so
+        that load_weights and load_model find the weights.  Sizes left
+        unknown besides the batch leave it to the first call."""
+        multi = isinstance(input_shape, list)
+        shapes = [tuple(s) for s in (input_shape if multi else [input_shape])]
+        if any(d is None for s in shapes for d in s[1:]):
+            return
+        zeros = [np.zeros((1,) + s[1:], np.float32) for s in shapes]
+        self._call_eagerly(zeros if multi else zeros[0], (), False, None, {})
 
     def _trace(self, input_shape, dtypes=None):
         # The weights of the layers its call builds get paths under its
@@ -978,8 +1018,8 @@ class Model(TrainingMixin, Layer):
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
-            if training is False or self._planned is not None and \
-                    not self._program.has_training_defaults:
+            if (training is False or self._planned is not None and
+                    not self._program.has_training_defaults) and not self._program.has_activity:
                 out = planned_predict(self, inputs)
                 if out is not None:
                     return eager(out)
@@ -1018,6 +1058,17 @@ class Model(TrainingMixin, Layer):
         inputs = tree.map_structure(
             lambda a: a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
             and a.dtype != np.float32 else a, inputs)
+        if autodiff.adds_losses():  # (inside a call, or on a tape: that collects add_loss)
+            return self._call_with_training(inputs, args, kwargs, training)
+        # A call of its own: what it gives to add_loss (its layers' activity
+        # penalties too) is ``model.losses`` until the next call, as Keras's.
+        found = []
+        with autodiff._Recording(autodiff.active_tape(), found):
+            out = self._call_with_training(inputs, args, kwargs, training)
+        self.__dict__["_call_losses"] = [autodiff.value_of(v) for v in found]
+        return out
+
+    def _call_with_training(self, inputs, args, kwargs, training):
         if training is None:
             return self.call(inputs, *args, **kwargs)
         with autodiff.call_training(bool(training)):
@@ -1028,6 +1079,10 @@ class Model(TrainingMixin, Layer):
         None where it changes nothing: no layer trains by default),
         predict's program and its pooled buffers, not new ones per call;
         else the graph, in training or with each layer's default."""
+        prog = self._program
+        if prog.has_activity:
+            return self._run_keeping_losses(xs, training)
+        self.__dict__.pop("_call_losses", None)
         # (inputs of one sample beside a batch run through the graph itself,
         # each layer broadcasting: predict's program plans for one batch size)
         if len({a.shape[0] for a in xs}) == 1 and (training is False or (
@@ -1037,6 +1092,23 @@ class Model(TrainingMixin, Layer):
         outs = self._program.forward(self._inputs_to(gpu, xs),
                                      None if training is None else bool(training),
                                      self._program.new_state(gpu))
+        return self._pack_outputs([np.array(o) for o in outs])
+
+    def _run_keeping_losses(self, xs, training):
+        """_run_eager's outputs of a graph whose layers give losses
+        (activity regularizers, add_loss in a call): the graph runs whole,
+        and what each layer gave is its ``losses`` until the next call,
+        the model's holding them all, as Keras resets them at every call."""
+        prog = self._program
+        gpu = self._place()
+        state = prog.new_state(gpu)
+        outs = prog.forward(self._inputs_to(gpu, xs), None if training is None else
+                            bool(training), state)
+        found = {}
+        rows = max(xs[0].shape[0], 1) if xs and xs[0].ndim else 1
+        self.__dict__["_call_losses"] = prog.call_losses(state, 1.0 / rows, found)
+        for layer, losses in found.values():
+            layer.__dict__["_call_losses"] = losses
         return self._pack_outputs([np.array(o) for o in outs])
 
     def _pack_outputs(self, outs):
@@ -1202,7 +1274,7 @@ class Model(TrainingMixin, Layer):
         """Builds a subclassed model from get_build_config's input shape
         (by tracing its call)."""
         shape = (config or {}).get("input_shape")
-        if shape is not None and self._program is None:
+        if shape is not None and self._program is None and not self._eager_call:
             self.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list)
                        else tuple(shape))
 

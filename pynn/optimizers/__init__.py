@@ -325,7 +325,7 @@ class Optimizer:
             g = np.asarray(value_of(g), dtype=np.float32)
             if g.shape != w.value.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
-                                 f"{w.name!r} has shape {g.shape}, the variable {w.value.shape}")
+                                 f"{w.path!r} has shape {g.shape}, the variable {w.value.shape}")
             pairs[i] = (g, w)
         if not pairs:
             return self.iterations
@@ -360,7 +360,7 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}.{caller}: expected weights or "
                                 f"pynn.Variable objects, got {type(w).__name__}")
             if not isinstance(w.value, np.ndarray):
-                raise ValueError(f"{type(self).__name__}.{caller}: variable {w.name!r} "
+                raise ValueError(f"{type(self).__name__}.{caller}: variable {w.path!r} "
                                  f"is on a GPU; train it on the CPU")
             if id(w) not in state or state[id(w)][0] is not w:
                 state[id(w)] = (w, self._fresh_slots(w.value.size))

@@ -197,7 +197,7 @@ def optimizer_state_from(reader, datasets, model):
     if opt.use_ema:
         opt._ema = np.concatenate(
             [reader.array(datasets[head + i], w.shape,
-                          f"the optimizer's moving average of weight {w.name!r}").reshape(-1)
+                          f"the optimizer's moving average of weight {w.path!r}").reshape(-1)
              for i, w in enumerate(weights)] or [np.zeros(0, np.float32)]).astype(np.float32)
     flat = []
     for j, slot in enumerate(opt.slot_names):
@@ -208,7 +208,7 @@ def optimizer_state_from(reader, datasets, model):
             piece = np.zeros(w.value.size, np.float32)
             if index[i][j] is not None:
                 a = reader.array(datasets[index[i][j]], opt.slot_shape(j, w.shape, path=w.path),
-                                 f"the optimizer's {slot} of weight {w.name!r}").reshape(-1)
+                                 f"the optimizer's {slot} of weight {w.path!r}").reshape(-1)
                 piece[:a.size] = a
             pieces.append(piece)
         flat.append(np.concatenate(pieces) if pieces else np.zeros(0, np.float32))

@@ -560,6 +560,9 @@ def to_keras(layer, legacy=False):
         config = layer.get_config()
         build = {"input_shape": _shape_list(layer._inputs[0].shape)} \
             if layer._program is not None and len(layer._inputs) == 1 else None
+        if layer._eager_call and isinstance(layer._build_input_shape, (tuple, list)):
+            # (a call run at every call, not traced: the shape it was built for)
+            build = {"input_shape": _shape_list(layer._build_input_shape)}
     elif isinstance(layer, Model):
         from .config import functional_config
         config = functional_config(layer)

@@ -252,7 +252,7 @@ def read_weights(reader, model, skip_mismatch=False):
                 continue
             reader.fail(problem)
         for w, d in found:
-            assign.append((w, reader.array(d, w.shape, f"weight {w.name!r} ({d.name})")))
+            assign.append((w, reader.array(d, w.shape, f"weight {w.path!r} ({d.name})")))
     for w, value in assign:
         w.assign(value)
     for layer, store in own_loads:

@@ -35,13 +35,6 @@ _BACKEND = "tensorflow"
 
 # ------------------------------------------------------------------ write
 
-def _weight_name(layer, weight):
-    """A weight's dataset name: its path in the model (a nested model's
-    weights carry the model's name first, as Keras's paths do)."""
-    from ..models.functional import Model
-    return f"{layer.name}/{weight.name}" if isinstance(layer, Model) else weight.name
-
-
 def _write_layers(group, model):
     write_strings(group, "layer_names", [l.name for l in model.layers])
     group.attrs["backend"] = _BACKEND
@@ -49,7 +42,7 @@ def _write_layers(group, model):
     for layer in sorted(model.layers, key=lambda l: l.name):
         sub = group.create_group(layer.name)
         weights = legacy_weights(layer)
-        names = [_weight_name(layer, w) for w in weights]
+        names = [w.path for w in weights]  # (Keras 3 names them so)
         write_strings(sub, "weight_names", names)
         for name, w in zip(names, weights):
             sub.create_dataset(name, data=w.value)
@@ -166,13 +159,13 @@ def read_weights(reader, model, by_name=False, skip_mismatch=False):
             reader.fail(message)
         for w, d in zip(weights, datasets):
             if tuple(d.shape) != w.shape:
-                message = (f"{label}: weight {w.name!r} has shape {w.shape} in the model, "
+                message = (f"{label}: weight {w.path!r} has shape {w.shape} in the model, "
                            f"{tuple(d.shape)} in the file")
                 if skip_mismatch:
                     warnings.warn(f"{reader.label!r}: skipping {message}", stacklevel=3)
                     continue
                 reader.fail(message)
-            assign.append((w, reader.array(d, w.shape, f"weight {w.name!r} ({d.name})")))
+            assign.append((w, reader.array(d, w.shape, f"weight {w.path!r} ({d.name})")))
     for w, value in assign:
         w.assign(value)
 

@@ -75,11 +75,29 @@ def _write(filepath, doc, arrays):
                     np.lib.format.write_array(out, arr, allow_pickle=False)
 
 
+def _layers_with_weights(layers):
+    """The layers that hold weights of their own among ``layers``, the
+    models' and wrappers' (Bidirectional's) layers in their place."""
+    from ..models.functional import Model
+    for layer in layers:
+        if isinstance(layer, Model):
+            yield from _layers_with_weights(layer.layers)
+        elif layer._sublayers():
+            yield from _layers_with_weights(layer._sublayers())
+        else:
+            yield layer
+
+
 def _weights_doc(model, fmt):
     entries, arrays = [], []
+    # Each weight is named 'layer/weight', what load_weights(by_name=True) matches
+    owner = {id(w): f"{model.name}/{w.name}" for w in model._weights}
+    for layer in _layers_with_weights(getattr(model, "layers", [])):
+        for w in layer.weights:
+            owner.setdefault(id(w), f"{layer.name}/{w.name}")
     for i, w in enumerate(model.weights):
         e = _array_entry("weights", i, w.value)
-        e["name"] = w.name
+        e["name"] = owner.get(id(w), w.path)
         entries.append(e)
         arrays.append((e["path"], w.value))
     doc = {"format": fmt, "model": serialize_layer(model), "weights": entries}
@@ -259,9 +277,9 @@ def _weights_into(reader, model, what, skip_mismatch=False):
         if tuple(e["shape"]) != tuple(w.shape):
             if skip_mismatch:
                 continue
-            reader.fail(f"weight {w.name!r} has shape {tuple(w.shape)} in the model but "
+            reader.fail(f"weight {w.path!r} has shape {tuple(w.shape)} in the model but "
                         f"{tuple(e['shape'])} in the file")
-        values.append((w, reader.array(e["path"], w.shape, f"weight {w.name!r}")))
+        values.append((w, reader.array(e["path"], w.shape, f"weight {w.path!r}")))
     for w, v in values:
         w.assign(v)
 
@@ -377,39 +395,30 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
 
 def _weights_by_name(reader, model, skip_mismatch):
     """Weights for each layer of ``model`` from the file's weights of the
-    layer with the same name (entries are named 'layer/weight')."""
-    from ..models.functional import Model
+    layer with the same name (entries are named 'layer/weight'; a
+    recurrent layer's in older files 'layer/cell/weight')."""
     by_layer = {}
     for e in reader.manifest("weights"):
         name = e.get("name")
         if not isinstance(name, str) or "/" not in name:
             reader.fail("the file's weights are not named by layer, so by_name cannot match "
                         "them")
-        by_layer.setdefault(name.rsplit("/", 1)[0], []).append(e)
+        by_layer.setdefault(name.split("/", 1)[0], []).append(e)
     assign = []
 
-    def visit(layers):
-        for layer in layers:
-            if isinstance(layer, Model):
-                visit(layer.layers)
+    for layer in _layers_with_weights(model.layers):
+        mine = layer.weights
+        entries = by_layer.get(layer.name)
+        if not mine or entries is None:
+            continue
+        if len(entries) != len(mine) or any(tuple(e["shape"]) != w.shape
+                                            for e, w in zip(entries, mine)):
+            if skip_mismatch:
                 continue
-            if layer._sublayers():  # a wrapper (Bidirectional): its layers' weights
-                visit(layer._sublayers())
-                continue
-            mine = layer.weights
-            entries = by_layer.get(layer.name)
-            if not mine or entries is None:
-                continue
-            if len(entries) != len(mine) or any(tuple(e["shape"]) != w.shape
-                                                for e, w in zip(entries, mine)):
-                if skip_mismatch:
-                    continue
-                reader.fail(f"layer {layer.name!r} has weights of shapes "
-                            f"{[w.shape for w in mine]} in the model but "
-                            f"{[tuple(e['shape']) for e in entries]} in the file")
-            for e, w in zip(entries, mine):
-                assign.append((w, reader.array(e["path"], w.shape, f"weight {w.name!r}")))
-
-    visit(model.layers)
+            reader.fail(f"layer {layer.name!r} has weights of shapes "
+                        f"{[w.shape for w in mine]} in the model but "
+                        f"{[tuple(e['shape']) for e in entries]} in the file")
+        for e, w in zip(entries, mine):
+            assign.append((w, reader.array(e["path"], w.shape, f"weight {w.path!r}")))
     for w, v in assign:
         w.assign(v)

@@ -137,12 +137,12 @@ def test_histograms_images_and_graph(tmp_path):
 
     hist = prov.read_tensors(ctx, experiment_id="", plugin_name="histograms",
                              downsample=100)["train"]
-    # Keras's names: the Sequential model's name, the layer's, the weight's
-    # ('sequential/dense/kernel' for the first model made in a process).
-    paths = [f"{m.name}/{w.name}" for layer in m.layers for w in layer.weights]
-    assert [p.split("/", 1)[1] for p in paths] == [
-        f"{m.layers[0].name}/kernel", f"{m.layers[0].name}/bias",
-        f"{m.layers[1].name}/kernel", f"{m.layers[1].name}/bias"]
+    # Keras's names, the weights' paths: the Sequential model's name, the
+    # layer's, the weight's ('sequential/dense/kernel' for the first model
+    # made in a process).
+    paths = [w.path for layer in m.layers for w in layer.weights]
+    assert paths == [f"{m.name}/{layer.name}/{part}" for layer in m.layers
+                     for part in ("kernel", "bias")]
     assert sorted(hist) == sorted(p + "/histogram" for p in paths)
     for path in paths:
         assert [d.step for d in hist[path + "/histogram"]] == [0, 2]  # every 2 epochs from 0

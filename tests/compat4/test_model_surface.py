@@ -427,7 +427,8 @@ def test_quantize_int8_matches_keras_both_ways(tmp_path):
     ours.quantize("int8")
     with pytest.warns(UserWarning):  # (Keras warns for layers it cannot quantize)
         theirs.quantize("int8")
-    assert [w.name for w in ours.weights] == [w.path for w in theirs.weights]
+    assert [(w.name, w.path) for w in ours.weights] == \
+        [(w.name, w.path) for w in theirs.weights]
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     want = np.asarray(theirs.predict(x, verbose=0))

@@ -133,7 +133,8 @@ def test_a_user_wrapper_trains_and_round_trips(tmp_path):
     pynn.utils.set_random_seed(2)
     model = pynn.Sequential([pynn.Input((4,)), Doubled(layers.Dense(3, activation="tanh")),
                              layers.Dense(2)])
-    assert [w.name for w in model.layers[0].weights][2:] == ["after/kernel", "after/bias"]
+    assert ["/".join(w.path.split("/")[-2:]) for w in model.layers[0].weights][2:] == \
+        ["after/kernel", "after/bias"]
     model.compile("sgd", "mse")
     g = np.random.default_rng(3)
     x, y = g.standard_normal((3, 4)).astype(np.float32), g.standard_normal((3, 2))

@@ -187,7 +187,8 @@ def test_bidirectional_matches_float64_reference(kind, merge_mode, return_sequen
     assert len(got) == len(want)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
-    assert [w.name for w in bi.weights] == [
+    assert [w.name for w in bi.weights] == ["kernel", "recurrent_kernel", "bias"] * 2
+    assert ["/".join(w.path.split("/")[-2:]) for w in bi.weights] == [
         f"forward_{bi.forward_layer.name[8:]}/{n}" for n in
         ("kernel", "recurrent_kernel", "bias")] + [
         f"backward_{bi.backward_layer.name[9:]}/{n}" for n in
@@ -221,7 +222,8 @@ def test_embedding_lookup_and_mask_zero():
     y = emb(ids)
     table = emb.embeddings.value
     np.testing.assert_array_equal(y, table[ids])
-    assert emb.weights[0].name == f"{emb.name}/embeddings"
+    assert (emb.weights[0].name, emb.weights[0].path) == ("embeddings",
+                                                          f"{emb.name}/embeddings")
     ctx = CallContext()
     emb.forward(ctx, ids.astype(np.int32), False)
     np.testing.assert_array_equal(emb.compute_mask(ctx, ids, None), ids != 0)

@@ -164,7 +164,8 @@ def test_cell_step_matches_the_layer(kind, extra):
 def test_weights_names_and_config():
     rnn = layers.RNN(layers.LSTMCell(4, name="lstm_cell"), return_sequences=True, name="rnn")
     model = pynn.Sequential([pynn.Input((STEPS, 3)), rnn])
-    assert [w.name for w in rnn.weights] == ["rnn/lstm_cell/kernel",
+    assert [w.name for w in rnn.weights] == ["kernel", "recurrent_kernel", "bias"]
+    assert [w.path.split("/", 1)[1] for w in rnn.weights] == ["rnn/lstm_cell/kernel",
                                               "rnn/lstm_cell/recurrent_kernel",
                                               "rnn/lstm_cell/bias"]
     assert [w.shape for w in rnn.weights] == [(3, 16), (4, 16), (16,)]

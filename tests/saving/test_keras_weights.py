@@ -129,7 +129,8 @@ def test_tf_keras_2_weight_files(tmp_path, h5py):
         f.create_group("input_1").attrs["weight_names"] = np.zeros((0,), "S1")
         for layer in ref.layers:
             group = f.create_group(layer.name)
-            wnames = [f"{w.name}:0".encode() for w in layer.weights]
+            # (TensorFlow 2's names: 'dense/kernel:0')
+            wnames = [f"{layer.name}/{w.name}:0".encode() for w in layer.weights]
             group.attrs["weight_names"] = np.array(wnames) if wnames else np.zeros((0,), "S1")
             for n, w in zip(wnames, layer.weights):
                 group.create_dataset(n.decode(), data=w.value.astype(np.float64))
