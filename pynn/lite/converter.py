@@ -1025,31 +1025,25 @@ def _multi_head_attention(ctx, step, k, xs):
     key and value projections as FULLY_CONNECTED over the last axis (the
     query's scaled by 1/sqrt(key_dim) in its weights), RESHAPE and
     TRANSPOSE to (batch, heads, steps, depth), BATCH_MATMUL of the queries
-    with the keys, a constant ADD for a causal mask, SOFTMAX, BATCH_MATMUL
-    with the values, TRANSPOSE and RESHAPE back, and the output
+    with the keys, the mask (see :func:`_mask_scores`), SOFTMAX,
+    BATCH_MATMUL with the values, TRANSPOSE and RESHAPE back, and the output
     FULLY_CONNECTED; the attention scores as a second output where the
     layer returns them.  Full integer calibrates the inner tensors from the
-    layer's weights (but with a causal mask, whose -1e9 no int8 range
-    holds)."""
+    layer's weights."""
     from ..layers.attention import MultiHeadAttention
     layer, g = step.layer, ctx.g
     options = layer._graph_options or {}
     if type(layer).call is not MultiHeadAttention.call:
         raise ctx.error(layer, "computes through its own call() and cannot be exported as "
                                "MultiHeadAttention")
-    if "attention_mask" in options or "masks" in options:
-        raise ctx.error(layer, "a constant attention_mask (an array given to the call) has no "
-                               "TensorFlow Lite form in pynn.lite; give it as a model input")
-    carried = [m for m in ctx.in_masks[:3] if m is not None]
-    masked = bool(carried) or options.get("mask_input")
+    if "masks" in options:
+        raise ctx.error(layer, "masks given as arrays to a call on graph tensors have no "
+                               "TensorFlow Lite form in pynn.lite; give them as model inputs")
     if layer.attention_axes not in (None, 1, (1,), [1], -2, (-2,), [-2]):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
     rank = len(query.shape)
-    if rank > 3 and masked:
-        raise ctx.error(layer, f"masks on inputs of rank {rank} have no TensorFlow Lite form "
-                               f"in pynn.lite")
     if rank > 3:
         # (attention over all the middle axes: over them flattened into one)
         if options.get("scores"):
@@ -1059,28 +1053,37 @@ def _multi_head_attention(ctx, step, k, xs):
                                                     x.shape[-1]), f"{layer.name}/{what}_flat")
                              for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
+    constant = _constant_keep(ctx, layer, options, xs, t, s)
+    tensor_masks = any(m is not None for m in ctx.in_masks[:3]) or options.get("mask_input")
     weights_of = {}  # what -> (kernel, bias) as written, for calibration
 
-    def values(inp):
+    def values(inp, masks):
         """The float values of the layer's inner tensors for the step's
-        inputs ``inp`` (calibration of a full-integer model)."""
+        inputs ``inp`` and their masks (calibration of a full-integer
+        model)."""
         x = {what: np.asarray(a, np.float64).reshape(len(a), -1, a.shape[-1])
              for what, a in zip(("query", "value", "key"), inp[:3])}
         out = {}
-        for what, (w, b) in weights_of.items():
+        for what in ("query", "value", "key"):
+            w, b = weights_of[what]
             y = x[what] @ w + (b if b is not None else 0.0)
             out[what] = y
             x[what] = y.reshape(len(y), y.shape[1], heads, -1).transpose(0, 2, 1, 3)
         sc = x["query"] @ x["key"].transpose(0, 1, 3, 2)
-        if options.get("causal"):
-            sc = sc + causal_mask
         out["scores"] = sc
-        e = np.exp(sc - sc.max(-1, keepdims=True))
+        keep = constant if constant is not None else np.ones((t, s))
+        if tensor_masks:
+            keep = keep * _keep_values(inp, masks, t, s)
+        e = np.exp(np.where(keep != 0, sc, -1e9) - np.where(keep != 0, sc, -1e9).max(
+            -1, keepdims=True))
         out["context"] = (e / e.sum(-1, keepdims=True)) @ x["value"]
+        merged = out["context"].transpose(0, 2, 1, 3).reshape(len(sc), t, -1)
+        w_out, b_out = weights_of["output"]
+        out["output"] = merged @ w_out + (b_out if b_out is not None else 0.0)
         return out
 
     def stat(what):
-        return (k, lambda inp: values(inp)[what])
+        return (k, ("masked", lambda inp, masks: values(inp, masks)[what]))
 
     def project(x, kernel, bias, depth, what, scale=1.0):
         w = ctx.value(layer, kernel, f"{what} kernel")
@@ -1096,38 +1099,27 @@ def _multi_head_attention(ctx, step, k, xs):
         return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
                              f"{layer.name}/{what}/split")
 
-    # (Keras's causal mask: query step i sees key steps up to i)
-    causal_mask = np.where(np.tril(np.ones((t, s), bool)), 0.0, -1e9).astype(np.float32)
-
     q = project(query, layer.query_kernel, layer.query_bias, layer.key_dim, "query",
                 1.0 / np.sqrt(layer.key_dim))
     kk = project(key, layer.key_kernel, layer.key_bias, layer.key_dim, "key")
     v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
-    causal = options.get("causal")
-    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s),
-                            None if causal or masked else stat("scores"))
+    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s), stat("scores"))
     g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
                                                                      "AdjY": True}), layer.name)
     keep = None
-    if masked:
-        keep = _attention_keep(ctx, layer, xs, t, s, causal)
-        # where(keep, scores, -1e9) as scores * keep + (keep - 1) * 1e9 (exact for 0/1)
-        bias = ctx.with_constant(layer, "MUL", ctx.with_constant(
-            layer, "SUB", keep, 1.0, f"{layer.name}/mask_off", None), 1e9,
-            f"{layer.name}/mask_bias", None)
-        scores = ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", scores, keep,
-                                                     f"{layer.name}/masked_scores", None),
-                            bias, f"{layer.name}/masked", None)
-    elif causal:
-        scores = ctx.binary(layer, "ADD", scores,
-                            g.constant(f"{layer.name}/causal_mask", causal_mask[None, None],
-                                       role="param"), f"{layer.name}/causal", stat("scores"))
+    if tensor_masks:
+        keep = _attention_keep(ctx, layer, xs, t, s, constant)
+    elif constant is not None:
+        keep = g.constant(f"{layer.name}/mask", constant[None, None].astype(np.float32),
+                          role="param")
+    if keep is not None:
+        scores = _mask_scores(ctx, layer, scores, keep)
     weights = ctx.unary(layer, "SOFTMAX", scores, f"{layer.name}/attention_scores", None,
                         _ACTIVATION_OPTIONS["SOFTMAX"])
     if keep is not None and (layer.dropout > 0 or options.get("scores")):
         # (as pynn's layer: the masked weights zeroed, as Keras's Softmax layer)
         weights = ctx.binary(layer, "MUL", weights, keep, f"{layer.name}/attention_weights",
-                             None)
+                             ("range", 0.0, 1.0))
     query_mask = ctx.in_masks[0]
     if query_mask is not None:
         ctx.out_masks = [query_mask, None]
@@ -1144,31 +1136,106 @@ def _multi_head_attention(ctx, step, k, xs):
     w = w.reshape(heads * layer.value_dim, w.shape[-1])
     b = ctx.value(layer, layer.output_bias, "output bias") \
         if layer.output_bias is not None else None
+    weights_of["output"] = (w, b)
     out_shape = _out_shape(ctx, step)
     out = ctx.fully_connected(layer, context, w, b, f"{layer.name}/attention_output",
                               step.name if rank == 3 else f"{layer.name}/output_flat",
-                              (None, t, out_shape[-1]), (k, "out") if rank == 3 else None)
+                              (None, t, out_shape[-1]), (k, "out") if rank == 3 else
+                              stat("output"))
     if rank > 3:
         return ctx.reshape(layer, out, out_shape, step.name, (k, "out"))
     return [out, weights] if options.get("scores") else out
 
 
-def _attention_keep(ctx, layer, xs, t, s, causal):
+def _constant_keep(ctx, layer, options, xs, t, s):
+    """The part of the attention mask known when exporting, as a (T, S)
+    0/1 array: the causal mask times a constant ``attention_mask`` given
+    to the call (the same for every row of the batch); None when there is
+    neither."""
+    keep = np.tril(np.ones((t, s), np.float32)) if options.get("causal") else None
+    given = options.get("attention_mask")
+    if given is None:
+        return keep
+    steps = tuple(xs[0].shape[1:-1]) + tuple(xs[1].shape[1:-1])
+    m = np.asarray(given) != 0
+    if m.ndim == len(steps) + 1:
+        if m.shape[0] != 1 and not np.all(m == m[:1]):
+            raise ctx.error(layer, f"its constant attention_mask of shape {m.shape} differs "
+                                   f"between the rows of the batch, which a TFLite model of "
+                                   f"any batch size cannot hold; give it as a model input")
+        m = m[0]
+    try:
+        m = np.broadcast_to(m, steps).reshape(t, s).astype(np.float32)
+    except ValueError:
+        raise ctx.error(layer, f"its constant attention_mask of shape "
+                               f"{np.shape(given)} does not fit the attention's "
+                               f"(batch, {', '.join(map(str, steps))})") from None
+    return m if keep is None else keep * m
+
+
+def _keep_values(inp, masks, t, s):
+    """The 0/1 mask (batch, T, S) of the masks the step's inputs ``inp``
+    carry (``masks``: one per input, or None) and a given attention_mask
+    input (calibration)."""
+    keep = np.ones((len(inp[0]), t, s))
+    q_mask, v_mask, k_mask = (masks or [None] * 3)[:3]
+    if q_mask is not None:
+        keep = keep * np.reshape(q_mask, (-1, t, 1))
+    for m in (v_mask, k_mask):
+        if m is not None:
+            keep = keep * np.reshape(m, (-1, 1, s))
+    if len(inp) > 3:
+        given = np.asarray(inp[3])
+        keep = keep * ((given if given.ndim == 3 else given.reshape(-1, t, s)) != 0)
+    return keep[:, None]
+
+
+# Full integer: how far below the smallest calibrated score a masked one is
+# put (its softmax weight below exp(-12) of the row's largest); TFLite's
+# int8 range cannot hold Keras's -1e9.
+MASK_MARGIN = 12.0
+
+
+def _mask_scores(ctx, layer, scores, keep):
+    """Keras's where(keep, scores, -1e9) as ``scores * keep + (keep - 1) *
+    fill``, exact for a 0/1 ``keep`` (a tensor, or a constant (1, 1, T, S)),
+    with fill 1e9.  Full integer sets fill from the scores' calibrated
+    range (``MASK_MARGIN`` below their minimum) and the ranges of the
+    tensors after it (the ``("mask", scores, what)`` statistics)."""
+    g = ctx.g
+    fill = g.constant(f"{layer.name}/mask_fill", np.array([1e9], np.float32),
+                      role="mask_fill")
+    fill.stat = ("mask", scores, "fill")
+    off = ctx.with_constant(layer, "SUB", keep, 1.0, f"{layer.name}/mask_off",
+                            ("range", -1.0, 0.0)) if not keep.is_constant else \
+        g.constant(f"{layer.name}/mask_off", keep.data - 1.0, role="param")
+    bias = ctx.binary(layer, "MUL", off, fill, f"{layer.name}/mask_bias",
+                      ("mask", scores, "bias"))
+    kept = ctx.binary(layer, "MUL", scores, keep, f"{layer.name}/masked_scores",
+                      ("mask", scores, "kept"))
+    return ctx.binary(layer, "ADD", kept, bias, f"{layer.name}/masked",
+                      ("mask", scores, "masked"))
+
+
+def _attention_keep(ctx, layer, xs, t, s, constant):
     """Keras's attention mask as a float32 0/1 tensor (batch, 1, T, S): the
     product of the query's mask (batch, T, 1), the value's and the key's
-    (batch, 1, S), the causal mask and a given attention_mask (nonzero
-    kept: NOT_EQUAL 0, CAST)."""
+    (batch, 1, S), the constant part (causal, a constant attention_mask)
+    and a given attention_mask (nonzero kept: NOT_EQUAL 0, CAST); masks
+    over several steps axes (inputs of rank 4 and more) flattened."""
     from .sequence import _float_mask
     g = ctx.g
-    base = np.tril(np.ones((t, s), np.float32)) if causal else np.ones((t, s), np.float32)
+    base = constant if constant is not None else np.ones((t, s), np.float32)
     keep = g.constant(f"{layer.name}/mask_base", base[None], role="param")
     query_mask, value_mask, key_mask = ctx.in_masks[:3]
     parts = []
     if query_mask is not None:
-        parts.append(ctx.reshape(layer, query_mask, (None, t, 1), f"{layer.name}/query_mask"))
+        parts.append(ctx.reshape(layer, query_mask, (None, t, 1), f"{layer.name}/query_mask",
+                                 ("range", 0.0, 1.0)))
     for m, what in ((value_mask, "value"), (key_mask, "key")):
         if m is not None and not (what == "key" and m is value_mask):
-            parts.append(ctx.reshape(layer, m, (None, 1, s), f"{layer.name}/{what}_mask"))
+            parts.append(ctx.reshape(layer, m, (None, 1, s), f"{layer.name}/{what}_mask",
+                                     ("range", 0.0, 1.0)))
     if len(xs) > 3:
         present = xs[3]
         if present.dtype != np.bool_:
@@ -1176,10 +1243,14 @@ def _attention_keep(ctx, layer, xs, t, s, causal):
             present = g.activation(f"{layer.name}/attention_mask_bool",
                                    (None,) + tuple(xs[3].shape[1:]), dtype=np.bool_)
             g.add("NOT_EQUAL", [xs[3], zero], [present], None, layer.name)
-        parts.append(_float_mask(ctx, layer, present, f"{layer.name}/attention_mask"))
+        given = _float_mask(ctx, layer, present, f"{layer.name}/attention_mask")
+        if len(given.shape) > 3:  # (over several steps axes)
+            given = ctx.reshape(layer, given, (None, t, s), f"{layer.name}/attention_mask_flat",
+                                ("range", 0.0, 1.0))
+        parts.append(given)
     for i, m in enumerate(parts):
-        keep = ctx.binary(layer, "MUL", keep, m, f"{layer.name}/mask_{i}", None)
-    return ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask")
+        keep = ctx.binary(layer, "MUL", keep, m, f"{layer.name}/mask_{i}", ("range", 0.0, 1.0))
+    return ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask", ("range", 0.0, 1.0))
 
 
 def _normalized_fn(i, axis):

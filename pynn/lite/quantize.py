@@ -54,7 +54,8 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "SUB", "CONCATENATION", "MAXIMUM", "MINIMUM", "BATCH_MATMUL", "L2_NORMALIZATION",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
-            "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG"}
+            "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
+            "EQUAL"}
 # Ops of the recurrent layers (their fused ops, the FILL of their zero
 # states, the steps of an unrolled GRU).
 RECURRENT_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "FILL",
@@ -280,6 +281,7 @@ def calibrate(model, graph, batches):
 
 
 def _calibrate(model, graph, batches):
+    from ..models.functional import run_masked
     from ..models.passes import inference_program
     program = inference_program(model)
     wanted = {}
@@ -296,6 +298,26 @@ def _calibrate(model, graph, batches):
 
     state = program.new_state()
     dtypes = [np.dtype(d) for d in model._input_dtypes(len(program.input_slots))]
+    index = {id(step): k for k, step in enumerate(program.steps)}
+
+    def compute(step, ctx, x):
+        k = index[id(step)]
+        for t in wanted.get(k, []):  # before the step's own call reuses its buffers
+            kind = t.stat[1]
+            if kind == "pre":
+                record(t, _preactivation(step, x))
+            elif isinstance(kind, tuple) and kind[0] == "pre":  # f(pre-activation)
+                record(t, kind[1](_preactivation(step, x)))
+            elif isinstance(kind, tuple) and kind[0] == "masked":  # f(inputs, their masks)
+                record(t, kind[1](x, ctx.mask))
+            elif callable(kind):
+                record(t, kind(x))
+        y = step.run(ctx, x)
+        for t in wanted.get(k, []):
+            if t.stat[1] == "out":  # (the first output of several)
+                record(t, y if step.single_out else y[0])
+        return np.array(y) if step.single_out else [np.array(v) for v in y]
+
     for batch in batches:
         xs = [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)]
         for t in wanted.get("input", []):
@@ -303,23 +325,9 @@ def _calibrate(model, graph, batches):
         vals = [None] * len(program.shapes)
         for s, x in zip(program.input_slots, xs):
             vals[s] = x
-        for k, step in enumerate(program.steps):
-            x = vals[step.ins[0]] if step.single_in else [vals[i] for i in step.ins]
-            needs = wanted.get(k, [])
-            for t in needs:  # before the step's own call reuses its buffers
-                kind = t.stat[1]
-                if kind == "pre":
-                    record(t, _preactivation(step, x))
-                elif isinstance(kind, tuple) and kind[0] == "pre":  # f(pre-activation)
-                    record(t, kind[1](_preactivation(step, x)))
-                elif callable(kind):
-                    record(t, kind(x))
-            y = step.run(state[k], x)
-            for t in needs:
-                if t.stat[1] == "out":
-                    record(t, y)
-            for o, v in zip(step.outs, [y] if step.single_out else y):
-                vals[o] = np.array(v)
+        # (the masks the inputs carry reach the steps that use them, as in
+        # predict)
+        run_masked(program.steps, state, vals, [None] * len(program.shapes), compute)
     return ranges
 
 
@@ -337,20 +345,28 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                                data=np.array([-1.0], np.float32), role="param")
             op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
-        if op.code not in INT8_OPS:
+        floats = [t for t in op.inputs + op.outputs if t is not None and t.dtype == np.float32]
+        if op.code not in INT8_OPS and floats and not _mask_cast(op):
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
                          + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else "")
                          + ("; recurrent layers (LSTM, GRU, SimpleRNN) export as float32, "
                             "float16 or dynamic range" if op.code in RECURRENT_OPS else ""))
+    _known_ranges(graph, ranges)
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
         if t.dtype == np.float32:  # (token ids stay int32)
             _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
+        if op.code in ("NOT_EQUAL", "EQUAL"):
+            # (a mask's comparison with a constant, in the other input's
+            # parameters)
+            for i, c in enumerate(op.inputs):
+                if c.is_constant and c.dtype == np.float32:
+                    op.inputs[i] = _int8_constant(c, op.inputs[1 - i].quant)
         if out.dtype != np.float32:
-            continue  # a shape computed at run time (int32) stays as it is
+            continue  # a shape computed at run time (int32), a mask, stay as they are
         if op.code == "GATHER":
             # rows of the int8 table keep its parameters
             table = op.inputs[0]
@@ -358,6 +374,13 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                 table.data.min(), table.data.max())))
             q = op.inputs[0].quant
             out.quant = Quant(q.scale.copy(), q.zero_point.copy())
+        elif _mask_cast(op):
+            # a 0/1 mask: bool to the integers 0 and 1, which are the values
+            # themselves at scale 1
+            from .writer import _tflite
+            table, fields = op.options
+            op.options = (table, {**fields, "OutDataType": _tflite()[1].TensorType.INT8})
+            out.quant = Quant(np.float32(1.0), 0)
         elif op.code in SAME_SCALE_OPS:
             q = op.inputs[0].quant
             out.quant = Quant(q.scale.copy(), q.zero_point.copy())
@@ -387,6 +410,39 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         if not t.is_constant and t.dtype == np.float32:
             t.dtype = np.dtype(np.int8)
     _interface(graph, input_type, output_type)
+
+
+def _mask_cast(op):
+    """A CAST of booleans to a float32 0/1 mask (Embedding(mask_zero=True),
+    Masking, attention masks given as inputs)."""
+    return op.code == "CAST" and op.inputs[0].dtype == np.bool_ and \
+        op.outputs[0].dtype == np.float32
+
+
+def _known_ranges(graph, ranges):
+    """Ranges known without calibration: ``("range", lo, hi)`` (a 0/1
+    mask), and those of an attention mask's fill (see
+    converter._mask_scores): the fill constant becomes MASK_MARGIN more than
+    the scores reach below 0, so that a masked score, -fill, is that far
+    below any row's smallest."""
+    from .converter import MASK_MARGIN
+    for t in graph.tensors():
+        if t.stat is None or t.stat[0] not in ("range", "mask"):
+            continue
+        if t.stat[0] == "range":
+            ranges[id(t)] = t.stat[1:]
+            continue
+        scores, what = t.stat[1:]
+        r = ranges.get(id(scores))
+        if r is None:
+            continue  # (refused where the scores are quantized)
+        lo, hi = min(r[0], 0.0), max(r[1], 0.0)
+        fill = MASK_MARGIN - lo
+        if what == "fill":
+            t.data = np.array([fill], np.float32)
+        else:
+            ranges[id(t)] = {"bias": (-fill, 0.0), "kept": (lo, hi),
+                             "masked": (-fill, hi)}[what]
 
 
 def _int8_constant(c, quant):

@@ -126,7 +126,7 @@ def test_masked_models_quantized(mode):
 
 def test_full_integer_masked_model_is_refused_naming_the_layer():
     model = ids_model(layers.LSTM(5))
-    with pytest.raises(pynn.lite.ConversionError, match="embedding.*no int8 kernel"):
+    with pytest.raises(pynn.lite.ConversionError, match="lstm.*no int8 kernel"):
         convert(model, "int8", data=padded_ids())
 
 

@@ -1,0 +1,156 @@
+"""TFLite export of attention masks in every mode (causal, constant,
+carried, given as inputs or by ops.not_equal; float32, float16, dynamic
+range and full integer, where Keras's -1e9 fill is set from the scores'
+calibrated range), checked in the LiteRT interpreter against predict."""
+import numpy as np
+import pytest
+
+import pynn
+from litehelp import op_names, run_all
+from pynn import layers, ops
+from pynn.utils import set_random_seed
+
+STEPS, VOCAB = 7, 30
+MODES = [None, "float16", "dynamic", "int8"]
+# float32, float16, dynamic range: absolute; int8: a fraction of the
+# output's span (the book models' tolerance, test_book_models_export)
+TOLERANCE = {None: 1e-4, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.06}
+
+
+def convert(model, mode, calib, int8_only=False):
+    conv = pynn.lite.TFLiteConverter.from_keras_model(model)
+    if mode is not None:
+        conv.optimizations = [pynn.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [np.float16]
+    if mode == "int8":
+        conv.representative_dataset = lambda: ([x[i:i + 1] for x in calib]
+                                               for i in range(len(calib[0])))
+        if int8_only:
+            conv.target_spec.supported_ops = [pynn.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return conv.convert()
+
+
+def check(model, xs, mode, int8_only=False):
+    """Export ``model`` in ``mode`` (int8 calibrated on ``xs``) and compare
+    the interpreter's outputs on ``xs`` with predict's."""
+    want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    want = want if isinstance(want, list) else [want]
+    flat = convert(model, mode, xs, int8_only)
+    for got, w in zip(run_all(flat, xs), want):
+        assert got.shape == w.shape
+        tol = TOLERANCE[mode] * (float(w.max() - w.min()) if mode == "int8" else 1.0)
+        np.testing.assert_allclose(got, w, rtol=0 if mode == "int8" else 1e-4, atol=tol)
+    return flat
+
+
+def padded_ids(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, VOCAB, (n, STEPS)).astype(np.int32)
+    for row, length in zip(x, rng.integers(1, STEPS + 1, n)):
+        row[length:] = 0
+    return x
+
+
+def features(n=32, seed=1, shape=(STEPS, 8)):
+    return np.random.default_rng(seed).normal(size=(n,) + shape).astype(np.float32)
+
+
+def gpt_block():
+    """A decoder block of text generation (keras.io / DLwP): token and
+    position embeddings, causal self-attention, the next token's logits."""
+    set_random_seed(1)
+    ids = pynn.Input((STEPS,), dtype="int32")
+    x = layers.Embedding(VOCAB, 16)(ids) + \
+        layers.Embedding(STEPS, 16)(ops.arange(0, STEPS))
+    a = layers.MultiHeadAttention(2, 8)(x, x, use_causal_mask=True)
+    x = layers.LayerNormalization(epsilon=1e-6)(x + a)
+    f = layers.Dense(16)(layers.Dense(32, activation="relu")(x))
+    x = layers.LayerNormalization(epsilon=1e-6)(x + f)
+    return pynn.Model(ids, layers.Dense(VOCAB)(x))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_causal_text_generation_block(mode):
+    model = gpt_block()
+    ids = padded_ids()
+    # the causal mask matters: a later token changes no earlier logits
+    changed = ids.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % VOCAB
+    a, b = model.predict(ids, verbose=0), model.predict(changed, verbose=0)
+    assert np.array_equal(a[:, :-1], b[:, :-1]) and not np.allclose(a[:, -1], b[:, -1])
+    flat = check(model, [ids], mode)
+    if mode == "int8":
+        assert "DEQUANTIZE" in op_names(flat)  # only the float32 output's
+
+
+def _constant_mask_model(mask, causal=False, shape=(STEPS, 8)):
+    set_random_seed(2)
+    inp = pynn.Input(shape)
+    out = layers.MultiHeadAttention(2, 4)(inp, inp, attention_mask=mask,
+                                          use_causal_mask=causal)
+    return pynn.Model(inp, out)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", ["tril", "batch_of_one_and_causal", "rank_4"])
+def test_constant_attention_mask(case, mode):
+    band = np.abs(np.arange(STEPS)[:, None] - np.arange(STEPS)[None]) < 3
+    if case == "tril":
+        model, x = _constant_mask_model(np.tril(np.ones((STEPS, STEPS)))), features()
+    elif case == "batch_of_one_and_causal":
+        model, x = _constant_mask_model(band[None], causal=True), features()
+    else:
+        # attention over both middle axes of (batch, 3, 4, 8): the mask
+        # (3, 4, 3, 4), the same for every row
+        mask = np.random.default_rng(3).random((3, 4, 3, 4)) > 0.3
+        model, x = _constant_mask_model(mask, shape=(3, 4, 8)), features(shape=(3, 4, 8))
+    unmasked = _constant_mask_model(None, shape=x.shape[1:])
+    assert not np.allclose(model.predict(x, verbose=0), unmasked.predict(x, verbose=0))
+    check(model, [x], mode)
+
+
+def _carried_mask_model(causal):
+    set_random_seed(3)
+    inp = pynn.Input((STEPS,), dtype="int32")
+    e = layers.Embedding(VOCAB, 8, mask_zero=True)(inp)
+    a = layers.MultiHeadAttention(2, 4)(e, e, use_causal_mask=causal)
+    return pynn.Model(inp, layers.Dense(3)(layers.LayerNormalization()(e + a)))
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["padding", "causal"])
+def test_full_integer_carried_padding_mask(causal):
+    model = _carried_mask_model(causal)
+    check(model, [padded_ids()], "int8")
+    flat = check(model, [padded_ids()], "int8", int8_only=True)
+    assert {"NOT_EQUAL", "CAST", "SOFTMAX"} <= set(op_names(flat))
+
+
+def test_full_integer_mask_input_and_not_equal_mask():
+    set_random_seed(4)
+    inp, given = pynn.Input((STEPS, 8)), pynn.Input((STEPS, STEPS))
+    out = layers.MultiHeadAttention(2, 4)(inp, inp, attention_mask=given)
+    mask = (np.random.default_rng(5).random((32, STEPS, STEPS)) > 0.4).astype(np.float32)
+    check(pynn.Model([inp, given], out), [features(), mask], "int8")
+    # the keras.io pattern: mask = ops.expand_dims(ops.not_equal(ids, 0), 1)
+    ids = pynn.Input((STEPS,), dtype="int32")
+    e = layers.Embedding(VOCAB, 8)(ids)
+    m = ops.expand_dims(ops.not_equal(ids, 0), 1)
+    a = layers.MultiHeadAttention(2, 4)(e, e, attention_mask=m)
+    check(pynn.Model(ids, layers.Dense(2)(a)), [padded_ids()], "int8")
+
+
+def test_full_integer_masked_weights_stay_zero_for_large_scores():
+    # The int8 fill is set below the smallest calibrated score: the masked
+    # weights stay zero however large the scores grow.
+    set_random_seed(6)
+    inp = pynn.Input((STEPS, 8))
+    out, scores = layers.MultiHeadAttention(2, 4)(inp, inp, use_causal_mask=True,
+                                                  return_attention_scores=True)
+    model = pynn.Model(inp, [out, scores])
+    check(model, [features()], "int8")
+    x = features() * 4.0  # (beyond int8's accuracy there, but not beyond its masking)
+    _, weights = run_all(convert(model, "int8", [x]), [x])
+    above = np.triu(np.ones((STEPS, STEPS), bool), 1)
+    assert np.abs(weights[..., above]).max() <= 1 / 256
+    assert np.allclose(weights.sum(-1), 1.0, atol=0.05)
