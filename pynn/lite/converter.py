@@ -127,6 +127,9 @@ class _Context:
         # pynn carries a mask the exporter cannot write; the current
         # step's input masks, and the output masks its handler made.
         self.masks = {}
+        # (masks given to calls as graph tensors, as float32 0/1 tensors, by
+        # the tensor's id)
+        self.given = {}
         self.in_masks = []
         self.out_masks = None
 
@@ -1903,10 +1906,11 @@ def _check_masks(ctx, step, kind):
     """A step whose values depend on a mask its input carries is exported
     with that mask, or refused: never written as if there were none."""
     layer = step.layer
-    if step.mask_ins:
+    if step.mask_ins and kind not in _MASKED_HANDLERS:
         raise ctx.error(layer, "it is given a mask as a tensor of the graph (mask=, "
-                               "query_mask=, ...), which pynn.lite does not write; give the "
-                               "mask through Embedding(mask_zero=True) or Masking instead")
+                               "query_mask=, ...), which pynn.lite does not write for this "
+                               "layer; exported with such masks: "
+                               f"{', '.join(sorted(_MASKED_HANDLERS))}")
     carried = [t._has_mask for t in step.nodes[0].input_tensors]
     if not any(carried):
         return
@@ -1923,6 +1927,37 @@ def _check_masks(ctx, step, kind):
     if any(m is _UNKNOWN_MASK for m in ctx.in_masks):
         raise ctx.error(layer, "the mask its input carries was combined by a layer before it "
                                "in a way pynn.lite does not write; it cannot be exported")
+
+
+def _given_masks(ctx, step, xs, given):
+    """Masks given to the call as graph tensors (``gru(x, mask=m)``,
+    ``mha(q, v, query_mask=m)``) in place of the ones its inputs carry, as
+    float32 0/1 tensors (batch, steps): booleans CAST, numbers NOT_EQUAL 0
+    first, as pynn reads them."""
+    from .sequence import _float_mask
+    layer, g = step.layer, ctx.g
+    layout = step.node.mask_layout
+    flags = [True] + [False] * (len(xs) - 1) if layout == "single" else list(layout)
+    given = iter(given)
+    for i, flag in enumerate(flags):
+        if not flag:
+            continue
+        m = next(given)
+        want = tuple(xs[i].shape[:2])
+        if len(m.shape) != 2 or tuple(m.shape[1:]) != want[1:]:
+            raise ctx.error(layer, f"the mask given for its input {i} has shape "
+                                   f"{_fmt(m.shape)}; pynn.lite writes masks of shape "
+                                   f"{_fmt((None,) + want[1:])} (batch, steps)")
+        done = ctx.given.get(id(m))
+        if done is None:
+            present = m
+            if m.dtype != np.bool_:
+                present = g.activation(f"{m.name}/mask_bool", (None,) + m.shape[1:],
+                                       dtype=np.bool_)
+                g.add("NOT_EQUAL", [m, g.scalar(f"{m.name}/mask_zero", 0, m.dtype)],
+                      [present], None, layer.name)
+            done = ctx.given[id(m)] = _float_mask(ctx, layer, present, f"{m.name}/mask")
+        ctx.in_masks[i] = done
 
 
 def _carry_masks(ctx, step, ys):
@@ -1950,6 +1985,8 @@ def _emit_steps(ctx, program, tensors):
         ctx.in_masks = [ctx.masks.get(s) for s in step.ins]
         ctx.out_masks = None
         _check_masks(ctx, step, kind)
+        if step.mask_ins:
+            _given_masks(ctx, step, xs, [tensors[s] for s in step.mask_ins])
         y = handler(ctx, step, k, xs)
         ys = y if isinstance(y, list) else [y]
         for s, t in zip(step.outs, ys):
@@ -2034,9 +2071,9 @@ def build_graph(model):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} has shape "
                                   f"{_fmt(t.shape)} with an unknown dimension other than the "
                                   f"batch; TFLite needs them known")
-        if t.dtype not in ("float32", "int32"):
+        if t.dtype not in ("float32", "int32", "bool"):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
-                                  f"pynn.lite exports float32 and int32 inputs")
+                                  f"pynn.lite exports float32, int32 and bool (mask) inputs")
     program = inference_program(model)
     _check_exportable(program)
 

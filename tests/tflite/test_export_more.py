@@ -1,7 +1,8 @@
-"""TFLite export of attention masks in every mode (causal, constant,
-carried, given as inputs or by ops.not_equal; float32, float16, dynamic
-range and full integer, where Keras's -1e9 fill is set from the scores'
-calibrated range), checked in the LiteRT interpreter against predict."""
+"""TFLite export, checked in the LiteRT interpreter against predict:
+attention masks in every mode (causal, constant, carried, given as inputs
+or by ops.not_equal; float32, float16, dynamic range and full integer,
+where Keras's -1e9 fill is set from the scores' calibrated range); masks
+given to layers as graph tensors (``gru(x, mask=m)``)."""
 import numpy as np
 import pytest
 
@@ -154,3 +155,64 @@ def test_full_integer_masked_weights_stay_zero_for_large_scores():
     above = np.triu(np.ones((STEPS, STEPS), bool), 1)
     assert np.abs(weights[..., above]).max() <= 1 / 256
     assert np.allclose(weights.sum(-1), 1.0, atol=0.05)
+
+
+def _mask_changes(model, xs, i):
+    """The model's answer depends on its mask input ``i``."""
+    unmasked = list(xs)
+    unmasked[i] = np.ones_like(xs[i])
+    assert not np.allclose(model.predict(xs, verbose=0), model.predict(unmasked, verbose=0))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "SimpleRNN"])
+def test_mask_from_ops_not_equal_given_to_a_recurrent_layer(kind):
+    set_random_seed(7)
+    ids = pynn.Input((STEPS,), dtype="int32")
+    e = layers.Embedding(VOCAB, 4)(ids)
+    y = getattr(layers, kind)(5, return_sequences=True)(e, mask=ops.not_equal(ids, 0))
+    # (the recurrent output carries the mask on to the pooling)
+    model = pynn.Model(ids, layers.Dense(2)(layers.GlobalAveragePooling1D()(y)))
+    x = padded_ids(8)
+    unmasked = pynn.Model(ids, layers.Dense(2)(layers.GlobalAveragePooling1D()(
+        model.layers[2](e))))
+    assert not np.allclose(model.predict(x, verbose=0), unmasked.predict(x, verbose=0))
+    for mode in (None, "float16", "dynamic"):
+        flat = check(model, [x], mode)
+    assert "NOT_EQUAL" in op_names(flat)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int32"])
+def test_mask_given_as_a_model_input(dtype):
+    set_random_seed(8)
+    x_in, m_in = pynn.Input((STEPS, 3)), pynn.Input((STEPS,), dtype=dtype)
+    y = layers.Bidirectional(layers.LSTM(4, return_sequences=True))(x_in, mask=m_in)
+    y = layers.GRU(3)(y)
+    model = pynn.Model([x_in, m_in], y)
+    xs = [features(8, shape=(STEPS, 3)), (padded_ids(8) != 0).astype(dtype)]
+    _mask_changes(model, xs, 1)
+    check(model, xs, None)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_query_and_value_masks_given_to_attention(mode):
+    set_random_seed(9)
+    q, qm = pynn.Input((STEPS, 8)), pynn.Input((STEPS,))
+    a = layers.MultiHeadAttention(2, 4)(q, q, query_mask=qm, value_mask=qm)
+    model = pynn.Model([q, qm], a)
+    xs = [features(), (padded_ids() != 0).astype(np.float32)]
+    _mask_changes(model, xs, 1)
+    check(model, xs, mode)
+
+
+def test_mask_given_to_pooling_and_a_layer_without_a_form_refused_by_name():
+    set_random_seed(10)
+    x_in, m_in = pynn.Input((STEPS, 3)), pynn.Input((STEPS,))
+    pooled = layers.GlobalAveragePooling1D(name="pool")(x_in, mask=m_in)
+    model = pynn.Model([x_in, m_in], pooled)
+    check(model, [features(4, shape=(STEPS, 3)), (padded_ids(4) != 0).astype(np.float32)],
+          None)
+    att = layers.Attention(name="dot")
+    q_in = pynn.Input((STEPS, 3))
+    model = pynn.Model([q_in, m_in], att([q_in, q_in], mask=[m_in, m_in]))
+    with pytest.raises(pynn.lite.ConversionError, match="'dot'"):
+        convert(model, None, None)
