@@ -130,6 +130,7 @@ class _Context:
         # (masks given to calls as graph tensors, as float32 0/1 tensors, by
         # the tensor's id)
         self.given = {}
+        self.unroll = False
         self.in_masks = []
         self.out_masks = None
 
@@ -2003,6 +2004,7 @@ class _TracedContext(_Context):
     def __init__(self, outer, program, prefix):
         super().__init__(outer.model, outer.g, outer.fusable, program)
         self.prefix = prefix
+        self.unroll = outer.unroll
 
     def out_tensor(self, layer, name, shape, stat, dtype=np.float32):
         return super().out_tensor(layer, f"{self.prefix}/{name}", shape, None, dtype)
@@ -2052,9 +2054,10 @@ def _traced_call(ctx, step, k, xs):
     return outs if len(outs) > 1 else outs[0]
 
 
-def build_graph(model):
+def build_graph(model, unroll=False):
     """The float32 TFLite graph of a built pynn model (any number of inputs
-    and outputs)."""
+    and outputs).  ``unroll``: recurrent layers unrolled into ops that have
+    int8 kernels (full integer), not UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN."""
     from ..models import Model
     from ..models.passes import inference_program
     if not isinstance(model, Model):
@@ -2085,6 +2088,7 @@ def build_graph(model):
                                      stat=("input", i), dtype=np.dtype(t.dtype))
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
+    ctx.unroll = unroll
     _emit_steps(ctx, program, tensors)
     outputs = []
     names = model.output_names

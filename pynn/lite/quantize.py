@@ -21,12 +21,16 @@ full integer
     output channel, biases int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
     outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
     0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
-    MEAN, SLICE, TRANSPOSE, TILE, the resizes) keep their input's
-    quantization, as GATHER keeps its int8 table's; NEG becomes MUL by -1
-    (its int8 kernel ignores the zero point); shapes computed at run time
-    (SHAPE and what follows it) and token ids stay int32.  The model's input and output
-    are float32 with QUANTIZE and DEQUANTIZE ops at the ends, or int8 /
-    uint8 when asked.
+    MEAN, SLICE, TRANSPOSE, TILE, the resizes, UNPACK, SPLIT, REVERSE_V2)
+    keep their input's quantization, as GATHER keeps its int8 table's; NEG
+    becomes MUL by -1 (its int8 kernel ignores the zero point); shapes
+    computed at run time (SHAPE and what follows it), token ids and
+    boolean masks stay as they are, and a mask CAST to numbers is int8 0
+    and 1 at scale 1.  Recurrent layers are unrolled (the graph is built
+    with ``unroll=True``), each step's tensors calibrated on their own;
+    an attention mask's fill is set below the scores' calibrated range.
+    The model's input and output are float32 with QUANTIZE and DEQUANTIZE
+    ops at the ends, or int8 / uint8 when asked.
 """
 import numpy as np
 
@@ -40,13 +44,15 @@ DYNAMIC_MIN_ELEMENTS = 1024
 # values without computing new ones).
 SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "PADV2",
                   "MEAN", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "TRANSPOSE",
-                  "TILE"}
+                  "TILE", "UNPACK", "SPLIT", "REVERSE_V2"}
+# Ops with several outputs, or whose values are not their first input.
+_VALUES_INPUT = {"SPLIT": 1}
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
                 "TANH": (1.0 / 128.0, 0), "L2_NORMALIZATION": (1.0 / 128.0, 0)}
 # Ops whose int8 kernels need every input quantized as the output is
 # (they compare or copy quantized values): inputs with other parameters
 # are requantized by a QUANTIZE op in front.
-SHARED_SCALE_OPS = {"CONCATENATION", "MAXIMUM", "MINIMUM"}
+SHARED_SCALE_OPS = {"CONCATENATION", "MAXIMUM", "MINIMUM", "PACK"}
 # Builtin ops that have int8 kernels in the interpreter.
 INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "AVERAGE_POOL_2D", "MEAN", "REDUCE_MAX", "RESHAPE", "PAD", "PADV2", "SOFTMAX",
@@ -55,11 +61,7 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
             "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
-            "EQUAL"}
-# Ops of the recurrent layers (their fused ops, the FILL of their zero
-# states, the steps of an unrolled GRU).
-RECURRENT_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "FILL",
-                 "UNPACK", "PACK", "SPLIT", "REVERSE_V2"}
+            "EQUAL", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -349,9 +351,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
         if op.code not in INT8_OPS and floats and not _mask_cast(op):
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
-                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else "")
-                         + ("; recurrent layers (LSTM, GRU, SimpleRNN) export as float32, "
-                            "float16 or dynamic range" if op.code in RECURRENT_OPS else ""))
+                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
     _known_ranges(graph, ranges)
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
@@ -382,8 +382,9 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             op.options = (table, {**fields, "OutDataType": _tflite()[1].TensorType.INT8})
             out.quant = Quant(np.float32(1.0), 0)
         elif op.code in SAME_SCALE_OPS:
-            q = op.inputs[0].quant
-            out.quant = Quant(q.scale.copy(), q.zero_point.copy())
+            q = op.inputs[_VALUES_INPUT.get(op.code, 0)].quant
+            for o in op.outputs:
+                o.quant = Quant(q.scale.copy(), q.zero_point.copy())
         elif op.code in FIXED_OUTPUT:
             scale, zp = FIXED_OUTPUT[op.code]
             out.quant = Quant(np.float32(scale), zp)
@@ -398,6 +399,9 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                 if c is not None and c.is_constant and c.dtype == np.float32:
                     scale, zp = asymmetric_params(c.data.min(), c.data.max())
                     op.inputs[i] = _int8_constant(c, Quant(scale, zp))
+        elif op.code == "FILL":
+            # (the value, in the output's parameters)
+            op.inputs[1] = _int8_constant(op.inputs[1], out.quant)
         elif op.code == "PADV2":
             # the padding value, in the output's (the input's) parameters
             op.inputs[2] = _int8_constant(op.inputs[2], out.quant)

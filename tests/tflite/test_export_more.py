@@ -2,7 +2,8 @@
 attention masks in every mode (causal, constant, carried, given as inputs
 or by ops.not_equal; float32, float16, dynamic range and full integer,
 where Keras's -1e9 fill is set from the scores' calibrated range); masks
-given to layers as graph tensors (``gru(x, mask=m)``)."""
+given to layers as graph tensors (``gru(x, mask=m)``); recurrent layers in
+full integer (unrolled, each step's tensors calibrated)."""
 import numpy as np
 import pytest
 
@@ -32,16 +33,18 @@ def convert(model, mode, calib, int8_only=False):
     return conv.convert()
 
 
-def check(model, xs, mode, int8_only=False):
+def check(model, xs, mode, int8_only=False, reference=False):
     """Export ``model`` in ``mode`` (int8 calibrated on ``xs``) and compare
-    the interpreter's outputs on ``xs`` with predict's."""
+    the interpreter's outputs on ``xs`` with predict's (``reference``: with
+    the builtin kernels alone too, as where XNNPACK does not run)."""
     want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
     want = want if isinstance(want, list) else [want]
     flat = convert(model, mode, xs, int8_only)
-    for got, w in zip(run_all(flat, xs), want):
-        assert got.shape == w.shape
-        tol = TOLERANCE[mode] * (float(w.max() - w.min()) if mode == "int8" else 1.0)
-        np.testing.assert_allclose(got, w, rtol=0 if mode == "int8" else 1e-4, atol=tol)
+    for ref in (False, True) if reference else (False,):
+        for got, w in zip(run_all(flat, xs, reference=ref), want):
+            assert got.shape == w.shape
+            tol = TOLERANCE[mode] * (float(w.max() - w.min()) if mode == "int8" else 1.0)
+            np.testing.assert_allclose(got, w, rtol=0 if mode == "int8" else 1e-4, atol=tol)
     return flat
 
 
@@ -216,3 +219,73 @@ def test_mask_given_to_pooling_and_a_layer_without_a_form_refused_by_name():
     model = pynn.Model([q_in, m_in], att([q_in, q_in], mask=[m_in, m_in]))
     with pytest.raises(pynn.lite.ConversionError, match="'dot'"):
         convert(model, None, None)
+
+
+def _int8_ops_only(flat):
+    """No float op but the float32 interface's QUANTIZE and DEQUANTIZE."""
+    names = op_names(flat)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in names and \
+        "UNIDIRECTIONAL_SEQUENCE_RNN" not in names
+    assert names.count("DEQUANTIZE") <= 1
+
+
+def sequences(n=48, seed=2, features=3):
+    return np.random.default_rng(seed).normal(size=(n, STEPS, features)).astype(np.float32)
+
+
+@pytest.mark.parametrize("options", [{}, {"return_sequences": True}, {"go_backwards": True}],
+                         ids=["last", "sequence", "backwards"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "GRU_reset_before", "SimpleRNN"])
+def test_full_integer_recurrent_layers(kind, options):
+    set_random_seed(11)
+    cell = layers.GRU(16, reset_after=False, **options) if kind == "GRU_reset_before" else \
+        getattr(layers, kind)(16, **options)
+    model = pynn.Sequential([pynn.Input((STEPS, 3)), cell, layers.Dense(2)])
+    flat = check(model, [sequences()], "int8", reference=True)
+    _int8_ops_only(flat)
+    assert "UNPACK" in op_names(flat)
+
+
+def test_full_integer_bidirectional_stack_int8_only():
+    set_random_seed(12)
+    model = pynn.Sequential([pynn.Input((STEPS, 3)),
+                             layers.Bidirectional(layers.LSTM(8, return_sequences=True)),
+                             layers.GRU(8), layers.Dense(2, activation="softmax")])
+    flat = check(model, [sequences()], "int8", int8_only=True, reference=True)
+    _int8_ops_only(flat)
+
+
+def _text(kind, mask_zero):
+    set_random_seed(13)
+    # (embeddings of a trained model's size, as the states are)
+    table = pynn.initializers.RandomUniform(-1.0, 1.0)
+    return pynn.Sequential([pynn.Input((STEPS,), dtype="int32"),
+                            layers.Embedding(VOCAB, 8, mask_zero=mask_zero,
+                                             embeddings_initializer=table),
+                            getattr(layers, kind)(8), layers.Dense(2)])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+def test_full_integer_masked_recurrent_layers(kind):
+    model = _text(kind, True)
+    x = padded_ids(48)
+    unmasked = _text(kind, False)
+    assert not np.allclose(model.predict(x, verbose=0), unmasked.predict(x, verbose=0),
+                           atol=0.05)
+    flat = check(model, [x], "int8", reference=True)
+    assert {"NOT_EQUAL", "CAST"} <= set(op_names(flat))
+
+
+def test_full_integer_masking_layer_and_encoder_decoder():
+    set_random_seed(14)
+    x = sequences()
+    x[padded_ids(48) == 0] = 0.0
+    model = pynn.Sequential([pynn.Input((STEPS, 3)), layers.Masking(0.0),
+                             layers.LSTM(8, return_sequences=True), layers.GRU(4)])
+    check(model, [x], "int8", reference=True)
+    # a seq2seq encoder's states starting the decoder (initial_state, return_state)
+    enc, dec = pynn.Input((STEPS, 3)), pynn.Input((STEPS, 3))
+    _, h, c = layers.LSTM(8, return_state=True)(enc)
+    y = layers.LSTM(8, return_sequences=True)(dec, initial_state=[h, c])
+    model = pynn.Model([enc, dec], layers.Dense(3, activation="softmax")(y))
+    check(model, [x, sequences(seed=3)], "int8", reference=True)
