@@ -686,7 +686,9 @@ _TENSOR_ACTIVATIONS = {"swish": "swish", "silu": "swish", "hard_sigmoid": "hard_
 # Operations with arguments of their own (_tensor_operation_with_arguments).
 _TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
                         "softmax": ("axis",), "log_softmax": ("axis",),
-                        "gelu": ("approximate",), "getitem": ("key",)}
+                        "gelu": ("approximate",), "getitem": ("key",),
+                        "conv": ("kernel", "strides", "padding", "data_format",
+                                 "dilation_rate")}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
 _TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims")
@@ -846,6 +848,8 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
         return y
     if op == "getitem":
         return _strided_slice(ctx, layer, x, given["key"], shape, step.name, out)
+    if op == "conv":
+        return _tensor_conv(ctx, layer, x, given, shape, step.name, out)
     axis = given.get("axis", -1 if op != "cumsum" else None)
     if axis is None or isinstance(axis, (list, tuple)) or int(axis) % rank == 0:
         raise ctx.error(layer, f"ops.{op} over axis {axis!r} has no TensorFlow Lite form in "
@@ -868,6 +872,32 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
     t = _transpose_op(ctx, layer, x, perm, moved, f"{step.name}/to_last")
     y = ctx.unary(layer, code, t, f"{step.name}/{code.lower()}", None, _ACTIVATION_OPTIONS[code])
     return _transpose_op(ctx, layer, y, perm, shape, step.name, out)
+
+
+def _tensor_conv(ctx, layer, x, given, shape, name, stat):
+    """ops.conv of a channels-last batch of images by a constant kernel
+    (HWIO) -> CONV_2D with a zero bias (keras.io's patch extraction:
+    ops.image.extract_patches convolves by an identity kernel)."""
+    w = np.asarray(given.get("kernel"), np.float32) if given.get("kernel") is not None \
+        else None
+    if w is None or w.ndim != 4 or len(x.shape) != 4 or \
+            given.get("data_format") not in (None, "channels_last"):
+        raise ctx.error(layer, "ops.conv exports for a channels-last batch of images (rank 4) "
+                               "and a constant kernel (height, width, in, out)")
+    strides, dilation = given.get("strides", 1), given.get("dilation_rate", 1)
+    pair = (lambda v: (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(i) for i in v))
+    padding = str(given.get("padding", "valid")).lower()
+    if padding not in ("valid", "same") or not np.all(np.isfinite(w)):
+        raise ctx.error(layer, f"ops.conv with padding={padding!r} or a kernel that is not "
+                               f"finite has no TensorFlow Lite form in pynn.lite")
+    g = ctx.g
+    filt = g.constant(f"{layer.name}/kernel", w.transpose(3, 0, 1, 2), role="weight")
+    bias = g.constant(f"{layer.name}/bias", np.zeros(w.shape[-1], np.float32), role="bias")
+    y = ctx.out_tensor(layer, name, shape, stat)
+    g.add("CONV_2D", [x, filt, bias], [y],
+          ("Conv2DOptions", _conv_options(layer, "linear", pair(strides), pair(dilation),
+                                          padding)), layer.name)
+    return y
 
 
 def _tensor_matmul(ctx, step, k, xs, shape):
@@ -937,7 +967,7 @@ def _strided_slice(ctx, layer, x, key, shape, name, stat):
     sliced = tuple(None if i == 0 else _sliced_length(x.shape[i], k)
                    for i, k in enumerate(key) if not isinstance(k, (int, np.integer)))
     y = ctx.out_tensor(layer, name if sliced == tuple(shape) else f"{name}/slice", sliced,
-                       stat if sliced == tuple(shape) else None)
+                       stat if sliced == tuple(shape) else None, dtype=x.dtype)
     ctx.g.add("STRIDED_SLICE", [x, ctx.int32(f"{layer.name}/begin", begin),
                                 ctx.int32(f"{layer.name}/end", end),
                                 ctx.int32(f"{layer.name}/strides", strides)], [y],
@@ -1901,6 +1931,9 @@ _MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional", "GlobalAve
 _MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional",
                               "GlobalAveragePooling1D", "MultiHeadAttention"})
 _UNKNOWN_MASK = object()
+# (a handler's word that an output carries no mask, whatever pynn's graph
+# expects)
+_NO_MASK = object()
 
 
 def _check_masks(ctx, step, kind):
@@ -1915,10 +1948,12 @@ def _check_masks(ctx, step, kind):
     carried = [t._has_mask for t in step.nodes[0].input_tensors]
     if not any(carried):
         return
-    if kind is None and "mask" in getattr(layer, "_call_takes", ()):
-        raise ctx.error(layer, "its call() takes the mask its input carries (from "
-                               "Embedding(mask_zero=True) or Masking); a layer computing "
-                               "through its own call() is exported without masks")
+    if kind is None and "mask" in getattr(layer, "_call_takes", ()) and (
+            not carried[0] or any(carried[1:]) or ctx.in_masks[0] is _UNKNOWN_MASK):
+        raise ctx.error(layer, "its call() takes the masks its inputs carry (from "
+                               "Embedding(mask_zero=True), Masking or compute_mask); a layer "
+                               "computing through its own call() is exported with the mask "
+                               "of its first input only, one pynn.lite writes")
     if kind not in _MASK_USERS:
         return
     if kind not in _MASKED_HANDLERS:
@@ -1935,8 +1970,7 @@ def _given_masks(ctx, step, xs, given):
     ``mha(q, v, query_mask=m)``) in place of the ones its inputs carry, as
     float32 0/1 tensors (batch, steps): booleans CAST, numbers NOT_EQUAL 0
     first, as pynn reads them."""
-    from .sequence import _float_mask
-    layer, g = step.layer, ctx.g
+    layer = step.layer
     layout = step.node.mask_layout
     flags = [True] + [False] * (len(xs) - 1) if layout == "single" else list(layout)
     given = iter(given)
@@ -1949,16 +1983,36 @@ def _given_masks(ctx, step, xs, given):
             raise ctx.error(layer, f"the mask given for its input {i} has shape "
                                    f"{_fmt(m.shape)}; pynn.lite writes masks of shape "
                                    f"{_fmt((None,) + want[1:])} (batch, steps)")
-        done = ctx.given.get(id(m))
-        if done is None:
-            present = m
-            if m.dtype != np.bool_:
-                present = g.activation(f"{m.name}/mask_bool", (None,) + m.shape[1:],
-                                       dtype=np.bool_)
-                g.add("NOT_EQUAL", [m, g.scalar(f"{m.name}/mask_zero", 0, m.dtype)],
-                      [present], None, layer.name)
-            done = ctx.given[id(m)] = _float_mask(ctx, layer, present, f"{m.name}/mask")
-        ctx.in_masks[i] = done
+        ctx.in_masks[i] = _mask_of(ctx, layer, m)
+
+
+def _bool_mask(ctx, layer, mask):
+    """The booleans a float32 0/1 mask was CAST from, or NOT_EQUAL 0 of it
+    (the int8 comparison kernels take no 0/1 mask at scale 1)."""
+    for op in ctx.g.ops:
+        if op.code == "CAST" and op.outputs[0] is mask and op.inputs[0].dtype == np.bool_:
+            return op.inputs[0]
+    present = ctx.g.activation(f"{layer.name}/mask_bool", mask.shape, dtype=np.bool_)
+    ctx.g.add("NOT_EQUAL", [mask, ctx.g.scalar(f"{layer.name}/mask_zero", 0.0, np.float32)],
+              [present], None, layer.name)
+    return present
+
+
+def _mask_of(ctx, layer, m):
+    """The graph tensor ``m`` read as a mask (nonzero kept), as the float32
+    0/1 tensor the masked handlers take: booleans CAST, numbers NOT_EQUAL
+    0 first (once per tensor)."""
+    from .sequence import _float_mask
+    done = ctx.given.get(id(m))
+    if done is None:
+        g, present = ctx.g, m
+        if m.dtype != np.bool_:
+            present = g.activation(f"{m.name}/mask_bool", (None,) + m.shape[1:],
+                                   dtype=np.bool_)
+            g.add("NOT_EQUAL", [m, g.scalar(f"{m.name}/mask_zero", 0, m.dtype)],
+                  [present], None, layer.name)
+        done = ctx.given[id(m)] = _float_mask(ctx, layer, present, f"{m.name}/mask")
+    return done
 
 
 def _carry_masks(ctx, step, ys):
@@ -1967,7 +2021,7 @@ def _carry_masks(ctx, step, ys):
     made = ctx.out_masks or [None] * len(ys)
     given = [m for m in ctx.in_masks if m is not None]
     for s, t, out, m in zip(step.outs, ys, step.nodes[-1].output_tensors, made):
-        if not out._has_mask:
+        if not out._has_mask or m is _NO_MASK:
             continue
         if m is None and given and given[0] is not _UNKNOWN_MASK and \
                 all(g is given[0] for g in given) and \
@@ -1997,9 +2051,8 @@ def _emit_steps(ctx, program, tensors):
 
 class _TracedContext(_Context):
     """The context of the steps of a custom layer's traced call: tensors
-    named under the layer, and no calibration statistics (those index the
-    model's own steps), so a model with such a layer exports in float32,
-    float16 and dynamic-range forms."""
+    named under the layer; their calibration statistics index the traced
+    program's steps (:func:`_traced_stats` makes them the layer's)."""
 
     def __init__(self, outer, program, prefix):
         super().__init__(outer.model, outer.g, outer.fusable, program)
@@ -2007,7 +2060,41 @@ class _TracedContext(_Context):
         self.unroll = outer.unroll
 
     def out_tensor(self, layer, name, shape, stat, dtype=np.float32):
-        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, None, dtype)
+        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, stat, dtype)
+
+
+def _traced_stats(ctx, k, program, ops, dtypes):
+    """Calibration of the tensors a traced call's ``ops`` write: the traced
+    program run on the values of step ``k``'s inputs (once per batch),
+    each tensor recorded as its statistic in that program says."""
+    from types import SimpleNamespace
+    from .quantize import run_recording, wanted_stats
+    # (those with a statistic known without calibration, a mask's, keep it)
+    tensors = [t for op in ops for t in op.outputs
+               if t.stat is not None and isinstance(t.stat[0], int)]
+    # (the statistics as the traced program takes them, apart from the
+    # tensors, whose statistics become the layer's)
+    wanted = wanted_stats([SimpleNamespace(stat=t.stat, is_constant=False, target=id(t))
+                           for t in tensors])
+    state, last = [], {}
+
+    def values(inp, masks):
+        if last.get("inp") is not inp:
+            if not state:
+                state.append(program.new_state())
+            got = {}
+            given = list(inp) if isinstance(inp, list) else [inp]
+            carried = None
+            if len(dtypes) > len(given):  # (the mask the call is given and its input carries)
+                carried = masks[0] if isinstance(masks, list) else masks
+                given.append(carried)
+            xs = [np.ascontiguousarray(v, d) for v, d in zip(given, dtypes)]
+            run_recording(program, state[0], wanted, xs,
+                          lambda t, v: got.__setitem__(t.target, np.array(v)), [carried])
+            last["inp"], last["values"] = inp, got
+        return last["values"]
+    for t in tensors:
+        t.stat = (k, ("masked", lambda inp, masks, t=t: values(inp, masks)[id(t)]))
 
 
 def _traced_call(ctx, step, k, xs):
@@ -2018,6 +2105,7 @@ def _traced_call(ctx, step, k, xs):
     the layer's."""
     from ..layers.lambda_layer import weights_as_constants
     from ..layers.base import Input
+    from ..backend import is_keras_tensor
     from ..models import Model
     from ..models.passes import inference_program
     layer = step.layer
@@ -2026,10 +2114,26 @@ def _traced_call(ctx, step, k, xs):
                     dtype="int32" if x.dtype == np.int32 else "float32")
               for shape, x in zip(shapes, xs)]
     kwargs = {"training": False} if "training" in layer._call_takes else {}
+    mask = ctx.in_masks[0] if "mask" in layer._call_takes and ctx.in_masks else None
+    values = list(xs)
+    if mask is not None:
+        # the mask its input carries, given to the call as Keras gives it
+        # (booleans (batch, steps)), and carried by the input as at run time
+        kwargs["mask"] = Input(batch_shape=(None,) + tuple(mask.shape[1:]), dtype="bool")
+        inputs[0]._has_mask = True
+        values.append(_bool_mask(ctx, layer, mask))
     try:
+        arg = inputs if len(inputs) > 1 else inputs[0]
         with weights_as_constants():
-            out = layer.call(inputs if len(inputs) > 1 else inputs[0], **kwargs)
-        traced = Model(inputs, out)
+            out = layer.call(arg, **kwargs)
+            # the mask of its output, where Keras's compute_mask(inputs,
+            # mask) gives one from the inputs (a padding mask of the ids)
+            made = layer._keras_compute_mask(arg, kwargs.get("mask")) \
+                if hasattr(layer, "_keras_compute_mask") else None
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        made = made if is_keras_tensor(made) and not isinstance(out, (list, tuple)) else None
+        traced = Model(inputs + ([kwargs["mask"]] if mask is not None else []),
+                       outs + ([made] if made is not None else []))
     except Exception as e:
         raise ctx.error(layer, f"its call() could not be traced into TensorFlow Lite ops "
                                f"({type(e).__name__}: {e})") from None
@@ -2040,13 +2144,23 @@ def _traced_call(ctx, step, k, xs):
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
     inner = _TracedContext(ctx, program, layer.name)
-    tensors = dict(zip(program.input_slots, xs))
+    if mask is not None:
+        inner.masks[program.input_slots[0]] = mask
+    tensors = dict(zip(program.input_slots, values))
+    start = len(ctx.g.ops)
     try:
         _emit_steps(inner, program, tensors)
     except ConversionError as e:
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
+    _traced_stats(ctx, k, program, ctx.g.ops[start:],
+                  [np.dtype(t.dtype) for t in inputs] + [np.dtype(np.bool_)] * (mask is not None))
     outs = [tensors[s] for s in program.output_slots]
+    if made is not None:
+        ctx.out_masks = [_mask_of(ctx, layer, outs.pop())]
+    elif hasattr(layer, "_keras_compute_mask"):
+        # (its compute_mask gave no mask: the outputs carry none)
+        ctx.out_masks = [_NO_MASK] * len(outs)
     for i, t in enumerate(outs):  # (an output the call passed through unchanged)
         if t in xs:
             outs[i] = ctx.reshape(layer, t, program.shapes[program.output_slots[i]],
@@ -2074,9 +2188,10 @@ def build_graph(model, unroll=False):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} has shape "
                                   f"{_fmt(t.shape)} with an unknown dimension other than the "
                                   f"batch; TFLite needs them known")
-        if t.dtype not in ("float32", "int32", "bool"):
+        if t.dtype not in ("float32", "int32", "int64", "bool"):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
-                                  f"pynn.lite exports float32, int32 and bool (mask) inputs")
+                                  f"pynn.lite exports float32, int32, int64 and bool (mask) "
+                                  f"inputs")
     program = inference_program(model)
     _check_exportable(program)
 
@@ -2088,6 +2203,17 @@ def build_graph(model, unroll=False):
                                      stat=("input", i), dtype=np.dtype(t.dtype))
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
+    for slot, t in zip(program.input_slots, g.inputs):
+        if t.dtype == np.int64:
+            # (token ids declared int64, as DLwP's models do: the model
+            # takes them so, and its ops read them as int32)
+            from .sequence import _op
+            from .writer import _tflite
+            tfl = _tflite()[1]
+            tensors[slot] = _op(ctx, model.layers[0], "CAST", [t], (None,) + t.shape[1:],
+                                f"{t.name}/int32", ("CastOptions", {
+                                    "InDataType": tfl.TensorType.INT64,
+                                    "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
     ctx.unroll = unroll
     _emit_steps(ctx, program, tensors)
     outputs = []

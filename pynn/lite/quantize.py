@@ -282,24 +282,22 @@ def calibrate(model, graph, batches):
         return _calibrate(model, graph, batches)
 
 
-def _calibrate(model, graph, batches):
-    from ..models.functional import run_masked
-    from ..models.passes import inference_program
-    program = inference_program(model)
+def wanted_stats(tensors):
+    """The tensors with a calibration statistic, by the step (or "input")
+    it is taken at."""
     wanted = {}
-    for t in graph.tensors():
+    for t in tensors:
         if t.stat is not None and not t.is_constant:
             wanted.setdefault(t.stat[0], []).append(t)
-    ranges = {}
+    return wanted
 
-    def record(t, v):
-        v = np.asarray(v)
-        lo, hi = float(v.min()), float(v.max())
-        old = ranges.get(id(t))
-        ranges[id(t)] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
 
-    state = program.new_state()
-    dtypes = [np.dtype(d) for d in model._input_dtypes(len(program.input_slots))]
+def run_recording(program, state, wanted, xs, record, masks=None):
+    """Run an inference ``program`` on the inputs ``xs`` (carrying
+    ``masks``, one per input, or None), giving ``record(tensor, value)`` the
+    value of each tensor of ``wanted`` (see wanted_stats) as its statistic
+    says."""
+    from ..models.functional import run_masked
     index = {id(step): k for k, step in enumerate(program.steps)}
 
     def compute(step, ctx, x):
@@ -320,16 +318,35 @@ def _calibrate(model, graph, batches):
                 record(t, y if step.single_out else y[0])
         return np.array(y) if step.single_out else [np.array(v) for v in y]
 
+    for t in wanted.get("input", []):
+        record(t, xs[t.stat[1]])
+    vals = [None] * len(program.shapes)
+    mask_of = [None] * len(program.shapes)
+    masks = list(masks or []) + [None] * (len(xs) - len(masks or []))
+    for s, x, m in zip(program.input_slots, xs, masks):
+        vals[s], mask_of[s] = x, m
+    # (the masks the inputs carry reach the steps that use them, as in
+    # predict)
+    run_masked(program.steps, state, vals, mask_of, compute)
+
+
+def _calibrate(model, graph, batches):
+    from ..models.passes import inference_program
+    program = inference_program(model)
+    wanted = wanted_stats(graph.tensors())
+    ranges = {}
+
+    def record(t, v):
+        v = np.asarray(v)
+        lo, hi = float(v.min()), float(v.max())
+        old = ranges.get(id(t))
+        ranges[id(t)] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+
+    state = program.new_state()
+    dtypes = [np.dtype(d) for d in model._input_dtypes(len(program.input_slots))]
     for batch in batches:
-        xs = [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)]
-        for t in wanted.get("input", []):
-            record(t, xs[t.stat[1]])
-        vals = [None] * len(program.shapes)
-        for s, x in zip(program.input_slots, xs):
-            vals[s] = x
-        # (the masks the inputs carry reach the steps that use them, as in
-        # predict)
-        run_masked(program.steps, state, vals, [None] * len(program.shapes), compute)
+        run_recording(program, state, wanted,
+                      [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)], record)
     return ranges
 
 
@@ -339,6 +356,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
     """Rewrite ``graph`` to int8 activations and weights (see the module
     docstring).  ``input_type`` / ``output_type`` are the model's interface
     types: float32 (QUANTIZE / DEQUANTIZE at the ends), int8 or uint8."""
+    ids = _float_ids(graph)
     for op in graph.ops:
         if op.code == "NEG":
             # NEG's kernel negates the stored integers, which is -x only
@@ -347,7 +365,8 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                                data=np.array([-1.0], np.float32), role="param")
             op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
-        floats = [t for t in op.inputs + op.outputs if t is not None and t.dtype == np.float32]
+        floats = [t for t in op.inputs + op.outputs if t is not None and
+                  t.dtype == np.float32 and id(t) not in ids]
         if op.code not in INT8_OPS and floats and not _mask_cast(op):
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
@@ -355,7 +374,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
     _known_ranges(graph, ranges)
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
-        if t.dtype == np.float32:  # (token ids stay int32)
+        if t.dtype == np.float32 and id(t) not in ids:  # (token ids stay as they are)
             _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
@@ -411,9 +430,24 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             # below 256 (outputs of branches that nearly cancel).
             _widen(out, max(float(x.quant.scale[0]) for x in op.inputs) / MAX_RESCALE)
     for t in graph.tensors():
-        if not t.is_constant and t.dtype == np.float32:
+        if not t.is_constant and t.dtype == np.float32 and id(t) not in ids:
             t.dtype = np.dtype(np.int8)
     _interface(graph, input_type, output_type)
+
+
+def _float_ids(graph):
+    """The ids of the float32 model inputs that only CASTs to integers read
+    (token ids given as floats, for an Embedding): they stay float32, as
+    quantizing them would change the ids."""
+    readers = {}
+    for op in graph.ops:
+        for t in op.inputs:
+            if t is not None:
+                readers.setdefault(id(t), []).append(op)
+    return {id(t) for t in graph.inputs
+            if t.dtype == np.float32 and readers.get(id(t)) and
+            all(op.code == "CAST" and op.outputs[0].dtype.kind in "iu"
+                for op in readers[id(t)])}
 
 
 def _mask_cast(op):

@@ -289,3 +289,151 @@ def test_full_integer_masking_layer_and_encoder_decoder():
     y = layers.LSTM(8, return_sequences=True)(dec, initial_state=[h, c])
     model = pynn.Model([enc, dec], layers.Dense(3, activation="softmax")(y))
     check(model, [x, sequences(seed=3)], "int8", reference=True)
+
+
+# ------------------------------------------------------- tutorial models
+# Small versions of the models of keras.io's examples and Deep Learning with
+# Python that phones run, each exported in float32 and full integer.
+
+class _TokenAndPosition(layers.Layer):
+    """Token embeddings plus learned position embeddings (custom call)."""
+
+    def __init__(self, steps, vocab, dim, padding_mask=False, **kwargs):
+        super().__init__(**kwargs)
+        self.tokens = layers.Embedding(vocab, dim)
+        self.positions = layers.Embedding(steps, dim)
+        self.padding_mask = padding_mask
+
+    def call(self, ids):
+        return self.tokens(ids) + self.positions(ops.arange(0, ops.shape(ids)[-1], 1))
+
+    def compute_mask(self, ids, mask=None):
+        return ops.not_equal(ids, 0) if self.padding_mask else None
+
+
+class _EncoderBlock(layers.Layer):
+    """Self-attention and a feed-forward network, each with a residual and a
+    LayerNormalization; the padding mask of its input, when it gets one,
+    as the attention mask (DLwP's TransformerEncoder)."""
+
+    def __init__(self, dim, hidden, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = layers.MultiHeadAttention(heads, dim)
+        self.ffn = pynn.Sequential([layers.Dense(hidden, activation="relu"), layers.Dense(dim)])
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6)
+        self.dropout = layers.Dropout(0.1)
+
+    def call(self, x, mask=None):
+        attention_mask = None if mask is None else mask[:, None, :]
+        a = self.dropout(self.attention(x, x, attention_mask=attention_mask))
+        x = self.norm1(x + a)
+        return self.norm2(x + self.ffn(x))
+
+
+def _text_classifier():
+    # keras.io's text classification with a Transformer: float ids
+    inp = pynn.Input((STEPS,))
+    x = _EncoderBlock(8, 16, 2)(_TokenAndPosition(STEPS, VOCAB, 8)(inp))
+    x = layers.Dense(8, activation="relu")(layers.GlobalAveragePooling1D()(x))
+    return pynn.Model(inp, layers.Dense(2, activation="softmax")(x)), \
+        [padded_ids().astype(np.float32)]
+
+
+def _padded_transformer():
+    # DLwP chapter 11: int64 ids, the padding mask from compute_mask given
+    # to the encoder's call, max pooling, a sigmoid
+    inp = pynn.Input((STEPS,), dtype="int64")
+    x = _TokenAndPosition(STEPS, VOCAB, 8, padding_mask=True)(inp)
+    x = layers.GlobalMaxPooling1D()(_EncoderBlock(8, 16, 2)(x))
+    return pynn.Model(inp, layers.Dense(1, activation="sigmoid")(x)), [padded_ids()]
+
+
+class _Patches(layers.Layer):
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, images):
+        patches = ops.image.extract_patches(images, size=self.size)
+        rows, cols, features = ops.shape(patches)[1:]
+        return ops.reshape(patches, (-1, rows * cols, features))
+
+
+def _vision_transformer():
+    inp = pynn.Input((16, 16, 3))
+    patches = _Patches(4)(inp)
+    x = layers.Dense(8)(patches) + layers.Embedding(16, 8)(ops.arange(0, 16, 1))
+    for _ in range(2):
+        y = layers.LayerNormalization(epsilon=1e-6)(x)
+        x = x + layers.MultiHeadAttention(2, 8, dropout=0.1)(y, y)
+        y = layers.Dense(16, activation="gelu")(layers.LayerNormalization(epsilon=1e-6)(x))
+        x = x + layers.Dense(8, activation="gelu")(y)
+    x = layers.Flatten()(layers.LayerNormalization(epsilon=1e-6)(x))
+    return pynn.Model(inp, layers.Dense(5)(x)), [features(32, shape=(16, 16, 3))]
+
+
+def _mlp_mixer():
+    inp = pynn.Input((16, 16, 3))
+    x = layers.Reshape((16, 8))(layers.Conv2D(8, 4, strides=4)(inp))
+    for _ in range(2):
+        y = layers.Permute((2, 1))(layers.LayerNormalization(epsilon=1e-6)(x))
+        y = layers.Dense(16)(layers.Dense(16, activation="gelu")(y))
+        x = layers.Add()([x, layers.Permute((2, 1))(y)])
+        y = layers.Dense(16, activation="gelu")(layers.LayerNormalization(epsilon=1e-6)(x))
+        x = layers.Add()([x, layers.Dense(8)(y)])
+    x = layers.GlobalAveragePooling1D()(x)
+    return pynn.Model(inp, layers.Dense(5)(x)), [features(32, shape=(16, 16, 3))]
+
+
+def _segmentation_unet():
+    # keras.io's image segmentation: separable convolutions, residuals by
+    # strided 1x1 convolutions, Conv2DTranspose and UpSampling2D back up
+    inp = pynn.Input((32, 32, 3))
+    x = layers.Activation("relu")(layers.BatchNormalization()(
+        layers.Conv2D(8, 3, strides=2, padding="same")(inp)))
+    skip = x
+    for filters in (16, 32):
+        x = layers.SeparableConv2D(filters, 3, padding="same")(layers.Activation("relu")(x))
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(layers.BatchNormalization()(x))
+        x = layers.add([x, layers.Conv2D(filters, 1, strides=2, padding="same")(skip)])
+        skip = x
+    for filters in (32, 16, 8):
+        x = layers.Conv2DTranspose(filters, 3, padding="same")(layers.Activation("relu")(x))
+        x = layers.UpSampling2D(2)(layers.BatchNormalization()(x))
+        x = layers.add([x, layers.Conv2D(filters, 1, padding="same")(
+            layers.UpSampling2D(2)(skip))])
+        skip = x
+    out = layers.Conv2D(3, 3, activation="softmax", padding="same")(x)
+    return pynn.Model(inp, out), [np.random.default_rng(4).random((16, 32, 32, 3),
+                                                                  np.float32)]
+
+
+TUTORIALS = {"text_classifier": _text_classifier, "padded_transformer": _padded_transformer,
+             "vision_transformer": _vision_transformer, "mlp_mixer": _mlp_mixer,
+             "segmentation_unet": _segmentation_unet}
+# (MobileNetV2 and EfficientNetB0: test_book_models_export)
+
+
+@pytest.mark.parametrize("mode", [None, "int8"])
+@pytest.mark.parametrize("case", sorted(TUTORIALS))
+def test_tutorial_models(case, mode):
+    set_random_seed(15)
+    model, xs = TUTORIALS[case]()
+    flat = check(model, xs, mode)
+    if mode == "int8":
+        _int8_ops_only(flat)
+
+
+def test_padding_mask_reaches_the_custom_encoder():
+    # (the export above would pass without it if padding changed nothing)
+    set_random_seed(15)
+    model, (ids,) = _padded_transformer()
+    changed = ids.copy()
+    changed[ids == 0] = 3
+    assert not np.allclose(model.predict(ids, verbose=0), model.predict(changed, verbose=0))
+
+
+def test_patches_of_symbolic_images():
+    x = pynn.Input((16, 16, 3))
+    assert tuple(ops.image.extract_patches(x, size=4).shape) == (None, 4, 4, 48)
