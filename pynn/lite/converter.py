@@ -1208,9 +1208,9 @@ def _constant_keep(ctx, layer, options, xs, t, s):
 
 
 def _keep_values(inp, masks, t, s):
-    """The 0/1 mask (batch, T, S) of the masks the step's inputs ``inp``
-    carry (``masks``: one per input, or None) and a given attention_mask
-    input (calibration)."""
+    """The 0/1 mask (batch, 1 or heads, T, S) of the masks the step's inputs
+    ``inp`` carry (``masks``: one per input, or None) and a given
+    attention_mask input (calibration)."""
     keep = np.ones((len(inp[0]), t, s))
     q_mask, v_mask, k_mask = (masks or [None] * 3)[:3]
     if q_mask is not None:
@@ -1220,6 +1220,8 @@ def _keep_values(inp, masks, t, s):
             keep = keep * np.reshape(m, (-1, 1, s))
     if len(inp) > 3:
         given = np.asarray(inp[3])
+        if given.ndim == 4 and np.ndim(inp[0]) == 3:  # (batch, heads or 1, T, S)
+            return keep[:, None] * (given != 0)
         keep = keep * ((given if given.ndim == 3 else given.reshape(-1, t, s)) != 0)
     return keep[:, None]
 
@@ -1255,14 +1257,16 @@ def _attention_keep(ctx, layer, xs, t, s, constant):
     """Keras's attention mask as a float32 0/1 tensor (batch, 1, T, S): the
     product of the query's mask (batch, T, 1), the value's and the key's
     (batch, 1, S), the constant part (causal, a constant attention_mask)
-    and a given attention_mask (nonzero kept: NOT_EQUAL 0, CAST); masks
-    over several steps axes (inputs of rank 4 and more) flattened."""
+    and a given attention_mask (nonzero kept: NOT_EQUAL 0, CAST; one of
+    rank 4 over inputs of rank 3 is per head, (batch, heads or 1, T, S),
+    and so is the result); masks over several steps axes (inputs of rank 4
+    and more) flattened."""
     from .sequence import _float_mask
     g = ctx.g
     base = constant if constant is not None else np.ones((t, s), np.float32)
     keep = g.constant(f"{layer.name}/mask_base", base[None], role="param")
     query_mask, value_mask, key_mask = ctx.in_masks[:3]
-    parts = []
+    parts, per_head = [], None
     if query_mask is not None:
         parts.append(ctx.reshape(layer, query_mask, (None, t, 1), f"{layer.name}/query_mask",
                                  ("range", 0.0, 1.0)))
@@ -1278,13 +1282,20 @@ def _attention_keep(ctx, layer, xs, t, s, constant):
                                    (None,) + tuple(xs[3].shape[1:]), dtype=np.bool_)
             g.add("NOT_EQUAL", [xs[3], zero], [present], None, layer.name)
         given = _float_mask(ctx, layer, present, f"{layer.name}/attention_mask")
-        if len(given.shape) > 3:  # (over several steps axes)
-            given = ctx.reshape(layer, given, (None, t, s), f"{layer.name}/attention_mask_flat",
-                                ("range", 0.0, 1.0))
-        parts.append(given)
+        if len(given.shape) == 4 and len(xs[0].shape) == 3:
+            per_head = given  # (batch, heads or 1, T, S)
+        elif len(given.shape) > 3:  # (over several steps axes)
+            parts.append(ctx.reshape(layer, given, (None, t, s),
+                                     f"{layer.name}/attention_mask_flat", ("range", 0.0, 1.0)))
+        else:
+            parts.append(given)
     for i, m in enumerate(parts):
         keep = ctx.binary(layer, "MUL", keep, m, f"{layer.name}/mask_{i}", ("range", 0.0, 1.0))
-    return ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask", ("range", 0.0, 1.0))
+    keep = ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask", ("range", 0.0, 1.0))
+    if per_head is not None:
+        keep = ctx.binary(layer, "MUL", per_head, keep, f"{layer.name}/mask_per_head",
+                          ("range", 0.0, 1.0))
+    return keep
 
 
 def _normalized_fn(i, axis):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pynn
+from keras_reference import keras as real_keras, needs_keras
 from litehelp import op_names, run_all
 from pynn import layers, ops
 from pynn.utils import set_random_seed
@@ -437,3 +438,37 @@ def test_padding_mask_reaches_the_custom_encoder():
 def test_patches_of_symbolic_images():
     x = pynn.Input((16, 16, 3))
     assert tuple(ops.image.extract_patches(x, size=4).shape) == (None, 4, 4, 48)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("heads", [1, 2], ids=["shared", "per_head"])
+def test_attention_mask_of_rank_4(heads, mode):
+    # (batch, heads or 1, T, S), as Keras's softmax takes a mask of the
+    # scores' rank; with the query's padding mask carried too
+    set_random_seed(16)
+    ids, given = pynn.Input((STEPS,), dtype="int32"), pynn.Input((heads, STEPS, STEPS))
+    e = layers.Embedding(VOCAB, 8, mask_zero=True)(ids)
+    a = layers.MultiHeadAttention(2, 4)(e, e, attention_mask=given)
+    model = pynn.Model([ids, given], layers.Dense(3)(a))
+    mask = (np.random.default_rng(17).random((32, heads, STEPS, STEPS)) > 0.3)
+    xs = [padded_ids(), mask.astype(np.float32)]
+    _mask_changes(model, xs, 1)
+    check(model, xs, mode)
+
+
+@needs_keras
+@pytest.mark.parametrize("heads", [1, 2])
+def test_attention_mask_of_rank_4_matches_keras(heads):
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(4, STEPS, 8)).astype(np.float32)
+    mask = rng.random((4, heads, STEPS, STEPS)) > 0.3
+    inp, given = pynn.Input((STEPS, 8)), pynn.Input((heads, STEPS, STEPS))
+    attention = layers.MultiHeadAttention(2, 4)
+    model = pynn.Model([inp, given], attention(inp, inp, attention_mask=given))
+    reference = real_keras.layers.MultiHeadAttention(2, 4)
+    reference(x, x)
+    reference.set_weights(attention.get_weights())
+    want = np.asarray(reference(x, x, attention_mask=mask))
+    np.testing.assert_allclose(model.predict([x, mask.astype(np.float32)], verbose=0), want,
+                               atol=1e-5)
+    np.testing.assert_allclose(attention(x, x, attention_mask=mask), want, atol=1e-5)
