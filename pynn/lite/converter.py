@@ -130,7 +130,8 @@ class _Context:
         # (masks given to calls as graph tensors, as float32 0/1 tensors, by
         # the tensor's id)
         self.given = {}
-        self.unroll = False
+        # (written for full integer: only ops with int8 kernels)
+        self.int8 = False
         self.in_masks = []
         self.out_masks = None
 
@@ -571,7 +572,7 @@ def _global_pool(code, axes):
     def handler(ctx, step, k, xs):
         layer = step.layer
         if ctx.in_masks and ctx.in_masks[0] is not None:
-            return _masked_average_1d(ctx, step, xs[0], ctx.in_masks[0])
+            return _masked_average_1d(ctx, step, k, xs[0], ctx.in_masks[0])
         y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
         keep = bool(getattr(layer, "keepdims", False))
         # (channels first: the axes after the channels')
@@ -582,12 +583,38 @@ def _global_pool(code, axes):
     return handler
 
 
-def _masked_average_1d(ctx, step, x, mask):
+# Full integer: the masked mean's weights are SOFTMAX((mask - 1) * this),
+# 1 / count on the kept steps and exp(-20) / count, 0 in int8, on the others.
+MASKED_MEAN_LOGIT = 20.0
+
+
+def _masked_average_1d(ctx, step, k, x, mask):
     """GlobalAveragePooling1D over the unmasked steps, as pynn's and
     Keras's: the mask divided by its count (at least 1: a row with every
-    step masked gives zeros) weighs the steps, SUM adds them up."""
+    step masked gives zeros) weighs the steps, SUM adds them up.  In full
+    integer (no int8 DIV) the weights are a SOFTMAX of the mask, and the
+    steps are masked first (a row with every step masked: zeros)."""
     layer, g = step.layer, ctx.g
     _, steps, ch = x.shape
+    if ctx.int8:
+        logits = ctx.with_constant(layer, "MUL", ctx.with_constant(
+            layer, "SUB", mask, 1.0, f"{layer.name}/mask_off", ("range", -1.0, 0.0)),
+            MASKED_MEAN_LOGIT, f"{layer.name}/mask_logits", ("range", -MASKED_MEAN_LOGIT, 0.0))
+        weights = ctx.unary(layer, "SOFTMAX", logits, f"{layer.name}/mask_weights", None,
+                            _ACTIVATION_OPTIONS["SOFTMAX"])
+        column = ctx.reshape(layer, mask, (None, steps, 1), f"{layer.name}/mask_column")
+        kept = ctx.binary(layer, "MUL", x, column, f"{layer.name}/kept", (k, (
+            "masked", lambda inp, m: np.asarray(inp) * np.asarray(m, np.float32)[..., None])))
+        weights = ctx.reshape(layer, weights, (None, steps, 1),
+                              f"{layer.name}/mask_weights_column")
+        weighted = ctx.binary(layer, "MUL", kept, weights, f"{layer.name}/weighted", (k, (
+            "masked", lambda inp, m: np.asarray(inp) * (np.asarray(m, np.float32) / np.maximum(
+                np.sum(m, axis=1, keepdims=True), 1))[..., None])))
+        y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), (k, "out"))
+        g.add("SUM", [weighted, ctx.int32(f"{layer.name}/axes", [1])], [y],
+              ("ReducerOptions", {"KeepDims": bool(getattr(layer, "keepdims", False))}),
+              layer.name)
+        return y
     count = ctx.out_tensor(layer, f"{layer.name}/mask_count", (None, 1), None)
     g.add("SUM", [mask, ctx.int32(f"{layer.name}/steps_axis", [1])], [count],
           ("ReducerOptions", {"KeepDims": True}), layer.name)
@@ -2068,7 +2095,7 @@ class _TracedContext(_Context):
     def __init__(self, outer, program, prefix):
         super().__init__(outer.model, outer.g, outer.fusable, program)
         self.prefix = prefix
-        self.unroll = outer.unroll
+        self.int8 = outer.int8
 
     def out_tensor(self, layer, name, shape, stat, dtype=np.float32):
         return super().out_tensor(layer, f"{self.prefix}/{name}", shape, stat, dtype)
@@ -2179,10 +2206,11 @@ def _traced_call(ctx, step, k, xs):
     return outs if len(outs) > 1 else outs[0]
 
 
-def build_graph(model, unroll=False):
+def build_graph(model, int8=False):
     """The float32 TFLite graph of a built pynn model (any number of inputs
-    and outputs).  ``unroll``: recurrent layers unrolled into ops that have
-    int8 kernels (full integer), not UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN."""
+    and outputs).  ``int8``: written for full integer, in ops that have
+    int8 kernels (recurrent layers unrolled, not UNIDIRECTIONAL_SEQUENCE_LSTM
+    / _RNN; a masked mean weighted by a SOFTMAX, not divided)."""
     from ..models import Model
     from ..models.passes import inference_program
     if not isinstance(model, Model):
@@ -2225,7 +2253,7 @@ def build_graph(model, unroll=False):
                                 f"{t.name}/int32", ("CastOptions", {
                                     "InDataType": tfl.TensorType.INT64,
                                     "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
-    ctx.unroll = unroll
+    ctx.int8 = int8
     _emit_steps(ctx, program, tensors)
     outputs = []
     names = model.output_names

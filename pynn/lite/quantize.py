@@ -27,7 +27,7 @@ full integer
     computed at run time (SHAPE and what follows it), token ids and
     boolean masks stay as they are, and a mask CAST to numbers is int8 0
     and 1 at scale 1.  Recurrent layers are unrolled (the graph is built
-    with ``unroll=True``), each step's tensors calibrated on their own;
+    with ``int8=True``), each step's tensors calibrated on their own;
     an attention mask's fill is set below the scores' calibrated range.
     The model's input and output are float32 with QUANTIZE and DEQUANTIZE
     ops at the ends, or int8 / uint8 when asked.

@@ -371,7 +371,7 @@ def _direction(ctx, layer, x, initial, name, time_order, mask=None):
     ``return_state``).  ``time_order``: a returned sequence is put back in
     time order (Bidirectional's backward layer).  A masked sequence is
     unrolled (the fused ops take no mask)."""
-    fused = mask is None and not ctx.unroll and _fusable(layer, initial)
+    fused = mask is None and not ctx.int8 and _fusable(layer, initial)
     if layer.go_backwards and fused:
         x = _reverse(ctx, layer, x, f"{name}/reversed_input")
     if fused:

@@ -388,13 +388,11 @@ def test_book_model_int8_close_to_predict(case):
 
 def test_what_has_no_form_is_refused_naming_the_layer():
     """What has no int8 kernel raises ConversionError naming the layer
-    rather than writing a wrong model: the average over a mask's kept steps
-    (a DIV by their count)."""
-    inp = pynn.Input((6,), dtype="int32")
-    x = layers.Embedding(20, 8, mask_zero=True)(inp)
-    model = pynn.Model(inp, layers.GlobalAveragePooling1D(name="masked_mean")(x))
-    with pytest.raises(pynn.lite.ConversionError, match="'masked_mean'.*DIV.*int8"):
-        _convert(model, [np.arange(12, dtype=np.int32).reshape(2, 6) % 20])
+    rather than writing a wrong model: a division by a tensor."""
+    inp = pynn.Input((6,))
+    model = pynn.Model(inp, layers.Dense(2)(inp / (pynn.ops.abs(inp) + 1.0)))
+    with pytest.raises(pynn.lite.ConversionError, match="'divide.*DIV has no int8 kernel"):
+        _convert(model, [np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 6)])
 
 
 def test_int8_sum_of_nearly_cancelling_branches_runs():

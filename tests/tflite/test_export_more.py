@@ -277,6 +277,25 @@ def test_full_integer_masked_recurrent_layers(kind):
     assert {"NOT_EQUAL", "CAST"} <= set(op_names(flat))
 
 
+@pytest.mark.parametrize("recurrent", [False, True], ids=["embedding", "gru"])
+def test_full_integer_masked_average(recurrent):
+    # the mean over the kept steps: weights SOFTMAX((mask - 1) * 20), no DIV;
+    # a row with every step masked gives zeros
+    set_random_seed(19)
+    inp = pynn.Input((STEPS,), dtype="int32")
+    x = layers.Embedding(VOCAB, 8, mask_zero=True,
+                         embeddings_initializer=pynn.initializers.RandomUniform(-1.0, 1.0))(inp)
+    if recurrent:
+        x = layers.GRU(8, return_sequences=True)(x)
+    model = pynn.Model(inp, layers.Dense(2, bias_initializer="ones")(
+        layers.GlobalAveragePooling1D()(x)))
+    ids = padded_ids(48)
+    ids[0] = 0
+    flat = check(model, [ids], "int8", reference=True)
+    assert "DIV" not in op_names(flat) and "SOFTMAX" in op_names(flat)
+    assert "DIV" in op_names(convert(model, None, None))  # (float32 divides, exactly)
+
+
 def test_full_integer_masking_layer_and_encoder_decoder():
     set_random_seed(14)
     x = sequences()

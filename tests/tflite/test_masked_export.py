@@ -124,15 +124,6 @@ def test_masked_models_quantized(mode):
         assert "DEQUANTIZE" in op_names(flat) or "FULLY_CONNECTED" in op_names(flat)
 
 
-def test_full_integer_masked_average_is_refused_naming_the_layer():
-    # (its DIV by the count of kept steps has no int8 kernel; masked
-    # recurrent layers in int8: test_export_more)
-    model = ids_model(layers.LSTM(5, return_sequences=True),
-                      layers.GlobalAveragePooling1D(name="mean_of_kept"))
-    with pytest.raises(pynn.lite.ConversionError, match="'mean_of_kept'.*DIV.*no int8 kernel"):
-        convert(model, "int8", data=padded_ids())
-
-
 def test_a_layer_using_a_mask_it_cannot_write_is_refused():
     set_random_seed(8)
     inp = pynn.Input((STEPS,), dtype="int32")
