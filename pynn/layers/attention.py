@@ -123,7 +123,8 @@ class _OptionsLayer(Layer):
             const_mask = options.get("attention_mask")
             if isinstance(const_mask, KerasTensor):
                 raise AssertionError("symbolic masks travel as inputs")
-            if self._graph_options is not None and self._graph_options != options:
+            if self._graph_options is not None and not _same_options(self._graph_options,
+                                                                     options):
                 raise ValueError(
                     f"{type(self).__name__} {self.name!r}: every call in a graph must use the "
                     f"same options; this call has {_describe(options)}, an earlier one "
@@ -146,6 +147,18 @@ def _options_config(layer):
                          f"constant mask, which a saved config cannot hold; give the mask as "
                          f"an input of the model instead")
     return dict(options)
+
+
+def _same_options(a, b):
+    """Whether two calls' options are the same (a constant mask compared by
+    its values: tracing a call again gives an equal array)."""
+    def same(x, y):
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            return np.shape(x) == np.shape(y) and bool(np.array_equal(x, y))
+        if isinstance(x, tuple) and isinstance(y, tuple):
+            return len(x) == len(y) and all(same(i, j) for i, j in zip(x, y))
+        return x == y
+    return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
 
 
 def _describe(options):

@@ -2101,10 +2101,12 @@ class _TracedContext(_Context):
         return super().out_tensor(layer, f"{self.prefix}/{name}", shape, stat, dtype)
 
 
-def _traced_stats(ctx, k, program, ops, dtypes):
+def _traced_stats(ctx, k, program, ops, dtypes, batch=None):
     """Calibration of the tensors a traced call's ``ops`` write: the traced
-    program run on the values of step ``k``'s inputs (once per batch),
-    each tensor recorded as its statistic in that program says."""
+    program run on the values of step ``k``'s inputs (once per batch; for
+    a program traced with a fixed ``batch``, ``batch`` rows at a time,
+    the last rows repeated to fill the last run), each tensor recorded as
+    its statistic in that program says."""
     from types import SimpleNamespace
     from .quantize import run_recording, wanted_stats
     # (those with a statistic known without calibration, a mask's, keep it)
@@ -2127,12 +2129,55 @@ def _traced_stats(ctx, k, program, ops, dtypes):
                 carried = masks[0] if isinstance(masks, list) else masks
                 given.append(carried)
             xs = [np.ascontiguousarray(v, d) for v, d in zip(given, dtypes)]
-            run_recording(program, state[0], wanted, xs,
-                          lambda t, v: got.__setitem__(t.target, np.array(v)), [carried])
+            rows = len(xs[0])
+            step = batch or rows
+            for at in range(0, rows, step):
+                pick = np.minimum(np.arange(at, at + step), rows - 1)
+                run_recording(program, state[0], wanted, [x[pick] for x in xs],
+                              lambda t, v: got.setdefault(t.target, []).append(np.array(v)),
+                              [None if carried is None else np.asarray(carried)[pick]])
+            got = {t: np.concatenate(v) for t, v in got.items()}
             last["inp"], last["values"] = inp, got
         return last["values"]
     for t in tensors:
         t.stat = (k, ("masked", lambda inp, masks, t=t: values(inp, masks)[id(t)]))
+
+
+# The batch a call that cannot be traced with an unknown one is traced with.
+_TRACE_BATCH = 2
+
+
+def _trace_call(layer, ctx, step, xs, mask, batch):
+    """The layer's call run on symbolic inputs of the step's shapes (the
+    batch ``batch``), its weights as constants: (the traced model, whether
+    its last output is the mask compute_mask made, its inference
+    program).  ``mask``: the mask the first input carries, given to the
+    call as Keras gives it (booleans (batch, steps)) and carried by the
+    input, as at run time."""
+    from ..layers.lambda_layer import weights_as_constants
+    from ..layers.base import Input
+    from ..backend import is_keras_tensor
+    from ..models import Model
+    from ..models.passes import inference_program
+    inputs = [Input(batch_shape=(batch,) + tuple(ctx.program.shapes[s][1:]),
+                    dtype="int32" if x.dtype == np.int32 else "float32")
+              for s, x in zip(step.ins, xs)]
+    kwargs = {"training": False} if "training" in layer._call_takes else {}
+    if mask is not None:
+        kwargs["mask"] = Input(batch_shape=(batch,) + tuple(mask.shape[1:]), dtype="bool")
+        inputs[0]._has_mask = True
+    arg = inputs if len(inputs) > 1 else inputs[0]
+    with weights_as_constants():
+        out = layer.call(arg, **kwargs)
+        # the mask of its output, where Keras's compute_mask(inputs, mask)
+        # gives one from the inputs (a padding mask of the ids)
+        made = layer._keras_compute_mask(arg, kwargs.get("mask")) \
+            if hasattr(layer, "_keras_compute_mask") else None
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    made = made if is_keras_tensor(made) and not isinstance(out, (list, tuple)) else None
+    traced = Model(inputs + ([kwargs["mask"]] if mask is not None else []),
+                   outs + ([made] if made is not None else []))
+    return traced, made is not None, inference_program(traced)
 
 
 def _traced_call(ctx, step, k, xs):
@@ -2141,41 +2186,27 @@ def _traced_call(ctx, step, k, xs):
     step's inputs, its weights read as constants, gives a graph of the
     layers and operations it calls, whose steps are written in place of
     the layer's."""
-    from ..layers.lambda_layer import weights_as_constants
-    from ..layers.base import Input
-    from ..backend import is_keras_tensor
-    from ..models import Model
-    from ..models.passes import inference_program
     layer = step.layer
-    shapes = [ctx.program.shapes[s] for s in step.ins]
-    inputs = [Input(batch_shape=(None,) + tuple(shape[1:]),
-                    dtype="int32" if x.dtype == np.int32 else "float32")
-              for shape, x in zip(shapes, xs)]
-    kwargs = {"training": False} if "training" in layer._call_takes else {}
     mask = ctx.in_masks[0] if "mask" in layer._call_takes and ctx.in_masks else None
-    values = list(xs)
-    if mask is not None:
-        # the mask its input carries, given to the call as Keras gives it
-        # (booleans (batch, steps)), and carried by the input as at run time
-        kwargs["mask"] = Input(batch_shape=(None,) + tuple(mask.shape[1:]), dtype="bool")
-        inputs[0]._has_mask = True
-        values.append(_bool_mask(ctx, layer, mask))
+    batch = None
     try:
-        arg = inputs if len(inputs) > 1 else inputs[0]
-        with weights_as_constants():
-            out = layer.call(arg, **kwargs)
-            # the mask of its output, where Keras's compute_mask(inputs,
-            # mask) gives one from the inputs (a padding mask of the ids)
-            made = layer._keras_compute_mask(arg, kwargs.get("mask")) \
-                if hasattr(layer, "_keras_compute_mask") else None
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        made = made if is_keras_tensor(made) and not isinstance(out, (list, tuple)) else None
-        traced = Model(inputs + ([kwargs["mask"]] if mask is not None else []),
-                       outs + ([made] if made is not None else []))
+        traced, made, program = _trace_call(layer, ctx, step, xs, mask, None)
     except Exception as e:
-        raise ctx.error(layer, f"its call() could not be traced into TensorFlow Lite ops "
-                               f"({type(e).__name__}: {e})") from None
-    program = inference_program(traced)
+        try:
+            # A call reading the batch size from its input's shape (keras.io's
+            # causal_attention_mask tiles its mask by it): traced with a batch
+            # of 2, whose program must keep the batch first on every tensor.
+            traced, made, program = _trace_call(layer, ctx, step, xs, mask, _TRACE_BATCH)
+        except Exception:
+            program = None
+        # (a nested model's tensors keep their unknown batch)
+        if program is None or any(sh[0] not in (None, _TRACE_BATCH) for sh in program.shapes):
+            raise ctx.error(layer, f"its call() could not be traced into TensorFlow Lite ops "
+                                   f"({type(e).__name__}: {e})") from None
+        program.shapes = [(None,) + tuple(sh[1:]) for sh in program.shapes]
+        batch = _TRACE_BATCH
+    inputs = traced.inputs
+    values = list(xs) + ([_bool_mask(ctx, layer, mask)] if mask is not None else [])
     try:
         _check_exportable(program)
     except ConversionError as e:
@@ -2191,10 +2222,10 @@ def _traced_call(ctx, step, k, xs):
     except ConversionError as e:
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
-    _traced_stats(ctx, k, program, ctx.g.ops[start:],
-                  [np.dtype(t.dtype) for t in inputs] + [np.dtype(np.bool_)] * (mask is not None))
+    _traced_stats(ctx, k, program, ctx.g.ops[start:], [np.dtype(t.dtype) for t in inputs],
+                  batch)
     outs = [tensors[s] for s in program.output_slots]
-    if made is not None:
+    if made:
         ctx.out_masks = [_mask_of(ctx, layer, outs.pop())]
     elif hasattr(layer, "_keras_compute_mask"):
         # (its compute_mask gave no mask: the outputs carry none)

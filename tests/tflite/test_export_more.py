@@ -491,3 +491,56 @@ def test_attention_mask_of_rank_4_matches_keras(heads):
     np.testing.assert_allclose(model.predict([x, mask.astype(np.float32)], verbose=0), want,
                                atol=1e-5)
     np.testing.assert_allclose(attention(x, x, attention_mask=mask), want, atol=1e-5)
+
+
+def _batch_tiled_causal_mask(inputs):
+    """keras.io's miniature GPT: a causal mask built from the input's
+    shape and tiled over its batch."""
+    batch, steps = ops.shape(inputs)[0], ops.shape(inputs)[1]
+    lower = ops.arange(steps)[:, None] >= ops.arange(steps)[None, :]
+    mask = ops.reshape(ops.cast(lower, "bool"), (1, steps, steps))
+    return ops.tile(mask, ops.concatenate([ops.expand_dims(batch, -1),
+                                           ops.convert_to_tensor([1, 1])], 0))
+
+
+class _GenerationBlock(layers.Layer):
+    def __init__(self, dim, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = layers.MultiHeadAttention(heads, dim)
+        self.norm = layers.LayerNormalization(epsilon=1e-6)
+        self.ffn = layers.Dense(dim, activation="relu")
+
+    def call(self, x):
+        a = self.attention(x, x, attention_mask=_batch_tiled_causal_mask(x))
+        x = self.norm(x + a)
+        return x + self.ffn(x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_call_reading_the_batch_size(mode):
+    # traced with a batch of 2 (an unknown one cannot tile), the mask a
+    # constant shared by the rows; converting again traces again
+    set_random_seed(20)
+    ids = pynn.Input((STEPS,), dtype="int32")
+    x = _GenerationBlock(8, 2)(_TokenAndPosition(STEPS, VOCAB, 8)(ids))
+    model = pynn.Model(ids, layers.Dense(VOCAB)(x))
+    x = padded_ids()
+    changed = x.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % VOCAB
+    a, b = model.predict(x, verbose=0), model.predict(changed, verbose=0)
+    assert np.allclose(a[:, :-1], b[:, :-1], atol=1e-6) and not np.allclose(a[:, -1], b[:, -1])
+    check(model, [x], mode)
+    check(model, [x[:5]], mode)
+
+
+class _MergesTheBatch(layers.Layer):
+    def call(self, x):
+        flat = ops.reshape(x, (ops.shape(x)[0] * STEPS, 8))
+        return ops.reshape(flat * 2.0, (-1, STEPS, 8))
+
+
+def test_call_that_mixes_the_batch_is_refused_naming_the_layer():
+    inp = pynn.Input((STEPS, 8))
+    model = pynn.Model(inp, _MergesTheBatch(name="merges")(inp))
+    with pytest.raises(pynn.lite.ConversionError, match="'merges'.*traced"):
+        convert(model, None, None)
