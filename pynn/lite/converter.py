@@ -54,6 +54,8 @@ in float32, with every model input and output:
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -132,6 +134,8 @@ class _Context:
         self.given = {}
         # (written for full integer: only ops with int8 kernels)
         self.int8 = False
+        # (the batch a traced call's program was traced with, when not None)
+        self.traced_batch = None
         self.in_masks = []
         self.out_masks = None
 
@@ -715,7 +719,8 @@ _TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
                         "softmax": ("axis",), "log_softmax": ("axis",),
                         "gelu": ("approximate",), "getitem": ("key",),
                         "conv": ("kernel", "strides", "padding", "data_format",
-                                 "dilation_rate")}
+                                 "dilation_rate"),
+                        "cast": ("dtype",)}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
 _TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims")
@@ -764,22 +769,39 @@ def _tensor_operation(ctx, step, k, xs):
         return _tensor_comparison(ctx, step, xs, shape)
     code, table = _TENSOR_BINARY_OPS[op]
     operands = []
-    for i, arg in enumerate(layer.arguments(xs)[0]):
+    args = layer.arguments(xs)[0]
+    # (integers stay integers: a mask cast to int32 and combined by
+    # ops.minimum with another, as DLwP's decoder does)
+    dtype = next((a.dtype for a in args if any(a is x for x in xs)), np.dtype(np.float32))
+    if dtype.kind == "b" or (dtype.kind in "iu" and code in ("DIV", "POW")):
+        raise ctx.error(layer, f"the operation {op!r} on {dtype} tensors has no TensorFlow "
+                               f"Lite form in pynn.lite")
+    for i, arg in enumerate(args):
         if any(arg is x for x in xs):
             operands.append(arg)
             continue
         value = np.asarray(arg)
-        if value.dtype.kind not in "biuf":
-            raise ctx.error(layer, f"the operand {arg!r} of {op!r} is not numbers")
-        value = value.astype(np.float32)
-        if code == "DIV" and i == 1 and np.all(value != 0):
+        if value.dtype.kind not in "biuf" or (dtype.kind in "iu" and value.dtype.kind == "f"
+                                              and not np.all(value == np.round(value))):
+            raise ctx.error(layer, f"the operand {arg!r} of {op!r} is not numbers of the "
+                                   f"tensor's type ({dtype})")
+        value = value.astype(np.int32 if dtype.kind in "iu" else np.float32)
+        if ctx.traced_batch and value.ndim == len(shape) and value.shape[0] > 1:
+            # (a constant made from the batch size a call was traced with:
+            # one row, where the rows agree)
+            if value.shape[0] != ctx.traced_batch or np.any(value != value[:1]):
+                raise ctx.error(layer, f"the operand of {op!r} of shape {value.shape} depends "
+                                       f"on the batch size; it cannot be exported")
+            value = value[:1]
+        if code == "DIV" and i == 1 and np.all(value != 0) and dtype.kind == "f":
             # x / c as x * (1 / c), as TensorFlow's converter writes it (within
             # a unit in the last place; MUL has int8 kernels, DIV has not)
             code, table, value = "MUL", "MulOptions", (1.0 / value).astype(np.float32)
         operands.append(ctx.g.constant(f"{layer.name}/operand_{i}",
                                        value.reshape(value.shape or (1,)), role="param"))
     none = {"FusedActivationFunction": fused_activation_code("linear")}
-    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"),
+                       dtype=np.int32 if dtype.kind in "iu" else np.float32)
     ctx.g.add(code, operands, [y], (table, dict(none)) if table else None, layer.name)
     return y
 
@@ -877,6 +899,8 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
         return _strided_slice(ctx, layer, x, given["key"], shape, step.name, out)
     if op == "conv":
         return _tensor_conv(ctx, layer, x, given, shape, step.name, out)
+    if op == "cast":
+        return _tensor_cast(ctx, layer, x, given.get("dtype"), shape, step.name, out)
     axis = given.get("axis", -1 if op != "cumsum" else None)
     if axis is None or isinstance(axis, (list, tuple)) or int(axis) % rank == 0:
         raise ctx.error(layer, f"ops.{op} over axis {axis!r} has no TensorFlow Lite form in "
@@ -899,6 +923,32 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
     t = _transpose_op(ctx, layer, x, perm, moved, f"{step.name}/to_last")
     y = ctx.unary(layer, code, t, f"{step.name}/{code.lower()}", None, _ACTIVATION_OPTIONS[code])
     return _transpose_op(ctx, layer, y, perm, shape, step.name, out)
+
+
+# ops.cast's dtypes with a TFLite form (int64 computed as int32, as the
+# exporter's ids are).
+_CAST_TYPES = {"bool": np.bool_, "int32": np.int32, "int64": np.int32, "float32": np.float32}
+
+
+def _tensor_cast(ctx, layer, x, dtype, shape, name, stat):
+    """ops.cast -> CAST (a mask's booleans as numbers: DLwP's decoder casts
+    its padding mask to int32)."""
+    from .writer import _tflite
+    want = _CAST_TYPES.get(str(np.dtype(dtype)) if dtype is not None else None)
+    if want is None:
+        raise ctx.error(layer, f"ops.cast to {dtype!r} has no TensorFlow Lite form in "
+                               f"pynn.lite; it exports to {', '.join(_CAST_TYPES)}")
+    if np.dtype(want) == x.dtype:
+        return ctx.reshape(layer, x, shape, name, stat)
+    tfl = _tflite()[1]
+    code = {np.dtype(np.bool_): tfl.TensorType.BOOL, np.dtype(np.int32): tfl.TensorType.INT32,
+            np.dtype(np.int64): tfl.TensorType.INT64,
+            np.dtype(np.float32): tfl.TensorType.FLOAT32}
+    y = ctx.out_tensor(layer, name, shape, stat, dtype=want)
+    ctx.g.add("CAST", [x], [y], ("CastOptions", {"InDataType": code[x.dtype],
+                                                 "OutDataType": code[np.dtype(want)]}),
+              layer.name)
+    return y
 
 
 def _tensor_conv(ctx, layer, x, given, shape, name, stat):
@@ -1986,12 +2036,6 @@ def _check_masks(ctx, step, kind):
     carried = [t._has_mask for t in step.nodes[0].input_tensors]
     if not any(carried):
         return
-    if kind is None and "mask" in getattr(layer, "_call_takes", ()) and (
-            not carried[0] or any(carried[1:]) or ctx.in_masks[0] is _UNKNOWN_MASK):
-        raise ctx.error(layer, "its call() takes the masks its inputs carry (from "
-                               "Embedding(mask_zero=True), Masking or compute_mask); a layer "
-                               "computing through its own call() is exported with the mask "
-                               "of its first input only, one pynn.lite writes")
     if kind not in _MASK_USERS:
         return
     if kind not in _MASKED_HANDLERS:
@@ -2055,7 +2099,13 @@ def _mask_of(ctx, layer, m):
 
 def _carry_masks(ctx, step, ys):
     """The masks of a step's outputs: the ones its handler made, else its
-    first masked input's, where pynn's graph says the output has one."""
+    first masked input's, where pynn's graph says the output has one.  In
+    a traced call, which pynn runs eagerly, operations on tensors
+    (``x + y``) carry no mask, as there."""
+    if isinstance(ctx, _TracedContext) and (
+            type(step.layer).__name__ == "TensorOperation" or
+            getattr(step.layer, "_from_operator", False)):
+        return
     made = ctx.out_masks or [None] * len(ys)
     given = [m for m in ctx.in_masks if m is not None]
     for s, t, out, m in zip(step.outs, ys, step.nodes[-1].output_tensors, made):
@@ -2065,6 +2115,8 @@ def _carry_masks(ctx, step, ys):
                 all(g is given[0] for g in given) and \
                 tuple(t.shape[1:len(given[0].shape)]) == tuple(given[0].shape[1:]):
             m = given[0]
+        if m is None and not given and isinstance(ctx, _TracedContext):
+            continue  # (run eagerly, a layer given no mask passes none on)
         ctx.masks[s] = _UNKNOWN_MASK if m is None else m
 
 
@@ -2101,12 +2153,14 @@ class _TracedContext(_Context):
         return super().out_tensor(layer, f"{self.prefix}/{name}", shape, stat, dtype)
 
 
-def _traced_stats(ctx, k, program, ops, dtypes, batch=None):
+def _traced_stats(ctx, k, program, ops, dtypes, given, batch=None):
     """Calibration of the tensors a traced call's ``ops`` write: the traced
-    program run on the values of step ``k``'s inputs (once per batch; for
-    a program traced with a fixed ``batch``, ``batch`` rows at a time,
-    the last rows repeated to fill the last run), each tensor recorded as
-    its statistic in that program says."""
+    program run on the values of step ``k``'s inputs and the masks they
+    carry (``given``: the inputs whose masks are also inputs of the
+    program, after the step's), once per batch; for a program traced with
+    a fixed ``batch``, ``batch`` rows at a time, the last rows repeated to
+    fill the last run.  Each tensor is recorded as its statistic in that
+    program says."""
     from types import SimpleNamespace
     from .quantize import run_recording, wanted_stats
     # (those with a statistic known without calibration, a mask's, keep it)
@@ -2123,19 +2177,19 @@ def _traced_stats(ctx, k, program, ops, dtypes, batch=None):
             if not state:
                 state.append(program.new_state())
             got = {}
-            given = list(inp) if isinstance(inp, list) else [inp]
-            carried = None
-            if len(dtypes) > len(given):  # (the mask the call is given and its input carries)
-                carried = masks[0] if isinstance(masks, list) else masks
-                given.append(carried)
-            xs = [np.ascontiguousarray(v, d) for v, d in zip(given, dtypes)]
+            xs = list(inp) if isinstance(inp, list) else [inp]
+            n = len(xs)
+            carried = masks if isinstance(masks, list) else [masks] + [None] * (n - 1)
+            xs = [np.ascontiguousarray(v, d)
+                  for v, d in zip(xs + [carried[i] for i in given], dtypes)]
+            carried = [None if m is None else np.asarray(m) for m in carried]
             rows = len(xs[0])
             step = batch or rows
             for at in range(0, rows, step):
                 pick = np.minimum(np.arange(at, at + step), rows - 1)
                 run_recording(program, state[0], wanted, [x[pick] for x in xs],
                               lambda t, v: got.setdefault(t.target, []).append(np.array(v)),
-                              [None if carried is None else np.asarray(carried)[pick]])
+                              [None if m is None else m[pick] for m in carried])
             got = {t: np.concatenate(v) for t, v in got.items()}
             last["inp"], last["values"] = inp, got
         return last["values"]
@@ -2147,13 +2201,15 @@ def _traced_stats(ctx, k, program, ops, dtypes, batch=None):
 _TRACE_BATCH = 2
 
 
-def _trace_call(layer, ctx, step, xs, mask, batch):
+def _trace_call(layer, ctx, step, xs, carried, batch):
     """The layer's call run on symbolic inputs of the step's shapes (the
     batch ``batch``), its weights as constants: (the traced model, whether
-    its last output is the mask compute_mask made, its inference
-    program).  ``mask``: the mask the first input carries, given to the
-    call as Keras gives it (booleans (batch, steps)) and carried by the
-    input, as at run time."""
+    its last output is the mask compute_mask made, its inference program,
+    the inputs whose masks are its inputs after the step's).  ``carried``:
+    the masks the inputs carry (None where none), carried by the traced
+    inputs and given to a call taking ``mask`` as pynn's run gives them
+    (booleans (batch, steps): the first input's to a call of several
+    positional tensors, one per input to a call of a list)."""
     from ..layers.lambda_layer import weights_as_constants
     from ..layers.base import Input
     from ..backend import is_keras_tensor
@@ -2162,22 +2218,41 @@ def _trace_call(layer, ctx, step, xs, mask, batch):
     inputs = [Input(batch_shape=(batch,) + tuple(ctx.program.shapes[s][1:]),
                     dtype="int32" if x.dtype == np.int32 else "float32")
               for s, x in zip(step.ins, xs)]
+    for t, m in zip(inputs, carried):
+        t._has_mask = m is not None
     kwargs = {"training": False} if "training" in layer._call_takes else {}
-    if mask is not None:
-        kwargs["mask"] = Input(batch_shape=(batch,) + tuple(mask.shape[1:]), dtype="bool")
-        inputs[0]._has_mask = True
     arg = inputs if len(inputs) > 1 else inputs[0]
+    # (as the layer's own run calls it: several positional tensors spread,
+    # a dict's tensors under their keys)
+    spread = getattr(layer, "_call_tensors", 1) > 1 and len(inputs) == layer._call_tensors
+    keys = layer.__dict__.get("_input_keys")
+    if keys is not None and len(inputs) == len(keys) and not spread:
+        arg = dict(zip(keys, inputs))
+    masks = [None if m is None else Input(batch_shape=(batch,) + tuple(m.shape[1:]),
+                                          dtype="bool") for m in carried]
+    given = []
+    if "mask" in layer._call_takes and any(m is not None for m in masks):
+        if spread or len(inputs) == 1:
+            given = [0] if masks[0] is not None else []
+            if given:
+                kwargs["mask"] = masks[0]
+        else:
+            given = [i for i, m in enumerate(masks) if m is not None]
+            kwargs["mask"] = masks
     with weights_as_constants():
-        out = layer.call(arg, **kwargs)
+        out = layer.call(*inputs, **kwargs) if spread else layer.call(arg, **kwargs)
         # the mask of its output, where Keras's compute_mask(inputs, mask)
         # gives one from the inputs (a padding mask of the ids)
         made = layer._keras_compute_mask(arg, kwargs.get("mask")) \
             if hasattr(layer, "_keras_compute_mask") else None
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     made = made if is_keras_tensor(made) and not isinstance(out, (list, tuple)) else None
-    traced = Model(inputs + ([kwargs["mask"]] if mask is not None else []),
-                   outs + ([made] if made is not None else []))
-    return traced, made is not None, inference_program(traced)
+    with warnings.catch_warnings():
+        # (a mask given to a call that does not read it)
+        warnings.filterwarnings("ignore", message=".*not connected to any output")
+        traced = Model(inputs + [masks[i] for i in given],
+                       outs + ([made] if made is not None else []))
+    return traced, made is not None, inference_program(traced), given
 
 
 def _traced_call(ctx, step, k, xs):
@@ -2185,18 +2260,23 @@ def _traced_call(ctx, step, k, xs):
     token-and-position embedding): its call run on symbolic tensors of the
     step's inputs, its weights read as constants, gives a graph of the
     layers and operations it calls, whose steps are written in place of
-    the layer's."""
+    the layer's.  The masks its inputs carry reach the layers it calls, as
+    at run time."""
     layer = step.layer
-    mask = ctx.in_masks[0] if "mask" in layer._call_takes and ctx.in_masks else None
+    carried = list(ctx.in_masks) + [None] * (len(xs) - len(ctx.in_masks))
+    if any(m is _UNKNOWN_MASK for m in carried):
+        raise ctx.error(layer, "its inputs carry masks combined by a layer before it in a way "
+                               "pynn.lite does not write; it cannot be exported")
     batch = None
     try:
-        traced, made, program = _trace_call(layer, ctx, step, xs, mask, None)
+        traced, made, program, given = _trace_call(layer, ctx, step, xs, carried, None)
     except Exception as e:
         try:
             # A call reading the batch size from its input's shape (keras.io's
             # causal_attention_mask tiles its mask by it): traced with a batch
             # of 2, whose program must keep the batch first on every tensor.
-            traced, made, program = _trace_call(layer, ctx, step, xs, mask, _TRACE_BATCH)
+            traced, made, program, given = _trace_call(layer, ctx, step, xs, carried,
+                                                       _TRACE_BATCH)
         except Exception:
             program = None
         # (a nested model's tensors keep their unknown batch)
@@ -2205,16 +2285,17 @@ def _traced_call(ctx, step, k, xs):
                                    f"({type(e).__name__}: {e})") from None
         program.shapes = [(None,) + tuple(sh[1:]) for sh in program.shapes]
         batch = _TRACE_BATCH
-    inputs = traced.inputs
-    values = list(xs) + ([_bool_mask(ctx, layer, mask)] if mask is not None else [])
+    values = list(xs) + [_bool_mask(ctx, layer, carried[i]) for i in given]
     try:
         _check_exportable(program)
     except ConversionError as e:
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
     inner = _TracedContext(ctx, program, layer.name)
-    if mask is not None:
-        inner.masks[program.input_slots[0]] = mask
+    inner.traced_batch = batch
+    for slot, m in zip(program.input_slots, carried):
+        if m is not None:
+            inner.masks[slot] = m
     tensors = dict(zip(program.input_slots, values))
     start = len(ctx.g.ops)
     try:
@@ -2222,8 +2303,8 @@ def _traced_call(ctx, step, k, xs):
     except ConversionError as e:
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
-    _traced_stats(ctx, k, program, ctx.g.ops[start:], [np.dtype(t.dtype) for t in inputs],
-                  batch)
+    _traced_stats(ctx, k, program, ctx.g.ops[start:],
+                  [np.dtype(t.dtype) for t in traced.inputs], given, batch)
     outs = [tensors[s] for s in program.output_slots]
     if made:
         ctx.out_masks = [_mask_of(ctx, layer, outs.pop())]

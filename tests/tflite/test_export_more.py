@@ -544,3 +544,53 @@ def test_call_that_mixes_the_batch_is_refused_naming_the_layer():
     model = pynn.Model(inp, _MergesTheBatch(name="merges")(inp))
     with pytest.raises(pynn.lite.ConversionError, match="'merges'.*traced"):
         convert(model, None, None)
+
+
+class _Decoder(layers.Layer):
+    """DLwP's TransformerDecoder: two positional inputs, the first one's
+    mask given to the call, cast to int32 and combined by ops.minimum with
+    a causal mask tiled over the batch; the second input's mask carried
+    into the cross-attention."""
+
+    def __init__(self, dim, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.self_attention = layers.MultiHeadAttention(heads, dim)
+        self.cross_attention = layers.MultiHeadAttention(heads, dim)
+        self.norm1 = layers.LayerNormalization()
+        self.norm2 = layers.LayerNormalization()
+
+    def call(self, inputs, encoder_outputs, mask=None):
+        causal = ops.cast(_batch_tiled_causal_mask(inputs), "int32")
+        padding = None if mask is None else ops.minimum(
+            ops.cast(mask[:, None, :], dtype="int32"), causal)
+        x = self.norm1(inputs + self.self_attention(inputs, inputs, attention_mask=causal))
+        y = self.cross_attention(x, encoder_outputs, attention_mask=padding)
+        return self.norm2(x + y)
+
+
+class _Residual(layers.Layer):
+    """Attention inside a call that does not take the mask: the mask its
+    input carries still reaches the attention."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = layers.MultiHeadAttention(2, 8)
+
+    def call(self, x):
+        return x + self.attention(x, x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_custom_layers_reading_carried_masks(mode):
+    set_random_seed(21)
+    ids = pynn.Input((STEPS,), dtype="int64")
+    x = _TokenAndPosition(STEPS, VOCAB, 8, padding_mask=True)(ids)
+    x = _Decoder(8, 2)(x, x)
+    e = layers.Embedding(VOCAB, 8, mask_zero=True)(ids)
+    model = pynn.Model(ids, [layers.Dense(3)(x), layers.Dense(3)(_Residual()(e))])
+    xs = [padded_ids()]
+    changed = padded_ids()
+    changed[changed == 0] = 5
+    for a, b in zip(model.predict(xs[0], verbose=0), model.predict(changed, verbose=0)):
+        assert not np.allclose(a, b)  # (the padding matters to both outputs)
+    check(model, xs, mode)
