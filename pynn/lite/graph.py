@@ -190,11 +190,13 @@ def evaluate(ops, values):
     values = dict(values)
     for op in ops:
         fields = op.options[1] if op.options else {}
-        if fields.get("FusedActivationFunction", 0):
-            raise ValueError(f"evaluate: {op.code} with a fused activation")
+        fn = _EVALUATE.get(op.code)
+        if fn is None or fields.get("FusedActivationFunction", 0):
+            raise ValueError(f"evaluate: {op.code} (with its options {fields}) has no NumPy "
+                             f"form here")
         xs = [None if t is None else t.data.astype(np.float64) if t.is_constant and
               t.data.dtype.kind == "f" else t.data if t.is_constant else values[id(t)]
               for t in op.inputs]
-        for t, v in zip(op.outputs, _EVALUATE[op.code](xs, fields)):
+        for t, v in zip(op.outputs, fn(xs, fields)):
             values[id(t)] = v
     return values

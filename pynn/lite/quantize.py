@@ -45,7 +45,8 @@ DYNAMIC_MIN_ELEMENTS = 1024
 SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "PADV2",
                   "MEAN", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "TRANSPOSE",
                   "TILE", "UNPACK", "SPLIT", "REVERSE_V2"}
-# Ops with several outputs, or whose values are not their first input.
+# The input holding the values, where it is not the first (SPLIT's first
+# is the axis); all the outputs of these ops take its quantization.
 _VALUES_INPUT = {"SPLIT": 1}
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
                 "TANH": (1.0 / 128.0, 0), "L2_NORMALIZATION": (1.0 / 128.0, 0)}
