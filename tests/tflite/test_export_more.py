@@ -3,7 +3,10 @@ attention masks in every mode (causal, constant, carried, given as inputs
 or by ops.not_equal; float32, float16, dynamic range and full integer,
 where Keras's -1e9 fill is set from the scores' calibrated range); masks
 given to layers as graph tensors (``gru(x, mask=m)``); recurrent layers in
-full integer (unrolled, each step's tensors calibrated)."""
+full integer (unrolled, each step's tensors calibrated); the tutorial
+models phones run (keras.io's and Deep Learning with Python's
+transformers, a ViT, an MLP-Mixer, a U-Net), their custom layers traced
+with the masks they carry and calibrated."""
 import numpy as np
 import pytest
 
