@@ -2052,6 +2052,7 @@ def _given_masks(ctx, step, xs, given):
     ``mha(q, v, query_mask=m)``) in place of the ones its inputs carry, as
     float32 0/1 tensors (batch, steps): booleans CAST, numbers NOT_EQUAL 0
     first, as pynn reads them."""
+    from ..layers.attention import MultiHeadAttention
     layer = step.layer
     layout = step.node.mask_layout
     flags = [True] + [False] * (len(xs) - 1) if layout == "single" else list(layout)
@@ -2060,6 +2061,12 @@ def _given_masks(ctx, step, xs, given):
         if not flag:
             continue
         m = next(given)
+        if i == 0 and isinstance(ctx, _TracedContext) and \
+                isinstance(layer, MultiHeadAttention):
+            # (run eagerly, as in a custom layer's call, the layer reads the
+            # query's mask from the query, whatever query_mask says, as
+            # Keras's does)
+            continue
         want = tuple(xs[i].shape[:2])
         if len(m.shape) != 2 or tuple(m.shape[1:]) != want[1:]:
             raise ctx.error(layer, f"the mask given for its input {i} has shape "

@@ -597,3 +597,38 @@ def test_custom_layers_reading_carried_masks(mode):
     for a, b in zip(model.predict(xs[0], verbose=0), model.predict(changed, verbose=0)):
         assert not np.allclose(a, b)  # (the padding matters to both outputs)
     check(model, xs, mode)
+
+
+class _ListDecoder(layers.Layer):
+    """keras.io's translation decoder: called on a list, given both masks;
+    its query_mask and key_mask arguments (run eagerly, the attention reads
+    the query's mask from the query, as Keras's does)."""
+
+    def __init__(self, dim, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.self_attention = layers.MultiHeadAttention(heads, dim)
+        self.cross_attention = layers.MultiHeadAttention(heads, dim)
+        self.norm = layers.LayerNormalization()
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        x, encoded = inputs
+        x_mask, encoded_mask = (None, None) if mask is None else mask
+        causal = ops.cast(_batch_tiled_causal_mask(x), "int32")
+        a = self.self_attention(query=x, value=x, key=x, attention_mask=causal,
+                                query_mask=x_mask)
+        y = self.norm(x + a)
+        return y + self.cross_attention(query=y, value=encoded, key=encoded,
+                                        query_mask=x_mask, key_mask=encoded_mask)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_translation_transformer(mode):
+    set_random_seed(22)
+    source, target = pynn.Input((STEPS,), dtype="int64"), pynn.Input((STEPS,), dtype="int64")
+    encoded = _EncoderBlock(8, 16, 2)(_TokenAndPosition(STEPS, VOCAB, 8, padding_mask=True)(
+        source))
+    x = _TokenAndPosition(STEPS, VOCAB, 8, padding_mask=True)(target)
+    x = _ListDecoder(8, 2)([x, encoded])
+    model = pynn.Model([source, target], layers.Dense(VOCAB, activation="softmax")(x))
+    check(model, [padded_ids(), padded_ids(seed=1)], mode)
