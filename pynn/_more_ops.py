@@ -1489,10 +1489,16 @@ def _einops_groups(side, pattern):
 # Keras 3's ops.image functions beside resize: one image (rank 3) or a
 # batch (rank 4), channels last unless data_format says channels_first.
 
+def _rank(x):
+    """The rank as a number, of a symbolic tensor too (ops.ndim records an
+    op there, as Keras's does)."""
+    return len(ops.shape(x))
+
+
 def _nhwc(name, images, data_format):
     """``images`` as an NHWC batch, and the function that gives a result
     of that layout back in the caller's (rank and channel order)."""
-    rank = ops.ndim(images)
+    rank = _rank(images)
     if rank not in (3, 4):
         raise ValueError(f"{name}: expected one image (rank 3) or a batch (rank 4), got shape "
                          f"{ops.shape(images)}")
@@ -1506,7 +1512,7 @@ def _nhwc(name, images, data_format):
 
     def back(y):
         if first:
-            y = ops.transpose(y, (0, 3, 1, 2) + tuple(range(4, ops.ndim(y))))
+            y = ops.transpose(y, (0, 3, 1, 2) + tuple(range(4, _rank(y))))
         return y if rank == 4 else ops.squeeze(y, 0)
     return x, back
 
@@ -1681,7 +1687,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
 def sobel_edges(images, data_format=None):
     """The Sobel gradients of images, (vertical, horizontal) in a last axis
     of 2, with SciPy's reflected borders."""
-    if ops.ndim(images) != 4:
+    if _rank(images) != 4:
         raise ValueError(f"sobel_edges: expected a batch of images (rank 4), got shape "
                          f"{ops.shape(images)}")
     x, back = _nhwc("sobel_edges", images, data_format)
@@ -1730,7 +1736,7 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     num = ops.multiply(ops.add(ops.multiply(mu12, 2.0), c1), ops.add(ops.multiply(s12, 2.0), c2))
     den = ops.multiply(ops.add(ops.add(mu11, mu22), c1), ops.add(ops.add(s11, s22), c2))
     per_image = ops.mean(ops.divide(num, den), axis=(1, 2, 3))
-    return per_image if ops.ndim(image1) == 4 else ops.squeeze(per_image, 0)
+    return per_image if _rank(image1) == 4 else ops.squeeze(per_image, 0)
 
 
 _FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")

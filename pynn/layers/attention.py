@@ -123,7 +123,8 @@ class _OptionsLayer(Layer):
             const_mask = options.get("attention_mask")
             if isinstance(const_mask, KerasTensor):
                 raise AssertionError("symbolic masks travel as inputs")
-            if self._graph_options is not None and self._graph_options != options:
+            if self._graph_options is not None and not _same_options(self._graph_options,
+                                                                     options):
                 raise ValueError(
                     f"{type(self).__name__} {self.name!r}: every call in a graph must use the "
                     f"same options; this call has {_describe(options)}, an earlier one "
@@ -146,6 +147,18 @@ def _options_config(layer):
                          f"constant mask, which a saved config cannot hold; give the mask as "
                          f"an input of the model instead")
     return dict(options)
+
+
+def _same_options(a, b):
+    """Whether two calls' options are the same (a constant mask compared by
+    its values: tracing a call again gives an equal array)."""
+    def same(x, y):
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            return np.shape(x) == np.shape(y) and bool(np.array_equal(x, y))
+        if isinstance(x, tuple) and isinstance(y, tuple):
+            return len(x) == len(y) and all(same(i, j) for i, j in zip(x, y))
+        return x == y
+    return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
 
 
 def _describe(options):
@@ -392,12 +405,13 @@ class MultiHeadAttention(_OptionsLayer):
                            return_attention_scores=False):
         """Keras's: attention of projected (batch, T, heads, key_dim)
         queries over (batch, S, heads, depth) keys and values, masked by a
-        (batch, T, S) boolean mask; returns the (batch, T, heads,
+        (batch, T, S) boolean mask (or (batch, heads or 1, T, S)); returns the (batch, T, heads,
         value_dim) output and the (batch, heads, T, S) weights."""
         q = ops.transpose(query, (0, 2, 1, 3)) * np.float32(self._inverse_sqrt_key_dim)
         k = ops.transpose(key, (0, 2, 3, 1))
         scores = ops.matmul(q, k)                                       # (B, H, T, S)
-        mask = None if attention_mask is None else attention_mask[:, None, :, :]
+        mask = attention_mask if attention_mask is None or np.ndim(attention_mask) == 4 \
+            else attention_mask[:, None, :, :]
         # Keras computes without dropout or scores through its fused
         # dot-product attention, which leaves masked weights as they are.
         weights = _masked_softmax(scores, mask,
@@ -626,7 +640,7 @@ class GroupQueryAttention(MultiHeadAttention):
             band = np.abs(rows - cols) < self.sliding_window
             attention_mask = np.broadcast_to(band, (b, t, s)) if attention_mask is None \
                 else np.logical_and(attention_mask, band)
-        if attention_mask is not None:
+        if attention_mask is not None and attention_mask.ndim == 3:
             attention_mask = attention_mask[:, None, :, :]
         weights = _masked_softmax(scores, attention_mask,
                                   zero_masked=self.dropout > 0 or bool(options.get("scores")))
@@ -678,7 +692,8 @@ def _serialize(module, value):
 def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, causal):
     """Keras's ``_compute_attention_mask``: the query mask times the value
     and key masks, times the causal mask, times the given mask; None when
-    nothing masks.  Result (batch, T, S) booleans."""
+    nothing masks.  Result (batch, T, S) booleans, or (batch, heads or 1,
+    T, S) for a given mask of rank 4."""
     mask = None
 
     def both(a, c):
@@ -690,6 +705,12 @@ def _attention_mask(b, t, s, attention_mask, query_mask, value_mask, key_mask, c
             mask = both(mask, _cast_mask(m)[:, None, :])
     if causal:
         mask = both(mask, _causal(t, s)[None])
+    if attention_mask is not None and np.ndim(attention_mask) == 4:
+        # a mask per head (or one for all, axis 1 of size 1), as Keras's
+        # softmax takes one of the scores' rank as it is
+        mask = attention_mask if mask is None else np.logical_and(
+            np.broadcast_to(mask, (b, t, s))[:, None], attention_mask)
+        return np.broadcast_to(mask, (b, mask.shape[1], t, s))
     if attention_mask is not None:
         mask = both(mask, attention_mask)
     if mask is None:

@@ -159,7 +159,7 @@ class TFLiteConverter:
                 f"inference_input_type / inference_output_type other than float32 need "
                 f"full-integer quantization (optimizations=[Optimize.DEFAULT] and a "
                 f"representative_dataset); this conversion is {mode}")
-        graph = converter.build_graph(self._model)
+        graph = converter.build_graph(self._model, int8=mode == "int8")
         if mode == "float16":
             quantize.float16(graph)
         elif mode == "dynamic":

@@ -54,6 +54,8 @@ in float32, with every model input and output:
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -127,6 +129,13 @@ class _Context:
         # pynn carries a mask the exporter cannot write; the current
         # step's input masks, and the output masks its handler made.
         self.masks = {}
+        # (masks given to calls as graph tensors, as float32 0/1 tensors, by
+        # the tensor's id)
+        self.given = {}
+        # (written for full integer: only ops with int8 kernels)
+        self.int8 = False
+        # (the batch a traced call's program was traced with, when not None)
+        self.traced_batch = None
         self.in_masks = []
         self.out_masks = None
 
@@ -567,7 +576,7 @@ def _global_pool(code, axes):
     def handler(ctx, step, k, xs):
         layer = step.layer
         if ctx.in_masks and ctx.in_masks[0] is not None:
-            return _masked_average_1d(ctx, step, xs[0], ctx.in_masks[0])
+            return _masked_average_1d(ctx, step, k, xs[0], ctx.in_masks[0])
         y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), None)
         keep = bool(getattr(layer, "keepdims", False))
         # (channels first: the axes after the channels')
@@ -578,12 +587,38 @@ def _global_pool(code, axes):
     return handler
 
 
-def _masked_average_1d(ctx, step, x, mask):
+# Full integer: the masked mean's weights are SOFTMAX((mask - 1) * this),
+# 1 / count on the kept steps and exp(-20) / count, 0 in int8, on the others.
+MASKED_MEAN_LOGIT = 20.0
+
+
+def _masked_average_1d(ctx, step, k, x, mask):
     """GlobalAveragePooling1D over the unmasked steps, as pynn's and
     Keras's: the mask divided by its count (at least 1: a row with every
-    step masked gives zeros) weighs the steps, SUM adds them up."""
+    step masked gives zeros) weighs the steps, SUM adds them up.  In full
+    integer (no int8 DIV) the weights are a SOFTMAX of the mask, and the
+    steps are masked first (a row with every step masked: zeros)."""
     layer, g = step.layer, ctx.g
     _, steps, ch = x.shape
+    if ctx.int8:
+        logits = ctx.with_constant(layer, "MUL", ctx.with_constant(
+            layer, "SUB", mask, 1.0, f"{layer.name}/mask_off", ("range", -1.0, 0.0)),
+            MASKED_MEAN_LOGIT, f"{layer.name}/mask_logits", ("range", -MASKED_MEAN_LOGIT, 0.0))
+        weights = ctx.unary(layer, "SOFTMAX", logits, f"{layer.name}/mask_weights", None,
+                            _ACTIVATION_OPTIONS["SOFTMAX"])
+        column = ctx.reshape(layer, mask, (None, steps, 1), f"{layer.name}/mask_column")
+        kept = ctx.binary(layer, "MUL", x, column, f"{layer.name}/kept", (k, (
+            "masked", lambda inp, m: np.asarray(inp) * np.asarray(m, np.float32)[..., None])))
+        weights = ctx.reshape(layer, weights, (None, steps, 1),
+                              f"{layer.name}/mask_weights_column")
+        weighted = ctx.binary(layer, "MUL", kept, weights, f"{layer.name}/weighted", (k, (
+            "masked", lambda inp, m: np.asarray(inp) * (np.asarray(m, np.float32) / np.maximum(
+                np.sum(m, axis=1, keepdims=True), 1))[..., None])))
+        y = ctx.out_tensor(layer, step.name, _out_shape(ctx, step), (k, "out"))
+        g.add("SUM", [weighted, ctx.int32(f"{layer.name}/axes", [1])], [y],
+              ("ReducerOptions", {"KeepDims": bool(getattr(layer, "keepdims", False))}),
+              layer.name)
+        return y
     count = ctx.out_tensor(layer, f"{layer.name}/mask_count", (None, 1), None)
     g.add("SUM", [mask, ctx.int32(f"{layer.name}/steps_axis", [1])], [count],
           ("ReducerOptions", {"KeepDims": True}), layer.name)
@@ -682,7 +717,10 @@ _TENSOR_ACTIVATIONS = {"swish": "swish", "silu": "swish", "hard_sigmoid": "hard_
 # Operations with arguments of their own (_tensor_operation_with_arguments).
 _TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
                         "softmax": ("axis",), "log_softmax": ("axis",),
-                        "gelu": ("approximate",), "getitem": ("key",)}
+                        "gelu": ("approximate",), "getitem": ("key",),
+                        "conv": ("kernel", "strides", "padding", "data_format",
+                                 "dilation_rate"),
+                        "cast": ("dtype",)}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
 _TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims")
@@ -731,22 +769,39 @@ def _tensor_operation(ctx, step, k, xs):
         return _tensor_comparison(ctx, step, xs, shape)
     code, table = _TENSOR_BINARY_OPS[op]
     operands = []
-    for i, arg in enumerate(layer.arguments(xs)[0]):
+    args = layer.arguments(xs)[0]
+    # (integers stay integers: a mask cast to int32 and combined by
+    # ops.minimum with another, as DLwP's decoder does)
+    dtype = next((a.dtype for a in args if any(a is x for x in xs)), np.dtype(np.float32))
+    if dtype.kind == "b" or (dtype.kind in "iu" and code in ("DIV", "POW")):
+        raise ctx.error(layer, f"the operation {op!r} on {dtype} tensors has no TensorFlow "
+                               f"Lite form in pynn.lite")
+    for i, arg in enumerate(args):
         if any(arg is x for x in xs):
             operands.append(arg)
             continue
         value = np.asarray(arg)
-        if value.dtype.kind not in "biuf":
-            raise ctx.error(layer, f"the operand {arg!r} of {op!r} is not numbers")
-        value = value.astype(np.float32)
-        if code == "DIV" and i == 1 and np.all(value != 0):
+        if value.dtype.kind not in "biuf" or (dtype.kind in "iu" and value.dtype.kind == "f"
+                                              and not np.all(value == np.round(value))):
+            raise ctx.error(layer, f"the operand {arg!r} of {op!r} is not numbers of the "
+                                   f"tensor's type ({dtype})")
+        value = value.astype(np.int32 if dtype.kind in "iu" else np.float32)
+        if ctx.traced_batch and value.ndim == len(shape) and value.shape[0] > 1:
+            # (a constant made from the batch size a call was traced with:
+            # one row, where the rows agree)
+            if value.shape[0] != ctx.traced_batch or np.any(value != value[:1]):
+                raise ctx.error(layer, f"the operand of {op!r} of shape {value.shape} depends "
+                                       f"on the batch size; it cannot be exported")
+            value = value[:1]
+        if code == "DIV" and i == 1 and np.all(value != 0) and dtype.kind == "f":
             # x / c as x * (1 / c), as TensorFlow's converter writes it (within
             # a unit in the last place; MUL has int8 kernels, DIV has not)
             code, table, value = "MUL", "MulOptions", (1.0 / value).astype(np.float32)
         operands.append(ctx.g.constant(f"{layer.name}/operand_{i}",
                                        value.reshape(value.shape or (1,)), role="param"))
     none = {"FusedActivationFunction": fused_activation_code("linear")}
-    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"),
+                       dtype=np.int32 if dtype.kind in "iu" else np.float32)
     ctx.g.add(code, operands, [y], (table, dict(none)) if table else None, layer.name)
     return y
 
@@ -842,6 +897,10 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
         return y
     if op == "getitem":
         return _strided_slice(ctx, layer, x, given["key"], shape, step.name, out)
+    if op == "conv":
+        return _tensor_conv(ctx, layer, x, given, shape, step.name, out)
+    if op == "cast":
+        return _tensor_cast(ctx, layer, x, given.get("dtype"), shape, step.name, out)
     axis = given.get("axis", -1 if op != "cumsum" else None)
     if axis is None or isinstance(axis, (list, tuple)) or int(axis) % rank == 0:
         raise ctx.error(layer, f"ops.{op} over axis {axis!r} has no TensorFlow Lite form in "
@@ -864,6 +923,58 @@ def _tensor_operation_with_arguments(ctx, step, k, xs, shape):
     t = _transpose_op(ctx, layer, x, perm, moved, f"{step.name}/to_last")
     y = ctx.unary(layer, code, t, f"{step.name}/{code.lower()}", None, _ACTIVATION_OPTIONS[code])
     return _transpose_op(ctx, layer, y, perm, shape, step.name, out)
+
+
+# ops.cast's dtypes with a TFLite form (int64 computed as int32, as the
+# exporter's ids are).
+_CAST_TYPES = {"bool": np.bool_, "int32": np.int32, "int64": np.int32, "float32": np.float32}
+
+
+def _tensor_cast(ctx, layer, x, dtype, shape, name, stat):
+    """ops.cast -> CAST (a mask's booleans as numbers: DLwP's decoder casts
+    its padding mask to int32)."""
+    from .writer import _tflite
+    want = _CAST_TYPES.get(str(np.dtype(dtype)) if dtype is not None else None)
+    if want is None:
+        raise ctx.error(layer, f"ops.cast to {dtype!r} has no TensorFlow Lite form in "
+                               f"pynn.lite; it exports to {', '.join(_CAST_TYPES)}")
+    if np.dtype(want) == x.dtype:
+        return ctx.reshape(layer, x, shape, name, stat)
+    tfl = _tflite()[1]
+    code = {np.dtype(np.bool_): tfl.TensorType.BOOL, np.dtype(np.int32): tfl.TensorType.INT32,
+            np.dtype(np.int64): tfl.TensorType.INT64,
+            np.dtype(np.float32): tfl.TensorType.FLOAT32}
+    y = ctx.out_tensor(layer, name, shape, stat, dtype=want)
+    ctx.g.add("CAST", [x], [y], ("CastOptions", {"InDataType": code[x.dtype],
+                                                 "OutDataType": code[np.dtype(want)]}),
+              layer.name)
+    return y
+
+
+def _tensor_conv(ctx, layer, x, given, shape, name, stat):
+    """ops.conv of a channels-last batch of images by a constant kernel
+    (HWIO) -> CONV_2D with a zero bias (keras.io's patch extraction:
+    ops.image.extract_patches convolves by an identity kernel)."""
+    w = np.asarray(given.get("kernel"), np.float32) if given.get("kernel") is not None \
+        else None
+    if w is None or w.ndim != 4 or len(x.shape) != 4 or \
+            given.get("data_format") not in (None, "channels_last"):
+        raise ctx.error(layer, "ops.conv exports for a channels-last batch of images (rank 4) "
+                               "and a constant kernel (height, width, in, out)")
+    strides, dilation = given.get("strides", 1), given.get("dilation_rate", 1)
+    pair = (lambda v: (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(i) for i in v))
+    padding = str(given.get("padding", "valid")).lower()
+    if padding not in ("valid", "same") or not np.all(np.isfinite(w)):
+        raise ctx.error(layer, f"ops.conv with padding={padding!r} or a kernel that is not "
+                               f"finite has no TensorFlow Lite form in pynn.lite")
+    g = ctx.g
+    filt = g.constant(f"{layer.name}/kernel", w.transpose(3, 0, 1, 2), role="weight")
+    bias = g.constant(f"{layer.name}/bias", np.zeros(w.shape[-1], np.float32), role="bias")
+    y = ctx.out_tensor(layer, name, shape, stat)
+    g.add("CONV_2D", [x, filt, bias], [y],
+          ("Conv2DOptions", _conv_options(layer, "linear", pair(strides), pair(dilation),
+                                          padding)), layer.name)
+    return y
 
 
 def _tensor_matmul(ctx, step, k, xs, shape):
@@ -933,7 +1044,7 @@ def _strided_slice(ctx, layer, x, key, shape, name, stat):
     sliced = tuple(None if i == 0 else _sliced_length(x.shape[i], k)
                    for i, k in enumerate(key) if not isinstance(k, (int, np.integer)))
     y = ctx.out_tensor(layer, name if sliced == tuple(shape) else f"{name}/slice", sliced,
-                       stat if sliced == tuple(shape) else None)
+                       stat if sliced == tuple(shape) else None, dtype=x.dtype)
     ctx.g.add("STRIDED_SLICE", [x, ctx.int32(f"{layer.name}/begin", begin),
                                 ctx.int32(f"{layer.name}/end", end),
                                 ctx.int32(f"{layer.name}/strides", strides)], [y],
@@ -1025,31 +1136,25 @@ def _multi_head_attention(ctx, step, k, xs):
     key and value projections as FULLY_CONNECTED over the last axis (the
     query's scaled by 1/sqrt(key_dim) in its weights), RESHAPE and
     TRANSPOSE to (batch, heads, steps, depth), BATCH_MATMUL of the queries
-    with the keys, a constant ADD for a causal mask, SOFTMAX, BATCH_MATMUL
-    with the values, TRANSPOSE and RESHAPE back, and the output
+    with the keys, the mask (see :func:`_mask_scores`), SOFTMAX,
+    BATCH_MATMUL with the values, TRANSPOSE and RESHAPE back, and the output
     FULLY_CONNECTED; the attention scores as a second output where the
     layer returns them.  Full integer calibrates the inner tensors from the
-    layer's weights (but with a causal mask, whose -1e9 no int8 range
-    holds)."""
+    layer's weights."""
     from ..layers.attention import MultiHeadAttention
     layer, g = step.layer, ctx.g
     options = layer._graph_options or {}
     if type(layer).call is not MultiHeadAttention.call:
         raise ctx.error(layer, "computes through its own call() and cannot be exported as "
                                "MultiHeadAttention")
-    if "attention_mask" in options or "masks" in options:
-        raise ctx.error(layer, "a constant attention_mask (an array given to the call) has no "
-                               "TensorFlow Lite form in pynn.lite; give it as a model input")
-    carried = [m for m in ctx.in_masks[:3] if m is not None]
-    masked = bool(carried) or options.get("mask_input")
+    if "masks" in options:
+        raise ctx.error(layer, "masks given as arrays to a call on graph tensors have no "
+                               "TensorFlow Lite form in pynn.lite; give them as model inputs")
     if layer.attention_axes not in (None, 1, (1,), [1], -2, (-2,), [-2]):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
     rank = len(query.shape)
-    if rank > 3 and masked:
-        raise ctx.error(layer, f"masks on inputs of rank {rank} have no TensorFlow Lite form "
-                               f"in pynn.lite")
     if rank > 3:
         # (attention over all the middle axes: over them flattened into one)
         if options.get("scores"):
@@ -1059,28 +1164,37 @@ def _multi_head_attention(ctx, step, k, xs):
                                                     x.shape[-1]), f"{layer.name}/{what}_flat")
                              for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
+    constant = _constant_keep(ctx, layer, options, xs, t, s)
+    tensor_masks = any(m is not None for m in ctx.in_masks[:3]) or options.get("mask_input")
     weights_of = {}  # what -> (kernel, bias) as written, for calibration
 
-    def values(inp):
+    def values(inp, masks):
         """The float values of the layer's inner tensors for the step's
-        inputs ``inp`` (calibration of a full-integer model)."""
+        inputs ``inp`` and their masks (calibration of a full-integer
+        model)."""
         x = {what: np.asarray(a, np.float64).reshape(len(a), -1, a.shape[-1])
              for what, a in zip(("query", "value", "key"), inp[:3])}
         out = {}
-        for what, (w, b) in weights_of.items():
+        for what in ("query", "value", "key"):
+            w, b = weights_of[what]
             y = x[what] @ w + (b if b is not None else 0.0)
             out[what] = y
             x[what] = y.reshape(len(y), y.shape[1], heads, -1).transpose(0, 2, 1, 3)
         sc = x["query"] @ x["key"].transpose(0, 1, 3, 2)
-        if options.get("causal"):
-            sc = sc + causal_mask
         out["scores"] = sc
-        e = np.exp(sc - sc.max(-1, keepdims=True))
+        keep = constant if constant is not None else np.ones((t, s))
+        if tensor_masks:
+            keep = keep * _keep_values(inp, masks, t, s)
+        e = np.exp(np.where(keep != 0, sc, -1e9) - np.where(keep != 0, sc, -1e9).max(
+            -1, keepdims=True))
         out["context"] = (e / e.sum(-1, keepdims=True)) @ x["value"]
+        merged = out["context"].transpose(0, 2, 1, 3).reshape(len(sc), t, -1)
+        w_out, b_out = weights_of["output"]
+        out["output"] = merged @ w_out + (b_out if b_out is not None else 0.0)
         return out
 
     def stat(what):
-        return (k, lambda inp: values(inp)[what])
+        return (k, ("masked", lambda inp, masks: values(inp, masks)[what]))
 
     def project(x, kernel, bias, depth, what, scale=1.0):
         w = ctx.value(layer, kernel, f"{what} kernel")
@@ -1096,38 +1210,27 @@ def _multi_head_attention(ctx, step, k, xs):
         return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
                              f"{layer.name}/{what}/split")
 
-    # (Keras's causal mask: query step i sees key steps up to i)
-    causal_mask = np.where(np.tril(np.ones((t, s), bool)), 0.0, -1e9).astype(np.float32)
-
     q = project(query, layer.query_kernel, layer.query_bias, layer.key_dim, "query",
                 1.0 / np.sqrt(layer.key_dim))
     kk = project(key, layer.key_kernel, layer.key_bias, layer.key_dim, "key")
     v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
-    causal = options.get("causal")
-    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s),
-                            None if causal or masked else stat("scores"))
+    scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s), stat("scores"))
     g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
                                                                      "AdjY": True}), layer.name)
     keep = None
-    if masked:
-        keep = _attention_keep(ctx, layer, xs, t, s, causal)
-        # where(keep, scores, -1e9) as scores * keep + (keep - 1) * 1e9 (exact for 0/1)
-        bias = ctx.with_constant(layer, "MUL", ctx.with_constant(
-            layer, "SUB", keep, 1.0, f"{layer.name}/mask_off", None), 1e9,
-            f"{layer.name}/mask_bias", None)
-        scores = ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", scores, keep,
-                                                     f"{layer.name}/masked_scores", None),
-                            bias, f"{layer.name}/masked", None)
-    elif causal:
-        scores = ctx.binary(layer, "ADD", scores,
-                            g.constant(f"{layer.name}/causal_mask", causal_mask[None, None],
-                                       role="param"), f"{layer.name}/causal", stat("scores"))
+    if tensor_masks:
+        keep = _attention_keep(ctx, layer, xs, t, s, constant)
+    elif constant is not None:
+        keep = g.constant(f"{layer.name}/mask", constant[None, None].astype(np.float32),
+                          role="param")
+    if keep is not None:
+        scores = _mask_scores(ctx, layer, scores, keep)
     weights = ctx.unary(layer, "SOFTMAX", scores, f"{layer.name}/attention_scores", None,
                         _ACTIVATION_OPTIONS["SOFTMAX"])
     if keep is not None and (layer.dropout > 0 or options.get("scores")):
         # (as pynn's layer: the masked weights zeroed, as Keras's Softmax layer)
         weights = ctx.binary(layer, "MUL", weights, keep, f"{layer.name}/attention_weights",
-                             None)
+                             ("range", 0.0, 1.0))
     query_mask = ctx.in_masks[0]
     if query_mask is not None:
         ctx.out_masks = [query_mask, None]
@@ -1144,31 +1247,110 @@ def _multi_head_attention(ctx, step, k, xs):
     w = w.reshape(heads * layer.value_dim, w.shape[-1])
     b = ctx.value(layer, layer.output_bias, "output bias") \
         if layer.output_bias is not None else None
+    weights_of["output"] = (w, b)
     out_shape = _out_shape(ctx, step)
     out = ctx.fully_connected(layer, context, w, b, f"{layer.name}/attention_output",
                               step.name if rank == 3 else f"{layer.name}/output_flat",
-                              (None, t, out_shape[-1]), (k, "out") if rank == 3 else None)
+                              (None, t, out_shape[-1]), (k, "out") if rank == 3 else
+                              stat("output"))
     if rank > 3:
         return ctx.reshape(layer, out, out_shape, step.name, (k, "out"))
     return [out, weights] if options.get("scores") else out
 
 
-def _attention_keep(ctx, layer, xs, t, s, causal):
+def _constant_keep(ctx, layer, options, xs, t, s):
+    """The part of the attention mask known when exporting, as a (T, S)
+    0/1 array: the causal mask times a constant ``attention_mask`` given
+    to the call (the same for every row of the batch); None when there is
+    neither."""
+    keep = np.tril(np.ones((t, s), np.float32)) if options.get("causal") else None
+    given = options.get("attention_mask")
+    if given is None:
+        return keep
+    steps = tuple(xs[0].shape[1:-1]) + tuple(xs[1].shape[1:-1])
+    m = np.asarray(given) != 0
+    if m.ndim == len(steps) + 1:
+        if m.shape[0] != 1 and not np.all(m == m[:1]):
+            raise ctx.error(layer, f"its constant attention_mask of shape {m.shape} differs "
+                                   f"between the rows of the batch, which a TFLite model of "
+                                   f"any batch size cannot hold; give it as a model input")
+        m = m[0]
+    try:
+        m = np.broadcast_to(m, steps).reshape(t, s).astype(np.float32)
+    except ValueError:
+        raise ctx.error(layer, f"its constant attention_mask of shape "
+                               f"{np.shape(given)} does not fit the attention's "
+                               f"(batch, {', '.join(map(str, steps))})") from None
+    return m if keep is None else keep * m
+
+
+def _keep_values(inp, masks, t, s):
+    """The 0/1 mask (batch, 1 or heads, T, S) of the masks the step's inputs
+    ``inp`` carry (``masks``: one per input, or None) and a given
+    attention_mask input (calibration)."""
+    keep = np.ones((len(inp[0]), t, s))
+    q_mask, v_mask, k_mask = (masks or [None] * 3)[:3]
+    if q_mask is not None:
+        keep = keep * np.reshape(q_mask, (-1, t, 1))
+    for m in (v_mask, k_mask):
+        if m is not None:
+            keep = keep * np.reshape(m, (-1, 1, s))
+    if len(inp) > 3:
+        given = np.asarray(inp[3])
+        if given.ndim == 4 and np.ndim(inp[0]) == 3:  # (batch, heads or 1, T, S)
+            return keep[:, None] * (given != 0)
+        keep = keep * ((given if given.ndim == 3 else given.reshape(-1, t, s)) != 0)
+    return keep[:, None]
+
+
+# Full integer: how far below the smallest calibrated score a masked one is
+# put (its softmax weight below exp(-12) of the row's largest); TFLite's
+# int8 range cannot hold Keras's -1e9.
+MASK_MARGIN = 12.0
+
+
+def _mask_scores(ctx, layer, scores, keep):
+    """Keras's where(keep, scores, -1e9) as ``scores * keep + (keep - 1) *
+    fill``, exact for a 0/1 ``keep`` (a tensor, or a constant (1, 1, T, S)),
+    with fill 1e9.  Full integer sets fill from the scores' calibrated
+    range (``MASK_MARGIN`` below their minimum) and the ranges of the
+    tensors after it (the ``("mask", scores, what)`` statistics)."""
+    g = ctx.g
+    fill = g.constant(f"{layer.name}/mask_fill", np.array([1e9], np.float32),
+                      role="mask_fill")
+    fill.stat = ("mask", scores, "fill")
+    off = ctx.with_constant(layer, "SUB", keep, 1.0, f"{layer.name}/mask_off",
+                            ("range", -1.0, 0.0)) if not keep.is_constant else \
+        g.constant(f"{layer.name}/mask_off", keep.data - 1.0, role="param")
+    bias = ctx.binary(layer, "MUL", off, fill, f"{layer.name}/mask_bias",
+                      ("mask", scores, "bias"))
+    kept = ctx.binary(layer, "MUL", scores, keep, f"{layer.name}/masked_scores",
+                      ("mask", scores, "kept"))
+    return ctx.binary(layer, "ADD", kept, bias, f"{layer.name}/masked",
+                      ("mask", scores, "masked"))
+
+
+def _attention_keep(ctx, layer, xs, t, s, constant):
     """Keras's attention mask as a float32 0/1 tensor (batch, 1, T, S): the
     product of the query's mask (batch, T, 1), the value's and the key's
-    (batch, 1, S), the causal mask and a given attention_mask (nonzero
-    kept: NOT_EQUAL 0, CAST)."""
+    (batch, 1, S), the constant part (causal, a constant attention_mask)
+    and a given attention_mask (nonzero kept: NOT_EQUAL 0, CAST; one of
+    rank 4 over inputs of rank 3 is per head, (batch, heads or 1, T, S),
+    and so is the result); masks over several steps axes (inputs of rank 4
+    and more) flattened."""
     from .sequence import _float_mask
     g = ctx.g
-    base = np.tril(np.ones((t, s), np.float32)) if causal else np.ones((t, s), np.float32)
+    base = constant if constant is not None else np.ones((t, s), np.float32)
     keep = g.constant(f"{layer.name}/mask_base", base[None], role="param")
     query_mask, value_mask, key_mask = ctx.in_masks[:3]
-    parts = []
+    parts, per_head = [], None
     if query_mask is not None:
-        parts.append(ctx.reshape(layer, query_mask, (None, t, 1), f"{layer.name}/query_mask"))
+        parts.append(ctx.reshape(layer, query_mask, (None, t, 1), f"{layer.name}/query_mask",
+                                 ("range", 0.0, 1.0)))
     for m, what in ((value_mask, "value"), (key_mask, "key")):
         if m is not None and not (what == "key" and m is value_mask):
-            parts.append(ctx.reshape(layer, m, (None, 1, s), f"{layer.name}/{what}_mask"))
+            parts.append(ctx.reshape(layer, m, (None, 1, s), f"{layer.name}/{what}_mask",
+                                     ("range", 0.0, 1.0)))
     if len(xs) > 3:
         present = xs[3]
         if present.dtype != np.bool_:
@@ -1176,10 +1358,21 @@ def _attention_keep(ctx, layer, xs, t, s, causal):
             present = g.activation(f"{layer.name}/attention_mask_bool",
                                    (None,) + tuple(xs[3].shape[1:]), dtype=np.bool_)
             g.add("NOT_EQUAL", [xs[3], zero], [present], None, layer.name)
-        parts.append(_float_mask(ctx, layer, present, f"{layer.name}/attention_mask"))
+        given = _float_mask(ctx, layer, present, f"{layer.name}/attention_mask")
+        if len(given.shape) == 4 and len(xs[0].shape) == 3:
+            per_head = given  # (batch, heads or 1, T, S)
+        elif len(given.shape) > 3:  # (over several steps axes)
+            parts.append(ctx.reshape(layer, given, (None, t, s),
+                                     f"{layer.name}/attention_mask_flat", ("range", 0.0, 1.0)))
+        else:
+            parts.append(given)
     for i, m in enumerate(parts):
-        keep = ctx.binary(layer, "MUL", keep, m, f"{layer.name}/mask_{i}", None)
-    return ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask")
+        keep = ctx.binary(layer, "MUL", keep, m, f"{layer.name}/mask_{i}", ("range", 0.0, 1.0))
+    keep = ctx.reshape(layer, keep, (None, 1, t, s), f"{layer.name}/mask", ("range", 0.0, 1.0))
+    if per_head is not None:
+        keep = ctx.binary(layer, "MUL", per_head, keep, f"{layer.name}/mask_per_head",
+                          ("range", 0.0, 1.0))
+    return keep
 
 
 def _normalized_fn(i, axis):
@@ -1826,23 +2019,23 @@ _MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional", "GlobalAve
 _MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional",
                               "GlobalAveragePooling1D", "MultiHeadAttention"})
 _UNKNOWN_MASK = object()
+# (a handler's word that an output carries no mask, whatever pynn's graph
+# expects)
+_NO_MASK = object()
 
 
 def _check_masks(ctx, step, kind):
     """A step whose values depend on a mask its input carries is exported
     with that mask, or refused: never written as if there were none."""
     layer = step.layer
-    if step.mask_ins:
+    if step.mask_ins and kind not in _MASKED_HANDLERS:
         raise ctx.error(layer, "it is given a mask as a tensor of the graph (mask=, "
-                               "query_mask=, ...), which pynn.lite does not write; give the "
-                               "mask through Embedding(mask_zero=True) or Masking instead")
+                               "query_mask=, ...), which pynn.lite does not write for this "
+                               "layer; exported with such masks: "
+                               f"{', '.join(sorted(_MASKED_HANDLERS))}")
     carried = [t._has_mask for t in step.nodes[0].input_tensors]
     if not any(carried):
         return
-    if kind is None and "mask" in getattr(layer, "_call_takes", ()):
-        raise ctx.error(layer, "its call() takes the mask its input carries (from "
-                               "Embedding(mask_zero=True) or Masking); a layer computing "
-                               "through its own call() is exported without masks")
     if kind not in _MASK_USERS:
         return
     if kind not in _MASKED_HANDLERS:
@@ -1854,18 +2047,83 @@ def _check_masks(ctx, step, kind):
                                "in a way pynn.lite does not write; it cannot be exported")
 
 
+def _given_masks(ctx, step, xs, given):
+    """Masks given to the call as graph tensors (``gru(x, mask=m)``,
+    ``mha(q, v, query_mask=m)``) in place of the ones its inputs carry, as
+    float32 0/1 tensors (batch, steps): booleans CAST, numbers NOT_EQUAL 0
+    first, as pynn reads them."""
+    from ..layers.attention import MultiHeadAttention
+    layer = step.layer
+    layout = step.node.mask_layout
+    flags = [True] + [False] * (len(xs) - 1) if layout == "single" else list(layout)
+    given = iter(given)
+    for i, flag in enumerate(flags):
+        if not flag:
+            continue
+        m = next(given)
+        if i == 0 and isinstance(ctx, _TracedContext) and \
+                isinstance(layer, MultiHeadAttention):
+            # (run eagerly, as in a custom layer's call, the layer reads the
+            # query's mask from the query, whatever query_mask says, as
+            # Keras's does)
+            continue
+        want = tuple(xs[i].shape[:2])
+        if len(m.shape) != 2 or tuple(m.shape[1:]) != want[1:]:
+            raise ctx.error(layer, f"the mask given for its input {i} has shape "
+                                   f"{_fmt(m.shape)}; pynn.lite writes masks of shape "
+                                   f"{_fmt((None,) + want[1:])} (batch, steps)")
+        ctx.in_masks[i] = _mask_of(ctx, layer, m)
+
+
+def _bool_mask(ctx, layer, mask):
+    """The booleans a float32 0/1 mask was CAST from, or NOT_EQUAL 0 of it
+    (the int8 comparison kernels take no 0/1 mask at scale 1)."""
+    for op in ctx.g.ops:
+        if op.code == "CAST" and op.outputs[0] is mask and op.inputs[0].dtype == np.bool_:
+            return op.inputs[0]
+    present = ctx.g.activation(f"{layer.name}/mask_bool", mask.shape, dtype=np.bool_)
+    ctx.g.add("NOT_EQUAL", [mask, ctx.g.scalar(f"{layer.name}/mask_zero", 0.0, np.float32)],
+              [present], None, layer.name)
+    return present
+
+
+def _mask_of(ctx, layer, m):
+    """The graph tensor ``m`` read as a mask (nonzero kept), as the float32
+    0/1 tensor the masked handlers take: booleans CAST, numbers NOT_EQUAL
+    0 first (once per tensor)."""
+    from .sequence import _float_mask
+    done = ctx.given.get(id(m))
+    if done is None:
+        g, present = ctx.g, m
+        if m.dtype != np.bool_:
+            present = g.activation(f"{m.name}/mask_bool", (None,) + m.shape[1:],
+                                   dtype=np.bool_)
+            g.add("NOT_EQUAL", [m, g.scalar(f"{m.name}/mask_zero", 0, m.dtype)],
+                  [present], None, layer.name)
+        done = ctx.given[id(m)] = _float_mask(ctx, layer, present, f"{m.name}/mask")
+    return done
+
+
 def _carry_masks(ctx, step, ys):
     """The masks of a step's outputs: the ones its handler made, else its
-    first masked input's, where pynn's graph says the output has one."""
+    first masked input's, where pynn's graph says the output has one.  In
+    a traced call, which pynn runs eagerly, operations on tensors
+    (``x + y``) carry no mask, as there."""
+    if isinstance(ctx, _TracedContext) and (
+            type(step.layer).__name__ == "TensorOperation" or
+            getattr(step.layer, "_from_operator", False)):
+        return
     made = ctx.out_masks or [None] * len(ys)
     given = [m for m in ctx.in_masks if m is not None]
     for s, t, out, m in zip(step.outs, ys, step.nodes[-1].output_tensors, made):
-        if not out._has_mask:
+        if not out._has_mask or m is _NO_MASK:
             continue
         if m is None and given and given[0] is not _UNKNOWN_MASK and \
                 all(g is given[0] for g in given) and \
                 tuple(t.shape[1:len(given[0].shape)]) == tuple(given[0].shape[1:]):
             m = given[0]
+        if m is None and not given and isinstance(ctx, _TracedContext):
+            continue  # (run eagerly, a layer given no mask passes none on)
         ctx.masks[s] = _UNKNOWN_MASK if m is None else m
 
 
@@ -1879,6 +2137,8 @@ def _emit_steps(ctx, program, tensors):
         ctx.in_masks = [ctx.masks.get(s) for s in step.ins]
         ctx.out_masks = None
         _check_masks(ctx, step, kind)
+        if step.mask_ins:
+            _given_masks(ctx, step, xs, [tensors[s] for s in step.mask_ins])
         y = handler(ctx, step, k, xs)
         ys = y if isinstance(y, list) else [y]
         for s, t in zip(step.outs, ys):
@@ -1888,16 +2148,118 @@ def _emit_steps(ctx, program, tensors):
 
 class _TracedContext(_Context):
     """The context of the steps of a custom layer's traced call: tensors
-    named under the layer, and no calibration statistics (those index the
-    model's own steps), so a model with such a layer exports in float32,
-    float16 and dynamic-range forms."""
+    named under the layer; their calibration statistics index the traced
+    program's steps (:func:`_traced_stats` makes them the layer's)."""
 
     def __init__(self, outer, program, prefix):
         super().__init__(outer.model, outer.g, outer.fusable, program)
         self.prefix = prefix
+        self.int8 = outer.int8
 
     def out_tensor(self, layer, name, shape, stat, dtype=np.float32):
-        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, None, dtype)
+        return super().out_tensor(layer, f"{self.prefix}/{name}", shape, stat, dtype)
+
+
+def _traced_stats(ctx, k, program, ops, dtypes, given, batch=None):
+    """Calibration of the tensors a traced call's ``ops`` write: the traced
+    program run on the values of step ``k``'s inputs and the masks they
+    carry (``given``: the inputs whose masks are also inputs of the
+    program, after the step's), once per batch; for a program traced with
+    a fixed ``batch``, ``batch`` rows at a time, the last rows repeated to
+    fill the last run.  Each tensor is recorded as its statistic in that
+    program says."""
+    from types import SimpleNamespace
+    from .quantize import run_recording, wanted_stats
+    # (those with a statistic known without calibration, a mask's, keep it)
+    tensors = [t for op in ops for t in op.outputs
+               if t.stat is not None and isinstance(t.stat[0], int)]
+    # (the statistics as the traced program takes them, apart from the
+    # tensors, whose statistics become the layer's)
+    wanted = wanted_stats([SimpleNamespace(stat=t.stat, is_constant=False, target=id(t))
+                           for t in tensors])
+    state, last = [], {}
+
+    def values(inp, masks):
+        if last.get("inp") is not inp:
+            if not state:
+                state.append(program.new_state())
+            got = {}
+            xs = list(inp) if isinstance(inp, list) else [inp]
+            n = len(xs)
+            carried = masks if isinstance(masks, list) else [masks] + [None] * (n - 1)
+            xs = [np.ascontiguousarray(v, d)
+                  for v, d in zip(xs + [carried[i] for i in given], dtypes)]
+            carried = [None if m is None else np.asarray(m) for m in carried]
+            rows = len(xs[0])
+            step = batch or rows
+            for at in range(0, rows, step):
+                pick = np.minimum(np.arange(at, at + step), rows - 1)
+                run_recording(program, state[0], wanted, [x[pick] for x in xs],
+                              lambda t, v: got.setdefault(t.target, []).append(np.array(v)),
+                              [None if m is None else m[pick] for m in carried])
+            got = {t: np.concatenate(v) for t, v in got.items()}
+            last["inp"], last["values"] = inp, got
+        return last["values"]
+    for t in tensors:
+        t.stat = (k, ("masked", lambda inp, masks, t=t: values(inp, masks)[id(t)]))
+
+
+# The batch a call that cannot be traced with an unknown one is traced with.
+_TRACE_BATCH = 2
+
+
+def _trace_call(layer, ctx, step, xs, carried, batch):
+    """The layer's call run on symbolic inputs of the step's shapes (the
+    batch ``batch``), its weights as constants: (the traced model, whether
+    its last output is the mask compute_mask made, its inference program,
+    the inputs whose masks are its inputs after the step's).  ``carried``:
+    the masks the inputs carry (None where none), carried by the traced
+    inputs and given to a call taking ``mask`` as pynn's run gives them
+    (booleans (batch, steps): the first input's to a call of several
+    positional tensors, one per input to a call of a list)."""
+    from ..layers.lambda_layer import weights_as_constants
+    from ..layers.base import Input
+    from ..backend import is_keras_tensor
+    from ..models import Model
+    from ..models.passes import inference_program
+    inputs = [Input(batch_shape=(batch,) + tuple(ctx.program.shapes[s][1:]),
+                    dtype="int32" if x.dtype == np.int32 else "float32")
+              for s, x in zip(step.ins, xs)]
+    for t, m in zip(inputs, carried):
+        t._has_mask = m is not None
+    kwargs = {"training": False} if "training" in layer._call_takes else {}
+    arg = inputs if len(inputs) > 1 else inputs[0]
+    # (as the layer's own run calls it: several positional tensors spread,
+    # a dict's tensors under their keys)
+    spread = getattr(layer, "_call_tensors", 1) > 1 and len(inputs) == layer._call_tensors
+    keys = layer.__dict__.get("_input_keys")
+    if keys is not None and len(inputs) == len(keys) and not spread:
+        arg = dict(zip(keys, inputs))
+    masks = [None if m is None else Input(batch_shape=(batch,) + tuple(m.shape[1:]),
+                                          dtype="bool") for m in carried]
+    given = []
+    if "mask" in layer._call_takes and any(m is not None for m in masks):
+        if spread or len(inputs) == 1:
+            given = [0] if masks[0] is not None else []
+            if given:
+                kwargs["mask"] = masks[0]
+        else:
+            given = [i for i, m in enumerate(masks) if m is not None]
+            kwargs["mask"] = masks
+    with weights_as_constants():
+        out = layer.call(*inputs, **kwargs) if spread else layer.call(arg, **kwargs)
+        # the mask of its output, where Keras's compute_mask(inputs, mask)
+        # gives one from the inputs (a padding mask of the ids)
+        made = layer._keras_compute_mask(arg, kwargs.get("mask")) \
+            if hasattr(layer, "_keras_compute_mask") else None
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    made = made if is_keras_tensor(made) and not isinstance(out, (list, tuple)) else None
+    with warnings.catch_warnings():
+        # (a mask given to a call that does not read it)
+        warnings.filterwarnings("ignore", message=".*not connected to any output")
+        traced = Model(inputs + [masks[i] for i in given],
+                       outs + ([made] if made is not None else []))
+    return traced, made is not None, inference_program(traced), given
 
 
 def _traced_call(ctx, step, k, xs):
@@ -1905,38 +2267,57 @@ def _traced_call(ctx, step, k, xs):
     token-and-position embedding): its call run on symbolic tensors of the
     step's inputs, its weights read as constants, gives a graph of the
     layers and operations it calls, whose steps are written in place of
-    the layer's."""
-    from ..layers.lambda_layer import weights_as_constants
-    from ..layers.base import Input
-    from ..models import Model
-    from ..models.passes import inference_program
+    the layer's.  The masks its inputs carry reach the layers it calls, as
+    at run time."""
     layer = step.layer
-    shapes = [ctx.program.shapes[s] for s in step.ins]
-    inputs = [Input(batch_shape=(None,) + tuple(shape[1:]),
-                    dtype="int32" if x.dtype == np.int32 else "float32")
-              for shape, x in zip(shapes, xs)]
-    kwargs = {"training": False} if "training" in layer._call_takes else {}
+    carried = list(ctx.in_masks) + [None] * (len(xs) - len(ctx.in_masks))
+    if any(m is _UNKNOWN_MASK for m in carried):
+        raise ctx.error(layer, "its inputs carry masks combined by a layer before it in a way "
+                               "pynn.lite does not write; it cannot be exported")
+    batch = None
     try:
-        with weights_as_constants():
-            out = layer.call(inputs if len(inputs) > 1 else inputs[0], **kwargs)
-        traced = Model(inputs, out)
+        traced, made, program, given = _trace_call(layer, ctx, step, xs, carried, None)
     except Exception as e:
-        raise ctx.error(layer, f"its call() could not be traced into TensorFlow Lite ops "
-                               f"({type(e).__name__}: {e})") from None
-    program = inference_program(traced)
+        try:
+            # A call reading the batch size from its input's shape (keras.io's
+            # causal_attention_mask tiles its mask by it): traced with a batch
+            # of 2, whose program must keep the batch first on every tensor.
+            traced, made, program, given = _trace_call(layer, ctx, step, xs, carried,
+                                                       _TRACE_BATCH)
+        except Exception:
+            program = None
+        # (a nested model's tensors keep their unknown batch)
+        if program is None or any(sh[0] not in (None, _TRACE_BATCH) for sh in program.shapes):
+            raise ctx.error(layer, f"its call() could not be traced into TensorFlow Lite ops "
+                                   f"({type(e).__name__}: {e})") from None
+        program.shapes = [(None,) + tuple(sh[1:]) for sh in program.shapes]
+        batch = _TRACE_BATCH
+    values = list(xs) + [_bool_mask(ctx, layer, carried[i]) for i in given]
     try:
         _check_exportable(program)
     except ConversionError as e:
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
     inner = _TracedContext(ctx, program, layer.name)
-    tensors = dict(zip(program.input_slots, xs))
+    inner.traced_batch = batch
+    for slot, m in zip(program.input_slots, carried):
+        if m is not None:
+            inner.masks[slot] = m
+    tensors = dict(zip(program.input_slots, values))
+    start = len(ctx.g.ops)
     try:
         _emit_steps(inner, program, tensors)
     except ConversionError as e:
         raise ctx.error(layer, f"its call() uses what has no TensorFlow Lite form: {e}") \
             from None
+    _traced_stats(ctx, k, program, ctx.g.ops[start:],
+                  [np.dtype(t.dtype) for t in traced.inputs], given, batch)
     outs = [tensors[s] for s in program.output_slots]
+    if made:
+        ctx.out_masks = [_mask_of(ctx, layer, outs.pop())]
+    elif hasattr(layer, "_keras_compute_mask"):
+        # (its compute_mask gave no mask: the outputs carry none)
+        ctx.out_masks = [_NO_MASK] * len(outs)
     for i, t in enumerate(outs):  # (an output the call passed through unchanged)
         if t in xs:
             outs[i] = ctx.reshape(layer, t, program.shapes[program.output_slots[i]],
@@ -1944,9 +2325,11 @@ def _traced_call(ctx, step, k, xs):
     return outs if len(outs) > 1 else outs[0]
 
 
-def build_graph(model):
+def build_graph(model, int8=False):
     """The float32 TFLite graph of a built pynn model (any number of inputs
-    and outputs)."""
+    and outputs).  ``int8``: written for full integer, in ops that have
+    int8 kernels (recurrent layers unrolled, not UNIDIRECTIONAL_SEQUENCE_LSTM
+    / _RNN; a masked mean weighted by a SOFTMAX, not divided)."""
     from ..models import Model
     from ..models.passes import inference_program
     if not isinstance(model, Model):
@@ -1963,9 +2346,10 @@ def build_graph(model):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} has shape "
                                   f"{_fmt(t.shape)} with an unknown dimension other than the "
                                   f"batch; TFLite needs them known")
-        if t.dtype not in ("float32", "int32"):
+        if t.dtype not in ("float32", "int32", "int64", "bool"):
             raise ConversionError(f"Model {model.name!r}: the input {t.name!r} is {t.dtype}; "
-                                  f"pynn.lite exports float32 and int32 inputs")
+                                  f"pynn.lite exports float32, int32, int64 and bool (mask) "
+                                  f"inputs")
     program = inference_program(model)
     _check_exportable(program)
 
@@ -1977,6 +2361,18 @@ def build_graph(model):
                                      stat=("input", i), dtype=np.dtype(t.dtype))
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
+    for slot, t in zip(program.input_slots, g.inputs):
+        if t.dtype == np.int64:
+            # (token ids declared int64, as DLwP's models do: the model
+            # takes them so, and its ops read them as int32)
+            from .sequence import _op
+            from .writer import _tflite
+            tfl = _tflite()[1]
+            tensors[slot] = _op(ctx, model.layers[0], "CAST", [t], (None,) + t.shape[1:],
+                                f"{t.name}/int32", ("CastOptions", {
+                                    "InDataType": tfl.TensorType.INT64,
+                                    "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
+    ctx.int8 = int8
     _emit_steps(ctx, program, tensors)
     outputs = []
     names = model.output_names

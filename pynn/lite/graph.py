@@ -140,3 +140,63 @@ class Graph:
         """Make every op that reads ``old`` read ``new`` instead."""
         for op in self.ops:
             op.inputs = [new if t is old else t for t in op.inputs]
+
+
+def _strided_slice(x, begin, end, strides, fields):
+    index = []
+    for i, (b, e, s) in enumerate(zip(begin, end, strides)):
+        if fields.get("ShrinkAxisMask", 0) >> i & 1:
+            index.append(int(b))
+            continue
+        index.append(slice(None if fields.get("BeginMask", 0) >> i & 1 else int(b),
+                           None if fields.get("EndMask", 0) >> i & 1 else int(e), int(s)))
+    return x[tuple(index)]
+
+
+def _binary(f):
+    return lambda xs, fields: [f(xs[0], xs[1])]
+
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+# The float semantics of the builtin ops the recurrent layers are written
+# with: (input values, options' fields) -> output values.
+_EVALUATE = {
+    "ADD": _binary(np.add), "SUB": _binary(np.subtract), "MUL": _binary(np.multiply),
+    "LOGISTIC": lambda xs, f: [_sigmoid(xs[0])],
+    "TANH": lambda xs, f: [np.tanh(xs[0])],
+    "RELU": lambda xs, f: [np.maximum(xs[0], 0.0)],
+    "RELU6": lambda xs, f: [np.clip(xs[0], 0.0, 6.0)],
+    "FULLY_CONNECTED": lambda xs, f: [xs[0] @ xs[1].T + (0.0 if xs[2] is None else xs[2])],
+    "UNPACK": lambda xs, f: list(np.moveaxis(xs[0], f["Axis"], 0)),
+    "PACK": lambda xs, f: [np.stack(xs, axis=f["Axis"])],
+    "SPLIT": lambda xs, f: np.split(xs[1], f["NumSplits"], axis=int(xs[0])),
+    "CONCATENATION": lambda xs, f: [np.concatenate(xs, axis=f["Axis"])],
+    "RESHAPE": lambda xs, f: [np.reshape(xs[0], [int(d) for d in xs[1]])],
+    "REVERSE_V2": lambda xs, f: [np.flip(xs[0], axis=tuple(int(a) for a in xs[1]))],
+    "SHAPE": lambda xs, f: [np.array(np.shape(xs[0]), np.int32)],
+    "FILL": lambda xs, f: [np.full([int(d) for d in xs[0]], xs[1])],
+    "STRIDED_SLICE": lambda xs, f: [_strided_slice(*xs, f)],
+}
+
+
+def evaluate(ops, values):
+    """Run ``ops`` (without fused activations) in float64 on NumPy:
+    ``values`` maps the id of each tensor they read that no op of them
+    writes (but constants) to its value; returns it with every output
+    added.  Calibration of the tensors of an unrolled recurrence."""
+    values = dict(values)
+    for op in ops:
+        fields = op.options[1] if op.options else {}
+        fn = _EVALUATE.get(op.code)
+        if fn is None or fields.get("FusedActivationFunction", 0):
+            raise ValueError(f"evaluate: {op.code} (with its options {fields}) has no NumPy "
+                             f"form here")
+        xs = [None if t is None else t.data.astype(np.float64) if t.is_constant and
+              t.data.dtype.kind == "f" else t.data if t.is_constant else values[id(t)]
+              for t in op.inputs]
+        for t, v in zip(op.outputs, fn(xs, fields)):
+            values[id(t)] = v
+    return values

@@ -21,12 +21,16 @@ full integer
     output channel, biases int32 with scale ``input_scale * weight_scale``.  SOFTMAX and LOGISTIC
     outputs use the fixed scale 1/256 and zero point -128, TANH 1/128 and
     0, and ops that only move values (RESHAPE, pooling, REDUCE_MAX, PAD,
-    MEAN, SLICE, TRANSPOSE, TILE, the resizes) keep their input's
-    quantization, as GATHER keeps its int8 table's; NEG becomes MUL by -1
-    (its int8 kernel ignores the zero point); shapes computed at run time
-    (SHAPE and what follows it) and token ids stay int32.  The model's input and output
-    are float32 with QUANTIZE and DEQUANTIZE ops at the ends, or int8 /
-    uint8 when asked.
+    MEAN, SLICE, TRANSPOSE, TILE, the resizes, UNPACK, SPLIT, REVERSE_V2)
+    keep their input's quantization, as GATHER keeps its int8 table's; NEG
+    becomes MUL by -1 (its int8 kernel ignores the zero point); shapes
+    computed at run time (SHAPE and what follows it), token ids and
+    boolean masks stay as they are, and a mask CAST to numbers is int8 0
+    and 1 at scale 1.  Recurrent layers are unrolled (the graph is built
+    with ``int8=True``), each step's tensors calibrated on their own;
+    an attention mask's fill is set below the scores' calibrated range.
+    The model's input and output are float32 with QUANTIZE and DEQUANTIZE
+    ops at the ends, or int8 / uint8 when asked.
 """
 import numpy as np
 
@@ -40,13 +44,16 @@ DYNAMIC_MIN_ELEMENTS = 1024
 # values without computing new ones).
 SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "PADV2",
                   "MEAN", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "TRANSPOSE",
-                  "TILE"}
+                  "TILE", "UNPACK", "SPLIT", "REVERSE_V2"}
+# The input holding the values, where it is not the first (SPLIT's first
+# is the axis); all the outputs of these ops take its quantization.
+_VALUES_INPUT = {"SPLIT": 1}
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128),
                 "TANH": (1.0 / 128.0, 0), "L2_NORMALIZATION": (1.0 / 128.0, 0)}
 # Ops whose int8 kernels need every input quantized as the output is
 # (they compare or copy quantized values): inputs with other parameters
 # are requantized by a QUANTIZE op in front.
-SHARED_SCALE_OPS = {"CONCATENATION", "MAXIMUM", "MINIMUM"}
+SHARED_SCALE_OPS = {"CONCATENATION", "MAXIMUM", "MINIMUM", "PACK"}
 # Builtin ops that have int8 kernels in the interpreter.
 INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "AVERAGE_POOL_2D", "MEAN", "REDUCE_MAX", "RESHAPE", "PAD", "PADV2", "SOFTMAX",
@@ -54,11 +61,8 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "SUB", "CONCATENATION", "MAXIMUM", "MINIMUM", "BATCH_MATMUL", "L2_NORMALIZATION",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
-            "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG"}
-# Ops of the recurrent layers (their fused ops, the FILL of their zero
-# states, the steps of an unrolled GRU).
-RECURRENT_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "FILL",
-                 "UNPACK", "PACK", "SPLIT", "REVERSE_V2"}
+            "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
+            "EQUAL", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -279,13 +283,58 @@ def calibrate(model, graph, batches):
         return _calibrate(model, graph, batches)
 
 
+def wanted_stats(tensors):
+    """The tensors with a calibration statistic, by the step (or "input")
+    it is taken at."""
+    wanted = {}
+    for t in tensors:
+        if t.stat is not None and not t.is_constant:
+            wanted.setdefault(t.stat[0], []).append(t)
+    return wanted
+
+
+def run_recording(program, state, wanted, xs, record, masks=None):
+    """Run an inference ``program`` on the inputs ``xs`` (carrying
+    ``masks``, one per input, or None), giving ``record(tensor, value)`` the
+    value of each tensor of ``wanted`` (see wanted_stats) as its statistic
+    says."""
+    from ..models.functional import run_masked
+    index = {id(step): k for k, step in enumerate(program.steps)}
+
+    def compute(step, ctx, x):
+        k = index[id(step)]
+        for t in wanted.get(k, []):  # before the step's own call reuses its buffers
+            kind = t.stat[1]
+            if kind == "pre":
+                record(t, _preactivation(step, x))
+            elif isinstance(kind, tuple) and kind[0] == "pre":  # f(pre-activation)
+                record(t, kind[1](_preactivation(step, x)))
+            elif isinstance(kind, tuple) and kind[0] == "masked":  # f(inputs, their masks)
+                record(t, kind[1](x, ctx.mask))
+            elif callable(kind):
+                record(t, kind(x))
+        y = step.run(ctx, x)
+        for t in wanted.get(k, []):
+            if t.stat[1] == "out":  # (the first output of several)
+                record(t, y if step.single_out else y[0])
+        return np.array(y) if step.single_out else [np.array(v) for v in y]
+
+    for t in wanted.get("input", []):
+        record(t, xs[t.stat[1]])
+    vals = [None] * len(program.shapes)
+    mask_of = [None] * len(program.shapes)
+    masks = list(masks or []) + [None] * (len(xs) - len(masks or []))
+    for s, x, m in zip(program.input_slots, xs, masks):
+        vals[s], mask_of[s] = x, m
+    # (the masks the inputs carry reach the steps that use them, as in
+    # predict)
+    run_masked(program.steps, state, vals, mask_of, compute)
+
+
 def _calibrate(model, graph, batches):
     from ..models.passes import inference_program
     program = inference_program(model)
-    wanted = {}
-    for t in graph.tensors():
-        if t.stat is not None and not t.is_constant:
-            wanted.setdefault(t.stat[0], []).append(t)
+    wanted = wanted_stats(graph.tensors())
     ranges = {}
 
     def record(t, v):
@@ -297,29 +346,8 @@ def _calibrate(model, graph, batches):
     state = program.new_state()
     dtypes = [np.dtype(d) for d in model._input_dtypes(len(program.input_slots))]
     for batch in batches:
-        xs = [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)]
-        for t in wanted.get("input", []):
-            record(t, xs[t.stat[1]])
-        vals = [None] * len(program.shapes)
-        for s, x in zip(program.input_slots, xs):
-            vals[s] = x
-        for k, step in enumerate(program.steps):
-            x = vals[step.ins[0]] if step.single_in else [vals[i] for i in step.ins]
-            needs = wanted.get(k, [])
-            for t in needs:  # before the step's own call reuses its buffers
-                kind = t.stat[1]
-                if kind == "pre":
-                    record(t, _preactivation(step, x))
-                elif isinstance(kind, tuple) and kind[0] == "pre":  # f(pre-activation)
-                    record(t, kind[1](_preactivation(step, x)))
-                elif callable(kind):
-                    record(t, kind(x))
-            y = step.run(state[k], x)
-            for t in needs:
-                if t.stat[1] == "out":
-                    record(t, y)
-            for o, v in zip(step.outs, [y] if step.single_out else y):
-                vals[o] = np.array(v)
+        run_recording(program, state, wanted,
+                      [np.ascontiguousarray(b, d) for b, d in zip(batch, dtypes)], record)
     return ranges
 
 
@@ -329,6 +357,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
     """Rewrite ``graph`` to int8 activations and weights (see the module
     docstring).  ``input_type`` / ``output_type`` are the model's interface
     types: float32 (QUANTIZE / DEQUANTIZE at the ends), int8 or uint8."""
+    ids = _float_ids(graph)
     for op in graph.ops:
         if op.code == "NEG":
             # NEG's kernel negates the stored integers, which is -x only
@@ -337,20 +366,27 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                                data=np.array([-1.0], np.float32), role="param")
             op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
-        if op.code not in INT8_OPS:
+        floats = [t for t in op.inputs + op.outputs if t is not None and
+                  t.dtype == np.float32 and id(t) not in ids]
+        if op.code not in INT8_OPS and floats and not _mask_cast(op):
             raise _error(f"Layer {op.layer!r}: the op {op.code} has no int8 kernel, so the "
                          f"model cannot be fully integer"
-                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else "")
-                         + ("; recurrent layers (LSTM, GRU, SimpleRNN) export as float32, "
-                            "float16 or dynamic range" if op.code in RECURRENT_OPS else ""))
+                         + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
+    _known_ranges(graph, ranges)
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
-        if t.dtype == np.float32:  # (token ids stay int32)
+        if t.dtype == np.float32 and id(t) not in ids:  # (token ids stay as they are)
             _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
+        if op.code in ("NOT_EQUAL", "EQUAL"):
+            # (a mask's comparison with a constant, in the other input's
+            # parameters)
+            for i, c in enumerate(op.inputs):
+                if c.is_constant and c.dtype == np.float32:
+                    op.inputs[i] = _int8_constant(c, op.inputs[1 - i].quant)
         if out.dtype != np.float32:
-            continue  # a shape computed at run time (int32) stays as it is
+            continue  # a shape computed at run time (int32), a mask, stay as they are
         if op.code == "GATHER":
             # rows of the int8 table keep its parameters
             table = op.inputs[0]
@@ -358,9 +394,17 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                 table.data.min(), table.data.max())))
             q = op.inputs[0].quant
             out.quant = Quant(q.scale.copy(), q.zero_point.copy())
+        elif _mask_cast(op):
+            # a 0/1 mask: bool to the integers 0 and 1, which are the values
+            # themselves at scale 1
+            from .writer import _tflite
+            table, fields = op.options
+            op.options = (table, {**fields, "OutDataType": _tflite()[1].TensorType.INT8})
+            out.quant = Quant(np.float32(1.0), 0)
         elif op.code in SAME_SCALE_OPS:
-            q = op.inputs[0].quant
-            out.quant = Quant(q.scale.copy(), q.zero_point.copy())
+            q = op.inputs[_VALUES_INPUT.get(op.code, 0)].quant
+            for o in op.outputs:
+                o.quant = Quant(q.scale.copy(), q.zero_point.copy())
         elif op.code in FIXED_OUTPUT:
             scale, zp = FIXED_OUTPUT[op.code]
             out.quant = Quant(np.float32(scale), zp)
@@ -375,6 +419,9 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                 if c is not None and c.is_constant and c.dtype == np.float32:
                     scale, zp = asymmetric_params(c.data.min(), c.data.max())
                     op.inputs[i] = _int8_constant(c, Quant(scale, zp))
+        elif op.code == "FILL":
+            # (the value, in the output's parameters)
+            op.inputs[1] = _int8_constant(op.inputs[1], out.quant)
         elif op.code == "PADV2":
             # the padding value, in the output's (the input's) parameters
             op.inputs[2] = _int8_constant(op.inputs[2], out.quant)
@@ -384,9 +431,57 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             # below 256 (outputs of branches that nearly cancel).
             _widen(out, max(float(x.quant.scale[0]) for x in op.inputs) / MAX_RESCALE)
     for t in graph.tensors():
-        if not t.is_constant and t.dtype == np.float32:
+        if not t.is_constant and t.dtype == np.float32 and id(t) not in ids:
             t.dtype = np.dtype(np.int8)
     _interface(graph, input_type, output_type)
+
+
+def _float_ids(graph):
+    """The ids of the float32 model inputs that only CASTs to integers read
+    (token ids given as floats, for an Embedding): they stay float32, as
+    quantizing them would change the ids."""
+    readers = {}
+    for op in graph.ops:
+        for t in op.inputs:
+            if t is not None:
+                readers.setdefault(id(t), []).append(op)
+    return {id(t) for t in graph.inputs
+            if t.dtype == np.float32 and readers.get(id(t)) and
+            all(op.code == "CAST" and op.outputs[0].dtype.kind in "iu"
+                for op in readers[id(t)])}
+
+
+def _mask_cast(op):
+    """A CAST of booleans to a float32 0/1 mask (Embedding(mask_zero=True),
+    Masking, attention masks given as inputs)."""
+    return op.code == "CAST" and op.inputs[0].dtype == np.bool_ and \
+        op.outputs[0].dtype == np.float32
+
+
+def _known_ranges(graph, ranges):
+    """Ranges known without calibration: ``("range", lo, hi)`` (a 0/1
+    mask), and those of an attention mask's fill (see
+    converter._mask_scores): the fill constant becomes MASK_MARGIN more than
+    the scores reach below 0, so that a masked score, -fill, is that far
+    below any row's smallest."""
+    from .converter import MASK_MARGIN
+    for t in graph.tensors():
+        if t.stat is None or t.stat[0] not in ("range", "mask"):
+            continue
+        if t.stat[0] == "range":
+            ranges[id(t)] = t.stat[1:]
+            continue
+        scores, what = t.stat[1:]
+        r = ranges.get(id(scores))
+        if r is None:
+            continue  # (refused where the scores are quantized)
+        lo, hi = min(r[0], 0.0), max(r[1], 0.0)
+        fill = MASK_MARGIN - lo
+        if what == "fill":
+            t.data = np.array([fill], np.float32)
+        else:
+            ranges[id(t)] = {"bias": (-fill, 0.0), "kept": (lo, hi),
+                             "masked": (-fill, hi)}[what]
 
 
 def _int8_constant(c, quant):

@@ -12,16 +12,20 @@
   with ``reset_all_variables``).
 - GRU (TFLite has no fused GRU), and an LSTM or SimpleRNN the fused ops
   cannot express (initial states as inputs, ``return_state``, activations
-  other than the fused ones): unrolled over the known number of steps,
+  other than the fused ones) or written for full integer (the fused ops
+  take no int8 activations): unrolled over the known number of steps,
   one FULLY_CONNECTED for the input projection of all steps, UNPACK, then
   per step a FULLY_CONNECTED of the state, SPLIT into gates, LOGISTIC,
-  TANH, MUL, ADD and SUB, and PACK of the outputs.
+  TANH, MUL, ADD and SUB, and PACK of the outputs.  Full integer
+  calibrates these ops' tensors by running them on NumPy
+  (graph.evaluate) from the layer's calibration inputs.
 - Bidirectional -> both directions (the backward one between REVERSE_V2
   ops) and CONCATENATION, ADD, MUL or ADD and MUL by 0.5.
 - TimeDistributed(Dense) -> FULLY_CONNECTED over the last axis.
 
 - Masks: Embedding(mask_zero=True) -> NOT_EQUAL of the ids and 0, CAST
-  to a float32 0/1 mask; Masking -> NOT_EQUAL, REDUCE_ANY over the
+  to a float32 0/1 mask (a mask given to the call as a graph tensor, the
+  same: converter._given_masks); Masking -> NOT_EQUAL, REDUCE_ANY over the
   features, CAST, and MUL of the input by the mask.  A masked recurrent
   layer is unrolled, each step's new states blended with the old ones by
   the step's mask (MUL, ADD), as Keras skips the masked steps.
@@ -129,7 +133,7 @@ def masking(ctx, step, k, xs):
     mask = _float_mask(ctx, layer, present, f"{layer.name}/mask")
     ctx.out_masks = [mask]
     column = ctx.reshape(layer, mask, (None, steps, 1), f"{layer.name}/mask_column")
-    y = ctx.out_tensor(layer, step.name, ctx.program.shapes[step.outs[0]], None)
+    y = ctx.out_tensor(layer, step.name, ctx.program.shapes[step.outs[0]], (k, "out"))
     g.add("MUL", [x, column], [y], ("MulOptions", dict(_NO_ACT)), layer.name)
     return y
 
@@ -367,7 +371,7 @@ def _direction(ctx, layer, x, initial, name, time_order, mask=None):
     ``return_state``).  ``time_order``: a returned sequence is put back in
     time order (Bidirectional's backward layer).  A masked sequence is
     unrolled (the fused ops take no mask)."""
-    fused = mask is None and _fusable(layer, initial)
+    fused = mask is None and not ctx.int8 and _fusable(layer, initial)
     if layer.go_backwards and fused:
         x = _reverse(ctx, layer, x, f"{name}/reversed_input")
     if fused:
@@ -389,10 +393,35 @@ def _direction(ctx, layer, x, initial, name, time_order, mask=None):
     return [out] + (list(states) if layer.return_state else [])
 
 
+def _calibrated(ctx, k, start, xs, mask):
+    """Calibration of the tensors written by the ops of step ``k`` from
+    ``start`` on (an unrolled recurrence): those ops run in float on
+    NumPy from the step's inputs ``xs`` and its input mask."""
+    from .graph import evaluate
+    ops = ctx.g.ops[start:]
+    last = {}
+
+    def values(inp, masks):
+        if last.get("inp") is not inp:  # (once per batch, for all the tensors)
+            given = {id(t): np.asarray(v, np.float64)
+                     for t, v in zip(xs, inp if isinstance(inp, list) else [inp])}
+            if mask is not None:
+                m = masks[0] if isinstance(masks, list) else masks
+                given[id(mask)] = np.asarray(m, np.float64)
+            last["inp"], last["values"] = inp, evaluate(ops, given)
+        return last["values"]
+    for op in ops:
+        for t in op.outputs:
+            if t.stat is None and t.dtype == np.float32:
+                t.stat = (k, ("masked", lambda inp, masks, t=t: values(inp, masks)[id(t)]))
+
+
 def recurrent(ctx, step, k, xs):
     layer = step.layer
     _check(ctx, step, layer)
+    start = len(ctx.g.ops)
     ys = _direction(ctx, layer, xs[0], xs[1:], layer.name, False, ctx.in_masks[0])
+    _calibrated(ctx, k, start, xs, ctx.in_masks[0])
     for t, name in zip(ys, _output_names(step, len(ys))):
         t.name = ctx.g._unique(name)
     return ys if len(ys) > 1 else ys[0]
@@ -409,6 +438,7 @@ def bidirectional(ctx, step, k, xs):
     states = xs[1:]
     half = len(states) // 2
     mask = ctx.in_masks[0]
+    start = len(ctx.g.ops)
     fy = _direction(ctx, fwd, xs[0], states[:half], fwd.name, False, mask)
     by = _direction(ctx, bwd, xs[0], states[half:], bwd.name, True, mask)
     f, b = fy[0], by[0]
@@ -430,6 +460,7 @@ def bidirectional(ctx, step, k, xs):
                         f"{layer.name}/ave")
         outs = [y]
     outs += fy[1:] + by[1:]
+    _calibrated(ctx, k, start, xs, mask)
     for t, name in zip(outs, _output_names(step, len(outs))):
         t.name = ctx.g._unique(name)
     return outs if len(outs) > 1 else outs[0]

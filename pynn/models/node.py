@@ -222,7 +222,12 @@ class KerasTensor:
         if isinstance(other, KerasTensor) and self.ndim and self.ndim == other.ndim and \
                 not any_bound():
             pair = [other, self] if reverse else [self, other]
-            return getattr(layers, layer_name)()(pair)
+            merge = getattr(layers, layer_name)()
+            # (an operator on tensors: run eagerly, as in a custom layer's
+            # call, it carries no mask; the TFLite exporter's trace of such a
+            # call reads this)
+            merge._from_operator = True
+            return merge(pair)
         return self._operation(op, other, reverse)
 
     def _operation(self, op, other, reverse=False):

@@ -141,10 +141,20 @@ def test_mask_of_the_wrong_shape_is_refused_by_name():
         layers.GRU(2, name="gru_bad")(x, mask=m)
 
 
-def test_tflite_export_of_a_given_mask_refused_by_name(tmp_path):
+def test_tflite_export_of_a_given_mask(tmp_path):
+    # (the exporter's tests: tests/tflite/test_export_more.py)
     model = _mask_input_model(pynn, LAYERS["gru"])
-    with pytest.raises(pynn.lite.ConversionError, match="gru.*a mask as a tensor"):
-        model.export_tflite(str(tmp_path / "m.tflite"))
+    data = model.export_tflite(str(tmp_path / "m.tflite"))
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    it = litert.Interpreter(model_content=data)
+    for d, v in zip(it.get_input_details(), [X, MASK]):
+        it.resize_tensor_input(d["index"], v.shape)
+    it.allocate_tensors()
+    for d, v in zip(it.get_input_details(), [X, MASK]):
+        it.set_tensor(d["index"], v.astype(d["dtype"]))
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model.predict([X, MASK], verbose=0), atol=1e-5)
 
 
 # K.variable read live by graph arithmetic (Keras 2's tf.Variable in a

@@ -80,9 +80,9 @@ def agreement(a, b):
 def run_all(model_bytes, xs, interpreter=None, reference=False):
     """The interpreter's outputs (a list, in the model's output order) for
     inputs ``xs`` (a list, in the model's input order: float, or integer
-    ids for int32 inputs), on the default kernels (the builtin ones alone
-    with ``reference``, as in :func:`run`; or in ``interpreter``, to run
-    one several times)."""
+    ids for integer inputs, booleans for bool ones), on the default kernels (the
+    builtin ones alone with ``reference``, as in :func:`run`; or in
+    ``interpreter``, to run one several times)."""
     kw = {"experimental_op_resolver_type":
           OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if reference else {}
     it = interpreter or Interpreter(model_content=model_bytes, **kw)
@@ -91,7 +91,7 @@ def run_all(model_bytes, xs, interpreter=None, reference=False):
         it.resize_tensor_input(d["index"], list(np.shape(x)))
     it.allocate_tensors()
     for d, x in zip(it.get_input_details(), xs):
-        it.set_tensor(d["index"], np.asarray(x, np.int32 if d["dtype"] == np.int32
+        it.set_tensor(d["index"], np.asarray(x, d["dtype"] if d["dtype"] in (np.int32, np.int64, np.bool_)
                                              else np.float32))
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]

@@ -308,8 +308,11 @@ CASES = {
     "preprocessing_nearest": (_preprocessing("nearest"), 0.06),
     "embedding_pool": (_embedding_pool, 0.06),
     "conv1d_text": (_conv1d_text, 0.06),
-    "bidirectional_lstm": (_bidirectional(layers.LSTM), None),
-    "bidirectional_gru": (_bidirectional(layers.GRU), None),
+    "bidirectional_lstm": (_bidirectional(layers.LSTM), 0.06),
+    "bidirectional_gru": (_bidirectional(layers.GRU), 0.06),
+    # (int8 too, but its states stay below 0.05, where TANH's int8 output
+    # scale, fixed at 1/128, is coarse: recurrent int8 at the magnitudes of
+    # trained models in test_export_more)
     "stacked_lstm": (_stacked_lstm, None),
     "transformer_encoder": (_transformer_encoder, 0.06),
     "separable_xception": (_separable_xception, 0.06),
@@ -384,16 +387,12 @@ def test_book_model_int8_close_to_predict(case):
 
 
 def test_what_has_no_form_is_refused_naming_the_layer():
-    """Full-integer recurrent layers, and masks, raise
-    ConversionError naming the layer rather than writing a wrong model."""
-    model, specs = _build("stacked_lstm")
-    with pytest.raises(pynn.lite.ConversionError, match="'lstm.*recurrent layers"):
-        _convert(model, _inputs(specs, 4, 2))
-    inp = pynn.Input((6,), dtype="int32")
-    x = layers.Embedding(20, 8, mask_zero=True)(inp)
-    model = pynn.Model(inp, layers.MultiHeadAttention(2, 4, name="attention")(x, x))
-    with pytest.raises(pynn.lite.ConversionError, match="'embedding.*int8"):
-        _convert(model, [np.arange(12, dtype=np.int32).reshape(2, 6) % 20])
+    """What has no int8 kernel raises ConversionError naming the layer
+    rather than writing a wrong model: a division by a tensor."""
+    inp = pynn.Input((6,))
+    model = pynn.Model(inp, layers.Dense(2)(inp / (pynn.ops.abs(inp) + 1.0)))
+    with pytest.raises(pynn.lite.ConversionError, match="'divide.*DIV has no int8 kernel"):
+        _convert(model, [np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 6)])
 
 
 def test_int8_sum_of_nearly_cancelling_branches_runs():

@@ -124,12 +124,6 @@ def test_masked_models_quantized(mode):
         assert "DEQUANTIZE" in op_names(flat) or "FULLY_CONNECTED" in op_names(flat)
 
 
-def test_full_integer_masked_model_is_refused_naming_the_layer():
-    model = ids_model(layers.LSTM(5))
-    with pytest.raises(pynn.lite.ConversionError, match="embedding.*no int8 kernel"):
-        convert(model, "int8", data=padded_ids())
-
-
 def test_a_layer_using_a_mask_it_cannot_write_is_refused():
     set_random_seed(8)
     inp = pynn.Input((STEPS,), dtype="int32")

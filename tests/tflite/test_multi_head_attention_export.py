@@ -3,8 +3,9 @@ attention as BATCH_MATMUL and SOFTMAX, equal to predict (1e-5, with and
 without the XNNPACK delegate) for self- and cross-attention, a causal mask,
 the attention scores as an output, other value and output sizes, no
 biases, inputs of rank 4; the keras.io time-series transformer whole; a constant
-attention mask, which cannot be written, raises naming the layer (masks
-carried by the inputs or given as tensors: test_masked_export)."""
+attention mask that differs between the rows of the batch raises naming
+the layer (masks carried by the inputs or given as tensors:
+test_masked_export; constant ones and full integer: test_export_more)."""
 import numpy as np
 import pytest
 
@@ -85,9 +86,11 @@ def test_time_series_transformer_exports_whole():
     _check(model, [x[:3]])
 
 
-def test_constant_attention_mask_raises_naming_the_layer():
+def test_constant_attention_mask_differing_by_row_raises_naming_the_layer():
+    # (one mask per row of the batch it was made for: a model of any batch
+    # size cannot hold it; one shared by every row exports, test_export_more)
     q_in = pynn.Input((5, 8))
-    out = layers.MultiHeadAttention(2, 4, name="attn")(q_in, q_in,
-                                                       attention_mask=np.tril(np.ones((5, 5))))
-    with pytest.raises(pynn.lite.ConversionError, match="'attn'.*attention_mask"):
+    mask = np.stack([np.tril(np.ones((5, 5))), np.ones((5, 5))])
+    out = layers.MultiHeadAttention(2, 4, name="attn")(q_in, q_in, attention_mask=mask)
+    with pytest.raises(pynn.lite.ConversionError, match="'attn'.*attention_mask.*rows"):
         convert(pynn.Model(q_in, out))

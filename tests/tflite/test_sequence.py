@@ -133,9 +133,6 @@ def test_what_is_not_exported_is_named():
                                 layers.SimpleRNN(4, stateful=True)])
     with pytest.raises(pynn.lite.ConversionError, match="stateful"):
         convert(stateful, None)
-    model = text_model(lambda e: layers.LSTM(4)(e))
-    with pytest.raises(pynn.lite.ConversionError, match="no int8 kernel"):
-        convert(model, "int8", data=tokens(4).astype(np.float32))
     td = pynn.Sequential([pynn.Input((STEPS, 3)), layers.TimeDistributed(layers.Dropout(0.1))])
     with pytest.raises(pynn.lite.ConversionError, match="TimeDistributed"):
         convert(td, None)
