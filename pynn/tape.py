@@ -54,7 +54,7 @@ class _GradientRecord(autodiff.Tape):
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
     __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
-                 "higher_order", "substituted")
+                 "higher_order", "substituted", "listed")
     records_calls = True
 
     def __init__(self):
@@ -74,6 +74,8 @@ class _GradientRecord(autodiff.Tape):
         # id of a weight -> the traced value standing for it during a
         # stateless_call given traced values (MAML's adapted weights)
         self.substituted = {}
+        # whether pynn.ops looks for the arrays watched here (see ops._WATCHED)
+        self.listed = False
 
     def watch(self, weight):
         stand_in = self.substituted.get(id(weight))
@@ -92,8 +94,9 @@ class _GradientRecord(autodiff.Tape):
             self.watched[id(weight)] = (weight, Traced(weight.value, self))
 
     def watch_array(self, array):
-        if not ops._WATCHED:
+        if not self.listed and self.recording_depth:
             ops._WATCHED.append(_watched_arrays)
+            self.listed = True
         hit = self.arrays.get(id(array))
         if hit is None:
             # (the leaf holds a copy: pynn.ops takes the watched array as
@@ -194,6 +197,10 @@ class GradientTape:
     def __exit__(self, *exc):
         self._saved.__exit__(*exc)
         self._record.recording_depth -= 1
+        if self._record.listed and not self._record.recording_depth:
+            # its arrays are no operands of pynn.ops any more
+            ops._WATCHED.remove(_watched_arrays)
+            self._record.listed = False
         self._record.open.remove(self)
         self._record.higher_order = _differentiates_twice(self._record.open)
 
