@@ -754,8 +754,9 @@ def record_call(record, layer, inputs, training):
     need = [type(x) is Traced for x in xs]
     # Weights standing in for traced values (a stateless_call): their
     # gradients go to those values, parents of this record.
-    stand_ins = [(w, record.substituted[id(w)]) for w in layer.weights
-                 if id(w) in record.substituted] + [(w, t) for _, _, w, t in swapped]
+    stand_ins = ([(w, record.substituted[id(w)]) for w in layer.weights
+                  if id(w) in record.substituted] if record.substituted else []) + \
+        [(w, t) for _, _, w, t in swapped]
 
     def vjp(gs):
         gs = list(gs) if len(outs) > 1 else [gs]
@@ -774,8 +775,8 @@ def record_call(record, layer, inputs, training):
                 w.grad = scratch.setdefault(id(w), np.zeros(w.value.shape, np.float32))
             else:
                 w.grad = None
-        from .models.functional import new_binding
-        new_binding()
+        from .models.functional import enter_binding, leave_binding
+        entered = enter_binding(layer, frozenset(wanted))
         ctx.grad_token = object()
         # (the backward reads the weights: the values they stood for)
         own = [w.numpy() for w, _ in stand_ins]
@@ -799,7 +800,7 @@ def record_call(record, layer, inputs, training):
             for (w, _), value in zip(stand_ins, own):
                 w.assign(value)
             _swap(swapped, False)
-            new_binding()
+            leave_binding(entered)
         taken = [scratch.pop(id(w)) for w, _ in stand_ins]
         for w in weights:
             if id(w) in scratch:
