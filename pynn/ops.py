@@ -3335,13 +3335,9 @@ except ImportError:  # NumPy 1.x
 _QUIET_STATES = {}
 
 
-def _quietly(fn, x):
-    """``fn(x)`` with NumPy's divide, invalid and overflow warnings off (as
-    inside ``np.errstate(divide="ignore", invalid="ignore",
-    over="ignore")``), the caller's other settings kept."""
-    if _FP_STATE is None:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return fn(x)
+def _quiet_state():
+    """The error state the caller runs under with divide, invalid and
+    overflow ignored (NumPy 2)."""
     state = _FP_STATE.get()
     quiet = _QUIET_STATES.get(state)
     if quiet is None:
@@ -3349,11 +3345,38 @@ def _quietly(fn, x):
             _QUIET_STATES.clear()
         quiet = _QUIET_STATES[state] = _make_extobj(divide="ignore", invalid="ignore",
                                                     over="ignore")
-    token = _FP_STATE.set(quiet)
+    return quiet
+
+
+def _quietly(fn, x):
+    """``fn(x)`` with NumPy's divide, invalid and overflow warnings off (as
+    inside ``np.errstate(divide="ignore", invalid="ignore",
+    over="ignore")``), the caller's other settings kept."""
+    if _FP_STATE is None:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(x)
+    token = _FP_STATE.set(_quiet_state())
     try:
         return fn(x)
     finally:
         _FP_STATE.reset(token)
+
+
+class _quiet_errors:
+    """``with _quiet_errors():`` is ``with np.errstate(divide="ignore",
+    invalid="ignore", over="ignore"):`` at a fraction of its cost."""
+    __slots__ = ("token",)
+
+    def __new__(cls):
+        if _FP_STATE is None:
+            return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+        return super().__new__(cls)
+
+    def __enter__(self):
+        self.token = _FP_STATE.set(_quiet_state())
+
+    def __exit__(self, *exc):
+        _FP_STATE.reset(self.token)
 
 
 def _unary_math(name, fn, warns=True):

@@ -658,7 +658,8 @@ def _traced_attributes(layer):
         if id(owner) in seen:
             continue
         seen.add(id(owner))
-        found += [(owner, name, v) for name, v in vars(owner).items() if type(v) is Traced]
+        if vars(owner).get("_given_traced"):  # (set by Layer.__setattr__)
+            found += [(owner, name, v) for name, v in vars(owner).items() if type(v) is Traced]
         stack += list(owner.layers) if isinstance(owner, Model) else owner._sublayers()
     return found
 
