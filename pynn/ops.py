@@ -2662,8 +2662,8 @@ def conv2d_transpose_grad(x, kernel, dy, strides=(1, 1), padding="valid", output
 def transpose(x, axes=None, out=None):
     """``x.transpose(axes)`` (all axes reversed by default) as a new
     C-contiguous array, copied in C; at most 8 axes."""
-    if type(x) in _ARRAYS and x.dtype is _F32 and out is None and (
-            axes is None or type(axes) is tuple) and 0 < x.ndim <= 8:
+    if type(x) in _ARRAYS and x.dtype is _F32 and out is None and 0 < x.ndim <= 8 and (
+            axes is None or type(axes) is tuple and builtins.all(type(a) is int for a in axes)):
         # a float32 array: the bridge checks contiguity and the permutation
         # (non-negative axes); what it refuses takes the checks below
         perm = tuple(range(x.ndim - 1, -1, -1)) if axes is None else axes

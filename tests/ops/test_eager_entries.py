@@ -168,6 +168,8 @@ def test_shape_ops_on_arrays_are_numpys():
         ops.transpose(x3, (0, 0, 1))
     with pytest.raises(ValueError, match="transpose: axis 3 is out of range"):
         ops.transpose(x3, (3, 0, 1))
+    with pytest.raises(ValueError, match="transpose: axis must be an integer"):
+        ops.transpose(A, (True, False))
     for xs in ([A, B], (A, B), [A, ops.add(B, 0.0)], [A, B.astype(np.float64)]):
         got = ops.concatenate(xs, axis=1)
         assert isinstance(got, pynn.Tensor) and got.dtype == np.float32
