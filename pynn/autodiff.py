@@ -953,8 +953,7 @@ def _scaled(g, s):
 _ONE = np.float32(1)
 
 
-def _errstate():
-    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+_errstate = ops._quiet_errors
 
 
 def add(a, b, out=None):

@@ -1893,6 +1893,14 @@ def reduce_to_shape(g, shape):
     return out if out.flags.c_contiguous else np.ascontiguousarray(out)
 
 
+def _all_f32(xs):
+    """Whether ``xs`` holds only float32 arrays (NumPy's or eager tensors)."""
+    for x in xs:
+        if type(x) not in _ARRAYS or x.dtype is not _F32:
+            return False
+    return True
+
+
 def _axis(axis, ndim, name):
     if type(axis) is int and -ndim <= axis < ndim:  # the usual axis, at once
         return axis % ndim
@@ -1909,6 +1917,13 @@ def concatenate(xs, axis=0, out=None):
     """The arrays ``xs`` joined along ``axis`` (their other dimensions
     equal), copied in C block by block.  ``axis`` defaults to 0, as in
     ``keras.ops.concatenate`` and NumPy (the Concatenate layer's is -1)."""
+    if type(xs) is list and type(axis) is int and out is None and _all_f32(xs):
+        # float32 arrays: NumPy's one copy is this one; it refuses what the
+        # checks below explain (shapes, axis, 0-d arrays)
+        try:
+            return np.concatenate(xs, axis=axis)
+        except ValueError:
+            pass
     if isinstance(xs, (list, tuple)) and xs and type(xs[0]) is _Device:
         return _cuda_ops.concatenate(xs, axis, out)
     if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)):
@@ -2647,6 +2662,15 @@ def conv2d_transpose_grad(x, kernel, dy, strides=(1, 1), padding="valid", output
 def transpose(x, axes=None, out=None):
     """``x.transpose(axes)`` (all axes reversed by default) as a new
     C-contiguous array, copied in C; at most 8 axes."""
+    if type(x) in _ARRAYS and x.dtype is _F32 and out is None and 0 < x.ndim <= 8 and (
+            axes is None or type(axes) is tuple and builtins.all(type(a) is int for a in axes)):
+        # a float32 array: the bridge checks contiguity and the permutation
+        # (non-negative axes); what it refuses takes the checks below
+        perm = tuple(range(x.ndim - 1, -1, -1)) if axes is None else axes
+        try:
+            return _k.transpose(x, perm, np.empty([x.shape[a] for a in perm], np.float32))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
     if type(x) is not _ndarray and type(x) in _TRACED:
         if out is not None:
             raise ValueError("transpose: out= is not available on traced arrays")
@@ -3292,23 +3316,82 @@ def power(x1, x2):
 
 
 def negative(x):
+    if type(x) in _ARRAYS and x.dtype is _F32:
+        return np.negative(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("negative", x)
     return np.negative(_f32(x))
 
 
-def _unary_math(name, fn):
+try:
+    # NumPy 2 keeps the floating-point error state in this context variable;
+    # np.errstate builds that state anew on every entry (over a microsecond,
+    # more than exp of a small array), so the quiet state made from each
+    # state the caller runs under is kept
+    from numpy._core._ufunc_config import _extobj_contextvar as _FP_STATE
+    from numpy._core._ufunc_config import _make_extobj
+except ImportError:  # NumPy 1.x
+    _FP_STATE = None
+_QUIET_STATES = {}
+
+
+def _quiet_state():
+    """The error state the caller runs under with divide, invalid and
+    overflow ignored (NumPy 2)."""
+    state = _FP_STATE.get()
+    quiet = _QUIET_STATES.get(state)
+    if quiet is None:
+        if len(_QUIET_STATES) > 16:  # (states of errstate blocks long gone)
+            _QUIET_STATES.clear()
+        quiet = _QUIET_STATES[state] = _make_extobj(divide="ignore", invalid="ignore",
+                                                    over="ignore")
+    return quiet
+
+
+def _quietly(fn, x):
+    """``fn(x)`` with NumPy's divide, invalid and overflow warnings off (as
+    inside ``np.errstate(divide="ignore", invalid="ignore",
+    over="ignore")``), the caller's other settings kept."""
+    if _FP_STATE is None:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(x)
+    token = _FP_STATE.set(_quiet_state())
+    try:
+        return fn(x)
+    finally:
+        _FP_STATE.reset(token)
+
+
+class _quiet_errors:
+    """``with _quiet_errors():`` is ``with np.errstate(divide="ignore",
+    invalid="ignore", over="ignore"):`` at a fraction of its cost."""
+    __slots__ = ("token",)
+
+    def __new__(cls):
+        if _FP_STATE is None:
+            return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+        return super().__new__(cls)
+
+    def __enter__(self):
+        self.token = _FP_STATE.set(_quiet_state())
+
+    def __exit__(self, *exc):
+        _FP_STATE.reset(self.token)
+
+
+def _unary_math(name, fn, warns=True):
     def op(x):
+        if type(x) in _ARRAYS and x.dtype is _F32:
+            return _quietly(fn, x) if warns else fn(x)
         if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return fn(_f32(x, f"{name}: x"))
+        return _quietly(fn, _f32(x, f"{name}: x"))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {name} (float32)."
     return op
 
 
-abs = _unary_math("abs", np.abs)
+abs = _unary_math("abs", np.abs, warns=False)
 absolute = abs
 exp = _unary_math("exp", np.exp)
 log = _unary_math("log", np.log)
@@ -3333,6 +3416,11 @@ erf = _unary_math("erf", lambda x: _erf_values(x.astype(np.float64)).astype(np.f
 
 def square(x):
     """``x * x`` elementwise."""
+    if type(x) in _ARRAYS and x.dtype is _F32:
+        try:  # (the bridge refuses a non-contiguous x, which multiply copies)
+            return _k.binary(_BINARY["multiply"], x, x, np.empty(x.shape, np.float32))
+        except ValueError:
+            pass
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("square", x)
     x = _f32(x, "square: x")
@@ -3384,9 +3472,16 @@ def logical_not(x):
     return np.logical_not(_plain(x))
 
 
+# bounds of clip that keep a float32 x float32 (and are never traced)
+_BOUNDS = frozenset((float, int, type(None)))
+
+
 def clip(x, x_min, x_max):
     """x limited to [x_min, x_max] (either may be None); the gradient
     passes where x is inside, as TensorFlow's clip_by_value."""
+    if type(x) in _ARRAYS and x.dtype is _F32 and type(x_min) in _BOUNDS \
+            and type(x_max) in _BOUNDS:
+        return np.clip(x, x_min, x_max)
     if (type(x) is not _ndarray and type(x) in _TRACED
             or type(x_min) is not _ndarray and type(x_min) in _TRACED
             or type(x_max) is not _ndarray and type(x_max) in _TRACED):
@@ -3399,7 +3494,7 @@ def clip(x, x_min, x_max):
         # int32), so clipped pixel offsets stay integers
         dtype = np.int32 if isinstance(x, (bool, int)) or x.dtype.kind == "b" else x.dtype
         return np.clip(np.asarray(x, dtype), x_min, x_max).astype(dtype)
-    return np.clip(_f32(x, "clip: x"), x_min, x_max).astype(np.float32)
+    return np.clip(_f32(x, "clip: x"), x_min, x_max).astype(np.float32, copy=False)
 
 
 def where(condition, x1=None, x2=None):
@@ -3409,6 +3504,9 @@ def where(condition, x1=None, x2=None):
         return np.nonzero(_plain(condition))
     if x1 is None or x2 is None:
         raise ValueError("where: give both x1 and x2, or neither")
+    if type(x1) in _ARRAYS and x1.dtype is _F32 and type(x2) in _ARRAYS and \
+            x2.dtype is _F32 and type(condition) in _ARRAYS:
+        return np.where(condition, x1, x2)
     if (type(x1) is not _ndarray and type(x1) in _TRACED
             or type(x2) is not _ndarray and type(x2) in _TRACED):
         return _traced("where", condition, x1, x2)
@@ -3711,6 +3809,8 @@ def squeeze(x, axis=None):
 def stack(x, axis=0):
     """The arrays ``x`` (one shape) joined along a new axis."""
     xs = list(x)
+    if _all_f32(xs):
+        return np.stack(xs, axis=axis)
     if not builtins.any(type(v) is not _ndarray and type(v) in _TRACED for v in xs):
         return np.stack([_array(v) for v in xs], axis=axis)
     return concatenate([expand_dims(v, axis) for v in xs], axis=axis)
@@ -5913,8 +6013,11 @@ unstack var vdot vsplit vstack where zeros_like
 # [the KerasTensor class, the recorder, the recorder of an array the size
 # of the traced batch (see _filled)], set when pynn.layers loads.
 _SYMBOLIC = []
-# [a function giving the arrays a recording GradientTape watches, {id: (array,
-# traced leaf)} or None], set by the first GradientTape.watch of an array.
+# While a GradientTape that watches arrays records: the function giving the
+# arrays the recording tape watches ({id: (array, traced leaf)} or None),
+# once per such tape (pynn.tape adds it at the tape's first watch of an
+# array and takes it off when the tape's block ends).  Empty otherwise, so
+# an op tests one list, not the tape, on every eager call.
 _WATCHED = []
 
 
@@ -5965,18 +6068,34 @@ def _with_stand_ins(args, kwargs):
     return tuple(one(v) for v in args), {k: one(v) for k, v in kwargs.items()}
 
 
+def _plain_list(v, watched):
+    """Whether ``v`` (a list or tuple) holds only plain operands (see
+    _PLAIN), none of them an array ``watched`` (a watching tape's) holds."""
+    for u in v:
+        if type(u) not in _PLAIN or watched and id(u) in watched:
+            return False
+    return True
+
+
 def _symbolic_entry(fn, name):
     @functools.wraps(fn)
     def entry(*args, **kwargs):
-        # NumPy arrays (and keywords that are no symbolic tensors) outside
-        # a trace and a watching tape, the usual eager call on every op of
-        # a custom layer or loop: none of the checks below can apply
-        if not (_WEIGHT_STAND_INS or _WATCHED):
+        # NumPy arrays, lists of them (and keywords that are no symbolic
+        # tensors) outside a trace, none of them watched by a recording
+        # tape: the usual eager call on every op of a custom layer or loop,
+        # where none of the checks below can apply
+        if not _WEIGHT_STAND_INS:
+            watched = _WATCHED[0]() if _WATCHED else None
             for v in args:
-                if type(v) not in _PLAIN:
+                t = type(v)
+                if t not in _PLAIN:
+                    if not (t is list or t is tuple) or not _plain_list(v, watched):
+                        break
+                elif watched and id(v) in watched:
                     break
             else:
-                if not (kwargs and _SYMBOLIC and _has_symbolic((), kwargs, _SYMBOLIC[0])):
+                if not (kwargs and (watched or _SYMBOLIC and _has_symbolic(
+                        (), kwargs, _SYMBOLIC[0]))):
                     out = fn(*args, **kwargs)
                     return out.view(_eager_type) if type(out) is _ndarray else _eager(out)
         if _WEIGHT_STAND_INS:
@@ -6022,7 +6141,13 @@ def _matmul_entry(entry):
         if type(a) is _ndarray and type(b) is _ndarray and len(args) <= 1 and not kwargs \
                 and not (_WEIGHT_STAND_INS or _WATCHED):
             try:
-                return sgemm(a, b, args[0] if args else None, 1.0, 0.0).view(_eager_type)
+                if args or a.ndim == 2:
+                    return sgemm(a, b, args[0] if args else None, 1.0, 0.0).view(_eager_type)
+                if b.ndim == 2 and a.ndim > 2 and a.shape[-1] == b.shape[0]:
+                    # a batch of matrices by one (x @ kernel): one GEMM over
+                    # all their rows, as the general path does after its checks
+                    y = sgemm(a.reshape(-1, b.shape[0]), b, None, 1.0, 0.0)
+                    return y.reshape(a.shape[:-1] + y.shape[1:]).view(_eager_type)
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path converts or explains
         return entry(a, b, *args, **kwargs)

@@ -54,7 +54,7 @@ class _GradientRecord(autodiff.Tape):
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
     __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
-                 "higher_order", "substituted")
+                 "higher_order", "substituted", "listed")
     records_calls = True
 
     def __init__(self):
@@ -74,6 +74,8 @@ class _GradientRecord(autodiff.Tape):
         # id of a weight -> the traced value standing for it during a
         # stateless_call given traced values (MAML's adapted weights)
         self.substituted = {}
+        # whether pynn.ops looks for the arrays watched here (see ops._WATCHED)
+        self.listed = False
 
     def watch(self, weight):
         stand_in = self.substituted.get(id(weight))
@@ -92,8 +94,9 @@ class _GradientRecord(autodiff.Tape):
             self.watched[id(weight)] = (weight, Traced(weight.value, self))
 
     def watch_array(self, array):
-        if not ops._WATCHED:
+        if not self.listed and self.recording_depth:
             ops._WATCHED.append(_watched_arrays)
+            self.listed = True
         hit = self.arrays.get(id(array))
         if hit is None:
             # (the leaf holds a copy: pynn.ops takes the watched array as
@@ -194,6 +197,10 @@ class GradientTape:
     def __exit__(self, *exc):
         self._saved.__exit__(*exc)
         self._record.recording_depth -= 1
+        if self._record.listed and not self._record.recording_depth:
+            # its arrays are no operands of pynn.ops any more
+            ops._WATCHED.remove(_watched_arrays)
+            self._record.listed = False
         self._record.open.remove(self)
         self._record.higher_order = _differentiates_twice(self._record.open)
 
@@ -651,7 +658,8 @@ def _traced_attributes(layer):
         if id(owner) in seen:
             continue
         seen.add(id(owner))
-        found += [(owner, name, v) for name, v in vars(owner).items() if type(v) is Traced]
+        if vars(owner).get("_given_traced"):  # (set by Layer.__setattr__)
+            found += [(owner, name, v) for name, v in vars(owner).items() if type(v) is Traced]
         stack += list(owner.layers) if isinstance(owner, Model) else owner._sublayers()
     return found
 
@@ -747,8 +755,9 @@ def record_call(record, layer, inputs, training):
     need = [type(x) is Traced for x in xs]
     # Weights standing in for traced values (a stateless_call): their
     # gradients go to those values, parents of this record.
-    stand_ins = [(w, record.substituted[id(w)]) for w in layer.weights
-                 if id(w) in record.substituted] + [(w, t) for _, _, w, t in swapped]
+    stand_ins = ([(w, record.substituted[id(w)]) for w in layer.weights
+                  if id(w) in record.substituted] if record.substituted else []) + \
+        [(w, t) for _, _, w, t in swapped]
 
     def vjp(gs):
         gs = list(gs) if len(outs) > 1 else [gs]
@@ -767,8 +776,8 @@ def record_call(record, layer, inputs, training):
                 w.grad = scratch.setdefault(id(w), np.zeros(w.value.shape, np.float32))
             else:
                 w.grad = None
-        from .models.functional import new_binding
-        new_binding()
+        from .models.functional import enter_binding, leave_binding
+        entered = enter_binding(layer, frozenset(wanted))
         ctx.grad_token = object()
         # (the backward reads the weights: the values they stood for)
         own = [w.numpy() for w, _ in stand_ins]
@@ -792,7 +801,7 @@ def record_call(record, layer, inputs, training):
             for (w, _), value in zip(stand_ins, own):
                 w.assign(value)
             _swap(swapped, False)
-            new_binding()
+            leave_binding(entered)
         taken = [scratch.pop(id(w)) for w, _ in stand_ins]
         for w in weights:
             if id(w) in scratch:

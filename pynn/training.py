@@ -462,6 +462,7 @@ class TrainingMixin:
         self._trainable_snapshot = None
         self._flat = None
         self._flat_views = None
+        self._flat_checked = None  # (binding, weight set) when the views were last checked
         self._penalties = []
         self._constraints = []
         self._last_masks = None  # the output masks of the last training step
@@ -522,8 +523,9 @@ class TrainingMixin:
                     layer._forget_device_state()
             if moved:
                 _placements[0] += 1
-                from .models.functional import new_binding
-                new_binding()
+            # (the gradients unbound: a model sharing these weights rechecks)
+            from .models.functional import new_binding
+            new_binding()
         self._gpu, self._home, self._placed_at = gpu, want, _placements[0]
         return gpu
 
@@ -963,9 +965,17 @@ class TrainingMixin:
         if weights is None:
             weights = self._trainable_snapshot = list(self.trainable_weights)
         views = self._flat_views
+        from .models.functional import _current_binding
+        checked = self._flat_checked
+        if views is not None and checked is not None and checked[0] == _current_binding[0] \
+                and checked[1] is weights:
+            # no model bound gradients since this set was last checked
+            # (every rebinding bumps the binding; compile makes a new set)
+            return self._flat
         others = [w for w in self.weights if w.grad is not None]
         if views is not None and len(views) == len(weights) and len(others) == len(weights) \
                 and all(w.value is v and w.grad is g for w, (v, g) in zip(weights, views)):
+            self._flat_checked = (_current_binding[0], weights)
             return self._flat
         # What each step adds: the weights' L1/L2 penalties (loss and
         # gradient) and their constraints (after the update).
@@ -999,6 +1009,7 @@ class TrainingMixin:
         if self.optimizer is not None:
             self.optimizer._track_weights(weights)
         new_binding()
+        self._flat_checked = (_current_binding[0], weights)
         return self._flat
 
     def _training_state(self):
@@ -1563,7 +1574,17 @@ class TrainingMixin:
                              f"{xs[0].shape}): there is nothing to take a step on")
         total, per_output, outs = self._train_batch(state, params, grads, xs, ys, ws, bs,
                                                     [None] * len(self._compiled_outputs))
-        metrics = _Metrics(self, ys)
+        # Each call reports its own batch (Keras 2's reset_metrics=True):
+        # the metrics of the last call, reset, unless compile or the
+        # targets' shapes (which pick the accuracy) changed since.
+        shapes = tuple(None if y is None else y.shape[1:] for y in ys)
+        held = self.__dict__.get("_batch_metrics")
+        if held is not None and held[0] is self._compiled_outputs and held[1] == shapes:
+            metrics = held[2]
+            metrics.reset()
+        else:
+            metrics = _Metrics(self, ys)
+            self.__dict__["_batch_metrics"] = (self._compiled_outputs, shapes, metrics)
         metrics.update(outs, ys, ws, True, total, per_output, bs, self._last_masks)
         logs = metrics.logs()
         if return_dict:

@@ -664,6 +664,10 @@ class Layer(Module):
         if isinstance(value, Weight) and type(value) is not Weight and "_weights" in vars(self) \
                 and not any(w is value for w in self._weights):
             self._weights.append(value)
+        elif type(value) is autodiff.Traced:
+            # (a value computed on a tape, a hypernetwork's kernel: a
+            # GradientTape looks for these only in layers that were given one)
+            self.__dict__["_given_traced"] = True
         super().__setattr__(name, value)
 
     def _sublayers(self):

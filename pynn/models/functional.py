@@ -40,6 +40,33 @@ def new_binding():
     _current_binding[0] = next(_binding_version)
 
 
+def enter_binding(owner, key):
+    """Marks the gradients of ``owner``'s weights as bound anew for one
+    backward pass, as ``key`` (the ids of those bound) says.  A GradientTape
+    binds the same ones for a model's call on every step: when nothing was
+    bound elsewhere since the last time, that time's version comes back, so
+    the backward plans cached for it still hold.  Returns what
+    leave_binding needs."""
+    before = _current_binding[0]
+    held = owner.__dict__.get("_tape_binding")
+    if held is not None and held[0] == before and held[1] == key:
+        _current_binding[0] = held[2]
+    else:
+        new_binding()
+        owner.__dict__["_tape_binding"] = (before, key, _current_binding[0])
+    return before, _current_binding[0]
+
+
+def leave_binding(entered):
+    """After enter_binding, the gradients bound back as they were before it:
+    the version before it again, unless something else was bound meanwhile."""
+    before, during = entered
+    if _current_binding[0] == during:
+        _current_binding[0] = before
+    else:
+        new_binding()
+
+
 class _Step:
     __slots__ = ("layer", "node", "ins", "outs", "single_in", "single_out", "training",
                  "is_model", "mask_ins")

@@ -122,3 +122,113 @@ def test_activations_direct_and_general_agree(name):
             "elu": np.where(A > 0, A, np.expm1(A)), "leaky_relu": np.where(A > 0, A, 0.2 * A),
             "softplus": np.log1p(np.exp(A)), "silu": A / (1 + np.exp(-A))}[name]
     np.testing.assert_allclose(direct.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+POS = np.abs(A) + 0.5
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "abs", "negative", "square", "log1p",
+                                  "expm1", "sin", "cos"])
+def test_unary_math_on_arrays_is_numpys(name):
+    want = getattr(np, name)(POS)
+    for x in (POS, ops.add(POS, 0.0), np.asfortranarray(POS), POS.astype(np.float64)):
+        got = getattr(ops, name)(x)
+        assert isinstance(got, pynn.Tensor) and got.dtype == np.float32
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_unary_math_stays_quiet_and_keeps_the_callers_error_state():
+    bad = np.array([0.0, -1.0, 100.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            assert np.isneginf(ops.log(bad).numpy()[0]) and np.isnan(ops.sqrt(bad).numpy()[1])
+            assert np.isinf(ops.exp(bad).numpy()[2])
+            assert np.geterr()["divide"] == "raise"  # restored after the call
+            with pytest.raises(FloatingPointError):
+                np.log(bad)
+        assert np.geterr()["divide"] == "warn"
+        with np.errstate(under="raise"):
+            # an underflow is not one the ops hide: the caller's setting holds
+            with pytest.raises(FloatingPointError):
+                ops.exp(np.array([-104.0], np.float32))
+        assert np.isneginf(ops.log(bad).numpy()[0])
+
+
+def test_shape_ops_on_arrays_are_numpys():
+    x3 = G.standard_normal((2, 3, 4)).astype(np.float32)
+    for axes in (None, (1, 0, 2), (2, 0, 1), (-1, 0, 1), [2, 1, 0]):
+        want = np.transpose(x3, axes)
+        got = ops.transpose(x3, axes)
+        assert isinstance(got, pynn.Tensor) and got.flags.c_contiguous
+        np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(ops.transpose(x3.transpose(1, 0, 2)).numpy(),
+                                  x3.transpose(1, 0, 2).T)
+    with pytest.raises(ValueError, match=r"transpose: axes \(0, 0, 1\) are not a permutation"):
+        ops.transpose(x3, (0, 0, 1))
+    with pytest.raises(ValueError, match="transpose: axis 3 is out of range"):
+        ops.transpose(x3, (3, 0, 1))
+    with pytest.raises(ValueError, match="transpose: axis must be an integer"):
+        ops.transpose(A, (True, False))
+    for xs in ([A, B], (A, B), [A, ops.add(B, 0.0)], [A, B.astype(np.float64)]):
+        got = ops.concatenate(xs, axis=1)
+        assert isinstance(got, pynn.Tensor) and got.dtype == np.float32
+        np.testing.assert_array_equal(got.numpy(), np.concatenate([A, B], axis=1))
+        np.testing.assert_array_equal(ops.stack(xs, axis=1).numpy(), np.stack([A, B], 1))
+    with pytest.raises(ValueError, match=r"concatenate: shapes \[\(3, 4\), \(4, 3\)\] differ"):
+        ops.concatenate([A, B.T], axis=1)
+    with pytest.raises(ValueError, match="concatenate: axis must be an integer"):
+        ops.concatenate([A, B], axis=None)
+    assert ops.concatenate([np.arange(3, dtype=np.int32)] * 2).dtype == np.int32
+
+
+def test_where_clip_and_broadcast_matmul_on_arrays():
+    cond = A > 0
+    np.testing.assert_array_equal(ops.where(cond, A, B).numpy(), np.where(cond, A, B))
+    assert ops.where(cond, A.astype(np.float64), B).dtype == np.float32
+    assert ops.where(cond, np.ones(4, np.int32), np.zeros(4, np.int32)).dtype == np.int32
+    for lo, hi in ((-0.5, 0.5), (None, 0), (0, None), (np.float64(-0.2), 0.3)):
+        got = ops.clip(A, lo, hi)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got.numpy(), np.clip(A, lo, hi).astype(np.float32))
+    assert ops.clip(np.arange(5, dtype=np.int64), 1, 3).dtype == np.int64
+    x3 = G.standard_normal((2, 3, 4)).astype(np.float32)
+    got = ops.matmul(x3, B.T)
+    assert isinstance(got, pynn.Tensor) and got.shape == (2, 3, 3)
+    np.testing.assert_allclose(got.numpy(), x3 @ B.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ops.matmul(x3.transpose(1, 0, 2), B.T).numpy(),
+                               x3.transpose(1, 0, 2) @ B.T, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3, 4\) and \(3, 4\) do not "
+                                         r"align"):
+        ops.matmul(x3, B)
+
+
+def test_a_watching_tape_takes_only_its_watched_arrays_and_only_while_it_records():
+    from pynn import autodiff
+    x, other = A.copy(), B.copy()
+    with pynn.GradientTape() as tape:
+        tape.watch(x)
+        assert ops._WATCHED  # ops look for watched operands while it records
+        # an array the tape does not watch gives a constant; a watched one,
+        # in a list too, a recorded value
+        assert type(ops.exp(other)) is pynn.Tensor
+        assert type(ops.concatenate([other, other])) is pynn.Tensor
+        assert type(ops.exp(x)) is autodiff.Traced
+        y = ops.sum(ops.concatenate([ops.square(x), other], axis=0))
+    assert not ops._WATCHED
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), 2 * A, rtol=1e-6)
+    # a tape nested in the watching one keeps it listed until the outer ends
+    with pynn.GradientTape() as outer:
+        outer.watch(x)
+        with pynn.GradientTape():
+            pass
+        assert ops._WATCHED
+        z = ops.sum(ops.exp(x))
+    assert not ops._WATCHED
+    np.testing.assert_allclose(np.asarray(outer.gradient(z, x)), np.exp(A), rtol=1e-6)
+    # an error inside the block still takes it off
+    with pytest.raises(RuntimeError), pynn.GradientTape() as tape:
+        tape.watch(x)
+        raise RuntimeError("stop")
+    assert not ops._WATCHED
+    assert type(ops.exp(x)) is pynn.Tensor
