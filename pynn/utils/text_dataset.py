@@ -4,8 +4,9 @@ from class folders of ``.txt`` files, with Keras 3's arguments.
 Files are listed, labelled, shuffled and split exactly as
 image_dataset_from_directory does (Keras shares that code between the
 two).  A text is the file's bytes (cut to ``max_length`` bytes, as
-``tf.strings.substr`` cuts them) decoded as UTF-8; a batch of texts is a
-NumPy array of ``str`` objects, dtype object.
+``tf.strings.substr`` cuts them); a batch of texts is a NumPy array of
+``bytes`` objects, dtype object, as every string tensor of pynn's holds
+(``text_batch.numpy()[0].decode("utf-8")``, as with TensorFlow's).
 """
 
 import numpy as np
@@ -20,9 +21,7 @@ _WHO = "text_dataset_from_directory"
 
 def _read_text(path, max_length):
     with open(path, "rb") as f:
-        data = f.read() if max_length is None else f.read(max_length)
-    # A cut inside a multi-byte character drops that character's bytes.
-    return data.decode("utf-8", errors="ignore" if max_length is not None else "replace")
+        return f.read() if max_length is None else f.read(max_length)
 
 
 def _texts_to_dataset(paths, labels, label_mode, num_classes, max_length, batch_size, shuffle,
@@ -42,7 +41,8 @@ def _texts_to_dataset(paths, labels, label_mode, num_classes, max_length, batch_
             y = None if labels is None else _labels_batch(labels[chosen], label_mode,
                                                           num_classes)
             if batch_size is None:
-                texts, y = texts[0], None if y is None else y[0]
+                # one text: a 0-d string tensor, as TensorFlow yields
+                texts, y = texts.reshape(()), None if y is None else y[0]
             yield texts if y is None else (texts, y)
 
     return Dataset(lambda: _background(batches, 2), -(-n // step),
@@ -57,7 +57,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     ``text_dataset_from_directory``): each ``.txt`` file is one sample,
     its label the index of its folder among the sorted ``class_names``.
 
-    Yields ``(texts, labels)``: texts a NumPy object array of str of shape
+    Yields ``(texts, labels)``: texts a NumPy object array of bytes of shape
     (batch,), labels as ``label_mode`` says: 'int' (int32, (batch,)),
     'categorical' (float32 one-hot), 'binary' (float32, (batch, 1)), or
     None (texts only).  ``max_length`` cuts each file to that many bytes.
