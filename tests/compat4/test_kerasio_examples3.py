@@ -49,3 +49,37 @@ def test_texts_from_a_folder_are_bytes_as_tensorflow_gives(tmp_path):
     one = next(iter(pynn.utils.text_dataset_from_directory(tmp_path, batch_size=None,
                                                            shuffle=False, labels=None)))
     assert one.numpy().decode("utf-8").startswith("A <br />awful")
+
+
+# ---------- super_resolution_sub_pixel.py: the Y channel of tf.image's YUV
+
+@pytest.mark.parametrize("forward, back, first_row", [
+    ("rgb_to_yuv", "yuv_to_rgb", [0.299, -0.14714119, 0.61497538]),
+    ("rgb_to_yiq", "yiq_to_rgb", [0.299, 0.59590059, 0.2115]),
+])
+def test_yuv_and_yiq_are_tensorflows_matrices(forward, back, first_row):
+    tf = pynn
+    rgb = np.random.default_rng(1).uniform(size=(2, 5, 4, 3)).astype(np.float32)
+    out = getattr(tf.image, forward)(rgb)
+    assert out.shape == rgb.shape and np.asarray(out).dtype == np.float32
+    # pure red gives the matrix's first row; luma is TensorFlow's weights
+    np.testing.assert_allclose(np.asarray(getattr(tf.image, forward)(np.array([1., 0, 0],
+                                                                             np.float32))),
+                               first_row, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out)[..., 0], rgb @ np.array([0.299, 0.587, 0.114]),
+                               rtol=1e-5, atol=1e-6)
+    # back again (TensorFlow's YIQ matrices are each other's inverse to ~1e-4)
+    np.testing.assert_allclose(np.asarray(getattr(tf.image, back)(out)), rgb, atol=2e-4)
+    # the example splits the channels and keeps Y, in a data pipeline
+    y, u, v = tf.split(out, 3, axis=3)
+    assert y.shape == (2, 5, 4, 1)
+    with pytest.raises(ValueError, match="rgb_to_yuv.*3 channels"):
+        tf.image.rgb_to_yuv(np.zeros((4, 4, 4), np.float32))
+
+
+def test_rgb_to_yuv_keeps_the_gradient_on_a_tape():
+    x = pynn.Variable(np.random.default_rng(2).uniform(size=(1, 2, 2, 3)).astype(np.float32))
+    with pynn.GradientTape() as tape:
+        y = pynn.reduce_sum(pynn.image.rgb_to_yuv(x)[..., 0])
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, x))[0, 0, 0], [0.299, 0.587, 0.114],
+                               rtol=1e-6)
