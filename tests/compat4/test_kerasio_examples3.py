@@ -83,3 +83,40 @@ def test_rgb_to_yuv_keeps_the_gradient_on_a_tape():
         y = pynn.reduce_sum(pynn.image.rgb_to_yuv(x)[..., 0])
     np.testing.assert_allclose(np.asarray(tape.gradient(y, x))[0, 0, 0], [0.299, 0.587, 0.114],
                                rtol=1e-6)
+
+
+# -------- metric_learning.py: a Sequence that keeps self.num_batches = n
+
+def test_a_sequence_may_store_its_own_num_batches():
+    seen = []
+
+    class Pairs(pynn.utils.Sequence):
+        def __init__(self, num_batches):
+            super().__init__()
+            self.num_batches = num_batches
+
+        def __len__(self):
+            return self.num_batches
+
+        def __getitem__(self, idx):
+            seen.append(idx)
+            return rand(4, 3, seed=idx), rand(4, 1, seed=idx + 50)
+
+    pairs = Pairs(3)
+    assert len(pairs) == 3 and pairs.num_batches == 3
+    assert len(list(pairs)) == 3
+    model = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    history = model.fit(pairs, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert sorted(set(seen)) == [0, 1, 2]
+
+    # with no assignment the count is still __len__'s
+    class Plain(pynn.utils.PyDataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, idx):
+            return rand(2, 3), rand(2, 1)
+
+    assert Plain().num_batches == 5
