@@ -120,3 +120,63 @@ def test_a_sequence_may_store_its_own_num_batches():
             return rand(2, 3), rand(2, 1)
 
     assert Plain().num_batches == 5
+
+
+# ------------- swin_transformers.py: call(x, mask=None) given numbers
+
+def scaled(lib):
+    class Scaled(lib.layers.Layer):
+        """Its mask is a multiplier per feature (and may be negative)."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = lib.layers.Dense(3)
+
+        def call(self, x, mask=None):
+            y = self.dense(x)
+            return y if mask is None else y * mask
+
+    return Scaled
+
+
+MULT = np.array([-2.0, 0.5, 3.0], np.float32)
+
+
+def test_a_mask_of_numbers_reaches_a_custom_call_as_given(keras):
+    ours, ref = scaled(pynn)(), scaled(keras)()
+    x = rand(4, 5)
+    ours(x), ref(x)
+    ref.set_weights(ours.get_weights())
+    want = np.asarray(ref(x, mask=MULT))
+    np.testing.assert_allclose(np.asarray(ours(x, mask=MULT)), want, rtol=1e-5, atol=1e-6)
+    # on a GradientTape: the same values, and the mask's factor in the gradient
+    with pynn.GradientTape() as tape:
+        y = ours(x, mask=MULT)
+        loss = pynn.reduce_sum(y)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, atol=1e-6)
+    grad = tape.gradient(loss, ours.dense.kernel)
+    np.testing.assert_allclose(np.asarray(grad), np.outer(x.sum(0), MULT), rtol=1e-5)
+
+
+def test_a_layer_inside_a_model_gets_its_numeric_mask_in_fit_too():
+    Scaled = scaled(pynn)
+
+    class Outer(pynn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Scaled()
+
+        def call(self, x):
+            return self.inner(x, mask=MULT)
+
+    inp = pynn.Input((5,))
+    model = pynn.Model(inp, Outer()(inp))
+    x = rand(6, 5)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(model.predict(x, verbose=0), (x @ kernel + bias) * MULT,
+                               rtol=1e-5, atol=1e-5)
+    # one SGD step on sum(y): each kernel column moves by lr * sum(x) * its factor
+    model.compile(pynn.optimizers.SGD(0.1), loss=lambda y_true, y_pred: pynn.ops.sum(y_pred))
+    model.fit(x, np.zeros((6, 3), np.float32), batch_size=6, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(model.get_weights()[0], kernel - 0.1 * np.outer(x.sum(0), MULT),
+                               rtol=1e-4, atol=1e-5)
