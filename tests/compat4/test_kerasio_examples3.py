@@ -180,3 +180,20 @@ def test_a_layer_inside_a_model_gets_its_numeric_mask_in_fit_too():
     model.fit(x, np.zeros((6, 3), np.float32), batch_size=6, epochs=1, shuffle=False, verbose=0)
     np.testing.assert_allclose(model.get_weights()[0], kernel - 0.1 * np.outer(x.sum(0), MULT),
                                rtol=1e-4, atol=1e-5)
+
+
+# ---- timeseries_classification_transformer.py: the Dropouts named after it
+
+def test_attention_layers_take_the_automatic_names_keras_gives_their_parts(keras):
+    def names(lib):
+        inp = lib.Input((5, 4))
+        x = lib.layers.MultiHeadAttention(key_dim=2, num_heads=2, dropout=0.1)(inp, inp)
+        x = lib.layers.Dropout(0.1)(x)
+        x = lib.layers.GroupQueryAttention(2, 2, 1)(x, x)
+        x = lib.layers.Dropout(0.1)(x)
+        x = lib.layers.Softmax()(x)
+        return [layer.name for layer in lib.Model(inp, x).layers]
+
+    pynn.backend.clear_session()
+    keras.backend.clear_session()
+    assert names(pynn) == names(keras)
