@@ -177,7 +177,9 @@ class given_mask:
     take_given_mask), so the layers its call() calls do not."""
 
     def __init__(self, mask):
-        self.mask = None if mask is None else np.asarray(value_of(mask), dtype=bool)
+        # kept as given: a custom call(x, mask=None) receives the values
+        # (an additive attention mask of 0s and -100s), as Keras passes them
+        self.mask = None if mask is None else np.asarray(value_of(mask))
 
     def __enter__(self):
         self._saved = _local.given_mask
@@ -187,11 +189,14 @@ class given_mask:
         _local.given_mask = self._saved
 
 
-def take_given_mask():
+def take_given_mask(as_given=False):
     """The mask given to the layer call being made, None when none was (or
-    it was taken already)."""
+    it was taken already): as booleans for pynn's layers, which read a
+    mask as Keras's sequence masks; ``as_given`` for a layer's own call()."""
     mask, _local.given_mask = _local.given_mask, None
-    return mask
+    if mask is None or as_given or mask.dtype == bool:
+        return mask
+    return mask.astype(bool)
 
 
 class collecting_graph_losses:
@@ -2311,7 +2316,8 @@ def call_layer(layer, inputs, training):
             training = bool(training)
         sink = _local.sink
         start = len(sink) if sink is not None else 0
-        out = layer._run_call(inputs, True if training is None else bool(training))
+        out = layer._run_call(inputs, True if training is None else bool(training),
+                              take_given_mask(as_given=True))
         if sink is not None:
             # what this call gave to add_loss (its sublayers' too), on this
             # tape: layer.losses, for ``loss + sum(layer.losses)``

@@ -251,6 +251,45 @@ def hsv_to_rgb(images, name=None):
     return ops.image.hsv_to_rgb(images)
 
 
+# TensorFlow's matrices (RGB in [0, 1] to YUV or YIQ and back): the
+# conversions are one product over the channel axis.
+_RGB_TO_YUV = [[0.299, -0.14714119, 0.61497538],
+               [0.587, -0.28886916, -0.51496512],
+               [0.114, 0.43601035, -0.10001026]]
+_YUV_TO_RGB = [[1, 1, 1], [0, -0.394642334, 2.03206185], [1.13988303, -0.58062185, 0]]
+_RGB_TO_YIQ = [[0.299, 0.59590059, 0.2115],
+               [0.587, -0.27455667, -0.52273617],
+               [0.114, -0.32134392, 0.31119955]]
+_YIQ_TO_RGB = [[1, 1, 1], [0.95598634, -0.27201283, -1.10674021],
+               [0.6208248, -0.64720424, 1.70423049]]
+
+
+def _colour_product(name, images, matrix):
+    shape = tuple(ops.shape(images))
+    if len(shape) < 1 or shape[-1] != 3:
+        raise ValueError(f"tf.image.{name}: expected images whose last axis holds 3 channels, "
+                         f"got shape {shape}")
+    images = _float(images)
+    kernel = np.asarray(matrix, dtype=_dtype(images))
+    return ops.tensordot(images, kernel, axes=[[len(shape) - 1], [0]])
+
+
+def rgb_to_yuv(images, name=None):
+    return _colour_product("rgb_to_yuv", images, _RGB_TO_YUV)
+
+
+def yuv_to_rgb(images, name=None):
+    return _colour_product("yuv_to_rgb", images, _YUV_TO_RGB)
+
+
+def rgb_to_yiq(images, name=None):
+    return _colour_product("rgb_to_yiq", images, _RGB_TO_YIQ)
+
+
+def yiq_to_rgb(images, name=None):
+    return _colour_product("yiq_to_rgb", images, _YIQ_TO_RGB)
+
+
 def adjust_brightness(image, delta):
     """image + delta (integer images: in [0, 1] floats, back in their dtype)."""
     dtype = _dtype(image)
@@ -843,7 +882,8 @@ def encode_jpeg(image, format="", quality=95, name=None, **options):
 _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bounding_box",
               "resize_with_crop_or_pad", "central_crop", "flip_left_right", "flip_up_down",
               "rot90", "transpose", "convert_image_dtype", "rgb_to_grayscale",
-              "grayscale_to_rgb", "rgb_to_hsv", "hsv_to_rgb", "adjust_brightness",
+              "grayscale_to_rgb", "rgb_to_hsv", "hsv_to_rgb", "rgb_to_yuv", "yuv_to_rgb",
+              "rgb_to_yiq", "yiq_to_rgb", "adjust_brightness",
               "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_gamma",
               "per_image_standardization", "total_variation", "random_flip_left_right", "random_flip_up_down",
               "random_brightness", "random_contrast", "random_saturation", "random_hue",

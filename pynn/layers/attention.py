@@ -17,7 +17,7 @@ import numpy as np
 from .. import ops
 from .. import random as pynn_random
 from ..models.node import KerasTensor
-from .base import Layer, carried_mask, flatten
+from .base import Layer, carried_mask, flatten, unique_name
 
 # Large enough that exp(score - 1e9) is 0 in float32, as Keras's masking.
 _MASKED_SCORE = -1e9
@@ -183,6 +183,14 @@ def _split_heads(x, heads, depth):
     return ops.transpose(ops.reshape(x, (b, t, heads, depth)), (0, 2, 1, 3))
 
 
+def _take_sublayer_names():
+    """Keras's attention layers make a Softmax and a Dropout as they build,
+    each taking the next automatic name of its kind; taking them here
+    names the layers made afterwards (dropout_2, ...) as Keras does."""
+    unique_name("softmax")
+    unique_name("dropout")
+
+
 class MultiHeadAttention(_OptionsLayer):
     """Keras's MultiHeadAttention over (batch, steps, features) inputs, or
     (batch, d1, ..., dn, features) ones attended over all their middle axes
@@ -311,6 +319,7 @@ class MultiHeadAttention(_OptionsLayer):
         self.value_kernel, self.value_bias = dense("value", (v_dim, h, vd), (h, vd))
         self.output_kernel, self.output_bias = dense("attention_output", (h, vd, out_dim),
                                                      (out_dim,))
+        _take_sublayer_names()
         self.built = True
 
     def _check_ranks(self, input_shape):
@@ -512,7 +521,6 @@ class GroupQueryAttention(MultiHeadAttention):
                  **kwargs):
         if kwargs.get("name") is None:
             # Keras's class is GroupedQueryAttention, and names its layers so
-            from .base import unique_name
             kwargs["name"] = unique_name("grouped_query_attention")
         _OptionsLayer.__init__(self, activity_regularizer=activity_regularizer, **kwargs)
         who = f"GroupQueryAttention {self.name!r}"
@@ -581,6 +589,7 @@ class GroupQueryAttention(MultiHeadAttention):
                                            regularizer=self.bias_regularizer,
                                            constraint=self.bias_constraint) \
             if self.use_bias else None
+        _take_sublayer_names()
         self.built = True
 
     def compute_output_shape(self, input_shape):

@@ -365,8 +365,11 @@ class _CarriedMasks:
             pairs = zip(inputs, mask)
         else:
             pairs = [(inputs, mask)]
-        # (the array is kept with its mask, so its id stays its own)
-        self.entries = {id(x): (x, m) for x, m in pairs if m is not None}
+        # (the array is kept with its mask, so its id stays its own; a mask
+        # of numbers given to call(), an attention bias, is no sequence mask
+        # and stays with the call, as Keras attaches none to the inputs)
+        self.entries = {id(x): (x, m) for x, m in pairs
+                        if m is not None and np.dtype(getattr(m, "dtype", bool)) == bool}
 
     def __enter__(self):
         _carried.__dict__.setdefault("frames", []).append(self.entries)
@@ -1326,7 +1329,7 @@ class Layer(Module):
         if training is None:
             training = self._training_default
         ctx = CallContext()
-        ctx.mask = autodiff.take_given_mask()
+        ctx.mask = autodiff.take_given_mask(as_given=self._traces_call)
         if ctx.mask is None:  # the mask an earlier eager call left on its output
             ctx.mask = _keras_masks(inputs)
         y = self.forward(ctx, xs, bool(training))

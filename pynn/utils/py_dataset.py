@@ -71,9 +71,18 @@ class PyDataset:
     @property
     def num_batches(self):
         """The number of batches, or None for an endless dataset."""
+        if "_num_batches" in self.__dict__:
+            return self._num_batches
         if hasattr(self, "__len__"):
             return len(self)
         raise NotImplementedError(f"{type(self).__name__} must define __len__ or num_batches")
+
+    @num_batches.setter
+    def num_batches(self, value):
+        # Keras 2's Sequence had no such property, and its subclasses often
+        # keep their count as ``self.num_batches = n`` (returned by __len__);
+        # Keras 3's read-only property refuses that assignment.
+        self._num_batches = value
 
     def __iter__(self):
         try:
