@@ -233,6 +233,19 @@ def _where():
     return "?"
 
 
+def _called_from_pynn():
+    """Whether the NumPy function being dispatched to a traced value was
+    called by pynn's own code (which computes through its traced form)
+    rather than by the program: the first caller outside NumPy and the
+    protocol methods that forward it (a Variable's, a watched Tensor's)."""
+    f = sys._getframe(2)
+    while f is not None and (f.f_code.co_name in ("__array_function__", "__array_ufunc__") or
+                             f.f_globals.get("__name__", "").startswith("numpy")):
+        f = f.f_back
+    module = "" if f is None else f.f_globals.get("__name__", "")
+    return module == "pynn" or module.startswith("pynn.")
+
+
 def _pynn_caller():
     """The public pynn.ops or pynn.backend function being run, if any."""
     f = sys._getframe(2)
@@ -273,6 +286,11 @@ class Tape:
     # Whether a traced value of this tape converts to a constant NumPy
     # array (a GradientTape's, outside its with-block) or refuses to.
     converts_to_numpy = False
+    # Whether NumPy functions given its traced values by the program (not
+    # by pynn's own functions) compute constants on the values, as
+    # TensorFlow's eager tensors convert (a GradientTape's): only pynn's
+    # functions and the operators record.
+    numpy_gives_constants = False
     # Whether models and layers called while it records are recorded as
     # calls (a GradientTape's), rather than only on traced inputs.
     records_calls = False
@@ -533,9 +551,9 @@ class Traced:
         return self.value.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        if self.tape.converts_to_numpy:
+        op = None if self.tape.converts_to_numpy else _pynn_caller()
+        if self.tape.converts_to_numpy or (op is None and self.tape.numpy_gives_constants):
             return self.value if dtype is None else self.value.astype(dtype)
-        op = _pynn_caller()
         raise unsupported(op or "Converting a traced array to a NumPy array (np.asarray, "
                           "np.array, or a function that calls them)", self.tape)
 
@@ -687,9 +705,17 @@ class Traced:
 
     # ------------------------------------------------------ NumPy protocol
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # (``array * traced`` reaches here as np.multiply: TensorFlow's
+        # tensors record it through their reflected operator)
+        if self.tape.numpy_gives_constants and \
+                not (method == "__call__" and ufunc in _OPERATOR_UFUNCS) and \
+                not _called_from_pynn():
+            return getattr(ufunc, method)(*_values_nested(inputs), **kwargs)
         return _apply_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        if self.tape.numpy_gives_constants and not _called_from_pynn():
+            return func(*_values_nested(args), **{k: _values_nested(v) for k, v in kwargs.items()})
         return _apply_function(func, args, kwargs)
 
 
@@ -786,6 +812,13 @@ def value_of(x):
     """The value of an operand, with no gradient."""
     x = resolve(x)
     return x.value if type(x) is Traced else x
+
+
+def _values_nested(x):
+    """``value_of`` through lists and tuples (a NumPy function's arguments)."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_values_nested(v) for v in x)
+    return value_of(x)
 
 
 def inputs_on_tape(tape, inputs):
@@ -2176,6 +2209,9 @@ _UFUNCS = {
     np.reciprocal: lambda x: divide(1.0, x),
     np.tanh: lambda x: apply_activation(x, "tanh"),
 }
+# Ufuncs that an operator calls: ``array + traced`` (NumPy's array first).
+_OPERATOR_UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.power,
+                    np.remainder, np.matmul, np.floor_divide}
 # Ufuncs whose gradient is zero wherever it exists: their results are
 # constants computed on the values.
 _CONSTANT_UFUNCS = {

@@ -56,6 +56,9 @@ class _GradientRecord(autodiff.Tape):
     __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
                  "higher_order", "substituted", "listed")
     records_calls = True
+    # NumPy functions of its values are constants, as on TensorFlow's eager
+    # tensors (``np.random.choice(n, p=np.squeeze(probs))`` in RL code)
+    numpy_gives_constants = True
 
     def __init__(self):
         super().__init__("the GradientTape")
@@ -129,8 +132,9 @@ class _GradientRecord(autodiff.Tape):
     @property
     def converts_to_numpy(self):
         # Outside the with-block (or under stop_recording) a traced value
-        # converts to a constant array, for metrics and printing; inside,
-        # a conversion would silently cut the gradient, so it raises.
+        # converts to a constant array, even for pynn's functions; inside,
+        # the program's conversions do (numpy_gives_constants), while a
+        # pynn function converting one would cut its gradient, so raises.
         return self.recording_depth == 0 or self.paused
 
 
