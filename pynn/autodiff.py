@@ -233,17 +233,24 @@ def _where():
     return "?"
 
 
-def _called_from_pynn():
-    """Whether the NumPy function being dispatched to a traced value was
-    called by pynn's own code (which computes through its traced form)
-    rather than by the program: the first caller outside NumPy and the
-    protocol methods that forward it (a Variable's, a watched Tensor's)."""
+def _numpy_gives_constant():
+    """Whether the NumPy function being dispatched to a GradientTape's
+    traced value computes a constant: called by the program itself, not by
+    pynn's own code (which computes through its traced form) nor inside a
+    layer's call() (which records its NumPy functions as in ``fit``).  The
+    caller is the first frame outside NumPy and the protocol methods that
+    forward the call (a Variable's, a watched Tensor's)."""
     f = sys._getframe(2)
     while f is not None and (f.f_code.co_name in ("__array_function__", "__array_ufunc__") or
                              f.f_globals.get("__name__", "").startswith("numpy")):
         f = f.f_back
-    module = "" if f is None else f.f_globals.get("__name__", "")
-    return module == "pynn" or module.startswith("pynn.")
+    if f is None or f.f_globals.get("__name__", "").split(".")[0] == "pynn":
+        return False
+    while f is not None:
+        if f.f_code.co_name == "_run_call" and f.f_globals.get("__name__") == "pynn.layers.base":
+            return False
+        f = f.f_back
+    return True
 
 
 def _pynn_caller():
@@ -709,12 +716,12 @@ class Traced:
         # tensors record it through their reflected operator)
         if self.tape.numpy_gives_constants and \
                 not (method == "__call__" and ufunc in _OPERATOR_UFUNCS) and \
-                not _called_from_pynn():
+                _numpy_gives_constant():
             return getattr(ufunc, method)(*_values_nested(inputs), **kwargs)
         return _apply_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if self.tape.numpy_gives_constants and not _called_from_pynn():
+        if self.tape.numpy_gives_constants and _numpy_gives_constant():
             return func(*_values_nested(args), **{k: _values_nested(v) for k, v in kwargs.items()})
         return _apply_function(func, args, kwargs)
 

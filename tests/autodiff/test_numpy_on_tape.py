@@ -92,3 +92,20 @@ def test_actor_critic_step_samples_with_numpy_and_learns():
         assert all(g is not None for g in grads)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
     assert expected_loss() < 0.5 * before
+
+
+def test_numpy_in_a_layer_call_records_under_a_tape_as_in_fit():
+    # a custom layer's call() may compute with NumPy's functions (they are
+    # recorded in fit); under a GradientTape they record the same way
+    class Softplus(layers.Layer):
+        def call(self, x):
+            return np.log1p(np.exp(x)) + np.sum(x, axis=-1, keepdims=True)
+
+    x = tf.constant(np.array([[0.5, -1.0, 2.0]], np.float32))
+    layer = Softplus()
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    xv = x.numpy()
+    want = 1.0 / (1.0 + np.exp(-xv)) + 3.0
+    np.testing.assert_allclose(tape.gradient(y, x), want, rtol=1e-5)
