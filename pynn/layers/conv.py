@@ -246,9 +246,13 @@ class Conv2D(_FilterConv):
 
     def __init__(self, filters, kernel_size, *args, **kwargs):
         if self.rank == 2 and args and isinstance(kernel_size, numbers.Integral) and \
-                isinstance(args[0], numbers.Integral) and not isinstance(args[0], bool):
+                isinstance(args[0], numbers.Integral) and not isinstance(args[0], bool) and \
+                args[0] == kernel_size > 1:
             # Keras 1's Conv2D(32, 3, 3) meant a 3x3 kernel; since Keras 2
-            # the third argument is the strides, and so it is here.
+            # the third argument is the strides, and so it is here.  Only
+            # the square case warns: Keras 1 programs wrote (32, 3, 3) and
+            # (64, 5, 5), Keras 2 and 3 programs write Conv2D(16, 3, 1) and
+            # Conv2D(64, 3, 2) for their strides.
             warnings.warn(f"Conv2D({filters}, {kernel_size}, {args[0]}): the third positional "
                           f"argument is strides (Keras 2's API), so this is a "
                           f"{kernel_size}x{kernel_size} kernel with strides {args[0]}. Keras 1 "
