@@ -19,14 +19,17 @@ _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.star
 def convert(model, mode=None, data=None, input_type=np.float32, output_type=np.float32,
             supported_ops=None):
     """Bytes of ``model`` converted in ``mode`` (None, 'float16', 'dynamic',
-    'int8'), through the tf.lite-style converter API."""
+    'int8'), through the tf.lite-style converter API; ``data`` calibrates
+    int8: an array, or a list of one array per model input."""
     conv = pynn.lite.TFLiteConverter.from_keras_model(model)
     if mode is not None:
         conv.optimizations = [pynn.lite.Optimize.DEFAULT]
     if mode == "float16":
         conv.target_spec.supported_types = [np.float16]
     if mode == "int8":
-        conv.representative_dataset = lambda: ([data[i:i + 1]] for i in range(len(data)))
+        xs = data if isinstance(data, (list, tuple)) else [data]
+        conv.representative_dataset = lambda: ([x[i:i + 1] for x in xs]
+                                               for i in range(len(xs[0])))
         conv.inference_input_type = input_type
         conv.inference_output_type = output_type
     if supported_ops is not None:

@@ -12,7 +12,7 @@ import pytest
 
 import pynn
 from keras_reference import keras as real_keras, needs_keras
-from litehelp import op_names, run_all
+from litehelp import convert, op_names, run_all
 from pynn import layers, ops
 from pynn.utils import set_random_seed
 
@@ -23,27 +23,14 @@ MODES = [None, "float16", "dynamic", "int8"]
 TOLERANCE = {None: 1e-4, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.06}
 
 
-def convert(model, mode, calib, int8_only=False):
-    conv = pynn.lite.TFLiteConverter.from_keras_model(model)
-    if mode is not None:
-        conv.optimizations = [pynn.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [np.float16]
-    if mode == "int8":
-        conv.representative_dataset = lambda: ([x[i:i + 1] for x in calib]
-                                               for i in range(len(calib[0])))
-        if int8_only:
-            conv.target_spec.supported_ops = [pynn.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return conv.convert()
-
-
 def check(model, xs, mode, int8_only=False, reference=False):
     """Export ``model`` in ``mode`` (int8 calibrated on ``xs``) and compare
     the interpreter's outputs on ``xs`` with predict's (``reference``: with
     the builtin kernels alone too, as where XNNPACK does not run)."""
     want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
     want = want if isinstance(want, list) else [want]
-    flat = convert(model, mode, xs, int8_only)
+    flat = convert(model, mode, xs, supported_ops=[pynn.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                   if int8_only else None)
     for ref in (False, True) if reference else (False,):
         for got, w in zip(run_all(flat, xs, reference=ref), want):
             assert got.shape == w.shape

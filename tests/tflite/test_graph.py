@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import op_names, run_all
+from litehelp import convert, op_names, run_all
 from pynn import layers
 from pynn.utils import set_random_seed
 
@@ -35,18 +35,6 @@ def two_input_model(merge):
 def data(n, seed=0):
     g = np.random.default_rng(seed)
     return [g.uniform(-1, 1, (n, 6, 6, 2)).astype(np.float32) for _ in range(2)]
-
-
-def convert(model, mode, xs=None):
-    conv = pynn.lite.TFLiteConverter.from_keras_model(model)
-    if mode:
-        conv.optimizations = [pynn.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [np.float16]
-    if mode == "int8":
-        conv.representative_dataset = lambda: ([x[i:i + 1] for x in xs]
-                                               for i in range(len(xs[0])))
-    return conv.convert()
 
 
 @pytest.mark.parametrize("merge", sorted(MERGES))
