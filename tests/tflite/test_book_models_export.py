@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import Interpreter, op_names, run_all
+from litehelp import Interpreter, convert, op_names, run_all
 from pynn import layers
 from pynn.utils import set_random_seed
 
@@ -334,15 +334,6 @@ def _inputs(specs, n, seed):
             _uniform((n,) + s, seed) for s in specs]
 
 
-def _convert(model, calib=None):
-    conv = pynn.lite.TFLiteConverter.from_keras_model(model)
-    if calib is not None:
-        conv.optimizations = [pynn.lite.Optimize.DEFAULT]
-        conv.representative_dataset = lambda: ([x[i:i + 1] for x in calib]
-                                               for i in range(len(calib[0])))
-    return conv.convert()
-
-
 def _build(case):
     set_random_seed(4)
     return CASES[case][0]()
@@ -354,7 +345,7 @@ def test_book_model_float32_matches_predict(case):
     xs = _inputs(specs, 3, 1)
     want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
     want = want if isinstance(want, list) else [want]
-    data = _convert(model)
+    data = convert(model)
     assert "CUSTOM" not in op_names(data)
     for reference in (False, True):
         got = run_all(data, xs, reference=reference)
@@ -374,7 +365,8 @@ def test_book_model_int8_close_to_predict(case):
     want = want if isinstance(want, list) else [want]
     # (calibrated on the checked samples too: a sample beyond the calibrated
     # ranges would be clipped, which is int8's limit, not the exporter's)
-    data = _convert(model, [np.concatenate([x, c]) for x, c in zip(xs, _inputs(specs, 48, 2))])
+    data = convert(model, "int8",
+                   [np.concatenate([x, c]) for x, c in zip(xs, _inputs(specs, 48, 2))])
     tol = CASES[case][1]
     for reference in (False, True):
         got = run_all(data, xs, reference=reference)
@@ -392,7 +384,7 @@ def test_what_has_no_form_is_refused_naming_the_layer():
     inp = pynn.Input((6,))
     model = pynn.Model(inp, layers.Dense(2)(inp / (pynn.ops.abs(inp) + 1.0)))
     with pytest.raises(pynn.lite.ConversionError, match="'divide.*DIV has no int8 kernel"):
-        _convert(model, [np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 6)])
+        convert(model, "int8", [np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 6)])
 
 
 def test_int8_sum_of_nearly_cancelling_branches_runs():
@@ -407,7 +399,7 @@ def test_int8_sum_of_nearly_cancelling_branches_runs():
     xs = [_uniform((8, 6), 1, -10.0, 10.0)]
     want = model.predict(xs[0], verbose=0)
     assert 1e-6 < float(want.max() - want.min()) < 4e-5
-    data = _convert(model, xs)
+    data = convert(model, "int8", xs)
     for reference in (False, True):
         got = run_all(data, xs, reference=reference)[0]
         # (within a step of the branches' outputs, whose span is ~20)
@@ -424,8 +416,8 @@ def test_int8_negation_of_an_asymmetric_range():
     model = pynn.Model(inp, layers.Dense(2)(pynn.ops.negative(h)))
     xs = [_uniform((16, 6), 1)]
     want = model.predict(xs[0], verbose=0)
-    assert "NEG" in op_names(_convert(model))
-    data = _convert(model, xs)
+    assert "NEG" in op_names(convert(model))
+    data = convert(model, "int8", xs)
     assert "NEG" not in op_names(data)
     span = float(want.max() - want.min())
     for reference in (False, True):
@@ -457,7 +449,7 @@ def test_multi_io_interface_names_and_order():
     """The interface tensors carry the model's input and output names, in
     the model's order (the serving signature lists them too)."""
     model, _ = _build("multi_io")
-    it = Interpreter(model_content=_convert(model))
+    it = Interpreter(model_content=convert(model))
     assert [d["name"] for d in it.get_input_details()] == ["title", "text_body", "tags"]
     assert [d["name"] for d in it.get_output_details()] == ["priority", "department"]
     sig = it.get_signature_list()["serving_default"]
