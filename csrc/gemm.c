@@ -556,14 +556,6 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
         return;
     }
     const pynn_gemm_kernel_set *ks = pynn_gemm_kernels(pynn_cpu_level());
-    /* Sixteen columns or fewer (a classifier's output layer) take the
-     * AVX2 set's 16-wide tiles: the AVX-512 tile's 32 would multiply
-     * zeros for more than half its columns (32 x 128 x 10: 2.7 us, not
-     * 4.1).  Both sets sum in the same order: the same results. */
-    if (n <= 16 && ks->nr > 16)
-        ks = pynn_gemm_kernels(PYNN_CPU_AVX2);
-    const int NR = ks->nr;
-    pynn_direct_kernel direct = ks->direct;
     ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
 
@@ -574,10 +566,20 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
          * a few microseconds: one thread. */
         nt = PYNN_MIN(nt, gemm_threads(m, n, k));
         ptrdiff_t chunks = nt > 1 ? nt : 1;
-        PYNN_PARALLEL_RANGE(nt, chunks, direct_chunk(direct, m, n, k, alpha, a, rsa, csa, b,
-                                                     ldb, beta, c, ldc, lo, hi, chunks));
+        PYNN_PARALLEL_RANGE(nt, chunks, direct_chunk(ks->direct, m, n, k, alpha, a, rsa, csa,
+                                                     b, ldb, beta, c, ldc, lo, hi, chunks));
         return;
     }
+
+    /* Sixteen columns or fewer (a classifier's output layer) take the
+     * AVX2 set's 16-wide tiles: the AVX-512 tile's 32 would multiply
+     * zeros for more than half its columns (32 x 128 x 10: 2.7 us, not
+     * 4.1).  Both sets' tiles sum in the same order: the same results.
+     * (A few rows keep their own set's direct kernel above, whose
+     * 16-column blocks waste nothing.) */
+    if (n <= 16 && ks->nr > 16)
+        ks = pynn_gemm_kernels(PYNN_CPU_AVX2);
+    const int NR = ks->nr;
 
     /* Every buffer is taken here, before C is touched, so running out of
      * memory falls back cleanly instead of leaving C half computed. */
