@@ -396,6 +396,7 @@ typedef struct {
     float *apacks, *bpack;
     int nt;
     int a_in_place; /* through the set's rows kernel, A not packed */
+    pynn_pieces *pieces; /* the team's, in a team */
 } gemm_args;
 
 /* Piece q of [0, n) cut into `pieces` nearly equal ranges, in units of
@@ -409,16 +410,17 @@ static void piece_range(ptrdiff_t n, ptrdiff_t unit, ptrdiff_t pieces, ptrdiff_t
 }
 
 /* The loop nest, run by every thread of a team (in_team) or by the caller
- * alone.  In a team, threads take pieces of the work as they come free
- * (dynamic schedules), not fixed shares: a thread whose core another
- * process also wants then does less, instead of holding every other
- * thread at the next barrier.  Each element of C is still summed by one
+ * alone.  In a team, the pieces of the work are dealt as pynn_pieces says:
+ * each thread takes its own share first (the same rows of C in every
+ * slice and every call, so they stay in its cache), then what is left of
+ * the others' (a thread whose core another process also wants then does
+ * less, instead of holding every other thread at the next barrier).  Each element of C is still summed by one
  * tile in one order, so results do not depend on who took which piece.
  * Few rows with A read in place: the pieces are B's panels, each packed and
  * multiplied by all of A by the thread that takes it, nobody waiting.
  * Otherwise, per k slice: the team packs B's panels, then multiplies the
- * row pieces by them (the end of each loop is the team's barrier: the next
- * slice overwrites the packed B).  Barriers are issued only in a team of
+ * row pieces by them (a barrier after each loop: the next slice
+ * overwrites the packed B).  Barriers are issued only in a team of
  * this GEMM's own, never in a caller's team. */
 static void gemm_blocks(const gemm_args *g, int in_team)
 {
@@ -435,6 +437,8 @@ static void gemm_blocks(const gemm_args *g, int in_team)
      * each, a multiple of the team's size (1024 rows on two threads: ten
      * of 102-103, not 8 and 7 blocks of 120). */
     const ptrdiff_t row_pieces = nt * ((m + MC * nt - 1) / (MC * nt));
+    const int t = in_team ? pynn_thread_id() : 0;
+    ptrdiff_t base = 0; /* the pieces dealt so far (pynn_pieces_take) */
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         ptrdiff_t nc = PYNN_MIN(NC, n - jc), panels = (nc + NR - 1) / NR;
         float *cp = g->c + jc;
@@ -461,8 +465,8 @@ static void gemm_blocks(const gemm_args *g, int in_team)
              * with single panels). */
             const ptrdiff_t pieces = g->csb == 1 && g->rsb >= 512 ? PYNN_MIN(panels, 4 * nt)
                                                                  : panels;
-#pragma omp for schedule(dynamic, 1)
-            for (ptrdiff_t q = 0; q < pieces; q++) {
+            int turn = 0;
+            for (ptrdiff_t q; (q = pynn_pieces_take(g->pieces, base, pieces, t, &turn)) >= 0;) {
                 ptrdiff_t lo, hi;
                 piece_range(panels, 1, pieces, q, &lo, &hi);
                 for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
@@ -474,6 +478,9 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                              g->rsb, pc == 0 ? g->beta : 1.0f, cp, g->ldc);
                 }
             }
+            base += pieces;
+            /* the next column block overwrites the packed B */
+#pragma omp barrier
             continue;
         }
         if (!in_team || few_rows) {
@@ -505,14 +512,18 @@ static void gemm_blocks(const gemm_args *g, int in_team)
         const ptrdiff_t pack_pieces = PYNN_MIN(panels, 4 * nt);
         for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
             ptrdiff_t kc = PYNN_MIN(kstep, k - pc);
-#pragma omp for schedule(dynamic, 1)
-            for (ptrdiff_t q = 0; q < pack_pieces; q++) {
+            int turn = 0;
+            for (ptrdiff_t q;
+                 (q = pynn_pieces_take(g->pieces, base, pack_pieces, t, &turn)) >= 0;) {
                 ptrdiff_t lo, hi;
                 piece_range(panels, 1, pack_pieces, q, &lo, &hi);
                 pack_b(NR, kc, nc, bj + pc * g->rsb, g->rsb, g->csb, g->bpack, lo, hi);
             }
-#pragma omp for schedule(dynamic, 1)
-            for (ptrdiff_t q = 0; q < row_pieces; q++) {
+            base += pack_pieces;
+#pragma omp barrier
+            turn = 0;
+            for (ptrdiff_t q;
+                 (q = pynn_pieces_take(g->pieces, base, row_pieces, t, &turn)) >= 0;) {
                 ptrdiff_t r0, r1;
                 piece_range(m, ks->mr, row_pieces, q, &r0, &r1);
                 for (ptrdiff_t i0 = r0; i0 < r1; i0 += MC)
@@ -520,6 +531,9 @@ static void gemm_blocks(const gemm_args *g, int in_team)
                              g->a + pc * g->csa, g->rsa, g->csa, apack, g->bpack, NULL, 0,
                              pc == 0 ? g->beta : 1.0f, cp, g->ldc);
             }
+            base += row_pieces;
+            /* the next slice overwrites the packed B */
+#pragma omp barrier
         }
     }
 }
@@ -596,8 +610,11 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
      * panel of B, measured 5-15 % faster. */
     int a_in_place = ks->rows && !trans_a && m <= 256;
     gemm_args g = {ks, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, apacks, bpack,
-                   nt, a_in_place};
+                   nt, a_in_place, NULL};
     if (nt > 1) {
+        pynn_pieces pieces;
+        pynn_pieces_init(&pieces, nt);
+        g.pieces = &pieces;
         /* One team for the whole product: forking per k slice would cost
          * a fork and a join each time. */
         pynn_region region;
