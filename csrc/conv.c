@@ -934,8 +934,8 @@ typedef int (*backward_share)(const pynn_conv_shape *s, const backward_args *a, 
 
 /* Runs `share` over all samples: on the calling thread when nt is 1 or
  * there are fewer samples than threads; otherwise the samples are cut into
- * pieces (a few per thread) that threads take as they come free, so a
- * thread whose core another process also wants does fewer of them.  Each
+ * pieces (a few per thread) dealt as pynn_pieces says, so a thread whose
+ * core another process also wants does fewer of them.  Each
  * piece sums its kernel and bias gradients into a buffer of its own,
  * [dk | db] (dk_size + db_size floats), and the buffers are then added
  * slice by slice in piece order: the result depends on neither which
@@ -958,11 +958,13 @@ static int over_samples(const pynn_conv_shape *s, const backward_args *a, backwa
         for (ptrdiff_t q = 0; q < pieces; q++) parts[q] = all + q * part_size;
     }
     int failed = 0;
+    pynn_pieces dealt;
+    pynn_pieces_init(&dealt, nt);
 #pragma omp parallel num_threads(nt)
     {
         PYNN_FTZ_SCOPE;
-#pragma omp for schedule(dynamic, 1)
-        for (ptrdiff_t q = 0; q < pieces; q++) {
+        int t = pynn_thread_id(), turn = 0;
+        for (ptrdiff_t q; (q = pynn_pieces_take(&dealt, 0, pieces, t, &turn)) >= 0;) {
             float *part = dk || db ? parts[q] : NULL;
             if (share(s, a, dk ? part : NULL, db ? part + dk_size : NULL, dx,
                       s->n * q / pieces, s->n * (q + 1) / pieces, 1)) {
@@ -970,7 +972,7 @@ static int over_samples(const pynn_conv_shape *s, const backward_args *a, backwa
                 failed = 1;
             }
         }
-        /* the loop's end is the team's barrier */
+#pragma omp barrier
         if (!failed) {
             ptrdiff_t i0, i1;
             if (dk) {

@@ -578,20 +578,24 @@ void pynn_affine_warp(const pynn_warp_shape *s, const float *x, const int64_t *i
                              brightness ? brightness + b : NULL, scale, offset, rs, ro);
         return;
     }
-    /* Rows are handed out in small blocks as threads ask for them: when a
-     * core is busy with other work the others take its share.  Each row
-     * is computed alone, so the result does not depend on who takes it. */
+    /* Rows in small blocks, dealt as pynn_pieces says: when a core is
+     * busy with other work the others take its share, and each thread
+     * finishes the images it warped.  Each row is computed alone, so the
+     * result does not depend on who takes it. */
     const ptrdiff_t block = PYNN_MAX((ptrdiff_t)1, 4096 / PYNN_MAX(s->ow * s->c, (ptrdiff_t)1));
     const ptrdiff_t blocks = (rows + block - 1) / block;
+    pynn_pieces dealt;
+    pynn_pieces_init(&dealt, nt);
 #pragma omp parallel num_threads(nt)
     {
         PYNN_FTZ_SCOPE;
-#pragma omp for schedule(dynamic, 1)
-        for (ptrdiff_t k = 0; k < blocks; k++)
+        int t = pynn_thread_id(), turn = 0;
+        for (ptrdiff_t k; (k = pynn_pieces_take(&dealt, 0, blocks, t, &turn)) >= 0;)
             warp_rows(&jb, k * block, PYNN_MIN(rows, (k + 1) * block));
         if (finish) {
-#pragma omp for schedule(dynamic, 1)
-            for (ptrdiff_t b = 0; b < s->n; b++)
+#pragma omp barrier
+            turn = 0;
+            for (ptrdiff_t b; (b = pynn_pieces_take(&dealt, blocks, s->n, t, &turn)) >= 0;)
                 finish_image(y + b * pixels * s->c, pixels, s->c,
                              channel_shift ? channel_shift + b : NULL,
                              brightness ? brightness + b : NULL, scale, offset, rs, ro);
