@@ -65,9 +65,12 @@ static inline int pynn_threads_for(ptrdiff_t work)
 #define PYNN_FORWARD_MIN_WORK ((ptrdiff_t)1 << 19)
 /* ... and the least while the team is still awake from the last region
  * (the next layer of a forward pass, the next predict of a stream), when
- * forking costs about a microsecond: a 13x13x32 -> 64 convolution of one
- * image (321 Ki) takes it, the 26x26x1 -> 32 first layer (52 Ki) not. */
-#define PYNN_FORWARD_HOT_MIN_WORK ((ptrdiff_t)1 << 16)
+ * forking costs about a microsecond: one MNIST image's 26x26x1 -> 32
+ * first layer (52 Ki) and its pooling (43 Ki) take it, the second
+ * pooling (13 Ki) not.  On two threads the first layer then takes 4.0
+ * us, not 5.4, now that each thread writes the rows it reads next (see
+ * pynn_pieces); before, it gained nothing. */
+#define PYNN_FORWARD_HOT_MIN_WORK ((ptrdiff_t)1 << 15)
 
 #ifdef _OPENMP
 #include <omp.h>
