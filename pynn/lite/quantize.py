@@ -377,6 +377,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                          f"model cannot be fully integer"
                          + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
     _known_ranges(graph, ranges)
+    _constant_fills(graph, ranges)
     _small_tanh(graph, ranges)
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
@@ -487,6 +488,40 @@ def _known_ranges(graph, ranges):
         else:
             ranges[id(t)] = {"bias": (-fill, 0.0), "kept": (lo, hi),
                              "masked": (-fill, hi)}[what]
+
+
+# A constant added or subtracted with magnitude at least this is a mask's
+# fill (Keras's attention layers subtract 1e9 from masked scores).
+FILL_MAGNITUDE = 1e8
+
+
+def _constant_fills(graph, ranges):
+    """ADD / SUB of a constant holding a mask's fill (1e9 where a step is
+    masked, 0 elsewhere, as a traced ``scores - 1e9 * masked`` writes it):
+    the fill becomes MASK_MARGIN more than the other operand's calibrated
+    span, and the output's range goes down to that, so that a masked value
+    still lies MASK_MARGIN below every kept one while the int8 scale
+    resolves the kept values (at 1e9 every score would round to one
+    step)."""
+    from .converter import MASK_MARGIN
+    for op in graph.ops:
+        if op.code not in ("ADD", "SUB") or len(op.inputs) != 2:
+            continue
+        for i, c in enumerate(op.inputs):
+            x = op.inputs[1 - i]
+            if c is None or not c.is_constant or c.dtype != np.float32 or x.is_constant or \
+                    np.abs(c.data).max(initial=0) < FILL_MAGNITUDE or id(x) not in ranges:
+                continue
+            lo, hi = ranges[id(x)]
+            fill = MASK_MARGIN + (max(hi, 0.0) - min(lo, 0.0))
+            big = np.abs(c.data) >= FILL_MAGNITUDE
+            op.inputs[i] = Tensor(c.name, c.shape, np.float32, role=c.role,
+                                  data=np.where(big, np.sign(c.data) * fill, c.data)
+                                  .astype(np.float32))
+            sign = -1.0 if op.code == "SUB" and i == 1 else 1.0
+            shift = sign * op.inputs[i].data
+            ranges[id(op.outputs[0])] = (lo + min(float(shift.min()), 0.0),
+                                         hi + max(float(shift.max()), 0.0))
 
 
 # The widest calibrated input range (largest magnitude) of a TANH written
