@@ -723,7 +723,7 @@ _TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
                         "cast": ("dtype",)}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
-_TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims")
+_TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims", "swapaxes", "moveaxis")
 # Comparisons, giving bool tensors (a padding mask: ops.not_equal(ids, 0)).
 _TENSOR_COMPARISONS = {"equal": "EQUAL", "not_equal": "NOT_EQUAL", "greater": "GREATER",
                        "greater_equal": "GREATER_EQUAL", "less": "LESS",
@@ -731,6 +731,7 @@ _TENSOR_COMPARISONS = {"equal": "EQUAL", "not_equal": "NOT_EQUAL", "greater": "G
 # The keyword arguments each operation may be recorded with.
 _TENSOR_KWARGS = {**{op: ("axis", "keepdims") for op in _TENSOR_REDUCTIONS},
                   "reshape": ("newshape",), "transpose": ("axes",), "expand_dims": ("axis",),
+                  "swapaxes": ("axis1", "axis2"), "moveaxis": ("source", "destination"),
                   **_TENSOR_ARGUMENT_OPS}
 
 
@@ -835,8 +836,8 @@ def _tensor_comparison(ctx, step, xs, shape):
 def _tensor_shape_operation(ctx, step, k, xs, shape):
     """ops.mean/sum/max/min over axes other than the batch's (MEAN, SUM,
     REDUCE_MAX, REDUCE_MIN), ops.reshape and ops.expand_dims (RESHAPE),
-    and ops.transpose with
-    the batch axis first (TRANSPOSE)."""
+    and ops.transpose, ops.swapaxes and ops.moveaxis keeping the batch axis
+    first (TRANSPOSE)."""
     layer, op = step.layer, step.layer.op
     names = ("x",) + _TENSOR_KWARGS[op]
     if len(layer.args) > len(names) or layer.args[:1] != [{"__tensor__": 0}]:
@@ -849,10 +850,25 @@ def _tensor_shape_operation(ctx, step, k, xs, shape):
                                "in pynn.lite")
     if op in ("reshape", "expand_dims"):
         return ctx.reshape(layer, xs[0], shape, step.name)
-    if op == "transpose":
+    if op in ("transpose", "swapaxes", "moveaxis"):
         axes = given.get("axes")
         perm = list(range(rank))[::-1] if axes is None else \
             [int(a) % rank for a in (axes if isinstance(axes, (list, tuple)) else [axes])]
+        if op == "swapaxes":
+            a, b = int(given["axis1"]) % rank, int(given["axis2"]) % rank
+            perm = list(range(rank))
+            perm[a], perm[b] = b, a
+            axes = (given["axis1"], given["axis2"])
+        elif op == "moveaxis":
+            # (NumPy's rule: the other axes keep their order, the moved ones
+            # are put in at their destinations)
+            src, dst = given["source"], given["destination"]
+            src = [int(a) % rank for a in (src if isinstance(src, (list, tuple)) else [src])]
+            dst = [int(a) % rank for a in (dst if isinstance(dst, (list, tuple)) else [dst])]
+            perm = [a for a in range(rank) if a not in src]
+            for d, a in sorted(zip(dst, src)):
+                perm.insert(d, a)
+            axes = (given["source"], given["destination"])
         if perm[0] != 0:
             raise ctx.error(layer, f"a transpose that moves the batch axis (axes {axes}) has no "
                                    f"TensorFlow Lite form in pynn.lite")
