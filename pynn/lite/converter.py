@@ -352,6 +352,94 @@ def _dense(ctx, step, k, xs):
     return _emit_main(ctx, step, k, emit)
 
 
+def _einsum_dense(ctx, step, k, xs):
+    """EinsumDense whose equation contracts axes of the input with axes of
+    the kernel (Dense over several axes, MultiHeadAttention's projections):
+    TRANSPOSE the contracted axes of the input last, RESHAPE them into one,
+    FULLY_CONNECTED by the kernel laid out as (contracted, free), RESHAPE
+    to the free axes, TRANSPOSE to the output's order, the bias folded in
+    or added (ADD), then the activation."""
+    layer, x = step.layer, xs[0]
+    in_shape = ctx.program.shapes[step.ins[0]]
+    out_shape = _out_shape(ctx, step)
+    xl, wl, yl = layer._letters(len(in_shape))
+    contracted = [c for c in wl if c in xl and c not in yl]
+    free_x = [c for c in xl if c in yl]
+    free_w = [c for c in wl if c in yl and c not in xl]
+    if xl[0] != yl[0] or xl[0] in wl or any(c in wl for c in free_x) or \
+            any(c not in wl and c not in yl for c in xl):
+        raise ctx.error(layer, f"the equation {layer.equation!r} does not contract the input "
+                               f"with the kernel as a dense layer does (the batch first in "
+                               f"the input and the output, every other input axis either "
+                               f"contracted with the kernel or kept); it has no TensorFlow "
+                               f"Lite form in pynn.lite")
+    size = {**dict(zip(xl, in_shape)), **dict(zip(yl, out_shape))}
+    w = ctx.value(layer, layer.kernel, "kernel")
+    b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
+    kdim = int(np.prod([size[c] for c in contracted], dtype=np.int64))
+    kernel = np.transpose(w, [wl.index(c) for c in contracted + free_w]).reshape(kdim, -1)
+    x_perm = [xl.index(c) for c in free_x + contracted]
+    middle = [size[c] for c in free_x[1:]]
+    grouped = free_x + free_w                       # the FULLY_CONNECTED's output's order
+    y_perm = [grouped.index(c) for c in yl]
+    # a bias along the trailing free axes of the kernel, in the output's
+    # order, goes into the FULLY_CONNECTED
+    fold = b is not None and y_perm == list(range(len(yl))) and \
+        b.size == int(np.prod([size[c] for c in free_w])) and b.ndim <= len(free_w)
+    act = step.act or layer.activation
+
+    def values(v, upto):
+        """The float value of the step's tensor ``upto`` for its input."""
+        v = np.transpose(np.asarray(v, np.float64), x_perm)
+        v = v.reshape(len(v), -1, kdim) @ kernel
+        if fold:
+            v = v + b.reshape(-1)
+        v = v.reshape([len(v)] + middle + [size[c] for c in free_w])
+        if upto == "fc":
+            return v
+        v = np.transpose(v, y_perm)
+        return v + b if b is not None and not fold else v
+
+    t = x
+    if x_perm != list(range(len(xl))):
+        t = _transpose_op(ctx, layer, t, x_perm, (None,) + tuple(size[c] for c in free_x[1:] +
+                                                                 contracted),
+                          f"{layer.name}/contracted_last")
+    rows = int(np.prod(middle, dtype=np.int64))
+    flat = (None, kdim) if not middle else (None, rows, kdim)
+    if tuple(t.shape[1:]) != flat[1:]:
+        t = ctx.reshape(layer, t, flat, f"{layer.name}/flattened")
+    fc_shape = flat[:-1] + (kernel.shape[1],)
+    grouped_shape = (None,) + tuple(middle) + tuple(size[c] for c in free_w)
+    linear = act in ("linear", None)
+    # (the FULLY_CONNECTED's output is the layer's)
+    last = fc_shape == grouped_shape and y_perm == list(range(len(yl))) and \
+        (b is None or fold) and linear
+    y = ctx.fully_connected(layer, t, kernel, b.reshape(-1) if fold else None, layer.name,
+                            step.name if last else f"{layer.name}/MatMul", fc_shape,
+                            (k, "out") if last else (k, lambda v: values(v, "fc").reshape(
+                                (len(v),) + fc_shape[1:])))
+    if last:
+        return y
+    named = b is None and linear  # (the last RESHAPE or TRANSPOSE is the output)
+    if y_perm != list(range(len(yl))):
+        if fc_shape != grouped_shape:
+            y = ctx.reshape(layer, y, grouped_shape, f"{layer.name}/unflattened")
+        y = _transpose_op(ctx, layer, y, y_perm, out_shape,
+                          step.name if named else f"{layer.name}/output_order")
+    elif fc_shape != grouped_shape or named:
+        y = ctx.reshape(layer, y, out_shape,
+                        step.name if named else f"{layer.name}/unflattened")
+    if b is not None and not fold:
+        bias = ctx.g.constant(f"{layer.name}/bias", b, role="bias")
+        y = ctx.binary(layer, "ADD", y, bias, step.name if linear else f"{layer.name}/BiasAdd",
+                       (k, "out") if linear else (k, lambda v: values(v, "out")))
+    if linear:
+        return y
+    owner = step.nodes[-1].operation if step.act else layer
+    return ctx.activation(owner, y, act, k, name=step.name)
+
+
 def _conv_options(layer, act, strides, dilation, padding, depth_multiplier=None):
     opts = {"Padding": padding_code(padding), "StrideW": int(strides[1]),
             "StrideH": int(strides[0]), "FusedActivationFunction": fused_activation_code(act),
@@ -1470,6 +1558,24 @@ def _upsampling1d(ctx, step, k, xs):
     return ctx.reshape(layer, r, (None, out_steps, ch), step.name)
 
 
+def _upsampling3d(ctx, step, k, xs):
+    """Nearest up-sampling of depth, height and width by two
+    RESIZE_NEAREST_NEIGHBOR between RESHAPEs: depth as the rows of
+    (depth, height * width) images, then height and width of
+    (depth * height, width) ones (each row copied whole keeps the depth
+    and height order)."""
+    layer, x = step.layer, xs[0]
+    _, d, h, w, ch = x.shape
+    a, b, c = (int(v) for v in layer.size)
+    rows = ctx.reshape(layer, x, (None, d, h * w, ch), f"{layer.name}/depth_rows")
+    deep = _resize_op(ctx, layer, rows, (None, d * a, h * w, ch), "nearest",
+                      f"{layer.name}/depth")
+    planes = ctx.reshape(layer, deep, (None, d * a * h, w, ch), f"{layer.name}/height_rows")
+    wide = _resize_op(ctx, layer, planes, (None, d * a * h * b, w * c, ch), "nearest",
+                      f"{layer.name}/height_width")
+    return ctx.reshape(layer, wide, _out_shape(ctx, step), step.name)
+
+
 def _repeat_vector(ctx, step, k, xs):
     """RESHAPE to (batch, 1, features), then TILE along the new axis."""
     layer, x = step.layer, xs[0]
@@ -1608,8 +1714,7 @@ def _conv_transpose_fn(layer, full):
 def _relu_layer(ctx, step, k, xs):
     layer, x = step.layer, xs[0]
     if layer.threshold != 0.0:
-        raise ctx.error(layer, f"threshold={layer.threshold} has no TensorFlow Lite form in "
-                               f"pynn.lite")
+        return _thresholded_relu(ctx, step, k, x)
     form, _ = ops.relu_form(layer.negative_slope, layer.max_value, 0.0)
     shape = _out_shape(ctx, step)
     if form in ("relu", "relu6"):
@@ -1629,6 +1734,41 @@ def _relu_layer(ctx, step, k, xs):
         ctx.g.add("MINIMUM", [y, cap], [out], None, layer.name)
         y = out
     return y
+
+
+def _thresholded_relu(ctx, step, k, x):
+    """ReLU(threshold=t): x where x > t (MINIMUM with max_value), plus
+    negative_slope * MINIMUM(x - t, 0): GREATER, CAST, MUL, and ADD, MUL
+    and ADD for a slope."""
+    layer, g = step.layer, ctx.g
+    t, slope = float(layer.threshold), float(layer.negative_slope)
+    cap = np.inf if layer.max_value is None else float(layer.max_value)
+    name = f"{layer.name}/relu"
+    above = g.activation(f"{name}/above_threshold", (None,) + x.shape[1:], dtype=np.bool_)
+    g.add("GREATER", [x, g.constant(f"{name}/threshold", np.array([t], np.float32))], [above],
+          None, layer.name)
+    from .sequence import _float_mask
+    keep = _float_mask(ctx, layer, above, f"{name}/kept")
+
+    def kept(v):
+        v = np.asarray(v)
+        return np.where(v > t, v, 0.0)
+    last = slope == 0.0 and cap == np.inf
+    y = ctx.binary(layer, "MUL", x, keep, step.name if last else f"{name}/kept_values",
+                   (k, "out") if last else (k, kept))
+    if cap != np.inf:
+        last = slope == 0.0
+        y = ctx.with_constant(layer, "MINIMUM", y, cap, step.name if last else f"{name}/capped",
+                              (k, "out") if last else (k, lambda v: np.minimum(kept(v), cap)))
+    if slope == 0.0:
+        return y
+    below = ctx.with_constant(layer, "ADD", x, -t, f"{name}/shifted",
+                              (k, lambda v: np.asarray(v) - t))
+    below = ctx.with_constant(layer, "MINIMUM", below, 0.0, f"{name}/below",
+                              (k, lambda v: np.minimum(np.asarray(v) - t, 0.0)))
+    below = ctx.with_constant(layer, "MUL", below, slope, f"{name}/sloped",
+                              (k, lambda v: slope * np.minimum(np.asarray(v) - t, 0.0)))
+    return ctx.binary(layer, "ADD", y, below, step.name, (k, "out"))
 
 
 def _leaky_fn(slope):
@@ -1929,6 +2069,7 @@ from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the he
 _HANDLERS = {
     **_SEQUENCE_HANDLERS,
     "Dense": _dense,
+    "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _multi_head_attention,
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise2d,
@@ -1944,6 +2085,8 @@ _HANDLERS = {
     "GlobalMaxPooling2D": _global_pool("REDUCE_MAX", [1, 2]),
     "GlobalAveragePooling1D": _global_pool("MEAN", [1]),
     "GlobalMaxPooling1D": _global_pool("REDUCE_MAX", [1]),
+    "GlobalAveragePooling3D": _global_pool("MEAN", [1, 2, 3]),
+    "GlobalMaxPooling3D": _global_pool("REDUCE_MAX", [1, 2, 3]),
     "Flatten": _reshape,
     "Reshape": _reshape,
     "Activation": _activation,
@@ -1965,6 +2108,7 @@ _HANDLERS = {
     "Cropping3D": _cropping,
     "UpSampling1D": _upsampling1d,
     "UpSampling2D": _upsampling2d,
+    "UpSampling3D": _upsampling3d,
     "RepeatVector": _repeat_vector,
     "Permute": _permute,
     "Conv2DTranspose": _conv_transpose,
@@ -2030,9 +2174,9 @@ def _check_exportable(program):
 
 # Layers whose values depend on the mask their input carries (the others
 # pass it on untouched), and those of them the exporter writes with it.
-_MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional", "GlobalAveragePooling1D",
+_MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D",
                          "MultiHeadAttention", "Softmax"})
-_MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional",
+_MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
                               "GlobalAveragePooling1D", "MultiHeadAttention"})
 _UNKNOWN_MASK = object()
 # (a handler's word that an output carries no mask, whatever pynn's graph

@@ -62,7 +62,7 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
             "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
-            "EQUAL", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
+            "EQUAL", "GREATER", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -385,7 +385,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
-        if op.code in ("NOT_EQUAL", "EQUAL"):
+        if op.code in ("NOT_EQUAL", "EQUAL", "GREATER"):
             # (a mask's comparison with a constant, in the other input's
             # parameters)
             for i, c in enumerate(op.inputs):
