@@ -473,6 +473,34 @@ def _conv2d(ctx, step, k, xs):
     return _emit_main(ctx, step, k, emit)
 
 
+def _conv3d(ctx, step, k, xs):
+    """Conv3D -> CONV_3D (its filter is Keras's (kd, kh, kw, in, out);
+    float kernels only in TFLite)."""
+    layer, x = step.layer, xs[0]
+    if getattr(layer, "groups", 1) != 1:
+        raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
+    w = ctx.value(layer, layer.kernel, "kernel")
+    b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
+
+    def emit(act, bn, stat, name):
+        bn_ss = _bn_scale_shift(ctx, bn) if bn is not None else None
+        kw, kb = _fold(w, b, bn_ss)
+        g = ctx.g
+        inputs = [x, g.constant(f"{layer.name}/kernel", kw, role="weight")]
+        if kb is not None:
+            inputs.append(g.constant(f"{layer.name}/bias", kb, role="bias"))
+        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
+        (sd, sh, sw), (dd, dh, dw) = layer.strides, layer.dilation_rate
+        g.add("CONV_3D", inputs, [y], ("Conv3DOptions", {
+            "Padding": padding_code(layer.padding), "StrideD": int(sd), "StrideH": int(sh),
+            "StrideW": int(sw), "FusedActivationFunction": fused_activation_code(act),
+            "DilationDFactor": int(dd), "DilationHFactor": int(dh),
+            "DilationWFactor": int(dw)}), layer.name)
+        return y
+
+    return _emit_main(ctx, step, k, emit)
+
+
 def _depthwise_filter(w):
     """(kh, kw, cin, mult), or a 1-D layer's (kw, cin, mult), -> TFLite's
     [1, kh, kw, cin * mult]; output channel c * mult + m in both."""
@@ -2072,6 +2100,7 @@ _HANDLERS = {
     "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _multi_head_attention,
     "Conv2D": _conv2d,
+    "Conv3D": _conv3d,
     "DepthwiseConv2D": _depthwise2d,
     "SeparableConv2D": _separable2d,
     "DepthwiseConv1D": _depthwise2d,
