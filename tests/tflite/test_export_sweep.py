@@ -391,3 +391,69 @@ def test_refuses_by_name(name):
         with pytest.raises(pynn.lite.ConversionError, match=message) as e:
             convert(model, mode, xs)
         assert repr(layer.name) in str(e.value)
+
+
+# keras.applications models that phones run (weights=None, 32x32 inputs),
+# and the layer ending their first blocks.
+APPLICATIONS = {"MobileNet": "conv_pw_2_relu", "MobileNetV2": "block_4_add",
+                "MobileNetV3Small": "expanded_conv_2_add",
+                "MobileNetV3Large": "expanded_conv_2_add", "EfficientNetB0": "block2a_se_excite",
+                "NASNetMobile": "reduction_add_2_stem_1", "DenseNet121": "conv2_block2_concat"}
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_applications_export(name):
+    """float32 equal to predict (to 1e-4 of the output's span: untrained,
+    the logits are small); full integer, int8 ops alone, runs, and its
+    first blocks are within the int8 tolerance.  (Past them, untrained
+    random weights amplify each layer's rounding, as any perturbation,
+    by about 1.2 a layer; a trained model's layers do not.)"""
+    set_random_seed(0)
+    model = getattr(pynn.applications, name)(input_shape=(32, 32, 3), weights=None,
+                                             classes=10, classifier_activation=None)
+    x = uniform((32, 32, 3), n=8, hi=255.0)
+    want = model.predict(x, verbose=0)
+    got = run_all(convert(model), [x])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(want.max() - want.min()))
+    int8_only = [pynn.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    got = run_all(convert(model, "int8", [x], supported_ops=int8_only), [x])[0]
+    assert got.shape == want.shape and np.all(np.isfinite(got))
+    head = pynn.Model(model.inputs, model.get_layer(APPLICATIONS[name]).output)
+    want = head.predict(x, verbose=0)
+    got = run_all(convert(head, "int8", [x], supported_ops=int8_only), [x])[0]
+    np.testing.assert_allclose(got, want, rtol=0,
+                               atol=TOLERANCE["int8"] * float(want.max() - want.min()))
+
+
+SMALL_STATES = {
+    "LSTM": lambda: [L.LSTM(8, return_sequences=True)],
+    "GRU": lambda: [L.GRU(8)],
+    "SimpleRNN": lambda: [L.SimpleRNN(8)],
+    "Bidirectional": lambda: [L.Bidirectional(L.LSTM(4, return_sequences=True))],
+    "Dense_tanh": lambda: [L.Flatten(), L.Dense(8, activation="tanh")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_STATES))
+def test_full_integer_keeps_small_states(name):
+    """Inputs of 0.05 keep the states and tanh outputs under about 0.1:
+    the int8 TANH's fixed 1/128 step alone would be 4 % of their span and
+    more (7 % for the LSTM), and a forget gate's bias of 1 sharing one
+    scale with the other gates' small values 6 %; the tanh of small
+    inputs as its series and a projection per gate keep them within 2.5 %."""
+    set_random_seed(1)
+    model = pynn.Sequential([pynn.Input((6, 4))] + SMALL_STATES[name]())
+    x = 0.05 * normal((6, 4), n=32)
+    want = model.predict(x, verbose=0)
+    assert np.abs(want).max() < 0.3
+    got = run_all(convert(model, "int8", [x]), [x])[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=0.025 * float(want.max() - want.min()))
+
+
+def test_full_integer_lstm_over_small_embeddings():
+    set_random_seed(3)
+    model = pynn.Sequential([pynn.Input((6,), dtype="int32"), L.Embedding(20, 4), L.LSTM(3)])
+    x = ids(padded=True)
+    want = model.predict(x, verbose=0)
+    got = run_all(convert(model, "int8", [x]), [x])[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=0.02 * float(want.max() - want.min()))
