@@ -2082,6 +2082,92 @@ def _center_crop(ctx, step, k, xs):
     return _resize_op(ctx, layer, x, shape, "bilinear", step.name)
 
 
+def _int_ids(ctx, layer, x):
+    """Token ids as int32: CAST from float32 or int64."""
+    if x.dtype == np.int32:
+        return x
+    from .sequence import _op
+    from .writer import _tflite
+    tfl = _tflite()[1]
+    return _op(ctx, layer, "CAST", [x], (None,) + x.shape[1:], f"{layer.name}/ids",
+               ("CastOptions", {"InDataType": getattr(tfl.TensorType, _TYPE_NAMES[x.dtype]),
+                                "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
+
+
+_TYPE_NAMES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.int64): "INT64",
+               np.dtype(np.int32): "INT32"}
+
+
+def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k):
+    """CategoryEncoding of int32 ``ids`` into ``shape``: EQUAL to each
+    token (the ids with a last axis of 1 against 0..num_tokens-1), CAST to
+    0/1, then REDUCE_MAX (multi_hot) or SUM (count) over the ids of a
+    row; one_hot keeps them."""
+    from .sequence import _float_mask
+    g = ctx.g
+    rank, out_rank = len(ids.shape), len(shape)
+    if mode not in ("one_hot", "multi_hot", "count"):
+        raise ctx.error(layer, f"output_mode={mode!r} has no TensorFlow Lite form in "
+                               f"pynn.lite (one_hot, multi_hot and count export)")
+    grouped = mode != "one_hot" or out_rank == rank + 1
+    if grouped and rank == 1:
+        ids = ctx.reshape(layer, ids, (None, 1), f"{name}/ids_column")
+    if grouped:
+        ids = ctx.reshape(layer, ids, (None,) + tuple(ids.shape[1:]) + (1,), f"{name}/ids_last")
+    elif ids.shape[-1] != 1:
+        raise ctx.error(layer, f"one_hot of ids of shape {_fmt((None,) + ids.shape[1:])} into "
+                               f"{_fmt(shape)} has no TensorFlow Lite form in pynn.lite")
+    hit = g.activation(f"{name}/hit", (None,) + ids.shape[1:-1] + (num_tokens,),
+                       dtype=np.bool_)
+    g.add("EQUAL", [ids, ctx.int32(f"{name}/tokens", np.arange(num_tokens))], [hit], None,
+          layer.name)
+    hot = _float_mask(ctx, layer, hit, name if mode == "one_hot" and not grouped or
+                      out_rank == rank + 1 else f"{name}/one_hot")
+    if mode == "one_hot":
+        return hot
+    code = "REDUCE_MAX" if mode == "multi_hot" else "SUM"
+    y = ctx.out_tensor(layer, name, shape, (k, "out"))
+    g.add(code, [hot, ctx.int32(f"{name}/ids_axis", [len(hot.shape) - 2])], [y],
+          ("ReducerOptions", {"KeepDims": False}), layer.name)
+    return y
+
+
+def _category_encoding(ctx, step, k, xs):
+    layer = step.layer
+    if len(xs) > 1:
+        raise ctx.error(layer, "count_weights have no TensorFlow Lite form in pynn.lite")
+    ids = _int_ids(ctx, layer, xs[0])
+    return _encode_ids(ctx, layer, ids, layer.num_tokens, layer.output_mode,
+                       _out_shape(ctx, step), step.name, k)
+
+
+def _discretization(ctx, step, k, xs):
+    """Discretization -> BUCKETIZE (the bucket of x: the boundaries at or
+    below it), CAST to int64 for output_mode='int', else the buckets'
+    CategoryEncoding.  Float kernels only in TFLite."""
+    layer, x = step.layer, xs[0]
+    bounds = getattr(layer, "bin_boundaries", None)
+    if bounds is None:
+        raise ctx.error(layer, "it has no bin_boundaries (adapt() it first)")
+    from .sequence import _op
+    from .writer import _tflite
+    tfl = _tflite()[1]
+    shape = _out_shape(ctx, step)
+    mode = layer.output_mode
+    buckets = _op(ctx, layer, "BUCKETIZE", [x], (None,) + x.shape[1:], f"{layer.name}/buckets",
+                  ("BucketizeOptions", {"Boundaries": [float(b) for b in bounds]}),
+                  dtype=np.int32)
+    if mode != "int":
+        return _encode_ids(ctx, layer, buckets, len(bounds) + 1, mode, shape, step.name, k)
+    out_type = np.dtype(step.nodes[-1].output_tensors[0].dtype)
+    if out_type == np.int32:
+        return buckets
+    return _op(ctx, layer, "CAST", [buckets], shape, step.name,
+               ("CastOptions", {"InDataType": tfl.TensorType.INT32,
+                                "OutDataType": getattr(tfl.TensorType, _TYPE_NAMES[out_type])}),
+               dtype=out_type)
+
+
 def _random_crop(ctx, step, k, xs):
     """RandomCrop at inference: the central window of the target's aspect
     ratio, resized (bilinear)."""
@@ -2155,6 +2241,8 @@ _HANDLERS = {
     "Resizing": _resizing,
     "CenterCrop": _center_crop,
     "RandomCrop": _random_crop,
+    "CategoryEncoding": _category_encoding,
+    "Discretization": _discretization,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,
     "SpatialDropout1D": None,

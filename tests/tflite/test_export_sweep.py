@@ -220,6 +220,14 @@ EXPORTS = {
     "RNN_StackedRNNCells_states": functional([(6, 4)], lambda a: L.RNN(
         [L.LSTMCell(5), L.GRUCell(3)], return_state=True)(a), lambda: [normal((6, 4))]),
     "TimeDistributed": series(lambda: [L.TimeDistributed(L.Dense(3))], (4, 6)),
+    "TimeDistributed_gelu_dense": series(lambda: [L.TimeDistributed(L.Dense(
+        3, activation="gelu"))], (4, 6)),
+    "TimeDistributed_conv_tanh": image(lambda: [L.TimeDistributed(L.Conv2D(
+        3, 3, activation="tanh"))], (3, 8, 8, 2)),
+    "TimeDistributed_cnn_lstm": image(lambda: [
+        L.TimeDistributed(L.Conv2D(3, 3, activation="relu")),
+        L.TimeDistributed(L.MaxPooling2D()), L.TimeDistributed(L.Flatten()), L.LSTM(4)],
+        (3, 8, 8, 2)),
     "Embedding": tokens(lambda: [L.Embedding(20, 4)], padded=False),
     "ReversibleEmbedding": tokens(lambda: [L.ReversibleEmbedding(20, 4)], padded=False),
     "ReversibleEmbedding_reverse": reversible(None, True),
@@ -245,6 +253,14 @@ EXPORTS = {
     "CenterCrop": image(lambda: [L.CenterCrop(5, 4)]),
     "CenterCrop_larger": image(lambda: [L.CenterCrop(10, 12)]),
     "RandomCrop": image(lambda: [L.RandomCrop(5, 6)]),
+    "CategoryEncoding_multi_hot": seq((3,), lambda: [L.CategoryEncoding(6)],
+                                      lambda: ids((3,), 6), "int32"),
+    "CategoryEncoding_one_hot": seq((1,), lambda: [L.CategoryEncoding(6, output_mode="one_hot")],
+                                    lambda: ids((1,), 6), "int32"),
+    "CategoryEncoding_one_hot_per_id": seq((3,), lambda: [L.CategoryEncoding(
+        6, output_mode="one_hot")], lambda: ids((3,), 6), "int32"),
+    "CategoryEncoding_count_float_ids": seq((4,), lambda: [L.CategoryEncoding(
+        6, output_mode="count")], lambda: ids((4,), 6).astype(np.float32)),
     "Equalization": image(lambda: [L.Conv2D(3, 1), L.Equalization()]),
     "Solarization": image(lambda: [L.Conv2D(3, 1), L.Solarization()]),
 }
@@ -269,6 +285,11 @@ FLOAT_ONLY = {
     "Conv3D_dilated_relu": (image(lambda: [L.Conv3D(3, 2, dilation_rate=2,
                                                     activation="relu")], (5, 6, 6, 2)),
                             "CONV_3D has no int8 kernel"),
+    "Discretization": (series(lambda: [L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])],
+                              (5,)), "BUCKETIZE has no int8 kernel"),
+    "Discretization_multi_hot": (series(lambda: [L.Discretization(
+        bin_boundaries=[-0.5, 0.0, 0.5], output_mode="multi_hot")], (5,)),
+        "BUCKETIZE has no int8 kernel"),
     "RandomFourierFeatures": (series(lambda: [L.RandomFourierFeatures(8)], (5,)),
                               "COS has no int8 kernel"),
 }
@@ -313,12 +334,8 @@ REFUSED = {
                  "no TensorFlow Lite form"),
     "AutoContrast": (image(lambda: [L.Conv2D(3, 1), L.AutoContrast()]),
                      "no TensorFlow Lite form"),
-    "CategoryEncoding": (seq((3,), lambda: [L.CategoryEncoding(6, output_mode="multi_hot")],
-                             lambda: ids((3,), 6), "int32"), "no TensorFlow Lite form"),
-    "Discretization": (series(lambda: [L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])],
-                              (5,)), "no TensorFlow Lite form"),
-    "TimeDistributed_conv": (image(lambda: [L.TimeDistributed(L.Conv2D(3, 3))], (3, 8, 8, 2)),
-                             "only TimeDistributed"),
+    "TimeDistributed_recurrent": (series(lambda: [L.TimeDistributed(L.LSTM(3))], (3, 4, 5)),
+                                  "TimeDistributed\\(LSTM\\) is not exported"),
     "STFTSpectrogram": (series(lambda: [L.STFTSpectrogram(frame_length=32, frame_step=16,
                                                           fft_length=32)], (256, 1)),
                         "no TensorFlow Lite form"),
