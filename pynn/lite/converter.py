@@ -703,6 +703,77 @@ def _global_pool(code, axes):
     return handler
 
 
+def _adaptive_windows(length, n):
+    """Window i of an axis of ``length`` pooled into ``n``: [floor(i * length
+    / n), ceil((i + 1) * length / n)), as Keras 3 and pynn divide it."""
+    i = np.arange(n)
+    return i * length // n, -(-(i + 1) * length // n)
+
+
+def _adaptive_values(v, axes, sizes, kind):
+    """The adaptive pooling of ``v`` over ``axes`` into ``sizes`` in NumPy
+    (calibration of the exported ops' tensors)."""
+    v = np.asarray(v, np.float64)
+    reduce = np.max if kind == "max" else np.mean
+    for axis, n in zip(axes, sizes):
+        starts, ends = _adaptive_windows(v.shape[axis], n)
+        v = np.concatenate([reduce(np.take(v, np.arange(a, b), axis=axis), axis=axis,
+                                   keepdims=True) for a, b in zip(starts, ends)], axis=axis)
+    return v
+
+
+def _adaptive_pool(ctx, step, k, xs):
+    """Adaptive pooling, one spatial axis at a time: the average as a
+    FULLY_CONNECTED by the windows' averaging matrix over that axis (moved
+    last by TRANSPOSEs where it is not); the max as REDUCE_MAX of each
+    window's SLICE, CONCATENATION of them."""
+    layer, y = step.layer, xs[0]
+    shape = list(ctx.program.shapes[step.ins[0]])
+    first = 2 if layer.data_format == "channels_first" else 1
+    axes = list(range(first, first + layer.rank))
+    rank = len(shape)
+    g = ctx.g
+    for j, (axis, n) in enumerate(zip(axes, layer.output_size)):
+        length = shape[axis]
+        if n == length:
+            continue
+        starts, ends = _adaptive_windows(length, n)
+        shape[axis] = n
+        name = f"{layer.name}/axis_{axis}"
+
+        def stat(v, done=j + 1):
+            return _adaptive_values(v, axes[:done], layer.output_size[:done], layer.kind)
+        if layer.kind == "max":
+            pieces = []
+            for i, (a, b) in enumerate(zip(starts, ends)):
+                size = (None,) + tuple(b - a if d == axis else shape[d] for d in range(1, rank))
+                begin = [int(a) if d == axis else 0 for d in range(1, rank)]
+                window = _slice_op(ctx, layer, y, begin, size, f"{name}/window_{i}")
+                m = ctx.out_tensor(layer, f"{name}/max_{i}",
+                                   size[:axis] + (1,) + size[axis + 1:], None)
+                g.add("REDUCE_MAX", [window, ctx.int32(f"{name}/axis", [axis])], [m],
+                      ("ReducerOptions", {"KeepDims": True}), layer.name)
+                pieces.append(m)
+            y = ctx.out_tensor(layer, name, tuple(shape), (k, stat))
+            g.add("CONCATENATION", pieces, [y], ("ConcatenationOptions", {
+                "Axis": axis, "FusedActivationFunction": 0}), layer.name)
+            continue
+        averaging = np.zeros((n, length), np.float32)
+        for i, (a, b) in enumerate(zip(starts, ends)):
+            averaging[i, a:b] = 1.0 / (b - a)
+        perm = [d for d in range(rank) if d != axis] + [axis]
+        moved = tuple(shape[d] for d in perm[:-1])
+        if axis != rank - 1:
+            y = _transpose_op(ctx, layer, y, perm, moved + (length,), f"{name}/last")
+        y = ctx.fully_connected(layer, y, averaging.T, None, name, f"{name}/mean",
+                                moved + (n,), (k, lambda v, f=stat, p=perm:
+                                               np.transpose(f(v), p)))
+        if axis != rank - 1:
+            y = _transpose_op(ctx, layer, y, list(np.argsort(perm)), tuple(shape),
+                              f"{name}/back")
+    return ctx.reshape(layer, y, _out_shape(ctx, step), step.name, (k, "out"))
+
+
 # Full integer: the masked mean's weights are SOFTMAX((mask - 1) * this),
 # 1 / count on the kept steps and exp(-20) / count, 0 in int8, on the others.
 MASKED_MEAN_LOGIT = 20.0
@@ -2201,6 +2272,8 @@ _HANDLERS = {
     "GlobalAveragePooling1D": _global_pool("MEAN", [1]),
     "GlobalMaxPooling1D": _global_pool("REDUCE_MAX", [1]),
     "GlobalAveragePooling3D": _global_pool("MEAN", [1, 2, 3]),
+    **{f"Adaptive{kind}Pooling{d}D": _adaptive_pool for kind in ("Average", "Max")
+       for d in (1, 2, 3)},
     "GlobalMaxPooling3D": _global_pool("REDUCE_MAX", [1, 2, 3]),
     "Flatten": _reshape,
     "Reshape": _reshape,
