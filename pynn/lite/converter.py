@@ -2239,6 +2239,91 @@ def _discretization(ctx, step, k, xs):
                dtype=out_type)
 
 
+def _restat(ops, k, inner, before, after=None):
+    """Calibration of the ops a layer ``inner`` wrapped in step ``k`` wrote
+    (TimeDistributed's, SpectralNormalization's, a Pipeline's layers):
+    their statistics, which the handler took from the step's input as if
+    it were the inner layer's, are computed from ``before(x)`` of it; the
+    inner layer's output ('out') is ``after(x)`` where it is not the
+    step's."""
+    from ..models.node import CallContext
+
+    def pre(v):
+        return inner.infer(CallContext(), np.ascontiguousarray(before(v), np.float32),
+                           fold=None, activation="linear")
+    for op in ops:
+        for t in op.outputs:
+            if t.stat is None or t.stat[0] != k:
+                continue
+            what = t.stat[1]
+            if what == "out":
+                if after is not None:
+                    t.stat = (k, after)
+            elif what == "pre":
+                t.stat = (k, pre)
+            elif isinstance(what, tuple) and what[0] == "pre":
+                t.stat = (k, lambda v, f=what[1]: f(pre(v)))
+            elif callable(what):
+                t.stat = (k, lambda v, f=what: f(before(v)))
+
+
+def _wrapped_step(ctx, step, k, inner, x, in_shape, out_shape, name):
+    """The ops of ``inner`` (a layer wrapped in step ``k``) on ``x``, by
+    its own handler, its input and output shapes given as slots of the
+    program while it writes them."""
+    from types import SimpleNamespace
+    kind = _layer_kind(inner)
+    if kind is None or _HANDLERS.get(kind) is None or kind in _SEQUENCE_HANDLERS or \
+            kind == "MultiHeadAttention":
+        raise ctx.error(step.layer, f"{type(step.layer).__name__}({type(inner).__name__}) is "
+                                    f"not exported: pynn.lite writes it over layers with a "
+                                    f"TensorFlow Lite form of their own that are not "
+                                    f"recurrent, embedding or attention layers")
+    shapes = ctx.program.shapes
+    at = len(shapes)
+    shapes.extend([tuple(in_shape), tuple(out_shape)])
+    try:
+        proxy = SimpleNamespace(layer=inner, ins=[at], outs=[at + 1], act=None, fold=None,
+                                nodes=step.nodes, node=step.node, mask_ins=[], name=name)
+        return _HANDLERS[kind](ctx, proxy, k, [x])
+    finally:
+        del shapes[at:]
+
+
+def _spectral_normalization(ctx, step, k, xs):
+    """SpectralNormalization: at inference the layer it wraps, with the
+    kernel as it stands (normalized by the last training call)."""
+    shapes = ctx.program.shapes
+    start = len(ctx.g.ops)
+    y = _wrapped_step(ctx, step, k, step.layer.layer, xs[0], shapes[step.ins[0]],
+                      shapes[step.outs[0]], step.name)
+    _restat(ctx.g.ops[start:], k, step.layer.layer, lambda v: v)
+    return y
+
+
+def _pipeline(ctx, step, k, xs):
+    """Pipeline: its layers in turn (those that are the identity at
+    inference left out)."""
+    import functools
+    layer, y = step.layer, xs[0]
+    subs = [s for s in layer.layers if not s.inference_identity]
+    shape = ctx.program.shapes[step.ins[0]]
+
+    def upto(j):
+        return lambda v: functools.reduce(
+            lambda a, s: np.asarray(s(np.asarray(a, np.float32), training=False)), subs[:j], v)
+    for j, sub in enumerate(subs):
+        last = j == len(subs) - 1
+        out_shape = ctx.program.shapes[step.outs[0]] if last else \
+            (None,) + tuple(sub.compute_output_shape(tuple(shape))[1:])
+        start = len(ctx.g.ops)
+        y = _wrapped_step(ctx, step, k, sub, y, shape, out_shape,
+                          step.name if last else f"{layer.name}/{sub.name}")
+        _restat(ctx.g.ops[start:], k, sub, upto(j), None if last else upto(j + 1))
+        shape = out_shape
+    return y
+
+
 def _random_crop(ctx, step, k, xs):
     """RandomCrop at inference: the central window of the target's aspect
     ratio, resized (bilinear)."""
@@ -2315,6 +2400,8 @@ _HANDLERS = {
     "CenterCrop": _center_crop,
     "RandomCrop": _random_crop,
     "CategoryEncoding": _category_encoding,
+    "SpectralNormalization": _spectral_normalization,
+    "Pipeline": _pipeline,
     "Discretization": _discretization,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,

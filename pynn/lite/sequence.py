@@ -598,7 +598,7 @@ def time_distributed(ctx, step, k, xs):
     another layer: the steps RESHAPEd into the batch, the layer's ops, and
     a RESHAPE back."""
     from types import SimpleNamespace
-    from .converter import _HANDLERS, _layer_kind, _dense as dense_handler
+    from .converter import _layer_kind, _restat, _wrapped_step, _dense as dense_handler
     layer = step.layer
     inner = layer.layer
     kind = _layer_kind(inner)
@@ -606,57 +606,20 @@ def time_distributed(ctx, step, k, xs):
     in_shape, out_shape = shapes[step.ins[0]], shapes[step.outs[0]]
     inner_in, inner_out = (None,) + tuple(in_shape[2:]), (None,) + tuple(out_shape[2:])
     start = len(ctx.g.ops)
+
+    def merged(v):  # (the steps in the batch: the inner layer's input)
+        return np.asarray(v).reshape((-1,) + tuple(inner_in[1:]))
     if kind == "Dense":
         proxy = SimpleNamespace(layer=inner, act=None, fold=None, nodes=step.nodes,
                                 outs=step.outs, name=step.name)
         y = dense_handler(ctx, proxy, k, xs)
-        _inner_stats(ctx.g.ops[start:], k, inner, inner_in)
+        _restat(ctx.g.ops[start:], k, inner, merged)
         return y
-    if kind is None or _HANDLERS.get(kind) is None or kind in HANDLERS or \
-            kind == "MultiHeadAttention":
-        raise ctx.error(layer, f"TimeDistributed({type(inner).__name__}) is not exported: "
-                               f"pynn.lite writes TimeDistributed over layers with a TensorFlow "
-                               f"Lite form of their own that are not recurrent, embedding or "
-                               f"attention layers")
     flat = ctx.reshape(layer, xs[0], inner_in, f"{layer.name}/steps_in_batch")
-    at = len(shapes)
-    # (the inner layer's input and output as slots of the program while its
-    # handler writes it)
-    shapes.extend([inner_in, inner_out])
-    try:
-        proxy = SimpleNamespace(layer=inner, ins=[at], outs=[at + 1], act=None, fold=None,
-                                nodes=step.nodes, node=step.node, mask_ins=[],
-                                name=f"{layer.name}/{inner.name}")
-        y = _HANDLERS[kind](ctx, proxy, k, [flat])
-    finally:
-        del shapes[at:]
-    _inner_stats(ctx.g.ops[start:], k, inner, inner_in)
+    y = _wrapped_step(ctx, step, k, inner, flat, inner_in, inner_out,
+                      f"{layer.name}/{inner.name}")
+    _restat(ctx.g.ops[start:], k, inner, merged)
     return ctx.reshape(layer, y, out_shape, step.name)
-
-
-def _inner_stats(ops, k, inner, inner_in):
-    """Calibration of a TimeDistributed layer's inner ops: the statistics
-    of step ``k`` computed from its input with the steps in the batch
-    (its output, 'out', holds the same values)."""
-    from ..models.node import CallContext
-
-    def merged(v):
-        return np.asarray(v).reshape((-1,) + tuple(inner_in[1:]))
-
-    def pre(v):
-        return inner.infer(CallContext(), np.ascontiguousarray(merged(v), np.float32),
-                           fold=None, activation="linear")
-    for op in ops:
-        for t in op.outputs:
-            if t.stat is None or t.stat[0] != k or t.stat[1] == "out":
-                continue
-            what = t.stat[1]
-            if what == "pre":
-                t.stat = (k, pre)
-            elif isinstance(what, tuple) and what[0] == "pre":
-                t.stat = (k, lambda v, f=what[1]: f(pre(v)))
-            elif callable(what):
-                t.stat = (k, lambda v, f=what: f(merged(v)))
 
 
 HANDLERS = {

@@ -269,6 +269,11 @@ EXPORTS = {
         6, output_mode="one_hot")], lambda: ids((3,), 6), "int32"),
     "CategoryEncoding_count_float_ids": seq((4,), lambda: [L.CategoryEncoding(
         6, output_mode="count")], lambda: ids((4,), 6).astype(np.float32)),
+    "SpectralNormalization": series(lambda: [L.SpectralNormalization(L.Dense(4))], (5,)),
+    "SpectralNormalization_conv_tanh": image(lambda: [L.SpectralNormalization(
+        L.Conv2D(3, 3, activation="tanh"))]),
+    "Pipeline": image(lambda: [L.Pipeline([L.Rescaling(2.0, offset=-1), L.RandomFlip(),
+                                           L.CenterCrop(5, 5), L.Resizing(4, 4)])]),
     "Equalization": image(lambda: [L.Conv2D(3, 1), L.Equalization()]),
     "Solarization": image(lambda: [L.Conv2D(3, 1), L.Solarization()]),
 }
@@ -330,10 +335,6 @@ REFUSED = {
     "MelSpectrogram": (series(lambda: [L.MelSpectrogram(fft_length=64, sequence_stride=32,
                                                         num_mel_bins=8, sampling_rate=8000)],
                               (256,)), "could not be traced"),
-    "SpectralNormalization": (series(lambda: [L.SpectralNormalization(L.Dense(4))], (5,)),
-                              "no TensorFlow Lite form"),
-    "Pipeline": (image(lambda: [L.Pipeline([L.RandomFlip(), L.Rescaling(2.0)])]),
-                 "no TensorFlow Lite form"),
     "AutoContrast": (image(lambda: [L.Conv2D(3, 1), L.AutoContrast()]),
                      "no TensorFlow Lite form"),
     "TimeDistributed_recurrent": (series(lambda: [L.TimeDistributed(L.LSTM(3))], (3, 4, 5)),
