@@ -673,6 +673,34 @@ def _pool2d(code):
     return handler
 
 
+def _pool3d(code):
+    """3-D pooling as two 2-D ones (a box's max, or its mean over the
+    positions inside the input, is that over depth of that over height and
+    width): the depths RESHAPEd into the batch for the height and width,
+    then height and width as one axis for the depth."""
+    def handler(ctx, step, k, xs):
+        layer, x = step.layer, xs[0]
+        if getattr(layer, "data_format", "channels_last") == "channels_first":
+            raise ctx.error(layer, "channels_first 3-D pooling is not exported")
+        _, d, h, w, ch = x.shape
+        _, od, oh, ow, _ = _out_shape(ctx, step)
+        (kd, kh, kw), (sd, sh, sw) = layer.pool_size, layer.strides
+
+        def pool(t, shape, fh, fw, st_h, st_w, name):
+            y = ctx.out_tensor(layer, name, shape, None)
+            ctx.g.add(code, [t], [y], ("Pool2DOptions", {
+                "Padding": padding_code(layer.padding), "StrideW": int(st_w),
+                "StrideH": int(st_h), "FilterWidth": int(fw), "FilterHeight": int(fh)}),
+                layer.name)
+            return y
+        planes = ctx.reshape(layer, x, (None, h, w, ch), f"{layer.name}/planes")
+        planes = pool(planes, (None, oh, ow, ch), kh, kw, sh, sw, f"{layer.name}/height_width")
+        depth = ctx.reshape(layer, planes, (None, d, oh * ow, ch), f"{layer.name}/depth_rows")
+        depth = pool(depth, (None, od, oh * ow, ch), kd, 1, sd, 1, f"{layer.name}/depth")
+        return ctx.reshape(layer, depth, _out_shape(ctx, step), step.name)
+    return handler
+
+
 def _pool1d(code):
     def handler(ctx, step, k, xs):
         layer, x = step.layer, xs[0]
@@ -2351,6 +2379,8 @@ _HANDLERS = {
     "MaxPooling2D": _pool2d("MAX_POOL_2D"),
     "AveragePooling2D": _pool2d("AVERAGE_POOL_2D"),
     "MaxPooling1D": _pool1d("MAX_POOL_2D"),
+    "MaxPooling3D": _pool3d("MAX_POOL_2D"),
+    "AveragePooling3D": _pool3d("AVERAGE_POOL_2D"),
     "AveragePooling1D": _pool1d("AVERAGE_POOL_2D"),
     "GlobalAveragePooling2D": _global_pool("MEAN", [1, 2]),
     "GlobalMaxPooling2D": _global_pool("REDUCE_MAX", [1, 2]),

@@ -136,6 +136,13 @@ EXPORTS = {
     "MaxPooling2D": image(lambda: [L.MaxPooling2D()]),
     "MaxPooling2D_same": image(lambda: [L.MaxPooling2D(3, strides=2, padding="same")],
                                (7, 7, 3)),
+    "MaxPooling3D": image(lambda: [L.MaxPooling3D()], VOLUME),
+    "MaxPooling3D_same": series(lambda: [L.MaxPooling3D((3, 2, 3), strides=(2, 2, 1),
+                                                        padding="same")], (5, 7, 6, 2)),
+    "AveragePooling3D_same": series(lambda: [L.AveragePooling3D(
+        (3, 2, 3), strides=(2, 2, 1), padding="same")], (5, 7, 6, 2)),
+    "AveragePooling3D_strided": series(lambda: [L.AveragePooling3D(
+        (2, 3, 2), strides=(1, 2, 3))], (5, 7, 6, 2)),
     "AveragePooling1D": series(lambda: [L.AveragePooling1D(2)], (10, 3)),
     "AveragePooling2D_same": image(lambda: [L.AveragePooling2D(3, strides=2, padding="same")],
                                    (7, 7, 3)),
@@ -313,9 +320,6 @@ REFUSED = {
                                 "TRANSPOSE_CONV has no dilation"),
     "Conv3DTranspose": (image(lambda: [L.Conv3DTranspose(3, 2, strides=2)], VOLUME),
                         "no TensorFlow Lite form"),
-    "MaxPooling3D": (image(lambda: [L.MaxPooling3D()], VOLUME), "no TensorFlow Lite form"),
-    "AveragePooling3D": (image(lambda: [L.AveragePooling3D()], VOLUME),
-                         "no TensorFlow Lite form"),
     "ConvLSTM1D": (series(lambda: [L.ConvLSTM1D(3, 3)], (3, 8, 2)), "no TensorFlow Lite form"),
     "ConvLSTM2D": (series(lambda: [L.ConvLSTM2D(3, 3, padding="same")], (3, 6, 6, 2)),
                    "no TensorFlow Lite form"),
