@@ -12,8 +12,13 @@ in float32, with every model input and output:
   a 1x1 CONV_2D; Conv1D, DepthwiseConv1D and SeparableConv1D -> RESHAPE to
   height 1, the 2-D layer's ops, RESHAPE back (with a PAD first for causal
   padding).
-- pooling -> MAX_POOL_2D / AVERAGE_POOL_2D (1-D ones at height 1); global
-  pooling -> MEAN / REDUCE_MAX; Flatten and Reshape -> one RESHAPE.
+- EinsumDense contracting input axes with kernel axes -> TRANSPOSE,
+  RESHAPE, FULLY_CONNECTED, RESHAPE, TRANSPOSE (bias folded or ADD).
+  Conv3D -> CONV_3D (float kernels only in TFLite).
+- pooling -> MAX_POOL_2D / AVERAGE_POOL_2D (1-D ones at height 1, 3-D
+  ones as two 2-D ones); global pooling -> MEAN / REDUCE_MAX; adaptive
+  pooling -> per axis an averaging FULLY_CONNECTED, or REDUCE_MAX of
+  SLICEs and CONCATENATION; Flatten and Reshape -> one RESHAPE.
 - activations -> their builtin ops; ReLU and ReLU6 following a dense or
   convolution layer, as its ``activation=`` or as the next layer, become
   the op's fused activation, as in TensorFlow.  Tanh stays a TANH op: the
@@ -28,11 +33,14 @@ in float32, with every model input and output:
   RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR with half-pixel centres
   (UpSampling1D between RESHAPEs); RepeatVector -> RESHAPE and TILE;
   Permute -> TRANSPOSE.
+- UpSampling3D -> RESIZE_NEAREST_NEIGHBOR twice between RESHAPEs.
 - Conv2DTranspose -> TRANSPOSE_CONV (its output shape computed from the
   batch at run time by SHAPE, STRIDED_SLICE and CONCATENATION; a SLICE
   after it where TFLite's padding rule does not give Keras's alignment);
   Conv1DTranspose the same at height 1.
-- ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap); LeakyReLU ->
+- ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap; with a
+  threshold, GREATER, CAST and MUL, then MINIMUM, ADD, MUL for a cap and a
+  slope); LeakyReLU ->
   LEAKY_RELU; ELU -> ELU (alpha other than 1 written out with MINIMUM, MUL,
   RELU and ADD); Softmax -> SOFTMAX (between TRANSPOSEs for another axis
   than the last); PReLU -> PRELU.
@@ -42,14 +50,16 @@ in float32, with every model input and output:
   L2_NORMALIZATION.
 - Rescaling -> MUL and ADD; Normalization -> SUB and MUL; Resizing and
   CenterCrop -> SLICE and RESIZE_* (PAD or PADV2 first for
-  pad_to_aspect_ratio).
+  pad_to_aspect_ratio); CategoryEncoding -> EQUAL, CAST, REDUCE_MAX or
+  SUM; Discretization -> BUCKETIZE (float kernels only); a Pipeline -> its
+  layers' ops; SpectralNormalization -> its layer's.
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
   are left out, as Dropout is; so are the image augmentation layers but
   RandomCrop, which resizes its central window at inference (SLICE and
   RESIZE_BILINEAR).
-- Embedding, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed: see
-  pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
+- Embedding, ReversibleEmbedding, SimpleRNN, LSTM, GRU, RNN(cell),
+  Bidirectional, TimeDistributed: see pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
   unrolled into builtin ops).
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
