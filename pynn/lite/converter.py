@@ -59,7 +59,8 @@ in float32, with every model input and output:
   RandomCrop, which resizes its central window at inference (SLICE and
   RESIZE_BILINEAR).
 - Embedding, ReversibleEmbedding, SimpleRNN, LSTM, GRU, RNN(cell),
-  Bidirectional, TimeDistributed: see pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
+  Bidirectional, TimeDistributed: see pynn.lite.sequence (GATHER,
+  UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
   unrolled into builtin ops).
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
