@@ -28,7 +28,11 @@ full integer
     boolean masks stay as they are, and a mask CAST to numbers is int8 0
     and 1 at scale 1.  Recurrent layers are unrolled (the graph is built
     with ``int8=True``), each step's tensors calibrated on their own;
-    an attention mask's fill is set below the scores' calibrated range.
+    an attention mask's fill (and a constant fill of 1e9 subtracted in a
+    traced call) is set below the scores' calibrated range.  A TANH whose
+    calibrated input stays within +-0.5 becomes its series in MUL and ADD
+    (its int8 output step of 1/128 is too coarse for small values), and
+    SQUARE becomes MUL (no int8 kernel).
     The model's input and output are float32 with QUANTIZE and DEQUANTIZE
     ops at the ends, or int8 / uint8 when asked.
 """
