@@ -12,8 +12,13 @@ in float32, with every model input and output:
   a 1x1 CONV_2D; Conv1D, DepthwiseConv1D and SeparableConv1D -> RESHAPE to
   height 1, the 2-D layer's ops, RESHAPE back (with a PAD first for causal
   padding).
-- pooling -> MAX_POOL_2D / AVERAGE_POOL_2D (1-D ones at height 1); global
-  pooling -> MEAN / REDUCE_MAX; Flatten and Reshape -> one RESHAPE.
+- EinsumDense contracting input axes with kernel axes -> TRANSPOSE,
+  RESHAPE, FULLY_CONNECTED, RESHAPE, TRANSPOSE (bias folded or ADD).
+  Conv3D -> CONV_3D (float kernels only in TFLite).
+- pooling -> MAX_POOL_2D / AVERAGE_POOL_2D (1-D ones at height 1, 3-D
+  ones as two 2-D ones); global pooling -> MEAN / REDUCE_MAX; adaptive
+  pooling -> per axis an averaging FULLY_CONNECTED, or REDUCE_MAX of
+  SLICEs and CONCATENATION; Flatten and Reshape -> one RESHAPE.
 - activations -> their builtin ops; ReLU and ReLU6 following a dense or
   convolution layer, as its ``activation=`` or as the next layer, become
   the op's fused activation, as in TensorFlow.  Tanh stays a TANH op: the
@@ -28,11 +33,14 @@ in float32, with every model input and output:
   RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR with half-pixel centres
   (UpSampling1D between RESHAPEs); RepeatVector -> RESHAPE and TILE;
   Permute -> TRANSPOSE.
+- UpSampling3D -> RESIZE_NEAREST_NEIGHBOR twice between RESHAPEs.
 - Conv2DTranspose -> TRANSPOSE_CONV (its output shape computed from the
   batch at run time by SHAPE, STRIDED_SLICE and CONCATENATION; a SLICE
   after it where TFLite's padding rule does not give Keras's alignment);
   Conv1DTranspose the same at height 1.
-- ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap); LeakyReLU ->
+- ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap; with a
+  threshold, GREATER, CAST and MUL, then MINIMUM, ADD, MUL for a cap and a
+  slope); LeakyReLU ->
   LEAKY_RELU; ELU -> ELU (alpha other than 1 written out with MINIMUM, MUL,
   RELU and ADD); Softmax -> SOFTMAX (between TRANSPOSEs for another axis
   than the last); PReLU -> PRELU.
@@ -42,14 +50,17 @@ in float32, with every model input and output:
   L2_NORMALIZATION.
 - Rescaling -> MUL and ADD; Normalization -> SUB and MUL; Resizing and
   CenterCrop -> SLICE and RESIZE_* (PAD or PADV2 first for
-  pad_to_aspect_ratio).
+  pad_to_aspect_ratio); CategoryEncoding -> EQUAL, CAST, REDUCE_MAX or
+  SUM; Discretization -> BUCKETIZE (float kernels only); a Pipeline -> its
+  layers' ops; SpectralNormalization -> its layer's.
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
   are left out, as Dropout is; so are the image augmentation layers but
   RandomCrop, which resizes its central window at inference (SLICE and
   RESIZE_BILINEAR).
-- Embedding, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed: see
-  pynn.lite.sequence (GATHER, UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
+- Embedding, ReversibleEmbedding, SimpleRNN, LSTM, GRU, RNN(cell),
+  Bidirectional, TimeDistributed: see pynn.lite.sequence (GATHER,
+  UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN, GRU
   unrolled into builtin ops).
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
@@ -352,6 +363,94 @@ def _dense(ctx, step, k, xs):
     return _emit_main(ctx, step, k, emit)
 
 
+def _einsum_dense(ctx, step, k, xs):
+    """EinsumDense whose equation contracts axes of the input with axes of
+    the kernel (Dense over several axes, MultiHeadAttention's projections):
+    TRANSPOSE the contracted axes of the input last, RESHAPE them into one,
+    FULLY_CONNECTED by the kernel laid out as (contracted, free), RESHAPE
+    to the free axes, TRANSPOSE to the output's order, the bias folded in
+    or added (ADD), then the activation."""
+    layer, x = step.layer, xs[0]
+    in_shape = ctx.program.shapes[step.ins[0]]
+    out_shape = _out_shape(ctx, step)
+    xl, wl, yl = layer._letters(len(in_shape))
+    contracted = [c for c in wl if c in xl and c not in yl]
+    free_x = [c for c in xl if c in yl]
+    free_w = [c for c in wl if c in yl and c not in xl]
+    if xl[0] != yl[0] or xl[0] in wl or any(c in wl for c in free_x) or \
+            any(c not in wl and c not in yl for c in xl):
+        raise ctx.error(layer, f"the equation {layer.equation!r} does not contract the input "
+                               f"with the kernel as a dense layer does (the batch first in "
+                               f"the input and the output, every other input axis either "
+                               f"contracted with the kernel or kept); it has no TensorFlow "
+                               f"Lite form in pynn.lite")
+    size = {**dict(zip(xl, in_shape)), **dict(zip(yl, out_shape))}
+    w = ctx.value(layer, layer.kernel, "kernel")
+    b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
+    kdim = int(np.prod([size[c] for c in contracted], dtype=np.int64))
+    kernel = np.transpose(w, [wl.index(c) for c in contracted + free_w]).reshape(kdim, -1)
+    x_perm = [xl.index(c) for c in free_x + contracted]
+    middle = [size[c] for c in free_x[1:]]
+    grouped = free_x + free_w                       # the FULLY_CONNECTED's output's order
+    y_perm = [grouped.index(c) for c in yl]
+    # a bias along the trailing free axes of the kernel, in the output's
+    # order, goes into the FULLY_CONNECTED
+    fold = b is not None and y_perm == list(range(len(yl))) and \
+        b.size == int(np.prod([size[c] for c in free_w])) and b.ndim <= len(free_w)
+    act = step.act or layer.activation
+
+    def values(v, upto):
+        """The float value of the step's tensor ``upto`` for its input."""
+        v = np.transpose(np.asarray(v, np.float64), x_perm)
+        v = v.reshape(len(v), -1, kdim) @ kernel
+        if fold:
+            v = v + b.reshape(-1)
+        v = v.reshape([len(v)] + middle + [size[c] for c in free_w])
+        if upto == "fc":
+            return v
+        v = np.transpose(v, y_perm)
+        return v + b if b is not None and not fold else v
+
+    t = x
+    if x_perm != list(range(len(xl))):
+        t = _transpose_op(ctx, layer, t, x_perm, (None,) + tuple(size[c] for c in free_x[1:] +
+                                                                 contracted),
+                          f"{layer.name}/contracted_last")
+    rows = int(np.prod(middle, dtype=np.int64))
+    flat = (None, kdim) if not middle else (None, rows, kdim)
+    if tuple(t.shape[1:]) != flat[1:]:
+        t = ctx.reshape(layer, t, flat, f"{layer.name}/flattened")
+    fc_shape = flat[:-1] + (kernel.shape[1],)
+    grouped_shape = (None,) + tuple(middle) + tuple(size[c] for c in free_w)
+    linear = act in ("linear", None)
+    # (the FULLY_CONNECTED's output is the layer's)
+    last = fc_shape == grouped_shape and y_perm == list(range(len(yl))) and \
+        (b is None or fold) and linear
+    y = ctx.fully_connected(layer, t, kernel, b.reshape(-1) if fold else None, layer.name,
+                            step.name if last else f"{layer.name}/MatMul", fc_shape,
+                            (k, "out") if last else (k, lambda v: values(v, "fc").reshape(
+                                (len(v),) + fc_shape[1:])))
+    if last:
+        return y
+    named = b is None and linear  # (the last RESHAPE or TRANSPOSE is the output)
+    if y_perm != list(range(len(yl))):
+        if fc_shape != grouped_shape:
+            y = ctx.reshape(layer, y, grouped_shape, f"{layer.name}/unflattened")
+        y = _transpose_op(ctx, layer, y, y_perm, out_shape,
+                          step.name if named else f"{layer.name}/output_order")
+    elif fc_shape != grouped_shape or named:
+        y = ctx.reshape(layer, y, out_shape,
+                        step.name if named else f"{layer.name}/unflattened")
+    if b is not None and not fold:
+        bias = ctx.g.constant(f"{layer.name}/bias", b, role="bias")
+        y = ctx.binary(layer, "ADD", y, bias, step.name if linear else f"{layer.name}/BiasAdd",
+                       (k, "out") if linear else (k, lambda v: values(v, "out")))
+    if linear:
+        return y
+    owner = step.nodes[-1].operation if step.act else layer
+    return ctx.activation(owner, y, act, k, name=step.name)
+
+
 def _conv_options(layer, act, strides, dilation, padding, depth_multiplier=None):
     opts = {"Padding": padding_code(padding), "StrideW": int(strides[1]),
             "StrideH": int(strides[0]), "FusedActivationFunction": fused_activation_code(act),
@@ -380,6 +479,34 @@ def _conv2d(ctx, step, k, xs):
         g.add("CONV_2D", [x, filt, bias], [y],
               ("Conv2DOptions", _conv_options(layer, act, layer.strides, layer.dilation_rate,
                                               layer.padding)), layer.name)
+        return y
+
+    return _emit_main(ctx, step, k, emit)
+
+
+def _conv3d(ctx, step, k, xs):
+    """Conv3D -> CONV_3D (its filter is Keras's (kd, kh, kw, in, out);
+    float kernels only in TFLite)."""
+    layer, x = step.layer, xs[0]
+    if getattr(layer, "groups", 1) != 1:
+        raise ctx.error(layer, f"grouped convolution (groups={layer.groups}) is not exported")
+    w = ctx.value(layer, layer.kernel, "kernel")
+    b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else None
+
+    def emit(act, bn, stat, name):
+        bn_ss = _bn_scale_shift(ctx, bn) if bn is not None else None
+        kw, kb = _fold(w, b, bn_ss)
+        g = ctx.g
+        inputs = [x, g.constant(f"{layer.name}/kernel", kw, role="weight")]
+        if kb is not None:
+            inputs.append(g.constant(f"{layer.name}/bias", kb, role="bias"))
+        y = ctx.out_tensor(layer, name, _out_shape(ctx, step), stat)
+        (sd, sh, sw), (dd, dh, dw) = layer.strides, layer.dilation_rate
+        g.add("CONV_3D", inputs, [y], ("Conv3DOptions", {
+            "Padding": padding_code(layer.padding), "StrideD": int(sd), "StrideH": int(sh),
+            "StrideW": int(sw), "FusedActivationFunction": fused_activation_code(act),
+            "DilationDFactor": int(dd), "DilationHFactor": int(dh),
+            "DilationWFactor": int(dw)}), layer.name)
         return y
 
     return _emit_main(ctx, step, k, emit)
@@ -557,6 +684,34 @@ def _pool2d(code):
     return handler
 
 
+def _pool3d(code):
+    """3-D pooling as two 2-D ones (a box's max, or its mean over the
+    positions inside the input, is that over depth of that over height and
+    width): the depths RESHAPEd into the batch for the height and width,
+    then height and width as one axis for the depth."""
+    def handler(ctx, step, k, xs):
+        layer, x = step.layer, xs[0]
+        if getattr(layer, "data_format", "channels_last") == "channels_first":
+            raise ctx.error(layer, "channels_first 3-D pooling is not exported")
+        _, d, h, w, ch = x.shape
+        _, od, oh, ow, _ = _out_shape(ctx, step)
+        (kd, kh, kw), (sd, sh, sw) = layer.pool_size, layer.strides
+
+        def pool(t, shape, fh, fw, st_h, st_w, name):
+            y = ctx.out_tensor(layer, name, shape, None)
+            ctx.g.add(code, [t], [y], ("Pool2DOptions", {
+                "Padding": padding_code(layer.padding), "StrideW": int(st_w),
+                "StrideH": int(st_h), "FilterWidth": int(fw), "FilterHeight": int(fh)}),
+                layer.name)
+            return y
+        planes = ctx.reshape(layer, x, (None, h, w, ch), f"{layer.name}/planes")
+        planes = pool(planes, (None, oh, ow, ch), kh, kw, sh, sw, f"{layer.name}/height_width")
+        depth = ctx.reshape(layer, planes, (None, d, oh * ow, ch), f"{layer.name}/depth_rows")
+        depth = pool(depth, (None, od, oh * ow, ch), kd, 1, sd, 1, f"{layer.name}/depth")
+        return ctx.reshape(layer, depth, _out_shape(ctx, step), step.name)
+    return handler
+
+
 def _pool1d(code):
     def handler(ctx, step, k, xs):
         layer, x = step.layer, xs[0]
@@ -585,6 +740,77 @@ def _global_pool(code, axes):
                   ("ReducerOptions", {"KeepDims": keep}), layer.name)
         return y
     return handler
+
+
+def _adaptive_windows(length, n):
+    """Window i of an axis of ``length`` pooled into ``n``: [floor(i * length
+    / n), ceil((i + 1) * length / n)), as Keras 3 and pynn divide it."""
+    i = np.arange(n)
+    return i * length // n, -(-(i + 1) * length // n)
+
+
+def _adaptive_values(v, axes, sizes, kind):
+    """The adaptive pooling of ``v`` over ``axes`` into ``sizes`` in NumPy
+    (calibration of the exported ops' tensors)."""
+    v = np.asarray(v, np.float64)
+    reduce = np.max if kind == "max" else np.mean
+    for axis, n in zip(axes, sizes):
+        starts, ends = _adaptive_windows(v.shape[axis], n)
+        v = np.concatenate([reduce(np.take(v, np.arange(a, b), axis=axis), axis=axis,
+                                   keepdims=True) for a, b in zip(starts, ends)], axis=axis)
+    return v
+
+
+def _adaptive_pool(ctx, step, k, xs):
+    """Adaptive pooling, one spatial axis at a time: the average as a
+    FULLY_CONNECTED by the windows' averaging matrix over that axis (moved
+    last by TRANSPOSEs where it is not); the max as REDUCE_MAX of each
+    window's SLICE, CONCATENATION of them."""
+    layer, y = step.layer, xs[0]
+    shape = list(ctx.program.shapes[step.ins[0]])
+    first = 2 if layer.data_format == "channels_first" else 1
+    axes = list(range(first, first + layer.rank))
+    rank = len(shape)
+    g = ctx.g
+    for j, (axis, n) in enumerate(zip(axes, layer.output_size)):
+        length = shape[axis]
+        if n == length:
+            continue
+        starts, ends = _adaptive_windows(length, n)
+        shape[axis] = n
+        name = f"{layer.name}/axis_{axis}"
+
+        def stat(v, done=j + 1):
+            return _adaptive_values(v, axes[:done], layer.output_size[:done], layer.kind)
+        if layer.kind == "max":
+            pieces = []
+            for i, (a, b) in enumerate(zip(starts, ends)):
+                size = (None,) + tuple(b - a if d == axis else shape[d] for d in range(1, rank))
+                begin = [int(a) if d == axis else 0 for d in range(1, rank)]
+                window = _slice_op(ctx, layer, y, begin, size, f"{name}/window_{i}")
+                m = ctx.out_tensor(layer, f"{name}/max_{i}",
+                                   size[:axis] + (1,) + size[axis + 1:], None)
+                g.add("REDUCE_MAX", [window, ctx.int32(f"{name}/axis", [axis])], [m],
+                      ("ReducerOptions", {"KeepDims": True}), layer.name)
+                pieces.append(m)
+            y = ctx.out_tensor(layer, name, tuple(shape), (k, stat))
+            g.add("CONCATENATION", pieces, [y], ("ConcatenationOptions", {
+                "Axis": axis, "FusedActivationFunction": 0}), layer.name)
+            continue
+        averaging = np.zeros((n, length), np.float32)
+        for i, (a, b) in enumerate(zip(starts, ends)):
+            averaging[i, a:b] = 1.0 / (b - a)
+        perm = [d for d in range(rank) if d != axis] + [axis]
+        moved = tuple(shape[d] for d in perm[:-1])
+        if axis != rank - 1:
+            y = _transpose_op(ctx, layer, y, perm, moved + (length,), f"{name}/last")
+        y = ctx.fully_connected(layer, y, averaging.T, None, name, f"{name}/mean",
+                                moved + (n,), (k, lambda v, f=stat, p=perm:
+                                               np.transpose(f(v), p)))
+        if axis != rank - 1:
+            y = _transpose_op(ctx, layer, y, list(np.argsort(perm)), tuple(shape),
+                              f"{name}/back")
+    return ctx.reshape(layer, y, _out_shape(ctx, step), step.name, (k, "out"))
 
 
 # Full integer: the masked mean's weights are SOFTMAX((mask - 1) * this),
@@ -723,7 +949,7 @@ _TENSOR_ARGUMENT_OPS = {"clip": ("x_min", "x_max"), "cumsum": ("axis", "dtype"),
                         "cast": ("dtype",)}
 # Reductions over axes other than the batch's, and the shape operations.
 _TENSOR_REDUCTIONS = {"mean": "MEAN", "sum": "SUM", "max": "REDUCE_MAX", "min": "REDUCE_MIN"}
-_TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims")
+_TENSOR_SHAPE_OPS = ("reshape", "transpose", "expand_dims", "swapaxes", "moveaxis")
 # Comparisons, giving bool tensors (a padding mask: ops.not_equal(ids, 0)).
 _TENSOR_COMPARISONS = {"equal": "EQUAL", "not_equal": "NOT_EQUAL", "greater": "GREATER",
                        "greater_equal": "GREATER_EQUAL", "less": "LESS",
@@ -731,6 +957,7 @@ _TENSOR_COMPARISONS = {"equal": "EQUAL", "not_equal": "NOT_EQUAL", "greater": "G
 # The keyword arguments each operation may be recorded with.
 _TENSOR_KWARGS = {**{op: ("axis", "keepdims") for op in _TENSOR_REDUCTIONS},
                   "reshape": ("newshape",), "transpose": ("axes",), "expand_dims": ("axis",),
+                  "swapaxes": ("axis1", "axis2"), "moveaxis": ("source", "destination"),
                   **_TENSOR_ARGUMENT_OPS}
 
 
@@ -835,8 +1062,8 @@ def _tensor_comparison(ctx, step, xs, shape):
 def _tensor_shape_operation(ctx, step, k, xs, shape):
     """ops.mean/sum/max/min over axes other than the batch's (MEAN, SUM,
     REDUCE_MAX, REDUCE_MIN), ops.reshape and ops.expand_dims (RESHAPE),
-    and ops.transpose with
-    the batch axis first (TRANSPOSE)."""
+    and ops.transpose, ops.swapaxes and ops.moveaxis keeping the batch axis
+    first (TRANSPOSE)."""
     layer, op = step.layer, step.layer.op
     names = ("x",) + _TENSOR_KWARGS[op]
     if len(layer.args) > len(names) or layer.args[:1] != [{"__tensor__": 0}]:
@@ -849,10 +1076,25 @@ def _tensor_shape_operation(ctx, step, k, xs, shape):
                                "in pynn.lite")
     if op in ("reshape", "expand_dims"):
         return ctx.reshape(layer, xs[0], shape, step.name)
-    if op == "transpose":
+    if op in ("transpose", "swapaxes", "moveaxis"):
         axes = given.get("axes")
         perm = list(range(rank))[::-1] if axes is None else \
             [int(a) % rank for a in (axes if isinstance(axes, (list, tuple)) else [axes])]
+        if op == "swapaxes":
+            a, b = int(given["axis1"]) % rank, int(given["axis2"]) % rank
+            perm = list(range(rank))
+            perm[a], perm[b] = b, a
+            axes = (given["axis1"], given["axis2"])
+        elif op == "moveaxis":
+            # (NumPy's rule: the other axes keep their order, the moved ones
+            # are put in at their destinations)
+            src, dst = given["source"], given["destination"]
+            src = [int(a) % rank for a in (src if isinstance(src, (list, tuple)) else [src])]
+            dst = [int(a) % rank for a in (dst if isinstance(dst, (list, tuple)) else [dst])]
+            perm = [a for a in range(rank) if a not in src]
+            for d, a in sorted(zip(dst, src)):
+                perm.insert(d, a)
+            axes = (given["source"], given["destination"])
         if perm[0] != 0:
             raise ctx.error(layer, f"a transpose that moves the batch axis (axes {axes}) has no "
                                    f"TensorFlow Lite form in pynn.lite")
@@ -1454,6 +1696,24 @@ def _upsampling1d(ctx, step, k, xs):
     return ctx.reshape(layer, r, (None, out_steps, ch), step.name)
 
 
+def _upsampling3d(ctx, step, k, xs):
+    """Nearest up-sampling of depth, height and width by two
+    RESIZE_NEAREST_NEIGHBOR between RESHAPEs: depth as the rows of
+    (depth, height * width) images, then height and width of
+    (depth * height, width) ones (each row copied whole keeps the depth
+    and height order)."""
+    layer, x = step.layer, xs[0]
+    _, d, h, w, ch = x.shape
+    a, b, c = (int(v) for v in layer.size)
+    rows = ctx.reshape(layer, x, (None, d, h * w, ch), f"{layer.name}/depth_rows")
+    deep = _resize_op(ctx, layer, rows, (None, d * a, h * w, ch), "nearest",
+                      f"{layer.name}/depth")
+    planes = ctx.reshape(layer, deep, (None, d * a * h, w, ch), f"{layer.name}/height_rows")
+    wide = _resize_op(ctx, layer, planes, (None, d * a * h * b, w * c, ch), "nearest",
+                      f"{layer.name}/height_width")
+    return ctx.reshape(layer, wide, _out_shape(ctx, step), step.name)
+
+
 def _repeat_vector(ctx, step, k, xs):
     """RESHAPE to (batch, 1, features), then TILE along the new axis."""
     layer, x = step.layer, xs[0]
@@ -1592,8 +1852,7 @@ def _conv_transpose_fn(layer, full):
 def _relu_layer(ctx, step, k, xs):
     layer, x = step.layer, xs[0]
     if layer.threshold != 0.0:
-        raise ctx.error(layer, f"threshold={layer.threshold} has no TensorFlow Lite form in "
-                               f"pynn.lite")
+        return _thresholded_relu(ctx, step, k, x)
     form, _ = ops.relu_form(layer.negative_slope, layer.max_value, 0.0)
     shape = _out_shape(ctx, step)
     if form in ("relu", "relu6"):
@@ -1613,6 +1872,41 @@ def _relu_layer(ctx, step, k, xs):
         ctx.g.add("MINIMUM", [y, cap], [out], None, layer.name)
         y = out
     return y
+
+
+def _thresholded_relu(ctx, step, k, x):
+    """ReLU(threshold=t): x where x > t (MINIMUM with max_value), plus
+    negative_slope * MINIMUM(x - t, 0): GREATER, CAST, MUL, and ADD, MUL
+    and ADD for a slope."""
+    layer, g = step.layer, ctx.g
+    t, slope = float(layer.threshold), float(layer.negative_slope)
+    cap = np.inf if layer.max_value is None else float(layer.max_value)
+    name = f"{layer.name}/relu"
+    above = g.activation(f"{name}/above_threshold", (None,) + x.shape[1:], dtype=np.bool_)
+    g.add("GREATER", [x, g.constant(f"{name}/threshold", np.array([t], np.float32))], [above],
+          None, layer.name)
+    from .sequence import _float_mask
+    keep = _float_mask(ctx, layer, above, f"{name}/kept")
+
+    def kept(v):
+        v = np.asarray(v)
+        return np.where(v > t, v, 0.0)
+    last = slope == 0.0 and cap == np.inf
+    y = ctx.binary(layer, "MUL", x, keep, step.name if last else f"{name}/kept_values",
+                   (k, "out") if last else (k, kept))
+    if cap != np.inf:
+        last = slope == 0.0
+        y = ctx.with_constant(layer, "MINIMUM", y, cap, step.name if last else f"{name}/capped",
+                              (k, "out") if last else (k, lambda v: np.minimum(kept(v), cap)))
+    if slope == 0.0:
+        return y
+    below = ctx.with_constant(layer, "ADD", x, -t, f"{name}/shifted",
+                              (k, lambda v: np.asarray(v) - t))
+    below = ctx.with_constant(layer, "MINIMUM", below, 0.0, f"{name}/below",
+                              (k, lambda v: np.minimum(np.asarray(v) - t, 0.0)))
+    below = ctx.with_constant(layer, "MUL", below, slope, f"{name}/sloped",
+                              (k, lambda v: slope * np.minimum(np.asarray(v) - t, 0.0)))
+    return ctx.binary(layer, "ADD", y, below, step.name, (k, "out"))
 
 
 def _leaky_fn(slope):
@@ -1898,6 +2192,177 @@ def _center_crop(ctx, step, k, xs):
     return _resize_op(ctx, layer, x, shape, "bilinear", step.name)
 
 
+def _int_ids(ctx, layer, x):
+    """Token ids as int32: CAST from float32 or int64."""
+    if x.dtype == np.int32:
+        return x
+    from .sequence import _op
+    from .writer import _tflite
+    tfl = _tflite()[1]
+    return _op(ctx, layer, "CAST", [x], (None,) + x.shape[1:], f"{layer.name}/ids",
+               ("CastOptions", {"InDataType": getattr(tfl.TensorType, _TYPE_NAMES[x.dtype]),
+                                "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
+
+
+_TYPE_NAMES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.int64): "INT64",
+               np.dtype(np.int32): "INT32"}
+
+
+def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k):
+    """CategoryEncoding of int32 ``ids`` into ``shape``: EQUAL to each
+    token (the ids with a last axis of 1 against 0..num_tokens-1), CAST to
+    0/1, then REDUCE_MAX (multi_hot) or SUM (count) over the ids of a
+    row; one_hot keeps them."""
+    from .sequence import _float_mask
+    g = ctx.g
+    rank, out_rank = len(ids.shape), len(shape)
+    if mode not in ("one_hot", "multi_hot", "count"):
+        raise ctx.error(layer, f"output_mode={mode!r} has no TensorFlow Lite form in "
+                               f"pynn.lite (one_hot, multi_hot and count export)")
+    grouped = mode != "one_hot" or out_rank == rank + 1
+    if grouped and rank == 1:
+        ids = ctx.reshape(layer, ids, (None, 1), f"{name}/ids_column")
+    if grouped:
+        ids = ctx.reshape(layer, ids, (None,) + tuple(ids.shape[1:]) + (1,), f"{name}/ids_last")
+    elif ids.shape[-1] != 1:
+        raise ctx.error(layer, f"one_hot of ids of shape {_fmt((None,) + ids.shape[1:])} into "
+                               f"{_fmt(shape)} has no TensorFlow Lite form in pynn.lite")
+    hit = g.activation(f"{name}/hit", (None,) + ids.shape[1:-1] + (num_tokens,),
+                       dtype=np.bool_)
+    g.add("EQUAL", [ids, ctx.int32(f"{name}/tokens", np.arange(num_tokens))], [hit], None,
+          layer.name)
+    hot = _float_mask(ctx, layer, hit, name if mode == "one_hot" and not grouped or
+                      out_rank == rank + 1 else f"{name}/one_hot")
+    if mode == "one_hot":
+        return hot
+    code = "REDUCE_MAX" if mode == "multi_hot" else "SUM"
+    y = ctx.out_tensor(layer, name, shape, (k, "out"))
+    g.add(code, [hot, ctx.int32(f"{name}/ids_axis", [len(hot.shape) - 2])], [y],
+          ("ReducerOptions", {"KeepDims": False}), layer.name)
+    return y
+
+
+def _category_encoding(ctx, step, k, xs):
+    layer = step.layer
+    if len(xs) > 1:
+        raise ctx.error(layer, "count_weights have no TensorFlow Lite form in pynn.lite")
+    ids = _int_ids(ctx, layer, xs[0])
+    return _encode_ids(ctx, layer, ids, layer.num_tokens, layer.output_mode,
+                       _out_shape(ctx, step), step.name, k)
+
+
+def _discretization(ctx, step, k, xs):
+    """Discretization -> BUCKETIZE (the bucket of x: the boundaries at or
+    below it), CAST to int64 for output_mode='int', else the buckets'
+    CategoryEncoding.  Float kernels only in TFLite."""
+    layer, x = step.layer, xs[0]
+    bounds = getattr(layer, "bin_boundaries", None)
+    if bounds is None:
+        raise ctx.error(layer, "it has no bin_boundaries (adapt() it first)")
+    from .sequence import _op
+    from .writer import _tflite
+    tfl = _tflite()[1]
+    shape = _out_shape(ctx, step)
+    mode = layer.output_mode
+    buckets = _op(ctx, layer, "BUCKETIZE", [x], (None,) + x.shape[1:], f"{layer.name}/buckets",
+                  ("BucketizeOptions", {"Boundaries": [float(b) for b in bounds]}),
+                  dtype=np.int32)
+    if mode != "int":
+        return _encode_ids(ctx, layer, buckets, len(bounds) + 1, mode, shape, step.name, k)
+    out_type = np.dtype(step.nodes[-1].output_tensors[0].dtype)
+    if out_type == np.int32:
+        return buckets
+    return _op(ctx, layer, "CAST", [buckets], shape, step.name,
+               ("CastOptions", {"InDataType": tfl.TensorType.INT32,
+                                "OutDataType": getattr(tfl.TensorType, _TYPE_NAMES[out_type])}),
+               dtype=out_type)
+
+
+def _restat(ops, k, inner, before, after=None):
+    """Calibration of the ops a layer ``inner`` wrapped in step ``k`` wrote
+    (TimeDistributed's, SpectralNormalization's, a Pipeline's layers):
+    their statistics, which the handler took from the step's input as if
+    it were the inner layer's, are computed from ``before(x)`` of it; the
+    inner layer's output ('out') is ``after(x)`` where it is not the
+    step's."""
+    from ..models.node import CallContext
+
+    def pre(v):
+        return inner.infer(CallContext(), np.ascontiguousarray(before(v), np.float32),
+                           fold=None, activation="linear")
+    for op in ops:
+        for t in op.outputs:
+            if t.stat is None or t.stat[0] != k:
+                continue
+            what = t.stat[1]
+            if what == "out":
+                if after is not None:
+                    t.stat = (k, after)
+            elif what == "pre":
+                t.stat = (k, pre)
+            elif isinstance(what, tuple) and what[0] == "pre":
+                t.stat = (k, lambda v, f=what[1]: f(pre(v)))
+            elif callable(what):
+                t.stat = (k, lambda v, f=what: f(before(v)))
+
+
+def _wrapped_step(ctx, step, k, inner, x, in_shape, out_shape, name):
+    """The ops of ``inner`` (a layer wrapped in step ``k``) on ``x``, by
+    its own handler, its input and output shapes given as slots of the
+    program while it writes them."""
+    from types import SimpleNamespace
+    kind = _layer_kind(inner)
+    if kind is None or _HANDLERS.get(kind) is None or kind in _SEQUENCE_HANDLERS or \
+            kind == "MultiHeadAttention":
+        raise ctx.error(step.layer, f"{type(step.layer).__name__}({type(inner).__name__}) is "
+                                    f"not exported: pynn.lite writes it over layers with a "
+                                    f"TensorFlow Lite form of their own that are not "
+                                    f"recurrent, embedding or attention layers")
+    shapes = ctx.program.shapes
+    at = len(shapes)
+    shapes.extend([tuple(in_shape), tuple(out_shape)])
+    try:
+        proxy = SimpleNamespace(layer=inner, ins=[at], outs=[at + 1], act=None, fold=None,
+                                nodes=step.nodes, node=step.node, mask_ins=[], name=name)
+        return _HANDLERS[kind](ctx, proxy, k, [x])
+    finally:
+        del shapes[at:]
+
+
+def _spectral_normalization(ctx, step, k, xs):
+    """SpectralNormalization: at inference the layer it wraps, with the
+    kernel as it stands (normalized by the last training call)."""
+    shapes = ctx.program.shapes
+    start = len(ctx.g.ops)
+    y = _wrapped_step(ctx, step, k, step.layer.layer, xs[0], shapes[step.ins[0]],
+                      shapes[step.outs[0]], step.name)
+    _restat(ctx.g.ops[start:], k, step.layer.layer, lambda v: v)
+    return y
+
+
+def _pipeline(ctx, step, k, xs):
+    """Pipeline: its layers in turn (those that are the identity at
+    inference left out)."""
+    import functools
+    layer, y = step.layer, xs[0]
+    subs = [s for s in layer.layers if not s.inference_identity]
+    shape = ctx.program.shapes[step.ins[0]]
+
+    def upto(j):
+        return lambda v: functools.reduce(
+            lambda a, s: np.asarray(s(np.asarray(a, np.float32), training=False)), subs[:j], v)
+    for j, sub in enumerate(subs):
+        last = j == len(subs) - 1
+        out_shape = ctx.program.shapes[step.outs[0]] if last else \
+            (None,) + tuple(sub.compute_output_shape(tuple(shape))[1:])
+        start = len(ctx.g.ops)
+        y = _wrapped_step(ctx, step, k, sub, y, shape, out_shape,
+                          step.name if last else f"{layer.name}/{sub.name}")
+        _restat(ctx.g.ops[start:], k, sub, upto(j), None if last else upto(j + 1))
+        shape = out_shape
+    return y
+
+
 def _random_crop(ctx, step, k, xs):
     """RandomCrop at inference: the central window of the target's aspect
     ratio, resized (bilinear)."""
@@ -1913,8 +2378,10 @@ from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the he
 _HANDLERS = {
     **_SEQUENCE_HANDLERS,
     "Dense": _dense,
+    "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _multi_head_attention,
     "Conv2D": _conv2d,
+    "Conv3D": _conv3d,
     "DepthwiseConv2D": _depthwise2d,
     "SeparableConv2D": _separable2d,
     "DepthwiseConv1D": _depthwise2d,
@@ -1923,11 +2390,17 @@ _HANDLERS = {
     "MaxPooling2D": _pool2d("MAX_POOL_2D"),
     "AveragePooling2D": _pool2d("AVERAGE_POOL_2D"),
     "MaxPooling1D": _pool1d("MAX_POOL_2D"),
+    "MaxPooling3D": _pool3d("MAX_POOL_2D"),
+    "AveragePooling3D": _pool3d("AVERAGE_POOL_2D"),
     "AveragePooling1D": _pool1d("AVERAGE_POOL_2D"),
     "GlobalAveragePooling2D": _global_pool("MEAN", [1, 2]),
     "GlobalMaxPooling2D": _global_pool("REDUCE_MAX", [1, 2]),
     "GlobalAveragePooling1D": _global_pool("MEAN", [1]),
     "GlobalMaxPooling1D": _global_pool("REDUCE_MAX", [1]),
+    "GlobalAveragePooling3D": _global_pool("MEAN", [1, 2, 3]),
+    **{f"Adaptive{kind}Pooling{d}D": _adaptive_pool for kind in ("Average", "Max")
+       for d in (1, 2, 3)},
+    "GlobalMaxPooling3D": _global_pool("REDUCE_MAX", [1, 2, 3]),
     "Flatten": _reshape,
     "Reshape": _reshape,
     "Activation": _activation,
@@ -1949,6 +2422,7 @@ _HANDLERS = {
     "Cropping3D": _cropping,
     "UpSampling1D": _upsampling1d,
     "UpSampling2D": _upsampling2d,
+    "UpSampling3D": _upsampling3d,
     "RepeatVector": _repeat_vector,
     "Permute": _permute,
     "Conv2DTranspose": _conv_transpose,
@@ -1966,6 +2440,10 @@ _HANDLERS = {
     "Resizing": _resizing,
     "CenterCrop": _center_crop,
     "RandomCrop": _random_crop,
+    "CategoryEncoding": _category_encoding,
+    "SpectralNormalization": _spectral_normalization,
+    "Pipeline": _pipeline,
+    "Discretization": _discretization,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,
     "SpatialDropout1D": None,
@@ -2014,9 +2492,9 @@ def _check_exportable(program):
 
 # Layers whose values depend on the mask their input carries (the others
 # pass it on untouched), and those of them the exporter writes with it.
-_MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional", "GlobalAveragePooling1D",
+_MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D",
                          "MultiHeadAttention", "Softmax"})
-_MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "Bidirectional",
+_MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
                               "GlobalAveragePooling1D", "MultiHeadAttention"})
 _UNKNOWN_MASK = object()
 # (a handler's word that an output carries no mask, whatever pynn's graph

@@ -28,7 +28,11 @@ full integer
     boolean masks stay as they are, and a mask CAST to numbers is int8 0
     and 1 at scale 1.  Recurrent layers are unrolled (the graph is built
     with ``int8=True``), each step's tensors calibrated on their own;
-    an attention mask's fill is set below the scores' calibrated range.
+    an attention mask's fill (and a constant fill of 1e9 subtracted in a
+    traced call) is set below the scores' calibrated range.  A TANH whose
+    calibrated input stays within +-0.5 becomes its series in MUL and ADD
+    (its int8 output step of 1/128 is too coarse for small values), and
+    SQUARE becomes MUL (no int8 kernel).
     The model's input and output are float32 with QUANTIZE and DEQUANTIZE
     ops at the ends, or int8 / uint8 when asked.
 """
@@ -62,7 +66,7 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
             "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
-            "EQUAL", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
+            "EQUAL", "GREATER", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -366,6 +370,10 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                                data=np.array([-1.0], np.float32), role="param")
             op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
+        elif op.code == "SQUARE":
+            # (SQUARE has no int8 kernel; MUL of the input by itself has)
+            op.code, op.inputs = "MUL", [op.inputs[0], op.inputs[0]]
+            op.options = ("MulOptions", {"FusedActivationFunction": 0})
         floats = [t for t in op.inputs + op.outputs if t is not None and
                   t.dtype == np.float32 and id(t) not in ids]
         if op.code not in INT8_OPS and floats and not _mask_cast(op):
@@ -373,13 +381,15 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
                          f"model cannot be fully integer"
                          + (" with supported_ops=[TFLITE_BUILTINS_INT8]" if int8_only else ""))
     _known_ranges(graph, ranges)
+    _constant_fills(graph, ranges)
+    _small_tanh(graph, ranges)
     # In execution order, so that each op sees its input's parameters.
     for t in graph.inputs:
         if t.dtype == np.float32 and id(t) not in ids:  # (token ids stay as they are)
             _set_from_range(t, ranges, f"the model input {t.name!r}")
     for op in list(graph.ops):
         out = op.outputs[0]
-        if op.code in ("NOT_EQUAL", "EQUAL"):
+        if op.code in ("NOT_EQUAL", "EQUAL", "GREATER"):
             # (a mask's comparison with a constant, in the other input's
             # parameters)
             for i, c in enumerate(op.inputs):
@@ -482,6 +492,91 @@ def _known_ranges(graph, ranges):
         else:
             ranges[id(t)] = {"bias": (-fill, 0.0), "kept": (lo, hi),
                              "masked": (-fill, hi)}[what]
+
+
+# A constant added or subtracted with magnitude at least this is a mask's
+# fill (Keras's attention layers subtract 1e9 from masked scores).
+FILL_MAGNITUDE = 1e8
+
+
+def _constant_fills(graph, ranges):
+    """ADD / SUB of a constant holding a mask's fill (1e9 where a step is
+    masked, 0 elsewhere, as a traced ``scores - 1e9 * masked`` writes it):
+    the fill becomes MASK_MARGIN more than the other operand's calibrated
+    span, and the output's range goes down to that, so that a masked value
+    still lies MASK_MARGIN below every kept one while the int8 scale
+    resolves the kept values (at 1e9 every score would round to one
+    step)."""
+    from .converter import MASK_MARGIN
+    for op in graph.ops:
+        if op.code not in ("ADD", "SUB") or len(op.inputs) != 2:
+            continue
+        for i, c in enumerate(op.inputs):
+            x = op.inputs[1 - i]
+            if c is None or not c.is_constant or c.dtype != np.float32 or x.is_constant or \
+                    np.abs(c.data).max(initial=0) < FILL_MAGNITUDE or id(x) not in ranges:
+                continue
+            lo, hi = ranges[id(x)]
+            fill = MASK_MARGIN + (max(hi, 0.0) - min(lo, 0.0))
+            big = np.abs(c.data) >= FILL_MAGNITUDE
+            op.inputs[i] = Tensor(c.name, c.shape, np.float32, role=c.role,
+                                  data=np.where(big, np.sign(c.data) * fill, c.data)
+                                  .astype(np.float32))
+            sign = -1.0 if op.code == "SUB" and i == 1 else 1.0
+            shift = sign * op.inputs[i].data
+            ranges[id(op.outputs[0])] = (lo + min(float(shift.min()), 0.0),
+                                         hi + max(float(shift.max()), 0.0))
+
+
+# The widest calibrated input range (largest magnitude) of a TANH written
+# as a polynomial in full integer models (see _small_tanh): there the
+# series' error, 17 x**7 / 315 < 4e-4, is under a tenth of the int8 TANH's
+# step.
+SMALL_TANH = 0.5
+
+
+def _small_tanh(graph, ranges):
+    """TANH ops whose calibrated inputs stay within +-SMALL_TANH, written as
+    x + x * s * (2/15 * s - 1/3), s = x * x (tanh's series to x**5) in
+    MUL and ADD ops with calibrated scales of their own.  The int8 TANH
+    kernel's output scale is fixed at 1/128: a recurrent state or a tanh
+    output that stays under 0.1 would keep a dozen int8 steps and lose
+    10 % and more; the polynomial's output spans its own range."""
+    from .graph import Op
+    for op in list(graph.ops):
+        if op.code != "TANH" or id(op.inputs[0]) not in ranges:
+            continue
+        x, y = op.inputs[0], op.outputs[0]
+        lo, hi = ranges[id(x)]
+        if max(abs(lo), abs(hi)) > SMALL_TANH:
+            continue
+        grid = np.linspace(lo, hi, 4097)
+
+        def tensor(label, v):
+            t = Tensor(f"{y.name}/{label}", y.shape, np.float32, dynamic_batch=y.dynamic_batch)
+            ranges[id(t)] = (float(v.min()), float(v.max()))
+            return t
+
+        def const(label, c):
+            return Tensor(f"{y.name}/{label}", (1,), data=np.array([c], np.float32),
+                          role="param")
+        sq = grid * grid
+        s = tensor("square", sq)
+        a = tensor("scaled", sq * (2 / 15))
+        b = tensor("shifted", sq * (2 / 15) - 1 / 3)
+        d = tensor("series", sq * (sq * (2 / 15) - 1 / 3))
+        f = tensor("correction", grid * sq * (sq * (2 / 15) - 1 / 3))
+        mul, add = ("MulOptions", {"FusedActivationFunction": 0}), \
+            ("AddOptions", {"FusedActivationFunction": 0})
+        chain = [Op("MUL", [x, x], [s], mul, op.layer),
+                 Op("MUL", [s, const("two_fifteenths", 2 / 15)], [a], mul, op.layer),
+                 Op("ADD", [a, const("minus_third", -1 / 3)], [b], add, op.layer),
+                 Op("MUL", [s, b], [d], mul, op.layer),
+                 Op("MUL", [x, d], [f], mul, op.layer),
+                 Op("ADD", [x, f], [y], add, op.layer)]
+        at = graph.ops.index(op)
+        graph.ops[at:at + 1] = chain
+        ranges[id(y)] = (float(np.tanh(lo)), float(np.tanh(hi)))
 
 
 def _int8_constant(c, quant):

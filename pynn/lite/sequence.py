@@ -1,6 +1,8 @@
 """Sequence layers to TFLite builtin operators.
 
-- Embedding -> GATHER (after a CAST when the ids arrive as float32).
+- Embedding -> GATHER (after a CAST when the ids arrive as float32);
+  ReversibleEmbedding the same, and FULLY_CONNECTED by its table (MUL,
+  TANH, MUL for a soft cap) when called with ``reverse=True``.
 - LSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM and SimpleRNN ->
   UNIDIRECTIONAL_SEQUENCE_RNN (weights split per gate and transposed to
   [units, in]), with STRIDED_SLICE taking the last step when the layer
@@ -16,12 +18,18 @@
   take no int8 activations): unrolled over the known number of steps,
   one FULLY_CONNECTED for the input projection of all steps, UNPACK, then
   per step a FULLY_CONNECTED of the state, SPLIT into gates, LOGISTIC,
-  TANH, MUL, ADD and SUB, and PACK of the outputs.  Full integer
+  TANH, MUL, ADD and SUB, and PACK of the outputs (for full integer, one
+  FULLY_CONNECTED per gate in place of each, so that every gate's values
+  get an int8 scale of their own).  Full integer
   calibrates these ops' tensors by running them on NumPy
   (graph.evaluate) from the layer's calibration inputs.
+- RNN(cell) over SimpleRNNCell, LSTMCell, GRUCell: as the layer of that
+  cell; over StackedRNNCells of them: those layers in turn, each
+  returning its whole sequence to the next.
 - Bidirectional -> both directions (the backward one between REVERSE_V2
   ops) and CONCATENATION, ADD, MUL or ADD and MUL by 0.5.
-- TimeDistributed(Dense) -> FULLY_CONNECTED over the last axis.
+- TimeDistributed(Dense) -> FULLY_CONNECTED over the last axis; over other
+  layers, their ops between RESHAPEs of the steps into the batch and back.
 
 - Masks: Embedding(mask_zero=True) -> NOT_EQUAL of the ids and 0, CAST
   to a float32 0/1 mask (a mask given to the call as a graph tensor, the
@@ -112,6 +120,31 @@ def embedding(ctx, step, k, xs):
                       (None,) + ids.shape[1:], f"{layer.name}/mask_bool", dtype=np.bool_)
         ctx.out_masks = [_float_mask(ctx, layer, present, f"{layer.name}/mask")]
     return y
+
+
+def reversible_embedding(ctx, step, k, xs):
+    """ReversibleEmbedding: GATHER as Embedding; called with
+    ``reverse=True``, FULLY_CONNECTED by the embeddings (tied: the table
+    is the [vocabulary, features] weight as it stands) or by
+    reverse_embeddings, then MUL, TANH, MUL for ``logit_soft_cap``."""
+    layer = step.layer
+    if not step.nodes[0].call_args.get("reverse"):
+        return embedding(ctx, step, k, xs)
+    kernel = ctx.value(layer, layer.embeddings, "embeddings").T if layer.tie_weights else \
+        ctx.value(layer, layer.reverse_embeddings, "reverse_embeddings")
+    shape = ctx.program.shapes[step.outs[0]]
+    cap = layer.logit_soft_cap
+    logits = ctx.fully_connected(layer, xs[0], kernel, None, layer.name,
+                                 step.name if cap is None else f"{layer.name}/logits", shape,
+                                 (k, "out") if cap is None else
+                                 (k, lambda v: np.asarray(v, np.float64) @ kernel))
+    if cap is None:
+        return logits
+    scaled = ctx.with_constant(layer, "MUL", logits, 1.0 / cap, f"{layer.name}/scaled",
+                               (k, lambda v: np.asarray(v, np.float64) @ kernel / cap))
+    capped = ctx.unary(layer, "TANH", scaled, f"{layer.name}/tanh",
+                       (k, lambda v: np.tanh(np.asarray(v, np.float64) @ kernel / cap)))
+    return ctx.with_constant(layer, "MUL", capped, cap, step.name, (k, "out"))
 
 
 def masking(ctx, step, k, xs):
@@ -285,16 +318,61 @@ def _unrolled(ctx, layer, x, initial, name, mask=None):
     def vector(label, b):
         return None if b is None else g.constant(f"{layer.name}/{label}", b, role="bias")
 
-    proj = _dense(ctx, layer, x, weight("kernel", kernel), vector("bias", in_bias),
-                  f"{name}/input_projection")
-    xs = [g.activation(f"{name}/input_projection_{t}", (None, gates * units))
-          for t in range(steps)]
-    g.add("UNPACK", [proj], xs, ("UnpackOptions", {"Num": steps, "Axis": 1}), layer.name)
-    if reset_after or cell != "gru":
-        rw, rb = weight("recurrent_kernel", rec), vector("recurrent_bias", rec_bias)
+    # Full integer: one projection per gate, each with its own int8 scale
+    # (together, the forget gate's bias of 1 would set the step of gates
+    # whose values stay within +-0.05); float: one for all gates, SPLIT.
+    per_gate = ctx.int8 and gates > 1
+
+    def cols(w, i):
+        return None if w is None else w[..., i * units:(i + 1) * units]
+
+    def projection(label, w, b, n):
+        """(batch, steps, n * units) x w + b, as the n gates' per-step
+        (batch, units) tensors (per gate) or their (batch, n * units)
+        concatenation."""
+        parts = range(n) if per_gate else [None]
+        out = []
+        for i in parts:
+            suffix = "" if i is None else f"_{i}"
+            wi, bi = (w, b) if i is None else (cols(w, i), cols(b, i))
+            proj = _dense(ctx, layer, x, weight(f"{label}{suffix}", wi),
+                          vector(f"bias{suffix}", bi), f"{name}/input_projection{suffix}")
+            ts = [g.activation(f"{name}/input_projection{suffix}_{t}",
+                               (None, proj.shape[-1])) for t in range(steps)]
+            g.add("UNPACK", [proj], ts, ("UnpackOptions", {"Num": steps, "Axis": 1}),
+                  layer.name)
+            out.append(ts)
+        return [[o[t] for o in out] if per_gate else out[0][t] for t in range(steps)]
+
+    xs = projection("kernel", kernel, in_bias, gates)
+    n_rec = gates if reset_after or cell != "gru" else 2
+    rec_w = rec if reset_after or cell != "gru" else rec[:, :2 * units]
+    if per_gate:
+        rws = [weight(f"recurrent_kernel_{i}", cols(rec_w, i)) for i in range(n_rec)]
+        rbs = [vector(f"recurrent_bias_{i}", cols(rec_bias, i)) for i in range(n_rec)]
     else:
-        rw, rb = weight("recurrent_kernel_zr", rec[:, :2 * units]), None
+        rw = weight("recurrent_kernel" if n_rec == gates else "recurrent_kernel_zr", rec_w)
+        rb = vector("recurrent_bias", rec_bias)
+    if cell == "gru" and not reset_after:
         rw_h = weight("recurrent_kernel_h", rec[:, 2 * units:])
+
+    def recurrent(h, p):
+        """h x the recurrent kernel (+ its bias): per gate, or (float) all
+        of them, split for a GRU."""
+        if per_gate:
+            return [_dense(ctx, layer, h, w, b, f"{p}/recurrent_{i}")
+                    for i, (w, b) in enumerate(zip(rws, rbs))]
+        hr = _dense(ctx, layer, h, rw, rb, f"{p}/recurrent")
+        # (a GRU's gates are split from it; an LSTM's from its sum with xt)
+        return _split(ctx, layer, hr, n_rec, f"{p}/recurrent_gate") if cell == "gru" else hr
+
+    def sums(xt, hr, p):
+        """The gates' pre-activations xt + hr."""
+        if per_gate:
+            return [_binary(ctx, layer, "ADD", a, b, f"{p}/z_{i}")
+                    for i, (a, b) in enumerate(zip(xt, hr))]
+        return _split(ctx, layer, _binary(ctx, layer, "ADD", xt, hr, f"{p}/z"), gates,
+                      f"{p}/gate")
     if initial:
         states = list(initial)
     else:
@@ -316,13 +394,12 @@ def _unrolled(ctx, layer, x, initial, name, mask=None):
         p = f"{name}/step_{t}"
         xt = xs[t]
         h_old, c_old = h, c
-        hr = _dense(ctx, layer, h, rw, rb, f"{p}/recurrent")
+        hr = recurrent(h, p)
         if cell == "simple_rnn":
             h = _activation(ctx, layer, _binary(ctx, layer, "ADD", xt, hr, f"{p}/sum"), act,
                             f"{p}/h")
         elif cell == "lstm":
-            zi, zf, zc, zo = _split(ctx, layer, _binary(ctx, layer, "ADD", xt, hr, f"{p}/z"),
-                                    4, f"{p}/gate")
+            zi, zf, zc, zo = sums(xt, hr, p)
             i = _activation(ctx, layer, zi, rec_act, f"{p}/i")
             f = _activation(ctx, layer, zf, rec_act, f"{p}/f")
             o = _activation(ctx, layer, zo, rec_act, f"{p}/o")
@@ -332,11 +409,11 @@ def _unrolled(ctx, layer, x, initial, name, mask=None):
             h = _binary(ctx, layer, "MUL", o, _activation(ctx, layer, c, act, f"{p}/c_act"),
                         f"{p}/h")
         else:
-            xz, xr, xh = _split(ctx, layer, xt, 3, f"{p}/input_gate")
+            xz, xr, xh = xt if per_gate else _split(ctx, layer, xt, 3, f"{p}/input_gate")
             if reset_after:
-                hz, hr_, hh = _split(ctx, layer, hr, 3, f"{p}/recurrent_gate")
+                hz, hr_, hh = hr
             else:
-                hz, hr_ = _split(ctx, layer, hr, 2, f"{p}/recurrent_gate")
+                hz, hr_ = hr
             z = _activation(ctx, layer, _binary(ctx, layer, "ADD", xz, hz, f"{p}/z_sum"),
                             rec_act, f"{p}/z")
             r = _activation(ctx, layer, _binary(ctx, layer, "ADD", xr, hr_, f"{p}/r_sum"),
@@ -427,6 +504,56 @@ def recurrent(ctx, step, k, xs):
     return ys if len(ys) > 1 else ys[0]
 
 
+def _cell_layers(ctx, layer):
+    """The recurrent layers RNN(cell) computes as: the one pynn runs it
+    with, for a built-in cell; one per cell of a StackedRNNCells of
+    built-in cells, each returning its sequence to the next (the first
+    reading the input backwards for ``go_backwards``)."""
+    from ..layers.rnn import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+    if layer._fast is not None:
+        return [layer._fast]
+    cells = layer.cell.cells if isinstance(layer.cell, StackedRNNCells) else [layer.cell]
+    for c in cells:
+        if type(c) not in (SimpleRNNCell, LSTMCell, GRUCell):
+            raise ctx.error(layer, f"RNN over a {type(c).__name__} has no TensorFlow Lite form "
+                                   f"in pynn.lite; RNN exports over SimpleRNNCell, LSTMCell, "
+                                   f"GRUCell and StackedRNNCells of them")
+    if layer.go_backwards and ctx.in_masks and ctx.in_masks[0] is not None:
+        raise ctx.error(layer, "a masked RNN over stacked cells with go_backwards=True has no "
+                               "TensorFlow Lite form in pynn.lite")
+    layers = []
+    for i, c in enumerate(cells):
+        last = i == len(cells) - 1
+        fast = c.layer_class(**c._layer_kwargs(), name=c.name,
+                             return_sequences=layer.return_sequences or not last,
+                             return_state=layer.return_state,
+                             go_backwards=layer.go_backwards and i == 0,
+                             zero_output_for_mask=layer.zero_output_for_mask)
+        fast.kernel, fast.recurrent_kernel, fast.bias = c.kernel, c.recurrent_kernel, c.bias
+        layers.append(fast)
+    return layers
+
+
+def rnn(ctx, step, k, xs):
+    """RNN(cell): the recurrent layers of its cells in turn."""
+    layer = step.layer
+    start = len(ctx.g.ops)
+    x, initial = xs[0], list(xs[1:])
+    mask = ctx.in_masks[0] if ctx.in_masks else None
+    states = []
+    for fast in _cell_layers(ctx, layer):
+        n = fast.state_count
+        ys = _direction(ctx, fast, x, initial[:n], f"{layer.name}/{fast.name}", False, mask)
+        initial = initial[n:]
+        x = ys[0]
+        states += ys[1:]
+    _calibrated(ctx, k, start, xs, mask)
+    ys = [x] + states
+    for t, name in zip(ys, _output_names(step, len(ys))):
+        t.name = ctx.g._unique(name)
+    return ys if len(ys) > 1 else ys[0]
+
+
 def _output_names(step, n):
     return [step.name] if n == 1 else [f"{step.name}_{i}" for i in range(n)]
 
@@ -467,25 +594,42 @@ def bidirectional(ctx, step, k, xs):
 
 
 def time_distributed(ctx, step, k, xs):
-    """TimeDistributed(Dense): the dense layer over the last axis."""
+    """TimeDistributed(Dense): the dense layer over the last axis; over
+    another layer: the steps RESHAPEd into the batch, the layer's ops, and
+    a RESHAPE back."""
     from types import SimpleNamespace
-    from .converter import _dense as dense_handler
+    from .converter import _layer_kind, _restat, _wrapped_step, _dense as dense_handler
     layer = step.layer
     inner = layer.layer
-    if type(inner).__name__ != "Dense" or not type(inner).__module__.startswith("pynn.layers"):
-        raise ctx.error(layer, f"only TimeDistributed(Dense) is exported, not "
-                                 f"TimeDistributed({type(inner).__name__})")
-    proxy = SimpleNamespace(layer=inner, act=None, fold=None, nodes=step.nodes,
-                            outs=step.outs, name=step.name)
-    return dense_handler(ctx, proxy, k, xs)
+    kind = _layer_kind(inner)
+    shapes = ctx.program.shapes
+    in_shape, out_shape = shapes[step.ins[0]], shapes[step.outs[0]]
+    inner_in, inner_out = (None,) + tuple(in_shape[2:]), (None,) + tuple(out_shape[2:])
+    start = len(ctx.g.ops)
+
+    def merged(v):  # (the steps in the batch: the inner layer's input)
+        return np.asarray(v).reshape((-1,) + tuple(inner_in[1:]))
+    if kind == "Dense":
+        proxy = SimpleNamespace(layer=inner, act=None, fold=None, nodes=step.nodes,
+                                outs=step.outs, name=step.name)
+        y = dense_handler(ctx, proxy, k, xs)
+        _restat(ctx.g.ops[start:], k, inner, merged)
+        return y
+    flat = ctx.reshape(layer, xs[0], inner_in, f"{layer.name}/steps_in_batch")
+    y = _wrapped_step(ctx, step, k, inner, flat, inner_in, inner_out,
+                      f"{layer.name}/{inner.name}")
+    _restat(ctx.g.ops[start:], k, inner, merged)
+    return ctx.reshape(layer, y, out_shape, step.name)
 
 
 HANDLERS = {
     "Embedding": embedding,
+    "ReversibleEmbedding": reversible_embedding,
     "Masking": masking,
     "SimpleRNN": recurrent,
     "LSTM": recurrent,
     "GRU": recurrent,
+    "RNN": rnn,
     "Bidirectional": bidirectional,
     "TimeDistributed": time_distributed,
 }

@@ -264,9 +264,11 @@ class _Writer:
     def options(self, table, fields):
         """Build an options table from ``{Field: value}`` through the
         generated ``<Table>Add<Field>`` functions; list values become
-        vectors through ``<Table>Start<Field>Vector``."""
+        vectors (of floats where they hold one) through
+        ``<Table>Start<Field>Vector``."""
         t, b = self.tfl, self.b
-        vectors = {k: self.int_vector(getattr(t, f"{table}Start{k}Vector"), v)
+        vectors = {k: (self.float_vector if any(isinstance(e, float) for e in v)
+                       else self.int_vector)(getattr(t, f"{table}Start{k}Vector"), v)
                    for k, v in fields.items() if isinstance(v, (list, tuple))}
         getattr(t, f"{table}Start")(b)
         for k, v in fields.items():
