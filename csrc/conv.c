@@ -821,6 +821,8 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
         for (ptrdiff_t q; (q = pynn_pieces_take(&pieces, 0, count, t, &turn)) >= 0;)
             err |= forward_pixels(s, x, k, bias, act, alpha, y, total * q / count,
                                   total * (q + 1) / count);
+        if (t == 0)
+            pynn_region_done(&region);
     }
     pynn_region_join(&region);
     return err ? -1 : 0;

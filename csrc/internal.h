@@ -29,14 +29,19 @@ void pynn_team_want(int on);
 
 /* One parallel region's timing: pynn_region_fork before the region,
  * pynn_region_enter at the top of its body on every thread but the
- * caller, pynn_region_join after it. */
+ * caller, pynn_region_join after it.  In a region whose pieces are dealt
+ * (pynn_pieces), the caller calls pynn_region_done when it finds none
+ * left: a thread that came late then only counts as late if the caller
+ * had to wait for it (it took no piece); one that came while pieces were
+ * left did its share of what was left. */
 typedef struct {
-    int64_t fork_ns;
+    int64_t fork_ns, done_ns;
     _Atomic int64_t entered_ns;
     int hot;
 } pynn_region;
 void pynn_region_fork(pynn_region *r);
 void pynn_region_enter(pynn_region *r);
+void pynn_region_done(pynn_region *r);
 void pynn_region_join(pynn_region *r);
 
 /* Threads to use for a loop of `work` scalar operations: one thread below
@@ -205,6 +210,8 @@ static inline ptrdiff_t pynn_pieces_take(pynn_pieces *p, ptrdiff_t base, ptrdiff
                     ptrdiff_t hi = pynn_items_ * (pynn_q_ + 1) / pynn_count_;  \
                     STMT;                                                      \
                 }                                                              \
+                if (pynn_t_ == 0)                                              \
+                    pynn_region_done(&pynn_region_);                           \
             }                                                                  \
             pynn_region_join(&pynn_region_);                                   \
         } else {                                                               \
