@@ -75,3 +75,37 @@ def _pool(x):
     n, h, w, c = x.shape
     x = x[:, :h // 2 * 2, :w // 2 * 2]
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def test_more_threads_than_cores_take_over_shares_and_give_the_same_bits(two_then_restore):
+    # Six threads on a machine of two cores or more: threads come late or
+    # are held off their core mid-region, and the others take what is left
+    # of their shares (pynn_pieces).  Every piece must still be computed
+    # once, in its fixed order: the forward values are one thread's, and
+    # the gradients (whose partial sums are cut by the thread count) the
+    # same in every run, whoever took which piece.
+    rng = np.random.default_rng(2)
+    a, b = rng.random((300, 257), dtype=np.float32), rng.random((257, 310), dtype=np.float32)
+    x = rng.random((32, 28, 28, 3), dtype=np.float32)
+    k = rng.standard_normal((3, 3, 3, 16)).astype(np.float32)
+    model = convnet()
+    imgs = rng.random((24, 28, 28, 1), dtype=np.float32)
+    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 24)]
+
+    def forward():
+        return [ops.matmul(a, b), ops.conv2d(x, k), ops.max_pool2d(x), ops.relu(x - 0.5),
+                model.predict_on_batch(imgs)]
+
+    def gradients():
+        with pynn.GradientTape() as tape:
+            loss = ops.mean(pynn.losses.categorical_crossentropy(labels, model(imgs)))
+        return [np.asarray(g) for g in tape.gradient(loss, model.trainable_variables)]
+
+    pynn.set_num_threads(1)
+    ref = forward()
+    pynn.set_num_threads(6)
+    first = gradients()
+    for _ in range(5):
+        for got, want in zip(forward() + gradients(), ref + first):
+            assert np.array_equal(got, want)
+    np.testing.assert_allclose(ref[0], a.astype(np.float64) @ b, rtol=1e-5)
