@@ -221,9 +221,11 @@ def _is_stream(x):
     as opposed to arrays (or lists/dicts of arrays)."""
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict)) or np.isscalar(x):
         return False
-    if hasattr(x, "__array__") and not hasattr(x, "__getitem__"):
+    if hasattr(x, "__array__"):
+        # (array-likes that also index and iterate, as pandas' DataFrame and
+        # Series and eager tensors do, are arrays too, as in Keras)
         return False
-    if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not hasattr(x, "__array__"):
+    if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
         return True
     return hasattr(x, "__next__") or hasattr(x, "__iter__")
 
