@@ -798,7 +798,7 @@ class Model(TrainingMixin, Layer):
             return
         if input_shape is None:
             raise ValueError(f"Model {self.name!r}: build needs an input shape")
-        self._trace(input_shape)
+        self._trace(input_shape, keep_batch=True)
         if self._eager_call:
             self._build_by_calling(input_shape)
 
@@ -815,13 +815,13 @@ class Model(TrainingMixin, Layer):
         zeros = [np.zeros((1,) + s[1:], np.float32) for s in shapes]
         self._call_eagerly(zeros if multi else zeros[0], (), False, None, {})
 
-    def _trace(self, input_shape, dtypes=None):
+    def _trace(self, input_shape, dtypes=None, keep_batch=False):
         # The weights of the layers its call builds get paths under its
         # name, as Keras's (my_model/dense/kernel).
         with backend.name_scope(self.name, caller=self):
-            self._trace_call(input_shape, dtypes)
+            self._trace_call(input_shape, dtypes, keep_batch)
 
-    def _trace_call(self, input_shape, dtypes):
+    def _trace_call(self, input_shape, dtypes, keep_batch=False):
         from ..layers.base import Input
         from ..layers.lambda_layer import batch_source, weights_in_graph
         if self._eager_call:
@@ -843,7 +843,11 @@ class Model(TrainingMixin, Layer):
         keys = self.__dict__.pop("_input_keys", None)
         if keys is not None and len(keys) != len(shapes):
             keys = None
-        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d,
+        # A batch size given to build() is kept, as Keras keeps it: a
+        # layer's build may size a weight by it (model.build(R.shape) for a
+        # factorization of R); traced from data, the batch stays open.
+        tensors = [Input(batch_shape=(tuple(s[:1]) if keep_batch else (None,)) + tuple(s[1:]),
+                         dtype=d,
                          name=None if keys is None else keys[i])
                    for i, (s, d) in enumerate(zip(shapes, dtypes))]
         inputs = dict(zip(keys, tensors)) if keys is not None else \

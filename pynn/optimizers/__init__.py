@@ -631,20 +631,33 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Divides the gradient by a running root mean square of its history."""
-    slot_names = ("velocity",)
+    """Divides the gradient by a running root mean square of its history;
+    ``momentum`` accumulates the steps, ``centered`` divides by the
+    variance (the mean square less the squared running mean gradient), as
+    Keras's RMSprop."""
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, name=None, **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"RMSprop: momentum must be in [0, 1], got {momentum!r}")
         self.rho = float(rho)
+        self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        self.centered = bool(centered)
+        # (Keras's slots, in its order)
+        self.slot_names = ("velocity",) + (("momentum",) if self.momentum > 0 else ()) + \
+            (("average_gradient",) if self.centered else ())
 
     def _update(self, params, grads):
-        ops.rmsprop_update(params, grads, self._slots[0], self._learning_rate, self.rho,
-                           self.epsilon)
+        slots = dict(zip(self.slot_names, self._slots))
+        ops.rmsprop_update(params, grads, slots["velocity"], self._learning_rate, self.rho,
+                           self.epsilon, self.momentum, slots.get("momentum"),
+                           slots.get("average_gradient"))
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
 
 
 class Adam(Optimizer):

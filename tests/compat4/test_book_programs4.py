@@ -47,3 +47,100 @@ def test_fit_takes_a_table_of_features_and_a_column_of_targets():
     assert history.history["loss"][-1] < 1e-3 < history.history["loss"][0]
     np.testing.assert_allclose(model.predict(features, verbose=0), t, atol=0.05)
     assert model.evaluate(features, labels, verbose=0) < 1e-3
+
+
+# ------------------------------------------- word embeddings, factorization
+
+def test_add_variable_in_both_keras_orders():
+    """tf.keras's ``add_variable("P", shape=..., initializer=GlorotUniform)``
+    (the name first, an initializer class) and Keras 3's
+    ``add_variable(shape, initializer)``."""
+    layer = layers.Layer(name="mf")
+    p = layer.add_variable("P", shape=[4, 3], dtype="float32",
+                           initializer=pynn.initializers.GlorotUniform)
+    q = layer.add_variable((2, 5), "ones", name="Q")
+    assert (p.name, p.shape, q.name, q.shape) == ("P", (4, 3), "Q", (2, 5))
+    np.testing.assert_array_equal(np.asarray(q), np.ones((2, 5)))
+    with pytest.raises(TypeError, match="'shape' twice"):
+        layer.add_variable((2,), shape=(3,))
+
+
+def test_build_keeps_the_batch_size_a_layer_sizes_its_weights_by():
+    """A factorization model built with ``model.build(input_shape=R.shape)``
+    whose layer makes P of R's rows and Q of its columns, trained with a
+    tape; the layer's build sees the batch size given."""
+    class Factors(layers.Layer):
+        def build(self, input_shape):
+            rows, cols = input_shape
+            self.P = self.add_weight(name="P", shape=(rows, 2))
+            self.Q = self.add_weight(name="Q", shape=(cols, 2))
+
+        def call(self, x):
+            return pynn.matmul(self.P, pynn.transpose(self.Q))
+
+    class Model(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.factors = Factors()
+
+        def call(self, x):
+            return self.factors(x)
+
+    rng = np.random.default_rng(0)
+    target = (rng.normal(size=(6, 2)) @ rng.normal(size=(2, 9))).astype(np.float32)
+    model = Model()
+    model.build(input_shape=target.shape)
+    assert [tuple(w.shape) for w in model.weights] == [(6, 2), (9, 2)]
+    opt = pynn.optimizers.Adam(0.05)
+    losses = []
+    for _ in range(300):
+        with pynn.GradientTape() as tape:
+            loss = pynn.losses.MeanSquaredError()(target, model(target))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        losses.append(float(loss))
+    assert losses[-1] < 0.01 * losses[0]
+
+
+def test_an_embedding_embeds_ids_longer_than_its_input_length():
+    """A CBOW model's ``Embedding(input_length=2)`` inside a subclassed
+    model built on another length: Keras 3 ignores input_length and
+    tf.keras's layer never checked it at call."""
+    class CBOW(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.embedding = layers.Embedding(50, 4, input_length=2)
+            self.dense = layers.Dense(50, activation="softmax")
+
+        def call(self, x):
+            return self.dense(pynn.reduce_mean(self.embedding(x), axis=1))
+
+    model = CBOW()
+    model.build(input_shape=(None, 7))
+    ids = np.random.default_rng(0).integers(0, 50, (3, 7))
+    out = np.asarray(model(ids))
+    emb = model.embedding.get_weights()[0]
+    np.testing.assert_allclose(out, np.asarray(model.dense(emb[ids].mean(axis=1))), rtol=1e-5)
+
+
+@needs_keras
+@pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(centered=True),
+                                dict(momentum=0.5, centered=True, rho=0.8)])
+def test_rmsprop_momentum_and_centered_step_as_keras(kw):
+    """``RMSprop(learning_rate=1e-3, momentum=0.9)`` was refused; each step
+    now matches Keras 3's, and so do its slot names."""
+    rng = np.random.default_rng(1)
+    w0 = rng.normal(size=(7,)).astype(np.float32)
+    ref, got = real_keras.Variable(w0.copy()), pynn.Variable(w0.copy())
+    ref_opt = real_keras.optimizers.RMSprop(learning_rate=0.01, **kw)
+    opt = pynn.optimizers.RMSprop(learning_rate=0.01, **kw)
+    for _ in range(5):
+        g = rng.normal(size=(7,)).astype(np.float32)
+        ref_opt.apply_gradients([(g, ref)])
+        opt.apply_gradients([(g, got)])
+        np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-7)
+    assert opt.get_config()["momentum"] == kw.get("momentum", 0.0)
+    assert pynn.optimizers.RMSprop.from_config(opt.get_config()).centered == \
+        kw.get("centered", False)
+    names = [v.path.rsplit("_", 1)[-1] for v in ref_opt.variables[2:]]
+    assert [n.rsplit("_", 1)[-1] for n in opt.slot_names] == names
