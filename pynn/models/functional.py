@@ -798,7 +798,19 @@ class Model(TrainingMixin, Layer):
             return
         if input_shape is None:
             raise ValueError(f"Model {self.name!r}: build needs an input shape")
-        self._trace(input_shape, keep_batch=True)
+        try:
+            self._trace(input_shape)
+        except (TypeError, ValueError):
+            # The graph is traced with the batch size open, so that it runs
+            # on any batch; a layer whose build sizes a weight by the batch
+            # size given here (model.build(R.shape) for a factorization of
+            # R) fails on that, and gets it, as Keras gives it.
+            batches = [s[0] if isinstance(s, (tuple, list)) and len(s) else None
+                       for s in (input_shape if isinstance(input_shape, list)
+                                 else [input_shape])]
+            if self._program is not None or not batches or None in batches:
+                raise
+            self._trace(input_shape, keep_batch=True)
         if self._eager_call:
             self._build_by_calling(input_shape)
 
@@ -843,9 +855,6 @@ class Model(TrainingMixin, Layer):
         keys = self.__dict__.pop("_input_keys", None)
         if keys is not None and len(keys) != len(shapes):
             keys = None
-        # A batch size given to build() is kept, as Keras keeps it: a
-        # layer's build may size a weight by it (model.build(R.shape) for a
-        # factorization of R); traced from data, the batch stays open.
         tensors = [Input(batch_shape=(tuple(s[:1]) if keep_batch else (None,)) + tuple(s[1:]),
                          dtype=d,
                          name=None if keys is None else keys[i])

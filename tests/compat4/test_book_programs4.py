@@ -102,6 +102,26 @@ def test_build_keeps_the_batch_size_a_layer_sizes_its_weights_by():
     assert losses[-1] < 0.01 * losses[0]
 
 
+def test_a_model_built_with_a_batch_size_runs_on_others():
+    """``model.build((4, 6))`` with a call reshaping by ``x.shape[0]``: the
+    graph keeps its batch open when no layer needs the size."""
+    class Model(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3)
+
+        def call(self, x):
+            return pynn.reshape(self.dense(x), (x.shape[0], -1))
+
+    model = Model()
+    model.build((4, 6))
+    x = np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(model.dense(x)), rtol=1e-6)
+    model.compile("sgd", "mse")
+    model.fit(x, np.ones((10, 3)), batch_size=3, verbose=0)
+    assert model.predict(x[:7], verbose=0).shape == (7, 3)
+
+
 def test_an_embedding_embeds_ids_longer_than_its_input_length():
     """A CBOW model's ``Embedding(input_length=2)`` inside a subclassed
     model built on another length: Keras 3 ignores input_length and
@@ -144,3 +164,51 @@ def test_rmsprop_momentum_and_centered_step_as_keras(kw):
         kw.get("centered", False)
     names = [v.path.rsplit("_", 1)[-1] for v in ref_opt.variables[2:]]
     assert [n.rsplit("_", 1)[-1] for n in opt.slot_names] == names
+
+
+# ------------------------------------------------------------ autoencoders
+
+@needs_keras
+def test_one_pooling_layer_pools_each_stage_of_an_encoder():
+    """A convolutional autoencoder's encoder calls its one MaxPooling2D
+    after each convolution (28x28, then 14x14, then 7x7), as Keras's pooling
+    layers, which check only the rank, allow; the same for a global
+    pooling layer met by two widths."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 12, 12, 3)).astype(np.float32)
+    outs = {}
+    for name, lib in (("pynn", pynn), ("keras", real_keras)):
+        pool = lib.layers.MaxPooling2D((2, 2), padding="same")
+        gap = lib.layers.GlobalAveragePooling2D()
+        a = pool(x)
+        b = pool(a)
+        c = pool(b)
+        outs[name] = [np.asarray(t) for t in (a, b, c, gap(x), gap(b))]
+    for got, ref in zip(outs["pynn"], outs["keras"]):
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-6)
+    with pytest.raises(ValueError, match="max_pool|rank"):
+        pynn.layers.MaxPooling2D()(x[0])
+
+
+def test_a_reused_pooling_layer_trains_in_a_subclassed_encoder():
+    class Encoder(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = layers.Conv2D(4, 3, padding="same", activation="relu")
+            self.conv2 = layers.Conv2D(4, 3, padding="same", activation="relu")
+            self.pool = layers.MaxPooling2D((2, 2), padding="same")
+
+        def call(self, x):
+            return self.pool(self.conv2(self.pool(self.conv1(x))))
+
+    pynn.utils.set_random_seed(0)
+    inputs = pynn.Input((8, 8, 1))
+    code = Encoder()(inputs)
+    outputs = layers.Conv2D(1, 3, padding="same")(layers.UpSampling2D(4)(code))
+    model = pynn.Model(inputs, outputs)
+    assert model.output_shape == (None, 8, 8, 1)
+    x = np.repeat(np.repeat(np.random.default_rng(0).uniform(size=(64, 2, 2, 1)), 4, 1), 4, 2)
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x, x, epochs=30, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
