@@ -1105,6 +1105,7 @@ class TrainingMixin:
             # each process holds the activity penalty of its rows only
             penalty = reducer.comm.sum_values([activity_penalty])[0]
         penalty += self._add_weight_penalties()
+        self.optimizer._use_state_of(self._trainable_snapshot)
         self.optimizer.apply(params, grads, shapes=[v.shape for v, _ in self._flat_views],
                              variables=self._trainable_snapshot)
         for w, constraint in self._constraints:

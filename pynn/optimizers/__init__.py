@@ -424,6 +424,26 @@ class Optimizer:
         a fixed order (host copies of state kept on a GPU)."""
         return [s if isinstance(s, np.ndarray) else np.asarray(s) for s in self._slots or []]
 
+    def _use_state_of(self, weights):
+        """Make the flat state fit's steps use that of ``weights`` (the set
+        a model steps).  One optimizer compiled into two models (a GAN's
+        discriminator and its combined model, sharing one Adam in tf.keras
+        programs) keeps each set's momenta apart, as tf.keras keeps them per
+        variable: the other set's state is put aside, not reset at every
+        switch (nor, for sets of one size, mixed)."""
+        key = tuple(map(id, weights))
+        current = self.__dict__.get("_state_key")
+        if current == key:
+            return
+        aside = self.__dict__.setdefault("_states_aside", {})
+        if current is not None:
+            aside[current] = (self._slots, self._ema, self.__dict__.get("_state_weights"))
+        if current is not None or key in aside:
+            # (the first set adopts the state there is: one restored from a file)
+            self._slots, self._ema, kept = aside.pop(key, (None, None, None))
+            self._state_weights = kept or list(weights)
+        self.__dict__["_state_key"] = key
+
     def _track_weights(self, weights):
         """The trainable weights fit steps, in the order of its flat arrays:
         what cuts the flat state into each weight's variables."""
@@ -1312,6 +1332,9 @@ class LossScaleOptimizer(Optimizer):
 
     def _track_weights(self, weights):
         self.inner_optimizer._track_weights(weights)
+
+    def _use_state_of(self, weights):
+        self.inner_optimizer._use_state_of(weights)
 
     def _state_layout(self):
         return self.inner_optimizer._state_layout()

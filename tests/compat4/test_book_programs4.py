@@ -212,3 +212,58 @@ def test_a_reused_pooling_layer_trains_in_a_subclassed_encoder():
     model.compile(optimizer="adam", loss="mse")
     history = model.fit(x, x, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+# ------------------------------------------------------------------- GANs
+
+def _gan_models():
+    pynn.utils.set_random_seed(0)
+    generator = pynn.Sequential([layers.Dense(4, input_dim=3)])
+    discriminator = pynn.Sequential([layers.Dense(5, input_dim=4, activation="relu"),
+                                     layers.Dense(1, activation="sigmoid")])
+    return generator, discriminator
+
+
+def _gan_batches():
+    rng = np.random.default_rng(0)
+    return [(rng.normal(size=(8, 4)).astype(np.float32),
+             rng.normal(size=(8, 3)).astype(np.float32)) for _ in range(6)]
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_one_optimizer_compiled_into_a_gans_two_models_keeps_each_ones_state(wrap):
+    """A tf.keras GAN compiles its discriminator and the combined model with
+    one Adam and alternates their train_on_batch.  tf.keras keeps the
+    moments per variable (the step count shared), as apply_gradients does
+    here; fit's flat state was reset at every switch (a different size),
+    which trained the GAN differently."""
+    generator, discriminator = _gan_models()
+    adam = pynn.optimizers.Adam(0.01)
+    opt = pynn.optimizers.LossScaleOptimizer(adam, initial_scale=1.0) \
+        if wrap else adam
+    discriminator.compile(loss="binary_crossentropy", optimizer=opt)
+    discriminator.trainable = False
+    z = pynn.Input((3,))
+    gan = pynn.Model(z, discriminator(generator(z)))
+    gan.compile(loss="binary_crossentropy", optimizer=opt)
+    for real, noise in _gan_batches():
+        discriminator.trainable = True
+        discriminator.train_on_batch(real, np.full(8, 0.9))
+        discriminator.trainable = False
+        gan.train_on_batch(noise, np.ones(8))
+    got = generator.get_weights() + discriminator.get_weights()
+    assert int(adam.iterations) == 12
+
+    generator, discriminator = _gan_models()
+    adam, bce = pynn.optimizers.Adam(0.01), pynn.losses.BinaryCrossentropy()
+    for real, noise in _gan_batches():
+        for model, x, y, weights in (
+                (discriminator, real, 0.9, discriminator.trainable_weights),
+                (lambda t: discriminator(generator(t)), noise, 1.0,
+                 generator.trainable_weights)):
+            with pynn.GradientTape() as tape:
+                loss = bce(np.full((8, 1), y, np.float32), model(x))
+            adam.apply_gradients(zip(tape.gradient(loss, weights), weights))
+    ref = generator.get_weights() + discriminator.get_weights()
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
