@@ -813,6 +813,16 @@ class Model(TrainingMixin, Layer):
             self._trace(input_shape, keep_batch=True)
         if self._eager_call:
             self._build_by_calling(input_shape)
+        self._restore_deferred()
+
+    def _restore_deferred(self):
+        """Read the checkpoint load_weights was given before the weights
+        existed (see saving.load_weights), once they do."""
+        path = self.__dict__.get("_deferred_checkpoint")
+        if path is not None and self.weights:
+            del self.__dict__["_deferred_checkpoint"]
+            from ..train import Checkpoint
+            Checkpoint(root=self).read(path).expect_partial()
 
     def _build_by_calling(self, input_shape):
         """A model whose call runs at every call (see _trace_call) has no
@@ -832,6 +842,8 @@ class Model(TrainingMixin, Layer):
         # name, as Keras's (my_model/dense/kernel).
         with backend.name_scope(self.name, caller=self):
             self._trace_call(input_shape, dtypes, keep_batch)
+        if not self._eager_call:
+            self._restore_deferred()
 
     def _trace_call(self, input_shape, dtypes, keep_batch=False):
         from ..layers.base import Input

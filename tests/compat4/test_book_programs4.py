@@ -267,3 +267,38 @@ def test_one_optimizer_compiled_into_a_gans_two_models_keeps_each_ones_state(wra
     ref = generator.get_weights() + discriminator.get_weights()
     for a, b in zip(got, ref):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------- text generation
+
+class _CharModel(pynn.Model):
+    def __init__(self):
+        super().__init__()
+        self.embedding = layers.Embedding(12, 4)
+        self.rnn = layers.GRU(5, return_sequences=True)
+        self.dense = layers.Dense(12)
+
+    def call(self, x):
+        return self.dense(self.rnn(self.embedding(x)))
+
+
+@pytest.mark.parametrize("then", ["build", "call"])
+def test_a_checkpoint_loads_into_a_subclassed_model_before_it_is_built(tmp_path, then):
+    """A text generator's ``gen_model.load_weights(checkpoint_file)`` and
+    then ``gen_model.build(input_shape=(1, seq_length))``: tf.keras restores
+    a checkpoint (a name of no format) once the weights exist."""
+    ids = np.random.default_rng(0).integers(0, 12, (3, 6))
+    model = _CharModel()
+    model.build(input_shape=(3, 6))
+    prefix = str(tmp_path / "checkpoints" / "model_epoch_1")
+    model.save_weights(prefix)
+    fresh = _CharModel()
+    assert fresh.load_weights(prefix) is None
+    if then == "build":
+        fresh.build(input_shape=(1, 6))
+    out = np.asarray(fresh(ids))
+    np.testing.assert_allclose(out, np.asarray(model(ids)), rtol=1e-6)
+    for a, b in zip(fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        _CharModel().load_weights(str(tmp_path / "missing"))
