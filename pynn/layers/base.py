@@ -1141,6 +1141,15 @@ class Layer(Module):
             if read is not None:
                 inputs, leaves = read, flatten(read)
                 symbolic = [True] * len(leaves)
+        elif any(symbolic) and not all(symbolic) and self._traces_call:
+            # A graph's layer given a constant beside its symbolic inputs
+            # (a causal mask, ``layer(x, enc, mask)``): the constant is read
+            # by a node in the graph, as Keras keeps it in the call's node.
+            from .lambda_layer import constants_in_graph
+            read = constants_in_graph(inputs, source=leaves[symbolic.index(True)])
+            if read is not None:
+                inputs, leaves = read, flatten(read)
+                symbolic = [True] * len(leaves)
         if tape is not None and not any(symbolic) and self.weights:
             # Inside traced code, a layer called on constants (positions,
             # noise) still gets the gradients of its weights.

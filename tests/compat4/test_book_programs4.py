@@ -302,3 +302,49 @@ def test_a_checkpoint_loads_into_a_subclassed_model_before_it_is_built(tmp_path,
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         _CharModel().load_weights(str(tmp_path / "missing"))
+
+
+# ------------------------------------------------------------ transformers
+
+class _MaskedAttention(layers.Layer):
+    """A hand-written attention head called as ``head(x, enc, mask)``."""
+
+    def build(self, input_shape):
+        self.wq = self.add_weight(shape=(input_shape[-1], 4), initializer="glorot_uniform")
+
+    def call(self, de_x, en_x, mask=None):
+        q = pynn.matmul(de_x, self.wq)
+        k = pynn.matmul(en_x, self.wq)
+        scores = pynn.matmul(q, k, transpose_b=True)
+        if mask is not None:
+            scores += mask * -1e9
+        return pynn.matmul(pynn.nn.softmax(scores), en_x)
+
+
+def test_a_layer_takes_a_constant_mask_beside_its_symbolic_inputs():
+    """A transformer chapter's ``DecoderLayer(d, n)(de_emb, en_out, mask)``
+    with ``mask = 1 - tf.linalg.band_part(tf.ones((n, n)), -1, 0)``: a
+    constant among a graph layer's inputs, kept in the graph as Keras keeps
+    it; the mask hides the later steps and the model trains."""
+    steps = 5
+    mask = 1 - pynn.linalg.band_part(pynn.ones((steps, steps)), -1, 0)
+    de, en = pynn.Input((steps, 3)), pynn.Input((steps, 3))
+    head = _MaskedAttention()
+    model = pynn.Model([de, en], layers.Dense(2)(head(de, en, mask)))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, steps, 3)).astype(np.float32)
+    e = rng.normal(size=(4, steps, 3)).astype(np.float32)
+    wq = head.get_weights()[0]
+    s = (x @ wq) @ np.swapaxes(e @ wq, 1, 2) + np.triu(np.ones((steps, steps)), 1) * -1e9
+    p = np.exp(s - s.max(-1, keepdims=True))
+    attended = (p / p.sum(-1, keepdims=True)) @ e
+    kernel, bias = model.layers[-1].get_weights()
+    np.testing.assert_allclose(model.predict([x, e], verbose=0), attended @ kernel + bias,
+                               rtol=1e-4, atol=1e-5)
+    # the first step attends to the first encoder step alone
+    np.testing.assert_allclose(attended[:, 0], e[:, 0], rtol=1e-5)
+    model.compile(optimizer=pynn.optimizers.Adam(0.05), loss="mse")
+    y = rng.normal(size=(4, steps, 2)).astype(np.float32)
+    history = model.fit([x, e], y, epochs=60, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+    assert not np.allclose(head.get_weights()[0], wq)  # (the head trains too)
