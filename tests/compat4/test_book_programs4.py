@@ -348,3 +348,44 @@ def test_a_layer_takes_a_constant_mask_beside_its_symbolic_inputs():
     history = model.fit([x, e], y, epochs=60, verbose=0)
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
     assert not np.allclose(head.get_weights()[0], wq)  # (the head trains too)
+
+
+# ------------------------------------------------- sentiment-analysis input
+
+def test_ragged_rows_cut_and_sliced_into_a_dataset():
+    """``tf.ragged.constant(seqs)[:, :max_length]`` and
+    ``Dataset.from_tensor_slices`` of it: one element per row."""
+    rt = pynn.ragged.constant([[1, 2, 3], [4], [5, 6, 7, 8]])
+    assert rt[:, :2].to_list() == [[1, 2], [4], [5, 6]]
+    assert rt[1:].to_list() == [[4], [5, 6, 7, 8]]
+    assert rt[::2, 1:].to_list() == [[2, 3], [6, 7, 8]]
+    rows = [e.numpy().tolist() for e in pynn.data.Dataset.from_tensor_slices(rt[:, :3])]
+    assert rows == [[1, 2, 3], [4], [5, 6, 7]]
+    with pytest.raises(TypeError, match="RaggedTensor"):
+        rt["a"]
+
+
+def test_bucket_by_sequence_length_batches_similar_lengths():
+    """tf.data.experimental.bucket_by_sequence_length as the chapter applies
+    it: lengths below 3, from 3 to 4, and 5 on batched apart, each batch
+    padded to its longest (or to its boundary less one), the rest given out
+    at the end."""
+    seqs = [list(range(1, n + 1)) for n in (1, 5, 2, 3, 9, 6, 4)]
+    ds = pynn.data.Dataset.from_tensor_slices(pynn.ragged.constant(seqs))
+    bucket = pynn.data.experimental.bucket_by_sequence_length(
+        lambda x: pynn.shape(x)[0], bucket_boundaries=[3, 5], bucket_batch_sizes=[2, 2, 2],
+        padding_values=0)
+    batches = [b.numpy().tolist() for b in ds.apply(bucket)]
+    assert batches == [[[1, 0], [1, 2]],
+                       [[1, 2, 3, 4, 5, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7, 8, 9]],
+                       [[1, 2, 3, 0], [1, 2, 3, 4]],
+                       [[1, 2, 3, 4, 5, 6]]]
+    # (x, label) elements, padded to the bucket boundary less one
+    pairs = pynn.data.Dataset.from_tensor_slices(pynn.ragged.constant(seqs[:4] + seqs[6:])) \
+        .map(lambda x: (x, pynn.shape(x)[0] % 2))
+    bucket = pynn.data.experimental.bucket_by_sequence_length(
+        lambda x, y: pynn.shape(x)[0], [3, 6], [2, 2, 2], pad_to_bucket_boundary=True)
+    got = [(x.numpy().shape, y.numpy().tolist()) for x, y in pairs.apply(bucket)]
+    assert got == [((2, 2), [1, 0]), ((2, 5), [1, 1]), ((1, 5), [0])]
+    with pytest.raises(ValueError, match="one size per bucket"):
+        pynn.data.experimental.bucket_by_sequence_length(len, [3], [2])
