@@ -809,8 +809,10 @@ def bucket_by_sequence_length(element_length_func, bucket_boundaries, bucket_bat
                 if k == len(bounds):
                     raise ValueError("bucket_by_sequence_length: pad_to_bucket_boundary "
                                      "needs every element shorter than the last boundary")
-                shapes = _map_structure(lambda a: [bounds[k] - 1] + [None] * (a.ndim - 1) if a.ndim else [],
-                                        _as_arrays(group[0]))
+                # (the first axis of each component, its length; scalars as they are)
+                shapes = _map_structure(
+                    lambda a: [bounds[k] - 1] + [None] * (a.ndim - 1) if a.ndim else [],
+                    _as_arrays(group[0]))
             return _pad_stack(group, shapes, padding_values)
 
         def make():

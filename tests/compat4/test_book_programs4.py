@@ -389,3 +389,28 @@ def test_bucket_by_sequence_length_batches_similar_lengths():
     assert got == [((2, 2), [1, 0]), ((2, 5), [1, 1]), ((1, 5), [0])]
     with pytest.raises(ValueError, match="one size per bucket"):
         pynn.data.experimental.bucket_by_sequence_length(len, [3], [2])
+
+
+# ------------------------------------------------------------ TF basics
+
+@needs_keras
+@pytest.mark.parametrize("shape,kernel,kw", [
+    ((1, 9, 9, 1), (3, 3, 1, 1), {}),
+    ((2, 8, 7, 3), (3, 2, 3, 4), dict(strides=2, padding="SAME")),
+    ((2, 10, 3), (3, 3, 2), dict(dilations=[2])),
+])
+def test_nn_convolution_as_keras_conv(shape, kernel, kw):
+    """``tf.nn.convolution(image, edge_kernel)`` of a fundamentals chapter
+    (an edge filter over a grey image), and its strides, padding and
+    dilations, against keras.ops.conv."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype(np.float32)
+    k = rng.normal(size=kernel).astype(np.float32)
+    got = np.asarray(pynn.nn.convolution(x, pynn.Variable(k), **kw))
+    ref = np.asarray(real_keras.ops.conv(
+        x, k, strides=kw.get("strides", 1), padding=kw.get("padding", "valid").lower(),
+        dilation_rate=kw.get("dilations", [1])[0] if "dilations" in kw else 1))
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="convolution: padding"):
+        pynn.nn.convolution(x, k, padding="FULL")
