@@ -221,6 +221,14 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
                    data_format)
 
 
+def max_pool(input, ksize, strides, padding, data_format=None, name=None):
+    """TensorFlow 2's ``tf.nn.max_pool`` of NHWC images (max_pool2d's)."""
+    return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
+
+
+def avg_pool(input, ksize, strides, padding, data_format=None, name=None):
+    """TensorFlow 2's ``tf.nn.avg_pool`` of NHWC images (avg_pool2d's)."""
+    return avg_pool2d(input, ksize, strides, padding, data_format or "NHWC")
 
 def depth_to_space(input, block_size, data_format="NHWC", name=None):
     """Each pixel's channels spread over a ``block_size`` x ``block_size``
@@ -240,7 +248,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
-           "convolution", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
+           "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
               "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
