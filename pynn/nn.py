@@ -182,6 +182,21 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
                                            "conv2d"))
 
 
+def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None,
+                name=None):
+    """TensorFlow's N-D convolution: channels-last ``input`` (NWC, NHWC or
+    NDHWC) with ``filters`` of shape spatial + (in, out); ``strides`` and
+    ``dilations`` one per spatial axis (or one for all), 1 by default."""
+    if data_format not in (None, "NWC", "NHWC", "NDHWC"):
+        raise ValueError(f"convolution: pynn's inputs are channels-last (NWC, NHWC, NDHWC), "
+                         f"got data_format {data_format!r}")
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"convolution: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return ops.conv(input, filters, strides=1 if strides is None else strides,
+                    padding=padding.lower(), data_format="channels_last",
+                    dilation_rate=1 if dilations is None else dilations)
+
+
 def _pool2d(pool, who, input, ksize, strides, padding, data_format):
     """TF's arguments of a 2-D pooling read for ``pool`` (an ops function);
     explicit padding pairs are refused (zeros would change maxima and
@@ -206,6 +221,14 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
                    data_format)
 
 
+def max_pool(input, ksize, strides, padding, data_format=None, name=None):
+    """TensorFlow 2's ``tf.nn.max_pool`` of NHWC images (max_pool2d's)."""
+    return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
+
+
+def avg_pool(input, ksize, strides, padding, data_format=None, name=None):
+    """TensorFlow 2's ``tf.nn.avg_pool`` of NHWC images (avg_pool2d's)."""
+    return avg_pool2d(input, ksize, strides, padding, data_format or "NHWC")
 
 def depth_to_space(input, block_size, data_format="NHWC", name=None):
     """Each pixel's channels spread over a ``block_size`` x ``block_size``
@@ -225,12 +248,12 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
-           "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
+           "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
               "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
-              "bias_add", "embedding_lookup", "conv2d", "max_pool2d", "avg_pool2d",
+              "bias_add", "embedding_lookup", "conv2d", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
               "scale_regularization_loss"):
     globals()[_name] = _eager_results(globals()[_name])

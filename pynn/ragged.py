@@ -67,8 +67,21 @@ class RaggedTensor:
         return self.nrows()
 
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            i = (i,)
+        if isinstance(i, tuple) and i and all(isinstance(k, slice) for k in i[:2]):
+            # ``rt[a:b]`` (rows) and ``rt[:, :n]`` (each row cut), as TensorFlow
+            if len(i) > 2:
+                raise TypeError(f"RaggedTensor: index at most the rows and within them, "
+                                f"got {i!r}")
+            rows = [np.asarray(self[r]) for r in range(self.nrows())[i[0]]]
+            if len(i) == 2:
+                rows = [row[i[1]] for row in rows]
+            values = np.concatenate(rows) if rows else np.asarray(self.values)[:0]
+            return RaggedTensor.from_row_lengths(values, [len(r) for r in rows])
         if not isinstance(i, (int, np.integer)):
-            raise TypeError(f"RaggedTensor: index a row by an integer, got {i!r}")
+            raise TypeError(f"RaggedTensor: index a row by an integer, or rows and within "
+                            f"them by slices, got {i!r}")
         n = self.nrows()
         if not -n <= i < n:
             raise IndexError(f"RaggedTensor: row {i} of {n}")

@@ -221,9 +221,11 @@ def _is_stream(x):
     as opposed to arrays (or lists/dicts of arrays)."""
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict)) or np.isscalar(x):
         return False
-    if hasattr(x, "__array__") and not hasattr(x, "__getitem__"):
+    if hasattr(x, "__array__"):
+        # (array-likes that also index and iterate, as pandas' DataFrame and
+        # Series and eager tensors do, are arrays too, as in Keras)
         return False
-    if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not hasattr(x, "__array__"):
+    if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
         return True
     return hasattr(x, "__next__") or hasattr(x, "__iter__")
 
@@ -1103,6 +1105,7 @@ class TrainingMixin:
             # each process holds the activity penalty of its rows only
             penalty = reducer.comm.sum_values([activity_penalty])[0]
         penalty += self._add_weight_penalties()
+        self.optimizer._use_state_of(self._trainable_snapshot)
         self.optimizer.apply(params, grads, shapes=[v.shape for v, _ in self._flat_views],
                              variables=self._trainable_snapshot)
         for w, constraint in self._constraints:

@@ -735,6 +735,25 @@ class Layer(Module):
         self._weights.append(w)
         return w
 
+    def add_variable(self, *args, **kwargs):
+        """Keras 3's ``add_variable(shape, initializer, dtype, trainable,
+        autocast, regularizer, constraint, name)``; tf.keras's older alias of
+        ``add_weight``, whose first argument is the name, is told apart by
+        that name being a string."""
+        if args and isinstance(args[0], str):
+            return self.add_weight(*args, **kwargs)
+        order = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
+                 "constraint", "name")
+        if len(args) > len(order):
+            raise TypeError(f"{type(self).__name__} {self.name!r}: add_variable takes at most "
+                            f"{len(order)} positional arguments, got {len(args)}")
+        for key, value in zip(order, args):
+            if key in kwargs:
+                raise TypeError(f"{type(self).__name__} {self.name!r}: add_variable got "
+                                f"{key!r} twice")
+            kwargs[key] = value
+        return self.add_weight(**kwargs)
+
     @property
     def weights(self):
         # As Keras: the weights created trainable, then those created not
@@ -1119,6 +1138,15 @@ class Layer(Module):
             # so the layer is a node and trains, as Keras's call each step.
             from .lambda_layer import constants_in_graph
             read = constants_in_graph(inputs)
+            if read is not None:
+                inputs, leaves = read, flatten(read)
+                symbolic = [True] * len(leaves)
+        elif any(symbolic) and not all(symbolic) and self._traces_call:
+            # A graph's layer given a constant beside its symbolic inputs
+            # (a causal mask, ``layer(x, enc, mask)``): the constant is read
+            # by a node in the graph, as Keras keeps it in the call's node.
+            from .lambda_layer import constants_in_graph
+            read = constants_in_graph(inputs, source=leaves[symbolic.index(True)])
             if read is not None:
                 inputs, leaves = read, flatten(read)
                 symbolic = [True] * len(leaves)

@@ -74,10 +74,10 @@ class Embedding(Layer):
         if len(input_shape) < 1:
             raise ValueError(f"Embedding {self.name!r}: expected an array of ids, got "
                              f"shape {shape_str(input_shape)}")
-        if self.input_length is not None and input_shape[1] is not None and \
-                input_shape[1] != self.input_length:
-            raise ValueError(f"Embedding {self.name!r}: input_length is {self.input_length} but "
-                             f"the input has shape {shape_str(input_shape)}")
+        # (input_length only gives a first layer its model's input shape,
+        # which the model checks; the layer itself, as Keras's, embeds ids
+        # of any length: a subclassed model's Embedding(input_length=2)
+        # built on another length)
 
     def _check_input(self, shape):
         self._check_length(shape)
@@ -109,9 +109,6 @@ class Embedding(Layer):
 
     def forward(self, ctx, ids, training):
         ids = self._integer_ids(ids)
-        if self.input_length is not None and ids.ndim > 1 and ids.shape[1] != self.input_length:
-            raise ValueError(f"Embedding {self.name!r}: input_length is {self.input_length} "
-                             f"but the ids have shape {ids.shape}")
         try:
             y = ops.embedding(self.embeddings.value, ids,
                               out=ctx.buffer("y", ids.shape + (self.output_dim,)))

@@ -233,12 +233,13 @@ class ConstantRead(Layer):
         return [str(self.__dict__["_value"].dtype)] * n
 
 
-def constants_in_graph(inputs):
-    """``inputs`` (a layer's, in a subclassed model's call being traced)
-    with each array among them read through a ConstantRead node, or None
-    where no trace gives a source for the nodes or an input is no array."""
+def constants_in_graph(inputs, source=None):
+    """``inputs`` (a layer's, in a subclassed model's call being traced, or
+    beside symbolic tensors in a graph: ``source`` one of them) with each
+    array among them read through a ConstantRead node, or None where no
+    trace gives a source for the nodes or an input is no array."""
     from ..models.node import KerasTensor
-    source = getattr(_batch_source, "tensor", None)
+    source = source if source is not None else getattr(_batch_source, "tensor", None)
     if source is None:
         return None
 

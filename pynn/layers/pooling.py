@@ -14,6 +14,9 @@ class _Pooling(Layer):
     runs_on_gpu = True
     rank = 2
     kind = "max"
+    # Keras's pooling layers check only the rank: one layer pools each
+    # stage of an encoder (28x28, then 14x14, ...)
+    fixed_input_axes = ()
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -196,6 +199,7 @@ class _GlobalPooling(Layer):
     runs_on_gpu = True
     rank = 2
     kind = "max"
+    fixed_input_axes = ()  # (the rank only, as Keras's)
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)

@@ -798,9 +798,31 @@ class Model(TrainingMixin, Layer):
             return
         if input_shape is None:
             raise ValueError(f"Model {self.name!r}: build needs an input shape")
-        self._trace(input_shape)
+        try:
+            self._trace(input_shape)
+        except (TypeError, ValueError):
+            # The graph is traced with the batch size open, so that it runs
+            # on any batch; a layer whose build sizes a weight by the batch
+            # size given here (model.build(R.shape) for a factorization of
+            # R) fails on that, and gets it, as Keras gives it.
+            batches = [s[0] if isinstance(s, (tuple, list)) and len(s) else None
+                       for s in (input_shape if isinstance(input_shape, list)
+                                 else [input_shape])]
+            if self._program is not None or not batches or None in batches:
+                raise
+            self._trace(input_shape, keep_batch=True)
         if self._eager_call:
             self._build_by_calling(input_shape)
+        self._restore_deferred()
+
+    def _restore_deferred(self):
+        """Read the checkpoint load_weights was given before the weights
+        existed (see saving.load_weights), once they do."""
+        path = self.__dict__.get("_deferred_checkpoint")
+        if path is not None and self.weights:
+            del self.__dict__["_deferred_checkpoint"]
+            from ..train import Checkpoint
+            Checkpoint(root=self).read(path).expect_partial()
 
     def _build_by_calling(self, input_shape):
         """A model whose call runs at every call (see _trace_call) has no
@@ -815,13 +837,15 @@ class Model(TrainingMixin, Layer):
         zeros = [np.zeros((1,) + s[1:], np.float32) for s in shapes]
         self._call_eagerly(zeros if multi else zeros[0], (), False, None, {})
 
-    def _trace(self, input_shape, dtypes=None):
+    def _trace(self, input_shape, dtypes=None, keep_batch=False):
         # The weights of the layers its call builds get paths under its
         # name, as Keras's (my_model/dense/kernel).
         with backend.name_scope(self.name, caller=self):
-            self._trace_call(input_shape, dtypes)
+            self._trace_call(input_shape, dtypes, keep_batch)
+        if not self._eager_call:
+            self._restore_deferred()
 
-    def _trace_call(self, input_shape, dtypes):
+    def _trace_call(self, input_shape, dtypes, keep_batch=False):
         from ..layers.base import Input
         from ..layers.lambda_layer import batch_source, weights_in_graph
         if self._eager_call:
@@ -843,7 +867,8 @@ class Model(TrainingMixin, Layer):
         keys = self.__dict__.pop("_input_keys", None)
         if keys is not None and len(keys) != len(shapes):
             keys = None
-        tensors = [Input(batch_shape=(None,) + tuple(s[1:]), dtype=d,
+        tensors = [Input(batch_shape=(tuple(s[:1]) if keep_batch else (None,)) + tuple(s[1:]),
+                         dtype=d,
                          name=None if keys is None else keys[i])
                    for i, (s, d) in enumerate(zip(shapes, dtypes))]
         inputs = dict(zip(keys, tensors)) if keys is not None else \

@@ -424,6 +424,26 @@ class Optimizer:
         a fixed order (host copies of state kept on a GPU)."""
         return [s if isinstance(s, np.ndarray) else np.asarray(s) for s in self._slots or []]
 
+    def _use_state_of(self, weights):
+        """Make the flat state fit's steps use that of ``weights`` (the set
+        a model steps).  One optimizer compiled into two models (a GAN's
+        discriminator and its combined model, sharing one Adam in tf.keras
+        programs) keeps each set's momenta apart, as tf.keras keeps them per
+        variable: the other set's state is put aside, not reset at every
+        switch (nor, for sets of one size, mixed)."""
+        key = tuple(map(id, weights))
+        current = self.__dict__.get("_state_key")
+        if current == key:
+            return
+        aside = self.__dict__.setdefault("_states_aside", {})
+        if current is not None:
+            aside[current] = (self._slots, self._ema, self.__dict__.get("_state_weights"))
+        if current is not None or key in aside:
+            # (the first set adopts the state there is: one restored from a file)
+            self._slots, self._ema, kept = aside.pop(key, (None, None, None))
+            self._state_weights = kept or list(weights)
+        self.__dict__["_state_key"] = key
+
     def _track_weights(self, weights):
         """The trainable weights fit steps, in the order of its flat arrays:
         what cuts the flat state into each weight's variables."""
@@ -631,20 +651,33 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Divides the gradient by a running root mean square of its history."""
-    slot_names = ("velocity",)
+    """Divides the gradient by a running root mean square of its history;
+    ``momentum`` accumulates the steps, ``centered`` divides by the
+    variance (the mean square less the squared running mean gradient), as
+    Keras's RMSprop."""
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, name=None, **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"RMSprop: momentum must be in [0, 1], got {momentum!r}")
         self.rho = float(rho)
+        self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        self.centered = bool(centered)
+        # (Keras's slots, in its order)
+        self.slot_names = ("velocity",) + (("momentum",) if self.momentum > 0 else ()) + \
+            (("average_gradient",) if self.centered else ())
 
     def _update(self, params, grads):
-        ops.rmsprop_update(params, grads, self._slots[0], self._learning_rate, self.rho,
-                           self.epsilon)
+        slots = dict(zip(self.slot_names, self._slots))
+        ops.rmsprop_update(params, grads, slots["velocity"], self._learning_rate, self.rho,
+                           self.epsilon, self.momentum, slots.get("momentum"),
+                           slots.get("average_gradient"))
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
 
 
 class Adam(Optimizer):
@@ -1299,6 +1332,9 @@ class LossScaleOptimizer(Optimizer):
 
     def _track_weights(self, weights):
         self.inner_optimizer._track_weights(weights)
+
+    def _use_state_of(self, weights):
+        self.inner_optimizer._use_state_of(weights)
 
     def _state_layout(self):
         return self.inner_optimizer._state_layout()

@@ -18,6 +18,8 @@ before it allocates or builds anything, and raises :class:`ModelFileError`
 naming the problem.  Configs pass through one translation table between
 pynn's and Keras's terms (keras_config).
 """
+import os
+
 from . import keras_format, legacy_h5, pynn_format
 from .common import (H5, KERAS, KERAS_WEIGHTS, PYNN, ModelFileError, check_overwrite,
                      file_kind, is_checkpoint_prefix,
@@ -112,8 +114,17 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     if is_checkpoint_prefix(filepath):
         from ..train import Checkpoint
         if not keras_format.has_weights(model):
-            raise ValueError(f"load_weights: the model {model.name!r} has not been built; "
-                             f"give it an input shape first, so that its weights exist")
+            if not getattr(model, "_subclassed", False):
+                raise ValueError(f"load_weights: the model {model.name!r} has not been built; "
+                                 f"give it an input shape first, so that its weights exist")
+            # As tf.keras restores a checkpoint into a subclassed model not
+            # built yet: when its build (or first call) makes the weights.
+            if not os.path.exists(os.fspath(filepath) + ".index"):
+                raise FileNotFoundError(f"load_weights: no checkpoint at {filepath!r} (its "
+                                        f"index file {os.fspath(filepath) + '.index'!r} is "
+                                        f"missing)")
+            model.__dict__["_deferred_checkpoint"] = filepath
+            return None
         return Checkpoint(root=model).read(filepath).expect_partial()
     kind = file_kind(filepath, "load_weights")
     if kind == PYNN:

@@ -164,7 +164,20 @@ def _length(element):
     return len(element)
 
 
+class _Rows:
+    """A ragged tensor's rows, sliced by from_tensor_slices one per element
+    (arrays of different lengths)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+
 def _row(element, i):
+    if isinstance(element, _Rows):
+        return element.rows[i]
     if isinstance(element, tuple):
         return tuple(_row(e, i) for e in element)
     if isinstance(element, list):
@@ -209,6 +222,9 @@ class Dataset:
                 return [convert(e) for e in t]
             if isinstance(t, dict):
                 return {k: convert(v) for k, v in t.items()}
+            from ..ragged import RaggedTensor
+            if isinstance(t, RaggedTensor):
+                return _Rows([np.asarray(row) for row in t])
             a = np.asarray(t)
             if a.dtype.kind == "U":
                 # TensorFlow's string tensors hold UTF-8 bytes
@@ -758,6 +774,65 @@ class TextLineDataset(Dataset):
             _check_count(num_parallel_reads, "TextLineDataset", "num_parallel_reads")
         files = source.interleave(one_file, cycle_length=cycle)
         super().__init__(files._make_iterator, UNKNOWN)
+
+
+def bucket_by_sequence_length(element_length_func, bucket_boundaries, bucket_batch_sizes,
+                              padded_shapes=None, padding_values=None,
+                              pad_to_bucket_boundary=False, no_padding=False,
+                              drop_remainder=False):
+    """tf.data's transformation (``dataset.apply(...)``) that batches
+    elements of similar lengths together: an element of length L goes to
+    the bucket of the first boundary above L (the last bucket past them
+    all), and a bucket is given out as a batch, padded as padded_batch
+    pads (to its boundary less one with ``pad_to_bucket_boundary``), when
+    it holds its batch size; at the end, what the buckets hold."""
+    bounds = [int(b) for b in bucket_boundaries]
+    sizes = [_check_count(b, "bucket_by_sequence_length", "bucket_batch_sizes")
+             for b in bucket_batch_sizes]
+    if len(sizes) != len(bounds) + 1:
+        raise ValueError(f"bucket_by_sequence_length: bucket_batch_sizes needs one size per "
+                         f"bucket, len(bucket_boundaries) + 1 = {len(bounds) + 1}, got "
+                         f"{len(sizes)}")
+    if any(b <= a for a, b in zip(bounds, bounds[1:])) or min(sizes) < 1:
+        raise ValueError(f"bucket_by_sequence_length: the boundaries must increase and the "
+                         f"batch sizes be >= 1, got {bounds} and {sizes}")
+    if pad_to_bucket_boundary and padded_shapes is not None:
+        raise ValueError("bucket_by_sequence_length: give padded_shapes or "
+                         "pad_to_bucket_boundary, not both")
+
+    def transform(dataset):
+        def batch(group, k):
+            if no_padding:
+                return _stack(group)
+            shapes = padded_shapes
+            if pad_to_bucket_boundary:
+                if k == len(bounds):
+                    raise ValueError("bucket_by_sequence_length: pad_to_bucket_boundary "
+                                     "needs every element shorter than the last boundary")
+                # (the first axis of each component, its length; scalars as they are)
+                shapes = _map_structure(
+                    lambda a: [bounds[k] - 1] + [None] * (a.ndim - 1) if a.ndim else [],
+                    _as_arrays(group[0]))
+            return _pad_stack(group, shapes, padding_values)
+
+        def make():
+            buckets = [[] for _ in sizes]
+            for element in dataset._elements():
+                shown = eager(element)
+                length = int(np.asarray(element_length_func(*shown) if isinstance(shown, tuple)
+                                        else element_length_func(shown)))
+                k = next((j for j, b in enumerate(bounds) if length < b), len(bounds))
+                buckets[k].append(element)
+                if len(buckets[k]) == sizes[k]:
+                    yield batch(buckets[k], k)
+                    buckets[k] = []
+            if not drop_remainder:
+                for k, group in enumerate(buckets):
+                    if group:
+                        yield batch(group, k)
+        return Dataset(make, INFINITE if dataset._cardinality == INFINITE else UNKNOWN,
+                       batched=True)
+    return transform
 
 
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None,
