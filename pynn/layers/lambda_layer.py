@@ -221,10 +221,19 @@ class ConstantRead(Layer):
     def __init__(self, value, **kwargs):
         kwargs.setdefault("name", unique_name("constant_read"))
         super().__init__(**kwargs)
-        self.__dict__["_value"] = value
+        if isinstance(value, dict):  # from a model file's config
+            from ..saving.serialization import deserialize_keras_object
+            value = deserialize_keras_object(value)
+        self.__dict__["_value"] = np.asarray(value)
 
     def call(self, x):
         return self.__dict__["_value"]
+
+    def get_config(self):
+        # the array itself, as Keras keeps a constant argument of a node
+        # (a transformer decoder's causal mask): the model file rebuilds it
+        from ..saving.serialization import serialize_keras_object
+        return {**super().get_config(), "value": serialize_keras_object(self.__dict__["_value"])}
 
     def compute_output_shape(self, input_shape):
         return self.__dict__["_value"].shape

@@ -143,6 +143,11 @@ def functional_config(model):
                     kwargs["mask"] = _tensor_ref(given, reindex) if node.mask_layout == \
                         "single" else [None if m is None else _tensor_ref(m, reindex)
                                        for m in given]
+                binding = layer.__dict__.get("_call_binding")
+                if binding and not single and len(refs) == len(binding):
+                    # layer(a, b, mask) bound to call(a, b, mask=None)'s
+                    # parameters by position: rebuilt the same way
+                    kwargs["call_binding"] = list(binding)
                 inbound.append({"args": [refs[0] if single else refs], "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
         layers.append(entry)
@@ -241,8 +246,12 @@ def _functional_from_config(config, custom_objects):
                     kwargs["mask"] = mask
                 if any(t is None for t in leaves):
                     break
+                binding = kwargs.pop("call_binding", None)
+                spread = bool(binding) and isinstance(inputs, list) and \
+                    len(inputs) == len(binding)
                 with reading(layer, reads):
-                    out = layer(inputs, **kwargs)
+                    # (a call bound by position is made again the same way)
+                    out = layer(*inputs, **kwargs) if spread else layer(inputs, **kwargs)
                 index = sum(1 for key in outputs if key[0] == name)
                 if isinstance(out, dict):
                     out = list(out.values())
@@ -298,12 +307,20 @@ def _node_call(node, name, layer_arguments=(), layer=None):
     if isinstance(node, dict):
         args = node.get("args") or []
         kwargs = node.get("kwargs") or {}
+        names = getattr(layer, "_call_tensor_names", ())
+        if 1 < len(args) <= len(names) and all(_is_tensor_ref(a) for a in args):
+            # layer(a, b, c) with the tensors by position (Keras's record of
+            # a call(a, b, mask=None)): bound to those parameters again
+            kwargs = {**kwargs, "call_binding": list(names[:len(args)])}
+            args = [list(args)]
         if len(args) != 1:
             raise ValueError(f"layer {name!r}: a node must have one argument (a tensor or a "
                              f"list of tensors), got {len(args)}")
         # (a custom layer's constant arguments of its call(), too)
         allowed = {k: v for k, v in kwargs.items()
                    if k in ("training", "mask") or k in layer_arguments or
+                   k == "call_binding" and isinstance(v, list) and layer is not None and
+                   all(n in layer._call_tensor_names for n in v) or
                    k == "reads" and isinstance(v, list) and all(_is_tensor_ref(r) for r in v) or
                    layer is not None and getattr(layer, "_traces_call", False) and
                    layer._takes_constants({k: v})}

@@ -578,7 +578,7 @@ def to_keras(layer, legacy=False):
             spec = to_keras(sub, legacy)
             spec["name"] = entry["name"]
             spec["inbound_nodes"] = [_node_to_keras(sub, node) if keras_class_name(sub) in
-                                     _CALL_OPTION_LAYERS else node
+                                     _CALL_OPTION_LAYERS else _spread_binding(node)
                                      for node in entry["inbound_nodes"]]
             entries.append(spec)
         config["layers"] = entries
@@ -617,6 +617,16 @@ _CALL_OPTION_LAYERS = ("MultiHeadAttention", "GroupQueryAttention", "Attention",
                        "AdditiveAttention")
 # Those called with query, value (key, attention_mask) as arguments.
 _QUERY_VALUE_LAYERS = ("MultiHeadAttention", "GroupQueryAttention")
+
+
+def _spread_binding(node):
+    """A node of layer(a, b, c) bound to call(a, b, mask=None) by position
+    (pynn's config keeps the tensors in one list and the binding): as Keras
+    records that call, three positional arguments."""
+    kwargs = dict(node["kwargs"])
+    if kwargs.pop("call_binding", None) is None:
+        return node
+    return {"args": list(node["args"][0]), "kwargs": kwargs}
 
 
 def _node_to_keras(layer, node):
