@@ -145,6 +145,8 @@ class _Recurrent(Layer):
         self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init(),
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
+        for w in self._weights:  # Keras's cell holds them: lstm/lstm_cell/kernel
+            w._scope = f"{w._scope}/{self.cell}_cell"
         if self.stateful:
             self.states = [np.zeros((x[0], units), np.float32)
                            for _ in range(self.state_count)]

@@ -528,7 +528,7 @@ def to_keras(layer, legacy=False):
     from ..layers.lambda_layer import TensorOperation
     from ..models.functional import Model
     from ..models.sequential import Sequential
-    from .keras_ops import operation_to_keras
+    from .keras_ops import OPERATOR_MERGES, operation_to_keras
     name = keras_class_name(layer)
     if name in CODE_CLASSES:
         raise ValueError(f"save: layer {layer.name!r} is a {name}, which holds Python code; "
@@ -568,6 +568,10 @@ def to_keras(layer, legacy=False):
         config = functional_config(layer)
         entries = []
         for entry, sub in zip(config["layers"], layer._operations):
+            if sub.__dict__.get("_from_operator"):
+                # x + y: Keras's operation, its two tensors as its arguments
+                sub = TensorOperation(OPERATOR_MERGES[type(sub).__name__],
+                                      [{"__tensor__": 0}, {"__tensor__": 1}], name=sub.name)
             if isinstance(sub, TensorOperation):
                 if legacy:
                     raise ValueError(f"save: operation {sub.name!r} ({sub.op}) on symbolic "
