@@ -568,8 +568,9 @@ def to_keras(layer, legacy=False):
         config = functional_config(layer)
         entries = []
         for entry, sub in zip(config["layers"], layer._operations):
-            if sub.__dict__.get("_from_operator"):
+            if sub.__dict__.get("_from_operator") and not legacy:
                 # x + y: Keras's operation, its two tensors as its arguments
+                # (the legacy .h5 format, of layers only, keeps the merge layer)
                 sub = TensorOperation(OPERATOR_MERGES[type(sub).__name__],
                                       [{"__tensor__": 0}, {"__tensor__": 1}], name=sub.name)
             if isinstance(sub, TensorOperation):
@@ -584,6 +585,8 @@ def to_keras(layer, legacy=False):
             spec["inbound_nodes"] = [_node_to_keras(sub, node) if keras_class_name(sub) in
                                      _CALL_OPTION_LAYERS else node
                                      for node in entry["inbound_nodes"]]
+            if entry.get("operator"):  # (as in pynn's config: see functional_config)
+                spec["operator"] = True
             entries.append(spec)
         config["layers"] = entries
         build = {"input_shape": None}
@@ -868,6 +871,8 @@ class _Translator:
                 nodes, spec["config"]["call_options"] = _nodes_from_keras(
                     class_name, nodes, f"{class_name} layer {_entry_name(entry)!r}")
             spec["inbound_nodes"] = nodes
+            if entry.get("operator") is True:  # x + y in pynn's legacy .h5 file
+                spec["operator"] = True
             entries.append(spec)
         return {"name": config.get("name"), "trainable": config.get("trainable", True),
                 "layers": entries, "input_layers": config.get("input_layers"),

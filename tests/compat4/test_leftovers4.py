@@ -188,6 +188,12 @@ def test_operators_on_masked_tensors_drop_the_mask_as_keras(keras, tmp_path):
     theirs = keras.saving.load_model(str(tmp_path / "m.keras"))
     assert [type(layer).__name__ for layer in theirs.layers] == \
         ["InputLayer", "Embedding", "GlobalAveragePooling1D"]
+    # Keras's legacy .h5 format holds layers only: the merge layers that
+    # compute the operators are written as layers, marked as operators
+    model.save(str(tmp_path / "m.h5"))
+    again = pynn.models.load_model(str(tmp_path / "m.h5"))
+    assert len(again.layers) == 3
+    np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-5, atol=1e-7)
 
 
 def test_attention_reads_the_query_mask_the_query_carries():
