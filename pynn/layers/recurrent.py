@@ -157,7 +157,10 @@ class _Recurrent(Layer):
 
     def _paths_under_cell(self):
         """The weights' paths as Keras 3's, whose cell holds them:
-        lstm/lstm_cell/kernel."""
+        lstm/lstm_cell/kernel (not for the layer that computes an RNN's
+        cell, whose paths are the cell's: rnn/lstm_cell/kernel)."""
+        if self.__dict__.get("_computes_cell"):
+            return
         for w in self._weights:
             w._scope = f"{w._scope}/{self.cell_path}"
 
