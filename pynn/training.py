@@ -1074,8 +1074,10 @@ class TrainingMixin:
             # batch's loss, times the batch's rows (the logs divide by them)
             losses.append((per, rw, spec.weight, 1.0 / rows if spec.summed else steps))
             out_grads.append(g)
-        activity = self._program.activity_penalty(state, 1.0 / rows) \
-            if self._program.has_activity else 0.0
+        activity = 0.0
+        if self._program.has_activity:
+            activity = self._program.activity_penalty(state, 1.0 / rows)
+            self._keep_call_losses(state, 1.0 / rows)
         if reducer is None:
             self._program.backward(state, out_grads, object())
         else:
@@ -1397,6 +1399,7 @@ class TrainingMixin:
                     metrics.added.add(found)
                     masks = activity_state.masks if self._program.has_masks else None
                     batch_penalty += self._program.activity_penalty(activity_state, 1.0 / bs)
+                    self._keep_call_losses(activity_state, 1.0 / bs)
                 total, per_output = 0.0, []
                 for spec, out, t, w in zip(self._compiled_outputs, outs, yb, wb):
                     if spec.loss is None:
@@ -1433,6 +1436,21 @@ class TrainingMixin:
         training shares).  Memory-mapped inputs, and inputs whose float32
         copy would be large, are converted one batch at a time.  A progress bar is shown
         (verbose='auto' or 1) when there is more than one batch."""
+        out = self._predict(x, batch_size, verbose, steps, callbacks, max_queue_size)
+        self._losses_of_last_prediction()
+        return out
+
+    def _losses_of_last_prediction(self):
+        """Where the graph's layers give losses (activity penalties, add_loss
+        in a call), ``losses`` after predict are those of its last batch, as
+        Keras's predict calls the model on each batch; the inference
+        program keeps no penalties, so that batch runs once more through
+        the graph (run_inference records it)."""
+        xs = self.__dict__.pop("_predicted_from", None)
+        if xs is not None:
+            self._run_keeping_losses(xs, False)
+
+    def _predict(self, x, batch_size, verbose, steps, callbacks, max_queue_size):
         run_inference = _inference()
         if type(x) is np.ndarray and steps is None and not callbacks and \
                 (batch_size is None or type(batch_size) is int and batch_size > 0) and \
@@ -1534,7 +1552,9 @@ class TrainingMixin:
         if self._runs_own_step("predict_step"):
             out = self.predict_step(x)
             return tree.map_structure(lambda o: np.asarray(autodiff.value_of(o)), out)
-        return self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
+        out = self._pack_outputs(run_inference(self, self._prepare_inputs(x)))
+        self._losses_of_last_prediction()
+        return out
 
     def predict_proba(self, x, batch_size=32, verbose=0):
         """The predicted probabilities: ``predict`` (Keras 2's

@@ -968,10 +968,13 @@ class Layer(Module):
             input_shape = tuple(input_shape)
         if not self.built:
             argument = self._build_argument(input_shape)
-            if inspect.signature(self.build).parameters:
-                self.build(argument)
-            else:  # a build() of no arguments, as Keras calls it
-                self.build()
+            # (as Keras's build: the layers a wrapper builds get paths under
+            # its name, bidirectional/forward_lstm/...)
+            with backend.name_scope(self.name, caller=self):
+                if inspect.signature(self.build).parameters:
+                    self.build(argument)
+                else:  # a build() of no arguments, as Keras calls it
+                    self.build()
             self.built = True
             self._build_input_shape = input_shape
             initial = self.__dict__.get("_initial_weights")

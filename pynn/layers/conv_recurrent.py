@@ -198,6 +198,8 @@ class _ConvLSTM(_Recurrent):
                                  f"{shape_str(want)}, got {shapes_str(states)}")
         return x, states
 
+    cell_path = "conv_lstm_cell"  # (in Keras 3's weight paths)
+
     def build(self, input_shape):
         x, _ = self._check_shapes(input_shape)
         channels, f = x[-1], self.filters
@@ -215,6 +217,7 @@ class _ConvLSTM(_Recurrent):
         self.bias = self.add_weight("bias", (4 * f,), self._bias_init(),
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
+        self._paths_under_cell()
         if self.stateful:
             self.states = [np.zeros(self._state_shape(x), np.float32)
                            for _ in range(self.state_count)]

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..utils.custom_objects import deserialize_function, is_function_description, \
     serialize_function
-from .base import Layer, unique_name
+from .base import Layer, _snake, unique_name
 
 
 class Lambda(Layer):
@@ -414,7 +414,12 @@ class TensorOperation(Layer):
         from .. import ops
         if op not in ops.SYMBOLIC_OPS and op not in OPERATORS:
             raise ValueError(f"TensorOperation: unknown operation {op!r}")
-        layer_kwargs.setdefault("name", unique_name(op))
+        if "name" not in layer_kwargs:
+            # Keras names an operation after its class (x[:, 0] is a
+            # GetItem, "get_item"; ops.abs an Absolute, "absolute")
+            from ..saving.keras_ops import GETITEM, KERAS_OPS
+            row = GETITEM if op == "getitem" else KERAS_OPS.get(op)
+            layer_kwargs["name"] = unique_name(_snake(row[1]) if row is not None else op)
         super().__init__(**layer_kwargs)
         self.op = op
         # K.variable's arrays among the arguments ({"__live__": i}), read

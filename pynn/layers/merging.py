@@ -40,7 +40,7 @@ class _Merge(Layer):
         self.built = True
 
     def compute_mask(self, ctx, inputs, mask):
-        if mask is None or all(m is None for m in mask):
+        if mask is None or all(m is None for m in mask) or self.__dict__.get("_from_operator"):
             return None
         out = None
         for m in mask:
@@ -49,7 +49,9 @@ class _Merge(Layer):
         return out
 
     def _output_has_mask(self, input_masks):
-        return any(input_masks)
+        # (``x + y`` on symbolic tensors is an operation in Keras 3, whose
+        # output carries no mask; see KerasTensor._merge)
+        return any(input_masks) and not self.__dict__.get("_from_operator")
 
 
 def same_rank_shape(shape, rank):
@@ -250,7 +252,7 @@ class Concatenate(_Merge):
         return ops.concatenate_grad(dy, ctx.sizes, axis, outs)
 
     def compute_mask(self, ctx, inputs, mask):
-        if mask is None or all(m is None for m in mask):
+        if mask is None or all(m is None for m in mask) or self.__dict__.get("_from_operator"):
             return None
         axis = self._axis(inputs[0].ndim)
         if axis == inputs[0].ndim - 1:  # masks cover the steps, not the features

@@ -145,10 +145,24 @@ class _Recurrent(Layer):
         self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init(),
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
+        self._paths_under_cell()
         if self.stateful:
             self.states = [np.zeros((x[0], units), np.float32)
                            for _ in range(self.state_count)]
         self.built = True
+
+    @property
+    def cell_path(self):
+        return f"{self.cell}_cell"
+
+    def _paths_under_cell(self):
+        """The weights' paths as Keras 3's, whose cell holds them:
+        lstm/lstm_cell/kernel (not for the layer that computes an RNN's
+        cell, whose paths are the cell's: rnn/lstm_cell/kernel)."""
+        if self.__dict__.get("_computes_cell"):
+            return
+        for w in self._weights:
+            w._scope = f"{w._scope}/{self.cell_path}"
 
     def _bias_shape(self):
         return (self.gates * self.units,)

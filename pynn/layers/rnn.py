@@ -443,6 +443,7 @@ class RNN(_Wrapper):
                 fast._weights = list(cell._weights)
                 fast.built = True
             else:
+                fast._computes_cell = True  # (its weights are the cell's)
                 fast.build(x)
                 cell._adopt(fast)
                 cell.built = True

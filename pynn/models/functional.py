@@ -589,6 +589,17 @@ class _AddedLosses(Layer):
         return inputs[0]
 
 
+def is_layer(operation):
+    """Whether a graph's operation is one of the model's layers, as Keras 3
+    counts them: not an operation recorded on symbolic tensors, nor the
+    nodes a traced call adds (weights and arrays it reads, its added
+    losses)."""
+    from ..layers.lambda_layer import ConstantRead, TensorOperation, WeightRead
+    return not isinstance(operation, (TensorOperation, _AddedLosses, WeightRead,
+                                      ConstantRead)) and \
+        not operation.__dict__.get("_from_operator")  # (x + y: see KerasTensor._merge)
+
+
 def _with_added_losses(outputs, losses):
     """``outputs`` (a tensor, or a list or dict of them) with the first one
     passed through an _AddedLosses layer that adds ``losses``."""
@@ -703,9 +714,14 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self):
+        """Keras 3's ``model.layers``: the graph's layers, inputs included;
+        the operations recorded on its symbolic tensors (``x * 2``,
+        ``ops.reshape(x, ...)``) are nodes of the graph (summary and saving
+        list them) but not layers, so indexing and counting the layers
+        gives what Keras gives."""
         if self._program is None or self._traced_call:
             return self._attribute_layers()
-        return list(self._operations)
+        return [op for op in self._operations if is_layer(op)]
 
     def _attribute_layers(self):
         """A subclassed model's layers, as Keras tracks them: the layers set
@@ -714,7 +730,6 @@ class Model(TrainingMixin, Layer):
         other layer with a node in the graph (one built inside call), so that
         no weight is lost.  The traced operations (inputs, tensor
         operations, added losses) are not layers of the model."""
-        from ..layers.lambda_layer import ConstantRead, TensorOperation, WeightRead
         found, seen = [], {id(self)}
 
         def take(item):
@@ -731,8 +746,7 @@ class Model(TrainingMixin, Layer):
                 take(item)
         if self._traced_call:
             for op in self._operations:
-                if not isinstance(op, (InputLayer, TensorOperation, _AddedLosses, WeightRead,
-                                       ConstantRead)):
+                if is_layer(op) and not isinstance(op, InputLayer):
                     take(op)
         return found
 
@@ -1156,12 +1170,20 @@ class Model(TrainingMixin, Layer):
         state = prog.new_state(gpu)
         outs = prog.forward(self._inputs_to(gpu, xs), None if training is None else
                             bool(training), state)
-        found = {}
         rows = max(xs[0].shape[0], 1) if xs and xs[0].ndim else 1
-        self.__dict__["_call_losses"] = prog.call_losses(state, 1.0 / rows, found)
+        self._keep_call_losses(state, 1.0 / rows)
+        return self._pack_outputs([np.array(o) for o in outs])
+
+    def _keep_call_losses(self, state, scale):
+        """What the graph's layers gave in the run over ``state`` (activity
+        penalties times ``scale``, add_loss values) becomes each one's
+        ``losses``, the model's holding them all, until the next run: as
+        Keras resets them at every call, in fit's, evaluate's and
+        predict's steps too."""
+        found = {}
+        self.__dict__["_call_losses"] = self._program.call_losses(state, scale, found)
         for layer, losses in found.values():
             layer.__dict__["_call_losses"] = losses
-        return self._pack_outputs([np.array(o) for o in outs])
 
     def _pack_outputs(self, outs):
         """Outputs in the structure the model was built with."""

@@ -223,9 +223,10 @@ class KerasTensor:
                 not any_bound():
             pair = [other, self] if reverse else [self, other]
             merge = getattr(layers, layer_name)()
-            # (an operator on tensors: run eagerly, as in a custom layer's
-            # call, it carries no mask; the TFLite exporter's trace of such a
-            # call reads this)
+            # An operator on tensors, as Keras 3's ops.add: no layer of the
+            # model (model.layers leaves it out), its output carries no mask
+            # (as when run eagerly), and Keras's files get the operation.
+            # The merge layer is only how pynn computes it, with its kernels.
             merge._from_operator = True
             return merge(pair)
         return self._operation(op, other, reverse)

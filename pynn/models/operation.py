@@ -88,7 +88,7 @@ class Function(Operation):
 
     @property
     def operations(self):
-        return self._model.layers
+        return list(self._model._operations)  # (every node: operations too, as Keras)
 
     def call(self, inputs):
         return self._model(inputs)

@@ -329,10 +329,13 @@ def run_inference(model, xs, with_masks=False):
     model carries no masks), as ``(outputs, masks)``."""
     gpu = model._place()
     prog = inference_program(model)
+    keeps_losses = model._program.has_activity
+    if keeps_losses:  # (predict gives the last batch's losses: see Model.predict)
+        model.__dict__["_predicted_from"] = xs
     if gpu is None and prog.plannable:
         outs = prog.run_planned(xs)
         if outs is not None:
-            if len(xs) == 1 and not open_device_scopes[0]:
+            if len(xs) == 1 and not open_device_scopes[0] and not keeps_losses:
                 model._planned = (prog, prog.activation_changes,
                                   len(outs) == 1 and model._pack_outputs(outs) is outs[0])
             return (outs, None) if with_masks else outs

@@ -18,6 +18,19 @@ def class_label(layer):
     return "Functional" if type(layer) is Model else type(layer).__name__
 
 
+def shown_class(layer):
+    """The class summary and plot_model show: class_label, but for an
+    operation on symbolic tensors Keras's class of the operation (``x * 2``
+    is a Multiply)."""
+    from ..layers.lambda_layer import TensorOperation
+    if isinstance(layer, TensorOperation):
+        from ..saving.keras_ops import GETITEM, KERAS_OPS
+        row = GETITEM if layer.op == "getitem" else KERAS_OPS.get(layer.op)
+        if row is not None:
+            return row[1]
+    return class_label(layer)
+
+
 def _output_shape(layer, nodes, batch=None):
     """The layer's output shape(s) in ``nodes``; ``batch`` in place of an
     unknown batch size (a subclassed model's layers show the batch its
@@ -163,7 +176,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
 
     def add_rows(layer, depth):
         name = layer.name if depth == 0 else "   " * (depth - 1) + " \u2514 " + layer.name
-        label = f"{name} ({class_label(layer)})"
+        label = f"{name} ({shown_class(layer)})"
         # (Keras builds a layer with no build of its own from the start,
         # unless it holds unbuilt layers)
         if not layer.built and (type(layer).build is not Layer.build or

@@ -25,8 +25,10 @@ class StateVariable(Weight):
     rate, their value, which ``assign`` sets."""
     __slots__ = ("_set",)
 
-    def __init__(self, name, value, set_value=None):
+    def __init__(self, name, value, set_value=None, scope=None):
         super().__init__(name, value, trainable=False)
+        if scope:  # Keras's path: under the optimizer's name, adam/iteration
+            self._scope = scope
         value = np.asarray(value)
         if value.dtype.kind in "iu":
             self.value = value  # the step count stays an integer
@@ -511,7 +513,7 @@ class Optimizer:
         momentum and velocity) once built."""
         state = self.keras_state()
         setters = self._head_setters() + [None] * (len(state) - len(self.keras_head()))
-        return [StateVariable(name, value, set_value)
+        return [StateVariable(name, value, set_value, scope=self.name)
                 for (name, value), set_value in zip(state, setters)]
 
     def _head_setters(self):

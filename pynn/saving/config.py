@@ -150,6 +150,8 @@ def functional_config(model):
                     kwargs["call_binding"] = list(binding)
                 inbound.append({"args": [refs[0] if single else refs], "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
+        if layer.__dict__.get("_from_operator"):
+            entry["operator"] = True  # x + y, not a layer (see KerasTensor._merge)
         layers.append(entry)
 
     def refs(struct):
@@ -186,6 +188,7 @@ def _check_history(ref, what):
 
 def _functional_from_config(config, custom_objects):
     from ..layers.base import reading
+    from .keras_ops import OPERATOR_MERGES
     from ..models.functional import Model
     from ..models.node import KerasTensor
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -196,6 +199,8 @@ def _functional_from_config(config, custom_objects):
         if not isinstance(entry, dict):
             raise ValueError(f"a layer entry must be a dict, got {entry!r}")
         layer = deserialize_layer(entry, custom_objects)
+        if entry.get("operator") is True and type(layer).__name__ in OPERATOR_MERGES:
+            layer._from_operator = True
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"the layer name {name!r} appears twice in the config")

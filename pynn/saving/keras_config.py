@@ -528,7 +528,7 @@ def to_keras(layer, legacy=False):
     from ..layers.lambda_layer import TensorOperation
     from ..models.functional import Model
     from ..models.sequential import Sequential
-    from .keras_ops import operation_to_keras
+    from .keras_ops import OPERATOR_MERGES, operation_to_keras
     name = keras_class_name(layer)
     if name in CODE_CLASSES:
         raise ValueError(f"save: layer {layer.name!r} is a {name}, which holds Python code; "
@@ -568,6 +568,11 @@ def to_keras(layer, legacy=False):
         config = functional_config(layer)
         entries = []
         for entry, sub in zip(config["layers"], layer._operations):
+            if sub.__dict__.get("_from_operator") and not legacy:
+                # x + y: Keras's operation, its two tensors as its arguments
+                # (the legacy .h5 format, of layers only, keeps the merge layer)
+                sub = TensorOperation(OPERATOR_MERGES[type(sub).__name__],
+                                      [{"__tensor__": 0}, {"__tensor__": 1}], name=sub.name)
             if isinstance(sub, TensorOperation):
                 if legacy:
                     raise ValueError(f"save: operation {sub.name!r} ({sub.op}) on symbolic "
@@ -580,6 +585,8 @@ def to_keras(layer, legacy=False):
             spec["inbound_nodes"] = [_node_to_keras(sub, node) if keras_class_name(sub) in
                                      _CALL_OPTION_LAYERS else _spread_binding(node)
                                      for node in entry["inbound_nodes"]]
+            if entry.get("operator"):  # (as in pynn's config: see functional_config)
+                spec["operator"] = True
             entries.append(spec)
         config["layers"] = entries
         build = {"input_shape": None}
@@ -874,6 +881,8 @@ class _Translator:
                 nodes, spec["config"]["call_options"] = _nodes_from_keras(
                     class_name, nodes, f"{class_name} layer {_entry_name(entry)!r}")
             spec["inbound_nodes"] = nodes
+            if entry.get("operator") is True:  # x + y in pynn's legacy .h5 file
+                spec["operator"] = True
             entries.append(spec)
         return {"name": config.get("name"), "trainable": config.get("trainable", True),
                 "layers": entries, "input_layers": config.get("input_layers"),

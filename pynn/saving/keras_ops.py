@@ -302,6 +302,10 @@ KERAS_OPS.update({
 })
 # x[key]: Keras's GetItem takes the tensor and the key.
 GETITEM = ("numpy", "GetItem")
+# The merge layers through which pynn computes ``x + y``, ``x - y`` and
+# ``x * y`` on symbolic tensors of one rank (see KerasTensor._merge), and
+# the operation each is in Keras's files.
+OPERATOR_MERGES = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply"}
 # The op a Keras class is read as, where several functions share it.
 _BY_CLASS = {(row[0], row[1]): op for op, row in sorted(KERAS_OPS.items(), reverse=True)}
 

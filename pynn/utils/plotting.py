@@ -92,10 +92,10 @@ def _graph_rows(model):
     each a list of (key, name, class, input shape text, output shape text,
     layer), and the arrows between boxes as (from key, to key)."""
     from ..layers.base import shapes_str
-    from ..models.summary import class_label
+    from ..models.summary import shown_class
     from ..models.sequential import Sequential
     if model._program is None:  # an unbuilt Sequential: a plain stack
-        rows = [[(i, l.name, class_label(l), "?", "?", l)] for i, l in enumerate(model.layers)]
+        rows = [[(i, l.name, shown_class(l), "?", "?", l)] for i, l in enumerate(model.layers)]
         return rows, [(i, i + 1) for i in range(len(rows) - 1)]
     depth, boxes, edges = {}, [], []
     for t in model._inputs:
@@ -104,14 +104,14 @@ def _graph_rows(model):
         if isinstance(model, Sequential) and len(model._inputs) == 1:
             boxes.append((id(t), layer.name, "InputLayer", None, shapes_str(t.shape), layer, 0))
         else:
-            boxes.append((id(t), layer.name, class_label(layer), None, shapes_str(t.shape),
+            boxes.append((id(t), layer.name, shown_class(layer), None, shapes_str(t.shape),
                           layer, 0))
     for node in model._nodes:
         d = 1 + max((depth.get(id(t), 0) for t in node.input_tensors), default=0)
         key = id(node)
         ins = [t.shape for t in node.input_tensors]
         outs = [t.shape for t in node.output_tensors]
-        boxes.append((key, node.operation.name, class_label(node.operation),
+        boxes.append((key, node.operation.name, shown_class(node.operation),
                       shapes_str(ins[0] if len(ins) == 1 else ins),
                       shapes_str(outs[0] if len(outs) == 1 else outs), node.operation, d))
         for t in node.input_tensors:
@@ -313,7 +313,8 @@ def _layer_label(layer, show_layer_names, show_layer_activations, show_dtype, sh
     """Keras's HTML-like table: the layer's name and class, then its
     activation, shapes, dtype and trainability as asked."""
     import html
-    name = type(layer).__name__
+    from ..models.summary import shown_class
+    name = shown_class(layer)
     span = max(1, (2 if show_shapes else 0) + int(show_dtype) + int(show_trainable))
     head = f"<b>{html.escape(layer.name)}</b> ({name})" if show_layer_names else f"<b>{name}</b>"
     table = ('<<table border="0" cellborder="1" bgcolor="black" cellpadding="10">'

@@ -162,14 +162,17 @@ def test_input_tensor_and_names():
 
 def test_hard_sigmoid_gates_are_recorded_operations():
     """Each squeeze-and-excitation gate is ReLU(6)(x + 3) * (1 / 6), as
-    Keras writes it: two TensorOperation layers around a ReLU; the
+    Keras writes it: two operations of the graph around a ReLU (not
+    layers: ``model.layers`` leaves them out, as Keras 3's does); the
     minimalistic model has no gates."""
     model = applications.MobileNetV3Small(weights=None, include_top=False)
-    names = [l.name for l in model.layers]
-    ops = [l for l in model.layers if isinstance(l, layers.TensorOperation)]
+    graph = model._operations
+    names = [l.name for l in graph]
+    ops = [l for l in graph if isinstance(l, layers.TensorOperation)]
     assert len(ops) == 2 * 9  # the 9 blocks with squeeze-and-excitation
+    assert len(model.layers) == len(graph) - len(ops)
     for add, mul in zip(ops[::2], ops[1::2]):
-        relu = model.layers[names.index(add.name) + 1]
+        relu = graph[names.index(add.name) + 1]
         assert (add.op, add.args[1], mul.op, mul.args[1]) == ("add", 3.0, "multiply", 1 / 6)
         assert isinstance(relu, layers.ReLU) and relu.max_value == 6.0
         assert names.index(mul.name) == names.index(add.name) + 2
@@ -177,7 +180,7 @@ def test_hard_sigmoid_gates_are_recorded_operations():
     gate = pynn.Model(*_gate_graph()).predict(x, verbose=0)
     np.testing.assert_allclose(gate, np.clip(x + 3, 0, 6) / 6, rtol=1e-6)
     minimal = applications.MobileNetV3Small(weights=None, minimalistic=True, include_top=False)
-    assert not any(isinstance(l, layers.TensorOperation) for l in minimal.layers)
+    assert not any(isinstance(l, layers.TensorOperation) for l in minimal._operations)
     assert not any(isinstance(l, layers.Activation) for l in minimal.layers)
 
 

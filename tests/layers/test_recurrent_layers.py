@@ -188,10 +188,12 @@ def test_bidirectional_matches_float64_reference(kind, merge_mode, return_sequen
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
     assert [w.name for w in bi.weights] == ["kernel", "recurrent_kernel", "bias"] * 2
-    assert ["/".join(w.path.split("/")[-2:]) for w in bi.weights] == [
-        f"forward_{bi.forward_layer.name[8:]}/{n}" for n in
+    # Keras 3's paths: under the wrapper, each direction's layer, its cell
+    cell = f"{bi.forward_layer.cell}_cell"
+    assert ["/".join(w.path.split("/")[-4:]) for w in bi.weights] == [
+        f"{bi.name}/forward_{bi.forward_layer.name[8:]}/{cell}/{n}" for n in
         ("kernel", "recurrent_kernel", "bias")] + [
-        f"backward_{bi.backward_layer.name[9:]}/{n}" for n in
+        f"{bi.name}/backward_{bi.backward_layer.name[9:]}/{cell}/{n}" for n in
         ("kernel", "recurrent_kernel", "bias")]
 
 

@@ -118,7 +118,7 @@ def test_boolean_operations_cross_keras_files(tmp_path, keras, case):
     np.testing.assert_array_equal(np.asarray(loaded(X)), want)
     back = pynn.models.load_model(tmp_path / "theirs.keras")
     assert back.outputs[0].dtype == ours.outputs[0].dtype
-    bools = [t.dtype for layer in back.layers for node in layer._inbound_nodes
+    bools = [t.dtype for layer in back._operations for node in layer._inbound_nodes
              for t in node.output_tensors if t.dtype == "bool"]
     assert bools  # the comparisons inside are bool again
     np.testing.assert_array_equal(back.predict(X, verbose=0), want)
