@@ -55,6 +55,10 @@ class TensorShape(tuple):
     def __repr__(self):
         return f"TensorShape({list(self)})"
 
+    # print(x.shape) shows "(2, 5)", as TensorFlow's str() does
+    def __str__(self):
+        return tuple.__repr__(self)
+
     # equal to a list of the same sizes, as TensorFlow's (``x.shape == [3, 4]``)
     def __eq__(self, other):
         return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)

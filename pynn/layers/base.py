@@ -460,6 +460,9 @@ class Layer(Module):
     _training_default = False
     # How many tensors call() takes as separate arguments.
     _call_tensors = 1
+    # The parameters of a Keras-style call() after its inputs, in order
+    # (None for the built-in layers, whose call is call(inputs, training)).
+    _positional_names = None
     # What the layer's inputs must be (an InputSpec, or a list of them, one
     # per input): every call checks them, as Keras does (see input_spec.py).
     input_spec = None
@@ -483,6 +486,9 @@ class Layer(Module):
                                         if k in params or takes_any)
             if "training" in params:
                 cls._training_default = params["training"].default is True
+            cls._positional_names = tuple(
+                name for name, p in list(params.items())[2:]
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
             # call(self, a, b) takes the tensors of layer(a, b) one by one
             cls._call_tensors = sum(
                 1 for name, p in list(params.items())[1:]
@@ -1073,6 +1079,8 @@ class Layer(Module):
         self.__dict__["_call_losses"] = list(before) + penalties
 
     def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if args and training is None:
+            args, training = self._positional_training(args)
         if training is None:
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:
@@ -1152,6 +1160,20 @@ class Layer(Module):
         return all((k in named or any_name) and k not in ("training", "mask") and
                    not _is_tensor(v) and not isinstance(v, (list, tuple, dict))
                    for k, v in kwargs.items())
+
+    def _positional_training(self, args):
+        """``layer(x, training)``: Keras binds the arguments after the inputs
+        by call()'s signature, so a Dropout given ``(x, True)`` and a
+        call(self, x, training) given ``(x, False)`` take it as ``training``."""
+        names = self._positional_names
+        if names is None:
+            if len(args) == 1 and isinstance(args[0], (bool, np.bool_)):
+                return (), bool(args[0])
+            return args, None
+        if "training" not in names or len(args) <= names.index("training"):
+            return args, None
+        at = names.index("training")
+        return args[:at] + args[at + 1:], args[at]
 
     def _bind_call_tensors(self, inputs, args, kwargs):
         """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,
