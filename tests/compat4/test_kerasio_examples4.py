@@ -86,3 +86,76 @@ def test_training_given_by_position_reaches_the_call():
     seen.clear()
     model.predict(x, verbose=0)
     assert seen and not any(seen)
+
+
+# ------ semantic_image_clustering.py: two augmented views joined on axis 0
+
+def test_concatenate_on_the_batch_axis_matches_keras(keras):
+    x, y = rand(2, 5, 3), rand(4, 5, 3, seed=1)
+    ours = pynn.layers.Concatenate(axis=0)([x, y])
+    theirs = keras.layers.Concatenate(axis=0)([x, y])
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    a, b = pynn.Input((5, 3)), pynn.Input((5, 3))
+    ka, kb = keras.Input((5, 3)), keras.Input((5, 3))
+    assert pynn.layers.Concatenate(axis=0)([a, b]).shape == \
+        keras.layers.Concatenate(axis=0)([ka, kb]).shape == (None, 5, 3)
+
+
+def test_a_subclassed_call_joining_two_views_on_axis_0_trains():
+    class TwoViews(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.encoder = pynn.layers.Dense(4)
+
+        def call(self, x):
+            views = pynn.layers.Concatenate(axis=0)([x, x * 2.0])
+            return self.encoder(views)
+
+    model = TwoViews()
+    x = rand(6, 3)
+    out = np.asarray(model(x))
+    assert out.shape == (12, 4)
+    w, b = (np.asarray(v) for v in model.encoder.weights)
+    np.testing.assert_allclose(out, np.concatenate([x, 2 * x]) @ w + b, rtol=1e-5)
+    # the gradient of each view reaches the input: x's is (1 + 2) times one view's
+    xv = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(model(xv))
+    g = np.asarray(tape.gradient(loss, xv))
+    np.testing.assert_allclose(g, np.tile(3 * w.sum(1), (6, 1)), rtol=1e-5)
+
+
+# --------- semantic_image_clustering.py: reshape (batch * k, c) -> (-1, k, c)
+
+def test_a_reshape_that_folds_the_batch_gets_keras_shape(keras):
+    tf = pynn
+    a = pynn.Input((4,))
+    folded = tf.reshape(a, shape=(-1, 3, tf.shape(a)[-1]))
+    ka = keras.Input((4,))
+    assert folded.shape == keras.ops.reshape(ka, (-1, 3, keras.ops.shape(ka)[-1])).shape
+    model = pynn.Model(a, pynn.layers.Lambda(lambda t: tf.reduce_sum(t, axis=1))(folded))
+    x = rand(9, 4)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x.reshape(3, 3, 4).sum(1),
+                               rtol=1e-6)
+
+
+# ------ semantic_image_clustering.py: one y for a model with two outputs
+
+def test_one_target_array_goes_to_every_output_as_tf_keras_did():
+    def build():
+        pynn.utils.set_random_seed(3)
+        inp = pynn.Input((3,))
+        h = pynn.layers.Dense(4, activation="tanh")(inp)
+        model = pynn.Model(inp, [pynn.layers.Dense(1, name="a")(h),
+                                 pynn.layers.Dense(1, name="b")(h)])
+        model.compile("sgd", ["mse", "mae"])
+        return model
+
+    x, y = rand(16, 3), rand(16, 1, seed=2)
+    one, both = build(), build()
+    h1 = one.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    h2 = both.fit(x, [y, y], epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    assert h1 == h2
+    for u, v in zip(one.get_weights(), both.get_weights()):
+        np.testing.assert_array_equal(u, v)
+    assert one.evaluate(x, y, verbose=0) == both.evaluate(x, [y, y], verbose=0)
