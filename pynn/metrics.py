@@ -298,6 +298,13 @@ class _AccuracyMetric(Metric):
             if sample_weight is not None:
                 sample_weight = _weights_per_value(sample_weight, y_pred.shape[0])
         elif self.kind == "binary":
+            if y_true.size != y_pred.size and y_true.ndim <= y_pred.ndim:
+                # labels that broadcast, as Keras compares them: one 1.0
+                # for a batch of a GAN's real images
+                try:
+                    y_true = np.broadcast_to(y_true, y_pred.shape)
+                except ValueError:
+                    pass
             # One group per sample, or per step when weighted per step
             # (a masked sequence).
             groups = rows if sample_weight is None or sample_weight.size == rows \

@@ -1166,6 +1166,12 @@ class Layer(Module):
         by call()'s signature, so a Dropout given ``(x, True)`` and a
         call(self, x, training) given ``(x, False)`` take it as ``training``."""
         names = self._positional_names
+        if names is None and getattr(self, "_graph_model", False):
+            # a model: its call()'s, call(self, inputs, training=False, mask=None)
+            # for a functional one
+            params = list(inspect.signature(type(self).call).parameters.values())[2:]
+            names = tuple(p.name for p in params
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
         if names is None:
             if len(args) == 1 and isinstance(args[0], (bool, np.bool_)):
                 return (), bool(args[0])

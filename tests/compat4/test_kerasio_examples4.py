@@ -159,3 +159,55 @@ def test_one_target_array_goes_to_every_output_as_tf_keras_did():
     for u, v in zip(one.get_weights(), both.get_weights()):
         np.testing.assert_array_equal(u, v)
     assert one.evaluate(x, y, verbose=0) == both.evaluate(x, [y, y], verbose=0)
+
+
+# ---- gan_ada.py: self.augmenter(images, training) on models; the gradient
+# of generated images through the augmentation; BinaryAccuracy(1.0, preds)
+
+def test_models_take_training_by_position():
+    x = np.ones((32, 4), np.float32)
+    inp = pynn.Input((4,))
+    functional = pynn.Model(inp, pynn.layers.Dropout(0.5, seed=2)(inp))
+    sequential = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dropout(0.5, seed=2)])
+    for model in (functional, sequential):
+        np.testing.assert_array_equal(np.asarray(model(x, False)), x)
+        assert (np.asarray(model(x, True)) == 0).any()
+
+    class Augmenter(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = pynn.Sequential([pynn.layers.Dropout(0.5, seed=3)])
+
+        def call(self, images, training):
+            return self.inner(images, training) if training else images
+
+    aug = Augmenter()
+    np.testing.assert_array_equal(np.asarray(aug(x, False)), x)
+    assert (np.asarray(aug(x, True)) == 0).any()
+
+
+def test_generated_images_get_gradients_through_the_augmentation():
+    tf = pynn
+    pynn.utils.set_random_seed(0)
+    generator = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(8 * 8),
+                                 pynn.layers.Reshape((8, 8, 1))])
+    augmenter = pynn.Sequential([pynn.layers.RandomFlip("horizontal"),
+                                 pynn.layers.RandomTranslation(0.2, 0.2),
+                                 pynn.layers.RandomRotation(0.1),
+                                 pynn.layers.RandomZoom((-0.2, 0.0))])
+    z, r = rand(4, 3), rand(4, 8, 8, 1, seed=1)
+    with tf.GradientTape() as tape:
+        images = augmenter(generator(z, training=True), training=True)
+        loss = tf.reduce_sum(images * r)
+    grads = tape.gradient(loss, generator.trainable_weights)
+    assert all(g is not None for g in grads)
+    assert np.abs(np.asarray(grads[0])).sum() > 0
+
+
+def test_binary_accuracy_broadcasts_one_label_over_the_batch(keras):
+    preds = np.array([[0.9], [0.2], [0.7], [0.6]], np.float32)
+    for label in (1.0, 0.0):
+        ours, theirs = pynn.metrics.BinaryAccuracy(), keras.metrics.BinaryAccuracy()
+        ours.update_state(label, preds)
+        theirs.update_state(label, preds)
+        assert float(ours.result()) == pytest.approx(float(theirs.result()))
