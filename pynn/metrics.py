@@ -1071,6 +1071,8 @@ def accuracy_kind(y_true_shape, y_pred_shape):
     against several), categorical otherwise."""
     if y_pred_shape[-1] == 1:
         return BinaryAccuracy
+    if y_true_shape is None:  # (no targets seen yet: model.metrics_names)
+        return CategoricalAccuracy
     if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and
                                                   y_pred_shape[-1] != 1):
         return SparseCategoricalAccuracy

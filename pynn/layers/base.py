@@ -1239,6 +1239,12 @@ class Layer(Module):
             reads = recording_reads()
             with reads:
                 out_shapes = self.build_for(shapes)
+            if self.__dict__.get("_stashes_values") and \
+                    autodiff.model_being_traced() is not None:
+                # its call keeps values on the layer (self.aux_loss = ...)
+                # that the program reads after the model's call: the model
+                # runs its call at every call, so they are this call's
+                raise autodiff.UntraceableCall()
             reads = reads.found or self.__dict__.get("_reads")
             file_reads = self.__dict__.pop("_reads_given", None)
             if file_reads is not None and len(file_reads) != len(reads or ()):
@@ -1483,11 +1489,17 @@ class Layer(Module):
         cache = self.__dict__.setdefault("_output_shapes", {})
         shape = cache.get(key)
         if shape is None:
+            def run(xs):
+                before = dict(self.__dict__)
+                out = self._run_call(xs, False, self._sample_mask(xs))
+                if any(before.get(k) is not v and isinstance(v, (np.ndarray, autodiff.Traced))
+                       for k, v in self.__dict__.items()):
+                    self.__dict__["_stashes_values"] = True
+                return out
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
                 self.__dict__.get("_call_input_dtypes") or
-                self.__dict__.get("_call_input_dtype", self.input_dtype),
-                lambda xs: self._run_call(xs, False, self._sample_mask(xs)))
+                self.__dict__.get("_call_input_dtype", self.input_dtype), run)
         return shape
 
     def _sample_mask(self, xs):

@@ -211,3 +211,60 @@ def test_binary_accuracy_broadcasts_one_label_over_the_batch(keras):
         ours.update_state(label, preds)
         theirs.update_state(label, preds)
         assert float(ours.result()) == pytest.approx(float(theirs.result()))
+
+
+# ----- mnist_moe.py: a layer keeps its load-balancing loss on self in call()
+
+def test_a_loss_a_layer_keeps_on_itself_is_this_calls_and_trains():
+    tf = pynn
+
+    class Gate(pynn.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = pynn.layers.Dense(3)
+
+        def call(self, x):
+            weights = tf.nn.softmax(self.dense(x))
+            self.balance_loss = tf.reduce_mean(tf.square(tf.reduce_sum(weights, 0) - 1.0))
+            return weights
+
+    class Net(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.gate = Gate()
+
+        def call(self, x, training=False):
+            return self.gate(x)
+
+    x = rand(5, 4)
+    net = Net()
+    net(x)
+
+    def grads(step_input, call):
+        with tf.GradientTape() as tape:
+            out = call(step_input)
+            loss = tf.reduce_sum(out[:, 0]) + net.gate.balance_loss
+        return loss, tape.gradient(loss, net.gate.trainable_weights)
+
+    for batch in (x, rand(7, 4, seed=1)):
+        loss, through_model = grads(batch, net)
+        direct_loss, direct = grads(batch, net.gate)
+        np.testing.assert_allclose(float(loss), float(direct_loss), rtol=1e-6)
+        for a, b in zip(through_model, direct):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+
+# ----- mnist_moe.py: evaluate() after a custom test_step, in Keras 3's order
+
+def test_evaluate_lists_a_custom_steps_logs_in_keras_order():
+    class Net(pynn.Model):
+        def test_step(self, data):
+            return {"zeta": 3.0, "loss": 1.5, "aux": 2.0, "accuracy": 0.25}
+
+    inp = pynn.Input((3,))
+    net = Net(inp, pynn.layers.Dense(2, activation="softmax")(inp))
+    net.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert net.metrics_names == ["loss", "accuracy"]
+    # the model's metrics (loss, then the compiled ones), then the rest by name
+    assert net.evaluate(np.ones((4, 3), np.float32), np.zeros(4), verbose=0) == \
+        [1.5, 0.25, 2.0, 3.0]
