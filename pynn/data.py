@@ -3,7 +3,8 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
-from .utils.dataset import AUTOTUNE, INFINITE, UNKNOWN, Dataset, TextLineDataset
+from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, Dataset, TextLineDataset,
+                            make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -11,7 +12,8 @@ UNKNOWN_CARDINALITY = UNKNOWN
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE,
                                      UNKNOWN_CARDINALITY=UNKNOWN,
-                                     cardinality=lambda dataset: dataset.cardinality())
+                                     cardinality=lambda dataset: dataset.cardinality(),
+                                     make_csv_dataset=make_csv_dataset)
 
 __all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]

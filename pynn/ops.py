@@ -35,6 +35,7 @@ from . import _kernels as _k
 from .cuda import DeviceArray as _Device
 from .tensor import Tensor as _eager_type
 from .tensor import eager as _eager
+from .tensor import text_operands
 
 # Keras 3's keras.ops names for NumPy's functions (and a few of its own:
 # top_k, segment_sum, cond, the image namespace): on arrays they are
@@ -3560,8 +3561,17 @@ def _compare(name, fn):
     return op
 
 
-equal = _compare("equal", np.equal)
-not_equal = _compare("not_equal", np.not_equal)
+def equal(x1, x2):
+    """Elementwise equal (a boolean array: a constant); text compares as
+    TensorFlow's strings do, bytes equal to the str of the same text."""
+    return np.equal(*text_operands(_plain(x1), _plain(x2)))
+
+
+def not_equal(x1, x2):
+    """Elementwise not_equal (a boolean array: a constant); text as in equal."""
+    return np.not_equal(*text_operands(_plain(x1), _plain(x2)))
+
+
 greater = _compare("greater", np.greater)
 greater_equal = _compare("greater_equal", np.greater_equal)
 less = _compare("less", np.less)

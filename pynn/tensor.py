@@ -111,6 +111,19 @@ class Tensor(np.ndarray):
             return one.view(Tensor)
         return out
 
+    # A string tensor holds bytes, as TensorFlow's; TensorFlow compares it
+    # with a str too (``inputs["thal"] == "fixed"``), which NumPy's object
+    # arrays of bytes never find equal.
+    def __eq__(self, other):
+        if self.dtype.kind in "OSU":
+            return np.equal(*text_operands(self.view(np.ndarray), other)).view(Tensor)
+        return np.ndarray.__eq__(self, other)
+
+    def __ne__(self, other):
+        if self.dtype.kind in "OSU":
+            return np.not_equal(*text_operands(self.view(np.ndarray), other)).view(Tensor)
+        return np.ndarray.__ne__(self, other)
+
     def __hash__(self):
         # a 0-d tensor hashes as its value, so the elements of a tensor go
         # in sets and dicts as NumPy's scalars do (set(np.unique(t)))
@@ -129,6 +142,28 @@ class Tensor(np.ndarray):
 
 
 _ndarray_shape = np.ndarray.shape
+
+
+def _decoded(x):
+    if isinstance(x, bytes):
+        return x.decode("utf-8")
+    if isinstance(x, np.ndarray) and x.dtype.kind == "S":
+        return np.char.decode(x, "utf-8").astype(object)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "OU":
+        return np.frompyfunc(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v,
+                             1, 1)(x)
+    return x
+
+
+def text_operands(a, b):
+    """``a`` and ``b`` for an elementwise comparison, bytes decoded to str
+    (UTF-8) where either is text, so bytes and str of the same text are
+    equal, as in TensorFlow; other operands as they are."""
+    def is_text(v):
+        return isinstance(v, (str, bytes)) or isinstance(v, np.ndarray) and v.dtype.kind in "OSU"
+    if not (is_text(a) or is_text(b)):
+        return a, b
+    return _decoded(a), _decoded(b)
 
 
 def eager(x):

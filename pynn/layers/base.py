@@ -62,6 +62,19 @@ def unique_name(base):
     return base if n == 0 else f"{base}_{n}"
 
 
+def _text_as_tensors(x):
+    """Text arrays (in a list, tuple or dict) as Tensors for a call(): their
+    ``==`` compares bytes and str as TensorFlow's strings do."""
+    t = type(x)
+    if t is np.ndarray:
+        return x.view(Tensor) if x.dtype.kind in "OSU" else x
+    if t is dict:
+        return {k: _text_as_tensors(v) for k, v in x.items()}
+    if t is list or t is tuple:
+        return t(_text_as_tensors(v) for v in x)
+    return x
+
+
 def shape_str(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
         ("," if len(shape) == 1 else "") + ")"
@@ -519,7 +532,11 @@ class Layer(Module):
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
-                 weights=None, **kwargs):
+                 weights=None, autocast=True, **kwargs):
+        # (Keras 3 writes autocast in every custom layer's config; it casts
+        # float inputs to a mixed policy's compute dtype, which pynn's
+        # float32 computing never needs)
+        self.autocast = bool(autocast)
         if weights is not None:
             # Keras 2's initial weights (Conv2D(..., weights=[kernel, bias])),
             # set once the layer is built
@@ -1459,6 +1476,10 @@ class Layer(Module):
             arg = _pack_like(structure, inputs)  # called on a nested dict
         elif keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
             arg = dict(zip(keys, inputs))  # called on a dict in the graph
+        if spread:
+            inputs = _text_as_tensors(inputs)
+        else:
+            arg = _text_as_tensors(arg)
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
         with _CarriedMasks(inputs, mask):

@@ -268,3 +268,85 @@ def test_evaluate_lists_a_custom_steps_logs_in_keras_order():
     # the model's metrics (loss, then the compiled ones), then the rest by name
     assert net.evaluate(np.ones((4, 3), np.float32), np.zeros(4), verbose=0) == \
         [1.5, 0.25, 2.0, 3.0]
+
+
+# ------ feature_engineering_with_custom_layer.py: a CSV file to batches of
+# dicts; a string input compared with a str; a layer called on a dict saved
+
+def _heart_csv(path):
+    rows = ["age,thal,chol,target", "63,fixed,233.5,1", "41,normal,204,0",
+            "57,reversible,,1", "70,normal,250,0"]
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_make_csv_dataset_gives_tensorflows_batches(tmp_path):
+    tf = pynn
+    ds = tf.data.experimental.make_csv_dataset(_heart_csv(tmp_path / "h.csv"), batch_size=4,
+                                               label_name="target", num_epochs=1,
+                                               shuffle=False)
+    batches = list(ds)
+    assert len(batches) == 1
+    features, label = batches[0]
+    assert list(features) == ["age", "thal", "chol"]
+    assert np.asarray(features["age"]).dtype == np.int32
+    assert np.asarray(features["chol"]).dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(features["chol"]), [233.5, 204, 0, 250])
+    assert list(np.asarray(features["thal"])) == [b"fixed", b"normal", b"reversible", b"normal"]
+    np.testing.assert_array_equal(np.asarray(label), [1, 0, 1, 0])
+    # shuffled and repeated: every row twice over two epochs
+    ds = tf.data.experimental.make_csv_dataset(str(tmp_path / "*.csv"), batch_size=3,
+                                               label_name="target", num_epochs=2)
+    ages = np.concatenate([np.asarray(f["age"]) for f, _ in ds])
+    assert sorted(ages) == sorted([63, 41, 57, 70] * 2)
+
+
+def test_text_compares_with_a_str_as_tensorflow_strings_do():
+    tf = pynn
+    thal = np.array([[b"fixed"], [b"normal"]], dtype=object)
+
+    class Onehot(tf.keras.layers.Layer):
+        def call(self, x):
+            return tf.concat([tf.cast(x == "fixed", tf.float32),
+                              tf.cast(tf.equal(x, "normal"), tf.float32),
+                              tf.cast(x != b"normal", tf.float32)], axis=-1)
+
+    inp = tf.keras.Input(shape=(1,), dtype=tf.string)
+    model = tf.keras.Model(inp, Onehot()(inp))
+    expected = [[1, 0, 1], [0, 1, 0]]
+    np.testing.assert_array_equal(model.predict(thal, verbose=0), expected)
+    np.testing.assert_array_equal(model.predict(thal.astype(str), verbose=0), expected)
+    np.testing.assert_array_equal(np.asarray(Onehot()(thal)), expected)
+
+
+class _Ratio(pynn.layers.Layer):
+    def call(self, inputs):
+        return pynn.ops.concatenate([inputs["a"] / inputs["b"], inputs["a"] * 2.0], axis=-1)
+
+
+def test_a_layer_called_on_a_dict_saves_and_loads_as_keras_writes_it(tmp_path, keras):
+    inputs = {"a": pynn.Input((1,), name="a"), "b": pynn.Input((1,), name="b")}
+    model = pynn.Model(inputs, pynn.layers.Dense(2)(_Ratio(name="ratio")(inputs)))
+    data = {"a": rand(5, 1), "b": rand(5, 1, seed=1) + 3.0}
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = pynn.models.load_model(path, custom_objects={"_Ratio": _Ratio})
+    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0),
+                               rtol=1e-6)
+
+    class KRatio(keras.layers.Layer):
+        def call(self, inputs):
+            return keras.ops.concatenate([inputs["a"] / inputs["b"], inputs["a"] * 2.0],
+                                         axis=-1)
+
+    theirs = keras.models.load_model(path, custom_objects={"_Ratio": KRatio})
+    np.testing.assert_allclose(np.asarray(theirs.predict(data, verbose=0)),
+                               model.predict(data, verbose=0), rtol=1e-5)
+    # and a file Keras writes loads here
+    kin = {"a": keras.Input((1,), name="a"), "b": keras.Input((1,), name="b")}
+    kmodel = keras.Model(kin, keras.layers.Dense(2)(KRatio(name="ratio")(kin)))
+    kpath = str(tmp_path / "k.keras")
+    kmodel.save(kpath)
+    ours = pynn.models.load_model(kpath, custom_objects={"KRatio": _Ratio})
+    np.testing.assert_allclose(ours.predict(data, verbose=0),
+                               np.asarray(kmodel.predict(data, verbose=0)), rtol=1e-5)
