@@ -393,6 +393,53 @@ class Dataset:
         return self._derive(lambda: (e for e in self._elements() if keep(e)),
                             INFINITE if self._cardinality == INFINITE else UNKNOWN)
 
+    def rejection_resample(self, class_func, target_dist, initial_dist=None, seed=None,
+                           name=None):
+        """``(class, element)`` pairs whose classes (``class_func(element)``,
+        0 to k - 1) follow ``target_dist``: each element is kept with the
+        probability target / initial of its class, scaled so the most
+        wanted class is always kept (tf.data's rejection sampling).
+        Without ``initial_dist`` the classes are counted over one pass."""
+        if not callable(class_func):
+            raise TypeError(f"Dataset.rejection_resample: class_func must be callable, got "
+                            f"{class_func!r}")
+        target = np.asarray(target_dist, np.float64).reshape(-1)
+        if target.size == 0 or (target < 0).any() or target.sum() <= 0:
+            raise ValueError(f"Dataset.rejection_resample: target_dist must be probabilities, "
+                             f"got {target_dist!r}")
+
+        def class_of(element):
+            shown = eager(element)
+            c = class_func(*shown) if isinstance(shown, tuple) else class_func(shown)
+            c = int(np.asarray(c))
+            if not 0 <= c < target.size:
+                raise ValueError(f"Dataset.rejection_resample: class_func gave {c}, outside "
+                                 f"the {target.size} classes of target_dist")
+            return c
+        if initial_dist is None:
+            counts = np.bincount([class_of(e) for e in self._elements()],
+                                 minlength=target.size)
+            initial = counts / max(counts.sum(), 1)
+        else:
+            initial = np.asarray(initial_dist, np.float64).reshape(-1)
+        if initial.shape != target.shape:
+            raise ValueError(f"Dataset.rejection_resample: initial_dist has "
+                             f"{initial.size} classes, target_dist {target.size}")
+        ratio = np.divide(target / target.sum(), initial / initial.sum(),
+                          out=np.zeros_like(target), where=initial > 0)
+        accept = ratio / ratio.max()
+        passes = [0]
+
+        def make():
+            passes[0] += 1
+            rng = np.random.default_rng(seeding.next_seed() if seed is None
+                                        else [int(seed), passes[0]])
+            for element in self._elements():
+                c = class_of(element)
+                if rng.random() < accept[c]:
+                    yield np.int32(c), element
+        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
+
     def flat_map(self, map_func):
         """The elements of the datasets ``map_func`` returns, one after the
         other."""

@@ -350,3 +350,23 @@ def test_a_layer_called_on_a_dict_saves_and_loads_as_keras_writes_it(tmp_path, k
     ours = pynn.models.load_model(kpath, custom_objects={"KRatio": _Ratio})
     np.testing.assert_allclose(ours.predict(data, verbose=0),
                                np.asarray(kmodel.predict(data, verbose=0)), rtol=1e-5)
+
+
+# ----- event_classification_for_payment_card_fraud_detection.py: resampling
+
+def test_rejection_resample_reaches_the_target_rate():
+    tf = pynn
+    labels = (np.arange(4000) % 20 == 0).astype(np.int64)   # 5% positives
+    ds = tf.data.Dataset.from_tensor_slices({"x": np.arange(4000.0), "label": labels})
+    resampled = ds.rejection_resample(class_func=lambda e: tf.cast(e["label"], tf.int32),
+                                      target_dist=[0.8, 0.2], initial_dist=[0.95, 0.05],
+                                      seed=3).map(lambda c, e: (e, c))
+    pairs = [(int(np.asarray(e["label"])), int(np.asarray(c))) for e, c in resampled]
+    assert all(label == c for label, c in pairs)
+    positives = sum(c for _, c in pairs)
+    assert positives == 200                      # the rarest class is always kept
+    assert abs(positives / len(pairs) - 0.2) < 0.03
+    # counted over a pass when initial_dist is not given
+    counted = ds.rejection_resample(lambda e: e["label"], [0.5, 0.5], seed=1)
+    kept = [int(np.asarray(c)) for c, _ in counted]
+    assert sum(kept) == 200 and abs(len(kept) - 400) < 60
