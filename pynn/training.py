@@ -889,10 +889,9 @@ class TrainingMixin:
                 raise ValueError(f"{what}: the model has {n} outputs {names}, got {len(y)} "
                                  f"target arrays")
             return list(y)
-        if n > 1 and y is not None:
-            # one array for several outputs is every output's target, as in
-            # tf.keras (its losses container mapped a single item to all)
-            return [y] * n
+        if n > 1:
+            raise ValueError(f"{what}: the model has {n} outputs {names}; give one target "
+                             f"array per output (a list, or a dict by output name)")
         return [y]
 
     def _prepare_targets(self, y, rows, what="y"):

@@ -1098,6 +1098,8 @@ class Layer(Module):
     def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if args and training is None:
             args, training = self._positional_training(args)
+        if args and self._positional_names:
+            args, kwargs = self._positional_numbers(args, kwargs)
         if training is None:
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:
@@ -1178,6 +1180,26 @@ class Layer(Module):
                    not _is_tensor(v) and not isinstance(v, (list, tuple, dict))
                    for k, v in kwargs.items())
 
+    def _positional_numbers(self, args, kwargs):
+        """``block(x, height, width)``: numbers (0-d values) given by position
+        after the tensors go to call() by name, as its constant arguments
+        (Keras 2's layers took any value by position)."""
+        def number(v):
+            if isinstance(v, (bool, np.bool_, KerasTensor, Weight, autodiff.Traced)):
+                return False
+            return isinstance(v, (int, float, np.number)) or \
+                isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf"
+        flags = [number(v) for v in args]
+        names = self._positional_names
+        if not any(flags) or len(args) > len(names) or flags != sorted(flags):
+            return args, kwargs
+        at = flags.index(True)
+        given = {names[i]: v.item() if isinstance(v, (np.ndarray, np.number)) else v
+                 for i, v in enumerate(args) if i >= at}
+        if any(k in kwargs for k in given):
+            return args, kwargs
+        return args[:at], {**kwargs, **given}
+
     def _positional_training(self, args):
         """``layer(x, training)``: Keras binds the arguments after the inputs
         by call()'s signature, so a Dropout given ``(x, True)`` and a
@@ -1256,6 +1278,14 @@ class Layer(Module):
             reads = recording_reads()
             with reads:
                 out_shapes = self.build_for(shapes)
+            if autodiff.model_being_traced() is not None and self._traces_call and any(
+                    len(s) == 0 for s in (out_shapes if isinstance(out_shapes, list)
+                                          else [out_shapes])):
+                # it returns numbers (the sizes of a feature map, for the
+                # next layer's reshape): a graph would hold them as tensors
+                # without their values, so the model runs its call at every
+                # call, where they are numbers
+                raise autodiff.UntraceableCall()
             if self.__dict__.get("_stashes_values") and \
                     autodiff.model_being_traced() is not None:
                 # its call keeps values on the layer (self.aux_loss = ...)

@@ -139,28 +139,6 @@ def test_a_reshape_that_folds_the_batch_gets_keras_shape(keras):
                                rtol=1e-6)
 
 
-# ------ semantic_image_clustering.py: one y for a model with two outputs
-
-def test_one_target_array_goes_to_every_output_as_tf_keras_did():
-    def build():
-        pynn.utils.set_random_seed(3)
-        inp = pynn.Input((3,))
-        h = pynn.layers.Dense(4, activation="tanh")(inp)
-        model = pynn.Model(inp, [pynn.layers.Dense(1, name="a")(h),
-                                 pynn.layers.Dense(1, name="b")(h)])
-        model.compile("sgd", ["mse", "mae"])
-        return model
-
-    x, y = rand(16, 3), rand(16, 1, seed=2)
-    one, both = build(), build()
-    h1 = one.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
-    h2 = both.fit(x, [y, y], epochs=2, batch_size=8, shuffle=False, verbose=0).history
-    assert h1 == h2
-    for u, v in zip(one.get_weights(), both.get_weights()):
-        np.testing.assert_array_equal(u, v)
-    assert one.evaluate(x, y, verbose=0) == both.evaluate(x, [y, y], verbose=0)
-
-
 # ---- gan_ada.py: self.augmenter(images, training) on models; the gradient
 # of generated images through the augmentation; BinaryAccuracy(1.0, preds)
 
@@ -370,3 +348,54 @@ def test_rejection_resample_reaches_the_target_rate():
     counted = ds.rejection_resample(lambda e: e["label"], [0.5, 0.5], seed=1)
     kept = [int(np.asarray(c)) for c, _ in counted]
     assert sum(kept) == 200 and abs(len(kept) - 400) < 60
+
+
+# ---- focal_modulation_network.py: a layer returns its feature map's sizes,
+# the next takes them by position (block(x, height, width, channels))
+
+class _Patches(pynn.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.proj = pynn.layers.Conv2D(4, 2, strides=2)
+
+    def call(self, x):
+        x = self.proj(x)
+        height, width, channels = (pynn.shape(x)[i] for i in (1, 2, 3))
+        return pynn.reshape(x, (-1, height * width, channels)), height, width, channels
+
+
+class _Mix(pynn.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = pynn.layers.Dense(4)
+
+    def call(self, x, height, width, channels):
+        grid = pynn.reshape(self.dense(x), (-1, height, width, channels))
+        return pynn.reduce_mean(grid, axis=[1, 2])
+
+
+def test_sizes_a_layer_returns_reach_the_next_by_position():
+    class Net(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.patches, self.mix = _Patches(), _Mix()
+            self.head = pynn.layers.Dense(1)
+
+        def call(self, x):
+            x, h, w, c = self.patches(x)
+            return self.head(self.mix(x, h, w, c))
+
+    x, y = rand(8, 6, 6, 3), rand(8, 1, seed=1)
+    net = Net()
+    out = np.asarray(net(x))
+    # the same arithmetic, written out
+    k, b = (np.asarray(v) for v in net.patches.proj.weights)
+    patches = np.einsum("nhpwqc,pqcf->nhwf", x.reshape(8, 3, 2, 3, 2, 3), k) + b
+    dk, db = (np.asarray(v) for v in net.mix.dense.weights)
+    mixed = (patches.reshape(8, 9, 4) @ dk + db).mean(1)
+    hk, hb = (np.asarray(v) for v in net.head.weights)
+    np.testing.assert_allclose(out, mixed @ hk + hb, rtol=1e-4, atol=1e-5)
+    net.compile(pynn.optimizers.Adam(0.01), "mse")
+    losses = net.fit(x, y, epochs=8, batch_size=4, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    assert np.asarray(_Mix()(rand(2, 4, 4), 2, np.int32(2), np.array(4))).shape == (2, 4)
