@@ -85,6 +85,15 @@ class Tensor(np.ndarray):
     def get_shape(self):
         return self.shape
 
+    def set_shape(self, shape):
+        """TensorFlow's: an eager tensor's shape is known, so this checks
+        that ``shape`` (None for a size left open) fits it."""
+        want = list(TensorShape(shape))
+        if len(want) != self.ndim or any(w is not None and w != d
+                                         for w, d in zip(want, self.shape)):
+            raise ValueError(f"set_shape: shapes {list(self.shape)} and {want} are "
+                             f"incompatible")
+
     @property
     def device(self):
         """Where the value lives, in TensorFlow's words: a host array is

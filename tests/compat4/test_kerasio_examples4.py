@@ -399,3 +399,34 @@ def test_sizes_a_layer_returns_reach_the_next_by_position():
     losses = net.fit(x, y, epochs=8, batch_size=4, verbose=0).history["loss"]
     assert losses[-1] < losses[0]
     assert np.asarray(_Mix()(rand(2, 4, 4), 2, np.int32(2), np.array(4))).shape == (2, 4)
+
+
+# --------- fixres.py: a random crop window, tf.slice, image.set_shape
+
+def test_sample_distorted_bounding_box_and_tf_slice():
+    tf = pynn
+    image = rand(40, 60, 3)
+    pynn.utils.set_random_seed(5)
+    for _ in range(20):
+        begin, size, box = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([0, 0, 4], tf.float32), area_range=(0.05, 1.0),
+            aspect_ratio_range=(0.75, 1.33), min_object_covered=0,
+            use_image_if_no_bounding_boxes=True)
+        (y, x, z), (h, w, rest) = np.asarray(begin), np.asarray(size)
+        assert z == 0 and rest == -1 and 0 < h and 0 < w and y + h <= 40 and x + w <= 60
+        assert 0.05 * 2400 * 0.9 <= h * w <= 2400 and 0.6 <= w / h <= 1.6
+        np.testing.assert_allclose(np.asarray(box)[0, 0], [y / 40, x / 60, (y + h) / 40,
+                                                           (x + w) / 60], rtol=1e-6)
+        crop = tf.slice(image, begin, size)
+        np.testing.assert_array_equal(np.asarray(crop), image[y:y + h, x:x + w])
+        crop.set_shape([None, None, 3])
+    with pytest.raises(ValueError, match="incompatible"):
+        crop.set_shape([None, None, 4])
+    np.testing.assert_array_equal(np.asarray(tf.slice(np.arange(12).reshape(3, 4), [1, 1],
+                                                      [-1, 2])), [[5, 6], [9, 10]])
+    # a box the window must cover half of
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        [40, 60, 3], [[[0.0, 0.0, 0.25, 0.25]]], min_object_covered=0.5)
+    (y, x, _), (h, w, _) = np.asarray(begin), np.asarray(size)
+    covered = max(0, min(10, y + h) - y) * max(0, min(15, x + w) - x)
+    assert covered >= 0.5 * 150
