@@ -3,8 +3,7 @@
 Draws come from pynn's seeded generator (``pynn.utils.set_random_seed``),
 from a :class:`SeedGenerator`'s own stream, or, for an integer ``seed``,
 from a generator seeded with it (the same draws every call, as in Keras).
-They are float32 NumPy arrays: constants in a traced computation (``name=``
-is tf.random's argument, for programs importing pynn as tf).  A
+They are float32 NumPy arrays: constants in a traced computation.  A
 subclassed model whose call() draws runs that call at every call (as Keras
 runs it eagerly), so each call draws afresh.
 """
@@ -48,13 +47,13 @@ def _dtype(dtype):
     return np.float32 if dtype is None else np.dtype(dtype)
 
 
-def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None, name=None):
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Draws from N(mean, stddev**2)."""
     z = _generator(seed).standard_normal(_shape(shape), dtype=np.float32)
     return (z * np.float32(stddev) + np.float32(mean)).astype(_dtype(dtype))
 
 
-def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None, name=None):
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Draws from U[minval, maxval); for an integer dtype (TensorFlow's
     ``tf.random.uniform(..., dtype=tf.int32)``), integers in [minval, maxval)."""
     if dtype is not None and np.dtype(dtype).kind in "iu":
@@ -72,7 +71,7 @@ def set_seed(seed):
     seeding.set_random_seed(seed)
 
 
-def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None, name=None):
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Draws from N(mean, stddev**2), redrawn beyond two standard deviations."""
     gen = _generator(seed)
     z = gen.standard_normal(_shape(shape), dtype=np.float32)
@@ -127,7 +126,7 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
     return _generator(seed).beta(a, b, _shape(shape)).astype(_dtype(dtype))
 
 
-def categorical(logits, num_samples, dtype="int32", seed=None, name=None):
+def categorical(logits, num_samples, dtype="int32", seed=None):
     """``num_samples`` class ids per row of the 2-D ``logits`` (batch,
     classes), each drawn with probability ``softmax(logits)``."""
     z = np.asarray(ops.convert_to_numpy(logits), np.float64)

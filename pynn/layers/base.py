@@ -1278,9 +1278,8 @@ class Layer(Module):
             reads = recording_reads()
             with reads:
                 out_shapes = self.build_for(shapes)
-            if autodiff.model_being_traced() is not None and self._traces_call and any(
-                    len(s) == 0 for s in (out_shapes if isinstance(out_shapes, list)
-                                          else [out_shapes])):
+            if autodiff.model_being_traced() is not None and \
+                    self.__dict__.get("_returns_sizes"):
                 # it returns numbers (the sizes of a feature map, for the
                 # next layer's reshape): a graph would hold them as tensors
                 # without their values, so the model runs its call at every
@@ -1543,9 +1542,17 @@ class Layer(Module):
             def run(xs):
                 before = dict(self.__dict__)
                 out = self._run_call(xs, False, self._sample_mask(xs))
-                if any(before.get(k) is not v and isinstance(v, (np.ndarray, autodiff.Traced))
+                # values the call keeps on the layer for the program to read
+                # (self.gates = ...; pynn's own are private)
+                if any(not k.startswith("_") and before.get(k) is not v and
+                       isinstance(v, (np.ndarray, autodiff.Traced))
                        for k, v in self.__dict__.items()):
                     self.__dict__["_stashes_values"] = True
+                # integers among the outputs: sizes (tf.shape(x)[1])
+                if any(isinstance(v, (int, np.integer)) and not isinstance(v, bool) or
+                       isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iu"
+                       for v in (out if isinstance(out, (list, tuple)) else [out])):
+                    self.__dict__["_returns_sizes"] = True
                 return out
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
