@@ -2618,7 +2618,9 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     for inputs of ``input_shape`` (a shape or a list; None where unknown)
     and ``input_dtype`` (one for all, or a list, one per input), found by
     running it on zeros twice, with 2 and then 3 for every unknown
-    dimension: output dimensions that differ are unknown."""
+    dimension: output dimensions that differ are unknown.  A call that
+    cannot run on these (a reshape of a (batch * 3, 4) input to (-1, 3, 4))
+    is run again with sizes that more divide (12 and 24, then 60 and 120)."""
     from .models.node import set_sample_size
     from .utils.seeding import isolated
     multi = isinstance(input_shape, list)
@@ -2639,7 +2641,20 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     _local.sizes_unknown = builtins.any(d is None for s in shapes for d in s)
     try:
         with untraced(), isolated(), np.errstate(all="ignore"):
-            first, second = run(sample(2)), run(sample(3))
+            try:
+                first, second = run(sample(2)), run(sample(3))
+            except Exception as e:
+                if not _local.sizes_unknown:
+                    raise
+                error = e
+                for sizes in ((12, 24), (60, 120)):
+                    try:
+                        first, second = run(sample(sizes[0])), run(sample(sizes[1]))
+                        break
+                    except Exception:
+                        pass
+                else:
+                    raise error
     except Exception as e:
         raise ValueError(f"{who}: cannot infer the output shape by running the call on "
                          f"zeros of shape {[tuple(s) for s in shapes] if multi else shapes[0]}"

@@ -715,7 +715,7 @@ def identity(x, name=None):
     return x
 
 
-def cast(x, dtype):
+def cast(x, dtype, name=None):
     return ops.cast(x, dtype)
 
 
@@ -895,7 +895,7 @@ def cos(x):
     return ops.cos(x)
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False):
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """TensorFlow's ``tf.matmul`` (``pynn.matmul``): batched matrix
     products over the last two axes."""
     if transpose_a:
@@ -958,8 +958,10 @@ def bias_add(x, bias, data_format=None):
 
 
 # ------------------------------------------------------------ shapes
+# (name=: TensorFlow's argument of tf.reshape, tf.concat, tf.stack, tf.cast
+# and tf.matmul, which are these; graph names mean nothing here)
 
-def reshape(x, shape):
+def reshape(x, shape, name=None):
     return ops.reshape(x, tuple(shape))
 
 
@@ -979,11 +981,11 @@ def batch_flatten(x):
     return ops.reshape(x, (ops.shape(x)[0], -1))
 
 
-def concatenate(tensors, axis=-1):
+def concatenate(tensors, axis=-1, name=None):
     return ops.concatenate(tensors, axis=axis)
 
 
-def stack(x, axis=0):
+def stack(x, axis=0, name=None):
     return ops.stack(x, axis=axis)
 
 

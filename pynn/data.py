@@ -4,7 +4,7 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 import types
 
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, Dataset, TextLineDataset,
-                            bucket_by_sequence_length)
+                            bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -13,7 +13,8 @@ UNKNOWN_CARDINALITY = UNKNOWN
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE,
                                      UNKNOWN_CARDINALITY=UNKNOWN,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
-                                     cardinality=lambda dataset: dataset.cardinality())
+                                     cardinality=lambda dataset: dataset.cardinality(),
+                                     make_csv_dataset=make_csv_dataset)
 
 __all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]

@@ -438,6 +438,49 @@ def _crop(value, size, gen, name):
     return value[tuple(slice(a, a + s) for a, s in zip(starts, size))]
 
 
+def sample_distorted_bounding_box(image_size, bounding_boxes, seed=None,
+                                  min_object_covered=0.1, aspect_ratio_range=None,
+                                  area_range=None, max_attempts=None,
+                                  use_image_if_no_bounding_boxes=None, name=None):
+    """TensorFlow's random crop window for an image of ``image_size``
+    (height, width, channels): ``(begin, size, bboxes)`` for tf.slice, the
+    window's aspect ratio within ``aspect_ratio_range``, its area a
+    fraction ``area_range`` of the image's, covering at least
+    ``min_object_covered`` of one of ``bounding_boxes`` ((1, n, 4),
+    [y_min, x_min, y_max, x_max] in [0, 1]; none: the whole image, with
+    ``use_image_if_no_bounding_boxes``).  After ``max_attempts`` draws
+    that fail, the whole image."""
+    h, w = (int(v) for v in np.ravel(np.asarray(image_size))[:2])
+    boxes = np.asarray(bounding_boxes, np.float64).reshape(-1, 4)
+    if boxes.size == 0:
+        if not use_image_if_no_bounding_boxes:
+            raise ValueError("tf.image.sample_distorted_bounding_box: no bounding boxes; give "
+                             "some or use_image_if_no_bounding_boxes=True")
+        boxes = np.array([[0.0, 0.0, 1.0, 1.0]])
+    lo_ar, hi_ar = aspect_ratio_range or (0.75, 1.33)
+    lo_area, hi_area = area_range or (0.05, 1.0)
+    rng = _random._generator(seed)
+    pixels = boxes * [h, w, h, w]
+    for _ in range(int(max_attempts or 100)):
+        ratio = rng.uniform(lo_ar, hi_ar)
+        area = rng.uniform(lo_area, hi_area) * h * w
+        ch, cw = int(round(np.sqrt(area / ratio))), int(round(np.sqrt(area * ratio)))
+        if not (0 < ch <= h and 0 < cw <= w):
+            continue
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        inter_h = np.clip(np.minimum(pixels[:, 2], y + ch) - np.maximum(pixels[:, 0], y), 0, None)
+        inter_w = np.clip(np.minimum(pixels[:, 3], x + cw) - np.maximum(pixels[:, 1], x), 0, None)
+        box_area = np.maximum((pixels[:, 2] - pixels[:, 0]) * (pixels[:, 3] - pixels[:, 1]), 1e-12)
+        if (inter_h * inter_w / box_area >= min_object_covered).any():
+            break
+    else:
+        y, x, ch, cw = 0, 0, h, w
+    begin = np.array([y, x, 0], np.int32)
+    size = np.array([ch, cw, -1], np.int32)
+    bbox = np.array([[[y / h, x / w, (y + ch) / h, (x + cw) / w]]], np.float32)
+    return begin, size, bbox
+
+
 def random_crop(value, size, seed=None, name=None):
     """A window of ``size`` (one entry per axis) at a random place."""
     return _crop(value, size, _random._generator(seed), "random_crop")
@@ -887,7 +930,7 @@ _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bound
               "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_gamma",
               "per_image_standardization", "total_variation", "random_flip_left_right", "random_flip_up_down",
               "random_brightness", "random_contrast", "random_saturation", "random_hue",
-              "random_crop", "stateless_random_flip_left_right",
+              "random_crop", "sample_distorted_bounding_box", "stateless_random_flip_left_right",
               "stateless_random_flip_up_down", "stateless_random_brightness",
               "stateless_random_contrast", "stateless_random_saturation",
               "stateless_random_hue", "stateless_random_crop", "extract_patches", "psnr",

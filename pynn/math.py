@@ -896,6 +896,19 @@ def reverse(tensor, axis, name=None):
     return tensor
 
 
+def slice(input_, begin, size, name=None):
+    """TensorFlow's ``tf.slice``: the block of ``input_`` starting at
+    ``begin`` with ``size`` entries per axis, -1 for all the rest."""
+    shape = ops.shape(input_)
+    starts = [int(v) for v in np.ravel(_value(begin))]
+    sizes = [int(v) for v in np.ravel(_value(size))]
+    if len(starts) != len(shape) or len(sizes) != len(shape):
+        raise ValueError(f"slice: begin and size need {len(shape)} entries for a tensor of "
+                         f"shape {tuple(shape)}, got {starts} and {sizes}")
+    sizes = [d - b if n == -1 else n for b, n, d in zip(starts, sizes, shape)]
+    return ops.slice(input_, starts, sizes)
+
+
 def meshgrid(*args, **kwargs):
     """Coordinate arrays from 1-D coordinate vectors, ``indexing='xy'``
     (Cartesian: the first two axes swapped) or 'ij' (matrix); gradients
@@ -1151,7 +1164,7 @@ _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linsp
             "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",
             "expand_dims", "squeeze",
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort",
-            "gather_nd", "boolean_mask", "sequence_mask", "roll", "reverse", "meshgrid",
+            "gather_nd", "boolean_mask", "sequence_mask", "roll", "reverse", "slice", "meshgrid",
             "searchsorted", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
             "tensor_scatter_nd_update", "histogram_fixed_width", "histogram_fixed_width_bins"]
 for _name in _MATH + _TENSORS:

@@ -298,6 +298,13 @@ class _AccuracyMetric(Metric):
             if sample_weight is not None:
                 sample_weight = _weights_per_value(sample_weight, y_pred.shape[0])
         elif self.kind == "binary":
+            if y_true.size != y_pred.size and y_true.ndim <= y_pred.ndim:
+                # labels that broadcast, as Keras compares them: one 1.0
+                # for a batch of a GAN's real images
+                try:
+                    y_true = np.broadcast_to(y_true, y_pred.shape)
+                except ValueError:
+                    pass
             # One group per sample, or per step when weighted per step
             # (a masked sequence).
             groups = rows if sample_weight is None or sample_weight.size == rows \
@@ -1064,6 +1071,8 @@ def accuracy_kind(y_true_shape, y_pred_shape):
     against several), categorical otherwise."""
     if y_pred_shape[-1] == 1:
         return BinaryAccuracy
+    if y_true_shape is None:  # (no targets seen yet: model.metrics_names)
+        return CategoricalAccuracy
     if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and
                                                   y_pred_shape[-1] != 1):
         return SparseCategoricalAccuracy

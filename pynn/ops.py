@@ -35,6 +35,7 @@ from . import _kernels as _k
 from .cuda import DeviceArray as _Device
 from .tensor import Tensor as _eager_type
 from .tensor import eager as _eager
+from .tensor import text_operands
 
 # Keras 3's keras.ops names for NumPy's functions (and a few of its own:
 # top_k, segment_sum, cond, the image namespace): on arrays they are
@@ -2512,6 +2513,108 @@ def affine_warp(images, matrices, output_shape=None, interpolation="bilinear",
                           brightness, scale, offset)
 
 
+def _warp_map_coordinate(x, n, mode):
+    """scipy's map_coordinate for coordinates outside [0, n - 1] (the C
+    kernel's, csrc/image.c): 'constant' gives -1 there."""
+    x = np.array(x, np.float64)
+    lo, hi = x < 0, x > n - 1
+    if n <= 1 and mode in ("mirror", "reflect", "wrap"):
+        x[lo | hi] = 0.0
+        return x
+    if mode == "mirror":
+        s = 2 * n - 2
+        v = x[lo]
+        v = s * np.trunc(-v / s) + v
+        x[lo] = np.where(v <= 1 - n, v + s, -v)
+        v = x[hi]
+        v = v - s * np.trunc(v / s)
+        x[hi] = np.where(v >= n, s - v, v)
+    elif mode == "reflect":
+        s = 2 * n
+        v = x[lo]
+        v = np.where(v < -s, s * np.trunc(-v / s) + v, v)
+        x[lo] = np.where(v < -n, v + s, np.where(v > -1e-15, 1e-15, -v) - 1)
+        v = x[hi]
+        v = v - s * np.trunc(v / s)
+        x[hi] = np.where(v >= n, s - v - 1, v)
+    elif mode == "wrap":
+        s = n - 1
+        x[lo] = x[lo] + s * (np.trunc(-x[lo] / s) + 1)
+        x[hi] = x[hi] - s * np.trunc(x[hi] / s)
+    elif mode == "nearest":
+        x[lo], x[hi] = 0.0, n - 1
+    else:
+        x[lo | hi] = -1.0
+    return x
+
+
+def _warp_taps(cc, n, order, mode):
+    """The input taps (order + 1 of them, -1 where the pixel reads cval)
+    and their weights along one axis, for coordinates ``cc``: scipy's
+    spline of order 0 or 1 as the C kernel computes it."""
+    cc = np.clip(np.nan_to_num(cc, nan=-1e9), -1e9, 1e9)
+    grid = mode in ("grid-constant", "grid-wrap")
+    ok = np.ones(cc.shape, bool)
+    if not grid and mode != "nearest":
+        cc = _warp_map_coordinate(cc, n, mode)
+        if mode == "constant":
+            ok = cc > -1.0
+    start = np.floor(cc) if order else np.floor(cc + 0.5)
+    frac = cc - np.floor(cc)
+    # (scipy interpolates the taps of the constant and wrap modes as mirror)
+    tap_mode = "mirror" if mode in ("constant", "wrap") else mode
+    taps, weights = [], [np.ones_like(cc)] if order == 0 else [1.0 - frac, frac]
+    for k in range(order + 1):
+        t = start + k
+        if mode == "grid-wrap":
+            t = np.mod(t, n)
+        elif mode == "grid-constant":
+            t = np.where((t >= 0) & (t <= n - 1), t, -1.0)
+        else:
+            t = np.where(ok, _warp_map_coordinate(t, n, tap_mode), -1.0)
+        taps.append(t.astype(np.int64))
+    return taps, weights
+
+
+def affine_warp_grad(dy, matrices, input_shape, interpolation="bilinear", fill_mode="nearest"):
+    """The gradient of :func:`affine_warp` (no ``index``, no shifts) with
+    respect to its images: each output pixel's gradient goes back to the
+    input pixels it read, with the weights it read them with (the
+    transpose of the warp; pixels that took ``cval`` send nothing).
+    ``input_shape`` is the images' (n, h, w, c)."""
+    dy = _c32(dy, "affine_warp_grad: dy")
+    n, h, w, ch = (int(d) for d in input_shape)
+    if dy.ndim != 4 or dy.shape[0] != n or dy.shape[3] != ch:
+        raise ValueError(f"affine_warp_grad: dy must be ({n}, height, width, {ch}), got "
+                         f"shape {dy.shape}")
+    order = INTERPOLATIONS[interpolation]
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"affine_warp_grad: fill_mode must be one of {sorted(FILL_MODES)}, "
+                         f"got {fill_mode!r}")
+    m = np.asarray(matrices, np.float64)
+    m = np.broadcast_to(m, (n,) + m.shape[-2:])[:, :2].reshape(n, 6)
+    oh, ow = dy.shape[1:3]
+    i = np.arange(oh, dtype=np.float64)[None, :, None]
+    j = np.arange(ow, dtype=np.float64)[None, None, :]
+    # (as the kernel: the row's base, then the step along it)
+    r = (m[:, 2, None, None] + i * m[:, 0, None, None]) + m[:, 1, None, None] * j
+    c = (m[:, 5, None, None] + i * m[:, 3, None, None]) + m[:, 4, None, None] * j
+    tr, wr = _warp_taps(r, h, order, fill_mode)
+    tc, wc = _warp_taps(c, w, order, fill_mode)
+    base = (np.arange(n) * (h * w))[:, None, None]
+    flat = dy.reshape(-1, ch).astype(np.float64)
+    dx = np.zeros((n * h * w, ch), np.float64)
+    for ra, wa in zip(tr, wr):
+        for cb, wb in zip(tc, wc):
+            weight = (wa * wb).reshape(-1)
+            valid = ((ra >= 0) & (cb >= 0)).reshape(-1) & (weight != 0)
+            at = (base + ra * w + cb).reshape(-1)[valid]
+            for k in range(ch):
+                dx[:, k] += np.bincount(at, weights=flat[valid, k] * weight[valid],
+                                        minlength=n * h * w)
+    return dx.reshape(n, h, w, ch).astype(np.float32)
+
+
 # ------------------------------------------------------ transposed convolution
 
 def conv_transpose_geometry(in_shape, kernel_hw, strides, padding, output_padding=None,
@@ -3458,8 +3561,17 @@ def _compare(name, fn):
     return op
 
 
-equal = _compare("equal", np.equal)
-not_equal = _compare("not_equal", np.not_equal)
+def equal(x1, x2):
+    """Elementwise equal (a boolean array: a constant); text compares as
+    TensorFlow's strings do, bytes equal to the str of the same text."""
+    return np.equal(*text_operands(_plain(x1), _plain(x2)))
+
+
+def not_equal(x1, x2):
+    """Elementwise not_equal (a boolean array: a constant); text as in equal."""
+    return np.not_equal(*text_operands(_plain(x1), _plain(x2)))
+
+
 greater = _compare("greater", np.greater)
 greater_equal = _compare("greater_equal", np.greater_equal)
 less = _compare("less", np.less)

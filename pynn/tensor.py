@@ -55,6 +55,10 @@ class TensorShape(tuple):
     def __repr__(self):
         return f"TensorShape({list(self)})"
 
+    # print(x.shape) shows "(2, 5)", as TensorFlow's str() does
+    def __str__(self):
+        return tuple.__repr__(self)
+
     # equal to a list of the same sizes, as TensorFlow's (``x.shape == [3, 4]``)
     def __eq__(self, other):
         return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
@@ -80,6 +84,15 @@ class Tensor(np.ndarray):
 
     def get_shape(self):
         return self.shape
+
+    def set_shape(self, shape):
+        """TensorFlow's: an eager tensor's shape is known, so this checks
+        that ``shape`` (None for a size left open) fits it."""
+        want = list(TensorShape(shape))
+        if len(want) != self.ndim or any(w is not None and w != d
+                                         for w, d in zip(want, self.shape)):
+            raise ValueError(f"set_shape: shapes {list(self.shape)} and {want} are "
+                             f"incompatible")
 
     @property
     def device(self):
@@ -107,6 +120,19 @@ class Tensor(np.ndarray):
             return one.view(Tensor)
         return out
 
+    # A string tensor holds bytes, as TensorFlow's; TensorFlow compares it
+    # with a str too (``inputs["thal"] == "fixed"``), which NumPy's object
+    # arrays of bytes never find equal.
+    def __eq__(self, other):
+        if self.dtype.kind in "OSU":
+            return np.equal(*text_operands(self.view(np.ndarray), other)).view(Tensor)
+        return np.ndarray.__eq__(self, other)
+
+    def __ne__(self, other):
+        if self.dtype.kind in "OSU":
+            return np.not_equal(*text_operands(self.view(np.ndarray), other)).view(Tensor)
+        return np.ndarray.__ne__(self, other)
+
     def __hash__(self):
         # a 0-d tensor hashes as its value, so the elements of a tensor go
         # in sets and dicts as NumPy's scalars do (set(np.unique(t)))
@@ -125,6 +151,28 @@ class Tensor(np.ndarray):
 
 
 _ndarray_shape = np.ndarray.shape
+
+
+def _decoded(x):
+    if isinstance(x, bytes):
+        return x.decode("utf-8")
+    if isinstance(x, np.ndarray) and x.dtype.kind == "S":
+        return np.char.decode(x, "utf-8").astype(object)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "OU":
+        return np.frompyfunc(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v,
+                             1, 1)(x)
+    return x
+
+
+def text_operands(a, b):
+    """``a`` and ``b`` for an elementwise comparison, bytes decoded to str
+    (UTF-8) where either is text, so bytes and str of the same text are
+    equal, as in TensorFlow; other operands as they are."""
+    def is_text(v):
+        return isinstance(v, (str, bytes)) or isinstance(v, np.ndarray) and v.dtype.kind in "OSU"
+    if not (is_text(a) or is_text(b)):
+        return a, b
+    return _decoded(a), _decoded(b)
 
 
 def eager(x):

@@ -1339,7 +1339,10 @@ class TrainingMixin:
                                         verbose)
             if return_dict:
                 return logs
-            values = list(logs.values())
+            # Keras 3's order: the logs of the model's metrics as it lists
+            # them, then the others by name
+            names = [n for n in dict.fromkeys(m.name for m in self.metrics) if n in logs]
+            values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
             return values[0] if len(values) == 1 else values
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):

@@ -17,9 +17,9 @@ the batch in one call to ops.affine_warp; Keras 3's 'constant' and 'wrap'
 fill modes are scipy's grid modes there.
 
 Right after the model's input (where tutorials put them) they cost
-nothing in backward: nothing before them needs a gradient.  Elsewhere,
-flips, contrast, brightness and crops send the gradient back; the warps
-refuse to, naming the layer.
+nothing in backward: nothing before them needs a gradient.  Elsewhere
+they send the gradient back: the warps through the transpose of each
+image's warp (ops.affine_warp_grad).
 """
 import math
 
@@ -195,13 +195,16 @@ class _Warp(_Augmentation):
         self.fill_mode, self.interpolation = fill_mode, interpolation
         self.fill_value = float(fill_value)
 
+    @staticmethod
+    def _matrices(transforms):
+        # ops.affine_warp reads (row, column) = M @ (r, c, 1).
+        t = np.asarray(transforms, np.float64).reshape(-1, 6)
+        return np.stack([t[:, [4, 3, 5]], t[:, [1, 0, 2]]], axis=1)
+
     def warp(self, x, transforms, out=None):
         """``x`` warped by Keras-style transforms, (n, 6): a0 a1 a2 b0 b1 b2
         per image."""
-        t = np.asarray(transforms, np.float64).reshape(-1, 6)
-        # ops.affine_warp reads (row, column) = M @ (r, c, 1).
-        m = np.stack([t[:, [4, 3, 5]], t[:, [1, 0, 2]]], axis=1)
-        return ops.affine_warp(x, m, interpolation=self.interpolation,
+        return ops.affine_warp(x, self._matrices(transforms), interpolation=self.interpolation,
                                fill_mode=self._SCIPY_MODE[self.fill_mode],
                                cval=self.fill_value, out=out)
 
@@ -222,10 +225,10 @@ class _Warp(_Augmentation):
         return np.concatenate([inverse, shift], axis=2)
 
     def _augment_backward(self, ctx, dy):
-        raise NotImplementedError(
-            f"{_label(self)}: the gradient through a random warp is not computed; put the "
-            f"augmentation layers before any trainable layer (right after the input), as Keras "
-            f"tutorials do")
+        # the warp is linear in the image: its transpose (a GAN's generated
+        # images are augmented before the discriminator, StyleGAN2-ADA)
+        return ops.affine_warp_grad(dy, self._matrices(ctx.transforms), dy.shape,
+                                    self.interpolation, self._SCIPY_MODE[self.fill_mode])
 
     def get_config(self):
         return {**super().get_config(), "fill_mode": self.fill_mode,

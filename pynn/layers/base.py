@@ -62,6 +62,19 @@ def unique_name(base):
     return base if n == 0 else f"{base}_{n}"
 
 
+def _text_as_tensors(x):
+    """Text arrays (in a list, tuple or dict) as Tensors for a call(): their
+    ``==`` compares bytes and str as TensorFlow's strings do."""
+    t = type(x)
+    if t is np.ndarray:
+        return x.view(Tensor) if x.dtype.kind in "OSU" else x
+    if t is dict:
+        return {k: _text_as_tensors(v) for k, v in x.items()}
+    if t is list or t is tuple:
+        return t(_text_as_tensors(v) for v in x)
+    return x
+
+
 def shape_str(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
         ("," if len(shape) == 1 else "") + ")"
@@ -460,6 +473,9 @@ class Layer(Module):
     _training_default = False
     # How many tensors call() takes as separate arguments.
     _call_tensors = 1
+    # The parameters of a Keras-style call() after its inputs, in order
+    # (None for the built-in layers, whose call is call(inputs, training)).
+    _positional_names = None
     # What the layer's inputs must be (an InputSpec, or a list of them, one
     # per input): every call checks them, as Keras does (see input_spec.py).
     input_spec = None
@@ -483,6 +499,9 @@ class Layer(Module):
                                         if k in params or takes_any)
             if "training" in params:
                 cls._training_default = params["training"].default is True
+            cls._positional_names = tuple(
+                name for name, p in list(params.items())[2:]
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
             # call(self, a, b) takes the tensors of layer(a, b) one by one
             cls._call_tensors = sum(
                 1 for name, p in list(params.items())[1:]
@@ -513,7 +532,11 @@ class Layer(Module):
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
-                 weights=None, **kwargs):
+                 weights=None, autocast=True, **kwargs):
+        # (Keras 3 writes autocast in every custom layer's config; it casts
+        # float inputs to a mixed policy's compute dtype, which pynn's
+        # float32 computing never needs)
+        self.autocast = bool(autocast)
         if weights is not None:
             # Keras 2's initial weights (Conv2D(..., weights=[kernel, bias])),
             # set once the layer is built
@@ -1095,6 +1118,10 @@ class Layer(Module):
         self.__dict__["_call_losses"] = list(before) + penalties
 
     def _call(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if args and training is None:
+            args, training = self._positional_training(args)
+        if args and self._positional_names:
+            args, kwargs = self._positional_numbers(args, kwargs)
         if training is None:
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:
@@ -1184,6 +1211,46 @@ class Layer(Module):
                    not _is_tensor(v) and not isinstance(v, (list, tuple, dict))
                    for k, v in kwargs.items())
 
+    def _positional_numbers(self, args, kwargs):
+        """``block(x, height, width)``: numbers (0-d values) given by position
+        after the tensors go to call() by name, as its constant arguments
+        (Keras 2's layers took any value by position)."""
+        def number(v):
+            if isinstance(v, (bool, np.bool_, KerasTensor, Weight, autodiff.Traced)):
+                return False
+            return isinstance(v, (int, float, np.number)) or \
+                isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf"
+        flags = [number(v) for v in args]
+        names = self._positional_names
+        if not any(flags) or len(args) > len(names) or flags != sorted(flags):
+            return args, kwargs
+        at = flags.index(True)
+        given = {names[i]: v.item() if isinstance(v, (np.ndarray, np.number)) else v
+                 for i, v in enumerate(args) if i >= at}
+        if any(k in kwargs for k in given):
+            return args, kwargs
+        return args[:at], {**kwargs, **given}
+
+    def _positional_training(self, args):
+        """``layer(x, training)``: Keras binds the arguments after the inputs
+        by call()'s signature, so a Dropout given ``(x, True)`` and a
+        call(self, x, training) given ``(x, False)`` take it as ``training``."""
+        names = self._positional_names
+        if names is None and getattr(self, "_graph_model", False):
+            # a model: its call()'s, call(self, inputs, training=False, mask=None)
+            # for a functional one
+            params = list(inspect.signature(type(self).call).parameters.values())[2:]
+            names = tuple(p.name for p in params
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        if names is None:
+            if len(args) == 1 and isinstance(args[0], (bool, np.bool_)):
+                return (), bool(args[0])
+            return args, None
+        if "training" not in names or len(args) <= names.index("training"):
+            return args, None
+        at = names.index("training")
+        return args[:at] + args[at + 1:], args[at]
+
     def _bind_call_tensors(self, inputs, args, kwargs):
         """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,
         name=None): a list in call()'s order, the parameters they go to kept
@@ -1242,6 +1309,19 @@ class Layer(Module):
             reads = recording_reads()
             with reads:
                 out_shapes = self.build_for(shapes)
+            if autodiff.model_being_traced() is not None and \
+                    self.__dict__.get("_returns_sizes"):
+                # it returns numbers (the sizes of a feature map, for the
+                # next layer's reshape): a graph would hold them as tensors
+                # without their values, so the model runs its call at every
+                # call, where they are numbers
+                raise autodiff.UntraceableCall()
+            if self.__dict__.get("_stashes_values") and \
+                    autodiff.model_being_traced() is not None:
+                # its call keeps values on the layer (self.aux_loss = ...)
+                # that the program reads after the model's call: the model
+                # runs its call at every call, so they are this call's
+                raise autodiff.UntraceableCall()
             reads = reads.found or self.__dict__.get("_reads")
             file_reads = self.__dict__.pop("_reads_given", None)
             if file_reads is not None and len(file_reads) != len(reads or ()):
@@ -1456,6 +1536,10 @@ class Layer(Module):
             arg = _pack_like(structure, inputs)  # called on a nested dict
         elif keys is not None and isinstance(inputs, (list, tuple)) and len(inputs) == len(keys):
             arg = dict(zip(keys, inputs))  # called on a dict in the graph
+        if spread:
+            inputs = _text_as_tensors(inputs)
+        else:
+            arg = _text_as_tensors(arg)
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
         with _CarriedMasks(inputs, mask):
@@ -1486,11 +1570,25 @@ class Layer(Module):
         cache = self.__dict__.setdefault("_output_shapes", {})
         shape = cache.get(key)
         if shape is None:
+            def run(xs):
+                before = dict(self.__dict__)
+                out = self._run_call(xs, False, self._sample_mask(xs))
+                # values the call keeps on the layer for the program to read
+                # (self.gates = ...; pynn's own are private)
+                if any(not k.startswith("_") and before.get(k) is not v and
+                       isinstance(v, (np.ndarray, autodiff.Traced))
+                       for k, v in self.__dict__.items()):
+                    self.__dict__["_stashes_values"] = True
+                # integers among the outputs: sizes (tf.shape(x)[1])
+                if any(isinstance(v, (int, np.integer)) and not isinstance(v, bool) or
+                       isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iu"
+                       for v in (out if isinstance(out, (list, tuple)) else [out])):
+                    self.__dict__["_returns_sizes"] = True
+                return out
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,
                 self.__dict__.get("_call_input_dtypes") or
-                self.__dict__.get("_call_input_dtype", self.input_dtype),
-                lambda xs: self._run_call(xs, False, self._sample_mask(xs)))
+                self.__dict__.get("_call_input_dtype", self.input_dtype), run)
         return shape
 
     def _sample_mask(self, xs):

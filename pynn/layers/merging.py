@@ -210,9 +210,11 @@ class Concatenate(_Merge):
         self.axis = int(axis)
 
     def _axis(self, rank):
-        if not -rank <= self.axis < rank or self.axis % rank == 0:
-            raise ValueError(f"Concatenate {self.name!r}: axis {self.axis} is out of range or "
-                             f"the batch axis for inputs of rank {rank}")
+        # (axis 0 stacks batches: a SimCLR-style call joins two augmented
+        # views of one batch, Concatenate(axis=0)([v1, v2]), as Keras allows)
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"Concatenate {self.name!r}: axis {self.axis} is out of range "
+                             f"for inputs of rank {rank}")
         return self.axis % rank
 
     def compute_output_shape(self, input_shape):
@@ -223,6 +225,9 @@ class Concatenate(_Merge):
                              f"{shapes_str(input_shape)}")
         axis = self._axis(rank)
         out = list(input_shape[0])
+        if axis == 0:
+            sizes = [s[0] for s in input_shape]
+            out[0] = None if any(d is None for d in sizes) else sum(sizes)
         for a in range(1, rank):
             if a == axis:
                 sizes = [s[a] for s in input_shape]
@@ -257,7 +262,8 @@ class Concatenate(_Merge):
         axis = self._axis(inputs[0].ndim)
         if axis == inputs[0].ndim - 1:  # masks cover the steps, not the features
             return _Merge.compute_mask(self, ctx, inputs, mask)
-        full = [np.ones(x.shape[:axis + 1], bool) if m is None else m
+        rank = axis + 1 if axis else next(np.ndim(m) for m in mask if m is not None)
+        full = [np.ones(x.shape[:rank], bool) if m is None else m
                 for x, m in zip(inputs, mask)]
         return np.concatenate(full, axis=axis)
 

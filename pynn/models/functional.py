@@ -1046,6 +1046,8 @@ class Model(TrainingMixin, Layer):
         return self._pack_outputs([np.array(o) for o in outs])
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if args and training is None:
+            args, training = self._positional_training(args)
         if training is None:
             training = autodiff.outer_training()
         elif training is autodiff.RUN_TRAINING:

@@ -144,10 +144,14 @@ def functional_config(model):
                         "single" else [None if m is None else _tensor_ref(m, reindex)
                                        for m in given]
                 binding = layer.__dict__.get("_call_binding")
+                keys = layer.__dict__.get("_input_keys")
                 if binding and not single and len(refs) == len(binding):
                     # layer(a, b, mask) bound to call(a, b, mask=None)'s
                     # parameters by position: rebuilt the same way
                     kwargs["call_binding"] = list(binding)
+                elif keys is not None and len(keys) == len(refs) and not single:
+                    # called on a dict: its keys, as Keras writes them
+                    refs = dict(zip(keys, refs))
                 inbound.append({"args": [refs[0] if single else refs], "kwargs": kwargs})
         entry["inbound_nodes"] = inbound
         if layer.__dict__.get("_from_operator"):
@@ -217,7 +221,10 @@ def _functional_from_config(config, custom_objects):
             outputs[(name, 0)] = [layer.output]
 
     def resolve(ref):
-        if isinstance(ref, dict) and ref.get("class_name") == "__keras_tensor__":
+        if isinstance(ref, dict) and ref.get("class_name") != "__keras_tensor__":
+            made = {k: resolve(v) for k, v in ref.items()}  # a layer called on a dict
+            return None if any(v is None for v in made.values()) else made
+        if isinstance(ref, dict):
             ref = (ref.get("config") or {}).get("keras_history")
         if isinstance(ref, list) and ref and isinstance(ref[0], (list, dict)):
             return [resolve(r) for r in ref]
@@ -237,7 +244,8 @@ def _functional_from_config(config, custom_objects):
                 node = nodes[0]
                 args, kwargs = _node_call(node, name, layer.node_call_arguments, layer)
                 inputs = resolve(args)
-                leaves = inputs if isinstance(inputs, list) else [inputs]
+                leaves = list(inputs.values()) if isinstance(inputs, dict) else \
+                    inputs if isinstance(inputs, list) else [inputs]
                 reads = kwargs.pop("reads", None)
                 if reads is not None:
                     reads = [resolve(r) for r in reads]

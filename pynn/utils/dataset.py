@@ -409,6 +409,53 @@ class Dataset:
         return self._derive(lambda: (e for e in self._elements() if keep(e)),
                             INFINITE if self._cardinality == INFINITE else UNKNOWN)
 
+    def rejection_resample(self, class_func, target_dist, initial_dist=None, seed=None,
+                           name=None):
+        """``(class, element)`` pairs whose classes (``class_func(element)``,
+        0 to k - 1) follow ``target_dist``: each element is kept with the
+        probability target / initial of its class, scaled so the most
+        wanted class is always kept (tf.data's rejection sampling).
+        Without ``initial_dist`` the classes are counted over one pass."""
+        if not callable(class_func):
+            raise TypeError(f"Dataset.rejection_resample: class_func must be callable, got "
+                            f"{class_func!r}")
+        target = np.asarray(target_dist, np.float64).reshape(-1)
+        if target.size == 0 or (target < 0).any() or target.sum() <= 0:
+            raise ValueError(f"Dataset.rejection_resample: target_dist must be probabilities, "
+                             f"got {target_dist!r}")
+
+        def class_of(element):
+            shown = eager(element)
+            c = class_func(*shown) if isinstance(shown, tuple) else class_func(shown)
+            c = int(np.asarray(c))
+            if not 0 <= c < target.size:
+                raise ValueError(f"Dataset.rejection_resample: class_func gave {c}, outside "
+                                 f"the {target.size} classes of target_dist")
+            return c
+        if initial_dist is None:
+            counts = np.bincount([class_of(e) for e in self._elements()],
+                                 minlength=target.size)
+            initial = counts / max(counts.sum(), 1)
+        else:
+            initial = np.asarray(initial_dist, np.float64).reshape(-1)
+        if initial.shape != target.shape:
+            raise ValueError(f"Dataset.rejection_resample: initial_dist has "
+                             f"{initial.size} classes, target_dist {target.size}")
+        ratio = np.divide(target / target.sum(), initial / initial.sum(),
+                          out=np.zeros_like(target), where=initial > 0)
+        accept = ratio / ratio.max()
+        passes = [0]
+
+        def make():
+            passes[0] += 1
+            rng = np.random.default_rng(seeding.next_seed() if seed is None
+                                        else [int(seed), passes[0]])
+            for element in self._elements():
+                c = class_of(element)
+                if rng.random() < accept[c]:
+                    yield np.int32(c), element
+        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
+
     def flat_map(self, map_func):
         """The elements of the datasets ``map_func`` returns, one after the
         other."""
@@ -917,3 +964,101 @@ def _split_sizes(left_size, right_size, total):
                              f"`right_size`={right}. Resulting {side} side dataset split will "
                              f"be empty. Adjust any of the aforementioned parameters")
     return int(left), int(right)
+
+
+def _csv_column_type(values, na_value):
+    """TensorFlow's inferred type of a CSV column: int32 (int64 past its
+    range), float32, else string."""
+    kind = np.int32
+    for v in values:
+        if v == na_value:
+            continue
+        try:
+            n = int(v)
+            if kind is not np.float32 and not -2 ** 31 <= n < 2 ** 31:
+                kind = np.int64
+            continue
+        except ValueError:
+            pass
+        try:
+            float(v)
+            kind = np.float32
+        except ValueError:
+            return object
+    return kind
+
+
+def make_csv_dataset(file_pattern, batch_size, column_names=None, column_defaults=None,
+                     label_name=None, select_columns=None, field_delim=",",
+                     use_quote_delim=True, na_value="", header=True, num_epochs=None,
+                     shuffle=True, shuffle_buffer_size=10000, shuffle_seed=None,
+                     prefetch_buffer_size=None, num_parallel_reads=None, sloppy=False,
+                     num_rows_for_inference=100, compression_type=None, ignore_errors=False,
+                     encoding="utf-8"):
+    """tf.data.experimental.make_csv_dataset: batches of ``(features,
+    label)`` (``features`` only without ``label_name``), ``features`` a
+    dict of one array per column (batch,), read from the CSV files that
+    ``file_pattern`` (a glob or a list of paths) matches.  Column types
+    come from ``column_defaults`` or, as TensorFlow infers them, from the
+    first ``num_rows_for_inference`` rows (int32, float32, else string,
+    as bytes); a missing value (``na_value``) takes the default (0, or the
+    empty string).  The rows go round ``num_epochs`` times (None: without
+    end), shuffled unless ``shuffle=False``."""
+    import csv
+    import glob
+    import io
+    paths = [file_pattern] if isinstance(file_pattern, (str, bytes)) else list(file_pattern)
+    files = sorted(f for p in paths for f in (glob.glob(p if isinstance(p, str) else p.decode())
+                                              or [p]))
+    rows, names = [], None if column_names is None else list(column_names)
+    for path in files:
+        with open(path, "rb") as f:
+            data = f.read()
+        if (compression_type or "").upper() == "GZIP":
+            import gzip
+            data = gzip.decompress(data)
+        reader = csv.reader(io.StringIO(data.decode(encoding)), delimiter=field_delim,
+                            quoting=csv.QUOTE_MINIMAL if use_quote_delim else csv.QUOTE_NONE)
+        lines = [r for r in reader if r]
+        if header and lines:
+            first, lines = lines[0], lines[1:]
+            if names is None:
+                names = first
+        rows.extend(lines)
+    if names is None:
+        raise ValueError("make_csv_dataset: give column_names for files without a header")
+    bad = [r for r in rows if len(r) != len(names)]
+    if bad and not ignore_errors:
+        raise ValueError(f"make_csv_dataset: a row has {len(bad[0])} fields, expected "
+                         f"{len(names)} ({names})")
+    rows = [r for r in rows if len(r) == len(names)]
+    keep = list(names) if select_columns is None else [
+        names[c] if isinstance(c, (int, np.integer)) else c for c in select_columns]
+    if label_name is not None and label_name not in names:
+        raise ValueError(f"make_csv_dataset: label_name {label_name!r} is not a column: "
+                         f"{names}")
+    columns = {}
+    for i, name in enumerate(names):
+        if name not in keep and name != label_name:
+            continue
+        values = [r[i] for r in rows]
+        if column_defaults is not None:
+            default = column_defaults[i]
+            kind = object if isinstance(default, (str, bytes)) else \
+                np.int32 if isinstance(default, (int, np.integer)) else np.float32
+        else:
+            kind = _csv_column_type(values[:num_rows_for_inference], na_value)
+        if kind is object:
+            col = np.empty(len(values), object)
+            col[:] = [v.encode(encoding) for v in values]
+        else:
+            col = np.array([0 if v == na_value else float(v) if kind is np.float32 else int(v)
+                            for v in values], dtype=kind)
+        columns[name] = col
+    label = columns.pop(label_name) if label_name is not None else None
+    features = {n: columns[n] for n in names if n in columns}
+    ds = Dataset.from_tensor_slices(features if label is None else (features, label))
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer_size, seed=shuffle_seed)
+    ds = ds.repeat(num_epochs)
+    return ds.batch(batch_size)

@@ -264,14 +264,34 @@ def test_gradients_of_flip_brightness_contrast_and_crop():
         np.testing.assert_array_equal(dx[i], expected)
 
 
-def test_a_warp_after_a_trainable_layer_refuses_a_gradient_by_name():
-    inp = pynn.Input((4, 4, 1))
-    x = layers.Conv2D(1, 1, padding="same")(inp)
-    x = layers.RandomRotation(0.2, name="spin")(x)
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("fill_mode", FILL_MODES)
+def test_warp_gradients_are_the_transpose_of_the_warp(fill_mode, interpolation):
+    """The warps are linear in the image (fill_value 0): <warp(x), dy> equals
+    <x, gradient(dy)> for every mode, wide moves sending pixels past the edges."""
+    x = images(4, 6, 8, 2)
+    dy = images(4, 6, 8, 2, seed=5) - 0.5
+    for layer in (layers.RandomRotation(0.4, fill_mode, interpolation, seed=2),
+                  layers.RandomZoom((-0.5, 0.6), fill_mode=fill_mode,
+                                    interpolation=interpolation, seed=3),
+                  layers.RandomTranslation(0.6, 0.6, fill_mode, interpolation, seed=4)):
+        y, dx, ctx = run_backward(layer, x, dy)
+        assert dx.shape == x.shape and dx.dtype == np.float32
+        close((np.asarray(y, np.float64) * dy).sum(), (x.astype(np.float64) * dx).sum(),
+              atol=1e-4)
+
+
+def test_a_warp_after_a_trainable_layer_trains_it():
+    inp = pynn.Input((6, 6, 1))
+    x = layers.Conv2D(1, 1, padding="same", kernel_initializer="ones")(inp)
+    x = layers.RandomRotation(0.2, name="spin", seed=1)(x)
     model = pynn.Model(inp, layers.GlobalAveragePooling2D()(x))
-    model.compile("sgd", "mse")
-    with pytest.raises(NotImplementedError, match="RandomRotation 'spin'"):
-        model.fit(images(4, 4, 4, 1), np.zeros((4, 1), np.float32), verbose=0)
+    model.compile(pynn.optimizers.SGD(0.1), "mse")
+    before = model.get_weights()[0].copy()
+    history = model.fit(images(8, 6, 6, 1), np.full((8, 1), 2.0, np.float32), epochs=5,
+                        verbose=0)
+    assert not np.array_equal(model.get_weights()[0], before)
+    assert history.history["loss"][-1] < history.history["loss"][0]
 
 
 @pytest.mark.parametrize("make, message", [
