@@ -1970,15 +1970,16 @@ def concatenate_grad(dy, sizes, axis=-1, outs=None):
         return _cuda_ops.concatenate_grad(dy, sizes, axis, outs)
     dy = _c32(dy, "concatenate backward: dy")
     axis = _axis(axis, dy.ndim, "concatenate backward")
-    sizes = [_integer(n, "concatenate backward: sizes", low=0) for n in sizes]
+    sizes = [n if type(n) is int and n >= 0 else _integer(n, "concatenate backward: sizes", low=0)
+             for n in sizes]
     if outs is not None and len(outs) != len(sizes):
         raise ValueError(f"concatenate backward: {len(outs)} gradient arrays for "
                          f"{len(sizes)} inputs")
     if builtins.sum(sizes) != dy.shape[axis]:
         raise ValueError(f"concatenate backward: sizes {list(sizes)} do not add up to "
                          f"{dy.shape[axis]}")
-    rows = int(np.prod(dy.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(dy.shape[axis + 1:], dtype=np.int64))
+    rows = math.prod(dy.shape[:axis])
+    inner = math.prod(dy.shape[axis + 1:])
     lds, offset = dy.shape[axis] * inner, 0
     outs = list(outs) if outs is not None else [True] * len(sizes)
     for i, size in enumerate(sizes):

@@ -288,6 +288,10 @@ class Optimizer:
     def _build(self, size, like):
         if not self.slot_names:
             return
+        slots = self._slots
+        if slots is not None and type(slots[0]) is np.ndarray and slots[0].size == size and \
+                type(like) is np.ndarray:
+            return  # every step of fit on the host
         if self._slots is None or self._slots[0].size != size:
             self._slots = [np.zeros(size, np.float32) for _ in self.slot_names]
         from ..cuda import DeviceArray, to_device
