@@ -70,3 +70,40 @@ def test_two_input_model_predicts_as_keras_and_fits_as_a_tape_loop():
     assert int(ours.optimizer.iterations) == int(opt.iterations) == 12
     for a, b in zip(ours.get_weights(), loop.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _mlp():
+    pynn.utils.set_random_seed(4)
+    model = pynn.Sequential([pynn.Input(shape=(6,)), layers.Dense(5, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_evaluate_logs_each_batch_only_for_those_who_read_them():
+    g = np.random.default_rng(1)
+    x, y = g.random((50, 6), dtype=np.float32), g.integers(0, 3, 50)
+    model = _mlp()
+    seen = []
+
+    class Batches(pynn.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(dict(logs))
+
+    quiet = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    told = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True,
+                          callbacks=[Batches()])
+    assert quiet == told
+    assert len(seen) == 4 and seen[-1] == told
+    # the running mean after the first batch: that batch's loss and accuracy
+    first = model.evaluate(x[:16], y[:16], batch_size=16, verbose=0, return_dict=True)
+    assert seen[0] == pytest.approx(first)
+    bad = x.copy()
+    bad[20, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.evaluate(bad, y, batch_size=16, verbose=0)
+    # inputs of another dtype are converted once, with the same results
+    again = model.evaluate(x.astype(np.float64), y, batch_size=16, verbose=0,
+                           return_dict=True)
+    assert again == pytest.approx(quiet)
