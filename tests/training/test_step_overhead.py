@@ -107,3 +107,22 @@ def test_evaluate_logs_each_batch_only_for_those_who_read_them():
     again = model.evaluate(x.astype(np.float64), y, batch_size=16, verbose=0,
                            return_dict=True)
     assert again == pytest.approx(quiet)
+
+
+def test_predict_records_its_plan_once_and_calls_still_follow_changes():
+    g = np.random.default_rng(2)
+    x = g.random((40, 6), dtype=np.float32)
+    model = _mlp()
+    first = model.predict(x, batch_size=8, verbose=0)
+    rec = model._planned
+    assert rec is not None and rec[0] is model._infer
+    again = model.predict(x, batch_size=8, verbose=0)
+    assert model._planned is rec  # (the same record: not made again batch by batch)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(np.asarray(model(x[:1])), first[:1], rtol=1e-6)
+    model.layers[-1].activation = pynn.activations.get("linear")  # a new program
+    logits = model.predict(x, batch_size=8, verbose=0)
+    assert model._planned is not rec and model._planned[0] is model._infer
+    np.testing.assert_allclose(np.asarray(model(x[:1])), logits[:1], rtol=1e-6)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(probs, first, rtol=1e-5, atol=1e-6)
