@@ -1358,13 +1358,16 @@ class TrainingMixin:
         if _is_stream(x):
             source = _Source(self, x, steps, False, None, max_queue_size, shard=shard)
         else:
-            xs = self._prepare_inputs(x, convert=not _too_big(x))
+            lazy = _too_big(x)
+            xs = self._prepare_inputs(x, convert=not lazy)
             self._resolve_compile()
             rows = xs[0].shape[0]
             ys = self._prepare_targets(y, rows)
             ws = self._prepare_weights(sample_weight, None, ys, rows)
+            # (converted and checked above, unless too big: then batch by batch)
             source = _ArraySource(xs, ys, ws, batch_size or 32, False, steps,
-                                  dtypes=self._input_dtypes(len(xs)), shard=shard)
+                                  dtypes=self._input_dtypes(len(xs)) if lazy else None,
+                                  shard=shard)
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         cb.on_test_begin()
         logs = self._evaluate_source(source, verbose, cb, comm)
@@ -1386,6 +1389,7 @@ class TrainingMixin:
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
         bar = Progbar(total_steps, verbose=verbose) if verbose else None
+        need_batch_logs = bar is not None or cb is not None and cb.has_on_test_batch_end
         try:
             for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
@@ -1417,11 +1421,12 @@ class TrainingMixin:
                     total += spec.weight * value
                 metrics.update(outs, yb, wb, False, total + batch_penalty * bs, per_output, bs,
                                masks)
-                logs = metrics.logs()
-                if cb is not None:
-                    cb.on_test_batch_end(step, logs)
-                if bar:
-                    bar.update(step + 1, logs, finalize=step + 1 == total_steps)
+                if need_batch_logs:  # (as fit: the logs of a batch only where they are read)
+                    logs = metrics.logs()
+                    if cb is not None:
+                        cb.on_test_batch_end(step, logs)
+                    if bar:
+                        bar.update(step + 1, logs, finalize=step + 1 == total_steps)
         finally:
             source.end_epoch()
             source.close()

@@ -246,7 +246,11 @@ class Concatenate(_Merge):
         shape = list(xs[0].shape)
         shape[axis] = sum(x.shape[axis] for x in xs)
         ctx.sizes = [x.shape[axis] for x in xs]
-        return ops.concatenate(xs, axis, out=ctx.buffer("y", tuple(shape)))
+        y = ctx.buffer("y", tuple(shape))
+        # (the buffer itself, not the public op's eager-tensor view of it,
+        # whose shape is a Python property every later layer reads)
+        ops.concatenate(xs, axis, out=y)
+        return y
 
     def backward(self, ctx, dy, need_input_grad=True):
         axis = self._axis(dy.ndim)

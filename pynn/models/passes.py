@@ -335,7 +335,10 @@ def run_inference(model, xs, with_masks=False):
     if gpu is None and prog.plannable:
         outs = prog.run_planned(xs)
         if outs is not None:
-            if len(xs) == 1 and not open_device_scopes[0] and not keeps_losses:
+            rec = model._planned
+            if len(xs) == 1 and not open_device_scopes[0] and not keeps_losses and (
+                    rec is None or rec[0] is not prog or rec[1] != prog.activation_changes):
+                # (recorded once per program: predict's batches find it there)
                 model._planned = (prog, prog.activation_changes,
                                   len(outs) == 1 and model._pack_outputs(outs) is outs[0])
             return (outs, None) if with_masks else outs

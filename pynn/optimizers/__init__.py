@@ -101,6 +101,85 @@ class StepCount(int):
         self._optimizer.iterations = int(value)
 
 
+def _cut(flats, sizes):
+    """Each variable's consecutive piece of each of the ``flats`` arrays:
+    [[piece of flats[0], piece of flats[1], ...] per size]."""
+    out, off = [], 0
+    for n in sizes:
+        out.append([f[off:off + n] for f in flats])
+        off += n
+    return out
+
+
+def _flat_run(arrays):
+    """The one flat array whose consecutive pieces ``arrays`` are, in
+    order (fit's flat parameters, a block of optimizer state), else None."""
+    base = arrays[0].base
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or base.dtype != np.float32 or \
+            not base.flags.c_contiguous:
+        return None
+    start = (arrays[0].__array_interface__["data"][0] -
+             base.__array_interface__["data"][0]) // 4
+    at = start
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous or \
+                a.__array_interface__["data"][0] - base.__array_interface__["data"][0] != 4 * at:
+            return None
+        at += a.size
+    return base[start:at]
+
+
+class _FlatPlan:
+    """What apply_gradients keeps between steps on the same variables in
+    the same order: the variables' values and their state as pieces of
+    one flat array each (rebinding, once, those that are not: a weight's
+    ``value`` may be rebound, as fit does), a flat gradient buffer and its
+    pieces.  It holds while the same variables come in the same order with
+    the same value arrays; anything else (new variables, another order or
+    subset, a value rebound by fit or by a move to a GPU) makes a new one."""
+
+    def __init__(self, opt, pairs):
+        weights = [w for _, w in pairs]
+        if len({id(w) for w in weights}) != len(weights):
+            raise ValueError(f"{type(opt).__name__}.apply_gradients: a variable is given "
+                             f"more than once")
+        state = opt._variable_state(weights, "apply_gradients")
+        sizes = [w.value.size for w in weights]
+        params = _flat_run([w.value for w in weights])
+        if params is None:
+            params = np.concatenate([w.value.reshape(-1) for w in weights])
+            for w, (piece,) in zip(weights, _cut([params], sizes)):
+                w.value = piece.reshape(w.value.shape)
+            from ..models.functional import new_binding
+            new_binding()  # (a model's flat binding of these weights is gone)
+        slots = []
+        for k in range(len(opt.slot_names)):
+            pieces = [state[id(w)][1][k] for w in weights]
+            flat = _flat_run(pieces)
+            if flat is None:  # state made at different times: one block now
+                flat = np.concatenate(pieces)
+                for w, (piece,) in zip(weights, _cut([flat], sizes)):
+                    state[id(w)][1][k] = piece
+            slots.append(flat)
+        self.weights = weights
+        self.values = [w.value for w in weights]
+        self.params = params
+        self.slots = slots or None
+        self.grads = np.zeros(params.size, np.float32)
+        self.grad_views = [piece.reshape(w.value.shape)
+                           for w, (piece,) in zip(weights, _cut([self.grads], sizes))]
+        self.shapes = [w.value.shape for w in weights]
+        self.constrained = [w for w in weights if w.constraint is not None]
+
+    def holds(self, pairs):
+        if len(pairs) != len(self.weights):
+            return False
+        for (_, w), mine, value in zip(pairs, self.weights, self.values):
+            if w is not mine or w.value is not value:
+                return False
+        return True
+
+
 class Optimizer:
     slot_names = ()
     host_only = False  # updated in NumPy: a GPU's arrays come to the host for it
@@ -211,6 +290,10 @@ class Optimizer:
     def _build(self, size, like):
         if not self.slot_names:
             return
+        slots = self._slots
+        if slots is not None and type(slots[0]) is np.ndarray and slots[0].size == size and \
+                type(like) is np.ndarray:
+            return  # every step of fit on the host
         if self._slots is None or self._slots[0].size != size:
             self._slots = [np.zeros(size, np.float32) for _ in self.slot_names]
         from ..cuda import DeviceArray, to_device
@@ -315,48 +398,43 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars):
         """One step on the ``(gradient, variable)`` pairs (weights or
         pynn.Variable objects); pairs whose gradient is None are skipped.
-        The variables and their state (kept per variable) are gathered into
-        flat arrays for one :meth:`apply`, fit's step, so the update, the
+        The variables and their state (kept per variable) are one flat
+        array each for one :meth:`apply`, fit's step, so the update, the
         clipping, the step count and the learning rate are fit's; variables'
         constraints apply after it.  Returns ``iterations``."""
         pairs = [(g, w) for g, w in grads_and_vars if g is not None]
-        state = self._variable_state([w for _, w in pairs], "apply_gradients")
-        for i, (g, w) in enumerate(pairs):
+        plan = self.__dict__.get("_flat_plan")
+        if plan is None or not plan.holds(pairs):
+            if not pairs:
+                self._variable_state([], "apply_gradients")
+                return self.iterations
+            plan = self._flat_plan = _FlatPlan(self, pairs)
+        for (g, w), buf in zip(pairs, plan.grad_views):
             # (a gradient a tape still records, taken inside a persistent
             # tape's block: the step uses its value)
-            g = np.asarray(value_of(g), dtype=np.float32)
-            if g.shape != w.value.shape:
+            if type(g) is not np.ndarray:
+                g = np.asarray(value_of(g), dtype=np.float32)
+            if g.shape != buf.shape:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
-                                 f"{w.path!r} has shape {g.shape}, the variable {w.value.shape}")
-            pairs[i] = (g, w)
-        if not pairs:
-            return self.iterations
-        params = np.concatenate([w.value.reshape(-1) for _, w in pairs])
-        grads = np.concatenate([g.reshape(-1) for g, _ in pairs])
+                                 f"{w.path!r} has shape {g.shape}, the variable {buf.shape}")
+            buf[...] = g
         flat_slots = self._slots
-        self._slots = [np.concatenate([state[id(w)][1][k] for _, w in pairs])
-                       for k in range(len(self.slot_names))] or None
+        self._slots = plan.slots
         try:
-            self.apply(params, grads, shapes=[w.value.shape for _, w in pairs],
-                       variables=[w for _, w in pairs])
-            off = 0
-            for _, w in pairs:
-                n = w.value.size
-                w.value[...] = params[off:off + n].reshape(w.value.shape)
-                for k, slot in enumerate(state[id(w)][1]):
-                    slot[...] = self._slots[k][off:off + n]
-                off += n
-                if w.constraint is not None:
-                    w.constraint.apply(w.value)
+            self.apply(plan.params, plan.grads, shapes=plan.shapes, variables=plan.weights)
         finally:
             self._slots = flat_slots
+        for w in plan.constrained:
+            w.constraint.apply(w.value)
         return self.iterations
 
     def _variable_state(self, weights, caller):
         """{id: (variable, its state arrays)}, with state made for those of
-        ``weights`` that have none yet."""
+        ``weights`` that have none yet (the new ones' arrays views of one
+        block, in their order, so a step on them needs no gathering)."""
         from ..layers.base import Weight
         state = self.__dict__.setdefault("_variable_slots", {})
+        new = []
         for w in weights:
             if not isinstance(w, Weight):
                 raise TypeError(f"{type(self).__name__}.{caller}: expected weights or "
@@ -364,8 +442,13 @@ class Optimizer:
             if not isinstance(w.value, np.ndarray):
                 raise ValueError(f"{type(self).__name__}.{caller}: variable {w.path!r} "
                                  f"is on a GPU; train it on the CPU")
-            if id(w) not in state or state[id(w)][0] is not w:
-                state[id(w)] = (w, self._fresh_slots(w.value.size))
+            if (id(w) not in state or state[id(w)][0] is not w) and \
+                    all(v is not w for v in new):
+                new.append(w)
+        if new:
+            block = self._fresh_slots(sum(w.value.size for w in new))
+            for w, views in zip(new, _cut(block, [w.value.size for w in new])):
+                state[id(w)] = (w, views)
         return state
 
     def _fresh_slots(self, size):

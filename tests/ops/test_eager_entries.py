@@ -232,3 +232,63 @@ def test_a_watching_tape_takes_only_its_watched_arrays_and_only_while_it_records
         raise RuntimeError("stop")
     assert not ops._WATCHED
     assert type(ops.exp(x)) is pynn.Tensor
+
+
+def _rows_with_extremes():
+    g = np.random.default_rng(5)
+    x = (g.standard_normal((5, 6)) * 30).astype(np.float32)
+    x[1, 2] = np.inf
+    x[2, :] = -np.inf
+    x[3, 4] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1, (0, 1), [0, 1]])
+def test_log_softmax_and_logsumexp_direct_path_gives_the_general_paths_bits(axis):
+    x = _rows_with_extremes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both stay quiet on infinities and NaN
+        for fn, kw in ((ops.log_softmax, {}), (ops.logsumexp, {"keepdims": False}),
+                       (ops.logsumexp, {"keepdims": True})):
+            direct = fn(x, axis=axis, **kw)
+            general = fn(x.astype(np.float64), axis=axis, **kw)  # float64: op by op
+            assert isinstance(direct, pynn.Tensor) and direct.dtype == np.float32
+            assert direct.shape == general.shape
+            np.testing.assert_array_equal(direct.numpy(), general.numpy())
+            again = fn(ops.add(x, 0.0), axis=axis, **kw)  # an eager tensor
+            np.testing.assert_array_equal(again.numpy(), direct.numpy())
+    finite = x[[0, 4]]
+    want = finite - np.log(np.exp(finite.astype(np.float64)).sum(-1, keepdims=True))
+    np.testing.assert_allclose(ops.log_softmax(finite).numpy(), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        ops.log_softmax(finite, axis=2)
+
+
+def test_log_softmax_still_taped_and_recorded():
+    x = A.copy()
+    with pynn.GradientTape() as tape:
+        tape.watch(x)
+        loss = ops.sum(ops.multiply(ops.log_softmax(x), B))
+    sm = np.exp(A) / np.exp(A).sum(-1, keepdims=True)
+    want = B - sm * B.sum(-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)), want, rtol=1e-5, atol=1e-6)
+    inp = pynn.Input(shape=(4,))
+    model = pynn.Model(inp, ops.log_softmax(inp))
+    np.testing.assert_allclose(model.predict(A, verbose=0), ops.log_softmax(A).numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin_are_numpys(name):
+    x = _rows_with_extremes()
+    for v in (x, ops.add(A, 0.0), np.arange(6, dtype=np.int32).reshape(2, 3)):
+        for axis, keepdims in itertools.product((None, 0, -1), (False, True)):
+            want = getattr(np, name)(np.asarray(v), axis=axis, keepdims=keepdims)
+            got = getattr(ops, name)(v, axis=axis, keepdims=keepdims)
+            assert isinstance(got, pynn.Tensor) and got.dtype == want.dtype
+            np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError):
+        getattr(ops, name)(x, axis=3)
+    inp = pynn.Input(shape=(4,))
+    model = pynn.Model(inp, getattr(ops, name)(inp, axis=-1))
+    np.testing.assert_array_equal(model.predict(A, verbose=0), getattr(np, name)(A, axis=-1))
