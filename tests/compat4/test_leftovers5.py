@@ -1,6 +1,7 @@
 """Keras 3 surface details: a recurrent layer's ``cell``, the names of
 operators on symbolic tensors, clone_model's clone_function."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -94,3 +95,31 @@ def test_conv_lstm_cell():
     np.testing.assert_allclose(np.asarray(out), np.asarray(want), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(c2), np.asarray(wc), rtol=1e-4, atol=1e-5)
 
+
+_OPERATORS = {
+    "t / 2": lambda t: t / 2, "2 / t": lambda t: 2 / t, "-t": lambda t: -t,
+    "t ** 2": lambda t: t ** 2, "2 ** t": lambda t: 2 ** t, "t // 2": lambda t: t // 2,
+    "7 // t": lambda t: 7 // t, "t % 2": lambda t: t % 2, "7 % t": lambda t: 7 % t,
+    "abs(t)": abs, "t < 2": lambda t: t < 2, "t <= 2": lambda t: t <= 2,
+    "t > 2": lambda t: t > 2, "t >= 2": lambda t: t >= 2, "t != 2": lambda t: t != 2,
+    "t - 2": lambda t: t - 2, "t * 2": lambda t: t * 2, "t[:, 0]": lambda t: t[:, 0],
+}
+
+
+def _unnumbered(name):
+    return re.sub(r"_\d+$", "", name)
+
+
+@needs_keras
+@pytest.mark.parametrize("expr", list(_OPERATORS))
+def test_operator_names_are_keras_3s(expr):
+    f = _OPERATORS[expr]
+    ours, theirs = f(keras.Input((3,))), f(real_keras.Input((3,)))
+    # (the names' numbers count what was built before)
+    assert _unnumbered(ours._keras_history.operation.name) == \
+        _unnumbered(theirs._keras_history.operation.name)
+    x = np.array([[1.5, -2.0, 3.0]], np.float32)
+    inp = keras.Input((3,))
+    got = keras.Model(inp, f(inp)).predict(x, verbose=0)
+    np.testing.assert_allclose(np.asarray(got, np.float64),
+                               np.asarray(f(x), np.float64), rtol=1e-6)
