@@ -123,3 +123,31 @@ def test_operator_names_are_keras_3s(expr):
     got = keras.Model(inp, f(inp)).predict(x, verbose=0)
     np.testing.assert_allclose(np.asarray(got, np.float64),
                                np.asarray(f(x), np.float64), rtol=1e-6)
+
+
+@needs_keras
+def test_clone_function_sees_what_keras_3_passes_it():
+    """Keras 3's clone_model calls clone_function on each operation of the
+    graph, the operations on tensors (t / 2, ops.abs) as well as layers;
+    a clone_function that rebuilds each from its config clones them all."""
+    def build(k):
+        i = k.Input((3,))
+        h = k.layers.Dense(3, name="d0")(i)
+        return k.Model(i, k.layers.Dense(2, name="d1")(k.ops.abs(h / 2 + 1) - h))
+
+    def passed(k, model):
+        seen = []
+
+        def clone(layer):
+            seen.append(_unnumbered(layer.name))
+            return layer.__class__.from_config(layer.get_config())
+        return seen, k.models.clone_model(model, clone_function=clone)
+
+    ours, theirs = build(keras), build(real_keras)
+    seen, clone = passed(keras, ours)
+    want, _ = passed(real_keras, theirs)
+    assert seen == want
+    clone.set_weights(ours.get_weights())
+    x = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_allclose(clone.predict(x, verbose=0), ours.predict(x, verbose=0),
+                               rtol=1e-6)
