@@ -189,7 +189,7 @@ def test_bidirectional_matches_float64_reference(kind, merge_mode, return_sequen
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
     assert [w.name for w in bi.weights] == ["kernel", "recurrent_kernel", "bias"] * 2
     # Keras 3's paths: under the wrapper, each direction's layer, its cell
-    cell = f"{bi.forward_layer.cell}_cell"
+    cell = bi.forward_layer.cell.name
     assert ["/".join(w.path.split("/")[-4:]) for w in bi.weights] == [
         f"{bi.name}/forward_{bi.forward_layer.name[8:]}/{cell}/{n}" for n in
         ("kernel", "recurrent_kernel", "bias")] + [
