@@ -856,7 +856,15 @@ class TrainingMixin:
         shapes = [(None,) + a.shape[1:] for a in xs]
         self._check_input_spec(shapes, strict=self._strict_input_spec and
                                not self._traced_call)
-        self._infer_shapes(shapes)
+        if self._off_built_sizes(xs):
+            self._infer_shapes(shapes)  # (each layer checks its input on the way)
+
+    def _off_built_sizes(self, xs):
+        """Whether arrays ``xs`` differ from the sizes the model's inputs
+        fix (not merely fill in their free axes)."""
+        return any(a.ndim == len(t.shape) and any(w is not None and w != n for w, n in
+                                                 zip(t.shape[1:], a.shape[1:]))
+                   for a, t in zip(xs, self._inputs))
 
     def _standardize_targets(self, y, what="y"):
         names = self.output_names
@@ -893,7 +901,7 @@ class TrainingMixin:
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
         rows = xs[0].shape[0]
         shapes = [t.shape for t in self._outputs]
-        if self._program is not None and not self._eager_call:
+        if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
             # (inputs of other sizes than the model's: a Sequential over
             # longer series gives longer outputs)
             shapes = self._infer_shapes([(None,) + a.shape[1:] for a in xs])
