@@ -1200,11 +1200,11 @@ def _recorded_rnn(record, layer, x, states, training):
         xt = autodiff._index(xs, (slice(None), t))
         h = state[0]
         hr = h if rmask is None else autodiff.multiply(h, rmask)
-        if layer.cell == "simple_rnn":
+        if layer._cell_op == "simple_rnn":
             h = autodiff.apply_activation(autodiff.add(xt, autodiff.matmul(hr, recurrent_kernel)),
                                           act)
             state = [h]
-        elif layer.cell == "lstm":
+        elif layer._cell_op == "lstm":
             z = autodiff.add(xt, autodiff.matmul(hr, recurrent_kernel))
             i, f, o = (autodiff.apply_activation(cols(z, a, a + 1), rec) for a in (0, 1, 3))
             c = autodiff.add(autodiff.multiply(f, state[1]),

@@ -849,24 +849,22 @@ class TrainingMixin:
         tails = self._graph_inputs()[1]
         if len(xs) == len(tails) and all(a.shape[1:] == w for a, w in zip(xs, tails)):
             return  # the same shapes exactly (an input with a free axis takes the loop)
-        from .layers.base import shape_str
-        loose = getattr(self, "_shapes_from_data", False)
-        for i, (a, t) in enumerate(zip(xs, self._inputs)):
-            want = t.shape
-            got = (None,) + a.shape[1:]
-            if loose and len(got) == len(want) and len(want) > 1:
-                # A graph built from the first data's shape: its layers
-                # check the other axes.
-                want = (None,) * len(want)
-            if len(got) != len(want) or any(w is not None and w != g
-                                            for w, g in zip(want[1:], got[1:])):
-                node = self._program.steps[0].layer if self._program.steps else self
-                readers = [st.layer for st in self._program.steps
-                           if self._program.input_slots[i] in st.ins]
-                layer = readers[0] if readers else node
-                raise ValueError(f"Input {i} of layer {layer.name!r} is incompatible with the "
-                                 f"layer: expected shape={shape_str(want)}, found "
-                                 f"shape={shape_str(got)}")
+        # As Keras 3: a Sequential (or a subclassed model) runs on inputs of
+        # other sizes than it was built for (an Embedding's sequences of
+        # another length) wherever its layers can; a functional model
+        # holds them to its inputs' shapes, but for a last axis of 1.
+        shapes = [(None,) + a.shape[1:] for a in xs]
+        self._check_input_spec(shapes, strict=self._strict_input_spec and
+                               not self._traced_call)
+        if self._off_built_sizes(xs):
+            self._infer_shapes(shapes)  # (each layer checks its input on the way)
+
+    def _off_built_sizes(self, xs):
+        """Whether arrays ``xs`` differ from the sizes the model's inputs
+        fix (not merely fill in their free axes)."""
+        return any(a.ndim == len(t.shape) and any(w is not None and w != n for w, n in
+                                                 zip(t.shape[1:], a.shape[1:]))
+                   for a, t in zip(xs, self._inputs))
 
     def _standardize_targets(self, y, what="y"):
         names = self.output_names
@@ -896,11 +894,19 @@ class TrainingMixin:
                              f"array per output (a list, or a dict by output name)")
         return [y]
 
-    def _prepare_targets(self, y, rows, what="y"):
+    def _prepare_targets(self, y, xs, what="y"):
+        """The targets ``y`` checked against the outputs the model gives
+        for the input arrays ``xs``."""
         ys = self._standardize_targets(y, what)
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
+        rows = xs[0].shape[0]
+        shapes = [t.shape for t in self._outputs]
+        if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
+            # (inputs of other sizes than the model's: a Sequential over
+            # longer series gives longer outputs)
+            shapes = self._infer_shapes([(None,) + a.shape[1:] for a in xs])
         out = []
-        for spec, t, target in zip(self._compiled_outputs, self._outputs, ys):
+        for spec, shape, target in zip(self._compiled_outputs, shapes, ys):
             if spec.loss is None:
                 out.append(None if target is None else np.asarray(target))
                 continue
@@ -908,7 +914,7 @@ class TrainingMixin:
                 raise ValueError(f"{what}: the output {spec.name!r} has a loss but no "
                                  f"targets were given for it")
             where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
-            prepared = spec.loss.prepare_targets(target, t.shape, where)
+            prepared = spec.loss.prepare_targets(target, shape, where)
             if prepared.shape[0] != rows:
                 raise ValueError(f"x and y have different numbers of samples: {rows} and "
                                  f"{prepared.shape[0]}")
@@ -951,7 +957,7 @@ class TrainingMixin:
         xs = self._prepare_inputs(x, what)
         self._resolve_compile()
         rows = xs[0].shape[0]
-        ys = self._prepare_targets(y, rows, "y" if what == "x" else "y_val")
+        ys = self._prepare_targets(y, xs, "y" if what == "x" else "y_val")
         ws = self._prepare_weights(sample_weight, class_weight, ys, rows)
         return xs, ys, ws
 
@@ -1362,7 +1368,7 @@ class TrainingMixin:
             xs = self._prepare_inputs(x, convert=not lazy)
             self._resolve_compile()
             rows = xs[0].shape[0]
-            ys = self._prepare_targets(y, rows)
+            ys = self._prepare_targets(y, xs)
             ws = self._prepare_weights(sample_weight, None, ys, rows)
             # (converted and checked above, unless too big: then batch by batch)
             source = _ArraySource(xs, ys, ws, batch_size or 32, False, steps,
@@ -2183,7 +2189,7 @@ class _Source:
         if y is None:
             raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
                              "(x, y, sample_weight) tuples")
-        ys = model._prepare_targets(y, rows)
+        ys = model._prepare_targets(y, xs)
         ws = model._prepare_weights(w, self.class_weight, ys, rows)
         if self.shard is None:
             return xs, ys, ws, None if _sharded_job() else rows, 0

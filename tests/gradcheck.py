@@ -22,7 +22,7 @@ def numeric_grad(f, x, eps=1e-3):
 def _lists(model, x, y):
     xs = model._prepare_inputs(x)
     model._resolve_compile()
-    ys = model._prepare_targets(y, xs[0].shape[0])
+    ys = model._prepare_targets(y, xs)
     return xs, ys
 
 

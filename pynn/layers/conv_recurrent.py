@@ -25,7 +25,7 @@ drawn once per call) behave as in Keras and as pynn's LSTM.
 import numpy as np
 
 from .. import ops
-from .base import shape_str, shapes_str
+from .base import Layer, shape_str, shapes_str
 from .conv import _check_format, _tuple, _window_padding, depth_taps
 from .core import _positive_int
 from .recurrent import _first_mask, _Recurrent, _split_inputs
@@ -199,6 +199,9 @@ class _ConvLSTM(_Recurrent):
         return x, states
 
     cell_path = "conv_lstm_cell"  # (in Keras 3's weight paths)
+
+    def _make_cell(self):
+        return ConvLSTMCell(self)
 
     def build(self, input_shape):
         x, _ = self._check_shapes(input_shape)
@@ -509,6 +512,62 @@ class _ConvLSTM(_Recurrent):
                 "strides": list(self.strides), "padding": self.padding,
                 "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
                 "unit_forget_bias": self.unit_forget_bias}
+
+
+class ConvLSTMCell(Layer):
+    """The cell Keras 3's ConvLSTM layers hold (``layer.cell``): the
+    layer's arguments and, once it is built, its very weights.  Called on
+    one frame and its states ``[h, c]`` it computes one step, as a one-step
+    run of the layer: (h, [h, c])."""
+    _ARGS = ("rank", "filters", "kernel_size", "strides", "padding", "dilation_rate",
+             "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+             "recurrent_initializer", "bias_initializer", "unit_forget_bias",
+             "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+             "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+             "recurrent_dropout", "seed")
+    data_format = "channels_last"
+    state_size = -1  # (Keras's: the states' shape follows the frames')
+
+    def __init__(self, layer):
+        super().__init__(name=layer.cell_path, trainable=layer.trainable)
+        for a in self._ARGS:
+            setattr(self, a, getattr(layer, a))
+        self.kernel = self.recurrent_kernel = self.bias = None
+        self._layer_config = layer.get_config()
+
+    def _adopt(self, layer):
+        self.kernel, self.recurrent_kernel, self.bias = \
+            layer.kernel, layer.recurrent_kernel, layer.bias
+        self._weights = list(layer._weights)
+        self._layer_class, self._frames_shape = type(layer), layer._build_input_shape
+
+    def call(self, inputs, states, training=False):
+        if not self.built:
+            raise ValueError(f"ConvLSTMCell {self.name!r}: build the layer that holds the "
+                             f"cell (call it once) before stepping the cell")
+        states = list(states)
+        if len(states) != 2:
+            raise ValueError(f"ConvLSTMCell {self.name!r}: expected the states [h, c], got "
+                             f"{len(states)} state(s)")
+        # A layer of the same arguments that returns its states, on the
+        # cell's weights (made per call: held, it would be a layer inside
+        # the cell, another copy of the weights for saving to walk)
+        step = self._layer_class.from_config({
+            **self._layer_config, "return_sequences": False, "return_state": True,
+            "go_backwards": False, "stateful": False, "name": f"{self.name}_step"})
+        step.kernel, step.recurrent_kernel, step.bias = self.kernel, self.recurrent_kernel, \
+            self.bias
+        step._weights = list(self._weights)
+        step._build_input_shape, step.built = self._frames_shape, True
+        x = np.asarray(inputs, np.float32)[:, None]
+        _, h, c = step(x, initial_state=states, training=training)
+        return h, [h, c]
+
+    def __call__(self, inputs, states=None, training=None, **kwargs):
+        if states is None:
+            raise ValueError(f"ConvLSTMCell {self.name!r}: call the cell on a frame and its "
+                             f"states [h, c]")
+        return self.call(inputs, states, training=bool(training))
 
 
 class ConvLSTM1D(_ConvLSTM):

@@ -400,6 +400,9 @@ class Dropout(Layer):
 class Flatten(Layer):
     """Flattens every dimension but the batch."""
     runs_on_gpu = True
+    # inputs of any shape, as Keras's: the layer after it checks the size
+    fixed_input_axes = ()
+    fixed_input_rank = False
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -424,6 +427,10 @@ class Reshape(Layer):
     """Reshapes every dimension but the batch to ``target_shape`` (one entry
     may be -1)."""
     runs_on_gpu = True
+    # inputs of any shape whose size fits the target (compute_output_shape
+    # says which do not), as Keras's
+    fixed_input_axes = ()
+    fixed_input_rank = False
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

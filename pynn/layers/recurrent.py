@@ -59,7 +59,7 @@ class _Recurrent(Layer):
     dropout, initial and stateful states, forward and backward through the
     cell's kernels."""
     supports_masking = True
-    cell = None        # the pynn.ops name of the cell
+    _cell_op = None    # the pynn.ops name of the cell's kernels
     gates = 1
     state_count = 1
 
@@ -153,7 +153,37 @@ class _Recurrent(Layer):
 
     @property
     def cell_path(self):
-        return f"{self.cell}_cell"
+        return f"{self._cell_op}_cell"
+
+    @property
+    def cell(self):
+        """The cell Keras 3's layer holds (an LSTMCell for LSTM): the
+        layer's arguments and, once the layer is built, its very weights,
+        so ``layer.cell.kernel`` is ``layer.kernel``.  (The layer computes
+        the whole sequence itself; the cell is what programs read.)"""
+        cell = self.__dict__.get("_cell")
+        if cell is None:
+            cell = self.__dict__["_cell"] = self._make_cell()
+        if self.built and cell.kernel is not self.kernel:
+            cell._adopt(self)
+            cell.built = True
+            cell._build_input_shape = self._build_input_shape
+        return cell
+
+    _CELL_ARGS = ("units", "activation", "recurrent_activation", "use_bias",
+                  "kernel_initializer", "recurrent_initializer", "bias_initializer",
+                  "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                  "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+                  "recurrent_dropout", "seed", "unit_forget_bias", "reset_after")
+
+    def _make_cell(self):
+        from .rnn import GRUCell, LSTMCell, SimpleRNNCell
+        cls = next(c for c in (LSTMCell, GRUCell, SimpleRNNCell)
+                   if isinstance(self, c.layer_class))
+        # (None: an argument the cell does not take, SimpleRNN's
+        # recurrent_activation, or one left at its default)
+        args = {a: getattr(self, a) for a in self._CELL_ARGS if getattr(self, a, None) is not None}
+        return cls(**args, name=self.cell_path, trainable=self.trainable)
 
     def _paths_under_cell(self):
         """The weights' paths as Keras 3's, whose cell holds them:
@@ -273,7 +303,7 @@ class _Recurrent(Layer):
                      for i in range(self.state_count)]
         if initial is not None:
             initial = tuple(initial) if self.state_count > 1 else initial[0]
-        result = getattr(ops, self.cell)(
+        result = getattr(ops, self._cell_op)(
             x, self.kernel.value, self.recurrent_kernel.value,
             self.bias.value if self.bias is not None else None, initial_state=initial,
             mask=mask, dropout_mask=dmask, recurrent_dropout_mask=rmask,
@@ -309,7 +339,7 @@ class _Recurrent(Layer):
         else:
             need_x, need_states = bool(need_input_grad), False
         batch = ctx.x_shape[0]
-        grads = getattr(ops, f"{self.cell}_grad")(
+        grads = getattr(ops, f"{self._cell_op}_grad")(
             ctx.trace, dout, *dstates,
             input_grad=ctx.buffer("dx", ctx.x_shape) if need_x else False,
             state_grads=[ctx.buffer(("dstate", i), (batch, self.units))
@@ -387,7 +417,7 @@ class _Recurrent(Layer):
 class SimpleRNN(_Recurrent):
     """Keras's SimpleRNN: ``h = activation(x_t @ kernel + h @ recurrent_kernel
     + bias)``."""
-    cell = "simple_rnn"
+    _cell_op = "simple_rnn"
 
     def __init__(self, units, activation="tanh", **kwargs):
         if "recurrent_activation" in kwargs:
@@ -407,7 +437,7 @@ class SimpleRNN(_Recurrent):
 class LSTM(_Recurrent):
     """Keras's LSTM (gates i, f, c, o); ``unit_forget_bias`` starts the
     forget gate's bias at 1."""
-    cell = "lstm"
+    _cell_op = "lstm"
     gates = 4
     state_count = 2
 
@@ -433,7 +463,7 @@ class GRU(_Recurrent):
     """Keras's GRU (gates z, r, h).  With ``reset_after`` (Keras 3's
     default) the reset gate multiplies the recurrent product and the bias is
     (2, 3*units): input bias, then recurrent bias."""
-    cell = "gru"
+    _cell_op = "gru"
     gates = 3
 
     def __init__(self, units, reset_after=True, **kwargs):

@@ -223,7 +223,7 @@ def _last_step(ctx, layer, seq, name):
 def _fusable(layer, initial):
     if initial or layer.return_state or layer.activation not in _FUSED_CELL:
         return False
-    return layer.cell == "simple_rnn" or (layer.cell == "lstm" and
+    return layer._cell_op == "simple_rnn" or (layer._cell_op == "lstm" and
                                           layer.recurrent_activation == "sigmoid")
 
 
@@ -249,7 +249,7 @@ def _fused(ctx, layer, x, name):
     from .writer import _tflite
     _, tfl = _tflite()
     act = getattr(tfl.ActivationFunctionType, _FUSED_CELL[layer.activation])
-    if layer.cell == "lstm":
+    if layer._cell_op == "lstm":
         h = _zeros(ctx, layer, dims, units, f"{name}/output_state", variable=True)
         c = _zeros(ctx, layer, dims, units, f"{name}/cell_state", variable=True)
         inputs = [x] + kw + rw + [None] * 3 + bs + [None] * 2 + [h, c] + [None] * 4
@@ -305,7 +305,7 @@ def _unrolled(ctx, layer, x, initial, name, mask=None):
     old * (1 - m)) and outputs the carried state, or zeros with
     ``zero_output_for_mask``, as pynn's layers."""
     g = ctx.g
-    units, gates, cell = layer.units, layer.gates, layer.cell
+    units, gates, cell = layer.units, layer.gates, layer._cell_op
     steps = x.shape[1]
     kernel, rec, bias = _weights(ctx, layer)
     reset_after = cell == "gru" and layer.reset_after

@@ -621,6 +621,9 @@ class Model(TrainingMixin, Layer):
     # Whether the call draws random values, so it runs at every call
     # instead of being traced into a graph (see _trace).
     _eager_call = False
+    # Whether calls on arrays hold the inputs to the shapes of the model's
+    # Inputs (a functional model's input spec, see _check_input_spec)
+    _strict_input_spec = True
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if inputs is None and outputs is None and "input" in kwargs and "output" in kwargs:
@@ -909,9 +912,6 @@ class Model(TrainingMixin, Layer):
             outputs = _with_added_losses(outputs, added_losses)
         self._init_graph(inputs, outputs)
         self._traced_call = True
-        # Traced from the first data it saw: later inputs may differ on the
-        # axes before the last, as in Keras.
-        self._shapes_from_data = True
 
     def __setattr__(self, name, value):
         reads = self.__dict__.get("_constant_reads")
@@ -958,13 +958,7 @@ class Model(TrainingMixin, Layer):
                   else ops.squeeze(t, -1) if len(t.shape) == len(w.shape) + 1 and t.shape[-1] == 1
                   else t for t, w in zip(leaves, self._inputs)]
         shapes = [t.shape for t in leaves]
-        for i, (got, want) in enumerate(zip(shapes, self._inputs)):
-            exp = want.shape
-            if len(got) != len(exp) or any(a is not None and b is not None and a != b
-                                           for a, b in zip(got[1:], exp[1:])):
-                raise ValueError(f"Input {i} of model {self.name!r} is incompatible with the "
-                                 f"model: expected shape={shape_str(exp)}, found "
-                                 f"shape={shape_str(got)}")
+        self._check_input_spec(shapes, strict=not self._traced_call)
         out_shapes = self._infer_shapes(shapes)
         multi = len(out_shapes) > 1
         outputs = [KerasTensor(s, dtype=t.dtype, name=f"{self.name}_{i}" if multi else self.name,
@@ -982,6 +976,26 @@ class Model(TrainingMixin, Layer):
             return dict(zip(self._outputs_struct.keys(), outputs))
         return outputs if multi else outputs[0]
 
+    def _check_input_spec(self, shapes, strict):
+        """Refuse input shapes (batch first, after _adjust_input_rank) as
+        Keras 3 refuses them: the rank always; with ``strict`` (a graph
+        model's input spec: a functional model, or any model called on
+        symbolic tensors) every size the model's inputs fix, a last axis
+        of 1 left out on either side -- so a model on (None, 1) takes
+        (None, 5000).  Other sizes are the layers' to check (_infer_shapes),
+        as a Sequential's eager calls leave them."""
+        for i, (got, want) in enumerate(zip(shapes, self._inputs)):
+            exp, bad = tuple(want.shape), len(got) != len(want.shape)
+            if strict and not bad:
+                g = got[:-1] if got and got[-1] == 1 else got
+                e = exp[:-1] if exp and exp[-1] == 1 else exp
+                bad = any(a is not None and b is not None and a != b
+                          for a, b in zip(g[1:], e[1:]))
+            if bad:
+                raise ValueError(f"Input {i} of model {self.name!r} is incompatible with the "
+                                 f"model: expected shape={shape_str(exp)}, found "
+                                 f"shape={shape_str((None,) + tuple(got[1:]))}")
+
     def _infer_shapes(self, input_shapes):
         """The output shapes for inputs of ``input_shapes``, by walking the
         graph with each layer's compute_output_shape."""
@@ -993,6 +1007,15 @@ class Model(TrainingMixin, Layer):
             shapes[s] = tuple(shp)
         for st in prog.steps:
             ins = shapes[st.ins[0]] if st.single_in else [shapes[i] for i in st.ins]
+            if getattr(st.layer, "_graph_model", False):
+                # a model called inside another holds its inputs to its
+                # input spec, as in Keras (its own walk checks its layers)
+                st.layer._check_input_spec([ins] if st.single_in else ins,
+                                           strict=not st.layer._traced_call)
+            elif isinstance(st.layer, Layer):
+                # each layer refuses the axes its weights fix, naming itself
+                # and the shapes
+                st.layer._check_input(ins)
             out = st.layer.compute_output_shape(ins)
             for o, shp in zip(st.outs, [out] if st.single_out else out):
                 shapes[o] = tuple(shp)

@@ -253,17 +253,25 @@ class KerasTensor:
     def __rmul__(self, other):
         return self._merge(other, "Multiply", "multiply", reverse=True)
 
+    # (Keras 3's operators record TrueDivide, FloorDivide, Mod: the
+    # operations' names, "true_divide" for ``t / 2``, are theirs)
     def __truediv__(self, other):
-        return self._operation("divide", other)
+        return self._operation("true_divide", other)
 
     def __rtruediv__(self, other):
-        return self._operation("divide", other, reverse=True)
+        return self._operation("true_divide", other, reverse=True)
 
     def __floordiv__(self, other):
         return self._operation("floor_divide", other)
 
+    def __rfloordiv__(self, other):
+        return self._operation("floor_divide", other, reverse=True)
+
     def __mod__(self, other):
         return self._operation("mod", other)
+
+    def __rmod__(self, other):
+        return self._operation("mod", other, reverse=True)
 
     def __pow__(self, other):
         return self._operation("power", other)

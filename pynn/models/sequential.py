@@ -15,6 +15,9 @@ from .node import KerasTensor
 class Sequential(Model):
     """A linear stack of layers: ``Sequential([Dense(...), ...])`` or
     ``model.add(layer)``."""
+    # As Keras 3's, which has no input spec: called on arrays of other sizes
+    # than it was built for, it runs wherever its layers can.
+    _strict_input_spec = False
 
     def __init__(self, layers=None, trainable=True, name=None):
         Model.__init__(self, name=name or unique_name("sequential"), trainable=trainable)
@@ -115,9 +118,6 @@ class Sequential(Model):
                                  f"{shape_str(input_shape)}")
             self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:],
                                            dtype=input_dtype_of(self._layers[0]))
-            # Built from the first data it saw: as in Keras, later inputs
-            # may differ on the axes before the last (sequence lengths).
-            self._shapes_from_data = True
         if self._program is None:
             self._build_graph()
 

@@ -141,8 +141,9 @@ def _pair(keras, name, kw):
 def test_layers_match_keras(keras, name, kw):
     mine, theirs = _pair(keras, name, kw)
     assert mine.name == theirs.name
-    assert len(mine.layers) == len(theirs.operations)
-    for a, b in zip(mine.layers, theirs.operations):
+    assert len(mine.layers) == len(theirs.layers)
+    assert len(mine._operations) == len(theirs.operations)
+    for a, b in zip(mine._operations, theirs.operations):
         if isinstance(a, pynn.layers.TensorOperation):
             # Arithmetic on tensors (MobileNetV3's hard sigmoids): a layer
             # in pynn's graph, an operation outside the layers in Keras's.

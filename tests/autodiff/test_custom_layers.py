@@ -49,7 +49,7 @@ def loss_with_added_losses(seed=None):
         state = model._program.new_state()
         outs = model._program.forward(xs, True, state)
         total = model._program.activity_penalty(state, 1.0 / xs[0].shape[0])
-        ys = model._prepare_targets(y, xs[0].shape[0])
+        ys = model._prepare_targets(y, xs)
         for spec, out, t in zip(model._compiled_outputs, outs, ys):
             if spec.loss is not None:
                 per = spec.loss.compute(t, out, None, None, None, False)

@@ -189,7 +189,7 @@ def test_bidirectional_matches_float64_reference(kind, merge_mode, return_sequen
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
     assert [w.name for w in bi.weights] == ["kernel", "recurrent_kernel", "bias"] * 2
     # Keras 3's paths: under the wrapper, each direction's layer, its cell
-    cell = f"{bi.forward_layer.cell}_cell"
+    cell = bi.forward_layer.cell.name
     assert ["/".join(w.path.split("/")[-4:]) for w in bi.weights] == [
         f"{bi.name}/forward_{bi.forward_layer.name[8:]}/{cell}/{n}" for n in
         ("kernel", "recurrent_kernel", "bias")] + [
@@ -484,11 +484,14 @@ def test_bad_inputs_give_clear_errors():
         model.predict(np.array([[1, 10]]), verbose=0)
     with pytest.raises(ValueError, match="must fit in int32"):
         model.predict(np.array([[1, 2 ** 40]]), verbose=0)
-    with pytest.raises(ValueError, match=r"expected shape=\(None, 4\), found shape=\(None, 5"):
-        pynn.Sequential([layers.Embedding(10, 3, input_length=4)]).predict(
-            np.ones((1, 5), int), verbose=0)
-    # (the layer alone, as Keras's, embeds any length: input_length is the
-    # first layer's model input shape, checked by the model above)
+    # As Keras 3's, a Sequential whose input_length gave it (None, 4) runs
+    # on longer sequences (its layers can), and so does the layer alone.
+    assert pynn.Sequential([layers.Embedding(10, 3, input_length=4)]).predict(
+        np.ones((1, 5), int), verbose=0).shape == (1, 5, 3)
+    with pytest.raises(ValueError, match=r"'dense.*expected shape=\(None, 12\), found "
+                                         r"shape=\(None, 15\)"):
+        pynn.Sequential([layers.Embedding(10, 3, input_length=4), layers.Flatten(),
+                         layers.Dense(1)]).predict(np.ones((1, 5), int), verbose=0)
     assert layers.Embedding(10, 3, input_length=4)(np.ones((1, 5), int)).shape == (1, 5, 3)
     with pytest.raises(ValueError, match="input_dim must be a positive integer"):
         layers.Embedding(0, 3)

@@ -383,7 +383,7 @@ def test_what_has_no_form_is_refused_naming_the_layer():
     rather than writing a wrong model: a division by a tensor."""
     inp = pynn.Input((6,))
     model = pynn.Model(inp, layers.Dense(2)(inp / (pynn.ops.abs(inp) + 1.0)))
-    with pytest.raises(pynn.lite.ConversionError, match="'divide.*DIV has no int8 kernel"):
+    with pytest.raises(pynn.lite.ConversionError, match="'true_divide.*DIV has no int8 kernel"):
         convert(model, "int8", [np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 6)])
 
 
