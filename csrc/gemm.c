@@ -603,14 +603,21 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
 
     if (m <= 4 && !trans_b) {
         /* A few rows (one sample's predict): stream B once, no packing. */
-        const ptrdiff_t slices = k <= KC_MAX ? 1 : (k + ks->kc - 1) / ks->kc;
+        /* (Only where a team could take the slices: on one thread the
+         * slices' partial sums cost 0.3-0.4 us of a 6 us predict.) */
+        const ptrdiff_t slices = k <= KC_MAX || pynn_get_num_threads() < 2 ||
+                                         pynn_work(n, k) < ((ptrdiff_t)1 << 16)
+                                     ? 1
+                                     : (k + ks->kc - 1) / ks->kc;
         float *part = slices > 1 ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)(slices * m * n))
                                  : NULL;
         if (part) {
             /* A long B (784 x 128: 400 KB, read at L2's bandwidth, 3.7 us
              * of a 6 us MLP predict) in k slices (as the packed path's),
              * each summed alone and the sums added in slice order, so the
-             * bits do not depend on the threads.  These take whole
+             * bits do not depend on which threads took them, nor on
+             * whether the team was awake (they do on the thread count set,
+             * as the backward passes' sums do).  Threads take whole
              * slices, each thread reading its rows of B from one
              * contiguous block that stays in its own L2 from one predict
              * to the next (split by columns instead, each thread read
