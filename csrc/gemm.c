@@ -442,8 +442,9 @@ static void piece_range(ptrdiff_t n, ptrdiff_t unit, ptrdiff_t pieces, ptrdiff_t
  * each thread takes its own share first (the same rows of C in every
  * slice and every call, so they stay in its cache), then what is left of
  * the others' (a thread whose core another process also wants then does
- * less, instead of holding every other thread at the next barrier).  Each element of C is still summed by one
- * tile in one order, so results do not depend on who took which piece.
+ * less, instead of holding every other thread at the next barrier).
+ * Each element of C is still summed by one tile in one order, so results
+ * do not depend on who took which piece.
  * Few rows with A read in place: the pieces are B's panels, each packed and
  * multiplied by all of A by the thread that takes it, nobody waiting.
  * Otherwise, per k slice: the team packs B's panels, then multiplies the
@@ -566,6 +567,11 @@ static void gemm_blocks(const gemm_args *g, int in_team)
     }
 }
 
+/* The least of B's floats at which a few rows' product against a long B
+ * (more than KC_MAX rows) is summed in k slices, which the team takes
+ * while awake (see sgemm_on). */
+#define FEW_ROWS_TEAM_MIN ((ptrdiff_t)1 << 16)
+
 /* Threads for a product of m x n x k multiply-adds: one per Mi of them.
  * Waking a sleeping team costs tens of microseconds (and far more when
  * another process holds a core), so smaller products run on the caller
@@ -606,7 +612,7 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
         /* (Only where a team could take the slices: on one thread the
          * slices' partial sums cost 0.3-0.4 us of a 6 us predict.) */
         const ptrdiff_t slices = k <= KC_MAX || pynn_get_num_threads() < 2 ||
-                                         pynn_work(n, k) < ((ptrdiff_t)1 << 16)
+                                         pynn_work(n, k) < FEW_ROWS_TEAM_MIN
                                      ? 1
                                      : (k + ks->kc - 1) / ks->kc;
         float *part = slices > 1 ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)(slices * m * n))
@@ -698,7 +704,7 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
      * two threads, 4.40 -> 3.86 us a call of ops.matmul; the MLP
      * 784-128-128-10's one-sample predict 6.6-6.8 -> 6.0-6.1 us. */
     int nt = m <= 4 && !trans_b && k > KC_MAX
-                 ? pynn_team_threads(pynn_work(n, k), (ptrdiff_t)2 << 20, (ptrdiff_t)1 << 16)
+                 ? pynn_team_threads(pynn_work(n, k), (ptrdiff_t)2 << 20, FEW_ROWS_TEAM_MIN)
                  : gemm_threads(m, n, k);
     sgemm_on(nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
