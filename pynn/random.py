@@ -144,8 +144,79 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     return ids.astype(dtype)
 
 
+def _candidates(who, true_classes, num_true, num_sampled, unique, range_max, seed, draw,
+                probability):
+    """TensorFlow's candidate samplers: ``num_sampled`` ids in [0,
+    range_max) drawn by ``draw(generator, n)`` (distinct ones when
+    ``unique``: draws are repeated until that many are found), with the
+    expected number of times each true class and each sampled id would be
+    drawn in those tries, ``probability(ids) * num_sampled`` or, when the
+    distinct ids took more tries, ``1 - (1 - p)**tries``."""
+    true = np.asarray(ops.convert_to_numpy(true_classes))
+    if true.ndim != 2 or true.shape[1] != num_true or true.dtype.kind not in "iu":
+        raise ValueError(f"{who}: true_classes must be an int64 matrix of shape "
+                         f"(batch_size, num_true={num_true}), got {true.dtype} of shape "
+                         f"{true.shape}")
+    num_sampled, range_max = int(num_sampled), int(range_max)
+    if num_sampled < 1 or range_max < 1:
+        raise ValueError(f"{who}: num_sampled and range_max must be positive, got "
+                         f"{num_sampled} and {range_max}")
+    if unique and num_sampled > range_max:
+        raise ValueError(f"{who}: num_sampled ({num_sampled}) must be less than or equal to "
+                         f"range_max ({range_max}) when unique is True")
+    gen = _generator(seed)
+    if unique:
+        found, tries = [], 0
+        seen = set()
+        while len(found) < num_sampled:
+            for c in draw(gen, num_sampled - len(found)):
+                tries += 1
+                if int(c) not in seen:
+                    seen.add(int(c))
+                    found.append(int(c))
+                    if len(found) == num_sampled:
+                        break
+        sampled = np.array(found, np.int64)
+    else:
+        sampled, tries = draw(gen, num_sampled).astype(np.int64), num_sampled
+
+    def expected(ids):
+        p = probability(ids.astype(np.float64))
+        if tries == num_sampled:
+            return (p * num_sampled).astype(np.float32)
+        return (-np.expm1(tries * np.log1p(-p))).astype(np.float32)
+    return sampled, expected(true), expected(sampled)
+
+
+def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, range_max,
+                                  seed=None, name=None):
+    """TensorFlow's ``tf.random.log_uniform_candidate_sampler``: ids drawn
+    with the Zipfian probability ``log((id + 2) / (id + 1)) / log(range_max + 1)``
+    (small ids, a vocabulary's frequent words, most often), as
+    ``(sampled_candidates, true_expected_count, sampled_expected_count)``."""
+    log_range = np.log1p(float(range_max))
+
+    def draw(gen, n):
+        return np.minimum(np.exp(gen.random(n) * log_range).astype(np.int64) - 1,
+                          int(range_max) - 1)
+    return _candidates("log_uniform_candidate_sampler", true_classes, num_true, num_sampled,
+                       unique, range_max, seed, draw,
+                       lambda ids: np.log((ids + 2.0) / (ids + 1.0)) / log_range)
+
+
+def uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, range_max,
+                              seed=None, name=None):
+    """TensorFlow's ``tf.random.uniform_candidate_sampler``: ids drawn
+    uniformly from [0, range_max), as ``(sampled_candidates,
+    true_expected_count, sampled_expected_count)``."""
+    return _candidates("uniform_candidate_sampler", true_classes, num_true, num_sampled,
+                       unique, range_max, seed,
+                       lambda gen, n: gen.integers(0, int(range_max), n),
+                       lambda ids: np.full(ids.shape, 1.0 / int(range_max)))
+
+
 # Draws are eager tensors (tf.random.normal(...) then tape.watch, .numpy()).
 for _name in ("normal", "uniform", "truncated_normal", "binomial", "randint", "gamma", "beta",
-              "categorical"):
+              "categorical", "log_uniform_candidate_sampler", "uniform_candidate_sampler"):
     globals()[_name] = eager_results(globals()[_name])
 del _name

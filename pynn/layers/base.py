@@ -228,6 +228,11 @@ class Weight(autodiff.ForwardingOperators):
     def assign_sub(self, value):
         self.assign(self.value - np.asarray(value, dtype=np.float32))
 
+    def __getitem__(self, key):
+        # a slice of a weight is an eager tensor, as TensorFlow's
+        # (``layer.kernel[:, 0].numpy()``); while a tape records, the traced slice
+        return eager(self._operand()[key])
+
     def _operand(self):
         if ops._WEIGHT_STAND_INS:
             # a subclassed model's own weight in the call being traced (on

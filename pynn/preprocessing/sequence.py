@@ -1,4 +1,4 @@
 """Sequence preprocessing, as ``keras.preprocessing.sequence``."""
-from ..utils.sequence_utils import pad_sequences
+from ..utils.sequence_utils import make_sampling_table, pad_sequences, skipgrams
 
-__all__ = ["pad_sequences"]
+__all__ = ["make_sampling_table", "pad_sequences", "skipgrams"]

@@ -87,3 +87,60 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         else:
             x[idx, -len(trunc):] = trunc
     return x
+
+
+def make_sampling_table(size, sampling_factor=1e-5):
+    """Keras's word2vec sampling table: entry ``i`` is the probability of
+    keeping the word of frequency rank ``i`` (index 0 taken as rank 1),
+    ``min(1, sqrt(f / sampling_factor) / (f / sampling_factor))`` with the
+    frequency ``f`` of rank ``r`` from Zipf's law,
+    ``1 / (r (log r + 0.577) + 1/2 - 1/(12 r))``."""
+    rank = np.arange(int(size), dtype=np.float64)
+    if rank.size:
+        rank[0] = 1
+    f = sampling_factor * (rank * (np.log(rank) + 0.577) + 0.5 - 1.0 / (12.0 * rank))
+    return np.minimum(1.0, f / np.sqrt(f))
+
+
+def skipgrams(sequence, vocabulary_size, window_size=4, negative_samples=1.0, shuffle=True,
+              categorical=False, sampling_table=None, seed=None):
+    """Keras's skip-gram pairs of a sequence of word ids: ``(couples,
+    labels)``, lists of ``[word, context]`` and of 1 for each context word
+    within ``window_size`` of a word (0 ids are skipped; a word is kept with
+    probability ``sampling_table[word]``), then ``negative_samples`` times as
+    many ``[word, random id in [1, vocabulary_size)]`` labelled 0.  Labels
+    are ``[0, 1]`` / ``[1, 0]`` when ``categorical``.  ``shuffle`` puts the
+    pairs (with their labels) in a random order; ``seed`` makes the draws
+    repeat."""
+    import random
+
+    from .seeding import rng
+    # Python's generator, as Keras's, but one of its own: seeded by ``seed``,
+    # or by pynn's generator so pynn.utils.set_random_seed repeats the draws
+    draw = random.Random(int(seed) if seed is not None else int(rng().integers(2 ** 32)))
+    if negative_samples > 0 and vocabulary_size < 2:
+        raise ValueError(f"skipgrams: negative samples are drawn from [1, vocabulary_size), "
+                         f"so vocabulary_size must be at least 2, got {vocabulary_size}")
+    positive, negative = ([0, 1], [1, 0]) if categorical else (1, 0)
+    sequence = [int(w) for w in sequence]
+    couples = []
+    for i, wi in enumerate(sequence):
+        if not wi or sampling_table is not None and sampling_table[wi] < draw.random():
+            continue
+        for j in range(max(0, i - window_size), min(len(sequence), i + window_size + 1)):
+            if j != i and sequence[j]:
+                couples.append([wi, sequence[j]])
+    labels = [positive] * len(couples)
+    if negative_samples > 0 and couples:
+        words = [c[0] for c in couples]
+        draw.shuffle(words)
+        n = int(len(labels) * negative_samples)
+        couples += [[words[i % len(words)], draw.randint(1, vocabulary_size - 1)]
+                    for i in range(n)]
+        labels += [negative] * n
+    if shuffle:
+        order = list(range(len(couples)))
+        draw.shuffle(order)
+        couples = [couples[k] for k in order]
+        labels = [labels[k] for k in order]
+    return couples, labels

@@ -1,0 +1,106 @@
+"""Patterns from tensorflow.org's tutorials run with ``import pynn as tf``:
+a slice of a layer's weight as an eager tensor, word2vec's skip-gram
+pairs, sampling table and log-uniform negative sampling (against Keras 3's
+legacy helpers and TensorFlow's documented distribution), ..."""
+import numpy as np
+import pytest
+from keras_reference import keras, needs_keras
+
+import pynn as tf
+
+
+def test_slice_of_a_layer_weight_is_an_eager_tensor():
+    layer = tf.keras.layers.Dense(3)
+    layer.build((None, 4))
+    col = layer.kernel[:, 0]
+    np.testing.assert_array_equal(col.numpy(), np.asarray(layer.kernel)[:, 0])
+    assert type(col.numpy()) is np.ndarray
+    # inside a tape the slice is still differentiated
+    x = np.ones((2, 4), np.float32)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.matmul(x, layer.kernel)[:, 0] * layer.kernel[0, 0])
+    g = tape.gradient(y, layer.kernel)
+    k = np.asarray(layer.kernel, np.float64)
+    want = np.zeros((4, 3))
+    want[:, 0] = 2 * k[0, 0]
+    want[0, 0] += 2 * k[:, 0].sum()
+    np.testing.assert_allclose(np.asarray(g), want, rtol=1e-5, atol=1e-6)
+
+
+@needs_keras
+def test_make_sampling_table_matches_keras():
+    from keras.src.legacy.preprocessing import sequence as ref
+    for size in (1, 7, 4096):
+        np.testing.assert_allclose(tf.keras.preprocessing.sequence.make_sampling_table(size),
+                                   ref.make_sampling_table(size), rtol=1e-12)
+    np.testing.assert_allclose(
+        tf.keras.preprocessing.sequence.make_sampling_table(50, sampling_factor=1e-3),
+        ref.make_sampling_table(50, sampling_factor=1e-3), rtol=1e-12)
+
+
+@needs_keras
+@pytest.mark.parametrize("window", [1, 2, 4])
+def test_skipgrams_positive_pairs_match_keras(window):
+    from keras.src.legacy.preprocessing import sequence as ref
+    seq = [3, 0, 5, 1, 5, 2, 0, 0, 7, 4]
+    got = tf.keras.preprocessing.sequence.skipgrams(
+        seq, vocabulary_size=8, window_size=window, negative_samples=0, shuffle=False)
+    want = ref.skipgrams(seq, vocabulary_size=8, window_size=window, negative_samples=0,
+                         shuffle=False)
+    assert got == want
+    got = tf.keras.preprocessing.sequence.skipgrams(
+        seq, 8, window_size=window, negative_samples=0, shuffle=False, categorical=True)
+    want = ref.skipgrams(seq, 8, window_size=window, negative_samples=0, shuffle=False,
+                         categorical=True)
+    assert got == want
+
+
+def test_skipgrams_negatives_and_shuffle():
+    seq = list(range(1, 20))
+    couples, labels = tf.keras.preprocessing.sequence.skipgrams(
+        seq, vocabulary_size=20, window_size=2, negative_samples=2.0, seed=5)
+    positives = [c for c, lab in zip(couples, labels) if lab == 1]
+    negatives = [c for c, lab in zip(couples, labels) if lab == 0]
+    want = sorted([seq[i], seq[j]] for i in range(19) for j in range(max(0, i - 2), min(19, i + 3))
+                  if i != j)
+    assert sorted(positives) == want  # shuffled, but every pair kept with its label
+    assert len(negatives) == 2 * len(positives)
+    assert all(1 <= c <= 19 and w in seq for w, c in negatives)
+    again = tf.keras.preprocessing.sequence.skipgrams(
+        seq, vocabulary_size=20, window_size=2, negative_samples=2.0, seed=5)
+    assert again == (couples, labels)
+    # a sampling table of zeros keeps no word
+    assert tf.keras.preprocessing.sequence.skipgrams(
+        seq, 20, sampling_table=np.zeros(20)) == ([], [])
+
+
+def test_log_uniform_candidate_sampler_unique():
+    true = tf.constant([[3]], dtype="int64")
+    sampled, true_expected, sampled_expected = tf.random.log_uniform_candidate_sampler(
+        true_classes=true, num_true=1, num_sampled=6, unique=True, range_max=10, seed=2)
+    s = sampled.numpy()
+    assert s.dtype == np.int64 and s.shape == (6,) and len(set(s.tolist())) == 6
+    assert s.min() >= 0 and s.max() < 10
+    assert true_expected.shape == (1, 1) and sampled_expected.shape == (6,)
+    p = lambda c: np.log((c + 2.0) / (c + 1.0)) / np.log(11.0)  # noqa: E731
+    # 1 - (1 - p)^tries for some number of tries >= 6: the same for every id
+    tries = np.log1p(-sampled_expected.numpy().astype(np.float64)) / np.log1p(-p(s))
+    assert tries.min() >= 6 - 1e-3
+    np.testing.assert_allclose(tries, tries[0], rtol=1e-4)
+    np.testing.assert_allclose(true_expected.numpy()[0, 0], -np.expm1(tries[0] * np.log1p(-p(3))),
+                               rtol=1e-4)
+    with pytest.raises(ValueError, match="range_max"):
+        tf.random.log_uniform_candidate_sampler(true, 1, 11, True, 10)
+
+
+def test_log_uniform_candidate_sampler_distribution():
+    true = np.array([[0, 1], [2, 5]], np.int64)
+    sampled, true_expected, sampled_expected = tf.random.log_uniform_candidate_sampler(
+        true, num_true=2, num_sampled=200000, unique=False, range_max=6, seed=0)
+    p = np.log((np.arange(6) + 2.0) / (np.arange(6) + 1.0)) / np.log(7.0)
+    freq = np.bincount(sampled.numpy(), minlength=6) / 200000
+    np.testing.assert_allclose(freq, p, atol=5e-3)
+    np.testing.assert_allclose(true_expected.numpy(), p[true] * 200000, rtol=1e-5)
+    np.testing.assert_allclose(sampled_expected.numpy(), p[sampled.numpy()] * 200000, rtol=1e-5)
+    with pytest.raises(ValueError, match="num_true"):
+        tf.random.log_uniform_candidate_sampler(true, 1, 3, False, 6)
