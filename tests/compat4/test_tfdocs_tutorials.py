@@ -4,7 +4,7 @@ pairs, sampling table and log-uniform negative sampling (against Keras 3's
 legacy helpers and TensorFlow's documented distribution), ..."""
 import numpy as np
 import pytest
-from keras_reference import keras, needs_keras
+from keras_reference import needs_keras
 
 import pynn as tf
 
