@@ -105,25 +105,44 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         if self.input_signature is not None:
-            self._check_signature(args, kwargs)
+            args, kwargs = self._check_signature(args, kwargs)
         return _numbers_as_tensors(self.python_function(*args, **kwargs))
 
     def _check_signature(self, args, kwargs):
-        from .tree import flatten
+        """The arguments as tensors of the input_signature's dtypes (a
+        Python string, number or list becomes one, as TensorFlow converts
+        them), or a ValueError where one does not fit its spec."""
+        from .backend import constant_tensor
+        from .tree import flatten, pack_sequence_as
         values = list(args) + list(kwargs.values())
         if len(values) != len(self.input_signature):
             raise TypeError(f"tf.function {self._name!r}: input_signature has "
                             f"{len(self.input_signature)} inputs, the call gave {len(values)}")
+        converted = []
         for i, (spec, value) in enumerate(zip(self.input_signature, values)):
-            specs, given = flatten(spec), flatten(value)
+            # (a list against one TensorSpec is one tensor's values)
+            specs, given = ([spec], [value]) if isinstance(spec, TensorSpec) else \
+                (flatten(spec), flatten(value))
             if len(specs) != len(given):
                 raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
                                  f"{value!r}, not that of the signature's {spec!r}")
+            leaves = []
             for s, v in zip(specs, given):
+                if getattr(v, "dtype", None) is None and not isinstance(v, np.generic):
+                    try:
+                        v = constant_tensor(v, dtype=None if s.dtype.name == "string"
+                                            else s.dtype.name)
+                    except (TypeError, ValueError):
+                        pass  # (reported below as not fitting)
                 if not s.is_compatible_with(v):
                     raise ValueError(f"tf.function {self._name!r}: input {i} of shape "
                                      f"{tuple(ops.shape(v))} and dtype {_dtype_of(v)} does not "
                                      f"fit the input_signature's {s!r}")
+                leaves.append(eager(v) if type(v) is np.ndarray else v)
+            converted.append(leaves[0] if isinstance(spec, TensorSpec) else
+                             pack_sequence_as(value, leaves) if leaves else value)
+        n = len(args)
+        return tuple(converted[:n]), dict(zip(kwargs, converted[n:]))
 
     def __get__(self, instance, owner=None):
         # a decorated method: the function bound to the instance, decorated

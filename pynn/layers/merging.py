@@ -20,6 +20,14 @@ class _Merge(Layer):
     supports_masking = True
     min_inputs = 1
     max_inputs = None
+    # Keras's merge layers have no input_spec: one instance merges inputs of
+    # any shape that fit each other (a residual Add in an attention block
+    # called on sequences of another length), checked at every call
+    fixed_input_axes = ()
+    fixed_input_rank = False
+
+    def _check_input(self, shape):
+        self.compute_output_shape(shape)
 
     def _check_inputs(self, input_shape):
         label = f"{type(self).__name__} {self.name!r}"

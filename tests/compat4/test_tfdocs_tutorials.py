@@ -104,3 +104,33 @@ def test_log_uniform_candidate_sampler_distribution():
     np.testing.assert_allclose(sampled_expected.numpy(), p[sampled.numpy()] * 200000, rtol=1e-5)
     with pytest.raises(ValueError, match="num_true"):
         tf.random.log_uniform_candidate_sampler(true, 1, 3, False, 6)
+
+
+@needs_keras
+def test_merge_layers_take_sequences_of_another_length_eagerly():
+    from keras_reference import keras
+    rng = np.random.default_rng(0)
+    a, b = (rng.normal(size=(2, 5, 4)).astype(np.float32) for _ in range(2))
+    for ours, theirs in ((tf.keras.layers.Add(), keras.layers.Add()),
+                         (tf.keras.layers.Concatenate(), keras.layers.Concatenate())):
+        for t in (5, 3):
+            got = ours([a[:, :t], b[:, :t]])
+            want = theirs([a[:, :t], b[:, :t]])
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+        with pytest.raises(ValueError, match="shapes"):
+            ours([a[:, :3], b[:, :2]])
+
+
+def test_function_input_signature_converts_python_values():
+    @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.string)])
+    def first_word(sentence):
+        assert isinstance(sentence, tf.Tensor)
+        return tf.strings.split(sentence)[0]
+    assert first_word("este é um").numpy() == b"este"
+
+    double = tf.function(lambda x: x * 2, input_signature=[tf.TensorSpec([None], tf.float32)])
+    out = double([1, 2])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), [2.0, 4.0])
+    with pytest.raises(ValueError, match="input_signature"):
+        double(np.ones((2, 2), np.float32))
