@@ -2503,6 +2503,12 @@ def add_loss(layer, value):
     sink.append(resolve(value))
 
 
+def in_fit_step():
+    """Whether a fit or evaluate step runs on this thread (TensorFlow runs
+    those in a tf.function, where ``tf.executing_eagerly()`` is False)."""
+    return _local.metric_sink is not None
+
+
 class collecting_metrics:
     """While a fit or evaluate step runs: the values its layers' calls give
     to add_metric, as (name, float64 array) pairs in ``found``."""

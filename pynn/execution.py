@@ -204,8 +204,12 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
 
 
 def executing_eagerly():
-    """True: pynn runs every operation when it is called."""
-    return True
+    """True, but False in the steps of fit and evaluate and while a
+    subclassed model's call() is traced into the graph that training runs,
+    as TensorFlow runs those in a tf.function: code that inspects values
+    only when eager (a shape checker in a call()) skips itself there."""
+    from .autodiff import in_fit_step, model_being_traced
+    return model_being_traced() is None and not in_fit_step()
 
 
 def py_function(func, inp, Tout, name=None):

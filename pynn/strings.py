@@ -6,7 +6,8 @@ Inputs are a str or bytes, a list of them or a NumPy array (str, bytes or
 object); results are, as TensorFlow's string tensors, object arrays of
 UTF-8 ``bytes`` (``.numpy()`` gives ``b'...'``).  Patterns are Python
 regular expressions, which agree with TensorFlow's RE2 on the common
-syntax (classes, alternation, repetition, ``\\1`` in a rewrite).
+syntax (classes, alternation, repetition; ``\\0`` and ``\\1`` in a
+rewrite), matched on the UTF-8 text by characters as RE2 does.
 """
 import functools
 import re
@@ -63,24 +64,56 @@ def strip(input, name=None):
 
 
 def _pattern(pattern):
+    # (matched on the text, as RE2 matches UTF-8 by characters: a class
+    # [¿?] holds the one character ¿, not its two bytes)
     p = pattern
     if not isinstance(p, (str, bytes)):
         p = np.asarray(ops.convert_to_numpy(p)).item()
-    return re.compile(_bytes(p))
+    return re.compile(_utf8(_bytes(p)))
+
+
+def _utf8(b):
+    # (bytes that are not UTF-8 kept as they are through the round trip)
+    return b.decode("utf-8", errors="surrogateescape")
+
+
+def _rewrite(rewrite):
+    """RE2's rewrite string as a function of a match: ``\\0`` is the whole
+    match, ``\\1``-``\\9`` a group, ``\\\\`` a backslash."""
+    text, pieces, i = _utf8(_bytes(rewrite)), [], 0
+    while i < len(text):
+        j = text.find("\\", i)
+        if j < 0:
+            pieces.append(text[i:])
+            break
+        pieces.append(text[i:j])
+        nxt = text[j + 1:j + 2]
+        if nxt.isdigit():
+            pieces.append(int(nxt))
+        elif nxt == "\\":
+            pieces.append("\\")
+        else:
+            raise ValueError(f"regex_replace: invalid rewrite pattern {rewrite!r}: a backslash "
+                             f"is followed by a digit (a group) or another backslash")
+        i = j + 2
+    return lambda m: "".join(p if isinstance(p, str) else (m.group(p) or "") for p in pieces)
 
 
 def regex_replace(input, pattern, rewrite, replace_global=True, name=None):
     """Matches of ``pattern`` replaced by ``rewrite`` (all of them, or the
-    first with ``replace_global=False``)."""
-    regex, new = _pattern(pattern), _bytes(rewrite)
+    first with ``replace_global=False``); in the rewrite, ``\\0`` is the
+    match and ``\\1`` its first group, as in RE2."""
+    regex, new = _pattern(pattern), _rewrite(rewrite)
     count = 0 if replace_global else 1
-    return eager(_map(lambda b: regex.sub(new, b, count=count), _strings(input)))
+    return eager(_map(lambda b: regex.sub(new, _utf8(b), count=count).encode(
+        "utf-8", errors="surrogateescape"), _strings(input)))
 
 
 def regex_full_match(input, pattern, name=None):
     """Whether each whole string matches ``pattern``."""
     regex = _pattern(pattern)
-    return eager(_map(lambda b: regex.fullmatch(b) is not None, _strings(input)).astype(bool))
+    return eager(_map(lambda b: regex.fullmatch(_utf8(b)) is not None,
+                      _strings(input)).astype(bool))
 
 
 def split(input, sep=None, maxsplit=-1, name=None):

@@ -448,6 +448,8 @@ class Layer(Module):
         # (pynn's own layers: a program's layer may take such a name itself)
         if kwargs and cls.__module__.startswith("pynn."):
             _check_keras1_arguments(cls, kwargs)
+        if vars(cls).get("call") is not vars(cls).get("_call_set_up"):
+            cls._setup_call()  # (a call() set on the class after it was made)
         return super().__new__(cls)
 
     supports_masking = False
@@ -489,41 +491,7 @@ class Layer(Module):
         super().__init_subclass__(**kwargs)
         if "build" in vars(cls) and not cls.__module__.startswith("pynn."):
             cls.build = _marks_built(vars(cls)["build"])
-        # A Keras-style subclass that overrides call() (and not forward)
-        # computes through its call(); the forward it inherited stays
-        # reachable as the super().call() its call() may make.
-        if "call" in vars(cls) and "forward" not in vars(cls) and \
-                not getattr(cls, "_graph_model", False):
-            parent = cls.__mro__[1]
-            cls._inherited_forward = parent.forward
-            cls._inherited_backward = parent.backward
-            cls.forward = Layer._forward_through_call
-            params = inspect.signature(cls.call).parameters
-            takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-            cls._call_takes = frozenset(k for k in ("training", "mask")
-                                        if k in params or takes_any)
-            if "training" in params:
-                cls._training_default = params["training"].default is True
-            cls._positional_names = tuple(
-                name for name, p in list(params.items())[2:]
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-            # call(self, a, b) takes the tensors of layer(a, b) one by one
-            cls._call_tensors = sum(
-                1 for name, p in list(params.items())[1:]
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
-                p.default is p.empty and name not in ("training", "mask"))
-            # and call(self, logits, targets=None, sample_weight=None) those
-            # of layer(logits, targets, sample_weight=w), by name too (a
-            # ``mask`` given by position is such a tensor: SPADE's call(x, mask))
-            cls._call_tensor_names = tuple(
-                name for name, p in list(params.items())[1:]
-                if p.kind is p.POSITIONAL_OR_KEYWORD and name != "training")
-            cls.runs_on_gpu = False
-            if "backward" not in vars(cls):
-                cls.backward = Layer._backward_through_call
-            cls._traces_call = cls.backward is Layer._backward_through_call
-            if cls.compute_output_shape is Layer.compute_output_shape:
-                cls.compute_output_shape = Layer._output_shape_from_call
+        cls._setup_call()
         # Keras's compute_mask(inputs, mask=None) (pynn's also takes the
         # call's context first): the output of such a layer carries the
         # mask it returns.
@@ -534,6 +502,51 @@ class Layer(Module):
             cls._output_has_mask = Layer._has_keras_style_mask
         if "compute_mask" in vars(cls):
             cls.compute_mask = _keras_callable_mask(vars(cls)["compute_mask"])
+
+    @classmethod
+    def _setup_call(cls):
+        """A Keras-style subclass that overrides call() (and not forward)
+        computes through its call(); the forward it inherited stays
+        reachable as the super().call() its call() may make.  Run when the
+        class is made, and again at an instance's creation where call() was
+        set on the class afterwards (``setattr(cls, "call", fun)``)."""
+        call = vars(cls).get("call")
+        if call is None:
+            return
+        cls._call_set_up = call
+        if vars(cls).get("forward", Layer._forward_through_call) is not \
+                Layer._forward_through_call or getattr(cls, "_graph_model", False):
+            return
+        parent = cls.__mro__[1]
+        cls._inherited_forward = parent.forward
+        cls._inherited_backward = parent.backward
+        cls.forward = Layer._forward_through_call
+        params = inspect.signature(cls.call).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        cls._call_takes = frozenset(k for k in ("training", "mask")
+                                    if k in params or takes_any)
+        if "training" in params:
+            cls._training_default = params["training"].default is True
+        cls._positional_names = tuple(
+            name for name, p in list(params.items())[2:]
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        # call(self, a, b) takes the tensors of layer(a, b) one by one
+        cls._call_tensors = sum(
+            1 for name, p in list(params.items())[1:]
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
+            p.default is p.empty and name not in ("training", "mask"))
+        # and call(self, logits, targets=None, sample_weight=None) those
+        # of layer(logits, targets, sample_weight=w), by name too (a
+        # ``mask`` given by position is such a tensor: SPADE's call(x, mask))
+        cls._call_tensor_names = tuple(
+            name for name, p in list(params.items())[1:]
+            if p.kind is p.POSITIONAL_OR_KEYWORD and name != "training")
+        cls.runs_on_gpu = False
+        if "backward" not in vars(cls):
+            cls.backward = Layer._backward_through_call
+        cls._traces_call = cls.backward is Layer._backward_through_call
+        if cls.compute_output_shape is Layer.compute_output_shape:
+            cls.compute_output_shape = Layer._output_shape_from_call
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
@@ -1274,13 +1287,15 @@ class Layer(Module):
             else:
                 rest[key] = value
         bound = tuple(n for n in names if given.get(n) is not None)
-        if rest or not bound or bound[0] != names[0]:
+        # (the rest may be flags of call(), decoder(ctx, x, state=s,
+        # return_state=True): they go to call() as its constants)
+        if not bound or bound[0] != names[0] or rest and not self._takes_constants(rest):
             return inputs, args, kwargs
         if len(bound) == 1:
             self.__dict__.pop("_call_binding", None)
-            return given[bound[0]], (), {}
+            return given[bound[0]], (), rest
         self.__dict__["_call_binding"] = bound
-        return [given[n] for n in bound], (), {}
+        return [given[n] for n in bound], (), rest
 
     def _symbolic_call(self, inputs, leaves, training, given_mask=None):
         single = not isinstance(inputs, (list, tuple, dict))

@@ -458,8 +458,11 @@ class TextVectorization(_Lookup):
             raise ValueError(f"{who}: output_mode must be int, multi_hot, count or tf_idf")
         if output_sequence_length is not None and output_mode != "int":
             raise ValueError(f"{who}: output_sequence_length is only for output_mode='int'")
-        if ragged:
-            raise ValueError(f"{who}: ragged outputs are not supported")
+        if ragged and output_mode != "int":
+            raise ValueError(f"{who}: ragged must not be true if output_mode is not 'int', "
+                             f"got ragged={ragged} and output_mode={output_mode!r}")
+        # (ragged: each row's ids as long as its tokens, a RaggedTensor)
+        self.ragged = bool(ragged)
         self.standardize = standardize
         self.split = split
         self.ngrams = list(ngrams) if isinstance(ngrams, (tuple, list)) else ngrams
@@ -537,6 +540,12 @@ class TextVectorization(_Lookup):
     def _compute(self, inputs):
         self._need_vocabulary()
         rows = self._tokenize(inputs)
+        if self.output_mode == "int" and self.ragged:
+            # (cut to output_sequence_length, never padded, as Keras's)
+            rows = [self._ids(r[:self.output_sequence_length]) if r else np.zeros(0, np.int64)
+                    for r in rows]
+            return RaggedTensor.from_row_lengths(
+                np.concatenate(rows) if rows else np.zeros(0, np.int64), [len(r) for r in rows])
         if self.output_mode == "int":
             length = self.output_sequence_length
             if length is None:
@@ -568,7 +577,7 @@ class TextVectorization(_Lookup):
                              f"split function cannot be saved (functions are not stored)")
         config.update(standardize=self.standardize, split=self.split, ngrams=self.ngrams,
                       output_sequence_length=self.output_sequence_length,
-                      encoding=self.encoding)
+                      ragged=self.ragged, encoding=self.encoding)
         return config
 
 
@@ -580,6 +589,10 @@ def _data_call(layer, inputs, training, kwargs):
         raise TypeError(f"Layer {layer.name!r} ({type(layer).__name__}): unexpected call "
                         f"argument(s) {', '.join(sorted(kwargs))}")
     if isinstance(inputs, KerasTensor):
+        if getattr(layer, "ragged", False):
+            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}): ragged=True "
+                             f"gives RaggedTensors, which a functional model does not carry; "
+                             f"call it on data (in a Dataset's map), or use ragged=False")
         return Layer.__call__(layer, inputs, training=training)
     if isinstance(inputs, RaggedTensor) and isinstance(layer, (StringLookup, IntegerLookup)):
         # ids of a ragged batch (tf.strings.unicode_split's characters) stay

@@ -134,3 +134,75 @@ def test_function_input_signature_converts_python_values():
     np.testing.assert_array_equal(out.numpy(), [2.0, 4.0])
     with pytest.raises(ValueError, match="input_signature"):
         double(np.ones((2, 2), np.float32))
+
+
+def test_text_vectorization_ragged_ids():
+    tv = tf.keras.layers.TextVectorization(ragged=True)
+    tv.adapt(["a b c", "a b", "a"])
+    out = tv(["a b c zz", "b", ""])
+    assert isinstance(out, tf.RaggedTensor)
+    assert out.to_list() == [[2, 3, 4, 1], [3], []]
+    np.testing.assert_array_equal(out[:, :-1].to_tensor().numpy(), [[2, 3, 4], [0, 0, 0],
+                                                                     [0, 0, 0]])
+    cut = tf.keras.layers.TextVectorization(ragged=True, output_sequence_length=2,
+                                            vocabulary=["a", "b"])
+    assert cut(["a b a", "b"]).to_list() == [[2, 3], [3]]  # cut, never padded
+    assert tv.get_config()["ragged"] is True
+    with pytest.raises(ValueError, match="ragged"):
+        tf.keras.layers.TextVectorization(ragged=True, output_mode="multi_hot")
+
+
+def test_regex_replace_matches_characters_and_rewrites_whole_match():
+    text = tf.constant(["¿Todavía está en casa?"])
+    out = tf.strings.regex_replace(text, "[.?!,¿]", r" \0 ")
+    assert out[0].numpy().decode() == " ¿ Todavía está en casa ? "
+    assert tf.strings.regex_replace("ab12", r"([a-z])(\d)", r"<\2\1>").numpy() == b"a<1b>2"
+    assert tf.strings.regex_replace("a.b", r"\.", r"\\").numpy() == b"a\\b"
+    np.testing.assert_array_equal(tf.strings.regex_full_match(["é", "ab"], ".").numpy(),
+                                  [True, False])
+    with pytest.raises(ValueError, match="rewrite"):
+        tf.strings.regex_replace("a", "a", r"\n")
+
+
+def test_call_added_to_a_layer_class_later_and_flag_arguments():
+    class Step(tf.keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(3)
+
+    def call(self, context, x, state=None, return_state=False):
+        y = self.dense(x) + context
+        if state is not None:
+            y = y + state
+        return (y, 2 * y) if return_state else y
+    Step.call = call
+    layer = Step()
+    rng = np.random.default_rng(1)
+    ctx, x, s = (rng.normal(size=(2, 3)).astype(np.float32) for _ in range(3))
+    plain = np.asarray(layer(ctx, x))
+    k, b = (np.asarray(w, np.float64) for w in layer.dense.weights)
+    np.testing.assert_allclose(plain, x @ k + b + ctx, rtol=1e-5, atol=1e-6)
+    y, twice = layer(ctx, x, state=s, return_state=True)
+    np.testing.assert_allclose(np.asarray(y), plain + s, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(twice), 2 * np.asarray(y), rtol=1e-6)
+
+
+def test_executing_eagerly_is_false_in_fit_steps():
+    seen = []
+
+    class Probe(tf.keras.layers.Layer):
+        def call(self, x):
+            seen.append(tf.executing_eagerly())
+            return x
+
+    model = tf.keras.Sequential([tf.keras.Input((2,)), Probe(), tf.keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    assert tf.executing_eagerly()
+    seen.clear()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    assert seen and not any(seen)
+    seen.clear()
+    model(x)
+    assert seen == [True]
