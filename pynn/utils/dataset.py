@@ -654,6 +654,26 @@ class Dataset:
         return Dataset(lambda: (np.asarray(v, dtype) for v in values), len(values))
 
     @staticmethod
+    def list_files(file_pattern, shuffle=None, seed=None, name=None):
+        """TensorFlow's: the names of the files matching ``file_pattern`` (a
+        glob, or a list of them) as string elements, sorted, or shuffled
+        (each pass anew) unless ``shuffle`` is False; ``seed`` repeats the
+        orders.  No matching file is an InvalidArgumentError, as in
+        TensorFlow."""
+        import glob
+        import os
+        patterns = [file_pattern] if isinstance(file_pattern, (str, bytes, os.PathLike)) \
+            else list(np.asarray(file_pattern, dtype=object).ravel())
+        patterns = [os.fsdecode(p.numpy() if hasattr(p, "numpy") else p) for p in patterns]
+        names = sorted({f for p in patterns for f in glob.glob(p)})
+        if not names:
+            from ..debugging import InvalidArgumentError
+            raise InvalidArgumentError(None, None, f"Dataset.list_files: no files matched "
+                                                   f"pattern: {', '.join(patterns)}")
+        ds = Dataset.from_tensor_slices(np.array(names))
+        return ds if shuffle is False else ds.shuffle(len(names), seed=seed)
+
+    @staticmethod
     def from_tensors(tensors):
         """A dataset of one element, ``tensors``."""
         element = _as_arrays(tensors)

@@ -206,3 +206,16 @@ def test_executing_eagerly_is_false_in_fit_steps():
     seen.clear()
     model(x)
     assert seen == [True]
+
+
+def test_dataset_list_files(tmp_path):
+    for n in ("b.jpg", "a.jpg", "c.png"):
+        (tmp_path / n).write_bytes(b"x")
+    pattern = str(tmp_path / "*.jpg")
+    ordered = [x.numpy() for x in tf.data.Dataset.list_files(pattern, shuffle=False)]
+    assert ordered == [str(tmp_path / "a.jpg").encode(), str(tmp_path / "b.jpg").encode()]
+    shuffled = tf.data.Dataset.list_files([pattern, str(tmp_path / "*.png")], seed=1)
+    assert sorted(x.numpy() for x in shuffled) == sorted(
+        str(tmp_path / n).encode() for n in ("a.jpg", "b.jpg", "c.png"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no files matched"):
+        tf.data.Dataset.list_files(str(tmp_path / "*.gif"))
