@@ -46,6 +46,9 @@ class _Local(threading.local):
         # (name, value) of each Layer.add_metric in the fit/evaluate step
         # being run (None outside one: the value is not reported)
         self.metric_sink = None
+        # True while a persistent GradientTape takes a gradient: the layers'
+        # traced calls are kept for its next gradient
+        self.keep_traces = False
 
 
 def _accumulate(grads, t, g, who, add):
@@ -2426,7 +2429,8 @@ def traced_backward(layer, ctx, dy, need_input_grad):
     if tape is None:
         raise RuntimeError(f"{describe(layer)}: backward without a training forward pass")
     ins, outs = ctx.traced_in, ctx.traced_out
-    ctx.tape = ctx.traced_in = ctx.traced_out = None
+    if not _local.keep_traces:  # (freed once used, unless asked again)
+        ctx.tape = ctx.traced_in = ctx.traced_out = None
     dys = list(dy) if isinstance(dy, (list, tuple)) else [dy]
     seeds = [(o, g) for o, g in zip(outs, dys) if g is not None]
     seeds += [(resolve(v), ctx.loss_scale) for v in tape.losses]
@@ -2501,6 +2505,20 @@ def add_loss(layer, value):
     if callable(value) and not isinstance(value, (Traced, np.ndarray)):
         value = value()
     sink.append(resolve(value))
+
+
+class keeping_traces:
+    """While a persistent GradientTape takes a gradient: the traced calls
+    of the layers it goes back through stay for its next gradient."""
+
+    def __init__(self, keep):
+        self.keep = keep
+
+    def __enter__(self):
+        self.saved, _local.keep_traces = _local.keep_traces, self.keep or _local.keep_traces
+
+    def __exit__(self, *exc):
+        _local.keep_traces = self.saved
 
 
 def in_fit_step():

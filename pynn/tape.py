@@ -308,7 +308,7 @@ class GradientTape:
         record.kept = keep
         record.layer_grads = {}
         try:
-            with _Recording(None, []):
+            with _Recording(None, []), autodiff.keeping_traces(self.persistent):
                 if differentiable:
                     leaves_read = keep | {id(record.watched[w][1]) for w in record.requested
                                           if w in record.watched}

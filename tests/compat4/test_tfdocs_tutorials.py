@@ -219,3 +219,43 @@ def test_dataset_list_files(tmp_path):
         str(tmp_path / n).encode() for n in ("a.jpg", "b.jpg", "c.png"))
     with pytest.raises(tf.errors.InvalidArgumentError, match="no files matched"):
         tf.data.Dataset.list_files(str(tmp_path / "*.gif"))
+
+
+def _instance_norm_net():
+    class InstanceNorm(tf.keras.layers.Layer):
+        def build(self, shape):
+            self.scale = self.add_weight(name="scale", shape=shape[-1:],
+                                         initializer=tf.random_normal_initializer(1.0, 0.2))
+
+        def call(self, x):
+            mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+            return self.scale * (x - mean) * tf.math.rsqrt(var + 1e-5)
+    block = tf.keras.Sequential()
+    block.add(tf.keras.layers.Conv2D(4, 3, padding="same"))
+    block.add(InstanceNorm())
+    block.add(tf.keras.layers.LeakyReLU())
+    inp = tf.keras.Input(shape=[None, None, 3])
+    return tf.keras.Model(inp, tf.keras.layers.Conv2D(3, 1)(block(inp)))
+
+
+def test_persistent_tape_gradients_through_a_custom_layer_twice():
+    tf.keras.utils.set_random_seed(4)
+    net = _instance_norm_net()
+    x = np.random.default_rng(0).normal(size=(1, 6, 6, 3)).astype(np.float32)
+
+    def losses():
+        a = net(x, training=True)
+        b = net(a, training=True)  # the same layers called twice, as a cycle
+        return tf.reduce_mean(a * a), tf.reduce_mean(b * b)
+    with tf.GradientTape(persistent=True) as tape:
+        la, lb = losses()
+        total = la + lb
+    first = tape.gradient(total, net.trainable_variables)
+    second = tape.gradient(lb, net.trainable_variables)
+    again = tape.gradient(total, net.trainable_variables)
+    for want_loss, got in ((lambda: sum(losses()), first), (lambda: losses()[1], second),
+                           (lambda: sum(losses()), again)):
+        with tf.GradientTape() as fresh:
+            loss = want_loss()
+        for g, w in zip(got, fresh.gradient(loss, net.trainable_variables)):
+            np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)
