@@ -533,6 +533,11 @@ class Traced:
     def __repr__(self):
         return f"<Traced shape={self.value.shape} in {self.tape.who}>"
 
+    # print(loss) and "{}".format(loss) show the value, as of an eager
+    # tensor (a loss kept from a GradientTape's block)
+    def __str__(self):
+        return str(self.value)
+
     # Python scalars of a value: for sizes and control flow, not for math.
     def __bool__(self):
         return bool(self.value)

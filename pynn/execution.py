@@ -10,6 +10,7 @@ are those of the undecorated function, and a GradientTape open around the
 call records what it computes.
 """
 import functools
+import inspect
 import sys
 import types
 
@@ -67,6 +68,18 @@ def _shapes_fit(spec, shape):
     return len(spec) == len(shape) and all(a is None or a == b for a, b in zip(spec, shape))
 
 
+def _plain_parameters(fn):
+    """The parameters of ``fn`` when all are named positional ones (no
+    ``*args``, ``**kwargs`` or keyword-only), else None."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        return None
+    return params
+
+
 def _numbers_as_tensors(out):
     """A tf.function's Python numbers returned as tensors, as TensorFlow
     returns them (``tf.function(relu)(x)`` giving ``0``: ``.numpy()``)."""
@@ -115,6 +128,19 @@ class Function:
         from .backend import constant_tensor
         from .tree import flatten, pack_sequence_as
         values = list(args) + list(kwargs.values())
+        params = _plain_parameters(self.python_function)
+        if params is not None and len(values) < len(self.input_signature):
+            # (the arguments by name and the defaults in the parameters'
+            # order, as TensorFlow binds them: __call__(img, size, tile=512)
+            # called with two)
+            try:
+                bound = inspect.Signature(params).bind(*args, **kwargs)
+            except TypeError:
+                pass
+            else:
+                bound.apply_defaults()
+                args, kwargs = tuple(bound.arguments.values()), {}
+                values = list(args)
         if len(values) != len(self.input_signature):
             raise TypeError(f"tf.function {self._name!r}: input_signature has "
                             f"{len(self.input_signature)} inputs, the call gave {len(values)}")

@@ -3736,6 +3736,9 @@ def argmin(x, axis=None, keepdims=False):
 
 def _reduction(name, fn):
     def op(x, axis=None, keepdims=False):
+        if (type(x) is list or type(x) is tuple) and any(
+                type(v) is not _ndarray and type(v) in _TRACED for v in x):
+            x = stack(x)  # (a list of traced values packed, as TensorFlow packs it)
         if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x, axis=axis, keepdims=keepdims)
         return fn(_array(x), axis=_axis_arg(axis), keepdims=keepdims)

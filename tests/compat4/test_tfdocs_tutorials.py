@@ -259,3 +259,28 @@ def test_persistent_tape_gradients_through_a_custom_layer_twice():
             loss = want_loss()
         for g, w in zip(got, fresh.gradient(loss, net.trainable_variables)):
             np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)
+
+
+def test_reduce_sum_of_a_list_of_taped_losses_and_their_printing():
+    x = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        losses = [tf.reduce_mean(x[0] * x[0]), tf.reduce_mean(x[1])]
+        total = tf.reduce_sum(losses)
+    want = np.zeros((2, 3))
+    want[0] = 2 * np.arange(3) / 3
+    want[1] = 1 / 3
+    np.testing.assert_allclose(np.asarray(tape.gradient(total, x)), want, rtol=1e-6)
+    assert float(total) == pytest.approx(5 / 3 + 4)
+    assert "{}".format(total) == str(np.float32(5 / 3 + 4)) and str(total) == "{}".format(total)
+
+
+def test_function_input_signature_binds_defaults_by_parameter():
+    class Tiles(tf.Module):
+        @tf.function(input_signature=(tf.TensorSpec([None], tf.float32),
+                                      tf.TensorSpec([], tf.int32)))
+        def __call__(self, x, tile=2):
+            assert isinstance(tile, tf.Tensor) and tile.dtype == np.int32
+            return x[:int(tile)]
+    np.testing.assert_array_equal(Tiles()([1.0, 2.0, 3.0]).numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(Tiles()([1.0, 2.0, 3.0], tile=1).numpy(), [1.0])
