@@ -55,13 +55,23 @@ def _hook_of(cb, hook):
     return None
 
 
+def listed(callbacks):
+    """The callbacks given to fit, evaluate or predict as a list: None, one
+    callback, or a (nested) list of them, as Keras flattens them."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, (list, tuple)):
+        return [cb for item in callbacks for cb in listed(item)]
+    return [callbacks]
+
+
 class CallbackList:
     """Calls every hook on each callback in order.  Batch hooks are skipped
     entirely when no callback overrides them, so the training loop pays
     nothing for them."""
 
     def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+        self.callbacks = listed(callbacks)
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)

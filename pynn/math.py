@@ -418,6 +418,33 @@ def in_top_k(targets, predictions, k, name=None):
     return inside & np.isfinite(target[:, 0]) & (above < int(_value(k)))
 
 
+def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype="int32",
+                     name=None):
+    """TensorFlow's: a (num_classes, num_classes) matrix whose entry [i, j]
+    counts (or sums the ``weights`` of) the examples of label i predicted
+    as j; num_classes defaults to the largest label or prediction + 1."""
+    y, p = _value(labels).reshape(-1), _value(predictions).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"confusion_matrix: labels and predictions must have the same "
+                         f"size, got {y.size} and {p.size}")
+    for what, v in (("labels", y), ("predictions", p)):
+        if v.dtype.kind not in "iu" and not (v.size == 0 or np.all(v == np.round(v))):
+            raise TypeError(f"confusion_matrix: {what} must be integers, got {v.dtype}")
+        if v.size and v.min() < 0:
+            raise _invalid(f"confusion_matrix: {what} must be non-negative, got "
+                           f"{int(v.min())}")
+    y, p = y.astype(np.int64), p.astype(np.int64)
+    n = int(num_classes) if num_classes is not None else \
+        (int(builtins.max(y.max(), p.max())) + 1 if y.size else 0)
+    if y.size and builtins.max(y.max(), p.max()) >= n:
+        raise _invalid(f"confusion_matrix: labels and predictions must be < num_classes={n}")
+    w = np.ones(y.shape) if weights is None else \
+        np.broadcast_to(_value(weights), y.shape).astype(np.float64)
+    out = np.zeros((n, n), np.float64)
+    np.add.at(out, (y, p), w)
+    return out.astype(np.dtype(getattr(dtype, "name", dtype)))
+
+
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", name=None,
              axis=None, binary_output=False):
     """How often each value 0, 1, ... occurs in ``arr`` (the sums of their
@@ -1158,7 +1185,7 @@ _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divid
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "cumprod", "l2_normalize", "top_k",
          "segment_sum", "segment_mean", "segment_max", "segment_min", "unsorted_segment_sum",
          "unsorted_segment_mean", "unsorted_segment_max", "unsorted_segment_min", "in_top_k",
-         "bincount"]
+         "bincount", "confusion_matrix"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
             "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",

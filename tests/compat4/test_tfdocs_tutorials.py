@@ -284,3 +284,30 @@ def test_function_input_signature_binds_defaults_by_parameter():
             return x[:int(tile)]
     np.testing.assert_array_equal(Tiles()([1.0, 2.0, 3.0]).numpy(), [1.0, 2.0])
     np.testing.assert_array_equal(Tiles()([1.0, 2.0, 3.0], tile=1).numpy(), [1.0])
+
+
+def test_confusion_matrix_as_tensorflow_documents():
+    got = tf.math.confusion_matrix([1, 2, 4], [2, 2, 4])
+    want = np.zeros((5, 5), np.int32)
+    want[1, 2] = want[2, 2] = want[4, 4] = 1
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got.numpy(), want)
+    weighted = tf.math.confusion_matrix(tf.constant([0, 1, 1]), np.array([1, 1, 1]),
+                                        num_classes=3, weights=[0.5, 2.0, 1.0],
+                                        dtype=tf.float32)
+    np.testing.assert_allclose(weighted.numpy(), [[0, 0.5, 0], [0, 3.0, 0], [0, 0, 0]])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.math.confusion_matrix([0, 3], [0, 1], num_classes=3)
+
+
+def test_fit_takes_one_callback_not_in_a_list():
+    seen = []
+    cb = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=cb)
+    assert seen == [0, 1]
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[[cb], cb])
+    assert seen == [0, 1, 0, 0]
+    model.evaluate(x, y, verbose=0, callbacks=cb)
