@@ -3,8 +3,8 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
-from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, Dataset, TextLineDataset,
-                            bucket_by_sequence_length, make_csv_dataset)
+from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, CsvDataset, Dataset,
+                            TextLineDataset, bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -14,7 +14,7 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INF
                                      UNKNOWN_CARDINALITY=UNKNOWN,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
                                      cardinality=lambda dataset: dataset.cardinality(),
-                                     make_csv_dataset=make_csv_dataset)
+                                     make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset)
 
 __all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]

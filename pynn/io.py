@@ -10,6 +10,7 @@ import numpy as np
 
 from . import ops
 from .tensor import eager
+from .utils.dataset import decode_csv
 from .image import (decode_bmp, decode_gif, decode_image, decode_jpeg, decode_png,
                     encode_jpeg, encode_png)
 
@@ -130,5 +131,5 @@ gfile = types.SimpleNamespace(GFile=GFile, exists=_exists, glob=_glob_files, lis
                               makedirs=_makedirs, mkdir=_mkdir, remove=_remove, rmtree=_rmtree,
                               copy=_copy, rename=_rename, walk=_walk, isdir=_isdir)
 
-__all__ = ["read_file", "write_file", "gfile", "decode_image", "decode_png", "decode_jpeg",
+__all__ = ["read_file", "write_file", "decode_csv", "gfile", "decode_image", "decode_png", "decode_jpeg",
            "decode_bmp", "decode_gif", "encode_png", "encode_jpeg"]

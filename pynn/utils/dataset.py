@@ -7,6 +7,7 @@ An element is an array, or a tuple, list or dict of them (an
 ``(images, labels)`` batch, say).  A Dataset holds a recipe, not data:
 every ``iter()`` runs the recipe again, so one object serves every epoch.
 """
+import csv
 import queue
 import threading
 
@@ -841,6 +842,125 @@ class TextLineDataset(Dataset):
             _check_count(num_parallel_reads, "TextLineDataset", "num_parallel_reads")
         files = source.interleave(one_file, cycle_length=cycle)
         super().__init__(files._make_iterator, UNKNOWN)
+
+
+def _csv_defaults(record_defaults, who):
+    """(dtype, default or None where the field is required) per column, as
+    TensorFlow reads record_defaults: a value (int: int32, float:
+    float32, str: string), a one-value list or tensor, or an empty one for
+    a required field."""
+    out = []
+    for d in record_defaults:
+        v = d.numpy() if hasattr(d, "numpy") else d
+        if isinstance(v, bool) or isinstance(v, (list, tuple)) and any(
+                isinstance(e, bool) for e in v):
+            raise TypeError(f"{who}: record_defaults are int, float or string values")
+        a = np.asarray(v, dtype=np.float32 if isinstance(v, float) else
+                       np.int32 if isinstance(v, int) else None)
+        if a.dtype.kind in "USO":
+            kind = object
+        elif a.dtype == np.float64 and not isinstance(v, np.ndarray):
+            kind = np.float32  # (Python floats, as tf.constant makes them)
+        elif a.dtype == np.int64 and not isinstance(v, np.ndarray):
+            kind = np.int32
+        else:
+            kind = a.dtype.type
+        if a.size > 1:
+            raise ValueError(f"{who}: a record default holds one value or none, got {v!r}")
+        default = None if a.size == 0 else a.reshape(-1)[0]
+        if kind is object and default is not None and not isinstance(default, bytes):
+            default = str(default).encode()
+        out.append((kind, default))
+    return out
+
+
+def _csv_record(line, defaults, field_delim, use_quote_delim, na_value, select_cols, who):
+    """One CSV line's fields as NumPy scalars of their columns' dtypes."""
+    text = line.decode("utf-8") if isinstance(line, bytes) else str(line)
+    fields = next(csv.reader([text], delimiter=field_delim,
+                             quoting=csv.QUOTE_MINIMAL if use_quote_delim else csv.QUOTE_NONE),
+                  [""])
+    if select_cols is not None:
+        if max(select_cols) >= len(fields):
+            raise _invalid_argument(f"{who}: the record {text!r} has {len(fields)} fields, "
+                                    f"select_cols reads column {max(select_cols)}")
+        fields = [fields[c] for c in select_cols]
+    if len(fields) != len(defaults):
+        raise _invalid_argument(f"{who}: expect {len(defaults)} fields but have "
+                                f"{len(fields)} in record {text!r}")
+    out = []
+    for k, (field, (kind, default)) in enumerate(zip(fields, defaults)):
+        if field == "" or field == na_value:
+            if default is None:
+                raise _invalid_argument(f"{who}: field {k} is required but missing in record "
+                                        f"{text!r}")
+            value = default
+        elif kind is object:
+            value = field.encode("utf-8")
+        else:
+            try:
+                value = kind(float(field)) if np.dtype(kind).kind == "f" else kind(int(field))
+            except ValueError:
+                raise _invalid_argument(f"{who}: field {k} of record {text!r} is not a "
+                                        f"{np.dtype(kind).name}: {field!r}") from None
+        out.append(value)
+    return out
+
+
+def _invalid_argument(text):
+    from ..debugging import InvalidArgumentError
+    return InvalidArgumentError(None, None, text)
+
+
+def decode_csv(records, record_defaults, field_delim=",", use_quote_delim=True, na_value="",
+               select_cols=None, name=None):
+    """TensorFlow's ``tf.io.decode_csv``: the CSV lines ``records`` (a
+    string tensor of any shape) parsed into one tensor per column, of
+    ``records``' shape, typed by ``record_defaults`` (an empty default:
+    the field is required)."""
+    who = "decode_csv"
+    defaults = _csv_defaults(record_defaults, who)
+    lines = np.asarray(records.numpy() if hasattr(records, "numpy") else records, dtype=object)
+    parsed = [_csv_record(line, defaults, field_delim, use_quote_delim, na_value, select_cols,
+                          who) for line in lines.reshape(-1)]
+    columns = []
+    for k, (kind, _) in enumerate(defaults):
+        col = np.empty(len(parsed), dtype=object if kind is object else kind)
+        col[:] = [row[k] for row in parsed]
+        columns.append(eager(col.reshape(lines.shape)))
+    return columns
+
+
+class CsvDataset(Dataset):
+    """tf.data.experimental.CsvDataset: one element per CSV line of the
+    files ``filenames``, a tuple of scalars typed by ``record_defaults`` (as
+    decode_csv reads them), past the first line of each file with
+    ``header``; ``select_cols`` (or ``exclude_cols``) picks the columns."""
+
+    def __init__(self, filenames, record_defaults, compression_type=None, buffer_size=None,
+                 header=False, field_delim=",", use_quote_delim=True, na_value="",
+                 select_cols=None, exclude_cols=None, name=None):
+        who = "CsvDataset"
+        if select_cols is not None and exclude_cols is not None:
+            raise ValueError(f"{who}: give select_cols or exclude_cols, not both")
+        defaults = _csv_defaults(record_defaults, who)
+        paths = np.asarray(filenames.numpy() if hasattr(filenames, "numpy") else filenames,
+                           dtype=object).reshape(-1)
+
+        def rows():
+            for path in paths:
+                cols = select_cols
+                lines = iter(TextLineDataset(path, compression_type=compression_type))
+                if header:
+                    next(lines, None)
+                for line in lines:
+                    text = str(line)
+                    if exclude_cols is not None and cols is None:
+                        width = len(next(csv.reader([text], delimiter=field_delim)))
+                        cols = [c for c in range(width) if c not in set(exclude_cols)]
+                    yield tuple(np.asarray(v) for v in _csv_record(
+                        text, defaults, field_delim, use_quote_delim, na_value, cols, who))
+        super().__init__(rows, UNKNOWN)
 
 
 def bucket_by_sequence_length(element_length_func, bucket_boundaries, bucket_batch_sizes,

@@ -311,3 +311,33 @@ def test_fit_takes_one_callback_not_in_a_list():
     model.fit(x, y, epochs=1, verbose=0, callbacks=[[cb], cb])
     assert seen == [0, 1, 0, 0]
     model.evaluate(x, y, verbose=0, callbacks=cb)
+
+
+def test_decode_csv_types_defaults_and_required_fields():
+    lines = tf.constant(["1,male,22.5,x", "0,,3,y", '1,"a,b",,z'])
+    survived, sex, age, tag = tf.io.decode_csv(
+        lines, record_defaults=[int(), "unknown", float(), str()])
+    assert survived.dtype == np.int32 and age.dtype == np.float32
+    np.testing.assert_array_equal(survived.numpy(), [1, 0, 1])
+    assert list(sex.numpy()) == [b"male", b"unknown", b"a,b"]
+    np.testing.assert_allclose(age.numpy(), [22.5, 3.0, 0.0])
+    assert list(tag.numpy()) == [b"x", b"y", b"z"]
+    picked = tf.io.decode_csv(tf.constant([["5,6,7"]]), [[0], [0.0]], select_cols=[0, 2])
+    assert picked[0].shape == (1, 1) and picked[1].numpy()[0, 0] == 7.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="required"):
+        tf.io.decode_csv(["1,"], record_defaults=[[0], tf.constant([], tf.int64)])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="fields"):
+        tf.io.decode_csv(["1,2,3"], record_defaults=[0, 0])
+
+
+def test_csv_dataset_reads_files_with_header(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("name,n,x\nfoo,1,0.5\nbar,2,1.5\n")
+    b.write_text("name,n,x\nbaz,3,2.5\n")
+    ds = tf.data.experimental.CsvDataset([str(a), str(b)], [str(), int(), float()], header=True)
+    rows = [(n.numpy(), int(k), float(x)) for n, k, x in ds]
+    assert rows == [(b"foo", 1, 0.5), (b"bar", 2, 1.5), (b"baz", 3, 2.5)]
+    only = tf.data.Dataset.list_files(str(tmp_path / "*.csv"), shuffle=False).interleave(
+        lambda path: tf.data.experimental.CsvDataset(path, [0.0], header=True,
+                                                     select_cols=[2]), cycle_length=2)
+    assert sorted(float(x[0]) for x in only) == [0.5, 1.5, 2.5]
