@@ -238,19 +238,38 @@ def executing_eagerly():
     return model_being_traced() is None and not in_fit_step()
 
 
-def py_function(func, inp, Tout, name=None):
+def py_function(func=None, inp=None, Tout=None, name=None):
     """``func(*inp)``, its results cast to ``Tout`` (a dtype, or a list of
     them for several results), as eager tensors.  ``func`` sees the inputs
-    as they are, so pynn operations in it record on an open GradientTape."""
+    as they are, so pynn operations in it record on an open GradientTape.
+    Without ``func`` (``@tf.py_function(Tout=...)``), a decorator: the
+    decorated function's arguments are the inputs."""
+    if func is None:
+        return _decorator(py_function, Tout, name)
     out = func(*inp)
     return _as_outputs(out, Tout, "py_function")
 
 
-def numpy_function(func, inp, Tout, stateful=True, name=None):
+def numpy_function(func=None, inp=None, Tout=None, stateful=True, name=None):
     """``func`` called on the inputs as plain NumPy arrays, its results
-    cast to ``Tout``; no gradient flows through it (as TensorFlow's)."""
+    cast to ``Tout``; no gradient flows through it (as TensorFlow's).
+    Without ``func``, a decorator, as py_function's."""
+    if func is None:
+        return _decorator(numpy_function, Tout, name)
     out = func(*[np.asarray(ops.convert_to_numpy(v)) for v in inp])
     return _as_outputs(out, Tout, "numpy_function")
+
+
+def _decorator(wrapper, Tout, name):
+    if Tout is None:
+        raise TypeError(f"{wrapper.__name__}: Tout (the results' dtypes) is required")
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def call(*args):
+            return wrapper(fn, list(args), Tout, name=name)
+        return call
+    return decorate
 
 
 def _as_outputs(out, Tout, who):

@@ -341,3 +341,25 @@ def test_csv_dataset_reads_files_with_header(tmp_path):
         lambda path: tf.data.experimental.CsvDataset(path, [0.0], header=True,
                                                      select_cols=[2]), cycle_length=2)
     assert sorted(float(x[0]) for x in only) == [0.5, 1.5, 2.5]
+
+
+def test_numpy_function_and_py_function_as_decorators():
+    @tf.numpy_function(Tout=[tf.float32, tf.int32])
+    def step(action):
+        assert type(action) is np.ndarray
+        return np.full(2, action, np.float64), np.array(action * 2)
+    state, reward = step(tf.constant(3))
+    assert state.dtype == np.float32 and reward.dtype == np.int32
+    np.testing.assert_array_equal(state.numpy(), [3.0, 3.0])
+    assert int(reward) == 6
+
+    @tf.py_function(Tout=tf.float32)
+    def double(x):
+        return x * 2
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(double(x))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), [2.0, 2.0])
+    with pytest.raises(TypeError, match="Tout"):
+        tf.numpy_function()
