@@ -14,7 +14,9 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INF
                                      UNKNOWN_CARDINALITY=UNKNOWN,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
                                      cardinality=lambda dataset: dataset.cardinality(),
-                                     make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset)
+                                     make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
+                                     sample_from_datasets=Dataset.sample_from_datasets,
+                                     choose_from_datasets=Dataset.choose_from_datasets)
 
 __all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]

@@ -324,9 +324,10 @@ def get(identifier):
     """An Initializer from a name ('glorot_uniform', 'GlorotUniform', or a
     custom object's), a config dict ``{'class_name': ..., 'config': ...}``,
     an instance, or a function ``fn(shape, dtype=None)`` (kept as it is,
-    as Keras keeps it)."""
+    as Keras keeps it).  None stays None, as in Keras: a layer given
+    ``bias_initializer=None`` makes its weight with add_weight's default."""
     from .utils.custom_objects import deserialize_function, is_function_description, lookup
-    if isinstance(identifier, Initializer):
+    if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if is_function_description(identifier):
         return deserialize_function(identifier, "initializer")
@@ -371,6 +372,8 @@ def serialize(init):
     """The config entry of an initializer: class name and config; a custom
     class also carries its registered name, a function its description."""
     from .utils.custom_objects import serialize_function
+    if init is None:
+        return None
     if isinstance(init, Initializer):
         cls = type(init)
         if _BY_NAME.get(_CLASS_NAMES.get(cls.__name__)) is cls:

@@ -655,6 +655,66 @@ class Dataset:
         return Dataset(lambda: (np.asarray(v, dtype) for v in values), len(values))
 
     @staticmethod
+    def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_dataset=False,
+                             rerandomize_each_iteration=None):
+        """Each element from one of ``datasets`` drawn at random with
+        probabilities ``weights`` (equal when None), as TensorFlow's: once
+        one ends, the draws go on among the others (or the result ends with
+        ``stop_on_empty_dataset``).  With ``seed`` every pass draws the same
+        order unless ``rerandomize_each_iteration``."""
+        datasets = list(datasets)
+        if not datasets or not all(isinstance(d, Dataset) for d in datasets):
+            raise TypeError("Dataset.sample_from_datasets: expected a list of Datasets")
+        w = np.ones(len(datasets)) if weights is None else \
+            np.asarray(weights.numpy() if hasattr(weights, "numpy") else weights, np.float64)
+        if w.shape != (len(datasets),) or not np.all(np.isfinite(w)) or (w < 0).any() or \
+                w.sum() <= 0:
+            raise ValueError(f"Dataset.sample_from_datasets: weights must be {len(datasets)} "
+                             f"non-negative numbers, not all zero; got {weights!r}")
+        passes = [0]
+
+        def make():
+            gen = seeding.rng() if seed is None else np.random.default_rng(
+                [int(seed), passes[0]] if rerandomize_each_iteration else int(seed))
+            passes[0] += 1
+            its = [iter(d._elements()) for d in datasets]
+            live = w.copy()
+            while live.sum() > 0:
+                k = int(gen.choice(len(its), p=live / live.sum()))
+                try:
+                    yield next(its[k])
+                except StopIteration:
+                    if stop_on_empty_dataset:
+                        return
+                    live[k] = 0.0
+        return Dataset(make, UNKNOWN)
+
+    @staticmethod
+    def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
+        """The element of ``datasets[i]`` for each index i that
+        ``choice_dataset`` (int64 scalars) gives, in its order; an ended
+        dataset ends the result (``stop_on_empty_dataset``) or is passed
+        over."""
+        datasets = list(datasets)
+        if not datasets or not all(isinstance(d, Dataset) for d in datasets + [choice_dataset]):
+            raise TypeError("Dataset.choose_from_datasets: expected a list of Datasets and a "
+                            "Dataset of indices")
+
+        def make():
+            its = [iter(d._elements()) for d in datasets]
+            for i in choice_dataset._elements():
+                k = int(np.asarray(i))
+                if not 0 <= k < len(its):
+                    raise _invalid_argument(f"Dataset.choose_from_datasets: index {k} is not "
+                                            f"in [0, {len(its)})")
+                try:
+                    yield next(its[k])
+                except StopIteration:
+                    if stop_on_empty_dataset:
+                        return
+        return Dataset(make, UNKNOWN)
+
+    @staticmethod
     def list_files(file_pattern, shuffle=None, seed=None, name=None):
         """TensorFlow's: the names of the files matching ``file_pattern`` (a
         glob, or a list of them) as string elements, sorted, or shuffled

@@ -363,3 +363,39 @@ def test_numpy_function_and_py_function_as_decorators():
     np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), [2.0, 2.0])
     with pytest.raises(TypeError, match="Tout"):
         tf.numpy_function()
+
+
+def test_sample_from_datasets_weights_and_exhaustion():
+    pos = tf.data.Dataset.from_tensor_slices(np.ones(4000, np.int64)).repeat()
+    neg = tf.data.Dataset.from_tensor_slices(np.zeros(4000, np.int64)).repeat()
+    mixed = tf.data.Dataset.sample_from_datasets([pos, neg], weights=[0.25, 0.75], seed=3)
+    batch = next(iter(mixed.batch(4000))).numpy()
+    assert abs(batch.mean() - 0.25) < 0.03
+    assert np.array_equal(next(iter(mixed.batch(50))).numpy(), batch[:50])  # seeded
+    a = tf.data.Dataset.range(3)
+    b = tf.data.Dataset.range(10, 15)
+    every = sorted(int(x) for x in tf.data.Dataset.sample_from_datasets([a, b], seed=0))
+    assert every == [0, 1, 2, 10, 11, 12, 13, 14]  # both drained
+    # (b without end: only stopping at a's end ends the result)
+    stopped = [int(x) for x in tf.data.Dataset.sample_from_datasets(
+        [a, b.repeat()], seed=0, stop_on_empty_dataset=True)]
+    assert sorted(x for x in stopped if x < 10) == [0, 1, 2]
+    chosen = tf.data.Dataset.choose_from_datasets(
+        [a, b], tf.data.Dataset.from_tensor_slices(np.array([1, 0, 1, 1], np.int64)))
+    assert [int(x) for x in chosen] == [10, 0, 11, 12]
+    with pytest.raises(ValueError, match="weights"):
+        tf.data.Dataset.sample_from_datasets([a, b], weights=[0.0, 0.0])
+
+
+def test_initializer_none_takes_add_weight_default():
+    from keras_reference import keras
+    assert tf.keras.initializers.get(None) is None
+    layer = tf.keras.layers.Dense(3, bias_initializer=None)
+    layer.build((None, 4))
+    bias = np.asarray(layer.bias)
+    assert np.all(bias != 0) and np.all(np.abs(bias) <= np.sqrt(6 / 4))  # glorot_uniform (1, 3)
+    assert layer.get_config()["bias_initializer"] is None
+    if keras is not None:
+        ref = keras.layers.Dense(3, bias_initializer=None)
+        ref.build((None, 4))
+        assert np.all(np.asarray(ref.bias) != 0)
