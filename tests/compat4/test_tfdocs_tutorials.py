@@ -399,3 +399,21 @@ def test_initializer_none_takes_add_weight_default():
         ref = keras.layers.Dense(3, bias_initializer=None)
         ref.build((None, 4))
         assert np.all(np.asarray(ref.bias) != 0)
+
+
+def test_lookup_one_hot_encodes_a_last_axis_of_one_in_place():
+    ints = tf.keras.layers.IntegerLookup(vocabulary=[0, 1, 2, 3], output_mode="one_hot")
+    strs = tf.keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")
+    np.testing.assert_array_equal(ints(np.array([[1], [3]])).numpy(),
+                                  np.eye(5, dtype=np.float32)[[2, 4]])
+    assert ints(np.array([1, 2])).shape == (2, 5)
+    assert ints(np.array([[1, 2]])).shape == (1, 2, 5)
+    assert strs(np.array([["a"], ["zz"]])).shape == (2, 3)
+    # a model of one-hot columns from (batch, 1) inputs, as the graph's shapes say
+    inputs = {n: tf.keras.Input(shape=(1,), name=n, dtype="int64") for n in "ab"}
+    onehot = [tf.keras.layers.IntegerLookup(vocabulary=v, output_mode="one_hot")(inputs[n])
+              for n, v in (("a", [0, 1, 2, 3]), ("b", [5, 6]))]
+    model = tf.keras.Model(inputs, tf.keras.layers.Concatenate(axis=1)(onehot))
+    assert model.output_shape == (None, 8)
+    out = model({"a": np.array([[2]]), "b": np.array([[6]])})
+    np.testing.assert_array_equal(out.numpy(), [[0, 0, 0, 1, 0, 0, 0, 1]])
