@@ -339,7 +339,10 @@ class Dataset:
 
         def apply(element):
             element = eager(element)
-            return map_func(*element) if isinstance(element, tuple) else map_func(element)
+            out = map_func(*element) if isinstance(element, tuple) else map_func(element)
+            # (a list returned is a tuple, as tf.data takes it: an augmenting
+            # layer's call returning (images, labels) gives two components)
+            return tuple(out) if type(out) is list else out
         return self._derive(lambda: (apply(e) for e in self._elements()), self._cardinality)
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None,

@@ -417,3 +417,18 @@ def test_lookup_one_hot_encodes_a_last_axis_of_one_in_place():
     assert model.output_shape == (None, 8)
     out = model({"a": np.array([[2]]), "b": np.array([[6]])})
     np.testing.assert_array_equal(out.numpy(), [[0, 0, 0, 1, 0, 0, 0, 1]])
+
+
+def test_dataset_map_returning_a_list_gives_tuple_elements():
+    class Flip(tf.keras.layers.Layer):
+        def call(self, images, labels):
+            return images[:, ::-1], labels
+
+    images = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+    ds = tf.data.Dataset.from_tensor_slices((images, np.arange(3))).batch(3)
+    mapped = ds.map(Flip()).map(lambda x, y: [x * 2, y, y + 1])
+    x, y, z = next(iter(mapped))
+    np.testing.assert_array_equal(x.numpy(), images[:, ::-1] * 2)
+    np.testing.assert_array_equal(z.numpy(), [1, 2, 3])
+    weighted = mapped.map(lambda x, y, z: (x, y, tf.cast(z, tf.float32)))
+    assert len(next(iter(weighted))) == 3
