@@ -3,7 +3,7 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
-from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, CsvDataset, Dataset,
+from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, Counter, CsvDataset, Dataset,
                             TextLineDataset, bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
@@ -15,6 +15,7 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INF
                                      bucket_by_sequence_length=bucket_by_sequence_length,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
+                                     Counter=Counter,
                                      sample_from_datasets=Dataset.sample_from_datasets,
                                      choose_from_datasets=Dataset.choose_from_datasets)
 

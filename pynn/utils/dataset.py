@@ -551,22 +551,21 @@ class Dataset:
     @staticmethod
     def zip(*datasets):
         """Elements taken together from each dataset, as a tuple (or the
-        structure, a tuple or dict of datasets, that is given), until the
-        shortest ends."""
+        structure, tuples and dicts of datasets nested as given:
+        ``zip((images, (counter, counter)))``), until the shortest ends."""
+        from ..tree import flatten, pack_sequence_as
         structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0],
                                                                        (tuple, list, dict)) \
             else datasets
-        leaves = list(structure.values()) if isinstance(structure, dict) else list(structure)
+        structure = tuple(structure) if type(structure) is list else structure
+        leaves = flatten(structure)
         if not leaves or not all(isinstance(d, Dataset) for d in leaves):
-            raise TypeError("Dataset.zip: expected Datasets (as arguments, or a tuple or dict "
+            raise TypeError("Dataset.zip: expected Datasets (as arguments, or tuples and dicts "
                             "of them)")
 
         def make():
             for parts in zip(*(d._elements() for d in leaves)):
-                if isinstance(structure, dict):
-                    yield dict(zip(structure.keys(), parts))
-                else:
-                    yield tuple(parts)
+                yield pack_sequence_as(structure, list(parts))
         cards = [d._cardinality for d in leaves]
         known = [c for c in cards if c >= 0]
         if known:
@@ -905,6 +904,19 @@ class TextLineDataset(Dataset):
             _check_count(num_parallel_reads, "TextLineDataset", "num_parallel_reads")
         files = source.interleave(one_file, cycle_length=cycle)
         super().__init__(files._make_iterator, UNKNOWN)
+
+
+def Counter(start=0, step=1, dtype=np.int64, name=None):
+    """tf.data.experimental.Counter: start, start + step, ... without end,
+    scalars of ``dtype`` (int64)."""
+    kind = np.dtype(getattr(dtype, "name", dtype))
+
+    def make():
+        value = start
+        while True:
+            yield np.asarray(value, kind)
+            value += step
+    return Dataset(make, INFINITE)
 
 
 def _csv_defaults(record_defaults, who):

@@ -432,3 +432,17 @@ def test_dataset_map_returning_a_list_gives_tuple_elements():
     np.testing.assert_array_equal(z.numpy(), [1, 2, 3])
     weighted = mapped.map(lambda x, y, z: (x, y, tf.cast(z, tf.float32)))
     assert len(next(iter(weighted))) == 3
+
+
+def test_counter_zipped_in_a_nested_structure():
+    images = tf.data.Dataset.from_tensor_slices(np.arange(3, dtype=np.float32))
+    counter = tf.data.experimental.Counter()
+    zipped = tf.data.Dataset.zip((images, (counter, counter)))
+    got = [(float(x), int(a), int(b)) for x, (a, b) in zipped]
+    assert got == [(0.0, 0, 0), (1.0, 1, 1), (2.0, 2, 2)]
+    assert zipped.cardinality() == 3
+    steps = tf.data.experimental.Counter(start=5, step=-2, dtype=tf.int32).take(3)
+    assert [x.numpy().item() for x in steps] == [5, 3, 1]
+    assert next(iter(steps)).dtype == np.int32
+    pairs = tf.data.Dataset.zip([tf.data.Dataset.range(2), tf.data.Dataset.range(2)])
+    assert isinstance(next(iter(pairs)), tuple)
