@@ -36,10 +36,11 @@ from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
 from .backend import current_device, default_device, device
-from .callbacks import CallbackList, History, ProgbarLogger, listed
+from .callbacks import CallbackList, History, ProgbarLogger
 from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
+from .callbacks import listed as listed_callbacks
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 # Inputs whose float32 copy would exceed this many bytes are converted
@@ -1224,7 +1225,7 @@ class TrainingMixin:
                                           or 32, validation_steps, max_queue_size, shard)
 
         history = History()
-        cbs = listed(callbacks)
+        cbs = listed_callbacks(callbacks)
         if comm is not None and comm.rank != 0:
             # Only rank 0 writes logs and checkpoints.
             cbs = [c for c in cbs if not getattr(c, "writes_files", False)]
@@ -1887,7 +1888,7 @@ class TrainingMixin:
         source = _StepSource(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
         verbose = 1 if verbose == "auto" else int(verbose)
         history = History()
-        cbs = listed(callbacks)
+        cbs = listed_callbacks(callbacks)
         if verbose:
             cbs.append(ProgbarLogger(verbose))
         cbs.append(history)
