@@ -35,7 +35,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
-from .backend import current_device, default_device, device
+from .backend import aligned_empty, current_device, default_device, device
 from .callbacks import CallbackList, History, ProgbarLogger
 from .cuda import DeviceArray
 from .utils.progbar import Progbar
@@ -993,7 +993,7 @@ class TrainingMixin:
         for w in self.weights:
             w.grad = None
         total = sum(w.value.size for w in weights)
-        params = np.empty(total, np.float32)
+        params = aligned_empty(total)
         off = 0
         for w in weights:
             n = w.value.size

@@ -276,7 +276,8 @@ def _own(ctx, y):
         root = y if y.base is None else y.base
         for slot in ctx._buffers.values():
             for buf in slot.values():
-                if buf is root:
+                # (a buffer is a view of the block aligned_empty took)
+                if buf is root or buf.base is root:
                     return y
     return np.array(y)
 
@@ -747,7 +748,8 @@ class Layer(Module):
             shape = (shape,)
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
-        value = initializers.get(initializer)(shape)
+        value = backend.aligned_empty(shape)
+        value[...] = initializers.get(initializer)(shape)
         w = Weight(name, value, trainable=trainable, regularizer=regularizers.get(regularizer),
                    constraint=constraints.get(constraint))
         # Keras 3's: the name alone (``kernel``), the path under the layer

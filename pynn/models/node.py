@@ -469,7 +469,8 @@ class CallContext:
             if len(slot) >= 2:
                 del slot[next(iter(slot))]
             if self.device is None:
-                buf = slot[shape] = np.empty(shape, dtype)
+                from ..backend import aligned_empty
+                buf = slot[shape] = aligned_empty(shape, dtype)
             else:
                 from .. import cuda
                 buf = slot[shape] = cuda.empty(shape, dtype, self.device)
