@@ -726,6 +726,18 @@ class Model(TrainingMixin, Layer):
             return self._attribute_layers()
         return [op for op in self._operations if is_layer(op)]
 
+    @property
+    def operations(self):
+        """Keras 3's ``model.operations`` of a functional model: its layers
+        and the operations recorded on its symbolic tensors (``x + y``,
+        ``ops.relu(x)``), inputs first, in the graph's order.  Keras's
+        Sequential and subclassed models are no Function and have none,
+        so ``hasattr(model, "operations")`` says the same here."""
+        if self._program is None or self._traced_call:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                 f"'operations' (only a functional model has them)")
+        return list(self._operations)
+
     def _attribute_layers(self):
         """A subclassed model's layers, as Keras tracks them: the layers set
         as its attributes (or held in its lists, tuples and dicts), in the

@@ -1,0 +1,49 @@
+"""Keras 3 behaviours: a functional model's ``operations``, frozen
+recurrent layers' cells, Embedding's ignored ``input_length``."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+from keras_reference import keras as real_keras, needs_keras
+
+
+def _graph(k):
+    inp = k.Input((4,), name="x")
+    a = k.layers.Dense(3, name="d1")(inp)
+    b = k.layers.Dense(3, name="d2")(inp)
+    c = k.ops.relu(a + b)
+    i2 = k.Input((2,), name="unused")
+    sh = k.layers.Dense(3, name="sh")
+    z = k.layers.Concatenate(name="cat")([sh(c), sh(c) * 2.0])
+    return k.Model([inp, i2], [k.layers.Dense(1, name="o")(z), k.ops.mean(c, axis=-1)])
+
+
+@needs_keras
+@pytest.mark.filterwarnings("ignore:Model input")
+def test_functional_operations_as_keras():
+    ours, theirs = _graph(pynn), _graph(real_keras)
+    assert [op.name for op in ours.operations] == [op.name for op in theirs.operations]
+    # the layers are the operations that are layers, as in Keras
+    assert [lay.name for lay in ours.layers] == [lay.name for lay in theirs.layers]
+    assert ours.operations is not ours.operations  # a copy each time
+    ours.operations.clear()
+    assert len(ours.operations) == len(theirs.operations)
+
+
+@needs_keras
+def test_sequential_and_subclassed_have_no_operations():
+    for k in (pynn, real_keras):
+        seq = k.Sequential([k.Input((3,)), k.layers.Dense(2)])
+
+        class Sub(k.Model):
+            def __init__(self):
+                super().__init__()
+                self.d = k.layers.Dense(2)
+
+            def call(self, x):
+                return self.d(x)
+        sub = Sub()
+        sub(np.ones((1, 3), "float32"))
+        assert not hasattr(seq, "operations")
+        assert not hasattr(sub, "operations")
