@@ -47,3 +47,41 @@ def test_sequential_and_subclassed_have_no_operations():
         sub(np.ones((1, 3), "float32"))
         assert not hasattr(seq, "operations")
         assert not hasattr(sub, "operations")
+
+
+def _rnn_counts(k, kind):
+    rnn = getattr(k.layers, kind)(4)
+    cell = rnn.cell
+    model = k.Sequential([k.Input((5, 3)), rnn, k.layers.Dense(1)])
+    seen = []
+    rnn.trainable = False
+    seen.append((cell.trainable, len(rnn.trainable_weights), len(rnn.non_trainable_weights),
+                 len(model.trainable_weights)))
+    rnn.trainable = True
+    seen.append((cell.trainable, len(rnn.trainable_weights)))
+    cell.trainable = False  # the cell alone: its weights freeze, the layer's flag stays
+    seen.append((rnn.trainable, len(rnn.trainable_weights), len(rnn.non_trainable_weights),
+                 len(model.trainable_weights)))
+    return seen
+
+
+@needs_keras
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+def test_frozen_recurrent_layer_freezes_its_cell(kind):
+    assert _rnn_counts(pynn, kind) == _rnn_counts(real_keras, kind)
+
+
+def test_fit_leaves_a_frozen_cells_weights():
+    for freeze in ("layer", "cell"):
+        rnn = layers.LSTM(4)
+        cell = rnn.cell
+        model = pynn.Sequential([pynn.Input((5, 3)), rnn, layers.Dense(1)])
+        (rnn if freeze == "layer" else cell).trainable = False
+        model.compile("adam", "mse")
+        before = [w.copy() for w in rnn.get_weights()]
+        dense = model.layers[-1].get_weights()[0].copy()
+        x = np.random.default_rng(0).normal(size=(8, 5, 3)).astype("float32")
+        model.fit(x, np.ones((8, 1), "float32"), epochs=2, verbose=0)
+        for a, b in zip(before, rnn.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(dense, model.layers[-1].get_weights()[0])
