@@ -85,3 +85,37 @@ def test_fit_leaves_a_frozen_cells_weights():
         for a, b in zip(before, rnn.get_weights()):
             np.testing.assert_array_equal(a, b)
         assert not np.array_equal(dense, model.layers[-1].get_weights()[0])
+
+
+@needs_keras
+def test_embedding_input_length_is_ignored_as_keras_3():
+    """A skip-gram model's ``Embedding(5000, 8, input_length=1)`` fed one-hot
+    rows of 5000: Keras 3 builds on the data, so it runs; unbuilt before."""
+    def run(k):
+        with pytest.warns(UserWarning, match="input_length"):
+            model = k.Sequential([k.layers.Embedding(5000, 8, input_length=1),
+                                  k.layers.Flatten(), k.layers.Dense(1)])
+        built = model.built
+        out = model.predict(np.zeros((3, 5000), "int32"), verbose=0)
+        return (built, out.shape, model.layers[-1].kernel.shape,
+                "input_length" in model.layers[0].get_config())
+    assert run(pynn) == run(real_keras)
+
+
+def test_embedding_takes_a_pretrained_table_before_the_first_call():
+    # Keras 2's GloVe programs: set_weights on the unbuilt first layer,
+    # freeze it, then fit (the model is built on the data).
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = pynn.Sequential([layers.Embedding(20, 4, input_length=6), layers.Flatten(),
+                                 layers.Dense(1)])
+    table = np.arange(80, dtype="float32").reshape(20, 4)
+    model.layers[0].set_weights([table])
+    model.layers[0].trainable = False
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 6), int), np.zeros((4, 1)), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], table)
+    assert model.layers[-1].kernel.shape == (24, 1)
+    with pytest.raises(ValueError, match="shape"):
+        layers.Embedding(20, 4).set_weights([table[:5]])
