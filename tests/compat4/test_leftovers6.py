@@ -119,3 +119,32 @@ def test_embedding_takes_a_pretrained_table_before_the_first_call():
     assert model.layers[-1].kernel.shape == (24, 1)
     with pytest.raises(ValueError, match="shape"):
         layers.Embedding(20, 4).set_weights([table[:5]])
+
+
+def _summaries(k):
+    layers_ = k.layers
+    seq = k.Sequential([k.Input((4,)), layers_.Dense(3, name="d"), layers_.Dense(1, name="e")],
+                       name="seq")
+    a, b = k.Input((4,), name="a"), k.Input((4,), name="b")
+    out = layers_.Dense(1, name="o")(layers_.Concatenate(name="a_long_concatenation_name")(
+        [layers_.Dense(3, name="d")(a), b]))
+    fun = k.Model([a, b], out, name="fun")
+    unbuilt = k.Sequential([layers_.Flatten(name="f"), layers_.MaxPooling1D(name="p"),
+                            layers_.Dropout(0.1, name="r"), layers_.Dense(2, name="q")],
+                           name="unbuilt")
+    texts = []
+    for model in (seq, fun, unbuilt):
+        for width in (None, 60):
+            got = []
+            model.summary(print_fn=lambda text, *a, **kw: got.append(text), line_length=width)
+            texts.append(got)
+    return texts
+
+
+@needs_keras
+def test_summary_text_is_keras_own(monkeypatch):
+    # where the output is no terminal, Keras's table fits 80 columns
+    monkeypatch.setenv("COLUMNS", "80")
+    assert _summaries(pynn) == _summaries(real_keras)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert _summaries(pynn) == _summaries(real_keras)
