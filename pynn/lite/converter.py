@@ -2871,4 +2871,13 @@ def build_graph(model, int8=False):
         used.add(name)
         t.name = name
     g.outputs = outputs
+    # The serving signature names them as TensorFlow's converter does a
+    # Keras 3 model's (runner(**{input_name: x})["output_0"]): the inputs
+    # by their Input's name, the outputs output_0, output_1, ... or by the
+    # keys of a dict of outputs.
+    struct = model._outputs_struct
+    keys = {id(v): k for k, v in struct.items()} if isinstance(struct, dict) else {}
+    g.signature_names = ([t.name for t in model._inputs],
+                         [str(keys.get(id(t), f"output_{i}"))
+                          for i, t in enumerate(model._outputs)])
     return g

@@ -148,3 +148,36 @@ def test_summary_text_is_keras_own(monkeypatch):
     assert _summaries(pynn) == _summaries(real_keras)
     monkeypatch.setenv("COLUMNS", "200")
     assert _summaries(pynn) == _summaries(real_keras)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tflite_signature_names_as_tensorflow_gives_keras_models():
+    """``interpreter.get_signature_runner()(**{input_name: x})`` and
+    ``["output_0"]``, as for a Keras 3 model converted by TensorFlow; a dict
+    of outputs keeps its keys."""
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    pytest.importorskip("tflite")
+
+    def runner(model):
+        data = pynn.lite.TFLiteConverter.from_keras_model(model).convert()
+        return litert.Interpreter(model_content=data).get_signature_runner()
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3)).astype("float32")
+    single = pynn.Sequential([pynn.Input((3,), name="features"), layers.Dense(2)])
+    got = runner(single)(features=x)
+    assert list(got) == ["output_0"]
+    np.testing.assert_allclose(got["output_0"], single.predict(x, verbose=0), atol=1e-5)
+
+    a, b = pynn.Input((3,), name="a"), pynn.Input((2,), name="b")
+    ya, yb = layers.Dense(1, name="ya")(a), layers.Dense(4, name="yb")(b)
+    z = rng.normal(size=(2, 2)).astype("float32")
+    listed = pynn.Model([a, b], [ya, yb])
+    got = runner(listed)(a=x, b=z)
+    want = listed.predict([x, z], verbose=0)
+    assert sorted(got) == ["output_0", "output_1"]
+    np.testing.assert_allclose(got["output_0"], want[0], atol=1e-5)
+    np.testing.assert_allclose(got["output_1"], want[1], atol=1e-5)
+    keyed = pynn.Model([a, b], {"first": ya, "second": yb})
+    got = runner(keyed)(a=x, b=z)
+    assert sorted(got) == ["first", "second"] and got["second"].shape == (2, 4)
