@@ -181,3 +181,43 @@ def test_tflite_signature_names_as_tensorflow_gives_keras_models():
     keyed = pynn.Model([a, b], {"first": ya, "second": yb})
     got = runner(keyed)(a=x, b=z)
     assert sorted(got) == ["first", "second"] and got["second"].shape == (2, 4)
+
+
+@needs_keras
+def test_keras_files_operators_load_into_merge_layers(tmp_path):
+    """``x + y``, ``x * y``, ``x - y`` between tensors of one rank in a
+    Keras 3 file (its Add/Multiply/Subtract operations) run through pynn's
+    merge layers, as when a program builds them; ranks that differ, or a
+    number, stay operations.  Results, layers and the file written again
+    are Keras's."""
+    k = real_keras
+    inp = k.Input((4,), name="x")
+    a, b = k.layers.Dense(3, name="d1")(inp), k.layers.Dense(3, name="d2")(inp)
+    c = k.ops.relu((a + b) * a - b)
+    d = k.layers.Reshape((3, 1), name="r")(c) + c[:, None, :]  # (3, 1) + (1, 3): broadcast
+    e = k.layers.Flatten(name="f")(d) - k.ops.mean(c)  # ranks differ
+    out = k.layers.Dense(1, name="o")(e * 2.0)
+    theirs = k.Model(inp, out)
+    rng = np.random.default_rng(0)
+    for w in theirs.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32"))
+    theirs.save(str(tmp_path / "k.keras"))
+    ours = pynn.models.load_model(str(tmp_path / "k.keras"))
+    from pynn.layers import merging
+    merged = []
+    for mine, keras_op in zip(ours.operations, theirs.operations):
+        if isinstance(mine, (merging.Add, merging.Multiply, merging.Subtract)):
+            assert type(mine).__name__ == type(keras_op).__name__
+            merged.append(type(mine).__name__)
+    # (the ranks that differ and the number stay operations)
+    assert merged == ["Add", "Multiply", "Subtract", "Add"]
+    assert [op.name for op in ours.operations] == [op.name for op in theirs.operations]
+    assert [lay.name for lay in ours.layers] == [lay.name for lay in theirs.layers]
+    x = rng.normal(size=(5, 4)).astype("float32")
+    want = theirs.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
+    ours.save(str(tmp_path / "again.keras"))
+    again = k.models.load_model(str(tmp_path / "again.keras"))
+    assert [type(op).__name__ for op in again.operations] == \
+        [type(op).__name__ for op in theirs.operations]
+    np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
