@@ -2539,11 +2539,10 @@ def _given_masks(ctx, step, xs, given):
         if not flag:
             continue
         m = next(given)
-        if i == 0 and isinstance(ctx, _TracedContext) and \
+        if i in layer._carried_mask_inputs or i == 0 and isinstance(ctx, _TracedContext) and \
                 isinstance(layer, MultiHeadAttention):
-            # (run eagerly, as in a custom layer's call, the layer reads the
-            # query's mask from the query, whatever query_mask says, as
-            # Keras's does)
+            # (the layer reads the query's mask from the query, whatever
+            # query_mask says, as Keras's does)
             continue
         want = tuple(xs[i].shape[:2])
         if len(m.shape) != 2 or tuple(m.shape[1:]) != want[1:]:

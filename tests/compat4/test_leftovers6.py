@@ -221,3 +221,45 @@ def test_keras_files_operators_load_into_merge_layers(tmp_path):
     assert [type(op).__name__ for op in again.operations] == \
         [type(op).__name__ for op in theirs.operations]
     np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
+
+
+def _mha_masks_model(k):
+    q, v = k.Input((5, 8), name="q"), k.Input((6, 8), name="v")
+    qm, vm = k.Input((5,), dtype="bool", name="qm"), k.Input((6,), dtype="bool", name="vm")
+    query = k.layers.Masking(0.0, name="mq")(q)  # the query's own mask, which Keras reads
+    out = k.layers.MultiHeadAttention(2, 4, name="mha")(query, v, query_mask=qm,
+                                                        value_mask=vm)
+    return k.Model([q, v, qm, vm], out)
+
+
+@needs_keras
+def test_an_input_given_only_as_query_mask_is_connected(tmp_path, recwarn):
+    ours, theirs = _mha_masks_model(pynn), _mha_masks_model(real_keras)
+    assert not [w for w in recwarn if "not connected" in str(w.message)]
+    assert [op.name for op in ours.operations] == [op.name for op in theirs.operations]
+    rng = np.random.default_rng(0)
+    for w in theirs.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32"))
+    ours.set_weights(theirs.get_weights())
+    q = rng.normal(size=(3, 5, 8)).astype("float32")
+    q[:, 3:] = 0.0  # masked query steps
+    xs = [q, rng.normal(size=(3, 6, 8)).astype("float32"),
+          rng.random((3, 5)) > 0.5, rng.random((3, 6)) > 0.3]
+    xs[3][:, 0] = True
+    want = theirs.predict(xs, verbose=0)
+    np.testing.assert_allclose(ours.predict(xs, verbose=0), want, rtol=1e-4, atol=1e-5)
+    # query_mask is not read: another one gives the same
+    xs[2] = ~xs[2]
+    np.testing.assert_allclose(ours.predict(xs, verbose=0), want, rtol=1e-4, atol=1e-5)
+    # the files each writes, the clone: the same graph, no warning
+    ours.save(str(tmp_path / "ours.keras"))
+    theirs.save(str(tmp_path / "theirs.keras"))
+    for model in (pynn.models.load_model(str(tmp_path / "ours.keras")),
+                  pynn.models.load_model(str(tmp_path / "theirs.keras")),
+                  pynn.models.clone_model(ours)):
+        model.set_weights(theirs.get_weights())
+        assert [op.name for op in model.operations] == [op.name for op in theirs.operations]
+        np.testing.assert_allclose(model.predict(xs, verbose=0), want, rtol=1e-4, atol=1e-5)
+    again = real_keras.models.load_model(str(tmp_path / "ours.keras"))
+    np.testing.assert_allclose(again.predict(xs, verbose=0), want, rtol=1e-4, atol=1e-5)
+    assert not [w for w in recwarn if "not connected" in str(w.message)]
