@@ -203,7 +203,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         header.append("Trainable")
         fractions = [f * 0.9 for f in fractions] + [1.0]
     widths = _column_widths(fractions, total_width)
-    aligns = ["<", "<", ">", "<", "^"][:len(header)]
+    # (Keras: the counts to the right, the Trainable flags centred)
+    aligns = ["<", "<", ">", "<"][:len(header) - show_trainable] + ["^"] * show_trainable
 
     def rule(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -223,7 +224,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     rows = []
 
     def add_rows(layer, depth):
-        name = layer.name if depth == 0 else "   " * (depth - 1) + " \u2514 " + layer.name
+        name = layer.name if depth == 0 else "   " * depth + "\u2514 " + layer.name
         label = f"{name} ({shown_class(layer)})"
         if not layer.built and _unbuilt_in_keras(layer):
             params = "0 (unbuilt)"

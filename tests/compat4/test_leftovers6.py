@@ -137,11 +137,17 @@ def _summaries(k):
     unbuilt = k.Sequential([layers_.Flatten(name="f"), layers_.MaxPooling1D(name="p"),
                             layers_.Dropout(0.1, name="r"), layers_.Dense(2, name="q")],
                            name="unbuilt")
+    inner = k.Sequential([k.Input((4,)), layers_.Dense(3, name="inner_dense")], name="inner")
+    i = k.Input((4,), name="i")
+    nested = k.Model(i, layers_.Dense(1, name="top")(inner(i)), name="nested")
+    inner.trainable = False
     texts = []
-    for model in (seq, fun, unbuilt):
+    for model, options in ((seq, {}), (fun, {}), (unbuilt, {}),
+                           (nested, {"expand_nested": True, "show_trainable": True})):
         for width in (None, 60):
             got = []
-            model.summary(print_fn=lambda text, *a, **kw: got.append(text), line_length=width)
+            model.summary(print_fn=lambda text, *a, **kw: got.append(text), line_length=width,
+                          **options)
             texts.append(got)
     return texts
 
