@@ -1367,6 +1367,11 @@ class Layer(Module):
         nested = any(isinstance(v, (dict, list, tuple)) for v in inputs.values())
         self.__dict__["_input_structure"] = _template(inputs) if nested else None
 
+    # The inputs whose mask given to a call in a graph the call does not
+    # read (it reads the mask the input carries): the given tensor is still
+    # an input of the node, so the graph connects it, as Keras's does.
+    _carried_mask_inputs = ()
+
     def _mask_layout(self, mask, leaves):
         """(Node.mask_layout, whether each input is masked, the mask
         tensors) of a call given ``mask`` (a symbolic tensor, or one per
@@ -1390,8 +1395,11 @@ class Layer(Module):
                              f"{len(mask)} masks for {len(leaves)} inputs")
         given = [check(m, x) for m, x in zip(mask, leaves) if m is not None]
         layout = tuple(m is not None for m in mask)
-        # (an input given no mask keeps the one it carries)
-        return layout, [p or x._has_mask for p, x in zip(layout, leaves)], given
+        # (an input given no mask keeps the one it carries, and so does one
+        # whose given mask the call does not read)
+        keep = self._carried_mask_inputs
+        return layout, [(p and i not in keep) or x._has_mask
+                        for i, (p, x) in enumerate(zip(layout, leaves))], given
 
     def _accepts_dict(self):
         # A layer computing through its call takes a dict of tensors, as

@@ -2539,11 +2539,10 @@ def _given_masks(ctx, step, xs, given):
         if not flag:
             continue
         m = next(given)
-        if i == 0 and isinstance(ctx, _TracedContext) and \
+        if i in layer._carried_mask_inputs or i == 0 and isinstance(ctx, _TracedContext) and \
                 isinstance(layer, MultiHeadAttention):
-            # (run eagerly, as in a custom layer's call, the layer reads the
-            # query's mask from the query, whatever query_mask says, as
-            # Keras's does)
+            # (the layer reads the query's mask from the query, whatever
+            # query_mask says, as Keras's does)
             continue
         want = tuple(xs[i].shape[:2])
         if len(m.shape) != 2 or tuple(m.shape[1:]) != want[1:]:
@@ -2871,4 +2870,13 @@ def build_graph(model, int8=False):
         used.add(name)
         t.name = name
     g.outputs = outputs
+    # The serving signature names them as TensorFlow's converter does a
+    # Keras 3 model's (runner(**{input_name: x})["output_0"]): the inputs
+    # by their Input's name, the outputs output_0, output_1, ... or by the
+    # keys of a dict of outputs.
+    struct = model._outputs_struct
+    keys = {id(v): k for k, v in struct.items()} if isinstance(struct, dict) else {}
+    g.signature_names = ([t.name for t in model._inputs],
+                         [str(keys.get(id(t), f"output_{i}"))
+                          for i, t in enumerate(model._outputs)])
     return g

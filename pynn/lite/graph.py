@@ -89,6 +89,9 @@ class Graph:
         self.ops = []
         self.inputs = []
         self.outputs = []
+        # The serving signature's names of the inputs and the outputs (by
+        # default the tensors' names)
+        self.signature_names = None
         self._names = {"output"}  # given to the final tensor by the converter
 
     def _unique(self, name):
