@@ -2472,7 +2472,10 @@ def _float32_output(y, who):
     if type(y) is Traced:
         return _contiguous(y.value)
     try:
-        return _contiguous(y)
+        a = np.asarray(y)
+        # integer and boolean results (ids, a graph's edge list) keep their
+        # dtype, as the same call gives them outside training
+        return _contiguous(a, a.dtype if a.dtype.kind in "biu" else np.float32)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{who} returned {type(y).__name__}, not an array: {e}") from None
 
