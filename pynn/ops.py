@@ -5118,9 +5118,10 @@ def in_top_k(targets, predictions, k):
 
 def segment_max(data, segment_ids, num_segments=None, sorted=False):
     """The rows of ``data`` reduced by maximum per segment (-inf for empty
-    segments; negative ids dropped), as Keras's."""
-    _constant_input("segment_max", data=data)
-    values = _array(data)
+    segments; negative ids dropped), as Keras's.  The gradient goes to the
+    rows that reach their segment's maximum, shared equally among ties, as
+    TensorFlow's."""
+    values = _array(_plain(data))
     ids = np.asarray(_plain(segment_ids))
     if ids.dtype.kind not in "iu" or ids.shape != values.shape[:1]:
         raise ValueError(f"segment_max: segment_ids must be integers, one per row of data, "
@@ -5131,7 +5132,15 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):
     out = np.full((n,) + values.shape[1:], -np.inf, values.dtype)
     keep = (ids >= 0) & (ids < n)
     np.maximum.at(out, ids[keep], values[keep])
-    return out
+    if not _is_traced(data):
+        return out
+    # the mean of the rows reaching the maximum: its gradient is theirs
+    kept = np.where(keep, ids, -1)
+    hit = (keep.reshape((-1,) + (1,) * (values.ndim - 1)) &
+           (values == out[np.where(keep, ids, 0)])).astype(np.float32)
+    ties = segment_sum(hit, kept, num_segments=n)
+    total = segment_sum(multiply(data, hit), kept, num_segments=n)
+    return where(ties > 0, divide(total, np.maximum(ties, np.float32(1))), np.float32(-np.inf))
 
 
 # --------------------------------------------- activations and nn (Keras)

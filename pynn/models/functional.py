@@ -1079,7 +1079,7 @@ class Model(TrainingMixin, Layer):
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             # traced on the first values it is called on
             self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
-                                 broadcast=True)
+                                 any_rows=True)
         if self._eager_call or (args or kwargs) and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             # (arguments beyond the inputs, ``model(x, states=s,
@@ -1128,7 +1128,18 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        return eager(self._run_eager(self._prepare_inputs(inputs, broadcast=True), training))
+        # As Keras's call, inputs of any rows: a latent array of one sample
+        # beside a batch, a batch of graphs as its atoms and bonds.
+        xs = self._prepare_inputs(inputs, any_rows=True)
+        if len({a.shape[0] for a in xs if a.ndim} - {1}) < 2:
+            return eager(self._run_eager(xs, training))
+        try:
+            return eager(self._run_eager(xs, training))
+        except (ValueError, IndexError) as e:
+            raise ValueError(f"Model {self.name!r}: the input arrays have different numbers "
+                             f"of samples: {[a.shape[0] if a.ndim else None for a in xs]}, "
+                             f"and its layers cannot take them together "
+                             f"({type(e).__name__}: {e})") from e
 
     def _call_takes_training(self):
         params = inspect.signature(type(self).call).parameters

@@ -72,3 +72,115 @@ def test_integer_edges_keep_their_dtype_in_training_as_in_a_call(keras):
     ref.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours.predict(idx, verbose=0), np.asarray(ref(idx)),
                                rtol=1e-4, atol=1e-4)
+
+
+# ---- mpnn-molecular-graphs.py: a batch of graphs flattened into its atoms,
+# bonds and pairs (different numbers of rows), one label per graph, from a
+# PyDataset; segment_max in the readout; num_segments rows given to a cell
+
+GRAPHS, ATOMS, BONDS, FEATS = 4, 5, 8, 3
+
+
+def flat_graph_model(lib):
+    class Pass(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.cell = lib.layers.GRUCell(6)
+            self.msg = lib.layers.Dense(6)
+
+        def call(self, inputs):
+            atoms, pairs = inputs
+            h = lib.ops.pad(atoms, [(0, 0), (0, 6 - FEATS)])
+            sent = self.msg(lib.ops.take(h, pairs[:, 1], axis=0))
+            # num_segments rows, fixed, meet the atoms' unknown rows in the cell
+            m = lib.ops.segment_sum(sent, pairs[:, 0], num_segments=GRAPHS * ATOMS)
+            h, _ = self.cell(m, h)
+            return h
+
+    class Readout(lib.layers.Layer):
+        def call(self, inputs):
+            h, graph, mask = inputs
+            h = h * lib.ops.expand_dims(mask, -1)
+            return lib.ops.concatenate(
+                [lib.ops.segment_sum(h, graph, num_segments=GRAPHS),
+                 lib.ops.segment_max(h, graph, num_segments=GRAPHS)], axis=-1)
+
+    a = lib.layers.Input((FEATS,), name="atoms")
+    p = lib.layers.Input((2,), dtype="int32", name="pairs")
+    g = lib.layers.Input((), dtype="int32", name="graph")
+    m = lib.layers.Input((), name="mask")
+    h = Pass()([a, p])
+    out = lib.layers.Dense(1, activation="sigmoid")(Readout()([h, g, m]))
+    return lib.Model([a, p, g, m], out)
+
+
+def graph_batches(n_batches, seed=0):
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(n_batches):
+        atoms = rng.normal(size=(GRAPHS * ATOMS, FEATS)).astype("float32")
+        local = rng.integers(0, ATOMS, (GRAPHS, BONDS, 2))
+        pairs = (local + (np.arange(GRAPHS) * ATOMS)[:, None, None]).reshape(-1, 2)
+        x = {"atoms": atoms, "pairs": pairs.astype("int32"),
+             "graph": np.repeat(np.arange(GRAPHS), ATOMS).astype("int32"),
+             "mask": (rng.random(GRAPHS * ATOMS) < 0.8).astype("float32")}
+        y = (atoms.reshape(GRAPHS, ATOMS, FEATS)[..., 0].max(1) > 1.0)
+        batches.append((x, y.astype("float32")[:, None]))
+    return batches
+
+
+def test_a_batch_of_graphs_trains_as_one_label_per_graph():
+    class Graphs(pynn.utils.PyDataset):
+        def __init__(self, batches):
+            super().__init__()
+            self.batches = batches
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, i):
+            return self.batches[i]
+
+    pynn.utils.set_random_seed(0)
+    model = flat_graph_model(pynn)
+    # the cell's output keeps num_segments rows, as Keras's symbolic shapes
+    assert tuple(model.layers[2].output.shape) == (GRAPHS * ATOMS, 6)
+    assert tuple(model.output.shape) == (GRAPHS, 1)
+    model.compile(optimizer=pynn.optimizers.Adam(0.02), loss="binary_crossentropy")
+    batches = graph_batches(6)
+    # a direct call takes the inputs' different rows, as Keras's does
+    x, y = batches[0]
+    p = np.asarray(model(x))
+    assert p.shape == (GRAPHS, 1)
+    bce = float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+    # the loss is the mean over the 4 graphs, not over the 20 atoms' rows
+    assert model.evaluate(Graphs(batches[:1]), verbose=0) == pytest.approx(bce, rel=1e-4)
+    weighted = float(np.mean(np.where(y == 1, 3.0, 1.0) * -(y * np.log(p) +
+                                                           (1 - y) * np.log(1 - p))))
+    probe = flat_graph_model(pynn)
+    probe.set_weights(model.get_weights())
+    probe.compile(optimizer=pynn.optimizers.SGD(0.0), loss="binary_crossentropy")
+    hist = probe.fit(Graphs(batches[:1]), epochs=1, verbose=0, class_weight={0: 1.0, 1: 3.0})
+    assert hist.history["loss"][0] == pytest.approx(weighted, rel=1e-4)
+
+    losses = model.fit(Graphs(batches), epochs=25, verbose=0).history["loss"]
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def test_segment_max_sends_the_gradient_to_the_maxima(keras):
+    data = np.array([[1.0, 5.0], [3.0, 5.0], [3.0, -1.0], [0.0, 2.0], [7.0, 7.0]], "float32")
+    ids = np.array([0, 0, 0, 2, -1], "int32")
+    want = np.asarray(keras.ops.segment_max(data, ids, num_segments=3))
+    x = pynn.Variable(data)
+    weight = np.array([[1.0, 2.0], [10.0, 20.0], [100.0, 200.0]], "float32")
+    with pynn.GradientTape() as tape:
+        out = pynn.ops.segment_max(x, ids, num_segments=3)
+        finite = pynn.ops.where(pynn.ops.isfinite(out), out, 0.0)
+        loss = pynn.ops.sum(finite * weight)
+    got = np.asarray(out)
+    np.testing.assert_array_equal(got[[0, 2]], want[[0, 2]])
+    assert np.all(got[1] < -1e30)  # an empty segment, as Keras's
+    # rows 1 and 2 tie for column 0 of segment 0, rows 0 and 1 for column 1:
+    # each gets half; the dropped row (id -1) gets nothing
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
+                               [[0, 1], [0.5, 1], [0.5, 0], [100, 200], [0, 0]])
