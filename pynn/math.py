@@ -728,10 +728,15 @@ def squeeze(input, axis=None, name=None):
 def transpose(a, perm=None, conjugate=False, name=None):
     """a with its axes in the order ``perm`` (reversed when None), of its dtype."""
     perm = None if perm is None else tuple(int(p) for p in perm)
-    if ops._is_traced(a) or _value(a).dtype == np.float32:
+    if ops._is_traced(a) or _symbolic(a) or _value(a).dtype == np.float32:
         return ops.transpose(a, perm)
     # (ops.transpose keeps integers but makes other floats float32)
     return np.ascontiguousarray(np.transpose(_value(a), perm))
+
+
+def _symbolic(x):
+    """Whether x is a symbolic tensor (a functional model's, being built)."""
+    return bool(ops._SYMBOLIC) and type(x) is ops._SYMBOLIC[0]
 
 
 def _ids(indices):
@@ -748,9 +753,8 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     if batch_dims == 0:
         # (either may be a symbolic tensor: a subclassed model's call
         # gathering the rows its input names)
-        symbolic = ops._SYMBOLIC and type(indices) is ops._SYMBOLIC[0]
         axis = 0 if axis is None else axis % len(ops.shape(params))
-        if symbolic:
+        if _symbolic(indices):
             return ops.take(params, indices, axis=axis)
         ids = _ids(indices)
         length = ops.shape(params)[axis]

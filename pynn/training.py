@@ -2356,8 +2356,10 @@ class _StepSource:
             idx = order[step * self.batch_size:(step + 1) * self.batch_size]
             if not self.shuffle:
                 idx = slice(step * self.batch_size, (step + 1) * self.batch_size)
-            yield pack_x_y_sample_weight(_take(self.x, idx), _take(self.y, idx),
-                                         _take(self.w, idx))
+            # lists as tuples, as Keras's batches of arrays reach a step on
+            # TensorFlow (``if isinstance(data[0], tuple): data = data[0]``)
+            yield tree.lists_to_tuples(pack_x_y_sample_weight(
+                _take(self.x, idx), _take(self.y, idx), _take(self.w, idx)))
 
     def _stream_epoch(self):
         data = self.x

@@ -184,3 +184,54 @@ def test_segment_max_sends_the_gradient_to_the_maxima(keras):
     # each gets half; the dropped row (id -1) gets nothing
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
                                [[0, 1], [0.5, 1], [0.5, 0], [100, 200], [0, 0]])
+
+
+# ---- wgan-graphs.py: tf.transpose of a symbolic tensor in a functional
+# generator; a train_step unwrapping fit([adjacency, features])'s batch
+
+def test_tf_transpose_of_a_symbolic_tensor_symmetrizes_as_keras(keras):
+    tf = pynn
+
+    def build(lib, transpose):
+        z = lib.layers.Input((6,))
+        a = lib.layers.Reshape((2, 3, 3))(lib.layers.Dense(18)(z))
+        a = (a + transpose(a, (0, 1, 3, 2))) / 2
+        return lib.Model(z, lib.layers.Softmax(axis=1)(a))
+
+    ours = build(pynn, tf.transpose)
+    ref = build(keras, keras.ops.transpose)
+    ref.set_weights(ours.get_weights())
+    z = rand(4, 6)
+    got = ours.predict(z, verbose=0)
+    np.testing.assert_allclose(got, np.asarray(ref(z)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, np.swapaxes(got, 2, 3), atol=1e-6)
+
+
+def test_a_train_step_gets_a_list_of_arrays_as_tuples_as_on_tensorflow():
+    tf = pynn
+    seen = []
+
+    class Critic(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = tf.keras.layers.Dense(1)
+
+        def call(self, inputs):
+            a, f = inputs
+            return self.d(tf.concat([tf.reshape(a, (-1, 4)), f], axis=-1))
+
+        def train_step(self, inputs):
+            if isinstance(inputs[0], tuple):  # the program's own unwrapping
+                inputs = inputs[0]
+            seen.append(tuple(np.shape(x) for x in inputs))
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(self(inputs)))
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            return {"loss": loss}
+
+    model = Critic()
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+    hist = model.fit([rand(8, 2, 2), rand(8, 3, seed=1)], epochs=5, batch_size=4, verbose=0)
+    assert seen[0] == ((4, 2, 2), (4, 3))
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
