@@ -235,3 +235,30 @@ def test_a_train_step_gets_a_list_of_arrays_as_tuples_as_on_tensorflow():
     hist = model.fit([rand(8, 2, 2), rand(8, 3, seed=1)], epochs=5, batch_size=4, verbose=0)
     assert seen[0] == ((4, 2, 2), (4, 3))
     assert hist.history["loss"][-1] < hist.history["loss"][0]
+
+
+def test_tensorflow_functions_on_symbolic_tensors_compute_as_on_arrays():
+    """Keras 2 recorded TensorFlow functions applied to a functional
+    model's tensors; each gives in the model what it gives on arrays."""
+    tf = pynn
+    fns = [
+        lambda x, i: tf.reduce_mean(x, axis=[1, 2]),
+        lambda x, i: tf.abs(x),
+        lambda x, i: tf.split(x, 2, axis=-1)[1],
+        lambda x, i: tf.split(x, [1, -1], axis=1)[1],
+        lambda x, i: tf.linalg.band_part(x, -1, 0),
+        lambda x, i: tf.math.top_k(x, 2).values,
+        lambda x, i: tf.cast(tf.math.top_k(x, 2).indices, tf.float32),
+        lambda x, i: tf.slice(x, [0, 1, 0], [-1, 2, 3]),
+        lambda x, i: tf.repeat(x, 2, axis=1),
+        lambda x, i: tf.one_hot(i, 5),
+        lambda x, i: tf.one_hot(i, 5, axis=1),
+    ]
+    x = rand(3, 4, 4)
+    ids = np.array([[0, 4, 2], [1, 1, 3], [2, 0, 0]], "int32")
+    for fn in fns:
+        xi, ii = tf.keras.Input((4, 4)), tf.keras.Input((3,), dtype="int32")
+        model = tf.keras.Model([xi, ii], fn(xi, ii))
+        want = np.asarray(fn(x, ids))
+        np.testing.assert_allclose(model.predict([x, ids], verbose=0), want, rtol=1e-6)
+    assert float(tf.nn.l2_loss(x)) == pytest.approx(0.5 * float(np.sum(x * x)), rel=1e-5)
