@@ -262,3 +262,26 @@ def test_tensorflow_functions_on_symbolic_tensors_compute_as_on_arrays():
         want = np.asarray(fn(x, ids))
         np.testing.assert_allclose(model.predict([x, ids], verbose=0), want, rtol=1e-6)
     assert float(tf.nn.l2_loss(x)) == pytest.approx(0.5 * float(np.sum(x * x)), rel=1e-5)
+
+
+# ---- node2vec_movielens.py: keras.preprocessing.sequence.skipgrams
+
+def test_skipgrams_give_keras_pairs_for_a_seed(keras):
+    import random
+
+    from keras.src.legacy.preprocessing import sequence as ref
+    walk = [3, 0, 5, 1, 7, 5, 2]
+    for kwargs in ({}, {"window_size": 2, "negative_samples": 2.0},
+                   {"categorical": True, "shuffle": False},
+                   {"sampling_table": pynn.preprocessing.sequence.make_sampling_table(10, 0.05)}):
+        random.seed(7)
+        want = ref.skipgrams(walk, 10, **kwargs)
+        random.seed(7)
+        got = pynn.preprocessing.sequence.skipgrams(walk, 10, **kwargs)
+        assert got == want
+    np.testing.assert_allclose(pynn.preprocessing.sequence.make_sampling_table(50, 1e-3),
+                               ref.make_sampling_table(50, 1e-3))
+    pairs, labels = pynn.preprocessing.sequence.skipgrams(walk, 10, window_size=1, shuffle=False,
+                                                          negative_samples=0)
+    # (id 0 is no word: 3 has no neighbour within one place)
+    assert pairs[:3] == [[5, 1], [1, 5], [1, 7]] and labels == [1] * len(pairs)
