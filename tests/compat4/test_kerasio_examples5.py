@@ -285,3 +285,22 @@ def test_skipgrams_give_keras_pairs_for_a_seed(keras):
                                                           negative_samples=0)
     # (id 0 is no word: 3 has no neighbour within one place)
     assert pairs[:3] == [[5, 1], [1, 5], [1, 7]] and labels == [1] * len(pairs)
+
+
+# ---- deep_neural_decision_forests.py: make_csv_dataset's column_defaults
+# as TensorFlow's record defaults, [0.0] and ["NA"]
+
+def test_csv_column_defaults_given_as_one_element_lists(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("39, State-gov, 13, <=50K\n50,?,?, >50K\n")
+    ds = pynn.data.experimental.make_csv_dataset(
+        str(path), batch_size=2, column_names=["age", "work", "hours", "income"],
+        column_defaults=[[0.0], ["NA"], [7.0], ["NA"]], label_name="income", header=False,
+        na_value="?", shuffle=False, num_epochs=1)
+    x, y = next(iter(ds))
+    np.testing.assert_array_equal(np.asarray(x["age"]), np.array([39.0, 50.0], "float32"))
+    assert np.asarray(x["age"]).dtype == np.float32
+    # the text keeps its leading space; a missing value takes the default
+    assert list(np.asarray(x["work"])) == [b" State-gov", b"NA"]
+    np.testing.assert_array_equal(np.asarray(x["hours"]), [13.0, 7.0])
+    assert list(np.asarray(y)) == [b" <=50K", b" >50K"]
