@@ -3388,7 +3388,13 @@ def _array(x):
 
 
 def _axis_arg(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
+    """An axis argument as NumPy takes it: a list, or an array of axes
+    (``ops.arange(1, ndim)``, as TensorFlow takes a tensor), as a tuple."""
+    if isinstance(axis, list):
+        return tuple(axis)
+    if isinstance(axis, (np.ndarray, np.generic)):
+        return tuple(int(a) for a in axis) if axis.ndim else int(axis)
+    return axis
 
 
 def _plain(x):
@@ -3736,9 +3742,10 @@ def argmin(x, axis=None, keepdims=False):
 
 def _reduction(name, fn):
     def op(x, axis=None, keepdims=False):
+        axis = _axis_arg(axis)
         if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x, axis=axis, keepdims=keepdims)
-        return fn(_array(x), axis=_axis_arg(axis), keepdims=keepdims)
+        return fn(_array(x), axis=axis, keepdims=keepdims)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"The {name} over ``axis`` (all axes when None)."
     return op

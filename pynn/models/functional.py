@@ -1077,9 +1077,19 @@ class Model(TrainingMixin, Layer):
             training = None  # (in a traced call: each run's)
         if self._program is None and not self._eager_call and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
-            # traced on the first values it is called on
-            self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
-                                 any_rows=True)
+            if isinstance(inputs, dict) and any(
+                    isinstance(v, (list, tuple, dict)) or np.ndim(autodiff.value_of(v)) == 0
+                    for v in inputs.values()):
+                # A dict of options more than of inputs (a list of noise
+                # arrays, a number: StyleGAN's call({"z": z, "noise": [...],
+                # "alpha": convert_to_tensor(1.0)})) is no graph's inputs:
+                # call() runs at every call, as Keras runs it.
+                self._eager_call = True
+                self.built = True
+            else:
+                # traced on the first values it is called on
+                self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs),
+                                     convert=False, any_rows=True)
         if self._eager_call or (args or kwargs) and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             # (arguments beyond the inputs, ``model(x, states=s,

@@ -304,3 +304,54 @@ def test_csv_column_defaults_given_as_one_element_lists(tmp_path):
     assert list(np.asarray(x["work"])) == [b" State-gov", b"NA"]
     np.testing.assert_array_equal(np.asarray(x["hours"]), [13.0, 7.0])
     assert list(np.asarray(y)) == [b" <=50K", b" >50K"]
+
+
+# ---- stylegan.py: a reduction over ops.arange(1, ndim) axes; a model called
+# on a dict holding a list of noise arrays and a number
+
+def test_reductions_take_an_array_of_axes_as_tensorflow_takes_a_tensor():
+    x = rand(3, 2, 4, 5)
+    axes = pynn.ops.arange(1, pynn.ops.size(pynn.ops.shape(x)))
+    np.testing.assert_allclose(np.asarray(pynn.ops.sum(pynn.ops.square(x), axis=axes)),
+                               np.sum(x * x, axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.ops.mean(x, axis=np.int64(2))), x.mean(2),
+                               rtol=1e-5)
+    v = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        norm = pynn.ops.sqrt(pynn.ops.sum(pynn.ops.square(v), axis=axes))
+    g = np.asarray(tape.gradient(norm, v))
+    np.testing.assert_allclose(g, x / np.sqrt(np.sum(x * x, axis=(1, 2, 3)))[:, None, None, None],
+                               rtol=1e-4)
+
+
+def styled(lib):
+    class Styled(lib.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = lib.layers.Dense(4)
+            self.scale = lib.Variable(1.0, trainable=False)
+
+        def call(self, inputs):
+            z, noise = inputs["z"], inputs.get("noise")
+            self.scale.assign(inputs.get("alpha", 1.0))
+            out = self.dense(z) * self.scale
+            for n in noise:
+                out = out + lib.ops.sum(n, axis=1)
+            return out
+    return Styled()
+
+
+def test_a_model_called_on_a_dict_of_options_runs_its_call_as_keras(keras):
+    z = rand(3, 5)
+    noise = [rand(3, 2, 4, seed=1), rand(3, 6, 4, seed=2)]
+    ours, ref = styled(pynn), styled(keras)
+    half = {"z": z, "noise": noise, "alpha": pynn.ops.convert_to_tensor(0.5)}
+    got = np.asarray(ours(half))
+    ref({"z": z, "noise": noise, "alpha": keras.ops.convert_to_tensor(0.5)})
+    ref.set_weights(ours.get_weights())
+    for alpha in (0.5, 2.0):
+        np.testing.assert_allclose(
+            np.asarray(ours({"z": z, "noise": noise, "alpha": pynn.ops.convert_to_tensor(alpha)})),
+            np.asarray(ref({"z": z, "noise": noise, "alpha": keras.ops.convert_to_tensor(alpha)})),
+            rtol=1e-5, atol=1e-6)
+    assert got.shape == (3, 4)
