@@ -28,6 +28,9 @@ def _value(x):
 def _dtype(x):
     """x's dtype, of a symbolic tensor too (a functional model's, being
     built: Keras 2 recorded TensorFlow functions applied to them)."""
+    if isinstance(x, (list, tuple)) and x:
+        # (a list of traced losses: tf.reduce_mean([loss(a, b) for ...]))
+        return np.result_type(*[_dtype(v) for v in x])
     return np.dtype(ops.dtype(x)) if _symbolic(x) else _value(x).dtype
 
 

@@ -3740,9 +3740,18 @@ def argmin(x, axis=None, keepdims=False):
 
 # ------------------------------------------------------------ reductions
 
+def _stacked(x):
+    """A list or tuple of arrays holding traced ones as one traced array
+    (``reduce_mean([loss(a, b) for ...])``, as Keras converts a list to a
+    tensor), else x."""
+    if type(x) in (list, tuple) and builtins.any(_is_traced(v) for v in x):
+        return stack(list(x))
+    return x
+
+
 def _reduction(name, fn):
     def op(x, axis=None, keepdims=False):
-        axis = _axis_arg(axis)
+        x, axis = _stacked(x), _axis_arg(axis)
         if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x, axis=axis, keepdims=keepdims)
         return fn(_array(x), axis=axis, keepdims=keepdims)
@@ -3771,6 +3780,7 @@ def all(x, axis=None, keepdims=False):
 
 def mean(x, axis=None, keepdims=False):
     """The mean over ``axis`` (all axes when None), float32."""
+    x = _stacked(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("mean", x, axis=axis, keepdims=keepdims)
     x, axis = _f32(x, "mean: x"), _axis_arg(axis)
@@ -3787,6 +3797,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, keepdims=False):
     """The variance over ``axis`` (the mean squared deviation)."""
+    x = _stacked(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         centered = subtract(x, mean(x, axis=axis, keepdims=True))
         return mean(square(centered), axis=axis, keepdims=keepdims)
@@ -3795,6 +3806,7 @@ def var(x, axis=None, keepdims=False):
 
 
 def std(x, axis=None, keepdims=False):
+    x = _stacked(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return sqrt(var(x, axis=axis, keepdims=keepdims))
     return np.std(_f32(x, "std: x"), axis=_axis_arg(axis), keepdims=keepdims,

@@ -355,3 +355,25 @@ def test_a_model_called_on_a_dict_of_options_runs_its_call_as_keras(keras):
             np.asarray(ref({"z": z, "noise": noise, "alpha": keras.ops.convert_to_tensor(alpha)})),
             rtol=1e-5, atol=1e-6)
     assert got.shape == (3, 4)
+
+
+# ---- IIC_cluster.py: tf.reduce_mean of a list of losses on a tape
+
+def test_reductions_of_a_list_of_traced_losses_differentiate():
+    tf = pynn
+    w = tf.Variable(rand(3, 2))
+    x = rand(4, 3, seed=1)
+    with tf.GradientTape() as tape:
+        y = tf.matmul(x, w)
+        parts = [tf.reduce_sum(y[:, 0] ** 2), tf.reduce_sum(y[:, 1]), 2.0 * tf.reduce_sum(y)]
+        loss = tf.reduce_mean(parts) + tf.reduce_sum(parts) + tf.math.reduce_std(parts)
+    yv = x @ np.asarray(w)
+    vals = np.array([np.sum(yv[:, 0] ** 2), np.sum(yv[:, 1]), 2.0 * np.sum(yv)])
+    assert float(loss) == pytest.approx(vals.mean() + vals.sum() + vals.std(), rel=1e-5)
+    # d loss / d part_k = 1/3 + 1 + (part_k - mean) / (3 std)
+    dpart = 1.0 / 3 + 1.0 + (vals - vals.mean()) / (3 * vals.std())
+    dy = np.zeros_like(yv)
+    dy[:, 0] += dpart[0] * 2 * yv[:, 0]
+    dy[:, 1] += dpart[1]
+    dy += 2.0 * dpart[2]
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, w)), x.T @ dy, rtol=1e-4)
