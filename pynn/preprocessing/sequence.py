@@ -3,9 +3,51 @@ import random
 
 import numpy as np
 
+from ..utils.py_dataset import PyDataset
 from ..utils.sequence_utils import pad_sequences
 
-__all__ = ["make_sampling_table", "pad_sequences", "skipgrams"]
+__all__ = ["TimeseriesGenerator", "make_sampling_table", "pad_sequences", "skipgrams"]
+
+
+class TimeseriesGenerator(PyDataset):
+    """Batches of windows of a time series (Keras 2's, kept in Keras 3's
+    legacy module): sample i is ``data[row - length:row:sampling_rate]`` and
+    its target ``targets[row]``, for rows from ``start_index + length`` to
+    ``end_index`` (the last by default) every ``stride`` steps;
+    ``shuffle`` draws ``batch_size`` rows at random for each batch (from
+    NumPy's global generator, as Keras's), ``reverse`` turns each window
+    back to front."""
+
+    def __init__(self, data, targets, length, sampling_rate=1, stride=1, start_index=0,
+                 end_index=None, shuffle=False, reverse=False, batch_size=128, **kwargs):
+        super().__init__(**kwargs)
+        if len(data) != len(targets):
+            raise ValueError(f"TimeseriesGenerator: data and targets need the same length, "
+                             f"got {len(data)} and {len(targets)}")
+        self.data, self.targets = data, targets
+        self.length, self.sampling_rate, self.stride = length, sampling_rate, stride
+        self.start_index = start_index + length
+        self.end_index = len(data) - 1 if end_index is None else end_index
+        self.shuffle, self.reverse, self.batch_size = shuffle, reverse, batch_size
+        if self.start_index > self.end_index:
+            raise ValueError(f"TimeseriesGenerator: start_index + length = {self.start_index} "
+                             f"is after end_index = {self.end_index}: no step is left to "
+                             f"be a target")
+
+    def __len__(self):
+        span = self.batch_size * self.stride
+        return (self.end_index - self.start_index + span) // span
+
+    def __getitem__(self, index):
+        if self.shuffle:
+            rows = np.random.randint(self.start_index, self.end_index + 1, size=self.batch_size)
+        else:
+            first = self.start_index + self.batch_size * self.stride * index
+            rows = np.arange(first, min(first + self.batch_size * self.stride,
+                                        self.end_index + 1), self.stride)
+        samples = np.array([self.data[r - self.length:r:self.sampling_rate] for r in rows])
+        targets = np.array([self.targets[r] for r in rows])
+        return (samples[:, ::-1, ...] if self.reverse else samples), targets
 
 
 def make_sampling_table(size, sampling_factor=1e-5):

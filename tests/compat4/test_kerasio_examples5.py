@@ -377,3 +377,28 @@ def test_reductions_of_a_list_of_traced_losses_differentiate():
     dy[:, 1] += dpart[1]
     dy += 2.0 * dpart[2]
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, w)), x.T @ dy, rtol=1e-4)
+
+
+# ---- multivariate_timeseries_forecasting_using_lstm.py: TimeseriesGenerator
+
+def test_timeseries_generator_gives_keras_windows(keras):
+    from keras.src.legacy.preprocessing import sequence as ref
+    data = np.arange(60, dtype="float32").reshape(30, 2)
+    targets = np.arange(30, dtype="float32") * 10
+    for kwargs in ({"length": 4, "batch_size": 5},
+                   {"length": 6, "sampling_rate": 2, "stride": 3, "batch_size": 4,
+                    "start_index": 2, "end_index": 25, "reverse": True}):
+        ours = pynn.preprocessing.sequence.TimeseriesGenerator(data, targets, **kwargs)
+        theirs = ref.TimeseriesGenerator(data, targets, **kwargs)
+        assert len(ours) == len(theirs)
+        for i in range(len(ours)):
+            for a, b in zip(ours[i], theirs[i]):
+                np.testing.assert_array_equal(a, b)
+    # and a model trains on it
+    gen = pynn.preprocessing.sequence.TimeseriesGenerator(data / 60, targets / 300, length=4,
+                                                          batch_size=8)
+    model = pynn.Sequential([pynn.layers.Input((4, 2)), pynn.layers.LSTM(8),
+                             pynn.layers.Dense(1)])
+    model.compile(optimizer=pynn.optimizers.Adam(0.02), loss="mse")
+    losses = model.fit(gen, epochs=15, shuffle=False, verbose=0).history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
