@@ -86,6 +86,22 @@ def _inference():
 _run_inference = _planned_predict = None
 
 
+def _common_rows(xs):
+    """The number of rows the input arrays ``xs`` share, or None where
+    they differ."""
+    n = {a.shape[0] for a in xs if a.ndim}
+    return n.pop() if len(n) == 1 else None if n else xs[0].shape[0]
+
+
+def _batch_rows(xs, ys):
+    """The number of samples in a batch: its inputs' rows, or its targets'
+    where the inputs' differ (a batch of graphs as atoms and bonds)."""
+    rows = _common_rows(xs)
+    if rows is None and ys:
+        rows = next((a.shape[0] for a in ys if a is not None and np.ndim(a)), None)
+    return xs[0].shape[0] if rows is None else rows
+
+
 def _integer_dtype(x):
     """"int32" or "int64" for signed integer data, ids (Python ints are
     int32, as Keras converts them), else None (unsigned bytes are pixels,
@@ -788,11 +804,12 @@ class TrainingMixin:
             return wants.pop()
         return dtype
 
-    def _prepare_inputs(self, x, what="x", convert=True, broadcast=False):
+    def _prepare_inputs(self, x, what="x", convert=True, any_rows=False):
         """The input arrays of ``x``, converted and checked against the
-        graph's inputs.  ``broadcast``: inputs of one sample may go with
-        inputs of n (a direct call, as Keras's: a latent array of one
-        sample attended to by a batch)."""
+        graph's inputs.  ``any_rows``: the inputs may have different numbers
+        of rows (a direct call or a dataset's batch, which Keras takes as
+        they come: a latent array of one sample attended to by a batch, a
+        batch of graphs as its atoms, bonds and pairs)."""
         if type(x) is np.ndarray and x.ndim and self._program is not None:
             # The common call, one array for a one-input model in the
             # input's dtype and shape, is checked as the loop below would
@@ -827,7 +844,7 @@ class TrainingMixin:
             return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
-        if len(n) > 1 and not (broadcast and len(n - {1}) == 1):
+        if len(n) > 1 and not any_rows:
             raise ValueError(f"{what}: the input arrays have different numbers of samples: "
                              f"{[a.shape[0] for a in xs]}")
         return xs
@@ -896,10 +913,11 @@ class TrainingMixin:
 
     def _prepare_targets(self, y, xs, what="y"):
         """The targets ``y`` checked against the outputs the model gives
-        for the input arrays ``xs``."""
+        for the input arrays ``xs`` (their rows, where the inputs agree on
+        them)."""
         ys = self._standardize_targets(y, what)
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
-        rows = xs[0].shape[0]
+        rows = _common_rows(xs)
         shapes = [t.shape for t in self._outputs]
         if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
             # (inputs of other sizes than the model's: a Sequential over
@@ -915,7 +933,7 @@ class TrainingMixin:
                                  f"targets were given for it")
             where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
             prepared = spec.loss.prepare_targets(target, shape, where)
-            if prepared.shape[0] != rows:
+            if rows is not None and prepared.shape[0] != rows:
                 raise ValueError(f"x and y have different numbers of samples: {rows} and "
                                  f"{prepared.shape[0]}")
             out.append(prepared)
@@ -1276,7 +1294,7 @@ class TrainingMixin:
                             continue
                         if cb.has_on_train_batch_begin:
                             cb.on_train_batch_begin(step)
-                        bs = xb[0].shape[0]
+                        bs = _batch_rows(xb, yb)
                         if reducer is not None and shard is None:
                             # each process brings its own rows: the global
                             # batch and this share's place in it are summed
@@ -1400,7 +1418,7 @@ class TrainingMixin:
             for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
                     cb.on_test_batch_begin(step)
-                bs = xb[0].shape[0]
+                bs = _batch_rows(xb, yb)
                 if bs == 0:
                     continue
                 batch_penalty = penalty
@@ -2181,15 +2199,21 @@ class _Source:
             w = item[2] if len(item) > 2 else None
         else:
             x, y, w = item, None, None
-        xs = model._prepare_inputs(x)
-        rows = xs[0].shape[0]
+        xs = model._prepare_inputs(x, any_rows=True)
+        rows = _common_rows(xs)
         if not self.targets:
-            return xs, None, None, rows, 0
+            return xs, None, None, xs[0].shape[0] if rows is None else rows, 0
         model._resolve_compile()
         if y is None:
             raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
                              "(x, y, sample_weight) tuples")
         ys = model._prepare_targets(y, xs)
+        if rows is None:
+            # inputs of different lengths: the batch is the targets' rows
+            rows = next(a.shape[0] for a in ys if a is not None)
+            if self.shard is not None:
+                raise ValueError("fit: a batch whose inputs have different numbers of rows "
+                                 "cannot be split between processes")
         ws = model._prepare_weights(w, self.class_weight, ys, rows)
         if self.shard is None:
             return xs, ys, ws, None if _sharded_job() else rows, 0
@@ -2332,8 +2356,10 @@ class _StepSource:
             idx = order[step * self.batch_size:(step + 1) * self.batch_size]
             if not self.shuffle:
                 idx = slice(step * self.batch_size, (step + 1) * self.batch_size)
-            yield pack_x_y_sample_weight(_take(self.x, idx), _take(self.y, idx),
-                                         _take(self.w, idx))
+            # lists as tuples, as Keras's batches of arrays reach a step on
+            # TensorFlow (``if isinstance(data[0], tuple): data = data[0]``)
+            yield tree.lists_to_tuples(pack_x_y_sample_weight(
+                _take(self.x, idx), _take(self.y, idx), _take(self.w, idx)))
 
     def _stream_epoch(self):
         data = self.x

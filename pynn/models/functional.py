@@ -1092,9 +1092,19 @@ class Model(TrainingMixin, Layer):
             training = None  # (in a traced call: each run's)
         if self._program is None and not self._eager_call and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
-            # traced on the first values it is called on
-            self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
-                                 broadcast=True)
+            if isinstance(inputs, dict) and any(
+                    isinstance(v, (list, tuple, dict)) or np.ndim(autodiff.value_of(v)) == 0
+                    for v in inputs.values()):
+                # A dict of options more than of inputs (a list of noise
+                # arrays, a number: StyleGAN's call({"z": z, "noise": [...],
+                # "alpha": convert_to_tensor(1.0)})) is no graph's inputs:
+                # call() runs at every call, as Keras runs it.
+                self._eager_call = True
+                self.built = True
+            else:
+                # traced on the first values it is called on
+                self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs),
+                                     convert=False, any_rows=True)
         if self._eager_call or (args or kwargs) and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             # (arguments beyond the inputs, ``model(x, states=s,
@@ -1143,7 +1153,18 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        return eager(self._run_eager(self._prepare_inputs(inputs, broadcast=True), training))
+        # As Keras's call, inputs of any rows: a latent array of one sample
+        # beside a batch, a batch of graphs as its atoms and bonds.
+        xs = self._prepare_inputs(inputs, any_rows=True)
+        if len({a.shape[0] for a in xs if a.ndim} - {1}) < 2:
+            return eager(self._run_eager(xs, training))
+        try:
+            return eager(self._run_eager(xs, training))
+        except (ValueError, IndexError) as e:
+            raise ValueError(f"Model {self.name!r}: the input arrays have different numbers "
+                             f"of samples: {[a.shape[0] if a.ndim else None for a in xs]}, "
+                             f"and its layers cannot take them together "
+                             f"({type(e).__name__}: {e})") from e
 
     def _call_takes_training(self):
         params = inspect.signature(type(self).call).parameters

@@ -1042,17 +1042,25 @@ def make_csv_dataset(file_pattern, batch_size, column_names=None, column_default
         if name not in keep and name != label_name:
             continue
         values = [r[i] for r in rows]
+        default = None
         if column_defaults is not None:
             default = column_defaults[i]
+            if isinstance(default, (list, tuple, np.ndarray)):
+                # (TensorFlow's record defaults: [0.0], ["NA"]; [] for none)
+                default = default[0] if len(default) else None
+            default = getattr(default, "numpy", lambda: default)()
             kind = object if isinstance(default, (str, bytes)) else \
                 np.int32 if isinstance(default, (int, np.integer)) else np.float32
         else:
             kind = _csv_column_type(values[:num_rows_for_inference], na_value)
         if kind is object:
+            fill = b"" if default is None else default if isinstance(default, bytes) else \
+                default.encode(encoding)
             col = np.empty(len(values), object)
-            col[:] = [v.encode(encoding) for v in values]
+            col[:] = [fill if v == na_value else v.encode(encoding) for v in values]
         else:
-            col = np.array([0 if v == na_value else float(v) if kind is np.float32 else int(v)
+            fill = 0 if default is None else default
+            col = np.array([fill if v == na_value else float(v) if kind is np.float32 else int(v)
                             for v in values], dtype=kind)
         columns[name] = col
     label = columns.pop(label_name) if label_name is not None else None
