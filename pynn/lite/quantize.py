@@ -127,9 +127,12 @@ def asymmetric_params(lo, hi, qmin=-128, qmax=127):
     """Scale and zero point mapping [lo, hi] (widened to hold 0) onto
     [qmin, qmax], with 0 exactly representable."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-6:
-        # Always (about) zero: any scale holds it; a moderate one keeps the
+    if hi - lo < 1e-30:
+        # Always zero: any scale holds it; a moderate one keeps the
         # rescaling factors of the ops around it in the kernels' ranges.
+        # (A range that is small but not zero keeps its own scale: an
+        # untrained deep network's signal shrinks by orders of magnitude
+        # from layer to layer, and each tensor still needs its 256 steps.)
         hi = lo + 1.0
     scale = (hi - lo) / (qmax - qmin)
     zp = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
@@ -440,6 +443,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             # factor below 2**19 (the interpreter aborts otherwise), XNNPACK's
             # below 256 (outputs of branches that nearly cancel).
             _widen(out, max(float(x.quant.scale[0]) for x in op.inputs) / MAX_RESCALE)
+        _uncap(op)
     for t in graph.tensors():
         if not t.is_constant and t.dtype == np.float32 and id(t) not in ids:
             t.dtype = np.dtype(np.int8)
@@ -633,6 +637,22 @@ def _quantize_weighted(op):
                               quant=Quant(bscale.astype(np.float32),
                                           np.zeros(bscale.size, np.int64)),
                               role=b.role)
+
+
+# The fused activations with a cap (RELU6, RELU_N1_TO_1): the kernels
+# quantize the cap in the output's parameters, into an int32.
+_CAPS = {3: (6.0, 1), 2: (1.0, 0)}  # ActivationFunctionType -> (cap, the code without it)
+
+
+def _uncap(op):
+    """A fused RELU6 or RELU_N1_TO_1 on an output whose scale is so small
+    that the cap does not fit an int32 (the interpreter's builtin kernels
+    refuse the op) is written without the cap: the int8 range, under
+    128 * scale, never reaches it."""
+    fields = op.options[1] if op.options else {}
+    cap = _CAPS.get(fields.get("FusedActivationFunction"))
+    if cap is not None and cap[0] / float(op.outputs[0].quant.scale[0]) >= 2.0 ** 31:
+        op.options = (op.options[0], {**fields, "FusedActivationFunction": cap[1]})
 
 
 def _widen(out, floor):
