@@ -37,7 +37,9 @@ in float32, with every model input and output:
 - Conv2DTranspose -> TRANSPOSE_CONV (its output shape computed from the
   batch at run time by SHAPE, STRIDED_SLICE and CONCATENATION; a SLICE
   after it where TFLite's padding rule does not give Keras's alignment);
-  Conv1DTranspose the same at height 1.
+  Conv1DTranspose the same at height 1; Conv3DTranspose ->
+  CONV_3D_TRANSPOSE (float kernels only in TFLite) the same way.  A
+  dilated kernel is written with its holes as zeros.
 - ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap; with a
   threshold, GREATER, CAST and MUL, then MINIMUM, ADD, MUL for a cap and a
   slope); LeakyReLU ->
@@ -1739,6 +1741,18 @@ def _permute(ctx, step, k, xs):
 
 # ---------------------------------------------------- transposed convolution
 
+def _dilated_kernel(w, dilation):
+    """The kernel ``w`` (spatial axes first) with ``dilation - 1`` zeros
+    between its taps along each spatial axis."""
+    dilation = tuple(int(d) for d in dilation)
+    if max(dilation) == 1:
+        return w
+    spans = tuple((k - 1) * d + 1 for k, d in zip(w.shape, dilation))
+    out = np.zeros(spans + w.shape[len(dilation):], w.dtype)
+    out[tuple(slice(None, None, d) for d in dilation)] = w
+    return out
+
+
 def _transpose_conv_plan(in_sizes, out_sizes, pads, kernel_hw, strides):
     """TFLite's padding for TRANSPOSE_CONV and the output size to ask of
     it.  The op checks that its output size gives back the input size
@@ -1766,9 +1780,6 @@ def _conv_transpose(ctx, step, k, xs):
     A 1-D layer runs at height 1 between RESHAPEs.  ReLU and ReLU6 are
     fused when the op's output is the layer's."""
     layer, x = step.layer, xs[0]
-    if max(layer.dilation_rate) > 1:
-        raise ctx.error(layer, f"dilation_rate={layer.dilation_rate}: TFLite's TRANSPOSE_CONV "
-                               f"has no dilation")
     act = layer.activation
     if act not in ACTIVATION_OPS and act != "linear":
         raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
@@ -1776,8 +1787,12 @@ def _conv_transpose(ctx, step, k, xs):
     w = ctx.value(layer, layer.kernel, "kernel")
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else \
         np.zeros(layer.filters, np.float32)
-    kernel_hw, strides, output_padding, dilation = layer._geo2d
     w4 = w if layer.rank == 2 else w[None]
+    # TRANSPOSE_CONV has no dilation: the kernel with the holes written in
+    # as zeros is the same operation, and its span gives the same sizes.
+    w4 = _dilated_kernel(w4, layer._geo2d[3])
+    _, strides, output_padding, _ = layer._geo2d
+    kernel_hw, dilation = w4.shape[:2], (1, 1)
     in4 = ctx.program.shapes[step.ins[0]]
     g = ctx.g
     if layer.rank == 1:
@@ -1792,17 +1807,7 @@ def _conv_transpose(ctx, step, k, xs):
     fused = act if direct and act in ctx.fusable else "linear"
     last_is_op = direct and (act == "linear" or fused != "linear")
 
-    shape = g.tensor(f"{layer.name}/input_shape", (4,), np.int32)
-    g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
-    batch = g.tensor(f"{layer.name}/batch", (1,), np.int32)
-    g.add("STRIDED_SLICE", [shape, ctx.int32(f"{layer.name}/begin", [0]),
-                            ctx.int32(f"{layer.name}/end", [1]),
-                            ctx.int32(f"{layer.name}/strides", [1])], [batch],
-          ("StridedSliceOptions", {}), layer.name)
-    out_size = g.tensor(f"{layer.name}/output_shape", (4,), np.int32)
-    g.add("CONCATENATION", [batch, ctx.int32(f"{layer.name}/size",
-                                             [full[0], full[1], layer.filters])],
-          [out_size], ("ConcatenationOptions", {"Axis": 0, **_none()}), layer.name)
+    out_size = _batch_and(ctx, layer, x, [full[0], full[1], layer.filters])
     filt = g.constant(f"{layer.name}/kernel", w4.transpose(2, 0, 1, 3), role="weight")
     bias = g.constant(f"{layer.name}/bias", b, role="bias")
     y = ctx.out_tensor(layer, step.name if last_is_op else f"{layer.name}/transpose_conv",
@@ -1822,6 +1827,68 @@ def _conv_transpose(ctx, step, k, xs):
         y = ctx.reshape(layer, y, _out_shape(ctx, step),
                         step.name if linear_last else f"{layer.name}/squeeze")
     if not linear_last and fused == "linear":
+        y = ctx.activation(layer, y, act, k, name=step.name)
+    return y
+
+
+def _batch_and(ctx, layer, x, sizes):
+    """The int32 shape (batch of ``x`` at run time, *sizes): SHAPE,
+    STRIDED_SLICE, CONCATENATION."""
+    g = ctx.g
+    shape = g.tensor(f"{layer.name}/input_shape", (len(x.shape),), np.int32)
+    g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
+    batch = g.tensor(f"{layer.name}/batch", (1,), np.int32)
+    g.add("STRIDED_SLICE", [shape, ctx.int32(f"{layer.name}/begin", [0]),
+                            ctx.int32(f"{layer.name}/end", [1]),
+                            ctx.int32(f"{layer.name}/strides", [1])], [batch],
+          ("StridedSliceOptions", {}), layer.name)
+    out_size = g.tensor(f"{layer.name}/output_shape", (1 + len(sizes),), np.int32)
+    g.add("CONCATENATION", [batch, ctx.int32(f"{layer.name}/size", [int(d) for d in sizes])],
+          [out_size], ("ConcatenationOptions", {"Axis": 0, **_none()}), layer.name)
+    return out_size
+
+
+def _conv3d_transpose(ctx, step, k, xs):
+    """Conv3DTranspose -> CONV_3D_TRANSPOSE (its filter is Keras's (kd, kh,
+    kw, filters, in); float kernels only in TFLite), its output shape taken
+    from the input's batch at run time.  Dilation is written into the
+    kernel, and where SAME or VALID padding does not give Keras's alignment
+    a larger VALID output is cut to size by a SLICE, as for Conv2DTranspose."""
+    layer, x = step.layer, xs[0]
+    act = layer.activation
+    if act not in ACTIVATION_OPS and act != "linear":
+        raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
+                               f"one of {sorted(ACTIVATION_OPS)} or 'linear'")
+    w = _dilated_kernel(ctx.value(layer, layer.kernel, "kernel"), layer.dilation_rate)
+    in_sizes = ctx.program.shapes[step.ins[0]][1:4]
+    out_sizes = tuple(_out_shape(ctx, step)[1:4])
+    given = layer.output_padding or (None, None, None)
+    # (the geometry of each axis is that of a transposed 2-D convolution's)
+    pads = [ops.conv_transpose_geometry((1, 1, n, 1), (1, w.shape[i]), (1, layer.strides[i]),
+                                        layer.padding, (None, given[i]))[1][5]
+            for i, n in enumerate(in_sizes)]
+    padding, full = _transpose_conv_plan(in_sizes, out_sizes, pads, w.shape[:3], layer.strides)
+    cut = padding == "valid" and (full != out_sizes or any(pads))
+    fused = act if not cut and act in ctx.fusable else "linear"
+    last_is_op = not cut and (act == "linear" or fused != "linear")
+    g = ctx.g
+    inputs = [_batch_and(ctx, layer, x, list(full) + [layer.filters]),
+              g.constant(f"{layer.name}/kernel", w, role="weight"), x]
+    if layer.bias is not None:
+        inputs.append(g.constant(f"{layer.name}/bias", ctx.value(layer, layer.bias, "bias"),
+                                 role="bias"))
+    y = ctx.out_tensor(layer, step.name if last_is_op else f"{layer.name}/transpose_conv",
+                       (None,) + tuple(full) + (layer.filters,),
+                       (k, "out") if last_is_op else None)
+    sd, sh, sw = (int(v) for v in layer.strides)
+    g.add("CONV_3D_TRANSPOSE", inputs, [y], ("Conv3DOptions", {
+        "Padding": padding_code(padding), "StrideD": sd, "StrideH": sh, "StrideW": sw,
+        "FusedActivationFunction": fused_activation_code(fused),
+        "DilationDFactor": 1, "DilationHFactor": 1, "DilationWFactor": 1}), layer.name)
+    if cut:
+        y = _slice_op(ctx, layer, y, pads + [0], (None,) + out_sizes + (layer.filters,),
+                      step.name if act == "linear" else f"{layer.name}/crop")
+    if act != "linear" and fused == "linear":
         y = ctx.activation(layer, y, act, k, name=step.name)
     return y
 
@@ -2427,6 +2494,7 @@ _HANDLERS = {
     "Permute": _permute,
     "Conv2DTranspose": _conv_transpose,
     "Conv1DTranspose": _conv_transpose,
+    "Conv3DTranspose": _conv3d_transpose,
     "ReLU": _relu_layer,
     "LeakyReLU": _leaky_relu_layer,
     "ELU": _elu_layer,

@@ -7,14 +7,116 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import convert, run_all
+from litehelp import convert, op_names, run_all
+from pynn import layers as L
 from pynn.utils import set_random_seed
 
-INT8_TOLERANCE = 0.06  # of the output's span, as the other int8 tests
+MODES = [None, "float16", "dynamic", "int8"]
+# float32, float16, dynamic range: absolute (and 1e-4 relative); int8: a
+# fraction of the output's span (test_export_sweep's tolerances)
+TOLERANCE = {None: 1e-4, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.06}
+INT8_TOLERANCE = TOLERANCE["int8"]
 
 
 def uniform(shape, n=8, lo=0.0, hi=1.0, seed=0):
     return np.random.default_rng(seed).uniform(lo, hi, (n,) + shape).astype(np.float32)
+
+
+def normal(shape, n=8, seed=0):
+    return np.random.default_rng(seed).normal(size=(n,) + shape).astype(np.float32)
+
+
+def ids(shape, low, high, n=8, seed=0):
+    return np.random.default_rng(seed).integers(low, high, (n,) + shape).astype(np.int32)
+
+
+def seq(shape, make, data, dtype="float32"):
+    """A case: Sequential([Input(shape), make()]) and its data."""
+    def build():
+        set_random_seed(3)
+        return pynn.Sequential([pynn.Input(shape, dtype=dtype), make()]), [data()]
+    return build
+
+
+def functional(shapes, call, data, dtypes=None):
+    """A case: a functional model of ``call(*inputs)`` and its data."""
+    def build():
+        set_random_seed(3)
+        ins = [pynn.Input(s, dtype=d) for s, d in zip(shapes, dtypes or ["float32"] * len(shapes))]
+        return pynn.Model(ins if len(ins) > 1 else ins[0], call(*ins)), data()
+    return build
+
+
+def check(build, mode):
+    """The file converted in ``mode``, run in LiteRT, against predict; the
+    op names of the file."""
+    model, xs = build()
+    want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    want = want if isinstance(want, list) else [want]
+    model_bytes = convert(model, mode, xs)
+    got = run_all(model_bytes, xs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        if mode == "int8":
+            np.testing.assert_allclose(g, w, rtol=0, atol=TOLERANCE[mode] * float(np.ptp(w)))
+        elif w.dtype.kind in "iu":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=TOLERANCE[mode])
+    return op_names(model_bytes)
+
+
+VOLUME = (3, 5, 4, 2)
+
+# Exported in every mode.
+EXPORTS = {
+    "Conv2DTranspose_dilated": seq((8, 8, 3), lambda: L.Conv2DTranspose(4, 3, dilation_rate=2),
+                                   lambda: uniform((8, 8, 3))),
+    "Conv2DTranspose_dilated_same_relu": seq((7, 8, 3), lambda: L.Conv2DTranspose(
+        4, 3, dilation_rate=(2, 3), padding="same", activation="relu"), lambda: uniform((7, 8, 3))),
+    "Conv1DTranspose_dilated_same": seq((9, 3), lambda: L.Conv1DTranspose(
+        4, 3, dilation_rate=2, padding="same"), lambda: normal((9, 3))),
+}
+
+# Exported in float32, float16 and dynamic range; refused for full integer
+# (the op has no int8 kernel in TFLite), with this in the message.
+FLOAT_ONLY = {
+    "Conv3DTranspose": (seq((4, 6, 6, 2), lambda: L.Conv3DTranspose(3, 2, strides=2),
+                            lambda: uniform((4, 6, 6, 2))), "CONV_3D_TRANSPOSE has no int8"),
+    "Conv3DTranspose_same_strided": (seq(VOLUME, lambda: L.Conv3DTranspose(
+        3, 3, strides=2, padding="same"), lambda: uniform(VOLUME)), "CONV_3D_TRANSPOSE has no"),
+    "Conv3DTranspose_same_relu": (seq(VOLUME, lambda: L.Conv3DTranspose(
+        3, 2, padding="same", activation="relu"), lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
+    "Conv3DTranspose_output_padding_tanh": (seq(VOLUME, lambda: L.Conv3DTranspose(
+        2, 3, strides=(1, 2, 2), padding="same", output_padding=(0, 1, 0), activation="tanh"),
+        lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
+    "Conv3DTranspose_dilated_no_bias": (seq(VOLUME, lambda: L.Conv3DTranspose(
+        2, 2, dilation_rate=2, use_bias=False), lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+def test_exports_in_every_mode(name):
+    for mode in MODES:
+        check(EXPORTS[name], mode)
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
+def test_exports_in_float_and_refuses_full_integer_by_name(name):
+    build, message = FLOAT_ONLY[name]
+    for mode in MODES[:3]:
+        check(build, mode)
+    model, xs = build()
+    with pytest.raises(pynn.lite.ConversionError, match=message) as e:
+        convert(model, "int8", xs)
+    assert repr(model.layers[-1].name) in str(e.value)
+
+
+def test_dilated_transposed_convolution_is_one_transpose_conv():
+    """The holes of the dilated kernel are zeros in TRANSPOSE_CONV's filter,
+    as TensorFlow's converter writes it: no second op."""
+    assert check(EXPORTS["Conv2DTranspose_dilated"], None).count("TRANSPOSE_CONV") == 1
 
 
 @pytest.mark.parametrize("name", ["MobileNetV2", "EfficientNetB0", "ResNet50"])
