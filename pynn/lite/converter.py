@@ -53,8 +53,10 @@ in float32, with every model input and output:
 - Rescaling -> MUL and ADD; Normalization -> SUB and MUL; Resizing and
   CenterCrop -> SLICE and RESIZE_* (PAD or PADV2 first for
   pad_to_aspect_ratio); CategoryEncoding -> EQUAL, CAST, REDUCE_MAX or
-  SUM; Discretization -> BUCKETIZE (float kernels only); a Pipeline -> its
-  layers' ops; SpectralNormalization -> its layer's.
+  SUM; Discretization -> BUCKETIZE (float kernels only); IntegerLookup ->
+  EQUAL to its vocabulary, SUM, REDUCE_ANY and SELECT_V2 in int64 (GATHER
+  for invert=True); a Pipeline -> its layers' ops; SpectralNormalization
+  -> its layer's.
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
   are left out, as Dropout is; so are the image augmentation layers but
@@ -2261,21 +2263,14 @@ def _center_crop(ctx, step, k, xs):
 
 def _int_ids(ctx, layer, x):
     """Token ids as int32: CAST from float32 or int64."""
-    if x.dtype == np.int32:
-        return x
-    from .sequence import _op
-    from .writer import _tflite
-    tfl = _tflite()[1]
-    return _op(ctx, layer, "CAST", [x], (None,) + x.shape[1:], f"{layer.name}/ids",
-               ("CastOptions", {"InDataType": getattr(tfl.TensorType, _TYPE_NAMES[x.dtype]),
-                                "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
+    return _cast(ctx, layer, x, np.int32, f"{layer.name}/ids")
 
 
 _TYPE_NAMES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.int64): "INT64",
-               np.dtype(np.int32): "INT32"}
+               np.dtype(np.int32): "INT32", np.dtype(np.bool_): "BOOL"}
 
 
-def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k):
+def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k, stat=None):
     """CategoryEncoding of int32 ``ids`` into ``shape``: EQUAL to each
     token (the ids with a last axis of 1 against 0..num_tokens-1), CAST to
     0/1, then REDUCE_MAX (multi_hot) or SUM (count) over the ids of a
@@ -2303,7 +2298,7 @@ def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k):
     if mode == "one_hot":
         return hot
     code = "REDUCE_MAX" if mode == "multi_hot" else "SUM"
-    y = ctx.out_tensor(layer, name, shape, (k, "out"))
+    y = ctx.out_tensor(layer, name, shape, stat or (k, "out"))
     g.add(code, [hot, ctx.int32(f"{name}/ids_axis", [len(hot.shape) - 2])], [y],
           ("ReducerOptions", {"KeepDims": False}), layer.name)
     return y
@@ -2316,6 +2311,96 @@ def _category_encoding(ctx, step, k, xs):
     ids = _int_ids(ctx, layer, xs[0])
     return _encode_ids(ctx, layer, ids, layer.num_tokens, layer.output_mode,
                        _out_shape(ctx, step), step.name, k)
+
+
+def _cast(ctx, layer, x, dtype, name):
+    """``x`` as ``dtype`` (a CAST where it is another type)."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    from .sequence import _op
+    from .writer import _tflite
+    tfl = _tflite()[1]
+    return _op(ctx, layer, "CAST", [x], (None,) + x.shape[1:], name,
+               ("CastOptions", {"InDataType": getattr(tfl.TensorType, _TYPE_NAMES[x.dtype]),
+                                "OutDataType": getattr(tfl.TensorType, _TYPE_NAMES[dtype])}),
+               dtype=dtype)
+
+
+def _integer_lookup(ctx, step, k, xs):
+    """IntegerLookup -> in int64, EQUAL of each code to the vocabulary
+    (the codes with a last axis of 1), the index of the hit as the SUM of
+    the 0/1 hits (CAST) times the indices (MUL), REDUCE_ANY for whether one
+    hit, SELECT_V2 of the OOV index where none did (FLOOR_MOD and ADD for
+    several OOV indices) and of 0 for the mask token; the other output
+    modes encode those ids as CategoryEncoding does (tf_idf: MUL by the
+    weights).  invert=True -> GATHER from the vocabulary."""
+    from .sequence import _op
+    layer, x = step.layer, xs[0]
+    if layer._vocab is None:
+        raise ctx.error(layer, "it has no vocabulary (adapt() it or pass vocabulary=)")
+    g, name = ctx.g, layer.name
+    shape = _out_shape(ctx, step)
+    if layer.invert:
+        table = g.constant(f"{name}/vocabulary", np.array(layer._vocab, np.int64))
+        return _op(ctx, layer, "GATHER", [table, _cast(ctx, layer, x, np.int32, f"{name}/ids")],
+                   shape, step.name, ("GatherOptions", {"Axis": 0}), dtype=np.int64)
+    if layer.num_oov_indices == 0:
+        raise ctx.error(layer, "num_oov_indices=0 has no TensorFlow Lite form: the interpreter "
+                               "cannot raise on a code out of the vocabulary as predict does")
+    mode = layer.output_mode
+    codes = _cast(ctx, layer, x, np.int64, f"{name}/codes")
+    in_shape = (None,) + codes.shape[1:]
+    vocab = np.array(layer._vocab[layer._token_start():], np.int64)
+    if not len(vocab):
+        raise ctx.error(layer, "its vocabulary is empty (every code out of it)")
+    column = ctx.reshape(layer, codes, in_shape + (1,), f"{name}/codes_last")
+    hits_shape = in_shape + (len(vocab),)
+    hit = _op(ctx, layer, "EQUAL", [column, g.constant(f"{name}/tokens", vocab)],
+              hits_shape, f"{name}/hit", dtype=np.bool_)
+    ones = _cast(ctx, layer, hit, np.int64, f"{name}/hit_int")
+    indices = g.constant(f"{name}/indices", layer._token_start() +
+                         np.arange(hits_shape[-1], dtype=np.int64))
+    axis = ctx.int32(f"{name}/vocabulary_axis", [len(hits_shape) - 1])
+    weighted = _op(ctx, layer, "MUL", [ones, indices], hits_shape, f"{name}/hit_index",
+                   ("MulOptions", _none()), dtype=np.int64)
+    found_index = _op(ctx, layer, "SUM", [weighted, axis], in_shape, f"{name}/index",
+                      ("ReducerOptions", {"KeepDims": False}), dtype=np.int64)
+    found = _op(ctx, layer, "REDUCE_ANY", [hit, axis], in_shape, f"{name}/found",
+                ("ReducerOptions", {"KeepDims": False}), dtype=np.bool_)
+    oov = g.constant(f"{name}/oov", np.array([layer._oov_start()], np.int64))
+    if layer.num_oov_indices > 1:
+        # (Keras's bucket of an integer among the OOV indices: code mod n)
+        bucket = _op(ctx, layer, "FLOOR_MOD", [codes, g.constant(
+            f"{name}/num_oov", np.array([layer.num_oov_indices], np.int64))], in_shape,
+            f"{name}/oov_bucket", dtype=np.int64)
+        oov = _op(ctx, layer, "ADD", [bucket, oov], in_shape, f"{name}/oov_index",
+                  ("AddOptions", _none()), dtype=np.int64)
+    masked = layer.mask_token is not None
+    last = mode == "int" and not masked
+    ids = _op(ctx, layer, "SELECT_V2", [found, found_index, oov], in_shape,
+              step.name if last else f"{name}/ids", dtype=np.int64)
+    if masked:
+        is_mask = _op(ctx, layer, "EQUAL", [codes, g.constant(
+            f"{name}/mask_token", np.array([int(layer.mask_token)], np.int64))], in_shape,
+            f"{name}/is_mask", dtype=np.bool_)
+        ids = _op(ctx, layer, "SELECT_V2", [is_mask, g.constant(
+            f"{name}/zero", np.zeros(1, np.int64)), ids], in_shape,
+            step.name if mode == "int" else f"{name}/ids_masked", dtype=np.int64)
+    if mode == "int":
+        return ids
+    ids = _cast(ctx, layer, ids, np.int32, f"{name}/ids32")
+    depth = layer._output_size()
+    if mode != "tf_idf":
+        return _encode_ids(ctx, layer, ids, depth, mode, shape, step.name, k)
+    idf = np.zeros(depth, np.float32)
+    idf[:layer.idf_weights.size] = layer.idf_weights[:depth]
+    # (calibration: the counts are the layer's output over the weights)
+    counts = _encode_ids(ctx, layer, ids, depth, "count", shape, f"{name}/count", k,
+                         (k, lambda v: layer.compute(v) / np.where(idf == 0, 1, idf)))
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    g.add("MUL", [counts, g.constant(f"{name}/idf", idf)], [y], ("MulOptions", _none()), name)
+    return y
 
 
 def _discretization(ctx, step, k, xs):
@@ -2512,6 +2597,7 @@ _HANDLERS = {
     "SpectralNormalization": _spectral_normalization,
     "Pipeline": _pipeline,
     "Discretization": _discretization,
+    "IntegerLookup": _integer_lookup,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,
     "SpatialDropout1D": None,

@@ -689,7 +689,7 @@ def _interface(graph, input_type, output_type):
             x.quant = _shifted(inner.quant, input_type)
             graph.ops.insert(0, Op("QUANTIZE", [x], [inner], ("QuantizeOptions", {})))
     if output_type != np.int8:
-        for y in list(graph.outputs):
+        for y in [y for y in graph.outputs if y.quant is not None]:  # (ids stay integers)
             inner = Tensor(y.name + "_int8", y.shape, np.int8, quant=y.quant,
                            dynamic_batch=y.dynamic_batch)
             for op in graph.ops:

@@ -68,6 +68,7 @@ def check(build, mode):
 
 
 VOLUME = (3, 5, 4, 2)
+VOCABULARY = [3, 5, 7, 9, 12]
 
 # Exported in every mode.
 EXPORTS = {
@@ -77,6 +78,26 @@ EXPORTS = {
         4, 3, dilation_rate=(2, 3), padding="same", activation="relu"), lambda: uniform((7, 8, 3))),
     "Conv1DTranspose_dilated_same": seq((9, 3), lambda: L.Conv1DTranspose(
         4, 3, dilation_rate=2, padding="same"), lambda: normal((9, 3))),
+    # codes in and out of the vocabulary, negative ones, the mask token
+    "IntegerLookup": seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY),
+                         lambda: ids((3,), -3, 14), "int32"),
+    "IntegerLookup_int64_codes": seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY),
+                                     lambda: ids((3,), -3, 14).astype(np.int64), "int64"),
+    "IntegerLookup_mask_three_oov": seq((5,), lambda: L.IntegerLookup(
+        vocabulary=VOCABULARY, mask_token=0, num_oov_indices=3), lambda: ids((5,), -4, 14),
+        "int32"),
+    "IntegerLookup_one_hot": seq((1,), lambda: L.IntegerLookup(
+        vocabulary=VOCABULARY, output_mode="one_hot"), lambda: ids((1,), 0, 14), "int32"),
+    "IntegerLookup_multi_hot": seq((4,), lambda: L.IntegerLookup(
+        vocabulary=VOCABULARY, output_mode="multi_hot"), lambda: ids((4,), 0, 14), "int32"),
+    "IntegerLookup_count_two_oov": seq((4,), lambda: L.IntegerLookup(
+        vocabulary=VOCABULARY, output_mode="count", num_oov_indices=2),
+        lambda: ids((4,), 0, 14), "int32"),
+    "IntegerLookup_tf_idf": seq((4,), lambda: L.IntegerLookup(
+        vocabulary=VOCABULARY, output_mode="tf_idf", idf_weights=[0.5, 1.0, 1.5, 2.0, 2.5]),
+        lambda: ids((4,), 0, 14), "int32"),
+    "IntegerLookup_invert": seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY, invert=True),
+                                lambda: ids((3,), 0, 6), "int32"),
 }
 
 # Exported in float32, float16 and dynamic range; refused for full integer
@@ -144,3 +165,20 @@ def test_applications_full_integer_end_to_end(name):
         np.testing.assert_allclose(got, want, rtol=0, atol=INT8_TOLERANCE * span)
         np.testing.assert_array_equal(got.argmax(-1)[clear], want.argmax(-1)[clear])
         assert np.mean(got.argmax(-1) == want.argmax(-1)) >= 0.75
+
+
+def test_integer_lookup_one_hot_of_one_code_per_row_is_one_vector_per_row():
+    """A (batch, 1) input gives (batch, depth) as Keras's layer and its own
+    output shape say, not (batch, 1, depth)."""
+    layer = L.IntegerLookup(vocabulary=VOCABULARY, output_mode="one_hot")
+    y = np.asarray(layer(np.array([[3], [12], [4]])))
+    np.testing.assert_array_equal(y, np.eye(6, dtype=np.float32)[[1, 5, 0]])
+    assert layer.compute_output_shape((None, 1)) == (None, 6)
+
+
+def test_integer_lookup_without_oov_indices_is_refused_by_name():
+    model, xs = seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY, num_oov_indices=0),
+                    lambda: ids((3,), 3, 4), "int32")()
+    with pytest.raises(pynn.lite.ConversionError, match="num_oov_indices=0") as e:
+        convert(model)
+    assert repr(model.layers[-1].name) in str(e.value)
