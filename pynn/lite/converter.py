@@ -1386,17 +1386,26 @@ def _multi_head_attention(ctx, step, k, xs):
     BATCH_MATMUL with the values, TRANSPOSE and RESHAPE back, and the output
     FULLY_CONNECTED; the attention scores as a second output where the
     layer returns them.  Full integer calibrates the inner tensors from the
-    layer's weights."""
-    from ..layers.attention import MultiHeadAttention
+    layer's weights.
+
+    GroupQueryAttention the same, each key and value head's projection
+    written once for each query head it serves (as Keras's layer repeats
+    its heads); its sliding window is a constant mask, and its gate a
+    FULLY_CONNECTED of the query, LOGISTIC and MUL of the merged heads."""
+    from ..layers.attention import GroupQueryAttention, MultiHeadAttention
     layer, g = step.layer, ctx.g
     options = layer._graph_options or {}
-    if type(layer).call is not MultiHeadAttention.call:
+    grouped = isinstance(layer, GroupQueryAttention)
+    if type(layer).call is not (GroupQueryAttention if grouped else MultiHeadAttention).call:
         raise ctx.error(layer, "computes through its own call() and cannot be exported as "
-                               "MultiHeadAttention")
+                               f"{'GroupQueryAttention' if grouped else 'MultiHeadAttention'}")
+    key_dim = layer.head_dim if grouped else layer.key_dim
+    value_dim = layer.head_dim if grouped else layer.value_dim
+    repeats = layer.num_repeats if grouped else 1
     if "masks" in options:
         raise ctx.error(layer, "masks given as arrays to a call on graph tensors have no "
                                "TensorFlow Lite form in pynn.lite; give them as model inputs")
-    if layer.attention_axes not in (None, 1, (1,), [1], -2, (-2,), [-2]):
+    if getattr(layer, "attention_axes", None) not in (None, 1, (1,), [1], -2, (-2,), [-2]):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
@@ -1411,6 +1420,10 @@ def _multi_head_attention(ctx, step, k, xs):
                              for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
     constant = _constant_keep(ctx, layer, options, xs, t, s)
+    if grouped and layer.sliding_window is not None:
+        band = (np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) <
+                layer.sliding_window).astype(np.float32)
+        constant = band if constant is None else constant * band
     tensor_masks = any(m is not None for m in ctx.in_masks[:3]) or options.get("mask_input")
     weights_of = {}  # what -> (kernel, bias) as written, for calibration
 
@@ -1420,6 +1433,7 @@ def _multi_head_attention(ctx, step, k, xs):
         model)."""
         x = {what: np.asarray(a, np.float64).reshape(len(a), -1, a.shape[-1])
              for what, a in zip(("query", "value", "key"), inp[:3])}
+        x["gate"] = x["query"]
         out = {}
         for what in ("query", "value", "key"):
             w, b = weights_of[what]
@@ -1435,6 +1449,10 @@ def _multi_head_attention(ctx, step, k, xs):
             -1, keepdims=True))
         out["context"] = (e / e.sum(-1, keepdims=True)) @ x["value"]
         merged = out["context"].transpose(0, 2, 1, 3).reshape(len(sc), t, -1)
+        if "gate" in weights_of:
+            w, b = weights_of["gate"]
+            out["gate"] = x["gate"] @ w + (b if b is not None else 0.0)
+            out["gated"] = merged = merged / (1.0 + np.exp(-out["gate"]))
         w_out, b_out = weights_of["output"]
         out["output"] = merged @ w_out + (b_out if b_out is not None else 0.0)
         return out
@@ -1442,11 +1460,11 @@ def _multi_head_attention(ctx, step, k, xs):
     def stat(what):
         return (k, ("masked", lambda inp, masks: values(inp, masks)[what]))
 
-    def project(x, kernel, bias, depth, what, scale=1.0):
-        w = ctx.value(layer, kernel, f"{what} kernel")
+    def project(x, kernel, bias, depth, what, scale=1.0, repeats=1):
+        w = np.repeat(ctx.value(layer, kernel, f"{what} kernel"), repeats, axis=1)
         w = w.reshape(w.shape[0], heads * depth) * np.float32(scale)
-        b = ctx.value(layer, bias, f"{what} bias").reshape(-1) * np.float32(scale) \
-            if bias is not None else None
+        b = np.repeat(ctx.value(layer, bias, f"{what} bias"), repeats, axis=0).reshape(-1) * \
+            np.float32(scale) if bias is not None else None
         weights_of[what] = (w, b)
         steps = x.shape[1]
         prefix = f"{layer.name}/{what}"
@@ -1456,10 +1474,11 @@ def _multi_head_attention(ctx, step, k, xs):
         return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
                              f"{layer.name}/{what}/split")
 
-    q = project(query, layer.query_kernel, layer.query_bias, layer.key_dim, "query",
-                1.0 / np.sqrt(layer.key_dim))
-    kk = project(key, layer.key_kernel, layer.key_bias, layer.key_dim, "key")
-    v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
+    q = project(query, layer.query_kernel, layer.query_bias, key_dim, "query",
+                1.0 / np.sqrt(key_dim))
+    kk = project(key, layer.key_kernel, layer.key_bias, key_dim, "key", repeats=repeats)
+    v = project(value, layer.value_kernel, layer.value_bias, value_dim, "value",
+                repeats=repeats)
     scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s), stat("scores"))
     g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
                                                                      "AdjY": True}), layer.name)
@@ -1480,17 +1499,27 @@ def _multi_head_attention(ctx, step, k, xs):
     query_mask = ctx.in_masks[0]
     if query_mask is not None:
         ctx.out_masks = [query_mask, None]
-    context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, layer.value_dim),
+    context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, value_dim),
                              stat("context"))
     g.add("BATCH_MATMUL", [weights, v], [context], ("BatchMatMulOptions", {"AdjX": False,
                                                                            "AdjY": False}),
           layer.name)
     context = _transpose_op(ctx, layer, context, (0, 2, 1, 3),
-                            (None, t, heads, layer.value_dim), f"{layer.name}/merge")
-    context = ctx.reshape(layer, context, (None, t, heads * layer.value_dim),
+                            (None, t, heads, value_dim), f"{layer.name}/merge")
+    context = ctx.reshape(layer, context, (None, t, heads * value_dim),
                           f"{layer.name}/merged")
+    if grouped and layer.use_gate:
+        w = ctx.value(layer, layer.gate_kernel, "gate kernel").reshape(-1, heads * value_dim)
+        b = ctx.value(layer, layer.gate_bias, "gate bias").reshape(-1) \
+            if layer.gate_bias is not None else None
+        weights_of["gate"] = (w, b)
+        prefix = f"{layer.name}/gate"
+        gate = ctx.fully_connected(layer, query, w, b, prefix, prefix,
+                                   (None, t, heads * value_dim), stat("gate"))
+        gate = ctx.unary(layer, "LOGISTIC", gate, f"{prefix}/sigmoid", None)
+        context = ctx.binary(layer, "MUL", context, gate, f"{layer.name}/gated", stat("gated"))
     w = ctx.value(layer, layer.output_kernel, "output kernel")
-    w = w.reshape(heads * layer.value_dim, w.shape[-1])
+    w = w.reshape(heads * value_dim, w.shape[-1])
     b = ctx.value(layer, layer.output_bias, "output bias") \
         if layer.output_bias is not None else None
     weights_of["output"] = (w, b)
@@ -2465,7 +2494,7 @@ def _wrapped_step(ctx, step, k, inner, x, in_shape, out_shape, name):
     from types import SimpleNamespace
     kind = _layer_kind(inner)
     if kind is None or _HANDLERS.get(kind) is None or kind in _SEQUENCE_HANDLERS or \
-            kind == "MultiHeadAttention":
+            kind in ("MultiHeadAttention", "GroupQueryAttention"):
         raise ctx.error(step.layer, f"{type(step.layer).__name__}({type(inner).__name__}) is "
                                     f"not exported: pynn.lite writes it over layers with a "
                                     f"TensorFlow Lite form of their own that are not "
@@ -2532,6 +2561,7 @@ _HANDLERS = {
     "Dense": _dense,
     "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _multi_head_attention,
+    "GroupQueryAttention": _multi_head_attention,
     "Conv2D": _conv2d,
     "Conv3D": _conv3d,
     "DepthwiseConv2D": _depthwise2d,
@@ -2647,9 +2677,10 @@ def _check_exportable(program):
 # Layers whose values depend on the mask their input carries (the others
 # pass it on untouched), and those of them the exporter writes with it.
 _MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D",
-                         "MultiHeadAttention", "Softmax"})
+                         "MultiHeadAttention", "GroupQueryAttention", "Softmax"})
 _MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
-                              "GlobalAveragePooling1D", "MultiHeadAttention"})
+                              "GlobalAveragePooling1D", "MultiHeadAttention",
+                              "GroupQueryAttention"})
 _UNKNOWN_MASK = object()
 # (a handler's word that an output carries no mask, whatever pynn's graph
 # expects)

@@ -98,6 +98,25 @@ EXPORTS = {
         lambda: ids((4,), 0, 14), "int32"),
     "IntegerLookup_invert": seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY, invert=True),
                                 lambda: ids((3,), 0, 6), "int32"),
+    "GroupQueryAttention": functional([(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a),
+                                      lambda: [normal((5, 6))]),
+    "GroupQueryAttention_key_no_bias": functional(
+        [(5, 6), (7, 6), (7, 4)], lambda q, v, k: L.GroupQueryAttention(3, 6, 3, use_bias=False)(
+            q, v, k), lambda: [normal((5, 6)), normal((7, 6), seed=1), normal((7, 4), seed=2)]),
+    "GroupQueryAttention_causal_window_gate": functional(
+        [(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 1, sliding_window=2, use_gate=True)(
+            a, a, use_causal_mask=True), lambda: [normal((5, 6))]),
+    "GroupQueryAttention_scores": functional(
+        [(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a, return_attention_scores=True),
+        lambda: [normal((5, 6))]),
+    "GroupQueryAttention_mask_input": functional(
+        [(5, 6), (5, 5)], lambda a, m: L.GroupQueryAttention(4, 2, 2)(a, a, attention_mask=m),
+        lambda: [normal((5, 6)), np.arange(200).reshape(8, 5, 5) % 3 != 1], ["float32", "bool"]),
+    "GroupQueryAttention_padded_tokens": functional(
+        [(6,)], lambda t: (lambda e: L.GroupQueryAttention(4, 4, 2)(e, e))(
+            L.Embedding(20, 6, mask_zero=True)(t)),
+        lambda: [np.where(np.arange(6) < np.arange(8)[:, None] % 6 + 1,
+                          ids((6,), 1, 20), 0).astype(np.int32)], ["int32"]),
 }
 
 # Exported in float32, float16 and dynamic range; refused for full integer
@@ -182,3 +201,11 @@ def test_integer_lookup_without_oov_indices_is_refused_by_name():
     with pytest.raises(pynn.lite.ConversionError, match="num_oov_indices=0") as e:
         convert(model)
     assert repr(model.layers[-1].name) in str(e.value)
+
+
+def test_group_query_attention_is_multi_head_attention_ops():
+    """The ops TensorFlow's converter writes for attention: no op of its
+    own for the shared key and value heads."""
+    names = check(EXPORTS["GroupQueryAttention"], None)
+    assert names.count("BATCH_MATMUL") == 2 and names.count("FULLY_CONNECTED") == 4
+    assert "SOFTMAX" in names
