@@ -316,11 +316,6 @@ FLOAT_ONLY = {
 
 # Refused in every mode with a ConversionError naming the layer and this.
 REFUSED = {
-    "ConvLSTM1D": (series(lambda: [L.ConvLSTM1D(3, 3)], (3, 8, 2)), "no TensorFlow Lite form"),
-    "ConvLSTM2D": (series(lambda: [L.ConvLSTM2D(3, 3, padding="same")], (3, 6, 6, 2)),
-                   "no TensorFlow Lite form"),
-    "ConvLSTM3D": (series(lambda: [L.ConvLSTM3D(2, 2)], (2, 4, 4, 4, 1)),
-                   "no TensorFlow Lite form"),
     "EinsumDense_summed_input_axis": (series(lambda: [L.EinsumDense("abc,cd->ad", 4)], (3, 6)),
                                       "does not contract the input"),
     "Hashing": (seq((3,), lambda: [L.Hashing(5)], lambda: ids((3,), 50), "int32"),
@@ -350,7 +345,8 @@ NOT_SWEPT = {
     "TextVectorization": "takes strings, which pynn models do not",
     "StringLookup": "takes strings, which pynn models do not",
     "Conv3DTranspose": "test_export_sweep5", "IntegerLookup": "test_export_sweep5",
-    "GroupQueryAttention": "test_export_sweep5",
+    "GroupQueryAttention": "test_export_sweep5", "ConvLSTM1D": "test_export_sweep5",
+    "ConvLSTM2D": "test_export_sweep5", "ConvLSTM3D": "test_export_sweep5",
 }
 
 

@@ -117,6 +117,23 @@ EXPORTS = {
             L.Embedding(20, 6, mask_zero=True)(t)),
         lambda: [np.where(np.arange(6) < np.arange(8)[:, None] % 6 + 1,
                           ids((6,), 1, 20), 0).astype(np.int32)], ["int32"]),
+    "ConvLSTM1D": seq((3, 8, 2), lambda: L.ConvLSTM1D(3, 3), lambda: normal((3, 8, 2))),
+    "ConvLSTM1D_same_sequences": seq((4, 8, 2), lambda: L.ConvLSTM1D(
+        3, 3, padding="same", return_sequences=True), lambda: normal((4, 8, 2))),
+    "ConvLSTM2D_same": seq((3, 6, 6, 2), lambda: L.ConvLSTM2D(3, 3, padding="same"),
+                           lambda: normal((3, 6, 6, 2))),
+    "ConvLSTM2D_strided_backwards_sequences": seq((3, 7, 6, 2), lambda: L.ConvLSTM2D(
+        2, 3, strides=2, return_sequences=True, go_backwards=True), lambda: normal((3, 7, 6, 2))),
+    "ConvLSTM2D_dilated_hard_sigmoid_no_bias": seq((2, 6, 6, 2), lambda: L.ConvLSTM2D(
+        2, 2, dilation_rate=2, recurrent_activation="hard_sigmoid", use_bias=False),
+        lambda: normal((2, 6, 6, 2))),
+    # (kernels of over 1,024 weights: int8 in dynamic range)
+    "ConvLSTM2D_initial_and_returned_states": functional(
+        [(3, 6, 6, 8), (6, 6, 16), (6, 6, 16)],
+        lambda x, h, c: L.ConvLSTM2D(16, 3, padding="same", return_state=True)(
+            x, initial_state=[h, c]),
+        lambda: [normal((3, 6, 6, 8)), 0.5 * normal((6, 6, 16), seed=1),
+                 normal((6, 6, 16), seed=2)]),
 }
 
 # Exported in float32, float16 and dynamic range; refused for full integer
@@ -133,6 +150,8 @@ FLOAT_ONLY = {
         lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
     "Conv3DTranspose_dilated_no_bias": (seq(VOLUME, lambda: L.Conv3DTranspose(
         2, 2, dilation_rate=2, use_bias=False), lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
+    "ConvLSTM3D": (seq((2, 4, 4, 4, 1), lambda: L.ConvLSTM3D(2, 2),
+                       lambda: normal((2, 4, 4, 4, 1))), "CONV_3D has no int8"),
 }
 
 
@@ -209,3 +228,10 @@ def test_group_query_attention_is_multi_head_attention_ops():
     names = check(EXPORTS["GroupQueryAttention"], None)
     assert names.count("BATCH_MATMUL") == 2 and names.count("FULLY_CONNECTED") == 4
     assert "SOFTMAX" in names
+
+
+def test_conv_lstm_is_unrolled_into_convolutions():
+    """One input convolution for all the steps, one recurrent one per step
+    after the first (from zero states), no op of its own."""
+    names = check(EXPORTS["ConvLSTM2D_same"], None)
+    assert names.count("CONV_2D") == 1 + 2 and names.count("SPLIT") == 3
