@@ -57,6 +57,12 @@ in float32, with every model input and output:
   EQUAL to its vocabulary, SUM, REDUCE_ANY and SELECT_V2 in int64 (GATHER
   for invert=True); a Pipeline -> its layers' ops; SpectralNormalization
   -> its layer's.
+- STFTSpectrogram -> its kernels as CONV_2D over the signals at height 1,
+  then MUL, ADD, MAXIMUM, SQRT, LOG or ATAN2 per mode; MelSpectrogram ->
+  MIRROR_PAD, the windowed DFT as CONV_2D, the mel filters as
+  FULLY_CONNECTED, decibels by LOG and REDUCE_MAX over the batch.
+- MultiHeadAttention and GroupQueryAttention -> FULLY_CONNECTED,
+  BATCH_MATMUL, SOFTMAX (see _multi_head_attention).
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
   are left out, as Dropout is; so are the image augmentation layers but
@@ -69,6 +75,7 @@ in float32, with every model input and output:
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
+import math
 import warnings
 
 import numpy as np
@@ -2432,6 +2439,210 @@ def _integer_lookup(ctx, step, k, xs):
     return y
 
 
+def _framed_conv(ctx, layer, x, kernel, stride, padding, name, stat, role="weight"):
+    """Frames of the signals ``x`` (batch, 1, time, 1) times ``kernel``
+    (frame_length, bins): one CONV_2D at height 1, (batch, 1, frames,
+    bins).  ``role`` 'param' for a fixed transform (dynamic range keeps it
+    float)."""
+    g = ctx.g
+    length, bins = kernel.shape
+    n = ops.conv_output_length(x.shape[2], length, stride, 1, padding)[0]
+    y = ctx.out_tensor(layer, name, (None, 1, n, bins), stat)
+    g.add("CONV_2D", [x, g.constant(f"{name}/kernel", kernel.T.reshape(bins, 1, length, 1),
+                                    role=role),
+                      g.constant(f"{name}/bias", np.zeros(bins, np.float32), role="bias")],
+          [y], ("Conv2DOptions", _conv_options(layer, "linear", (1, stride), (1, 1), padding)),
+          layer.name)
+    return y
+
+
+def _stft_spectrogram(ctx, step, k, xs):
+    """STFTSpectrogram: its real and imaginary kernels as CONV_2D over the
+    signals at height 1 (each channel a row of the batch: TRANSPOSE and
+    RESHAPE first), then per mode MUL and ADD for the power, MUL by the
+    one-sided weights for psd, MAXIMUM and SQRT for the magnitude, half
+    the LOG of the power for log, ATAN2 for the angle, CONCATENATION for
+    stft; TRANSPOSE and RESHAPE into the layer's layout."""
+    layer, x, g = step.layer, xs[0], ctx.g
+    name, mode = layer.name, layer.mode
+    if mode == "log" and ctx.int8:
+        raise ctx.error(layer, "mode='log' has no full-integer form: int8 steps of the "
+                               "largest power floor the small ones to 0 before the LOG; "
+                               "export it in float32, float16 or dynamic range")
+    last = layer.data_format == "channels_last"
+    in_shape = ctx.program.shapes[step.ins[0]]
+    channels, time = (in_shape[2], in_shape[1]) if last else (in_shape[1], in_shape[2])
+    if last:
+        x = _transpose_op(ctx, layer, x, (0, 2, 1), (None, channels, time), f"{name}/channels")
+    x = ctx.reshape(layer, x, (None, 1, time, 1), f"{name}/signals")
+    eps = np.float32(1e-7)
+
+    def values(v, what):
+        """The layer's values for calibration, (batch, channels, bins, frames)."""
+        v = np.asarray(v, np.float32)
+        re = layer._apply_conv(v, layer.real_kernel.value) if mode != "imag" else None
+        im = layer._apply_conv(v, layer.imag_kernel.value) if mode != "real" else None
+        return {"real": lambda: re, "imag": lambda: im,
+                "power": lambda: re * re + im * im,
+                "floor": lambda: np.maximum(re * re + im * im, eps),
+                "magnitude": lambda: np.sqrt(np.maximum(re * re + im * im, eps)),
+                "log_power": lambda: np.log(np.maximum(re * re + im * im, eps)),
+                "angle": lambda: np.arctan2(im, re),
+                "stft": lambda: np.concatenate([re, im], axis=2)}[what]()
+
+    def stat(what):
+        return (k, lambda v: values(v, what))
+
+    def conv(which):
+        w = ctx.value(layer, getattr(layer, f"{which}_kernel"), f"{which} kernel")[:, 0, :]
+        return _framed_conv(ctx, layer, x, w, layer._frame_step, layer.padding,
+                            f"{name}/{which}", (k, lambda v: values(v, which)))
+
+    def square_sum(re, im):
+        return ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", re, re, f"{name}/real_squared",
+                                                   (k, lambda v: values(v, "real") ** 2)),
+                          ctx.binary(layer, "MUL", im, im, f"{name}/imag_squared",
+                                     (k, lambda v: values(v, "imag") ** 2)),
+                          f"{name}/power", (k, lambda v: values(v, "power")))
+
+    final = {"log"}  # the modes whose last op follows the rearrangement
+    if mode in ("real", "imag"):
+        y = conv(mode)
+    elif mode == "stft":
+        re, im = conv("real"), conv("imag")
+        y = ctx.out_tensor(layer, f"{name}/stft", (None,) + re.shape[1:3] + (2 * re.shape[3],),
+                           stat("stft"))
+        g.add("CONCATENATION", [re, im], [y], ("ConcatenationOptions", {"Axis": 3, **_none()}),
+              name)
+    elif mode == "angle":
+        re, im = conv("real"), conv("imag")
+        y = ctx.out_tensor(layer, f"{name}/angle", (None,) + re.shape[1:], stat("angle"))
+        g.add("ATAN2", [im, re], [y], None, name)
+    else:
+        power = square_sum(conv("real"), conv("imag"))
+        bins = power.shape[-1]
+        if mode == "psd":
+            # (the one-sided density: every bin but the first and last twice)
+            weights = np.full(bins, 2.0, np.float32)
+            weights[0] = weights[-1] = 1.0
+            y = ctx.binary(layer, "MUL", power, g.constant(f"{name}/one_sided", weights),
+                           f"{name}/psd", (k, lambda v: values(v, "power") * weights[:, None]))
+        else:
+            y = ctx.with_constant(layer, "MAXIMUM", power, eps, f"{name}/floor", stat("floor"))
+            if mode == "magnitude":
+                y = ctx.unary(layer, "SQRT", y, f"{name}/magnitude", stat("magnitude"))
+    frames, bins = y.shape[2], y.shape[3]
+    y = ctx.reshape(layer, y, (None, channels, frames, bins), f"{name}/per_channel")
+    shape = _out_shape(ctx, step)
+    out_name = f"{name}/arranged" if mode in final else step.name
+    if last and layer.expand_dims:
+        y = _transpose_op(ctx, layer, y, (0, 2, 3, 1), shape, out_name)
+    elif last:
+        y = _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, frames, channels, bins),
+                          f"{name}/frames_first")
+        y = ctx.reshape(layer, y, shape, out_name)
+    elif not layer.expand_dims:
+        y = _transpose_op(ctx, layer, y, (0, 1, 3, 2), (None, channels, bins, frames),
+                          f"{name}/bins_first")
+        y = ctx.reshape(layer, y, shape, out_name)
+    elif mode not in final:
+        y = ctx.reshape(layer, y, shape, out_name)
+    if mode == "log":
+        # log(max(sqrt(max(p, eps)), eps)) is half log(max(p, eps)): sqrt(eps) > eps
+        y = ctx.unary(layer, "LOG", y, f"{name}/log_power", stat("log_power"))
+        y = ctx.with_constant(layer, "MUL", y, 0.5, step.name, (k, "out"))
+    else:
+        y.stat = (k, "out")
+    return y
+
+
+def _mel_spectrogram(ctx, step, k, xs):
+    """MelSpectrogram: MIRROR_PAD (the centred frames' reflection), the
+    real and imaginary parts of the windowed DFT as CONV_2D at height 1,
+    MUL and ADD for the power (SQRT, POW for another ``mag_exp``), the mel
+    filters as FULLY_CONNECTED, and for decibels MAXIMUM, LOG, MUL, ADD,
+    REDUCE_MAX over the whole batch (as the layer's floor ``top_db`` under
+    the batch's largest value), SUB and MAXIMUM; TRANSPOSE to (batch,
+    mel bins, frames)."""
+    from ..layers.audio import linear_to_mel_weight_matrix
+    layer, x, g = step.layer, xs[0], ctx.g
+    name = layer.name
+    if len(x.shape) != 2:
+        raise ctx.error(layer, f"only (batch, samples) inputs are exported, got "
+                               f"{_fmt((None,) + x.shape[1:])}")
+    if ctx.int8 and (layer.power_to_db or layer.mag_exp != 2):
+        raise ctx.error(layer, "power_to_db=True (or a mag_exp other than 2) has no "
+                               "full-integer form: int8 steps of the largest power floor the "
+                               "small ones to 0 before the LOG (SQRT and POW have no int8 "
+                               "kernels); export it in float32, float16 or dynamic range")
+    nfft, stride, samples = int(layer.fft_length), int(layer.sequence_stride), x.shape[1]
+    half = nfft // 2
+    if half >= samples:
+        raise ctx.error(layer, f"signals of {samples} samples are shorter than the reflection "
+                               f"of {half} samples its centred frames need")
+    real, imag = ops.stft(np.eye(nfft, dtype=np.float32), layer.sequence_length, stride, nfft,
+                          window=layer.window, center=False)
+    real, imag = np.asarray(real, np.float32)[:, 0], np.asarray(imag, np.float32)[:, 0]
+    bins = real.shape[1]
+    mel = linear_to_mel_weight_matrix(layer.num_mel_bins, bins, layer.sampling_rate,
+                                      layer.min_freq, layer.max_freq)
+    db_shift = 10.0 * math.log10(max(abs(layer.ref_power), layer.min_power))
+
+    def values(v, what):
+        """The layer's values for calibration."""
+        v = np.asarray(v, np.float64)
+        padded = np.pad(v, [(0, 0), (half, half)], mode="reflect")
+        frames = padded[:, np.arange(0, padded.shape[1] - nfft + 1, stride)[:, None] +
+                        np.arange(nfft)]
+        re, im = frames @ real, frames @ imag
+        out = {"real": re, "imag": im, "power": re * re + im * im}
+        out["spec"] = np.sqrt(out["power"]) ** layer.mag_exp
+        out["mel"] = out["spec"] @ mel
+        out["db"] = 10.0 * np.log10(np.maximum(out["mel"], layer.min_power)) - db_shift
+        return out[what]
+
+    def stat(what):
+        return (k, lambda v: values(v, what))
+
+    padded = ctx.out_tensor(layer, f"{name}/centred", (None, samples + 2 * half), None)
+    g.add("MIRROR_PAD", [x, ctx.int32(f"{name}/reflection", [[0, 0], [half, half]])],
+          [padded], ("MirrorPadOptions", {"Mode": 0}), name)  # REFLECT
+    signals = ctx.reshape(layer, padded, (None, 1, samples + 2 * half, 1), f"{name}/signals")
+    # (the DFT: a fixed transform, float in dynamic range as TensorFlow's RFFT2D)
+    re = _framed_conv(ctx, layer, signals, real, stride, "valid", f"{name}/real", stat("real"),
+                      "param")
+    im = _framed_conv(ctx, layer, signals, imag, stride, "valid", f"{name}/imag", stat("imag"),
+                      "param")
+    frames = re.shape[2]
+    spec = ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", re, re, f"{name}/real_squared",
+                                               (k, lambda v: values(v, "real") ** 2)),
+                      ctx.binary(layer, "MUL", im, im, f"{name}/imag_squared",
+                                 (k, lambda v: values(v, "imag") ** 2)),
+                      f"{name}/power", stat("power"))
+    if layer.mag_exp != 2:
+        spec = ctx.unary(layer, "SQRT", spec, f"{name}/magnitude", None)
+        if layer.mag_exp != 1:
+            spec = ctx.binary(layer, "POW", spec, g.constant(
+                f"{name}/mag_exp", np.array([layer.mag_exp], np.float32)), f"{name}/spec", None)
+    spec = ctx.reshape(layer, spec, (None, frames, bins), f"{name}/frames")
+    y = ctx.fully_connected(layer, spec, mel, None, f"{name}/mel", f"{name}/mel",
+                            (None, frames, layer.num_mel_bins), stat("mel"))
+    if layer.power_to_db:
+        y = ctx.with_constant(layer, "MAXIMUM", y, layer.min_power, f"{name}/floored", None)
+        y = ctx.unary(layer, "LOG", y, f"{name}/log", None)
+        y = ctx.with_constant(layer, "MUL", y, 10.0 / math.log(10.0), f"{name}/db", None)
+        if db_shift:
+            y = ctx.with_constant(layer, "SUB", y, db_shift, f"{name}/relative_db", None)
+        top = g.tensor(f"{name}/top", (1, 1, 1))
+        g.add("REDUCE_MAX", [y, ctx.int32(f"{name}/all_axes", [0, 1, 2])], [top],
+              ("ReducerOptions", {"KeepDims": True}), name)
+        low = g.tensor(f"{name}/lowest", (1, 1, 1))
+        g.add("SUB", [top, g.constant(f"{name}/top_db", np.array([layer.top_db], np.float32))],
+              [low], ("SubOptions", _none()), name)
+        y = ctx.binary(layer, "MAXIMUM", y, low, f"{name}/clipped", None)
+    return _transpose_op(ctx, layer, y, (0, 2, 1), _out_shape(ctx, step), step.name, (k, "out"))
+
+
 def _discretization(ctx, step, k, xs):
     """Discretization -> BUCKETIZE (the bucket of x: the boundaries at or
     below it), CAST to int64 for output_mode='int', else the buckets'
@@ -2628,6 +2839,8 @@ _HANDLERS = {
     "Pipeline": _pipeline,
     "Discretization": _discretization,
     "IntegerLookup": _integer_lookup,
+    "STFTSpectrogram": _stft_spectrogram,
+    "MelSpectrogram": _mel_spectrogram,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,
     "SpatialDropout1D": None,

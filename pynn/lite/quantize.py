@@ -48,7 +48,7 @@ DYNAMIC_MIN_ELEMENTS = 1024
 # values without computing new ones).
 SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "PADV2",
                   "MEAN", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "TRANSPOSE",
-                  "TILE", "UNPACK", "SPLIT", "REVERSE_V2"}
+                  "TILE", "UNPACK", "SPLIT", "REVERSE_V2", "MIRROR_PAD"}
 # The input holding the values, where it is not the first (SPLIT's first
 # is the axis); all the outputs of these ops take its quantization.
 _VALUES_INPUT = {"SPLIT": 1}
@@ -66,7 +66,8 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
             "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
-            "EQUAL", "GREATER", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
+            "EQUAL", "GREATER", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM",
+            "MIRROR_PAD"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -205,8 +206,8 @@ def dynamic_range(graph, per_channel_dense=True):
             op.inputs[1] = done[id(w)]
         else:
             if not w.is_constant or w.dtype != np.float32 or \
-                    w.data.size < DYNAMIC_MIN_ELEMENTS:
-                continue
+                    w.data.size < DYNAMIC_MIN_ELEMENTS or w.role == "param":
+                continue  # (small, or a fixed transform rather than learned weights)
             per_channel = op.code != "FULLY_CONNECTED" or per_channel_dense
             q, quant = symmetric_int8(w.data, axis if per_channel else None)
             op.inputs[1] = done[id(w)] = Tensor(w.name, w.shape, np.int8, data=q, quant=quant,

@@ -235,3 +235,63 @@ def test_conv_lstm_is_unrolled_into_convolutions():
     after the first (from zero states), no op of its own."""
     names = check(EXPORTS["ConvLSTM2D_same"], None)
     assert names.count("CONV_2D") == 1 + 2 and names.count("SPLIT") == 3
+
+
+FRAMES = dict(frame_length=32, frame_step=16, fft_length=32)
+MEL = dict(fft_length=64, sequence_stride=32, num_mel_bins=8, sampling_rate=8000)
+# Spectrograms: the layer, its input shape, the modes it exports in (the
+# others refused with the message given), and what is compared: the values,
+# or for log spectra the magnitudes (float16 weights move the log of a
+# near-zero bin far), for angles the unit phasors (-pi and pi are one angle).
+AUDIO = {
+    "STFTSpectrogram": (lambda: L.STFTSpectrogram(**FRAMES), (256, 1), MODES[:3],
+                        "mode='log' has no full-integer form", np.exp),
+    "STFTSpectrogram_log_two_channels": (lambda: L.STFTSpectrogram(**FRAMES), (256, 2),
+                                         MODES[:3], "mode='log'", np.exp),
+    "STFTSpectrogram_magnitude_same": (lambda: L.STFTSpectrogram(
+        mode="magnitude", padding="same", **FRAMES), (250, 2), MODES[:3], "SQRT has no int8",
+        None),
+    "STFTSpectrogram_psd_expand_dims": (lambda: L.STFTSpectrogram(
+        mode="psd", expand_dims=True, **FRAMES), (256, 2), MODES, None, None),
+    "STFTSpectrogram_real_hamming": (lambda: L.STFTSpectrogram(
+        mode="real", frame_length=24, frame_step=8, fft_length=32, window="hamming"), (256, 1),
+        MODES, None, None),
+    "STFTSpectrogram_imag_channels_first": (lambda: L.STFTSpectrogram(
+        mode="imag", data_format="channels_first", **FRAMES), (2, 256), MODES, None, None),
+    "STFTSpectrogram_angle": (lambda: L.STFTSpectrogram(mode="angle", **FRAMES), (256, 1),
+                              MODES[:3], "ATAN2 has no int8", lambda a: np.exp(1j * a)),
+    "STFTSpectrogram_stft_channels_first_expand_dims": (lambda: L.STFTSpectrogram(
+        mode="stft", data_format="channels_first", expand_dims=True, **FRAMES), (2, 200), MODES,
+        None, None),
+    "MelSpectrogram": (lambda: L.MelSpectrogram(**MEL), (256,), MODES[:3], "power_to_db=True",
+                       None),
+    "MelSpectrogram_window_ref_power_top_db": (lambda: L.MelSpectrogram(
+        fft_length=64, sequence_stride=24, sequence_length=48, num_mel_bins=10,
+        sampling_rate=16000, ref_power=2.0, top_db=40.0, window="hamming"), (300,), MODES[:3],
+        "power_to_db=True", None),
+    "MelSpectrogram_power": (lambda: L.MelSpectrogram(power_to_db=False, **MEL), (256,), MODES,
+                             None, None),
+    "MelSpectrogram_magnitude_cubed": (lambda: L.MelSpectrogram(mag_exp=3.0, **MEL), (256,),
+                                       MODES[:3], "SQRT and POW have no int8", None),
+}
+# of the compared values' span: float32 and dynamic range (the DFT's kernels
+# stay float), float16 weights, int8
+AUDIO_TOLERANCE = {None: 1e-5, "dynamic": 1e-5, "float16": 5e-3, "int8": TOLERANCE["int8"]}
+
+
+@pytest.mark.parametrize("name", sorted(AUDIO))
+def test_spectrograms(name):
+    make, shape, modes, refusal, compared = AUDIO[name]
+    model, xs = seq(shape, make, lambda: normal(shape))()
+    want = model.predict(xs[0], verbose=0)
+    for mode in modes:
+        got = run_all(convert(model, mode, xs), xs)[0]
+        assert got.shape == want.shape
+        g, w = (got, want) if compared is None or mode in (None, "dynamic") else \
+            (compared(got), compared(want))
+        span = float(np.ptp(w.real if np.iscomplexobj(w) else w))
+        np.testing.assert_allclose(g, w, rtol=0, atol=AUDIO_TOLERANCE[mode] * span + 1e-5)
+    if refusal is not None:
+        with pytest.raises(pynn.lite.ConversionError, match=refusal) as e:
+            convert(model, "int8", xs)
+        assert repr(model.layers[-1].name) in str(e.value)
