@@ -2766,9 +2766,11 @@ def _random_crop(ctx, step, k, xs):
 
 
 from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the helpers above)
+from .hashing import HANDLERS as _HASHING_HANDLERS  # noqa: E402
 
 _HANDLERS = {
     **_SEQUENCE_HANDLERS,
+    **_HASHING_HANDLERS,
     "Dense": _dense,
     "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _multi_head_attention,
@@ -2857,6 +2859,9 @@ _HANDLERS = {
     "RandomBrightness": None,
 }
 
+
+# Layers that read int64 inputs as they are (codes, hashed values).
+_INT64_READERS = frozenset({"IntegerLookup", "HashedCrossing"})
 
 # Activations the dense and convolution ops apply themselves.
 FUSABLE = frozenset({"relu", "relu6"})
@@ -3238,9 +3243,11 @@ def build_graph(model, int8=False):
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
     for slot, t in zip(program.input_slots, g.inputs):
-        if t.dtype == np.int64:
+        readers = {_layer_kind(st.layer) for st in program.steps if slot in st.ins}
+        if t.dtype == np.int64 and not readers <= _INT64_READERS:
             # (token ids declared int64, as DLwP's models do: the model
-            # takes them so, and its ops read them as int32)
+            # takes them so, and its ops read them as int32; the layers
+            # that read all 64 bits take them as they are)
             from .sequence import _op
             from .writer import _tflite
             tfl = _tflite()[1]

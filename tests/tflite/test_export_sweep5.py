@@ -96,6 +96,11 @@ EXPORTS = {
     "IntegerLookup_tf_idf": seq((4,), lambda: L.IntegerLookup(
         vocabulary=VOCABULARY, output_mode="tf_idf", idf_weights=[0.5, 1.0, 1.5, 2.0, 2.5]),
         lambda: ids((4,), 0, 14), "int32"),
+    # codes beyond 32 bits, declared int64
+    "IntegerLookup_int64_beyond_32_bits": seq((3,), lambda: L.IntegerLookup(
+        vocabulary=[2 ** 40 + 3, -(2 ** 35), 7, 2 ** 62]), lambda: np.array(
+            [2 ** 40 + 3, 3, -(2 ** 35), 7, 2 ** 62, 2 ** 32 + 7] * 4, np.int64).reshape(8, 3),
+        "int64"),
     "IntegerLookup_invert": seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY, invert=True),
                                 lambda: ids((3,), 0, 6), "int32"),
     "GroupQueryAttention": functional([(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a),
@@ -134,6 +139,21 @@ EXPORTS = {
             x, initial_state=[h, c]),
         lambda: [normal((3, 6, 6, 8)), 0.5 * normal((6, 6, 16), seed=1),
                  normal((6, 6, 16), seed=2)]),
+    # (all 64 bits of int64 columns; int32 ones sign-extended)
+    "HashedCrossing": functional([(1,), (1,)], lambda a, b: L.HashedCrossing(7)([a, b]),
+                                 lambda: [ids((1,), -2 ** 31, 2 ** 31),
+                                          ids((1,), -2 ** 31, 2 ** 31, seed=1)],
+                                 ["int32", "int32"]),
+    "HashedCrossing_three_int64_columns_many_bins": functional(
+        [(1,), (1,), (1,)], lambda a, b, c: L.HashedCrossing(1000003)([a, b, c]),
+        lambda: [np.random.default_rng(s).integers(-2 ** 62, 2 ** 62, (8, 1)) for s in range(3)],
+        ["int64", "int64", "int64"]),
+    "HashedCrossing_flat_int32_bins": functional(
+        [(), ()], lambda a, b: L.HashedCrossing(16, dtype="int32")([a, b]),
+        lambda: [ids((), 0, 1000), ids((), -50, 50, seed=1)], ["int32", "int32"]),
+    "HashedCrossing_one_hot": functional(
+        [(1,), (1,)], lambda a, b: L.HashedCrossing(5, output_mode="one_hot")([a, b]),
+        lambda: [ids((1,), 0, 100), ids((1,), 0, 100, seed=1)], ["int32", "int32"]),
 }
 
 # Exported in float32, float16 and dynamic range; refused for full integer
