@@ -2861,7 +2861,7 @@ _HANDLERS = {
 
 
 # Layers that read int64 inputs as they are (codes, hashed values).
-_INT64_READERS = frozenset({"IntegerLookup", "HashedCrossing"})
+_INT64_READERS = frozenset({"IntegerLookup", "HashedCrossing", "Hashing"})
 
 # Activations the dense and convolution ops apply themselves.
 FUSABLE = frozenset({"relu", "relu6"})

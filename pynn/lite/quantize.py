@@ -253,7 +253,9 @@ def representative_batches(dataset, inputs, chunk=256):
                          f"has {len(wants)}")
         rows = None
         for j, (a, want) in enumerate(zip(item, wants)):
-            x = np.asarray(a, dtype=np.float32)
+            x = np.asarray(a)
+            if x.dtype.kind not in "iub":  # (integer ids and codes as they are: float32
+                x = x.astype(np.float32)  # rounds those beyond 2**24)
             if x.shape == want:
                 x = x[None]
             if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
@@ -367,14 +369,15 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
     types: float32 (QUANTIZE / DEQUANTIZE at the ends), int8 or uint8."""
     ids = _float_ids(graph)
     for op in graph.ops:
-        if op.code == "NEG":
+        real = op.inputs[0] is not None and op.inputs[0].dtype == np.float32
+        if op.code == "NEG" and real:  # (integers, ids or codes, stay as they are)
             # NEG's kernel negates the stored integers, which is -x only
             # for a zero point of 0: MUL by -1 rescales as it should.
             minus_one = Tensor(f"{op.outputs[0].name}/minus_one", (1,),
                                data=np.array([-1.0], np.float32), role="param")
             op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
-        elif op.code == "SQUARE":
+        elif op.code == "SQUARE" and real:
             # (SQUARE has no int8 kernel; MUL of the input by itself has)
             op.code, op.inputs = "MUL", [op.inputs[0], op.inputs[0]]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})

@@ -69,6 +69,11 @@ def check(build, mode):
 
 VOLUME = (3, 5, 4, 2)
 VOCABULARY = [3, 5, 7, 9, 12]
+HASHED = np.concatenate([np.array([0, 1, -1, 9, 10, -99, 100, 12345, -123456, 1234567,
+                                   12345678, -12345678, 123456789, 1234567890, -1234567890,
+                                   2 ** 31 - 1, -2 ** 31, -2 ** 31 + 1], np.int32),
+                         np.random.default_rng(0).integers(-2 ** 31, 2 ** 31, 14, np.int32)
+                         ]).reshape(-1, 1)
 
 # Exported in every mode.
 EXPORTS = {
@@ -154,6 +159,16 @@ EXPORTS = {
     "HashedCrossing_one_hot": functional(
         [(1,), (1,)], lambda a, b: L.HashedCrossing(5, output_mode="one_hot")([a, b]),
         lambda: [ids((1,), 0, 100), ids((1,), 0, 100, seed=1)], ["int32", "int32"]),
+    # (texts of 1 to 11 bytes: every length, signs, the int32 extremes)
+    "Hashing": seq((1,), lambda: L.Hashing(7), lambda: HASHED, "int32"),
+    "Hashing_many_bins": seq((1,), lambda: L.Hashing(1000003), lambda: HASHED, "int32"),
+    "Hashing_mask_value_int32_bins": seq((1,), lambda: L.Hashing(5, mask_value=0,
+                                                                 dtype="int32"),
+                                         lambda: HASHED, "int32"),
+    "Hashing_multi_hot": seq((2,), lambda: L.Hashing(6, output_mode="multi_hot"),
+                             lambda: HASHED.reshape(-1, 2), "int32"),
+    "Hashing_one_hot": seq((1,), lambda: L.Hashing(6, output_mode="one_hot"),
+                           lambda: HASHED, "int32"),
 }
 
 # Exported in float32, float16 and dynamic range; refused for full integer
@@ -315,3 +330,14 @@ def test_spectrograms(name):
         with pytest.raises(pynn.lite.ConversionError, match=refusal) as e:
             convert(model, "int8", xs)
         assert repr(model.layers[-1].name) in str(e.value)
+
+
+@pytest.mark.parametrize("layer, dtype, message", [
+    (lambda: L.Hashing(5, salt=3), "int32", "salt"),
+    (lambda: L.Hashing(5), "int64", "int32 values"),
+])
+def test_hashing_refuses_what_it_does_not_write_by_name(layer, dtype, message):
+    model = pynn.Sequential([pynn.Input((1,), dtype=dtype), layer()])
+    with pytest.raises(pynn.lite.ConversionError, match=message) as e:
+        convert(model)
+    assert repr(model.layers[-1].name) in str(e.value)
