@@ -2496,7 +2496,7 @@ def _stft_spectrogram(ctx, step, k, xs):
     def conv(which):
         w = ctx.value(layer, getattr(layer, f"{which}_kernel"), f"{which} kernel")[:, 0, :]
         return _framed_conv(ctx, layer, x, w, layer._frame_step, layer.padding,
-                            f"{name}/{which}", (k, lambda v: values(v, which)))
+                            f"{name}/{which}", stat(which))
 
     def square_sum(re, im):
         return ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", re, re, f"{name}/real_squared",
@@ -2505,7 +2505,7 @@ def _stft_spectrogram(ctx, step, k, xs):
                                      (k, lambda v: values(v, "imag") ** 2)),
                           f"{name}/power", (k, lambda v: values(v, "power")))
 
-    final = {"log"}  # the modes whose last op follows the rearrangement
+    log = mode == "log"  # (its last op follows the rearrangement)
     if mode in ("real", "imag"):
         y = conv(mode)
     elif mode == "stft":
@@ -2534,7 +2534,7 @@ def _stft_spectrogram(ctx, step, k, xs):
     frames, bins = y.shape[2], y.shape[3]
     y = ctx.reshape(layer, y, (None, channels, frames, bins), f"{name}/per_channel")
     shape = _out_shape(ctx, step)
-    out_name = f"{name}/arranged" if mode in final else step.name
+    out_name = f"{name}/arranged" if log else step.name
     if last and layer.expand_dims:
         y = _transpose_op(ctx, layer, y, (0, 2, 3, 1), shape, out_name)
     elif last:
@@ -2545,9 +2545,9 @@ def _stft_spectrogram(ctx, step, k, xs):
         y = _transpose_op(ctx, layer, y, (0, 1, 3, 2), (None, channels, bins, frames),
                           f"{name}/bins_first")
         y = ctx.reshape(layer, y, shape, out_name)
-    elif mode not in final:
+    elif not log:
         y = ctx.reshape(layer, y, shape, out_name)
-    if mode == "log":
+    if log:
         # log(max(sqrt(max(p, eps)), eps)) is half log(max(p, eps)): sqrt(eps) > eps
         y = ctx.unary(layer, "LOG", y, f"{name}/log_power", stat("log_power"))
         y = ctx.with_constant(layer, "MUL", y, 0.5, step.name, (k, "out"))

@@ -23,11 +23,12 @@ correction for the values whose top bit is set (LESS, SELECT_V2).
 """
 import numpy as np
 
+from .. import ops
 from .sequence import _op
 
 _MASK64 = 2 ** 64 - 1
-_CROSS_KEY = 0xDECAFCAFFE  # tf.sparse.cross_hashed's default key (pynn.ops.hash_cross)
-_CROSS_MUL = 0xC6A4A7935BD1E995
+# tf.sparse.cross_hashed's key and multiplier, as pynn.ops.hash_cross uses them
+_CROSS_KEY, _CROSS_MUL = int(ops._CROSS_KEY), int(ops._CROSS_MUL)
 
 
 def _bits(v):
@@ -308,7 +309,6 @@ def _fingerprint_of_text(ctx, layer, u, length, start, end):
 
 def hashing(ctx, step, k, xs):
     """Hashing of int32 values (see the module's docstring)."""
-    from .. import ops
     from .converter import _cast, _encode_ids, _out_shape
     layer, x = step.layer, xs[0]
     if layer.salt is not None:
