@@ -1818,7 +1818,7 @@ def _conv_transpose(ctx, step, k, xs):
     A 1-D layer runs at height 1 between RESHAPEs.  ReLU and ReLU6 are
     fused when the op's output is the layer's."""
     layer, x = step.layer, xs[0]
-    act = layer.activation
+    act = _activation_name(layer.activation)
     if act not in ACTIVATION_OPS and act != "linear":
         raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
                                f"one of {sorted(ACTIVATION_OPS)} or 'linear'")
@@ -1893,7 +1893,7 @@ def _conv3d_transpose(ctx, step, k, xs):
     kernel, and where SAME or VALID padding does not give Keras's alignment
     a larger VALID output is cut to size by a SLICE, as for Conv2DTranspose."""
     layer, x = step.layer, xs[0]
-    act = layer.activation
+    act = _activation_name(layer.activation)
     if act not in ACTIVATION_OPS and act != "linear":
         raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
                                f"one of {sorted(ACTIVATION_OPS)} or 'linear'")

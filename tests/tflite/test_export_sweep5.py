@@ -81,6 +81,9 @@ EXPORTS = {
                                    lambda: uniform((8, 8, 3))),
     "Conv2DTranspose_dilated_same_relu": seq((7, 8, 3), lambda: L.Conv2DTranspose(
         4, 3, dilation_rate=(2, 3), padding="same", activation="relu"), lambda: uniform((7, 8, 3))),
+    # (an activation kept as its function by the layer, as gelu is)
+    "Conv2DTranspose_strided_gelu": seq((5, 5, 2), lambda: L.Conv2DTranspose(
+        3, 3, strides=2, activation="gelu"), lambda: normal((5, 5, 2))),
     "Conv1DTranspose_dilated_same": seq((9, 3), lambda: L.Conv1DTranspose(
         4, 3, dilation_rate=2, padding="same"), lambda: normal((9, 3))),
     # codes in and out of the vocabulary, negative ones, the mask token
@@ -185,6 +188,8 @@ FLOAT_ONLY = {
         lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
     "Conv3DTranspose_dilated_no_bias": (seq(VOLUME, lambda: L.Conv3DTranspose(
         2, 2, dilation_rate=2, use_bias=False), lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
+    "Conv3DTranspose_gelu": (seq(VOLUME, lambda: L.Conv3DTranspose(2, 2, activation="gelu"),
+                                 lambda: normal(VOLUME)), "CONV_3D_TRANSPOSE"),
     "ConvLSTM3D": (seq((2, 4, 4, 4, 1), lambda: L.ConvLSTM3D(2, 2),
                        lambda: normal((2, 4, 4, 4, 1))), "CONV_3D has no int8"),
 }
