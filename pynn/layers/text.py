@@ -277,6 +277,8 @@ class _Lookup(Layer):
             return ids
         depth = self._output_size()
         if self.output_mode == "one_hot":
+            if ids.ndim > 1 and ids.shape[-1] == 1:
+                ids = ids[..., 0]  # one id per row: one vector per row, as Keras's
             out = np.zeros(ids.shape + (depth,), np.float32)
             np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
             return out

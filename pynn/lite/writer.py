@@ -27,7 +27,7 @@ def _tflite():
 _TENSOR_TYPES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.float16): "FLOAT16",
                  np.dtype(np.int32): "INT32", np.dtype(np.uint8): "UINT8",
                  np.dtype(np.int64): "INT64", np.dtype(np.int8): "INT8",
-                 np.dtype(np.bool_): "BOOL"}
+                 np.dtype(np.bool_): "BOOL", np.dtype(np.uint32): "UINT32"}
 
 _ACTIVATIONS = {None: "NONE", "linear": "NONE", "relu": "RELU", "relu6": "RELU6"}
 
