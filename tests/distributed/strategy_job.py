@@ -5,9 +5,13 @@ python strategy_job.py OUT MODE
 MODE: fit-arrays | fit-data | fit-off (model.fit on arrays, on a dataset
 split by DATA sharding, on each process's own dataset under OFF) | loop |
 loop-fn (a custom training loop over experimental_distribute_dataset or
-distribute_datasets_from_function) | collectives.  Each process seeds its
+distribute_datasets_from_function) | collectives | ckpt (fit with
+checkpoint callbacks whose paths name the process, then a checkpoint
+written as TensorFlow's multi-worker tutorial writes one: the chief into
+OUT.ckpt, the others into a temporary folder they remove).  Each process seeds its
 random generator with its rank: the strategy must start every replica from
 process 0's weights.  Every process writes OUT.<rank>.npz."""
+import os
 import sys
 
 import numpy as np
@@ -33,13 +37,25 @@ def build():
                                 tf.keras.layers.Dense(4)])
 
 
-if mode.startswith("fit"):
+if mode.startswith("fit") or mode == "ckpt":
     with strategy.scope():
         model = build()
         model.compile(optimizer=tf.keras.optimizers.SGD(0.1, momentum=0.9),
                       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     if mode == "fit-arrays":
         history = model.fit(x, y, batch_size=GLOBAL, epochs=2, shuffle=False, verbose=0)
+    elif mode == "ckpt":
+        history = model.fit(x, y, batch_size=GLOBAL, epochs=2, shuffle=False, verbose=0,
+                            callbacks=[tf.keras.callbacks.ModelCheckpoint(
+                                f"{out}.r{rank}-{{epoch}}.weights.h5", save_weights_only=True),
+                                tf.keras.callbacks.BackupAndRestore(f"{out}.backup{rank}")])
+        chief = strategy.extended.should_checkpoint
+        write_dir = f"{out}.ckpt" if chief else os.path.join(f"{out}.ckpt",
+                                                             f"workertemp_{rank}")
+        checkpoint = tf.train.Checkpoint(model=model)
+        tf.train.CheckpointManager(checkpoint, directory=write_dir, max_to_keep=1).save()
+        if not chief:
+            tf.io.gfile.rmtree(write_dir)
     else:
         policy = tf.data.experimental.AutoShardPolicy
         options = tf.data.Options()
