@@ -1190,6 +1190,14 @@ class TrainingMixin:
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         x = self._trace_from(x, batch_size=batch_size or 32)
         if self._runs_own_step("train_step"):
+            from .distribution import active
+            if active() is not None:
+                # (its batches are not split and its gradients not summed:
+                # each process would train a model of its own)
+                raise ValueError(f"fit: model {self.name!r} has its own train_step, which "
+                                 f"trains on one process; across processes, write the loop "
+                                 f"with strategy.run (tf.distribute.MultiWorkerMirroredStrategy)"
+                                 f" or use the model's own step on one process")
             if class_weight is not None:
                 raise ValueError("fit: class_weight is not supported with a custom "
                                  "train_step; weigh samples in the step")

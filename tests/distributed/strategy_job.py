@@ -5,7 +5,8 @@ python strategy_job.py OUT MODE
 MODE: fit-arrays | fit-data | fit-off (model.fit on arrays, on a dataset
 split by DATA sharding, on each process's own dataset under OFF) | loop |
 loop-fn (a custom training loop over experimental_distribute_dataset or
-distribute_datasets_from_function) | collectives | ckpt (fit with
+distribute_datasets_from_function) | own-step (fit of a model with its
+own train_step, which must refuse to train apart) | collectives | ckpt (fit with
 checkpoint callbacks whose paths name the process, then a checkpoint
 written as TensorFlow's multi-worker tutorial writes one: the chief into
 OUT.ckpt, the others into a temporary folder they remove).  Each process seeds its
@@ -110,6 +111,16 @@ elif mode.startswith("loop"):
             [np.asarray(b) for b in strategy.distribute_datasets_from_function(
                 lambda c: tf.data.Dataset.from_tensor_slices(np.arange(8)).shard(
                     c.num_input_pipelines, c.input_pipeline_id).batch(2))])
+elif mode == "own-step":
+    class Stepped(tf.keras.Model):
+        def train_step(self, data):
+            return {}
+
+    with strategy.scope():
+        inputs = tf.keras.Input(shape=(12,))
+        model = Stepped(inputs, tf.keras.layers.Dense(4)(inputs))
+        model.compile(optimizer="sgd")
+    model.fit(x, y, batch_size=GLOBAL, verbose=0)
 else:  # collectives
     mine = tf.constant(np.full((rank + 1, 2), rank, np.float32))
     results["gather"] = np.asarray(strategy.gather(mine, axis=0))

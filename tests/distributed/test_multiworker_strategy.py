@@ -93,6 +93,16 @@ def test_collectives_combine_across_processes(tmp_path):
 
 @pytest.mark.slow
 @needs_mpi
+def test_fit_through_a_models_own_train_step_is_refused_across_processes(tmp_path):
+    out = run(tmp_path / "s", "own-step", ranks=2)
+    assert out.returncode != 0
+    assert "has its own train_step, which trains on one process" in out.stderr
+    out = run(tmp_path / "s", "own-step")  # one process: trains
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+@pytest.mark.slow
+@needs_mpi
 def test_only_the_chief_writes_checkpoints(tmp_path):
     out = run(tmp_path / "k", "ckpt", ranks=2)
     assert out.returncode == 0, out.stderr[-3000:]
