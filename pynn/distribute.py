@@ -51,6 +51,7 @@ import json
 import os
 import threading
 import types
+import weakref
 
 import numpy as np
 
@@ -386,15 +387,27 @@ class OneDeviceStrategy(Strategy):
         super().__init__(device)
 
 
+_LAUNCHERS = (("PMI_SIZE", "PMI_RANK"), ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
+              ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"))
+
+
 def _launched_processes():
     """How many processes the MPI launcher started this one with (1
     without a launcher), from the variables MPICH's, Intel MPI's, Open
     MPI's and MVAPICH's launchers set: a one-process program never starts
     MPI."""
-    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
+    for size, _ in _LAUNCHERS:
+        if os.environ.get(size, "").isdigit():
+            return int(os.environ[size])
     return 1
+
+
+def _launched_rank():
+    """This process's rank as the MPI launcher set it, or None."""
+    for _, rank in _LAUNCHERS:
+        if os.environ.get(rank, "").isdigit():
+            return int(os.environ[rank])
+    return None
 
 
 # ------------------------------------------------------------- multi-worker
@@ -453,8 +466,10 @@ class ClusterSpec:
 class TFConfigClusterResolver:
     """tf.distribute.cluster_resolver.TFConfigClusterResolver: the cluster
     and this process's task as the TF_CONFIG environment variable (JSON)
-    gives them.  A MultiWorkerMirroredStrategy sets ``task_type`` and
-    ``task_id`` to this process's place in the MPI job."""
+    gives them; where TF_CONFIG names no cluster and mpiexec started
+    several processes, this one is worker ``rank`` (so a program asking whether
+    ``task_id == 0`` finds its chief).  A MultiWorkerMirroredStrategy sets
+    ``task_type`` and ``task_id`` to this process's place in the job."""
 
     def __init__(self, task_type=None, task_id=None, rpc_layer=None, environment=None):
         text = os.environ.get("TF_CONFIG") or "{}"
@@ -467,6 +482,9 @@ class TFConfigClusterResolver:
         self.task_type = task_type if task_type is not None else task.get("type")
         index = task_id if task_id is not None else task.get("index")
         self.task_id = None if index is None else int(index)
+        if not self._cluster and self.task_type is None and self.task_id is None and \
+                _launched_processes() > 1:
+            self.task_type, self.task_id = "worker", _launched_rank()
         self.rpc_layer = rpc_layer if rpc_layer is not None else config.get("rpc_layer")
         self.environment = environment if environment is not None else \
             config.get("environment", "")
@@ -618,3 +636,29 @@ def _sync_initial_value(array):
     if not (array.flags.writeable and array.flags.c_contiguous):
         array = np.array(array, order="C")
     return strategy._comm.bcast_(array, what="a new variable's initial value")
+
+
+# Metrics made in a multi-process strategy's scope, and that strategy.
+_metric_strategies = weakref.WeakKeyDictionary()
+
+
+def _adopt_metric(metric):
+    """Remember a metric made in a multi-process strategy's scope: its
+    ``result()`` read outside ``run`` combines every process's state, as
+    TensorFlow sums its replicas' metric variables when they are read."""
+    if _state.scopes and _state.scopes[-1]._comm is not None:
+        _metric_strategies[metric] = _state.scopes[-1]
+
+
+def _metric_world(metric):
+    """The MPI world a metric's result is summed over, or None: none for a
+    metric made elsewhere, inside ``run`` (a replica reads its own), or
+    inside fit and evaluate (they sum their metrics' states themselves)."""
+    try:
+        strategy = _metric_strategies.get(metric)
+    except TypeError:  # (a metric class that made itself unhashable)
+        return None
+    if strategy is None or _state.replica:
+        return None
+    from .distribution import distribution
+    return None if distribution() is not None else strategy._comm

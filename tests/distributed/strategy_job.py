@@ -42,7 +42,8 @@ if mode.startswith("fit") or mode == "ckpt":
     with strategy.scope():
         model = build()
         model.compile(optimizer=tf.keras.optimizers.SGD(0.1, momentum=0.9),
-                      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     if mode == "fit-arrays":
         history = model.fit(x, y, batch_size=GLOBAL, epochs=2, shuffle=False, verbose=0)
     elif mode == "ckpt":
@@ -73,12 +74,14 @@ if mode.startswith("fit") or mode == "ckpt":
             options.experimental_distribute.auto_shard_policy = policy.OFF
         history = model.fit(dataset.with_options(options), epochs=2, verbose=0)
     results["loss"] = np.array(history.history["loss"])
+    results["accuracy"] = np.array(history.history["accuracy"])
 elif mode.startswith("loop"):
     with strategy.scope():
         model = build()
         optimizer = tf.keras.optimizers.Adam(0.01)
         loss_object = tf.keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction=tf.keras.losses.Reduction.NONE)
+        accuracy = tf.keras.metrics.SparseCategoricalAccuracy()
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if mode == "loop":
         batches = strategy.experimental_distribute_dataset(dataset.batch(GLOBAL))
@@ -94,17 +97,22 @@ elif mode.startswith("loop"):
         with tf.GradientTape() as tape:
             per_example = loss_object(labels, model(features, training=True))
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=GLOBAL)
+        accuracy.update_state(labels, model(features))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    losses = []
+    losses, accuracies = [], []
     for _ in range(2):
         for batch in batches:
             per_replica = strategy.run(train_step, args=(batch,))
             losses.append(float(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
                                                 axis=None)))
+        # (read outside run: every replica's counts)
+        accuracies.append(float(accuracy.result()))
+        accuracy.reset_state()
     results["loss"] = np.array(losses)
+    results["accuracy"] = np.array(accuracies)
     if mode == "loop-fn":
         # (the same rows as one process reading the shards in turn)
         results["order"] = np.concatenate(

@@ -29,7 +29,8 @@ except ImportError:
 
 needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason="mpiexec or mpi4py is not installed "
                                                     "(pip install 'pynn[mpi]')")
-LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
+                      "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK")
 
 
 def run(out, mode, ranks=None, env=None):
@@ -68,6 +69,10 @@ def test_two_processes_train_as_one_on_the_global_batch(mode, tmp_path):
         np.testing.assert_array_equal(first[k], second[k])
     np.testing.assert_allclose(first["loss"], want["loss"], rtol=1e-5)
     np.testing.assert_array_equal(first["loss"], second["loss"])
+    # the metrics count every replica's rows (fit's, and, in a custom loop,
+    # a metric made in the scope and read outside run)
+    np.testing.assert_allclose(first["accuracy"], want["accuracy"], rtol=1e-6)
+    np.testing.assert_array_equal(first["accuracy"], second["accuracy"])
     if mode == "loop-fn":
         # each pipeline reads the shard its InputContext names
         np.testing.assert_array_equal(first["order"], [0, 2, 4, 6])
@@ -172,6 +177,17 @@ def test_tf_config_is_checked_against_the_job(one_process):
                                                               "index": 0}}))
     with pytest.raises(ValueError, match="no parameter servers"):
         tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def test_a_resolver_without_tf_config_names_the_launchers_rank(one_process):
+    # (as a program asks `resolver.task_id == 0` to find its chief)
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    assert (resolver.task_type, resolver.task_id) == (None, None)
+    one_process.setenv("PMI_SIZE", "2")
+    one_process.setenv("PMI_RANK", "1")
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    assert (resolver.task_type, resolver.task_id) == ("worker", 1)
+    assert not resolver.cluster_spec()
 
 
 def test_mirrored_strategy_refuses_several_processes(one_process):
