@@ -17,7 +17,8 @@ TF_CONFIG: where TF_CONFIG is set, it is only checked against the job
 Started without mpiexec, or with one process, it is one replica.  Then:
 
 - ``num_replicas_in_sync`` is the number of processes; variables made in
-  its scope (or in ``run``) start from process 0's initial values.
+  its scope (or in ``run``) start from process 0's initial values (so
+  every process must make them, in the same order, as in TensorFlow).
 - ``model.fit`` of a model made or compiled in its scope trains as
   pynn.distribution's DataParallel: the batch size the program gives is
   the global batch, each process computes its share of every global
@@ -284,6 +285,10 @@ class Strategy:
             out = self._comm.gather_rows(moved, "strategy.gather")
             return eager(np.ascontiguousarray(np.moveaxis(out, 0, axis)))
         return _nest(one, value)
+
+    def __deepcopy__(self, memo):
+        # one per job, as TensorFlow's: a copied model (or metric) shares it
+        return self
 
     def experimental_run_v2(self, fn, args=(), kwargs=None, options=None):
         return self.run(fn, args, kwargs, options)

@@ -451,11 +451,13 @@ class _Prefetcher:
 
 def _under_strategy(method):
     """fit or evaluate of a model made or compiled in a multi-process
-    tf.distribute strategy's scope, run as that strategy trains: under
-    the data-parallel distribution it gives for the data (``x``)."""
+    tf.distribute strategy's scope (or called in it), run as that
+    strategy trains: under the data-parallel distribution it gives for
+    the data (``x``)."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        strategy = self.__dict__.get("_distribute_strategy")
+        strategy = self.__dict__.get("_distribute_strategy") or \
+            (distribute.get_strategy() if distribute.has_strategy() else None)
         dist = None
         if strategy is not None:
             dist = strategy._fit_distribution(args[0] if args else kwargs.get("x"))

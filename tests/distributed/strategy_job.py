@@ -2,8 +2,9 @@
 run under mpiexec (or alone) by test_multiworker_strategy.py:
 python strategy_job.py OUT MODE
 
-MODE: fit-arrays | fit-data | fit-off (model.fit on arrays, on a dataset
-split by DATA sharding, on each process's own dataset under OFF) | loop |
+MODE: fit-arrays | fit-data | fit-off | fit-dist (model.fit on arrays, on
+a dataset split by DATA sharding, on each process's own dataset under OFF,
+on a dataset experimental_distribute_dataset split) | loop |
 loop-fn (a custom training loop over experimental_distribute_dataset or
 distribute_datasets_from_function) | own-step (fit of a model with its
 own train_step, which must refuse to train apart) | collectives | ckpt (fit with
@@ -61,7 +62,7 @@ if mode.startswith("fit") or mode == "ckpt":
     else:
         policy = tf.data.experimental.AutoShardPolicy
         options = tf.data.Options()
-        if mode == "fit-data":
+        if mode in ("fit-data", "fit-dist"):
             dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL)
             options.experimental_distribute.auto_shard_policy = policy.DATA
         else:
@@ -72,7 +73,10 @@ if mode.startswith("fit") or mode == "ckpt":
             dataset = tf.data.Dataset.from_tensor_slices((x[mine], y[mine])).batch(
                 GLOBAL // size)
             options.experimental_distribute.auto_shard_policy = policy.OFF
-        history = model.fit(dataset.with_options(options), epochs=2, verbose=0)
+        dataset = dataset.with_options(options)
+        if mode == "fit-dist":
+            dataset = strategy.experimental_distribute_dataset(dataset)
+        history = model.fit(dataset, epochs=2, verbose=0)
     results["loss"] = np.array(history.history["loss"])
     results["accuracy"] = np.array(history.history["accuracy"])
 elif mode.startswith("loop"):

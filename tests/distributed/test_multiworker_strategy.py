@@ -52,7 +52,8 @@ def results(out, rank):
 
 @pytest.mark.slow
 @needs_mpi
-@pytest.mark.parametrize("mode", ["fit-arrays", "fit-data", "fit-off", "loop", "loop-fn"])
+@pytest.mark.parametrize("mode", ["fit-arrays", "fit-data", "fit-off", "fit-dist", "loop",
+                                  "loop-fn"])
 def test_two_processes_train_as_one_on_the_global_batch(mode, tmp_path):
     one = run(tmp_path / "one", mode)
     assert one.returncode == 0, one.stderr[-3000:]
