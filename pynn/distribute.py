@@ -59,9 +59,9 @@ import numpy as np
 from . import backend
 
 __all__ = ["Strategy", "MirroredStrategy", "MultiWorkerMirroredStrategy", "OneDeviceStrategy",
-           "ReduceOp", "InputContext", "ReplicaContext", "StrategyExtended",
-           "DistributedDataset", "cluster_resolver", "experimental", "get_strategy",
-           "has_strategy", "get_replica_context", "in_cross_replica_context"]
+           "ReduceOp", "InputContext", "InputOptions", "ValueContext", "ReplicaContext",
+           "StrategyExtended", "DistributedDataset", "cluster_resolver", "experimental",
+           "get_strategy", "has_strategy", "get_replica_context", "in_cross_replica_context"]
 
 
 class ReduceOp(str, enum.Enum):
@@ -86,6 +86,28 @@ class InputContext:
         return global_batch_size // self.num_replicas_in_sync
 
 
+class ValueContext:
+    """What ``experimental_distribute_values_from_function``'s function is
+    given: the replica it makes a value for."""
+
+    def __init__(self, replica_id_in_sync_group=0, num_replicas_in_sync=1):
+        self.replica_id_in_sync_group = replica_id_in_sync_group
+        self.num_replicas_in_sync = num_replicas_in_sync
+
+
+class InputOptions:
+    """tf.distribute.InputOptions.  A replica's share of a batch is a host
+    array in its own process: the placement options are kept only."""
+
+    def __init__(self, experimental_fetch_to_device=None, experimental_replication_mode=None,
+                 experimental_place_dataset_on_device=False,
+                 experimental_per_replica_buffer_size=1):
+        self.experimental_fetch_to_device = experimental_fetch_to_device
+        self.experimental_replication_mode = experimental_replication_mode
+        self.experimental_place_dataset_on_device = experimental_place_dataset_on_device
+        self.experimental_per_replica_buffer_size = experimental_per_replica_buffer_size
+
+
 class ReplicaContext:
     """The replica ``strategy.run``'s function runs as: this process's."""
 
@@ -101,6 +123,11 @@ class ReplicaContext:
         if self.strategy._comm is None:
             return value
         return _nest(lambda v: self.strategy._all_reduce(name, v), value)
+
+    def all_gather(self, value, axis, options=None):
+        """``value`` (or a tuple, list or dict of values) of every replica,
+        concatenated along ``axis`` in replica order."""
+        return self.strategy.gather(value, axis)
 
     def merge_call(self, merge_fn, args=(), kwargs=None):
         return merge_fn(self.strategy, *args, **(kwargs or {}))
@@ -262,6 +289,10 @@ class Strategy:
         return DistributedDataset(dataset, self._rank, size, split=False)
 
     experimental_distribute_datasets_from_function = distribute_datasets_from_function
+
+    def experimental_distribute_values_from_function(self, value_fn):
+        """``value_fn(ValueContext)`` for this process's replica."""
+        return value_fn(ValueContext(self._rank, self.num_replicas_in_sync))
 
     def experimental_local_results(self, value):
         """The per-replica values of ``value`` this process holds: a tuple
@@ -589,7 +620,8 @@ experimental = types.SimpleNamespace(
     MultiWorkerMirroredStrategy=_ExperimentalMultiWorkerMirroredStrategy,
     CommunicationOptions=CommunicationOptions,
     CommunicationImplementation=CommunicationImplementation,
-    CollectiveCommunication=CommunicationImplementation)
+    CollectiveCommunication=CommunicationImplementation,
+    ValueContext=ValueContext)
 
 cluster_resolver = types.SimpleNamespace(TFConfigClusterResolver=TFConfigClusterResolver)
 

@@ -146,6 +146,10 @@ else:  # collectives
         return ctx.all_reduce(tf.distribute.ReduceOp.SUM,
                               tf.constant([1.0, ctx.replica_id_in_sync_group]))
     results["all_reduce"] = np.asarray(strategy.run(replica_fn))
+    results["all_gather"] = np.asarray(strategy.run(
+        lambda: tf.distribute.get_replica_context().all_gather(
+            strategy.experimental_distribute_values_from_function(
+                lambda ctx: tf.constant([[ctx.replica_id_in_sync_group * 10.0]])), axis=1)))
     results["should_checkpoint"] = np.array(strategy.extended.should_checkpoint)
     results["task"] = np.array([strategy.cluster_resolver.task_type == "worker",
                                 strategy.cluster_resolver.task_id])

@@ -93,6 +93,7 @@ def test_collectives_combine_across_processes(tmp_path):
         np.testing.assert_allclose(got["mean"], [2 / 3, 2 / 3], rtol=1e-6)
         np.testing.assert_allclose(got["mean_none"], 0.5)
         np.testing.assert_allclose(got["all_reduce"], [2, 1])
+        np.testing.assert_array_equal(got["all_gather"], [[0, 10]])
         assert bool(got["should_checkpoint"]) == (rank == 0)
         np.testing.assert_array_equal(got["task"], [1, rank])
 
