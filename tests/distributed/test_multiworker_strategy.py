@@ -157,6 +157,16 @@ def test_one_process_is_one_replica(one_process):
     model.fit(np.ones((4, 1)), np.ones((4, 1)), verbose=0)
     with pytest.raises(TypeError, match="CommunicationOptions"):
         tf.distribute.MultiWorkerMirroredStrategy(communication_options="ring")
+    # one replica: the collectives give its own values back
+    value = tf.constant([[1.0, 2.0], [3.0, 5.0]])
+    np.testing.assert_allclose(strategy.reduce("MEAN", value, axis=0), [2.0, 3.5])
+    np.testing.assert_array_equal(strategy.gather(value, axis=1), value)
+    assert strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
+        "SUM", 4.0)) == 4.0
+    assert strategy.experimental_distribute_values_from_function(
+        lambda ctx: (ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync)) == (0, 1)
+    assert strategy.distribute_datasets_from_function(
+        lambda ctx: (ctx.input_pipeline_id, ctx.num_input_pipelines)) == (0, 1)
 
 
 def test_tf_config_is_checked_against_the_job(one_process):
