@@ -254,7 +254,7 @@ class Strategy:
     def _reduce_one(self, name, value, axis):
         from .tensor import eager
         array = _array(value)
-        count = 1
+        count = self.num_replicas_in_sync
         if axis is not None:
             count = array.shape[axis]
             array = array.sum(axis=axis)
@@ -263,7 +263,8 @@ class Strategy:
             array = np.ascontiguousarray(array).reshape(-1)
             self._comm.allreduce_(array, f"strategy.reduce ({name})")
             array = array.reshape(shape)
-            count = self._comm.sum_values([count], "strategy.reduce's count")[0]
+            if axis is not None:  # (the replicas' lengths along it may differ)
+                count = self._comm.sum_values([count], "strategy.reduce's count")[0]
         if name == "MEAN":
             array = array / np.asarray(count, array.dtype if array.dtype.kind == "f"
                                        else np.float64)
