@@ -60,7 +60,8 @@ from . import backend
 
 __all__ = ["Strategy", "MirroredStrategy", "MultiWorkerMirroredStrategy", "OneDeviceStrategy",
            "ReduceOp", "InputContext", "InputOptions", "ValueContext", "ReplicaContext",
-           "StrategyExtended", "DistributedDataset", "cluster_resolver", "experimental",
+           "StrategyExtended", "DistributedDataset", "CrossDeviceOps", "NcclAllReduce",
+           "HierarchicalCopyAllReduce", "ReductionToOneDevice", "cluster_resolver", "experimental",
            "get_strategy", "has_strategy", "get_replica_context", "in_cross_replica_context"]
 
 
@@ -397,12 +398,54 @@ class DistributedDataset:
         return self._dataset.element_spec
 
 
+class CrossDeviceOps:
+    """How MirroredStrategy combines the replicas' values on one machine
+    (tf.distribute.CrossDeviceOps).  pynn's MirroredStrategy has one
+    replica, so there is nothing to combine: a value reduced is itself."""
+
+    def reduce(self, reduce_op, per_replica_value, destinations=None, options=None):
+        _op_name(reduce_op)
+        return per_replica_value
+
+    def batch_reduce(self, reduce_op, value_destination_pairs, options=None):
+        _op_name(reduce_op)
+        return [value for value, _ in value_destination_pairs]
+
+
+class NcclAllReduce(CrossDeviceOps):
+    """tf.distribute.NcclAllReduce (see CrossDeviceOps)."""
+
+    def __init__(self, num_packs=1):
+        self.num_packs = num_packs
+
+
+class HierarchicalCopyAllReduce(CrossDeviceOps):
+    """tf.distribute.HierarchicalCopyAllReduce (see CrossDeviceOps)."""
+
+    def __init__(self, num_packs=1):
+        self.num_packs = num_packs
+
+
+class ReductionToOneDevice(CrossDeviceOps):
+    """tf.distribute.ReductionToOneDevice (see CrossDeviceOps)."""
+
+    def __init__(self, reduce_to_device=None, accumulation_fn=None):
+        self.reduce_to_device = reduce_to_device
+        self.accumulation_fn = accumulation_fn
+
+
 class MirroredStrategy(Strategy):
     """tf.distribute.MirroredStrategy on one process: one replica (on the
     one device named, or where pynn places models).  Refused in a job of
     several MPI processes (see the module's doc)."""
 
     def __init__(self, devices=None, cross_device_ops=None):
+        if cross_device_ops is not None and not isinstance(cross_device_ops, CrossDeviceOps):
+            raise TypeError(f"MirroredStrategy: cross_device_ops must be a "
+                            f"tf.distribute.CrossDeviceOps (NcclAllReduce, "
+                            f"HierarchicalCopyAllReduce, ReductionToOneDevice), got "
+                            f"{type(cross_device_ops).__name__}")
+        self.cross_device_ops = cross_device_ops
         devices = list(devices) if devices is not None else []
         if len(devices) > 1:
             raise ValueError(f"MirroredStrategy: pynn runs one replica per process, got "

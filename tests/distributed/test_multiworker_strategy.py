@@ -235,3 +235,13 @@ def test_dataset_options_hold_downstream_and_name_the_split():
         options.no_such_option = 1
     with pytest.raises(TypeError, match="tf.data.Options"):
         dataset.with_options({"deterministic": True})
+
+
+def test_mirrored_strategy_takes_cross_device_ops(one_process):
+    for ops in (tf.distribute.HierarchicalCopyAllReduce(), tf.distribute.NcclAllReduce(2),
+                tf.distribute.ReductionToOneDevice()):
+        strategy = tf.distribute.MirroredStrategy(cross_device_ops=ops)
+        assert strategy.num_replicas_in_sync == 1
+        assert ops.reduce(tf.distribute.ReduceOp.SUM, 3.0) == 3.0
+    with pytest.raises(TypeError, match="cross_device_ops must be"):
+        tf.distribute.MirroredStrategy(cross_device_ops="nccl")
