@@ -224,13 +224,32 @@ class Strategy:
 
     def run(self, fn, args=(), kwargs=None, options=None):
         """``fn(*args, **kwargs)`` on this process's replica (its share of
-        the batch, as a distributed dataset gives it)."""
+        the batch, as a distributed dataset gives it).  Across processes,
+        the batch-normalization moving statistics of the models made in
+        the scope are then averaged over the replicas, as TensorFlow
+        averages their updates, so every replica keeps the same."""
         _state.replica.append(ReplicaContext(self))
         try:
             with self._placed():
-                return fn(*args, **(kwargs or {}))
+                result = fn(*args, **(kwargs or {}))
         finally:
             _state.replica.pop()
+        if self._comm is not None:
+            from .distribution.training import average_, moving_statistics
+            # (in one sorted order on every process: models by creation)
+            moving = {}
+            for _, model in sorted(self._models.items()):
+                for a in moving_statistics(model, with_synchronized=True):
+                    moving.setdefault(id(a), a)  # (a model inside another: once)
+            if moving:
+                average_(self._comm, list(moving.values()))
+        return result
+
+    def _adopt(self, model):
+        """Remember a model made or compiled in this strategy's scope."""
+        if self._comm is not None and not any(m is model for m in self._models.values()):
+            self._models[self._made] = model
+            self._made += 1
 
     def _all_reduce(self, name, value):
         array = _array(value)
@@ -643,6 +662,9 @@ class MultiWorkerMirroredStrategy(Strategy):
                 comm.timeout = float(communication_options.timeout_seconds)
             comm.abort_on_uncaught_exception()
             self._comm, self._rank = comm, rank
+            # the models made in its scope, by the order they were made in
+            self._models = weakref.WeakValueDictionary()
+            self._made = 0
 
     @property
     def cluster_resolver(self):

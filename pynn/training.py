@@ -483,6 +483,8 @@ class TrainingMixin:
         # (the strategy whose scope is open, as Keras records it)
         self._distribute_strategy = distribute.get_strategy() if distribute.has_strategy() \
             else None
+        if self._distribute_strategy is not None:
+            self._distribute_strategy._adopt(self)
         self.compiled = False
         self.optimizer = None
         self.loss = None
@@ -650,6 +652,7 @@ class TrainingMixin:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
+            self._distribute_strategy._adopt(self)
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:

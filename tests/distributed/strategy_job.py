@@ -6,7 +6,8 @@ MODE: fit-arrays | fit-data | fit-off | fit-dist (model.fit on arrays, on
 a dataset split by DATA sharding, on each process's own dataset under OFF,
 on a dataset experimental_distribute_dataset split) | loop |
 loop-fn (a custom training loop over experimental_distribute_dataset or
-distribute_datasets_from_function) | own-step (fit of a model with its
+distribute_datasets_from_function; loop-bn: the first with
+BatchNormalization) | own-step (fit of a model with its
 own train_step, which must refuse to train apart) | collectives | ckpt (fit with
 checkpoint callbacks whose paths name the process, then a checkpoint
 written as TensorFlow's multi-worker tutorial writes one: the chief into
@@ -34,6 +35,11 @@ results = {}
 
 
 def build():
+    if mode == "loop-bn":
+        return tf.keras.Sequential([tf.keras.Input(shape=(12,)),
+                                    tf.keras.layers.Dense(16, activation="relu"),
+                                    tf.keras.layers.BatchNormalization(),
+                                    tf.keras.layers.Dense(4)])
     return tf.keras.Sequential([tf.keras.Input(shape=(12,)),
                                 tf.keras.layers.Dense(16, activation="relu"),
                                 tf.keras.layers.Dense(4)])

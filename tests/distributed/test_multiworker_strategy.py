@@ -82,6 +82,20 @@ def test_two_processes_train_as_one_on_the_global_batch(mode, tmp_path):
 
 @pytest.mark.slow
 @needs_mpi
+def test_replicas_keep_the_same_batch_normalization_statistics(tmp_path):
+    # each replica normalizes its own rows (as TensorFlow's BatchNormalization
+    # without synchronized=True), and the moving statistics are averaged
+    out = run(tmp_path / "b", "loop-bn", ranks=2)
+    assert out.returncode == 0, out.stderr[-3000:]
+    first, second = results(tmp_path / "b", 0), results(tmp_path / "b", 1)
+    weights = sorted(k for k in first if k.startswith("w"))
+    assert len(weights) == 8
+    for k in weights:
+        np.testing.assert_array_equal(first[k], second[k])
+
+
+@pytest.mark.slow
+@needs_mpi
 def test_collectives_combine_across_processes(tmp_path):
     out = run(tmp_path / "c", "collectives", ranks=2)
     assert out.returncode == 0, out.stderr[-3000:]
