@@ -3,18 +3,21 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
-from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, Dataset, TextLineDataset,
+from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Dataset,
+                            DistributeOptions, Options, TextLineDataset, ThreadingOptions,
                             bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
 
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
-experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE,
-                                     UNKNOWN_CARDINALITY=UNKNOWN,
+experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
+                                     DistributeOptions=DistributeOptions,
+                                     ThreadingOptions=ThreadingOptions,
+                                     INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset)
 
-__all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
-           "experimental"]
+__all__ = ["Dataset", "TextLineDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+           "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

@@ -574,6 +574,8 @@ class Variable(Weight):
                          constraint=constraints.get(constraint))
         if dtype != np.float32:
             self.value = value
+            from .distribute import _sync_initial_value
+            self.value = _sync_initial_value(self.value)
         self.aggregation = VariableAggregation(_enum_value(kwargs.get("aggregation"), "none"))
         self.synchronization = VariableSynchronization(
             _enum_value(kwargs.get("synchronization"), "auto"))

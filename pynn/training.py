@@ -22,6 +22,7 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
 import contextlib
 import copy
+import functools
 import inspect
 import itertools
 import math
@@ -30,7 +31,7 @@ import threading
 
 import numpy as np
 
-from . import autodiff, config, tree
+from . import autodiff, config, distribute, tree
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
@@ -464,12 +465,42 @@ class _Prefetcher:
                 self._thread.join(0.05)
 
 
+def _under_strategy(method):
+    """fit or evaluate of a model made or compiled in a multi-process
+    tf.distribute strategy's scope (or called in it), run as that
+    strategy trains: under the data-parallel distribution it gives for
+    the data (``x``)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        strategy = self.__dict__.get("_distribute_strategy") or \
+            (distribute.get_strategy() if distribute.has_strategy() else None)
+        dist = None
+        if strategy is not None:
+            dist = strategy._fit_distribution(args[0] if args else kwargs.get("x"))
+        if dist is None:
+            return method(self, *args, **kwargs)
+        with dist.scope():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class TrainingMixin:
     """compile/fit/evaluate/predict over a model's graph program."""
 
     _planned = None
 
+    @property
+    def distribute_strategy(self):
+        """The tf.distribute strategy whose scope the model was made or
+        compiled in (the default strategy if none)."""
+        return self.__dict__.get("_distribute_strategy") or distribute.get_strategy()
+
     def _init_training_state(self):
+        # (the strategy whose scope is open, as Keras records it)
+        self._distribute_strategy = distribute.get_strategy() if distribute.has_strategy() \
+            else None
+        if self._distribute_strategy is not None:
+            self._distribute_strategy._adopt(self)
         self.compiled = False
         self.optimizer = None
         self.loss = None
@@ -635,6 +666,9 @@ class TrainingMixin:
         train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        if distribute.has_strategy():
+            self._distribute_strategy = distribute.get_strategy()
+            self._distribute_strategy._adopt(self)
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:
@@ -1154,6 +1188,7 @@ class TrainingMixin:
             penalty += w.regularizer.penalty(w.value, grad=w.grad)
         return penalty
 
+    @_under_strategy
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -1178,6 +1213,14 @@ class TrainingMixin:
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         x = self._trace_from(x, batch_size=batch_size or 32)
         if self._runs_own_step("train_step"):
+            from .distribution import active
+            if active() is not None:
+                # (its batches are not split and its gradients not summed:
+                # each process would train a model of its own)
+                raise ValueError(f"fit: model {self.name!r} has its own train_step, which "
+                                 f"trains on one process; across processes, write the loop "
+                                 f"with strategy.run (tf.distribute.MultiWorkerMirroredStrategy)"
+                                 f" or use the model's own step on one process")
             if class_weight is not None:
                 raise ValueError("fit: class_weight is not supported with a custom "
                                  "train_step; weigh samples in the step")
@@ -1350,6 +1393,7 @@ class TrainingMixin:
 
     # --------------------------------------------------------- evaluate
 
+    @_under_strategy
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, max_queue_size=10, workers=1,
                  use_multiprocessing=False):

@@ -42,7 +42,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import autodiff, backend, ops
+from .. import autodiff, backend, distribute, ops
 from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..module import Module
@@ -173,6 +173,7 @@ class Weight(autodiff.ForwardingOperators):
         self.name = name
         self._scope = backend.current_name_scope_path()  # pynn.name_scope's, for path
         self.value = np.asarray(value, dtype=np.float32, order="C")
+        self.value = distribute._sync_initial_value(self.value)
         self.grad = None
         self.trainable = trainable
         # Training adds the regularizer's penalty to the loss, and applies

@@ -419,6 +419,12 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.path!r} has shape {g.shape}, the variable {buf.shape}")
             buf[...] = g
+        from ..distribute import _replica_world
+        world = _replica_world()
+        if world is not None:
+            # in a multi-process strategy's run: the gradients of every
+            # replica's share, summed (each scaled to the global batch)
+            world.allreduce_(plan.grads, "the gradient sum of apply_gradients")
         flat_slots = self._slots
         self._slots = plan.slots
         try:
