@@ -39,18 +39,24 @@ static inline float act_scalar(int act, float alpha, float x)
     }
 }
 
-static void softmax_row(const float *x, const float *bias, float *y, ptrdiff_t cols)
+/* The row's maximum and sum are reductions the compiler may split over
+ * vector lanes (`omp simd`): summed one element after another, each add
+ * waited on the last, and a 256 x 1000 softmax took 2.6x NumPy's time.
+ * A NaN is not seen by the maximum, but it reaches the sum: the row is
+ * NaN, as NumPy's. */
+static inline __attribute__((always_inline)) void
+softmax_row(const float *x, const float *bias, float *y, ptrdiff_t cols)
 {
+    if (bias)
+        for (ptrdiff_t j = 0; j < cols; j++) y[j] = x[j] + bias[j];
+    else if (y != x)
+        for (ptrdiff_t j = 0; j < cols; j++) y[j] = x[j];
     float mx = -INFINITY;
-    for (ptrdiff_t j = 0; j < cols; j++) {
-        float v = x[j] + (bias ? bias[j] : 0.0f);
-        y[j] = v;
-        mx = v > mx ? v : mx;
-    }
-    /* the exponentials in one vectorizable loop, their (ordered) sum in
-     * another */
+#pragma omp simd reduction(max : mx)
+    for (ptrdiff_t j = 0; j < cols; j++) mx = y[j] > mx ? y[j] : mx;
     for (ptrdiff_t j = 0; j < cols; j++) y[j] = pynn_exp_vec(y[j] - mx);
     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
     for (ptrdiff_t j = 0; j < cols; j++) s += y[j];
     float inv = 1.0f / s;
     for (ptrdiff_t j = 0; j < cols; j++) y[j] *= inv;
@@ -122,14 +128,17 @@ void pynn_bias_activation_forward(int act, float alpha, const float *x,
     PYNN_PARALLEL_RANGE(nt, rows, pynn_bias_activation_rows(act, alpha, x, bias, y, cols, lo, hi));
 }
 
-static void softmax_backward_rows(const float *y, const float *dy, float *dx,
-                                  ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1)
+static inline __attribute__((always_inline)) void
+softmax_backward_body(const float *y, const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
+                      ptrdiff_t i1)
 {
-    /* dx_j = y_j * (dy_j - sum_k dy_k y_k) */
+    /* dx_j = y_j * (dy_j - sum_k dy_k y_k), the sum over vector lanes (see
+     * softmax_row) */
     for (ptrdiff_t i = i0; i < i1; i++) {
         const float *yi = y + i * cols, *gi = dy + i * cols;
         float *di = dx + i * cols;
         float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
         for (ptrdiff_t j = 0; j < cols; j++) dot += gi[j] * yi[j];
         for (ptrdiff_t j = 0; j < cols; j++) di[j] = yi[j] * (gi[j] - dot);
     }
@@ -180,6 +189,10 @@ PYNN_PER_LEVEL(, pynn_bias_activation_rows, forward_rows_body,
                (int act, float alpha, const float *x, const float *bias, float *y,
                 ptrdiff_t cols, ptrdiff_t i0, ptrdiff_t i1),
                (act, alpha, x, bias, y, cols, i0, i1))
+PYNN_PER_LEVEL(static, softmax_backward_rows, softmax_backward_body,
+               (const float *y, const float *dy, float *dx, ptrdiff_t cols, ptrdiff_t i0,
+                ptrdiff_t i1),
+               (y, dy, dx, cols, i0, i1))
 PYNN_PER_LEVEL(static, backward_range, backward_body,
                (int act, float alpha, const float *x, const float *y, const float *dy,
                 float *dx, ptrdiff_t i0, ptrdiff_t i1),

@@ -610,16 +610,22 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
     if (m <= 4 && !trans_b) {
         /* A few rows (one sample's predict): stream B once, no packing. */
         /* (Only where a team could take the slices: on one thread the
-         * slices' partial sums cost 0.3-0.4 us of a 6 us predict.) */
+         * slices' partial sums cost 0.3-0.4 us of a 6 us predict.  No
+         * more slices than threads set: two threads each with one half
+         * of 784 x 128, not two quarters, 5.6-5.9 -> 5.4-5.6 us an MLP
+         * predict: a caller done with its own quarters took the other's
+         * last quarter, read from the other core's L2, whenever that
+         * thread had entered a few tenths of a microsecond late.) */
         const ptrdiff_t slices = k <= KC_MAX || pynn_get_num_threads() < 2 ||
                                          pynn_work(n, k) < FEW_ROWS_TEAM_MIN
                                      ? 1
-                                     : (k + ks->kc - 1) / ks->kc;
+                                     : PYNN_MIN((ptrdiff_t)pynn_get_num_threads(),
+                                                (k + ks->kc - 1) / ks->kc);
         float *part = slices > 1 ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)(slices * m * n))
                                  : NULL;
         if (part) {
             /* A long B (784 x 128: 400 KB, read at L2's bandwidth, 3.7 us
-             * of a 6 us MLP predict) in k slices (as the packed path's),
+             * of a 6 us MLP predict) in k slices,
              * each summed alone and the sums added in slice order, so the
              * bits do not depend on which threads took them, nor on
              * whether the team was awake (they do on the thread count set,

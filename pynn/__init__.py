@@ -107,6 +107,7 @@ from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
 from . import visualization  # noqa: E402  (image galleries, segmentation masks drawn)
 # tf.keras: this package (``tf.keras.layers.Dense`` with ``import pynn as tf``)
 keras = _sys.modules[__name__]
+from . import _keras_path  # noqa: E402,F401  (``from pynn.keras.layers import Dense``)
 
 
 

@@ -2481,7 +2481,10 @@ def _float32_output(y, who):
     if type(y) is Traced:
         return _contiguous(y.value)
     try:
-        return _contiguous(y)
+        a = np.asarray(y)
+        # integer and boolean results (ids, a graph's edge list) keep their
+        # dtype, as the same call gives them outside training
+        return _contiguous(a, a.dtype if a.dtype.kind in "biu" else np.float32)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{who} returned {type(y).__name__}, not an array: {e}") from None
 
@@ -2668,6 +2671,7 @@ def infer_output_shape(who, input_shape, input_dtype, run):
     saved_size = set_sample_size(2)
     _local.inferring = True
     _local.sizes_unknown = builtins.any(d is None for s in shapes for d in s)
+    single = False
     try:
         with untraced(), isolated(), np.errstate(all="ignore"):
             try:
@@ -2683,7 +2687,23 @@ def infer_output_shape(who, input_shape, input_dtype, run):
                     except Exception:
                         pass
                 else:
-                    raise error
+                    # A call meeting a size of its own on the batch axis (a
+                    # graph's num_segments node states given to a GRU cell
+                    # with the input's states; a mask of the input's rows
+                    # times those states) runs where the unknown size is 1
+                    # and broadcasts, or is the size another input has, as
+                    # Keras's symbolic None does: the output's first axis is
+                    # unknown where it is that size.
+                    known = sorted({int(s[0]) for s in shapes if len(s) and s[0] is not None})
+                    for size in [1] + known:
+                        try:
+                            first = second = run(sample(size))
+                            single = size
+                            break
+                        except Exception:
+                            pass
+                    else:
+                        raise error
     except Exception as e:
         raise ValueError(f"{who}: cannot infer the output shape by running the call on "
                          f"zeros of shape {[tuple(s) for s in shapes] if multi else shapes[0]}"
@@ -2699,6 +2719,9 @@ def infer_output_shape(who, input_shape, input_dtype, run):
         sa, sb = np.shape(value_of(a)), np.shape(value_of(b))
         if len(sa) != len(sb):
             result.append((None,) * len(sa))
+        elif single:
+            result.append(tuple(None if i == 0 and p == single else int(p)
+                                for i, p in enumerate(sa)))
         else:
             result.append(tuple(None if p != q else int(p) for p, q in zip(sa, sb)))
     return result if multi_out else result[0]

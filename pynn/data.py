@@ -3,15 +3,18 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
-from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, Counter, CsvDataset, Dataset,
-                            TextLineDataset, bucket_by_sequence_length, make_csv_dataset)
+from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Counter, CsvDataset,
+                            Dataset, DistributeOptions, Options, TextLineDataset,
+                            ThreadingOptions, bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
 
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
-experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE,
-                                     UNKNOWN_CARDINALITY=UNKNOWN,
+experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
+                                     DistributeOptions=DistributeOptions,
+                                     ThreadingOptions=ThreadingOptions,
+                                     INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
@@ -19,5 +22,5 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INF
                                      sample_from_datasets=Dataset.sample_from_datasets,
                                      choose_from_datasets=Dataset.choose_from_datasets)
 
-__all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
-           "experimental"]
+__all__ = ["Dataset", "TextLineDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+           "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

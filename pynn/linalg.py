@@ -133,7 +133,7 @@ def band_part(input, num_lower, num_upper, name=None):
     i, j = np.arange(rows)[:, None], np.arange(cols)[None, :]
     keep = ((int(num_lower) < 0) | (i - j <= int(num_lower))) & \
         ((int(num_upper) < 0) | (j - i <= int(num_upper)))
-    return ops.where(keep, input, np.zeros((), dtype=np.asarray(ops._plain(input)).dtype))
+    return ops.where(keep, input, np.zeros((), dtype=ops.dtype(ops._plain(input))))
 
 
 def trace(x, name=None):

@@ -25,8 +25,17 @@ def _value(x):
     return np.asarray(ops._plain(x))
 
 
+def _dtype(x):
+    """x's dtype, of a symbolic tensor too (a functional model's, being
+    built: Keras 2 recorded TensorFlow functions applied to them)."""
+    if isinstance(x, (list, tuple)) and x:
+        # (a list of traced losses: tf.reduce_mean([loss(a, b) for ...]))
+        return np.result_type(*[_dtype(v) for v in x])
+    return np.dtype(ops.dtype(x)) if _symbolic(x) else _value(x).dtype
+
+
 def _is_float(x):
-    return _value(x).dtype.kind in "fc"
+    return _dtype(x).kind in "fc"
 
 
 # ------------------------------------------------------------ elementwise
@@ -34,7 +43,7 @@ def _is_float(x):
 def abs(x, name=None):
     """|x|; of complex values (a tf.signal.stft spectrum) their magnitudes,
     real (computed on the values: no gradient flows through them)."""
-    if _value(x).dtype.kind == "c":
+    if _dtype(x).kind == "c":
         v = _value(x)
         return np.abs(v).astype(np.float64 if v.dtype == np.complex128 else np.float32)
     return ops.abs(x)
@@ -287,7 +296,7 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """The mean over ``axis``; of integers, an integer of their dtype
     (TensorFlow's: tf.reduce_mean([1, 0, 1, 0]) is 0)."""
-    kind = _value(input_tensor).dtype
+    kind = _dtype(input_tensor)
     out = ops.mean(input_tensor, axis=axis, keepdims=keepdims)
     if kind.kind in "iu":
         return np.trunc(_value(out)).astype(kind)
@@ -387,7 +396,7 @@ def top_k(input, k=1, sorted=True, index_type="int32", name=None):
     """The ``k`` largest values of the last axis, largest first, and their
     indices (equal values in their order)."""
     values, indices = ops.top_k(input, k)
-    return TopKV2(eager(values), eager(indices.astype(index_type)))
+    return TopKV2(eager(values), eager(ops.cast(indices, index_type)))
 
 
 def _sorted_segments(who, data, segment_ids):
@@ -733,7 +742,7 @@ def repeat(input, repeats, axis=None, name=None):
     None) repeated ``repeats`` times (an integer, or one per slice); the
     dtype is kept."""
     repeats = int(_value(repeats)) if np.ndim(repeats) == 0 else np.asarray(_value(repeats))
-    if _value(input).dtype != np.float32:
+    if _dtype(input) != np.float32:
         return np.repeat(_value(input), repeats, axis=axis)
     return ops.repeat(input, repeats, axis=axis)
 
@@ -755,10 +764,15 @@ def squeeze(input, axis=None, name=None):
 def transpose(a, perm=None, conjugate=False, name=None):
     """a with its axes in the order ``perm`` (reversed when None), of its dtype."""
     perm = None if perm is None else tuple(int(p) for p in perm)
-    if ops._is_traced(a) or _value(a).dtype == np.float32:
+    if ops._is_traced(a) or _symbolic(a) or _value(a).dtype == np.float32:
         return ops.transpose(a, perm)
     # (ops.transpose keeps integers but makes other floats float32)
     return np.ascontiguousarray(np.transpose(_value(a), perm))
+
+
+def _symbolic(x):
+    """Whether x is a symbolic tensor (a functional model's, being built)."""
+    return bool(ops._SYMBOLIC) and type(x) is ops._SYMBOLIC[0]
 
 
 def _ids(indices):
@@ -775,9 +789,8 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     if batch_dims == 0:
         # (either may be a symbolic tensor: a subclassed model's call
         # gathering the rows its input names)
-        symbolic = ops._SYMBOLIC and type(indices) is ops._SYMBOLIC[0]
         axis = 0 if axis is None else axis % len(ops.shape(params))
-        if symbolic:
+        if _symbolic(indices):
             return ops.take(params, indices, axis=axis)
         ids = _ids(indices)
         length = ops.shape(params)[axis]
@@ -932,6 +945,9 @@ def slice(input_, begin, size, name=None):
     if len(starts) != len(shape) or len(sizes) != len(shape):
         raise ValueError(f"slice: begin and size need {len(shape)} entries for a tensor of "
                          f"shape {tuple(shape)}, got {starts} and {sizes}")
+    if any(d is None for d in shape):  # (a symbolic tensor's batch)
+        return input_[tuple(builtins.slice(b, None if n == -1 else b + n)
+                            for b, n in zip(starts, sizes))]
     sizes = [d - b if n == -1 else n for b, n, d in zip(starts, sizes, shape)]
     return ops.slice(input_, starts, sizes)
 
@@ -1116,6 +1132,9 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     if dtype is None:
         given = [v for v in (on_value, off_value) if v is not None]
         dtype = _dtype_of_value(given[0]) if given else np.float32
+    if _symbolic(indices) and on_value is None and off_value is None:
+        return ops.one_hot(indices, int(depth), axis=-1 if axis is None else axis,
+                           dtype=np.dtype(dtype).name)
     ids = _value(indices).astype(np.int64)
     hot = ids[..., None] == np.arange(int(depth))
     out = np.where(hot, 1 if on_value is None else _value(on_value),
@@ -1126,7 +1145,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
     """Pieces of ``value`` along ``axis``: ``n`` equal ones, or of the
     given sizes (one may be -1: what is left)."""
-    length = _value(value).shape[axis]
+    length = ops.shape(value)[axis]
     if np.ndim(num_or_size_splits) == 0:
         n = int(num_or_size_splits)
         if n <= 0 or length % n:

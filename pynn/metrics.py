@@ -10,11 +10,12 @@ activation).  A Python function ``fn(y_true, y_pred)`` is a metric too
 import functools
 import inspect
 import re
+import threading
 import weakref
 
 import numpy as np
 
-from . import autodiff, ops
+from . import autodiff, distribute, ops
 from .utils.custom_objects import deserialize_function, is_function_description, lookup
 
 
@@ -27,11 +28,35 @@ class Scalar(float):
         return np.float32(self)
 
 
+_summing = threading.local()
+
+
+def _global_result(metric, world, result):
+    """``result()`` of the sum of every process's state of ``metric``."""
+    state = metric._state()
+    flat = np.concatenate([np.asarray(v, np.float64).reshape(-1) for v in state]) \
+        if state else np.zeros(0)
+    world.allreduce_(flat, f"the state of metric {metric.name!r}")
+    summed, k = [], 0
+    for v in state:
+        summed.append(flat[k:k + np.size(v)].reshape(np.shape(v)))
+        k += np.size(v)
+    _summing.active = True  # (a subclass's result calling its base's: summed once)
+    try:
+        return metric._stateless(summed, "result", lambda: result(metric))[0]
+    finally:
+        _summing.active = False
+
+
 def _scalar_result(result):
-    """``result`` whose float (or 0-d array) value comes back as a Scalar."""
+    """``result`` whose float (or 0-d array) value comes back as a Scalar;
+    for a metric made in a multi-process tf.distribute strategy's scope,
+    read outside its ``run``, the result of every process's state."""
     @functools.wraps(result)
     def wrapped(self):
-        value = result(self)
+        world = None if getattr(_summing, "active", False) else \
+            distribute._metric_world(self)
+        value = result(self) if world is None else _global_result(self, world, result)
         if isinstance(value, (float, np.floating)) or (
                 isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f"):
             return Scalar(value)
@@ -58,6 +83,7 @@ class Metric:
         elif self.name is None:
             self.name = _snake_case(type(self).__name__)
         self._variables = []
+        distribute._adopt_metric(self)
         # Keras's metric.dtype, which a subclass casts its values to
         self.dtype = "float32" if dtype is None else \
             (dtype.get("config") or {}).get("name", "float32") if isinstance(dtype, dict) \

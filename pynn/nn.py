@@ -56,6 +56,11 @@ def log_softmax(logits, axis=None, name=None):
     return ops.log_softmax(logits, axis=-1 if axis is None else axis)
 
 
+def l2_loss(t, name=None):
+    """Half the sum of the squares of t's entries."""
+    return ops.multiply(ops.sum(ops.square(t)), 0.5)
+
+
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """x with a fraction ``rate`` of its entries zeroed and the others
     scaled by 1 / (1 - rate) (always: tf.nn.dropout has no training flag)."""

@@ -3388,7 +3388,13 @@ def _array(x):
 
 
 def _axis_arg(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
+    """An axis argument as NumPy takes it: a list, or an array of axes
+    (``ops.arange(1, ndim)``, as TensorFlow takes a tensor), as a tuple."""
+    if isinstance(axis, list):
+        return tuple(axis)
+    if isinstance(axis, (np.ndarray, np.generic)):
+        return tuple(int(a) for a in axis) if axis.ndim else int(axis)
+    return axis
 
 
 def _plain(x):
@@ -3734,14 +3740,21 @@ def argmin(x, axis=None, keepdims=False):
 
 # ------------------------------------------------------------ reductions
 
+def _stacked(x):
+    """A list or tuple of arrays holding traced ones as one traced array
+    (``reduce_mean([loss(a, b) for ...])``, as Keras converts a list to a
+    tensor), else x."""
+    if type(x) in (list, tuple) and builtins.any(_is_traced(v) for v in x):
+        return stack(list(x))
+    return x
+
+
 def _reduction(name, fn):
     def op(x, axis=None, keepdims=False):
-        if (type(x) is list or type(x) is tuple) and any(
-                type(v) is not _ndarray and type(v) in _TRACED for v in x):
-            x = stack(x)  # (a list of traced values packed, as TensorFlow packs it)
+        x, axis = _stacked(x), _axis_arg(axis)
         if type(x) is not _ndarray and type(x) in _TRACED:
             return _traced(name, x, axis=axis, keepdims=keepdims)
-        return fn(_array(x), axis=_axis_arg(axis), keepdims=keepdims)
+        return fn(_array(x), axis=axis, keepdims=keepdims)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"The {name} over ``axis`` (all axes when None)."
     return op
@@ -3767,6 +3780,7 @@ def all(x, axis=None, keepdims=False):
 
 def mean(x, axis=None, keepdims=False):
     """The mean over ``axis`` (all axes when None), float32."""
+    x = _stacked(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("mean", x, axis=axis, keepdims=keepdims)
     x, axis = _f32(x, "mean: x"), _axis_arg(axis)
@@ -3783,6 +3797,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, keepdims=False):
     """The variance over ``axis`` (the mean squared deviation)."""
+    x = _stacked(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         centered = subtract(x, mean(x, axis=axis, keepdims=True))
         return mean(square(centered), axis=axis, keepdims=keepdims)
@@ -3791,6 +3806,7 @@ def var(x, axis=None, keepdims=False):
 
 
 def std(x, axis=None, keepdims=False):
+    x = _stacked(x)
     if type(x) is not _ndarray and type(x) in _TRACED:
         return sqrt(var(x, axis=axis, keepdims=keepdims))
     return np.std(_f32(x, "std: x"), axis=_axis_arg(axis), keepdims=keepdims,
@@ -5121,9 +5137,10 @@ def in_top_k(targets, predictions, k):
 
 def segment_max(data, segment_ids, num_segments=None, sorted=False):
     """The rows of ``data`` reduced by maximum per segment (-inf for empty
-    segments; negative ids dropped), as Keras's."""
-    _constant_input("segment_max", data=data)
-    values = _array(data)
+    segments; negative ids dropped), as Keras's.  The gradient goes to the
+    rows that reach their segment's maximum, shared equally among ties, as
+    TensorFlow's."""
+    values = _array(_plain(data))
     ids = np.asarray(_plain(segment_ids))
     if ids.dtype.kind not in "iu" or ids.shape != values.shape[:1]:
         raise ValueError(f"segment_max: segment_ids must be integers, one per row of data, "
@@ -5134,7 +5151,15 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):
     out = np.full((n,) + values.shape[1:], -np.inf, values.dtype)
     keep = (ids >= 0) & (ids < n)
     np.maximum.at(out, ids[keep], values[keep])
-    return out
+    if not _is_traced(data):
+        return out
+    # the mean of the rows reaching the maximum: its gradient is theirs
+    kept = np.where(keep, ids, -1)
+    hit = (keep.reshape((-1,) + (1,) * (values.ndim - 1)) &
+           (values == out[np.where(keep, ids, 0)])).astype(np.float32)
+    ties = segment_sum(hit, kept, num_segments=n)
+    total = segment_sum(multiply(data, hit), kept, num_segments=n)
+    return where(ties > 0, divide(total, np.maximum(ties, np.float32(1))), np.float32(-np.inf))
 
 
 # --------------------------------------------- activations and nn (Keras)

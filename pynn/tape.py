@@ -574,6 +574,8 @@ class Variable(Weight):
                          constraint=constraints.get(constraint))
         if dtype != np.float32:
             self.value = value
+            from .distribute import _sync_initial_value
+            self.value = _sync_initial_value(self.value)
         self.aggregation = VariableAggregation(_enum_value(kwargs.get("aggregation"), "none"))
         self.synchronization = VariableSynchronization(
             _enum_value(kwargs.get("synchronization"), "auto"))
@@ -693,7 +695,7 @@ def record_call(record, layer, inputs, training):
     mask = autodiff.take_given_mask()  # (``lstm(x, mask=m)`` on the tape)
     if isinstance(inputs, dict) and is_model:
         if layer._program is None:  # a subclassed model traced on its first dict
-            layer._prepare_inputs({k: _val(v) for k, v in inputs.items()})
+            layer._prepare_inputs({k: _val(v) for k, v in inputs.items()}, any_rows=True)
         xs, multi_in = [inputs[n] for n in layer.input_names], len(layer.input_names) > 1
     else:
         multi_in = isinstance(inputs, (list, tuple))

@@ -22,6 +22,7 @@ outputs), then ``<output>_loss`` per output, and ``val_`` for validation.
 """
 import contextlib
 import copy
+import functools
 import inspect
 import itertools
 import math
@@ -30,12 +31,12 @@ import threading
 
 import numpy as np
 
-from . import autodiff, config, tree
+from . import autodiff, config, distribute, tree
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
-from .backend import current_device, default_device, device
+from .backend import aligned_empty, current_device, default_device, device
 from .callbacks import CallbackList, History, ProgbarLogger
 from .cuda import DeviceArray
 from .utils.progbar import Progbar
@@ -85,6 +86,22 @@ def _inference():
 
 
 _run_inference = _planned_predict = None
+
+
+def _common_rows(xs):
+    """The number of rows the input arrays ``xs`` share, or None where
+    they differ."""
+    n = {a.shape[0] for a in xs if a.ndim}
+    return n.pop() if len(n) == 1 else None if n else xs[0].shape[0]
+
+
+def _batch_rows(xs, ys):
+    """The number of samples in a batch: its inputs' rows, or its targets'
+    where the inputs' differ (a batch of graphs as atoms and bonds)."""
+    rows = _common_rows(xs)
+    if rows is None and ys:
+        rows = next((a.shape[0] for a in ys if a is not None and np.ndim(a)), None)
+    return xs[0].shape[0] if rows is None else rows
 
 
 def _integer_dtype(x):
@@ -449,12 +466,42 @@ class _Prefetcher:
                 self._thread.join(0.05)
 
 
+def _under_strategy(method):
+    """fit or evaluate of a model made or compiled in a multi-process
+    tf.distribute strategy's scope (or called in it), run as that
+    strategy trains: under the data-parallel distribution it gives for
+    the data (``x``)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        strategy = self.__dict__.get("_distribute_strategy") or \
+            (distribute.get_strategy() if distribute.has_strategy() else None)
+        dist = None
+        if strategy is not None:
+            dist = strategy._fit_distribution(args[0] if args else kwargs.get("x"))
+        if dist is None:
+            return method(self, *args, **kwargs)
+        with dist.scope():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class TrainingMixin:
     """compile/fit/evaluate/predict over a model's graph program."""
 
     _planned = None
 
+    @property
+    def distribute_strategy(self):
+        """The tf.distribute strategy whose scope the model was made or
+        compiled in (the default strategy if none)."""
+        return self.__dict__.get("_distribute_strategy") or distribute.get_strategy()
+
     def _init_training_state(self):
+        # (the strategy whose scope is open, as Keras records it)
+        self._distribute_strategy = distribute.get_strategy() if distribute.has_strategy() \
+            else None
+        if self._distribute_strategy is not None:
+            self._distribute_strategy._adopt(self)
         self.compiled = False
         self.optimizer = None
         self.loss = None
@@ -620,6 +667,9 @@ class TrainingMixin:
         train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        if distribute.has_strategy():
+            self._distribute_strategy = distribute.get_strategy()
+            self._distribute_strategy._adopt(self)
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:
@@ -789,11 +839,12 @@ class TrainingMixin:
             return wants.pop()
         return dtype
 
-    def _prepare_inputs(self, x, what="x", convert=True, broadcast=False):
+    def _prepare_inputs(self, x, what="x", convert=True, any_rows=False):
         """The input arrays of ``x``, converted and checked against the
-        graph's inputs.  ``broadcast``: inputs of one sample may go with
-        inputs of n (a direct call, as Keras's: a latent array of one
-        sample attended to by a batch)."""
+        graph's inputs.  ``any_rows``: the inputs may have different numbers
+        of rows (a direct call or a dataset's batch, which Keras takes as
+        they come: a latent array of one sample attended to by a batch, a
+        batch of graphs as its atoms, bonds and pairs)."""
         if type(x) is np.ndarray and x.ndim and self._program is not None:
             # The common call, one array for a one-input model in the
             # input's dtype and shape, is checked as the loop below would
@@ -828,7 +879,7 @@ class TrainingMixin:
             return xs  # (no graph inputs: its call takes what it is given)
         self._check_input_shapes(xs)
         n = {a.shape[0] for a in xs}
-        if len(n) > 1 and not (broadcast and len(n - {1}) == 1):
+        if len(n) > 1 and not any_rows:
             raise ValueError(f"{what}: the input arrays have different numbers of samples: "
                              f"{[a.shape[0] for a in xs]}")
         return xs
@@ -897,10 +948,11 @@ class TrainingMixin:
 
     def _prepare_targets(self, y, xs, what="y"):
         """The targets ``y`` checked against the outputs the model gives
-        for the input arrays ``xs``."""
+        for the input arrays ``xs`` (their rows, where the inputs agree on
+        them)."""
         ys = self._standardize_targets(y, what)
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
-        rows = xs[0].shape[0]
+        rows = _common_rows(xs)
         shapes = [t.shape for t in self._outputs]
         if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
             # (inputs of other sizes than the model's: a Sequential over
@@ -916,7 +968,7 @@ class TrainingMixin:
                                  f"targets were given for it")
             where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
             prepared = spec.loss.prepare_targets(target, shape, where)
-            if prepared.shape[0] != rows:
+            if rows is not None and prepared.shape[0] != rows:
                 raise ValueError(f"x and y have different numbers of samples: {rows} and "
                                  f"{prepared.shape[0]}")
             out.append(prepared)
@@ -994,7 +1046,7 @@ class TrainingMixin:
         for w in self.weights:
             w.grad = None
         total = sum(w.value.size for w in weights)
-        params = np.empty(total, np.float32)
+        params = aligned_empty(total)
         off = 0
         for w in weights:
             n = w.value.size
@@ -1137,6 +1189,7 @@ class TrainingMixin:
             penalty += w.regularizer.penalty(w.value, grad=w.grad)
         return penalty
 
+    @_under_strategy
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -1161,6 +1214,14 @@ class TrainingMixin:
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         x = self._trace_from(x, batch_size=batch_size or 32)
         if self._runs_own_step("train_step"):
+            from .distribution import active
+            if active() is not None:
+                # (its batches are not split and its gradients not summed:
+                # each process would train a model of its own)
+                raise ValueError(f"fit: model {self.name!r} has its own train_step, which "
+                                 f"trains on one process; across processes, write the loop "
+                                 f"with strategy.run (tf.distribute.MultiWorkerMirroredStrategy)"
+                                 f" or use the model's own step on one process")
             if class_weight is not None:
                 raise ValueError("fit: class_weight is not supported with a custom "
                                  "train_step; weigh samples in the step")
@@ -1277,7 +1338,7 @@ class TrainingMixin:
                             continue
                         if cb.has_on_train_batch_begin:
                             cb.on_train_batch_begin(step)
-                        bs = xb[0].shape[0]
+                        bs = _batch_rows(xb, yb)
                         if reducer is not None and shard is None:
                             # each process brings its own rows: the global
                             # batch and this share's place in it are summed
@@ -1333,6 +1394,7 @@ class TrainingMixin:
 
     # --------------------------------------------------------- evaluate
 
+    @_under_strategy
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, max_queue_size=10, workers=1,
                  use_multiprocessing=False):
@@ -1401,7 +1463,7 @@ class TrainingMixin:
             for step, (xb, yb, wb, _, _) in enumerate(source.epoch(total_steps)):
                 if cb is not None:
                     cb.on_test_batch_begin(step)
-                bs = xb[0].shape[0]
+                bs = _batch_rows(xb, yb)
                 if bs == 0:
                     continue
                 batch_penalty = penalty
@@ -2182,15 +2244,21 @@ class _Source:
             w = item[2] if len(item) > 2 else None
         else:
             x, y, w = item, None, None
-        xs = model._prepare_inputs(x)
-        rows = xs[0].shape[0]
+        xs = model._prepare_inputs(x, any_rows=True)
+        rows = _common_rows(xs)
         if not self.targets:
-            return xs, None, None, rows, 0
+            return xs, None, None, xs[0].shape[0] if rows is None else rows, 0
         model._resolve_compile()
         if y is None:
             raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
                              "(x, y, sample_weight) tuples")
         ys = model._prepare_targets(y, xs)
+        if rows is None:
+            # inputs of different lengths: the batch is the targets' rows
+            rows = next(a.shape[0] for a in ys if a is not None)
+            if self.shard is not None:
+                raise ValueError("fit: a batch whose inputs have different numbers of rows "
+                                 "cannot be split between processes")
         ws = model._prepare_weights(w, self.class_weight, ys, rows)
         if self.shard is None:
             return xs, ys, ws, None if _sharded_job() else rows, 0
@@ -2333,8 +2401,10 @@ class _StepSource:
             idx = order[step * self.batch_size:(step + 1) * self.batch_size]
             if not self.shuffle:
                 idx = slice(step * self.batch_size, (step + 1) * self.batch_size)
-            yield pack_x_y_sample_weight(_take(self.x, idx), _take(self.y, idx),
-                                         _take(self.w, idx))
+            # lists as tuples, as Keras's batches of arrays reach a step on
+            # TensorFlow (``if isinstance(data[0], tuple): data = data[0]``)
+            yield tree.lists_to_tuples(pack_x_y_sample_weight(
+                _take(self.x, idx), _take(self.y, idx), _take(self.w, idx)))
 
     def _stream_epoch(self):
         data = self.x

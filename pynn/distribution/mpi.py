@@ -119,6 +119,27 @@ class World:
         self.allreduce_(buf, what)
         return [float(v) for v in buf]
 
+    def gather_rows(self, array, what="a gather across processes"):
+        """Every process's ``array`` concatenated along its first axis, in
+        rank order, on every process (the processes' row counts may
+        differ; the other axes must agree)."""
+        array = np.ascontiguousarray(array)
+        if array.ndim == 0:
+            array = array.reshape(1)
+        ranks = self.gather_values(float(array.ndim), what)
+        # (every process sees the same lists, so all raise together)
+        dims = [self.gather_values(float(d), what) for d in array.shape] \
+            if len(set(ranks)) == 1 else None
+        if dims is None or any(len(set(d)) > 1 for d in dims[1:]):
+            raise ValueError(f"{what}: the processes' values must agree in shape beyond "
+                             f"the first axis; this process has shape {array.shape}")
+        row = int(np.prod(array.shape[1:], dtype=np.int64))
+        counts = [int(c) * row for c in dims[0]]
+        out = np.empty((sum(int(c) for c in dims[0]),) + array.shape[1:], array.dtype)
+        req = self.comm.Iallgatherv(array, [out, counts])
+        self.wait([req], what)
+        return out
+
     def bcast_(self, array, root=0, what="a broadcast"):
         """Rank ``root``'s ``array`` onto every process, in place."""
         req = self.comm.Ibcast(array, root=root)

@@ -81,12 +81,7 @@ class GradientReducer:
         self._reset()
         # Batch-norm moving statistics: each process updates them from its
         # own rows; they are averaged after each step so replicas agree.
-        self.moving = []
-        for layer in model.layers:
-            for leaf in _leaf_layers(layer):
-                if hasattr(leaf, "moving_mean") and getattr(leaf, "moving_mean", None) \
-                        is not None and not getattr(leaf, "synchronized", False):
-                    self.moving += [leaf.moving_mean.value, leaf.moving_variance.value]
+        self.moving = moving_statistics(model)
         size = sum(a.size for a in self.moving)
         self._moving_buf = np.empty(size, np.float32) if size else None
 
@@ -138,15 +133,35 @@ class GradientReducer:
                              f"{len(counts) - 1} bring {known} (give steps_per_epoch)")
 
     def after_update(self):
-        if self._moving_buf is None:
-            return
-        buf, off = self._moving_buf, 0
-        for a in self.moving:
-            buf[off:off + a.size] = a.reshape(-1)
-            off += a.size
-        self.comm.allreduce_(buf, "the batch-normalization statistics")
-        buf *= np.float32(1.0 / self.comm.size)
-        off = 0
-        for a in self.moving:
-            a.reshape(-1)[...] = buf[off:off + a.size]
-            off += a.size
+        if self._moving_buf is not None:
+            average_(self.comm, self.moving, self._moving_buf)
+
+
+def moving_statistics(model, with_synchronized=False):
+    """The batch-normalization moving statistics of ``model`` that each
+    process updates from its own rows (a synchronized layer's are the
+    same everywhere under a distribution: included only when asked)."""
+    found = []
+    for layer in model.layers:
+        for leaf in _leaf_layers(layer):
+            if getattr(leaf, "moving_mean", None) is not None and \
+                    (with_synchronized or not getattr(leaf, "synchronized", False)):
+                found += [leaf.moving_mean.value, leaf.moving_variance.value]
+    return found
+
+
+def average_(comm, arrays, buf=None):
+    """Each of ``arrays`` (float32) set, in place, to its mean over the
+    processes, in one sum (through ``buf``, their total size, if given)."""
+    if buf is None:
+        buf = np.empty(sum(a.size for a in arrays), np.float32)
+    off = 0
+    for a in arrays:
+        buf[off:off + a.size] = a.reshape(-1)
+        off += a.size
+    comm.allreduce_(buf, "the batch-normalization statistics")
+    buf *= np.float32(1.0 / comm.size)
+    off = 0
+    for a in arrays:
+        a.reshape(-1)[...] = buf[off:off + a.size]
+        off += a.size

@@ -216,6 +216,10 @@ class MultiHeadAttention(_OptionsLayer):
     ``attention_output/kernel`` (heads, value_dim, output_dim) and its
     bias, so ``set_weights`` from Keras gives Keras's outputs.
     """
+    # Keras's call reads the query's mask from the query, whatever
+    # query_mask gives (see Layer._carried_mask_inputs)
+    _carried_mask_inputs = (0,)
+
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
@@ -263,27 +267,25 @@ class MultiHeadAttention(_OptionsLayer):
             options = {"causal": False, "scores": False}
             if len(inputs) == 4:
                 options["mask_input"] = True
-            if isinstance(mask, (list, tuple)):
-                # (a query_mask in the file is not read, as below)
-                mask = [None] + list(mask[1:])
-                if all(m is None for m in mask):
-                    mask = None
+            if isinstance(mask, (list, tuple)) and all(m is None for m in mask):
+                mask = None
             return self._call_with(inputs, options, training, mask)
         if value is None:
             raise TypeError(f"{type(self).__name__} {self.name!r}: call it with query and value "
                             f"(and optionally key), e.g. layer(x, x)")
         # (query_mask is not read, in a graph as when run: Keras's call
-        # replaces it by the mask the query carries)
-        explicit = [m for m in (value_mask, key_mask) if m is not None]
+        # replaces it by the mask the query carries; in a graph it is still
+        # an input of the node, as in Keras's, see _carried_mask_inputs)
+        explicit = [m for m in (query_mask, value_mask, key_mask) if m is not None]
         given = None
         if explicit and _is_symbolic([query, value]):
             if not _is_symbolic(explicit):
                 raise ValueError(f"{type(self).__name__} {self.name!r}: in a graph, "
-                                 f"value_mask/key_mask must be symbolic tensors "
+                                 f"query_mask/value_mask/key_mask must be symbolic tensors "
                                  f"(an Input, or computed from one), not arrays")
             # inputs of the node, read as the masks of value and key (the
             # key is the value where no key is given); the query keeps its own
-            given = [None, value_mask,
+            given = [query_mask, value_mask,
                      value_mask if key is None and key_mask is None else key_mask]
         inputs = [query, value, value if key is None else key]
         options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}

@@ -42,7 +42,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import autodiff, backend, ops
+from .. import autodiff, backend, distribute, ops
 from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..module import Module
@@ -173,6 +173,7 @@ class Weight(autodiff.ForwardingOperators):
         self.name = name
         self._scope = backend.current_name_scope_path()  # pynn.name_scope's, for path
         self.value = np.asarray(value, dtype=np.float32, order="C")
+        self.value = distribute._sync_initial_value(self.value)
         self.grad = None
         self.trainable = trainable
         # Training adds the regularizer's penalty to the loss, and applies
@@ -281,7 +282,8 @@ def _own(ctx, y):
         root = y if y.base is None else y.base
         for slot in ctx._buffers.values():
             for buf in slot.values():
-                if buf is root:
+                # (a buffer is a view of the block aligned_empty took)
+                if buf is root or buf.base is root:
                     return y
     return np.array(y)
 
@@ -765,7 +767,8 @@ class Layer(Module):
             shape = (shape,)
         shape = tuple(int(d) for d in shape)
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
-        value = initializers.get(initializer)(shape)
+        value = backend.aligned_empty(shape)
+        value[...] = initializers.get(initializer)(shape)
         w = Weight(name, value, trainable=trainable, regularizer=regularizers.get(regularizer),
                    constraint=constraints.get(constraint))
         # Keras 3's: the name alone (``kernel``), the path under the layer
@@ -1385,6 +1388,11 @@ class Layer(Module):
         nested = any(isinstance(v, (dict, list, tuple)) for v in inputs.values())
         self.__dict__["_input_structure"] = _template(inputs) if nested else None
 
+    # The inputs whose mask given to a call in a graph the call does not
+    # read (it reads the mask the input carries): the given tensor is still
+    # an input of the node, so the graph connects it, as Keras's does.
+    _carried_mask_inputs = ()
+
     def _mask_layout(self, mask, leaves):
         """(Node.mask_layout, whether each input is masked, the mask
         tensors) of a call given ``mask`` (a symbolic tensor, or one per
@@ -1408,8 +1416,11 @@ class Layer(Module):
                              f"{len(mask)} masks for {len(leaves)} inputs")
         given = [check(m, x) for m, x in zip(mask, leaves) if m is not None]
         layout = tuple(m is not None for m in mask)
-        # (an input given no mask keeps the one it carries)
-        return layout, [p or x._has_mask for p, x in zip(layout, leaves)], given
+        # (an input given no mask keeps the one it carries, and so does one
+        # whose given mask the call does not read)
+        keep = self._carried_mask_inputs
+        return layout, [(p and i not in keep) or x._has_mask
+                        for i, (p, x) in enumerate(zip(layout, leaves))], given
 
     def _accepts_dict(self):
         # A layer computing through its call takes a dict of tensors, as

@@ -2,6 +2,7 @@
 ReversibleEmbedding, which also maps vectors back to logits over the
 vocabulary."""
 import threading
+import warnings
 
 import numpy as np
 
@@ -17,9 +18,12 @@ class Embedding(Layer):
 
     With ``mask_zero=True`` id 0 is padding: the output carries a mask that
     is False there, which recurrent layers (and the layers that pass masks
-    on) follow, as in Keras.  ``input_length`` is Keras 2's argument: when
-    given it fixes the sequence length (and the input shape of a first
-    layer) and is checked against the input.
+    on) follow, as in Keras.  ``input_length``, Keras 2's argument, is
+    taken and ignored with Keras 3's warning: a model starting with the
+    layer is built on the first data it sees, whatever its length.  Keras
+    2's programs that load a pretrained table into the unbuilt layer
+    (``model.layers[0].set_weights([matrix])`` before ``fit``) still do:
+    the table's shape does not depend on the input.
 
     The gradient touches only the rows that occur in the batch (a
     scatter-add in C), and clears the rows the previous batch wrote, so the
@@ -33,18 +37,15 @@ class Embedding(Layer):
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  input_length=None, activity_regularizer=None, weights=None, lora_rank=None,
                  quantization_config=None, **kwargs):
-        if input_length is not None and "input_shape" not in kwargs and \
-                "batch_input_shape" not in kwargs:
-            kwargs["batch_input_shape"] = (None, input_length)
+        if input_length is not None:
+            warnings.warn("Argument `input_length` is deprecated. Just remove it.",
+                          stacklevel=2)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         label = f"Embedding {self.name!r}"
         self.input_dim = _positive_int(input_dim, "input_dim", self)
         self.output_dim = _positive_int(output_dim, "output_dim", self)
-        if input_length is not None:
-            input_length = _positive_int(input_length, "input_length", self)
         if lora_rank or quantization_config:
             raise ValueError(f"{label}: lora_rank and quantization_config are not supported")
-        self.input_length = input_length
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
@@ -70,14 +71,17 @@ class Embedding(Layer):
             self._initial_weights = None
         self.built = True
 
+    def set_weights(self, weights):
+        if not self.built:
+            # (the table's shape is known before any input: Keras 2's
+            # programs load a pretrained one before the first call)
+            self.build_for((None, None))
+        super().set_weights(weights)
+
     def _check_length(self, input_shape):
         if len(input_shape) < 1:
             raise ValueError(f"Embedding {self.name!r}: expected an array of ids, got "
                              f"shape {shape_str(input_shape)}")
-        # (input_length only gives a first layer its model's input shape,
-        # which the model checks; the layer itself, as Keras's, embeds ids
-        # of any length: a subclassed model's Embedding(input_length=2)
-        # built on another length)
 
     def _check_input(self, shape):
         self._check_length(shape)
@@ -174,8 +178,6 @@ class Embedding(Layer):
                   "output_dim": self.output_dim,
                   "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                   "mask_zero": self.mask_zero, **weight_options(self, "embeddings")}
-        if self.input_length is not None:
-            config["input_length"] = self.input_length
         return config
 
 

@@ -3,6 +3,7 @@ find them (``layers.experimental.RandomFourierFeatures``,
 ``layers.experimental.preprocessing.Rescaling``, ``from
 tensorflow.keras.layers.experimental import preprocessing``): the same
 layers as ``pynn.layers``."""
+import sys
 import types
 
 from .core import EinsumDense, RandomFourierFeatures
@@ -27,5 +28,10 @@ def _preprocessing():
 
 
 preprocessing = _preprocessing()
+# importable by its path too (``from tensorflow.keras.layers.experimental.
+# preprocessing import Rescaling``): this module holds it as a package
+# holds a submodule
+__path__ = []
+sys.modules[preprocessing.__name__] = preprocessing
 
 __all__ = ["EinsumDense", "RandomFourierFeatures", "preprocessing"]

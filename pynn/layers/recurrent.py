@@ -170,6 +170,32 @@ class _Recurrent(Layer):
             cell._build_input_shape = self._build_input_shape
         return cell
 
+    # Keras 3's cell is a sublayer holding the weights: freezing the layer
+    # freezes the cell, and a frozen cell's weights do not train.
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        Layer.trainable.fset(self, value)
+        cell = self.__dict__.get("_cell")
+        if cell is not None:
+            cell.trainable = value
+
+    def _cell_frozen(self):
+        cell = self.__dict__.get("_cell")
+        return cell is not None and not cell.trainable
+
+    @property
+    def trainable_weights(self):
+        return [] if self._cell_frozen() else Layer.trainable_weights.fget(self)
+
+    @property
+    def non_trainable_weights(self):
+        return self.weights if self._cell_frozen() else \
+            Layer.non_trainable_weights.fget(self)
+
     _CELL_ARGS = ("units", "activation", "recurrent_activation", "use_bias",
                   "kernel_initializer", "recurrent_initializer", "bias_initializer",
                   "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",

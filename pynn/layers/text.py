@@ -278,9 +278,7 @@ class _Lookup(Layer):
         depth = self._output_size()
         if self.output_mode == "one_hot":
             if ids.ndim > 1 and ids.shape[-1] == 1:
-                # (a last axis of 1 is encoded in place, as Keras's and as
-                # compute_output_shape says: (batch, 1) gives (batch, depth))
-                ids = ids[..., 0]
+                ids = ids[..., 0]  # one id per row: one vector per row, as Keras's
             out = np.zeros(ids.shape + (depth,), np.float32)
             np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
             return out

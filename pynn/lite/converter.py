@@ -37,7 +37,9 @@ in float32, with every model input and output:
 - Conv2DTranspose -> TRANSPOSE_CONV (its output shape computed from the
   batch at run time by SHAPE, STRIDED_SLICE and CONCATENATION; a SLICE
   after it where TFLite's padding rule does not give Keras's alignment);
-  Conv1DTranspose the same at height 1.
+  Conv1DTranspose the same at height 1; Conv3DTranspose ->
+  CONV_3D_TRANSPOSE (float kernels only in TFLite) the same way.  A
+  dilated kernel is written with its holes as zeros.
 - ReLU -> RELU, RELU6 or LEAKY_RELU (then MINIMUM for a cap; with a
   threshold, GREATER, CAST and MUL, then MINIMUM, ADD, MUL for a cap and a
   slope); LeakyReLU ->
@@ -51,8 +53,16 @@ in float32, with every model input and output:
 - Rescaling -> MUL and ADD; Normalization -> SUB and MUL; Resizing and
   CenterCrop -> SLICE and RESIZE_* (PAD or PADV2 first for
   pad_to_aspect_ratio); CategoryEncoding -> EQUAL, CAST, REDUCE_MAX or
-  SUM; Discretization -> BUCKETIZE (float kernels only); a Pipeline -> its
-  layers' ops; SpectralNormalization -> its layer's.
+  SUM; Discretization -> BUCKETIZE (float kernels only); IntegerLookup ->
+  EQUAL to its vocabulary, SUM, REDUCE_ANY and SELECT_V2 in int64 (GATHER
+  for invert=True); a Pipeline -> its layers' ops; SpectralNormalization
+  -> its layer's.
+- STFTSpectrogram -> its kernels as CONV_2D over the signals at height 1,
+  then MUL, ADD, MAXIMUM, SQRT, LOG or ATAN2 per mode; MelSpectrogram ->
+  MIRROR_PAD, the windowed DFT as CONV_2D, the mel filters as
+  FULLY_CONNECTED, decibels by LOG and REDUCE_MAX over the batch.
+- MultiHeadAttention and GroupQueryAttention -> FULLY_CONNECTED,
+  BATCH_MATMUL, SOFTMAX (see _multi_head_attention).
 - the noise layers (GaussianNoise, GaussianDropout, AlphaDropout,
   SpatialDropout, ActivityRegularization) are identities at inference and
   are left out, as Dropout is; so are the image augmentation layers but
@@ -65,6 +75,7 @@ in float32, with every model input and output:
 
 A layer without a TFLite form raises :class:`ConversionError` naming it.
 """
+import math
 import warnings
 
 import numpy as np
@@ -1382,17 +1393,26 @@ def _multi_head_attention(ctx, step, k, xs):
     BATCH_MATMUL with the values, TRANSPOSE and RESHAPE back, and the output
     FULLY_CONNECTED; the attention scores as a second output where the
     layer returns them.  Full integer calibrates the inner tensors from the
-    layer's weights."""
-    from ..layers.attention import MultiHeadAttention
+    layer's weights.
+
+    GroupQueryAttention the same, each key and value head's projection
+    written once for each query head it serves (as Keras's layer repeats
+    its heads); its sliding window is a constant mask, and its gate a
+    FULLY_CONNECTED of the query, LOGISTIC and MUL of the merged heads."""
+    from ..layers.attention import GroupQueryAttention, MultiHeadAttention
     layer, g = step.layer, ctx.g
     options = layer._graph_options or {}
-    if type(layer).call is not MultiHeadAttention.call:
+    grouped = isinstance(layer, GroupQueryAttention)
+    if type(layer).call is not (GroupQueryAttention if grouped else MultiHeadAttention).call:
         raise ctx.error(layer, "computes through its own call() and cannot be exported as "
-                               "MultiHeadAttention")
+                               f"{'GroupQueryAttention' if grouped else 'MultiHeadAttention'}")
+    key_dim = layer.head_dim if grouped else layer.key_dim
+    value_dim = layer.head_dim if grouped else layer.value_dim
+    repeats = layer.num_repeats if grouped else 1
     if "masks" in options:
         raise ctx.error(layer, "masks given as arrays to a call on graph tensors have no "
                                "TensorFlow Lite form in pynn.lite; give them as model inputs")
-    if layer.attention_axes not in (None, 1, (1,), [1], -2, (-2,), [-2]):
+    if getattr(layer, "attention_axes", None) not in (None, 1, (1,), [1], -2, (-2,), [-2]):
         raise ctx.error(layer, f"attention_axes={layer.attention_axes!r} has no TensorFlow "
                                f"Lite form in pynn.lite")
     query, value, key = xs[:3]
@@ -1407,6 +1427,10 @@ def _multi_head_attention(ctx, step, k, xs):
                              for x, what in ((query, "query"), (value, "value"), (key, "key")))
     heads, t, s = layer.num_heads, query.shape[1], value.shape[1]
     constant = _constant_keep(ctx, layer, options, xs, t, s)
+    if grouped and layer.sliding_window is not None:
+        band = (np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) <
+                layer.sliding_window).astype(np.float32)
+        constant = band if constant is None else constant * band
     tensor_masks = any(m is not None for m in ctx.in_masks[:3]) or options.get("mask_input")
     weights_of = {}  # what -> (kernel, bias) as written, for calibration
 
@@ -1416,6 +1440,7 @@ def _multi_head_attention(ctx, step, k, xs):
         model)."""
         x = {what: np.asarray(a, np.float64).reshape(len(a), -1, a.shape[-1])
              for what, a in zip(("query", "value", "key"), inp[:3])}
+        x["gate"] = x["query"]
         out = {}
         for what in ("query", "value", "key"):
             w, b = weights_of[what]
@@ -1431,6 +1456,10 @@ def _multi_head_attention(ctx, step, k, xs):
             -1, keepdims=True))
         out["context"] = (e / e.sum(-1, keepdims=True)) @ x["value"]
         merged = out["context"].transpose(0, 2, 1, 3).reshape(len(sc), t, -1)
+        if "gate" in weights_of:
+            w, b = weights_of["gate"]
+            out["gate"] = x["gate"] @ w + (b if b is not None else 0.0)
+            out["gated"] = merged = merged / (1.0 + np.exp(-out["gate"]))
         w_out, b_out = weights_of["output"]
         out["output"] = merged @ w_out + (b_out if b_out is not None else 0.0)
         return out
@@ -1438,11 +1467,11 @@ def _multi_head_attention(ctx, step, k, xs):
     def stat(what):
         return (k, ("masked", lambda inp, masks: values(inp, masks)[what]))
 
-    def project(x, kernel, bias, depth, what, scale=1.0):
-        w = ctx.value(layer, kernel, f"{what} kernel")
+    def project(x, kernel, bias, depth, what, scale=1.0, repeats=1):
+        w = np.repeat(ctx.value(layer, kernel, f"{what} kernel"), repeats, axis=1)
         w = w.reshape(w.shape[0], heads * depth) * np.float32(scale)
-        b = ctx.value(layer, bias, f"{what} bias").reshape(-1) * np.float32(scale) \
-            if bias is not None else None
+        b = np.repeat(ctx.value(layer, bias, f"{what} bias"), repeats, axis=0).reshape(-1) * \
+            np.float32(scale) if bias is not None else None
         weights_of[what] = (w, b)
         steps = x.shape[1]
         prefix = f"{layer.name}/{what}"
@@ -1452,10 +1481,11 @@ def _multi_head_attention(ctx, step, k, xs):
         return _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, heads, steps, depth),
                              f"{layer.name}/{what}/split")
 
-    q = project(query, layer.query_kernel, layer.query_bias, layer.key_dim, "query",
-                1.0 / np.sqrt(layer.key_dim))
-    kk = project(key, layer.key_kernel, layer.key_bias, layer.key_dim, "key")
-    v = project(value, layer.value_kernel, layer.value_bias, layer.value_dim, "value")
+    q = project(query, layer.query_kernel, layer.query_bias, key_dim, "query",
+                1.0 / np.sqrt(key_dim))
+    kk = project(key, layer.key_kernel, layer.key_bias, key_dim, "key", repeats=repeats)
+    v = project(value, layer.value_kernel, layer.value_bias, value_dim, "value",
+                repeats=repeats)
     scores = ctx.out_tensor(layer, f"{layer.name}/scores", (None, heads, t, s), stat("scores"))
     g.add("BATCH_MATMUL", [q, kk], [scores], ("BatchMatMulOptions", {"AdjX": False,
                                                                      "AdjY": True}), layer.name)
@@ -1476,17 +1506,27 @@ def _multi_head_attention(ctx, step, k, xs):
     query_mask = ctx.in_masks[0]
     if query_mask is not None:
         ctx.out_masks = [query_mask, None]
-    context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, layer.value_dim),
+    context = ctx.out_tensor(layer, f"{layer.name}/context", (None, heads, t, value_dim),
                              stat("context"))
     g.add("BATCH_MATMUL", [weights, v], [context], ("BatchMatMulOptions", {"AdjX": False,
                                                                            "AdjY": False}),
           layer.name)
     context = _transpose_op(ctx, layer, context, (0, 2, 1, 3),
-                            (None, t, heads, layer.value_dim), f"{layer.name}/merge")
-    context = ctx.reshape(layer, context, (None, t, heads * layer.value_dim),
+                            (None, t, heads, value_dim), f"{layer.name}/merge")
+    context = ctx.reshape(layer, context, (None, t, heads * value_dim),
                           f"{layer.name}/merged")
+    if grouped and layer.use_gate:
+        w = ctx.value(layer, layer.gate_kernel, "gate kernel").reshape(-1, heads * value_dim)
+        b = ctx.value(layer, layer.gate_bias, "gate bias").reshape(-1) \
+            if layer.gate_bias is not None else None
+        weights_of["gate"] = (w, b)
+        prefix = f"{layer.name}/gate"
+        gate = ctx.fully_connected(layer, query, w, b, prefix, prefix,
+                                   (None, t, heads * value_dim), stat("gate"))
+        gate = ctx.unary(layer, "LOGISTIC", gate, f"{prefix}/sigmoid", None)
+        context = ctx.binary(layer, "MUL", context, gate, f"{layer.name}/gated", stat("gated"))
     w = ctx.value(layer, layer.output_kernel, "output kernel")
-    w = w.reshape(heads * layer.value_dim, w.shape[-1])
+    w = w.reshape(heads * value_dim, w.shape[-1])
     b = ctx.value(layer, layer.output_bias, "output bias") \
         if layer.output_bias is not None else None
     weights_of["output"] = (w, b)
@@ -1739,6 +1779,18 @@ def _permute(ctx, step, k, xs):
 
 # ---------------------------------------------------- transposed convolution
 
+def _dilated_kernel(w, dilation):
+    """The kernel ``w`` (spatial axes first) with ``dilation - 1`` zeros
+    between its taps along each spatial axis."""
+    dilation = tuple(int(d) for d in dilation)
+    if max(dilation) == 1:
+        return w
+    spans = tuple((k - 1) * d + 1 for k, d in zip(w.shape, dilation))
+    out = np.zeros(spans + w.shape[len(dilation):], w.dtype)
+    out[tuple(slice(None, None, d) for d in dilation)] = w
+    return out
+
+
 def _transpose_conv_plan(in_sizes, out_sizes, pads, kernel_hw, strides):
     """TFLite's padding for TRANSPOSE_CONV and the output size to ask of
     it.  The op checks that its output size gives back the input size
@@ -1766,18 +1818,19 @@ def _conv_transpose(ctx, step, k, xs):
     A 1-D layer runs at height 1 between RESHAPEs.  ReLU and ReLU6 are
     fused when the op's output is the layer's."""
     layer, x = step.layer, xs[0]
-    if max(layer.dilation_rate) > 1:
-        raise ctx.error(layer, f"dilation_rate={layer.dilation_rate}: TFLite's TRANSPOSE_CONV "
-                               f"has no dilation")
-    act = layer.activation
+    act = _activation_name(layer.activation)
     if act not in ACTIVATION_OPS and act != "linear":
         raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
                                f"one of {sorted(ACTIVATION_OPS)} or 'linear'")
     w = ctx.value(layer, layer.kernel, "kernel")
     b = ctx.value(layer, layer.bias, "bias") if layer.bias is not None else \
         np.zeros(layer.filters, np.float32)
-    kernel_hw, strides, output_padding, dilation = layer._geo2d
     w4 = w if layer.rank == 2 else w[None]
+    # TRANSPOSE_CONV has no dilation: the kernel with the holes written in
+    # as zeros is the same operation, and its span gives the same sizes.
+    w4 = _dilated_kernel(w4, layer._geo2d[3])
+    _, strides, output_padding, _ = layer._geo2d
+    kernel_hw, dilation = w4.shape[:2], (1, 1)
     in4 = ctx.program.shapes[step.ins[0]]
     g = ctx.g
     if layer.rank == 1:
@@ -1792,17 +1845,7 @@ def _conv_transpose(ctx, step, k, xs):
     fused = act if direct and act in ctx.fusable else "linear"
     last_is_op = direct and (act == "linear" or fused != "linear")
 
-    shape = g.tensor(f"{layer.name}/input_shape", (4,), np.int32)
-    g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
-    batch = g.tensor(f"{layer.name}/batch", (1,), np.int32)
-    g.add("STRIDED_SLICE", [shape, ctx.int32(f"{layer.name}/begin", [0]),
-                            ctx.int32(f"{layer.name}/end", [1]),
-                            ctx.int32(f"{layer.name}/strides", [1])], [batch],
-          ("StridedSliceOptions", {}), layer.name)
-    out_size = g.tensor(f"{layer.name}/output_shape", (4,), np.int32)
-    g.add("CONCATENATION", [batch, ctx.int32(f"{layer.name}/size",
-                                             [full[0], full[1], layer.filters])],
-          [out_size], ("ConcatenationOptions", {"Axis": 0, **_none()}), layer.name)
+    out_size = _batch_and(ctx, layer, x, [full[0], full[1], layer.filters])
     filt = g.constant(f"{layer.name}/kernel", w4.transpose(2, 0, 1, 3), role="weight")
     bias = g.constant(f"{layer.name}/bias", b, role="bias")
     y = ctx.out_tensor(layer, step.name if last_is_op else f"{layer.name}/transpose_conv",
@@ -1822,6 +1865,68 @@ def _conv_transpose(ctx, step, k, xs):
         y = ctx.reshape(layer, y, _out_shape(ctx, step),
                         step.name if linear_last else f"{layer.name}/squeeze")
     if not linear_last and fused == "linear":
+        y = ctx.activation(layer, y, act, k, name=step.name)
+    return y
+
+
+def _batch_and(ctx, layer, x, sizes):
+    """The int32 shape (batch of ``x`` at run time, *sizes): SHAPE,
+    STRIDED_SLICE, CONCATENATION."""
+    g = ctx.g
+    shape = g.tensor(f"{layer.name}/input_shape", (len(x.shape),), np.int32)
+    g.add("SHAPE", [x], [shape], ("ShapeOptions", {"OutType": 2}), layer.name)  # INT32
+    batch = g.tensor(f"{layer.name}/batch", (1,), np.int32)
+    g.add("STRIDED_SLICE", [shape, ctx.int32(f"{layer.name}/begin", [0]),
+                            ctx.int32(f"{layer.name}/end", [1]),
+                            ctx.int32(f"{layer.name}/strides", [1])], [batch],
+          ("StridedSliceOptions", {}), layer.name)
+    out_size = g.tensor(f"{layer.name}/output_shape", (1 + len(sizes),), np.int32)
+    g.add("CONCATENATION", [batch, ctx.int32(f"{layer.name}/size", [int(d) for d in sizes])],
+          [out_size], ("ConcatenationOptions", {"Axis": 0, **_none()}), layer.name)
+    return out_size
+
+
+def _conv3d_transpose(ctx, step, k, xs):
+    """Conv3DTranspose -> CONV_3D_TRANSPOSE (its filter is Keras's (kd, kh,
+    kw, filters, in); float kernels only in TFLite), its output shape taken
+    from the input's batch at run time.  Dilation is written into the
+    kernel, and where SAME or VALID padding does not give Keras's alignment
+    a larger VALID output is cut to size by a SLICE, as for Conv2DTranspose."""
+    layer, x = step.layer, xs[0]
+    act = _activation_name(layer.activation)
+    if act not in ACTIVATION_OPS and act != "linear":
+        raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite builtin op; use "
+                               f"one of {sorted(ACTIVATION_OPS)} or 'linear'")
+    w = _dilated_kernel(ctx.value(layer, layer.kernel, "kernel"), layer.dilation_rate)
+    in_sizes = ctx.program.shapes[step.ins[0]][1:4]
+    out_sizes = tuple(_out_shape(ctx, step)[1:4])
+    given = layer.output_padding or (None, None, None)
+    # (the geometry of each axis is that of a transposed 2-D convolution's)
+    pads = [ops.conv_transpose_geometry((1, 1, n, 1), (1, w.shape[i]), (1, layer.strides[i]),
+                                        layer.padding, (None, given[i]))[1][5]
+            for i, n in enumerate(in_sizes)]
+    padding, full = _transpose_conv_plan(in_sizes, out_sizes, pads, w.shape[:3], layer.strides)
+    cut = padding == "valid" and (full != out_sizes or any(pads))
+    fused = act if not cut and act in ctx.fusable else "linear"
+    last_is_op = not cut and (act == "linear" or fused != "linear")
+    g = ctx.g
+    inputs = [_batch_and(ctx, layer, x, list(full) + [layer.filters]),
+              g.constant(f"{layer.name}/kernel", w, role="weight"), x]
+    if layer.bias is not None:
+        inputs.append(g.constant(f"{layer.name}/bias", ctx.value(layer, layer.bias, "bias"),
+                                 role="bias"))
+    y = ctx.out_tensor(layer, step.name if last_is_op else f"{layer.name}/transpose_conv",
+                       (None,) + tuple(full) + (layer.filters,),
+                       (k, "out") if last_is_op else None)
+    sd, sh, sw = (int(v) for v in layer.strides)
+    g.add("CONV_3D_TRANSPOSE", inputs, [y], ("Conv3DOptions", {
+        "Padding": padding_code(padding), "StrideD": sd, "StrideH": sh, "StrideW": sw,
+        "FusedActivationFunction": fused_activation_code(fused),
+        "DilationDFactor": 1, "DilationHFactor": 1, "DilationWFactor": 1}), layer.name)
+    if cut:
+        y = _slice_op(ctx, layer, y, pads + [0], (None,) + out_sizes + (layer.filters,),
+                      step.name if act == "linear" else f"{layer.name}/crop")
+    if act != "linear" and fused == "linear":
         y = ctx.activation(layer, y, act, k, name=step.name)
     return y
 
@@ -2194,21 +2299,14 @@ def _center_crop(ctx, step, k, xs):
 
 def _int_ids(ctx, layer, x):
     """Token ids as int32: CAST from float32 or int64."""
-    if x.dtype == np.int32:
-        return x
-    from .sequence import _op
-    from .writer import _tflite
-    tfl = _tflite()[1]
-    return _op(ctx, layer, "CAST", [x], (None,) + x.shape[1:], f"{layer.name}/ids",
-               ("CastOptions", {"InDataType": getattr(tfl.TensorType, _TYPE_NAMES[x.dtype]),
-                                "OutDataType": tfl.TensorType.INT32}), dtype=np.int32)
+    return _cast(ctx, layer, x, np.int32, f"{layer.name}/ids")
 
 
 _TYPE_NAMES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.int64): "INT64",
-               np.dtype(np.int32): "INT32"}
+               np.dtype(np.int32): "INT32", np.dtype(np.bool_): "BOOL"}
 
 
-def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k):
+def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k, stat=None):
     """CategoryEncoding of int32 ``ids`` into ``shape``: EQUAL to each
     token (the ids with a last axis of 1 against 0..num_tokens-1), CAST to
     0/1, then REDUCE_MAX (multi_hot) or SUM (count) over the ids of a
@@ -2236,7 +2334,7 @@ def _encode_ids(ctx, layer, ids, num_tokens, mode, shape, name, k):
     if mode == "one_hot":
         return hot
     code = "REDUCE_MAX" if mode == "multi_hot" else "SUM"
-    y = ctx.out_tensor(layer, name, shape, (k, "out"))
+    y = ctx.out_tensor(layer, name, shape, stat or (k, "out"))
     g.add(code, [hot, ctx.int32(f"{name}/ids_axis", [len(hot.shape) - 2])], [y],
           ("ReducerOptions", {"KeepDims": False}), layer.name)
     return y
@@ -2249,6 +2347,300 @@ def _category_encoding(ctx, step, k, xs):
     ids = _int_ids(ctx, layer, xs[0])
     return _encode_ids(ctx, layer, ids, layer.num_tokens, layer.output_mode,
                        _out_shape(ctx, step), step.name, k)
+
+
+def _cast(ctx, layer, x, dtype, name):
+    """``x`` as ``dtype`` (a CAST where it is another type)."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    from .sequence import _op
+    from .writer import _tflite
+    tfl = _tflite()[1]
+    return _op(ctx, layer, "CAST", [x], (None,) + x.shape[1:], name,
+               ("CastOptions", {"InDataType": getattr(tfl.TensorType, _TYPE_NAMES[x.dtype]),
+                                "OutDataType": getattr(tfl.TensorType, _TYPE_NAMES[dtype])}),
+               dtype=dtype)
+
+
+def _integer_lookup(ctx, step, k, xs):
+    """IntegerLookup -> in int64, EQUAL of each code to the vocabulary
+    (the codes with a last axis of 1), the index of the hit as the SUM of
+    the 0/1 hits (CAST) times the indices (MUL), REDUCE_ANY for whether one
+    hit, SELECT_V2 of the OOV index where none did (FLOOR_MOD and ADD for
+    several OOV indices) and of 0 for the mask token; the other output
+    modes encode those ids as CategoryEncoding does (tf_idf: MUL by the
+    weights).  invert=True -> GATHER from the vocabulary."""
+    from .sequence import _op
+    layer, x = step.layer, xs[0]
+    if layer._vocab is None:
+        raise ctx.error(layer, "it has no vocabulary (adapt() it or pass vocabulary=)")
+    g, name = ctx.g, layer.name
+    shape = _out_shape(ctx, step)
+    if layer.invert:
+        table = g.constant(f"{name}/vocabulary", np.array(layer._vocab, np.int64))
+        return _op(ctx, layer, "GATHER", [table, _cast(ctx, layer, x, np.int32, f"{name}/ids")],
+                   shape, step.name, ("GatherOptions", {"Axis": 0}), dtype=np.int64)
+    if layer.num_oov_indices == 0:
+        raise ctx.error(layer, "num_oov_indices=0 has no TensorFlow Lite form: the interpreter "
+                               "cannot raise on a code out of the vocabulary as predict does")
+    mode = layer.output_mode
+    codes = _cast(ctx, layer, x, np.int64, f"{name}/codes")
+    in_shape = (None,) + codes.shape[1:]
+    vocab = np.array(layer._vocab[layer._token_start():], np.int64)
+    if not len(vocab):
+        raise ctx.error(layer, "its vocabulary is empty (every code out of it)")
+    column = ctx.reshape(layer, codes, in_shape + (1,), f"{name}/codes_last")
+    hits_shape = in_shape + (len(vocab),)
+    hit = _op(ctx, layer, "EQUAL", [column, g.constant(f"{name}/tokens", vocab)],
+              hits_shape, f"{name}/hit", dtype=np.bool_)
+    ones = _cast(ctx, layer, hit, np.int64, f"{name}/hit_int")
+    indices = g.constant(f"{name}/indices", layer._token_start() +
+                         np.arange(hits_shape[-1], dtype=np.int64))
+    axis = ctx.int32(f"{name}/vocabulary_axis", [len(hits_shape) - 1])
+    weighted = _op(ctx, layer, "MUL", [ones, indices], hits_shape, f"{name}/hit_index",
+                   ("MulOptions", _none()), dtype=np.int64)
+    found_index = _op(ctx, layer, "SUM", [weighted, axis], in_shape, f"{name}/index",
+                      ("ReducerOptions", {"KeepDims": False}), dtype=np.int64)
+    found = _op(ctx, layer, "REDUCE_ANY", [hit, axis], in_shape, f"{name}/found",
+                ("ReducerOptions", {"KeepDims": False}), dtype=np.bool_)
+    oov = g.constant(f"{name}/oov", np.array([layer._oov_start()], np.int64))
+    if layer.num_oov_indices > 1:
+        # (Keras's bucket of an integer among the OOV indices: code mod n)
+        bucket = _op(ctx, layer, "FLOOR_MOD", [codes, g.constant(
+            f"{name}/num_oov", np.array([layer.num_oov_indices], np.int64))], in_shape,
+            f"{name}/oov_bucket", dtype=np.int64)
+        oov = _op(ctx, layer, "ADD", [bucket, oov], in_shape, f"{name}/oov_index",
+                  ("AddOptions", _none()), dtype=np.int64)
+    masked = layer.mask_token is not None
+    last = mode == "int" and not masked
+    ids = _op(ctx, layer, "SELECT_V2", [found, found_index, oov], in_shape,
+              step.name if last else f"{name}/ids", dtype=np.int64)
+    if masked:
+        is_mask = _op(ctx, layer, "EQUAL", [codes, g.constant(
+            f"{name}/mask_token", np.array([int(layer.mask_token)], np.int64))], in_shape,
+            f"{name}/is_mask", dtype=np.bool_)
+        ids = _op(ctx, layer, "SELECT_V2", [is_mask, g.constant(
+            f"{name}/zero", np.zeros(1, np.int64)), ids], in_shape,
+            step.name if mode == "int" else f"{name}/ids_masked", dtype=np.int64)
+    if mode == "int":
+        return ids
+    ids = _cast(ctx, layer, ids, np.int32, f"{name}/ids32")
+    depth = layer._output_size()
+    if mode != "tf_idf":
+        return _encode_ids(ctx, layer, ids, depth, mode, shape, step.name, k)
+    idf = np.zeros(depth, np.float32)
+    idf[:layer.idf_weights.size] = layer.idf_weights[:depth]
+    # (calibration: the counts are the layer's output over the weights)
+    counts = _encode_ids(ctx, layer, ids, depth, "count", shape, f"{name}/count", k,
+                         (k, lambda v: layer.compute(v) / np.where(idf == 0, 1, idf)))
+    y = ctx.out_tensor(layer, step.name, shape, (k, "out"))
+    g.add("MUL", [counts, g.constant(f"{name}/idf", idf)], [y], ("MulOptions", _none()), name)
+    return y
+
+
+def _framed_conv(ctx, layer, x, kernel, stride, padding, name, stat, role="weight"):
+    """Frames of the signals ``x`` (batch, 1, time, 1) times ``kernel``
+    (frame_length, bins): one CONV_2D at height 1, (batch, 1, frames,
+    bins).  ``role`` 'param' for a fixed transform (dynamic range keeps it
+    float)."""
+    g = ctx.g
+    length, bins = kernel.shape
+    n = ops.conv_output_length(x.shape[2], length, stride, 1, padding)[0]
+    y = ctx.out_tensor(layer, name, (None, 1, n, bins), stat)
+    g.add("CONV_2D", [x, g.constant(f"{name}/kernel", kernel.T.reshape(bins, 1, length, 1),
+                                    role=role),
+                      g.constant(f"{name}/bias", np.zeros(bins, np.float32), role="bias")],
+          [y], ("Conv2DOptions", _conv_options(layer, "linear", (1, stride), (1, 1), padding)),
+          layer.name)
+    return y
+
+
+def _stft_spectrogram(ctx, step, k, xs):
+    """STFTSpectrogram: its real and imaginary kernels as CONV_2D over the
+    signals at height 1 (each channel a row of the batch: TRANSPOSE and
+    RESHAPE first), then per mode MUL and ADD for the power, MUL by the
+    one-sided weights for psd, MAXIMUM and SQRT for the magnitude, half
+    the LOG of the power for log, ATAN2 for the angle, CONCATENATION for
+    stft; TRANSPOSE and RESHAPE into the layer's layout."""
+    layer, x, g = step.layer, xs[0], ctx.g
+    name, mode = layer.name, layer.mode
+    if mode == "log" and ctx.int8:
+        raise ctx.error(layer, "mode='log' has no full-integer form: int8 steps of the "
+                               "largest power floor the small ones to 0 before the LOG; "
+                               "export it in float32, float16 or dynamic range")
+    last = layer.data_format == "channels_last"
+    in_shape = ctx.program.shapes[step.ins[0]]
+    channels, time = (in_shape[2], in_shape[1]) if last else (in_shape[1], in_shape[2])
+    if last:
+        x = _transpose_op(ctx, layer, x, (0, 2, 1), (None, channels, time), f"{name}/channels")
+    x = ctx.reshape(layer, x, (None, 1, time, 1), f"{name}/signals")
+    eps = np.float32(1e-7)
+
+    def values(v, what):
+        """The layer's values for calibration, (batch, channels, bins, frames)."""
+        v = np.asarray(v, np.float32)
+        re = layer._apply_conv(v, layer.real_kernel.value) if mode != "imag" else None
+        im = layer._apply_conv(v, layer.imag_kernel.value) if mode != "real" else None
+        return {"real": lambda: re, "imag": lambda: im,
+                "power": lambda: re * re + im * im,
+                "floor": lambda: np.maximum(re * re + im * im, eps),
+                "magnitude": lambda: np.sqrt(np.maximum(re * re + im * im, eps)),
+                "log_power": lambda: np.log(np.maximum(re * re + im * im, eps)),
+                "angle": lambda: np.arctan2(im, re),
+                "stft": lambda: np.concatenate([re, im], axis=2)}[what]()
+
+    def stat(what):
+        return (k, lambda v: values(v, what))
+
+    def conv(which):
+        w = ctx.value(layer, getattr(layer, f"{which}_kernel"), f"{which} kernel")[:, 0, :]
+        return _framed_conv(ctx, layer, x, w, layer._frame_step, layer.padding,
+                            f"{name}/{which}", stat(which))
+
+    def square_sum(re, im):
+        return ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", re, re, f"{name}/real_squared",
+                                                   (k, lambda v: values(v, "real") ** 2)),
+                          ctx.binary(layer, "MUL", im, im, f"{name}/imag_squared",
+                                     (k, lambda v: values(v, "imag") ** 2)),
+                          f"{name}/power", (k, lambda v: values(v, "power")))
+
+    log = mode == "log"  # (its last op follows the rearrangement)
+    if mode in ("real", "imag"):
+        y = conv(mode)
+    elif mode == "stft":
+        re, im = conv("real"), conv("imag")
+        y = ctx.out_tensor(layer, f"{name}/stft", (None,) + re.shape[1:3] + (2 * re.shape[3],),
+                           stat("stft"))
+        g.add("CONCATENATION", [re, im], [y], ("ConcatenationOptions", {"Axis": 3, **_none()}),
+              name)
+    elif mode == "angle":
+        re, im = conv("real"), conv("imag")
+        y = ctx.out_tensor(layer, f"{name}/angle", (None,) + re.shape[1:], stat("angle"))
+        g.add("ATAN2", [im, re], [y], None, name)
+    else:
+        power = square_sum(conv("real"), conv("imag"))
+        bins = power.shape[-1]
+        if mode == "psd":
+            # (the one-sided density: every bin but the first and last twice)
+            weights = np.full(bins, 2.0, np.float32)
+            weights[0] = weights[-1] = 1.0
+            y = ctx.binary(layer, "MUL", power, g.constant(f"{name}/one_sided", weights),
+                           f"{name}/psd", (k, lambda v: values(v, "power") * weights[:, None]))
+        else:
+            y = ctx.with_constant(layer, "MAXIMUM", power, eps, f"{name}/floor", stat("floor"))
+            if mode == "magnitude":
+                y = ctx.unary(layer, "SQRT", y, f"{name}/magnitude", stat("magnitude"))
+    frames, bins = y.shape[2], y.shape[3]
+    y = ctx.reshape(layer, y, (None, channels, frames, bins), f"{name}/per_channel")
+    shape = _out_shape(ctx, step)
+    out_name = f"{name}/arranged" if log else step.name
+    if last and layer.expand_dims:
+        y = _transpose_op(ctx, layer, y, (0, 2, 3, 1), shape, out_name)
+    elif last:
+        y = _transpose_op(ctx, layer, y, (0, 2, 1, 3), (None, frames, channels, bins),
+                          f"{name}/frames_first")
+        y = ctx.reshape(layer, y, shape, out_name)
+    elif not layer.expand_dims:
+        y = _transpose_op(ctx, layer, y, (0, 1, 3, 2), (None, channels, bins, frames),
+                          f"{name}/bins_first")
+        y = ctx.reshape(layer, y, shape, out_name)
+    elif not log:
+        y = ctx.reshape(layer, y, shape, out_name)
+    if log:
+        # log(max(sqrt(max(p, eps)), eps)) is half log(max(p, eps)): sqrt(eps) > eps
+        y = ctx.unary(layer, "LOG", y, f"{name}/log_power", stat("log_power"))
+        y = ctx.with_constant(layer, "MUL", y, 0.5, step.name, (k, "out"))
+    else:
+        y.stat = (k, "out")
+    return y
+
+
+def _mel_spectrogram(ctx, step, k, xs):
+    """MelSpectrogram: MIRROR_PAD (the centred frames' reflection), the
+    real and imaginary parts of the windowed DFT as CONV_2D at height 1,
+    MUL and ADD for the power (SQRT, POW for another ``mag_exp``), the mel
+    filters as FULLY_CONNECTED, and for decibels MAXIMUM, LOG, MUL, ADD,
+    REDUCE_MAX over the whole batch (as the layer's floor ``top_db`` under
+    the batch's largest value), SUB and MAXIMUM; TRANSPOSE to (batch,
+    mel bins, frames)."""
+    from ..layers.audio import linear_to_mel_weight_matrix
+    layer, x, g = step.layer, xs[0], ctx.g
+    name = layer.name
+    if len(x.shape) != 2:
+        raise ctx.error(layer, f"only (batch, samples) inputs are exported, got "
+                               f"{_fmt((None,) + x.shape[1:])}")
+    if ctx.int8 and (layer.power_to_db or layer.mag_exp != 2):
+        raise ctx.error(layer, "power_to_db=True (or a mag_exp other than 2) has no "
+                               "full-integer form: int8 steps of the largest power floor the "
+                               "small ones to 0 before the LOG (SQRT and POW have no int8 "
+                               "kernels); export it in float32, float16 or dynamic range")
+    nfft, stride, samples = int(layer.fft_length), int(layer.sequence_stride), x.shape[1]
+    half = nfft // 2
+    if half >= samples:
+        raise ctx.error(layer, f"signals of {samples} samples are shorter than the reflection "
+                               f"of {half} samples its centred frames need")
+    real, imag = ops.stft(np.eye(nfft, dtype=np.float32), layer.sequence_length, stride, nfft,
+                          window=layer.window, center=False)
+    real, imag = np.asarray(real, np.float32)[:, 0], np.asarray(imag, np.float32)[:, 0]
+    bins = real.shape[1]
+    mel = linear_to_mel_weight_matrix(layer.num_mel_bins, bins, layer.sampling_rate,
+                                      layer.min_freq, layer.max_freq)
+    db_shift = 10.0 * math.log10(max(abs(layer.ref_power), layer.min_power))
+
+    def values(v, what):
+        """The layer's values for calibration."""
+        v = np.asarray(v, np.float64)
+        padded = np.pad(v, [(0, 0), (half, half)], mode="reflect")
+        frames = padded[:, np.arange(0, padded.shape[1] - nfft + 1, stride)[:, None] +
+                        np.arange(nfft)]
+        re, im = frames @ real, frames @ imag
+        out = {"real": re, "imag": im, "power": re * re + im * im}
+        out["spec"] = np.sqrt(out["power"]) ** layer.mag_exp
+        out["mel"] = out["spec"] @ mel
+        out["db"] = 10.0 * np.log10(np.maximum(out["mel"], layer.min_power)) - db_shift
+        return out[what]
+
+    def stat(what):
+        return (k, lambda v: values(v, what))
+
+    padded = ctx.out_tensor(layer, f"{name}/centred", (None, samples + 2 * half), None)
+    g.add("MIRROR_PAD", [x, ctx.int32(f"{name}/reflection", [[0, 0], [half, half]])],
+          [padded], ("MirrorPadOptions", {"Mode": 0}), name)  # REFLECT
+    signals = ctx.reshape(layer, padded, (None, 1, samples + 2 * half, 1), f"{name}/signals")
+    # (the DFT: a fixed transform, float in dynamic range as TensorFlow's RFFT2D)
+    re = _framed_conv(ctx, layer, signals, real, stride, "valid", f"{name}/real", stat("real"),
+                      "param")
+    im = _framed_conv(ctx, layer, signals, imag, stride, "valid", f"{name}/imag", stat("imag"),
+                      "param")
+    frames = re.shape[2]
+    spec = ctx.binary(layer, "ADD", ctx.binary(layer, "MUL", re, re, f"{name}/real_squared",
+                                               (k, lambda v: values(v, "real") ** 2)),
+                      ctx.binary(layer, "MUL", im, im, f"{name}/imag_squared",
+                                 (k, lambda v: values(v, "imag") ** 2)),
+                      f"{name}/power", stat("power"))
+    if layer.mag_exp != 2:
+        spec = ctx.unary(layer, "SQRT", spec, f"{name}/magnitude", None)
+        if layer.mag_exp != 1:
+            spec = ctx.binary(layer, "POW", spec, g.constant(
+                f"{name}/mag_exp", np.array([layer.mag_exp], np.float32)), f"{name}/spec", None)
+    spec = ctx.reshape(layer, spec, (None, frames, bins), f"{name}/frames")
+    y = ctx.fully_connected(layer, spec, mel, None, f"{name}/mel", f"{name}/mel",
+                            (None, frames, layer.num_mel_bins), stat("mel"))
+    if layer.power_to_db:
+        y = ctx.with_constant(layer, "MAXIMUM", y, layer.min_power, f"{name}/floored", None)
+        y = ctx.unary(layer, "LOG", y, f"{name}/log", None)
+        y = ctx.with_constant(layer, "MUL", y, 10.0 / math.log(10.0), f"{name}/db", None)
+        if db_shift:
+            y = ctx.with_constant(layer, "SUB", y, db_shift, f"{name}/relative_db", None)
+        top = g.tensor(f"{name}/top", (1, 1, 1))
+        g.add("REDUCE_MAX", [y, ctx.int32(f"{name}/all_axes", [0, 1, 2])], [top],
+              ("ReducerOptions", {"KeepDims": True}), name)
+        low = g.tensor(f"{name}/lowest", (1, 1, 1))
+        g.add("SUB", [top, g.constant(f"{name}/top_db", np.array([layer.top_db], np.float32))],
+              [low], ("SubOptions", _none()), name)
+        y = ctx.binary(layer, "MAXIMUM", y, low, f"{name}/clipped", None)
+    return _transpose_op(ctx, layer, y, (0, 2, 1), _out_shape(ctx, step), step.name, (k, "out"))
 
 
 def _discretization(ctx, step, k, xs):
@@ -2313,7 +2705,7 @@ def _wrapped_step(ctx, step, k, inner, x, in_shape, out_shape, name):
     from types import SimpleNamespace
     kind = _layer_kind(inner)
     if kind is None or _HANDLERS.get(kind) is None or kind in _SEQUENCE_HANDLERS or \
-            kind == "MultiHeadAttention":
+            kind in ("MultiHeadAttention", "GroupQueryAttention"):
         raise ctx.error(step.layer, f"{type(step.layer).__name__}({type(inner).__name__}) is "
                                     f"not exported: pynn.lite writes it over layers with a "
                                     f"TensorFlow Lite form of their own that are not "
@@ -2374,12 +2766,15 @@ def _random_crop(ctx, step, k, xs):
 
 
 from .sequence import HANDLERS as _SEQUENCE_HANDLERS  # noqa: E402  (uses the helpers above)
+from .hashing import HANDLERS as _HASHING_HANDLERS  # noqa: E402
 
 _HANDLERS = {
     **_SEQUENCE_HANDLERS,
+    **_HASHING_HANDLERS,
     "Dense": _dense,
     "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _multi_head_attention,
+    "GroupQueryAttention": _multi_head_attention,
     "Conv2D": _conv2d,
     "Conv3D": _conv3d,
     "DepthwiseConv2D": _depthwise2d,
@@ -2427,6 +2822,7 @@ _HANDLERS = {
     "Permute": _permute,
     "Conv2DTranspose": _conv_transpose,
     "Conv1DTranspose": _conv_transpose,
+    "Conv3DTranspose": _conv3d_transpose,
     "ReLU": _relu_layer,
     "LeakyReLU": _leaky_relu_layer,
     "ELU": _elu_layer,
@@ -2444,6 +2840,9 @@ _HANDLERS = {
     "SpectralNormalization": _spectral_normalization,
     "Pipeline": _pipeline,
     "Discretization": _discretization,
+    "IntegerLookup": _integer_lookup,
+    "STFTSpectrogram": _stft_spectrogram,
+    "MelSpectrogram": _mel_spectrogram,
     # The identity at inference: the graph passes drop them.
     "Dropout": None,
     "SpatialDropout1D": None,
@@ -2460,6 +2859,9 @@ _HANDLERS = {
     "RandomBrightness": None,
 }
 
+
+# Layers that read int64 inputs as they are (codes, hashed values).
+_INT64_READERS = frozenset({"IntegerLookup", "HashedCrossing", "Hashing"})
 
 # Activations the dense and convolution ops apply themselves.
 FUSABLE = frozenset({"relu", "relu6"})
@@ -2493,9 +2895,10 @@ def _check_exportable(program):
 # Layers whose values depend on the mask their input carries (the others
 # pass it on untouched), and those of them the exporter writes with it.
 _MASK_USERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D",
-                         "MultiHeadAttention", "Softmax"})
+                         "MultiHeadAttention", "GroupQueryAttention", "Softmax"})
 _MASKED_HANDLERS = frozenset({"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
-                              "GlobalAveragePooling1D", "MultiHeadAttention"})
+                              "GlobalAveragePooling1D", "MultiHeadAttention",
+                              "GroupQueryAttention"})
 _UNKNOWN_MASK = object()
 # (a handler's word that an output carries no mask, whatever pynn's graph
 # expects)
@@ -2539,11 +2942,10 @@ def _given_masks(ctx, step, xs, given):
         if not flag:
             continue
         m = next(given)
-        if i == 0 and isinstance(ctx, _TracedContext) and \
+        if i in layer._carried_mask_inputs or i == 0 and isinstance(ctx, _TracedContext) and \
                 isinstance(layer, MultiHeadAttention):
-            # (run eagerly, as in a custom layer's call, the layer reads the
-            # query's mask from the query, whatever query_mask says, as
-            # Keras's does)
+            # (the layer reads the query's mask from the query, whatever
+            # query_mask says, as Keras's does)
             continue
         want = tuple(xs[i].shape[:2])
         if len(m.shape) != 2 or tuple(m.shape[1:]) != want[1:]:
@@ -2840,9 +3242,11 @@ def build_graph(model, int8=False):
     g.inputs = [tensors[s] for s in program.input_slots]
     ctx = _Context(model, g, FUSABLE, program)
     for slot, t in zip(program.input_slots, g.inputs):
-        if t.dtype == np.int64:
+        readers = {_layer_kind(st.layer) for st in program.steps if slot in st.ins}
+        if t.dtype == np.int64 and not readers <= _INT64_READERS:
             # (token ids declared int64, as DLwP's models do: the model
-            # takes them so, and its ops read them as int32)
+            # takes them so, and its ops read them as int32; the layers
+            # that read all 64 bits take them as they are)
             from .sequence import _op
             from .writer import _tflite
             tfl = _tflite()[1]
@@ -2871,4 +3275,13 @@ def build_graph(model, int8=False):
         used.add(name)
         t.name = name
     g.outputs = outputs
+    # The serving signature names them as TensorFlow's converter does a
+    # Keras 3 model's (runner(**{input_name: x})["output_0"]): the inputs
+    # by their Input's name, the outputs output_0, output_1, ... or by the
+    # keys of a dict of outputs.
+    struct = model._outputs_struct
+    keys = {id(v): k for k, v in struct.items()} if isinstance(struct, dict) else {}
+    g.signature_names = ([t.name for t in model._inputs],
+                         [str(keys.get(id(t), f"output_{i}"))
+                          for i, t in enumerate(model._outputs)])
     return g

@@ -89,6 +89,9 @@ class Graph:
         self.ops = []
         self.inputs = []
         self.outputs = []
+        # The serving signature's names of the inputs and the outputs (by
+        # default the tensors' names)
+        self.signature_names = None
         self._names = {"output"}  # given to the final tensor by the converter
 
     def _unique(self, name):
@@ -161,6 +164,18 @@ def _sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
+def _conv2d(xs, fields):
+    """CONV_2D of NHWC values by an OHWI filter (pynn's kernel, in float32)."""
+    from .. import ops
+    x, w, b = xs
+    y = ops.conv2d(np.asarray(x, np.float32), np.asarray(w, np.float32).transpose(1, 2, 3, 0),
+                   None if b is None else np.asarray(b, np.float32),
+                   (fields["StrideH"], fields["StrideW"]),
+                   "same" if fields["Padding"] == 0 else "valid",
+                   (fields.get("DilationHFactor", 1), fields.get("DilationWFactor", 1)))
+    return [y.astype(np.float64)]
+
+
 # The float semantics of the builtin ops the recurrent layers are written
 # with: (input values, options' fields) -> output values.
 _EVALUATE = {
@@ -179,6 +194,7 @@ _EVALUATE = {
     "SHAPE": lambda xs, f: [np.array(np.shape(xs[0]), np.int32)],
     "FILL": lambda xs, f: [np.full([int(d) for d in xs[0]], xs[1])],
     "STRIDED_SLICE": lambda xs, f: [_strided_slice(*xs, f)],
+    "CONV_2D": _conv2d,
 }
 
 

@@ -48,7 +48,7 @@ DYNAMIC_MIN_ELEMENTS = 1024
 # values without computing new ones).
 SAME_SCALE_OPS = {"RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D", "REDUCE_MAX", "PAD", "PADV2",
                   "MEAN", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "TRANSPOSE",
-                  "TILE", "UNPACK", "SPLIT", "REVERSE_V2"}
+                  "TILE", "UNPACK", "SPLIT", "REVERSE_V2", "MIRROR_PAD"}
 # The input holding the values, where it is not the first (SPLIT's first
 # is the axis); all the outputs of these ops take its quantization.
 _VALUES_INPUT = {"SPLIT": 1}
@@ -66,7 +66,8 @@ INT8_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
             "QUANTIZE", "DEQUANTIZE", "SLICE", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
             "TRANSPOSE", "TILE", "PRELU", "SQUARED_DIFFERENCE", "RSQRT", "TRANSPOSE_CONV",
             "SHAPE", "STRIDED_SLICE", "GELU", "GATHER", "ABS", "EXP", "LOG", "NOT_EQUAL",
-            "EQUAL", "GREATER", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM"}
+            "EQUAL", "GREATER", "FILL", "UNPACK", "SPLIT", "PACK", "REVERSE_V2", "SUM",
+            "MIRROR_PAD"}
 # The weight input of each weighted op and the axis of its output channels.
 WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 # Full integer: each weighted op's (activation, weight, bias) inputs and
@@ -127,9 +128,12 @@ def asymmetric_params(lo, hi, qmin=-128, qmax=127):
     """Scale and zero point mapping [lo, hi] (widened to hold 0) onto
     [qmin, qmax], with 0 exactly representable."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-6:
-        # Always (about) zero: any scale holds it; a moderate one keeps the
+    if hi - lo < 1e-30:
+        # Always zero: any scale holds it; a moderate one keeps the
         # rescaling factors of the ops around it in the kernels' ranges.
+        # (A range that is small but not zero keeps its own scale: an
+        # untrained deep network's signal shrinks by orders of magnitude
+        # from layer to layer, and each tensor still needs its 256 steps.)
         hi = lo + 1.0
     scale = (hi - lo) / (qmax - qmin)
     zp = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
@@ -202,8 +206,8 @@ def dynamic_range(graph, per_channel_dense=True):
             op.inputs[1] = done[id(w)]
         else:
             if not w.is_constant or w.dtype != np.float32 or \
-                    w.data.size < DYNAMIC_MIN_ELEMENTS:
-                continue
+                    w.data.size < DYNAMIC_MIN_ELEMENTS or w.role == "param":
+                continue  # (small, or a fixed transform rather than learned weights)
             per_channel = op.code != "FULLY_CONNECTED" or per_channel_dense
             q, quant = symmetric_int8(w.data, axis if per_channel else None)
             op.inputs[1] = done[id(w)] = Tensor(w.name, w.shape, np.int8, data=q, quant=quant,
@@ -249,7 +253,9 @@ def representative_batches(dataset, inputs, chunk=256):
                          f"has {len(wants)}")
         rows = None
         for j, (a, want) in enumerate(zip(item, wants)):
-            x = np.asarray(a, dtype=np.float32)
+            x = np.asarray(a)
+            if x.dtype.kind not in "iub":  # (integer ids and codes as they are: float32
+                x = x.astype(np.float32)  # rounds those beyond 2**24)
             if x.shape == want:
                 x = x[None]
             if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
@@ -363,14 +369,15 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
     types: float32 (QUANTIZE / DEQUANTIZE at the ends), int8 or uint8."""
     ids = _float_ids(graph)
     for op in graph.ops:
-        if op.code == "NEG":
+        real = op.inputs[0] is not None and op.inputs[0].dtype == np.float32
+        if op.code == "NEG" and real:  # (integers, ids or codes, stay as they are)
             # NEG's kernel negates the stored integers, which is -x only
             # for a zero point of 0: MUL by -1 rescales as it should.
             minus_one = Tensor(f"{op.outputs[0].name}/minus_one", (1,),
                                data=np.array([-1.0], np.float32), role="param")
             op.code, op.inputs = "MUL", [op.inputs[0], minus_one]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
-        elif op.code == "SQUARE":
+        elif op.code == "SQUARE" and real:
             # (SQUARE has no int8 kernel; MUL of the input by itself has)
             op.code, op.inputs = "MUL", [op.inputs[0], op.inputs[0]]
             op.options = ("MulOptions", {"FusedActivationFunction": 0})
@@ -440,6 +447,7 @@ def full_integer(graph, ranges, input_type=np.int8, output_type=np.int8, int8_on
             # factor below 2**19 (the interpreter aborts otherwise), XNNPACK's
             # below 256 (outputs of branches that nearly cancel).
             _widen(out, max(float(x.quant.scale[0]) for x in op.inputs) / MAX_RESCALE)
+        _uncap(op)
     for t in graph.tensors():
         if not t.is_constant and t.dtype == np.float32 and id(t) not in ids:
             t.dtype = np.dtype(np.int8)
@@ -635,6 +643,22 @@ def _quantize_weighted(op):
                               role=b.role)
 
 
+# The fused activations with a cap (RELU6, RELU_N1_TO_1): the kernels
+# quantize the cap in the output's parameters, into an int32.
+_CAPS = {3: (6.0, 1), 2: (1.0, 0)}  # ActivationFunctionType -> (cap, the code without it)
+
+
+def _uncap(op):
+    """A fused RELU6 or RELU_N1_TO_1 on an output whose scale is so small
+    that the cap does not fit an int32 (the interpreter's builtin kernels
+    refuse the op) is written without the cap: the int8 range, under
+    128 * scale, never reaches it."""
+    fields = op.options[1] if op.options else {}
+    cap = _CAPS.get(fields.get("FusedActivationFunction"))
+    if cap is not None and cap[0] / float(op.outputs[0].quant.scale[0]) >= 2.0 ** 31:
+        op.options = (op.options[0], {**fields, "FusedActivationFunction": cap[1]})
+
+
 def _widen(out, floor):
     """An output range far narrower than the inputs can resolve (values
     that vanish or cancel): widen it to scale ``floor`` (keeping its low
@@ -669,7 +693,7 @@ def _interface(graph, input_type, output_type):
             x.quant = _shifted(inner.quant, input_type)
             graph.ops.insert(0, Op("QUANTIZE", [x], [inner], ("QuantizeOptions", {})))
     if output_type != np.int8:
-        for y in list(graph.outputs):
+        for y in [y for y in graph.outputs if y.quant is not None]:  # (ids stay integers)
             inner = Tensor(y.name + "_int8", y.shape, np.int8, quant=y.quant,
                            dynamic_batch=y.dynamic_batch)
             for op in graph.ops:

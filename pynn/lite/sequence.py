@@ -30,6 +30,9 @@
   ops) and CONCATENATION, ADD, MUL or ADD and MUL by 0.5.
 - TimeDistributed(Dense) -> FULLY_CONNECTED over the last axis; over other
   layers, their ops between RESHAPEs of the steps into the batch and back.
+- ConvLSTM1D/2D/3D: unrolled as the GRU, with CONV_2D (CONV_3D for the
+  3-D layer, float kernels only) for the input and recurrent
+  transformations.
 
 - Masks: Embedding(mask_zero=True) -> NOT_EQUAL of the ids and 0, CAST
   to a float32 0/1 mask (a mask given to the call as a graph tensor, the
@@ -622,6 +625,102 @@ def time_distributed(ctx, step, k, xs):
     return ctx.reshape(layer, y, out_shape, step.name)
 
 
+def conv_lstm(ctx, step, k, xs):
+    """ConvLSTM1D/2D/3D unrolled over its known number of steps, as
+    TensorFlow's converter lowers the layer's loop: the input convolution of
+    all the steps at once (the steps folded into the batch by RESHAPE;
+    CONV_2D, at height 1 for the 1-D layer, or CONV_3D), RESHAPE and UNPACK
+    into steps, then per step CONV_2D / CONV_3D of the hidden state ('same',
+    no bias; none on the first step from zero states), ADD, SPLIT into the
+    gates, their activations, MUL and ADD for the cell and hidden states;
+    PACK of the outputs for return_sequences.  Full integer calibrates the
+    tensors by running the ops on NumPy, as the unrolled LSTM."""
+    layer, g = step.layer, ctx.g
+    _check(ctx, step, layer)
+    for act in (layer.activation, layer.recurrent_activation):
+        if act not in ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid"):
+            raise ctx.error(layer, f"the activation {act!r} has no TensorFlow Lite form in "
+                                   f"pynn.lite's ConvLSTM; use tanh, sigmoid, hard_sigmoid, "
+                                   f"relu or linear")
+    start = len(g.ops)
+    name, x, f, r = layer.name, xs[0], layer.filters, layer.rank
+    steps, frame = x.shape[1], tuple(x.shape[2:])
+    state = tuple(layer._state_shape((None,) + tuple(x.shape[1:]))[1:])
+    # the 1-D layer at height 1: frames, states and kernels get an axis of 1
+    lift = (lambda shape: (1,) + tuple(shape)) if r == 1 else tuple
+    frame4, state4 = lift(frame[:-1]) + frame[-1:], lift(state[:-1]) + state[-1:]
+    code = "CONV_3D" if r == 3 else "CONV_2D"
+
+    def conv(inp, kernel, bias, strides, padding, dilation, shape, what):
+        w = ctx.value(layer, kernel, what)
+        w = w[None] if r == 1 else w
+        strides, dilation = lift(strides), lift(dilation)
+        inputs = [inp, g.constant(f"{name}/{what}", w if r == 3 else w.transpose(3, 0, 1, 2),
+                                  role="weight")]
+        if bias is not None:
+            inputs.append(g.constant(f"{name}/bias", ctx.value(layer, bias, "bias"), role="bias"))
+        elif r != 3:
+            inputs.append(g.constant(f"{name}/{what}_bias", np.zeros(4 * f, np.float32),
+                                     role="bias"))
+        from .writer import padding_code
+        fields = {"Padding": padding_code(padding), "FusedActivationFunction": 0,
+                  "StrideH": int(strides[-2]), "StrideW": int(strides[-1]),
+                  "DilationHFactor": int(dilation[-2]), "DilationWFactor": int(dilation[-1])}
+        if r == 3:
+            fields.update(StrideD=int(strides[0]), DilationDFactor=int(dilation[0]))
+        return _op(ctx, layer, code, inputs, shape, f"{name}/{what}_conv",
+                   ("Conv3DOptions" if r == 3 else "Conv2DOptions", fields))
+
+    frames = ctx.reshape(layer, x, (None,) + frame4, f"{name}/frames")
+    zx = conv(frames, layer.kernel, layer.bias, layer.strides, layer.padding,
+              layer.dilation_rate, (None,) + state4[:-1] + (4 * f,), "kernel")
+    zx = ctx.reshape(layer, zx, (None, steps) + state4[:-1] + (4 * f,), f"{name}/steps")
+    gates_shape = (None,) + state4[:-1] + (4 * f,)
+    zxs = [g.activation(f"{name}/step_{t}", gates_shape) for t in range(steps)]
+    g.add("UNPACK", [zx], zxs, ("UnpackOptions", {"Num": steps, "Axis": 1}), name)
+    h, c = ([ctx.reshape(layer, s, (None,) + state4, f"{name}/initial_{i}") if r == 1 else s
+             for i, s in enumerate(xs[1:3])] if len(xs) > 1 else (None, None))
+    shape = (None,) + state4
+    outs = []
+    order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
+    for s, t in enumerate(order):
+        p = f"{name}/t{s}"
+        z = zxs[t]
+        if h is not None:
+            zh = conv(h, layer.recurrent_kernel, None, (1,) * r, "same", (1,) * r, gates_shape,
+                      "recurrent_kernel")
+            z = _binary(ctx, layer, "ADD", z, zh, f"{p}/z")
+        parts = [g.activation(f"{p}/gate_{i}", shape) for i in range(4)]
+        g.add("SPLIT", [g.scalar(f"{p}/axis", len(shape) - 1, np.int32), z], parts,
+              ("SplitOptions", {"NumSplits": 4}), name)
+        ra, a = layer.recurrent_activation, layer.activation
+        i = _activation(ctx, layer, parts[0], ra, f"{p}/i")
+        fg = _activation(ctx, layer, parts[1], ra, f"{p}/f")
+        cand = _activation(ctx, layer, parts[2], a, f"{p}/g")
+        o = _activation(ctx, layer, parts[3], ra, f"{p}/o")
+        c_new = _binary(ctx, layer, "MUL", i, cand, f"{p}/ig")
+        if c is not None:
+            c_new = _binary(ctx, layer, "ADD", c_new, _binary(ctx, layer, "MUL", fg, c,
+                                                              f"{p}/fc"), f"{p}/c")
+        c = c_new
+        h = _binary(ctx, layer, "MUL", o, _activation(ctx, layer, c, a, f"{p}/tc"), f"{p}/h")
+        outs.append(h)
+    if layer.return_sequences:
+        y = _op(ctx, layer, "PACK", outs, (None, steps) + state4, f"{name}/sequence",
+                ("PackOptions", {"ValuesCount": steps, "Axis": 1}))
+    else:
+        y = h
+    ys = [y] + ([h, c] if layer.return_state else [])
+    if r == 1:
+        ys = [ctx.reshape(layer, t, (None,) + tuple(t.shape[1:-3]) + tuple(t.shape[-2:]),
+                          f"{name}/output_{i}") for i, t in enumerate(ys)]
+    if r != 3:  # (CONV_3D has no int8 kernel: full integer refuses the model by its name)
+        _calibrated(ctx, k, start, xs, None)
+    for t, out_name in zip(ys, _output_names(step, len(ys))):
+        t.name = g._unique(out_name)
+    return ys if len(ys) > 1 else ys[0]
+
+
 HANDLERS = {
     "Embedding": embedding,
     "ReversibleEmbedding": reversible_embedding,
@@ -632,4 +731,7 @@ HANDLERS = {
     "RNN": rnn,
     "Bidirectional": bidirectional,
     "TimeDistributed": time_distributed,
+    "ConvLSTM1D": conv_lstm,
+    "ConvLSTM2D": conv_lstm,
+    "ConvLSTM3D": conv_lstm,
 }

@@ -27,7 +27,7 @@ def _tflite():
 _TENSOR_TYPES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.float16): "FLOAT16",
                  np.dtype(np.int32): "INT32", np.dtype(np.uint8): "UINT8",
                  np.dtype(np.int64): "INT64", np.dtype(np.int8): "INT8",
-                 np.dtype(np.bool_): "BOOL"}
+                 np.dtype(np.bool_): "BOOL", np.dtype(np.uint32): "UINT32"}
 
 _ACTIVATIONS = {None: "NONE", "linear": "NONE", "relu": "RELU", "relu6": "RELU6"}
 
@@ -372,8 +372,11 @@ class _Writer:
         t.MetadataAddBuffer(b, metadata_buffer)
         metadata = t.MetadataEnd(b)
 
-        sig_inputs = [self.tensor_map(x.name, index_of[id(x)]) for x in g.inputs]
-        sig_outputs = [self.tensor_map(x.name, index_of[id(x)]) for x in g.outputs]
+        in_names, out_names = g.signature_names or ([x.name for x in g.inputs],
+                                                    [x.name for x in g.outputs])
+        sig_inputs = [self.tensor_map(n, index_of[id(x)]) for n, x in zip(in_names, g.inputs)]
+        sig_outputs = [self.tensor_map(n, index_of[id(x)])
+                       for n, x in zip(out_names, g.outputs)]
         sig_in = self.offsets_vector(t.SignatureDefStartInputsVector, sig_inputs)
         sig_out = self.offsets_vector(t.SignatureDefStartOutputsVector, sig_outputs)
         sig_key = b.CreateString("serving_default")

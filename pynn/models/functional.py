@@ -364,7 +364,8 @@ def run_masked(steps, ctxs, vals, mask_of, compute):
             if all(v is None for v in m):
                 m = None
         if st.mask_ins:
-            m = given_masks(st.node.mask_layout, st.mask_ins, vals, m)
+            m = given_masks(st.node.mask_layout, st.mask_ins, vals, m,
+                            st.layer._carried_mask_inputs)
         ctx.mask = m
         y = compute(st, ctx, x)
         out_mask = st.layer.compute_mask(ctx, x, m)
@@ -376,11 +377,12 @@ def run_masked(steps, ctxs, vals, mask_of, compute):
                 vals[o], mask_of[o] = v, mm
 
 
-def given_masks(layout, slots, vals, carried=None):
+def given_masks(layout, slots, vals, carried=None, keep=()):
     """The masks given to a call as tensors (see Node.mask_layout), from
     the slot values ``vals``, as boolean arrays (a float 0/1 mask, too);
     an input given none keeps its own, from ``carried`` (the inputs'
-    masks: a list, or None)."""
+    masks: a list, or None), and so do the inputs at the positions
+    ``keep`` (Layer._carried_mask_inputs)."""
     def as_mask(v):
         v = np.asarray(autodiff.value_of(v))
         return v if v.dtype == np.bool_ else v != 0
@@ -388,7 +390,8 @@ def given_masks(layout, slots, vals, carried=None):
         return as_mask(vals[slots[0]])
     given = iter(slots)
     carried = carried or [None] * len(layout)
-    return [as_mask(vals[next(given)]) if p else c for p, c in zip(layout, carried)]
+    out = [as_mask(vals[next(given)]) if p else c for p, c in zip(layout, carried)]
+    return [carried[i] if i in keep else m for i, m in enumerate(out)]
 
 
 def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
@@ -725,6 +728,18 @@ class Model(TrainingMixin, Layer):
         if self._program is None or self._traced_call:
             return self._attribute_layers()
         return [op for op in self._operations if is_layer(op)]
+
+    @property
+    def operations(self):
+        """Keras 3's ``model.operations`` of a functional model: its layers
+        and the operations recorded on its symbolic tensors (``x + y``,
+        ``ops.relu(x)``), inputs first, in the graph's order.  Keras's
+        Sequential and subclassed models are no Function and have none,
+        so ``hasattr(model, "operations")`` says the same here."""
+        if self._program is None or self._traced_call:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                 f"'operations' (only a functional model has them)")
+        return list(self._operations)
 
     def _attribute_layers(self):
         """A subclassed model's layers, as Keras tracks them: the layers set
@@ -1077,9 +1092,19 @@ class Model(TrainingMixin, Layer):
             training = None  # (in a traced call: each run's)
         if self._program is None and not self._eager_call and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
-            # traced on the first values it is called on
-            self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs), convert=False,
-                                 broadcast=True)
+            if isinstance(inputs, dict) and any(
+                    isinstance(v, (list, tuple, dict)) or np.ndim(autodiff.value_of(v)) == 0
+                    for v in inputs.values()):
+                # A dict of options more than of inputs (a list of noise
+                # arrays, a number: StyleGAN's call({"z": z, "noise": [...],
+                # "alpha": convert_to_tensor(1.0)})) is no graph's inputs:
+                # call() runs at every call, as Keras runs it.
+                self._eager_call = True
+                self.built = True
+            else:
+                # traced on the first values it is called on
+                self._prepare_inputs(tree.map_structure(autodiff.value_of, inputs),
+                                     convert=False, any_rows=True)
         if self._eager_call or (args or kwargs) and self._subclassed and \
                 not any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             # (arguments beyond the inputs, ``model(x, states=s,
@@ -1128,7 +1153,18 @@ class Model(TrainingMixin, Layer):
         if args or kwargs:
             raise TypeError(f"Model {self.name!r}: unexpected call argument(s) "
                             f"{', '.join(sorted(kwargs)) or repr(args)}")
-        return eager(self._run_eager(self._prepare_inputs(inputs, broadcast=True), training))
+        # As Keras's call, inputs of any rows: a latent array of one sample
+        # beside a batch, a batch of graphs as its atoms and bonds.
+        xs = self._prepare_inputs(inputs, any_rows=True)
+        if len({a.shape[0] for a in xs if a.ndim} - {1}) < 2:
+            return eager(self._run_eager(xs, training))
+        try:
+            return eager(self._run_eager(xs, training))
+        except (ValueError, IndexError) as e:
+            raise ValueError(f"Model {self.name!r}: the input arrays have different numbers "
+                             f"of samples: {[a.shape[0] if a.ndim else None for a in xs]}, "
+                             f"and its layers cannot take them together "
+                             f"({type(e).__name__}: {e})") from e
 
     def _call_takes_training(self):
         params = inspect.signature(type(self).call).parameters

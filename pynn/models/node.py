@@ -81,6 +81,27 @@ def any_bound():
     return bool(_bindings.values) or _bindings.recording is not None
 
 
+def operator_merge(layer_name, a, b, name=None):
+    """The merge layer (``layer_name``: Add, Subtract, Multiply) through
+    which pynn computes ``a + b``, ``a - b`` or ``a * b`` on symbolic
+    tensors, with its kernels; None where an operation computes it.  The
+    operator is still Keras 3's operation (ops.add): no layer of the model
+    (model.layers leaves it out), its output carries no mask (as when run
+    eagerly), and Keras's files get the operation."""
+    from .. import layers
+    # (a scalar, such as a loss built with K.sum, has no batch axis for a
+    # merge layer to run over: an operation adds it; nor do tensors of
+    # different ranks go to one, which expands the lower rank after the
+    # batch axis as Keras's merge layers do, where ``x + y`` broadcasts as
+    # NumPy's, as Keras's ops.add)
+    if not (isinstance(a, KerasTensor) and isinstance(b, KerasTensor) and a.ndim and
+            a.ndim == b.ndim) or any_bound():
+        return None
+    merge = getattr(layers, layer_name)(**({"name": name} if name else {}))
+    merge._from_operator = True
+    return merge
+
+
 class bound_tensors:
     """``with bound_tensors(tensors, values):`` inside, each of ``tensors``
     computes as its value (an array, or a traced value on a tape)."""
@@ -213,21 +234,9 @@ class KerasTensor:
     # computes it; with a number or an array, or any other operator, a
     # TensorOperation, as Keras's operator overloads record an operation.
     def _merge(self, other, layer_name, op, reverse=False):
-        from .. import layers
-        # (a scalar, such as a loss built with K.sum, has no batch axis for
-        # a merge layer to run over: an operation adds it; nor do tensors
-        # of different ranks go to one, which expands the lower rank after
-        # the batch axis as Keras's merge layers do, where ``x + y``
-        # broadcasts as NumPy's, as Keras's ops.add)
-        if isinstance(other, KerasTensor) and self.ndim and self.ndim == other.ndim and \
-                not any_bound():
-            pair = [other, self] if reverse else [self, other]
-            merge = getattr(layers, layer_name)()
-            # An operator on tensors, as Keras 3's ops.add: no layer of the
-            # model (model.layers leaves it out), its output carries no mask
-            # (as when run eagerly), and Keras's files get the operation.
-            # The merge layer is only how pynn computes it, with its kernels.
-            merge._from_operator = True
+        pair = [other, self] if reverse else [self, other]
+        merge = operator_merge(layer_name, *pair)
+        if merge is not None:
             return merge(pair)
         return self._operation(op, other, reverse)
 
@@ -469,7 +478,8 @@ class CallContext:
             if len(slot) >= 2:
                 del slot[next(iter(slot))]
             if self.device is None:
-                buf = slot[shape] = np.empty(shape, dtype)
+                from ..backend import aligned_empty
+                buf = slot[shape] = aligned_empty(shape, dtype)
             else:
                 from .. import cuda
                 buf = slot[shape] = cuda.empty(shape, dtype, self.device)

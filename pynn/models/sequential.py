@@ -30,6 +30,11 @@ class Sequential(Model):
     def layers(self):
         return list(self._layers)
 
+    @property
+    def operations(self):
+        # Keras 3's Sequential is no functional model: it has none
+        raise AttributeError("'Sequential' object has no attribute 'operations'")
+
     def add(self, layer, rebuild=True):
         """Append a layer (a model too); an ``Input`` may only come first."""
         if isinstance(layer, KerasTensor):

@@ -1,6 +1,10 @@
 """``model.summary()``: Keras 3's table of layers, output shapes and
 parameter counts, with a "Connected to" column for graphs that are not a
 plain stack."""
+import math
+import re
+import shutil
+
 from ..layers.base import InputLayer, Layer, shape_str
 
 
@@ -80,32 +84,77 @@ def _is_stack(model):
 
 
 def _wrap(text, width):
-    """Lines of at most ``width`` characters, broken at spaces where
-    possible, as rich wraps table cells."""
-    lines = []
-    for word in text.split(" "):
-        while len(word) > width:
-            if lines and len(lines[-1]) < width:
-                room = width - len(lines[-1]) - (1 if lines[-1] else 0)
-                if room > 0 and lines[-1]:
-                    lines[-1] += " " + word[:room]
-                    word = word[room:]
-                    continue
-            lines.append(word[:width])
-            word = word[width:]
-        if not word:
-            continue
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
+    """Lines of at most ``width`` characters, as rich wraps the cells of
+    Keras's table: broken at spaces; a word longer than a line stands on a
+    line of its own, cut to the width with an ellipsis."""
+    lines, line = [], ""
+    for word in re.findall(r"\s*\S+\s*", text):
+        if width - len(line) >= len(word.rstrip()):
+            line += word
         else:
-            lines.append(word)
-    return lines or [""]
+            if line:
+                lines.append(line)
+            line = word
+    lines.append(line)
+    lines = [ln.rstrip() for ln in lines]
+    return [ln if len(ln) <= width else ln[:width - 1] + "\u2026" for ln in lines]
+
+
+# Keras's layers without weights that are built from the start (their
+# __init__ builds them) and those that are not until called, where pynn's
+# rule (built from the start when the class has no build) would differ.
+_BUILT_AT_INIT = frozenset(
+    [f"{kind}Pooling{d}D" for kind in ("Max", "Average", "GlobalMax", "GlobalAverage")
+     for d in (1, 2, 3)] + ["Masking", "UnitNormalization"])
+_UNBUILT_AT_INIT = frozenset(["Flatten", "Permute", "RepeatVector", "Rescaling",
+                              "CenterCrop", "Resizing"])
+
+
+def _unbuilt_in_keras(layer):
+    """Whether Keras's summary says "(unbuilt)" for this layer, not built
+    yet here: Keras builds a layer with no build of its own from the start,
+    unless it holds unbuilt layers, and a few others (see above)."""
+    name = type(layer).__name__
+    if type(layer).__module__.startswith("pynn.layers."):
+        if name in _BUILT_AT_INIT:
+            return False
+        if name in _UNBUILT_AT_INIT:
+            return True
+    return type(layer).build is not Layer.build or \
+        not all(sub.built for sub in layer._sublayers())
+
+
+def _column_widths(fractions, total_width):
+    """The text width of each column, as Keras's rich table lays them out:
+    Keras asks for each fraction's share of ``total_width`` plus a space
+    each side, and rich narrows (or widens) the columns evenly to fit the
+    table's width less its borders."""
+    widths, prev = [], 0
+    for f in fractions:
+        w = int(f * total_width) - prev
+        widths.append(w + 2)
+        prev += w
+    room = total_width - len(widths) - 1
+    if sum(widths) > room:  # rich's ratio_reduce, every column alike
+        excess, left = sum(widths) - room, len(widths)
+        for i, w in enumerate(widths):
+            cut = min(w, round(excess / left))
+            widths[i] -= cut
+            excess -= cut
+            left -= 1
+    elif sum(widths) < room:  # rich's ratio_distribute, by the columns' widths
+        extra, share = room - sum(widths), sum(widths)
+        for i, w in enumerate(widths):
+            add = math.ceil(w * extra / share) if share > 0 else extra
+            widths[i] += add
+            extra -= add
+            share -= w
+    return [max(w - 2, 1) for w in widths]
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
                   show_trainable=False, layer_range=None):
     from .sequential import Sequential
-    print_fn = print_fn or print
     stack = _is_stack(model)
     batch = None
     if isinstance(model, Sequential) or model._program is None:
@@ -121,7 +170,6 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         layers = list(model._operations)
         nodes = {id(n) for n in model._nodes} | {id(t.node) for t in model._inputs}
     if layer_range is not None:
-        import re
         if len(layer_range) != 2:
             raise ValueError(f"summary: layer_range must be a pair of layer names, got "
                              f"{layer_range!r}")
@@ -140,24 +188,23 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
 
     if stack:
         header = ["Layer (type)", "Output Shape", "Param #"]
-        fractions = [0.45, 0.80, 1.0]
-        total_width = line_length or 84
+        fractions, default_width = [0.45, 0.80, 1.0], 88
     else:
         header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
-        fractions = [0.30, 0.56, 0.70, 1.0]
-        total_width = line_length or 104
+        fractions, default_width = [0.30, 0.56, 0.74, 1.0], 108
+    if show_trainable:
+        default_width += 12
+    # As Keras: the default fits the terminal, or 80 columns where the
+    # output is no terminal (a file, a pipe, a notebook's captured cell).
+    total_width = line_length or min(default_width, shutil.get_terminal_size().columns - 4)
     if positions:
         fractions = [p / total_width if p > 1 else p for p in positions]
     if show_trainable:
         header.append("Trainable")
         fractions = [f * 0.9 for f in fractions] + [1.0]
-    inner = total_width - 3 * len(header) - 1
-    widths, prev = [], 0
-    for f in fractions:
-        w = int(round(f * inner)) - prev
-        widths.append(max(w, 4))
-        prev += w
-    aligns = ["<", "<", ">", "<", "^"][:len(header)]
+    widths = _column_widths(fractions, total_width)
+    # (Keras: the counts to the right, the Trainable flags centred)
+    aligns = ["<", "<", ">", "<"][:len(header) - show_trainable] + ["^"] * show_trainable
 
     def rule(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -165,6 +212,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     def row_lines(cells, bar="\u2502"):
         wrapped = [_wrap(str(c), w) for c, w in zip(cells, widths)]
         height = max(len(c) for c in wrapped)
+        if bar != "\u2502":  # rich sets the header's cells at the bottom
+            wrapped = [[""] * (height - len(c)) + c for c in wrapped]
         out = []
         for i in range(height):
             parts = [f" {(c[i] if i < len(c) else ''):{a}{w}} "
@@ -175,12 +224,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     rows = []
 
     def add_rows(layer, depth):
-        name = layer.name if depth == 0 else "   " * (depth - 1) + " \u2514 " + layer.name
+        name = layer.name if depth == 0 else "   " * depth + "\u2514 " + layer.name
         label = f"{name} ({shown_class(layer)})"
-        # (Keras builds a layer with no build of its own from the start,
-        # unless it holds unbuilt layers)
-        if not layer.built and (type(layer).build is not Layer.build or
-                                not all(sub.built for sub in layer._sublayers())):
+        if not layer.built and _unbuilt_in_keras(layer):
             params = "0 (unbuilt)"
         else:
             params = f"{layer.count_params():,}"
@@ -220,4 +266,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
                f"({_format_bytes((total - trainable) * 4)})")
     if opt_count:
         out.append(f" Optimizer params: {opt_count:,} ({_format_bytes(opt_count * 4)})")
-    print_fn("\n".join(out))
+    if print_fn is None:
+        print("\n".join(out))
+    else:
+        # (Keras hands a print_fn the text rich captured, ending in a newline)
+        print_fn("\n".join(out) + "\n")

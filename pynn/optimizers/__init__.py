@@ -12,7 +12,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
-from .. import autodiff, ops
+from .. import autodiff, backend, ops
 from ..autodiff import value_of
 from ..layers.base import Weight
 from . import schedules
@@ -147,7 +147,8 @@ class _FlatPlan:
         sizes = [w.value.size for w in weights]
         params = _flat_run([w.value for w in weights])
         if params is None:
-            params = np.concatenate([w.value.reshape(-1) for w in weights])
+            params = backend.aligned_empty(sum(sizes))
+            np.concatenate([w.value.reshape(-1) for w in weights], out=params)
             for w, (piece,) in zip(weights, _cut([params], sizes)):
                 w.value = piece.reshape(w.value.shape)
             from ..models.functional import new_binding
@@ -418,6 +419,12 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.apply_gradients: the gradient of "
                                  f"{w.path!r} has shape {g.shape}, the variable {buf.shape}")
             buf[...] = g
+        from ..distribute import _replica_world
+        world = _replica_world()
+        if world is not None:
+            # in a multi-process strategy's run: the gradients of every
+            # replica's share, summed (each scaled to the global batch)
+            world.allreduce_(plan.grads, "the gradient sum of apply_gradients")
         flat_slots = self._slots
         self._slots = plan.slots
         try:

@@ -192,6 +192,7 @@ def _check_history(ref, what):
 
 def _functional_from_config(config, custom_objects):
     from ..layers.base import reading
+    from ..layers.lambda_layer import TensorOperation
     from .keras_ops import OPERATOR_MERGES
     from ..models.functional import Model
     from ..models.node import KerasTensor
@@ -259,6 +260,9 @@ def _functional_from_config(config, custom_objects):
                     kwargs["mask"] = mask
                 if any(t is None for t in leaves):
                     break
+                if isinstance(layer, TensorOperation) and len(nodes) == 1 and \
+                        not kwargs and not reads:
+                    layer = _operator_merge(layer, inputs)
                 binding = kwargs.pop("call_binding", None)
                 spread = bool(binding) and isinstance(inputs, list) and \
                     len(inputs) == len(binding)
@@ -292,6 +296,22 @@ def _functional_from_config(config, custom_objects):
             raise ValueError("the config names a model input that no layer produces")
     return Model(inputs, outputs_, name=config.get("name"),
                  trainable=config.get("trainable", True))
+
+
+def _operator_merge(operation, inputs):
+    """A file's ``x + y`` (``x - y``, ``x * y``) of two tensors, as the
+    operator records it when a program builds the graph: through the merge
+    layer that computes it with pynn's kernels (see operator_merge), named
+    as the operation; any other operation as it is."""
+    from ..models.node import operator_merge
+    from .keras_ops import OPERATOR_MERGES
+    kinds = {op: cls for cls, op in OPERATOR_MERGES.items()}
+    if operation.op not in kinds or operation.kwargs or \
+            operation.args != [{"__tensor__": 0}, {"__tensor__": 1}] or \
+            not isinstance(inputs, list) or len(inputs) != 2:
+        return operation
+    merge = operator_merge(kinds[operation.op], *inputs, name=operation.name)
+    return operation if merge is None else merge
 
 
 def _is_tensor_ref(ref):

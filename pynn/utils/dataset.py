@@ -8,6 +8,7 @@ An element is an array, or a tuple, list or dict of them (an
 every ``iter()`` runs the recipe again, so one object serves every epoch.
 """
 import csv
+import enum
 import queue
 import threading
 
@@ -196,6 +197,82 @@ def _check_count(count, where, name="count"):
     return int(count)
 
 
+class AutoShardPolicy(enum.IntEnum):
+    """How a multi-process tf.distribute strategy splits a dataset between
+    the processes (tf.data.experimental.AutoShardPolicy): AUTO and DATA
+    give each process its share of every batch; OFF leaves the dataset to
+    each process whole (it already yields that process's own batches);
+    FILE needs a dataset read from files, which pynn does not split by
+    file (see pynn.distribute)."""
+    OFF = -1
+    AUTO = 0
+    FILE = 1
+    DATA = 2
+    HINT = 3
+
+
+class DistributeOptions:
+    """tf.data.experimental.DistributeOptions: ``auto_shard_policy``."""
+    __slots__ = ("_policy", "num_devices")
+
+    def __init__(self):
+        self._policy = None
+        self.num_devices = None
+
+    @property
+    def auto_shard_policy(self):
+        return AutoShardPolicy.AUTO if self._policy is None else self._policy
+
+    @auto_shard_policy.setter
+    def auto_shard_policy(self, value):
+        try:
+            self._policy = AutoShardPolicy(value)
+        except ValueError:
+            raise ValueError(f"DistributeOptions: auto_shard_policy must be a "
+                             f"tf.data.experimental.AutoShardPolicy, got {value!r}") from None
+
+
+class ThreadingOptions:
+    """tf.data.ThreadingOptions; pynn's pipelines run on the thread that
+    reads them (prefetch on one more), so these sizes are kept only."""
+    __slots__ = ("private_threadpool_size", "max_intra_op_parallelism")
+
+    def __init__(self):
+        self.private_threadpool_size = None
+        self.max_intra_op_parallelism = None
+
+
+class Options:
+    """tf.data.Options: what ``Dataset.with_options`` sets.  Unknown
+    attribute names raise AttributeError, as TensorFlow's do."""
+    __slots__ = ("experimental_distribute", "threading", "deterministic",
+                 "experimental_deterministic")
+
+    def __init__(self):
+        self.experimental_distribute = DistributeOptions()
+        self.threading = ThreadingOptions()
+        self.deterministic = None
+        self.experimental_deterministic = None
+
+    def merge(self, options):
+        """These options with those set in ``options`` on top."""
+        merged = Options()
+        for source in (self, options):
+            if source._distribute_policy() is not None:
+                merged.experimental_distribute.auto_shard_policy = \
+                    source.experimental_distribute.auto_shard_policy
+            for name in ("deterministic", "experimental_deterministic"):
+                if getattr(source, name) is not None:
+                    setattr(merged, name, getattr(source, name))
+            for name in ThreadingOptions.__slots__:
+                if getattr(source.threading, name) is not None:
+                    setattr(merged.threading, name, getattr(source.threading, name))
+        return merged
+
+    def _distribute_policy(self):
+        return self.experimental_distribute._policy
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -203,6 +280,7 @@ class Dataset:
     ``as_numpy_iterator`` gives plain arrays."""
 
     AUTOTUNE = AUTOTUNE
+    _options = None  # a tf.data.Options, once with_options sets one
 
     def __init__(self, make_iterator, cardinality=UNKNOWN, batched=False, spec=None):
         self._make_iterator = make_iterator
@@ -265,8 +343,12 @@ class Dataset:
         """An iterator over the elements as plain NumPy arrays."""
         return self._elements()
 
-    def _derive(self, make_iterator, cardinality):
-        return Dataset(make_iterator, cardinality, self._batched)
+    def _derive(self, make_iterator, cardinality, batched=None):
+        # options set upstream hold downstream too, as in tf.data
+        derived = Dataset(make_iterator, cardinality,
+                          self._batched if batched is None else batched)
+        derived._options = self._options
+        return derived
 
     @property
     def element_spec(self):
@@ -364,7 +446,7 @@ class Dataset:
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)
-        return Dataset(make, card, batched=not drop_remainder)
+        return self._derive(make, card, batched=not drop_remainder)
 
     def padded_batch(self, batch_size, padded_shapes=None, padding_values=None,
                      drop_remainder=False):
@@ -391,7 +473,7 @@ class Dataset:
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)
-        return Dataset(make, card, batched=not drop_remainder)
+        return self._derive(make, card, batched=not drop_remainder)
 
     def rebatch(self, batch_size, drop_remainder=False):
         """The rows of the batches regrouped into batches of ``batch_size``."""
@@ -644,8 +726,21 @@ class Dataset:
         return first
 
     def with_options(self, options):
-        """The same dataset (pynn has no pipeline options to set)."""
-        return self
+        """The same elements with ``options`` (a tf.data.Options) set on
+        top of those set before: of them, a multi-process tf.distribute
+        strategy reads ``experimental_distribute.auto_shard_policy``; pynn's
+        pipelines are deterministic whatever the others say."""
+        if not isinstance(options, Options):
+            raise TypeError(f"Dataset.with_options: expected a tf.data.Options, got "
+                            f"{type(options).__name__}")
+        derived = self._derive(self._make_iterator, self._cardinality)
+        derived._spec = self._spec
+        derived._options = options if self._options is None else self._options.merge(options)
+        return derived
+
+    def options(self):
+        """The options set with ``with_options`` (defaults where none were)."""
+        return Options() if self._options is None else self._options
 
     @staticmethod
     def range(*args, output_type=np.int64):
@@ -769,7 +864,8 @@ class Dataset:
             for element in self._elements():
                 for i in range(_length(element)):
                     yield _row(element, i)
-        return Dataset(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
+        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN,
+                            batched=False)
 
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
         """Elements in random order, drawn from a buffer of ``buffer_size``
@@ -1257,17 +1353,25 @@ def make_csv_dataset(file_pattern, batch_size, column_names=None, column_default
         if name not in keep and name != label_name:
             continue
         values = [r[i] for r in rows]
+        default = None
         if column_defaults is not None:
             default = column_defaults[i]
+            if isinstance(default, (list, tuple, np.ndarray)):
+                # (TensorFlow's record defaults: [0.0], ["NA"]; [] for none)
+                default = default[0] if len(default) else None
+            default = getattr(default, "numpy", lambda: default)()
             kind = object if isinstance(default, (str, bytes)) else \
                 np.int32 if isinstance(default, (int, np.integer)) else np.float32
         else:
             kind = _csv_column_type(values[:num_rows_for_inference], na_value)
         if kind is object:
+            fill = b"" if default is None else default if isinstance(default, bytes) else \
+                default.encode(encoding)
             col = np.empty(len(values), object)
-            col[:] = [v.encode(encoding) for v in values]
+            col[:] = [fill if v == na_value else v.encode(encoding) for v in values]
         else:
-            col = np.array([0 if v == na_value else float(v) if kind is np.float32 else int(v)
+            fill = 0 if default is None else default
+            col = np.array([fill if v == na_value else float(v) if kind is np.float32 else int(v)
                             for v in values], dtype=kind)
         columns[name] = col
     label = columns.pop(label_name) if label_name is not None else None

@@ -114,7 +114,7 @@ def test_mask_input_saves_to_h5_clones_and_summarizes(tmp_path, capsys):
     clone = pynn.models.clone_model(model)
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone.predict([X, MASK], verbose=0), want, atol=1e-6)
-    model.summary()
+    model.summary(line_length=150)  # (wide enough for the inputs' names)
     lines = capsys.readouterr().out.splitlines()
     start = next(i for i, line in enumerate(lines) if "(GRU)" in line)
     row = "".join(lines[start:start + 3])  # (the connections may wrap)

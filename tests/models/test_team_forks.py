@@ -115,9 +115,10 @@ def test_more_threads_than_cores_take_over_shares_and_give_the_same_bits(two_the
 def test_few_rows_of_a_long_b_in_k_slices_give_the_same_bits_on_any_team(two_then_restore,
                                                                              m, k, n):
     # With more than one thread set, one sample through a long layer sums
-    # B in k slices, added in slice order, whichever threads take them and
-    # whether or not the team is awake: the same bits on 2 and 6 threads,
-    # call after call of a stream.  (One thread sums B in one go.)
+    # B in k slices (as many as threads set, at most one per 256 rows),
+    # added in slice order, whichever threads take them and whether or not
+    # the team is awake: the same bits call after call of a stream on each
+    # thread count.  (One thread sums B in one go.)
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n),
                                                                               dtype=np.float32)
@@ -129,5 +130,7 @@ def test_few_rows_of_a_long_b_in_k_slices_give_the_same_bits_on_any_team(two_the
         np.testing.assert_allclose(r, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
     for threads in (2, 6):
         pynn.set_num_threads(threads)
+        ref = ops.matmul(a, b)
+        np.testing.assert_allclose(ref, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
         for _ in range(30):
             assert np.array_equal(ops.matmul(a, b), ref)

@@ -447,11 +447,17 @@ def test_int8_text_model_keeps_int32_ids():
 
 def test_multi_io_interface_names_and_order():
     """The interface tensors carry the model's input and output names, in
-    the model's order (the serving signature lists them too)."""
+    the model's order; the serving signature names them as TensorFlow's
+    converter does a Keras 3 model's: the inputs by name, the outputs
+    output_0, output_1, ... in the model's order."""
     model, _ = _build("multi_io")
     it = Interpreter(model_content=convert(model))
     assert [d["name"] for d in it.get_input_details()] == ["title", "text_body", "tags"]
     assert [d["name"] for d in it.get_output_details()] == ["priority", "department"]
     sig = it.get_signature_list()["serving_default"]
     assert sorted(sig["inputs"]) == ["tags", "text_body", "title"]
-    assert sorted(sig["outputs"]) == ["department", "priority"]
+    assert sorted(sig["outputs"]) == ["output_0", "output_1"]
+    by_index = {d["index"]: d["name"] for d in it.get_output_details()}
+    outputs = it._get_full_signature_list()["serving_default"]["outputs"]
+    assert [by_index[outputs[k]] for k in ("output_0", "output_1")] == \
+        ["priority", "department"]

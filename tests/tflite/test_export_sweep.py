@@ -316,36 +316,12 @@ FLOAT_ONLY = {
 
 # Refused in every mode with a ConversionError naming the layer and this.
 REFUSED = {
-    "Conv2DTranspose_dilated": (image(lambda: [L.Conv2DTranspose(4, 3, dilation_rate=2)]),
-                                "TRANSPOSE_CONV has no dilation"),
-    "Conv3DTranspose": (image(lambda: [L.Conv3DTranspose(3, 2, strides=2)], VOLUME),
-                        "no TensorFlow Lite form"),
-    "ConvLSTM1D": (series(lambda: [L.ConvLSTM1D(3, 3)], (3, 8, 2)), "no TensorFlow Lite form"),
-    "ConvLSTM2D": (series(lambda: [L.ConvLSTM2D(3, 3, padding="same")], (3, 6, 6, 2)),
-                   "no TensorFlow Lite form"),
-    "ConvLSTM3D": (series(lambda: [L.ConvLSTM3D(2, 2)], (2, 4, 4, 4, 1)),
-                   "no TensorFlow Lite form"),
     "EinsumDense_summed_input_axis": (series(lambda: [L.EinsumDense("abc,cd->ad", 4)], (3, 6)),
                                       "does not contract the input"),
-    "GroupQueryAttention": (functional([(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a),
-                                       lambda: [normal((5, 6))]), "cannot be exported"),
-    "Hashing": (seq((3,), lambda: [L.Hashing(5)], lambda: ids((3,), 50), "int32"),
-                "no TensorFlow Lite form"),
-    "IntegerLookup": (seq((3,), lambda: [L.IntegerLookup(vocabulary=[3, 5, 7, 9])],
-                          lambda: ids((3,), 10), "int32"), "no TensorFlow Lite form"),
-    "HashedCrossing": (functional([(1,), (1,)], lambda a, b: L.HashedCrossing(7)([a, b]),
-                                  lambda: [ids((1,)), ids((1,), seed=1)], ["int32", "int32"]),
-                       "no TensorFlow Lite form"),
-    "MelSpectrogram": (series(lambda: [L.MelSpectrogram(fft_length=64, sequence_stride=32,
-                                                        num_mel_bins=8, sampling_rate=8000)],
-                              (256,)), "could not be traced"),
     "AutoContrast": (image(lambda: [L.Conv2D(3, 1), L.AutoContrast()]),
                      "no TensorFlow Lite form"),
     "TimeDistributed_recurrent": (series(lambda: [L.TimeDistributed(L.LSTM(3))], (3, 4, 5)),
                                   "TimeDistributed\\(LSTM\\) is not exported"),
-    "STFTSpectrogram": (series(lambda: [L.STFTSpectrogram(frame_length=32, frame_step=16,
-                                                          fft_length=32)], (256, 1)),
-                        "no TensorFlow Lite form"),
 }
 
 # Layers covered by another name's cases (aliases, cells, bases, ...), or
@@ -357,6 +333,11 @@ NOT_SWEPT = {
     "SimpleRNNCell": "RNN_SimpleRNNCell", "StackedRNNCells": "RNN_StackedRNNCells_*",
     "TextVectorization": "takes strings, which pynn models do not",
     "StringLookup": "takes strings, which pynn models do not",
+    "Conv3DTranspose": "test_export_sweep5", "IntegerLookup": "test_export_sweep5",
+    "GroupQueryAttention": "test_export_sweep5", "ConvLSTM1D": "test_export_sweep5",
+    "ConvLSTM2D": "test_export_sweep5", "ConvLSTM3D": "test_export_sweep5",
+    "STFTSpectrogram": "test_export_sweep5", "MelSpectrogram": "test_export_sweep5",
+    "HashedCrossing": "test_export_sweep5", "Hashing": "test_export_sweep5",
 }
 
 

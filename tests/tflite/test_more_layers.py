@@ -133,10 +133,9 @@ def test_int8_interface_types_with_transposed_convolution():
 
 
 @pytest.mark.parametrize("layer,words", [
-    (lambda: layers.Conv2DTranspose(2, 3, dilation_rate=2), "dilation"),
     (lambda: layers.Conv2DTranspose(2, 3, activation="celu"), "celu"),
     (lambda: layers.UnitNormalization(axis=1), "last axis"),
-], ids=["transpose_dilated", "transpose_celu", "unit_norm_axis"])
+], ids=["transpose_celu", "unit_norm_axis"])
 def test_forms_without_a_tflite_op_raise_naming_the_layer(layer, words):
     layer = layer()
     model = model_of((6, 5, 2), [layer])
