@@ -516,7 +516,7 @@ def _variable_dtype(dtype, trainable):
     if dtype in (None, "float32", np.float32):
         return np.dtype(np.float32)
     try:
-        found = np.dtype("int32" if dtype == "int" else dtype)
+        found = np.dtype("int32" if isinstance(dtype, str) and dtype == "int" else dtype)
     except TypeError:
         raise ValueError(f"Variable: unknown dtype {dtype!r}") from None
     if found.kind not in "biu" or trainable:
@@ -552,6 +552,13 @@ class Variable(Weight):
         if (initial_value is None) == (initializer is None):
             raise TypeError("Variable: give its value, as initial_value (tf.Variable) or "
                             "initializer (keras.Variable)")
+        if dtype is None and initializer is None and isinstance(initial_value, np.ndarray) \
+                and initial_value.dtype.kind in "biu":
+            # TensorFlow's: an integer or boolean array's or tensor's own
+            # dtype (a step counter, tf.Variable(tf.constant(0, tf.int64)));
+            # such a variable is not trained.  (A Python number is float32,
+            # as keras.Variable(0) is in Keras 3.)
+            dtype, trainable = initial_value.dtype, False
         dtype = _variable_dtype(dtype, trainable)
         if initializer is not None and (callable(initializer) or isinstance(initializer, str)):
             if shape is None:
