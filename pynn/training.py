@@ -340,9 +340,20 @@ class _Metrics:
                             key = f"{base}_{repeat}"
                     names.add(key)
                     self.entries.append((out, m, weighted, key))
-        self.loss_names = [(out, f"{out.name}_loss") for out in outputs
-                           if out.loss is not None] if sum(
-            o.loss is not None for o in outputs) > 1 else []
+        self.loss_names = []
+        if sum(o.loss is not None for o in outputs) > 1:
+            for out in outputs:
+                if out.loss is None:
+                    continue
+                # Outputs of one nested model share its name: each keeps a
+                # loss of its own in the logs, repeats numbered as above.
+                key = base = f"{out.name}_loss"
+                repeat = 0
+                while key in names:
+                    repeat += 1
+                    key = f"{base}_{repeat}"
+                names.add(key)
+                self.loss_names.append((out, key))
         self.reset()
 
     def reset(self):
