@@ -60,3 +60,18 @@ def test_two_outputs_of_a_nested_model_each_log_their_loss():
     assert logs["disc_loss"] == pytest.approx(bce, rel=1e-4)
     assert logs["disc_loss_1"] == pytest.approx(cce, rel=1e-4)
     assert len(adversarial.train_on_batch(x, [y1, y2])) == 5
+
+
+# ------------------------------------------------------ policy gradient
+
+@needs_keras
+@pytest.mark.parametrize("name, value", [("zero", 0.0), ("one", 1.0)])
+def test_initializer_spelled_in_the_singular(name, value):
+    """``Dense(1, kernel_initializer='zero')``: Keras 3's get takes 'zero'
+    and 'one' beside 'zeros' and 'ones'."""
+    assert type(real_keras.initializers.get(name)).__name__ == \
+        type(pynn.initializers.get(name)).__name__
+    dense = layers.Dense(2, kernel_initializer=name, bias_initializer=name)
+    dense.build((None, 3))
+    np.testing.assert_array_equal(np.asarray(dense.kernel), np.full((3, 2), value))
+    np.testing.assert_array_equal(np.asarray(dense.bias), np.full((2,), value))
