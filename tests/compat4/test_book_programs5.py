@@ -75,3 +75,82 @@ def test_initializer_spelled_in_the_singular(name, value):
     dense.build((None, 3))
     np.testing.assert_array_equal(np.asarray(dense.kernel), np.full((3, 2), value))
     np.testing.assert_array_equal(np.asarray(dense.bias), np.full((2,), value))
+
+
+# ------------------------------------------------------ mutual information
+
+@pytest.mark.parametrize("wrap", [list, tuple])
+def test_one_target_array_in_a_list_for_a_one_output_model(wrap):
+    """An unsupervised model with a head per entry of a list, built with one
+    head: its generator yields ``(x, [y])``.  Keras 3 packs the targets into
+    the outputs' structure, so the one array goes to the one output."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [2.0], [-1.0]], np.float32))[:, 0]
+
+    def trained(targets, generator):
+        pynn.utils.set_random_seed(1)
+        model = pynn.Sequential([layers.Input((3,)), layers.Dense(1)])
+        model.compile(optimizer=pynn.optimizers.SGD(0.05), loss="mse")
+        if generator:
+            def batches():
+                while True:
+                    for i in range(0, 32, 8):
+                        yield x[i:i + 8], targets(y[i:i + 8])
+            model.fit(batches(), steps_per_epoch=4, epochs=3, verbose=0)
+        else:
+            model.fit(x, targets(y), batch_size=8, epochs=3, shuffle=False, verbose=0)
+        return model.get_weights(), model.evaluate(x, targets(y), verbose=0)
+
+    plain_w, plain_loss = trained(lambda t: t, False)
+    for generator in (False, True):
+        w, loss = trained(lambda t: wrap([t]), generator)
+        for a, b in zip(plain_w, w):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        assert loss == pytest.approx(plain_loss, rel=1e-6)
+    # a plain list of numbers is still the target array it spells
+    model = pynn.Sequential([layers.Input((1,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.zeros((3, 1), np.float32), [0.0, 1.0, 2.0], verbose=0)
+
+
+# ------------------------------------------------------ generators
+
+def test_a_generator_feeds_every_epoch_not_only_the_first():
+    """``fit(batches(), steps_per_epoch=4, epochs=3)`` over an endless
+    Python generator trains as the same batches given as arrays: each
+    epoch draws its steps from the generator where the last one stopped."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [2.0], [-1.0]], np.float32)
+    drawn = []
+
+    def batches():
+        while True:
+            for i in range(0, 32, 8):
+                drawn.append(i)
+                yield x[i:i + 8], y[i:i + 8]
+
+    def model():
+        pynn.utils.set_random_seed(1)
+        m = pynn.Sequential([layers.Input((3,)), layers.Dense(1)])
+        m.compile(optimizer=pynn.optimizers.SGD(0.05), loss="mse")
+        return m
+
+    streamed, arrays = model(), model()
+    history = streamed.fit(batches(), steps_per_epoch=4, epochs=3, verbose=0)
+    expected = arrays.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    assert drawn == [0, 8, 16, 24] * 3
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-5)
+    for a, b in zip(streamed.get_weights(), arrays.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_a_generator_that_runs_out_says_so():
+    """As Keras 3: a finite generator that cannot give steps_per_epoch *
+    epochs batches warns that the input ran out of data."""
+    x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+    model = pynn.Sequential([layers.Input((2,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.warns(UserWarning, match="ran out of data"):
+        model.fit(((x, y) for _ in range(3)), steps_per_epoch=2, epochs=2, verbose=0)
