@@ -154,3 +154,29 @@ def test_a_generator_that_runs_out_says_so():
     model.compile(optimizer="sgd", loss="mse")
     with pytest.warns(UserWarning, match="ran out of data"):
         model.fit(((x, y) for _ in range(3)), steps_per_epoch=2, epochs=2, verbose=0)
+
+
+# ------------------------------------------------------ saving (tf.keras 2 era)
+
+@needs_keras
+def test_save_takes_include_optimizer_and_save_format_as_keras3(tmp_path):
+    """``model.save('m.h5', overwrite=True, include_optimizer=True,
+    save_format='h5')``: Keras 3 takes both arguments beside a name that
+    says the format; without the optimizer the file loads uncompiled."""
+    model = pynn.Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    model.fit(x, np.arange(8) % 3, verbose=0)
+    model.save(tmp_path / "m.h5", overwrite=True, include_optimizer=True, save_format="h5")
+    model.save(tmp_path / "bare.h5", include_optimizer=False)
+    for load in (pynn.models.load_model, real_keras.models.load_model):
+        full, bare = load(tmp_path / "m.h5"), load(tmp_path / "bare.h5")
+        np.testing.assert_allclose(np.asarray(full.predict(x, verbose=0)),
+                                   model.predict(x, verbose=0), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(bare.predict(x, verbose=0)),
+                                   model.predict(x, verbose=0), rtol=1e-5)
+        assert getattr(full, "optimizer", None) is not None
+        assert getattr(bare, "optimizer", None) is None
+    with pytest.raises(ValueError, match="save_format"):
+        model.save(tmp_path / "saved_model_dir", save_format="tf")
