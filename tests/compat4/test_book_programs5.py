@@ -180,3 +180,33 @@ def test_save_takes_include_optimizer_and_save_format_as_keras3(tmp_path):
         assert getattr(bare, "optimizer", None) is None
     with pytest.raises(ValueError, match="save_format"):
         model.save(tmp_path / "saved_model_dir", save_format="tf")
+
+
+# ------------------------------------------------------ TF2 core
+
+def test_a_list_given_for_a_tensor_spec_is_one_tensor():
+    """``@tf.function(input_signature=(tf.TensorSpec(shape=[None],
+    dtype=tf.int32),) * 3)`` called with Python lists: each list is one
+    rank-1 tensor; a rank-2 list still does not fit."""
+    spec = pynn.TensorSpec(shape=[None], dtype=pynn.int32)
+
+    @pynn.function(input_signature=(spec, spec, spec))
+    def compute_z(a, b, c):
+        return pynn.add(pynn.multiply(2, pynn.subtract(a, b)), c)
+
+    np.testing.assert_array_equal(np.asarray(compute_z([1], [2], [3])), [1])
+    np.testing.assert_array_equal(np.asarray(compute_z([1, 2], [2, 4], [3, 6])), [1, 2])
+    with pytest.raises(ValueError, match="does not fit"):
+        compute_z([[1], [2]], [[2], [4]], [[3], [6]])
+    with pytest.raises(ValueError, match="structure"):
+        pynn.function(lambda a: a, input_signature=((spec, spec),))([1, 2, 3])
+
+
+def test_variable_assign_takes_tf_arguments():
+    """``w.assign([3, 1, 4], read_value=True)`` gives the variable back;
+    ``read_value=False`` nothing, as TensorFlow's eager op."""
+    w = pynn.Variable([1.0, 2.0, 3.0])
+    assert w.assign([3, 1, 4], read_value=True) is w
+    assert w.assign_add([1, 1, 1], use_locking=True, read_value=False) is None
+    assert w.assign_sub([0.5, 0.5, 0.5], name="step") is w
+    np.testing.assert_array_equal(w.numpy(), [3.5, 1.5, 4.5])
