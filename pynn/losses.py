@@ -185,7 +185,7 @@ class Loss:
                         "loss='sparse_categorical_crossentropy' or one-hot encode them with "
                         "pynn.utils.to_categorical.")
             raise ValueError(f"{self.name}: targets of shape {y.shape} do not match "
-                             f"{where} of shape {('None',) + want}.{hint}")
+                             f"{where} of shape {(None,) + want}.{hint}")
         if not ops.all_finite(y):
             raise ValueError(f"{self.name}: targets contain NaN or infinite values")
         return y

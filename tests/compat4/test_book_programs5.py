@@ -210,3 +210,23 @@ def test_variable_assign_takes_tf_arguments():
     assert w.assign_add([1, 1, 1], use_locking=True, read_value=False) is None
     assert w.assign_sub([0.5, 0.5, 0.5], name="step") is w
     np.testing.assert_array_equal(w.numpy(), [3.5, 1.5, 4.5])
+
+
+# ------------------------------------------------------ CNNs
+
+@needs_keras
+def test_output_shape_of_a_sequential_given_no_input_shape():
+    """``model.compute_output_shape(input_shape=(16, 28, 28, 1))`` on a
+    Sequential of layers alone, then ``model.build(input_shape=(None, 28,
+    28, 1))`` and training, as a CNN chapter does."""
+    def stack(lib):
+        L = lib.layers
+        return lib.Sequential([L.Conv2D(4, 5, padding="same"), L.MaxPooling2D(2),
+                               L.Conv2D(6, 3), L.Flatten(), L.Dense(3)])
+    ours = stack(pynn)
+    assert ours.compute_output_shape(input_shape=(16, 28, 28, 1)) == \
+        tuple(stack(real_keras).compute_output_shape((16, 28, 28, 1))) == (16, 3)
+    ours.build(input_shape=(None, 28, 28, 1))
+    ours.compile(optimizer="adam", loss="mse")
+    ours.fit(np.zeros((4, 28, 28, 1), np.float32), np.zeros((4, 3), np.float32), verbose=0)
+    assert ours.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0).shape == (2, 3)
