@@ -230,3 +230,13 @@ def test_output_shape_of_a_sequential_given_no_input_shape():
     ours.compile(optimizer="adam", loss="mse")
     ours.fit(np.zeros((4, 28, 28, 1), np.float32), np.zeros((4, 3), np.float32), verbose=0)
     assert ours.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0).shape == (2, 3)
+
+
+def test_tf_test_device_queries():
+    """``print("GPU Available:", tf.test.is_gpu_available())`` before a
+    GAN's training: answered from the CUDA module, never failing."""
+    available = pynn.cuda.is_available() and pynn.cuda.device_count() > 0
+    assert pynn.test.is_gpu_available() is available
+    assert pynn.test.gpu_device_name() == ("/device:GPU:0" if available else "")
+    assert pynn.test.is_gpu_available(min_cuda_compute_capability=(99, 0)) is False
+    assert isinstance(pynn.test.is_built_with_cuda(), bool)
