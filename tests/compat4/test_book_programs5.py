@@ -240,3 +240,19 @@ def test_tf_test_device_queries():
     assert pynn.test.gpu_device_name() == ("/device:GPU:0" if available else "")
     assert pynn.test.is_gpu_available(min_cuda_compute_capability=(99, 0)) is False
     assert isinstance(pynn.test.is_built_with_cuda(), bool)
+
+
+# ------------------------------------------------------ text generation
+
+@needs_keras
+def test_math_softmax_is_nn_softmax():
+    """``tf.math.softmax(logits).numpy()[0]`` on a character model's
+    logits: the same function as tf.nn.softmax, as Keras's softmax."""
+    logits = np.random.default_rng(0).normal(size=(2, 5)).astype(np.float32)
+    expected = np.asarray(real_keras.ops.softmax(logits))
+    np.testing.assert_allclose(pynn.math.softmax(logits).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(pynn.nn.softmax(logits), expected, rtol=1e-6)
+    np.testing.assert_allclose(pynn.math.softmax(logits, axis=0),
+                               np.asarray(real_keras.ops.softmax(logits, axis=0)), rtol=1e-6)
+    np.testing.assert_allclose(pynn.math.log_softmax(logits),
+                               np.asarray(real_keras.ops.log_softmax(logits)), rtol=1e-5)
