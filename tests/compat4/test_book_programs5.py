@@ -256,3 +256,31 @@ def test_math_softmax_is_nn_softmax():
                                np.asarray(real_keras.ops.softmax(logits, axis=0)), rtol=1e-6)
     np.testing.assert_allclose(pynn.math.log_softmax(logits),
                                np.asarray(real_keras.ops.log_softmax(logits)), rtol=1e-5)
+
+
+# ------------------------------------------------------ VAE pipelines
+
+def test_shuffle_and_repeat_applied_to_a_dataset():
+    """``dataset.apply(tf.data.experimental.shuffle_and_repeat(n, epochs,
+    seed))``: each pass holds every element once, in a shuffled order."""
+    ds = pynn.data.Dataset.from_tensor_slices(np.arange(10))
+    out = [int(v) for v in ds.apply(pynn.data.experimental.shuffle_and_repeat(10, 3, 7))]
+    assert len(out) == 30
+    for k in range(3):
+        assert sorted(out[10 * k:10 * k + 10]) == list(range(10))
+    assert out[:10] != list(range(10))
+
+
+def test_model_checkpoint_period_saves_every_nth_epoch(tmp_path):
+    """tf.keras 2's ``ModelCheckpoint('w-epoch{epoch:02d}.h5', period=5)``
+    (deprecated there, with a warning): a file every 5th epoch."""
+    model = pynn.Sequential([layers.Input((2,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.warns(UserWarning, match="period"):
+        checkpoint = pynn.callbacks.ModelCheckpoint(
+            str(tmp_path / "w-epoch{epoch:02d}.h5"), period=5)
+    model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), epochs=11,
+              callbacks=[checkpoint], verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w-epoch05.h5", "w-epoch10.h5"]
+    with pytest.raises(ValueError, match="period"):
+        pynn.callbacks.ModelCheckpoint(str(tmp_path / "w.h5"), period=0)
