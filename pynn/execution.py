@@ -109,17 +109,22 @@ class Function:
         return _numbers_as_tensors(self.python_function(*args, **kwargs))
 
     def _check_signature(self, args, kwargs):
-        from .tree import flatten
+        from .tree import map_structure_up_to
         values = list(args) + list(kwargs.values())
         if len(values) != len(self.input_signature):
             raise TypeError(f"tf.function {self._name!r}: input_signature has "
                             f"{len(self.input_signature)} inputs, the call gave {len(values)}")
         for i, (spec, value) in enumerate(zip(self.input_signature, values)):
-            specs, given = flatten(spec), flatten(value)
-            if len(specs) != len(given):
+            # The value is matched to the signature's structure only as deep
+            # as it goes: a list given for a TensorSpec is one tensor
+            # (compute_z([1, 2], ...) for TensorSpec(shape=[None])).
+            pairs = []
+            try:
+                map_structure_up_to(spec, lambda s, v: pairs.append((s, v)), spec, value)
+            except (TypeError, ValueError):
                 raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
-                                 f"{value!r}, not that of the signature's {spec!r}")
-            for s, v in zip(specs, given):
+                                 f"{value!r}, not that of the signature's {spec!r}") from None
+            for s, v in pairs:
                 if not s.is_compatible_with(v):
                     raise ValueError(f"tf.function {self._name!r}: input {i} of shape "
                                      f"{tuple(ops.shape(v))} and dtype {_dtype_of(v)} does not "

@@ -600,7 +600,9 @@ class Variable(Weight):
     def dtype(self):
         return self.value.dtype.name
 
-    def assign(self, value):
+    # (use_locking and name are tf.Variable's, of no effect here; with
+    # read_value=False the update returns nothing, as TensorFlow's op)
+    def assign(self, value, use_locking=None, name=None, read_value=True):
         value = np.asarray(_val(autodiff.value_of(value)), dtype=self.value.dtype)
         if value.shape != self.value.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
@@ -608,15 +610,17 @@ class Variable(Weight):
         scope = backend.get_stateless_scope()
         if scope is not None:
             scope.add_update((self, value))  # (put back when the scope ends)
-            return self
-        self.value[...] = value
-        return self
+        else:
+            self.value[...] = value
+        return self if read_value else None
 
-    def assign_add(self, delta):
-        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)), np.float32))
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)), np.float32),
+                           read_value=read_value)
 
-    def assign_sub(self, delta):
-        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32))
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32),
+                           read_value=read_value)
 
     def __float__(self):
         return float(self.value)
