@@ -86,7 +86,7 @@ from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noq
                         function, map_fn, numpy_function, print, py_function, switch_case,
                         while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
-from . import summary, train  # noqa: E402
+from . import summary, test, train  # noqa: E402
 from . import ragged  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import SparseTensor  # noqa: E402

@@ -263,7 +263,7 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
-                 initial_value_threshold=None):
+                 initial_value_threshold=None, period=None):
         super().__init__()
         from .saving import file_kind, is_checkpoint_prefix
         self.filepath = _os.fspath(filepath)
@@ -283,6 +283,15 @@ class ModelCheckpoint(Callback):
             _math.inf if self.mode == "min" else -_math.inf)
         self._batches_seen = 0
         self._current_epoch = 0
+        # tf.keras 2's period=n: with save_freq='epoch', every n-th epoch only
+        if period is not None:
+            _warnings.warn("`period` argument is deprecated. Please use `save_freq` to "
+                           "specify the frequency in number of batches seen.", stacklevel=2)
+            if not (isinstance(period, int) and period > 0):
+                raise ValueError(f"ModelCheckpoint: period must be a positive integer, "
+                                 f"got {period!r}")
+        self.period = 1 if period is None else period
+        self._epochs_since_last_save = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -295,7 +304,10 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
-            self._save_model(epoch, None, logs)
+            self._epochs_since_last_save += 1
+            if self._epochs_since_last_save >= self.period:
+                self._epochs_since_last_save = 0
+                self._save_model(epoch, None, logs)
 
     def _get_file_path(self, epoch, batch, logs):
         values = dict(logs or {})

@@ -10,11 +10,19 @@ from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Counte
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
 
+
+def shuffle_and_repeat(buffer_size, count=None, seed=None):
+    """tf.data.experimental's ``dataset.apply(shuffle_and_repeat(n, epochs))``:
+    the elements reshuffled in each of ``count`` passes (endless with None)."""
+    return lambda dataset: dataset.shuffle(buffer_size, seed=seed).repeat(count)
+
+
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
                                      DistributeOptions=DistributeOptions,
                                      ThreadingOptions=ThreadingOptions,
                                      INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
+                                     shuffle_and_repeat=shuffle_and_repeat,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,

@@ -68,6 +68,11 @@ def _shapes_fit(spec, shape):
     return len(spec) == len(shape) and all(a is None or a == b for a, b in zip(spec, shape))
 
 
+class _SignatureMismatch(Exception):
+    """A value that does not fit its TensorSpec (told apart from a
+    structure that does not match)."""
+
+
 def _plain_parameters(fn):
     """The parameters of ``fn`` when all are named positional ones (no
     ``*args``, ``**kwargs`` or keyword-only), else None."""
@@ -126,7 +131,7 @@ class Function:
         Python string, number or list becomes one, as TensorFlow converts
         them), or a ValueError where one does not fit its spec."""
         from .backend import constant_tensor
-        from .tree import flatten, pack_sequence_as
+        from .tree import map_structure_up_to
         values = list(args) + list(kwargs.values())
         params = _plain_parameters(self.python_function)
         if params is not None and len(values) < len(self.input_signature):
@@ -146,14 +151,10 @@ class Function:
                             f"{len(self.input_signature)} inputs, the call gave {len(values)}")
         converted = []
         for i, (spec, value) in enumerate(zip(self.input_signature, values)):
-            # (a list against one TensorSpec is one tensor's values)
-            specs, given = ([spec], [value]) if isinstance(spec, TensorSpec) else \
-                (flatten(spec), flatten(value))
-            if len(specs) != len(given):
-                raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
-                                 f"{value!r}, not that of the signature's {spec!r}")
-            leaves = []
-            for s, v in zip(specs, given):
+            # The value is matched to the signature's structure only as deep
+            # as it goes: a list given for a TensorSpec is one tensor
+            # (compute_z([1, 2], ...) for TensorSpec(shape=[None])).
+            def leaf(s, v, i=i):
                 if getattr(v, "dtype", None) is None and not isinstance(v, np.generic):
                     try:
                         v = constant_tensor(v, dtype=None if s.dtype.name == "string"
@@ -161,12 +162,18 @@ class Function:
                     except (TypeError, ValueError):
                         pass  # (reported below as not fitting)
                 if not s.is_compatible_with(v):
-                    raise ValueError(f"tf.function {self._name!r}: input {i} of shape "
-                                     f"{tuple(ops.shape(v))} and dtype {_dtype_of(v)} does not "
-                                     f"fit the input_signature's {s!r}")
-                leaves.append(eager(v) if type(v) is np.ndarray else v)
-            converted.append(leaves[0] if isinstance(spec, TensorSpec) else
-                             pack_sequence_as(value, leaves) if leaves else value)
+                    raise _SignatureMismatch(
+                        f"tf.function {self._name!r}: input {i} of shape "
+                        f"{tuple(ops.shape(v))} and dtype {_dtype_of(v)} does not fit the "
+                        f"input_signature's {s!r}")
+                return eager(v) if type(v) is np.ndarray else v
+            try:
+                converted.append(map_structure_up_to(spec, leaf, spec, value))
+            except _SignatureMismatch as e:
+                raise ValueError(str(e)) from None
+            except (TypeError, ValueError):
+                raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
+                                 f"{value!r}, not that of the signature's {spec!r}") from None
         n = len(args)
         return tuple(converted[:n]), dict(zip(kwargs, converted[n:]))
 

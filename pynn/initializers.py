@@ -318,6 +318,8 @@ _BY_NAME = {
 _CLASS_NAMES = {cls.__name__: name for name, cls in reversed(_BY_NAME.items())}
 # Keras 3's lowercase aliases of the classes (keras.initializers.he_normal(seed=1)).
 globals().update(_BY_NAME)
+# Names get() also takes, as Keras 3's get does (kernel_initializer='zero').
+_SPELLINGS = {"zero": "zeros", "one": "ones"}
 
 
 def get(identifier):
@@ -344,6 +346,7 @@ def get(identifier):
         return _BY_NAME[name].from_config(identifier.get("config") or {})
     if isinstance(identifier, str):
         key = _CLASS_NAMES.get(identifier, identifier.lower())
+        key = _SPELLINGS.get(key, key)
         if key in _BY_NAME:
             return _BY_NAME[key]()
         custom = lookup(identifier)

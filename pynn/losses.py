@@ -185,7 +185,7 @@ class Loss:
                         "loss='sparse_categorical_crossentropy' or one-hot encode them with "
                         "pynn.utils.to_categorical.")
             raise ValueError(f"{self.name}: targets of shape {y.shape} do not match "
-                             f"{where} of shape {('None',) + want}.{hint}")
+                             f"{where} of shape {(None,) + want}.{hint}")
         if not ops.all_finite(y):
             raise ValueError(f"{self.name}: targets contain NaN or infinite values")
         return y
@@ -283,9 +283,9 @@ class SparseCategoricalCrossentropy(Loss):
             hint = (" The targets look one-hot encoded: use loss='categorical_crossentropy'."
                     if y.ndim == len(output_shape) and y.shape[-1] == classes else "")
             raise ValueError(f"{self.name}: expected integer class labels of shape "
-                             f"{('None',) + tuple(output_shape[1:-1])}, got targets of shape "
+                             f"{(None,) + tuple(output_shape[1:-1])}, got targets of shape "
                              f"{y.shape} for {where} of shape "
-                             f"{('None',) + tuple(output_shape[1:])}.{hint}")
+                             f"{(None,) + tuple(output_shape[1:])}.{hint}")
         if y.dtype.kind == "f":
             if not np.all(np.isfinite(y)):
                 raise ValueError(f"{self.name}: labels contain NaN or infinite values")
@@ -830,7 +830,7 @@ class CTC(_FunctionLoss):
         if y.ndim != 2:
             raise ValueError(f"{self.name}: targets must be integer labels of shape "
                              f"(batch_size, max_length) for {where} of shape "
-                             f"{('None',) + tuple(output_shape[1:])}, got shape {y.shape}")
+                             f"{(None,) + tuple(output_shape[1:])}, got shape {y.shape}")
         return y
 
 

@@ -221,6 +221,16 @@ def softplus(features, name=None):
     return ops.softplus(features)
 
 
+def softmax(logits, axis=None, name=None):
+    """tf.math.softmax, which tf.nn.softmax also is: over the last axis
+    unless one is given."""
+    return ops.softmax(logits, axis=-1 if axis is None else axis)
+
+
+def log_softmax(logits, axis=None, name=None):
+    return ops.log_softmax(logits, axis=-1 if axis is None else axis)
+
+
 def log_sigmoid(x, name=None):
     return ops.log_sigmoid(x)
 
@@ -1196,7 +1206,8 @@ _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divid
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
          "tanh",
-         "sigmoid", "softplus", "log_sigmoid", "erf", "minimum", "maximum", "is_nan",
+         "sigmoid", "softplus", "softmax", "log_softmax", "log_sigmoid", "erf", "minimum",
+         "maximum", "is_nan",
          "is_finite", "is_inf", "equal", "not_equal", "less", "less_equal", "greater",
          "greater_equal", "logical_and", "logical_or", "logical_not", "reduce_sum",
          "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",

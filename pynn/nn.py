@@ -10,7 +10,8 @@ import numpy as np
 
 from . import ops, random
 from .backend import _eager_results
-from .math import clip_by_norm, in_top_k, l2_normalize, sigmoid, softplus, tanh, top_k
+from .math import clip_by_norm, in_top_k, l2_normalize, log_softmax, sigmoid, softmax, \
+    softplus, tanh, top_k
 
 
 def relu(features, name=None):
@@ -46,14 +47,6 @@ def silu(features, beta=1.0, name=None):
 
 
 swish = silu
-
-
-def softmax(logits, axis=None, name=None):
-    return ops.softmax(logits, axis=-1 if axis is None else axis)
-
-
-def log_softmax(logits, axis=None, name=None):
-    return ops.log_softmax(logits, axis=-1 if axis is None else axis)
 
 
 def l2_loss(t, name=None):
@@ -255,8 +248,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k"]
-for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "softmax",
-              "log_softmax", "dropout", "moments", "softmax_cross_entropy_with_logits",
+for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",

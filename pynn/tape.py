@@ -516,7 +516,7 @@ def _variable_dtype(dtype, trainable):
     if dtype in (None, "float32", np.float32):
         return np.dtype(np.float32)
     try:
-        found = np.dtype("int32" if dtype == "int" else dtype)
+        found = np.dtype("int32" if isinstance(dtype, str) and dtype == "int" else dtype)
     except TypeError:
         raise ValueError(f"Variable: unknown dtype {dtype!r}") from None
     if found.kind not in "biu" or trainable:
@@ -552,6 +552,13 @@ class Variable(Weight):
         if (initial_value is None) == (initializer is None):
             raise TypeError("Variable: give its value, as initial_value (tf.Variable) or "
                             "initializer (keras.Variable)")
+        if dtype is None and initializer is None and isinstance(initial_value, np.ndarray) \
+                and initial_value.dtype.kind in "biu":
+            # TensorFlow's: an integer or boolean array's or tensor's own
+            # dtype (a step counter, tf.Variable(tf.constant(0, tf.int64)));
+            # such a variable is not trained.  (A Python number is float32,
+            # as keras.Variable(0) is in Keras 3.)
+            dtype, trainable = initial_value.dtype, False
         dtype = _variable_dtype(dtype, trainable)
         if initializer is not None and (callable(initializer) or isinstance(initializer, str)):
             if shape is None:
@@ -593,7 +600,9 @@ class Variable(Weight):
     def dtype(self):
         return self.value.dtype.name
 
-    def assign(self, value):
+    # (use_locking and name are tf.Variable's, of no effect here; with
+    # read_value=False the update returns nothing, as TensorFlow's op)
+    def assign(self, value, use_locking=None, name=None, read_value=True):
         value = np.asarray(_val(autodiff.value_of(value)), dtype=self.value.dtype)
         if value.shape != self.value.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
@@ -601,15 +610,17 @@ class Variable(Weight):
         scope = backend.get_stateless_scope()
         if scope is not None:
             scope.add_update((self, value))  # (put back when the scope ends)
-            return self
-        self.value[...] = value
-        return self
+        else:
+            self.value[...] = value
+        return self if read_value else None
 
-    def assign_add(self, delta):
-        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)), np.float32))
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)), np.float32),
+                           read_value=read_value)
 
-    def assign_sub(self, delta):
-        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32))
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32),
+                           read_value=read_value)
 
     def __float__(self):
         return float(self.value)

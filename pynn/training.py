@@ -28,6 +28,7 @@ import itertools
 import math
 import queue
 import threading
+import warnings
 
 import numpy as np
 
@@ -57,7 +58,6 @@ def _keras1_fit_arguments(who, kwargs, epochs):
     """Keras 1's names among fit's arguments: ``nb_epoch`` is ``epochs``,
     taken with Keras 2's warning; the others changed meaning and are
     refused with what to write instead."""
-    import warnings
     refused = {
         "samples_per_epoch": "steps_per_epoch= (batches per epoch: samples // batch size)",
         "nb_val_samples": "validation_steps= (batches: samples // batch size)",
@@ -341,9 +341,20 @@ class _Metrics:
                             key = f"{base}_{repeat}"
                     names.add(key)
                     self.entries.append((out, m, weighted, key))
-        self.loss_names = [(out, f"{out.name}_loss") for out in outputs
-                           if out.loss is not None] if sum(
-            o.loss is not None for o in outputs) > 1 else []
+        self.loss_names = []
+        if sum(o.loss is not None for o in outputs) > 1:
+            for out in outputs:
+                if out.loss is None:
+                    continue
+                # Outputs of one nested model share its name: each keeps a
+                # loss of its own in the logs, repeats numbered as above.
+                key = base = f"{out.name}_loss"
+                repeat = 0
+                while key in names:
+                    repeat += 1
+                    key = f"{base}_{repeat}"
+                names.add(key)
+                self.loss_names.append((out, key))
         self.reset()
 
     def reset(self):
@@ -944,6 +955,13 @@ class TrainingMixin:
         if n > 1:
             raise ValueError(f"{what}: the model has {n} outputs {names}; give one target "
                              f"array per output (a list, or a dict by output name)")
+        if isinstance(y, (list, tuple)) and len(y) == 1 and np.ndim(y[0]) >= 1 and \
+                hasattr(y[0], "shape"):
+            # One array in a list for the one output (a generator that
+            # yields a list of targets per head, with one head), as Keras 3
+            # packs the targets into the outputs' structure.  A plain list
+            # of numbers stays the target array it is.
+            return [y[0]]
         return [y]
 
     def _prepare_targets(self, y, xs, what="y"):
@@ -2205,19 +2223,20 @@ class _Source:
         self._first = self._peek()
 
     def _items(self):
-        """Raw batches, one epoch's worth (or forever for an iterator)."""
+        """Raw batches: an iterator over one epoch's worth or, for an
+        iterator or generator given, that iterator itself, which goes on
+        across epochs.  It is never wrapped in a generator of ours: closing
+        that when an epoch ends would close the caller's generator too, and
+        the epochs after the first would find it empty."""
         if self.indexed:
             count = len(self.data)
             order = rng().permutation(count) if self.shuffle else range(count)
-            for i in order:
-                yield self.data[int(i)]
-            return
+            return (self.data[int(i)] for i in order)
         if self.reiterable:
-            yield from iter(self.data)
-            return
+            return iter(self.data)
         if self._iter is None:
             self._iter = self.data if hasattr(self.data, "__next__") else iter(self.data)
-        yield from self._iter
+        return self._iter
 
     def _peek(self):
         """The first batch, converted, to build the model and learn the
@@ -2292,6 +2311,12 @@ class _Source:
                         except StopIteration:
                             return
                     else:
+                        if steps is not None and self.targets:
+                            warnings.warn(
+                                f"Your input ran out of data after {count} of {steps} "
+                                f"steps; interrupting training. Make sure that your dataset "
+                                f"or generator can generate at least `steps_per_epoch * "
+                                f"epochs` batches.", stacklevel=2)
                         return
                 yield self._convert(item)
                 count += 1

@@ -1431,11 +1431,10 @@ class Model(TrainingMixin, Layer):
     def save(self, filepath, overwrite=True, **kwargs):
         """Write the whole model (config, weights, compile settings and
         optimizer state) to a ``.pynn``, ``.keras`` or ``.h5`` file, by its
-        name; see pynn.saving."""
-        if kwargs:
-            raise TypeError(f"save: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        name; see pynn.saving (``include_optimizer`` and ``save_format`` as
+        Keras 3 takes them)."""
         from .. import saving
-        saving.save_model(self, filepath, overwrite=overwrite)
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Write the weights only, to ``*.weights.pynn``, ``*.weights.h5``

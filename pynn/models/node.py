@@ -17,6 +17,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..tensor import TensorShape
+
 
 class KerasHistory(namedtuple("KerasHistory", ["operation", "node_index", "tensor_index"])):
     """Where a symbolic tensor comes from: the layer that made it, which of
@@ -154,7 +156,9 @@ class KerasTensor:
         return self if value is None else value
 
     def __init__(self, shape, dtype="float32", name=None, has_mask=False):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
+        # A tuple, as Keras 3's; tf.keras's TensorShape on top of it, for
+        # programs that size a decoder by ``x.shape.as_list()``.
+        self.shape = TensorShape(shape)
         self.dtype = "string" if dtype == "string" else str(np.dtype(dtype))
         self.name = name
         self._keras_history = None
@@ -165,6 +169,10 @@ class KerasTensor:
     @property
     def ndim(self):
         return len(self.shape)
+
+    def get_shape(self):
+        """tf.keras's name for ``shape``."""
+        return self.shape
 
     @property
     def _keras_mask(self):

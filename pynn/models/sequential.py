@@ -131,6 +131,13 @@ class Sequential(Model):
             self.build(input_shape)
         return self.compute_output_shape(input_shape)
 
+    def compute_output_shape(self, input_shape):
+        # A Sequential given no input shape yet is built for the one asked
+        # about, as tf.keras builds it (Keras 3 gives the same shape).
+        if self._program is None and self._layers and not isinstance(input_shape, list):
+            self.build(input_shape)
+        return super().compute_output_shape(input_shape)
+
     def _ensure_built(self, shapes, dtypes=None):
         if self._program is None:
             if len(shapes) != 1:

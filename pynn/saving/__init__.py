@@ -45,9 +45,17 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFil
            "serialize_keras_object", "deserialize_keras_object"]
 
 
-def save_model(model, filepath, overwrite=True):
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None):
     """Write the whole model (config, weights, compile settings and
-    optimizer state) in the format its name asks for."""
+    optimizer state) in the format its name asks for.  As Keras 3:
+    ``include_optimizer=False`` leaves the compile settings and optimizer
+    state out of an ``.h5`` file (the other formats keep them), and
+    ``save_format`` (tf.keras's) is taken only beside a name that already
+    says the format."""
+    if save_format and not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
+        raise ValueError(f"save: save_format={save_format!r} is not supported (as in Keras 3): "
+                         f"the format comes from the file name; give a path ending in "
+                         f"'.keras', '.h5' or '.pynn', got {str(filepath)!r}")
     kind = file_kind(filepath, "save")
     refuse_anonymous_functions(serialize_layer(model), f"model {model.name!r}")
     if getattr(model, "compiled", False):
@@ -57,7 +65,7 @@ def save_model(model, filepath, overwrite=True):
     elif kind == KERAS:
         keras_format.save_keras(model, filepath, overwrite)
     else:
-        legacy_h5.save_h5(model, filepath, overwrite)
+        legacy_h5.save_h5(model, filepath, overwrite, include_optimizer)
 
 
 def save_weights(model, filepath, overwrite=True):

@@ -59,10 +59,12 @@ def _write(filepath, fill):
         out.write(buf.getvalue())
 
 
-def save_h5(model, filepath, overwrite=True):
-    """Write ``model`` as a legacy HDF5 model file."""
+def save_h5(model, filepath, overwrite=True, include_optimizer=True):
+    """Write ``model`` as a legacy HDF5 model file (without its compile
+    settings and optimizer state where ``include_optimizer`` is false, as
+    Keras writes it then)."""
     check_overwrite(filepath, overwrite, "save")
-    compiled = bool(getattr(model, "compiled", False))
+    compiled = bool(getattr(model, "compiled", False)) and include_optimizer
 
     def fill(f):
         f.attrs["keras_version"] = KERAS_VERSION

@@ -493,3 +493,20 @@ def test_linalg_against_numpy():
     assert clipped[1] is None
     with pytest.raises(ValueError, match="square"):
         tf.linalg.inv(np.ones((2, 3), np.float32))
+
+
+def test_variable_keeps_an_integer_initial_values_dtype():
+    # an int64 constant's dtype stays (TensorFlow's step counter); a
+    # Python number is float32, as keras.Variable(0) in Keras 3
+    import pynn as tf
+    v = tf.Variable(tf.constant(0, dtype=tf.int64))
+    assert v.dtype == "int64" and not v.trainable
+    v.assign_add(1)
+    assert int(v) == 1 and np.asarray(v.numpy()).dtype == np.int64
+    assert tf.Variable(np.array([True, False])).dtype == "bool"
+    assert tf.Variable(np.array([1, 2], np.int16)).dtype == "int16"
+    for number in (0, 0.5):
+        w = tf.Variable(number)
+        assert w.dtype == "float32" and w.trainable
+    assert tf.Variable(0, dtype=tf.int64, trainable=False).dtype == "int64"
+    assert tf.Variable(0, dtype="int", trainable=False).dtype == "int32"
