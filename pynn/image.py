@@ -377,13 +377,7 @@ def _flip_some(image, axis, gen, name):
 
 
 def _stateless(seed, name):
-    try:
-        pair = [int(v) for v in np.asarray(ops.convert_to_numpy(seed)).ravel()]
-    except (TypeError, ValueError):
-        pair = []
-    if len(pair) != 2:
-        raise ValueError(f"tf.image.{name}: seed must be a pair of integers, got {seed!r}")
-    return np.random.default_rng([v & 0xFFFFFFFFFFFFFFFF for v in pair])
+    return _random.pair_generator(seed, f"tf.image.{name}")
 
 
 def random_flip_left_right(image, seed=None):

@@ -7,6 +7,8 @@ They are float32 NumPy arrays: constants in a traced computation.  A
 subclassed model whose call() draws runs that call at every call (as Keras
 runs it eagerly), so each call draws afresh.
 """
+import types
+
 import numpy as np
 
 from . import autodiff, ops
@@ -31,7 +33,7 @@ def _generator(seed):
         raise autodiff.UntraceableCall()
     if seed is None:
         return seeding.rng()
-    if isinstance(seed, SeedGenerator):
+    if isinstance(seed, (SeedGenerator, _Stream)):
         return seed.generator
     return np.random.default_rng(int(seed))
 
@@ -213,6 +215,148 @@ def uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, range
                        unique, range_max, seed,
                        lambda gen, n: gen.integers(0, int(range_max), n),
                        lambda ids: np.full(ids.shape, 1.0 / int(range_max)))
+
+
+# ------------------------------------------------- TensorFlow's tf.random
+
+def pair_generator(seed, name):
+    """A NumPy generator for one of TensorFlow's stateless seeds (a pair
+    of integers): the same pair, the same draws."""
+    try:
+        pair = [int(v) for v in np.asarray(ops.convert_to_numpy(seed)).ravel()]
+    except (TypeError, ValueError):
+        pair = []
+    if len(pair) != 2:
+        raise ValueError(f"{name}: seed must be a pair of integers, got {seed!r}")
+    return np.random.default_rng([v & 0xFFFFFFFFFFFFFFFF for v in pair])
+
+
+class _Stream:
+    """A generator passed where a draw takes ``seed=`` (see _generator)."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+
+def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=None, name=None, alg=None):
+    """``tf.random.stateless_normal``: the same draws for the same seed pair."""
+    return normal(shape, mean, stddev, dtype,
+                  seed=_Stream(pair_generator(seed, "stateless_normal")))
+
+
+def stateless_uniform(shape, seed, minval=0.0, maxval=None, dtype=None, name=None, alg=None):
+    """``tf.random.stateless_uniform`` (integers in [minval, maxval) for an
+    integer dtype)."""
+    return uniform(shape, minval, maxval, dtype,
+                   seed=_Stream(pair_generator(seed, "stateless_uniform")))
+
+
+def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype=None, name=None,
+                               alg=None):
+    return truncated_normal(shape, mean, stddev, dtype,
+                            seed=_Stream(pair_generator(seed, "stateless_truncated_normal")))
+
+
+def split(seed, num=2, alg=None):
+    """``tf.random.split`` / ``experimental.stateless_split``: ``num`` new
+    seed pairs, shape (num, 2) int64, drawn from ``seed``."""
+    return pair_generator(seed, "split").integers(0, 2 ** 63 - 1, (int(num), 2),
+                                                  dtype=np.int64)
+
+
+def fold_in(seed, data, alg=None):
+    """``tf.random.fold_in``: a new seed pair from ``seed`` and an integer."""
+    pair = pair_generator(seed, "fold_in").integers(0, 2 ** 63 - 1, 2, dtype=np.int64)
+    return np.random.default_rng([int(v) for v in pair] + [int(data) & 0xFFFFFFFFFFFFFFFF]) \
+        .integers(0, 2 ** 63 - 1, 2, dtype=np.int64)
+
+
+class Generator(SeedGenerator):
+    """``tf.random.Generator``: a stream of draws of its own, made with
+    ``Generator.from_seed(seed)`` or ``from_non_deterministic_state()``.
+    The algorithm is NumPy's (its draws are not TensorFlow's Philox
+    draws); the same seed gives the same draws."""
+
+    def __init__(self, copy_from=None, state=None, alg=None, seed=None):
+        if copy_from is not None:
+            self.generator = np.random.default_rng()
+            self.generator.bit_generator.state = copy_from.generator.bit_generator.state
+        else:
+            super().__init__(seed)
+
+    @classmethod
+    def from_seed(cls, seed, alg=None):
+        gen = cls.__new__(cls)
+        if np.ndim(seed):
+            gen.generator = pair_generator(seed, "Generator.from_seed")
+        else:
+            gen.generator = np.random.default_rng(int(seed) & 0xFFFFFFFFFFFFFFFF)
+        return gen
+
+    @classmethod
+    def from_non_deterministic_state(cls, alg=None):
+        gen = cls.__new__(cls)
+        gen.generator = np.random.default_rng()
+        return gen
+
+    @property
+    def algorithm(self):
+        return "numpy_pcg64"
+
+    def reset_from_seed(self, seed):
+        self.generator = Generator.from_seed(seed).generator
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype=None, name=None):
+        return normal(shape, mean, stddev, dtype, seed=self)
+
+    def uniform(self, shape, minval=0, maxval=None, dtype=None, name=None):
+        return uniform(shape, minval, maxval, dtype, seed=self)
+
+    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=None, name=None):
+        return truncated_normal(shape, mean, stddev, dtype, seed=self)
+
+    def binomial(self, shape, counts, probs, dtype="int32", name=None):
+        return binomial(shape, counts, probs, dtype, seed=self)
+
+    def uniform_full_int(self, shape, dtype="int64", name=None):
+        info = np.iinfo(np.dtype(dtype))
+        return self.generator.integers(info.min, info.max, _shape(shape), dtype=dtype,
+                                       endpoint=True)
+
+    def make_seeds(self, count=1):
+        """``count`` seed pairs for the stateless ops, as columns: shape
+        (2, count) int64 (``seed = g.make_seeds(2)[0]``)."""
+        return self.generator.integers(0, 2 ** 63 - 1, (2, int(count)), dtype=np.int64)
+
+    def split(self, count=1):
+        """``count`` new generators, each its own stream."""
+        return [Generator.from_seed(int(s)) for s in
+                self.generator.integers(0, 2 ** 63 - 1, int(count), dtype=np.int64)]
+
+
+_global_generator = [None]
+
+
+def get_global_generator():
+    """The generator ``tf.random.get_global_generator()`` gives: one per
+    process, seeded from pynn's generator when first asked for."""
+    if _global_generator[0] is None:
+        _global_generator[0] = Generator.from_seed(seeding.next_seed())
+    return _global_generator[0]
+
+
+def set_global_generator(generator):
+    if not isinstance(generator, Generator):
+        raise TypeError(f"set_global_generator: expected a Generator, got "
+                        f"{type(generator).__name__}")
+    _global_generator[0] = generator
+
+
+# tf.random.experimental's names
+experimental = types.SimpleNamespace(
+    Generator=Generator, get_global_generator=get_global_generator,
+    set_global_generator=set_global_generator, stateless_split=split,
+    stateless_fold_in=fold_in)
 
 
 # Draws are eager tensors (tf.random.normal(...) then tape.watch, .numpy()).

@@ -74,6 +74,9 @@ class _Augmentation(ImagesAndBoxes, Layer):
     # directly or in a model called without it, they augment.
     _training_default = True
     fixed_input_axes = ()
+    # (one image or a batch of them, as Keras's: built on either, called on
+    # the other)
+    fixed_input_rank = False
     _seed = Dropout._seed
     _draws = 0
     _box_maps_need_training = True

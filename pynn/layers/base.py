@@ -983,10 +983,19 @@ class Layer(Module):
         ``need_shape`` (a call on arrays, which gives its output), a layer
         that finds its shape by running its call is not run for it (GauGAN's
         sampler draws noise of a fixed batch size)."""
+        fresh = not self.built
         shape = self._build_once(input_shape)
         if not need_shape and type(self).compute_output_shape is Layer._output_shape_from_call:
             return None
-        return self.compute_output_shape(shape)
+        try:
+            return self.compute_output_shape(shape)
+        except ValueError:
+            if fresh and not self._weights:
+                # a shape the layer cannot take does not stay its build
+                # shape (its next call, on another shape, builds it anew)
+                self.built = False
+                self.__dict__.pop("_build_input_shape", None)
+            raise
 
     def _build_for_arrays(self, input_shape):
         """Build (once) for a call on arrays of ``input_shape``.  A layer

@@ -26,6 +26,9 @@ class Rescaling(Layer):
     value per channel (the last axis)."""
     supports_masking = True
     fixed_input_axes = ()
+    # (one image or a batch of them, as Keras's: built on either, called on
+    # the other)
+    fixed_input_rank = False
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -377,6 +380,9 @@ def window_maps(n, window, size):
 class _Image(ImagesAndBoxes, Layer):
     """A layer over NHWC images of any size."""
     fixed_input_axes = ()
+    # (one image or a batch of them, as Keras's: built on either, called on
+    # the other)
+    fixed_input_rank = False
 
     def __init__(self, bounding_box_format=None, **kwargs):
         super().__init__(**kwargs)

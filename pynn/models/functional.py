@@ -1134,7 +1134,8 @@ class Model(TrainingMixin, Layer):
                 mask is None:
             # The common inference call, one array: the path below without
             # its walk over a structure of inputs.
-            if (training is False or self._planned is not None and
+            if self._program is not None and (
+                    training is False or self._planned is not None and
                     not self._program.has_training_defaults) and not self._program.has_activity:
                 out = planned_predict(self, inputs)
                 if out is not None:

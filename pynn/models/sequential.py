@@ -6,6 +6,8 @@ current output, so a Sequential is the same graph a functional model is:
 ``model.input``, ``model.output`` and ``layer.output`` work on it, and it
 trains and predicts through the same program.
 """
+import numpy as np
+
 from .. import backend
 from ..layers.base import InputLayer, Layer, shape_str, unique_name
 from .functional import Model, input_dtype_of
@@ -69,17 +71,17 @@ class Sequential(Model):
         if self._input_layer is None:
             self.built = False
             return
-        if self._program is not None:
-            # Extend the graph: call the new layer on the current output.
-            try:
+        try:
+            if self._program is not None:
+                # Extend the graph: call the new layer on the current output.
                 with backend.name_scope(self.name, caller=self):
                     out = layer(self._outputs[0])
-            except BaseException:
-                self._layers.pop()
-                raise
-            self._init_graph(self._inputs[0], out)
-        else:
-            self._build_graph()
+                self._init_graph(self._inputs[0], out)
+            else:
+                self._build_graph()
+        except BaseException:
+            self._layers.pop()  # (a layer that does not fit is not added)
+            raise
 
     def pop(self, rebuild=True):
         """Remove the last layer and return it."""
@@ -92,17 +94,34 @@ class Sequential(Model):
             self._build_graph()
         return layer
 
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        try:
+            return super().__call__(inputs, *args, training=training, mask=mask, **kwargs)
+        except ValueError as err:
+            # Not buildable, or built, with the first axis as the batch (a
+            # preprocessing stack on one unbatched image:
+            # ``resize_and_rescale(image)``, also in a ``Dataset.map`` after
+            # a batch built it): as tf.keras's, the layers run one after
+            # another on what they are given, where each can; the model is
+            # left as it was.
+            if args or kwargs or mask is not None or not self._layers or \
+                    not isinstance(inputs, np.ndarray) or isinstance(inputs, KerasTensor):
+                raise
+            try:
+                y = inputs
+                for layer in self._layers:
+                    y = layer(y, training=training)
+            except Exception:
+                raise err from None
+            return y
+
     def _build_graph(self):
         x = self._input_layer.output
-        try:
-            # the weights its layers make get paths under its name, as
-            # Keras's (sequential/dense/kernel)
-            with backend.name_scope(self.name, caller=self):
-                for layer in self._layers:
-                    x = layer(x)
-        except BaseException:
-            self._layers.pop()
-            raise
+        # the weights its layers make get paths under its name, as
+        # Keras's (sequential/dense/kernel)
+        with backend.name_scope(self.name, caller=self):
+            for layer in self._layers:
+                x = layer(x)
         self._init_graph(self._input_layer.output, x)
 
     def build(self, input_shape=None):
@@ -116,6 +135,7 @@ class Sequential(Model):
         if not self._layers:
             raise ValueError("Sequential: the model has no layers")
         input_shape = tuple(input_shape)
+        before = self._input_layer
         if self._input_layer is None or tuple(self._input_layer.shape[1:]) != input_shape[1:]:
             if self._program is not None:
                 raise ValueError(f"Sequential {self.name!r} was built for inputs of shape "
@@ -124,7 +144,13 @@ class Sequential(Model):
             self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:],
                                            dtype=input_dtype_of(self._layers[0]))
         if self._program is None:
-            self._build_graph()
+            try:
+                self._build_graph()
+            except BaseException:
+                # not built: the model is as it was (its layers all kept),
+                # and the next call may build it for another shape
+                self._input_layer = before
+                raise
 
     def build_for(self, input_shape, need_shape=True):
         if self._program is None:
