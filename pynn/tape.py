@@ -510,19 +510,18 @@ class WatchedTensor(Tensor):
 ops._TRACED.add(WatchedTensor)
 
 
-def _variable_dtype(dtype, trainable):
-    """float32, or (for a variable that is not trained) another integer or
-    boolean dtype; "int" is int32 as in Keras."""
+def _variable_dtype(dtype):
+    """float32, or another integer or boolean dtype; "int" is int32 as in
+    Keras."""
     if dtype in (None, "float32", np.float32):
         return np.dtype(np.float32)
     try:
         found = np.dtype("int32" if isinstance(dtype, str) and dtype == "int" else dtype)
     except TypeError:
         raise ValueError(f"Variable: unknown dtype {dtype!r}") from None
-    if found.kind not in "biu" or trainable:
-        raise ValueError(f"Variable: a trainable variable is float32, and one that is not "
-                         f"may also hold integers or booleans; got dtype {dtype!r}"
-                         f"{' with trainable=True' if found.kind in 'biu' else ''}")
+    if found.kind not in "biu":
+        raise ValueError(f"Variable: a variable is float32, or holds integers or booleans; "
+                         f"got dtype {dtype!r}")
     return found
 
 
@@ -559,7 +558,12 @@ class Variable(Weight):
             # such a variable is not trained.  (A Python number is float32,
             # as keras.Variable(0) is in Keras 3.)
             dtype, trainable = initial_value.dtype, False
-        dtype = _variable_dtype(dtype, trainable)
+        dtype = _variable_dtype(dtype)
+        if dtype.kind in "biu":
+            # integers and booleans take no gradient: such a variable is not
+            # trained, whatever ``trainable`` says (TensorFlow and Keras 3
+            # accept the default True for ``tf.Variable(0, dtype=tf.int64)``)
+            trainable = False
         if initializer is not None and (callable(initializer) or isinstance(initializer, str)):
             if shape is None:
                 raise ValueError(f"Variable: initializer {initializer!r} needs the shape")

@@ -324,8 +324,17 @@ def test_keras_variable_form_with_integers():
                                   keras.ops.take(table, keras.ops.reshape(theirs, (-1,)), axis=0))
     ones = pynn.Variable(initializer="ones", shape=(2, 3))
     assert ones.dtype == "float32" and ones.value.tolist() == [[1.0] * 3] * 2
-    with pytest.raises(ValueError, match="trainable variable is float32"):
-        pynn.Variable(initializer=index, dtype="int32")
+    # trainable=True (the default) is accepted, as Keras 3 and TensorFlow
+    # do; integers take no gradient, so the variable is not trained
+    counter = pynn.Variable(initializer=index, dtype="int32")
+    assert counter.dtype == "int32" and not counter.trainable
+    step = pynn.Variable(0, dtype="int64")
+    step.assign_add(3)
+    assert int(step) == 3 and step.dtype == "int64"
+    flags = pynn.Variable(np.array([True, False]), dtype="bool")
+    assert flags.dtype == "bool" and not flags.trainable
+    with pytest.raises(ValueError, match="float32, or holds integers"):
+        pynn.Variable(0.5, dtype="float64")
     with pytest.raises(TypeError, match="initial_value"):
         pynn.Variable()
     with pytest.raises(ValueError, match="does not have the given shape"):
