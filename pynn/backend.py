@@ -636,23 +636,8 @@ class VariableArray(np.ndarray):
         return getattr(ufunc, method)(*(plain(v) for v in inputs), **kwargs)
 
 
-def aligned_empty(shape, dtype=np.float32):
-    """An uninitialized C-ordered array whose data starts on a 64-byte
-    boundary (a cache line, an AVX-512 register).  NumPy's large arrays
-    start 16 bytes past one (malloc's header), so every second AVX2 load
-    of a weight matrix's rows was split over two lines: one sample
-    through a 784 x 128 Dense layer took 4.4 us on AVX2 from an array
-    NumPy allocated, 3.5 us from an aligned one.  Weights, and fit's and
-    apply_gradients' flat parameters, are made with it."""
-    dtype = np.dtype(dtype)
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    count = 1
-    for d in shape:
-        count *= int(d)
-    pad = 64 // dtype.itemsize
-    raw = np.empty(count + pad, dtype)
-    skip = (-raw.ctypes.data) % 64 // dtype.itemsize
-    return raw[skip:skip + count].reshape(shape)
+# Arrays on a cache line (see the kernels' aligned_empty)
+aligned_empty = _kernels.aligned_empty
 
 
 def variable(value, dtype=None, name=None, constraint=None):
