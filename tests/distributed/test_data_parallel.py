@@ -3,23 +3,16 @@ the weights one process reaches on the same global batches; a process that
 raises stops the job; a job killed mid-epoch and restarted with
 BackupAndRestore ends where an uninterrupted one does."""
 import os
-import shutil
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from mpi_launch import HAVE_MPI, MPIEXEC
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JOB = os.path.join(HERE, "train_job.py")
-MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or \
-    shutil.which("mpiexec")
-try:
-    import mpi4py  # noqa: F401
-    HAVE_MPI = MPIEXEC is not None
-except ImportError:
-    HAVE_MPI = False
 
 # Several processes training on two cores: run once, in the first pass.
 pytestmark = [pytest.mark.slow,

@@ -6,12 +6,12 @@ checked against the job; MirroredStrategy refuses a job of several
 processes."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from mpi_launch import HAVE_MPI, MPIEXEC
 
 import pynn as tf
 from pynn import distribute
@@ -19,13 +19,6 @@ from pynn import distribute
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 JOB = os.path.join(HERE, "strategy_job.py")
-MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or \
-    shutil.which("mpiexec")
-try:
-    import mpi4py  # noqa: F401
-    HAVE_MPI = MPIEXEC is not None
-except ImportError:
-    HAVE_MPI = False
 
 needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason="mpiexec or mpi4py is not installed "
                                                     "(pip install 'pynn[mpi]')")

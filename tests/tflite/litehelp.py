@@ -98,3 +98,39 @@ def run_all(model_bytes, xs, interpreter=None, reference=False):
                                              else np.float32))
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+# The export sweeps' modes and tolerances: float32, float16, dynamic range
+# absolute (and 1e-4 relative); int8 a fraction of the output's span.
+MODES = [None, "float16", "dynamic", "int8"]
+TOLERANCE = {None: 1e-4, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.06}
+
+
+def sweep_model(shapes, call, data, dtypes=None):
+    """A sweep case: a functional model of ``call(*inputs)`` and its data
+    (one array per input)."""
+    def build():
+        pynn.utils.set_random_seed(3)
+        ins = [pynn.Input(s, dtype=d) for s, d in zip(shapes, dtypes or ["float32"] * len(shapes))]
+        return pynn.Model(ins if len(ins) > 1 else ins[0], call(*ins)), data()
+    return build
+
+
+def check_export(build, mode):
+    """A sweep case's model converted in ``mode``, run in LiteRT, against
+    its predict (integer outputs exactly); returns the file's op names."""
+    model, xs = build()
+    want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    want = want if isinstance(want, list) else [want]
+    model_bytes = convert(model, mode, xs)
+    got = run_all(model_bytes, xs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        if mode == "int8":
+            np.testing.assert_allclose(g, w, rtol=0, atol=TOLERANCE[mode] * float(np.ptp(w)))
+        elif w.dtype.kind in "iu":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=TOLERANCE[mode])
+    return op_names(model_bytes)

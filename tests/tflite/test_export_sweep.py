@@ -11,14 +11,10 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import convert, run_all
+from litehelp import MODES, TOLERANCE, check_export, convert, run_all, sweep_model
 from pynn import layers as L
 from pynn.utils import set_random_seed
 
-MODES = [None, "float16", "dynamic", "int8"]
-# float32, float16, dynamic range: absolute (and 1e-4 relative); int8: a
-# fraction of the output's span (test_export_more's tolerances)
-TOLERANCE = {None: 1e-4, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.06}
 IMAGE = (8, 8, 3)
 VOLUME = (4, 6, 6, 2)
 
@@ -47,18 +43,8 @@ def seq(shape, make, data, dtype="float32"):
     return build
 
 
-def functional(shapes, call, data, dtypes=None):
-    """A case: a functional model of ``call(*inputs)`` and its data (one
-    array per input)."""
-    def build():
-        set_random_seed(3)
-        ins = [pynn.Input(s, dtype=d) for s, d in zip(shapes, dtypes or ["float32"] * len(shapes))]
-        return pynn.Model(ins if len(ins) > 1 else ins[0], call(*ins)), data()
-    return build
-
-
 def merge(layer, shape=(5,)):
-    return functional([shape, shape], lambda a, b: layer()([a, b]),
+    return sweep_model([shape, shape], lambda a, b: layer()([a, b]),
                       lambda: [normal(shape), normal(shape, seed=1)])
 
 
@@ -75,7 +61,7 @@ def tokens(make, padded=True):
 
 
 def masked_softmax():
-    return functional([(5,), (5,)], lambda a, m: L.Softmax()(a, mask=m),
+    return sweep_model([(5,), (5,)], lambda a, m: L.Softmax()(a, mask=m),
                       lambda: [normal((5,)), np.arange(80).reshape(16, 5) % 3 > 0],
                       ["float32", "bool"])
 
@@ -86,7 +72,7 @@ def reversible(cap, tie):
         e = L.ReversibleEmbedding(20, 4, tie_weights=tie, logit_soft_cap=cap,
                                   embeddings_initializer="random_normal")
         return e(L.Dense(4, activation="tanh")(e(a)), reverse=True)
-    return functional([(6,)], call, lambda: [ids()], ["int32"])
+    return sweep_model([(6,)], call, lambda: [ids()], ["int32"])
 
 
 # name (the layer's class name first): the model and its data; each exports
@@ -222,7 +208,7 @@ EXPORTS = {
                                                          merge_mode="sum")]),
     "Bidirectional_mul": series(lambda: [L.Bidirectional(L.SimpleRNN(3), merge_mode="mul")]),
     "Bidirectional_ave": series(lambda: [L.Bidirectional(L.LSTM(3), merge_mode="ave")]),
-    "Bidirectional_none": functional([(6, 4)], lambda a: L.Bidirectional(
+    "Bidirectional_none": sweep_model([(6, 4)], lambda a: L.Bidirectional(
         L.GRU(3), merge_mode=None)(a), lambda: [normal((6, 4))]),
     "RNN_LSTMCell": series(lambda: [L.RNN(L.LSTMCell(5))]),
     "RNN_GRUCell_masked": tokens(lambda: [L.Embedding(20, 4, mask_zero=True),
@@ -232,7 +218,7 @@ EXPORTS = {
         [L.LSTMCell(5), L.SimpleRNNCell(3)], return_sequences=True, go_backwards=True)]),
     "RNN_StackedRNNCells_masked": tokens(lambda: [L.Embedding(20, 4, mask_zero=True),
                                                   L.RNN([L.GRUCell(5), L.LSTMCell(3)])]),
-    "RNN_StackedRNNCells_states": functional([(6, 4)], lambda a: L.RNN(
+    "RNN_StackedRNNCells_states": sweep_model([(6, 4)], lambda a: L.RNN(
         [L.LSTMCell(5), L.GRUCell(3)], return_state=True)(a), lambda: [normal((6, 4))]),
     "TimeDistributed": series(lambda: [L.TimeDistributed(L.Dense(3))], (4, 6)),
     "TimeDistributed_gelu_dense": series(lambda: [L.TimeDistributed(L.Dense(
@@ -247,12 +233,12 @@ EXPORTS = {
     "ReversibleEmbedding": tokens(lambda: [L.ReversibleEmbedding(20, 4)], padded=False),
     "ReversibleEmbedding_reverse": reversible(None, True),
     "ReversibleEmbedding_soft_cap_untied": reversible(2.0, False),
-    "MultiHeadAttention": functional([(5, 6)], lambda a: L.MultiHeadAttention(2, 4)(a, a),
+    "MultiHeadAttention": sweep_model([(5, 6)], lambda a: L.MultiHeadAttention(2, 4)(a, a),
                                      lambda: [normal((5, 6))]),
-    "MultiHeadAttention_causal": functional([(5, 6)], lambda a: L.MultiHeadAttention(
+    "MultiHeadAttention_causal": sweep_model([(5, 6)], lambda a: L.MultiHeadAttention(
         2, 4, value_dim=3)(a, a, use_causal_mask=True), lambda: [normal((5, 6))]),
     "Attention": merge(L.Attention, (5, 4)),
-    "Attention_causal_concat": functional([(5, 4), (5, 4)], lambda a, b: L.Attention(
+    "Attention_causal_concat": sweep_model([(5, 4), (5, 4)], lambda a, b: L.Attention(
         use_scale=True, score_mode="concat")([a, b], use_causal_mask=True),
         lambda: [normal((5, 4)), normal((5, 4), seed=1)]),
     "AdditiveAttention": merge(L.AdditiveAttention, (5, 4)),
@@ -355,32 +341,17 @@ def test_every_public_layer_is_swept():
     assert sorted(public - covered) == []
 
 
-def _check(build, mode):
-    model, xs = build()
-    want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
-    want = want if isinstance(want, list) else [want]
-    got = run_all(convert(model, mode, xs), xs)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert g.shape == w.shape
-        if mode == "int8":
-            np.testing.assert_allclose(g, w, rtol=0,
-                                       atol=TOLERANCE[mode] * float(w.max() - w.min()))
-        else:
-            np.testing.assert_allclose(g, w, rtol=1e-4, atol=TOLERANCE[mode])
-
-
 @pytest.mark.parametrize("name", sorted(EXPORTS))
 def test_exports_in_every_mode(name):
     for mode in MODES:
-        _check(EXPORTS[name], mode)
+        check_export(EXPORTS[name], mode)
 
 
 @pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
 def test_exports_in_float_and_refuses_full_integer_by_name(name):
     build, message = FLOAT_ONLY[name]
     for mode in MODES[:3]:
-        _check(build, mode)
+        check_export(build, mode)
     model, xs = build()
     with pytest.raises(pynn.lite.ConversionError, match=message) as e:
         convert(model, "int8", xs)

@@ -7,14 +7,10 @@ import numpy as np
 import pytest
 
 import pynn
-from litehelp import convert, op_names, run_all
+from litehelp import MODES, TOLERANCE, check_export, convert, run_all, sweep_model
 from pynn import layers as L
 from pynn.utils import set_random_seed
 
-MODES = [None, "float16", "dynamic", "int8"]
-# float32, float16, dynamic range: absolute (and 1e-4 relative); int8: a
-# fraction of the output's span (test_export_sweep's tolerances)
-TOLERANCE = {None: 1e-4, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.06}
 INT8_TOLERANCE = TOLERANCE["int8"]
 
 
@@ -36,35 +32,6 @@ def seq(shape, make, data, dtype="float32"):
         set_random_seed(3)
         return pynn.Sequential([pynn.Input(shape, dtype=dtype), make()]), [data()]
     return build
-
-
-def functional(shapes, call, data, dtypes=None):
-    """A case: a functional model of ``call(*inputs)`` and its data."""
-    def build():
-        set_random_seed(3)
-        ins = [pynn.Input(s, dtype=d) for s, d in zip(shapes, dtypes or ["float32"] * len(shapes))]
-        return pynn.Model(ins if len(ins) > 1 else ins[0], call(*ins)), data()
-    return build
-
-
-def check(build, mode):
-    """The file converted in ``mode``, run in LiteRT, against predict; the
-    op names of the file."""
-    model, xs = build()
-    want = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
-    want = want if isinstance(want, list) else [want]
-    model_bytes = convert(model, mode, xs)
-    got = run_all(model_bytes, xs)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert g.shape == w.shape
-        if mode == "int8":
-            np.testing.assert_allclose(g, w, rtol=0, atol=TOLERANCE[mode] * float(np.ptp(w)))
-        elif w.dtype.kind in "iu":
-            np.testing.assert_array_equal(g, w)
-        else:
-            np.testing.assert_allclose(g, w, rtol=1e-4, atol=TOLERANCE[mode])
-    return op_names(model_bytes)
 
 
 VOLUME = (3, 5, 4, 2)
@@ -111,21 +78,21 @@ EXPORTS = {
         "int64"),
     "IntegerLookup_invert": seq((3,), lambda: L.IntegerLookup(vocabulary=VOCABULARY, invert=True),
                                 lambda: ids((3,), 0, 6), "int32"),
-    "GroupQueryAttention": functional([(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a),
+    "GroupQueryAttention": sweep_model([(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a),
                                       lambda: [normal((5, 6))]),
-    "GroupQueryAttention_key_no_bias": functional(
+    "GroupQueryAttention_key_no_bias": sweep_model(
         [(5, 6), (7, 6), (7, 4)], lambda q, v, k: L.GroupQueryAttention(3, 6, 3, use_bias=False)(
             q, v, k), lambda: [normal((5, 6)), normal((7, 6), seed=1), normal((7, 4), seed=2)]),
-    "GroupQueryAttention_causal_window_gate": functional(
+    "GroupQueryAttention_causal_window_gate": sweep_model(
         [(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 1, sliding_window=2, use_gate=True)(
             a, a, use_causal_mask=True), lambda: [normal((5, 6))]),
-    "GroupQueryAttention_scores": functional(
+    "GroupQueryAttention_scores": sweep_model(
         [(5, 6)], lambda a: L.GroupQueryAttention(4, 4, 2)(a, a, return_attention_scores=True),
         lambda: [normal((5, 6))]),
-    "GroupQueryAttention_mask_input": functional(
+    "GroupQueryAttention_mask_input": sweep_model(
         [(5, 6), (5, 5)], lambda a, m: L.GroupQueryAttention(4, 2, 2)(a, a, attention_mask=m),
         lambda: [normal((5, 6)), np.arange(200).reshape(8, 5, 5) % 3 != 1], ["float32", "bool"]),
-    "GroupQueryAttention_padded_tokens": functional(
+    "GroupQueryAttention_padded_tokens": sweep_model(
         [(6,)], lambda t: (lambda e: L.GroupQueryAttention(4, 4, 2)(e, e))(
             L.Embedding(20, 6, mask_zero=True)(t)),
         lambda: [np.where(np.arange(6) < np.arange(8)[:, None] % 6 + 1,
@@ -141,25 +108,25 @@ EXPORTS = {
         2, 2, dilation_rate=2, recurrent_activation="hard_sigmoid", use_bias=False),
         lambda: normal((2, 6, 6, 2))),
     # (kernels of over 1,024 weights: int8 in dynamic range)
-    "ConvLSTM2D_initial_and_returned_states": functional(
+    "ConvLSTM2D_initial_and_returned_states": sweep_model(
         [(3, 6, 6, 8), (6, 6, 16), (6, 6, 16)],
         lambda x, h, c: L.ConvLSTM2D(16, 3, padding="same", return_state=True)(
             x, initial_state=[h, c]),
         lambda: [normal((3, 6, 6, 8)), 0.5 * normal((6, 6, 16), seed=1),
                  normal((6, 6, 16), seed=2)]),
     # (all 64 bits of int64 columns; int32 ones sign-extended)
-    "HashedCrossing": functional([(1,), (1,)], lambda a, b: L.HashedCrossing(7)([a, b]),
+    "HashedCrossing": sweep_model([(1,), (1,)], lambda a, b: L.HashedCrossing(7)([a, b]),
                                  lambda: [ids((1,), -2 ** 31, 2 ** 31),
                                           ids((1,), -2 ** 31, 2 ** 31, seed=1)],
                                  ["int32", "int32"]),
-    "HashedCrossing_three_int64_columns_many_bins": functional(
+    "HashedCrossing_three_int64_columns_many_bins": sweep_model(
         [(1,), (1,), (1,)], lambda a, b, c: L.HashedCrossing(1000003)([a, b, c]),
         lambda: [np.random.default_rng(s).integers(-2 ** 62, 2 ** 62, (8, 1)) for s in range(3)],
         ["int64", "int64", "int64"]),
-    "HashedCrossing_flat_int32_bins": functional(
+    "HashedCrossing_flat_int32_bins": sweep_model(
         [(), ()], lambda a, b: L.HashedCrossing(16, dtype="int32")([a, b]),
         lambda: [ids((), 0, 1000), ids((), -50, 50, seed=1)], ["int32", "int32"]),
-    "HashedCrossing_one_hot": functional(
+    "HashedCrossing_one_hot": sweep_model(
         [(1,), (1,)], lambda a, b: L.HashedCrossing(5, output_mode="one_hot")([a, b]),
         lambda: [ids((1,), 0, 100), ids((1,), 0, 100, seed=1)], ["int32", "int32"]),
     # (texts of 1 to 11 bytes: every length, signs, the int32 extremes)
@@ -198,14 +165,14 @@ FLOAT_ONLY = {
 @pytest.mark.parametrize("name", sorted(EXPORTS))
 def test_exports_in_every_mode(name):
     for mode in MODES:
-        check(EXPORTS[name], mode)
+        check_export(EXPORTS[name], mode)
 
 
 @pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
 def test_exports_in_float_and_refuses_full_integer_by_name(name):
     build, message = FLOAT_ONLY[name]
     for mode in MODES[:3]:
-        check(build, mode)
+        check_export(build, mode)
     model, xs = build()
     with pytest.raises(pynn.lite.ConversionError, match=message) as e:
         convert(model, "int8", xs)
@@ -215,7 +182,7 @@ def test_exports_in_float_and_refuses_full_integer_by_name(name):
 def test_dilated_transposed_convolution_is_one_transpose_conv():
     """The holes of the dilated kernel are zeros in TRANSPOSE_CONV's filter,
     as TensorFlow's converter writes it: no second op."""
-    assert check(EXPORTS["Conv2DTranspose_dilated"], None).count("TRANSPOSE_CONV") == 1
+    assert check_export(EXPORTS["Conv2DTranspose_dilated"], None).count("TRANSPOSE_CONV") == 1
 
 
 @pytest.mark.parametrize("name", ["MobileNetV2", "EfficientNetB0", "ResNet50"])
@@ -265,7 +232,7 @@ def test_integer_lookup_without_oov_indices_is_refused_by_name():
 def test_group_query_attention_is_multi_head_attention_ops():
     """The ops TensorFlow's converter writes for attention: no op of its
     own for the shared key and value heads."""
-    names = check(EXPORTS["GroupQueryAttention"], None)
+    names = check_export(EXPORTS["GroupQueryAttention"], None)
     assert names.count("BATCH_MATMUL") == 2 and names.count("FULLY_CONNECTED") == 4
     assert "SOFTMAX" in names
 
@@ -273,7 +240,7 @@ def test_group_query_attention_is_multi_head_attention_ops():
 def test_conv_lstm_is_unrolled_into_convolutions():
     """One input convolution for all the steps, one recurrent one per step
     after the first (from zero states), no op of its own."""
-    names = check(EXPORTS["ConvLSTM2D_same"], None)
+    names = check_export(EXPORTS["ConvLSTM2D_same"], None)
     assert names.count("CONV_2D") == 1 + 2 and names.count("SPLIT") == 3
 
 
