@@ -394,6 +394,24 @@ static void direct_slices(pynn_direct_kernel direct, ptrdiff_t m, ptrdiff_t n, p
     }
 }
 
+/* direct_slices' operands, for one slice at a time on the quick team. */
+typedef struct {
+    pynn_direct_kernel direct;
+    ptrdiff_t m, n, k, kstep;
+    const float *a;
+    ptrdiff_t rsa, csa;
+    const float *b;
+    ptrdiff_t ldb;
+    float *part;
+} slices_args;
+
+static void slice_piece(void *arg, ptrdiff_t s)
+{
+    const slices_args *g = arg;
+    direct_slices(g->direct, g->m, g->n, g->k, g->kstep, g->a, g->rsa, g->csa, g->b, g->ldb,
+                  g->part, s, s + 1);
+}
+
 /* C = alpha * (the slices' sums, added in slice order) + beta * C (C not
  * read where beta is 0). */
 static void add_slices(ptrdiff_t m, ptrdiff_t n, ptrdiff_t slices, const float *part,
@@ -592,7 +610,7 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
     return per_thread < nt ? (per_thread > 2 ? (int)per_thread : 2) : nt;
 }
 
-static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+static void sgemm_on(int nt, int quick, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                      float alpha, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb,
                      float beta, float *c, ptrdiff_t ldc)
@@ -636,9 +654,15 @@ static void sgemm_on(int nt, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
              * half of every row and gained little: 4.8 -> 4.35 us). */
             const ptrdiff_t kstep = (k + slices - 1) / slices;
             const ptrdiff_t used = (k + kstep - 1) / kstep;
-            PYNN_PARALLEL_RANGE(PYNN_MIN((ptrdiff_t)nt, used), used,
-                                direct_slices(ks->direct, m, n, k, kstep, a, rsa, csa, b, ldb,
-                                              part, lo, hi));
+            const int team = (int)PYNN_MIN((ptrdiff_t)nt, used);
+            if (quick) {
+                slices_args sa = {ks->direct, m, n, k, kstep, a, rsa, csa, b, ldb, part};
+                pynn_quick_run(team, used, slice_piece, &sa);
+            } else {
+                PYNN_PARALLEL_RANGE(team, used,
+                                    direct_slices(ks->direct, m, n, k, kstep, a, rsa, csa, b,
+                                                  ldb, part, lo, hi));
+            }
             add_slices(m, n, used, part, alpha, beta, c, ldc);
             return;
         }
@@ -708,11 +732,15 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     /* A few rows of a long B fork while the team is awake from 64 Ki of
      * B's floats (see sgemm_on): one sample through a 784 x 128 layer on
      * two threads, 4.40 -> 3.86 us a call of ops.matmul; the MLP
-     * 784-128-128-10's one-sample predict 6.6-6.8 -> 6.0-6.1 us. */
+     * 784-128-128-10's one-sample predict 6.6-6.8 -> 6.0-6.1 us.  They
+     * run on the quick team (cpu.c) unless OpenMP's is awake: on two
+     * threads that predict 5.3-5.5 -> 4.8-4.9 us (LiteRT 5.0-5.2). */
+    int quick = 0;
     int nt = m <= 4 && !trans_b && k > KC_MAX
-                 ? pynn_team_threads(pynn_work(n, k), (ptrdiff_t)2 << 20, FEW_ROWS_TEAM_MIN)
+                 ? pynn_quick_threads(pynn_work(n, k), (ptrdiff_t)2 << 20, FEW_ROWS_TEAM_MIN,
+                                      &quick)
                  : gemm_threads(m, n, k);
-    sgemm_on(nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_on(nt, quick, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -720,7 +748,7 @@ void pynn_sgemm_serial(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
                        const float *b, ptrdiff_t ldb,
                        float beta, float *c, ptrdiff_t ldc)
 {
-    sgemm_on(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_on(1, 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 static void batched_range(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -730,7 +758,7 @@ static void batched_range(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
                           ptrdiff_t i1)
 {
     for (ptrdiff_t i = i0; i < i1; i++)
-        sgemm_on(1, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
+        sgemm_on(1, 0, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
                  ldb, beta, c + i * stride_c, ldc);
 }
 
@@ -782,7 +810,7 @@ void pynn_sgemm_packed_b_serial(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
                        ? pynn_scratch(PYNN_SCRATCH_GEMM_A, (size_t)MC * KC_MAX)
                        : NULL;
     if (!apack) {
-        sgemm_on(1, 0, 0, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        sgemm_on(1, 0, 0, 0, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     ptrdiff_t panels = (n + ks->nr - 1) / ks->nr;

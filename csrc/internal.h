@@ -26,6 +26,16 @@ int pynn_team_threads(ptrdiff_t work, ptrdiff_t min_work, ptrdiff_t hot_min_work
  * plan's run that will use the team several times: its first region wakes
  * it, the others find it awake), until called with 0. */
 void pynn_team_want(int on);
+/* As pynn_team_threads, for the shortest regions (one sample through a
+ * long layer, a few microseconds), which pynn's own quick team runs
+ * (pynn_quick_run) where *quick is set on return: whenever OpenMP's team
+ * is not spinning from a region of its own.  See cpu.c. */
+int pynn_quick_threads(ptrdiff_t work, ptrdiff_t min_work, ptrdiff_t hot_min_work, int *quick);
+/* piece(arg, q) for every q in [0, count), on the caller and up to nt - 1
+ * threads of the quick team, dealt as pynn_pieces says; a thread that has
+ * not started when the caller is done with the pieces takes none.
+ * piece must compute each item the same whoever runs it. */
+void pynn_quick_run(int nt, ptrdiff_t count, void (*piece)(void *arg, ptrdiff_t q), void *arg);
 
 /* One parallel region's timing: pynn_region_fork before the region,
  * pynn_region_enter at the top of its body on every thread but the

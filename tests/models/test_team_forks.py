@@ -134,3 +134,41 @@ def test_few_rows_of_a_long_b_in_k_slices_give_the_same_bits_on_any_team(two_the
         np.testing.assert_allclose(ref, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
         for _ in range(30):
             assert np.array_equal(ops.matmul(a, b), ref)
+
+
+def test_one_sample_products_from_several_python_threads_at_once(two_then_restore):
+    # One sample through a long layer runs on the quick team (cpu.c); one
+    # caller posts to it at a time, the others run their slices alone:
+    # every caller gets the bits of the thread count set.
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((1, 784), dtype=np.float32)
+    b = rng.standard_normal((784, 128), dtype=np.float32)
+    pynn.set_num_threads(2)
+    ref = ops.matmul(a, b)
+
+    def stream(_):
+        return all(np.array_equal(ops.matmul(a, b), ref) for _ in range(200))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(stream, range(4)))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_runs_one_sample_products_on_a_team_of_its_own(two_then_restore):
+    # The quick team's threads stay in the parent; a child forked after
+    # they started starts its own and gets the same bits.
+    import os
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((1, 784), dtype=np.float32)
+    b = rng.standard_normal((784, 128), dtype=np.float32)
+    pynn.set_num_threads(2)
+    for _ in range(20):
+        ref = ops.matmul(a, b)
+    pid = os.fork()
+    if pid == 0:
+        ok = all(np.array_equal(ops.matmul(a, b), ref) for _ in range(50))
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert np.array_equal(ops.matmul(a, b), ref)
