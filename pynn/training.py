@@ -2081,22 +2081,36 @@ def _metrics_per_output(spec, names, n):
 
 
 def _apply_class_weight(class_weight, y, w):
-    """Sample weights from Keras's class_weight dict (labels from sparse,
-    one-hot or binary targets)."""
-    if not isinstance(class_weight, dict):
+    """Sample weights from Keras's class_weight dict.  As Keras 3: the keys
+    are class indices (anything ``int()`` takes), a class not in the dict
+    weighs 1, a (batch, classes) target is read by its argmax and a
+    (batch, 1) one rounded, one weight per sample; class_weight and
+    sample_weight together are refused.  Targets with a class per element
+    (sparse labels of a sequence or a segmentation mask, one-hot masks)
+    get a weight per element, the way Keras's tf.data path weighs one-hot
+    masks (its array path cannot convert them)."""
+    if not hasattr(class_weight, "items") or not hasattr(class_weight, "get"):
         raise ValueError(f"class_weight must be a dict of class index -> weight, got "
                          f"{type(class_weight).__name__}")
-    labels = y if y.dtype == np.int32 else (
-        np.argmax(y, axis=-1) if y.shape[-1] > 1 else (y[..., 0] > 0.5).astype(np.int32))
-    labels = labels.reshape(labels.shape[0], -1)[:, 0]
-    size = int(max(class_weight.keys(), default=0)) + 1 if class_weight else 1
-    table = np.ones(size, np.float32)
+    if w is not None:
+        raise ValueError("You cannot pass class_weight and sample_weight at the same time")
+    table = {}
     for k, v in class_weight.items():
-        table[int(k)] = v
-    cw = np.where(labels < table.size, table[np.minimum(labels, table.size - 1)], 1.0)
-    if w is None:
-        return cw.astype(np.float32)
-    return (w * cw.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+        try:
+            table[int(k)] = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"class_weight must be a dict with integer keys (class "
+                             f"indices) and numeric weights, got {k!r}: {v!r}") from None
+    if y.dtype == np.int32 or y.ndim < 2:  # sparse labels, one per element
+        labels = y
+    elif y.shape[-1] != 1:
+        labels = np.argmax(y, axis=-1)
+    else:
+        labels = y[..., 0]
+    labels = np.round(labels).astype(np.int64)
+    classes, where = np.unique(labels, return_inverse=True)
+    cw = np.array([table.get(int(c), 1.0) for c in classes], np.float32)[where]
+    return cw.reshape(labels.shape)
 
 
 def _sharded_job():

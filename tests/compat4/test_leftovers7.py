@@ -1,0 +1,97 @@
+"""Keras 3 behaviours: class_weight on per-element targets, ..."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+from keras_reference import keras as real_keras, needs_keras
+
+
+def _fit_loss(model_fn, loss, x, y, **kw):
+    pynn.utils.set_random_seed(3)
+    m = model_fn()
+    m.compile(pynn.optimizers.SGD(0.1), loss)
+    h = m.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0, **kw)
+    return h.history["loss"], m.get_weights()
+
+
+@needs_keras
+@pytest.mark.parametrize("case", ["sparse", "sparse_col", "onehot", "binary"])
+def test_class_weight_per_sample_as_keras(case):
+    from keras.src.trainers.data_adapters.data_adapter_utils import \
+        class_weight_to_sample_weights
+    g = np.random.default_rng(0)
+    x = g.normal(size=(8, 3)).astype(np.float32)
+    labels = g.integers(0, 3, 8)
+    cw = {0: 1.0, 1: 4.0, 2: 0.25}
+    units, loss, act = 3, "sparse_categorical_crossentropy", "softmax"
+    y = labels
+    if case == "sparse_col":
+        y = labels[:, None]
+    elif case == "onehot":
+        y, loss = np.eye(3, dtype=np.float32)[labels], "categorical_crossentropy"
+    elif case == "binary":
+        y, units, loss, act = (labels[:, None] > 0).astype(np.float32), 1, \
+            "binary_crossentropy", "sigmoid"
+
+    def model():
+        return pynn.Sequential([pynn.Input((3,)), layers.Dense(units, activation=act)])
+    want = class_weight_to_sample_weights(y, cw)
+    a = _fit_loss(model, loss, x, y, class_weight=cw)
+    b = _fit_loss(model, loss, x, y, sample_weight=want)
+    assert a[0] == b[0]
+    for p, q in zip(a[1], b[1]):
+        np.testing.assert_array_equal(p, q)
+    # keys are read with int(), as Keras's newer releases do
+    c = _fit_loss(model, loss, x, y, class_weight={str(k): v for k, v in cw.items()})
+    assert c[0] == a[0]
+
+
+def _segmenter():
+    return pynn.Sequential([pynn.Input((4, 4, 2)), layers.Conv2D(3, 1, activation="softmax")])
+
+
+@pytest.mark.parametrize("encoding", ["sparse", "sparse_channel", "onehot"])
+def test_class_weight_weighs_every_pixel(encoding):
+    g = np.random.default_rng(1)
+    x = g.normal(size=(8, 4, 4, 2)).astype(np.float32)
+    mask = g.integers(0, 3, (8, 4, 4))
+    cw = {0: 0.5, 1: 4.0}  # class 2 is not listed: weight 1
+    per_pixel = np.choose(mask, [0.5, 4.0, 1.0]).astype(np.float32)
+    y, loss = mask, "sparse_categorical_crossentropy"
+    if encoding == "sparse_channel":
+        y = mask[..., None]
+    elif encoding == "onehot":
+        y, loss = np.eye(3, dtype=np.float32)[mask], "categorical_crossentropy"
+    a = _fit_loss(_segmenter, loss, x, y, class_weight=cw)
+    b = _fit_loss(_segmenter, loss, x, y, sample_weight=per_pixel)
+    first = _fit_loss(_segmenter, loss, x, y,
+                      sample_weight=np.choose(mask[:, 0, 0], [0.5, 4.0, 1.0]))
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-6)
+    assert not np.allclose(a[0], first[0])
+
+
+def test_class_weight_per_timestep_of_sequence_labels():
+    g = np.random.default_rng(2)
+    x = g.normal(size=(8, 5, 2)).astype(np.float32)
+    tags = g.integers(0, 3, (8, 5))
+
+    def tagger():
+        return pynn.Sequential([pynn.Input((5, 2)), layers.Dense(3, activation="softmax")])
+    cw = {0: 0.1, 1: 2.0, 2: 3.0}
+    a = _fit_loss(tagger, "sparse_categorical_crossentropy", x, tags, class_weight=cw)
+    b = _fit_loss(tagger, "sparse_categorical_crossentropy", x, tags,
+                  sample_weight=np.choose(tags, [0.1, 2.0, 3.0]).astype(np.float32))
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-6)
+
+
+def test_class_weight_refusals_as_keras():
+    m = pynn.Sequential([pynn.Input((3,)), layers.Dense(2, activation="softmax")])
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = np.zeros((4, 3), np.float32), np.array([0, 1, 1, 0])
+    with pytest.raises(ValueError, match="class_weight and sample_weight"):
+        m.fit(x, y, class_weight={0: 1.0}, sample_weight=np.ones(4), verbose=0)
+    with pytest.raises(ValueError, match="integer keys"):
+        m.fit(x, y, class_weight={"a": 1.0}, verbose=0)
+    with pytest.raises(ValueError, match="dict"):
+        m.fit(x, y, class_weight=[1.0, 2.0], verbose=0)
