@@ -1428,7 +1428,9 @@ class TrainingMixin:
                 return logs
             # Keras 3's order: the logs of the model's metrics as it lists
             # them, then the others by name
-            names = [n for n in dict.fromkeys(m.name for m in self.metrics) if n in logs]
+            listed = (inner.name for m in self.metrics for inner in
+                      (m.metrics if isinstance(m, CompileMetrics) else [m]))
+            names = [n for n in dict.fromkeys(listed) if n in logs]
             values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
             return values[0] if len(values) == 1 else values
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
@@ -1845,15 +1847,18 @@ class TrainingMixin:
 
     @property
     def metrics(self):
-        """The metrics a step updates: the ``loss`` tracker and the
-        compiled metrics (once compile gave a loss), then Metric objects
+        """The metrics a step updates, as Keras 3 lists them: the ``loss``
+        tracker and the compiled metrics as one CompileMetrics (once
+        compile gave a loss), then Metric objects
         held as attributes.  A subclass may override it to list its own
         trackers, which are then reset at each epoch's start."""
         found = []
         tracker = self._loss_tracker()
         if tracker is not None:
             found.append(tracker)
-            found += self._step_metrics().metrics
+            compiled = self._step_metrics()
+            if compiled.metrics:
+                found.append(compiled)
         seen = {id(m) for m in found}
         for value in vars(self).values():
             if isinstance(value, metrics_mod.Metric) and id(value) not in seen:
@@ -1909,7 +1914,7 @@ class TrainingMixin:
         key = id(self._compile_args)
         held = self.__dict__.get("_compiled_metric_set")
         if held is None or held[0] != key:
-            held = self.__dict__["_compiled_metric_set"] = (key, _CompiledMetrics(self))
+            held = self.__dict__["_compiled_metric_set"] = (key, CompileMetrics(self))
         return held[1]
 
     def _runs_own_step(self, name):
@@ -2501,11 +2506,18 @@ class _CompiledLoss:
         return total
 
 
-class _CompiledMetrics:
-    """The metrics given to compile, per output, for a custom step
-    (``update_state(y, y_pred, sample_weight)``)."""
+class CompileMetrics(metrics_mod.Metric):
+    """The metrics given to compile, per output, as one metric named
+    ``compile_metrics`` (Keras 3's): ``update_state(y, y_pred,
+    sample_weight)`` hands each output's targets and predictions to its
+    metrics, ``result()`` is the dict of their results, ``metrics`` lists
+    them.  A custom step's ``for m in self.metrics: m.update_state(y,
+    y_pred)`` then works for any number of outputs."""
 
     def __init__(self, model):
+        # (no Metric.__init__: the state is the inner metrics', which are
+        # each summed over a distributed job's processes on their own)
+        self.name, self.dtype, self._variables = "compile_metrics", "float32", []
         spec = model._compile_args[2] if model._compile_args is not None else None
         names = list(model.output_names) if getattr(model, "_outputs", None) else ["output"]
         self.metrics, self._per_output = [], []
@@ -2517,6 +2529,10 @@ class _CompiledMetrics:
                     m.name = f"{names[i]}_{m.name}"
                 self._per_output.append((i, m))
                 self.metrics.append(m)
+
+    @property
+    def variables(self):
+        return [v for m in self.metrics for v in m.variables]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         preds = list(y_pred.values()) if isinstance(y_pred, dict) else \
@@ -2532,6 +2548,9 @@ class _CompiledMetrics:
 
     def result(self):
         return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self):
+        return {"name": self.name}
 
 
 class _AccuracyByShape(metrics_mod.Metric):

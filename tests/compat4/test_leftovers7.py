@@ -95,3 +95,53 @@ def test_class_weight_refusals_as_keras():
         m.fit(x, y, class_weight={"a": 1.0}, verbose=0)
     with pytest.raises(ValueError, match="dict"):
         m.fit(x, y, class_weight=[1.0, 2.0], verbose=0)
+
+
+def _two_outputs(k, cls=None):
+    inp = k.Input((3,))
+    outs = [k.layers.Dense(2, name="a")(inp), k.layers.Dense(1, name="b")(inp)]
+    m = (cls or k.Model)(inp, outs)
+    m.compile("sgd", ["mse", "mae"], metrics=[["mae"], ["mse"]])
+    return m
+
+
+@needs_keras
+def test_model_metrics_are_the_loss_tracker_and_compile_metrics():
+    for k in (pynn, real_keras):
+        m = _two_outputs(k)
+        assert [(type(x).__name__, x.name) for x in m.metrics] == \
+            [("Mean", "loss"), ("CompileMetrics", "compile_metrics")]
+    # (Keras builds the inner metrics at the first step; pynn at once)
+    assert [x.name for x in _two_outputs(pynn).metrics[1].metrics] == ["a_mae", "b_mse"]
+    seq = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+    seq.compile("sgd", "mse")  # no metrics: no CompileMetrics, as Keras
+    assert [x.name for x in seq.metrics] == ["loss"]
+
+
+@needs_keras
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_custom_test_step_updating_every_model_metric_on_two_outputs():
+    def build(k):
+        class Net(k.Model):
+            def test_step(self, data):
+                x, y = data
+                y_pred = self(x, training=False)
+                for metric in self.metrics:
+                    if metric.name != "loss":
+                        metric.update_state(y, y_pred)
+                return {m.name: m.result() for m in self.metrics}
+        return _two_outputs(k, Net)
+    ours, theirs = build(pynn), build(real_keras)
+    theirs.set_weights(ours.get_weights())
+    g = np.random.default_rng(4)
+    x = g.normal(size=(6, 3)).astype(np.float32)
+    y = [g.normal(size=(6, 2)).astype(np.float32), g.normal(size=(6, 1)).astype(np.float32)]
+    got = ours.evaluate(x, y, verbose=0, return_dict=True)
+    want = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5)
+    compiled = ours.metrics[1]
+    assert set(compiled.result()) == {"a_mae", "b_mse"}
+    compiled.reset_state()
+    assert all(float(v) == 0.0 for v in compiled.result().values())
