@@ -964,13 +964,15 @@ class TrainingMixin:
             return [y[0]]
         return [y]
 
-    def _prepare_targets(self, y, xs, what="y"):
+    def _prepare_targets(self, y, xs, what="y", check_rows=True):
         """The targets ``y`` checked against the outputs the model gives
-        for the input arrays ``xs`` (their rows, where the inputs agree on
-        them)."""
+        for the input arrays ``xs``: for arrays (``check_rows``), every
+        target has the inputs' rows, as Keras 3's array adapter checks
+        them; a generator's or dataset's batch is not checked there, as in
+        Keras (a loss that ignores y_true takes a dummy target)."""
         ys = self._standardize_targets(y, what)
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
-        rows = _common_rows(xs)
+        rows = _common_rows(xs) if check_rows else None
         shapes = [t.shape for t in self._outputs]
         if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
             # (inputs of other sizes than the model's: a Sequential over
@@ -979,16 +981,21 @@ class TrainingMixin:
         out = []
         for spec, shape, target in zip(self._compiled_outputs, shapes, ys):
             if spec.loss is None:
-                out.append(None if target is None else np.asarray(target))
-                continue
-            if target is None:
+                prepared = None if target is None else np.asarray(target)
+            elif target is None and _users_loss(spec.loss):
+                # Keras hands y_true=None to the loss, which a loss of the
+                # program's own may ignore (fit(x) on a loss of y_pred only)
+                prepared = None
+            elif target is None:
                 raise ValueError(f"{what}: the output {spec.name!r} has a loss but no "
                                  f"targets were given for it")
-            where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
-            prepared = spec.loss.prepare_targets(target, shape, where)
-            if rows is not None and prepared.shape[0] != rows:
-                raise ValueError(f"x and y have different numbers of samples: {rows} and "
-                                 f"{prepared.shape[0]}")
+            else:
+                where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
+                prepared = spec.loss.prepare_targets(target, shape, where)
+            if rows is not None and prepared is not None and prepared.ndim and \
+                    prepared.shape[0] != rows:
+                raise ValueError(f"Data cardinality is ambiguous: x and y have different "
+                                 f"numbers of samples: {rows} and {prepared.shape[0]}")
             out.append(prepared)
         return out
 
@@ -2290,7 +2297,7 @@ class _Source:
         if y is None:
             raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
                              "(x, y, sample_weight) tuples")
-        ys = model._prepare_targets(y, xs)
+        ys = model._prepare_targets(y, xs, check_rows=False)
         if rows is None:
             # inputs of different lengths: the batch is the targets' rows
             rows = next(a.shape[0] for a in ys if a is not None)
@@ -2405,6 +2412,27 @@ def _rows_of(structure):
     return len(leaves[0]) if leaves else 0
 
 
+def _users_loss(loss):
+    """Whether a compiled loss is the program's own function or Loss
+    subclass (pynn's built-in losses read their targets)."""
+    return type(loss) is losses_mod.LossFunctionWrapper or \
+        not type(loss).__module__.startswith("pynn.")
+
+
+def _check_cardinality(x, y, sample_weight):
+    """Keras 3's check of arrays given to fit/evaluate: all of them (x, y
+    and sample_weight, whatever reads them) have the same number of rows."""
+    from .layers.base import flatten
+    sizes = [[np.shape(a)[0] for a in flatten(part) if a is not None and np.ndim(a)]
+             for part in (x, y, sample_weight)]
+    if len({n for part in sizes for n in part}) > 1:
+        given = ", ".join(f"{label!r} sizes: {', '.join(map(str, part))}"
+                          for label, part in zip(("x", "y", "sample_weight"), sizes) if part)
+        raise ValueError(f"Data cardinality is ambiguous: the arrays have different numbers "
+                         f"of samples. Make sure all arrays contain the same number of "
+                         f"samples ({given}).")
+
+
 def _take(structure, idx):
     if structure is None:
         return None
@@ -2431,6 +2459,7 @@ class _StepSource:
             self.steps = int(steps) if steps is not None else _stream_length(x)
             self._iter = None
         else:
+            _check_cardinality(x, y, sample_weight)
             self.rows = _rows_of(x)
             self.steps = math.ceil(self.rows / self.batch_size)
             if steps is not None:

@@ -145,3 +145,57 @@ def test_custom_test_step_updating_every_model_metric_on_two_outputs():
     assert set(compiled.result()) == {"a_mae", "b_mse"}
     compiled.reset_state()
     assert all(float(v) == 0.0 for v in compiled.result().values())
+
+
+def _ignores_targets(y_true, y_pred):
+    return pynn.ops.mean(y_pred ** 2)
+
+
+def _one_output():
+    inp = pynn.Input((3,))
+    return pynn.Model(inp, layers.Dense(1)(inp))
+
+
+@needs_keras
+def test_dummy_targets_as_keras_checks_them():
+    x = np.ones((8, 3), np.float32)
+    for k in (pynn, real_keras):
+        inp = k.Input((3,))
+        m = k.Model(inp, k.layers.Dense(1)(inp))
+        m.compile("sgd", lambda t, p: k.ops.mean(p ** 2))
+        # arrays: every array has x's rows (Keras 3's array adapter)
+        with pytest.raises(ValueError, match="cardinality"):
+            m.evaluate(x, np.zeros(1), verbose=0)
+        # a generator's batches are not checked; y=None reaches the loss
+        batches = ((x[:4], np.zeros(1)) for _ in range(2))
+        assert np.isfinite(m.evaluate(batches, steps=2, verbose=0))
+        assert np.isfinite(m.evaluate(x, verbose=0))
+
+
+def test_no_targets_for_a_loss_of_the_programs_own():
+    x = np.ones((8, 3), np.float32)
+    m = _one_output()
+    m.compile(pynn.optimizers.SGD(0.1), _ignores_targets)
+    losses = m.fit(x, epochs=3, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    # a loss that reads y_true fails as in Keras, not with NaN
+    m.compile("sgd", lambda t, p: pynn.ops.mean((t - p) ** 2))
+    with pytest.raises(TypeError, match="None"):
+        m.fit(x, verbose=0)
+    m.compile("sgd", "mse")  # pynn's own losses read their targets
+    with pytest.raises(ValueError, match="no targets"):
+        m.fit(x, verbose=0)
+
+
+def test_add_loss_model_refuses_arrays_of_other_rows():
+    class Penalty(layers.Layer):
+        def call(self, x):
+            self.add_loss(pynn.ops.mean(x ** 2))
+            return x
+    inp = pynn.Input((3,))
+    m = pynn.Model(inp, Penalty()(layers.Dense(1)(inp)))
+    m.compile("sgd")
+    x = np.ones((8, 3), np.float32)
+    assert np.isfinite(m.evaluate(x, verbose=0))
+    with pytest.raises(ValueError, match="cardinality"):
+        m.evaluate(x, np.zeros(1), verbose=0)
