@@ -716,7 +716,11 @@ class TrainingMixin:
     def metrics_names(self):
         if not self.compiled or self._compiled_outputs is None:
             return []
-        return list(_Metrics(self, None).logs().keys())
+        # (the names of evaluate()'s values, in their order, as tf.keras
+        # lists them: Keras 3 lists its metrics' names, 'compile_metrics')
+        logs = _Metrics(self, None).logs()
+        values = self._listed({name: name for name in logs})
+        return values if isinstance(values, list) else [values]
 
     def _require_compiled(self, what):
         if not getattr(self, "compiled", False):
@@ -1431,15 +1435,7 @@ class TrainingMixin:
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
-            if return_dict:
-                return logs
-            # Keras 3's order: the logs of the model's metrics as it lists
-            # them, then the others by name
-            listed = (inner.name for m in self.metrics for inner in
-                      (m.metrics if isinstance(m, CompileMetrics) else [m]))
-            names = [n for n in dict.fromkeys(listed) if n in logs]
-            values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
-            return values[0] if len(values) == 1 else values
+            return logs if return_dict else self._listed(logs)
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"evaluate: batch_size must be a positive integer, got "
@@ -1468,9 +1464,23 @@ class TrainingMixin:
         cb.on_test_begin()
         logs = self._evaluate_source(source, verbose, cb, comm)
         cb.on_test_end(logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
+        return logs if return_dict else self._listed(logs)
+
+    def _listed(self, logs):
+        """A step's logs as the list evaluate and train_on_batch return, in
+        Keras 3's order: the model's metrics as it lists them (the loss,
+        the compiled metrics by the names compile gave them, each output's
+        loss where there are several), then the others by name.  One
+        value alone is returned as it is."""
+        listed = []
+        for m in self.metrics:
+            listed += [inner.name for inner in m.metrics] \
+                if isinstance(m, CompileMetrics) else [m.name]
+        outputs = getattr(self, "_compiled_outputs", None) or ()
+        if len(outputs) > 1:
+            listed += [f"{spec.name}_loss" for spec in outputs if spec.loss is not None]
+        names = [n for n in dict.fromkeys(listed) if n in logs]
+        values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
     def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
@@ -1687,10 +1697,7 @@ class TrainingMixin:
                                  "train_step; weigh samples in the step")
             self.reset_metrics()
             logs = _step_logs(self.train_step(pack_x_y_sample_weight(x, y, sample_weight)))
-            if return_dict:
-                return logs
-            values = list(logs.values())
-            return values[0] if len(values) == 1 else values
+            return logs if return_dict else self._listed(logs)
         xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
         self._place()
         params, grads = self._flat_parameters()
@@ -1714,10 +1721,7 @@ class TrainingMixin:
             self.__dict__["_batch_metrics"] = (self._compiled_outputs, shapes, metrics)
         metrics.update(outs, ys, ws, True, total, per_output, bs, self._last_masks)
         logs = metrics.logs()
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else self._listed(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         rows = len(x) if not isinstance(x, dict) else len(next(iter(x.values())))
@@ -2554,9 +2558,9 @@ class CompileMetrics(metrics_mod.Metric):
             for s in specs:
                 m = _AccuracyByShape(s) if isinstance(s, str) and \
                     s.lower() in ("accuracy", "acc") else metrics_mod.get(s)
-                if len(names) > 1:
-                    m.name = f"{names[i]}_{m.name}"
-                self._per_output.append((i, m))
+                # (named as compile named them; result() prefixes the
+                # output's name where there are several, as Keras)
+                self._per_output.append((f"{names[i]}_" if len(names) > 1 else "", i, m))
                 self.metrics.append(m)
 
     @property
@@ -2568,7 +2572,7 @@ class CompileMetrics(metrics_mod.Metric):
             list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
         trues = list(y_true.values()) if isinstance(y_true, dict) else \
             list(y_true) if isinstance(y_true, (list, tuple)) and len(preds) > 1 else [y_true]
-        for i, m in self._per_output:
+        for _, i, m in self._per_output:
             m.update_state(trues[i], preds[i], sample_weight)
 
     def reset_state(self):
@@ -2576,7 +2580,7 @@ class CompileMetrics(metrics_mod.Metric):
             m.reset_state()
 
     def result(self):
-        return {m.name: m.result() for m in self.metrics}
+        return {prefix + m.name: m.result() for prefix, _, m in self._per_output}
 
     def get_config(self):
         return {"name": self.name}

@@ -111,8 +111,9 @@ def test_model_metrics_are_the_loss_tracker_and_compile_metrics():
         m = _two_outputs(k)
         assert [(type(x).__name__, x.name) for x in m.metrics] == \
             [("Mean", "loss"), ("CompileMetrics", "compile_metrics")]
-    # (Keras builds the inner metrics at the first step; pynn at once)
-    assert [x.name for x in _two_outputs(pynn).metrics[1].metrics] == ["a_mae", "b_mse"]
+    # (Keras builds the inner metrics at the first step, named as compile
+    # named them; pynn at once)
+    assert [x.name for x in _two_outputs(pynn).metrics[1].metrics] == ["mae", "mse"]
     seq = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
     seq.compile("sgd", "mse")  # no metrics: no CompileMetrics, as Keras
     assert [x.name for x in seq.metrics] == ["loss"]
@@ -199,3 +200,28 @@ def test_add_loss_model_refuses_arrays_of_other_rows():
     assert np.isfinite(m.evaluate(x, verbose=0))
     with pytest.raises(ValueError, match="cardinality"):
         m.evaluate(x, np.zeros(1), verbose=0)
+
+
+@needs_keras
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_two_output_batch_results_in_keras_order():
+    def build(k):
+        inp = k.Input((3,))
+        outs = [k.layers.Dense(2, name="a")(inp), k.layers.Dense(1, name="b")(inp)]
+        m = k.Model(inp, outs)
+        m.compile(k.optimizers.SGD(0.0), ["mse", "mae"],
+                  metrics=[["mae", "accuracy"], ["mse"]], loss_weights=[1.0, 0.5])
+        return m
+    ours, theirs = build(pynn), build(real_keras)
+    theirs.set_weights(ours.get_weights())
+    g = np.random.default_rng(5)
+    x = g.normal(size=(4, 3)).astype(np.float32)
+    y = [g.normal(size=(4, 2)).astype(np.float32), g.normal(size=(4, 1)).astype(np.float32)]
+    want = theirs.test_on_batch(x, y)
+    for got in (ours.test_on_batch(x, y), ours.evaluate(x, y, verbose=0),
+                ours.train_on_batch(x, y)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # metrics_names names those values in that order (tf.keras's use of it)
+    named = dict(zip(ours.metrics_names, ours.test_on_batch(x, y)))
+    assert named == pytest.approx(ours.test_on_batch(x, y, return_dict=True))
+    assert ours.metrics_names == ["loss", "a_loss", "b_loss", "a_accuracy", "a_mae", "b_mse"]
