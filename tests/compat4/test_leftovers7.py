@@ -225,3 +225,27 @@ def test_two_output_batch_results_in_keras_order():
     named = dict(zip(ours.metrics_names, ours.test_on_batch(x, y)))
     assert named == pytest.approx(ours.test_on_batch(x, y, return_dict=True))
     assert ours.metrics_names == ["loss", "a_loss", "b_loss", "a_accuracy", "a_mae", "b_mse"]
+
+
+def test_tf_nn_dropout_in_a_functional_model(tmp_path):
+    inp = pynn.Input((64,))
+    out = pynn.nn.dropout(inp, 0.5)
+    m = pynn.Model(inp, out)
+    x = np.ones((8, 64), np.float32)
+    # TensorFlow's op drops whenever it runs: in predict too, a new mask
+    # each time, the kept entries scaled by 1 / (1 - rate)
+    a, b = m.predict(x, verbose=0), np.asarray(m(x))
+    for p in (a, b):
+        assert set(np.unique(p)) == {0.0, 2.0}
+    assert not np.array_equal(a, m.predict(x, verbose=0))
+    m.save(tmp_path / "drop.pynn")
+    back = pynn.models.load_model(tmp_path / "drop.pynn").predict(x, verbose=0)
+    assert set(np.unique(back)) == {0.0, 2.0}
+    # the gradient flows through the kept entries
+    dense = layers.Dense(4, kernel_initializer="ones")
+    inp = pynn.Input((3,))
+    m = pynn.Model(inp, pynn.nn.dropout(dense(inp), rate=0.25))
+    m.compile(pynn.optimizers.SGD(0.01), "mse")
+    before = dense.get_weights()[0].copy()
+    m.fit(np.ones((4, 3), np.float32), np.zeros((4, 4), np.float32), verbose=0)
+    assert not np.array_equal(before, dense.get_weights()[0])
