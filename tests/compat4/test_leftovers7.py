@@ -249,3 +249,13 @@ def test_tf_nn_dropout_in_a_functional_model(tmp_path):
     before = dense.get_weights()[0].copy()
     m.fit(np.ones((4, 3), np.float32), np.zeros((4, 4), np.float32), verbose=0)
     assert not np.array_equal(before, dense.get_weights()[0])
+
+
+@needs_keras
+def test_an_unused_input_is_taken_silently(recwarn):
+    for k in (pynn, real_keras):
+        a, b = k.Input((3,)), k.Input((2,), name="spare")
+        m = k.Model([a, b], k.layers.Dense(1)(a))
+        assert m.predict([np.ones((2, 3)), np.ones((2, 2))], verbose=0).shape == (2, 1)
+        assert len(m.inputs) == 2
+    assert not [w for w in recwarn if "spare" in str(w.message)]
