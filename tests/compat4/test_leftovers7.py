@@ -259,3 +259,35 @@ def test_an_unused_input_is_taken_silently(recwarn):
         assert m.predict([np.ones((2, 3)), np.ones((2, 2))], verbose=0).shape == (2, 1)
         assert len(m.inputs) == 2
     assert not [w for w in recwarn if "spare" in str(w.message)]
+
+
+def test_dataset_snapshot_and_file_cache(tmp_path):
+    runs = []
+
+    def features(i):
+        runs.append(int(i))
+        return {"x": np.full((2,), i, np.float32), "tag": "t"}, i * 2
+
+    def pipeline():
+        return pynn.data.Dataset.range(4).map(features)
+    first = list(pipeline().snapshot(str(tmp_path / "snap")).as_numpy_iterator())
+    assert runs == [0, 1, 2, 3]
+    # a later run (a new pipeline object) reads the files, not the pipeline
+    again = list(pipeline().snapshot(str(tmp_path / "snap")).as_numpy_iterator())
+    assert runs == [0, 1, 2, 3]
+    assert len(again) == 4
+    for (a, ya), (b, yb) in zip(first, again):
+        np.testing.assert_array_equal(a["x"], b["x"])
+        assert a["x"].dtype == b["x"].dtype and str(b["tag"]) == "t" and ya == yb
+    # an interrupted first pass writes nothing
+    cached = pipeline().cache(str(tmp_path / "c"))
+    next(iter(cached))
+    assert not (tmp_path / "c.npz").exists()
+    assert [int(y) for _, y in cached.as_numpy_iterator()] == [0, 2, 4, 6]
+    assert (tmp_path / "c.npz").exists()
+    del runs[:]
+    assert [int(y) for _, y in pipeline().cache(str(tmp_path / "c"))] == [0, 2, 4, 6]
+    assert runs == []
+    # the files hold no pickles
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as data:
+        assert all(data[k].dtype.kind != "O" for k in data.files)
