@@ -167,6 +167,8 @@ def _f32(x, name="x"):
         return x
     if type(x) is _Device:
         _mixed(name)
+    if x is None:  # (NumPy would make it NaN; NumPy's own operators refuse it)
+        raise TypeError(f"{name}: got None where an array is needed")
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as e:

@@ -98,6 +98,12 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     ``1 / (1 - rate)``; the mask is a constant."""
     if not 0.0 <= float(rate) < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate!r}")
+    if ops._SYMBOLIC and ops._has_symbolic((inputs,), {}, ops._SYMBOLIC[0]):
+        # a graph being built (tf.nn.dropout in a functional model): an
+        # operation that draws a new mask each run, in training or not, as
+        # TensorFlow's op does
+        return ops._SYMBOLIC[1]("dropout", (inputs, float(rate)),
+                                {"noise_shape": noise_shape, "seed": seed})
     shape = ops.shape(inputs) if noise_shape is None else tuple(
         d if n is None else n for d, n in zip(ops.shape(inputs), noise_shape))
     keep = _generator(seed).random(_shape(shape), dtype=np.float32) >= np.float32(rate)

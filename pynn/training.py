@@ -716,7 +716,11 @@ class TrainingMixin:
     def metrics_names(self):
         if not self.compiled or self._compiled_outputs is None:
             return []
-        return list(_Metrics(self, None).logs().keys())
+        # (the names of evaluate()'s values, in their order, as tf.keras
+        # lists them: Keras 3 lists its metrics' names, 'compile_metrics')
+        logs = _Metrics(self, None).logs()
+        values = self._listed({name: name for name in logs})
+        return values if isinstance(values, list) else [values]
 
     def _require_compiled(self, what):
         if not getattr(self, "compiled", False):
@@ -964,13 +968,15 @@ class TrainingMixin:
             return [y[0]]
         return [y]
 
-    def _prepare_targets(self, y, xs, what="y"):
+    def _prepare_targets(self, y, xs, what="y", check_rows=True):
         """The targets ``y`` checked against the outputs the model gives
-        for the input arrays ``xs`` (their rows, where the inputs agree on
-        them)."""
+        for the input arrays ``xs``: for arrays (``check_rows``), every
+        target has the inputs' rows, as Keras 3's array adapter checks
+        them; a generator's or dataset's batch is not checked there, as in
+        Keras (a loss that ignores y_true takes a dummy target)."""
         ys = self._standardize_targets(y, what)
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
-        rows = _common_rows(xs)
+        rows = _common_rows(xs) if check_rows else None
         shapes = [t.shape for t in self._outputs]
         if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
             # (inputs of other sizes than the model's: a Sequential over
@@ -979,16 +985,21 @@ class TrainingMixin:
         out = []
         for spec, shape, target in zip(self._compiled_outputs, shapes, ys):
             if spec.loss is None:
-                out.append(None if target is None else np.asarray(target))
-                continue
-            if target is None:
+                prepared = None if target is None else np.asarray(target)
+            elif target is None and _users_loss(spec.loss):
+                # Keras hands y_true=None to the loss, which a loss of the
+                # program's own may ignore (fit(x) on a loss of y_pred only)
+                prepared = None
+            elif target is None:
                 raise ValueError(f"{what}: the output {spec.name!r} has a loss but no "
                                  f"targets were given for it")
-            where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
-            prepared = spec.loss.prepare_targets(target, shape, where)
-            if rows is not None and prepared.shape[0] != rows:
-                raise ValueError(f"x and y have different numbers of samples: {rows} and "
-                                 f"{prepared.shape[0]}")
+            else:
+                where = "the model's output" if len(ys) == 1 else f"output {spec.name!r}"
+                prepared = spec.loss.prepare_targets(target, shape, where)
+            if rows is not None and prepared is not None and prepared.ndim and \
+                    prepared.shape[0] != rows:
+                raise ValueError(f"Data cardinality is ambiguous: x and y have different "
+                                 f"numbers of samples: {rows} and {prepared.shape[0]}")
             out.append(prepared)
         return out
 
@@ -1424,13 +1435,7 @@ class TrainingMixin:
         if self._runs_own_step("test_step"):
             logs = self._evaluate_steps(x, y, sample_weight, batch_size, steps, callbacks,
                                         verbose)
-            if return_dict:
-                return logs
-            # Keras 3's order: the logs of the model's metrics as it lists
-            # them, then the others by name
-            names = [n for n in dict.fromkeys(m.name for m in self.metrics) if n in logs]
-            values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
-            return values[0] if len(values) == 1 else values
+            return logs if return_dict else self._listed(logs)
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"evaluate: batch_size must be a positive integer, got "
@@ -1459,9 +1464,23 @@ class TrainingMixin:
         cb.on_test_begin()
         logs = self._evaluate_source(source, verbose, cb, comm)
         cb.on_test_end(logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
+        return logs if return_dict else self._listed(logs)
+
+    def _listed(self, logs):
+        """A step's logs as the list evaluate and train_on_batch return, in
+        Keras 3's order: the model's metrics as it lists them (the loss,
+        the compiled metrics by the names compile gave them, each output's
+        loss where there are several), then the others by name.  One
+        value alone is returned as it is."""
+        listed = []
+        for m in self.metrics:
+            listed += [inner.name for inner in m.metrics] \
+                if isinstance(m, CompileMetrics) else [m.name]
+        outputs = getattr(self, "_compiled_outputs", None) or ()
+        if len(outputs) > 1:
+            listed += [f"{spec.name}_loss" for spec in outputs if spec.loss is not None]
+        names = [n for n in dict.fromkeys(listed) if n in logs]
+        values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
     def _evaluate_source(self, source, verbose=0, cb=None, comm=None):
@@ -1678,10 +1697,7 @@ class TrainingMixin:
                                  "train_step; weigh samples in the step")
             self.reset_metrics()
             logs = _step_logs(self.train_step(pack_x_y_sample_weight(x, y, sample_weight)))
-            if return_dict:
-                return logs
-            values = list(logs.values())
-            return values[0] if len(values) == 1 else values
+            return logs if return_dict else self._listed(logs)
         xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
         self._place()
         params, grads = self._flat_parameters()
@@ -1705,10 +1721,7 @@ class TrainingMixin:
             self.__dict__["_batch_metrics"] = (self._compiled_outputs, shapes, metrics)
         metrics.update(outs, ys, ws, True, total, per_output, bs, self._last_masks)
         logs = metrics.logs()
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else self._listed(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         rows = len(x) if not isinstance(x, dict) else len(next(iter(x.values())))
@@ -1845,15 +1858,18 @@ class TrainingMixin:
 
     @property
     def metrics(self):
-        """The metrics a step updates: the ``loss`` tracker and the
-        compiled metrics (once compile gave a loss), then Metric objects
+        """The metrics a step updates, as Keras 3 lists them: the ``loss``
+        tracker and the compiled metrics as one CompileMetrics (once
+        compile gave a loss), then Metric objects
         held as attributes.  A subclass may override it to list its own
         trackers, which are then reset at each epoch's start."""
         found = []
         tracker = self._loss_tracker()
         if tracker is not None:
             found.append(tracker)
-            found += self._step_metrics().metrics
+            compiled = self._step_metrics()
+            if compiled.metrics:
+                found.append(compiled)
         seen = {id(m) for m in found}
         for value in vars(self).values():
             if isinstance(value, metrics_mod.Metric) and id(value) not in seen:
@@ -1909,7 +1925,7 @@ class TrainingMixin:
         key = id(self._compile_args)
         held = self.__dict__.get("_compiled_metric_set")
         if held is None or held[0] != key:
-            held = self.__dict__["_compiled_metric_set"] = (key, _CompiledMetrics(self))
+            held = self.__dict__["_compiled_metric_set"] = (key, CompileMetrics(self))
         return held[1]
 
     def _runs_own_step(self, name):
@@ -2081,22 +2097,36 @@ def _metrics_per_output(spec, names, n):
 
 
 def _apply_class_weight(class_weight, y, w):
-    """Sample weights from Keras's class_weight dict (labels from sparse,
-    one-hot or binary targets)."""
-    if not isinstance(class_weight, dict):
+    """Sample weights from Keras's class_weight dict.  As Keras 3: the keys
+    are class indices (anything ``int()`` takes), a class not in the dict
+    weighs 1, a (batch, classes) target is read by its argmax and a
+    (batch, 1) one rounded, one weight per sample; class_weight and
+    sample_weight together are refused.  Targets with a class per element
+    (sparse labels of a sequence or a segmentation mask, one-hot masks)
+    get a weight per element, the way Keras's tf.data path weighs one-hot
+    masks (its array path cannot convert them)."""
+    if not hasattr(class_weight, "items") or not hasattr(class_weight, "get"):
         raise ValueError(f"class_weight must be a dict of class index -> weight, got "
                          f"{type(class_weight).__name__}")
-    labels = y if y.dtype == np.int32 else (
-        np.argmax(y, axis=-1) if y.shape[-1] > 1 else (y[..., 0] > 0.5).astype(np.int32))
-    labels = labels.reshape(labels.shape[0], -1)[:, 0]
-    size = int(max(class_weight.keys(), default=0)) + 1 if class_weight else 1
-    table = np.ones(size, np.float32)
+    if w is not None:
+        raise ValueError("You cannot pass class_weight and sample_weight at the same time")
+    table = {}
     for k, v in class_weight.items():
-        table[int(k)] = v
-    cw = np.where(labels < table.size, table[np.minimum(labels, table.size - 1)], 1.0)
-    if w is None:
-        return cw.astype(np.float32)
-    return (w * cw.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+        try:
+            table[int(k)] = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"class_weight must be a dict with integer keys (class "
+                             f"indices) and numeric weights, got {k!r}: {v!r}") from None
+    if y.dtype == np.int32 or y.ndim < 2:  # sparse labels, one per element
+        labels = y
+    elif y.shape[-1] != 1:
+        labels = np.argmax(y, axis=-1)
+    else:
+        labels = y[..., 0]
+    labels = np.round(labels).astype(np.int64)
+    classes, where = np.unique(labels, return_inverse=True)
+    cw = np.array([table.get(int(c), 1.0) for c in classes], np.float32)[where]
+    return cw.reshape(labels.shape)
 
 
 def _sharded_job():
@@ -2271,7 +2301,7 @@ class _Source:
         if y is None:
             raise ValueError("fit/evaluate: the generator or dataset must yield (x, y) or "
                              "(x, y, sample_weight) tuples")
-        ys = model._prepare_targets(y, xs)
+        ys = model._prepare_targets(y, xs, check_rows=False)
         if rows is None:
             # inputs of different lengths: the batch is the targets' rows
             rows = next(a.shape[0] for a in ys if a is not None)
@@ -2386,6 +2416,27 @@ def _rows_of(structure):
     return len(leaves[0]) if leaves else 0
 
 
+def _users_loss(loss):
+    """Whether a compiled loss is the program's own function or Loss
+    subclass (pynn's built-in losses read their targets)."""
+    return type(loss) is losses_mod.LossFunctionWrapper or \
+        not type(loss).__module__.startswith("pynn.")
+
+
+def _check_cardinality(x, y, sample_weight):
+    """Keras 3's check of arrays given to fit/evaluate: all of them (x, y
+    and sample_weight, whatever reads them) have the same number of rows."""
+    from .layers.base import flatten
+    sizes = [[np.shape(a)[0] for a in flatten(part) if a is not None and np.ndim(a)]
+             for part in (x, y, sample_weight)]
+    if len({n for part in sizes for n in part}) > 1:
+        given = ", ".join(f"{label!r} sizes: {', '.join(map(str, part))}"
+                          for label, part in zip(("x", "y", "sample_weight"), sizes) if part)
+        raise ValueError(f"Data cardinality is ambiguous: the arrays have different numbers "
+                         f"of samples. Make sure all arrays contain the same number of "
+                         f"samples ({given}).")
+
+
 def _take(structure, idx):
     if structure is None:
         return None
@@ -2412,6 +2463,7 @@ class _StepSource:
             self.steps = int(steps) if steps is not None else _stream_length(x)
             self._iter = None
         else:
+            _check_cardinality(x, y, sample_weight)
             self.rows = _rows_of(x)
             self.steps = math.ceil(self.rows / self.batch_size)
             if steps is not None:
@@ -2487,11 +2539,18 @@ class _CompiledLoss:
         return total
 
 
-class _CompiledMetrics:
-    """The metrics given to compile, per output, for a custom step
-    (``update_state(y, y_pred, sample_weight)``)."""
+class CompileMetrics(metrics_mod.Metric):
+    """The metrics given to compile, per output, as one metric named
+    ``compile_metrics`` (Keras 3's): ``update_state(y, y_pred,
+    sample_weight)`` hands each output's targets and predictions to its
+    metrics, ``result()`` is the dict of their results, ``metrics`` lists
+    them.  A custom step's ``for m in self.metrics: m.update_state(y,
+    y_pred)`` then works for any number of outputs."""
 
     def __init__(self, model):
+        # (no Metric.__init__: the state is the inner metrics', which are
+        # each summed over a distributed job's processes on their own)
+        self.name, self.dtype, self._variables = "compile_metrics", "float32", []
         spec = model._compile_args[2] if model._compile_args is not None else None
         names = list(model.output_names) if getattr(model, "_outputs", None) else ["output"]
         self.metrics, self._per_output = [], []
@@ -2499,17 +2558,21 @@ class _CompiledMetrics:
             for s in specs:
                 m = _AccuracyByShape(s) if isinstance(s, str) and \
                     s.lower() in ("accuracy", "acc") else metrics_mod.get(s)
-                if len(names) > 1:
-                    m.name = f"{names[i]}_{m.name}"
-                self._per_output.append((i, m))
+                # (named as compile named them; result() prefixes the
+                # output's name where there are several, as Keras)
+                self._per_output.append((f"{names[i]}_" if len(names) > 1 else "", i, m))
                 self.metrics.append(m)
+
+    @property
+    def variables(self):
+        return [v for m in self.metrics for v in m.variables]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         preds = list(y_pred.values()) if isinstance(y_pred, dict) else \
             list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
         trues = list(y_true.values()) if isinstance(y_true, dict) else \
             list(y_true) if isinstance(y_true, (list, tuple)) and len(preds) > 1 else [y_true]
-        for i, m in self._per_output:
+        for _, i, m in self._per_output:
             m.update_state(trues[i], preds[i], sample_weight)
 
     def reset_state(self):
@@ -2517,7 +2580,10 @@ class _CompiledMetrics:
             m.reset_state()
 
     def result(self):
-        return {m.name: m.result() for m in self.metrics}
+        return {prefix + m.name: m.result() for prefix, _, m in self._per_output}
+
+    def get_config(self):
+        return {"name": self.name}
 
 
 class _AccuracyByShape(metrics_mod.Metric):

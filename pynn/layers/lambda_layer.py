@@ -120,6 +120,9 @@ def _check_output_shape(spec, who):
 # TensorOperation names one of these and nothing else.
 OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a // b,
              "mod": lambda a, b: a % b,
+             # keras.random.dropout, tf.nn.dropout
+             "dropout": lambda x, rate, noise_shape=None, seed=None: _random().dropout(
+                 x, rate, noise_shape, seed),
              # Keras 2's K.shape of a symbolic tensor
              "shape_tensor": lambda x: np.asarray(np.shape(x), np.int32),
              # ops.ones([ops.shape(x)[0], ...]) in a traced call (see record_filled)
@@ -134,6 +137,11 @@ OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a //
 def _ops():
     from .. import ops
     return ops
+
+
+def _random():
+    from .. import random
+    return random
 
 # The operations whose result is boolean, as Keras's are: their symbolic
 # output has dtype bool (and their value is a boolean array).

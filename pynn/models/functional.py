@@ -521,11 +521,11 @@ def map_graph(inputs, outputs):
         for parent in node.parent_nodes:
             if id(parent) in in_graph:
                 node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    unused = []
     for t in inputs:
         node = t.node
+        # an input no output reads is still one of the model's (Keras 3
+        # takes it silently: its array is given and ignored)
         if node.is_input and id(node.operation) not in layer_depth:
-            unused.append(t.name)
             layer_depth[id(node.operation)] = 0
             layer_index[id(node.operation)] = (-1, node.operation)
             node_depth[id(node)] = 0
@@ -564,8 +564,6 @@ def map_graph(inputs, outputs):
         if names.count(name) > 1:
             raise ValueError(f'The name "{name}" is used {names.count(name)} times in the '
                              f"model. All layer names should be unique.")
-    for name in unused:
-        warnings.warn(f"Model input {name!r} is not connected to any output", stacklevel=4)
     return nodes, layers
 
 

@@ -925,11 +925,12 @@ class Dataset:
         return self._derive(make, new)
 
     def cache(self, filename=""):
-        """Keep the elements in memory after the first complete pass; later
-        passes read them from there."""
+        """Keep the elements after the first complete pass; later passes
+        read them from there: memory, or with ``filename`` the file
+        ``filename + ".npz"``, which a later run reads instead of running
+        the pipeline (tf.data's file cache)."""
         if filename:
-            raise ValueError("Dataset.cache: pynn caches in memory only; call cache() "
-                             f"without a filename (got {filename!r})")
+            return self._stored(str(filename) + ".npz", "Dataset.cache")
         stored = []
         state = {"complete": False}
 
@@ -945,12 +946,107 @@ class Dataset:
             state["complete"] = True
         return self._derive(make, self._cardinality)
 
+    def snapshot(self, path, compression="AUTO", reader_func=None, shard_func=None,
+                 name=None):
+        """tf.data's snapshot: the first complete pass writes the elements
+        to the folder ``path`` (NumPy's .npz, no pickle); every later pass,
+        in this run or a later one, reads them from there instead of running
+        the pipeline.  (TensorFlow keys a snapshot by the pipeline's graph;
+        pynn's pipelines are Python code, so a folder holds one dataset's
+        snapshot: give another dataset another folder.)"""
+        if compression not in ("AUTO", "GZIP", "SNAPPY", None, ""):
+            raise ValueError(f"Dataset.snapshot: compression must be 'AUTO', 'GZIP', "
+                             f"'SNAPPY' or None, got {compression!r}")
+        for arg, what in ((reader_func, "reader_func"), (shard_func, "shard_func")):
+            if arg is not None:
+                raise ValueError(f"Dataset.snapshot: {what} is not supported (pynn writes "
+                                 f"one file and reads it in order)")
+        import os
+        os.makedirs(path, exist_ok=True)
+        return self._stored(os.path.join(path, "snapshot.npz"), "Dataset.snapshot")
+
+    def _stored(self, file, who):
+        """The elements, from ``file`` where a complete pass wrote them, else
+        from the pipeline, written there at the end of its first complete
+        pass (to a temporary file renamed into place)."""
+        import os
+
+        def make():
+            if os.path.exists(file):
+                yield from _read_elements(file, who)
+                return
+            seen = []
+            for element in self._elements():
+                seen.append(element)
+                yield element
+            _write_elements(file, seen, who)
+        return self._derive(make, self._cardinality)
+
     def prefetch(self, buffer_size):
         """The same elements, prepared ``buffer_size`` ahead on a background
         thread (two for AUTOTUNE)."""
         buffer_size = _check_count(buffer_size, "prefetch", "buffer_size")
         depth = 2 if buffer_size < 0 else max(buffer_size, 1)
         return self._derive(lambda: _background(self._elements, depth), self._cardinality)
+
+
+def _write_elements(file, elements, who):
+    """The elements in one .npz: each array under its own key, their
+    structure (tuples, lists, dicts) as JSON text."""
+    import json
+    import os
+    import tempfile
+    arrays = {}
+
+    def encode(v):
+        if isinstance(v, tuple):
+            return {"tuple": [encode(u) for u in v]}
+        if isinstance(v, list):
+            return {"list": [encode(u) for u in v]}
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                raise TypeError(f"{who}: dict elements need string keys to be written, "
+                                f"got {list(v)!r}")
+            return {"dict": [[k, encode(u)] for k, u in v.items()]}
+        a = np.asarray(v)
+        if a.dtype.kind == "O":
+            raise TypeError(f"{who}: cannot write an element of type {type(v).__name__} "
+                            f"(arrays of numbers, booleans or strings only)")
+        key = f"a{len(arrays)}"
+        arrays[key] = a
+        return {"array": key, "scalar": not isinstance(v, np.ndarray)}
+    structure = [encode(e) for e in elements]
+    arrays["structure"] = np.array(json.dumps(structure))
+    folder = os.path.dirname(os.path.abspath(file))
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, file)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _read_elements(file, who):
+    import json
+    with np.load(file, allow_pickle=False) as data:
+        try:
+            structure = json.loads(str(data["structure"]))
+        except (KeyError, ValueError):
+            raise ValueError(f"{who}: {file} is not a dataset file written by pynn") from None
+
+        def decode(node):
+            if "tuple" in node:
+                return tuple(decode(u) for u in node["tuple"])
+            if "list" in node:
+                return [decode(u) for u in node["list"]]
+            if "dict" in node:
+                return {k: decode(u) for k, u in node["dict"]}
+            a = data[node["array"]]
+            return a[()] if node["scalar"] else a
+        elements = [decode(e) for e in structure]
+    yield from elements
 
 
 class TextLineDataset(Dataset):

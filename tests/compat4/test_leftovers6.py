@@ -22,7 +22,6 @@ def _graph(k):
 
 
 @needs_keras
-@pytest.mark.filterwarnings("ignore:Model input")
 def test_functional_operations_as_keras():
     ours, theirs = _graph(pynn), _graph(real_keras)
 

@@ -176,6 +176,10 @@ def test_logs_and_history_use_keras_3_names():
     assert logs["loss"] == pytest.approx(0.5 * logs["age_loss"] + logs["income_loss"] +
                                          2.0 * logs["gender_loss"], rel=1e-5)
     values = model.evaluate(x, [y["age"], y["income"], y["gender"]], verbose=0)
-    assert values == pytest.approx(list(logs.values()))
+    # the list in Keras 3's order: the losses, then the metrics by name
+    order = ["loss", "age_loss", "income_loss", "gender_loss", "age_mae", "gender_accuracy",
+             "income_accuracy"]
+    assert values == pytest.approx([logs[k] for k in order])
+    assert model.metrics_names == order
     preds = model.predict(x, verbose=0)
     assert [p.shape for p in preds] == [(40, 1), (40, 4), (40, 1)]

@@ -203,7 +203,7 @@ def test_dataset_shuffle_is_a_seeded_permutation():
     assert all(v <= i + 4 for i, v in enumerate(small))
 
 
-def test_dataset_repeat_cache_prefetch():
+def test_dataset_repeat_cache_prefetch(tmp_path):
     calls = []
 
     def make():
@@ -220,8 +220,11 @@ def test_dataset_repeat_cache_prefetch():
         len(endless)
     assert list(endless.take(12)) == (list(range(5)) * 3)[:12]
     assert list(ds.prefetch(2)) == list(range(5)) and len(ds.prefetch(Dataset.AUTOTUNE)) == 5
-    with pytest.raises(ValueError, match="memory"):
-        ds.cache("file.cache")
+    # with a filename, the first pass is kept in a file that later runs read
+    before = len(calls)
+    on_disk = ds.cache(str(tmp_path / "file.cache"))
+    assert list(on_disk) == list(range(5)) and list(on_disk) == list(range(5))
+    assert len(calls) == before + 1 and (tmp_path / "file.cache.npz").exists()
 
 
 def test_prefetch_raises_errors_and_stops_early():
