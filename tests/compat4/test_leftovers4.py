@@ -245,7 +245,9 @@ def test_weight_and_optimizer_variable_paths_as_keras(keras, tmp_path):
         conv.build((None, 2, 5, 5, 1))
         paths.append([w.path for w in conv.weights])
     assert paths[0] == paths[1]
-    for make in (lambda k: k.optimizers.Adam(), lambda k: k.optimizers.SGD(momentum=0.9)):
+    # (named: both libraries number unnamed optimizers by a global count)
+    for make in (lambda k: k.optimizers.Adam(name="adam"),
+                 lambda k: k.optimizers.SGD(momentum=0.9, name="sgd")):
         mine, ref = make(pynn), make(keras)
         mine.build(ours.trainable_variables)
         ref.build(theirs.trainable_variables)
