@@ -1,0 +1,59 @@
+"""Patterns from tensorflow.org's guides run with ``import pynn as tf``:
+powers of a watched constant, dtypes read by name from symbolic tensors and
+weights, a cell's zero initial states, ..."""
+import numpy as np
+import pytest
+
+import pynn as tf
+
+
+@pytest.mark.parametrize("exponent", [2, 0.5, -1, 1, 3, 2.5])
+def test_power_of_a_watched_constant_is_differentiated(exponent):
+    # (NumPy computes x ** 2 as np.square, x ** 0.5 as np.sqrt: the tape
+    # must still record them)
+    x = tf.constant([1.5, 3.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = x ** exponent
+    g = tape.gradient(y, x)
+    want = exponent * np.array([1.5, 3.0]) ** (exponent - 1)
+    np.testing.assert_allclose(np.asarray(g), want, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(y), np.array([1.5, 3.0]) ** exponent, rtol=1e-6)
+
+
+def test_scalar_base_to_a_watched_power():
+    x = tf.constant(2.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = 3.0 ** x
+    np.testing.assert_allclose(float(tape.gradient(y, x)), 9 * np.log(3), rtol=1e-5)
+
+
+def test_dtype_names_of_symbolic_tensors_and_weights():
+    inputs = tf.keras.Input(shape=(4,))
+    dense = tf.keras.layers.Dense(3)
+    x = dense(inputs)
+    assert x.dtype.name == "float32" and x.dtype == "float32"
+    assert x.dtype.is_floating
+    assert dense.kernel.dtype.name == "float32"
+    assert tf.keras.Input(shape=(2,), dtype="int32").dtype.name == "int32"
+    v = tf.Variable([1, 2], dtype=tf.int64)
+    assert v.dtype.name == "int64" and v.dtype == tf.int64
+
+
+@pytest.mark.parametrize("cell, count", [(tf.keras.layers.LSTMCell, 2),
+                                         (tf.keras.layers.GRUCell, 1),
+                                         (tf.keras.layers.SimpleRNNCell, 1)])
+def test_cell_initial_state(cell, count):
+    c = cell(5)
+    for states in (c.get_initial_state(batch_size=tf.constant(3), dtype=tf.float32),
+                   c.get_initial_state(3),
+                   c.get_initial_state(inputs=np.ones((3, 2), np.float32))):
+        assert len(states) == count
+        for s in states:
+            np.testing.assert_array_equal(np.asarray(s), np.zeros((3, 5), np.float32))
+    # a step from them matches the cell run by its layer
+    x = np.random.default_rng(0).normal(size=(3, 1, 2)).astype(np.float32)
+    out, _ = c(x[:, 0], c.get_initial_state(batch_size=3))
+    layer = tf.keras.layers.RNN(c)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(layer(x)), rtol=1e-5, atol=1e-6)
