@@ -288,6 +288,8 @@ def _as_outputs(out, Tout, who):
             return eager(np.asarray(v, dtype=object))
         return v if _dtype_of(v) == name else ops.cast(v, name)
     if isinstance(Tout, (list, tuple)):
+        if not Tout and out is None:
+            return []  # (Tout=[]: a function run for its effect, as TensorFlow's)
         if not isinstance(out, (list, tuple)) or len(out) != len(Tout):
             raise ValueError(f"{who}: Tout names {len(Tout)} results, the function returned "
                              f"{out!r}")

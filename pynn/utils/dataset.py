@@ -103,6 +103,15 @@ def _np_dtype(dtype):
     return np.dtype(str(name))
 
 
+def _as_dtype(value, dtype):
+    """``value`` as an array of ``dtype``; tf.string as UTF-8 bytes objects,
+    as TensorFlow's string tensors hold."""
+    if dtype is not None and str(getattr(dtype, "name", dtype)) == "string":
+        from ..ops import _text_objects
+        return _text_objects(np.asarray(value))
+    return np.asarray(value, _np_dtype(dtype))
+
+
 def _as_arrays(element):
     """An element's values as arrays: tuples and dicts are structure, a
     list is one value (tf.data's reading)."""
@@ -854,7 +863,7 @@ class Dataset:
         def convert(element):
             if dtypes is None:
                 return _as_arrays(element)
-            return _zip_structure(lambda v, d: np.asarray(v, _np_dtype(d)), element, dtypes)
+            return _zip_structure(_as_dtype, element, dtypes)
         return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN,
                        spec=output_signature)
 

@@ -57,3 +57,34 @@ def test_cell_initial_state(cell, count):
     out, _ = c(x[:, 0], c.get_initial_state(batch_size=3))
     layer = tf.keras.layers.RNN(c)
     np.testing.assert_allclose(np.asarray(out), np.asarray(layer(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_string_tensors_concat_and_zeros():
+    acc = tf.zeros([0, 1], dtype=tf.string)
+    assert acc.shape == (0, 1) and acc.dtype == object
+    acc = tf.concat((acc, tf.constant([["open"]])), axis=0)
+    acc = tf.concat((acc, [["read"]]), axis=0)  # (a Python str becomes bytes)
+    assert acc.numpy().tolist() == [[b"open"], [b"read"]]
+    np.testing.assert_array_equal(tf.zeros_like(acc).numpy(),
+                                  np.array([[b""], [b""]], dtype=object))
+    np.testing.assert_array_equal(np.asarray(tf.zeros_like([1.0, 2.0])), [0.0, 0.0])
+
+
+def test_py_function_without_results():
+    seen = []
+    assert tf.py_function(lambda: seen.append(1), [], ()) == []
+    assert seen == [1]
+    with pytest.raises(ValueError, match="Tout names 2 results"):
+        tf.py_function(lambda: None, [], (tf.float32, tf.float32))
+
+
+def test_from_generator_string_output_types():
+    def gen():
+        for i in range(2):
+            yield [("step",)], [(float(i), 1.0)]
+    ds = tf.data.Dataset.from_generator(gen, output_types=(tf.string, tf.float32),
+                                        output_shapes=((1, 1), (1, 2)))
+    got = list(ds)
+    assert got[1][0].numpy().tolist() == [[b"step"]]
+    assert got[1][1].dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(got[1][1]), [[1.0, 1.0]])
