@@ -54,9 +54,15 @@ def _optimizer_class():
     return Optimizer
 
 
+def _iterator_class():
+    from .utils.dataset import DatasetIterator
+    return DatasetIterator
+
+
 def _collect(key, obj, values, optimizers, seen):
     """Fill ``values`` ({key: variable}) with what ``obj`` holds, and
-    ``optimizers`` with (key, optimizer).  A variable reachable by two
+    ``optimizers`` with (key, optimizer or dataset iterator): the objects
+    whose state is more than their variables.  A variable reachable by two
     paths is stored under both (restoring either finds it); ``seen``
     holds the containers being walked (a cycle is walked once)."""
     if isinstance(obj, Weight):
@@ -84,10 +90,12 @@ def _collect(key, obj, values, optimizers, seen):
         elif isinstance(obj, dict):
             for name, child in obj.items():
                 _collect(f"{key}/{name}", child, values, optimizers, seen)
+        elif isinstance(obj, _iterator_class()):
+            optimizers.append((key, obj))
         elif hasattr(obj, "__next__"):
-            raise ValueError(f"Checkpoint: {key!r} is an iterator; pynn cannot save a "
-                             f"dataset iterator's position: leave it out of the checkpoint "
-                             f"(the restored loop starts the dataset over)")
+            raise ValueError(f"Checkpoint: {key!r} is a {type(obj).__name__} iterator; a "
+                             f"checkpoint saves the position of a tf.data dataset's iterator "
+                             f"(iter(dataset)) only")
         else:
             raise ValueError(f"Checkpoint: {key!r} must be a model, layer, Module, optimizer, "
                              f"Variable, Checkpoint, or a list or dict of them, got "
@@ -347,7 +355,10 @@ class Checkpoint:
         arrays = {key: np.array(w.value) for key, w in values.items()}
         by_id = {id(w): key for key, w in values.items()}
         for key, opt in optimizers:
-            arrays.update(_optimizer_values(key, opt, by_id))
+            if isinstance(opt, _iterator_class()):
+                arrays[f"{key}/position"] = np.array(opt._position, np.int64)
+            else:
+                arrays.update(_optimizer_values(key, opt, by_id))
         return arrays
 
     def write(self, file_prefix, options=None):
@@ -388,7 +399,14 @@ class Checkpoint:
             w.value[...] = value.astype(w.value.dtype, copy=False)
             consumed.add(key)
         for key, opt in optimizers:
-            _restore_optimizer(key, opt, arrays, values, consumed)
+            if isinstance(opt, _iterator_class()):
+                if f"{key}/position" in arrays:
+                    opt._start(int(arrays[f"{key}/position"]))
+                    consumed.add(f"{key}/position")
+                else:
+                    unmatched.append(key)
+            else:
+                _restore_optimizer(key, opt, arrays, values, consumed)
         _check_unbuilt(self, arrays)
         return _LoadStatus(set(arrays) - consumed, unmatched,
                            restored=bool(consumed - {"save_counter"}))

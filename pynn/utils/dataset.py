@@ -282,6 +282,58 @@ class Options:
         return self.experimental_distribute._policy
 
 
+class DatasetIterator:
+    """What ``iter(dataset)`` gives: the elements as eager tensors, one
+    pass; ``next(it)`` or ``it.get_next()``.  It counts the elements it
+    gave, so a ``tf.train.Checkpoint`` saves its position, and restoring
+    it replays a new pass of the dataset up to that element (the same
+    state wherever the pipeline is deterministic: no unseeded shuffle)."""
+
+    def __init__(self, dataset):
+        self._dataset = dataset
+        self._it = None
+        self._start(0)
+
+    def _start(self, position):
+        self.close()
+        self._it = iter(self._dataset._make_iterator())
+        self._position = 0
+        for _ in range(position):
+            if next(self._it, _END) is _END:
+                break
+            self._position += 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        element = next(self._it)
+        self._position += 1
+        return eager(element)
+
+    def get_next(self):
+        return next(self)
+
+    @property
+    def element_spec(self):
+        return self._dataset.element_spec
+
+    def close(self):
+        """Stop the pass (a prefetching stage's thread too)."""
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass  # (at interpreter exit)
+
+
+_END = object()
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -323,14 +375,7 @@ class Dataset:
         return cls(lambda: (_row(tensors, i) for i in range(n)), n)
 
     def __iter__(self):
-        it = iter(self._make_iterator())
-        try:
-            for element in it:
-                yield eager(element)
-        finally:  # a caller stopping early stops a prefetching stage too
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
+        return DatasetIterator(self)
 
     def _elements(self):
         """The elements as the recipe makes them (each stage reads its

@@ -88,3 +88,34 @@ def test_from_generator_string_output_types():
     assert got[1][0].numpy().tolist() == [[b"step"]]
     assert got[1][1].dtype == np.float32
     np.testing.assert_array_equal(np.asarray(got[1][1]), [[1.0, 1.0]])
+
+
+def test_checkpoint_saves_a_dataset_iterators_position(tmp_path):
+    ds = tf.data.Dataset.range(10).map(lambda x: x * 2).batch(2)
+    it = iter(ds)
+    step = tf.Variable(0)
+    ckpt = tf.train.Checkpoint(step=step, iterator=it)
+    next(it), it.get_next()
+    path = ckpt.save(str(tmp_path / "ckpt"))
+    after = next(it).numpy().tolist()
+    assert after == [8, 10]
+    next(it)
+    status = ckpt.restore(path)
+    status.assert_consumed()
+    assert next(it).numpy().tolist() == after
+    # a fresh iterator restored from the file goes on from there as well
+    fresh = iter(ds)
+    tf.train.Checkpoint(step=tf.Variable(0), iterator=fresh).restore(path).assert_consumed()
+    assert [b.numpy().tolist() for b in fresh] == [[8, 10], [12, 14], [16, 18]]
+    with pytest.raises(ValueError, match="iterator"):
+        tf.train.Checkpoint(it=iter([1, 2]))
+
+
+def test_dataset_iterator_is_one_pass():
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(3))
+    it = iter(ds)
+    assert iter(it) is it
+    assert [int(x) for x in it] == [0, 1, 2]
+    with pytest.raises(StopIteration):
+        next(it)
+    assert [int(x) for x in ds] == [0, 1, 2]  # (the dataset itself is re-iterable)
