@@ -119,3 +119,44 @@ def test_dataset_iterator_is_one_pass():
     with pytest.raises(StopIteration):
         next(it)
     assert [int(x) for x in ds] == [0, 1, 2]  # (the dataset itself is re-iterable)
+
+
+def _sgd_step(flow):
+    tf.keras.utils.set_random_seed(3)
+    layer = tf.keras.layers.Dense(2)
+    layer.build((None, 3))
+    x = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    inner = tf.keras.optimizers.SGD(0.1)
+    opt = inner if flow == "plain" else \
+        tf.keras.mixed_precision.LossScaleOptimizer(inner, initial_scale=1024.0)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(layer(x) ** 2)
+        if flow == "keras2":
+            scaled = opt.get_scaled_loss(loss)
+            np.testing.assert_allclose(float(scaled), 1024.0 * float(loss), rtol=1e-6)
+        elif flow == "keras3":
+            scaled = opt.scale_loss(loss)
+    grads = tape.gradient(loss if flow == "plain" else scaled, layer.trainable_variables)
+    if flow == "keras2":
+        grads = opt.get_unscaled_gradients(grads)
+    opt.apply_gradients(zip(grads, layer.trainable_variables))
+    return [np.asarray(w) for w in layer.get_weights()]
+
+
+@pytest.mark.parametrize("flow", ["keras2", "keras3"])
+def test_loss_scale_optimizer_custom_loop_matches_plain_step(flow):
+    # tf.keras 2's get_scaled_loss / get_unscaled_gradients, then
+    # apply_gradients of unscaled gradients; Keras 3's scale_loss, then
+    # apply_gradients of scaled ones: both one plain SGD step
+    for got, want in zip(_sgd_step(flow), _sgd_step("plain")):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_loss_scale_optimizer_unscaled_gradients():
+    opt = tf.keras.mixed_precision.LossScaleOptimizer(tf.keras.optimizers.SGD(),
+                                                      initial_scale=8.0)
+    assert float(opt.loss_scale) == 8.0
+    g = opt.get_unscaled_gradients([np.full(3, 4.0, np.float32), None])
+    np.testing.assert_array_equal(np.asarray(g[0]), [0.5, 0.5, 0.5])
+    assert g[1] is None
+    assert float(opt.get_scaled_loss(lambda: 2.0)()) == 16.0
