@@ -53,7 +53,8 @@ from .math import (  # noqa: E402
 from .math import (  # noqa: E402
     boolean_mask, gather_nd, histogram_fixed_width, histogram_fixed_width_bins, is_tensor,
     meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
-    tensor_scatter_nd_sub, tensor_scatter_nd_update, unique, unique_with_counts)
+    tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
+    unique, unique_with_counts)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -70,7 +71,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
              "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
-             "unique", "unique_with_counts"]
+             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts"]
 # (range, abs, round, pow, complex, slice and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None

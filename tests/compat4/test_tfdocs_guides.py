@@ -160,3 +160,28 @@ def test_loss_scale_optimizer_unscaled_gradients():
     np.testing.assert_array_equal(np.asarray(g[0]), [0.5, 0.5, 0.5])
     assert g[1] is None
     assert float(opt.get_scaled_loss(lambda: 2.0)()) == 16.0
+
+
+@pytest.mark.parametrize("which", ["min", "max"])
+@pytest.mark.parametrize("dtype", [np.int32, np.float32])
+def test_tensor_scatter_nd_min_max_match_numpy(which, dtype):
+    rng = np.random.default_rng(4)
+    t = rng.integers(-9, 9, (3, 4, 2)).astype(dtype)
+    idx = np.array([[0, 1], [2, 3], [0, 1], [1, 0]])  # (a repeated index)
+    upd = rng.integers(-9, 9, (4, 2)).astype(dtype)
+    fn = getattr(tf, f"tensor_scatter_nd_{which}")
+    got = fn(tf.constant(t), idx, tf.constant(upd))
+    want = t.copy()
+    getattr(np, "minimum" if which == "min" else "maximum").at(want, (idx[:, 0], idx[:, 1]), upd)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(got), want)
+
+
+def test_tensor_scatter_nd_max_gradient_goes_to_the_larger():
+    t = tf.constant([1.0, 5.0, 3.0])
+    u = tf.constant([4.0, 2.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([t, u])
+        y = tf.reduce_sum(tf.tensor_scatter_nd_max(t, [[0], [1]], u) * [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, t)), [0.0, 2.0, 3.0])
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, u)), [1.0, 0.0])
