@@ -118,9 +118,21 @@ from . import _keras_path  # noqa: E402,F401  (``from pynn.keras.layers import D
 from . import experimental  # noqa: E402
 
 
-def version():
-    """pynn's version (Keras's ``keras.version()``)."""
-    return __version__
+class _Version:
+    """pynn's version: ``version()`` as Keras's ``keras.version()``, and
+    ``version.VERSION`` as TensorFlow's ``tf.version`` module."""
+    VERSION = __version__
+    GIT_VERSION = f"v{__version__}"
+    COMPILER_VERSION = __import__("platform").python_compiler()
+
+    def __call__(self):
+        return __version__
+
+    def __repr__(self):
+        return f"<pynn version {__version__}>"
+
+
+version = _Version()
 
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",

@@ -185,3 +185,9 @@ def test_tensor_scatter_nd_max_gradient_goes_to_the_larger():
         y = tf.reduce_sum(tf.tensor_scatter_nd_max(t, [[0], [1]], u) * [1.0, 2.0, 3.0])
     np.testing.assert_allclose(np.asarray(tape.gradient(y, t)), [0.0, 2.0, 3.0])
     np.testing.assert_allclose(np.asarray(tape.gradient(y, u)), [1.0, 0.0])
+
+
+def test_version_is_keras_function_and_tf_module():
+    assert tf.version() == tf.__version__  # keras.version()
+    assert tf.version.VERSION == tf.__version__  # tf.version.VERSION
+    assert isinstance(tf.version.GIT_VERSION, str)
