@@ -73,6 +73,12 @@ class _SignatureMismatch(Exception):
     structure that does not match)."""
 
 
+class InputSignatureError(TypeError, ValueError):
+    """A call whose inputs do not fit a tf.function's input_signature: a
+    TypeError as TensorFlow 2.13 and later raise, and a ValueError as
+    earlier versions did."""
+
+
 def _plain_parameters(fn):
     """The parameters of ``fn`` when all are named positional ones (no
     ``*args``, ``**kwargs`` or keyword-only), else None."""
@@ -170,10 +176,11 @@ class Function:
             try:
                 converted.append(map_structure_up_to(spec, leaf, spec, value))
             except _SignatureMismatch as e:
-                raise ValueError(str(e)) from None
+                raise InputSignatureError(str(e)) from None
             except (TypeError, ValueError):
-                raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
-                                 f"{value!r}, not that of the signature's {spec!r}") from None
+                raise InputSignatureError(
+                    f"tf.function {self._name!r}: input {i} has the structure of {value!r}, "
+                    f"not that of the signature's {spec!r}") from None
         n = len(args)
         return tuple(converted[:n]), dict(zip(kwargs, converted[n:]))
 
@@ -190,8 +197,34 @@ class Function:
         """A callable for the given inputs (TensorSpecs or values) or for
         the input_signature; it runs the Python function as this one does."""
         if args or kwargs:
+            # Tensors and TensorSpecs are the concrete function's inputs;
+            # other Python values (numbers, objects) are bound into it, as
+            # TensorFlow bakes them into the traced graph.
+            def is_input(a):
+                return isinstance(a, TensorSpec) or hasattr(a, "dtype") and hasattr(a, "shape")
+            fixed_args = [(i, a) for i, a in enumerate(args) if not is_input(a)]
+            fixed_kwargs = {k: v for k, v in kwargs.items() if not is_input(v)}
+            inputs = [a for a in args if is_input(a)] + \
+                [v for v in kwargs.values() if is_input(v)]
+            names = [k for k, v in kwargs.items() if is_input(v)]
             signature = tuple(a if isinstance(a, TensorSpec) else TensorSpec.from_tensor(a)
-                              for a in list(args) + list(kwargs.values()))
+                              for a in inputs)
+            if not (fixed_args or fixed_kwargs):
+                return ConcreteFunction(self.python_function, signature, self._name)
+            n_positional = len(inputs) - len(names)
+            python_function = self.python_function
+
+            fixed_at = dict(fixed_args)
+
+            def bound(*values, **named):
+                # the inputs in order: the positional ones, then the named ones
+                given = list(values) + [named.pop(k) for k in names if k in named]
+                positional = iter(given[:n_positional])
+                full = [fixed_at[i] if i in fixed_at else next(positional)
+                        for i in range(len(args))]
+                return python_function(*full, **fixed_kwargs,
+                                       **dict(zip(names, given[n_positional:])), **named)
+            return ConcreteFunction(bound, signature, self._name)
         elif self.input_signature is not None:
             signature = self.input_signature
         else:

@@ -191,3 +191,34 @@ def test_version_is_keras_function_and_tf_module():
     assert tf.version() == tf.__version__  # keras.version()
     assert tf.version.VERSION == tf.__version__  # tf.version.VERSION
     assert isinstance(tf.version.GIT_VERSION, str)
+
+
+def test_input_signature_mismatch_is_a_type_error():
+    @tf.function(input_signature=(tf.TensorSpec(shape=[None], dtype=tf.int32),))
+    def halve(x):
+        return x // 2
+    np.testing.assert_array_equal(np.asarray(halve(tf.constant([4, 6]))), [2, 3])
+    for bad in (tf.constant([[1, 2], [3, 4]]), tf.constant([1.0, 2.0])):
+        with pytest.raises(TypeError, match="input_signature"):
+            halve(bad)
+        with pytest.raises(ValueError):  # (as TensorFlow before 2.13)
+            halve(bad)
+
+
+def test_concrete_function_binds_python_arguments():
+    @tf.function
+    def power(a, b):
+        return a ** b
+    square = power.get_concrete_function(a=tf.TensorSpec(None, tf.float32), b=2)
+    assert float(square(tf.constant(10.0))) == 100.0
+    assert float(square(a=tf.constant(3.0))) == 9.0
+    with pytest.raises(TypeError):
+        square(tf.constant(10.0), b=3)
+
+    class Affine:
+        weight, bias = 2.0, 1.0
+
+    def evaluate(model, x, shift):
+        return model.weight * x + model.bias + shift
+    fn = tf.function(evaluate).get_concrete_function(Affine(), tf.constant(10.0), 0.5)
+    assert float(fn(tf.constant(4.0))) == 9.5
