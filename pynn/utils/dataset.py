@@ -390,8 +390,9 @@ class Dataset:
         return self._cardinality
 
     def cardinality(self):
-        """The number of elements, INFINITE (-1) or UNKNOWN (-2)."""
-        return self._cardinality
+        """The number of elements, INFINITE (-1) or UNKNOWN (-2), as an
+        int64 scalar tensor (``.numpy()``), as TensorFlow's."""
+        return eager(np.array(self._cardinality, np.int64))
 
     def as_numpy_iterator(self):
         """An iterator over the elements as plain NumPy arrays."""

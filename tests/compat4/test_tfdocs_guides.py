@@ -222,3 +222,11 @@ def test_concrete_function_binds_python_arguments():
         return model.weight * x + model.bias + shift
     fn = tf.function(evaluate).get_concrete_function(Affine(), tf.constant(10.0), 0.5)
     assert float(fn(tf.constant(4.0))) == 9.5
+
+
+def test_dataset_cardinality_is_a_tensor():
+    ds = tf.data.Dataset.range(7).batch(2)
+    n = tf.data.experimental.cardinality(ds)
+    assert n.numpy() == 4 and n.dtype == np.int64
+    assert ds.cardinality() == 4 and len(range(ds.cardinality())) == 4
+    assert ds.repeat().cardinality().numpy() == tf.data.INFINITE_CARDINALITY
