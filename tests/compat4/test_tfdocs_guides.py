@@ -230,3 +230,25 @@ def test_dataset_cardinality_is_a_tensor():
     assert n.numpy() == 4 and n.dtype == np.int64
     assert ds.cardinality() == 4 and len(range(ds.cardinality())) == 4
     assert ds.repeat().cardinality().numpy() == tf.data.INFINITE_CARDINALITY
+
+
+def test_lite_interpreter_runs_what_the_converter_wrote(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("tflite")
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(4, activation="relu"),
+                                 tf.keras.layers.Dense(3)])
+    path = tmp_path / "model.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    x = np.random.default_rng(0).normal(size=(1, 6)).astype(np.float32)
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    runner = interpreter.get_signature_runner("serving_default")
+    (name,) = interpreter.get_signature_list()["serving_default"]["inputs"]
+    (out,) = runner(**{name: x}).values()
+    np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    interpreter = tf.lite.Interpreter(model_content=path.read_bytes())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    np.testing.assert_allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]),
+                               model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
