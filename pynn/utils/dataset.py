@@ -283,14 +283,16 @@ class Options:
 
 
 class DatasetIterator:
-    """What ``iter(dataset)`` gives: the elements as eager tensors, one
-    pass; ``next(it)`` or ``it.get_next()``.  It counts the elements it
+    """What ``iter(dataset)`` gives: the elements as eager tensors (plain
+    arrays for ``as_numpy_iterator``), one pass; ``next(it)``,
+    ``it.next()`` or ``it.get_next()``.  It counts the elements it
     gave, so a ``tf.train.Checkpoint`` saves its position, and restoring
     it replays a new pass of the dataset up to that element (the same
     state wherever the pipeline is deterministic: no unseeded shuffle)."""
 
-    def __init__(self, dataset):
+    def __init__(self, dataset, as_numpy=False):
         self._dataset = dataset
+        self._as_numpy = as_numpy  # (as_numpy_iterator: plain arrays)
         self._it = None
         self._start(0)
 
@@ -309,9 +311,12 @@ class DatasetIterator:
     def __next__(self):
         element = next(self._it)
         self._position += 1
-        return eager(element)
+        return element if self._as_numpy else eager(element)
 
     def get_next(self):
+        return next(self)
+
+    def next(self):
         return next(self)
 
     @property
@@ -396,7 +401,7 @@ class Dataset:
 
     def as_numpy_iterator(self):
         """An iterator over the elements as plain NumPy arrays."""
-        return self._elements()
+        return DatasetIterator(self, as_numpy=True)
 
     def _derive(self, make_iterator, cardinality, batched=None):
         # options set upstream hold downstream too, as in tf.data

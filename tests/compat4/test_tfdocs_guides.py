@@ -252,3 +252,13 @@ def test_lite_interpreter_runs_what_the_converter_wrote(tmp_path):
     interpreter.invoke()
     np.testing.assert_allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]),
                                model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_as_numpy_iterator_next():
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(4.0), np.arange(4))).batch(3)
+    it = ds.as_numpy_iterator()
+    x, y = it.next()
+    assert type(x) is np.ndarray and x.tolist() == [0.0, 1.0, 2.0] and y.tolist() == [0, 1, 2]
+    x, y = next(it)
+    assert x.tolist() == [3.0]
+    assert [b.tolist() for b in tf.data.Dataset.range(3).as_numpy_iterator()] == [0, 1, 2]
