@@ -568,6 +568,11 @@ class Variable(Weight):
             # such a variable is not trained.  (A Python number is float32,
             # as keras.Variable(0) is in Keras 3.)
             dtype, trainable = initial_value.dtype, False
+        if dtype is None and initializer is None and isinstance(initial_value, (bool, list, tuple)) \
+                and np.asarray(initial_value).dtype == bool:
+            # Python booleans (tf.Variable([False, True]) a flag): bool, as
+            # TensorFlow's and Keras 3's
+            dtype, trainable = np.dtype(bool), False
         dtype = _variable_dtype(dtype)
         if dtype.kind in "biu":
             # integers and booleans take no gradient: such a variable is not

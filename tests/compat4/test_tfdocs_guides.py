@@ -3,6 +3,7 @@ powers of a watched constant, dtypes read by name from symbolic tensors and
 weights, a cell's zero initial states, ..."""
 import numpy as np
 import pytest
+from keras_reference import needs_keras
 
 import pynn as tf
 
@@ -262,3 +263,14 @@ def test_as_numpy_iterator_next():
     x, y = next(it)
     assert x.tolist() == [3.0]
     assert [b.tolist() for b in tf.data.Dataset.range(3).as_numpy_iterator()] == [0, 1, 2]
+
+
+@needs_keras
+def test_variable_of_python_booleans_is_bool_as_keras():
+    import keras
+    for value in ([False, False, True], True, [[True], [False]]):
+        v = tf.Variable(value)
+        assert v.dtype == keras.Variable(value).dtype == "bool"
+        assert not v.trainable
+        np.testing.assert_array_equal(v.numpy(), np.array(value))
+    assert tf.Variable([1.0, 2.0]).dtype == "float32"
