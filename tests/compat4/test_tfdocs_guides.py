@@ -274,3 +274,48 @@ def test_variable_of_python_booleans_is_bool_as_keras():
         assert not v.trainable
         np.testing.assert_array_equal(v.numpy(), np.array(value))
     assert tf.Variable([1.0, 2.0]).dtype == "float32"
+
+
+def _rows(rt):
+    return [np.asarray(r).tolist() for r in rt]
+
+
+def test_ragged_elementwise_arithmetic():
+    rt = tf.ragged.constant([[3, 1, 4, 1], [], [5, 9, 2], [6], []])
+    assert _rows(rt + 3) == [[6, 4, 7, 4], [], [8, 12, 5], [9], []]
+    assert (rt + 3).dtype == "int32"
+    other = tf.ragged.constant([[1, 2, 3, 4], [], [5, 6, 7], [8], []])
+    assert _rows(rt * other) == [[3, 2, 12, 4], [], [25, 54, 14], [48], []]
+    assert _rows(10 - rt) == [[7, 9, 6, 9], [], [5, 1, 8], [4], []]
+    assert _rows(-rt) == [[-3, -1, -4, -1], [], [-5, -9, -2], [-6], []]
+    x = tf.ragged.constant([[1, 2], [3, 4, 5, 6], [7]])
+    assert _rows(x + tf.constant([[10], [20], [30]])) == [[11, 12], [23, 24, 25, 26], [37]]
+    np.testing.assert_allclose(np.concatenate([np.asarray(r) for r in x / 2]),
+                               np.array([1, 2, 3, 4, 5, 6, 7]) / 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="row lengths"):
+        tf.ragged.constant([[1, 2, 3], [4], [5, 6]]) + tf.ragged.constant([[1, 2], [3, 4], [5]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="broadcast"):
+        x + tf.constant(np.ones((3, 4), np.int32))
+
+
+def test_ragged_map_flat_values_and_constructors():
+    rt = tf.ragged.constant([[3, 1, 4, 1], [], [5, 9, 2], [6], []])
+    out = tf.ragged.map_flat_values(lambda v: v * 2 + 1, rt)
+    assert _rows(out) == [[7, 3, 9, 3], [], [11, 19, 5], [13], []]
+    with pytest.raises(ValueError, match="one value per flat value"):
+        tf.ragged.map_flat_values(lambda v: v[:2], rt)
+    by_ids = tf.RaggedTensor.from_value_rowids(values=[3, 1, 4, 1, 5, 9, 2],
+                                               value_rowids=[0, 0, 0, 0, 2, 2, 3], nrows=5)
+    assert _rows(by_ids) == [[3, 1, 4, 1], [], [5, 9], [2], []]
+    assert np.asarray(by_ids.value_rowids()).tolist() == [0, 0, 0, 0, 2, 2, 3]
+    assert np.asarray(rt.bounding_shape()).tolist() == [5, 4]
+    assert int(rt.bounding_shape(axis=1)) == 4
+
+
+@pytest.mark.parametrize("inner", [(), (2,)])
+def test_ragged_to_sparse_densifies_as_to_tensor(inner):
+    values = np.arange(1, 1 + 6 * int(np.prod(inner)), dtype=np.int32).reshape((6,) + inner)
+    rt = tf.RaggedTensor.from_row_lengths(values, [3, 0, 2, 1])
+    sp = rt.to_sparse()
+    assert np.asarray(sp.dense_shape).tolist() == [4, 3] + list(inner)
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(sp)), np.asarray(rt.to_tensor()))
