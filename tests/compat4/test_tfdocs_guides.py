@@ -319,3 +319,32 @@ def test_ragged_to_sparse_densifies_as_to_tensor(inner):
     sp = rt.to_sparse()
     assert np.asarray(sp.dense_shape).tolist() == [4, 3] + list(inner)
     np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(sp)), np.asarray(rt.to_tensor()))
+
+
+def test_sparse_concat_slice_transpose_against_dense():
+    rng = np.random.default_rng(5)
+    dense = [rng.integers(-3, 4, (4, n)) * (rng.random((4, n)) < 0.5) for n in (2, 5, 3)]
+    sps = [tf.sparse.from_dense(d.astype(np.int32)) for d in dense]
+    joined = tf.sparse.concat(axis=1, sp_inputs=sps)
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(joined)), np.concatenate(dense, 1))
+    cut = tf.sparse.slice(joined, start=[1, 3], size=[2, 20])
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(cut)),
+                                  np.concatenate(dense, 1)[1:3, 3:])
+    flipped = tf.sparse.transpose(joined)
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(flipped)),
+                                  np.concatenate(dense, 1).T)
+    plus = tf.sparse.map_values(tf.add, sps[0], 5)
+    np.testing.assert_array_equal(np.asarray(plus.values), np.asarray(sps[0].values) + 5)
+    with pytest.raises(ValueError, match="differ outside axis"):
+        tf.sparse.concat(0, sps)
+
+
+def test_sparse_reduce_max_leaves_out_implicit_zeros():
+    # the examples of TensorFlow's documentation
+    x = tf.sparse.SparseTensor([[0, 0], [0, 2], [1, 1]], [1, 2, 3], [2, 3])
+    assert int(tf.sparse.reduce_max(x)) == 3
+    assert np.asarray(tf.sparse.reduce_max(x, 0)).tolist() == [1, 3, 2]
+    assert np.asarray(tf.sparse.reduce_max(x, 1, keepdims=True)).tolist() == [[2], [3]]
+    y = tf.sparse.SparseTensor([[0, 0], [1, 0], [1, 1]], [-7, 4, 3], [3, 2])
+    assert np.asarray(tf.sparse.reduce_max(y, 1)).tolist() == [-7, 4, 0]
+    assert int(tf.sparse.reduce_max(tf.sparse.from_dense([-5, 0, -3]))) == -3
