@@ -54,15 +54,11 @@ def _optimizer_class():
     return Optimizer
 
 
-def _iterator_class():
-    from .utils.dataset import DatasetIterator
-    return DatasetIterator
-
-
 def _collect(key, obj, values, optimizers, seen):
     """Fill ``values`` ({key: variable}) with what ``obj`` holds, and
-    ``optimizers`` with (key, optimizer or dataset iterator): the objects
-    whose state is more than their variables.  A variable reachable by two
+    ``optimizers`` with (key, optimizer or other object whose state is
+    more than variables: a dataset iterator, a random generator, saved by
+    their ``_checkpoint_state``).  A variable reachable by two
     paths is stored under both (restoring either finds it); ``seen``
     holds the containers being walked (a cycle is walked once)."""
     if isinstance(obj, Weight):
@@ -90,7 +86,7 @@ def _collect(key, obj, values, optimizers, seen):
         elif isinstance(obj, dict):
             for name, child in obj.items():
                 _collect(f"{key}/{name}", child, values, optimizers, seen)
-        elif isinstance(obj, _iterator_class()):
+        elif hasattr(obj, "_checkpoint_state"):
             optimizers.append((key, obj))
         elif hasattr(obj, "__next__"):
             raise ValueError(f"Checkpoint: {key!r} is a {type(obj).__name__} iterator; a "
@@ -355,8 +351,9 @@ class Checkpoint:
         arrays = {key: np.array(w.value) for key, w in values.items()}
         by_id = {id(w): key for key, w in values.items()}
         for key, opt in optimizers:
-            if isinstance(opt, _iterator_class()):
-                arrays[f"{key}/position"] = np.array(opt._position, np.int64)
+            if hasattr(opt, "_checkpoint_state"):
+                arrays.update({f"{key}/{name}": value
+                               for name, value in opt._checkpoint_state().items()})
             else:
                 arrays.update(_optimizer_values(key, opt, by_id))
         return arrays
@@ -399,10 +396,11 @@ class Checkpoint:
             w.value[...] = value.astype(w.value.dtype, copy=False)
             consumed.add(key)
         for key, opt in optimizers:
-            if isinstance(opt, _iterator_class()):
-                if f"{key}/position" in arrays:
-                    opt._start(int(arrays[f"{key}/position"]))
-                    consumed.add(f"{key}/position")
+            if hasattr(opt, "_checkpoint_state"):
+                names = [f"{key}/{name}" for name in opt._checkpoint_state()]
+                if all(k in arrays for k in names):
+                    opt._restore_checkpoint_state({k[len(key) + 1:]: arrays[k] for k in names})
+                    consumed.update(names)
                 else:
                     unmatched.append(key)
             else:

@@ -316,6 +316,13 @@ class DatasetIterator:
     def get_next(self):
         return next(self)
 
+    # (tf.train.Checkpoint saves the position; restoring replays up to it)
+    def _checkpoint_state(self):
+        return {"position": np.array(self._position, np.int64)}
+
+    def _restore_checkpoint_state(self, arrays):
+        self._start(int(arrays["position"]))
+
     def next(self):
         return next(self)
 

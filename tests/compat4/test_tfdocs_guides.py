@@ -348,3 +348,17 @@ def test_sparse_reduce_max_leaves_out_implicit_zeros():
     y = tf.sparse.SparseTensor([[0, 0], [1, 0], [1, 1]], [-7, 4, 3], [3, 2])
     assert np.asarray(tf.sparse.reduce_max(y, 1)).tolist() == [-7, 4, 0]
     assert int(tf.sparse.reduce_max(tf.sparse.from_dense([-5, 0, -3]))) == -3
+
+
+def test_checkpoint_restores_a_random_generators_stream(tmp_path):
+    g = tf.random.Generator.from_seed(1)
+    ckpt = tf.train.Checkpoint(generator=g)
+    g.normal([])
+    path = ckpt.write(str(tmp_path / "rng"))
+    after = [np.asarray(g.normal([3])), np.asarray(g.uniform([2], maxval=10, dtype=tf.int32))]
+    g.normal([5])
+    ckpt.restore(path).assert_consumed()
+    again = [np.asarray(g.normal([3])), np.asarray(g.uniform([2], maxval=10, dtype=tf.int32))]
+    for a, b in zip(after, again):
+        np.testing.assert_array_equal(a, b)
+    assert np.asarray(g.state).dtype == np.int64
