@@ -84,8 +84,8 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
-                        function, map_fn, numpy_function, print, py_function, switch_case,
-                        while_loop)
+                        function, init_scope, map_fn, numpy_function, print, py_function,
+                        switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
 from . import ragged  # noqa: E402
@@ -155,7 +155,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
-           "function", "TensorSpec", "TensorArray", "executing_eagerly",
+           "function", "TensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",

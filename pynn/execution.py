@@ -9,6 +9,7 @@ pynn runs everything eagerly (the C kernels are its compiled code), so a
 are those of the undecorated function, and a GradientTape open around the
 call records what it computes.
 """
+import contextlib
 import functools
 import inspect
 import sys
@@ -269,6 +270,15 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
     return decorate if func is None else decorate(func)
 
 
+@contextlib.contextmanager
+def init_scope():
+    """``tf.init_scope``: what runs in it runs eagerly, once, outside any
+    function being traced (a variable made on a first call).  A tf.function
+    here runs its Python code eagerly at each call, so the block runs as it
+    is."""
+    yield
+
+
 def executing_eagerly():
     """True, but False in the steps of fit and evaluate and while a
     subclassed model's call() is traced into the graph that training runs,
@@ -496,5 +506,5 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
         raise ValueError("tf.map_fn: elems has no entries to map over")
     return stacked(results, signature)
 
-__all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "py_function",
+__all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn"]

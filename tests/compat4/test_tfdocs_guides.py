@@ -362,3 +362,38 @@ def test_checkpoint_restores_a_random_generators_stream(tmp_path):
     for a, b in zip(after, again):
         np.testing.assert_array_equal(a, b)
     assert np.asarray(g.state).dtype == np.int64
+
+
+def test_decode_raw_matches_numpy():
+    np.testing.assert_array_equal(np.asarray(tf.io.decode_raw(tf.constant("Duck"), tf.uint8)),
+                                  np.frombuffer(b"Duck", np.uint8))
+    words = np.array([np.array([1, -2, 3], "<i4").tobytes(), np.array([4, 5, 6], "<i4").tobytes()],
+                     object)
+    got = tf.io.decode_raw(words, tf.int32)
+    assert got.shape == (2, 3) and got.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(got), [[1, -2, 3], [4, 5, 6]])
+    big = np.array([np.array([1.5, -2.0], ">f4").tobytes()], object)
+    np.testing.assert_array_equal(
+        np.asarray(tf.io.decode_raw(big, tf.float32, little_endian=False)), [[1.5, -2.0]])
+    np.testing.assert_array_equal(
+        np.asarray(tf.io.decode_raw(tf.constant(["abc", "d"]), tf.uint8, fixed_length=2)),
+        [[97, 98], [100, 0]])
+    with pytest.raises(ValueError, match="differ in length"):
+        tf.io.decode_raw(tf.constant(["abc", "d"]), tf.uint8)
+
+
+def test_init_scope_in_a_function_runs_once_guarded():
+    class Counter(tf.Module):
+        def __init__(self):
+            self.v = tf.Variable(0)
+            self.counter = 0
+
+        @tf.function
+        def __call__(self):
+            if self.counter == 0:
+                with tf.init_scope():
+                    self.counter += 1
+                    self.v.assign_add(1)
+            return self.v
+    m = Counter()
+    assert [int(m().numpy()) for _ in range(3)] == [1, 1, 1]
