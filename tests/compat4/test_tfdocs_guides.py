@@ -1,6 +1,9 @@
-"""Patterns from tensorflow.org's guides run with ``import pynn as tf``:
-powers of a watched constant, dtypes read by name from symbolic tensors and
-weights, a cell's zero initial states, ..."""
+"""Patterns from tensorflow.org's guides and tutorials run with ``import
+pynn as tf``: powers of a watched constant, dtypes read by name, a cell's
+zero initial states, string tensors in tf.data pipelines, checkpointed
+dataset iterators and random generators, tf.keras 2's loss-scaling loop,
+input signatures and concrete functions, tensor_scatter_nd_min/max, ragged
+and sparse operations, tf.io.decode_raw, tf.lite.Interpreter."""
 import numpy as np
 import pytest
 from keras_reference import needs_keras
