@@ -53,7 +53,8 @@ from .math import (  # noqa: E402
 from .math import (  # noqa: E402
     boolean_mask, gather_nd, histogram_fixed_width, histogram_fixed_width_bins, is_tensor,
     meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
-    tensor_scatter_nd_sub, tensor_scatter_nd_update, unique, unique_with_counts)
+    tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
+    unique, unique_with_counts)
 _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -70,7 +71,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
              "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
-             "unique", "unique_with_counts"]
+             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts"]
 # (range, abs, round, pow, complex, slice and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
@@ -83,8 +84,8 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
-                        function, map_fn, numpy_function, print, py_function, switch_case,
-                        while_loop)
+                        function, init_scope, map_fn, numpy_function, print, py_function,
+                        switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
 from . import ragged  # noqa: E402
@@ -117,9 +118,21 @@ from . import _keras_path  # noqa: E402,F401  (``from pynn.keras.layers import D
 from . import experimental  # noqa: E402
 
 
-def version():
-    """pynn's version (Keras's ``keras.version()``)."""
-    return __version__
+class _Version:
+    """pynn's version: ``version()`` as Keras's ``keras.version()``, and
+    ``version.VERSION`` as TensorFlow's ``tf.version`` module."""
+    VERSION = __version__
+    GIT_VERSION = f"v{__version__}"
+    COMPILER_VERSION = __import__("platform").python_compiler()
+
+    def __call__(self):
+        return __version__
+
+    def __repr__(self):
+        return f"<pynn version {__version__}>"
+
+
+version = _Version()
 
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTensor", "Layer",
@@ -142,7 +155,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
-           "function", "TensorSpec", "TensorArray", "executing_eagerly",
+           "function", "TensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",

@@ -696,6 +696,8 @@ def count_params(x):
 
 
 def zeros(shape, dtype=None, name=None):
+    if dtype is not None and str(dtype) == "string":
+        return np.full(shape, b"", dtype=object)  # (TensorFlow's zero of tf.string)
     return ops.zeros(shape, dtype)
 
 
@@ -708,6 +710,9 @@ def eye(size, dtype=None, name=None):
 
 
 def zeros_like(x, dtype=None, name=None):
+    if str(dtype) == "string" or dtype is None and isinstance(x, np.ndarray) and \
+            x.dtype.kind in "OSU":
+        return np.full(np.shape(x), b"", dtype=object)
     return ops.zeros_like(x, dtype)
 
 

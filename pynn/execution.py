@@ -9,6 +9,7 @@ pynn runs everything eagerly (the C kernels are its compiled code), so a
 are those of the undecorated function, and a GradientTape open around the
 call records what it computes.
 """
+import contextlib
 import functools
 import inspect
 import sys
@@ -71,6 +72,12 @@ def _shapes_fit(spec, shape):
 class _SignatureMismatch(Exception):
     """A value that does not fit its TensorSpec (told apart from a
     structure that does not match)."""
+
+
+class InputSignatureError(TypeError, ValueError):
+    """A call whose inputs do not fit a tf.function's input_signature: a
+    TypeError as TensorFlow 2.13 and later raise, and a ValueError as
+    earlier versions did."""
 
 
 def _plain_parameters(fn):
@@ -170,10 +177,11 @@ class Function:
             try:
                 converted.append(map_structure_up_to(spec, leaf, spec, value))
             except _SignatureMismatch as e:
-                raise ValueError(str(e)) from None
+                raise InputSignatureError(str(e)) from None
             except (TypeError, ValueError):
-                raise ValueError(f"tf.function {self._name!r}: input {i} has the structure of "
-                                 f"{value!r}, not that of the signature's {spec!r}") from None
+                raise InputSignatureError(
+                    f"tf.function {self._name!r}: input {i} has the structure of {value!r}, "
+                    f"not that of the signature's {spec!r}") from None
         n = len(args)
         return tuple(converted[:n]), dict(zip(kwargs, converted[n:]))
 
@@ -190,8 +198,34 @@ class Function:
         """A callable for the given inputs (TensorSpecs or values) or for
         the input_signature; it runs the Python function as this one does."""
         if args or kwargs:
+            # Tensors and TensorSpecs are the concrete function's inputs;
+            # other Python values (numbers, objects) are bound into it, as
+            # TensorFlow bakes them into the traced graph.
+            def is_input(a):
+                return isinstance(a, TensorSpec) or hasattr(a, "dtype") and hasattr(a, "shape")
+            fixed_args = [(i, a) for i, a in enumerate(args) if not is_input(a)]
+            fixed_kwargs = {k: v for k, v in kwargs.items() if not is_input(v)}
+            inputs = [a for a in args if is_input(a)] + \
+                [v for v in kwargs.values() if is_input(v)]
+            names = [k for k, v in kwargs.items() if is_input(v)]
             signature = tuple(a if isinstance(a, TensorSpec) else TensorSpec.from_tensor(a)
-                              for a in list(args) + list(kwargs.values()))
+                              for a in inputs)
+            if not (fixed_args or fixed_kwargs):
+                return ConcreteFunction(self.python_function, signature, self._name)
+            n_positional = len(inputs) - len(names)
+            python_function = self.python_function
+
+            fixed_at = dict(fixed_args)
+
+            def bound(*values, **named):
+                # the inputs in order: the positional ones, then the named ones
+                given = list(values) + [named.pop(k) for k in names if k in named]
+                positional = iter(given[:n_positional])
+                full = [fixed_at[i] if i in fixed_at else next(positional)
+                        for i in range(len(args))]
+                return python_function(*full, **fixed_kwargs,
+                                       **dict(zip(names, given[n_positional:])), **named)
+            return ConcreteFunction(bound, signature, self._name)
         elif self.input_signature is not None:
             signature = self.input_signature
         else:
@@ -234,6 +268,15 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
                         jit_compile if jit_compile is not None else experimental_compile,
                         reduce_retracing or bool(experimental_relax_shapes))
     return decorate if func is None else decorate(func)
+
+
+@contextlib.contextmanager
+def init_scope():
+    """``tf.init_scope``: what runs in it runs eagerly, once, outside any
+    function being traced (a variable made on a first call).  A tf.function
+    here runs its Python code eagerly at each call, so the block runs as it
+    is."""
+    yield
 
 
 def executing_eagerly():
@@ -288,6 +331,8 @@ def _as_outputs(out, Tout, who):
             return eager(np.asarray(v, dtype=object))
         return v if _dtype_of(v) == name else ops.cast(v, name)
     if isinstance(Tout, (list, tuple)):
+        if not Tout and out is None:
+            return []  # (Tout=[]: a function run for its effect, as TensorFlow's)
         if not isinstance(out, (list, tuple)) or len(out) != len(Tout):
             raise ValueError(f"{who}: Tout names {len(Tout)} results, the function returned "
                              f"{out!r}")
@@ -461,5 +506,5 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
         raise ValueError("tf.map_fn: elems has no entries to map over")
     return stacked(results, signature)
 
-__all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "py_function",
+__all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn"]

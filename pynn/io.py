@@ -53,6 +53,30 @@ def write_file(filename, contents, name=None):
     os.replace(tmp, path)
 
 
+def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, name=None):
+    """Each string's bytes read as numbers of ``out_type``: shape
+    ``input_bytes.shape + [n]``.  The strings must be of one length, or
+    ``fixed_length`` bytes long (cut, or padded with zeros)."""
+    from .dtypes import as_dtype
+    strings = np.asarray(ops.convert_to_numpy(input_bytes), dtype=object)
+    dtype = np.dtype(as_dtype(out_type).as_numpy_dtype).newbyteorder("<" if little_endian
+                                                                     else ">")
+    raw = [v.encode() if isinstance(v, str) else bytes(v) for v in strings.reshape(-1)]
+    if fixed_length is not None:
+        n = int(fixed_length)
+        raw = [b[:n].ljust(n, b"\0") for b in raw]
+    lengths = {len(b) for b in raw}
+    if len(lengths) > 1:
+        raise ValueError(f"tf.io.decode_raw: the strings differ in length "
+                         f"({sorted(lengths)}); give fixed_length")
+    size = lengths.pop() if lengths else 0
+    if size % dtype.itemsize:
+        raise ValueError(f"tf.io.decode_raw: {size} bytes are not a whole number of "
+                         f"{dtype.name} ({dtype.itemsize} bytes each)")
+    out = np.frombuffer(b"".join(raw), dtype=dtype).astype(dtype.newbyteorder("="))
+    return eager(out.reshape(strings.shape + (size // dtype.itemsize,)))
+
+
 class GFile:
     """TensorFlow's ``tf.io.gfile.GFile``: a local file opened with
     ``open`` (mode 'r', 'w', 'a', 'rb', 'wb', ...), usable in ``with``."""
@@ -131,5 +155,5 @@ gfile = types.SimpleNamespace(GFile=GFile, exists=_exists, glob=_glob_files, lis
                               makedirs=_makedirs, mkdir=_mkdir, remove=_remove, rmtree=_rmtree,
                               copy=_copy, rename=_rename, walk=_walk, isdir=_isdir)
 
-__all__ = ["read_file", "write_file", "decode_csv", "gfile", "decode_image", "decode_png", "decode_jpeg",
+__all__ = ["read_file", "write_file", "decode_csv", "decode_raw", "gfile", "decode_image", "decode_png", "decode_jpeg",
            "decode_bmp", "decode_gif", "encode_png", "encode_jpeg"]

@@ -1057,6 +1057,33 @@ def tensor_scatter_nd_sub(tensor, indices, updates, name=None):
     return ops.subtract(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
 
 
+def tensor_scatter_nd_max(tensor, indices, updates, name=None):
+    """``tensor`` with each slice at ``indices`` the maximum of it and the
+    updates for it (a repeated index: of all of them)."""
+    return _scatter_extreme("tensor_scatter_nd_max", tensor, indices, updates, ops.maximum)
+
+
+def tensor_scatter_nd_min(tensor, indices, updates, name=None):
+    """``tensor`` with each slice at ``indices`` the minimum of it and the
+    updates for it (a repeated index: of all of them)."""
+    return _scatter_extreme("tensor_scatter_nd_min", tensor, indices, updates, ops.minimum)
+
+
+def _scatter_extreme(who, tensor, indices, updates, pick):
+    shape = tuple(ops.shape(tensor))
+    flat, rows, n, slice_shape = _scatter(who, indices, updates, shape)
+    values = _value(tensor)
+    if values.dtype.kind in "iub":
+        # integers keep their dtype (no gradient to carry): NumPy's ufunc.at
+        out = np.array(values).reshape((n,) + slice_shape)
+        (np.maximum if pick is ops.maximum else np.minimum).at(
+            out, rows, np.asarray(_value(flat)).astype(out.dtype))
+        return out.reshape(shape)
+    extreme = unsorted_segment_max if pick is ops.maximum else unsorted_segment_min
+    best = extreme(flat, rows, n)  # (the dtype's lowest/highest where no update)
+    return ops.reshape(pick(ops.reshape(tensor, (n,) + slice_shape), best), shape)
+
+
 def tensor_scatter_nd_update(tensor, indices, updates, name=None):
     """``tensor`` with the slices at ``indices`` replaced by ``updates``
     (of a repeated index, the last update); the replaced entries pass no
@@ -1223,7 +1250,8 @@ _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linsp
             "transpose", "gather", "where", "one_hot", "split", "unstack", "sort", "argsort",
             "gather_nd", "boolean_mask", "sequence_mask", "roll", "reverse", "slice", "meshgrid",
             "searchsorted", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
-            "tensor_scatter_nd_update", "histogram_fixed_width", "histogram_fixed_width_bins"]
+            "tensor_scatter_nd_update", "tensor_scatter_nd_max", "tensor_scatter_nd_min",
+            "histogram_fixed_width", "histogram_fixed_width_bins"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name

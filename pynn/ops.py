@@ -1937,6 +1937,10 @@ def concatenate(xs, axis=0, out=None):
     # Integer and boolean arrays (a tile's repeats, positions) keep their
     # dtype, as in Keras; the C copy is for float32 data.
     ints = [np.asarray(x) for x in xs]
+    if out is None and builtins.any(a.dtype.kind in "OSU" for a in ints):
+        # strings (tf.string tensors of UTF-8 bytes): joined as objects, a
+        # Python str as its bytes, as tf.concat converts it
+        return np.concatenate([_text_objects(a) for a in ints], axis=axis)
     if out is not None or not ints or builtins.any(a.dtype.kind not in "biu" for a in ints):
         ints = None
     xs = [_c32(x, "concatenate: input") for x in xs]
@@ -1963,6 +1967,14 @@ def concatenate(xs, axis=0, out=None):
                       cols)
         offset += cols
     return out
+
+
+def _text_objects(a):
+    """``a`` as an object array of bytes (a str encoded as UTF-8)."""
+    if a.dtype.kind == "U" or a.dtype.kind == "O" and builtins.any(
+            isinstance(v, str) for v in a.flat):
+        a = np.frompyfunc(lambda v: v.encode() if isinstance(v, str) else v, 1, 1)(a)
+    return np.asarray(a, dtype=object)
 
 
 def concatenate_grad(dy, sizes, axis=-1, outs=None):

@@ -1,13 +1,18 @@
 """TensorFlow's ``tf.ragged`` basics: a :class:`RaggedTensor` of rows of
 different lengths (one ragged dimension: ``[[1, 2], [3], []]``), made by
 ``tf.ragged.constant`` or ``RaggedTensor.from_row_lengths`` /
-``from_row_splits``, padded into a dense tensor by ``to_tensor``."""
+``from_row_splits`` / ``from_value_rowids``, padded into a dense tensor by
+``to_tensor``; elementwise arithmetic and ``tf.ragged.map_flat_values``
+work on its values."""
+import operator
+
 import numpy as np
 
 from .autodiff import value_of
+from .debugging import InvalidArgumentError
 from .tensor import TensorShape, eager
 
-__all__ = ["RaggedTensor", "constant"]
+__all__ = ["RaggedTensor", "constant", "map_flat_values"]
 
 
 class RaggedTensor:
@@ -38,6 +43,97 @@ class RaggedTensor:
     @classmethod
     def from_row_splits(cls, values, row_splits, name=None, validate=True):
         return cls(values, row_splits)
+
+    @classmethod
+    def from_value_rowids(cls, values, value_rowids, nrows=None, name=None, validate=True):
+        """Row ``value_rowids[i]`` holds ``values[i]`` (the ids ascending;
+        ``nrows`` adds empty rows at the end)."""
+        ids = np.asarray(value_of(value_rowids), dtype=np.int64).reshape(-1)
+        if (ids < 0).any() or (np.diff(ids) < 0).any():
+            raise ValueError(f"RaggedTensor.from_value_rowids: value_rowids must be "
+                             f"ascending and not negative, got {ids.tolist()}")
+        n = int(ids[-1]) + 1 if ids.size else 0
+        if nrows is not None:
+            if int(nrows) < n:
+                raise ValueError(f"RaggedTensor.from_value_rowids: nrows={int(nrows)} is less "
+                                 f"than the rows value_rowids name ({n})")
+            n = int(nrows)
+        return cls.from_row_lengths(values, np.bincount(ids, minlength=n))
+
+    def value_rowids(self):
+        """The row of each value."""
+        return eager(np.repeat(np.arange(self.nrows(), dtype=np.int64),
+                               np.asarray(self.row_lengths())))
+
+    def with_flat_values(self, new_values):
+        """The same rows holding ``new_values`` (one per value)."""
+        new_values = np.asarray(value_of(new_values))
+        if len(new_values) != len(self.values):
+            raise ValueError(f"RaggedTensor.with_flat_values: {len(self.values)} values "
+                             f"needed, got {len(new_values)}")
+        return RaggedTensor(new_values, self.row_splits)
+
+    with_values = with_flat_values
+
+    def bounding_shape(self, axis=None, name=None, out_type=None):
+        """The smallest dense shape holding every row (``to_tensor``'s)."""
+        lengths = np.asarray(self.row_lengths())
+        shape = np.array((self.nrows(), int(lengths.max()) if lengths.size else 0)
+                         + tuple(self.values.shape[1:]), dtype=out_type or np.int64)
+        return eager(shape if axis is None else shape[axis])
+
+    def to_sparse(self, name=None):
+        """A SparseTensor of the values at their (row, position, ...)."""
+        from .sparse import SparseTensor
+        values = np.asarray(self.values)
+        inner = values.shape[1:]
+        positions = np.arange(len(values)) - np.repeat(np.asarray(self.row_splits)[:-1],
+                                                        np.asarray(self.row_lengths()))
+        outer = np.stack([np.asarray(self.value_rowids()), positions], axis=1)
+        within = np.indices(inner).reshape(len(inner), -1).T if inner else \
+            np.zeros((1, 0), np.int64)
+        indices = np.concatenate([np.repeat(outer, len(within), axis=0),
+                                  np.tile(within, (len(outer), 1))], axis=1)
+        return SparseTensor(indices, values.reshape(-1), np.asarray(self.bounding_shape()))
+
+    def _elementwise(self, other, op, reflected=False):
+        """``op`` on the values: with a number or a tensor that broadcasts
+        against each value, a RaggedTensor of the same row splits, or a
+        dense (rows, 1, ...) tensor (one entry per row)."""
+        mine = np.asarray(self.values)
+        if isinstance(other, RaggedTensor):
+            if not np.array_equal(np.asarray(other.row_splits), np.asarray(self.row_splits)):
+                raise InvalidArgumentError(
+                    f"RaggedTensor: the rows differ in length ({self.row_lengths().tolist()} "
+                    f"and {other.row_lengths().tolist()}); elementwise operations need equal "
+                    f"row lengths")
+            theirs = np.asarray(other.values)
+        else:
+            # (a Python number stays one: int32 values + 3 stay int32)
+            theirs = other if isinstance(other, (int, float)) else np.asarray(value_of(other))
+            if np.ndim(theirs) == 0:
+                pass
+            elif theirs.ndim >= 2 and theirs.ndim == mine.ndim + 1 and \
+                    theirs.shape[0] == self.nrows() and theirs.shape[1] == 1:
+                theirs = np.repeat(theirs[:, 0], np.asarray(self.row_lengths()), axis=0)
+            elif theirs.ndim >= mine.ndim + 1:
+                raise InvalidArgumentError(
+                    f"RaggedTensor: a tensor of shape {theirs.shape} does not broadcast "
+                    f"against ragged shape {tuple(self.shape)}")
+        try:
+            out = op(theirs, mine) if reflected else op(mine, theirs)
+        except ValueError as e:
+            raise InvalidArgumentError(f"RaggedTensor: {e}") from None
+        if out.shape[:1] != mine.shape[:1]:
+            raise InvalidArgumentError(f"RaggedTensor: values of shape {mine.shape} and "
+                                       f"{np.shape(theirs)} do not broadcast elementwise")
+        return RaggedTensor(out, self.row_splits)
+
+    def __neg__(self):
+        return RaggedTensor(-np.asarray(self.values), self.row_splits)
+
+    def __abs__(self):
+        return RaggedTensor(np.abs(np.asarray(self.values)), self.row_splits)
 
     @property
     def flat_values(self):
@@ -157,3 +253,47 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
     if dtype is None and values.dtype == np.int64:
         values = values.astype(np.int32)  # (as tf.constant makes Python ints)
     return RaggedTensor.from_row_lengths(values, lengths)
+
+
+def _operator(op, reflected=False):
+    def method(self, other):
+        return self._elementwise(other, op, reflected)
+    return method
+
+
+for _name, _op in (("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
+                   ("truediv", operator.truediv), ("floordiv", operator.floordiv),
+                   ("mod", operator.mod), ("pow", operator.pow)):
+    setattr(RaggedTensor, f"__{_name}__", _operator(_op))
+    setattr(RaggedTensor, f"__r{_name}__", _operator(_op, reflected=True))
+for _name, _op in (("lt", operator.lt), ("le", operator.le), ("gt", operator.gt),
+                   ("ge", operator.ge)):
+    setattr(RaggedTensor, f"__{_name}__", _operator(_op))
+del _name, _op
+
+
+def map_flat_values(op, *args, **kwargs):
+    """``op`` on the flat values of the RaggedTensors among the arguments
+    (all with the same row splits), as a RaggedTensor of those rows."""
+    splits = []
+
+    def flat(v):
+        if isinstance(v, RaggedTensor):
+            splits.append(np.asarray(v.row_splits))
+            return v.values
+        if isinstance(v, (list, tuple)):
+            return type(v)(flat(u) for u in v)
+        if isinstance(v, dict):
+            return {k: flat(u) for k, u in v.items()}
+        return v
+    args, kwargs = flat(args), flat(kwargs)
+    if not splits:
+        raise ValueError("tf.ragged.map_flat_values: no RaggedTensor among the arguments")
+    if any(not np.array_equal(s, splits[0]) for s in splits[1:]):
+        raise InvalidArgumentError("tf.ragged.map_flat_values: the RaggedTensors' rows differ "
+                                   "in length")
+    out = np.asarray(value_of(op(*args, **kwargs)))
+    if out.shape[:1] != (int(splits[0][-1]),):
+        raise ValueError(f"tf.ragged.map_flat_values: op must give one value per flat value "
+                         f"({int(splits[0][-1])}), got shape {out.shape}")
+    return RaggedTensor(out, splits[0])

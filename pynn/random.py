@@ -12,8 +12,11 @@ import types
 import numpy as np
 
 from . import autodiff, ops
-from .tensor import eager_results
+from .tensor import eager, eager_results
 from .utils import seeding
+
+
+_WORD = (1 << 64) - 1
 
 
 class SeedGenerator:
@@ -308,6 +311,34 @@ class Generator(SeedGenerator):
     @property
     def algorithm(self):
         return "numpy_pcg64"
+
+    @property
+    def state(self):
+        """Where the stream stands, as int64 words (TensorFlow keeps its
+        generator's state in an int64 tensor): PCG64's 128-bit state and
+        increment, high words first, then its buffered 32-bit draw."""
+        s = self.generator.bit_generator.state
+        words = []
+        for w in (s["state"]["state"], s["state"]["inc"]):
+            words += [w >> 64, w & _WORD]
+        words += [s["has_uint32"], s["uinteger"]]
+        return eager(np.array(words, dtype=np.uint64).view(np.int64))
+
+    def _set_state(self, words):
+        w = [int(v) for v in np.asarray(words, dtype=np.int64).view(np.uint64)]
+        if len(w) != 6:
+            raise ValueError(f"Generator: a state has 6 words, got {len(w)}")
+        self.generator = np.random.Generator(np.random.PCG64())
+        self.generator.bit_generator.state = {
+            "bit_generator": "PCG64", "has_uint32": w[4], "uinteger": w[5],
+            "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]}}
+
+    # (tf.train.Checkpoint saves and restores the stream's position)
+    def _checkpoint_state(self):
+        return {"state": np.asarray(self.state)}
+
+    def _restore_checkpoint_state(self, arrays):
+        self._set_state(arrays["state"])
 
     def reset_from_seed(self, seed):
         self.generator = Generator.from_seed(seed).generator

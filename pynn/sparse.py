@@ -11,7 +11,7 @@ from .autodiff import value_of
 from .tensor import TensorShape, eager
 
 __all__ = ["SparseTensor", "from_dense", "to_dense", "sparse_dense_matmul", "reduce_sum",
-           "reorder", "add"]
+           "reorder", "add", "concat", "slice", "map_values", "transpose", "reduce_max"]
 
 
 class SparseTensor:
@@ -129,3 +129,101 @@ def add(a, b, threshold=0):
         return SparseTensor(idx[keep], values[keep], a.dense_shape)
     dense = [to_dense(x) if isinstance(x, SparseTensor) else x for x in (a, b)]
     return ops.add(*dense)
+
+
+def concat(axis, sp_inputs, expand_nonconcat_dims=False, concat_dim=None, name=None):
+    """The SparseTensors joined along ``axis`` (row-major order); with
+    ``expand_nonconcat_dims`` the other axes take the largest size."""
+    axis = concat_dim if concat_dim is not None else axis
+    sp_inputs = list(sp_inputs)
+    for sp in sp_inputs:
+        _check(sp, "concat")
+    shapes = np.stack([np.asarray(sp.dense_shape) for sp in sp_inputs])
+    axis = int(axis) % shapes.shape[1]
+    others = np.delete(shapes, axis, axis=1)
+    if not expand_nonconcat_dims and (others != others[0]).any():
+        raise ValueError(f"tf.sparse.concat: the inputs' shapes {shapes.tolist()} differ "
+                         f"outside axis {axis} (expand_nonconcat_dims=True takes the largest)")
+    offsets = np.concatenate([[0], np.cumsum(shapes[:, axis])[:-1]])
+    indices = []
+    for sp, offset in zip(sp_inputs, offsets):
+        idx = np.array(sp.indices)
+        idx[:, axis] += offset
+        indices.append(idx)
+    dense_shape = shapes.max(axis=0)
+    dense_shape[axis] = shapes[:, axis].sum()
+    return reorder(SparseTensor(np.concatenate(indices),
+                                np.concatenate([np.asarray(sp.values) for sp in sp_inputs]),
+                                dense_shape))
+
+
+def slice(sp_input, start, size, name=None):
+    """The entries in the box from ``start`` of ``size`` (cut at the dense
+    shape), their indices counted from ``start``."""
+    _check(sp_input, "slice")
+    start = np.asarray(value_of(start), dtype=np.int64).reshape(-1)
+    size = np.asarray(value_of(size), dtype=np.int64).reshape(-1)
+    shape = np.asarray(sp_input.dense_shape)
+    if start.size != shape.size or size.size != shape.size or (start < 0).any() or \
+            (size < 0).any():
+        raise ValueError(f"tf.sparse.slice: start {start.tolist()} and size {size.tolist()} "
+                         f"must be one non-negative entry per axis of {shape.tolist()}")
+    idx = np.asarray(sp_input.indices)
+    keep = ((idx >= start) & (idx < start + size)).all(axis=1)
+    return SparseTensor(idx[keep] - start, np.asarray(sp_input.values)[keep],
+                        np.clip(np.minimum(size, shape - start), 0, None))
+
+
+def map_values(op, *args, **kwargs):
+    """``op`` on the values of the SparseTensors among the arguments (all
+    with the same indices), as a SparseTensor of those indices."""
+    found = []
+
+    def values_of(v):
+        if isinstance(v, SparseTensor):
+            found.append(v)
+            return v.values
+        return v
+    args = [values_of(a) for a in args]
+    kwargs = {k: values_of(v) for k, v in kwargs.items()}
+    if not found:
+        raise ValueError("tf.sparse.map_values: no SparseTensor among the arguments")
+    first = found[0]
+    for sp in found[1:]:
+        if not (np.array_equal(np.asarray(sp.indices), np.asarray(first.indices)) and
+                np.array_equal(np.asarray(sp.dense_shape), np.asarray(first.dense_shape))):
+            raise ValueError("tf.sparse.map_values: the SparseTensors' indices differ")
+    return SparseTensor(first.indices, np.asarray(value_of(op(*args, **kwargs))),
+                        first.dense_shape)
+
+
+def transpose(sp_input, perm=None, name=None):
+    """The SparseTensor with its axes permuted (reversed by default)."""
+    _check(sp_input, "transpose")
+    rank = len(sp_input.dense_shape)
+    perm = list(range(rank))[::-1] if perm is None else \
+        [int(p) for p in np.asarray(value_of(perm)).reshape(-1)]
+    if sorted(perm) != list(range(rank)):
+        raise ValueError(f"tf.sparse.transpose: perm {perm} is not a permutation of "
+                         f"{rank} axes")
+    return reorder(SparseTensor(np.asarray(sp_input.indices)[:, perm], sp_input.values,
+                                np.asarray(sp_input.dense_shape)[perm]))
+
+
+def reduce_max(sp_input, axis=None, keepdims=None, output_is_sparse=False, name=None):
+    """The maximum of the entries (along ``axis``): only the given values
+    take part, not the implicit zeros; where none falls, 0 (as TensorFlow's)."""
+    _check(sp_input, "reduce_max")
+    shape = tuple(np.asarray(sp_input.dense_shape).tolist())
+    axes = range(len(shape)) if axis is None else \
+        [int(a) % len(shape) for a in np.asarray(axis).reshape(-1)]
+    values = np.asarray(sp_input.values)
+    low = np.finfo(values.dtype).min if values.dtype.kind == "f" else np.iinfo(values.dtype).min
+    dense = np.full(shape, low, dtype=values.dtype)
+    np.maximum.at(dense, tuple(np.asarray(sp_input.indices).T), values)
+    present = np.zeros(shape, bool)
+    present[tuple(np.asarray(sp_input.indices).T)] = True
+    axes = tuple(axes)
+    out = np.where(np.any(present, axis=axes, keepdims=bool(keepdims)),
+                   np.max(dense, axis=axes, keepdims=bool(keepdims)), 0).astype(values.dtype)
+    return from_dense(out) if output_is_sparse else eager(out)

@@ -45,6 +45,7 @@ import numpy as np
 
 from . import autodiff, backend, ops
 from .autodiff import Traced, _Recording, _val
+from .dtypes import as_dtype
 from .layers.base import Weight, _pack_like, flatten
 from .tensor import Tensor, eager
 
@@ -500,6 +501,15 @@ class WatchedTensor(Tensor):
     def __getitem__(self, key):
         return eager(self._operand()[key])
 
+    # (NumPy computes ``x ** 2``, ``x ** 0.5`` and ``x ** -1`` as np.square,
+    # np.sqrt, np.reciprocal, which a tape's NumPy convention takes for
+    # constants: the operator records the power itself)
+    def __pow__(self, o):
+        return eager(autodiff.resolve(self) ** autodiff.resolve(o))
+
+    def __rpow__(self, o):
+        return eager(autodiff.resolve(o) ** autodiff.resolve(self))
+
     def __matmul__(self, o):
         return eager(autodiff.resolve(self) @ autodiff.resolve(o))
 
@@ -558,6 +568,11 @@ class Variable(Weight):
             # such a variable is not trained.  (A Python number is float32,
             # as keras.Variable(0) is in Keras 3.)
             dtype, trainable = initial_value.dtype, False
+        if dtype is None and initializer is None and isinstance(initial_value, (bool, list, tuple)) \
+                and np.asarray(initial_value).dtype == bool:
+            # Python booleans (tf.Variable([False, True]) a flag): bool, as
+            # TensorFlow's and Keras 3's
+            dtype, trainable = np.dtype(bool), False
         dtype = _variable_dtype(dtype)
         if dtype.kind in "biu":
             # integers and booleans take no gradient: such a variable is not
@@ -602,7 +617,7 @@ class Variable(Weight):
 
     @property
     def dtype(self):
-        return self.value.dtype.name
+        return as_dtype(self.value.dtype.name)
 
     # (use_locking and name are tf.Variable's, of no effect here; with
     # read_value=False the update returns nothing, as TensorFlow's op)

@@ -56,7 +56,9 @@ def _optimizer_class():
 
 def _collect(key, obj, values, optimizers, seen):
     """Fill ``values`` ({key: variable}) with what ``obj`` holds, and
-    ``optimizers`` with (key, optimizer).  A variable reachable by two
+    ``optimizers`` with (key, optimizer or other object whose state is
+    more than variables: a dataset iterator, a random generator, saved by
+    their ``_checkpoint_state``).  A variable reachable by two
     paths is stored under both (restoring either finds it); ``seen``
     holds the containers being walked (a cycle is walked once)."""
     if isinstance(obj, Weight):
@@ -84,10 +86,12 @@ def _collect(key, obj, values, optimizers, seen):
         elif isinstance(obj, dict):
             for name, child in obj.items():
                 _collect(f"{key}/{name}", child, values, optimizers, seen)
+        elif hasattr(obj, "_checkpoint_state"):
+            optimizers.append((key, obj))
         elif hasattr(obj, "__next__"):
-            raise ValueError(f"Checkpoint: {key!r} is an iterator; pynn cannot save a "
-                             f"dataset iterator's position: leave it out of the checkpoint "
-                             f"(the restored loop starts the dataset over)")
+            raise ValueError(f"Checkpoint: {key!r} is a {type(obj).__name__} iterator; a "
+                             f"checkpoint saves the position of a tf.data dataset's iterator "
+                             f"(iter(dataset)) only")
         else:
             raise ValueError(f"Checkpoint: {key!r} must be a model, layer, Module, optimizer, "
                              f"Variable, Checkpoint, or a list or dict of them, got "
@@ -347,7 +351,11 @@ class Checkpoint:
         arrays = {key: np.array(w.value) for key, w in values.items()}
         by_id = {id(w): key for key, w in values.items()}
         for key, opt in optimizers:
-            arrays.update(_optimizer_values(key, opt, by_id))
+            if hasattr(opt, "_checkpoint_state"):
+                arrays.update({f"{key}/{name}": value
+                               for name, value in opt._checkpoint_state().items()})
+            else:
+                arrays.update(_optimizer_values(key, opt, by_id))
         return arrays
 
     def write(self, file_prefix, options=None):
@@ -388,7 +396,15 @@ class Checkpoint:
             w.value[...] = value.astype(w.value.dtype, copy=False)
             consumed.add(key)
         for key, opt in optimizers:
-            _restore_optimizer(key, opt, arrays, values, consumed)
+            if hasattr(opt, "_checkpoint_state"):
+                names = [f"{key}/{name}" for name in opt._checkpoint_state()]
+                if all(k in arrays for k in names):
+                    opt._restore_checkpoint_state({k[len(key) + 1:]: arrays[k] for k in names})
+                    consumed.update(names)
+                else:
+                    unmatched.append(key)
+            else:
+                _restore_optimizer(key, opt, arrays, values, consumed)
         _check_unbuilt(self, arrays)
         return _LoadStatus(set(arrays) - consumed, unmatched,
                            restored=bool(consumed - {"save_counter"}))

@@ -42,7 +42,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import autodiff, backend, distribute, ops
+from .. import autodiff, backend, distribute, dtypes, ops
 from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..module import Module
@@ -196,7 +196,7 @@ class Weight(autodiff.ForwardingOperators):
 
     @property
     def dtype(self):
-        return "float32"
+        return dtypes.float32
 
     @property
     def path(self):

@@ -94,6 +94,21 @@ class _Cell(Layer):
         self._adopt(maker)
         self.built = True
 
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Zero states, one (batch_size, units) array per state, as a list
+        (Keras 3's ``get_initial_state(batch_size)``; Keras 2's keywords
+        ``inputs``, ``batch_size`` and ``dtype``: the batch is that of
+        ``inputs`` where given)."""
+        if inputs is not None and batch_size is None and np.ndim(inputs) == 0:
+            inputs, batch_size = None, inputs  # (Keras 3's positional batch size)
+        if inputs is not None:
+            batch_size = np.shape(inputs)[0]
+        if isinstance(batch_size, (np.ndarray, np.integer)):
+            batch_size = int(batch_size)  # (tf.shape(x)[0], a tensor)
+        from ..backend import zeros
+        return [zeros((batch_size, self.units), dtype or "float32")
+                for _ in range(self.state_count)]
+
     def _adopt(self, layer):
         """Take the weights of ``layer`` (built) as this cell's."""
         self.kernel, self.recurrent_kernel, self.bias = \

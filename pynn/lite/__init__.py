@@ -29,7 +29,23 @@ import numpy as np
 from .converter import ConversionError
 
 __all__ = ["TFLiteConverter", "Optimize", "OpsSet", "TargetSpec", "RepresentativeDataset",
-           "ConversionError", "export_tflite"]
+           "ConversionError", "export_tflite", "Interpreter"]
+
+
+def Interpreter(model_path=None, model_content=None, **kwargs):
+    """``tf.lite.Interpreter``: LiteRT's interpreter (the ``ai-edge-litert``
+    package, or the older ``tflite-runtime``) on a ``.tflite`` file or its
+    bytes, so a program checks what it converted as TensorFlow's tutorials
+    do (``allocate_tensors``, ``get_signature_runner``, ``invoke``)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter as runtime
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter as runtime
+        except ImportError:
+            raise ImportError("pynn.lite.Interpreter runs models with LiteRT, which is not "
+                              "installed: pip install ai-edge-litert") from None
+    return runtime(model_path=model_path, model_content=model_content, **kwargs)
 
 
 class Optimize(enum.Enum):

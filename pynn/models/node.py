@@ -17,6 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..dtypes import as_dtype
 from ..tensor import TensorShape
 
 
@@ -159,7 +160,9 @@ class KerasTensor:
         # A tuple, as Keras 3's; tf.keras's TensorShape on top of it, for
         # programs that size a decoder by ``x.shape.as_list()``.
         self.shape = TensorShape(shape)
-        self.dtype = "string" if dtype == "string" else str(np.dtype(dtype))
+        # (a DType: a str equal to its name, as Keras 3's, with the ``name``
+        # and ``is_floating`` that tf.keras programs read from it)
+        self.dtype = as_dtype("string" if dtype == "string" else str(np.dtype(dtype)))
         self.name = name
         self._keras_history = None
         # Whether a mask travels with this tensor at run time (an Embedding

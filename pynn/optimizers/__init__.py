@@ -1320,6 +1320,7 @@ class LossScaleOptimizer(Optimizer):
         self.dynamic_growth_steps = int(dynamic_growth_steps)
         self.step_counter = 0
         self.dynamic_scale = initial_scale
+        self._unscaled_by_program = False  # (see get_unscaled_gradients)
 
     @property
     def learning_rate(self):
@@ -1351,6 +1352,27 @@ class LossScaleOptimizer(Optimizer):
         """``loss`` times the current loss scale."""
         return loss * self.dynamic_scale
 
+    # tf.keras 2's custom-loop API: the program scales the loss and
+    # unscales the gradients itself, then apply_gradients takes gradients
+    # of the unscaled loss (Keras 3's apply_gradients divides them itself).
+    @property
+    def loss_scale(self):
+        """The current loss scale (tf.keras 2's name for dynamic_scale)."""
+        return np.float32(self.dynamic_scale)
+
+    def get_scaled_loss(self, loss):
+        """``loss`` times the loss scale (a callable loss: a callable)."""
+        if callable(loss):
+            return lambda: self.scale_loss(loss())
+        return self.scale_loss(loss)
+
+    def get_unscaled_gradients(self, grads):
+        """Each gradient divided by the loss scale (None kept); from now on
+        apply_gradients takes such unscaled gradients."""
+        self._unscaled_by_program = True
+        scale = np.float32(self.dynamic_scale)
+        return [None if g is None else g / scale for g in grads]
+
     def apply(self, params, grads, sizes=None, shapes=None, variables=None):
         """fit's step (flat arrays): the gradients of the unscaled loss are
         scaled first.  Lists: Keras 3's ``apply(grads, trainable_variables)``
@@ -1378,7 +1400,7 @@ class LossScaleOptimizer(Optimizer):
         grads = [np.asarray(value_of(g), dtype=np.float32) for g, _ in pairs]
         if not self._finite(grads):
             return self.iterations
-        scale = np.float32(self.dynamic_scale)
+        scale = np.float32(1.0 if self._unscaled_by_program else self.dynamic_scale)
         self.inner_optimizer.apply_gradients([(g / scale, w) for g, (_, w) in
                                               zip(grads, pairs)])
         self._count_finite_step()

@@ -103,6 +103,15 @@ def _np_dtype(dtype):
     return np.dtype(str(name))
 
 
+def _as_dtype(value, dtype):
+    """``value`` as an array of ``dtype``; tf.string as UTF-8 bytes objects,
+    as TensorFlow's string tensors hold."""
+    if dtype is not None and str(getattr(dtype, "name", dtype)) == "string":
+        from ..ops import _text_objects
+        return _text_objects(np.asarray(value))
+    return np.asarray(value, _np_dtype(dtype))
+
+
 def _as_arrays(element):
     """An element's values as arrays: tuples and dicts are structure, a
     list is one value (tf.data's reading)."""
@@ -273,6 +282,70 @@ class Options:
         return self.experimental_distribute._policy
 
 
+class DatasetIterator:
+    """What ``iter(dataset)`` gives: the elements as eager tensors (plain
+    arrays for ``as_numpy_iterator``), one pass; ``next(it)``,
+    ``it.next()`` or ``it.get_next()``.  It counts the elements it
+    gave, so a ``tf.train.Checkpoint`` saves its position, and restoring
+    it replays a new pass of the dataset up to that element (the same
+    state wherever the pipeline is deterministic: no unseeded shuffle)."""
+
+    def __init__(self, dataset, as_numpy=False):
+        self._dataset = dataset
+        self._as_numpy = as_numpy  # (as_numpy_iterator: plain arrays)
+        self._it = None
+        self._start(0)
+
+    def _start(self, position):
+        self.close()
+        self._it = iter(self._dataset._make_iterator())
+        self._position = 0
+        for _ in range(position):
+            if next(self._it, _END) is _END:
+                break
+            self._position += 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        element = next(self._it)
+        self._position += 1
+        return element if self._as_numpy else eager(element)
+
+    def get_next(self):
+        return next(self)
+
+    # (tf.train.Checkpoint saves the position; restoring replays up to it)
+    def _checkpoint_state(self):
+        return {"position": np.array(self._position, np.int64)}
+
+    def _restore_checkpoint_state(self, arrays):
+        self._start(int(arrays["position"]))
+
+    def next(self):
+        return next(self)
+
+    @property
+    def element_spec(self):
+        return self._dataset.element_spec
+
+    def close(self):
+        """Stop the pass (a prefetching stage's thread too)."""
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass  # (at interpreter exit)
+
+
+_END = object()
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -314,14 +387,7 @@ class Dataset:
         return cls(lambda: (_row(tensors, i) for i in range(n)), n)
 
     def __iter__(self):
-        it = iter(self._make_iterator())
-        try:
-            for element in it:
-                yield eager(element)
-        finally:  # a caller stopping early stops a prefetching stage too
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
+        return DatasetIterator(self)
 
     def _elements(self):
         """The elements as the recipe makes them (each stage reads its
@@ -336,12 +402,13 @@ class Dataset:
         return self._cardinality
 
     def cardinality(self):
-        """The number of elements, INFINITE (-1) or UNKNOWN (-2)."""
-        return self._cardinality
+        """The number of elements, INFINITE (-1) or UNKNOWN (-2), as an
+        int64 scalar tensor (``.numpy()``), as TensorFlow's."""
+        return eager(np.array(self._cardinality, np.int64))
 
     def as_numpy_iterator(self):
         """An iterator over the elements as plain NumPy arrays."""
-        return self._elements()
+        return DatasetIterator(self, as_numpy=True)
 
     def _derive(self, make_iterator, cardinality, batched=None):
         # options set upstream hold downstream too, as in tf.data
@@ -854,7 +921,7 @@ class Dataset:
         def convert(element):
             if dtypes is None:
                 return _as_arrays(element)
-            return _zip_structure(lambda v, d: np.asarray(v, _np_dtype(d)), element, dtypes)
+            return _zip_structure(_as_dtype, element, dtypes)
         return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN,
                        spec=output_signature)
 

@@ -502,8 +502,8 @@ def test_checkpoint_of_lists_dicts_and_aliases(tmp_path):
     assert reader.get_variable_to_shape_map()["listed/1"] == []
     assert reader.get_variable_to_dtype_map()["listed/1"] == tf.float32
     assert float(reader.get_tensor("mapped/one")) == 1.0
-    with pytest.raises(ValueError, match="iterator"):
-        tf.train.Checkpoint(iterator=iter(tf.data.Dataset.range(3)))
+    with pytest.raises(ValueError, match="iterator"):  # (a dataset's iterator is saved)
+        tf.train.Checkpoint(iterator=iter([1, 2, 3]))
 
 
 def test_subclassed_model_returns_nested_dicts_as_built():
