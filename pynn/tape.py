@@ -565,9 +565,13 @@ class Variable(Weight):
                 and initial_value.dtype.kind in "biu":
             # TensorFlow's: an integer or boolean array's or tensor's own
             # dtype (a step counter, tf.Variable(tf.constant(0, tf.int64)));
-            # such a variable is not trained.  (A Python number is float32,
-            # as keras.Variable(0) is in Keras 3.)
+            # such a variable is not trained.
             dtype, trainable = initial_value.dtype, False
+        if dtype is None and initializer is None and isinstance(initial_value, (int, list, tuple)) \
+                and not isinstance(initial_value, bool) and np.asarray(initial_value).dtype.kind in "iu":
+            # Python integers (tf.Variable(0), a counter): int32, as
+            # TensorFlow's and Keras 3's keras.Variable(0)
+            dtype, trainable = np.dtype(np.int32), False
         if dtype is None and initializer is None and isinstance(initial_value, (bool, list, tuple)) \
                 and np.asarray(initial_value).dtype == bool:
             # Python booleans (tf.Variable([False, True]) a flag): bool, as

@@ -497,7 +497,8 @@ def test_linalg_against_numpy():
 
 def test_variable_keeps_an_integer_initial_values_dtype():
     # an int64 constant's dtype stays (TensorFlow's step counter); a
-    # Python number is float32, as keras.Variable(0) in Keras 3
+    # Python integer is int32 and a float float32, as in TensorFlow and
+    # keras.Variable in Keras 3
     import pynn as tf
     v = tf.Variable(tf.constant(0, dtype=tf.int64))
     assert v.dtype == "int64" and not v.trainable
@@ -505,8 +506,13 @@ def test_variable_keeps_an_integer_initial_values_dtype():
     assert int(v) == 1 and np.asarray(v.numpy()).dtype == np.int64
     assert tf.Variable(np.array([True, False])).dtype == "bool"
     assert tf.Variable(np.array([1, 2], np.int16)).dtype == "int16"
-    for number in (0, 0.5):
-        w = tf.Variable(number)
-        assert w.dtype == "float32" and w.trainable
+    w = tf.Variable(0)
+    assert w.dtype == "int32" and not w.trainable
+    w.assign_add(2)
+    assert int(w) == 2 and np.asarray(w.numpy()).dtype == np.int32
+    assert tf.Variable([1, 2]).dtype == "int32"
+    w = tf.Variable(0.5)
+    assert w.dtype == "float32" and w.trainable
+    assert tf.Variable(0, dtype=tf.float32).dtype == "float32"
     assert tf.Variable(0, dtype=tf.int64, trainable=False).dtype == "int64"
     assert tf.Variable(0, dtype="int", trainable=False).dtype == "int32"
