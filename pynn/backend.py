@@ -977,9 +977,22 @@ def l2_normalize(x, axis=None):
     return ops.l2_normalize(x, axis=axis)
 
 
+def _channels_first(data_format, who):
+    """Whether Keras 2's ``data_format`` argument (None: the global
+    image_data_format()) is channels_first."""
+    value = image_data_format() if data_format is None else data_format
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    return value == "channels_first"
+
+
 def bias_add(x, bias, data_format=None):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"bias_add: pynn's data is channels_last, got {data_format!r}")
+    if _channels_first(data_format, "bias_add") and ops.ndim(x) > 2:
+        # the bias's channels (its last axis) go on axis 1, as Keras 2 puts them
+        b = ops.moveaxis(bias, -1, 0) if ops.ndim(bias) > 1 else bias
+        bias = ops.reshape(b, (1,) + tuple(ops.shape(b)) +
+                           (1,) * (ops.ndim(x) - 1 - ops.ndim(b)))
     return ops.add(x, bias)
 
 
@@ -1049,10 +1062,10 @@ def temporal_padding(x, padding=(1, 1)):
 
 
 def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"spatial_2d_padding: pynn's data is channels_last, got "
-                         f"{data_format!r}")
-    return ops.pad(x, ((0, 0), tuple(padding[0]), tuple(padding[1]), (0, 0)))
+    rows, cols = tuple(padding[0]), tuple(padding[1])
+    if _channels_first(data_format, "spatial_2d_padding"):
+        return ops.pad(x, ((0, 0), (0, 0), rows, cols))
+    return ops.pad(x, ((0, 0), rows, cols, (0, 0)))
 
 
 def switch(condition, then_expression, else_expression):

@@ -246,3 +246,23 @@ def test_wrong_inputs_are_refused_naming_the_layer_and_shape():
     with pytest.raises(ValueError, match=r"expected shape=\(None, 3, 8, 8\), found shape="
                                          r"\(None, 8, 8, 3\)"):
         model.predict(np.zeros((1, 8, 8, 3), np.float32), verbose=0)
+
+
+def test_keras_ops_and_backend_functions_follow_the_global_default(keras, channels_first_default):
+    rng = np.random.default_rng(8)
+    x = rng.random((2, 3, 8, 8)).astype(np.float32)
+    kernel = rng.random((3, 3, 3, 4)).astype(np.float32)
+    want = keras.ops.conv(x, kernel, data_format="channels_first")
+    np.testing.assert_allclose(np.asarray(pynn.ops.conv(x, kernel)), want, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.ops.max_pool(x, 2)),
+                               keras.ops.max_pool(x, 2, data_format="channels_first"))
+    K = pynn.backend
+    bias = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(K.bias_add(x, bias)), x + bias[:, None, None])
+    np.testing.assert_array_equal(
+        np.asarray(K.spatial_2d_padding(x, ((1, 0), (2, 1)))),
+        np.pad(x, ((0, 0), (0, 0), (1, 0), (2, 1))))
+    # an explicit channels_last still means it
+    np.testing.assert_array_equal(
+        np.asarray(K.bias_add(x, np.ones(8, np.float32), data_format="channels_last")), x + 1)
