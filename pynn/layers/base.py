@@ -119,8 +119,10 @@ def _on_channels_last(method, name):
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
+        if not self._moves_channels:  # (channels last: the method itself, at once)
+            return method(self, *args, **kwargs)
         inside = _channels_moved.__dict__.setdefault("layers", set())
-        if not self._moves_channels or id(self) in inside:
+        if id(self) in inside:
             return method(self, *args, **kwargs)
         given = args[0] if shapes else args[1]
         first = given[0] if isinstance(given, list) and given and \
