@@ -546,6 +546,9 @@ def _check_keras1_arguments(cls, kwargs):
         hints = [f"{k}= is Keras 1's name for {_KERAS1_ARGUMENTS[k]}=" if _KERAS1_ARGUMENTS[k]
                  else f"{k}= is Keras 1's, and Keras 2 removed it"
                  for k in old]
+        if "dim_ordering" in old:
+            hints.append("dim_ordering='th' is data_format='channels_first', 'tf' is "
+                         "'channels_last'")
         raise TypeError(f"{cls.__name__}: {'; '.join(hints)}")
 
 

@@ -268,3 +268,8 @@ def test_keras_ops_and_backend_functions_follow_the_global_default(keras, channe
     # an explicit channels_last still means it
     np.testing.assert_array_equal(
         np.asarray(K.bias_add(x, np.ones(8, np.float32), data_format="channels_last")), x + 1)
+
+
+def test_keras_1_dim_ordering_is_refused_naming_the_data_format_to_write():
+    with pytest.raises(TypeError, match="dim_ordering='th' is data_format='channels_first'"):
+        layers.Conv2D(4, (3, 3), dim_ordering="th")
