@@ -273,3 +273,12 @@ def test_keras_ops_and_backend_functions_follow_the_global_default(keras, channe
 def test_keras_1_dim_ordering_is_refused_naming_the_data_format_to_write():
     with pytest.raises(TypeError, match="dim_ordering='th' is data_format='channels_first'"):
         layers.Conv2D(4, (3, 3), dim_ordering="th")
+
+
+def test_a_channels_first_model_stays_on_the_host():
+    model = pynn.Sequential([pynn.Input((3, 8, 8)), layers.Conv2D(2, 3, **CF, name="cf")])
+    with pytest.raises(ValueError, match=r"layer 'cf' \(Conv2D\) moves its channels around "
+                                         r"the kernels on the host and cannot run on the GPU"):
+        with pynn.device("gpu:0"):
+            model.predict(np.zeros((1, 3, 8, 8), np.float32), verbose=0)
+    assert model.predict(np.zeros((1, 3, 8, 8), np.float32), verbose=0).shape == (1, 2, 6, 6)
