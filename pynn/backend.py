@@ -4,6 +4,7 @@ module), and Keras 2's backend functions (``from pynn import backend as K``)."""
 import builtins
 import collections
 import functools
+import json
 import os
 import re
 import sys
@@ -215,25 +216,46 @@ def set_floatx(value):
         raise ValueError(f"set_floatx: pynn computes in float32, got {value!r}")
 
 
+def _configured_data_format():
+    """The image_data_format of ``$KERAS_HOME/keras.json`` (default
+    ``~/.keras/keras.json``), read once at import as Keras reads it;
+    'channels_last' when the file is missing, unreadable or says neither."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            value = json.load(f).get("image_data_format")
+    except (OSError, ValueError, AttributeError):
+        return "channels_last"
+    return value if value in ("channels_last", "channels_first") else "channels_last"
+
+
+_image_data_format = [_configured_data_format()]
+
+
 def image_data_format():
-    return "channels_last"
+    """'channels_last' or 'channels_first': the data_format that image
+    layers made without one use (set_image_data_format changes it)."""
+    return _image_data_format[0]
 
 
 def set_image_data_format(data_format):
-    if data_format != "channels_last":
-        raise ValueError(f"set_image_data_format: pynn's data is channels_last, got "
-                         f"{data_format!r}")
+    value = str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"set_image_data_format: the data format must be 'channels_last' or "
+                         f"'channels_first', got {data_format!r}")
+    _image_data_format[0] = value
 
 
 def image_dim_ordering():
-    """Keras 2's older name: 'tf' (channels last)."""
-    return "tf"
+    """Keras 2's older name: 'tf' (channels last) or 'th' (channels first)."""
+    return "th" if image_data_format() == "channels_first" else "tf"
 
 
 def set_image_dim_ordering(dim_ordering):
-    if dim_ordering != "tf":
-        raise ValueError(f"set_image_dim_ordering: pynn's data is channels_last ('tf'), got "
+    if dim_ordering not in ("tf", "th"):
+        raise ValueError(f"set_image_dim_ordering: expected 'tf' or 'th', got "
                          f"{dim_ordering!r}")
+    set_image_data_format("channels_first" if dim_ordering == "th" else "channels_last")
 
 
 def cast_to_floatx(x):
@@ -960,9 +982,22 @@ def l2_normalize(x, axis=None):
     return ops.l2_normalize(x, axis=axis)
 
 
+def _channels_first(data_format, who):
+    """Whether Keras 2's ``data_format`` argument (None: the global
+    image_data_format()) is channels_first."""
+    value = image_data_format() if data_format is None else data_format
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    return value == "channels_first"
+
+
 def bias_add(x, bias, data_format=None):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"bias_add: pynn's data is channels_last, got {data_format!r}")
+    if _channels_first(data_format, "bias_add") and ops.ndim(x) > 2:
+        # the bias's channels (its last axis) go on axis 1, as Keras 2 puts them
+        b = ops.moveaxis(bias, -1, 0) if ops.ndim(bias) > 1 else bias
+        bias = ops.reshape(b, (1,) + tuple(ops.shape(b)) +
+                           (1,) * (ops.ndim(x) - 1 - ops.ndim(b)))
     return ops.add(x, bias)
 
 
@@ -1032,10 +1067,10 @@ def temporal_padding(x, padding=(1, 1)):
 
 
 def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"spatial_2d_padding: pynn's data is channels_last, got "
-                         f"{data_format!r}")
-    return ops.pad(x, ((0, 0), tuple(padding[0]), tuple(padding[1]), (0, 0)))
+    rows, cols = tuple(padding[0]), tuple(padding[1])
+    if _channels_first(data_format, "spatial_2d_padding"):
+        return ops.pad(x, ((0, 0), (0, 0), rows, cols))
+    return ops.pad(x, ((0, 0), rows, cols, (0, 0)))
 
 
 def switch(condition, then_expression, else_expression):

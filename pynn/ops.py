@@ -4669,6 +4669,15 @@ def _spatial_tuple(value, rank, name, low=1):
     return items if rank == 2 else (1,) + items
 
 
+def _channels_first(data_format):
+    """Whether a Keras op's ``data_format`` is channels_first: None is the
+    global image_data_format(), as in Keras."""
+    if data_format is None:
+        from .backend import image_data_format
+        data_format = image_data_format()
+    return data_format == "channels_first"
+
+
 def _spatial_layout(name, inputs, data_format):
     """inputs in NHWC (a 1-D input under a height of 1) and the way back to
     the caller's layout."""
@@ -4680,7 +4689,7 @@ def _spatial_layout(name, inputs, data_format):
         raise ValueError(f"{name}: expected inputs of rank 3 (batch, steps, channels) or 4 "
                          f"(batch, height, width, channels), got shape {shape(inputs)}; "
                          f"3-D {name} is not supported")
-    first = data_format == "channels_first"
+    first = _channels_first(data_format)
     if first:
         inputs = moveaxis(inputs, 1, -1)
     if rank == 3:
@@ -4791,7 +4800,7 @@ def _adaptive_pool(name, inputs, output_size, data_format, kind):
         raise ValueError(f"{name}: output_size must be an int or {rank} ints for inputs of "
                          f"shape {shape(inputs)}, got {output_size!r}")
     sizes = tuple(_integer(v, f"{name}: output_size", low=1) for v in items)
-    first_axis = 2 if data_format == "channels_first" else 1
+    first_axis = 2 if _channels_first(data_format) else 1
     x = inputs
     for axis, n in zip(range(first_axis, first_axis + rank), sizes):
         length = shape(x)[axis]
@@ -5993,7 +6002,7 @@ def _image_layout(name, x, data_format):
     if data_format not in (None, "channels_last", "channels_first"):
         raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first', "
                          f"got {data_format!r}")
-    return data_format == "channels_first"
+    return _channels_first(data_format)
 
 
 # ----------------------------------------- transposed conv, linear algebra

@@ -560,8 +560,11 @@ class TrainingMixin:
             blocker = next((layer for layer in self._all_layers()
                             if not getattr(layer, "runs_on_gpu", True)), None)
             if blocker is not None:
+                why = "moves its channels around the kernels on the host" \
+                    if getattr(blocker, "_moves_channels", False) else \
+                    "computes in its own call()"
                 raise ValueError(f"Model {self.name!r}: layer {blocker.name!r} "
-                                 f"({type(blocker).__name__}) computes in its own call() and "
+                                 f"({type(blocker).__name__}) {why} and "
                                  f"cannot run on the GPU; place the model on the CPU "
                                  f"(pynn.device('cpu') or PYNN_DEVICE=cpu)")
         moved = False

@@ -190,6 +190,7 @@ def Head(num_classes=1000, classifier_activation=None, name=None):
 
 def _convnext(variant, include_top, include_preprocessing, weights, input_tensor, input_shape,
               pooling, classes, classifier_activation, name):
+    imagenet_utils.refuse_channels_first("ConvNeXt")
     config = MODEL_CONFIGS[variant]
     depths, projection_dims = config["depths"], config["projection_dims"]
     weights_name = f"convnext_{variant}"

@@ -38,6 +38,7 @@ def _transition_block(x, name):
 
 def _densenet(who, blocks, weights_name, include_top, weights, input_tensor, input_shape,
               pooling, classes, classifier_activation, name):
+    imagenet_utils.refuse_channels_first("DenseNet")
     input_shape, img_input = imagenet_utils.model_input(
         who, weights, include_top, classes, pooling, input_tensor, input_shape,
         default_size=224, min_size=32)

@@ -95,13 +95,13 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
     # weights (whose Normalization holds the variances) a Rescaling by
     # 1 / stddev follows.
     x = layers.Rescaling(1.0 / 255.0)(img_input)
-    x = layers.Normalization(axis=3)(x)
+    x = layers.Normalization(axis=imagenet_utils.channel_axis())(x)
     if weights == "imagenet":
         x = layers.Rescaling([1.0 / math.sqrt(stddev) for stddev in IMAGENET_STDDEV_RGB])(x)
     x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name="stem_conv_pad")(x)
     x = layers.Conv2D(round_filters(32), 3, strides=2, padding="valid", use_bias=False,
                       kernel_initializer=CONV_KERNEL_INITIALIZER, name="stem_conv")(x)
-    x = layers.BatchNormalization(axis=3, name="stem_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name="stem_bn")(x)
     x = layers.Activation(activation, name="stem_activation")(x)
 
     # Blocks; the drop rate of the residual branches (stochastic depth)
@@ -124,7 +124,7 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
     # Top.
     x = layers.Conv2D(round_filters(1280), 1, padding="same", use_bias=False,
                       kernel_initializer=CONV_KERNEL_INITIALIZER, name="top_conv")(x)
-    x = layers.BatchNormalization(axis=3, name="top_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name="top_bn")(x)
     x = layers.Activation(activation, name="top_activation")(x)
     x = classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
                        dropout_rate)
@@ -145,7 +145,7 @@ def _block(inputs, activation, drop_rate, name, filters_in, filters_out, kernel_
         x = layers.Conv2D(filters, 1, padding="same", use_bias=False,
                           kernel_initializer=CONV_KERNEL_INITIALIZER,
                           name=f"{name}expand_conv")(inputs)
-        x = layers.BatchNormalization(axis=3, name=f"{name}expand_bn")(x)
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name=f"{name}expand_bn")(x)
         x = layers.Activation(activation, name=f"{name}expand_activation")(x)
     else:
         x = inputs
@@ -158,14 +158,14 @@ def _block(inputs, activation, drop_rate, name, filters_in, filters_out, kernel_
     x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding=conv_pad, use_bias=False,
                                depthwise_initializer=CONV_KERNEL_INITIALIZER,
                                name=f"{name}dwconv")(x)
-    x = layers.BatchNormalization(axis=3, name=f"{name}bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name=f"{name}bn")(x)
     x = layers.Activation(activation, name=f"{name}activation")(x)
 
     x = squeeze_excite(x, filters_in, filters, SE_RATIO, name)
     x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False,
                       kernel_initializer=CONV_KERNEL_INITIALIZER,
                       name=f"{name}project_conv")(x)
-    x = layers.BatchNormalization(axis=3, name=f"{name}project_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name=f"{name}project_bn")(x)
     return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
 
@@ -178,7 +178,8 @@ def squeeze_excite(x, filters_in, filters, se_ratio, name):
     """Squeeze and excitation: per-channel gates from the pooled features."""
     filters_se = max(1, int(filters_in * se_ratio))
     se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-    se = layers.Reshape((1, 1, filters), name=f"{name}se_reshape")(se)
+    se_shape = (filters, 1, 1) if imagenet_utils.channels_first() else (1, 1, filters)
+    se = layers.Reshape(se_shape, name=f"{name}se_reshape")(se)
     se = layers.Conv2D(filters_se, 1, padding="same", activation=ACTIVATION,
                        kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_reduce")(se)
     se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",

@@ -79,7 +79,7 @@ def _conv(filters, kernel_size, name, strides=1, **kwargs):
 
 
 def _bn(name):
-    return layers.BatchNormalization(axis=3, momentum=BN_MOMENTUM, name=name)
+    return layers.BatchNormalization(axis=imagenet_utils.channel_axis(), momentum=BN_MOMENTUM, name=name)
 
 
 def _mb_conv_block(inputs, filters_in, filters_out, expand_ratio, kernel_size, strides,
@@ -137,10 +137,11 @@ def _efficientnet_v2(variant, include_top, weights, input_tensor, input_shape, p
 
     x = img_input
     if include_preprocessing:
-        if variant.startswith("b") and input_shape[-1] == 3:
+        if variant.startswith("b") and imagenet_utils.channel_count((None,) + input_shape) == 3:
             x = layers.Rescaling(scale=1.0 / 255)(x)
             x = layers.Normalization(mean=[0.485, 0.456, 0.406],
-                                     variance=[0.229 ** 2, 0.224 ** 2, 0.225 ** 2], axis=3)(x)
+                                     variance=[0.229 ** 2, 0.224 ** 2, 0.225 ** 2],
+                                     axis=imagenet_utils.channel_axis())(x)
         else:
             x = layers.Rescaling(scale=1.0 / 128.0, offset=-1)(x)
 

@@ -127,26 +127,59 @@ def decode_predictions(preds, top=5):
     return results
 
 
+def channels_first():
+    """Whether the applications build channels_first models: the global
+    image_data_format(), as Keras's applications read it."""
+    from ..backend import image_data_format
+    return image_data_format() == "channels_first"
+
+
+def channel_axis():
+    """The channel axis of the applications' feature maps (BatchNormalization's,
+    Concatenate's): 1 for channels_first, 3 otherwise, as Keras writes it."""
+    return 1 if channels_first() else 3
+
+
+def channel_count(shape):
+    """The channels of a batch shape (batch, ...) in the applications'
+    data format."""
+    return shape[channel_axis()]
+
+
+def refuse_channels_first(family):
+    """Keras's refusal for the applications it builds channels-last only."""
+    if channels_first():
+        raise ValueError(f"{family} does not support the `channels_first` image data format. "
+                         f"Switch to `channels_last` by editing your local config file at "
+                         f"~/.keras/keras.json")
+
+
 def obtain_input_shape(input_shape, default_size, min_size, require_flatten, weights=None,
                        who="application"):
-    """The model's input shape (rows, cols, channels), checked as Keras
-    checks it: the default square shape when none is given (or
-    (None, None, 3) without the top), 3 channels for ImageNet weights, at
-    least ``min_size`` pixels a side, and exactly the default shape for the
+    """The model's input shape (rows, cols, channels), or (channels, rows,
+    cols) under image_data_format() 'channels_first', checked as Keras
+    checks it: the default square shape when none is given (or 3 channels
+    of any size without the top), 3 channels for ImageNet weights, at least
+    ``min_size`` pixels a side, and exactly the default shape for the
     ImageNet classifier top."""
+    first = channels_first()
     if input_shape is not None:
         try:
             input_shape = tuple(None if d is None else int(d) for d in input_shape)
         except (TypeError, ValueError):
             raise ValueError(f"{who}: input_shape must be a tuple of three integers, got "
                              f"{input_shape!r}") from None
+
+    def shape(channels, size=default_size):
+        return (channels, size, size) if first else (size, size, channels)
     if weights != "imagenet" and input_shape and len(input_shape) == 3:
-        if input_shape[-1] not in (1, 3):
+        channels = input_shape[0] if first else input_shape[-1]
+        if channels not in (1, 3):
             warnings.warn(f"{who}: this model usually expects 1 or 3 input channels, "
-                          f"input_shape={input_shape} has {input_shape[-1]}", stacklevel=3)
-        default_shape = (default_size, default_size, input_shape[-1])
+                          f"input_shape={input_shape} has {channels}", stacklevel=3)
+        default_shape = shape(channels)
     else:
-        default_shape = (default_size, default_size, 3)
+        default_shape = shape(3)
     if weights == "imagenet" and require_flatten:
         if input_shape is not None and input_shape != default_shape:
             raise ValueError(f"{who}: with include_top=True and weights='imagenet', "
@@ -156,10 +189,12 @@ def obtain_input_shape(input_shape, default_size, min_size, require_flatten, wei
         if len(input_shape) != 3:
             raise ValueError(f"{who}: input_shape must be a tuple of three integers, got "
                              f"{input_shape}")
-        if input_shape[-1] != 3 and weights == "imagenet":
+        channels, spatial = (input_shape[0], input_shape[1:]) if first else \
+            (input_shape[-1], input_shape[:2])
+        if channels != 3 and weights == "imagenet":
             raise ValueError(f"{who}: the input must have 3 channels for the ImageNet "
                              f"weights, got input_shape={input_shape}")
-        if any(d is not None and d < min_size for d in input_shape[:2]):
+        if any(d is not None and d < min_size for d in spatial):
             raise ValueError(f"{who}: the input must be at least {min_size}x{min_size}, "
                              f"got input_shape={input_shape}")
         if any(d is not None and d < 1 for d in input_shape):
@@ -167,17 +202,23 @@ def obtain_input_shape(input_shape, default_size, min_size, require_flatten, wei
     elif require_flatten:
         input_shape = default_shape
     else:
-        input_shape = (None, None, 3)
+        input_shape = shape(3, None)
     if require_flatten and None in input_shape:
         raise ValueError(f"{who}: with include_top=True the input shape must be static, got "
                          f"input_shape={input_shape}")
     return input_shape
 
 
+def spatial_size(shape):
+    """(rows, cols) of an image shape (batch first or not) in the
+    applications' data format."""
+    return tuple(shape[-2:]) if channels_first() else tuple(shape[-3:-1])
+
+
 def correct_pad(inputs, kernel_size):
     """The zero padding ((top, bottom), (left, right)) before a strided
     'valid' convolution that gives TensorFlow's 'same' output."""
-    size = inputs.shape[1:3]
+    size = spatial_size(inputs.shape)
     if isinstance(kernel_size, int):
         kernel_size = (kernel_size, kernel_size)
     adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)

@@ -70,7 +70,7 @@ def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="re
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
                       use_bias=use_bias, name=name)(x)
     if not use_bias:
-        x = layers.BatchNormalization(axis=3, scale=False,
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), scale=False,
                                       name=None if name is None else f"{name}_bn")(x)
     if activation is not None:
         x = layers.Activation(activation, name=None if name is None else f"{name}_ac")(x)
@@ -105,8 +105,8 @@ def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
         raise ValueError(f"inception_resnet_block: block_type must be 'block35', 'block17' or "
                          f"'block8', got {block_type!r}")
     block_name = f"{block_type}_{block_idx}"
-    mixed = layers.Concatenate(axis=3, name=f"{block_name}_mixed")(branches)
-    up = conv2d_bn(mixed, x.shape[3], 1, activation=None, use_bias=True,
+    mixed = layers.Concatenate(axis=imagenet_utils.channel_axis(), name=f"{block_name}_mixed")(branches)
+    up = conv2d_bn(mixed, x.shape[imagenet_utils.channel_axis()], 1, activation=None, use_bias=True,
                    name=f"{block_name}_conv")
     x = CustomScaleLayer(scale)([x, up])
     if activation is not None:
@@ -149,7 +149,7 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     branch_2 = conv2d_bn(branch_2, 96, 3)
     branch_pool = layers.AveragePooling2D(3, strides=1, padding="same")(x)
     branch_pool = conv2d_bn(branch_pool, 64, 1)
-    x = layers.Concatenate(axis=3, name="mixed_5b")([branch_0, branch_1, branch_2,
+    x = layers.Concatenate(axis=imagenet_utils.channel_axis(), name="mixed_5b")([branch_0, branch_1, branch_2,
                                                      branch_pool])
 
     # 10x block35 (Inception-ResNet-A).
@@ -162,7 +162,7 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     branch_1 = conv2d_bn(branch_1, 256, 3)
     branch_1 = conv2d_bn(branch_1, 384, 3, strides=2, padding="valid")
     branch_pool = layers.MaxPooling2D(3, strides=2, padding="valid")(x)
-    x = layers.Concatenate(axis=3, name="mixed_6a")([branch_0, branch_1, branch_pool])
+    x = layers.Concatenate(axis=imagenet_utils.channel_axis(), name="mixed_6a")([branch_0, branch_1, branch_pool])
 
     # 20x block17 (Inception-ResNet-B).
     for block_idx in range(1, 21):
@@ -177,7 +177,7 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     branch_2 = conv2d_bn(branch_2, 288, 3)
     branch_2 = conv2d_bn(branch_2, 320, 3, strides=2, padding="valid")
     branch_pool = layers.MaxPooling2D(3, strides=2, padding="valid")(x)
-    x = layers.Concatenate(axis=3, name="mixed_7a")([branch_0, branch_1, branch_2,
+    x = layers.Concatenate(axis=imagenet_utils.channel_axis(), name="mixed_7a")([branch_0, branch_1, branch_2,
                                                      branch_pool])
 
     # 10x block8 (Inception-ResNet-C), the last without its activation.

@@ -17,7 +17,7 @@ def _conv2d_bn(x, filters, rows, cols, padding="same", strides=(1, 1)):
     layers unnamed; the published files are matched to them by position."""
     x = layers.Conv2D(filters, (rows, cols), strides=strides, padding=padding,
                       use_bias=False)(x)
-    x = layers.BatchNormalization(scale=False)(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), scale=False)(x)
     return layers.Activation("relu")(x)
 
 
@@ -35,7 +35,7 @@ def _block_35(x, pool_filters, name):
     branch3x3dbl = _conv2d_bn(branch3x3dbl, 96, 3, 3)
     branch3x3dbl = _conv2d_bn(branch3x3dbl, 96, 3, 3)
     branch_pool = _avg_pool_branch(x, pool_filters)
-    return layers.concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=3,
+    return layers.concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=imagenet_utils.channel_axis(),
                               name=name)
 
 
@@ -51,7 +51,7 @@ def _block_17(x, width, name):
     branch7x7dbl = _conv2d_bn(branch7x7dbl, width, 7, 1)
     branch7x7dbl = _conv2d_bn(branch7x7dbl, 192, 1, 7)
     branch_pool = _avg_pool_branch(x, 192)
-    return layers.concatenate([branch1x1, branch7x7, branch7x7dbl, branch_pool], axis=3,
+    return layers.concatenate([branch1x1, branch7x7, branch7x7dbl, branch_pool], axis=imagenet_utils.channel_axis(),
                               name=name)
 
 
@@ -61,14 +61,14 @@ def _block_8(x, i):
     branch3x3 = _conv2d_bn(x, 384, 1, 1)
     branch3x3_1 = _conv2d_bn(branch3x3, 384, 1, 3)
     branch3x3_2 = _conv2d_bn(branch3x3, 384, 3, 1)
-    branch3x3 = layers.concatenate([branch3x3_1, branch3x3_2], axis=3, name=f"mixed9_{i}")
+    branch3x3 = layers.concatenate([branch3x3_1, branch3x3_2], axis=imagenet_utils.channel_axis(), name=f"mixed9_{i}")
     branch3x3dbl = _conv2d_bn(x, 448, 1, 1)
     branch3x3dbl = _conv2d_bn(branch3x3dbl, 384, 3, 3)
     branch3x3dbl_1 = _conv2d_bn(branch3x3dbl, 384, 1, 3)
     branch3x3dbl_2 = _conv2d_bn(branch3x3dbl, 384, 3, 1)
-    branch3x3dbl = layers.concatenate([branch3x3dbl_1, branch3x3dbl_2], axis=3)
+    branch3x3dbl = layers.concatenate([branch3x3dbl_1, branch3x3dbl_2], axis=imagenet_utils.channel_axis())
     branch_pool = _avg_pool_branch(x, 192)
-    return layers.concatenate([branch1x1, branch3x3, branch3x3dbl, branch_pool], axis=3,
+    return layers.concatenate([branch1x1, branch3x3, branch3x3dbl, branch_pool], axis=imagenet_utils.channel_axis(),
                               name=f"mixed{9 + i}")
 
 
@@ -108,7 +108,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     branch3x3dbl = _conv2d_bn(branch3x3dbl, 96, 3, 3)
     branch3x3dbl = _conv2d_bn(branch3x3dbl, 96, 3, 3, strides=(2, 2), padding="valid")
     branch_pool = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    x = layers.concatenate([branch3x3, branch3x3dbl, branch_pool], axis=3, name="mixed3")
+    x = layers.concatenate([branch3x3, branch3x3dbl, branch_pool], axis=imagenet_utils.channel_axis(), name="mixed3")
 
     x = _block_17(x, 128, "mixed4")
     x = _block_17(x, 160, "mixed5")
@@ -123,7 +123,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     branch7x7x3 = _conv2d_bn(branch7x7x3, 192, 7, 1)
     branch7x7x3 = _conv2d_bn(branch7x7x3, 192, 3, 3, strides=(2, 2), padding="valid")
     branch_pool = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    x = layers.concatenate([branch3x3, branch7x7x3, branch_pool], axis=3, name="mixed8")
+    x = layers.concatenate([branch3x3, branch7x7x3, branch_pool], axis=imagenet_utils.channel_axis(), name="mixed8")
 
     x = _block_8(x, 0)
     x = _block_8(x, 1)

@@ -27,13 +27,14 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     who = "MobileNet"
     imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
     default_size = 224
-    if input_shape is not None and len(input_shape) == 3 and \
-            input_shape[0] == input_shape[1] and input_shape[0] in (128, 160, 192, 224):
-        default_size = input_shape[0]
+    if input_shape is not None and len(input_shape) == 3:
+        rows, cols = imagenet_utils.spatial_size(input_shape)
+        if rows == cols and rows in (128, 160, 192, 224):
+            default_size = rows
     input_shape = imagenet_utils.obtain_input_shape(
         input_shape, default_size=default_size, min_size=32, require_flatten=include_top,
         weights=weights, who=who)
-    rows, cols = input_shape[0], input_shape[1]
+    rows, cols = imagenet_utils.spatial_size(input_shape)
     if weights == "imagenet":
         if depth_multiplier != 1:
             raise ValueError(f"{who}: the ImageNet weights need depth_multiplier=1, got "
@@ -78,7 +79,7 @@ def _conv_block(inputs, filters, alpha, kernel=(3, 3), strides=(1, 1)):
     """The first convolution, with batch normalization and relu6."""
     x = layers.Conv2D(int(filters * alpha), kernel, padding="same", use_bias=False,
                       strides=strides, name="conv1")(inputs)
-    x = layers.BatchNormalization(name="conv1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name="conv1_bn")(x)
     return layers.ReLU(6.0, name="conv1_relu")(x)
 
 
@@ -94,11 +95,11 @@ def _depthwise_conv_block(inputs, pointwise_filters, alpha, depth_multiplier=1,
     x = layers.DepthwiseConv2D((3, 3), padding="same" if strides == (1, 1) else "valid",
                                depth_multiplier=depth_multiplier, strides=strides,
                                use_bias=False, name=f"conv_dw_{block_id}")(x)
-    x = layers.BatchNormalization(name=f"conv_dw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name=f"conv_dw_{block_id}_bn")(x)
     x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
     x = layers.Conv2D(int(pointwise_filters * alpha), (1, 1), padding="same", use_bias=False,
                       strides=(1, 1), name=f"conv_pw_{block_id}")(x)
-    x = layers.BatchNormalization(name=f"conv_pw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name=f"conv_pw_{block_id}_bn")(x)
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
 
 

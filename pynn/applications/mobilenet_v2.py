@@ -37,12 +37,14 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     given = input_shape if input_shape is not None else (
         input_tensor.shape[1:] if input_tensor is not None else None)
     default_size = 224
-    if given is not None and len(given) == 3 and given[0] == given[1] and given[0] in _SIZES:
-        default_size = given[0]
+    if given is not None and len(given) == 3:
+        rows, cols = imagenet_utils.spatial_size(given)
+        if rows == cols and rows in _SIZES:
+            default_size = rows
     input_shape = imagenet_utils.obtain_input_shape(
         input_shape, default_size=default_size, min_size=32, require_flatten=include_top,
         weights=weights, who=who)
-    rows, cols = input_shape[0], input_shape[1]
+    rows, cols = imagenet_utils.spatial_size(input_shape)
     if weights == "imagenet":
         if alpha not in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4):
             raise ValueError(f"{who}: the ImageNet weights exist for alpha 0.35, 0.5, 0.75, "
@@ -55,14 +57,14 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     img_input = imagenet_utils.image_input(input_tensor, input_shape, who)
     x = layers.Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2),
                       padding="same", use_bias=False, name="Conv1")(img_input)
-    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     for block_id, (filters, stride, expansion) in enumerate(_BLOCKS):
         x = _inverted_res_block(x, expansion, stride, alpha, filters, block_id)
     # The last convolution widens only for alpha > 1, as in the paper.
     last_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = layers.Conv2D(last_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
-    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
                                       weights)
@@ -81,14 +83,14 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
 def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
     """Expand (1x1), depthwise 3x3, project (1x1, linear); the input is
     added back when the shapes allow."""
-    in_channels = inputs.shape[-1]
+    in_channels = imagenet_utils.channel_count(inputs.shape)
     pointwise_filters = _make_divisible(int(filters * alpha), 8)
     x = inputs
     prefix = f"block_{block_id}_"
     if block_id:
         x = layers.Conv2D(expansion * in_channels, kernel_size=1, padding="same",
                           use_bias=False, activation=None, name=f"{prefix}expand")(x)
-        x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999,
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999,
                                       name=f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     else:
@@ -99,12 +101,12 @@ def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
     x = layers.DepthwiseConv2D(kernel_size=3, strides=stride, activation=None, use_bias=False,
                                padding="same" if stride == 1 else "valid",
                                name=f"{prefix}depthwise")(x)
-    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999,
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999,
                                   name=f"{prefix}depthwise_BN")(x)
     x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     x = layers.Conv2D(pointwise_filters, kernel_size=1, padding="same", use_bias=False,
                       activation=None, name=f"{prefix}project")(x)
-    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999,
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999,
                                   name=f"{prefix}project_BN")(x)
     if in_channels == pointwise_filters and stride == 1:
         return layers.Add(name=f"{prefix}add")([inputs, x])

@@ -80,7 +80,7 @@ def _mobilenet_v3(who, blocks, last_point_ch, model_type, input_shape, alpha, mi
             raise ValueError(f"{who}: the ImageNet weights exist for alpha 0.75 or 1.0 "
                              f"(minimalistic: 1.0 only), got alpha={alpha!r} with "
                              f"minimalistic={minimalistic!r}")
-        rows, cols = input_shape[0], input_shape[1]
+        rows, cols = imagenet_utils.spatial_size(input_shape)
         if rows != cols or rows != 224:
             warnings.warn(f"{who}: input_shape is undefined, not square or not 224 pixels; "
                           f"the weights trained on 224x224 inputs are loaded", stacklevel=3)
@@ -96,7 +96,7 @@ def _mobilenet_v3(who, blocks, last_point_ch, model_type, input_shape, alpha, mi
         x = layers.Rescaling(scale=1.0 / 127.5, offset=-1.0)(x)
     x = layers.Conv2D(16, kernel_size=3, strides=(2, 2), padding="same", use_bias=False,
                       name="conv")(x)
-    x = layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.999, name="conv_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999, name="conv_bn")(x)
     x = activation(x)
     for block_id, (expansion, filters, kernel_size, stride, se, block_activation) in \
             enumerate(blocks):
@@ -105,13 +105,13 @@ def _mobilenet_v3(who, blocks, last_point_ch, model_type, input_shape, alpha, mi
                                 se_ratio if se else None,
                                 activation if block_activation == "h" else _relu, block_id)
 
-    last_conv_ch = _depth(x.shape[-1] * 6)
+    last_conv_ch = _depth(imagenet_utils.channel_count(x.shape) * 6)
     # The last point-wise layer widens only for alpha > 1.
     if alpha > 1.0:
         last_point_ch = _depth(last_point_ch * alpha)
     x = layers.Conv2D(last_conv_ch, kernel_size=1, padding="same", use_bias=False,
                       name="conv_1")(x)
-    x = layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.999, name="conv_1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999, name="conv_1_bn")(x)
     x = activation(x)
     if include_top:
         x = layers.GlobalAveragePooling2D(keepdims=True)(x)
@@ -179,12 +179,12 @@ def _inverted_res_block(x, expansion, filters, kernel_size, stride, se_ratio, ac
     when the shapes allow."""
     shortcut = x
     prefix = "expanded_conv_"
-    infilters = x.shape[-1]
+    infilters = imagenet_utils.channel_count(x.shape)
     if block_id:
         prefix = f"expanded_conv_{block_id}_"
         x = layers.Conv2D(_depth(infilters * expansion), kernel_size=1, padding="same",
                           use_bias=False, name=f"{prefix}expand")(x)
-        x = layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.999,
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999,
                                       name=f"{prefix}expand_bn")(x)
         x = activation(x)
     if stride == 2:
@@ -193,14 +193,14 @@ def _inverted_res_block(x, expansion, filters, kernel_size, stride, se_ratio, ac
     x = layers.DepthwiseConv2D(kernel_size, strides=stride,
                                padding="same" if stride == 1 else "valid", use_bias=False,
                                name=f"{prefix}depthwise")(x)
-    x = layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.999,
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999,
                                   name=f"{prefix}depthwise_bn")(x)
     x = activation(x)
     if se_ratio:
         x = _se_block(x, _depth(infilters * expansion), se_ratio, prefix)
     x = layers.Conv2D(filters, kernel_size=1, padding="same", use_bias=False,
                       name=f"{prefix}project")(x)
-    x = layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.999,
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1e-3, momentum=0.999,
                                   name=f"{prefix}project_bn")(x)
     if stride == 1 and infilters == filters:
         x = layers.Add(name=f"{prefix}add")([shortcut, x])

@@ -34,6 +34,7 @@ def _nasnet(who, input_shape, penultimate_filters, num_blocks, stem_block_filter
     cells, ``penultimate_filters`` (a multiple of 24 *
     ``filter_multiplier`` ** 2) channels in the last cells; ImageNet
     weights exist for NASNetMobile's and NASNetLarge's settings only."""
+    imagenet_utils.refuse_channels_first("NASNet")
     imagenet_utils.check_arguments(who, weights, include_top, classes, pooling)
     if isinstance(input_shape, tuple) and None in input_shape and weights == "imagenet":
         raise ValueError(f"{who}: with weights='imagenet' the input shape must be static (no "

@@ -21,17 +21,17 @@ def _residual_block(x, filters, stride=1, conv_shortcut=True, name=None):
     convolutions with batch normalization, added to the shortcut."""
     if conv_shortcut:
         shortcut = layers.Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(x)
-        shortcut = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_0_bn")(shortcut)
+        shortcut = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_0_bn")(shortcut)
     else:
         shortcut = x
     x = layers.Conv2D(filters, 1, strides=stride, name=f"{name}_1_conv")(x)
-    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_1_bn")(x)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_2_conv")(x)
-    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_2_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_2_bn")(x)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
-    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_3_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_3_bn")(x)
     x = layers.Add(name=f"{name}_add")([shortcut, x])
     return layers.Activation("relu", name=f"{name}_out")(x)
 
@@ -62,13 +62,13 @@ def build(who, stacks, blocks, preact, weights_name, include_top, weights, input
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
     if not preact:
-        x = layers.BatchNormalization(epsilon=1.001e-5, name="conv1_bn")(x)
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name="conv1_bn")(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     x = stacks(x, blocks)
     if preact:
-        x = layers.BatchNormalization(epsilon=1.001e-5, name="post_bn")(x)
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation,
                                       weights, pool_name="avg_pool", named_pooling=True)

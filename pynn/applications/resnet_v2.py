@@ -10,7 +10,7 @@ def _residual_block(x, filters, stride=1, conv_shortcut=False, name=None):
     """A pre-activation bottleneck block: batch normalization and ReLU
     first, then 1x1 (filters), 3x3 (filters, strided) and 1x1
     (4 * filters) convolutions, added to the shortcut."""
-    preact = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_preact_bn")(x)
+    preact = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_preact_bn")(x)
     preact = layers.Activation("relu", name=f"{name}_preact_relu")(preact)
     if conv_shortcut:
         shortcut = layers.Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(preact)
@@ -20,11 +20,11 @@ def _residual_block(x, filters, stride=1, conv_shortcut=False, name=None):
     else:
         shortcut = x
     x = layers.Conv2D(filters, 1, strides=1, use_bias=False, name=f"{name}_1_conv")(preact)
-    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_1_bn")(x)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_2_pad")(x)
     x = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_2_conv")(x)
-    x = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_2_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=1.001e-5, name=f"{name}_2_bn")(x)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
     return layers.Add(name=f"{name}_out")([shortcut, x])

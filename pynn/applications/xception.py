@@ -13,7 +13,7 @@ WEIGHTS_MD5 = ("0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33be
 
 def _sepconv_bn(x, filters, name):
     x = layers.SeparableConv2D(filters, (3, 3), padding="same", use_bias=False, name=name)(x)
-    return layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name=f"{name}_bn")(x)
 
 
 def _shortcut(x, filters):
@@ -21,7 +21,7 @@ def _shortcut(x, filters):
     # to them by position.
     residual = layers.Conv2D(filters, (1, 1), strides=(2, 2), padding="same",
                              use_bias=False)(x)
-    return layers.BatchNormalization()(residual)
+    return layers.BatchNormalization(axis=imagenet_utils.channel_axis())(residual)
 
 
 def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
@@ -42,10 +42,10 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
         default_size=299, min_size=71)
 
     x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(img_input)
-    x = layers.BatchNormalization(name="block1_conv1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name="block1_conv1_bn")(x)
     x = layers.Activation("relu", name="block1_conv1_act")(x)
     x = layers.Conv2D(64, (3, 3), use_bias=False, name="block1_conv2")(x)
-    x = layers.BatchNormalization(name="block1_conv2_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), name="block1_conv2_bn")(x)
     x = layers.Activation("relu", name="block1_conv2_act")(x)
 
     # Entry flow: blocks 2-4, each halving the size beside a strided 1x1

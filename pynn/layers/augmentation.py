@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
+from .base import ChannelsFirst, Layer, shape_str
 from .core import Dropout
 from .preprocessing import ImagesAndBoxes, window_maps
 
@@ -58,18 +58,20 @@ def _bounded_pair(factor, bounds, what, layer, lower_open=False):
                      f"{interval}, got {factor!r}")
 
 
-def _check_data_format(data_format, layer):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{_label(layer)}: only data_format='channels_last' is supported, got "
-                         f"{data_format!r}")
+def channels_first_images(x, transform):
+    """``transform`` (of channels-last images) of channels_first images
+    ``x`` (one or a batch), given back channels first."""
+    y = transform(np.ascontiguousarray(np.moveaxis(x, -3, -1)))
+    return np.ascontiguousarray(np.moveaxis(y, -1, -3))
 
 
-class _Augmentation(ImagesAndBoxes, Layer):
+class _Augmentation(ChannelsFirst, ImagesAndBoxes, Layer):
     """Draws per image while training, the identity otherwise.  Subclasses
     give ``_augment(ctx, x, rng)`` (and ``_augment_backward(ctx, dy)``).
     Called on a dict of images and bounding boxes, the boxes follow the
     images (see ImagesAndBoxes)."""
     inference_identity = True
+    rank = 2  # (the images' spatial axes, for ChannelsFirst)
     # Keras 3's call(..., training=True): called without ``training``,
     # directly or in a model called without it, they augment.
     _training_default = True
@@ -84,7 +86,7 @@ class _Augmentation(ImagesAndBoxes, Layer):
     def __init__(self, seed=None, data_format=None, bounding_box_format=None, **kwargs):
         super().__init__(**kwargs)
         self.bounding_box_format = bounding_box_format
-        _check_data_format(data_format, self)
+        self._set_data_format(data_format, _label(self))
         if seed is not None and not (isinstance(seed, (int, np.integer)) and
                                      not isinstance(seed, bool)):
             raise ValueError(f"{_label(self)}: seed must be an integer or None, got {seed!r}")
@@ -128,7 +130,7 @@ class _Augmentation(ImagesAndBoxes, Layer):
         return self._augment_backward(ctx, dy)
 
     def get_config(self):
-        config = {**super().get_config(), "seed": self.seed, "data_format": "channels_last"}
+        config = {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
         if self.bounding_box_format is not None:
             config["bounding_box_format"] = self.bounding_box_format
         return config

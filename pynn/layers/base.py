@@ -35,6 +35,7 @@ defines compute_output_shape, is found by running the call on zeros.
 
 Shapes in the API include the batch dimension as ``None``, as Keras's do.
 """
+import functools
 import inspect
 import re
 import threading
@@ -78,6 +79,111 @@ def _text_as_tensors(x):
 def shape_str(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
         ("," if len(shape) == 1 else "") + ")"
+
+
+def data_format_arg(data_format, label):
+    """A layer's ``data_format`` argument: None is the global
+    ``image_data_format()`` at construction, as in Keras."""
+    if data_format is None:
+        return backend.image_data_format()
+    value = str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"{label}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    return value
+
+
+def _moved_axis(x, source, destination):
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return type(x)(_moved_axis(v, source, destination) for v in x)
+    return np.ascontiguousarray(np.moveaxis(x, source, destination))
+
+
+def _moved_shape(shape, source, destination):
+    if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple, TensorShape)):
+        return [_moved_shape(s, source, destination) for s in shape]
+    dims = list(shape)
+    dims.insert(destination % len(dims), dims.pop(source % len(dims)))
+    return tuple(dims)
+
+
+_channels_moved = threading.local()
+
+
+def _on_channels_last(method, name):
+    """``method`` of a ChannelsFirst class, run on data whose channel axis
+    (``_channels_axis``) is moved last, its output's moved back."""
+    shapes = name in ("build", "compute_output_shape")
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if not self._moves_channels:  # (channels last: the method itself, at once)
+            return method(self, *args, **kwargs)
+        inside = _channels_moved.__dict__.setdefault("layers", set())
+        if id(self) in inside:
+            return method(self, *args, **kwargs)
+        given = args[0] if shapes else args[1]
+        first = given[0] if isinstance(given, list) and given and \
+            isinstance(given[0], (list, tuple, TensorShape, np.ndarray)) else given
+        axis = self._channels_axis(len(first) if shapes else np.ndim(first))
+        if axis is None:
+            return method(self, *args, **kwargs)
+        inside.add(id(self))
+        try:
+            if shapes:
+                out = method(self, _moved_shape(given, axis, -1), *args[1:], **kwargs)
+                return _moved_shape(out, -1, axis) if name == "compute_output_shape" else out
+            out = method(self, args[0], _moved_axis(given, axis, -1), *args[2:], **kwargs)
+            return _moved_axis(out, -1, axis)
+        finally:
+            inside.discard(id(self))
+
+    return run
+
+
+class ChannelsFirst:
+    """What a layer whose kernels compute on channels-last data needs to
+    take its channels on another axis: Keras's ``data_format=
+    'channels_first'`` (the channels right before the ``rank`` spatial
+    axes), or BatchNormalization's ``axis=1``.  Such an instance runs the
+    same kernels on its inputs with the channel axis moved last, and moves
+    its outputs' back, in forward, infer and backward; build and
+    compute_output_shape see the shapes moved the same way.  The methods a
+    class defines are wrapped once, when the class is made; one reached
+    from a wrapped one (through super(), or compute_output_shape inside
+    forward) runs on the moved data as it is.  Other instances run the
+    methods themselves, and the weights keep Keras's layout, which is the
+    same whatever the axis."""
+    data_format = "channels_last"
+    _moves_channels = False
+    # inputs of fewer axes (a 3-D tensor into Conv2D) reach the layer's own
+    # checks unmoved, so that its message shows the shape as given
+    channels_first_min_rank = None
+    _on_channels_last = ("build", "compute_output_shape", "forward", "infer", "backward")
+
+    def __init_subclass__(cls, **kwargs):
+        for name in ChannelsFirst._on_channels_last:
+            if name in vars(cls):
+                setattr(cls, name, _on_channels_last(vars(cls)[name], name))
+        super().__init_subclass__(**kwargs)
+
+    def _set_data_format(self, data_format, label):
+        self.data_format = data_format_arg(data_format, label)
+        if self.data_format == "channels_first":
+            self._moves_channels = True
+            self.runs_on_gpu = False  # (the moves run on the host)
+            axis = -self.rank - 1
+            self.fixed_input_axes = tuple(axis if a == -1 else a
+                                          for a in type(self).fixed_input_axes or ())
+            if self.channels_first_min_rank is None:
+                self.channels_first_min_rank = self.rank + 2
+
+    def _channels_axis(self, ndim):
+        """The axis of an input of ``ndim`` axes that holds the channels,
+        when it is not the last one."""
+        return -self.rank - 1 if ndim >= self.channels_first_min_rank else None
 
 
 def shapes_str(shapes):
@@ -440,6 +546,9 @@ def _check_keras1_arguments(cls, kwargs):
         hints = [f"{k}= is Keras 1's name for {_KERAS1_ARGUMENTS[k]}=" if _KERAS1_ARGUMENTS[k]
                  else f"{k}= is Keras 1's, and Keras 2 removed it"
                  for k in old]
+        if "dim_ordering" in old:
+            hints.append("dim_ordering='th' is data_format='channels_first', 'tf' is "
+                         "'channels_last'")
         raise TypeError(f"{cls.__name__}: {'; '.join(hints)}")
 
 

@@ -2,8 +2,10 @@
 DepthwiseConv1D, SeparableConv1D, Conv3D, Conv2DTranspose, Conv1DTranspose,
 Conv3DTranspose.
 
-Data is channels-last (NHWC) and kernels are HWIO, as Keras stores them, so
-Keras weights load unchanged.  The 1-D layers run the 2-D kernels at height
+The kernels compute on channels-last (NHWC) data, and weights are HWIO, as
+Keras stores them, so Keras weights load unchanged; a layer made with
+data_format='channels_first' runs them on its data with the channels moved
+last (base.ChannelsFirst).  The 1-D layers run the 2-D kernels at height
 1; the 3-D layers run them once per depth tap of the kernel.
 """
 import numbers
@@ -12,7 +14,7 @@ import warnings
 import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers
-from .base import Layer, shape_str
+from .base import ChannelsFirst, Layer, shape_str
 from .core import ActivationMixin, _grad, _positive_int, weight_options
 
 
@@ -34,12 +36,6 @@ def _tuple(value, n, what, layer):
     return tuple(int(v) for v in t)
 
 
-def _check_format(data_format, layer):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{layer}: only data_format='channels_last' is supported, "
-                         f"got {data_format!r}")
-
-
 def _window_padding(kernel_size, strides, dilation_rate, padding, layer):
     """Checks a convolution window's kernel_size, strides and dilation_rate
     (tuples) and its padding ('valid' or 'same', in any case); returns the
@@ -56,7 +52,7 @@ def _window_padding(kernel_size, strides, dilation_rate, padding, layer):
     return padding
 
 
-class _Conv(ActivationMixin, Layer):
+class _Conv(ChannelsFirst, ActivationMixin, Layer):
     """What the convolution layers share: arguments, shapes, the activation
     around the kernel and its gradient."""
     runs_on_gpu = True
@@ -76,7 +72,7 @@ class _Conv(ActivationMixin, Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         label = f"{type(self).__name__} {self.name!r}"
-        _check_format(data_format, label)
+        self._set_data_format(data_format, label)
         n = self.rank
         self.kernel_size = _tuple(kernel_size, n, "kernel_size", label)
         self.strides = _tuple(strides, n, "strides", label)
@@ -161,7 +157,7 @@ class _Conv(ActivationMixin, Layer):
     def _kernel_config(self):
         return {**Layer.get_config(self), "kernel_size": tuple(self.kernel_size),
                 "strides": tuple(self.strides), "padding": self.padding,
-                "dilation_rate": tuple(self.dilation_rate),
+                "data_format": self.data_format, "dilation_rate": tuple(self.dilation_rate),
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -171,9 +167,6 @@ class _Conv(ActivationMixin, Layer):
 class _ConvolutionOp:
     """Keras's ``Conv.convolution_op`` hook, shared by the convolutions
     with a kernel of that name."""
-    # Keras's attribute, for code that passes it on (only channels_last runs).
-    data_format = "channels_last"
-
     def __init_subclass__(cls, **kwargs):
         # A subclass that overrides convolution_op (Keras's hook for a custom
         # convolution, e.g. a standardized kernel) and not call computes
@@ -187,12 +180,15 @@ class _ConvolutionOp:
         activation), with the layer's strides, padding and dilation, as
         Keras's ``Conv.convolution_op``."""
         return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
-                        dilation_rate=self.dilation_rate)
+                        data_format=self.data_format, dilation_rate=self.dilation_rate)
 
     def _call_through_convolution_op(self, inputs):
         outputs = self.convolution_op(inputs, self.kernel)
         if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
+            bias = self.bias
+            if self.data_format == "channels_first":
+                bias = ops.reshape(bias, (-1,) + (1,) * self.rank)
+            outputs = ops.add(outputs, bias)
         return activations.get(self.activation)(outputs)
 
 
@@ -614,7 +610,7 @@ def _depth_taps_backward(layer, ctx, dy, need_input_grad, grad2d):
 Convolution3D = Conv3D
 
 
-class Conv2DTranspose(ActivationMixin, Layer):
+class Conv2DTranspose(ChannelsFirst, ActivationMixin, Layer):
     """Transposed 2-D convolution (Keras's ``Conv2DTranspose``): the input
     gradient of a convolution, which scales images up by ``strides``.  The
     kernel is ``(kh, kw, filters, in_channels)``, as Keras stores it; the
@@ -631,7 +627,7 @@ class Conv2DTranspose(ActivationMixin, Layer):
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         label = f"{type(self).__name__} {self.name!r}"
-        _check_format(data_format, label)
+        self._set_data_format(data_format, label)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
@@ -731,7 +727,7 @@ class Conv2DTranspose(ActivationMixin, Layer):
                 "padding": self.padding,
                 "output_padding": None if self.output_padding is None
                 else tuple(self.output_padding),
-                "data_format": "channels_last", "dilation_rate": tuple(self.dilation_rate),
+                "data_format": self.data_format, "dilation_rate": tuple(self.dilation_rate),
                 "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),

@@ -25,8 +25,8 @@ drawn once per call) behave as in Keras and as pynn's LSTM.
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str, shapes_str
-from .conv import _check_format, _tuple, _window_padding, depth_taps
+from .base import ChannelsFirst, Layer, shape_str, shapes_str
+from .conv import _tuple, _window_padding, depth_taps
 from .core import _positive_int
 from .recurrent import _first_mask, _Recurrent, _split_inputs
 
@@ -127,8 +127,10 @@ def _blend(ctx, keep, skip, a, b, out):
     return ops.add(out, ops.multiply(b, skip, out=ctx.buffer("blend", out.shape)), out=out)
 
 
-class _ConvLSTM(_Recurrent):
-    """What ConvLSTM1D, ConvLSTM2D and ConvLSTM3D share."""
+class _ConvLSTM(ChannelsFirst, _Recurrent):
+    """What ConvLSTM1D, ConvLSTM2D and ConvLSTM3D share (channels_first data
+    is (batch, time, channels, spatial axes), its states (batch, channels,
+    spatial axes))."""
     rank = 2
     gates = _GATES
     state_count = 2
@@ -159,7 +161,9 @@ class _ConvLSTM(_Recurrent):
         label = self._label()
         self.filters = _positive_int(filters, "filters", self)
         self.units = self.filters  # the states' channels (given as 1 above: checked here)
-        _check_format(data_format, label)
+        self._set_data_format(data_format, label)
+        if self.data_format == "channels_first":
+            self.channels_first_min_rank = self.rank + 3
         n = self.rank
         self.kernel_size = _tuple(kernel_size, n, "kernel_size", label)
         self.strides = _tuple(strides, n, "strides", label)
@@ -510,7 +514,7 @@ class _ConvLSTM(_Recurrent):
         del config["units"]
         return {**config, "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
-                "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
+                "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
                 "unit_forget_bias": self.unit_forget_bias}
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import activations, autodiff, constraints, initializers, ops, regularizers
 from ..utils.seeding import next_seed
-from .base import Layer, check_size, shape_str
+from .base import Layer, check_size, data_format_arg, shape_str
 
 
 # How many times a built layer's activation was set: a model's inference
@@ -398,7 +398,10 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens every dimension but the batch."""
+    """Flattens every dimension but the batch; channels_first data
+    (batch, channels, ...) is flattened in channels-last order, as Keras
+    does, so that the Dense after it sees the same features in both
+    formats."""
     runs_on_gpu = True
     # inputs of any shape, as Keras's: the layer after it checks the size
     fixed_input_axes = ()
@@ -406,8 +409,9 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten {self.name!r}: only channels_last data is supported")
+        self.data_format = data_format_arg(data_format, f"Flatten {self.name!r}")
+        if self.data_format == "channels_first":
+            self.runs_on_gpu = False
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -415,12 +419,22 @@ class Flatten(Layer):
         return (input_shape[0], n)
 
     def forward(self, ctx, x, training):
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
         ctx.shape = x.shape
         # (the size spelled out: -1 is ambiguous for a batch of no samples)
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, ctx, dy, need_input_grad=True):
-        return dy.reshape(ctx.shape) if need_input_grad else None
+        if not need_input_grad:
+            return None
+        dx = dy.reshape(ctx.shape)
+        if self.data_format == "channels_first" and dx.ndim > 2:
+            dx = np.ascontiguousarray(np.moveaxis(dx, -1, 1))
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):

@@ -37,10 +37,10 @@ import numpy as np
 
 from .. import ops
 from ..models.node import CallContext
-from .augmentation import (RandomBrightness, RandomContrast, RandomRotation, RandomTranslation,
-                           _Augmentation, _bounded_pair, _check_data_format, _label, _number,
+from .augmentation import (RandomBrightness, channels_first_images, RandomContrast, RandomRotation, RandomTranslation,
+                           _Augmentation, _bounded_pair, _label, _number,
                            _value_range, _Warp)
-from .base import Layer, shape_str
+from .base import ChannelsFirst, Layer, _moved_shape, shape_str
 
 # tf.image.rgb_to_grayscale's weights, as Keras's rgb_to_grayscale.
 _GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], np.float32)
@@ -136,6 +136,8 @@ class _Transforming(_Augmentation):
         shape = np.shape(images)
         if len(shape) == 3:
             shape = (1,) + tuple(shape)
+        if self.data_format == "channels_first":
+            shape = _moved_shape(shape, -3, -1)
         rng = np.random.default_rng(self._seed() if seed is None else seed)
         return self._random_transformation(rng, tuple(shape))
 
@@ -145,9 +147,11 @@ class _Transforming(_Augmentation):
         x = np.asarray(images, np.float32)
         if not training or transformation is None:
             return x
-        if x.ndim == 3:
-            return self._transform(x[None], transformation)[0]
-        return self._transform(x, transformation)
+        def run(v):
+            if v.ndim == 3:
+                return self._transform(v[None], transformation)[0]
+            return self._transform(v, transformation)
+        return channels_first_images(x, run) if self.data_format == "channels_first" else run(x)
 
     def transform_labels(self, labels, transformation, training=True):
         return labels
@@ -923,14 +927,15 @@ class RandomElasticTransform(_ValueRange):
                 "fill_value": self.fill_value}
 
 
-class _Deterministic(Layer):
+class _Deterministic(ChannelsFirst, Layer):
     """A fixed image transformation (no draw, no weights), Keras's
     ``transform_images(images, transformation=None)``."""
     fixed_input_axes = ()
+    rank = 2  # (the images' spatial axes, for ChannelsFirst)
 
     def __init__(self, value_range=(0, 255), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        _check_data_format(data_format, self)
+        self._set_data_format(data_format, _label(self))
         self.value_range = _value_range(value_range, self)
 
     compute_output_shape = _Augmentation.compute_output_shape
@@ -944,7 +949,9 @@ class _Deterministic(Layer):
         x = np.asarray(images, np.float32)
         if not training:
             return x
-        return self._transform(x[None])[0] if x.ndim == 3 else self._transform(x)
+        def run(v):
+            return self._transform(v[None])[0] if v.ndim == 3 else self._transform(v)
+        return channels_first_images(x, run) if self.data_format == "channels_first" else run(x)
 
     def backward(self, ctx, dy, need_input_grad=True):
         if need_input_grad and ctx.transformed:
@@ -954,7 +961,7 @@ class _Deterministic(Layer):
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range),
-                "data_format": "channels_last"}
+                "data_format": self.data_format}
 
 
 class AutoContrast(_Deterministic):

@@ -5,18 +5,18 @@ import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
 from ..utils.seeding import rng
-from .base import Layer, Weight, shape_str
+from .base import ChannelsFirst, Layer, Weight, shape_str
 from .core import _positive_int, weight_options
 from .input_spec import InputSpec
 from .recurrent import Wrapper, _subcontext
 
 
-class BatchNormalization(Layer):
-    """Normalizes each channel (the last axis) by the batch's mean and
-    variance while training, and by moving averages of them at inference,
-    then scales by ``gamma`` and shifts by ``beta`` (Keras's arguments and
-    defaults).  A layer with ``trainable=False`` always runs in inference
-    mode, as in Keras 3."""
+class BatchNormalization(ChannelsFirst, Layer):
+    """Normalizes each channel (the last axis, or ``axis``: 1 for
+    channels_first images) by the batch's mean and variance while training,
+    and by moving averages of them at inference, then scales by ``gamma``
+    and shifts by ``beta`` (Keras's arguments and defaults).  A layer with
+    ``trainable=False`` always runs in inference mode, as in Keras 3."""
     runs_on_gpu = True
     fixed_input_axes = (-1,)
     supports_masking = True
@@ -36,6 +36,8 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization {self.name!r}: axis must be an int (the "
                              f"channels axis), got {axis!r}")
         self.axis = axis
+        # (another axis is moved last around the kernels: ChannelsFirst)
+        self._moves_channels = axis != -1
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         if self.epsilon <= 0:
@@ -47,12 +49,21 @@ class BatchNormalization(Layer):
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
 
+    def _channels_axis(self, ndim):
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        return axis if 0 < axis < ndim - 1 else None
+
     def build(self, input_shape):
         rank = len(input_shape)
-        if self.axis not in (-1, rank - 1) or rank < 2 or input_shape[-1] is None:
-            raise ValueError(f"BatchNormalization {self.name!r}: only the last axis (the "
-                             f"channels, known) can be normalized; got axis={self.axis} for "
-                             f"input shape {shape_str(input_shape)}")
+        # (another axis arrives here moved last)
+        if not (self.axis in (-1, rank - 1) or self._channels_axis(rank) is not None) or \
+                rank < 2 or input_shape[-1] is None:
+            raise ValueError(f"BatchNormalization {self.name!r}: the normalized axis must be "
+                             f"one of the input's axes after the batch, of known size; got "
+                             f"axis={self.axis} for input shape {shape_str(input_shape)}")
+        if self._channels_axis(rank) is not None:
+            self.runs_on_gpu = False  # (the moves run on the host)
+            self.fixed_input_axes = (self._channels_axis(rank),)
         c = (int(input_shape[-1]),)
         self.gamma = self.add_weight("gamma", c, self.gamma_initializer,
                                      regularizer=self.gamma_regularizer,

@@ -6,11 +6,11 @@ axis); adaptive pooling (1-D, 2-D and 3-D) to a fixed output size."""
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
-from .conv import _check_format, _tuple
+from .base import ChannelsFirst, Layer, data_format_arg, shape_str
+from .conv import _tuple
 
 
-class _Pooling(Layer):
+class _Pooling(ChannelsFirst, Layer):
     runs_on_gpu = True
     rank = 2
     kind = "max"
@@ -21,7 +21,7 @@ class _Pooling(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         label = f"{type(self).__name__} {self.name!r}"
-        _check_format(data_format, label)
+        self._set_data_format(data_format, label)
         self.pool_size = _tuple(pool_size, self.rank, "pool_size", label)
         self.strides = self.pool_size if strides is None else \
             _tuple(strides, self.rank, "strides", label)
@@ -82,7 +82,8 @@ class _Pooling(Layer):
 
     def get_config(self):
         return {**super().get_config(), "pool_size": tuple(self.pool_size),
-                "strides": tuple(self.strides), "padding": self.padding}
+                "strides": tuple(self.strides), "padding": self.padding,
+                "data_format": self.data_format}
 
 
 class MaxPooling2D(_Pooling):
@@ -203,10 +204,7 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        data_format = data_format or "channels_last"
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: data_format must be "
-                             f"'channels_last' or 'channels_first', got {data_format!r}")
+        data_format = data_format_arg(data_format, f"{type(self).__name__} {self.name!r}")
         self.data_format = data_format
         self.keepdims = bool(keepdims)
         if data_format == "channels_first":
@@ -370,11 +368,7 @@ class _AdaptivePooling(Layer):
             raise ValueError(f"{who}: output_size must hold positive integers, got "
                              f"{output_size!r}")
         self.output_size = tuple(int(v) for v in sizes)
-        data_format = data_format or "channels_last"
-        if data_format not in ("channels_first", "channels_last"):
-            raise ValueError(f"{who}: data_format must be 'channels_first' or "
-                             f"'channels_last', got {data_format!r}")
-        self.data_format = data_format
+        self.data_format = data_format_arg(data_format, who)
 
     def _check_rank(self, input_shape):
         if len(input_shape) != self.rank + 2:

@@ -8,7 +8,7 @@ so layers before them can still be trained.
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
+from .base import ChannelsFirst, Layer, shape_str
 
 
 def _label(layer):
@@ -347,6 +347,8 @@ class ImagesAndBoxes:
         if labels is not None and np.shape(labels) != boxes.shape[:2]:
             raise ValueError(f"{label}: box labels of shape {np.shape(given['labels'])} do not "
                              f"match boxes of shape {np.shape(given['boxes'])}")
+        if self.data_format == "channels_first":  # (the maps read channels-last images)
+            x, y = np.moveaxis(x, 1, -1), np.moveaxis(y, 1, -1)
         maps = self._box_maps(ctx, x, y) if training or not self._box_maps_need_training \
             else None
         moved = dict(given)
@@ -377,8 +379,9 @@ def window_maps(n, window, size):
     return np.broadcast_to(np.array([[sx, 0.0, -left * sx], [0.0, sy, -top * sy]]), (n, 2, 3))
 
 
-class _Image(ImagesAndBoxes, Layer):
-    """A layer over NHWC images of any size."""
+class _Image(ChannelsFirst, ImagesAndBoxes, Layer):
+    """A layer over NHWC images of any size (or NCHW ones, by data_format)."""
+    rank = 2  # (the images' spatial axes, for ChannelsFirst)
     fixed_input_axes = ()
     # (one image or a batch of them, as Keras's: built on either, called on
     # the other)
@@ -447,9 +450,7 @@ class Resizing(_Image):
             raise ValueError(f"{label}: fill_value must be a number, got {fill_value!r}") \
                 from None
         self.antialias = bool(antialias)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{label}: only data_format='channels_last' is supported, got "
-                             f"{data_format!r}")
+        self._set_data_format(data_format, label)
 
     def _padding(self, h, w):
         """((top, bottom), (left, right)) for pad_to_aspect_ratio, as Keras
@@ -508,7 +509,7 @@ class Resizing(_Image):
                 "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
                 "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
                 "fill_value": self.fill_value, "antialias": self.antialias,
-                "data_format": "channels_last"}
+                "data_format": self.data_format}
 
 
 class CenterCrop(_Image):
@@ -520,9 +521,7 @@ class CenterCrop(_Image):
         super().__init__(**kwargs)
         self.height = _dimension(height, "height", self)
         self.width = _dimension(width, "width", self)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{_label(self)}: only data_format='channels_last' is supported, "
-                             f"got {data_format!r}")
+        self._set_data_format(data_format, _label(self))
 
     def _crop(self, h, w):
         """((top, bottom), (left, right)) to crop, or None to resize."""
@@ -562,4 +561,4 @@ class CenterCrop(_Image):
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
-                "data_format": "channels_last"}
+                "data_format": self.data_format}

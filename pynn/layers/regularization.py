@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
+from .base import ChannelsFirst, Layer, shape_str
 from .core import Dropout
 
 
@@ -140,7 +140,7 @@ class AlphaDropout(_Noise):
         return {**super().get_config(), "rate": self.rate, "noise_shape": None}
 
 
-class _SpatialDropout(Dropout):
+class _SpatialDropout(ChannelsFirst, Dropout):
     """Dropout of whole channels: one draw per (sample, channel), kept
     channels scaled by ``1 / (1 - rate)``."""
     runs_on_gpu = False  # its mask is drawn per channel, on the host
@@ -149,9 +149,8 @@ class _SpatialDropout(Dropout):
 
     def __init__(self, rate, seed=None, data_format=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{_label(self)}: only data_format='channels_last' is supported, "
-                             f"got {data_format!r}")
+        if self.rank > 1:  # (Keras's SpatialDropout1D takes no data_format: channels last)
+            self._set_data_format(data_format, _label(self))
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != self.rank + 2:
@@ -205,7 +204,7 @@ class SpatialDropout2D(_SpatialDropout):
         super().__init__(rate, seed=seed, data_format=data_format, **kwargs)
 
     def get_config(self):
-        return {**super().get_config(), "data_format": "channels_last"}
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class SpatialDropout3D(_SpatialDropout):
@@ -218,7 +217,7 @@ class SpatialDropout3D(_SpatialDropout):
         super().__init__(rate, seed=seed, data_format=data_format, **kwargs)
 
     def get_config(self):
-        return {**super().get_config(), "data_format": "channels_last"}
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class ActivityRegularization(Layer):

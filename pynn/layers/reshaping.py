@@ -8,8 +8,8 @@ Data is channels-last.
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
-from .conv import _check_format, _tuple
+from .base import ChannelsFirst, Layer, shape_str
+from .conv import _tuple
 from .core import _positive_int
 
 
@@ -49,7 +49,7 @@ def _pairs(value, n, what, layer):
     return tuple((int(a), int(b)) for a, b in pairs)
 
 
-class _Spatial(Layer):
+class _Spatial(ChannelsFirst, Layer):
     """A layer over (batch, ``rank`` spatial axes, channels) data, of any
     spatial size."""
     rank = 2
@@ -71,7 +71,7 @@ class _ZeroPadding(_Spatial):
 
     def __init__(self, padding, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        _check_format(data_format, _label(self))
+        self._set_data_format(data_format, _label(self))
         self.padding = _pairs(padding, self.rank, "padding", self)
 
     def compute_output_shape(self, input_shape):
@@ -95,7 +95,7 @@ class _ZeroPadding(_Spatial):
     def get_config(self):
         padding = self.padding[0] if self.rank == 1 else self.padding
         return {**super().get_config(), "padding": _as_lists(padding),
-                "data_format": "channels_last"}
+                "data_format": self.data_format}
 
 
 def _as_lists(value):
@@ -132,7 +132,8 @@ class _Cropping(_Spatial):
 
     def __init__(self, cropping, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        _check_format(data_format, _label(self))
+        if self.rank > 1:  # (Keras's Cropping1D takes no data_format: channels last)
+            self._set_data_format(data_format, _label(self))
         self.cropping = _pairs(cropping, self.rank, "cropping", self)
 
     def compute_output_shape(self, input_shape):
@@ -161,7 +162,7 @@ class _Cropping(_Spatial):
         cropping = self.cropping[0] if self.rank == 1 else self.cropping
         config = {**super().get_config(), "cropping": _as_lists(cropping)}
         if self.rank > 1:
-            config["data_format"] = "channels_last"
+            config["data_format"] = self.data_format
         return config
 
 
@@ -226,7 +227,7 @@ class UpSampling3D(_Spatial):
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(**kwargs)
         label = _label(self)
-        _check_format(data_format, label)
+        self._set_data_format(data_format, label)
         self.size = _tuple(size, 3, "size", label)
         if min(self.size) < 1:
             raise ValueError(f"{label}: size must be positive, got {size!r}")
@@ -255,7 +256,7 @@ class UpSampling3D(_Spatial):
 
     def get_config(self):
         return {**super().get_config(), "size": list(self.size),
-                "data_format": "channels_last"}
+                "data_format": self.data_format}
 
 
 class UpSampling2D(_Spatial):
@@ -267,7 +268,7 @@ class UpSampling2D(_Spatial):
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         label = _label(self)
-        _check_format(data_format, label)
+        self._set_data_format(data_format, label)
         self.size = _tuple(size, 2, "size", label)
         if min(self.size) < 1:
             raise ValueError(f"{label}: size must be positive, got {size!r}")
@@ -298,7 +299,7 @@ class UpSampling2D(_Spatial):
 
     def get_config(self):
         return {**super().get_config(), "size": list(self.size),
-                "data_format": "channels_last", "interpolation": self.interpolation}
+                "data_format": self.data_format, "interpolation": self.interpolation}
 
 
 class RepeatVector(Layer):

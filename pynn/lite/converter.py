@@ -702,8 +702,6 @@ def _pool3d(code):
     then height and width as one axis for the depth."""
     def handler(ctx, step, k, xs):
         layer, x = step.layer, xs[0]
-        if getattr(layer, "data_format", "channels_last") == "channels_first":
-            raise ctx.error(layer, "channels_first 3-D pooling is not exported")
         _, d, h, w, ch = x.shape
         _, od, oh, ow, _ = _out_shape(ctx, step)
         (kd, kh, kw), (sd, sh, sw) = layer.pool_size, layer.strides
@@ -3019,11 +3017,83 @@ def _emit_steps(ctx, program, tensors):
         _check_masks(ctx, step, kind)
         if step.mask_ins:
             _given_masks(ctx, step, xs, [tensors[s] for s in step.mask_ins])
-        y = handler(ctx, step, k, xs)
+        moved = _moved_channels(step, kind, ctx.program.shapes)
+        y = handler(ctx, step, k, xs) if moved is None else \
+            _on_channels_last(ctx, step, k, xs[0], handler, *moved)
         ys = y if isinstance(y, list) else [y]
         for s, t in zip(step.outs, ys):
             tensors[s] = t
         _carry_masks(ctx, step, ys)
+
+
+def _moved_channels(step, kind, shapes):
+    """For a step whose layer computes with the channels on another axis
+    than the last (data_format='channels_first', BatchNormalization(axis=1)):
+    that axis (negative: the same for its input and output) and whether its
+    output has them there too (Flatten's has not); else None."""
+    layer = step.layer
+    if len(step.ins) != 1 or not step.single_out:
+        return None
+    ndim = len(shapes[step.ins[0]])
+    if kind == "Flatten":
+        return (1 - ndim, False) if layer.data_format == "channels_first" and ndim > 2 \
+            else None
+    if not getattr(layer, "_moves_channels", False):
+        return None
+    axis = layer._channels_axis(ndim)
+    if axis is None:
+        return None
+    return (axis - ndim if axis >= 0 else axis), True
+
+
+def _last_perm(ndim, axis):
+    axis %= ndim
+    return [i for i in range(ndim) if i != axis] + [axis]
+
+
+def _on_channels_last(ctx, step, k, x, handler, axis, back):
+    """The step's ops, written by its handler as for channels-last data,
+    between TRANSPOSEs that move the channel axis last and back (what
+    TensorFlow's converter writes for such a layer).  The statistics the
+    handler took of the step's input or pre-activation are taken of them
+    with the channels moved last."""
+    from types import SimpleNamespace
+    layer, g, shapes = step.layer, ctx.g, ctx.program.shapes
+    in_shape, out_shape = tuple(shapes[step.ins[0]]), tuple(shapes[step.outs[0]])
+
+    def moved(shape):
+        perm = _last_perm(len(shape), axis)
+        return tuple(shape[i] for i in perm)
+
+    def to_last(v):
+        return np.moveaxis(np.asarray(v), axis, -1)
+    perm = _last_perm(len(in_shape), axis)
+    x = _transpose_op(ctx, layer, x, perm, moved(in_shape), f"{step.name}/channels_last",
+                      stat=(k, to_last))
+    at, start = len(shapes), len(g.ops)
+    inner_out = moved(out_shape) if back else out_shape
+    shapes.extend([moved(in_shape), inner_out])
+    try:
+        proxy = SimpleNamespace(layer=layer, ins=[at], outs=[at + 1], act=step.act,
+                                fold=step.fold, nodes=step.nodes, node=step.node,
+                                mask_ins=step.mask_ins, single_in=True, single_out=True,
+                                name=f"{step.name}/on_channels_last" if back else step.name)
+        y = handler(ctx, proxy, k, [x])
+    finally:
+        del shapes[at:]
+    for op in g.ops[start:]:
+        for t in op.outputs:
+            if t.stat is None or t.stat[0] != k:
+                continue
+            what = t.stat[1]
+            if isinstance(what, tuple) and what[0] == "pre":
+                t.stat = (k, ("pre", lambda v, f=what[1]: f(to_last(v))))
+            elif callable(what):
+                t.stat = (k, lambda v, f=what: f(to_last(v)))
+    if not back:
+        return y
+    back_perm = list(np.argsort(_last_perm(len(out_shape), axis)))
+    return _transpose_op(ctx, layer, y, back_perm, out_shape, step.name, stat=(k, "out"))
 
 
 class _TracedContext(_Context):

@@ -264,7 +264,13 @@ def _fold_batch_norm(program):
         if step not in program.steps or step.fold is not None or not _foldable(step):
             continue
         bn = _sole_reader(program, step, readers, _is_batch_norm)
-        if bn is None or bn.layer.axis not in (-1, len(program.shapes[bn.ins[0]]) - 1):
+        if bn is None:
+            continue
+        # the axis of the step's output that holds its channels
+        rank = len(program.shapes[bn.ins[0]])
+        channels = 1 if getattr(step.layer, "data_format", None) == "channels_first" \
+            else rank - 1
+        if bn.layer.axis % rank != channels:
             continue
         step.fold = bn.layer
         _merge(program, step, bn)

@@ -628,6 +628,10 @@ def plannable(prog):
         return False
     for step in prog.steps:
         kind = type(step.layer)
+        # (a channels_first layer moves its data around the kernels: the
+        # Python path runs it)
+        if getattr(step.layer, "data_format", None) == "channels_first":
+            return False
         if not step.single_out or not (kind in _LOWER and step.single_in or
                                        kind in _MERGES and not step.single_in):
             return False

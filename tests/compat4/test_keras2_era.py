@@ -386,9 +386,14 @@ def test_keras2_training_spellings():
     np.testing.assert_array_equal(model.predict_classes(x),
                                   model.predict(x, verbose=0).argmax(-1))
     assert K.image_dim_ordering() == "tf"
-    K.set_image_dim_ordering("tf")
-    with pytest.raises(ValueError, match="channels_last"):
-        K.set_image_dim_ordering("th")
+    K.set_image_dim_ordering("th")
+    try:
+        assert K.image_data_format() == "channels_first" and K.image_dim_ordering() == "th"
+    finally:
+        K.set_image_dim_ordering("tf")
+    assert K.image_data_format() == "channels_last"
+    with pytest.raises(ValueError, match="'tf' or 'th'"):
+        K.set_image_dim_ordering("xy")
 
 
 # ------------------------------------------- what Keras 2's examples use

@@ -305,7 +305,7 @@ def test_a_warp_after_a_trainable_layer_trains_it():
     (lambda: layers.RandomBrightness(0.2, value_range=(0,)), "value_range"),
     (lambda: layers.RandomCrop(0, 4), "height"),
     (lambda: layers.RandomFlip(seed="x"), "seed"),
-    (lambda: layers.RandomFlip(data_format="channels_first"), "data_format"),
+    (lambda: layers.RandomFlip(data_format="channels_middle"), "data_format"),
 ])
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):

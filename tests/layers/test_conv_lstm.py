@@ -326,8 +326,8 @@ def test_bad_arguments_and_inputs():
         layers.ConvLSTM3D(2, 3, padding="causal")
     with pytest.raises(ValueError, match="ConvLSTM2D.*strides > 1 cannot be combined"):
         layers.ConvLSTM2D(2, 3, strides=2, dilation_rate=2)
-    with pytest.raises(ValueError, match="ConvLSTM2D.*channels_last"):
-        layers.ConvLSTM2D(2, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="ConvLSTM2D.*data_format"):
+        layers.ConvLSTM2D(2, 3, data_format="channels_middle")
     with pytest.raises(ValueError, match="ConvLSTM2D.*filters"):
         layers.ConvLSTM2D(0, 3)
     with pytest.raises(ValueError, match="ConvLSTM2D.*activation must be one of"):

@@ -460,7 +460,7 @@ def built_dense():
     (lambda: layers.RandomPerspective(scale=1.5), "scale"),
     (lambda: layers.RandomElasticTransform(fill_mode="edge"), "fill_mode"),
     (lambda: layers.AugMix(num_chains=0), "num_chains"),
-    (lambda: layers.AutoContrast(data_format="channels_first"), "data_format"),
+    (lambda: layers.AutoContrast(data_format="channels_middle"), "data_format"),
     (lambda: layers.Pipeline([3]), "layers"),
     (lambda: layers.Pipeline([built_dense()]), "weights"),
 ])

@@ -20,7 +20,7 @@ BAD_ARGUMENTS = [
     (lambda: layers.ZeroPadding2D(-1), "ZeroPadding2D"),
     (lambda: layers.ZeroPadding1D((1, 2, 3)), "ZeroPadding1D"),
     (lambda: layers.Cropping2D("a"), "Cropping2D"),
-    (lambda: layers.ZeroPadding2D(data_format="channels_first"), "ZeroPadding2D"),
+    (lambda: layers.ZeroPadding2D(data_format="nhwc"), "ZeroPadding2D"),
     (lambda: layers.UpSampling2D(interpolation="hamming"), "UpSampling2D"),
     (lambda: layers.UpSampling2D(size=0), "UpSampling2D"),
     (lambda: layers.UpSampling1D(0), "UpSampling1D"),

@@ -91,12 +91,11 @@ def test_settings_pynn_lacks_are_refused_by_layer_and_key(saved, keras):
     with pytest.raises(ModelFileError, match=r"'d2'.*new_option"):
         load_model(saved)
 
-    theirs = keras.Sequential([keras.Input(shape=(3, 8, 8)),
-                               keras.layers.Conv2D(4, 3, data_format="channels_first",
-                                                   name="cf")])
-    theirs.save(saved.parent / "cf.keras")
-    with pytest.raises(ModelFileError, match=r"Conv2D layer 'cf'.*data_format='channels_first'"):
-        load_model(saved.parent / "cf.keras")
+    edit = keras.Sequential([keras.Input(shape=(4, 4, 4, 4)),
+                             keras.layers.Conv3D(4, 3, groups=2, name="grouped")])
+    edit.save(saved.parent / "g.keras")
+    with pytest.raises(ModelFileError, match=r"Conv3D layer 'grouped'.*groups=2"):
+        load_model(saved.parent / "g.keras")
 
 
 def test_lambda_code_is_never_run(tmp_path, keras):
