@@ -15,6 +15,7 @@ into objects built the same way, as TensorFlow's object-based checkpoints
 do.  ``ckpts/checkpoint`` lists the checkpoints in TensorFlow's text
 format, for ``latest_checkpoint``.
 """
+import functools
 import json
 import os
 import re
@@ -380,8 +381,23 @@ class Checkpoint:
         return path
 
     def read(self, save_path, options=None):
-        """Set the values of the checkpoint's objects from ``save_path``."""
+        """Set the values of the checkpoint's objects from ``save_path``.
+        A model or layer with no variables yet takes its values when it is
+        built (its first call, ``build``, ``fit``), before it computes
+        anything, as TensorFlow defers them; so does the optimizer's state
+        for its variables."""
         arrays = _read_file(save_path)
+        status = self._apply(arrays)
+        waiting = _unbuilt(self, arrays)
+        if waiting:
+            left = {k: v for k, v in arrays.items() if k in set(status.unused)}
+            for layer in waiting:
+                layer.__dict__["_restore_on_build"] = functools.partial(self._apply, left)
+        return status
+
+    def _apply(self, arrays):
+        """Set the values ``arrays`` holds for the checkpoint's objects;
+        returns the load status."""
         values, optimizers = _graph(self)
         values["save_counter"] = self.save_counter
         consumed, unmatched = set(), []
@@ -405,7 +421,6 @@ class Checkpoint:
                     unmatched.append(key)
             else:
                 _restore_optimizer(key, opt, arrays, values, consumed)
-        _check_unbuilt(self, arrays)
         return _LoadStatus(set(arrays) - consumed, unmatched,
                            restored=bool(consumed - {"save_counter"}))
 
@@ -417,20 +432,18 @@ class Checkpoint:
         return self.read(save_path, options)
 
 
-def _check_unbuilt(checkpoint, arrays):
-    """A model or layer without variables yet, whose values the file
-    holds, would silently stay as it is: refuse (TensorFlow defers the
-    values until the variables exist; build it first here)."""
+def _unbuilt(checkpoint, arrays):
+    """The models and layers of the checkpoint without variables yet whose
+    values the file holds."""
+    out = []
     for name, obj in checkpoint._children.items():
         if isinstance(obj, Layer) and not obj.weights and \
                 any(k.startswith(f"{name}/variables/") for k in arrays):
-            raise ValueError(f"Checkpoint: {name!r} ({type(obj).__name__} {obj.name!r}) has "
-                             f"no variables yet, and the checkpoint holds its values: build "
-                             f"it (call it on a batch, or model.build(input_shape)) before "
-                             f"restoring")
+            out.append(obj)
         if isinstance(obj, Checkpoint):
-            _check_unbuilt(obj, {k[len(name) + 1:]: v for k, v in arrays.items()
-                                 if k.startswith(name + "/")})
+            out += _unbuilt(obj, {k[len(name) + 1:]: v for k, v in arrays.items()
+                                  if k.startswith(name + "/")})
+    return out
 
 
 # ---------------------------------------------------- the checkpoint file

@@ -1143,6 +1143,9 @@ class Layer(Module):
             if initial is not None:
                 self._initial_weights = None
                 self.set_weights(initial)
+            restore = self.__dict__.pop("_restore_on_build", None)
+            if restore is not None:  # (a checkpoint restored before the build)
+                restore()
             if self.input_spec:  # build may have set it: check again, as Keras does
                 from .input_spec import assert_input_compatibility, shapes_as_inputs
                 assert_input_compatibility(self.input_spec, shapes_as_inputs(input_shape),

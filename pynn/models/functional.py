@@ -847,12 +847,18 @@ class Model(TrainingMixin, Layer):
 
     def _restore_deferred(self):
         """Read the checkpoint load_weights was given before the weights
-        existed (see saving.load_weights), once they do."""
-        path = self.__dict__.get("_deferred_checkpoint")
-        if path is not None and self.weights:
-            del self.__dict__["_deferred_checkpoint"]
+        existed (see saving.load_weights), or set the values a
+        tf.train.Checkpoint restored before they did (see Checkpoint.read),
+        once they do."""
+        if not self.weights:
+            return
+        path = self.__dict__.pop("_deferred_checkpoint", None)
+        if path is not None:
             from ..train import Checkpoint
             Checkpoint(root=self).read(path).expect_partial()
+        restore = self.__dict__.pop("_restore_on_build", None)
+        if restore is not None:
+            restore()
 
     def _build_by_calling(self, input_shape):
         """A model whose call runs at every call (see _trace_call) has no

@@ -151,6 +151,7 @@ class Sequential(Model):
                 # and the next call may build it for another shape
                 self._input_layer = before
                 raise
+            self._restore_deferred()
 
     def build_for(self, input_shape, need_shape=True):
         if self._program is None:

@@ -370,8 +370,12 @@ def test_checkpoint_partial_restore_and_refusals(tmp_path):
 
         def call(self, x):
             return self.d(x)
-    with pytest.raises(ValueError, match="no variables yet"):
-        tf.train.Checkpoint(net=Sub()).restore(path)
+    # a model with no variables yet takes the file's values when it is
+    # built; values of another shape are refused then
+    sub = Sub()
+    tf.train.Checkpoint(net=sub).restore(path)
+    with pytest.raises(ValueError, match="shape"):
+        sub(np.zeros((1, 3), np.float32))
     with pytest.raises(ValueError, match="must be a model"):
         tf.train.Checkpoint(data=[1, 2])
     broken = tmp_path / "broken.index"
@@ -661,3 +665,69 @@ def test_subclassed_model_call_arguments_and_rnn_initial_state():
     assert len(zeros) == 2 and zeros[0].shape == (2, 3) and not np.any(zeros[1])
     inverse = tf.keras.layers.StringLookup(vocabulary=["a", "b"], invert=True, mask_token=None)
     assert inverse(np.int64(2)).numpy() == b"b"
+
+
+class _SubNet(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = tf.keras.layers.Dense(4, activation="tanh")
+        self.out = tf.keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def _step(net, opt, x, y):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((net(x) - y) ** 2)
+    grads = tape.gradient(loss, net.trainable_variables)
+    opt.apply_gradients(zip(grads, net.trainable_variables))
+
+
+def test_restoring_before_the_model_is_built_sets_the_values_at_the_build(tmp_path):
+    # TensorFlow's checkpoint guide: a new model and optimizer, restored
+    # from the latest checkpoint before their first step, take the saved
+    # values when the model's first call (or build, fit, predict) makes
+    # its variables, before it computes anything; the optimizer's moments
+    # come with them, so training goes on exactly where it stopped.
+    x, y = _data()
+    net, opt = _SubNet(), tf.keras.optimizers.Adam(0.1)
+    ckpt = tf.train.Checkpoint(step=tf.Variable(1), optimizer=opt, net=net)
+    manager = tf.train.CheckpointManager(ckpt, str(tmp_path), max_to_keep=2)
+    for _ in range(3):
+        _step(net, opt, x, y)
+        ckpt.step.assign_add(1)
+    manager.save()
+    want = net(x).numpy()
+
+    def restored():
+        net2, opt2 = _SubNet(), tf.keras.optimizers.Adam(0.1)
+        ckpt2 = tf.train.Checkpoint(step=tf.Variable(1), optimizer=opt2, net=net2)
+        ckpt2.restore(manager.latest_checkpoint)
+        assert not net2.weights and int(ckpt2.step) == 4
+        return net2, opt2
+
+    net2, opt2 = restored()
+    _step(net2, opt2, x, y)  # the first call, on a tape
+    _step(net, opt, x, y)
+    for a, b in zip(net2.get_weights(), net.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert int(opt2.iterations) == int(opt.iterations) == 4
+    for first_use in (lambda n: n.predict(x, verbose=0), lambda n: n.predict_on_batch(x),
+                      lambda n: (n.build((None, 3)), n(x).numpy())[1]):
+        np.testing.assert_allclose(first_use(restored()[0]), want, rtol=1e-6, atol=1e-7)
+    # a Sequential given no input shape, built by fit
+    seq = tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.Dense(1)])
+    seq(x)
+    path = tf.train.Checkpoint(model=seq).save(str(tmp_path / "seq"))
+    fresh = tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.Dense(1)])
+    fresh.compile(loss="mse", optimizer="sgd")
+    tf.train.Checkpoint(model=fresh).restore(path)
+    built = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4),
+                                 tf.keras.layers.Dense(1)])
+    built.compile(loss="mse", optimizer="sgd")
+    built.set_weights(seq.get_weights())
+    fresh.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    built.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(fresh.get_weights(), built.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
