@@ -18,6 +18,7 @@ import types
 import numpy as np
 
 from . import ops
+from .autodiff import value_of as _value_of
 from .dtypes import as_dtype, float32
 from .tensor import TensorShape, eager
 
@@ -105,6 +106,48 @@ def _numbers_as_tensors(out):
     return out
 
 
+# The calls recorded while tf.summary.trace_on is on: {node name:
+# (function name, [(argument, shape, dtype)], [(output, shape, dtype)])},
+# one per function and input signature; None while off.
+traced_calls = [None]
+
+
+def _leaf_specs(prefix, value):
+    from .tree import flatten
+    specs = []
+    for i, leaf in enumerate(flatten(value)):
+        if isinstance(leaf, (str, bytes)):
+            shape, dtype = (), "string"
+        else:
+            v = _value_of(leaf)
+            if isinstance(v, (bool, int, float, np.generic, np.ndarray)):
+                a = np.asarray(v)
+                shape, dtype = a.shape, "string" if a.dtype.kind in "SUO" else a.dtype.name
+            else:
+                continue  # (objects, None: not tensors of the graph)
+        specs.append((prefix if i == 0 else f"{prefix}_{i}", tuple(shape), dtype))
+    return specs
+
+
+def _record_call(fname, python_function, args, kwargs, out):
+    try:
+        names = list(inspect.signature(python_function).parameters)
+    except (TypeError, ValueError):
+        names = []
+    ins = []
+    for i, a in enumerate(args):
+        ins += _leaf_specs(names[i] if i < len(names) else f"arg_{i}", a)
+    for k, v in kwargs.items():
+        ins += _leaf_specs(k, v)
+    outs = _leaf_specs("output", out)
+    calls = traced_calls[0]
+    for node_name, entry in calls.items():
+        if entry == (fname, ins, outs):
+            return  # (the same function and signature: one concrete function)
+    taken = sum(1 for e in calls.values() if e[0] == fname)
+    calls[fname if not taken else f"{fname}_{taken}"] = (fname, ins, outs)
+
+
 class Function:
     """What ``tf.function`` makes: calling it calls the Python function
     (``python_function``) on its arguments, after checking them against
@@ -131,7 +174,10 @@ class Function:
     def __call__(self, *args, **kwargs):
         if self.input_signature is not None:
             args, kwargs = self._check_signature(args, kwargs)
-        return _numbers_as_tensors(self.python_function(*args, **kwargs))
+        out = _numbers_as_tensors(self.python_function(*args, **kwargs))
+        if traced_calls[0] is not None:
+            _record_call(self._name, self.python_function, args, kwargs, out)
+        return out
 
     def _check_signature(self, args, kwargs):
         """The arguments as tensors of the input_signature's dtypes (a

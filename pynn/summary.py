@@ -23,7 +23,7 @@ from .autodiff import value_of
 
 __all__ = ["SummaryWriter", "create_file_writer", "create_noop_writer", "scalar", "histogram",
            "image", "text", "write", "flush", "record_if", "should_record_summaries",
-           "experimental"]
+           "experimental", "trace_on", "trace_export", "trace_off"]
 
 
 class _State(threading.local):
@@ -251,6 +251,95 @@ def flush(writer=None, name=None):
     writer = writer if writer is not None else _state.writer
     if writer is not None:
         writer.flush()
+
+
+# ------------------------------------------------------------------ traces
+
+def trace_on(graph=True, profiler=False, profiler_outdir=None):
+    """Start recording the graphs of the tf.functions called from now on
+    (one per function and input signature: its inputs, the call, its
+    outputs), for trace_export.  ``profiler=True``: TensorFlow's profiler
+    has no counterpart here; the graphs are still recorded, and a warning
+    says the profile is not."""
+    from . import execution
+    if profiler:
+        import warnings
+        warnings.warn("tf.summary.trace_on(profiler=True): pynn records the functions' graphs "
+                      "but has no profiler trace to write", stacklevel=2)
+    if execution.traced_calls[0] is not None:
+        import warnings
+        warnings.warn("tf.summary.trace_on: a trace is already on; it goes on", stacklevel=2)
+        return
+    execution.traced_calls[0] = {}
+
+
+def trace_off():
+    """Stop recording and drop what was recorded."""
+    from . import execution
+    execution.traced_calls[0] = None
+
+
+def trace_export(name, step=None, profiler_outdir=None):
+    """Write the graphs recorded since trace_on under ``name`` at ``step``
+    with the default writer, as TensorFlow's run-metadata graph summary
+    (TensorBoard's Graphs dashboard lists it by ``name``), then stop the
+    trace."""
+    from . import execution
+    calls = execution.traced_calls[0]
+    if calls is None:
+        raise ValueError("tf.summary.trace_export: must enable trace before export through "
+                         "tf.summary.trace_on")
+    try:
+        if should_record_summaries():
+            from tensorboard.compat.proto.config_pb2 import RunMetadata
+            tb = _state.writer._tb
+            run = RunMetadata()
+            run.function_graphs.add().pre_optimization_graph.CopyFrom(_graph_def(calls))
+            metadata = tb.SummaryMetadata(plugin_data=tb.SummaryMetadata.PluginData(
+                plugin_name="graph_run_metadata_graph", content=b"1"))
+            write(name, np.array(run.SerializeToString(), dtype=object), step=step,
+                  metadata=metadata)
+    finally:
+        trace_off()
+
+
+def _graph_def(calls):
+    """A GraphDef of the recorded calls: per function and signature, a
+    Placeholder per input, a StatefulPartitionedCall of the function (as
+    TensorFlow's graph of a call shows it) and an Identity per output."""
+    from tensorboard.compat.proto import attr_value_pb2, graph_pb2, tensor_shape_pb2, types_pb2
+
+    def dtype_attr(dtype):
+        name = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF",
+                "int32": "DT_INT32", "int64": "DT_INT64", "int8": "DT_INT8",
+                "uint8": "DT_UINT8", "bool": "DT_BOOL", "string": "DT_STRING"}.get(
+                    dtype, "DT_INVALID")
+        return attr_value_pb2.AttrValue(type=types_pb2.DataType.Value(name))
+
+    def shape_attr(shape):
+        return attr_value_pb2.AttrValue(shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else int(d))
+                 for d in shape]))
+    graph = graph_pb2.GraphDef()
+    for node_name, (fname, ins, outs) in calls.items():
+        inputs = []
+        for i, (arg, shape, dtype) in enumerate(ins):
+            node = graph.node.add(name=f"{node_name}/{arg}", op="Placeholder")
+            node.attr["dtype"].CopyFrom(dtype_attr(dtype))
+            node.attr["shape"].CopyFrom(shape_attr(shape))
+            inputs.append(node.name)
+        call = graph.node.add(name=node_name, op="StatefulPartitionedCall", input=inputs)
+        call.attr["f"].CopyFrom(attr_value_pb2.AttrValue(
+            func=attr_value_pb2.NameAttrList(name=fname)))
+        call.attr["Tout"].CopyFrom(attr_value_pb2.AttrValue(list=attr_value_pb2.AttrValue.ListValue(
+            type=[dtype_attr(d).type for _, _, d in outs])))
+        for k, (out, shape, dtype) in enumerate(outs):
+            node = graph.node.add(name=f"{node_name}/{out}", op="Identity",
+                                  input=[f"{node_name}:{k}" if k else node_name])
+            node.attr["T"].CopyFrom(dtype_attr(dtype))
+            node.attr["_output_shapes"].CopyFrom(attr_value_pb2.AttrValue(
+                list=attr_value_pb2.AttrValue.ListValue(shape=[shape_attr(shape).shape])))
+    return graph
 
 
 class experimental:

@@ -731,3 +731,48 @@ def test_restoring_before_the_model_is_built_sets_the_values_at_the_build(tmp_pa
     built.fit(x, y, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(fresh.get_weights(), built.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_function_trace_is_exported_as_tensorboard_reads_it(tmp_path):
+    # TensorBoard's graphs tutorial: trace_on, call a tf.function, then
+    # trace_export with the default writer: a run-metadata graph summary
+    # under the name, holding the function's inputs, call and outputs (one
+    # per input signature); the trace is off after the export.
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.compat.proto.config_pb2 import RunMetadata
+
+    @tf.function
+    def my_func(x, y):
+        return tf.nn.relu(tf.matmul(x, y))
+
+    x = tf.random.uniform((3, 3))
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    tf.summary.trace_on(graph=True, profiler=False)
+    my_func(x, x)
+    my_func(x, x)                              # the same signature: one graph
+    my_func(tf.random.uniform((2, 3)), x)      # another: a second
+    with writer.as_default():
+        tf.summary.trace_export(name="my_func_trace", step=0)
+    writer.flush()
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert acc.Tags()["tensors"] == ["my_func_trace"]
+    event = acc.Tensors("my_func_trace")[0]
+    assert event.step == 0
+    graph = RunMetadata.FromString(
+        event.tensor_proto.string_val[0]).function_graphs[0].pre_optimization_graph
+    nodes = {n.name: n for n in graph.node}
+    assert nodes["my_func"].op == "StatefulPartitionedCall"
+    assert list(nodes["my_func"].input) == ["my_func/x", "my_func/y"]
+    assert [d.size for d in nodes["my_func_1/x"].attr["shape"].shape.dim] == [2, 3]
+    assert list(nodes["my_func/output"].input) == ["my_func"]
+    assert len(nodes) == 8
+    with pytest.raises(ValueError, match="trace_on"):
+        tf.summary.trace_export(name="again", step=1)
+    with pytest.warns(UserWarning, match="profiler"):
+        tf.summary.trace_on(graph=True, profiler=True)
+    tf.summary.trace_off()
+    my_func(x, x)  # (off: nothing is recorded)
+    from pynn import execution
+    assert execution.traced_calls[0] is None
