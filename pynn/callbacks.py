@@ -590,6 +590,42 @@ import time as _time
 import types as _types
 
 
+def _layer_graph(model):
+    """A GraphDef of the model's graph: a Placeholder per input, a node
+    per layer call named after the layer (``name_1``, ... for a shared
+    layer's later calls) whose op is its class, fed by the calls it takes
+    tensors from; None for a model with no graph (one whose call runs
+    eagerly)."""
+    nodes = getattr(model, "_nodes", None)
+    inputs = getattr(model, "_inputs", None)
+    if not nodes or not inputs:
+        return None
+    from tensorboard.compat.proto import graph_pb2
+    graph = graph_pb2.GraphDef()
+    names, taken = {}, set()
+
+    def name_of(node):
+        if node.is_input:
+            return node.operation.name
+        if id(node) not in names:
+            base = getattr(node.operation, "name", None) or type(node.operation).__name__
+            name, k = base, 0
+            while name in taken:
+                k += 1
+                name = f"{base}_{k}"
+            taken.add(name)
+            names[id(node)] = name
+        return names[id(node)]
+    for t in inputs:
+        name = t._keras_history.operation.name
+        taken.add(name)
+        graph.node.add(name=name, op="Placeholder")
+    for node in nodes:
+        graph.node.add(name=name_of(node), op=type(node.operation).__name__,
+                       input=[name_of(p) for p in node.parent_nodes])
+    return graph
+
+
 def _tensorboard_modules():
     try:
         from google.protobuf import text_format
@@ -754,6 +790,10 @@ class TensorBoard(Callback):
         value = tb.Summary.Value(tag="keras", metadata=metadata,
                                  tensor=tb.make_tensor_proto(config))
         self._write("train", tb.Summary(value=[value]), 0)
+        graph = _layer_graph(self.model)
+        if graph is not None:  # (TensorBoard's graphs dashboard: the model's op graph)
+            self._writer("train").add_event(tb.Event(wall_time=_time.time(),
+                                                     graph_def=graph.SerializeToString()))
         self._writer("train").flush()
 
     # ---------------------------------------------------------------- hooks

@@ -183,7 +183,28 @@ def test_no_graph_when_not_asked(tmp_path):
                 verbose=0)
     acc = EventAccumulator(str(tmp_path / "train"))
     acc.Reload()
-    assert "keras" not in acc.Tags()["tensors"]
+    assert "keras" not in acc.Tags()["tensors"] and not acc.Tags()["graph"]
+
+
+def test_the_op_graph_for_the_graphs_dashboard(tmp_path):
+    # Besides the Keras config, the model's graph as a GraphDef (what
+    # TensorBoard's graphs dashboard draws): a Placeholder per input, a
+    # node per layer call fed by the calls it reads, a shared layer's
+    # second call under its own name.
+    inp = pynn.Input((4,), name="x")
+    shared = layers.Dense(4, name="shared")
+    a = shared(inp)
+    out = layers.Add(name="sum")([a, shared(a)])
+    m = pynn.Model(inp, out)
+    m.compile(loss="mse", optimizer="sgd")
+    m.fit(np.zeros((8, 4), np.float32), np.zeros((8, 4), np.float32), epochs=1, verbose=0,
+          callbacks=[callbacks.TensorBoard(tmp_path)])
+    acc = EventAccumulator(str(tmp_path / "train"))
+    acc.Reload()
+    assert acc.Tags()["graph"]
+    nodes = [(n.name, n.op, list(n.input)) for n in acc.Graph().node]
+    assert nodes == [("x", "Placeholder", []), ("shared", "Dense", ["x"]),
+                     ("shared_1", "Dense", ["shared"]), ("sum", "Add", ["shared", "shared_1"])]
 
 
 def test_evaluate_writes_evaluation_scalars(tmp_path):
