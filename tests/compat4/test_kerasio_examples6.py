@@ -91,3 +91,83 @@ def test_a_matrix_state_cell_trains_inside_a_subclassed_model():
     with pytest.raises(ValueError, match=r"\(None, 2, 4\)"):
         pynn.layers.RNN(MatrixCell(2, 4))(pynn.Input((3, 2, 4)),
                                          initial_state=[pynn.Input((3, 4))])
+
+
+# ---- mixture_of_experts.py: a program's layer without get_config(), made
+# with plain arguments, is configured by them (Keras 3's automatic config)
+
+def scale_layer(lib):
+    class Scale(lib.layers.Layer):
+        def __init__(self, units, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.factor = units, factor
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones")
+
+        def call(self, x):
+            return lib.ops.matmul(x, self.w) * self.factor
+
+    class Fixed(lib.layers.Layer):  # no **kwargs: the base keys it cannot take are left out
+        def __init__(self, units, acts=("relu", None)):
+            super().__init__()
+            self.units = units
+
+    return Scale, Fixed
+
+
+def test_a_layer_without_get_config_is_configured_by_its_arguments(keras, tmp_path):
+    configs = {}
+    for lib in (pynn, keras):
+        Scale, Fixed = scale_layer(lib)
+        configs[lib] = [Scale(3, factor=0.5, name="s").get_config(),
+                        Fixed(4).get_config(), Fixed(4, ["gelu", "tanh"]).get_config()]
+    ours, ref = configs[pynn], configs[keras]
+    for got, want in zip(ours, ref):
+        assert set(got) - {"dtype"} == set(want) - {"dtype"}
+        assert {k: got[k] for k in got if k != "dtype"} == {k: want[k] for k in want if k != "dtype"}
+    assert ours[0]["units"] == 3 and ours[0]["factor"] == 0.5
+
+    # an argument that is no plain value (an array) gives no automatic config
+    class Arrayed(pynn.layers.Layer):
+        def __init__(self, table, **kwargs):
+            super().__init__(**kwargs)
+
+    assert "table" not in Arrayed(np.ones(2), name="a").get_config()
+
+    # and a model holding one saves and loads with custom_objects, both ways
+    x = np.ones((1, 2), np.float32)
+    for save_lib, load_lib in ((pynn, pynn), (pynn, keras), (keras, pynn)):
+        scale = scale_layer(save_lib)[0]
+        m = save_lib.Sequential([save_lib.Input((2,)), scale(3, factor=0.5)])
+        path = str(tmp_path / f"{save_lib.__name__}_{load_lib.__name__}.keras")
+        m.save(path)
+        back = load_lib.models.load_model(path, custom_objects={"Scale": scale_layer(load_lib)[0]})
+        assert back.layers[-1].units == 3 and back.layers[-1].factor == 0.5
+        np.testing.assert_allclose(np.asarray(back(x)), np.full((1, 3), 1.0))
+
+
+# ---- active_learning_review_classification.py: tf.concat of the reviews
+# (arrays of bytes, as tfds.as_numpy gives them, or of str) into splits
+
+def test_concat_joins_arrays_of_texts_keeping_them_texts():
+    tf = pynn
+    raw = np.array([b"a fine film", b"dull", b"great fun"], dtype=object)
+    got = tf.concat((raw[:2], raw[2:]), 0)
+    assert list(got.numpy()) == list(raw) and got.numpy().dtype == object
+    words = np.array([["a", "b"], ["c", "d"]])
+    np.testing.assert_array_equal(tf.concat([words, words[:1]], 0).numpy(),
+                                  np.concatenate([words, words[:1]], 0))
+    np.testing.assert_array_equal(tf.concat([words, words], axis=1).numpy(),
+                                  np.concatenate([words, words], 1))
+    # the splits feed a dataset and a TextVectorization as they would in TensorFlow
+    ds = tf.data.Dataset.from_tensor_slices((got, tf.concat((np.ones(2, "int64"),
+                                                             np.zeros(1, "int64")), 0)))
+    vec = pynn.layers.TextVectorization(10, output_sequence_length=3)
+    vec.adapt(ds.map(lambda x, y: x).batch(2))
+    assert "dull" in vec.get_vocabulary()
+    # texts and numbers are not joined, and shapes must agree off the axis
+    with pytest.raises((TypeError, ValueError)):
+        tf.concat([words, np.ones((2, 2), np.float32)], 0)
+    with pytest.raises(ValueError, match="concatenate"):
+        tf.concat([words, words[0]], 0)
