@@ -1932,12 +1932,17 @@ def concatenate(xs, axis=0, out=None):
     xs = list(xs)
     if builtins.any(type(x) is not _ndarray and type(x) in _TRACED for x in xs):
         return _traced("concatenate", xs, axis=axis, out=out)
-    # Integer and boolean arrays (a tile's repeats, positions) keep their
-    # dtype, as in Keras; the C copy is for float32 data.
+    # Integer, boolean and text arrays (a tile's repeats, positions, a
+    # batch of reviews) keep their dtype, as in Keras and TensorFlow; the C
+    # copy is for float32 data.
     ints = [np.asarray(x) for x in xs]
-    if out is not None or not ints or builtins.any(a.dtype.kind not in "biu" for a in ints):
+    if out is not None or not ints or not (
+            builtins.all(a.dtype.kind in "biu" for a in ints) or
+            builtins.all(a.dtype.kind in "US" or (a.dtype.kind == "O" and a.size and
+                                                  isinstance(a.flat[0], (str, bytes)))
+                         for a in ints)):
         ints = None
-    xs = [_c32(x, "concatenate: input") for x in xs]
+    xs = ints if ints is not None else [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
     ndim = xs[0].ndim
