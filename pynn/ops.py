@@ -4953,10 +4953,8 @@ def count_nonzero(x, axis=None):
 def cumprod(x, axis=None, dtype=None):
     """Cumulative products along ``axis`` (over the flattened array when
     None)."""
-    if _is_traced(x):
-        raise TypeError("cumprod: traced arrays are not supported (its gradient divides by "
-                        "values that may be zero); write the product with ops.prod, or use "
-                        "ops.exp(ops.cumsum(ops.log(x))) for positive x")
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("cumprod", x, axis=axis)
     v = _array(x)
     if dtype is None:  # x's own (NumPy would widen small integers)
         dtype = np.int32 if v.dtype == np.bool_ else v.dtype

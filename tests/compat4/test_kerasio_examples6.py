@@ -171,3 +171,36 @@ def test_concat_joins_arrays_of_texts_keeping_them_texts():
         tf.concat([words, np.ones((2, 2), np.float32)], 0)
     with pytest.raises(ValueError, match="concatenate"):
         tf.concat([words, words[0]], 0)
+
+
+# ---- nerf.py: volume rendering's transmittance, tf.math.cumprod(...,
+# exclusive=True), differentiated on a GradientTape
+
+def test_exclusive_cumprod_is_differentiated_on_a_tape():
+    tf = pynn
+    sigma = tf.Variable(np.abs(rand(2, 3, 6)) + 0.1)
+    delta = np.abs(rand(2, 3, 6, seed=1)) * 0.5
+    colour = rand(2, 3, 6, seed=2)
+
+    def render(s):
+        alpha = 1.0 - np.exp(-s * delta)
+        trans = np.cumprod(np.concatenate([np.ones_like(alpha[..., :1]),
+                                           1.0 - alpha[..., :-1] + 1e-10], -1), -1)
+        return (alpha * trans * colour).sum(-1)
+
+    with tf.GradientTape() as tape:
+        alpha = 1.0 - tf.exp(-sigma * delta)
+        transmittance = tf.math.cumprod(1.0 - alpha + 1e-10, axis=-1, exclusive=True)
+        rgb = tf.reduce_sum(alpha * transmittance * colour, axis=-1)
+        loss = tf.reduce_sum(tf.square(rgb))
+    np.testing.assert_allclose(np.asarray(rgb), render(np.asarray(sigma, np.float64)),
+                               rtol=1e-5, atol=1e-6)
+    grad = np.asarray(tape.gradient(loss, sigma))
+    s0, eps = np.asarray(sigma, np.float64), 1e-6
+    want = np.zeros_like(s0)
+    for i in np.ndindex(s0.shape):
+        up, down = s0.copy(), s0.copy()
+        up[i] += eps
+        down[i] -= eps
+        want[i] = ((render(up) ** 2).sum() - (render(down) ** 2).sum()) / (2 * eps)
+    np.testing.assert_allclose(grad, want, rtol=2e-3, atol=1e-5)
