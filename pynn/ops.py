@@ -6355,7 +6355,7 @@ fabs fmax fmin ldexp nextafter gcd lcm erfc erfinv i0 real imag conj conjugate
 angle isreal bitwise_and bitwise_or bitwise_xor bitwise_invert bitwise_not
 bitwise_left_shift bitwise_right_shift left_shift right_shift saturate_cast
 extract_sequences sparse_sigmoid sparsemax cdist segment_min segment_prod unfold fold
-cholesky_inverse rearrange
+cholesky_inverse rearrange rfft irfft stft istft
 """.split())
 for _name in MORE_OPS:
     globals()[_name] = getattr(_more_ops, _name)
@@ -6379,7 +6379,7 @@ for _name in """zeros ones arange full eye identity linspace mod average floor_d
 empty multi_hot batch_normalization dot_product_attention diff tri column_stack
 layer_normalization rms_normalization inv det matrix_power cholesky unique histogram corrcoef
 logspace geomspace get_item polar view_as_real view_as_complex bartlett blackman hamming
-hanning kaiser fft fft2 ifft2 rfft irfft stft istft eig lu_factor""".split():
+hanning kaiser fft fft2 ifft2 eig lu_factor""".split():
     globals()[_name] = _eager_entry(globals()[_name])
 del _name
 SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS

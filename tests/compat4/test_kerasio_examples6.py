@@ -204,3 +204,88 @@ def test_exclusive_cumprod_is_differentiated_on_a_tape():
         down[i] -= eps
         want[i] = ((render(up) ** 2).sum() - (render(down) ** 2).sum()) / (2 * eps)
     np.testing.assert_allclose(grad, want, rtol=2e-3, atol=1e-5)
+
+
+# ---- vocal_track_separation.py: ops.stft and ops.istft on a model's
+# symbolic input, the model saved as Keras's file
+
+def spectral_model(lib):
+    ops = lib.ops
+    inp = lib.Input((248,))
+    real, imag = ops.stft(inp, 32, 8, 32)
+    x = ops.stack([real, imag], axis=-1)
+    x = lib.layers.Conv2D(2, 1, use_bias=False)(x)
+    wave = ops.istft((x[..., 0], x[..., 1]), 32, 8, 32)
+    return lib.Model(inp, [x, wave])
+
+
+def test_stft_and_istft_on_symbolic_tensors_as_keras(keras, tmp_path):
+    ours, ref = spectral_model(pynn), spectral_model(keras)
+    assert tuple(ours.outputs[0].shape) == tuple(ref.outputs[0].shape) == (None, 32, 17, 2)
+    assert tuple(ours.outputs[1].shape) == tuple(ref.outputs[1].shape)
+    ref.set_weights(ours.get_weights())
+    x = rand(3, 248)
+    for got, want in zip(ours.predict(x, verbose=0), ref.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # an identity 1x1 convolution: the wave comes back (inside the frames)
+    ours.set_weights([np.eye(2, dtype=np.float32).reshape(1, 1, 2, 2)])
+    np.testing.assert_allclose(ours.predict(x, verbose=0)[1][:, 16:-16], x[:, 16:-16],
+                               atol=1e-4)
+    path = str(tmp_path / "spectral.keras")
+    ours.save(path)
+    theirs = keras.saving.load_model(path)
+    for got, want in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    back = pynn.saving.load_model(path)
+    np.testing.assert_allclose(back.predict(x, verbose=0)[1], ours.predict(x, verbose=0)[1],
+                               atol=1e-6)
+
+
+# ---- vocal_track_separation.py: Adam(gradient_accumulation_steps=2)
+
+def test_gradient_accumulation_steps_as_keras(keras):
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(3, 2)).astype(np.float32)
+    grads = [rng.normal(size=(3, 2)).astype(np.float32) for _ in range(5)]
+    seen = {}
+    for lib in (pynn, keras):
+        v = lib.Variable(w0)
+        opt = lib.optimizers.Adam(0.1, gradient_accumulation_steps=2)
+        values = []
+        for g in grads:
+            opt.apply_gradients([(g, v)])
+            values.append(np.array(v.numpy()))
+        seen[lib] = (values, int(np.asarray(opt.iterations)), len(opt.variables),
+                     opt.get_config()["gradient_accumulation_steps"])
+    (ours, *rest), (theirs, *rest_k) = seen[pynn], seen[keras]
+    assert rest == rest_k == [2, 5, 2]  # updates counted; accumulator, momentum, velocity
+    np.testing.assert_allclose(np.stack(ours), np.stack(theirs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ours[0], w0)  # the first step only accumulates
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        pynn.optimizers.SGD(gradient_accumulation_steps=1)
+
+
+def test_fit_with_gradient_accumulation_is_fit_on_the_joined_batches(tmp_path):
+    x, y = rand(16, 3), rand(16, 1, seed=1)
+
+    def trained(batch, steps):
+        pynn.utils.set_random_seed(3)
+        m = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(4, activation="tanh"),
+                             pynn.layers.Dense(1)])
+        m.compile(optimizer=pynn.optimizers.SGD(0.1, gradient_accumulation_steps=steps),
+                  loss="mse")
+        m.fit(x, y, batch_size=batch, epochs=3, shuffle=False, verbose=0)
+        return m
+
+    joined, accumulated = trained(8, None), trained(4, 2)
+    for a, b in zip(joined.get_weights(), accumulated.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert int(accumulated.optimizer.iterations) == int(joined.optimizer.iterations) == 6
+    # the accumulated gradients are saved and restored with the model
+    accumulated.fit(x[:4], y[:4], batch_size=4, epochs=1, verbose=0)  # one half-step kept
+    kept = accumulated.optimizer._accumulated.copy()
+    assert np.abs(kept).sum() > 0
+    accumulated.save(tmp_path / "m.keras")
+    back = pynn.saving.load_model(tmp_path / "m.keras")
+    assert back.optimizer.gradient_accumulation_steps == 2
+    np.testing.assert_allclose(back.optimizer._accumulated, kept)
