@@ -289,3 +289,33 @@ def test_fit_with_gradient_accumulation_is_fit_on_the_joined_batches(tmp_path):
     back = pynn.saving.load_model(tmp_path / "m.keras")
     assert back.optimizer.gradient_accumulation_steps == 2
     np.testing.assert_allclose(back.optimizer._accumulated, kept)
+
+
+# ---- customizing_saving_and_serialization.py: one target per sample, a
+# (batch, 1) column, against a (batch, k) output: Keras's elementwise losses
+# broadcast it
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", "log_cosh", "mape", "msle",
+                                  "poisson", "hinge"])
+def test_a_target_column_broadcasts_over_the_output_as_keras(keras, loss):
+    x, y = np.abs(rand(8, 3)), np.abs(rand(8, 1, seed=1))
+    losses = {}
+    for lib in (pynn, keras):
+        m = lib.Sequential([lib.Input((3,)), lib.layers.Dense(5, activation="softplus")])
+        m.compile(optimizer="sgd", loss=loss)
+        losses[lib] = m
+    ref = losses[keras]
+    ours = losses[pynn]
+    ref.set_weights(ours.get_weights())
+    want = float(ref.compute_loss(x, y, ref(x)))
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(want, rel=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.losses.get(loss)(y, ours.predict(x, verbose=0))),
+                               want, rtol=1e-5)
+    # and it trains on them: the step is the one on the repeated column
+    tiled = pynn.Sequential([pynn.Input((3,)), pynn.layers.Dense(5, activation="softplus")])
+    tiled.compile(optimizer="sgd", loss=loss)
+    tiled.set_weights(ours.get_weights())
+    ours.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    tiled.fit(x, np.repeat(y, 5, axis=1), epochs=2, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), tiled.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
