@@ -200,6 +200,12 @@ class Loss:
         """Per-sample losses; with ``grad``, also the gradient of
         ``sum(w * loss) / scale`` w.r.t. ``y_pred`` (the logits when fused)."""
         kind = self.fused_kind if fused else self.kind
+        if self.broadcast_targets and type(y_true) is np.ndarray and \
+                type(y_pred) is np.ndarray and y_true.shape != y_pred.shape and \
+                y_true.shape[-1:] == (1,) and y_true.shape[:-1] == y_pred.shape[:-1]:
+            # (an output wider than the shape its model was built to give: a
+            # custom call of a Dense subclass, say)
+            y_true = np.ascontiguousarray(np.broadcast_to(y_true, y_pred.shape))
         return ops.loss(kind, y_true, y_pred, sample_weight, scale, grad)
 
 

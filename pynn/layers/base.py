@@ -335,10 +335,16 @@ def _keras_callable_mask(compute_mask):
 
 def _marks_built(build):
     """A user's build() that leaves the layer built, as Keras's does, also
-    when the program calls it itself (with arguments of its own)."""
+    when the program calls it itself (with arguments of its own); the shape
+    it was given is then its build config's, as Keras records it."""
     def build_and_mark(self, *args, **kwargs):
         build(self, *args, **kwargs)
         self.built = True
+        shape = args[0] if args else kwargs.get("input_shape")
+        if self.__dict__.get("_build_input_shape") is None and \
+                isinstance(shape, (tuple, list)) and \
+                all(d is None or isinstance(d, (int, np.integer)) for d in shape):
+            self._build_input_shape = tuple(shape)
     build_and_mark.__name__ = build.__name__
     build_and_mark.__qualname__ = build.__qualname__
     build_and_mark.__doc__ = build.__doc__

@@ -319,3 +319,104 @@ def test_a_target_column_broadcasts_over_the_output_as_keras(keras, loss):
     tiled.fit(x, np.repeat(y, 5, axis=1), epochs=2, batch_size=4, shuffle=False, verbose=0)
     for a, b in zip(ours.get_weights(), tiled.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+# ---- customizing_saving_and_serialization.py (guide): a layer built by the
+# program itself, its build config; a subclassed model whose __init__ takes
+# nothing; a Dense subclass whose call widens its output
+
+def test_a_layer_built_by_the_program_keeps_its_build_shape(keras, tmp_path):
+    for lib in (pynn, keras):
+        class Plain(lib.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+
+            def call(self, x):
+                return lib.ops.matmul(x, self.w)
+
+        layer = Plain()
+        layer.build((None, 3))
+        assert tuple(layer.get_build_config()["input_shape"]) == (None, 3)
+
+    @pynn.saving.register_keras_serializable(package="kio6")
+    class WithInit(pynn.layers.Layer):
+        def call(self, x):
+            return pynn.ops.matmul(x, self.w)
+
+        def build(self, input_shape, init):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), initializer=init)
+            self.init = init
+
+        def get_build_config(self):
+            return {**super().get_build_config(), "init": self.init}
+
+        def build_from_config(self, config):
+            self.build(config["input_shape"], config["init"])
+
+    layer = WithInit()
+    layer.build((4,), "ones")
+    model = pynn.Sequential([layer, pynn.layers.Dense(1)])
+    x = rand(2, 4)
+    want = model(x).numpy()
+    model.save(tmp_path / "m.keras")
+    back = pynn.models.load_model(tmp_path / "m.keras")
+    assert back.layers[0].init == "ones" and back.built
+    np.testing.assert_allclose(back(x).numpy(), want, rtol=1e-6)
+
+
+def test_a_subclassed_model_taking_no_arguments_reloads(tmp_path):
+    # (Keras 3 keeps trainable and dtype in this config, and then cannot
+    # make the model from it; tf.keras, the guide's, could)
+    @pynn.saving.register_keras_serializable(package="kio6")
+    class Bare(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = pynn.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    bare = Bare()
+    bare(rand(1, 3))
+    assert bare.get_config() == {}
+    bare.save(tmp_path / "bare.keras")
+    assert type(pynn.models.load_model(tmp_path / "bare.keras")) is Bare
+
+    @pynn.saving.register_keras_serializable(package="kio6")
+    class Net(pynn.Model):
+        def __init__(self, width=2):
+            super().__init__()
+            self.width = width
+            self.dense = pynn.layers.Dense(width)
+
+        def call(self, x):
+            return self.dense(x)
+
+    net = Net(3)
+    net.compile(optimizer="sgd", loss="mse")
+    x = rand(4, 3)
+    net.fit(x, rand(4, 3, seed=1), verbose=0)
+    net.save(tmp_path / "net.keras")
+    back = pynn.models.load_model(tmp_path / "net.keras")
+    assert back.width == 3
+    np.testing.assert_allclose(back.predict(x, verbose=0), net.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_targets_broadcast_over_an_output_wider_than_declared(keras):
+    scale = np.linspace(0.5, 1.5, 10).astype(np.float32)
+    models = {}
+    for lib in (pynn, keras):
+        class Widened(lib.layers.Dense):
+            def call(self, x):  # (batch, 1) * (10,): wider than Dense(1) declares
+                return super().call(x) * scale
+
+        models[lib] = lib.Sequential([lib.Input((4,)), Widened(1)])
+        models[lib].compile(optimizer="sgd", loss="mse")
+    ours, ref = models[pynn], models[keras]
+    ref.set_weights(ours.get_weights())
+    x, y = rand(8, 4), rand(8, 1, seed=1)
+    want = float(ref.compute_loss(x, y, ref(x)))
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(want, rel=1e-5)
+    before = ours.evaluate(x, y, verbose=0)
+    ours.fit(x, y, epochs=5, verbose=0)
+    assert ours.evaluate(x, y, verbose=0) < before
