@@ -420,3 +420,27 @@ def test_targets_broadcast_over_an_output_wider_than_declared(keras):
     before = ours.evaluate(x, y, verbose=0)
     ours.fit(x, y, epochs=5, verbose=0)
     assert ours.evaluate(x, y, verbose=0) < before
+
+
+# ---- int8_quantization_in_keras.py (guide): model.quantize("int8") on a
+# model whose first layer is a Dense reading the input; predict as Keras
+
+def test_predict_of_an_int8_quantized_dense_model_as_keras(keras):
+    import warnings
+    models = {}
+    for lib in (pynn, keras):
+        inp = lib.Input((10,))
+        h = lib.layers.Dense(16, activation="relu")(inp)
+        models[lib] = lib.Model(inp, lib.layers.Dense(1, name="target")(h))
+    ours, ref = models[pynn], models[keras]
+    ref.set_weights(ours.get_weights())
+    x = np.abs(rand(32, 10))
+    before = ours.predict(x, verbose=0)  # (a plan made before quantizing)
+    for m in (ours, ref):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.quantize("int8")
+    want = np.asarray(ref.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(ours(x)), want, rtol=1e-4, atol=1e-5)
+    assert np.abs(want - before).max() < 0.05 * np.abs(before).max()
