@@ -452,7 +452,12 @@ def _check_keras1_arguments(cls, kwargs):
 def _auto_config(cls, args, kwargs):
     """Keras 3's automatic config of a program's layer: the arguments of
     its constructor by name, defaults included, where all are plain values
-    (str, int, float, bool, None, in lists, tuples and dicts); else None."""
+    (str, int, float, bool, None, in lists, tuples and dicts); else None.
+    None too where the constructor is pynn's own (a layer that only
+    overrides call): its config is the base one, as Keras's, whose base
+    constructor takes fewer arguments."""
+    if cls.__init__.__module__.startswith("pynn."):
+        return None
     signature = inspect.signature(cls.__init__)
     params = list(signature.parameters.values())[1:]
     if any(p.kind is p.POSITIONAL_ONLY for p in params):

@@ -135,6 +135,14 @@ def test_a_layer_without_get_config_is_configured_by_its_arguments(keras, tmp_pa
 
     assert "table" not in Arrayed(np.ones(2), name="a").get_config()
 
+    # a layer with no constructor of its own keeps the base config (pynn's
+    # constructor's arguments are not Keras's)
+    class CallOnly(pynn.layers.Layer):
+        def call(self, x):
+            return x
+
+    assert set(CallOnly(name="c").get_config()) == {"name", "trainable", "dtype"}
+
     # and a model holding one saves and loads with custom_objects, both ways
     x = np.ones((1, 2), np.float32)
     for save_lib, load_lib in ((pynn, pynn), (pynn, keras), (keras, pynn)):
