@@ -1464,6 +1464,34 @@ def cumsum(x, axis=None):
     return out
 
 
+def cumprod(x, axis=None):
+    x = resolve(x)
+    if type(x) is not Traced:
+        return ops.cumprod(x, axis=axis)
+    xv = x.value
+    y = ops.cumprod(xv, axis=axis)
+
+    def vjp(g):
+        # d y_i / d x_k is the product of x_0..x_i but x_k: written without
+        # dividing by x_k (which may be zero) as (x_0 ... x_{k-1}) * r_k,
+        # where r_k = g_k + x_{k+1} r_{k+1} sums the later gradients.
+        v = (xv.reshape(1, -1) if axis is None else np.moveaxis(xv, axis, -1)).astype(np.float64)
+        gv = (np.reshape(g, (1, -1)) if axis is None else np.moveaxis(g, axis, -1)).astype(
+            np.float64)
+        n = v.shape[-1]
+        r = np.empty_like(gv)
+        if n:
+            r[..., n - 1] = gv[..., n - 1]
+        for k in range(n - 2, -1, -1):
+            r[..., k] = gv[..., k] + v[..., k + 1] * r[..., k + 1]
+        before = np.cumprod(np.concatenate([np.ones(v.shape[:-1] + (1,)), v[..., :-1]], -1), -1)
+        dx = (before * r).astype(np.float32)
+        return (np.ascontiguousarray(dx.reshape(xv.shape) if axis is None
+                                     else np.moveaxis(dx, -1, axis)),)
+    vjp.op = "pynn.ops.cumprod"
+    return x.tape.record(y, (x,), vjp)
+
+
 # ------------------------------------------------------------------ shapes
 
 def reshape(x, newshape):
@@ -2737,6 +2765,7 @@ TRACED_OPS = {
     "activation": apply_activation, "softmax": softmax, "l2_normalize": l2_normalize,
     "where": where, "cast": cast, "stop_gradient": stop_gradient,
     "sum": sum_, "mean": mean, "max": max_, "min": min_, "prod": prod, "cumsum": cumsum,
+    "cumprod": cumprod,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
     "concatenate": concatenate, "pad": pad, "matmul": matmul, "dense": dense,
     "batch_matmul": batch_matmul, "loss": loss, "sparse_loss": sparse_loss,

@@ -40,6 +40,9 @@ class Loss:
     fused_kind = None       # the kernel that takes logits instead
     fuses_activation = None  # the output activation it can absorb
     sparse = False
+    # The losses Keras computes by elementwise arithmetic: targets with a
+    # last axis of 1 broadcast over the output's last axis, as in Keras.
+    broadcast_targets = False
 
     def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None,
                  dtype=None):
@@ -176,6 +179,9 @@ class Loss:
         want = tuple(output_shape[1:])
         if y.ndim == len(want) and want[-1] == 1:
             y = y.reshape(y.shape + (1,))
+        if self.broadcast_targets and y.ndim == len(want) + 1 and y.shape[-1] == 1 and \
+                want[-1] not in (None, 1):
+            y = np.ascontiguousarray(np.broadcast_to(y, y.shape[:-1] + (want[-1],)))
         # An axis of unknown size (a sequence of any length) takes any.
         if y.ndim != len(want) + 1 or any(w is not None and w != n
                                            for n, w in zip(y.shape[1:], want)):
@@ -194,15 +200,23 @@ class Loss:
         """Per-sample losses; with ``grad``, also the gradient of
         ``sum(w * loss) / scale`` w.r.t. ``y_pred`` (the logits when fused)."""
         kind = self.fused_kind if fused else self.kind
+        if self.broadcast_targets and type(y_true) is np.ndarray and \
+                type(y_pred) is np.ndarray and y_true.shape != y_pred.shape and \
+                y_true.shape[-1:] == (1,) and y_true.shape[:-1] == y_pred.shape[:-1]:
+            # (an output wider than the shape its model was built to give: a
+            # custom call of a Dense subclass, say)
+            y_true = np.ascontiguousarray(np.broadcast_to(y_true, y_pred.shape))
         return ops.loss(kind, y_true, y_pred, sample_weight, scale, grad)
 
 
 class MeanSquaredError(Loss):
     kind = "mean_squared_error"
+    broadcast_targets = True
 
 
 class MeanAbsoluteError(Loss):
     kind = "mean_absolute_error"
+    broadcast_targets = True
 
 
 class _SmoothedLabels(Loss):
@@ -402,6 +416,7 @@ def _last_axis_mean(values):
 
 class Huber(_FormulaLoss):
     """Squared error below ``delta``, linear above (Keras's ``huber``)."""
+    broadcast_targets = True
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
                  dtype=None):
@@ -419,6 +434,8 @@ class Huber(_FormulaLoss):
 
 
 class MeanAbsolutePercentageError(_FormulaLoss):
+    broadcast_targets = True
+
     def _formula(self, y_true, y_pred):
         scale = np.maximum(np.abs(np.asarray(y_true, np.float32)), 1e-7)
         return ops.multiply(_last_axis_mean(ops.abs(ops.divide(ops.subtract(y_true, y_pred),
@@ -426,6 +443,8 @@ class MeanAbsolutePercentageError(_FormulaLoss):
 
 
 class MeanSquaredLogarithmicError(_FormulaLoss):
+    broadcast_targets = True
+
     def _formula(self, y_true, y_pred):
         first = ops.log(ops.add(ops.maximum(y_pred, 1e-7), 1.0))
         second = np.log(np.maximum(np.asarray(y_true, np.float32), 1e-7) + 1.0)
@@ -434,6 +453,7 @@ class MeanSquaredLogarithmicError(_FormulaLoss):
 
 class Hinge(_FormulaLoss):
     """``max(1 - y_true * y_pred, 0)`` with 0/1 labels taken as -1/1."""
+    broadcast_targets = True
 
     def _formula(self, y_true, y_pred):
         y = np.asarray(y_true, np.float32)
@@ -458,12 +478,16 @@ class KLDivergence(_FormulaLoss):
 
 
 class Poisson(_FormulaLoss):
+    broadcast_targets = True
+
     def _formula(self, y_true, y_pred):
         return _last_axis_mean(ops.subtract(y_pred, ops.multiply(
             y_true, ops.log(ops.add(y_pred, 1e-7)))))
 
 
 class LogCosh(_FormulaLoss):
+    broadcast_targets = True
+
     def _formula(self, y_true, y_pred):
         x = ops.subtract(y_pred, y_true)
         # log(cosh(x)) = x + softplus(-2x) - log(2), stable for large |x|

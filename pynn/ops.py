@@ -1934,16 +1934,21 @@ def concatenate(xs, axis=0, out=None):
     xs = list(xs)
     if builtins.any(type(x) is not _ndarray and type(x) in _TRACED for x in xs):
         return _traced("concatenate", xs, axis=axis, out=out)
-    # Integer and boolean arrays (a tile's repeats, positions) keep their
-    # dtype, as in Keras; the C copy is for float32 data.
+    # Integer, boolean and text arrays (a tile's repeats, positions, a
+    # batch of reviews) keep their dtype, as in Keras and TensorFlow; the C
+    # copy is for float32 data.
     ints = [np.asarray(x) for x in xs]
-    if out is None and builtins.any(a.dtype.kind in "OSU" for a in ints):
+    text = [a.dtype.kind in "OSU" for a in ints]
+    if out is None and builtins.any(text):
         # strings (tf.string tensors of UTF-8 bytes): joined as objects, a
         # Python str as its bytes, as tf.concat converts it
-        return np.concatenate([_text_objects(a) for a in ints], axis=axis)
-    if out is not None or not ints or builtins.any(a.dtype.kind not in "biu" for a in ints):
+        if not builtins.all(text):
+            raise TypeError(f"concatenate: text and numbers cannot be joined (dtypes "
+                            f"{[str(a.dtype) for a in ints]})")
+        ints = [_text_objects(a) for a in ints]
+    elif out is not None or not ints or builtins.any(a.dtype.kind not in "biu" for a in ints):
         ints = None
-    xs = [_c32(x, "concatenate: input") for x in xs]
+    xs = ints if ints is not None else [_c32(x, "concatenate: input") for x in xs]
     if not xs:
         raise ValueError("concatenate: expected at least one array")
     ndim = xs[0].ndim
@@ -4971,10 +4976,8 @@ def count_nonzero(x, axis=None):
 def cumprod(x, axis=None, dtype=None):
     """Cumulative products along ``axis`` (over the flattened array when
     None)."""
-    if _is_traced(x):
-        raise TypeError("cumprod: traced arrays are not supported (its gradient divides by "
-                        "values that may be zero); write the product with ops.prod, or use "
-                        "ops.exp(ops.cumsum(ops.log(x))) for positive x")
+    if type(x) is not _ndarray and type(x) in _TRACED:
+        return _traced("cumprod", x, axis=axis)
     v = _array(x)
     if dtype is None:  # x's own (NumPy would widen small integers)
         dtype = np.int32 if v.dtype == np.bool_ else v.dtype
@@ -6375,7 +6378,7 @@ fabs fmax fmin ldexp nextafter gcd lcm erfc erfinv i0 real imag conj conjugate
 angle isreal bitwise_and bitwise_or bitwise_xor bitwise_invert bitwise_not
 bitwise_left_shift bitwise_right_shift left_shift right_shift saturate_cast
 extract_sequences sparse_sigmoid sparsemax cdist segment_min segment_prod unfold fold
-cholesky_inverse rearrange
+cholesky_inverse rearrange rfft irfft stft istft
 """.split())
 for _name in MORE_OPS:
     globals()[_name] = getattr(_more_ops, _name)
@@ -6399,7 +6402,7 @@ for _name in """zeros ones arange full eye identity linspace mod average floor_d
 empty multi_hot batch_normalization dot_product_attention diff tri column_stack
 layer_normalization rms_normalization inv det matrix_power cholesky unique histogram corrcoef
 logspace geomspace get_item polar view_as_real view_as_complex bartlett blackman hamming
-hanning kaiser fft fft2 ifft2 rfft irfft stft istft eig lu_factor""".split():
+hanning kaiser fft fft2 ifft2 eig lu_factor""".split():
     globals()[_name] = _eager_entry(globals()[_name])
 del _name
 SYMBOLIC_OPS = SYMBOLIC_OPS | MORE_SYMBOLIC_OPS

@@ -441,10 +441,16 @@ def _keras_callable_mask(compute_mask):
 
 def _marks_built(build):
     """A user's build() that leaves the layer built, as Keras's does, also
-    when the program calls it itself (with arguments of its own)."""
+    when the program calls it itself (with arguments of its own); the shape
+    it was given is then its build config's, as Keras records it."""
     def build_and_mark(self, *args, **kwargs):
         build(self, *args, **kwargs)
         self.built = True
+        shape = args[0] if args else kwargs.get("input_shape")
+        if self.__dict__.get("_build_input_shape") is None and \
+                isinstance(shape, (tuple, list)) and \
+                all(d is None or isinstance(d, (int, np.integer)) for d in shape):
+            self._build_input_shape = tuple(shape)
     build_and_mark.__name__ = build.__name__
     build_and_mark.__qualname__ = build.__qualname__
     build_and_mark.__doc__ = build.__doc__
@@ -552,6 +558,45 @@ def _check_keras1_arguments(cls, kwargs):
         raise TypeError(f"{cls.__name__}: {'; '.join(hints)}")
 
 
+def _auto_config(cls, args, kwargs):
+    """Keras 3's automatic config of a program's layer: the arguments of
+    its constructor by name, defaults included, where all are plain values
+    (str, int, float, bool, None, in lists, tuples and dicts); else None.
+    None too where the constructor is pynn's own (a layer that only
+    overrides call): its config is the base one, as Keras's, whose base
+    constructor takes fewer arguments."""
+    if cls.__init__.__module__.startswith("pynn."):
+        return None
+    signature = inspect.signature(cls.__init__)
+    params = list(signature.parameters.values())[1:]
+    if any(p.kind is p.POSITIONAL_ONLY for p in params):
+        return None
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    config = {}
+    for p in params:
+        value = bound.arguments.get(p.name)
+        if p.kind is p.VAR_POSITIONAL:
+            if value:
+                return None
+        elif p.kind is p.VAR_KEYWORD:
+            config.update(value or {})
+        else:
+            config[p.name] = value
+    config.pop("name", None)  # (the config's own)
+
+    def plain(v):
+        if isinstance(v, (list, tuple)):
+            return all(plain(x) for x in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        return v is None or isinstance(v, (str, int, float, bool))
+    return config if plain(config) else None
+
+
 class Layer(Module):
     """Base class of all layers (Keras's ``keras.layers.Layer``)."""
 
@@ -561,7 +606,10 @@ class Layer(Module):
             _check_keras1_arguments(cls, kwargs)
         if vars(cls).get("call") is not vars(cls).get("_call_set_up"):
             cls._setup_call()  # (a call() set on the class after it was made)
-        return super().__new__(cls)
+        instance = super().__new__(cls)
+        if not cls.__module__.startswith("pynn."):
+            instance._auto_config = _auto_config(cls, args, kwargs)
+        return instance
 
     supports_masking = False
     # Which axes of the input must keep the size the layer was built for
@@ -1781,6 +1829,16 @@ class Layer(Module):
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        auto = getattr(self, "_auto_config", None)
+        if auto is not None and type(self).get_config is Layer.get_config:
+            # Keras 3: a program's layer without get_config() is configured
+            # by the arguments it was made with (its name left out where
+            # its __init__ cannot take one).
+            params = inspect.signature(type(self).__init__).parameters
+            if "name" not in params and not any(p.kind is p.VAR_KEYWORD
+                                                for p in params.values()):
+                del config["name"]
+            config.update(auto)
         return config
 
     @classmethod

@@ -18,6 +18,7 @@ import inspect
 import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
+from ..tensor import TensorShape
 from .base import Layer, shape_str
 from .core import _positive_int, weight_options
 from .recurrent import GRU, LSTM, SimpleRNN, _first_mask, _rate, _recurrent_activation, \
@@ -261,36 +262,36 @@ class GRUCell(_Cell):
         return {**super().get_config(), "reset_after": self.reset_after}
 
 
-def _state_sizes(cell):
-    """The cell's state sizes as a flat list of ints."""
+def _shape_of(size):
+    """One state's (or the output's) shape without the batch: an int is a
+    vector; tf.keras's TensorShape (or a list) is a state of that shape."""
+    if isinstance(size, (list, tuple)):
+        return tuple(int(v) for v in size)
+    return (int(size),)
+
+
+def _state_shapes(cell):
+    """The shapes (without the batch) of the cell's states, in order: one
+    per int of state_size, one per TensorShape or nested list (tf.keras's
+    higher-dimensional states); a stack's are its cells' in turn."""
+    if isinstance(cell, StackedRNNCells):
+        return [s for c in cell.cells for s in _state_shapes(c)]
     size = getattr(cell, "state_size", None)
     if size is None:
         raise ValueError(f"RNN: the cell {type(cell).__name__} has no state_size; a cell "
                          f"defines state_size (an int, or a list for several states) and "
                          f"call(inputs, states)")
-    sizes = list(size) if isinstance(size, (list, tuple)) else [size]
-    flat = []
-    for s in sizes:
-        if isinstance(s, (list, tuple)):
-            if not isinstance(cell, StackedRNNCells) and len(s) != 1:
-                # (Keras's state_size [10, [20, 30]]: a state of shape (20, 30))
-                raise ValueError(f"RNN: the cell {type(cell).__name__} has a state of shape "
-                                 f"{tuple(s)} (state_size {size!r}); pynn's RNN runs cells "
-                                 f"whose states are vectors, (batch, units): flatten the "
-                                 f"state in the cell")
-            flat.extend(int(v) for v in s)
-        else:
-            flat.append(int(s))
-    return flat
+    if isinstance(size, TensorShape) or not isinstance(size, (list, tuple)):
+        return [_shape_of(size)]
+    return [_shape_of(s) for s in size]
 
 
-def _output_size(cell):
+def _output_shape(cell):
+    """The shape (without the batch) of one step's output."""
     size = getattr(cell, "output_size", None)
     if size is None:
-        return _state_sizes(cell)[0]
-    if isinstance(size, (list, tuple)) and len(size) == 1:  # tf.keras's TensorShape([units])
-        size = size[0]
-    return int(size)
+        return _state_shapes(cell)[0]
+    return _shape_of(size)
 
 
 _CALL_TAKES_TRAINING = {}  # cell class -> whether its call takes training=
@@ -333,7 +334,7 @@ class StackedRNNCells(Layer):
 
     @property
     def output_size(self):
-        return _output_size(self.cells[-1])
+        return _output_shape(self.cells[-1])
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -342,14 +343,14 @@ class StackedRNNCells(Layer):
                 c.build(shape)
                 c.built = True
                 c._build_input_shape = shape
-            shape = (shape[0], _output_size(c))
+            shape = (shape[0],) + _output_shape(c)
         self.built = True
 
     def call(self, inputs, states, training=False):
         states = list(states)
         new_states, x = [], inputs
         for c in self.cells:
-            n = len(_state_sizes(c))
+            n = len(_state_shapes(c))
             x, s = _call_cell(c, x, states[:n], training)
             states = states[n:]
             new_states.extend(s)
@@ -412,7 +413,7 @@ class RNN(_Wrapper):
         self.unroll = bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self._fast = None
-        self.state_count = len(_state_sizes(cell))
+        self.state_count = len(_state_shapes(cell))
 
     def _wrapped(self):
         return [self.cell]
@@ -429,11 +430,15 @@ class RNN(_Wrapper):
 
     def build(self, input_shape):
         x, states = self._split_shapes(input_shape)
-        if len(x) != 3 or x[-1] is None:
+        cell = self.cell
+        builtin = type(cell) in (SimpleRNNCell, LSTMCell, GRUCell)
+        # A custom cell may take steps of any rank (tf.keras's cells over
+        # (batch, timesteps, rows, features)); the built-in ones take vectors.
+        if len(x) < 3 or (builtin and len(x) != 3) or None in x[2:]:
             raise ValueError(f"{self._label()}: expected a sequence of shape (batch, timesteps, "
                              f"features) with the features known, got shape {shape_str(x)}")
-        sizes = _state_sizes(self.cell)
-        if any(len(s) != 2 for s in states):
+        shapes = _state_shapes(cell)
+        if any(len(s) not in {len(n) + 1 for n in shapes} for s in states):
             raise ValueError(f"{self._label()}: got the inputs {shape_str(x)} and "
                              f"{', '.join(shape_str(s) for s in states)}; after the sequence "
                              f"only initial states of shape (batch, units) may follow.  An "
@@ -441,12 +446,13 @@ class RNN(_Wrapper):
                              f"takes structured steps) is not supported: concatenate the "
                              f"sequences' features into one (batch, timesteps, features) "
                              f"input")
-        if states and (len(states) != len(sizes) or
-                       any(len(s) != 2 or s[1] not in (None, n) for s, n in zip(states, sizes))):
-            raise ValueError(f"{self._label()}: initial_state must hold {len(sizes)} state(s) "
-                             f"of sizes {sizes}, got {[shape_str(s) for s in states]}")
-        cell = self.cell
-        if type(cell) in (SimpleRNNCell, LSTMCell, GRUCell):
+        if states and (len(states) != len(shapes) or any(
+                len(s) != len(n) + 1 or any(a not in (None, b) for a, b in zip(s[1:], n))
+                for s, n in zip(states, shapes))):
+            raise ValueError(f"{self._label()}: initial_state must hold {len(shapes)} state(s) "
+                             f"of shapes {[shape_str((None,) + n) for n in shapes]}, got "
+                             f"{[shape_str(s) for s in states]}")
+        if builtin:
             fast = cell.layer_class(**cell._layer_kwargs(), name=cell.name,
                                     return_sequences=self.return_sequences,
                                     return_state=self.return_state,
@@ -468,9 +474,10 @@ class RNN(_Wrapper):
             fast._build_input_shape = input_shape
             self._fast = fast
         elif not cell.built:
-            cell.build((x[0], x[-1]))
+            step = (x[0],) + tuple(x[2:])
+            cell.build(step)
             cell.built = True
-            cell._build_input_shape = (x[0], x[-1])
+            cell._build_input_shape = step
             if not isinstance(cell, StackedRNNCells):
                 for w in cell._weights:
                     _under(w, self.name)
@@ -478,10 +485,10 @@ class RNN(_Wrapper):
 
     def compute_output_shape(self, input_shape):
         x, _ = self._split_shapes(input_shape)
-        units = _output_size(self.cell)
-        out = (x[0], x[1], units) if self.return_sequences else (x[0], units)
+        units = _output_shape(self.cell)
+        out = (x[0], x[1]) + units if self.return_sequences else (x[0],) + units
         if self.return_state:
-            return [out] + [(x[0], n) for n in _state_sizes(self.cell)]
+            return [out] + [(x[0],) + n for n in _state_shapes(self.cell)]
         return out
 
     def __call__(self, inputs, *args, initial_state=None, training=None, mask=None, **kwargs):
@@ -519,24 +526,23 @@ class RNN(_Wrapper):
         """The steps in Python: the cell's call once per step."""
         x, states = _split_inputs(inputs)
         batch, steps = x.shape[0], x.shape[1]
-        sizes = _state_sizes(self.cell)
+        shapes = [(batch,) + n for n in _state_shapes(self.cell)]
         if states:
-            for s, n in zip(states, sizes):
-                if tuple(s.shape) != (batch, n):
+            for s, n in zip(states, shapes):
+                if tuple(s.shape) != n:
                     raise ValueError(f"{self._label()}: initial states must have shapes "
-                                     f"{[(batch, n) for n in sizes]}, got "
-                                     f"{[tuple(v.shape) for v in states]}")
+                                     f"{shapes}, got {[tuple(v.shape) for v in states]}")
         else:
-            states = [np.zeros((batch, n), np.float32) for n in sizes]
+            states = [np.zeros(n, np.float32) for n in shapes]
         if mask is not None and np.shape(mask) != (batch, steps):
             raise ValueError(f"{self._label()}: the mask must have shape ({batch}, {steps}), "
                              f"got {np.shape(mask)}")
-        units = _output_size(self.cell)
-        output = np.zeros((batch, units), np.float32)
+        units = _output_shape(self.cell)
+        output = np.zeros((batch,) + units, np.float32)
         outputs = []
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:
-            xt = x[:, t, :]
+            xt = x[:, t]
             if isinstance(xt, np.ndarray):
                 xt = np.ascontiguousarray(xt)
             y, new = _call_cell(self.cell, xt, states, training)
@@ -545,15 +551,14 @@ class RNN(_Wrapper):
                                  f"state_size says {len(states)}")
             if mask is not None:
                 keep = np.asarray(mask[:, t], np.float32).reshape(batch, 1)
-                drop = 1.0 - keep
-                new = [n * keep + s * drop for n, s in zip(new, states)]
-                y = y * keep if self.zero_output_for_mask else y * keep + output * drop
+                new = [_blend(n, s, keep) for n, s in zip(new, states)]
+                y = y * _rows(keep, y) if self.zero_output_for_mask else _blend(y, output, keep)
             states, output = new, y
             if self.return_sequences:
-                outputs.append(ops.reshape(y, (batch, 1, units)))
+                outputs.append(ops.reshape(y, (batch, 1) + units))
         if self.return_sequences:
             out = ops.concatenate(outputs, axis=1) if outputs else \
-                np.zeros((batch, 0, units), np.float32)
+                np.zeros((batch, 0) + units, np.float32)
         else:
             out = output
         return [out] + list(states) if self.return_state else out
@@ -581,6 +586,17 @@ class RNN(_Wrapper):
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask}
+
+
+def _rows(keep, like):
+    """The (batch, 1) mask of kept rows, shaped to broadcast over ``like``."""
+    return keep.reshape(keep.shape + (1,) * (len(like.shape) - 2))
+
+
+def _blend(new, old, keep):
+    """``new`` where the step is kept, ``old`` where it is masked."""
+    keep = _rows(keep, new)
+    return new * keep + old * (1.0 - keep)
 
 
 def _under(weight, rnn_name):

@@ -1397,7 +1397,17 @@ class Model(TrainingMixin, Layer):
         constructor takes (Keras's layer config: the graph its call traced
         is rebuilt by tracing the call again)."""
         if self._program is None or self._traced_call:
-            return Layer.get_config(self)
+            config = Layer.get_config(self)
+            auto = self.__dict__.get("_auto_config")
+            if auto is not None and type(self).get_config is Model.get_config:
+                # Keras 3: a subclassed model without get_config() is
+                # configured by its constructor's arguments, the base keys
+                # its __init__ cannot take (it has no **kwargs) left out
+                params = inspect.signature(type(self).__init__).parameters
+                if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                    config = {k: v for k, v in config.items() if k in params}
+                config.update(auto)
+            return config
         from ..saving import functional_config
         return functional_config(self)
 

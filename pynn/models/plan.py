@@ -235,6 +235,9 @@ def _kernel_fold(b, step, kernel, bias, rows, cols):
 
 def _lower_dense(b, step, x_slot, y_slot):
     layer = step.layer
+    if layer.quantization_mode is not None:
+        # (its int8 kernel computes over its scale: the layer's own path)
+        raise _Unsupported(f"a {layer.quantization_mode}-quantized Dense")
     shape = b.shape(x_slot)
     act = step.act or layer.activation
     code = _activation_code(act)

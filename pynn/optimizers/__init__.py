@@ -183,6 +183,9 @@ class _FlatPlan:
 
 class Optimizer:
     slot_names = ()
+    # (for the optimizers made without the base __init__: no accumulation)
+    gradient_accumulation_steps = None
+    _accumulated = None
     host_only = False  # updated in NumPy: a GPU's arrays come to the host for it
     # How many of the last slots Keras's files hold after every weight's
     # other slots, rather than weight by weight with them (AMSGrad's
@@ -191,7 +194,8 @@ class Optimizer:
 
     def __init__(self, learning_rate=0.001, name=None, lr=None, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
-                 ema_momentum=0.99, ema_overwrite_frequency=None, decay=None, **kwargs):
+                 ema_momentum=0.99, ema_overwrite_frequency=None, decay=None,
+                 gradient_accumulation_steps=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -243,9 +247,26 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an "
                                  f"integer >= 1 or None, got {ema_overwrite_frequency!r}")
         self._ema = None
+        # Keras 3's gradient accumulation: the weights move every
+        # gradient_accumulation_steps steps, by the average of their
+        # gradients (kept meanwhile in one flat array).
+        if gradient_accumulation_steps is not None and (
+                isinstance(gradient_accumulation_steps, bool) or
+                not isinstance(gradient_accumulation_steps, (int, np.integer)) or
+                gradient_accumulation_steps < 2):
+            raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps must be an "
+                             f"integer >= 2, got {gradient_accumulation_steps!r}")
+        self.gradient_accumulation_steps = None if gradient_accumulation_steps is None \
+            else int(gradient_accumulation_steps)
+        self._accumulated = None
 
     @property
     def iterations(self):
+        """The steps taken; with gradient accumulation, the updates (Keras
+        3's: the steps counted, ``_iterations``, floor-divided by
+        gradient_accumulation_steps).  Setting it sets the steps counted."""
+        if self.gradient_accumulation_steps:
+            return StepCount(self._iterations // self.gradient_accumulation_steps, self)
         return StepCount(self._iterations, self)
 
     @iterations.setter
@@ -254,9 +275,10 @@ class Optimizer:
 
     @property
     def learning_rate(self):
-        """The rate of the next step (a schedule's value at it)."""
+        """The rate of the next step (a schedule's value at it: at the steps
+        counted, updates or not, as Keras's)."""
         if self._schedule is not None:
-            return LearningRate(self._schedule(self.iterations) if isinstance(
+            return LearningRate(self._schedule(StepCount(self._iterations, self)) if isinstance(
                 self._schedule, schedules.LearningRateSchedule) else self._schedule(), self)
         return LearningRate(self._learning_rate, self)
 
@@ -322,10 +344,18 @@ class Optimizer:
             self._learning_rate = float(self.learning_rate)
         device = None
         if self.host_only or self.clipnorm or self.clipvalue or self.global_clipnorm or \
-                self.weight_decay or self.use_ema:
+                self.weight_decay or self.use_ema or self.gradient_accumulation_steps:
             from ..cuda import DeviceArray
             if isinstance(params, DeviceArray):
                 device, params, grads = (params, grads), params.to_numpy(), grads.to_numpy()
+        if self.gradient_accumulation_steps and not self._accumulate(grads):
+            # (a step that only adds its gradients up, as Keras's: it counts)
+            self._iterations += 1
+            if self.use_ema:
+                self._average(params)
+            if device is not None:
+                device[0][...] = params
+            return
         self._clip(grads, sizes)
         self.build(params.size, None if self.host_only else params)
         self._decay(params)
@@ -335,6 +365,23 @@ class Optimizer:
             self._average(params)
         if device is not None:
             device[0][...] = params
+
+    def _accumulate(self, grads):
+        """Add this step's gradients to the ones kept: False on a step that
+        only does that, True on the step that updates the weights
+        (``grads`` then holds the average of the steps' gradients)."""
+        steps = self.gradient_accumulation_steps
+        if self._accumulated is None or self._accumulated.size != grads.size:
+            self._accumulated = np.zeros(grads.size, np.float32)
+        kept = self._accumulated
+        if (self._iterations + 1) % steps:
+            kept += grads.reshape(-1)
+            return False
+        flat = grads.reshape(-1)
+        flat += kept
+        flat *= np.float32(1.0 / steps)
+        kept[...] = 0.0
+        return True
 
     def _average(self, params):
         """Keras's moving average after a step (``iterations`` already
@@ -558,6 +605,19 @@ class Optimizer:
                 return out
         return list((self.__dict__.get("_variable_slots") or {}).values())
 
+    def _accumulators(self, layout):
+        """Each weight's gradient accumulator (gradient_accumulation_steps),
+        a view of the flat one, as _averages."""
+        total = sum(w.value.size for w, _ in layout)
+        if self._accumulated is None or self._accumulated.size != total:
+            self._accumulated = np.zeros(total, np.float32)
+        out, off = [], 0
+        for w, _ in layout:
+            n = w.value.size
+            out.append(self._accumulated[off:off + n].reshape(w.value.shape))
+            off += n
+        return out
+
     def _averages(self, layout):
         """Each weight's moving average (use_ema), a view of the flat one
         (made, as zeros, before the first step: Keras's state once built)."""
@@ -584,6 +644,9 @@ class Optimizer:
         if self.use_ema:
             out += [(f"{w.path.replace('/', '_')}_average", a)
                     for (w, _), a in zip(layout, self._averages(layout))]
+        if self.gradient_accumulation_steps:
+            out += [(f"{w.path.replace('/', '_')}_gradient_accumulator", a)
+                    for (w, _), a in zip(layout, self._accumulators(layout))]
         k = len(self.slot_names)
         late = self.slots_after_weights
         for group in (range(k - late), range(k - late, k)):
@@ -599,7 +662,8 @@ class Optimizer:
     def variables(self):
         """Keras 3's list of the optimizer's variables: ``iteration``,
         ``learning_rate`` (not with a schedule), with use_ema each trained
-        weight's moving average, then each weight's state (Adam: its
+        weight's moving average, with gradient_accumulation_steps each one's
+        gradient accumulator, then each weight's state (Adam: its
         momentum and velocity) once built."""
         state = self.keras_state()
         setters = self._head_setters() + [None] * (len(state) - len(self.keras_head()))
@@ -637,7 +701,7 @@ class Optimizer:
         saved_state = [v.numpy() if v.value.dtype == np.float32 else v.value.copy()
                        for v in variables]
         saved_weights = [w.numpy() for w in weights]
-        saved = (self.iterations, self.__dict__.get("_learning_rate"))
+        saved = (self._iterations, self.__dict__.get("_learning_rate"))
         try:
             for v, value in zip(variables, optimizer_variables):
                 v.value[...] = np.asarray(autodiff.value_of(value))
@@ -668,7 +732,7 @@ class Optimizer:
         """[(name, value)] of the scalars Keras stores before the
         per-variable state: the step count and the learning rate (none
         for a schedule)."""
-        out = [("iteration", np.asarray(self.iterations, np.int64))]
+        out = [("iteration", np.asarray(self._iterations, np.int64))]
         if self._schedule is None:
             out.append(("learning_rate", np.asarray(self.learning_rate, np.float32)))
         return out
@@ -712,6 +776,8 @@ class Optimizer:
         if self.use_ema:
             config.update(use_ema=True, ema_momentum=self.ema_momentum,
                           ema_overwrite_frequency=self.ema_overwrite_frequency)
+        if self.gradient_accumulation_steps:
+            config["gradient_accumulation_steps"] = self.gradient_accumulation_steps
         return config
 
     @classmethod
@@ -1455,6 +1521,13 @@ class LossScaleOptimizer(Optimizer):
 
     def _averages(self, layout):
         return self.inner_optimizer._averages(layout)
+
+    @property
+    def gradient_accumulation_steps(self):
+        return self.inner_optimizer.gradient_accumulation_steps
+
+    def _accumulators(self, layout):
+        return self.inner_optimizer._accumulators(layout)
 
     def _head_setters(self):
         # the wrapper's own step count and rate are Keras's unused ones

@@ -176,8 +176,10 @@ def optimizer_state_from(reader, datasets, model):
             opt.iterations = values[0]
         return
     extra = len(opt.extra_variables())  # recomputed from the step, not read
-    # with use_ema, each weight's moving average comes first
-    averaged = head + (len(weights) if opt.use_ema else 0)
+    # with use_ema, each weight's moving average comes first, then with
+    # gradient accumulation each one's accumulated gradient
+    accumulating = head + (len(weights) if opt.use_ema else 0)
+    averaged = accumulating + (len(weights) if opt.gradient_accumulation_steps else 0)
     # the dataset of each weight's state arrays, in Keras's order (weight by
     # weight), None where Keras keeps none
     index, at = [[None] * k for _ in weights], averaged
@@ -199,6 +201,11 @@ def optimizer_state_from(reader, datasets, model):
             [reader.array(datasets[head + i], w.shape,
                           f"the optimizer's moving average of weight {w.path!r}").reshape(-1)
              for i, w in enumerate(weights)] or [np.zeros(0, np.float32)]).astype(np.float32)
+    if opt.gradient_accumulation_steps:
+        for i, a in enumerate(opt._accumulators([(w, None) for w in weights])):
+            a[...] = reader.array(datasets[accumulating + i], weights[i].shape,
+                                  f"the optimizer's gradient accumulator of weight "
+                                  f"{weights[i].path!r}")
     flat = []
     for j, slot in enumerate(opt.slot_names):
         # a piece smaller than its weight (Adafactor's factored moments)

@@ -299,9 +299,9 @@ INITIALIZERS.update({"OrthogonalInitializer": Row("Orthogonal"),
 REGULARIZERS = {name: Row(name) for name in ("L1", "L2", "L1L2", "OrthogonalRegularizer")}
 CONSTRAINTS = {name: Row(name) for name in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm")}
 
-# (use_ema, ema_momentum and ema_overwrite_frequency are pynn's arguments too)
-_OPTIMIZER_COMMON = {"loss_scale_factor": None,
-                     "gradient_accumulation_steps": None, "jit_compile": ANY,
+# (use_ema, ema_momentum, ema_overwrite_frequency and gradient_accumulation_steps
+# are pynn's arguments too)
+_OPTIMIZER_COMMON = {"loss_scale_factor": None, "jit_compile": ANY,
                      "is_legacy_optimizer": False, "decay": 0.0}
 OPTIMIZERS = {
     "SGD": Row("SGD", keras_only=_OPTIMIZER_COMMON),

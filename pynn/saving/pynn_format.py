@@ -118,7 +118,9 @@ def save_model(model, filepath, overwrite=True):
             e["name"] = name
             slots.append(e)
             arrays.append((e["path"], v))
-        doc["optimizer_state"] = {"iterations": int(opt.iterations), "slots": slots}
+        # (the steps counted, which gradient accumulation's updates are not)
+        doc["optimizer_state"] = {"iterations": int(getattr(opt, "_iterations", opt.iterations)),
+                                  "slots": slots}
         if opt.scalar_state():
             doc["optimizer_state"]["scalars"] = opt.scalar_state()
     _write(filepath, doc, arrays)

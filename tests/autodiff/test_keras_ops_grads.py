@@ -296,10 +296,22 @@ def test_divide_no_nan_has_no_nan_gradient():
             [0.0, 0.5, -2.0, 0.0], np.float32)], traced=[0])
 
 
-def test_cumprod_refuses_traced_arrays():
+@pytest.mark.parametrize("axis", [0, 1, -1, None])
+def test_cumprod_gradients(axis):
+    check(lambda x: ops.cumprod(x, axis=axis), lambda x: np.cumprod(x, axis=axis),
+          [data((3, 5))])
+
+
+def test_cumprod_gradient_where_values_are_zero():
+    # no division by the values: the products of the others, exactly
+    x = np.array([[2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 1.5, -2.0, 4.0, 0.5]], np.float32)
+    check(lambda x: ops.cumprod(x, axis=1), lambda x: np.cumprod(x, axis=1), [x])
     tape = Tape("the test")
-    with tape.recording(), pytest.raises(TypeError, match="cumprod: traced arrays"):
-        ops.cumprod(tape.input(data((3,))))
+    leaf = tape.input(x)
+    with tape.recording():
+        out = ops.cumprod(leaf, axis=1)
+    got = tape.backward([(out, np.ones_like(x))])[id(leaf)]
+    assert np.isfinite(got).all() and got[0, 1] == 2.0 + 2 * 3  # d(y1 + y2)/dx1; y3, y4 stay 0
 
 
 # ------------------------------------------- in a custom layer, on a tape

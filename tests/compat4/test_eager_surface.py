@@ -249,6 +249,9 @@ def test_rnn_over_nested_inputs_names_the_nested_inputs():
     np.testing.assert_allclose(out.numpy(), np.full((2, 4), 9.0))
 
 
-def test_rnn_cell_with_a_shaped_state_is_refused_clearly():
-    with pytest.raises(ValueError, match=r"state of shape \(2, 3\)"):
-        layers.RNN(_PairCell(shaped=True))
+def test_rnn_cell_with_a_shaped_state_runs_as_tf_keras():
+    # tf.keras's state_size [4, [2, 3]]: a vector state and a (2, 3) one
+    rnn = layers.RNN(_PairCell(shaped=True), return_state=True)
+    out, h, kept = rnn(np.ones((2, 3, 3), np.float32))
+    np.testing.assert_allclose(out.numpy(), np.full((2, 4), 9.0))
+    assert tuple(kept.shape) == (2, 2, 3) and not kept.numpy().any()
