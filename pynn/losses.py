@@ -176,6 +176,12 @@ class Loss:
         want = tuple(output_shape[1:])
         if y.ndim == len(want) and want[-1] == 1:
             y = y.reshape(y.shape + (1,))
+        if y.ndim == len(want) + 1 and None not in want and y.shape[1:] != want and all(
+                n in (1, w) for n, w in zip(y.shape[1:], want)):
+            # Keras broadcasts the targets against the output: one value
+            # per sample against a sequence output (a forecaster whose
+            # last layers keep the time axis) is that value at every step
+            y = np.ascontiguousarray(np.broadcast_to(y, y.shape[:1] + want))
         # An axis of unknown size (a sequence of any length) takes any.
         if y.ndim != len(want) + 1 or any(w is not None and w != n
                                            for n, w in zip(y.shape[1:], want)):

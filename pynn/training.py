@@ -972,9 +972,12 @@ class TrainingMixin:
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
         rows = _common_rows(xs)
         shapes = [t.shape for t in self._outputs]
-        if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
+        if self._program is not None and not self._eager_call and (
+                self._off_built_sizes(xs) or any(None in s[1:] for s in shapes)):
             # (inputs of other sizes than the model's: a Sequential over
-            # longer series gives longer outputs)
+            # longer series gives longer outputs; an output of free length
+            # gets these inputs' length, which a target of one step per
+            # sample is broadcast over)
             shapes = self._infer_shapes([(None,) + a.shape[1:] for a in xs])
         out = []
         for spec, shape, target in zip(self._compiled_outputs, shapes, ys):
