@@ -60,3 +60,23 @@ def test_one_target_per_window_against_a_sequence_output(steps):
     model.compile(loss="mse", optimizer=pynn.optimizers.SGD(0.05))
     history = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# ------------------------------------------------------ text
+
+@needs_keras
+def test_embedding_made_with_pretrained_weights_builds_once():
+    """``Embedding(vocab, dim, weights=[glove_matrix], trainable=False)``
+    at the head of a Sequential: built on the first data, it holds the
+    matrix (building used to recurse through set_weights)."""
+    table = np.arange(20, dtype=np.float32).reshape(10, 2)
+    ids = np.array([[1, 2, 0], [9, 3, 3]])
+    outs = []
+    for lib in (pynn, real_keras):
+        model = lib.Sequential([lib.layers.Embedding(10, 2, weights=[table], trainable=False),
+                                lib.layers.GlobalAveragePooling1D()])
+        outs.append(np.asarray(model.predict(ids, verbose=0)))
+        np.testing.assert_array_equal(model.layers[0].get_weights()[0], table)
+        assert not model.trainable_weights
+    np.testing.assert_allclose(outs[0], outs[1])
+    np.testing.assert_allclose(outs[0][1], table[[9, 3, 3]].mean(axis=0))
