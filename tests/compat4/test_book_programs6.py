@@ -80,3 +80,21 @@ def test_embedding_made_with_pretrained_weights_builds_once():
         assert not model.trainable_weights
     np.testing.assert_allclose(outs[0], outs[1])
     np.testing.assert_allclose(outs[0][1], table[[9, 3, 3]].mean(axis=0))
+
+
+# ------------------------------------------------------ Keras 2 era
+
+def test_lowercase_optimizer_aliases_of_keras_2():
+    """``keras.optimizers.rmsprop(lr=0.0003, decay=1e-6)``: Keras 2.0-2.2's
+    lowercase names are the classes, with Keras 2's arguments."""
+    opt = pynn.optimizers.rmsprop(lr=0.0003, decay=1e-6)
+    assert isinstance(opt, pynn.optimizers.RMSprop)
+    assert float(opt.learning_rate) == pytest.approx(0.0003)
+    for alias, cls in (("sgd", "SGD"), ("adagrad", "Adagrad"), ("adadelta", "Adadelta"),
+                       ("adam", "Adam"), ("adamax", "Adamax"), ("nadam", "Nadam")):
+        assert getattr(pynn.optimizers, alias) is getattr(pynn.optimizers, cls)
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer=pynn.optimizers.adam(lr=0.05), loss="mse")
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)
+    history = model.fit(x, x.sum(axis=1), epochs=10, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
