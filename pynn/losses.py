@@ -179,9 +179,14 @@ class Loss:
         want = tuple(output_shape[1:])
         if y.ndim == len(want) and want[-1] == 1:
             y = y.reshape(y.shape + (1,))
-        if self.broadcast_targets and y.ndim == len(want) + 1 and y.shape[-1] == 1 and \
-                want[-1] not in (None, 1):
-            y = np.ascontiguousarray(np.broadcast_to(y, y.shape[:-1] + (want[-1],)))
+        if self.broadcast_targets and y.ndim == len(want) + 1:
+            # Keras broadcasts the targets against the output in the
+            # elementwise losses: a (batch, 1) column over a wider output,
+            # one value per sample against a sequence output (a forecaster
+            # whose last layers keep the time axis) at every step
+            full = tuple(w if n == 1 and w is not None else n for n, w in zip(y.shape[1:], want))
+            if full != y.shape[1:] and all(w is None or n == w for n, w in zip(full, want)):
+                y = np.ascontiguousarray(np.broadcast_to(y, y.shape[:1] + full))
         # An axis of unknown size (a sequence of any length) takes any.
         if y.ndim != len(want) + 1 or any(w is not None and w != n
                                            for n, w in zip(y.shape[1:], want)):

@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from . import autodiff, distribute, ops
+from .tensor import eager_results
 from .utils.custom_objects import deserialize_function, is_function_description, lookup
 
 
@@ -1033,23 +1034,27 @@ class MeanMetricWrapper(Metric):
 # Keras's metric functions: per-sample values of (y_true, y_pred).
 
 def _per_sample(cls, name, doc):
+    @eager_results
     def fn(y_true, y_pred, **kwargs):
         metric = cls(**kwargs) if kwargs else cls()
+        if not isinstance(metric, _AccuracyMetric):
+            # Keras's metric functions mae/mse are its loss functions: they
+            # reduce the last axis, so a 1-D pair (a whole series against
+            # its forecast) gives one number, not one per element
+            from . import losses
+            return getattr(losses, name)(y_true, y_pred)
         y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if y_pred.ndim == 1:
             y_pred = y_pred[:, None]
-        if isinstance(metric, _AccuracyMetric):
-            y_true = np.asarray(y_true)
-            if metric.kind == "sparse":
-                hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape[:-1])
-            elif metric.kind == "categorical":
-                hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape).argmax(-1)
-            else:
-                hit = ((y_pred > metric.threshold) ==
-                       (y_true.reshape(y_pred.shape) > 0.5)).mean(axis=-1)
-            return hit.astype(np.float32)
-        y_true = np.ascontiguousarray(y_true, dtype=np.float32).reshape(y_pred.shape)
-        return metric.values(y_true, y_pred).astype(np.float32)
+        y_true = np.asarray(y_true)
+        if metric.kind == "sparse":
+            hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape[:-1])
+        elif metric.kind == "categorical":
+            hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape).argmax(-1)
+        else:
+            hit = ((y_pred > metric.threshold) ==
+                   (y_true.reshape(y_pred.shape) > 0.5)).mean(axis=-1)
+        return hit.astype(np.float32)
     fn.__name__ = name
     fn.__doc__ = doc
     fn._metric_class = cls

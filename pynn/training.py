@@ -88,6 +88,18 @@ def _inference():
 _run_inference = _planned_predict = None
 
 
+def _one_step_against_free_axis(target, output_shape):
+    """Whether ``target`` has one step where the output's axis has no fixed
+    size (a forecaster's one next value against its whole sequence)."""
+    if target is None:
+        return False
+    shape = tuple(np.shape(target))
+    if len(shape) == len(output_shape) - 1 and output_shape[-1] == 1:
+        shape += (1,)
+    return len(shape) == len(output_shape) and any(
+        w is None and n == 1 for n, w in zip(shape[1:], output_shape[1:]))
+
+
 def _common_rows(xs):
     """The number of rows the input arrays ``xs`` share, or None where
     they differ."""
@@ -981,9 +993,13 @@ class TrainingMixin:
         self.__dict__["_given_target_ranks"] = [np.ndim(t) for t in ys]
         rows = _common_rows(xs) if check_rows else None
         shapes = [t.shape for t in self._outputs]
-        if self._program is not None and not self._eager_call and self._off_built_sizes(xs):
+        traced = self._program is not None and not self._eager_call
+        if traced and (self._off_built_sizes(xs) or any(
+                _one_step_against_free_axis(t, s) for t, s in zip(ys, shapes))):
             # (inputs of other sizes than the model's: a Sequential over
-            # longer series gives longer outputs)
+            # longer series gives longer outputs; an output of free length
+            # takes these inputs' length, which a target of one step per
+            # sample is broadcast over)
             shapes = self._infer_shapes([(None,) + a.shape[1:] for a in xs])
         out = []
         for spec, shape, target in zip(self._compiled_outputs, shapes, ys):

@@ -66,10 +66,7 @@ class Embedding(Layer):
                                               self.embeddings_initializer,
                                               regularizer=self.embeddings_regularizer,
                                               constraint=self.embeddings_constraint)
-        if self._initial_weights is not None:
-            self.set_weights(self._initial_weights)
-            self._initial_weights = None
-        self.built = True
+        self.built = True  # (the base's build then loads weights=[...], if given)
 
     def set_weights(self, weights):
         if not self.built:

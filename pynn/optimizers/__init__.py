@@ -1875,5 +1875,10 @@ def deserialize(config, custom_objects=None):
     return cls.from_config(inner)
 
 
+# Keras 2.0-2.2's lowercase aliases of the classes
+# (``keras.optimizers.rmsprop(lr=3e-4, decay=1e-6)``)
+sgd, rmsprop, adagrad, adadelta, adam, adamax, nadam = \
+    SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam
+
 # tf.keras 2.9-2.15 also named them optimizers.experimental.<Name>
 from . import experimental  # noqa: E402,F401
