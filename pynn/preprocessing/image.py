@@ -27,6 +27,7 @@ from ..utils.io import atomic_write
 from ..utils.py_dataset import PyDataset
 
 __all__ = ["ImageDataGenerator", "Iterator", "NumpyArrayIterator", "DirectoryIterator",
+           "DataFrameIterator",
            "load_img", "img_to_array", "array_to_img", "save_img", "smart_resize",
            "image_dataset_from_directory"]
 
@@ -568,6 +569,38 @@ class ImageDataGenerator:
                                  follow_links=follow_links, subset=subset,
                                  interpolation=interpolation, dtype=self.dtype)
 
+    def flow_from_dataframe(self, dataframe, directory=None, x_col="filename", y_col="class",
+                            weight_col=None, target_size=(256, 256), color_mode="rgb",
+                            classes=None, class_mode="categorical", batch_size=32, shuffle=True,
+                            seed=None, save_to_dir=None, save_prefix="", save_format="png",
+                            subset=None, interpolation="nearest", validate_filenames=True,
+                            **kwargs):
+        """An iterator of augmented batches of the images named in a column
+        of ``dataframe`` (see DataFrameIterator)."""
+        for name, why in (("has_ext", "filenames in the dataframe have to match the exact "
+                                      "filenames on disk"),
+                          ("sort", "batches follow the order of the filenames when shuffle "
+                                   "is False"),
+                          ("drop_duplicates", "drop duplicates with the data frame's "
+                                              "drop_duplicates method")):
+            if kwargs.pop(name, None) is not None:
+                warnings.warn(f"flow_from_dataframe: {name} is deprecated: {why}.",
+                              DeprecationWarning)
+        if kwargs:
+            raise TypeError(f"flow_from_dataframe: unexpected arguments {sorted(kwargs)}")
+        if class_mode == "other":
+            warnings.warn('flow_from_dataframe: class_mode="other" is deprecated, use '
+                          'class_mode="raw".', DeprecationWarning)
+            class_mode = "raw"
+        return DataFrameIterator(dataframe, directory, self, x_col=x_col, y_col=y_col,
+                                 weight_col=weight_col, target_size=target_size,
+                                 color_mode=color_mode, classes=classes, class_mode=class_mode,
+                                 data_format=self.data_format, batch_size=batch_size,
+                                 shuffle=shuffle, seed=seed, save_to_dir=save_to_dir,
+                                 save_prefix=save_prefix, save_format=save_format,
+                                 subset=subset, interpolation=interpolation,
+                                 validate_filenames=validate_filenames, dtype=self.dtype)
+
 
 class Iterator(PyDataset):
     """Base class of the image iterators (Keras's legacy Iterator): batches
@@ -777,24 +810,14 @@ class NumpyArrayIterator(Iterator):
         return output
 
 
-class DirectoryIterator(Iterator):
-    """Batches of augmented images read from a folder holding one folder of
-    images per class (ImageDataGenerator.flow_from_directory).
+class _FilesIterator(Iterator):
+    """What the iterators over image files share: the reading and resizing,
+    the training/validation subset of the generator's validation_split, and
+    the labels of each ``class_mode``."""
 
-    Files with other extensions than Keras's image formats are skipped.
-    Labels follow ``class_mode``: 'categorical' (one-hot), 'binary' and
-    'sparse' (the class index), in the generator's float dtype; 'input'
-    (the images themselves); None (images only).
-    """
-
-    allowed_class_modes = {"categorical", "binary", "sparse", "input", None}
-
-    def __init__(self, directory, image_data_generator, target_size=(256, 256),
-                 color_mode="rgb", classes=None, class_mode="categorical", batch_size=32,
-                 shuffle=True, seed=None, data_format=None, save_to_dir=None, save_prefix="",
-                 save_format="png", follow_links=False, subset=None, interpolation="nearest",
-                 keep_aspect_ratio=False, dtype=None, **kwargs):
-        where = "flow_from_directory"
+    def _set_processing(self, where, image_data_generator, target_size, color_mode,
+                        class_mode, data_format, save_to_dir, save_prefix, save_format,
+                        subset, interpolation, keep_aspect_ratio, dtype):
         _data_format(data_format, where)
         self.data_format = "channels_last"
         self.dtype = np.dtype(dtype or "float32").name
@@ -826,6 +849,68 @@ class DirectoryIterator(Iterator):
         else:
             self.split = None
         self.subset = subset
+
+    @property
+    def filepaths(self):
+        """The path of every image, in the order of ``filenames``."""
+        return self._filepaths
+
+    def _read(self, path, out):
+        img = load_img(path, color_mode=self.color_mode, target_size=self.target_size,
+                       interpolation=self.interpolation, keep_aspect_ratio=self.keep_aspect_ratio)
+        x = np.asarray(img)
+        img.close()
+        out[...] = x.reshape(out.shape)
+
+    def _batch(self, index_array, params):
+        batch = np.empty((len(index_array),) + self.image_shape, np.float32)
+        paths = self._filepaths
+        list(decode_pool().map(lambda i: self._read(paths[index_array[i]], batch[i]),
+                               range(len(index_array))))
+        batch_x = self._transform(batch, params)
+        if self.save_to_dir:
+            self._save(batch_x, index_array, 10**7)
+        if self.class_mode == "input":
+            batch_y = batch_x.copy()
+        elif self.class_mode in {"binary", "sparse"}:
+            batch_y = np.asarray(self.classes)[index_array].astype(self.dtype)
+        elif self.class_mode == "categorical":
+            batch_y = np.zeros((len(batch_x), len(self.class_indices)), dtype=self.dtype)
+            for row, i in enumerate(index_array):
+                # (a list of classes, from a data frame, is a multi-hot row)
+                batch_y[row, self.classes[i]] = 1.0
+        elif self.class_mode == "multi_output":
+            batch_y = [target[index_array] for target in self.labels]
+        elif self.class_mode == "raw":
+            batch_y = self.labels[index_array]
+        else:
+            return batch_x
+        if self.sample_weight is None:
+            return batch_x, batch_y
+        return batch_x, batch_y, self.sample_weight[index_array]
+
+
+class DirectoryIterator(_FilesIterator):
+    """Batches of augmented images read from a folder holding one folder of
+    images per class (ImageDataGenerator.flow_from_directory).
+
+    Files with other extensions than Keras's image formats are skipped.
+    Labels follow ``class_mode``: 'categorical' (one-hot), 'binary' and
+    'sparse' (the class index), in the generator's float dtype; 'input'
+    (the images themselves); None (images only).
+    """
+
+    allowed_class_modes = {"categorical", "binary", "sparse", "input", None}
+
+    def __init__(self, directory, image_data_generator, target_size=(256, 256),
+                 color_mode="rgb", classes=None, class_mode="categorical", batch_size=32,
+                 shuffle=True, seed=None, data_format=None, save_to_dir=None, save_prefix="",
+                 save_format="png", follow_links=False, subset=None, interpolation="nearest",
+                 keep_aspect_ratio=False, dtype=None, **kwargs):
+        where = "flow_from_directory"
+        self._set_processing(where, image_data_generator, target_size, color_mode, class_mode,
+                             data_format, save_to_dir, save_prefix, save_format, subset,
+                             interpolation, keep_aspect_ratio, dtype)
         self.directory = directory
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"{where}: no folder {directory!r}")
@@ -862,11 +947,6 @@ class DirectoryIterator(Iterator):
         super().__init__(self.samples, batch_size, shuffle, seed, **kwargs)
 
     @property
-    def filepaths(self):
-        """The path of every image, in the order of ``classes``."""
-        return self._filepaths
-
-    @property
     def labels(self):
         return self.classes
 
@@ -874,29 +954,135 @@ class DirectoryIterator(Iterator):
     def sample_weight(self):
         return None
 
-    def _read(self, path, out):
-        img = load_img(path, color_mode=self.color_mode, target_size=self.target_size,
-                       interpolation=self.interpolation, keep_aspect_ratio=self.keep_aspect_ratio)
-        x = np.asarray(img)
-        img.close()
-        out[...] = x.reshape(out.shape)
 
-    def _batch(self, index_array, params):
-        batch = np.empty((len(index_array),) + self.image_shape, np.float32)
-        paths = self._filepaths
-        list(decode_pool().map(lambda i: self._read(paths[index_array[i]], batch[i]),
-                               range(len(index_array))))
-        batch_x = self._transform(batch, params)
-        if self.save_to_dir:
-            self._save(batch_x, index_array, 10**7)
-        if self.class_mode == "input":
-            batch_y = batch_x.copy()
-        elif self.class_mode in {"binary", "sparse"}:
-            batch_y = self.classes[index_array].astype(self.dtype)
-        elif self.class_mode == "categorical":
-            batch_y = np.zeros((len(batch_x), self.num_classes), dtype=self.dtype)
-            batch_y[np.arange(len(batch_x)), self.classes[index_array]] = 1.0
-        else:
-            return batch_x
-        return batch_x, batch_y
+class DataFrameIterator(_FilesIterator):
+    """Batches of augmented images whose file names and labels are columns
+    of a table (ImageDataGenerator.flow_from_dataframe): a pandas DataFrame,
+    or anything that gives a column by ``table[name]`` and its length by
+    ``len``.  Rows keep the table's order.
+
+    ``x_col`` holds the file names (joined to ``directory`` when it is
+    given).  Labels follow ``class_mode``: 'categorical' (one-hot; a list
+    of class names is a multi-hot row), 'binary' (exactly two classes) and
+    'sparse' (the class index), their classes being the sorted class names
+    of ``y_col`` unless ``classes`` names them (rows of other classes are
+    dropped); 'raw' (the values of the column, or of the list of columns
+    ``y_col``, as they are); 'multi_output' (one target per column of the
+    list ``y_col``); 'input' (the images); None (images only).  A
+    ``weight_col`` adds each row's sample weight to its batch.  With
+    ``validate_filenames``, rows naming no image file are dropped with a
+    warning.
+    """
+
+    allowed_class_modes = {"binary", "categorical", "input", "multi_output", "raw", "sparse",
+                           None}
+
+    def __init__(self, dataframe, directory=None, image_data_generator=None, x_col="filename",
+                 y_col="class", weight_col=None, target_size=(256, 256), color_mode="rgb",
+                 classes=None, class_mode="categorical", batch_size=32, shuffle=True, seed=None,
+                 data_format=None, save_to_dir=None, save_prefix="", save_format="png",
+                 subset=None, interpolation="nearest", keep_aspect_ratio=False, dtype=None,
+                 validate_filenames=True, **kwargs):
+        where = "flow_from_dataframe"
+        self._set_processing(where, image_data_generator, target_size, color_mode, class_mode,
+                             data_format, save_to_dir, save_prefix, save_format, subset,
+                             interpolation, keep_aspect_ratio, dtype)
+        self.directory = directory or ""
+
+        def column(name):
+            try:
+                return list(dataframe[name])
+            except (KeyError, IndexError, TypeError):
+                raise KeyError(f"{where}: the data frame has no column {name!r}") from None
+
+        labelled = class_mode in {"binary", "categorical", "sparse"}
+        if class_mode == "multi_output" and not isinstance(y_col, list):
+            raise TypeError(f"{where}: with class_mode=\"multi_output\", y_col must be a list "
+                            f"of columns, got {type(y_col).__name__}")
+        names = column(x_col)
+        bad = [v for v in names if not isinstance(v, str)]
+        if bad:
+            raise TypeError(f"{where}: all values of the column x_col={x_col!r} must be "
+                            f"strings (file names), got {bad[0]!r}")
+        rows = list(range(len(names)))
+        if labelled:
+            labels = column(y_col)
+            kinds = (str,) if class_mode in {"binary", "sparse"} else (str, list, tuple)
+            bad = [v for v in labels if not isinstance(v, kinds)]
+            if bad:
+                what = "strings" if len(kinds) == 1 else "strings, lists or tuples"
+                raise TypeError(f"{where}: with class_mode={class_mode!r}, the values of the "
+                                f"column y_col={y_col!r} must be {what} (class names), got "
+                                f"{bad[0]!r}")
+            found = sorted({c for v in labels for c in ([v] if isinstance(v, str) else v)})
+            if class_mode == "binary" and len(set(classes) if classes else found) != 2:
+                n = len(set(classes)) if classes else len(found)
+                raise ValueError(f"{where}: with class_mode=\"binary\" there must be 2 "
+                                 f"classes, {'given' if classes else 'found'} {n}")
+        elif classes:
+            warnings.warn(f"{where}: classes are ignored with class_mode={class_mode!r}")
+        weights = None
+        if weight_col:
+            weights = np.asarray(column(weight_col))
+            if weights.dtype.kind not in "biuf":
+                raise TypeError(f"{where}: the column weight_col={weight_col!r} must be "
+                                f"numeric, got values of dtype {weights.dtype}")
+        if validate_filenames:
+            formats = tuple("." + f for f in self.white_list_formats)
+            valid = [os.path.isfile(os.path.join(self.directory, names[i])) and
+                     names[i].lower().endswith(formats) for i in rows]
+            if not all(valid):
+                warnings.warn(f"Found {valid.count(False)} invalid image filename(s) in "
+                              f"x_col=\"{x_col}\". These filename(s) will be ignored.")
+                rows = [i for i in rows if valid[i]]
+        if labelled:
+            # named classes keep their order (duplicates dropped); a row
+            # of none of them is dropped, a list keeps those named
+            classes = list(dict.fromkeys(classes)) if classes else found
+            self.class_indices = dict(zip(classes, range(len(classes))))
+            kept = []
+            for i in rows:
+                label = labels[i]
+                if isinstance(label, str):
+                    index = self.class_indices.get(label)
+                else:
+                    index = [self.class_indices[c] for c in label if c in self.class_indices]
+                if index is not None and index != []:
+                    kept.append((i, index))
+            rows = [i for i, _ in kept]
+            indices = [index for _, index in kept]
+            self.num_classes = len(classes)
+        if self.split:
+            start, stop = int(self.split[0] * len(rows)), int(self.split[1] * len(rows))
+            rows = rows[start:stop]
+            if labelled:
+                indices = indices[start:stop]
+        if labelled:
+            # (a list, as Keras gives it: a multi-label row is a list)
+            self.classes = indices
+        self.filenames = [names[i] for i in rows]
+        self._sample_weight = weights[rows] if weights is not None else None
+        if class_mode == "multi_output":
+            self._targets = [np.array(column(c))[rows] for c in y_col]
+        elif class_mode == "raw":
+            if isinstance(y_col, (list, tuple)):
+                self._targets = np.stack([np.asarray(column(c))[rows] for c in y_col], axis=1)
+            else:
+                self._targets = np.asarray(column(y_col))[rows]
+        self.samples = len(self.filenames)
+        checked = "validated" if validate_filenames else "non-validated"
+        of = f" belonging to {self.num_classes} classes" if labelled else ""
+        print(f"Found {self.samples} {checked} image filenames{of}.")
+        self._filepaths = [os.path.join(self.directory, f) for f in self.filenames]
+        super().__init__(self.samples, batch_size, shuffle, seed, **kwargs)
+
+    @property
+    def labels(self):
+        if self.class_mode in {"multi_output", "raw"}:
+            return self._targets
+        return self.classes
+
+    @property
+    def sample_weight(self):
+        return self._sample_weight
 

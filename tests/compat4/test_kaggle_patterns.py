@@ -1,0 +1,125 @@
+"""Patterns of notebook-style Keras programs (tabular, image folders, text,
+time series) run with only their imports changed, that broke in pynn,
+reproduced in a few lines each."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from pynn import keras
+
+
+class _Table:
+    """The part of a pandas DataFrame that flow_from_dataframe reads: a
+    column by name, and the number of rows."""
+
+    def __init__(self, **columns):
+        self.columns = columns
+
+    def __getitem__(self, name):
+        return self.columns[name]
+
+    def __len__(self):
+        return len(next(iter(self.columns.values())))
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(7)
+    names = []
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 255, (20, 24, 3)).astype(np.uint8)).save(
+            tmp_path / f"img{i}.png")
+        names.append(f"img{i}.png")
+    (tmp_path / "notes.txt").write_text("x")
+    labels = [["cat", "dog", "fox"][i % 3] for i in range(30)]
+    table = _Table(id=names + ["missing.png", "notes.txt"], label=labels + ["cat", "dog"],
+                   age=[float(i % 5) for i in range(30)] + [0.0, 0.0],
+                   score=[i * 0.1 for i in range(30)] + [0.0, 0.0],
+                   tags=[[lab, "x"] if i % 4 else [lab] for i, lab in enumerate(labels)] +
+                   [["cat"], ["dog"]],
+                   w=[1.0 + i % 2 for i in range(30)] + [1.0, 1.0])
+    return str(tmp_path), table
+
+
+def test_flow_from_dataframe_labels_subsets_and_missing_files(image_folder):
+    """A Kaggle image-competition notebook reads train.csv into a data
+    frame and feeds ``datagen.flow_from_dataframe(df, directory, x_col,
+    y_col, subset=...)`` to fit; ImageDataGenerator had no such method.
+    The expected values are those Keras's own iterator gives for the same
+    table."""
+    root, table = image_folder
+    gen = keras.preprocessing.image.ImageDataGenerator(rescale=1 / 255., validation_split=0.2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train = gen.flow_from_dataframe(table, directory=root, x_col="id", y_col="label",
+                                        target_size=(16, 16), batch_size=7, shuffle=False,
+                                        subset="training")
+    assert any("2 invalid image filename(s)" in str(w.message) for w in caught)
+    assert train.class_indices == {"cat": 0, "dog": 1, "fox": 2}
+    assert train.filenames[0] == "img6.png" and train.samples == 24 and len(train) == 4
+    assert list(train.classes) == [0, 1, 2] * 8
+    x, y = train[0]
+    assert x.shape == (7, 16, 16, 3) and x.dtype == np.float32 and x.max() <= 1.0
+    np.testing.assert_array_equal(y, np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2, 0]])
+    val = gen.flow_from_dataframe(table, root, x_col="id", y_col="label", target_size=(16, 16),
+                                  batch_size=7, shuffle=False, subset="validation",
+                                  class_mode="sparse")
+    assert val.filenames == [f"img{i}.png" for i in range(6)]
+    np.testing.assert_array_equal(val[0][1], [0, 1, 2, 0, 1, 2])
+
+    plain = keras.preprocessing.image.ImageDataGenerator()
+    raw = plain.flow_from_dataframe(table, root, x_col="id", y_col=["age", "score"],
+                                    class_mode="raw", target_size=(8, 8), batch_size=5,
+                                    shuffle=False)
+    np.testing.assert_allclose(raw[1][1], [[0, .5], [1, .6], [2, .7], [3, .8], [4, .9]])
+    multi = plain.flow_from_dataframe(table, root, x_col="id", y_col=["age", "score"],
+                                      class_mode="multi_output", target_size=(8, 8),
+                                      batch_size=5, shuffle=False)
+    ages, scores = multi[1][1]
+    np.testing.assert_allclose(ages, [0, 1, 2, 3, 4])
+    np.testing.assert_allclose(scores, [.5, .6, .7, .8, .9])
+    tags = plain.flow_from_dataframe(table, root, x_col="id", y_col="tags", weight_col="w",
+                                     target_size=(8, 8), batch_size=5, shuffle=False)
+    assert tags.class_indices == {"cat": 0, "dog": 1, "fox": 2, "x": 3}
+    _, multi_hot, weights = tags[0]
+    np.testing.assert_array_equal(multi_hot, [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 1],
+                                              [1, 0, 0, 1], [0, 1, 0, 0]])
+    np.testing.assert_array_equal(weights, [1, 2, 1, 2, 1])
+    # named classes keep their order and drop the rows of other classes
+    binary = plain.flow_from_dataframe(table, root, x_col="id", y_col="label",
+                                       classes=["dog", "cat"], class_mode="binary",
+                                       color_mode="grayscale", target_size=(8, 8),
+                                       batch_size=50, shuffle=False)
+    bx, by = binary[0]
+    assert bx.shape == (20, 8, 8, 1)
+    np.testing.assert_array_equal(by, [1, 0] * 10)
+    # full paths and no labels, for a test set
+    paths = _Table(path=[os.path.join(root, f"img{i}.png") for i in range(9)])
+    test = plain.flow_from_dataframe(paths, x_col="path", y_col=None, class_mode=None,
+                                     target_size=(8, 8), batch_size=4, shuffle=False)
+    assert len(test) == 3 and test[0].shape == (4, 8, 8, 3)
+
+
+def test_flow_from_dataframe_trains_and_refuses_bad_tables(image_folder):
+    root, table = image_folder
+    gen = keras.preprocessing.image.ImageDataGenerator(rescale=1 / 255.)
+    with pytest.warns(UserWarning):
+        flow = gen.flow_from_dataframe(table, root, x_col="id", y_col="score",
+                                       class_mode="raw", target_size=(8, 8), batch_size=8)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    history = model.fit(flow, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    with pytest.raises(TypeError, match="y_col='age' must be strings"):
+        gen.flow_from_dataframe(table, root, x_col="id", y_col="age", class_mode="sparse")
+    with pytest.raises(ValueError, match="must be 2 classes, found 3"):
+        gen.flow_from_dataframe(table, root, x_col="id", y_col="label", class_mode="binary")
+    with pytest.raises(KeyError, match="no column 'file'"):
+        gen.flow_from_dataframe(table, root, x_col="file", y_col="label")
+    with pytest.raises(TypeError, match="y_col must be a list"):
+        gen.flow_from_dataframe(table, root, x_col="id", y_col="age",
+                                class_mode="multi_output")
