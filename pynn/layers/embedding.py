@@ -40,7 +40,11 @@ class Embedding(Layer):
         if input_length is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.",
                           stacklevel=2)
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        # (the base sets a Keras 2 ``weights=[matrix]`` once built; Keras 3
+        # also takes the bare matrix)
+        if weights is not None and not isinstance(weights, (list, tuple)):
+            weights = [weights]
+        super().__init__(activity_regularizer=activity_regularizer, weights=weights, **kwargs)
         label = f"Embedding {self.name!r}"
         self.input_dim = _positive_int(input_dim, "input_dim", self)
         self.output_dim = _positive_int(output_dim, "output_dim", self)
@@ -50,7 +54,6 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
-        self._initial_weights = weights
         # Backward-pass bookkeeping of the gradient buffer (see
         # _embedding_grad): the pass last seen, and whether a pass ever
         # called this layer's backward more than once.

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
+from keras_reference import keras as real_keras, needs_keras
 from pynn import keras
 
 
@@ -123,3 +124,24 @@ def test_flow_from_dataframe_trains_and_refuses_bad_tables(image_folder):
     with pytest.raises(TypeError, match="y_col must be a list"):
         gen.flow_from_dataframe(table, root, x_col="id", y_col="age",
                                 class_mode="multi_output")
+
+
+@needs_keras
+@pytest.mark.parametrize("as_list", [True, False])
+def test_embedding_takes_a_pretrained_matrix_as_weights(as_list):
+    """The GloVe notebook: ``Embedding(vocab, dim, weights=[embedding_matrix],
+    trainable=False)`` in a Sequential model, then fit; building the layer
+    recursed without end.  Keras 3 also takes the bare matrix."""
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(20, 4)).astype(np.float32)
+    weights = [matrix] if as_list else matrix
+    model = keras.Sequential([
+        keras.layers.Embedding(20, 4, weights=weights, trainable=False),
+        keras.layers.LSTM(3), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    ids = rng.integers(0, 20, (16, 5))
+    model.fit(ids, rng.integers(0, 2, 16), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], matrix)
+    ref = real_keras.layers.Embedding(20, 4, weights=weights)
+    np.testing.assert_allclose(keras.layers.Embedding(20, 4, weights=weights)(ids),
+                               np.asarray(ref(ids)), rtol=1e-6)
