@@ -1880,5 +1880,6 @@ def deserialize(config, custom_objects=None):
 sgd, rmsprop, adagrad, adadelta, adam, adamax, nadam = \
     SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam
 
-# tf.keras 2.9-2.15 also named them optimizers.experimental.<Name>
-from . import experimental  # noqa: E402,F401
+# tf.keras 2.9-2.15 also named them optimizers.experimental.<Name>, and
+# 2.11-2.15 optimizers.legacy.<Name>
+from . import experimental, legacy  # noqa: E402,F401

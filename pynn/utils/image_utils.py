@@ -79,15 +79,21 @@ def check_size(size, where, name):
 
 
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest",
-             keep_aspect_ratio=False):
+             keep_aspect_ratio=False, grayscale=False):
     """Load an image file into a PIL image (Keras's ``load_img``).
 
     ``color_mode`` is 'grayscale', 'rgb' or 'rgba'; ``target_size``
     (height, width) resizes with ``interpolation`` ('nearest', 'bilinear',
     'bicubic', 'hamming', 'box', 'lanczos'), after cropping the centre to the
     target's aspect ratio when ``keep_aspect_ratio``.  A file that is not a
-    readable image raises a ValueError naming it.
+    readable image raises a ValueError naming it.  ``grayscale=True``,
+    tf.keras 2's older spelling, means ``color_mode="grayscale"`` (with its
+    deprecation warning).
     """
+    if grayscale:
+        warnings.warn('grayscale is deprecated. Please use color_mode = "grayscale"',
+                      stacklevel=2)
+        color_mode = "grayscale"
     check_color_mode(color_mode, "load_img")
     if target_size is not None:
         target_size = check_size(target_size, "load_img", "target_size")

@@ -145,3 +145,26 @@ def test_embedding_takes_a_pretrained_matrix_as_weights(as_list):
     ref = real_keras.layers.Embedding(20, 4, weights=weights)
     np.testing.assert_allclose(keras.layers.Embedding(20, 4, weights=weights)(ids),
                                np.asarray(ref(ids)), rtol=1e-6)
+
+
+def test_tf_keras_2_names_of_notebooks(tmp_path):
+    """Names tf.keras 2 programs import that Keras 3 dropped:
+    ``load_img(path, grayscale=True)``, ``from keras.layers.convolutional
+    import Conv2D, MaxPooling2D`` and ``optimizers.legacy.Adam(lr=...)``."""
+    from PIL import Image
+    from pynn.keras.layers.convolutional import Conv2D, MaxPooling2D  # noqa: F401
+    from pynn.keras.optimizers import legacy
+    from pynn.keras.preprocessing.image import load_img
+    path = tmp_path / "a.png"
+    Image.fromarray(np.full((6, 5, 3), 200, np.uint8)).save(path)
+    with pytest.warns(UserWarning, match="grayscale is deprecated"):
+        img = load_img(str(path), grayscale=True, target_size=(4, 4))
+    assert img.mode == "L" and img.size == (4, 4)
+    assert MaxPooling2D is keras.layers.MaxPooling2D
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    opt = legacy.Adam(lr=0.05, decay=1e-3)
+    model.compile(optimizer=opt, loss="mse")
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    history = model.fit(x, x.sum(1), epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert isinstance(opt, keras.optimizers.Adam)
