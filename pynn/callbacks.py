@@ -441,6 +441,12 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         lr = _lr_value(self.model)
         lr = self.schedule(epoch, lr) if self._takes_lr else self.schedule(epoch)
+        if hasattr(lr, "__array__") and not isinstance(lr, _np.generic):
+            # a float scalar tensor, as tf.keras 2 took (its own example
+            # returned ``lr * tf.math.exp(-0.1)``)
+            value = _np.asarray(lr)
+            if value.ndim == 0 and value.dtype.kind == "f":
+                lr = float(value)
         if not isinstance(lr, (int, float, _np.floating, _np.integer)) or isinstance(lr, bool):
             raise ValueError(f"The output of the `schedule` function should be a float. "
                              f"Got: {lr!r}")

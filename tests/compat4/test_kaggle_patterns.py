@@ -168,3 +168,20 @@ def test_tf_keras_2_names_of_notebooks(tmp_path):
     history = model.fit(x, x.sum(1), epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert isinstance(opt, keras.optimizers.Adam)
+
+
+def test_learning_rate_schedule_may_return_a_float_tensor():
+    """tf.keras 2's own LearningRateScheduler example returns
+    ``lr * tf.math.exp(-0.1)``, a float tensor: it was refused."""
+    import pynn as tf
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    sched = keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: lr if epoch < 1 else lr * tf.math.exp(-0.1))
+    x = np.ones((8, 2), np.float32)
+    history = model.fit(x, x[:, 0], epochs=3, callbacks=[sched], verbose=0)
+    np.testing.assert_allclose(history.history["learning_rate"],
+                               [0.1, 0.1 * np.exp(-0.1), 0.1 * np.exp(-0.2)], rtol=1e-5)
+    bad = keras.callbacks.LearningRateScheduler(lambda epoch: np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match="should be a float"):
+        model.fit(x, x[:, 0], epochs=1, callbacks=[bad], verbose=0)
