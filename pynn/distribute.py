@@ -689,7 +689,27 @@ experimental = types.SimpleNamespace(
     CollectiveCommunication=CommunicationImplementation,
     ValueContext=ValueContext)
 
-cluster_resolver = types.SimpleNamespace(TFConfigClusterResolver=TFConfigClusterResolver)
+class TPUClusterResolver:
+    """tf.distribute.cluster_resolver.TPUClusterResolver.  pynn has no TPU
+    to connect to, so making one raises the ValueError TensorFlow raises on
+    a machine without one, and the notebooks' ``try: tpu =
+    TPUClusterResolver() ... except ValueError: strategy =
+    tf.distribute.get_strategy()`` takes its fallback."""
+
+    def __init__(self, tpu=None, zone=None, project=None, job_name="worker",
+                 coordinator_name=None, coordinator_address=None, credentials="default",
+                 service=None, discovery_url=None):
+        raise ValueError(f"TPUClusterResolver: no TPU{' ' + repr(tpu) if tpu else ''} to "
+                         "connect to: pynn runs on the CPU and CUDA GPUs; use "
+                         "tf.distribute.get_strategy() or MirroredStrategy()")
+
+    @classmethod
+    def connect(cls, tpu=None, zone=None, project=None):
+        return cls(tpu, zone, project)
+
+
+cluster_resolver = types.SimpleNamespace(TFConfigClusterResolver=TFConfigClusterResolver,
+                                         TPUClusterResolver=TPUClusterResolver)
 
 
 _DEFAULT = Strategy()

@@ -185,3 +185,24 @@ def test_learning_rate_schedule_may_return_a_float_tensor():
     bad = keras.callbacks.LearningRateScheduler(lambda epoch: np.array([0.1, 0.2]))
     with pytest.raises(ValueError, match="should be a float"):
         model.fit(x, x[:, 0], epochs=1, callbacks=[bad], verbose=0)
+
+
+def test_tpu_detection_falls_back_to_the_default_strategy():
+    """The accelerator cell at the top of many notebooks: a
+    TPUClusterResolver that raises ValueError where there is no TPU, then
+    the default strategy."""
+    import pynn as tf
+    try:
+        tpu = tf.distribute.cluster_resolver.TPUClusterResolver()
+    except ValueError as e:
+        assert "no TPU" in str(e)
+        tpu = None
+    with pytest.raises(ValueError, match="no TPU 'node-1'"):
+        tf.distribute.cluster_resolver.TPUClusterResolver.connect("node-1")
+    assert tpu is None
+    strategy = tf.distribute.get_strategy()
+    assert strategy.num_replicas_in_sync == 1
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+    model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0)
