@@ -393,6 +393,16 @@ def keras_class_name(layer):
     return _KERAS_NAME.get(type(layer).__name__, type(layer).__name__)
 
 
+def _table_name(layer):
+    """The name to look up in the tables of Keras's layers (LAYERS, the
+    attention layers' call options): None for a layer of the user's own
+    class, which is written by its own config and weights even when its
+    name is a Keras layer's (the notebooks' own ``Attention`` layer)."""
+    if not type(layer).__module__.startswith("pynn."):
+        return None
+    return keras_class_name(layer)
+
+
 def weight_groups(layer):
     """[(path under the layer's, weights)]: where Keras keeps the layer's
     variables, each group in Keras 3's order (created trainable first).
@@ -401,7 +411,7 @@ def weight_groups(layer):
     from ..layers.base import Layer
     if getattr(layer, "quantization_mode", None) == "int8":
         return [("", int8_variables(layer))]
-    row = LAYERS.get(keras_class_name(layer))
+    row = LAYERS.get(_table_name(layer))
     if row is not None and row.weight_parts:
         parts = [(path, [w for w in (getattr(layer, a, None) for a in attrs) if w is not None])
                  for path, attrs in row.weight_parts.items()]
@@ -580,7 +590,7 @@ def to_keras(layer, legacy=False):
                 continue
             spec = to_keras(sub, legacy)
             spec["name"] = entry["name"]
-            spec["inbound_nodes"] = [_node_to_keras(sub, node) if keras_class_name(sub) in
+            spec["inbound_nodes"] = [_node_to_keras(sub, node) if _table_name(sub) in
                                      _CALL_OPTION_LAYERS else _spread_binding(node)
                                      for node in entry["inbound_nodes"]]
             if entry.get("operator"):  # (as in pynn's config: see functional_config)
@@ -589,12 +599,12 @@ def to_keras(layer, legacy=False):
         config["layers"] = entries
         build = {"input_shape": None}
     else:
-        config = _layer_config_to_keras(layer, LAYERS.get(name))
+        config = _layer_config_to_keras(layer, LAYERS.get(_table_name(layer)))
         build = None if isinstance(layer, InputLayer) or layer._build_input_shape is None \
             else {"input_shape": _shape_list(layer._build_input_shape)}
         if type(layer).get_build_config is not Layer.get_build_config:
             build = layer.get_build_config()  # the user's own, for its build_from_config
-        if build is not None and name in _QUERY_VALUE_LAYERS:
+        if build is not None and _table_name(layer) in _QUERY_VALUE_LAYERS:
             # Keras builds it from the shapes of its call's arguments
             shapes = _shape_list(layer._build_input_shape)
             build = {"shapes_dict": dict(zip(("query_shape", "value_shape", "key_shape"),
@@ -643,7 +653,7 @@ def _node_to_keras(layer, node):
         kwargs["use_causal_mask"] = True
     if options.get("scores"):
         kwargs["return_attention_scores"] = True
-    if keras_class_name(layer) not in _QUERY_VALUE_LAYERS:
+    if _table_name(layer) not in _QUERY_VALUE_LAYERS:
         return {"args": [inputs], "kwargs": kwargs}
     query, value, key = inputs[:3]
     if options.get("mask_input"):
@@ -875,7 +885,11 @@ class _Translator:
             spec["name"] = _entry_name(entry)
             nodes = [_without_mask(node, masks) for node in entry.get("inbound_nodes") or []]
             class_name = _SERIALIZED_NAMES.get(entry.get("class_name"), entry.get("class_name"))
-            if class_name in _CALL_OPTION_LAYERS and spec["class_name"] == class_name:
+            # (the user's own class of a Keras layer's name is called as it
+            # was, its nodes as they are)
+            own = getattr(self.custom.get(class_name), "__module__", "pynn.")
+            if class_name in _CALL_OPTION_LAYERS and spec["class_name"] == class_name and \
+                    own.startswith("pynn."):
                 nodes, spec["config"]["call_options"] = _nodes_from_keras(
                     class_name, nodes, f"{class_name} layer {_entry_name(entry)!r}")
             spec["inbound_nodes"] = nodes

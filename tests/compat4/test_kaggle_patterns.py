@@ -206,3 +206,47 @@ def test_tpu_detection_falls_back_to_the_default_strategy():
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         model.compile("adam", "mse")
     model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0)
+
+
+class Attention(keras.layers.Layer):
+    """The text notebooks' own attention pooling, named as Keras's layer."""
+
+    def __init__(self, step_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.step_dim = step_dim
+
+    def build(self, input_shape):
+        self.W = self.add_weight(shape=(input_shape[-1],), initializer="glorot_uniform",
+                                 name="W")
+        self.b = self.add_weight(shape=(input_shape[1],), initializer="zeros", name="b")
+
+    def call(self, x):
+        K = keras.backend
+        eij = K.tanh(K.reshape(K.dot(K.reshape(x, (-1, x.shape[-1])),
+                                     K.reshape(self.W, (-1, 1))), (-1, self.step_dim)) + self.b)
+        a = K.exp(eij)
+        a /= K.sum(a, axis=1, keepdims=True) + K.epsilon()
+        return K.sum(x * K.expand_dims(a), axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "step_dim": self.step_dim}
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_own_layer_named_as_a_keras_layer_saves_and_loads(tmp_path, suffix):
+    """A user's ``class Attention(Layer)`` was saved with Keras's Attention
+    row (KeyError 'call_options'), and read back with its call options."""
+    inp = keras.Input((6,))
+    x = keras.layers.Embedding(20, 4)(inp)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(Attention(6)(x))
+    model = keras.Model(inp, out)
+    model.compile("adam", "binary_crossentropy")
+    ids = np.random.default_rng(0).integers(0, 20, (8, 6))
+    model.fit(ids, np.arange(8) % 2, epochs=1, verbose=0)
+    path = str(tmp_path / f"att{suffix}")
+    model.save(path)
+    loaded = keras.models.load_model(path, custom_objects={"Attention": Attention})
+    assert isinstance(loaded.layers[3], Attention)
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0),
+                               rtol=1e-6)
