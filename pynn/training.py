@@ -132,6 +132,18 @@ def _integer_dtype(x):
     return "int64" if size == 8 else "int32"
 
 
+def _numeric_columns(table):
+    """Whether ``table`` is a table (pandas' DataFrame) whose every column
+    has a NumPy bool or number dtype."""
+    dtypes = getattr(table, "dtypes", None)
+    if dtypes is None or isinstance(table, np.ndarray):
+        return False
+    try:
+        return all(np.dtype(d).kind in "biuf" for d in dtypes)
+    except TypeError:  # (an extension dtype, a nullable integer column)
+        return False
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
@@ -152,6 +164,10 @@ def _as_input(x, dtype="float32", what="x"):
             arr = np.asarray(x)
         except ValueError as e:
             raise ValueError(f"{what}: cannot make an array of the input: {e}") from None
+        if arr.dtype == object and _numeric_columns(x):
+            # a table of bool and number columns (pandas' get_dummies beside
+            # float features) is one object array: its values are numbers
+            arr = arr.astype(np.float64)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{what}: expected numeric data, got dtype {arr.dtype}")
         if arr.ndim == 0:

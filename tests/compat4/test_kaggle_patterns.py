@@ -250,3 +250,44 @@ def test_own_layer_named_as_a_keras_layer_saves_and_loads(tmp_path, suffix):
     assert isinstance(loaded.layers[3], Attention)
     np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0),
                                rtol=1e-6)
+
+
+class _Dummies:
+    """pandas' get_dummies beside a float column: bool and float64 columns
+    that np.asarray makes one object array."""
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.dtypes = [c.dtype for c in columns]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.empty((len(self.columns[0]), len(self.columns)), object)
+        for j, c in enumerate(self.columns):
+            out[:, j] = list(c)
+        return out if dtype is None else out.astype(dtype)
+
+    def __len__(self):
+        return len(self.columns[0])
+
+
+@needs_keras
+def test_fit_takes_a_table_of_bool_and_float_columns():
+    """``model.fit(pd.get_dummies(df), y)`` was refused as object data;
+    Keras 3 takes it as the numbers it holds."""
+    rng = np.random.default_rng(0)
+    age = rng.normal(size=12)
+    sex = rng.random(12) < 0.5
+    table = _Dummies([age, sex, ~sex])
+    assert np.asarray(table).dtype == object
+    y = (age + sex).astype(np.float32)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    ref = real_keras.Sequential([real_keras.Input((3,)), real_keras.layers.Dense(1)])
+    ref.set_weights(model.get_weights())
+    numbers = np.stack([age, sex, ~sex], 1).astype(np.float32)
+    np.testing.assert_allclose(model.predict(table, verbose=0), ref.predict(numbers, verbose=0),
+                               rtol=1e-5)
+    model.fit(table, y, epochs=2, verbose=0)
+    strings = _Dummies([age, np.array(["m", "f"] * 6)])
+    with pytest.raises(TypeError, match="expected numeric data"):
+        model.predict(strings, verbose=0)
