@@ -1015,7 +1015,7 @@ STILL_MISSING = {
     "layers": {"ContrastLimitedAdaptiveHistogramEqualization", "FlaxLayer", "JaxLayer",
                "MaxNumBoundingBoxes", "TFSMLayer", "TorchModuleWrapper"},
     "callbacks": {"OrbaxCheckpoint", "RemoteMonitor"},
-    "optimizers": {"legacy"},
+    "optimizers": set(),
     "utils": {"legacy"},
     "saving": set(),
     "config": {"is_nnx_enabled", "set_backend"},
