@@ -37,7 +37,8 @@ from .pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .audio import MelSpectrogram, STFTSpectrogram
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed, Wrapper
+from .recurrent import (GRU, LSTM, Bidirectional, CuDNNGRU, CuDNNLSTM, SimpleRNN,
+                        TimeDistributed, Wrapper)
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D,
                              SpatialDropout3D)

@@ -529,6 +529,15 @@ def _subcontext(ctx, key):
     return sub
 
 
+# Keras 2.0-2.3's CuDNNLSTM and CuDNNGRU (the text notebooks of those
+# years): the recurrences CuDNN computes are LSTM's and GRU's with their
+# default settings (sigmoid gates, tanh, GRU's reset_after), and every
+# argument those layers took is theirs; tf.keras 2 folded them into LSTM
+# and GRU the same way.
+CuDNNLSTM = LSTM
+CuDNNGRU = GRU
+
+
 class _Wrapper(Layer):
     """A layer whose weights are those of the layers it wraps."""
 

@@ -291,3 +291,25 @@ def test_fit_takes_a_table_of_bool_and_float_columns():
     strings = _Dummies([age, np.array(["m", "f"] * 6)])
     with pytest.raises(TypeError, match="expected numeric data"):
         model.predict(strings, verbose=0)
+
+
+def test_cudnn_recurrent_layers_of_keras_2(tmp_path):
+    """``from keras.layers import CuDNNLSTM, CuDNNGRU`` (Keras 2.0-2.3 text
+    notebooks): LSTM and GRU with their defaults, saved as those."""
+    from pynn.keras.layers import CuDNNGRU, CuDNNLSTM
+    inp = keras.Input((5,))
+    x = keras.layers.Embedding(30, 4)(inp)
+    x = keras.layers.Bidirectional(CuDNNLSTM(6, return_sequences=True,
+                                             kernel_regularizer=keras.regularizers.l2(1e-4)))(x)
+    x = CuDNNGRU(3, return_sequences=True)(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalMaxPooling1D()(x))
+    model = keras.Model(inp, out)
+    model.compile("adam", "binary_crossentropy")
+    ids = np.random.default_rng(0).integers(0, 30, (16, 5))
+    model.fit(ids, np.arange(16) % 2, epochs=1, verbose=0)
+    path = str(tmp_path / "cudnn.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert [type(layer).__name__ for layer in loaded.layers[2:4]] == ["Bidirectional", "GRU"]
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0),
+                               rtol=1e-6)
