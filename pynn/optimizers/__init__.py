@@ -605,31 +605,31 @@ class Optimizer:
                 return out
         return list((self.__dict__.get("_variable_slots") or {}).values())
 
-    def _accumulators(self, layout):
-        """Each weight's gradient accumulator (gradient_accumulation_steps),
-        a view of the flat one, as _averages."""
+    def _flat_views(self, attr, layout):
+        """Each weight's view of the flat float32 array held in ``attr``,
+        made as zeros for the layout's weights when missing or of another
+        size."""
         total = sum(w.value.size for w, _ in layout)
-        if self._accumulated is None or self._accumulated.size != total:
-            self._accumulated = np.zeros(total, np.float32)
+        flat = getattr(self, attr)
+        if flat is None or flat.size != total:
+            flat = np.zeros(total, np.float32)
+            setattr(self, attr, flat)
         out, off = [], 0
         for w, _ in layout:
             n = w.value.size
-            out.append(self._accumulated[off:off + n].reshape(w.value.shape))
+            out.append(flat[off:off + n].reshape(w.value.shape))
             off += n
         return out
+
+    def _accumulators(self, layout):
+        """Each weight's gradient accumulator (gradient_accumulation_steps),
+        a view of the flat one."""
+        return self._flat_views("_accumulated", layout)
 
     def _averages(self, layout):
         """Each weight's moving average (use_ema), a view of the flat one
         (made, as zeros, before the first step: Keras's state once built)."""
-        total = sum(w.value.size for w, _ in layout)
-        if self._ema is None or self._ema.size != total:
-            self._ema = np.zeros(total, np.float32)
-        out, off = [], 0
-        for w, _ in layout:
-            n = w.value.size
-            out.append(self._ema[off:off + n].reshape(w.value.shape))
-            off += n
-        return out
+        return self._flat_views("_ema", layout)
 
     def keras_state(self, layout=None, wrapped=False):
         """[(name, array)] of the optimizer's variables in Keras 3's order:
