@@ -37,12 +37,18 @@ PARAMETER_NAMES = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal",
 
 
 def _data_format(data_format, where):
-    if data_format is None or data_format == "channels_last":
+    if data_format is None:
+        # the global setting, as Keras's default (a program that set
+        # channels_first is told, not given its images' axes mixed up)
+        from ..backend import image_data_format
+        data_format = image_data_format()
+    if data_format == "channels_last":
         return "channels_last"
     if data_format == "channels_first":
-        raise ValueError(f"{where}: pynn works in channels_last (batch, height, width, "
-                         "channels); data_format='channels_first' is not supported: "
-                         "transpose the images to NHWC")
+        raise ValueError(f"{where}: the image iterators work in channels_last (batch, height, "
+                         "width, channels); data_format='channels_first' (given, or set by "
+                         "set_image_data_format) is not supported here: transpose the images "
+                         "to NHWC and pass data_format='channels_last'")
     raise ValueError(f"{where}: data_format must be 'channels_last', got {data_format!r}")
 
 

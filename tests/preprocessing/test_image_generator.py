@@ -474,3 +474,20 @@ def test_bad_flow_arguments():
         gen.apply_transform(x[0], {"rotation": 3})
     with pytest.warns(UserWarning, match="channels"):
         NumpyArrayIterator(images(2, 4, 4, 5), None, gen)
+
+
+def test_the_global_channels_first_setting_is_refused_not_mixed_up():
+    # The default data_format is image_data_format(), as in Keras: a
+    # program that set channels_first is told the iterators work in
+    # channels_last, instead of having its (n, c, h, w) batches augmented
+    # over the wrong axes.
+    from pynn import backend
+    before = backend.image_data_format()
+    backend.set_image_data_format("channels_first")
+    try:
+        with pytest.raises(ValueError, match="set_image_data_format"):
+            ImageDataGenerator(rotation_range=10)
+        assert ImageDataGenerator(data_format="channels_last").data_format == "channels_last"
+    finally:
+        backend.set_image_data_format(before)
+    assert ImageDataGenerator(rotation_range=10).data_format == "channels_last"
