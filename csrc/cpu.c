@@ -79,6 +79,16 @@ int64_t pynn_now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+/* One pause of a spinning thread (libgomp's spin and the quick team's). */
+static inline void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 /* The time the idle threads spin: GOMP_SPINCOUNT pause instructions (the
  * count backend.py sets unless the user chose), each timed here, as a
  * pause takes 3 ns on some CPUs and 40 on others.  Half of it is taken as
@@ -100,13 +110,8 @@ static void team_calibrate(void)
     else if (policy && (policy[0] == 'a' || policy[0] == 'A') && !spin)
         count = 1e12;
     int64_t t0 = pynn_now_ns();
-    for (int i = 0; i < 256; i++) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield" ::: "memory");
-#endif
-    }
+    for (int i = 0; i < 256; i++)
+        cpu_pause();
     int64_t per_256 = pynn_now_ns() - t0;
     double spin_ns = count * (double)per_256 / 256.0;
     g_team_hot_ns = spin_ns / 2 > 200000 ? 200000 : (int64_t)(spin_ns / 2);
@@ -262,25 +267,14 @@ static struct {
 /* One caller at a time (it alone starts threads and posts): a second
  * caller (another Python thread's predict) runs its pieces alone. */
 static _Atomic int g_quick_busy;
-#endif
-static _Atomic int64_t g_quick_end_ns;
-#if QUICK_TEAM
 /* when every thread last took part (so should now be spinning), and
  * how many runs since then missed one that should have been */
 static _Atomic int64_t g_quick_joined_ns;
 static int g_quick_misses;
 #endif
+static _Atomic int64_t g_quick_end_ns;
 
 #if QUICK_TEAM
-static void quick_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
 /* Thread t's pieces of the posted work, then every piece left. */
 static void quick_take(int t)
 {
@@ -301,7 +295,7 @@ static uint32_t quick_wait(uint32_t seen)
         uint32_t p = atomic_load_explicit(&g_quick.posts, memory_order_acquire);
         if (p != seen)
             return p;
-        quick_pause();
+        cpu_pause();
         if ((i & 63) == 0 && pynn_now_ns() > spin_until)
             break;
     }
@@ -427,7 +421,7 @@ void pynn_quick_run(int nt, ptrdiff_t count, void (*piece)(void *, ptrdiff_t), v
         if (!done)
             done = pynn_now_ns();
         while (atomic_load_explicit(state, memory_order_acquire) != QUICK_DONE)
-            quick_pause();
+            cpu_pause();
         atomic_store_explicit(state, QUICK_IDLE, memory_order_relaxed);
     }
     int64_t now = pynn_now_ns();
