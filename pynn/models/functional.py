@@ -846,16 +846,11 @@ class Model(TrainingMixin, Layer):
         self._restore_deferred()
 
     def _restore_deferred(self):
-        """Read the checkpoint load_weights was given before the weights
-        existed (see saving.load_weights), or set the values a
-        tf.train.Checkpoint restored before they did (see Checkpoint.read),
-        once they do."""
+        """Set the values a checkpoint restored before the weights existed
+        (load_weights of a checkpoint prefix, tf.train.Checkpoint.read: see
+        there), once they do."""
         if not self.weights:
             return
-        path = self.__dict__.pop("_deferred_checkpoint", None)
-        if path is not None:
-            from ..train import Checkpoint
-            Checkpoint(root=self).read(path).expect_partial()
         restore = self.__dict__.pop("_restore_on_build", None)
         if restore is not None:
             restore()

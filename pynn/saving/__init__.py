@@ -131,7 +131,8 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
                 raise FileNotFoundError(f"load_weights: no checkpoint at {filepath!r} (its "
                                         f"index file {os.fspath(filepath) + '.index'!r} is "
                                         f"missing)")
-            model.__dict__["_deferred_checkpoint"] = filepath
+            model.__dict__["_restore_on_build"] = \
+                lambda: Checkpoint(root=model).read(filepath).expect_partial()
             return None
         return Checkpoint(root=model).read(filepath).expect_partial()
     kind = file_kind(filepath, "load_weights")
