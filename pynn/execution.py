@@ -113,18 +113,19 @@ traced_calls = [None]
 
 
 def _leaf_specs(prefix, value):
+    """[(name, shape, dtype name)] of the tensors in ``value``, as
+    TensorSpec.from_tensor sees them (objects and None are not tensors of
+    the graph)."""
     from .tree import flatten
     specs = []
     for i, leaf in enumerate(flatten(value)):
         if isinstance(leaf, (str, bytes)):
             shape, dtype = (), "string"
+        elif isinstance(_value_of(leaf), (bool, int, float, np.generic, np.ndarray)):
+            spec = TensorSpec.from_tensor(leaf)
+            shape, dtype = spec.shape, spec.dtype.name
         else:
-            v = _value_of(leaf)
-            if isinstance(v, (bool, int, float, np.generic, np.ndarray)):
-                a = np.asarray(v)
-                shape, dtype = a.shape, "string" if a.dtype.kind in "SUO" else a.dtype.name
-            else:
-                continue  # (objects, None: not tensors of the graph)
+            continue
         specs.append((prefix if i == 0 else f"{prefix}_{i}", tuple(shape), dtype))
     return specs
 
