@@ -567,16 +567,14 @@ class Variable(Weight):
             # dtype (a step counter, tf.Variable(tf.constant(0, tf.int64)));
             # such a variable is not trained.
             dtype, trainable = initial_value.dtype, False
-        if dtype is None and initializer is None and isinstance(initial_value, (int, list, tuple)) \
-                and not isinstance(initial_value, bool) and np.asarray(initial_value).dtype.kind in "iu":
-            # Python integers (tf.Variable(0), a counter): int32, as
-            # TensorFlow's and Keras 3's keras.Variable(0)
-            dtype, trainable = np.dtype(np.int32), False
-        if dtype is None and initializer is None and isinstance(initial_value, (bool, list, tuple)) \
-                and np.asarray(initial_value).dtype == bool:
-            # Python booleans (tf.Variable([False, True]) a flag): bool, as
-            # TensorFlow's and Keras 3's
-            dtype, trainable = np.dtype(bool), False
+        if dtype is None and initializer is None and isinstance(initial_value, (int, list, tuple)):
+            # Python integers and booleans (tf.Variable(0) a counter,
+            # tf.Variable([False, True]) a flag): int32 and bool, as
+            # tf.constant takes them, as TensorFlow's and Keras 3's
+            # keras.Variable(0); not trained
+            given = np.asarray(ops.convert_to_tensor(initial_value)).dtype
+            if given.kind in "biu":
+                dtype, trainable = given, False
         dtype = _variable_dtype(dtype)
         if dtype.kind in "biu":
             # integers and booleans take no gradient: such a variable is not
