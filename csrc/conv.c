@@ -276,7 +276,9 @@ static void pad_sample(const pynn_conv_shape *s, const direct_source *d, const f
  * pixel, the patch (at most SMALL_PATCH values, gathered to the stack) times
  * the pixel's gradient row, with the ReLU's derivative and the bias
  * gradient taken on the way.  One pass over dy and y, no unrolled copy.
- * With AVX2, 8 channels at a time (small_patch_grad_avx2). */
+ * With AVX2, 8 channels at a time (small_patch_grad_avx2).  Both add into
+ * dk and db (either may be NULL), so a caller may feed them a sample at a
+ * time (pynn_conv2d_pooled_backward). */
 #define SMALL_PATCH 12
 
 static int use_small_patch(const pynn_conv_shape *s)
@@ -306,7 +308,13 @@ static void small_patch_grad_avx512(const pynn_conv_shape *s, const float *x, in
     for (ptrdiff_t c0 = 0; c0 < cout; c0 += 32) {
         __m512 acc0[SMALL_PATCH], acc1[SMALL_PATCH];
         for (int t = 0; t < SMALL_PATCH; t++) acc0[t] = acc1[t] = zero;
-        __m512 bias0 = zero, bias1 = zero;
+        if (dk)
+            for (ptrdiff_t q = 0; q < patch; q++) {
+                acc0[q] = _mm512_loadu_ps(dk + q * cout + c0);
+                acc1[q] = _mm512_loadu_ps(dk + q * cout + c0 + 16);
+            }
+        __m512 bias0 = db ? _mm512_loadu_ps(db + c0) : zero;
+        __m512 bias1 = db ? _mm512_loadu_ps(db + c0 + 16) : zero;
         for (ptrdiff_t n = n0; n < n1; n++) {
             const float *xn = x + n * h * w * cin;
             for (ptrdiff_t oy = 0; oy < oh; oy++) {
@@ -767,12 +775,377 @@ static int forward_pixels(const pynn_conv_shape *s, const float *x, const float 
     return 0;
 }
 
+/* ------------------------------------------------- Winograd F(2x2, 3x3) */
+
+/* 3x3 convolutions with stride 1 between 16k channels (a convnet's layers
+ * after the first) take Winograd's F(2x2, 3x3): each 2 x 2 block of output
+ * pixels (a tile) comes from its 4 x 4 input patch d through 16 products
+ * of a transformed patch value V = B^T d B with a transformed kernel value
+ * U = G g G^T, summed over the input channels, then Y = A^T M A: 16
+ * multiply-adds for the tile's 4 pixels where the direct form takes 36.
+ * The transforms' constants are 0, +-1 and 1/2, so they round little (the
+ * results stay within a few ulps of the sums' magnitude).  A non-finite
+ * input value reaches every output of the tiles whose patches hold it
+ * (inf - inf), not only those whose windows do.
+ *
+ * Tiles are taken WINO_TILES at a time (a strip, in order over samples
+ * and tiles): the strip's V (16 x WINO_TILES x cin) and products M (16 x
+ * WINO_TILES x cout) stay in L1, and each of the 16 products is a
+ * WINO_TILES x cin by cin x cout one summed in registers, 64 output
+ * channels at a time with AVX-512, 16 with AVX2.  U is made once a call,
+ * 16 x cin x cout floats, shared by the team. */
+#define WINO_TILES 6
+#define WINO_MAX_CHANNELS 4096
+
+static const float wino_zeros[WINO_MAX_CHANNELS];
+
+static int use_winograd(const pynn_conv_shape *s, int act)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return pynn_cpu_level() >= PYNN_CPU_AVX2 && s->kh == 3 && s->kw == 3 && s->sh == 1 &&
+           s->sw == 1 && s->dh == 1 && s->dw == 1 && s->cin % 16 == 0 && s->cout % 16 == 0 &&
+           s->cin <= WINO_MAX_CHANNELS && s->cout <= WINO_MAX_CHANNELS &&
+           (act == PYNN_ACT_LINEAR || act == PYNN_ACT_RELU);
+#else
+    (void)s;
+    (void)act;
+    return 0;
+#endif
+}
+
+/* The transforms run on 16 channels at a time (use_winograd asks for 16k),
+ * as GCC's generic vectors: two AVX2 registers or one AVX-512 register. */
+typedef float wino_vec __attribute__((vector_size(64)));
+/* the same, read and written at any float's address */
+typedef float wino_uvec __attribute__((vector_size(64), aligned(4), may_alias));
+#define wino_load(p) (*(const wino_uvec *)(p))
+#define wino_store(p, v) (*(wino_uvec *)(p) = (v))
+
+/* U[xi][ci][co] for xi = 4 i + j, from the HWIO kernel k. */
+static inline __attribute__((always_inline)) void
+wino_kernel_body(const pynn_conv_shape *s, const float *restrict k, float *restrict u)
+{
+    const ptrdiff_t cin = s->cin, cout = s->cout, plane = cin * cout;
+    const wino_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
+                           0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    for (ptrdiff_t ci = 0; ci < cin; ci++)
+        for (ptrdiff_t co = 0; co < cout; co += 16) {
+            const float *g = k + ci * cout + co;
+            float *out = u + ci * cout + co;
+            wino_vec t[4][3];
+            for (int j = 0; j < 3; j++) {
+                wino_vec g0 = wino_load(g + j * plane), g1 = wino_load(g + (3 + j) * plane);
+                wino_vec g2 = wino_load(g + (6 + j) * plane);
+                t[0][j] = g0;
+                t[1][j] = half * (g0 + g1 + g2);
+                t[2][j] = half * (g0 - g1 + g2);
+                t[3][j] = g2;
+            }
+            for (int i = 0; i < 4; i++) {
+                wino_store(out + (4 * i + 0) * plane, t[i][0]);
+                wino_store(out + (4 * i + 1) * plane, half * (t[i][0] + t[i][1] + t[i][2]));
+                wino_store(out + (4 * i + 2) * plane, half * (t[i][0] - t[i][1] + t[i][2]));
+                wino_store(out + (4 * i + 3) * plane, t[i][2]);
+            }
+        }
+}
+
+PYNN_PER_LEVEL(static, wino_kernel, wino_kernel_body,
+               (const pynn_conv_shape *s, const float *restrict k, float *restrict u), (s, k, u))
+
+/* The tile of index t (over samples, then rows, then columns of tiles). */
+typedef struct {
+    ptrdiff_t n, oy, ox; /* sample, top-left output pixel */
+} wino_tile;
+
+static wino_tile wino_tile_at(const pynn_conv_shape *s, ptrdiff_t t)
+{
+    const ptrdiff_t th = (s->oh + 1) / 2, tw = (s->ow + 1) / 2;
+    wino_tile w;
+    w.n = t / (th * tw);
+    t -= w.n * th * tw;
+    w.oy = 2 * (t / tw);
+    w.ox = 2 * (t % tw);
+    return w;
+}
+
+/* V of tiles [t0, t0 + P) into v[xi][p][ci]; rows p >= P are zeros.  Each
+ * column of B^T d is made from d's rows as it is needed, so that few
+ * vectors are live at once (AVX2 has 16 registers). */
+static inline __attribute__((always_inline)) void
+wino_input_body(const pynn_conv_shape *s, const float *x, ptrdiff_t t0, int P,
+                float *restrict v)
+{
+    const ptrdiff_t cin = s->cin, step = WINO_TILES * cin;
+    for (int p = 0; p < WINO_TILES; p++) {
+        if (p >= P) {
+            for (int xi = 0; xi < 16; xi++) memset(v + xi * step + p * cin, 0, cin * sizeof(float));
+            continue;
+        }
+        wino_tile w = wino_tile_at(s, t0 + p);
+        const float *xn = x + w.n * s->h * s->w * cin;
+        const float *d[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                ptrdiff_t iy = w.oy + i - s->pad_top, ix = w.ox + j - s->pad_left;
+                d[i][j] = iy >= 0 && iy < s->h && ix >= 0 && ix < s->w
+                              ? xn + (iy * s->w + ix) * cin
+                              : wino_zeros;
+            }
+        float *out = v + p * cin;
+        for (ptrdiff_t c = 0; c < cin; c += 16) {
+            /* r[i][j] = (d B)[i][j] per row i, then V = B^T r per column j */
+            for (int j = 0; j < 4; j++) {
+                wino_vec r[4];
+                for (int i = 0; i < 4; i++) {
+                    const float *const *row = d[i];
+                    switch (j) {
+                    case 0: r[i] = wino_load(row[0] + c) - wino_load(row[2] + c); break;
+                    case 1: r[i] = wino_load(row[1] + c) + wino_load(row[2] + c); break;
+                    case 2: r[i] = wino_load(row[2] + c) - wino_load(row[1] + c); break;
+                    default: r[i] = wino_load(row[1] + c) - wino_load(row[3] + c); break;
+                    }
+                }
+                wino_store(out + (0 + j) * step + c, r[0] - r[2]);
+                wino_store(out + (4 + j) * step + c, r[1] + r[2]);
+                wino_store(out + (8 + j) * step + c, r[2] - r[1]);
+                wino_store(out + (12 + j) * step + c, r[1] - r[3]);
+            }
+        }
+    }
+}
+
+PYNN_PER_LEVEL(static, wino_input, wino_input_body,
+               (const pynn_conv_shape *s, const float *x, ptrdiff_t t0, int P,
+                float *restrict v),
+               (s, x, t0, P, v))
+
+/* Y = A^T M A of tiles [t0, t0 + P), plus the bias, through ReLU when
+ * relu is set (a NaN stays NaN), into y; the pixels of a tile past the
+ * output's edge go to sink (cout floats). */
+static inline __attribute__((always_inline)) void
+wino_output_body(const pynn_conv_shape *s, const float *restrict m, const float *bias,
+                 int relu, ptrdiff_t t0, int P, float *y, float *sink)
+{
+    const ptrdiff_t cout = s->cout, step = WINO_TILES * cout;
+    const float *b = bias ? bias : wino_zeros;
+    for (int p = 0; p < P; p++) {
+        wino_tile w = wino_tile_at(s, t0 + p);
+        float *o[2][2];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                o[i][j] = w.oy + i < s->oh && w.ox + j < s->ow
+                              ? y + ((w.n * s->oh + w.oy + i) * s->ow + w.ox + j) * cout
+                              : sink;
+        const float *mp = m + p * cout;
+        for (ptrdiff_t c = 0; c < cout; c += 16) {
+            wino_vec q[2][4];
+            for (int j = 0; j < 4; j++) {
+                wino_vec m1 = wino_load(mp + (4 + j) * step + c);
+                wino_vec m2 = wino_load(mp + (8 + j) * step + c);
+                q[0][j] = wino_load(mp + j * step + c) + m1 + m2;
+                q[1][j] = m1 - m2 - wino_load(mp + (12 + j) * step + c);
+            }
+            wino_vec bv = wino_load(b + c);
+            for (int i = 0; i < 2; i++) {
+                wino_store(o[i][0] + c, q[i][0] + q[i][1] + q[i][2] + bv);
+                wino_store(o[i][1] + c, q[i][1] - q[i][2] - q[i][3] + bv);
+            }
+        }
+        /* ReLU over the tile's pixels, still in L1, as a loop of its own:
+         * a compare of GCC's 16-float vectors is taken apart lane by lane
+         * where the machine's vectors are 8 floats.  v < 0 is false for a
+         * NaN, which stays. */
+        if (relu)
+            for (int i = 0; i < 4; i++) {
+                float *px = o[i / 2][i % 2];
+                for (ptrdiff_t c = 0; c < cout; c++)
+                    px[c] = pynn_pick(pynn_mask_of(px[c] < 0.0f), 0.0f, px[c]);
+            }
+    }
+}
+
+PYNN_PER_LEVEL(static, wino_output, wino_output_body,
+               (const pynn_conv_shape *s, const float *restrict m, const float *bias, int relu,
+                ptrdiff_t t0, int P, float *y, float *sink),
+               (s, m, bias, relu, t0, P, y, sink))
+
+#if defined(__x86_64__) || defined(__i386__)
+/* m[xi][p][co0 + 16 r ...] = sum over ci of v[xi][p][ci] u[xi][ci][co0 + ...],
+ * for the WINO_TILES tiles and R vectors of 16 channels. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+wino_block_avx512(const int R, const float *v, const float *u, float *m, ptrdiff_t cin,
+                  ptrdiff_t cout, ptrdiff_t co0)
+{
+    __m512 acc[WINO_TILES][4];
+#pragma GCC unroll 6
+    for (int p = 0; p < WINO_TILES; p++)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) acc[p][r] = _mm512_setzero_ps();
+    for (ptrdiff_t ci = 0; ci < cin; ci++) {
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) w[r] = _mm512_loadu_ps(u + ci * cout + co0 + 16 * r);
+#pragma GCC unroll 6
+        for (int p = 0; p < WINO_TILES; p++) {
+            __m512 b = _mm512_set1_ps(v[p * cin + ci]);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[p][r] = _mm512_fmadd_ps(b, w[r], acc[p][r]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int p = 0; p < WINO_TILES; p++)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) _mm512_storeu_ps(m + p * cout + co0 + 16 * r, acc[p][r]);
+}
+
+__attribute__((target("avx512f"))) static void
+wino_products_avx512(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout)
+{
+    for (int xi = 0; xi < 16; xi++) {
+        const float *vx = v + xi * WINO_TILES * cin, *ux = u + xi * cin * cout;
+        float *mx = m + xi * WINO_TILES * cout;
+        ptrdiff_t co0 = 0;
+        for (; co0 + 64 <= cout; co0 += 64) wino_block_avx512(4, vx, ux, mx, cin, cout, co0);
+        switch ((cout - co0) / 16) {
+        case 3: wino_block_avx512(3, vx, ux, mx, cin, cout, co0); break;
+        case 2: wino_block_avx512(2, vx, ux, mx, cin, cout, co0); break;
+        case 1: wino_block_avx512(1, vx, ux, mx, cin, cout, co0); break;
+        }
+    }
+}
+
+/* The same with AVX2: 16 channels (two vectors) at a time. */
+__attribute__((target("avx2,fma"))) static void
+wino_products_avx2(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout)
+{
+    for (int xi = 0; xi < 16; xi++) {
+        const float *vx = v + xi * WINO_TILES * cin, *ux = u + xi * cin * cout;
+        float *mx = m + xi * WINO_TILES * cout;
+        for (ptrdiff_t co0 = 0; co0 < cout; co0 += 16) {
+            __m256 acc[WINO_TILES][2];
+#pragma GCC unroll 6
+            for (int p = 0; p < WINO_TILES; p++)
+                acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+            for (ptrdiff_t ci = 0; ci < cin; ci++) {
+                __m256 w0 = _mm256_loadu_ps(ux + ci * cout + co0);
+                __m256 w1 = _mm256_loadu_ps(ux + ci * cout + co0 + 8);
+#pragma GCC unroll 6
+                for (int p = 0; p < WINO_TILES; p++) {
+                    __m256 b = _mm256_broadcast_ss(vx + p * cin + ci);
+                    acc[p][0] = _mm256_fmadd_ps(b, w0, acc[p][0]);
+                    acc[p][1] = _mm256_fmadd_ps(b, w1, acc[p][1]);
+                }
+            }
+#pragma GCC unroll 6
+            for (int p = 0; p < WINO_TILES; p++) {
+                _mm256_storeu_ps(mx + p * cout + co0, acc[p][0]);
+                _mm256_storeu_ps(mx + p * cout + co0 + 8, acc[p][1]);
+            }
+        }
+    }
+}
+#endif
+
+/* Strips [q0, q1) of the tiles, on the calling thread. */
+static int wino_strips(const pynn_conv_shape *s, const float *x, const float *u,
+                       const float *bias, int act, float *y, ptrdiff_t tiles, ptrdiff_t q0,
+                       ptrdiff_t q1)
+{
+    float *v = pynn_scratch(PYNN_SCRATCH_WINO,
+                            (size_t)(16 * WINO_TILES * (s->cin + s->cout) + s->cout));
+    if (!v)
+        return -1;
+    float *m = v + 16 * WINO_TILES * s->cin, *sink = m + 16 * WINO_TILES * s->cout;
+    for (ptrdiff_t q = q0; q < q1; q++) {
+        ptrdiff_t t0 = q * WINO_TILES;
+        int P = (int)PYNN_MIN(WINO_TILES, tiles - t0);
+        wino_input(s, x, t0, P, v);
+#if defined(__x86_64__) || defined(__i386__)
+        if (pynn_cpu_level() >= PYNN_CPU_AVX512)
+            wino_products_avx512(v, u, m, s->cin, s->cout);
+        else
+            wino_products_avx2(v, u, m, s->cin, s->cout);
+#endif
+        wino_output(s, m, bias, act == PYNN_ACT_RELU, t0, P, y, sink);
+    }
+    return 0;
+}
+
+/* The input gradient of a 3x3 convolution is a 3x3 convolution of its
+ * output gradient (samples [0, n) of it), padded by 2 - the padding, with
+ * the kernel turned half a turn and its channel axes swapped: that shape,
+ * for Winograd when it takes it (a padding of at most 2). */
+static int wino_backward_shape(const pynn_conv_shape *s, ptrdiff_t n, pynn_conv_shape *t)
+{
+    *t = *s;
+    t->n = n;
+    t->h = s->oh;
+    t->w = s->ow;
+    t->cin = s->cout;
+    t->cout = s->cin;
+    t->pad_top = 2 - s->pad_top;
+    t->pad_left = 2 - s->pad_left;
+    t->oh = s->h;
+    t->ow = s->w;
+    return s->kh == 3 && s->kw == 3 && s->pad_top <= 2 && s->pad_left <= 2 &&
+           use_winograd(t, PYNN_ACT_LINEAR);
+}
+
+/* That turned kernel (HWIO of the shape above) from k. */
+static void wino_turned_kernel(const pynn_conv_shape *s, const float *k, float *turned)
+{
+    const ptrdiff_t cin = s->cin, cout = s->cout;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            const float *src = k + ((2 - i) * 3 + (2 - j)) * cin * cout;
+            float *dst = turned + (i * 3 + j) * cout * cin;
+            for (ptrdiff_t co = 0; co < cout; co++)
+                for (ptrdiff_t ci = 0; ci < cin; ci++) dst[co * cin + ci] = src[ci * cout + co];
+        }
+}
+
+/* The work of F(2x2, 3x3): the multiply-adds (16 to a vector step) and the
+ * transforms. */
+static ptrdiff_t wino_work(const pynn_conv_shape *s)
+{
+    const ptrdiff_t tiles = pynn_work(s->n, pynn_work((s->oh + 1) / 2, (s->ow + 1) / 2));
+    return pynn_work(tiles, pynn_work(s->cin, s->cout) + 16 * (s->cin + s->cout));
+}
+
+/* The whole convolution through F(2x2, 3x3) (see use_winograd). */
+static int winograd_forward(const pynn_conv_shape *s, const float *x, const float *k,
+                            const float *bias, int act, float *y)
+{
+    const ptrdiff_t tiles = s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
+    const ptrdiff_t strips = (tiles + WINO_TILES - 1) / WINO_TILES;
+    float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * s->cin * s->cout));
+    if (!u)
+        return -1;
+    wino_kernel(s, k, u);
+    int nt = pynn_team_threads(wino_work(s), PYNN_FORWARD_MIN_WORK, PYNN_FORWARD_HOT_MIN_WORK);
+    int err = 0;
+    if (nt <= 1 || strips < 2 * nt)
+        return wino_strips(s, x, u, bias, act, y, tiles, 0, strips);
+    PYNN_PARALLEL_RANGE(nt, strips, if (wino_strips(s, x, u, bias, act, y, tiles, lo, hi))
+                                        __atomic_store_n(&err, 1, __ATOMIC_RELAXED));
+    return err ? -1 : 0;
+}
+
 int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k,
                         const float *bias, int act, float alpha, float *y)
 {
     PYNN_FTZ_SCOPE;
     if (!conv_shape_valid(s, 0))
         return PYNN_EINVAL;
+    /* Winograd from a few images up (13x13x32 -> 64: 4), which fork the
+     * team whether it is awake or not; one image's predict keeps the
+     * direct form, whose regions the team takes while still awake from
+     * the layer before (its kernel transform, made on the caller before
+     * the fork, lets the team fall asleep: 31 us on one thread, 22 us for
+     * the direct form on two). */
+    if (use_winograd(s, act) && wino_work(s) >= PYNN_FORWARD_MIN_WORK)
+        return winograd_forward(s, x, k, bias, act, y);
     /* Threads split the output pixels (not the samples, so one image's
      * predict uses every core too), each unrolling and multiplying its
      * pieces with no further synchronization. */
@@ -842,6 +1215,12 @@ typedef struct {
     int act;
     float alpha;
     const float *pre, *y, *dy;
+    /* pynn_conv2d_pooled_backward's pooling, its output and their gradient */
+    const pynn_pool_shape *pool;
+    const float *pool_y, *pool_dy;
+    /* the turned kernel's Winograd transform, when the input gradient
+     * takes F(2x2, 3x3) (see wino_backward_shape) */
+    const float *wino_u;
 } backward_args;
 
 /* Backward over samples [n0, n1): writes this share's kernel and bias
@@ -903,7 +1282,15 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
             }
             gemm(1, 0, patch, cout, rows, 1.0f, src, patch, g, cout, 1.0f, dk_part, cout);
         }
-        if (dx) {
+        if (dx && a->wino_u) {
+            pynn_conv_shape t;
+            wino_backward_shape(s, e - b, &t);
+            const ptrdiff_t tiles = t.n * ((t.oh + 1) / 2) * ((t.ow + 1) / 2);
+            if (wino_strips(&t, g, a->wino_u, NULL, PYNN_ACT_LINEAR,
+                            dx + b * s->h * s->w * s->cin, tiles, 0,
+                            (tiles + WINO_TILES - 1) / WINO_TILES))
+                return -1;
+        } else if (dx) {
             if (pointwise) {
                 gemm(0, 1, rows, patch, cout, 1.0f, g, cout, a->k, cout, 0.0f,
                      dx + b * pixels * s->cin, patch);
@@ -997,13 +1384,99 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
     PYNN_FTZ_SCOPE;
     if (!conv_shape_valid(s, 0))
         return PYNN_EINVAL;
-    backward_args a = {x, k, act, alpha, pre, y, dy};
+    backward_args a = {x, k, act, alpha, pre, y, dy, NULL, NULL, NULL, NULL};
     if (!dk && !db && !dx)
         return 0;
+    pynn_conv_shape t;
+    if (dx && wino_backward_shape(s, s->n, &t)) {
+        /* F(2x2, 3x3) for the input gradient: 13x13x32 -> 64, 128
+         * samples, one thread: 4.4 ms where the product and col2im took
+         * 7.0 */
+        float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(25 * s->cin * s->cout));
+        if (!u)
+            return -1;
+        float *turned = u + 16 * s->cin * s->cout;
+        wino_turned_kernel(s, k, turned);
+        wino_kernel(&t, turned, u);
+        a.wino_u = u;
+    }
     int nt = pynn_threads_for(
         pynn_work(s->n * s->oh * s->ow, pynn_work(patch_size(s), s->cout)) / 4);
     return over_samples(s, &a, backward_range, nt, patch_size(s) * s->cout, s->cout, dk, db,
                         dx);
+}
+
+/* ------------------------------------------ through a max pooling after it */
+
+/* A first layer's output read only by a 2 x 2 max pooling (the classic
+ * convnet's conv -> pool): its weight gradient needs the pooling's input
+ * gradient, which is as large as the layer's output (26 x 26 x 32 floats
+ * an MNIST image, 11 MB a batch of 128) and three quarters zeros.  Written
+ * out whole and read back, that gradient cost more than routing it or
+ * summing the weight gradient from it (each pass went to memory).  Here
+ * each sample's routed gradient goes to a buffer of the thread's own,
+ * which the weight gradient then reads while it is still in cache.  The
+ * sums are those of pooling backward and then conv2d backward, in the
+ * same order: the same bits. */
+int pynn_conv2d_pooled_backward_fits(const pynn_conv_shape *s, const pynn_pool_shape *p,
+                                     int act)
+{
+    return conv_shape_valid(s, 0) && use_small_patch(s) &&
+           (act == PYNN_ACT_LINEAR || act == PYNN_ACT_RELU) && p->n == s->n &&
+           p->h == s->oh && p->w == s->ow && p->c == s->cout && p->ph >= 1 && p->pw >= 1 &&
+           p->oh >= 0 && p->ow >= 0 && pynn_pool_windows_disjoint(p);
+}
+
+static int pooled_range(const pynn_conv_shape *s, const backward_args *a, float *dk_part,
+                        float *db_part, float *dx, ptrdiff_t n0, ptrdiff_t n1, int serial)
+{
+    (void)dx;
+    (void)serial;
+    const pynn_pool_shape *p = a->pool;
+    const ptrdiff_t in = s->h * s->w * s->cin, out = s->oh * s->ow * s->cout;
+    const ptrdiff_t pooled = p->oh * p->ow * p->c;
+    if (dk_part)
+        memset(dk_part, 0, patch_size(s) * s->cout * sizeof(float));
+    if (db_part)
+        memset(db_part, 0, s->cout * sizeof(float));
+    float *g = pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)out);
+    if (!g)
+        return -1;
+    pynn_conv_shape one = *s;
+    pynn_pool_shape pone = *p;
+    one.n = pone.n = 1;
+    const int relu = a->act == PYNN_ACT_RELU;
+    (void)relu; /* (the kernels below are x86's; elsewhere nothing fits) */
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        pynn_max_pool_route(&pone, a->y + n * out, a->pool_y + n * pooled,
+                            a->pool_dy + n * pooled, g, 0, 1);
+#if defined(__x86_64__) || defined(__i386__)
+        if (pynn_cpu_level() >= PYNN_CPU_AVX512)
+            small_patch_grad_avx512(&one, a->x + n * in, relu, a->y + n * out, g, dk_part,
+                                    db_part, 0, 1);
+        else if (small_patch_grad_avx2(&one, a->x + n * in, relu, a->y + n * out, g, dk_part,
+                                       db_part, 0, 1))
+            return -1;
+#endif
+    }
+    return 0;
+}
+
+int pynn_conv2d_pooled_backward(const pynn_conv_shape *s, const pynn_pool_shape *p,
+                                const float *x, int act, const float *y, const float *pool_y,
+                                const float *pool_dy, float *dk, float *db)
+{
+    PYNN_FTZ_SCOPE;
+    if (!pynn_conv2d_pooled_backward_fits(s, p, act))
+        return PYNN_EINVAL;
+    backward_args a = {x, NULL, act, 0.0f, NULL, y, NULL, p, pool_y, pool_dy, NULL};
+    if (!dk && !db)
+        return 0;
+    /* the thread count and pieces of pynn_conv2d_backward: the same sums */
+    int nt = pynn_threads_for(
+        pynn_work(s->n * s->oh * s->ow, pynn_work(patch_size(s), s->cout)) / 4);
+    return over_samples(s, &a, pooled_range, nt, patch_size(s) * s->cout, s->cout, dk, db,
+                        NULL);
 }
 
 /* ------------------------------------------------------------- depthwise */
@@ -1150,7 +1623,7 @@ int pynn_depthwise_conv2d_backward(const pynn_conv_shape *s, const float *x, con
         pynn_bias_grad(dy, db, s->n * s->oh * s->ow, cout);
     if (!dk && !dx)
         return 0;
-    backward_args a = {x, k, PYNN_ACT_LINEAR, 0.0f, NULL, NULL, dy};
+    backward_args a = {x, k, PYNN_ACT_LINEAR, 0.0f, NULL, NULL, dy, NULL, NULL, NULL, NULL};
     int nt = pynn_threads_for(pynn_work(s->n * s->oh * s->ow * cout, s->kh * s->kw * 2));
     return over_samples(s, &a, depthwise_share, nt, s->kh * s->kw * cout, 0, dk, NULL, dx);
 }

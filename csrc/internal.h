@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "pynn.h"
+
 /* The most threads a kernel uses: reductions keep one partial per thread
  * in a fixed array of this size. */
 #define PYNN_MAX_THREADS 256
@@ -324,9 +326,19 @@ enum {
     PYNN_SCRATCH_COLS,    /* im2col columns */
     PYNN_SCRATCH_PARTIAL, /* a thread's partial weight gradient */
     PYNN_SCRATCH_GRAD,    /* a group's gradient through the activation */
+    PYNN_SCRATCH_WINO_U,  /* a Winograd kernel transform, read by the team */
+    PYNN_SCRATCH_WINO,    /* a Winograd strip's transformed tiles */
     PYNN_SCRATCH_SLOTS
 };
 float *pynn_scratch(int slot, size_t floats);
+
+/* Max pooling whose windows never overlap and lie inside the input (see
+ * pool.c): pynn_max_pool_route writes dx of samples [n0, n1) from dy, as
+ * pynn_max_pool2d_backward does (the convolution before it takes it one
+ * sample at a time, see pynn_conv2d_pooled_backward). */
+int pynn_pool_windows_disjoint(const pynn_pool_shape *s);
+void pynn_max_pool_route(const pynn_pool_shape *s, const float *x, const float *y,
+                         const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1);
 
 /* y = act(x + bias) over rows [i0, i1) of a matrix with `cols` columns, on
  * the calling thread (activation.c). */

@@ -204,33 +204,101 @@ int pynn_max_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
  * first pixel (in scan order) holding the window's maximum m, which is the
  * one the forward pass took; `taken` marks the channels already routed.
  * A NaN maximum came from the window's first pixel.  Branch-free, so it
- * vectorizes; `add` accumulates into dst (overlapping windows) instead of
- * writing it. */
+ * vectorizes; it adds into dst (windows may overlap). */
 static inline __attribute__((always_inline)) void
 route_first_max(const float *restrict xp, const float *restrict m, const float *restrict g,
-                int32_t *restrict taken, float *restrict dst, ptrdiff_t c, const int add)
+                int32_t *restrict taken, float *restrict dst, ptrdiff_t c)
 {
     for (ptrdiff_t ch = 0; ch < c; ch++) {
-        float v = xp[ch], mx = m[ch], gv = g[ch];
-        int32_t hit = (v == mx || mx != mx) & (taken[ch] == 0);
+        int32_t hit = pynn_mask_of((xp[ch] == m[ch]) | (m[ch] != m[ch])) & ~taken[ch];
         taken[ch] |= hit;
-        float part = hit ? gv : 0.0f;
-        dst[ch] = add ? dst[ch] + part : part;
+        dst[ch] += pynn_pick(hit, g[ch], 0.0f);
     }
 }
 
+/* Routes one window's gradient for `len` channels (at most 16) with the
+ * marks of the channels already routed held in a small local array, which
+ * the compiler keeps in registers when len is the constant 16: one vector
+ * compare, mark and store per pixel.  Writes every pixel of the window. */
+static inline __attribute__((always_inline)) void
+route_window(const float *restrict xw, float *restrict dw, ptrdiff_t row_stride, ptrdiff_t c,
+             ptrdiff_t ph, ptrdiff_t pw, const float *restrict m, const float *restrict g,
+             const ptrdiff_t len)
+{
+    int32_t taken[16];
+    for (ptrdiff_t j = 0; j < len; j++) taken[j] = 0;
+    for (ptrdiff_t iy = 0; iy < ph; iy++)
+        for (ptrdiff_t ix = 0; ix < pw; ix++) {
+            const float *restrict xp = xw + iy * row_stride + ix * c;
+            float *restrict dp = dw + iy * row_stride + ix * c;
+            for (ptrdiff_t j = 0; j < len; j++) {
+                int32_t hit = pynn_mask_of((xp[j] == m[j]) | (m[j] != m[j])) & ~taken[j];
+                taken[j] |= hit;
+                dp[j] = pynn_pick(hit, g[j], 0.0f);
+            }
+        }
+}
+
+/* Windows that never overlap and lie wholly inside the input (strides at
+ * least the window, no padding: 2 x 2 pools with stride 2, the common
+ * case): each input pixel is in one window at most, so dx is written window
+ * by window, and only the pixels no window covers are zeroed first (the
+ * general loop below zeroes all of dx and adds into it: 128 samples'
+ * 11x11x64 under 2x2 windows, one thread, 0.26 ms, here 0.17).  The
+ * routing marks stay in registers. */
+static inline __attribute__((always_inline)) void
+max_backward_disjoint_body(const pynn_pool_shape *s, const float *x, const float *y,
+                           const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1)
+{
+    const ptrdiff_t c = s->c, in_size = s->h * s->w * c, out_size = s->oh * s->ow * c;
+    const ptrdiff_t row = s->w * c, cov_h = s->oh * s->ph, cov_w = s->ow * s->pw;
+    const int gaps = s->sh != s->ph || s->sw != s->pw;
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const float *xn = x + n * in_size;
+        float *dn = dx + n * in_size;
+        if (gaps) {
+            memset(dn, 0, in_size * sizeof(float));
+        } else {
+            if (cov_w < s->w)
+                for (ptrdiff_t iy = 0; iy < cov_h; iy++)
+                    memset(dn + iy * row + cov_w * c, 0, (s->w - cov_w) * c * sizeof(float));
+            memset(dn + cov_h * row, 0, (s->h - cov_h) * row * sizeof(float));
+        }
+        for (ptrdiff_t oy = 0; oy < s->oh; oy++)
+            for (ptrdiff_t ox = 0; ox < s->ow; ox++) {
+                ptrdiff_t o = n * out_size + (oy * s->ow + ox) * c;
+                ptrdiff_t at = oy * s->sh * row + ox * s->sw * c;
+                ptrdiff_t ch = 0;
+                for (; ch + 16 <= c; ch += 16)
+                    route_window(xn + at + ch, dn + at + ch, row, c, s->ph, s->pw, y + o + ch,
+                                 dy + o + ch, 16);
+                if (ch < c)
+                    route_window(xn + at + ch, dn + at + ch, row, c, s->ph, s->pw, y + o + ch,
+                                 dy + o + ch, c - ch);
+            }
+    }
+}
+
+PYNN_PER_LEVEL(, pynn_max_pool_route, max_backward_disjoint_body,
+               (const pynn_pool_shape *s, const float *x, const float *y, const float *dy,
+                float *dx, ptrdiff_t n0, ptrdiff_t n1),
+               (s, x, y, dy, dx, n0, n1))
+
+int pynn_pool_windows_disjoint(const pynn_pool_shape *s)
+{
+    return pool_shape_valid(s) && s->sh >= s->ph && s->sw >= s->pw && s->pad_top == 0 &&
+           s->pad_left == 0 && (s->oh - 1) * s->sh + s->ph <= s->h &&
+           (s->ow - 1) * s->sw + s->pw <= s->w;
+}
+
+/* The general case: windows that overlap (3 x 3 with stride 2) or are
+ * clipped by padding add into a zeroed dx. */
 static inline __attribute__((always_inline)) void
 max_backward_body(const pynn_pool_shape *s, const float *x, const float *y, const float *dy,
                   float *dx, int32_t *taken, ptrdiff_t n0, ptrdiff_t n1)
 {
     const ptrdiff_t c = s->c, in_size = s->h * s->w * c, out_size = s->oh * s->ow * c;
-    /* Windows that neither overlap nor leave gaps (pool 2, stride 2 on an
-     * even image) cover each input pixel once: write dx window by window
-     * instead of zeroing it and adding into it. */
-    int tiles = s->sh == s->ph && s->sw == s->pw && s->pad_top == 0 && s->pad_left == 0 &&
-                s->oh * s->sh == s->h && s->ow * s->sw == s->w;
-    if (!tiles)
-        memset(dx + n0 * in_size, 0, (n1 - n0) * in_size * sizeof(float));
+    memset(dx + n0 * in_size, 0, (n1 - n0) * in_size * sizeof(float));
     for (ptrdiff_t n = n0; n < n1; n++) {
         const float *xn = x + n * in_size;
         float *dn = dx + n * in_size;
@@ -242,10 +310,7 @@ max_backward_body(const pynn_pool_shape *s, const float *x, const float *y, cons
                 for (ptrdiff_t iy = w.y0; iy < w.y1; iy++)
                     for (ptrdiff_t ix = w.x0; ix < w.x1; ix++) {
                         ptrdiff_t at = (iy * s->w + ix) * c;
-                        if (tiles)
-                            route_first_max(xn + at, y + o, dy + o, taken, dn + at, c, 0);
-                        else
-                            route_first_max(xn + at, y + o, dy + o, taken, dn + at, c, 1);
+                        route_first_max(xn + at, y + o, dy + o, taken, dn + at, c);
                     }
             }
     }
@@ -259,6 +324,10 @@ PYNN_PER_LEVEL(static, max_backward, max_backward_body,
 static int max_backward_samples(const pynn_pool_shape *s, const float *x, const float *y,
                                 const float *dy, float *dx, ptrdiff_t n0, ptrdiff_t n1)
 {
+    if (pynn_pool_windows_disjoint(s)) {
+        pynn_max_pool_route(s, x, y, dy, dx, n0, n1);
+        return 0;
+    }
     int32_t *taken = (int32_t *)pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)s->c);
     if (!taken)
         return -1;

@@ -132,6 +132,20 @@ int pynn_max_pool2d_backward(const pynn_pool_shape *s, const float *x, const flo
 int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y);
 int pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx);
 
+/* dk and db (either may be NULL) of the convolution y = act(conv(x, k) +
+ * bias) whose only reader is the max pooling p (input y, output pool_y),
+ * from pool_dy, the gradient of the pooling's output: the pooling's
+ * backward pass and then the convolution's (conv.c), without the pooling's
+ * input gradient written out; the same values.  Taken where
+ * pynn_conv2d_pooled_backward_fits says (a patch of at most 12 values,
+ * ReLU or linear, pooling windows that do not overlap, an x86 CPU with
+ * AVX2); PYNN_EINVAL elsewhere. */
+int pynn_conv2d_pooled_backward_fits(const pynn_conv_shape *s, const pynn_pool_shape *p,
+                                     int act);
+int pynn_conv2d_pooled_backward(const pynn_conv_shape *s, const pynn_pool_shape *p,
+                                const float *x, int act, const float *y, const float *pool_y,
+                                const float *pool_dy, float *dk, float *db);
+
 /* ------------------------------------------------------- normalization.c */
 
 /* mean and (biased) variance of each column of a rows x cols matrix. */

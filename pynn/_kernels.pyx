@@ -61,6 +61,12 @@ cdef extern from "pynn.h" nogil:
                                  const float *dy, float *dx)
     int pynn_avg_pool2d_forward(const pynn_pool_shape *s, const float *x, float *y)
     int pynn_avg_pool2d_backward(const pynn_pool_shape *s, const float *dy, float *dx)
+    int pynn_conv2d_pooled_backward_fits(const pynn_conv_shape *s, const pynn_pool_shape *p,
+                                         int act)
+    int pynn_conv2d_pooled_backward(const pynn_conv_shape *s, const pynn_pool_shape *p,
+                                    const float *x, int act, const float *y,
+                                    const float *pool_y, const float *pool_dy, float *dk,
+                                    float *db)
 
     void pynn_moments(const float *x, Py_ssize_t rows, Py_ssize_t cols, float *mean,
                       float *var)
@@ -643,6 +649,43 @@ def max_pool2d_backward(x, y, dy, tuple window, dx):
         err = pynn_max_pool2d_backward(&s, px, py, pdy, pdx)
     _status(err, "max_pool2d backward")
     return dx
+
+
+def conv2d_pooled_backward(x, k, y, pool_y, pool_dy, dk, db, tuple geometry, tuple window,
+                           int act):
+    """dk and db of a convolution (input x, kernel k, output y = act(...))
+    whose only reader is a max pooling (window; output pool_y), from
+    pool_dy, the gradient of the pooling's output, without the pooling's
+    input gradient.  False, with nothing written, where the fused kernel
+    does not take these shapes: the caller then runs the two passes."""
+    name = "conv2d backward through max_pool2d"
+    cdef pynn_conv_shape s
+    cdef pynn_pool_shape p
+    cdef const float *px = _f32(x, f"{name}: input")
+    _f32(k, f"{name}: kernel")
+    cdef const float *py = _f32(y, f"{name}: y")
+    cdef const float *ppy = _f32(pool_y, f"{name}: pooled y")
+    cdef const float *ppdy = _f32(pool_dy, f"{name}: pooled dy")
+    _conv_shape(x, k, y, geometry, False, name, &s)
+    _pool_shape(y, pool_y, window, name, &p)
+    _same_size(<cnp.ndarray>pool_y, <cnp.ndarray>pool_dy, f"{name}: pooled y and dy")
+    cdef float *pdk = NULL
+    cdef float *pdb = NULL
+    if dk is not None:
+        pdk = _f32(dk, f"{name}: kernel gradient", True)
+        _same_size(<cnp.ndarray>k, <cnp.ndarray>dk, f"{name}: kernel gradient")
+    if db is not None:
+        pdb = _f32(db, f"{name}: bias gradient", True)
+        if (<cnp.ndarray>db).size != s.cout:
+            raise ValueError(f"{name}: bias gradient has {(<cnp.ndarray>db).size} elements, "
+                             f"expected {s.cout}")
+    if not pynn_conv2d_pooled_backward_fits(&s, &p, act):
+        return False
+    cdef int err
+    with nogil:
+        err = pynn_conv2d_pooled_backward(&s, &p, px, act, py, ppy, ppdy, pdk, pdb)
+    _status(err, name)
+    return True
 
 
 def avg_pool2d_forward(x, tuple window, y):

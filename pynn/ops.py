@@ -1479,6 +1479,42 @@ def max_pool2d_grad(dy, x, y, pool_size=(2, 2), strides=None, padding="valid", o
     return _k.max_pool2d_backward(x, y, dy, win, out)
 
 
+def conv2d_max_pool2d_grad(x, kernel, y, pool_y, pool_dy, strides=(1, 1), padding="valid",
+                           dilation_rate=(1, 1), pool_size=(2, 2), pool_strides=None,
+                           pool_padding="valid", kernel_grad=None, bias_grad=None,
+                           activation="linear"):
+    """The kernel and bias gradients of ``y = activation(conv2d(x, kernel)
+    + bias)`` when only ``pool_y = max_pool2d(y, pool_size, pool_strides,
+    pool_padding)`` reads y, from ``pool_dy``, the gradient of pool_y: the
+    values of ``max_pool2d_grad`` then ``conv2d_grad``, without the pooling's
+    input gradient (as large as y, three quarters zeros) written out.
+    Returns True, or False with nothing written where the fused kernel does
+    not take these shapes (a first layer's small patch, ReLU or linear,
+    windows that do not overlap, an x86 CPU): then run the two."""
+    if type(x) is _Device or activation not in ("linear", "relu"):
+        return False
+    name = "conv2d backward through max_pool2d"
+    x, kernel = _conv_args(x, kernel, name, False)
+    y, pool_y = _c32(y, f"{name}: y"), _c32(pool_y, f"{name}: pooled y")
+    pool_dy = _c32(pool_dy, f"{name}: pooled dy")
+    (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
+                                  name)
+    if y.shape != (x.shape[0], oh, ow, kernel.shape[3]):
+        raise ValueError(f"{name}: y must have the convolution's output shape "
+                         f"{(x.shape[0], oh, ow, kernel.shape[3])}, got {y.shape}")
+    (ph, pw), win = pool_geometry(y.shape, pool_size, pool_strides, pool_padding, name)
+    want = (y.shape[0], ph, pw, y.shape[3])
+    if pool_y.shape != want or pool_dy.shape != want:
+        raise ValueError(f"{name}: the pooled y and dy must have the pooling's output shape "
+                         f"{want}, got {pool_y.shape} and {pool_dy.shape}")
+    if kernel_grad is not None:
+        kernel_grad = _out(kernel_grad, kernel.shape, f"{name}: kernel gradient")
+    if bias_grad is not None:
+        bias_grad = _out(bias_grad, (kernel.shape[3],), f"{name}: bias gradient")
+    return _k.conv2d_pooled_backward(x, kernel, y, pool_y, pool_dy, kernel_grad, bias_grad,
+                                     geo, win, _act_code(activation))
+
+
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", out=None):
     """Average pooling over NHWC ``x``; with 'same' padding a window's mean
     counts only the pixels inside the input, as TensorFlow does."""

@@ -310,6 +310,24 @@ class Conv2D(_FilterConv):
             return None
         return dx if self.rank == 2 else dx[:, 0]
 
+    def _backward_through_max_pool(self, ctx, pool_ctx, window, dy):
+        """This call's weight gradients from ``dy``, the gradient of a max
+        pooling's output (``window``: its pool_size, strides and padding)
+        when that pooling alone reads this call's output and no input
+        gradient is wanted: the pooling's backward pass taken in with this
+        one (ops.conv2d_max_pool2d_grad).  False, with nothing done, where
+        that does not apply; the two then run as usual."""
+        if self.rank != 2 or self.groups != 1 or self._moves_channels or \
+                type(self).backward is not Conv2D.backward:
+            return False
+        act = self._act(ctx)
+        if callable(act):
+            return False
+        k, s, p, d = self._geo2d
+        return ops.conv2d_max_pool2d_grad(
+            ctx.x, self.kernel.value, ctx.y, pool_ctx.y, dy, s, p, d, *window,
+            kernel_grad=self.kernel.grad, bias_grad=_grad(self.bias), activation=act)
+
 
 Convolution2D = Conv2D
 

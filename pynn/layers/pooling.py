@@ -80,6 +80,18 @@ class _Pooling(ChannelsFirst, Layer):
             ops.avg_pool2d_grad(dy4, x.shape, pool, strides, self.padding, out=dx)
         return dx if self.rank == 2 else dx[:, 0]
 
+    def _max_pool_window(self):
+        """(pool_size, strides, padding) of a 2-D max pooling over
+        channels-last data, whose backward pass the convolution before it
+        may take in with its own (Program's conv -> pool pairs); None for
+        any other pooling, or a subclass computing its own way."""
+        if self.kind != "max" or self.rank != 2 or self._moves_channels or \
+                type(self).backward is not _Pooling.backward or \
+                type(self).forward is not _Pooling.forward:
+            return None
+        pool, strides = self._window2d()
+        return pool, strides, self.padding
+
     def get_config(self):
         return {**super().get_config(), "pool_size": tuple(self.pool_size),
                 "strides": tuple(self.strides), "padding": self.padding,

@@ -157,6 +157,7 @@ class Program:
         # Steps whose outputs carry an activity penalty, layers that may
         # add losses in their call, and nested models (whose own penalties
         # add to this program's).
+        self._conv_pools = self._conv_pool_pairs()
         self.regularized = [i for i, st in enumerate(self.steps)
                             if st.layer.activity_regularizer is not None or st.is_model
                             or st.layer._traces_call]
@@ -175,6 +176,38 @@ class Program:
             st.training is None and (st.layer._training_default or (
                 st.is_model and getattr(st.layer._program, "has_training_defaults", False)))
             for st in self.steps)
+
+    def _conv_pool_pairs(self):
+        """{pooling step: (convolution step, window)} for each 2-D max
+        pooling that alone reads a convolution's output (not a model
+        output), neither with an activity penalty: where the convolution
+        needs no input gradient, its backward pass takes in the pooling's
+        (Conv2D._backward_through_max_pool), so the pooling's input
+        gradient, as large as the convolution's output, is never written
+        out (the classic convnet's first layer)."""
+        reads = [0] * self.n_slots
+        for st in self.steps:
+            for s in st.ins + st.mask_ins:
+                reads[s] += 1
+        for s in self.output_slots:
+            reads[s] += 1
+        made_by = {st.outs[0]: i for i, st in enumerate(self.steps) if st.single_out}
+        pairs = {}
+        for j, st in enumerate(self.steps):
+            window_of = getattr(st.layer, "_max_pool_window", None)
+            if not (st.single_in and st.single_out and window_of is not None):
+                continue
+            window = window_of()
+            i = made_by.get(st.ins[0])
+            if window is None or i is None or reads[st.ins[0]] != 1:
+                continue
+            conv = self.steps[i]
+            if conv.single_in and not conv.is_model and \
+                    hasattr(conv.layer, "_backward_through_max_pool") and \
+                    conv.layer.activity_regularizer is None and \
+                    st.layer.activity_regularizer is None:
+                pairs[j] = (i, window)
+        return pairs
 
     def activity_penalty(self, state, scale):
         """The penalties of the last forward pass over ``state``: the
@@ -306,7 +339,12 @@ class Program:
             trains.append(own and not st.is_model)
             run.append(active)
         order = [i for i in range(len(self.steps) - 1, -1, -1) if run[i]]
-        plan = self._plans[key] = (order, need_in, trains)
+        # (a pair whose convolution trains and needs no input gradient,
+        # and whose output's gradient is not asked for)
+        pairs = {j: p for j, p in self._conv_pools.items()
+                 if run[j] and trains[p[0]] and not need_in[p[0]] and
+                 self.steps[j].ins[0] not in need_slots}
+        plan = self._plans[key] = (order, need_in, trains, pairs)
         if len(self._plans) > 16:
             self._plans.pop(next(iter(self._plans)))
         return plan
@@ -323,7 +361,7 @@ class Program:
         differentiates)."""
         need_inputs = tuple(need_inputs) + (False,) * (len(self.input_slots) - len(need_inputs))
         need_slots = tuple(sorted(slot_grads)) if slot_grads else ()
-        order, need_in, trains = self._plan(need_inputs, need_slots)
+        order, need_in, trains, pairs = self._plan(need_inputs, need_slots)
         grads = [None] * self.n_slots
         sums = state.sums
         ctxs = state.ctxs
@@ -342,8 +380,10 @@ class Program:
             if g is not None:
                 accumulate(s, g)
         for i in order:
-            _backward_step(steps[i], ctxs[i], need_in[i], trains[i], i, grads, sums, token,
-                           accumulate)
+            pair = pairs.get(i) if pairs else None
+            if pair is None or not _pooled_backward(steps, ctxs, i, pair, grads, token):
+                _backward_step(steps[i], ctxs[i], need_in[i], trains[i], i, grads, sums,
+                               token, accumulate)
             if after_step is not None:
                 after_step(i)
         for s in need_slots:
@@ -428,6 +468,23 @@ def _backward_step(st, ctx, need, trains, i, grads, sums, token, accumulate):
         for s, g, n in zip(st.ins, dx, need):
             if n and g is not None:
                 accumulate(s, g)
+
+
+def _pooled_backward(steps, ctxs, j, pair, grads, token):
+    """Step j, a max pooling, and the convolution before it (pair: its step
+    and the pooling's window) differentiated together, where the
+    convolution's layer takes it (see Program._conv_pool_pairs): the
+    pooling's input gradient then stays None, and the convolution's own
+    step finds nothing to do.  False where they must run one by one."""
+    i, window = pair
+    dy, conv, ctx = grads[steps[j].outs[0]], steps[i].layer, ctxs[i]
+    if dy is None or ctx.adds_gradient or ctxs[j].adds_gradient or \
+            getattr(conv, "_grad_token", None) is token:
+        return False
+    if not conv._backward_through_max_pool(ctx, ctxs[j], window, dy):
+        return False
+    object.__setattr__(conv, "_grad_token", token)
+    return True
 
 
 def _with_activity_gradient(reg, ctx, dy, sums, step):

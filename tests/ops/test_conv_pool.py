@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from pynn import ops
+from pynn import backend, ops
 
 
 def rand(*shape, seed=0):
@@ -196,7 +196,8 @@ def ref_pool(x, pool, strides, padding, kind):
 
 
 POOLS = [((2, 2), None, "valid"), ((2, 2), None, "same"), ((3, 3), (2, 2), "valid"),
-         ((3, 3), (2, 2), "same"), ((3, 2), (1, 2), "same"), ((2, 2), (1, 1), "valid")]
+         ((3, 3), (2, 2), "same"), ((3, 2), (1, 2), "same"), ((2, 2), (1, 1), "valid"),
+         ((2, 2), (3, 3), "valid"), ((3, 2), None, "valid")]
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
@@ -419,3 +420,122 @@ def test_max_pool_channel_blocks_and_nans(c, pool, strides, padding):
     assert y.shape == want.shape
     np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
     np.testing.assert_array_equal(np.nan_to_num(y), np.nan_to_num(want.astype(np.float32)))
+
+
+@pytest.mark.parametrize("n,h,w,cin,ksize,cout,stride,padding", [
+    (5, 28, 28, 1, 3, 32, 1, "valid"), (3, 11, 13, 1, 3, 64, 1, "same"),
+    (4, 9, 9, 3, 2, 32, 2, "same"), (2, 12, 12, 1, 2, 8, 1, "valid")])
+@pytest.mark.parametrize("pool,pool_strides", [((2, 2), None), ((3, 2), None), ((2, 2), (3, 3))])
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_conv2d_gradient_through_max_pool_is_the_two_passes(n, h, w, cin, ksize, cout, stride,
+                                                            padding, pool, pool_strides,
+                                                            activation):
+    # A first layer's weight gradient taken with its max pooling's backward
+    # pass gives the bits of max_pool2d_grad then conv2d_grad, wherever the
+    # fused kernel takes the shapes (x86 with AVX2 and a small patch; 8
+    # channels only on AVX2); elsewhere it writes nothing.
+    x = rand(n, h, w, cin)
+    x[0, :4, :4] = 0.0  # ties in the windows, zeros through the ReLU
+    k = rand(ksize, ksize, cin, cout, seed=1)
+    y = ops.conv2d(x, k, rand(cout, seed=2), stride, padding, activation=activation)
+    py = ops.max_pool2d(y, pool, pool_strides)
+    pdy = rand(*py.shape, seed=3)
+    dx = ops.max_pool2d_grad(pdy, y, py, pool, pool_strides)
+    got_dk, got_db = np.full_like(k, 7.0), np.full(cout, 7.0, np.float32)
+    # (the bits follow the pieces the samples are cut into, which follow
+    # the threads the team has at the moment: compare on one thread)
+    threads = backend.get_num_threads()
+    backend.set_num_threads(1)
+    try:
+        dk, db = np.zeros_like(k), np.zeros(cout, np.float32)
+        ops.conv2d_grad(x, k, dx, stride, padding, kernel_grad=dk, bias_grad=db,
+                        input_grad=False, activation=activation, y=y)
+        done = ops.conv2d_max_pool2d_grad(x, k, y, py, pdy, stride, padding, 1, pool,
+                                          pool_strides, kernel_grad=got_dk, bias_grad=got_db,
+                                          activation=activation)
+    finally:
+        backend.set_num_threads(threads)
+    if done:
+        np.testing.assert_array_equal(got_dk, dk)
+        np.testing.assert_array_equal(got_db, db)
+    else:
+        assert done is False
+        assert np.all(got_dk == 7.0) and np.all(got_db == 7.0)
+    # the MNIST convnet's first layer is taken wherever there is AVX2
+    if (cin, ksize, cout) == (1, 3, 32) and backend.simd_level() != "generic":
+        assert done is True
+    # against float64: the routed gradient through the convolution's
+    want_dx, want_dk = ref_conv_grads(x, k, dx * (y > 0) if activation == "relu" else dx,
+                                      (stride, stride), (1, 1), padding)
+    close(dk, want_dk)
+
+
+def test_conv2d_gradient_through_max_pool_refuses_what_it_cannot_take():
+    x, k = rand(2, 10, 10, 1), rand(3, 3, 1, 32, seed=1)
+    y = ops.conv2d(x, k, None, activation="relu")
+    py = ops.max_pool2d(y, 2)
+    # overlapping windows, an activation other than ReLU, a large patch
+    assert ops.conv2d_max_pool2d_grad(x, k, y, ops.max_pool2d(y, 2, 1), np.ones((2, 7, 7, 32),
+                                      np.float32), pool_strides=1, activation="relu") is False
+    assert ops.conv2d_max_pool2d_grad(x, k, y, py, py, activation="elu") is False
+    big = rand(3, 3, 8, 32, seed=4)
+    x8 = rand(2, 10, 10, 8)
+    y8 = ops.conv2d(x8, big, None)
+    assert ops.conv2d_max_pool2d_grad(x8, big, y8, ops.max_pool2d(y8, 2),
+                                      ops.max_pool2d(y8, 2)) is False
+    with pytest.raises(ValueError, match="pooled y and dy must have the pooling's output"):
+        ops.conv2d_max_pool2d_grad(x, k, y, py, py[:, :3])
+    with pytest.raises(ValueError, match="y must have the convolution's output shape"):
+        ops.conv2d_max_pool2d_grad(x, k, y[:, 1:], py, py)
+
+
+# 3x3 stride-1 convolutions between 16k channels take Winograd's F(2x2, 3x3)
+# on x86 with AVX2 (the forward pass from a few images' work up, the input
+# gradient always); the sizes here are past that threshold, with odd
+# outputs (tiles cut at the edge) and channel counts of 16 to 80 (64 at a
+# time and a rest).
+WINOGRAD = [(8, 13, 13, 32, 64, "valid"), (12, 12, 11, 16, 48, "same"),
+            (6, 9, 10, 64, 80, ((2, 2), (1, 3))), (40, 5, 5, 16, 16, "valid"),
+            (3, 17, 15, 48, 32, ((0, 1), (2, 0)))]
+
+
+@pytest.mark.parametrize("n,h,w,cin,cout,padding", WINOGRAD)
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_winograd_convolution_matches_float64(n, h, w, cin, cout, padding, activation):
+    x = rand(n, h, w, cin)
+    k = rand(3, 3, cin, cout, seed=1)
+    b = rand(cout, seed=2)
+    if isinstance(padding, str):
+        want = ref_conv(x, k, (1, 1), (1, 1), padding)
+    else:
+        want = ref_conv(np.pad(x, ((0, 0),) + padding + ((0, 0),)), k, (1, 1), (1, 1), "valid")
+    y = ops.conv2d(x, k, b, (1, 1), padding, activation=activation)
+    pre = want + b
+    close(y, np.maximum(pre, 0.0) if activation == "relu" else pre)
+    if activation == "relu":
+        assert np.all(np.asarray(y)[pre < -1e-3] == 0.0)
+    close(ops.conv2d(x, k, None, (1, 1), padding), want)
+
+
+@pytest.mark.parametrize("n,h,w,cin,cout,padding", WINOGRAD + [
+    (2, 7, 7, 16, 16, ((3, 3), (3, 3))), (1, 4, 4, 32, 16, "same")])
+def test_winograd_input_gradient_matches_float64(n, h, w, cin, cout, padding):
+    # (a padding past 2 has no Winograd form and keeps the product)
+    x = rand(n, h, w, cin)
+    k = rand(3, 3, cin, cout, seed=1)
+    y = ops.conv2d(x, k, None, (1, 1), padding, activation="relu")
+    dy = rand(*y.shape, seed=3)
+    dk, db = np.zeros_like(k), np.zeros(cout, np.float32)
+    dx = ops.conv2d_grad(x, k, dy, (1, 1), padding, kernel_grad=dk, bias_grad=db,
+                         activation="relu", y=y)
+    g = dy * (np.asarray(y) > 0)
+    if isinstance(padding, str):
+        want_dx, want_dk = ref_conv_grads(x, k, g, (1, 1), (1, 1), padding)
+    else:
+        xp = np.pad(x, ((0, 0),) + padding + ((0, 0),))
+        want_dx, want_dk = ref_conv_grads(xp, k, g, (1, 1), (1, 1), "valid")
+        (t, _), (left, _) = padding
+        want_dx = want_dx[:, t:t + h, left:left + w]
+    close(dx, want_dx)
+    close(dk, want_dk)
+    close(db, g.astype(np.float64).sum((0, 1, 2)))
