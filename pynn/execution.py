@@ -553,5 +553,15 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
         raise ValueError("tf.map_fn: elems has no entries to map over")
     return stacked(results, signature)
 
+
+def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
+    """``fn`` applied to each entry of ``elems`` along its first axis, the
+    results stacked (tf.vectorized_map).  TensorFlow vectorizes the loop
+    into batched operations where it can; the values are those of
+    ``map_fn``, which computes them one entry after another."""
+    return map_fn(fn, elems)
+
+
 __all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "init_scope", "py_function",
-           "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn"]
+           "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
+           "vectorized_map"]
