@@ -282,6 +282,48 @@ class Options:
         return self.experimental_distribute._policy
 
 
+class Optional:
+    """A value that may be absent (tf.experimental.Optional): what
+    ``iterator.get_next_as_optional()`` gives.  ``has_value()`` is a bool
+    tensor, ``get_value()`` the value or InvalidArgumentError when empty."""
+
+    def __init__(self, value, element_spec):
+        self._value = value
+        self.element_spec = element_spec
+
+    @staticmethod
+    def from_value(value):
+        from ..backend import constant_tensor
+        from ..execution import TensorSpec
+        # (tuples and dicts are structure, a list one value, as tf.data
+        # takes elements; Python values become tensors as tf.constant
+        # makes them)
+        def convert(v):
+            if isinstance(v, tuple):
+                return tuple(convert(u) for u in v)
+            if isinstance(v, dict):
+                return {k: convert(u) for k, u in v.items()}
+            return eager(v if isinstance(v, np.ndarray) else constant_tensor(v))
+        value = convert(value)
+        return Optional(value, _map_structure(TensorSpec.from_tensor, value))
+
+    @staticmethod
+    def empty(element_spec):
+        return Optional(_END, element_spec)
+
+    def has_value(self, name=None):
+        return eager(np.array(self._value is not _END))
+
+    def get_value(self, name=None):
+        if self._value is _END:
+            from ..debugging import InvalidArgumentError
+            raise InvalidArgumentError("Optional.get_value: the optional has no value")
+        return self._value
+
+    def __repr__(self):
+        return f"<Optional has_value={self._value is not _END} spec={self.element_spec}>"
+
+
 class DatasetIterator:
     """What ``iter(dataset)`` gives: the elements as eager tensors (plain
     arrays for ``as_numpy_iterator``), one pass; ``next(it)``,
@@ -315,6 +357,14 @@ class DatasetIterator:
 
     def get_next(self):
         return next(self)
+
+    def get_next_as_optional(self):
+        """The next element as an Optional, empty at the end of the pass
+        (a loop ends on ``has_value()`` instead of StopIteration)."""
+        element = next(self, _END)
+        if element is _END:
+            return Optional.empty(self.element_spec)
+        return Optional.from_value(element)
 
     # (tf.train.Checkpoint saves the position; restoring replays up to it)
     def _checkpoint_state(self):

@@ -2,6 +2,7 @@
 pynn as tf``: tf.experimental.numpy arrays watched by a GradientTape and
 used with operators, tf.vectorized_map of per-example gradients, ..."""
 import numpy as np
+import pytest
 
 import pynn as tf
 import pynn.experimental.numpy as tnp
@@ -44,3 +45,28 @@ def test_vectorized_map_of_per_example_gradients():
     np.testing.assert_allclose(np.asarray(grads), 2 * xs[:, :, None] * r[:, None, :],
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(losses), (r ** 2).sum(1), rtol=1e-5)
+
+
+def test_get_next_as_optional_ends_a_loop_without_stop_iteration():
+    it = iter(tf.data.Dataset.range(7).batch(3))
+    seen = []
+    while True:
+        opt = it.get_next_as_optional()
+        if not opt.has_value():
+            break
+        seen.append(opt.get_value().numpy().tolist())
+        assert opt.element_spec.dtype == tf.int64
+    assert seen == [[0, 1, 2], [3, 4, 5], [6]]
+    assert opt.has_value().dtype == bool and not bool(opt.has_value())
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        opt.get_value()
+
+
+def test_optional_from_value_converts_as_constant():
+    opt = tf.experimental.Optional.from_value((2.5, [1, 2]))
+    a, b = opt.get_value()
+    assert a.dtype == np.float32 and b.dtype == np.int32
+    assert [s.dtype for s in opt.element_spec] == [tf.float32, tf.int32]
+    assert opt.element_spec[1].shape == (2,)
+    empty = tf.experimental.Optional.empty(opt.element_spec)
+    assert not empty.has_value() and empty.element_spec == opt.element_spec
