@@ -3,6 +3,8 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
+from .records import DatasetTFRecordWriter, TFRecordDataset
+
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Counter, CsvDataset,
                             Dataset, DistributeOptions, Options, TextLineDataset,
                             ThreadingOptions, bucket_by_sequence_length, make_csv_dataset)
@@ -28,7 +30,8 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
                                      Counter=Counter,
                                      sample_from_datasets=Dataset.sample_from_datasets,
-                                     choose_from_datasets=Dataset.choose_from_datasets)
+                                     choose_from_datasets=Dataset.choose_from_datasets,
+                                     TFRecordWriter=DatasetTFRecordWriter)
 
-__all__ = ["Dataset", "TextLineDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+__all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

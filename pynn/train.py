@@ -26,10 +26,12 @@ import numpy as np
 
 from .layers.base import Layer, Weight
 from .module import Module
+from .records import BytesList, Example, Feature, Features, FloatList, Int64List
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "get_checkpoint_state",
            "list_variables", "load_variable", "load_checkpoint", "CheckpointReader",
-           "CheckpointOptions"]
+           "CheckpointOptions", "Example", "Features", "Feature", "BytesList", "FloatList",
+           "Int64List"]
 
 _FORMAT = "pynn.checkpoint"
 _MANIFEST = "checkpoint.json"

@@ -1,6 +1,9 @@
 """Patterns from tensorflow.org's guides and tutorials run with ``import
 pynn as tf``: tf.experimental.numpy arrays watched by a GradientTape and
-used with operators, tf.vectorized_map of per-example gradients, ..."""
+used with operators, tf.vectorized_map of per-example gradients,
+get_next_as_optional, tf.train.Example records in TFRecord files (against
+protobuf's own encoder and TensorBoard's record writer) and their
+parsing."""
 import numpy as np
 import pytest
 
@@ -70,3 +73,172 @@ def test_optional_from_value_converts_as_constant():
     assert opt.element_spec[1].shape == (2,)
     empty = tf.experimental.Optional.empty(opt.element_spec)
     assert not empty.has_value() and empty.element_spec == opt.element_spec
+
+
+# ------------------------------------------- tf.train.Example and TFRecord
+
+def _reference_example_classes():
+    """tf.train.Example's messages built by protobuf itself from their
+    definition (example.proto, feature.proto), as the reference."""
+    pytest.importorskip("google.protobuf")
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    F = descriptor_pb2.FieldDescriptorProto
+    fd = descriptor_pb2.FileDescriptorProto(name="example_ref.proto", package="ref",
+                                            syntax="proto3")
+
+    def message(name, fields, oneof=None):
+        m = fd.message_type.add(name=name)
+        if oneof:
+            m.oneof_decl.add(name=oneof)
+        for fname, number, typ, label, tname in fields:
+            f = m.field.add(name=fname, number=number, type=typ, label=label)
+            if tname:
+                f.type_name = tname
+            if oneof:
+                f.oneof_index = 0
+        return m
+    R, O = F.LABEL_REPEATED, F.LABEL_OPTIONAL
+    message("BytesList", [("value", 1, F.TYPE_BYTES, R, None)])
+    message("FloatList", [("value", 1, F.TYPE_FLOAT, R, None)])
+    message("Int64List", [("value", 1, F.TYPE_INT64, R, None)])
+    message("Feature", [("bytes_list", 1, F.TYPE_MESSAGE, O, ".ref.BytesList"),
+                        ("float_list", 2, F.TYPE_MESSAGE, O, ".ref.FloatList"),
+                        ("int64_list", 3, F.TYPE_MESSAGE, O, ".ref.Int64List")], oneof="kind")
+    m = message("Features", [("feature", 1, F.TYPE_MESSAGE, R, ".ref.Features.FeatureEntry")])
+    entry = m.nested_type.add(name="FeatureEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=F.TYPE_STRING, label=O)
+    entry.field.add(name="value", number=2, type=F.TYPE_MESSAGE, label=O,
+                    type_name=".ref.Feature")
+    message("Example", [("features", 1, F.TYPE_MESSAGE, O, ".ref.Features")])
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fd)
+    import types
+    return types.SimpleNamespace(**{
+        n: message_factory.GetMessageClass(pool.FindMessageTypeByName("ref." + n))
+        for n in ("BytesList", "FloatList", "Int64List", "Feature", "Features", "Example")})
+
+
+def _an_example(mod):
+    return mod.Example(features=mod.Features(feature={
+        "ids": mod.Feature(int64_list=mod.Int64List(value=[0, -3, 1 << 40, 1])),
+        "x": mod.Feature(float_list=mod.FloatList(value=[np.exp(1), 1.0, 1e20, -0.1])),
+        "name": mod.Feature(bytes_list=mod.BytesList(value=[b"cat", b"a\x00\n\"\xff'\\"])),
+        "empty": mod.Feature(float_list=mod.FloatList(value=[]))}))
+
+
+def test_example_bytes_and_text_match_protobuf():
+    from google.protobuf import text_format
+    ref_mod = _reference_example_classes()
+    ref, got = _an_example(ref_mod), _an_example(tf.train)
+    assert got.SerializeToString() == ref.SerializeToString(deterministic=True)
+    # the text format reads back as the same message
+    assert text_format.Parse(str(got), ref_mod.Example()) == ref
+    back = tf.train.Example.FromString(ref.SerializeToString())
+    assert back == got
+    feature = back.features.feature["x"]
+    assert feature.WhichOneof("kind") == "float_list"
+    np.testing.assert_array_equal(np.float32(feature.float_list.value),
+                                  np.float32([np.exp(1), 1.0, 1e20, -0.1]))
+    assert back.features.feature["ids"].int64_list.value == [0, -3, 1 << 40, 1]
+    assert back.features.feature["empty"].WhichOneof("kind") == "float_list"
+    with pytest.raises(TypeError):
+        tf.train.BytesList(value=["a str, not bytes"])
+    # (a bool is an int64 1 or 0, as the tf.train.Example tutorial writes them)
+    assert tf.train.Int64List(value=[True, np.bool_(False)]).value == [1, 0]
+    # a message filled in place, as protobuf's maps and repeated fields allow
+    e = tf.train.Example()
+    e.features.feature["k"].int64_list.value.extend([5, 6])
+    r = ref_mod.Example()
+    r.features.feature["k"].int64_list.value.extend([5, 6])
+    assert e.SerializeToString() == r.SerializeToString()
+
+
+def test_tfrecord_file_matches_tensorboards_record_writer(tmp_path):
+    pytest.importorskip("tensorboard")
+    import io
+    from tensorboard.summary.writer.record_writer import RecordWriter
+    records = [b"", b"one", bytes(range(256)) * 3]
+    buf = io.BytesIO()
+    ref = RecordWriter(buf)
+    for r in records:
+        ref.write(r)
+    path = tmp_path / "r.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as w:
+        for r in records:
+            w.write(r)
+    assert path.read_bytes() == buf.getvalue()
+    got = [r.numpy() for r in tf.data.TFRecordDataset([str(path)])]
+    assert got == records
+
+
+def test_tfrecord_compression_and_damage(tmp_path):
+    for kind in ("GZIP", "ZLIB"):
+        path = str(tmp_path / f"c.{kind}")
+        with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type=kind)) as w:
+            for i in range(5):
+                w.write(b"rec%d" % i)
+        got = list(tf.data.TFRecordDataset(path, compression_type=kind).as_numpy_iterator())
+        assert got == [b"rec%d" % i for i in range(5)]
+    path = tmp_path / "d.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as w:
+        w.write(b"payload")
+    data = bytearray(path.read_bytes())
+    data[14] ^= 1  # a byte of the record
+    path.write_bytes(bytes(data))
+    with pytest.raises(tf.errors.DataLossError, match="checksum"):
+        list(tf.data.TFRecordDataset(str(path)))
+    path.write_bytes(bytes(data[:-6]))
+    with pytest.raises(tf.errors.DataLossError, match="truncated"):
+        list(tf.data.TFRecordDataset(str(path)))
+
+
+def _record(ids, x, name=None):
+    f = {"ids": tf.train.Feature(int64_list=tf.train.Int64List(value=ids)),
+         "x": tf.train.Feature(float_list=tf.train.FloatList(value=x))}
+    if name is not None:
+        f["name"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[name]))
+    return tf.train.Example(features=tf.train.Features(feature=f)).SerializeToString()
+
+
+def test_parse_examples_fixed_and_var_len():
+    spec = {"x": tf.io.FixedLenFeature([2], tf.float32),
+            "name": tf.io.FixedLenFeature([], tf.string, default_value="none"),
+            "ids": tf.io.VarLenFeature(tf.int64)}
+    one = tf.io.parse_single_example(_record([4, 5, 6], [1.5, -2.0], b"a"), spec)
+    np.testing.assert_array_equal(one["x"].numpy(), np.float32([1.5, -2.0]))
+    assert one["name"].numpy() == b"a"
+    np.testing.assert_array_equal(one["ids"].indices, [[0], [1], [2]])
+    np.testing.assert_array_equal(one["ids"].values, [4, 5, 6])
+    np.testing.assert_array_equal(one["ids"].dense_shape, [3])
+    batch = tf.io.parse_example(tf.constant([_record([7], [1, 2], b"b"),
+                                             _record([8, 9], [3, 4])]), spec)
+    np.testing.assert_array_equal(batch["x"].numpy(), np.float32([[1, 2], [3, 4]]))
+    assert list(batch["name"].numpy()) == [b"b", b"none"]
+    np.testing.assert_array_equal(tf.sparse.to_dense(batch["ids"]).numpy(), [[7, 0], [8, 9]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="required"):
+        tf.io.parse_single_example(_record([1], [1, 2]), {"name": tf.io.FixedLenFeature(
+            [], tf.string)})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="don't match"):
+        tf.io.parse_single_example(_record([1], [1, 2]), {"x": tf.io.FixedLenFeature(
+            [2], tf.int64)})
+
+
+def test_examples_written_from_a_dataset_and_parsed_in_batches(tmp_path):
+    xs = np.arange(10, dtype=np.float32)
+
+    def serialize(i, x):
+        return tf.py_function(lambda i, x: _record([int(i)], [float(x), 2 * float(x)]),
+                              (i, x), tf.string)
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(10), xs)).map(serialize)
+    path = str(tmp_path / "ds.tfrecord")
+    tf.data.experimental.TFRecordWriter(path).write(ds)
+    spec = {"ids": tf.io.FixedLenFeature([1], tf.int64),
+            "x": tf.io.FixedLenFeature([2], tf.float32)}
+    parsed = tf.data.TFRecordDataset(path).batch(4).map(lambda r: tf.io.parse_example(r, spec))
+    batches = list(parsed)
+    assert [b["x"].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
+    np.testing.assert_array_equal(np.concatenate([b["x"].numpy() for b in batches]),
+                                  np.stack([xs, 2 * xs], 1))
+    np.testing.assert_array_equal(np.concatenate([b["ids"].numpy() for b in batches])[:, 0],
+                                  np.arange(10))
