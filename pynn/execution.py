@@ -20,7 +20,7 @@ import numpy as np
 from . import ops
 from .autodiff import value_of as _value_of
 from .dtypes import as_dtype, float32
-from .tensor import TensorShape, eager
+from .tensor import Tensor, TensorShape, eager
 
 
 class TensorSpec:
@@ -32,6 +32,11 @@ class TensorSpec:
         self.shape = None if shape is None else TensorShape(shape)
         self.dtype = as_dtype(dtype)
         self.name = name
+
+    @property
+    def value_type(self):
+        """The Python type of the values this spec describes (tf.Tensor)."""
+        return Tensor
 
     @classmethod
     def from_tensor(cls, tensor, name=None):

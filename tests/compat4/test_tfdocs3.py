@@ -242,3 +242,9 @@ def test_examples_written_from_a_dataset_and_parsed_in_batches(tmp_path):
                                   np.stack([xs, 2 * xs], 1))
     np.testing.assert_array_equal(np.concatenate([b["ids"].numpy() for b in batches])[:, 0],
                                   np.arange(10))
+
+
+def test_tensor_spec_value_type_is_the_tensor_class():
+    spec = tf.data.Dataset.from_tensor_slices(np.zeros((3, 2), np.float32)).element_spec
+    assert spec.value_type is tf.Tensor
+    assert isinstance(tf.constant([1.0]), spec.value_type)
