@@ -248,3 +248,13 @@ def test_tensor_spec_value_type_is_the_tensor_class():
     spec = tf.data.Dataset.from_tensor_slices(np.zeros((3, 2), np.float32)).element_spec
     assert spec.value_type is tf.Tensor
     assert isinstance(tf.constant([1.0]), spec.value_type)
+
+
+def test_string_constants_keep_every_byte():
+    # (serialized records end in NUL bytes often: a varint 0)
+    c = tf.constant(b"ab\x00")
+    assert c.numpy() == b"ab\x00" and c.dtype == tf.string
+    assert int(tf.strings.length(c)) == 3
+    v = tf.constant([b"a\x00", "b\x00"])
+    assert list(v.numpy()) == [b"a\x00", b"b\x00"] and v.dtype == tf.string
+    assert tf.constant([["x"], ["yz"]]).numpy().tolist() == [[b"x"], [b"yz"]]
