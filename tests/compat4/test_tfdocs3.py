@@ -258,3 +258,24 @@ def test_string_constants_keep_every_byte():
     v = tf.constant([b"a\x00", "b\x00"])
     assert list(v.numpy()) == [b"a\x00", b"b\x00"] and v.dtype == tf.string
     assert tf.constant([["x"], ["yz"]]).numpy().tolist() == [[b"x"], [b"yz"]]
+
+
+def test_get_logger_quiets_pynns_messages(caplog):
+    import logging
+    logger = tf.get_logger()
+    assert logger is tf.get_logger() and isinstance(logger, logging.Logger)
+    tf.keras.utils.disable_interactive_logging()
+    try:
+        with caplog.at_level(logging.INFO, logger=logger.name):
+            tf.keras.utils.io_utils.print_msg("a message")
+        assert "a message" in caplog.text
+        caplog.clear()
+        old = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            tf.keras.utils.io_utils.print_msg("another")
+        finally:
+            logger.setLevel(old)
+        assert "another" not in caplog.text
+    finally:
+        tf.keras.utils.enable_interactive_logging()
