@@ -1033,6 +1033,9 @@ def batch_flatten(x):
 
 
 def concatenate(tensors, axis=-1, name=None):
+    if not isinstance(tensors, (list, tuple)):
+        # one tensor, as tf.concat takes it: itself (after an axis check)
+        tensors = [tensors]
     return ops.concatenate(tensors, axis=axis)
 
 

@@ -279,3 +279,12 @@ def test_get_logger_quiets_pynns_messages(caplog):
         assert "another" not in caplog.text
     finally:
         tf.keras.utils.enable_interactive_logging()
+
+
+def test_concat_of_one_tensor_is_that_tensor():
+    # (tf.concat(model.predict(ds), axis=0): a single tensor, not a list)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for axis in (0, 1, -1):
+        np.testing.assert_array_equal(tf.concat(x, axis=axis).numpy(), x)
+    with pytest.raises(ValueError, match="axis"):
+        tf.concat(x, axis=2)
