@@ -288,3 +288,50 @@ def test_concat_of_one_tensor_is_that_tensor():
         np.testing.assert_array_equal(tf.concat(x, axis=axis).numpy(), x)
     with pytest.raises(ValueError, match="axis"):
         tf.concat(x, axis=2)
+
+
+# ---------------------------- checkpoints restored by attribute paths
+
+class _Net(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.l1 = tf.keras.layers.Dense(3)
+        self.blocks = [tf.keras.layers.Dense(2)]
+
+    def call(self, x):
+        return self.blocks[0](self.l1(x))
+
+
+def test_checkpoint_restores_other_objects_by_attribute_path(tmp_path):
+    net = _Net()
+    net(np.ones((1, 4), np.float32))
+    mod = tf.Module()
+    mod.scale = tf.Variable([2.0, 3.0])
+    path = tf.train.Checkpoint(net=net, mod=mod).save(str(tmp_path / "ck"))
+
+    bias = tf.Variable(tf.zeros([3]))
+    layer = tf.train.Checkpoint(bias=bias)
+    scale = tf.Variable(tf.zeros([2]))
+    status = tf.train.Checkpoint(net=tf.train.Checkpoint(l1=layer),
+                                 mod=tf.train.Checkpoint(scale=scale)).restore(path)
+    status.assert_existing_objects_matched()
+    np.testing.assert_array_equal(bias.numpy(), np.asarray(net.l1.bias))
+    np.testing.assert_array_equal(scale.numpy(), [2.0, 3.0])
+    # a variable attached after the restore takes its value then
+    kernel = tf.Variable(tf.zeros([4, 3]))
+    layer.kernel = kernel
+    np.testing.assert_array_equal(kernel.numpy(), np.asarray(net.l1.kernel))
+    inner = tf.Variable(tf.zeros([2]))
+    tf.train.Checkpoint(net=tf.train.Checkpoint(
+        blocks=[tf.train.Checkpoint(bias=inner)])).restore(path).expect_partial()
+    np.testing.assert_array_equal(inner.numpy(), np.asarray(net.blocks[0].bias))
+    # the reader names the values as TensorFlow's checkpoints do
+    shapes = dict(tf.train.list_variables(path))
+    assert shapes["net/l1/kernel/.ATTRIBUTES/VARIABLE_VALUE"] == [4, 3]
+    assert shapes["net/variables/0"] == [4, 3]
+    reader = tf.train.load_checkpoint(path)
+    np.testing.assert_array_equal(reader.get_tensor("net/blocks/0/kernel/.ATTRIBUTES/"
+                                                    "VARIABLE_VALUE"),
+                                  np.asarray(net.blocks[0].kernel))
+    assert reader.get_variable_to_dtype_map()["mod/scale/.ATTRIBUTES/VARIABLE_VALUE"] == \
+        tf.float32
