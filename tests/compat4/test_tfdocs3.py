@@ -335,3 +335,19 @@ def test_checkpoint_restores_other_objects_by_attribute_path(tmp_path):
                                   np.asarray(net.blocks[0].kernel))
     assert reader.get_variable_to_dtype_map()["mod/scale/.ATTRIBUTES/VARIABLE_VALUE"] == \
         tf.float32
+
+
+def test_a_sparse_input_takes_sparse_tensors_as_their_dense_values():
+    tf.keras.utils.set_random_seed(0)
+    x = tf.keras.Input(shape=(4,), sparse=True)
+    model = tf.keras.Model(x, tf.keras.layers.Dense(3)(x))
+    sp = tf.sparse.SparseTensor(indices=[[0, 0], [0, 2], [3, 3], [5, 1]],
+                                values=[1.0, 2.0, -1.0, 0.5], dense_shape=[6, 4])
+    dense = tf.sparse.to_dense(sp).numpy()
+    want = dense @ np.asarray(model.layers[1].kernel) + np.asarray(model.layers[1].bias)
+    np.testing.assert_allclose(model(sp).numpy(), want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model.predict(sp, verbose=0), want, rtol=1e-6, atol=1e-6)
+    model.compile("sgd", "mse")
+    assert np.isfinite(model.fit(sp, np.ones((6, 3), np.float32), verbose=0).history["loss"][0])
+    assert model.get_config()["layers"][0]["config"]["sparse"] is True
+    assert tf.keras.Model.from_config(model.get_config()).layers[0].sparse
