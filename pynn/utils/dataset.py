@@ -63,8 +63,39 @@ def _background(make_items, depth):
         stop.set()
 
 
+def _sparse_type():
+    from ..sparse import SparseTensor
+    return SparseTensor
+
+
+def _stack_sparse(elements):
+    """SparseTensors of one rank batched: an index column of the element,
+    the dense shape the largest of theirs (as tf.data batches them)."""
+    SparseTensor = _sparse_type()
+    ranks = {int(e.dense_shape.size) for e in elements}
+    if len(ranks) != 1:
+        raise ValueError(f"Dataset.batch: SparseTensors of different ranks {sorted(ranks)}")
+    indices = [np.concatenate([np.full((len(e.indices), 1), i, np.int64),
+                               np.asarray(e.indices)], axis=1)
+               for i, e in enumerate(elements)]
+    shape = np.max([np.asarray(e.dense_shape) for e in elements], axis=0)
+    return SparseTensor(np.concatenate(indices).reshape(-1, ranks.pop() + 1),
+                        np.concatenate([np.asarray(e.values) for e in elements]),
+                        [len(elements)] + shape.tolist())
+
+
+def _sparse_row(sp, i):
+    SparseTensor = _sparse_type()
+    idx = np.asarray(sp.indices)
+    keep = idx[:, 0] == i
+    return SparseTensor(idx[keep, 1:], np.asarray(sp.values)[keep],
+                        np.asarray(sp.dense_shape)[1:])
+
+
 def _stack(elements):
     first = elements[0]
+    if isinstance(first, _sparse_type()):
+        return _stack_sparse(elements)
     if isinstance(first, tuple):
         return tuple(_stack([e[i] for e in elements]) for i in range(len(first)))
     if isinstance(first, list):
@@ -172,6 +203,8 @@ def _length(element):
         return _length(element[0])
     if isinstance(element, dict):
         return _length(next(iter(element.values())))
+    if isinstance(element, _sparse_type()):
+        return int(element.dense_shape[0])
     return len(element)
 
 
@@ -195,6 +228,8 @@ def _row(element, i):
         return [_row(e, i) for e in element]
     if isinstance(element, dict):
         return {k: _row(v, i) for k, v in element.items()}
+    if type(element) is not np.ndarray and isinstance(element, _sparse_type()):
+        return _sparse_row(element, i)
     # (one string of a string array: a 0-d array of it, which the program
     # sees as a scalar string tensor, as TensorFlow's)
     return element[i, ...] if element.dtype == object else element[i]
@@ -427,6 +462,11 @@ class Dataset:
             from ..ragged import RaggedTensor
             if isinstance(t, RaggedTensor):
                 return _Rows([np.asarray(row) for row in t])
+            if isinstance(t, _sparse_type()):
+                if not t.dense_shape.size:
+                    raise ValueError("Dataset.from_tensor_slices: a SparseTensor of rank 0 "
+                                     "has no rows to slice")
+                return t
             a = np.asarray(t)
             if a.dtype.kind == "U":
                 # TensorFlow's string tensors hold UTF-8 bytes

@@ -351,3 +351,33 @@ def test_a_sparse_input_takes_sparse_tensors_as_their_dense_values():
     assert np.isfinite(model.fit(sp, np.ones((6, 3), np.float32), verbose=0).history["loss"][0])
     assert model.get_config()["layers"][0]["config"]["sparse"] is True
     assert tf.keras.Model.from_config(model.get_config()).layers[0].sparse
+
+
+def test_datasets_of_sparse_tensors_slice_batch_unbatch_and_map():
+    dense = np.array([[1, 0, 2], [0, 0, 0], [0, 3, 0], [4, 0, 5], [0, 0, 6]], np.float32)
+    ds = tf.data.Dataset.from_tensor_slices(tf.sparse.from_dense(dense))
+    rows = list(ds)
+    assert len(rows) == 5 and all(isinstance(r, tf.SparseTensor) for r in rows)
+    for r, want in zip(rows, dense):
+        assert r.dense_shape.numpy().tolist() == [3]
+        np.testing.assert_array_equal(tf.sparse.to_dense(r).numpy(), want)
+    batches = list(ds.batch(2))
+    assert [b.dense_shape.numpy().tolist() for b in batches] == [[2, 3], [2, 3], [1, 3]]
+    np.testing.assert_array_equal(
+        np.concatenate([tf.sparse.to_dense(b).numpy() for b in batches]), dense)
+    again = [tf.sparse.to_dense(r).numpy() for r in ds.batch(2).unbatch()]
+    np.testing.assert_array_equal(np.stack(again), dense)
+    doubled = [tf.sparse.to_dense(r).numpy() for r in ds.map(lambda x: x * 2)]
+    np.testing.assert_array_equal(np.stack(doubled), dense * 2)
+
+
+def test_sparse_tensor_times_and_over_dense_keep_the_positions():
+    sp = tf.sparse.SparseTensor([[0, 1], [2, 0]], [2.0, 4.0], [3, 2])
+    d = np.arange(6, dtype=np.float32).reshape(3, 2) + 1
+    for got, want in ((sp * 3, [6.0, 12.0]), (3 * sp, [6.0, 12.0]), (sp / 2, [1.0, 2.0]),
+                      (sp * d, [4.0, 20.0]), (sp * d[:, :1], [2.0, 20.0])):
+        assert isinstance(got, tf.SparseTensor)
+        np.testing.assert_array_equal(got.indices.numpy(), [[0, 1], [2, 0]])
+        np.testing.assert_allclose(got.values.numpy(), want)
+    with pytest.raises(TypeError):
+        sp * sp
