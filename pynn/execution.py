@@ -19,6 +19,7 @@ import numpy as np
 
 from . import ops
 from .autodiff import value_of as _value_of
+from .debugging import InvalidArgumentError
 from .dtypes import as_dtype, float32
 from .tensor import Tensor, TensorShape, eager
 
@@ -80,10 +81,15 @@ class _SignatureMismatch(Exception):
     structure that does not match)."""
 
 
-class InputSignatureError(TypeError, ValueError):
+class InputSignatureError(TypeError, InvalidArgumentError):
     """A call whose inputs do not fit a tf.function's input_signature: a
-    TypeError as TensorFlow 2.13 and later raise, and a ValueError as
-    earlier versions did."""
+    TypeError as TensorFlow 2.13 and later raise, a ValueError as earlier
+    versions did, and the InvalidArgumentError a concrete function raises
+    for a tensor of another dtype."""
+
+    def __init__(self, message):
+        TypeError.__init__(self, message)
+        self.message = message
 
 
 def _plain_parameters(fn):

@@ -381,3 +381,12 @@ def test_sparse_tensor_times_and_over_dense_keep_the_positions():
         np.testing.assert_allclose(got.values.numpy(), want)
     with pytest.raises(TypeError):
         sp * sp
+
+
+def test_a_concrete_function_given_another_dtype_raises_invalid_argument():
+    double = tf.function(lambda a: a + a)
+    strings = double.get_concrete_function(tf.TensorSpec(shape=[], dtype=tf.string))
+    assert strings(tf.constant("ab")).numpy() == b"abab"
+    for error in (tf.errors.InvalidArgumentError, TypeError, ValueError):
+        with pytest.raises(error, match="does not fit"):
+            strings(tf.constant(1))
