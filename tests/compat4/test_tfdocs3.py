@@ -390,3 +390,13 @@ def test_a_concrete_function_given_another_dtype_raises_invalid_argument():
     for error in (tf.errors.InvalidArgumentError, TypeError, ValueError):
         with pytest.raises(error, match="does not fit"):
             strings(tf.constant(1))
+
+
+def test_to_hash_bucket_fast_and_strong_as_tensorflow_documents():
+    # (the values TensorFlow's API pages give)
+    fast = tf.strings.to_hash_bucket_fast(["Hello", "TensorFlow", "2.x"], 3)
+    assert fast.dtype == np.int64 and fast.numpy().tolist() == [0, 2, 2]
+    assert tf.strings.to_hash_bucket_strong(["Hello", "TF"], 3, [1, 2]).numpy().tolist() == \
+        [2, 0]
+    rt = tf.ragged.constant([["Hello", "TensorFlow"], ["2.x"]])
+    assert tf.strings.to_hash_bucket_fast(rt, 3).to_list() == [[0, 2], [2]]
