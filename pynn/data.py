@@ -13,6 +13,12 @@ INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
 
 
+def dense_to_ragged_batch(batch_size, drop_remainder=False, row_splits_dtype=None):
+    """tf.data.experimental's ``dataset.apply(dense_to_ragged_batch(n))``:
+    ``dataset.ragged_batch(n)``."""
+    return lambda dataset: dataset.ragged_batch(batch_size, drop_remainder=drop_remainder)
+
+
 def shuffle_and_repeat(buffer_size, count=None, seed=None):
     """tf.data.experimental's ``dataset.apply(shuffle_and_repeat(n, epochs))``:
     the elements reshuffled in each of ``count`` passes (endless with None)."""
@@ -31,7 +37,8 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      Counter=Counter,
                                      sample_from_datasets=Dataset.sample_from_datasets,
                                      choose_from_datasets=Dataset.choose_from_datasets,
-                                     TFRecordWriter=DatasetTFRecordWriter)
+                                     TFRecordWriter=DatasetTFRecordWriter,
+                                     dense_to_ragged_batch=dense_to_ragged_batch)
 
 __all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

@@ -63,6 +63,29 @@ def _background(make_items, depth):
         stop.set()
 
 
+def _ragged_stack(elements):
+    """``_stack``, with a RaggedTensor for a component whose elements'
+    first axes differ in length."""
+    first = elements[0]
+    if isinstance(first, tuple):
+        return tuple(_ragged_stack([e[i] for e in elements]) for i in range(len(first)))
+    if isinstance(first, list):
+        return [_ragged_stack([e[i] for e in elements]) for i in range(len(first))]
+    if isinstance(first, dict):
+        return {k: _ragged_stack([e[k] for e in elements]) for k in first}
+    if isinstance(first, _sparse_type()):
+        return _stack(elements)
+    arrays = [np.asarray(e) for e in elements]
+    if not all(a.ndim for a in arrays):
+        return _stack(elements)
+    if any(a.shape[1:] != arrays[0].shape[1:] for a in arrays):
+        raise ValueError(f"Dataset.ragged_batch: elements of shapes "
+                         f"{sorted({a.shape for a in arrays})} differ beyond their first axis; "
+                         f"a RaggedTensor here has one ragged dimension")
+    from ..ragged import RaggedTensor
+    return RaggedTensor.from_row_lengths(np.concatenate(arrays), [len(a) for a in arrays])
+
+
 def _sparse_type():
     from ..sparse import SparseTensor
     return SparseTensor
@@ -627,6 +650,32 @@ class Dataset:
                     group = []
             if group and not drop_remainder:
                 yield _pad_stack(group, padded_shapes, padding_values)
+        card = self._cardinality
+        if card >= 0:
+            card = card // batch_size if drop_remainder else -(-card // batch_size)
+        return self._derive(make, card, batched=not drop_remainder)
+
+    def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype=None,
+                     name=None):
+        """Batches of elements whose first axis may differ in length: each
+        component with axes becomes a RaggedTensor of the batch's rows
+        (ragged in their first axis, the other axes must agree), as
+        TensorFlow batches components whose static length is unknown, which
+        every component of a pynn dataset is; scalars are stacked."""
+        batch_size = _check_count(batch_size, "ragged_batch", "batch_size")
+        if batch_size < 1:
+            raise ValueError(f"Dataset.ragged_batch: batch_size must be >= 1, got "
+                             f"{batch_size}")
+
+        def make():
+            group = []
+            for element in self._elements():
+                group.append(element)
+                if len(group) == batch_size:
+                    yield _ragged_stack(group)
+                    group = []
+            if group and not drop_remainder:
+                yield _ragged_stack(group)
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)

@@ -400,3 +400,39 @@ def test_to_hash_bucket_fast_and_strong_as_tensorflow_documents():
         [2, 0]
     rt = tf.ragged.constant([["Hello", "TensorFlow"], ["2.x"]])
     assert tf.strings.to_hash_bucket_fast(rt, 3).to_list() == [[0, 2], [2]]
+
+
+# ------------------------------------------------------ ragged tensors
+
+def test_ragged_from_tensor_sparse_uniform_and_element_indexing():
+    x = np.array([[1, 3, -1, -1], [2, -1, -1, -1], [4, 5, 8, 9], [-1, -1, -1, -1]])
+    assert tf.RaggedTensor.from_tensor(x, padding=-1).to_list() == [[1, 3], [2], [4, 5, 8, 9],
+                                                                    []]
+    assert tf.RaggedTensor.from_tensor(x, lengths=[2, 0, 3, 1]).to_list() == \
+        [[1, 3], [], [4, 5, 8], [-1]]
+    assert tf.RaggedTensor.from_tensor(x).to_list() == x.tolist()
+    # a padding element of inner axes is padding only where all of it is
+    cube = np.array([[[1, 0], [0, 0]], [[0, 0], [0, 2]]])
+    assert tf.RaggedTensor.from_tensor(cube, padding=0).to_list() == [[[1, 0]],
+                                                                      [[0, 0], [0, 2]]]
+    st = tf.SparseTensor(indices=[[0, 0], [2, 0], [2, 1]], values=["a", "b", "c"],
+                         dense_shape=[3, 3])
+    assert tf.RaggedTensor.from_sparse(st).to_list() == [[b"a"], [], [b"b", b"c"]]
+    with pytest.raises(ValueError, match="ragged-right"):
+        tf.RaggedTensor.from_sparse(tf.SparseTensor([[0, 1]], [1], [1, 2]))
+    assert tf.RaggedTensor.from_uniform_row_length(np.arange(6), 3).to_list() == \
+        [[0, 1, 2], [3, 4, 5]]
+    rt = tf.ragged.constant([[10, 11, 12], [13]])
+    assert int(rt[0, 2]) == 12 and int(rt[1, -1]) == 13
+    assert rt[0, 1:].numpy().tolist() == [11, 12]
+
+
+def test_ragged_batch_of_elements_of_different_lengths():
+    ds = tf.data.Dataset.from_tensor_slices([1, 5, 3, 2, 8]).map(tf.range)
+    got = [b.to_list() for b in ds.apply(tf.data.experimental.dense_to_ragged_batch(2))]
+    assert got == [[[0], [0, 1, 2, 3, 4]], [[0, 1, 2], [0, 1]], [list(range(8))]]
+    pairs = list(ds.map(lambda v: (v, tf.size(v))).ragged_batch(3, drop_remainder=True))
+    assert len(pairs) == 1
+    rows, sizes = pairs[0]
+    assert rows.to_list() == [[0], [0, 1, 2, 3, 4], [0, 1, 2]]
+    assert sizes.numpy().tolist() == [1, 5, 3]
