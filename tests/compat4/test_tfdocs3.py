@@ -436,3 +436,23 @@ def test_ragged_batch_of_elements_of_different_lengths():
     rows, sizes = pairs[0]
     assert rows.to_list() == [[0], [0, 1, 2, 3, 4], [0, 1, 2]]
     assert sizes.numpy().tolist() == [1, 5, 3]
+
+
+def test_tensorflow_functions_as_activations_save_and_load_by_name(tmp_path):
+    from keras_reference import keras
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([
+        tf.keras.Input((3,)), tf.keras.layers.Dense(4), tf.keras.layers.Activation(tf.nn.relu),
+        tf.keras.layers.Dense(3, activation=tf.nn.softmax),
+        tf.keras.layers.Dense(2, activation=tf.math.sigmoid)])
+    assert [layer.get_config()["activation"] for layer in model.layers[1:]] == \
+        ["relu", "softmax", "sigmoid"]
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(tf.keras.models.load_model(path).predict(x, verbose=0), want,
+                               rtol=1e-6)
+    if keras is not None:
+        np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0), want,
+                                   rtol=1e-5, atol=1e-6)
