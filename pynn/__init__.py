@@ -85,6 +85,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
                         function, init_scope, map_fn, numpy_function, print, py_function,
+                        vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
@@ -92,6 +93,7 @@ from . import ragged  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import SparseTensor  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
+from .utils.io_utils import get_logger  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)
 # in a DCGAN's layers), and its tf.initializers module
@@ -160,4 +162,4 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
            "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
-           "while_loop", "switch_case", "map_fn"] + _TF_NAMES
+           "while_loop", "switch_case", "map_fn", "vectorized_map", "get_logger"] + _TF_NAMES

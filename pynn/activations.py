@@ -36,6 +36,22 @@ def get(identifier):
     return globals()[found] if isinstance(found, str) else found
 
 
+def _tf_alias(fn):
+    """The activation name of one of pynn's TensorFlow-named functions that
+    computes it with its defaults (``tf.nn.relu``, ``tf.math.sigmoid``,
+    ``tf.nn.swish``), so a layer given it runs and saves the named
+    activation, as Keras writes TensorFlow's functions by name; else None."""
+    from . import math as tf_math
+    from . import nn
+    same = {nn.relu: "relu", nn.relu6: "relu6", nn.elu: "elu", nn.swish: "swish",
+            nn.silu: "swish", tf_math.sigmoid: "sigmoid", tf_math.tanh: "tanh",
+            tf_math.softmax: "softmax", tf_math.softplus: "softplus"}
+    try:
+        return same.get(fn)
+    except TypeError:  # (an unhashable callable)
+        return None
+
+
 def canonical(identifier):
     """What a layer keeps: the canonical name of an activation with a kernel
     (for a name or one of this module's functions); any other function (or a
@@ -45,6 +61,8 @@ def canonical(identifier):
         return identifier
     if _is_kernel_function(identifier):
         return _ALIASES[identifier.__name__]
+    if callable(identifier) and _tf_alias(identifier) is not None:
+        return _tf_alias(identifier)
     if isinstance(identifier, str) or identifier is None:
         key = identifier.lower() if isinstance(identifier, str) else None
         if key in _ALIASES:

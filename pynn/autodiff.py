@@ -811,7 +811,17 @@ def resolve(x):
     """A weight as its traced leaf (while a tape records) or value; other
     operands as they are."""
     t = type(x)
-    if t is Traced or t is np.ndarray:
+    if t is np.ndarray:
+        # an array a recording GradientTape watches is its traced leaf in
+        # every operation, the operators of a traced value included
+        # (``tape.watch(b); traced + b``), as pynn.ops's entries take it
+        if ops._WATCHED:
+            watched = ops._WATCHED[0]()
+            hit = watched.get(id(x)) if watched else None
+            if hit is not None:
+                return hit[1]
+        return x
+    if t is Traced:
         return x
     operand = getattr(t, "_operand", None)
     return x if operand is None else operand(x)

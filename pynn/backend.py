@@ -628,9 +628,16 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
     TensorFlow's dtypes, int32 for Python ints, float32 for floats, bool for
     booleans (K.constant above makes every value floatx, as Keras 2 did)."""
     a = ops.convert_to_tensor(value, dtype)
-    if a.dtype.kind == "U":
-        # TensorFlow's string tensors hold UTF-8 bytes (.numpy() gives b'...')
-        a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+    if a.dtype.kind in "US":
+        # TensorFlow's string tensors hold UTF-8 bytes (.numpy() gives
+        # b'...'), every byte kept: NumPy's fixed-width str and bytes drop
+        # trailing NULs, so the Python strings are taken as they are
+        if not isinstance(value, np.ndarray):
+            held = np.array(value, dtype=object)
+            if held.shape == a.shape:
+                a = held
+        a = np.asarray(np.frompyfunc(lambda s: s.encode() if isinstance(s, str) else
+                                     bytes(s), 1, 1)(a), dtype=object).reshape(a.shape)
     if shape is not None:
         a = np.array(np.broadcast_to(a, tuple(shape)))
     return eager(a)
@@ -1026,6 +1033,9 @@ def batch_flatten(x):
 
 
 def concatenate(tensors, axis=-1, name=None):
+    if not isinstance(tensors, (list, tuple)):
+        # one tensor, as tf.concat takes it: itself (after an axis check)
+        tensors = [tensors]
     return ops.concatenate(tensors, axis=axis)
 
 

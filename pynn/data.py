@@ -3,12 +3,20 @@ with ``import pynn as tf`` run (``tf.data.Dataset.from_tensor_slices``,
 ``tf.data.AUTOTUNE``, ``tf.data.TextLineDataset``)."""
 import types
 
+from .records import DatasetTFRecordWriter, TFRecordDataset
+
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Counter, CsvDataset,
                             Dataset, DistributeOptions, Options, TextLineDataset,
                             ThreadingOptions, bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
+
+
+def dense_to_ragged_batch(batch_size, drop_remainder=False, row_splits_dtype=None):
+    """tf.data.experimental's ``dataset.apply(dense_to_ragged_batch(n))``:
+    ``dataset.ragged_batch(n)``."""
+    return lambda dataset: dataset.ragged_batch(batch_size, drop_remainder=drop_remainder)
 
 
 def shuffle_and_repeat(buffer_size, count=None, seed=None):
@@ -28,7 +36,9 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
                                      Counter=Counter,
                                      sample_from_datasets=Dataset.sample_from_datasets,
-                                     choose_from_datasets=Dataset.choose_from_datasets)
+                                     choose_from_datasets=Dataset.choose_from_datasets,
+                                     TFRecordWriter=DatasetTFRecordWriter,
+                                     dense_to_ragged_batch=dense_to_ragged_batch)
 
-__all__ = ["Dataset", "TextLineDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+__all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

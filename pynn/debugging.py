@@ -24,7 +24,13 @@ class InvalidArgumentError(OpError, ValueError):
     """A value broke an assertion (``tf.errors.InvalidArgumentError``)."""
 
 
-errors = types.SimpleNamespace(OpError=OpError, InvalidArgumentError=InvalidArgumentError)
+class DataLossError(OpError):
+    """A file that is truncated or whose checksums do not match (a damaged
+    TFRecord file; ``tf.errors.DataLossError``)."""
+
+
+errors = types.SimpleNamespace(OpError=OpError, InvalidArgumentError=InvalidArgumentError,
+                               DataLossError=DataLossError)
 
 
 def _array(x):

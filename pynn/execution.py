@@ -19,8 +19,9 @@ import numpy as np
 
 from . import ops
 from .autodiff import value_of as _value_of
+from .debugging import InvalidArgumentError
 from .dtypes import as_dtype, float32
-from .tensor import TensorShape, eager
+from .tensor import Tensor, TensorShape, eager
 
 
 class TensorSpec:
@@ -32,6 +33,11 @@ class TensorSpec:
         self.shape = None if shape is None else TensorShape(shape)
         self.dtype = as_dtype(dtype)
         self.name = name
+
+    @property
+    def value_type(self):
+        """The Python type of the values this spec describes (tf.Tensor)."""
+        return Tensor
 
     @classmethod
     def from_tensor(cls, tensor, name=None):
@@ -75,10 +81,15 @@ class _SignatureMismatch(Exception):
     structure that does not match)."""
 
 
-class InputSignatureError(TypeError, ValueError):
+class InputSignatureError(TypeError, InvalidArgumentError):
     """A call whose inputs do not fit a tf.function's input_signature: a
-    TypeError as TensorFlow 2.13 and later raise, and a ValueError as
-    earlier versions did."""
+    TypeError as TensorFlow 2.13 and later raise, a ValueError as earlier
+    versions did, and the InvalidArgumentError a concrete function raises
+    for a tensor of another dtype."""
+
+    def __init__(self, message):
+        TypeError.__init__(self, message)
+        self.message = message
 
 
 def _plain_parameters(fn):
@@ -553,5 +564,15 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
         raise ValueError("tf.map_fn: elems has no entries to map over")
     return stacked(results, signature)
 
+
+def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
+    """``fn`` applied to each entry of ``elems`` along its first axis, the
+    results stacked (tf.vectorized_map).  TensorFlow vectorizes the loop
+    into batched operations where it can; the values are those of
+    ``map_fn``, which computes them one entry after another."""
+    return map_fn(fn, elems)
+
+
 __all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "init_scope", "py_function",
-           "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn"]
+           "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
+           "vectorized_map"]

@@ -21,6 +21,7 @@ from . import ops
 from .backend import _eager_results
 from .optimizers.schedules import CosineDecay, CosineDecayRestarts
 from .tensor import Tensor
+from .utils.dataset import Optional
 
 
 def _traced(values):
@@ -90,4 +91,4 @@ def _asarray(a, dtype=None):
 numpy.asarray = numpy.array = _eager_results(_asarray)
 sys.modules[numpy.__name__] = numpy
 
-__all__ = ["CosineDecay", "CosineDecayRestarts", "numpy"]
+__all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "numpy"]

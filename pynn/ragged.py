@@ -60,6 +60,80 @@ class RaggedTensor:
             n = int(nrows)
         return cls.from_row_lengths(values, np.bincount(ids, minlength=n))
 
+    @classmethod
+    def from_uniform_row_length(cls, values, uniform_row_length, nrows=None,
+                                validate=True, name=None):
+        """Rows of ``uniform_row_length`` values each (``nrows`` of them,
+        which an empty length needs)."""
+        length = int(np.asarray(value_of(uniform_row_length)))
+        n = len(np.asarray(value_of(values)))
+        if length < 0 or (length and n % length):
+            raise ValueError(f"RaggedTensor.from_uniform_row_length: {n} values do not make "
+                             f"rows of {length}")
+        rows = n // length if length else int(nrows or 0)
+        if nrows is not None and int(nrows) != rows:
+            raise ValueError(f"RaggedTensor.from_uniform_row_length: nrows={int(nrows)}, but "
+                             f"{n} values make {rows} rows of {length}")
+        return cls(values, np.arange(rows + 1, dtype=np.int64) * length)
+
+    @classmethod
+    def from_tensor(cls, tensor, lengths=None, padding=None, ragged_rank=1, name=None,
+                    row_splits_dtype="int64"):
+        """The rows of a dense tensor (rank 2 or more), each cut to
+        ``lengths[i]`` or before its trailing ``padding`` (whole
+        elements equal to it), else whole."""
+        if ragged_rank != 1:
+            raise ValueError(f"RaggedTensor.from_tensor: pynn's RaggedTensor has one ragged "
+                             f"dimension (ragged_rank=1), got ragged_rank={ragged_rank}")
+        if lengths is not None and padding is not None:
+            raise ValueError("RaggedTensor.from_tensor: give lengths or padding, not both")
+        given = value_of(tensor)
+        dense = np.asarray(given)
+        if dense.dtype == np.int64 and not isinstance(given, np.ndarray):
+            dense = dense.astype(np.int32)  # (Python ints, as tf.constant makes them)
+        if dense.ndim < 2:
+            raise ValueError(f"RaggedTensor.from_tensor: the tensor must have rank 2 or more, "
+                             f"got shape {dense.shape}")
+        if lengths is not None:
+            cut = np.asarray(value_of(lengths), np.int64).reshape(-1)
+            if cut.shape != (dense.shape[0],) or (cut < 0).any() or \
+                    (cut > dense.shape[1]).any():
+                raise ValueError(f"RaggedTensor.from_tensor: lengths must give one length "
+                                 f"from 0 to {dense.shape[1]} per row, got {cut.tolist()}")
+        elif padding is not None:
+            kept = dense != np.asarray(value_of(padding), dense.dtype)
+            kept = kept.reshape(kept.shape[:2] + (-1,)).any(axis=2)
+            # (the length: one past the last element that is not padding)
+            cut = np.where(kept.any(axis=1),
+                           dense.shape[1] - np.argmax(kept[:, ::-1], axis=1), 0)
+        else:
+            cut = np.full(dense.shape[0], dense.shape[1], np.int64)
+        values = np.concatenate([dense[i, :int(k)] for i, k in enumerate(cut)]) \
+            if len(cut) else dense.reshape((0,) + dense.shape[2:])
+        return cls.from_row_lengths(values, cut)
+
+    @classmethod
+    def from_sparse(cls, st_input, name=None, row_splits_dtype="int64"):
+        """The rows of a 2-D SparseTensor whose values fill each row from
+        its start (TensorFlow's "ragged-right" sparse tensors)."""
+        from .sparse import SparseTensor
+        if not isinstance(st_input, SparseTensor):
+            raise TypeError(f"RaggedTensor.from_sparse: expected a SparseTensor, got "
+                            f"{type(st_input).__name__}")
+        idx = np.asarray(st_input.indices)
+        shape = np.asarray(st_input.dense_shape)
+        if shape.size != 2:
+            raise ValueError(f"RaggedTensor.from_sparse: the SparseTensor must be 2-D, got "
+                             f"dense_shape {shape.tolist()}")
+        lengths = np.bincount(idx[:, 0], minlength=int(shape[0])) if len(idx) else \
+            np.zeros(int(shape[0]), np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        want = np.arange(len(idx)) - np.repeat(starts, lengths)
+        if (np.diff(idx[:, 0]) < 0).any() or (idx[:, 1] != want).any():
+            raise ValueError("RaggedTensor.from_sparse: the SparseTensor is not ragged-right "
+                             "(each row's values at columns 0, 1, ... in order)")
+        return cls.from_row_lengths(np.asarray(st_input.values), lengths)
+
     def value_rowids(self):
         """The row of each value."""
         return eager(np.repeat(np.arange(self.nrows(), dtype=np.int64),
@@ -175,6 +249,10 @@ class RaggedTensor:
                 rows = [row[i[1]] for row in rows]
             values = np.concatenate(rows) if rows else np.asarray(self.values)[:0]
             return RaggedTensor.from_row_lengths(values, [len(r) for r in rows])
+        if isinstance(i, tuple) and i and isinstance(i[0], (int, np.integer)):
+            # ``rt[1, 2]``: within the row, as TensorFlow indexes
+            row = self[i[0]]
+            return row[i[1:]] if len(i) > 1 else row
         if not isinstance(i, (int, np.integer)):
             raise TypeError(f"RaggedTensor: index a row by an integer, or rows and within "
                             f"them by slices, got {i!r}")

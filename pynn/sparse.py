@@ -54,6 +54,31 @@ class SparseTensor:
         return (f"SparseTensor(indices={self.indices.tolist()}, values={self.values.tolist()}, "
                 f"dense_shape={self.dense_shape.tolist()})")
 
+    # sparse * dense, sparse / dense: the values at the stored positions
+    # (the dense operand a number or broadcast to the dense shape), a
+    # SparseTensor of the same positions, as TensorFlow's operators
+    def _elementwise(self, other, fn, symbol):
+        if isinstance(other, SparseTensor):
+            raise TypeError(f"SparseTensor {symbol} SparseTensor is not defined; use "
+                            f"tf.sparse functions (or densify one with tf.sparse.to_dense)")
+        o = np.asarray(value_of(other))
+        if o.ndim:
+            try:
+                o = np.broadcast_to(o, tuple(self.dense_shape.tolist()))[
+                    tuple(np.asarray(self.indices).T)]
+            except ValueError:
+                raise ValueError(f"SparseTensor {symbol}: a dense operand of shape {o.shape} "
+                                 f"does not broadcast to {self.dense_shape.tolist()}") from None
+        return SparseTensor(self.indices, fn(np.asarray(self.values), o), self.dense_shape)
+
+    def __mul__(self, other):
+        return self._elementwise(other, np.multiply, "*")
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return self._elementwise(other, np.true_divide, "/")
+
 
 def _check(sp, what):
     if not isinstance(sp, SparseTensor):

@@ -383,9 +383,23 @@ def ngrams(data, ngram_width, separator=" ", pad_values=None, padding_width=None
                      f"shape {a.shape}")
 
 
+def to_hash_bucket_fast(input, num_buckets, name=None):
+    """Each string's bucket: FarmHash's Fingerprint64 of its bytes modulo
+    ``num_buckets``, int64 (tf.strings.to_hash_bucket_fast)."""
+    return eager(np.asarray(ops.hash_buckets(_strings(input), num_buckets)))
+
+
+def to_hash_bucket_strong(input, num_buckets, key, name=None):
+    """Each string's bucket: SipHash-2-4 of its bytes keyed by ``key`` (two
+    integers) modulo ``num_buckets``, int64 (tf.strings.to_hash_bucket_strong)."""
+    return eager(np.asarray(ops.hash_buckets(_strings(input), num_buckets,
+                                             key=tuple(np.asarray(key).tolist()))))
+
+
 __all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
            "reduce_join", "length", "substr", "to_number", "as_string", "unicode_split",
-           "unicode_decode", "unicode_encode", "bytes_split", "ngrams"]
+           "unicode_decode", "unicode_encode", "bytes_split", "ngrams", "to_hash_bucket_fast",
+           "to_hash_bucket_strong"]
 
 
 def _elementwise_on_ragged(fn):
@@ -400,6 +414,6 @@ def _elementwise_on_ragged(fn):
 
 
 for _name in ("lower", "upper", "strip", "regex_replace", "regex_full_match", "length",
-              "substr", "to_number"):
+              "substr", "to_number", "to_hash_bucket_fast", "to_hash_bucket_strong"):
     globals()[_name] = _elementwise_on_ragged(globals()[_name])
 del _name

@@ -26,10 +26,12 @@ import numpy as np
 
 from .layers.base import Layer, Weight
 from .module import Module
+from .records import BytesList, Example, Feature, Features, FloatList, Int64List
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "get_checkpoint_state",
            "list_variables", "load_variable", "load_checkpoint", "CheckpointReader",
-           "CheckpointOptions"]
+           "CheckpointOptions", "Example", "Features", "Feature", "BytesList", "FloatList",
+           "Int64List"]
 
 _FORMAT = "pynn.checkpoint"
 _MANIFEST = "checkpoint.json"
@@ -37,6 +39,8 @@ _STATE_FILE = "checkpoint"
 _DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
            "uint16", "uint32", "uint64", "bool"}
 _MAX_MANIFEST_BYTES = 64 << 20
+# (the suffix TensorFlow's checkpoints give a variable's value)
+_VALUE_SUFFIX = ".ATTRIBUTES/VARIABLE_VALUE"
 
 
 class CheckpointOptions:
@@ -107,6 +111,67 @@ def _graph(checkpoint):
     return values, optimizers
 
 
+def _attribute_paths(key, obj, out, seen):
+    """{path: variable} of the variables a model, layer or Module holds in
+    its public attributes, by attribute name (``net/l1/kernel``), as
+    TensorFlow's object graph names them; sublayers, Modules, lists and
+    dicts of them are walked (each container once)."""
+    if isinstance(obj, Weight):
+        out.setdefault(key, obj)
+        return
+    if id(obj) in seen:
+        return
+    if isinstance(obj, Checkpoint):
+        seen.add(id(obj))
+        for name, child in obj._children.items():
+            _attribute_paths(f"{key}/{name}" if key else name, child, out, seen)
+    elif isinstance(obj, Module):
+        seen.add(id(obj))
+        for name, child in list(vars(obj).items()):
+            if not name.startswith("_") and name != "optimizer" and \
+                    isinstance(child, (Weight, Module, list, tuple, dict)):
+                _attribute_paths(f"{key}/{name}", child, out, seen)
+    elif isinstance(obj, (list, tuple)):
+        seen.add(id(obj))
+        for i, child in enumerate(obj):
+            _attribute_paths(f"{key}/{i}", child, out, seen)
+    elif isinstance(obj, dict):
+        seen.add(id(obj))
+        for name, child in obj.items():
+            if isinstance(name, str):
+                _attribute_paths(f"{key}/{name}", child, out, seen)
+
+
+class _FileValues(dict):
+    """{key: array} of a checkpoint file and its ``aliases``: {attribute
+    path: key} of the variables that models, layers and Modules held
+    (``net/l1/kernel`` for ``net/variables/0``), so that a checkpoint
+    built of other objects with those attributes restores them, as
+    TensorFlow restores by the object graph."""
+
+    def __init__(self, values=(), aliases=None):
+        super().__init__(values)
+        self.aliases = dict(aliases or {})
+
+    def find(self, key):
+        """The key of the file's value for ``key`` (itself, or the key its
+        attribute path stands for), or None."""
+        if key in self:
+            return key
+        target = self.aliases.get(key)
+        return target if target in self else None
+
+    def under(self, prefix):
+        """The values below ``prefix/``, keyed without it (aliases made
+        plain keys)."""
+        n = len(prefix) + 1
+        out = _FileValues({k[n:]: v for k, v in self.items() if k.startswith(prefix + "/")})
+        for alias, target in self.aliases.items():
+            if alias.startswith(prefix + "/") and target in self:
+                out.setdefault(alias[n:], self[target])
+        return out
+
+
 def _optimizer_values(key, opt, variables_by_id):
     """{key: array} of an optimizer's step count, learning rate and the
     state of each variable the checkpoint holds."""
@@ -172,7 +237,7 @@ def _restore_optimizer(key, opt, arrays, variables, consumed):
 
 # ---------------------------------------------------------------- the file
 
-def _write_file(path, arrays):
+def _write_file(path, arrays, aliases=None):
     from .utils.io import atomic_write
     entries, payload = {}, []
     for i, (key, value) in enumerate(sorted(arrays.items())):
@@ -183,8 +248,10 @@ def _write_file(path, arrays):
         entry = f"values/{i:05d}.npy"
         entries[key] = {"path": entry, "shape": list(value.shape), "dtype": value.dtype.name}
         payload.append((entry, value))
-    doc = json.dumps({"format": _FORMAT, "format_version": 1, "values": entries},
-                     indent=1).encode("utf-8")
+    doc = {"format": _FORMAT, "format_version": 1, "values": entries}
+    if aliases:
+        doc["aliases"] = dict(sorted(aliases.items()))
+    doc = json.dumps(doc, indent=1).encode("utf-8")
     with atomic_write(path, "wb") as f:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(_MANIFEST, doc)
@@ -250,7 +317,12 @@ def _read_file(path):
                 raise bad(f"the array of {key!r} is not the {entry['dtype']} array of shape "
                           f"{tuple(entry['shape'])} its manifest says")
             out[key] = value
-    return out
+        aliases = doc.get("aliases", {})
+        if not isinstance(aliases, dict) or not all(
+                isinstance(a, str) and isinstance(t, str) and t in out
+                for a, t in aliases.items()):
+            raise bad("its aliases are malformed")
+    return _FileValues(out, aliases)
 
 
 # ------------------------------------------------------------ checkpoints
@@ -345,19 +417,36 @@ class Checkpoint:
             return
         _collect(name, value, {}, [], set())
         self._children[name] = value
+        pending = self.__dict__.get("_pending")
+        if pending:
+            # added after a restore: its values come from that file now,
+            # as TensorFlow restores an object attached later
+            values = pending.under(name)
+            if name in pending:
+                values[""] = pending[name]
+            Checkpoint(**{name: value})._apply(_FileValues(
+                {f"{name}/{k}" if k else name: v for k, v in values.items()}))
 
     def _arrays(self):
+        """{key: array} of every value, and {attribute path: key} of the
+        variables whose attribute path is not their key."""
         values, optimizers = _graph(self)
         values["save_counter"] = self.save_counter
         arrays = {key: np.array(w.value) for key, w in values.items()}
-        by_id = {id(w): key for key, w in values.items()}
+        by_id = {}
+        for key, w in values.items():
+            by_id.setdefault(id(w), key)
+        paths = {}
+        _attribute_paths("", self, paths, set())
+        aliases = {path: by_id[id(w)] for path, w in paths.items()
+                   if path not in values and id(w) in by_id}
         for key, opt in optimizers:
             if hasattr(opt, "_checkpoint_state"):
                 arrays.update({f"{key}/{name}": value
                                for name, value in opt._checkpoint_state().items()})
             else:
                 arrays.update(_optimizer_values(key, opt, by_id))
-        return arrays
+        return arrays, aliases
 
     def write(self, file_prefix, options=None):
         """Write the values to ``file_prefix`` (its ``.index`` file);
@@ -365,7 +454,7 @@ class Checkpoint:
         file_prefix = os.fspath(file_prefix)
         folder = os.path.dirname(os.path.abspath(file_prefix))
         os.makedirs(folder, exist_ok=True)
-        _write_file(_file_of(file_prefix), self._arrays())
+        _write_file(_file_of(file_prefix), *self._arrays())
         return file_prefix
 
     def save(self, file_prefix, options=None):
@@ -388,11 +477,12 @@ class Checkpoint:
         for its variables."""
         arrays = _read_file(save_path)
         status = self._apply(arrays)
-        waiting = _unbuilt(self, arrays)
-        if waiting:
-            left = {k: v for k, v in arrays.items() if k in set(status.unused)}
-            for layer in waiting:
-                layer.__dict__["_restore_on_build"] = functools.partial(self._apply, left)
+        # what nothing took waits for the objects that take it later
+        left = _FileValues({k: v for k, v in arrays.items() if k in set(status.unused)},
+                           arrays.aliases)
+        for layer in _unbuilt(self, arrays):
+            layer.__dict__["_restore_on_build"] = functools.partial(self._apply, left)
+        _pend(self, left)
         return status
 
     def _apply(self, arrays):
@@ -401,16 +491,19 @@ class Checkpoint:
         values, optimizers = _graph(self)
         values["save_counter"] = self.save_counter
         consumed, unmatched = set(), []
+        find = arrays.find if isinstance(arrays, _FileValues) else \
+            (lambda k: k if k in arrays else None)
         for key, w in values.items():
-            if key not in arrays:
+            found = find(key)
+            if found is None:
                 unmatched.append(key)
                 continue
-            value = arrays[key]
+            value = arrays[found]
             if value.shape != w.value.shape:
                 raise ValueError(f"Checkpoint: {key!r} ({w.path!r}) has shape {w.value.shape}, "
                                  f"the checkpoint's value {value.shape}")
             w.value[...] = value.astype(w.value.dtype, copy=False)
-            consumed.add(key)
+            consumed.add(found)
         for key, opt in optimizers:
             if hasattr(opt, "_checkpoint_state"):
                 names = [f"{key}/{name}" for name in opt._checkpoint_state()]
@@ -430,6 +523,15 @@ class Checkpoint:
         if save_path is None:
             return _NothingRestored()
         return self.read(save_path, options)
+
+
+def _pend(checkpoint, arrays):
+    """Keep the file's values with ``checkpoint`` and the checkpoints
+    inside it, for the objects attached to them later."""
+    checkpoint.__dict__["_pending"] = arrays
+    for name, child in checkpoint._children.items():
+        if isinstance(child, Checkpoint):
+            _pend(child, arrays.under(name))
 
 
 def _unbuilt(checkpoint, arrays):
@@ -502,7 +604,8 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
 
 def list_variables(ckpt_dir_or_file):
     """[(key, shape)] of the values in a checkpoint (or a folder's newest)."""
-    return [(k, list(v.shape)) for k, v in sorted(_read_file(_resolve(ckpt_dir_or_file)).items())]
+    shapes = CheckpointReader(_resolve(ckpt_dir_or_file)).get_variable_to_shape_map()
+    return sorted(shapes.items())
 
 
 def load_variable(ckpt_dir_or_file, name):
@@ -516,21 +619,36 @@ class CheckpointReader:
     def __init__(self, path):
         self._arrays = _read_file(path)
 
+    def _names(self):
+        """{name: key}: the keys, and each variable's attribute path as
+        TensorFlow names its value (``net/l1/kernel/.ATTRIBUTES/VARIABLE_VALUE``)."""
+        names = {k: k for k in self._arrays}
+        names.update({f"{a}/{_VALUE_SUFFIX}": t for a, t in self._arrays.aliases.items()})
+        return names
+
+    def _key(self, name):
+        names = self._names()
+        if name in names:
+            return names[name]
+        return self._arrays.find(name[:-len(_VALUE_SUFFIX) - 1]
+                                 if name.endswith("/" + _VALUE_SUFFIX) else name)
+
     def get_variable_to_shape_map(self):
-        return {k: list(v.shape) for k, v in self._arrays.items()}
+        return {n: list(self._arrays[k].shape) for n, k in self._names().items()}
 
     def get_variable_to_dtype_map(self):
         from .dtypes import as_dtype
-        return {k: as_dtype(v.dtype.name) for k, v in self._arrays.items()}
+        return {n: as_dtype(self._arrays[k].dtype.name) for n, k in self._names().items()}
 
     def has_tensor(self, key):
-        return key in self._arrays
+        return self._key(key) is not None
 
     def get_tensor(self, key):
-        if key not in self._arrays:
+        found = self._key(key)
+        if found is None:
             raise ValueError(f"Checkpoint has no value {key!r}; it holds "
-                             f"{sorted(self._arrays)}")
-        return np.array(self._arrays[key])
+                             f"{sorted(self._names())}")
+        return np.array(self._arrays[found])
 
 
 def load_checkpoint(ckpt_dir_or_file):

@@ -144,6 +144,19 @@ def _numeric_columns(table):
         return False
 
 
+def _densified(x):
+    """``x`` with each SparseTensor in it (at the top, or in a list,
+    tuple or dict of inputs) as its dense array."""
+    from .sparse import SparseTensor, to_dense
+    if isinstance(x, SparseTensor):
+        return np.asarray(to_dense(x))
+    if isinstance(x, (list, tuple)) and any(isinstance(a, SparseTensor) for a in x):
+        return type(x)(_densified(a) for a in x)
+    if isinstance(x, dict) and any(isinstance(a, SparseTensor) for a in x.values()):
+        return {k: _densified(a) for k, a in x.items()}
+    return x
+
+
 def _as_input(x, dtype="float32", what="x"):
     """An input array in the model's dtype, C-contiguous, checked (finite
     floats; whole numbers for integer inputs): converted once."""
@@ -826,7 +839,10 @@ class TrainingMixin:
     # ------------------------------------------------------------- data
 
     def _standardize_inputs(self, x, what="x"):
-        """x as a list of arrays, one per model input (dicts by name)."""
+        """x as a list of arrays, one per model input (dicts by name); a
+        SparseTensor as its dense array (an ``Input(sparse=True)``: the
+        layers compute the same values from either)."""
+        x = _densified(x)
         names = self.input_names if self._program is not None else None
         n = len(names) if names else None
         if isinstance(x, dict):

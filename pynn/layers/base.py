@@ -1865,8 +1865,6 @@ class InputLayer(Layer):
                  batch_input_shape=None, **kwargs):
         if kwargs.pop("ragged", None):
             raise ValueError("Input: ragged tensors are not supported")
-        if sparse:
-            raise ValueError("Input: sparse tensors are not supported")
         if shape is None and input_shape is not None:
             shape = input_shape
         if batch_shape is None:
@@ -1887,6 +1885,8 @@ class InputLayer(Layer):
         super().__init__(name=name or unique_name("input_layer"),
                          batch_input_shape=(batch_size,) + shape, **kwargs)
         self.dtype = standardize_dtype(dtype, f"Input {self.name!r}")
+        # (a model densifies the SparseTensors it is given for this input)
+        self.sparse = bool(sparse)
         self.built = True
         out = KerasTensor(self._batch_input_shape, dtype=self.dtype, name=self.name)
         Node(self, [], [out])
@@ -1904,14 +1904,13 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"name": self.name, "batch_shape": list(self._batch_input_shape),
-                "dtype": self.dtype}
+                "dtype": self.dtype, "sparse": self.sparse}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if config.get("batch_input_shape") is not None:
             config["batch_shape"] = config.pop("batch_input_shape")
-        config.pop("sparse", None)
         config.pop("ragged", None)
         return cls(**config)
 

@@ -63,8 +63,62 @@ def _background(make_items, depth):
         stop.set()
 
 
+def _ragged_stack(elements):
+    """``_stack``, with a RaggedTensor for a component whose elements'
+    first axes differ in length."""
+    first = elements[0]
+    if isinstance(first, tuple):
+        return tuple(_ragged_stack([e[i] for e in elements]) for i in range(len(first)))
+    if isinstance(first, list):
+        return [_ragged_stack([e[i] for e in elements]) for i in range(len(first))]
+    if isinstance(first, dict):
+        return {k: _ragged_stack([e[k] for e in elements]) for k in first}
+    if isinstance(first, _sparse_type()):
+        return _stack(elements)
+    arrays = [np.asarray(e) for e in elements]
+    if not all(a.ndim for a in arrays):
+        return _stack(elements)
+    if any(a.shape[1:] != arrays[0].shape[1:] for a in arrays):
+        raise ValueError(f"Dataset.ragged_batch: elements of shapes "
+                         f"{sorted({a.shape for a in arrays})} differ beyond their first axis; "
+                         f"a RaggedTensor here has one ragged dimension")
+    from ..ragged import RaggedTensor
+    return RaggedTensor.from_row_lengths(np.concatenate(arrays), [len(a) for a in arrays])
+
+
+def _sparse_type():
+    from ..sparse import SparseTensor
+    return SparseTensor
+
+
+def _stack_sparse(elements):
+    """SparseTensors of one rank batched: an index column of the element,
+    the dense shape the largest of theirs (as tf.data batches them)."""
+    SparseTensor = _sparse_type()
+    ranks = {int(e.dense_shape.size) for e in elements}
+    if len(ranks) != 1:
+        raise ValueError(f"Dataset.batch: SparseTensors of different ranks {sorted(ranks)}")
+    indices = [np.concatenate([np.full((len(e.indices), 1), i, np.int64),
+                               np.asarray(e.indices)], axis=1)
+               for i, e in enumerate(elements)]
+    shape = np.max([np.asarray(e.dense_shape) for e in elements], axis=0)
+    return SparseTensor(np.concatenate(indices).reshape(-1, ranks.pop() + 1),
+                        np.concatenate([np.asarray(e.values) for e in elements]),
+                        [len(elements)] + shape.tolist())
+
+
+def _sparse_row(sp, i):
+    SparseTensor = _sparse_type()
+    idx = np.asarray(sp.indices)
+    keep = idx[:, 0] == i
+    return SparseTensor(idx[keep, 1:], np.asarray(sp.values)[keep],
+                        np.asarray(sp.dense_shape)[1:])
+
+
 def _stack(elements):
     first = elements[0]
+    if isinstance(first, _sparse_type()):
+        return _stack_sparse(elements)
     if isinstance(first, tuple):
         return tuple(_stack([e[i] for e in elements]) for i in range(len(first)))
     if isinstance(first, list):
@@ -172,6 +226,8 @@ def _length(element):
         return _length(element[0])
     if isinstance(element, dict):
         return _length(next(iter(element.values())))
+    if isinstance(element, _sparse_type()):
+        return int(element.dense_shape[0])
     return len(element)
 
 
@@ -195,6 +251,8 @@ def _row(element, i):
         return [_row(e, i) for e in element]
     if isinstance(element, dict):
         return {k: _row(v, i) for k, v in element.items()}
+    if type(element) is not np.ndarray and isinstance(element, _sparse_type()):
+        return _sparse_row(element, i)
     # (one string of a string array: a 0-d array of it, which the program
     # sees as a scalar string tensor, as TensorFlow's)
     return element[i, ...] if element.dtype == object else element[i]
@@ -282,6 +340,48 @@ class Options:
         return self.experimental_distribute._policy
 
 
+class Optional:
+    """A value that may be absent (tf.experimental.Optional): what
+    ``iterator.get_next_as_optional()`` gives.  ``has_value()`` is a bool
+    tensor, ``get_value()`` the value or InvalidArgumentError when empty."""
+
+    def __init__(self, value, element_spec):
+        self._value = value
+        self.element_spec = element_spec
+
+    @staticmethod
+    def from_value(value):
+        from ..backend import constant_tensor
+        from ..execution import TensorSpec
+        # (tuples and dicts are structure, a list one value, as tf.data
+        # takes elements; Python values become tensors as tf.constant
+        # makes them)
+        def convert(v):
+            if isinstance(v, tuple):
+                return tuple(convert(u) for u in v)
+            if isinstance(v, dict):
+                return {k: convert(u) for k, u in v.items()}
+            return eager(v if isinstance(v, np.ndarray) else constant_tensor(v))
+        value = convert(value)
+        return Optional(value, _map_structure(TensorSpec.from_tensor, value))
+
+    @staticmethod
+    def empty(element_spec):
+        return Optional(_END, element_spec)
+
+    def has_value(self, name=None):
+        return eager(np.array(self._value is not _END))
+
+    def get_value(self, name=None):
+        if self._value is _END:
+            from ..debugging import InvalidArgumentError
+            raise InvalidArgumentError("Optional.get_value: the optional has no value")
+        return self._value
+
+    def __repr__(self):
+        return f"<Optional has_value={self._value is not _END} spec={self.element_spec}>"
+
+
 class DatasetIterator:
     """What ``iter(dataset)`` gives: the elements as eager tensors (plain
     arrays for ``as_numpy_iterator``), one pass; ``next(it)``,
@@ -315,6 +415,14 @@ class DatasetIterator:
 
     def get_next(self):
         return next(self)
+
+    def get_next_as_optional(self):
+        """The next element as an Optional, empty at the end of the pass
+        (a loop ends on ``has_value()`` instead of StopIteration)."""
+        element = next(self, _END)
+        if element is _END:
+            return Optional.empty(self.element_spec)
+        return Optional.from_value(element)
 
     # (tf.train.Checkpoint saves the position; restoring replays up to it)
     def _checkpoint_state(self):
@@ -377,6 +485,11 @@ class Dataset:
             from ..ragged import RaggedTensor
             if isinstance(t, RaggedTensor):
                 return _Rows([np.asarray(row) for row in t])
+            if isinstance(t, _sparse_type()):
+                if not t.dense_shape.size:
+                    raise ValueError("Dataset.from_tensor_slices: a SparseTensor of rank 0 "
+                                     "has no rows to slice")
+                return t
             a = np.asarray(t)
             if a.dtype.kind == "U":
                 # TensorFlow's string tensors hold UTF-8 bytes
@@ -537,6 +650,32 @@ class Dataset:
                     group = []
             if group and not drop_remainder:
                 yield _pad_stack(group, padded_shapes, padding_values)
+        card = self._cardinality
+        if card >= 0:
+            card = card // batch_size if drop_remainder else -(-card // batch_size)
+        return self._derive(make, card, batched=not drop_remainder)
+
+    def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype=None,
+                     name=None):
+        """Batches of elements whose first axis may differ in length: each
+        component with axes becomes a RaggedTensor of the batch's rows
+        (ragged in their first axis, the other axes must agree), as
+        TensorFlow batches components whose static length is unknown, which
+        every component of a pynn dataset is; scalars are stacked."""
+        batch_size = _check_count(batch_size, "ragged_batch", "batch_size")
+        if batch_size < 1:
+            raise ValueError(f"Dataset.ragged_batch: batch_size must be >= 1, got "
+                             f"{batch_size}")
+
+        def make():
+            group = []
+            for element in self._elements():
+                group.append(element)
+                if len(group) == batch_size:
+                    yield _ragged_stack(group)
+                    group = []
+            if group and not drop_remainder:
+                yield _ragged_stack(group)
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)

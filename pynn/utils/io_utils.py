@@ -8,6 +8,12 @@ _interactive = [True]
 logger = logging.getLogger("pynn")
 
 
+def get_logger():
+    """The logger pynn's messages go to (tf.get_logger gives TensorFlow's),
+    so ``tf.get_logger().setLevel(logging.ERROR)`` quiets them."""
+    return logger
+
+
 def enable_interactive_logging():
     """Write progress bars and messages to standard output."""
     _interactive[0] = True

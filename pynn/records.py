@@ -1,0 +1,841 @@
+"""TFRecord files and ``tf.train.Example`` records, as TensorFlow writes and
+reads them: ``tf.train.Example``/``Features``/``Feature``/``BytesList``/
+``FloatList``/``Int64List`` (the protocol buffer messages, encoded here in
+their wire format: no protobuf package needed), ``tf.io.TFRecordWriter``,
+``tf.data.TFRecordDataset``, ``tf.data.experimental.TFRecordWriter`` and
+``tf.io.parse_single_example``/``parse_example`` with ``FixedLenFeature``
+and ``VarLenFeature``.
+
+A TFRecord file is a sequence of records, each ``uint64 length``,
+``uint32 masked CRC-32C of the length``, the bytes, ``uint32 masked
+CRC-32C of the bytes`` (little-endian), optionally compressed whole with
+GZIP or ZLIB.  Readers check every length against the file and every CRC:
+a damaged file raises DataLossError instead of giving wrong records.
+"""
+import gzip
+import os
+import struct
+import zlib
+
+import numpy as np
+
+from .debugging import DataLossError, InvalidArgumentError
+from .tensor import eager
+from .utils.dataset import UNKNOWN, Dataset
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a valid encoding of the message
+    (google.protobuf.message.DecodeError)."""
+
+
+# --------------------------------------------------------------- CRC-32C
+
+def _crc_table():
+    poly = 0x82F63B78  # Castagnoli, reflected
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def _crc32c(data):
+    crc = 0xFFFFFFFF
+    table = _CRC_TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _masked_crc(data):
+    crc = _crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+# --------------------------------------------------- protocol buffer wire
+
+def _varint(n):
+    n &= (1 << 64) - 1  # negative int64s as two's complement, ten bytes
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(data, pos, end):
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise DecodeError("truncated or overlong varint")
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _len_field(number, payload):
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _fields(data, pos=0, end=None):
+    """(field number, wire type, value) of each field of a message:
+    the value an int (varint, fixed32/64) or a (start, stop) slice."""
+    end = len(data) if end is None else end
+    while pos < end:
+        key, pos = _read_varint(data, pos, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(data, pos, end)
+        elif wire == 1 or wire == 5:
+            size = 8 if wire == 1 else 4
+            if pos + size > end:
+                raise DecodeError("truncated fixed-size field")
+            value = (pos, pos + size)
+            pos += size
+        elif wire == 2:
+            size, pos = _read_varint(data, pos, end)
+            if size > end - pos:
+                raise DecodeError("a length runs past the end of the message")
+            value = (pos, pos + size)
+            pos += size
+        else:
+            raise DecodeError(f"unsupported wire type {wire}")
+        yield number, wire, value
+
+
+def _escape(b):
+    """Bytes as protobuf's text format writes them (C escapes, octal for
+    the rest)."""
+    out = []
+    for c in b:
+        if c == 0x0A:
+            out.append("\\n")
+        elif c == 0x0D:
+            out.append("\\r")
+        elif c == 0x09:
+            out.append("\\t")
+        elif c in (0x22, 0x27, 0x5C):
+            out.append("\\" + chr(c))
+        elif 0x20 <= c < 0x7F:
+            out.append(chr(c))
+        else:
+            out.append("\\%03o" % c)
+    return "".join(out)
+
+
+class _Message:
+    """What the messages share: bytes, parsing, text format, equality."""
+
+    def SerializeToString(self, deterministic=None):
+        return self._encode()
+
+    @classmethod
+    def FromString(cls, data):
+        msg = cls()
+        msg.ParseFromString(data)
+        return msg
+
+    def ParseFromString(self, data):
+        data = _as_bytes(data, f"{type(self).__name__}.ParseFromString")
+        self.Clear()
+        self._decode(data, 0, len(data))
+        return len(data)
+
+    def MergeFromString(self, data):
+        data = _as_bytes(data, f"{type(self).__name__}.MergeFromString")
+        self._decode(data, 0, len(data))
+        return len(data)
+
+    def CopyFrom(self, other):
+        self.ParseFromString(other._encode())
+
+    def ByteSize(self):
+        return len(self._encode())
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._encode() == self._encode()
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+    def __str__(self):
+        return "".join(line + "\n" for line in self._text_lines())
+
+    __repr__ = __str__
+
+
+def _as_bytes(data, who):
+    if hasattr(data, "numpy"):
+        data = data.numpy()
+    if isinstance(data, np.ndarray) and data.ndim == 0:
+        data = data.item()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{who}: expected bytes, got {type(data).__name__}")
+    return bytes(data)
+
+
+class _Values(list):
+    """A repeated field: a list whose entries are checked (and converted)
+    as the field's type, as protobuf's repeated fields are."""
+
+    def __init__(self, check, values=()):
+        self._check = check
+        super().__init__(check(v) for v in values)
+
+    def append(self, v):
+        super().append(self._check(v))
+
+    def extend(self, values):
+        super().extend(self._check(v) for v in values)
+
+    def insert(self, i, v):
+        super().insert(i, self._check(v))
+
+    def __setitem__(self, i, v):
+        if isinstance(i, slice):
+            super().__setitem__(i, [self._check(u) for u in v])
+        else:
+            super().__setitem__(i, self._check(v))
+
+
+def _scalar(v):
+    if hasattr(v, "numpy"):
+        v = v.numpy()
+    if isinstance(v, np.ndarray):
+        if v.ndim != 0:
+            raise TypeError(f"expected a scalar, got an array of shape {v.shape}")
+        v = v.item()
+    return v
+
+
+def _check_bytes(v):
+    v = _scalar(v)
+    if isinstance(v, np.bytes_):
+        v = bytes(v)
+    if not isinstance(v, bytes):
+        raise TypeError(f"{v!r} has type {type(v).__name__}, but expected one of: bytes")
+    return v
+
+
+def _check_float(v):
+    v = _scalar(v)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                            np.floating)):
+        raise TypeError(f"{v!r} has type {type(v).__name__}, but expected one of: int, float")
+    # (a float field holds float32, as the bytes do)
+    return float(np.float32(v))
+
+
+def _check_int64(v):
+    v = _scalar(v)
+    if not isinstance(v, (int, np.integer, bool, np.bool_)):
+        raise TypeError(f"{v!r} has type {type(v).__name__}, but expected one of: int")
+    v = int(v)
+    if not -(1 << 63) <= v < (1 << 63):
+        raise ValueError(f"Value out of range: {v}")
+    return v
+
+
+class _List(_Message):
+    """BytesList, FloatList, Int64List: one repeated field ``value``."""
+    _check = None
+
+    def __init__(self, value=()):
+        self.value = value
+
+    @property
+    def value(self):
+        return self._value
+
+    @value.setter
+    def value(self, values):
+        if hasattr(values, "numpy"):
+            values = values.numpy()
+        if isinstance(values, np.ndarray):
+            values = values.reshape(-1).tolist()
+        self._value = _Values(type(self)._check, values)
+
+    def Clear(self):
+        self._value = _Values(type(self)._check)
+
+    def _text_lines(self):
+        return [f"value: {self._text(v)}" for v in self._value]
+
+
+class BytesList(_List):
+    _check = staticmethod(_check_bytes)
+
+    def _encode(self):
+        return b"".join(_len_field(1, v) for v in self._value)
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number == 1 and wire == 2:
+                list.append(self._value, data[value[0]:value[1]])
+
+    @staticmethod
+    def _text(v):
+        return f'"{_escape(v)}"'
+
+
+class FloatList(_List):
+    _check = staticmethod(_check_float)
+
+    def _encode(self):
+        if not self._value:
+            return b""
+        return _len_field(1, np.asarray(self._value, "<f4").tobytes())
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number != 1:
+                continue
+            if wire == 2:  # packed
+                if (value[1] - value[0]) % 4:
+                    raise DecodeError("FloatList: a packed field whose length is not a "
+                                      "multiple of 4")
+                list.extend(self._value, np.frombuffer(
+                    data[value[0]:value[1]], "<f4").astype(float).tolist())
+            elif wire == 5:
+                list.append(self._value, float(np.frombuffer(data[value[0]:value[1]],
+                                                             "<f4")[0]))
+
+    @staticmethod
+    def _text(v):
+        # (protobuf's: six significant digits where they give the float32
+        # back, else nine)
+        s = "%.6g" % v
+        return s if np.float32(s) == np.float32(v) else "%.9g" % v
+
+
+class Int64List(_List):
+    _check = staticmethod(_check_int64)
+
+    def _encode(self):
+        if not self._value:
+            return b""
+        return _len_field(1, b"".join(_varint(v) for v in self._value))
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number != 1:
+                continue
+            if wire == 2:  # packed
+                p, stop = value
+                while p < stop:
+                    v, p = _read_varint(data, p, stop)
+                    list.append(self._value, v - (1 << 64) if v >= 1 << 63 else v)
+            elif wire == 0:
+                list.append(self._value, value - (1 << 64) if value >= 1 << 63 else value)
+
+    @staticmethod
+    def _text(v):
+        return str(v)
+
+
+_KINDS = ("bytes_list", "float_list", "int64_list")
+_KIND_CLASSES = {"bytes_list": BytesList, "float_list": FloatList, "int64_list": Int64List}
+
+
+class Feature(_Message):
+    """One of ``bytes_list``, ``float_list``, ``int64_list`` (the oneof
+    ``kind``): ``WhichOneof("kind")`` names the one set."""
+
+    def __init__(self, bytes_list=None, float_list=None, int64_list=None):
+        given = [(k, v) for k, v in zip(_KINDS, (bytes_list, float_list, int64_list))
+                 if v is not None]
+        if len(given) > 1:
+            raise ValueError("Feature: give one of bytes_list, float_list, int64_list")
+        self.Clear()
+        for kind, v in given:
+            if not isinstance(v, _KIND_CLASSES[kind]):
+                raise TypeError(f"Feature: {kind} must be a {_KIND_CLASSES[kind].__name__}, "
+                                f"got {type(v).__name__}")
+            self._lists[kind] = v
+            self._kind = kind
+
+    def Clear(self):
+        self._lists = {k: c() for k, c in _KIND_CLASSES.items()}
+        self._kind = None
+
+    def WhichOneof(self, oneof_group):
+        if oneof_group != "kind":
+            raise ValueError(f'Feature has no "{oneof_group}" field.')
+        if self._kind is None:
+            # (a list filled in place, ``feature.int64_list.value.append(1)``)
+            for k in _KINDS:
+                if self._lists[k].value:
+                    return k
+        return self._kind
+
+    def HasField(self, name):
+        return self.WhichOneof("kind") == name
+
+    def _encode(self):
+        kind = self.WhichOneof("kind")
+        if kind is None:
+            return b""
+        return _len_field(_KINDS.index(kind) + 1, self._lists[kind]._encode())
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if 1 <= number <= 3 and wire == 2:
+                kind = _KINDS[number - 1]
+                if kind != self._kind:
+                    self._lists = {k: c() for k, c in _KIND_CLASSES.items()}
+                self._kind = kind
+                self._lists[kind]._decode(data, value[0], value[1])
+
+    def _text_lines(self):
+        kind = self.WhichOneof("kind")
+        if kind is None:
+            return []
+        return [kind + " {"] + ["  " + s for s in self._lists[kind]._text_lines()] + ["}"]
+
+
+def _kind_property(kind):
+    def get(self):
+        return self._lists[kind]
+    return property(get)
+
+
+for _k in _KINDS:
+    setattr(Feature, _k, _kind_property(_k))
+
+
+class _FeatureMap(dict):
+    """Features.feature: reading a missing key adds an empty Feature, as a
+    protobuf map of messages does."""
+
+    def __missing__(self, key):
+        self[key] = Feature()
+        return self[key]
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"Features.feature: keys are str, got {type(key).__name__}")
+        if not isinstance(value, Feature):
+            raise TypeError(f"Features.feature[{key!r}]: expected a Feature, got "
+                            f"{type(value).__name__}")
+        super().__setitem__(key, value)
+
+
+class Features(_Message):
+    """``feature``: a map of names to Feature."""
+
+    def __init__(self, feature=None):
+        self.Clear()
+        for k, v in (feature or {}).items():
+            self.feature[k] = v
+
+    def Clear(self):
+        self.feature = _FeatureMap()
+
+    def _encode(self):
+        # (keys in order, as TensorFlow's deterministic serialization)
+        return b"".join(_len_field(1, _len_field(1, k.encode()) +
+                                   _len_field(2, self.feature[k]._encode()))
+                        for k in sorted(self.feature))
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number != 1 or wire != 2:
+                continue
+            key, feature = "", Feature()
+            for n, w, v in _fields(data, value[0], value[1]):
+                if n == 1 and w == 2:
+                    try:
+                        key = data[v[0]:v[1]].decode()
+                    except UnicodeDecodeError:
+                        raise DecodeError("Features: a key that is not UTF-8") from None
+                elif n == 2 and w == 2:
+                    feature = Feature()
+                    feature._decode(data, v[0], v[1])
+            dict.__setitem__(self.feature, key, feature)
+
+    def _text_lines(self):
+        lines = []
+        for k in sorted(self.feature):
+            lines += ["feature {", f'  key: "{_escape(k.encode())}"', "  value {"]
+            lines += ["    " + s for s in self.feature[k]._text_lines()]
+            lines += ["  }", "}"]
+        return lines
+
+
+class Example(_Message):
+    """``features``: the record a TFRecord file of examples holds."""
+
+    def __init__(self, features=None):
+        self.Clear()
+        if features is not None:
+            if not isinstance(features, Features):
+                raise TypeError(f"Example: features must be a Features, got "
+                                f"{type(features).__name__}")
+            self.features = features
+
+    def Clear(self):
+        self.features = Features()
+
+    def _encode(self):
+        body = self.features._encode()
+        return _len_field(1, body) if body else b""
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number == 1 and wire == 2:
+                self.features._decode(data, value[0], value[1])
+
+    def _text_lines(self):
+        inner = self.features._text_lines()
+        return ["features {"] + ["  " + s for s in inner] + ["}"] if inner else []
+
+
+# ------------------------------------------------------------ TFRecord files
+
+def _compression(options, who):
+    kind = getattr(options, "compression_type", options)
+    kind = (kind or "").upper()
+    if kind not in ("", "GZIP", "ZLIB"):
+        raise ValueError(f"{who}: compression_type must be None, '', 'GZIP' or 'ZLIB', "
+                         f"got {kind!r}")
+    return kind
+
+
+class TFRecordOptions:
+    """How a TFRecord file is compressed (tf.io.TFRecordOptions)."""
+
+    def __init__(self, compression_type=None, flush_mode=None, input_buffer_size=None,
+                 output_buffer_size=None, window_bits=None, compression_level=None,
+                 compression_method=None, mem_level=None, compression_strategy=None):
+        self.compression_type = _compression(compression_type, "TFRecordOptions")
+        self.compression_level = compression_level
+
+
+def _frame(record):
+    length = struct.pack("<Q", len(record))
+    return length + struct.pack("<I", _masked_crc(length)) + record + \
+        struct.pack("<I", _masked_crc(record))
+
+
+class TFRecordWriter:
+    """Writes records to a TFRecord file (tf.io.TFRecordWriter): ``write``
+    each, then ``close`` (or a with-block).  The file appears whole at
+    close: it is written beside its place and renamed into it."""
+
+    def __init__(self, path, options=None):
+        from .io import _path
+        self._path = _path(path, "TFRecordWriter")
+        self._kind = _compression(options, "TFRecordWriter")
+        self._level = getattr(options, "compression_level", None)
+        self._tmp = self._path + ".tmp-" + str(os.getpid())
+        raw = open(self._tmp, "wb")
+        level = -1 if self._level is None else self._level
+        if self._kind == "GZIP":
+            self._file = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9 if level < 0
+                                       else level)
+        elif self._kind == "ZLIB":
+            self._file, self._z = raw, zlib.compressobj(level)
+        else:
+            self._file = raw
+        self._raw = raw
+
+    def write(self, record):
+        if self._file is None:
+            raise ValueError("TFRecordWriter: the writer is closed")
+        data = _frame(_as_bytes(record, "TFRecordWriter.write"))
+        self._file.write(self._z.compress(data) if self._kind == "ZLIB" else data)
+
+    def flush(self):
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self):
+        if self._file is None:
+            return
+        if self._kind == "ZLIB":
+            self._raw.write(self._z.flush())
+        if self._file is not self._raw:
+            self._file.close()
+        self._raw.close()
+        self._file = None
+        os.replace(self._tmp, self._path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _read_records(path, kind):
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        if kind == "GZIP":
+            data = gzip.decompress(data)
+        elif kind == "ZLIB":
+            data = zlib.decompress(data)
+    except (OSError, zlib.error, EOFError) as e:
+        raise DataLossError(f"TFRecordDataset: {path} is not {kind}-compressed as given "
+                            f"({e})") from None
+    pos, n = 0, len(data)
+    while pos < n:
+        if n - pos < 12:
+            raise DataLossError(f"TFRecordDataset: {path} is truncated at byte {pos} (a "
+                                f"record header needs 12 bytes, {n - pos} are left)")
+        header = data[pos:pos + 8]
+        (length,) = struct.unpack("<Q", header)
+        (crc,) = struct.unpack("<I", data[pos + 8:pos + 12])
+        if crc != _masked_crc(header):
+            raise DataLossError(f"TFRecordDataset: corrupted record at byte {pos} of {path} "
+                                f"(its length's checksum does not match)")
+        start = pos + 12
+        if length > n - start - 4:
+            raise DataLossError(f"TFRecordDataset: {path} is truncated: the record at byte "
+                                f"{pos} says {length} bytes, {max(n - start - 4, 0)} are left")
+        record = data[start:start + length]
+        (crc,) = struct.unpack("<I", data[start + length:start + length + 4])
+        if crc != _masked_crc(record):
+            raise DataLossError(f"TFRecordDataset: corrupted record at byte {pos} of {path} "
+                                f"(its data's checksum does not match)")
+        pos = start + length + 4
+        yield np.array(record, dtype=object)
+
+
+class TFRecordDataset(Dataset):
+    """tf.data.TFRecordDataset: the records of the TFRecord files
+    ``filenames`` (a path, a list of paths or a Dataset of them), file
+    after file, each a scalar string tensor; ``num_parallel_reads`` > 1
+    reads that many files at once, a record from each in turn."""
+
+    def __init__(self, filenames, compression_type=None, buffer_size=None,
+                 num_parallel_reads=None, name=None):
+        from .utils.dataset import _check_count
+        kind = _compression(compression_type, "TFRecordDataset")
+        if isinstance(filenames, Dataset):
+            source = filenames
+        else:
+            paths = np.asarray(filenames.numpy() if hasattr(filenames, "numpy") else
+                               [os.fspath(p) if isinstance(p, os.PathLike) else p
+                                for p in filenames]
+                               if isinstance(filenames, (list, tuple)) else
+                               os.fspath(filenames) if isinstance(filenames, os.PathLike)
+                               else filenames)
+            if paths.dtype.kind not in "USO" or paths.ndim > 1:
+                raise TypeError(f"TFRecordDataset: filenames must be a path or a list of "
+                                f"paths, got {filenames!r}")
+            source = Dataset.from_tensor_slices(paths.reshape(-1))
+
+        def one_file(path):
+            path = np.asarray(path).item()
+            path = path.decode() if isinstance(path, bytes) else str(path)
+            return Dataset(lambda: _read_records(path, kind))
+
+        cycle = 1 if not num_parallel_reads or num_parallel_reads < 0 else \
+            _check_count(num_parallel_reads, "TFRecordDataset", "num_parallel_reads")
+        files = source.interleave(one_file, cycle_length=cycle)
+        super().__init__(files._make_iterator, UNKNOWN)
+
+
+class DatasetTFRecordWriter:
+    """tf.data.experimental.TFRecordWriter: ``write(dataset)`` writes a
+    dataset of scalar strings to one TFRecord file."""
+
+    def __init__(self, filename, compression_type=None):
+        self._filename = filename
+        self._options = TFRecordOptions(compression_type)
+
+    def write(self, dataset):
+        with TFRecordWriter(self._filename, self._options) as writer:
+            for record in dataset:
+                writer.write(record)
+
+
+# ------------------------------------------------------------ parsing
+
+class FixedLenFeature:
+    """A feature with ``prod(shape)`` values, parsed to a tensor of
+    ``shape`` (tf.io.FixedLenFeature); ``default_value`` where an example
+    lacks it (else the example is an error)."""
+
+    def __init__(self, shape, dtype, default_value=None):
+        self.shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else
+                                            ([] if shape is None else list(shape))))
+        self.dtype = _feature_dtype(dtype, "FixedLenFeature")
+        self.default_value = default_value
+
+    def __repr__(self):
+        return (f"FixedLenFeature(shape={list(self.shape)}, dtype={self.dtype.name}, "
+                f"default_value={self.default_value!r})")
+
+
+class VarLenFeature:
+    """A feature with any number of values, parsed to a SparseTensor
+    (tf.io.VarLenFeature)."""
+
+    def __init__(self, dtype):
+        self.dtype = _feature_dtype(dtype, "VarLenFeature")
+
+    def __repr__(self):
+        return f"VarLenFeature(dtype={self.dtype.name})"
+
+
+def _feature_dtype(dtype, who):
+    from .dtypes import as_dtype
+    d = as_dtype(dtype)
+    if d.name not in ("int64", "float32", "string"):
+        raise ValueError(f"{who}: dtype must be tf.int64, tf.float32 or tf.string (the "
+                         f"types a Feature holds), got {d.name}")
+    return d
+
+
+_KIND_OF = {"int64": "int64_list", "float32": "float_list", "string": "bytes_list"}
+_NP_OF = {"int64": np.int64, "float32": np.float32, "string": object}
+
+
+def _values(feature, key, dtype):
+    kind = feature.WhichOneof("kind")
+    if kind is None:
+        return []
+    if kind != _KIND_OF[dtype.name]:
+        have = {"int64_list": "int64", "float_list": "float", "bytes_list": "string"}[kind]
+        raise InvalidArgumentError(f"Feature: {key} (data type: {dtype.name}): data types "
+                                   f"don't match. Data type: {have} but expected type: "
+                                   f"{dtype.name}")
+    return list(feature._lists[kind].value)
+
+
+def _array(values, dtype):
+    out = np.empty(len(values), object) if dtype.name == "string" else \
+        np.asarray(values, _NP_OF[dtype.name]).reshape(-1)
+    if dtype.name == "string":
+        out[:] = values
+    return out
+
+
+def _examples(serialized, who):
+    if hasattr(serialized, "numpy"):
+        serialized = serialized.numpy()
+    if isinstance(serialized, (bytes, bytearray)):
+        return [bytes(serialized)], ()
+    a = np.asarray(serialized, dtype=object)
+    out = []
+    for v in a.reshape(-1):
+        if isinstance(v, np.ndarray):
+            v = v.item()
+        if not isinstance(v, (bytes, bytearray)):
+            raise TypeError(f"tf.io.{who}: expected serialized examples (bytes), got "
+                            f"{type(v).__name__}")
+        out.append(bytes(v))
+    return out, a.shape
+
+
+def _parse(records, batch_shape, features, who):
+    from .sparse import SparseTensor
+    examples = []
+    for r in records:
+        try:
+            examples.append(Example.FromString(r).features.feature)
+        except DecodeError as e:
+            raise InvalidArgumentError(f"tf.io.{who}: could not parse an example "
+                                       f"({e})") from None
+    out = {}
+    for key, spec in features.items():
+        if isinstance(spec, FixedLenFeature):
+            size = int(np.prod(spec.shape))
+            rows = []
+            for i, f in enumerate(examples):
+                vals = _values(f[key], key, spec.dtype) if key in f else []
+                if key not in f or (not vals and size):
+                    if spec.default_value is None:
+                        raise InvalidArgumentError(
+                            f"tf.io.{who}: Feature: {key} (data type: {spec.dtype.name}) is "
+                            f"required but could not be found (example {i})")
+                    d = spec.default_value
+                    d = d.numpy() if hasattr(d, "numpy") else d
+                    if spec.dtype.name == "string":
+                        d = np.asarray(d, object)
+                        d = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s,
+                                         otypes=[object])(d) if d.size else d
+                        row = np.empty(spec.shape, object)
+                        row[...] = d
+                    else:
+                        row = np.broadcast_to(np.asarray(d, _NP_OF[spec.dtype.name]),
+                                              spec.shape).copy()
+                    rows.append(row)
+                    continue
+                if len(vals) != size:
+                    raise InvalidArgumentError(
+                        f"tf.io.{who}: Key: {key}. Can't parse serialized Example: the "
+                        f"feature has {len(vals)} values, FixedLenFeature of shape "
+                        f"{list(spec.shape)} needs {size}")
+                rows.append(_array(vals, spec.dtype).reshape(spec.shape))
+            value = np.stack(rows) if rows else np.empty((0,) + spec.shape,
+                                                         _NP_OF[spec.dtype.name])
+            out[key] = eager(value.reshape(tuple(batch_shape) + spec.shape))
+        elif isinstance(spec, VarLenFeature):
+            indices, values, width = [], [], 0
+            for i, f in enumerate(examples):
+                vals = _values(f[key], key, spec.dtype) if key in f else []
+                width = max(width, len(vals))
+                indices += [[i, j] for j in range(len(vals))]
+                values += vals
+            idx = np.asarray(indices, np.int64).reshape(-1, 2)
+            if not batch_shape:
+                idx = idx[:, 1:]
+                shape = [width]
+            else:
+                shape = [len(examples), width]
+            out[key] = SparseTensor(idx, _array(values, spec.dtype), shape)
+        else:
+            raise TypeError(f"tf.io.{who}: features[{key!r}] must be a FixedLenFeature or "
+                            f"VarLenFeature, got {type(spec).__name__}")
+    return out
+
+
+def parse_single_example(serialized, features, name=None, example_names=None):
+    """One serialized Example (a scalar string) parsed to a dict of tensors
+    as ``features`` describes them (tf.io.parse_single_example)."""
+    records, shape = _examples(serialized, "parse_single_example")
+    if shape != ():
+        raise ValueError(f"tf.io.parse_single_example: expected one serialized example (a "
+                         f"scalar), got shape {shape}")
+    return _parse(records, (), features, "parse_single_example")
+
+
+def parse_example(serialized, features, name=None, example_names=None):
+    """A vector of serialized Examples parsed to a dict of batched tensors
+    (tf.io.parse_example): FixedLenFeature as ``(batch,) + shape``,
+    VarLenFeature as a SparseTensor of ``[batch, longest]``."""
+    records, shape = _examples(serialized, "parse_example")
+    if len(shape) > 1:
+        raise ValueError(f"tf.io.parse_example: expected a vector of serialized examples, "
+                         f"got shape {shape}")
+    return _parse(records, (len(records),) if shape else (), features, "parse_example")
+
+
+__all__ = ["BytesList", "FloatList", "Int64List", "Feature", "Features", "Example",
+           "TFRecordWriter", "TFRecordOptions", "TFRecordDataset", "DatasetTFRecordWriter",
+           "FixedLenFeature", "VarLenFeature", "parse_single_example", "parse_example",
+           "DecodeError"]
