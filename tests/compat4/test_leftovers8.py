@@ -1,0 +1,131 @@
+"""Keras names and behaviours: tf.keras 2's scikit-learn wrappers, the
+``get`` functions of losses, metrics, activations, ..., feature columns,
+Keras 2 layer names, Variable.value()."""
+import sys
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+
+
+# ------------------------------------------------ keras.wrappers.scikit_learn
+
+def _binary_model(units=8, learning_rate=0.05):
+    model = pynn.Sequential([layers.Dense(units, input_dim=4, activation="relu"),
+                             layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer=pynn.optimizers.Adam(learning_rate),
+                  metrics=["accuracy"])
+    return model
+
+
+def _softmax_model(learning_rate=0.05):
+    model = pynn.Sequential([pynn.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy",
+                  optimizer=pynn.optimizers.Adam(learning_rate), metrics=["accuracy"])
+    return model
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 4)).astype("float32")
+    return x, np.where(x[:, 0] - x[:, 1] > 0, "up", "down")
+
+
+def test_keras2_wrappers_need_no_scikit_learn(monkeypatch):
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)   # import sklearn fails
+    from pynn.wrappers.scikit_learn import KerasClassifier, KerasRegressor
+    assert pynn.keras.wrappers.scikit_learn.KerasRegressor is KerasRegressor
+    pynn.utils.set_random_seed(0)
+    x, y = _data()
+    clf = KerasClassifier(build_fn=_binary_model, units=6, epochs=40, batch_size=16,
+                          verbose=0)
+    assert clf.get_params() == {"build_fn": _binary_model, "units": 6, "epochs": 40,
+                                "batch_size": 16, "verbose": 0}
+    clf.set_params(learning_rate=0.02)
+    history = clf.fit(x, y)
+    assert len(history.history["loss"]) == 40          # epochs from sk_params
+    assert clf.model.layers[0].units == 6                  # units to build_fn
+    assert clf.model.optimizer.learning_rate == pytest.approx(0.02)
+    assert list(clf.classes_) == ["down", "up"] and clf.n_classes_ == 2
+    pred = clf.predict(x)
+    assert pred.shape == (150,) and pred.dtype == y.dtype
+    proba = clf.predict_proba(x[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert proba.shape == (5, 2)
+    np.testing.assert_array_equal(pred[:5], clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(x, y) == pytest.approx(np.mean(pred == y)) and clf.score(x, y) > 0.9
+    with pytest.raises(ValueError, match="epoch is not a legal parameter"):
+        KerasClassifier(_binary_model, epoch=3)
+    with pytest.raises(ValueError, match="not a legal parameter"):
+        clf.set_params(unit=3)
+
+
+def test_keras2_wrappers_labels_and_onehot():
+    from pynn.wrappers.scikit_learn import KerasClassifier, KerasRegressor
+    pynn.utils.set_random_seed(0)
+    x, _ = _data()
+    y = np.array([7, 3, 5])[np.digitize(x[:, 0], [-0.5, 0.5])]
+    # categorical crossentropy: integer labels are one-hot encoded for fit and score
+    clf = KerasClassifier(_softmax_model, epochs=60, verbose=0)
+    clf.fit(x, y)
+    assert list(clf.classes_) == [3, 5, 7]
+    assert clf.score(x, y) == pytest.approx(np.mean(clf.predict(x) == y))
+    assert clf.predict_proba(x[:4]).shape == (4, 3)
+
+    def no_accuracy():
+        model = _softmax_model()
+        model.compile(loss="categorical_crossentropy", optimizer="adam")
+        return model
+    clf = KerasClassifier(no_accuracy, epochs=1, verbose=0)
+    clf.fit(x, y)
+    with pytest.raises(ValueError, match='metrics=\\["accuracy"\\]'):
+        clf.score(x, y)
+
+    class Builder:                  # an object with __call__ as the build function
+        def __call__(self, learning_rate=0.1):
+            model = pynn.Sequential([pynn.Input((4,)), layers.Dense(1)])
+            model.compile(loss="mse", optimizer=pynn.optimizers.SGD(learning_rate))
+            return model
+    target = x @ np.array([1.0, -2.0, 0.5, 3.0], "float32")
+    reg = KerasRegressor(Builder(), learning_rate=0.05, epochs=60, verbose=0)
+    reg.fit(x, target)
+    assert reg.predict(x).shape == (150,)
+    loss = reg.model.evaluate(x, target, verbose=0)
+    assert reg.score(x, target) == pytest.approx(-loss) and -loss > -0.01
+
+
+def test_keras2_wrappers_in_scikit_learn():
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    from sklearn.base import clone, is_classifier, is_regressor
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from pynn.wrappers.scikit_learn import KerasClassifier, KerasRegressor
+    pynn.utils.set_random_seed(0)
+    x, y = _data()
+    clf = KerasClassifier(build_fn=_binary_model, epochs=30, batch_size=10, verbose=0)
+    assert is_classifier(clf) and is_regressor(KerasRegressor(_binary_model))
+    copy = clone(clf)
+    assert copy is not clf and copy.get_params() == clf.get_params()
+    pipeline = Pipeline([("scale", StandardScaler()), ("net", clf)])
+    scores = cross_val_score(pipeline, x * 3 + 5, y,
+                             cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    assert scores.shape == (3,) and scores.min() > 0.8
+    assert pipeline.fit(x * 3 + 5, y).predict(x[:3] * 3 + 5).shape == (3,)
+    grid = GridSearchCV(clf, {"units": [2, 8], "epochs": [1, 20]}, cv=2, scoring="roc_auc")
+    grid.fit(x, y, batch_size=25)                         # fit arguments pass through
+    assert grid.best_params_["epochs"] == 20 and grid.best_score_ > 0.9
+    assert grid.best_estimator_.model.layers[0].units == grid.best_params_["units"]
+
+    def linear(learning_rate=0.1):
+        model = pynn.Sequential([pynn.Input((4,)), layers.Dense(1)])
+        model.compile(loss="mse", optimizer=pynn.optimizers.SGD(learning_rate))
+        return model
+    reg = KerasRegressor(linear, epochs=30, verbose=0)
+    target = x @ np.array([1.0, 2.0, 3.0, 4.0], "float32")
+    scores = cross_val_score(reg, x, target, cv=3, scoring="r2")
+    assert scores.min() > 0.99
