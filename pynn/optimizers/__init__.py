@@ -1833,7 +1833,9 @@ _BY_CLASS = {cls.__name__.lower(): cls for cls in
 
 def get(identifier):
     """An Optimizer from a name ('sgd', 'rmsprop', 'adam', ...), a config
-    dict or an instance."""
+    dict or an instance; None stays None, as in Keras."""
+    if identifier is None:
+        return None
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:

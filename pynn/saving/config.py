@@ -457,7 +457,7 @@ def compile_config(model):
     loss, loss_weights, metrics, weighted = model._compile_args
 
     def ser_loss(l):
-        return losses.serialize(losses.get(l))
+        return losses.serialize(losses.to_loss(l))
 
     return {"optimizer": optimizers.serialize(model.optimizer),
             "loss": map_structure(ser_loss, loss),
@@ -494,7 +494,7 @@ def compile_from_config(model, config):
     if not isinstance(opt, dict):
         raise ValueError("the optimizer must be described as a dict")
     model.compile(optimizer=optimizers.get(opt),
-                  loss=map_structure(losses.get, config.get("loss")),
+                  loss=map_structure(losses.to_loss, config.get("loss")),
                   loss_weights=config.get("loss_weights"),
                   metrics=map_structure(metric, config.get("metrics")),
                   weighted_metrics=map_structure(metric, config.get("weighted_metrics")))

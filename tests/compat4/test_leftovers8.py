@@ -129,3 +129,68 @@ def test_keras2_wrappers_in_scikit_learn():
     target = x @ np.array([1.0, 2.0, 3.0, 4.0], "float32")
     scores = cross_val_score(reg, x, target, cv=3, scoring="r2")
     assert scores.min() > 0.99
+
+
+# ------------------------------------------------------- the get functions
+
+def _kind(obj):
+    """What a get function returned, in words both libraries share."""
+    if obj is None:
+        return None
+    if isinstance(obj, type):
+        return ("class", obj.__name__)
+    if hasattr(obj, "__name__") and callable(obj):
+        return ("function", obj.__name__)
+    return ("instance", type(obj).__name__)
+
+
+@pytest.mark.parametrize("module,identifiers", [
+    ("losses", ["mse", "mae", "categorical_crossentropy", "binary_crossentropy", "huber",
+                "sparse_categorical_crossentropy", "MeanSquaredError", "Huber", None,
+                {"class_name": "MeanSquaredError", "config": {}}]),
+    ("metrics", ["mse", "accuracy", "AUC", "categorical_accuracy", None,
+                 {"class_name": "AUC", "config": {}}]),
+    ("optimizers", ["adam", "Adam", "sgd", None]),
+    ("activations", ["relu", None, "softmax"]),
+    ("initializers", ["glorot_uniform", "Zeros", None]),
+])
+def test_get_returns_what_keras_returns(keras, module, identifiers):
+    for identifier in identifiers:
+        ours = getattr(pynn, module).get(identifier)
+        theirs = getattr(keras, module).get(identifier)
+        assert _kind(ours) == _kind(theirs), (module, identifier)
+    with pytest.raises(ValueError):
+        getattr(pynn, module).get("no_such_thing")
+
+
+def test_functions_and_objects_pass_through_get(keras):
+    fn = lambda y_true, y_pred: (y_true - y_pred) ** 2  # noqa: E731
+    assert pynn.losses.get(fn) is fn and pynn.metrics.get(fn) is fn
+    assert pynn.losses.get(pynn.losses.mean_squared_error) is pynn.losses.mean_squared_error
+    loss = pynn.losses.Huber(delta=2.0)
+    assert pynn.losses.get(loss) is loss
+    metric = pynn.metrics.AUC()
+    assert pynn.metrics.get(metric) is metric
+    # the function of a name is the per-sample loss, as Keras's
+    y_true = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], "float32")
+    y_pred = np.array([[0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], "float32")
+    for name in ("mse", "categorical_crossentropy", "huber", "bce"):
+        np.testing.assert_allclose(np.asarray(pynn.losses.get(name)(y_true, y_pred)),
+                                   np.asarray(keras.losses.get(name)(y_true, y_pred)),
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["mse", "categorical_crossentropy",
+                                  pynn.losses.get("categorical_crossentropy"),
+                                  pynn.losses.CategoricalCrossentropy(), "bce"])
+def test_compile_takes_what_get_gives(loss):
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(16) % 2]
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=pynn.optimizers.get("sgd"), loss=loss,
+                  metrics=[pynn.metrics.get("categorical_accuracy")])
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert "categorical_accuracy" in history.history
+    with pytest.raises(ValueError, match="optimizer is None"):
+        model.compile(optimizer=None, loss=loss)
