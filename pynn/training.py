@@ -912,6 +912,11 @@ class TrainingMixin:
             # it: integer ids (a list of Python ints, an int array) stay
             # integers, for the call to gather rows with them.
             dtypes = [_integer_dtype(a) or d for a, d in zip(raw, dtypes)]
+        elif self._program is None and isinstance(x, dict) and getattr(
+                (getattr(self, "_layers", None) or [None])[0], "_takes_feature_dict", False):
+            # features for a DenseFeatures first layer: text stays text
+            dtypes = ["string" if np.asarray(a).dtype.kind in "OSU" else d
+                      for a, d in zip(raw, dtypes)]
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
         if convert:
             xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]

@@ -14,6 +14,7 @@ from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .core import (Activation, Dense, Dropout, EinsumDense, Flatten, Identity,
                    RandomFourierFeatures, Reshape)
 from .embedding import Embedding, ReversibleEmbedding
+from .feature_columns import DenseFeatures
 from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,
                                  RandAugment, RandomColorDegeneration, RandomColorJitter,
                                  RandomElasticTransform, RandomErasing, RandomGaussianBlur,

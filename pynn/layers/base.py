@@ -1666,10 +1666,10 @@ class Layer(Module):
         dtype = _DTYPES[self.input_dtype]
         arr = np.asarray(a)
         # A layer computing through its call(), and a model (whose own
-        # layers check), get integer ids and strings (for a StringLookup
-        # inside) as they are.
+        # layers check), get integer ids and strings (str or bytes: for a
+        # StringLookup inside) as they are.
         keeps_ids = self._traces_call or getattr(self, "_graph_model", False)
-        if not (keeps_ids and arr.dtype.kind in "iuOU"):
+        if not (keeps_ids and arr.dtype.kind in "iuOUS"):
             arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "

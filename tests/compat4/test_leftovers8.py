@@ -194,3 +194,150 @@ def test_compile_takes_what_get_gives(loss):
     assert "categorical_accuracy" in history.history
     with pytest.raises(ValueError, match="optimizer is None"):
         model.compile(optimizer=None, loss=loss)
+
+
+# ------------------------------------------- tf.feature_column, DenseFeatures
+
+fc = pynn.feature_column
+
+
+def _dense(columns, features):
+    return np.asarray(layers.DenseFeatures(columns)(features))
+
+
+def test_numeric_and_bucketized_columns():
+    def double(x):
+        return x * 2.0
+    pair = fc.numeric_column("p", shape=(2,), normalizer_fn=double)
+    np.testing.assert_array_equal(_dense([pair], {"p": np.array([[1, 2], [3, 4]])}),
+                                  [[2, 4], [6, 8]])
+    age = fc.numeric_column("age")
+    buckets = fc.bucketized_column(age, boundaries=[18, 30, 50])
+    ages = np.array([10.0, 18.0, 29.9, 50.0, 60.0])
+    want = np.eye(4)[[0, 1, 1, 3, 3]]                  # b[i-1] <= x < b[i] is bucket i
+    np.testing.assert_array_equal(_dense([buckets], {"age": ages}), want)
+    # the columns side by side in the order of their names: age, age_bucketized
+    np.testing.assert_allclose(_dense([buckets, age], {"age": ages}),
+                               np.column_stack([ages, want]), rtol=1e-6)
+    assert buckets.name == "age_bucketized" and buckets.num_buckets == 4
+    with pytest.raises(ValueError, match="sorted"):
+        fc.bucketized_column(age, [3, 1])
+    with pytest.raises(ValueError, match="expected 2 value"):
+        _dense([pair], {"p": np.ones(3)})
+    with pytest.raises(ValueError, match="no 'age'"):
+        _dense([age], {"agee": ages})
+
+
+def test_categorical_columns_through_indicator_columns():
+    thal = fc.categorical_column_with_vocabulary_list("thal", ["fixed", "normal", "reversible"])
+    values = np.array([b"normal", b"fixed", b"other", b"reversible"])
+    np.testing.assert_array_equal(_dense([fc.indicator_column(thal)], {"thal": values}),
+                                  [[0, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]])
+    oov = fc.categorical_column_with_vocabulary_list("thal", ["fixed", "normal"],
+                                                     num_oov_buckets=3)
+    out = _dense([fc.indicator_column(oov)], {"thal": np.array(["normal", "x", "y", "x"])})
+    assert out.shape == (4, 5) and (out.sum(axis=1) == 1).all() and out[0, 1] == 1
+    assert out[1:, :2].sum() == 0 and (out[1] == out[3]).all()     # same value, same bucket
+    ident = fc.categorical_column_with_identity("n", num_buckets=4)
+    np.testing.assert_array_equal(
+        _dense([fc.indicator_column(ident)], {"n": np.array([[0, 3], [1, 1]])}),
+        [[1, 0, 0, 1], [0, 2, 0, 0]])                                 # counts of each id
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 4\)"):
+        _dense([fc.indicator_column(ident)], {"n": np.array([5])})
+    fallback = fc.categorical_column_with_identity("n", num_buckets=4, default_value=0)
+    np.testing.assert_array_equal(_dense([fc.indicator_column(fallback)], {"n": np.array([9])}),
+                                  [[1, 0, 0, 0]])
+    hashed = fc.categorical_column_with_hash_bucket("city", hash_bucket_size=7)
+    cities = np.array(["paris", "rome", "paris", "oslo"])
+    out = _dense([fc.indicator_column(hashed)], {"city": cities})
+    assert out.shape == (4, 7) and (out.sum(axis=1) == 1).all() and (out[0] == out[2]).all()
+    with pytest.raises(ValueError, match="indicator_column or embedding_column"):
+        layers.DenseFeatures([thal])
+
+
+def test_embedding_column_combines_rows_of_its_table():
+    color = fc.categorical_column_with_vocabulary_list("color", ["r", "g", "b"])
+    table = np.arange(6, dtype="float32").reshape(3, 2)
+    features = {"color": np.array([["r", "b"], ["g", "g"], ["x", "x"]])}
+    for combiner, want in (("mean", [(table[0] + table[2]) / 2, table[1], [0, 0]]),
+                           ("sum", [table[0] + table[2], 2 * table[1], [0, 0]]),
+                           ("sqrtn", [(table[0] + table[2]) / np.sqrt(2),
+                                      2 * table[1] / np.sqrt(2), [0, 0]])):
+        layer = layers.DenseFeatures([fc.embedding_column(color, 2, combiner=combiner)])
+        layer(features)
+        layer.set_weights([table])
+        np.testing.assert_allclose(np.asarray(layer(features)), want, rtol=1e-6)
+    layer = layers.DenseFeatures([fc.embedding_column(color, 8)])
+    layer(features)
+    (w,) = layer.get_weights()
+    assert w.shape == (3, 8) and np.abs(w).max() <= 2 / np.sqrt(8)   # truncated normal
+
+
+def test_crossed_column():
+    age = fc.bucketized_column(fc.numeric_column("age"), [30])
+    thal = fc.categorical_column_with_vocabulary_list("thal", ["a", "b"])
+    cross = fc.crossed_column([age, thal], hash_bucket_size=50)
+    assert cross.name == "age_bucketized_X_thal"
+    features = {"age": np.array([20.0, 40.0, 25.0, 20.0]),
+                "thal": np.array(["a", "a", "a", "z"])}
+    out = _dense([fc.indicator_column(cross)], features)
+    assert out.shape == (4, 50)
+    np.testing.assert_array_equal(out.sum(axis=1), [1, 1, 1, 0])   # no thal id: no cross
+    assert (out[0] == out[2]).all() and not (out[0] == out[1]).all()
+    keys = fc.crossed_column(["x", "y"], hash_bucket_size=20)
+    out = _dense([fc.indicator_column(keys)], {"x": np.array([["a", "b"]]),
+                                               "y": np.array([["c", "d"]])})
+    assert out.sum() == 4                                           # 2 x 2 combinations
+
+
+def _heart_data(n=160):
+    rng = np.random.default_rng(0)
+    age = rng.uniform(20, 70, n)
+    thal = rng.choice(["fixed", "normal", "reversible"], n)
+    return {"age": age, "thal": thal}, ((age > 45) ^ (thal == "normal")).astype("int64")
+
+
+def _scale_age(x):
+    return (x - 45.0) / 15.0
+
+
+def test_dense_features_first_in_a_sequential_fed_dicts(tmp_path):
+    pynn.utils.set_random_seed(0)
+    data, y = _heart_data()
+    columns = [fc.numeric_column("age", normalizer_fn=_scale_age),
+               fc.bucketized_column(fc.numeric_column("age"), [30, 45, 60]),
+               fc.indicator_column(fc.categorical_column_with_vocabulary_list(
+                   "thal", ["fixed", "normal", "reversible"]))]
+    model = pynn.Sequential([layers.DenseFeatures(columns), layers.Dense(16, activation="relu"),
+                             layers.Dense(1)])
+    model.compile(optimizer=pynn.optimizers.Adam(0.02),
+                  loss=pynn.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    ds = pynn.data.Dataset.from_tensor_slices((dict(data), y)).shuffle(160).batch(32)
+    history = model.fit(ds, epochs=25, verbose=0)
+    assert history.history["accuracy"][-1] > 0.95
+    assert model.layers[0].compute_output_shape(None) == (None, 1 + 4 + 3)
+    probe = {"age": np.array([30.0, 60.0]), "thal": np.array(["normal", "fixed"])}
+    before = model.predict(probe, verbose=0)
+    model.save(tmp_path / "m.pynn")
+    back = pynn.models.load_model(tmp_path / "m.pynn", custom_objects={"_scale_age": _scale_age})
+    np.testing.assert_allclose(back.predict(probe, verbose=0), before, rtol=1e-6)
+
+
+def test_dense_features_in_a_functional_model_of_named_inputs():
+    pynn.utils.set_random_seed(0)
+    data, y = _heart_data()
+    thal = fc.categorical_column_with_vocabulary_list("thal", ["fixed", "normal", "reversible"])
+    columns = [fc.bucketized_column(fc.numeric_column("age"), [30, 45, 60]),
+               fc.embedding_column(thal, 4), fc.numeric_column("age")]
+    inputs = {"age": pynn.Input((1,), name="age"),
+              "thal": pynn.Input((1,), name="thal", dtype="string")}
+    features = layers.DenseFeatures(columns)
+    out = layers.Dense(1, activation="sigmoid")(layers.Dense(8, activation="relu")(
+        features(inputs)))
+    model = pynn.Model(inputs, out)
+    model.compile(optimizer=pynn.optimizers.Adam(0.03), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    table = features.get_weights()[0].copy()
+    model.fit(data, y, epochs=40, batch_size=16, verbose=0)
+    assert model.evaluate(data, y, verbose=0)[1] > 0.9
+    assert not np.allclose(features.get_weights()[0], table)      # the table is trained
