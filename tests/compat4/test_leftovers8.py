@@ -341,3 +341,25 @@ def test_dense_features_in_a_functional_model_of_named_inputs():
     model.fit(data, y, epochs=40, batch_size=16, verbose=0)
     assert model.evaluate(data, y, verbose=0)[1] > 0.9
     assert not np.allclose(features.get_weights()[0], table)      # the table is trained
+
+
+# ------------------------------------------------------- Variable.value()
+
+def test_variable_value_is_called_as_tensorflow_and_read_as_keras():
+    v = pynn.Variable([1.0, 2.0])
+    np.testing.assert_array_equal(v.value(), [1.0, 2.0])            # TensorFlow's read
+    snapshot = v.value()
+    v.assign([3.0, 4.0])
+    np.testing.assert_array_equal(snapshot, [1.0, 2.0])             # a copy, as TF's
+    np.testing.assert_array_equal(v.value().numpy(), [3.0, 4.0])
+    total = v.value + 1.0                                            # Keras 3's property
+    assert type(total) is np.ndarray and total.tolist() == [4.0, 5.0]
+    assert type(v.value[0]) is np.float32 and v.value.shape == (2,)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(v.value() ** 2)
+    np.testing.assert_allclose(tape.gradient(loss, v), [6.0, 8.0])
+    v.value = np.array([5.0, 6.0], "float32")
+    np.testing.assert_array_equal(v.numpy(), [5.0, 6.0])
+    counter = pynn.Variable(0)
+    counter.assign_add(2)
+    assert int(counter.value()) == 2 and counter.value() + 1 == 3
