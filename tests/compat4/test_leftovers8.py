@@ -363,3 +363,25 @@ def test_variable_value_is_called_as_tensorflow_and_read_as_keras():
     counter = pynn.Variable(0)
     counter.assign_add(2)
     assert int(counter.value()) == 2 and counter.value() + 1 == 3
+
+
+# ------------------------------------------------ one integer-argument check
+
+@pytest.mark.parametrize("call,message", [
+    (lambda v: pynn.optimizers.SGD(use_ema=True, ema_overwrite_frequency=v),
+     "SGD: ema_overwrite_frequency must be None or an integer >= 1, got "),
+    (lambda v: pynn.optimizers.Adam(gradient_accumulation_steps=v),
+     "Adam: gradient_accumulation_steps must be None or an integer >= 2, got "),
+    (lambda v: pynn.utils.timeseries_dataset_from_array(np.zeros(10), None, v),
+     "timeseries_dataset_from_array: sequence_length must be an integer >= 1, got "),
+    (lambda v: pynn.preprocessing.text.hashing_trick("a b", v),
+     "hashing_trick: n must be an integer >= 2, got "),
+    (lambda v: pynn.utils.audio_dataset_from_directory(".", output_sequence_length=v),
+     "audio_dataset_from_directory: output_sequence_length must be None or an integer >= 1, "
+     "got "),
+])
+@pytest.mark.parametrize("value", [True, 0, 1.5, "3"])
+def test_integer_arguments_are_checked_alike(call, message, value):
+    with pytest.raises(ValueError) as info:
+        call(value)
+    assert str(info.value) == message + repr(value)
