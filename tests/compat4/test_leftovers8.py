@@ -385,3 +385,97 @@ def test_integer_arguments_are_checked_alike(call, message, value):
     with pytest.raises(ValueError) as info:
         call(value)
     assert str(info.value) == message + repr(value)
+
+
+# ------------------------------------------------------ Keras 2 layer names
+
+def test_keras2_activation_layers():
+    x = np.array([[-1.0, 0.5, 1.0, 1.5]], "float32")
+    np.testing.assert_array_equal(np.asarray(layers.ThresholdedReLU(theta=1.0)(x)),
+                                  [[0, 0, 0, 1.5]])               # x > theta, strictly
+    assert layers.ThresholdedReLU(0.5).get_config()["theta"] == 0.5
+    with pytest.raises(ValueError, match="ThresholdedReLU"):
+        layers.ThresholdedReLU(theta=-1.0)
+    for layer in (layers.LeakyReLU(alpha=0.2), layers.LeakyReLU(negative_slope=0.2)):
+        np.testing.assert_allclose(np.asarray(layer(x)), [[-0.2, 0.5, 1.0, 1.5]])
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 3, 5), (2, 1, 5), (5,), (3, 5)])
+def test_softmax_with_a_mask_as_keras(keras, mask_shape):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 5)).astype("float32")
+    mask = rng.random(mask_shape) > 0.3
+    for axis in (-1, 1):
+        np.testing.assert_allclose(np.asarray(layers.Softmax(axis=axis)(x, mask=mask)),
+                                   np.asarray(keras.layers.Softmax(axis=axis)(x, mask=mask)),
+                                   atol=1e-6)
+    # its gradient: that of where(mask, softmax(where(mask, x, -1e9)), 0)
+    kept = np.broadcast_to(mask, x.shape)
+    w = rng.normal(size=x.shape)
+    variable = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(layers.Softmax()(variable, mask=mask) * w.astype("float32"))
+    s = np.exp(np.where(kept, x, -1e9) - np.where(kept, x, -1e9).max(-1, keepdims=True))
+    s /= s.sum(-1, keepdims=True)
+    g = np.where(kept, w, 0)
+    want = np.where(kept, s * (g - (g * s).sum(-1, keepdims=True)), 0)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, variable)), want, atol=1e-6)
+    with pytest.raises(ValueError, match="mask must be broadcastable"):
+        layers.Softmax()(x, mask=np.ones((2, 3), bool))
+
+
+def test_random_height_and_width():
+    x = np.random.default_rng(0).random((2, 8, 6, 3)).astype("float32")
+    grow = layers.RandomWidth((0.5, 0.5))                        # exactly 1.5 times
+    np.testing.assert_allclose(np.asarray(grow(x, training=True)),
+                               np.asarray(layers.Resizing(8, 9)(x)), atol=1e-6)
+    height = layers.RandomHeight(0.5, seed=1)
+    sizes = {np.asarray(height(x, training=True)).shape[1] for _ in range(10)}
+    assert len(sizes) > 1 and all(4 <= s <= 12 for s in sizes)
+    np.testing.assert_array_equal(np.asarray(height(x, training=False)), x)
+    assert height.compute_output_shape((None, 8, 6, 3)) == (None, None, 6, 3)
+    model = pynn.Sequential([pynn.Input((8, 6, 3)), layers.RandomHeight(0.3),
+                             layers.Conv2D(4, 3), layers.GlobalAveragePooling2D(),
+                             layers.Dense(1)])
+    model.compile("adam", "mse")
+    assert np.isfinite(model.fit(x, np.ones((2, 1)), epochs=2, verbose=0).history["loss"]).all()
+
+
+def test_keras2_layer_aliases_and_abstract_rnn_cell():
+    assert layers.GRUV2 is layers.GRU and layers.LSTMCellV2 is layers.LSTMCell
+    assert layers.BatchNormalizationV2 is layers.BatchNormalization
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(layers.SyncBatchNormalization()(x, training=True)),
+        np.asarray(layers.BatchNormalization()(x, training=True)), atol=1e-6)
+
+    class MinimalRNNCell(layers.AbstractRNNCell):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        @property
+        def state_size(self):
+            return self.units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                          initializer="glorot_uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units),
+                                                    initializer="orthogonal",
+                                                    name="recurrent_kernel")
+
+        def call(self, inputs, states):
+            output = pynn.matmul(inputs, self.kernel) + pynn.matmul(states[0],
+                                                                    self.recurrent_kernel)
+            return output, [output]
+
+    cell = MinimalRNNCell(4)
+    seq = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
+    out = np.asarray(layers.RNN(cell)(seq))
+    k, r = (np.asarray(w) for w in cell.weights)
+    h = np.zeros((2, 4), "float32")
+    for t in range(5):
+        h = seq[:, t] @ k + h @ r
+    np.testing.assert_allclose(out, h, rtol=1e-5, atol=1e-6)
+    assert [s.shape for s in cell.get_initial_state(batch_size=2)] == [(2, 4)]
