@@ -424,8 +424,9 @@ class DenseFeatures(Layer):
 
     def __init__(self, feature_columns, trainable=True, name=None, **kwargs):
         super().__init__(trainable=trainable, name=name, **kwargs)
-        columns = list(feature_columns.values() if isinstance(feature_columns, dict)
-                       else feature_columns)
+        columns = [feature_columns] if isinstance(feature_columns, _Column) else \
+            list(feature_columns.values() if isinstance(feature_columns, dict)
+                 else feature_columns)
         if not columns:
             raise ValueError(f"DenseFeatures {self.name!r}: feature_columns is empty")
         for c in columns:

@@ -228,6 +228,14 @@ def test_numeric_and_bucketized_columns():
         _dense([age], {"agee": ages})
 
 
+def test_dense_features_of_one_column_on_a_dataset_batch():
+    data = {"age": np.array([63.0, 41.0]), "thal": np.array(["fixed", "normal"])}
+    ds = pynn.data.Dataset.from_tensor_slices((data, np.array([1, 0]))).batch(2)
+    batch = next(iter(ds))[0]
+    layer = layers.DenseFeatures(fc.numeric_column("age"))        # one column, as TF takes
+    np.testing.assert_array_equal(layer(batch).numpy(), [[63.0], [41.0]])
+
+
 def test_categorical_columns_through_indicator_columns():
     thal = fc.categorical_column_with_vocabulary_list("thal", ["fixed", "normal", "reversible"])
     values = np.array([b"normal", b"fixed", b"other", b"reversible"])
