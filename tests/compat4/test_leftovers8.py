@@ -452,6 +452,10 @@ def test_random_height_and_width():
 def test_keras2_layer_aliases_and_abstract_rnn_cell():
     assert layers.GRUV2 is layers.GRU and layers.LSTMCellV2 is layers.LSTMCell
     assert layers.BatchNormalizationV2 is layers.BatchNormalization
+    from pynn.keras.layers.experimental import SyncBatchNormalization
+    from pynn.keras.layers.experimental.preprocessing import RandomHeight, RandomWidth
+    assert (SyncBatchNormalization, RandomHeight, RandomWidth) == \
+        (layers.SyncBatchNormalization, layers.RandomHeight, layers.RandomWidth)
     x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
     np.testing.assert_allclose(
         np.asarray(layers.SyncBatchNormalization()(x, training=True)),
