@@ -223,6 +223,7 @@ class Softmax(_Elementwise):
     Dense layer's softmax is.  A mask (broadcast to the input from its last
     axes, as Keras's) leaves its positions out: they weigh nothing in the
     softmax and come out as 0."""
+    _mask_broadcasts = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

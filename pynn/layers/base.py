@@ -1561,6 +1561,7 @@ class Layer(Module):
     # read (it reads the mask the input carries): the given tensor is still
     # an input of the node, so the graph connects it, as Keras's does.
     _carried_mask_inputs = ()
+    _mask_broadcasts = False
 
     def _mask_layout(self, mask, leaves):
         """(Node.mask_layout, whether each input is masked, the mask
@@ -1571,9 +1572,13 @@ class Layer(Module):
                 raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): mask= mixes "
                                 f"symbolic tensors and {type(m).__name__}; give symbolic "
                                 f"tensors (or None) only")
+            # (a layer broadcasting its mask, Softmax's, matches it from the
+            # last axes, where 1 stretches; others from the batch axis on)
+            pairs = zip(m.shape[::-1], x.shape[::-1]) if self._mask_broadcasts else \
+                zip(m.shape, x.shape)
             if len(m.shape) > len(x.shape) or any(
-                    a is not None and b is not None and a != b
-                    for a, b in zip(m.shape, x.shape)):
+                    a is not None and b is not None and a != b and
+                    not (self._mask_broadcasts and a == 1) for a, b in pairs):
                 raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the mask's "
                                  f"shape {shape_str(m.shape)} does not match the input's "
                                  f"{shape_str(x.shape)}")

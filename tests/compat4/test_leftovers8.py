@@ -430,6 +430,13 @@ def test_softmax_with_a_mask_as_keras(keras, mask_shape):
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, variable)), want, atol=1e-6)
     with pytest.raises(ValueError, match="mask must be broadcastable"):
         layers.Softmax()(x, mask=np.ones((2, 3), bool))
+    if len(mask_shape) == 3:          # a mask given in a graph, as attention scores get one
+        def build(lib):
+            scores = lib.Input((3, 5))
+            given = lib.Input(mask_shape[1:], dtype="bool")
+            return lib.Model([scores, given], lib.layers.Softmax()(scores, mask=given))
+        np.testing.assert_allclose(build(pynn).predict([x, mask], verbose=0),
+                                   np.asarray(build(keras)([x, mask])), atol=1e-6)
 
 
 def test_random_height_and_width():
