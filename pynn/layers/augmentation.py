@@ -422,7 +422,7 @@ class _RandomSize(_Augmentation):
         if interpolation not in ops.RESIZE_INTERPOLATIONS:
             raise ValueError(f"{_label(self)}: interpolation must be one of "
                              f"{ops.RESIZE_INTERPOLATIONS}, got {interpolation!r}")
-        self.factor = factor
+        self.factor = list(factor) if isinstance(factor, (list, tuple)) else factor
         self.interpolation = interpolation
         self.lower, self.upper = _bounded_pair(factor, (-1.0, math.inf), "factor", self,
                                                lower_open=True)

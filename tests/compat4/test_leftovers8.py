@@ -498,3 +498,22 @@ def test_keras2_layer_aliases_and_abstract_rnn_cell():
         h = seq[:, t] @ k + h @ r
     np.testing.assert_allclose(out, h, rtol=1e-5, atol=1e-6)
     assert [s.shape for s in cell.get_initial_state(batch_size=2)] == [(2, 4)]
+
+
+@pytest.mark.parametrize("layer", [lambda: layers.ThresholdedReLU(0.3),
+                                   lambda: layers.RandomHeight(0.2, seed=3),
+                                   lambda: layers.RandomWidth((0.1, 0.4)),
+                                   lambda: layers.SyncBatchNormalization(momentum=0.9)])
+def test_keras2_layers_round_trip_in_pynn_files(tmp_path, layer):
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.Input((6, 5, 2)), layer(), layers.GlobalAveragePooling2D(),
+                             layers.Dense(2)])
+    x = np.random.default_rng(0).normal(size=(3, 6, 5, 2)).astype("float32")
+    model.save(tmp_path / "m.pynn")
+    back = pynn.models.load_model(tmp_path / "m.pynn")
+    assert type(back.layers[0]) is type(model.layers[0])
+    assert back.layers[0].get_config() == model.layers[0].get_config()
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="cannot write in Keras's file formats"):
+        model.save(tmp_path / "m.keras")
