@@ -517,3 +517,24 @@ def test_keras2_layers_round_trip_in_pynn_files(tmp_path, layer):
                                rtol=1e-6)
     with pytest.raises(ValueError, match="cannot write in Keras's file formats"):
         model.save(tmp_path / "m.keras")
+
+
+def test_keras3_wrappers_encode_targets_as_keras(keras):
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    from sklearn.utils import get_tags
+    y = np.array(["b", "a", "c", "a"])
+    target = np.array([1.5, 2.0, -1.0, 0.0])
+    for ours_cls, theirs_cls, labels in (
+            (pynn.wrappers.SKLearnClassifier, keras.wrappers.SKLearnClassifier, y),
+            (pynn.wrappers.SKLearnRegressor, keras.wrappers.SKLearnRegressor, target),
+            (pynn.wrappers.SKLearnTransformer, keras.wrappers.SKLearnTransformer, target)):
+        ours = ours_cls(model=lambda X, y: None, fit_kwargs={"epochs": 2})
+        theirs = theirs_cls(model=lambda X, y: None, fit_kwargs={"epochs": 2})
+        np.testing.assert_array_equal(ours._process_target(labels, reset=True),
+                                      theirs._process_target(labels, reset=True))
+        assert set(ours.get_params()) == set(theirs.get_params())
+        for tag in ("estimator_type", "non_deterministic"):
+            assert getattr(get_tags(ours), tag) == getattr(get_tags(theirs), tag)
+    classifier = pynn.wrappers.SKLearnClassifier(model=lambda X, y: None)
+    classifier._process_target(y, reset=True)
+    assert list(classifier.classes_) == ["a", "b", "c"]
