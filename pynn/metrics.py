@@ -1121,6 +1121,8 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         return Accuracy(name=identifier)
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()   # (named as the class names itself: 'mse' too)
     if isinstance(identifier, Metric) or (callable(identifier) and
                                           not isinstance(identifier, type)):
         return identifier

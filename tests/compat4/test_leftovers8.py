@@ -159,6 +159,8 @@ def test_get_returns_what_keras_returns(keras, module, identifiers):
         ours = getattr(pynn, module).get(identifier)
         theirs = getattr(keras, module).get(identifier)
         assert _kind(ours) == _kind(theirs), (module, identifier)
+        if module == "metrics" and identifier in ("mse", "accuracy", "categorical_accuracy"):
+            assert ours.name == theirs.name
     with pytest.raises(ValueError):
         getattr(pynn, module).get("no_such_thing")
 
