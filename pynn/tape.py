@@ -627,7 +627,7 @@ class Variable(Weight):
             Variable._count[0] += 1
         from . import constraints
         super().__init__(name, value, trainable=trainable,
-                         constraint=constraints.get(constraint))
+                         constraint=constraints.to_constraint(constraint))
         if dtype != np.float32:
             self.value = value
             from .distribute import _sync_initial_value

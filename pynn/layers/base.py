@@ -757,7 +757,7 @@ class Layer(Module):
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape else None
         from .. import regularizers
         # A penalty on the layer's output, added to the loss while training.
-        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.activity_regularizer = regularizers.to_regularizer(activity_regularizer)
 
     # -------------------------------------------------------------- dtype
 
@@ -926,8 +926,8 @@ class Layer(Module):
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = backend.aligned_empty(shape)
         value[...] = initializers.get(initializer)(shape)
-        w = Weight(name, value, trainable=trainable, regularizer=regularizers.get(regularizer),
-                   constraint=constraints.get(constraint))
+        w = Weight(name, value, trainable=trainable, regularizer=regularizers.to_regularizer(regularizer),
+                   constraint=constraints.to_constraint(constraint))
         # Keras 3's: the name alone (``kernel``), the path under the layer
         # (``sequential/dense/kernel``; the layer's own scope, open while
         # its call builds it, is not repeated)

@@ -132,7 +132,7 @@ def test_a_function_constraint_clips_after_each_step_and_saves_by_name(tmp_path,
     model.save(path)
     loaded = pynn.models.load_model(path,
                                     custom_objects={"my_positive_weights": my_positive_weights})
-    assert loaded.layers[0].kernel_constraint.function is my_positive_weights
+    assert loaded.layers[0].kernel_constraint is my_positive_weights   # as Keras
 
 
 def test_keras_takes_the_same_function_constraint(keras):

@@ -153,6 +153,8 @@ def _kind(obj):
     ("optimizers", ["adam", "Adam", "sgd", None]),
     ("activations", ["relu", None, "softmax"]),
     ("initializers", ["glorot_uniform", "Zeros", None]),
+    ("regularizers", ["l2", "L1", None, {"class_name": "L2", "config": {"l2": 0.1}}]),
+    ("constraints", ["max_norm", "NonNeg", None, {"class_name": "MaxNorm", "config": {}}]),
 ])
 def test_get_returns_what_keras_returns(keras, module, identifiers):
     for identifier in identifiers:
@@ -173,6 +175,16 @@ def test_functions_and_objects_pass_through_get(keras):
     assert pynn.losses.get(loss) is loss
     metric = pynn.metrics.AUC()
     assert pynn.metrics.get(metric) is metric
+    assert pynn.regularizers.get(np.sum) is np.sum and pynn.constraints.get(np.abs) is np.abs
+
+    def penalty(w):
+        return 0.5 * pynn.reduce_sum(w ** 2)
+    dense = layers.Dense(1, kernel_regularizer=penalty, kernel_constraint=np.abs,
+                         kernel_initializer="ones", use_bias=False)
+    assert dense.kernel_regularizer is penalty and dense.kernel_constraint is np.abs  # as Keras
+    model = pynn.Sequential([pynn.Input((2,)), dense])
+    model.compile(optimizer=pynn.optimizers.SGD(0.0), loss="mse")
+    assert model.evaluate(np.zeros((1, 2)), np.zeros((1, 1)), verbose=0) == pytest.approx(1.0)
     # the function of a name is the per-sample loss, as Keras's
     y_true = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], "float32")
     y_pred = np.array([[0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], "float32")
