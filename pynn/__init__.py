@@ -107,6 +107,7 @@ from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
 from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
+from . import feature_column  # noqa: E402  (tf.feature_column, for layers.DenseFeatures)
 from . import visualization  # noqa: E402  (image galleries, segmentation masks drawn)
 # tf.keras: this package (``tf.keras.layers.Dense`` with ``import pynn as tf``)
 keras = _sys.modules[__name__]
@@ -147,7 +148,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "distribute", "distribution", "dtype_policies", "initializers", "mixed_precision", "layers", "lite",
            "losses", "metrics", "models", "ops",
            "optimizers", "preprocessing", "quantizers", "regularizers", "tree", "utils",
-           "wrappers", "visualization", "Initializer",
+           "wrappers", "feature_column", "visualization", "Initializer",
            "Regularizer", "name_scope", "set_num_threads", "StatelessScope", "SymbolicScope",
            "RematScope", "remat",
            "get_num_threads", "show_config", "device",

@@ -106,11 +106,20 @@ _BY_NAME = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg,
 
 
 def get(identifier):
-    """A Constraint from None, a name, a config dict, an instance, a
-    Constraint subclass or a function of the weights."""
-    return get_object(identifier, "constraint", Constraint, _BY_NAME, _FunctionConstraint,
+    """A Constraint from None, a name, a config dict, an instance or a
+    Constraint subclass; a function of the weights is returned as it is,
+    as Keras's."""
+    return get_object(identifier, "constraint", Constraint, _BY_NAME, lambda fn: fn,
                       f"one of {sorted(k for k in _BY_NAME if k[0].isupper())}, a "
                       f"pynn.constraints object or a function of the weights")
+
+
+def to_constraint(identifier):
+    """What ``get`` gives, a function wrapped as a Constraint (what a
+    weight is constrained with after each update)."""
+    found = get(identifier)
+    return found if found is None or isinstance(found, Constraint) else \
+        _FunctionConstraint(found)
 
 
 def deserialize(config, custom_objects=None):

@@ -660,6 +660,7 @@ _NAME_TO_CLASS = {
     "logcosh": LogCosh, "categorical_hinge": CategoricalHinge,
     "cosine_similarity": CosineSimilarity, "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+    "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
 }
 _CLASS_TO_NAME = {MeanSquaredError: "mean_squared_error", MeanAbsoluteError: "mean_absolute_error",
                   BinaryCrossentropy: "binary_crossentropy",
@@ -936,7 +937,7 @@ def deserialize(name, custom_objects=None):
         fn = globals().get(name)
         if callable(fn) and hasattr(fn, "_loss_class"):
             return fn
-        return get(name)
+        return to_loss(name)
     if isinstance(name, dict):
         from .saving.serialization import deserialize_keras_object
         config = name if "module" in name else {**name, "module": "keras.losses"}
@@ -945,6 +946,28 @@ def deserialize(name, custom_objects=None):
 
 
 def get(identifier):
+    """Keras's ``losses.get``: None stays None, a function name gives the
+    per-sample function (``get("mse")`` is ``mean_squared_error``), a class
+    name, a class or a config its instance; a Loss instance or any other
+    callable is returned as it is.  (What compile makes of all of these is
+    :func:`to_loss`.)"""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        found = identifier in _NAME_TO_CLASS and (
+            globals().get(identifier) or globals()[_CLASS_TO_NAME[_NAME_TO_CLASS[identifier]]])
+        if found:
+            return found
+        if identifier not in _BY_CLASS_NAME and lookup(identifier) is None:
+            raise ValueError(f"Could not interpret loss identifier: {identifier}")
+    if isinstance(identifier, dict):
+        return to_loss(identifier)
+    if callable(identifier) and not isinstance(identifier, type):
+        return identifier
+    return to_loss(identifier)
+
+
+def to_loss(identifier):
     """A Loss instance from a name, a class, a function of this module or an
     instance; any other function (or a registered custom object's name, or
     a config's description of one) as a LossFunctionWrapper.  Raises
@@ -967,7 +990,7 @@ def get(identifier):
     if isinstance(identifier, dict) and identifier.get("class_name") == "LossFunctionWrapper":
         return LossFunctionWrapper.from_config(identifier.get("config", {}))
     if isinstance(identifier, str) and lookup(identifier) is not None:
-        return get(lookup(identifier))
+        return to_loss(lookup(identifier))
     if isinstance(identifier, dict):
         # a program's own Loss class, found in the custom objects
         for key in (identifier.get("registered_name"), identifier.get("class_name")):

@@ -1110,7 +1110,26 @@ def accuracy_kind(y_true_shape, y_pred_shape):
     return CategoricalAccuracy
 
 
-def get(identifier, y_true_shape=None, y_pred_shape=None):
+def get(identifier):
+    """Keras's ``metrics.get``: None stays None, a name, a class or a config
+    gives a metric instance ("accuracy" is Accuracy, as in Keras 3), a
+    Metric instance or a function is returned as it is.  (What compile
+    makes of all of these is :func:`to_metric`.)"""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        return Accuracy(name=identifier)
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()   # (named as the class names itself: 'mse' too)
+    if isinstance(identifier, Metric) or (callable(identifier) and
+                                          not isinstance(identifier, type)):
+        return identifier
+    return to_metric(identifier)
+
+
+def to_metric(identifier, y_true_shape=None, y_pred_shape=None):
     """A Metric from a name, class, function or instance.  'accuracy'/'acc'
     follow the targets' and output's shapes as Keras 3's rule does (see
     accuracy_kind); loss names and functions become their running mean."""
@@ -1134,13 +1153,13 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
     if isinstance(identifier, str) and identifier in _BY_CLASS_NAME:
         return _BY_CLASS_NAME[identifier]()
     if isinstance(identifier, str) and identifier in _LOSS_NAMES:
-        return LossMetric(losses.get(identifier), name=identifier)
+        return LossMetric(losses.to_loss(identifier), name=identifier)
     if isinstance(identifier, str) and identifier in _CONFUSION_BY_NAME:
         return _CONFUSION_BY_NAME[identifier]()
     if is_function_description(identifier):
         return MeanMetricWrapper(deserialize_function(identifier, "metric"))
     if isinstance(identifier, str) and lookup(identifier) is not None:
-        return get(lookup(identifier), y_true_shape, y_pred_shape)
+        return to_metric(lookup(identifier), y_true_shape, y_pred_shape)
     if callable(identifier) and not isinstance(identifier, type):
         return MeanMetricWrapper(identifier)
     raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of "
@@ -1748,7 +1767,7 @@ def deserialize(config, custom_objects=None):
         if found is not None:
             return found
         if config in _BY_CLASS_NAME or config in _BY_NAME or config in _CONFUSION_BY_NAME:
-            return get(config)
+            return to_metric(config)
         raise ValueError(f"metrics.deserialize: unknown metric {config!r}")
     if isinstance(config, dict):
         from .saving.serialization import deserialize_keras_object

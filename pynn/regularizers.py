@@ -176,11 +176,19 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2,
 
 def get(identifier):
     """A Regularizer from None, a name ('l1', 'l2', 'l1_l2', or a custom
-    object's), a config dict, an instance, a Regularizer subclass or a
-    function of the weights."""
-    return get_object(identifier, "regularizer", Regularizer, _BY_NAME, _FunctionRegularizer,
+    object's), a config dict, an instance or a Regularizer subclass; a
+    function of the weights is returned as it is, as Keras's."""
+    return get_object(identifier, "regularizer", Regularizer, _BY_NAME, lambda fn: fn,
                       "'l1', 'l2', 'l1_l2', a pynn.regularizers object or a function of "
                       "the weights", _from_name)
+
+
+def to_regularizer(identifier):
+    """What ``get`` gives, a function wrapped as a Regularizer (what a
+    weight's penalty is computed with)."""
+    found = get(identifier)
+    return found if found is None or isinstance(found, Regularizer) else \
+        _FunctionRegularizer(found)
 
 
 def _from_name(name):

@@ -541,6 +541,34 @@ def _enum_value(given, default):
     return given.value if isinstance(given, enum.Enum) else str(given).lower()
 
 
+class _ValueArray(np.ndarray):
+    """A variable's value as both Keras 3 and TensorFlow read it: the array
+    (``v.value + 1``, ``v.value[0]``, ``v.value.shape``) that can also be
+    called (``v.value()``, TensorFlow's read).  What is computed from it is
+    a plain array."""
+
+    def __array_finalize__(self, obj):
+        self._variable = None
+
+    def __array_wrap__(self, obj, context=None, return_scalar=False):
+        obj = obj.view(np.ndarray)
+        return obj[()] if return_scalar else obj
+
+    def __getitem__(self, key):
+        return self.view(np.ndarray)[key]
+
+    def __call__(self):
+        # TensorFlow's value(): under a GradientTape the variable itself (so
+        # the gradient reaches it), otherwise a tensor of its value now
+        variable = self._variable
+        if autodiff.active_tape() is not None and variable.trainable:
+            return variable
+        return variable.read_value()
+
+
+_VALUE_SLOT = Weight.value
+
+
 class Variable(Weight):
     """A float32 variable (tf.Variable, or keras.Variable given
     ``initializer=`` and ``shape=``): usable in pynn.ops / pynn.backend
@@ -599,7 +627,7 @@ class Variable(Weight):
             Variable._count[0] += 1
         from . import constraints
         super().__init__(name, value, trainable=trainable,
-                         constraint=constraints.get(constraint))
+                         constraint=constraints.to_constraint(constraint))
         if dtype != np.float32:
             self.value = value
             from .distribute import _sync_initial_value
@@ -607,6 +635,17 @@ class Variable(Weight):
         self.aggregation = VariableAggregation(_enum_value(kwargs.get("aggregation"), "none"))
         self.synchronization = VariableSynchronization(
             _enum_value(kwargs.get("synchronization"), "auto"))
+
+    @property
+    def value(self):
+        view = _VALUE_SLOT.__get__(self).view(_ValueArray)
+        view._variable = self
+        return view
+
+    @value.setter
+    def value(self, array):
+        _VALUE_SLOT.__set__(self, array.view(np.ndarray) if type(array) is _ValueArray
+                            else array)
 
     def numpy(self):
         """A copy of the value, in the variable's dtype."""

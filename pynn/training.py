@@ -369,7 +369,7 @@ class _Metrics:
                 for spec in specs:
                     # A metric object the user passed is copied: fit and its
                     # validation keep separate running totals.
-                    m = metrics_mod.get(copy.deepcopy(spec) if isinstance(
+                    m = metrics_mod.to_metric(copy.deepcopy(spec) if isinstance(
                         spec, metrics_mod.Metric) else spec, y_shape, p_shape)
                     if isinstance(spec, str):
                         m.name = spec   # logged under the string, as Keras 3 ('AUC')
@@ -708,6 +708,9 @@ class TrainingMixin:
     def _compiled_optimizer(self, optimizer):
         """The optimizer compile sets: as Keras, wrapped in a
         LossScaleOptimizer under the mixed_float16 policy."""
+        if optimizer is None:
+            raise ValueError("compile: optimizer is None; expected a name ('rmsprop', "
+                             "'adam', ...) or an optimizer instance")
         optimizer = optimizers_mod.get(optimizer)
         if self.dtype_policy.name == "mixed_float16" and \
                 not isinstance(optimizer, optimizers_mod.LossScaleOptimizer):
@@ -741,13 +744,13 @@ class TrainingMixin:
         for leaf in (loss.values() if isinstance(loss, dict) else
                      loss if isinstance(loss, (list, tuple)) else [loss]):
             if leaf is not None:
-                losses_mod.get(leaf)  # fail now on unknown names, not in fit
+                losses_mod.to_loss(leaf)  # fail now on unknown names, not in fit
         for leaf in _metric_leaves(metrics) + _metric_leaves(weighted_metrics):
-            metrics_mod.get(leaf)
+            metrics_mod.to_metric(leaf)
         self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
         # No loss: the model trains on what its layers give to add_loss, as
         # Keras's does.
-        self.loss = losses_mod.get(loss) if loss is not None and \
+        self.loss = losses_mod.to_loss(loss) if loss is not None and \
             not isinstance(loss, (list, tuple, dict)) else loss
         self._compiled_outputs = None
         self._trainable_snapshot = None
@@ -787,7 +790,7 @@ class TrainingMixin:
         for i, name in enumerate(names):
             out = _Output(i, name)
             if per_loss[i] is not None:
-                out.loss = losses_mod.get(per_loss[i])
+                out.loss = losses_mod.to_loss(per_loss[i])
                 out.summed = getattr(out.loss, "reduction", None) == "sum"
             w = 1.0 if per_weight[i] is None else per_weight[i]
             try:
@@ -925,6 +928,11 @@ class TrainingMixin:
             # it: integer ids (a list of Python ints, an int array) stay
             # integers, for the call to gather rows with them.
             dtypes = [_integer_dtype(a) or d for a, d in zip(raw, dtypes)]
+        elif self._program is None and isinstance(x, dict) and getattr(
+                (getattr(self, "_layers", None) or [None])[0], "_takes_feature_dict", False):
+            # features for a DenseFeatures first layer: text stays text
+            dtypes = ["string" if np.asarray(a).dtype.kind in "OSU" else d
+                      for a, d in zip(raw, dtypes)]
         label = (lambda i: what) if len(raw) == 1 else (lambda i: f"{what}[{i}]")
         if convert:
             xs = [_as_input(a, d, label(i)) for i, (a, d) in enumerate(zip(raw, dtypes))]
@@ -2580,7 +2588,7 @@ class _CompiledLoss:
         for spec, w, t, p in zip(per_loss, per_weight, trues, preds):
             if spec is None:
                 continue
-            value = losses_mod.get(spec)(t, p, sample_weight)
+            value = losses_mod.to_loss(spec)(t, p, sample_weight)
             total = total + (value if w in (None, 1.0) else float(w) * value)
         for extra in regularization_losses or []:
             total = total + extra
@@ -2608,7 +2616,7 @@ class CompileMetrics(metrics_mod.Metric):
         for i, specs in enumerate(_metrics_per_output(spec, names, len(names))):
             for s in specs:
                 m = _AccuracyByShape(s) if isinstance(s, str) and \
-                    s.lower() in ("accuracy", "acc") else metrics_mod.get(s)
+                    s.lower() in ("accuracy", "acc") else metrics_mod.to_metric(s)
                 # (named as compile named them; result() prefixes the
                 # output's name where there are several, as Keras)
                 self._per_output.append((f"{names[i]}_" if len(names) > 1 else "", i, m))
@@ -2655,7 +2663,7 @@ class _AccuracyByShape(metrics_mod.Metric):
         y_true = np.asarray(autodiff.value_of(y_true))
         y_pred = np.asarray(autodiff.value_of(y_pred), np.float32)
         if self._inner is None:
-            self._inner = metrics_mod.get(self._spec, y_true.shape, y_pred.shape)
+            self._inner = metrics_mod.to_metric(self._spec, y_true.shape, y_pred.shape)
         if not isinstance(self._inner, metrics_mod.SparseCategoricalAccuracy):
             y_true = y_true.astype(np.float32).reshape(y_pred.shape)
         self._inner.update_state(y_true, y_pred, sample_weight)

@@ -7,15 +7,6 @@ import numpy as np
 from ._files import fetch_or_raise
 
 
-def check_int(value, name, who, minimum=0, allow_none=True):
-    if value is None and allow_none:
-        return
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"{who}: {name} must be {'None or ' if allow_none else ''}an integer "
-                         f">= {minimum}, got {value!r}")
-
-
 def check_arrays(x, y, what):
     """The arrays as Keras's files hold them: a 1-D object array of lists of
     word indices and as many labels."""

@@ -4,7 +4,8 @@ import numpy as np
 
 from ._files import fetch_or_raise
 from ._safe_pickle import load_npz
-from ._sequences import (check_arrays, check_int, drop_long, limit_words, load_word_index,
+from ..utils.arguments import check_int
+from ._sequences import (check_arrays, drop_long, limit_words, load_word_index,
                          object_array, shift)
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -42,9 +43,9 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
     who = "imdb.load_data"
     for name, value in (("num_words", num_words), ("maxlen", maxlen), ("start_char", start_char),
                         ("oov_char", oov_char)):
-        check_int(value, name, who)
+        check_int(value, name, who, allow_none=True)
     for name, value in (("skip_top", skip_top), ("index_from", index_from)):
-        check_int(value, name, who, allow_none=False)
+        check_int(value, name, who)
 
     full = fetch_or_raise(path, BASE_URL + "imdb.npz", HASHES["imdb.npz"], who)
     f = load_npz(full)

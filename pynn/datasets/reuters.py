@@ -4,7 +4,8 @@ import numpy as np
 
 from ._files import fetch_or_raise
 from ._safe_pickle import load_npz
-from ._sequences import (check_arrays, check_int, drop_long, limit_words, load_word_index,
+from ..utils.arguments import check_int
+from ._sequences import (check_arrays, drop_long, limit_words, load_word_index,
                          object_array, shift)
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -46,9 +47,9 @@ def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_
     who = "reuters.load_data"
     for name, value in (("num_words", num_words), ("maxlen", maxlen), ("start_char", start_char),
                         ("oov_char", oov_char)):
-        check_int(value, name, who)
+        check_int(value, name, who, allow_none=True)
     for name, value in (("skip_top", skip_top), ("index_from", index_from)):
-        check_int(value, name, who, allow_none=False)
+        check_int(value, name, who)
     if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) \
             or not 0 <= test_split <= 1:
         raise ValueError(f"{who}: test_split must be a number in [0, 1], got {test_split!r}")

@@ -1,7 +1,8 @@
 """Layers, by family (Keras's names)."""
-from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax, ThresholdedReLU
 from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
-                           RandomRotation, RandomTranslation, RandomZoom)
+                           RandomHeight, RandomRotation, RandomTranslation, RandomWidth,
+                           RandomZoom)
 from .attention import (AdditiveAttention, Attention, GroupQueryAttention,
                         MultiHeadAttention)
 from .base import Input, InputLayer, Layer, Weight
@@ -14,6 +15,7 @@ from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .core import (Activation, Dense, Dropout, EinsumDense, Flatten, Identity,
                    RandomFourierFeatures, Reshape)
 from .embedding import Embedding, ReversibleEmbedding
+from .feature_columns import DenseFeatures
 from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline,
                                  RandAugment, RandomColorDegeneration, RandomColorJitter,
                                  RandomElasticTransform, RandomErasing, RandomGaussianBlur,
@@ -25,8 +27,9 @@ from .lambda_layer import Lambda, TensorOperation
 from .masking import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
-                            RMSNormalization, SpectralNormalization, UnitNormalization)
+from .normalization import (BatchNormalization, BatchNormalizationV2, GroupNormalization,
+                            LayerNormalization, RMSNormalization, SpectralNormalization,
+                            SyncBatchNormalization, UnitNormalization)
 from .pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                       AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
                       AdaptiveMaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D,
@@ -37,7 +40,7 @@ from .pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .audio import MelSpectrogram, STFTSpectrogram
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
-from .recurrent import (GRU, LSTM, Bidirectional, CuDNNGRU, CuDNNLSTM, SimpleRNN,
+from .recurrent import (GRU, GRUV2, LSTM, LSTMV2, Bidirectional, CuDNNGRU, CuDNNLSTM, SimpleRNN,
                         TimeDistributed, Wrapper)
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
                              GaussianNoise, SpatialDropout1D, SpatialDropout2D,
@@ -47,5 +50,7 @@ from .text import (CategoryEncoding, Discretization, HashedCrossing, Hashing, In
                    StringLookup, TextVectorization)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .rnn import (RNN, AbstractRNNCell, GRUCell, GRUCellV2, LSTMCell, LSTMCellV2, SimpleRNNCell,
+                  StackedRNNCells)
 from . import experimental
+

@@ -9,6 +9,8 @@ and PReLU's learned slopes have kernels of their own.
 """
 import math
 
+import numpy as np
+
 from .. import constraints, initializers, ops, regularizers
 from .base import Layer, shape_str
 
@@ -77,6 +79,18 @@ class ReLU(_Elementwise):
 
     def get_config(self):
         return {**super().get_config(), **self._args()}
+
+
+class ThresholdedReLU(ReLU):
+    """Keras 2's ThresholdedReLU: ``x`` above ``theta``, 0 at or below it
+    (ReLU with that threshold)."""
+
+    def __init__(self, theta=1.0, **kwargs):
+        super().__init__(threshold=theta, **kwargs)
+        self.theta = self.threshold
+
+    def get_config(self):
+        return {**_Elementwise.get_config(self), "theta": self.theta}
 
 
 class LeakyReLU(_Elementwise):
@@ -206,8 +220,10 @@ class PReLU(Layer):
 class Softmax(_Elementwise):
     """Softmax over ``axis`` (the last by default).  As the last layer of a
     model trained with a cross-entropy, it is fused into the loss as a
-    Dense layer's softmax is.  Masks are not supported."""
-    supports_masking = False
+    Dense layer's softmax is.  A mask (broadcast to the input from its last
+    axes, as Keras's) leaves its positions out: they weigh nothing in the
+    softmax and come out as 0."""
+    _mask_broadcasts = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -236,15 +252,28 @@ class Softmax(_Elementwise):
                              f"axis for an input of shape {shape_str(input_shape)}")
         return tuple(input_shape)
 
+    def _kept(self, x, mask):
+        """The mask as booleans broadcast to ``x`` (True: the value counts)."""
+        mask = np.asarray(mask)
+        if mask.ndim > x.ndim or any(m != 1 and m != i for m, i in
+                                     zip(mask.shape[::-1], x.shape[::-1])):
+            raise ValueError(f"{_label(self)}: the mask must be broadcastable to the inputs "
+                             f"from their last axes; inputs {shape_str(x.shape)}, mask "
+                             f"{shape_str(mask.shape)}")
+        kept = mask if mask.dtype == bool else mask > 0.5
+        return np.broadcast_to(kept, x.shape)
+
     def forward(self, ctx, x, training):
-        if ctx.mask is not None:
-            raise ValueError(f"{_label(self)}: a mask reaches this layer; masked softmax is "
-                             f"not supported")
+        kept = None if ctx.mask is None else self._kept(x, ctx.mask)
+        if kept is not None:
+            x = ops.where(kept, x, np.full(x.shape, -1e9, np.float32))
         if ctx.emit_logits:
             return x
         y = ops.softmax(x, self.axis, out=ctx.buffer("y", x.shape))
         if training:
-            ctx.y = y
+            ctx.y, ctx.kept = y, kept
+        if kept is not None:
+            y = ops.where(kept, y, np.zeros(x.shape, np.float32))
         return y
 
     def backward(self, ctx, dy, need_input_grad=True):
@@ -252,7 +281,12 @@ class Softmax(_Elementwise):
             return None
         if ctx.emit_logits:
             return dy
-        return ops.softmax_grad(ctx.y, dy, self.axis, out=ctx.buffer("dx", dy.shape))
+        kept = getattr(ctx, "kept", None)
+        if kept is None:
+            return ops.softmax_grad(ctx.y, dy, self.axis, out=ctx.buffer("dx", dy.shape))
+        zeros = np.zeros(dy.shape, np.float32)
+        dx = ops.softmax_grad(ctx.y, ops.where(kept, dy, zeros), self.axis)
+        return ops.where(kept, dx, zeros)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -1,2 +1,2 @@
 """Keras 2's ``keras.layers.advanced_activations``."""
-from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax  # noqa: F401
+from .activation import ELU, PReLU, LeakyReLU, ReLU, Softmax, ThresholdedReLU  # noqa: F401

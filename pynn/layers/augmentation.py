@@ -410,6 +410,56 @@ class RandomBrightness(_Color):
         return np.ascontiguousarray(ops.where(ctx.inside, dy, np.float32(0)), np.float32)
 
 
+class _RandomSize(_Augmentation):
+    """tf.keras 2's RandomHeight / RandomWidth: while training, the batch
+    resized along one axis by a factor drawn once per batch from
+    [1 + lower, 1 + upper] (the new size truncated to an integer, as
+    TensorFlow's cast); the identity otherwise."""
+    axis = 1
+
+    def __init__(self, factor, interpolation="bilinear", seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if interpolation not in ops.RESIZE_INTERPOLATIONS:
+            raise ValueError(f"{_label(self)}: interpolation must be one of "
+                             f"{ops.RESIZE_INTERPOLATIONS}, got {interpolation!r}")
+        self.factor = list(factor) if isinstance(factor, (list, tuple)) else factor
+        self.interpolation = interpolation
+        self.lower, self.upper = _bounded_pair(factor, (-1.0, math.inf), "factor", self,
+                                               lower_open=True)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(super().compute_output_shape(input_shape))
+        shape[self.axis] = None   # (drawn per batch)
+        return tuple(shape)
+
+    def _augment(self, ctx, x):
+        n, h, w, c = x.shape
+        scale = np.random.default_rng(self._seed()).uniform(1 + self.lower, 1 + self.upper)
+        size = [h, w]
+        size[self.axis - 1] = max(1, int(size[self.axis - 1] * scale))
+        ctx.x_shape, ctx.window = x.shape, ops.resize_geometry(h, w, tuple(size))
+        return ops.resize(x, tuple(size), self.interpolation, ctx.window,
+                          out=ctx.buffer("y", (n, size[0], size[1], c)))
+
+    def _augment_backward(self, ctx, dy):
+        return ops.resize_grad(dy, ctx.x_shape, self.interpolation, ctx.window,
+                               out=ctx.buffer("dx", ctx.x_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "interpolation": self.interpolation}
+
+
+class RandomHeight(_RandomSize):
+    __doc__ = _RandomSize.__doc__
+    axis = 1
+
+
+class RandomWidth(_RandomSize):
+    __doc__ = _RandomSize.__doc__
+    axis = 2
+
+
 class RandomCrop(_Augmentation):
     """A random ``height`` x ``width`` window of each image while training;
     otherwise (and for an image not larger than that in both sizes) the

@@ -757,7 +757,7 @@ class Layer(Module):
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape else None
         from .. import regularizers
         # A penalty on the layer's output, added to the loss while training.
-        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.activity_regularizer = regularizers.to_regularizer(activity_regularizer)
 
     # -------------------------------------------------------------- dtype
 
@@ -926,8 +926,8 @@ class Layer(Module):
         check_size(shape, f"{type(self).__name__} {self.name!r}: weight {name!r}")
         value = backend.aligned_empty(shape)
         value[...] = initializers.get(initializer)(shape)
-        w = Weight(name, value, trainable=trainable, regularizer=regularizers.get(regularizer),
-                   constraint=constraints.get(constraint))
+        w = Weight(name, value, trainable=trainable, regularizer=regularizers.to_regularizer(regularizer),
+                   constraint=constraints.to_constraint(constraint))
         # Keras 3's: the name alone (``kernel``), the path under the layer
         # (``sequential/dense/kernel``; the layer's own scope, open while
         # its call builds it, is not repeated)
@@ -1561,6 +1561,7 @@ class Layer(Module):
     # read (it reads the mask the input carries): the given tensor is still
     # an input of the node, so the graph connects it, as Keras's does.
     _carried_mask_inputs = ()
+    _mask_broadcasts = False
 
     def _mask_layout(self, mask, leaves):
         """(Node.mask_layout, whether each input is masked, the mask
@@ -1571,9 +1572,13 @@ class Layer(Module):
                 raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): mask= mixes "
                                 f"symbolic tensors and {type(m).__name__}; give symbolic "
                                 f"tensors (or None) only")
+            # (a layer broadcasting its mask, Softmax's, matches it from the
+            # last axes, where 1 stretches; others from the batch axis on)
+            pairs = zip(m.shape[::-1], x.shape[::-1]) if self._mask_broadcasts else \
+                zip(m.shape, x.shape)
             if len(m.shape) > len(x.shape) or any(
-                    a is not None and b is not None and a != b
-                    for a, b in zip(m.shape, x.shape)):
+                    a is not None and b is not None and a != b and
+                    not (self._mask_broadcasts and a == 1) for a, b in pairs):
                 raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the mask's "
                                  f"shape {shape_str(m.shape)} does not match the input's "
                                  f"{shape_str(x.shape)}")
@@ -1666,10 +1671,10 @@ class Layer(Module):
         dtype = _DTYPES[self.input_dtype]
         arr = np.asarray(a)
         # A layer computing through its call(), and a model (whose own
-        # layers check), get integer ids and strings (for a StringLookup
-        # inside) as they are.
+        # layers check), get integer ids and strings (str or bytes: for a
+        # StringLookup inside) as they are.
         keeps_ids = self._traces_call or getattr(self, "_graph_model", False)
-        if not (keeps_ids and arr.dtype.kind in "iuOU"):
+        if not (keeps_ids and arr.dtype.kind in "iuOUS"):
             arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "

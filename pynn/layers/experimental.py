@@ -7,14 +7,15 @@ import sys
 import types
 
 from .core import EinsumDense, RandomFourierFeatures
+from .normalization import SyncBatchNormalization
 
 # tf.keras 2.3-2.8 kept the preprocessing layers here before they moved
 # to keras.layers.
 _PREPROCESSING = ("CategoryEncoding", "CenterCrop", "Discretization", "HashedCrossing",
                   "Hashing", "IntegerLookup", "Normalization", "RandomBrightness",
-                  "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
-                  "RandomTranslation", "RandomZoom", "Rescaling", "Resizing", "StringLookup",
-                  "TextVectorization")
+                  "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
+                  "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom",
+                  "Rescaling", "Resizing", "StringLookup", "TextVectorization")
 
 
 def _preprocessing():
@@ -34,4 +35,4 @@ preprocessing = _preprocessing()
 __path__ = []
 sys.modules[preprocessing.__name__] = preprocessing
 
-__all__ = ["EinsumDense", "RandomFourierFeatures", "preprocessing"]
+__all__ = ["EinsumDense", "RandomFourierFeatures", "SyncBatchNormalization", "preprocessing"]

@@ -228,6 +228,18 @@ def _axes(axis, rank, layer):
     return tuple(axes)
 
 
+class SyncBatchNormalization(BatchNormalization):
+    """tf.keras 2's SyncBatchNormalization: BatchNormalization with the
+    statistics of the whole global batch (synchronized=True)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        kwargs.setdefault("synchronized", True)
+        super().__init__(axis=axis, **kwargs)
+
+
+BatchNormalizationV2 = BatchNormalization   # (tf.keras 2's name of the TF2 version)
+
+
 class _OverAxes(Layer):
     """A normalization over some axes of each sample: the input is seen as
     rows x cols with those axes last (transposed there in C when they are

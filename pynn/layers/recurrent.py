@@ -920,3 +920,6 @@ def __getattr__(name):
         from . import rnn
         return getattr(rnn, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+GRUV2, LSTMV2 = GRU, LSTM   # (tf.keras 2's names of the TF2 versions)

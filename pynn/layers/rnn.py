@@ -270,6 +270,20 @@ def _shape_of(size):
     return (int(size),)
 
 
+class AbstractRNNCell(Layer):
+    """tf.keras 2's base of a program's own cell: the subclass defines
+    ``state_size`` (and ``output_size``) and ``call(inputs, states)``
+    returning ``(output, new_states)``; RNN(cell) runs it."""
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Zero states, one array of (batch_size,) + shape per state."""
+        if inputs is not None:
+            batch_size = np.shape(inputs)[0]
+        from ..backend import zeros
+        return [zeros((int(batch_size),) + tuple(shape), dtype or "float32")
+                for shape in _state_shapes(self)]
+
+
 def _state_shapes(cell):
     """The shapes (without the batch) of the cell's states, in order: one
     per int of state_size, one per TensorShape or nested list (tf.keras's
@@ -605,3 +619,6 @@ def _under(weight, rnn_name):
     head, _, cell = weight._scope.rpartition("/")
     if head.rsplit("/", 1)[-1] != rnn_name:
         weight._scope = "/".join(p for p in (head, rnn_name, cell) if p)
+
+
+GRUCellV2, LSTMCellV2 = GRUCell, LSTMCell   # (tf.keras 2's names of the TF2 versions)

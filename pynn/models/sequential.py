@@ -116,13 +116,16 @@ class Sequential(Model):
             return y
 
     def _build_graph(self):
-        x = self._input_layer.output
+        feature_inputs = self.__dict__.get("_feature_inputs")
+        x = {k: layer.output for k, layer in feature_inputs.items()} if feature_inputs \
+            else self._input_layer.output
+        inputs = x
         # the weights its layers make get paths under its name, as
         # Keras's (sequential/dense/kernel)
         with backend.name_scope(self.name, caller=self):
             for layer in self._layers:
                 x = layer(x)
-        self._init_graph(self._input_layer.output, x)
+        self._init_graph(inputs, x)
 
     def build(self, input_shape=None):
         """Build for inputs of ``input_shape`` (batch first)."""
@@ -153,6 +156,19 @@ class Sequential(Model):
                 raise
             self._restore_deferred()
 
+    def build_for_features(self, keys, shapes, dtypes):
+        """Builds tf.keras 2's Sequential([DenseFeatures(columns), ...]),
+        fed a dict of features: one input per feature, named by its key."""
+        self.__dict__["_feature_inputs"] = {
+            k: InputLayer(batch_shape=(None,) + tuple(s[1:]), dtype=d, name=k)
+            for k, s, d in zip(keys, shapes, dtypes)}
+        try:
+            self._build_graph()
+        except BaseException:
+            del self.__dict__["_feature_inputs"]
+            raise
+        self._restore_deferred()
+
     def build_for(self, input_shape, need_shape=True):
         if self._program is None:
             self.build(input_shape)
@@ -166,6 +182,11 @@ class Sequential(Model):
         return super().compute_output_shape(input_shape)
 
     def _ensure_built(self, shapes, dtypes=None):
+        keys = self.__dict__.pop("_input_keys", None)
+        if self._program is None and keys is not None and self._layers and \
+                getattr(self._layers[0], "_takes_feature_dict", False):
+            self.build_for_features(keys, shapes, dtypes or ["float32"] * len(shapes))
+            return
         if self._program is None:
             if len(shapes) != 1:
                 raise ValueError(f"Sequential {self.name!r} takes one input array, got "

@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import autodiff, backend, ops
+from ..utils.arguments import check_int
 from ..autodiff import value_of
 from ..layers.base import Weight
 from . import schedules
@@ -240,24 +241,15 @@ class Optimizer:
             if not 0.0 <= self.ema_momentum <= 1.0:
                 raise ValueError(f"{type(self).__name__}: ema_momentum must be in [0, 1], got "
                                  f"{ema_momentum!r}")
-            if ema_overwrite_frequency is not None and (
-                    isinstance(ema_overwrite_frequency, bool) or
-                    not isinstance(ema_overwrite_frequency, (int, np.integer)) or
-                    ema_overwrite_frequency < 1):
-                raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an "
-                                 f"integer >= 1 or None, got {ema_overwrite_frequency!r}")
+            check_int(ema_overwrite_frequency, "ema_overwrite_frequency", type(self).__name__,
+                      minimum=1, allow_none=True)
         self._ema = None
         # Keras 3's gradient accumulation: the weights move every
         # gradient_accumulation_steps steps, by the average of their
         # gradients (kept meanwhile in one flat array).
-        if gradient_accumulation_steps is not None and (
-                isinstance(gradient_accumulation_steps, bool) or
-                not isinstance(gradient_accumulation_steps, (int, np.integer)) or
-                gradient_accumulation_steps < 2):
-            raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps must be an "
-                             f"integer >= 2, got {gradient_accumulation_steps!r}")
-        self.gradient_accumulation_steps = None if gradient_accumulation_steps is None \
-            else int(gradient_accumulation_steps)
+        self.gradient_accumulation_steps = check_int(
+            gradient_accumulation_steps, "gradient_accumulation_steps", type(self).__name__,
+            minimum=2, allow_none=True)
         self._accumulated = None
 
     @property
@@ -1833,7 +1825,9 @@ _BY_CLASS = {cls.__name__.lower(): cls for cls in
 
 def get(identifier):
     """An Optimizer from a name ('sgd', 'rmsprop', 'adam', ...), a config
-    dict or an instance."""
+    dict or an instance; None stays None, as in Keras."""
+    if identifier is None:
+        return None
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import ops
 from ..utils import seeding
+from ..utils.arguments import check_int
 from ..utils.image_dataset import decode_pool, image_dataset_from_directory, list_files
 from ..utils.image_utils import (array_to_img, check_color_mode, check_interpolation,
                                  check_size, img_to_array, load_img, save_img, smart_resize)
@@ -502,9 +503,7 @@ class ImageDataGenerator:
                           "format convention channels_last (channels on axis 3), i.e. "
                           "expected either 1, 3 or 4 channels on axis 3. However, it was "
                           f"passed an array with shape {x.shape} ({x.shape[3]} channels).")
-        if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
-            raise ValueError(f"ImageDataGenerator.fit: rounds must be a positive integer, "
-                             f"got {rounds!r}")
+        check_int(rounds, "rounds", "ImageDataGenerator.fit", minimum=1)
         if not (self.featurewise_center or self.featurewise_std_normalization or
                 self.zca_whitening):
             return
@@ -622,10 +621,7 @@ class Iterator(PyDataset):
 
     def __init__(self, n, batch_size, shuffle, seed, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
-                batch_size < 1:
-            raise ValueError(f"{type(self).__name__}: batch_size must be a positive integer, "
-                             f"got {batch_size!r}")
+        check_int(batch_size, "batch_size", type(self).__name__, minimum=1)
         if seed is not None and (isinstance(seed, bool) or
                                  not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"{type(self).__name__}: seed must be a non-negative integer, "

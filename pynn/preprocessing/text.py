@@ -9,6 +9,8 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
+from ..utils.arguments import check_int
+
 FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 MODES = ("binary", "count", "tfidf", "freq")
 
@@ -50,8 +52,7 @@ def hashing_trick(text, n, hash_function=None, filters=FILTERS, lower=True, spli
     index in [1, n) (0 is left for padding).  ``hash_function`` is Python's
     ``hash`` by default, ``'md5'`` for indices stable across processes, or
     any function of a str to an int.  ``analyzer`` replaces the splitting."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"hashing_trick: n must be an integer >= 2, got {n!r}")
+    check_int(n, "n", "hashing_trick", minimum=2)
     if hash_function is None:
         hash_function = hash
     elif hash_function == "md5":

@@ -178,8 +178,13 @@ def sequential_config(model):
         layers.append(serialize_layer(model._input_layer))
     layers += [serialize_layer(l) for l in model.layers]
     shape = model._input_layer.shape if model._input_layer is not None else None
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "build_input_shape": None if shape is None else list(shape)}
+    config = {"name": model.name, "trainable": model.trainable, "layers": layers,
+              "build_input_shape": None if shape is None else list(shape)}
+    features = model.__dict__.get("_feature_inputs")
+    if features:    # (a DenseFeatures first, built on a dict of features)
+        config["feature_inputs"] = {k: {"shape": list(i.shape), "dtype": i.dtype}
+                                    for k, i in features.items()}
+    return config
 
 
 def _check_history(ref, what):
@@ -392,6 +397,15 @@ def _sequential_from_config(config, custom_objects):
                                                   for d in shape):
             raise ValueError(f"build_input_shape must be a list of integers, got {shape!r}")
         model.build(tuple(shape))
+    features = config.get("feature_inputs")
+    if features is not None and not model.built and model.layers:
+        if not isinstance(features, dict) or not all(
+                isinstance(f, dict) and isinstance(f.get("shape"), list) for f in
+                features.values()):
+            raise ValueError(f"feature_inputs must map names to shapes and dtypes, got "
+                             f"{features!r}")
+        model.build_for_features(list(features), [tuple(f["shape"]) for f in features.values()],
+                                 [f.get("dtype", "float32") for f in features.values()])
     return model
 
 
@@ -457,7 +471,7 @@ def compile_config(model):
     loss, loss_weights, metrics, weighted = model._compile_args
 
     def ser_loss(l):
-        return losses.serialize(losses.get(l))
+        return losses.serialize(losses.to_loss(l))
 
     return {"optimizer": optimizers.serialize(model.optimizer),
             "loss": map_structure(ser_loss, loss),
@@ -494,7 +508,7 @@ def compile_from_config(model, config):
     if not isinstance(opt, dict):
         raise ValueError("the optimizer must be described as a dict")
     model.compile(optimizer=optimizers.get(opt),
-                  loss=map_structure(losses.get, config.get("loss")),
+                  loss=map_structure(losses.to_loss, config.get("loss")),
                   loss_weights=config.get("loss_weights"),
                   metrics=map_structure(metric, config.get("metrics")),
                   weighted_metrics=map_structure(metric, config.get("weighted_metrics")))

@@ -751,7 +751,7 @@ def compile_to_keras(model, legacy=False):
             return value
         if callable(value) and hasattr(value, "_loss_class"):
             return value.__name__
-        spec = losses.serialize(losses.get(value))
+        spec = losses.serialize(losses.to_loss(value))
         config = spec.get("config") if isinstance(spec, dict) else None
         if isinstance(config, dict) and spec.get("class_name") not in _LOSSES_WITH_LOGITS and \
                 config.get("from_logits") is False:
@@ -770,7 +770,7 @@ def compile_to_keras(model, legacy=False):
             from ..utils.custom_objects import serialize_function
             spec = dict(serialize_function(value))
         else:
-            spec = metrics.serialize(metrics.get(value))
+            spec = metrics.serialize(metrics.to_metric(value))
         return spec if legacy else _keras_object(spec, "keras.metrics")
 
     config = {"loss": map_structure(loss_spec, loss), "loss_weights": loss_weights,

@@ -12,6 +12,7 @@ import wave
 import numpy as np
 
 from . import seeding
+from .arguments import check_int
 from .dataset import Dataset, _background
 from .image_dataset import _check_arguments, _labels_batch, check_labels, index_directory, \
     pass_orders, training_or_validation_split
@@ -137,12 +138,8 @@ def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
                      None, False, False, batch_size, _WHO)
     if ragged and output_sequence_length is not None:
         raise ValueError("Cannot set both `ragged` and `output_sequence_length`")
-    if output_sequence_length is not None and (
-            isinstance(output_sequence_length, bool) or
-            not isinstance(output_sequence_length, (int, np.integer)) or
-            output_sequence_length < 1):
-        raise ValueError(f"{_WHO}: output_sequence_length must be a positive integer or None, "
-                         f"got {output_sequence_length!r}")
+    check_int(output_sequence_length, "output_sequence_length", _WHO, minimum=1,
+              allow_none=True)
     if sampling_rate is not None:
         if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, int):
             raise ValueError("`sampling_rate` should have an integer value. "

@@ -239,6 +239,8 @@ def serialize_object(obj, function_type, by_name):
         return None
     if isinstance(obj, function_type):
         return serialize_function(obj.function)
+    if callable(obj) and not hasattr(obj, "get_config"):   # (a plain function)
+        return serialize_function(obj)
     cls = type(obj)
     if cls in by_name.values():
         return {"class_name": cls.__name__, "config": obj.get_config()}

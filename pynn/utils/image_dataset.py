@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import seeding
+from .arguments import check_int
 from .dataset import Dataset, _background
 from .image_resize import RESIZE_INTERPOLATIONS, crop_box, pad_box, resize_images
 from .image_utils import check_color_mode, pil_image
@@ -153,11 +154,7 @@ def _check_arguments(labels, label_mode, class_names, validation_split, subset, 
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be "
                          "set to `True`.")
-    if batch_size is not None and (isinstance(batch_size, bool) or
-                                   not isinstance(batch_size, (int, np.integer)) or
-                                   batch_size < 1):
-        raise ValueError(f"{who}: batch_size must be a positive integer "
-                         f"or None, got {batch_size!r}")
+    check_int(batch_size, "batch_size", who, minimum=1, allow_none=True)
 
 
 class _ImageReader:

@@ -13,6 +13,7 @@ from_tensor_slices make them and the text layers and tf.strings read them.
 import numpy as np
 
 from . import seeding
+from .arguments import check_int
 from .dataset import Dataset, _background
 from .image_dataset import _check_arguments, _labels_batch, check_labels, index_directory, \
     pass_orders, training_or_validation_split
@@ -67,11 +68,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     """
     _check_arguments(labels, label_mode, class_names, validation_split, subset, shuffle, seed,
                      None, False, False, batch_size, _WHO)
-    if max_length is not None and (isinstance(max_length, bool) or
-                                   not isinstance(max_length, (int, np.integer)) or
-                                   max_length < 1):
-        raise ValueError(f"{_WHO}: max_length must be a positive integer or None, got "
-                         f"{max_length!r}")
+    check_int(max_length, "max_length", _WHO, minimum=1, allow_none=True)
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     if seed is None:

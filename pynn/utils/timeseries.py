@@ -6,14 +6,12 @@ import threading
 import numpy as np
 
 from . import seeding
+from .arguments import check_int
 from .dataset import Dataset
 
 
 def _count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"timeseries_dataset_from_array: {name} must be an integer >= "
-                         f"{minimum}, got {value!r}")
-    return int(value)
+    return check_int(value, name, "timeseries_dataset_from_array", minimum)
 
 
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1,

@@ -114,7 +114,8 @@ def test_ctc_loss_class_and_function_match_keras(keras_ref, reduction):
                                    rtol=1e-5)
     assert ours.get_config() == theirs.get_config()
     assert keras.losses.CTC.from_config(ours.get_config()).get_config() == ours.get_config()
-    assert isinstance(keras.losses.get("ctc"), keras.losses.CTC)
+    assert isinstance(keras.losses.get("CTC"), keras.losses.CTC)
+    assert keras.losses.get("ctc") is keras.losses.ctc
     with pytest.raises(ValueError, match=r"ctc: logits y_pred must be of shape"):
         keras.losses.ctc(target, logits[0])
 

@@ -394,7 +394,7 @@ def test_losses_match_keras(keras_ref, name, kwargs, target):
                                np.asarray(getattr(keras_ref.losses, fn_name)(y_true, y_pred,
                                                                              **fn_kwargs)),
                                rtol=2e-5, atol=1e-7)
-    assert type(keras.losses.get(fn_name)).__name__ == name
+    assert keras.losses.get(fn_name) is getattr(keras.losses, fn_name)   # as Keras
     config = getattr(keras.losses, name)(**kwargs).get_config()
     want = getattr(keras_ref.losses, name)(**kwargs).get_config()
     assert _without_dtype_and_axis(config, name) == _without_dtype_and_axis(want, name)

@@ -36,7 +36,8 @@ def test_losses_match_keras(keras_ref, name):
     w = np.arange(6, dtype="float32")
     assert float(ours(t, y_pred, sample_weight=w)) == pytest.approx(
         float(theirs(t, y_pred, sample_weight=w)), rel=1e-5)
-    assert type(keras.losses.get(LOSSES[name])) is type(ours)
+    assert type(keras.losses.get(name)) is type(ours)
+    assert keras.losses.get(LOSSES[name]) is getattr(keras.losses, LOSSES[name])
     np.testing.assert_allclose(getattr(keras.losses, LOSSES[name])(t, y_pred),
                                np.asarray(getattr(keras_ref.losses, LOSSES[name])(t, y_pred)),
                                rtol=1e-5, atol=1e-7)

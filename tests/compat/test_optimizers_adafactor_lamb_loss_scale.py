@@ -411,7 +411,7 @@ def test_fit_clips_each_variable_by_clipnorm_as_keras():
     model.compile(optimizer=keras.optimizers.SGD(0.1, clipnorm=0.05), loss="mse")
     before = [w.copy() for w in model.get_weights()]
     with keras.GradientTape() as tape:
-        loss = keras.losses.get("mse")(y, model(x))
+        loss = keras.losses.get("MeanSquaredError")(y, model(x))
     grads = [np.asarray(g) for g in tape.gradient(loss, model.trainable_weights)]
     model.train_on_batch(x, y)
     for w0, g, w1 in zip(before, grads, model.get_weights()):

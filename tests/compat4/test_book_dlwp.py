@@ -324,7 +324,7 @@ def test_fit_ends_on_the_moving_average_of_the_weights():
     np.testing.assert_allclose(flat, opt._ema, rtol=1e-6)
     assert not np.allclose(flat, np.concatenate([w.reshape(-1) for w in plain.get_weights()]))
     assert opt.get_config()["use_ema"] is True
-    with pytest.raises(ValueError, match="ema_overwrite_frequency must be an integer"):
+    with pytest.raises(ValueError, match="ema_overwrite_frequency must be None or an integer"):
         pynn.optimizers.Adam(use_ema=True, ema_overwrite_frequency=0)
 
 

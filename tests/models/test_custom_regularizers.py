@@ -80,7 +80,8 @@ def test_custom_weight_penalty_loss_and_gradient(reg):
 
 def test_function_penalty_value_and_gradient_exactly():
     w = rand(3, 4)
-    reg = regularizers.get(my_l1)
+    assert regularizers.get(my_l1) is my_l1                 # as Keras's get
+    reg = regularizers.to_regularizer(my_l1)                # what a weight computes with
     grad = np.zeros_like(w)
     value = reg.penalty(w, grad=grad)
     assert value == pytest.approx(0.01 * np.abs(w.astype(np.float64)).sum(), rel=1e-6)
@@ -124,7 +125,7 @@ def test_save_and_load_by_registered_name(tmp_path):
                                                            "my_l1": my_l1})
     reg = loaded.layers[1].kernel_regularizer
     assert isinstance(reg, MyL1Regularizer) and reg.factor == 0.02
-    assert loaded.layers[1].bias_regularizer.function is my_l1
+    assert loaded.layers[1].bias_regularizer is my_l1   # the function, as Keras
     x, y = rand(3, 4), rand(3, 2, seed=1)
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0),
                                                              rel=1e-6)
@@ -136,8 +137,7 @@ def test_save_and_load_by_registered_name(tmp_path):
 def test_get_by_registered_name():
     get_custom_objects()["my_l1_for_test"] = my_l1
     try:
-        reg = regularizers.get("my_l1_for_test")
-        assert reg.function is my_l1
+        assert regularizers.get("my_l1_for_test") is my_l1
     finally:
         del get_custom_objects()["my_l1_for_test"]
 
@@ -151,7 +151,8 @@ def test_bad_regularizers():
     def text(w):
         return "big"
     with pytest.raises(TypeError):
-        regularizers.get(text).penalty(rand(2, 2), grad=np.zeros((2, 2), np.float32))
+        regularizers.to_regularizer(text).penalty(rand(2, 2),
+                                                  grad=np.zeros((2, 2), np.float32))
 
 
 def test_keras_file_round_trip_and_keras_reads_it(tmp_path):
@@ -161,7 +162,7 @@ def test_keras_file_round_trip_and_keras_reads_it(tmp_path):
     custom = {"MyL1Regularizer": MyL1Regularizer, "my_l1": my_l1}
     loaded = pynn.models.load_model(path, custom_objects=custom)
     assert loaded.layers[1].kernel_regularizer.factor == 0.02
-    assert loaded.layers[1].bias_regularizer.function is my_l1
+    assert loaded.layers[1].bias_regularizer is my_l1   # the function, as Keras
     os.environ.setdefault("KERAS_BACKEND", "numpy")
     keras = pytest.importorskip("keras")
 

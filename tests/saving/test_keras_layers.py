@@ -242,15 +242,17 @@ KERAS_CANNOT_BUILD = {"Equalization"}
 # The layers of Keras's applications' modules: in
 # tests/applications/test_application_layers.py.
 APPLICATIONS = {"CustomScaleLayer", "LayerScale", "StochasticDepth"}
-# Keras's abstract base of the wrappers (its files hold the wrappers).
-BASES = {"Wrapper"}
+# Keras's abstract base of the wrappers (its files hold the wrappers), and
+# tf.keras 2's of a program's own RNN cell.
+BASES = {"Wrapper", "AbstractRNNCell"}
 # In tests/layers/test_keras3_layers.py: GroupQueryAttention (called on
 # query and value), and HashedCrossing, which Keras builds only with
 # TensorFlow; the audio layers (on signals) in tests/compat4/test_keras3_names2.py.
 ELSEWHERE_NEW = {"GroupQueryAttention", "HashedCrossing", "MelSpectrogram", "STFTSpectrogram"}
 # Keras 2's layers that Keras 3 dropped: no Keras file can hold them, so
 # save refuses them by name and .pynn keeps them (tests/compat4).
-KERAS2_ONLY = {"RandomFourierFeatures"}
+KERAS2_ONLY = {"RandomFourierFeatures", "DenseFeatures", "RandomHeight", "RandomWidth",
+               "SyncBatchNormalization", "ThresholdedReLU"}
 
 
 def test_every_layer_has_a_row_and_a_case():

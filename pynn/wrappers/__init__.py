@@ -6,10 +6,15 @@ SKLearnClassifier, SKLearnRegressor and SKLearnTransformer.
 one; ``fit_kwargs`` go to ``Model.fit``.  scikit-learn is an optional
 dependency: it is imported when one of these names is first used, and
 making an estimator without it raises an ImportError naming it.
+
+``scikit_learn`` holds tf.keras 2's KerasClassifier and KerasRegressor
+(``keras.wrappers.scikit_learn``), which need no scikit-learn.
 """
 import copy
 
 import numpy as np
+
+from . import scikit_learn  # noqa: F401  (tf.keras.wrappers.scikit_learn)
 
 _NAMES = ("SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer")
 __all__ = list(_NAMES)
@@ -123,7 +128,7 @@ def _build():
             return self
 
         def _get_model(self, X, y):
-            from .models import Model, clone_model
+            from ..models import Model, clone_model
             if isinstance(self.model, Model):
                 model = clone_model(self.model)
                 if getattr(self.model, "compiled", False):  # (Keras's clone keeps it)
