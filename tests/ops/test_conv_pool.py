@@ -539,3 +539,16 @@ def test_winograd_input_gradient_matches_float64(n, h, w, cin, cout, padding):
     close(dx, want_dx)
     close(dk, want_dk)
     close(db, g.astype(np.float64).sum((0, 1, 2)))
+
+
+def test_winograd_relu_keeps_nan():
+    # ReLU of a NaN is NaN in the transform's output pass too; the NaN
+    # reaches at least every output whose window holds it (Winograd takes it
+    # to the rest of those outputs' tiles), and the other tiles stay finite
+    x = rand(8, 13, 13, 32)
+    x[2, 6, 6, 5] = np.nan
+    k = rand(3, 3, 32, 64, seed=1)
+    y = np.asarray(ops.conv2d(x, k, None, (1, 1), "valid", activation="relu"))
+    assert np.isnan(y[2, 4:7, 4:7]).all()
+    assert not np.isnan(np.delete(y, 2, axis=0)).any()
+    assert not np.isnan(y[2, :2]).any() and not np.isnan(y[2, 8:]).any()
