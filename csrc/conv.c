@@ -813,14 +813,50 @@ static int use_winograd(const pynn_conv_shape *s, int act)
 #endif
 }
 
-/* The transforms run on 16 channels at a time (use_winograd asks for 16k),
- * as GCC's generic vectors: two AVX2 registers or one AVX-512 register. */
-typedef float wino_vec __attribute__((vector_size(64)));
-typedef int32_t wino_ivec __attribute__((vector_size(64)));
-/* the same, read and written at any float's address */
-typedef float wino_uvec __attribute__((vector_size(64), aligned(4), may_alias));
-#define wino_load(p) (*(const wino_uvec *)(p))
-#define wino_store(p, v) (*(wino_uvec *)(p) = (v))
+/* The tile transforms run on the machine's vectors, 16 channels at a time
+ * with AVX-512 and 8 with AVX2 (use_winograd asks for 16k channels), as
+ * GCC's generic vectors: WINO_PER_WIDTH compiles a body once for each,
+ * with `lanes` its width (wider generic vectors, split in two on AVX2,
+ * spilled to the stack there: the input transform took as long as the
+ * products).  The kernel transforms, once a call, take 16 at a time. */
+typedef float wino_v16 __attribute__((vector_size(64)));
+typedef int32_t wino_v16i __attribute__((vector_size(64)));
+typedef float wino_v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float wino_v8 __attribute__((vector_size(32)));
+typedef int32_t wino_v8i __attribute__((vector_size(32)));
+typedef float wino_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+/* a vector of type V read or written at any float's address */
+#define WINO_LD(V, p) (*(const V##u *)(p))
+#define WINO_ST(V, p, x) (*(V##u *)(p) = (x))
+/* ReLU, keeping a NaN (x < 0 is false for it) */
+#define WINO_RELU(V, x) ((V)((V##i)(x) & ~(V##i)((x) < 0.0f)))
+
+#define WINO_EXPAND(...) __VA_ARGS__
+#if defined(__x86_64__) || defined(__i386__)
+#define WINO_PER_WIDTH(NAME, BODY, PARAMS, ARGS)                               \
+    __attribute__((target("avx512f"))) static void NAME##_avx512 PARAMS        \
+    {                                                                          \
+        BODY(WINO_EXPAND ARGS, 16);                                            \
+    }                                                                          \
+    __attribute__((target("avx2,fma"))) static void NAME##_avx2 PARAMS        \
+    {                                                                          \
+        BODY(WINO_EXPAND ARGS, 8);                                             \
+    }                                                                          \
+    static void NAME PARAMS                                                    \
+    {                                                                          \
+        if (pynn_cpu_level() >= PYNN_CPU_AVX512)                               \
+            NAME##_avx512 ARGS;                                                \
+        else                                                                   \
+            NAME##_avx2 ARGS;                                                  \
+    }
+#else /* (use_winograd takes nothing here) */
+#define WINO_PER_WIDTH(NAME, BODY, PARAMS, ARGS)                               \
+    static void NAME PARAMS { BODY(WINO_EXPAND ARGS, 8); }
+#endif
+
+typedef wino_v16 wino_vec;
+#define wino_load(p) WINO_LD(wino_v16, p)
+#define wino_store(p, v) WINO_ST(wino_v16, p, v)
 
 /* U[xi][ci][co] for xi = 4 i + j, from the HWIO kernel k. */
 static inline __attribute__((always_inline)) void
@@ -870,15 +906,30 @@ static wino_tile wino_tile_at(const pynn_conv_shape *s, ptrdiff_t t)
     return w;
 }
 
-/* V of tiles [t0, t0 + P) into v[xi][p][ci]; rows p >= P are zeros.  Each
- * column of B^T d is made from d's rows as it is needed, so that few
- * vectors are live at once (AVX2 has 16 registers). */
+/* V of tiles [t0, t0 + P) into v[xi][p][ci], planes of `plane` tiles;
+ * rows P <= p < plane are zeros.  Each column of B^T d is made from d's
+ * rows as it is needed, so that few vectors are live at once. */
+#define WINO_INPUT_CHUNK(V, d, out, step, c)                                   \
+    for (int j_ = 0; j_ < 4; j_++) {                                           \
+        /* r[i] = (d B)[i][j]: d0 - d2, d1 + d2, d2 - d1, d1 - d3 */           \
+        const int a_ = j_ == 0 ? 0 : j_ == 2 ? 2 : 1, b_ = j_ == 2 ? 1 : j_ == 3 ? 3 : 2; \
+        V r_[4];                                                               \
+        for (int i_ = 0; i_ < 4; i_++) {                                       \
+            V x_ = WINO_LD(V, (d)[i_][a_] + (c)), y_ = WINO_LD(V, (d)[i_][b_] + (c)); \
+            r_[i_] = j_ == 1 ? x_ + y_ : x_ - y_;                              \
+        }                                                                      \
+        WINO_ST(V, (out) + (0 + j_) * (step) + (c), r_[0] - r_[2]);            \
+        WINO_ST(V, (out) + (4 + j_) * (step) + (c), r_[1] + r_[2]);            \
+        WINO_ST(V, (out) + (8 + j_) * (step) + (c), r_[2] - r_[1]);            \
+        WINO_ST(V, (out) + (12 + j_) * (step) + (c), r_[1] - r_[3]);           \
+    }
+
 static inline __attribute__((always_inline)) void
-wino_input_body(const pynn_conv_shape *s, const float *x, ptrdiff_t t0, int P,
-                float *restrict v)
+wino_input_body(const pynn_conv_shape *s, const float *x, ptrdiff_t t0, ptrdiff_t P,
+                ptrdiff_t plane, float *restrict v, const int lanes)
 {
-    const ptrdiff_t cin = s->cin, step = WINO_TILES * cin;
-    for (int p = 0; p < WINO_TILES; p++) {
+    const ptrdiff_t cin = s->cin, step = plane * cin;
+    for (ptrdiff_t p = 0; p < plane; p++) {
         if (p >= P) {
             for (int xi = 0; xi < 16; xi++) memset(v + xi * step + p * cin, 0, cin * sizeof(float));
             continue;
@@ -894,40 +945,130 @@ wino_input_body(const pynn_conv_shape *s, const float *x, ptrdiff_t t0, int P,
                               : wino_zeros;
             }
         float *out = v + p * cin;
-        for (ptrdiff_t c = 0; c < cin; c += 16) {
-            /* r[i][j] = (d B)[i][j] per row i, then V = B^T r per column j */
-            for (int j = 0; j < 4; j++) {
-                wino_vec r[4];
-                for (int i = 0; i < 4; i++) {
-                    const float *const *row = d[i];
-                    switch (j) {
-                    case 0: r[i] = wino_load(row[0] + c) - wino_load(row[2] + c); break;
-                    case 1: r[i] = wino_load(row[1] + c) + wino_load(row[2] + c); break;
-                    case 2: r[i] = wino_load(row[2] + c) - wino_load(row[1] + c); break;
-                    default: r[i] = wino_load(row[1] + c) - wino_load(row[3] + c); break;
-                    }
-                }
-                wino_store(out + (0 + j) * step + c, r[0] - r[2]);
-                wino_store(out + (4 + j) * step + c, r[1] + r[2]);
-                wino_store(out + (8 + j) * step + c, r[2] - r[1]);
-                wino_store(out + (12 + j) * step + c, r[1] - r[3]);
+        for (ptrdiff_t c = 0; c < cin; c += lanes) {
+            if (lanes == 16) {
+                WINO_INPUT_CHUNK(wino_v16, d, out, step, c)
+            } else {
+                WINO_INPUT_CHUNK(wino_v8, d, out, step, c)
             }
         }
     }
 }
 
-PYNN_PER_LEVEL(static, wino_input, wino_input_body,
-               (const pynn_conv_shape *s, const float *x, ptrdiff_t t0, int P,
-                float *restrict v),
-               (s, x, t0, P, v))
+WINO_PER_WIDTH(wino_input, wino_input_body,
+               (const pynn_conv_shape *s, const float *x, ptrdiff_t t0, ptrdiff_t P,
+                ptrdiff_t plane, float *restrict v),
+               (s, x, t0, P, plane, v))
+
+/* For the kernel gradient (see wino_kernel_grad): Z = A dY A^T of the
+ * output gradient's tiles [t0, t0 + P) into z[xi][p][co], planes of P
+ * tiles; the pixels of a tile past the output's edge count as zeros.  The
+ * rows of A dY are (a, b), (a + c, b + d), (a - c, b - d), (-c, -d) for
+ * the tile's [[a, b], [c, d]]; each row (u, v) then gives u, u + v,
+ * u - v, -v. */
+#define WINO_OUTPUT_GRAD_CHUNK(V, e, out, step, c)                             \
+    do {                                                                       \
+        V a_ = WINO_LD(V, (e)[0][0] + (c)), b_ = WINO_LD(V, (e)[0][1] + (c));  \
+        V c_ = WINO_LD(V, (e)[1][0] + (c)), d_ = WINO_LD(V, (e)[1][1] + (c));  \
+        V r_[4][2] = {{a_, b_}, {a_ + c_, b_ + d_}, {a_ - c_, b_ - d_}, {-c_, -d_}}; \
+        for (int i_ = 0; i_ < 4; i_++) {                                       \
+            WINO_ST(V, (out) + (4 * i_ + 0) * (step) + (c), r_[i_][0]);        \
+            WINO_ST(V, (out) + (4 * i_ + 1) * (step) + (c), r_[i_][0] + r_[i_][1]); \
+            WINO_ST(V, (out) + (4 * i_ + 2) * (step) + (c), r_[i_][0] - r_[i_][1]); \
+            WINO_ST(V, (out) + (4 * i_ + 3) * (step) + (c), -r_[i_][1]);       \
+        }                                                                      \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+wino_output_grad_body(const pynn_conv_shape *s, const float *g, ptrdiff_t t0, ptrdiff_t P,
+                      float *restrict z, const int lanes)
+{
+    const ptrdiff_t cout = s->cout, step = P * cout;
+    for (ptrdiff_t p = 0; p < P; p++) {
+        wino_tile w = wino_tile_at(s, t0 + p);
+        const float *e[2][2];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                e[i][j] = w.oy + i < s->oh && w.ox + j < s->ow
+                              ? g + ((w.n * s->oh + w.oy + i) * s->ow + w.ox + j) * cout
+                              : wino_zeros;
+        float *out = z + p * cout;
+        for (ptrdiff_t c = 0; c < cout; c += lanes) {
+            if (lanes == 16)
+                WINO_OUTPUT_GRAD_CHUNK(wino_v16, e, out, step, c);
+            else
+                WINO_OUTPUT_GRAD_CHUNK(wino_v8, e, out, step, c);
+        }
+    }
+}
+
+WINO_PER_WIDTH(wino_output_grad, wino_output_grad_body,
+               (const pynn_conv_shape *s, const float *g, ptrdiff_t t0, ptrdiff_t P,
+                float *restrict z),
+               (s, g, t0, P, z))
+
+/* dk (HWIO) = G^T dU G for each input and output channel, from
+ * du[xi][ci][co], the gradient of the transformed kernel U = G g G^T. */
+static inline __attribute__((always_inline)) void
+wino_kernel_grad_body(const pynn_conv_shape *s, const float *restrict du, float *restrict dk)
+{
+    const ptrdiff_t cin = s->cin, cout = s->cout, plane = cin * cout;
+    const wino_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
+                           0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    for (ptrdiff_t ci = 0; ci < cin; ci++)
+        for (ptrdiff_t co = 0; co < cout; co += 16) {
+            const float *u = du + ci * cout + co;
+            float *out = dk + ci * cout + co;
+            wino_vec t[3][4];
+            for (int j = 0; j < 4; j++) {
+                wino_vec u0 = wino_load(u + j * plane), u1 = wino_load(u + (4 + j) * plane);
+                wino_vec u2 = wino_load(u + (8 + j) * plane), u3 = wino_load(u + (12 + j) * plane);
+                t[0][j] = u0 + half * (u1 + u2);
+                t[1][j] = half * (u1 - u2);
+                t[2][j] = half * (u1 + u2) + u3;
+            }
+            for (int i = 0; i < 3; i++) {
+                wino_store(out + (3 * i + 0) * plane, t[i][0] + half * (t[i][1] + t[i][2]));
+                wino_store(out + (3 * i + 1) * plane, half * (t[i][1] - t[i][2]));
+                wino_store(out + (3 * i + 2) * plane, half * (t[i][1] + t[i][2]) + t[i][3]);
+            }
+        }
+}
+
+PYNN_PER_LEVEL(static, wino_kernel_grad, wino_kernel_grad_body,
+               (const pynn_conv_shape *s, const float *restrict du, float *restrict dk),
+               (s, du, dk))
 
 /* Y = A^T M A of tiles [t0, t0 + P), plus the bias, through ReLU when
- * relu is one of these (a NaN stays NaN), into y; the pixels of a tile
- * past the output's edge go to sink (cout floats). */
-enum { WINO_RELU_NONE, WINO_RELU_IN_VECTORS, WINO_RELU_AFTER };
+ * relu is set (a NaN stays NaN), into y; the pixels of a tile past the
+ * output's edge go to sink (cout floats).  q = A^T m: rows m0 + m1 + m2
+ * and m1 - m2 - m3; then each row (a, b, c, d) of q gives a + b + c and
+ * b - c - d. */
+#define WINO_OUTPUT_CHUNK(V, mp, step, bias, relu, o, c)                       \
+    do {                                                                       \
+        V q_[2][4];                                                            \
+        for (int j_ = 0; j_ < 4; j_++) {                                       \
+            V m1_ = WINO_LD(V, (mp) + (4 + j_) * (step) + (c));                \
+            V m2_ = WINO_LD(V, (mp) + (8 + j_) * (step) + (c));                \
+            q_[0][j_] = WINO_LD(V, (mp) + j_ * (step) + (c)) + m1_ + m2_;      \
+            q_[1][j_] = m1_ - m2_ - WINO_LD(V, (mp) + (12 + j_) * (step) + (c)); \
+        }                                                                      \
+        V b_ = WINO_LD(V, (bias) + (c));                                       \
+        for (int i_ = 0; i_ < 2; i_++) {                                       \
+            V y0_ = q_[i_][0] + q_[i_][1] + q_[i_][2] + b_;                    \
+            V y1_ = q_[i_][1] - q_[i_][2] - q_[i_][3] + b_;                    \
+            if (relu) {                                                        \
+                y0_ = WINO_RELU(V, y0_);                                       \
+                y1_ = WINO_RELU(V, y1_);                                       \
+            }                                                                  \
+            WINO_ST(V, (o)[i_][0] + (c), y0_);                                 \
+            WINO_ST(V, (o)[i_][1] + (c), y1_);                                 \
+        }                                                                      \
+    } while (0)
+
 static inline __attribute__((always_inline)) void
 wino_output_body(const pynn_conv_shape *s, const float *restrict m, const float *bias,
-                 int relu, ptrdiff_t t0, int P, float *y, float *sink)
+                 int relu, ptrdiff_t t0, int P, float *y, float *sink, const int lanes)
 {
     const ptrdiff_t cout = s->cout, step = WINO_TILES * cout;
     const float *b = bias ? bias : wino_zeros;
@@ -940,120 +1081,147 @@ wino_output_body(const pynn_conv_shape *s, const float *restrict m, const float 
                               ? y + ((w.n * s->oh + w.oy + i) * s->ow + w.ox + j) * cout
                               : sink;
         const float *mp = m + p * cout;
-        for (ptrdiff_t c = 0; c < cout; c += 16) {
-            wino_vec q[2][4];
-            for (int j = 0; j < 4; j++) {
-                wino_vec m1 = wino_load(mp + (4 + j) * step + c);
-                wino_vec m2 = wino_load(mp + (8 + j) * step + c);
-                q[0][j] = wino_load(mp + j * step + c) + m1 + m2;
-                q[1][j] = m1 - m2 - wino_load(mp + (12 + j) * step + c);
-            }
-            wino_vec bv = wino_load(b + c);
-            for (int i = 0; i < 2; i++) {
-                wino_vec y0 = q[i][0] + q[i][1] + q[i][2] + bv;
-                wino_vec y1 = q[i][1] - q[i][2] - q[i][3] + bv;
-                if (relu == WINO_RELU_IN_VECTORS) {
-                    /* y < 0 is false for a NaN, which stays */
-                    y0 = (wino_vec)((wino_ivec)y0 & ~(wino_ivec)(y0 < 0.0f));
-                    y1 = (wino_vec)((wino_ivec)y1 & ~(wino_ivec)(y1 < 0.0f));
-                }
-                wino_store(o[i][0] + c, y0);
-                wino_store(o[i][1] + c, y1);
-            }
+        for (ptrdiff_t c = 0; c < cout; c += lanes) {
+            if (lanes == 16)
+                WINO_OUTPUT_CHUNK(wino_v16, mp, step, b, relu, o, c);
+            else
+                WINO_OUTPUT_CHUNK(wino_v8, mp, step, b, relu, o, c);
         }
-        /* Where the machine's vectors are 8 floats, GCC takes a compare of
-         * its 16-float vectors apart lane by lane: ReLU then runs over the
-         * tile's pixels, still in L1, as a loop of its own (on AVX-512
-         * that loop, reading back the stores just made, took the output
-         * transform from 1.7 % of a convnet epoch to 4.3 %). */
-        if (relu == WINO_RELU_AFTER)
-            for (int i = 0; i < 4; i++) {
-                float *px = o[i / 2][i % 2];
-                for (ptrdiff_t c = 0; c < cout; c++)
-                    px[c] = pynn_pick(pynn_mask_of(px[c] < 0.0f), 0.0f, px[c]);
-            }
     }
 }
 
-PYNN_PER_LEVEL(static, wino_output, wino_output_body,
+WINO_PER_WIDTH(wino_output, wino_output_body,
                (const pynn_conv_shape *s, const float *restrict m, const float *bias, int relu,
                 ptrdiff_t t0, int P, float *y, float *sink),
                (s, m, bias, relu, t0, P, y, sink))
 
 #if defined(__x86_64__) || defined(__i386__)
-/* m[xi][p][co0 + 16 r ...] = sum over ci of v[xi][p][ci] u[xi][ci][co0 + ...],
- * for the WINO_TILES tiles and R vectors of 16 channels. */
+/* The small products of Winograd's two uses, summed in registers:
+ * c[r][0:n] (+)= sum over k < K of a[r * ars + k * aks] b[k * ldb + 0:n]
+ * for rows r < P (a constant), 16 R channels at a time with AVX-512 (R up
+ * to 4), 16 with AVX2 (two vectors).  The forward pass's products are 6
+ * tiles by cin into cout (a's rows are tiles, read along k); the kernel
+ * gradient's are cin by tiles into cout (a's rows are input channels, a
+ * column of the tiles' V), added to c. */
 __attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
-wino_block_avx512(const int R, const float *v, const float *u, float *m, ptrdiff_t cin,
-                  ptrdiff_t cout, ptrdiff_t co0)
+wino_block_avx512(const int P, const int R, ptrdiff_t K, const float *a, ptrdiff_t ars,
+                  ptrdiff_t aks, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                  int add)
 {
-    __m512 acc[WINO_TILES][4];
+    __m512 acc[6][4];
 #pragma GCC unroll 6
-    for (int p = 0; p < WINO_TILES; p++)
+    for (int p = 0; p < P; p++)
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) acc[p][r] = _mm512_setzero_ps();
-    for (ptrdiff_t ci = 0; ci < cin; ci++) {
+        for (int r = 0; r < R; r++)
+            acc[p][r] = add ? _mm512_loadu_ps(c + p * ldc + 16 * r) : _mm512_setzero_ps();
+    for (ptrdiff_t k = 0; k < K; k++) {
         __m512 w[4];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) w[r] = _mm512_loadu_ps(u + ci * cout + co0 + 16 * r);
+        for (int r = 0; r < R; r++) w[r] = _mm512_loadu_ps(b + k * ldb + 16 * r);
 #pragma GCC unroll 6
-        for (int p = 0; p < WINO_TILES; p++) {
-            __m512 b = _mm512_set1_ps(v[p * cin + ci]);
+        for (int p = 0; p < P; p++) {
+            __m512 x = _mm512_set1_ps(a[p * ars + k * aks]);
 #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) acc[p][r] = _mm512_fmadd_ps(b, w[r], acc[p][r]);
+            for (int r = 0; r < R; r++) acc[p][r] = _mm512_fmadd_ps(x, w[r], acc[p][r]);
         }
     }
 #pragma GCC unroll 6
-    for (int p = 0; p < WINO_TILES; p++)
+    for (int p = 0; p < P; p++)
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) _mm512_storeu_ps(m + p * cout + co0 + 16 * r, acc[p][r]);
+        for (int r = 0; r < R; r++) _mm512_storeu_ps(c + p * ldc + 16 * r, acc[p][r]);
 }
 
+/* All n channels (16k) of P rows, 64 at a time and then the rest. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+wino_rows_avx512(const int P, ptrdiff_t K, const float *a, ptrdiff_t ars, ptrdiff_t aks,
+                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, ptrdiff_t n, int add)
+{
+    ptrdiff_t c0 = 0;
+    for (; c0 + 64 <= n; c0 += 64)
+        wino_block_avx512(P, 4, K, a, ars, aks, b + c0, ldb, c + c0, ldc, add);
+    switch ((n - c0) / 16) {
+    case 3: wino_block_avx512(P, 3, K, a, ars, aks, b + c0, ldb, c + c0, ldc, add); break;
+    case 2: wino_block_avx512(P, 2, K, a, ars, aks, b + c0, ldb, c + c0, ldc, add); break;
+    case 1: wino_block_avx512(P, 1, K, a, ars, aks, b + c0, ldb, c + c0, ldc, add); break;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+wino_rows_avx2(const int P, ptrdiff_t K, const float *a, ptrdiff_t ars, ptrdiff_t aks,
+               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, ptrdiff_t n, int add)
+{
+    for (ptrdiff_t c0 = 0; c0 < n; c0 += 16) {
+        __m256 acc[6][2];
+#pragma GCC unroll 6
+        for (int p = 0; p < P; p++) {
+            acc[p][0] = add ? _mm256_loadu_ps(c + p * ldc + c0) : _mm256_setzero_ps();
+            acc[p][1] = add ? _mm256_loadu_ps(c + p * ldc + c0 + 8) : _mm256_setzero_ps();
+        }
+        for (ptrdiff_t k = 0; k < K; k++) {
+            __m256 w0 = _mm256_loadu_ps(b + k * ldb + c0);
+            __m256 w1 = _mm256_loadu_ps(b + k * ldb + c0 + 8);
+#pragma GCC unroll 6
+            for (int p = 0; p < P; p++) {
+                __m256 x = _mm256_broadcast_ss(a + p * ars + k * aks);
+                acc[p][0] = _mm256_fmadd_ps(x, w0, acc[p][0]);
+                acc[p][1] = _mm256_fmadd_ps(x, w1, acc[p][1]);
+            }
+        }
+#pragma GCC unroll 6
+        for (int p = 0; p < P; p++) {
+            _mm256_storeu_ps(c + p * ldc + c0, acc[p][0]);
+            _mm256_storeu_ps(c + p * ldc + c0 + 8, acc[p][1]);
+        }
+    }
+}
+
+/* m[xi][p][co] = sum over ci of v[xi][p][ci] u[xi][ci][co]: a strip's 16
+ * products. */
 __attribute__((target("avx512f"))) static void
 wino_products_avx512(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout)
 {
-    for (int xi = 0; xi < 16; xi++) {
-        const float *vx = v + xi * WINO_TILES * cin, *ux = u + xi * cin * cout;
-        float *mx = m + xi * WINO_TILES * cout;
-        ptrdiff_t co0 = 0;
-        for (; co0 + 64 <= cout; co0 += 64) wino_block_avx512(4, vx, ux, mx, cin, cout, co0);
-        switch ((cout - co0) / 16) {
-        case 3: wino_block_avx512(3, vx, ux, mx, cin, cout, co0); break;
-        case 2: wino_block_avx512(2, vx, ux, mx, cin, cout, co0); break;
-        case 1: wino_block_avx512(1, vx, ux, mx, cin, cout, co0); break;
-        }
-    }
+    for (int xi = 0; xi < 16; xi++)
+        wino_rows_avx512(WINO_TILES, cin, v + xi * WINO_TILES * cin, cin, 1,
+                         u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, cout, 0);
 }
 
-/* The same with AVX2: 16 channels (two vectors) at a time. */
 __attribute__((target("avx2,fma"))) static void
 wino_products_avx2(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout)
 {
-    for (int xi = 0; xi < 16; xi++) {
-        const float *vx = v + xi * WINO_TILES * cin, *ux = u + xi * cin * cout;
-        float *mx = m + xi * WINO_TILES * cout;
-        for (ptrdiff_t co0 = 0; co0 < cout; co0 += 16) {
-            __m256 acc[WINO_TILES][2];
-#pragma GCC unroll 6
-            for (int p = 0; p < WINO_TILES; p++)
-                acc[p][0] = acc[p][1] = _mm256_setzero_ps();
-            for (ptrdiff_t ci = 0; ci < cin; ci++) {
-                __m256 w0 = _mm256_loadu_ps(ux + ci * cout + co0);
-                __m256 w1 = _mm256_loadu_ps(ux + ci * cout + co0 + 8);
-#pragma GCC unroll 6
-                for (int p = 0; p < WINO_TILES; p++) {
-                    __m256 b = _mm256_broadcast_ss(vx + p * cin + ci);
-                    acc[p][0] = _mm256_fmadd_ps(b, w0, acc[p][0]);
-                    acc[p][1] = _mm256_fmadd_ps(b, w1, acc[p][1]);
-                }
-            }
-#pragma GCC unroll 6
-            for (int p = 0; p < WINO_TILES; p++) {
-                _mm256_storeu_ps(mx + p * cout + co0, acc[p][0]);
-                _mm256_storeu_ps(mx + p * cout + co0 + 8, acc[p][1]);
-            }
-        }
+    for (int xi = 0; xi < 16; xi++)
+        wino_rows_avx2(WINO_TILES, cin, v + xi * WINO_TILES * cin, cin, 1,
+                       u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, cout, 0);
+}
+
+/* du[xi][ci][co] += sum over the tiles of v[xi][t][ci] z[xi][t][co]: the
+ * kernel gradient's 16 products over `tiles` tiles. */
+/* (6 input channels at a time, then the 2 or 4 left of 16k: with 4 at a
+ * time AVX2's 8 sums waited on their loads) */
+#define WINO_GRAD_PRODUCTS(ROWS)                                               \
+    for (int xi = 0; xi < 16; xi++) {                                          \
+        const float *vx = v + xi * tiles * cin, *zx = z + xi * tiles * cout;   \
+        float *dx = du + xi * cin * cout;                                      \
+        ptrdiff_t ci = 0;                                                      \
+        for (; ci + 6 <= cin; ci += 6)                                         \
+            ROWS(6, tiles, vx + ci, 1, cin, zx, cout, dx + ci * cout, cout, cout, 1); \
+        if (cin - ci == 4)                                                     \
+            ROWS(4, tiles, vx + ci, 1, cin, zx, cout, dx + ci * cout, cout, cout, 1); \
+        else if (cin - ci == 2)                                                \
+            ROWS(2, tiles, vx + ci, 1, cin, zx, cout, dx + ci * cout, cout, cout, 1); \
     }
+
+__attribute__((target("avx512f"))) static void
+wino_grad_products_avx512(const float *v, const float *z, float *du, ptrdiff_t tiles,
+                          ptrdiff_t cin, ptrdiff_t cout)
+{
+    WINO_GRAD_PRODUCTS(wino_rows_avx512)
+}
+
+__attribute__((target("avx2,fma"))) static void
+wino_grad_products_avx2(const float *v, const float *z, float *du, ptrdiff_t tiles,
+                        ptrdiff_t cin, ptrdiff_t cout)
+{
+    WINO_GRAD_PRODUCTS(wino_rows_avx2)
 }
 #endif
 
@@ -1070,17 +1238,14 @@ static int wino_strips(const pynn_conv_shape *s, const float *x, const float *u,
     for (ptrdiff_t q = q0; q < q1; q++) {
         ptrdiff_t t0 = q * WINO_TILES;
         int P = (int)PYNN_MIN(WINO_TILES, tiles - t0);
-        wino_input(s, x, t0, P, v);
+        wino_input(s, x, t0, P, WINO_TILES, v);
 #if defined(__x86_64__) || defined(__i386__)
         if (pynn_cpu_level() >= PYNN_CPU_AVX512)
             wino_products_avx512(v, u, m, s->cin, s->cout);
         else
             wino_products_avx2(v, u, m, s->cin, s->cout);
 #endif
-        wino_output(s, m, bias, act != PYNN_ACT_RELU ? WINO_RELU_NONE
-                                : pynn_cpu_level() >= PYNN_CPU_AVX512 ? WINO_RELU_IN_VECTORS
-                                                                     : WINO_RELU_AFTER,
-                    t0, P, y, sink);
+        wino_output(s, m, bias, act == PYNN_ACT_RELU, t0, P, y, sink);
     }
     return 0;
 }
@@ -1265,11 +1430,32 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
         dk_part = db_part = NULL; /* the input gradient still takes the GEMM */
     }
 #endif
-    float *cols = NULL, *grad = NULL;
-    if (!pointwise) {
-        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)(group * pixels * patch + COLS_SLACK));
+    /* The kernel gradient through F(2x2, 3x3) where the forward pass may
+     * take it: dU[xi] = the sum over tiles of V[xi]^T Z[xi] (16 products
+     * of cin x tiles by tiles x cout, 16 multiply-adds a tile where the
+     * unrolled product takes 36, and no unrolled copy), then dk = G^T dU G
+     * (see wino_output_grad).  Their sums run in registers
+     * (wino_grad_products): through the packed GEMM, packing took as long
+     * as the products. */
+    const int wino_dk = dk_part && use_winograd(s, PYNN_ACT_LINEAR);
+    const ptrdiff_t wino_tiles = ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
+    float *cols = NULL, *grad = NULL, *du = NULL;
+    /* cols: the unrolled input or its product with the kernel, or the
+     * transformed tiles, one after the other */
+    const int unrolls = !pointwise && ((dk_part && !wino_dk) || (dx && !a->wino_u));
+    const ptrdiff_t cols_size =
+        PYNN_MAX(unrolls ? group * pixels * patch + COLS_SLACK : 0,
+                 wino_dk ? 16 * group * wino_tiles * (s->cin + cout) : 0);
+    if (cols_size) {
+        cols = pynn_scratch(PYNN_SCRATCH_COLS, (size_t)cols_size);
         if (!cols)
             return -1;
+    }
+    if (wino_dk) {
+        du = pynn_scratch(PYNN_SCRATCH_WINO_DU, (size_t)(16 * s->cin * cout));
+        if (!du)
+            return -1;
+        memset(du, 0, 16 * s->cin * cout * sizeof(float));
     }
     if (a->act != PYNN_ACT_LINEAR) {
         grad = pynn_scratch(PYNN_SCRATCH_GRAD, (size_t)(group * pixels * cout));
@@ -1287,7 +1473,20 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
         }
         if (db_part)
             add_column_sums(g, rows, cout, db_part);
-        if (dk_part) {
+        if (wino_dk) {
+            pynn_conv_shape sg = *s;
+            sg.n = e - b;
+            const ptrdiff_t tiles = sg.n * wino_tiles;
+            float *v = cols, *z = cols + 16 * tiles * s->cin;
+            wino_input(&sg, a->x + b * s->h * s->w * s->cin, 0, tiles, tiles, v);
+            wino_output_grad(&sg, g, 0, tiles, z);
+#if defined(__x86_64__) || defined(__i386__)
+            if (pynn_cpu_level() >= PYNN_CPU_AVX512)
+                wino_grad_products_avx512(v, z, du, tiles, s->cin, cout);
+            else
+                wino_grad_products_avx2(v, z, du, tiles, s->cin, cout);
+#endif
+        } else if (dk_part) {
             const float *src = a->x + b * pixels * s->cin;
             if (!pointwise) {
                 im2col(s, a->x, b, e, cols);
@@ -1313,6 +1512,8 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
             }
         }
     }
+    if (wino_dk)
+        wino_kernel_grad(s, du, dk_part);
     return 0;
 }
 

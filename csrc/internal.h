@@ -328,6 +328,7 @@ enum {
     PYNN_SCRATCH_GRAD,    /* a group's gradient through the activation */
     PYNN_SCRATCH_WINO_U,  /* a Winograd kernel transform, read by the team */
     PYNN_SCRATCH_WINO,    /* a Winograd strip's transformed tiles */
+    PYNN_SCRATCH_WINO_DU, /* a Winograd kernel gradient's transformed sums */
     PYNN_SCRATCH_SLOTS
 };
 float *pynn_scratch(int slot, size_t floats);
