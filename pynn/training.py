@@ -712,6 +712,13 @@ class TrainingMixin:
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
             self._distribute_strategy._adopt(self)
+        # One metric on its own (tf.keras 2's ``metrics=tf.metrics.BinaryAccuracy()``,
+        # ``metrics="accuracy"``) is a list of one, for every output, as
+        # tf.keras 2 read it; Keras 3 refuses it.
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            metrics = [metrics]
+        if weighted_metrics is not None and not isinstance(weighted_metrics, (list, tuple, dict)):
+            weighted_metrics = [weighted_metrics]
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:
@@ -722,8 +729,6 @@ class TrainingMixin:
             self.compiled = True
             self.stop_training = False
             return
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise ValueError(f"compile: metrics must be a list or a dict, got {metrics!r}")
         self.optimizer = self._compiled_optimizer(optimizer)
         for leaf in (loss.values() if isinstance(loss, dict) else
                      loss if isinstance(loss, (list, tuple)) else [loss]):

@@ -1899,6 +1899,13 @@ class InputLayer(Layer):
     def batch_shape(self):
         return self._batch_input_shape
 
+    @property
+    def input(self):
+        """The input tensor itself, as tf.keras 2 gave it: Keras 2 programs
+        write ``K.function([model.layers[0].input], ...)`` for a functional
+        model, whose first layer is this one (Keras 3 gives ``[]``)."""
+        return self.output
+
     def compute_output_shape(self, input_shape):
         return self._batch_input_shape
 

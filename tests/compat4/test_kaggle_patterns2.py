@@ -1,0 +1,51 @@
+"""More patterns of notebook and blog Keras programs (Keras 2 backend
+idioms, tf.keras 2 tutorials, custom loops, preprocessing in the model)
+run with only their imports changed, that broke in pynn, reproduced in a
+few lines each."""
+import numpy as np
+
+from pynn import keras
+import pynn.keras.backend as K
+
+
+def test_one_metric_outside_a_list():
+    """tf.keras 2's text classification tutorial compiles with
+    ``metrics=tf.metrics.BinaryAccuracy(threshold=0.0)``, one metric, no
+    list: it was refused.  tf.keras 2 read it as a list of one, for every
+    output."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=keras.metrics.BinaryAccuracy(threshold=0.0))
+    hist = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert list(hist.history) == ["loss", "binary_accuracy"]
+    got = model.evaluate(x, y, verbose=0, return_dict=True)["binary_accuracy"]
+    logits = model.predict(x, verbose=0)[:, 0]
+    assert got == np.mean((logits > 0) == (y == 1))
+
+    inp = keras.Input((5,))
+    two = keras.Model(inp, [keras.layers.Dense(1, name="a")(inp),
+                            keras.layers.Dense(1, name="b")(inp)])
+    two.compile("sgd", "mse", metrics="mae", weighted_metrics="mse")
+    logs = two.evaluate(x, [y, 2 * y], verbose=0, return_dict=True)
+    pa, pb = two.predict(x, verbose=0)
+    np.testing.assert_allclose(logs["a_mae"], np.mean(np.abs(pa[:, 0] - y)), rtol=1e-5)
+    np.testing.assert_allclose(logs["b_mae"], np.mean(np.abs(pb[:, 0] - 2 * y)), rtol=1e-5)
+    np.testing.assert_allclose(logs["b_mse"], np.mean((pb[:, 0] - 2 * y) ** 2), rtol=1e-5)
+
+
+def test_first_layer_input_of_a_functional_model():
+    """``K.function([model.layers[0].input], [model.layers[2].output])``:
+    a functional model's first layer is its InputLayer, whose ``input`` was
+    ``[]``; tf.keras 2 gives the input tensor."""
+    inp = keras.Input((4,))
+    h = keras.layers.Dense(3, activation="relu")(inp)
+    out = keras.layers.Dense(2)(h)
+    model = keras.Model(inp, out)
+    assert model.layers[0].input is model.input
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+    f = K.function([model.layers[0].input], [model.layers[1].output])
+    np.testing.assert_allclose(f([x])[0], keras.Model(model.input, h).predict(x, verbose=0),
+                               rtol=1e-6)
