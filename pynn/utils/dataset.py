@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ..tensor import eager
+from ..tensor import Tensor, eager
 from . import seeding
 
 AUTOTUNE = -1
@@ -309,9 +309,9 @@ class DatasetIterator:
         return self
 
     def __next__(self):
-        element = next(self._it)
+        element = eager(next(self._it))
         self._position += 1
-        return element if self._as_numpy else eager(element)
+        return _numpy(element) if self._as_numpy else element
 
     def get_next(self):
         return next(self)
@@ -344,6 +344,18 @@ class DatasetIterator:
 
 
 _END = object()
+
+
+def _numpy(element):
+    """An element as ``as_numpy_iterator`` gives it, whatever its stages
+    made (a map's arithmetic gives tensors): arrays, a scalar as a NumPy
+    scalar and a string scalar as bytes, as tf.data's ``.numpy()`` of each."""
+    t = type(element)
+    if t is list or t is tuple:
+        return t(_numpy(v) for v in element)
+    if t is dict:
+        return {k: _numpy(v) for k, v in element.items()}
+    return element.numpy() if isinstance(element, Tensor) else element
 
 
 class Dataset:

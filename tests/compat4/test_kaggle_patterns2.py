@@ -49,3 +49,20 @@ def test_first_layer_input_of_a_functional_model():
     f = K.function([model.layers[0].input], [model.layers[1].output])
     np.testing.assert_allclose(f([x])[0], keras.Model(model.input, h).predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def test_as_numpy_iterator_after_a_map():
+    """``list(ds.filter(...).map(lambda v: v * 10).as_numpy_iterator())``
+    printed ``[Tensor(0), Tensor(20), ...]``: what a map returned came
+    back as tensors, and a scalar element as a 0-d array.  tf.data gives
+    NumPy scalars, bytes for strings, arrays otherwise."""
+    import pynn as tf
+    evens = tf.data.Dataset.range(10).filter(lambda v: v % 2 == 0).map(lambda v: v * 10)
+    got = list(evens.as_numpy_iterator())
+    assert got == [0, 20, 40, 60, 80]
+    assert all(type(v) is np.int64 for v in got)
+    assert list(tf.data.Dataset.from_tensor_slices(["a", "b"]).as_numpy_iterator()) == [b"a", b"b"]
+    pairs = tf.data.Dataset.from_tensor_slices(({"x": np.ones((2, 3))}, np.arange(2)))
+    (feat, label), _ = list(pairs.map(lambda f, y: ({"x": f["x"] * 2}, y + 1)).as_numpy_iterator())
+    assert type(feat["x"]) is np.ndarray and feat["x"].tolist() == [2.0] * 3
+    assert type(label) is np.int64 and label == 1
