@@ -66,3 +66,47 @@ def test_as_numpy_iterator_after_a_map():
     (feat, label), _ = list(pairs.map(lambda f, y: ({"x": f["x"] * 2}, y + 1)).as_numpy_iterator())
     assert type(feat["x"]) is np.ndarray and feat["x"].tolist() == [2.0] * 3
     assert type(label) is np.int64 and label == 1
+
+
+def test_optimizer_minimize_of_tf_keras_2():
+    """``opt.minimize(loss_fn, var_list=[w, b])`` (a loss callable of no
+    arguments, or a loss value with ``tape=``) had no such method.  Each
+    call is one step on the gradient, the same step apply_gradients makes."""
+    import pynn as tf
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5], np.float32))[:, None]
+    w, b = tf.Variable(np.zeros((3, 1), np.float32)), tf.Variable(np.zeros(1, np.float32))
+
+    def loss_fn():
+        return tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y))
+
+    opt = keras.optimizers.SGD(0.1)
+    grad_w = 2 * x.T @ (x @ w.numpy() + b.numpy() - y) / 32
+    opt.minimize(loss_fn, var_list=[w, b])
+    np.testing.assert_allclose(w.numpy(), -0.1 * grad_w, rtol=1e-5, atol=1e-7)
+    assert int(opt.iterations) == 1
+    opt.minimize(loss_fn, var_list=lambda: [w, b])
+    with tf.GradientTape() as tape:
+        value = loss_fn()
+    opt.minimize(value, [w, b], tape=tape)
+    for _ in range(60):
+        opt.minimize(loss_fn, [w, b])
+    assert float(loss_fn()) < 1e-3 and int(opt.iterations) == 63
+    try:
+        opt.minimize(loss_fn(), [w, b])
+    except ValueError as e:
+        assert "tape" in str(e)
+    else:
+        raise AssertionError("a loss value without its tape was taken")
+
+
+def test_jacobian_is_a_tensor():
+    """``tape.jacobian(y, x).numpy()``: jacobian and batch_jacobian gave
+    NumPy arrays, which have no ``numpy()``; gradient gives tensors."""
+    import pynn as tf
+    x = tf.Variable(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        y = x * x
+    np.testing.assert_allclose(tape.jacobian(y, x).numpy()[1, 0], [[0, 0], [6, 0]])
+    np.testing.assert_allclose(tape.batch_jacobian(y, x).numpy()[1], [[6, 0], [0, 8]])
