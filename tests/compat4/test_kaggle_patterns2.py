@@ -110,3 +110,28 @@ def test_jacobian_is_a_tensor():
         y = x * x
     np.testing.assert_allclose(tape.jacobian(y, x).numpy()[1, 0], [[0, 0], [6, 0]])
     np.testing.assert_allclose(tape.batch_jacobian(y, x).numpy()[1], [[6, 0], [0, 8]])
+
+
+def test_fractional_steps_take_the_last_partial_batch():
+    """``model.predict_generator(test_gen, steps=n_samples / batch_size)``
+    (dogs-vs-cats submissions): a float step count was cut down, so the
+    last partial batch was never predicted and the predictions came out
+    shorter than the test set.  tf.keras 2 stepped while its count was below
+    the float, which takes that batch."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = rng.normal(size=(10, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+
+    def batches(with_targets=True):
+        for start in range(0, 10, 4):
+            yield (x[start:start + 4], y[start:start + 4]) if with_targets else x[start:start + 4]
+
+    assert model.predict(batches(False), steps=10 / 4, verbose=0).shape == (10, 1)
+    assert model.predict_generator(batches(False), steps=np.ceil(10 / 4)).shape == (10, 1)
+    np.testing.assert_allclose(model.evaluate(batches(), steps=10 / 4, verbose=0),
+                               model.evaluate(x, y, batch_size=4, verbose=0), rtol=1e-6)
+    hist = model.fit(x, y, batch_size=4, steps_per_epoch=10 / 4, epochs=1, verbose=0,
+                     validation_data=batches(), validation_steps=10 / 4)
+    assert hist.params["steps"] == 3
