@@ -135,3 +135,33 @@ def test_fractional_steps_take_the_last_partial_batch():
     hist = model.fit(x, y, batch_size=4, steps_per_epoch=10 / 4, epochs=1, verbose=0,
                      validation_data=batches(), validation_steps=10 / 4)
     assert hist.params["steps"] == 3
+
+
+def test_first_cell_quieting_and_seeding():
+    """A notebook's first cell: ``tf.get_logger().setLevel('ERROR')``,
+    ``tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)``,
+    ``tf.autograph.set_verbosity(0)``, ``tf.compat.v1.set_random_seed(42)``
+    failed on names pynn lacked.  The logger is the one pynn's messages
+    go to with interactive logging off; the seed is tf.random.set_seed's."""
+    import logging
+    import pynn as tf
+    logger = tf.get_logger()
+    assert logger is logging.getLogger("pynn")
+    level = logger.level
+    try:
+        tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+        assert tf.compat.v1.logging.get_verbosity() == logging.ERROR
+        tf.get_logger().setLevel("INFO")
+        assert tf.compat.v1.logging.get_verbosity() == logging.INFO
+    finally:
+        logger.setLevel(level)
+    tf.autograph.set_verbosity(0)
+
+    @tf.autograph.experimental.do_not_convert
+    def twice(v):
+        return 2 * v
+    assert twice(3) == 6
+    tf.compat.v1.set_random_seed(42)
+    a = tf.random.uniform((3,)).numpy()
+    tf.random.set_seed(42)
+    np.testing.assert_array_equal(a, tf.random.uniform((3,)).numpy())
