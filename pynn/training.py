@@ -1068,12 +1068,17 @@ class TrainingMixin:
                 if not ops.all_finite(w):
                     raise ValueError("sample_weight contains NaN or infinite values")
             out.append(w)
-        if class_weight is not None:
-            if n > 1:
-                raise ValueError("class_weight is only supported for models with one output; "
-                                 "use sample_weight per output instead")
-            out[0] = _apply_class_weight(class_weight, ys[0], out[0])
-        return out
+        return self._class_weighted(class_weight, ys, out)
+
+    def _class_weighted(self, class_weight, ys, ws):
+        """The sample weights ``ws`` with class_weight's applied (None: as
+        they are)."""
+        if class_weight is None:
+            return ws
+        if len(ws) > 1:
+            raise ValueError("class_weight is only supported for models with one output; "
+                             "use sample_weight per output instead")
+        return [_apply_class_weight(class_weight, ys[0], ws[0])]
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None, what="x"):
         xs = self._prepare_inputs(x, what)
@@ -1328,7 +1333,7 @@ class TrainingMixin:
             steps, n, batch_size = source.steps, None, None
         else:
             batch_size = 32 if batch_size is None else int(batch_size)
-            xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
+            xs, ys, ws = self._prepare(x, y, sample_weight)
             val = None
             if validation_data is None and validation_split:
                 if not 0.0 < validation_split < 1.0:
@@ -1341,6 +1346,9 @@ class TrainingMixin:
                 xs = [a[:split] for a in xs]
                 ys = [None if a is None else a[:split] for a in ys]
                 ws = [None if a is None else a[:split] for a in ws]
+            # (after the split: as in Keras, class_weight weighs the training
+            # samples only, the held-out ones keep their sample weights)
+            ws = self._class_weighted(class_weight, ys, ws)
             validation_data = val if val is not None else validation_data
             n = xs[0].shape[0]
             if n == 0:

@@ -165,3 +165,29 @@ def test_first_cell_quieting_and_seeding():
     a = tf.random.uniform((3,)).numpy()
     tf.random.set_seed(42)
     np.testing.assert_array_equal(a, tf.random.uniform((3,)).numpy())
+
+
+def test_class_weight_leaves_the_validation_split_alone():
+    """``fit(x, y, validation_split=0.2, class_weight={0: 1, 1: 5})`` on
+    imbalanced data: the held-out samples were weighed by class_weight
+    too, so val_loss was not the loss evaluate gives on them.  Keras splits
+    first and weighs the training samples only."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(100, 4)).astype("float32")
+    y = (x[:, 0] > 0.8).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", weighted_metrics=["accuracy"])
+    hist = model.fit(x, y, validation_split=0.3, class_weight={0: 1.0, 1: 5.0}, epochs=1,
+                     verbose=0, shuffle=False)
+    logs = model.evaluate(x[70:], y[70:], verbose=0, return_dict=True)
+    np.testing.assert_allclose(hist.history["val_loss"][0], logs["loss"], rtol=1e-6)
+    np.testing.assert_allclose(hist.history["val_accuracy"][0], logs["accuracy"], rtol=1e-6)
+    # the training part is weighed: its first step's loss is the weighted one
+    model2 = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model2.compile("sgd", "binary_crossentropy")
+    model2.set_weights(model.get_weights())
+    first = model2.evaluate(x[:70], y[:70], sample_weight=np.where(y[:70] == 1, 5.0, 1.0),
+                            batch_size=70, verbose=0)
+    hist = model2.fit(x, y, validation_split=0.3, class_weight={0: 1.0, 1: 5.0}, epochs=1,
+                      batch_size=70, verbose=0, shuffle=False)
+    np.testing.assert_allclose(hist.history["loss"][0], first, rtol=1e-5)
