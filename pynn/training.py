@@ -43,6 +43,8 @@ from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
 from .callbacks import listed as listed_callbacks
+from .layers import base as base_layers
+from .layers.base import callable_losses
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 # Inputs whose float32 copy would exceed this many bytes are converted
@@ -1261,7 +1263,32 @@ class TrainingMixin:
         penalty = 0.0
         for w in self._penalties:
             penalty += w.regularizer.penalty(w.value, grad=w.grad)
-        return penalty
+        return penalty + self._add_callable_losses()
+
+    def _add_callable_losses(self):
+        """The callables given to add_loss outside a call (tf.keras 2's
+        ``model.add_loss(lambda: ...)``): their sum, its gradient added to
+        the trained weights' as the penalties' is."""
+        if not base_layers._callable_losses_added:
+            return 0.0
+        from .tape import GradientTape
+        weights = self._trainable_snapshot
+        with GradientTape() as tape:
+            values = callable_losses([self] + self._all_layers())
+            if not values:
+                return 0.0
+            total = values[0]
+            for value in values[1:]:
+                total = ops.add(total, value)
+        for w, g in zip(weights, tape.gradient(total, weights)):
+            if g is None:
+                continue
+            g = np.asarray(autodiff.value_of(g), np.float32)
+            if isinstance(w.grad, np.ndarray):
+                w.grad += g
+            else:  # a weight kept on a GPU
+                w.grad[...] = w.grad.to_numpy() + g
+        return float(np.sum(autodiff.value_of(total), dtype=np.float64))
 
     @_under_strategy
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -1541,6 +1568,8 @@ class TrainingMixin:
         # program, which keeps the outputs they regularize).
         penalty = sum(w.regularizer.penalty(w.value)
                       for w in self.weights if w.regularizer is not None)
+        penalty += sum(float(np.sum(autodiff.value_of(v), dtype=np.float64))
+                       for v in callable_losses([self] + self._all_layers()))
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
         bar = Progbar(total_steps, verbose=verbose) if verbose else None
@@ -1953,7 +1982,8 @@ class TrainingMixin:
         sum(model.losses)`` differentiates them), then each regularized
         weight's penalty."""
         from .tape import weight_penalties
-        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights)
+        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights) + \
+            callable_losses([self] + self._all_layers())
 
     def _loss_tracker(self):
         if not getattr(self, "compiled", False) or self._compile_args is None:

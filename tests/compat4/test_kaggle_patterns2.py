@@ -191,3 +191,66 @@ def test_class_weight_leaves_the_validation_split_alone():
     hist = model2.fit(x, y, validation_split=0.3, class_weight={0: 1.0, 1: 5.0}, epochs=1,
                       batch_size=70, verbose=0, shuffle=False)
     np.testing.assert_allclose(hist.history["loss"][0], first, rtol=1e-5)
+
+
+def _twin_models(build):
+    """Two models from ``build(regularizer)``: one with an L2 kernel
+    regularizer on its first Dense, one without, same initial weights."""
+    keras.utils.set_random_seed(5)
+    with_l2 = build(keras.regularizers.l2(0.05))
+    plain = build(None)
+    plain.set_weights(with_l2.get_weights())
+    return with_l2, plain
+
+
+def test_model_add_loss_of_a_callable():
+    """tf.keras 2's ``model.add_loss(lambda: 0.05 * tf.reduce_sum(
+    tf.square(dense.kernel)))`` outside any call was refused.  It is an
+    L2 penalty written by hand: the model trains, evaluates and lists
+    ``losses`` as the same model with ``kernel_regularizer=l2(0.05)``."""
+    import pynn as tf
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(48, 5)).astype("float32")
+    y = rng.normal(size=(48, 1)).astype("float32")
+
+    def functional(reg):
+        inp = keras.Input((5,))
+        hidden = keras.layers.Dense(4, activation="tanh", kernel_regularizer=reg)
+        out = keras.layers.Dense(1)(hidden(inp))
+        model = keras.Model(inp, out)
+        model.hidden = hidden
+        return model
+
+    class Subclassed(keras.Model):
+        def __init__(self, reg):
+            super().__init__()
+            self.hidden = keras.layers.Dense(4, activation="tanh", kernel_regularizer=reg)
+            self.out = keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+    def subclassed(reg):
+        model = Subclassed(reg)
+        model(x[:1])
+        return model
+
+    for build in (functional, subclassed):
+        ref, model = _twin_models(build)
+        kernel = model.hidden.kernel
+        model.add_loss(lambda: 0.05 * tf.reduce_sum(tf.square(kernel)))
+        for m in (ref, model):
+            m.compile(keras.optimizers.SGD(0.1), "mse")
+        np.testing.assert_allclose([float(v) for v in model.losses],
+                                   [float(v) for v in ref.losses], rtol=1e-6)
+        np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                                   ref.evaluate(x, y, verbose=0), rtol=1e-6)
+        got = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history["loss"]
+        want = ref.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history["loss"]
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        for a, b in zip(model.get_weights(), ref.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        with tf.GradientTape() as tape:
+            penalty = sum(model.losses)
+        np.testing.assert_allclose(tape.gradient(penalty, kernel).numpy(), 0.1 * kernel.numpy(),
+                                   rtol=1e-6)
