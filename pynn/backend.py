@@ -683,6 +683,30 @@ def batch_get_value(xs):
     return [get_value(x) for x in xs]
 
 
+def batch_set_value(tuples):
+    """Keras 2's: ``set_value`` for each ``(variable, value)`` pair."""
+    for x, value in tuples:
+        set_value(x, value)
+
+
+def update(x, new_x):
+    """Keras 2's: ``x.assign(new_x)``; returns ``x``."""
+    x.assign(new_x)
+    return x
+
+
+def update_add(x, increment):
+    """Keras 2's: ``x.assign_add(increment)``; returns ``x``."""
+    x.assign_add(increment)
+    return x
+
+
+def update_sub(x, decrement):
+    """Keras 2's: ``x.assign_sub(decrement)``; returns ``x``."""
+    x.assign_sub(decrement)
+    return x
+
+
 def eval(x):
     return get_value(x)
 
@@ -839,6 +863,20 @@ def argmin(x, axis=-1):
 
 def cumsum(x, axis=0):
     return ops.cumsum(x, axis=axis)
+
+
+def cumprod(x, axis=0):
+    return ops.cumprod(x, axis=axis)
+
+
+def in_top_k(predictions, targets, k):
+    """Keras 2's argument order (predictions first) for ops.in_top_k."""
+    return ops.in_top_k(targets, predictions, k)
+
+
+def map_fn(fn, elems, name=None, dtype=None):
+    from .execution import map_fn as tf_map_fn
+    return tf_map_fn(fn, elems, dtype=dtype, name=name)
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -1071,6 +1109,20 @@ def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
     if _channels_first(data_format, "spatial_2d_padding"):
         return ops.pad(x, ((0, 0), (0, 0), rows, cols))
     return ops.pad(x, ((0, 0), rows, cols, (0, 0)))
+
+
+def resize_images(x, height_factor, width_factor, data_format, interpolation="nearest"):
+    """Keras 2's: images (batch, rows, cols, channels), or channels first,
+    scaled by whole factors with tf.image.resize's ``interpolation``
+    ('nearest' repeats each pixel, as UpSampling2D)."""
+    from .image import resize
+    first = _channels_first(data_format, "resize_images")
+    if first:
+        x = ops.transpose(x, (0, 2, 3, 1))
+    rows, cols = ops.shape(x)[1:3]
+    x = resize(x, (int(rows) * int(height_factor), int(cols) * int(width_factor)),
+               method=interpolation)
+    return ops.transpose(x, (0, 3, 1, 2)) if first else x
 
 
 def switch(condition, then_expression, else_expression):

@@ -254,3 +254,31 @@ def test_model_add_loss_of_a_callable():
             penalty = sum(model.losses)
         np.testing.assert_allclose(tape.gradient(penalty, kernel).numpy(), 0.1 * kernel.numpy(),
                                    rtol=1e-6)
+
+
+def test_keras2_backend_resize_images_and_updates():
+    """``Lambda(lambda t: K.resize_images(t, 2, 2, 'channels_last'))`` (Keras
+    2 U-Net and YOLO upsampling) failed: the backend had no resize_images;
+    nor batch_set_value, update_add, cumprod, in_top_k or map_fn."""
+    import pynn as tf
+    x = np.random.default_rng(7).random((2, 3, 4, 2)).astype("float32")
+    for interpolation in ("nearest", "bilinear"):
+        inp = keras.Input((3, 4, 2))
+        resized = keras.layers.Lambda(lambda t: K.resize_images(
+            t, 2, 3, "channels_last", interpolation=interpolation))(inp)
+        upsampled = keras.layers.UpSampling2D((2, 3), interpolation=interpolation)(inp)
+        got, want = keras.Model(inp, [resized, upsampled]).predict(x, verbose=0)
+        assert got.shape == (2, 6, 12, 2)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    first = np.asarray(K.resize_images(x.transpose(0, 3, 1, 2), 2, 2, "channels_first"))
+    np.testing.assert_array_equal(first, np.repeat(np.repeat(x.transpose(0, 3, 1, 2), 2, 2), 2, 3))
+
+    v = tf.Variable(np.ones(3, np.float32))
+    K.update_add(v, np.ones(3))
+    K.update_sub(v, np.full(3, 0.5))
+    np.testing.assert_allclose(v.numpy(), [1.5] * 3)
+    K.batch_set_value([(v, [1.0, 2.0, 3.0])])
+    np.testing.assert_allclose(K.cumprod(v), [1, 2, 6])
+    np.testing.assert_array_equal(K.in_top_k(np.array([[0.1, 0.9, 0.0], [0.5, 0.2, 0.3]]),
+                                             np.array([0, 1]), 2), [True, False])
+    np.testing.assert_allclose(K.map_fn(lambda r: r * 2, np.arange(3.0)), [0, 2, 4])
