@@ -282,3 +282,53 @@ def test_keras2_backend_resize_images_and_updates():
     np.testing.assert_array_equal(K.in_top_k(np.array([[0.1, 0.9, 0.0], [0.5, 0.2, 0.3]]),
                                              np.array([0, 1]), 2), [True, False])
     np.testing.assert_allclose(K.map_fn(lambda r: r * 2, np.arange(3.0)), [0, 2, 4])
+
+
+def test_keras2_backend_convolutions_in_a_custom_layer():
+    """A Keras 2 custom layer computing ``K.conv2d(x, w, padding='same')``
+    then ``K.pool2d(...)`` (weight-standardized convolutions and the like)
+    failed: the backend had no conv1d, conv2d, depthwise_conv2d,
+    separable_conv2d, pool2d or batch_normalization.  Each gives what the
+    Keras layer of the same weights gives."""
+    import pynn as tf
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 7, 6, 3)).astype("float32")
+
+    def layer(cls, *args, **kwargs):
+        made = cls(*args, use_bias=False, **kwargs)
+        made.build(x.shape if cls is not keras.layers.Conv1D else x[:, 0].shape)
+        return made
+
+    conv = layer(keras.layers.Conv2D, 4, 3, strides=2, padding="same")
+    np.testing.assert_allclose(K.conv2d(x, conv.kernel, strides=(2, 2), padding="same"),
+                               conv(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        K.conv2d(x.transpose(0, 3, 1, 2), conv.kernel, (2, 2), "same", "channels_first"),
+        np.asarray(conv(x)).transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-6)
+    causal = layer(keras.layers.Conv1D, 2, 3, padding="causal", dilation_rate=2)
+    np.testing.assert_allclose(K.conv1d(x[:, 0], causal.kernel, padding="causal", dilation_rate=2),
+                               causal(x[:, 0]), rtol=1e-5, atol=1e-6)
+    depthwise = layer(keras.layers.DepthwiseConv2D, 3, depth_multiplier=2)
+    np.testing.assert_allclose(K.depthwise_conv2d(x, depthwise.depthwise_kernel), depthwise(x),
+                               rtol=1e-5, atol=1e-6)
+    separable = layer(keras.layers.SeparableConv2D, 5, 3, padding="same")
+    np.testing.assert_allclose(K.separable_conv2d(x, separable.depthwise_kernel,
+                                                  separable.pointwise_kernel, padding="same"),
+                               separable(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(K.pool2d(x, (2, 2), (2, 2), pool_mode="avg"),
+                               keras.layers.AveragePooling2D(2)(x), rtol=1e-6)
+    np.testing.assert_allclose(K.pool2d(x, (3, 3), (1, 1), "same"),
+                               keras.layers.MaxPooling2D(3, 1, "same")(x))
+    mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
+    gamma, beta = np.full(3, 2.0, np.float32), np.full(3, 0.5, np.float32)
+    want = (x - mean) / np.sqrt(var + 1e-3) * gamma + beta
+    np.testing.assert_allclose(K.batch_normalization(x, mean, var, beta, gamma), want,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        K.batch_normalization(x.transpose(0, 3, 1, 2), mean, var, beta, gamma, axis=1),
+        want.transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5)
+    # differentiable inside a custom layer's call
+    kernel = tf.Variable(np.asarray(conv.kernel))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(K.pool2d(K.conv2d(x, kernel, padding="same"), (2, 2), (2, 2)))
+    assert tape.gradient(loss, kernel).shape == (3, 3, 3, 4)
