@@ -382,7 +382,9 @@ class Dataset:
         def convert(t):
             if isinstance(t, tuple):
                 return tuple(convert(e) for e in t)
-            if isinstance(t, list) and t and isinstance(t[0], np.ndarray):
+            # (a list of scalars, 0-d tensors too, is one tensor, as tf.data
+            # reads ``[v, v + 1]``)
+            if isinstance(t, list) and t and isinstance(t[0], np.ndarray) and t[0].ndim:
                 return [convert(e) for e in t]
             if isinstance(t, dict):
                 return {k: convert(v) for k, v in t.items()}
@@ -1454,10 +1456,11 @@ def _split_sizes(left_size, right_size, total):
 
 def _csv_column_type(values, na_value):
     """TensorFlow's inferred type of a CSV column: int32 (int64 past its
-    range), float32, else string."""
+    range), float32, else string; an empty field, like ``na_value``, is
+    missing and says nothing of the type."""
     kind = np.int32
     for v in values:
-        if v == na_value:
+        if v == na_value or v == "":
             continue
         try:
             n = int(v)
@@ -1543,11 +1546,12 @@ def make_csv_dataset(file_pattern, batch_size, column_names=None, column_default
             fill = b"" if default is None else default if isinstance(default, bytes) else \
                 default.encode(encoding)
             col = np.empty(len(values), object)
-            col[:] = [fill if v == na_value else v.encode(encoding) for v in values]
+            col[:] = [fill if v == na_value or v == "" else v.encode(encoding) for v in values]
         else:
             fill = 0 if default is None else default
-            col = np.array([fill if v == na_value else float(v) if kind is np.float32 else int(v)
-                            for v in values], dtype=kind)
+            col = np.array([fill if v == na_value or v == "" else
+                            float(v) if kind is np.float32 else int(v) for v in values],
+                           dtype=kind)
         columns[name] = col
     label = columns.pop(label_name) if label_name is not None else None
     features = {n: columns[n] for n in names if n in columns}

@@ -332,3 +332,29 @@ def test_keras2_backend_convolutions_in_a_custom_layer():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(K.pool2d(K.conv2d(x, kernel, padding="same"), (2, 2), (2, 2)))
     assert tape.gradient(loss, kernel).shape == (3, 3, 3, 4)
+
+
+def test_csv_empty_fields_are_missing_whatever_na_value(tmp_path):
+    """``make_csv_dataset(path, na_value="?")`` (TensorFlow's CSV tutorial)
+    on a file with empty fields: an empty field made its whole numeric
+    column strings.  TensorFlow reads an empty field as missing, like
+    na_value: it takes the column's default and says nothing of its type."""
+    import pynn as tf
+    path = tmp_path / "train.csv"
+    path.write_text("a,b,c,d\n1,,x,?\n,2.5,,4\n3,1,y,5\n")
+    features = next(iter(tf.data.experimental.make_csv_dataset(
+        str(path), 3, shuffle=False, num_epochs=1, na_value="?")))
+    assert features["a"].dtype == np.int32 and features["a"].numpy().tolist() == [1, 0, 3]
+    assert features["b"].dtype == np.float32 and features["b"].numpy().tolist() == [0, 2.5, 1]
+    assert features["c"].numpy().tolist() == [b"x", b"", b"y"]
+    assert features["d"].numpy().tolist() == [0, 4, 5]
+
+
+def test_slices_of_a_list_of_scalar_tensors():
+    """``interleave(lambda v: Dataset.from_tensor_slices([v, v + 1]))``: a
+    list of 0-d tensors was read as a structure of arrays and failed
+    (len() of unsized object); tf.data makes it one tensor."""
+    import pynn as tf
+    ds = tf.data.Dataset.from_tensor_slices([1, 5]).interleave(
+        lambda v: tf.data.Dataset.from_tensor_slices([v, v + 1]), cycle_length=2)
+    assert list(ds.as_numpy_iterator()) == [1, 5, 2, 6]
