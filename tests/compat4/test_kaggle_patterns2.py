@@ -358,3 +358,43 @@ def test_slices_of_a_list_of_scalar_tensors():
     ds = tf.data.Dataset.from_tensor_slices([1, 5]).interleave(
         lambda v: tf.data.Dataset.from_tensor_slices([v, v + 1]), cycle_length=2)
     assert list(ds.as_numpy_iterator()) == [1, 5, 2, 6]
+
+
+def test_keras2_metric_resets_in_its_reset_states():
+    """A Keras 2 metric keeping the epoch's predictions in Python lists and
+    clearing them in its own ``reset_states`` (the sklearn-score-per-epoch
+    idiom): its reset_states was never called, so each epoch's result
+    counted every epoch before it.  tf.keras 2 called it in reset_state's
+    place."""
+    class Seen(keras.metrics.Metric):
+        def __init__(self, name="seen", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.rows = []
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.rows.append(len(np.asarray(y_true)))
+
+        def result(self):
+            return float(sum(self.rows))
+
+        def reset_states(self):
+            self.rows = []
+
+    x, y = np.ones((40, 3), np.float32), np.ones(40, np.float32)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=[Seen()])
+    hist = model.fit(x, y, epochs=3, batch_size=8, verbose=0, validation_data=(x[:16], y[:16]))
+    assert hist.history["seen"] == [40.0] * 3 and hist.history["val_seen"] == [16.0] * 3
+
+    class Calls(keras.metrics.Mean):
+        """reset_states calling the base class's, as the Keras 2 docs' examples do"""
+        resets = 0
+
+        def reset_states(self):
+            type(self).resets += 1
+            super().reset_states()
+
+    calls = Calls()
+    calls.update_state([1.0, 3.0])
+    calls.reset_state()
+    assert Calls.resets == 1 and float(calls.result()) == 0.0
