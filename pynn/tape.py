@@ -1336,14 +1336,24 @@ def _scale_added_losses(program, state, scale):
 
 
 def weight_penalties(weights):
-    """The L1/L2 penalties of the regularized weights, each a value on the
-    recording GradientTape (a float outside one)."""
+    """The penalties of the regularized weights, each a value on the
+    recording GradientTape (a float outside one): L1/L2, or the call of a
+    regularizer of its own (a function, a subclass's ``__call__``; an
+    array it returns is summed, as fit sums it)."""
+    from .regularizers import Regularizer
     out = []
     for w in weights:
         reg = w.regularizer
         if reg is None:
             continue
         x = autodiff.resolve(w)
+        if type(reg).__call__ is not Regularizer.__call__:
+            total = reg(x)
+            if np.ndim(_val(autodiff.value_of(total))):
+                total = ops.sum(total)
+            out.append(total if type(total) is Traced else
+                       np.float32(_val(autodiff.value_of(total))))
+            continue
         total = 0.0
         if reg.l1:
             total = total + reg.l1 * ops.sum(ops.abs(x))

@@ -398,3 +398,44 @@ def test_keras2_metric_resets_in_its_reset_states():
     calls.update_state([1.0, 3.0])
     calls.reset_state()
     assert Calls.resets == 1 and float(calls.result()) == 0.0
+
+
+def test_model_losses_hold_custom_regularizers():
+    """A custom loop's ``loss += sum(model.losses)`` with a regularizer of
+    the program's own (a function, a Regularizer subclass, Keras's
+    OrthogonalRegularizer): model.losses held 0 for them, so the loop
+    trained without the penalty that fit adds.  One loop step now makes
+    fit's step."""
+    import pynn as tf
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = rng.normal(size=(16, 2)).astype("float32")
+
+    class Centered(keras.regularizers.Regularizer):
+        def __call__(self, w):
+            return 0.3 * K.sum(K.square(w - 1.0))
+
+    def build():
+        keras.utils.set_random_seed(2)
+        return keras.Sequential([
+            keras.Input((3,)),
+            keras.layers.Dense(4, kernel_regularizer=Centered(),
+                               bias_regularizer=lambda b: 0.2 * tf.reduce_sum(tf.abs(b - 0.5))),
+            keras.layers.Dense(2, kernel_regularizer=keras.regularizers.OrthogonalRegularizer(0.4))])
+
+    looped, fitted = build(), build()
+    kernel, bias = looped.layers[0].kernel.numpy(), looped.layers[0].bias.numpy()
+    values = [float(v) for v in looped.losses]
+    np.testing.assert_allclose(values[:2], [0.3 * np.sum((kernel - 1) ** 2),
+                                            0.2 * np.sum(np.abs(bias - 0.5))], rtol=1e-5)
+    assert values[2] > 0
+    opt = keras.optimizers.SGD(0.1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(looped(x, training=True) - y)) + sum(looped.losses)
+    grads = tape.gradient(loss, looped.trainable_variables)
+    opt.apply_gradients(zip(grads, looped.trainable_variables))
+    fitted.compile(keras.optimizers.SGD(0.1), "mse")
+    hist = fitted.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_allclose(hist.history["loss"][0], float(loss), rtol=1e-5)
+    for a, b in zip(looped.get_weights(), fitted.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
