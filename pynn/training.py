@@ -1980,7 +1980,8 @@ class TrainingMixin:
         """Keras's: what the model's last call added (activity penalties,
         add_loss values; on a GradientTape, values on it, so ``loss +
         sum(model.losses)`` differentiates them), then each regularized
-        weight's penalty."""
+        weight's penalty, then the values of the callables given to
+        add_loss outside a call (its layers' too)."""
         from .tape import weight_penalties
         return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights) + \
             callable_losses([self] + self._all_layers())

@@ -1027,7 +1027,8 @@ class Layer(Module):
     def losses(self):
         """Keras's ``layer.losses``: what the layer's last call gave to
         add_loss (its activity penalty too), then the penalty of each
-        regularized weight (the sublayers' too)."""
+        regularized weight, then the values of the callables given to
+        add_loss outside a call (the sublayers' too)."""
         from ..tape import weight_penalties
         return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights) + \
             callable_losses(self._self_and_sublayers())
