@@ -119,6 +119,9 @@ from . import _keras_path  # noqa: E402,F401  (``from pynn.keras.layers import D
 # cosine schedules before they moved to optimizers.schedules, and
 # tf.experimental.numpy
 from . import experimental  # noqa: E402
+# tf.compat.v1's logging and seed, tf.autograph's switches
+from . import compat  # noqa: E402
+from .compat import autograph  # noqa: E402
 
 
 class _Version:
@@ -163,4 +166,5 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
            "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
-           "while_loop", "switch_case", "map_fn", "vectorized_map", "get_logger"] + _TF_NAMES
+           "while_loop", "switch_case", "map_fn", "vectorized_map", "compat", "autograph",
+           "get_logger"] + _TF_NAMES

@@ -690,6 +690,30 @@ def batch_get_value(xs):
     return [get_value(x) for x in xs]
 
 
+def batch_set_value(tuples):
+    """Keras 2's: ``set_value`` for each ``(variable, value)`` pair."""
+    for x, value in tuples:
+        set_value(x, value)
+
+
+def update(x, new_x):
+    """Keras 2's: ``x.assign(new_x)``; returns ``x``."""
+    x.assign(new_x)
+    return x
+
+
+def update_add(x, increment):
+    """Keras 2's: ``x.assign_add(increment)``; returns ``x``."""
+    x.assign_add(increment)
+    return x
+
+
+def update_sub(x, decrement):
+    """Keras 2's: ``x.assign_sub(decrement)``; returns ``x``."""
+    x.assign_sub(decrement)
+    return x
+
+
 def eval(x):
     return get_value(x)
 
@@ -846,6 +870,20 @@ def argmin(x, axis=-1):
 
 def cumsum(x, axis=0):
     return ops.cumsum(x, axis=axis)
+
+
+def cumprod(x, axis=0):
+    return ops.cumprod(x, axis=axis)
+
+
+def in_top_k(predictions, targets, k):
+    """Keras 2's argument order (predictions first) for ops.in_top_k."""
+    return ops.in_top_k(targets, predictions, k)
+
+
+def map_fn(fn, elems, name=None, dtype=None):
+    from .execution import map_fn as tf_map_fn
+    return tf_map_fn(fn, elems, dtype=dtype, name=name)
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -1081,6 +1119,80 @@ def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
     if _channels_first(data_format, "spatial_2d_padding"):
         return ops.pad(x, ((0, 0), (0, 0), rows, cols))
     return ops.pad(x, ((0, 0), rows, cols, (0, 0)))
+
+
+def _image_format(data_format, who):
+    return "channels_first" if _channels_first(data_format, who) else "channels_last"
+
+
+def conv1d(x, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Keras 2's: ops.conv of (batch, steps, channels) ``x``; 'causal'
+    pads the start by ``dilation_rate * (kernel_size - 1)``."""
+    if padding == "causal":
+        if _channels_first(data_format, "conv1d"):
+            raise ValueError("conv1d: causal padding needs channels_last data")
+        x = temporal_padding(x, (int(dilation_rate) * (int(ops.shape(kernel)[0]) - 1), 0))
+        padding = "valid"
+    return ops.conv(x, kernel, strides, padding, _image_format(data_format, "conv1d"),
+                    dilation_rate)
+
+
+def conv2d(x, kernel, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1)):
+    """Keras 2's: ops.conv of images with a (rows, cols, in, out) kernel."""
+    return ops.conv(x, kernel, strides, padding, _image_format(data_format, "conv2d"),
+                    dilation_rate)
+
+
+def depthwise_conv2d(x, depthwise_kernel, strides=(1, 1), padding="valid", data_format=None,
+                     dilation_rate=(1, 1)):
+    return ops.depthwise_conv(x, depthwise_kernel, strides, padding,
+                              _image_format(data_format, "depthwise_conv2d"), dilation_rate)
+
+
+def separable_conv2d(x, depthwise_kernel, pointwise_kernel, strides=(1, 1), padding="valid",
+                     data_format=None, dilation_rate=(1, 1)):
+    return ops.separable_conv(x, depthwise_kernel, pointwise_kernel, strides, padding,
+                              _image_format(data_format, "separable_conv2d"), dilation_rate)
+
+
+def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool_mode="max"):
+    """Keras 2's: max or average ('avg') pooling of images."""
+    if pool_mode not in ("max", "avg"):
+        raise ValueError(f"pool2d: pool_mode must be 'max' or 'avg', got {pool_mode!r}")
+    pool = ops.max_pool if pool_mode == "max" else ops.average_pool
+    return pool(x, pool_size, strides, padding, _image_format(data_format, "pool2d"))
+
+
+def batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3):
+    """Keras 2's: ``(x - mean) / sqrt(var + epsilon) * gamma + beta``
+    (beta, gamma may be None); statistics of one value per entry of
+    ``axis`` apply along it."""
+    rank = len(ops.shape(x))
+    axis = axis % rank
+
+    def along(v):
+        if v is None or axis == rank - 1 or len(ops.shape(v)) != 1:
+            return v
+        return ops.reshape(v, [-1 if a == axis else 1 for a in range(rank)])
+    mean, var, beta, gamma = (along(v) for v in (mean, var, beta, gamma))
+    y = ops.divide(ops.subtract(x, mean), ops.sqrt(ops.add(var, epsilon)))
+    if gamma is not None:
+        y = ops.multiply(y, gamma)
+    return y if beta is None else ops.add(y, beta)
+
+
+def resize_images(x, height_factor, width_factor, data_format, interpolation="nearest"):
+    """Keras 2's: images (batch, rows, cols, channels), or channels first,
+    scaled by whole factors with tf.image.resize's ``interpolation``
+    ('nearest' repeats each pixel, as UpSampling2D)."""
+    from .image import resize
+    first = _channels_first(data_format, "resize_images")
+    if first:
+        x = ops.transpose(x, (0, 2, 3, 1))
+    rows, cols = ops.shape(x)[1:3]
+    x = resize(x, (int(rows) * int(height_factor), int(cols) * int(width_factor)),
+               method=interpolation)
+    return ops.transpose(x, (0, 3, 1, 2)) if first else x
 
 
 def switch(condition, then_expression, else_expression):

@@ -4,8 +4,11 @@ the debugging caps on epochs and steps), and TensorFlow's ``tf.config``
 names that programs call before building a model (devices, memory
 growth, threads)."""
 import collections
+import math
 import os
 import types
+
+import numpy as np
 
 from .backend import epsilon, floatx, image_data_format, set_epsilon, set_floatx, \
     set_image_data_format
@@ -58,9 +61,21 @@ def capped_epochs(epochs):
     return epochs
 
 
+def whole_steps(steps):
+    """A number of steps given as a float, rounded up (``steps=len(x) /
+    batch_size``, as Keras 2 notebooks write it: tf.keras 2 stepped while
+    its count was below it, so the last, partial batch is taken)."""
+    if isinstance(steps, (float, np.floating)):
+        if not math.isfinite(steps):
+            raise ValueError(f"steps must be a whole number of batches, got {steps}")
+        return math.ceil(steps)
+    return steps
+
+
 def capped_steps(steps, available=None):
     """A pass's ``steps`` (None: all the data, ``available`` batches where
-    known) under the max_steps_per_epoch cap."""
+    known; see whole_steps) under the max_steps_per_epoch cap."""
+    steps = whole_steps(steps)
     cap = _MAX_STEPS_PER_EPOCH
     want = steps if steps else available
     if not cap or (want is not None and want <= cap):

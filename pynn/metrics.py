@@ -92,10 +92,11 @@ class Metric:
         # pynn's metrics set up their state here; a subclass written for
         # Keras creates its variables after this returns, so its own
         # reset_state (which reads them) is not called yet.
-        if _defining_class(type(self), "reset_state").__module__.startswith("pynn."):
+        if _defining_class(type(self), "reset_state").__module__.startswith("pynn.") and \
+                type(self).reset_states is Metric.reset_states:
             self.reset_state()
         else:
-            Metric.reset_state(self)
+            self._reset_own_state()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -194,6 +195,20 @@ class Metric:
         return self._stateless(None, "stateless_reset_state", lambda: None)[1]
 
     def reset_state(self):
+        own = type(self).reset_states
+        if own is not Metric.reset_states and not self.__dict__.get("_in_reset_states"):
+            # A Keras 2 metric resets in its own reset_states (tf.keras 2
+            # called it in reset_state's place): Python state kept there
+            # (lists of predictions) is cleared too.
+            self.__dict__["_in_reset_states"] = True
+            try:
+                own(self)
+            finally:
+                self.__dict__["_in_reset_states"] = False
+            return
+        self._reset_own_state()
+
+    def _reset_own_state(self):
         if getattr(self, "_variables", None):
             for variable, initial in self._variables:
                 variable.assign(initial)

@@ -381,11 +381,11 @@ class GradientTape:
         got = [r[0] for r in rows]
         if all(g is None for g in got):
             if unconnected_gradients == "zero":
-                return np.zeros(shape + source_shape[1:], np.float32)
+                return eager(np.zeros(shape + source_shape[1:], np.float32))
             return None
         stacked = np.stack([np.zeros(source_shape, np.float32) if g is None else
                             np.asarray(g, np.float32) for g in got], axis=1)
-        return stacked.reshape(shape + source_shape[1:])
+        return eager(stacked.reshape(shape + source_shape[1:]))
 
     def _seeded_gradients(self, target, flat, shape, picks, unconnected_gradients, what):
         """One gradient() per pick: the target's gradient seeded with ones
@@ -428,14 +428,15 @@ class GradientTape:
 
 
 def _stack_rows(grads, source, shape, unconnected_gradients):
-    """A Jacobian from its rows (the gradients of each target element)."""
+    """A Jacobian from its rows (the gradients of each target element), a
+    tensor as gradient() gives (``tape.jacobian(y, x).numpy()``)."""
     source_shape = np.shape(_val(autodiff.value_of(source)))
     if all(g is None for g in grads) and unconnected_gradients != "zero":
         return None
     rows = [np.zeros(source_shape, np.float32) if g is None else np.asarray(_val(g), np.float32)
             for g in grads]
-    return np.stack(rows).reshape(shape + source_shape) if rows else \
-        np.zeros(shape + source_shape, np.float32)
+    return eager(np.stack(rows).reshape(shape + source_shape) if rows else
+                 np.zeros(shape + source_shape, np.float32))
 
 
 def _differentiates_twice(open_tapes):
@@ -1374,14 +1375,24 @@ def _scale_added_losses(program, state, scale):
 
 
 def weight_penalties(weights):
-    """The L1/L2 penalties of the regularized weights, each a value on the
-    recording GradientTape (a float outside one)."""
+    """The penalties of the regularized weights, each a value on the
+    recording GradientTape (a float outside one): L1/L2, or the call of a
+    regularizer of its own (a function, a subclass's ``__call__``; an
+    array it returns is summed, as fit sums it)."""
+    from .regularizers import Regularizer
     out = []
     for w in weights:
         reg = w.regularizer
         if reg is None:
             continue
         x = autodiff.resolve(w)
+        if type(reg).__call__ is not Regularizer.__call__:
+            total = reg(x)
+            if np.ndim(_val(autodiff.value_of(total))):
+                total = ops.sum(total)
+            out.append(total if type(total) is Traced else
+                       np.float32(_val(autodiff.value_of(total))))
+            continue
         total = 0.0
         if reg.l1:
             total = total + reg.l1 * ops.sum(ops.abs(x))

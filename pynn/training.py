@@ -43,6 +43,8 @@ from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
 from .callbacks import listed as listed_callbacks
+from .layers import base as base_layers
+from .layers.base import callable_losses
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "string": object}
 # Inputs whose float32 copy would exceed this many bytes are converted
@@ -728,6 +730,13 @@ class TrainingMixin:
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
             self._distribute_strategy._adopt(self)
+        # One metric on its own (tf.keras 2's ``metrics=tf.metrics.BinaryAccuracy()``,
+        # ``metrics="accuracy"``) is a list of one, for every output, as
+        # tf.keras 2 read it; Keras 3 refuses it.
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            metrics = [metrics]
+        if weighted_metrics is not None and not isinstance(weighted_metrics, (list, tuple, dict)):
+            weighted_metrics = [weighted_metrics]
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:
@@ -738,8 +747,6 @@ class TrainingMixin:
             self.compiled = True
             self.stop_training = False
             return
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise ValueError(f"compile: metrics must be a list or a dict, got {metrics!r}")
         self.optimizer = self._compiled_optimizer(optimizer)
         for leaf in (loss.values() if isinstance(loss, dict) else
                      loss if isinstance(loss, (list, tuple)) else [loss]):
@@ -1087,12 +1094,17 @@ class TrainingMixin:
                 if not ops.all_finite(w):
                     raise ValueError("sample_weight contains NaN or infinite values")
             out.append(w)
-        if class_weight is not None:
-            if n > 1:
-                raise ValueError("class_weight is only supported for models with one output; "
-                                 "use sample_weight per output instead")
-            out[0] = _apply_class_weight(class_weight, ys[0], out[0])
-        return out
+        return self._class_weighted(class_weight, ys, out)
+
+    def _class_weighted(self, class_weight, ys, ws):
+        """The sample weights ``ws`` with class_weight's applied (None: as
+        they are)."""
+        if class_weight is None:
+            return ws
+        if len(ws) > 1:
+            raise ValueError("class_weight is only supported for models with one output; "
+                             "use sample_weight per output instead")
+        return [_apply_class_weight(class_weight, ys[0], ws[0])]
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None, what="x"):
         xs = self._prepare_inputs(x, what)
@@ -1275,7 +1287,32 @@ class TrainingMixin:
         penalty = 0.0
         for w in self._penalties:
             penalty += w.regularizer.penalty(w.value, grad=w.grad)
-        return penalty
+        return penalty + self._add_callable_losses()
+
+    def _add_callable_losses(self):
+        """The callables given to add_loss outside a call (tf.keras 2's
+        ``model.add_loss(lambda: ...)``): their sum, its gradient added to
+        the trained weights' as the penalties' is."""
+        if not base_layers._callable_losses_added:
+            return 0.0
+        from .tape import GradientTape
+        weights = self._trainable_snapshot
+        with GradientTape() as tape:
+            values = callable_losses([self] + self._all_layers())
+            if not values:
+                return 0.0
+            total = values[0]
+            for value in values[1:]:
+                total = ops.add(total, value)
+        for w, g in zip(weights, tape.gradient(total, weights)):
+            if g is None:
+                continue
+            g = np.asarray(autodiff.value_of(g), np.float32)
+            if isinstance(w.grad, np.ndarray):
+                w.grad += g
+            else:  # a weight kept on a GPU
+                w.grad[...] = w.grad.to_numpy() + g
+        return float(np.sum(autodiff.value_of(total), dtype=np.float64))
 
     @_under_strategy
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -1297,7 +1334,8 @@ class TrainingMixin:
             epochs = _keras1_fit_arguments("fit", kwargs, epochs)
         self._require_compiled("fit()")
         epochs = config.capped_epochs(epochs)
-        array_steps = steps_per_epoch  # (arrays: capped below, once their batches are known)
+        # (arrays: capped below, once their batches are known)
+        array_steps = config.whole_steps(steps_per_epoch)
         steps_per_epoch = config.capped_steps(steps_per_epoch, _stream_length(x))
         validation_steps = config.capped_steps(validation_steps, _stream_length(validation_data))
         x = self._trace_from(x, batch_size=batch_size or 32)
@@ -1346,7 +1384,7 @@ class TrainingMixin:
             steps, n, batch_size = source.steps, None, None
         else:
             batch_size = 32 if batch_size is None else int(batch_size)
-            xs, ys, ws = self._prepare(x, y, sample_weight, class_weight)
+            xs, ys, ws = self._prepare(x, y, sample_weight)
             val = None
             if validation_data is None and validation_split:
                 if not 0.0 < validation_split < 1.0:
@@ -1359,6 +1397,9 @@ class TrainingMixin:
                 xs = [a[:split] for a in xs]
                 ys = [None if a is None else a[:split] for a in ys]
                 ws = [None if a is None else a[:split] for a in ws]
+            # (after the split: as in Keras, class_weight weighs the training
+            # samples only, the held-out ones keep their sample weights)
+            ws = self._class_weighted(class_weight, ys, ws)
             validation_data = val if val is not None else validation_data
             n = xs[0].shape[0]
             if n == 0:
@@ -1551,6 +1592,8 @@ class TrainingMixin:
         # program, which keeps the outputs they regularize).
         penalty = sum(w.regularizer.penalty(w.value)
                       for w in self.weights if w.regularizer is not None)
+        penalty += sum(float(np.sum(autodiff.value_of(v), dtype=np.float64))
+                       for v in callable_losses([self] + self._all_layers()))
         activity_state = self._program.new_state() if self._program.has_activity else None
         total_steps = source.steps
         bar = Progbar(total_steps, verbose=verbose) if verbose else None
@@ -1961,9 +2004,11 @@ class TrainingMixin:
         """Keras's: what the model's last call added (activity penalties,
         add_loss values; on a GradientTape, values on it, so ``loss +
         sum(model.losses)`` differentiates them), then each regularized
-        weight's penalty."""
+        weight's penalty, then the values of the callables given to
+        add_loss outside a call (its layers' too)."""
         from .tape import weight_penalties
-        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights)
+        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights) + \
+            callable_losses([self] + self._all_layers())
 
     def _loss_tracker(self):
         if not getattr(self, "compiled", False) or self._compile_args is None:

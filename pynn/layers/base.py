@@ -50,6 +50,18 @@ from ..module import Module
 from ..tensor import Tensor, TensorShape, eager
 
 _name_counts = defaultdict(int)
+# How many callables add_loss has kept (see Layer.add_loss): while none,
+# a training step need not look for them.
+_callable_losses_added = 0
+
+
+def callable_losses(layers):
+    """The values of the callables ``layers`` were given by add_loss
+    outside a call, each computed now (traced while a GradientTape
+    records)."""
+    if not _callable_losses_added:
+        return []
+    return [f() for layer in layers for f in layer.__dict__.get("_callable_losses", ())]
 
 
 def _snake(name):
@@ -985,7 +997,15 @@ class Layer(Module):
         summed) to the training loss, as Keras's add_loss; a traced value
         (computed from the inputs or weights) also adds its gradient.
         Inside a StatelessScope made with ``collect_losses`` the scope
-        collects it too."""
+        collects it too.  Outside a call, a callable of no arguments
+        (tf.keras 2's ``model.add_loss(lambda: tf.reduce_mean(d.kernel))``)
+        is kept, and computed anew each time ``losses`` is read and at each
+        training step, its gradient added to the weights'."""
+        if callable(loss) and not autodiff.adds_losses():
+            global _callable_losses_added
+            self.__dict__.setdefault("_callable_losses", []).append(loss)
+            _callable_losses_added += 1
+            return
         scope = backend.get_stateless_scope()
         if scope is not None and scope.collect_losses:
             scope.add_loss(loss)
@@ -1007,9 +1027,22 @@ class Layer(Module):
     def losses(self):
         """Keras's ``layer.losses``: what the layer's last call gave to
         add_loss (its activity penalty too), then the penalty of each
-        regularized weight (the sublayers' too)."""
+        regularized weight, then the values of the callables given to
+        add_loss outside a call (the sublayers' too)."""
         from ..tape import weight_penalties
-        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights)
+        return list(self.__dict__.get("_call_losses", [])) + weight_penalties(self.weights) + \
+            callable_losses(self._self_and_sublayers())
+
+    def _self_and_sublayers(self):
+        """This layer and the layers it holds, theirs too, each once."""
+        out, seen, i = [self], {id(self)}, 0
+        while i < len(out):
+            for layer in out[i]._sublayers():
+                if id(layer) not in seen:
+                    seen.add(id(layer))
+                    out.append(layer)
+            i += 1
+        return out
 
     def save_own_variables(self, store):
         """What model.save writes of this layer: its variables into
@@ -1903,6 +1936,13 @@ class InputLayer(Layer):
     @property
     def batch_shape(self):
         return self._batch_input_shape
+
+    @property
+    def input(self):
+        """The input tensor itself, as tf.keras 2 gave it: Keras 2 programs
+        write ``K.function([model.layers[0].input], ...)`` for a functional
+        model, whose first layer is this one (Keras 3 gives ``[]``)."""
+        return self.output
 
     def compute_output_shape(self, input_shape):
         return self._batch_input_shape

@@ -474,6 +474,31 @@ class Optimizer:
             w.constraint.apply(w.value)
         return self.iterations
 
+    def minimize(self, loss, var_list, tape=None):
+        """tf.keras 2's: one step on the gradient of ``loss`` for
+        ``var_list`` (a list of variables, or a callable giving it).
+        ``loss`` is a callable of no arguments, run on a new GradientTape
+        (or on ``tape``), or a value computed on ``tape``.  The gradient
+        is of ``scale_loss(loss)``, as apply_gradients takes it (the same
+        for all but LossScaleOptimizer).  Returns ``iterations``."""
+        from ..tape import GradientTape
+        if callable(loss):
+            with tape if tape is not None else GradientTape() as tape:
+                if not callable(var_list):
+                    tape.watch(var_list)
+                loss = self.scale_loss(loss())
+                if callable(var_list):
+                    var_list = var_list()
+            grads = tape.gradient(loss, list(var_list))
+        elif tape is None:
+            raise ValueError(f"{type(self).__name__}.minimize: a loss value needs the "
+                             f"GradientTape that computed it (tape=...); or pass the loss "
+                             f"as a callable of no arguments")
+        else:
+            grads = [None if g is None else self.scale_loss(g)
+                     for g in tape.gradient(loss, list(var_list))]
+        return self.apply_gradients(zip(grads, var_list))
+
     def _variable_state(self, weights, caller):
         """{id: (variable, its state arrays)}, with state made for those of
         ``weights`` that have none yet (the new ones' arrays views of one

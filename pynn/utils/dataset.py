@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ..tensor import eager
+from ..tensor import Tensor, eager
 from . import seeding
 
 AUTOTUNE = -1
@@ -409,9 +409,9 @@ class DatasetIterator:
         return self
 
     def __next__(self):
-        element = next(self._it)
+        element = eager(next(self._it))
         self._position += 1
-        return element if self._as_numpy else eager(element)
+        return _numpy(element) if self._as_numpy else element
 
     def get_next(self):
         return next(self)
@@ -454,6 +454,18 @@ class DatasetIterator:
 _END = object()
 
 
+def _numpy(element):
+    """An element as ``as_numpy_iterator`` gives it, whatever its stages
+    made (a map's arithmetic gives tensors): arrays, a scalar as a NumPy
+    scalar and a string scalar as bytes, as tf.data's ``.numpy()`` of each."""
+    t = type(element)
+    if t is list or t is tuple:
+        return t(_numpy(v) for v in element)
+    if t is dict:
+        return {k: _numpy(v) for k, v in element.items()}
+    return element.numpy() if isinstance(element, Tensor) else element
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -478,7 +490,9 @@ class Dataset:
         def convert(t):
             if isinstance(t, tuple):
                 return tuple(convert(e) for e in t)
-            if isinstance(t, list) and t and isinstance(t[0], np.ndarray):
+            # (a list of scalars, 0-d tensors too, is one tensor, as tf.data
+            # reads ``[v, v + 1]``)
+            if isinstance(t, list) and t and isinstance(t[0], np.ndarray) and t[0].ndim:
                 return [convert(e) for e in t]
             if isinstance(t, dict):
                 return {k: convert(v) for k, v in t.items()}
@@ -1581,10 +1595,11 @@ def _split_sizes(left_size, right_size, total):
 
 def _csv_column_type(values, na_value):
     """TensorFlow's inferred type of a CSV column: int32 (int64 past its
-    range), float32, else string."""
+    range), float32, else string; an empty field, like ``na_value``, is
+    missing and says nothing of the type."""
     kind = np.int32
     for v in values:
-        if v == na_value:
+        if v == na_value or v == "":
             continue
         try:
             n = int(v)
@@ -1670,11 +1685,12 @@ def make_csv_dataset(file_pattern, batch_size, column_names=None, column_default
             fill = b"" if default is None else default if isinstance(default, bytes) else \
                 default.encode(encoding)
             col = np.empty(len(values), object)
-            col[:] = [fill if v == na_value else v.encode(encoding) for v in values]
+            col[:] = [fill if v == na_value or v == "" else v.encode(encoding) for v in values]
         else:
             fill = 0 if default is None else default
-            col = np.array([fill if v == na_value else float(v) if kind is np.float32 else int(v)
-                            for v in values], dtype=kind)
+            col = np.array([fill if v == na_value or v == "" else
+                            float(v) if kind is np.float32 else int(v) for v in values],
+                           dtype=kind)
         columns[name] = col
     label = columns.pop(label_name) if label_name is not None else None
     features = {n: columns[n] for n in names if n in columns}

@@ -1,0 +1,47 @@
+"""The few TensorFlow 1 names (``tf.compat.v1``) and ``tf.autograph``
+switches that TF 2 notebooks still call in their first cell, before any
+model: the log verbosity, the global seed.  ``tf.get_logger()`` and
+``tf.compat.v1.logging`` are Python's ``pynn`` logger, where pynn's
+messages go once interactive logging is off (the ``tensorflow`` logger's
+part in TensorFlow)."""
+import types
+
+from .random import set_seed
+from .utils.io_utils import get_logger, logger
+
+
+def _namespace(name, **names):
+    """A module object holding ``names`` (a name it lacks fails as a
+    module's would, naming it: ``module 'pynn.compat.v1' has no
+    attribute 'Session'``)."""
+    module = types.ModuleType(name)
+    module.__dict__.update(names)
+    return module
+
+
+logging = _namespace(
+    "pynn.compat.v1.logging", DEBUG=10, INFO=20, WARN=30, WARNING=30, ERROR=40, FATAL=50,
+    set_verbosity=logger.setLevel, get_verbosity=logger.getEffectiveLevel, log=logger.log,
+    debug=logger.debug, info=logger.info, warn=logger.warning, warning=logger.warning,
+    error=logger.error, fatal=logger.critical)
+
+
+v1 = _namespace("pynn.compat.v1", logging=logging, set_random_seed=set_seed,
+                get_logger=get_logger)
+
+
+def _do_not_convert(func=None):
+    # pynn runs a tf.function's Python as it is written: nothing to leave
+    # unconverted, with or without the decorator
+    return func if func is not None else (lambda f: f)
+
+
+def _set_autograph_verbosity(level, alsologtostdout=False):
+    # pynn converts no code, so its conversion logs nothing at any level
+    if not isinstance(level, int) or level < 0:
+        raise ValueError(f"autograph.set_verbosity: level must be an integer >= 0, got {level!r}")
+
+
+autograph = _namespace(
+    "pynn.autograph", set_verbosity=_set_autograph_verbosity,
+    experimental=_namespace("pynn.autograph.experimental", do_not_convert=_do_not_convert))
