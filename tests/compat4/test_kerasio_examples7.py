@@ -1,0 +1,98 @@
+"""keras.io's example programs, seventh sweep (vision, generative, audio,
+structured data), run with only their imports changed: the patterns that
+broke, reproduced in a few lines, against Keras 3 on its NumPy backend
+where it runs the same thing, else a property that could fail."""
+import numpy as np
+import pytest
+
+import pynn
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+# ---- supervised-contrastive-learning.py: tf.keras 2's
+# layers.experimental.preprocessing.RandomWidth / RandomHeight in the
+# augmentation model in front of an encoder built for 32 x 32 images
+
+def test_random_width_and_height_stretch_one_axis_while_training(keras):
+    x = rand(3, 8, 10, 2)
+    wide = pynn.layers.experimental.preprocessing.RandomWidth((0.5, 0.5))
+    y = np.asarray(wide(x, training=True))
+    # a factor range of one point: exactly int(1.5 * 10) columns, the
+    # bilinear resize Keras's Resizing gives
+    ref = keras.layers.Resizing(8, 15, interpolation="bilinear")(x)
+    np.testing.assert_allclose(y, np.asarray(ref), atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(wide(x, training=False)), x)
+    tall = pynn.layers.RandomHeight((-0.5, -0.5), interpolation="nearest")
+    assert np.asarray(tall(x, training=True)).shape == (3, 4, 10, 2)
+    drawn = {np.asarray(pynn.layers.RandomHeight(0.4, seed=s)(x, training=True)).shape[1]
+             for s in range(12)}
+    assert len(drawn) > 1 and min(drawn) >= int(0.6 * 8) and max(drawn) <= int(1.4 * 8)
+    with pytest.raises(ValueError, match="RandomWidth.*factor"):
+        pynn.layers.RandomWidth((0.3, -0.2))
+    with pytest.raises(ValueError, match="RandomHeight.*at least -1"):
+        pynn.layers.RandomHeight((-1.5, 0.2))
+
+
+def test_random_width_in_a_model_trains_and_predicts_at_full_size():
+    pynn.utils.set_random_seed(0)
+    aug = pynn.Sequential([pynn.layers.RandomWidth(0.2), pynn.layers.RandomHeight(0.2)])
+    inputs = pynn.Input((12, 12, 3))
+    x = aug(inputs)
+    assert tuple(x.shape) == (None, None, None, 3)
+    x = pynn.layers.Conv2D(4, 3, activation="relu")(x)
+    x = pynn.layers.GlobalAveragePooling2D()(x)
+    model = pynn.Model(inputs, pynn.layers.Dense(2, activation="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    xs = rand(32, 12, 12, 3, seed=1)
+    ys = (xs.mean(axis=(1, 2, 3)) > 0).astype("int32")
+    xs += ys[:, None, None, None] * 1.0
+    h = model.fit(xs, ys, epochs=8, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert model.predict(xs, verbose=0).shape == (32, 2)
+    # the gradient through the stretch reaches a layer in front of it
+    dense_in = pynn.Input((6, 6, 1))
+    y = pynn.layers.Conv2D(1, 1, use_bias=False)(dense_in)
+    y = pynn.layers.RandomWidth((1.0, 1.0))(y)
+    net = pynn.Model(dense_in, pynn.layers.GlobalAveragePooling2D()(y))
+    w0 = net.get_weights()[0].copy()
+    net.compile("sgd", "mse")
+    net.fit(rand(4, 6, 6, 1, seed=2), np.ones((4, 1), "float32"), epochs=1, verbose=0)
+    assert not np.allclose(net.get_weights()[0], w0)
+
+
+def test_random_width_round_trips_through_keras_files(tmp_path):
+    model = pynn.Sequential([pynn.Input((8, 8, 3)),
+                             pynn.layers.RandomWidth((0.1, 0.3), interpolation="nearest",
+                                                     seed=3, name="rw")])
+    for suffix in (".keras", ".h5"):
+        model.save(tmp_path / f"m{suffix}")
+        layer = pynn.models.load_model(tmp_path / f"m{suffix}").get_layer("rw")
+        assert type(layer).__name__ == "RandomWidth"
+        assert list(layer.factor) == [0.1, 0.3] and layer.interpolation == "nearest"
+        assert layer.seed == 3
+
+
+# ---- cutmix.py: tf.random.gamma(shape=[1], alpha=[0.25]) gives one draw
+# per alpha (shape [1, 1]), indexed [0][0]; a Beta draw from two Gammas
+
+def test_tf_random_gamma_appends_the_shape_of_its_parameters():
+    g = pynn.random.gamma(shape=[1], alpha=[0.25])
+    assert g.shape == (1, 1) and float(g[0][0]) > 0
+    assert pynn.random.gamma([4], 2.0).shape == (4,)
+    assert pynn.random.gamma([3], [1.0, 2.0], beta=[[1.0], [2.0]]).shape == (3, 2, 2)
+    # per-parameter distributions: mean alpha / beta
+    draws = np.asarray(pynn.random.gamma([40000], [1.0, 9.0], beta=3.0, seed=1))
+    np.testing.assert_allclose(draws.mean(axis=0), [1 / 3, 3.0], rtol=0.03)
+    # TensorFlow's positional order (shape, alpha, beta, dtype) and Keras's
+    # (shape, alpha, dtype, seed) both hold
+    assert pynn.random.gamma([2], 1.0, 2.0, pynn.float64).dtype == np.float64
+    assert pynn.random.gamma([2], 1.0, "float16", 3).dtype == np.float16
+    np.testing.assert_array_equal(pynn.random.gamma([5], 1.0, None, 7),
+                                  pynn.random.gamma([5], 1.0, seed=7))
+    with pytest.raises(ValueError, match="gamma: beta must be > 0"):
+        pynn.random.gamma([2], 1.0, beta=-1.0)
