@@ -1901,6 +1901,14 @@ class InputLayer(Layer):
         return self._batch_input_shape
 
     @property
+    def input(self):
+        """The model input this layer stands for, as tf.keras 2 gives it
+        (``Model(model.get_layer("image").input, ...)`` cuts a prediction
+        model out of a trained one); Keras 3 gives an empty list, which
+        no program can use."""
+        return self.output
+
+    @property
     def batch_shape(self):
         return self._batch_input_shape
 
