@@ -96,3 +96,59 @@ def test_tf_random_gamma_appends_the_shape_of_its_parameters():
                                   pynn.random.gamma([5], 1.0, seed=7))
     with pytest.raises(ValueError, match="gamma: beta must be > 0"):
         pynn.random.gamma([2], 1.0, beta=-1.0)
+
+
+# ---- handwriting_recognition.py: Model(model.get_layer(name="image").input,
+# ...) cuts the prediction model out of the trained one (tf.keras 2's
+# InputLayer.input); labels padded with 99 past the last class, read by
+# TensorFlow's CTC loss as the end of each label; the edit-distance
+# callback's tf.cast of a SparseTensor and tf.edit_distance
+
+def test_an_input_layers_input_is_its_tensor():
+    image = pynn.Input((6,), name="image")
+    label = pynn.Input((None,), name="label")
+    x = pynn.layers.Dense(3, activation="softmax", name="dense2")(image)
+    out = pynn.layers.Concatenate()([x, label])
+    model = pynn.Model([image, label], out)
+    layer = model.get_layer(name="image")
+    assert layer.input is layer.output is model.inputs[0]
+    cut = pynn.Model(layer.input, model.get_layer(name="dense2").output)
+    xs = rand(4, 6)
+    np.testing.assert_allclose(cut.predict(xs, verbose=0),
+                               model.predict([xs, np.zeros((4, 2), "float32")],
+                                             verbose=0)[:, :3], rtol=1e-6)
+
+
+def test_ctc_batch_cost_reads_labels_past_the_blank_as_their_end(keras):
+    rng = np.random.default_rng(0)
+    probs = rng.random((3, 12, 6)).astype("float32")
+    probs /= probs.sum(-1, keepdims=True)
+    padded = np.array([[1, 2, 99, 99], [3, 3, 4, 0], [2, 5, 99, 99]], "float32")
+    full = np.full((3, 1), 4, "int64")
+    steps = np.full((3, 1), 12, "int64")
+    got = np.asarray(pynn.backend.ctc_batch_cost(padded, probs, steps, full))
+    # 5 (the blank, classes - 1) ends a label too
+    trimmed = np.array([[1, 2, 0, 0], [3, 3, 4, 0], [2, 0, 0, 0]], "int32")
+    ref = keras.ops.ctc_loss(trimmed, np.log(probs + 1e-7), np.array([2, 4, 1]),
+                             np.array([12, 12, 12]), mask_index=5)
+    assert got.shape == (3, 1)
+    np.testing.assert_allclose(got[:, 0], np.asarray(ref), rtol=1e-4)
+    with pytest.raises(ValueError, match="sample 0 has a label below 5 after a null label"):
+        pynn.backend.ctc_batch_cost(np.array([[1, 99, 2]]), probs[:1], steps[:1],
+                                    np.array([[3]]))
+
+
+def test_edit_distance_of_sparse_label_sequences():
+    hyp = pynn.sparse.from_dense(np.array([[1, 2, 3, 0], [4, 5, 0, 0], [0, 0, 0, 0]]))
+    truth = pynn.cast(pynn.sparse.from_dense(np.array([[1, 3, 0, 0], [4, 5, 6, 7],
+                                                        [1, 0, 0, 0]], "float32")),
+                      pynn.int64)
+    assert isinstance(truth, pynn.SparseTensor) and truth.values.dtype == np.int64
+    hyp = pynn.cast(hyp, pynn.int64)
+    np.testing.assert_array_equal(np.asarray(pynn.edit_distance(hyp, truth, normalize=False)),
+                                  [1, 2, 1])
+    np.testing.assert_allclose(np.asarray(pynn.edit_distance(hyp, truth)), [0.5, 0.5, 1.0])
+    # a hypothesis with no truth to compare with: inf, as TensorFlow
+    np.testing.assert_allclose(np.asarray(pynn.edit_distance(truth, hyp)), [1 / 3, 1, np.inf])
+    assert float(pynn.reduce_mean(pynn.edit_distance(hyp, truth, normalize=False))) == \
+        pytest.approx(4 / 3)
