@@ -152,3 +152,32 @@ def test_edit_distance_of_sparse_label_sequences():
     np.testing.assert_allclose(np.asarray(pynn.edit_distance(truth, hyp)), [1 / 3, 1, np.inf])
     assert float(pynn.reduce_mean(pynn.edit_distance(hyp, truth, normalize=False))) == \
         pytest.approx(4 / 3)
+
+
+# ---- fully_convolutional_network.py: segmentation masks resized with
+# bilinear interpolation (fractional labels where classes meet) under
+# SparseCategoricalCrossentropy and MeanIoU(sparse_y_pred=False), in a
+# model cut from VGG19 (vgg_model.layers[1].input) under mixed_float16
+
+def test_fractional_sparse_labels_are_truncated_as_keras_casts_them(keras):
+    rng = np.random.default_rng(0)
+    y = np.array([[0, 1.5, 2], [2.7, 3, 0.2]], "float32")[..., None]
+    p = rng.random((2, 3, 4)).astype("float32")
+    p /= p.sum(-1, keepdims=True)
+    with pytest.warns(UserWarning, match="not whole numbers are truncated"):
+        got = float(pynn.losses.SparseCategoricalCrossentropy()(y, p))
+    assert got == pytest.approx(float(keras.losses.SparseCategoricalCrossentropy()(y, p)),
+                                rel=1e-5)
+    ours = pynn.metrics.MeanIoU(num_classes=4, sparse_y_pred=False)
+    ref = keras.metrics.MeanIoU(num_classes=4, sparse_y_pred=False)
+    ours.update_state(y, p)
+    ref.update_state(y, p)
+    assert float(ours.result()) == pytest.approx(float(ref.result()), rel=1e-5)
+    inp = pynn.Input((3, 4))
+    model = pynn.Model(inp, pynn.layers.Activation("softmax")(inp))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match="truncated"):
+        loss = model.evaluate(np.log(p), y, verbose=0)
+    assert loss == pytest.approx(got, rel=1e-5)
+    with pytest.raises(ValueError, match="labels contain NaN"):
+        pynn.losses.SparseCategoricalCrossentropy()(np.array([np.nan, 1.0]), p[0, :2])
