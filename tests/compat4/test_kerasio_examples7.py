@@ -181,3 +181,21 @@ def test_fractional_sparse_labels_are_truncated_as_keras_casts_them(keras):
     assert loss == pytest.approx(got, rel=1e-5)
     with pytest.raises(ValueError, match="labels contain NaN"):
         pynn.losses.SparseCategoricalCrossentropy()(np.array([np.nan, 1.0]), p[0, :2])
+
+
+# ---- distillation_recipe.py: the student, trained inside a Distiller,
+# compiled for its metrics alone (compile(metrics=["accuracy"])) and
+# evaluated: `_, top1 = student.evaluate(test_ds)`
+
+def test_evaluate_of_a_model_compiled_for_metrics_alone():
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(3, activation="softmax")])
+    model.compile(metrics=["accuracy"])
+    x = rand(20, 4, seed=3)
+    y = np.argmax(model.predict(x, verbose=0), axis=1)
+    y[:5] = (y[:5] + 1) % 3
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    assert loss == 0.0 and accuracy == pytest.approx(0.75)
+    # training still needs a loss
+    with pytest.raises(ValueError, match="has no loss"):
+        model.fit(x, y, verbose=0)
