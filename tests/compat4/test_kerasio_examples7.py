@@ -199,3 +199,27 @@ def test_evaluate_of_a_model_compiled_for_metrics_alone():
     # training still needs a loss
     with pytest.raises(ValueError, match="has no loss"):
         model.fit(x, y, verbose=0)
+
+
+# ---- asynch_ensemble_shared_session.py: tf.identity(input) on the model's
+# Input, one tower per copy trained as its own Model, and the ensemble
+# Model(input, tf.reduce_mean(tf.stack(outputs, axis=-1), axis=-1))
+
+def test_tf_identity_of_a_symbolic_input_builds_shared_towers():
+    pynn.utils.set_random_seed(0)
+    inp = pynn.Input((5,))
+    towers, outs = [], []
+    for _ in range(3):
+        copy = pynn.identity(inp)
+        out = pynn.layers.Dense(4, activation="softmax")(pynn.layers.Dense(6)(copy))
+        towers.append(pynn.Model(inputs=copy, outputs=out))
+        outs.append(out)
+    ensemble = pynn.Model(inp, pynn.reduce_mean(pynn.stack(outs, axis=-1), axis=-1))
+    x = rand(16, 5, seed=4)
+    y = pynn.utils.to_categorical(np.arange(16) % 4, 4)
+    for tower in towers:
+        tower.compile("adam", "categorical_crossentropy")
+        tower.fit(x, y, epochs=2, verbose=0)
+    members = np.mean([t.predict(x, verbose=0) for t in towers], axis=0)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), members, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(pynn.identity(np.arange(3.0))), [0.0, 1.0, 2.0])
