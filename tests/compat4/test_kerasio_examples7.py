@@ -223,3 +223,36 @@ def test_tf_identity_of_a_symbolic_input_builds_shared_towers():
     members = np.mean([t.predict(x, verbose=0) for t in towers], axis=0)
     np.testing.assert_allclose(ensemble.predict(x, verbose=0), members, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(np.asarray(pynn.identity(np.arange(3.0))), [0.0, 1.0, 2.0])
+
+
+# ---- advanced_techniques_for_structured_data.py (tf.keras 2.3): an
+# experimental CategoryEncoding(output_mode="binary") whose size adapt
+# learns, called on the ids of a shape=() string input through
+# StringLookup, concatenated with tf.expand_dims of the numeric inputs
+
+def test_an_adapted_category_encoding_reads_one_id_per_row():
+    from pynn.layers.experimental.preprocessing import CategoryEncoding, StringLookup
+    vocabulary = ["a", "b", "c", "d"]
+    index = StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+    onehot = CategoryEncoding(output_mode="binary")
+    with pytest.raises(ValueError, match="give num_tokens, or call adapt"):
+        onehot(np.array([1, 2]))
+    onehot.adapt(index(vocabulary))
+    assert onehot.num_tokens == 4
+    words = pynn.Input(shape=(), dtype="string", name="word")
+    number = pynn.Input(shape=(), name="number")
+    encoded = onehot(index(words))
+    assert tuple(encoded.shape) == (None, 4)
+    merged = pynn.layers.concatenate([encoded, pynn.expand_dims(number, -1)])
+    model = pynn.Model([words, number], merged)
+    out = model.predict([np.array(["c", "a", "d"]), np.array([1.0, 2.0, 3.0], "float32")],
+                        verbose=0)
+    np.testing.assert_array_equal(out, [[0, 0, 1, 0, 1], [1, 0, 0, 0, 2], [0, 0, 0, 1, 3]])
+    # the same rules after a round trip through the config; Keras 3's form
+    # (num_tokens given) still encodes a 1-D input as one sample
+    again = CategoryEncoding.from_config(onehot.get_config())
+    np.testing.assert_array_equal(np.asarray(again(np.array([2, 0]))), [[0, 0, 1, 0],
+                                                                          [1, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        np.asarray(pynn.layers.CategoryEncoding(num_tokens=4)(np.array([2, 0]))), [1, 0, 1, 0])
+    assert CategoryEncoding(max_tokens=6).num_tokens == 6
