@@ -728,6 +728,10 @@ class TrainingMixin:
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
             self._distribute_strategy._adopt(self)
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            # one metric (metrics=SparseCategoricalAccuracy() or "accuracy"),
+            # as tf.keras 2 takes it
+            metrics = [metrics]
         # A model with its own train_step may compute its loss itself.
         own_step = getattr(type(self), "train_step") is not TrainingMixin.train_step
         if loss is None and own_step:
@@ -738,8 +742,6 @@ class TrainingMixin:
             self.compiled = True
             self.stop_training = False
             return
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise ValueError(f"compile: metrics must be a list or a dict, got {metrics!r}")
         self.optimizer = self._compiled_optimizer(optimizer)
         for leaf in (loss.values() if isinstance(loss, dict) else
                      loss if isinstance(loss, (list, tuple)) else [loss]):

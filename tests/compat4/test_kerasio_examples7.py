@@ -256,3 +256,20 @@ def test_an_adapted_category_encoding_reads_one_id_per_row():
     np.testing.assert_array_equal(
         np.asarray(pynn.layers.CategoryEncoding(num_tokens=4)(np.array([2, 0]))), [1, 0, 1, 0])
     assert CategoryEncoding(max_tokens=6).num_tokens == 6
+
+
+# ---- adamatch.py (tf.keras 2): the trained network compiled with one metric
+# object, not a list (compile(metrics=SparseCategoricalAccuracy())), then
+# evaluated: `_, accuracy = model.evaluate(test_ds)`
+
+def test_compile_takes_one_metric_not_in_a_list():
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dense(3)])
+    x = rand(12, 4, seed=5)
+    y = np.argmax(model.predict(x, verbose=0), axis=1)
+    y[:3] = (y[:3] + 1) % 3
+    model.compile(metrics=pynn.metrics.SparseCategoricalAccuracy())
+    assert model.evaluate(x, y, verbose=0) == [0.0, pytest.approx(0.75)]
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics="accuracy")
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(0.75)
