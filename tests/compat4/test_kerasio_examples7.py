@@ -230,7 +230,7 @@ def test_tf_identity_of_a_symbolic_input_builds_shared_towers():
 # learns, called on the ids of a shape=() string input through
 # StringLookup, concatenated with tf.expand_dims of the numeric inputs
 
-def test_an_adapted_category_encoding_reads_one_id_per_row():
+def test_an_adapted_category_encoding_reads_one_id_per_row(tmp_path):
     from pynn.layers.experimental.preprocessing import CategoryEncoding, StringLookup
     vocabulary = ["a", "b", "c", "d"]
     index = StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
@@ -256,6 +256,13 @@ def test_an_adapted_category_encoding_reads_one_id_per_row():
     np.testing.assert_array_equal(
         np.asarray(pynn.layers.CategoryEncoding(num_tokens=4)(np.array([2, 0]))), [1, 0, 1, 0])
     assert CategoryEncoding(max_tokens=6).num_tokens == 6
+    with pytest.raises(ValueError, match="CategoryEncoding in tf.keras 2.3's form"):
+        model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.pynn")
+    again = pynn.models.load_model(tmp_path / "m.pynn")
+    np.testing.assert_array_equal(
+        again.predict([np.array(["c", "a", "d"]), np.array([1.0, 2.0, 3.0], "float32")],
+                      verbose=0), out)
 
 
 # ---- adamatch.py (tf.keras 2): the trained network compiled with one metric
