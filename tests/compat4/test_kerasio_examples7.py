@@ -18,26 +18,6 @@ def rand(*shape, seed=0):
 # layers.experimental.preprocessing.RandomWidth / RandomHeight in the
 # augmentation model in front of an encoder built for 32 x 32 images
 
-def test_random_width_and_height_stretch_one_axis_while_training(keras):
-    x = rand(3, 8, 10, 2)
-    wide = pynn.layers.experimental.preprocessing.RandomWidth((0.5, 0.5))
-    y = np.asarray(wide(x, training=True))
-    # a factor range of one point: exactly int(1.5 * 10) columns, the
-    # bilinear resize Keras's Resizing gives
-    ref = keras.layers.Resizing(8, 15, interpolation="bilinear")(x)
-    np.testing.assert_allclose(y, np.asarray(ref), atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(wide(x, training=False)), x)
-    tall = pynn.layers.RandomHeight((-0.5, -0.5), interpolation="nearest")
-    assert np.asarray(tall(x, training=True)).shape == (3, 4, 10, 2)
-    drawn = {np.asarray(pynn.layers.RandomHeight(0.4, seed=s)(x, training=True)).shape[1]
-             for s in range(12)}
-    assert len(drawn) > 1 and min(drawn) >= int(0.6 * 8) and max(drawn) <= int(1.4 * 8)
-    with pytest.raises(ValueError, match="RandomWidth.*factor"):
-        pynn.layers.RandomWidth((0.3, -0.2))
-    with pytest.raises(ValueError, match="RandomHeight.*at least -1"):
-        pynn.layers.RandomHeight((-1.5, 0.2))
-
-
 def test_random_width_in_a_model_trains_and_predicts_at_full_size():
     pynn.utils.set_random_seed(0)
     aug = pynn.Sequential([pynn.layers.RandomWidth(0.2), pynn.layers.RandomHeight(0.2)])
@@ -63,18 +43,6 @@ def test_random_width_in_a_model_trains_and_predicts_at_full_size():
     net.compile("sgd", "mse")
     net.fit(rand(4, 6, 6, 1, seed=2), np.ones((4, 1), "float32"), epochs=1, verbose=0)
     assert not np.allclose(net.get_weights()[0], w0)
-
-
-def test_random_width_round_trips_through_keras_files(tmp_path):
-    model = pynn.Sequential([pynn.Input((8, 8, 3)),
-                             pynn.layers.RandomWidth((0.1, 0.3), interpolation="nearest",
-                                                     seed=3, name="rw")])
-    for suffix in (".keras", ".h5"):
-        model.save(tmp_path / f"m{suffix}")
-        layer = pynn.models.load_model(tmp_path / f"m{suffix}").get_layer("rw")
-        assert type(layer).__name__ == "RandomWidth"
-        assert list(layer.factor) == [0.1, 0.3] and layer.interpolation == "nearest"
-        assert layer.seed == 3
 
 
 # ---- cutmix.py: tf.random.gamma(shape=[1], alpha=[0.25]) gives one draw
