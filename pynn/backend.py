@@ -778,6 +778,10 @@ def identity(x, name=None):
 
 
 def cast(x, dtype, name=None):
+    from .sparse import SparseTensor
+    if isinstance(x, SparseTensor):
+        # (tf.cast of a SparseTensor casts its values)
+        return SparseTensor(x.indices, ops.cast(x.values, dtype), x.dense_shape)
     return ops.cast(x, dtype)
 
 
@@ -1309,10 +1313,34 @@ def ctc_batch_cost(y_true, y_pred, input_length, label_length):
         raise ValueError(f"ctc_batch_cost: y_true must be labels of shape (batch, "
                          f"max_label_length), got {labels.dtype} of shape {labels.shape}")
     lengths = [np.asarray(ops._plain(n)).reshape(-1) for n in (label_length, input_length)]
+    labels, lengths[0] = _ctc_null_terminated(labels.astype(np.int64), lengths[0], classes)
     # Keras 2 takes the log of the probabilities as the logits of TensorFlow's loss.
-    loss = ops.ctc_loss(labels.astype(np.int64), ops.log(ops.add(y_pred, _EPSILON)),
+    loss = ops.ctc_loss(labels, ops.log(ops.add(y_pred, _EPSILON)),
                         lengths[0], lengths[1], mask_index=classes - 1)
     return ops.expand_dims(loss, 1)
+
+
+def _ctc_null_terminated(labels, label_length, classes):
+    """TensorFlow's CTC loss (under Keras 2's ctc_batch_cost) reads a label
+    of ``classes - 1`` or more (the blank, or padding such as 99) as the
+    end of the sample's labels: the labels before it count, and a real
+    label after it is an error.  Gives the labels with everything past
+    each sample's end zeroed, and the lengths cut there."""
+    labels = labels.copy()
+    label_length = np.asarray(label_length, np.int64).copy()
+    position = np.arange(labels.shape[1])
+    for b, row in enumerate(labels):
+        n = int(label_length[b]) if b < len(label_length) else 0
+        null = np.flatnonzero(row[:n] >= classes - 1)
+        if null.size:
+            if np.any(row[null[0]:n] < classes - 1):
+                raise ValueError(f"ctc_batch_cost: sample {b} has a label below {classes - 1} "
+                                 f"after a null label (one of {classes - 1} or more, which "
+                                 f"ends the labels, as in TensorFlow): labels "
+                                 f"{row[:n].tolist()}")
+            label_length[b] = n = int(null[0])
+        row[position >= n] = 0
+    return labels, label_length
 
 
 def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):

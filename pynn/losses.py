@@ -12,6 +12,8 @@ pynn.ops, pynn.backend or NumPy operators) becomes a
 function (pynn.autodiff).  The losses and their functions may also be
 called on traced predictions inside such code (a custom layer's call).
 """
+import warnings
+
 import numpy as np
 
 from . import autodiff, ops
@@ -308,8 +310,15 @@ class SparseCategoricalCrossentropy(Loss):
         if y.dtype.kind == "f":
             if not np.all(np.isfinite(y)):
                 raise ValueError(f"{self.name}: labels contain NaN or infinite values")
-            if np.any(y != np.round(y)):
-                raise ValueError(f"{self.name}: labels must be whole numbers")
+            fraction = y != np.trunc(y)
+            if fraction.any():
+                # Keras casts the labels to integers on every backend,
+                # truncating: a segmentation mask resized with bilinear
+                # interpolation holds 1.5 where classes 1 and 2 meet, and
+                # that pixel trains as class 1
+                warnings.warn(f"{self.name}: labels that are not whole numbers are truncated "
+                              f"to integers, as Keras casts them", stacklevel=2)
+                y = np.trunc(y)
         elif y.dtype.kind not in "biu":
             raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
         if y.size and (y.min() < 0 or y.max() >= classes):

@@ -656,8 +656,11 @@ def rank(input, name=None):
 
 
 def identity(input, name=None):
-    """The same values (a traced value stays traced: gradients pass)."""
-    return input if ops._is_traced(input) else np.array(_value(input))
+    """The same values (a traced value stays traced: gradients pass; a
+    functional model's symbolic tensor is given back as it is)."""
+    if ops._is_traced(input) or _symbolic(input):
+        return input
+    return np.array(_value(input))
 
 
 def stop_gradient(input, name=None):

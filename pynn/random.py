@@ -12,6 +12,7 @@ import types
 import numpy as np
 
 from . import autodiff, ops
+from .dtypes import DType
 from .tensor import eager, eager_results
 from .utils import seeding
 
@@ -120,12 +121,37 @@ def shuffle(x, axis=0, seed=None):
     return ops.take(x, order, axis=axis)
 
 
-def gamma(shape, alpha, dtype=None, seed=None):
-    """Draws from the Gamma distribution of shape ``alpha`` (scale 1)."""
+def gamma(shape, alpha, dtype=None, seed=None, beta=None):
+    """Draws from the Gamma distribution of shape ``alpha`` (scale 1), as
+    Keras 3's ``gamma(shape, alpha, dtype, seed)``; or TensorFlow's
+    ``tf.random.gamma(shape, alpha, beta, dtype, seed)``: ``beta`` the
+    rate, and an array of ``alpha`` (or ``beta``) one distribution per
+    entry, its shape appended to ``shape`` (Keras's alpha is a single
+    number, so an array is TensorFlow's)."""
+    if dtype is not None and not _is_dtype(dtype):
+        # TensorFlow's order: the rate third, then the dtype
+        if beta is not None:
+            raise TypeError("gamma: beta given twice (third and by name)")
+        beta, dtype, seed = dtype, (seed if _is_dtype(seed) else None), \
+            (None if _is_dtype(seed) else seed)
     a = np.asarray(ops.convert_to_numpy(alpha), np.float64)
+    b = np.asarray(1.0 if beta is None else ops.convert_to_numpy(beta), np.float64)
     if np.any(~(a > 0)):
         raise ValueError(f"gamma: alpha must be > 0, got {alpha!r}")
-    return _generator(seed).standard_gamma(a, _shape(shape)).astype(_dtype(dtype))
+    if np.any(~(b > 0)):
+        raise ValueError(f"gamma: beta must be > 0, got {beta!r}")
+    try:
+        out_shape = _shape(shape) + np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"gamma: alpha of shape {a.shape} and beta of shape {b.shape} do not "
+                         f"broadcast together") from None
+    draws = _generator(seed).standard_gamma(np.broadcast_to(a, out_shape), out_shape)
+    return (draws / b).astype(_dtype(dtype))
+
+
+def _is_dtype(value):
+    return isinstance(value, (str, np.dtype, DType)) or (
+        isinstance(value, type) and issubclass(value, np.generic))
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):

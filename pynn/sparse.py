@@ -252,3 +252,44 @@ def reduce_max(sp_input, axis=None, keepdims=None, output_is_sparse=False, name=
     out = np.where(np.any(present, axis=axes, keepdims=bool(keepdims)),
                    np.max(dense, axis=axes, keepdims=bool(keepdims)), 0).astype(values.dtype)
     return from_dense(out) if output_is_sparse else eager(out)
+
+
+def _sequences(sp):
+    """{group index (all but the last axis): values ordered by the last}."""
+    idx, values = np.asarray(sp.indices), np.asarray(sp.values)
+    groups = {}
+    for i in np.lexsort(idx.T[::-1]):
+        groups.setdefault(tuple(idx[i, :-1].tolist()), []).append(values[i].item())
+    return groups
+
+
+def _levenshtein(a, b):
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def edit_distance(hypothesis, truth, normalize=True, name="edit_distance"):
+    """TensorFlow's ``tf.edit_distance`` (top-level there, not tf.sparse's): the Levenshtein distance between
+    the sequences of two SparseTensors of the same rank, each sequence the
+    values along the last axis at one index of the others; shape the larger
+    of the two dense shapes without its last axis.  ``normalize`` divides
+    by the truth's length (a hypothesis against no truth is inf)."""
+    _check(hypothesis, "edit_distance")
+    _check(truth, "edit_distance")
+    h_shape, t_shape = hypothesis.dense_shape.tolist(), truth.dense_shape.tolist()
+    if len(h_shape) != len(t_shape) or len(h_shape) < 1:
+        raise ValueError(f"tf.edit_distance: hypothesis and truth must have the same rank "
+                         f"(at least 1), got dense shapes {h_shape} and {t_shape}")
+    out = np.zeros([max(a, b) for a, b in zip(h_shape[:-1], t_shape[:-1])], np.float32)
+    hyp, tru = _sequences(hypothesis), _sequences(truth)
+    for loc in set(hyp) | set(tru):
+        h, t = hyp.get(loc, []), tru.get(loc, [])
+        d = float(_levenshtein(h, t))
+        if normalize:
+            d = d / len(t) if t else (np.inf if h else 0.0)
+        out[loc] = d
+    return eager(out)

@@ -1924,6 +1924,11 @@ class TrainingMixin:
         if self._compile_args[0] is None:
             # compiled with no loss: what the layers gave to add_loss
             added = self.losses
+            if not added and not training:
+                # evaluate of a model compiled for its metrics alone
+                # (compile(metrics=["accuracy"])): a loss of 0, as tf.keras 2
+                # and Keras on JAX report it
+                return np.float32(0.0)
             if not added:
                 raise ValueError(f"Model {self.name!r} has no loss: compile was given none "
                                  f"and no layer called add_loss")

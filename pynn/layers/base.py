@@ -1934,15 +1934,17 @@ class InputLayer(Layer):
         return self._batch_input_shape
 
     @property
-    def batch_shape(self):
-        return self._batch_input_shape
+    def input(self):
+        """The model input this layer stands for, as tf.keras 2 gives it
+        (``Model(model.get_layer("image").input, ...)`` cuts a prediction
+        model out of a trained one, ``K.function([model.layers[0].input],
+        ...)`` reads a functional model's activations); Keras 3 gives an
+        empty list, which no program can use."""
+        return self.output
 
     @property
-    def input(self):
-        """The input tensor itself, as tf.keras 2 gave it: Keras 2 programs
-        write ``K.function([model.layers[0].input], ...)`` for a functional
-        model, whose first layer is this one (Keras 3 gives ``[]``)."""
-        return self.output
+    def batch_shape(self):
+        return self._batch_input_shape
 
     def compute_output_shape(self, input_shape):
         return self._batch_input_shape

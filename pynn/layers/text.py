@@ -642,14 +642,22 @@ def _encode_categories(ids, output_mode, depth, who, count_weights=None):
 class CategoryEncoding(Layer):
     """Keras's CategoryEncoding: integer ids in [0, num_tokens) as
     ``one_hot``, ``multi_hot`` (the default) or ``count`` vectors (with
-    ``count_weights`` in the call)."""
+    ``count_weights`` in the call).  tf.keras 2.3-2.4's experimental layer
+    took ``max_tokens`` and, given none, learnt it in ``adapt`` (the
+    largest id + 1), and read a 1-D input as a batch of single ids (one
+    vector per id, where Keras 3 encodes the whole vector): a layer made
+    that way (no num_tokens) keeps those rules."""
     input_dtype = "int64"
 
-    def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
+    def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, max_tokens=None,
+                 **kwargs):
         super().__init__(**kwargs)
         who = f"CategoryEncoding {self.name!r}"
         output_mode = _current_output_mode(output_mode)
-        if num_tokens is None or int(num_tokens) < 1:
+        self._rank1_is_batch = num_tokens is None
+        if num_tokens is None:
+            num_tokens = max_tokens
+        if num_tokens is not None and int(num_tokens) < 1:
             raise ValueError(f"{who}: num_tokens must be a positive integer, got "
                              f"{num_tokens!r}")
         if output_mode not in ("one_hot", "multi_hot", "count"):
@@ -657,12 +665,30 @@ class CategoryEncoding(Layer):
                              f"{output_mode!r}")
         if sparse:
             raise ValueError(f"{who}: sparse outputs are not supported")
-        self.num_tokens = int(num_tokens)
+        self.num_tokens = None if num_tokens is None else int(num_tokens)
         self.output_mode = output_mode
         self.sparse = False
 
+    def adapt(self, data, batch_size=None, steps=None):
+        """num_tokens from ``data``: its largest id + 1 (tf.keras 2.3's
+        adaptable layer)."""
+        largest = -1
+        for i, batch in enumerate(_batches(data)):
+            if steps is not None and i >= steps:
+                break
+            ids = _as_array(batch)
+            if ids.size:
+                largest = max(largest, int(ids.max()))
+        if largest < 0:
+            raise ValueError(f"CategoryEncoding {self.name!r}: adapt needs at least one "
+                             f"non-negative id")
+        self.num_tokens = largest + 1
+
     def __call__(self, inputs, count_weights=None, training=None):
         from ..models.node import KerasTensor
+        if self.num_tokens is None:
+            raise ValueError(f"CategoryEncoding {self.name!r}: give num_tokens, or call adapt "
+                             f"on the ids first")
         if count_weights is not None and self.output_mode != "count":
             raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is only for "
                              f"output_mode='count'")
@@ -671,11 +697,17 @@ class CategoryEncoding(Layer):
                 raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is for calls "
                                  f"on arrays")
             return Layer.__call__(self, inputs, training=training)
-        return eager(_encode_categories(_as_array(inputs), self.output_mode, self.num_tokens,
-                                        f"CategoryEncoding {self.name!r}", count_weights))
+        return eager(_encode_categories(self._ids(_as_array(inputs)), self.output_mode,
+                                        self.num_tokens, f"CategoryEncoding {self.name!r}",
+                                        count_weights))
+
+    def _ids(self, ids):
+        return ids[:, None] if self._rank1_is_batch and ids.ndim == 1 else ids
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
+        if self._rank1_is_batch and len(shape) == 1:
+            shape += (1,)
         if self.output_mode == "one_hot":
             if len(shape) > 1 and shape[-1] == 1:
                 shape = shape[:-1]
@@ -683,7 +715,7 @@ class CategoryEncoding(Layer):
         return shape[:1] + (self.num_tokens,) if len(shape) > 1 else (self.num_tokens,)
 
     def forward(self, ctx, inputs, training):
-        return _encode_categories(inputs, self.output_mode, self.num_tokens,
+        return _encode_categories(self._ids(inputs), self.output_mode, self.num_tokens,
                                   f"CategoryEncoding {self.name!r}")
 
     def backward(self, ctx, dy, need_input_grad=True):
@@ -692,6 +724,9 @@ class CategoryEncoding(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        if self._rank1_is_batch:
+            # (tf.keras 2.3's config, which keeps its rules on reloading)
+            config["max_tokens"] = config.pop("num_tokens")
         return config
 
 

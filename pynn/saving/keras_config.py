@@ -715,6 +715,12 @@ def _layer_config_to_keras(layer, row):
         raise ValueError(f"save: layer {layer.name!r} is a {type(layer).__name__} with "
                          f"output_mode='tf_idf', which pynn cannot write in Keras's file "
                          f"formats (.keras, .h5) yet. Save the model in pynn's format (.pynn)")
+    if type(layer).__name__ == "CategoryEncoding" and "max_tokens" in out:
+        # tf.keras 2.3's adapted form reads a 1-D input as a batch of ids,
+        # which no Keras 3 CategoryEncoding does
+        raise ValueError(f"save: layer {layer.name!r} is a CategoryEncoding in tf.keras 2.3's "
+                         f"form (max_tokens, or adapt), which Keras 3's files cannot hold. "
+                         f"Give it num_tokens, or save the model in pynn's format (.pynn)")
     return out
 
 

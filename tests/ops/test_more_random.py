@@ -10,9 +10,15 @@ from pynn import random
 
 
 def test_signatures_match_keras(keras):
-    for name in ("beta", "gamma", "categorical"):
+    for name in ("beta", "categorical"):
         assert inspect.signature(getattr(random, name)) == inspect.signature(
             getattr(keras.random, name)), name
+    # gamma also takes TensorFlow's beta, third; Keras's dtype there still
+    # works (Keras's alpha is one number, its dtype third)
+    ours = inspect.signature(random.gamma).parameters
+    assert set(inspect.signature(keras.random.gamma).parameters) <= set(ours)
+    assert random.gamma((2,), 1.0, "float64", 3).dtype == np.float64
+    assert random.gamma((2,), 1.0, pynn.float16).dtype == np.float16
 
 
 def test_shapes_dtypes_and_seeds():
