@@ -784,6 +784,19 @@ class ForwardingOperators:
     def __abs__(self):
         return abs(self._operand())
 
+    # (ordering only: == and hash stay identity's, a weight is a dict key)
+    def __lt__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) < value_of(o)
+
+    def __le__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) <= value_of(o)
+
+    def __gt__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) > value_of(o)
+
+    def __ge__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) >= value_of(o)
+
     def __getitem__(self, key):
         return self._operand()[key]
 
@@ -2580,6 +2593,9 @@ def add_metric(layer, value, name):
     """Layer.add_metric: ``value`` joins the mean reported as ``name``."""
     sink = _local.metric_sink
     if sink is not None:
+        if hasattr(value, "result") and hasattr(value, "reset_state"):
+            sink.append((name, value))  # (a metric object: its result is reported)
+            return
         if callable(value) and not isinstance(value, (Traced, np.ndarray)):
             value = value()
         sink.append((name, np.asarray(value_of(value), np.float64)))

@@ -1026,6 +1026,10 @@ def batch_flatten(x):
 
 
 def concatenate(tensors, axis=-1, name=None):
+    from . import ragged
+    if isinstance(tensors, (list, tuple)) and any(isinstance(t, ragged.RaggedTensor)
+                                                  for t in tensors):
+        return ragged.concat(tensors, axis)
     return ops.concatenate(tensors, axis=axis)
 
 
