@@ -101,12 +101,23 @@ def _dispatch(bound, arity):
     return call
 
 
+class _HistoryDict(dict):
+    """History's dict; a schedule's learning rates, logged as Keras 3
+    logs them ('learning_rate'), also read under Keras 2's key 'lr'
+    (``plt.plot(history.epoch, history.history["lr"])``)."""
+
+    def __missing__(self, key):
+        if key == "lr" and "learning_rate" in self:
+            return self["learning_rate"]
+        raise KeyError(key)
+
+
 class History(Callback):
     """Records each epoch's logs: ``history.history['val_accuracy']``."""
 
     def __init__(self):
         super().__init__()
-        self.history = {}
+        self.history = _HistoryDict()
         self.epoch = []
 
     def on_train_begin(self, logs=None):
