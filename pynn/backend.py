@@ -992,6 +992,19 @@ def _channels_first(data_format, who):
     return value == "channels_first"
 
 
+def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool_mode="max"):
+    """Keras 2's backend pooling (a local response normalization's
+    ``K.pool2d(squared, (n, n), strides=(1, 1), padding="same",
+    pool_mode="avg")``): ``pool_mode`` 'max' or 'avg'."""
+    if pool_mode not in ("max", "avg"):
+        raise ValueError(f"pool2d: pool_mode must be 'max' or 'avg', got {pool_mode!r}")
+    if ops.ndim(x) != 4:
+        raise ValueError(f"pool2d: expected a 4-D tensor (batch, rows, cols, channels), got "
+                         f"shape {ops.shape(x)}")
+    pool = ops.max_pool if pool_mode == "max" else ops.average_pool
+    return pool(x, pool_size, strides, padding, data_format)
+
+
 def bias_add(x, bias, data_format=None):
     if _channels_first(data_format, "bias_add") and ops.ndim(x) > 2:
         # the bias's channels (its last axis) go on axis 1, as Keras 2 puts them

@@ -102,13 +102,16 @@ def _dispatch(bound, arity):
 
 
 class _HistoryDict(dict):
-    """History's dict; a schedule's learning rates, logged as Keras 3
-    logs them ('learning_rate'), also read under Keras 2's key 'lr'
-    (``plt.plot(history.epoch, history.history["lr"])``)."""
+    """History's dict, keyed as Keras 3 logs; Keras 2's older names for
+    two of those keys read them too: a schedule's 'lr' (``plt.plot(
+    history.epoch, history.history["lr"])``) and, for metrics=['accuracy'],
+    Keras 2.0's 'acc' and 'val_acc'."""
+    _KERAS2_NAMES = {"lr": "learning_rate", "acc": "accuracy", "val_acc": "val_accuracy"}
 
     def __missing__(self, key):
-        if key == "lr" and "learning_rate" in self:
-            return self["learning_rate"]
+        new = self._KERAS2_NAMES.get(key)
+        if new is not None and new in self:
+            return self[new]
         raise KeyError(key)
 
 

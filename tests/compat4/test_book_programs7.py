@@ -8,6 +8,7 @@ import pytest
 import pynn
 import pynn as tf
 from pynn import layers
+from keras_reference import keras as real_keras, needs_keras
 
 
 # ------------------------------------------------- tf.Variable and friends
@@ -184,9 +185,11 @@ def test_add_metric_of_a_metric_result_reports_the_metric():
         assert got[epoch] == pytest.approx(want, rel=1e-5)
 
 
-def test_history_reads_scheduled_learning_rates_as_lr():
+def test_history_reads_keras_2_names_of_its_keys():
     """Keras 2 programs plot ``history.history["lr"]`` after a schedule
-    callback; Keras 3 logs it as "learning_rate" (the key listed)."""
+    callback and, Keras 2.0's, ``history.history["acc"]`` for
+    metrics=["accuracy"]; Keras 3 logs "learning_rate" and "accuracy" (the
+    keys listed)."""
     model = pynn.Sequential([pynn.Input((2,)), layers.Dense(1)])
     model.compile(loss="mse", optimizer=pynn.optimizers.SGD(0.1))
     history = model.fit(np.ones((8, 2), np.float32), np.ones((8, 1), np.float32), epochs=3,
@@ -197,3 +200,26 @@ def test_history_reads_scheduled_learning_rates_as_lr():
     assert history.history["lr"] == history.history["learning_rate"]
     with pytest.raises(KeyError):
         history.history["val_lr"]
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+    history = model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y))
+    assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert history.history["acc"] == history.history["accuracy"]
+    assert history.history["val_acc"] == history.history["val_accuracy"]
+    with pytest.raises(KeyError):
+        history.history["lr"]  # (no schedule: no learning rates logged)
+
+
+@needs_keras
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_keras_2_backend_pool2d(mode, padding):
+    """``K.pool2d(x, (n, n), strides=(1, 1), padding="same", pool_mode="avg")``
+    in a local response normalization layer: Keras 2's backend pooling."""
+    x = np.random.default_rng(0).normal(size=(2, 6, 5, 3)).astype(np.float32)
+    want = (real_keras.ops.max_pool if mode == "max" else real_keras.ops.average_pool)(
+        x, (2, 2), (1, 1), padding)
+    got = pynn.backend.pool2d(x, (2, 2), strides=(1, 1), padding=padding, pool_mode=mode)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="pool_mode"):
+        pynn.backend.pool2d(x, (2, 2), pool_mode="sum")
