@@ -103,15 +103,18 @@ def _dispatch(bound, arity):
 
 class _HistoryDict(dict):
     """History's dict, keyed as Keras 3 logs; Keras 2's older names for
-    two of those keys read them too: a schedule's 'lr' (``plt.plot(
-    history.epoch, history.history["lr"])``) and, for metrics=['accuracy'],
-    Keras 2.0's 'acc' and 'val_acc'."""
-    _KERAS2_NAMES = {"lr": "learning_rate", "acc": "accuracy", "val_acc": "val_accuracy"}
+    some of those keys read them too: a schedule's 'lr' (``plt.plot(
+    history.epoch, history.history["lr"])``) and Keras 2.0's names of
+    metrics=['accuracy'] and ['mae'], 'acc' and 'mean_absolute_error'
+    (with 'val_' for the validation's)."""
+    _KERAS2_NAMES = {"lr": "learning_rate", "acc": "accuracy", "mean_absolute_error": "mae",
+                     "mean_squared_error": "mse"}
 
     def __missing__(self, key):
-        new = self._KERAS2_NAMES.get(key)
-        if new is not None and new in self:
-            return self[new]
+        prefix = "val_" if key.startswith("val_") and key != "val_" else ""
+        new = self._KERAS2_NAMES.get(key[len(prefix):]) if isinstance(key, str) else None
+        if new is not None and prefix + new in self:
+            return self[prefix + new]
         raise KeyError(key)
 
 

@@ -208,6 +208,12 @@ def test_history_reads_keras_2_names_of_its_keys():
     assert history.history["val_acc"] == history.history["val_accuracy"]
     with pytest.raises(KeyError):
         history.history["lr"]  # (no schedule: no learning rates logged)
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    history = model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y))
+    assert history.history["val_mean_absolute_error"] == history.history["val_mae"]
+    assert history.history["mean_absolute_error"] == history.history["mae"]
+    with pytest.raises(KeyError):
+        history.history["mean_squared_error"]  # (the loss is "loss")
 
 
 @needs_keras
