@@ -1040,8 +1040,8 @@ def batch_flatten(x):
 
 def concatenate(tensors, axis=-1, name=None):
     from . import ragged
-    if isinstance(tensors, (list, tuple)) and any(isinstance(t, ragged.RaggedTensor)
-                                                  for t in tensors):
+    if isinstance(tensors, (list, tuple)) and builtins.any(
+            isinstance(t, ragged.RaggedTensor) for t in tensors):
         return ragged.concat(tensors, axis)
     return ops.concatenate(tensors, axis=axis)
 
