@@ -2401,7 +2401,11 @@ def call_layer(layer, inputs, training):
     if tape.records_calls and not getattr(layer, "_traces_call", False):
         from .tape import record_call
         return record_call(tape, layer, inputs, None if training is None else bool(training))
-    shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
+    def shape(x):
+        return (None,) + tuple(np.shape(_val(resolve(x)))[1:])
+    # (an argument that is a list, a cell's states in ``cell(x, [h])``, has
+    # a list of shapes, as in an eager call)
+    shapes = [[shape(v) for v in x] if isinstance(x, (list, tuple)) else shape(x) for x in xs]
     layer._build_for_arrays(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference

@@ -398,6 +398,8 @@ def _own(ctx, y):
     call; copying a batch of convolution outputs cost a third of the
     convolution); anything else may be a view of the input or an array
     the layer keeps (a state, a weight), and is copied."""
+    if isinstance(y, (list, tuple)) and y and all(_is_tensor(v) for v in y):
+        return type(y)(_own(ctx, v) for v in y)  # (a cell's new states, [h])
     if type(y) is np.ndarray:
         root = y if y.base is None else y.base
         for slot in ctx._buffers.values():
@@ -1655,8 +1657,13 @@ class Layer(Module):
             self._keep_input_structure(inputs)
             inputs = flatten(inputs)
         if isinstance(inputs, (list, tuple)):
-            xs = [self._as_input(a) for a in inputs]
-            shapes = [(None,) + a.shape[1:] for a in xs]
+            # (an argument that is itself a list, a cell's states in
+            # ``cell(x, [h])``, stays a list of arrays, as Keras keeps the
+            # structure, never one array stacked from them)
+            xs = [[self._as_input(v) for v in a] if isinstance(a, (list, tuple)) and a and
+                  all(_is_tensor(v) for v in a) else self._as_input(a) for a in inputs]
+            shapes = [[(None,) + v.shape[1:] for v in a] if isinstance(a, list) else
+                      (None,) + a.shape[1:] for a in xs]
         else:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]

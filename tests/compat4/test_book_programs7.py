@@ -229,3 +229,68 @@ def test_keras_2_backend_pool2d(mode, padding):
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="pool_mode"):
         pynn.backend.pool2d(x, (2, 2), pool_mode="sum")
+
+
+@needs_keras
+def test_custom_cell_layer_keeps_its_states_a_list():
+    """A custom layer called as ``cell(x, [h])`` (a layer-normalized RNN
+    cell looped over the steps by a custom RNN layer): the list of states
+    stays a list of (batch, units) arrays going in and coming out, as in
+    Keras, not one (1, batch, units) array stacked from it."""
+    def cell_class(lib):
+        class LNCell(lib.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.state_size = units
+                self.rnn = lib.layers.SimpleRNNCell(units, activation=None)
+                self.norm = lib.layers.LayerNormalization()
+
+            def call(self, inputs, states):
+                out, _ = self.rnn(inputs, states)
+                out = lib.ops.tanh(self.norm(out))
+                return out, [out]
+        return LNCell
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 2)).astype(np.float32)
+    weights = [rng.normal(size=s).astype(np.float32) * 0.5
+               for s in [(2, 5), (5, 5), (5,), (5,), (5,)]]
+    results = []
+    for lib in (pynn, real_keras):
+        cell = cell_class(lib)(5)
+        states = [np.zeros((3, 5), np.float32)]
+        outs = []
+        for step in range(4):
+            out, states = cell(x[:, step], states)
+            if not outs:
+                cell.set_weights(weights)
+                out, states = cell(x[:, step], [np.zeros((3, 5), np.float32)])
+            assert isinstance(states, list) and len(states) == 1
+            assert tuple(states[0].shape) == (3, 5) and tuple(out.shape) == (3, 5)
+            outs.append(np.asarray(out))
+        results.append(np.stack(outs, 1))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+    # looped in a custom RNN layer inside a model: its output shape keeps the
+    # unknown number of steps, and it trains
+    LNCell = cell_class(pynn)
+
+    class LoopRNN(layers.Layer):
+        def __init__(self, cell, **kwargs):
+            super().__init__(**kwargs)
+            self.cell = cell
+
+        def call(self, inputs):
+            states = [tf.zeros([tf.shape(inputs)[0], self.cell.state_size])]
+            outputs = []
+            for step in range(inputs.shape[1]):
+                out, states = self.cell(inputs[:, step], states)
+                outputs.append(out)
+            return tf.stack(outputs, axis=1)
+
+    model = pynn.Sequential([LoopRNN(LNCell(6), input_shape=[None, 2]), layers.Dense(1)])
+    assert model.output_shape == (None, None, 1)
+    model.compile(loss="mse", optimizer=pynn.optimizers.Adam(0.01))
+    y = np.cumsum(x[..., :1], axis=1)
+    history = model.fit(x, y, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
