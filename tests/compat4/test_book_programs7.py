@@ -294,3 +294,28 @@ def test_custom_cell_layer_keeps_its_states_a_list():
     y = np.cumsum(x[..., :1], axis=1)
     history = model.fit(x, y, epochs=20, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@needs_keras
+def test_attention_made_causal_at_construction():
+    """tf.keras 2's ``Attention(use_scale=True, causal=True)`` in a decoder:
+    each call masks the future, as Keras 3's ``use_causal_mask=True``."""
+    rng = np.random.default_rng(0)
+    q, v = (rng.normal(size=(2, 4, 3)).astype(np.float32) for _ in range(2))
+    want = real_keras.layers.Attention()([q, v], use_causal_mask=True)
+    layer = layers.Attention(causal=True)
+    np.testing.assert_allclose(np.asarray(layer([q, v])), np.asarray(want), rtol=1e-5,
+                               atol=1e-6)
+    # the call's own argument still decides where given
+    np.testing.assert_allclose(np.asarray(layer([q, v], use_causal_mask=False)),
+                               np.asarray(real_keras.layers.Attention()([q, v])),
+                               rtol=1e-5, atol=1e-6)
+    assert layer.get_config()["causal"] is True
+    assert "causal" not in layers.Attention().get_config()
+    assert layers.Attention.from_config(layer.get_config()).causal
+    x = pynn.Input((None, 3))
+    model = pynn.Model(x, layers.Attention(causal=True)([x, x]))
+    np.testing.assert_allclose(model.predict(q, verbose=0),
+                               np.asarray(real_keras.layers.Attention()([q, q],
+                                                                         use_causal_mask=True)),
+                               rtol=1e-5, atol=1e-6)
