@@ -67,7 +67,8 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
              "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
-             "SparseTensor", "edit_distance", "ragged", "RaggedTensor", "boolean_mask", "gather_nd",
+             "SparseTensor", "edit_distance", "IndexedSlices", "sets", "ragged", "RaggedTensor",
+             "boolean_mask", "gather_nd",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
              "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
@@ -89,9 +90,9 @@ from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noq
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
-from . import ragged  # noqa: E402
+from . import ragged, sets  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
-from .sparse import SparseTensor, edit_distance  # noqa: E402
+from .sparse import IndexedSlices, SparseTensor, edit_distance  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .utils.io_utils import get_logger  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402

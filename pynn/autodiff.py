@@ -784,6 +784,19 @@ class ForwardingOperators:
     def __abs__(self):
         return abs(self._operand())
 
+    # (ordering only: == and hash stay identity's, a weight is a dict key)
+    def __lt__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) < value_of(o)
+
+    def __le__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) <= value_of(o)
+
+    def __gt__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) > value_of(o)
+
+    def __ge__(self, o):
+        return NotImplemented if _symbolic(o) else value_of(self) >= value_of(o)
+
     def __getitem__(self, key):
         return self._operand()[key]
 
@@ -2398,7 +2411,11 @@ def call_layer(layer, inputs, training):
     if tape.records_calls and not getattr(layer, "_traces_call", False):
         from .tape import record_call
         return record_call(tape, layer, inputs, None if training is None else bool(training))
-    shapes = [(None,) + tuple(np.shape(_val(resolve(x)))[1:]) for x in xs]
+    def shape(x):
+        return (None,) + tuple(np.shape(_val(resolve(x)))[1:])
+    # (an argument that is a list, a cell's states in ``cell(x, [h])``, has
+    # a list of shapes, as in an eager call)
+    shapes = [[shape(v) for v in x] if isinstance(x, (list, tuple)) else shape(x) for x in xs]
     layer._build_for_arrays(shapes if multi else shapes[0])
     if getattr(layer, "_traces_call", False):
         if tape.records_calls:  # Keras's default outside fit: inference
@@ -2590,6 +2607,9 @@ def add_metric(layer, value, name):
     """Layer.add_metric: ``value`` joins the mean reported as ``name``."""
     sink = _local.metric_sink
     if sink is not None:
+        if hasattr(value, "result") and hasattr(value, "reset_state"):
+            sink.append((name, value))  # (a metric object: its result is reported)
+            return
         if callable(value) and not isinstance(value, (Traced, np.ndarray)):
             value = value()
         sink.append((name, np.asarray(value_of(value), np.float64)))

@@ -1078,6 +1078,9 @@ def concatenate(tensors, axis=-1, name=None):
     if not isinstance(tensors, (list, tuple)):
         # one tensor, as tf.concat takes it: itself (after an axis check)
         tensors = [tensors]
+    from . import ragged
+    if builtins.any(isinstance(t, ragged.RaggedTensor) for t in tensors):
+        return ragged.concat(tensors, axis)
     return ops.concatenate(tensors, axis=axis)
 
 
@@ -1160,9 +1163,14 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, strides=(1, 1), padd
 
 
 def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool_mode="max"):
-    """Keras 2's: max or average ('avg') pooling of images."""
+    """Keras 2's: max or average ('avg') pooling of images (a local
+    response normalization's ``K.pool2d(squared, (n, n), strides=(1, 1),
+    padding="same", pool_mode="avg")``)."""
     if pool_mode not in ("max", "avg"):
         raise ValueError(f"pool2d: pool_mode must be 'max' or 'avg', got {pool_mode!r}")
+    if ops.ndim(x) != 4:
+        raise ValueError(f"pool2d: expected a 4-D tensor (batch, rows, cols, channels), got "
+                         f"shape {ops.shape(x)}")
     pool = ops.max_pool if pool_mode == "max" else ops.average_pool
     return pool(x, pool_size, strides, padding, _image_format(data_format, "pool2d"))
 

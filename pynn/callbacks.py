@@ -101,12 +101,29 @@ def _dispatch(bound, arity):
     return call
 
 
+class _HistoryDict(dict):
+    """History's dict, keyed as Keras 3 logs; Keras 2's older names for
+    some of those keys read them too: a schedule's 'lr' (``plt.plot(
+    history.epoch, history.history["lr"])``) and Keras 2.0's names of
+    metrics=['accuracy'] and ['mae'], 'acc' and 'mean_absolute_error'
+    (with 'val_' for the validation's)."""
+    _KERAS2_NAMES = {"lr": "learning_rate", "acc": "accuracy", "mean_absolute_error": "mae",
+                     "mean_squared_error": "mse"}
+
+    def __missing__(self, key):
+        prefix = "val_" if key.startswith("val_") and key != "val_" else ""
+        new = self._KERAS2_NAMES.get(key[len(prefix):]) if isinstance(key, str) else None
+        if new is not None and prefix + new in self:
+            return self[prefix + new]
+        raise KeyError(key)
+
+
 class History(Callback):
     """Records each epoch's logs: ``history.history['val_accuracy']``."""
 
     def __init__(self):
         super().__init__()
-        self.history = {}
+        self.history = _HistoryDict()
         self.epoch = []
 
     def on_train_begin(self, logs=None):

@@ -235,7 +235,12 @@ class Metric:
         metrics do when called: the arguments are update_state's
         (``y_true, y_pred`` or, for Mean and Sum, ``values``)."""
         self.update_state(*args, **kwargs)
-        return self.result()
+        out = self.result()
+        if isinstance(out, Scalar):
+            # (tf.keras 2's: ``self.add_metric(metric(values))`` in a
+            # call() reports the metric itself, under its name)
+            out._metric_obj = self
+        return out
 
     def get_config(self):
         return {"name": self.name, "dtype": "float32"}

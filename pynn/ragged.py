@@ -12,7 +12,7 @@ from .autodiff import value_of
 from .debugging import InvalidArgumentError
 from .tensor import TensorShape, eager
 
-__all__ = ["RaggedTensor", "constant", "map_flat_values"]
+__all__ = ["RaggedTensor", "constant", "map_flat_values", "concat"]
 
 
 class RaggedTensor:
@@ -331,6 +331,30 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
     if dtype is None and values.dtype == np.int64:
         values = values.astype(np.int32)  # (as tf.constant makes Python ints)
     return RaggedTensor.from_row_lengths(values, lengths)
+
+
+def concat(values, axis):
+    """``tf.concat`` of RaggedTensors (and lists of rows): axis 0 stacks
+    their rows, axis 1 joins each row with the same row of the others."""
+    parts = [v if isinstance(v, RaggedTensor) else constant(v) for v in values]
+    if not parts:
+        raise ValueError("tf.concat: no tensors to join")
+    if axis not in (0, 1, -1):
+        raise ValueError(f"tf.concat: RaggedTensors have rows (axis 0) and the ragged axis "
+                         f"(axis 1); got axis={axis}")
+    if axis == 0:
+        rows = [np.asarray(r) for p in parts for r in p]
+    else:
+        counts = {p.nrows() for p in parts}
+        if len(counts) != 1:
+            raise ValueError(f"tf.concat: joining along axis {axis} needs the same number of "
+                             f"rows in each RaggedTensor, got {[p.nrows() for p in parts]}")
+        rows = [np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(counts.pop())]
+    common = np.result_type(*[p.values for p in parts])
+    inner = tuple(parts[0].values.shape[1:])
+    flat = np.concatenate([r.astype(common).reshape((-1,) + inner) for r in rows]) if rows \
+        else np.zeros((0,) + inner, common)
+    return RaggedTensor.from_row_lengths(flat, [len(r) for r in rows])
 
 
 def _operator(op, reflected=False):

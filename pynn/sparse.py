@@ -50,13 +50,20 @@ class SparseTensor:
     def get_shape(self):
         return self.shape
 
+    def __neg__(self):
+        return SparseTensor(self.indices, -np.asarray(self.values), self.dense_shape)
+
+    def __abs__(self):
+        return SparseTensor(self.indices, np.abs(np.asarray(self.values)), self.dense_shape)
+
     def __repr__(self):
         return (f"SparseTensor(indices={self.indices.tolist()}, values={self.values.tolist()}, "
                 f"dense_shape={self.dense_shape.tolist()})")
 
     # sparse * dense, sparse / dense: the values at the stored positions
     # (the dense operand a number or broadcast to the dense shape), a
-    # SparseTensor of the same positions, as TensorFlow's operators
+    # SparseTensor of the same positions, as TensorFlow's operators; a sum
+    # has no such operator (``s + 1.0`` is TensorFlow's TypeError too)
     def _elementwise(self, other, fn, symbol):
         if isinstance(other, SparseTensor):
             raise TypeError(f"SparseTensor {symbol} SparseTensor is not defined; use "
@@ -78,6 +85,31 @@ class SparseTensor:
 
     def __truediv__(self, other):
         return self._elementwise(other, np.true_divide, "/")
+
+
+class IndexedSlices:
+    """Rows ``values[i]`` at rows ``indices[i]`` of a ``dense_shape`` array
+    (tf.IndexedSlices: a Variable's ``scatter_update`` takes one)."""
+
+    def __init__(self, values, indices, dense_shape=None):
+        self.values = eager(np.asarray(value_of(values), dtype=np.float32)
+                            if np.asarray(value_of(values)).dtype == np.float64
+                            else np.asarray(value_of(values)))
+        self.indices = eager(np.asarray(value_of(indices), dtype=np.int64))
+        if self.indices.ndim != 1 or len(self.indices) != len(self.values):
+            raise ValueError(f"IndexedSlices: indices must be one row index per row of values "
+                             f"(shape [{len(self.values)}]), got shape {self.indices.shape}")
+        self.dense_shape = None if dense_shape is None else \
+            eager(np.asarray(value_of(dense_shape), dtype=np.int64))
+
+    @property
+    def dtype(self):
+        from .dtypes import as_dtype
+        return as_dtype(self.values.dtype.name)
+
+    def __repr__(self):
+        return (f"IndexedSlices(indices={self.indices.tolist()}, values={self.values.tolist()}"
+                f"{'' if self.dense_shape is None else ', dense_shape=' + str(self.dense_shape.tolist())})")
 
 
 def _check(sp, what):

@@ -683,6 +683,39 @@ class Variable(Weight):
         return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32),
                            read_value=read_value)
 
+    def __getitem__(self, key):
+        # a copy, as TensorFlow's read (a later assign leaves it as it
+        # was), which assigns into this part of the variable as a sliced
+        # tf.Variable does: ``v[0, 1].assign(42)``, ``v[:, 2].assign([0., 1.])``
+        out = eager(Weight.__getitem__(self, key))
+        if type(out) is not Tensor:
+            return out  # (on a tape: the recorded read)
+        out = out.copy()
+
+        def assign(value, use_locking=None, name=None, read_value=True):
+            whole = self.value.copy()
+            whole[key] = np.asarray(_val(autodiff.value_of(value)), dtype=whole.dtype)
+            return self.assign(whole, read_value=read_value)
+        out.assign = assign
+        return out
+
+    def scatter_nd_update(self, indices, updates, use_locking=None, name=None):
+        """Sets the elements (or slices) at ``indices`` (each row an index
+        into the leading axes) to ``updates``, as tf.Variable's."""
+        indices = np.asarray(_val(autodiff.value_of(indices)), dtype=np.int64)
+        whole = self.value.copy()
+        whole[tuple(np.moveaxis(indices, -1, 0))] = np.asarray(
+            _val(autodiff.value_of(updates)), dtype=whole.dtype)
+        return self.assign(whole)
+
+    def scatter_update(self, sparse_delta, use_locking=None, name=None):
+        """Sets the rows ``sparse_delta.indices`` to ``sparse_delta.values``
+        (a tf.IndexedSlices), as tf.Variable's."""
+        whole = self.value.copy()
+        whole[np.asarray(sparse_delta.indices, dtype=np.int64)] = np.asarray(
+            _val(autodiff.value_of(sparse_delta.values)), dtype=whole.dtype)
+        return self.assign(whole)
+
     def __float__(self):
         return float(self.value)
 
@@ -709,7 +742,8 @@ def _eager_operator(name):
 # a 0-d result included); a layer's own weights keep NumPy's results.
 for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
               "__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__matmul__",
-              "__rmatmul__", "__neg__", "__abs__", "__getitem__"):
+              "__rmatmul__", "__neg__", "__abs__", "__lt__", "__le__",
+              "__gt__", "__ge__"):
     if hasattr(Weight, _name):
         setattr(Variable, _name, _eager_operator(_name))
 del _name

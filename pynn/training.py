@@ -336,12 +336,20 @@ class _LayerMetrics:
     reported as the mean of all the values given, as Keras 2's Mean
     metric."""
 
-    def __init__(self):
+    def __init__(self, model):
         self.sums = {}  # name -> [sum, count]
+        self.objects = {}  # name -> a metric object given to add_metric
+        for layer in [model] + model._all_layers():
+            for metric in layer.__dict__.get("_added_metric_objects", ()):
+                metric.reset_state()
 
     def add(self, found):
-        """The (name, values) pairs of one step (autodiff.collecting_metrics)."""
+        """The (name, values) pairs of one step (autodiff.collecting_metrics);
+        a metric object in place of the values reports its result."""
         for name, values in found:
+            if not isinstance(values, np.ndarray):
+                self.objects[name] = values
+                continue
             entry = self.sums.setdefault(name, [0.0, 0])
             entry[0] += float(values.sum())
             entry[1] += values.size
@@ -350,6 +358,8 @@ class _LayerMetrics:
         """``logs`` with the means added (a name the logs have stays)."""
         for name, (total, count) in self.sums.items():
             logs.setdefault(name, total / max(count, 1))
+        for name, metric in self.objects.items():
+            logs.setdefault(name, float(metric.result()))
         return logs
 
 
@@ -403,7 +413,7 @@ class _Metrics:
     def reset(self):
         for _, m, _, _ in self.entries:
             m.reset_state()
-        self.added = _LayerMetrics()
+        self.added = _LayerMetrics(self.model)
         self.loss_sum = 0.0
         self.seen = 0.0
         self.out_loss_sums = {id(out): 0.0 for out, _ in self.loss_names}
@@ -2105,7 +2115,7 @@ class TrainingMixin:
         cb.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
-            added = _LayerMetrics()
+            added = _LayerMetrics(self)
             cb.on_epoch_begin(epoch)
             for step, data in enumerate(source.epoch()):
                 cb.on_train_batch_begin(step)
@@ -2140,7 +2150,7 @@ class TrainingMixin:
         cb = CallbackList(callbacks or [], self, {"verbose": verbose, "steps": source.steps})
         bar = Progbar(source.steps, verbose=verbose) if verbose else None
         logs = {}
-        added = _LayerMetrics()
+        added = _LayerMetrics(self)
         cb.on_test_begin()
         for step, data in enumerate(source.epoch()):
             cb.on_test_batch_begin(step)

@@ -742,21 +742,25 @@ class _BaseDenseAttention(_OptionsLayer):
     given or carried by the inputs (in a graph, or into the call of the
     custom layer that calls this one)."""
 
-    def __init__(self, dropout=0.0, seed=None, **kwargs):
+    def __init__(self, dropout=0.0, seed=None, causal=False, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{type(self).__name__} {self.name!r}: dropout must be in [0, 1),"
                              f" got {dropout!r}")
         self.dropout = float(dropout)
         self.seed = seed
+        # tf.keras 2's causal=True: every call masks the future, as
+        # use_causal_mask=True (Keras 3's call argument) does
+        self.causal = bool(causal)
 
     def __call__(self, inputs, mask=None, training=None, return_attention_scores=False,
-                 use_causal_mask=False):
+                 use_causal_mask=None):
         who = f"{type(self).__name__} {self.name!r}"
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
             raise ValueError(f"{who}: expects a list [query, value] or [query, value, key], "
                              f"got {type(inputs).__name__}")
-        options = {"causal": bool(use_causal_mask), "scores": bool(return_attention_scores)}
+        causal = self.causal if use_causal_mask is None else bool(use_causal_mask)
+        options = {"causal": causal, "scores": bool(return_attention_scores)}
         if mask is None and not _is_symbolic(list(inputs)):
             # As Keras, the masks the query and the value carry (inside a
             # custom layer's call).
@@ -830,6 +834,8 @@ class _BaseDenseAttention(_OptionsLayer):
     def get_config(self):
         config = super().get_config()
         config.update(dropout=self.dropout, seed=self.seed, call_options=_options_config(self))
+        if self.causal:
+            config["causal"] = True
         return config
 
 

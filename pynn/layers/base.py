@@ -271,6 +271,20 @@ def standardize_dtype(dtype, who):
     return name
 
 
+def _shape_for_user(method, shape):
+    """The shape a custom layer's build or compute_output_shape gets: a
+    TensorShape (a tuple, as Keras 3 gives, with tf.keras 2's ``as_list()``
+    for ``batch_input_shape.as_list()[:-1]``); pynn's own layers take the
+    tuples as they are."""
+    if getattr(inspect.unwrap(method), "__module__", "").startswith("pynn."):
+        return shape
+    if isinstance(shape, tuple) and not isinstance(shape, TensorShape):
+        return TensorShape(shape)
+    if isinstance(shape, list) and all(type(s) is tuple for s in shape):
+        return [TensorShape(s) for s in shape]
+    return shape
+
+
 class Weight(autodiff.ForwardingOperators):
     """A layer's variable: its value and, while a model trains it, its
     gradient.
@@ -396,6 +410,8 @@ def _own(ctx, y):
     call; copying a batch of convolution outputs cost a third of the
     convolution); anything else may be a view of the input or an array
     the layer keeps (a state, a weight), and is copied."""
+    if isinstance(y, (list, tuple)) and y and all(_is_tensor(v) for v in y):
+        return type(y)(_own(ctx, v) for v in y)  # (a cell's new states, [h])
     if type(y) is np.ndarray:
         root = y if y.base is None else y.base
         for slot in ctx._buffers.values():
@@ -721,7 +737,10 @@ class Layer(Module):
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, activity_regularizer=None,
-                 weights=None, autocast=True, **kwargs):
+                 weights=None, autocast=True, dynamic=False, **kwargs):
+        # (tf.keras 2's dynamic=True asks for a call run eagerly, never
+        # traced into a graph: pynn's calls always run so)
+        self.dynamic = bool(dynamic)
         # (Keras 3 writes autocast in every custom layer's config; it casts
         # float inputs to a mixed policy's compute dtype, which pynn's
         # float32 computing never needs)
@@ -1018,6 +1037,17 @@ class Layer(Module):
         if aggregation not in (None, "mean"):
             raise ValueError(f"Layer {self.name!r}: add_metric's aggregation must be 'mean' "
                              f"(or None), got {aggregation!r}")
+        metric = getattr(value, "_metric_obj", None)
+        if metric is not None:
+            # a metric's result (``self.add_metric(self.mean(loss))``):
+            # the logs show that metric's result under its name (or the
+            # name given), and fit and evaluate reset it as they reset
+            # the compiled metrics, as Keras 2 does
+            known = self.__dict__.setdefault("_added_metric_objects", [])
+            if not any(m is metric for m in known):
+                known.append(metric)
+            autodiff.add_metric(self, metric, name or metric.name)
+            return
         if not isinstance(name, str) or not name:
             raise ValueError(f"Layer {self.name!r}: add_metric needs a name (the key of the "
                              f"logs), got {name!r}")
@@ -1178,7 +1208,8 @@ class Layer(Module):
         if not need_shape and type(self).compute_output_shape is Layer._output_shape_from_call:
             return None
         try:
-            return self.compute_output_shape(shape)
+            return self.compute_output_shape(_shape_for_user(type(self).compute_output_shape,
+                                                             shape))
         except ValueError:
             if fresh and not self._weights:
                 # a shape the layer cannot take does not stay its build
@@ -1215,7 +1246,7 @@ class Layer(Module):
             # its name, bidirectional/forward_lstm/...)
             with backend.name_scope(self.name, caller=self):
                 if inspect.signature(self.build).parameters:
-                    self.build(argument)
+                    self.build(_shape_for_user(type(self).build, argument))
                 else:  # a build() of no arguments, as Keras calls it
                     self.build()
             self.built = True
@@ -1664,8 +1695,13 @@ class Layer(Module):
             self._keep_input_structure(inputs)
             inputs = flatten(inputs)
         if isinstance(inputs, (list, tuple)):
-            xs = [self._as_input(a) for a in inputs]
-            shapes = [(None,) + a.shape[1:] for a in xs]
+            # (an argument that is itself a list, a cell's states in
+            # ``cell(x, [h])``, stays a list of arrays, as Keras keeps the
+            # structure, never one array stacked from them)
+            xs = [[self._as_input(v) for v in a] if isinstance(a, (list, tuple)) and a and
+                  all(_is_tensor(v) for v in a) else self._as_input(a) for a in inputs]
+            shapes = [[(None,) + v.shape[1:] for v in a] if isinstance(a, list) else
+                      (None,) + a.shape[1:] for a in xs]
         else:
             xs = self._as_input(inputs)
             shapes = (None,) + xs.shape[1:]
