@@ -176,6 +176,8 @@ EXPORTS = {
     "ReLU_threshold_slope_cap": series(lambda: [L.ReLU(max_value=1.2, negative_slope=0.1,
                                                        threshold=0.3)], (5,)),
     "LeakyReLU": series(lambda: [L.LeakyReLU(0.2)], (5,)),
+    "ThresholdedReLU": series(lambda: [L.ThresholdedReLU(theta=0.3)], (5,)),
+    "SyncBatchNormalization": series(lambda: [L.SyncBatchNormalization()], (5,)),
     "ELU": series(lambda: [L.ELU(0.7)], (5,)),
     "PReLU": image(lambda: [L.PReLU(alpha_initializer="random_uniform", shared_axes=[1, 2])],
                    lo=-1.0),
@@ -278,6 +280,7 @@ for _name, _args in {"RandomFlip": (), "RandomRotation": (0.2,), "RandomZoom": (
                      "RandomShear": (0.2,), "RandomInvert": (), "RandomPosterization": (4,),
                      "RandomColorDegeneration": (0.2,), "RandomColorJitter": (),
                      "RandomErasing": (), "RandomGaussianBlur": (), "RandomPerspective": (),
+                     "RandomHeight": (0.2,), "RandomWidth": (0.2,),
                      "RandomElasticTransform": (), "AugMix": (), "CutMix": (), "MixUp": (),
                      "RandAugment": ()}.items():
     EXPORTS[_name] = image(lambda n=_name, a=_args: [L.Conv2D(3, 1), getattr(L, n)(*a)])
@@ -323,6 +326,8 @@ NOT_SWEPT = {
     "GroupQueryAttention": "test_export_sweep5", "ConvLSTM1D": "test_export_sweep5",
     "ConvLSTM2D": "test_export_sweep5", "ConvLSTM3D": "test_export_sweep5",
     "STFTSpectrogram": "test_export_sweep5", "MelSpectrogram": "test_export_sweep5",
+    "AbstractRNNCell": "a base class (RNN_* cells)",
+    "DenseFeatures": "takes a dict of feature columns: tests/compat4/test_leftovers8.py",
     "HashedCrossing": "test_export_sweep5", "Hashing": "test_export_sweep5",
 }
 
