@@ -1646,6 +1646,7 @@ static int pooled_range(const pynn_conv_shape *s, const backward_args *a, float 
 {
     (void)dx;
     (void)serial;
+#if defined(__x86_64__) || defined(__i386__)
     const pynn_pool_shape *p = a->pool;
     const ptrdiff_t in = s->h * s->w * s->cin, out = s->oh * s->ow * s->cout;
     const ptrdiff_t pooled = p->oh * p->ow * p->c;
@@ -1660,20 +1661,22 @@ static int pooled_range(const pynn_conv_shape *s, const backward_args *a, float 
     pynn_pool_shape pone = *p;
     one.n = pone.n = 1;
     const int relu = a->act == PYNN_ACT_RELU;
-    (void)relu; /* (the kernels below are x86's; elsewhere nothing fits) */
     for (ptrdiff_t n = n0; n < n1; n++) {
         pynn_max_pool_route(&pone, a->y + n * out, a->pool_y + n * pooled,
                             a->pool_dy + n * pooled, g, 0, 1);
-#if defined(__x86_64__) || defined(__i386__)
         if (pynn_cpu_level() >= PYNN_CPU_AVX512)
             small_patch_grad_avx512(&one, a->x + n * in, relu, a->y + n * out, g, dk_part,
                                     db_part, 0, 1);
         else if (small_patch_grad_avx2(&one, a->x + n * in, relu, a->y + n * out, g, dk_part,
                                        db_part, 0, 1))
             return -1;
-#endif
     }
     return 0;
+#else
+    /* (the small-patch kernels are x86's: nothing fits elsewhere) */
+    (void)s, (void)a, (void)dk_part, (void)db_part, (void)n0, (void)n1;
+    return -1;
+#endif
 }
 
 int pynn_conv2d_pooled_backward(const pynn_conv_shape *s, const pynn_pool_shape *p,
