@@ -628,15 +628,21 @@ class Dataset:
         if batch_size < 1:
             raise ValueError(f"Dataset.batch: batch_size must be >= 1, got {batch_size}")
 
+        return self._grouped(batch_size, drop_remainder, _stack)
+
+    def _grouped(self, batch_size, drop_remainder, stack):
+        """Consecutive elements in groups of ``batch_size`` (the last one
+        shorter unless dropped), each made one element by ``stack``: batch,
+        padded_batch and ragged_batch differ only in it."""
         def make():
             group = []
             for element in self._elements():
                 group.append(element)
                 if len(group) == batch_size:
-                    yield _stack(group)
+                    yield stack(group)
                     group = []
             if group and not drop_remainder:
-                yield _stack(group)
+                yield stack(group)
         card = self._cardinality
         if card >= 0:
             card = card // batch_size if drop_remainder else -(-card // batch_size)
@@ -655,19 +661,8 @@ class Dataset:
             raise ValueError(f"Dataset.padded_batch: batch_size must be >= 1, got "
                              f"{batch_size}")
 
-        def make():
-            group = []
-            for element in self._elements():
-                group.append(element)
-                if len(group) == batch_size:
-                    yield _pad_stack(group, padded_shapes, padding_values)
-                    group = []
-            if group and not drop_remainder:
-                yield _pad_stack(group, padded_shapes, padding_values)
-        card = self._cardinality
-        if card >= 0:
-            card = card // batch_size if drop_remainder else -(-card // batch_size)
-        return self._derive(make, card, batched=not drop_remainder)
+        return self._grouped(batch_size, drop_remainder,
+                             lambda group: _pad_stack(group, padded_shapes, padding_values))
 
     def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype=None,
                      name=None):
@@ -681,19 +676,7 @@ class Dataset:
             raise ValueError(f"Dataset.ragged_batch: batch_size must be >= 1, got "
                              f"{batch_size}")
 
-        def make():
-            group = []
-            for element in self._elements():
-                group.append(element)
-                if len(group) == batch_size:
-                    yield _ragged_stack(group)
-                    group = []
-            if group and not drop_remainder:
-                yield _ragged_stack(group)
-        card = self._cardinality
-        if card >= 0:
-            card = card // batch_size if drop_remainder else -(-card // batch_size)
-        return self._derive(make, card, batched=not drop_remainder)
+        return self._grouped(batch_size, drop_remainder, _ragged_stack)
 
     def rebatch(self, batch_size, drop_remainder=False):
         """The rows of the batches regrouped into batches of ``batch_size``."""
