@@ -9,15 +9,17 @@ column (multi-hot) or an embedding column (a trained table, combined by
 mean, sum or sqrtn); a bucketized column is both.  DenseFeatures
 concatenates its columns in the order of their names, as TensorFlow does.
 
-Hashed ids (hash buckets, out-of-vocabulary buckets, crossed columns) come
-from a stable 64-bit BLAKE2 fingerprint of the value's text: the same on
-every run and machine, but not TensorFlow's FarmHash bucket numbers.
+Hash buckets and out-of-vocabulary buckets are TensorFlow's: FarmHash's
+Fingerprint64 of the value's text (tf.strings.to_hash_bucket_fast), so a
+value lands in the bucket it lands in under TensorFlow.  Crossed columns
+hash a stable 64-bit BLAKE2 fingerprint of the crossed values' text: the
+same on every run and machine, but not TensorFlow's crossed bucket numbers.
 """
 import hashlib
 
 import numpy as np
 
-from .. import autodiff, backend
+from .. import autodiff, backend, ops
 from .. import initializers as initializers_mod
 from .base import Layer
 
@@ -46,7 +48,9 @@ def _text(a):
 
 
 def _fingerprint(texts):
-    """A stable unsigned 64-bit hash of each text, computed once per distinct value."""
+    """A stable unsigned 64-bit hash of each text, computed once per distinct
+    value (a crossed column's: TensorFlow hashes its crosses by its own
+    scheme, which this does not reproduce)."""
     uniq, inverse = np.unique(texts.ravel().astype(str), return_inverse=True)
     hashes = np.array([int.from_bytes(hashlib.blake2b(u.encode(), digest_size=8).digest(),
                                       "little") for u in uniq], dtype=np.uint64)
@@ -181,7 +185,7 @@ class VocabularyListCategoricalColumn(_CategoricalColumn):
         ids = np.array([table.get(t, -1) for t in texts.ravel()], np.int64).reshape(texts.shape)
         missing = ids < 0
         if self.num_oov_buckets:
-            oov = (_fingerprint(texts) % np.uint64(self.num_oov_buckets)).astype(np.int64)
+            oov = np.asarray(ops.hash_buckets(texts, self.num_oov_buckets))
             ids[missing] = len(self.vocabulary_list) + oov[missing]
         else:
             ids[missing] = self.default_value
@@ -269,7 +273,9 @@ class HashedCategoricalColumn(_CategoricalColumn):
 
     def _ids(self, features):
         texts = _text(_values(features, self.key, f"categorical_column({self.key!r})"))
-        return (_fingerprint(texts) % np.uint64(self.hash_bucket_size)).astype(np.int64)
+        # FarmHash's Fingerprint64 of the text, TensorFlow's bucket for it
+        # (tf.strings.to_hash_bucket_fast; an integer as its decimal text)
+        return np.asarray(ops.hash_buckets(texts, self.hash_bucket_size))
 
 
 def categorical_column_with_hash_bucket(key, hash_bucket_size, dtype="string"):

@@ -273,6 +273,18 @@ def test_categorical_columns_through_indicator_columns():
     cities = np.array(["paris", "rome", "paris", "oslo"])
     out = _dense([fc.indicator_column(hashed)], {"city": cities})
     assert out.shape == (4, 7) and (out.sum(axis=1) == 1).all() and (out[0] == out[2]).all()
+    # TensorFlow's buckets: FarmHash's Fingerprint64, as to_hash_bucket_fast
+    # (whose documented example is ["Hello", "TensorFlow", "2.x"] -> [0, 2, 2])
+    words = fc.categorical_column_with_hash_bucket("w", hash_bucket_size=3)
+    np.testing.assert_array_equal(
+        _dense([fc.indicator_column(words)], {"w": np.array(["Hello", "TensorFlow", "2.x"])}),
+        np.eye(3)[[0, 2, 2]])
+    np.testing.assert_array_equal(np.argmax(out, axis=1),
+                                  pynn.strings.to_hash_bucket_fast(cities, 7))
+    vocab = fc.categorical_column_with_vocabulary_list("w", ["TensorFlow"], num_oov_buckets=3)
+    np.testing.assert_array_equal(
+        _dense([fc.indicator_column(vocab)], {"w": np.array(["Hello", "TensorFlow", "2.x"])}),
+        np.eye(4)[[1, 0, 3]])
     with pytest.raises(ValueError, match="indicator_column or embedding_column"):
         layers.DenseFeatures([thal])
 
