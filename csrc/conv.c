@@ -796,6 +796,10 @@ static int forward_pixels(const pynn_conv_shape *s, const float *x, const float 
  * 16 x cin x cout floats, shared by the team. */
 #define WINO_TILES 6
 #define WINO_MAX_CHANNELS 4096
+/* The kernel transform holds 16 floats per channel pair (25 in the
+ * backward pass, with the turned kernel): up to 1024 x 1024 channels, 64
+ * MB; past that the direct form or the GEMM, which need no such copy. */
+#define WINO_MAX_PAIRS ((ptrdiff_t)1 << 20)
 
 static const float wino_zeros[WINO_MAX_CHANNELS];
 
@@ -805,7 +809,7 @@ static int use_winograd(const pynn_conv_shape *s, int act)
     return pynn_cpu_level() >= PYNN_CPU_AVX2 && s->kh == 3 && s->kw == 3 && s->sh == 1 &&
            s->sw == 1 && s->dh == 1 && s->dw == 1 && s->cin % 16 == 0 && s->cout % 16 == 0 &&
            s->cin <= WINO_MAX_CHANNELS && s->cout <= WINO_MAX_CHANNELS &&
-           (act == PYNN_ACT_LINEAR || act == PYNN_ACT_RELU);
+           s->cin * s->cout <= WINO_MAX_PAIRS && (act == PYNN_ACT_LINEAR || act == PYNN_ACT_RELU);
 #else
     (void)s;
     (void)act;
