@@ -1321,14 +1321,12 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     if (!conv_shape_valid(s, 0))
         return PYNN_EINVAL;
     /* Winograd from a few images up (13x13x32 -> 64: 4), which fork the
-     * team whether it is awake or not, and on one thread at any size.
-     * With a team, one image's predict keeps the direct form, whose
-     * regions the team takes while still awake from the layer before:
-     * Winograd's one image stayed on the caller there (the MNIST convnet's
-     * predict: 39.9 us, the direct form 30 us on two threads; on one
-     * thread 39.6 against 48.9). */
-    if (use_winograd(s, act) && s->n * s->oh * s->ow > 0 &&
-        (pynn_get_num_threads() == 1 || wino_work(s) >= PYNN_FORWARD_MIN_WORK))
+     * team whether it is awake or not; one image's predict keeps the
+     * direct form, whose regions the team takes while still awake from
+     * the layer before (its kernel transform, made on the caller before
+     * the fork, lets the team fall asleep: 31 us on one thread, 22 us for
+     * the direct form on two). */
+    if (use_winograd(s, act) && wino_work(s) >= PYNN_FORWARD_MIN_WORK)
         return winograd_forward(s, x, k, bias, act, y);
     /* Threads split the output pixels (not the samples, so one image's
      * predict uses every core too), each unrolling and multiplying its
