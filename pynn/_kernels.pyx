@@ -553,6 +553,28 @@ def conv2d_forward(x, k, bias, tuple geometry, int act, float alpha, y, bint dep
     return y
 
 
+cdef float *_kernel_grad(k, dk, str name) except? NULL:
+    """A convolution's kernel gradient buffer (NULL for None), checked
+    against the kernel's size."""
+    if dk is None:
+        return NULL
+    cdef float *p = _f32(dk, f"{name}: kernel gradient", True)
+    _same_size(<cnp.ndarray>k, <cnp.ndarray>dk, f"{name}: kernel gradient")
+    return p
+
+
+cdef float *_bias_grad(db, Py_ssize_t channels, str name) except? NULL:
+    """A convolution's bias gradient buffer (NULL for None) of `channels`
+    values."""
+    if db is None:
+        return NULL
+    cdef float *p = _f32(db, f"{name}: bias gradient", True)
+    if (<cnp.ndarray>db).size != channels:
+        raise ValueError(f"{name}: bias gradient has {(<cnp.ndarray>db).size} elements, "
+                         f"expected {channels}")
+    return p
+
+
 def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False,
                     int act=0, float alpha=0.0, pre=None, y=None):
     """Gradients of a convolution from dy, the gradient of its output
@@ -565,17 +587,9 @@ def conv2d_backward(x, k, dy, dk, db, dx, tuple geometry, bint depthwise=False,
     cdef const float *pk = _f32(k, f"{name}: kernel")
     cdef const float *pdy = _f32(dy, f"{name}: dy")
     _conv_shape(x, k, dy, geometry, depthwise, name, &s)
-    cdef float *pdk = NULL
-    cdef float *pdb = NULL
+    cdef float *pdk = _kernel_grad(k, dk, name)
+    cdef float *pdb = _bias_grad(db, _cols(<cnp.ndarray>dy), name)
     cdef float *pdx = NULL
-    if dk is not None:
-        pdk = _f32(dk, f"{name}: kernel gradient", True)
-        _same_size(<cnp.ndarray>k, <cnp.ndarray>dk, f"{name}: kernel gradient")
-    if db is not None:
-        pdb = _f32(db, f"{name}: bias gradient", True)
-        if (<cnp.ndarray>db).size != _cols(<cnp.ndarray>dy):
-            raise ValueError(f"{name}: bias gradient has {(<cnp.ndarray>db).size} elements, "
-                             f"expected {_cols(<cnp.ndarray>dy)}")
     if dx is not None:
         pdx = _f32(dx, f"{name}: input gradient", True)
         _same_size(<cnp.ndarray>x, <cnp.ndarray>dx, f"{name}: input gradient")
@@ -669,16 +683,8 @@ def conv2d_pooled_backward(x, k, y, pool_y, pool_dy, dk, db, tuple geometry, tup
     _conv_shape(x, k, y, geometry, False, name, &s)
     _pool_shape(y, pool_y, window, name, &p)
     _same_size(<cnp.ndarray>pool_y, <cnp.ndarray>pool_dy, f"{name}: pooled y and dy")
-    cdef float *pdk = NULL
-    cdef float *pdb = NULL
-    if dk is not None:
-        pdk = _f32(dk, f"{name}: kernel gradient", True)
-        _same_size(<cnp.ndarray>k, <cnp.ndarray>dk, f"{name}: kernel gradient")
-    if db is not None:
-        pdb = _f32(db, f"{name}: bias gradient", True)
-        if (<cnp.ndarray>db).size != s.cout:
-            raise ValueError(f"{name}: bias gradient has {(<cnp.ndarray>db).size} elements, "
-                             f"expected {s.cout}")
+    cdef float *pdk = _kernel_grad(k, dk, name)
+    cdef float *pdb = _bias_grad(db, s.cout, name)
     if not pynn_conv2d_pooled_backward_fits(&s, &p, act):
         return False
     cdef int err
