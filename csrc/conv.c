@@ -862,15 +862,17 @@ typedef wino_v16 wino_vec;
 #define wino_load(p) WINO_LD(wino_v16, p)
 #define wino_store(p, v) WINO_ST(wino_v16, p, v)
 
-/* U[xi][ci][co] for xi = 4 i + j, from the HWIO kernel k. */
+/* U[xi][ci][co] for xi = 4 i + j and output channels [co0, co1) (16k),
+ * from the HWIO kernel k. */
 static inline __attribute__((always_inline)) void
-wino_kernel_body(const pynn_conv_shape *s, const float *restrict k, float *restrict u)
+wino_kernel_body(const pynn_conv_shape *s, const float *restrict k, float *restrict u,
+                 ptrdiff_t co0, ptrdiff_t co1)
 {
     const ptrdiff_t cin = s->cin, cout = s->cout, plane = cin * cout;
     const wino_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
                            0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     for (ptrdiff_t ci = 0; ci < cin; ci++)
-        for (ptrdiff_t co = 0; co < cout; co += 16) {
+        for (ptrdiff_t co = co0; co < co1; co += 16) {
             const float *g = k + ci * cout + co;
             float *out = u + ci * cout + co;
             wino_vec t[4][3];
@@ -892,7 +894,9 @@ wino_kernel_body(const pynn_conv_shape *s, const float *restrict k, float *restr
 }
 
 PYNN_PER_LEVEL(static, wino_kernel, wino_kernel_body,
-               (const pynn_conv_shape *s, const float *restrict k, float *restrict u), (s, k, u))
+               (const pynn_conv_shape *s, const float *restrict k, float *restrict u,
+                ptrdiff_t co0, ptrdiff_t co1),
+               (s, k, u, co0, co1))
 
 /* The tile of index t (over samples, then rows, then columns of tiles). */
 typedef struct {
@@ -1043,7 +1047,7 @@ PYNN_PER_LEVEL(static, wino_kernel_grad, wino_kernel_grad_body,
                (const pynn_conv_shape *s, const float *restrict du, float *restrict dk),
                (s, du, dk))
 
-/* Y = A^T M A of tiles [t0, t0 + P), plus the bias, through ReLU when
+/* Y = A^T M A of tiles [t0, t0 + P), output channels [c0, c1), plus the bias, through ReLU when
  * relu is set (a NaN stays NaN), into y; the pixels of a tile past the
  * output's edge go to sink (cout floats).  q = A^T m: rows m0 + m1 + m2
  * and m1 - m2 - m3; then each row (a, b, c, d) of q gives a + b + c and
@@ -1072,7 +1076,8 @@ PYNN_PER_LEVEL(static, wino_kernel_grad, wino_kernel_grad_body,
 
 static inline __attribute__((always_inline)) void
 wino_output_body(const pynn_conv_shape *s, const float *restrict m, const float *bias,
-                 int relu, ptrdiff_t t0, int P, float *y, float *sink, const int lanes)
+                 int relu, ptrdiff_t t0, int P, ptrdiff_t c0, ptrdiff_t c1, float *y, float *sink,
+                 const int lanes)
 {
     const ptrdiff_t cout = s->cout, step = WINO_TILES * cout;
     const float *b = bias ? bias : wino_zeros;
@@ -1085,7 +1090,7 @@ wino_output_body(const pynn_conv_shape *s, const float *restrict m, const float 
                               ? y + ((w.n * s->oh + w.oy + i) * s->ow + w.ox + j) * cout
                               : sink;
         const float *mp = m + p * cout;
-        for (ptrdiff_t c = 0; c < cout; c += lanes) {
+        for (ptrdiff_t c = c0; c < c1; c += lanes) {
             if (lanes == 16)
                 WINO_OUTPUT_CHUNK(wino_v16, mp, step, b, relu, o, c);
             else
@@ -1096,8 +1101,8 @@ wino_output_body(const pynn_conv_shape *s, const float *restrict m, const float 
 
 WINO_PER_WIDTH(wino_output, wino_output_body,
                (const pynn_conv_shape *s, const float *restrict m, const float *bias, int relu,
-                ptrdiff_t t0, int P, float *y, float *sink),
-               (s, m, bias, relu, t0, P, y, sink))
+                ptrdiff_t t0, int P, ptrdiff_t c0, ptrdiff_t c1, float *y, float *sink),
+               (s, m, bias, relu, t0, P, c0, c1, y, sink))
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The small products of Winograd's two uses, summed in registers:
@@ -1180,21 +1185,25 @@ wino_rows_avx2(const int P, ptrdiff_t K, const float *a, ptrdiff_t ars, ptrdiff_
 }
 
 /* m[xi][p][co] = sum over ci of v[xi][p][ci] u[xi][ci][co]: a strip's 16
- * products. */
+ * products, for n of the cout output channels (u and m start at the
+ * first).  Each sum runs over ci in order whatever n: a range gives the
+ * same values as the whole. */
 __attribute__((target("avx512f"))) static void
-wino_products_avx512(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout)
+wino_products_avx512(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout,
+                     ptrdiff_t n)
 {
     for (int xi = 0; xi < 16; xi++)
         wino_rows_avx512(WINO_TILES, cin, v + xi * WINO_TILES * cin, cin, 1,
-                         u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, cout, 0);
+                         u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, n, 0);
 }
 
 __attribute__((target("avx2,fma"))) static void
-wino_products_avx2(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout)
+wino_products_avx2(const float *v, const float *u, float *m, ptrdiff_t cin, ptrdiff_t cout,
+                   ptrdiff_t n)
 {
     for (int xi = 0; xi < 16; xi++)
         wino_rows_avx2(WINO_TILES, cin, v + xi * WINO_TILES * cin, cin, 1,
-                       u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, cout, 0);
+                       u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, n, 0);
 }
 
 /* du[xi][ci][co] += sum over the tiles of v[xi][t][ci] z[xi][t][co]: the
@@ -1229,10 +1238,11 @@ wino_grad_products_avx2(const float *v, const float *z, float *du, ptrdiff_t til
 }
 #endif
 
-/* Strips [q0, q1) of the tiles, on the calling thread. */
+/* Strips [q0, q1) of the tiles, output channels [co0, co1) (16k), on the
+ * calling thread. */
 static int wino_strips(const pynn_conv_shape *s, const float *x, const float *u,
                        const float *bias, int act, float *y, ptrdiff_t tiles, ptrdiff_t q0,
-                       ptrdiff_t q1)
+                       ptrdiff_t q1, ptrdiff_t co0, ptrdiff_t co1)
 {
     float *v = pynn_scratch(PYNN_SCRATCH_WINO,
                             (size_t)(16 * WINO_TILES * (s->cin + s->cout) + s->cout));
@@ -1245,11 +1255,11 @@ static int wino_strips(const pynn_conv_shape *s, const float *x, const float *u,
         wino_input(s, x, t0, P, WINO_TILES, v);
 #if defined(__x86_64__) || defined(__i386__)
         if (pynn_cpu_level() >= PYNN_CPU_AVX512)
-            wino_products_avx512(v, u, m, s->cin, s->cout);
+            wino_products_avx512(v, u + co0, m + co0, s->cin, s->cout, co1 - co0);
         else
-            wino_products_avx2(v, u, m, s->cin, s->cout);
+            wino_products_avx2(v, u + co0, m + co0, s->cin, s->cout, co1 - co0);
 #endif
-        wino_output(s, m, bias, act == PYNN_ACT_RELU, t0, P, y, sink);
+        wino_output(s, m, bias, act == PYNN_ACT_RELU, t0, P, co0, co1, y, sink);
     }
     return 0;
 }
@@ -1295,21 +1305,46 @@ static ptrdiff_t wino_work(const pynn_conv_shape *s)
     return pynn_work(tiles, pynn_work(s->cin, s->cout) + 16 * (s->cin + s->cout));
 }
 
+/* Output channels [co0, co1) of the whole convolution, U's part for them
+ * included. */
+static int wino_band(const pynn_conv_shape *s, const float *x, const float *k, float *u,
+                     const float *bias, int act, float *y, ptrdiff_t tiles, ptrdiff_t co0,
+                     ptrdiff_t co1)
+{
+    if (co0 >= co1)
+        return 0;
+    wino_kernel(s, k, u, co0, co1);
+    return wino_strips(s, x, u, bias, act, y, tiles, 0, (tiles + WINO_TILES - 1) / WINO_TILES,
+                       co0, co1);
+}
+
 /* The whole convolution through F(2x2, 3x3) (see use_winograd). */
 static int winograd_forward(const pynn_conv_shape *s, const float *x, const float *k,
                             const float *bias, int act, float *y)
 {
     const ptrdiff_t tiles = s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
     const ptrdiff_t strips = (tiles + WINO_TILES - 1) / WINO_TILES;
-    float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * s->cin * s->cout));
+    const ptrdiff_t cout = s->cout;
+    float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * s->cin * cout));
     if (!u)
         return -1;
-    wino_kernel(s, k, u);
     int nt = pynn_team_threads(wino_work(s), PYNN_FORWARD_MIN_WORK, PYNN_FORWARD_HOT_MIN_WORK);
     int err = 0;
-    if (nt <= 1 || strips < 2 * nt)
-        return wino_strips(s, x, u, bias, act, y, tiles, 0, strips);
-    PYNN_PARALLEL_RANGE(nt, strips, if (wino_strips(s, x, u, bias, act, y, tiles, lo, hi))
+    if (nt > 1 && (wino_work(s) < PYNN_FORWARD_MIN_WORK || strips < 2 * nt)) {
+        /* Forked only because the team is awake (one image's predict):
+         * each thread takes a band of the output channels, its part of U
+         * and every tile's V, no barrier between (U made on the caller
+         * first let the team fall asleep, and the whole layer then ran
+         * on the caller). */
+        PYNN_PARALLEL_SHARES(nt, cout / 16,
+                             if (wino_band(s, x, k, u, bias, act, y, tiles, 16 * lo, 16 * hi))
+                                 __atomic_store_n(&err, 1, __ATOMIC_RELAXED));
+        return err ? -1 : 0;
+    }
+    wino_kernel(s, k, u, 0, cout);
+    if (nt <= 1)
+        return wino_strips(s, x, u, bias, act, y, tiles, 0, strips, 0, cout);
+    PYNN_PARALLEL_RANGE(nt, strips, if (wino_strips(s, x, u, bias, act, y, tiles, lo, hi, 0, cout))
                                         __atomic_store_n(&err, 1, __ATOMIC_RELAXED));
     return err ? -1 : 0;
 }
@@ -1320,13 +1355,7 @@ int pynn_conv2d_forward(const pynn_conv_shape *s, const float *x, const float *k
     PYNN_FTZ_SCOPE;
     if (!conv_shape_valid(s, 0))
         return PYNN_EINVAL;
-    /* Winograd from a few images up (13x13x32 -> 64: 4), which fork the
-     * team whether it is awake or not; one image's predict keeps the
-     * direct form, whose regions the team takes while still awake from
-     * the layer before (its kernel transform, made on the caller before
-     * the fork, lets the team fall asleep: 31 us on one thread, 22 us for
-     * the direct form on two). */
-    if (use_winograd(s, act) && wino_work(s) >= PYNN_FORWARD_MIN_WORK)
+    if (use_winograd(s, act))
         return winograd_forward(s, x, k, bias, act, y);
     /* Threads split the output pixels (not the samples, so one image's
      * predict uses every core too), each unrolling and multiplying its
@@ -1504,7 +1533,7 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
             const ptrdiff_t tiles = t.n * ((t.oh + 1) / 2) * ((t.ow + 1) / 2);
             if (wino_strips(&t, g, a->wino_u, NULL, PYNN_ACT_LINEAR,
                             dx + b * s->h * s->w * s->cin, tiles, 0,
-                            (tiles + WINO_TILES - 1) / WINO_TILES))
+                            (tiles + WINO_TILES - 1) / WINO_TILES, 0, t.cout))
                 return -1;
         } else if (dx) {
             if (pointwise) {
@@ -1615,7 +1644,7 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
             return -1;
         float *turned = u + 16 * s->cin * s->cout;
         wino_turned_kernel(s, k, turned);
-        wino_kernel(&t, turned, u);
+        wino_kernel(&t, turned, u, 0, t.cout);
         a.wino_u = u;
     }
     int nt = pynn_threads_for(

@@ -490,13 +490,13 @@ def test_conv2d_gradient_through_max_pool_refuses_what_it_cannot_take():
 
 
 # 3x3 stride-1 convolutions between 16k channels take Winograd's F(2x2, 3x3)
-# on x86 with AVX2 (the forward pass from a few images' work up, the input
-# gradient always); the sizes here are past that threshold, with odd
-# outputs (tiles cut at the edge) and channel counts of 16 to 80 (64 at a
-# time and a rest).
+# on x86 with AVX2 (the forward pass, the input and kernel gradients): odd
+# outputs (tiles cut at the edge), channel counts of 16 to 80 (64 at a time
+# and a rest), and one image (which a team splits by output channels).
 WINOGRAD = [(8, 13, 13, 32, 64, "valid"), (12, 12, 11, 16, 48, "same"),
             (6, 9, 10, 64, 80, ((2, 2), (1, 3))), (40, 5, 5, 16, 16, "valid"),
-            (3, 17, 15, 48, 32, ((0, 1), (2, 0)))]
+            (3, 17, 15, 48, 32, ((0, 1), (2, 0))), (1, 13, 13, 32, 64, "valid"),
+            (1, 7, 9, 80, 48, "same")]
 
 
 @pytest.mark.parametrize("n,h,w,cin,cout,padding", WINOGRAD)

@@ -31,12 +31,15 @@ def test_matmul_matches_float64(m, n, k, ta, tb):
     assert np.all(np.abs(got - want) <= bound + 1e-30)
 
 
-@pytest.mark.parametrize("m", [1, 2, 4])
-@pytest.mark.parametrize("n", [1, 8, 10, 31, 32, 40, 63, 64, 65, 106, 128, 200])
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+@pytest.mark.parametrize("n", [1, 8, 10, 23, 24, 31, 32, 40, 47, 48, 49, 63, 64, 65, 106, 128,
+                               200])
 @pytest.mark.parametrize("k", [1, 3, 257])
 def test_matmul_few_rows_every_column_block(m, n, k):
-    # A few rows take the direct kernel: blocks of 64 and 32 columns, then
-    # masked 8-column tails with k split over several sums; beta reads C.
+    # A few rows take the direct kernel: one row in blocks of 64 and 32
+    # columns, then masked 8-column tails with k split over several sums;
+    # 2 to 4 rows together in blocks of 48, 32 or 24 columns and a masked
+    # rest; beta reads C.
     a, b, c = rand(m, k), rand(k, n), rand(m, n)
     want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
     bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
@@ -61,6 +64,29 @@ def test_matmul_last_tile_of_every_height(m, tb):
     out = c.copy()
     ops.matmul(a, b, out=out, alpha=1.5, beta=0.5)
     assert np.all(np.abs(out - want) <= 1.5 * bound + 1e-6)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+@pytest.mark.parametrize("k, n", [(1031, 1027), (517, 2053), (2048, 520), (263, 4100)])
+def test_matmul_few_rows_stream_a_large_b(m, k, n):
+    # More than 1 MiB of B streams row after row through sums kept in L1
+    # (chunks of 4096 / m columns, 8, 4 or 2 rows of B at a time and the
+    # rows left one by one); beta reads C.  An inf in B's last row gives
+    # inf or NaN exactly where float64 does (no row is read twice).
+    a, b, c = rand(m, k), rand(k, n), rand(m, n)
+    want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
+    bound = 1e-5 * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
+    out = c.copy()
+    ops.matmul(a, b, out=out, alpha=1.5, beta=0.5)
+    assert np.all(np.abs(out - want) <= 1.5 * bound + 1e-6)
+    b[k - 1, 5] = np.inf
+    a[:, k - 1] = np.where(np.arange(m) % 2 == 0, 1.0, -1.0)
+    got = np.asarray(ops.matmul(a, b))
+    with np.errstate(all="ignore"):
+        want = a.astype(np.float64) @ b.astype(np.float64)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.sign(got[np.isinf(got)]), np.sign(want[np.isinf(want)]))
 
 
 @pytest.mark.parametrize("m, n, k", [(4, 1000, 600), (1, 4100, 530)])
