@@ -1,0 +1,195 @@
+"""tensorflow.org's guides and tutorials run with ``import pynn as tf`` (tiny
+sizes, synthetic data): the ragged tensor guide's operations dispatched to
+RaggedTensors (elementwise math, reductions over each axis, tf.tile,
+tf.reverse, tf.map_fn, tf.nn.embedding_lookup, tf.strings.join,
+tf.RaggedTensorSpec, tf.ragged.range), integer math keeping its dtype as
+the tensor guide shows."""
+import math
+
+import numpy as np
+import pytest
+
+import pynn as tf
+
+
+def _rows(rt):
+    return [np.asarray(r).tolist() for r in rt]
+
+
+# ------------------------------------------------------------ guide/ragged_tensor
+
+def test_ragged_guide_operations_dispatch_to_ragged_tensors():
+    digits = tf.ragged.constant([[3, 1, 4, 1], [], [5, 9, 2], [6], []])
+    words = tf.ragged.constant([["So", "long"], ["thanks", "for", "all", "the", "fish"]])
+    added = tf.add(digits, 3)
+    assert isinstance(added, tf.RaggedTensor)
+    assert added.to_list() == [[6, 4, 7, 4], [], [8, 12, 5], [9], []]
+    assert added.dtype == tf.int32
+    mean = tf.reduce_mean(digits, axis=1)
+    # (TensorFlow divides the integer sums by the counts: float64, NaN for an empty row)
+    assert mean.dtype == np.float64
+    np.testing.assert_allclose(np.asarray(mean), [2.25, np.nan, 16 / 3, 6.0, np.nan])
+    assert tf.concat([digits, [[5, 3]]], axis=0).to_list() == \
+        [[3, 1, 4, 1], [], [5, 9, 2], [6], [], [5, 3]]
+    assert tf.tile(digits, [1, 2]).to_list() == \
+        [[3, 1, 4, 1, 3, 1, 4, 1], [], [5, 9, 2, 5, 9, 2], [6, 6], []]
+    assert tf.strings.substr(words, 0, 2).to_list() == \
+        [[b"So", b"lo"], [b"th", b"fo", b"al", b"th", b"fi"]]
+    squared = tf.map_fn(tf.math.square, digits)
+    assert isinstance(squared, tf.RaggedTensor) and squared.dtype == tf.int32
+    assert squared.to_list() == [[9, 1, 16, 1], [], [25, 81, 4], [36], []]
+    # the elementwise functions of one and of two tensors
+    assert tf.math.negative(digits).to_list() == [[-3, -1, -4, -1], [], [-5, -9, -2], [-6], []]
+    assert tf.maximum(digits, 4).to_list() == [[4, 4, 4, 4], [], [5, 9, 4], [6], []]
+    assert tf.multiply(2, digits).to_list() == [[6, 2, 8, 2], [], [10, 18, 4], [12], []]
+    assert tf.equal(digits, digits * 1).to_list() == [[True] * 4, [], [True] * 3, [True], []]
+    assert tf.cast(digits, tf.float32).dtype == tf.float32
+    with pytest.raises(tf.errors.InvalidArgumentError, match="row lengths"):
+        tf.add(digits, tf.ragged.constant([[1], [], [2, 3, 4], [5], []]))
+
+
+def test_ragged_reductions_over_each_axis_match_numpy():
+    rows = [[3., 1., 4., 1.], [], [5., 9., 2.], [6.], []]
+    rt = tf.ragged.constant(rows)
+    for fn, np_fn, empty in ((tf.reduce_sum, np.sum, 0.0), (tf.reduce_max, np.max, -np.inf),
+                             (tf.reduce_min, np.min, np.inf), (tf.reduce_prod, np.prod, 1.0),
+                             (tf.reduce_mean, np.mean, np.nan)):
+        within = fn(rt, axis=1)
+        assert within.dtype == np.float32
+        np.testing.assert_allclose(np.asarray(within),
+                                   [np_fn(r) if r else empty for r in rows], rtol=1e-6)
+        # axis 0: each position over the rows that reach it
+        columns = [[r[j] for r in rows if len(r) > j] for j in range(4)]
+        np.testing.assert_allclose(np.asarray(fn(rt, axis=0)), [np_fn(c) for c in columns],
+                                   rtol=1e-6)
+        flat = [v for r in rows for v in r]
+        np.testing.assert_allclose(float(fn(rt)), np_fn(flat), rtol=1e-6)
+        np.testing.assert_allclose(float(fn(rt, axis=[0, 1])), np_fn(flat), rtol=1e-6)
+    assert np.asarray(tf.reduce_sum(rt, axis=1, keepdims=True)).shape == (5, 1)
+    assert np.asarray(tf.reduce_sum(rt, axis=0, keepdims=True)).shape == (1, 4)
+    # an empty integer row's maximum is the dtype's lowest (TensorFlow's segment max)
+    ints = tf.ragged.constant([[3, 1], []])
+    assert np.asarray(tf.reduce_max(ints, axis=1)).tolist() == [3, np.iinfo(np.int32).min]
+    assert tf.reduce_any(tf.ragged.constant([[True, False], [], [False]]), axis=1).tolist() == \
+        [True, False, False]
+    assert tf.reduce_all(tf.ragged.constant([[True, False], [], [True]]), axis=1).tolist() == \
+        [False, True, True]
+    # the values' own axis: a RaggedTensor of the same rows
+    vectors = tf.RaggedTensor.from_row_lengths(np.arange(12, dtype=np.float32).reshape(6, 2),
+                                               [1, 0, 2, 3])
+    inner = tf.reduce_sum(vectors, axis=-1)
+    assert isinstance(inner, tf.RaggedTensor)
+    assert inner.to_list() == [[1.0], [], [5.0, 9.0], [13.0, 17.0, 21.0]]
+    np.testing.assert_allclose(np.asarray(tf.reduce_mean(vectors, axis=1))[[0, 2, 3]],
+                               [[0, 1], [3, 4], [8, 9]])
+    with pytest.raises(ValueError, match="out of range"):
+        tf.reduce_sum(rt, axis=2)
+
+
+def _bucket(word, n):
+    # (to_hash_bucket_fast of one string, checked against TensorFlow's
+    # Fingerprint64 in test_tfdocs3)
+    return int(np.asarray(tf.strings.to_hash_bucket_fast(tf.constant([word]), n))[0])
+
+
+def test_ragged_guide_word_and_bigram_embeddings():
+    queries = tf.ragged.constant([['Who', 'is', 'Dan', 'Smith'],
+                                  ['Pause'],
+                                  ['Will', 'it', 'rain', 'later', 'today']])
+    num_buckets = 1024
+    embedding_size = 4
+    tf.random.set_seed(3)
+    embedding_table = tf.Variable(
+        tf.random.truncated_normal([num_buckets, embedding_size],
+                                   stddev=1.0 / math.sqrt(embedding_size)))
+    word_buckets = tf.strings.to_hash_bucket_fast(queries, num_buckets)
+    word_embeddings = tf.nn.embedding_lookup(embedding_table, word_buckets)
+    assert isinstance(word_embeddings, tf.RaggedTensor)
+    assert tuple(word_embeddings.shape) == (3, None, 4)
+    marker = tf.fill([queries.nrows(), 1], '#')
+    assert np.asarray(marker).tolist() == [[b'#']] * 3
+    padded = tf.concat([marker, queries, marker], axis=1)
+    bigrams = tf.strings.join([padded[:, :-1], padded[:, 1:]], separator='+')
+    assert bigrams.to_list()[1] == [b'#+Pause', b'Pause+#']
+    bigram_buckets = tf.strings.to_hash_bucket_fast(bigrams, num_buckets)
+    bigram_embeddings = tf.nn.embedding_lookup(embedding_table, bigram_buckets)
+    all_embeddings = tf.concat([word_embeddings, bigram_embeddings], axis=1)
+    avg_embedding = tf.reduce_mean(all_embeddings, axis=1)
+    assert avg_embedding.shape == (3, 4) and avg_embedding.dtype == np.float32
+    # the same average computed row by row from the table
+    table = np.asarray(embedding_table.numpy(), np.float64)
+    for i, row in enumerate(queries.to_list()):
+        words = [w.decode() for w in row]
+        padded_row = ['#'] + words + ['#']
+        grams = [a + '+' + b for a, b in zip(padded_row[:-1], padded_row[1:])]
+        ids = [_bucket(w, num_buckets) for w in words + grams]
+        np.testing.assert_allclose(np.asarray(avg_embedding[i]), table[ids].mean(0),
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same row lengths"):
+        tf.strings.join([queries, tf.constant([["a"], ["b"], ["c"]])])
+
+
+def test_ragged_tensor_spec_in_a_signature_and_ragged_map_fn():
+    @tf.function(input_signature=[tf.RaggedTensorSpec(shape=[None, None], dtype=tf.int32)])
+    def max_and_min(rt):
+        return (tf.math.reduce_max(rt, axis=-1), tf.math.reduce_min(rt, axis=-1))
+
+    mx, mn = max_and_min(tf.ragged.constant([[1, 2], [3], [4, 5, 6]]))
+    assert np.asarray(mx).tolist() == [2, 3, 6] and np.asarray(mn).tolist() == [1, 3, 4]
+    with pytest.raises(TypeError, match="input_signature"):
+        max_and_min(tf.ragged.constant([[1.0, 2.0]]))
+    with pytest.raises(TypeError, match="input_signature"):
+        max_and_min(tf.constant([[1, 2]]))
+    spec = tf.RaggedTensorSpec(shape=[None, None], dtype=tf.int32)
+    assert spec.value_type is tf.RaggedTensor and spec.ragged_rank == 1
+    assert spec.is_compatible_with(tf.ragged.constant([[1], [2, 3]]))
+    with pytest.raises(ValueError, match="one ragged dimension"):
+        tf.RaggedTensorSpec(shape=[None, None, None], ragged_rank=2)
+
+    @tf.function
+    def make_palindrome(x, axis):
+        return tf.concat([x, tf.reverse(x, [axis])], axis)
+
+    assert np.asarray(make_palindrome(tf.constant([[1, 2], [3, 4], [5, 6]]), axis=1)).tolist() \
+        == [[1, 2, 2, 1], [3, 4, 4, 3], [5, 6, 6, 5]]
+    assert make_palindrome(tf.ragged.constant([[1, 2], [3], [4, 5, 6]]), axis=1).to_list() == \
+        [[1, 2, 2, 1], [3, 3], [4, 5, 6, 6, 5, 4]]
+    assert tf.reverse(tf.ragged.constant([[1, 2], [3]]), [0]).to_list() == [[3], [1, 2]]
+
+    digits = tf.ragged.constant([[3, 1, 4, 1], [], [5, 9, 2], [6], []])
+    # a dense result of one value per row, asked for by the signature
+    sums = tf.map_fn(tf.reduce_sum, digits, fn_output_signature=tf.int32)
+    assert np.asarray(sums).tolist() == [9, 0, 16, 6, 0] and sums.dtype == np.int32
+    doubled = tf.map_fn(lambda r: tf.concat([r, r], 0), digits,
+                        fn_output_signature=tf.RaggedTensorSpec([None, None], tf.int32))
+    assert doubled.to_list() == [[3, 1, 4, 1, 3, 1, 4, 1], [], [5, 9, 2, 5, 9, 2], [6, 6], []]
+    with pytest.raises(ValueError, match="fn_output_signature"):
+        tf.map_fn(tf.reduce_sum, digits)
+
+
+def test_ragged_range():
+    assert tf.ragged.range([3, 5, 2]).to_list() == [[0, 1, 2], [0, 1, 2, 3, 4], [0, 1]]
+    assert tf.ragged.range([0, 5], [3, 6]).to_list() == [[0, 1, 2], [5]]
+    r = tf.ragged.range([1, 0], 7, [3, 2])
+    assert r.to_list() == [[1, 4], [0, 2, 4, 6]] and r.dtype == tf.int32
+    assert tf.ragged.range([2.0], dtype=tf.float32).to_list() == [[0.0, 1.0]]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="deltas"):
+        tf.ragged.range([3], deltas=0)
+
+
+# ------------------------------------------------------------ guide/tensor
+
+def test_integer_math_keeps_its_dtype():
+    x = tf.constant([3, -2])
+    for fn, want in ((tf.math.square, [9, 4]), (tf.abs, [3, 2]), (tf.negative, [-3, 2]),
+                     (tf.math.cumsum, [3, 1]), (tf.math.cumprod, [3, -6])):
+        out = fn(x)
+        assert out.dtype == np.int32, fn
+        assert np.asarray(out).tolist() == want
+    total = tf.reduce_sum(tf.constant([[1, 2], [3, 4]]), axis=[0, 1])
+    assert total.dtype == np.int32 and int(total) == 10
+    assert tf.reduce_sum(tf.constant([[1, 2], [3, 4]]), axis=1).tolist() == [3, 7]
+    assert tf.reduce_prod(tf.constant([2, 3])).dtype == np.int32
+    # NumPy int64 stays int64, floats stay float32
+    assert tf.reduce_sum(np.array([1, 2])).dtype == np.int64
+    assert tf.math.square(tf.constant([3.0])).dtype == np.float32
