@@ -193,3 +193,148 @@ def test_integer_math_keeps_its_dtype():
     # NumPy int64 stays int64, floats stay float32
     assert tf.reduce_sum(np.array([1, 2])).dtype == np.int64
     assert tf.math.square(tf.constant([3.0])).dtype == np.float32
+
+
+# ------------------------------------------------------------ guide/checkpoint
+
+def test_checkpoint_restores_variables_added_to_lists_and_dicts_later(tmp_path):
+    save = tf.train.Checkpoint()
+    save.listed = [tf.Variable(1.)]
+    save.listed.append(tf.Variable(2.))
+    save.mapped = {'one': save.listed[0]}
+    save.mapped['two'] = save.listed[1]
+    save_path = save.save(str(tmp_path / 'tf_list_example'))
+
+    restore = tf.train.Checkpoint()
+    v2 = tf.Variable(0.)
+    assert 0. == v2.numpy()
+    restore.mapped = {'two': v2}
+    restore.restore(save_path)
+    assert 2. == v2.numpy()
+    restore.listed = []
+    assert repr(restore.listed) == "ListWrapper([])"
+    v1 = tf.Variable(0.)
+    restore.listed.append(v1)  # restored from the restore() before
+    assert 1. == v1.numpy()
+    later = tf.Variable(0.)
+    restore.listed.append(later)
+    assert float(later) == 2.0
+    v3 = tf.Variable(0.)
+    restore.mapped['one'] = v3
+    assert float(v3) == 1.0
+    # an index the file does not hold is left as it is
+    extra = tf.Variable(7.)
+    restore.listed.append(extra)
+    assert float(extra) == 7.0
+    with pytest.raises(ValueError, match="must be a model"):
+        restore.listed.append("not a variable")
+    # before any restore the wrappers only hold what is put in them
+    fresh = tf.train.Checkpoint()
+    fresh.listed = []
+    fresh.listed.append(tf.Variable(5.))
+    assert float(fresh.listed[0]) == 5.0
+
+
+# ------------------------------------------------------------ guide/variable
+
+def test_variable_repr_is_tensorflows():
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="v")
+    assert repr(v) == ("<tf.Variable 'v' shape=(2, 2) dtype=float32, numpy=array([[1., 2.],\n"
+                       "       [3., 4.]], dtype=float32)>")
+    assert repr(tf.Variable(3, name="n")) == "<tf.Variable 'n' shape=() dtype=int32, numpy=3>"
+
+
+# ------------------------------------------------ tutorials/interpretability
+
+def test_integrated_gradients_tutorial_attributions_add_up():
+    tf.random.set_seed(0)
+    model = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, activation='relu'),
+                                 tf.keras.layers.GlobalAveragePooling2D(),
+                                 tf.keras.layers.Dense(10)])
+    model.build([None, 16, 16, 3])
+    rng = np.random.default_rng(0)
+    raw = tf.constant(rng.integers(0, 256, (20, 24, 3)).astype(np.uint8))
+    image = tf.image.convert_image_dtype(raw, tf.float32)
+    image = tf.image.resize_with_pad(image, target_height=16, target_width=16)
+    assert image.shape == (16, 16, 3)
+    labels = np.array([f'class{i}' for i in range(10)])
+
+    def top_k_predictions(img, k=3):
+        image_batch = tf.expand_dims(img, 0)
+        predictions = model(image_batch)
+        probs = tf.nn.softmax(predictions, axis=-1)
+        top_probs, top_idxs = tf.math.top_k(input=probs, k=k)
+        top_labels = labels[tuple(top_idxs)]
+        return top_labels, top_probs[0]
+
+    pred_label, pred_prob = top_k_predictions(image)
+    probs = np.asarray(tf.nn.softmax(model(image[None]), axis=-1))[0]
+    assert pred_label.tolist() == [f'class{i}' for i in np.argsort(-probs)[:3]]
+    assert [f'{p:0.1%}' for p in pred_prob] == [f'{p:0.1%}' for p in np.sort(probs)[::-1][:3]]
+
+    def f(x):
+        return tf.where(x < 0.8, x, 0.8)
+    np.testing.assert_allclose(np.asarray(f(tf.linspace(start=0.0, stop=1.0, num=6))),
+                               [0, .2, .4, .6, .8, .8], atol=1e-7)
+
+    baseline = tf.zeros(shape=(16, 16, 3))
+
+    def interpolate_images(baseline, image, alphas):
+        alphas_x = alphas[:, tf.newaxis, tf.newaxis, tf.newaxis]
+        baseline_x = tf.expand_dims(baseline, axis=0)
+        input_x = tf.expand_dims(image, axis=0)
+        delta = input_x - baseline_x
+        images = baseline_x + alphas_x * delta
+        return images
+
+    def compute_gradients(images, target_class_idx):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            logits = model(images)
+            probs = tf.nn.softmax(logits, axis=-1)[:, target_class_idx]
+        return tape.gradient(probs, images)
+
+    def integral_approximation(gradients):
+        grads = (gradients[:-1] + gradients[1:]) / tf.constant(2.0)
+        return tf.math.reduce_mean(grads, axis=0)
+
+    @tf.function
+    def one_batch(baseline, image, alpha_batch, target_class_idx):
+        interpolated_path_input_batch = interpolate_images(baseline=baseline, image=image,
+                                                           alphas=alpha_batch)
+        return compute_gradients(images=interpolated_path_input_batch,
+                                 target_class_idx=target_class_idx)
+
+    def integrated_gradients(baseline, image, target_class_idx, m_steps=50, batch_size=32):
+        alphas = tf.linspace(start=0.0, stop=1.0, num=m_steps + 1)
+        gradient_batches = []
+        for alpha in tf.range(0, len(alphas), batch_size):
+            from_ = alpha
+            to = tf.minimum(from_ + batch_size, len(alphas))
+            alpha_batch = alphas[from_:to]
+            gradient_batches.append(one_batch(baseline, image, alpha_batch, target_class_idx))
+        total_gradients = tf.concat(gradient_batches, axis=0)
+        assert total_gradients.shape == (m_steps + 1, 16, 16, 3)
+        avg_gradients = integral_approximation(gradients=total_gradients)
+        return (image - baseline) * avg_gradients
+
+    path = interpolate_images(baseline, image, tf.linspace(start=0.0, stop=1.0, num=11))
+    path_gradients = compute_gradients(images=path, target_class_idx=5)
+    assert path_gradients.shape == (11, 16, 16, 3)
+    # the tape's gradient against a central difference of one pixel
+    probe = np.zeros((1, 16, 16, 3), np.float32)
+    probe[0, 7, 8, 1] = 1e-2
+    def p(x):
+        return np.asarray(tf.nn.softmax(model(x), axis=-1))[:, 5].astype(np.float64)
+    x5 = np.asarray(path[5:6])
+    numeric = (p(x5 + probe) - p(x5 - probe)) / 2e-2
+    np.testing.assert_allclose(np.asarray(path_gradients)[5, 7, 8, 1], numeric[0],
+                               rtol=2e-2, atol=1e-6)
+    ig_attributions = integrated_gradients(baseline=baseline, image=image, target_class_idx=5,
+                                           m_steps=40, batch_size=16)
+    assert ig_attributions.shape == (16, 16, 3)
+    # completeness: the attributions add up to p(image) - p(baseline)
+    gap = p(np.asarray(image)[None])[0] - p(np.asarray(baseline)[None])[0]
+    np.testing.assert_allclose(float(tf.reduce_sum(ig_attributions)), gap, rtol=2e-2, atol=1e-5)
+    attribution_mask = tf.reduce_sum(tf.math.abs(ig_attributions), axis=-1)
+    assert attribution_mask.shape == (16, 16)
