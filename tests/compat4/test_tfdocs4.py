@@ -338,3 +338,133 @@ def test_integrated_gradients_tutorial_attributions_add_up():
     np.testing.assert_allclose(float(tf.reduce_sum(ig_attributions)), gap, rtol=2e-2, atol=1e-5)
     attribution_mask = tf.reduce_sum(tf.math.abs(ig_attributions), axis=-1)
     assert attribution_mask.shape == (16, 16)
+
+
+# ------------------------------------------- guide/extension_type, tf1_vs_tf2
+
+def test_tensor_shape_compatibility_methods():
+    s = tf.TensorShape([None, 3])
+    assert s.is_compatible_with([5, 3]) and s.is_compatible_with(tf.TensorShape([None, None]))
+    assert not s.is_compatible_with([5, 4]) and not s.is_compatible_with([5, 3, 1])
+    s.assert_is_compatible_with((2, 3))
+    with pytest.raises(ValueError, match="incompatible"):
+        s.assert_is_compatible_with([2, 4])
+    assert s.merge_with([7, None]) == [7, 3]
+    with pytest.raises(ValueError, match="not compatible"):
+        s.merge_with([7, 4])
+    assert tf.TensorShape([2, 3]).most_specific_compatible_shape([2, 4]) == [2, None]
+    assert s.with_rank(2) is s and s.with_rank_at_least(1) is s and s.with_rank_at_most(2) is s
+    with pytest.raises(ValueError, match="must have rank 3"):
+        s.assert_has_rank(3)
+    with pytest.raises(ValueError, match="at least 3"):
+        s.with_rank_at_least(3)
+    with pytest.raises(ValueError, match="same rank"):
+        s.assert_same_rank([1])
+    with pytest.raises(ValueError, match="not fully defined"):
+        s.assert_is_fully_defined()
+    # a tensor's own shape has them too (the extension type guide's MaskedTensor)
+    values = tf.constant([[1, 2], [3, 4]])
+    values.shape.assert_is_compatible_with(tf.constant([[True, False], [False, True]]).shape)
+
+
+# ------------------------------------------------------ tutorials/generative/cvae
+
+def test_cvae_tutorial_trains_its_elbo_up():
+    rng = np.random.default_rng(0)
+    # images of two fixed patterns, so that the model has something to learn
+    patterns = (rng.random((2, 28, 28, 1)) > .5).astype('float32')
+    train_images = patterns[rng.integers(0, 2, 32)]
+    tf.random.set_seed(1)
+    train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(32).batch(16)
+
+    class CVAE(tf.keras.Model):
+        def __init__(self, latent_dim):
+            super(CVAE, self).__init__()
+            self.latent_dim = latent_dim
+            self.encoder = tf.keras.Sequential([
+                tf.keras.layers.InputLayer(input_shape=(28, 28, 1)),
+                tf.keras.layers.Conv2D(filters=4, kernel_size=3, strides=(2, 2),
+                                       activation='relu'),
+                tf.keras.layers.Conv2D(filters=4, kernel_size=3, strides=(2, 2),
+                                       activation='relu'),
+                tf.keras.layers.Flatten(),
+                tf.keras.layers.Dense(latent_dim + latent_dim)])
+            self.decoder = tf.keras.Sequential([
+                tf.keras.layers.InputLayer(input_shape=(latent_dim,)),
+                tf.keras.layers.Dense(units=7 * 7 * 4, activation=tf.nn.relu),
+                tf.keras.layers.Reshape(target_shape=(7, 7, 4)),
+                tf.keras.layers.Conv2DTranspose(filters=4, kernel_size=3, strides=2,
+                                                padding='same', activation='relu'),
+                tf.keras.layers.Conv2DTranspose(filters=4, kernel_size=3, strides=2,
+                                                padding='same', activation='relu'),
+                tf.keras.layers.Conv2DTranspose(filters=1, kernel_size=3, strides=1,
+                                                padding='same')])
+
+        @tf.function
+        def sample(self, eps=None):
+            if eps is None:
+                eps = tf.random.normal(shape=(100, self.latent_dim))
+            return self.decode(eps, apply_sigmoid=True)
+
+        def encode(self, x):
+            mean, logvar = tf.split(self.encoder(x), num_or_size_splits=2, axis=1)
+            return mean, logvar
+
+        def reparameterize(self, mean, logvar):
+            eps = tf.random.normal(shape=mean.shape)
+            return eps * tf.exp(logvar * .5) + mean
+
+        def decode(self, z, apply_sigmoid=False):
+            logits = self.decoder(z)
+            if apply_sigmoid:
+                return tf.sigmoid(logits)
+            return logits
+
+    optimizer = tf.keras.optimizers.Adam(1e-2)
+
+    def log_normal_pdf(sample, mean, logvar, raxis=1):
+        log2pi = tf.math.log(2. * np.pi)
+        return tf.reduce_sum(
+            -.5 * ((sample - mean) ** 2. * tf.exp(-logvar) + logvar + log2pi), axis=raxis)
+
+    def compute_loss(model, x):
+        mean, logvar = model.encode(x)
+        z = model.reparameterize(mean, logvar)
+        x_logit = model.decode(z)
+        cross_ent = tf.nn.sigmoid_cross_entropy_with_logits(logits=x_logit, labels=x)
+        logpx_z = -tf.reduce_sum(cross_ent, axis=[1, 2, 3])
+        logpz = log_normal_pdf(z, 0., 0.)
+        logqz_x = log_normal_pdf(z, mean, logvar)
+        return -tf.reduce_mean(logpx_z + logpz - logqz_x)
+
+    @tf.function
+    def train_step(model, x, optimizer):
+        with tf.GradientTape() as tape:
+            loss = compute_loss(model, x)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
+    # the log density against the normal distribution's formula
+    s, m, lv = np.array([[0.3, -1.0]]), np.array([[0.1, 0.5]]), np.array([[0.2, -0.4]])
+    want = (-0.5 * ((s - m) ** 2 * np.exp(-lv) + lv + np.log(2 * np.pi))).sum(1)
+    np.testing.assert_allclose(np.asarray(log_normal_pdf(tf.constant(s, tf.float32),
+                                                         tf.constant(m, tf.float32),
+                                                         tf.constant(lv, tf.float32))),
+                               want, rtol=1e-5)
+    model = CVAE(2)
+
+    def elbo():
+        loss = tf.keras.metrics.Mean()
+        for _ in range(4):
+            loss(compute_loss(model, train_images))
+        return float(-loss.result())
+    before = elbo()
+    for epoch in range(40):
+        for train_x in train_dataset:
+            train_step(model, train_x, optimizer)
+    after = elbo()
+    assert np.isfinite(after) and after > before + 50, (before, after)
+    assert model.sample(np.array([[0.1, -0.2]])).shape == (1, 28, 28, 1)
+    probs = model.sample()
+    assert probs.shape == (100, 28, 28, 1)
+    assert 0 <= float(tf.reduce_min(probs)) and float(tf.reduce_max(probs)) <= 1
