@@ -326,8 +326,17 @@ def _axes(axis):
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """The mean over ``axis``; of integers, an integer of their dtype
-    (TensorFlow's: tf.reduce_mean([1, 0, 1, 0]) is 0)."""
+    (TensorFlow's: tf.reduce_mean([1, 0, 1, 0]) is 0; the mean of no
+    integers is 0)."""
     kind = _dtype(input_tensor)
+    if (v := _integers(input_tensor)) is not None:
+        axes = _axes(axis)
+        total = np.sum(v, axis=axes, keepdims=keepdims, dtype=np.int64)
+        count = v.size // np.size(total) if np.size(total) else 0
+        if count == 0:
+            return np.zeros(np.shape(total), kind)
+        # (C's division, toward zero, as TensorFlow's integer mean)
+        return (np.sign(total) * (np.abs(total) // count)).astype(kind)
     out = ops.mean(input_tensor, axis=axis, keepdims=keepdims)
     if kind.kind in "iu":
         return np.trunc(_value(out)).astype(kind)

@@ -468,3 +468,75 @@ def test_cvae_tutorial_trains_its_elbo_up():
     probs = model.sample()
     assert probs.shape == (100, 28, 28, 1)
     assert 0 <= float(tf.reduce_min(probs)) and float(tf.reduce_max(probs)) <= 1
+
+
+# ------------------------------------ guide/ragged_tensor: tf.Example and tf.data
+
+def _example(colors, lengths):
+    return tf.train.Example(features=tf.train.Features(feature={
+        'colors': tf.train.Feature(bytes_list=tf.train.BytesList(value=colors)),
+        'lengths': tf.train.Feature(int64_list=tf.train.Int64List(value=lengths)),
+    })).SerializeToString()
+
+
+def test_ragged_features_parsed_and_batched_in_datasets():
+    example_batch = [_example([b"red", b"blue"], [7]), _example([b"orange"], []),
+                     _example([b"black", b"yellow"], [1, 3]),
+                     _example([b"green"], [3, 5, 2])]
+    feature_specification = {
+        'colors': tf.io.RaggedFeature(tf.string),
+        'lengths': tf.io.RaggedFeature(tf.int64),
+    }
+    feature_tensors = tf.io.parse_example(example_batch, feature_specification)
+    assert feature_tensors['colors'].to_list() == \
+        [[b'red', b'blue'], [b'orange'], [b'black', b'yellow'], [b'green']]
+    assert feature_tensors['lengths'].to_list() == [[7], [], [1, 3], [3, 5, 2]]
+    assert feature_tensors['lengths'].dtype == tf.int64
+    single = tf.io.parse_single_example(example_batch[3], feature_specification)
+    assert np.asarray(single['lengths']).tolist() == [3, 5, 2]
+    by_key = tf.io.parse_example(example_batch, {'n': tf.io.RaggedFeature(tf.int64,
+                                                                         value_key='lengths')})
+    assert by_key['n'].to_list() == [[7], [], [1, 3], [3, 5, 2]]
+    with pytest.raises(ValueError, match="partitions"):
+        tf.io.RaggedFeature(tf.int64, partitions=['x'])
+
+    dataset = tf.data.Dataset.from_tensor_slices(feature_tensors)
+    elements = list(dataset)
+    assert [np.asarray(e['lengths']).tolist() for e in elements] == [[7], [], [1, 3], [3, 5, 2]]
+    assert repr(elements[0]['lengths']).startswith('Tensor(')
+    # batches of ragged rows are RaggedTensors, and unbatch gives the rows back
+    batched_dataset = dataset.batch(2)
+    batches = list(batched_dataset)
+    assert isinstance(batches[0]['colors'], tf.RaggedTensor)
+    assert batches[0]['colors'].to_list() == [[b'red', b'blue'], [b'orange']]
+    assert batches[1]['lengths'].to_list() == [[1, 3], [3, 5, 2]]
+    unbatched = list(batched_dataset.unbatch())
+    assert [np.asarray(e['lengths']).tolist() for e in unbatched] == \
+        [[7], [], [1, 3], [3, 5, 2]]
+    rebatched = list(batched_dataset.unbatch().shuffle(4, seed=1).batch(4))
+    assert sorted(map(len, rebatched[0]['lengths'].to_list())) == [0, 1, 2, 3]
+    # what a map computes from a row is a plain tensor again
+    assert not isinstance(list(dataset.map(lambda f: f['lengths'] * 2))[0], tf.RaggedTensor)
+
+    non_ragged_dataset = tf.data.Dataset.from_tensor_slices([1, 5, 3, 2, 8])
+    non_ragged_dataset = non_ragged_dataset.map(tf.range)
+    batched_non_ragged_dataset = non_ragged_dataset.apply(
+        tf.data.experimental.dense_to_ragged_batch(2))
+    assert [b.to_list() for b in batched_non_ragged_dataset] == \
+        [[[0], [0, 1, 2, 3, 4]], [[0, 1, 2], [0, 1]], [list(range(8))]]
+
+    def transform_lengths(features):
+        return {
+            'mean_length': tf.math.reduce_mean(features['lengths']),
+            'length_ranges': tf.ragged.range(features['lengths'])}
+    transformed = list(dataset.map(transform_lengths))
+    assert [int(e['mean_length']) for e in transformed] == [7, 0, 2, 3]
+    assert transformed[3]['length_ranges'].to_list() == [[0, 1, 2], [0, 1, 2, 3, 4], [0, 1]]
+
+
+def test_integer_reduce_mean_divides_toward_zero():
+    assert int(tf.reduce_mean(tf.constant([1, 0, 1, 0]))) == 0
+    assert int(tf.reduce_mean(tf.constant([-3, -4]))) == -3
+    m = tf.reduce_mean(tf.constant([[1, 2], [3, 5]]), axis=0, keepdims=True)
+    assert m.dtype == np.int32 and m.tolist() == [[2, 3]]
+    assert int(tf.reduce_mean(np.zeros(0, np.int64))) == 0
