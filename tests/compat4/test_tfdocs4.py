@@ -540,3 +540,14 @@ def test_integer_reduce_mean_divides_toward_zero():
     m = tf.reduce_mean(tf.constant([[1, 2], [3, 5]]), axis=0, keepdims=True)
     assert m.dtype == np.int32 and m.tolist() == [[2, 3]]
     assert int(tf.reduce_mean(np.zeros(0, np.int64))) == 0
+
+
+def test_a_dtype_is_never_equal_to_none():
+    # (as_dtype(None) is NumPy's float64: tf.float64 == None was True, and
+    # tf.Variable(1.0, dtype=tf.float64) silently held float32)
+    assert tf.float64 != None  # noqa: E711
+    assert not (tf.float64 == None)  # noqa: E711
+    assert None not in (tf.float64, tf.int32)
+    with pytest.raises(ValueError, match="float32, or holds integers"):
+        tf.Variable(1.0, dtype=tf.float64)
+    assert tf.Variable(1, dtype=tf.int64).dtype == tf.int64
