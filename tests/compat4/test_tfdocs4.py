@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pynn as tf
+from keras_reference import keras as real_keras, needs_keras
 
 
 def _rows(rt):
@@ -551,3 +552,310 @@ def test_a_dtype_is_never_equal_to_none():
     with pytest.raises(ValueError, match="float32, or holds integers"):
         tf.Variable(1.0, dtype=tf.float64)
     assert tf.Variable(1, dtype=tf.int64).dtype == tf.int64
+
+
+# ------------------------------------------------------ guide/core/quickstart_core
+
+def test_core_quickstart_linear_regression_reaches_least_squares():
+    tf.random.set_seed(22)
+    rng = np.random.default_rng(0)
+    n = 180
+    features = np.column_stack([rng.integers(3, 9, n), rng.normal(200, 50, n),
+                                rng.normal(100, 30, n), rng.normal(3000, 500, n),
+                                rng.normal(15, 2, n), rng.integers(70, 83, n),
+                                rng.integers(1, 4, n)]).astype(np.float64)
+    mpg = 40 - 0.005 * features[:, 3] + 0.3 * (features[:, 5] - 70) + \
+        2.0 * (features[:, 6] == 3) + rng.normal(0, 1, n)
+    dataset = np.column_stack([mpg, features])  # (the notebook's DataFrame's values)
+    dataset_tf = tf.convert_to_tensor(dataset, dtype=tf.float32)
+    dataset_shuffled = tf.random.shuffle(dataset_tf, seed=22)
+    assert sorted(np.asarray(dataset_shuffled)[:, 0].tolist()) == \
+        sorted(np.asarray(dataset_tf)[:, 0].tolist())
+    train_data, test_data = dataset_shuffled[60:], dataset_shuffled[:60]
+    x_train, y_train = train_data[:, 1:], train_data[:, 0]
+    x_test, y_test = test_data[:, 1:], test_data[:, 0]
+
+    def onehot_origin(x):
+        origin = tf.cast(x[:, -1], tf.int32)
+        origin_oh = tf.one_hot(origin - 1, 3)
+        return tf.concat([x[:, :-1], origin_oh], axis=1)
+
+    x_train_ohe, x_test_ohe = onehot_origin(x_train), onehot_origin(x_test)
+    assert x_train_ohe.shape == (120, 9)
+    np.testing.assert_array_equal(np.asarray(x_train_ohe)[:, 6:].sum(1), 1)
+
+    class Normalize(tf.Module):
+        def __init__(self, x):
+            self.mean = tf.math.reduce_mean(x, axis=0)
+            self.std = tf.math.reduce_std(x, axis=0)
+
+        def norm(self, x):
+            return (x - self.mean) / self.std
+
+        def unnorm(self, x):
+            return (x * self.std) + self.mean
+
+    norm_x = Normalize(x_train_ohe)
+    norm_y = Normalize(y_train)
+    x_train_norm, y_train_norm = norm_x.norm(x_train_ohe), norm_y.norm(y_train)
+    x_test_norm = norm_x.norm(x_test_ohe)
+
+    class LinearRegression(tf.Module):
+        def __init__(self):
+            self.built = False
+
+        @tf.function
+        def __call__(self, x):
+            if not self.built:
+                rand_w = tf.random.uniform(shape=[x.shape[-1], 1])
+                rand_b = tf.random.uniform(shape=[])
+                self.w = tf.Variable(rand_w)
+                self.b = tf.Variable(rand_b)
+                self.built = True
+            y = tf.add(tf.matmul(x, self.w), self.b)
+            return tf.squeeze(y, axis=1)
+
+    lin_reg = LinearRegression()
+    assert lin_reg(x_train_norm[:1]).shape == (1,)
+    assert len(lin_reg.variables) == 2
+
+    def mse_loss(y_pred, y):
+        return tf.reduce_mean(tf.square(y_pred - y))
+
+    train_dataset = tf.data.Dataset.from_tensor_slices((x_train_norm, y_train_norm))
+    train_dataset = train_dataset.shuffle(buffer_size=x_train.shape[0]).batch(64)
+    learning_rate = 0.05
+    for epoch in range(150):
+        batch_losses_train = []
+        for x_batch, y_batch in train_dataset:
+            with tf.GradientTape() as tape:
+                batch_loss = mse_loss(lin_reg(x_batch), y_batch)
+            grads = tape.gradient(batch_loss, lin_reg.variables)
+            for g, v in zip(grads, lin_reg.variables):
+                v.assign_sub(learning_rate * g)
+            batch_losses_train.append(batch_loss)
+        train_loss = tf.reduce_mean(batch_losses_train)
+    assert f"{train_loss:0.3f}"
+    # the least-squares fit of the same normalized data (the one-hot columns
+    # are collinear with the bias: compare the predictions, not the weights)
+    xn = np.asarray(x_train_norm, np.float64)
+    design = np.column_stack([xn, np.ones(len(xn))])
+    coef = np.linalg.lstsq(design, np.asarray(y_train_norm, np.float64), rcond=None)[0]
+    best = np.mean((design @ coef - np.asarray(y_train_norm)) ** 2)
+    assert float(mse_loss(lin_reg(x_train_norm), y_train_norm)) < best + 0.02
+
+    class ExportModule(tf.Module):
+        def __init__(self, model, extract_features, norm_x, norm_y):
+            self.model = model
+            self.extract_features = extract_features
+            self.norm_x = norm_x
+            self.norm_y = norm_y
+
+        @tf.function(input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.float32)])
+        def __call__(self, x):
+            x = self.extract_features(x)
+            x = self.norm_x.norm(x)
+            y = self.model(x)
+            return self.norm_y.unnorm(y)
+
+    lin_reg_export = ExportModule(model=lin_reg, extract_features=onehot_origin,
+                                  norm_x=norm_x, norm_y=norm_y)
+    test_preds = lin_reg_export(x_test)
+    np.testing.assert_allclose(np.asarray(test_preds),
+                               np.asarray(norm_y.unnorm(lin_reg(x_test_norm))), rtol=1e-5)
+    assert float(np.mean(np.abs(np.asarray(test_preds) - np.asarray(y_test)))) < 2.0
+
+
+# ------------------------------------------- tutorials/structured_data/time_series
+
+class _Frame:
+    """The parts of a DataFrame the time series tutorial reads."""
+
+    def __init__(self, values, columns):
+        self.values, self.columns = np.asarray(values, np.float32), list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+def test_time_series_tutorial_windows_baseline_and_autoregressive_lstm():
+    tf.random.set_seed(0)
+    rng = np.random.default_rng(0)
+    t = np.arange(300)
+    data = np.column_stack([np.sin(t / 8) + 0.1 * rng.normal(size=300), np.cos(t / 8),
+                            0.5 * np.sin(t / 16)])
+    columns = ['T (degC)', 'p (mbar)', 'rh (%)']
+    train_df, val_df, test_df = (_Frame(data[:200], columns), _Frame(data[200:250], columns),
+                                 _Frame(data[250:], columns))
+    column_indices = {name: i for i, name in enumerate(columns)}
+    num_features = 3
+
+    class WindowGenerator():
+        def __init__(self, input_width, label_width, shift, train_df=train_df, val_df=val_df,
+                     test_df=test_df, label_columns=None):
+            self.train_df, self.val_df, self.test_df = train_df, val_df, test_df
+            self.label_columns = label_columns
+            self.column_indices = {name: i for i, name in enumerate(train_df.columns)}
+            self.input_width, self.label_width, self.shift = input_width, label_width, shift
+            self.total_window_size = input_width + shift
+            self.input_slice = slice(0, input_width)
+            self.label_start = self.total_window_size - self.label_width
+            self.labels_slice = slice(self.label_start, None)
+
+        def split_window(self, features):
+            inputs = features[:, self.input_slice, :]
+            labels = features[:, self.labels_slice, :]
+            if self.label_columns is not None:
+                labels = tf.stack(
+                    [labels[:, :, self.column_indices[name]] for name in self.label_columns],
+                    axis=-1)
+            inputs.set_shape([None, self.input_width, None])
+            labels.set_shape([None, self.label_width, None])
+            return inputs, labels
+
+        def make_dataset(self, data):
+            data = np.array(data, dtype=np.float32)
+            ds = tf.keras.utils.timeseries_dataset_from_array(
+                data=data, targets=None, sequence_length=self.total_window_size,
+                sequence_stride=1, shuffle=True, batch_size=32)
+            return ds.map(self.split_window)
+
+        @property
+        def train(self):
+            return self.make_dataset(self.train_df)
+
+        @property
+        def val(self):
+            return self.make_dataset(self.val_df)
+
+        @property
+        def test(self):
+            return self.make_dataset(self.test_df)
+
+        @property
+        def example(self):
+            result = getattr(self, '_example', None)
+            if result is None:
+                result = next(iter(self.train))
+                self._example = result
+            return result
+
+    w2 = WindowGenerator(input_width=6, label_width=1, shift=1, label_columns=['T (degC)'])
+    example_window = tf.stack([train_df.values[:7], train_df.values[100:107],
+                               train_df.values[150:157]])
+    example_inputs, example_labels = w2.split_window(example_window)
+    assert example_inputs.shape == (3, 6, 3) and example_labels.shape == (3, 1, 1)
+    np.testing.assert_array_equal(np.asarray(example_labels)[:, 0, 0],
+                                  np.asarray(example_window)[:, 6, 0])
+    inputs_spec, labels_spec = w2.train.element_spec
+    assert tuple(inputs_spec.shape) == (None, 6, 3) and tuple(labels_spec.shape) == (None, 1, 1)
+
+    class Baseline(tf.keras.Model):
+        def __init__(self, label_index=None):
+            super().__init__()
+            self.label_index = label_index
+
+        def call(self, inputs):
+            if self.label_index is None:
+                return inputs
+            result = inputs[:, :, self.label_index]
+            return result[:, :, tf.newaxis]
+
+    single_step_window = WindowGenerator(input_width=1, label_width=1, shift=1,
+                                         label_columns=['T (degC)'])
+    baseline = Baseline(label_index=column_indices['T (degC)'])
+    baseline.compile(loss=tf.keras.losses.MeanSquaredError(),
+                     metrics=[tf.keras.metrics.MeanAbsoluteError()])
+    got = baseline.evaluate(single_step_window.val, return_dict=True, verbose=0)
+    step = np.diff(val_df.values[:, 0].astype(np.float64))
+    np.testing.assert_allclose(got['loss'], np.mean(step ** 2), rtol=1e-4)
+    np.testing.assert_allclose(got['mean_absolute_error'], np.mean(np.abs(step)), rtol=1e-4)
+
+    def compile_and_fit(model, window, epochs, patience=2):
+        early_stopping = tf.keras.callbacks.EarlyStopping(monitor='val_loss',
+                                                          patience=patience, mode='min')
+        model.compile(loss=tf.keras.losses.MeanSquaredError(),
+                      optimizer=tf.keras.optimizers.Adam(learning_rate=0.01),
+                      metrics=[tf.keras.metrics.MeanAbsoluteError()])
+        return model.fit(window.train, epochs=epochs, validation_data=window.val,
+                         callbacks=[early_stopping], verbose=0)
+
+    class ResidualWrapper(tf.keras.Model):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def call(self, inputs, *args, **kwargs):
+            delta = self.model(inputs, *args, **kwargs)
+            return inputs + delta
+
+    residual_lstm = ResidualWrapper(tf.keras.Sequential([
+        tf.keras.layers.LSTM(8, return_sequences=True),
+        tf.keras.layers.Dense(num_features, kernel_initializer=tf.initializers.zeros())]))
+    wide_window = WindowGenerator(input_width=24, label_width=24, shift=1)
+    # (zero-initialized: before training it is the last-value baseline)
+    x0, y0 = wide_window.example
+    np.testing.assert_allclose(np.asarray(residual_lstm(x0)), np.asarray(x0), atol=1e-6)
+    history = compile_and_fit(residual_lstm, wide_window, epochs=2)
+    assert sorted(history.history) == ['loss', 'mean_absolute_error', 'val_loss',
+                                       'val_mean_absolute_error']
+
+    OUT_STEPS = 5
+    multi_window = WindowGenerator(input_width=12, label_width=OUT_STEPS, shift=OUT_STEPS)
+
+    class FeedBack(tf.keras.Model):
+        def __init__(self, units, out_steps):
+            super().__init__()
+            self.out_steps = out_steps
+            self.units = units
+            self.lstm_cell = tf.keras.layers.LSTMCell(units)
+            self.lstm_rnn = tf.keras.layers.RNN(self.lstm_cell, return_state=True)
+            self.dense = tf.keras.layers.Dense(num_features)
+
+        def warmup(self, inputs):
+            x, *state = self.lstm_rnn(inputs)
+            prediction = self.dense(x)
+            return prediction, state
+
+        def call(self, inputs, training=None):
+            predictions = []
+            prediction, state = self.warmup(inputs)
+            predictions.append(prediction)
+            for n in range(1, self.out_steps):
+                x = prediction
+                x, state = self.lstm_cell(x, states=state, training=training)
+                prediction = self.dense(x)
+                predictions.append(prediction)
+            predictions = tf.stack(predictions)
+            return tf.transpose(predictions, [1, 0, 2])
+
+    feedback_model = FeedBack(units=8, out_steps=OUT_STEPS)
+    prediction, state = feedback_model.warmup(multi_window.example[0])
+    assert prediction.shape == (32, 3) and len(state) == 2
+    assert feedback_model(multi_window.example[0]).shape == (32, OUT_STEPS, 3)
+    history = compile_and_fit(feedback_model, multi_window, epochs=4)
+    losses = history.history['loss']
+    assert losses[-1] < losses[0], losses
+    # the cell's steps are the layer's: the warmup's last state continues the sequence
+    xs = multi_window.example[0][:2]
+    full, h, c = feedback_model.lstm_rnn(xs)
+    step, (h2, c2) = feedback_model.lstm_cell(xs[:, -1], states=list(
+        feedback_model.lstm_rnn(xs[:, :-1])[1:]))
+    np.testing.assert_allclose(np.asarray(step), np.asarray(full), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(c2), np.asarray(c), rtol=1e-5, atol=1e-6)
+
+
+@needs_keras
+def test_rnn_of_a_cell_takes_sequences_of_another_length_as_keras():
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(2, 12, 3)).astype(np.float32)
+    shorter = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    ours = tf.keras.layers.RNN(tf.keras.layers.LSTMCell(4), return_state=True)
+    theirs = real_keras.layers.RNN(real_keras.layers.LSTMCell(4), return_state=True)
+    ours(first)
+    theirs(first)
+    theirs.set_weights(ours.get_weights())
+    for got, want in zip(ours(shorter), theirs(shorter)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expected steps of shape"):
+        ours(rng.normal(size=(2, 5, 4)).astype(np.float32))
