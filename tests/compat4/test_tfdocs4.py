@@ -859,3 +859,141 @@ def test_rnn_of_a_cell_takes_sequences_of_another_length_as_keras():
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="expected steps of shape"):
         ours(rng.normal(size=(2, 5, 4)).astype(np.float32))
+
+
+# ------------------------------------ tutorials/reinforcement_learning/actor_critic
+
+class _CartPole:
+    """CartPole-v1's dynamics (gym's classic control), in NumPy."""
+
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self):
+        self.s = self.rng.uniform(-0.05, 0.05, 4)
+        return self.s.astype(np.float32), {}
+
+    def step(self, action):
+        x, x_dot, th, th_dot = self.s
+        force = 10.0 if action == 1 else -10.0
+        g, mc, mp, half, tau = 9.8, 1.0, 0.1, 0.5, 0.02
+        total = mc + mp
+        cos, sin = np.cos(th), np.sin(th)
+        temp = (force + mp * half * th_dot ** 2 * sin) / total
+        th_acc = (g * sin - cos * temp) / (half * (4.0 / 3.0 - mp * cos ** 2 / total))
+        x_acc = temp - mp * half * th_acc * cos / total
+        x, x_dot = x + tau * x_dot, x_dot + tau * x_acc
+        th, th_dot = th + tau * th_dot, th_dot + tau * th_acc
+        self.s = np.array([x, x_dot, th, th_dot])
+        done = bool(abs(x) > 2.4 or abs(th) > 12 * 2 * np.pi / 360)
+        return self.s, 1.0, done, False, {}
+
+
+def test_actor_critic_tutorial_episode_returns_and_gradients():
+    env = _CartPole()
+    tf.random.set_seed(42)
+    eps = np.finfo(np.float32).eps.item()
+
+    class ActorCritic(tf.keras.Model):
+        def __init__(self, num_actions, num_hidden_units):
+            super().__init__()
+            self.common = tf.keras.layers.Dense(num_hidden_units, activation="relu")
+            self.actor = tf.keras.layers.Dense(num_actions)
+            self.critic = tf.keras.layers.Dense(1)
+
+        def call(self, inputs):
+            x = self.common(inputs)
+            return self.actor(x), self.critic(x)
+
+    model = ActorCritic(2, 16)
+
+    @tf.numpy_function(Tout=[tf.float32, tf.int32, tf.int32])
+    def env_step(action):
+        state, reward, done, truncated, info = env.step(action)
+        return (state.astype(np.float32), np.array(reward, np.int32), np.array(done, np.int32))
+
+    def run_episode(initial_state, model, max_steps):
+        action_probs = tf.TensorArray(dtype=tf.float32, size=0, dynamic_size=True)
+        values = tf.TensorArray(dtype=tf.float32, size=0, dynamic_size=True)
+        rewards = tf.TensorArray(dtype=tf.int32, size=0, dynamic_size=True)
+        initial_state_shape = initial_state.shape
+        state = initial_state
+        for t in tf.range(max_steps):
+            state = tf.expand_dims(state, 0)
+            action_logits_t, value = model(state)
+            action = tf.random.categorical(action_logits_t, 1)[0, 0]
+            action_probs_t = tf.nn.softmax(action_logits_t)
+            values = values.write(t, tf.squeeze(value))
+            action_probs = action_probs.write(t, action_probs_t[0, action])
+            state, reward, done = env_step(action)
+            state.set_shape(initial_state_shape)
+            rewards = rewards.write(t, reward)
+            if tf.cast(done, tf.bool):
+                break
+        return action_probs.stack(), values.stack(), rewards.stack()
+
+    def get_expected_return(rewards, gamma, standardize=True):
+        n = tf.shape(rewards)[0]
+        returns = tf.TensorArray(dtype=tf.float32, size=n)
+        rewards = tf.cast(rewards[::-1], dtype=tf.float32)
+        discounted_sum = tf.constant(0.0)
+        discounted_sum_shape = discounted_sum.shape
+        for i in tf.range(n):
+            reward = rewards[i]
+            discounted_sum = reward + gamma * discounted_sum
+            discounted_sum.set_shape(discounted_sum_shape)
+            returns = returns.write(i, discounted_sum)
+        returns = returns.stack()[::-1]
+        if standardize:
+            returns = ((returns - tf.math.reduce_mean(returns)) /
+                       (tf.math.reduce_std(returns) + eps))
+        return returns
+
+    np.testing.assert_allclose(np.asarray(get_expected_return(tf.constant([1, 1, 1]), 0.5,
+                                                              False)), [1.75, 1.5, 1.0])
+    r = np.array([1.0, 0.0, 2.0, 1.0])
+    disc = np.array([sum(0.9 ** k * r[i + k] for k in range(len(r) - i)) for i in range(4)])
+    np.testing.assert_allclose(np.asarray(get_expected_return(tf.constant([1, 0, 2, 1]), 0.9)),
+                               (disc - disc.mean()) / (disc.std() + eps), rtol=1e-5)
+
+    huber_loss = tf.keras.losses.Huber(reduction=tf.keras.losses.Reduction.SUM)
+
+    def compute_loss(action_probs, values, returns):
+        advantage = returns - values
+        action_log_probs = tf.math.log(action_probs)
+        actor_loss = -tf.math.reduce_sum(action_log_probs * advantage)
+        critic_loss = huber_loss(values, returns)
+        return actor_loss + critic_loss
+
+    optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
+    seen = {}
+
+    @tf.function
+    def train_step(initial_state, model, optimizer, gamma, max_steps_per_episode):
+        with tf.GradientTape() as tape:
+            action_probs, values, rewards = run_episode(initial_state, model,
+                                                        max_steps_per_episode)
+            returns = get_expected_return(rewards, gamma)
+            action_probs, values, returns = [
+                tf.expand_dims(x, 1) for x in [action_probs, values, returns]]
+            loss = compute_loss(action_probs, values, returns)
+        grads = tape.gradient(loss, model.trainable_variables)
+        seen.update(probs=np.asarray(action_probs, np.float64),
+                    values=np.asarray(values, np.float64),
+                    returns=np.asarray(returns, np.float64),
+                    grads={id(v): np.asarray(g) for v, g in
+                           zip(model.trainable_variables, grads)})
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return tf.math.reduce_sum(rewards)
+
+    for episode in range(3):
+        initial_state, info = env.reset()
+        initial_state = tf.constant(initial_state, dtype=tf.float32)
+        episode_reward = int(train_step(initial_state, model, optimizer, 0.99, 60))
+        assert 1 <= episode_reward <= 60
+        assert seen['probs'].shape == (episode_reward, 1)
+        assert all(np.all(np.isfinite(g)) and np.any(g) for g in seen['grads'].values())
+        # through the TensorArrays: d loss / d critic bias = sum_t (log p_t + clip(v_t - R_t))
+        want = np.sum(np.log(seen['probs']) + np.clip(seen['values'] - seen['returns'], -1, 1))
+        np.testing.assert_allclose(seen['grads'][id(model.critic.bias)], [want], rtol=1e-4,
+                                   atol=1e-5)
