@@ -73,9 +73,12 @@ class RaggedTensorSpec(TensorSpec):
         rank = None if self.shape is None else len(self.shape)
         if ragged_rank is None:
             ragged_rank = 1 if rank is None else rank - 1
-        if ragged_rank != 1 or (rank is not None and rank < 2):
+        # (ragged_rank 0: a row of a RaggedTensor, a dense tensor, as a
+        # dataset sliced from one has for its elements)
+        if ragged_rank not in (0, 1) or (rank is not None and rank < ragged_rank + 1):
             raise ValueError(f"tf.RaggedTensorSpec: pynn's RaggedTensor has one ragged "
-                             f"dimension (ragged_rank=1, rank 2 or more), got shape "
+                             f"dimension (ragged_rank=1, rank 2 or more; or ragged_rank=0, "
+                             f"a row), got shape "
                              f"{None if self.shape is None else tuple(self.shape)} and "
                              f"ragged_rank={ragged_rank}")
         self.ragged_rank = ragged_rank
@@ -97,6 +100,8 @@ class RaggedTensorSpec(TensorSpec):
         from .ragged import RaggedTensor
         if isinstance(spec_or_value, RaggedTensor):
             spec_or_value = RaggedTensorSpec.from_value(spec_or_value)
+        elif self.ragged_rank == 0 and not isinstance(spec_or_value, TensorSpec):
+            return TensorSpec(self.shape, self.dtype).is_compatible_with(spec_or_value)
         if not isinstance(spec_or_value, RaggedTensorSpec):
             return False
         return self.dtype == spec_or_value.dtype and \

@@ -579,7 +579,18 @@ class Dataset:
             raise ValueError("Dataset.element_spec: the dataset is empty, its elements' "
                              "shapes are unknown") from None
 
+        from ..execution import RaggedTensorSpec
+        from ..ragged import RaggedTensor
+
         def spec(v):
+            if isinstance(v, RaggedTensor):
+                shape = tuple(v.shape)
+                return RaggedTensorSpec((None,) + shape[1:] if self._batched else shape,
+                                        v.dtype, ragged_rank=1)
+            if isinstance(v, _RaggedRow):
+                # (rows of different lengths: tf.data's ragged_rank-0 spec)
+                return RaggedTensorSpec((None,) + v.shape[1:], "string" if v.dtype.kind in
+                                        "OSU" else v.dtype, ragged_rank=0)
             a = np.asarray(v)
             shape = a.shape
             if self._batched and shape:

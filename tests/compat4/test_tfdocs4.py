@@ -502,6 +502,11 @@ def test_ragged_features_parsed_and_batched_in_datasets():
         tf.io.RaggedFeature(tf.int64, partitions=['x'])
 
     dataset = tf.data.Dataset.from_tensor_slices(feature_tensors)
+    assert repr(dataset.element_spec['lengths']) == \
+        "RaggedTensorSpec(TensorShape([None]), tf.int64, 0, tf.int64)"
+    assert repr(dataset.batch(2).element_spec['colors']) == \
+        "RaggedTensorSpec(TensorShape([None, None]), tf.string, 1, tf.int64)"
+    assert dataset.element_spec['lengths'].is_compatible_with(tf.constant([1, 2], tf.int64))
     elements = list(dataset)
     assert [np.asarray(e['lengths']).tolist() for e in elements] == [[7], [], [1, 3], [3, 5, 2]]
     assert repr(elements[0]['lengths']).startswith('Tensor(')
