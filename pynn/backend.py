@@ -782,6 +782,10 @@ def cast(x, dtype, name=None):
     if isinstance(x, SparseTensor):
         # (tf.cast of a SparseTensor casts its values)
         return SparseTensor(x.indices, ops.cast(x.values, dtype), x.dense_shape)
+    from .ragged import RaggedTensor
+    if isinstance(x, RaggedTensor):
+        # (and of a RaggedTensor its values, the rows kept)
+        return RaggedTensor(ops.cast(x.values, dtype), x.row_splits)
     return ops.cast(x, dtype)
 
 

@@ -94,6 +94,9 @@ class DType(str):
     def __eq__(self, other):
         if isinstance(other, str):
             return str.__eq__(self, other)
+        if other is None:
+            # (no dtype: not NumPy's default float64 that as_dtype(None) gives)
+            return False
         try:
             return str.__eq__(self, as_dtype(other))
         except TypeError:

@@ -62,6 +62,63 @@ class TensorSpec:
         return f"TensorSpec(shape={shape}, dtype={self.dtype!r}, name={self.name!r})"
 
 
+class RaggedTensorSpec(TensorSpec):
+    """TensorFlow's ``tf.RaggedTensorSpec``: the shape (the ragged axis
+    None), dtype and ragged rank of RaggedTensors, for a tf.function's
+    input_signature or tf.map_fn's fn_output_signature."""
+
+    def __init__(self, shape=None, dtype=float32, ragged_rank=None, row_splits_dtype="int64",
+                 flat_values_spec=None, name=None):
+        super().__init__(shape, dtype, name)
+        rank = None if self.shape is None else len(self.shape)
+        if ragged_rank is None:
+            ragged_rank = 1 if rank is None else rank - 1
+        # (ragged_rank 0: a row of a RaggedTensor, a dense tensor, as a
+        # dataset sliced from one has for its elements)
+        if ragged_rank not in (0, 1) or (rank is not None and rank < ragged_rank + 1):
+            raise ValueError(f"tf.RaggedTensorSpec: pynn's RaggedTensor has one ragged "
+                             f"dimension (ragged_rank=1, rank 2 or more; or ragged_rank=0, "
+                             f"a row), got shape "
+                             f"{None if self.shape is None else tuple(self.shape)} and "
+                             f"ragged_rank={ragged_rank}")
+        self.ragged_rank = ragged_rank
+        self.row_splits_dtype = as_dtype(row_splits_dtype)
+        self.flat_values_spec = flat_values_spec
+
+    @property
+    def value_type(self):
+        from .ragged import RaggedTensor
+        return RaggedTensor
+
+    @classmethod
+    def from_value(cls, value):
+        return cls(value.shape, value.dtype, ragged_rank=value.ragged_rank)
+
+    def is_compatible_with(self, spec_or_value):
+        """Whether ``spec_or_value`` (a RaggedTensorSpec or a RaggedTensor)
+        has this spec's dtype, rank and known sizes."""
+        from .ragged import RaggedTensor
+        if isinstance(spec_or_value, RaggedTensor):
+            spec_or_value = RaggedTensorSpec.from_value(spec_or_value)
+        elif self.ragged_rank == 0 and not isinstance(spec_or_value, TensorSpec):
+            return TensorSpec(self.shape, self.dtype).is_compatible_with(spec_or_value)
+        if not isinstance(spec_or_value, RaggedTensorSpec):
+            return False
+        return self.dtype == spec_or_value.dtype and \
+            (spec_or_value.shape is None or _shapes_fit(self.shape, spec_or_value.shape))
+
+    def __eq__(self, other):
+        return isinstance(other, RaggedTensorSpec) and super().__eq__(other)
+
+    def __hash__(self):
+        return hash(("ragged", self.shape, str(self.dtype), self.name))
+
+    def __repr__(self):
+        shape = None if self.shape is None else tuple(self.shape)
+        return (f"RaggedTensorSpec(TensorShape({list(shape) if shape is not None else None}), "
+                f"{self.dtype!r}, {self.ragged_rank}, {self.row_splits_dtype!r})")
+
+
 def _dtype_of(x):
     if isinstance(x, (str, bytes)):
         return as_dtype("string")
@@ -229,7 +286,7 @@ class Function:
                 if not s.is_compatible_with(v):
                     raise _SignatureMismatch(
                         f"tf.function {self._name!r}: input {i} of shape "
-                        f"{tuple(ops.shape(v))} and dtype {_dtype_of(v)} does not fit the "
+                        f"{tuple(getattr(v, 'shape', None) or ops.shape(v))} and dtype {_dtype_of(v)} does not fit the "
                         f"input_signature's {s!r}")
                 return eager(v) if type(v) is np.ndarray else v
             try:
@@ -541,6 +598,10 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
     """``fn`` applied to each entry of ``elems`` along its first axis (each
     element of a tuple of tensors together), the results stacked;
     ``fn_output_signature`` (or ``dtype``) casts them."""
+    from .ragged import RaggedTensor
+    if isinstance(elems, RaggedTensor):
+        return _map_rows(fn, elems, fn_output_signature if fn_output_signature is not None
+                         else dtype)
     several = isinstance(elems, (tuple, list))
     parts = list(elems) if several else [elems]
     n = {int(ops.shape(e)[0]) for e in parts}
@@ -565,6 +626,37 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
     return stacked(results, signature)
 
 
+def _map_rows(fn, elems, signature):
+    """map_fn over a RaggedTensor's rows: a RaggedTensor of the results
+    (TensorFlow's default, the elems' own signature), or the results
+    stacked into a dense tensor when ``signature`` is a dtype or a
+    TensorSpec (one result of one shape per row)."""
+    from .ragged import RaggedTensor
+    results = [np.asarray(ops._plain(fn(eager(np.asarray(row))))) for row in elems]
+    spec = getattr(signature, "dtype", signature)
+    if signature is not None and not isinstance(signature, RaggedTensorSpec):
+        if not results:
+            return eager(np.zeros((0,), as_dtype(spec)))
+        shapes = {r.shape for r in results}
+        if len(shapes) != 1:
+            raise ValueError(f"tf.map_fn: fn_output_signature {signature!r} asks for a dense "
+                             f"result, but the rows' results have shapes {sorted(shapes)}; "
+                             f"give tf.RaggedTensorSpec for rows of different lengths")
+        return eager(np.stack(results).astype(np.dtype(as_dtype(spec))))
+    if any(r.ndim == 0 for r in results):
+        raise ValueError("tf.map_fn: fn gave a scalar for a row of a RaggedTensor; give "
+                         "fn_output_signature (a dtype or tf.TensorSpec) for a dense result")
+    inner = {r.shape[1:] for r in results}
+    if len(inner) > 1:
+        raise ValueError(f"tf.map_fn: the rows' results differ in their inner shapes "
+                         f"{sorted(inner)}")
+    kind = np.dtype(as_dtype(spec)) if spec is not None else (
+        np.result_type(*results) if results else np.asarray(elems.values).dtype)
+    flat = np.concatenate(results).astype(kind) if results else \
+        np.zeros((0,), kind)
+    return RaggedTensor.from_row_lengths(flat, [len(r) for r in results])
+
+
 def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
     """``fn`` applied to each entry of ``elems`` along its first axis, the
     results stacked (tf.vectorized_map).  TensorFlow vectorizes the loop
@@ -573,6 +665,6 @@ def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
     return map_fn(fn, elems)
 
 
-__all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "init_scope", "py_function",
+__all__ = ["function", "Function", "TensorSpec", "RaggedTensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
            "vectorized_map"]

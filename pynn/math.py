@@ -16,6 +16,7 @@ import functools
 import numpy as np
 
 from . import ops
+from . import ragged as _ragged
 from .backend import _eager_results
 from .tensor import eager
 
@@ -38,6 +39,14 @@ def _is_float(x):
     return _dtype(x).kind in "fc"
 
 
+def _integers(x):
+    """x's values when x holds integers (no gradient flows through them:
+    TensorFlow keeps their dtype, int32 in, int32 out), else None."""
+    if isinstance(x, (list, tuple)) or _symbolic(x) or _dtype(x).kind not in "iu":
+        return None
+    return _value(x)
+
+
 # ------------------------------------------------------------ elementwise
 
 def abs(x, name=None):
@@ -46,6 +55,8 @@ def abs(x, name=None):
     if _dtype(x).kind == "c":
         v = _value(x)
         return np.abs(v).astype(np.float64 if v.dtype == np.complex128 else np.float32)
+    if (v := _integers(x)) is not None:
+        return np.abs(v)
     return ops.abs(x)
 
 
@@ -103,6 +114,8 @@ def floormod(x, y, name=None):
 
 
 def negative(x, name=None):
+    if (v := _integers(x)) is not None:
+        return np.negative(v)
     return ops.negative(x)
 
 
@@ -132,6 +145,8 @@ def log1p(x, name=None):
 
 
 def square(x, name=None):
+    if (v := _integers(x)) is not None:
+        return np.square(v)
     return ops.square(x)
 
 
@@ -300,13 +315,28 @@ def logical_not(x, name=None):
 # ------------------------------------------------------------ reductions
 
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    if (v := _integers(input_tensor)) is not None:
+        return np.sum(v, axis=_axes(axis), keepdims=keepdims, dtype=v.dtype)
     return ops.sum(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def _axes(axis):
+    return None if axis is None else tuple(int(a) for a in np.ravel(_value(axis)))
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """The mean over ``axis``; of integers, an integer of their dtype
-    (TensorFlow's: tf.reduce_mean([1, 0, 1, 0]) is 0)."""
+    (TensorFlow's: tf.reduce_mean([1, 0, 1, 0]) is 0; the mean of no
+    integers is 0)."""
     kind = _dtype(input_tensor)
+    if (v := _integers(input_tensor)) is not None:
+        axes = _axes(axis)
+        total = np.sum(v, axis=axes, keepdims=keepdims, dtype=np.int64)
+        count = v.size // np.size(total) if np.size(total) else 0
+        if count == 0:
+            return np.zeros(np.shape(total), kind)
+        # (C's division, toward zero, as TensorFlow's integer mean)
+        return (np.sign(total) * (np.abs(total) // count)).astype(kind)
     out = ops.mean(input_tensor, axis=axis, keepdims=keepdims)
     if kind.kind in "iu":
         return np.trunc(_value(out)).astype(kind)
@@ -322,6 +352,8 @@ def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+    if (v := _integers(input_tensor)) is not None:
+        return np.prod(v, axis=_axes(axis), keepdims=keepdims, dtype=v.dtype)
     return ops.prod(input_tensor, axis=axis, keepdims=keepdims)
 
 
@@ -382,14 +414,16 @@ def _running(scan, identity_like, x, axis, exclusive, reverse):
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
     """Running sums along ``axis``; ``exclusive`` leaves each value out of
     its own sum, ``reverse`` sums from the end."""
-    return _running(ops.cumsum, ops.zeros_like, x, axis, exclusive, reverse)
+    out = _running(ops.cumsum, ops.zeros_like, x, axis, exclusive, reverse)
+    return out if (v := _integers(x)) is None else _value(out).astype(v.dtype)
 
 
 def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
     """Running products along ``axis`` (a diffusion schedule's
     ``alpha_bar``); ``exclusive`` leaves each value out of its own product,
     ``reverse`` multiplies from the end."""
-    return _running(ops.cumprod, ops.ones_like, x, axis, exclusive, reverse)
+    out = _running(ops.cumprod, ops.ones_like, x, axis, exclusive, reverse)
+    return out if (v := _integers(x)) is None else _value(out).astype(v.dtype)
 
 
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
@@ -610,7 +644,11 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):
 
 
 def fill(dims, value, name=None):
-    """An array of shape ``dims`` holding ``value`` (of its dtype)."""
+    """An array of shape ``dims`` holding ``value`` (of its dtype; a
+    string as TensorFlow's string tensors hold it, UTF-8 bytes)."""
+    if isinstance(value, (str, bytes)):
+        return np.full(tuple(int(d) for d in np.ravel(_value(dims))),
+                       value.encode() if isinstance(value, str) else value, dtype=object)
     return np.full(tuple(int(d) for d in np.ravel(_value(dims))), value,
                    dtype=_dtype_of_value(value))
 
@@ -745,6 +783,8 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
 
 
 def tile(input, multiples, name=None):
+    if isinstance(input, _ragged.RaggedTensor):
+        return _ragged.tile(input, multiples)
     # a None among the multiples is the batch size of a traced call (ops.tile)
     reps = multiples if isinstance(multiples, (list, tuple)) else np.ravel(_value(multiples))
     return ops.tile(input, [None if m is None else int(_value(m)) for m in reps])
@@ -939,6 +979,8 @@ def roll(input, shift, axis, name=None):
 def reverse(tensor, axis, name=None):
     """``tensor`` with the order of its entries reversed along each axis of
     ``axis`` (a list)."""
+    if isinstance(tensor, _ragged.RaggedTensor):
+        return _ragged.reverse(tensor, axis)
     ndim = len(ops.shape(tensor))
     axes = [int(a) for a in np.ravel(_value(axis))]
     if builtins.any(not -ndim <= a < ndim for a in axes) or \
@@ -1257,6 +1299,21 @@ _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linsp
             "histogram_fixed_width", "histogram_fixed_width_bins"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
+# TensorFlow dispatches these to RaggedTensors: elementwise on the values, the
+# rows kept; the reductions over rows, within rows or over the values' axes
+for _name in ("abs", "negative", "reciprocal", "exp", "log", "log1p", "square", "sqrt",
+              "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos", "tan", "asin", "acos",
+              "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "tanh", "sigmoid", "softplus",
+              "log_sigmoid", "erf", "is_nan", "is_finite", "is_inf", "logical_not", "identity",
+              "stop_gradient"):
+    globals()[_name] = _ragged.elementwise(globals()[_name])
+for _name in ("add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+              "floormod", "squared_difference", "pow", "atan2", "minimum", "maximum", "equal",
+              "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
+              "logical_or"):
+    globals()[_name] = _ragged.binary(globals()[_name])
+for _name in ("sum", "mean", "max", "min", "prod", "any", "all"):
+    globals()[f"reduce_{_name}"] = _ragged.reduction(_name)(globals()[f"reduce_{_name}"])
 del _name
 truediv = divide
 mod = floormod

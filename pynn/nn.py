@@ -129,7 +129,11 @@ def bias_add(value, bias, data_format=None, name=None):
 
 def embedding_lookup(params, ids, max_norm=None, name=None):
     """The rows of ``params`` at ``ids``; with max_norm, rows whose L2 norm
-    is larger are scaled down to it."""
+    is larger are scaled down to it; of a RaggedTensor of ids, a
+    RaggedTensor of the rows, one per id."""
+    from .ragged import RaggedTensor
+    if isinstance(ids, RaggedTensor):
+        return RaggedTensor(embedding_lookup(params, ids.values, max_norm), ids.row_splits)
     rows = ops.take(params, np.asarray(ops._plain(ids)).astype(np.int64), axis=0)
     if max_norm is None:
         return rows

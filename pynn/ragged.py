@@ -4,6 +4,8 @@ different lengths (one ragged dimension: ``[[1, 2], [3], []]``), made by
 ``from_row_splits`` / ``from_value_rowids``, padded into a dense tensor by
 ``to_tensor``; elementwise arithmetic and ``tf.ragged.map_flat_values``
 work on its values."""
+import builtins
+import functools
 import operator
 
 import numpy as np
@@ -12,7 +14,7 @@ from .autodiff import value_of
 from .debugging import InvalidArgumentError
 from .tensor import TensorShape, eager
 
-__all__ = ["RaggedTensor", "constant", "map_flat_values", "concat"]
+__all__ = ["RaggedTensor", "constant", "map_flat_values", "concat", "range"]
 
 
 class RaggedTensor:
@@ -244,7 +246,7 @@ class RaggedTensor:
             if len(i) > 2:
                 raise TypeError(f"RaggedTensor: index at most the rows and within them, "
                                 f"got {i!r}")
-            rows = [np.asarray(self[r]) for r in range(self.nrows())[i[0]]]
+            rows = [np.asarray(self[r]) for r in builtins.range(self.nrows())[i[0]]]
             if len(i) == 2:
                 rows = [row[i[1]] for row in rows]
             values = np.concatenate(rows) if rows else np.asarray(self.values)[:0]
@@ -263,7 +265,7 @@ class RaggedTensor:
         return self.values[int(self.row_splits[i]):int(self.row_splits[i + 1])]
 
     def __iter__(self):
-        return (self[i] for i in range(self.nrows()))
+        return (self[i] for i in builtins.range(self.nrows()))
 
     def to_tensor(self, default_value=None, name=None, shape=None):
         """The rows padded at their ends with ``default_value`` (0) to the
@@ -280,7 +282,7 @@ class RaggedTensor:
             if self.values.dtype.kind in "OSU" and default_value is None else \
             (0 if default_value is None else default_value)
         out = np.full((rows, width) + inner, fill, dtype=np.asarray(self.values).dtype)
-        for r in range(min(rows, self.nrows())):
+        for r in builtins.range(min(rows, self.nrows())):
             row = np.asarray(self[r])[:width]
             out[r, :len(row)] = row
         return eager(out)
@@ -336,7 +338,7 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
 def concat(values, axis):
     """``tf.concat`` of RaggedTensors (and lists of rows): axis 0 stacks
     their rows, axis 1 joins each row with the same row of the others."""
-    parts = [v if isinstance(v, RaggedTensor) else constant(v) for v in values]
+    parts = [v if isinstance(v, RaggedTensor) else _as_ragged(v) for v in values]
     if not parts:
         raise ValueError("tf.concat: no tensors to join")
     if axis not in (0, 1, -1):
@@ -349,12 +351,25 @@ def concat(values, axis):
         if len(counts) != 1:
             raise ValueError(f"tf.concat: joining along axis {axis} needs the same number of "
                              f"rows in each RaggedTensor, got {[p.nrows() for p in parts]}")
-        rows = [np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(counts.pop())]
+        rows = [np.concatenate([np.asarray(p[i]) for p in parts]) for i in builtins.range(counts.pop())]
     common = np.result_type(*[p.values for p in parts])
     inner = tuple(parts[0].values.shape[1:])
     flat = np.concatenate([r.astype(common).reshape((-1,) + inner) for r in rows]) if rows \
         else np.zeros((0,) + inner, common)
     return RaggedTensor.from_row_lengths(flat, [len(r) for r in rows])
+
+
+def _as_ragged(value):
+    """A dense tensor (or a list of rows) as a RaggedTensor of its rows."""
+    given = value_of(value)
+    try:
+        dense = np.asarray(given)
+    except ValueError:  # (rows of different lengths)
+        return constant(value)
+    if dense.ndim >= 2 and (dense.dtype != object or all(
+            isinstance(v, (str, bytes)) for v in dense.ravel())):
+        return RaggedTensor.from_tensor(value)
+    return constant(value)
 
 
 def _operator(op, reflected=False):
@@ -399,3 +414,191 @@ def map_flat_values(op, *args, **kwargs):
         raise ValueError(f"tf.ragged.map_flat_values: op must give one value per flat value "
                          f"({int(splits[0][-1])}), got shape {out.shape}")
     return RaggedTensor(out, splits[0])
+
+
+# ------------------------------------------------------------ TensorFlow's ops on
+# RaggedTensors: tf.add(rt, 3), tf.reduce_mean(rt, axis=1), tf.tile, tf.reverse,
+# tf.nn.embedding_lookup, tf.cast, tf.map_fn dispatch here as TensorFlow's do.
+
+def elementwise(fn):
+    """``fn`` (an elementwise tf.math function of one tensor) on a
+    RaggedTensor's values, the rows kept."""
+    def dispatch(x, *args, **kwargs):
+        if isinstance(x, RaggedTensor):
+            return RaggedTensor(fn(x.values, *args, **kwargs), x.row_splits)
+        return fn(x, *args, **kwargs)
+    return _wrapped(dispatch, fn)
+
+
+def binary(fn):
+    """``fn`` (an elementwise tf.math function of two tensors) where either
+    is a RaggedTensor: with another of the same rows, a number, or a dense
+    tensor that broadcasts against each value or has one entry per row."""
+    def dispatch(x, y, *args, **kwargs):
+        if isinstance(x, RaggedTensor):
+            return x._elementwise(y, lambda a, b: np.asarray(value_of(fn(a, b, *args, **kwargs))))
+        if isinstance(y, RaggedTensor):
+            return y._elementwise(x, lambda a, b: np.asarray(value_of(fn(a, b, *args, **kwargs))),
+                                  reflected=True)
+        return fn(x, y, *args, **kwargs)
+    return _wrapped(dispatch, fn)
+
+
+def _wrapped(dispatch, fn):
+    return functools.update_wrapper(dispatch, fn)
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind in "fc" else (False if dtype.kind == "b" else np.iinfo(dtype).min)
+
+
+def _highest(dtype):
+    return np.inf if dtype.kind in "fc" else (True if dtype.kind == "b" else np.iinfo(dtype).max)
+
+
+# kind: (the ufunc that combines two values, the value of an empty group)
+_REDUCTIONS = {"sum": (np.add, lambda d: 0), "prod": (np.multiply, lambda d: 1),
+               "max": (np.maximum, _lowest), "min": (np.minimum, _highest),
+               "any": (np.logical_or, lambda d: False), "all": (np.logical_and, lambda d: True),
+               "mean": (np.add, lambda d: 0)}
+
+
+def _segment_reduce(kind, values, segments, count):
+    """``values`` (one per entry of ``segments``) reduced into ``count``
+    groups, an empty group holding the reduction's identity (TensorFlow's
+    unsorted_segment_* : the lowest value for max, the highest for min,
+    NaN for a mean)."""
+    ufunc, empty = _REDUCTIONS[kind]
+    if kind in ("any", "all"):
+        values = values.astype(bool)
+    if kind == "mean":
+        out = np.zeros((count,) + values.shape[1:], np.float64)
+        np.add.at(out, segments, values)
+        n = np.bincount(segments, minlength=count).reshape((count,) + (1,) * (values.ndim - 1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = out / n
+        # (integers' mean is a float64 division, TensorFlow's truediv)
+        return out if values.dtype.kind in "iub" or values.dtype == np.float64 else \
+            out.astype(values.dtype)
+    out = np.full((count,) + values.shape[1:], empty(values.dtype), values.dtype)
+    ufunc.at(out, segments, values)
+    return out
+
+
+def reduce(kind, rt, axis=None, keepdims=False):
+    """tf.reduce_<kind> of a RaggedTensor: over its rows (axis 0, a dense
+    result as wide as the longest row, each position over the rows that
+    reach it), within each row (axis 1, a dense result of one entry per
+    row, empty rows the reduction's identity), over the values' own axes
+    (a RaggedTensor of the same rows), or over everything (None)."""
+    values = np.asarray(rt.values)
+    rank = values.ndim + 1
+    if axis is None:
+        axes = list(builtins.range(rank))
+    else:
+        axes = [int(a) for a in np.ravel(np.asarray(value_of(axis)))]
+    if any(not -rank <= a < rank for a in axes):
+        raise ValueError(f"tf.reduce_{kind}: axis {axes} is out of range for a RaggedTensor of "
+                         f"rank {rank} (shape {tuple(rt.shape)})")
+    axes = sorted({a % rank for a in axes})
+    inner = tuple(a - 1 for a in axes if a >= 2)
+    if inner:
+        if kind == "mean" and values.dtype.kind in "iub":
+            values = values.astype(np.float64)
+        ufunc, _ = _REDUCTIONS[kind]
+        values = np.mean(values, axis=inner, keepdims=keepdims) if kind == "mean" else \
+            ufunc.reduce(values.astype(bool) if kind in ("any", "all") else values,
+                         axis=inner, keepdims=keepdims)
+        if kind == "mean" and values.dtype == np.float64 and \
+                np.asarray(rt.values).dtype.kind == "f":
+            values = values.astype(np.asarray(rt.values).dtype)
+    lengths = np.asarray(rt.row_lengths())
+    if 0 in axes and 1 in axes:
+        out = _segment_reduce(kind, values, np.zeros(len(values), np.int64), 1)[0]
+    elif 1 in axes:
+        out = _segment_reduce(kind, values, np.asarray(rt.value_rowids()), rt.nrows())
+    elif 0 in axes:
+        positions = np.arange(len(values)) - np.repeat(np.asarray(rt.row_splits)[:-1], lengths)
+        width = int(lengths.max()) if lengths.size else 0
+        out = _segment_reduce(kind, values, positions, width)
+    else:
+        return RaggedTensor(values, rt.row_splits)
+    if keepdims:
+        for a in (0, 1):
+            if a in axes:
+                out = np.expand_dims(out, a)
+    return eager(np.asarray(out))
+
+
+def reduction(kind):
+    """A tf.reduce_<kind> function that reduces RaggedTensors too."""
+    def decorate(fn):
+        def dispatch(input_tensor, axis=None, keepdims=False, name=None):
+            if isinstance(input_tensor, RaggedTensor):
+                return reduce(kind, input_tensor, axis, bool(keepdims))
+            return fn(input_tensor, axis=axis, keepdims=keepdims, name=name)
+        return _wrapped(dispatch, fn)
+    return decorate
+
+
+def tile(rt, multiples):
+    """tf.tile of a RaggedTensor: the rows ``multiples[0]`` times over,
+    each row's values ``multiples[1]`` times over (the values' own axes
+    tiled by the rest)."""
+    reps = [int(m) for m in np.ravel(np.asarray(value_of(multiples)))]
+    values = np.asarray(rt.values)
+    if len(reps) != values.ndim + 1 or any(r < 0 for r in reps):
+        raise ValueError(f"tf.tile: a RaggedTensor of rank {values.ndim + 1} needs that many "
+                         f"non-negative multiples, got {reps}")
+    rows = [np.tile(np.asarray(row), [reps[1]] + reps[2:]) for row in rt] * reps[0]
+    inner = tuple(np.tile(values[:0], [1] + reps[2:]).shape[1:])
+    flat = np.concatenate(rows) if rows else np.zeros((0,) + inner, values.dtype)
+    return RaggedTensor.from_row_lengths(flat.astype(values.dtype, copy=False),
+                                         [len(r) for r in rows])
+
+
+def reverse(rt, axis):
+    """tf.reverse of a RaggedTensor: the order of the rows (axis 0), of
+    each row's values (axis 1), or of the values' own axes."""
+    rank = np.asarray(rt.values).ndim + 1
+    axes = [int(a) for a in np.ravel(np.asarray(value_of(axis)))]
+    if any(not -rank <= a < rank for a in axes) or len({a % rank for a in axes}) != len(axes):
+        raise ValueError(f"tf.reverse: axis {axes} must be distinct axes of a RaggedTensor of "
+                         f"rank {rank}")
+    rows = [np.asarray(row) for row in rt]
+    for a in (a % rank for a in axes):
+        if a == 0:
+            rows = rows[::-1]
+        else:
+            rows = [np.flip(r, a - 1) for r in rows]
+    values = np.asarray(rt.values)
+    flat = np.concatenate(rows) if rows else values[:0]
+    return RaggedTensor.from_row_lengths(flat, [len(r) for r in rows])
+
+
+
+def range(starts, limits=None, deltas=1, dtype=None, name=None, row_splits_dtype="int64"):
+    """tf.ragged.range: row i holds ``range(starts[i], limits[i], deltas[i])``
+    (a number given for any of them is used for every row; with no
+    ``limits`` the ``starts`` are the limits, from 0)."""
+    if limits is None:
+        starts, limits = 0, starts
+    parts = [np.asarray(value_of(v)) for v in (starts, limits, deltas)]
+    kind = np.result_type(*parts) if dtype is None else np.dtype(str(dtype))
+    if kind == np.int64 and all(not isinstance(value_of(v), np.ndarray)
+                                for v in (starts, limits, deltas)):
+        kind = np.dtype(np.int32)  # (Python ints, as tf.constant makes them)
+    try:
+        s, lim, d = np.broadcast_arrays(*parts)
+    except ValueError:
+        raise ValueError(f"tf.ragged.range: starts, limits and deltas must have one entry per "
+                         f"row (or be numbers), got shapes {[p.shape for p in parts]}") from None
+    if s.ndim > 1:
+        raise ValueError(f"tf.ragged.range: starts, limits and deltas must be numbers or 1-D, "
+                         f"got shape {s.shape}")
+    if (d == 0).any():
+        raise InvalidArgumentError("tf.ragged.range: deltas must not be 0")
+    rows = [np.arange(a, b, c).astype(kind) for a, b, c in
+            zip(np.atleast_1d(s), np.atleast_1d(lim), np.atleast_1d(d))]
+    flat = np.concatenate(rows) if rows else np.zeros(0, kind)
+    return RaggedTensor.from_row_lengths(flat.astype(kind), [len(r) for r in rows])

@@ -701,6 +701,30 @@ class VarLenFeature:
         return f"VarLenFeature(dtype={self.dtype.name})"
 
 
+class RaggedFeature:
+    """A feature with any number of values, parsed to a RaggedTensor of one
+    row per example (tf.io.RaggedFeature; of a single example, a 1-D
+    tensor of its values).  ``value_key`` names the feature to read (the
+    dict's key when None)."""
+
+    def __init__(self, dtype, value_key=None, partitions=(), row_splits_dtype="int32",
+                 validate=False):
+        self.dtype = _feature_dtype(dtype, "RaggedFeature")
+        if partitions:
+            raise ValueError("tf.io.RaggedFeature: partitions make more ragged dimensions; "
+                             "pynn's RaggedTensor has one (a row per example), so "
+                             "partitions are not supported")
+        self.value_key = value_key
+        self.partitions = ()
+        self.row_splits_dtype = row_splits_dtype
+        self.validate = validate
+
+    def __repr__(self):
+        return (f"RaggedFeature(dtype={self.dtype.name}, value_key={self.value_key!r}, "
+                f"partitions=(), row_splits_dtype={self.row_splits_dtype!r}, "
+                f"validate={self.validate})")
+
+
 def _feature_dtype(dtype, who):
     from .dtypes import as_dtype
     d = as_dtype(dtype)
@@ -808,9 +832,19 @@ def _parse(records, batch_shape, features, who):
             else:
                 shape = [len(examples), width]
             out[key] = SparseTensor(idx, _array(values, spec.dtype), shape)
+        elif isinstance(spec, RaggedFeature):
+            from .ragged import RaggedTensor
+            name = key if spec.value_key is None else spec.value_key
+            rows = [_values(f[name], name, spec.dtype) if name in f else [] for f in examples]
+            flat = _array([v for r in rows for v in r], spec.dtype)
+            if len(tuple(batch_shape)) > 1:
+                raise ValueError(f"tf.io.{who}: a RaggedFeature is parsed from a scalar or a "
+                                 f"1-D batch of examples, got shape {tuple(batch_shape)}")
+            out[key] = RaggedTensor.from_row_lengths(flat, [len(r) for r in rows]) \
+                if batch_shape else eager(flat)
         else:
-            raise TypeError(f"tf.io.{who}: features[{key!r}] must be a FixedLenFeature or "
-                            f"VarLenFeature, got {type(spec).__name__}")
+            raise TypeError(f"tf.io.{who}: features[{key!r}] must be a FixedLenFeature, "
+                            f"VarLenFeature or RaggedFeature, got {type(spec).__name__}")
     return out
 
 

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from . import ops
+from .debugging import InvalidArgumentError
 from .dtypes import as_dtype
 from .tensor import eager
 
@@ -126,7 +127,18 @@ def split(input, sep=None, maxsplit=-1, name=None):
 
 def join(inputs, separator="", name=None):
     """The strings of ``inputs`` (a list of same-shaped tensors) joined
-    elementwise with ``separator``."""
+    elementwise with ``separator``; RaggedTensors among them (all of the
+    same rows) give a RaggedTensor of those rows."""
+    from .ragged import RaggedTensor
+    ragged = [x for x in inputs if isinstance(x, RaggedTensor)]
+    if ragged:
+        splits = np.asarray(ragged[0].row_splits)
+        if any(not isinstance(x, RaggedTensor) or
+               not np.array_equal(np.asarray(x.row_splits), splits) for x in inputs):
+            raise InvalidArgumentError(
+                "tf.strings.join: RaggedTensors are joined with RaggedTensors of the same "
+                f"row lengths, got {[type(x).__name__ for x in inputs]}")
+        return RaggedTensor(join([x.values for x in inputs], separator), splits)
     parts = np.broadcast_arrays(*[_strings(x) for x in inputs])
     sep = _bytes(separator)
     return eager(_map(lambda *bs: sep.join(bs), *parts) if len(parts) > 1 else

@@ -726,7 +726,11 @@ class Variable(Weight):
         return len(self.value)
 
     def __repr__(self):
-        return f"<pynn.Variable {self.name!r} shape={self.value.shape} numpy={self.value!r}>"
+        # (TensorFlow's form: <tf.Variable 'v' shape=(2,) dtype=float32, numpy=array([...])>)
+        value = np.array(self.value)
+        text = repr(value.item()) if value.ndim == 0 else repr(value)
+        return (f"<tf.Variable {self.name!r} shape={value.shape} dtype={value.dtype.name}, "
+                f"numpy={text}>")
 
 
 def _eager_operator(name):

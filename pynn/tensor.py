@@ -48,6 +48,62 @@ class TensorShape(tuple):
     def concatenate(self, other):
         return TensorShape(tuple(self) + tuple(TensorShape(other)))
 
+    def is_compatible_with(self, other):
+        """Whether ``other`` has this rank and equal sizes where both are
+        known (TensorFlow's shape compatibility)."""
+        other = TensorShape(other)
+        return len(self) == len(other) and all(
+            a is None or b is None or a == b for a, b in zip(self, other))
+
+    def assert_is_compatible_with(self, other):
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {TensorShape(other)} are incompatible")
+
+    def merge_with(self, other):
+        """The shape with the sizes of both (the known one where one is
+        None); a ValueError where they are incompatible."""
+        other = TensorShape(other)
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {other} are not compatible")
+        return TensorShape(b if a is None else a for a, b in zip(self, other))
+
+    def most_specific_compatible_shape(self, other):
+        """The sizes both shapes share (None where they differ); of shapes
+        of two ranks, a ValueError (pynn's shapes always have a rank)."""
+        other = TensorShape(other)
+        if len(self) != len(other):
+            raise ValueError(f"most_specific_compatible_shape: shapes {self} and {other} "
+                             f"differ in rank; their common shape has an unknown rank, "
+                             f"which pynn's TensorShape does not represent")
+        return TensorShape(a if a == b else None for a, b in zip(self, other))
+
+    def assert_has_rank(self, rank):
+        if len(self) != rank:
+            raise ValueError(f"Shape {self} must have rank {rank}")
+
+    def with_rank(self, rank):
+        self.assert_has_rank(rank)
+        return self
+
+    def with_rank_at_least(self, rank):
+        if len(self) < rank:
+            raise ValueError(f"Shape {self} must have rank at least {rank}")
+        return self
+
+    def with_rank_at_most(self, rank):
+        if len(self) > rank:
+            raise ValueError(f"Shape {self} must have rank at most {rank}")
+        return self
+
+    def assert_same_rank(self, other):
+        other = TensorShape(other)
+        if len(self) != len(other):
+            raise ValueError(f"Shapes {self} and {other} must have the same rank")
+
+    def assert_is_fully_defined(self):
+        if not self.is_fully_defined():
+            raise ValueError(f"Shape {self} is not fully defined")
+
     def __getitem__(self, key):
         out = tuple.__getitem__(self, key)
         return TensorShape(out) if isinstance(key, slice) else out

@@ -416,16 +416,27 @@ class Checkpoint:
             object.__setattr__(self, name, value)
             return
         _collect(name, value, {}, [], set())
+        if type(value) is list:
+            value = ListWrapper(value, functools.partial(self._restore_later, name))
+        elif type(value) is dict:
+            value = _DictWrapper(value, functools.partial(self._restore_later, name))
         self._children[name] = value
+        self._restore_later(name, None, value)
+
+    def _restore_later(self, name, entry, value):
+        """Give ``value``, attached (as ``name``, or as ``entry`` of the list
+        or dict ``name``) after a restore, its values from that file now,
+        as TensorFlow restores an object attached later."""
         pending = self.__dict__.get("_pending")
-        if pending:
-            # added after a restore: its values come from that file now,
-            # as TensorFlow restores an object attached later
-            values = pending.under(name)
-            if name in pending:
-                values[""] = pending[name]
-            Checkpoint(**{name: value})._apply(_FileValues(
-                {f"{name}/{k}" if k else name: v for k, v in values.items()}))
+        if not pending:
+            return
+        key = name if entry is None else f"{name}/{entry}"
+        values = pending.under(key)
+        found = pending.find(key)
+        if found is not None:
+            values[""] = pending[found]
+        Checkpoint(value=value)._apply(_FileValues(
+            {f"value/{k}" if k else "value": v for k, v in values.items()}))
 
     def _arrays(self):
         """{key: array} of every value, and {attribute path: key} of the
@@ -523,6 +534,70 @@ class Checkpoint:
         if save_path is None:
             return _NothingRestored()
         return self.read(save_path, options)
+
+
+class ListWrapper(list):
+    """A list attached to a Checkpoint (TensorFlow's ListWrapper): a
+    variable appended (or set at an index) after a restore takes its value
+    from that checkpoint, as the one attached at that index was saved."""
+
+    def __init__(self, items, on_add):
+        super().__init__(items)
+        self._on_add = on_add
+
+    def _added(self, index, item):
+        _collect(str(index), item, {}, [], set())  # (checks the type now)
+        self._on_add(index, item)
+
+    def append(self, item):
+        super().append(item)
+        self._added(len(self) - 1, item)
+
+    def extend(self, items):
+        for item in items:
+            self.append(item)
+
+    def insert(self, index, item):
+        super().insert(index, item)
+        self._added(self.index(item), item)
+
+    def __setitem__(self, index, item):
+        super().__setitem__(index, item)
+        if isinstance(index, int):
+            self._added(index % len(self), item)
+
+    def __iadd__(self, items):
+        self.extend(items)
+        return self
+
+    def __repr__(self):
+        return f"ListWrapper({super().__repr__()})"
+
+
+class _DictWrapper(dict):
+    """A dict attached to a Checkpoint: a variable set under a key after a
+    restore takes that key's value from the checkpoint."""
+
+    def __init__(self, items, on_add):
+        super().__init__(items)
+        self._on_add = on_add
+
+    def __setitem__(self, key, item):
+        _collect(str(key), item, {}, [], set())
+        super().__setitem__(key, item)
+        self._on_add(key, item)
+
+    def update(self, *args, **kwargs):
+        for key, item in dict(*args, **kwargs).items():
+            self[key] = item
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __repr__(self):
+        return f"_DictWrapper({super().__repr__()})"
 
 
 def _pend(checkpoint, arrays):

@@ -442,6 +442,20 @@ class RNN(_Wrapper):
             return tuple(input_shape[0]), [tuple(s) for s in input_shape[1:]]
         return tuple(input_shape), []
 
+    def _check_input(self, shape):
+        """Sequences of any length (the steps' own shape as built), as
+        Keras's RNN takes them (a model's warm-up over another window)."""
+        want = self._build_input_shape
+        if want is None:
+            return
+        x, _ = self._split_shapes(shape)
+        built, _ = self._split_shapes(want)
+        if len(x) != len(built) or any(a is not None and b is not None and a != b
+                                       for a, b in zip(x[2:], built[2:])):
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: "
+                             f"expected steps of shape {shape_str((None,) + built[2:])} "
+                             f"(shape={shape_str(built)}), found shape={shape_str(x)}")
+
     def build(self, input_shape):
         x, states = self._split_shapes(input_shape)
         cell = self.cell

@@ -125,6 +125,8 @@ def _stack(elements):
         return [_stack([e[i] for e in elements]) for i in range(len(first))]
     if isinstance(first, dict):
         return {k: _stack([e[k] for e in elements]) for k in first}
+    if all(isinstance(e, _RaggedRow) and e.ndim for e in elements):
+        return _ragged_stack(elements)
     return np.stack([np.asarray(e) for e in elements])
 
 
@@ -231,12 +233,26 @@ def _length(element):
     return len(element)
 
 
+class _RaggedRow(Tensor):
+    """One row of a RaggedTensor as a dataset element (tf.data's
+    RaggedTensorSpec of ragged rank 0): a tensor, which ``batch`` stacks
+    back into a RaggedTensor, as tf.data batches such elements.  What
+    computes on it gives plain tensors."""
+
+    def __array_wrap__(self, obj, context=None, return_scalar=False):
+        out = super().__array_wrap__(obj, context, return_scalar)
+        return out.view(Tensor) if isinstance(out, np.ndarray) else out
+
+    def __repr__(self):
+        return repr(self.view(Tensor))
+
+
 class _Rows:
     """A ragged tensor's rows, sliced by from_tensor_slices one per element
     (arrays of different lengths)."""
 
     def __init__(self, rows):
-        self.rows = rows
+        self.rows = [np.asarray(r).view(_RaggedRow) for r in rows]
 
     def __len__(self):
         return len(self.rows)
@@ -253,6 +269,10 @@ def _row(element, i):
         return {k: _row(v, i) for k, v in element.items()}
     if type(element) is not np.ndarray and isinstance(element, _sparse_type()):
         return _sparse_row(element, i)
+    from ..ragged import RaggedTensor
+    if isinstance(element, RaggedTensor):
+        # (a batch of ragged rows unbatched: rows that batch stacks again)
+        return np.asarray(element[i]).view(_RaggedRow)
     # (one string of a string array: a 0-d array of it, which the program
     # sees as a scalar string tensor, as TensorFlow's)
     return element[i, ...] if element.dtype == object else element[i]
@@ -559,7 +579,18 @@ class Dataset:
             raise ValueError("Dataset.element_spec: the dataset is empty, its elements' "
                              "shapes are unknown") from None
 
+        from ..execution import RaggedTensorSpec
+        from ..ragged import RaggedTensor
+
         def spec(v):
+            if isinstance(v, RaggedTensor):
+                shape = tuple(v.shape)
+                return RaggedTensorSpec((None,) + shape[1:] if self._batched else shape,
+                                        v.dtype, ragged_rank=1)
+            if isinstance(v, _RaggedRow):
+                # (rows of different lengths: tf.data's ragged_rank-0 spec)
+                return RaggedTensorSpec((None,) + v.shape[1:], "string" if v.dtype.kind in
+                                        "OSU" else v.dtype, ragged_rank=0)
             a = np.asarray(v)
             shape = a.shape
             if self._batched and shape:
