@@ -74,7 +74,8 @@ class _Lookup(Layer):
     """What StringLookup, IntegerLookup and TextVectorization share: the
     vocabulary, the OOV and mask tokens, and the output encodings."""
     _no_gradient = True
-    fixed_input_axes = ()  # one lookup serves inputs of any shape, as Keras's
+    fixed_input_axes = ()  # one lookup serves inputs of any shape and rank, as Keras's
+    fixed_input_rank = False
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
