@@ -797,6 +797,13 @@ class TrainingMixin:
         compile)."""
         if self._compiled_outputs is not None:
             return
+        if self._program is None and getattr(self, "_eager_call", False):
+            # A subclassed model whose call runs eagerly (it branches on
+            # ``training``) has no graph outputs to name: its steps weigh
+            # what the call returns (CompileLoss, CompileMetrics).  Which
+            # weights train is still fixed here, for saving its optimizer.
+            self._snapshot_trainable()
+            return
         loss, loss_weights, metrics, weighted = self._compile_args
         names = self.output_names
         n = len(names)
@@ -822,6 +829,9 @@ class TrainingMixin:
                 setattr(out, attr, specs)
         self._compiled_outputs = outputs
         self._find_fusions()
+        self._snapshot_trainable()
+
+    def _snapshot_trainable(self):
         if self._trainable_snapshot is None:
             self._trainable_snapshot = list(self.trainable_weights)
         if self.optimizer is not None:
