@@ -1330,3 +1330,444 @@ def test_siamese_network_with_contrastive_loss(rng, tmp_path):
     triplet = Model([a, b, c], layers.concatenate([base(a), base(b), base(c)], axis=-1))
     triplet.compile(loss=triplet_loss, optimizer="adam")
     triplet.fit([pa, pb, pa[::-1]], np.zeros((32, 1)), epochs=1, verbose=0)
+
+
+# --------------------------------------------------- models of many parts
+
+def test_ticket_triage_multi_input_multi_output(rng, tmp_path):
+    """keras.io's functional API guide: title, body and tags inputs, a
+    priority and a department output, losses, loss_weights and metrics as
+    dicts by output name, data as dicts of arrays and as a tf.data
+    dataset of dicts, saved as .keras."""
+    n = 48
+    title, body = rng.integers(0, 50, (n, 6)), rng.integers(0, 80, (n, 10))
+    tags = rng.integers(0, 2, (n, 4)).astype("float32")
+    title_input = keras.Input(shape=(None,), name="title")
+    body_input = keras.Input(shape=(None,), name="body")
+    tags_input = keras.Input(shape=(4,), name="tags")
+    x = layers.concatenate([layers.LSTM(8)(layers.Embedding(50, 8)(title_input)),
+                            layers.LSTM(4)(layers.Embedding(80, 8)(body_input)), tags_input])
+    model = keras.Model(inputs=[title_input, body_input, tags_input],
+                        outputs=[layers.Dense(1, name="priority")(x),
+                                 layers.Dense(3, name="department")(x)])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
+                  loss={"priority": keras.losses.BinaryCrossentropy(from_logits=True),
+                        "department": keras.losses.CategoricalCrossentropy(from_logits=True)},
+                  loss_weights={"priority": 1.0, "department": 0.2},
+                  metrics={"priority": ["accuracy"],
+                           "department": [keras.metrics.CategoricalAccuracy(name="acc")]})
+    priority = (rng.random((n, 1)) > 0.5).astype("float32")
+    department = keras.utils.to_categorical(rng.integers(0, 3, n), 3)
+    inputs = {"title": title, "body": body, "tags": tags}
+    targets = {"priority": priority, "department": department}
+    history = model.fit(inputs, targets, epochs=1, batch_size=16, verbose=0,
+                        validation_split=0.25)
+    assert sorted(history.history) == sorted(
+        p + k for p in ("", "val_") for k in ("loss", "priority_loss", "department_loss",
+                                               "priority_accuracy", "department_acc"))
+    logs = model.evaluate([title, body, tags], [priority, department], verbose=0,
+                          return_dict=True)
+    np.testing.assert_allclose(logs["loss"], logs["priority_loss"] +
+                               0.2 * logs["department_loss"], rtol=1e-5)
+    p, d = model.predict(inputs, verbose=0)
+    want = np.mean(np.argmax(d, 1) == np.argmax(department, 1))
+    np.testing.assert_allclose(logs["department_acc"], want, rtol=1e-6)
+    ds = tf.data.Dataset.from_tensor_slices((inputs, targets)).shuffle(64).batch(16)
+    model.fit(ds.prefetch(tf.data.AUTOTUNE), epochs=1, verbose=0)
+    path = str(tmp_path / "multi.keras")
+    model.save(path)
+    np.testing.assert_allclose(load_model(path).predict(inputs, verbose=0)[1],
+                               model.predict(inputs, verbose=0)[1], rtol=1e-5, atol=1e-6)
+
+
+def test_heart_disease_structured_data_preprocessing_layers(rng):
+    """keras.io's structured data classification: a dataset from
+    ``dict(dataframe)``, each column encoded by a Normalization or a
+    StringLookup/IntegerLookup adapted on ``ds.map(lambda x, y: x[name])``
+    (expanded to a column), concatenated, and a prediction for one patient
+    from ``{name: tf.convert_to_tensor([value])}``."""
+    n = 40
+    data = {"age": rng.integers(20, 70, n).astype("int64"),
+            "thal": np.array(["fixed", "normal", "reversible"])[rng.integers(0, 3, n)],
+            "sex": rng.integers(0, 2, n), "chol": rng.normal(200, 30, n)}
+    target = rng.integers(0, 2, n)
+    train_ds = tf.data.Dataset.from_tensor_slices((dict(data), target)).shuffle(n).batch(8)
+    features, label = next(iter(tf.data.Dataset.from_tensor_slices((dict(data), target))))
+    assert sorted(features) == ["age", "chol", "sex", "thal"] and int(label) == target[0]
+
+    def encode_numerical_feature(feature, name, dataset):
+        normalizer = layers.Normalization()
+        normalizer.adapt(dataset.map(lambda x, y: x[name]).map(lambda x: tf.expand_dims(x, -1)))
+        return normalizer(feature), normalizer
+
+    def encode_categorical_feature(feature, name, dataset, is_string):
+        lookup = (layers.StringLookup if is_string else layers.IntegerLookup)(
+            output_mode="one_hot")
+        lookup.adapt(dataset.map(lambda x, y: x[name]).map(lambda x: tf.expand_dims(x, -1)))
+        return lookup(feature)
+
+    sex = keras.Input(shape=(1,), name="sex", dtype="int64")
+    thal = keras.Input(shape=(1,), name="thal", dtype="string")
+    age, chol = keras.Input(shape=(1,), name="age"), keras.Input(shape=(1,), name="chol")
+    age_feature, age_norm = encode_numerical_feature(age, "age", train_ds)
+    np.testing.assert_allclose(age_norm.mean.numpy().ravel(), [data["age"].mean()], rtol=1e-5)
+    np.testing.assert_allclose(age_norm.variance.numpy().ravel(), [data["age"].var()], rtol=1e-4)
+    encoded = layers.concatenate([encode_categorical_feature(sex, "sex", train_ds, False),
+                                  encode_categorical_feature(thal, "thal", train_ds, True),
+                                  age_feature, encode_numerical_feature(chol, "chol", train_ds)[0]])
+    assert encoded.shape == (None, 3 + 4 + 2)
+    x = layers.Dropout(0.5)(layers.Dense(8, activation="relu")(encoded))
+    model = keras.Model([sex, thal, age, chol], layers.Dense(1, activation="sigmoid")(x))
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(train_ds, epochs=2, validation_data=train_ds, verbose=0)
+    sample = {"age": 60, "sex": 1, "chol": 230.0, "thal": "fixed"}
+    prediction = model.predict({name: tf.convert_to_tensor([value])
+                                for name, value in sample.items()}, verbose=0)
+    assert prediction.shape == (1, 1) and 0 < prediction[0][0] < 1
+
+
+def test_manual_hyperparameter_search_over_schedules(rng):
+    """A Keras-Tuner-less search: ``itertools.product`` of units and
+    dropout, each with another learning-rate schedule object
+    (ExponentialDecay staircase, CosineDecay, PiecewiseConstantDecay,
+    InverseTimeDecay) given to Adam, the best configuration kept by
+    val_accuracy; then ``K.set_value``/``K.get_value`` and assignment on
+    ``model.optimizer.lr``."""
+    import itertools
+    x = rng.normal(size=(64, 6)).astype("float32")
+    y = rng.integers(0, 3, 64)
+    schedules = [
+        keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=4, decay_rate=0.9,
+                                                    staircase=True),
+        keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=100, alpha=0.1),
+        tf.keras.optimizers.schedules.PiecewiseConstantDecay([4, 20], [1e-2, 5e-3, 1e-3]),
+        tf.keras.optimizers.schedules.InverseTimeDecay(0.01, decay_steps=8, decay_rate=1)]
+    step = 6  # 2 epochs of 3 batches
+    want = [1e-2 * 0.9 ** (step // 4),
+            1e-2 * (0.9 * 0.5 * (1 + np.cos(np.pi * step / 100)) + 0.1), 5e-3,
+            0.01 / (1 + step / 8)]
+    results = {}
+    for ((units, dropout), schedule), rate in zip(zip(itertools.product([4, 8], [0.0, 0.3]),
+                                                      schedules), want):
+        model = Sequential([Dense(units, activation="relu", input_shape=(6,)), Dropout(dropout),
+                            Dense(3, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0, batch_size=16)
+        assert int(model.optimizer.iterations) == step
+        np.testing.assert_allclose(float(model.optimizer.learning_rate), rate, rtol=1e-5)
+        results[(units, dropout, type(schedule).__name__)] = max(history.history["val_accuracy"])
+    assert max(results, key=results.get) in results
+    model = Sequential([Dense(3, input_shape=(6,))])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    assert K.get_value(model.optimizer.lr) == pytest.approx(0.1)
+    K.set_value(model.optimizer.lr, 0.05)
+    assert K.get_value(model.optimizer.learning_rate) == pytest.approx(0.05)
+    model.optimizer.learning_rate.assign(0.02)
+    assert float(model.optimizer.lr) == pytest.approx(0.02)
+    model.optimizer.lr = 0.01
+    history = model.fit(x, rng.normal(size=(64, 3)), epochs=3, verbose=0, callbacks=[
+        keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: lr if epoch < 1 else float(lr * tf.math.exp(-0.1)))])
+    np.testing.assert_allclose(history.history["lr"], 0.01 * np.exp(-0.1 * np.arange(3)),
+                               rtol=1e-5)
+
+
+def test_data_generators_sequence_and_from_generator(rng):
+    """Stanford's "detailed example of how to use data generators":
+    a ``keras.utils.Sequence`` shuffling its indexes in on_epoch_end, given
+    to fit with ``workers``/``use_multiprocessing``/``max_queue_size`` and
+    to fit_generator/predict_generator; an endless Python generator with
+    steps_per_epoch; ``Dataset.from_generator`` with output_signature and
+    with TF 2.0's output_types/output_shapes; class weights on a dataset;
+    train_on_batch and test_on_batch."""
+
+    class DataGenerator(keras.utils.Sequence):
+        def __init__(self, x, y, batch_size=8, shuffle=True, **kwargs):
+            super().__init__(**kwargs)
+            self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+            self.epochs_seen = 0
+            self.on_epoch_end()
+
+        def __len__(self):
+            return int(np.floor(len(self.x) / self.batch_size))
+
+        def __getitem__(self, index):
+            idx = self.indexes[index * self.batch_size:(index + 1) * self.batch_size]
+            return self.x[idx], self.y[idx]
+
+        def on_epoch_end(self):
+            self.epochs_seen += 1
+            self.indexes = np.arange(len(self.x))
+            if self.shuffle:
+                np.random.shuffle(self.indexes)
+
+    x = rng.normal(size=(40, 5)).astype("float32")
+    labels = rng.integers(0, 2, 40)
+    y = keras.utils.to_categorical(labels)
+    model = Sequential([Dense(2, activation="softmax", input_shape=(5,))])
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    train = DataGenerator(x, y)
+    history = model.fit(train, validation_data=DataGenerator(x, y, shuffle=False), epochs=2,
+                        verbose=0, workers=2, use_multiprocessing=False, max_queue_size=4)
+    assert history.params["steps"] == 5 and train.epochs_seen == 3
+    model.fit_generator(generator=DataGenerator(x, y), epochs=1, verbose=0, workers=1)
+    np.testing.assert_allclose(model.predict_generator(DataGenerator(x, y, shuffle=False)),
+                               model.predict(x, verbose=0), rtol=1e-6)
+
+    def endless():
+        while True:
+            i = np.random.randint(0, 40, 8)
+            yield x[i], y[i]
+
+    model.fit(endless(), steps_per_epoch=3, epochs=1, verbose=0)
+    signature = (tf.TensorSpec(shape=(5,), dtype=tf.float32),
+                 tf.TensorSpec(shape=(2,), dtype=tf.float32))
+    ds = tf.data.Dataset.from_generator(lambda: ((x[i], y[i]) for i in range(40)),
+                                        output_signature=signature)
+    model.fit(ds.batch(8).repeat(), steps_per_epoch=5, epochs=1, verbose=0)
+    old = tf.data.Dataset.from_generator(lambda: ((x[i], y[i]) for i in range(40)),
+                                         output_types=(tf.float32, tf.float32),
+                                         output_shapes=((5,), (2,)))
+    np.testing.assert_allclose(model.evaluate(old.batch(8), verbose=0),
+                               model.evaluate(x, y, batch_size=8, verbose=0), rtol=1e-6)
+    start = model.get_weights()
+    model.compile(keras.optimizers.SGD(0.1), "categorical_crossentropy", metrics=["accuracy"])
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), class_weight={0: 1., 1: 3.},
+              epochs=1, verbose=0)
+    by_dataset = model.get_weights()
+    model.set_weights(start)
+    model.fit(x, y, sample_weight=np.where(labels == 1, 3.0, 1.0), batch_size=8, epochs=1,
+              shuffle=False, verbose=0)
+    for a, b in zip(by_dataset, model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    loss, acc = model.train_on_batch(x[:8], y[:8])
+    assert np.isfinite(loss) and model.predict_on_batch(x[:2]).shape == (2, 2)
+    np.testing.assert_allclose(model.test_on_batch(x[:8], y[:8]),
+                               model.evaluate(x[:8], y[:8], verbose=0), rtol=1e-6)
+
+
+def test_vae_with_its_own_train_step_and_loss_trackers(rng):
+    """keras.io's VAE: a Sampling layer (``tf.shape``, ``tf.random.normal``),
+    encoder and decoder models, a ``VAE(keras.Model)`` with Mean trackers
+    listed in its ``metrics`` property and its own train_step: the history
+    holds what the step returns, reset each epoch."""
+
+    class Sampling(layers.Layer):
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            epsilon = tf.random.normal(shape=(tf.shape(z_mean)[0], tf.shape(z_mean)[1]))
+            return z_mean + tf.exp(0.5 * z_log_var) * epsilon
+
+    encoder_inputs = keras.Input(shape=(8, 8, 1))
+    x = layers.Conv2D(4, 3, activation="relu", strides=2, padding="same")(encoder_inputs)
+    x = layers.Dense(8, activation="relu")(layers.Flatten()(x))
+    z_mean, z_log_var = layers.Dense(2, name="z_mean")(x), layers.Dense(2, name="z_log_var")(x)
+    encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, Sampling()([z_mean, z_log_var])])
+    latent_inputs = keras.Input(shape=(2,))
+    x = layers.Reshape((4, 4, 4))(layers.Dense(64, activation="relu")(latent_inputs))
+    x = layers.Conv2DTranspose(4, 3, activation="relu", strides=2, padding="same")(x)
+    decoder = keras.Model(latent_inputs, layers.Conv2DTranspose(
+        1, 3, activation="sigmoid", padding="same")(x))
+
+    class VAE(keras.Model):
+        def __init__(self, encoder, decoder, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.decoder = encoder, decoder
+            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+            self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+        @property
+        def metrics(self):
+            return [self.total_loss_tracker, self.kl_loss_tracker]
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                z_mean, z_log_var, z = self.encoder(data)
+                reconstruction = self.decoder(z)
+                reconstruction_loss = tf.reduce_mean(tf.reduce_sum(
+                    keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
+                kl_loss = -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var))
+                kl_loss = tf.reduce_mean(tf.reduce_sum(kl_loss, axis=1))
+                total_loss = reconstruction_loss + kl_loss
+            grads = tape.gradient(total_loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.total_loss_tracker.update_state(total_loss)
+            self.kl_loss_tracker.update_state(kl_loss)
+            return {"loss": self.total_loss_tracker.result(),
+                    "kl_loss": self.kl_loss_tracker.result()}
+
+    data = rng.random((32, 8, 8, 1)).astype("float32")
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=keras.optimizers.Adam())
+    before = [w.numpy().copy() for w in decoder.weights]
+    history = vae.fit(data, epochs=2, batch_size=16, verbose=0)
+    assert sorted(history.history) == ["kl_loss", "loss"] and len(history.history["loss"]) == 2
+    assert all(not np.array_equal(w.numpy(), b) for w, b in zip(decoder.weights, before))
+    assert vae.encoder.predict(data, verbose=0)[0].shape == (32, 2)
+    assert decoder.predict(np.array([[0.0, 0.0]]), verbose=0).shape == (1, 8, 8, 1)
+
+
+def test_keras2_gan_with_a_frozen_discriminator_in_the_combined_model(rng):
+    """The Keras 2 GAN scripts (eriklindernoren's Keras-GAN): the
+    discriminator compiled, then ``discriminator.trainable = False`` before
+    the combined model is built and compiled; ``train_on_batch`` on each.
+    As in tf.keras 2, the discriminator still trains on its own (trainable
+    took effect when it was compiled) and stays fixed in the combined
+    model, whose steps train the generator."""
+    latent = 4
+    generator = Sequential([Dense(8, input_dim=latent), layers.LeakyReLU(0.2),
+                            layers.BatchNormalization(momentum=0.8), Dense(6, activation="tanh")])
+    discriminator = Sequential([Dense(8, input_dim=6), layers.LeakyReLU(alpha=0.2),
+                                Dense(1, activation="sigmoid")])
+    discriminator.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(0.0002, 0.5),
+                          metrics=["accuracy"])
+    discriminator.trainable = False
+    z = Input(shape=(latent,))
+    combined = Model(z, discriminator(generator(z)))
+    combined.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(0.0002, 0.5))
+    assert len(discriminator.trainable_weights) == 0 and len(combined.trainable_weights) == 6
+    real = rng.normal(size=(8, 6)).astype("float32")
+    noise = np.random.normal(0, 1, (8, latent))
+    d0 = [w.copy() for w in discriminator.get_weights()]
+    d_loss_real = discriminator.train_on_batch(real, np.ones((8, 1)))
+    d_loss_fake = discriminator.train_on_batch(generator.predict(noise, verbose=0),
+                                               np.zeros((8, 1)))
+    d_loss = 0.5 * np.add(d_loss_real, d_loss_fake)
+    assert d_loss.shape == (2,) and 0 <= d_loss[1] <= 1
+    d1 = [w.copy() for w in discriminator.get_weights()]
+    assert all(not np.array_equal(a, b) for a, b in zip(d0, d1))
+    g0 = [w.copy() for w in generator.get_weights()]
+    g_loss = combined.train_on_batch(noise, np.ones((8, 1)))
+    assert np.ndim(g_loss) == 0 and np.isfinite(g_loss)
+    for a, b in zip(d1, discriminator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(g0[0], generator.get_weights()[0])
+
+
+def test_tf_keras_2_import_paths_and_optimizers(rng, tmp_path):
+    """Imports of Keras 2.2-2.4 kernels: ``keras.layers.core``,
+    ``.recurrent``, ``.embeddings``, ``.normalization``,
+    ``.advanced_activations``, ``.merge``, ``.pooling``,
+    ``keras.utils.np_utils``, ``keras.utils.vis_utils.plot_model``,
+    ``keras.engine.topology.Layer``, ``layers.experimental.preprocessing``;
+    a model with l1_l2 and max_norm compiled with each of Keras's
+    optimizers in turn; ``LeakyReLU(alpha=...)`` stored as Keras 3's
+    negative_slope."""
+    from pynn.keras.engine.topology import Layer  # noqa: F401
+    from pynn.keras.layers.advanced_activations import LeakyReLU
+    from pynn.keras.layers.core import Activation, Dense as CoreDense, Dropout as CoreDropout
+    from pynn.keras.layers.embeddings import Embedding  # noqa: F401
+    from pynn.keras.layers.experimental.preprocessing import RandomFlip, Rescaling  # noqa: F401
+    from pynn.keras.layers.merge import concatenate  # noqa: F401
+    from pynn.keras.layers.normalization import BatchNormalization
+    from pynn.keras.layers.pooling import MaxPooling1D  # noqa: F401
+    from pynn.keras.layers.recurrent import LSTM  # noqa: F401
+    from pynn.keras.optimizers import Adadelta, Adagrad, Adamax, Nadam
+    from pynn.keras.utils.np_utils import to_categorical
+    from pynn.keras.utils.vis_utils import plot_model
+    assert CoreDense is Dense and LSTM is layers.LSTM and Layer is layers.Layer
+    x = rng.normal(size=(30, 6)).astype("float32")
+    y = to_categorical(rng.integers(0, 3, 30))
+    model = Sequential()
+    model.add(CoreDense(8, input_shape=(6,), kernel_initializer="he_normal",
+                        kernel_regularizer=keras.regularizers.l1_l2(l1=1e-5, l2=1e-4),
+                        kernel_constraint=keras.constraints.max_norm(3)))
+    model.add(BatchNormalization(momentum=0.9))
+    model.add(LeakyReLU(alpha=0.1))
+    model.add(CoreDropout(0.2))
+    model.add(CoreDense(3))
+    model.add(Activation("softmax"))
+    assert model.layers[2].get_config()["negative_slope"] == pytest.approx(0.1)
+    for opt in [Adadelta(), Nadam(), Adagrad(lr=0.01), Adamax(),
+                keras.optimizers.AdamW(weight_decay=1e-4), keras.optimizers.Ftrl(),
+                keras.optimizers.experimental.AdamW(weight_decay=1e-4)]:
+        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+        loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
+        assert np.isfinite(loss)
+        assert np.linalg.norm(model.layers[0].kernel.numpy(), axis=0).max() <= 3 + 1e-5
+    plot_model(model, to_file=str(tmp_path / "model.png"), show_shapes=True,
+               show_layer_names=True)
+    assert os.path.getsize(tmp_path / "model.png") > 0
+
+
+def test_first_cell_seeding_devices_and_strategy():
+    """A notebook's first cell: ``seed_everything`` (random, NumPy,
+    tf.random.set_seed, PYTHONHASHSEED), ``keras.utils.set_random_seed`` with
+    ``enable_op_determinism``; GPUs listed and memory growth set on each;
+    the mixed-precision policy set and reset; a MirroredStrategy with
+    the batch scaled by num_replicas_in_sync."""
+    import random
+
+    def seed_everything(seed=42):
+        random.seed(seed)
+        np.random.seed(seed)
+        tf.random.set_seed(seed)
+        os.environ["PYTHONHASHSEED"] = str(seed)
+
+    seed_everything()
+    a = Sequential([Dense(2, input_shape=(3,))]).get_weights()[0]
+    seed_everything()
+    np.testing.assert_array_equal(Sequential([Dense(2, input_shape=(3,))]).get_weights()[0], a)
+    tf.keras.utils.set_random_seed(1)
+    tf.config.experimental.enable_op_determinism()
+    c = Sequential([Dense(2, input_shape=(3,))]).get_weights()[0]
+    tf.keras.utils.set_random_seed(1)
+    np.testing.assert_array_equal(Sequential([Dense(2, input_shape=(3,))]).get_weights()[0], c)
+    gpus = tf.config.experimental.list_physical_devices("GPU")
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    assert len(tf.config.list_physical_devices("GPU")) == len(gpus)
+    from pynn.keras import mixed_precision
+    mixed_precision.set_global_policy("mixed_float16")
+    try:
+        assert mixed_precision.global_policy().name == "mixed_float16"
+    finally:
+        mixed_precision.set_global_policy("float32")
+    strategy = tf.distribute.MirroredStrategy()
+    with strategy.scope():
+        model = Sequential([Dense(1, input_shape=(2,))])
+        model.compile("adam", "mse")
+    history = model.fit(np.ones((8, 2)), np.ones(8), epochs=1, verbose=0,
+                        batch_size=2 * strategy.num_replicas_in_sync)
+    assert history.params["steps"] == 8 // (2 * strategy.num_replicas_in_sync)
+
+
+def test_saving_in_the_older_ways_and_export_to_tflite(rng, tmp_path):
+    """``model.save(path, save_format='h5')``, ``keras.models.save_model``,
+    the legacy HDF5 file's layout as Keras writes it, ``clone_model`` +
+    ``set_weights``, ``Sequential.from_config``, ``summary(print_fn=...)``
+    collected in a list, ``count_params`` and the TFLite converter with
+    ``optimizations = [tf.lite.Optimize.DEFAULT]``; ``model.save`` to a
+    folder (TF's SavedModel) is refused as Keras 3 refuses it."""
+    import h5py
+    x = rng.normal(size=(20, 4)).astype("float32")
+    model = Sequential([Dense(3, activation="relu", input_shape=(4,), name="d1"),
+                        Dense(1, name="d2")])
+    model.compile("adam", "mse")
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    model.save(str(tmp_path / "m.h5"), save_format="h5")
+    keras.models.save_model(model, str(tmp_path / "m2.h5"))
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        assert sorted(f.keys()) == ["model_weights", "optimizer_weights"]
+        assert "model_config" in f.attrs and "training_config" in f.attrs
+    for name in ("m.h5", "m2.h5"):
+        restored = load_model(str(tmp_path / name))
+        assert type(restored.optimizer).__name__ == "Adam"
+        np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0),
+                                   rtol=1e-6)
+    with pytest.raises(ValueError, match="saved_model_dir"):
+        model.save(str(tmp_path / "saved_model_dir"))
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert len(Sequential.from_config(model.get_config()).layers) == 2
+    lines = []
+    model.summary(print_fn=lambda s, **kwargs: lines.append(s))
+    assert any("Trainable params: 19 (76.00 B)" in line for line in lines)
+    assert model.count_params() == 19 and model.layers[0].output.shape == (None, 3)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    flatbuffer = converter.convert()
+    (tmp_path / "model.tflite").write_bytes(flatbuffer)
+    assert flatbuffer[4:8] == b"TFL3"
