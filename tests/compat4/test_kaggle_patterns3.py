@@ -660,6 +660,67 @@ def test_tokenizer_pad_sequences_and_json_as_keras_legacy(kwargs):
     assert keras_text.tokenizer_from_json(ours.to_json()).texts_to_sequences(test) == seqs
 
 
+def test_captcha_ocr_with_ctc_and_inverted_string_lookup(rng):
+    """keras.io's captcha OCR: characters to ids with ``StringLookup(
+    vocabulary, mask_token=None)`` over ``tf.strings.unicode_split``, a
+    CTCLayer adding ``K.ctc_batch_cost`` as its loss, trained on a
+    dataset of {"image", "label"} dicts, then ``K.ctc_decode`` (greedy)
+    and an inverted StringLookup joined with ``tf.strings.reduce_join``.
+    ctc_decode pads its paths with -1, which the inverse lookup refused
+    ("ids must be in [0, 7)"); Keras's gives the OOV token for an id of no
+    token, so a short prediction reads "ab[UNK]"."""
+    characters = sorted(set("abc123"))
+    char_to_num = layers.StringLookup(vocabulary=list(characters), mask_token=None)
+    num_to_char = layers.StringLookup(vocabulary=char_to_num.get_vocabulary(), mask_token=None,
+                                      invert=True)
+    label = char_to_num(tf.strings.unicode_split("ab1c", input_encoding="UTF-8"))
+    np.testing.assert_array_equal(label, [4, 5, 1, 6])
+    assert tf.strings.reduce_join(num_to_char(label)).numpy().decode("utf-8") == "ab1c"
+    np.testing.assert_array_equal(num_to_char(np.array([4, -1, 7])), [b"a", b"[UNK]", b"[UNK]"])
+    np.testing.assert_array_equal(layers.IntegerLookup(vocabulary=[7, 8], invert=True)(
+        np.array([1, -1, 3])), [7, -1, -1])
+
+    class CTCLayer(layers.Layer):
+        def __init__(self, name=None):
+            super().__init__(name=name)
+            self.loss_fn = keras.backend.ctc_batch_cost
+
+        def call(self, y_true, y_pred):
+            batch_len = tf.cast(tf.shape(y_true)[0], dtype="int64")
+            input_length = tf.cast(tf.shape(y_pred)[1], dtype="int64")
+            label_length = tf.cast(tf.shape(y_true)[1], dtype="int64")
+            input_length = input_length * tf.ones(shape=(batch_len, 1), dtype="int64")
+            label_length = label_length * tf.ones(shape=(batch_len, 1), dtype="int64")
+            self.add_loss(self.loss_fn(y_true, y_pred, input_length, label_length))
+            return y_pred
+
+    input_img = layers.Input(shape=(20, 8, 1), name="image", dtype="float32")
+    labels = layers.Input(name="label", shape=(None,), dtype="float32")
+    x = layers.MaxPooling2D((2, 2))(layers.Conv2D(4, (3, 3), activation="relu",
+                                                  padding="same")(input_img))
+    x = layers.Dense(8, activation="relu")(layers.Reshape(target_shape=(10, 16))(x))
+    x = layers.Bidirectional(layers.LSTM(8, return_sequences=True, dropout=0.25))(x)
+    x = layers.Dense(len(char_to_num.get_vocabulary()) + 1, activation="softmax",
+                     name="dense2")(x)
+    model = keras.models.Model(inputs=[input_img, labels], outputs=CTCLayer(name="ctc_loss")(
+        labels, x), name="ocr_model_v1")
+    model.compile(optimizer=keras.optimizers.Adam())
+    images = rng.random((8, 20, 8, 1)).astype("float32")
+    targets = rng.integers(1, 7, (8, 4)).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices({"image": images, "label": targets}).batch(4)
+    history = model.fit(train, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    prediction_model = keras.models.Model(model.get_layer(name="image").input,
+                                          model.get_layer(name="dense2").output)
+    pred = prediction_model.predict(images, verbose=0)
+    input_len = np.ones(pred.shape[0]) * pred.shape[1]
+    results = keras.backend.ctc_decode(pred, input_length=input_len, greedy=True)[0][0][:, :4]
+    texts = [tf.strings.reduce_join(num_to_char(res)).numpy().decode("utf-8")
+             for res in results]
+    for res, text in zip(np.asarray(results), texts):
+        assert text == "".join(characters[i - 1] if i > 0 else "[UNK]" for i in res)
+
+
 def test_lyrics_text_generation_with_ngram_sequences(rng):
     """The "Irish lyrics" generator: n-gram prefixes of each line padded
     'pre', the last word one-hot with ``to_categorical(labels,
