@@ -476,6 +476,67 @@ def test_flowers_image_dataset_from_directory_pipeline(rng, tmp_path):
     assert y_true.shape == (4, 2)
 
 
+def test_cats_vs_dogs_from_scratch_of_keras_io(tmp_path):
+    """keras.io's "Image classification from scratch": corrupt files
+    dropped where ``tf.compat.as_bytes("JFIF")`` is not in the first bytes
+    (tf.compat had no as_bytes), ``subset="both"``, augmentation layers
+    applied in a ``tf_data.AUTOTUNE`` map, a SeparableConv2D network with
+    ``layers.add`` residuals, ``ModelCheckpoint("save_at_{epoch}.keras")``
+    and the score ``float(keras.ops.sigmoid(predictions[0][0]))``."""
+    from pynn import data as tf_data
+    root = _png_folder(tmp_path / "PetImages", ["Cat", "Dog"], 5, size=(24, 24))
+    (tmp_path / "PetImages" / "Cat" / "broken.jpg").write_bytes(b"not an image")
+    num_skipped = 0
+    for folder_name in ("Cat", "Dog"):
+        folder_path = os.path.join(root, folder_name)
+        for fname in os.listdir(folder_path):
+            fpath = os.path.join(folder_path, fname)
+            with open(fpath, "rb") as fobj:
+                is_image = tf.compat.as_bytes("PNG") in fobj.peek(10)
+            if not is_image:
+                num_skipped += 1
+                os.remove(fpath)
+    assert num_skipped == 1
+    assert tf.compat.as_text(b"JFIF") == tf.compat.as_str("JFIF") == "JFIF"
+    with pytest.raises(TypeError, match="Expected binary or unicode string"):
+        tf.compat.as_bytes(3)
+    train_ds, val_ds = keras.utils.image_dataset_from_directory(
+        root, validation_split=0.2, subset="both", seed=1337, image_size=(16, 16), batch_size=4)
+    augmentation_layers = [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]
+
+    def data_augmentation(images):
+        for layer in augmentation_layers:
+            images = layer(images)
+        return images
+
+    train_ds = train_ds.map(lambda img, label: (data_augmentation(img), label),
+                            num_parallel_calls=tf_data.AUTOTUNE).prefetch(tf_data.AUTOTUNE)
+    inputs = keras.Input(shape=(16, 16, 3))
+    x = layers.Activation("relu")(layers.BatchNormalization()(
+        layers.Conv2D(8, 3, strides=2, padding="same")(layers.Rescaling(1.0 / 255)(inputs))))
+    previous = x
+    for size in [8, 16]:
+        x = layers.BatchNormalization()(layers.SeparableConv2D(size, 3, padding="same")(
+            layers.Activation("relu")(x)))
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        x = layers.add([x, layers.Conv2D(size, 1, strides=2, padding="same")(previous)])
+        previous = x
+    outputs = layers.Dense(1)(layers.Dropout(0.25)(layers.GlobalAveragePooling2D()(x)))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-4),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.BinaryAccuracy(name="acc")])
+    model.fit(train_ds, epochs=2, validation_data=val_ds, verbose=0, callbacks=[
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "save_at_{epoch}.keras"))])
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["save_at_1.keras",
+                                                               "save_at_2.keras"]
+    img = keras.utils.load_img(os.path.join(root, "Cat", "Cat1.png"), target_size=(16, 16))
+    predictions = model.predict(keras.ops.expand_dims(keras.utils.img_to_array(img), 0),
+                                verbose=0)
+    score = float(keras.ops.sigmoid(predictions[0][0]))
+    np.testing.assert_allclose(score, 1 / (1 + np.exp(-predictions[0][0])), rtol=1e-6)
+
+
 def test_mobilenet_v2_transfer_learning_then_fine_tuning(rng):
     """TensorFlow's transfer learning tutorial with ``weights=None``: a
     frozen base called with ``training=False``, preprocess_input, a new
