@@ -2687,6 +2687,8 @@ class CompileMetrics(metrics_mod.Metric):
             for s in specs:
                 m = _AccuracyByShape(s) if isinstance(s, str) and \
                     s.lower() in ("accuracy", "acc") else metrics_mod.to_metric(s)
+                if isinstance(s, str):
+                    m.name = s  # (as fit logs it, Keras 3's get_metric: 'MAPE', 'AUC')
                 # (named as compile named them; result() prefixes the
                 # output's name where there are several, as Keras)
                 self._per_output.append((f"{names[i]}_" if len(names) > 1 else "", i, m))

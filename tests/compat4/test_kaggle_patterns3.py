@@ -301,6 +301,37 @@ def test_house_prices_checkpoint_best_h5_and_epoch_file_names(rng, tmp_path):
     assert "val_mean_absolute_error" in history.history
 
 
+def test_evaluate_unpacked_in_the_order_metrics_were_named(rng):
+    """``loss, acc, recall, auc = model.evaluate(...)`` after
+    ``metrics=['accuracy', 'Recall', 'AUC']``, and the fuel-efficiency
+    regression's ``loss, mape, mae = ...`` after ``metrics=['mape',
+    'mae']``: evaluate's list (and metrics_names) put the metrics named by
+    a class ('Recall', 'AUC') or an alias ('mape', 'MAE') in alphabetical
+    order, so the unpacked names held each other's values.  Keras 3 keeps
+    the order compile was given; 'MAE' and 'MSE' are its metric names too."""
+    from sklearn.metrics import mean_absolute_error, recall_score, roc_auc_score
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy", "Recall", "AUC"])
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.metrics_names == ["loss", "accuracy", "Recall", "AUC"]
+    loss, acc, recall, auc = model.evaluate(x, y, batch_size=64, verbose=0)
+    probs = model.predict(x, verbose=0).ravel()
+    np.testing.assert_allclose(recall, recall_score(y, probs > 0.5), rtol=1e-6)
+    np.testing.assert_allclose(auc, roc_auc_score(y, probs), atol=0.02)
+    target = x @ np.array([1.0, 2.0, 3.0], np.float32) + 10
+    regression = Sequential([Dense(1, input_shape=(3,))])
+    regression.compile("adam", "mse", metrics=["mape", "MAE", "MSE"])
+    history = regression.fit(x, target, epochs=1, verbose=0)
+    assert list(history.history) == ["loss", "mape", "MAE", "MSE"]
+    loss, mape, mae, mse = regression.evaluate(x, target, batch_size=64, verbose=0)
+    p = regression.predict(x, verbose=0).ravel()
+    np.testing.assert_allclose(mae, mean_absolute_error(target, p), rtol=1e-4)
+    np.testing.assert_allclose(mape, 100 * np.mean(np.abs((target - p) / target)), rtol=1e-4)
+    np.testing.assert_allclose(mse, loss, rtol=1e-6)
+
+
 def test_titanic_stratified_kfold_rebuilding_models(rng):
     """A K-fold loop: a ``create_model()`` per fold after
     ``K.clear_session()``, out-of-fold predictions scored with roc_auc,
@@ -498,6 +529,7 @@ def test_cats_vs_dogs_from_scratch_of_keras_io(tmp_path):
                 os.remove(fpath)
     assert num_skipped == 1
     assert tf.compat.as_text(b"JFIF") == tf.compat.as_str("JFIF") == "JFIF"
+    assert tf.compat.path_to_str(tmp_path) == str(tmp_path)
     with pytest.raises(TypeError, match="Expected binary or unicode string"):
         tf.compat.as_bytes(3)
     train_ds, val_ds = keras.utils.image_dataset_from_directory(
