@@ -38,7 +38,7 @@ from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
 from .backend import aligned_empty, current_device, default_device, device
-from .callbacks import CallbackList, History, ProgbarLogger
+from .callbacks import CallbackList, ProgbarLogger, history_in
 from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
@@ -1434,14 +1434,13 @@ class TrainingMixin:
             val = self._validation_source(validation_data, validation_batch_size or batch_size
                                           or 32, validation_steps, max_queue_size, shard)
 
-        history = History()
         cbs = listed_callbacks(callbacks)
         if comm is not None and comm.rank != 0:
             # Only rank 0 writes logs and checkpoints.
             cbs = [c for c in cbs if not getattr(c, "writes_files", False)]
         if verbose:
             cbs.append(ProgbarLogger(verbose))
-        cbs.append(history)
+        history = history_in(cbs)
         cb = CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
                                       "batch_size": batch_size, "samples": n})
         self.history = history
@@ -2112,11 +2111,10 @@ class TrainingMixin:
         structure) or a stream's items, as Keras hands them to the step."""
         source = _StepSource(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
         verbose = 1 if verbose == "auto" else int(verbose)
-        history = History()
         cbs = listed_callbacks(callbacks)
         if verbose:
             cbs.append(ProgbarLogger(verbose))
-        cbs.append(history)
+        history = history_in(cbs)
         cb = CallbackList(cbs, self, {"epochs": epochs, "steps": source.steps,
                                       "verbose": verbose})
         self.history = history

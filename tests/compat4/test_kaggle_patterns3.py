@@ -1239,6 +1239,34 @@ def test_csv_logger_append_tensorboard_and_stopping_callback(rng, tmp_path):
     plt.close("all")
 
 
+def test_history_callback_of_the_program_and_pickled_history(rng, tmp_path):
+    """The StackOverflow answer kernels copy: ``history = History()``,
+    ``model.fit(..., callbacks=[history])`` then ``pickle.dump(
+    history.history, file_pi)``.  fit returned (and set as
+    ``model.history``) a History of its own, not the program's as Keras 3
+    does; and the pickled dict was pynn's class, which reads back only
+    where pynn is installed."""
+    import pickle
+    x = rng.normal(size=(40, 3)).astype("float32")
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile("adam", "mse", metrics=["mae"])
+    history = keras.callbacks.History()
+    returned = model.fit(x, x.sum(1), epochs=2, verbose=0, validation_split=0.25,
+                         callbacks=[history])
+    assert returned is history and model.history is history
+    assert history.epoch == [0, 1] and len(history.history["val_mae"]) == 2
+    assert history.history["mean_absolute_error"] == history.history["mae"]  # tf.keras 2.0's
+    path = tmp_path / "trainHistoryDict"
+    with open(path, "wb") as file_pi:
+        pickle.dump(history.history, file_pi)
+    assert b"pynn" not in path.read_bytes()
+    with open(path, "rb") as file_pi:
+        loaded = pickle.load(file_pi)
+    assert type(loaded) is dict and loaded == dict(history.history)
+    np.save(tmp_path / "history.npy", history.history)
+    assert np.load(tmp_path / "history.npy", allow_pickle=True).item() == loaded
+
+
 def test_roc_auc_callback_one_cycle_and_lr_finder(rng):
     """Kaggle callbacks: a ``RocAucEvaluation`` writing ``logs['val_roc_
     auc']`` that EarlyStopping and CSV/History then see; a one-cycle
