@@ -65,6 +65,17 @@ def listed(callbacks):
     return [callbacks]
 
 
+def history_in(callbacks):
+    """The History fit records into and returns: the program's own among
+    ``callbacks`` (``callbacks=[history]``), as Keras 3 keeps it, else a new
+    one appended."""
+    for cb in callbacks:
+        if isinstance(cb, History):
+            return cb
+    callbacks.append(History())
+    return callbacks[-1]
+
+
 class CallbackList:
     """Calls every hook on each callback in order.  Batch hooks are skipped
     entirely when no callback overrides them, so the training loop pays
@@ -109,6 +120,11 @@ class _HistoryDict(dict):
     (with 'val_' for the validation's)."""
     _KERAS2_NAMES = {"lr": "learning_rate", "acc": "accuracy", "mean_absolute_error": "mae",
                      "mean_squared_error": "mse"}
+
+    def __reduce__(self):
+        # pickled (pickle.dump or np.save of history.history) as the plain
+        # dict it is in Keras, which reads back without pynn
+        return dict, (dict(self),)
 
     def __missing__(self, key):
         prefix = "val_" if key.startswith("val_") and key != "val_" else ""

@@ -1,9 +1,11 @@
 """The few TensorFlow 1 names (``tf.compat.v1``) and ``tf.autograph``
 switches that TF 2 notebooks still call in their first cell, before any
-model: the log verbosity, the global seed.  ``tf.get_logger()`` and
+model: the log verbosity, the global seed; and tf.compat's string
+conversions (``as_bytes``, ``as_text``).  ``tf.get_logger()`` and
 ``tf.compat.v1.logging`` are Python's ``pynn`` logger, where pynn's
 messages go once interactive logging is off (the ``tensorflow`` logger's
 part in TensorFlow)."""
+import os
 import types
 
 from .random import set_seed
@@ -45,3 +47,34 @@ def _set_autograph_verbosity(level, alsologtostdout=False):
 autograph = _namespace(
     "pynn.autograph", set_verbosity=_set_autograph_verbosity,
     experimental=_namespace("pynn.autograph.experimental", do_not_convert=_do_not_convert))
+
+
+def as_bytes(bytes_or_text, encoding="utf-8"):
+    """``bytes_or_text`` as bytes: a str encoded, bytes (or a bytearray) as
+    they are (tf.compat.as_bytes)."""
+    if isinstance(bytes_or_text, bytearray):
+        return bytes(bytes_or_text)
+    if isinstance(bytes_or_text, str):
+        return bytes_or_text.encode(encoding)
+    if isinstance(bytes_or_text, bytes):
+        return bytes_or_text
+    raise TypeError(f"Expected binary or unicode string, got {bytes_or_text!r}")
+
+
+def as_text(bytes_or_text, encoding="utf-8"):
+    """``bytes_or_text`` as str: bytes decoded, a str as it is
+    (tf.compat.as_text, also as_str)."""
+    if isinstance(bytes_or_text, str):
+        return bytes_or_text
+    if isinstance(bytes_or_text, bytes):
+        return bytes_or_text.decode(encoding)
+    raise TypeError(f"Expected binary or unicode string, got {bytes_or_text!r}")
+
+
+as_str = as_text
+
+
+def path_to_str(path):
+    """A path-like object's str (tf.compat.path_to_str); anything else as
+    it is."""
+    return os.fspath(path) if isinstance(path, os.PathLike) else path

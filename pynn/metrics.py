@@ -1766,7 +1766,8 @@ for _cls in (Hinge, SquaredHinge, CategoricalHinge, Poisson, MeanAbsolutePercent
     _CONFUSION_BY_NAME[_cls.__name__] = _CONFUSION_BY_NAME[_keras_snake_case(
         _cls.__name__)] = _cls
 del _cls
-_CONFUSION_BY_NAME.update({"mape": MeanAbsolutePercentageError,
+_CONFUSION_BY_NAME.update({"MAE": MeanAbsoluteError, "MSE": MeanSquaredError,
+                           "mape": MeanAbsolutePercentageError,
                            "MAPE": MeanAbsolutePercentageError,
                            "msle": MeanSquaredLogarithmicError,
                            "MSLE": MeanSquaredLogarithmicError})

@@ -38,7 +38,7 @@ from . import metrics as metrics_mod
 from . import ops
 from . import optimizers as optimizers_mod
 from .backend import aligned_empty, current_device, default_device, device
-from .callbacks import CallbackList, History, ProgbarLogger
+from .callbacks import CallbackList, ProgbarLogger, history_in
 from .cuda import DeviceArray
 from .utils.progbar import Progbar
 from .utils.seeding import rng, set_rng_state
@@ -797,6 +797,13 @@ class TrainingMixin:
         compile)."""
         if self._compiled_outputs is not None:
             return
+        if self._program is None and getattr(self, "_eager_call", False):
+            # A subclassed model whose call runs eagerly (it branches on
+            # ``training``) has no graph outputs to name: its steps weigh
+            # what the call returns (CompileLoss, CompileMetrics).  Which
+            # weights train is still fixed here, for saving its optimizer.
+            self._snapshot_trainable()
+            return
         loss, loss_weights, metrics, weighted = self._compile_args
         names = self.output_names
         n = len(names)
@@ -822,6 +829,9 @@ class TrainingMixin:
                 setattr(out, attr, specs)
         self._compiled_outputs = outputs
         self._find_fusions()
+        self._snapshot_trainable()
+
+    def _snapshot_trainable(self):
         if self._trainable_snapshot is None:
             self._trainable_snapshot = list(self.trainable_weights)
         if self.optimizer is not None:
@@ -1424,14 +1434,13 @@ class TrainingMixin:
             val = self._validation_source(validation_data, validation_batch_size or batch_size
                                           or 32, validation_steps, max_queue_size, shard)
 
-        history = History()
         cbs = listed_callbacks(callbacks)
         if comm is not None and comm.rank != 0:
             # Only rank 0 writes logs and checkpoints.
             cbs = [c for c in cbs if not getattr(c, "writes_files", False)]
         if verbose:
             cbs.append(ProgbarLogger(verbose))
-        cbs.append(history)
+        history = history_in(cbs)
         cb = CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
                                       "batch_size": batch_size, "samples": n})
         self.history = history
@@ -2102,11 +2111,10 @@ class TrainingMixin:
         structure) or a stream's items, as Keras hands them to the step."""
         source = _StepSource(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
         verbose = 1 if verbose == "auto" else int(verbose)
-        history = History()
         cbs = listed_callbacks(callbacks)
         if verbose:
             cbs.append(ProgbarLogger(verbose))
-        cbs.append(history)
+        history = history_in(cbs)
         cb = CallbackList(cbs, self, {"epochs": epochs, "steps": source.steps,
                                       "verbose": verbose})
         self.history = history
@@ -2677,6 +2685,8 @@ class CompileMetrics(metrics_mod.Metric):
             for s in specs:
                 m = _AccuracyByShape(s) if isinstance(s, str) and \
                     s.lower() in ("accuracy", "acc") else metrics_mod.to_metric(s)
+                if isinstance(s, str):
+                    m.name = s  # (as fit logs it, Keras 3's get_metric: 'MAPE', 'AUC')
                 # (named as compile named them; result() prefixes the
                 # output's name where there are several, as Keras)
                 self._per_output.append((f"{names[i]}_" if len(names) > 1 else "", i, m))

@@ -74,7 +74,8 @@ class _Lookup(Layer):
     """What StringLookup, IntegerLookup and TextVectorization share: the
     vocabulary, the OOV and mask tokens, and the output encodings."""
     _no_gradient = True
-    fixed_input_axes = ()  # one lookup serves inputs of any shape, as Keras's
+    fixed_input_axes = ()  # one lookup serves inputs of any shape and rank, as Keras's
+    fixed_input_rank = False
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
@@ -112,6 +113,16 @@ class _Lookup(Layer):
             raise ValueError(f"{who}: idf_weights needs a vocabulary")
 
     # ---------------------------------------------------------- vocabulary
+
+    @staticmethod
+    def _invert_ids(ids, vocab, oov):
+        """The tokens of ``ids`` (invert=True): an id of no token (the -1
+        that ctc_decode pads with, one past the vocabulary) gives the OOV
+        token, as Keras's inverse table gives its default value."""
+        known = (ids >= 0) & (ids < len(vocab))
+        out = np.full(ids.shape, oov, dtype=vocab.dtype)
+        out[known] = vocab[ids[known]]
+        return out
 
     def _oov_start(self):
         return 1 if self.mask_token is not None and self.output_mode == "int" else 0
@@ -382,11 +393,10 @@ class StringLookup(_Lookup):
             # Keras's layer gives them: .numpy().decode('utf-8') reads one)
             vocab[:] = [t.encode(self.encoding) if isinstance(t, str) else t
                         for t in self._vocab]
-            if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
-                raise ValueError(f"StringLookup {self.name!r}: ids must be in [0, "
-                                 f"{len(vocab)}), got {ids.min()}..{ids.max()}")
+            oov = self.oov_token.encode(self.encoding) if isinstance(self.oov_token, str) \
+                else self.oov_token
             # (one id gives a 0-d array of its token, not the bare string)
-            return np.asarray(vocab[ids], dtype=object)
+            return np.asarray(self._invert_ids(ids, vocab, oov), dtype=object)
         return self._encode(self._ids(arr))
 
     def get_config(self):
@@ -423,11 +433,7 @@ class IntegerLookup(_Lookup):
         arr = _as_array(inputs)
         if self.invert:
             ids = arr.astype(np.int64)
-            vocab = np.array(self._vocab, dtype=np.int64)
-            if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
-                raise ValueError(f"IntegerLookup {self.name!r}: ids must be in [0, "
-                                 f"{len(vocab)}), got {ids.min()}..{ids.max()}")
-            return vocab[ids]
+            return self._invert_ids(ids, np.array(self._vocab, dtype=np.int64), self.oov_token)
         return self._encode(self._ids(arr.astype(np.int64)))
 
 

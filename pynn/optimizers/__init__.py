@@ -605,6 +605,31 @@ class Optimizer:
         what cuts the flat state into each weight's variables."""
         self._state_weights = list(weights)
 
+    def _state_of(self, weights):
+        """[(weight, its state arrays)] for ``weights``: fit's flat state or
+        the state apply_gradients keeps per variable (a model trained by
+        its own train_step or a GradientTape loop); zeros for a weight with
+        none yet."""
+        kept = {id(w): (w, slots) for w, slots in self._state_layout()}
+        out = []
+        for w in weights:
+            held, slots = kept.get(id(w), (None, None))
+            if held is not w or len(slots) != len(self.slot_names):
+                slots = [np.zeros(w.value.size, np.float32) for _ in self.slot_names]
+            out.append((w, slots))
+        return out
+
+    def _share_flat_state(self, weights):
+        """Make the flat state of ``weights`` (in the order of its arrays;
+        one restored from a file) the state apply_gradients keeps for each
+        of them too, as views of it: a model trained by its own train_step
+        or a GradientTape loop resumes from it, as fit does."""
+        if self._slots is None:
+            return
+        state = self.__dict__.setdefault("_variable_slots", {})
+        for w, views in zip(weights, _cut(self._slots, [w.value.size for w in weights])):
+            state[id(w)] = (w, views)
+
     def _state_layout(self):
         """[(weight, its state arrays, flat)] in the order of the weights:
         fit's flat state cut weight by weight, else the state
@@ -1529,6 +1554,12 @@ class LossScaleOptimizer(Optimizer):
 
     def _track_weights(self, weights):
         self.inner_optimizer._track_weights(weights)
+
+    def _share_flat_state(self, weights):
+        self.inner_optimizer._share_flat_state(weights)
+
+    def _state_of(self, weights):
+        return self.inner_optimizer._state_of(weights)
 
     def _use_state_of(self, weights):
         self.inner_optimizer._use_state_of(weights)

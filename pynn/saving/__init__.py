@@ -72,11 +72,13 @@ def save_weights(model, filepath, overwrite=True):
     """Write the weights only: ``*.weights.pynn``, Keras 3's ``*.weights.h5``
     or a legacy ``*.h5`` weights file; a name of no format (``ckpt``) is
     written as a checkpoint (pynn.train.Checkpoint of the model), as
-    TensorFlow's Keras does."""
+    TensorFlow's Keras does, and recorded as its folder's latest in the
+    folder's ``checkpoint`` file, where tf.train.latest_checkpoint looks."""
     if is_checkpoint_prefix(filepath):
-        from ..train import Checkpoint, _file_of
+        from ..train import Checkpoint, _file_of, _write_state
         check_overwrite(_file_of(filepath), overwrite, "save_weights")
-        Checkpoint(root=model).write(filepath)
+        path = Checkpoint(root=model).write(filepath)
+        _write_state(os.path.dirname(os.path.abspath(path)), path, [path])
         return
     kind = file_kind(filepath, "save_weights")
     if kind == PYNN:

@@ -220,6 +220,7 @@ def optimizer_state_from(reader, datasets, model):
             pieces.append(piece)
         flat.append(np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
     opt.set_state(values[0], flat)
+    opt._share_flat_state(weights)
     opt.set_keras_head(values)
 
 
@@ -231,17 +232,7 @@ def optimizer_arrays(model, opt=None, wrapped=False):
     turn (zeros when the optimizer has not taken a step yet)."""
     opt = opt or model.optimizer
     model._resolve_compile()
-    weights = model._trainable_snapshot
-    total = sum(w.value.size for w in weights)
-    slots = opt._state_arrays()
-    if len(slots) != len(opt.slot_names) or any(s.size != total for s in slots):
-        slots = [np.zeros(total, np.float32) for _ in opt.slot_names]
-    layout, off = [], 0
-    for w in weights:
-        n = w.value.size
-        layout.append((w, [s[off:off + n] for s in slots]))
-        off += n
-    return opt.keras_state(layout, wrapped=wrapped)
+    return opt.keras_state(opt._state_of(model._trainable_snapshot), wrapped=wrapped)
 
 
 def _slot_groups(opt):

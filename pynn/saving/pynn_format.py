@@ -112,8 +112,17 @@ def save_model(model, filepath, overwrite=True):
     if getattr(model, "compiled", False):
         doc["compile"] = compile_config(model)
         opt = model.optimizer
+        flat = opt._state_arrays()
+        if not flat and opt._state_layout():
+            # no fit step: the state apply_gradients keeps per variable (a
+            # model trained by its own train_step or a GradientTape loop),
+            # laid out as fit's
+            model._resolve_compile()
+            layout = opt._state_of(model._trainable_snapshot)
+            flat = [np.concatenate([slots[j] for _, slots in layout])
+                    for j in range(len(opt.slot_names))]
         slots = []
-        for i, (name, v) in enumerate(zip(opt.slot_names, opt._state_arrays())):
+        for i, (name, v) in enumerate(zip(opt.slot_names, flat)):
             e = _array_entry("optimizer", i, v)
             e["name"] = name
             slots.append(e)
@@ -366,6 +375,7 @@ def _optimizer_state_into(reader, model):
     slots = [reader.array(e["path"], (size,), f"optimizer state {name!r}")
              for e, name in zip(entries, opt.slot_names)]
     opt.set_state(iterations, slots)
+    opt._share_flat_state(model._trainable_snapshot)
 
 
 def load_weights(model, filepath, skip_mismatch=False, by_name=False):
