@@ -839,3 +839,140 @@ __all__ = ["BytesList", "FloatList", "Int64List", "Feature", "Features", "Exampl
            "TFRecordWriter", "TFRecordOptions", "TFRecordDataset", "DatasetTFRecordWriter",
            "FixedLenFeature", "VarLenFeature", "parse_single_example", "parse_example",
            "DecodeError"]
+
+
+# ------------------------------------------------- tensors as TensorProto
+
+# TensorFlow's DataType numbers (types.proto) of the dtypes pynn holds
+_DT_NUMBERS = {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6,
+               "string": 7, "complex64": 8, "int64": 9, "bool": 10, "uint16": 17,
+               "complex128": 18, "float16": 19, "uint32": 22, "uint64": 23}
+_DT_NAMES = {v: k for k, v in _DT_NUMBERS.items()}
+# TensorProto's repeated value fields: number -> (dtypes stored there, how
+# packed: a little-endian NumPy type or "varint")
+_VALUE_FIELDS = {5: ("<f4",), 6: ("<f8",), 7: ("varint",), 10: ("varint",), 11: ("varint",),
+                 13: ("varint",), 9: ("<f4",), 12: ("<f8",), 16: ("varint",),
+                 17: ("varint",)}
+
+
+def _dtype_name(value):
+    from .dtypes import as_dtype
+    return as_dtype(value).name
+
+
+def serialize_tensor(tensor, name=None):
+    """The tensor as TensorFlow's ``TensorProto`` bytes (a 0-d string
+    tensor), as ``tf.io.serialize_tensor`` writes it: the dtype, the shape
+    and the values (numbers in ``tensor_content``, strings each in a
+    ``string_val``); ``parse_tensor`` and TensorFlow read it back."""
+    from . import ops
+    arr = np.asarray(ops.convert_to_numpy(tensor))
+    if arr.dtype.kind in "USO":
+        dtype = "string"
+    else:
+        dtype = arr.dtype.name
+        if dtype not in _DT_NUMBERS:
+            raise TypeError(f"tf.io.serialize_tensor: tensors of dtype {dtype} have no "
+                            f"TensorProto form")
+    shape = b"".join(_len_field(2, _varint(1 << 3) + _varint(d) if d else b"")
+                     for d in arr.shape)
+    out = _varint(1 << 3) + _varint(_DT_NUMBERS[dtype]) + _len_field(2, shape)
+    if dtype == "string":
+        out += b"".join(_len_field(8, v.encode() if isinstance(v, str) else
+                                   _as_bytes(v, "tf.io.serialize_tensor"))
+                        for v in arr.reshape(-1))
+    elif arr.size:
+        out += _len_field(4, np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes())
+    return eager(np.asarray(out, dtype=object))
+
+
+def parse_tensor(serialized, out_type, name=None):
+    """The tensor that ``serialize_tensor`` (or TensorFlow) wrote as
+    ``TensorProto`` bytes; ``out_type`` must be its dtype, as TensorFlow
+    checks.  Values given in the repeated fields (``float_val``, ...)
+    rather than ``tensor_content`` are read too, the last one filling the
+    rest of the tensor as TensorFlow fills it."""
+    from . import ops
+    data = serialized
+    if not isinstance(data, (bytes, bytearray)):
+        data = np.asarray(ops.convert_to_numpy(data))
+        if data.ndim != 0:
+            raise InvalidArgumentError(f"tf.io.parse_tensor: expected one serialized "
+                                       f"tensor (a 0-d string), got shape {data.shape}")
+        data = data.item()
+    data = _as_bytes(data, "tf.io.parse_tensor")
+    want = _dtype_name(out_type)
+    dtype, shape, content, values = None, [], None, []
+    try:
+        for number, wire, value in _fields(data):
+            if number == 1 and wire == 0:
+                dtype = value
+            elif number == 2 and wire == 2:
+                shape = []
+                for n, w, dim in _fields(data, *value):
+                    if n == 2 and w == 2:
+                        size = [v for k, t, v in _fields(data, *dim) if k == 1 and t == 0]
+                        shape.append(size[-1] if size else 0)
+                    elif n == 3 and w == 0 and dim:
+                        raise InvalidArgumentError("tf.io.parse_tensor: the tensor's rank "
+                                                   "is unknown")
+            elif number == 4 and wire == 2:
+                content = data[value[0]:value[1]]
+            elif number == 8 and wire == 2:
+                values.append(data[value[0]:value[1]])
+            elif number in _VALUE_FIELDS:
+                values.extend(_packed(data, wire, value, _VALUE_FIELDS[number][0]))
+    except DecodeError as e:
+        raise InvalidArgumentError(f"tf.io.parse_tensor: could not parse the serialized "
+                                   f"tensor ({e})") from None
+    got = _DT_NAMES.get(dtype)
+    if got is None:
+        raise InvalidArgumentError(f"tf.io.parse_tensor: unsupported or missing data type "
+                                   f"{dtype!r} in the serialized tensor")
+    if got != want:
+        raise InvalidArgumentError(f"tf.io.parse_tensor: type mismatch between parsed tensor "
+                                   f"({got}) and dtype ({want})")
+    shape = tuple(int(d) for d in shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    np_dtype = object if got == "string" else np.dtype(got)
+    if content is not None and got != "string":
+        little = np.dtype(np_dtype).newbyteorder("<")
+        if len(content) != size * little.itemsize:
+            raise InvalidArgumentError(f"tf.io.parse_tensor: {len(content)} bytes of content "
+                                       f"do not hold a {got} tensor of shape {list(shape)}")
+        out = np.frombuffer(content, little).astype(np_dtype).reshape(shape)
+    else:
+        if len(values) > size:
+            raise InvalidArgumentError(f"tf.io.parse_tensor: {len(values)} values for a "
+                                       f"tensor of shape {list(shape)}")
+        out = np.zeros(size, dtype=np_dtype) if got != "string" else \
+            np.full(size, b"", dtype=object)
+        if values:
+            if got == "float16":  # (half_val holds each half's bits)
+                values = np.asarray(values, np.uint16).view(np.float16)
+            elif got in ("complex64", "complex128"):  # (real, imaginary pairs)
+                values = np.asarray(values).reshape(-1, 2) @ np.array([1, 1j])
+            vals = np.empty(len(values), dtype=object) if got == "string" else None
+            if vals is not None:
+                vals[:] = values
+            out[:len(values)] = values if vals is None else vals
+            out[len(values):] = out[len(values) - 1]
+        out = out.reshape(shape)
+    return eager(out)
+
+
+def _packed(data, wire, value, kind):
+    """The numbers of one occurrence of a repeated numeric field, packed
+    or not."""
+    if kind == "varint":
+        if wire == 0:
+            return [value - (1 << 64) if value >= 1 << 63 else value]
+        out, p, stop = [], value[0], value[1]
+        while p < stop:
+            v, p = _read_varint(data, p, stop)
+            out.append(v - (1 << 64) if v >= 1 << 63 else v)
+        return out
+    chunk = data[value[0]:value[1]]
+    if len(chunk) % np.dtype(kind).itemsize:
+        raise DecodeError("a packed field whose length is not a multiple of its item size")
+    return np.frombuffer(chunk, kind).tolist()

@@ -716,11 +716,11 @@ class Variable(Weight):
             _val(autodiff.value_of(sparse_delta.values)), dtype=whole.dtype)
         return self.assign(whole)
 
-    def __float__(self):
-        return float(self.value)
-
-    def __int__(self):
-        return int(self.value)
+    @property
+    def device(self):
+        """Where the value lives, in TensorFlow's words (a host array: the
+        CPU), as an eager tensor's."""
+        return Tensor.device.fget(self)
 
     def __len__(self):
         return len(self.value)

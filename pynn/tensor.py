@@ -104,6 +104,13 @@ class Tensor(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    # int(action) of a (1, 1) tensor, as TensorFlow's (NumPy 2.4 takes 0-d only)
+    def __int__(self):
+        return int(one_element(self, "int"))
+
+    def __float__(self):
+        return float(one_element(self, "float"))
+
     def __getitem__(self, key):
         # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``);
         # ``t[()]`` stays NumPy's way of taking the scalar out
@@ -151,6 +158,17 @@ class Tensor(np.ndarray):
 
 
 _ndarray_shape = np.ndarray.shape
+
+
+def one_element(value, who):
+    """The one element of a tensor of any rank (``int(t)`` of a (1, 1)
+    tensor, as TensorFlow converts it), as a 0-d array; more or fewer
+    elements are a TypeError saying the shape."""
+    plain = np.asarray(value)
+    if plain.size != 1:
+        raise TypeError(f"{who}(): only a tensor of one element converts to a Python "
+                        f"scalar, got shape {tuple(plain.shape)}")
+    return plain.reshape(())
 
 
 def _decoded(x):

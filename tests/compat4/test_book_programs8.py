@@ -1,0 +1,216 @@
+"""Programs of Hands-On Machine Learning, 3rd edition (Geron, tf.keras on
+TensorFlow 2), run with only their imports changed (``import pynn as tf``),
+at tiny sizes on synthetic data where the book downloads some: what broke
+in pynn, and whole programs that must keep working.  Expected values are
+the book's printed outputs, Keras 3 on its NumPy backend, or NumPy."""
+import numpy as np
+import pytest
+
+import pynn as tf
+from keras_reference import keras as real_keras, needs_keras
+
+
+# ------------------------------------------------ ch. 18: policy gradients
+
+def test_policy_gradient_step_turns_a_one_element_action_into_an_int():
+    """``env.step(int(action))`` with ``action`` a (1, 1) boolean tensor:
+    TensorFlow converts a tensor of one element whatever its rank."""
+    tf.random.set_seed(42)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(5, activation="relu"),
+                                 tf.keras.layers.Dense(1, activation="sigmoid")])
+    loss_fn = tf.keras.losses.binary_crossentropy
+    obs = np.array([0.01, -0.02, 0.03, 0.04], dtype=np.float32)
+    with tf.GradientTape() as tape:
+        left_proba = model(obs[np.newaxis])
+        action = (tf.random.uniform([1, 1]) > left_proba)
+        y_target = tf.constant([[1.]]) - tf.cast(action, tf.float32)
+        loss = tf.reduce_mean(loss_fn(y_target, left_proba))
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert int(action) in (0, 1) and isinstance(int(action), int)
+    assert int(action) == int(np.asarray(action).item())
+    assert float(left_proba) == pytest.approx(float(np.asarray(left_proba).item()))
+    assert [g.shape for g in grads] == [v.shape for v in model.trainable_variables]
+    # the book's update: rewards times gradients, averaged over the steps
+    all_grads, all_final_rewards = [[grads, grads]], [np.array([1.0, 0.5])]
+    all_mean_grads = []
+    for var_index in range(len(model.trainable_variables)):
+        mean_grads = tf.reduce_mean(
+            [final_reward * all_grads[episode_index][step][var_index]
+             for episode_index, final_rewards in enumerate(all_final_rewards)
+             for step, final_reward in enumerate(final_rewards)], axis=0)
+        all_mean_grads.append(mean_grads)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    tf.keras.optimizers.Nadam(learning_rate=0.01).apply_gradients(
+        zip(all_mean_grads, model.trainable_variables))
+    assert any(not np.array_equal(b, v.numpy())
+               for b, v in zip(before, model.trainable_variables))
+
+
+def test_one_element_conversions_of_variables_and_their_limits():
+    v = tf.Variable([[3.0]])
+    assert int(v) == 3 and float(v) == 3.0
+    assert float(tf.constant([[[2.5]]])) == 2.5
+    with pytest.raises(TypeError, match=r"shape \(2,\)"):
+        int(tf.constant([1, 2]))
+    with pytest.raises(TypeError, match=r"shape \(0,\)"):
+        float(tf.Variable(np.zeros(0, np.float32)))
+    # ch. 19: where a variable lives, as an eager tensor says it
+    with tf.device("/cpu:0"):
+        c = tf.Variable([1., 2., 3.])
+    assert c.device == tf.constant(1.0).device
+    assert c.device.endswith("CPU:0")
+
+
+# --------------------------------------------- ch. 12: a layer as a function
+
+def test_lambda_layer_called_on_a_list_of_numbers():
+    """``exponential_layer([-1., 0., 1.])``: Python numbers are one tensor,
+    as tf.keras 2 converts them."""
+    exponential_layer = tf.keras.layers.Lambda(lambda x: tf.exp(x))
+    out = exponential_layer([-1., 0., 1.])
+    np.testing.assert_allclose(np.asarray(out), np.exp([-1., 0., 1.]), rtol=1e-6)
+    dense = tf.keras.layers.Dense(2, kernel_initializer="ones", bias_initializer="zeros")
+    np.testing.assert_array_equal(np.asarray(dense([[1., 2.]])), [[3., 3.]])
+    embed = tf.keras.layers.Embedding(5, 2)
+    np.testing.assert_array_equal(np.asarray(embed([2, 4, 2])),
+                                  embed.get_weights()[0][[2, 4, 2]])
+
+
+# ---------------------------------------- ch. 14: images straight from a list
+
+def _sample_images():
+    datasets = pytest.importorskip("sklearn.datasets")
+    return datasets.load_sample_images()["images"]
+
+
+def test_image_layers_take_the_list_of_sample_images():
+    """The chapter's first cell: scikit-learn's two sample images (a list
+    of arrays) cropped, rescaled and convolved as one batch."""
+    images = _sample_images()
+    cropped = tf.keras.layers.CenterCrop(height=70, width=120)(images)
+    assert cropped.shape == (2, 70, 120, 3)
+    h, w = images[0].shape[:2]
+    top, left = (h - 70) // 2, (w - 120) // 2
+    for i in range(2):
+        np.testing.assert_array_equal(np.asarray(cropped[i]),
+                                      images[i][top:top + 70, left:left + 120])
+    scaled = tf.keras.layers.Rescaling(scale=1 / 255)(images)
+    np.testing.assert_allclose(np.asarray(scaled), np.stack(images) / 255, rtol=1e-6)
+    assert tf.keras.layers.Resizing(20, 30)(images).shape == (2, 20, 30, 3)
+    assert tf.keras.layers.RandomFlip(seed=1)(images).shape == (2, h, w, 3)
+    images = tf.keras.layers.Rescaling(scale=1 / 255)(cropped)
+    fmaps = tf.keras.layers.Conv2D(filters=32, kernel_size=7)(images)
+    assert fmaps.shape == (2, 64, 114, 32)
+
+
+@needs_keras
+def test_rescaling_a_list_of_images_as_keras():
+    images = [np.full((4, 5, 3), 10, np.uint8), np.full((4, 5, 3), 200, np.uint8)]
+    ours = tf.keras.layers.Rescaling(1 / 255, offset=-1)(images)
+    theirs = real_keras.layers.Rescaling(1 / 255, offset=-1)(images)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-6)
+
+
+def test_depthwise_max_pooling_with_tf_nn_max_pool():
+    """``tf.nn.max_pool(fmaps, ksize=(1, 1, 1, 3), strides=(1, 1, 1, 3),
+    padding="VALID")``: the maximum of each group of 3 channels."""
+    np.random.seed(42)
+    fmaps = np.random.rand(2, 7, 12, 60).astype(np.float32)
+    depth_output = tf.nn.max_pool(fmaps, ksize=(1, 1, 1, 3), strides=(1, 1, 1, 3),
+                                  padding="VALID")
+    assert depth_output.shape == (2, 7, 12, 20)
+    np.testing.assert_array_equal(np.asarray(depth_output),
+                                  fmaps.reshape(2, 7, 12, 20, 3).max(axis=-1))
+
+    class DepthPool(tf.keras.layers.Layer):  # the book's own layer, the same result
+        def __init__(self, pool_size=2, **kwargs):
+            super().__init__(**kwargs)
+            self.pool_size = pool_size
+
+        def call(self, inputs):
+            shape = tf.shape(inputs)
+            groups = shape[-1] // self.pool_size
+            new_shape = tf.concat([shape[:-1], [groups, self.pool_size]], axis=0)
+            return tf.reduce_max(tf.reshape(inputs, new_shape), axis=-1)
+
+    np.testing.assert_array_equal(np.asarray(DepthPool(pool_size=3)(fmaps)),
+                                  np.asarray(depth_output))
+    # the gradient goes to each group's maximum
+    v = tf.Variable(fmaps[:1, :2, :2, :6])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.nn.max_pool(v, ksize=[1, 1, 1, 3], strides=[1, 1, 1, 3],
+                                         padding="VALID"))
+    g = np.asarray(tape.gradient(y, v)).reshape(-1, 3)
+    x = fmaps[:1, :2, :2, :6].reshape(-1, 3)
+    np.testing.assert_array_equal(g, (x == x.max(axis=1, keepdims=True)).astype(np.float32))
+    with pytest.raises(ValueError, match="multiple of the depth window 7"):
+        tf.nn.max_pool(fmaps, ksize=(1, 1, 1, 7), strides=(1, 1, 1, 7), padding="VALID")
+    with pytest.raises(ValueError, match="ksize = strides"):
+        tf.nn.max_pool(fmaps, ksize=(1, 2, 2, 3), strides=(1, 2, 2, 3), padding="VALID")
+
+
+# ------------------------------------------ ch. 13: tensors as TensorProtos
+
+def test_serialize_tensor_writes_the_books_bytes_and_parses_them_back():
+    t = tf.constant([[0., 1.], [2., 3.], [4., 5.]])
+    serialized = tf.io.serialize_tensor(t)
+    # the bytes the book prints for TensorFlow's serialize_tensor
+    assert serialized.numpy() == (b'\x08\x01\x12\x08\x12\x02\x08\x03\x12\x02\x08\x02"\x18'
+                                  b'\x00\x00\x00\x00\x00\x00\x80?\x00\x00\x00@\x00\x00@@'
+                                  b'\x00\x00\x80@\x00\x00\xa0@')
+    back = tf.io.parse_tensor(serialized, out_type=tf.float32)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(back), np.asarray(t))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="type mismatch"):
+        tf.io.parse_tensor(serialized, out_type=tf.float64)
+    for value, dtype in [(np.int32(7), tf.int32), (np.array([True, False]), tf.bool),
+                         (np.array([b"a", b"bc"], dtype=object), tf.string),
+                         (np.array(["caf\u00e9"]), tf.string),
+                         (np.zeros((0, 3), np.int64), tf.int64),
+                         (np.arange(6, dtype=np.uint8).reshape(2, 3), tf.uint8),
+                         (np.array([1.5, -2.0], np.float16), tf.float16)]:
+        back = np.asarray(tf.io.parse_tensor(tf.io.serialize_tensor(value), dtype))
+        want = np.asarray(value)
+        if want.dtype.kind == "U":
+            want = np.char.encode(want, "utf-8").astype(object)
+        assert back.shape == want.shape
+        np.testing.assert_array_equal(back, want)
+    # the tensors serialized in a dataset of records, as the chapter stores them
+    ds = tf.data.Dataset.from_tensor_slices([tf.io.serialize_tensor(t).numpy()] * 2)
+    parsed = [tf.io.parse_tensor(s, out_type=tf.float32) for s in ds]
+    np.testing.assert_array_equal(np.asarray(parsed[1]), np.asarray(t))
+
+
+def test_parse_tensor_reads_tensorflows_value_fields():
+    """A TensorProto made with its repeated value fields (as
+    tf.make_tensor_proto writes small tensors): the last value fills the
+    rest, as TensorFlow reads it (the proto classes TensorBoard ships)."""
+    tensor_pb2 = pytest.importorskip("tensorboard.compat.proto.tensor_pb2")
+    shape_pb2 = pytest.importorskip("tensorboard.compat.proto.tensor_shape_pb2")
+
+    def proto(dtype, dims, **values):
+        p = tensor_pb2.TensorProto(dtype=dtype, **values)
+        p.tensor_shape.CopyFrom(shape_pb2.TensorShapeProto(
+            dim=[shape_pb2.TensorShapeProto.Dim(size=d) for d in dims]))
+        return p.SerializeToString()
+
+    np.testing.assert_array_equal(
+        np.asarray(tf.io.parse_tensor(proto(1, [2, 2], float_val=[7.0]), tf.float32)),
+        np.full((2, 2), 7.0, np.float32))
+    np.testing.assert_array_equal(
+        np.asarray(tf.io.parse_tensor(proto(9, [3], int64_val=[1, -2]), tf.int64)),
+        [1, -2, -2])
+    np.testing.assert_array_equal(
+        np.asarray(tf.io.parse_tensor(proto(3, [2], int_val=[-5, 6]), tf.int32)), [-5, 6])
+    np.testing.assert_array_equal(
+        np.asarray(tf.io.parse_tensor(proto(7, [2], string_val=[b"x", b"yz"]), tf.string)),
+        np.array([b"x", b"yz"], dtype=object))
+    assert np.asarray(tf.io.parse_tensor(proto(2, [], double_val=[0.25]),
+                                         tf.float64)).shape == ()
+    # and what pynn writes is what TensorFlow's own message reads
+    p = tensor_pb2.TensorProto.FromString(
+        tf.io.serialize_tensor(np.arange(6, dtype=np.int32).reshape(3, 2)).numpy())
+    assert p.dtype == 3 and [d.size for d in p.tensor_shape.dim] == [3, 2]
+    np.testing.assert_array_equal(np.frombuffer(p.tensor_content, "<i4"), np.arange(6))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="do not hold"):
+        tf.io.parse_tensor(proto(1, [3], tensor_content=b"\0" * 8), tf.float32)
