@@ -505,6 +505,167 @@ class Example(_Message):
         return ["features {"] + ["  " + s for s in inner] + ["}"] if inner else []
 
 
+class _Messages(list):
+    """A repeated message field (FeatureList.feature): only ``cls``
+    messages go in; ``add()`` appends a new one and gives it back."""
+
+    def __init__(self, cls, who):
+        super().__init__()
+        self._cls, self._who = cls, who
+
+    def _check(self, v):
+        if not isinstance(v, self._cls):
+            raise TypeError(f"{self._who}: expected a {self._cls.__name__}, got "
+                            f"{type(v).__name__}")
+        return v
+
+    def add(self, **fields):
+        msg = self._cls(**fields)
+        list.append(self, msg)
+        return msg
+
+    def append(self, v):
+        list.append(self, self._check(v))
+
+    def extend(self, values):
+        list.extend(self, [self._check(v) for v in values])
+
+    def insert(self, i, v):
+        list.insert(self, i, self._check(v))
+
+    def __setitem__(self, i, v):
+        raise TypeError(f"{self._who}: a repeated message field does not take assignment; "
+                        f"use append, extend or add")
+
+
+class FeatureList(_Message):
+    """``feature``: the Features of a sequence's steps, one per step."""
+
+    def __init__(self, feature=None):
+        self.Clear()
+        self.feature.extend(feature or ())
+
+    def Clear(self):
+        self.feature = _Messages(Feature, "FeatureList.feature")
+
+    def _encode(self):
+        return b"".join(_len_field(1, f._encode()) for f in self.feature)
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number == 1 and wire == 2:
+                f = Feature()
+                f._decode(data, value[0], value[1])
+                list.append(self.feature, f)
+
+    def _text_lines(self):
+        lines = []
+        for f in self.feature:
+            lines += ["feature {"] + ["  " + s for s in f._text_lines()] + ["}"]
+        return lines
+
+
+class _FeatureListMap(dict):
+    """FeatureLists.feature_list: a missing key reads as a new empty
+    FeatureList, as a protobuf map of messages does."""
+
+    def __missing__(self, key):
+        self[key] = FeatureList()
+        return self[key]
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"FeatureLists.feature_list: keys are str, got "
+                            f"{type(key).__name__}")
+        if not isinstance(value, FeatureList):
+            raise TypeError(f"FeatureLists.feature_list[{key!r}]: expected a FeatureList, "
+                            f"got {type(value).__name__}")
+        super().__setitem__(key, value)
+
+
+class FeatureLists(_Message):
+    """``feature_list``: a map of names to FeatureList."""
+
+    def __init__(self, feature_list=None):
+        self.Clear()
+        for k, v in (feature_list or {}).items():
+            self.feature_list[k] = v
+
+    def Clear(self):
+        self.feature_list = _FeatureListMap()
+
+    def _encode(self):
+        return b"".join(_len_field(1, _len_field(1, k.encode()) +
+                                   _len_field(2, self.feature_list[k]._encode()))
+                        for k in sorted(self.feature_list))
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number != 1 or wire != 2:
+                continue
+            key, flist = "", FeatureList()
+            for n, w, v in _fields(data, value[0], value[1]):
+                if n == 1 and w == 2:
+                    try:
+                        key = data[v[0]:v[1]].decode()
+                    except UnicodeDecodeError:
+                        raise DecodeError("FeatureLists: a key that is not UTF-8") from None
+                elif n == 2 and w == 2:
+                    flist = FeatureList()
+                    flist._decode(data, v[0], v[1])
+            dict.__setitem__(self.feature_list, key, flist)
+
+    def _text_lines(self):
+        lines = []
+        for k in sorted(self.feature_list):
+            lines += ["feature_list {", f'  key: "{_escape(k.encode())}"', "  value {"]
+            lines += ["    " + s for s in self.feature_list[k]._text_lines()]
+            lines += ["  }", "}"]
+        return lines
+
+
+class SequenceExample(_Message):
+    """``context`` (Features of the whole sequence) and ``feature_lists``
+    (a FeatureList per sequence feature): tf.train.SequenceExample."""
+
+    def __init__(self, context=None, feature_lists=None):
+        self.Clear()
+        if context is not None:
+            if not isinstance(context, Features):
+                raise TypeError(f"SequenceExample: context must be a Features, got "
+                                f"{type(context).__name__}")
+            self.context = context
+        if feature_lists is not None:
+            if not isinstance(feature_lists, FeatureLists):
+                raise TypeError(f"SequenceExample: feature_lists must be a FeatureLists, "
+                                f"got {type(feature_lists).__name__}")
+            self.feature_lists = feature_lists
+
+    def Clear(self):
+        self.context = Features()
+        self.feature_lists = FeatureLists()
+
+    def _encode(self):
+        context, lists = self.context._encode(), self.feature_lists._encode()
+        return (_len_field(1, context) if context else b"") + \
+            (_len_field(2, lists) if lists else b"")
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number == 1 and wire == 2:
+                self.context._decode(data, value[0], value[1])
+            elif number == 2 and wire == 2:
+                self.feature_lists._decode(data, value[0], value[1])
+
+    def _text_lines(self):
+        lines = []
+        for name, msg in (("context", self.context), ("feature_lists", self.feature_lists)):
+            inner = msg._text_lines()
+            if inner:
+                lines += [name + " {"] + ["  " + s for s in inner] + ["}"]
+        return lines
+
+
 # ------------------------------------------------------------ TFRecord files
 
 def _compression(options, who):
@@ -701,6 +862,24 @@ class VarLenFeature:
         return f"VarLenFeature(dtype={self.dtype.name})"
 
 
+class FixedLenSequenceFeature:
+    """A sequence feature whose every step has ``prod(shape)`` values,
+    parsed to a tensor of ``(steps,) + shape``
+    (tf.io.FixedLenSequenceFeature); with ``allow_missing``, a sequence
+    without it gives zero steps."""
+
+    def __init__(self, shape, dtype, allow_missing=False, default_value=None):
+        self.shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else
+                                            ([] if shape is None else list(shape))))
+        self.dtype = _feature_dtype(dtype, "FixedLenSequenceFeature")
+        self.allow_missing = bool(allow_missing)
+        self.default_value = default_value
+
+    def __repr__(self):
+        return (f"FixedLenSequenceFeature(shape={list(self.shape)}, dtype={self.dtype.name}, "
+                f"allow_missing={self.allow_missing}, default_value={self.default_value!r})")
+
+
 def _feature_dtype(dtype, who):
     from .dtypes import as_dtype
     d = as_dtype(dtype)
@@ -752,7 +931,6 @@ def _examples(serialized, who):
 
 
 def _parse(records, batch_shape, features, who):
-    from .sparse import SparseTensor
     examples = []
     for r in records:
         try:
@@ -760,6 +938,13 @@ def _parse(records, batch_shape, features, who):
         except DecodeError as e:
             raise InvalidArgumentError(f"tf.io.{who}: could not parse an example "
                                        f"({e})") from None
+    return _parse_features(examples, batch_shape, features, who)
+
+
+def _parse_features(examples, batch_shape, features, who):
+    """The tensors ``features`` describes, from the feature maps of
+    ``examples`` (one per example of the batch)."""
+    from .sparse import SparseTensor
     out = {}
     for key, spec in features.items():
         if isinstance(spec, FixedLenFeature):
@@ -835,10 +1020,64 @@ def parse_example(serialized, features, name=None, example_names=None):
     return _parse(records, (len(records),) if shape else (), features, "parse_example")
 
 
+def parse_single_sequence_example(serialized, context_features=None, sequence_features=None,
+                                  example_name=None, name=None):
+    """One serialized SequenceExample parsed to ``(context, feature_lists)``,
+    two dicts of tensors (tf.io.parse_single_sequence_example): the context
+    as parse_single_example parses features; each sequence feature a
+    FixedLenSequenceFeature, ``(steps,) + shape``, or a VarLenFeature, a
+    SparseTensor of ``[steps, longest step]``."""
+    from .sparse import SparseTensor
+    who = "parse_single_sequence_example"
+    records, shape = _examples(serialized, who)
+    if shape != ():
+        raise ValueError(f"tf.io.{who}: expected one serialized sequence example (a "
+                         f"scalar), got shape {shape}")
+    try:
+        seq = SequenceExample.FromString(records[0])
+    except DecodeError as e:
+        raise InvalidArgumentError(f"tf.io.{who}: could not parse a sequence example "
+                                   f"({e})") from None
+    context = _parse_features([seq.context.feature], (), context_features or {}, who)
+    lists = seq.feature_lists.feature_list
+    sequences = {}
+    for key, spec in (sequence_features or {}).items():
+        steps = [_values(f, key, spec.dtype) for f in lists[key].feature] \
+            if key in lists else None
+        if isinstance(spec, FixedLenSequenceFeature):
+            if steps is None and not spec.allow_missing:
+                raise InvalidArgumentError(
+                    f"tf.io.{who}: Feature list '{key}' is required but could not be found "
+                    f"(give FixedLenSequenceFeature(..., allow_missing=True) to allow it)")
+            size = int(np.prod(spec.shape))
+            for i, vals in enumerate(steps or []):
+                if len(vals) != size:
+                    raise InvalidArgumentError(
+                        f"tf.io.{who}: Key: {key}, Index: {i}. Number of values != expected. "
+                        f"values size: {len(vals)} but output shape: {list(spec.shape)}")
+            value = np.stack([_array(v, spec.dtype).reshape(spec.shape) for v in steps]) \
+                if steps else np.empty((0,) + spec.shape, _NP_OF[spec.dtype.name])
+            sequences[key] = eager(value)
+        elif isinstance(spec, VarLenFeature):
+            steps = steps or []
+            indices = [[i, j] for i, vals in enumerate(steps) for j in range(len(vals))]
+            values = [v for vals in steps for v in vals]
+            sequences[key] = SparseTensor(
+                np.asarray(indices, np.int64).reshape(-1, 2), _array(values, spec.dtype),
+                [len(steps), max((len(v) for v in steps), default=0)])
+        else:
+            raise TypeError(f"tf.io.{who}: sequence_features[{key!r}] must be a "
+                            f"FixedLenSequenceFeature or VarLenFeature, got "
+                            f"{type(spec).__name__}")
+    return context, sequences
+
+
 __all__ = ["BytesList", "FloatList", "Int64List", "Feature", "Features", "Example",
+           "FeatureList", "FeatureLists", "SequenceExample",
            "TFRecordWriter", "TFRecordOptions", "TFRecordDataset", "DatasetTFRecordWriter",
-           "FixedLenFeature", "VarLenFeature", "parse_single_example", "parse_example",
-           "DecodeError"]
+           "FixedLenFeature", "VarLenFeature", "FixedLenSequenceFeature",
+           "parse_single_example", "parse_example", "parse_single_sequence_example",
+           "serialize_tensor", "parse_tensor", "DecodeError"]
 
 
 # ------------------------------------------------- tensors as TensorProto
@@ -848,11 +1087,12 @@ _DT_NUMBERS = {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "
                "string": 7, "complex64": 8, "int64": 9, "bool": 10, "uint16": 17,
                "complex128": 18, "float16": 19, "uint32": 22, "uint64": 23}
 _DT_NAMES = {v: k for k, v in _DT_NUMBERS.items()}
-# TensorProto's repeated value fields: number -> (dtypes stored there, how
-# packed: a little-endian NumPy type or "varint")
-_VALUE_FIELDS = {5: ("<f4",), 6: ("<f8",), 7: ("varint",), 10: ("varint",), 11: ("varint",),
-                 13: ("varint",), 9: ("<f4",), 12: ("<f8",), 16: ("varint",),
-                 17: ("varint",)}
+# TensorProto's repeated numeric value fields (float_val, double_val,
+# int_val, scomplex_val, int64_val, bool_val, dcomplex_val, half_val,
+# uint32_val, uint64_val): number -> how each is stored, a little-endian
+# NumPy type or "varint"
+_VALUE_FIELDS = {5: "<f4", 6: "<f8", 7: "varint", 9: "<f4", 10: "varint", 11: "varint",
+                 12: "<f8", 13: "varint", 16: "varint", 17: "varint"}
 
 
 def _dtype_name(value):
@@ -921,7 +1161,7 @@ def parse_tensor(serialized, out_type, name=None):
             elif number == 8 and wire == 2:
                 values.append(data[value[0]:value[1]])
             elif number in _VALUE_FIELDS:
-                values.extend(_packed(data, wire, value, _VALUE_FIELDS[number][0]))
+                values.extend(_packed(data, wire, value, _VALUE_FIELDS[number]))
     except DecodeError as e:
         raise InvalidArgumentError(f"tf.io.parse_tensor: could not parse the serialized "
                                    f"tensor ({e})") from None

@@ -214,3 +214,141 @@ def test_parse_tensor_reads_tensorflows_value_fields():
     np.testing.assert_array_equal(np.frombuffer(p.tensor_content, "<i4"), np.arange(6))
     with pytest.raises(tf.errors.InvalidArgumentError, match="do not hold"):
         tf.io.parse_tensor(proto(1, [3], tensor_content=b"\0" * 8), tf.float32)
+
+
+def _reference_sequence_example_classes():
+    """tf.train's messages (feature.proto, example.proto) built by protobuf
+    itself from their definitions, SequenceExample and its lists included."""
+    pytest.importorskip("google.protobuf")
+    import types
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    F = descriptor_pb2.FieldDescriptorProto
+    R, O = F.LABEL_REPEATED, F.LABEL_OPTIONAL
+    fd = descriptor_pb2.FileDescriptorProto(name="sequence_example_ref.proto",
+                                            package="seqref", syntax="proto3")
+
+    def message(name, fields, oneof=None):
+        m = fd.message_type.add(name=name)
+        if oneof:
+            m.oneof_decl.add(name=oneof)
+        for fname, number, typ, label, tname in fields:
+            f = m.field.add(name=fname, number=number, type=typ, label=label)
+            if tname:
+                f.type_name = tname
+            if oneof:
+                f.oneof_index = 0
+        return m
+
+    def map_of(name, field, value_type):
+        m = message(name, [(field, 1, F.TYPE_MESSAGE, R, f".seqref.{name}.Entry")])
+        entry = m.nested_type.add(name="Entry")
+        entry.options.map_entry = True
+        entry.field.add(name="key", number=1, type=F.TYPE_STRING, label=O)
+        entry.field.add(name="value", number=2, type=F.TYPE_MESSAGE, label=O,
+                        type_name=value_type)
+
+    message("BytesList", [("value", 1, F.TYPE_BYTES, R, None)])
+    message("FloatList", [("value", 1, F.TYPE_FLOAT, R, None)])
+    message("Int64List", [("value", 1, F.TYPE_INT64, R, None)])
+    message("Feature", [("bytes_list", 1, F.TYPE_MESSAGE, O, ".seqref.BytesList"),
+                        ("float_list", 2, F.TYPE_MESSAGE, O, ".seqref.FloatList"),
+                        ("int64_list", 3, F.TYPE_MESSAGE, O, ".seqref.Int64List")],
+            oneof="kind")
+    map_of("Features", "feature", ".seqref.Feature")
+    message("FeatureList", [("feature", 1, F.TYPE_MESSAGE, R, ".seqref.Feature")])
+    map_of("FeatureLists", "feature_list", ".seqref.FeatureList")
+    message("SequenceExample", [("context", 1, F.TYPE_MESSAGE, O, ".seqref.Features"),
+                                ("feature_lists", 2, F.TYPE_MESSAGE, O,
+                                 ".seqref.FeatureLists")])
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fd)
+    names = ("BytesList", "FloatList", "Int64List", "Feature", "Features", "FeatureList",
+             "FeatureLists", "SequenceExample")
+    return types.SimpleNamespace(**{
+        n: message_factory.GetMessageClass(pool.FindMessageTypeByName("seqref." + n))
+        for n in names})
+
+
+def _books_sequence_example(mod):
+    """The chapter's SequenceExample of a document, with ``mod`` standing
+    for tf.train."""
+    context = mod.Features(feature={
+        "author_id": mod.Feature(int64_list=mod.Int64List(value=[123])),
+        "title": mod.Feature(bytes_list=mod.BytesList(value=[b"A", b"desert", b"place", b"."])),
+        "pub_date": mod.Feature(int64_list=mod.Int64List(value=[1623, 12, 25]))})
+    content = [["When", "shall", "we", "three", "meet", "again", "?"],
+               ["In", "thunder", ",", "lightning", ",", "or", "in", "rain", "?"]]
+    comments = [["When", "the", "hurlyburly", "'s", "done", "."],
+                ["When", "the", "battle", "'s", "lost", "and", "won", "."]]
+
+    def words_to_feature(words):
+        return mod.Feature(bytes_list=mod.BytesList(value=[word.encode("utf-8")
+                                                           for word in words]))
+
+    content_features = [words_to_feature(sentence) for sentence in content]
+    comments_features = [words_to_feature(comment) for comment in comments]
+    return mod.SequenceExample(
+        context=context,
+        feature_lists=mod.FeatureLists(feature_list={
+            "content": mod.FeatureList(feature=content_features),
+            "comments": mod.FeatureList(feature=comments_features)}))
+
+
+def test_sequence_example_written_and_parsed_as_in_the_book():
+    sequence_example = _books_sequence_example(tf.train)
+    serialized_sequence_example = sequence_example.SerializeToString()
+    context_feature_descriptions = {
+        "author_id": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+        "title": tf.io.VarLenFeature(tf.string),
+        "pub_date": tf.io.FixedLenFeature([3], tf.int64, default_value=[0, 0, 0]),
+    }
+    sequence_feature_descriptions = {
+        "content": tf.io.VarLenFeature(tf.string),
+        "comments": tf.io.VarLenFeature(tf.string),
+    }
+    parsed_context, parsed_feature_lists = tf.io.parse_single_sequence_example(
+        serialized_sequence_example, context_feature_descriptions,
+        sequence_feature_descriptions)
+    parsed_content = tf.RaggedTensor.from_sparse(parsed_feature_lists["content"])
+    assert int(parsed_context["author_id"]) == 123
+    np.testing.assert_array_equal(np.asarray(parsed_context["pub_date"]), [1623, 12, 25])
+    assert list(parsed_context["title"].values) == [b"A", b"desert", b"place", b"."]
+    assert parsed_content.to_list() == [
+        [b"When", b"shall", b"we", b"three", b"meet", b"again", b"?"],
+        [b"In", b"thunder", b",", b"lightning", b",", b"or", b"in", b"rain", b"?"]]
+    comments = parsed_feature_lists["comments"]
+    assert list(np.asarray(comments.dense_shape)) == [2, 8]
+    assert np.asarray(comments.indices)[-1].tolist() == [1, 7]
+    # a fixed-length sequence feature: one row per step
+    seq = tf.train.SequenceExample()
+    for step in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0]):
+        seq.feature_lists.feature_list["xy"].feature.add().float_list.value.extend(step)
+    _, lists = tf.io.parse_single_sequence_example(
+        seq.SerializeToString(),
+        sequence_features={"xy": tf.io.FixedLenSequenceFeature([2], tf.float32),
+                           "gone": tf.io.FixedLenSequenceFeature([], tf.int64,
+                                                                 allow_missing=True)})
+    np.testing.assert_array_equal(np.asarray(lists["xy"]), [[1, 2], [3, 4], [5, 6]])
+    assert np.asarray(lists["gone"]).shape == (0,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="'gone' is required"):
+        tf.io.parse_single_sequence_example(
+            seq.SerializeToString(),
+            sequence_features={"gone": tf.io.FixedLenSequenceFeature([], tf.int64)})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Number of values"):
+        tf.io.parse_single_sequence_example(
+            seq.SerializeToString(),
+            sequence_features={"xy": tf.io.FixedLenSequenceFeature([3], tf.float32)})
+    with pytest.raises(TypeError, match="expected a Feature"):
+        seq.feature_lists.feature_list["xy"].feature.append(tf.train.Int64List(value=[1]))
+
+
+def test_sequence_example_bytes_and_text_match_protobuf():
+    from google.protobuf import text_format
+    ref_mod = _reference_sequence_example_classes()
+    ref, got = _books_sequence_example(ref_mod), _books_sequence_example(tf.train)
+    assert got.SerializeToString() == ref.SerializeToString(deterministic=True)
+    assert text_format.Parse(str(got), ref_mod.SequenceExample()) == ref
+    back = tf.train.SequenceExample.FromString(ref.SerializeToString())
+    assert back == got
+    assert [f.bytes_list.value[0] for f in
+            back.feature_lists.feature_list["comments"].feature] == [b"When", b"When"]
