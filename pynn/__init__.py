@@ -67,7 +67,8 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
              "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
-             "SparseTensor", "edit_distance", "IndexedSlices", "sets", "ragged", "RaggedTensor",
+             "SparseTensor", "edit_distance", "IndexedSlices", "sets", "queue", "ragged",
+             "RaggedTensor",
              "boolean_mask", "gather_nd",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
@@ -90,7 +91,7 @@ from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noq
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
-from . import ragged, sets  # noqa: E402
+from . import queue, ragged, sets  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import IndexedSlices, SparseTensor, edit_distance  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402

@@ -352,3 +352,91 @@ def test_sequence_example_bytes_and_text_match_protobuf():
     assert back == got
     assert [f.bytes_list.value[0] for f in
             back.feature_lists.feature_list["comments"].feature] == [b"When", b"When"]
+
+
+# ------------------------------------------------------ ch. 12: queues
+
+def test_fifo_queue_as_in_the_book():
+    q = tf.queue.FIFOQueue(3, [tf.int32, tf.string], shapes=[(), ()])
+    q.enqueue([10, b"windy"])
+    q.enqueue([15, b"sunny"])
+    assert int(q.size()) == 2 and q.size().dtype == np.int32
+    num, word = q.dequeue()
+    assert int(num) == 10 and num.dtype == np.int32 and word.numpy() == b"windy"
+    q.enqueue_many([[13, 16], [b"cloudy", b"rainy"]])
+    nums, words = q.dequeue_many(3)
+    np.testing.assert_array_equal(np.asarray(nums), [15, 13, 16])
+    assert list(np.asarray(words)) == [b"sunny", b"cloudy", b"rainy"]
+    assert int(q.size()) == 0
+    assert q.dtypes == [tf.int32, tf.string] and q.shapes == [[], []]
+    with pytest.raises(ValueError, match="component 0 .* has shape \\[\\]"):
+        q.enqueue([[1, 2], b"x"])
+    with pytest.raises(ValueError, match="2 components, got 3"):
+        q.enqueue([1, b"x", 2])
+    # one component: the tensor itself; names: dicts
+    one = tf.queue.FIFOQueue(5, tf.float32)
+    one.enqueue(1.5)
+    assert float(one.dequeue()) == 1.5
+    with pytest.raises(tf.errors.InvalidArgumentError, match="specified shapes"):
+        one.dequeue_many(1)
+    named = tf.queue.FIFOQueue(5, [tf.int64, tf.float32], shapes=[[], [2]], names=["id", "x"])
+    named.enqueue({"id": 7, "x": [0.5, 1.0]})
+    out = named.dequeue()
+    assert int(out["id"]) == 7 and out["x"].shape == (2,)
+
+
+def test_queues_close_and_cross_threads():
+    import threading
+    q = tf.queue.FIFOQueue(2, [tf.int32], shapes=[()])
+    got = []
+
+    def consumer():
+        while True:
+            try:
+                got.append(int(q.dequeue()))
+            except tf.errors.OutOfRangeError:
+                return
+
+    t = threading.Thread(target=consumer)
+    t.start()
+    for i in range(10):  # (the queue holds 2: each enqueue waits for the consumer)
+        q.enqueue(i)
+    q.close()
+    t.join(timeout=30)
+    assert not t.is_alive() and got == list(range(10))
+    assert bool(q.is_closed())
+    with pytest.raises(tf.errors.CancelledError):
+        q.enqueue(1)
+    # a closed queue gives what it has left to dequeue_up_to, not to dequeue_many
+    q = tf.queue.FIFOQueue(10, [tf.int32], shapes=[()])
+    q.enqueue_many([[1, 2, 3]])
+    q.close()
+    with pytest.raises(tf.errors.OutOfRangeError, match="requested 4, current size 3"):
+        q.dequeue_many(4)
+    np.testing.assert_array_equal(np.asarray(q.dequeue_up_to(4)), [1, 2, 3])
+
+
+def test_padding_shuffle_and_priority_queues():
+    q = tf.queue.PaddingFIFOQueue(50, [tf.string, tf.int32], shapes=[(), [None]])
+    q.enqueue([b"a", [1, 2]])
+    q.enqueue([b"b", [4, 5, 6]])
+    q.enqueue([b"c", [7]])
+    names, seqs = q.dequeue_many(3)
+    assert list(np.asarray(names)) == [b"a", b"b", b"c"]
+    np.testing.assert_array_equal(np.asarray(seqs), [[1, 2, 0], [4, 5, 6], [7, 0, 0]])
+    q = tf.queue.RandomShuffleQueue(50, min_after_dequeue=3, dtypes=[tf.int32], shapes=[()],
+                                    seed=42)
+    q.enqueue_many([list(range(20))])
+    first = np.asarray(q.dequeue_many(17))
+    assert int(q.size()) == 3
+    q.close()  # (the last 3 come out only once the queue is closed)
+    rest = np.asarray(q.dequeue_many(3))
+    assert sorted(np.concatenate([first, rest]).tolist()) == list(range(20))
+    assert first.tolist() != list(range(17))
+    q = tf.queue.PriorityQueue(50, [tf.string], shapes=[()])
+    q.enqueue_many([[3, 1, 2], [b"c", b"a", b"b"]])
+    q.enqueue([0, b"z"])
+    priorities, values = q.dequeue_many(4)
+    np.testing.assert_array_equal(np.asarray(priorities), [0, 1, 2, 3])
+    assert priorities.dtype == np.int64
+    assert list(np.asarray(values)) == [b"z", b"a", b"b", b"c"]
