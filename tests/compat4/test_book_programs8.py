@@ -440,3 +440,273 @@ def test_padding_shuffle_and_priority_queues():
     np.testing.assert_array_equal(np.asarray(priorities), [0, 1, 2, 3])
     assert priorities.dtype == np.int64
     assert list(np.asarray(values)) == [b"z", b"a", b"b", b"c"]
+
+
+# ------------------------------------------- whole programs, tiny sizes
+
+def test_ch17_diffusion_model_trains_and_generates():
+    """The chapter's DDPM: a time encoding gathered by step, added to every
+    pixel (``time[:, tf.newaxis, tf.newaxis, :] + Z``) of a small U-Net
+    fed by a tf.data pipeline of dicts, Huber loss, then the reverse
+    process."""
+    tf.random.set_seed(42)
+    T = 20
+
+    def variance_schedule(T, s=0.008, max_beta=0.999):
+        t = np.arange(T + 1)
+        f = np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2
+        alpha = np.clip(f[1:] / f[:-1], 1 - max_beta, 1)
+        alpha = np.append(1, alpha).astype(np.float32)
+        beta = 1 - alpha
+        alpha_cumprod = np.cumprod(alpha)
+        return alpha, alpha_cumprod, beta
+
+    alpha, alpha_cumprod, beta = variance_schedule(T)
+
+    def prepare_batch(X):
+        X = tf.cast(X[..., tf.newaxis], tf.float32) * 2 - 1
+        X_shape = tf.shape(X)
+        t = tf.random.uniform([X_shape[0]], minval=1, maxval=T + 1, dtype=tf.int32)
+        alpha_cm = tf.gather(alpha_cumprod, t)
+        alpha_cm = tf.reshape(alpha_cm, [X_shape[0]] + [1] * (len(X_shape) - 1))
+        noise = tf.random.normal(X_shape)
+        return {"X_noisy": alpha_cm ** 0.5 * X + (1 - alpha_cm) ** 0.5 * noise, "time": t}, noise
+
+    def prepare_dataset(X, batch_size=32, shuffle=False):
+        ds = tf.data.Dataset.from_tensor_slices(X)
+        if shuffle:
+            ds = ds.shuffle(10_000)
+        return ds.batch(batch_size).map(prepare_batch).prefetch(1)
+
+    X_train = np.random.default_rng(0).random((16, 28, 28)).astype(np.float32)
+    train_set = prepare_dataset(X_train, batch_size=8, shuffle=True)
+    (inputs, noise), = train_set.take(1)
+    assert inputs["X_noisy"].shape == (8, 28, 28, 1) and inputs["time"].dtype == np.int32
+
+    class TimeEncoding(tf.keras.layers.Layer):
+        def __init__(self, T, embed_size, dtype=tf.float32, **kwargs):
+            super().__init__(dtype=dtype, **kwargs)
+            assert embed_size % 2 == 0, "embed_size must be even"
+            p, i = np.meshgrid(np.arange(T + 1), 2 * np.arange(embed_size // 2))
+            t_emb = np.empty((T + 1, embed_size))
+            t_emb[:, ::2] = np.sin(p / 10_000 ** (i / embed_size)).T
+            t_emb[:, 1::2] = np.cos(p / 10_000 ** (i / embed_size)).T
+            self.time_encodings = tf.constant(t_emb.astype(self.dtype))
+
+        def call(self, inputs):
+            return tf.gather(self.time_encodings, inputs)
+
+    def build_diffusion_model():
+        X_noisy = tf.keras.layers.Input(shape=[28, 28, 1], name="X_noisy")
+        time_input = tf.keras.layers.Input(shape=[], dtype=tf.int32, name="time")
+        time_enc = TimeEncoding(T, 16)(time_input)
+        dim = 4
+        Z = tf.keras.layers.ZeroPadding2D((3, 3))(X_noisy)
+        Z = tf.keras.layers.Conv2D(dim, 3)(Z)
+        Z = tf.keras.layers.BatchNormalization()(Z)
+        Z = tf.keras.layers.Activation("relu")(Z)
+        time = tf.keras.layers.Dense(dim)(time_enc)
+        Z = time[:, tf.newaxis, tf.newaxis, :] + Z
+        skip = Z
+        cross_skips = []
+        for dim in (4, 8):
+            Z = tf.keras.layers.Activation("relu")(Z)
+            Z = tf.keras.layers.SeparableConv2D(dim, 3, padding="same")(Z)
+            Z = tf.keras.layers.BatchNormalization()(Z)
+            cross_skips.append(Z)
+            Z = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same")(Z)
+            skip_link = tf.keras.layers.Conv2D(dim, 1, strides=2, padding="same")(skip)
+            Z = tf.keras.layers.add([Z, skip_link])
+            time = tf.keras.layers.Dense(dim)(time_enc)
+            Z = time[:, tf.newaxis, tf.newaxis, :] + Z
+            skip = Z
+        for dim in (8, 4):
+            Z = tf.keras.layers.Activation("relu")(Z)
+            Z = tf.keras.layers.Conv2DTranspose(dim, 3, padding="same")(Z)
+            Z = tf.keras.layers.BatchNormalization()(Z)
+            Z = tf.keras.layers.UpSampling2D(2)(Z)
+            skip_link = tf.keras.layers.UpSampling2D(2)(skip)
+            skip_link = tf.keras.layers.Conv2D(dim, 1, padding="same")(skip_link)
+            Z = tf.keras.layers.add([Z, skip_link])
+            time = tf.keras.layers.Dense(dim)(time_enc)
+            Z = time[:, tf.newaxis, tf.newaxis, :] + Z
+            Z = tf.keras.layers.concatenate([Z, cross_skips.pop()], axis=-1)
+            skip = Z
+        outputs = tf.keras.layers.Conv2D(1, 3, padding="same")(Z)[:, 2:-2, 2:-2]
+        return tf.keras.Model(inputs=[X_noisy, time_input], outputs=[outputs])
+
+    model = build_diffusion_model()
+    assert model.output_shape == (None, 28, 28, 1)
+    model.compile(loss=tf.keras.losses.Huber(), optimizer="nadam")
+    history = model.fit(train_set, epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+
+    def generate(model, batch_size=32):
+        X = tf.random.normal([batch_size, 28, 28, 1])
+        for t in range(T - 1, 0, -1):
+            noise = (tf.random.normal if t > 1 else tf.zeros)(tf.shape(X))
+            X_noise = model({"X_noisy": X, "time": tf.constant([t] * batch_size)})
+            X = (1 / alpha[t] ** 0.5 * (X - beta[t] / (1 - alpha_cumprod[t]) ** 0.5 * X_noise)
+                 + (1 - alpha[t]) ** 0.5 * noise)
+        return X
+
+    X_gen = generate(model, batch_size=2)
+    assert X_gen.shape == (2, 28, 28, 1) and np.isfinite(np.asarray(X_gen)).all()
+
+
+def test_ch18_double_dueling_dqn_training_steps():
+    """The chapter's dueling DQN (a graph with ``raw_advantages -
+    tf.reduce_max(...)``), its target clone and double-DQN steps from a
+    replay buffer; the step's loss equals the same loss in NumPy."""
+    from collections import deque
+    tf.random.set_seed(42)
+    n_outputs = 2
+    input_states = tf.keras.layers.Input(shape=[4])
+    hidden1 = tf.keras.layers.Dense(32, activation="elu")(input_states)
+    hidden2 = tf.keras.layers.Dense(32, activation="elu")(hidden1)
+    state_values = tf.keras.layers.Dense(1)(hidden2)
+    raw_advantages = tf.keras.layers.Dense(n_outputs)(hidden2)
+    advantages = raw_advantages - tf.reduce_max(raw_advantages, axis=1, keepdims=True)
+    Q_values = state_values + advantages
+    model = tf.keras.Model(inputs=[input_states], outputs=[Q_values])
+    target = tf.keras.models.clone_model(model)
+    target.set_weights(model.get_weights())
+
+    rng = np.random.default_rng(0)
+    replay_buffer = deque(maxlen=2000)
+    for i in range(64):
+        replay_buffer.append((rng.normal(size=4), int(rng.integers(2)), 1.0,
+                              rng.normal(size=4), i % 10 == 9, False))
+
+    def sample_experiences(batch_size):
+        indices = rng.integers(len(replay_buffer), size=batch_size)
+        batch = [replay_buffer[index] for index in indices]
+        return [np.array([experience[field_index] for experience in batch])
+                for field_index in range(6)]
+
+    batch_size, discount_factor = 32, 0.95
+    optimizer = tf.keras.optimizers.Nadam(learning_rate=5e-3)
+    loss_fn = tf.keras.losses.mean_squared_error
+
+    def training_step(batch_size):
+        experiences = sample_experiences(batch_size)
+        states, actions, rewards, next_states, dones, truncateds = experiences
+        next_Q_values = model.predict(next_states, verbose=0)
+        best_next_actions = next_Q_values.argmax(axis=1)
+        next_mask = tf.one_hot(best_next_actions, n_outputs).numpy()
+        max_next_Q_values = (target.predict(next_states, verbose=0) * next_mask).sum(axis=1)
+        runs = 1.0 - (dones | truncateds)
+        target_Q_values = rewards + runs * discount_factor * max_next_Q_values
+        target_Q_values = target_Q_values.reshape(-1, 1)
+        mask = tf.one_hot(actions, n_outputs)
+        with tf.GradientTape() as tape:
+            all_Q_values = model(states)
+            Q_values = tf.reduce_sum(all_Q_values * mask, axis=1, keepdims=True)
+            loss = tf.reduce_mean(loss_fn(target_Q_values, Q_values))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        q = np.asarray(all_Q_values)[np.arange(batch_size), actions]
+        np.testing.assert_allclose(float(loss), np.mean((target_Q_values[:, 0] - q) ** 2),
+                                   rtol=1e-5)
+        return float(loss)
+
+    losses = [training_step(batch_size) for _ in range(8)]
+    assert np.isfinite(losses).all()
+    # (the target network did not move; the online one did)
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(),
+                                                        target.get_weights()))
+    # dueling: the best action's Q-value is the state's value
+    states = rng.normal(size=(5, 4))
+    q = model.predict(states, verbose=0)
+    v = tf.keras.Model(input_states, state_values).predict(states, verbose=0)
+    np.testing.assert_allclose(q.max(axis=1), v[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_ch11_learning_rate_finder_and_one_cycle_callbacks():
+    """The chapter's callbacks that never call Callback.__init__ and set
+    ``self.model.optimizer.learning_rate`` each batch."""
+    import math
+    K = tf.keras.backend
+
+    class ExponentialLearningRate(tf.keras.callbacks.Callback):
+        def __init__(self, factor):
+            self.factor = factor
+            self.rates = []
+            self.losses = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.sum_of_epoch_losses = 0
+
+        def on_batch_end(self, batch, logs=None):
+            mean_epoch_loss = logs["loss"]
+            new_sum_of_epoch_losses = mean_epoch_loss * (batch + 1)
+            batch_loss = new_sum_of_epoch_losses - self.sum_of_epoch_losses
+            self.sum_of_epoch_losses = new_sum_of_epoch_losses
+            lr = self.model.optimizer.learning_rate.numpy()
+            self.rates.append(lr)
+            self.losses.append(batch_loss)
+            self.model.optimizer.learning_rate = lr * self.factor
+
+    def find_learning_rate(model, X, y, epochs=1, batch_size=32, min_rate=1e-4, max_rate=1):
+        init_weights = model.get_weights()
+        iterations = math.ceil(len(X) / batch_size) * epochs
+        factor = (max_rate / min_rate) ** (1 / iterations)
+        init_lr = K.get_value(model.optimizer.learning_rate)
+        model.optimizer.learning_rate = min_rate
+        exp_lr = ExponentialLearningRate(factor)
+        model.fit(X, y, epochs=epochs, batch_size=batch_size, callbacks=[exp_lr], verbose=0)
+        model.optimizer.learning_rate = init_lr
+        model.set_weights(init_weights)
+        return exp_lr.rates, exp_lr.losses
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((64, 28, 28)).astype(np.float32), rng.integers(0, 10, 64)
+    tf.keras.backend.clear_session()
+    tf.random.set_seed(42)
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer(input_shape=[28, 28]),
+        tf.keras.layers.Flatten(),
+        tf.keras.layers.Dense(30, activation="selu", kernel_initializer="lecun_normal"),
+        tf.keras.layers.AlphaDropout(rate=0.1),
+        tf.keras.layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=tf.keras.optimizers.SGD(learning_rate=0.001), metrics=["accuracy"])
+    before = model.get_weights()
+    rates, losses = find_learning_rate(model, X, y, epochs=1, batch_size=16)
+    np.testing.assert_allclose(rates, [1e-4, 1e-3, 1e-2, 1e-1], rtol=1e-5)
+    assert len(losses) == 4 and np.isfinite(losses).all()
+    assert float(K.get_value(model.optimizer.learning_rate)) == pytest.approx(0.001)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+    class OneCycleScheduler(tf.keras.callbacks.Callback):
+        def __init__(self, iterations, max_lr=1e-3, start_lr=None, last_iterations=None,
+                     last_lr=None):
+            self.iterations = iterations
+            self.max_lr = max_lr
+            self.start_lr = start_lr or max_lr / 10
+            self.last_iterations = last_iterations or iterations // 10 + 1
+            self.half_iteration = (iterations - self.last_iterations) // 2
+            self.last_lr = last_lr or self.start_lr / 1000
+            self.iteration = 0
+            self.seen = []
+
+        def _interpolate(self, iter1, iter2, lr1, lr2):
+            return (lr2 - lr1) * (self.iteration - iter1) / (iter2 - iter1) + lr1
+
+        def on_batch_begin(self, batch, logs):
+            if self.iteration < self.half_iteration:
+                lr = self._interpolate(0, self.half_iteration, self.start_lr, self.max_lr)
+            elif self.iteration < 2 * self.half_iteration:
+                lr = self._interpolate(self.half_iteration, 2 * self.half_iteration,
+                                       self.max_lr, self.start_lr)
+            else:
+                lr = self._interpolate(2 * self.half_iteration, self.iterations,
+                                       self.start_lr, self.last_lr)
+            self.iteration += 1
+            self.model.optimizer.learning_rate = lr
+            self.seen.append(lr)
+
+    onecycle = OneCycleScheduler(math.ceil(len(X) / 16) * 2, max_lr=0.1)
+    model.fit(X, y, epochs=2, batch_size=16, callbacks=[onecycle], verbose=0)
+    assert len(onecycle.seen) == 8 and max(onecycle.seen) == pytest.approx(0.1)
+    assert float(model.optimizer.learning_rate) == pytest.approx(onecycle.seen[-1])
