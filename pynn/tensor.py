@@ -104,6 +104,48 @@ class Tensor(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    # A tensor is a value, as TensorFlow's: ``t += 1`` or ``offset *= mask``
+    # (on a slice of a loss's targets) gives a new tensor and leaves the
+    # array it was made from, and every view of it, as they were.
+    def __iadd__(self, other):
+        return self.__add__(other)
+
+    def __isub__(self, other):
+        return self.__sub__(other)
+
+    def __imul__(self, other):
+        return self.__mul__(other)
+
+    def __itruediv__(self, other):
+        return self.__truediv__(other)
+
+    def __ifloordiv__(self, other):
+        return self.__floordiv__(other)
+
+    def __imod__(self, other):
+        return self.__mod__(other)
+
+    def __ipow__(self, other):
+        return self.__pow__(other)
+
+    def __imatmul__(self, other):
+        return self.__matmul__(other)
+
+    def __iand__(self, other):
+        return self.__and__(other)
+
+    def __ior__(self, other):
+        return self.__or__(other)
+
+    def __ixor__(self, other):
+        return self.__xor__(other)
+
+    def __ilshift__(self, other):
+        return self.__lshift__(other)
+
+    def __irshift__(self, other):
+        return self.__rshift__(other)
+
     # int(action) of a (1, 1) tensor, as TensorFlow's (NumPy 2.4 takes 0-d only)
     def __int__(self):
         return int(one_element(self, "int"))

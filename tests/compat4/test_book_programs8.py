@@ -710,3 +710,88 @@ def test_ch11_learning_rate_finder_and_one_cycle_callbacks():
     model.fit(X, y, epochs=2, batch_size=16, callbacks=[onecycle], verbose=0)
     assert len(onecycle.seen) == 8 and max(onecycle.seen) == pytest.approx(0.1)
     assert float(model.optimizer.learning_rate) == pytest.approx(onecycle.seen[-1])
+
+
+# --------------- Advanced Deep Learning with Keras (Atienza), ch. 11: SSD losses
+
+def test_a_loss_masking_its_targets_in_place_leaves_the_data_alone():
+    """The SSD chapter's offset losses mask slices of ``y_true`` and
+    ``y_pred`` in place (``offset *= mask``): TensorFlow's tensors make new
+    ones, so the ground truth given to fit and evaluate never changes and
+    evaluating twice gives the same loss."""
+    from pynn.keras import backend as K
+    from pynn.keras.losses import Huber
+
+    def mask_offset(y_true, y_pred):
+        offset = y_true[..., 0:4]
+        mask = y_true[..., 4:8]
+        pred = y_pred[..., 0:4]
+        offset *= mask
+        pred *= mask
+        return offset, pred
+
+    def l1_loss(y_true, y_pred):
+        offset, pred = mask_offset(y_true, y_pred)
+        return K.mean(K.abs(pred - offset), axis=-1)
+
+    def smooth_l1_loss(y_true, y_pred):
+        offset, pred = mask_offset(y_true, y_pred)
+        return Huber()(offset, pred)
+
+    def masked_mae(y_true, y_pred):  # (the same, as a metric)
+        offset, pred = mask_offset(y_true, y_pred)
+        return K.mean(K.abs(pred - offset), axis=-1)
+
+    rng = np.random.default_rng(0)
+    X = rng.random((8, 5)).astype(np.float32)
+    Y = np.concatenate([rng.random((8, 3, 4)), rng.random((8, 3, 4)) > 0.5],
+                       axis=-1).astype(np.float32)
+    Y0 = Y.copy()
+    inputs = tf.keras.Input((5,))
+    outputs = tf.keras.layers.Reshape((3, 8))(tf.keras.layers.Dense(24)(inputs))
+    model = tf.keras.Model(inputs, outputs)
+    for loss in (l1_loss, smooth_l1_loss):
+        model.compile(loss=loss, optimizer="sgd", metrics=[masked_mae])
+        model.fit(X, Y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+        first = model.evaluate(X, Y, verbose=0)
+        assert model.evaluate(X, Y, verbose=0) == first
+        np.testing.assert_array_equal(Y, Y0)
+        p = model.predict(X, verbose=0)
+        mask = Y0[..., 4:8]
+        mae = np.mean(np.abs(p[..., :4] * mask - Y0[..., :4] * mask))
+        assert first[1] == pytest.approx(mae, rel=1e-5)
+        if loss is l1_loss:
+            assert first[0] == pytest.approx(mae, rel=1e-5)
+    # and on tensors in eager code, under a tape too
+    y_true, y_pred = tf.constant(Y0), tf.Variable(rng.random((8, 3, 8)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        value = tf.reduce_mean(l1_loss(y_true, y_pred))
+    grad = np.asarray(tape.gradient(value, y_pred))
+    np.testing.assert_array_equal(np.asarray(y_true), Y0)
+    assert (grad[..., 4:] == 0).all() and (grad[..., :4][mask == 0] == 0).all()
+
+
+def test_augmented_assignment_makes_a_new_tensor_as_tensorflow():
+    a = np.array([1.0, 2.0], np.float32)
+    t = tf.constant(a)
+    u = t
+    u += 1
+    t *= 2
+    np.testing.assert_array_equal(a, [1, 2])
+    np.testing.assert_array_equal(np.asarray(u), [2, 3])
+    np.testing.assert_array_equal(np.asarray(t), [2, 4])
+    assert isinstance(t, tf.Tensor) and isinstance(u, tf.Tensor)
+    x = tf.ones((2, 3))
+    row = x[0]
+    row -= 1
+    np.testing.assert_array_equal(np.asarray(x), np.ones((2, 3)))
+    m = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    n = m
+    n @= m
+    np.testing.assert_array_equal(np.asarray(n), [[7, 10], [15, 22]])
+    np.testing.assert_array_equal(np.asarray(m), [[1, 2], [3, 4]])
+    i = tf.constant([6, 7])
+    i //= 2
+    i %= 2
+    i <<= 1
+    np.testing.assert_array_equal(np.asarray(i), [2, 2])
