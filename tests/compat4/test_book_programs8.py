@@ -795,3 +795,112 @@ def test_augmented_assignment_makes_a_new_tensor_as_tensorflow():
     i %= 2
     i <<= 1
     np.testing.assert_array_equal(np.asarray(i), [2, 2])
+
+
+# ---------------- Deep Learning with TensorFlow 2 and Keras (Gulli), ch. 9
+
+def _kept_losses_memory(steps, persistent=False):
+    """Bytes still allocated after a custom loop that keeps each step's
+    loss (``model.loss.append(epoch_loss)``), as tracemalloc counts them."""
+    import gc
+    import tracemalloc
+    model = tf.keras.Sequential([tf.keras.layers.Dense(512, activation="relu"),
+                                 tf.keras.layers.Dense(1)])
+    x = np.random.default_rng(0).random((128, 512)).astype(np.float32)
+    opt = tf.keras.optimizers.SGD(1e-3)
+    kept = []
+
+    def step():
+        with tf.GradientTape(persistent=persistent) as tape:
+            loss = tf.reduce_mean(tf.square(model(x)))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    kept.append(step())  # (builds the model and the optimizer's slots)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            kept.append(step())
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(np.isfinite(float(v)) for v in kept)
+    return grown
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_losses_kept_from_a_custom_loop_do_not_hold_the_steps_activations(persistent):
+    """Gulli's autoencoder loop keeps every epoch's loss; a loss kept from
+    a GradientTape's block (a non-persistent tape after its gradient, a
+    persistent one once deleted) holds its value, not the step's
+    activations (each step here computes 0.25 MB of them)."""
+    assert _kept_losses_memory(20, persistent) < 1_000_000
+
+
+def test_gullis_subclassed_autoencoder_loop():
+    """``self.loss = []`` in a Model subclass, ``tf.nn.relu`` as the
+    activation, and ``epoch_loss += loss_values`` over a tf.data loop."""
+    import pynn.keras as K
+
+    class Encoder(K.layers.Layer):
+        def __init__(self, hidden_dim):
+            super(Encoder, self).__init__()
+            self.hidden_layer = K.layers.Dense(units=hidden_dim, activation=tf.nn.relu)
+
+        def call(self, input_features):
+            return self.hidden_layer(input_features)
+
+    class Decoder(K.layers.Layer):
+        def __init__(self, hidden_dim, original_dim):
+            super(Decoder, self).__init__()
+            self.output_layer = K.layers.Dense(units=original_dim, activation=tf.nn.relu)
+
+        def call(self, encoded):
+            return self.output_layer(encoded)
+
+    class Autoencoder(K.Model):
+        def __init__(self, hidden_dim, original_dim):
+            super(Autoencoder, self).__init__()
+            self.loss = []
+            self.encoder = Encoder(hidden_dim=hidden_dim)
+            self.decoder = Decoder(hidden_dim=hidden_dim, original_dim=original_dim)
+
+        def call(self, input_features):
+            encoded = self.encoder(input_features)
+            return self.decoder(encoded)
+
+    tf.random.set_seed(42)
+    x_train = np.random.default_rng(0).random((64, 784)).astype(np.float32)
+    training_dataset = tf.data.Dataset.from_tensor_slices(x_train).batch(16)
+    autoencoder = Autoencoder(hidden_dim=32, original_dim=784)
+    opt = tf.keras.optimizers.Adam(learning_rate=1e-2)
+
+    def loss(preds, real):
+        return tf.reduce_mean(tf.square(tf.subtract(preds, real)))
+
+    def train(loss, model, opt, original):
+        with tf.GradientTape() as tape:
+            preds = model(original)
+            reconstruction_error = loss(preds, original)
+        gradients = tape.gradient(reconstruction_error, model.trainable_variables)
+        gradient_variables = zip(gradients, model.trainable_variables)
+        opt.apply_gradients(gradient_variables)
+        return reconstruction_error
+
+    def train_loop(model, opt, loss, dataset, epochs=20):
+        for epoch in range(epochs):
+            epoch_loss = 0
+            for step, batch_features in enumerate(dataset):
+                loss_values = train(loss, model, opt, batch_features)
+                epoch_loss += loss_values
+            model.loss.append(epoch_loss)
+
+    train_loop(autoencoder, opt, loss, training_dataset, epochs=4)
+    losses = [float(v.numpy()) for v in autoencoder.loss]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    recon = autoencoder(x_train[:2])
+    assert recon.shape == (2, 784) and (np.asarray(recon) >= 0).all()
