@@ -775,7 +775,14 @@ class Variable(Weight):
         return len(self.value)
 
     def __repr__(self):
-        return f"<pynn.Variable {self.name!r} shape={self.value.shape} numpy={self.value!r}>"
+        # TensorFlow's form: <tf.Variable 'v' shape=(2,) dtype=float32, numpy=array(...)>
+        # (a scalar's value as a number)
+        plain = np.asarray(self.value).view(np.ndarray)
+        text = repr(plain.item()) if plain.ndim == 0 else repr(plain)
+        if "\n" in text:
+            text = "\n" + text
+        return (f"<pynn.Variable {self.name!r} shape={tuple(plain.shape)} "
+                f"dtype={plain.dtype.name}, numpy={text}>")
 
 
 def _eager_operator(name):

@@ -904,3 +904,15 @@ def test_gullis_subclassed_autoencoder_loop():
     assert len(losses) == 4 and losses[-1] < losses[0]
     recon = autoencoder(x_train[:2])
     assert recon.shape == (2, 784) and (np.asarray(recon) >= 0).all()
+
+
+def test_a_variable_prints_as_tensorflows():
+    """``counter = tf.Variable(0)`` then ``counter`` printed (ch. 12): the
+    value as TensorFlow shows it, no class of pynn's own in it."""
+    counter = tf.Variable(0)
+    counter.assign_add(2)
+    assert repr(counter).endswith("shape=() dtype=int32, numpy=2>")
+    v = tf.Variable([[1., 2., 3.], [4., 5., 6.]])
+    assert repr(v).endswith("shape=(2, 3) dtype=float32, numpy=\n"
+                            "array([[1., 2., 3.],\n       [4., 5., 6.]], dtype=float32)>")
+    assert "_ValueArray" not in repr(tf.Variable(5.0)) and "numpy=5.0>" in repr(tf.Variable(5.0))
