@@ -325,6 +325,21 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
     return ops.prod(input_tensor, axis=axis, keepdims=keepdims)
 
 
+def count_nonzero(input, axis=None, keepdims=None, dtype="int64", name=None):
+    """The number of non-zero entries of ``input`` (non-empty strings)
+    along ``axis`` (all of them when None), as tf.math.count_nonzero: int64
+    unless ``dtype`` says otherwise; ``keepdims`` keeps the counted axes,
+    of size 1."""
+    from .dtypes import as_dtype
+    counts = ops.count_nonzero(input, axis=axis)
+    if keepdims:
+        rank = len(ops.shape(input))
+        axes = range(rank) if axis is None else [axis] if np.ndim(axis) == 0 else axis
+        for a in sorted({int(a) % rank for a in axes}):
+            counts = ops.expand_dims(counts, a)
+    return ops.cast(counts, as_dtype(dtype).name)
+
+
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
     return ops.any(ops.cast(input_tensor, "bool"), axis=axis, keepdims=keepdims)
 
@@ -1245,7 +1260,7 @@ _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divid
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "cumprod", "l2_normalize", "top_k",
          "segment_sum", "segment_mean", "segment_max", "segment_min", "unsorted_segment_sum",
          "unsorted_segment_mean", "unsorted_segment_max", "unsorted_segment_min", "in_top_k",
-         "bincount", "confusion_matrix"]
+         "bincount", "confusion_matrix", "count_nonzero"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
             "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",

@@ -916,3 +916,78 @@ def test_a_variable_prints_as_tensorflows():
     assert repr(v).endswith("shape=(2, 3) dtype=float32, numpy=\n"
                             "array([[1., 2., 3.],\n       [4., 5., 6.]], dtype=float32)>")
     assert "_ValueArray" not in repr(tf.Variable(5.0)) and "numpy=5.0>" in repr(tf.Variable(5.0))
+
+
+# ----------------------------- ch. 13, exercise 10: IMDB reviews, mean embedding
+
+def test_count_nonzero_as_tensorflow():
+    x = np.array([[[1., 2., 3.], [4., 5., 0.], [0., 0., 0.]],
+                  [[6., 0., 0.], [0., 0., 0.], [0., 0., 0.]]], np.float32)
+    out = tf.math.count_nonzero(x)
+    assert int(out) == 6 and out.dtype == np.int64
+    np.testing.assert_array_equal(np.asarray(tf.math.count_nonzero(x, axis=-1)),
+                                  np.count_nonzero(x, axis=-1))
+    got = tf.math.count_nonzero(x, axis=[0, 2], keepdims=True, dtype=tf.float32)
+    assert got.shape == (1, 3, 1) and got.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(got)[0, :, 0], [4, 2, 0])
+    assert tf.math.count_nonzero(x, keepdims=True).shape == (1, 1, 1)
+    assert int(tf.math.count_nonzero(tf.constant([b"a", b"", b"b"]))) == 2
+
+
+def test_imdb_mean_embedding_model_of_the_exercise(tmp_path):
+    rng = np.random.default_rng(0)
+    words = "good bad movie film great awful plot actor boring fun".split()
+    for label in ("pos", "neg"):
+        (tmp_path / "train" / label).mkdir(parents=True)
+        for k in range(6):
+            (tmp_path / "train" / label / f"{k}_{label}.txt").write_text(
+                " ".join(rng.choice(words, 12)))
+
+    def review_paths(dirpath):
+        return [str(path) for path in dirpath.glob("*.txt")]
+
+    train_pos = review_paths(tmp_path / "train" / "pos")
+    train_neg = review_paths(tmp_path / "train" / "neg")
+
+    def imdb_dataset(filepaths_positive, filepaths_negative, n_read_threads=5):
+        dataset_neg = tf.data.TextLineDataset(filepaths_negative,
+                                              num_parallel_reads=n_read_threads)
+        dataset_neg = dataset_neg.map(lambda review: (review, 0))
+        dataset_pos = tf.data.TextLineDataset(filepaths_positive,
+                                              num_parallel_reads=n_read_threads)
+        dataset_pos = dataset_pos.map(lambda review: (review, 1))
+        return tf.data.Dataset.concatenate(dataset_pos, dataset_neg)
+
+    labels = [int(y) for _, y in imdb_dataset(train_pos, train_neg)]
+    assert labels == [1] * 6 + [0] * 6
+    train_set = imdb_dataset(train_pos, train_neg).shuffle(25000, seed=42).batch(4).prefetch(1)
+    sample_reviews = train_set.map(lambda review, label: review)
+
+    def compute_mean_embedding(inputs):
+        not_pad = tf.math.count_nonzero(inputs, axis=-1)
+        n_words = tf.math.count_nonzero(not_pad, axis=-1, keepdims=True)
+        sqrt_n_words = tf.math.sqrt(tf.cast(n_words, tf.float32))
+        return tf.reduce_sum(inputs, axis=1) / sqrt_n_words
+
+    another_example = tf.constant([[[1., 2., 3.], [4., 5., 0.], [0., 0., 0.]],
+                                   [[6., 0., 0.], [0., 0., 0.], [0., 0., 0.]]])
+    # the book's printed result
+    np.testing.assert_allclose(np.asarray(compute_mean_embedding(another_example)),
+                               [[3.535534, 4.9497476, 2.1213205], [6., 0., 0.]], rtol=1e-6)
+    max_tokens, embedding_size = 20, 8
+    text_vectorization = tf.keras.layers.TextVectorization(max_tokens=max_tokens,
+                                                           output_mode="int")
+    text_vectorization.adapt(sample_reviews)
+    tf.random.set_seed(42)
+    model = tf.keras.Sequential([
+        text_vectorization,
+        tf.keras.layers.Embedding(input_dim=max_tokens, output_dim=embedding_size,
+                                  mask_zero=True),
+        tf.keras.layers.Lambda(compute_mean_embedding),
+        tf.keras.layers.Dense(16, activation="relu"),
+        tf.keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="nadam", metrics=["accuracy"])
+    history = model.fit(train_set, epochs=2, validation_data=train_set, verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    proba = model.predict(tf.constant(["good fun movie", "boring awful"]), verbose=0)
+    assert proba.shape == (2, 1) and ((proba > 0) & (proba < 1)).all()
