@@ -991,3 +991,37 @@ def test_imdb_mean_embedding_model_of_the_exercise(tmp_path):
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     proba = model.predict(tf.constant(["good fun movie", "boring awful"]), verbose=0)
     assert proba.shape == (2, 1) and ((proba > 0) & (proba < 1)).all()
+
+
+def test_tensordot_ensure_shape_and_small_math_functions():
+    """``tf.tensordot(inputs, W, axes=1)`` (attention layers of the TF 2
+    books), ``tf.ensure_shape`` in a tf.data map, and tf.math's softsign,
+    logical_xor, xlogy and scalar_mul, against NumPy."""
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 3, 4)).astype(np.float32)
+    w = rng.random((4, 5)).astype(np.float32) + 0.1
+    np.testing.assert_allclose(np.asarray(tf.tensordot(x, w, axes=1)),
+                               np.tensordot(x, w, axes=1), rtol=1e-5)
+    v = tf.Variable(w)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.tensordot(x, v, axes=[[2], [0]]) ** 2) + \
+            tf.reduce_sum(tf.math.xlogy(v, v))
+    ref = 2 * np.einsum("abk,abn->kn", x, np.tensordot(x, w, 1)) + np.log(w) + 1
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), ref, rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(tf.math.xlogy([0., 2.], [0., 3.])),
+                               [0., 2 * np.log(3.)], rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(tf.math.logical_xor([True, False, False],
+                                                                 [True, True, False])),
+                                  [False, True, False])
+    np.testing.assert_allclose(np.asarray(tf.math.softsign([1., -3.])), [0.5, -0.75])
+    np.testing.assert_allclose(np.asarray(tf.scalar_mul(2., tf.constant([1., 2.]))), [2., 4.])
+    with pytest.raises(ValueError, match="scalar_mul"):
+        tf.scalar_mul([1., 2.], tf.constant([1., 2.]))
+    ds = tf.data.Dataset.from_tensor_slices(np.zeros((4, 5, 5, 3), np.float32))
+    ds = ds.map(lambda image: tf.ensure_shape(image, [5, 5, 3])).batch(2)
+    assert [b.shape for b in ds] == [(2, 5, 5, 3)] * 2
+    assert tf.ensure_shape(tf.zeros((2, 3)), [None, 3]).shape == (2, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2, 3\] is not compatible"):
+        tf.ensure_shape(tf.zeros((2, 3)), [None, 4])
+    inputs = tf.keras.Input((3,))
+    assert tf.ensure_shape(inputs, [None, 3]) is inputs
