@@ -1025,3 +1025,21 @@ def test_tensordot_ensure_shape_and_small_math_functions():
         tf.ensure_shape(tf.zeros((2, 3)), [None, 4])
     inputs = tf.keras.Input((3,))
     assert tf.ensure_shape(inputs, [None, 3]) is inputs
+
+
+# ------------------------------------------------ ch. 19: strategies on one machine
+
+def test_central_storage_strategy_trains_as_the_chapter_shows():
+    strategy = tf.distribute.experimental.CentralStorageStrategy()
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Flatten(input_shape=[28, 28]),
+                                     tf.keras.layers.Dense(10, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
+                      metrics=["accuracy"])
+    assert strategy.num_replicas_in_sync == 1
+    rng = np.random.default_rng(0)
+    history = model.fit(rng.random((32, 28, 28)), rng.integers(0, 10, 32), batch_size=8,
+                        epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(ValueError, match="CentralStorageStrategy: pynn runs one replica"):
+        tf.distribute.experimental.CentralStorageStrategy(compute_devices=["/gpu:0", "/gpu:1"])
