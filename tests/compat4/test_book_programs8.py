@@ -1043,3 +1043,16 @@ def test_central_storage_strategy_trains_as_the_chapter_shows():
     assert len(history.history["loss"]) == 2
     with pytest.raises(ValueError, match="CentralStorageStrategy: pynn runs one replica"):
         tf.distribute.experimental.CentralStorageStrategy(compute_devices=["/gpu:0", "/gpu:1"])
+
+
+def test_concrete_functions_are_cached_by_signature():
+    """Ch. 12: ``concrete_function is tf_cube.get_concrete_function(
+    tf.constant(2.0))`` is True."""
+    @tf.function
+    def tf_cube(x):
+        return x ** 3
+
+    concrete_function = tf_cube.get_concrete_function(tf.constant(2.0))
+    assert concrete_function is tf_cube.get_concrete_function(tf.constant(2.0))
+    assert concrete_function is not tf_cube.get_concrete_function(tf.constant([2.0]))
+    assert float(concrete_function(tf.constant(3.0))) == 27.0
