@@ -13,7 +13,8 @@ from .tensor import eager
 from .utils.dataset import decode_csv
 from .records import (FixedLenFeature, FixedLenSequenceFeature, TFRecordOptions,
                       TFRecordWriter, VarLenFeature, parse_example, parse_single_example,
-                      parse_single_sequence_example, parse_tensor, serialize_tensor)
+                      parse_single_sequence_example, parse_tensor, serialize_sparse,
+                      serialize_tensor)
 from .image import (decode_bmp, decode_gif, decode_image, decode_jpeg, decode_png,
                     encode_jpeg, encode_png)
 
@@ -162,4 +163,4 @@ __all__ = ["read_file", "write_file", "decode_csv", "decode_raw", "gfile", "deco
            "decode_bmp", "decode_gif", "encode_png", "encode_jpeg", "TFRecordWriter",
            "TFRecordOptions", "FixedLenFeature", "VarLenFeature", "parse_example",
            "parse_single_example", "serialize_tensor", "parse_tensor",
-           "FixedLenSequenceFeature", "parse_single_sequence_example"]
+           "FixedLenSequenceFeature", "parse_single_sequence_example", "serialize_sparse"]

@@ -1077,7 +1077,7 @@ __all__ = ["BytesList", "FloatList", "Int64List", "Feature", "Features", "Exampl
            "TFRecordWriter", "TFRecordOptions", "TFRecordDataset", "DatasetTFRecordWriter",
            "FixedLenFeature", "VarLenFeature", "FixedLenSequenceFeature",
            "parse_single_example", "parse_example", "parse_single_sequence_example",
-           "serialize_tensor", "parse_tensor", "DecodeError"]
+           "serialize_tensor", "parse_tensor", "serialize_sparse", "DecodeError"]
 
 
 # ------------------------------------------------- tensors as TensorProto
@@ -1105,6 +1105,32 @@ def serialize_tensor(tensor, name=None):
     tensor), as ``tf.io.serialize_tensor`` writes it: the dtype, the shape
     and the values (numbers in ``tensor_content``, strings each in a
     ``string_val``); ``parse_tensor`` and TensorFlow read it back."""
+    return eager(np.asarray(_tensor_proto(tensor, "tf.io.serialize_tensor", False),
+                            dtype=object))
+
+
+def serialize_sparse(sp_input, out_type="string", name=None):
+    """A SparseTensor as TensorFlow's ``tf.io.serialize_sparse``: a vector
+    of three serialized TensorProtos, its indices, values and dense shape
+    (every one with its values in ``tensor_content``, as TensorFlow writes
+    them here)."""
+    from .dtypes import as_dtype
+    if as_dtype(out_type).name != "string":
+        raise ValueError(f"tf.io.serialize_sparse: out_type must be tf.string, got "
+                         f"{as_dtype(out_type).name} (pynn has no variant tensors)")
+    who = "tf.io.serialize_sparse"
+    parts = [_tensor_proto(np.asarray(sp_input.indices, np.int64), who, True),
+             _tensor_proto(sp_input.values, who, True),
+             _tensor_proto(np.asarray(sp_input.dense_shape, np.int64), who, True)]
+    out = np.empty(3, dtype=object)
+    out[:] = parts
+    return eager(out)
+
+
+def _tensor_proto(tensor, who, strings_as_content):
+    """TensorProto bytes of ``tensor``: strings in ``string_val`` fields or,
+    with ``strings_as_content``, in ``tensor_content`` as TensorFlow packs
+    them (every length as a varint, then the bytes)."""
     from . import ops
     arr = np.asarray(ops.convert_to_numpy(tensor))
     if arr.dtype.kind in "USO":
@@ -1112,18 +1138,42 @@ def serialize_tensor(tensor, name=None):
     else:
         dtype = arr.dtype.name
         if dtype not in _DT_NUMBERS:
-            raise TypeError(f"tf.io.serialize_tensor: tensors of dtype {dtype} have no "
-                            f"TensorProto form")
+            raise TypeError(f"{who}: tensors of dtype {dtype} have no TensorProto form")
     shape = b"".join(_len_field(2, _varint(1 << 3) + _varint(d) if d else b"")
                      for d in arr.shape)
     out = _varint(1 << 3) + _varint(_DT_NUMBERS[dtype]) + _len_field(2, shape)
     if dtype == "string":
-        out += b"".join(_len_field(8, v.encode() if isinstance(v, str) else
-                                   _as_bytes(v, "tf.io.serialize_tensor"))
-                        for v in arr.reshape(-1))
+        values = [v.encode() if isinstance(v, str) else _as_bytes(v, who)
+                  for v in arr.reshape(-1)]
+        if strings_as_content:
+            if values:
+                out += _len_field(4, b"".join(_varint(len(v)) for v in values) +
+                                  b"".join(values))
+        else:
+            out += b"".join(_len_field(8, v) for v in values)
     elif arr.size:
         out += _len_field(4, np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes())
-    return eager(np.asarray(out, dtype=object))
+    return out
+
+
+def _string_content(content, size, who):
+    """The ``size`` strings TensorFlow packs into a string tensor's
+    ``tensor_content``: their lengths as varints, then their bytes."""
+    lengths, pos = [], 0
+    try:
+        for _ in range(size):
+            n, pos = _read_varint(content, pos, len(content))
+            lengths.append(n)
+    except DecodeError:
+        raise InvalidArgumentError(f"{who}: the content does not hold {size} strings") \
+            from None
+    if sum(lengths) != len(content) - pos:
+        raise InvalidArgumentError(f"{who}: the content does not hold {size} strings")
+    out = np.empty(size, dtype=object)
+    for i, n in enumerate(lengths):
+        out[i] = content[pos:pos + n]
+        pos += n
+    return out
 
 
 def parse_tensor(serialized, out_type, name=None):
@@ -1175,7 +1225,9 @@ def parse_tensor(serialized, out_type, name=None):
     shape = tuple(int(d) for d in shape)
     size = int(np.prod(shape, dtype=np.int64))
     np_dtype = object if got == "string" else np.dtype(got)
-    if content is not None and got != "string":
+    if content is not None and got == "string":
+        out = _string_content(content, size, "tf.io.parse_tensor").reshape(shape)
+    elif content is not None:
         little = np.dtype(np_dtype).newbyteorder("<")
         if len(content) != size * little.itemsize:
             raise InvalidArgumentError(f"tf.io.parse_tensor: {len(content)} bytes of content "

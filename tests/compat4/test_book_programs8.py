@@ -1056,3 +1056,30 @@ def test_concrete_functions_are_cached_by_signature():
     assert concrete_function is tf_cube.get_concrete_function(tf.constant(2.0))
     assert concrete_function is not tf_cube.get_concrete_function(tf.constant([2.0]))
     assert float(concrete_function(tf.constant(3.0))) == 27.0
+
+
+def test_serialize_sparse_as_the_chapter_prints_it():
+    """``tf.io.serialize_sparse(parsed_example["emails"])``: the indices,
+    values and dense shape as three TensorProtos, each with its values in
+    tensor_content (strings as their varint lengths, then their bytes)."""
+    sp = tf.SparseTensor(indices=[[0], [1]], values=[b"a@b.com", b"c@d.com"], dense_shape=[2])
+    serialized = tf.io.serialize_sparse(sp)
+    assert serialized.shape == (3,)
+    assert list(serialized.numpy()) == [
+        b'\x08\t\x12\x08\x12\x02\x08\x02\x12\x02\x08\x01"\x10'
+        b'\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00',
+        b'\x08\x07\x12\x04\x12\x02\x08\x02"\x10\x07\x07a@b.comc@d.com',
+        b'\x08\t\x12\x04\x12\x02\x08\x01"\x08\x02\x00\x00\x00\x00\x00\x00\x00']
+    np.testing.assert_array_equal(np.asarray(tf.io.parse_tensor(serialized[0], tf.int64)),
+                                  [[0], [1]])
+    assert list(np.asarray(tf.io.parse_tensor(serialized[1], tf.string))) == \
+        [b"a@b.com", b"c@d.com"]
+    np.testing.assert_array_equal(np.asarray(tf.io.parse_tensor(serialized[2], tf.int64)), [2])
+    tensor_pb2 = pytest.importorskip("tensorboard.compat.proto.tensor_pb2")
+    p = tensor_pb2.TensorProto.FromString(serialized.numpy()[1])
+    assert p.dtype == 7 and [d.size for d in p.tensor_shape.dim] == [2]
+    assert p.tensor_content == b"\x07\x07a@b.comc@d.com"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="does not hold 3 strings"):
+        bad = tensor_pb2.TensorProto(dtype=7, tensor_content=b"\x07\x07a@b.comc@d.com")
+        bad.tensor_shape.dim.add(size=3)
+        tf.io.parse_tensor(bad.SerializeToString(), tf.string)
