@@ -838,7 +838,7 @@ def test_losses_kept_from_a_custom_loop_do_not_hold_the_steps_activations(persis
     a GradientTape's block (a non-persistent tape after its gradient, a
     persistent one once deleted) holds its value, not the step's
     activations (each step here computes 0.25 MB of them)."""
-    assert _kept_losses_memory(20, persistent) < 1_000_000
+    assert _kept_losses_memory(12, persistent) < 1_000_000
 
 
 def test_gullis_subclassed_autoencoder_loop():
