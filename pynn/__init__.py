@@ -55,7 +55,9 @@ from .math import (  # noqa: E402
     meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
-_TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
+from .math import ensure_shape, scalar_mul  # noqa: E402
+from .linalg import tensordot  # noqa: E402
+_TF_NAMES = ["ensure_shape", "scalar_mul", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
              "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
@@ -67,7 +69,8 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "atanh", "broadcast_to", "cosh", "divide", "multiply", "negative", "sinh",
              "subtract", "tan", "truediv", "custom_gradient", "Module", "UnconnectedGradients",
              "VariableAggregation", "VariableSynchronization", "summary", "train", "distribute", "sparse",
-             "SparseTensor", "edit_distance", "IndexedSlices", "sets", "ragged", "RaggedTensor",
+             "SparseTensor", "edit_distance", "IndexedSlices", "sets", "queue", "ragged",
+             "RaggedTensor",
              "boolean_mask", "gather_nd",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
@@ -90,7 +93,7 @@ from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond, executi
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
-from . import ragged, sets  # noqa: E402
+from . import queue, ragged, sets  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import IndexedSlices, SparseTensor, edit_distance  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402

@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import ops
-from .tensor import Tensor
+from .tensor import Tensor, one_element
 
 class _Local(threading.local):
     """This thread's recording tape and ``add_loss`` sink, None until a
@@ -543,10 +543,10 @@ class Traced:
         return bool(self.value)
 
     def __float__(self):
-        return float(self.value)
+        return float(one_element(self.value, "float"))
 
     def __int__(self):
-        return int(self.value)
+        return int(one_element(self.value, "int"))
 
     def __index__(self):
         return self.value.__index__()

@@ -29,8 +29,19 @@ class DataLossError(OpError):
     TFRecord file; ``tf.errors.DataLossError``)."""
 
 
+class OutOfRangeError(OpError):
+    """Nothing more to read: a closed queue with too few elements left
+    (``tf.errors.OutOfRangeError``)."""
+
+
+class CancelledError(OpError):
+    """An operation given up: an enqueue into a closed queue
+    (``tf.errors.CancelledError``)."""
+
+
 errors = types.SimpleNamespace(OpError=OpError, InvalidArgumentError=InvalidArgumentError,
-                               DataLossError=DataLossError)
+                               DataLossError=DataLossError, OutOfRangeError=OutOfRangeError,
+                               CancelledError=CancelledError)
 
 
 def _array(x):

@@ -459,24 +459,36 @@ class MirroredStrategy(Strategy):
     several MPI processes (see the module's doc)."""
 
     def __init__(self, devices=None, cross_device_ops=None):
+        who = type(self).__name__
         if cross_device_ops is not None and not isinstance(cross_device_ops, CrossDeviceOps):
-            raise TypeError(f"MirroredStrategy: cross_device_ops must be a "
+            raise TypeError(f"{who}: cross_device_ops must be a "
                             f"tf.distribute.CrossDeviceOps (NcclAllReduce, "
                             f"HierarchicalCopyAllReduce, ReductionToOneDevice), got "
                             f"{type(cross_device_ops).__name__}")
         self.cross_device_ops = cross_device_ops
         devices = list(devices) if devices is not None else []
         if len(devices) > 1:
-            raise ValueError(f"MirroredStrategy: pynn runs one replica per process, got "
+            raise ValueError(f"{who}: pynn runs one replica per process, got "
                              f"{len(devices)} devices {devices}; train across processes with "
                              f"tf.distribute.MultiWorkerMirroredStrategy under mpiexec")
         processes = _launched_processes()
         if processes > 1:
-            raise ValueError(f"MirroredStrategy trains on one machine, but mpiexec started "
+            raise ValueError(f"{who} trains on one machine, but mpiexec started "
                              f"{processes} processes: each would train its own model apart "
                              f"from the others; use tf.distribute.MultiWorkerMirroredStrategy "
                              f"to train one model across them")
         super().__init__(devices[0] if devices else None)
+
+
+class CentralStorageStrategy(MirroredStrategy):
+    """tf.distribute.experimental.CentralStorageStrategy: the variables
+    kept on one device, the computation mirrored on the machine's others.
+    On one process pynn's one replica computes and its variables stay in
+    host memory, as MirroredStrategy's (refused under mpiexec likewise)."""
+
+    def __init__(self, compute_devices=None, parameter_device=None):
+        super().__init__(devices=compute_devices)
+        self.parameter_device = parameter_device
 
 
 class OneDeviceStrategy(Strategy):
@@ -684,6 +696,7 @@ class _ExperimentalMultiWorkerMirroredStrategy(MultiWorkerMirroredStrategy):
 
 experimental = types.SimpleNamespace(
     MultiWorkerMirroredStrategy=_ExperimentalMultiWorkerMirroredStrategy,
+    CentralStorageStrategy=CentralStorageStrategy,
     CommunicationOptions=CommunicationOptions,
     CommunicationImplementation=CommunicationImplementation,
     CollectiveCommunication=CommunicationImplementation,

@@ -326,7 +326,7 @@ class Function:
             signature = tuple(a if isinstance(a, TensorSpec) else TensorSpec.from_tensor(a)
                               for a in inputs)
             if not (fixed_args or fixed_kwargs):
-                return ConcreteFunction(self.python_function, signature, self._name)
+                return self._concrete(signature)
             n_positional = len(inputs) - len(names)
             python_function = self.python_function
 
@@ -346,7 +346,16 @@ class Function:
         else:
             raise ValueError(f"tf.function {self._name!r}: get_concrete_function needs the "
                              f"inputs (values or TensorSpecs) or an input_signature")
-        return ConcreteFunction(self.python_function, signature, self._name)
+        return self._concrete(tuple(signature))
+
+    def _concrete(self, signature):
+        """The one concrete function of ``signature``: asked again for the
+        same shapes and dtypes, the same object, as TensorFlow's cache
+        gives."""
+        cache = self.__dict__.setdefault("_concrete_functions", {})
+        if signature not in cache:
+            cache[signature] = ConcreteFunction(self.python_function, signature, self._name)
+        return cache[signature]
 
     def experimental_get_tracing_count(self):
         """0: nothing is ever traced, every call runs the Python function."""

@@ -11,8 +11,10 @@ import numpy as np
 from . import ops
 from .tensor import eager
 from .utils.dataset import decode_csv
-from .records import (FixedLenFeature, RaggedFeature, TFRecordOptions, TFRecordWriter, VarLenFeature,
-                      parse_example, parse_single_example)
+from .records import (FixedLenFeature, FixedLenSequenceFeature, RaggedFeature,
+                      TFRecordOptions, TFRecordWriter, VarLenFeature, parse_example,
+                      parse_single_example, parse_single_sequence_example, parse_tensor,
+                      serialize_sparse, serialize_tensor)
 from .image import (decode_bmp, decode_gif, decode_image, decode_jpeg, decode_png,
                     encode_jpeg, encode_png)
 
@@ -160,4 +162,5 @@ gfile = types.SimpleNamespace(GFile=GFile, exists=_exists, glob=_glob_files, lis
 __all__ = ["read_file", "write_file", "decode_csv", "decode_raw", "gfile", "decode_image", "decode_png", "decode_jpeg",
            "decode_bmp", "decode_gif", "encode_png", "encode_jpeg", "TFRecordWriter",
            "TFRecordOptions", "FixedLenFeature", "VarLenFeature", "RaggedFeature", "parse_example",
-           "parse_single_example"]
+           "parse_single_example", "serialize_tensor", "parse_tensor",
+           "FixedLenSequenceFeature", "parse_single_sequence_example", "serialize_sparse"]

@@ -70,9 +70,9 @@ class Loss:
                 if method not in cls.__dict__:
                     setattr(cls, method, _CALL_METHODS[method])
             if "_call_fn" not in cls.__dict__:
-                cls._call_fn = (lambda self, y_true, y_pred: self(y_true, y_pred)) \
+                cls._call_fn = (lambda self, y_true, y_pred: self(eager(y_true), eager(y_pred))) \
                     if overrides_call else \
-                    (lambda self, y_true, y_pred: self.call(y_true, y_pred))
+                    (lambda self, y_true, y_pred: self.call(eager(y_true), eager(y_pred)))
 
     # --------------------------------------------------------- for users
 
@@ -357,7 +357,9 @@ class LossFunctionWrapper(Loss):
                          name=name or getattr(fn, "__name__", type(fn).__name__))
 
     def _call_fn(self, y_true, y_pred):
-        return self.fn(y_true, y_pred, **self.fn_kwargs)
+        # (a program's function gets tensors, whose in-place operators
+        # make new ones: ``offset *= mask`` never writes into the targets)
+        return self.fn(eager(y_true), eager(y_pred), **self.fn_kwargs)
 
     def _unreduced(self, y_true, y_pred, traced):
         # the function's values as it returns them, as Keras reduces them

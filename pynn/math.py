@@ -18,7 +18,7 @@ import numpy as np
 from . import ops
 from . import ragged as _ragged
 from .backend import _eager_results
-from .tensor import eager
+from .tensor import TensorShape, eager
 
 
 def _value(x):
@@ -355,6 +355,45 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
     if (v := _integers(input_tensor)) is not None:
         return np.prod(v, axis=_axes(axis), keepdims=keepdims, dtype=v.dtype)
     return ops.prod(input_tensor, axis=axis, keepdims=keepdims)
+
+
+def count_nonzero(input, axis=None, keepdims=None, dtype="int64", name=None):
+    """The number of non-zero entries of ``input`` (non-empty strings)
+    along ``axis`` (all of them when None), as tf.math.count_nonzero: int64
+    unless ``dtype`` says otherwise; ``keepdims`` keeps the counted axes,
+    of size 1."""
+    from .dtypes import as_dtype
+    counts = ops.count_nonzero(input, axis=axis)
+    if keepdims:
+        rank = len(ops.shape(input))
+        axes = range(rank) if axis is None else [axis] if np.ndim(axis) == 0 else axis
+        for a in sorted({int(a) % rank for a in axes}):
+            counts = ops.expand_dims(counts, a)
+    return ops.cast(counts, as_dtype(dtype).name)
+
+
+def softsign(features, name=None):
+    """``x / (1 + |x|)``."""
+    return ops.softsign(features)
+
+
+def logical_xor(x, y, name=None):
+    """True where exactly one of ``x`` and ``y`` is."""
+    return ops.not_equal(ops.cast(x, "bool"), ops.cast(y, "bool"))
+
+
+def xlogy(x, y, name=None):
+    """``x * log(y)``, 0 where ``x`` is 0 (whatever ``y``), as TensorFlow's."""
+    zero = ops.equal(x, 0.0)
+    return ops.where(zero, 0.0, ops.multiply(x, ops.log(ops.where(zero, 1.0, y))))
+
+
+def scalar_mul(scalar, x, name=None):
+    """``x`` times the number ``scalar``."""
+    if np.ndim(_value(scalar)) != 0:
+        raise ValueError(f"scalar_mul: the scalar must be a number or a 0-d tensor, got shape "
+                         f"{np.shape(_value(scalar))}")
+    return ops.multiply(scalar, x)
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
@@ -703,6 +742,19 @@ def identity(input, name=None):
 
 def stop_gradient(input, name=None):
     return ops.stop_gradient(input)
+
+
+def ensure_shape(x, shape, name=None):
+    """``x`` itself, after checking that its shape fits ``shape`` (None
+    for a size left open), as tf.ensure_shape in a tf.data map."""
+    want = None if shape is None else list(TensorShape(shape))
+    got = tuple(ops.shape(x))
+    if want is not None and (len(want) != len(got) or any(
+            w is not None and g is not None and w != g for w, g in zip(want, got))):
+        from .debugging import InvalidArgumentError
+        raise InvalidArgumentError(f"ensure_shape: shape of tensor {list(got)} is not "
+                                   f"compatible with expected shape {want}")
+    return x
 
 
 def add_n(inputs, name=None):
@@ -1287,8 +1339,10 @@ _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divid
          "reduce_euclidean_norm", "argmax", "argmin", "cumsum", "cumprod", "l2_normalize", "top_k",
          "segment_sum", "segment_mean", "segment_max", "segment_min", "unsorted_segment_sum",
          "unsorted_segment_mean", "unsorted_segment_max", "unsorted_segment_min", "in_top_k",
-         "bincount", "confusion_matrix"]
+         "bincount", "confusion_matrix", "count_nonzero", "softsign", "logical_xor", "xlogy",
+         "scalar_mul"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
+            "ensure_shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
             "clip_by_norm", "norm", "tile", "pad", "repeat", "broadcast_to",
             "expand_dims", "squeeze",

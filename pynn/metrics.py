@@ -16,7 +16,7 @@ import weakref
 import numpy as np
 
 from . import autodiff, distribute, ops
-from .tensor import eager_results
+from .tensor import eager, eager_results
 from .utils.custom_objects import deserialize_function, is_function_description, lookup
 
 
@@ -1040,7 +1040,9 @@ class MeanMetricWrapper(Metric):
     def values(self, y_true, y_pred, logits_of=None):
         if logits_of is not None:
             y_pred = ops.activation(y_pred, logits_of)
-        v = np.asarray(self.fn(y_true, y_pred, **self.fn_kwargs), dtype=np.float32)
+        # (tensors in: a function's in-place operators leave the batch as it is)
+        v = np.asarray(self.fn(eager(y_true), eager(y_pred), **self.fn_kwargs),
+                       dtype=np.float32)
         rows = y_pred.shape[0]
         if v.ndim == 0:
             return np.full(rows, v, np.float32)

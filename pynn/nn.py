@@ -212,8 +212,30 @@ def _pool2d(pool, who, input, ksize, strides, padding, data_format):
 
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
-    """The maximum over each window of NHWC ``input``."""
+    """The maximum over each window of NHWC ``input``; a window over the
+    channels alone (ksize = strides = [1, 1, 1, k]) takes the maximum of
+    each group of k channels, as TensorFlow's depthwise max pooling."""
+    depth = [int(k) for k in np.ravel(ksize)]
+    if len(depth) == 4 and depth[3] != 1:
+        return _depth_max_pool(input, depth, strides, padding, data_format)
     return _pool2d(ops.max_pool, "max_pool2d", input, ksize, strides, padding, data_format)
+
+
+def _depth_max_pool(input, ksize, strides, padding, data_format):
+    _nhwc(data_format, "max_pool2d")
+    k = ksize[3]
+    if ksize[:3] != [1, 1, 1] or [int(s) for s in np.ravel(strides)] != ksize:
+        raise ValueError(f"max_pool2d: pooling over the depth takes ksize = strides = "
+                         f"[1, 1, 1, k] (no pooling over batch or space at the same time), "
+                         f"got ksize={ksize}, strides={strides!r}")
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"max_pool2d: padding must be 'SAME' or 'VALID', got {padding!r}")
+    shape = tuple(ops.shape(input))
+    if len(shape) != 4 or shape[3] is None or shape[3] % k:
+        raise ValueError(f"max_pool2d: pooling over the depth needs NHWC input whose "
+                         f"channels are a multiple of the depth window {k}, got shape "
+                         f"{shape}")
+    return ops.max(ops.reshape(input, shape[:3] + (shape[3] // k, k)), axis=-1)
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):

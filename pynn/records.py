@@ -505,6 +505,167 @@ class Example(_Message):
         return ["features {"] + ["  " + s for s in inner] + ["}"] if inner else []
 
 
+class _Messages(list):
+    """A repeated message field (FeatureList.feature): only ``cls``
+    messages go in; ``add()`` appends a new one and gives it back."""
+
+    def __init__(self, cls, who):
+        super().__init__()
+        self._cls, self._who = cls, who
+
+    def _check(self, v):
+        if not isinstance(v, self._cls):
+            raise TypeError(f"{self._who}: expected a {self._cls.__name__}, got "
+                            f"{type(v).__name__}")
+        return v
+
+    def add(self, **fields):
+        msg = self._cls(**fields)
+        list.append(self, msg)
+        return msg
+
+    def append(self, v):
+        list.append(self, self._check(v))
+
+    def extend(self, values):
+        list.extend(self, [self._check(v) for v in values])
+
+    def insert(self, i, v):
+        list.insert(self, i, self._check(v))
+
+    def __setitem__(self, i, v):
+        raise TypeError(f"{self._who}: a repeated message field does not take assignment; "
+                        f"use append, extend or add")
+
+
+class FeatureList(_Message):
+    """``feature``: the Features of a sequence's steps, one per step."""
+
+    def __init__(self, feature=None):
+        self.Clear()
+        self.feature.extend(feature or ())
+
+    def Clear(self):
+        self.feature = _Messages(Feature, "FeatureList.feature")
+
+    def _encode(self):
+        return b"".join(_len_field(1, f._encode()) for f in self.feature)
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number == 1 and wire == 2:
+                f = Feature()
+                f._decode(data, value[0], value[1])
+                list.append(self.feature, f)
+
+    def _text_lines(self):
+        lines = []
+        for f in self.feature:
+            lines += ["feature {"] + ["  " + s for s in f._text_lines()] + ["}"]
+        return lines
+
+
+class _FeatureListMap(dict):
+    """FeatureLists.feature_list: a missing key reads as a new empty
+    FeatureList, as a protobuf map of messages does."""
+
+    def __missing__(self, key):
+        self[key] = FeatureList()
+        return self[key]
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"FeatureLists.feature_list: keys are str, got "
+                            f"{type(key).__name__}")
+        if not isinstance(value, FeatureList):
+            raise TypeError(f"FeatureLists.feature_list[{key!r}]: expected a FeatureList, "
+                            f"got {type(value).__name__}")
+        super().__setitem__(key, value)
+
+
+class FeatureLists(_Message):
+    """``feature_list``: a map of names to FeatureList."""
+
+    def __init__(self, feature_list=None):
+        self.Clear()
+        for k, v in (feature_list or {}).items():
+            self.feature_list[k] = v
+
+    def Clear(self):
+        self.feature_list = _FeatureListMap()
+
+    def _encode(self):
+        return b"".join(_len_field(1, _len_field(1, k.encode()) +
+                                   _len_field(2, self.feature_list[k]._encode()))
+                        for k in sorted(self.feature_list))
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number != 1 or wire != 2:
+                continue
+            key, flist = "", FeatureList()
+            for n, w, v in _fields(data, value[0], value[1]):
+                if n == 1 and w == 2:
+                    try:
+                        key = data[v[0]:v[1]].decode()
+                    except UnicodeDecodeError:
+                        raise DecodeError("FeatureLists: a key that is not UTF-8") from None
+                elif n == 2 and w == 2:
+                    flist = FeatureList()
+                    flist._decode(data, v[0], v[1])
+            dict.__setitem__(self.feature_list, key, flist)
+
+    def _text_lines(self):
+        lines = []
+        for k in sorted(self.feature_list):
+            lines += ["feature_list {", f'  key: "{_escape(k.encode())}"', "  value {"]
+            lines += ["    " + s for s in self.feature_list[k]._text_lines()]
+            lines += ["  }", "}"]
+        return lines
+
+
+class SequenceExample(_Message):
+    """``context`` (Features of the whole sequence) and ``feature_lists``
+    (a FeatureList per sequence feature): tf.train.SequenceExample."""
+
+    def __init__(self, context=None, feature_lists=None):
+        self.Clear()
+        if context is not None:
+            if not isinstance(context, Features):
+                raise TypeError(f"SequenceExample: context must be a Features, got "
+                                f"{type(context).__name__}")
+            self.context = context
+        if feature_lists is not None:
+            if not isinstance(feature_lists, FeatureLists):
+                raise TypeError(f"SequenceExample: feature_lists must be a FeatureLists, "
+                                f"got {type(feature_lists).__name__}")
+            self.feature_lists = feature_lists
+
+    def Clear(self):
+        self.context = Features()
+        self.feature_lists = FeatureLists()
+
+    def _encode(self):
+        context, lists = self.context._encode(), self.feature_lists._encode()
+        return (_len_field(1, context) if context else b"") + \
+            (_len_field(2, lists) if lists else b"")
+
+    def _decode(self, data, pos, end):
+        for number, wire, value in _fields(data, pos, end):
+            if number == 1 and wire == 2:
+                self.context._decode(data, value[0], value[1])
+            elif number == 2 and wire == 2:
+                self.feature_lists._decode(data, value[0], value[1])
+
+    def _text_lines(self):
+        lines = []
+        for name, msg in (("context", self.context), ("feature_lists", self.feature_lists)):
+            inner = msg._text_lines()
+            if inner:
+                lines += [name + " {"] + ["  " + s for s in inner] + ["}"]
+        return lines
+
+
 # ------------------------------------------------------------ TFRecord files
 
 def _compression(options, who):
@@ -725,6 +886,24 @@ class RaggedFeature:
                 f"validate={self.validate})")
 
 
+class FixedLenSequenceFeature:
+    """A sequence feature whose every step has ``prod(shape)`` values,
+    parsed to a tensor of ``(steps,) + shape``
+    (tf.io.FixedLenSequenceFeature); with ``allow_missing``, a sequence
+    without it gives zero steps."""
+
+    def __init__(self, shape, dtype, allow_missing=False, default_value=None):
+        self.shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else
+                                            ([] if shape is None else list(shape))))
+        self.dtype = _feature_dtype(dtype, "FixedLenSequenceFeature")
+        self.allow_missing = bool(allow_missing)
+        self.default_value = default_value
+
+    def __repr__(self):
+        return (f"FixedLenSequenceFeature(shape={list(self.shape)}, dtype={self.dtype.name}, "
+                f"allow_missing={self.allow_missing}, default_value={self.default_value!r})")
+
+
 def _feature_dtype(dtype, who):
     from .dtypes import as_dtype
     d = as_dtype(dtype)
@@ -776,7 +955,6 @@ def _examples(serialized, who):
 
 
 def _parse(records, batch_shape, features, who):
-    from .sparse import SparseTensor
     examples = []
     for r in records:
         try:
@@ -784,6 +962,13 @@ def _parse(records, batch_shape, features, who):
         except DecodeError as e:
             raise InvalidArgumentError(f"tf.io.{who}: could not parse an example "
                                        f"({e})") from None
+    return _parse_features(examples, batch_shape, features, who)
+
+
+def _parse_features(examples, batch_shape, features, who):
+    """The tensors ``features`` describes, from the feature maps of
+    ``examples`` (one per example of the batch)."""
+    from .sparse import SparseTensor
     out = {}
     for key, spec in features.items():
         if isinstance(spec, FixedLenFeature):
@@ -869,7 +1054,251 @@ def parse_example(serialized, features, name=None, example_names=None):
     return _parse(records, (len(records),) if shape else (), features, "parse_example")
 
 
+def parse_single_sequence_example(serialized, context_features=None, sequence_features=None,
+                                  example_name=None, name=None):
+    """One serialized SequenceExample parsed to ``(context, feature_lists)``,
+    two dicts of tensors (tf.io.parse_single_sequence_example): the context
+    as parse_single_example parses features; each sequence feature a
+    FixedLenSequenceFeature, ``(steps,) + shape``, or a VarLenFeature, a
+    SparseTensor of ``[steps, longest step]``."""
+    from .sparse import SparseTensor
+    who = "parse_single_sequence_example"
+    records, shape = _examples(serialized, who)
+    if shape != ():
+        raise ValueError(f"tf.io.{who}: expected one serialized sequence example (a "
+                         f"scalar), got shape {shape}")
+    try:
+        seq = SequenceExample.FromString(records[0])
+    except DecodeError as e:
+        raise InvalidArgumentError(f"tf.io.{who}: could not parse a sequence example "
+                                   f"({e})") from None
+    context = _parse_features([seq.context.feature], (), context_features or {}, who)
+    lists = seq.feature_lists.feature_list
+    sequences = {}
+    for key, spec in (sequence_features or {}).items():
+        steps = [_values(f, key, spec.dtype) for f in lists[key].feature] \
+            if key in lists else None
+        if isinstance(spec, FixedLenSequenceFeature):
+            if steps is None and not spec.allow_missing:
+                raise InvalidArgumentError(
+                    f"tf.io.{who}: Feature list '{key}' is required but could not be found "
+                    f"(give FixedLenSequenceFeature(..., allow_missing=True) to allow it)")
+            size = int(np.prod(spec.shape))
+            for i, vals in enumerate(steps or []):
+                if len(vals) != size:
+                    raise InvalidArgumentError(
+                        f"tf.io.{who}: Key: {key}, Index: {i}. Number of values != expected. "
+                        f"values size: {len(vals)} but output shape: {list(spec.shape)}")
+            value = np.stack([_array(v, spec.dtype).reshape(spec.shape) for v in steps]) \
+                if steps else np.empty((0,) + spec.shape, _NP_OF[spec.dtype.name])
+            sequences[key] = eager(value)
+        elif isinstance(spec, VarLenFeature):
+            steps = steps or []
+            indices = [[i, j] for i, vals in enumerate(steps) for j in range(len(vals))]
+            values = [v for vals in steps for v in vals]
+            sequences[key] = SparseTensor(
+                np.asarray(indices, np.int64).reshape(-1, 2), _array(values, spec.dtype),
+                [len(steps), max((len(v) for v in steps), default=0)])
+        else:
+            raise TypeError(f"tf.io.{who}: sequence_features[{key!r}] must be a "
+                            f"FixedLenSequenceFeature or VarLenFeature, got "
+                            f"{type(spec).__name__}")
+    return context, sequences
+
+
 __all__ = ["BytesList", "FloatList", "Int64List", "Feature", "Features", "Example",
+           "FeatureList", "FeatureLists", "SequenceExample",
            "TFRecordWriter", "TFRecordOptions", "TFRecordDataset", "DatasetTFRecordWriter",
-           "FixedLenFeature", "VarLenFeature", "parse_single_example", "parse_example",
-           "DecodeError"]
+           "FixedLenFeature", "VarLenFeature", "FixedLenSequenceFeature",
+           "parse_single_example", "parse_example", "parse_single_sequence_example",
+           "serialize_tensor", "parse_tensor", "serialize_sparse", "DecodeError"]
+
+
+# ------------------------------------------------- tensors as TensorProto
+
+# TensorFlow's DataType numbers (types.proto) of the dtypes pynn holds
+_DT_NUMBERS = {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6,
+               "string": 7, "complex64": 8, "int64": 9, "bool": 10, "uint16": 17,
+               "complex128": 18, "float16": 19, "uint32": 22, "uint64": 23}
+_DT_NAMES = {v: k for k, v in _DT_NUMBERS.items()}
+# TensorProto's repeated numeric value fields (float_val, double_val,
+# int_val, scomplex_val, int64_val, bool_val, dcomplex_val, half_val,
+# uint32_val, uint64_val): number -> how each is stored, a little-endian
+# NumPy type or "varint"
+_VALUE_FIELDS = {5: "<f4", 6: "<f8", 7: "varint", 9: "<f4", 10: "varint", 11: "varint",
+                 12: "<f8", 13: "varint", 16: "varint", 17: "varint"}
+
+
+def _dtype_name(value):
+    from .dtypes import as_dtype
+    return as_dtype(value).name
+
+
+def serialize_tensor(tensor, name=None):
+    """The tensor as TensorFlow's ``TensorProto`` bytes (a 0-d string
+    tensor), as ``tf.io.serialize_tensor`` writes it: the dtype, the shape
+    and the values (numbers in ``tensor_content``, strings each in a
+    ``string_val``); ``parse_tensor`` and TensorFlow read it back."""
+    return eager(np.asarray(_tensor_proto(tensor, "tf.io.serialize_tensor", False),
+                            dtype=object))
+
+
+def serialize_sparse(sp_input, out_type="string", name=None):
+    """A SparseTensor as TensorFlow's ``tf.io.serialize_sparse``: a vector
+    of three serialized TensorProtos, its indices, values and dense shape
+    (every one with its values in ``tensor_content``, as TensorFlow writes
+    them here)."""
+    from .dtypes import as_dtype
+    if as_dtype(out_type).name != "string":
+        raise ValueError(f"tf.io.serialize_sparse: out_type must be tf.string, got "
+                         f"{as_dtype(out_type).name} (pynn has no variant tensors)")
+    who = "tf.io.serialize_sparse"
+    parts = [_tensor_proto(np.asarray(sp_input.indices, np.int64), who, True),
+             _tensor_proto(sp_input.values, who, True),
+             _tensor_proto(np.asarray(sp_input.dense_shape, np.int64), who, True)]
+    out = np.empty(3, dtype=object)
+    out[:] = parts
+    return eager(out)
+
+
+def _tensor_proto(tensor, who, strings_as_content):
+    """TensorProto bytes of ``tensor``: strings in ``string_val`` fields or,
+    with ``strings_as_content``, in ``tensor_content`` as TensorFlow packs
+    them (every length as a varint, then the bytes)."""
+    from . import ops
+    arr = np.asarray(ops.convert_to_numpy(tensor))
+    if arr.dtype.kind in "USO":
+        dtype = "string"
+    else:
+        dtype = arr.dtype.name
+        if dtype not in _DT_NUMBERS:
+            raise TypeError(f"{who}: tensors of dtype {dtype} have no TensorProto form")
+    shape = b"".join(_len_field(2, _varint(1 << 3) + _varint(d) if d else b"")
+                     for d in arr.shape)
+    out = _varint(1 << 3) + _varint(_DT_NUMBERS[dtype]) + _len_field(2, shape)
+    if dtype == "string":
+        values = [v.encode() if isinstance(v, str) else _as_bytes(v, who)
+                  for v in arr.reshape(-1)]
+        if strings_as_content:
+            if values:
+                out += _len_field(4, b"".join(_varint(len(v)) for v in values) +
+                                  b"".join(values))
+        else:
+            out += b"".join(_len_field(8, v) for v in values)
+    elif arr.size:
+        out += _len_field(4, np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes())
+    return out
+
+
+def _string_content(content, size, who):
+    """The ``size`` strings TensorFlow packs into a string tensor's
+    ``tensor_content``: their lengths as varints, then their bytes."""
+    lengths, pos = [], 0
+    try:
+        for _ in range(size):
+            n, pos = _read_varint(content, pos, len(content))
+            lengths.append(n)
+    except DecodeError:
+        raise InvalidArgumentError(f"{who}: the content does not hold {size} strings") \
+            from None
+    if sum(lengths) != len(content) - pos:
+        raise InvalidArgumentError(f"{who}: the content does not hold {size} strings")
+    out = np.empty(size, dtype=object)
+    for i, n in enumerate(lengths):
+        out[i] = content[pos:pos + n]
+        pos += n
+    return out
+
+
+def parse_tensor(serialized, out_type, name=None):
+    """The tensor that ``serialize_tensor`` (or TensorFlow) wrote as
+    ``TensorProto`` bytes; ``out_type`` must be its dtype, as TensorFlow
+    checks.  Values given in the repeated fields (``float_val``, ...)
+    rather than ``tensor_content`` are read too, the last one filling the
+    rest of the tensor as TensorFlow fills it."""
+    from . import ops
+    data = serialized
+    if not isinstance(data, (bytes, bytearray)):
+        data = np.asarray(ops.convert_to_numpy(data))
+        if data.ndim != 0:
+            raise InvalidArgumentError(f"tf.io.parse_tensor: expected one serialized "
+                                       f"tensor (a 0-d string), got shape {data.shape}")
+        data = data.item()
+    data = _as_bytes(data, "tf.io.parse_tensor")
+    want = _dtype_name(out_type)
+    dtype, shape, content, values = None, [], None, []
+    try:
+        for number, wire, value in _fields(data):
+            if number == 1 and wire == 0:
+                dtype = value
+            elif number == 2 and wire == 2:
+                shape = []
+                for n, w, dim in _fields(data, *value):
+                    if n == 2 and w == 2:
+                        size = [v for k, t, v in _fields(data, *dim) if k == 1 and t == 0]
+                        shape.append(size[-1] if size else 0)
+                    elif n == 3 and w == 0 and dim:
+                        raise InvalidArgumentError("tf.io.parse_tensor: the tensor's rank "
+                                                   "is unknown")
+            elif number == 4 and wire == 2:
+                content = data[value[0]:value[1]]
+            elif number == 8 and wire == 2:
+                values.append(data[value[0]:value[1]])
+            elif number in _VALUE_FIELDS:
+                values.extend(_packed(data, wire, value, _VALUE_FIELDS[number]))
+    except DecodeError as e:
+        raise InvalidArgumentError(f"tf.io.parse_tensor: could not parse the serialized "
+                                   f"tensor ({e})") from None
+    got = _DT_NAMES.get(dtype)
+    if got is None:
+        raise InvalidArgumentError(f"tf.io.parse_tensor: unsupported or missing data type "
+                                   f"{dtype!r} in the serialized tensor")
+    if got != want:
+        raise InvalidArgumentError(f"tf.io.parse_tensor: type mismatch between parsed tensor "
+                                   f"({got}) and dtype ({want})")
+    shape = tuple(int(d) for d in shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    np_dtype = object if got == "string" else np.dtype(got)
+    if content is not None and got == "string":
+        out = _string_content(content, size, "tf.io.parse_tensor").reshape(shape)
+    elif content is not None:
+        little = np.dtype(np_dtype).newbyteorder("<")
+        if len(content) != size * little.itemsize:
+            raise InvalidArgumentError(f"tf.io.parse_tensor: {len(content)} bytes of content "
+                                       f"do not hold a {got} tensor of shape {list(shape)}")
+        out = np.frombuffer(content, little).astype(np_dtype).reshape(shape)
+    else:
+        if len(values) > size:
+            raise InvalidArgumentError(f"tf.io.parse_tensor: {len(values)} values for a "
+                                       f"tensor of shape {list(shape)}")
+        out = np.zeros(size, dtype=np_dtype) if got != "string" else \
+            np.full(size, b"", dtype=object)
+        if values:
+            if got == "float16":  # (half_val holds each half's bits)
+                values = np.asarray(values, np.uint16).view(np.float16)
+            elif got in ("complex64", "complex128"):  # (real, imaginary pairs)
+                values = np.asarray(values).reshape(-1, 2) @ np.array([1, 1j])
+            vals = np.empty(len(values), dtype=object) if got == "string" else None
+            if vals is not None:
+                vals[:] = values
+            out[:len(values)] = values if vals is None else vals
+            out[len(values):] = out[len(values) - 1]
+        out = out.reshape(shape)
+    return eager(out)
+
+
+def _packed(data, wire, value, kind):
+    """The numbers of one occurrence of a repeated numeric field, packed
+    or not."""
+    if kind == "varint":
+        if wire == 0:
+            return [value - (1 << 64) if value >= 1 << 63 else value]
+        out, p, stop = [], value[0], value[1]
+        while p < stop:
+            v, p = _read_varint(data, p, stop)
+            out.append(v - (1 << 64) if v >= 1 << 63 else v)
+        return out
+    chunk = data[value[0]:value[1]]
+    if len(chunk) % np.dtype(kind).itemsize:
+        raise DecodeError("a packed field whose length is not a multiple of its item size")
+    return np.frombuffer(chunk, kind).tolist()

@@ -55,7 +55,7 @@ class _GradientRecord(autodiff.Tape):
     of trainable weights and variables are watched automatically, as
     TensorFlow's tape watches trainable variables."""
     __slots__ = ("arrays", "requested", "kept", "paused", "recording_depth", "given", "open",
-                 "higher_order", "substituted", "listed")
+                 "higher_order", "substituted", "listed", "pending")
     records_calls = True
     # NumPy functions of its values are constants, as on TensorFlow's eager
     # tensors (``np.random.choice(n, p=np.squeeze(probs))`` in RL code)
@@ -80,6 +80,20 @@ class _GradientRecord(autodiff.Tape):
         self.substituted = {}
         # whether pynn.ops looks for the arrays watched here (see ops._WATCHED)
         self.listed = False
+        # how many of the tapes sharing these records may still take a
+        # gradient (see GradientTape._release)
+        self.pending = 0
+
+    def release(self):
+        """Forget what was recorded, once no tape can take a gradient of
+        it: a loss kept from the block (``losses.append(loss)``) then
+        holds its value, not every activation of the step."""
+        self.records.clear()
+        self.watched.clear()
+        self.arrays.clear()
+        self.given.clear()
+        self.substituted.clear()
+        self.layer_grads = {}
 
     def watch(self, weight):
         stand_in = self.substituted.get(id(weight))
@@ -186,6 +200,8 @@ class GradientTape:
         self._record = None
         self._used = False
         self._saved = None
+        self._released = False
+        self._seeding = False
 
     def __enter__(self):
         if self._record is not None:
@@ -193,6 +209,7 @@ class GradientTape:
         current = autodiff.active_tape()
         self._record = current if isinstance(current, _GradientRecord) else _GradientRecord()
         self._record.recording_depth += 1
+        self._record.pending += 1
         self._record.open.append(self)
         self._record.higher_order = _differentiates_twice(self._record.open)
         self._saved = _Recording(self._record, self._record.losses)
@@ -208,6 +225,30 @@ class GradientTape:
             self._record.listed = False
         self._record.open.remove(self)
         self._record.higher_order = _differentiates_twice(self._record.open)
+        if self._released:  # (its gradient was taken inside the block)
+            self._release_records()
+
+    def _release(self):
+        """This tape takes no more gradients (a non-persistent one has
+        taken its gradient; any tape, deleted): once no tape sharing its
+        records can, and none records, the records are released, as
+        TensorFlow frees a tape's resources."""
+        if self._record is None or self._released:
+            return
+        self._released = True
+        self._record.pending -= 1
+        self._release_records()
+
+    def _release_records(self):
+        record = self._record
+        if record.pending <= 0 and not record.recording_depth:
+            record.release()
+
+    def __del__(self):
+        try:
+            self._release()
+        except Exception:
+            pass
 
     def watch(self, tensor):
         """Differentiate with respect to ``tensor`` (a NumPy array, a
@@ -344,6 +385,8 @@ class GradientTape:
         record.layer_grads = {}
         if record.recording_depth and not differentiable:
             record.given.update((id(g), g) for g in out if g is not None)
+        if not self.persistent and not self._seeding:
+            self._release()
         return _pack_like(sources, out)
 
     def jacobian(self, target, sources, unconnected_gradients="none",
@@ -407,8 +450,14 @@ class GradientTape:
             else:
                 seed[()] = 1.0
             self._used = False
-            rows.append(self.gradient(target, list(flat), output_gradients=[seed]))
+            self._seeding = True
+            try:
+                rows.append(self.gradient(target, list(flat), output_gradients=[seed]))
+            finally:
+                self._seeding = False
         self._used = True
+        if not self.persistent:
+            self._release()
         return rows
 
     @staticmethod
@@ -716,21 +765,25 @@ class Variable(Weight):
             _val(autodiff.value_of(sparse_delta.values)), dtype=whole.dtype)
         return self.assign(whole)
 
-    def __float__(self):
-        return float(self.value)
-
-    def __int__(self):
-        return int(self.value)
+    @property
+    def device(self):
+        """Where the value lives, in TensorFlow's words (a host array: the
+        CPU), as an eager tensor's."""
+        return Tensor.device.fget(self)
 
     def __len__(self):
         return len(self.value)
 
     def __repr__(self):
-        # (TensorFlow's form: <tf.Variable 'v' shape=(2,) dtype=float32, numpy=array([...])>)
-        value = np.array(self.value)
-        text = repr(value.item()) if value.ndim == 0 else repr(value)
-        return (f"<tf.Variable {self.name!r} shape={value.shape} dtype={value.dtype.name}, "
-                f"numpy={text}>")
+        # TensorFlow's form: <tf.Variable 'v' shape=(2,) dtype=float32, numpy=array(...)>
+        # (a scalar's value as a number; a value of several lines starts on
+        # a line of its own)
+        plain = np.asarray(self.value).view(np.ndarray)
+        text = repr(plain.item()) if plain.ndim == 0 else repr(plain)
+        if "\n" in text:
+            text = "\n" + text
+        return (f"<tf.Variable {self.name!r} shape={tuple(plain.shape)} "
+                f"dtype={plain.dtype.name}, numpy={text}>")
 
 
 def _eager_operator(name):

@@ -160,6 +160,55 @@ class Tensor(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    # A tensor is a value, as TensorFlow's: ``t += 1`` or ``offset *= mask``
+    # (on a slice of a loss's targets) gives a new tensor and leaves the
+    # array it was made from, and every view of it, as they were.
+    def __iadd__(self, other):
+        return self.__add__(other)
+
+    def __isub__(self, other):
+        return self.__sub__(other)
+
+    def __imul__(self, other):
+        return self.__mul__(other)
+
+    def __itruediv__(self, other):
+        return self.__truediv__(other)
+
+    def __ifloordiv__(self, other):
+        return self.__floordiv__(other)
+
+    def __imod__(self, other):
+        return self.__mod__(other)
+
+    def __ipow__(self, other):
+        return self.__pow__(other)
+
+    def __imatmul__(self, other):
+        return self.__matmul__(other)
+
+    def __iand__(self, other):
+        return self.__and__(other)
+
+    def __ior__(self, other):
+        return self.__or__(other)
+
+    def __ixor__(self, other):
+        return self.__xor__(other)
+
+    def __ilshift__(self, other):
+        return self.__lshift__(other)
+
+    def __irshift__(self, other):
+        return self.__rshift__(other)
+
+    # int(action) of a (1, 1) tensor, as TensorFlow's (NumPy 2.4 takes 0-d only)
+    def __int__(self):
+        return int(one_element(self, "int"))
+
+    def __float__(self):
+        return float(one_element(self, "float"))
+
     def __getitem__(self, key):
         # one element is a 0-d tensor, as TensorFlow's (``t[0].numpy()``);
         # ``t[()]`` stays NumPy's way of taking the scalar out
@@ -207,6 +256,17 @@ class Tensor(np.ndarray):
 
 
 _ndarray_shape = np.ndarray.shape
+
+
+def one_element(value, who):
+    """The one element of a tensor of any rank (``int(t)`` of a (1, 1)
+    tensor, as TensorFlow converts it), as a 0-d array; more or fewer
+    elements are a TypeError saying the shape."""
+    plain = np.asarray(value)
+    if plain.size != 1:
+        raise TypeError(f"{who}(): only a tensor of one element converts to a Python "
+                        f"scalar, got shape {tuple(plain.shape)}")
+    return plain.reshape(())
 
 
 def _decoded(x):

@@ -26,12 +26,13 @@ import numpy as np
 
 from .layers.base import Layer, Weight
 from .module import Module
-from .records import BytesList, Example, Feature, Features, FloatList, Int64List
+from .records import (BytesList, Example, Feature, FeatureList, FeatureLists, Features,
+                      FloatList, Int64List, SequenceExample)
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "get_checkpoint_state",
            "list_variables", "load_variable", "load_checkpoint", "CheckpointReader",
            "CheckpointOptions", "Example", "Features", "Feature", "BytesList", "FloatList",
-           "Int64List"]
+           "Int64List", "SequenceExample", "FeatureList", "FeatureLists"]
 
 _FORMAT = "pynn.checkpoint"
 _MANIFEST = "checkpoint.json"

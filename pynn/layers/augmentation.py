@@ -28,7 +28,7 @@ import numpy as np
 from .. import ops
 from .base import ChannelsFirst, Layer, shape_str
 from .core import Dropout
-from .preprocessing import ImagesAndBoxes, window_maps
+from .preprocessing import ImagesAndBoxes, image_batch, window_maps
 
 
 def _label(layer):
@@ -101,6 +101,7 @@ class _Augmentation(ChannelsFirst, ImagesAndBoxes, Layer):
     def _eager_call(self, inputs, training):
         if isinstance(inputs, dict):
             return self._images_and_boxes(inputs, training)
+        inputs = image_batch(inputs)
         # Keras's augmentation layers also take a single image (height,
         # width, channels).
         if np.ndim(inputs) == 3:

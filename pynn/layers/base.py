@@ -47,7 +47,7 @@ from .. import autodiff, backend, distribute, dtypes, ops
 from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..module import Module
-from ..tensor import Tensor, TensorShape, eager
+from ..tensor import Tensor, TensorShape, eager, one_element
 
 _name_counts = defaultdict(int)
 # How many callables add_loss has kept (see Layer.add_loss): while none,
@@ -239,6 +239,13 @@ def _pack_like(template, leaves):
     return fill(template)
 
 
+def _numbers(value):
+    """Whether a call's inputs are a (nested) list of Python numbers."""
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(_numbers(v) for v in value)
+    return isinstance(value, (int, float, np.number, np.bool_))
+
+
 def _is_tensor(value):
     """Whether a call argument is a tensor: symbolic, an array or traced."""
     return isinstance(value, (KerasTensor, np.ndarray, autodiff.Traced))
@@ -391,9 +398,13 @@ class Weight(autodiff.ForwardingOperators):
         return f"<Weight {self.name} shape={self.value.shape}>"
 
     # A scalar variable (a Keras-style metric's result) as a number:
-    # float(m.result()), "%.3f" % m.result(), f"{m.result():.3f}"
+    # float(m.result()), "%.3f" % m.result(), f"{m.result():.3f}"; one of
+    # any rank too, as TensorFlow's
     def __float__(self):
-        return float(self.value)
+        return float(one_element(self.value, "float"))
+
+    def __int__(self):
+        return int(one_element(self.value, "int"))
 
     def __format__(self, spec):
         return format(self.value, spec) if spec else str(self)
@@ -1404,6 +1415,10 @@ class Layer(Module):
         if args or kwargs:
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}): unexpected call "
                             f"argument(s) {', '.join(sorted(kwargs)) or repr(args)}")
+        if _numbers(inputs):
+            # Python numbers, nested lists of them too, are one tensor, as
+            # tf.keras 2 converts them (``Lambda(tf.exp)([-1., 0., 1.])``)
+            inputs = np.asarray(inputs)
         if self.input_spec:
             from .input_spec import assert_input_compatibility
             assert_input_compatibility(self.input_spec, inputs, self.name)

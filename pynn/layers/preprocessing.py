@@ -80,6 +80,9 @@ class Rescaling(Layer):
         return ops.channel_affine(dy2, scale, zero,
                                   out=ctx.buffer("dx", dy2.shape)).reshape(dy.shape)
 
+    def _eager_call(self, inputs, training):
+        return super()._eager_call(image_batch(inputs), training)
+
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
@@ -285,6 +288,17 @@ def _dimension(value, what, layer):
     return int(value)
 
 
+def image_batch(inputs):
+    """A list of equally shaped images (scikit-learn's
+    ``load_sample_images()["images"]``) as one batch, as tf.keras 2
+    converts it for an image layer; anything else as it is."""
+    if isinstance(inputs, (list, tuple)) and inputs and \
+            all(isinstance(v, np.ndarray) for v in inputs) and \
+            len({v.shape for v in inputs}) == 1:
+        return np.stack(inputs)
+    return inputs
+
+
 class ImagesAndBoxes:
     """Keras 3's image preprocessing layers called on a dict:
     ``{"images": ..., "bounding_boxes": {"boxes": ..., "labels": ...},
@@ -409,6 +423,7 @@ class _Image(ChannelsFirst, ImagesAndBoxes, Layer):
     def _eager_call(self, inputs, training):
         if isinstance(inputs, dict):
             return self._images_and_boxes(inputs, training)
+        inputs = image_batch(inputs)
         # As Keras's: a single image (height, width, channels) too, as a
         # tf.data map gives them.
         if np.ndim(inputs) == 3:

@@ -240,7 +240,7 @@ def test_checkpoint_restores_variables_added_to_lists_and_dicts_later(tmp_path):
 
 def test_variable_repr_is_tensorflows():
     v = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="v")
-    assert repr(v) == ("<tf.Variable 'v' shape=(2, 2) dtype=float32, numpy=array([[1., 2.],\n"
+    assert repr(v) == ("<tf.Variable 'v' shape=(2, 2) dtype=float32, numpy=\narray([[1., 2.],\n"
                        "       [3., 4.]], dtype=float32)>")
     assert repr(tf.Variable(3, name="n")) == "<tf.Variable 'n' shape=() dtype=int32, numpy=3>"
 
