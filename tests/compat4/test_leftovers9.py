@@ -8,6 +8,7 @@ import pytest
 
 import pynn
 from pynn import layers
+from keras_reference import keras, needs_keras
 
 
 def _binary_data(n=64, seed=0):
@@ -87,3 +88,32 @@ def test_tensorshape_scalar():
     assert s.num_elements() == 1
     known = pynn.TensorShape([2, None])
     assert copy.deepcopy(known) == known and pickle.loads(pickle.dumps(known)).as_list() == [2, None]
+
+
+# ------------------------------------------------ Normalization on single elements
+
+@needs_keras
+@pytest.mark.parametrize("axis,shape", [(-1, (20, 3)), (None, (20, 3)), (-1, (4, 5, 5, 3)),
+                                        ((1, 2), (4, 5, 5, 3))])
+def test_normalization_on_one_element_as_keras(axis, shape):
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=shape).astype("float32")
+    ours, theirs = layers.Normalization(axis=axis), keras.layers.Normalization(axis=axis)
+    ours.adapt(x)
+    theirs.adapt(x)
+    want = np.asarray(theirs(x[0]))
+    got = np.asarray(ours(x[0]))
+    assert got.shape == want.shape   # (1, ...): the statistics broadcast, as Keras
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_normalization_in_dataset_map_on_single_examples():
+    x = np.random.default_rng(1).normal(size=(50, 3)).astype("float32")
+    norm = layers.Normalization()
+    norm.adapt(pynn.data.Dataset.from_tensor_slices(x))   # rows: batched by 128, as Keras
+    np.testing.assert_allclose(norm.mean.numpy(), x.mean(0), rtol=1e-5, atol=1e-6)
+    out = list(pynn.data.Dataset.from_tensor_slices(x).map(norm).take(2))
+    assert out[0].shape == (1, 3)
+    want = (x[1] - x.mean(0)) / x.std(0)
+    np.testing.assert_allclose(np.asarray(out[1])[0], want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="normalization"):
+        norm(np.zeros(4, np.float32))   # not an element of the adapted data
