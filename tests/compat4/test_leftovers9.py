@@ -117,3 +117,103 @@ def test_normalization_in_dataset_map_on_single_examples():
     np.testing.assert_allclose(np.asarray(out[1])[0], want, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="normalization"):
         norm(np.zeros(4, np.float32))   # not an element of the adapted data
+
+
+# ------------------------------------------------ callbacks.RemoteMonitor
+
+def _server(status=200):
+    import http.server
+    import threading
+    got = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, self.headers["Content-Type"], self.headers.get("X-Run"),
+                        body))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, got
+
+
+def _fit_with(callback):
+    x, y = _binary_data(16)
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+    return model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[callback])
+
+
+def test_remote_monitor_posts_each_epoch():
+    import json
+    import urllib.parse
+    server, got = _server()
+    try:
+        root = f"http://127.0.0.1:{server.server_port}"
+        history = _fit_with(pynn.keras.callbacks.RemoteMonitor(root=root,
+                                                               headers={"X-Run": "a"}))
+        _fit_with(pynn.callbacks.RemoteMonitor(root=root, path="/p", send_as_json=True))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(got) == 4
+    path, kind, run, body = got[1]
+    assert path == "/publish/epoch/end/" and run == "a"
+    assert kind == "application/x-www-form-urlencoded"
+    sent = json.loads(urllib.parse.parse_qs(body.decode())["data"][0])
+    assert sent["epoch"] == 1
+    assert sent["loss"] == pytest.approx(history.history["loss"][1])
+    assert set(sent) == {"epoch", "loss", "accuracy"}
+    path, kind, run, body = got[3]
+    assert path == "/p" and kind == "application/json" and run is None
+    assert json.loads(body)["epoch"] == 1
+
+
+def test_remote_monitor_offline_warns_and_training_goes_on():
+    import socket
+    with socket.socket() as s:   # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.warns(UserWarning, match="Could not reach RemoteMonitor"):
+        history = _fit_with(pynn.callbacks.RemoteMonitor(root=f"http://127.0.0.1:{port}"))
+    assert len(history.history["loss"]) == 2
+    server, got = _server(status=404)   # an error status: reached, no warning
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _fit_with(pynn.callbacks.RemoteMonitor(root=f"http://127.0.0.1:{server.server_port}"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(got) == 2
+
+
+# ------------------------------------------------ RandomWidth and RandomCrop
+
+def test_random_width_factor_sign_as_tf_keras():
+    x = np.zeros((1, 10, 12, 3), np.float32)
+    widths = {pynn.layers.RandomWidth((0.2, 0.5), seed=s)(x, training=True).shape[2]
+              for s in range(6)}
+    assert widths and all(14 <= w <= 18 for w in widths)   # positive widens
+    widths = {pynn.layers.RandomWidth((-0.5, -0.2), seed=s)(x, training=True).shape[2]
+              for s in range(6)}
+    assert widths and all(6 <= w <= 9 for w in widths)
+    assert pynn.layers.RandomWidth(0.5)(x, training=False).shape == x.shape
+
+
+@needs_keras
+@pytest.mark.parametrize("shape", [(2, 10, 12, 3), (2, 4, 5, 3), (1, 40, 13, 1)])
+def test_random_crop_at_inference_is_the_central_aspect_window(shape):
+    # Keras's documented inference behaviour (tf.keras 2's, Keras 3's
+    # crop_to_aspect_ratio resize): the largest central window of the
+    # target's aspect ratio, resized
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    got = np.asarray(pynn.layers.RandomCrop(6, 8)(x, training=False))
+    want = np.asarray(keras.layers.Resizing(6, 8, crop_to_aspect_ratio=True)(x))
+    np.testing.assert_allclose(got, want, atol=1e-5)
