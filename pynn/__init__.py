@@ -85,8 +85,8 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
-                        function, init_scope, map_fn, numpy_function, print, py_function,
-                        vectorized_map,
+                        foldl, foldr, function, init_scope, map_fn, numpy_function, print,
+                        py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402
@@ -167,5 +167,6 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
            "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
-           "while_loop", "switch_case", "map_fn", "vectorized_map", "compat", "autograph",
+           "while_loop", "switch_case", "map_fn", "vectorized_map", "foldl", "foldr", "scan",
+           "compat", "autograph",
            "get_logger"] + _TF_NAMES

@@ -6062,9 +6062,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     strides = _spatial_tuple(strides, rank, f"{name}: strides")
     dilation = _spatial_tuple(dilation_rate, rank, f"{name}: dilation_rate")
     if output_padding is not None:
-        output_padding = _spatial_tuple(output_padding, rank, f"{name}: output_padding", low=0)
-        if rank == 1:
-            output_padding = (0, output_padding[1])
+        # (an entry None leaves that axis at its size without output_padding)
+        given = (output_padding,) * rank if np.ndim(output_padding) == 0 else \
+            tuple(output_padding)
+        if len(given) != rank:
+            raise ValueError(f"{name}: output_padding must be an int or {rank} ints, got "
+                             f"{output_padding!r}")
+        output_padding = tuple(None if p is None else
+                               _integer(p, f"{name}: output_padding", low=0) for p in given)
+        output_padding = (0,) + output_padding if rank == 1 else output_padding
     padding = _padding_mode(name, padding)
     if rank == 1:
         kernel = expand_dims(kernel, 0)

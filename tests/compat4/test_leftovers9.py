@@ -217,3 +217,164 @@ def test_random_crop_at_inference_is_the_central_aspect_window(shape):
     got = np.asarray(pynn.layers.RandomCrop(6, 8)(x, training=False))
     want = np.asarray(keras.layers.Resizing(6, 8, crop_to_aspect_ratio=True)(x))
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+# ------------------------------------------------ keras.backend (tf.keras 2's K.*)
+
+K = pynn.keras.backend
+
+
+def _tconv_reference(x, k, out, strides, padding):
+    """tf.nn.conv2d_transpose in float64: the adjoint of the convolution of
+    an ``out``-sized image (TensorFlow's 'same' padding: the smaller half
+    before)."""
+    n, h, w, _ = x.shape
+    kh, kw, co, _ = k.shape
+    pads = [max((size - 1) * s + kk - o, 0) // 2 if padding == "same" else 0
+            for size, o, kk, s in zip((h, w), out, (kh, kw), strides)]
+    y = np.zeros((n,) + tuple(out) + (co,))
+    for p in range(h):
+        for q in range(w):
+            for a in range(kh):
+                for b in range(kw):
+                    i, j = p * strides[0] + a - pads[0], q * strides[1] + b - pads[1]
+                    if 0 <= i < out[0] and 0 <= j < out[1]:
+                        y[:, i, j] += x[:, p, q].astype(np.float64) @ k[a, b].T
+    return y
+
+
+@pytest.mark.parametrize("kernel,strides,padding,out", [
+    ((3, 3), (2, 2), "same", (6, 8)), ((3, 3), (2, 2), "same", (5, 7)),
+    ((2, 2), (2, 2), "same", (6, 7)), ((3, 2), (2, 3), "valid", (7, 11)),
+    ((3, 2), (2, 3), "valid", (8, 13)), ((3, 3), (1, 1), "same", (3, 4))])
+def test_k_conv2d_transpose_as_tensorflow(kernel, strides, padding, out):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4, 3)).astype("float32")
+    k = rng.normal(size=kernel + (5, 3)).astype("float32")
+    want = _tconv_reference(x, k, out, strides, padding)
+    got = K.conv2d_transpose(x, k, (None,) + out + (5,), strides, padding)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-4)
+    first = K.conv2d_transpose(x.transpose(0, 3, 1, 2), k, (2, 5) + out, strides, padding,
+                               data_format="channels_first")
+    np.testing.assert_allclose(np.asarray(first).transpose(0, 2, 3, 1), want, atol=1e-4)
+
+
+def test_k_conv2d_transpose_refuses_a_size_it_cannot_make_and_differentiates():
+    x = np.ones((1, 3, 4, 3), np.float32)
+    k = np.ones((3, 3, 5, 3), np.float32)
+    with pytest.raises(ValueError, match="output_shape"):
+        K.conv2d_transpose(x, k, (1, 9, 8, 5), (2, 2), "same")
+    xv = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(K.conv2d_transpose(xv, k, (1, 5, 7, 5), (2, 2), "same"))
+    # each input value reaches the output through the taps that land inside
+    grad = np.asarray(tape.gradient(loss, xv))
+    units = np.zeros((12, 3, 4, 3), np.float32)
+    units[..., 0] = np.eye(12).reshape(12, 3, 4)
+    want = _tconv_reference(units, k, (5, 7), (2, 2), "same").sum(axis=(1, 2, 3)).reshape(3, 4)
+    np.testing.assert_allclose(grad[0, :, :, 0], want, rtol=1e-5)
+
+
+@needs_keras
+@pytest.mark.parametrize("strides,padding,dilation", [((1, 1, 1), "valid", (1, 1, 1)),
+                                                      ((2, 1, 2), "same", (1, 1, 1)),
+                                                      ((1, 1, 1), "same", (2, 1, 1))])
+def test_k_conv3d_as_keras(strides, padding, dilation):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 5, 6, 7, 3)).astype("float32")
+    k = rng.normal(size=(3, 2, 3, 3, 4)).astype("float32")
+    want = np.asarray(keras.ops.conv(x, k, strides, padding, dilation_rate=dilation))
+    got = np.asarray(K.conv3d(x, k, strides, padding, dilation_rate=dilation))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    first = np.asarray(K.conv3d(x.transpose(0, 4, 1, 2, 3), k, strides, padding,
+                                "channels_first", dilation))
+    np.testing.assert_allclose(first.transpose(0, 2, 3, 4, 1), want, rtol=1e-4, atol=1e-4)
+
+
+def test_k_conv3d_gradient():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 4, 3, 3, 2)).astype("float32")
+    k = pynn.Variable(rng.normal(size=(2, 2, 2, 2, 3)).astype("float32"))
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(pynn.square(K.conv3d(x, k, (2, 1, 1), "same")))
+    grad = np.asarray(tape.gradient(loss, k))
+    k0, eps = np.asarray(k.numpy(), np.float64), 1e-3
+    for idx in [(0, 0, 0, 0, 0), (1, 1, 0, 1, 2), (0, 1, 1, 0, 1)]:
+        def f(v):
+            kk = k0.copy()
+            kk[idx] = v
+            return float(np.sum(np.square(np.asarray(
+                K.conv3d(x, kk.astype(np.float32), (2, 1, 1), "same"), np.float64))))
+        numeric = (f(k0[idx] + eps) - f(k0[idx] - eps)) / (2 * eps)
+        assert grad[idx] == pytest.approx(numeric, rel=2e-2, abs=1e-2)
+
+
+def test_k_foldl_foldr_and_tf_scan():
+    e = np.arange(1, 6, dtype=np.float32)
+    assert float(K.foldl(lambda a, x: a + x, e)) == 15.0
+    assert float(K.foldr(lambda a, x: a * 2 + x, e, initializer=np.float32(0))) == 129.0
+    assert float(pynn.foldl(lambda a, x: a + x[0] * x[1], (e, e),
+                            initializer=np.float32(0))) == 55.0
+    np.testing.assert_array_equal(pynn.scan(lambda a, x: a + x, e), np.cumsum(e))
+    np.testing.assert_array_equal(pynn.scan(lambda a, x: a + x, e, reverse=True),
+                                  np.cumsum(e[::-1])[::-1])
+    sums, prods = pynn.scan(lambda a, x: (a[0] + x, a[1] * x), e,
+                            initializer=(np.float32(0), np.float32(1)))
+    np.testing.assert_array_equal(prods, np.cumprod(e))
+    with pytest.raises(ValueError, match="first dimension"):
+        pynn.foldl(lambda a, x: a, (e, e[:3]))
+
+
+def _step(w, u):
+    def step(x_t, states):
+        h = np.tanh(np.asarray(x_t) @ w + np.asarray(states[0]) @ u + np.asarray(states[1]))
+        return h, [h]
+    return step
+
+
+@needs_keras
+@pytest.mark.parametrize("backwards", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_k_rnn_as_keras(backwards, masked):
+    from keras.src.backend.numpy.rnn import rnn as keras_rnn
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    w, u = rng.normal(size=(4, 2)).astype("float32"), rng.normal(size=(2, 2)).astype("float32")
+    bias = rng.normal(size=(2,)).astype("float32")
+    h0 = np.zeros((3, 2), np.float32)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 1, 1, 0]], bool) if masked \
+        else None
+    want = keras_rnn(_step(w, u), x, [h0], go_backwards=backwards, mask=mask,
+                     constants=[bias], unroll=True)
+    got = K.rnn(_step(w, u), x, [h0], go_backwards=backwards, mask=mask, constants=[bias])
+    for a, b in zip(got[:2], want[:2]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(got[2][0]), np.asarray(want[2][0]), rtol=1e-5,
+                               atol=1e-6)
+    last, outs, _ = K.rnn(_step(w, u), x, [h0], mask=mask, constants=[bias],
+                          return_all_outputs=False)
+    assert np.asarray(outs).shape == (3, 1, 2)
+    zeroed = K.rnn(_step(w, u), x, [h0], mask=mask, constants=[bias],
+                   zero_output_for_mask=True)[1]
+    if masked:
+        assert np.all(np.asarray(zeroed)[~mask] == 0)
+
+
+def test_k_rnn_time_major_and_gradient():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 3, 4)).astype("float32")   # (time, batch, features)
+    w = pynn.Variable(rng.normal(size=(4, 2)).astype("float32"))
+
+    def step(x_t, states):
+        h = pynn.tanh(pynn.matmul(x_t, w) + states[0])
+        return h, [h]
+    with pynn.GradientTape() as tape:
+        last, outs, states = K.rnn(step, x, [np.zeros((3, 2), np.float32)], time_major=True)
+        loss = pynn.reduce_sum(outs)
+    assert np.asarray(outs).shape == (5, 3, 2)
+    h, want = np.zeros((3, 2)), 0.0
+    for t in range(5):
+        h = np.tanh(x[t] @ np.asarray(w.numpy(), np.float64) + h)
+        want += h.sum()
+    assert float(loss) == pytest.approx(want, rel=1e-5)
+    assert np.asarray(tape.gradient(loss, w)).shape == (4, 2)
