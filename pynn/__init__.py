@@ -89,7 +89,7 @@ from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noq
                         py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
-from . import summary, test, train  # noqa: E402
+from . import lookup, summary, test, train  # noqa: E402
 from . import ragged, sets  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import IndexedSlices, SparseTensor, edit_distance  # noqa: E402
@@ -168,5 +168,5 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
            "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
            "while_loop", "switch_case", "map_fn", "vectorized_map", "foldl", "foldr", "scan",
-           "compat", "autograph",
+           "compat", "autograph", "lookup",
            "get_logger"] + _TF_NAMES

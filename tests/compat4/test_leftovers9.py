@@ -378,3 +378,86 @@ def test_k_rnn_time_major_and_gradient():
         want += h.sum()
     assert float(loss) == pytest.approx(want, rel=1e-5)
     assert np.asarray(tape.gradient(loss, w)).shape == (4, 2)
+
+
+# ------------------------------------------------ tf.lookup
+
+def _vocab_table(num_oov=4):
+    vocab = ["cat", "dog", "bird"]
+    init = pynn.lookup.KeyValueTensorInitializer(vocab, pynn.range(len(vocab), dtype=pynn.int64))
+    return pynn.lookup.StaticVocabularyTable(init, num_oov_buckets=num_oov)
+
+
+def test_static_hash_table():
+    init = pynn.lookup.KeyValueTensorInitializer(pynn.constant(["a", "b", "c"]),
+                                                 pynn.constant([7, 8, 9], dtype=pynn.int64))
+    table = pynn.lookup.StaticHashTable(init, default_value=-1)
+    out = table.lookup(pynn.constant([["a", "z"], ["c", "b"]]))
+    assert out.dtype == np.int64 and out.tolist() == [[7, -1], [9, 8]]
+    assert table[b"b"].numpy() == 8 and int(table.size()) == 3
+    assert table.key_dtype == pynn.string and table.value_dtype == pynn.int64
+    keys, values = table.export()
+    assert dict(zip(keys.tolist(), values.tolist())) == {b"a": 7, b"b": 8, b"c": 9}
+    words = pynn.lookup.StaticHashTable(
+        pynn.lookup.KeyValueTensorInitializer([1, 2], ["one", "two"]), "?")
+    assert words.lookup(pynn.constant([2, 5])).tolist() == [b"two", b"?"]
+    with pytest.raises(TypeError, match="keys must be"):
+        table.lookup(pynn.constant([1, 2]))
+    with pytest.raises(ValueError, match="two values"):
+        pynn.lookup.StaticHashTable(pynn.lookup.KeyValueTensorInitializer(["a", "a"], [1, 2]),
+                                    -1)
+
+
+def test_static_vocabulary_table_buckets_as_tensorflow():
+    table = _vocab_table()
+    ids = table.lookup(pynn.constant(["dog", "fish", "cat", "hello"]))
+    # unknown words: 3 + Fingerprint64(word) % 4 (tf.strings.to_hash_bucket_fast)
+    oov = 3 + pynn.strings.to_hash_bucket_fast(["fish", "hello"], 4)
+    assert ids.tolist() == [1, int(oov[0]), 0, int(oov[1])]
+    assert int(table.size()) == 7
+    ragged = table.lookup(pynn.ragged.constant([["cat", "fish"], ["bird"]]))
+    assert ragged.to_list() == [[0, int(oov[0])], [2]]
+    only_buckets = pynn.lookup.StaticVocabularyTable(None, 5, lookup_key_dtype=pynn.int64)
+    assert only_buckets.lookup(pynn.constant([12], pynn.int64)).tolist() == \
+        pynn.strings.to_hash_bucket_fast(["12"], 5).tolist()
+    with pytest.raises(ValueError, match="num_oov_buckets"):
+        _vocab_table(0)
+
+
+def test_lookup_tables_in_dataset_map():
+    table = _vocab_table()
+    ds = pynn.data.Dataset.from_tensor_slices((["cat", "zebra", "bird"], [1, 0, 1]))
+    ds = ds.map(lambda w, y: (table.lookup(w), y)).batch(3)
+    ids, labels = next(iter(ds))
+    assert ids.tolist()[0] == 0 and ids.tolist()[2] == 2 and ids.tolist()[1] >= 3
+    assert labels.tolist() == [1, 0, 1]
+
+
+def test_text_file_initializer(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("apple\t10\nbanana\t20\r\ncherry\t30\n")
+    lk = pynn.lookup
+    by_column = lk.StaticHashTable(lk.TextFileInitializer(str(path), pynn.string, 0,
+                                                          pynn.int64, 1), -1)
+    assert by_column.lookup(pynn.constant(["banana", "kiwi"])).tolist() == [20, -1]
+    by_line = lk.StaticVocabularyTable(lk.TextFileInitializer(
+        str(path), pynn.string, lk.TextFileIndex.WHOLE_LINE, pynn.int64,
+        lk.TextFileIndex.LINE_NUMBER, value_index_offset=1), 2)
+    assert by_line.lookup(pynn.constant(["cherry\t30"])).tolist() == [3]
+    reverse = lk.StaticHashTable(lk.TextFileInitializer(path, pynn.int64, 1, pynn.string, 0,
+                                                        vocab_size=2), "UNK")
+    assert reverse.lookup(pynn.constant([20, 30], pynn.int64)).tolist() == [b"banana", b"UNK"]
+    with pytest.raises(ValueError, match="vocab_size"):
+        lk.StaticHashTable(lk.TextFileInitializer(path, pynn.string, 0, pynn.int64, 1,
+                                                  vocab_size=5), -1)
+    with pytest.raises(ValueError, match="columns"):
+        lk.StaticHashTable(lk.TextFileInitializer(path, pynn.string, 0, pynn.int64, 2), -1)
+
+
+def test_mutable_hash_table():
+    table = pynn.lookup.experimental.MutableHashTable(pynn.string, pynn.int64, -1)
+    table.insert(["x", "y"], [1, 2])
+    table.insert(pynn.constant(["x"]), pynn.constant([5], pynn.int64))
+    table.remove(["y"])
+    assert table.lookup(["x", "y"]).tolist() == [5, -1] and int(table.size()) == 1
+    assert table.lookup(["x", "q"], dynamic_default_values=[0, 9]).tolist() == [5, 9]
