@@ -461,3 +461,84 @@ def test_mutable_hash_table():
     table.remove(["y"])
     assert table.lookup(["x", "y"]).tolist() == [5, -1] and int(table.size()) == 1
     assert table.lookup(["x", "q"], dynamic_default_values=[0, 9]).tolist() == [5, 9]
+
+
+# ------------------------------------------------ tf.keras 2's OptimizerV2 subclass API
+
+class _Momentum(pynn.keras.optimizers.Optimizer):
+    """A momentum optimizer written as tf.keras 2's docs wrote them."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, name="MyMomentum", **kwargs):
+        super().__init__(name, **kwargs)
+        self._set_hyper("learning_rate", kwargs.get("lr", learning_rate))
+        self._set_hyper("decay", self._initial_decay)
+        self._set_hyper("momentum", momentum)
+        self.seen_steps = []
+
+    def _create_slots(self, var_list):
+        for var in var_list:
+            self.add_slot(var, "m")
+
+    def _resource_apply_dense(self, grad, var, apply_state=None):
+        var_device, var_dtype = var.device, var.dtype.base_dtype
+        coefficients = ((apply_state or {}).get((var_device, var_dtype))
+                        or self._fallback_apply_state(var_device, var_dtype))
+        m = self.get_slot(var, "m")
+        m.assign(self._get_hyper("momentum", var_dtype) * m + grad)
+        var.assign_sub(coefficients["lr_t"] * m)
+        self.seen_steps.append(int(self.iterations))
+
+    def get_config(self):
+        return {**super().get_config(),
+                "momentum": self._serialize_hyperparameter("momentum")}
+
+
+class _SignSGD(pynn.keras.optimizers.Optimizer):
+    def __init__(self, learning_rate=0.1, name="SignSGD", **kwargs):
+        super().__init__(name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+
+    def _resource_apply_dense(self, grad, var):
+        var.assign_sub(self._decayed_lr(var.dtype.base_dtype) * pynn.sign(grad))
+
+
+def test_optimizer_v2_subclass_steps_as_written():
+    opt = _Momentum(0.1, momentum=0.5, decay=0.25)
+    w = pynn.Variable(np.array([1.0, -2.0], np.float32))
+    b = pynn.Variable(np.array([[0.5]], np.float32))
+    want_w, want_b = np.array([1.0, -2.0]), np.array([[0.5]])
+    mw, mb = np.zeros(2), np.zeros((1, 1))
+    for step in range(3):
+        gw, gb = np.array([0.5, 1.0], np.float32) * (step + 1), np.full((1, 1), -1.0, np.float32)
+        opt.apply_gradients([(gw, w), (gb, b)])
+        lr = 0.1 / (1 + 0.25 * step)   # Keras 2's decay, at the steps taken before
+        mw, mb = 0.5 * mw + gw, 0.5 * mb + gb
+        want_w, want_b = want_w - lr * mw, want_b - lr * mb
+        np.testing.assert_allclose(w.numpy(), want_w, rtol=1e-6)
+        np.testing.assert_allclose(b.numpy(), want_b, rtol=1e-6)
+    assert opt.seen_steps == [0, 0, 1, 1, 2, 2] and int(opt.iterations) == 3
+    np.testing.assert_allclose(opt.get_slot(opt._v2_variables[1][0], "m").numpy(), mw,
+                               rtol=1e-6)
+    assert opt.get_slot_names() == ["m"]
+    assert float(opt.momentum) == 0.5
+    opt.momentum = 0.7
+    assert float(opt._get_hyper("momentum")) == 0.7
+    config = opt.get_config()
+    assert config["momentum"] == 0.7 and config["decay"] == 0.25
+    again = _Momentum.from_config(config)
+    assert float(again.learning_rate) == pytest.approx(0.1) and again._initial_decay == 0.25
+
+
+def test_optimizer_v2_subclass_trains_a_model():
+    x, _ = _binary_data(64)
+    y = x @ np.array([[1.0], [2.0], [-1.0]], np.float32)
+    for opt in (_Momentum(0.02), _SignSGD(0.05)):
+        pynn.utils.set_random_seed(0)
+        model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+        model.compile(opt, "mse")
+        history = model.fit(x, y, epochs=4, batch_size=16, verbose=0)
+        losses = history.history["loss"]
+        assert losses[-1] < 0.8 * losses[0]
+        assert int(opt.iterations) == 16
+    with pytest.raises(KeyError, match="no slot"):
+        opt.get_slot(model.layers[0].kernel, "m")
