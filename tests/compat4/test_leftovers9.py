@@ -542,3 +542,94 @@ def test_optimizer_v2_subclass_trains_a_model():
         assert int(opt.iterations) == 16
     with pytest.raises(KeyError, match="no slot"):
         opt.get_slot(model.layers[0].kernel, "m")
+
+
+# ------------------------------------------------ feature columns
+
+fc = pynn.feature_column
+
+
+def _fingerprint_cat64(a, b):
+    """TensorFlow's FingerprintCat64, on Python integers."""
+    mask, mul = 2 ** 64 - 1, 0xC6A4A7935BD1E995
+
+    def shift_mix(v):
+        return v ^ (v >> 47)
+    r = (a ^ mul) & mask
+    r ^= (shift_mix((b * mul) & mask) * mul) & mask
+    r = (r * mul) & mask
+    r = (shift_mix(r) * mul) & mask
+    return shift_mix(r)
+
+
+def test_crossed_column_buckets_are_tensorflows():
+    # the bins TensorFlow's sparse.cross_hashed gives (Keras's HashedCrossing test)
+    features = {"f1": np.array(["A", "B", "A", "B", "A"]),
+                "f2": np.array([101, 101, 101, 102, 102])}
+    ids = fc.crossed_column(["f1", "f2"], 5)._ids(features)
+    np.testing.assert_array_equal(ids.ravel(), [1, 4, 1, 1, 3])
+    # integers and ids cross as they are, from the hash key given
+    color = fc.categorical_column_with_vocabulary_list("color", ["red", "blue"])
+    keyed = fc.crossed_column([color, "n"], 1000, hash_key=12345)
+    got = keyed._ids({"color": np.array(["blue", "pink"]), "n": np.array([7, 8])}).ravel()
+    want = [_fingerprint_cat64(_fingerprint_cat64(12345, i), n) % 1000
+            for i, n in ((1, 7), (2 ** 64 - 1, 8))]     # pink: id -1, crossed as TF does
+    assert got.tolist() == want
+    nested = fc.crossed_column([fc.crossed_column(["f1", "f2"], 3), "f1"], 5)
+    flat = fc.crossed_column(["f1", "f2", "f1"], 5)
+    np.testing.assert_array_equal(nested._ids(features), flat._ids(features))
+    sparse_rows = fc.crossed_column(["f1", "f2"], 50)._ids(
+        {"f1": np.array([["A", ""]]), "f2": np.array([[1, 2]])})
+    assert (sparse_rows >= 0).sum() == 2      # an empty string is no value
+    with pytest.raises(ValueError, match="bucketize"):
+        fc.crossed_column(["f1", "x"], 5)._ids({"f1": features["f1"], "x": np.ones(5)})
+
+
+def test_categorical_column_with_vocabulary_file(tmp_path):
+    path = tmp_path / "colors.txt"
+    path.write_text("red\ngreen\nblue\n")
+    col = fc.categorical_column_with_vocabulary_file("color", str(path), num_oov_buckets=2)
+    ids = col._ids({"color": np.array(["green", "pink", "blue"])}).ravel()
+    assert ids[0] == 1 and ids[2] == 2
+    assert ids[1] == 3 + int(pynn.strings.to_hash_bucket_fast(["pink"], 2)[0])
+    assert col.num_buckets == 5
+    short = fc.categorical_column_with_vocabulary_file("color", path, vocabulary_size=2)
+    assert short._ids({"color": np.array(["blue", "red"])}).ravel().tolist() == [-1, 0]
+    numbers = tmp_path / "codes.txt"
+    numbers.write_text("10\n20\n")
+    codes = fc.categorical_column_with_vocabulary_file("code", str(numbers), dtype="int64",
+                                                       default_value=0)
+    assert codes._ids({"code": np.array([20, 30])}).ravel().tolist() == [1, 0]
+    layer = layers.DenseFeatures([fc.indicator_column(col)])
+    again = layers.DenseFeatures.from_config(layer.get_config())
+    features = {"color": np.array(["blue", "red"])}
+    np.testing.assert_array_equal(np.asarray(again(features)), np.asarray(layer(features)))
+    with pytest.raises(ValueError, match="vocab_size"):
+        fc.categorical_column_with_vocabulary_file("color", path, vocabulary_size=9)
+
+
+def test_shared_embeddings_read_one_table():
+    a = fc.categorical_column_with_vocabulary_list("a", ["x", "y", "z"])
+    b = fc.categorical_column_with_vocabulary_list("b", ["p", "q", "r"])
+    shared = fc.shared_embeddings([b, a], dimension=4)
+    assert [c.name for c in shared] == ["b_shared_embedding", "a_shared_embedding"]
+    layer = layers.DenseFeatures(shared)
+    out = np.asarray(layer({"a": np.array(["x", "z"]), "b": np.array(["q", "x"])}))
+    assert out.shape == (2, 8)
+    assert [w.name for w in layer.weights] == ["a_b_shared_embedding/embedding_weights"]
+    table = layer.weights[0].numpy()
+    np.testing.assert_allclose(out[0], np.concatenate([table[0], table[1]]), rtol=1e-6)
+    np.testing.assert_allclose(out[1, :4], table[2], rtol=1e-6)
+    np.testing.assert_allclose(out[1, 4:], 0.0)          # 'x' is no b value
+    model = pynn.Sequential([layers.DenseFeatures(fc.shared_embeddings([a, b], 2)),
+                             layers.Dense(1)])
+    model.compile("sgd", "mse")
+    data = {"a": np.array(["x", "y"]), "b": np.array(["p", "r"])}
+    model.predict(data, verbose=0)
+    before = model.layers[0].weights[0].numpy()
+    model.fit(data, np.array([1.0, 0.0]), epochs=1, verbose=0)
+    assert len(model.layers[0].weights) == 1
+    assert not np.allclose(model.layers[0].weights[0].numpy(), before)
+    c = fc.categorical_column_with_vocabulary_list("c", ["only"])
+    with pytest.raises(ValueError, match="same number of buckets"):
+        fc.shared_embeddings([a, c], 2)
