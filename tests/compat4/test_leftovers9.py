@@ -633,3 +633,70 @@ def test_shared_embeddings_read_one_table():
     c = fc.categorical_column_with_vocabulary_list("c", ["only"])
     with pytest.raises(ValueError, match="same number of buckets"):
         fc.shared_embeddings([a, c], 2)
+
+
+# ------------------------------------------------ LocallyConnected1D / 2D (tf.keras 2)
+
+def _local_reference(x, kernel, bias, kernel_size, strides):
+    """TensorFlow's local_conv in float64: each output position's patch
+    (taps in row-major order, then channels) times its own kernel."""
+    sizes = x.shape[1:-1]
+    out = [(s - k) // st + 1 for s, k, st in zip(sizes, kernel_size, strides)]
+    y = np.zeros((x.shape[0],) + tuple(out) + (kernel.shape[-1],))
+    for p, pos in enumerate(np.ndindex(*out)):
+        index = (slice(None),) + tuple(slice(i * s, i * s + k)
+                                       for i, s, k in zip(pos, strides, kernel_size))
+        patch = x[index].reshape(x.shape[0], -1).astype(np.float64)
+        y[(slice(None),) + pos] = patch @ kernel[p] + (0 if bias is None else bias[pos])
+    return y
+
+
+@pytest.mark.parametrize("rank,kernel_size,strides", [(2, (3, 2), (2, 1)), (1, (3,), (2,)),
+                                                      (2, (1, 1), (1, 1))])
+def test_locally_connected_forward(rank, kernel_size, strides):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 7, 5, 3)[:rank + 1] + (3,)).astype("float32")
+    cls = layers.LocallyConnected2D if rank == 2 else layers.LocallyConnected1D
+    layer = cls(4, kernel_size, strides=strides, bias_initializer="random_normal")
+    y = np.asarray(layer(x))
+    want = _local_reference(x, layer.kernel.numpy(), layer.bias.numpy(), kernel_size, strides)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5)
+    positions = np.prod(want.shape[1:-1])
+    assert layer.kernel.shape == (positions, np.prod(kernel_size) * 3, 4)
+    assert layer.bias.shape == want.shape[1:]
+    if rank == 2:
+        first = layers.LocallyConnected2D(4, kernel_size, strides=strides,
+                                          data_format="channels_first", use_bias=False)
+        y = np.asarray(first(x.transpose(0, 3, 1, 2)))
+        want = _local_reference(x, first.kernel.numpy(), None, kernel_size, strides)
+        np.testing.assert_allclose(y.transpose(0, 2, 3, 1), want, rtol=1e-4, atol=1e-5)
+
+
+def test_locally_connected_gradients_and_file(tmp_path):
+    from gradcheck import check_model_gradients
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 5, 4, 2)).astype("float32")
+    y = rng.normal(size=(3, 1)).astype("float32")
+    model = pynn.Sequential([pynn.Input((5, 4, 2)),
+                             layers.LocallyConnected2D(2, (2, 2), strides=(2, 1),
+                                                       activation="tanh"),
+                             layers.Flatten(), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    check_model_gradients(model, x, y)
+    seq = pynn.Sequential([pynn.Input((6, 3)), layers.LocallyConnected1D(2, 3),
+                           layers.Flatten(), layers.Dense(1)])
+    seq.compile("sgd", "mse")
+    check_model_gradients(seq, rng.normal(size=(3, 6, 3)).astype("float32"), y)
+    model.fit(x, y, epochs=1, verbose=0)
+    path = str(tmp_path / "local.pynn")
+    model.save(path)
+    again = pynn.models.load_model(path)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    assert again.layers[0].get_config()["strides"] == [2, 1]
+    with pytest.raises(Exception, match="LocallyConnected2D"):   # no TFLite form: refused
+        pynn.lite.TFLiteConverter.from_keras_model(model).convert()
+    with pytest.raises(ValueError, match="padding"):
+        layers.LocallyConnected2D(2, 3, padding="same")
+    with pytest.raises(ValueError, match="does not fit"):
+        layers.LocallyConnected1D(2, 5)(np.zeros((1, 3, 2), np.float32))
