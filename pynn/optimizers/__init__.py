@@ -192,6 +192,7 @@ class _FlatPlan:
 
 class Optimizer:
     slot_names = ()
+    built = False
     # (for the optimizers made without the base __init__: no accumulation)
     gradient_accumulation_steps = None
     _accumulated = None
@@ -205,6 +206,8 @@ class Optimizer:
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, decay=None,
                  gradient_accumulation_steps=None, **kwargs):
+        if self._writes_keras3_updates():
+            self.host_only = True   # (the updates are the subclass's, in NumPy)
         if self._writes_v2_updates():
             # tf.keras 2's OptimizerV2 subclass: ``super().__init__(name,
             # **kwargs)``, the hyperparameters set by _set_hyper, ``decay``
@@ -318,7 +321,11 @@ class Optimizer:
         variables (Keras 3's ``build(model.trainable_variables)``), make each
         one's state before the first step of :meth:`apply_gradients`."""
         if isinstance(size, (list, tuple)):
-            self._variable_state(size, "build")
+            if not self._writes_keras3_updates():   # (whose state is its own build's)
+                self._variable_state(size, "build")
+            self._trainable_variables = list(size)
+            self._trainable_variables_indices = {id(v): i for i, v in enumerate(size)}
+            self.built = True
         else:
             self._build(size, like)
 
@@ -369,7 +376,8 @@ class Optimizer:
                 device[0][...] = params
             return
         self._clip(grads, sizes)
-        self.build(params.size, None if self.host_only else params)
+        if not self._writes_keras3_updates():   # (a Keras 3 subclass's build takes variables)
+            self.build(params.size, None if self.host_only else params)
         self._decay(params)
         self._iterations += 1  # (the property hands out a new StepCount)
         self._update(params, grads)
@@ -575,11 +583,16 @@ class Optimizer:
             params -= np.float32(self._learning_rate * self.weight_decay) * params
 
     def _update(self, params, grads):
-        if not self._writes_v2_updates():
+        if self._writes_v2_updates():
+            self._apply_v2_updates(params, grads)
+        elif self._writes_keras3_updates():
+            self._apply_keras3_updates(params, grads)
+        else:
             raise NotImplementedError(f"{type(self).__name__}: an optimizer subclass writes "
-                                      f"its update as tf.keras 2's _resource_apply_dense"
-                                      f"(grad, var) (with _create_slots for its state)")
-        self._apply_v2_updates(params, grads)
+                                      f"its update as Keras 3's update_step(gradient, "
+                                      f"variable, learning_rate) (with build(var_list) making "
+                                      f"its state) or tf.keras 2's _resource_apply_dense(grad, "
+                                      f"var)")
 
     # ------------------- tf.keras 2's OptimizerV2 subclass API
 
@@ -704,12 +717,11 @@ class Optimizer:
         self._prepare_local(var_device, var_dtype, apply_state)
         return apply_state[(var_device, var_dtype)]
 
-    def _apply_v2_updates(self, params, grads):
-        """One step of a tf.keras 2 subclass: each variable (a view of the
-        flat parameters) updated by ``_resource_apply_dense(grad, var)``,
-        its slots made by ``_create_slots`` before the first; ``iterations``
-        reads as the steps taken before this one, as in tf.keras 2."""
-        from ..tensor import eager
+    def _stepped_variables(self, params):
+        """Each variable of this step as a subclass's update sees it (a view
+        of the flat ``params``, kept from step to step while the layout
+        holds), with its gradient's slice, and whether the subclass has
+        made its state for them yet (a one-item list it sets)."""
         slices = list(self._variable_slices(params.size))
         layout = tuple((sl.start, sl.stop, tuple(shape)) for sl, shape in slices)
         held = self.__dict__.get("_v2_variables")
@@ -720,11 +732,19 @@ class Optimizer:
             held = self._v2_variables = (layout, [
                 _SteppedVariable(n, np.zeros(shape, np.float32)) for n, (_, shape) in
                 zip(names, slices)], [False])
-        variables, created = held[1], held[2]
+        for w, (sl, shape) in zip(held[1], slices):
+            w.value = params[sl].reshape(shape)   # (a view: the update writes params)
+        return held[1], slices, held[2]
+
+    def _apply_v2_updates(self, params, grads):
+        """One step of a tf.keras 2 subclass: each variable (a view of the
+        flat parameters) updated by ``_resource_apply_dense(grad, var)``,
+        its slots made by ``_create_slots`` before the first; ``iterations``
+        reads as the steps taken before this one, as in tf.keras 2."""
+        from ..tensor import eager
+        variables, slices, created = self._stepped_variables(params)
         if not variables:
             return
-        for w, (sl, shape) in zip(variables, slices):
-            w.value = params[sl].reshape(shape)   # (a view: the update writes params)
         self._iterations -= 1
         try:
             if not created[0]:
@@ -744,6 +764,74 @@ class Optimizer:
                     self._resource_apply_dense(g, w)
         finally:
             self._iterations += 1
+
+    # ------------------- Keras 3's optimizer subclass API
+
+    @classmethod
+    def _writes_keras3_updates(cls):
+        """Whether the subclass writes Keras 3's ``update_step(gradient,
+        variable, learning_rate)`` (with its state made in ``build``)."""
+        return getattr(cls, "update_step", None) is not None and \
+            not cls._writes_v2_updates()
+
+    def _apply_keras3_updates(self, params, grads):
+        """One step of a Keras 3 subclass: ``build(variables)`` before the
+        first, then ``update_step(gradient, variable, learning_rate)`` for
+        each variable (a view of the flat parameters); ``iterations`` reads
+        as the steps taken before this one, as in Keras."""
+        from ..tensor import eager
+        variables, slices, created = self._stepped_variables(params)
+        if not variables:
+            return
+        self._iterations -= 1
+        try:
+            if not created[0]:
+                self.built = False
+                self.build(variables)
+                created[0] = True
+            rate = eager(np.float32(self._learning_rate))
+            for w, (sl, shape) in zip(variables, slices):
+                self.update_step(eager(grads[sl].reshape(shape)), w, rate)
+        finally:
+            self._iterations += 1
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
+                     layout=None, name=None):
+        """A state variable of the optimizer (Keras 3's), filled by
+        ``initializer``."""
+        from .. import initializers
+        shape = tuple(int(d) for d in shape)
+        init = initializers.get(initializer) if isinstance(initializer, str) or \
+            hasattr(initializer, "get_config") else initializer
+        value = init(shape, dtype="float32") if callable(init) else \
+            np.broadcast_to(np.asarray(value_of(init), np.float32), shape)
+        return _SteppedVariable(name or "variable",
+                                np.array(value_of(value), np.float32).reshape(shape))
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A state variable shaped as ``reference_variable`` (Keras 3's:
+        momenta, velocities), named after it."""
+        base = getattr(reference_variable, "path", None) or getattr(reference_variable, "name",
+                                                                    "variable")
+        return self.add_variable(tuple(reference_variable.shape), initializer,
+                                 name=f"{str(base).replace('/', '_')}_{name or 'slot'}")
+
+    def _get_variable_index(self, variable):
+        """The position of ``variable`` among those ``build`` was given."""
+        index = self.__dict__.get("_trainable_variables_indices", {}).get(id(variable))
+        if index is None:
+            raise KeyError(f"{type(self).__name__}: variable {getattr(variable, 'name', '')!r} "
+                           f"was not given to build()")
+        return index
+
+    def assign(self, variable, value):
+        variable.assign(value)
+
+    def assign_add(self, variable, value):
+        variable.assign_add(value)
+
+    def assign_sub(self, variable, value):
+        variable.assign_sub(value)
 
     def _variable_slices(self, size):
         """(slice, shape) of each variable in the flat arrays of ``size``

@@ -700,3 +700,45 @@ def test_locally_connected_gradients_and_file(tmp_path):
         layers.LocallyConnected2D(2, 3, padding="same")
     with pytest.raises(ValueError, match="does not fit"):
         layers.LocallyConnected1D(2, 5)(np.zeros((1, 3, 2), np.float32))
+
+
+class _Keras3Momentum(pynn.keras.optimizers.Optimizer):
+    """A custom optimizer written as Keras 3 has them written."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, name="k3_momentum", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum = momentum
+        self.seen_steps = []
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.m = [self.add_variable_from_reference(v, "m") for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.m[self._get_variable_index(variable)]
+        self.assign(m, pynn.ops.add(pynn.ops.multiply(self.momentum, m), gradient))
+        self.assign_sub(variable, pynn.ops.multiply(learning_rate, m))
+        self.seen_steps.append(int(self.iterations))
+
+
+def test_keras3_optimizer_subclass_steps_and_trains():
+    opt = _Keras3Momentum(0.1, momentum=0.5, clipvalue=2.0)
+    w = pynn.Variable(np.array([1.0, 2.0], np.float32))
+    opt.build([w])
+    m, want = np.zeros(2), np.array([1.0, 2.0])
+    for step in range(3):
+        g = np.array([1.0, 5.0], np.float32)
+        opt.apply_gradients([(g, w)])
+        m = 0.5 * m + np.clip(g, -2, 2)     # (clipped first, as Keras does)
+        want = want - 0.1 * m
+        np.testing.assert_allclose(w.numpy(), want, rtol=1e-6)
+    assert opt.seen_steps == [0, 1, 2] and int(opt.iterations) == 3
+    x, _ = _binary_data(64)
+    y = x @ np.array([[1.0], [2.0], [-1.0]], np.float32)
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+    model.compile(_Keras3Momentum(0.02), "mse")
+    losses = model.fit(x, y, epochs=4, batch_size=16, verbose=0).history["loss"]
+    assert losses[-1] < 0.8 * losses[0]
