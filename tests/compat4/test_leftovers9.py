@@ -722,6 +722,9 @@ class _Keras3Momentum(pynn.keras.optimizers.Optimizer):
         self.assign_sub(variable, pynn.ops.multiply(learning_rate, m))
         self.seen_steps.append(int(self.iterations))
 
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
 
 def test_keras3_optimizer_subclass_steps_and_trains():
     opt = _Keras3Momentum(0.1, momentum=0.5, clipvalue=2.0)
@@ -742,3 +745,20 @@ def test_keras3_optimizer_subclass_steps_and_trains():
     model.compile(_Keras3Momentum(0.02), "mse")
     losses = model.fit(x, y, epochs=4, batch_size=16, verbose=0).history["loss"]
     assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize("ext", ["pynn", "keras"])
+def test_custom_optimizers_come_back_from_files(tmp_path, ext):
+    x, _ = _binary_data(32)
+    y = x.sum(axis=1, keepdims=True)
+    for opt in (_Momentum(0.05, momentum=0.8), _Keras3Momentum(0.05, momentum=0.7)):
+        model = pynn.Sequential([pynn.Input((3,)), layers.Dense(1)])
+        model.compile(opt, "mse")
+        model.fit(x, y, epochs=1, verbose=0)
+        path = str(tmp_path / f"model.{ext}")
+        model.save(path)
+        again = pynn.models.load_model(path, custom_objects={type(opt).__name__: type(opt)})
+        assert type(again.optimizer) is type(opt)
+        assert float(again.optimizer.learning_rate) == pytest.approx(0.05)
+        assert float(again.optimizer.momentum) == pytest.approx(float(opt.momentum))
+        again.fit(x, y, epochs=1, verbose=0)
