@@ -607,7 +607,8 @@ class Optimizer:
         hyper = self.__dict__.get("_hyper")
         if hyper is not None and name in hyper:
             return self._get_hyper(name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        # (the error of the lookup itself: a property's own message included)
+        return object.__getattribute__(self, name)
 
     def __setattr__(self, name, value):
         hyper = self.__dict__.get("_hyper")
