@@ -87,12 +87,12 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
-from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
-                        function, init_scope, map_fn, numpy_function, print, py_function,
-                        vectorized_map,
+from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402
+                        executing_eagerly, foldl, foldr, function, init_scope, map_fn,
+                        numpy_function, print, py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
-from . import summary, test, train  # noqa: E402
+from . import lookup, summary, test, train  # noqa: E402
 from . import queue, ragged, sets  # noqa: E402
 from .ragged import RaggedTensor  # noqa: E402
 from .sparse import IndexedSlices, SparseTensor, edit_distance  # noqa: E402
@@ -170,5 +170,6 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
            "zeros_initializer", "experimental", "summary", "signal", "audio", "cond",
-           "while_loop", "switch_case", "map_fn", "vectorized_map", "compat", "autograph",
+           "while_loop", "switch_case", "map_fn", "vectorized_map", "foldl", "foldr", "scan",
+           "compat", "autograph", "lookup",
            "get_logger"] + _TF_NAMES

@@ -894,6 +894,74 @@ def map_fn(fn, elems, name=None, dtype=None):
     return tf_map_fn(fn, elems, dtype=dtype, name=name)
 
 
+def foldl(fn, elems, initializer=None, name=None):
+    """Keras 2's: tf.foldl, ``fn(accumulator, entry)`` from the first entry."""
+    from .execution import foldl as tf_foldl
+    return tf_foldl(fn, elems, initializer=initializer)
+
+
+def foldr(fn, elems, initializer=None, name=None):
+    """Keras 2's: tf.foldr, ``fn(accumulator, entry)`` from the last entry."""
+    from .execution import foldr as tf_foldr
+    return tf_foldr(fn, elems, initializer=initializer)
+
+
+def rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, constants=None,
+        unroll=False, input_length=None, time_major=False, zero_output_for_mask=False,
+        return_all_outputs=True):
+    """Keras 2's K.rnn: ``output, states = step_function(input_t, states +
+    constants)`` over the time axis of ``inputs`` (axis 1, or 0 with
+    ``time_major``; a structure of tensors is stepped together), from the
+    last step with ``go_backwards``.  Where ``mask`` (batch, time) is
+    false the states stay and the output is the previous one (zeros with
+    ``zero_output_for_mask``).  Returns (last output, the outputs stacked
+    along the time axis in the order they were computed, or only the last
+    one with ``return_all_outputs=False``, the last states).  The steps
+    run one after another whatever ``unroll`` says; ``input_length`` is
+    not needed."""
+    from . import tree
+    axis = 0 if time_major else 1
+    parts = tree.flatten(inputs)
+    if not parts or builtins.any(ops.ndim(p) < 2 for p in parts):
+        raise ValueError(f"rnn: inputs must be tensors of rank >= 2 (batch and time), got "
+                         f"shapes {[tuple(ops.shape(p)) for p in parts]}")
+    steps = int(ops.shape(parts[0])[axis])
+    per_part = [ops.unstack(p, axis=axis) for p in parts]
+    order = list(range(steps))[::-1] if go_backwards else list(range(steps))
+    masks = None
+    if mask is not None:
+        m = ops.cast(mask, "bool")
+        if ops.ndim(m) == 3:
+            m = ops.squeeze(m, -1)
+        if tuple(ops.shape(m)) != (tuple(ops.shape(parts[0]))[:2]):
+            raise ValueError(f"rnn: mask of shape {tuple(ops.shape(mask))} does not fit "
+                             f"inputs of shape {tuple(ops.shape(parts[0]))}")
+        masks = ops.unstack(m, axis=axis)
+    states = list(initial_states)
+    constants = list(constants or [])
+
+    def along(m, value):   # a (batch,) mask broadcast over ``value``
+        return ops.reshape(m, (-1,) + (1,) * (ops.ndim(value) - 1))
+    outputs, output = [], None
+    for t in order:
+        step_input = tree.pack_sequence_as(inputs, [p[t] for p in per_part])
+        new_output, new_states = step_function(step_input, states + constants)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else \
+            [new_states]
+        if masks is not None:
+            prev = ops.zeros_like(new_output) if output is None or zero_output_for_mask \
+                else output
+            new_output = ops.where(along(masks[t], new_output), new_output, prev)
+            new_states = [ops.where(along(masks[t], n), n, s)
+                          for n, s in zip(new_states, states)]
+        output, states = new_output, new_states
+        if return_all_outputs or t == order[-1]:
+            outputs.append(output)
+    if output is None:
+        raise ValueError("rnn: inputs have no time steps")
+    return output, ops.stack(outputs, axis=axis), states
+
+
 def logsumexp(x, axis=None, keepdims=False):
     return ops.logsumexp(x, axis=axis, keepdims=keepdims)
 
@@ -1158,6 +1226,89 @@ def depthwise_conv2d(x, depthwise_kernel, strides=(1, 1), padding="valid", data_
                      dilation_rate=(1, 1)):
     return ops.depthwise_conv(x, depthwise_kernel, strides, padding,
                               _image_format(data_format, "depthwise_conv2d"), dilation_rate)
+
+
+def _pair(value, n, who):
+    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != n or builtins.any(int(v) < 1 for v in values):
+        raise ValueError(f"{who}: expected {n} positive integers, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", data_format=None,
+                     dilation_rate=(1, 1)):
+    """Keras 2's (tf.nn.conv2d_transpose's): the transposed convolution of
+    images with a (rows, cols, out, in) kernel into ``output_shape`` (batch,
+    rows, cols, channels in ``data_format``'s order; the batch may be
+    None), which must be a size the convolution of ``padding`` and
+    ``strides`` maps back onto ``x``'s."""
+    first = _channels_first(data_format, "conv2d_transpose")
+    if first:
+        x = ops.transpose(x, (0, 2, 3, 1))
+    xs, ks = tuple(ops.shape(x)), tuple(ops.shape(kernel))
+    out = [None if d is None else int(d) for d in np.asarray(output_shape, object).tolist()]
+    if len(xs) != 4 or len(ks) != 4 or len(out) != 4:
+        raise ValueError(f"conv2d_transpose: expected a 4-D x, kernel and output_shape, got "
+                         f"shapes {xs}, {ks} and output_shape {output_shape}")
+    if first:
+        out = [out[0], out[2], out[3], out[1]]
+    if ks[3] != xs[3] or ks[2] != out[3]:
+        raise ValueError(f"conv2d_transpose: a kernel of shape {ks} (rows, cols, out, in) "
+                         f"does not map x of shape {xs} to output_shape {output_shape}")
+    strides = _pair(strides, 2, "conv2d_transpose: strides")
+    dilation = _pair(dilation_rate, 2, "conv2d_transpose: dilation_rate")
+    if padding not in ("valid", "same"):
+        raise ValueError(f"conv2d_transpose: padding must be 'valid' or 'same', got "
+                         f"{padding!r}")
+    extra = []
+    for size, want, k, s, d in zip(xs[1:3], out[1:3], ks[:2], strides, dilation):
+        k = (k - 1) * d + 1
+        # the sizes a convolution maps back to ``size`` (TensorFlow's check)
+        low, high = ((size - 1) * s + k, size * s + k - 1) if padding == "valid" else \
+            ((size - 1) * s + 1, size * s)
+        if want is None or not low <= want <= high:
+            raise ValueError(f"conv2d_transpose: output_shape {output_shape} does not fit x of "
+                             f"shape {xs}: with kernel {ks[:2]}, strides {strides} and "
+                             f"padding {padding!r} each size must be in [{low}, {high}]")
+        # Keras 3's output_padding giving that size (None: its default size)
+        default = size * s + (builtins.max(k - s, 0) if padding == "valid" else 0)
+        extra.append(None if want == default else
+                     want - ((size - 1) * s + (k if padding == "valid" else k % 2)))
+    y = ops.conv_transpose(x, kernel, strides, padding,
+                           None if extra == [None, None] else tuple(extra), "channels_last",
+                           dilation)
+    return ops.transpose(y, (0, 3, 1, 2)) if first else y
+
+
+def conv3d(x, kernel, strides=(1, 1, 1), padding="valid", data_format=None,
+           dilation_rate=(1, 1, 1)):
+    """Keras 2's: the 3-D convolution of (batch, depth, rows, cols,
+    channels) volumes (or channels first) with a (depth, rows, cols, in,
+    out) kernel: for each depth tap of the kernel, one 2-D convolution of
+    the planes it reads, added into the output planes it writes."""
+    from .layers.conv import depth_taps
+    first = _channels_first(data_format, "conv3d")
+    if first:
+        x = ops.transpose(x, (0, 2, 3, 4, 1))
+    xs, ks = tuple(ops.shape(x)), tuple(ops.shape(kernel))
+    if len(xs) != 5 or len(ks) != 5 or ks[3] != xs[4]:
+        raise ValueError(f"conv3d: expected x (batch, depth, rows, cols, channels) and a "
+                         f"kernel (depth, rows, cols, {xs[-1] if xs else 'in'}, out), got "
+                         f"shapes {xs} and {ks}")
+    strides = _pair(strides, 3, "conv3d: strides")
+    dilation = _pair(dilation_rate, 3, "conv3d: dilation_rate")
+    _, d, h, w, c = xs
+    od, taps = depth_taps(d, ks[0], strides[0], padding, dilation[0], "conv3d")
+    y = None
+    for t, planes_in, planes_out in taps:
+        planes = ops.reshape(ops.take(x, planes_in, axis=1), (-1, h, w, c))
+        part = ops.conv(planes, kernel[t], strides[1:], padding, "channels_last", dilation[1:])
+        part = ops.reshape(part, (-1, len(planes_in)) + tuple(ops.shape(part)[1:]))
+        # (the planes a tap writes are consecutive)
+        part = ops.pad(part, ((0, 0), (int(planes_out[0]), od - 1 - int(planes_out[-1])),
+                              (0, 0), (0, 0), (0, 0)))
+        y = part if y is None else ops.add(y, part)
+    return ops.transpose(y, (0, 4, 1, 2, 3)) if first else y
 
 
 def separable_conv2d(x, depthwise_kernel, pointwise_kernel, strides=(1, 1), padding="valid",

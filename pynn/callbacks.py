@@ -576,6 +576,51 @@ class TerminateOnNaN(Callback):
             self.model.stop_training = True
 
 
+class RemoteMonitor(Callback):
+    """Posts each epoch's logs to a server (Keras's RemoteMonitor): an HTTP
+    POST to ``root + path`` of the JSON of ``{"epoch": ..., <logs>}``, as
+    the form field ``field`` or, with ``send_as_json``, as an
+    ``application/json`` body, with the extra ``headers``.  A server that
+    cannot be reached gives a warning, and training goes on."""
+
+    timeout = 10.0   # seconds one post may take before it counts as unreachable
+
+    def __init__(self, root="http://localhost:9000", path="/publish/epoch/end/", field="data",
+                 headers=None, send_as_json=False):
+        super().__init__()
+        self.root = root
+        self.path = path
+        self.field = field
+        self.headers = headers
+        self.send_as_json = send_as_json
+
+    def on_epoch_end(self, epoch, logs=None):
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        send = {"epoch": epoch}
+        for k, v in (logs or {}).items():
+            send[k] = v.item() if isinstance(v, (_np.ndarray, _np.generic)) else v
+        headers = dict(self.headers or {})
+        if self.send_as_json:
+            body = _json.dumps(send).encode("utf-8")
+            headers.setdefault("Content-Type", "application/json")
+        else:
+            body = urllib.parse.urlencode({self.field: _json.dumps(send)}).encode("ascii")
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        request = urllib.request.Request(self.root + self.path, data=body, headers=headers,
+                                         method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except urllib.error.HTTPError:
+            pass   # (the server answered, with an error status: reached, as Keras sees it)
+        except (urllib.error.URLError, OSError, ValueError):
+            # (ValueError: a root that is no URL at all, as requests' errors)
+            _warnings.warn(f"Could not reach RemoteMonitor root server at {self.root}",
+                           stacklevel=2)
+
+
 class LambdaCallback(Callback):
     """A callback built from plain functions, e.g.
     ``LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch))``.

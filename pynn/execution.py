@@ -666,6 +666,70 @@ def _map_rows(fn, elems, signature):
     return RaggedTensor.from_row_lengths(flat, [len(r) for r in results])
 
 
+def _entries(elems, who):
+    """The entries of ``elems`` (a tensor, or a nested structure of them)
+    along their first axis, each of ``elems``' structure."""
+    from . import tree
+    parts = tree.flatten(elems)
+    if not parts:
+        raise ValueError(f"{who}: elems is empty")
+    sizes = {int(ops.shape(e)[0]) if ops.ndim(e) else None for e in parts}
+    if None in sizes or len(sizes) != 1:
+        raise ValueError(f"{who}: the elems must share their first dimension, got shapes "
+                         f"{[tuple(ops.shape(e)) for e in parts]}")
+    rows = [ops.unstack(e) for e in parts]
+    return [tree.pack_sequence_as(elems, [r[i] for r in rows]) for i in range(sizes.pop())]
+
+
+def _fold(fn, elems, initializer, reverse, who):
+    """The accumulators of ``acc = fn(acc, entry)`` over the entries of
+    ``elems`` (from the last one with ``reverse``); with no initializer the
+    first entry taken is the first accumulator."""
+    entries = _entries(elems, who)
+    if reverse:
+        entries = entries[::-1]
+    if initializer is None:
+        acc, entries, accs = entries[0], entries[1:], [entries[0]]
+    else:
+        acc, accs = initializer, []
+    for entry in entries:
+        acc = fn(acc, entry)
+        accs.append(acc)
+    return acc, accs
+
+
+def foldl(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
+          swap_memory=False, name=None):
+    """tf.foldl: ``fn(accumulator, entry)`` over the entries of ``elems``
+    (a tensor or a structure of them, along their first axis) from the
+    first; the last accumulator.  Without ``initializer`` the first entry
+    starts the accumulator."""
+    return _fold(fn, elems, initializer, False, "tf.foldl")[0]
+
+
+def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
+          swap_memory=False, name=None):
+    """tf.foldr: tf.foldl from the last entry of ``elems`` to the first."""
+    return _fold(fn, elems, initializer, True, "tf.foldr")[0]
+
+
+def scan(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
+         swap_memory=False, infer_shape=True, reverse=False, name=None):
+    """tf.scan: every accumulator of ``fn(accumulator, entry)`` over the
+    entries of ``elems``, stacked along a new first axis (each part of a
+    structured accumulator stacked on its own), in the entries' order
+    (``reverse``: from the last entry, the results still in the entries'
+    order)."""
+    from . import tree
+    _, accs = _fold(fn, elems, initializer, reverse, "tf.scan")
+    if not accs:
+        raise ValueError("tf.scan: elems has no entries")
+    if reverse:
+        accs = accs[::-1]
+    flat = [tree.flatten(a) for a in accs]
+    return tree.pack_sequence_as(accs[0], [ops.stack(list(v)) for v in zip(*flat)])
+
+
 def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
     """``fn`` applied to each entry of ``elems`` along its first axis, the
     results stacked (tf.vectorized_map).  TensorFlow vectorizes the loop
@@ -676,4 +740,4 @@ def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
 
 __all__ = ["function", "Function", "TensorSpec", "RaggedTensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
-           "vectorized_map"]
+           "vectorized_map", "foldl", "foldr", "scan"]

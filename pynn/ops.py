@@ -4887,12 +4887,13 @@ def _shift_mix(v):
     return v ^ (v >> np.uint64(47))
 
 
-def hash_cross(columns, num_buckets):
+def hash_cross(columns, num_buckets, hash_key=None):
     """TensorFlow's ``tf.sparse.cross_hashed`` of dense columns of one value
     per row (what Keras's HashedCrossing computes): for each row the
     values of the columns, integers as they are and strings by FarmHash's
     Fingerprint64 of their UTF-8 bytes, combined in order with
-    FingerprintCat64 from the key 0xDECAFCAFFE, modulo ``num_buckets``.
+    FingerprintCat64 from ``hash_key`` (None or 0: 0xDECAFCAFFE, as
+    TensorFlow's), modulo ``num_buckets``.
     ``columns``: equal-shaped integer or string arrays; an int64 array of
     that shape comes back."""
     name = "hash_cross"
@@ -4906,7 +4907,11 @@ def hash_cross(columns, num_buckets):
     if builtins.any(a.shape != arrays[0].shape for a in arrays):
         raise ValueError(f"{name}: the columns must have equal shapes, got "
                          f"{[a.shape for a in arrays]}")
-    acc = np.full(arrays[0].shape, _CROSS_KEY, np.uint64)
+    if hash_key is not None and (isinstance(hash_key, bool) or not isinstance(
+            hash_key, (int, np.integer)) or not 0 <= hash_key < 2 ** 64):
+        raise ValueError(f"{name}: hash_key must be an unsigned 64-bit integer, got "
+                         f"{hash_key!r}")
+    acc = np.full(arrays[0].shape, int(hash_key or _CROSS_KEY), np.uint64)
     with np.errstate(over="ignore"):
         for a in arrays:
             if a.dtype.kind in "iu":
@@ -6062,9 +6067,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     strides = _spatial_tuple(strides, rank, f"{name}: strides")
     dilation = _spatial_tuple(dilation_rate, rank, f"{name}: dilation_rate")
     if output_padding is not None:
-        output_padding = _spatial_tuple(output_padding, rank, f"{name}: output_padding", low=0)
-        if rank == 1:
-            output_padding = (0, output_padding[1])
+        # (an entry None leaves that axis at its size without output_padding)
+        given = (output_padding,) * rank if np.ndim(output_padding) == 0 else \
+            tuple(output_padding)
+        if len(given) != rank:
+            raise ValueError(f"{name}: output_padding must be an int or {rank} ints, got "
+                             f"{output_padding!r}")
+        output_padding = tuple(None if p is None else
+                               _integer(p, f"{name}: output_padding", low=0) for p in given)
+        output_padding = (0,) + output_padding if rank == 1 else output_padding
     padding = _padding_mode(name, padding)
     if rank == 1:
         kernel = expand_dims(kernel, 0)

@@ -19,9 +19,8 @@ class TensorShape(tuple):
     state_size, a layer's build)."""
 
     def __new__(cls, dims=()):
-        if dims is None:
-            raise ValueError("TensorShape: a shape of unknown rank (None) is not supported; "
-                             "give its sizes (None for an unknown one)")
+        if dims is None or isinstance(dims, _UnknownRankShape):
+            return tuple.__new__(_UnknownRankShape)
         if isinstance(dims, (int, np.integer)):
             dims = (dims,)
         return super().__new__(cls, (None if d is None else int(d) for d in dims))
@@ -46,7 +45,10 @@ class TensorShape(tuple):
         return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
 
     def concatenate(self, other):
-        return TensorShape(tuple(self) + tuple(TensorShape(other)))
+        other = TensorShape(other)
+        if other.rank is None:  # (with a shape of unknown rank: unknown, as TF)
+            return other
+        return TensorShape(tuple(self) + tuple(other))
 
     def is_compatible_with(self, other):
         """Whether ``other`` has this rank and equal sizes where both are
@@ -123,6 +125,73 @@ class TensorShape(tuple):
         return not self == other
 
     __hash__ = tuple.__hash__
+
+    def __reduce__(self):
+        return TensorShape, (tuple(self),)
+
+
+class _UnknownRankShape(TensorShape):
+    """``TensorShape(None)``: a shape whose rank is not known, as
+    TensorFlow's: ``rank``, ``ndims`` and ``dims`` are None, ``as_list()``,
+    ``len()`` and iteration raise ValueError, an index gives None (an
+    unknown size) and a slice the unknown shape again; it is false, and
+    equal only to another unknown shape."""
+
+    @property
+    def rank(self):
+        return None
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return None
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def __len__(self):
+        raise ValueError("Cannot take the length of shape with unknown rank.")
+
+    def __iter__(self):
+        raise ValueError("Cannot iterate over a shape with unknown rank.")
+
+    def __bool__(self):
+        return False
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return self
+        if isinstance(key, (int, np.integer)):
+            return None
+        raise TypeError(f"TensorShape indices must be integers or slices, not "
+                        f"{type(key).__name__}")
+
+    def is_fully_defined(self):
+        return False
+
+    def num_elements(self):
+        return None
+
+    def concatenate(self, other):
+        return self
+
+    def __repr__(self):
+        return "TensorShape(None)"
+
+    def __str__(self):
+        return "<unknown>"
+
+    def __eq__(self, other):
+        return isinstance(other, _UnknownRankShape) or other is None
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def __reduce__(self):
+        return TensorShape, (None,)
 
 
 class Tensor(np.ndarray):

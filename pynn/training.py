@@ -367,9 +367,10 @@ class _Metrics:
     """The metrics of one fit/evaluate call, per output, named as Keras 3
     names them, with the per-output loss means."""
 
-    def __init__(self, model, ys):
+    def __init__(self, model, ys, own=True):
         self.model = model
         self.entries = []   # (output, metric, weighted)
+        used = set()
         outputs = model._compiled_outputs
         prefix = len(outputs) > 1
         names = set()
@@ -379,10 +380,16 @@ class _Metrics:
             p_shape = model._outputs[out.index].shape
             for specs, weighted in ((out.metric_specs, False), (out.weighted_specs, True)):
                 for spec in specs:
-                    # A metric object the user passed is copied: fit and its
-                    # validation keep separate running totals.
-                    m = metrics_mod.to_metric(copy.deepcopy(spec) if isinstance(
-                        spec, metrics_mod.Metric) else spec, y_shape, p_shape)
+                    # A metric object the user passed is the one updated, as in
+                    # Keras (its result() after fit or evaluate is theirs);
+                    # fit's validation resets it only after the epoch's logs
+                    # are taken.  A repeat of one object (the same metric for
+                    # several outputs), or a look at the names alone (own
+                    # False), gets a copy.
+                    if isinstance(spec, metrics_mod.Metric) and (not own or id(spec) in used):
+                        spec = copy.deepcopy(spec)
+                    used.add(id(spec))
+                    m = metrics_mod.to_metric(spec, y_shape, p_shape)
                     if isinstance(spec, str):
                         m.name = spec   # logged under the string, as Keras 3 ('AUC')
                     key = f"{out.name}_{m.name}" if prefix else m.name
@@ -782,7 +789,7 @@ class TrainingMixin:
             return []
         # (the names of evaluate()'s values, in their order, as tf.keras
         # lists them: Keras 3 lists its metrics' names, 'compile_metrics')
-        logs = _Metrics(self, None).logs()
+        logs = _Metrics(self, None, own=False).logs()
         values = self._listed({name: name for name in logs})
         return values if isinstance(values, list) else [values]
 

@@ -24,6 +24,7 @@ from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, Mix
                                  RandomShear, Solarization)
 from .input_spec import InputSpec
 from .lambda_layer import Lambda, TensorOperation
+from .locally_connected import LocallyConnected1D, LocallyConnected2D
 from .masking import Masking
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)

@@ -12,10 +12,11 @@ concatenates its columns in the order of their names, as TensorFlow does.
 Hash buckets and out-of-vocabulary buckets are TensorFlow's: FarmHash's
 Fingerprint64 of the value's text (tf.strings.to_hash_bucket_fast), so a
 value lands in the bucket it lands in under TensorFlow.  Crossed columns
-hash a stable 64-bit BLAKE2 fingerprint of the crossed values' text: the
-same on every run and machine, but not TensorFlow's crossed bucket numbers.
+hash as tf.sparse.cross_hashed does (strings by Fingerprint64, integers
+and ids as they are, chained by FingerprintCat64 from the hash key), so
+a cross lands in TensorFlow's bucket too.
 """
-import hashlib
+import itertools
 
 import numpy as np
 
@@ -24,8 +25,9 @@ from .. import initializers as initializers_mod
 from .base import Layer
 
 __all__ = ["numeric_column", "bucketized_column", "categorical_column_with_vocabulary_list",
-           "categorical_column_with_identity", "categorical_column_with_hash_bucket",
-           "indicator_column", "embedding_column", "crossed_column", "DenseFeatures"]
+           "categorical_column_with_vocabulary_file", "categorical_column_with_identity",
+           "categorical_column_with_hash_bucket", "indicator_column", "embedding_column",
+           "shared_embeddings", "crossed_column", "DenseFeatures"]
 
 
 def _values(features, key, who):
@@ -45,16 +47,6 @@ def _text(a):
     """Values as text (bytes decoded, numbers as str gives them)."""
     return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in a.ravel()],
                     dtype=object).reshape(a.shape)
-
-
-def _fingerprint(texts):
-    """A stable unsigned 64-bit hash of each text, computed once per distinct
-    value (a crossed column's: TensorFlow hashes its crosses by its own
-    scheme, which this does not reproduce)."""
-    uniq, inverse = np.unique(texts.ravel().astype(str), return_inverse=True)
-    hashes = np.array([int.from_bytes(hashlib.blake2b(u.encode(), digest_size=8).digest(),
-                                      "little") for u in uniq], dtype=np.uint64)
-    return hashes[inverse].reshape(texts.shape)
 
 
 def _multi_hot(ids, n):
@@ -218,6 +210,61 @@ def categorical_column_with_vocabulary_list(key, vocabulary_list, dtype=None, de
                                            num_oov_buckets)
 
 
+class VocabularyFileCategoricalColumn(VocabularyListCategoricalColumn):
+    def __init__(self, key, vocabulary_file, vocabulary_size, dtype, default_value,
+                 num_oov_buckets):
+        self.key, self.vocabulary_file, self.vocabulary_size = \
+            key, vocabulary_file, vocabulary_size
+        self.dtype, self.default_value, self.num_oov_buckets = \
+            dtype, default_value, num_oov_buckets
+
+    @property
+    def vocabulary_list(self):
+        """The file's lines (its first ``vocabulary_size``), read once, as
+        tf.lookup.TextFileInitializer reads a vocabulary."""
+        held = self.__dict__.get("_vocabulary")
+        if held is None:
+            from .. import dtypes
+            from ..lookup import TextFileIndex, TextFileInitializer
+            text = self.dtype is None or dtypes.as_dtype(self.dtype) == dtypes.string
+            keys, _ = TextFileInitializer(
+                self.vocabulary_file, dtypes.string if text else dtypes.int64,
+                TextFileIndex.WHOLE_LINE, dtypes.int64, TextFileIndex.LINE_NUMBER,
+                vocab_size=self.vocabulary_size)._pairs()
+            held = self._vocabulary = tuple(k.decode("utf-8") if isinstance(k, bytes) else
+                                            int(k) for k in keys.tolist())
+        return held
+
+
+def categorical_column_with_vocabulary_file(key, vocabulary_file, vocabulary_size=None,
+                                            dtype="string", default_value=None,
+                                            num_oov_buckets=0):
+    """Values as their line number in ``vocabulary_file`` (one entry per
+    line; only the first ``vocabulary_size`` lines when given); others as
+    ``default_value`` (None: -1, no id) or, with ``num_oov_buckets``, a
+    hashed bucket after the vocabulary."""
+    who = f"categorical_column_with_vocabulary_file({key!r})"
+    _check_key(key, "categorical_column_with_vocabulary_file")
+    if not vocabulary_file:
+        raise ValueError(f"{who}: vocabulary_file is missing")
+    if vocabulary_size is not None and vocabulary_size < 1:
+        raise ValueError(f"{who}: vocabulary_size must be > 0, got {vocabulary_size}")
+    if num_oov_buckets < 0:
+        raise ValueError(f"{who}: num_oov_buckets must be >= 0, got {num_oov_buckets}")
+    if num_oov_buckets and default_value is not None:
+        raise ValueError(f"{who}: give default_value or num_oov_buckets, not both")
+    column = VocabularyFileCategoricalColumn(
+        key, str(vocabulary_file), vocabulary_size, dtype,
+        -1 if default_value is None else int(default_value), int(num_oov_buckets))
+    vocabulary = column.vocabulary_list   # (read now: a missing file fails here)
+    if len(set(map(str, vocabulary))) != len(vocabulary):
+        raise ValueError(f"{who}: the vocabulary file has duplicate lines")
+    if not -1 <= column.default_value < len(vocabulary):
+        raise ValueError(f"{who}: default_value must be -1 or a vocabulary index, got "
+                         f"{default_value}")
+    return column
+
+
 class IdentityCategoricalColumn(_CategoricalColumn):
     def __init__(self, key, number_buckets, default_value):
         self.key, self.number_buckets, self.default_value = key, number_buckets, default_value
@@ -300,26 +347,57 @@ class CrossedColumn(_CategoricalColumn):
     def num_buckets(self):
         return self.hash_bucket_size
 
-    def _ids(self, features):
-        parts = []
+    def _leaves(self):
+        """The keys crossed, a crossed key's own keys in its place (as
+        TensorFlow flattens them)."""
+        out = []
         for k in self.keys:
-            if isinstance(k, str):
-                parts.append(_text(_values(features, k, f"crossed_column({self.name!r})")))
-            else:
-                parts.append(k._ids(features))
-        rows = []
-        for i in range(parts[0].shape[0]):
-            combos = [""]
-            for p, k in zip(parts, self.keys):
-                tag = k if isinstance(k, str) else k.name
-                values = p[i] if isinstance(k, str) else p[i][p[i] >= 0]  # (no id: no cross)
-                combos = [f"{c}\x1f{tag}={v}" for c in combos for v in values]
-            rows.append(combos)
-        width = max(1, max(len(r) for r in rows))
-        texts = np.array([r + [""] * (width - len(r)) for r in rows], dtype=object)
-        ids = (_fingerprint(texts) % np.uint64(self.hash_bucket_size)).astype(np.int64)
-        for i, r in enumerate(rows):     # (the padding is no id)
-            ids[i, len(r):] = -1
+            out += k._leaves() if isinstance(k, CrossedColumn) else [k]
+        return out
+
+    def _leaf_values(self, key, features):
+        """(values, present) of one key, one row per sample: a feature's
+        strings or integers (an empty string or -1 is no value, as
+        TensorFlow drops them), or a categorical column's ids (where its
+        feature has a value)."""
+        who = f"crossed_column({self.name!r})"
+        if isinstance(key, str):
+            raw = _values(features, key, who)
+            if raw.dtype.kind in "OSU":
+                values = _text(raw)
+                return values, values != ""
+            if raw.dtype.kind not in "biu":
+                raise ValueError(f"{who}: feature {key!r} holds {raw.dtype} values; a cross "
+                                 f"takes strings or integers (bucketize numbers first)")
+            values = raw.astype(np.int64)
+            return values, values != -1
+        ids = np.asarray(key._ids(features), np.int64)
+        raw_key = getattr(key, "key", None)
+        if isinstance(raw_key, str):
+            raw = _values(features, raw_key, who)
+            if raw.shape == ids.shape:
+                present = _text(raw) != "" if raw.dtype.kind in "OSU" else raw != -1
+                return ids, present
+        return ids, np.ones(ids.shape, bool)
+
+    def _ids(self, features):
+        leaves = [self._leaf_values(k, features) for k in self._leaves()]
+        rows = leaves[0][0].shape[0]
+        combos = []   # per sample, the crossed values' combinations
+        for i in range(rows):
+            per_key = [values[i][present[i]].tolist() for values, present in leaves]
+            combos.append(list(itertools.product(*per_key)))
+        width = max(1, max(len(c) for c in combos))
+        ids = np.full((rows, width), -1, np.int64)   # (-1: no id)
+        flat = [c for row in combos for c in row]
+        if flat:
+            columns = [np.array(col, dtype=object if values.dtype.kind in "OSU" else np.int64)
+                       for col, (values, _) in zip(zip(*flat), leaves)]
+            hashed = ops.hash_cross(columns, self.hash_bucket_size, self.hash_key)
+            at = 0
+            for i, row in enumerate(combos):
+                ids[i, :len(row)] = hashed[at:at + len(row)]
+                at += len(row)
         return ids
 
 
@@ -337,6 +415,10 @@ def crossed_column(keys, hash_bucket_size, hash_key=None):
     if hash_bucket_size < 2:
         raise ValueError(f"crossed_column: hash_bucket_size must be > 1, got "
                          f"{hash_bucket_size}")
+    if hash_key is not None and (not isinstance(hash_key, (int, np.integer)) or
+                                 not 0 <= hash_key < 2 ** 64):
+        raise ValueError(f"crossed_column: hash_key must be an unsigned 64-bit integer, got "
+                         f"{hash_key!r}")
     return CrossedColumn(keys, int(hash_bucket_size), hash_key)
 
 
@@ -375,6 +457,10 @@ class EmbeddingColumn(_Column):
     @property
     def name(self):
         return f"{self.categorical_column.name}_embedding"
+
+    @property
+    def _table_name(self):
+        return self.name
 
     @property
     def dense_size(self):
@@ -420,6 +506,47 @@ def embedding_column(categorical_column, dimension, combiner="mean", initializer
                            trainable)
 
 
+class SharedEmbeddingColumn(EmbeddingColumn):
+    def __init__(self, categorical_column, dimension, combiner, initializer, max_norm,
+                 trainable, shared_embedding_collection_name):
+        super().__init__(categorical_column, dimension, combiner, initializer, max_norm,
+                         trainable)
+        self.shared_embedding_collection_name = shared_embedding_collection_name
+
+    @property
+    def name(self):
+        return f"{self.categorical_column.name}_shared_embedding"
+
+    @property
+    def _table_name(self):
+        return self.shared_embedding_collection_name
+
+
+def shared_embeddings(categorical_columns, dimension, combiner="mean", initializer=None,
+                      shared_embedding_collection_name=None, ckpt_to_load_from=None,
+                      tensor_name_in_ckpt=None, max_norm=None, trainable=True,
+                      use_safe_embedding_lookup=True):
+    """One embedding column per categorical column, all reading one table
+    (the columns must have the same number of buckets); its name is
+    ``shared_embedding_collection_name`` or the columns' sorted names
+    joined, as TensorFlow names it."""
+    columns = list(categorical_columns)
+    if not columns:
+        raise ValueError("shared_embeddings: categorical_columns is empty")
+    for c in columns:
+        embedding_column(c, dimension, combiner, initializer, ckpt_to_load_from,
+                         tensor_name_in_ckpt, max_norm, trainable)   # (the same checks)
+    ordered = sorted(columns, key=lambda c: c.name)
+    sizes = {c.name: c.num_buckets for c in ordered}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"shared_embeddings: all categorical_columns must have the same "
+                         f"number of buckets, got {sizes}")
+    name = shared_embedding_collection_name or \
+        "_".join(c.name for c in ordered) + "_shared_embedding"
+    return [SharedEmbeddingColumn(c, int(dimension), combiner, initializer, max_norm,
+                                  trainable, name) for c in columns]
+
+
 class DenseFeatures(Layer):
     """tf.keras 2's DenseFeatures: a dict of features (by name) as one
     float32 matrix, the dense forms of ``feature_columns`` side by side in
@@ -448,11 +575,11 @@ class DenseFeatures(Layer):
 
     def build(self, input_shape=None):
         for c in self._feature_columns:
-            if isinstance(c, EmbeddingColumn) and c.name not in self._tables:
+            if isinstance(c, EmbeddingColumn) and c._table_name not in self._tables:
                 init = c.initializer or initializers_mod.TruncatedNormal(
                     mean=0.0, stddev=1.0 / np.sqrt(c.dimension))
-                self._tables[c.name] = self.add_weight(
-                    name=f"{c.name}/embedding_weights",
+                self._tables[c._table_name] = self.add_weight(
+                    name=f"{c._table_name}/embedding_weights",
                     shape=(c.categorical_column.num_buckets, c.dimension),
                     initializer=init, trainable=c.trainable)
         self.built = True
@@ -464,7 +591,7 @@ class DenseFeatures(Layer):
         parts = []
         for c in self._feature_columns:
             if isinstance(c, EmbeddingColumn):
-                parts.append(c._dense_from(features, self._tables[c.name]))
+                parts.append(c._dense_from(features, self._tables[c._table_name]))
             else:
                 parts.append(c._dense(features))
         return parts[0] if len(parts) == 1 else backend.concatenate(parts, axis=1)
@@ -485,8 +612,9 @@ class DenseFeatures(Layer):
 
 
 _COLUMN_CLASSES = {c.__name__: c for c in (
-    NumericColumn, BucketizedColumn, VocabularyListCategoricalColumn, IdentityCategoricalColumn,
-    HashedCategoricalColumn, CrossedColumn, IndicatorColumn, EmbeddingColumn)}
+    NumericColumn, BucketizedColumn, VocabularyListCategoricalColumn,
+    VocabularyFileCategoricalColumn, IdentityCategoricalColumn, HashedCategoricalColumn,
+    CrossedColumn, IndicatorColumn, EmbeddingColumn, SharedEmbeddingColumn)}
 
 
 def _column_config(value):
@@ -495,7 +623,8 @@ def _column_config(value):
     from ..utils.custom_objects import serialize_function
     if isinstance(value, _Column):
         return {"class_name": type(value).__name__,
-                "config": {k: _column_config(v) for k, v in vars(value).items()}}
+                "config": {k: _column_config(v) for k, v in vars(value).items()
+                           if not k.startswith("_")}}   # (not what it caches)
     if isinstance(value, (list, tuple)):
         return [_column_config(v) for v in value]
     if isinstance(value, np.generic):

@@ -128,6 +128,27 @@ class Normalization(Layer):
                 raise ValueError(f"{_label(self)}: variance must be >= 0 and mean finite")
         self.invert = bool(invert)
 
+    def __call__(self, inputs=None, *args, **kwargs):
+        return super().__call__(self._with_batch_axes(inputs), *args, **kwargs)
+
+    def _with_batch_axes(self, inputs):
+        """One element of the data adapt() saw (``dataset.map(norm)`` on
+        unbatched examples): its shape lacks the leading axes, so it gets
+        them with size 1, as Keras 3's statistics broadcast to it ((3,) in,
+        (1, 3) out)."""
+        shape = self.__dict__.get("_build_input_shape")
+        if not self.built or shape is None or not isinstance(
+                inputs, (np.ndarray, list, float, int, np.generic)):
+            return inputs
+        x = np.asarray(inputs)
+        missing = len(shape) - x.ndim
+        if missing <= 0 or x.dtype.kind not in "biuf":
+            return inputs
+        full = (1,) * missing + x.shape
+        if any(full[a] != shape[a] for a in self._keep):
+            return inputs   # (not an element of that data: the usual error follows)
+        return x.reshape(full)
+
     @property
     def fixed_input_axes(self):
         return getattr(self, "_keep", None) or ()
@@ -225,6 +246,14 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError(f"{_label(self)}: mean and variance were given; adapt() would "
                              f"replace them")
+        from ..utils.dataset import Dataset
+        if isinstance(data, Dataset):
+            spec = data.element_spec
+            spec = spec[0] if isinstance(spec, tuple) else spec
+            if len(getattr(spec, "shape", ()) or ()) == 1:
+                # a dataset of single rows (from_tensor_slices of a table,
+                # not batched) is read in batches of 128, as Keras 3 does
+                data = data.batch(128)
         batches = [data] if isinstance(data, np.ndarray) else data
         try:
             iterator = iter(batches)

@@ -130,6 +130,14 @@ def _flat_run(arrays):
     return base[start:at]
 
 
+class _SteppedVariable(Weight):
+    """A variable as a tf.keras 2 optimizer subclass sees it in
+    ``_resource_apply_dense`` (a view of the flat parameters) or makes it
+    with ``add_slot``."""
+    __slots__ = ()
+    device = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
 class _FlatPlan:
     """What apply_gradients keeps between steps on the same variables in
     the same order: the variables' values and their state as pieces of
@@ -184,6 +192,7 @@ class _FlatPlan:
 
 class Optimizer:
     slot_names = ()
+    built = False
     # (for the optimizers made without the base __init__: no accumulation)
     gradient_accumulation_steps = None
     _accumulated = None
@@ -197,6 +206,20 @@ class Optimizer:
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, decay=None,
                  gradient_accumulation_steps=None, **kwargs):
+        if self._writes_keras3_updates():
+            self.host_only = True   # (the updates are the subclass's, in NumPy)
+        if self._writes_v2_updates():
+            # tf.keras 2's OptimizerV2 subclass: ``super().__init__(name,
+            # **kwargs)``, the hyperparameters set by _set_hyper, ``decay``
+            # read by _decayed_lr
+            if isinstance(learning_rate, str):
+                name, learning_rate = learning_rate, 0.001
+            self._hyper = {}
+            self._initial_decay = float(decay or 0.0)
+            decay = None
+            self.host_only = True   # (the updates are the subclass's, in NumPy)
+            for unused in ("gradient_aggregator", "gradient_transformers"):
+                kwargs.pop(unused, None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -298,7 +321,11 @@ class Optimizer:
         variables (Keras 3's ``build(model.trainable_variables)``), make each
         one's state before the first step of :meth:`apply_gradients`."""
         if isinstance(size, (list, tuple)):
-            self._variable_state(size, "build")
+            if not self._writes_keras3_updates():   # (whose state is its own build's)
+                self._variable_state(size, "build")
+            self._trainable_variables = list(size)
+            self._trainable_variables_indices = {id(v): i for i, v in enumerate(size)}
+            self.built = True
         else:
             self._build(size, like)
 
@@ -349,7 +376,8 @@ class Optimizer:
                 device[0][...] = params
             return
         self._clip(grads, sizes)
-        self.build(params.size, None if self.host_only else params)
+        if not self._writes_keras3_updates():   # (a Keras 3 subclass's build takes variables)
+            self.build(params.size, None if self.host_only else params)
         self._decay(params)
         self._iterations += 1  # (the property hands out a new StepCount)
         self._update(params, grads)
@@ -555,7 +583,256 @@ class Optimizer:
             params -= np.float32(self._learning_rate * self.weight_decay) * params
 
     def _update(self, params, grads):
-        raise NotImplementedError
+        if self._writes_v2_updates():
+            self._apply_v2_updates(params, grads)
+        elif self._writes_keras3_updates():
+            self._apply_keras3_updates(params, grads)
+        else:
+            raise NotImplementedError(f"{type(self).__name__}: an optimizer subclass writes "
+                                      f"its update as Keras 3's update_step(gradient, "
+                                      f"variable, learning_rate) (with build(var_list) making "
+                                      f"its state) or tf.keras 2's _resource_apply_dense(grad, "
+                                      f"var)")
+
+    # ------------------- tf.keras 2's OptimizerV2 subclass API
+
+    @classmethod
+    def _writes_v2_updates(cls):
+        """Whether the subclass updates variable by variable as tf.keras 2's
+        optimizers were written (``_resource_apply_dense``)."""
+        return hasattr(cls, "_resource_apply_dense")
+
+    def __getattr__(self, name):
+        # a hyperparameter set by _set_hyper reads as an attribute (opt.momentum)
+        hyper = self.__dict__.get("_hyper")
+        if hyper is not None and name in hyper:
+            return self._get_hyper(name)
+        # (the error of the lookup itself: a property's own message included)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        hyper = self.__dict__.get("_hyper")
+        if hyper is not None and name in hyper and name not in ("learning_rate", "lr"):
+            hyper[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _set_hyper(self, name, value):
+        """Sets a hyperparameter (tf.keras 2's): ``learning_rate`` (or
+        ``lr``) is the optimizer's learning rate, a schedule too."""
+        if name in ("learning_rate", "lr"):
+            self.learning_rate = value
+            self._hyper["learning_rate"] = None   # (read from learning_rate)
+            return
+        self._hyper[name] = value
+
+    def _get_hyper(self, name, dtype=None):
+        """A hyperparameter's value (a callable one called; the learning rate
+        schedule as it is), cast to ``dtype`` when given."""
+        if name not in self._hyper:
+            raise KeyError(f"{type(self).__name__}: no hyperparameter {name!r}; set it with "
+                           f"_set_hyper (there are {sorted(self._hyper)})")
+        if name == "learning_rate":
+            if self._schedule is not None:
+                return self._schedule
+            value = self._learning_rate
+        else:
+            value = self._hyper[name]
+            if isinstance(value, schedules.LearningRateSchedule):
+                return value
+            if callable(value):
+                value = value()
+        value = value_of(value)
+        from ..tensor import eager
+        return eager(np.asarray(value, dtype=None if dtype is None else
+                                np.dtype(getattr(dtype, "as_numpy_dtype", dtype))))
+
+    def _serialize_hyperparameter(self, name):
+        value = self._get_hyper(name)
+        if isinstance(value, schedules.LearningRateSchedule):
+            return schedules.serialize(value)
+        return float(np.asarray(value)) if np.ndim(value) == 0 else np.asarray(value).tolist()
+
+    def _decayed_lr(self, var_dtype):
+        """The learning rate of this step: a schedule's value at
+        ``iterations``, divided by ``1 + decay * iterations`` with Keras 2's
+        ``decay``."""
+        lr = self._get_hyper("learning_rate", var_dtype)
+        step = float(self._iterations)
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = np.asarray(value_of(lr(StepCount(self._iterations, self))), np.float32)
+        if self._initial_decay > 0:
+            decay = self._get_hyper("decay", var_dtype) if "decay" in self._hyper else \
+                self._initial_decay
+            lr = lr / (1.0 + np.float32(decay) * np.float32(step))
+        from ..tensor import eager
+        return eager(np.asarray(lr, np.float32))
+
+    def add_slot(self, var, slot_name, initializer="zeros", shape=None):
+        """The state ``slot_name`` of ``var`` (made on first call: filled by
+        ``initializer``, a name, an initializer, a callable of shape and
+        dtype or a value), as tf.keras 2's."""
+        slots = self.__dict__.setdefault("_v2_slots", {})
+        key = (id(var), slot_name)
+        if key in slots and slots[key][0] is var:
+            return slots[key][1]
+        shape = tuple(var.shape) if shape is None else tuple(shape)
+        if isinstance(initializer, str) or hasattr(initializer, "get_config"):
+            from .. import initializers
+            value = initializers.get(initializer)(shape, dtype="float32")
+        elif callable(initializer):
+            value = initializer(shape=shape, dtype="float32")
+        else:
+            value = np.broadcast_to(np.asarray(value_of(initializer), np.float32), shape)
+        slot = _SteppedVariable(f"{getattr(var, 'name', 'variable')}/{slot_name}",
+                                np.array(value_of(value), np.float32).reshape(shape))
+        slots[key] = (var, slot)
+        names = self.__dict__.setdefault("_v2_slot_names", [])
+        if slot_name not in names:
+            names.append(slot_name)
+        return slot
+
+    def get_slot(self, var, slot_name):
+        held = self.__dict__.get("_v2_slots", {}).get((id(var), slot_name))
+        if held is None or held[0] is not var:
+            raise KeyError(f"{type(self).__name__}: no slot {slot_name!r} for variable "
+                           f"{getattr(var, 'name', var)!r}; _create_slots makes them with "
+                           f"add_slot (the slots are {self.get_slot_names()})")
+        return held[1]
+
+    def get_slot_names(self):
+        return list(self.__dict__.get("_v2_slot_names", []))
+
+    def _create_slots(self, var_list):
+        """tf.keras 2's hook to make each variable's state with add_slot
+        (none by default)."""
+
+    def _prepare_local(self, var_device, var_dtype, apply_state):
+        """tf.keras 2's hook filling ``apply_state[(var_device, var_dtype)]``
+        once per step; by default with the step's learning rate, ``lr_t``."""
+        if "learning_rate" in self._hyper:
+            apply_state[(var_device, var_dtype)]["lr_t"] = self._decayed_lr(var_dtype)
+
+    def _fallback_apply_state(self, var_device, var_dtype):
+        apply_state = {(var_device, var_dtype): {}}
+        self._prepare_local(var_device, var_dtype, apply_state)
+        return apply_state[(var_device, var_dtype)]
+
+    def _stepped_variables(self, params):
+        """Each variable of this step as a subclass's update sees it (a view
+        of the flat ``params``, kept from step to step while the layout
+        holds), with its gradient's slice, and whether the subclass has
+        made its state for them yet (a one-item list it sets)."""
+        slices = list(self._variable_slices(params.size))
+        layout = tuple((sl.start, sl.stop, tuple(shape)) for sl, shape in slices)
+        held = self.__dict__.get("_v2_variables")
+        if held is None or held[0] != layout:
+            names = [getattr(w, "path", None) for w in (self._stepped or ())]
+            if len(names) != len(slices):
+                names = [f"variable_{i}" for i in range(len(slices))]
+            held = self._v2_variables = (layout, [
+                _SteppedVariable(n, np.zeros(shape, np.float32)) for n, (_, shape) in
+                zip(names, slices)], [False])
+        for w, (sl, shape) in zip(held[1], slices):
+            w.value = params[sl].reshape(shape)   # (a view: the update writes params)
+        return held[1], slices, held[2]
+
+    def _apply_v2_updates(self, params, grads):
+        """One step of a tf.keras 2 subclass: each variable (a view of the
+        flat parameters) updated by ``_resource_apply_dense(grad, var)``,
+        its slots made by ``_create_slots`` before the first; ``iterations``
+        reads as the steps taken before this one, as in tf.keras 2."""
+        from ..tensor import eager
+        variables, slices, created = self._stepped_variables(params)
+        if not variables:
+            return
+        self._iterations -= 1
+        try:
+            if not created[0]:
+                self._create_slots(variables)
+                created[0] = True
+            key = (_SteppedVariable.device, variables[0].dtype.base_dtype)
+            apply_state = {key: {}}
+            self._prepare_local(key[0], key[1], apply_state)
+            params_of = inspect.signature(self._resource_apply_dense).parameters
+            with_state = "apply_state" in params_of or len(params_of) >= 3 or any(
+                p.kind is p.VAR_KEYWORD for p in params_of.values())
+            for w, (sl, shape) in zip(variables, slices):
+                g = eager(grads[sl].reshape(shape))
+                if with_state:
+                    self._resource_apply_dense(g, w, apply_state=apply_state)
+                else:
+                    self._resource_apply_dense(g, w)
+        finally:
+            self._iterations += 1
+
+    # ------------------- Keras 3's optimizer subclass API
+
+    @classmethod
+    def _writes_keras3_updates(cls):
+        """Whether the subclass writes Keras 3's ``update_step(gradient,
+        variable, learning_rate)`` (with its state made in ``build``)."""
+        return getattr(cls, "update_step", None) is not None and \
+            not cls._writes_v2_updates()
+
+    def _apply_keras3_updates(self, params, grads):
+        """One step of a Keras 3 subclass: ``build(variables)`` before the
+        first, then ``update_step(gradient, variable, learning_rate)`` for
+        each variable (a view of the flat parameters); ``iterations`` reads
+        as the steps taken before this one, as in Keras."""
+        from ..tensor import eager
+        variables, slices, created = self._stepped_variables(params)
+        if not variables:
+            return
+        self._iterations -= 1
+        try:
+            if not created[0]:
+                self.built = False
+                self.build(variables)
+                created[0] = True
+            rate = eager(np.float32(self._learning_rate))
+            for w, (sl, shape) in zip(variables, slices):
+                self.update_step(eager(grads[sl].reshape(shape)), w, rate)
+        finally:
+            self._iterations += 1
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
+                     layout=None, name=None):
+        """A state variable of the optimizer (Keras 3's), filled by
+        ``initializer``."""
+        from .. import initializers
+        shape = tuple(int(d) for d in shape)
+        init = initializers.get(initializer) if isinstance(initializer, str) or \
+            hasattr(initializer, "get_config") else initializer
+        value = init(shape, dtype="float32") if callable(init) else \
+            np.broadcast_to(np.asarray(value_of(init), np.float32), shape)
+        return _SteppedVariable(name or "variable",
+                                np.array(value_of(value), np.float32).reshape(shape))
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A state variable shaped as ``reference_variable`` (Keras 3's:
+        momenta, velocities), named after it."""
+        base = getattr(reference_variable, "path", None) or getattr(reference_variable, "name",
+                                                                    "variable")
+        return self.add_variable(tuple(reference_variable.shape), initializer,
+                                 name=f"{str(base).replace('/', '_')}_{name or 'slot'}")
+
+    def _get_variable_index(self, variable):
+        """The position of ``variable`` among those ``build`` was given."""
+        index = self.__dict__.get("_trainable_variables_indices", {}).get(id(variable))
+        if index is None:
+            raise KeyError(f"{type(self).__name__}: variable {getattr(variable, 'name', '')!r} "
+                           f"was not given to build()")
+        return index
+
+    def assign(self, variable, value):
+        variable.assign(value)
+
+    def assign_add(self, variable, value):
+        variable.assign_add(value)
+
+    def assign_sub(self, variable, value):
+        variable.assign_sub(value)
 
     def _variable_slices(self, size):
         """(slice, shape) of each variable in the flat arrays of ``size``
@@ -820,6 +1097,8 @@ class Optimizer:
                           ema_overwrite_frequency=self.ema_overwrite_frequency)
         if self.gradient_accumulation_steps:
             config["gradient_accumulation_steps"] = self.gradient_accumulation_steps
+        if getattr(self, "_initial_decay", 0):
+            config["decay"] = self._initial_decay
         return config
 
     @classmethod

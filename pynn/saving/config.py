@@ -505,9 +505,12 @@ def compile_from_config(model, config):
         return m
 
     opt = config.get("optimizer")
-    if not isinstance(opt, dict):
+    if isinstance(opt, dict):
+        # (a custom optimizer class found in custom_objects or registered)
+        opt = optimizers.deserialize(opt)
+    elif not isinstance(opt, optimizers.Optimizer):   # (a Keras file's, already made)
         raise ValueError("the optimizer must be described as a dict")
-    model.compile(optimizer=optimizers.get(opt),
+    model.compile(optimizer=opt,
                   loss=map_structure(losses.to_loss, config.get("loss")),
                   loss_weights=config.get("loss_weights"),
                   metrics=map_structure(metric, config.get("metrics")),

@@ -1014,7 +1014,7 @@ STILL_MISSING = {
     "": {"distillation", "export", "legacy", "src"},
     "layers": {"ContrastLimitedAdaptiveHistogramEqualization", "FlaxLayer", "JaxLayer",
                "MaxNumBoundingBoxes", "TFSMLayer", "TorchModuleWrapper"},
-    "callbacks": {"OrbaxCheckpoint", "RemoteMonitor"},
+    "callbacks": {"OrbaxCheckpoint"},
     "optimizers": set(),
     "utils": {"legacy"},
     "saving": set(),

@@ -316,7 +316,9 @@ def test_crossed_column():
                 "thal": np.array(["a", "a", "a", "z"])}
     out = _dense([fc.indicator_column(cross)], features)
     assert out.shape == (4, 50)
-    np.testing.assert_array_equal(out.sum(axis=1), [1, 1, 1, 0])   # no thal id: no cross
+    # an unknown thal is id -1, which TensorFlow crosses as it crosses any id
+    np.testing.assert_array_equal(out.sum(axis=1), [1, 1, 1, 1])
+    assert not (out[3] == out[0]).all()
     assert (out[0] == out[2]).all() and not (out[0] == out[1]).all()
     keys = fc.crossed_column(["x", "y"], hash_bucket_size=20)
     out = _dense([fc.indicator_column(keys)], {"x": np.array([["a", "b"]]),

@@ -252,7 +252,8 @@ ELSEWHERE_NEW = {"GroupQueryAttention", "HashedCrossing", "MelSpectrogram", "STF
 # Keras 2's layers that Keras 3 dropped: no Keras file can hold them, so
 # save refuses them by name and .pynn keeps them (tests/compat4).
 KERAS2_ONLY = {"RandomFourierFeatures", "DenseFeatures", "RandomHeight", "RandomWidth",
-               "SyncBatchNormalization", "ThresholdedReLU"}
+               "SyncBatchNormalization", "ThresholdedReLU", "LocallyConnected1D",
+               "LocallyConnected2D"}
 
 
 def test_every_layer_has_a_row_and_a_case():

@@ -328,6 +328,9 @@ NOT_SWEPT = {
     "STFTSpectrogram": "test_export_sweep5", "MelSpectrogram": "test_export_sweep5",
     "AbstractRNNCell": "a base class (RNN_* cells)",
     "DenseFeatures": "takes a dict of feature columns: tests/compat4/test_leftovers8.py",
+    "LocallyConnected1D": "refused: a product by a kernel per position (batched constant "
+                          "matmul) has no pynn.lite form; tests/compat4/test_leftovers9.py",
+    "LocallyConnected2D": "refused, as LocallyConnected1D",
     "HashedCrossing": "test_export_sweep5", "Hashing": "test_export_sweep5",
 }
 
