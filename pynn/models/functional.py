@@ -1503,15 +1503,18 @@ class Model(TrainingMixin, Layer):
         from .. import saving
         saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
         """Write the weights only, to ``*.weights.pynn``, ``*.weights.h5``
-        (Keras 3) or ``*.h5`` (legacy HDF5)."""
+        (Keras 3), ``*.h5`` (legacy HDF5) or, for a name of no format, a
+        checkpoint.  ``save_format`` ('tf' or 'h5') and ``options`` are
+        tf.keras's; see pynn.saving.save_weights."""
         from .. import saving
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
 
-    def load_weights(self, filepath, skip_mismatch=False, by_name=False):
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
         """Read weights saved by save_weights, or from a whole-model file
-        (``.pynn``, ``.keras``, ``.h5``; published Keras weight files too)."""
+        (``.pynn``, ``.keras``, ``.h5``; published Keras weight files too).
+        ``options`` is tf.keras's (checkpoint options), accepted."""
         from .. import saving
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
