@@ -72,7 +72,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
              "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
-             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts"]
+             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts", "tensordot"]
 # (range, abs, round, pow, complex, slice and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
@@ -96,6 +96,7 @@ from .sparse import IndexedSlices, SparseTensor, edit_distance  # noqa: E402
 from .debugging import Assert, errors  # noqa: E402
 from .utils.io_utils import get_logger  # noqa: E402
 from .math import clip_by_global_norm  # noqa: E402
+from .linalg import tensordot  # noqa: E402  (tf.tensordot, as tf.linalg.tensordot)
 # TensorFlow 2's initializer names (tf.random_normal_initializer(0., 0.02)
 # in a DCGAN's layers), and its tf.initializers module
 from .initializers import Constant as constant_initializer  # noqa: E402

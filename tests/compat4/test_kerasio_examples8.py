@@ -64,3 +64,43 @@ def test_save_weights_refuses_a_format_its_name_contradicts(tmp_path):
         model.save_weights(str(tmp_path / "w.h5"), save_format="onnx")
     with pytest.raises(ValueError, match="pynn file"):
         model.save_weights(str(tmp_path / "w.weights.pynn"), save_format="h5")
+
+
+# ---- pointnet.py: tf.tensordot in an activity regularizer of a T-net
+
+def tnet_model(lib, tensordot, eye):
+    class OrthogonalRegularizer(lib.regularizers.Regularizer):
+        def __init__(self, num_features, l2reg=0.001):
+            self.num_features = num_features
+            self.l2reg = l2reg
+            self.eye = eye(num_features)
+
+        def __call__(self, x):
+            x = lib.ops.reshape(x, (-1, self.num_features, self.num_features))
+            xxt = tensordot(x, x, axes=(2, 2))
+            xxt = lib.ops.reshape(xxt, (-1, self.num_features, self.num_features))
+            return lib.ops.sum(self.l2reg * lib.ops.square(xxt - self.eye))
+
+    inp = lib.Input((5, 3))
+    x = lib.layers.GlobalMaxPooling1D()(inp)
+    x = lib.layers.Dense(9, activity_regularizer=OrthogonalRegularizer(3))(x)
+    feat_t = lib.layers.Reshape((3, 3))(x)
+    return lib.Model(inp, lib.layers.Dot(axes=(2, 1))([inp, feat_t]))
+
+
+def test_tf_tensordot_in_an_activity_regularizer_as_keras(keras):
+    tf = pynn
+    ours = tnet_model(pynn, tf.tensordot, tf.eye)
+    ref = tnet_model(keras, keras.ops.tensordot, keras.ops.eye)
+    ref.set_weights(ours.get_weights())
+    x = rand(4, 5, 3)
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(ours.losses[0]), float(ref.losses[0]), rtol=1e-5)
+    # the same sums as tf.linalg.tensordot, with TensorFlow's name argument
+    a, b = rand(2, 3, 4), rand(4, 3, seed=1)
+    np.testing.assert_allclose(np.asarray(tf.tensordot(a, b, axes=1, name="td")),
+                               np.tensordot(a, b, axes=1), rtol=1e-5)
+    # and the regularizer trains the T-net's layer (its gradient reaches it)
+    ours.compile("adam", "mse")
+    h = ours.fit(x, rand(4, 5, 3, seed=2), epochs=4, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
