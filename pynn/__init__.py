@@ -72,7 +72,7 @@ _TF_NAMES = ["add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
              "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
-             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts", "tensordot"]
+             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts", "tensordot", "scan", "foldl", "foldr"]
 # (range, abs, round, pow, complex, slice and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None
@@ -85,8 +85,8 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (TensorArray, TensorSpec, cond, executing_eagerly,  # noqa: E402
-                        function, init_scope, map_fn, numpy_function, print, py_function,
-                        vectorized_map,
+                        foldl, foldr, function, init_scope, map_fn, numpy_function, print,
+                        py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
 from . import summary, test, train  # noqa: E402

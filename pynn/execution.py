@@ -565,6 +565,69 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,
     return stacked(results, signature)
 
 
+def _scan_steps(who, elems):
+    """The entries of ``elems`` (a tensor, or a nested structure of tensors
+    sharing their first dimension) along the first axis, each in the
+    structure of ``elems``."""
+    from . import tree
+    parts = tree.flatten(elems)
+    if not parts:
+        raise ValueError(f"tf.{who}: elems is empty")
+    n = {int(ops.shape(e)[0]) if ops.shape(e) else None for e in parts}
+    if None in n:
+        raise ValueError(f"tf.{who}: the elems must have a first dimension to run over, got "
+                         f"shapes {[tuple(ops.shape(e)) for e in parts]}")
+    if len(n) != 1:
+        raise ValueError(f"tf.{who}: the elems have different first dimensions: "
+                         f"{[ops.shape(e)[0] for e in parts]}")
+    rows = [ops.unstack(e) for e in parts]
+    return [tree.pack_sequence_as(elems, [r[i] for r in rows]) for i in range(n.pop())]
+
+
+def _accumulate(who, fn, elems, initializer, reverse):
+    """The accumulators ``a = fn(a, x)`` gives over the entries of
+    ``elems`` (the last first when ``reverse``), starting from
+    ``initializer`` or, when it is None, from the first entry taken."""
+    steps = _scan_steps(who, elems)
+    if reverse:
+        steps = steps[::-1]
+    if initializer is None:
+        acc, steps, accs = steps[0], steps[1:], [steps[0]]
+    else:
+        acc, accs = initializer, []
+    for x in steps:
+        acc = fn(acc, x)
+        accs.append(acc)
+    return accs[::-1] if reverse else accs
+
+
+def scan(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
+         swap_memory=False, infer_shape=True, reverse=False, name=None):
+    """tf.scan: ``a = fn(a, x)`` over the entries of ``elems`` along the
+    first axis (of each tensor of a nested structure together), from
+    ``initializer`` (the first entry when None); every accumulator,
+    stacked, in the structure ``fn`` returns.  ``reverse`` runs from the
+    last entry, the results staying in the order of ``elems``."""
+    from . import tree
+    accs = _accumulate("scan", fn, elems, initializer, reverse)
+    flat = [tree.flatten(a) for a in accs]
+    return eager(tree.pack_sequence_as(accs[0], [ops.stack(list(v)) for v in zip(*flat)]))
+
+
+def foldl(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
+          swap_memory=False, name=None):
+    """tf.foldl: the last accumulator of ``a = fn(a, x)`` over the entries
+    of ``elems``, first to last, from ``initializer`` (the first entry
+    when None)."""
+    return eager(_accumulate("foldl", fn, elems, initializer, False)[-1])
+
+
+def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
+          swap_memory=False, name=None):
+    """tf.foldr: as foldl, from the last entry to the first."""
+    return eager(_accumulate("foldr", fn, elems, initializer, True)[0])
+
+
 def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
     """``fn`` applied to each entry of ``elems`` along its first axis, the
     results stacked (tf.vectorized_map).  TensorFlow vectorizes the loop
@@ -575,4 +638,4 @@ def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
 
 __all__ = ["function", "Function", "TensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
-           "vectorized_map"]
+           "vectorized_map", "scan", "foldl", "foldr"]

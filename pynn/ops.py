@@ -3688,9 +3688,14 @@ def where(condition, x1=None, x2=None):
 
 
 def cast(x, dtype):
-    """x as ``dtype`` (a cast to an integer or boolean type is a constant)."""
+    """x as ``dtype`` (a cast to an integer or boolean type is a constant);
+    a SparseTensor's values, as TensorFlow casts them."""
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("cast", x, dtype)
+    if type(x) is not _ndarray and hasattr(x, "dense_shape"):
+        from .sparse import SparseTensor
+        if isinstance(x, SparseTensor):
+            return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
     return np.asarray(x).astype(dtype)
 
 

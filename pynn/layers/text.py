@@ -184,6 +184,20 @@ class _Lookup(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} has no vocabulary: call "
                              f"adapt(data) or pass vocabulary=")
 
+    def _inverted(self, vocab, ids):
+        """The tokens of ``ids`` (an inverting layer's call): an id outside
+        the vocabulary gives the OOV token, as Keras's lookup table has it
+        for its default value."""
+        known = (ids >= 0) & (ids < len(vocab))
+        if known.all():
+            return vocab[ids]
+        oov = self.oov_token
+        if isinstance(oov, str):
+            oov = oov.encode(getattr(self, "encoding", "utf-8"))
+        out = np.full(ids.shape, oov, dtype=vocab.dtype)
+        out[known] = vocab[ids[known]]
+        return out
+
     def _output_size(self):
         self._need_vocabulary()
         if self.pad_to_max_tokens and self.max_tokens is not None:
@@ -382,11 +396,8 @@ class StringLookup(_Lookup):
             # Keras's layer gives them: .numpy().decode('utf-8') reads one)
             vocab[:] = [t.encode(self.encoding) if isinstance(t, str) else t
                         for t in self._vocab]
-            if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
-                raise ValueError(f"StringLookup {self.name!r}: ids must be in [0, "
-                                 f"{len(vocab)}), got {ids.min()}..{ids.max()}")
             # (one id gives a 0-d array of its token, not the bare string)
-            return np.asarray(vocab[ids], dtype=object)
+            return np.asarray(self._inverted(vocab, ids), dtype=object)
         return self._encode(self._ids(arr))
 
     def get_config(self):
@@ -423,11 +434,7 @@ class IntegerLookup(_Lookup):
         arr = _as_array(inputs)
         if self.invert:
             ids = arr.astype(np.int64)
-            vocab = np.array(self._vocab, dtype=np.int64)
-            if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
-                raise ValueError(f"IntegerLookup {self.name!r}: ids must be in [0, "
-                                 f"{len(vocab)}), got {ids.min()}..{ids.max()}")
-            return vocab[ids]
+            return self._inverted(np.array(self._vocab, dtype=np.int64), ids)
         return self._encode(self._ids(arr.astype(np.int64)))
 
 

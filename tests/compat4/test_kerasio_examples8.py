@@ -104,3 +104,229 @@ def test_tf_tensordot_in_an_activity_regularizer_as_keras(keras):
     ours.compile("adam", "mse")
     h = ours.fit(x, rand(4, 5, 3, seed=2), epochs=4, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+# ---- captcha_ocr.py (Keras 3 edition): its own ctc_batch_cost through
+# tf.compat.v1.scan, boolean_mask, gather_nd, a SparseTensor cast by
+# ops.cast and tf.compat.v1.nn.ctc_loss, in a layer of a functional model
+
+def ctc_label_dense_to_sparse(labels, label_lengths):
+    tf, ops = pynn, pynn.ops
+    label_shape = ops.shape(labels)
+    num_batches_tns = ops.stack([label_shape[0]])
+    max_num_labels_tns = ops.stack([label_shape[1]])
+
+    def range_less_than(old_input, current_input):
+        return ops.expand_dims(ops.arange(ops.shape(old_input)[1]), 0) < tf.fill(
+            max_num_labels_tns, current_input)
+
+    init = ops.cast(tf.fill([1, label_shape[1]], 0), dtype="bool")
+    dense_mask = tf.compat.v1.scan(range_less_than, label_lengths, initializer=init,
+                                   parallel_iterations=1)
+    dense_mask = dense_mask[:, 0, :]
+    label_array = ops.reshape(ops.tile(ops.arange(0, label_shape[1]), num_batches_tns),
+                              label_shape)
+    label_ind = tf.compat.v1.boolean_mask(label_array, dense_mask)
+    batch_array = ops.transpose(ops.reshape(
+        ops.tile(ops.arange(0, label_shape[0]), max_num_labels_tns),
+        tf.reverse(label_shape, [0])))
+    batch_ind = tf.compat.v1.boolean_mask(batch_array, dense_mask)
+    indices = ops.transpose(ops.reshape(ops.concatenate([batch_ind, label_ind], axis=0), [2, -1]))
+    vals_sparse = tf.compat.v1.gather_nd(labels, indices)
+    return tf.SparseTensor(ops.cast(indices, dtype="int64"), vals_sparse,
+                           ops.cast(label_shape, dtype="int64"))
+
+
+def ctc_batch_cost(y_true, y_pred, input_length, label_length):
+    tf, ops = pynn, pynn.ops
+    label_length = ops.cast(ops.squeeze(label_length, axis=-1), dtype="int32")
+    input_length = ops.cast(ops.squeeze(input_length, axis=-1), dtype="int32")
+    sparse_labels = ops.cast(ctc_label_dense_to_sparse(y_true, label_length), dtype="int32")
+    y_pred = ops.log(ops.transpose(y_pred, axes=[1, 0, 2]) + pynn.backend.epsilon())
+    return ops.expand_dims(tf.compat.v1.nn.ctc_loss(inputs=y_pred, labels=sparse_labels,
+                                                    sequence_length=input_length), 1)
+
+
+def test_captcha_ocr_ctc_batch_cost_of_tf1_functions():
+    labels = np.array([[1, 2, 3, 1], [2, 2, 4, 0], [3, 0, 0, 0]], "float32")
+    sparse = ctc_label_dense_to_sparse(labels, np.array([4, 3, 1], "int32"))
+    np.testing.assert_array_equal(np.asarray(sparse.indices),
+                                  [[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2], [2, 0]])
+    np.testing.assert_array_equal(np.asarray(sparse.values), [1, 2, 3, 1, 2, 2, 4, 3])
+    cast = pynn.ops.cast(sparse, "int32")
+    assert isinstance(cast, pynn.SparseTensor) and np.asarray(cast.values).dtype == np.int32
+    probs = np.asarray(pynn.nn.softmax(rand(3, 9, 6)))
+    lengths = np.array([[4], [3], [1]])
+    ours = np.asarray(ctc_batch_cost(labels, probs, np.full((3, 1), 9), lengths))
+    want = np.asarray(pynn.backend.ctc_batch_cost(labels, probs, np.full((3, 1), 9), lengths))
+    assert ours.shape == (3, 1)
+    np.testing.assert_allclose(ours, want, rtol=1e-5)
+
+
+def test_captcha_ocr_ctc_layer_trains_in_a_functional_model():
+    layers, ops = pynn.layers, pynn.ops
+
+    class CTCLayer(layers.Layer):
+        def __init__(self, name=None):
+            super().__init__(name=name)
+            self.loss_fn = ctc_batch_cost
+
+        def call(self, y_true, y_pred):
+            batch_len = ops.cast(ops.shape(y_true)[0], dtype="int64")
+            input_length = ops.cast(ops.shape(y_pred)[1], dtype="int64")
+            label_length = ops.cast(ops.shape(y_true)[1], dtype="int64")
+            input_length = input_length * ops.ones(shape=(batch_len, 1), dtype="int64")
+            label_length = label_length * ops.ones(shape=(batch_len, 1), dtype="int64")
+            self.add_loss(self.loss_fn(y_true, y_pred, input_length, label_length))
+            return y_pred
+
+    pynn.utils.set_random_seed(0)
+    image = layers.Input(shape=(16, 4, 1), name="image")
+    labels = layers.Input(name="label", shape=(None,), dtype="float32")
+    x = layers.Reshape((16, 16))(layers.Conv2D(4, 3, padding="same")(image))
+    x = layers.Dense(5, activation="softmax", name="dense2")(x)
+    model = pynn.Model([image, labels], CTCLayer(name="ctc_loss")(labels, x))
+    model.compile(optimizer=pynn.optimizers.Adam(0.05))
+    rng = np.random.default_rng(1)
+    data = {"image": rand(8, 16, 4, 1), "label": rng.integers(0, 4, (8, 3)).astype("float32")}
+    h = model.fit(data, epochs=6, batch_size=4, verbose=0)
+    assert np.isfinite(h.history["loss"]).all()
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    prediction_model = pynn.Model(model.input[0], model.get_layer(name="dense2").output)
+    assert prediction_model.predict(data["image"], verbose=0).shape == (8, 16, 5)
+
+
+def brute_force_ctc(logits, label, blank):
+    """-log of the summed probability of every alignment of ``label``."""
+    import itertools
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    total = 0.0
+    for path in itertools.product(range(p.shape[1]), repeat=p.shape[0]):
+        merged = [c for i, c in enumerate(path) if i == 0 or c != path[i - 1]]
+        if [c for c in merged if c != blank] == list(label):
+            total += np.prod([p[t, c] for t, c in enumerate(path)])
+    return -np.log(total)
+
+
+def test_tf1_ctc_loss_is_the_ctc_of_time_major_logits_with_a_last_blank():
+    tf = pynn
+    logits = rand(4, 2, 3, seed=3)                          # (time, batch, classes)
+    labels = tf.SparseTensor([[0, 0], [0, 1], [1, 0]], np.array([0, 1, 1], np.int32), [2, 2])
+    loss = tf.compat.v1.nn.ctc_loss(labels, logits, [4, 3])
+    assert loss.shape == (2,)
+    np.testing.assert_allclose(np.asarray(loss), [
+        brute_force_ctc(logits[:, 0].astype(np.float64), [0, 1], blank=2),
+        brute_force_ctc(logits[:3, 1].astype(np.float64), [1], blank=2)], rtol=1e-5)
+    # batch-major, collapsed repeats, and the too-short sample ignored or refused
+    repeated = tf.SparseTensor([[0, 0], [0, 1], [1, 0], [1, 1], [1, 2]],
+                               np.array([1, 1, 0, 0, 0], np.int32), [2, 3])
+    batch_major = np.ascontiguousarray(logits.transpose(1, 0, 2))
+    collapsed = tf.compat.v1.nn.ctc_loss(repeated, batch_major, [4, 2], time_major=False,
+                                         preprocess_collapse_repeated=True)
+    np.testing.assert_allclose(np.asarray(collapsed), [
+        brute_force_ctc(logits[:, 0].astype(np.float64), [1], blank=2),
+        brute_force_ctc(logits[:2, 1].astype(np.float64), [0], blank=2)], rtol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="required: 5, available: 2"):
+        tf.compat.v1.nn.ctc_loss(repeated, logits, [4, 2])
+    ignored = tf.compat.v1.nn.ctc_loss(repeated, logits, [4, 2],
+                                       ignore_longer_outputs_than_inputs=True)
+    assert float(np.asarray(ignored)[1]) == 0.0
+    with pytest.raises(ValueError, match="ctc_merge_repeated=False"):
+        tf.compat.v1.nn.ctc_loss(labels, logits, [4, 3], ctc_merge_repeated=False)
+
+
+def test_tf_nn_ctc_loss_and_its_gradient_as_keras(keras):
+    tf = pynn
+    logits = rand(5, 3, 4, seed=4)
+    labels = np.array([[1, 2, 0], [3, 3, 0], [2, 0, 0]], np.int32)
+    label_length, logit_length = np.array([2, 2, 1]), np.array([5, 4, 3])
+    want = np.asarray(keras.ops.ctc_loss(labels, logits.transpose(1, 0, 2), label_length,
+                                         logit_length, mask_index=0))
+    np.testing.assert_allclose(np.asarray(tf.nn.ctc_loss(labels, logits, label_length,
+                                                         logit_length)), want, rtol=1e-5)
+    # the blank last, batch-major, and SparseTensor labels
+    last = np.asarray(keras.ops.ctc_loss(labels - 1 + 1, logits.transpose(1, 0, 2),
+                                         label_length, logit_length, mask_index=3))
+    got = tf.nn.ctc_loss(labels, np.ascontiguousarray(logits.transpose(1, 0, 2)), label_length,
+                         logit_length, logits_time_major=False, blank_index=-1)
+    np.testing.assert_allclose(np.asarray(got), last, rtol=1e-5)
+    sparse = tf.sparse.from_dense(np.array([[1, 2], [3, 3], [2, 0]], np.int32))
+    np.testing.assert_allclose(np.asarray(tf.nn.ctc_loss(sparse, logits, None, logit_length,
+                                                         blank_index=0)), want, rtol=1e-5)
+    with pytest.raises(ValueError, match="blank_index must be given"):
+        tf.nn.ctc_loss(sparse, logits, None, logit_length)
+    # the gradient reaches the logits on a tape
+    w = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.ctc_loss(labels, w * 1.0, label_length, logit_length))
+    g = np.asarray(tape.gradient(loss, w))
+    eps, probe = 1e-2, (2, 1, 3)
+    bumped = logits.astype(np.float64).copy()
+    bumped[probe] += eps
+    up = np.asarray(tf.nn.ctc_loss(labels, bumped.astype(np.float32), label_length,
+                                   logit_length)).mean()
+    bumped[probe] -= 2 * eps
+    down = np.asarray(tf.nn.ctc_loss(labels, bumped.astype(np.float32), label_length,
+                                     logit_length)).mean()
+    np.testing.assert_allclose(g[probe], (up - down) / (2 * eps), rtol=2e-2, atol=1e-4)
+
+
+def test_ctc_decoders_give_sparse_labelings_as_keras(keras):
+    tf = pynn
+    logits = rand(6, 2, 4, seed=5)                          # (time, batch, classes)
+    lengths = np.array([6, 4])
+    (decoded,), neg_sum = tf.nn.ctc_greedy_decoder(logits, lengths)
+    paths, scores = keras.ops.ctc_decode(logits.transpose(1, 0, 2), lengths, strategy="greedy",
+                                         mask_index=3)
+    dense = tf.sparse.to_dense(decoded, default_value=-1).numpy()
+    want = np.asarray(paths)[0][:, :dense.shape[1]]
+    np.testing.assert_array_equal(dense, want)
+    assert np.asarray(decoded.values).dtype == np.int64
+    np.testing.assert_allclose(np.asarray(neg_sum), np.asarray(scores), rtol=1e-5)
+    beams, log_probs = tf.nn.ctc_beam_search_decoder(logits, lengths, beam_width=5, top_paths=2)
+    paths, scores = keras.ops.ctc_decode(logits.transpose(1, 0, 2), lengths,
+                                         strategy="beam_search", beam_width=5, top_paths=2,
+                                         mask_index=3)
+    assert len(beams) == 2
+    for beam, path in zip(beams, np.asarray(paths)):
+        got = tf.sparse.to_dense(beam, default_value=-1).numpy()
+        np.testing.assert_array_equal(got, path[:, :got.shape[1]])
+    np.testing.assert_allclose(np.asarray(log_probs), np.asarray(scores), rtol=1e-5)
+    # TensorFlow 1's beam search merges each labeling's runs of one label
+    (merged,), _ = tf.compat.v1.nn.ctc_beam_search_decoder(logits, lengths, beam_width=5)
+    for row in tf.sparse.to_dense(merged, default_value=-1).numpy():
+        kept = row[row >= 0]
+        assert (kept[1:] != kept[:-1]).all()
+
+
+def test_tf_scan_foldl_and_foldr_as_tensorflow_documents_them():
+    tf = pynn
+    elems = np.array([1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(tf.scan(lambda a, x: a + x, elems).numpy(), [1, 3, 6, 10, 15, 21])
+    np.testing.assert_array_equal(tf.scan(lambda a, x: a + x, elems, reverse=True).numpy(),
+                                  [21, 20, 18, 15, 11, 6])
+    # a structure of accumulators (Fibonacci) and one of elements
+    fib = tf.scan(lambda a, _: (a[1], a[0] + a[1]), elems, initializer=(np.int64(0), np.int64(1)))
+    np.testing.assert_array_equal(fib[0].numpy(), [1, 1, 2, 3, 5, 8])
+    np.testing.assert_array_equal(fib[1].numpy(), [1, 2, 3, 5, 8, 13])
+    both = tf.scan(lambda a, x: a + x[0] * x[1], (elems, -elems), initializer=np.int64(0))
+    np.testing.assert_array_equal(both.numpy(), -np.cumsum(elems ** 2))
+    assert int(tf.foldl(lambda a, x: a - x, elems)) == 1 - 2 - 3 - 4 - 5 - 6
+    assert int(tf.foldr(lambda a, x: a - x, elems)) == 6 - 5 - 4 - 3 - 2 - 1
+    assert int(tf.foldl(lambda a, x: a + x, elems, initializer=np.int64(100))) == 121
+    # and it differentiates: the gradient of a running product
+    w = tf.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.scan(lambda a, x: a * x, w))
+    np.testing.assert_allclose(tape.gradient(total, w).numpy(), [1 + 2 + 6, 1 + 3, 2], rtol=1e-6)
+
+
+def test_inverted_lookups_give_the_oov_token_for_unknown_ids():
+    # (captcha_ocr.py decodes with -1 for "no label" and turns ids to text)
+    chars = pynn.layers.StringLookup(vocabulary=["a", "b"], mask_token=None, invert=True)
+    out = chars(np.array([[0, 1, 2, -1, 7]]))
+    assert out.numpy().tolist() == [[b"[UNK]", b"a", b"b", b"[UNK]", b"[UNK]"]]
+    assert pynn.strings.reduce_join(chars(np.array([1, -1, 2]))).numpy() == b"a[UNK]b"
+    ints = pynn.layers.IntegerLookup(vocabulary=[5, 6], invert=True)
+    np.testing.assert_array_equal(np.asarray(ints(np.array([1, 2, 3, -1]))), [5, 6, -1, -1])
