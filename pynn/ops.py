@@ -3970,6 +3970,13 @@ def reshape(x, newshape):
                        else newshape)
     try:
         return np.reshape(x, newshape)
+    except TypeError:
+        sizes = [newshape] if np.ndim(newshape) == 0 else list(newshape)
+        if builtins.any(np.asarray(_plain(d)).dtype.kind not in "iub" for d in sizes):
+            raise TypeError(f"reshape: the shape must be integers, got "
+                            f"{[np.asarray(_plain(d)).tolist() for d in sizes]} (as "
+                            f"TensorFlow, a float size is not cast)") from None
+        raise
     except ValueError:
         from . import autodiff
         if autodiff.sizes_unknown() and np.ndim(newshape) == 1 and \

@@ -1734,6 +1734,10 @@ class Layer(Module):
             for out, m in zip(outs, masks):
                 if m is not None:
                     out._keras_mask = eager(np.array(m, dtype=bool))
+        if several and hasattr(type(y), "_fields"):
+            # a namedtuple (tf.image.combined_non_max_suppression's) stays one,
+            # its fields by name, as Keras gives a call's structure back
+            return type(y)(*outs)
         return outs if several else outs[0]
 
     def _as_input(self, a):

@@ -106,9 +106,13 @@ def save_weights(model, filepath, overwrite=True, save_format=None):
                 raise ValueError(f"save_weights: save_format={save_format!r} writes HDF5, but "
                                  f"{os.fspath(filepath)!r} names a pynn file")
     if is_checkpoint_prefix(filepath):
-        from ..train import Checkpoint, _file_of
+        from ..train import Checkpoint, _file_of, _write_state
         check_overwrite(_file_of(filepath), overwrite, "save_weights")
         Checkpoint(root=model).write(filepath)
+        # and, as tf.keras, name it in its folder's ``checkpoint`` file, for
+        # tf.train.latest_checkpoint
+        _write_state(os.path.dirname(os.path.abspath(os.fspath(filepath))), filepath,
+                     [filepath])
         return
     kind = file_kind(filepath, "save_weights")
     if kind == PYNN:

@@ -330,3 +330,93 @@ def test_inverted_lookups_give_the_oov_token_for_unknown_ids():
     assert pynn.strings.reduce_join(chars(np.array([1, -1, 2]))).numpy() == b"a[UNK]b"
     ints = pynn.layers.IntegerLookup(vocabulary=[5, 6], invert=True)
     np.testing.assert_array_equal(np.asarray(ints(np.array([1, 2, 3, -1]))), [5, 6, -1, -1])
+
+
+# ---- retinanet.py: label encoding that fails on a batch with no boxes,
+# dropped by apply(tf.data.experimental.ignore_errors()); ModelCheckpoint's
+# weights found again by tf.train.latest_checkpoint; the detections
+# namedtuple of a decoding layer
+
+def encode_batch(batch_images, gt_boxes, cls_ids):
+    tf = pynn
+    batch_size = tf.shape(batch_images)[0]
+    labels = tf.TensorArray(dtype=tf.float32, size=batch_size, dynamic_size=True)
+    for i in range(batch_size):
+        areas = tf.reduce_prod(gt_boxes[i][:, 2:] - gt_boxes[i][:, :2], axis=1)
+        best = tf.argmax(areas)                     # fails for a sample with no box
+        labels = labels.write(i, tf.cast(tf.gather(cls_ids[i], best), tf.float32))
+    return batch_images, labels.stack()
+
+
+def test_ignore_errors_drops_the_batches_a_map_fails_on():
+    tf = pynn
+    boxes = [[[0, 0, 2, 3]], [[0, 0, 1, 1], [0, 0, 3, 3]], [], [], [[1, 1, 2, 5]], [[0, 0, 3, 1]]]
+    boxes = [np.array(b, np.float32).reshape(-1, 4) for b in boxes]
+    classes = [np.arange(len(b), dtype=np.int32) + 1 for b in boxes]
+
+    def gen():
+        for b, c in zip(boxes, classes):
+            yield np.zeros((4, 4, 3), np.float32), b, c
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec((4, 4, 3), tf.float32), tf.TensorSpec((None, 4), tf.float32),
+        tf.TensorSpec((None,), tf.int32)))
+    ds = ds.padded_batch(batch_size=2, padding_values=(0.0, 1e-8, -1), drop_remainder=True)
+    ds = ds.map(encode_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    with pytest.raises(ValueError):
+        list(ds)                     # the second batch has no boxes at all
+    kept = ds.apply(tf.data.experimental.ignore_errors()).prefetch(tf.data.AUTOTUNE)
+    labels = [y.numpy().tolist() for _, y in kept]
+    assert labels == [[1.0, 2.0], [1.0, 1.0]]
+    assert [y.numpy().tolist() for _, y in ds.ignore_errors(log_warning=True)] == labels
+    # a failing filter predicate drops its element too; the others stay
+
+    def predicate(x):
+        if int(x) % 3 == 0:
+            raise ValueError("no multiples of 3")
+        return True
+    assert [int(v) for v in tf.data.Dataset.range(6).filter(predicate).ignore_errors()] == \
+        [1, 2, 4, 5]
+
+
+def test_weights_a_checkpoint_callback_saves_are_found_by_latest_checkpoint(tmp_path):
+    tf = pynn
+    inp = tf.keras.Input((3,))
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(2)(inp))
+    model.compile(loss="mse", optimizer=tf.optimizers.SGD(learning_rate=0.1, momentum=0.9))
+    folder = str(tmp_path / "retinanet")
+    callback = tf.keras.callbacks.ModelCheckpoint(
+        filepath=folder + "/weights_epoch_{epoch}", monitor="loss", save_best_only=False,
+        save_weights_only=True, verbose=0)
+    model.fit(rand(8, 3), rand(8, 2, seed=1), epochs=2, callbacks=[callback], verbose=0)
+    latest = tf.train.latest_checkpoint(folder)
+    assert latest is not None and latest.endswith("weights_epoch_2")
+    want = [w.copy() for w in model.get_weights()]
+    model.set_weights([np.zeros_like(w) for w in want])
+    model.load_weights(latest)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_array_equal(got, w)
+
+
+def test_a_layer_returning_detections_gives_the_namedtuple():
+    tf = pynn
+
+    class DecodePredictions(tf.keras.layers.Layer):
+        def call(self, boxes, scores):
+            return tf.image.combined_non_max_suppression(
+                tf.expand_dims(boxes, axis=2), scores, 3, 4, 0.5, 0.05, clip_boxes=False)
+
+    corners = np.random.default_rng(0).random((2, 6, 2)).astype(np.float32)
+    boxes = np.concatenate([corners, corners + 0.3], axis=-1)
+    detections = DecodePredictions()(boxes, np.random.default_rng(1).random((2, 6, 3))
+                                     .astype(np.float32))
+    assert type(detections).__name__ == "CombinedNonMaxSuppression"
+    assert detections.nmsed_boxes.shape == (2, 4, 4)
+    assert detections.nmsed_classes.shape == (2, 4)
+    num = int(detections.valid_detections[0])
+    assert 0 < num <= 4 and detections.nmsed_scores[0][:num].shape == (num,)
+
+
+def test_reshape_to_float_sizes_is_refused_with_the_sizes():
+    tf = pynn
+    with pytest.raises(TypeError, match=r"shape must be integers, got \[3.0, 2\]"):
+        tf.reshape(np.zeros(6), [tf.math.ceil(np.float32(2.5)), 2])
