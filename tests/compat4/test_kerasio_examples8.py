@@ -420,3 +420,55 @@ def test_reshape_to_float_sizes_is_refused_with_the_sizes():
     tf = pynn
     with pytest.raises(TypeError, match=r"shape must be integers, got \[3.0, 2\]"):
         tf.reshape(np.zeros(6), [tf.math.ceil(np.float32(2.5)), 2])
+
+
+# ---- endpoint_layer_pattern.py: a layer adds its loss and updates its own
+# accuracy metric from the targets and sample weights it is called on
+
+class LogisticEndpoint(pynn.layers.Layer):
+    def __init__(self, name=None):
+        super().__init__(name=name)
+        self.loss_fn = pynn.losses.BinaryCrossentropy(from_logits=True)
+        self.accuracy_metric = pynn.metrics.BinaryAccuracy(name="accuracy")
+
+    def call(self, logits, targets=None, sample_weight=None):
+        if targets is not None:
+            loss = self.loss_fn(targets, logits, sample_weight)
+            self.add_loss(loss)
+            self.accuracy_metric.update_state(targets, logits, sample_weight)
+        return pynn.ops.softmax(logits)
+
+
+def test_an_endpoint_layer_logs_the_accuracy_it_keeps():
+    keras = pynn
+    pynn.utils.set_random_seed(0)
+    inputs = keras.Input((7,), name="inputs")
+    logits = keras.layers.Dense(1)(inputs)
+    targets = keras.Input((1,), name="targets")
+    sample_weight = keras.Input((1,), name="sample_weight")
+    preds = LogisticEndpoint()(logits, targets, sample_weight)
+    model = keras.Model([inputs, targets, sample_weight], preds)
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 7)).astype("float32")
+    y = (x.sum(axis=1, keepdims=True) > 3.5).astype("float32")
+    w = rng.random((32, 1)).astype("float32")
+    data = {"inputs": x, "targets": y, "sample_weight": w}
+    model.compile(keras.optimizers.Adam(1e-2))
+    assert [m.name for m in model.metrics] == ["loss", "accuracy"]
+    h = model.fit(data, epochs=2, batch_size=32, verbose=0)
+    assert sorted(h.history) == ["accuracy", "loss"]
+    # each epoch's accuracy is that epoch's alone: the weighted share of
+    # logits on the right side of 0.5, before the epoch's step
+    kernel, bias = (np.asarray(v) for v in model.layers[1].weights)
+    model.fit(data, epochs=1, batch_size=32, verbose=0)
+    right = ((x @ kernel + bias > 0.5) == (y > 0.5)).astype("float32")
+    np.testing.assert_allclose(model.history.history["accuracy"][0],
+                               float((right * w).sum() / w.sum()), rtol=1e-5)
+    logs = model.evaluate(data, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}
+    # the inference model: the same layers without targets
+    inputs = keras.Input((7,), name="inputs")
+    preds = LogisticEndpoint()(keras.layers.Dense(1)(inputs), targets=None, sample_weight=None)
+    inference_model = keras.Model(inputs, preds)
+    inference_model.set_weights(model.get_weights()[:2])
+    assert inference_model.predict(x, verbose=0).shape == (32, 1)
