@@ -521,6 +521,16 @@ class Dataset:
     def __iter__(self):
         return DatasetIterator(self)
 
+    def __repr__(self):
+        """As TensorFlow prints a dataset: its element_spec (found from its
+        first element, which printing makes; an empty dataset or one whose
+        first element fails to be made shows none)."""
+        try:
+            spec = self.element_spec
+        except Exception:
+            return f"<{type(self).__name__}>"
+        return f"<{type(self).__name__} element_spec={spec!r}>"
+
     def _elements(self):
         """The elements as the recipe makes them (each stage reads its
         source's this way; only what the program sees is made eager)."""

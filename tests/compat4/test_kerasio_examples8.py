@@ -472,3 +472,29 @@ def test_an_endpoint_layer_logs_the_accuracy_it_keeps():
     inference_model = keras.Model(inputs, preds)
     inference_model.set_weights(model.get_weights()[:2])
     assert inference_model.predict(x, verbose=0).shape == (32, 1)
+
+
+# ---- zero_dce.py and others print their datasets: TensorFlow's form, the
+# element_spec with the batch size unknown (audio batches too)
+
+def test_a_dataset_prints_its_element_spec(tmp_path):
+    tf = pynn
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((5, 3), np.float32), np.arange(5)))
+    assert repr(ds.batch(2)) == (
+        "<Dataset element_spec=(TensorSpec(shape=(None, 3), dtype=tf.float32, name=None), "
+        "TensorSpec(shape=(None,), dtype=tf.int64, name=None))>")
+    assert str(tf.data.Dataset.range(0)) == "<Dataset>"        # nothing to find it from
+    import wave
+    for label in ("no", "yes"):
+        (tmp_path / label).mkdir()
+        for i in range(2):
+            with wave.open(str(tmp_path / label / f"{i}.wav"), "wb") as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(8000)
+                f.writeframes(np.zeros(400 + 50 * i, np.int16).tobytes())
+    audio = tf.keras.utils.audio_dataset_from_directory(str(tmp_path), batch_size=2,
+                                                        output_sequence_length=500,
+                                                        verbose=False)
+    assert tuple(audio.element_spec[0].shape) == (None, 500, 1)
+    assert tuple(audio.element_spec[1].shape) == (None,)
