@@ -1611,6 +1611,9 @@ class Layer(Module):
              single_output=not multi_out, training=training,
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
              call_args=self._node_call_args(), mask_layout=layout)
+        named = self.__dict__.get("_output_namedtuple")
+        if multi_out and named is not None and len(named._fields) == len(outputs):
+            return named(*outputs)
         return outputs if multi_out else outputs[0]
 
     def _keep_input_structure(self, inputs):
@@ -1862,6 +1865,10 @@ class Layer(Module):
                        isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iu"
                        for v in (out if isinstance(out, (list, tuple)) else [out])):
                     self.__dict__["_returns_sizes"] = True
+                # a namedtuple (combined_non_max_suppression's detections):
+                # the symbolic outputs come in it too
+                if hasattr(type(out), "_fields"):
+                    self.__dict__["_output_namedtuple"] = type(out)
                 return out
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,

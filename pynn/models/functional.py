@@ -629,6 +629,13 @@ def map_graph(inputs, outputs):
 _GRAPH_ATTRIBUTES = frozenset({"_operations", "_infer_pool"})
 
 
+
+def _is_namedtuple(struct, n):
+    """Whether a model's outputs were given as a namedtuple of ``n``
+    tensors (a detection layer's), which its calls and predict give back."""
+    return isinstance(struct, tuple) and hasattr(type(struct), "_fields") and \
+        len(struct) == n
+
 def _nested(struct):
     """Whether a list, tuple or dict of outputs holds containers."""
     values = struct.values() if isinstance(struct, dict) else struct
@@ -1045,6 +1052,8 @@ class Model(TrainingMixin, Layer):
             return _pack_like(self._outputs_struct, outputs)
         if multi and isinstance(self._outputs_struct, dict):
             return dict(zip(self._outputs_struct.keys(), outputs))
+        if multi and _is_namedtuple(self._outputs_struct, len(outputs)):
+            return type(self._outputs_struct)(*outputs)
         return outputs if multi else outputs[0]
 
     def _check_input_spec(self, shapes, strict):
@@ -1317,6 +1326,8 @@ class Model(TrainingMixin, Layer):
             packed = _pack_like(struct, outs)
             return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 \
                 else packed
+        if _is_namedtuple(struct, len(outs)):
+            return type(struct)(*outs)
         # One output, given alone or as a one-element list, comes back
         # alone, as Keras unpacks a singleton.
         return outs[0] if len(outs) == 1 else outs

@@ -414,6 +414,20 @@ def test_a_layer_returning_detections_gives_the_namedtuple():
     assert detections.nmsed_classes.shape == (2, 4)
     num = int(detections.valid_detections[0])
     assert 0 < num <= 4 and detections.nmsed_scores[0][:num].shape == (num,)
+    # and in a graph: the inference model's outputs are the namedtuple, and
+    # so is what its predict gives (detections.valid_detections[0])
+    boxes_in = tf.keras.Input((6, 4))
+    scores_in = tf.keras.Input((6, 3))
+    symbolic = DecodePredictions()(boxes_in, scores_in)
+    assert type(symbolic).__name__ == "CombinedNonMaxSuppression"
+    assert tuple(symbolic.nmsed_boxes.shape) == (None, 4, 4)
+    inference_model = tf.keras.Model(inputs=[boxes_in, scores_in], outputs=symbolic)
+    scores = np.random.default_rng(1).random((2, 6, 3)).astype(np.float32)
+    predicted = inference_model.predict([boxes, scores], verbose=0)
+    assert type(predicted).__name__ == "CombinedNonMaxSuppression"
+    np.testing.assert_allclose(predicted.nmsed_scores, np.asarray(detections.nmsed_scores),
+                               rtol=1e-6)
+    assert predicted.valid_detections[0] == num
 
 
 def test_reshape_to_float_sizes_is_refused_with_the_sizes():
