@@ -512,3 +512,28 @@ def test_a_dataset_prints_its_element_spec(tmp_path):
                                                         verbose=False)
     assert tuple(audio.element_spec[0].shape) == (None, 500, 1)
     assert tuple(audio.element_spec[1].shape) == (None,)
+
+
+def test_a_layer_whose_inputs_sizes_must_agree_gets_its_shape_from_the_graph():
+    # (retinanet.py's DecodePredictions(image, model(image)): the anchors it
+    # counts from the image's size match the predictions only for one image)
+    tf = pynn
+
+    class PerCell(tf.keras.layers.Layer):
+        def call(self, images, predictions):
+            cells = (images.shape[1] // 4) * (images.shape[2] // 4)
+            anchors = tf.tile(tf.ones((1, cells, 2)) * 2.0, [tf.shape(predictions)[0], 1, 1])
+            return tf.concat([predictions[:, :, :2], anchors], axis=-1)
+
+    image = tf.keras.Input(shape=[None, None, 1], name="image")
+    conv = tf.keras.layers.Conv2D(3, 4, strides=4)
+    predictions = tf.keras.layers.Reshape((-1, 3))(conv(image))
+    out = PerCell()(image, predictions)
+    assert tuple(out.shape) == (None, None, 4)
+    model = tf.keras.Model(image, out)
+    x = rand(2, 16, 16, 1)
+    got = model.predict(x, verbose=0)
+    assert got.shape == (2, 16, 4)
+    want = np.asarray(conv(x)).reshape(2, -1, 3)[:, :, :2]
+    np.testing.assert_allclose(got[:, :, :2], want, rtol=1e-5, atol=1e-6)
+    assert (got[:, :, 2:] == 2.0).all()
