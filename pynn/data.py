@@ -25,6 +25,12 @@ def shuffle_and_repeat(buffer_size, count=None, seed=None):
     return lambda dataset: dataset.shuffle(buffer_size, seed=seed).repeat(count)
 
 
+def ignore_errors(log_warning=False):
+    """tf.data.experimental's ``dataset.apply(ignore_errors())``:
+    ``dataset.ignore_errors(log_warning)``."""
+    return lambda dataset: dataset.ignore_errors(log_warning=log_warning)
+
+
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
                                      DistributeOptions=DistributeOptions,
@@ -38,7 +44,8 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      sample_from_datasets=Dataset.sample_from_datasets,
                                      choose_from_datasets=Dataset.choose_from_datasets,
                                      TFRecordWriter=DatasetTFRecordWriter,
-                                     dense_to_ragged_batch=dense_to_ragged_batch)
+                                     dense_to_ragged_batch=dense_to_ragged_batch,
+                                     ignore_errors=ignore_errors)
 
 __all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]
