@@ -55,9 +55,9 @@ from .math import (  # noqa: E402
     meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
-from .math import ensure_shape, scalar_mul  # noqa: E402
+from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
 from .linalg import tensordot  # noqa: E402
-_TF_NAMES = ["ensure_shape", "scalar_mul", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
+_TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
              "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
