@@ -109,6 +109,7 @@ from .initializers import Zeros as zeros_initializer  # noqa: E402
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
+from . import saved_model  # noqa: E402  (tf.saved_model: save, load)
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
 from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
 from . import feature_column  # noqa: E402  (tf.feature_column, for layers.DenseFeatures)

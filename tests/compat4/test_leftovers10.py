@@ -182,3 +182,84 @@ def test_reverse_sequence():
     np.testing.assert_array_equal(g, w)
     with pytest.raises(Exception, match="seq_lengths"):
         tf.reverse_sequence(a, [5, 1], seq_axis=1)
+
+
+# ------------------------------------------------------------ tf.saved_model
+
+def _two_output_model():
+    tf.utils.set_random_seed(0)
+    a = tf.Input((3,), name="a")
+    b = tf.Input((2,), name="b")
+    h = tf.layers.Dense(4, activation="relu", name="hidden")(tf.layers.Concatenate()([a, b]))
+    out1 = tf.layers.Dense(1, name="score")(h)
+    out2 = tf.layers.Dense(2, activation="softmax", name="probs")(h)
+    return tf.Model([a, b], [out1, out2])
+
+
+def test_saved_model_save_load_round_trip(tmp_path):
+    model = _two_output_model()
+    rng = np.random.default_rng(1)
+    xa = rng.normal(size=(5, 3)).astype(np.float32)
+    xb = rng.normal(size=(5, 2)).astype(np.float32)
+    want = model.predict([xa, xb], verbose=0)
+    tf.saved_model.save(model, str(tmp_path / "export"))
+    assert tf.saved_model.contains_saved_model(tmp_path / "export")
+    loaded = tf.saved_model.load(str(tmp_path / "export"))
+    got = loaded([xa, xb])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-6)
+    served = loaded.signatures["serving_default"](a=tf.constant(xa), b=tf.constant(xb))
+    assert sorted(served) == ["probs", "score"]
+    np.testing.assert_allclose(np.asarray(served["score"]), want[0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(served["probs"]), want[1], rtol=1e-6)
+    assert len(loaded.trainable_variables) == len(model.trainable_weights)
+    with pytest.raises(TypeError, match="missing"):
+        loaded.signatures["serving_default"](a=xa)
+    with pytest.raises(ValueError, match="not a folder written"):
+        tf.saved_model.load(str(tmp_path))
+    with pytest.raises(TypeError, match="pynn saves models"):
+        tf.saved_model.save(object(), str(tmp_path / "other"))
+    # the folder holds pynn's model file (a zip of JSON and .npy), nothing pickled
+    import zipfile
+    files = [p for p in (tmp_path / "export").rglob("*") if p.is_file()]
+    assert [p.name for p in files] == ["pynn_model.pynn"]
+    with zipfile.ZipFile(files[0]) as z:
+        assert all(n.endswith((".json", ".npy")) for n in z.namelist())
+
+
+def test_model_save_to_folder_as_tf_keras_2(tmp_path):
+    model = tf.Sequential([tf.Input((4,)), tf.layers.Dense(3, activation="relu"),
+                           tf.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    folder = tmp_path / "saved_model" / "my_model"
+    model.save(str(folder))
+    assert folder.is_dir()
+    restored = tf.keras.models.load_model(str(folder))
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    # compiled with its optimizer state: training goes on the same
+    model.fit(x, x[:, :1], epochs=1, verbose=0, shuffle=False)
+    restored.fit(x, x[:, :1], epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5)
+    model.save(str(folder))      # (over the folder: the model as trained now)
+    served = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    (name,) = served.input_names
+    np.testing.assert_allclose(list(served(**{name: x}).values())[0], model.predict(x, verbose=0),
+                               rtol=1e-5)
+    with pytest.raises(FileExistsError):
+        model.save(str(folder), overwrite=False)
+
+
+def test_model_checkpoint_of_whole_models_to_folders(tmp_path):
+    model = tf.Sequential([tf.Input((2,)), tf.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.ones((4, 2), np.float32)
+    template = str(tmp_path / "ckpt" / "model_{epoch:02d}")
+    model.fit(x, x[:, :1], epochs=2, verbose=0,
+              callbacks=[tf.keras.callbacks.ModelCheckpoint(template)])
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["model_01", "model_02"]
+    restored = tf.keras.models.load_model(str(tmp_path / "ckpt" / "model_02"))
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0))
