@@ -263,3 +263,111 @@ def test_model_checkpoint_of_whole_models_to_folders(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["model_01", "model_02"]
     restored = tf.keras.models.load_model(str(tmp_path / "ckpt" / "model_02"))
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# ------------------------------------------------------------ printing eager tensors
+
+def test_eager_tensors_print_as_tensorflow():
+    t = tf.constant([1, 2, 3])
+    assert str(t) == "tf.Tensor([1 2 3], shape=(3,), dtype=int32)"
+    assert repr(t) == "<tf.Tensor: shape=(3,), dtype=int32, numpy=array([1, 2, 3], dtype=int32)>"
+    m = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    assert str(m) == "tf.Tensor(\n[[1. 2.]\n [3. 4.]], shape=(2, 2), dtype=float32)"
+    assert repr(m) == ("<tf.Tensor: shape=(2, 2), dtype=float32, numpy=\n"
+                       "array([[1., 2.],\n       [3., 4.]], dtype=float32)>")
+    assert repr(tf.constant(0.5)) == "<tf.Tensor: shape=(), dtype=float32, numpy=0.5>"
+    assert str(tf.constant(7)) == "tf.Tensor(7, shape=(), dtype=int32)"
+    assert str(tf.constant(["a", "b"])) == "tf.Tensor([b'a' b'b'], shape=(2,), dtype=string)"
+    assert f"{tf.constant(0.25):.2f}" == "0.25"      # (a format spec formats the value)
+    assert str(t.numpy()) == "[1 2 3]"
+
+
+# ------------------------------------------------------------ complex variables
+
+def test_complex_variables_as_tensorflows_guide():
+    v = tf.Variable([5 + 4j, 6 + 1j])
+    assert v.dtype == "complex128" and not v.trainable
+    np.testing.assert_array_equal(v.numpy(), [5 + 4j, 6 + 1j])
+    v.assign([2 + 3j, 4 + 5j])
+    np.testing.assert_array_equal(v.numpy(), [2 + 3j, 4 + 5j])
+    np.testing.assert_array_equal(v * 2, [4 + 6j, 8 + 10j])
+    np.testing.assert_array_equal(v + v, [4 + 6j, 8 + 10j])
+    v.assign_add([1j, 1j])
+    v.assign_sub([1, 1])
+    np.testing.assert_array_equal(v.numpy(), [1 + 4j, 3 + 6j])
+    np.testing.assert_allclose(tf.abs(v), np.abs([1 + 4j, 3 + 6j]))
+    w = tf.Variable([1.0, 2.0], dtype=tf.complex64)
+    assert w.numpy().dtype == np.complex64
+    assert tf.Variable(np.array([1j], np.complex64)).numpy().dtype == np.complex64
+    with pytest.raises(ValueError, match="shape"):
+        v.assign([1j])
+
+
+# ------------------------------------------------------------ custom optimizers' state in files
+
+class _V2Momentum(tf.keras.optimizers.Optimizer):
+    """tf.keras 2's OptimizerV2 subclass: its state made by _create_slots."""
+
+    def __init__(self, learning_rate=0.05, momentum=0.9, name="V2Momentum", **kwargs):
+        super().__init__(name, **kwargs)
+        self._set_hyper("learning_rate", kwargs.get("lr", learning_rate))
+        self._set_hyper("momentum", momentum)
+
+    def _create_slots(self, var_list):
+        for var in var_list:
+            self.add_slot(var, "m")
+
+    def _resource_apply_dense(self, grad, var, apply_state=None):
+        m = self.get_slot(var, "m")
+        m.assign(self._get_hyper("momentum", var.dtype.base_dtype) * m + grad)
+        var.assign_sub(self._decayed_lr(var.dtype.base_dtype) * m)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self._serialize_hyperparameter("momentum")}
+
+
+class _K3Momentum(tf.keras.optimizers.Optimizer):
+    """Keras 3's subclass: its state made by build with add_variable."""
+
+    def __init__(self, learning_rate=0.05, momentum=0.9, name="K3Momentum", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum = momentum
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.m = [self.add_variable_from_reference(v, "m") for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.m[self._get_variable_index(variable)]
+        self.assign(m, tf.ops.add(tf.ops.multiply(self.momentum, m), gradient))
+        self.assign_sub(variable, tf.ops.multiply(learning_rate, m))
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+@pytest.mark.parametrize("cls", [_V2Momentum, _K3Momentum])
+@pytest.mark.parametrize("name", ["m.pynn", "folder"])
+def test_custom_optimizer_state_is_saved_and_restored(tmp_path, cls, name):
+    tf.utils.set_random_seed(0)
+    model = tf.Sequential([tf.Input((3,)), tf.layers.Dense(4, activation="tanh"),
+                           tf.layers.Dense(1)])
+    model.compile(cls(), "mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert model.optimizer.custom_state()        # (the momenta exist, nonzero)
+    assert any(np.abs(v).max() > 0 for _, v in model.optimizer.custom_state())
+    model.save(str(tmp_path / name))
+    restored = tf.keras.models.load_model(str(tmp_path / name),
+                                          custom_objects={cls.__name__: cls})
+    assert type(restored.optimizer) is cls
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    restored.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for (_, a), (_, b) in zip(restored.optimizer.custom_state(), model.optimizer.custom_state()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
