@@ -349,7 +349,7 @@ class _K3Momentum(tf.keras.optimizers.Optimizer):
 
 
 @pytest.mark.parametrize("cls", [_V2Momentum, _K3Momentum])
-@pytest.mark.parametrize("name", ["m.pynn", "folder"])
+@pytest.mark.parametrize("name", ["m.pynn", "folder", "m.keras", "m.h5"])
 def test_custom_optimizer_state_is_saved_and_restored(tmp_path, cls, name):
     tf.utils.set_random_seed(0)
     model = tf.Sequential([tf.Input((3,)), tf.layers.Dense(4, activation="tanh"),
