@@ -371,3 +371,34 @@ def test_custom_optimizer_state_is_saved_and_restored(tmp_path, cls, name):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for (_, a), (_, b) in zip(restored.optimizer.custom_state(), model.optimizer.custom_state()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------ tf.make_tensor_proto / make_ndarray
+
+def test_make_tensor_proto_and_make_ndarray_round_trip():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    proto = tf.make_tensor_proto(a)
+    assert proto.dtype == 1 and [d.size for d in proto.tensor_shape.dim] == [2, 3]
+    back = tf.make_ndarray(proto)
+    assert type(back) is np.ndarray and back.dtype == np.float32
+    np.testing.assert_array_equal(back, a)
+    # the bytes are TensorFlow's message: tf.io.parse_tensor reads them
+    np.testing.assert_array_equal(tf.io.parse_tensor(proto.SerializeToString(), tf.float32), a)
+    assert tf.make_ndarray(proto.SerializeToString()).shape == (2, 3)
+    assert tf.make_ndarray(tf.make_tensor_proto([1, 2, 3])).dtype == np.int32
+    assert tf.make_ndarray(tf.make_tensor_proto([1.5])).dtype == np.float32
+    assert tf.make_ndarray(tf.make_tensor_proto(np.array([1.5]))).dtype == np.float64
+    np.testing.assert_array_equal(tf.make_ndarray(tf.make_tensor_proto(["a", "bc"])),
+                                  np.array([b"a", b"bc"], dtype=object))
+    np.testing.assert_array_equal(tf.make_ndarray(tf.make_tensor_proto(7, shape=[2, 2])),
+                                  np.full((2, 2), 7, np.int32))
+    np.testing.assert_array_equal(tf.make_ndarray(tf.make_tensor_proto([1, 2, 3, 4],
+                                                                       shape=[2, 2])),
+                                  [[1, 2], [3, 4]])
+    assert tf.make_ndarray(tf.make_tensor_proto([1, 2], dtype=tf.float64)).dtype == np.float64
+    copy = type(proto).FromString(proto.SerializeToString())
+    assert copy == proto
+    with pytest.raises(ValueError, match="do not fill"):
+        tf.make_tensor_proto([1, 2, 3], shape=[2, 2])
+    with pytest.raises(TypeError, match="expected shape"):
+        tf.make_tensor_proto([1, 2, 3, 4], shape=[2, 2], verify_shape=True)
