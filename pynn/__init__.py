@@ -55,9 +55,10 @@ from .math import (  # noqa: E402
     meshgrid, reverse, roll, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
-from .math import ensure_shape, scalar_mul  # noqa: E402
+from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
 from .linalg import tensordot  # noqa: E402
-_TF_NAMES = ["ensure_shape", "scalar_mul", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
+_TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice",
+             "make_tensor_proto", "make_ndarray", "saved_model", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
              "linspace", "log", "logical_and", "logical_not", "logical_or", "maximum",
@@ -109,6 +110,8 @@ from .initializers import Zeros as zeros_initializer  # noqa: E402
 from . import lite  # noqa: E402  (the TFLite exporter, as tf.lite)
 from . import applications  # noqa: E402  (built on models and layers)
 from . import saving  # noqa: E402  (keras.saving: load_model, register_keras_serializable, ...)
+from . import saved_model  # noqa: E402  (tf.saved_model: save, load)
+from .records import make_ndarray, make_tensor_proto  # noqa: E402
 from . import data  # noqa: E402  (tf.data's names for pynn.utils.Dataset)
 from . import wrappers  # noqa: E402  (scikit-learn estimators around a model)
 from . import feature_column  # noqa: E402  (tf.feature_column, for layers.DenseFeatures)

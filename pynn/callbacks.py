@@ -298,10 +298,12 @@ class ModelCheckpoint(Callback):
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None, period=None):
         super().__init__()
-        from .saving import file_kind, is_checkpoint_prefix
+        from .saving import _is_folder_name, file_kind, is_checkpoint_prefix
         self.filepath = _os.fspath(filepath)
-        if not (save_weights_only and is_checkpoint_prefix(self.filepath)):
-            # (weights to a name of no format: a checkpoint, as TensorFlow's Keras)
+        if save_weights_only and is_checkpoint_prefix(self.filepath):
+            pass  # (weights to a name of no format: a checkpoint, as TensorFlow's Keras)
+        elif save_weights_only or not _is_folder_name(self.filepath, None):
+            # (a whole model to a name of no suffix: a SavedModel folder, as tf.keras 2)
             file_kind(self.filepath, "ModelCheckpoint")
         self.monitor = monitor
         self.verbose = verbose

@@ -16,6 +16,7 @@ import functools
 import numpy as np
 
 from . import ops
+from . import _special as _sp
 from . import ragged as _ragged
 from .backend import _eager_results
 from .tensor import TensorShape, eager
@@ -1323,6 +1324,230 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
     return np.argsort(v, axis=axis, kind="stable").astype(np.int32)
 
 
+# ------------------------------------------------------------ special functions
+#
+# Values in float64 (pynn._special); float64 in gives float64 out, other
+# inputs float32.  Gradients as TensorFlow defines them, for the arguments
+# TensorFlow differentiates (betainc: x only; zeta: q only).
+
+def _special(who, fn, args, grads):
+    """``fn(*values)`` of ``args``, recorded on a tape with ``grads[i](*values)``,
+    the derivative of the result by argument i, for the traced arguments
+    listed in ``grads`` (the others are constants to the gradient)."""
+    from . import autodiff
+    rs = [autodiff.resolve(a) for a in args]
+    traced = [type(r) is autodiff.Traced for r in rs]
+    vals = []
+    for r, t in zip(rs, traced):
+        v = np.asarray(r.value if t else ops._plain(r))
+        if v.dtype.kind not in "fiub":
+            raise TypeError(f"{who}: arguments must be real numbers, got dtype {v.dtype}")
+        vals.append(v)
+    try:
+        shape = np.broadcast_shapes(*(v.shape for v in vals))
+    except ValueError:
+        raise ValueError(f"{who}: arguments of shapes {[v.shape for v in vals]} do not "
+                         f"broadcast") from None
+    wide = builtins.any(v.dtype == np.float64 for v in vals) and not builtins.any(traced)
+    dt = np.float64 if wide else np.float32
+    y = np.asarray(fn(*vals), np.float64).astype(dt).reshape(shape)
+    live = [i for i in grads if traced[i]]
+    if not live:
+        return y
+    tape = rs[live[0]].tape
+
+    def vjp(g):
+        g = np.asarray(g, np.float32)
+        out = []
+        for i in live:
+            d = np.asarray(grads[i](*vals), np.float64)
+            full = np.broadcast_to((g * d).astype(np.float32), shape)
+            out.append(ops.reduce_to_shape(np.ascontiguousarray(full), vals[i].shape))
+        return tuple(out)
+    return tape.record(y, tuple(rs[i] for i in live), vjp)
+
+
+def _checked_pair(fn, x0):
+    """``fn`` with its value at 0 set to ``x0`` (a removable singularity)."""
+    def f(x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x == 0, x0, fn(np.where(x == 0, 1.0, x)))
+    return f
+
+
+def lgamma(x, name=None):
+    """log |Gamma(x)| (+inf at the non-positive integers)."""
+    return _special("tf.math.lgamma", _sp.lgamma, [x], {0: _sp.digamma})
+
+
+def digamma(x, name=None):
+    """psi(x), the derivative of lgamma (NaN at the non-positive integers)."""
+    return _special("tf.math.digamma", _sp.digamma, [x], {0: _sp.trigamma})
+
+
+def erfinv(x, name=None):
+    """The inverse of erf (+-inf at +-1, NaN outside [-1, 1])."""
+    return ops.erfinv(x)
+
+
+def expm1(x, name=None):
+    """exp(x) - 1, accurate near 0."""
+    return ops.expm1(x)
+
+
+def bessel_i0(x, name=None):
+    """The modified Bessel function of the first kind, order 0."""
+    return _special("tf.math.bessel_i0", _sp.bessel_i0, [x], {0: _sp.bessel_i1})
+
+
+def bessel_i0e(x, name=None):
+    """exp(-|x|) I0(x), which does not overflow."""
+    return _special("tf.math.bessel_i0e", _sp.bessel_i0e, [x],
+                    {0: lambda v: _sp.bessel_i1e(v) - np.sign(v) * _sp.bessel_i0e(v)})
+
+
+def bessel_i1(x, name=None):
+    """The modified Bessel function of the first kind, order 1."""
+    return _special("tf.math.bessel_i1", _sp.bessel_i1, [x],
+                    {0: _checked_pair(lambda v: _sp.bessel_i0(v) - _sp.bessel_i1(v) / v, 0.5)})
+
+
+def bessel_i1e(x, name=None):
+    """exp(-|x|) I1(x), which does not overflow."""
+    return _special("tf.math.bessel_i1e", _sp.bessel_i1e, [x], {0: _checked_pair(
+        lambda v: _sp.bessel_i0e(v) - _sp.bessel_i1e(v) * (np.sign(v) + 1 / v), 0.5)})
+
+
+def igamma(a, x, name=None):
+    """P(a, x), the regularized lower incomplete gamma function (NaN for
+    a <= 0 or x < 0)."""
+    return _special("tf.math.igamma", _sp.igamma, [a, x],
+                    {0: _sp.igamma_grad_a, 1: _sp.igamma_grad_x})
+
+
+def igammac(a, x, name=None):
+    """Q(a, x) = 1 - P(a, x), the regularized upper incomplete gamma
+    function."""
+    return _special("tf.math.igammac", _sp.igammac, [a, x],
+                    {0: lambda a, x: -_sp.igamma_grad_a(a, x),
+                     1: lambda a, x: -_sp.igamma_grad_x(a, x)})
+
+
+def betainc(a, b, x, name=None):
+    """I_x(a, b), the regularized incomplete beta function (NaN outside
+    a > 0, b > 0, 0 <= x <= 1); its gradient flows to x only, as
+    TensorFlow's."""
+    return _special("tf.math.betainc", _sp.betainc, [a, b, x], {2: _sp.betainc_grad_x})
+
+
+def zeta(x, q, name=None):
+    """The Hurwitz zeta function sum_k (q + k)^-x (+inf at x == 1, NaN for
+    x < 1); its gradient flows to q only, as TensorFlow's."""
+    return _special("tf.math.zeta", _sp.zeta, [x, q],
+                    {1: lambda x, q: -x * _sp.zeta(x + 1, q)})
+
+
+def polyval(coeffs, x, name=None):
+    """coeffs[0] x^(n-1) + ... + coeffs[n-1] by Horner's rule (recorded:
+    gradients flow to x and to the coefficients)."""
+    if not isinstance(coeffs, (list, tuple)):
+        raise ValueError(f"tf.math.polyval: coeffs must be a list of tensors, got "
+                         f"{type(coeffs).__name__}")
+    if not coeffs:
+        return ops.multiply(x, np.float32(0)) if _is_float(x) else np.zeros_like(_value(x))
+    out = coeffs[0]
+    for c in coeffs[1:]:
+        out = add(multiply(out, x), c)
+    return out
+
+
+
+# tf.math.special: the Bessel functions under their second names
+special = __import__("types").SimpleNamespace(
+    bessel_i0=lambda x, name=None: bessel_i0(x), bessel_i0e=lambda x, name=None: bessel_i0e(x),
+    bessel_i1=lambda x, name=None: bessel_i1(x), bessel_i1e=lambda x, name=None: bessel_i1e(x))
+
+
+# ------------------------------------------------------------ slicing
+
+
+def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None):
+    """Each row (along ``batch_axis``, 0 by default) of ``input`` with its
+    first ``seq_lengths[b]`` entries along ``seq_axis`` reversed, the rest
+    as they are."""
+    shape = tuple(ops.shape(input))
+    ndim = len(shape)
+    if seq_axis is None:
+        raise ValueError("tf.reverse_sequence: seq_axis is required")
+    sa = int(seq_axis)
+    ba = 0 if batch_axis is None else int(batch_axis)
+    if not (-ndim <= sa < ndim and -ndim <= ba < ndim) or sa % ndim == ba % ndim:
+        raise ValueError(f"tf.reverse_sequence: seq_axis {seq_axis} and batch_axis "
+                         f"{batch_axis} must be two distinct axes of a tensor of shape {shape}")
+    sa, ba = sa % ndim, ba % ndim
+    lengths = np.ravel(_value(seq_lengths))
+    if lengths.dtype.kind not in "iu":
+        raise TypeError(f"tf.reverse_sequence: seq_lengths must be integers, got "
+                        f"{lengths.dtype}")
+    n, s = shape[ba], shape[sa]
+    if lengths.shape != (n,):
+        raise ValueError(f"tf.reverse_sequence: seq_lengths has {lengths.size} entries; "
+                         f"input of shape {shape} has {n} rows along batch_axis {ba}")
+    if builtins.any(v < 0 or v > s for v in lengths.tolist()):
+        raise _invalid(f"tf.reverse_sequence: seq_lengths {lengths.tolist()} must be in "
+                       f"[0, {s}] (the size of seq_axis {sa})")
+    j = np.arange(s)
+    L = lengths.astype(np.int64)[:, None]
+    within = np.where(j < L, L - 1 - j, j)              # (n, s)
+    flat = (np.arange(n)[:, None] * s + within).ravel()
+    perm = [ba, sa] + [a for a in builtins.range(ndim) if a not in (ba, sa)]
+    moved = ops.transpose(input, perm)
+    rest = tuple(shape[a] for a in perm[2:])
+    picked = ops.take(ops.reshape(moved, (n * s,) + rest), flat, axis=0)
+    return ops.transpose(ops.reshape(picked, (n, s) + rest), [int(a) for a in np.argsort(perm)])
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                  new_axis_mask=0, shrink_axis_mask=0, var=None, name=None):
+    """TensorFlow's ``tf.strided_slice``: ``input_[begin:end:strides]`` per
+    axis, with bit i of ``begin_mask``/``end_mask`` ignoring begin[i] /
+    end[i], of ``ellipsis_mask`` making entry i an ellipsis, of
+    ``new_axis_mask`` a new axis, of ``shrink_axis_mask`` the single
+    index begin[i] (that axis dropped)."""
+    b = [int(v) for v in np.ravel(_value(begin))]
+    e = [int(v) for v in np.ravel(_value(end))]
+    st = [1] * len(b) if strides is None else [int(v) for v in np.ravel(_value(strides))]
+    if not len(b) == len(e) == len(st):
+        raise ValueError(f"tf.strided_slice: begin, end and strides must have one length, got "
+                         f"{len(b)}, {len(e)} and {len(st)}")
+    if bin(int(ellipsis_mask)).count("1") > 1:
+        raise ValueError("tf.strided_slice: at most one ellipsis is allowed (ellipsis_mask "
+                         f"{ellipsis_mask})")
+    key = []
+    for i in builtins.range(len(b)):
+        bit = 1 << i
+        if ellipsis_mask & bit:
+            key.append(Ellipsis)
+        elif new_axis_mask & bit:
+            key.append(None)
+        elif shrink_axis_mask & bit:
+            key.append(b[i])
+        else:
+            if st[i] == 0:
+                raise ValueError(f"tf.strided_slice: strides[{i}] must be non-zero")
+            key.append(builtins.slice(None if begin_mask & bit else b[i],
+                                      None if end_mask & bit else e[i], st[i]))
+    shape = tuple(ops.shape(input_))
+    taken = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
+    if taken > len(shape):
+        raise ValueError(f"tf.strided_slice: {taken} sliced axes for a tensor of shape {shape}")
+    try:
+        out = input_[tuple(key)]
+    except IndexError as err:
+        raise _invalid(f"tf.strided_slice: {err} (input of shape {shape})") from None
+    return out
+
+
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
 _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
@@ -1340,7 +1565,8 @@ _MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divid
          "segment_sum", "segment_mean", "segment_max", "segment_min", "unsorted_segment_sum",
          "unsorted_segment_mean", "unsorted_segment_max", "unsorted_segment_min", "in_top_k",
          "bincount", "confusion_matrix", "count_nonzero", "softsign", "logical_xor", "xlogy",
-         "scalar_mul"]
+         "scalar_mul", "lgamma", "digamma", "erfinv", "expm1", "bessel_i0", "bessel_i0e",
+         "bessel_i1", "bessel_i1e", "igamma", "igammac", "betainc", "zeta", "polyval"]
 _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linspace", "shape",
             "ensure_shape",
             "size", "rank", "identity", "stop_gradient", "add_n", "clip_by_value",
@@ -1350,7 +1576,8 @@ _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linsp
             "gather_nd", "boolean_mask", "sequence_mask", "roll", "reverse", "slice", "meshgrid",
             "searchsorted", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
             "tensor_scatter_nd_update", "tensor_scatter_nd_max", "tensor_scatter_nd_min",
-            "histogram_fixed_width", "histogram_fixed_width_bins"]
+            "histogram_fixed_width", "histogram_fixed_width_bins", "reverse_sequence",
+            "strided_slice"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 # TensorFlow dispatches these to RaggedTensors: elementwise on the values, the

@@ -3706,8 +3706,12 @@ def convert_to_tensor(x, dtype=None, sparse=None):
         return x if dtype is None else cast(x, dtype)
     if dtype is None:
         dtype = _python_dtype(x)
-    a = _array(x)
-    return _eager(a if dtype is None else a.astype(dtype, copy=False))
+    if dtype is None:
+        return _eager(_array(x))
+    # (a dtype asked for is reached directly: float64 values are not
+    # rounded through float32 on their way)
+    a = x if type(x) is np.ndarray else np.asarray(_plain(x))
+    return _eager(a.astype(dtype, copy=False))
 
 
 def convert_to_numpy(x):

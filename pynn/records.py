@@ -1302,3 +1302,127 @@ def _packed(data, wire, value, kind):
     if len(chunk) % np.dtype(kind).itemsize:
         raise DecodeError("a packed field whose length is not a multiple of its item size")
     return np.frombuffer(chunk, kind).tolist()
+
+
+# ------------------------------------------------- tf.make_tensor_proto / make_ndarray
+
+class TensorProto:
+    """TensorFlow's ``TensorProto`` message as ``tf.make_tensor_proto``
+    gives it: ``dtype`` (the DataType number), ``tensor_shape.dim[i].size``,
+    ``SerializeToString()`` (the message's bytes, which TensorFlow parses)
+    and ``FromString`` / ``ParseFromString`` of such bytes."""
+
+    def __init__(self, serialized=b""):
+        self._data = bytes(serialized)
+
+    @classmethod
+    def FromString(cls, data):
+        proto = cls(_as_bytes(data, "TensorProto.FromString"))
+        proto.dtype  # (checks the message)
+        return proto
+
+    def ParseFromString(self, data):
+        self._data = _as_bytes(data, "TensorProto.ParseFromString")
+        return len(self._data)
+
+    def SerializeToString(self, deterministic=None):
+        return self._data
+
+    def _header(self):
+        dtype, dims = None, []
+        try:
+            for number, wire, value in _fields(self._data):
+                if number == 1 and wire == 0:
+                    dtype = value
+                elif number == 2 and wire == 2:
+                    dims = []
+                    for n, w, dim in _fields(self._data, *value):
+                        if n == 2 and w == 2:
+                            size = [v for k, t, v in _fields(self._data, *dim)
+                                    if k == 1 and t == 0]
+                            dims.append(size[-1] if size else 0)
+        except DecodeError as e:
+            raise InvalidArgumentError(f"TensorProto: could not parse the message ({e})") \
+                from None
+        if dtype not in _DT_NAMES:
+            raise InvalidArgumentError(f"TensorProto: unsupported or missing data type "
+                                       f"{dtype!r}")
+        return dtype, dims
+
+    @property
+    def dtype(self):
+        return self._header()[0]
+
+    @property
+    def tensor_shape(self):
+        import types
+        dims = self._header()[1]
+        return types.SimpleNamespace(dim=[types.SimpleNamespace(size=d, name="") for d in dims],
+                                     unknown_rank=False)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorProto) and other._data == self._data
+
+    __hash__ = None
+
+    def __repr__(self):
+        dtype, dims = self._header()
+        return f"TensorProto(dtype={_DT_NAMES[dtype]}, shape={dims})"
+
+
+def make_tensor_proto(values, dtype=None, shape=None, verify_shape=False,
+                      allow_broadcast=False):
+    """``values`` as a TensorProto (tensor_content holding the numbers,
+    string_val the strings), as TensorFlow's: Python ints int32, floats
+    float32, NumPy arrays their own dtype; ``shape`` reshapes (a single
+    value fills it; ``allow_broadcast`` broadcasts; ``verify_shape``
+    requires the values' own shape)."""
+    from . import ops
+    from .dtypes import as_dtype
+    who = "tf.make_tensor_proto"
+    if isinstance(values, TensorProto):
+        return values
+    arr = np.asarray(ops.convert_to_numpy(values))
+    if not isinstance(values, (np.ndarray, np.generic)) and dtype is None:
+        arr = np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(values)))
+    if dtype is not None:
+        name = as_dtype(dtype).name
+        if name == "string":
+            arr = arr.astype(object)
+        else:
+            if arr.dtype.kind in "USO":
+                raise TypeError(f"{who}: cannot convert strings to {name}")
+            if arr.dtype.kind == "f" and np.dtype(name).kind in "iub":
+                raise TypeError(f"{who}: expected {name}, got floating point values")
+            arr = arr.astype(name)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        size = int(np.prod(shape, dtype=np.int64))
+        if verify_shape and arr.shape != shape:
+            raise TypeError(f"{who}: expected shape {shape}, got {arr.shape}")
+        if allow_broadcast:
+            try:
+                arr = np.broadcast_to(arr, shape)
+            except ValueError:
+                raise ValueError(f"{who}: values of shape {arr.shape} do not broadcast to "
+                                 f"{shape}") from None
+        elif arr.size == size:
+            arr = arr.reshape(shape)
+        elif arr.size == 1:
+            arr = np.full(shape, arr.reshape(-1)[0], dtype=arr.dtype)
+        else:
+            raise ValueError(f"{who}: {arr.size} values do not fill the shape {list(shape)} "
+                             f"({size} values)")
+    return TensorProto(_tensor_proto(arr, who, False))
+
+
+def make_ndarray(tensor):
+    """The NumPy array a TensorProto (or its bytes) holds (strings as
+    bytes objects)."""
+    data = tensor.SerializeToString() if isinstance(tensor, TensorProto) else \
+        _as_bytes(tensor, "tf.make_ndarray")
+    dtype = TensorProto(data).dtype
+    return np.asarray(parse_tensor(data, _DT_NAMES[dtype])).view(np.ndarray)
+
+
+__all__ += ["TensorProto", "make_tensor_proto", "make_ndarray"]

@@ -571,17 +571,17 @@ ops._TRACED.add(WatchedTensor)
 
 
 def _variable_dtype(dtype):
-    """float32, or another integer or boolean dtype; "int" is int32 as in
-    Keras."""
+    """float32, or a complex, integer or boolean dtype; "int" is int32 as
+    in Keras."""
     if dtype in (None, "float32", np.float32):
         return np.dtype(np.float32)
     try:
         found = np.dtype("int32" if isinstance(dtype, str) and dtype == "int" else dtype)
     except TypeError:
         raise ValueError(f"Variable: unknown dtype {dtype!r}") from None
-    if found.kind not in "biu":
-        raise ValueError(f"Variable: a variable is float32, or holds integers or booleans; "
-                         f"got dtype {dtype!r}")
+    if found.kind not in "biuc":
+        raise ValueError(f"Variable: a variable is float32, or holds integers, booleans "
+                         f"or complex numbers; got dtype {dtype!r}")
     return found
 
 
@@ -640,7 +640,7 @@ class Variable(Weight):
             raise TypeError("Variable: give its value, as initial_value (tf.Variable) or "
                             "initializer (keras.Variable)")
         if dtype is None and initializer is None and isinstance(initial_value, np.ndarray) \
-                and initial_value.dtype.kind in "biu":
+                and initial_value.dtype.kind in "biuc":
             # TensorFlow's: an integer or boolean array's or tensor's own
             # dtype (a step counter, tf.Variable(tf.constant(0, tf.int64)));
             # such a variable is not trained.
@@ -651,13 +651,15 @@ class Variable(Weight):
             # tf.constant takes them, as TensorFlow's and Keras 3's
             # keras.Variable(0); not trained
             given = np.asarray(ops.convert_to_tensor(initial_value)).dtype
-            if given.kind in "biu":
+            if given.kind in "biuc":
+                # (complex numbers: complex128 from Python's, as TensorFlow)
                 dtype, trainable = given, False
         dtype = _variable_dtype(dtype)
-        if dtype.kind in "biu":
+        if dtype.kind in "biuc":
             # integers and booleans take no gradient: such a variable is not
             # trained, whatever ``trainable`` says (TensorFlow and Keras 3
-            # accept the default True for ``tf.Variable(0, dtype=tf.int64)``)
+            # accept the default True for ``tf.Variable(0, dtype=tf.int64)``);
+            # nor do complex values in pynn, whose tape records real ones
             trainable = False
         if initializer is not None and (callable(initializer) or isinstance(initializer, str)):
             if shape is None:
@@ -676,7 +678,9 @@ class Variable(Weight):
             name = "Variable" if not Variable._count[0] else f"Variable_{Variable._count[0]}"
             Variable._count[0] += 1
         from . import constraints
-        super().__init__(name, value, trainable=trainable,
+        # (the weight is made from a float32 stand-in, its value set below)
+        super().__init__(name, value if dtype.kind != "c" else np.zeros(value.shape, np.float32),
+                         trainable=trainable,
                          constraint=constraints.to_constraint(constraint))
         if dtype != np.float32:
             self.value = value
@@ -724,13 +728,17 @@ class Variable(Weight):
             self.value[...] = value
         return self if read_value else None
 
+    def _delta_dtype(self):
+        # (float32 for real variables, as before; complex ones keep theirs)
+        return self.value.dtype if self.value.dtype.kind == "c" else np.float32
+
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
-        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)), np.float32),
-                           read_value=read_value)
+        return self.assign(self.value + np.asarray(_val(autodiff.value_of(delta)),
+                                                  self._delta_dtype()), read_value=read_value)
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
-        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)), np.float32),
-                           read_value=read_value)
+        return self.assign(self.value - np.asarray(_val(autodiff.value_of(delta)),
+                                                  self._delta_dtype()), read_value=read_value)
 
     def __getitem__(self, key):
         # a copy, as TensorFlow's read (a later assign leaves it as it

@@ -314,14 +314,26 @@ class Tensor(np.ndarray):
             return hash(self.view(np.ndarray)[()])
         raise TypeError("unhashable type: 'Tensor' (a tensor of more than one value)")
 
-    # (printed through the plain array: NumPy formats the elements it
-    # indexes, which would be 0-d tensors here)
+    # Printed as TensorFlow prints an eager tensor: str (print) as
+    # ``tf.Tensor([1 2 3], shape=(3,), dtype=int32)``, repr as
+    # ``<tf.Tensor: shape=(3,), dtype=int32, numpy=array([1, 2, 3], dtype=int32)>``.
+    # (through the plain array: NumPy formats the elements it indexes,
+    # which would be 0-d tensors here)
+    def _tf_dtype_name(self):
+        return "string" if self.dtype.kind in "OSU" else self.dtype.name
+
     def __repr__(self):
-        plain = repr(self.view(np.ndarray))
-        return "Tensor" + plain[len("array"):] if plain.startswith("array") else plain
+        plain = self.view(np.ndarray)
+        text = str(plain[()]) if plain.ndim == 0 else repr(plain)
+        sep = "\n" if "\n" in text else ""
+        return (f"<tf.Tensor: shape={tuple(plain.shape)}, dtype={self._tf_dtype_name()}, "
+                f"numpy={sep}{text}>")
 
     def __str__(self):
-        return str(self.view(np.ndarray))
+        text = str(self.view(np.ndarray))
+        sep = "\n" if "\n" in text else ""
+        return (f"tf.Tensor({sep}{text}, shape={tuple(self.shape)}, "
+                f"dtype={self._tf_dtype_name()})")
 
 
 _ndarray_shape = np.ndarray.shape

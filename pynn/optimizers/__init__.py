@@ -751,6 +751,7 @@ class Optimizer:
             if not created[0]:
                 self._create_slots(variables)
                 created[0] = True
+                self._restore_custom_state()
             key = (_SteppedVariable.device, variables[0].dtype.base_dtype)
             apply_state = {key: {}}
             self._prepare_local(key[0], key[1], apply_state)
@@ -788,8 +789,10 @@ class Optimizer:
         try:
             if not created[0]:
                 self.built = False
+                self._k3_state = []
                 self.build(variables)
                 created[0] = True
+                self._restore_custom_state()
             rate = eager(np.float32(self._learning_rate))
             for w, (sl, shape) in zip(variables, slices):
                 self.update_step(eager(grads[sl].reshape(shape)), w, rate)
@@ -806,8 +809,48 @@ class Optimizer:
             hasattr(initializer, "get_config") else initializer
         value = init(shape, dtype="float32") if callable(init) else \
             np.broadcast_to(np.asarray(value_of(init), np.float32), shape)
-        return _SteppedVariable(name or "variable",
+        made = _SteppedVariable(name or "variable",
                                 np.array(value_of(value), np.float32).reshape(shape))
+        self.__dict__.setdefault("_k3_state", []).append(made)
+        return made
+
+    # ------------------- a subclass's own state, saved with the model
+
+    def custom_state(self):
+        """[(name, array)]: the state a tf.keras 2 subclass made with
+        ``add_slot`` (for the variables it steps now) or a Keras 3 subclass
+        with ``add_variable`` in ``build``, in the order made; empty for
+        pynn's own optimizers and before the first step."""
+        if self._writes_v2_updates():
+            held = self.__dict__.get("_v2_variables")
+            live = {id(v) for v in held[1]} if held else set()
+            return [(slot.name, slot.value) for var, slot in
+                    self.__dict__.get("_v2_slots", {}).values() if id(var) in live]
+        if self._writes_keras3_updates():
+            return [(v.name, v.value) for v in self.__dict__.get("_k3_state", [])]
+        return []
+
+    def set_custom_state(self, arrays):
+        """Give back what ``custom_state`` held (arrays in its order): now
+        if the subclass's state exists, else when its first step makes it,
+        so that training resumed from a file goes on as it would have."""
+        self.__dict__["_pending_custom_state"] = [np.asarray(a, np.float32) for a in arrays]
+        held = self.__dict__.get("_v2_variables")
+        if held is not None and held[2][0]:
+            self._restore_custom_state()
+
+    def _restore_custom_state(self):
+        pending = self.__dict__.pop("_pending_custom_state", None)
+        if pending is None:
+            return
+        state = self.custom_state()
+        if len(state) != len(pending) or any(
+                tuple(v.shape) != a.shape for (_, v), a in zip(state, pending)):
+            raise ValueError(f"{type(self).__name__}: the saved optimizer state (shapes "
+                             f"{[a.shape for a in pending]}) does not fit the state this "
+                             f"optimizer made (shapes {[tuple(v.shape) for _, v in state]})")
+        for (_, v), a in zip(state, pending):
+            v[...] = a
 
     def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
         """A state variable shaped as ``reference_variable`` (Keras 3's:

@@ -45,21 +45,40 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFil
            "serialize_keras_object", "deserialize_keras_object"]
 
 
+def _is_folder_name(filepath, save_format):
+    """Whether ``model.save`` writes a SavedModel folder, as tf.keras 2
+    did: for ``save_format="tf"``, or a name with no suffix at all (an
+    existing folder too)."""
+    if save_format is not None:
+        return str(save_format).lower() in ("tf", "tensorflow")
+    name = os.fspath(filepath)
+    if os.path.isdir(name):
+        return True
+    return not os.path.splitext(os.path.basename(name.rstrip("/\\")))[1]
+
+
 def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None):
     """Write the whole model (config, weights, compile settings and
     optimizer state) in the format its name asks for.  As Keras 3:
     ``include_optimizer=False`` leaves the compile settings and optimizer
     state out of an ``.h5`` file (the other formats keep them), and
     ``save_format`` (tf.keras's) is taken only beside a name that already
-    says the format."""
-    if save_format and not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
+    says the format, or as ``"tf"``: that, or a name with no suffix,
+    writes a SavedModel folder as tf.keras 2 did (pynn.saved_model)."""
+    folder = _is_folder_name(filepath, save_format)
+    if save_format and not folder and not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
         raise ValueError(f"save: save_format={save_format!r} is not supported (as in Keras 3): "
                          f"the format comes from the file name; give a path ending in "
                          f"'.keras', '.h5' or '.pynn', got {str(filepath)!r}")
-    kind = file_kind(filepath, "save")
+    kind = None if folder else file_kind(filepath, "save")
     refuse_anonymous_functions(serialize_layer(model), f"model {model.name!r}")
     if getattr(model, "compiled", False):
         refuse_anonymous_functions(compile_config(model), "the compile settings (loss or metrics)")
+    if folder:
+        # tf.keras 2's SavedModel: a folder (pynn's format inside it)
+        from .. import saved_model
+        saved_model.write(model, filepath, overwrite)
+        return
     if kind == PYNN:
         pynn_format.save_model(model, filepath, overwrite)
     elif kind == KERAS:
@@ -135,6 +154,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     lets pynn import the modules a pynn file names.  Keras files' Lambda
     layers, which hold code, are refused whatever its value."""
     from ..utils.custom_objects import SafeModeScope, custom_object_scope
+    if os.path.isdir(os.fspath(filepath)):
+        from .. import saved_model
+        with SafeModeScope(safe_mode), custom_object_scope(custom_objects):
+            return saved_model.read_model(filepath, custom_objects, compile)
     kind = file_kind(filepath, "load_model")
     if kind == KERAS_WEIGHTS:
         raise ValueError(f"load_model: {filepath!r} is a weights file; build the model and "

@@ -175,6 +175,12 @@ def optimizer_state_from(reader, datasets, model):
         else:  # a wrapper never built: its own count only
             opt.iterations = values[0]
         return
+    if opt._writes_v2_updates() or opt._writes_keras3_updates():
+        # a subclass's own state, given back when its first step makes it
+        opt.set_keras_head(values)
+        opt.set_custom_state([reader.array(d, d.shape, f"the optimizer's variable {head + i}")
+                              for i, d in enumerate(datasets[head:])])
+        return
     extra = len(opt.extra_variables())  # recomputed from the step, not read
     # with use_ema, each weight's moving average comes first, then with
     # gradient accumulation each one's accumulated gradient
@@ -232,6 +238,11 @@ def optimizer_arrays(model, opt=None, wrapped=False):
     turn (zeros when the optimizer has not taken a step yet)."""
     opt = opt or model.optimizer
     model._resolve_compile()
+    custom = opt.custom_state()
+    if custom:
+        # a subclass's own state (add_slot's, add_variable's), in the order
+        # made, after the head, as Keras stores a custom optimizer's
+        return opt.keras_head() + [(n, np.asarray(v, np.float32)) for n, v in custom]
     return opt.keras_state(opt._state_of(model._trainable_snapshot), wrapped=wrapped)
 
 

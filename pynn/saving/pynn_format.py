@@ -132,6 +132,16 @@ def save_model(model, filepath, overwrite=True):
                                   "slots": slots}
         if opt.scalar_state():
             doc["optimizer_state"]["scalars"] = opt.scalar_state()
+        custom = []
+        for i, (name, v) in enumerate(opt.custom_state()):
+            v = np.ascontiguousarray(v, np.float32)
+            e = _array_entry("optimizer/custom", i, v)
+            e["name"] = str(name)
+            custom.append(e)
+            arrays.append((e["path"], v))
+        if custom:
+            # (a subclass's own slots, add_slot's or add_variable's)
+            doc["optimizer_state"]["custom"] = custom
     _write(filepath, doc, arrays)
 
 
@@ -360,6 +370,10 @@ def _optimizer_state_into(reader, model):
         opt.set_scalar_state(scalars)
     except ValueError as e:
         reader.fail(str(e))
+    custom = reader.manifest("custom", "optimizer_state")
+    if custom:
+        opt.set_custom_state([reader.array(e["path"], e["shape"], f"optimizer state "
+                                           f"{e.get('name', e['path'])!r}") for e in custom])
     if not entries:
         opt.iterations = iterations
         return

@@ -1212,7 +1212,7 @@ class Dataset:
         ``filename + ".npz"``, which a later run reads instead of running
         the pipeline (tf.data's file cache)."""
         if filename:
-            return self._stored(str(filename) + ".npz", "Dataset.cache")
+            return self._stored(_text(filename) + ".npz", "Dataset.cache")
         stored = []
         state = {"complete": False}
 
@@ -1420,14 +1420,22 @@ def _csv_defaults(record_defaults, who):
             raise ValueError(f"{who}: a record default holds one value or none, got {v!r}")
         default = None if a.size == 0 else a.reshape(-1)[0]
         if kind is object and default is not None and not isinstance(default, bytes):
-            default = str(default).encode()
+            default = _text(default).encode()
         out.append((kind, default))
     return out
 
 
+def _text(value):
+    """A string (or a 0-d string tensor's value) as Python text; printing
+    a tensor gives TensorFlow's ``tf.Tensor(...)``, not its value."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.view(np.ndarray)[()]
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def _csv_record(line, defaults, field_delim, use_quote_delim, na_value, select_cols, who):
     """One CSV line's fields as NumPy scalars of their columns' dtypes."""
-    text = line.decode("utf-8") if isinstance(line, bytes) else str(line)
+    text = _text(line)
     fields = next(csv.reader([text], delimiter=field_delim,
                              quoting=csv.QUOTE_MINIMAL if use_quote_delim else csv.QUOTE_NONE),
                   [""])
@@ -1505,7 +1513,7 @@ class CsvDataset(Dataset):
                 if header:
                     next(lines, None)
                 for line in lines:
-                    text = str(line)
+                    text = _text(line)
                     if exclude_cols is not None and cols is None:
                         width = len(next(csv.reader([text], delimiter=field_delim)))
                         cols = [c for c in range(width) if c not in set(exclude_cols)]

@@ -178,8 +178,12 @@ def test_save_takes_include_optimizer_and_save_format_as_keras3(tmp_path):
                                    model.predict(x, verbose=0), rtol=1e-5)
         assert getattr(full, "optimizer", None) is not None
         assert getattr(bare, "optimizer", None) is None
+    model.save(tmp_path / "saved_model_dir", save_format="tf")
+    np.testing.assert_allclose(
+        np.asarray(pynn.models.load_model(tmp_path / "saved_model_dir").predict(x, verbose=0)),
+        model.predict(x, verbose=0), rtol=1e-6)
     with pytest.raises(ValueError, match="save_format"):
-        model.save(tmp_path / "saved_model_dir", save_format="tf")
+        model.save(tmp_path / "m.bin", save_format="h5")
 
 
 # ------------------------------------------------------ TF2 core

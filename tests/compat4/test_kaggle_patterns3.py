@@ -1921,7 +1921,7 @@ def test_saving_in_the_older_ways_and_export_to_tflite(rng, tmp_path):
     ``set_weights``, ``Sequential.from_config``, ``summary(print_fn=...)``
     collected in a list, ``count_params`` and the TFLite converter with
     ``optimizations = [tf.lite.Optimize.DEFAULT]``; ``model.save`` to a
-    folder (TF's SavedModel) is refused as Keras 3 refuses it."""
+    folder (tf.keras 2's SavedModel) and load_model of that folder."""
     import h5py
     x = rng.normal(size=(20, 4)).astype("float32")
     model = Sequential([Dense(3, activation="relu", input_shape=(4,), name="d1"),
@@ -1938,8 +1938,9 @@ def test_saving_in_the_older_ways_and_export_to_tflite(rng, tmp_path):
         assert type(restored.optimizer).__name__ == "Adam"
         np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0),
                                    rtol=1e-6)
-    with pytest.raises(ValueError, match="saved_model_dir"):
-        model.save(str(tmp_path / "saved_model_dir"))
+    model.save(str(tmp_path / "saved_model_dir"))
+    np.testing.assert_allclose(load_model(str(tmp_path / "saved_model_dir")).predict(
+        x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -601,7 +601,7 @@ def test_ragged_constant():
     with pytest.raises(ValueError, match="one ragged dimension"):
         tf.ragged.constant([[[1], [2, 3]], [[4]]])
     # (string tensors hold UTF-8 bytes, as TensorFlow's)
-    assert str(tf.constant(["a", "b"])) == "[b'a' b'b']"
+    assert str(tf.constant(["a", "b"])) == "tf.Tensor([b'a' b'b'], shape=(2,), dtype=string)"
 
 
 def test_optimizer_iterations_read_as_a_variable():

@@ -509,7 +509,7 @@ def test_ragged_features_parsed_and_batched_in_datasets():
     assert dataset.element_spec['lengths'].is_compatible_with(tf.constant([1, 2], tf.int64))
     elements = list(dataset)
     assert [np.asarray(e['lengths']).tolist() for e in elements] == [[7], [], [1, 3], [3, 5, 2]]
-    assert repr(elements[0]['lengths']).startswith('Tensor(')
+    assert repr(elements[0]['lengths']).startswith('<tf.Tensor: shape=(1,), dtype=int64')
     # batches of ragged rows are RaggedTensors, and unbatch gives the rows back
     batched_dataset = dataset.batch(2)
     batches = list(batched_dataset)
