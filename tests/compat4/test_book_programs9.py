@@ -453,3 +453,517 @@ def test_a_known_element_spec_follows_the_dataset_through_its_stages():
         tf.TensorSpec((None, 6), tf.float32)
     # a map makes new elements: their spec is read from the first again
     assert ds.map(lambda x: x[:1]).element_spec == tf.TensorSpec((1,), tf.float32)
+
+
+# ------------------------------------------- Planche & Andres ch. 3-4: LeNet, ResNet
+
+def test_lenet5_model_subclass_built_from_a_tensor_shape(tmp_path):
+    from pynn.keras import Model
+    from pynn.keras.layers import Conv2D, MaxPooling2D, Flatten, Dense
+
+    class LeNet5(Model):
+        def __init__(self, num_classes):
+            super(LeNet5, self).__init__()
+            self.conv1 = Conv2D(6, kernel_size=(5, 5), padding='same', activation='relu')
+            self.conv2 = Conv2D(16, kernel_size=(5, 5), activation='relu')
+            self.max_pool = MaxPooling2D(pool_size=(2, 2))
+            self.flatten = Flatten()
+            self.dense1 = Dense(120, activation='relu')
+            self.dense2 = Dense(84, activation='relu')
+            self.dense3 = Dense(num_classes, activation='softmax')
+
+        def call(self, inputs):
+            x = self.max_pool(self.conv1(inputs))
+            x = self.max_pool(self.conv2(x))
+            x = self.flatten(x)
+            x = self.dense3(self.dense2(self.dense1(x)))
+            return x
+
+    input_shape = (28, 28, 1)
+    rng = np.random.default_rng(0)
+    x_train = rng.random((16, 28, 28, 1), dtype=np.float32)
+    y_train = rng.integers(0, 10, 16)
+    model = LeNet5(10)
+    model.compile(optimizer='sgd', loss='sparse_categorical_crossentropy',
+                  metrics=['accuracy'])
+    batched_input_shape = tf.TensorShape((None, *input_shape))
+    model.build(input_shape=batched_input_shape)
+    # the book's summary: 61,706 parameters
+    assert model.count_params() == 61706
+    callbacks = [tf.keras.callbacks.EarlyStopping(patience=3, monitor='val_loss'),
+                 tf.keras.callbacks.TensorBoard(log_dir=str(tmp_path / 'logs'),
+                                                histogram_freq=1)]
+    history = model.fit(x_train, y_train, batch_size=16, epochs=2, verbose=0,
+                        validation_data=(x_train[:8], y_train[:8]), callbacks=callbacks)
+    assert len(history.history['val_loss']) == 2
+    assert any(files for _, _, files in os.walk(tmp_path / 'logs'))
+
+
+def test_resnet_blocks_of_the_book_as_layer_and_model_subclasses():
+    from pynn.keras import Model
+    from pynn.keras.layers import (Activation, BatchNormalization, Conv2D, Dense, Input,
+                                   Layer, add)
+
+    class ResidualMerge(Layer):
+        def __init__(self, name='block', **kwargs):
+            super().__init__(name=name)
+            self.shortcut = None
+            self.kwargs = kwargs
+
+        def build(self, input_shape):
+            x_shape = input_shape[0]
+            x_residual_shape = input_shape[1]
+            if x_shape[1] == x_residual_shape[1] and x_shape[2] == x_residual_shape[2] and \
+                    x_shape[3] == x_residual_shape[3]:
+                self.shortcut = lambda x: x
+            else:
+                strides = (int(round(x_shape[1] / x_residual_shape[1])),
+                           int(round(x_shape[2] / x_residual_shape[2])))
+                x_residual_channels = x_residual_shape[3]
+                self.shortcut = Conv2D(filters=x_residual_channels, kernel_size=(1, 1),
+                                       strides=strides, name='shortcut_c')
+
+        def call(self, inputs):
+            x, x_residual = inputs
+            x_shortcut = self.shortcut(x)
+            x_merge = add([x_shortcut, x_residual])
+            return x_merge
+
+    class ResidualBlock(Model):
+        def __init__(self, filters=16, kernel_size=1, strides=1, activation='relu',
+                     kernel_initializer='he_normal',
+                     kernel_regularizer=tf.keras.regularizers.l2(1e-4), name='res_basic'):
+            super().__init__(name=name)
+            self.conv_1 = Conv2D(filters=filters, kernel_size=kernel_size, strides=strides,
+                                 padding='same', kernel_initializer=kernel_initializer,
+                                 kernel_regularizer=kernel_regularizer, name='cb_1_c')
+            self.bn_1 = BatchNormalization(axis=-1, name='cb_1_bn')
+            self.act_1 = Activation(activation, name='cb_1_act')
+            self.conv_2 = Conv2D(filters=filters, kernel_size=kernel_size, strides=1,
+                                 padding='same', kernel_initializer=kernel_initializer,
+                                 kernel_regularizer=kernel_regularizer, name='cb_2_c')
+            self.bn_2 = BatchNormalization(axis=-1, name='cb_2_bn')
+            self.merge = ResidualMerge()
+            self.act_2 = Activation(activation, name='block_act')
+
+        def call(self, inputs, training=None):
+            x = self.conv_1(inputs)
+            x = self.bn_1(x, training=training)
+            x = self.act_1(x)
+            x = self.conv_2(x)
+            x = self.bn_2(x, training=training)
+            x = self.merge([inputs, x])
+            x = self.act_2(x)
+            return x
+
+    inp = Input(shape=(16, 16, 3))
+    x = Conv2D(8, 3, padding='same')(inp)
+    x = ResidualBlock(filters=8, kernel_size=3, name='rb1')(x)
+    x = ResidualBlock(filters=16, kernel_size=3, strides=2, name='rb2')(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    out = Dense(3, activation='softmax')(x)
+    resnet = Model(inp, out)
+    # identity shortcut in rb1; a strided 1x1 convolution (144 weights) in rb2
+    assert resnet.get_layer('rb1').count_params() == 2 * (9 * 8 * 8 + 8) + 2 * 4 * 8
+    assert resnet.get_layer('rb2').count_params() == \
+        (9 * 8 * 16 + 16) + (9 * 16 * 16 + 16) + 2 * 4 * 16 + (8 * 16 + 16)
+    assert resnet.get_layer('rb2').output.shape == (None, 8, 8, 16)
+    assert len(resnet.losses) == 4  # the four regularized kernels
+    resnet.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['acc'])
+    history = resnet.fit(np.random.rand(8, 16, 16, 3), np.arange(8) % 3, epochs=1, verbose=0)
+    assert np.isfinite(history.history['loss'][0])
+
+
+# ----------------------------------------- Planche & Andres ch. 7: tf.data images
+
+def test_image_pipeline_from_files_with_augmentations_and_a_tfrecord(tmp_path):
+    import glob
+    _image_folders(str(tmp_path), ["."], ["cat", "dog"], 3, size=(20, 24), suffix="jpg")
+    _image_folders(str(tmp_path), ["png"], ["cat", "dog"], 3, size=(20, 24), seed=1)
+    root_folder = str(tmp_path)
+    CLASS_NAMES = ["cat", "dog"]
+
+    def get_label(file_path):
+        parts = tf.strings.split(file_path, os.path.sep)
+        return parts[-2] == CLASS_NAMES
+
+    def parse_function(filename):
+        image_string = tf.io.read_file(filename)
+        image_decoded = tf.io.decode_jpeg(image_string, channels=3)
+        image_float = tf.image.convert_image_dtype(image_decoded, tf.float32)
+        image_resized = tf.image.resize(image_float, [16, 16])
+        return image_resized
+
+    def load_and_label(filename):
+        return parse_function(filename), tf.cast(get_label(filename), tf.float32)
+
+    def augment(image, label):
+        image = tf.image.random_flip_left_right(image)
+        image = tf.image.random_brightness(image, max_delta=0.1)
+        image = tf.image.random_contrast(image, 0.8, 1.2)
+        image = tf.image.random_saturation(image, 0.8, 1.2)
+        image = tf.image.random_hue(image, 0.05)
+        image = tf.image.random_crop(image, [14, 14, 3])
+        image = tf.image.resize_with_crop_or_pad(image, 16, 16)
+        image = tf.clip_by_value(image, 0.0, 1.0)
+        return image, label
+
+    files = tf.data.Dataset.list_files(os.path.join(root_folder, "*", "*.jpg"), shuffle=False)
+    names = [f.numpy() for f in files]
+    assert len(names) == 6 and all(n.endswith(b".jpg") for n in names)
+    image, label = load_and_label(names[0])
+    assert image.shape == (16, 16, 3) and image.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(image)) and float(tf.reduce_max(image)) <= 1.0
+    np.testing.assert_array_equal(label.numpy(), [1.0, 0.0])  # .../cat/cat0.jpg
+    dataset = tf.data.Dataset.list_files(os.path.join(root_folder, "*", "*.jpg"))
+    dataset = dataset.map(load_and_label, num_parallel_calls=2)
+    dataset = dataset.map(augment, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    dataset = dataset.shuffle(buffer_size=100).repeat().batch(4).prefetch(1)
+    images, labels = next(iter(dataset))
+    assert images.shape == (4, 16, 16, 3) and labels.shape == (4, 2)
+    np.testing.assert_array_equal(labels.numpy().sum(axis=1), 1.0)
+    model = tf.keras.Sequential([
+        tf.keras.layers.Conv2D(4, 3, activation='relu', input_shape=(16, 16, 3)),
+        tf.keras.layers.GlobalAveragePooling2D(),
+        tf.keras.layers.Dense(2, activation='softmax')])
+    model.compile('adam', 'categorical_crossentropy', metrics=['accuracy'])
+    history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history['loss'][0])
+
+    # the same images through a TFRecord file of PNG bytes
+    def _bytes_feature(value):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    def _int64_feature(value):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    png_files = sorted(glob.glob(os.path.join(root_folder, "png", "*", "*.png")))
+    record = str(tmp_path / 'data.tfrecord')
+    with tf.io.TFRecordWriter(record) as writer:
+        for f in png_files:
+            img_bytes = open(f, 'rb').read()
+            label = CLASS_NAMES.index(os.path.basename(os.path.dirname(f)))
+            features = tf.train.Features(feature={'img': _bytes_feature(img_bytes),
+                                                  'label': _int64_feature(label)})
+            writer.write(tf.train.Example(features=features).SerializeToString())
+    feature_description = {'img': tf.io.FixedLenFeature([], tf.string),
+                           'label': tf.io.FixedLenFeature([], tf.int64)}
+
+    def parse_record(example_proto):
+        parsed = tf.io.parse_single_example(example_proto, feature_description)
+        img = tf.io.decode_png(parsed['img'], channels=3)
+        return img, parsed['label']
+    decoded = list(tf.data.TFRecordDataset(record).map(parse_record).as_numpy_iterator())
+    assert [int(y) for _, y in decoded] == [0, 0, 0, 1, 1, 1]
+    for (img, _), f in zip(decoded, png_files):
+        np.testing.assert_array_equal(img, np.asarray(Image.open(f)))
+
+
+# ------------------------------ Planche & Andres ch. 6: FCN-8s, U-Net, a VAE
+
+def test_fcn8s_on_vgg16_with_the_books_segmentation_loss_and_metrics():
+    from pynn.keras.applications.vgg16 import VGG16
+    from pynn.keras.layers import Conv2D, Conv2DTranspose, Input, add
+    from pynn.keras.models import Model
+
+    def fcn_8s(image_size, ch_in=3, ch_out=3):
+        inputs = Input(shape=(*image_size, ch_in), name='input')
+        vgg16 = VGG16(include_top=False, weights=None, input_tensor=inputs)
+        pool3 = vgg16.get_layer('block3_pool').output
+        pool4 = vgg16.get_layer('block4_pool').output
+        pool5 = vgg16.get_layer('block5_pool').output
+        conv6 = Conv2D(filters=16, kernel_size=7, padding='same', activation='relu',
+                       name='conv6')(pool5)
+        conv7 = Conv2D(filters=16, kernel_size=1, padding='same', activation='relu',
+                       name='conv7')(conv6)
+        pool5_class = Conv2D(filters=ch_out, kernel_size=1, padding='same',
+                             activation='relu')(conv7)
+        pool4_class = Conv2D(filters=ch_out, kernel_size=1, padding='same',
+                             activation='relu')(pool4)
+        pool5_upsample = Conv2DTranspose(filters=ch_out, kernel_size=4, strides=2,
+                                         use_bias=False, padding='same',
+                                         activation='relu')(pool5_class)
+        fuse_2 = add([pool5_upsample, pool4_class])
+        pool3_class = Conv2D(filters=ch_out, kernel_size=1, padding='same',
+                             activation='relu')(pool3)
+        fuse_2_upsample = Conv2DTranspose(filters=ch_out, kernel_size=4, strides=2,
+                                          use_bias=False, padding='same',
+                                          activation='relu')(fuse_2)
+        fuse_3 = add([fuse_2_upsample, pool3_class])
+        outputs = Conv2DTranspose(filters=ch_out, kernel_size=16, strides=8, use_bias=False,
+                                  padding='same', activation='softmax')(fuse_3)
+        return Model(inputs, outputs)
+
+    def dice_loss(y_true, y_pred, eps=1e-6, spatial_axes=[1, 2], from_logits=False):
+        num_classes = y_pred.shape[-1]
+        y_true = tf.one_hot(tf.cast(y_true[..., 0], tf.int32), num_classes)
+        if from_logits:
+            y_pred = tf.nn.softmax(y_pred)
+        intersection = tf.reduce_sum(y_true * y_pred, axis=spatial_axes)
+        union = tf.reduce_sum(y_true + y_pred, axis=spatial_axes)
+        dice = (2. * intersection + eps) / (union + eps)
+        return 1. - tf.reduce_mean(dice, axis=-1)
+
+    class SegmentationLoss(tf.keras.losses.Loss):
+        def __init__(self, weight_dice=0.5, weight_ce=0.5, from_logits=False,
+                     name='segmentation_loss', **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.weight_dice = weight_dice
+            self.weight_ce = weight_ce
+            self.from_logits = from_logits
+            self.cross_entropy = tf.keras.losses.SparseCategoricalCrossentropy(
+                from_logits=from_logits)
+
+        def call(self, y_true, y_pred):
+            loss = 0
+            if self.weight_dice > 0:
+                loss += self.weight_dice * dice_loss(y_true, y_pred,
+                                                     from_logits=self.from_logits)
+            if self.weight_ce > 0:
+                loss += self.weight_ce * tf.reduce_mean(self.cross_entropy(y_true, y_pred))
+            return loss
+
+    class SegmentationAccuracy(tf.metrics.Accuracy):
+        def __init__(self, name='acc', dtype=None):
+            super().__init__(name=name, dtype=dtype)
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = tf.math.argmax(y_pred, axis=-1)
+            return super().update_state(y_true[..., 0], y_pred, sample_weight)
+
+    class SegmentationMeanIoU(tf.metrics.MeanIoU):
+        def __init__(self, num_classes, name='mIoU', dtype=None):
+            super().__init__(num_classes=num_classes, name=name, dtype=dtype)
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = tf.math.argmax(y_pred, axis=-1)
+            return super().update_state(y_true[..., 0], y_pred, sample_weight)
+
+    model = fcn_8s((32, 32), ch_out=4)
+    assert model.output_shape == (None, 32, 32, 4)
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 32, 32, 3), dtype=np.float32)
+    y = rng.integers(0, 4, (2, 32, 32, 1))
+    # the loss and the metrics against NumPy on one prediction
+    pred = model.predict(x, verbose=0)
+    onehot = np.eye(4)[y[..., 0]]
+    dice = (2 * (onehot * pred).sum((1, 2)) + 1e-6) / ((onehot + pred).sum((1, 2)) + 1e-6)
+    ce = -np.log(np.take_along_axis(pred, y, -1)).mean()
+    expected = np.mean(0.5 * (1 - dice.mean(-1)) + 0.5 * ce)
+    np.testing.assert_allclose(float(SegmentationLoss()(y, pred)), expected, rtol=1e-4)
+    acc = SegmentationAccuracy()
+    acc.update_state(y, pred)
+    np.testing.assert_allclose(float(acc.result()),
+                               np.mean(pred.argmax(-1) == y[..., 0]), rtol=1e-6)
+    model.compile(optimizer='adam', loss=SegmentationLoss(),
+                  metrics=[SegmentationAccuracy(), SegmentationMeanIoU(4)])
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert sorted(history.history) == ['acc', 'loss', 'mIoU']
+    assert 0.0 <= history.history['mIoU'][0] <= 1.0
+
+
+def test_unet_and_a_vae_whose_loss_is_added_from_symbolic_tensors():
+    from pynn.keras import backend as K
+    from pynn.keras.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose,
+                                   Dense, Flatten, Input, Lambda, MaxPooling2D, Reshape,
+                                   concatenate)
+    from pynn.keras.losses import binary_crossentropy
+    from pynn.keras.models import Model
+
+    def unet(x, layer_depth=3, filters_orig=8, kernel_size=3, batchnorm=True,
+             final_activation='softmax', num_classes=2):
+        filters = filters_orig
+        outputs_for_skip = []
+        for i in range(layer_depth):
+            x_conv = Conv2D(filters, kernel_size, activation=None, padding='same')(x)
+            x_conv = BatchNormalization()(x_conv) if batchnorm else x_conv
+            x_conv = Activation('relu')(x_conv)
+            outputs_for_skip.append(x_conv)
+            x = MaxPooling2D(2)(x_conv)
+            filters = min(filters * 2, 512)
+        x = Conv2D(filters, kernel_size, padding='same', activation='relu')(x)
+        for i in range(layer_depth):
+            filters = max(filters // 2, filters_orig)
+            x = Conv2DTranspose(filters, kernel_size=2, strides=2, padding='same')(x)
+            shortcut = outputs_for_skip[-(i + 1)]
+            x = concatenate([x, shortcut], axis=-1)
+            x = Conv2D(filters, kernel_size, padding='same', activation='relu')(x)
+        x = Conv2D(filters=num_classes, kernel_size=(1, 1), activation=final_activation,
+                   padding='valid')(x)
+        return x
+
+    inputs = Input(shape=(32, 32, 3))
+    unet_model = Model(inputs, unet(inputs), name='unet')
+    unet_model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    rng = np.random.default_rng(1)
+    x = rng.random((4, 32, 32, 3), dtype=np.float32)
+    unet_model.fit(x, rng.integers(0, 2, (4, 32, 32)), epochs=1, verbose=0)
+    out = unet_model.predict(x[:1], verbose=0)
+    assert out.shape == (1, 32, 32, 2)
+    np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)
+
+    latent_dim = 2
+    encoder_inputs = tf.keras.Input(shape=(28, 28, 1))
+    h = Conv2D(8, 3, activation="relu", strides=2, padding="same")(encoder_inputs)
+    h = Flatten()(h)
+    h = Dense(16, activation="relu")(h)
+    z_mean = Dense(latent_dim, name="z_mean")(h)
+    z_log_var = Dense(latent_dim, name="z_log_var")(h)
+
+    def sampling(args):
+        z_mean, z_log_var = args
+        epsilon = K.random_normal(shape=(K.shape(z_mean)[0], latent_dim), mean=0.,
+                                  stddev=1.0)
+        return z_mean + K.exp(z_log_var / 2) * epsilon
+    z = Lambda(sampling, output_shape=(latent_dim,), name='z')([z_mean, z_log_var])
+    encoder = Model(encoder_inputs, [z_mean, z_log_var, z], name='encoder')
+    latent_inputs = Input(shape=(latent_dim,), name='z_sampling')
+    h = Dense(14 * 14 * 8, activation='relu')(latent_inputs)
+    h = Reshape((14, 14, 8))(h)
+    h = Conv2DTranspose(1, 3, activation='sigmoid', strides=2, padding='same')(h)
+    decoder = Model(latent_inputs, h, name='decoder')
+    outputs = decoder(encoder(encoder_inputs)[2])
+    vae = Model(encoder_inputs, outputs, name='vae')
+    reconstruction_loss = binary_crossentropy(K.flatten(encoder_inputs), K.flatten(outputs))
+    reconstruction_loss *= 28 * 28
+    kl_loss = 1 + z_log_var - K.square(z_mean) - K.exp(z_log_var)
+    kl_loss = K.sum(kl_loss, axis=-1)
+    kl_loss *= -0.5
+    vae.add_loss(K.mean(reconstruction_loss + kl_loss))
+    vae.compile(optimizer='adam')
+    images = rng.random((8, 28, 28, 1), dtype=np.float32)
+    before = vae.evaluate(images, verbose=0, batch_size=8)
+    history = vae.fit(images, epochs=2, batch_size=4, verbose=0)
+    assert list(history.history) == ['loss'] and np.isfinite(history.history['loss']).all()
+    # (the loss of 784 Bernoulli terms of images of uniform noise)
+    assert 400 < before < 700
+    z_mean_out, z_log_var_out, z_out = encoder.predict(images, verbose=0)
+    assert z_mean_out.shape == z_log_var_out.shape == z_out.shape == (8, 2)
+    assert decoder.predict(z_out, verbose=0).shape == (8, 28, 28, 1)
+
+
+# -------------------- Koul et al. ch. 3 & 13, Moroney ch. 12: transfer learning, TFLite
+
+def test_transfer_learning_on_mobilenet_saved_and_run_in_litert(tmp_path):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    from pynn.keras.applications import MobileNet
+    from pynn.keras.applications.mobilenet import preprocess_input
+    from pynn.keras.layers import Dense, Dropout, GlobalAveragePooling2D, Input
+    from pynn.keras.models import Model, load_model
+    from pynn.keras.preprocessing.image import ImageDataGenerator
+    IMG_WIDTH, IMG_HEIGHT, NUM_CLASSES, BATCH_SIZE = 32, 32, 2, 4
+
+    def model_maker():
+        base_model = MobileNet(include_top=False, input_shape=(IMG_WIDTH, IMG_HEIGHT, 3),
+                               weights=None, alpha=0.25)
+        for layer in base_model.layers[:]:
+            layer.trainable = False
+        input = Input(shape=(IMG_WIDTH, IMG_HEIGHT, 3))
+        custom_model = base_model(input)
+        custom_model = GlobalAveragePooling2D()(custom_model)
+        custom_model = Dense(16, activation='relu')(custom_model)
+        custom_model = Dropout(0.5)(custom_model)
+        predictions = Dense(NUM_CLASSES, activation='softmax')(custom_model)
+        return Model(inputs=input, outputs=predictions)
+    model = model_maker()
+    frozen = [w.copy() for w in model.layers[1].get_weights()]
+    model.compile(loss='categorical_crossentropy',
+                  optimizer=tf.keras.optimizers.Adam(0.001), metrics=['acc'])
+    rng = np.random.default_rng(0)
+    x = (rng.random((8, 32, 32, 3)) * 255).astype('float32')
+    y = tf.keras.utils.to_categorical(np.arange(8) % 2, 2)
+    train_datagen = ImageDataGenerator(preprocessing_function=preprocess_input,
+                                       rotation_range=20, width_shift_range=0.2,
+                                       height_shift_range=0.2, zoom_range=0.2)
+    history = model.fit(train_datagen.flow(x, y, batch_size=BATCH_SIZE), steps_per_epoch=2,
+                        epochs=1, validation_data=(preprocess_input(x.copy()), y), verbose=0)
+    assert sorted(history.history) == ['acc', 'loss', 'val_acc', 'val_loss']
+    # the frozen base kept its weights (its BatchNormalization statistics too)
+    for before, after in zip(frozen, model.layers[1].get_weights()):
+        np.testing.assert_array_equal(before, after)
+    model.save(str(tmp_path / 'model.h5'))
+    model2 = load_model(str(tmp_path / 'model.h5'))
+    samples = preprocess_input(x[:2].copy())
+    expected = model.predict(samples, verbose=0)
+    np.testing.assert_allclose(model2.predict(samples, verbose=0), expected, rtol=1e-5,
+                               atol=1e-6)
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    tflite_model = converter.convert()
+    open(tmp_path / 'model.tflite', 'wb').write(tflite_model)
+    interpreter = litert.Interpreter(model_path=str(tmp_path / 'model.tflite'))
+    interpreter.allocate_tensors()
+    input_details = interpreter.get_input_details()
+    output_details = interpreter.get_output_details()
+    assert list(input_details[0]['shape']) == [1, 32, 32, 3]
+    interpreter.set_tensor(input_details[0]['index'], samples[:1])
+    interpreter.invoke()
+    output_data = interpreter.get_tensor(output_details[0]['index'])
+    np.testing.assert_allclose(output_data, expected[:1], rtol=1e-4, atol=1e-5)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    tflite_quant_model = converter.convert()
+    assert len(tflite_quant_model) < len(tflite_model) / 2
+    quant = tf.lite.Interpreter(model_content=tflite_quant_model)
+    quant.allocate_tensors()
+    quant.set_tensor(quant.get_input_details()[0]['index'], samples[:1])
+    quant.invoke()
+    np.testing.assert_allclose(quant.get_tensor(quant.get_output_details()[0]['index']),
+                               expected[:1], atol=0.05)
+
+
+def test_hello_world_and_an_int8_model_in_the_tflite_interpreter():
+    pytest.importorskip("ai_edge_litert.interpreter")
+    from pynn.keras import Sequential
+    from pynn.keras.layers import Dense
+    l0 = Dense(units=1, input_shape=[1])
+    model = Sequential([l0])
+    model.compile(optimizer='sgd', loss='mean_squared_error')
+    xs = np.array([-1.0, 0.0, 1.0, 2.0, 3.0, 4.0], dtype=float)
+    ys = np.array([-3.0, -1.0, 1.0, 3.0, 5.0, 7.0], dtype=float)
+    model.fit(xs, ys, epochs=60, verbose=0)
+    prediction = model.predict([10.0], verbose=0)
+    w, b = l0.get_weights()
+    np.testing.assert_allclose(prediction, [[10.0 * w[0, 0] + b[0]]], rtol=1e-5)
+    assert abs(prediction[0, 0] - 19.0) < 3.0
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    tflite_model = converter.convert()
+    interpreter = tf.lite.Interpreter(model_content=tflite_model)
+    interpreter.allocate_tensors()
+    input_details = interpreter.get_input_details()
+    output_details = interpreter.get_output_details()
+    to_predict = np.array([[10.0]], dtype=np.float32)
+    interpreter.set_tensor(input_details[0]['index'], to_predict)
+    interpreter.invoke()
+    tflite_results = interpreter.get_tensor(output_details[0]['index'])
+    np.testing.assert_allclose(tflite_results, prediction, rtol=1e-5)
+
+    # full integer quantization with a representative dataset, uint8 in and out
+    m2 = tf.keras.Sequential([
+        tf.keras.layers.Conv2D(4, 3, activation='relu', input_shape=(16, 16, 3)),
+        tf.keras.layers.GlobalAveragePooling2D(),
+        tf.keras.layers.Dense(2, activation='softmax')])
+    rng = np.random.default_rng(0)
+    images = rng.random((8, 16, 16, 3), dtype=np.float32)
+    test_batches = tf.data.Dataset.from_tensor_slices((images, np.zeros(8))).batch(1)
+
+    def representative_data_gen():
+        for input_value, _ in test_batches.take(100):
+            yield [input_value]
+    converter = tf.lite.TFLiteConverter.from_keras_model(m2)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_data_gen
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.uint8
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    assert inp['dtype'] == np.uint8 and out['dtype'] == np.uint8
+    scale, zero = inp['quantization']
+    interpreter.set_tensor(inp['index'],
+                           np.round(images[:1] / scale + zero).clip(0, 255).astype(np.uint8))
+    interpreter.invoke()
+    out_scale, out_zero = out['quantization']
+    got = (interpreter.get_tensor(out['index']).astype(np.float32) - out_zero) * out_scale
+    np.testing.assert_allclose(got, m2.predict(images[:1], verbose=0), atol=0.03)
