@@ -329,17 +329,92 @@ class ThreadingOptions:
         self.max_intra_op_parallelism = None
 
 
+class _SettingsGroup:
+    """A group of tf.data settings, each None until set: flags take True or
+    False (a TypeError otherwise, as TensorFlow's), numbers a number.
+    TensorFlow reads them to rewrite its pipeline graph; pynn's pipelines
+    are Python, which they would not change, so they are kept only."""
+    __slots__ = ()
+    _flags = ()
+    _numbers = ()
+    _groups = {}
+
+    def __init__(self):
+        for name in self._flags + self._numbers:
+            object.__setattr__(self, name, None)
+        for name, group in self._groups.items():
+            object.__setattr__(self, name, group())
+
+    def __setattr__(self, name, value):
+        if name in self._groups:
+            raise AttributeError(f"{type(self).__name__}: {name} is a group of options; "
+                                 f"set its attributes")
+        if value is not None:
+            if name in self._flags and not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__}: {name} must be a bool, got "
+                                f"{value!r}")
+            if name in self._numbers and (isinstance(value, bool) or
+                                          not isinstance(value, (int, float, np.number))):
+                raise TypeError(f"{type(self).__name__}: {name} must be a number, got "
+                                f"{value!r}")
+        object.__setattr__(self, name, value)
+
+    def _merge_from(self, other):
+        for name in self._flags + self._numbers:
+            if getattr(other, name) is not None:
+                setattr(self, name, getattr(other, name))
+        for name in self._groups:
+            getattr(self, name)._merge_from(getattr(other, name))
+
+
+class MapVectorizationOptions(_SettingsGroup):
+    """tf.data.experimental.MapVectorizationOptions (TensorFlow 2.0 to 2.6)."""
+    _flags = ("enabled", "use_choose_fastest")
+    __slots__ = _flags
+
+
+class OptimizationOptions(_SettingsGroup):
+    """tf.data.experimental.OptimizationOptions: ``options.experimental_
+    optimization.map_fusion = True`` and the like, the names of TensorFlow
+    2.0 to 2.16."""
+    _flags = ("apply_default_optimizations", "autotune", "autotune_buffers",
+              "filter_fusion", "filter_parallelization", "filter_with_random_uniform_fusion",
+              "hoist_random_uniform", "inject_prefetch", "map_and_batch_fusion",
+              "map_and_filter_fusion", "map_fusion", "map_parallelization",
+              "noop_elimination", "parallel_batch", "reorder_data_discarding_ops",
+              "seq_interleave_prefetch", "shuffle_and_repeat_fusion")
+    _numbers = ("autotune_cpu_budget", "autotune_ram_budget")
+    _groups = {"map_vectorization": MapVectorizationOptions}
+    __slots__ = _flags + _numbers + tuple(_groups)
+
+
+class AutotuneOptions(_SettingsGroup):
+    """tf.data.experimental.AutotuneOptions (``options.autotune.enabled``)."""
+    _flags = ("enabled",)
+    _numbers = ("cpu_budget", "ram_budget", "autotune_algorithm")
+    __slots__ = _flags + _numbers
+
+
 class Options:
     """tf.data.Options: what ``Dataset.with_options`` sets.  Unknown
     attribute names raise AttributeError, as TensorFlow's do."""
     __slots__ = ("experimental_distribute", "threading", "deterministic",
-                 "experimental_deterministic")
+                 "experimental_deterministic", "experimental_optimization", "autotune",
+                 "experimental_slack")
 
     def __init__(self):
         self.experimental_distribute = DistributeOptions()
         self.threading = ThreadingOptions()
         self.deterministic = None
         self.experimental_deterministic = None
+        self.experimental_optimization = OptimizationOptions()
+        self.autotune = AutotuneOptions()
+        self.experimental_slack = None
+
+    # TensorFlow 2.0 to 2.5 named the threading options so
+    @property
+    def experimental_threading(self):
+        return self.threading
 
     def merge(self, options):
         """These options with those set in ``options`` on top."""
@@ -348,9 +423,11 @@ class Options:
             if source._distribute_policy() is not None:
                 merged.experimental_distribute.auto_shard_policy = \
                     source.experimental_distribute.auto_shard_policy
-            for name in ("deterministic", "experimental_deterministic"):
+            for name in ("deterministic", "experimental_deterministic", "experimental_slack"):
                 if getattr(source, name) is not None:
                     setattr(merged, name, getattr(source, name))
+            merged.experimental_optimization._merge_from(source.experimental_optimization)
+            merged.autotune._merge_from(source.autotune)
             for name in ThreadingOptions.__slots__:
                 if getattr(source.threading, name) is not None:
                     setattr(merged.threading, name, getattr(source.threading, name))

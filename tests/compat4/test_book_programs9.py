@@ -967,3 +967,129 @@ def test_hello_world_and_an_int8_model_in_the_tflite_interpreter():
     out_scale, out_zero = out['quantization']
     got = (interpreter.get_tensor(out['index']).astype(np.float32) - out_zero) * out_scale
     np.testing.assert_allclose(got, m2.predict(images[:1], verbose=0), atol=0.03)
+
+
+# ------------------------------- Koul et al. ch. 6: the speed checklist's settings
+
+def test_speed_checklist_pipeline_options_mixed_precision_and_xla(tmp_path):
+    """The checklist's tf.data and training settings of TensorFlow 2.1 to
+    2.3: they speed TensorFlow up and must leave the results alone."""
+    for shard in range(2):
+        with tf.io.TFRecordWriter(str(tmp_path / f"part{shard}.tfrecord")) as writer:
+            for i in range(4):
+                value = np.full(3, 10 * shard + i, np.float32)
+                writer.write(tf.train.Example(features=tf.train.Features(feature={
+                    "x": tf.train.Feature(float_list=tf.train.FloatList(value=value)),
+                    "y": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2]))}))
+                    .SerializeToString())
+    description = {"x": tf.io.FixedLenFeature([3], tf.float32),
+                   "y": tf.io.FixedLenFeature([], tf.int64)}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, description)
+        return parsed["x"], parsed["y"]
+
+    files = tf.data.Dataset.list_files(str(tmp_path / "*.tfrecord"), shuffle=False)
+    dataset = files.apply(tf.data.experimental.parallel_interleave(
+        tf.data.TFRecordDataset, cycle_length=2, sloppy=True))
+    plain = files.interleave(tf.data.TFRecordDataset, cycle_length=2)
+    assert list(dataset.as_numpy_iterator()) == list(plain.as_numpy_iterator())
+    options = tf.data.Options()
+    options.experimental_deterministic = False
+    options.experimental_optimization.noop_elimination = True
+    options.experimental_optimization.map_vectorization.enabled = True
+    options.experimental_optimization.apply_default_optimizations = True
+    options.experimental_optimization.map_and_batch_fusion = True
+    options.experimental_optimization.map_fusion = True
+    options.experimental_optimization.map_and_filter_fusion = True
+    options.experimental_optimization.hoist_random_uniform = True
+    options.experimental_optimization.autotune = True
+    options.experimental_threading.private_threadpool_size = 2
+    dataset = dataset.with_options(options)
+    dataset = dataset.apply(tf.data.experimental.map_and_batch(parse, batch_size=3))
+    dataset = dataset.cache().prefetch(buffer_size=tf.data.experimental.AUTOTUNE)
+    batches = list(dataset.as_numpy_iterator())
+    assert [len(y) for _, y in batches] == [3, 3, 2]
+    # interleaved one record from each file in turn
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches])[:, 0],
+                                  [0, 10, 1, 11, 2, 12, 3, 13])
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]),
+                                  [0, 0, 1, 1, 0, 0, 1, 1])
+    kept = dataset.options()
+    assert kept.experimental_optimization.map_fusion is True
+    assert kept.experimental_optimization.map_vectorization.enabled is True
+    assert kept.experimental_optimization.parallel_batch is None
+    assert kept.threading.private_threadpool_size == 2
+    with pytest.raises(TypeError, match="map_fusion must be a bool"):
+        options.experimental_optimization.map_fusion = "yes"
+    with pytest.raises(AttributeError):
+        options.experimental_optimization.no_such_pass = True
+
+    tf.config.optimizer.set_jit(True)
+    try:
+        assert tf.config.optimizer.get_jit() == "autoclustering"
+        policy = tf.keras.mixed_precision.experimental.Policy('mixed_float16')
+        tf.keras.mixed_precision.experimental.set_policy(policy)
+        try:
+            assert tf.keras.mixed_precision.experimental.global_policy().name == \
+                "mixed_float16"
+            model = tf.keras.Sequential([
+                tf.keras.layers.Dense(8, activation="relu", input_shape=(3,)),
+                tf.keras.layers.Dense(1),
+                tf.keras.layers.Activation("sigmoid", dtype="float32")])
+            assert model.layers[0].compute_dtype == "float16"
+            assert model.layers[0].dtype == "float32"
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            assert isinstance(model.optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
+            history = model.fit(dataset, epochs=1, verbose=0)
+            assert np.isfinite(history.history["loss"][0])
+            assert model.predict(batches[0][0], verbose=0).dtype == np.float32
+        finally:
+            tf.keras.mixed_precision.experimental.set_policy("float32")
+    finally:
+        tf.config.optimizer.set_jit(False)
+    assert tf.config.optimizer.get_jit() == ""
+    with pytest.raises(ValueError, match="loss_scale must be 'auto' or 'dynamic'"):
+        tf.keras.mixed_precision.experimental.Policy('mixed_float16', loss_scale=128)
+
+
+# ------------------- Planche & Andres ch. 6: upsampling with a transposed convolution
+
+@needs_keras
+@pytest.mark.parametrize("padding, strides, output_shape, output_padding", [
+    ("SAME", 2, (2, 8, 10, 6), None), ("VALID", 2, (2, 9, 11, 6), None),
+    ("VALID", [1, 2, 2, 1], (2, 10, 12, 6), 1), ("SAME", 1, (2, 4, 5, 6), None)])
+def test_tf_nn_conv2d_transpose_as_keras(padding, strides, output_shape, output_padding):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    filters = rng.standard_normal((3, 3, 6, 3)).astype(np.float32)  # (h, w, out, in)
+    ours = tf.nn.conv2d_transpose(x, filters, output_shape, strides=strides, padding=padding)
+    step = strides if isinstance(strides, int) else strides[1]
+    ref = real_keras.ops.conv_transpose(x, filters, strides=step, padding=padding.lower(),
+                                        output_padding=output_padding)
+    assert ours.shape == output_shape
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(ref), rtol=1e-5, atol=1e-5)
+
+
+def test_tf_nn_conv2d_transpose_gradient_and_bad_shapes():
+    rng = np.random.default_rng(1)
+    x = tf.Variable(rng.standard_normal((1, 3, 3, 2)).astype(np.float32))
+    k = tf.Variable(rng.standard_normal((3, 3, 4, 2)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        y = tf.nn.conv2d_transpose(x, k, tf.constant([1, 6, 6, 4]), strides=2, padding="SAME")
+        loss = tf.reduce_sum(y * y)
+    gx, gk = tape.gradient(loss, [x, k])
+    # conv2d is the transposed convolution's adjoint: <T(x), y> == <x, conv2d(y)>
+    probe = rng.standard_normal((1, 6, 6, 4)).astype(np.float32)
+    lhs = np.sum(np.asarray(tf.nn.conv2d_transpose(x, k, [1, 6, 6, 4], 2, "SAME")) * probe)
+    rhs = np.sum(x.numpy() * np.asarray(tf.nn.conv2d(probe, k.numpy(), 2, "SAME")))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
+    # d loss / d x = conv2d(2 y, k)
+    np.testing.assert_allclose(np.asarray(gx), np.asarray(tf.nn.conv2d(2 * y.numpy(), k.numpy(),
+                                                                       2, "SAME")),
+                               rtol=1e-4, atol=1e-4)
+    assert gk.shape == (3, 3, 4, 2)
+    with pytest.raises(ValueError, match="does not fit x of shape"):
+        tf.nn.conv2d_transpose(x, k, [1, 9, 9, 4], strides=2, padding="SAME")
+    with pytest.raises(ValueError, match="padding must be 'SAME' or 'VALID'"):
+        tf.nn.conv2d_transpose(x, k, [1, 6, 6, 4], strides=2, padding="FULL")
