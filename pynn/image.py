@@ -916,6 +916,63 @@ def encode_jpeg(image, format="", quality=95, name=None, **options):
     return _encode(image, "JPEG", "encode_jpeg", quality=int(quality))
 
 
+def _jpeg_quality(image, quality, name):
+    """``image`` (height, width, 1 or 3 channels) through JPEG at
+    ``quality`` and back, in its own dtype, as TensorFlow's adjust_jpeg_quality:
+    a float image saturated to uint8 first."""
+    shape = tuple(ops.shape(image))
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise ValueError(f"tf.image.{name}: expected one image of shape (height, width, 1 or "
+                         f"3), got shape {shape}")
+    if not 0 <= quality <= 100:
+        raise ValueError(f"tf.image.{name}: jpeg_quality must be in [0, 100], got {quality}")
+    dtype = _dtype(image)
+    pixels = convert_image_dtype(image, "uint8", saturate=True)
+    decoded = decode_image(_encode(pixels, "JPEG", name, quality=int(quality)), int(shape[-1]))
+    return convert_image_dtype(decoded, dtype.name, saturate=True)
+
+
+def adjust_jpeg_quality(image, jpeg_quality, dct_method="", name=None):
+    """The image encoded as a JPEG of quality ``jpeg_quality`` (0 to 100) and
+    decoded again: the compression's artefacts, in the image's dtype.
+    Pillow's libjpeg codes it (4:2:0 chroma, as TensorFlow's encoder) and
+    decodes it with the accurate integer DCT, TensorFlow's INTEGER_ACCURATE;
+    TensorFlow's default fast DCT may put a pixel a level or two off that."""
+    if dct_method not in ("", "INTEGER_FAST", "INTEGER_ACCURATE"):
+        raise ValueError(f"tf.image.adjust_jpeg_quality: dct_method must be '', "
+                         f"'INTEGER_FAST' or 'INTEGER_ACCURATE', got {dct_method!r}")
+    quality = np.asarray(ops.convert_to_numpy(jpeg_quality))
+    if quality.ndim != 0 or quality.dtype.kind not in "iu":
+        raise ValueError(f"tf.image.adjust_jpeg_quality: jpeg_quality must be an integer, got "
+                         f"{jpeg_quality!r}")
+    return _jpeg_quality(image, int(quality), "adjust_jpeg_quality")
+
+
+def _quality_range(name, low, high):
+    if not (0 <= low <= 100 and 0 <= high <= 100):
+        raise ValueError(f"tf.image.{name}: jpeg encoding range must be between 0 and 100, got "
+                         f"[{low}, {high})")
+    if low >= high:
+        raise ValueError(f"tf.image.{name}: min_jpeg_quality must be less than "
+                         f"max_jpeg_quality, got {low} and {high}")
+
+
+def random_jpeg_quality(image, min_jpeg_quality, max_jpeg_quality, seed=None):
+    """adjust_jpeg_quality at one quality drawn from [min_jpeg_quality,
+    max_jpeg_quality)."""
+    _quality_range("random_jpeg_quality", min_jpeg_quality, max_jpeg_quality)
+    quality = int(_random._generator(seed).integers(min_jpeg_quality, max_jpeg_quality))
+    return _jpeg_quality(image, quality, "random_jpeg_quality")
+
+
+def stateless_random_jpeg_quality(image, min_jpeg_quality, max_jpeg_quality, seed):
+    """random_jpeg_quality whose quality the seed pair decides."""
+    _quality_range("stateless_random_jpeg_quality", min_jpeg_quality, max_jpeg_quality)
+    gen = _stateless(seed, "stateless_random_jpeg_quality")
+    return _jpeg_quality(image, int(gen.integers(min_jpeg_quality, max_jpeg_quality)),
+                         "stateless_random_jpeg_quality")
+
+
 _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bounding_box",
               "resize_with_crop_or_pad", "central_crop", "flip_left_right", "flip_up_down",
               "rot90", "transpose", "convert_image_dtype", "rgb_to_grayscale",
@@ -930,7 +987,8 @@ _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bound
               "stateless_random_hue", "stateless_random_crop", "extract_patches", "psnr",
               "ssim", "image_gradients", "total_variation", "sobel_edges", "decode_image", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
               "encode_png", "encode_jpeg", "crop_and_resize", "non_max_suppression",
-              "non_max_suppression_with_scores", "draw_bounding_boxes"]
+              "non_max_suppression_with_scores", "draw_bounding_boxes", "adjust_jpeg_quality",
+              "random_jpeg_quality", "stateless_random_jpeg_quality"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name

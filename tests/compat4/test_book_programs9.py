@@ -1093,3 +1093,42 @@ def test_tf_nn_conv2d_transpose_gradient_and_bad_shapes():
         tf.nn.conv2d_transpose(x, k, [1, 9, 9, 4], strides=2, padding="SAME")
     with pytest.raises(ValueError, match="padding must be 'SAME' or 'VALID'"):
         tf.nn.conv2d_transpose(x, k, [1, 6, 6, 4], strides=2, padding="FULL")
+
+
+# ---------------------- Planche & Andres ch. 7: augmenting with compression artefacts
+
+def test_jpeg_quality_augmentation_in_a_pipeline():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    low = tf.image.adjust_jpeg_quality(pixels, 30)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=30)
+    np.testing.assert_array_equal(np.asarray(low), np.asarray(Image.open(buffer)))
+    assert low.dtype == np.uint8
+    # a float image comes back a float image, through uint8 (values 0 to 1)
+    image = pixels.astype(np.float32) / 255.0
+    back = tf.image.adjust_jpeg_quality(image, 30)
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(back), np.asarray(low) / 255.0, atol=1e-6)
+    # higher quality, smaller error
+    errors = [np.abs(np.asarray(tf.image.adjust_jpeg_quality(image, q)) - image).mean()
+              for q in (10, 50, 95)]
+    assert errors[0] > errors[1] > errors[2]
+    gray = tf.image.adjust_jpeg_quality(pixels[..., :1], 60)
+    assert gray.shape == (16, 20, 1)
+
+    def augment(image, label):
+        image = tf.image.random_jpeg_quality(image, 60, 100)
+        return image, label
+    dataset = tf.data.Dataset.from_tensor_slices((np.stack([image, image]), [0, 1]))
+    out = list(dataset.map(augment).as_numpy_iterator())
+    assert [o[0].shape for o in out] == [(16, 20, 3)] * 2 and [o[1] for o in out] == [0, 1]
+    a = tf.image.stateless_random_jpeg_quality(image, 40, 90, seed=(1, 2))
+    b = tf.image.stateless_random_jpeg_quality(image, 40, 90, seed=(1, 2))
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ValueError, match="min_jpeg_quality must be less than"):
+        tf.image.random_jpeg_quality(image, 90, 90)
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        tf.image.random_jpeg_quality(image, 50, 101)
+    with pytest.raises(ValueError, match=r"expected one image of shape .* got shape \(1, 16"):
+        tf.image.adjust_jpeg_quality(image[None], 50)
