@@ -1132,3 +1132,27 @@ def test_jpeg_quality_augmentation_in_a_pipeline():
         tf.image.random_jpeg_quality(image, 50, 101)
     with pytest.raises(ValueError, match=r"expected one image of shape .* got shape \(1, 16"):
         tf.image.adjust_jpeg_quality(image[None], 50)
+
+
+def test_backup_and_restore_under_its_tf_2_3_name(tmp_path):
+    """``tf.keras.callbacks.experimental.BackupAndRestore`` (TensorFlow 2.3
+    to 2.7): an interrupted fit resumes at the epoch it stopped in."""
+    class Interrupt(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted")
+
+    x = np.random.default_rng(0).random((8, 3), dtype=np.float32)
+    y = x.sum(axis=1, keepdims=True)
+
+    def make():
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(3,))])
+        model.compile("sgd", "mse")
+        return model
+    backup = tf.keras.callbacks.experimental.BackupAndRestore(backup_dir=str(tmp_path))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        make().fit(x, y, epochs=4, verbose=0, callbacks=[backup, Interrupt()])
+    history = make().fit(x, y, epochs=4, verbose=0, callbacks=[
+        tf.keras.callbacks.experimental.BackupAndRestore(backup_dir=str(tmp_path))])
+    assert history.epoch == [2, 3]
