@@ -1156,3 +1156,68 @@ def test_backup_and_restore_under_its_tf_2_3_name(tmp_path):
     history = make().fit(x, y, epochs=4, verbose=0, callbacks=[
         tf.keras.callbacks.experimental.BackupAndRestore(backup_dir=str(tmp_path))])
     assert history.epoch == [2, 3]
+
+
+# -------------------- Planche & Andres ch. 6: image restoration scored by MS-SSIM
+
+def _ms_ssim_reference(a, b, max_val, weights, size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """TensorFlow's ssim_multiscale in NumPy float64, image pair by pair."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    g = np.arange(size) - (size - 1) / 2
+    g = np.exp(-g ** 2 / (2 * sigma ** 2))
+    window = np.outer(g, g) / np.outer(g, g).sum()
+
+    def blur(v):  # (h, w, c), valid
+        return np.einsum("ijcxy,xy->ijc", sliding_window_view(v, (size, size), axis=(0, 1)),
+                         window)
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    out = []
+    for x, y in zip(a.astype(np.float64), b.astype(np.float64)):
+        terms = []
+        for k in range(len(weights)):
+            if k:
+                x, y = (np.pad(v, ((0, v.shape[0] % 2), (0, v.shape[1] % 2), (0, 0)),
+                               mode="symmetric") for v in (x, y))
+                x, y = (v.reshape(v.shape[0] // 2, 2, v.shape[1] // 2, 2, -1).mean((1, 3))
+                        for v in (x, y))
+            mx, my = blur(x), blur(y)
+            lum = (2 * mx * my + c1) / (mx ** 2 + my ** 2 + c1)
+            cs = (2 * (blur(x * y) - mx * my) + c2) / \
+                (blur(x * x) + blur(y * y) - mx ** 2 - my ** 2 + c2)
+            terms.append(np.maximum(cs.mean((0, 1)), 0))
+        terms[-1] = np.maximum((lum * cs).mean((0, 1)), 0)
+        out.append(np.prod([t ** w for t, w in zip(terms, weights)], axis=0).mean())
+    return np.array(out)
+
+
+def test_ssim_multiscale_of_a_denoised_image_against_numpy():
+    rng = np.random.default_rng(0)
+    clean = rng.random((1, 181, 177, 3)).astype(np.float32)
+    noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+    weights = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+    ours = tf.image.ssim_multiscale(clean, noisy, max_val=1.0)
+    assert ours.shape == (1,)
+    np.testing.assert_allclose(np.asarray(ours), _ms_ssim_reference(clean, noisy, 1.0, weights),
+                               rtol=2e-4)
+    np.testing.assert_allclose(np.asarray(tf.image.ssim_multiscale(clean, clean, 1.0)), 1.0,
+                               rtol=1e-5)
+    # other scales and a smaller window; 0-255 images
+    small = tf.image.ssim_multiscale(clean[:, :41, :37] * 255, noisy[:, :41, :37] * 255, 255,
+                                     power_factors=(0.3, 0.7), filter_size=5)
+    np.testing.assert_allclose(np.asarray(small), _ms_ssim_reference(
+        clean[:, :41, :37] * 255, noisy[:, :41, :37] * 255, 255, (0.3, 0.7), size=5),
+        rtol=2e-4)
+    # 1 - MS-SSIM as a restoration loss: its gradient lowers it
+    restored = tf.Variable(noisy[:1, :48, :48])
+    target = clean[:1, :48, :48]
+    with tf.GradientTape() as tape:
+        loss = 1.0 - tf.reduce_mean(tf.image.ssim_multiscale(
+            target, restored, 1.0, power_factors=(0.5, 0.5), filter_size=7))
+    grad = tape.gradient(loss, restored)
+    assert grad.shape == restored.shape
+    stepped = restored.numpy() - 20.0 * np.asarray(grad)
+    after = 1.0 - float(tf.image.ssim_multiscale(target, stepped, 1.0, power_factors=(0.5, 0.5),
+                                                 filter_size=7)[0])
+    assert after < float(loss)
+    with pytest.raises(ValueError, match="smaller than filter_size 11"):
+        tf.image.ssim_multiscale(clean[:, :64, :64], noisy[:, :64, :64], 1.0)
