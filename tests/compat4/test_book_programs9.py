@@ -1221,3 +1221,43 @@ def test_ssim_multiscale_of_a_denoised_image_against_numpy():
     assert after < float(loss)
     with pytest.raises(ValueError, match="smaller than filter_size 11"):
         tf.image.ssim_multiscale(clean[:, :64, :64], noisy[:, :64, :64], 1.0)
+
+
+def test_int8_model_evaluated_batch_by_batch_in_the_interpreter():
+    """Moroney ch. 12: the quantized model scored on ``test_batches`` with
+    ``interpreter.set_tensor(input_index, img)`` straight from the dataset."""
+    model = tf.keras.Sequential([
+        tf.keras.layers.Conv2D(4, 3, activation='relu', input_shape=(16, 16, 3)),
+        tf.keras.layers.GlobalAveragePooling2D(),
+        tf.keras.layers.Dense(2, activation='softmax')])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (6, 20, 20, 3)).astype(np.uint8)
+
+    def format_image(image, label):
+        image = tf.image.resize(image, (16, 16)) / 255.0
+        return image, label
+    test_batches = tf.data.Dataset.from_tensor_slices((images, np.arange(6))).map(
+        format_image).batch(1)
+
+    def representative_data_gen():
+        for input_value, _ in test_batches.take(100):
+            yield [input_value]
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_data_gen
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    tflite_model = converter.convert()
+    interpreter = tf.lite.Interpreter(model_content=tflite_model)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+    predictions = []
+    test_labels = []
+    for img, label in test_batches.take(100):
+        interpreter.set_tensor(input_index, img)
+        interpreter.invoke()
+        predictions.append(interpreter.get_tensor(output_index))
+        test_labels.append(label.numpy()[0])
+    assert test_labels == list(range(6))
+    np.testing.assert_allclose(np.concatenate(predictions),
+                               model.predict(test_batches, verbose=0), atol=0.02)
