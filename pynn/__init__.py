@@ -75,7 +75,7 @@ _TF_NAMES = ["ensure_shape", "scalar_mul", "tensordot", "add_n", "argmax", "argm
              "histogram_fixed_width", "histogram_fixed_width_bins", "is_tensor", "meshgrid",
              "reverse", "roll", "scatter_nd", "searchsorted", "sequence_mask",
              "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
-             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts"]
+             "tensor_scatter_nd_max", "tensor_scatter_nd_min", "unique", "unique_with_counts", "tensordot", "scan", "foldl", "foldr"]
 # (range, abs, round, pow, complex, slice and math stay out of __all__: `from pynn import *`
 # must not hide Python's builtins and math module)
 newaxis = None

@@ -9,6 +9,10 @@ dataset's element_spec, as TF 2 notebooks call them for padded_batch."""
 import os
 import types
 
+from . import nn as _nn
+from .backend import _eager_results
+from .execution import foldl, foldr, scan
+from .math import boolean_mask, gather_nd
 from .random import set_seed
 from .utils.io_utils import get_logger, logger
 
@@ -56,8 +60,16 @@ data = _namespace(
     get_output_classes=_output_structure("classes", lambda spec: spec.value_type))
 
 
+# tf.compat.v1.nn's CTC functions, whose arguments differ from tf.nn's
+# (SparseTensor labels and a last-class blank for the loss, merge_repeated
+# for the beam search)
+nn_v1 = _namespace("pynn.compat.v1.nn", ctc_loss=_eager_results(_nn._ctc_loss_v1),
+                   ctc_greedy_decoder=_nn._ctc_greedy_decoder_v1,
+                   ctc_beam_search_decoder=_nn._ctc_beam_search_decoder_v1)
+
 v1 = _namespace("pynn.compat.v1", logging=logging, set_random_seed=set_seed,
-                get_logger=get_logger, data=data)
+                get_logger=get_logger, data=data, nn=nn_v1, scan=scan, foldl=foldl, foldr=foldr,
+                boolean_mask=boolean_mask, gather_nd=gather_nd)
 
 
 def _do_not_convert(func=None):

@@ -44,6 +44,12 @@ def parallel_interleave(map_func, cycle_length, block_length=1, sloppy=False,
                                               block_length=block_length)
 
 
+def ignore_errors(log_warning=False):
+    """tf.data.experimental's ``dataset.apply(ignore_errors())``:
+    ``dataset.ignore_errors(log_warning)``."""
+    return lambda dataset: dataset.ignore_errors(log_warning=log_warning)
+
+
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
                                      DistributeOptions=DistributeOptions,
@@ -62,7 +68,8 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      sample_from_datasets=Dataset.sample_from_datasets,
                                      choose_from_datasets=Dataset.choose_from_datasets,
                                      TFRecordWriter=DatasetTFRecordWriter,
-                                     dense_to_ragged_batch=dense_to_ragged_batch)
+                                     dense_to_ragged_batch=dense_to_ragged_batch,
+                                     ignore_errors=ignore_errors)
 
 __all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

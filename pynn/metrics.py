@@ -102,6 +102,8 @@ class Metric:
         super().__init_subclass__(**kwargs)
         if "result" in cls.__dict__:
             cls.result = _scalar_result(cls.__dict__["result"])
+        if "update_state" in cls.__dict__ and cls.__module__.startswith("pynn."):
+            cls.update_state = _constant_arguments(cls.__dict__["update_state"])
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
                      name=None):
@@ -278,6 +280,24 @@ def _constant(a):
         return a
     a = autodiff.value_of(a)
     return a if isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def _constant_arguments(update_state):
+    """A built-in metric's ``update_state`` reading values computed on a
+    tape (a layer's call updating a metric while the model trains: labels,
+    logits and sample weights that are graph inputs) as their arrays."""
+    @functools.wraps(update_state)
+    def wrapped(self, *args, **kwargs):
+        args = [a if a is None or type(a) is np.ndarray or isinstance(a, _PLAIN) else
+                _constant(a) for a in args]
+        kwargs = {k: v if v is None or type(v) is np.ndarray or isinstance(v, _PLAIN) else
+                  _constant(v) for k, v in kwargs.items()}
+        return update_state(self, *args, **kwargs)
+    return wrapped
+
+
+_PLAIN = (str, int, float, bool, list, tuple, dict)
+Metric.update_state = _constant_arguments(Metric.update_state)
 
 
 # Whether an update_state takes logits_of, per function: training asks

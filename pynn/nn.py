@@ -10,6 +10,7 @@ import numpy as np
 
 from . import ops, random
 from .backend import _eager_results
+from .tensor import eager
 from .math import clip_by_norm, in_top_k, l2_normalize, log_softmax, sigmoid, softmax, \
     softplus, tanh, top_k
 
@@ -287,17 +288,215 @@ def space_to_depth(input, block_size, data_format="NHWC", name=None):
     _nhwc(data_format, "space_to_depth")
     return ops.space_to_depth(input, block_size, data_format="channels_last")
 
+# ------------------------------------------------------------------ CTC
+# TensorFlow's CTC functions over pynn.ops.ctc_loss / ctc_decode (Keras
+# 3's, batch-major): time-major logits, SparseTensor labels and decodings.
+
+def _batch_major(x, time_major, who):
+    if len(ops.shape(x)) != 3:
+        raise ValueError(f"{who}: the logits must have shape (max_time, batch, classes) "
+                         f"(time-major) or (batch, max_time, classes), got shape "
+                         f"{tuple(ops.shape(x))}")
+    return ops.transpose(x, (1, 0, 2)) if time_major else x
+
+
+def _sparse_labels(labels, batch, who):
+    """A SparseTensor of labels (``indices[i] = [b, position]``) as dense
+    labels (batch, longest) and the number of labels of each sample."""
+    from .sparse import SparseTensor
+    if not isinstance(labels, SparseTensor):
+        raise TypeError(f"{who}: labels must be a SparseTensor, got {type(labels).__name__}")
+    indices = np.asarray(labels.indices)
+    values = np.asarray(labels.values)
+    if indices.ndim != 2 or indices.shape[1] != 2:
+        raise ValueError(f"{who}: the labels' SparseTensor must be of rank 2 (batch, "
+                         f"position), got indices of shape {indices.shape}")
+    if values.dtype.kind not in "iu":
+        raise TypeError(f"{who}: the labels must be integers, got {values.dtype}")
+    lengths = np.bincount(indices[:, 0], minlength=batch).astype(np.int64)
+    if len(lengths) != batch:
+        raise ValueError(f"{who}: the labels name batch entry {int(indices[:, 0].max())}, "
+                         f"but the logits hold {batch}")
+    dense = np.zeros((batch, int(lengths.max()) if batch else 0), np.int64)
+    dense[indices[:, 0], indices[:, 1]] = values
+    filled = np.zeros(dense.shape, bool)
+    filled[indices[:, 0], indices[:, 1]] = True
+    if not np.array_equal(filled, np.arange(dense.shape[1])[None, :] < lengths[:, None]):
+        raise ValueError(f"{who}: each sample's labels must sit at positions 0, 1, ... of "
+                         f"its row, without gaps")
+    return dense, lengths
+
+
+def _collapse_repeats(labels, lengths):
+    """Each row's runs of one label made one label."""
+    out = np.zeros_like(labels)
+    new_lengths = np.zeros_like(lengths)
+    for b, row in enumerate(labels):
+        row = row[:lengths[b]]
+        kept = row[np.concatenate([[True], row[1:] != row[:-1]])] if len(row) else row
+        out[b, :len(kept)] = kept
+        new_lengths[b] = len(kept)
+    return out, new_lengths
+
+
+def ctc_loss(labels, logits, label_length, logit_length, logits_time_major=True, unique=None,
+             blank_index=None, name=None):
+    """tf.nn.ctc_loss: the negative log probability of each sample's labels
+    (batch,) under the CTC alignment of its logits, differentiable w.r.t.
+    them.  ``labels`` are integers (batch, max_label_length) of which the
+    first ``label_length`` count, or a SparseTensor (``label_length``
+    None); ``logits`` are (frames, batch, classes), batch-major when
+    ``logits_time_major`` is False, of which the first ``logit_length``
+    frames count; ``blank_index`` is the blank class (0 by default, -1 for
+    the last; required with SparseTensor labels, as TensorFlow's)."""
+    logits = _batch_major(logits, logits_time_major, "ctc_loss")
+    batch, _, classes = ops.shape(logits)
+    if blank_index is None:
+        if label_length is None:
+            raise ValueError("ctc_loss: blank_index must be given with SparseTensor labels")
+        blank_index = 0
+    blank_index = int(blank_index) + (classes if int(blank_index) < 0 else 0)
+    if label_length is None:
+        labels, label_length = _sparse_labels(labels, batch, "ctc_loss")
+    return ops.ctc_loss(labels, logits, label_length, logit_length, mask_index=blank_index)
+
+
+def _ctc_loss_v1(labels, inputs=None, sequence_length=None, preprocess_collapse_repeated=False,
+                 ctc_merge_repeated=True, ignore_longer_outputs_than_inputs=False,
+                 time_major=True, logits=None):
+    """tf.compat.v1.nn.ctc_loss: the negative log probability of each
+    sample's SparseTensor ``labels`` (batch,) under the CTC alignment of
+    ``inputs`` (logits, time-major unless ``time_major`` is False), over
+    the first ``sequence_length`` frames; the last class is the blank.  A
+    sample with more labels than its frames can hold is an
+    InvalidArgumentError, or a loss of 0 (and no gradient) with
+    ``ignore_longer_outputs_than_inputs``."""
+    from .debugging import InvalidArgumentError
+    if inputs is None:
+        inputs = logits
+    elif logits is not None:
+        raise ValueError("ctc_loss: give inputs or logits, not both")
+    if not ctc_merge_repeated:
+        raise ValueError("ctc_loss: ctc_merge_repeated=False (repeated labels emitted without "
+                         "a blank between them) is not supported; pynn computes the standard "
+                         "CTC alignment (ctc_merge_repeated=True)")
+    x = _batch_major(inputs, time_major, "ctc_loss")
+    batch, steps, classes = ops.shape(x)
+    dense, lengths = _sparse_labels(labels, batch, "ctc_loss")
+    if dense.size and (dense.min() < 0 or dense.max() >= classes - 1):
+        raise InvalidArgumentError(f"ctc_loss: labels must be in [0, {classes - 1}) (the last "
+                                   f"of the {classes} classes is the blank), got values from "
+                                   f"{dense.min()} to {dense.max()}")
+    if preprocess_collapse_repeated:
+        dense, lengths = _collapse_repeats(dense, lengths)
+    frames = np.asarray(ops._plain(sequence_length)).reshape(-1).astype(np.int64)
+    if frames.shape != (batch,):
+        raise ValueError(f"ctc_loss: sequence_length must hold one length per sample "
+                         f"({batch}), got shape {frames.shape}")
+    # frames needed: one per label, and a blank between two equal labels
+    repeats = np.array([int(np.sum(row[1:n] == row[:n - 1])) if n else 0
+                        for row, n in zip(dense, lengths)], np.int64)
+    short = lengths + repeats > frames
+    if short.any() and not ignore_longer_outputs_than_inputs:
+        b = int(np.flatnonzero(short)[0])
+        raise InvalidArgumentError(f"ctc_loss: not enough time for the target transition "
+                                   f"sequence of sample {b} (required: "
+                                   f"{int(lengths[b] + repeats[b])}, available: {frames[b]})")
+    if short.any():
+        frames = np.where(short, steps, frames)
+        dense[short] = 0
+        lengths = np.where(short, 0, lengths)
+    loss = ops.ctc_loss(dense, x, lengths, frames, mask_index=classes - 1)
+    if short.any():
+        loss = ops.multiply(loss, (~short).astype(np.float32))
+    return loss
+
+
+def _sparse_paths(paths, merge_repeated=False):
+    """Decoded paths (batch, steps; the labels, then -1) as TensorFlow's
+    SparseTensor (batch, longest) of int64 labels; ``merge_repeated``
+    makes each run of one label one label."""
+    from .sparse import SparseTensor
+    rows = []
+    for p in np.asarray(paths):
+        row = p[p >= 0]
+        if merge_repeated and len(row):
+            row = row[np.concatenate([[True], row[1:] != row[:-1]])]
+        rows.append(row.astype(np.int64))
+    longest = max((len(r) for r in rows), default=0)
+    indices = np.array([[b, i] for b, r in enumerate(rows) for i in range(len(r))],
+                       np.int64).reshape(-1, 2)
+    values = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    return SparseTensor(indices, values.astype(np.int64), [len(rows), longest])
+
+
+def _decoder_input(inputs, sequence_length, time_major, who):
+    x = np.asarray(ops._plain(_batch_major(inputs, time_major, who)), np.float32)
+    lengths = np.asarray(ops._plain(sequence_length)).reshape(-1)
+    if lengths.shape != (x.shape[0],):
+        raise ValueError(f"{who}: sequence_length must hold one length per sample "
+                         f"({x.shape[0]}), got shape {lengths.shape}")
+    return x, lengths
+
+
+def ctc_greedy_decoder(inputs, sequence_length, merge_repeated=True, blank_index=None):
+    """tf.nn.ctc_greedy_decoder: the best class of each of the first
+    ``sequence_length`` frames of time-major logits (max_time, batch,
+    classes), runs merged (``merge_repeated``) and blanks dropped (the last
+    class, or ``blank_index``): ``([decoded], neg_sum_logits)``, decoded a
+    SparseTensor (batch, longest) of int64 labels, neg_sum_logits (batch,
+    1) minus the sum of the best logits."""
+    x, lengths = _decoder_input(inputs, sequence_length, True, "ctc_greedy_decoder")
+    classes = x.shape[-1]
+    blank = classes - 1 if blank_index is None else \
+        int(blank_index) + (classes if int(blank_index) < 0 else 0)
+    paths, scores = ops.ctc_decode(x, lengths, strategy="greedy",
+                                   merge_repeated=merge_repeated, mask_index=blank)
+    return [_sparse_paths(paths[0])], eager(np.asarray(scores, np.float32))
+
+
+def ctc_beam_search_decoder(inputs, sequence_length, beam_width=100, top_paths=1):
+    """tf.nn.ctc_beam_search_decoder: the ``top_paths`` most probable
+    labelings of time-major logits (max_time, batch, classes; the last
+    class the blank) found by a beam of ``beam_width`` prefixes:
+    ``(decoded, log_probabilities)``, decoded a list of ``top_paths``
+    SparseTensors (batch, longest) of int64 labels, log_probabilities
+    (batch, top_paths)."""
+    return _beam_search(inputs, sequence_length, beam_width, top_paths, False)
+
+
+def _beam_search(inputs, sequence_length, beam_width, top_paths, merge_repeated):
+    x, lengths = _decoder_input(inputs, sequence_length, True, "ctc_beam_search_decoder")
+    paths, scores = ops.ctc_decode(x, lengths, strategy="beam_search", beam_width=beam_width,
+                                   top_paths=top_paths, mask_index=x.shape[-1] - 1)
+    return ([_sparse_paths(p, merge_repeated) for p in paths],
+            eager(np.asarray(scores, np.float32)))
+
+
+def _ctc_beam_search_decoder_v1(inputs, sequence_length, beam_width=100, top_paths=1,
+                                merge_repeated=True):
+    """tf.compat.v1.nn.ctc_beam_search_decoder: as tf.nn's, each decoded
+    labeling's runs of one label made one label when ``merge_repeated``."""
+    return _beam_search(inputs, sequence_length, beam_width, top_paths, merge_repeated)
+
+
+def _ctc_greedy_decoder_v1(inputs, sequence_length, merge_repeated=True):
+    """tf.compat.v1.nn.ctc_greedy_decoder (the last class the blank)."""
+    return ctc_greedy_decoder(inputs, sequence_length, merge_repeated)
+
+
 __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish", "sigmoid",
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
-           "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k"]
+           "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
+           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
-              "scale_regularization_loss"):
+              "scale_regularization_loss", "ctc_loss"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

@@ -3688,9 +3688,14 @@ def where(condition, x1=None, x2=None):
 
 
 def cast(x, dtype):
-    """x as ``dtype`` (a cast to an integer or boolean type is a constant)."""
+    """x as ``dtype`` (a cast to an integer or boolean type is a constant);
+    a SparseTensor's values, as TensorFlow casts them."""
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("cast", x, dtype)
+    if type(x) is not _ndarray and hasattr(x, "dense_shape"):
+        from .sparse import SparseTensor
+        if isinstance(x, SparseTensor):
+            return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
     return np.asarray(x).astype(dtype)
 
 
@@ -3965,6 +3970,13 @@ def reshape(x, newshape):
                        else newshape)
     try:
         return np.reshape(x, newshape)
+    except TypeError:
+        sizes = [newshape] if np.ndim(newshape) == 0 else list(newshape)
+        if builtins.any(np.asarray(_plain(d)).dtype.kind not in "iub" for d in sizes):
+            raise TypeError(f"reshape: the shape must be integers, got "
+                            f"{[np.asarray(_plain(d)).tolist() for d in sizes]} (as "
+                            f"TensorFlow, a float size is not cast)") from None
+        raise
     except ValueError:
         from . import autodiff
         if autodiff.sizes_unknown() and np.ndim(newshape) == 1 and \

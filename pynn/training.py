@@ -331,10 +331,33 @@ def _per_output(spec, names, what, allow_subset=True):
     return [spec] * n
 
 
+def _held_metrics(model):
+    """The Metric objects the model's layers hold as attributes (a layer
+    whose call updates its own accuracy: keras.io's endpoint layer
+    pattern), sublayers' too, each once; Keras lists them in
+    ``model.metrics`` after the model's own.  Nested models' own trackers
+    are left out, as Keras leaves out the trainers it meets."""
+    found, seen, layers = [], set(), list(model._all_layers())
+    visited = set()
+    while layers:
+        layer = layers.pop(0)
+        if id(layer) in visited:
+            continue
+        visited.add(id(layer))
+        if not isinstance(layer, TrainingMixin):
+            for value in vars(layer).values():
+                if isinstance(value, metrics_mod.Metric) and id(value) not in seen:
+                    seen.add(id(value))
+                    found.append(value)
+        layers += layer._sublayers()
+    return found
+
+
 class _LayerMetrics:
     """What the layers' calls gave to add_metric in an epoch: each name
     reported as the mean of all the values given, as Keras 2's Mean
-    metric."""
+    metric; and the results of the metrics the layers hold, reset as the
+    epoch begins."""
 
     def __init__(self, model):
         self.sums = {}  # name -> [sum, count]
@@ -342,6 +365,9 @@ class _LayerMetrics:
         for layer in [model] + model._all_layers():
             for metric in layer.__dict__.get("_added_metric_objects", ()):
                 metric.reset_state()
+        self.held = _held_metrics(model)
+        for metric in self.held:
+            metric.reset_state()
 
     def add(self, found):
         """The (name, values) pairs of one step (autodiff.collecting_metrics);
@@ -360,6 +386,8 @@ class _LayerMetrics:
             logs.setdefault(name, total / max(count, 1))
         for name, metric in self.objects.items():
             logs.setdefault(name, float(metric.result()))
+        for metric in self.held:
+            logs.setdefault(metric.name, float(metric.result()))
         return logs
 
 
@@ -1993,8 +2021,8 @@ class TrainingMixin:
     def metrics(self):
         """The metrics a step updates, as Keras 3 lists them: the ``loss``
         tracker and the compiled metrics as one CompileMetrics (once
-        compile gave a loss), then Metric objects
-        held as attributes.  A subclass may override it to list its own
+        compile gave a loss), then Metric objects held as attributes: the
+        model's, then its layers'.  A subclass may override it to list its own
         trackers, which are then reset at each epoch's start."""
         found = []
         tracker = self._loss_tracker()
@@ -2004,7 +2032,7 @@ class TrainingMixin:
             if compiled.metrics:
                 found.append(compiled)
         seen = {id(m) for m in found}
-        for value in vars(self).values():
+        for value in list(vars(self).values()) + _held_metrics(self):
             if isinstance(value, metrics_mod.Metric) and id(value) not in seen:
                 seen.add(id(value))
                 found.append(value)

@@ -1579,7 +1579,10 @@ class Layer(Module):
             # gradients) when it runs.
             reads = recording_reads()
             with reads:
-                out_shapes = self.build_for(shapes)
+                try:
+                    out_shapes = self.build_for(shapes)
+                except ValueError as e:
+                    out_shapes = self._shapes_from_graph_samples(inputs, leaves, e)
             if autodiff.model_being_traced() is not None and \
                     self.__dict__.get("_returns_sizes"):
                 # it returns numbers (the sizes of a feature map, for the
@@ -1626,7 +1629,72 @@ class Layer(Module):
              single_output=not multi_out, training=training,
              input_structure=list(inputs.keys()) if isinstance(inputs, dict) else None,
              call_args=self._node_call_args(), mask_layout=layout)
+        named = self.__dict__.get("_output_namedtuple")
+        if multi_out and named is not None and len(named._fields) == len(outputs):
+            return named(*outputs)
         return outputs if multi_out else outputs[0]
+
+    def _shapes_from_graph_samples(self, inputs, leaves, error):
+        """The output shape(s) of a call that zeros of its input shapes
+        cannot run, because sizes unknown in the graph must agree between
+        its inputs (retinanet.py's decoding layer: the anchors it counts
+        from the image's size, the predictions the model made for them):
+        the graph before the call is run from its Inputs, on zeros with
+        sample sizes for the unknown axes, and the call on what it gives,
+        for two sizes; an axis whose size differs between them is unknown,
+        as Keras's symbolic shapes have it.  ``error`` (the zeros' failure)
+        is raised when this cannot run either."""
+        from ..models.functional import Program, map_graph
+        if "cannot infer the output shape" not in str(error) or \
+                isinstance(inputs, dict) or self.__dict__.get("_reads"):
+            raise error
+        graph_inputs, seen, todo = [], set(), list(leaves)
+        while todo:
+            t = todo.pop()
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            h = getattr(t, "_keras_history", None)
+            if h is None:
+                raise error
+            node = h.operation._inbound_nodes[h.node_index]
+            if node.is_input:
+                graph_inputs.append(t)
+            else:
+                todo += list(node.input_tensors)
+        try:
+            nodes, _ = map_graph(graph_inputs, list(leaves))
+            program = Program(graph_inputs, list(leaves), [n for n in nodes if not n.is_input])
+        except Exception:
+            raise error from None
+
+        def run(size):
+            xs = [np.full(tuple(size if d is None else d for d in t.shape), "", object)
+                  if t.dtype == "string" else
+                  np.zeros(tuple(size if d is None else d for d in t.shape), t.dtype)
+                  for t in graph_inputs]
+            vals = program.forward(xs, False, program.new_state(inference_behaviour=True))
+            vals = list(vals) if isinstance(vals, (list, tuple)) else [vals]
+            out = self._run_call(vals[0] if len(leaves) == 1 and
+                                 not isinstance(inputs, (list, tuple)) else vals, False)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            if hasattr(type(out), "_fields"):
+                self.__dict__["_output_namedtuple"] = type(out)
+            shapes = [np.shape(autodiff.value_of(o)) for o in outs]
+            return shapes, isinstance(out, (list, tuple))
+        for sizes in ((2, 3), (12, 24), (32, 64), (60, 120)):
+            try:
+                with autodiff.untraced(), np.errstate(all="ignore"):
+                    (first, multi), (second, _) = run(sizes[0]), run(sizes[1])
+                break
+            except Exception:
+                continue
+        else:
+            raise error
+        found = [(None,) * len(a) if len(a) != len(b) else
+                 tuple(None if p != q else int(p) for p, q in zip(a, b))
+                 for a, b in zip(first, second)]
+        return found if multi else found[0]
 
     def _keep_input_structure(self, inputs):
         """For a call of this layer on a dict: its keys, and its nesting
@@ -1749,6 +1817,10 @@ class Layer(Module):
             for out, m in zip(outs, masks):
                 if m is not None:
                     out._keras_mask = eager(np.array(m, dtype=bool))
+        if several and hasattr(type(y), "_fields"):
+            # a namedtuple (tf.image.combined_non_max_suppression's) stays one,
+            # its fields by name, as Keras gives a call's structure back
+            return type(y)(*outs)
         return outs if several else outs[0]
 
     def _as_input(self, a):
@@ -1873,6 +1945,10 @@ class Layer(Module):
                        isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iu"
                        for v in (out if isinstance(out, (list, tuple)) else [out])):
                     self.__dict__["_returns_sizes"] = True
+                # a namedtuple (combined_non_max_suppression's detections):
+                # the symbolic outputs come in it too
+                if hasattr(type(out), "_fields"):
+                    self.__dict__["_output_namedtuple"] = type(out)
                 return out
             shape = cache[key] = autodiff.infer_output_shape(
                 autodiff.describe(self), input_shape,

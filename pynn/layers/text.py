@@ -114,16 +114,6 @@ class _Lookup(Layer):
 
     # ---------------------------------------------------------- vocabulary
 
-    @staticmethod
-    def _invert_ids(ids, vocab, oov):
-        """The tokens of ``ids`` (invert=True): an id of no token (the -1
-        that ctc_decode pads with, one past the vocabulary) gives the OOV
-        token, as Keras's inverse table gives its default value."""
-        known = (ids >= 0) & (ids < len(vocab))
-        out = np.full(ids.shape, oov, dtype=vocab.dtype)
-        out[known] = vocab[ids[known]]
-        return out
-
     def _oov_start(self):
         return 1 if self.mask_token is not None and self.output_mode == "int" else 0
 
@@ -194,6 +184,20 @@ class _Lookup(Layer):
         if self._vocab is None:
             raise ValueError(f"{type(self).__name__} {self.name!r} has no vocabulary: call "
                              f"adapt(data) or pass vocabulary=")
+
+    def _inverted(self, vocab, ids):
+        """The tokens of ``ids`` (an inverting layer's call): an id outside
+        the vocabulary gives the OOV token, as Keras's lookup table has it
+        for its default value."""
+        known = (ids >= 0) & (ids < len(vocab))
+        if known.all():
+            return vocab[ids]
+        oov = self.oov_token
+        if isinstance(oov, str):
+            oov = oov.encode(getattr(self, "encoding", "utf-8"))
+        out = np.full(ids.shape, oov, dtype=vocab.dtype)
+        out[known] = vocab[ids[known]]
+        return out
 
     def _output_size(self):
         self._need_vocabulary()
@@ -393,10 +397,8 @@ class StringLookup(_Lookup):
             # Keras's layer gives them: .numpy().decode('utf-8') reads one)
             vocab[:] = [t.encode(self.encoding) if isinstance(t, str) else t
                         for t in self._vocab]
-            oov = self.oov_token.encode(self.encoding) if isinstance(self.oov_token, str) \
-                else self.oov_token
             # (one id gives a 0-d array of its token, not the bare string)
-            return np.asarray(self._invert_ids(ids, vocab, oov), dtype=object)
+            return np.asarray(self._inverted(vocab, ids), dtype=object)
         return self._encode(self._ids(arr))
 
     def get_config(self):
@@ -433,7 +435,7 @@ class IntegerLookup(_Lookup):
         arr = _as_array(inputs)
         if self.invert:
             ids = arr.astype(np.int64)
-            return self._invert_ids(ids, np.array(self._vocab, dtype=np.int64), self.oov_token)
+            return self._inverted(np.array(self._vocab, dtype=np.int64), ids)
         return self._encode(self._ids(arr.astype(np.int64)))
 
 

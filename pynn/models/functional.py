@@ -629,6 +629,13 @@ def map_graph(inputs, outputs):
 _GRAPH_ATTRIBUTES = frozenset({"_operations", "_infer_pool"})
 
 
+
+def _is_namedtuple(struct, n):
+    """Whether a model's outputs were given as a namedtuple of ``n``
+    tensors (a detection layer's), which its calls and predict give back."""
+    return isinstance(struct, tuple) and hasattr(type(struct), "_fields") and \
+        len(struct) == n
+
 def _nested(struct):
     """Whether a list, tuple or dict of outputs holds containers."""
     values = struct.values() if isinstance(struct, dict) else struct
@@ -1045,6 +1052,8 @@ class Model(TrainingMixin, Layer):
             return _pack_like(self._outputs_struct, outputs)
         if multi and isinstance(self._outputs_struct, dict):
             return dict(zip(self._outputs_struct.keys(), outputs))
+        if multi and _is_namedtuple(self._outputs_struct, len(outputs)):
+            return type(self._outputs_struct)(*outputs)
         return outputs if multi else outputs[0]
 
     def _check_input_spec(self, shapes, strict):
@@ -1317,6 +1326,8 @@ class Model(TrainingMixin, Layer):
             packed = _pack_like(struct, outs)
             return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 \
                 else packed
+        if _is_namedtuple(struct, len(outs)):
+            return type(struct)(*outs)
         # One output, given alone or as a one-element list, comes back
         # alone, as Keras unpacks a singleton.
         return outs[0] if len(outs) == 1 else outs
@@ -1503,15 +1514,18 @@ class Model(TrainingMixin, Layer):
         from .. import saving
         saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
         """Write the weights only, to ``*.weights.pynn``, ``*.weights.h5``
-        (Keras 3) or ``*.h5`` (legacy HDF5)."""
+        (Keras 3), ``*.h5`` (legacy HDF5) or, for a name of no format, a
+        checkpoint.  ``save_format`` ('tf' or 'h5') and ``options`` are
+        tf.keras's; see pynn.saving.save_weights."""
         from .. import saving
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
 
-    def load_weights(self, filepath, skip_mismatch=False, by_name=False):
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
         """Read weights saved by save_weights, or from a whole-model file
-        (``.pynn``, ``.keras``, ``.h5``; published Keras weight files too)."""
+        (``.pynn``, ``.keras``, ``.h5``; published Keras weight files too).
+        ``options`` is tf.keras's (checkpoint options), accepted."""
         from .. import saving
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 

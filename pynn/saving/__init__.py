@@ -68,12 +68,45 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
         legacy_h5.save_h5(model, filepath, overwrite, include_optimizer)
 
 
-def save_weights(model, filepath, overwrite=True):
+# tf.keras's save_format values for save_weights, by the format each means
+_WEIGHTS_FORMATS = {"tf": "tf", "tensorflow": "tf", "h5": "h5", "hdf5": "h5", "keras": "h5"}
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5_file(filepath):
+    """Whether ``filepath`` is an existing file that starts as HDF5 files do."""
+    try:
+        with open(filepath, "rb") as f:
+            return f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def save_weights(model, filepath, overwrite=True, save_format=None):
     """Write the weights only: ``*.weights.pynn``, Keras 3's ``*.weights.h5``
     or a legacy ``*.h5`` weights file; a name of no format (``ckpt``) is
     written as a checkpoint (pynn.train.Checkpoint of the model), as
     TensorFlow's Keras does, and recorded as its folder's latest in the
-    folder's ``checkpoint`` file, where tf.train.latest_checkpoint looks."""
+    folder's ``checkpoint`` file, where tf.train.latest_checkpoint looks.
+    ``save_format`` is tf.keras's: ``"tf"`` (a
+    checkpoint, for a name of no format) or ``"h5"`` (HDF5, also under a
+    name of no format, which load_weights then reads as HDF5)."""
+    if save_format is not None:
+        fmt = _WEIGHTS_FORMATS.get(str(save_format).lower().strip())
+        if fmt is None:
+            raise ValueError(f"save_weights: unknown save_format={save_format!r}; expected one "
+                             f"of 'tf' or 'h5'")
+        if fmt == "tf" and not is_checkpoint_prefix(filepath):
+            raise ValueError(f"save_weights: save_format={save_format!r} writes a checkpoint, "
+                             f"but {os.fspath(filepath)!r} names a file format; omit its "
+                             f"suffix to write a checkpoint")
+        if fmt == "h5":
+            if is_checkpoint_prefix(filepath):
+                legacy_h5.save_weights_legacy(model, filepath, overwrite)
+                return
+            if file_kind(filepath, "save_weights") == PYNN:
+                raise ValueError(f"save_weights: save_format={save_format!r} writes HDF5, but "
+                                 f"{os.fspath(filepath)!r} names a pynn file")
     if is_checkpoint_prefix(filepath):
         from ..train import Checkpoint, _file_of, _write_state
         check_overwrite(_file_of(filepath), overwrite, "save_weights")
@@ -121,7 +154,8 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     ``skip_mismatch`` leaves weights of another shape as they are, as
     Keras does.  A checkpoint prefix (what save_weights wrote for a name of
     no format) restores the model's variables from it."""
-    if is_checkpoint_prefix(filepath):
+    hdf5_without_suffix = is_checkpoint_prefix(filepath) and _is_hdf5_file(filepath)
+    if is_checkpoint_prefix(filepath) and not hdf5_without_suffix:
         from ..train import Checkpoint
         if not keras_format.has_weights(model):
             if not getattr(model, "_subclassed", False):
@@ -137,7 +171,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
                 lambda: Checkpoint(root=model).read(filepath).expect_partial()
             return None
         return Checkpoint(root=model).read(filepath).expect_partial()
-    kind = file_kind(filepath, "load_weights")
+    kind = H5 if hdf5_without_suffix else file_kind(filepath, "load_weights")
     if kind == PYNN:
         pynn_format.load_weights(model, filepath, skip_mismatch, by_name)
         return

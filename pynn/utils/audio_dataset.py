@@ -113,7 +113,9 @@ def _audio_to_dataset(paths, labels, label_mode, num_classes, sampling_rate, len
                 audio = _pad_batch(clips)
             yield audio if y is None else (audio, y)
 
-    return Dataset(lambda: _background(batches, 2), -(-n // step))
+    # (batched: element_spec gives the batch size as None, as TensorFlow's)
+    return Dataset(lambda: _background(batches, 2), -(-n // step),
+                   batched=batch_size is not None and not ragged)
 
 
 def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",

@@ -549,6 +549,7 @@ class DatasetIterator:
 
 
 _END = object()
+_DROPPED = object()  # what an element-wise stage's step gives for an element it leaves out
 
 
 def _numpy(element):
@@ -571,6 +572,10 @@ class Dataset:
 
     AUTOTUNE = AUTOTUNE
     _options = None  # a tf.data.Options, once with_options sets one
+    # (source, step) for a stage that makes each element from one of its
+    # source's alone (map, filter: _DROPPED for one it leaves out; prefetch),
+    # which ignore_errors re-runs element by element
+    _elementwise = None
 
     def __init__(self, make_iterator, cardinality=UNKNOWN, batched=False, spec=None):
         self._make_iterator = make_iterator
@@ -612,6 +617,16 @@ class Dataset:
 
     def __iter__(self):
         return DatasetIterator(self)
+
+    def __repr__(self):
+        """As TensorFlow prints a dataset: its element_spec (found from its
+        first element, which printing makes; an empty dataset or one whose
+        first element fails to be made shows none)."""
+        try:
+            spec = self.element_spec
+        except Exception:
+            return f"<{type(self).__name__}>"
+        return f"<{type(self).__name__} element_spec={spec!r}>"
 
     def _elements(self):
         """The elements as the recipe makes them (each stage reads its
@@ -756,7 +771,9 @@ class Dataset:
             # (a list returned is a tuple, as tf.data takes it: an augmenting
             # layer's call returning (images, labels) gives two components)
             return tuple(out) if type(out) is list else out
-        return self._derive(lambda: (apply(e) for e in self._elements()), self._cardinality)
+        mapped = self._derive(lambda: (apply(e) for e in self._elements()), self._cardinality)
+        mapped._elementwise = (self, apply)
+        return mapped
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None,
               deterministic=None):
@@ -837,7 +854,39 @@ class Dataset:
                 raise ValueError(f"Dataset.filter: the predicate must return a scalar boolean, "
                                  f"got shape {np.shape(verdict)}")
             return bool(verdict)
-        return self._derive(lambda: (e for e in self._elements() if keep(e)),
+        kept = self._derive(lambda: (e for e in self._elements() if keep(e)),
+                            INFINITE if self._cardinality == INFINITE else UNKNOWN,
+                            same_elements=True)
+        kept._elementwise = (self, lambda e: e if keep(e) else _DROPPED)
+        return kept
+
+    def ignore_errors(self, log_warning=False, name=None):
+        """The elements, less those whose making raised an error (tf.data's
+        ``ignore_errors``, also ``apply(tf.data.experimental.
+        ignore_errors())``): a map's function or a filter's predicate that
+        fails on an element drops that element, and the others go on; with
+        ``log_warning`` each drop is logged.  An error of another kind of
+        stage (a batch of elements of different shapes) still ends the pass,
+        as it raises."""
+        from .io_utils import logger
+
+        def tolerant(dataset):
+            link = dataset._elementwise
+            if link is None:
+                yield from dataset._elements()
+                return
+            source, step = link
+            for element in tolerant(source):
+                try:
+                    out = step(element)
+                except Exception as e:
+                    if log_warning:
+                        logger.warning(f"Dataset.ignore_errors: dropped an element: "
+                                       f"{type(e).__name__}: {e}")
+                    continue
+                if out is not _DROPPED:
+                    yield out
+        return self._derive(lambda: tolerant(self),
                             INFINITE if self._cardinality == INFINITE else UNKNOWN,
                             same_elements=True)
 
@@ -1339,8 +1388,10 @@ class Dataset:
         thread (two for AUTOTUNE)."""
         buffer_size = _check_count(buffer_size, "prefetch", "buffer_size")
         depth = 2 if buffer_size < 0 else max(buffer_size, 1)
-        return self._derive(lambda: _background(self._elements, depth), self._cardinality,
-                            same_elements=True)
+        fetched = self._derive(lambda: _background(self._elements, depth), self._cardinality,
+                               same_elements=True)
+        fetched._elementwise = (self, lambda e: e)
+        return fetched
 
 
 def _write_elements(file, elements, who):
