@@ -1213,3 +1213,7 @@ class SwapEMAWeights(Callback):
 
     def on_predict_end(self, logs=None):
         self._swap_out()
+
+
+# TensorFlow 2.3 to 2.7 kept BackupAndRestore under callbacks.experimental
+experimental = _types.SimpleNamespace(BackupAndRestore=BackupAndRestore)

@@ -4,7 +4,8 @@ model: the log verbosity, the global seed; and tf.compat's string
 conversions (``as_bytes``, ``as_text``).  ``tf.get_logger()`` and
 ``tf.compat.v1.logging`` are Python's ``pynn`` logger, where pynn's
 messages go once interactive logging is off (the ``tensorflow`` logger's
-part in TensorFlow)."""
+part in TensorFlow).  ``tf.compat.v1.data.get_output_shapes`` & co. read a
+dataset's element_spec, as TF 2 notebooks call them for padded_batch."""
 import os
 import types
 
@@ -32,6 +33,33 @@ logging = _namespace(
     error=logger.error, fatal=logger.critical)
 
 
+def _output_structure(what, leaf):
+    def get(dataset_or_iterator):
+        spec = getattr(dataset_or_iterator, "element_spec", None)
+        if spec is None:
+            raise TypeError(f"tf.compat.v1.data.get_output_{what}: expected a tf.data "
+                            f"Dataset or iterator, got {type(dataset_or_iterator).__name__}")
+        from .utils.dataset import _map_structure
+        return _map_structure(leaf, spec)
+    get.__name__ = f"get_output_{what}"
+    get.__doc__ = (f"The {what} of the elements of a dataset (or an iterator over one), "
+                   f"in their structure, from its element_spec (tf.compat.v1.data's "
+                   f"get_output_{what}).")
+    return get
+
+
+def _legacy_shape(spec):
+    from .tensor import TensorShape
+    return TensorShape(spec.shape)
+
+
+data = _namespace(
+    "pynn.compat.v1.data",
+    get_output_shapes=_output_structure("shapes", _legacy_shape),
+    get_output_types=_output_structure("types", lambda spec: spec.dtype),
+    get_output_classes=_output_structure("classes", lambda spec: spec.value_type))
+
+
 # tf.compat.v1.nn's CTC functions, whose arguments differ from tf.nn's
 # (SparseTensor labels and a last-class blank for the loss, merge_repeated
 # for the beam search)
@@ -40,7 +68,7 @@ nn_v1 = _namespace("pynn.compat.v1.nn", ctc_loss=_eager_results(_nn._ctc_loss_v1
                    ctc_beam_search_decoder=_nn._ctc_beam_search_decoder_v1)
 
 v1 = _namespace("pynn.compat.v1", logging=logging, set_random_seed=set_seed,
-                get_logger=get_logger, nn=nn_v1, scan=scan, foldl=foldl, foldr=foldr,
+                get_logger=get_logger, data=data, nn=nn_v1, scan=scan, foldl=foldl, foldr=foldr,
                 boolean_mask=boolean_mask, gather_nd=gather_nd)
 
 

@@ -208,6 +208,35 @@ def _enable_op_determinism():
     TensorFlow's switch asks of its own ops."""
 
 
+# tf.config.optimizer: the switches of TensorFlow's graph rewrites (XLA's
+# autoclustering, Grappler's passes); pynn runs no graph compiler, so
+# they change nothing it computes and are kept only, as TensorFlow reports them
+_jit = [False]
+_graph_options = {}
+
+
+def _set_jit(enabled):
+    """``tf.config.optimizer.set_jit``: True or 'autoclustering' turn XLA's
+    autoclustering on in TensorFlow; pynn keeps the setting."""
+    _jit[0] = enabled is True or enabled == "autoclustering"
+
+
+def _get_jit():
+    return "autoclustering" if _jit[0] else ""
+
+
+def _set_experimental_options(options):
+    """``tf.config.optimizer.set_experimental_options({'layout_optimizer':
+    False, ...})``: Grappler's switches, kept as given."""
+    if not isinstance(options, dict):
+        raise TypeError(f"tf.config.optimizer.set_experimental_options: expected a dict, got "
+                        f"{type(options).__name__}")
+    _graph_options.update(options)
+
+
+optimizer = types.SimpleNamespace(set_jit=_set_jit, get_jit=_get_jit,
+                                  set_experimental_options=_set_experimental_options,
+                                  get_experimental_options=lambda: dict(_graph_options))
 experimental = types.SimpleNamespace(
     set_memory_growth=_set_memory_growth, get_memory_growth=_get_memory_growth,
     list_physical_devices=list_physical_devices, set_visible_devices=set_visible_devices,
@@ -225,7 +254,7 @@ __all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon", "
            "set_max_steps_per_epoch", "max_steps_per_epoch", "enable_unsafe_deserialization",
            "dtype_policy", "set_dtype_policy", "list_physical_devices", "list_logical_devices",
            "get_visible_devices", "set_visible_devices", "run_functions_eagerly",
-           "functions_run_eagerly", "experimental", "threading", "PhysicalDevice",
+           "functions_run_eagerly", "experimental", "threading", "optimizer", "PhysicalDevice",
            "enable_traceback_filtering", "disable_traceback_filtering",
            "is_traceback_filtering_enabled", "enable_flash_attention",
            "disable_flash_attention", "is_flash_attention_enabled"]

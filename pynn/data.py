@@ -5,9 +5,11 @@ import types
 
 from .records import DatasetTFRecordWriter, TFRecordDataset
 
-from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Counter, CsvDataset,
-                            Dataset, DistributeOptions, Options, TextLineDataset,
-                            ThreadingOptions, bucket_by_sequence_length, make_csv_dataset)
+from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, AutotuneOptions,
+                            Counter, CsvDataset, Dataset, DistributeOptions,
+                            MapVectorizationOptions, OptimizationOptions, Options,
+                            TextLineDataset, ThreadingOptions, bucket_by_sequence_length,
+                            make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -25,6 +27,23 @@ def shuffle_and_repeat(buffer_size, count=None, seed=None):
     return lambda dataset: dataset.shuffle(buffer_size, seed=seed).repeat(count)
 
 
+def map_and_batch(map_func, batch_size, num_parallel_batches=None, drop_remainder=False,
+                  num_parallel_calls=None):
+    """tf.data.experimental's ``dataset.apply(map_and_batch(f, n))``:
+    ``dataset.map(f).batch(n)``, which TensorFlow fuses into one stage."""
+    return lambda dataset: dataset.map(map_func).batch(batch_size,
+                                                       drop_remainder=drop_remainder)
+
+
+def parallel_interleave(map_func, cycle_length, block_length=1, sloppy=False,
+                        buffer_output_elements=None, prefetch_input_elements=None):
+    """tf.data.experimental's ``dataset.apply(parallel_interleave(f, n))``:
+    ``dataset.interleave(f, n, block_length)`` (in its deterministic order,
+    one that ``sloppy=True`` allows too)."""
+    return lambda dataset: dataset.interleave(map_func, cycle_length=cycle_length,
+                                              block_length=block_length)
+
+
 def ignore_errors(log_warning=False):
     """tf.data.experimental's ``dataset.apply(ignore_errors())``:
     ``dataset.ignore_errors(log_warning)``."""
@@ -35,6 +54,11 @@ def ignore_errors(log_warning=False):
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
                                      DistributeOptions=DistributeOptions,
                                      ThreadingOptions=ThreadingOptions,
+                                     OptimizationOptions=OptimizationOptions,
+                                     MapVectorizationOptions=MapVectorizationOptions,
+                                     AutotuneOptions=AutotuneOptions,
+                                     map_and_batch=map_and_batch,
+                                     parallel_interleave=parallel_interleave,
                                      INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
                                      shuffle_and_repeat=shuffle_and_repeat,
                                      bucket_by_sequence_length=bucket_by_sequence_length,

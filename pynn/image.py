@@ -797,6 +797,78 @@ def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03
 
 
 
+_MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def _ssim_and_cs(x, y, max_val, size, sigma, k1, k2, name):
+    """TensorFlow's per-channel SSIM and contrast-structure terms of two
+    NHWC batches (a Gaussian window, no padding), each (batch, channels)."""
+    h, w = ops.shape(x)[1:3]
+    if size > min(h, w):
+        raise ValueError(f"tf.image.{name}: the images at this scale ({h}x{w}) are smaller "
+                         f"than filter_size {size}")
+    g = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-g ** 2 / (2.0 * sigma ** 2))
+    window = np.outer(g, g) / np.outer(g, g).sum()
+    channels = ops.shape(x)[-1]
+    kernel = np.broadcast_to(window[:, :, None, None].astype(np.float32),
+                             (size, size, channels, 1)).copy()
+
+    def blur(v):
+        return ops.depthwise_conv(v, kernel)
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mean_x, mean_y = blur(x), blur(y)
+    num0 = ops.multiply(ops.multiply(mean_x, mean_y), 2.0)
+    den0 = ops.add(ops.square(mean_x), ops.square(mean_y))
+    luminance = ops.divide(ops.add(num0, c1), ops.add(den0, c1))
+    num1 = ops.multiply(blur(ops.multiply(x, y)), 2.0)
+    den1 = blur(ops.add(ops.square(x), ops.square(y)))
+    cs = ops.divide(ops.add(ops.subtract(num1, num0), c2), ops.add(ops.subtract(den1, den0), c2))
+    return (ops.mean(ops.multiply(luminance, cs), axis=(1, 2)), ops.mean(cs, axis=(1, 2)))
+
+
+def ssim_multiscale(img1, img2, max_val, power_factors=_MSSSIM_WEIGHTS, filter_size=11,
+                    filter_sigma=1.5, k1=0.01, k2=0.03):
+    """The multi-scale structural similarity of each image pair (Wang et
+    al. 2003), as TensorFlow computes it: at each of ``len(power_factors)``
+    scales (each half the last, an odd size padded by its last row or
+    column, 2x2 averages) the contrast-structure term, at the last the
+    SSIM, each clipped at 0, raised to its power factor, multiplied, and
+    averaged over the channels.  The images must be at least
+    ``filter_size`` at the smallest scale (176 pixels for the defaults)."""
+    shape = tuple(ops.shape(img1))
+    if shape != tuple(ops.shape(img2)):
+        raise ValueError(f"tf.image.ssim_multiscale: img1 and img2 need the same shape, got "
+                         f"{shape} and {tuple(ops.shape(img2))}")
+    if len(shape) < 3:
+        raise ValueError(f"tf.image.ssim_multiscale: expected images (..., height, width, "
+                         f"channels), got shape {shape}")
+    weights = [float(v) for v in np.ravel(power_factors)]
+    if not weights:
+        raise ValueError("tf.image.ssim_multiscale: power_factors must not be empty")
+    imgs = [ops.reshape(_float(v), (-1,) + shape[-3:]) for v in (img1, img2)]
+    size = int(filter_size)
+    scores = []
+    for k in range(len(weights)):
+        if k > 0:
+            h, w = ops.shape(imgs[0])[1:3]
+            if h % 2:
+                imgs = [ops.concatenate([v, v[:, -1:]], axis=1) for v in imgs]
+            if w % 2:
+                imgs = [ops.concatenate([v, v[:, :, -1:]], axis=2) for v in imgs]
+            imgs = [ops.average_pool(v, 2, 2, "valid") for v in imgs]
+        ssim_per_channel, cs = _ssim_and_cs(imgs[0], imgs[1], float(max_val), size,
+                                            float(filter_sigma), float(k1), float(k2),
+                                            "ssim_multiscale")
+        scores.append(ops.relu(cs))
+    scores[-1] = ops.relu(ssim_per_channel)
+    terms = [ops.power(v, w) for v, w in zip(scores, weights)]
+    product = terms[0]
+    for t in terms[1:]:
+        product = ops.multiply(product, t)
+    return ops.reshape(ops.mean(product, axis=-1), shape[:-3])
+
+
 def image_gradients(image):
     """(dy, dx) of a (batch, h, w, c) batch, each the image's shape: the
     difference to the next pixel down (right), zero in the last row
@@ -916,6 +988,63 @@ def encode_jpeg(image, format="", quality=95, name=None, **options):
     return _encode(image, "JPEG", "encode_jpeg", quality=int(quality))
 
 
+def _jpeg_quality(image, quality, name):
+    """``image`` (height, width, 1 or 3 channels) through JPEG at
+    ``quality`` and back, in its own dtype, as TensorFlow's adjust_jpeg_quality:
+    a float image saturated to uint8 first."""
+    shape = tuple(ops.shape(image))
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise ValueError(f"tf.image.{name}: expected one image of shape (height, width, 1 or "
+                         f"3), got shape {shape}")
+    if not 0 <= quality <= 100:
+        raise ValueError(f"tf.image.{name}: jpeg_quality must be in [0, 100], got {quality}")
+    dtype = _dtype(image)
+    pixels = convert_image_dtype(image, "uint8", saturate=True)
+    decoded = decode_image(_encode(pixels, "JPEG", name, quality=int(quality)), int(shape[-1]))
+    return convert_image_dtype(decoded, dtype.name, saturate=True)
+
+
+def adjust_jpeg_quality(image, jpeg_quality, dct_method="", name=None):
+    """The image encoded as a JPEG of quality ``jpeg_quality`` (0 to 100) and
+    decoded again: the compression's artefacts, in the image's dtype.
+    Pillow's libjpeg codes it (4:2:0 chroma, as TensorFlow's encoder) and
+    decodes it with the accurate integer DCT, TensorFlow's INTEGER_ACCURATE;
+    TensorFlow's default fast DCT may put a pixel a level or two off that."""
+    if dct_method not in ("", "INTEGER_FAST", "INTEGER_ACCURATE"):
+        raise ValueError(f"tf.image.adjust_jpeg_quality: dct_method must be '', "
+                         f"'INTEGER_FAST' or 'INTEGER_ACCURATE', got {dct_method!r}")
+    quality = np.asarray(ops.convert_to_numpy(jpeg_quality))
+    if quality.ndim != 0 or quality.dtype.kind not in "iu":
+        raise ValueError(f"tf.image.adjust_jpeg_quality: jpeg_quality must be an integer, got "
+                         f"{jpeg_quality!r}")
+    return _jpeg_quality(image, int(quality), "adjust_jpeg_quality")
+
+
+def _quality_range(name, low, high):
+    if not (0 <= low <= 100 and 0 <= high <= 100):
+        raise ValueError(f"tf.image.{name}: jpeg encoding range must be between 0 and 100, got "
+                         f"[{low}, {high})")
+    if low >= high:
+        raise ValueError(f"tf.image.{name}: min_jpeg_quality must be less than "
+                         f"max_jpeg_quality, got {low} and {high}")
+
+
+def random_jpeg_quality(image, min_jpeg_quality, max_jpeg_quality, seed=None):
+    """adjust_jpeg_quality at one quality drawn from [min_jpeg_quality,
+    max_jpeg_quality)."""
+    _quality_range("random_jpeg_quality", min_jpeg_quality, max_jpeg_quality)
+    quality = int(_random._generator(seed).integers(min_jpeg_quality, max_jpeg_quality))
+    return _jpeg_quality(image, quality, "random_jpeg_quality")
+
+
+def stateless_random_jpeg_quality(image, min_jpeg_quality, max_jpeg_quality, seed):
+    """random_jpeg_quality whose quality the seed pair decides."""
+    _quality_range("stateless_random_jpeg_quality", min_jpeg_quality, max_jpeg_quality)
+    gen = _stateless(seed, "stateless_random_jpeg_quality")
+    return _jpeg_quality(image, int(gen.integers(min_jpeg_quality, max_jpeg_quality)),
+                         "stateless_random_jpeg_quality")
+
+
 _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bounding_box",
               "resize_with_crop_or_pad", "central_crop", "flip_left_right", "flip_up_down",
               "rot90", "transpose", "convert_image_dtype", "rgb_to_grayscale",
@@ -930,7 +1059,8 @@ _FUNCTIONS = ["resize", "resize_with_pad", "crop_to_bounding_box", "pad_to_bound
               "stateless_random_hue", "stateless_random_crop", "extract_patches", "psnr",
               "ssim", "image_gradients", "total_variation", "sobel_edges", "decode_image", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
               "encode_png", "encode_jpeg", "crop_and_resize", "non_max_suppression",
-              "non_max_suppression_with_scores", "draw_bounding_boxes"]
+              "non_max_suppression_with_scores", "draw_bounding_boxes", "adjust_jpeg_quality",
+              "random_jpeg_quality", "stateless_random_jpeg_quality", "ssim_multiscale"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name

@@ -185,6 +185,25 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
                                            "conv2d"))
 
 
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC",
+                     dilations=None, name=None):
+    """The transposed 2-D convolution (conv2d's gradient with respect to
+    its input) of NHWC ``input`` with ``filters`` of shape (rows, cols,
+    out, in), into ``output_shape`` (batch, rows, cols, out): one of the
+    sizes a conv2d of ``padding`` and ``strides`` maps back onto
+    ``input``'s."""
+    from . import backend
+    _nhwc(data_format, "conv2d_transpose")
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"conv2d_transpose: padding must be 'SAME' or 'VALID', got "
+                         f"{padding!r}")
+    return backend.conv2d_transpose(
+        input, filters, output_shape, strides=_spatial(strides, "strides", "conv2d_transpose"),
+        padding=padding.lower(),
+        dilation_rate=_spatial(1 if dilations is None else dilations, "dilations",
+                               "conv2d_transpose"))
+
+
 def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None,
                 name=None):
     """TensorFlow's N-D convolution: channels-last ``input`` (NWC, NHWC or
@@ -469,13 +488,13 @@ def _ctc_greedy_decoder_v1(inputs, sequence_length, merge_repeated=True):
 __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish", "sigmoid",
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
-           "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d",
+           "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
-              "bias_add", "embedding_lookup", "conv2d", "convolution", "max_pool2d", "avg_pool2d",
+              "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
               "scale_regularization_loss", "ctc_loss"):
     globals()[_name] = _eager_results(globals()[_name])

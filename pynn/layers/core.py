@@ -105,6 +105,10 @@ class Dense(ActivationMixin, Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if isinstance(units, (float, np.floating)) and math.isfinite(units) and units >= 1:
+            # a fraction is cut to its whole part, as tf.keras 2's Dense did
+            # (its tutorials write ``Dense(total_words / 2)``)
+            units = int(units)
         self.units = _positive_int(units, "units", self)
         self.activation = activations.canonical(activation)
         self.use_bias = bool(use_bias)

@@ -329,17 +329,92 @@ class ThreadingOptions:
         self.max_intra_op_parallelism = None
 
 
+class _SettingsGroup:
+    """A group of tf.data settings, each None until set: flags take True or
+    False (a TypeError otherwise, as TensorFlow's), numbers a number.
+    TensorFlow reads them to rewrite its pipeline graph; pynn's pipelines
+    are Python, which they would not change, so they are kept only."""
+    __slots__ = ()
+    _flags = ()
+    _numbers = ()
+    _groups = {}
+
+    def __init__(self):
+        for name in self._flags + self._numbers:
+            object.__setattr__(self, name, None)
+        for name, group in self._groups.items():
+            object.__setattr__(self, name, group())
+
+    def __setattr__(self, name, value):
+        if name in self._groups:
+            raise AttributeError(f"{type(self).__name__}: {name} is a group of options; "
+                                 f"set its attributes")
+        if value is not None:
+            if name in self._flags and not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__}: {name} must be a bool, got "
+                                f"{value!r}")
+            if name in self._numbers and (isinstance(value, bool) or
+                                          not isinstance(value, (int, float, np.number))):
+                raise TypeError(f"{type(self).__name__}: {name} must be a number, got "
+                                f"{value!r}")
+        object.__setattr__(self, name, value)
+
+    def _merge_from(self, other):
+        for name in self._flags + self._numbers:
+            if getattr(other, name) is not None:
+                setattr(self, name, getattr(other, name))
+        for name in self._groups:
+            getattr(self, name)._merge_from(getattr(other, name))
+
+
+class MapVectorizationOptions(_SettingsGroup):
+    """tf.data.experimental.MapVectorizationOptions (TensorFlow 2.0 to 2.6)."""
+    _flags = ("enabled", "use_choose_fastest")
+    __slots__ = _flags
+
+
+class OptimizationOptions(_SettingsGroup):
+    """tf.data.experimental.OptimizationOptions: ``options.experimental_
+    optimization.map_fusion = True`` and the like, the names of TensorFlow
+    2.0 to 2.16."""
+    _flags = ("apply_default_optimizations", "autotune", "autotune_buffers",
+              "filter_fusion", "filter_parallelization", "filter_with_random_uniform_fusion",
+              "hoist_random_uniform", "inject_prefetch", "map_and_batch_fusion",
+              "map_and_filter_fusion", "map_fusion", "map_parallelization",
+              "noop_elimination", "parallel_batch", "reorder_data_discarding_ops",
+              "seq_interleave_prefetch", "shuffle_and_repeat_fusion")
+    _numbers = ("autotune_cpu_budget", "autotune_ram_budget")
+    _groups = {"map_vectorization": MapVectorizationOptions}
+    __slots__ = _flags + _numbers + tuple(_groups)
+
+
+class AutotuneOptions(_SettingsGroup):
+    """tf.data.experimental.AutotuneOptions (``options.autotune.enabled``)."""
+    _flags = ("enabled",)
+    _numbers = ("cpu_budget", "ram_budget", "autotune_algorithm")
+    __slots__ = _flags + _numbers
+
+
 class Options:
     """tf.data.Options: what ``Dataset.with_options`` sets.  Unknown
     attribute names raise AttributeError, as TensorFlow's do."""
     __slots__ = ("experimental_distribute", "threading", "deterministic",
-                 "experimental_deterministic")
+                 "experimental_deterministic", "experimental_optimization", "autotune",
+                 "experimental_slack")
 
     def __init__(self):
         self.experimental_distribute = DistributeOptions()
         self.threading = ThreadingOptions()
         self.deterministic = None
         self.experimental_deterministic = None
+        self.experimental_optimization = OptimizationOptions()
+        self.autotune = AutotuneOptions()
+        self.experimental_slack = None
+
+    # TensorFlow 2.0 to 2.5 named the threading options so
+    @property
+    def experimental_threading(self):
+        return self.threading
 
     def merge(self, options):
         """These options with those set in ``options`` on top."""
@@ -348,9 +423,11 @@ class Options:
             if source._distribute_policy() is not None:
                 merged.experimental_distribute.auto_shard_policy = \
                     source.experimental_distribute.auto_shard_policy
-            for name in ("deterministic", "experimental_deterministic"):
+            for name in ("deterministic", "experimental_deterministic", "experimental_slack"):
                 if getattr(source, name) is not None:
                     setattr(merged, name, getattr(source, name))
+            merged.experimental_optimization._merge_from(source.experimental_optimization)
+            merged.autotune._merge_from(source.autotune)
             for name in ThreadingOptions.__slots__:
                 if getattr(source.threading, name) is not None:
                     setattr(merged.threading, name, getattr(source.threading, name))
@@ -572,12 +649,41 @@ class Dataset:
         """An iterator over the elements as plain NumPy arrays."""
         return DatasetIterator(self, as_numpy=True)
 
-    def _derive(self, make_iterator, cardinality, batched=None):
-        # options set upstream hold downstream too, as in tf.data
+    def _derive(self, make_iterator, cardinality, batched=None, same_elements=False):
+        # options set upstream hold downstream too, as in tf.data; so does a
+        # known spec (a generator's signature) where the elements are the
+        # source's own (``same_elements``: shuffled, repeated, taken, ...)
         derived = Dataset(make_iterator, cardinality,
-                          self._batched if batched is None else batched)
+                          self._batched if batched is None else batched,
+                          spec=self._spec if same_elements else None)
         derived._options = self._options
         return derived
+
+    def _batched_spec(self, size, padded_shapes=None):
+        """The spec of batches of ``size`` (None where the last may be
+        smaller) of this dataset's elements, where their spec is known and
+        made of TensorSpecs: each shape after the batch axis, or the one
+        ``padded_shapes`` gives it (None or -1 where the longest sets it),
+        as tf.data's; else None (the first batch will tell)."""
+        from ..execution import TensorSpec
+        if self._spec is None:
+            return None
+
+        def batched(spec, shape):
+            if type(spec) is not TensorSpec or spec.shape is None:
+                raise LookupError
+            dims = spec.shape if shape is None else \
+                [None if d is None or int(d) == -1 else int(d) for d in shape]
+            return TensorSpec((size, *dims), spec.dtype)
+        try:
+            if padded_shapes is None:
+                return _map_structure(lambda spec: batched(spec, None), self._spec)
+            if isinstance(self._spec, TensorSpec):
+                return batched(self._spec, padded_shapes)
+            return _zip_structure(lambda shape, spec: batched(spec, shape), padded_shapes,
+                                  self._spec)
+        except (LookupError, TypeError, ValueError):
+            return None
 
     @property
     def element_spec(self):
@@ -617,7 +723,7 @@ class Dataset:
         """The first ``count`` elements (all of them for -1)."""
         count = _check_count(count, "take")
         if count < 0:
-            return self._derive(self._make_iterator, self._cardinality)
+            return self._derive(self._make_iterator, self._cardinality, same_elements=True)
 
         def make():
             it = self._elements()
@@ -628,7 +734,7 @@ class Dataset:
                     return
         card = self._cardinality
         return self._derive(make, count if card == INFINITE else
-                            (min(card, count) if card >= 0 else UNKNOWN))
+                            (min(card, count) if card >= 0 else UNKNOWN), same_elements=True)
 
     def skip(self, count):
         """All but the first ``count`` elements (none for -1)."""
@@ -651,7 +757,7 @@ class Dataset:
             new = max(card - count, 0)
         else:
             new = card
-        return self._derive(make, new)
+        return self._derive(make, new, same_elements=True)
 
     def map(self, map_func, num_parallel_calls=None, deterministic=None):
         """``map_func`` applied to each element; a tuple element is passed as
@@ -676,7 +782,9 @@ class Dataset:
         if batch_size < 1:
             raise ValueError(f"Dataset.batch: batch_size must be >= 1, got {batch_size}")
 
-        return self._grouped(batch_size, drop_remainder, _stack)
+        batches = self._grouped(batch_size, drop_remainder, _stack)
+        batches._spec = self._batched_spec(batch_size if drop_remainder else None)
+        return batches
 
     def _grouped(self, batch_size, drop_remainder, stack):
         """Consecutive elements in groups of ``batch_size`` (the last one
@@ -709,8 +817,11 @@ class Dataset:
             raise ValueError(f"Dataset.padded_batch: batch_size must be >= 1, got "
                              f"{batch_size}")
 
-        return self._grouped(batch_size, drop_remainder,
-                             lambda group: _pad_stack(group, padded_shapes, padding_values))
+        batches = self._grouped(batch_size, drop_remainder,
+                                lambda group: _pad_stack(group, padded_shapes, padding_values))
+        batches._spec = self._batched_spec(batch_size if drop_remainder else None,
+                                           padded_shapes)
+        return batches
 
     def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype=None,
                      name=None):
@@ -744,7 +855,8 @@ class Dataset:
                                  f"got shape {np.shape(verdict)}")
             return bool(verdict)
         kept = self._derive(lambda: (e for e in self._elements() if keep(e)),
-                            INFINITE if self._cardinality == INFINITE else UNKNOWN)
+                            INFINITE if self._cardinality == INFINITE else UNKNOWN,
+                            same_elements=True)
         kept._elementwise = (self, lambda e: e if keep(e) else _DROPPED)
         return kept
 
@@ -775,7 +887,8 @@ class Dataset:
                 if out is not _DROPPED:
                     yield out
         return self._derive(lambda: tolerant(self),
-                            INFINITE if self._cardinality == INFINITE else UNKNOWN)
+                            INFINITE if self._cardinality == INFINITE else UNKNOWN,
+                            same_elements=True)
 
     def rejection_resample(self, class_func, target_dist, initial_dist=None, seed=None,
                            name=None):
@@ -985,7 +1098,8 @@ class Dataset:
         if card >= 0:
             card = max(0, -(-(card - index) // num_shards))
         return self._derive(lambda: (e for i, e in enumerate(self._elements())
-                                     if i % num_shards == index), card)
+                                     if i % num_shards == index), card,
+                             same_elements=True)
 
     def apply(self, transformation_func):
         """``transformation_func(self)``."""
@@ -1015,8 +1129,7 @@ class Dataset:
         if not isinstance(options, Options):
             raise TypeError(f"Dataset.with_options: expected a tf.data.Options, got "
                             f"{type(options).__name__}")
-        derived = self._derive(self._make_iterator, self._cardinality)
-        derived._spec = self._spec
+        derived = self._derive(self._make_iterator, self._cardinality, same_elements=True)
         derived._options = options if self._options is None else self._options.merge(options)
         return derived
 
@@ -1132,13 +1245,19 @@ class Dataset:
             dtypes = _map_structure(lambda spec: getattr(spec, "dtype", None),
                                     output_signature)
         call_args = tuple(args or ())
+        spec = output_signature
+        if spec is None and output_types is not None and output_shapes is not None:
+            # (TensorFlow's deprecated pair: the same spec as a signature)
+            from ..execution import TensorSpec
+            spec = _zip_structure(lambda shape, dtype: TensorSpec(shape, dtype),
+                                  output_shapes, output_types)
 
         def convert(element):
             if dtypes is None:
                 return _as_arrays(element)
             return _zip_structure(_as_dtype, element, dtypes)
         return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN,
-                       spec=output_signature)
+                       spec=spec)
 
     def unbatch(self):
         """Each batch split back into its rows."""
@@ -1179,7 +1298,7 @@ class Dataset:
                 buffer[i] = element
             for i in rng.permutation(len(buffer)):
                 yield buffer[i]
-        return self._derive(make, self._cardinality)
+        return self._derive(make, self._cardinality, same_elements=True)
 
     def repeat(self, count=None):
         """The elements ``count`` times over (forever for None or -1)."""
@@ -1204,7 +1323,7 @@ class Dataset:
             new = INFINITE
         else:
             new = card * count if card >= 0 else card
-        return self._derive(make, new)
+        return self._derive(make, new, same_elements=True)
 
     def cache(self, filename=""):
         """Keep the elements after the first complete pass; later passes
@@ -1226,7 +1345,7 @@ class Dataset:
                 yield element
             stored[:] = seen
             state["complete"] = True
-        return self._derive(make, self._cardinality)
+        return self._derive(make, self._cardinality, same_elements=True)
 
     def snapshot(self, path, compression="AUTO", reader_func=None, shard_func=None,
                  name=None):
@@ -1262,14 +1381,15 @@ class Dataset:
                 seen.append(element)
                 yield element
             _write_elements(file, seen, who)
-        return self._derive(make, self._cardinality)
+        return self._derive(make, self._cardinality, same_elements=True)
 
     def prefetch(self, buffer_size):
         """The same elements, prepared ``buffer_size`` ahead on a background
         thread (two for AUTOTUNE)."""
         buffer_size = _check_count(buffer_size, "prefetch", "buffer_size")
         depth = 2 if buffer_size < 0 else max(buffer_size, 1)
-        fetched = self._derive(lambda: _background(self._elements, depth), self._cardinality)
+        fetched = self._derive(lambda: _background(self._elements, depth), self._cardinality,
+                               same_elements=True)
         fetched._elementwise = (self, lambda e: e)
         return fetched
 
