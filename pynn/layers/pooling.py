@@ -256,7 +256,7 @@ class _GlobalPooling(Layer):
 
     def _as4(self, x):
         if self.rank == 3:  # (n, d, h, w, c) as n images of d x (h * w) pixels
-            return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
+            return x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3], x.shape[-1])
         return x if self.rank == 2 else x[:, None]
 
     def _pool(self, ctx, x, training):
@@ -276,7 +276,7 @@ class _GlobalPooling(Layer):
         if not need_input_grad:
             return None
         x = ctx.x
-        dy = dy.reshape(dy.shape[0], -1)
+        dy = dy.reshape(ctx.y.shape)
         dx = ops.global_pool2d_grad(self.kind, dy, x, ctx.y, out=ctx.buffer("dx", x.shape))
         return dx.reshape(ctx.x_shape)
 
@@ -319,7 +319,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
         if ctx.mask_weights is None or not need_input_grad:
             return super()._pool_grad(ctx, dy, need_input_grad)
         w = ctx.mask_weights
-        return ops.masked_mean_grad(dy.reshape(dy.shape[0], -1), w,
+        return ops.masked_mean_grad(dy.reshape(dy.shape[0], dy.shape[-1]), w,
                                     out=ctx.buffer("dx", (w.shape[0], w.shape[2],
                                                           dy.shape[-1])))
 
