@@ -373,6 +373,11 @@ class UnitNormalization(_OverAxes):
                              f"{axis!r}")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        # no weights: any sizes of the same rank, as Keras's
+        self.fixed_input_axes = ()
+
     def forward(self, ctx, x, training):
         x2, moved = self._to_rows(ctx, x, self._perm, "xt")
         norms = ctx.buffer("norms", (x2.shape[0],))
