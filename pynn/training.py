@@ -1110,7 +1110,8 @@ class TrainingMixin:
         out = []
         for w in ws:
             if w is not None:
-                w = np.ascontiguousarray(w, dtype=np.float32)
+                # (numbers only, checked finite: text or complex numbers are refused)
+                w = _as_input(w, what="sample_weight")
                 # one weight per sample, or (batch, steps) of them for a
                 # sequence output (Keras's temporal weights)
                 if w.ndim < 2 or w.size == w.shape[0]:
@@ -1118,8 +1119,6 @@ class TrainingMixin:
                 if w.shape[0] != rows:
                     raise ValueError(f"sample_weight has {w.shape[0]} entries for {rows} "
                                      f"samples")
-                if not ops.all_finite(w):
-                    raise ValueError("sample_weight contains NaN or infinite values")
             out.append(w)
         return self._class_weighted(class_weight, ys, out)
 
