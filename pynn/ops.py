@@ -3202,7 +3202,10 @@ def alpha_dropout(x, rate, seed, out=None, mask=None):
     ``(y, mask)``; the draws are dropout's for the same seed."""
     x = _c32(x, "AlphaDropout: x")
     out = _out(out, x.shape, "AlphaDropout")
-    _, mask = dropout(x, rate, seed, out=out, mask=mask)
+    # (dropout's output is scratch here: not in ``out`` when that is ``x``,
+    # which the affine step below still reads)
+    _, mask = dropout(x, rate, seed, out=None if np.may_share_memory(out, x) else out,
+                      mask=mask)
     a, b, alpha_p = _alpha_dropout_affine(float(rate))
     _k.masked_affine(x, mask, out, a, b, a * alpha_p + b)
     return out, mask
