@@ -1380,14 +1380,14 @@ class TrainingMixin:
             if validation_split and validation_data is None:
                 x, y, sample_weight, validation_data = _split_for_validation(
                     x, y, sample_weight, validation_split)
-            return self._fit_steps(x, y, batch_size, int(epochs), verbose, callbacks,
+            return self._fit_steps(x, y, batch_size, _epochs(epochs), verbose, callbacks,
                                    validation_data, shuffle, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size,
                                    validation_freq)
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-        epochs = int(epochs)
+        epochs = _epochs(epochs)
         verbose = 1 if verbose == "auto" else int(verbose)
         from .distribution import active, distribution
         comm = active()
@@ -2229,6 +2229,14 @@ def _metrics_per_output(spec, names, n):
     return [list(spec) for _ in range(n)]
 
 
+def _epochs(epochs):
+    """fit's epoch count: an integer, as Keras's ``range(initial_epoch,
+    epochs)`` takes (1.5 epochs would train one without a word)."""
+    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)):
+        raise TypeError(f"fit: epochs must be an integer, got {epochs!r}")
+    return int(epochs)
+
+
 def _apply_class_weight(class_weight, y, w):
     """Sample weights from Keras's class_weight dict.  As Keras 3: the keys
     are class indices (anything ``int()`` takes), a class not in the dict
@@ -2250,6 +2258,10 @@ def _apply_class_weight(class_weight, y, w):
         except (TypeError, ValueError):
             raise ValueError(f"class_weight must be a dict with integer keys (class "
                              f"indices) and numeric weights, got {k!r}: {v!r}") from None
+        if not np.isfinite(table[int(k)]):
+            # (as sample_weight: a NaN weight would make every loss NaN)
+            raise ValueError(f"class_weight contains NaN or infinite values: class {k!r} "
+                             f"weighs {v!r}")
     if y.dtype == np.int32 or y.ndim < 2:  # sparse labels, one per element
         labels = y
     elif y.shape[-1] != 1:
