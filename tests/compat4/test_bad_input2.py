@@ -320,3 +320,31 @@ def test_damaged_model_files_raise_model_file_error(tmp_path, suffix):
                 load(path)
             except ModelFileError as e:
                 assert "m" + suffix in str(e)
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -float("inf")])
+def test_class_weights_must_be_finite(weight):
+    with pytest.raises(ValueError, match="class_weight contains NaN or infinite values: "
+                                         "class 1"):
+        small_model().fit(X, Y, class_weight={0: 1.0, 1: weight}, verbose=0)
+
+
+def test_classes_missing_from_class_weight_weigh_one_as_in_keras():
+    pynn.utils.set_random_seed(1)
+    a = small_model().fit(X, Y, class_weight={0: 3.0}, shuffle=False, verbose=0)
+    pynn.utils.set_random_seed(1)
+    b = small_model().fit(X, Y, sample_weight=np.where(Y[:, 0] == 1, 3.0, 1.0),
+                          shuffle=False, verbose=0)
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("epochs", [1.5, 2.0, "2", None, True])
+def test_epochs_must_be_an_integer(epochs):
+    with pytest.raises(TypeError, match="epochs must be an integer"):
+        small_model().fit(X, Y, epochs=epochs, verbose=0)
+
+
+@pytest.mark.parametrize("epochs", [0, -1, np.int64(2)])
+def test_epochs_of_zero_or_less_train_nothing_as_in_keras(epochs):
+    history = small_model().fit(X, Y, epochs=epochs, verbose=0).history
+    assert len(history.get("loss", [])) == max(0, int(epochs))
