@@ -348,3 +348,37 @@ def test_epochs_must_be_an_integer(epochs):
 def test_epochs_of_zero_or_less_train_nothing_as_in_keras(epochs):
     history = small_model().fit(X, Y, epochs=epochs, verbose=0).history
     assert len(history.get("loss", [])) == max(0, int(epochs))
+
+
+# ------------------------------------------- normalizing zero features
+
+@needs_keras
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3), (2, 0, 3)])
+@pytest.mark.parametrize("name", ["BatchNormalization", "LayerNormalization",
+                                  "UnitNormalization", "RMSNormalization"])
+def test_normalizing_empty_axes_gives_keras_empty_output(name, shape):
+    x = np.ones(shape, np.float32)
+    want = getattr(keras.layers, name)()(x)
+    layer = getattr(layers, name)()
+    for training in (False, True):
+        assert tuple(layer(x, training=training).shape) == tuple(want.shape)
+    # and the gradients, of the same shapes as what they differentiate
+    v = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        loss = pynn.ops.sum(layer(v, training=True))
+    grads = tape.gradient(loss, [v] + layer.trainable_weights)
+    for g, w in zip(grads, [v] + layer.trainable_weights):
+        assert tuple(np.shape(g)) == tuple(w.shape)
+        assert np.all(np.isfinite(np.asarray(g)))
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 0), -1), ((2, 0, 3), 1), ((0, 4), -1)])
+def test_l2_normalize_of_empty_vectors(shape, axis):
+    x = np.ones(shape, np.float32)
+    rows = int(np.prod([d for i, d in enumerate(shape) if i != axis % len(shape)]))
+    norms = np.empty(rows, np.float32)
+    y = ops.l2_normalize(x, axis, 1e-12, norms=norms)
+    assert y.shape == shape
+    np.testing.assert_allclose(norms, 1.0 / np.sqrt(np.float32(1e-12)), rtol=1e-6)
+    dx = ops.l2_normalize_grad(x, y, norms, np.ones(shape, np.float32), axis, 1e-12)
+    assert dx.shape == shape
