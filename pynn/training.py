@@ -259,9 +259,18 @@ def _split_for_validation(x, y, sample_weight, validation_split):
     return head + (tail if y is not None or sample_weight is not None else (tail[0],),)
 
 
+def _check_validation_freq(freq):
+    """fit's validation_freq: a positive integer or a collection of epochs
+    (1 is the first), as Keras takes it."""
+    if isinstance(freq, (bool, np.bool_)) or isinstance(freq, (int, np.integer)) and freq < 1 \
+            or not isinstance(freq, (int, np.integer)) and not hasattr(freq, "__contains__"):
+        raise ValueError(f"fit: validation_freq must be a positive integer or a list of "
+                         f"epochs, got {freq!r}")
+
+
 def _validate_now(freq, epoch):
     """Keras's validation_freq: every freq-th epoch, or the listed epochs."""
-    if isinstance(freq, int):
+    if isinstance(freq, (int, np.integer)):
         return (epoch + 1) % freq == 0
     return (epoch + 1) in freq
 
@@ -903,6 +912,13 @@ class TrainingMixin:
             if n is None and len(x) > 1:
                 return list(x)
             return list(x)
+        if n is not None and n > 1:
+            if isinstance(x, (list, tuple)) and len(x) == n:  # (nested lists, one per input)
+                return list(x)
+            got = f"one array of shape {tuple(np.shape(x))}" if hasattr(x, "shape") else \
+                f"one {type(x).__name__}"
+            raise ValueError(f"{what}: the model has {n} inputs {names}, got {got}; give a "
+                             f"list of {n} arrays or a dict by input name")
         return [x]
 
     def _input_dtypes(self, count):
@@ -1380,6 +1396,7 @@ class TrainingMixin:
             if validation_split and validation_data is None:
                 x, y, sample_weight, validation_data = _split_for_validation(
                     x, y, sample_weight, validation_split)
+            _check_validation_freq(validation_freq)
             return self._fit_steps(x, y, batch_size, _epochs(epochs), verbose, callbacks,
                                    validation_data, shuffle, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size,
@@ -1388,6 +1405,7 @@ class TrainingMixin:
                                        or batch_size < 1):
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
         epochs = _epochs(epochs)
+        _check_validation_freq(validation_freq)
         verbose = 1 if verbose == "auto" else int(verbose)
         from .distribution import active, distribution
         comm = active()
@@ -1434,7 +1452,9 @@ class TrainingMixin:
             if array_steps is not None:
                 steps = int(array_steps)
             steps = config.capped_steps(steps)
-            source = _ArraySource(xs, ys, ws, batch_size, shuffle, shard=shard)
+            # (a batch_size above the sample count takes them all at once:
+            # its batch buffers are sized for the samples there are)
+            source = _ArraySource(xs, ys, ws, min(batch_size, n), shuffle, shard=shard)
         val = None
         if validation_data is not None:
             val = self._validation_source(validation_data, validation_batch_size or batch_size
