@@ -382,3 +382,48 @@ def test_l2_normalize_of_empty_vectors(shape, axis):
     np.testing.assert_allclose(norms, 1.0 / np.sqrt(np.float32(1e-12)), rtol=1e-6)
     dx = ops.l2_normalize_grad(x, y, norms, np.ones(shape, np.float32), axis, 1e-12)
     assert dx.shape == shape
+
+
+# ------------------------------------------------- model-level arguments
+
+def two_input_model():
+    a, b = pynn.Input((3,), name="a"), pynn.Input((4,), name="b")
+    model = pynn.Model([a, b], layers.Dense(1)(layers.Concatenate()([a, b])))
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("call", ["predict", "fit", "evaluate", "validation"])
+def test_one_array_for_a_model_of_two_inputs(call):
+    model, a, b, y = two_input_model(), rand(6, 3), rand(6, 4), rand(6, 1)
+    run = {"predict": lambda: model.predict(a, verbose=0),
+           "fit": lambda: model.fit(a, y, verbose=0),
+           "evaluate": lambda: model.evaluate(a, y, verbose=0),
+           "validation": lambda: model.fit([a, b], y, validation_data=(a, y), verbose=0)}[call]
+    with pytest.raises(ValueError, match="the model has 2 inputs \\['a', 'b'\\], got one "
+                                         "array of shape \\(6, 3\\)"):
+        run()
+    # lists of arrays, tuples, nested lists and dicts still work
+    for x in ([a, b], (a, b), [a.tolist(), b.tolist()], {"a": a, "b": b}):
+        assert model.predict(x, verbose=0).shape == (6, 1)
+
+
+@pytest.mark.parametrize("freq", [0, -1, 1.5, True])
+def test_validation_freq_must_be_positive(freq):
+    with pytest.raises(ValueError, match="validation_freq must be a positive integer"):
+        small_model().fit(X, Y, validation_data=(X, Y), validation_freq=freq, verbose=0)
+
+
+def test_validation_freq_as_a_list_of_epochs():
+    history = small_model().fit(X, Y, validation_data=(X, Y), validation_freq=[2, 3],
+                                epochs=3, verbose=0).history
+    assert len(history["loss"]) == 3 and len(history["val_loss"]) == 2
+
+
+def test_a_batch_size_above_the_sample_count_takes_them_all():
+    def run(batch_size):
+        pynn.utils.set_random_seed(0)
+        return small_model().fit(X, Y, batch_size=batch_size, epochs=2, shuffle=False,
+                                 validation_data=(X, Y), verbose=0).history
+    # (10**12 rows would need terabytes of batch buffers)
+    assert run(10 ** 12) == run(len(X))
