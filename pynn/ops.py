@@ -174,7 +174,10 @@ def _f32(x, name="x"):
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name}: cannot make an array of {type(x).__name__}: {e}") from None
     if arr.dtype.kind not in "biuf" and not (arr.dtype.kind == "O" and arr.size == 0):
-        if arr.dtype.kind == "O":  # lists of numbers with None, nested ragged lists
+        if arr.dtype.kind == "O" and not builtins.any(isinstance(v, (str, bytes))
+                                                      for v in arr.flat):
+            # lists of numbers with None, nested ragged lists (text is refused,
+            # not parsed: "1.5" is no number)
             try:
                 return arr.astype(np.float32)
             except (TypeError, ValueError, OverflowError):

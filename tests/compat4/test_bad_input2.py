@@ -427,3 +427,11 @@ def test_a_batch_size_above_the_sample_count_takes_them_all():
                                  validation_data=(X, Y), verbose=0).history
     # (10**12 rows would need terabytes of batch buffers)
     assert run(10 ** 12) == run(len(X))
+
+
+@pytest.mark.parametrize("fn", [ops.relu, ops.sigmoid, lambda x: ops.softmax(x, -1)])
+def test_ops_refuse_text_in_object_arrays_but_take_numbers(fn):
+    with pytest.raises(TypeError, match="expected real numbers"):
+        fn(np.array(["1", "2"], dtype=object))
+    got = fn(np.array([[1.5, 2]], dtype=object))
+    np.testing.assert_allclose(got, fn(np.array([[1.5, 2]], np.float32)))
