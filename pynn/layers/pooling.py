@@ -261,6 +261,9 @@ class _GlobalPooling(Layer):
 
     def _pool(self, ctx, x, training):
         x4 = self._as4(x)
+        if x4.shape[1] * x4.shape[2] == 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the input of shape "
+                             f"{shape_str((None,) + x.shape[1:])} has no positions to pool")
         out = ctx.buffer("y", (x4.shape[0], x4.shape[3]))
         if self.kind == "max":
             y = ops.global_max_pool2d(x4, out=out)

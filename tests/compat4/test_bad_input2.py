@@ -435,3 +435,12 @@ def test_ops_refuse_text_in_object_arrays_but_take_numbers(fn):
         fn(np.array(["1", "2"], dtype=object))
     got = fn(np.array([[1.5, 2]], dtype=object))
     np.testing.assert_allclose(got, fn(np.array([[1.5, 2]], np.float32)))
+
+
+@pytest.mark.parametrize("name,shape", [("GlobalAveragePooling2D", (2, 0, 6, 3)),
+                                        ("GlobalMaxPooling1D", (2, 0, 3)),
+                                        ("GlobalMaxPooling3D", (2, 2, 0, 2, 3))])
+def test_global_pooling_over_no_positions_names_the_layer(name, shape):
+    layer = getattr(layers, name)()
+    with pytest.raises(ValueError, match=f"{layer.name}.*has no positions to pool"):
+        layer(np.ones(shape, np.float32))
