@@ -444,3 +444,27 @@ def test_global_pooling_over_no_positions_names_the_layer(name, shape):
     layer = getattr(layers, name)()
     with pytest.raises(ValueError, match=f"{layer.name}.*has no positions to pool"):
         layer(np.ones(shape, np.float32))
+
+
+# ---------------------- windows, dilations and strides larger than the input
+
+WIDE = [("Conv2D", dict(filters=2, kernel_size=3, dilation_rate=100, padding="same")),
+        ("Conv1D", dict(filters=2, kernel_size=3, dilation_rate=100, padding="causal")),
+        ("Conv2D", dict(filters=2, kernel_size=7, padding="same")),
+        ("Conv2D", dict(filters=2, kernel_size=3, strides=100, padding="same")),
+        ("DepthwiseConv2D", dict(kernel_size=3, dilation_rate=50, padding="same")),
+        ("Conv2DTranspose", dict(filters=2, kernel_size=9, strides=3, padding="same")),
+        ("AveragePooling2D", dict(pool_size=3, strides=100, padding="same")),
+        ("MaxPooling2D", dict(pool_size=9, strides=4, padding="same"))]
+
+
+@needs_keras
+@pytest.mark.parametrize("name,kwargs", WIDE, ids=[f"{n}-{i}" for i, (n, _) in enumerate(WIDE)])
+def test_windows_wider_than_the_input_match_keras(name, kwargs):
+    x = rand(2, 6, 6, 3) if not name.endswith("1D") else rand(2, 6, 3)
+    ours, theirs = getattr(layers, name)(**kwargs), getattr(keras.layers, name)(**kwargs)
+    got = np.asarray(ours(x))
+    theirs(x)
+    if ours.get_weights():
+        theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(got, np.asarray(theirs(x)), rtol=1e-5, atol=1e-5)
