@@ -311,7 +311,8 @@ prelu_body(const float *x, const float *alpha, float *y, ptrdiff_t cols, ptrdiff
         float *yr = y + r * cols;
         for (ptrdiff_t j = 0; j < cols; j++) {
             float v = xr[j];
-            yr[j] = fmaxf(v, 0.0f) + alpha[j] * fminf(v, 0.0f);
+            /* not fmaxf/fminf, which turn NaN into 0: NaN passes through */
+            yr[j] = v < 0.0f ? alpha[j] * v : v;
         }
     }
 }

@@ -174,7 +174,10 @@ def _f32(x, name="x"):
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name}: cannot make an array of {type(x).__name__}: {e}") from None
     if arr.dtype.kind not in "biuf" and not (arr.dtype.kind == "O" and arr.size == 0):
-        if arr.dtype.kind == "O":  # lists of numbers with None, nested ragged lists
+        if arr.dtype.kind == "O" and not builtins.any(isinstance(v, (str, bytes))
+                                                      for v in arr.flat):
+            # lists of numbers with None, nested ragged lists (text is refused,
+            # not parsed: "1.5" is no number)
             try:
                 return arr.astype(np.float32)
             except (TypeError, ValueError, OverflowError):
@@ -2085,12 +2088,16 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, out=None, norms=None):
     epsilon = _finite(epsilon, "l2_normalize: epsilon", low=0.0)
     moved = axis != x.ndim - 1
     xm = np.ascontiguousarray(np.moveaxis(x, axis, -1)) if moved else x
-    rows = xm.size // xm.shape[-1] if xm.shape[-1] else 0
+    rows = int(np.prod(xm.shape[:-1], dtype=np.int64))  # (vectors of length 0 too)
     norms = _out(norms, (rows,), "l2_normalize: norms")
     if out is not None:
         out = _out(out, x.shape, "l2_normalize")
     y = np.empty(xm.shape, np.float32) if (moved or out is None) else out
-    _k.l2_normalize_rows(xm, y, norms, epsilon)
+    if xm.shape[-1] == 0:  # empty vectors: the kernel's clamped norm, nothing to scale
+        with np.errstate(divide="ignore"):
+            norms[...] = np.float32(1.0) / np.sqrt(np.float32(epsilon))
+    else:
+        _k.l2_normalize_rows(xm, y, norms, epsilon)
     if moved:
         y = np.ascontiguousarray(np.moveaxis(y, -1, axis))
         if out is not None:
@@ -2110,11 +2117,13 @@ def l2_normalize_grad(x, y, norms, dy, axis=-1, epsilon=1e-12, out=None):
     if y.shape != x.shape or dy.shape != x.shape:
         raise ValueError(f"{name}: x, y and dy must share a shape, got {x.shape}, {y.shape} "
                          f"and {dy.shape}")
-    rows = x.size // x.shape[axis] if x.shape[axis] else 0
+    rows = int(np.prod(x.shape[:axis] + x.shape[axis + 1:], dtype=np.int64))
     norms = _c32(norms, f"{name}: norms")
     if norms.size != rows:
         raise ValueError(f"{name}: norms must hold {rows} values, got {norms.size}")
     out = _out(out, x.shape, name)
+    if x.size == 0:
+        return out
     if axis != x.ndim - 1:
         mv = [np.ascontiguousarray(np.moveaxis(t, axis, -1)) for t in (x, y, dy)]
         dx = np.empty(mv[0].shape, np.float32)
@@ -3202,7 +3211,10 @@ def alpha_dropout(x, rate, seed, out=None, mask=None):
     ``(y, mask)``; the draws are dropout's for the same seed."""
     x = _c32(x, "AlphaDropout: x")
     out = _out(out, x.shape, "AlphaDropout")
-    _, mask = dropout(x, rate, seed, out=out, mask=mask)
+    # (dropout's output is scratch here: not in ``out`` when that is ``x``,
+    # which the affine step below still reads)
+    _, mask = dropout(x, rate, seed, out=None if np.may_share_memory(out, x) else out,
+                      mask=mask)
     a, b, alpha_p = _alpha_dropout_affine(float(rate))
     _k.masked_affine(x, mask, out, a, b, a * alpha_p + b)
     return out, mask
@@ -3287,7 +3299,8 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
     by its own mean and variance, then ``* gamma + beta``.  Returns ``(y,
     mean, inv_std)``, the statistics one per row."""
     x = _c32(x, "layer_norm: x")
-    x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
+    cols = x.shape[-1] if x.ndim else 1
+    x2 = x.reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), cols)  # (cols may be 0)
     if out is not None:
         out = _out(out, x.shape, "layer_norm").reshape(x2.shape)
     y, mean, inv_std = group_norm(x2, 1, gamma, beta, epsilon, out, mean, inv_std)
@@ -3299,9 +3312,10 @@ def layer_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad
     """Gradients of ``layer_norm``, as ``group_norm_grad``."""
     x, dy = _c32(x, "layer_norm backward: x"), _c32(dy, "layer_norm backward: dy")
     cols = x.shape[-1] if x.ndim else 1
-    ig = input_grad.reshape(-1, cols) if isinstance(input_grad, np.ndarray) else input_grad
-    dx = group_norm_grad(x.reshape(-1, cols), dy.reshape(-1, cols), mean, inv_std, 1, gamma,
-                         gamma_grad, beta_grad, ig)
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))  # (cols may be 0)
+    ig = input_grad.reshape(rows, cols) if isinstance(input_grad, np.ndarray) else input_grad
+    dx = group_norm_grad(x.reshape(rows, cols), dy.reshape(rows, cols), mean, inv_std, 1,
+                         gamma, gamma_grad, beta_grad, ig)
     return None if dx is None else dx.reshape(x.shape)
 
 

@@ -259,9 +259,18 @@ def _split_for_validation(x, y, sample_weight, validation_split):
     return head + (tail if y is not None or sample_weight is not None else (tail[0],),)
 
 
+def _check_validation_freq(freq):
+    """fit's validation_freq: a positive integer or a collection of epochs
+    (1 is the first), as Keras takes it."""
+    if isinstance(freq, (bool, np.bool_)) or isinstance(freq, (int, np.integer)) and freq < 1 \
+            or not isinstance(freq, (int, np.integer)) and not hasattr(freq, "__contains__"):
+        raise ValueError(f"fit: validation_freq must be a positive integer or a list of "
+                         f"epochs, got {freq!r}")
+
+
 def _validate_now(freq, epoch):
     """Keras's validation_freq: every freq-th epoch, or the listed epochs."""
-    if isinstance(freq, int):
+    if isinstance(freq, (int, np.integer)):
         return (epoch + 1) % freq == 0
     return (epoch + 1) in freq
 
@@ -931,6 +940,13 @@ class TrainingMixin:
             if n is None and len(x) > 1:
                 return list(x)
             return list(x)
+        if n is not None and n > 1:
+            if isinstance(x, (list, tuple)) and len(x) == n:  # (nested lists, one per input)
+                return list(x)
+            got = f"one array of shape {tuple(np.shape(x))}" if hasattr(x, "shape") else \
+                f"one {type(x).__name__}"
+            raise ValueError(f"{what}: the model has {n} inputs {names}, got {got}; give a "
+                             f"list of {n} arrays or a dict by input name")
         return [x]
 
     def _input_dtypes(self, count):
@@ -1138,7 +1154,8 @@ class TrainingMixin:
         out = []
         for w in ws:
             if w is not None:
-                w = np.ascontiguousarray(w, dtype=np.float32)
+                # (numbers only, checked finite: text or complex numbers are refused)
+                w = _as_input(w, what="sample_weight")
                 # one weight per sample, or (batch, steps) of them for a
                 # sequence output (Keras's temporal weights)
                 if w.ndim < 2 or w.size == w.shape[0]:
@@ -1146,8 +1163,6 @@ class TrainingMixin:
                 if w.shape[0] != rows:
                     raise ValueError(f"sample_weight has {w.shape[0]} entries for {rows} "
                                      f"samples")
-                if not ops.all_finite(w):
-                    raise ValueError("sample_weight contains NaN or infinite values")
             out.append(w)
         return self._class_weighted(class_weight, ys, out)
 
@@ -1409,14 +1424,16 @@ class TrainingMixin:
             if validation_split and validation_data is None:
                 x, y, sample_weight, validation_data = _split_for_validation(
                     x, y, sample_weight, validation_split)
-            return self._fit_steps(x, y, batch_size, int(epochs), verbose, callbacks,
+            _check_validation_freq(validation_freq)
+            return self._fit_steps(x, y, batch_size, _epochs(epochs), verbose, callbacks,
                                    validation_data, shuffle, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size,
                                    validation_freq)
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-        epochs = int(epochs)
+        epochs = _epochs(epochs)
+        _check_validation_freq(validation_freq)
         verbose = 1 if verbose == "auto" else int(verbose)
         from .distribution import active, distribution
         comm = active()
@@ -1463,7 +1480,9 @@ class TrainingMixin:
             if array_steps is not None:
                 steps = int(array_steps)
             steps = config.capped_steps(steps)
-            source = _ArraySource(xs, ys, ws, batch_size, shuffle, shard=shard)
+            # (a batch_size above the sample count takes them all at once:
+            # its batch buffers are sized for the samples there are)
+            source = _ArraySource(xs, ys, ws, min(batch_size, n), shuffle, shard=shard)
         val = None
         if validation_data is not None:
             val = self._validation_source(validation_data, validation_batch_size or batch_size
@@ -2258,6 +2277,14 @@ def _metrics_per_output(spec, names, n):
     return [list(spec) for _ in range(n)]
 
 
+def _epochs(epochs):
+    """fit's epoch count: an integer, as Keras's ``range(initial_epoch,
+    epochs)`` takes (1.5 epochs would train one without a word)."""
+    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)):
+        raise TypeError(f"fit: epochs must be an integer, got {epochs!r}")
+    return int(epochs)
+
+
 def _apply_class_weight(class_weight, y, w):
     """Sample weights from Keras's class_weight dict.  As Keras 3: the keys
     are class indices (anything ``int()`` takes), a class not in the dict
@@ -2279,6 +2306,10 @@ def _apply_class_weight(class_weight, y, w):
         except (TypeError, ValueError):
             raise ValueError(f"class_weight must be a dict with integer keys (class "
                              f"indices) and numeric weights, got {k!r}: {v!r}") from None
+        if not np.isfinite(table[int(k)]):
+            # (as sample_weight: a NaN weight would make every loss NaN)
+            raise ValueError(f"class_weight contains NaN or infinite values: class {k!r} "
+                             f"weighs {v!r}")
     if y.dtype == np.int32 or y.ndim < 2:  # sparse labels, one per element
         labels = y
     elif y.shape[-1] != 1:

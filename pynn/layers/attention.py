@@ -73,15 +73,51 @@ def _causal(t, s):
     return np.tril(np.ones((t, s), dtype=bool))
 
 
-def _flatten_steps(inputs, mask, options):
+def _mask_shape(mask):
+    return tuple(int(d) for d in ops.shape(getattr(mask, "value", mask)))
+
+
+def _check_mask_shapes(layer, query, value, key, masks, given):
+    """ValueError naming the layer when a mask does not broadcast to what
+    it masks: the query's, value's and key's to their (batch, steps), the
+    attention mask to (batch, query steps, value steps), or with a heads
+    axis after the batch."""
+    label = f"{type(layer).__name__} {layer.name!r}"
+    shapes = [tuple(ops.shape(x)) for x in (query, value, key)]
+    for m, shape, what in zip(masks[:3], shapes, ("query", "value", "key")):
+        if m is not None:
+            _mask_fits(label, f"the {what} mask", _mask_shape(m), shape[:-1],
+                       f"the {what} of shape {shape}")
+    if given is not None:
+        got = _mask_shape(given)
+        want = shapes[0][:1] + shapes[0][1:-1] + shapes[1][1:-1]
+        if len(got) == len(want) + 1:  # (batch, heads, T, S)
+            want = want[:1] + got[1:2] + want[1:]
+        _mask_fits(label, "attention_mask", got, want,
+                   f"a query of shape {shapes[0]} and a value of shape {shapes[1]}")
+
+
+def _mask_fits(label, what, got, want, of):
+    try:
+        ok = np.broadcast_shapes(got, want) == tuple(want)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{label}: {what} of shape {got} does not fit {of}: it must "
+                         f"broadcast to {want}")
+
+
+def _flatten_steps(layer, inputs, mask, options):
     """An attention call's query, value and key (and its mask input, masks
     and constant attention mask) with their middle axes flattened into one
     where they have several (attention over all of them, Keras's
     attention_axes=None), and the middle axes of query and value, to
-    restore."""
+    restore; the masks' shapes checked first."""
     query, value, key = inputs[:3]
     masks = options.get("masks") or (
         list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
+    _check_mask_shapes(layer, query, value, key, masks, inputs[3] if options.get(
+        "mask_input") else options.get("attention_mask"))
     query_steps, value_steps = tuple(ops.shape(query)[1:-1]), tuple(ops.shape(value)[1:-1])
     if len(query_steps) > 1:
         # attention over all the middle axes: those axes flattened to one
@@ -454,7 +490,7 @@ class MultiHeadAttention(_OptionsLayer):
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
         query, value, key, inputs, masks, options, query_steps, value_steps = \
-            _flatten_steps(inputs, mask, options)
+            _flatten_steps(self, inputs, mask, options)
         q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
         k = self._project(key, self.key_kernel, self.key_bias, self.key_dim)
         v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
@@ -639,7 +675,7 @@ class GroupQueryAttention(MultiHeadAttention):
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
         query, value, key, inputs, masks, options, query_steps, value_steps = \
-            _flatten_steps(inputs, mask, options)
+            _flatten_steps(self, inputs, mask, options)
         hq, hkv = self.num_query_heads, self.num_key_value_heads
         q = self._heads(query, self.query_kernel, self.query_bias, hq)
         k = ops.repeat(self._heads(key, self.key_kernel, self.key_bias, hkv),
@@ -801,6 +837,12 @@ class _BaseDenseAttention(_OptionsLayer):
         carried = list(mask) if isinstance(mask, (list, tuple)) else [None, None]
         query_mask = given[0] if given else carried[0]
         value_mask = given[1] if given else carried[1]
+        label = f"{type(self).__name__} {self.name!r}"
+        for m, x, what in ((query_mask, query, "query"), (value_mask, value, "value")):
+            if m is not None:
+                shape = tuple(ops.shape(x))
+                _mask_fits(label, f"the {what} mask", _mask_shape(m), shape[:-1],
+                           f"the {what} of shape {shape}")
         scores = self._scores(query, key)                              # (B, T, S)
         t, s = ops.shape(query)[-2], ops.shape(key)[-2]
         keep = None

@@ -246,6 +246,17 @@ def _numbers(value):
     return isinstance(value, (int, float, np.number, np.bool_))
 
 
+def check_numeric(arr, label):
+    """TypeError naming ``label`` for an array of text, complex numbers or
+    dates, which NumPy's float conversion would parse ("1.5"), cut to the
+    real part or count in ticks: a layer computing on numbers refuses them,
+    as Keras does."""
+    if arr.dtype.kind in "cUSVMm" or arr.dtype.kind == "O" and any(
+            isinstance(v, (str, bytes, complex, np.complexfloating)) for v in arr.flat):
+        raise TypeError(f"{label}: expected numeric data of shape {shape_str(arr.shape)}, "
+                        f"got dtype {arr.dtype}")
+
+
 def _is_tensor(value):
     """Whether a call argument is a tensor: symbolic, an array or traced."""
     return isinstance(value, (KerasTensor, np.ndarray, autodiff.Traced))
@@ -1831,6 +1842,8 @@ class Layer(Module):
         # StringLookup inside) as they are.
         keeps_ids = self._traces_call or getattr(self, "_graph_model", False)
         if not (keeps_ids and arr.dtype.kind in "iuOUS"):
+            if dtype is not object:
+                check_numeric(arr, f"Layer {self.name!r} ({type(self).__name__})")
             arr = arr.astype(dtype, copy=False)
         if arr.ndim == 0:  # (np.ascontiguousarray would make it shape (1,))
             raise ValueError(f"Layer {self.name!r}: expected an array with a batch "

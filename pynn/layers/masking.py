@@ -10,6 +10,7 @@ class Masking(Layer):
     equal ``mask_value`` is masked for the layers that follow (recurrent
     layers carry their state over it) and zeroed in the output."""
     supports_masking = True
+    fixed_input_axes = ()  # no weights: any sizes, as Keras's
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -42,6 +42,18 @@ class _Merge(Layer):
                              f"{shapes_str(input_shape)}")
         return label
 
+    def _check_batch(self, xs, broadcast=False):
+        """The batch sizes of a call's arrays must agree (a graph's shapes
+        leave the batch unknown, so only the call can tell); ``broadcast``:
+        a batch of 1 goes with any other, as NumPy's broadcast."""
+        sizes = {x.shape[0] for x in xs if x.ndim}
+        if broadcast:
+            sizes.discard(1)
+        if len(sizes) > 1:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: cannot merge tensors with "
+                             f"different batch sizes, got shapes "
+                             f"{shapes_str([x.shape for x in xs])}")
+
     def build(self, input_shape):
         self._check_inputs(input_shape)
         self.compute_output_shape(input_shape)
@@ -101,6 +113,7 @@ class _Elementwise(_Merge):
         return _broadcast_shape(input_shape, label)
 
     def forward(self, ctx, xs, training):
+        self._check_batch(xs, broadcast=True)
         rank = max(len(x.shape) for x in xs)
         ctx.shapes = [x.shape for x in xs]
         xs = [x if len(x.shape) == rank else x.reshape(same_rank_shape(x.shape, rank))
@@ -251,6 +264,8 @@ class Concatenate(_Merge):
 
     def forward(self, ctx, xs, training):
         axis = self._axis(xs[0].ndim)
+        if axis:
+            self._check_batch(xs)
         shape = list(xs[0].shape)
         shape[axis] = sum(x.shape[axis] for x in xs)
         ctx.sizes = [x.shape[axis] for x in xs]
@@ -342,6 +357,7 @@ class Dot(_Merge):
         return x, (not contract_last) if left else contract_last
 
     def forward(self, ctx, xs, training):
+        self._check_batch(xs)
         a, b = xs
         axes = self._plan([(None,) + a.shape[1:], (None,) + b.shape[1:]])
         in_shapes = (a.shape, b.shape)

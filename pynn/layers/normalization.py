@@ -11,6 +11,12 @@ from .input_spec import InputSpec
 from .recurrent import Wrapper, _subcontext
 
 
+
+def _leading(shape, trailing):
+    """The number of rows of ``shape`` seen as (rows, its last ``trailing``
+    axes): reshape's -1 cannot find it when those axes hold nothing."""
+    return int(np.prod(shape[:len(shape) - trailing], dtype=np.int64))
+
 class BatchNormalization(ChannelsFirst, Layer):
     """Normalizes each channel (the last axis, or ``axis``: 1 for
     channels_first images) by the batch's mean and variance while training,
@@ -93,7 +99,7 @@ class BatchNormalization(ChannelsFirst, Layer):
 
     def forward(self, ctx, x, training):
         c = x.shape[-1]
-        x2 = x.reshape(-1, c)
+        x2 = x.reshape(_leading(x.shape, 1), c)  # (-1 cannot be inferred for 0 channels)
         out = ctx.buffer("y", x2.shape)
         gamma, beta = self._gamma_beta()
         if training and self.trainable and not ctx.inference_behaviour:
@@ -116,7 +122,7 @@ class BatchNormalization(ChannelsFirst, Layer):
 
     def backward(self, ctx, dy, need_input_grad=True):
         c = dy.shape[-1]
-        dy2 = dy.reshape(-1, c)
+        dy2 = dy.reshape(_leading(dy.shape, 1), c)
         gamma, _ = self._gamma_beta()
         if not ctx.training_step:
             # Inference mode (a frozen layer, or a node called with
@@ -256,7 +262,7 @@ class _OverAxes(Layer):
             x = ops.transpose(x, perm, out=ctx.buffer(key, tuple(x.shape[a] for a in perm)))
         cols = int(np.prod([x.shape[a] for a in range(x.ndim - len(self._axes_), x.ndim)],
                            dtype=np.int64))
-        return x.reshape(-1, cols), x.shape
+        return x.reshape(_leading(x.shape, len(self._axes_)), cols), x.shape
 
     def _from_rows(self, ctx, y2, moved_shape, perm, key):
         y = y2.reshape(moved_shape)
@@ -372,6 +378,11 @@ class UnitNormalization(_OverAxes):
             raise ValueError(f"{_label(self)}: axis must be an int or a list of ints, got "
                              f"{axis!r}")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # no weights: any sizes of the same rank, as Keras's
+        self.fixed_input_axes = ()
 
     def forward(self, ctx, x, training):
         x2, moved = self._to_rows(ctx, x, self._perm, "xt")

@@ -256,11 +256,14 @@ class _GlobalPooling(Layer):
 
     def _as4(self, x):
         if self.rank == 3:  # (n, d, h, w, c) as n images of d x (h * w) pixels
-            return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
+            return x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3], x.shape[-1])
         return x if self.rank == 2 else x[:, None]
 
     def _pool(self, ctx, x, training):
         x4 = self._as4(x)
+        if x4.shape[1] * x4.shape[2] == 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the input of shape "
+                             f"{shape_str((None,) + x.shape[1:])} has no positions to pool")
         out = ctx.buffer("y", (x4.shape[0], x4.shape[3]))
         if self.kind == "max":
             y = ops.global_max_pool2d(x4, out=out)
@@ -276,7 +279,7 @@ class _GlobalPooling(Layer):
         if not need_input_grad:
             return None
         x = ctx.x
-        dy = dy.reshape(dy.shape[0], -1)
+        dy = dy.reshape(ctx.y.shape)
         dx = ops.global_pool2d_grad(self.kind, dy, x, ctx.y, out=ctx.buffer("dx", x.shape))
         return dx.reshape(ctx.x_shape)
 
@@ -319,7 +322,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
         if ctx.mask_weights is None or not need_input_grad:
             return super()._pool_grad(ctx, dy, need_input_grad)
         w = ctx.mask_weights
-        return ops.masked_mean_grad(dy.reshape(dy.shape[0], -1), w,
+        return ops.masked_mean_grad(dy.reshape(dy.shape[0], dy.shape[-1]), w,
                                     out=ctx.buffer("dx", (w.shape[0], w.shape[2],
                                                           dy.shape[-1])))
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import autodiff, ops
 from ..ragged import RaggedTensor
 from ..tensor import eager
-from .base import Layer, shape_str
+from .base import Layer, check_numeric, shape_str
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -617,6 +617,7 @@ def _encode_categories(ids, output_mode, depth, who, count_weights=None):
     """Keras's encode_categorical_inputs: integer ids (batch,) or (batch, k)
     as one_hot, multi_hot or count vectors of ``depth``."""
     ids = np.asarray(ids)
+    check_numeric(ids, who)
     if ids.dtype.kind == "f":
         if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
             raise ValueError(f"{who}: expected integer ids, got non-integer values")
@@ -1028,8 +1029,10 @@ class Discretization(Layer):
         if self.bin_boundaries is None:
             raise ValueError(f"Discretization {self.name!r} has no bin boundaries: pass "
                              f"bin_boundaries= or call adapt(data)")
-        x = _as_array(inputs).astype(np.float32)
-        ids = np.digitize(x, np.asarray(self.bin_boundaries, np.float32)).astype(np.int64)
+        x = _as_array(inputs)
+        check_numeric(x, f"Discretization {self.name!r}")
+        ids = np.digitize(x.astype(np.float32),
+                          np.asarray(self.bin_boundaries, np.float32)).astype(np.int64)
         return _encode_categories(ids, self.output_mode, len(self.bin_boundaries) + 1,
                                   f"Discretization {self.name!r}")
 

@@ -3,6 +3,8 @@ only after its shape and type are checked, string-list attributes, and the
 layer weights in Keras's orders."""
 import json
 import warnings
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -12,6 +14,9 @@ from .common import ModelFileError, require_h5py
 # into numbered chunks ('layer_names0', 'layer_names1', ...).
 _HEADER_LIMIT = 64512
 _MAX_JSON_BYTES = 64 << 20
+# (a file inside a .keras archive is read through the zip: a damaged entry
+# fails its CRC check or its inflate while HDF5 reads it)
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 class H5Reader:
@@ -23,7 +28,7 @@ class H5Reader:
         self.label = label
         try:
             self.file = self.h5py.File(source, "r")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, *_DAMAGED) as e:
             raise ModelFileError(f"{label!r} is not an HDF5 file or is damaged ({e})") from None
 
     def close(self):
@@ -36,16 +41,24 @@ class H5Reader:
         """The group ``name`` under ``parent``, or None when there is none."""
         try:
             obj = parent.get(name)
-        except (KeyError, OSError, ValueError, RuntimeError) as e:
+        except (KeyError, OSError, ValueError, RuntimeError, *_DAMAGED) as e:
             self.fail(f"{what} cannot be read ({e}); the file is damaged")
         if obj is not None and not isinstance(obj, self.h5py.Group):
             self.fail(f"{what} is not an HDF5 group")
         return obj
 
+    def keys(self, group, what):
+        """The names in ``group``, sorted as Keras numbers them (0, 1, ...,
+        10 after 9)."""
+        try:
+            return sorted(group.keys(), key=lambda k: (len(k), k))
+        except (KeyError, OSError, ValueError, RuntimeError, *_DAMAGED) as e:
+            self.fail(f"{what} cannot be listed ({e}); the file is damaged")
+
     def dataset(self, parent, name, what):
         try:
             obj = parent.get(name)
-        except (KeyError, OSError, ValueError, RuntimeError) as e:
+        except (KeyError, OSError, ValueError, RuntimeError, *_DAMAGED) as e:
             self.fail(f"{what} cannot be read ({e}); the file is damaged")
         if obj is None:
             self.fail(f"{what} is missing")
@@ -64,7 +77,7 @@ class H5Reader:
             self.fail(f"{what} has shape {tuple(dataset.shape)} in the file, expected {shape}")
         try:
             value = np.asarray(dataset[()], dtype=np.float32)
-        except (OSError, ValueError, TypeError, RuntimeError) as e:
+        except (OSError, ValueError, TypeError, RuntimeError, *_DAMAGED) as e:
             self.fail(f"{what} cannot be read ({e}); the file is damaged")
         if not np.all(np.isfinite(value)):
             self.fail(f"{what} contains NaN or infinite values")
@@ -76,7 +89,7 @@ class H5Reader:
             self.fail(f"{what} must be a {'whole number' if integer else 'number'}")
         try:
             value = dataset[()]
-        except (OSError, ValueError, TypeError, RuntimeError) as e:
+        except (OSError, ValueError, TypeError, RuntimeError, *_DAMAGED) as e:
             self.fail(f"{what} cannot be read ({e}); the file is damaged")
         return int(value) if integer else float(value)
 
@@ -90,7 +103,7 @@ class H5Reader:
                 parts = []
                 while f"{name}{len(parts)}" in attrs:
                     parts.append(attrs[f"{name}{len(parts)}"])
-        except (OSError, ValueError, TypeError, RuntimeError) as e:
+        except (OSError, ValueError, TypeError, RuntimeError, *_DAMAGED) as e:
             self.fail(f"{what} cannot be read ({e})")
         out = []
         for part in parts:
@@ -109,7 +122,7 @@ class H5Reader:
         """A JSON attribute, parsed; None when absent."""
         try:
             raw = obj.attrs.get(name)
-        except (OSError, ValueError, TypeError, RuntimeError) as e:
+        except (OSError, ValueError, TypeError, RuntimeError, *_DAMAGED) as e:
             self.fail(f"{what} cannot be read ({e})")
         if raw is None:
             return None

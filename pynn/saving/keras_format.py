@@ -230,7 +230,7 @@ def read_weights(reader, model, skip_mismatch=False):
         for group_path, mine in groups:
             label = f"layer {layer.name!r} ({group_path})"
             group = reader.group(f, group_path, label)
-            keys = sorted(group.keys(), key=lambda k: (len(k), k)) if group is not None else []
+            keys = reader.keys(group, label) if group is not None else []
             if keys != [str(i) for i in range(len(keys))]:
                 problem = f"{label}: its variables are named {keys}, not 0, 1, ..."
             elif len(keys) != len(mine):
@@ -271,7 +271,7 @@ def _stored_variables(reader, path, layer):
     if group is None:
         reader.fail(f"{label}: its variables are missing")
     store = {}
-    for key in group.keys():
+    for key in reader.keys(group, label):
         d = reader.dataset(group, key, f"variable {key} of {label}")
         store[key] = reader.array(d, d.shape, f"variable {key} of {label}")
     return store
@@ -281,7 +281,7 @@ def read_optimizer(reader, model):
     group = reader.group(reader.file, "optimizer/vars", "the optimizer's variables")
     if group is None:
         return
-    keys = sorted(group.keys(), key=lambda k: (len(k), k))
+    keys = reader.keys(group, "the optimizer's variables")
     if keys != [str(i) for i in range(len(keys))]:
         reader.fail(f"the optimizer's variables are named {keys}, not 0, 1, ...")
     datasets = [reader.dataset(group, k, f"optimizer variable {k}") for k in keys]

@@ -400,7 +400,8 @@ def test_l2_normalize_and_its_gradient(shp, spec, data):
     def ref(v):
         return v / np.sqrt(np.maximum((v * v).sum(axis, keepdims=True), eps))
 
-    norms = np.empty(rx.size // shp[axis] if shp[axis] else 0, np.float32)
+    # one norm per vector, empty vectors too (a (2, 0) input holds two)
+    norms = np.empty(int(np.prod(np.delete(shp, axis))), np.float32)
     y = ops.l2_normalize(x, axis=axis, norms=norms)
     close(y, ref(rx), rtol=1e-5, atol=1e-6)
     d = np.random.default_rng(8).uniform(-1, 1, shp)
