@@ -311,8 +311,9 @@ prelu_body(const float *x, const float *alpha, float *y, ptrdiff_t cols, ptrdiff
         float *yr = y + r * cols;
         for (ptrdiff_t j = 0; j < cols; j++) {
             float v = xr[j];
-            /* not fmaxf/fminf, which turn NaN into 0: NaN passes through */
-            yr[j] = v < 0.0f ? alpha[j] * v : v;
+            /* not fmaxf/fminf, which turn NaN into 0: NaN passes through
+             * (a select through a mask, which vectorizes) */
+            yr[j] = pynn_pick(pynn_mask_of(v < 0.0f), alpha[j] * v, v);
         }
     }
 }
