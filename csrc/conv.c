@@ -1328,9 +1328,10 @@ static int winograd_forward(const pynn_conv_shape *s, const float *x, const floa
     float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * s->cin * cout));
     if (!u)
         return -1;
-    int nt = pynn_team_threads(wino_work(s), PYNN_FORWARD_MIN_WORK, PYNN_FORWARD_HOT_MIN_WORK);
+    const ptrdiff_t work = wino_work(s);
+    int nt = pynn_team_threads(work, PYNN_FORWARD_MIN_WORK, PYNN_FORWARD_HOT_MIN_WORK);
     int err = 0;
-    if (nt > 1 && (wino_work(s) < PYNN_FORWARD_MIN_WORK || strips < 2 * nt)) {
+    if (nt > 1 && (work < PYNN_FORWARD_MIN_WORK || strips < 2 * nt)) {
         /* Forked only because the team is awake (one image's predict):
          * each thread takes a band of the output channels, its part of U
          * and every tile's V, no barrier between (U made on the caller

@@ -275,6 +275,25 @@ static void rows_avx2(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *
         }                                                                      \
     } while (0)
 
+/* C[0:8] = alpha * sums + beta * C (C not read where beta is 0), the
+ * columns mk selects where MASKED: the few rows' kernels' one store, in
+ * store_tile_avx2's operations, so a sum rounds alike in every form. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void store_sums_avx2(float *c, __m256 sums, const int MASKED, __m256i mk,
+                                   __m256 va, __m256 vb, float beta)
+{
+    __m256 v = _mm256_mul_ps(va, sums);
+    if (MASKED) {
+        if (beta != 0.0f)
+            v = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c, mk), v);
+        _mm256_maskstore_ps(c, mk, v);
+    } else {
+        if (beta != 0.0f)
+            v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), v);
+        _mm256_storeu_ps(c, v);
+    }
+}
+
 /* Columns [j, j + 8 * NV) of all M rows (2 to 4) at once, the last vector
  * masked to the columns mk selects where MASKED: each row of B is read
  * once for all rows of A (row by row, 4 x 1024 x 1024 read its 4 MB four
@@ -300,26 +319,16 @@ static inline void direct_avx2_rows(const int M, const int NV, const int MASKED,
 #pragma GCC unroll 4
         for (int r = 0; r < M; r++) {
             __m256 av = _mm256_set1_ps(a[r * rsa + p * csa]);
-#pragma GCC unroll 8
+#pragma GCC unroll 6
             for (int q = 0; q < NV; q++) s[r][q] = _mm256_fmadd_ps(av, bv[q], s[r][q]);
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < M; r++)
 #pragma GCC unroll 6
-        for (int q = 0; q < NV; q++) {
-            float *cq = c + r * ldc + 8 * q;
-            __m256 v = _mm256_mul_ps(va, s[r][q]);
-            if (MASKED && q == NV - 1) {
-                if (beta != 0.0f)
-                    v = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cq, mk), v);
-                _mm256_maskstore_ps(cq, mk, v);
-            } else {
-                if (beta != 0.0f)
-                    v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cq), v);
-                _mm256_storeu_ps(cq, v);
-            }
-        }
+        for (int q = 0; q < NV; q++)
+            store_sums_avx2(c + r * ldc + 8 * q, s[r][q], MASKED && q == NV - 1, mk, va, vb,
+                            beta);
 }
 
 /* Columns [j0, j1) of M rows: blocks of 8 * NV columns (M * NV sums),
@@ -406,6 +415,7 @@ static inline void stream_avx2(const int M, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_
     const ptrdiff_t CHUNK = 4096 / M / 8 * 8;
     const int P = STREAM_STEPS(M);
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     float y[4096] __attribute__((aligned(32)));
     for (ptrdiff_t jc = j0; jc < j1; jc += CHUNK) {
         const ptrdiff_t w = PYNN_MIN(CHUNK, j1 - jc), whole = w / 8 * 8;
@@ -421,8 +431,11 @@ static inline void stream_avx2(const int M, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_
         for (int r = 0; r < M; r++) {
             float *cr = c + r * ldc + jc;
             const float *yr = y + r * CHUNK;
-            for (ptrdiff_t j = 0; j < w; j++)
-                cr[j] = beta != 0.0f ? alpha * yr[j] + beta * cr[j] : alpha * yr[j];
+            ptrdiff_t j = 0;
+            for (; j < whole; j += 8)
+                store_sums_avx2(cr + j, _mm256_load_ps(yr + j), 0, mk, va, vb, beta);
+            if (j < w)
+                store_sums_avx2(cr + j, _mm256_load_ps(yr + j), 1, mk, va, vb, beta);
         }
     }
 }
