@@ -1507,6 +1507,93 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
     return ops.transpose(ops.reshape(picked, (n, s) + rest), [int(a) for a in np.argsort(perm)])
 
 
+def unravel_index(indices, dims, name=None):
+    """The coordinates, in an array of shape ``dims``, of the flat
+    ``indices``: shape (len(dims),) + indices' shape, of indices' integer
+    dtype (a scalar index gives a vector)."""
+    idx, d = _value(indices), np.ravel(_value(dims))
+    if not hasattr(indices, "dtype") and idx.dtype == np.int64:
+        idx = idx.astype(np.int32)                       # (Python ints: tf.int32)
+    if idx.dtype.kind not in "iu" or d.dtype.kind not in "iu":
+        raise TypeError(f"tf.unravel_index: indices and dims must be integers, got "
+                        f"{idx.dtype} and {d.dtype}")
+    if (d <= 0).any() and idx.size:
+        raise _invalid(f"tf.unravel_index: dims must be positive, got {d.tolist()}")
+    total = int(np.prod(d.astype(np.int64)))
+    bad = (idx < 0) | (idx >= total)
+    if bad.any():
+        raise _invalid(f"tf.unravel_index: index {idx[bad].ravel()[0]} is out of range for "
+                       f"dims {d.tolist()} (size {total})")
+    coords = np.unravel_index(idx.astype(np.int64), tuple(int(v) for v in d))
+    return np.stack(coords).astype(idx.dtype)
+
+
+def _partition_ids(who, partitions, data_shape, num):
+    p = _value(partitions)
+    if p.dtype.kind not in "iu":
+        raise TypeError(f"{who}: partitions must be integers, got {p.dtype}")
+    if tuple(data_shape[:p.ndim]) != p.shape:
+        raise ValueError(f"{who}: partitions of shape {p.shape} must be a prefix of data's "
+                         f"shape {tuple(data_shape)}")
+    bad = (p < 0) | (p >= num)
+    if bad.any():
+        raise _invalid(f"{who}: partitions[{np.argwhere(bad)[0].tolist()}] = "
+                       f"{p[bad].ravel()[0]} is not in [0, {num})")
+    return p.ravel()
+
+
+def dynamic_partition(data, partitions, num_partitions, name=None):
+    """``num_partitions`` tensors, the i-th holding the slices of ``data``
+    whose entry in ``partitions`` (of a shape that begins data's) is i, in
+    order (gradients flow back to data)."""
+    num = int(num_partitions)
+    if num < 1:
+        raise ValueError(f"tf.dynamic_partition: num_partitions must be >= 1, got {num}")
+    shape = tuple(ops.shape(data))
+    p = _partition_ids("tf.dynamic_partition", partitions, shape, num)
+    rest = shape[_value(partitions).ndim:]
+    flat = ops.reshape(data, (p.size,) + rest)
+    return [ops.take(flat, np.flatnonzero(p == i), axis=0) for i in builtins.range(num)]
+
+
+def dynamic_stitch(indices, data, name=None):
+    """The slices of the tensors in ``data`` placed at the rows given by
+    ``indices`` (one integer tensor per data tensor, its shape a prefix of
+    the data's): merged[indices[m][i]] = data[m][i], a later pair winning
+    where two give the same row; rows no index names are zeros (gradients
+    flow back to data)."""
+    if not isinstance(indices, (list, tuple)) or not isinstance(data, (list, tuple)) \
+            or len(indices) != len(data) or not indices:
+        raise ValueError("tf.dynamic_stitch: indices and data must be lists of the same "
+                         "(non-zero) length")
+    ids, parts, rest = [], [], None
+    for m, (i, d) in enumerate(zip(indices, data)):
+        iv, shape = _value(i), tuple(ops.shape(d))
+        if iv.dtype.kind not in "iu":
+            raise TypeError(f"tf.dynamic_stitch: indices[{m}] must be integers, got {iv.dtype}")
+        if shape[:iv.ndim] != iv.shape:
+            raise ValueError(f"tf.dynamic_stitch: indices[{m}] of shape {iv.shape} must be a "
+                             f"prefix of data[{m}]'s shape {shape}")
+        if rest is None:
+            rest = shape[iv.ndim:]
+        elif shape[iv.ndim:] != rest:
+            raise ValueError(f"tf.dynamic_stitch: data[{m}] of shape {shape} has slices of "
+                             f"shape {shape[iv.ndim:]}, data[0]'s are {rest}")
+        if (iv < 0).any():
+            raise _invalid(f"tf.dynamic_stitch: indices[{m}] has a negative index "
+                           f"{iv[iv < 0].ravel()[0]}")
+        ids.append(iv.ravel().astype(np.int64))
+        parts.append(ops.reshape(d, (iv.size,) + rest))
+    every = np.concatenate(ids)
+    rows = int(every.max()) + 1 if every.size else 0
+    source = np.full(rows, -1, np.int64)
+    np.maximum.at(source, every, np.arange(every.size))  # (the last writer wins)
+    source[source < 0] = every.size                      # (the zero row, after the data)
+    zero = np.zeros((1,) + rest, _dtype(data[0]))
+    stacked = ops.concatenate(parts + [zero], axis=0)
+    return ops.take(stacked, source, axis=0)
+
+
 def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
                   new_axis_mask=0, shrink_axis_mask=0, var=None, name=None):
     """TensorFlow's ``tf.strided_slice``: ``input_[begin:end:strides]`` per
@@ -1577,7 +1664,7 @@ _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linsp
             "searchsorted", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
             "tensor_scatter_nd_update", "tensor_scatter_nd_max", "tensor_scatter_nd_min",
             "histogram_fixed_width", "histogram_fixed_width_bins", "reverse_sequence",
-            "strided_slice"]
+            "strided_slice", "unravel_index", "dynamic_partition", "dynamic_stitch"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 # TensorFlow dispatches these to RaggedTensors: elementwise on the values, the

@@ -1,0 +1,243 @@
+"""TensorFlow names that ported programs call: tf.unravel_index,
+dynamic_partition / dynamic_stitch, no_op / group / control_dependencies,
+tf.random.poisson, the tf.nn convolutions and poolings in TensorFlow's
+argument forms (conv1d, depthwise / separable conv2d, lrn, 1-D and 3-D
+pooling, pool, dilation2d / erosion2d), tf.linalg's expm, lstsq and
+triangular solves, tf.signal's DCTs, overlap_and_add and inverse_stft, and
+tf.data's save / load, random, counter, group_by_window, scan and unique:
+values against NumPy float64 (or Keras 3 on its NumPy backend), gradients
+against finite differences."""
+import numpy as np
+import pytest
+
+import pynn as tf
+from gradcheck import numeric_grad
+from keras_reference import keras, needs_keras
+
+RNG = np.random.default_rng(11)
+
+
+def _grad(fn, *xs):
+    vs = [tf.Variable(np.asarray(x, np.float32)) for x in xs]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(fn(*vs))
+    gs = tape.gradient(loss, vs)
+    return [np.asarray(g) for g in gs]
+
+
+def _fd(fn, xs, i, eps=1e-3):
+    xs = [np.asarray(x, np.float32) for x in xs]
+
+    def f(v):
+        args = list(xs)
+        args[i] = v
+        return float(np.sum(np.asarray(fn(*args), np.float64)))
+    return numeric_grad(f, xs[i], eps)
+
+
+def _check_grads(fn, xs, rtol=2e-2, atol=2e-3, eps=1e-3):
+    got = _grad(fn, *xs)
+    for i in range(len(xs)):
+        np.testing.assert_allclose(got[i], _fd(fn, xs, i, eps), rtol=rtol, atol=atol)
+
+
+# ------------------------------------------------------------ array functions
+
+def test_unravel_index_as_numpy():
+    got = tf.unravel_index([1, 5, 7], [3, 3])
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, [[0, 1, 2], [1, 2, 1]])
+    np.testing.assert_array_equal(tf.unravel_index(np.int64(17), [2, 3, 4]),
+                                  np.unravel_index(17, (2, 3, 4)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="out of range"):
+        tf.unravel_index([9], [3, 3])
+
+
+def test_dynamic_partition_and_stitch_round_trip():
+    data = RNG.normal(size=(6, 2)).astype(np.float32)
+    p = np.array([0, 2, 1, 0, 2, 2])
+    parts = tf.dynamic_partition(data, p, 3)
+    for i in range(3):
+        np.testing.assert_array_equal(parts[i], data[p == i])
+    ids = tf.dynamic_partition(np.arange(6), p, 3)
+    np.testing.assert_array_equal(tf.dynamic_stitch(ids, parts), data)
+    # a later pair wins; unnamed rows are zeros; integer data keeps its dtype
+    got = tf.dynamic_stitch([[0, 2], [2, 4]], [tf.constant([1, 2]), tf.constant([3, 4])])
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, [1, 0, 3, 0, 4])
+    # a 2-D partitions tensor takes its leading axes
+    parts2 = tf.dynamic_partition(np.arange(12.0).reshape(2, 3, 2), [[0, 1, 0], [1, 1, 0]], 2)
+    np.testing.assert_array_equal(parts2[0], [[0, 1], [4, 5], [10, 11]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"not in \[0, 3\)"):
+        tf.dynamic_partition(data, [0, 1, 3, 0, 1, 1], 3)
+    with pytest.raises(ValueError, match="prefix"):
+        tf.dynamic_partition(data, [0, 1], 2)
+
+
+def test_dynamic_partition_and_stitch_gradients():
+    x = RNG.normal(size=(5, 3)).astype(np.float32)
+    p = [1, 0, 1, 1, 0]
+
+    def fn(v):
+        a, b = tf.dynamic_partition(v, p, 2)
+        return tf.dynamic_stitch([[0, 1], [1, 3, 4]], [a[:2] * 3.0, b ** 2 + a[:1] * b])
+    _check_grads(fn, [x])
+
+
+def test_no_op_group_control_dependencies_run_eagerly():
+    v = tf.Variable(1.0)
+    calls = []
+    assert tf.no_op() is None
+    assert tf.group(v.assign_add(1.0), tf.no_op()) is None
+    with tf.control_dependencies([v.assign_add(2.0), lambda: calls.append(1)]):
+        y = v * 2.0
+    assert calls == [1] and float(y) == 8.0
+
+    @tf.function
+    def step():
+        with tf.control_dependencies([v.assign(0.5)]):
+            return tf.identity(v)
+    assert float(step()) == 0.5
+
+
+def test_random_poisson_shapes_dtypes_and_means():
+    draws = tf.random.poisson([4000], [0.5, 6.0], seed=3)
+    assert draws.shape == (4000, 2) and draws.dtype == np.float32
+    np.testing.assert_allclose(np.mean(draws, 0), [0.5, 6.0], rtol=0.08)
+    ints = tf.random.poisson([3], 2.0, dtype=tf.int64, seed=1)
+    assert ints.dtype == np.int64 and ints.shape == (3,)
+    a = tf.random.stateless_poisson([5, 2], seed=[4, 2], lam=[1.0, 30.0])
+    assert a.dtype == np.int32 and a.shape == (5, 2)
+    np.testing.assert_array_equal(a, tf.random.stateless_poisson([5, 2], [4, 2], [1.0, 30.0]))
+    assert not np.array_equal(a, tf.random.stateless_poisson([5, 2], [4, 3], [1.0, 30.0]))
+    with pytest.raises(ValueError, match="lam"):
+        tf.random.poisson([2], [-1.0])
+
+
+# ------------------------------------------------------------ tf.nn
+
+@needs_keras
+@pytest.mark.parametrize("padding, stride, dil", [("SAME", 1, 2), ("VALID", 2, 1)])
+def test_conv1d_depthwise_separable_as_keras(padding, stride, dil):
+    ops = keras.ops
+    x1 = RNG.normal(size=(2, 9, 3)).astype(np.float32)
+    k1 = RNG.normal(size=(3, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        tf.nn.conv1d(x1, k1, stride, padding, dilations=dil),
+        ops.conv(x1, k1, stride, padding.lower(), dilation_rate=dil), rtol=1e-4, atol=1e-5)
+    x = RNG.normal(size=(2, 7, 8, 3)).astype(np.float32)
+    dw = RNG.normal(size=(3, 3, 3, 2)).astype(np.float32)
+    pw = RNG.normal(size=(1, 1, 6, 5)).astype(np.float32)
+    strides = [1, stride, stride, 1]
+    np.testing.assert_allclose(
+        tf.nn.depthwise_conv2d(x, dw, strides, padding, dilations=[dil, dil]),
+        ops.depthwise_conv(x, dw, stride, padding.lower(), dilation_rate=dil),
+        rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        tf.nn.separable_conv2d(x, dw, pw, strides, padding, dilations=[dil, dil]),
+        ops.separable_conv(x, dw, pw, stride, padding.lower(), dilation_rate=dil),
+        rtol=1e-4, atol=1e-5)
+
+
+def test_conv_gradients():
+    x = RNG.normal(size=(1, 5, 4, 2)).astype(np.float32)
+    dw = RNG.normal(size=(2, 2, 2, 2)).astype(np.float32)
+    pw = RNG.normal(size=(1, 1, 4, 3)).astype(np.float32)
+    _check_grads(lambda a, b, c: tf.nn.separable_conv2d(a, b, c, [1, 1, 1, 1], "SAME"),
+                 [x, dw, pw])
+    x1 = RNG.normal(size=(1, 6, 2)).astype(np.float32)
+    k1 = RNG.normal(size=(2, 2, 3)).astype(np.float32)
+    _check_grads(lambda a, b: tf.nn.conv1d(a, b, 2, "VALID"), [x1, k1])
+
+
+def _lrn_reference(x, r, bias, alpha, beta):
+    x = x.astype(np.float64)
+    c = x.shape[-1]
+    out = np.empty_like(x)
+    for d in range(c):
+        s = np.sum(x[..., max(0, d - r):d + r + 1] ** 2, axis=-1)
+        out[..., d] = x[..., d] / (bias + alpha * s) ** beta
+    return out
+
+
+def test_local_response_normalization():
+    x = RNG.normal(size=(2, 3, 3, 7)).astype(np.float32)
+    np.testing.assert_allclose(tf.nn.local_response_normalization(x),
+                               _lrn_reference(x, 5, 1.0, 1.0, 0.5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.nn.lrn(x, depth_radius=2, bias=2.0, alpha=1e-2, beta=0.75),
+                               _lrn_reference(x, 2, 2.0, 1e-2, 0.75), rtol=1e-5, atol=1e-6)
+    _check_grads(lambda v: tf.nn.lrn(v, 1, 1.0, 0.5, 0.75), [x[:1, :2, :2, :4]])
+
+
+def _pool3d_reference(x, k, s, kind, padding):
+    x = x.astype(np.float64)
+    n, d, h, w, c = x.shape
+    if padding == "SAME":
+        outs = [-(-v // st) for v, st in zip((d, h, w), s)]
+        pads = [max((o - 1) * st + kk - v, 0) for o, st, kk, v in zip(outs, s, k, (d, h, w))]
+    else:
+        outs = [(v - kk) // st + 1 for v, kk, st in zip((d, h, w), k, s)]
+        pads = [0, 0, 0]
+    fill = -np.inf if kind == "max" else np.nan
+    xp = np.pad(x, [(0, 0)] + [(p // 2, p - p // 2) for p in pads] + [(0, 0)],
+                constant_values=fill)
+    out = np.empty((n, *outs, c))
+    for i, j, m in np.ndindex(*outs):
+        box = xp[:, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1],
+                 m * s[2]:m * s[2] + k[2]]
+        out[:, i, j, m] = box.max(axis=(1, 2, 3)) if kind == "max" else \
+            np.nanmean(box, axis=(1, 2, 3))
+    return out
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_pool3d_and_pool(padding):
+    x = RNG.normal(size=(2, 5, 4, 6, 3)).astype(np.float32)
+    k, s = (2, 3, 2), (2, 1, 2)
+    np.testing.assert_allclose(tf.nn.max_pool3d(x, [1, *k, 1], [1, *s, 1], padding),
+                               _pool3d_reference(x, k, s, "max", padding), rtol=1e-6)
+    np.testing.assert_allclose(tf.nn.avg_pool3d(x, k, s, padding),
+                               _pool3d_reference(x, k, s, "avg", padding), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.nn.pool(x, k, "AVG", s, padding),
+                               _pool3d_reference(x, k, s, "avg", padding), rtol=1e-5, atol=1e-6)
+    x1 = x[:, :, 0, 0, :]
+    np.testing.assert_allclose(tf.nn.max_pool1d(x1, 2, 2, padding),
+                               _pool3d_reference(x1[:, :, None, None], (2, 1, 1), (2, 1, 1),
+                                                 "max", padding)[:, :, 0, 0])
+    np.testing.assert_allclose(tf.nn.pool(x[:, 0], [2, 2], "MAX", padding=padding),
+                               tf.nn.max_pool2d(x[:, 0], 2, 1, padding))
+    _check_grads(lambda v: tf.nn.avg_pool3d(v, 2, 2, padding), [x[:1, :3, :3, :3, :1]])
+    with pytest.raises(ValueError, match="pooling_type"):
+        tf.nn.pool(x, k, "MIN")
+
+
+def _dilation_reference(x, f, s, r, padding):
+    n, h, w, c = x.shape
+    kh, kw, _ = f.shape
+    eh, ew = (kh - 1) * r[0] + 1, (kw - 1) * r[1] + 1
+    if padding == "SAME":
+        oh, ow = -(-h // s[0]), -(-w // s[1])
+        top = max((oh - 1) * s[0] + eh - h, 0) // 2
+        left = max((ow - 1) * s[1] + ew - w, 0) // 2
+    else:
+        oh, ow, top, left = (h - eh) // s[0] + 1, (w - ew) // s[1] + 1, 0, 0
+    out = np.full((n, oh, ow, c), -np.inf)
+    for y, xx, dy, dx in np.ndindex(oh, ow, kh, kw):
+        i, j = y * s[0] + dy * r[0] - top, xx * s[1] + dx * r[1] - left
+        if 0 <= i < h and 0 <= j < w:
+            out[:, y, xx] = np.maximum(out[:, y, xx], x[:, i, j] + f[dy, dx])
+    return out
+
+
+@pytest.mark.parametrize("padding, s, r", [("SAME", (1, 1), (1, 1)), ("VALID", (2, 1), (1, 2)),
+                                           ("SAME", (2, 2), (2, 1))])
+def test_dilation2d_and_erosion2d(padding, s, r):
+    x = RNG.normal(size=(2, 6, 7, 2)).astype(np.float32)
+    f = RNG.normal(size=(2, 3, 2)).astype(np.float32)
+    got = tf.nn.dilation2d(x, f, [1, *s, 1], padding, "NHWC", [1, *r, 1])
+    np.testing.assert_allclose(got, _dilation_reference(x, f, s, r, padding), rtol=1e-6)
+    ero = tf.nn.erosion2d(x, f, [1, *s, 1], padding, "NHWC", [1, *r, 1])
+    np.testing.assert_allclose(ero, -_dilation_reference(-x, f[::-1, ::-1], s, r, padding),
+                               rtol=1e-6)
+    _check_grads(lambda a, b: tf.nn.dilation2d(a, b, [1, *s, 1], padding, "NHWC", [1, *r, 1]),
+                 [x[:1, :4, :5, :1], f[:, :, :1]])
