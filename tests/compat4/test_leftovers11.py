@@ -241,3 +241,107 @@ def test_dilation2d_and_erosion2d(padding, s, r):
                                rtol=1e-6)
     _check_grads(lambda a, b: tf.nn.dilation2d(a, b, [1, *s, 1], padding, "NHWC", [1, *r, 1]),
                  [x[:1, :4, :5, :1], f[:, :, :1]])
+
+
+# ------------------------------------------------------------ tf.linalg
+
+sl = pytest.importorskip("scipy.linalg")
+
+
+def test_expm_sqrtm_logm_against_scipy():
+    a = RNG.normal(size=(2, 4, 4))
+    np.testing.assert_allclose(tf.linalg.expm(a), [sl.expm(m) for m in a], rtol=1e-12,
+                               atol=1e-12)
+    big = RNG.normal(size=(3, 3)) * 6
+    np.testing.assert_allclose(tf.linalg.expm(big), sl.expm(big), rtol=1e-10)
+    assert tf.linalg.expm(a.astype(np.float32)).dtype == np.float32
+    s = a @ np.swapaxes(a, -1, -2) + np.eye(4)
+    np.testing.assert_allclose(tf.linalg.sqrtm(s), [sl.sqrtm(m) for m in s], rtol=1e-10)
+    c = s.astype(np.complex128)
+    np.testing.assert_allclose(tf.linalg.logm(c), [sl.logm(m) for m in c], rtol=1e-10,
+                               atol=1e-12)
+    with pytest.raises(TypeError, match="complex"):
+        tf.linalg.logm(s)
+    with pytest.raises(ValueError, match="square"):
+        tf.linalg.expm(np.ones((2, 3)))
+
+
+def test_expm_and_sqrtm_gradients():
+    a = (RNG.normal(size=(3, 3)) * 0.5).astype(np.float32)
+    _check_grads(tf.linalg.expm, [a])
+    _check_grads(lambda v: tf.linalg.expm(v) * np.arange(9.0).reshape(3, 3), [a])
+    s = (a @ a.T + np.eye(3)).astype(np.float32)
+    _check_grads(lambda v: tf.linalg.sqrtm(v) * np.arange(9.0).reshape(3, 3), [s])
+
+
+@pytest.mark.parametrize("lower, adjoint", [(True, False), (True, True), (False, False),
+                                            (False, True)])
+def test_triangular_and_banded_solves(lower, adjoint):
+    m = RNG.normal(size=(2, 5, 5)) + 5 * np.eye(5)
+    b = RNG.normal(size=(2, 5, 3))
+    tri = np.tril(m) if lower else np.triu(m)
+    want = [sl.solve_triangular(t, r, lower=lower, trans="T" if adjoint else "N")
+            for t, r in zip(tri, b)]
+    got = tf.linalg.triangular_solve(m, b, lower=lower, adjoint=adjoint)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # the same matrices as two bands (TensorFlow's LEFT_RIGHT alignment)
+    banded = np.tril(np.triu(tri, -1), 1)
+    if lower:
+        bands = np.stack([np.diagonal(banded, 0, -2, -1),
+                          np.pad(np.diagonal(banded, -1, -2, -1), [(0, 0), (1, 0)])], 1)
+    else:
+        bands = np.stack([np.pad(np.diagonal(banded, 1, -2, -1), [(0, 0), (0, 1)]),
+                          np.diagonal(banded, 0, -2, -1)], 1)
+    want = [sl.solve_triangular(t, r, lower=lower, trans="T" if adjoint else "N")
+            for t, r in zip(banded, b)]
+    np.testing.assert_allclose(tf.linalg.banded_triangular_solve(bands, b, lower, adjoint),
+                               want, rtol=1e-12)
+    _check_grads(lambda x, y: tf.linalg.triangular_solve(x, y, lower, adjoint),
+                 [m[0].astype(np.float32), b[0].astype(np.float32)], rtol=3e-2)
+    _check_grads(lambda x, y: tf.linalg.banded_triangular_solve(x, y, lower, adjoint),
+                 [bands[0].astype(np.float32), b[0].astype(np.float32)], rtol=3e-2)
+
+
+def test_tridiagonal_solve_and_matmul_formats():
+    d = RNG.normal(size=(3, 6))
+    d[1] += 5
+    a = np.diag(d[1]) + np.diag(d[0, :-1], 1) + np.diag(d[2, 1:], -1)
+    rhs = RNG.normal(size=(6, 2))
+    want = np.linalg.solve(a, rhs)
+    np.testing.assert_allclose(tf.linalg.tridiagonal_solve(d, rhs), want, rtol=1e-12)
+    np.testing.assert_allclose(tf.linalg.tridiagonal_solve(list(d), rhs[:, 0], "sequence"),
+                               want[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(tf.linalg.tridiagonal_solve(a, rhs.T, "matrix",
+                                                           transpose_rhs=True), want, rtol=1e-12)
+    np.testing.assert_allclose(tf.linalg.tridiagonal_matmul(d, rhs), a @ rhs, rtol=1e-12)
+    _check_grads(lambda x, y: tf.linalg.tridiagonal_solve(x, y),
+                 [d.astype(np.float32), rhs.astype(np.float32)], rtol=3e-2)
+    with pytest.raises(ValueError, match="diagonals_format"):
+        tf.linalg.tridiagonal_solve(d, rhs, "banded")
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (3, 5)])
+def test_lstsq_fast_regularized_and_minimum_norm(shape):
+    a = RNG.normal(size=shape)
+    b = RNG.normal(size=(shape[0], 2))
+    np.testing.assert_allclose(tf.linalg.lstsq(a, b), np.linalg.lstsq(a, b, rcond=None)[0],
+                               rtol=1e-10, atol=1e-12)
+    lam = 0.3
+    n = shape[1]
+    ridge = np.linalg.solve(a.T @ a + lam * np.eye(n), a.T @ b) if shape[0] >= n else \
+        a.T @ np.linalg.solve(a @ a.T + lam * np.eye(shape[0]), b)
+    np.testing.assert_allclose(tf.linalg.lstsq(a, b, l2_regularizer=lam), ridge, rtol=1e-10)
+    deficient = np.concatenate([a, a[:, :1]], 1)             # rank-deficient columns
+    np.testing.assert_allclose(tf.linalg.lstsq(deficient, b, fast=False),
+                               np.linalg.pinv(deficient) @ b, rtol=1e-8, atol=1e-12)
+    _check_grads(lambda x, y: tf.linalg.lstsq(x, y, l2_regularizer=0.1),
+                 [a.astype(np.float32), b.astype(np.float32)], rtol=3e-2)
+
+
+def test_matrix_rank():
+    a = RNG.normal(size=(2, 5, 3)) @ RNG.normal(size=(3, 4))
+    np.testing.assert_array_equal(tf.linalg.matrix_rank(a), [3, 3])
+    assert tf.linalg.matrix_rank(np.diag(np.float32([1, 1, 1, 1e-9]))) == 3
+    assert tf.linalg.matrix_rank(np.diag([1, 1, 1, 1e-9])) == 4          # (float64)
+    assert tf.linalg.matrix_rank(np.ones((3, 3)), tol=10.0) == 0
