@@ -345,3 +345,69 @@ def test_matrix_rank():
     assert tf.linalg.matrix_rank(np.diag(np.float32([1, 1, 1, 1e-9]))) == 3
     assert tf.linalg.matrix_rank(np.diag([1, 1, 1, 1e-9])) == 4          # (float64)
     assert tf.linalg.matrix_rank(np.ones((3, 3)), tol=10.0) == 0
+
+
+# ------------------------------------------------------------ tf.data
+
+def test_dataset_save_load_round_trip(tmp_path):
+    images = RNG.normal(size=(5, 2, 3)).astype(np.float32)
+    labels = np.arange(5)
+    text = np.array(["a", "", "b\x00c", "dd", "é"])
+    ds = tf.data.Dataset.from_tensor_slices(({"x": images, "t": text}, labels)).map(
+        lambda f, y: (f, y * 2))
+    ds.save(str(tmp_path / "saved"))
+    back = tf.data.Dataset.load(str(tmp_path / "saved"))
+    assert back.element_spec == ds.element_spec
+    assert len(back) == 5 and int(back.cardinality()) == 5
+    for (f1, y1), (f2, y2) in zip(ds.as_numpy_iterator(), back.as_numpy_iterator()):
+        np.testing.assert_array_equal(f1["x"], f2["x"])
+        assert f1["t"] == f2["t"] and y1 == y2
+    # a batched, re-saved dataset keeps its None batch size; experimental names too
+    tf.data.experimental.save(back.batch(2), str(tmp_path / "batched"))
+    again = tf.data.experimental.load(str(tmp_path / "batched"))
+    assert again.element_spec[1].shape.as_list() == [None]
+    assert [len(y) for _, y in again.as_numpy_iterator()] == [2, 2, 1]
+    with pytest.raises(FileNotFoundError, match="no dataset"):
+        tf.data.Dataset.load(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="infinite"):
+        tf.data.Dataset.range(3).repeat().save(str(tmp_path / "endless"))
+
+
+def test_dataset_random_and_counter():
+    a = list(tf.data.Dataset.random(seed=4).take(5).as_numpy_iterator())
+    assert a == list(tf.data.Dataset.random(seed=4).take(5).as_numpy_iterator())
+    assert all(np.asarray(v).dtype == np.int64 and 0 <= v < 2 ** 32 for v in a)
+    assert a != list(tf.data.Dataset.random(seed=5).take(5).as_numpy_iterator())
+    ds = tf.data.Dataset.random(seed=1, rerandomize_each_iteration=True).take(3)
+    assert list(ds.as_numpy_iterator()) != list(ds.as_numpy_iterator())
+    assert tf.data.Dataset.random(seed=1).element_spec == tf.TensorSpec((), tf.int64)
+    assert list(tf.data.Dataset.counter(2, 3).take(3).as_numpy_iterator()) == [2, 5, 8]
+    assert list(tf.data.experimental.RandomDataset(seed=4).take(5).as_numpy_iterator()) == a
+
+
+def test_dataset_scan_unique_group_by_window():
+    ds = tf.data.Dataset.range(5)
+    running = ds.scan(tf.constant(0, tf.int64), lambda s, x: (s + x, s))
+    assert list(running.as_numpy_iterator()) == [0, 0, 1, 3, 6]
+    pairs = tf.data.Dataset.from_tensor_slices(([1.0, 2.0], [3.0, 4.0])).apply(
+        tf.data.experimental.scan(0.0, lambda s, e: (s + e[0], (s, e[1]))))
+    assert [tuple(map(float, p)) for p in pairs.as_numpy_iterator()] == [(0, 3), (1, 4)]
+    assert list(tf.data.Dataset.from_tensor_slices([3, 1, 3, 2, 1]).unique()
+                .as_numpy_iterator()) == [3, 1, 2]
+    words = tf.data.Dataset.from_tensor_slices(["b", "a", "b"]).apply(tf.data.experimental.unique())
+    assert list(words.as_numpy_iterator()) == [b"b", b"a"]
+    with pytest.raises(TypeError, match="int32, int64 and string"):
+        list(tf.data.Dataset.from_tensor_slices([1.5]).unique())
+    grouped = tf.data.Dataset.range(10).group_by_window(
+        key_func=lambda x: x % 2, reduce_func=lambda k, w: w.batch(3), window_size=3)
+    assert [list(b) for b in grouped.as_numpy_iterator()] == \
+        [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]
+    sized = tf.data.Dataset.range(7).apply(tf.data.experimental.group_by_window(
+        lambda x: tf.cast(x >= 3, tf.int64), lambda k, w: w.batch(4).map(lambda b: b * 10),
+        window_size_func=lambda k: k + 1))
+    assert [list(b) for b in sized.as_numpy_iterator()] == \
+        [[0], [10], [20], [30, 40], [50, 60]]
+    resampled = tf.data.Dataset.range(40).apply(tf.data.experimental.rejection_resample(
+        lambda x: tf.cast(x < 30, tf.int32), [0.5, 0.5], seed=1))
+    classes = [int(c) for c, _ in resampled.as_numpy_iterator()]
+    assert set(classes) == {0, 1}
