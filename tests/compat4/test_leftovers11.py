@@ -411,3 +411,68 @@ def test_dataset_scan_unique_group_by_window():
         lambda x: tf.cast(x < 30, tf.int32), [0.5, 0.5], seed=1))
     classes = [int(c) for c, _ in resampled.as_numpy_iterator()]
     assert set(classes) == {0, 1}
+
+
+# ------------------------------------------------------------ tf.signal
+
+fftpack = pytest.importorskip("scipy.fftpack")
+
+
+@pytest.mark.parametrize("kind", [1, 2, 3, 4])
+def test_dct_idct_as_scipy_fftpack(kind):
+    x = RNG.normal(size=(3, 9))
+    norms = [None] if kind == 1 else [None, "ortho"]
+    for norm in norms:
+        np.testing.assert_allclose(tf.signal.dct(x, type=kind, norm=norm),
+                                   fftpack.dct(x, type=kind, norm=norm), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tf.signal.idct(x, type=kind, norm=norm),
+                                   fftpack.idct(x, type=kind, norm=norm), rtol=1e-12, atol=1e-12)
+    for n in (5, 12):
+        np.testing.assert_allclose(tf.signal.dct(x, type=kind, n=n),
+                                   fftpack.dct(x, type=kind, n=n), rtol=1e-12, atol=1e-12)
+    got = tf.signal.dct(x.astype(np.float32), type=kind)
+    assert got.dtype == np.float32
+    _check_grads(lambda v: tf.signal.dct(v, type=kind) * np.arange(9.0), [x[:2].astype(np.float32)])
+    if kind == 1:
+        with pytest.raises(ValueError, match="not supported"):
+            tf.signal.dct(x, type=1, norm="ortho")
+
+
+def test_mfccs_from_log_mel_spectrograms():
+    logmel = RNG.normal(size=(2, 7, 20)).astype(np.float32)
+    want = fftpack.dct(logmel.astype(np.float64), type=2) / np.sqrt(40.0)
+    np.testing.assert_allclose(tf.signal.mfccs_from_log_mel_spectrograms(logmel), want,
+                               rtol=1e-5, atol=1e-5)
+    _check_grads(lambda v: tf.signal.mfccs_from_log_mel_spectrograms(v)[..., :13] *
+                 np.arange(13.0), [logmel[:1, :2]])
+
+
+def test_overlap_and_add_values_and_gradient():
+    frames = RNG.normal(size=(2, 5, 8))
+    for step in (3, 4, 8):
+        want = np.zeros((2, 4 * step + 8))
+        for i in range(5):
+            want[:, i * step:i * step + 8] += frames[:, i]
+        np.testing.assert_allclose(tf.signal.overlap_and_add(frames, step), want, rtol=1e-12)
+    _check_grads(lambda v: tf.signal.overlap_and_add(v, 3) * np.arange(20.0),
+                 [frames[0].astype(np.float32)])
+
+
+def test_inverse_stft_reconstructs_the_signal():
+    sig = RNG.normal(size=(2, 1000)).astype(np.float32)
+    spectra = tf.signal.stft(sig, 256, 64)
+    rec = tf.signal.inverse_stft(spectra, 256, 64,
+                                 window_fn=tf.signal.inverse_stft_window_fn(64))
+    assert rec.dtype == np.float32 and rec.shape == (2, (spectra.shape[1] - 1) * 64 + 256)
+    # (away from the ends, where the frames overlap fully)
+    np.testing.assert_allclose(np.asarray(rec)[:, 192:760], sig[:, 192:760], atol=1e-5)
+    # frame_length above fft_length pads each frame with zeros; the plain
+    # window path matches a direct NumPy computation
+    spectra = tf.signal.stft(sig[:1, :300], 100, 50, fft_length=64)
+    frames = np.fft.irfft(np.asarray(spectra, np.complex128), 64, axis=-1)
+    frames = np.pad(frames, [(0, 0), (0, 0), (0, 36)]) * np.asarray(tf.signal.hann_window(100))
+    want = np.zeros((1, (frames.shape[1] - 1) * 50 + 100))
+    for i in range(frames.shape[1]):
+        want[:, i * 50:i * 50 + 100] += frames[:, i]
+    np.testing.assert_allclose(tf.signal.inverse_stft(spectra, 100, 50, fft_length=64), want,
+                               rtol=1e-5, atol=1e-5)
