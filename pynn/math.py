@@ -1335,6 +1335,10 @@ def _special(who, fn, args, grads):
     the derivative of the result by argument i, for the traced arguments
     listed in ``grads`` (the others are constants to the gradient)."""
     from . import autodiff
+    if ops._SYMBOLIC and builtins.any(type(a) is ops._SYMBOLIC[0] for a in args):
+        # a functional model being built: a layer of the graph that computes
+        # this function when the model runs (gradients flow through it)
+        return ops._SYMBOLIC[1](who.rsplit(".", 1)[1], list(args), {})
     rs = [autodiff.resolve(a) for a in args]
     traced = [type(r) is autodiff.Traced for r in rs]
     vals = []
@@ -1462,10 +1466,77 @@ def polyval(coeffs, x, name=None):
 
 
 
-# tf.math.special: the Bessel functions under their second names
+def _unary_special(name, doc, derivative):
+    def fn(x, name=None):
+        return _special(f"tf.math.special.{fn.__name__}", getattr(_sp, fn.__name__), [x],
+                        {0: derivative})
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def _k1_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -_sp.bessel_k0(x) - _sp.bessel_k1(x) / x
+
+
+def _k1e_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _sp.bessel_k1e(x) * (1 - 1 / x) - _sp.bessel_k0e(x)
+
+
+def _y1_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _sp.bessel_y0(x) - _sp.bessel_y1(x) / x
+
+
+def _spence_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 1, -1.0, np.log(x) / (1 - x))
+
+
+def _expint_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.exp(x) / x
+
+
+# tf.math.special's functions (SciPy's definitions, computed in float64 by
+# pynn._special), each with its derivative for a GradientTape, and each
+# recorded as a layer on a functional model's symbolic tensors
+SPECIAL = {f.__name__: f for f in (
+    _unary_special("bessel_j0", "The Bessel function of the first kind, order 0.",
+                   lambda v: -_sp.bessel_j1(v)),
+    _unary_special("bessel_j1", "The Bessel function of the first kind, order 1.",
+                   _checked_pair(lambda v: _sp.bessel_j0(v) - _sp.bessel_j1(v) / v, 0.5)),
+    _unary_special("bessel_y0", "The Bessel function of the second kind, order 0 (NaN "
+                   "for x < 0, -inf at 0).", lambda v: -_sp.bessel_y1(v)),
+    _unary_special("bessel_y1", "The Bessel function of the second kind, order 1 (NaN "
+                   "for x < 0, -inf at 0).", _y1_derivative),
+    _unary_special("bessel_k0", "The modified Bessel function of the second kind, order 0 "
+                   "(NaN for x < 0, inf at 0).", lambda v: -_sp.bessel_k1(v)),
+    _unary_special("bessel_k1", "The modified Bessel function of the second kind, order 1 "
+                   "(NaN for x < 0, inf at 0).", _k1_derivative),
+    _unary_special("bessel_k0e", "exp(x) K0(x), which does not underflow.",
+                   lambda v: _sp.bessel_k0e(v) - _sp.bessel_k1e(v)),
+    _unary_special("bessel_k1e", "exp(x) K1(x), which does not underflow.", _k1e_derivative),
+    _unary_special("dawsn", "Dawson's integral exp(-x^2) int_0^x exp(t^2) dt.",
+                   lambda v: 1 - 2 * v * _sp.dawsn(v)),
+    _unary_special("expint", "The exponential integral Ei(x), the principal value of "
+                   "int_-inf^x exp(t) / t dt (as SciPy's expi; -inf at 0).",
+                   _expint_derivative),
+    _unary_special("fresnel_cos", "The Fresnel integral int_0^x cos(pi t^2 / 2) dt.",
+                   lambda v: np.cos(np.pi / 2 * v * v)),
+    _unary_special("fresnel_sin", "The Fresnel integral int_0^x sin(pi t^2 / 2) dt.",
+                   lambda v: np.sin(np.pi / 2 * v * v)),
+    _unary_special("spence", "Spence's function int_1^x log(t) / (1 - t) dt (NaN for "
+                   "x < 0).", _spence_derivative))}
+
+
+# tf.math.special: those above, and the Bessel functions I under their second names
 special = __import__("types").SimpleNamespace(
     bessel_i0=lambda x, name=None: bessel_i0(x), bessel_i0e=lambda x, name=None: bessel_i0e(x),
-    bessel_i1=lambda x, name=None: bessel_i1(x), bessel_i1e=lambda x, name=None: bessel_i1e(x))
+    bessel_i1=lambda x, name=None: bessel_i1(x), bessel_i1e=lambda x, name=None: bessel_i1e(x),
+    **SPECIAL)
 
 
 # ------------------------------------------------------------ slicing

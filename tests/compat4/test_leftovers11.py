@@ -476,3 +476,59 @@ def test_inverse_stft_reconstructs_the_signal():
         want[:, i * 50:i * 50 + 100] += frames[:, i]
     np.testing.assert_allclose(tf.signal.inverse_stft(spectra, 100, 50, fft_length=64), want,
                                rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------ tf.math.special
+
+sp = pytest.importorskip("scipy.special")
+
+SPECIAL = [("bessel_j0", sp.j0), ("bessel_j1", sp.j1), ("bessel_y0", sp.y0),
+           ("bessel_y1", sp.y1), ("bessel_k0", sp.k0), ("bessel_k1", sp.k1),
+           ("bessel_k0e", sp.k0e), ("bessel_k1e", sp.k1e), ("dawsn", sp.dawsn),
+           ("expint", sp.expi), ("fresnel_cos", lambda v: sp.fresnel(v)[1]),
+           ("fresnel_sin", lambda v: sp.fresnel(v)[0]), ("spence", sp.spence)]
+XS = np.concatenate([np.linspace(-45, 45, 901), RNG.uniform(0, 3, 50),
+                     [0.0, 1e-300, 1e-7, 1.79, 1.81, 1.99, 2.01, 5.99, 6.01, 24.99, 25.01, 39.9,
+                      40.1, 100.0, 700.0, 1e4, np.inf, -np.inf, np.nan]])
+
+
+@pytest.mark.parametrize("name, ref", SPECIAL)
+def test_special_values_float64_as_scipy(name, ref):
+    with np.errstate(all="ignore"):
+        want = ref(XS)
+    got = np.asarray(getattr(tf.math.special, name)(tf.constant(XS, dtype="float64")))
+    assert got.dtype == np.float64
+    # (absolute near the zeros of the oscillating ones, relative elsewhere)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11, equal_nan=True)
+
+
+@pytest.mark.parametrize("name, ref", SPECIAL)
+def test_special_float32_and_gradients(name, ref):
+    x = np.array([0.3, 0.8, 1.7, 2.6, 4.2, 7.5], np.float32)
+    got = getattr(tf.math.special, name)(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ref(x.astype(np.float64)), rtol=3e-6, atol=1e-6)
+    fn = getattr(tf.math.special, name)
+    np.testing.assert_allclose(_grad(fn, x)[0], _fd(fn, [x], 0, eps=1e-3), rtol=2e-2,
+                               atol=2e-3)
+
+
+def test_special_functions_on_symbolic_tensors_in_a_model(tmp_path):
+    x = tf.keras.Input((3,))
+    feats = tf.math.special.bessel_j0(x) + tf.math.lgamma(x + 2.0) + \
+        tf.math.special.fresnel_sin(x) * tf.math.special.dawsn(x) + tf.math.bessel_i1e(x)
+    out = tf.keras.layers.Dense(1)(feats)
+    model = tf.keras.Model(x, [feats, out])
+    v = RNG.uniform(0.1, 3.0, (4, 3)).astype(np.float32)
+    w = v.astype(np.float64)
+    want = sp.j0(w) + sp.gammaln(w + 2) + sp.fresnel(w)[0] * sp.dawsn(w) + sp.i1e(w)
+    np.testing.assert_allclose(model.predict(v, verbose=0)[0], want, rtol=1e-5, atol=1e-6)
+    head = tf.keras.Model(x, out)
+    head.compile("sgd", "mse")
+    assert np.isfinite(head.fit(v, np.ones((4, 1)), epochs=1, verbose=0).history["loss"][0])
+    path = str(tmp_path / "special.pynn")
+    model.save(path)
+    again = tf.keras.models.load_model(path)
+    np.testing.assert_allclose(again.predict(v, verbose=0)[0], model.predict(v, verbose=0)[0])
+    with pytest.raises(ValueError, match="bessel_j0"):
+        model.save(str(tmp_path / "special.keras"))
