@@ -1515,6 +1515,16 @@ class Dataset:
         return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN,
                             same_elements=True)
 
+    def bucket_by_sequence_length(self, element_length_func, bucket_boundaries,
+                                  bucket_batch_sizes, padded_shapes=None, padding_values=None,
+                                  pad_to_bucket_boundary=False, no_padding=False,
+                                  drop_remainder=False, name=None):
+        """Batches of elements of similar lengths (see the module's
+        bucket_by_sequence_length, tf.data.experimental's form of it)."""
+        return bucket_by_sequence_length(
+            element_length_func, bucket_boundaries, bucket_batch_sizes, padded_shapes,
+            padding_values, pad_to_bucket_boundary, no_padding, drop_remainder)(self)
+
     def group_by_window(self, key_func, reduce_func, window_size=None, window_size_func=None,
                         name=None):
         """Elements gathered by ``key_func(element)`` (an int64 key) into

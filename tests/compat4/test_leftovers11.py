@@ -532,3 +532,54 @@ def test_special_functions_on_symbolic_tensors_in_a_model(tmp_path):
     np.testing.assert_allclose(again.predict(v, verbose=0)[0], model.predict(v, verbose=0)[0])
     with pytest.raises(ValueError, match="bessel_j0"):
         model.save(str(tmp_path / "special.keras"))
+
+
+# ------------------------------------------------------------ tf.strings, in pipelines
+
+def test_strings_format():
+    assert tf.strings.format("x={} y={}", [tf.constant([1, 2, 3]), tf.constant(0.5)]).numpy() \
+        == b"x=[1 2 3] y=0.5"
+    assert tf.strings.format("{}", tf.range(10)).numpy() == b"[0 1 2 ... 7 8 9]"
+    assert tf.strings.format("{}", tf.range(10), summarize=-1).numpy() == \
+        b"[0 1 2 3 4 5 6 7 8 9]"
+    assert tf.strings.format("{}", tf.constant([[1.5, 2.0], [3.0, 4.0]])).numpy() == \
+        b"[[1.5 2]\n [3 4]]"
+    assert tf.strings.format("{} and <>", tf.constant(["a", "b"])).numpy() == \
+        b'["a" "b"] and <>'
+    assert tf.strings.format("<>!", tf.constant("hi"), placeholder="<>").numpy() == b"hi!"
+    with pytest.raises(ValueError, match="placeholders"):
+        tf.strings.format("{} {}", [1])
+
+
+def test_unicode_with_offsets_and_transcode():
+    codes, offsets = tf.strings.unicode_decode_with_offsets("héllo", "UTF-8")
+    np.testing.assert_array_equal(codes, [104, 233, 108, 108, 111])
+    np.testing.assert_array_equal(offsets, [0, 1, 3, 4, 5])
+    chars, offsets = tf.strings.unicode_split_with_offsets([b"h\xc3\xa9", b"a\xffb"], "UTF-8")
+    assert chars.to_list() == [[b"h", b"\xc3\xa9"], [b"a", "\ufffd".encode(), b"b"]]
+    assert offsets.to_list() == [[0, 1], [0, 1, 2]]
+    got = tf.strings.unicode_transcode([["héllo"], ["x"]], "UTF-8", "UTF-16-BE")
+    assert got.shape == (2, 1) and got.numpy()[0, 0] == "héllo".encode("utf-16-be")
+    assert tf.strings.unicode_transcode(b"a\xffb", "UTF-8", "UTF-8", errors="ignore").numpy() \
+        == b"ab"
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.strings.unicode_decode_with_offsets(b"a\xff", "UTF-8", errors="strict")
+
+
+def test_new_names_inside_tf_function_and_dataset_map():
+    @tf.function
+    def step(x):
+        parts = tf.dynamic_partition(x, tf.cast(x > 0, tf.int32), 2)
+        return tf.signal.dct(x) + tf.reduce_sum(parts[1]), tf.math.special.dawsn(x)
+    x = np.array([-1.0, 2.0, 0.5], np.float32)
+    a, b = step(x)
+    np.testing.assert_allclose(a, fftpack.dct(x.astype(np.float64)) + 2.5, rtol=1e-5)
+    np.testing.assert_allclose(b, sp.dawsn(x.astype(np.float64)), rtol=1e-6)
+    ds = tf.data.Dataset.from_tensor_slices(RNG.normal(size=(4, 3, 3)).astype(np.float32)).map(
+        lambda m: tf.linalg.expm(m * 0.1)).batch(2)
+    first = next(iter(ds))
+    assert first.shape == (2, 3, 3)
+    seqs = tf.data.Dataset.from_generator(lambda: (np.ones(n, np.int32) for n in [1, 3, 2, 5]),
+                                          output_signature=tf.TensorSpec([None], tf.int32))
+    batched = seqs.bucket_by_sequence_length(lambda s: tf.shape(s)[0], [3], [2, 2])
+    assert sorted(b.shape for b in batched.as_numpy_iterator()) == [(2, 2), (2, 5)]
