@@ -17,6 +17,13 @@ from keras_reference import keras, needs_keras
 RNG = np.random.default_rng(11)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rng():
+    """Each test draws the same data however the tests are selected."""
+    global RNG
+    RNG = np.random.default_rng(11)
+
+
 def _grad(fn, *xs):
     vs = [tf.Variable(np.asarray(x, np.float32)) for x in xs]
     with tf.GradientTape() as tape:
@@ -432,7 +439,9 @@ def test_dct_idct_as_scipy_fftpack(kind):
                                    fftpack.dct(x, type=kind, n=n), rtol=1e-12, atol=1e-12)
     got = tf.signal.dct(x.astype(np.float32), type=kind)
     assert got.dtype == np.float32
-    _check_grads(lambda v: tf.signal.dct(v, type=kind) * np.arange(9.0), [x[:2].astype(np.float32)])
+    # (linear: a wide step has no truncation error and less rounding)
+    _check_grads(lambda v: tf.signal.dct(v, type=kind) * np.arange(9.0),
+                 [x[:2].astype(np.float32)], eps=0.1)
     if kind == 1:
         with pytest.raises(ValueError, match="not supported"):
             tf.signal.dct(x, type=1, norm="ortho")
@@ -444,7 +453,7 @@ def test_mfccs_from_log_mel_spectrograms():
     np.testing.assert_allclose(tf.signal.mfccs_from_log_mel_spectrograms(logmel), want,
                                rtol=1e-5, atol=1e-5)
     _check_grads(lambda v: tf.signal.mfccs_from_log_mel_spectrograms(v)[..., :13] *
-                 np.arange(13.0), [logmel[:1, :2]])
+                 np.arange(13.0), [logmel[:1, :2]], eps=0.1)
 
 
 def test_overlap_and_add_values_and_gradient():
@@ -455,7 +464,7 @@ def test_overlap_and_add_values_and_gradient():
             want[:, i * step:i * step + 8] += frames[:, i]
         np.testing.assert_allclose(tf.signal.overlap_and_add(frames, step), want, rtol=1e-12)
     _check_grads(lambda v: tf.signal.overlap_and_add(v, 3) * np.arange(20.0),
-                 [frames[0].astype(np.float32)])
+                 [frames[0].astype(np.float32)], eps=0.1)
 
 
 def test_inverse_stft_reconstructs_the_signal():
