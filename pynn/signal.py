@@ -86,6 +86,43 @@ def hamming_window(window_length, periodic=True, dtype="float32", name=None):
     return _raised_cosine(window_length, periodic, dtype, 0.54, 0.46, "hamming_window")
 
 
+def kaiser_window(window_length, beta=12.0, dtype="float32", name=None):
+    """The (symmetric) Kaiser window I0(beta sqrt(1 - (2n / (N - 1) - 1)^2))
+    / I0(beta), computed with the scaled I0 so a large beta does not
+    overflow."""
+    from . import _special
+    n = _count(window_length, "kaiser_window", "window_length", low=0)
+    dtype = np.dtype(as_dtype(dtype))
+    if n == 1:
+        return np.ones(1, dtype)
+    half = (n - 1) / 2.0
+    t = (np.arange(n, dtype=np.float64) - half) / half
+    arg = float(beta) * np.sqrt(np.maximum(1.0 - t * t, 0.0))
+    b = float(beta)
+    return (_special.bessel_i0e(arg) / _special.bessel_i0e(b) *
+            np.exp(np.abs(arg) - abs(b))).astype(dtype)
+
+
+def kaiser_bessel_derived_window(window_length, beta=12.0, dtype="float32", name=None):
+    """The Kaiser-Bessel-derived window (MDCT's): the square roots of the
+    cumulative sums of a Kaiser window of length N // 2 + 1, mirrored."""
+    n = _count(window_length, "kaiser_bessel_derived_window", "window_length", low=0)
+    dtype = np.dtype(as_dtype(dtype))
+    half = n // 2
+    k = np.asarray(kaiser_window(half + 1, beta, "float64"), np.float64)
+    csum = np.cumsum(k)
+    halfw = np.sqrt(csum[:-1] / csum[-1])
+    return np.concatenate([halfw, halfw[::-1]]).astype(dtype)
+
+
+def vorbis_window(window_length, dtype="float32", name=None):
+    """The Vorbis power-complementary window sin(pi / 2 sin^2(pi (n + 1/2)
+    / N))."""
+    n = _count(window_length, "vorbis_window", "window_length", low=0)
+    arg = (np.arange(n, dtype=np.float64) + 0.5) / max(n, 1)
+    return np.sin(np.pi / 2.0 * np.sin(np.pi * arg) ** 2).astype(np.dtype(as_dtype(dtype)))
+
+
 def _fft_length(frame_length):
     return 1 << max(int(frame_length) - 1, 0).bit_length()
 
@@ -335,7 +372,8 @@ def inverse_stft(stfts, frame_length, frame_step, fft_length=None, window_fn=han
 
 _FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "stft",
               "linear_to_mel_weight_matrix", "dct", "idct", "mfccs_from_log_mel_spectrograms",
-              "overlap_and_add", "inverse_stft", "inverse_stft_window_fn"]
+              "overlap_and_add", "inverse_stft", "inverse_stft_window_fn", "kaiser_window",
+              "kaiser_bessel_derived_window", "vorbis_window"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name

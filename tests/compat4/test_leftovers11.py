@@ -592,3 +592,17 @@ def test_new_names_inside_tf_function_and_dataset_map():
                                           output_signature=tf.TensorSpec([None], tf.int32))
     batched = seqs.bucket_by_sequence_length(lambda s: tf.shape(s)[0], [3], [2, 2])
     assert sorted(b.shape for b in batched.as_numpy_iterator()) == [(2, 2), (2, 5)]
+
+
+def test_kaiser_kbd_and_vorbis_windows():
+    windows = pytest.importorskip("scipy.signal.windows")
+    for n, beta in [(11, 5.0), (10, 40.0), (1, 12.0)]:
+        np.testing.assert_allclose(tf.signal.kaiser_window(n, beta, dtype=tf.float64),
+                                   windows.kaiser(n, beta), rtol=1e-12, atol=1e-15)
+    assert tf.signal.kaiser_window(8).dtype == np.float32
+    np.testing.assert_allclose(tf.signal.kaiser_bessel_derived_window(16, 4.0, tf.float64),
+                               windows.kaiser_bessel_derived(16, 4.0), rtol=1e-12)
+    v = np.asarray(tf.signal.vorbis_window(12, dtype=tf.float64))
+    want = np.sin(np.pi / 2 * np.sin(np.pi * (np.arange(12) + 0.5) / 12) ** 2)
+    np.testing.assert_allclose(v, want, rtol=1e-15)
+    np.testing.assert_allclose(v[:6] ** 2 + v[6:] ** 2, 1.0, rtol=1e-12)
