@@ -1335,7 +1335,7 @@ def _special(who, fn, args, grads):
     the derivative of the result by argument i, for the traced arguments
     listed in ``grads`` (the others are constants to the gradient)."""
     from . import autodiff
-    if ops._SYMBOLIC and builtins.any(type(a) is ops._SYMBOLIC[0] for a in args):
+    if builtins.any(_symbolic(a) for a in args):
         # a functional model being built: a layer of the graph that computes
         # this function when the model runs (gradients flow through it)
         return ops._SYMBOLIC[1](who.rsplit(".", 1)[1], list(args), {})

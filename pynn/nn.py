@@ -144,15 +144,7 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
 def _spatial(value, what, fn):
     """TensorFlow's forms of strides, ksize and dilations for 2-D data: an
     int, or a list of 1, 2 or 4 (the batch and channel entries 1)."""
-    v = [int(s) for s in np.ravel(value)]
-    if len(v) == 1:
-        return (v[0], v[0])
-    if len(v) == 2:
-        return tuple(v)
-    if len(v) == 4 and v[0] == 1 and v[3] == 1:
-        return (v[1], v[2])
-    raise ValueError(f"{fn}: {what} must be an int or a list of 1, 2 or 4 ints (the batch "
-                     f"and channel entries 1), got {value!r}")
+    return _spatial_n(value, 2, what, fn)
 
 
 def _padding(x, padding, fn):
