@@ -318,6 +318,15 @@ def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, n
                                              "dilations", "conv1d"))
 
 
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    """2-D convolution with holes: conv2d of NHWC ``value`` with ``filters``
+    dilated by ``rate`` (stride 1), as TensorFlow's."""
+    r = int(rate)
+    if r < 1:
+        raise ValueError(f"atrous_conv2d: rate must be >= 1, got {rate!r}")
+    return conv2d(value, filters, 1, padding, dilations=r)
+
+
 def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
                      name=None):
     """Each channel of NHWC ``input`` convolved with its own
@@ -703,14 +712,14 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "pool", "dilation2d",
-           "erosion2d"]
+           "erosion2d", "atrous_conv2d"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
               "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
               "separable_conv2d", "local_response_normalization", "max_pool1d", "avg_pool1d",
-              "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d"):
+              "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

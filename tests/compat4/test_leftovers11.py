@@ -144,6 +144,10 @@ def test_conv1d_depthwise_separable_as_keras(padding, stride, dil):
         tf.nn.separable_conv2d(x, dw, pw, strides, padding, dilations=[dil, dil]),
         ops.separable_conv(x, dw, pw, stride, padding.lower(), dilation_rate=dil),
         rtol=1e-4, atol=1e-5)
+    k2 = RNG.normal(size=(2, 3, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(tf.nn.atrous_conv2d(x, k2, dil, padding),
+                               ops.conv(x, k2, 1, padding.lower(), dilation_rate=dil),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_conv_gradients():
