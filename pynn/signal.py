@@ -264,10 +264,12 @@ def dct(input, type=2, n=None, axis=-1, norm=None, name=None):
 
 
 def _traced(x):
-    """Whether a GradientTape records ``x`` (then the linear maps here go
-    through pynn.ops, and record)."""
+    """Whether a GradientTape records ``x`` or ``x`` is a functional
+    model's symbolic tensor (then the linear maps here go through
+    pynn.ops, and record)."""
     from . import autodiff
-    return builtins.type(autodiff.resolve(x)) is autodiff.Traced
+    return builtins.type(autodiff.resolve(x)) is autodiff.Traced or \
+        bool(ops._SYMBOLIC) and builtins.type(x) is ops._SYMBOLIC[0]
 
 
 def idct(input, type=2, n=None, axis=-1, norm=None, name=None):

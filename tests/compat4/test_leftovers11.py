@@ -610,3 +610,17 @@ def test_kaiser_kbd_and_vorbis_windows():
     want = np.sin(np.pi / 2 * np.sin(np.pi * (np.arange(12) + 0.5) / 12) ** 2)
     np.testing.assert_allclose(v, want, rtol=1e-13)
     np.testing.assert_allclose(v[:6] ** 2 + v[6:] ** 2, 1.0, rtol=1e-12)
+
+
+def test_signal_linear_maps_on_symbolic_tensors():
+    x = tf.keras.Input((5, 8))
+    model = tf.keras.Model(x, [tf.signal.dct(x, norm="ortho"), tf.signal.idct(x, type=4),
+                               tf.signal.mfccs_from_log_mel_spectrograms(x),
+                               tf.signal.overlap_and_add(x, 3)])
+    v = RNG.normal(size=(2, 5, 8)).astype(np.float32)
+    w = v.astype(np.float64)
+    a, b, c, d = model.predict(v, verbose=0)
+    np.testing.assert_allclose(a, fftpack.dct(w, norm="ortho"), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(b, fftpack.idct(w, type=4), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(c, fftpack.dct(w) / 4.0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(d, tf.signal.overlap_and_add(w, 3), rtol=1e-5, atol=1e-5)
