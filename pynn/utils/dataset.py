@@ -1481,8 +1481,20 @@ class Dataset:
         if not callable(scan_func):
             raise TypeError(f"Dataset.scan: scan_func must be callable, got {scan_func!r}")
 
+        def tensor(v):
+            # (tuples and dicts are structure; Python numbers, and lists of
+            # them, as tf.constant makes them: float32, int32)
+            if isinstance(v, tuple):
+                return tuple(tensor(u) for u in v)
+            if isinstance(v, dict):
+                return {k: tensor(u) for k, u in v.items()}
+            a = np.asarray(v)
+            if isinstance(v, (float, int, list)) and a.dtype in (np.float64, np.int64):
+                return a.astype(np.float32 if a.dtype == np.float64 else np.int32)
+            return a
+
         def make():
-            state = eager(_as_arrays(initial_state))
+            state = eager(tensor(initial_state))
             for element in self._elements():
                 result = scan_func(state, eager(element))
                 if not isinstance(result, (tuple, list)) or len(result) != 2:

@@ -403,6 +403,10 @@ def test_dataset_scan_unique_group_by_window():
     pairs = tf.data.Dataset.from_tensor_slices(([1.0, 2.0], [3.0, 4.0])).apply(
         tf.data.experimental.scan(0.0, lambda s, e: (s + e[0], (s, e[1]))))
     assert [tuple(map(float, p)) for p in pairs.as_numpy_iterator()] == [(0, 3), (1, 4)]
+    sums = tf.data.Dataset.from_tensor_slices(np.float32([1, 2, 3])).scan(
+        (0.0, [0, 0]), lambda s, x: ((s[0] + x, s[1] + 1), s[0]))
+    got = list(sums.as_numpy_iterator())
+    assert got == [0.0, 1.0, 3.0] and all(v.dtype == np.float32 for v in got)
     assert list(tf.data.Dataset.from_tensor_slices([3, 1, 3, 2, 1]).unique()
                 .as_numpy_iterator()) == [3, 1, 2]
     words = tf.data.Dataset.from_tensor_slices(["b", "a", "b"]).apply(tf.data.experimental.unique())
