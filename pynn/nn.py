@@ -327,6 +327,41 @@ def atrous_conv2d(value, filters, rate, padding, name=None):
     return conv2d(value, filters, 1, padding, dilations=r)
 
 
+def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None, name=None):
+    """3-D convolution of (batch, depth, rows, cols, channels) ``input``
+    with filters (depth, rows, cols, in, out): for each depth tap of the
+    filters, one 2-D convolution (pynn's kernels) of the planes it reads,
+    added into the output planes it writes (Conv3D's scheme; gradients
+    flow through it)."""
+    from .layers.conv import depth_taps
+    _channels_last(data_format, ("NDHWC",), "conv3d")
+    n, d, h, w, c = _rank(input, 5, "batch, depth, rows, cols, channels", "conv3d")
+    fs = tuple(ops.shape(filters))
+    if len(fs) != 5 or fs[3] != c:
+        raise ValueError(f"conv3d: filters must have shape (depth, rows, cols, {c}, out) for "
+                         f"input of shape {(n, d, h, w, c)}, got {fs}")
+    st = _spatial_n(strides, 3, "strides", "conv3d")
+    dil = _spatial_n(1 if dilations is None else dilations, 3, "dilations", "conv3d")
+    mode = _string_padding(padding, "conv3d")
+    od, taps = depth_taps(d, fs[0], st[0], mode, dil[0], "conv3d")
+    total = None
+    for t, iz, oz in taps:
+        planes = ops.reshape(ops.take(input, iz, axis=1), (n * len(iz), h, w, c))
+        part = ops.conv(planes, ops.take(filters, t, axis=0), strides=st[1:], padding=mode,
+                        data_format="channels_last", dilation_rate=dil[1:])
+        _, oh, ow, f = ops.shape(part)
+        part = ops.reshape(part, (n, len(iz), oh, ow, f))
+        place = np.full(od, len(oz))
+        place[oz] = np.arange(len(oz))
+        zero = np.zeros((n, 1, oh, ow, f), np.float32)
+        placed = ops.take(ops.concatenate([part, zero], axis=1), place, axis=1)
+        total = placed if total is None else ops.add(total, placed)
+    if total is None:
+        raise ValueError(f"conv3d: no output for input of shape {(n, d, h, w, c)} and filters "
+                         f"of shape {fs} with {padding!r} padding")
+    return total
+
+
 def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
                      name=None):
     """Each channel of NHWC ``input`` convolved with its own
@@ -712,14 +747,15 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "pool", "dilation2d",
-           "erosion2d", "atrous_conv2d"]
+           "erosion2d", "atrous_conv2d", "conv3d"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
               "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
               "separable_conv2d", "local_response_normalization", "max_pool1d", "avg_pool1d",
-              "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d"):
+              "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d",
+              "conv3d"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

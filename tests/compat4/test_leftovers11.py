@@ -150,6 +150,17 @@ def test_conv1d_depthwise_separable_as_keras(padding, stride, dil):
                                rtol=1e-4, atol=1e-5)
 
 
+@needs_keras
+@pytest.mark.parametrize("padding, s, d", [("SAME", 1, 1), ("VALID", 2, 1), ("SAME", 2, 1),
+                                           ("VALID", 1, (2, 1, 2))])
+def test_conv3d_as_keras(padding, s, d):
+    x = RNG.normal(size=(2, 5, 6, 7, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 2, 3, 3, 4)).astype(np.float32)
+    got = tf.nn.conv3d(x, k, [1, s, s, s, 1], padding, dilations=d)
+    np.testing.assert_allclose(got, keras.ops.conv(x, k, s, padding.lower(), dilation_rate=d),
+                               rtol=1e-4, atol=2e-5)
+
+
 def test_conv_gradients():
     x = RNG.normal(size=(1, 5, 4, 2)).astype(np.float32)
     dw = RNG.normal(size=(2, 2, 2, 2)).astype(np.float32)
@@ -159,6 +170,9 @@ def test_conv_gradients():
     x1 = RNG.normal(size=(1, 6, 2)).astype(np.float32)
     k1 = RNG.normal(size=(2, 2, 3)).astype(np.float32)
     _check_grads(lambda a, b: tf.nn.conv1d(a, b, 2, "VALID"), [x1, k1])
+    x3 = RNG.normal(size=(1, 3, 3, 2, 1)).astype(np.float32)
+    k3 = RNG.normal(size=(2, 2, 1, 1, 2)).astype(np.float32)
+    _check_grads(lambda a, b: tf.nn.conv3d(a, b, [1, 1, 1, 1, 1], "SAME"), [x3, k3])
 
 
 def _lrn_reference(x, r, bias, alpha, beta):
