@@ -201,7 +201,7 @@ def _solve_dense(who, a, b):
     recorded through ops.solve, or in float64 for plain values."""
     sa, sb = tuple(ops.shape(a)), tuple(ops.shape(b))
     if len(sb) < 2 or sb[-2] != sa[-1]:
-        raise ValueError(f"{who}: rhs of shape {sb} does not fit matrices of shape {sa} (rhs "
+        raise ValueError(f"tf.linalg.{who}: rhs of shape {sb} does not fit matrices of shape {sa} (rhs "
                          f"must be (..., {sa[-1]}, K))")
     if _recorded(a, b):
         if sa[:-2] != sb[:-2]:
@@ -214,8 +214,8 @@ def _solve_dense(who, a, b):
             return np.linalg.solve(_plain64(a), _plain64(b)).astype(dt)
         except np.linalg.LinAlgError:
             from .debugging import InvalidArgumentError
-            raise InvalidArgumentError(None, None, f"{who}: the matrix is singular (a zero "
-                                       f"on the diagonal)") from None
+            raise InvalidArgumentError(None, None, f"tf.linalg.{who}: the matrix is "
+                                       f"singular") from None
 
 
 def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
@@ -271,15 +271,15 @@ def _tridiagonal(who, xp, diagonals, diagonals_format):
         return xp.multiply(diagonals, _tri_mask(tuple(ops.shape(diagonals))[-1]))
     if diagonals_format == "sequence":
         if not isinstance(diagonals, (list, tuple)) or len(diagonals) != 3:
-            raise ValueError(f"{who}: diagonals in the 'sequence' format are a list of three "
+            raise ValueError(f"tf.linalg.{who}: diagonals in the 'sequence' format are a list of three "
                              f"tensors (superdiagonal, diagonal, subdiagonal)")
         diagonals = xp.stack(list(diagonals), axis=-2)
     elif diagonals_format != "compact":
-        raise ValueError(f"{who}: diagonals_format must be 'compact', 'sequence' or "
+        raise ValueError(f"tf.linalg.{who}: diagonals_format must be 'compact', 'sequence' or "
                          f"'matrix', got {diagonals_format!r}")
     shape = tuple(ops.shape(diagonals))
     if len(shape) < 2 or shape[-2] != 3:
-        raise ValueError(f"{who}: diagonals in the 'compact' format have shape (..., 3, M), "
+        raise ValueError(f"tf.linalg.{who}: diagonals in the 'compact' format have shape (..., 3, M), "
                          f"got {shape}")
     m, batch = shape[-1], shape[:-2]
     i, j = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
