@@ -341,45 +341,44 @@ def _hankel(x, nu):
     return p, q
 
 
-def _bessel_jn_table(x):
-    """J_0 .. J_N of 0 <= x <= 25 by Miller's backward recurrence,
-    normalized by J_0 + 2 (J_2 + J_4 + ...) = 1: a list of arrays."""
-    top = 2 * int((float(np.max(x, initial=0.0)) + 40) // 2) + 2
-    safe = np.where(x == 0, 1.0, x)
-    nxt, cur = np.zeros_like(x), np.full_like(x, 1e-30)
-    table = [None] * (top + 1)
-    table[top] = cur
-    norm = np.zeros_like(x)
-    for n in range(top, 0, -1):
-        prev = 2.0 * n / safe * cur - nxt
-        nxt, cur = cur, prev
-        table[n - 1] = cur
-        big = np.abs(cur) > 1e250                   # (rescale: the values grow fast)
-        if big.any():
-            for m in range(n - 1, top + 1):
-                table[m] = np.where(big, table[m] * 1e-250, table[m])
-            nxt, cur = np.where(big, nxt * 1e-250, nxt), table[n - 1]
-    norm = table[0] + 2.0 * sum(table[m] for m in range(2, top + 1, 2))
-    out = [t / norm for t in table]
-    zero = x == 0
-    if zero.any():
-        out = [np.where(zero, 1.0 if m == 0 else 0.0, t) for m, t in enumerate(out)]
-    return out
-
-
 def _bessel_small(x):
-    """(J0, J1, Y0, Y1) of 0 <= x <= 25: Miller's recurrence for J, the
-    Neumann series Y0 = 2/pi (ln(x/2) + gamma) J0 - 4/pi sum (-1)^k
-    J_2k / k and its derivative for Y1 = -Y0'."""
-    j = _bessel_jn_table(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.log(x / 2.0) + _EULER
-        s0 = sum((-1) ** k * j[2 * k] / k for k in range(1, (len(j) - 1) // 2))
-        y0 = 2.0 / np.pi * log_term * j[0] - 4.0 / np.pi * s0
-        s1 = sum((-1) ** k * (j[2 * k - 1] - j[2 * k + 1]) / k
-                 for k in range(1, (len(j) - 1) // 2))
-        y1 = -2.0 / np.pi * (j[0] / x - log_term * j[1]) + 2.0 / np.pi * s1
-    return j[0], j[1], y0, y1
+    """(J0, J1, Y0, Y1) of 0 < x <= 25: J_n by Miller's backward recurrence
+    J_(n-1) = 2n / x J_n - J_(n+1), normalized by J_0 + 2 (J_2 + J_4 + ...)
+    = 1, and Y by the Neumann series Y0 = 2/pi (ln(x/2) + gamma) J0 - 4/pi
+    sum (-1)^k J_2k / k and its derivative Y1 = -Y0'; the sums gathered as
+    the recurrence goes (no table of orders kept)."""
+    top = 2 * int((float(np.max(x, initial=0.0)) + 40) // 2) + 2
+    nxt, cur = np.zeros_like(x), np.full_like(x, 1e-30)
+    norm, s0, s1 = 2.0 * cur, np.zeros_like(x), np.zeros_like(x)
+    j1 = None
+    for n in range(top, 0, -1):
+        m = n - 1                                     # (the order made now)
+        nxt, cur = cur, 2.0 * n / x * cur - nxt
+        if m % 2 == 0 and m:
+            k = m // 2
+            norm = norm + 2.0 * cur
+            s0 = s0 + (-1) ** k * cur / k
+        elif m % 2:
+            if m >= 3:                               # J_(2k+1) of k = (m - 1) / 2
+                k = (m - 1) // 2
+                s1 = s1 - (-1) ** k * cur / k
+            k = (m + 1) // 2                         # J_(2k-1) of k = (m + 1) / 2
+            s1 = s1 + (-1) ** k * cur / k
+        if m == 1:
+            j1 = cur
+        big = np.abs(cur) > 1e250                    # (rescale: the values grow fast)
+        if big.any():
+            scale = np.where(big, 1e-250, 1.0)
+            nxt, cur, norm, s0, s1 = nxt * scale, cur * scale, norm * scale, s0 * scale, \
+                s1 * scale
+            if j1 is not None:
+                j1 = j1 * scale
+    norm = norm + cur                                # (J_0 itself)
+    j0, j1, s0, s1 = cur / norm, j1 / norm, s0 / norm, s1 / norm
+    lg = np.log(x / 2.0) + _EULER
+    y0 = 2.0 / np.pi * lg * j0 - 4.0 / np.pi * s0
+    y1 = -2.0 / np.pi * (j0 / x - lg * j1) + 2.0 / np.pi * s1
+    return j0, j1, y0, y1
 
 
 def _bessel_tiny(x):
