@@ -196,6 +196,27 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
                                "conv2d_transpose"))
 
 
+def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC",
+                     dilations=None, name=None):
+    """The transposed 1-D convolution of (batch, width, in) ``input`` with
+    filters (width, out, in) into ``output_shape`` (batch, width, out):
+    conv2d_transpose at height 1."""
+    from . import backend
+    _channels_last(data_format, ("NWC",), "conv1d_transpose")
+    _rank(input, 3, "batch, width, channels", "conv1d_transpose")
+    out = [int(d) for d in np.ravel(np.asarray(output_shape))]
+    if len(out) != 3:
+        raise ValueError(f"conv1d_transpose: output_shape must be (batch, width, channels), "
+                         f"got {output_shape!r}")
+    y = backend.conv2d_transpose(
+        ops.expand_dims(input, 1), ops.expand_dims(filters, 0), [out[0], 1, out[1], out[2]],
+        strides=(1,) + _spatial_n(strides, 1, "strides", "conv1d_transpose"),
+        padding=_string_padding(padding, "conv1d_transpose"),
+        dilation_rate=(1,) + _spatial_n(1 if dilations is None else dilations, 1, "dilations",
+                                        "conv1d_transpose"))
+    return ops.squeeze(y, 1)
+
+
 def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None,
                 name=None):
     """TensorFlow's N-D convolution: channels-last ``input`` (NWC, NHWC or
@@ -747,7 +768,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "pool", "dilation2d",
-           "erosion2d", "atrous_conv2d", "conv3d"]
+           "erosion2d", "atrous_conv2d", "conv3d", "conv1d_transpose"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
@@ -755,7 +776,7 @@ for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dro
               "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
               "separable_conv2d", "local_response_normalization", "max_pool1d", "avg_pool1d",
               "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d",
-              "conv3d"):
+              "conv3d", "conv1d_transpose"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

@@ -161,6 +161,19 @@ def test_conv3d_as_keras(padding, s, d):
                                rtol=1e-4, atol=2e-5)
 
 
+@needs_keras
+@pytest.mark.parametrize("padding, s, length", [("SAME", 2, 10), ("VALID", 2, 11),
+                                                ("SAME", 1, 5)])
+def test_conv1d_transpose_as_keras(padding, s, length):
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 4, 3)).astype(np.float32)
+    got = tf.nn.conv1d_transpose(x, k, [2, length, 4], s, padding)
+    np.testing.assert_allclose(got, keras.ops.conv_transpose(x, k, s, padding.lower()),
+                               rtol=1e-4, atol=2e-5)
+    _check_grads(lambda a, b: tf.nn.conv1d_transpose(a, b, [1, length, 4], s, padding),
+                 [x[:1], k])
+
+
 def test_conv_gradients():
     x = RNG.normal(size=(1, 5, 4, 2)).astype(np.float32)
     dw = RNG.normal(size=(2, 2, 2, 2)).astype(np.float32)
