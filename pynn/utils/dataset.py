@@ -1415,8 +1415,14 @@ class Dataset:
                            "cardinality": len(elements),
                            "element_spec": None if spec is None else _encode_spec(spec)}, f)
             if os.path.isdir(path):
-                shutil.rmtree(path)
-            os.replace(tmp, path)
+                # (the old one set aside first: it stays whole until the new
+                # one is in place)
+                old = tempfile.mkdtemp(prefix=".replaced-", dir=parent)
+                os.replace(path, os.path.join(old, "dataset"))
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -405,6 +405,10 @@ def test_dataset_save_load_round_trip(tmp_path):
     again = tf.data.experimental.load(str(tmp_path / "batched"))
     assert again.element_spec[1].shape.as_list() == [None]
     assert [len(y) for _, y in again.as_numpy_iterator()] == [2, 2, 1]
+    # saving over a saved dataset replaces it whole
+    tf.data.Dataset.range(3).save(str(tmp_path / "saved"))
+    assert list(tf.data.Dataset.load(str(tmp_path / "saved")).as_numpy_iterator()) == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batched", "saved"]
     with pytest.raises(FileNotFoundError, match="no dataset"):
         tf.data.Dataset.load(str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="infinite"):
