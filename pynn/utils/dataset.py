@@ -1252,10 +1252,25 @@ class Dataset:
             spec = _zip_structure(lambda shape, dtype: TensorSpec(shape, dtype),
                                   output_shapes, output_types)
 
+        def check(value, leaf):
+            # tf.data refuses a yielded value whose shape does not fit the
+            # signature's (rank, and each size the signature knows)
+            shape = getattr(leaf, "shape", None)
+            if shape is not None and shape.rank is not None and \
+                    not shape.is_compatible_with(value.shape):
+                raise ValueError(f"Dataset.from_generator: the generator yielded an element "
+                                 f"of shape {tuple(value.shape)} where an element of shape "
+                                 f"{tuple(shape)} was expected")
+            return value
+
         def convert(element):
             if dtypes is None:
-                return _as_arrays(element)
-            return _zip_structure(_as_dtype, element, dtypes)
+                element = _as_arrays(element)
+            else:
+                element = _zip_structure(_as_dtype, element, dtypes)
+            if spec is not None:
+                _zip_structure(check, element, spec)
+            return element
         return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN,
                        spec=spec)
 

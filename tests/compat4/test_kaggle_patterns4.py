@@ -1,0 +1,760 @@
+"""Stack Overflow answers, Kaggle notebooks, blog tutorials and university
+assignments written for tf.keras (custom losses and metrics, layer surgery,
+feature extractors, recurrent state, Siamese and triplet models, schedules,
+clipping, data pipelines, hand-written scikit-learn wrappers, seq2seq,
+attention and VAEs), run with only their imports changed.  Each program
+checks what the original prints or asserts, against NumPy float64 or
+Keras 3 on its NumPy backend where they give the same numbers."""
+import numpy as np
+import pytest
+
+import pynn as tf
+import pynn.keras.backend as K
+from pynn import keras
+from pynn.keras import layers
+from pynn.keras.layers import Dense, Input
+from pynn.keras.models import Model, Sequential
+
+
+@pytest.fixture
+def rng():
+    keras.utils.set_random_seed(0)
+    return np.random.default_rng(0)
+
+
+# ------------------------------------------------- losses and their shapes
+
+def test_custom_loss_sees_y_true_as_n_by_1_like_y_pred(rng):
+    """"Why does my custom RMSE loss give a different number than
+    evaluate's mse?"  The answer: with targets of shape (n,) Keras makes
+    y_true (None, 1) like y_pred before the loss sees it, so
+    ``y_true - y_pred`` does not broadcast to (None, None)."""
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5])).astype("float32")
+    seen = {}
+
+    def rmse(y_true, y_pred):
+        seen["shapes"] = (tuple(y_true.shape), tuple(y_pred.shape))
+        return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1))
+
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss=rmse, metrics=["mse"])
+    loss, mse = model.evaluate(x, y, batch_size=32, verbose=0)
+    assert seen["shapes"][0][-1] == 1 and seen["shapes"][1][-1] == 1
+    pred = model.predict(x, verbose=0)[:, 0].astype("float64")
+    np.testing.assert_allclose(loss, np.mean(np.abs(pred - y)), rtol=1e-5)
+    np.testing.assert_allclose(mse, np.mean((pred - y) ** 2), rtol=1e-5)
+
+
+def test_sparse_versus_categorical_crossentropy_confusion(rng):
+    """"ValueError: Shapes (None, 1) and (None, 10) are incompatible": integer
+    labels with categorical_crossentropy.  The fixes: to_categorical, or the
+    sparse loss; both give the same loss and accuracy."""
+    x = rng.normal(size=(40, 6)).astype("float32")
+    y = rng.integers(0, 4, size=40)
+
+    def build():
+        keras.utils.set_random_seed(1)
+        m = Sequential([Dense(8, activation="relu", input_shape=(6,)),
+                        Dense(4, activation="softmax")])
+        return m
+
+    wrong = build()
+    wrong.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    with pytest.raises(ValueError, match=r"(?i)shape"):
+        wrong.fit(x, y, epochs=1, verbose=0)
+
+    a = build()
+    a.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    b = build()
+    b.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    ra = a.evaluate(x, y, verbose=0)
+    rb = b.evaluate(x, keras.utils.to_categorical(y, 4), verbose=0)
+    np.testing.assert_allclose(ra, rb, rtol=1e-6)
+    p = a.predict(x, verbose=0).astype("float64")
+    np.testing.assert_allclose(ra[0], -np.mean(np.log(p[np.arange(40), y])), rtol=1e-5)
+    np.testing.assert_allclose(ra[1], np.mean(p.argmax(1) == y), rtol=1e-6)
+    ha = a.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    hb = b.fit(x, keras.utils.to_categorical(y, 4), epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=1e-5)
+    assert set(ha) == {"loss", "accuracy"}
+
+
+def test_multi_label_sigmoid_with_binary_accuracy_thresholds(rng):
+    """Multi-label tagging: sigmoid outputs, binary_crossentropy, and
+    BinaryAccuracy at two thresholds plus Precision/Recall at 0.3."""
+    x = rng.normal(size=(30, 5)).astype("float32")
+    y = (rng.random((30, 3)) > 0.5).astype("float32")
+    model = Sequential([Input((5,)), Dense(3, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=[
+        keras.metrics.BinaryAccuracy(name="acc50"),
+        keras.metrics.BinaryAccuracy(threshold=0.3, name="acc30"),
+        keras.metrics.Precision(thresholds=0.3, name="p30"),
+        keras.metrics.Recall(thresholds=0.3, name="r30")])
+    res = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    np.testing.assert_allclose(res["acc50"], np.mean((p > 0.5) == y), rtol=1e-6)
+    np.testing.assert_allclose(res["acc30"], np.mean((p > 0.3) == y), rtol=1e-6)
+    tp = np.sum((p > 0.3) & (y == 1))
+    np.testing.assert_allclose(res["p30"], tp / np.sum(p > 0.3), rtol=1e-6)
+    np.testing.assert_allclose(res["r30"], tp / np.sum(y == 1), rtol=1e-6)
+    bce = -np.mean(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1)))
+    np.testing.assert_allclose(res["loss"], bce, rtol=1e-4)
+    tags = (p > 0.5).astype(int)
+    assert tags.shape == (30, 3)
+
+
+# -------------------------------------------------- summary and plotting
+
+def test_model_summary_text_and_print_fn(rng):
+    """"How do I save model.summary() to a string?": print_fn collecting
+    lines; the totals match count_params and the per-layer counts."""
+    model = Sequential([Input((28, 28, 1)),
+                        layers.Conv2D(4, 3, activation="relu", name="conv"),
+                        layers.MaxPooling2D(name="pool"),
+                        layers.Flatten(name="flat"),
+                        layers.Dense(10, activation="softmax", name="out")], name="cnn")
+    lines = []
+    model.summary(print_fn=lambda s, **kw: lines.append(s))
+    text = "\n".join(lines)
+    assert "cnn" in text
+    for name in ("conv", "pool", "flat", "out"):
+        assert name in text
+    assert "(None, 26, 26, 4)" in text and "(None, 13, 13, 4)" in text
+    assert "(None, 676)" in text
+    total = 3 * 3 * 1 * 4 + 4 + 676 * 10 + 10
+    assert model.count_params() == total
+    assert f"{total:,}" in text
+    assert [layer.count_params() for layer in model.layers] == [40, 0, 0, 6770]
+    import io
+    import contextlib
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        model.summary()
+    assert f"{total:,}" in buf.getvalue()
+
+
+def test_plot_model_writes_a_file_or_says_what_is_missing(rng, tmp_path):
+    """``keras.utils.plot_model(model, "model.png", show_shapes=True)``: with
+    pydot and graphviz it writes the picture; without them Keras says how
+    to install them."""
+    inp = Input((4,), name="features")
+    h = Dense(3, name="hidden")(inp)
+    model = Model(inp, [Dense(1, name="a")(h), Dense(2, name="b")(h)])
+    path = str(tmp_path / "model.png")
+    try:
+        out = keras.utils.plot_model(model, to_file=path, show_shapes=True)
+    except ImportError as e:
+        assert "pydot" in str(e) or "graphviz" in str(e)
+    else:
+        import os
+        assert os.path.exists(path) and os.path.getsize(path) > 0
+        del out
+    dot = None
+    try:
+        dot = keras.utils.model_to_dot(model, show_shapes=True)
+    except ImportError as e:
+        assert "pydot" in str(e) or "graphviz" in str(e)
+    if dot is not None:
+        text = dot.to_string()
+        for name in ("features", "hidden", "a", "b"):
+            assert name in text
+
+
+# ---------------------------------------------------- weights and layers
+
+def test_get_set_weights_surgery_between_models(rng):
+    """Copying weights layer by layer into a wider model, and zeroing a
+    Dense layer's bias with set_weights."""
+    x = rng.normal(size=(8, 4)).astype("float32")
+    small = Sequential([Input((4,)), Dense(5, activation="relu", name="d1"),
+                        Dense(3, name="d2")])
+    big = Sequential([Input((4,)), Dense(5, activation="relu", name="d1"),
+                      Dense(3, name="d2"), Dense(2, name="extra")])
+    for layer in small.layers:
+        big.get_layer(layer.name).set_weights(layer.get_weights())
+    trunk = Model(big.inputs, big.get_layer("d2").output)
+    np.testing.assert_allclose(trunk.predict(x, verbose=0), small.predict(x, verbose=0),
+                               rtol=1e-6)
+    w, b = small.layers[1].get_weights()
+    assert w.shape == (5, 3) and b.shape == (3,)
+    small.layers[1].set_weights([w, np.zeros_like(b)])
+    h = np.maximum(x @ small.layers[0].get_weights()[0] + small.layers[0].get_weights()[1], 0)
+    np.testing.assert_allclose(small.predict(x, verbose=0), h @ w, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="d2|shape"):
+        small.layers[1].set_weights([w.T, b])
+    with pytest.raises(ValueError):
+        small.layers[1].set_weights([w])
+    all_w = small.get_weights()
+    assert [a.shape for a in all_w] == [(4, 5), (5,), (5, 3), (3,)]
+    small.set_weights([np.ones_like(a) for a in all_w])
+    np.testing.assert_allclose(small.predict(x[:1], verbose=0),
+                               np.full((1, 3), 5 * max(0.0, 1 + x[0].sum()) + 1), rtol=1e-5)
+
+
+def test_freezing_layers_then_recompiling(rng):
+    """Fine-tuning: freeze the first layers, recompile, train, check the
+    frozen weights did not move; unfreeze, recompile, they move again.
+    trainable_weights/non_trainable_weights counts as Keras prints them."""
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = Sequential([Input((6,)), Dense(8, activation="relu"),
+                        layers.BatchNormalization(), Dense(1)])
+    model.compile("adam", "mse")
+    for layer in model.layers[:2]:
+        layer.trainable = False
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    assert len(model.trainable_weights) == 2
+    assert len(model.non_trainable_weights) == 6
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    after = model.get_weights()
+    for i in range(6):
+        np.testing.assert_array_equal(before[i], after[i])
+    assert not np.allclose(before[6], after[6])
+    for layer in model.layers:
+        layer.trainable = True
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    assert len(model.trainable_weights) == 6
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert not np.allclose(after[0], model.get_weights()[0])
+
+
+def test_feature_extractor_from_layer_outputs_and_k_function(rng):
+    """"How do I get the output of each layer?": a Model from
+    ``[layer.output for layer in model.layers]``, and the Keras 2 answer
+    ``K.function([model.input], [model.layers[1].output])``."""
+    x = rng.normal(size=(5, 8, 8, 1)).astype("float32")
+    model = Sequential([Input((8, 8, 1)), layers.Conv2D(2, 3, activation="relu", name="c"),
+                        layers.Flatten(), Dense(3, activation="softmax")])
+    extractor = Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])
+    outs = extractor.predict(x, verbose=0)
+    assert [o.shape for o in outs] == [(5, 6, 6, 2), (5, 72), (5, 3)]
+    np.testing.assert_allclose(outs[-1], model.predict(x, verbose=0), rtol=1e-6)
+    get_flat = K.function([model.input], [model.layers[1].output])
+    np.testing.assert_allclose(get_flat([x])[0], outs[1], rtol=1e-6)
+    one = Model(model.input, model.get_layer("c").output)
+    np.testing.assert_allclose(one(x).numpy(), outs[0], rtol=1e-6)
+    assert model.layers[0].output.shape == (None, 6, 6, 2)
+
+
+# ------------------------------------------------------------ Lambda layers
+
+def scale_by(t, k):
+    return t * k
+
+
+def test_lambda_with_arguments_and_output_shape(rng, tmp_path):
+    """``Lambda(scale_by, arguments={"k": 3.0})``, a Lambda slicing
+    channels, one wrapping ``tf.split`` and ``K.l2_normalize``; the model
+    predicts the NumPy numbers.  A model file holds no code: saving the
+    anonymous functions is refused naming the layer, and so is writing a
+    Lambda into a Keras file (it would need code); a model of named
+    functions saves as .pynn and loads with custom_objects, arguments
+    kept."""
+    x = rng.normal(size=(4, 6)).astype("float32")
+    inp = Input((6,))
+    scaled = layers.Lambda(scale_by, arguments={"k": 3.0}, name="scale")(inp)
+    first = layers.Lambda(lambda t: t[:, :2], output_shape=(2,))(scaled)
+    halves = layers.Lambda(lambda t: tf.split(t, 2, axis=-1))(inp)
+    normed = layers.Lambda(lambda t: K.l2_normalize(t, axis=1))(halves[1])
+    model = Model(inp, [first, normed])
+    assert model.output_shape == [(None, 2), (None, 3)]
+    a, b = model.predict(x, verbose=0)
+    np.testing.assert_allclose(a, 3 * x[:, :2], rtol=1e-6)
+    np.testing.assert_allclose(b, x[:, 3:] / np.linalg.norm(x[:, 3:], axis=1, keepdims=True),
+                               rtol=1e-5)
+    assert model.get_layer("scale").get_config()["arguments"] == {"k": 3.0}
+    path = str(tmp_path / "lam.keras")
+    with pytest.raises(ValueError, match="lambda"):
+        model.save(path)
+    named = Model(inp, scaled)
+    with pytest.raises(ValueError, match="'scale' is a Lambda"):
+        named.save(path)
+    path = str(tmp_path / "lam.pynn")
+    named.save(path)
+    back = keras.models.load_model(path, custom_objects={"scale_by": scale_by})
+    np.testing.assert_allclose(back.predict(x, verbose=0), 3 * x, rtol=1e-6)
+    assert back.get_layer("scale").arguments == {"k": 3.0}
+
+
+# ---------------------------------------------------------- recurrent
+
+def test_time_distributed_conv2d_then_lstm_video_classifier(rng):
+    """Video/frame classifier from a blog: TimeDistributed(Conv2D),
+    TimeDistributed(MaxPooling2D), TimeDistributed(Flatten), LSTM.  Each
+    frame goes through the same convolution (checked against calling the
+    Conv2D on one frame)."""
+    x = rng.normal(size=(6, 3, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 2, size=6)
+    conv = layers.Conv2D(2, 3, activation="relu")
+    model = Sequential([
+        Input((3, 8, 8, 1)),
+        layers.TimeDistributed(conv),
+        layers.TimeDistributed(layers.MaxPooling2D((2, 2))),
+        layers.TimeDistributed(layers.Flatten()),
+        layers.LSTM(4),
+        Dense(1, activation="sigmoid")])
+    assert model.layers[0].output.shape == (None, 3, 6, 6, 2)
+    assert model.layers[2].output.shape == (None, 3, 18)
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=3, verbose=0)
+    per_frame = Model(model.inputs, model.layers[0].output).predict(x, verbose=0)
+    np.testing.assert_allclose(per_frame[:, 1], conv(x[:, 1]).numpy(), rtol=1e-5, atol=1e-6)
+    assert len(model.layers[0].get_weights()) == 2
+    assert model.layers[0].count_params() == 3 * 3 * 2 + 2
+
+
+def test_masking_lstm_ignores_padded_steps(rng):
+    """Masking(mask_value=0.) before an LSTM: a padded sequence gives the
+    same output as the unpadded one, and the mask is what compute_mask
+    says."""
+    seqs = [rng.normal(size=(n, 3)).astype("float32") for n in (2, 5, 3)]
+    padded = keras.preprocessing.sequence.pad_sequences(seqs, maxlen=5, dtype="float32",
+                                                        padding="post", value=0.0)
+    masking = layers.Masking(mask_value=0.0)
+    lstm = layers.LSTM(4)
+    model = Sequential([Input((5, 3)), masking, lstm])
+    out = model.predict(padded, verbose=0)
+    for i, s in enumerate(seqs):
+        np.testing.assert_allclose(out[i], lstm(s[None]).numpy()[0], rtol=1e-5, atol=1e-6)
+    mask = masking.compute_mask(padded)
+    np.testing.assert_array_equal(np.asarray(mask), [[1, 1, 0, 0, 0], [1] * 5, [1, 1, 1, 0, 0]])
+    pre = keras.preprocessing.sequence.pad_sequences(seqs, maxlen=5, dtype="float32")
+    np.testing.assert_allclose(model.predict(pre, verbose=0), out, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_return_state_feeds_a_decoder(rng):
+    """``encoder_outputs, state_h, state_c = LSTM(n, return_state=True)``;
+    the states seed a decoder LSTM; with return_sequences the last step of
+    the sequence equals state_h; GRU returns one state."""
+    x = rng.normal(size=(3, 4, 2)).astype("float32")
+    inp = Input((None, 2))
+    seq, h, c = layers.LSTM(5, return_sequences=True, return_state=True)(inp)
+    model = Model(inp, [seq, h, c])
+    s, hv, cv = model.predict(x, verbose=0)
+    assert s.shape == (3, 4, 5) and hv.shape == (3, 5) and cv.shape == (3, 5)
+    np.testing.assert_allclose(s[:, -1], hv, rtol=1e-6)
+
+    enc_in = Input((None, 2))
+    _, eh, ec = layers.LSTM(5, return_state=True)(enc_in)
+    dec_in = Input((None, 3))
+    dec_seq = layers.LSTM(5, return_sequences=True)(dec_in, initial_state=[eh, ec])
+    gru_out, gh = layers.GRU(5, return_state=True)(dec_seq)
+    seq2seq = Model([enc_in, dec_in], [Dense(3, activation="softmax")(dec_seq), gh])
+    probs, ghv = seq2seq.predict([x, rng.normal(size=(3, 6, 3)).astype("float32")], verbose=0)
+    assert probs.shape == (3, 6, 3) and ghv.shape == (3, 5)
+    np.testing.assert_allclose(probs.sum(-1), 1, rtol=1e-5)
+
+
+def test_stateful_lstm_carries_state_until_reset_states(rng):
+    """A stateful LSTM fed one chunk at a time equals the stateless LSTM on
+    the whole sequence; ``model.reset_states()`` (and the layer's
+    ``reset_states``) start over."""
+    x = rng.normal(size=(2, 6, 3)).astype("float32")
+    stateful = Sequential([Input(batch_shape=(2, 2, 3)),
+                           layers.LSTM(4, stateful=True, return_sequences=True)])
+    full = Sequential([Input((6, 3)), layers.LSTM(4, return_sequences=True)])
+    full.set_weights(stateful.get_weights())
+    want = full.predict(x, verbose=0)
+    got = np.concatenate([stateful.predict(x[:, i:i + 2], batch_size=2, verbose=0)
+                          for i in range(0, 6, 2)], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    stateful.reset_states()
+    np.testing.assert_allclose(stateful.predict(x[:, :2], batch_size=2, verbose=0),
+                               want[:, :2], rtol=1e-5, atol=1e-6)
+    stateful.layers[0].reset_states()
+    np.testing.assert_allclose(stateful.predict(x[:, :2], batch_size=2, verbose=0),
+                               want[:, :2], rtol=1e-5, atol=1e-6)
+    # the classic training loop: one epoch at a time, shuffle off, reset after each
+    y = rng.normal(size=(2, 2, 4)).astype("float32")
+    stateful.compile("adam", "mse")
+    for _ in range(2):
+        stateful.fit(x[:, :2], y, epochs=1, batch_size=2, shuffle=False, verbose=0)
+        stateful.reset_states()
+
+
+# ------------------------------------------------------- metric learning
+
+def test_triplet_loss_with_a_shared_embedding_network(rng):
+    """Face-recognition style triplet network: one embedding model called on
+    anchor, positive and negative; the loss is a layer that concatenates
+    the three embeddings and a custom loss ignores y_true.  The shared
+    network's weights exist once, and the gradient moves the loss down."""
+    emb = Sequential([Input((6,)), Dense(8, activation="relu"), Dense(4),
+                      layers.Lambda(lambda t: tf.math.l2_normalize(t, axis=1))],
+                     name="embedding")
+    a, p, n = Input((6,), name="anchor"), Input((6,), name="pos"), Input((6,), name="neg")
+    merged = layers.Concatenate(axis=-1)([emb(a), emb(p), emb(n)])
+    model = Model([a, p, n], merged)
+
+    def triplet_loss(y_true, y_pred, alpha=0.2):
+        anchor, positive, negative = y_pred[:, :4], y_pred[:, 4:8], y_pred[:, 8:]
+        pos_dist = tf.reduce_sum(tf.square(anchor - positive), axis=-1)
+        neg_dist = tf.reduce_sum(tf.square(anchor - negative), axis=-1)
+        return tf.maximum(pos_dist - neg_dist + alpha, 0.0)
+
+    assert len(model.trainable_weights) == 4
+    xa = rng.normal(size=(24, 6)).astype("float32")
+    xp = (xa + 0.1 * rng.normal(size=xa.shape)).astype("float32")
+    xn = rng.normal(size=(24, 6)).astype("float32")
+    model.compile(keras.optimizers.Adam(0.01), loss=triplet_loss)
+    dummy = np.zeros((24, 1), "float32")
+    e = model.predict([xa, xp, xn], verbose=0).astype("float64")
+    want = np.maximum(((e[:, :4] - e[:, 4:8]) ** 2).sum(1) - ((e[:, :4] - e[:, 8:]) ** 2).sum(1)
+                      + 0.2, 0).mean()
+    np.testing.assert_allclose(model.evaluate([xa, xp, xn], dummy, verbose=0), want, rtol=1e-5)
+    hist = model.fit([xa, xp, xn], dummy, epochs=8, batch_size=8, verbose=0).history["loss"]
+    assert hist[-1] < hist[0]
+    np.testing.assert_allclose(np.linalg.norm(emb.predict(xa, verbose=0), axis=1), 1, rtol=1e-5)
+
+
+def test_siamese_euclidean_distance_lambda_and_contrastive_accuracy(rng):
+    """Keras's mnist_siamese example: euclidean_distance in a Lambda with
+    ``K.maximum(sum_square, K.epsilon())``, contrastive_loss written with
+    K functions, and its own accuracy metric ``K.mean(K.equal(y_true,
+    K.cast(y_pred < 0.5, y_true.dtype)))``."""
+    def euclidean_distance(vects):
+        x, y = vects
+        sum_square = K.sum(K.square(x - y), axis=1, keepdims=True)
+        return K.sqrt(K.maximum(sum_square, K.epsilon()))
+
+    def contrastive_loss(y_true, y_pred):
+        margin = 1
+        square_pred = K.square(y_pred)
+        margin_square = K.square(K.maximum(margin - y_pred, 0))
+        return K.mean(y_true * square_pred + (1 - y_true) * margin_square)
+
+    def accuracy(y_true, y_pred):
+        return K.mean(K.equal(y_true, K.cast(y_pred < 0.5, y_true.dtype)))
+
+    base = Sequential([Input((5,)), Dense(6, activation="relu"), Dense(3)])
+    ia, ib = Input((5,)), Input((5,))
+    distance = layers.Lambda(euclidean_distance)([base(ia), base(ib)])
+    model = Model([ia, ib], distance)
+    model.compile(loss=contrastive_loss, optimizer=keras.optimizers.RMSprop(),
+                  metrics=[accuracy])
+    xa = rng.normal(size=(20, 5)).astype("float32")
+    xb = rng.normal(size=(20, 5)).astype("float32")
+    y = rng.integers(0, 2, size=20).astype("float32")
+    loss, acc = model.evaluate([xa, xb], y, verbose=0)
+    d = model.predict([xa, xb], verbose=0)[:, 0].astype("float64")
+    np.testing.assert_allclose(loss, np.mean(y * d ** 2 + (1 - y) * np.maximum(1 - d, 0) ** 2),
+                               rtol=1e-5)
+    np.testing.assert_allclose(acc, np.mean(y == (d < 0.5)), rtol=1e-6)
+    model.fit([xa, xb], y, batch_size=10, epochs=1, verbose=0)
+
+
+# ------------------------------------------------------------- metrics
+
+class F1Score(keras.metrics.Metric):
+    """The Medium "custom F1 metric the right way" class: state variables
+    added with add_weight, updated per batch, cleared in reset_state."""
+
+    def __init__(self, name="f1", threshold=0.5, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.threshold = threshold
+        self.tp = self.add_weight(name="tp", initializer="zeros")
+        self.fp = self.add_weight(name="fp", initializer="zeros")
+        self.fn = self.add_weight(name="fn", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = tf.cast(y_pred > self.threshold, tf.float32)
+        y_true = tf.cast(y_true, tf.float32)
+        self.tp.assign_add(tf.reduce_sum(y_true * y_pred))
+        self.fp.assign_add(tf.reduce_sum((1 - y_true) * y_pred))
+        self.fn.assign_add(tf.reduce_sum(y_true * (1 - y_pred)))
+
+    def result(self):
+        precision = self.tp / (self.tp + self.fp + K.epsilon())
+        recall = self.tp / (self.tp + self.fn + K.epsilon())
+        return 2 * precision * recall / (precision + recall + K.epsilon())
+
+    def reset_state(self):
+        for v in (self.tp, self.fp, self.fn):
+            v.assign(0.0)
+
+
+def test_custom_metric_class_accumulates_over_batches_and_resets(rng):
+    """The metric's result over a whole evaluate is F1 over all samples
+    (not the mean of per-batch F1s); it starts again each epoch and each
+    evaluate; used standalone, reset_state clears it."""
+    x = rng.normal(size=(50, 4)).astype("float32")
+    y = (x[:, 0] + 0.3 * rng.normal(size=50) > 0).astype("float32")
+    model = Sequential([Input((4,)), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=[F1Score()])
+    res = model.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
+    pred = model.predict(x, verbose=0)[:, 0] > 0.5
+    tp, fp, fn = np.sum(pred & (y == 1)), np.sum(pred & (y == 0)), np.sum(~pred & (y == 1))
+    np.testing.assert_allclose(res["f1"], 2 * tp / (2 * tp + fp + fn), rtol=1e-5)
+    res2 = model.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)
+    np.testing.assert_allclose(res2["f1"], res["f1"], rtol=1e-5)
+    hist = model.fit(x, y, epochs=2, batch_size=10, verbose=0, validation_data=(x, y))
+    assert set(hist.history) == {"loss", "f1", "val_loss", "val_f1"}
+    assert 0 <= hist.history["f1"][1] <= 1
+    m = F1Score()
+    m.update_state(tf.constant([1, 0, 1]), tf.constant([0.9, 0.8, 0.2]))
+    np.testing.assert_allclose(float(m.result()), 0.5, rtol=1e-5)
+    m.reset_state()
+    assert float(m.result()) == 0.0
+    m.update_state(np.array([1, 1]), np.array([0.9, 0.9]))
+    np.testing.assert_allclose(m.result().numpy(), 1.0, rtol=1e-5)
+    assert [v.name for v in m.variables] == ["tp", "fp", "fn"]
+
+
+# ------------------------------------------------- optimizers and schedules
+
+class WarmUpCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup, then cosine decay: the schedule of BERT fine-tuning
+    notebooks, written as a LearningRateSchedule subclass."""
+
+    def __init__(self, base_lr, warmup_steps, total_steps):
+        super().__init__()
+        self.base_lr = base_lr
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.base_lr * step / self.warmup_steps
+        progress = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
+        cosine = 0.5 * self.base_lr * (1 + tf.cos(np.pi * tf.minimum(progress, 1.0)))
+        return tf.where(step < self.warmup_steps, warm, cosine)
+
+    def get_config(self):
+        return {"base_lr": self.base_lr, "warmup_steps": self.warmup_steps,
+                "total_steps": self.total_steps}
+
+
+def test_warmup_schedule_subclass_drives_sgd_step_by_step(rng):
+    """SGD with the schedule: each step's update is lr(step) * gradient with
+    the step counted from 0, checked on a linear model by hand."""
+    sched = WarmUpCosine(0.1, warmup_steps=3, total_steps=8)
+    np.testing.assert_allclose([float(sched(s)) for s in range(0, 9, 2)],
+                               [0.0, 0.1 * 2 / 3, 0.5 * 0.1 * (1 + np.cos(np.pi * 0.2)),
+                                0.5 * 0.1 * (1 + np.cos(np.pi * 0.6)), 0.0], atol=1e-7)
+    x = rng.normal(size=(4, 2)).astype("float32")
+    y = rng.normal(size=(4, 1)).astype("float32")
+    model = Sequential([Input((2,)), Dense(1, use_bias=False, kernel_initializer="zeros")])
+    opt = keras.optimizers.SGD(learning_rate=sched)
+    model.compile(opt, "mse")
+    w = np.zeros((2, 1))
+    for step in range(5):
+        model.train_on_batch(x, y)
+        grad = 2 * x.T.astype("float64") @ (x @ w - y) / 4
+        w = w - float(sched(step)) * grad
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-5, atol=1e-7)
+    assert int(opt.iterations) == 5
+    np.testing.assert_allclose(float(opt.learning_rate), float(sched(5)), rtol=1e-6)
+    cfg = keras.optimizers.serialize(opt)
+    assert cfg["config"]["learning_rate"]["config"] == sched.get_config()
+
+
+@pytest.mark.parametrize("kw", [{"clipnorm": 0.5}, {"clipvalue": 0.05}, {"global_clipnorm": 0.5}])
+def test_gradient_clipping_options_of_sgd(rng, kw):
+    """clipnorm clips each variable's gradient to its own norm,
+    global_clipnorm all of them together, clipvalue each element; one SGD
+    step checked against NumPy."""
+    x = rng.normal(size=(8, 3)).astype("float32") * 4
+    y = rng.normal(size=(8, 1)).astype("float32") * 4
+    model = Sequential([Input((3,)), Dense(1)])
+    w0, b0 = [a.astype("float64") for a in model.get_weights()]
+    model.compile(keras.optimizers.SGD(0.1, **kw), "mse")
+    model.train_on_batch(x, y)
+    err = x @ w0 + b0 - y
+    gw, gb = 2 * x.T @ err / 8, 2 * err.sum(0) / 8
+    if "clipnorm" in kw:
+        gw = gw * min(1, 0.5 / np.linalg.norm(gw))
+        gb = gb * min(1, 0.5 / np.linalg.norm(gb))
+    elif "global_clipnorm" in kw:
+        g = np.sqrt(np.sum(gw ** 2) + np.sum(gb ** 2))
+        gw, gb = gw * min(1, 0.5 / g), gb * min(1, 0.5 / g)
+    else:
+        gw, gb = np.clip(gw, -0.05, 0.05), np.clip(gb, -0.05, 0.05)
+    w1, b1 = model.get_weights()
+    np.testing.assert_allclose(w1, w0 - 0.1 * gw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b1, b0 - 0.1 * gb, rtol=1e-5, atol=1e-6)
+    assert model.optimizer.get_config()[next(iter(kw))] == next(iter(kw.values()))
+
+
+def test_mixed_precision_policy_with_float32_softmax_output(rng):
+    """The mixed-precision guide: set_global_policy("mixed_float16"), the
+    last Activation with dtype="float32"; layers report float16 computation
+    with float32 variables (pynn itself computes in float32), the output is
+    float32; LossScaleOptimizer wraps the optimizer."""
+    from pynn.keras import mixed_precision
+    try:
+        mixed_precision.set_global_policy("mixed_float16")
+        assert mixed_precision.global_policy().name == "mixed_float16"
+        inp = Input((6,))
+        h = Dense(8, activation="relu", name="dense_1")(inp)
+        logits = Dense(3, name="dense_logits")(h)
+        out = layers.Activation("softmax", dtype="float32", name="predictions")(logits)
+        model = Model(inp, out)
+        d = model.get_layer("dense_1")
+        assert d.compute_dtype == "float16" and d.variable_dtype == "float32"
+        assert d.kernel.dtype == "float32"
+        assert out.dtype == "float32"  # pynn computes in float32 under any policy
+        opt = mixed_precision.LossScaleOptimizer(keras.optimizers.RMSprop())
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=opt,
+                      metrics=["accuracy"])
+        x = rng.normal(size=(16, 6)).astype("float32")
+        y = rng.integers(0, 3, size=16)
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        p = model.predict(x, verbose=0)
+        assert p.dtype == np.float32
+        np.testing.assert_allclose(p.sum(1), 1, rtol=1e-3)
+    finally:
+        mixed_precision.set_global_policy("float32")
+    assert Dense(2).compute_dtype == "float32"
+
+
+# ------------------------------------------------------------- data input
+
+def test_from_generator_with_output_signature_into_fit(rng):
+    """``tf.data.Dataset.from_generator(gen, output_signature=(
+    tf.TensorSpec(shape=(None, 4), dtype=tf.float32), tf.TensorSpec(shape=(),
+    dtype=tf.int32)))`` of variable-length rows, padded_batch, then a model
+    with GlobalAveragePooling1D; the generator is called again each epoch.
+    An element that does not fit the signature's shape was passed on as it
+    was; tf.data refuses it, naming both shapes."""
+    calls = []
+    lengths = [3, 5, 2, 4, 6, 1, 3, 2]
+    data = [(rng.normal(size=(n, 4)).astype("float32"), i % 2) for i, n in enumerate(lengths)]
+
+    def gen():
+        calls.append(1)
+        for row, label in data:
+            yield row, label
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec(shape=(None, 4), dtype=tf.float32),
+        tf.TensorSpec(shape=(), dtype=tf.int32)))
+    assert ds.element_spec[0].shape.as_list() == [None, 4]
+    batched = ds.padded_batch(4)
+    first_x, first_y = next(iter(batched))
+    assert first_x.shape == (4, 5, 4) and first_y.dtype == tf.int32
+    np.testing.assert_array_equal(first_x.numpy()[2, 2:], 0)
+    model = Sequential([Input((None, 4)), layers.GlobalAveragePooling1D(),
+                        Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    n_before = len(calls)
+    model.fit(batched, epochs=2, verbose=0)
+    assert len(calls) - n_before == 2
+    assert model.predict(batched, verbose=0).shape == (8, 1)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\) where an element of shape \(None, 4\)"):
+        bad = tf.data.Dataset.from_generator(lambda: iter([(np.zeros((2, 3)), 0)]),
+                                             output_signature=(tf.TensorSpec((None, 4)),
+                                                               tf.TensorSpec((), tf.int32)))
+        list(bad)
+
+
+def test_tfrecord_write_then_parse_into_a_training_pipeline(rng, tmp_path):
+    """The TFRecord tutorial: serialize each row as a tf.train.Example with a
+    float feature list and an int64 label, write with TFRecordWriter, read
+    back with TFRecordDataset + parse_single_example in a map, batch, fit."""
+    x = rng.normal(size=(12, 3)).astype("float32")
+    y = rng.integers(0, 2, size=12)
+    path = str(tmp_path / "data.tfrecord")
+
+    def _float_feature(value):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=value))
+
+    def _int64_feature(value):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    with tf.io.TFRecordWriter(path) as writer:
+        for row, label in zip(x, y):
+            example = tf.train.Example(features=tf.train.Features(feature={
+                "features": _float_feature(row), "label": _int64_feature(int(label))}))
+            writer.write(example.SerializeToString())
+
+    feature_description = {"features": tf.io.FixedLenFeature([3], tf.float32),
+                           "label": tf.io.FixedLenFeature([], tf.int64, default_value=0)}
+
+    def _parse(proto):
+        parsed = tf.io.parse_single_example(proto, feature_description)
+        return parsed["features"], parsed["label"]
+
+    ds = tf.data.TFRecordDataset([path]).map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
+    rows = list(ds.as_numpy_iterator())
+    np.testing.assert_allclose(np.stack([r[0] for r in rows]), x)
+    np.testing.assert_array_equal([r[1] for r in rows], y)
+    raw = next(iter(tf.data.TFRecordDataset(path)))
+    ex = tf.train.Example.FromString(raw.numpy())
+    np.testing.assert_allclose(ex.features.feature["features"].float_list.value, x[0], rtol=1e-6)
+    model = Sequential([Input((3,)), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    model.fit(ds.shuffle(12).batch(4).prefetch(1), epochs=1, verbose=0)
+    batch = next(iter(tf.data.TFRecordDataset(path).batch(5).map(
+        lambda p: tf.io.parse_example(p, feature_description))))
+    assert batch["features"].shape == (5, 3) and batch["label"].shape == (5,)
+
+
+class ImageSequence(keras.utils.Sequence):
+    """The Stack Overflow "custom data generator" class with
+    ``__len__``/``__getitem__``/``on_epoch_end`` shuffling its indices,
+    passed to fit with workers and use_multiprocessing."""
+
+    def __init__(self, x, y, batch_size, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.indexes = np.arange(len(x))
+        self.epochs_ended = 0
+
+    def __len__(self):
+        return int(np.ceil(len(self.x) / self.batch_size))
+
+    def __getitem__(self, idx):
+        ids = self.indexes[idx * self.batch_size:(idx + 1) * self.batch_size]
+        return self.x[ids], self.y[ids]
+
+    def on_epoch_end(self):
+        self.epochs_ended += 1
+        np.random.shuffle(self.indexes)
+
+
+def test_sequence_with_workers_and_on_epoch_end(rng):
+    x = rng.normal(size=(22, 4)).astype("float32")
+    y = rng.integers(0, 3, size=22)
+    seq = ImageSequence(x, y, batch_size=5, workers=2, use_multiprocessing=False)
+    assert len(seq) == 5 and seq[4][0].shape == (2, 4)
+    model = Sequential([Input((4,)), Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(seq, epochs=3, verbose=0)
+    assert len(hist.history["loss"]) == 3
+    assert seq.epochs_ended >= 2
+    model.fit(ImageSequence(x, y, 5), epochs=1, workers=2, use_multiprocessing=False,
+              max_queue_size=4, verbose=0)
+    res = model.evaluate(ImageSequence(x, y, 5), verbose=0)
+    np.testing.assert_allclose(res, model.evaluate(x, y, verbose=0), rtol=1e-5)
+    assert model.predict(ImageSequence(x, y, 5), verbose=0).shape == (22, 3)
+
+
+def test_class_imbalance_with_sample_weight_from_compute_class_weight(rng):
+    """sklearn's compute_class_weight("balanced") turned into per-sample
+    weights; the weighted loss is sum(w * l) / n as Keras reduces it, and
+    the weighted metrics see the weights too."""
+    sklearn_utils = pytest.importorskip("sklearn.utils.class_weight")
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = (rng.random(40) < 0.2).astype("int64")
+    cw = sklearn_utils.compute_class_weight("balanced", classes=np.unique(y), y=y)
+    sw = cw[y].astype("float32")
+    model = Sequential([Input((3,)), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", weighted_metrics=["accuracy"],
+                  metrics=["accuracy"])
+    res = model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)[:, 0].astype("float64")
+    pc = np.clip(p, 1e-7, 1 - 1e-7)
+    per = -(y * np.log(pc) + (1 - y) * np.log(1 - pc))
+    np.testing.assert_allclose(res["loss"], np.sum(sw * per) / 40, rtol=1e-5)
+    hit = (p > 0.5) == y
+    np.testing.assert_allclose(res["weighted_accuracy"], np.sum(sw * hit) / np.sum(sw),
+                               rtol=1e-5)
+    np.testing.assert_allclose(res["accuracy"], hit.mean(), rtol=1e-6)
+    hist = model.fit(x, y, sample_weight=sw, epochs=1, batch_size=8, verbose=0,
+                     validation_data=(x, y, sw))
+    assert "val_weighted_accuracy" in hist.history
+    ds = tf.data.Dataset.from_tensor_slices((x, y, sw)).batch(8)
+    np.testing.assert_allclose(model.evaluate(ds, verbose=0)[0],
+                               model.evaluate(x, y, sample_weight=sw, verbose=0)[0], rtol=1e-5)
