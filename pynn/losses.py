@@ -695,6 +695,12 @@ def _per_sample_of(loss, y_true, y_pred):
     batch) is one sample and its loss a scalar."""
     rank = y_pred.ndim if hasattr(y_pred, "ndim") else np.ndim(y_pred)
     if rank == 1:
+        true_shape = tuple(y_true.shape) if hasattr(y_true, "shape") else np.shape(y_true)
+        if len(true_shape) == 2 and true_shape[-1] == 1:
+            # a (batch, 1) column of targets against (batch,) predictions:
+            # Keras 3 gives the predictions the column's axis, one loss per
+            # sample (tf.keras 2 broadcast the pair to (batch, batch))
+            return loss(y_true, ops.reshape(y_pred, (-1, 1)))
         return loss(ops.reshape(y_true, (1, -1)), ops.reshape(y_pred, (1, -1)))[0]
     return loss(y_true, y_pred)
 

@@ -259,6 +259,10 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
         y_true, y_pred = _constant(y_true), _constant(y_pred)
         v = self.values(y_true, y_pred, logits_of)
+        if np.ndim(v) == 0:
+            # one value for the whole batch (a correlation of 1-D series
+            # over its only axis): one sample, as Keras's Mean counts it
+            v = np.reshape(v, (1,))
         if sample_weight is None:
             self.total += float(v.sum())
             self.count += v.shape[0]

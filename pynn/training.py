@@ -615,6 +615,10 @@ class TrainingMixin:
         self.loss = None
         self.stop_training = False
         self.history = None
+        # compile's run_eagerly, kept as Keras keeps it; pynn's steps always
+        # run eagerly, so either value trains the same
+        self.run_eagerly = False
+        self.train_function = self.test_function = self.predict_function = None
         self._compile_args = None
         self._compiled_outputs = None
         self._trainable_snapshot = None
@@ -781,6 +785,8 @@ class TrainingMixin:
         train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        self.run_eagerly = bool(run_eagerly)
+        self.train_function = self.test_function = self.predict_function = None
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
             self._distribute_strategy._adopt(self)
@@ -1986,6 +1992,34 @@ class TrainingMixin:
         """The outputs for one batch of ``data``."""
         x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)
+
+    # tf.keras 2's make_train_function & co.: a function running one step
+    # on the next batch of an iterator (or on a batch given directly), kept
+    # as model.train_function (test_function, predict_function) until
+    # compile or ``force`` makes it again.
+
+    def _step_function(self, attr, step, force):
+        made = self.__dict__.get(attr)
+        if made is not None and not force:
+            return made
+        if step != "predict_step":
+            self._require_compiled(f"{attr.replace('_function', '')}ing a step")
+
+        def function(iterator_or_data):
+            data = next(iterator_or_data) if hasattr(iterator_or_data, "__next__") \
+                else iterator_or_data
+            return getattr(self, step)(data)
+        setattr(self, attr, function)
+        return function
+
+    def make_train_function(self, force=False):
+        return self._step_function("train_function", "train_step", force)
+
+    def make_test_function(self, force=False):
+        return self._step_function("test_function", "test_step", force)
+
+    def make_predict_function(self, force=False):
+        return self._step_function("predict_function", "predict_step", force)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras 3's loss of a step: the compiled loss(es) of ``y`` and

@@ -10,6 +10,7 @@ import pytest
 
 import pynn as tf
 import pynn.keras.backend as K
+from keras_reference import keras as real_keras, needs_keras
 from pynn import keras
 from pynn.keras import layers
 from pynn.keras.layers import Dense, Input
@@ -44,6 +45,34 @@ def test_custom_loss_sees_y_true_as_n_by_1_like_y_pred(rng):
     pred = model.predict(x, verbose=0)[:, 0].astype("float64")
     np.testing.assert_allclose(loss, np.mean(np.abs(pred - y)), rtol=1e-5)
     np.testing.assert_allclose(mse, np.mean((pred - y) ** 2), rtol=1e-5)
+
+
+@needs_keras
+def test_loss_functions_of_a_column_and_a_flat_vector(rng):
+    """``tf.keras.losses.mse(y_true, y_pred)`` called by hand on targets of
+    shape (n, 1) and predictions of shape (n,) (a model output squeezed
+    for plotting): one loss per sample, as Keras 3 gives (it gives the
+    flat one the column's axis); it was one number for the whole batch.
+    Two flat vectors are still one sample (Keras 2's VAE)."""
+    col = rng.normal(size=(6, 1)).astype("float32")
+    flat = rng.normal(size=(6,)).astype("float32")
+    for name in ("mean_squared_error", "mean_absolute_error", "huber", "log_cosh"):
+        ours = getattr(keras.losses, name)
+        theirs = getattr(real_keras.losses, name)
+        for a, b in ((col, flat), (flat[:, None], col[:, 0]), (col[:, 0], col)):
+            got = np.asarray(ours(a, b))
+            want = np.asarray(theirs(a, b))
+            assert got.shape == want.shape == (6,), (name, a.shape, b.shape)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(keras.losses.mse(col[:, 0], flat)),
+                               np.mean((col[:, 0] - flat) ** 2), rtol=1e-5)
+    pearson = keras.metrics.PearsonCorrelation()
+    pearson.update_state(col[:, 0], flat)
+    ref = real_keras.metrics.PearsonCorrelation()
+    ref.update_state(col[:, 0], flat)
+    np.testing.assert_allclose(float(pearson.result()), float(ref.result()), rtol=1e-5)
+    np.testing.assert_allclose(float(pearson.result()), np.corrcoef(col[:, 0], flat)[0, 1],
+                               rtol=1e-5)
 
 
 def test_sparse_versus_categorical_crossentropy_confusion(rng):
@@ -758,3 +787,341 @@ def test_class_imbalance_with_sample_weight_from_compute_class_weight(rng):
     ds = tf.data.Dataset.from_tensor_slices((x, y, sw)).batch(8)
     np.testing.assert_allclose(model.evaluate(ds, verbose=0)[0],
                                model.evaluate(x, y, sample_weight=sw, verbose=0)[0], rtol=1e-5)
+
+
+# --------------------------------------------- scikit-learn style workflows
+
+def test_hand_written_sklearn_wrapper_in_cross_val_score_and_grid_search(rng):
+    ms = pytest.importorskip("sklearn.model_selection")
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class HandWrittenKerasClassifier(ClassifierMixin, BaseEstimator):
+        """The "KerasClassifier is gone, write your own" answer: a class with
+        fit/predict/predict_proba on scikit-learn's BaseEstimator that builds a
+        fresh model in fit, so sklearn's clone and cross_val_score work."""
+
+        def __init__(self, hidden=8, epochs=3, lr=0.01):
+            self.hidden, self.epochs, self.lr = hidden, epochs, lr
+
+        def fit(self, X, y):
+            keras.backend.clear_session()
+            self.classes_ = np.unique(y)
+            self.model_ = Sequential([Input((X.shape[1],)),
+                                      Dense(self.hidden, activation="relu"),
+                                      Dense(len(self.classes_), activation="softmax")])
+            self.model_.compile(keras.optimizers.Adam(self.lr), "sparse_categorical_crossentropy",
+                                metrics=["accuracy"])
+            self.model_.fit(X, np.searchsorted(self.classes_, y), epochs=self.epochs,
+                            batch_size=16, verbose=0)
+            return self
+
+        def predict_proba(self, X):
+            return self.model_.predict(X, verbose=0)
+
+        def predict(self, X):
+            return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = np.where(x[:, 0] + x[:, 1] > 0, "yes", "no")
+    pipe = make_pipeline(StandardScaler(), HandWrittenKerasClassifier(epochs=2))
+    scores = ms.cross_val_score(pipe, x, y, cv=ms.StratifiedKFold(3, shuffle=True,
+                                                                   random_state=0))
+    assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+    grid = ms.GridSearchCV(HandWrittenKerasClassifier(epochs=1), {"hidden": [2, 4]}, cv=2)
+    grid.fit(x, y)
+    assert grid.best_params_["hidden"] in (2, 4)
+    assert set(grid.predict(x[:5])) <= {"yes", "no"}
+    assert grid.predict_proba(x[:5]).shape == (5, 2)
+    # the model built by fit is an ordinary Keras model
+    clf = HandWrittenKerasClassifier(epochs=1).fit(x, y)
+    np.testing.assert_allclose(clf.predict_proba(x).sum(1), 1, rtol=1e-5)
+
+
+def test_manual_tuner_loop_with_clear_session_and_best_model_restore(rng):
+    """A Keras-Tuner-like random search written by hand: for each trial,
+    clear_session, build, fit with EarlyStopping(restore_best_weights),
+    keep min(val_loss); then rebuild the best and load its saved weights
+    with get_weights/set_weights."""
+    x = rng.normal(size=(48, 5)).astype("float32")
+    y = (x @ rng.normal(size=(5, 1))).astype("float32")
+    space = {"units": [4, 8], "lr": [1e-2, 3e-3], "act": ["relu", "tanh"]}
+    trial_rng = np.random.default_rng(1)
+    trials = []
+
+    def build(hp):
+        model = Sequential([Input((5,)), Dense(hp["units"], activation=hp["act"]), Dense(1)])
+        model.compile(keras.optimizers.Adam(hp["lr"]), "mse", metrics=["mae"])
+        return model
+
+    for _ in range(3):
+        K.clear_session()
+        hp = {k: v[trial_rng.integers(len(v))] for k, v in space.items()}
+        hp = {k: (v.item() if hasattr(v, "item") else v) for k, v in hp.items()}
+        model = build(hp)
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1,
+                                             restore_best_weights=True)
+        hist = model.fit(x, y, validation_split=0.25, epochs=4, batch_size=12,
+                         callbacks=[stop], verbose=0)
+        best = min(hist.history["val_loss"])
+        np.testing.assert_allclose(model.evaluate(x[36:], y[36:], verbose=0)[0], best,
+                                   rtol=1e-5)
+        trials.append((best, hp, model.get_weights()))
+    best_loss, best_hp, best_w = min(trials, key=lambda t: t[0])
+    final = build(best_hp)
+    final.set_weights(best_w)
+    np.testing.assert_allclose(final.evaluate(x[36:], y[36:], verbose=0)[0], best_loss,
+                               rtol=1e-5)
+    assert final.layers[0].units == best_hp["units"]
+    assert final.layers[0].get_config()["activation"] == best_hp["act"]
+
+
+# ------------------------------------------------- university assignments
+
+def _cnn(lib, dropout=0.25):
+    L = lib.layers
+    stack = [L.Input((10, 10, 1)),
+             L.Conv2D(4, (3, 3), padding="same", use_bias=False),
+             L.BatchNormalization(), L.Activation("relu"),
+             L.MaxPooling2D((2, 2))]
+    if dropout:
+        stack.append(L.Dropout(dropout))
+    stack += [L.Conv2D(6, 3, activation="relu"), L.BatchNormalization(momentum=0.9),
+              L.GlobalAveragePooling2D(), L.Dense(5, activation="softmax")]
+    return lib.Sequential(stack)
+
+
+@needs_keras
+def test_cifar_style_cnn_with_batchnorm_matches_keras(rng):
+    """The course's CNN (Conv-BN-ReLU-Pool-Dropout blocks): with the same
+    weights pynn and Keras 3 predict the same; called with training=True
+    (batch statistics) they give the same output and move the moving
+    statistics the same way."""
+    x = rng.normal(size=(8, 10, 10, 1)).astype("float32")
+    y = rng.integers(0, 5, size=8)
+    ours, theirs = _cnn(keras), _cnn(real_keras)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0),
+                               np.asarray(theirs.predict(x, verbose=0)), rtol=1e-4, atol=1e-6)
+    assert ours.count_params() == theirs.count_params()
+    assert len(ours.non_trainable_weights) == len(theirs.non_trainable_weights) == 4
+    ours, theirs = _cnn(keras, dropout=0), _cnn(real_keras, dropout=0)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x, training=True).numpy(),
+                               np.asarray(theirs(x, training=True)), rtol=1e-4, atol=1e-6)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+    moving = ours.layers[1].moving_mean.numpy()
+    assert not np.allclose(moving, 0)
+    ours.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy",
+                 metrics=["accuracy"])
+    ours.train_on_batch(x, y)
+    assert not np.allclose(ours.layers[1].moving_mean.numpy(), moving)
+
+
+def test_mnist_dense_autoencoder_encoder_decoder_split(rng):
+    """The course autoencoder: 784-32-784, encoder and decoder as their own
+    models sharing the layers of the autoencoder; decoder(encoder(x)) is
+    the autoencoder's output; encoded images plotted from the encoder."""
+    x = rng.random((32, 784)).astype("float32")
+    input_img = Input(shape=(784,))
+    encoded = Dense(32, activation="relu")(input_img)
+    decoded = Dense(784, activation="sigmoid")(encoded)
+    autoencoder = Model(input_img, decoded)
+    encoder = Model(input_img, encoded)
+    encoded_input = Input(shape=(32,))
+    decoder_layer = autoencoder.layers[-1]
+    decoder = Model(encoded_input, decoder_layer(encoded_input))
+    autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+    hist = autoencoder.fit(x, x, epochs=2, batch_size=16, shuffle=True,
+                           validation_data=(x, x), verbose=0)
+    assert len(hist.history["val_loss"]) == 2
+    encoded_imgs = encoder.predict(x, verbose=0)
+    decoded_imgs = decoder.predict(encoded_imgs, verbose=0)
+    assert encoded_imgs.shape == (32, 32)
+    np.testing.assert_allclose(decoded_imgs, autoencoder.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(decoder.layers[-1].get_weights()[0],
+                                  autoencoder.layers[-1].get_weights()[0])
+    assert [type(layer).__name__ for layer in autoencoder.layers] == [
+        "InputLayer", "Dense", "Dense"]
+
+
+def test_word_embeddings_read_with_get_weights_and_reduced_with_pca(rng, tmp_path):
+    """The word-embedding assignment: Embedding + GlobalAveragePooling1D
+    trained on a toy corpus, ``weights = model.get_layer('embedding')
+    .get_weights()[0]``, the vectors.tsv/metadata.tsv files for the
+    projector, cosine neighbours and a 2-D PCA by SVD."""
+    words = ["good", "great", "fine", "bad", "awful", "poor"]
+    vocab = ["", "[UNK]"] + words
+    index = {w: i for i, w in enumerate(vocab)}
+    sents = [[w1, w2] for w1 in words for w2 in words]
+    x = np.array([[index[w] for w in s] for s in sents])
+    y = np.array([float(s[0] in words[:3]) + float(s[1] in words[:3]) >= 1 for s in sents],
+                 "float32")
+    model = Sequential([Input((2,), dtype="int32"),
+                        layers.Embedding(len(vocab), 4, name="embedding"),
+                        layers.GlobalAveragePooling1D(), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3, verbose=0)
+    weights = model.get_layer("embedding").get_weights()[0]
+    assert weights.shape == (8, 4)
+    with open(tmp_path / "vectors.tsv", "w") as out_v, \
+            open(tmp_path / "metadata.tsv", "w") as out_m:
+        for i, word in enumerate(vocab):
+            if i == 0:
+                continue
+            out_v.write("\t".join(str(v) for v in weights[i]) + "\n")
+            out_m.write(word + "\n")
+    assert len(open(tmp_path / "vectors.tsv").read().splitlines()) == 7
+    emb = model.layers[0]
+    np.testing.assert_allclose(emb(np.array([[2, 3]])).numpy()[0], weights[[2, 3]])
+    unit = weights / np.linalg.norm(weights, axis=1, keepdims=True)
+    sims = unit @ unit[index["good"]]
+    assert np.argsort(-sims)[0] == index["good"]
+    centered = weights[2:] - weights[2:].mean(0)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    assert (centered @ vt[:2].T).shape == (6, 2)
+
+
+def test_seq2seq_addition_with_repeat_vector(rng):
+    """Keras's addition_rnn example: "12+345" as one-hot characters, an LSTM
+    encoder, RepeatVector(DIGITS + 1), an LSTM decoder with
+    return_sequences, a TimeDistributed (or plain) Dense softmax; decode by
+    argmax per step."""
+    chars = "0123456789+ "
+    ctable = {c: i for i, c in enumerate(chars)}
+    maxlen, digits = 5, 2
+
+    def encode(s, n):
+        x = np.zeros((n, len(chars)), "float32")
+        for i, c in enumerate(s):
+            x[i, ctable[c]] = 1
+        return x
+
+    pairs = rng.integers(0, 100, size=(64, 2))
+    qs = [f"{a}+{b}".ljust(maxlen) for a, b in pairs]
+    ans = [str(a + b).ljust(digits + 1) for a, b in pairs]
+    x = np.stack([encode(q, maxlen) for q in qs])
+    y = np.stack([encode(a, digits + 1) for a in ans])
+    model = Sequential()
+    model.add(layers.Input((maxlen, len(chars))))
+    model.add(layers.LSTM(16))
+    model.add(layers.RepeatVector(digits + 1))
+    model.add(layers.LSTM(16, return_sequences=True))
+    model.add(layers.TimeDistributed(Dense(len(chars), activation="softmax")))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    assert model.output_shape == (None, 3, 12)
+    hist = model.fit(x, y, batch_size=16, epochs=2, validation_data=(x[:8], y[:8]),
+                     verbose=0)
+    assert len(hist.history["val_accuracy"]) == 2
+    preds = np.argmax(model.predict(x[:4], verbose=0), axis=-1)
+    guess = ["".join(chars[i] for i in row) for row in preds]
+    assert all(len(g) == 3 for g in guess)
+    p = model.predict(x, verbose=0)
+    res = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(res[1], np.mean(p.argmax(-1) == y.argmax(-1)), rtol=1e-6)
+    np.testing.assert_allclose(
+        res[0], -np.mean(np.sum(y * np.log(np.clip(p, 1e-7, 1)), axis=-1)), rtol=1e-4)
+
+
+class BahdanauAttention(layers.Layer):
+    """The TensorFlow NMT tutorial's attention layer: W1, W2, V Dense layers
+    as attributes, score = V(tanh(W1(query_with_time_axis) + W2(values)))."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.W1 = Dense(units)
+        self.W2 = Dense(units)
+        self.V = Dense(1)
+
+    def call(self, query, values):
+        query_with_time_axis = tf.expand_dims(query, 1)
+        score = self.V(tf.nn.tanh(self.W1(query_with_time_axis) + self.W2(values)))
+        attention_weights = tf.nn.softmax(score, axis=1)
+        context_vector = attention_weights * values
+        context_vector = tf.reduce_sum(context_vector, axis=1)
+        return context_vector, attention_weights
+
+
+def test_bahdanau_attention_date_translation(rng):
+    """Date translation ("3 may 1979" -> "1979-05-03") with a Bi-LSTM
+    encoder and the attention layer from scratch used in a functional
+    model; the weights over the input steps sum to 1 and match NumPy."""
+    tx, ty, vin, vout = 7, 4, 10, 6
+    x = rng.integers(0, vin, size=(20, tx))
+    y = rng.integers(0, vout, size=(20, ty))
+    enc_in = Input((tx,))
+    enc = layers.Bidirectional(layers.LSTM(6, return_sequences=True))(
+        layers.Embedding(vin, 5)(enc_in))
+    att = BahdanauAttention(8)
+    s = layers.Lambda(lambda t: t[:, -1])(enc)
+    context, weights = att(s, enc)
+    out = Dense(ty * vout)(layers.Concatenate()([context, s]))
+    out = layers.Softmax()(layers.Reshape((ty, vout))(out))
+    model = Model(enc_in, [out, weights])
+    assert weights.shape == (None, tx, 1) and context.shape == (None, 12)
+    assert len(att.trainable_weights) == 6
+    probs, w = model.predict(x, verbose=0)
+    np.testing.assert_allclose(w.sum(1), 1, rtol=1e-5)
+    encv = Model(enc_in, enc).predict(x, verbose=0).astype("float64")
+    W1, b1 = att.W1.get_weights()
+    W2, b2 = att.W2.get_weights()
+    V, bv = att.V.get_weights()
+    q = encv[:, -1]
+    score = np.tanh((q @ W1 + b1)[:, None] + encv @ W2 + b2) @ V + bv
+    want = np.exp(score - score.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(w, want, rtol=1e-4, atol=1e-6)
+    trainer = Model(enc_in, out)
+    trainer.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = trainer.fit(x, y, epochs=3, batch_size=10, verbose=0).history
+    assert hist["loss"][-1] < hist["loss"][0]
+
+
+def test_flask_style_predict_function_and_run_eagerly_debugging(rng):
+    """Serving answers call ``model.make_predict_function()`` right after
+    loading (so threads do not race to build it), and debugging answers
+    set ``model.run_eagerly = True`` or ``compile(run_eagerly=True)``; a
+    tf.keras 2 loop drives ``make_train_function()`` over an iterator.
+    None of these existed; pynn's steps run eagerly anyway."""
+    import threading
+    x = rng.normal(size=(20, 4)).astype("float32")
+    y = rng.integers(0, 3, size=20)
+    model = Sequential([Input((4,)), Dense(5, activation="relu"),
+                        Dense(3, activation="softmax")])
+    assert model.run_eagerly is False and model.predict_function is None
+    with pytest.raises(RuntimeError, match="compile"):
+        model.make_train_function()
+    predict = model.make_predict_function()
+    assert model.make_predict_function() is predict is model.predict_function
+    np.testing.assert_allclose(predict(iter([x])), model.predict(x, verbose=0), rtol=1e-6)
+    results = [None] * 4
+
+    def serve(i):
+        results[i] = model.predict(x[i * 5:(i + 1) * 5], verbose=0)
+
+    threads = [threading.Thread(target=serve, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_allclose(np.concatenate(results), model.predict(x, verbose=0), rtol=1e-6)
+
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  run_eagerly=True)
+    assert model.run_eagerly is True and model.predict_function is None
+    model.run_eagerly = False
+    assert model.run_eagerly is False
+    train = model.make_train_function()
+    it = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(10))
+    before = model.get_weights()[0].copy()
+    logs = train(it)
+    assert set(logs) == {"loss", "accuracy"}
+    assert not np.allclose(model.get_weights()[0], before)
+    model.reset_metrics()
+    logs = model.make_test_function()((x, y))
+    res = model.evaluate(x, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(float(logs["loss"]), res["loss"], rtol=1e-5)
+    np.testing.assert_allclose(float(logs["accuracy"]), res["accuracy"], rtol=1e-6)
