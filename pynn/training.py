@@ -203,6 +203,17 @@ def _as_input(x, dtype="float32", what="x"):
     return arr
 
 
+def _loss_mask(spec, y, masks):
+    """The mask of an output's loss values: the output's own (a masked
+    sequence), and where the loss ignores some targets (ignore_class),
+    those left out too; None where every value counts."""
+    mask = None if masks is None else masks[spec.index]
+    ignored = spec.loss.value_mask(y)
+    if ignored is None:
+        return mask
+    return ignored if mask is None else np.logical_and(np.asarray(mask, bool), ignored)
+
+
 def _row_weights(out, w, mask):
     """Keras's weighting of the loss of an output with several rows per
     sample (a (batch, steps, units) sequence): the loss is the mean over
@@ -1284,8 +1295,8 @@ class TrainingMixin:
         device_ys, device_ws = self._inputs_to(gpu, ys, "y"), self._inputs_to(gpu, ws, "w")
         out_grads = []
         losses = []  # (the per-sample losses, their weights, the loss weight) per output
-        for spec, out, w, y_in, w_in in zip(self._compiled_outputs, outs, ws, device_ys,
-                                            device_ws):
+        for spec, out, w, y_in, w_in, y in zip(self._compiled_outputs, outs, ws, device_ys,
+                                               device_ws, ys):
             if spec.loss is None:
                 out_grads.append(None)
                 losses.append(None)
@@ -1297,7 +1308,7 @@ class TrainingMixin:
                     g = grad_bufs[spec.index] = np.empty(out.shape, np.float32) \
                         if gpu is None else DeviceArray.empty_like(out)
             # a sequence output: its rows' weights, and steps per sample
-            rw, steps = _row_weights(out, w, None if masks is None else masks[spec.index])
+            rw, steps = _row_weights(out, w, _loss_mask(spec, y, masks))
             if rw is not w:
                 w_in = rw if gpu is None else self._inputs_to(gpu, [rw])[0]
             # the gradient of the batch's mean loss (over the global
@@ -1699,8 +1710,7 @@ class TrainingMixin:
                     if spec.loss is None:
                         per_output.append(0.0)
                         continue
-                    rw, rows = _row_weights(out, w, None if masks is None else
-                                            masks[spec.index])
+                    rw, rows = _row_weights(out, w, _loss_mask(spec, t, masks))
                     per = spec.loss.compute(t, out, rw, bs * rows, None, spec.loss.from_logits)
                     value = float(per.sum() if rw is None else np.dot(per, rw)) / \
                         (1.0 / bs if spec.summed else rows)
