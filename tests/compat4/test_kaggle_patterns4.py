@@ -1188,3 +1188,193 @@ def test_segmentation_with_a_void_label_and_ignore_class(rng, from_logits):
     assert ours.loss.get_config()["ignore_class"] == 255
     with pytest.raises(ValueError, match=r"\[0, 3\) \(besides ignore_class=255\)"):
         ours.fit(x, np.where(y == 255, 7, y), epochs=1, verbose=0)
+
+
+def test_keras3_sklearn_classifier_in_cross_validation(rng):
+    """Keras 3's scikit-learn wrapper as its docstring shows it: the model
+    function receives X and the one-hot y and sizes the output from
+    ``y.shape[1]``; cross_val_score and predict give the original labels."""
+    ms = pytest.importorskip("sklearn.model_selection")
+    x = rng.normal(size=(45, 4)).astype("float32")
+    y = np.array(["cat", "dog", "bird"])[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)]
+
+    def dynamic_model(X, y, loss, layers=[10]):
+        inp = keras.Input(shape=X.shape[1:])
+        h = inp
+        for units in layers:
+            h = keras.layers.Dense(units, activation="relu")(h)
+        out = keras.layers.Dense(y.shape[1], activation="softmax")(h)
+        model = keras.Model(inp, out)
+        model.compile(loss=loss, optimizer="adam", metrics=["accuracy"])
+        return model
+
+    clf = keras.wrappers.SKLearnClassifier(
+        model=dynamic_model, model_kwargs={"loss": "categorical_crossentropy", "layers": [6]},
+        fit_kwargs={"epochs": 2, "verbose": 0})
+    scores = ms.cross_val_score(clf, x, y, cv=ms.KFold(3, shuffle=True, random_state=0))
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    clf.fit(x, y)
+    assert set(clf.predict(x)) <= {"cat", "dog", "bird"}
+    assert clf.model_.output_shape == (None, 3)
+    assert clf.model_.layers[1].units == 6
+
+
+def test_custom_training_loop_equals_fit_step_for_step(rng):
+    """The "writing a training loop from scratch" guide: ``@tf.function``
+    train_step with a GradientTape, the metric updated per batch and
+    ``reset_states()`` each epoch, a validation loop.  With the same
+    batches (no shuffling) it lands where fit lands, and the metric's
+    per-epoch result is the accuracy over the epoch."""
+    x = rng.normal(size=(40, 5)).astype("float32")
+    y = rng.integers(0, 3, size=40)
+
+    def build():
+        keras.utils.set_random_seed(3)
+        return Sequential([Input((5,)), Dense(8, activation="relu"), Dense(3)])
+
+    model = build()
+    optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    train_acc_metric = keras.metrics.SparseCategoricalAccuracy()
+    val_acc_metric = keras.metrics.SparseCategoricalAccuracy()
+    train_dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+    @tf.function
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            logits = model(xb, training=True)
+            loss_value = loss_fn(yb, logits)
+        grads = tape.gradient(loss_value, model.trainable_weights)
+        optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        train_acc_metric.update_state(yb, logits)
+        return loss_value
+
+    @tf.function
+    def test_step(xb, yb):
+        val_acc_metric.update_state(yb, model(xb, training=False))
+
+    epoch_accs = []
+    for epoch in range(2):
+        hits = 0
+        for step, (xb, yb) in enumerate(train_dataset):
+            before = model(xb, training=False).numpy().argmax(-1)
+            train_step(xb, yb)
+            hits += int(np.sum(before == yb.numpy()))
+        epoch_accs.append(float(train_acc_metric.result()))
+        np.testing.assert_allclose(epoch_accs[-1], hits / 40, rtol=1e-6)
+        train_acc_metric.reset_states()
+        for xb, yb in train_dataset:
+            test_step(xb, yb)
+        val = float(val_acc_metric.result())
+        val_acc_metric.reset_state()
+    assert int(optimizer.iterations) == 6
+    np.testing.assert_allclose(val, np.mean(model.predict(x, verbose=0).argmax(-1) == y),
+                               rtol=1e-6)
+
+    reference = build()
+    reference.compile(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    hist = reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hist.history["accuracy"], epoch_accs, rtol=1e-6)
+
+
+@needs_keras
+def test_ner_tagger_with_mask_zero_and_temporal_weights_matches_keras(rng):
+    """A named-entity tagger from a Kaggle notebook: Embedding(mask_zero=
+    True), Bidirectional(LSTM(return_sequences=True)), TimeDistributed
+    Dense softmax; padded steps do not count in the loss or the accuracy,
+    and per-token sample weights down-weight the "O" tag.  With Keras 3's
+    weights pynn predicts and evaluates the same numbers."""
+    x = rng.integers(1, 12, size=(6, 7))
+    for i, n in enumerate((3, 7, 1, 5, 6, 2)):
+        x[i, n:] = 0
+    y = rng.integers(0, 4, size=(6, 7))
+    tag_w = np.where(y == 0, 0.2, 1.0).astype("float32")
+
+    def build(lib):
+        L = lib.layers
+        inp = L.Input((7,))
+        h = L.Embedding(12, 5, mask_zero=True)(inp)
+        h = L.Bidirectional(L.LSTM(4, return_sequences=True))(h)
+        out = L.TimeDistributed(L.Dense(4, activation="softmax"))(h)
+        model = lib.Model(inp, out)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    ours, theirs = build(keras), build(real_keras)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0),
+                               theirs.evaluate(x, y, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(ours.evaluate(x, y, sample_weight=tag_w, verbose=0),
+                               theirs.evaluate(x, y, sample_weight=tag_w, verbose=0), rtol=1e-5)
+    p = ours.predict(x, verbose=0)
+    real = x != 0
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0)[1],
+                               np.mean(p.argmax(-1)[real] == y[real]), rtol=1e-5)
+    ours.fit(x, y, sample_weight=tag_w, epochs=1, batch_size=3, verbose=0)
+
+
+@needs_keras
+def test_one_dense_on_a_state_and_a_sequence_luong_attention(rng):
+    """Luong-style attention written with one ``Dense`` applied both to the
+    decoder state (batch, units) and to the encoder outputs (batch, steps,
+    units), and one Embedding on ids of two ranks, as Keras allows (Dense
+    takes any rank >= 2 with the features it was built for).  pynn refused
+    the second call ("expected shape=(None, 4), found shape=(None, 5,
+    4)").  The numbers match Keras 3's; features of another size are still
+    refused."""
+    def build(lib):
+        L = lib.layers
+        w = L.Dense(6, use_bias=False, name="w")
+        emb = L.Embedding(10, 4, name="emb")
+        state, ids, tags = L.Input((4,)), L.Input((5,)), L.Input((5, 2))
+        seq = emb(ids)
+        scores = L.Dot(axes=(1, 2))([w(state), w(seq)])
+        weights = L.Softmax()(scores)
+        context = L.Dot(axes=(1, 1))([weights, seq])
+        tag_vec = L.GlobalAveragePooling1D()(L.Reshape((10, 4))(emb(tags)))
+        out = L.Dense(1)(L.Concatenate()([context, state, tag_vec]))
+        model = lib.Model([state, ids, tags], out)
+        model.compile("sgd", "mse")
+        return model, w
+
+    (ours, w), (theirs, _) = build(keras), build(real_keras)
+    theirs.set_weights(ours.get_weights())
+    data = [rng.normal(size=(3, 4)).astype("float32"), rng.integers(0, 10, size=(3, 5)),
+            rng.integers(0, 10, size=(3, 5, 2))]
+    y = rng.normal(size=(3, 1)).astype("float32")
+    np.testing.assert_allclose(ours.predict(data, verbose=0), theirs.predict(data, verbose=0),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours.evaluate(data, y, verbose=0),
+                               theirs.evaluate(data, y, verbose=0), rtol=1e-5)
+    ours.fit(data, y, epochs=1, verbose=0)
+    assert w.get_output_shape_at(0) == (None, 6) and w.get_output_shape_at(1) == (None, 5, 6)
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 4\), found shape=\(None, 5, 3\)"):
+        w(Input((5, 3)))
+
+
+def test_shared_encoder_outputs_by_node_index(rng):
+    """tf.keras 2's answer to "Layer has multiple inbound nodes": the shared
+    encoder's ``get_output_at(1)`` (the second call's tensor) in a feature
+    model; ``layer.output`` is the first call's, as Keras 3 gives it."""
+    encoder = Dense(3, activation="relu", name="encoder")
+    left, right = Input((4,), name="left"), Input((4,), name="right")
+    el, er = encoder(left), encoder(right)
+    siamese = Model([left, right], layers.Subtract()([el, er]))
+    assert encoder.get_output_at(0) is el and encoder.get_output_at(1) is er
+    assert encoder.get_input_at(1) is right and encoder.output is el
+    assert encoder.get_input_shape_at(1) == (None, 4)
+    with pytest.raises(ValueError, match="only 2 inbound node"):
+        encoder.get_output_at(2)
+    right_features = Model(siamese.inputs, encoder.get_output_at(1))
+    a, b = rng.normal(size=(5, 4)).astype("float32"), rng.normal(size=(5, 4)).astype("float32")
+    np.testing.assert_allclose(right_features.predict([a, b], verbose=0),
+                               encoder(b).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(siamese.predict([a, b], verbose=0),
+                               encoder(a).numpy() - encoder(b).numpy(), rtol=1e-5, atol=1e-6)
