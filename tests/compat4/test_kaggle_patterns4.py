@@ -1378,3 +1378,74 @@ def test_shared_encoder_outputs_by_node_index(rng):
                                encoder(b).numpy(), rtol=1e-6)
     np.testing.assert_allclose(siamese.predict([a, b], verbose=0),
                                encoder(a).numpy() - encoder(b).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_kaggle_tfrecord_images_with_variable_length_features(rng, tmp_path):
+    """A Kaggle competition's TFRecord reader: GZIP-compressed records of
+    PNG bytes, a serialized float tensor, a variable number of int64 tags
+    read three ways (VarLenFeature + tf.sparse.to_dense, RaggedFeature,
+    and ``FixedLenSequenceFeature([], tf.int64, allow_missing=True)``, which
+    was refused for an Example), and a variable-length float list read as
+    steps of two values, padded per batch as TensorFlow pads them."""
+    path = str(tmp_path / "train.tfrec")
+    images = (rng.random((4, 6, 6, 3)) * 255).astype("uint8")
+    points = [rng.normal(size=(n, 2)).astype("float32") for n in (1, 3, 0, 2)]
+
+    def _bytes_feature(value):
+        if hasattr(value, "numpy"):
+            value = value.numpy()
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    with tf.io.TFRecordWriter(path, options=options) as writer:
+        for i, img in enumerate(images):
+            feature = {
+                "image": _bytes_feature(tf.io.encode_png(img)),
+                "tensor": _bytes_feature(tf.io.serialize_tensor(
+                    tf.constant(img / 255.0, dtype=tf.float64))),
+                "tags": tf.train.Feature(int64_list=tf.train.Int64List(value=list(range(i)))),
+                "points": tf.train.Feature(float_list=tf.train.FloatList(
+                    value=points[i].reshape(-1).tolist())),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2]))}
+            writer.write(tf.train.Example(features=tf.train.Features(
+                feature=feature)).SerializeToString())
+
+    desc = {"image": tf.io.FixedLenFeature([], tf.string),
+            "tensor": tf.io.FixedLenFeature([], tf.string),
+            "tags": tf.io.VarLenFeature(tf.int64),
+            "points": tf.io.FixedLenSequenceFeature([2], tf.float32, allow_missing=True),
+            "label": tf.io.FixedLenFeature([], tf.int64)}
+
+    def decode(proto):
+        ex = tf.io.parse_single_example(proto, desc)
+        image = tf.image.convert_image_dtype(tf.io.decode_png(ex["image"], channels=3),
+                                             tf.float32)
+        tensor = tf.io.parse_tensor(ex["tensor"], out_type=tf.float64)
+        return image, tensor, tf.sparse.to_dense(ex["tags"]), ex["points"], ex["label"]
+
+    ds = tf.data.TFRecordDataset([path], compression_type="GZIP")
+    rows = list(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE))
+    for i, (image, tensor, tags, pts, label) in enumerate(rows):
+        np.testing.assert_allclose(image.numpy(), images[i] / 255.0, atol=1e-6)
+        np.testing.assert_allclose(tensor.numpy(), images[i] / 255.0)
+        assert tags.numpy().tolist() == list(range(i)) and int(label) == i % 2
+        np.testing.assert_allclose(pts.numpy().reshape(-1, 2), points[i])
+    batch = tf.io.parse_example(next(iter(ds.batch(4))), {
+        "tags": tf.io.FixedLenSequenceFeature([], tf.int64, allow_missing=True,
+                                              default_value=-1),
+        "points": tf.io.FixedLenSequenceFeature([2], tf.float32, allow_missing=True),
+        "ragged": tf.io.RaggedFeature(tf.int64, value_key="tags")})
+    assert batch["tags"].numpy().tolist() == [[-1, -1, -1], [0, -1, -1], [0, 1, -1],
+                                              [0, 1, 2]]
+    assert batch["points"].shape == (4, 3, 2)
+    np.testing.assert_allclose(batch["points"].numpy()[1], points[1])
+    np.testing.assert_array_equal(batch["points"].numpy()[2], 0)
+    assert batch["ragged"].row_lengths().numpy().tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="allow_missing"):
+        tf.io.parse_single_example(next(iter(ds)), {
+            "tags": tf.io.FixedLenSequenceFeature([], tf.int64)})
+    train = ds.map(decode).map(lambda im, t, tg, p, lb: (im, lb)).batch(2)
+    model = Sequential([Input((6, 6, 3)), layers.Conv2D(2, 3, activation="relu"),
+                        layers.GlobalMaxPooling2D(), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    assert len(model.fit(train, epochs=1, verbose=0).history["loss"]) == 1
