@@ -1449,3 +1449,41 @@ def test_kaggle_tfrecord_images_with_variable_length_features(rng, tmp_path):
                         layers.GlobalMaxPooling2D(), Dense(1, activation="sigmoid")])
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     assert len(model.fit(train, epochs=1, verbose=0).history["loss"]) == 1
+
+
+def test_model_add_loss_and_add_metric_of_symbolic_tensors(rng, tmp_path):
+    """tf.keras 2's "Training and evaluation" guide: ``model.add_loss(
+    tf.reduce_sum(x1) * 0.1)`` and ``model.add_metric(keras.backend.std(x1),
+    name="std_of_activation", aggregation="mean")`` on a functional model.
+    The metric was silently dropped; now fit and evaluate report it (the
+    std of the hidden activations, checked with NumPy), next to the loss
+    that includes the added term, and the model saves and loads with it."""
+    x = rng.normal(size=(32, 8)).astype("float32")
+    y = rng.integers(0, 3, size=32)
+    inputs = keras.Input(shape=(8,), name="digits")
+    x1 = layers.Dense(6, activation="relu", name="dense_1")(inputs)
+    outputs = layers.Dense(3, name="predictions")(x1)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    model.add_loss(tf.reduce_sum(x1) * 0.1)
+    model.add_metric(K.std(x1), name="std_of_activation", aggregation="mean")
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert [layer.name for layer in model.layers] == ["digits", "dense_1", "predictions"]
+    hist = model.fit(x, y, batch_size=32, epochs=1, verbose=0, validation_data=(x, y))
+    assert set(hist.history) == {"loss", "std_of_activation", "val_loss",
+                                 "val_std_of_activation"}
+    hidden = keras.Model(inputs, x1).predict(x, verbose=0).astype("float64")
+    logits = model.predict(x, verbose=0).astype("float64")
+    res = model.evaluate(x, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(res["std_of_activation"], hidden.std(), rtol=1e-5)
+    np.testing.assert_allclose(hist.history["val_std_of_activation"][0], hidden.std(), rtol=1e-5)
+    log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    np.testing.assert_allclose(res["loss"], -log_p[np.arange(32), y].mean() + 0.1 * hidden.sum(),
+                               rtol=1e-4)
+    path = str(tmp_path / "guide.pynn")
+    model.save(path)
+    back = keras.models.load_model(path)
+    np.testing.assert_allclose(back.evaluate(x, y, verbose=0, return_dict=True)["std_of_activation"],
+                               res["std_of_activation"], rtol=1e-6)
+    with pytest.raises(ValueError, match="needs a name"):
+        model.add_metric(K.mean(x1))
