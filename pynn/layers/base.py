@@ -1062,13 +1062,14 @@ class Layer(Module):
         metric = getattr(value, "_metric_obj", None)
         if metric is not None:
             # a metric's result (``self.add_metric(self.mean(loss))``):
-            # the logs show that metric's result under its name (or the
-            # name given), and fit and evaluate reset it as they reset
-            # the compiled metrics, as Keras 2 does
+            # the logs show that metric's result under the metric's own
+            # name (a name given is ignored, as Keras 2 ignores it: keras.io's
+            # LogisticEndpoint logs "binary_accuracy", once), and fit and
+            # evaluate reset it as they reset the compiled metrics
             known = self.__dict__.setdefault("_added_metric_objects", [])
             if not any(m is metric for m in known):
                 known.append(metric)
-            autodiff.add_metric(self, metric, name or metric.name)
+            autodiff.add_metric(self, metric, metric.name)
             return
         if not isinstance(name, str) or not name:
             raise ValueError(f"Layer {self.name!r}: add_metric needs a name (the key of the "

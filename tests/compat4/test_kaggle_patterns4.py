@@ -1487,3 +1487,53 @@ def test_model_add_loss_and_add_metric_of_symbolic_tensors(rng, tmp_path):
                                res["std_of_activation"], rtol=1e-6)
     with pytest.raises(ValueError, match="needs a name"):
         model.add_metric(K.mean(x1))
+
+
+class LogisticEndpoint(keras.layers.Layer):
+    """The "endpoint layer" of tf.keras 2's training guide: it computes the
+    loss and the accuracy itself, from the targets given as an input."""
+
+    def __init__(self, name=None):
+        super().__init__(name=name)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.accuracy_fn = keras.metrics.BinaryAccuracy()
+
+    def call(self, targets, logits, sample_weights=None):
+        loss = self.loss_fn(targets, logits, sample_weights)
+        self.add_loss(loss)
+        acc = self.accuracy_fn(targets, logits, sample_weights)
+        self.add_metric(acc, name="accuracy")
+        return tf.nn.softmax(logits)
+
+
+def test_endpoint_layer_of_the_training_guide(rng):
+    """fit on a dict of inputs with no targets: the loss is the layer's
+    add_loss; the accuracy is logged once, as "binary_accuracy" (the name
+    given to add_metric is the metric's own in tf.keras 2; it was logged
+    twice, under both names), and is 0 for the guide's random float
+    targets (Keras compares y_true == (y_pred > 0.5); pynn read y_true >
+    0.5).  Hard targets are counted as before."""
+    inputs = keras.Input(shape=(3,), name="inputs")
+    targets = keras.Input(shape=(10,), name="targets")
+    logits = keras.layers.Dense(10)(inputs)
+    sample_weights = keras.Input(shape=(1,), name="sample_weights")
+    preds = LogisticEndpoint(name="predictions")(targets, logits, sample_weights)
+    model = keras.Model(inputs=[inputs, targets, sample_weights], outputs=preds)
+    model.compile(optimizer="adam")
+    data = {"inputs": rng.random((3, 3)), "targets": rng.random((3, 10)),
+            "sample_weights": rng.random((3, 1))}
+    hist = model.fit(data, epochs=2, verbose=0).history
+    assert set(hist) == {"loss", "binary_accuracy"}
+    assert hist["binary_accuracy"] == [0.0, 0.0]
+    z = keras.Model(inputs, logits).predict(data["inputs"], verbose=0).astype("float64")
+    t, w = data["targets"], data["sample_weights"]
+    bce = np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))), axis=-1)
+    res = model.evaluate(data, verbose=0, return_dict=True)
+    np.testing.assert_allclose(res["loss"], np.mean(bce * w[:, 0]), rtol=1e-5)
+    hard = dict(data, targets=(rng.random((3, 10)) > 0.5).astype("float64"))
+    res = model.evaluate(hard, verbose=0, return_dict=True)
+    want = np.sum(np.mean((z > 0.5) == hard["targets"], axis=1) * w[:, 0]) / w.sum()
+    np.testing.assert_allclose(res["binary_accuracy"], want, rtol=1e-5)
+    noisy = np.array([[0.9], [0.1], [1.0]])
+    assert np.asarray(keras.metrics.binary_accuracy(noisy, np.array([[0.8], [0.2], [0.7]]))
+                      ).tolist() == [0.0, 0.0, 1.0]
