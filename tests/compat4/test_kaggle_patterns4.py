@@ -1080,7 +1080,7 @@ def test_bahdanau_attention_date_translation(rng):
     assert hist["loss"][-1] < hist["loss"][0]
 
 
-def test_flask_style_predict_function_and_run_eagerly_debugging(rng):
+def test_flask_style_predict_function_and_run_eagerly_debugging(rng, tmp_path):
     """Serving answers call ``model.make_predict_function()`` right after
     loading (so threads do not race to build it), and debugging answers
     set ``model.run_eagerly = True`` or ``compile(run_eagerly=True)``; a
@@ -1112,6 +1112,9 @@ def test_flask_style_predict_function_and_run_eagerly_debugging(rng):
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
                   run_eagerly=True)
     assert model.run_eagerly is True and model.predict_function is None
+    path = str(tmp_path / "debug.keras")
+    model.save(path)  # (the compile config keeps it, as Keras's does)
+    assert keras.models.load_model(path).run_eagerly is True
     model.run_eagerly = False
     assert model.run_eagerly is False
     train = model.make_train_function()
