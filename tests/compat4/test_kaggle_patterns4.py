@@ -1641,3 +1641,53 @@ def test_conv_vae_with_train_step_test_step_and_loss_trackers(rng):
     grid = np.array([[xi, yi] for yi in np.linspace(-1, 1, 3) for xi in np.linspace(-1, 1, 3)])
     digits = vae.decoder.predict(grid, verbose=0)
     assert digits.shape == (9, 8, 8, 1) and np.all((digits > 0) & (digits < 1))
+
+
+def test_bucketed_text_pipeline_with_assert_cardinality(rng):
+    """A Kaggle NLP pipeline: token ids from a generator, told their number
+    with ``apply(tf.data.experimental.assert_cardinality(n))`` (so fit
+    knows its steps), bucketed with the Dataset method
+    ``bucket_by_sequence_length`` (TF 2.6+) to pad little, then trained.
+    ``group_by_window`` and ``scan`` as the tf.data guide uses them.  None
+    of these four existed."""
+    lengths = rng.integers(2, 12, size=30)
+    seqs = [rng.integers(1, 50, size=n) for n in lengths]
+    labels = rng.integers(0, 2, size=30)
+
+    def gen():
+        for s, label in zip(seqs, labels):
+            yield s, label
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32)))
+    assert int(ds.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(seqs)))
+    assert len(ds) == 30 and int(ds.cardinality()) == 30
+    buckets = ds.bucket_by_sequence_length(element_length_func=lambda x, y: tf.shape(x)[0],
+                                           bucket_boundaries=[5, 9],
+                                           bucket_batch_sizes=[4, 4, 4])
+    seen = 0
+    for x, y in buckets:
+        n = x.shape[1]
+        bucket_lengths = {int(np.sum(row != 0)) for row in x.numpy()}
+        assert all((m < 5) == (n < 5) for m in bucket_lengths)
+        seen += x.shape[0]
+    assert seen == 30
+    model = Sequential([Input((None,), dtype="int32"), layers.Embedding(50, 4, mask_zero=True),
+                        layers.GRU(3), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    assert len(model.fit(buckets, epochs=1, verbose=0).history["loss"]) == 1
+    with pytest.raises(tf.errors.FailedPreconditionError, match="only 30 elements"):
+        list(tf.data.Dataset.from_generator(gen, output_signature=(
+            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32))).apply(
+            tf.data.experimental.assert_cardinality(31)))
+
+    windows = tf.data.Dataset.range(10).group_by_window(
+        key_func=lambda x: x % 2, reduce_func=lambda key, w: w.batch(5), window_size=5)
+    assert [w.numpy().tolist() for w in windows] == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+    running = tf.data.Dataset.range(5).scan(
+        initial_state=tf.constant(0, dtype=tf.int64),
+        scan_func=lambda state, i: (state + i, state + i))
+    assert [int(v) for v in running] == [0, 1, 3, 6, 10]
+    assert [int(v) for v in tf.data.Dataset.range(4).apply(tf.data.experimental.scan(
+        np.int64(1), lambda s, i: (s * 2, s + i)))] == [1, 3, 6, 11]
