@@ -2014,13 +2014,16 @@ class TrainingMixin:
             return made
         if step != "predict_step":
             self._require_compiled(f"{attr.replace('_function', '')}ing a step")
-
-        def function(iterator_or_data):
-            data = next(iterator_or_data) if hasattr(iterator_or_data, "__next__") \
-                else iterator_or_data
-            return getattr(self, step)(data)
+        # (a partial, not a closure: a deep copy of the model gets one of
+        # its own, running the copy)
+        function = functools.partial(TrainingMixin._run_step, self, step)
         setattr(self, attr, function)
         return function
+
+    def _run_step(self, step, iterator_or_data):
+        data = next(iterator_or_data) if hasattr(iterator_or_data, "__next__") \
+            else iterator_or_data
+        return getattr(self, step)(data)
 
     def make_train_function(self, force=False):
         return self._step_function("train_function", "train_step", force)
