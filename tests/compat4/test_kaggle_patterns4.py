@@ -1098,7 +1098,10 @@ def test_flask_style_predict_function_and_run_eagerly_debugging(rng, tmp_path):
     assert model.make_predict_function() is predict is model.predict_function
     np.testing.assert_allclose(predict(iter([x])), model.predict(x, verbose=0), rtol=1e-6)
     import copy
-    twin = copy.deepcopy(model)  # (its function runs the copy, not the original)
+    # a deep copy of a model that has predicted (K-fold answers copy one
+    # model per fold) failed on the compiled inference plan; its function
+    # runs the copy, not the original
+    twin = copy.deepcopy(model)
     twin.set_weights([np.zeros_like(w) for w in twin.get_weights()])
     np.testing.assert_allclose(twin.predict_function(iter([x])), 1 / 3, rtol=1e-6)
     results = [None] * 4
