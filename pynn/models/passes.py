@@ -16,8 +16,6 @@ A fold or fusion happens only where the intermediate tensor is read by
 nothing else and is not a model output.  Each step keeps the nodes it
 came from, so the exporter can name tensors after the layers.
 """
-import copy
-
 import numpy as np
 
 from ..backend import _kernels, open_device_scopes
@@ -89,15 +87,11 @@ class InferenceProgram:
         self._plans = {}
         self.activation_changes = activation_changes()
 
-    def __deepcopy__(self, memo):
-        """A copy (in a deep copy of its model) without the compiled plans,
-        which point at the original's weights: it plans again on first
-        use."""
-        new = type(self).__new__(type(self))
-        memo[id(self)] = new
-        for key, value in self.__dict__.items():
-            setattr(new, key, {} if key == "_plans" else copy.deepcopy(value, memo))
-        return new
+    def __getstate__(self):
+        """What a deep copy or a pickle of its model keeps: all but the
+        compiled plans, which point at the original's weights (the copy
+        plans again on first use)."""
+        return dict(self.__dict__, _plans={})
 
     def _slot(self, shape, dtype):
         self.shapes.append(tuple(shape))

@@ -1104,6 +1104,9 @@ def test_flask_style_predict_function_and_run_eagerly_debugging(rng, tmp_path):
     twin = copy.deepcopy(model)
     twin.set_weights([np.zeros_like(w) for w in twin.get_weights()])
     np.testing.assert_allclose(twin.predict_function(iter([x])), 1 / 3, rtol=1e-6)
+    import pickle  # (joblib hands a fitted estimator's model to its workers so)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
     results = [None] * 4
 
     def serve(i):
