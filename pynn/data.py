@@ -8,8 +8,8 @@ from .records import DatasetTFRecordWriter, TFRecordDataset
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, AutotuneOptions,
                             Counter, CsvDataset, Dataset, DistributeOptions,
                             MapVectorizationOptions, OptimizationOptions, Options,
-                            TextLineDataset, ThreadingOptions, bucket_by_sequence_length,
-                            make_csv_dataset)
+                            TextLineDataset, ThreadingOptions, assert_cardinality,
+                            bucket_by_sequence_length, group_by_window, make_csv_dataset, scan)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -86,6 +86,8 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
                                      shuffle_and_repeat=shuffle_and_repeat,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
+                                     group_by_window=group_by_window, scan=scan,
+                                     assert_cardinality=assert_cardinality,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
                                      Counter=Counter,

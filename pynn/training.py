@@ -203,6 +203,17 @@ def _as_input(x, dtype="float32", what="x"):
     return arr
 
 
+def _loss_mask(spec, y, masks):
+    """The mask of an output's loss values: the output's own (a masked
+    sequence), and where the loss ignores some targets (ignore_class),
+    those left out too; None where every value counts."""
+    mask = None if masks is None else masks[spec.index]
+    ignored = spec.loss.value_mask(y)
+    if ignored is None:
+        return mask
+    return ignored if mask is None else np.logical_and(np.asarray(mask, bool), ignored)
+
+
 def _row_weights(out, w, mask):
     """Keras's weighting of the loss of an output with several rows per
     sample (a (batch, steps, units) sequence): the loss is the mean over
@@ -615,6 +626,10 @@ class TrainingMixin:
         self.loss = None
         self.stop_training = False
         self.history = None
+        # compile's run_eagerly, kept as Keras keeps it; pynn's steps always
+        # run eagerly, so either value trains the same
+        self.run_eagerly = False
+        self.train_function = self.test_function = self.predict_function = None
         self._compile_args = None
         self._compiled_outputs = None
         self._trainable_snapshot = None
@@ -781,6 +796,8 @@ class TrainingMixin:
         train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        self.run_eagerly = bool(run_eagerly)
+        self.train_function = self.test_function = self.predict_function = None
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
             self._distribute_strategy._adopt(self)
@@ -1278,8 +1295,8 @@ class TrainingMixin:
         device_ys, device_ws = self._inputs_to(gpu, ys, "y"), self._inputs_to(gpu, ws, "w")
         out_grads = []
         losses = []  # (the per-sample losses, their weights, the loss weight) per output
-        for spec, out, w, y_in, w_in in zip(self._compiled_outputs, outs, ws, device_ys,
-                                            device_ws):
+        for spec, out, w, y_in, w_in, y in zip(self._compiled_outputs, outs, ws, device_ys,
+                                               device_ws, ys):
             if spec.loss is None:
                 out_grads.append(None)
                 losses.append(None)
@@ -1291,7 +1308,7 @@ class TrainingMixin:
                     g = grad_bufs[spec.index] = np.empty(out.shape, np.float32) \
                         if gpu is None else DeviceArray.empty_like(out)
             # a sequence output: its rows' weights, and steps per sample
-            rw, steps = _row_weights(out, w, None if masks is None else masks[spec.index])
+            rw, steps = _row_weights(out, w, _loss_mask(spec, y, masks))
             if rw is not w:
                 w_in = rw if gpu is None else self._inputs_to(gpu, [rw])[0]
             # the gradient of the batch's mean loss (over the global
@@ -1693,8 +1710,7 @@ class TrainingMixin:
                     if spec.loss is None:
                         per_output.append(0.0)
                         continue
-                    rw, rows = _row_weights(out, w, None if masks is None else
-                                            masks[spec.index])
+                    rw, rows = _row_weights(out, w, _loss_mask(spec, t, masks))
                     per = spec.loss.compute(t, out, rw, bs * rows, None, spec.loss.from_logits)
                     value = float(per.sum() if rw is None else np.dot(per, rw)) / \
                         (1.0 / bs if spec.summed else rows)
@@ -1986,6 +2002,37 @@ class TrainingMixin:
         """The outputs for one batch of ``data``."""
         x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)
+
+    # tf.keras 2's make_train_function & co.: a function running one step
+    # on the next batch of an iterator (or on a batch given directly), kept
+    # as model.train_function (test_function, predict_function) until
+    # compile or ``force`` makes it again.
+
+    def _step_function(self, attr, step, force):
+        made = self.__dict__.get(attr)
+        if made is not None and not force:
+            return made
+        if step != "predict_step":
+            self._require_compiled(f"{attr.replace('_function', '')}ing a step")
+        # (a partial, not a closure: a deep copy of the model gets one of
+        # its own, running the copy)
+        function = functools.partial(TrainingMixin._run_step, self, step)
+        setattr(self, attr, function)
+        return function
+
+    def _run_step(self, step, iterator_or_data):
+        data = next(iterator_or_data) if hasattr(iterator_or_data, "__next__") \
+            else iterator_or_data
+        return getattr(self, step)(data)
+
+    def make_train_function(self, force=False):
+        return self._step_function("train_function", "train_step", force)
+
+    def make_test_function(self, force=False):
+        return self._step_function("test_function", "test_step", force)
+
+    def make_predict_function(self, force=False):
+        return self._step_function("predict_function", "predict_step", force)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras 3's loss of a step: the compiled loss(es) of ``y`` and

@@ -1062,13 +1062,14 @@ class Layer(Module):
         metric = getattr(value, "_metric_obj", None)
         if metric is not None:
             # a metric's result (``self.add_metric(self.mean(loss))``):
-            # the logs show that metric's result under its name (or the
-            # name given), and fit and evaluate reset it as they reset
-            # the compiled metrics, as Keras 2 does
+            # the logs show that metric's result under the metric's own
+            # name (a name given is ignored, as Keras 2 ignores it: keras.io's
+            # LogisticEndpoint logs "binary_accuracy", once), and fit and
+            # evaluate reset it as they reset the compiled metrics
             known = self.__dict__.setdefault("_added_metric_objects", [])
             if not any(m is metric for m in known):
                 known.append(metric)
-            autodiff.add_metric(self, metric, name or metric.name)
+            autodiff.add_metric(self, metric, metric.name)
             return
         if not isinstance(name, str) or not name:
             raise ValueError(f"Layer {self.name!r}: add_metric needs a name (the key of the "
@@ -1315,7 +1316,11 @@ class Layer(Module):
         for i, (got, exp) in enumerate(pairs):
             axes = range(1, len(exp)) if self.fixed_input_axes is None else self.fixed_input_axes
             if len(got) != len(exp):
-                ok = not self.fixed_input_rank
+                # another rank where the layer takes any: the axes it fixes
+                # from the end (a Dense's features) still must fit
+                ok = not self.fixed_input_rank and all(
+                    got[a] is None or exp[a] is None or got[a] == exp[a]
+                    for a in self.fixed_input_axes or () if a < 0)
             else:
                 ok = all(got[a] is None or exp[a] is None or got[a] == exp[a] for a in axes)
             if not ok:
@@ -1335,12 +1340,35 @@ class Layer(Module):
         [l.output for l in model.layers])`` extracts intermediate features."""
         return self._node_attribute("output_tensors", "output")
 
-    def _node_attribute(self, attr, what):
+    def _node_attribute(self, attr, what, node_index=0):
         if not self._inbound_nodes:
             raise AttributeError(f"The layer {self.name!r} has never been called and thus has "
                                  f"no defined {what}.")
-        values = getattr(self._inbound_nodes[0], attr)
+        if isinstance(node_index, bool) or not isinstance(node_index, (int, np.integer)) or \
+                not 0 <= node_index < len(self._inbound_nodes):
+            raise ValueError(f"Asked to get {what} at node {node_index!r}, but the layer "
+                             f"{self.name!r} has only {len(self._inbound_nodes)} inbound "
+                             f"node(s).")
+        values = getattr(self._inbound_nodes[node_index], attr)
         return values[0] if len(values) == 1 else list(values)
+
+    # tf.keras 2's access to the calls of a shared layer (a Siamese branch's
+    # encoder called on each input): the tensors and shapes of call
+    # ``node_index``, in the order of the calls
+
+    def get_input_at(self, node_index):
+        return self._node_attribute("input_tensors", "input", node_index)
+
+    def get_output_at(self, node_index):
+        return self._node_attribute("output_tensors", "output", node_index)
+
+    def get_input_shape_at(self, node_index):
+        tensors = self.get_input_at(node_index)
+        return [t.shape for t in tensors] if isinstance(tensors, list) else tensors.shape
+
+    def get_output_shape_at(self, node_index):
+        tensors = self.get_output_at(node_index)
+        return [t.shape for t in tensors] if isinstance(tensors, list) else tensors.shape
 
     @property
     def input_shape(self):
