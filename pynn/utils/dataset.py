@@ -168,6 +168,20 @@ def _as_dtype(value, dtype):
     return np.asarray(value, _np_dtype(dtype))
 
 
+def _tensor_array(value):
+    """``value`` as an array with TensorFlow's dtypes for Python data (a
+    list of floats is float32, of ints int32 where they fit, as
+    ``tf.constant`` reads them); arrays keep their own dtype."""
+    a = np.asarray(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return a
+    if a.dtype == np.float64:
+        return a.astype(np.float32)
+    if a.dtype == np.int64 and (not a.size or (a.min() >= -2 ** 31 and a.max() < 2 ** 31)):
+        return a.astype(np.int32)
+    return a
+
+
 def _as_arrays(element):
     """An element's values as arrays: tuples and dicts are structure, a
     list is one value (tf.data's reading)."""
@@ -175,7 +189,7 @@ def _as_arrays(element):
         return tuple(_as_arrays(v) for v in element)
     if isinstance(element, dict):
         return {k: _as_arrays(v) for k, v in element.items()}
-    return np.asarray(element)
+    return _tensor_array(element)
 
 
 def _pad_stack(elements, shapes, values):
@@ -606,7 +620,7 @@ class Dataset:
                     raise ValueError("Dataset.from_tensor_slices: a SparseTensor of rank 0 "
                                      "has no rows to slice")
                 return t
-            a = np.asarray(t)
+            a = _tensor_array(t)
             if a.dtype.kind == "U":
                 # TensorFlow's string tensors hold UTF-8 bytes
                 a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
@@ -1273,18 +1287,25 @@ class Dataset:
         as tf.data does (a buffer as large as the dataset shuffles it
         uniformly).  With ``seed`` the orders are the same on every run: a
         new one each pass over the data unless ``reshuffle_each_iteration``
-        is False."""
+        is False (then every pass gives the first pass's order, seed or
+        not)."""
         buffer_size = _check_count(buffer_size, "shuffle", "buffer_size")
         if buffer_size < 1:
             raise ValueError(f"Dataset.shuffle: buffer_size must be >= 1, got {buffer_size}")
         passes = [0]
         lock = threading.Lock()
+        # without a seed, an order kept across passes is drawn once, when the
+        # dataset is made (as TensorFlow fixes its seed then): take/skip
+        # splits of it stay apart
+        fixed = None if seed is not None or reshuffle_each_iteration else seeding.next_seed()
 
         def make():
             with lock:
                 n = passes[0]
                 passes[0] += 1
-            if seed is None:
+            if fixed is not None:
+                rng = np.random.default_rng(fixed)
+            elif seed is None:
                 rng = np.random.default_rng(seeding.next_seed())
             else:
                 rng = np.random.default_rng([int(seed), n if reshuffle_each_iteration else 0])
