@@ -189,3 +189,275 @@ def test_raschka_linear_regression_by_gradient_tape_and_by_fit_and_iris_h5(tmp_p
     labels_train = [item[1].numpy() for item in ds_train_orig]
     labels_test = [item[1].numpy() for item in ds_test]
     assert (len(labels_train), len(labels_test)) == (100, 50)
+
+
+# --------------------- Raschka ch. 14: tf.function, variables, Keras models
+
+def test_raschka_tf_function_on_python_integers_and_variables_of_each_dtype():
+    def compute_z(a, b, c):
+        r1 = tf.subtract(a, b)
+        r2 = tf.multiply(2, r1)
+        z = tf.add(r2, c)
+        return z
+    # the book prints "Rank 1 Inputs: [1]": Python ints are int32 tensors
+    for f in (compute_z, tf.function(compute_z)):
+        assert int(f(1, 2, 3)) == 1
+        rank1 = f([1], [2], [3])
+        assert rank1.dtype == np.int32 and rank1.numpy().tolist() == [1]
+        assert f([[1]], [[2]], [[3]]).numpy().tolist() == [[1]]
+    assert tf.subtract([1.0], [2]).dtype == np.float32
+
+    sig = tf.function(compute_z, input_signature=(tf.TensorSpec(shape=[None], dtype=tf.int32),
+                                                  tf.TensorSpec(shape=[None], dtype=tf.int32),
+                                                  tf.TensorSpec(shape=[None], dtype=tf.int32),))
+    assert sig([1, 2], [2, 4], [3, 6]).numpy().tolist() == [1, 2]
+    with pytest.raises(Exception, match="input_signature"):
+        sig(1, 2, 3)
+
+    a = tf.Variable(initial_value=3.14, name='var_a')
+    b = tf.Variable(initial_value=[1, 2, 3], name='var_b')
+    c = tf.Variable(initial_value=[True, False], dtype=tf.bool)
+    d = tf.Variable(initial_value=['abc'], dtype=tf.string)
+    # as the book prints them (TensorFlow's names end in ':0')
+    assert repr(a) == "<tf.Variable 'var_a' shape=() dtype=float32, numpy=3.14>"
+    assert repr(b).endswith("shape=(3,) dtype=int32, numpy=array([1, 2, 3], dtype=int32)>")
+    assert repr(c).endswith("shape=(2,) dtype=bool, numpy=array([ True, False])>")
+    assert repr(d).endswith("shape=(1,) dtype=string, numpy=array([b'abc'], dtype=object)>")
+    assert d.dtype == tf.string and d.numpy().tolist() == [b'abc']
+    d.assign(['xyz'])
+    assert d.numpy().tolist() == [b'xyz']
+    with pytest.raises(TypeError, match="string variable"):
+        tf.Variable([1], dtype=tf.string)
+    w = tf.Variable([1, 2, 3], trainable=False)
+    assert w.assign([3, 1, 4], read_value=True).numpy().tolist() == [3, 1, 4]
+    w.assign_add([2, -1, 2], read_value=False)
+    assert w.value().numpy().tolist() == [5, 0, 6]
+
+    class MyModule(tf.Module):
+        def __init__(self):
+            init = tf.keras.initializers.GlorotNormal()
+            self.w1 = tf.Variable(init(shape=(2, 3)), trainable=True)
+            self.w2 = tf.Variable(init(shape=(1, 2)), trainable=False)
+    m = MyModule()
+    assert [v.shape for v in m.variables] == [(2, 3), (1, 2)]
+    assert [v.shape for v in m.trainable_variables] == [(2, 3)]
+
+    w = tf.Variable(1.0)
+    b = tf.Variable(0.5)
+    x = tf.convert_to_tensor([1.4])
+    y = tf.convert_to_tensor([2.1])
+    with tf.GradientTape(persistent=True) as tape:
+        z = tf.add(tf.multiply(w, x), b)
+        loss = tf.reduce_sum(tf.square(y - z))
+    dloss_dw = tape.gradient(loss, w)
+    dloss_db = tape.gradient(loss, b)
+    np.testing.assert_allclose([float(dloss_dw), float(dloss_db)], [-0.56, -0.4], rtol=1e-5)
+    optimizer = tf.keras.optimizers.SGD()
+    optimizer.apply_gradients(zip([dloss_dw, dloss_db], [w, b]))
+    np.testing.assert_allclose([w.numpy(), b.numpy()], [1.0056, 0.504], rtol=1e-6)
+
+
+def test_raschka_xor_models_with_an_uncalled_l1_regularizer_and_a_noisy_layer():
+    model = tf.keras.Sequential()
+    model.add(tf.keras.layers.Dense(
+        units=16, activation=tf.keras.activations.relu,
+        kernel_initializer=tf.keras.initializers.GlorotNormal(),
+        bias_initializer=tf.keras.initializers.Constant(2.0)))
+    model.add(tf.keras.layers.Dense(
+        units=32, activation=tf.keras.activations.sigmoid,
+        kernel_regularizer=tf.keras.regularizers.l1))
+    model.build(input_shape=(None, 4))
+    assert model.count_params() == 624
+    model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.001),
+                  loss=tf.keras.losses.BinaryCrossentropy(),
+                  metrics=[tf.keras.metrics.Accuracy(), tf.keras.metrics.Precision(),
+                           tf.keras.metrics.Recall()])
+    # the regularizer given uncalled is l1(0.01), as Keras's class
+    kernel = model.layers[1].kernel.numpy()
+    np.testing.assert_allclose(float(tf.add_n(model.losses)), 0.01 * np.abs(kernel).sum(),
+                               rtol=1e-5)
+    assert tf.keras.regularizers.get(tf.keras.regularizers.l2).get_config() == {"l2": 0.01}
+    xs = np.random.default_rng(0).uniform(-1, 1, (8, 4)).astype(np.float32)
+    model.fit(xs, np.ones((8, 32), np.float32), epochs=1, verbose=0)
+
+    tf.random.set_seed(1)
+    np.random.seed(1)
+    x = np.random.uniform(low=-1, high=1, size=(200, 2))
+    y = np.ones(len(x))
+    y[x[:, 0] * x[:, 1] < 0] = 0
+    x_train, y_train, x_valid, y_valid = x[:100, :], y[:100], x[100:, :], y[100:]
+
+    class NoisyLinear(tf.keras.layers.Layer):
+        def __init__(self, output_dim, noise_stddev=0.1, **kwargs):
+            self.output_dim = output_dim
+            self.noise_stddev = noise_stddev
+            super(NoisyLinear, self).__init__(**kwargs)
+
+        def build(self, input_shape):
+            self.w = self.add_weight(name='weights', shape=(input_shape[1], self.output_dim),
+                                     initializer='random_normal', trainable=True)
+            self.b = self.add_weight(shape=(self.output_dim,), initializer='zeros',
+                                     trainable=True)
+
+        def call(self, inputs, training=False):
+            if training:
+                batch = tf.shape(inputs)[0]
+                dim = tf.shape(inputs)[1]
+                noise = tf.random.normal(shape=(batch, dim), mean=0.0,
+                                         stddev=self.noise_stddev)
+                noisy_inputs = tf.add(inputs, noise)
+            else:
+                noisy_inputs = inputs
+            z = tf.matmul(noisy_inputs, self.w) + self.b
+            return tf.keras.activations.relu(z)
+
+        def get_config(self):
+            config = super(NoisyLinear, self).get_config()
+            config.update({'output_dim': self.output_dim, 'noise_stddev': self.noise_stddev})
+            return config
+    noisy_layer = NoisyLinear(4)
+    noisy_layer.build(input_shape=(None, 4))
+    x0 = tf.zeros(shape=(1, 4))
+    assert noisy_layer(x0, training=False).numpy().tolist() == [[0.0] * 4]
+    new_layer = NoisyLinear.from_config(noisy_layer.get_config())
+    assert new_layer(x0, training=True).shape == (1, 4)
+    model = tf.keras.Sequential([
+        NoisyLinear(4, noise_stddev=0.1),
+        tf.keras.layers.Dense(units=4, activation='relu'),
+        tf.keras.layers.Dense(units=4, activation='relu'),
+        tf.keras.layers.Dense(units=1, activation='sigmoid')])
+    model.build(input_shape=(None, 2))
+    assert model.count_params() == 12 + 20 + 20 + 5
+    model.compile(optimizer=tf.keras.optimizers.SGD(), loss=tf.keras.losses.BinaryCrossentropy(),
+                  metrics=[tf.keras.metrics.BinaryAccuracy()])
+    hist = model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=2,
+                     batch_size=2, verbose=0)
+    assert sorted(hist.history) == ['binary_accuracy', 'loss', 'val_binary_accuracy',
+                                    'val_loss']
+    # plot_decision_regions's call: predict on a grid of points
+    xx, yy = np.meshgrid(np.arange(-1, 1, 0.1), np.arange(-1, 1, 0.1))
+    assert model.predict(np.array([xx.ravel(), yy.ravel()]).T, verbose=0).shape == (400, 1)
+
+
+# ---------------------------- Raschka ch. 15: losses, the smile classifier
+
+def test_raschka_losses_with_probabilities_and_logits_print_the_books_values():
+    bce_probas = tf.keras.losses.BinaryCrossentropy(from_logits=False)
+    bce_logits = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    logits = tf.constant([0.8])
+    probas = tf.keras.activations.sigmoid(logits)
+    assert '{:.4f}'.format(bce_probas(y_true=[1], y_pred=probas)) == '0.3711'
+    assert '{:.4f}'.format(bce_logits(y_true=[1], y_pred=logits)) == '0.3711'
+    cce_probas = tf.keras.losses.CategoricalCrossentropy(from_logits=False)
+    cce_logits = tf.keras.losses.CategoricalCrossentropy(from_logits=True)
+    logits = tf.constant([[1.5, 0.8, 2.1]])
+    probas = tf.keras.activations.softmax(logits)
+    assert '{:.4f}'.format(cce_probas(y_true=[[0, 0, 1]], y_pred=probas)) == '0.5996'
+    assert '{:.4f}'.format(cce_logits(y_true=[[0, 0, 1]], y_pred=logits)) == '0.5996'
+    sp_cce_logits = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert '{:.4f}'.format(sp_cce_logits(y_true=[2], y_pred=logits)) == '0.5996'
+
+
+def test_raschka_celeba_smile_classifier_with_tf_image_augmentation(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def fake(n):
+        # CelebA's tfds features, at 44 x 36 instead of 218 x 178
+        return tf.data.Dataset.from_tensor_slices({
+            'image': rng.integers(0, 255, (n, 44, 36, 3), dtype=np.uint8),
+            'attributes': {'Male': rng.integers(0, 2, n).astype(bool),
+                           'Smiling': rng.integers(0, 2, n).astype(bool)}})
+    celeba = {'train': fake(40), 'validation': fake(10), 'test': fake(10)}
+    celeba_train, celeba_valid, celeba_test = (celeba['train'], celeba['validation'],
+                                               celeba['test'])
+    celeba_train = celeba_train.take(32)
+    celeba_valid = celeba_valid.take(8)
+    examples = []
+    for example in celeba_train.take(5):
+        examples.append(example['image'])
+    img_cropped = tf.image.crop_to_bounding_box(examples[0], 5, 2, 30, 30)
+    img_flipped = tf.image.flip_left_right(examples[1])
+    img_adj_contrast = tf.image.adjust_contrast(examples[2], contrast_factor=2)
+    img_adj_brightness = tf.image.adjust_brightness(examples[3], delta=0.3)
+    img_center_crop = tf.image.central_crop(examples[4], 0.7)
+    img_resized = tf.image.resize(img_center_crop, size=(44, 36))
+    np.testing.assert_array_equal(img_cropped, np.asarray(examples[0])[5:35, 2:32])
+    np.testing.assert_array_equal(img_flipped, np.asarray(examples[1])[:, ::-1])
+    # uint8 images are adjusted in [0, 1] and saturated back, as TensorFlow
+    x3 = np.asarray(examples[3]) / 255.0
+    np.testing.assert_allclose(np.asarray(img_adj_brightness, np.float64),
+                               np.floor(np.clip(x3 + 0.3, 0, 1) * 255.5), atol=1)
+    x2 = np.asarray(examples[2], np.float64) / 255.0
+    mean = x2.mean(axis=(0, 1))
+    np.testing.assert_allclose(np.asarray(img_adj_contrast, np.float64),
+                               np.floor(np.clip((x2 - mean) * 2 + mean, 0, 1) * 255.5), atol=1)
+    assert img_adj_contrast.dtype == np.uint8 and img_center_crop.shape == (32, 26, 3)
+    assert img_resized.shape == (44, 36, 3) and img_resized.dtype == np.float32
+
+    def preprocess(example, size=(64, 64), mode='train'):
+        image = example['image']
+        label = example['attributes']['Male']
+        if mode == 'train':
+            image_cropped = tf.image.random_crop(image, size=(36, 36, 3))
+            image_resized = tf.image.resize(image_cropped, size=size)
+            image_flip = tf.image.random_flip_left_right(image_resized)
+            return (image_flip/255.0, tf.cast(label, tf.int32))
+        else:
+            image_cropped = tf.image.crop_to_bounding_box(
+                image, offset_height=4, offset_width=0, target_height=36, target_width=36)
+            image_resized = tf.image.resize(image_cropped, size=size)
+            return (image_resized/255.0, tf.cast(label, tf.int32))
+    tf.random.set_seed(1)
+    ds = celeba_train.shuffle(1000, reshuffle_each_iteration=False)
+    ds = ds.take(2).repeat(5)
+    ds = ds.map(lambda x: preprocess(x, size=(36, 36), mode='train'))
+    labels = [int(example[1].numpy()) for example in ds]
+    # the same two faces five times over, each time cropped anew
+    assert labels == labels[:2] * 5
+
+    BATCH_SIZE, BUFFER_SIZE, IMAGE_SIZE = 8, 1000, (16, 16)
+    steps_per_epoch = np.ceil(32/BATCH_SIZE)
+    ds_train = celeba_train.map(lambda x: preprocess(x, size=IMAGE_SIZE, mode='train'))
+    ds_train = ds_train.shuffle(buffer_size=BUFFER_SIZE).repeat()
+    ds_train = ds_train.batch(BATCH_SIZE)
+    ds_valid = celeba_valid.map(lambda x: preprocess(x, size=IMAGE_SIZE, mode='eval'))
+    ds_valid = ds_valid.batch(BATCH_SIZE)
+    model = tf.keras.Sequential([
+        tf.keras.layers.Conv2D(8, (3, 3), padding='same', activation='relu'),
+        tf.keras.layers.MaxPooling2D((2, 2)),
+        tf.keras.layers.Dropout(rate=0.5),
+        tf.keras.layers.Conv2D(16, (3, 3), padding='same', activation='relu'),
+        tf.keras.layers.MaxPooling2D((2, 2)),
+        tf.keras.layers.Dropout(rate=0.5),
+        tf.keras.layers.Conv2D(16, (3, 3), padding='same', activation='relu'),
+        tf.keras.layers.MaxPooling2D((2, 2)),
+        tf.keras.layers.Conv2D(32, (3, 3), padding='same', activation='relu'),
+    ])
+    assert model.compute_output_shape(input_shape=(None, 16, 16, 3)) == (None, 2, 2, 32)
+    model.add(tf.keras.layers.GlobalAveragePooling2D())
+    assert model.compute_output_shape(input_shape=(None, 16, 16, 3)) == (None, 32)
+    model.add(tf.keras.layers.Dense(1, activation=None))
+    tf.random.set_seed(1)
+    model.build(input_shape=(None, 16, 16, 3))
+    model.compile(optimizer=tf.keras.optimizers.Adam(),
+                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=['accuracy'])
+    history = model.fit(ds_train, validation_data=ds_valid, epochs=1,
+                        steps_per_epoch=steps_per_epoch, verbose=0)
+    hist = history.history
+    history = model.fit(ds_train, validation_data=ds_valid, epochs=2, initial_epoch=1,
+                        steps_per_epoch=steps_per_epoch, verbose=0)
+    hist2 = history.history
+    assert len(hist['loss'] + hist2['loss']) == 2 and 'val_accuracy' in hist2
+    ds_test = celeba_test.map(lambda x: preprocess(x, size=IMAGE_SIZE, mode='eval')).batch(32)
+    ds = ds_test.unbatch().take(10)
+    pred_logits = model.predict(ds.batch(10), verbose=0)
+    probas = tf.sigmoid(pred_logits)
+    probas = probas.numpy().flatten()*100
+    assert probas.shape == (10,) and ((0 <= probas) & (probas <= 100)).all()
+    np.testing.assert_allclose(pred_logits, model.predict(np.stack([e[0] for e in ds]),
+                                                          verbose=0), rtol=1e-5, atol=1e-6)
+    model.save(str(tmp_path / 'celeba-cnn.h5'))
+    reloaded = tf.keras.models.load_model(str(tmp_path / 'celeba-cnn.h5'))
+    np.testing.assert_allclose(reloaded.predict(ds.batch(10), verbose=0), pred_logits,
+                               rtol=1e-5, atol=1e-6)
