@@ -621,9 +621,12 @@ class Dataset:
                                      "has no rows to slice")
                 return t
             a = _tensor_array(t)
-            if a.dtype.kind == "U":
-                # TensorFlow's string tensors hold UTF-8 bytes
-                a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+            if a.dtype.kind == "U" or (a.dtype.kind == "O" and a.size
+                                       and isinstance(a.flat[0], str)):
+                # TensorFlow's string tensors hold UTF-8 bytes (of a str
+                # array, or of an object array of str, as pandas' .values)
+                a = np.frompyfunc(lambda v: v.encode() if isinstance(v, str) else v, 1, 1)(
+                    a).astype(object).reshape(a.shape)
             return a
         tensors = convert(tensors)
         n = _length(tensors)

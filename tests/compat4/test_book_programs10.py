@@ -461,3 +461,235 @@ def test_raschka_celeba_smile_classifier_with_tf_image_augmentation(tmp_path):
     reloaded = tf.keras.models.load_model(str(tmp_path / 'celeba-cnn.h5'))
     np.testing.assert_allclose(reloaded.predict(ds.batch(10), verbose=0), pred_logits,
                                rtol=1e-5, atol=1e-6)
+
+
+# ------------------- Raschka ch. 16: RNNs for sentiment and character text
+
+def test_raschka_simple_rnn_by_hand_and_tf_print_of_numpy_values(capsys):
+    tf.random.set_seed(1)
+    rnn_layer = tf.keras.layers.SimpleRNN(units=2, use_bias=True, return_sequences=True)
+    rnn_layer.build(input_shape=(None, None, 5))
+    w_xh, w_oo, b_h = rnn_layer.weights
+    assert (w_xh.shape, w_oo.shape, b_h.shape) == ((5, 2), (2, 2), (2,))
+    x_seq = tf.convert_to_tensor([[1.0]*5, [2.0]*5, [3.0]*5], dtype=tf.float32)
+    output = rnn_layer(tf.reshape(x_seq, shape=(1, 3, 5)))
+    out_man = []
+    for t in range(len(x_seq)):
+        xt = tf.reshape(x_seq[t], (1, 5))
+        ht = tf.matmul(xt, w_xh) + b_h
+        if t > 0:
+            prev_o = out_man[t-1]
+        else:
+            prev_o = tf.zeros(shape=(ht.shape))
+        ot = ht + tf.matmul(prev_o, w_oo)
+        ot = tf.math.tanh(ot)
+        out_man.append(ot)
+        np.testing.assert_allclose(ot.numpy()[0], output[0][t].numpy(), rtol=1e-5, atol=1e-6)
+
+    # tf.print formats tensors, and other Python objects as pprint does:
+    # the book prints "array([[0, 0, 1, 2, 0, 0, 0, 0, 1, 0]])" for
+    # samples.numpy() and "b'In 1974, ...' 1" for a review's bytes
+    tf.random.set_seed(1)
+    logits = [[1.0, 1.0, 1.0]]
+    np.testing.assert_allclose(tf.math.softmax(logits).numpy()[0], [1 / 3] * 3, rtol=1e-6)
+    samples = tf.random.categorical(logits=logits, num_samples=10)
+    tf.print(samples.numpy())
+    tf.print(b'In 1974, the teenager', tf.constant(1))
+    tf.print(samples)
+    tf.print('dL/dw:', tf.constant(-0.56), [tf.constant([1, 2]), 3], {'a': 1.5})
+    tf.print(tf.constant(['ab', 'c']), tf.constant('x'), np.float32(0.5))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == repr(samples.numpy())
+    assert err[1] == "b'In 1974, the teenager' 1"
+    assert err[2].startswith("[[") and "..." in err[2]
+    assert err[3] == "dL/dw: -0.56 [[1 2], 3] {'a': 1.5}"
+    assert err[4] == '["ab" "c"] x 0.5'
+    # ch. 13's tf.is_tensor(a), tf.is_tensor(t_a): (False, True)
+    a = np.array([1, 2, 3], dtype=np.int32)
+    assert (tf.is_tensor(a), tf.is_tensor(tf.convert_to_tensor(a))) == (False, True)
+    assert not tf.is_tensor(np.float32(1.0)) and tf.is_tensor(tf.Variable(1.0))
+
+
+def _tokenize(s):
+    # tfds.deprecated.text.Tokenizer's split on non-word characters
+    import re
+    if isinstance(s, bytes):
+        s = s.decode()
+    return [t for t in re.split(r'\W+', s) if t]
+
+
+def test_raschka_imdb_sentiment_with_py_function_padded_batch_and_bidirectional_rnns(tmp_path):
+    from collections import Counter
+    from pynn.keras.layers import Embedding, SimpleRNN, LSTM, GRU, Bidirectional
+    rng = np.random.default_rng(0)
+    words = ['good', 'bad', 'great', 'awful', 'movie', 'plot', 'actor', 'the', 'a', 'fun']
+    # pandas' df.values: an (n, 1) object array of reviews
+    values = np.array([[' '.join(rng.choice(words, rng.integers(3, 12))) + '!']
+                       for _ in range(48)], dtype=object)
+    target = rng.integers(0, 2, 48)
+    ds_raw = tf.data.Dataset.from_tensor_slices((values, target))
+    first = next(iter(ds_raw.take(1)))
+    assert first[0].numpy()[0] == values[0, 0].encode()
+    tf.random.set_seed(1)
+    ds_raw = ds_raw.shuffle(48, reshuffle_each_iteration=False)
+    ds_raw_test = ds_raw.take(16)
+    ds_raw_train_valid = ds_raw.skip(16)
+    ds_raw_train = ds_raw_train_valid.take(24)
+    ds_raw_valid = ds_raw_train_valid.skip(24)
+    token_counts = Counter()
+    for example in ds_raw_train:
+        tokens = _tokenize(example[0].numpy()[0])
+        token_counts.update(tokens)
+    vocab = {w: i + 1 for i, w in enumerate(token_counts)}
+
+    def encode(text_tensor, label):
+        text = text_tensor.numpy()[0]
+        encoded_text = [vocab.get(t, len(vocab) + 1) for t in _tokenize(text)]
+        return encoded_text, label
+
+    def encode_map_fn(text, label):
+        return tf.py_function(encode, inp=[text, label], Tout=(tf.int64, tf.int64))
+    ds_train = ds_raw_train.map(encode_map_fn)
+    ds_valid = ds_raw_valid.map(encode_map_fn)
+    ds_test = ds_raw_test.map(encode_map_fn)
+    example = next(iter(ds_train))
+    assert example[0].dtype == np.int64 and example[1].dtype == np.int64
+    ds_subset = ds_train.take(8)
+    lengths = [int(e[0].shape[0]) for e in ds_subset]
+    ds_batched = ds_subset.padded_batch(4, padded_shapes=([-1], []))
+    assert [b[0].shape for b in ds_batched] == [(4, max(lengths[:4])), (4, max(lengths[4:]))]
+    train_data = ds_train.padded_batch(8, padded_shapes=([-1], []))
+    valid_data = ds_valid.padded_batch(8, padded_shapes=([-1], []))
+    test_data = ds_test.padded_batch(8, padded_shapes=([-1], []))
+
+    embedding_dim = 8
+    vocab_size = len(token_counts) + 2
+    tf.random.set_seed(1)
+    bi_lstm_model = tf.keras.Sequential([
+        tf.keras.layers.Embedding(input_dim=vocab_size, output_dim=embedding_dim,
+                                  name='embed-layer'),
+        tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(8, name='lstm-layer'),
+                                      name='bidir-lstm'),
+        tf.keras.layers.Dense(8, activation='relu'),
+        tf.keras.layers.Dense(1, activation='sigmoid')])
+    bi_lstm_model.compile(optimizer=tf.keras.optimizers.Adam(1e-3),
+                          loss=tf.keras.losses.BinaryCrossentropy(from_logits=False),
+                          metrics=['accuracy'])
+    history = bi_lstm_model.fit(train_data, validation_data=valid_data, epochs=1, verbose=0)
+    assert set(history.history) == {'loss', 'accuracy', 'val_loss', 'val_accuracy'}
+    test_results = bi_lstm_model.evaluate(test_data, verbose=0)
+    assert 0.0 <= test_results[1] <= 1.0
+    path = str(tmp_path / 'Bidir-LSTM-full-length-seq.h5')
+    bi_lstm_model.save(path)
+    batch = next(iter(test_data))[0]
+    np.testing.assert_allclose(tf.keras.models.load_model(path).predict(batch, verbose=0),
+                               bi_lstm_model.predict(batch, verbose=0), rtol=1e-5, atol=1e-6)
+
+    def build_rnn_model(embedding_dim, vocab_size, recurrent_type='SimpleRNN',
+                        n_recurrent_units=64, n_recurrent_layers=1, bidirectional=True):
+        tf.random.set_seed(1)
+        model = tf.keras.Sequential()
+        model.add(Embedding(input_dim=vocab_size, output_dim=embedding_dim, name='embed-layer'))
+        for i in range(n_recurrent_layers):
+            return_sequences = (i < n_recurrent_layers-1)
+            if recurrent_type == 'SimpleRNN':
+                recurrent_layer = SimpleRNN(units=n_recurrent_units,
+                                            return_sequences=return_sequences,
+                                            name='simprnn-layer-{}'.format(i))
+            elif recurrent_type == 'LSTM':
+                recurrent_layer = LSTM(units=n_recurrent_units,
+                                       return_sequences=return_sequences,
+                                       name='lstm-layer-{}'.format(i))
+            elif recurrent_type == 'GRU':
+                recurrent_layer = GRU(units=n_recurrent_units,
+                                      return_sequences=return_sequences,
+                                      name='gru-layer-{}'.format(i))
+            if bidirectional:
+                recurrent_layer = Bidirectional(recurrent_layer,
+                                                name='bidir-'+recurrent_layer.name)
+            model.add(recurrent_layer)
+        model.add(tf.keras.layers.Dense(8, activation='relu'))
+        model.add(tf.keras.layers.Dense(1, activation='sigmoid'))
+        return model
+    rnn_model = build_rnn_model(embedding_dim, vocab_size, recurrent_type='GRU',
+                                n_recurrent_units=4, n_recurrent_layers=2, bidirectional=True)
+    rnn_model.compile(optimizer=tf.keras.optimizers.Adam(1e-3),
+                      loss=tf.keras.losses.BinaryCrossentropy(from_logits=False),
+                      metrics=['accuracy'])
+    rnn_model.fit(train_data, validation_data=valid_data, epochs=1, verbose=0)
+    assert [layer.name for layer in rnn_model.layers][1:3] == ['bidir-gru-layer-0',
+                                                               'bidir-gru-layer-1']
+    # one GRU direction: 3 * (units * (inputs + units) + 2 * units), reset_after
+    assert rnn_model.layers[1].count_params() == 2 * 3 * (4 * (8 + 4) + 2 * 4)
+
+
+def test_raschka_character_level_language_model_samples_text():
+    text = ("THE MYSTERIOUS ISLAND\nPART 1--DROPPED FROM THE CLOUDS\nAre we rising again? "
+            "No. On the contrary, the island. ") * 3 + "End of the Project Gutenberg"
+    start_indx = text.find('THE MYSTERIOUS ISLAND')
+    end_indx = text.find('End of the Project Gutenberg')
+    text = text[start_indx:end_indx]
+    char_set = set(text)
+    chars_sorted = sorted(char_set)
+    char2int = {ch: i for i, ch in enumerate(chars_sorted)}
+    char_array = np.array(chars_sorted)
+    text_encoded = np.array([char2int[ch] for ch in text], dtype=np.int32)
+    assert ''.join(char_array[text_encoded[15:21]]) == 'ISLAND'
+    ds_text_encoded = tf.data.Dataset.from_tensor_slices(text_encoded)
+    seq_length = 40
+    chunk_size = seq_length + 1
+    ds_chunks = ds_text_encoded.batch(chunk_size, drop_remainder=True)
+
+    def split_input_target(chunk):
+        input_seq = chunk[:-1]
+        target_seq = chunk[1:]
+        return input_seq, target_seq
+    ds_sequences = ds_chunks.map(split_input_target)
+    example = next(iter(ds_sequences))
+    assert repr(''.join(char_array[example[0].numpy()])) == \
+        repr('THE MYSTERIOUS ISLAND\nPART 1--DROPPED FR')
+    assert ''.join(char_array[example[1].numpy()]).endswith('FRO')
+    tf.random.set_seed(1)
+    ds = ds_sequences.shuffle(10000).batch(4)
+    assert ds.element_spec[0].shape.as_list() == [None, 40]
+
+    def build_model(vocab_size, embedding_dim, rnn_units):
+        model = tf.keras.Sequential([
+            tf.keras.layers.Embedding(vocab_size, embedding_dim),
+            tf.keras.layers.LSTM(rnn_units, return_sequences=True),
+            tf.keras.layers.Dense(vocab_size)])
+        return model
+    charset_size = len(char_array)
+    tf.random.set_seed(1)
+    model = build_model(vocab_size=charset_size, embedding_dim=8, rnn_units=16)
+    model.compile(optimizer='adam',
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(ds, epochs=1, verbose=0)
+
+    def sample(model, starting_str, len_generated_text=500, max_input_length=40,
+               scale_factor=1.0):
+        encoded_input = [char2int[s] for s in starting_str]
+        encoded_input = tf.reshape(encoded_input, (1, -1))
+        generated_str = starting_str
+        model.reset_states()
+        for i in range(len_generated_text):
+            logits = model(encoded_input)
+            logits = tf.squeeze(logits, 0)
+            scaled_logits = logits * scale_factor
+            new_char_indx = tf.random.categorical(scaled_logits, num_samples=1)
+            new_char_indx = tf.squeeze(new_char_indx)[-1].numpy()
+            generated_str += str(char_array[new_char_indx])
+            new_char_indx = tf.expand_dims([new_char_indx], 0)
+            encoded_input = tf.concat([encoded_input, new_char_indx], axis=1)
+            encoded_input = encoded_input[:, -max_input_length:]
+        return generated_str
+    tf.random.set_seed(1)
+    generated = sample(model, starting_str='The island', len_generated_text=45)
+    assert len(generated) == 55 and generated.startswith('The island')
+    assert set(generated) <= char_set | set('The island')
+    tf.random.set_seed(1)
+    again = sample(model, starting_str='The island', len_generated_text=45)
+    assert again == generated
+    logits = np.array([[1.0, 1.0, 3.0]])
+    np.testing.assert_allclose(tf.math.softmax(0.5*logits).numpy()[0],
+                               [0.21194156, 0.21194156, 0.57611686], rtol=1e-6)
