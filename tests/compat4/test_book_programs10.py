@@ -949,3 +949,257 @@ def test_raschka_dcgan_critic_with_a_gradient_penalty():
                            d_loss_fake.numpy()))
         np.testing.assert_allclose(-g_loss.numpy(), d_loss_fake.numpy(), rtol=1e-6)
     assert np.isfinite(all_losses).all() and len(all_losses) == 2
+
+
+# ------------------------------ Krohn, "Deep Learning Illustrated" notebooks
+
+def test_krohn_multi_convnet_sentiment_with_int16_input_and_epoch_checkpoints(tmp_path):
+    from pynn.keras.preprocessing.sequence import pad_sequences
+    from pynn.keras.models import Model
+    from pynn.keras.layers import Input, concatenate
+    from pynn.keras.layers import (Dense, Dropout, Embedding, SpatialDropout1D, Conv1D,
+                                   GlobalMaxPooling1D)
+    from pynn.keras.callbacks import ModelCheckpoint
+    output_dir = str(tmp_path / 'model_output/multiconv')
+    epochs, batch_size = 2, 16
+    n_dim, n_unique_words, max_review_length = 8, 100, 40
+    pad_type = trunc_type = 'pre'
+    drop_embed = 0.2
+    n_conv_1 = n_conv_2 = n_conv_3 = 8
+    k_conv_1, k_conv_2, k_conv_3 = 3, 2, 4
+    n_dense, dropout = 16, 0.2
+    # imdb.load_data(num_words=n_unique_words): lists of word ids
+    rng = np.random.default_rng(0)
+    x_train = [list(rng.integers(1, n_unique_words, rng.integers(5, 60))) for _ in range(48)]
+    x_valid = [list(rng.integers(1, n_unique_words, rng.integers(5, 60))) for _ in range(16)]
+    y_train, y_valid = rng.integers(0, 2, 48), rng.integers(0, 2, 16)
+    x_train = pad_sequences(x_train, maxlen=max_review_length, padding=pad_type,
+                            truncating=trunc_type, value=0)
+    x_valid = pad_sequences(x_valid, maxlen=max_review_length, padding=pad_type,
+                            truncating=trunc_type, value=0)
+    input_layer = Input(shape=(max_review_length,), dtype='int16', name='input')
+    embedding_layer = Embedding(n_unique_words, n_dim, name='embedding')(input_layer)
+    drop_embed_layer = SpatialDropout1D(drop_embed, name='drop_embed')(embedding_layer)
+    conv_1 = Conv1D(n_conv_1, k_conv_1, activation='relu', name='conv_1')(drop_embed_layer)
+    maxp_1 = GlobalMaxPooling1D(name='maxp_1')(conv_1)
+    conv_2 = Conv1D(n_conv_2, k_conv_2, activation='relu', name='conv_2')(drop_embed_layer)
+    maxp_2 = GlobalMaxPooling1D(name='maxp_2')(conv_2)
+    conv_3 = Conv1D(n_conv_3, k_conv_3, activation='relu', name='conv_3')(drop_embed_layer)
+    maxp_3 = GlobalMaxPooling1D(name='maxp_3')(conv_3)
+    concat = concatenate([maxp_1, maxp_2, maxp_3])
+    dense_layer = Dense(n_dense, activation='relu', name='dense')(concat)
+    drop_dense_layer = Dropout(dropout, name='drop_dense')(dense_layer)
+    dense_2 = Dense(int(n_dense/4), activation='relu', name='dense_2')(drop_dense_layer)
+    dropout_2 = Dropout(dropout, name='drop_dense_2')(dense_2)
+    predictions = Dense(1, activation='sigmoid', name='output')(dropout_2)
+    model = Model(input_layer, predictions)
+    assert concat.shape == (None, 24)
+    model.compile(loss='binary_crossentropy', optimizer='nadam', metrics=['accuracy'])
+    modelcheckpoint = ModelCheckpoint(filepath=output_dir+"/weights.{epoch:02d}.hdf5")
+    if not os.path.exists(output_dir):
+        os.makedirs(output_dir)
+    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
+              validation_data=(x_valid, y_valid), callbacks=[modelcheckpoint])
+    assert sorted(os.listdir(output_dir)) == ['weights.01.hdf5', 'weights.02.hdf5']
+    y_last = model.predict(x_valid, verbose=0)
+    model.load_weights(output_dir+"/weights.01.hdf5")
+    y_hat = model.predict(x_valid, verbose=0)
+    assert y_hat.shape == (16, 1) and not np.allclose(y_hat, y_last)
+    model.load_weights(output_dir+"/weights.02.hdf5")
+    np.testing.assert_allclose(model.predict(x_valid, verbose=0), y_last, rtol=1e-5)
+
+
+def test_krohn_quick_draw_gan_trains_a_discriminator_frozen_only_inside_the_gan():
+    from pynn.keras.models import Model
+    from pynn.keras.layers import Input, Dense, Conv2D, Dropout
+    from pynn.keras.layers import BatchNormalization, Flatten
+    from pynn.keras.layers import Activation
+    from pynn.keras.layers import Reshape
+    from pynn.keras.layers import Conv2DTranspose, UpSampling2D
+    from pynn.keras.optimizers import Nadam
+    # ../quickdraw_data/apple.npy: flat 28 x 28 bitmaps
+    data = np.random.default_rng(0).integers(0, 256, (40, 784)).astype(np.uint8)
+    data = data/255
+    data = np.reshape(data, (data.shape[0], 28, 28, 1))
+    img_w, img_h = data.shape[1:3]
+
+    def build_discriminator(depth=64, p=0.4):
+        image = Input((img_w, img_h, 1))
+        conv1 = Conv2D(depth*1, 5, strides=2, padding='same', activation='relu')(image)
+        conv1 = Dropout(p)(conv1)
+        conv2 = Conv2D(depth*2, 5, strides=2, padding='same', activation='relu')(conv1)
+        conv2 = Dropout(p)(conv2)
+        conv3 = Conv2D(depth*4, 5, strides=2, padding='same', activation='relu')(conv2)
+        conv3 = Dropout(p)(conv3)
+        conv4 = Conv2D(depth*8, 5, strides=1, padding='same', activation='relu')(conv3)
+        conv4 = Flatten()(Dropout(p)(conv4))
+        prediction = Dense(1, activation='sigmoid')(conv4)
+        model = Model(inputs=image, outputs=prediction)
+        return model
+    # the book's summary: 4,311,553 parameters
+    assert build_discriminator().count_params() == 4311553
+    discriminator = build_discriminator(depth=4)
+    discriminator.compile(loss='binary_crossentropy',
+                          optimizer=Nadam(lr=0.0008, clipvalue=1.0), metrics=['accuracy'])
+    z_dimensions = 32
+
+    def build_generator(latent_dim=z_dimensions, depth=64, p=0.4):
+        noise = Input((latent_dim,))
+        dense1 = Dense(7*7*depth)(noise)
+        dense1 = BatchNormalization(momentum=0.9)(dense1)
+        dense1 = Activation(activation='relu')(dense1)
+        dense1 = Reshape((7, 7, depth))(dense1)
+        dense1 = Dropout(p)(dense1)
+        conv1 = UpSampling2D()(dense1)
+        conv1 = Conv2DTranspose(int(depth/2), kernel_size=5, padding='same',
+                                activation=None,)(conv1)
+        conv1 = BatchNormalization(momentum=0.9)(conv1)
+        conv1 = Activation(activation='relu')(conv1)
+        conv2 = UpSampling2D()(conv1)
+        conv2 = Conv2DTranspose(int(depth/4), kernel_size=5, padding='same',
+                                activation=None,)(conv2)
+        conv2 = BatchNormalization(momentum=0.9)(conv2)
+        conv2 = Activation(activation='relu')(conv2)
+        conv3 = Conv2DTranspose(int(depth/8), kernel_size=5, padding='same',
+                                activation=None,)(conv2)
+        conv3 = BatchNormalization(momentum=0.9)(conv3)
+        conv3 = Activation(activation='relu')(conv3)
+        image = Conv2D(1, kernel_size=5, padding='same', activation='sigmoid')(conv3)
+        model = Model(inputs=noise, outputs=image)
+        return model
+    # the book's summary: 183,713 parameters, 6,384 of them not trained
+    assert build_generator().count_params() == 183713
+    generator = build_generator(depth=16)
+    z = Input(shape=(z_dimensions,))
+    img = generator(z)
+    discriminator.trainable = False
+    pred = discriminator(img)
+    adversarial_model = Model(z, pred)
+    adversarial_model.compile(loss='binary_crossentropy',
+                              optimizer=Nadam(lr=0.0004, clipvalue=1.0), metrics=['accuracy'])
+
+    d_before = [w.copy() for w in discriminator.get_weights()]
+    batch, z_dim = 8, z_dimensions
+    real_imgs = np.reshape(data[np.random.choice(data.shape[0], batch, replace=False)],
+                           (batch, 28, 28, 1))
+    fake_imgs = generator.predict(np.random.uniform(-1.0, 1.0, size=[batch, z_dim]),
+                                  verbose=0)
+    x = np.concatenate((real_imgs, fake_imgs))
+    y = np.ones([2*batch, 1])
+    y[batch:, :] = 0
+    d_metrics = discriminator.train_on_batch(x, y)
+    assert len(d_metrics) == 2 and 0.0 <= d_metrics[1] <= 1.0
+    # compiled while trainable, the discriminator learns (tf.keras 2)...
+    d_after = discriminator.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(d_before, d_after))
+    g_before = [w.copy() for w in generator.get_weights()]
+    noise = np.random.uniform(-1.0, 1.0, size=[batch, z_dim])
+    a_metrics = adversarial_model.train_on_batch(noise, np.ones([batch, 1]))
+    assert len(a_metrics) == 2
+    # ... and inside the adversarial model only the generator does
+    for a, b in zip(d_after, discriminator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(g_before, generator.get_weights()))
+
+
+def test_krohn_cartpole_dqn_agent_on_a_tiny_environment(tmp_path):
+    import random
+    from collections import deque
+    from pynn.keras.models import Sequential
+    from pynn.keras.layers import Dense
+    from pynn.keras.optimizers import Nadam
+
+    class Env:  # gym's CartPole-v0, as far as the agent reads it
+        observation_space = type('Box', (), {'shape': (4,)})()
+        action_space = type('Discrete', (), {'n': 2})()
+
+        def __init__(self):
+            self.rng = np.random.default_rng(0)
+
+        def reset(self):
+            self.t = 0
+            return self.rng.normal(size=4)
+
+        def step(self, action):
+            self.t += 1
+            return self.rng.normal(size=4), 1.0, self.t >= 6, {}
+    env = Env()
+    state_size = env.observation_space.shape[0]
+    action_size = env.action_space.n
+    batch_size = 4
+    n_episodes = 3
+    output_dir = str(tmp_path / 'model_output/cartpole/')
+    os.makedirs(output_dir)
+
+    class DQNAgent:
+        def __init__(self, state_size, action_size):
+            self.state_size = state_size
+            self.action_size = action_size
+            self.memory = deque(maxlen=2000)
+            self.gamma = 0.95
+            self.epsilon = 1.0
+            self.epsilon_decay = 0.995
+            self.epsilon_min = 0.01
+            self.learning_rate = 0.001
+            self.model = self._build_model()
+
+        def _build_model(self):
+            model = Sequential()
+            model.add(Dense(32, activation='relu', input_dim=self.state_size))
+            model.add(Dense(32, activation='relu'))
+            model.add(Dense(self.action_size, activation='linear'))
+            model.compile(loss='mse', optimizer=Nadam(lr=self.learning_rate))
+            return model
+
+        def remember(self, state, action, reward, next_state, done):
+            self.memory.append((state, action, reward, next_state, done))
+
+        def train(self, batch_size):
+            minibatch = random.sample(self.memory, batch_size)
+            for state, action, reward, next_state, done in minibatch:
+                target = reward
+                if not done:
+                    target = (reward + self.gamma *
+                              np.amax(self.model.predict(next_state, verbose=0)[0]))
+                target_f = self.model.predict(state, verbose=0)
+                target_f[0][action] = target
+                self.model.fit(state, target_f, epochs=1, verbose=0)
+            if self.epsilon > self.epsilon_min:
+                self.epsilon *= self.epsilon_decay
+
+        def act(self, state):
+            if np.random.rand() <= self.epsilon:
+                return random.randrange(self.action_size)
+            act_values = self.model.predict(state, verbose=0)
+            return np.argmax(act_values[0])
+
+        def save(self, name):
+            self.model.save_weights(name)
+
+        def load(self, name):
+            self.model.load_weights(name)
+    agent = DQNAgent(state_size, action_size)
+    agent.epsilon = 0.5  # (some greedy actions too)
+    scores = []
+    for e in range(n_episodes):
+        state = env.reset()
+        state = np.reshape(state, [1, state_size])
+        done = False
+        time = 0
+        while not done:
+            action = agent.act(state)
+            next_state, reward, done, _ = env.step(action)
+            reward = reward if not done else -10
+            next_state = np.reshape(next_state, [1, state_size])
+            agent.remember(state, action, reward, next_state, done)
+            state = next_state
+            if done:
+                scores.append(time)
+            time += 1
+        if len(agent.memory) > batch_size:
+            agent.train(batch_size)
+        if e % 50 == 0:
+            agent.save(output_dir + "weights_" + '{:04d}'.format(e) + ".hdf5")
+    assert scores == [5, 5, 5] and agent.epsilon < 0.5
+    agent.load(output_dir + "weights_0000.hdf5")
+    assert agent.model.predict(np.zeros((1, 4)), verbose=0).shape == (1, 2)
