@@ -1203,3 +1203,126 @@ def test_krohn_cartpole_dqn_agent_on_a_tiny_environment(tmp_path):
     assert scores == [5, 5, 5] and agent.epsilon < 0.5
     agent.load(output_dir + "weights_0000.hdf5")
     assert agent.model.predict(np.zeros((1, 4)), verbose=0).shape == (1, 2)
+
+
+# ------------------------------------- Ganegedara, "TensorFlow 2 in Action"
+
+def test_ganegedara_tf_fundamentals_operations():
+    @tf.function
+    def forward(x, W, b, act):
+        return act(tf.matmul(x, W)+b)
+    x = np.random.normal(size=[1, 4]).astype('float32')
+    init = tf.keras.initializers.RandomNormal()
+    w1 = tf.Variable(init(shape=[4, 3]))
+    b1 = tf.Variable(init(shape=[1, 3]))
+    w2 = tf.Variable(init(shape=[3, 2]))
+    b2 = tf.Variable(init(shape=[1, 2]))
+    h = forward(x, w1, b1, tf.nn.sigmoid)
+    y = forward(h, w2, b2, tf.nn.softmax)
+    np.testing.assert_allclose(float(tf.reduce_sum(y)), 1.0, rtol=1e-6)
+    a = tf.constant(4, shape=[4], dtype='float32')
+    b = tf.constant(2, shape=[4], dtype='float32')
+    assert (a / b).numpy().tolist() == [2.0] * 4
+    a = tf.constant([[1, 2, 3], [4, 5, 6]])
+    b = tf.constant([[5, 4, 3], [3, 2, 1]])
+    assert (a <= b).numpy().tolist() == [[True, True, True], [False, False, False]]
+    d = tf.constant([[1, 2, 3], [3, 4, 5], [6, 5, 4]])
+    assert tf.argmax(d, axis=0).numpy().tolist() == [2, 2, 1]
+    assert tf.argmin(d, axis=1).numpy().tolist() == [0, 0, 2]
+    assert tf.cumsum(tf.constant([1, 2, 3, 4, 5])).numpy().tolist() == [1, 3, 6, 10, 15]
+    f = np.random.normal(size=[10])
+    segments = [0, 0, 0, 0, 1, 1, 1, 2, 2, 3]
+    np.testing.assert_allclose(tf.math.segment_sum(tf.constant(f), segments),
+                               [f[:4].sum(), f[4:7].sum(), f[7:9].sum(), f[9]], rtol=1e-5)
+    # the edge detection and pooling of a grey image
+    x_rgb = tf.constant(np.random.default_rng(0).integers(0, 255, (16, 16, 3)).astype('float32'))
+    grays = tf.constant([[0.3], [0.59], [0.11]])
+    x = tf.squeeze(tf.matmul(x_rgb, grays))
+    f = tf.Variable(np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]).astype('float32'))
+    y_conv = tf.nn.convolution(tf.reshape(x, [1, 16, 16, 1]), tf.reshape(f, [3, 3, 1, 1]))
+    xs = x.numpy()
+    want = 9 * xs[1:-1, 1:-1] - sum(xs[i:i + 14, j:j + 14] for i in range(3) for j in range(3))
+    np.testing.assert_allclose(np.squeeze(y_conv), want, rtol=1e-4, atol=1e-2)
+    z_max = tf.nn.max_pool(y_conv, (1, 2, 2, 1), strides=(1, 2, 2, 1), padding='VALID')
+    assert np.squeeze(z_max.numpy()).shape == (7, 7)
+
+
+def test_ganegedara_keras_apis_and_a_csv_image_pipeline(tmp_path):
+    from pynn.keras import layers
+    from pynn.keras.layers import Input, Dense, Conv2D, Flatten
+    from pynn.keras.models import Model, Sequential
+    import pynn.keras.backend as K
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 4))
+    x = x - x.mean(axis=0)
+    y = tf.one_hot(rng.integers(0, 3, 30), depth=3)
+
+    class MulBiasDense(layers.Layer):
+        def __init__(self, units=32, activation=None):
+            super(MulBiasDense, self).__init__()
+            self.units = units
+            self.activation = activation
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer='glorot_uniform', trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer='glorot_uniform',
+                                     trainable=True)
+            self.b_mul = self.add_weight(shape=(self.units,), initializer='glorot_uniform',
+                                         trainable=True)
+
+        def call(self, inputs):
+            out = (tf.matmul(inputs, self.w) + self.b) * self.b_mul
+            return layers.Activation(self.activation)(out)
+    K.clear_session()
+    inp = Input(shape=(4,))
+    out = MulBiasDense(units=8, activation='relu')(inp)
+    out = MulBiasDense(units=4, activation='relu')(out)
+    out = Dense(3, activation='softmax')(out)
+    model = Model(inputs=inp, outputs=out)
+    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['acc'])
+    assert model.count_params() == (4 * 8 + 8 + 8) + (8 * 4 + 4 + 4) + (4 * 3 + 3)
+    hist = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert list(hist.history) == ['loss', 'acc']
+    layer = model.layers[1]
+    h = np.maximum((x.astype(np.float32) @ layer.w.numpy() + layer.b.numpy())
+                   * layer.b_mul.numpy(), 0)
+    np.testing.assert_allclose(layer(x.astype(np.float32)), h, rtol=1e-5, atol=1e-6)
+
+    # flower_labels.csv and the PNGs (RGBA) it names
+    data_dir = str(tmp_path / 'flower_images') + os.path.sep
+    os.makedirs(data_dir)
+    with open(data_dir + 'flower_labels.csv', 'w') as fh:
+        fh.write('file,label\n')
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (20, 20, 4), dtype=np.uint8)).save(
+                data_dir + f'{i+1:04d}.png')
+            fh.write(f'{i+1:04d}.png,{i % 10}\n')
+    K.clear_session()
+    csv_ds = tf.data.experimental.CsvDataset(os.path.join(data_dir, 'flower_labels.csv'),
+                                             ("", -1), header=True)
+    fname_ds = csv_ds.map(lambda a, b: a)
+    label_ds = csv_ds.map(lambda a, b: b)
+
+    def get_image(file_path):
+        # a Python str plus a string tensor is a string tensor, as TensorFlow's
+        img = tf.io.read_file(data_dir + file_path)
+        img = tf.image.decode_png(img, channels=3)
+        img = tf.image.convert_image_dtype(img, tf.float32)
+        return tf.image.resize(img, [16, 16])
+    image_ds = fname_ds.map(get_image)
+    label_ds = label_ds.map(lambda x: tf.one_hot(x, depth=10))
+    data_ds = tf.data.Dataset.zip((image_ds, label_ds))
+    data_ds = data_ds.shuffle(buffer_size=20)
+    data_ds = data_ds.batch(3)
+    images, labels = next(iter(data_ds))
+    assert images.shape == (3, 16, 16, 3) and labels.shape == (3, 10)
+    model = Sequential([Conv2D(4, (5, 5), activation='relu', input_shape=(16, 16, 3)),
+                        Flatten(), Dense(10, activation='softmax')])
+    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['acc'])
+    assert len(model.fit(data_ds, epochs=1, verbose=0).history['loss']) == 1
+
+    name = tf.constant(['a.png', 'b.png'])
+    assert ('dir/' + name).numpy().tolist() == [b'dir/a.png', b'dir/b.png']
+    assert (name + '.gz').numpy().tolist() == [b'a.png.gz', b'b.png.gz']
+    assert (tf.constant('x') + tf.constant('y')).numpy() == b'xy'
