@@ -485,18 +485,45 @@ def _ctc_greedy_decoder_v1(inputs, sequence_length, merge_repeated=True):
     return ctc_greedy_decoder(inputs, sequence_length, merge_repeated)
 
 
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5,
+                                 name=None):
+    """Each entry divided by ``(bias + alpha * sqr_sum) ** beta``, where
+    ``sqr_sum`` sums the squares of the entries ``depth_radius`` channels
+    either side of it along the last axis (TensorFlow's ``tf.nn.lrn``, as
+    AlexNet and GoogLeNet use it)."""
+    if ops.ndim(input) != 4:
+        raise ValueError(f"tf.nn.local_response_normalization: the input must be 4-D "
+                         f"(batch, height, width, channels), got shape {ops.shape(input)}")
+    radius = int(depth_radius)
+    if radius < 0:
+        raise ValueError(f"tf.nn.local_response_normalization: depth_radius must be >= 0, "
+                         f"got {depth_radius}")
+    channels = ops.shape(input)[-1]
+    index = np.arange(channels)
+    # (the window of each channel as a band matrix: the sums are one matmul)
+    band = (np.abs(index[:, None] - index[None, :]) <= radius).astype(np.float32)
+    sqr_sum = ops.matmul(ops.square(input), band)
+    return ops.divide(input, ops.power(ops.add(ops.multiply(sqr_sum, float(alpha)),
+                                               float(bias)), float(beta)))
+
+
+lrn = local_response_normalization
+
+
 __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish", "sigmoid",
            "tanh", "softmax", "log_softmax", "softplus", "l2_normalize", "dropout", "moments",
            "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
-           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder"]
+           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder",
+           "local_response_normalization", "lrn"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
-              "scale_regularization_loss", "ctc_loss"):
+              "scale_regularization_loss", "ctc_loss", "local_response_normalization"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu
+lrn = local_response_normalization

@@ -1326,3 +1326,236 @@ def test_ganegedara_keras_apis_and_a_csv_image_pipeline(tmp_path):
     assert ('dir/' + name).numpy().tolist() == [b'dir/a.png', b'dir/b.png']
     assert (name + '.gz').numpy().tolist() == [b'a.png.gz', b'b.png.gz']
     assert (tf.constant('x') + tf.constant('y')).numpy() == b'xy'
+
+
+def test_tf_nn_local_response_normalization_against_numpy_and_its_gradient():
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 7)).astype(np.float32)
+    y = tf.nn.local_response_normalization(x, depth_radius=2, bias=0.5, alpha=0.3, beta=0.75)
+    xx = x.astype(np.float64)
+
+    def lrn64(xx):
+        sq = np.zeros_like(xx)
+        for c in range(7):
+            sq[..., c] = (xx[..., max(0, c - 2):c + 3] ** 2).sum(-1)
+        return xx / (0.5 + 0.3 * sq) ** 0.75
+    np.testing.assert_allclose(y, lrn64(xx), rtol=1e-5, atol=1e-6)
+    assert tf.nn.lrn is tf.nn.local_response_normalization
+    np.testing.assert_allclose(tf.nn.lrn(x), xx / np.sqrt(1 + sum(
+        np.pad(xx ** 2, [(0, 0)] * 3 + [(5, 5)])[..., i:i + 7] for i in range(11))),
+        rtol=1e-5, atol=1e-6)
+    v = tf.Variable(x)
+    w = np.random.default_rng(1).normal(size=x.shape)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.nn.local_response_normalization(
+            v, depth_radius=2, bias=0.5, alpha=0.3, beta=0.75) * w.astype(np.float32))
+    grad = tape.gradient(loss, v).numpy()
+    eps, i = 1e-6, (1, 2, 0, 3)
+    up, down = xx.copy(), xx.copy()
+    up[i] += eps
+    down[i] -= eps
+    fd = ((lrn64(up) * w).sum() - (lrn64(down) * w).sum()) / (2 * eps)
+    np.testing.assert_allclose(grad[i], fd, rtol=1e-3)
+    with pytest.raises(ValueError, match="4-D"):
+        tf.nn.local_response_normalization(x[0])
+
+
+def test_ganegedara_inception_v1_with_aux_outputs_and_minception_resnet(tmp_path):
+    import random
+    from functools import partial
+    from itertools import tee
+    from pynn.keras.preprocessing.image import ImageDataGenerator
+    from pynn.keras.layers import (Input, MaxPool2D, AvgPool2D, Dense, Concatenate, Flatten,
+                                   Lambda, Dropout, BatchNormalization, Activation)
+    from pynn.keras.layers import Conv2D as _Conv2D
+    from pynn.keras.layers.experimental.preprocessing import RandomCrop, RandomContrast
+    from pynn.keras.models import Model, load_model
+    from pynn.keras.callbacks import EarlyStopping, CSVLogger
+    import pynn.keras.backend as K
+
+    def Conv2D(filters, *args, **kwargs):  # the book's filters, a sixteenth of them
+        return _Conv2D(max(1, filters // 16), *args, **kwargs)
+    random_seed = 4321
+    np.random.seed(random_seed)
+    random.seed(random_seed)
+    n_classes = 4  # tiny-imagenet-200's 200
+    rng = np.random.default_rng(0)
+    train_dir = tmp_path / 'tiny-imagenet-200' / 'train'
+    for c in range(n_classes):
+        folder = train_dir / f'n{c:03d}' / 'images'
+        folder.mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+                folder / f'{c}_{i}.JPEG')
+
+    def get_train_valid_generators(batch_size, target_size):
+        image_gen_aug = ImageDataGenerator(
+            samplewise_center=False, rotation_range=30, width_shift_range=0.2,
+            height_shift_range=0.2, brightness_range=(0.5, 1.5), shear_range=5,
+            zoom_range=0.2, horizontal_flip=True, fill_mode='reflect', validation_split=0.1)
+        partial_flow_func = partial(
+            image_gen_aug.flow_from_directory, directory=str(train_dir),
+            target_size=target_size, classes=None, class_mode='categorical',
+            batch_size=batch_size, shuffle=True, seed=random_seed)
+        return partial_flow_func(subset='training'), partial_flow_func(subset='validation')
+
+    def data_gen_augmented_inceptionnet_v1(gen, random_gamma=False, random_occlude=False):
+        for x, y in gen:
+            if x.ndim != 4:
+                raise ValueError("This function is designed for a batch of images with 4 dims")
+            if random_gamma:
+                rand_gamma = np.random.uniform(0.9, 1.08, (x.shape[0], 1, 1, 1))
+                x = x**rand_gamma
+            if random_occlude:
+                occ_size = 10
+                occ_h, occ_w = (np.random.randint(0, x.shape[1]-occ_size),
+                                np.random.randint(0, x.shape[2]-occ_size))
+                x[::2, occ_h:occ_h+occ_size, occ_w:occ_w+occ_size, :] = \
+                    np.random.choice([0., 128., 255.])
+            x -= np.mean(x, axis=(1, 2, 3), keepdims=True)
+            yield x, (y, y, y)
+    batch_size, target_size = 4, (56, 56)
+    train_gen, valid_gen = get_train_valid_generators(batch_size, target_size)
+    assert (train_gen.samples, valid_gen.samples) == (36, 4)
+    train_gen_aux = data_gen_augmented_inceptionnet_v1(train_gen, random_gamma=True,
+                                                       random_occlude=True)
+    valid_gen_aux = data_gen_augmented_inceptionnet_v1(valid_gen)
+    # the book's check: the validation subset is the same in every pass
+    all_labels = []
+    n_trials = 3
+    valid_gen_test = tee(valid_gen, n_trials)
+    for i in range(n_trials):
+        labels = []
+        for j in range(2):
+            _, ohe = next(valid_gen_test[i])
+            labels.append(np.argmax(ohe, axis=-1))
+        all_labels.append(np.reshape(np.concatenate(labels, axis=0), (1, -1)))
+    all_labels = np.concatenate(all_labels, axis=0)
+    assert np.all(np.all(all_labels == all_labels[0, :], axis=0))
+
+    def inception(inp, n_filters):
+        out1 = Conv2D(n_filters[0][0], (1, 1), strides=(1, 1), activation='relu',
+                      padding='same')(inp)
+        out2_1 = Conv2D(n_filters[1][0], (1, 1), strides=(1, 1), activation='relu',
+                        padding='same')(inp)
+        out2_2 = Conv2D(n_filters[1][1], (3, 3), strides=(1, 1), activation='relu',
+                        padding='same')(out2_1)
+        out3_1 = Conv2D(n_filters[2][0], (1, 1), strides=(1, 1), activation='relu',
+                        padding='same')(inp)
+        out3_2 = Conv2D(n_filters[2][1], (5, 5), strides=(1, 1), activation='relu',
+                        padding='same')(out3_1)
+        out4_1 = MaxPool2D((3, 3), strides=(1, 1), padding='same')(inp)
+        out4_2 = Conv2D(n_filters[3][0], (1, 1), strides=(1, 1), activation='relu',
+                        padding='same')(out4_1)
+        return Concatenate(axis=-1)([out1, out2_2, out3_2, out4_2])
+
+    def aux_out(inp, name=None):
+        avgpool1 = AvgPool2D((5, 5), strides=(3, 3), padding='valid')(inp)
+        conv1 = Conv2D(128, (1, 1), activation='relu', padding='same')(avgpool1)
+        flat = Flatten()(conv1)
+        dense1 = Dense(16, activation='relu')(flat)
+        dense1 = Dropout(0.7)(dense1)
+        return Dense(n_classes, activation='softmax', name=name)(dense1)
+
+    def stem(inp):
+        conv1 = Conv2D(64, (7, 7), strides=(1, 1), activation='relu', padding='same')(inp)
+        maxpool2 = MaxPool2D((3, 3), strides=(2, 2), padding='same')(conv1)
+        lrn3 = Lambda(lambda x: tf.nn.local_response_normalization(x))(maxpool2)
+        conv4 = Conv2D(64, (1, 1), strides=(1, 1), padding='same')(lrn3)
+        conv5 = Conv2D(192, (3, 3), strides=(1, 1), activation='relu', padding='same')(conv4)
+        lrn6 = Lambda(lambda x: tf.nn.local_response_normalization(x))(conv5)
+        return MaxPool2D((3, 3), strides=(1, 1), padding='same')(lrn6)
+
+    def inception_v1():
+        K.clear_session()
+        inp = Input(shape=(56, 56, 3))
+        stem_out = stem(inp)
+        inc_3a = inception(stem_out, [(64,), (96, 128), (16, 32), (32,)])
+        inc_3b = inception(inc_3a, [(128,), (128, 192), (32, 96), (64,)])
+        maxpool = MaxPool2D((3, 3), strides=(2, 2), padding='same')(inc_3b)
+        inc_4a = inception(maxpool, [(192,), (96, 208), (16, 48), (64,)])
+        inc_4b = inception(inc_4a, [(160,), (112, 224), (24, 64), (64,)])
+        aux_out1 = aux_out(inc_4a, name='aux1')
+        inc_4c = inception(inc_4b, [(128,), (128, 256), (24, 64), (64,)])
+        inc_4d = inception(inc_4c, [(112,), (144, 288), (32, 64), (64,)])
+        inc_4e = inception(inc_4d, [(256,), (160, 320), (32, 128), (128,)])
+        maxpool = MaxPool2D((3, 3), strides=(2, 2), padding='same')(inc_4e)
+        aux_out2 = aux_out(inc_4d, name='aux2')
+        inc_5a = inception(maxpool, [(256,), (160, 320), (32, 128), (128,)])
+        inc_5b = inception(inc_5a, [(384,), (192, 384), (48, 128), (128,)])
+        avgpool1 = AvgPool2D((7, 7), strides=(1, 1), padding='valid')(inc_5b)
+        flat_out = Flatten()(avgpool1)
+        flat_out = Dropout(0.4)(flat_out)
+        out_main = Dense(n_classes, activation='softmax', name='final')(flat_out)
+        model = Model(inputs=inp, outputs=[out_main, aux_out1, aux_out2])
+        model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+        return model
+    model = inception_v1()
+    assert [o.shape for o in model.outputs] == [(None, n_classes)] * 3
+    es_callback = EarlyStopping(monitor='val_loss', patience=5)
+    log = str(tmp_path / '2_eval_data_aug_early_stopping.log')
+    csv_logger = CSVLogger(log)
+    history = model.fit(train_gen_aux, validation_data=valid_gen_aux, steps_per_epoch=2,
+                        validation_steps=1, epochs=1, callbacks=[es_callback, csv_logger],
+                        verbose=0)
+    with open(log) as fh:
+        header = fh.readline().strip().split(',')
+    # the columns of the book's log (CSVLogger sorts them; Keras 3 adds
+    # the learning rate)
+    assert [h for h in header if h != 'learning_rate'] == [
+        'epoch', 'aux1_accuracy', 'aux1_loss', 'aux2_accuracy', 'aux2_loss', 'final_accuracy',
+        'final_loss', 'loss', 'val_aux1_accuracy', 'val_aux1_loss', 'val_aux2_accuracy',
+        'val_aux2_loss', 'val_final_accuracy', 'val_final_loss', 'val_loss']
+    hist = history.history
+    np.testing.assert_allclose(hist['loss'][0], hist['final_loss'][0] + hist['aux1_loss'][0]
+                               + hist['aux2_loss'][0], rtol=1e-4)
+    test_res = model.evaluate(data_gen_augmented_inceptionnet_v1(valid_gen), steps=1, verbose=0)
+    test_res_dict = dict(zip(model.metrics_names, test_res))
+    assert set(test_res_dict) == {'loss', 'final_loss', 'aux1_loss', 'aux2_loss',
+                                  'final_accuracy', 'aux1_accuracy', 'aux2_accuracy'}
+    # a Lambda of an anonymous function is code: saved as weights
+    with pytest.raises(ValueError, match="anonymous function"):
+        model.save(str(tmp_path / 'inception_v1.h5'))
+
+    # Minception-ResNet-v2's residual blocks: out += res_w * inp
+    def inception_resnet_b(inp, n_filters, initializer, activation='relu', res_w=0.1):
+        out1_1 = Conv2D(n_filters[0][0], (1, 1), strides=(1, 1), activation=None,
+                        kernel_initializer=initializer, padding='same')(inp)
+        out1_1 = BatchNormalization()(out1_1)
+        out1_1 = Activation(activation)(out1_1)
+        out2_1 = Conv2D(n_filters[1][0], (1, 1), strides=(1, 1), activation=activation,
+                        kernel_initializer=initializer, padding='same')(inp)
+        out2_2 = Conv2D(n_filters[1][1], (1, 7), strides=(1, 1), activation=None,
+                        kernel_initializer=initializer, padding='same')(out2_1)
+        out2_3 = Conv2D(n_filters[1][2], (7, 1), strides=(1, 1), activation=None,
+                        kernel_initializer=initializer, padding='same')(out2_2)
+        out3_1 = Concatenate(axis=-1)([out1_1, out2_3])
+        out3_2 = Conv2D(n_filters[2][0], (1, 1), strides=(1, 1), activation=None,
+                        kernel_initializer=initializer, padding='same')(out3_1)
+        out3_2 += res_w * inp
+        return out3_2
+    activation = tf.nn.leaky_relu
+    init = tf.keras.initializers.GlorotUniform()
+    K.clear_session()
+    inp = Input(shape=(64, 64, 3))
+    crop_inp = RandomCrop(56, 56, seed=random_seed)(inp)
+    crop_inp = RandomContrast(0.3, seed=random_seed)(crop_inp)
+    stem_out = Conv2D(1152, (3, 3), strides=(8, 8), padding='same')(crop_inp)
+    inc_b1 = inception_resnet_b(stem_out, [(192,), (128, 160, 192), (1152,)], init,
+                                activation=activation)
+    avgpool1 = AvgPool2D((4, 4), strides=(1, 1), padding='valid')(inc_b1)
+    flat_out = Flatten()(avgpool1)
+    out_main = Dense(n_classes, activation='softmax', kernel_initializer=init,
+                     name='final')(flat_out)
+    minception = Model(inputs=inp, outputs=out_main)
+    minception.compile(loss=tf.keras.losses.CategoricalCrossentropy(), optimizer='adam',
+                       metrics=['accuracy'])
+    lr_callback = tf.keras.callbacks.ReduceLROnPlateau(monitor='val_loss', factor=0.5,
+                                                       patience=5, verbose=0, mode='auto')
+    train_gen, valid_gen = get_train_valid_generators(batch_size, (64, 64))
+    minception.fit(train_gen, validation_data=valid_gen, steps_per_epoch=2, validation_steps=1,
+                   epochs=1, callbacks=[lr_callback], verbose=0)
+    path = str(tmp_path / 'minception_resnet_v2.keras')
+    minception.save(path)
+    x = next(valid_gen)[0]
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0),
+                               minception.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
