@@ -6,7 +6,7 @@ import types
 from .records import DatasetTFRecordWriter, TFRecordDataset
 
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, AutotuneOptions,
-                            Counter, CsvDataset, Dataset, DistributeOptions,
+                            Counter, CsvDataset, Dataset, DatasetSpec, DistributeOptions,
                             MapVectorizationOptions, OptimizationOptions, Options,
                             TextLineDataset, ThreadingOptions, bucket_by_sequence_length,
                             make_csv_dataset)
@@ -71,5 +71,5 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      dense_to_ragged_batch=dense_to_ragged_batch,
                                      ignore_errors=ignore_errors)
 
-__all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+__all__ = ["Dataset", "DatasetSpec", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

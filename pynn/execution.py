@@ -425,12 +425,19 @@ def py_function(func=None, inp=None, Tout=None, name=None):
 
 
 def numpy_function(func=None, inp=None, Tout=None, stateful=True, name=None):
-    """``func`` called on the inputs as plain NumPy arrays, its results
+    """``func`` called on the inputs as plain NumPy arrays (scalars as
+    NumPy's scalars, a string as its bytes), its results
     cast to ``Tout``; no gradient flows through it (as TensorFlow's).
     Without ``func``, a decorator, as py_function's."""
     if func is None:
         return _decorator(numpy_function, Tout, name)
-    out = func(*[np.asarray(ops.convert_to_numpy(v)) for v in inp])
+
+    def plain(v):
+        # (a 0-d input as NumPy's scalar, a string's as its bytes, as
+        # TensorFlow hands them over: Image.open(path) in the function)
+        a = np.asarray(ops.convert_to_numpy(v))
+        return a[()] if a.ndim == 0 else a
+    out = func(*[plain(v) for v in inp])
     return _as_outputs(out, Tout, "numpy_function")
 
 
@@ -457,6 +464,8 @@ def _as_outputs(out, Tout, who):
     if isinstance(Tout, (list, tuple)):
         if not Tout and out is None:
             return []  # (Tout=[]: a function run for its effect, as TensorFlow's)
+        if len(Tout) == 1 and not isinstance(out, (list, tuple)):
+            out = [out]  # (one result for Tout=[dtype], as TensorFlow takes it)
         if not isinstance(out, (list, tuple)) or len(out) != len(Tout):
             raise ValueError(f"{who}: Tout names {len(Tout)} results, the function returned "
                              f"{out!r}")

@@ -578,6 +578,59 @@ def _numpy(element):
     return element.numpy() if isinstance(element, Tensor) else element
 
 
+class DatasetSpec:
+    """TensorFlow's ``tf.data.DatasetSpec``: the type of a dataset, its
+    ``element_spec`` (a dataset's elements' structure of TensorSpecs)."""
+
+    def __init__(self, element_spec, dataset_shape=()):
+        from ..tensor import TensorShape
+        self._element_spec = element_spec
+        self._dataset_shape = TensorShape(dataset_shape)
+
+    @classmethod
+    def from_value(cls, value):
+        """The spec of the dataset ``value``."""
+        if not isinstance(value, Dataset):
+            raise TypeError(f"DatasetSpec.from_value: expected a tf.data Dataset, got "
+                            f"{type(value).__name__}")
+        return cls(value.element_spec)
+
+    @property
+    def element_spec(self):
+        return self._element_spec
+
+    @property
+    def value_type(self):
+        return Dataset
+
+    def is_compatible_with(self, spec_or_value):
+        other = DatasetSpec.from_value(spec_or_value) if isinstance(spec_or_value, Dataset) \
+            else spec_or_value
+        if not isinstance(other, DatasetSpec):
+            return False
+        mine, theirs = _flatten_specs(self._element_spec), _flatten_specs(other._element_spec)
+        return len(mine) == len(theirs) and all(
+            a.is_compatible_with(b) for a, b in zip(mine, theirs))
+
+    def __eq__(self, other):
+        return isinstance(other, DatasetSpec) and (self._element_spec, self._dataset_shape) == \
+            (other._element_spec, other._dataset_shape)
+
+    def __hash__(self):
+        return hash(repr(self))
+
+    def __repr__(self):
+        return f"DatasetSpec({self._element_spec!r}, {self._dataset_shape!r})"
+
+
+def _flatten_specs(structure):
+    if isinstance(structure, dict):
+        return [s for k in sorted(structure) for s in _flatten_specs(structure[k])]
+    if isinstance(structure, (tuple, list)):
+        return [s for v in structure for s in _flatten_specs(v)]
+    return [structure]
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.

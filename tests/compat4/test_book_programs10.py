@@ -1559,3 +1559,297 @@ def test_ganegedara_inception_v1_with_aux_outputs_and_minception_resnet(tmp_path
     x = next(valid_gen)[0]
     np.testing.assert_allclose(load_model(path).predict(x, verbose=0),
                                minception.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def test_ganegedara_deeplab_v3_on_resnet50_with_a_numpy_function_pipeline(tmp_path):
+    import random
+    from functools import partial
+    import pynn.keras.layers as layers
+    import pynn.keras.models as models
+    import pynn.keras.backend as K
+    random_seed = 4321
+    root = tmp_path / 'VOC2012'
+    orig_dir, seg_dir = str(root / 'JPEGImages'), str(root / 'SegmentationClass')
+    subset_dir = str(root / 'ImageSets' / 'Segmentation')
+    for d in (orig_dir, seg_dir, subset_dir):
+        os.makedirs(d)
+    rng = np.random.default_rng(0)
+    names = [f'2007_{i:06d}' for i in range(8)]
+    palette = list(rng.integers(0, 255, 768))
+    for n in names:
+        h = 50 + int(rng.integers(0, 20))
+        Image.fromarray(rng.integers(0, 255, (h, 60, 3), dtype=np.uint8)).save(
+            os.path.join(orig_dir, n + '.jpg'))
+        # a palette PNG of class ids (VOC's 255 boundaries would fail
+        # tf.gather on a CPU, in TensorFlow too)
+        mask = Image.fromarray(rng.integers(0, 21, (h, 60)).astype(np.uint8), mode='P')
+        mask.putpalette(palette)
+        mask.save(os.path.join(seg_dir, n + '.png'))
+    with open(os.path.join(subset_dir, 'train.txt'), 'w') as fh:
+        fh.write('\n'.join(names[:4]))
+    with open(os.path.join(subset_dir, 'val.txt'), 'w') as fh:
+        fh.write('\n'.join(names[4:]))
+
+    def get_subset_filenames(orig_dir, seg_dir, subset_dir, subset):
+        if subset.startswith('train'):
+            ser = open(os.path.join(subset_dir, "train.txt")).read().split()
+        else:
+            random.seed(random_seed)
+            ser = open(os.path.join(subset_dir, "val.txt")).read().split()
+            random.shuffle(ser)
+            ser = ser[:len(ser)//2] if subset.startswith('val') else ser[len(ser)//2:]
+        orig_filenames = [os.path.join(orig_dir, f+'.jpg') for f in ser]
+        seg_filenames = [os.path.join(seg_dir, f+'.png') for f in ser]
+        for o, s in zip(orig_filenames, seg_filenames):
+            yield o, s
+
+    def load_image_func(image):
+        # the file name arrives as bytes, as TensorFlow hands a scalar over
+        img = np.array(Image.open(image))
+        return img
+
+    def fix_shape(x, y, target_size):
+        x.set_shape((target_size[0], target_size[1], 3))
+        y.set_shape((target_size[0], target_size[1], 1))
+        return x, y
+
+    def randomly_flip_horizontal(x, y):
+        rand = tf.random.uniform([], 0.0, 1.0)
+
+        def flip(x, y):
+            return tf.image.flip_left_right(x), tf.image.flip_left_right(y)
+        x, y = tf.cond(rand < 0.5, lambda: flip(x, y), lambda: (x, y))
+        return x, y
+
+    def get_subset_tf_dataset(subset_filename_gen_func, batch_size, epochs, input_size=(256, 256),
+                              output_size=None, resize_to_before_crop=None, augmentation=False,
+                              shuffle=False):
+        filename_ds = tf.data.Dataset.from_generator(subset_filename_gen_func,
+                                                     output_types=(tf.string, tf.string))
+        image_ds = filename_ds.map(lambda x, y: (
+            tf.image.decode_jpeg(tf.io.read_file(x)),
+            tf.numpy_function(load_image_func, [y], [tf.uint8]))).cache()
+        image_ds = image_ds.map(lambda x, y: (tf.cast(x, 'float32')/255.0, y))
+
+        def randomly_crop_or_resize(x, y):
+            rand = tf.random.uniform([], 0.0, 1.0)
+
+            def rand_crop(x, y):
+                x = tf.image.resize(x, resize_to_before_crop, method='bilinear')
+                y = tf.cast(tf.image.resize(tf.transpose(y, [1, 2, 0]), resize_to_before_crop,
+                                            method='nearest'), 'float32')
+                offset_h = tf.random.uniform([], 0, x.shape[0]-input_size[0], dtype='int32')
+                offset_w = tf.random.uniform([], 0, x.shape[1]-input_size[1], dtype='int32')
+                x = tf.image.crop_to_bounding_box(x, offset_h, offset_w, input_size[0],
+                                                  input_size[1])
+                y = tf.image.crop_to_bounding_box(y, offset_h, offset_w, input_size[0],
+                                                  input_size[1])
+                return x, y
+
+            def resize(x, y):
+                x = tf.image.resize(x, input_size, method='bilinear')
+                y = tf.cast(tf.image.resize(tf.transpose(y, [1, 2, 0]), input_size,
+                                            method='nearest'), 'float32')
+                return x, y
+            if augmentation and (input_size[0] < resize_to_before_crop[0] or
+                                 input_size[1] < resize_to_before_crop[1]):
+                x, y = tf.cond(rand < 0.5, lambda: rand_crop(x, y), lambda: resize(x, y))
+            else:
+                x, y = resize(x, y)
+            return x, y
+        image_ds = image_ds.map(lambda x, y: randomly_crop_or_resize(x, y))
+        image_ds = image_ds.map(lambda x, y: fix_shape(x, y, target_size=input_size))
+        if augmentation:
+            image_ds = image_ds.map(lambda x, y: randomly_flip_horizontal(x, y))
+            image_ds = image_ds.map(lambda x, y: (tf.image.random_hue(x, 0.1), y))
+            image_ds = image_ds.map(lambda x, y: (tf.image.random_brightness(x, 0.1), y))
+            image_ds = image_ds.map(lambda x, y: (tf.image.random_contrast(x, 0.8, 1.2), y))
+        if output_size:
+            image_ds = image_ds.map(lambda x, y: (x, tf.image.resize(y, output_size,
+                                                                     method='nearest')))
+        if shuffle:
+            image_ds = image_ds.shuffle(buffer_size=batch_size*5)
+        image_ds = image_ds.batch(batch_size).repeat(epochs)
+        image_ds = image_ds.prefetch(tf.data.experimental.AUTOTUNE)
+        image_ds = image_ds.map(lambda x, y: (x, tf.squeeze(y)))
+        return image_ds
+    partial_subset_fn = partial(get_subset_filenames, orig_dir=orig_dir, seg_dir=seg_dir,
+                                subset_dir=subset_dir)
+    train_subset_fn = partial(partial_subset_fn, subset='train')
+    val_subset_fn = partial(partial_subset_fn, subset='val')
+    tr_image_ds = get_subset_tf_dataset(train_subset_fn, 2, 1, input_size=(32, 32), shuffle=True)
+    spec = tf.data.DatasetSpec.from_value(tr_image_ds)
+    assert repr(spec).startswith("DatasetSpec((TensorSpec(shape=(None, 32, 32, 3), "
+                                 "dtype=tf.float32") and repr(spec).endswith("TensorShape([]))")
+    for i, j in tr_image_ds.take(1):
+        assert (i.shape, j.shape) == ((2, 32, 32, 3), (2, 32, 32))
+        assert float(tf.reduce_max(j)) <= 20 and float(tf.reduce_max(i)) <= 1.0
+    input_size, batch_size = (64, 64), 2
+    tr_image_ds = get_subset_tf_dataset(train_subset_fn, batch_size, 1, input_size=input_size,
+                                        resize_to_before_crop=(80, 80), augmentation=True,
+                                        shuffle=True)
+    val_image_ds = get_subset_tf_dataset(val_subset_fn, batch_size, 1, input_size=input_size,
+                                         shuffle=False)
+    K.clear_session()
+    num_classes = 21
+
+    def get_deeplabv3(target_size):
+        def block_level3(inp, filters, kernel_size, rate, block_id, convlayer_id,
+                         activation=True):
+            conv5_block_conv_out = layers.Conv2D(
+                filters, kernel_size, dilation_rate=rate, padding='same',
+                name='conv5_block{}_{}_conv'.format(block_id, convlayer_id))(inp)
+            conv5_block_bn_out = layers.BatchNormalization(
+                name='conv5_block{}_{}_bn'.format(block_id, convlayer_id))(conv5_block_conv_out)
+            if activation:
+                return layers.Activation('relu', name='conv5_block{}_{}_relu'.format(
+                    block_id, convlayer_id))(conv5_block_bn_out)
+            return conv5_block_bn_out
+
+        def block_level2(inp, rate, block_id):
+            block_1_out = block_level3(inp, 512, (1, 1), rate, block_id, 1)
+            block_2_out = block_level3(block_1_out, 512, (3, 3), rate, block_id, 2)
+            return block_level3(block_2_out, 2048, (1, 1), rate, block_id, 3, activation=False)
+
+        def resnet_block(inp, rate):
+            block0_out = block_level3(inp, 2048, (1, 1), 1, block_id=1, convlayer_id=0,
+                                      activation=False)
+            block1_out = block_level2(inp, 2, block_id=1)
+            block1_add = layers.Add(name='conv5_block{}_add'.format(1))([block0_out, block1_out])
+            block1_relu = layers.Activation('relu', name='conv5_block{}_relu'.format(1))(
+                block1_add)
+            block2_out = block_level2(block1_relu, 2, block_id=2)
+            block2_add = layers.Add(name='conv5_block{}_add'.format(2))([block1_add, block2_out])
+            return layers.Activation('relu', name='conv5_block{}_relu'.format(2))(block2_add)
+
+        def atrous_spatial_pyramid_pooling(inp):
+            outa_1_conv = block_level3(inp, 256, (1, 1), 1, '_aspp_a', 1, activation='relu')
+            outa_2_conv = block_level3(inp, 256, (3, 3), 6, '_aspp_a', 2, activation='relu')
+            outb_1_avg = layers.Lambda(lambda x: K.mean(x, axis=[1, 2], keepdims=True))(inp)
+            outb_1_up = layers.UpSampling2D((4, 4), interpolation='bilinear')(outb_1_avg)
+            return layers.Concatenate()([outa_1_conv, outa_2_conv, outb_1_up])
+        inp = layers.Input(shape=target_size+(3,))
+        resnet50 = tf.keras.applications.ResNet50(include_top=False, input_tensor=inp,
+                                                  pooling=None, weights=None)
+        for layer in resnet50.layers:
+            if layer.name == "conv5_block1_1_conv":
+                break
+            out = layer.output
+        resnet50_upto_conv4 = models.Model(resnet50.input, out)
+        resnet_block4_out = resnet_block(resnet50_upto_conv4.output, 2)
+        out_aspp = atrous_spatial_pyramid_pooling(resnet_block4_out)
+        final_out = layers.Conv2D(21, (1, 1), padding='same')(out_aspp)
+        final_out = layers.UpSampling2D((16, 16), interpolation='bilinear')(final_out)
+        deeplabv3 = models.Model(resnet50_upto_conv4.input, final_out)
+        w_dict = {}
+        for name in ["conv5_block1_0_conv", "conv5_block1_0_bn", "conv5_block1_1_conv",
+                     "conv5_block1_1_bn", "conv5_block1_2_conv", "conv5_block1_2_bn"]:
+            w_dict[name] = resnet50.get_layer(name).get_weights()
+        return deeplabv3, w_dict
+    deeplabv3, w_dict = get_deeplabv3(input_size)
+    assert deeplabv3.output_shape == (None, 64, 64, 21)
+
+    def get_label_weights(y_true, y_pred):
+        weights = tf.reduce_sum(tf.one_hot(y_true, num_classes), axis=[1, 2])
+        tot = tf.reduce_sum(weights, axis=-1, keepdims=True)
+        weights = (tot - weights) / tot
+        y_true = tf.reshape(y_true, [-1, y_pred.shape[1]*y_pred.shape[2]])
+        y_weights = tf.gather(weights, y_true, batch_dims=1)
+        return tf.reshape(y_weights, [-1])
+
+    def dice_loss_from_logits(num_classes):
+        def loss_fn(y_true, y_pred):
+            smooth = 1.
+            y_true = tf.cast(y_true, 'int32')
+            y_true.set_shape([None, y_pred.shape[1], y_pred.shape[2]])
+            y_weights = tf.reshape(get_label_weights(y_true, y_pred), [-1, 1])
+            y_pred = tf.nn.softmax(y_pred)
+            y_true_unwrap = tf.reshape(y_true, [-1])
+            y_true_unwrap = tf.cast(tf.one_hot(tf.cast(y_true_unwrap, 'int32'), num_classes),
+                                    'float32')
+            y_pred_unwrap = tf.reshape(y_pred, [-1, num_classes])
+            intersection = tf.reduce_sum(y_true_unwrap * y_pred_unwrap * y_weights)
+            union = tf.reduce_sum((y_true_unwrap + y_pred_unwrap) * y_weights)
+            score = (2. * intersection + smooth) / (union + smooth)
+            return 1 - score
+        return loss_fn
+
+    def ce_weighted_from_logits(num_classes):
+        def loss_fn(y_true, y_pred):
+            valid_mask = tf.cast(tf.reshape((y_true <= num_classes - 1), [-1, 1]), 'int32')
+            y_true = tf.cast(y_true, 'int32')
+            y_true.set_shape([None, y_pred.shape[1], y_pred.shape[2]])
+            y_weights = get_label_weights(y_true, y_pred)
+            y_pred_unwrap = tf.reshape(y_pred, [-1, num_classes])
+            y_true_unwrap = tf.reshape(y_true, [-1])
+            return tf.reduce_mean(y_weights * tf.nn.sparse_softmax_cross_entropy_with_logits(
+                y_true_unwrap * tf.squeeze(valid_mask),
+                y_pred_unwrap * tf.cast(valid_mask, 'float32')))
+        return loss_fn
+
+    def ce_dice_loss_from_logits(num_classes):
+        def loss_fn(y_true, y_pred):
+            return ce_weighted_from_logits(num_classes)(tf.cast(y_true, 'int32'), y_pred) + \
+                dice_loss_from_logits(num_classes)(y_true, y_pred)
+        return loss_fn
+
+    class PixelAccuracyMetric(tf.keras.metrics.Accuracy):
+        def __init__(self, num_classes, name='pixel_accuracy', **kwargs):
+            super(PixelAccuracyMetric, self).__init__(name=name, **kwargs)
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            # (fit hands a metric of its own tensors, set_shape included)
+            y_true.set_shape([None, y_pred.shape[1], y_pred.shape[2]])
+            y_true = tf.reshape(y_true, [-1])
+            y_pred = tf.reshape(tf.argmax(y_pred, axis=-1), [-1])
+            valid_mask = tf.reshape((y_true <= num_classes - 1), [-1])
+            y_true = tf.boolean_mask(y_true, valid_mask)
+            y_pred = tf.boolean_mask(y_pred, valid_mask)
+            super(PixelAccuracyMetric, self).update_state(y_true, y_pred)
+
+    class MeanIoUMetric(tf.keras.metrics.MeanIoU):
+        def __init__(self, num_classes, name='mean_iou', **kwargs):
+            super(MeanIoUMetric, self).__init__(num_classes=num_classes, name=name, **kwargs)
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_true.set_shape([None, y_pred.shape[1], y_pred.shape[2]])
+            y_true = tf.reshape(y_true, [-1])
+            y_pred = tf.nn.softmax(y_pred)
+            y_pred = tf.reshape(tf.argmax(y_pred, axis=-1), [-1])
+            valid_mask = tf.reshape((y_true <= num_classes - 1), [-1])
+            y_true = tf.boolean_mask(y_true, valid_mask)
+            y_pred = tf.boolean_mask(y_pred, valid_mask)
+            super(MeanIoUMetric, self).update_state(y_true, y_pred)
+    optimizer = tf.keras.optimizers.Adam(lr=0.0001)
+    deeplabv3.compile(loss=ce_dice_loss_from_logits(num_classes), optimizer=optimizer,
+                      metrics=[MeanIoUMetric(num_classes), PixelAccuracyMetric(num_classes)])
+    for k, w in w_dict.items():
+        deeplabv3.get_layer(k).set_weights(w)
+    csv_logger = tf.keras.callbacks.CSVLogger(str(tmp_path / '2_deeplab_v3.log'))
+    lr_callback = tf.keras.callbacks.ReduceLROnPlateau(monitor='val_loss', factor=0.1,
+                                                       patience=3, mode='min', min_lr=1e-8)
+    history = deeplabv3.fit(tr_image_ds, steps_per_epoch=2, validation_data=val_image_ds,
+                            validation_steps=1, epochs=1, callbacks=[lr_callback, csv_logger],
+                            verbose=0)
+    hist = history.history
+    assert {'loss', 'mean_iou', 'pixel_accuracy', 'val_loss', 'val_mean_iou'} <= set(hist)
+    assert 0.0 <= hist['pixel_accuracy'][0] <= 1.0 and np.isfinite(hist['loss'][0])
+    # (the ASPP's Lambda is code: the weights are saved)
+    path = str(tmp_path / 'deeplabv3.weights.h5')
+    deeplabv3.save_weights(path)
+    x, y = next(iter(val_image_ds))
+    before = deeplabv3.predict(x, verbose=0)
+    deeplabv3.load_weights(path)
+    np.testing.assert_allclose(deeplabv3.predict(x, verbose=0), before, rtol=1e-5, atol=1e-5)
+
+
+def test_numpy_function_hands_scalars_over_as_tensorflow_does():
+    seen = []
+
+    def f(path, n, arr):
+        seen.append((type(path), type(n), type(arr)))
+        return np.array([len(path)], np.int64)
+    out = tf.numpy_function(f, [tf.constant('abc'), tf.constant(2.5), tf.constant([1, 2])],
+                            [tf.int64])
+    assert seen == [(bytes, np.float32, np.ndarray)]
+    assert isinstance(out, list) and out[0].numpy().tolist() == [3]
