@@ -1853,3 +1853,109 @@ def test_numpy_function_hands_scalars_over_as_tensorflow_does():
                             [tf.int64])
     assert seen == [(bytes, np.float32, np.ndarray)]
     assert isinstance(out, list) and out[0].numpy().tolist() == [3]
+
+
+def test_ganegedara_sentiment_buckets_masks_and_a_masking_layer_on_2d_input():
+    b = tf.RaggedTensor.from_row_splits([1, 2, 3, 4, 5, 6, 7], row_splits=[0, 3, 3, 6, 7])
+    assert repr(b) == "<tf.RaggedTensor [[1, 2, 3], [], [4, 5, 6], [7]]>"
+    assert b.shape.as_list() == [4, None]
+
+    def get_tf_pipeline(text_seq, labels, batch_size=64, bucket_boundaries=[5, 15],
+                        max_length=50, shuffle=False):
+        data_seq = [[b]+a for a, b in zip(text_seq, labels)]
+        tf_data = tf.ragged.constant(data_seq)[:, :max_length]
+        text_ds = tf.data.Dataset.from_tensor_slices(tf_data)
+        text_ds = text_ds.filter(lambda x: tf.size(x) > 1)
+        bucket_fn = tf.data.experimental.bucket_by_sequence_length(
+            lambda x: tf.cast(tf.shape(x)[0], 'int32'), bucket_boundaries=bucket_boundaries,
+            bucket_batch_sizes=[batch_size, batch_size, batch_size], padded_shapes=None,
+            padding_values=0, pad_to_bucket_boundary=False)
+        text_ds = text_ds.map(lambda x: x).apply(bucket_fn)
+        if shuffle:
+            text_ds = text_ds.shuffle(buffer_size=10*batch_size)
+        text_ds = text_ds.map(lambda x: (x[:, 1:], x[:, 0]))
+        return text_ds
+    x = [[1, 2], [1], [1, 2, 3], [2, 3, 6, 4, 5], [2, 0, 9, 7], [2, 4, 214, 21],
+         [3, 4, 42, 7, 3, 2, 45, 52], [3, 2, 6, 543, 2, 3243, 2, 134, 52, 23],
+         [3, 32, 21, 3, 2, 4, 134, 45, 1, 1, 45]]
+    y = [0, 0, 0, 1, 1, 1, 0, 0, 0]
+    a = get_tf_pipeline(x, y, batch_size=2, bucket_boundaries=[3, 5], max_length=15)
+    batches = [(bx.numpy(), by.numpy()) for bx, by in a]
+    # every sequence once, the label split off its front, each batch padded
+    # to its longest
+    assert sum(len(by) for _, by in batches) == 9
+    assert sorted(int(v) for _, by in batches for v in by) == sorted(y)
+    for bx, by in batches:
+        assert (bx[:, -1] != 0).any() or bx.shape[1] == 1
+
+    class OnehotEncoder(tf.keras.layers.Layer):
+        def __init__(self, depth, **kwargs):
+            super(OnehotEncoder, self).__init__(**kwargs)
+            self.depth = depth
+
+        def build(self, input_shape):
+            pass
+
+        def call(self, inputs):
+            inputs = tf.cast(inputs, 'int32')
+            if len(inputs.shape) == 3:
+                inputs = inputs[:, :, 0]
+            return tf.one_hot(inputs, depth=self.depth)
+
+        def compute_mask(self, inputs, mask=None):
+            return mask
+
+        def get_config(self):
+            config = super().get_config().copy()
+            config.update({'depth': self.depth})
+            return config
+    inp = tf.expand_dims(tf.constant([[2, 3, 4, 0, 0], [2, 4, 6, 12, 0]], dtype='int32'), axis=-1)
+    mask_out = tf.keras.layers.Masking(mask_value=0)(inp)
+    assert mask_out._keras_mask.numpy().tolist() == [[True, True, True, False, False],
+                                                     [True, True, True, True, False]]
+    onehot_out = OnehotEncoder(depth=10)(mask_out)
+    np.testing.assert_array_equal(onehot_out._keras_mask, mask_out._keras_mask)
+    lstm_out = tf.keras.layers.LSTM(24, return_state=False, return_sequences=False)(
+        onehot_out, mask=onehot_out._keras_mask)
+    assert lstm_out.shape == (2, 24)
+
+    n_vocab = 30
+    rng = np.random.default_rng(0)
+    tr_x = [list(rng.integers(1, n_vocab, rng.integers(2, 20))) for _ in range(24)]
+    tr_y = rng.integers(0, 2, 24)
+    train_ds = get_tf_pipeline(tr_x, tr_y, batch_size=8, shuffle=True)
+    model = tf.keras.models.Sequential([
+        tf.keras.layers.Lambda(lambda x: tf.expand_dims(x, axis=-1), input_shape=(None,)),
+        tf.keras.layers.Masking(mask_value=0),
+        OnehotEncoder(depth=n_vocab),
+        tf.keras.layers.LSTM(8, return_state=False, return_sequences=False),
+        tf.keras.layers.Dense(8, activation='relu'),
+        tf.keras.layers.Dropout(0.5),
+        tf.keras.layers.Dense(1, activation='sigmoid')])
+    model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
+    assert np.isfinite(model.fit(train_ds, epochs=1, verbose=0).history['loss'][0])
+    neg_weight = (tr_y == 1).sum()/(tr_y == 0).sum()
+
+    def weighted_bce(y_true, y_pred):
+        pos_mask = tf.cast(tf.math.equal(y_true, 1), 'float32')
+        neg_mask = tf.cast(tf.math.equal(y_true, 0), 'float32')
+        w_mask = pos_mask + neg_mask * neg_weight
+        bce = tf.keras.losses.BinaryCrossentropy(reduction=tf.keras.losses.Reduction.NONE)
+        return tf.reduce_mean(bce(y_true, y_pred)*w_mask)
+    # the book's third model masks a 2-D (batch, steps) input: Keras's
+    # Masking takes any rank, one mask value per sample here
+    model2 = tf.keras.models.Sequential([
+        tf.keras.layers.Masking(mask_value=0.0, input_shape=(None,)),
+        tf.keras.layers.Lambda(lambda x: tf.one_hot(tf.cast(x, 'int32'), depth=n_vocab),
+                               input_shape=(None,)),
+        tf.keras.layers.LSTM(8, return_state=False, return_sequences=False),
+        tf.keras.layers.Dense(10, activation='relu'),
+        tf.keras.layers.Dense(1, activation='sigmoid')])
+    model2.compile(loss=weighted_bce, optimizer='adam', metrics=['accuracy'])
+    assert np.isfinite(model2.fit(train_ds, epochs=1, verbose=0).history['loss'][0])
+    masking = tf.keras.layers.Masking(mask_value=0.0)
+    x2 = np.array([[0, 0, 0], [1, 0, 2]], np.float32)
+    np.testing.assert_array_equal(masking(x2), x2)
+    assert np.asarray(masking.compute_mask(x2)).tolist() == [False, True]
+    with pytest.raises(ValueError, match="Masking"):
+        tf.keras.layers.Masking()(np.zeros(3, np.float32))
