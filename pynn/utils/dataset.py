@@ -1099,11 +1099,12 @@ class Dataset:
     def zip(*datasets):
         """Elements taken together from each dataset, as a tuple (or the
         structure, tuples and dicts of datasets nested as given:
-        ``zip((images, (counter, counter)))``), until the shortest ends."""
+        ``zip((images, (counter, counter)))``; one dataset's own elements),
+        until the shortest ends."""
         from ..tree import flatten, pack_sequence_as
-        structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0],
-                                                                       (tuple, list, dict)) \
-            else datasets
+        # (one dataset alone is its own structure: zip(ds) gives its
+        # elements as they are, as tf.data's)
+        structure = datasets[0] if len(datasets) == 1 else datasets
         structure = tuple(structure) if type(structure) is list else structure
         leaves = flatten(structure)
         if not leaves or not all(isinstance(d, Dataset) for d in leaves):

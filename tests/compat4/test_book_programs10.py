@@ -1959,3 +1959,114 @@ def test_ganegedara_sentiment_buckets_masks_and_a_masking_layer_on_2d_input():
     assert np.asarray(masking.compute_mask(x2)).tolist() == [False, True]
     with pytest.raises(ValueError, match="Masking"):
         tf.keras.layers.Masking()(np.zeros(3, np.float32))
+
+
+def test_ganegedara_language_model_windows_perplexity_and_a_stateful_inference_model(tmp_path):
+    import pynn.keras.backend as K
+    from pynn.keras.preprocessing.text import Tokenizer
+
+    def get_ngrams(text, n):
+        return [text[i:i+n] for i in range(0, len(text), n)]
+    ngrams = 2
+    text = ("alice was beginning to get very tired of sitting by her sister on the bank , "
+            "and of having nothing to do . ") * 3
+    tokenizer = Tokenizer(num_words=None, oov_token='unk')
+    tokenizer.fit_on_texts([get_ngrams(text, ngrams)])
+    n_vocab = len(tokenizer.word_index) + 1
+    train_data_seq = tokenizer.texts_to_sequences([get_ngrams(text[i:], ngrams)
+                                                   for i in range(0, 60, 7)])
+    val_data_seq = train_data_seq[:3]
+
+    def get_tf_pipeline(data_seq, n_seq, batch_size=64, shift=1, shuffle=True):
+        text_ds = tf.data.Dataset.from_tensor_slices(tf.ragged.constant(data_seq))
+        if shuffle:
+            text_ds = text_ds.shuffle(buffer_size=len(data_seq)//2)
+        text_ds = text_ds.flat_map(
+            lambda x: tf.data.Dataset.from_tensor_slices(x).window(n_seq+1, shift=shift).flat_map(
+                lambda window: window.batch(n_seq+1, drop_remainder=True)))
+        if shuffle:
+            text_ds = text_ds.shuffle(buffer_size=10*batch_size)
+        text_ds = text_ds.batch(batch_size)
+        # (zip of one dataset: its own (x, y) elements, as tf.data's)
+        text_ds = tf.data.Dataset.zip(text_ds.map(lambda x: (x[:, :-1], x[:, 1:]))).prefetch(
+            buffer_size=tf.data.experimental.AUTOTUNE)
+        return text_ds
+    ds = get_tf_pipeline(train_data_seq, 5, batch_size=6)
+    for a in ds.take(2):
+        assert a[0].shape == (6, 5) and a[1].shape == (6, 5)
+        np.testing.assert_array_equal(a[0][:, 1:], a[1][:, :-1])
+    n_seq = 10
+    K.clear_session()
+    model = tf.keras.models.Sequential([
+        tf.keras.layers.Embedding(input_dim=n_vocab+1, output_dim=16, input_shape=(None,)),
+        tf.keras.layers.GRU(32, return_state=False, return_sequences=True),
+        tf.keras.layers.Dense(16, activation='relu'),
+        tf.keras.layers.Dense(n_vocab, name='final_out'),
+        tf.keras.layers.Activation(activation='softmax')])
+
+    class PerplexityMetric(tf.keras.metrics.Mean):
+        def __init__(self, name='perplexity', **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.cross_entropy = tf.keras.losses.SparseCategoricalCrossentropy(
+                from_logits=False, reduction='none')
+
+        def _calculate_perplexity(self, real, pred):
+            loss_ = self.cross_entropy(real, pred)
+            step1 = K.mean(loss_, axis=-1)
+            perplexity = K.exp(step1)
+            return perplexity
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            perplexity = self._calculate_perplexity(y_true, y_pred)
+            super().update_state(perplexity)
+    p = PerplexityMetric()
+    true = [[0, 1, 2], [0, 1, 2]]
+    pred = [[[0.9, 0.1, 0.0], [0.3, 0.7, 0.0], [0.0, 0.1, 0.9]],
+            [[0.9, 0.1, 0.0], [0.3, 0.7, 0.0], [0.0, 0.1, 0.9]]]
+    p.update_state(true, pred)
+    np.testing.assert_allclose(float(p.result()), 1.2082006, rtol=1e-6)  # the book's
+    model.compile(loss='sparse_categorical_crossentropy', optimizer='adam',
+                  metrics=['accuracy', PerplexityMetric()])
+    train_ds = get_tf_pipeline(train_data_seq, n_seq, shift=25, batch_size=8)
+    valid_ds = get_tf_pipeline(val_data_seq, n_seq, shift=n_seq, batch_size=8)
+    lr_callback = tf.keras.callbacks.ReduceLROnPlateau(monitor='val_perplexity', factor=0.1,
+                                                       patience=2, mode='min', min_lr=1e-8)
+    es_callback = tf.keras.callbacks.EarlyStopping(monitor='val_perplexity', patience=5,
+                                                   mode='min', restore_best_weights=False)
+    hist = model.fit(train_ds, epochs=1, validation_data=valid_ds,
+                     callbacks=[es_callback, lr_callback], verbose=0).history
+    # perplexity is the exp of each sequence's mean cross-entropy
+    assert hist['perplexity'][0] >= np.exp(hist['loss'][0]) * 0.999
+    path = str(tmp_path / '2_gram_lm.h5')
+    tf.keras.models.save_model(model, path)
+    model = tf.keras.models.load_model(path, compile=False)
+
+    inp = tf.keras.layers.Input(shape=(None,))
+    inp_state = tf.keras.layers.Input(shape=(32,))
+    emb_layer = tf.keras.layers.Embedding(input_dim=n_vocab+1, output_dim=16,
+                                          input_shape=(None,))
+    emb_out = emb_layer(inp)
+    gru_layer = tf.keras.layers.GRU(32, return_state=True, return_sequences=True)
+    gru_out, gru_state = gru_layer(emb_out, initial_state=inp_state)
+    dense_layer = tf.keras.layers.Dense(16, activation='relu')
+    dense_out = dense_layer(gru_out)
+    final_layer = tf.keras.layers.Dense(n_vocab, name='final_out')
+    final_out = final_layer(dense_out)
+    softmax_out = tf.keras.layers.Activation(activation='softmax')(final_out)
+    infer_model = tf.keras.models.Model(inputs=[inp, inp_state], outputs=[softmax_out, gru_state])
+    emb_layer.set_weights(model.get_layer('embedding').get_weights())
+    gru_layer.set_weights(model.get_layer('gru').get_weights())
+    dense_layer.set_weights(model.get_layer('dense').get_weights())
+    final_layer.set_weights(model.get_layer('final_out').get_weights())
+    seq = tokenizer.texts_to_sequences([get_ngrams("alice was beginning to get", ngrams)])
+    model.reset_states()
+    state = np.zeros(shape=(1, 32))
+    for c in seq[0]:
+        out, state = infer_model.predict([np.array([[c]]), state], verbose=0)
+    # one step at a time with the state carried: the whole sequence's last step
+    full = model.predict(np.array([seq[0]]), verbose=0)
+    np.testing.assert_allclose(out[0, -1], full[0, -1], rtol=1e-4, atol=1e-6)
+    top_probs, top_ids = tf.nn.top_k(out, k=3)
+    top_probs, top_ids = top_probs.numpy().ravel(), top_ids.numpy().ravel()
+    assert top_ids[0] == int(np.argmax(out[0], axis=-1).ravel()[0])
+    assert top_probs[0] >= top_probs[1] >= top_probs[2]
