@@ -98,6 +98,9 @@ class Dense(ActivationMixin, Layer):
     runs_on_gpu = True
     supports_masking = True  # a mask over the steps passes through, as in Keras
     fixed_input_axes = (-1,)
+    # (any rank of 2 or more, as Keras's input_spec: built on sequences, a
+    # decoder's Dense is reused on one step's vectors)
+    fixed_input_rank = False
     can_fold_affine = True
 
     def __init__(self, units, activation=None, use_bias=True,

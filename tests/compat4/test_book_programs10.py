@@ -2070,3 +2070,125 @@ def test_ganegedara_language_model_windows_perplexity_and_a_stateful_inference_m
     top_probs, top_ids = top_probs.numpy().ravel(), top_ids.numpy().ravel()
     assert top_ids[0] == int(np.argmax(out[0], axis=-1).ravel()[0])
     assert top_probs[0] >= top_probs[1] >= top_probs[2]
+
+
+def test_ganegedara_seq2seq_translator_with_string_inputs_and_an_inference_decoder(tmp_path):
+    import json
+    import pynn.keras.backend as K
+    from pynn.keras.layers.experimental.preprocessing import StringLookup
+    rng = np.random.default_rng(0)
+    en_words = "i go run home we eat you see it now".split()
+    de_words = "ich gehe lauf heim wir essen du siehst es jetzt".split()
+    N = 48
+    EN = np.array([' '.join(rng.choice(en_words, rng.integers(2, 6))) for _ in range(N)])
+    DE = np.array(['sos ' + ' '.join(rng.choice(de_words, rng.integers(2, 6))) + ' eos'
+                   for _ in range(N)])
+    en_vocab, de_vocab = len(en_words), len(de_words) + 2
+    en_seq_length, de_seq_length = 6, 8
+
+    def get_vectorizer(corpus, n_vocab, max_length=None, return_vocabulary=True, name=None):
+        inp = tf.keras.Input(shape=(1,), dtype=tf.string, name='encoder_input')
+        vectorize_layer = tf.keras.layers.experimental.preprocessing.TextVectorization(
+            max_tokens=n_vocab+2, output_mode='int', output_sequence_length=max_length)
+        vectorize_layer.adapt(corpus)
+        vectorized_out = vectorize_layer(inp)
+        if not return_vocabulary:
+            return tf.keras.models.Model(inputs=inp, outputs=vectorized_out, name=name)
+        return tf.keras.models.Model(inputs=inp, outputs=vectorized_out, name=name), \
+            vectorize_layer.get_vocabulary()
+
+    def get_encoder(n_vocab, vectorizer):
+        inp = tf.keras.Input(shape=(1,), dtype=tf.string, name='e_input')
+        vectorized_out = vectorizer(inp)
+        emb_layer = tf.keras.layers.Embedding(n_vocab+2, 16, mask_zero=True, name='e_embedding')
+        emb_out = emb_layer(vectorized_out)
+        gru_layer = tf.keras.layers.Bidirectional(tf.keras.layers.GRU(16, name='e_gru'),
+                                                  name='e_bidirectional_gru')
+        gru_out = gru_layer(emb_out)
+        return tf.keras.models.Model(inputs=inp, outputs=gru_out, name='encoder')
+
+    def get_final_seq2seq_model(n_vocab, encoder, vectorizer):
+        e_inp = tf.keras.Input(shape=(1,), dtype=tf.string, name='e_input_final')
+        d_init_state = encoder(e_inp)
+        d_inp = tf.keras.Input(shape=(1,), dtype=tf.string, name='d_input')
+        d_vectorized_out = vectorizer(d_inp)
+        d_emb_layer = tf.keras.layers.Embedding(n_vocab+2, 16, mask_zero=True, name='d_embedding')
+        d_emb_out = d_emb_layer(d_vectorized_out)
+        d_gru_layer = tf.keras.layers.GRU(32, return_sequences=True, name='d_gru')
+        d_gru_out = d_gru_layer(d_emb_out, initial_state=d_init_state)
+        d_dense_layer_1 = tf.keras.layers.Dense(16, activation='relu', name='d_dense_1')
+        d_dense1_out = d_dense_layer_1(d_gru_out)
+        d_dense_layer_final = tf.keras.layers.Dense(n_vocab+2, activation='softmax',
+                                                    name='d_dense_final')
+        d_final_out = d_dense_layer_final(d_dense1_out)
+        return tf.keras.models.Model(inputs=[e_inp, d_inp], outputs=d_final_out,
+                                     name='final_seq2seq')
+    en_vectorizer, en_vocabulary = get_vectorizer(EN, en_vocab, max_length=en_seq_length,
+                                                  name='e_vectorizer')
+    de_vectorizer, de_vocabulary = get_vectorizer(DE, de_vocab, max_length=de_seq_length-1,
+                                                  name='d_vectorizer')
+    assert de_vocabulary[:4] == ['', '[UNK]', 'sos', 'eos']
+    encoder = get_encoder(en_vocab, en_vectorizer)
+    final_model = get_final_seq2seq_model(de_vocab, encoder, de_vectorizer)
+    final_model.compile(loss='sparse_categorical_crossentropy', optimizer='adam',
+                        metrics=['accuracy'])
+
+    id_to_token_layer = StringLookup(vocabulary=de_vocabulary, num_oov_indices=0,
+                                     oov_token="[KNU]", invert=True)
+
+    def clean_text(tokens):
+        translations_in_bytes = tf.strings.strip(tf.strings.regex_replace(
+            tf.strings.join(tf.transpose(tokens), separator=' '), "eos.*", ""))
+        translations = np.char.decode(translations_in_bytes.numpy().astype(np.bytes_),
+                                      encoding='utf-8')
+        translations = [sent if len(sent) > 0 else '[UNK]' for sent in translations]
+        return np.char.split(translations).tolist()
+    de_inputs = np.array([s.rsplit(maxsplit=1)[0] for s in DE])
+    de_labels = np.array([s.split(maxsplit=1)[1] for s in DE])
+    batch_size = 16
+    for i in range(N // batch_size):
+        x = [EN[i*batch_size:(i+1)*batch_size], de_inputs[i*batch_size:(i+1)*batch_size]]
+        y = de_vectorizer(de_labels[i*batch_size:(i+1)*batch_size])
+        final_model.train_on_batch(x, y)
+        loss, accuracy = final_model.evaluate(x, y, verbose=0)
+        pred_y = final_model.predict(x, verbose=0)
+    assert pred_y.shape == (16, 7, de_vocab + 2) and np.isfinite(loss)
+    real = clean_text(id_to_token_layer(y))
+    # the labels read back: each sentence's words before its eos
+    assert real[0] == de_labels[32].rsplit(maxsplit=1)[0].split()
+    assert len(clean_text(id_to_token_layer(tf.argmax(pred_y, axis=-1)))) == 16
+
+    # saved without a suffix (TensorFlow's SavedModel directory) and loaded
+    save_path = str(tmp_path / 'seq2seq')
+    tf.keras.models.save_model(final_model, save_path)
+    with open(str(tmp_path / 'de_vocab.json'), 'w') as f:
+        json.dump(de_vocabulary, f)
+    K.clear_session()
+    model = tf.keras.models.load_model(save_path)
+    en_model = model.get_layer("encoder")
+    d_inp = tf.keras.Input(shape=(1,), dtype=tf.string, name='d_infer_input')
+    d_state_inp = tf.keras.Input(shape=(32,), name='d_infer_state')
+    d_vectorizer = model.get_layer('d_vectorizer')
+    d_vectorized_out = d_vectorizer(d_inp)
+    d_emb_out = model.get_layer('d_embedding')(d_vectorized_out)
+    d_gru_layer = model.get_layer("d_gru")
+    d_gru_layer.return_sequences = False
+    d_gru_out = d_gru_layer(d_emb_out, initial_state=d_state_inp)
+    # the Dense layers built on the sequences take one step's vectors
+    d_dense1_out = model.get_layer("d_dense_1")(d_gru_out)
+    d_final_out = model.get_layer("d_dense_final")(d_dense1_out)
+    de_model = tf.keras.models.Model(inputs=[d_inp, d_state_inp], outputs=[d_final_out, d_gru_out])
+    sample_en_text = EN[0]
+    d_state = en_model.predict(np.array([sample_en_text]), verbose=0)
+    np.testing.assert_allclose(d_state, encoder.predict(np.array([sample_en_text]), verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    de_pred, d_state2 = de_model.predict([np.array(['sos']), d_state], verbose=0)
+    # one decoder step from the encoder's state is the full model's first step
+    full = final_model.predict([np.array([sample_en_text]), np.array(['sos'])], verbose=0)
+    np.testing.assert_allclose(de_pred[0], full[0, 0], rtol=1e-4, atol=1e-6)
+    de_word, de_translation = 'sos', []
+    while de_word != 'eos' and len(de_translation) < 8:
+        de_pred, d_state = de_model.predict([np.array([de_word]), d_state], verbose=0)
+        de_word = de_vocabulary[np.argmax(de_pred[0])]
+        de_translation.append(de_word)
+    assert all(w in de_vocabulary for w in de_translation)
