@@ -2192,3 +2192,121 @@ def test_ganegedara_seq2seq_translator_with_string_inputs_and_an_inference_decod
         de_word = de_vocabulary[np.argmax(de_pred[0])]
         de_translation.append(de_word)
     assert all(w in de_vocabulary for w in de_translation)
+
+
+def test_ganegedara_tensorboard_image_and_scalar_summaries_and_flower_files(tmp_path):
+    from pynn.keras import layers, models, mixed_precision
+    import pynn.keras.backend as K
+    rng = np.random.default_rng(0)
+    fashion_ds = {'train': tf.data.Dataset.from_tensor_slices({
+        'image': rng.integers(0, 255, (40, 28, 28, 1), dtype=np.uint8),
+        'label': rng.integers(0, 10, 40)})}
+
+    def get_train_valid_datasets(fashion_ds, batch_size, flatten_images=False):
+        train_ds = fashion_ds["train"].shuffle(batch_size*20).map(
+            lambda xy: (xy["image"], tf.reshape(xy["label"], [-1])))
+        if flatten_images:
+            train_ds = train_ds.map(lambda x, y: (tf.reshape(x, [-1]), y))
+        valid_ds = train_ds.take(16).batch(batch_size)
+        train_ds = train_ds.skip(16).batch(batch_size).prefetch(tf.data.experimental.AUTOTUNE)
+        return train_ds, valid_ds
+    id2label_map = {i: name for i, name in enumerate(
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+         "Bag", "Ankle boot"])}
+    image_logdir = str(tmp_path / "logs" / "data" / "train")
+    image_writer = tf.summary.create_file_writer(image_logdir)
+    with image_writer.as_default():
+        for data in fashion_ds["train"].batch(1).take(3):
+            # (the book's int(data["label"].numpy()) of one label)
+            tf.summary.image(id2label_map[int(data["label"].numpy()[0])], data["image"],
+                             max_outputs=20, step=0)
+    with image_writer.as_default():
+        for data in fashion_ds["train"].batch(20).take(1):
+            pass
+        tf.summary.image("A training data batch", data["image"], max_outputs=20, step=0)
+    dense_model = models.Sequential([
+        layers.Dense(16, activation='relu', input_shape=(784,)),
+        layers.Dense(8, activation='relu', name='log_layer'),
+        layers.Dense(10, activation='softmax')])
+    dense_model.compile(loss="sparse_categorical_crossentropy", optimizer='adam',
+                        metrics=['accuracy'])
+    tr_ds, v_ds = get_train_valid_datasets(fashion_ds, batch_size=8, flatten_images=True)
+    tb_callback = tf.keras.callbacks.TensorBoard(log_dir=str(tmp_path / 'logs' / 'dense'),
+                                                 histogram_freq=1, profile_batch=0)
+    dense_model.fit(tr_ds, validation_data=v_ds, epochs=1, callbacks=[tb_callback], verbose=0)
+    # profiling needs TensorFlow's profiler: refused with the reason
+    with pytest.raises(ValueError, match="profil"):
+        tf.keras.callbacks.TensorBoard(log_dir=str(tmp_path), profile_batch=[10, 20])
+
+    log_dir = str(tmp_path / 'logs' / 'weights_exp' / 'standard')
+    writer = tf.summary.create_file_writer(log_dir)
+    step = 0
+    means = []
+    with writer.as_default():
+        for batch in tr_ds:
+            dense_model.train_on_batch(*batch)
+            w = dense_model.get_layer('log_layer').get_weights()[0]
+            tf.summary.scalar("mean_weights", np.mean(np.abs(w)), step=step)
+            tf.summary.scalar("std_weights", np.std(np.abs(w)), step=step)
+            means.append(np.mean(np.abs(w)))
+            writer.flush()
+            step += 1
+
+    # 17flowers: the label from the file name, image_0001.jpg .. (80 a class)
+    image_dir = tmp_path / '17flowers' / 'jpg'
+    image_dir.mkdir(parents=True)
+    for i in range(1, 9):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
+            image_dir / f'image_{(i - 1) * 80 + 1:04d}.jpg')
+
+    def get_flower_datasets(image_dir, batch_size):
+        dataset = tf.data.Dataset.list_files(os.path.join(image_dir, '*.jpg'), shuffle=False)
+
+        def get_image_and_label(file_path):
+            tokens = tf.strings.split(file_path, os.path.sep)
+            label = (tf.strings.to_number(
+                tf.strings.split(tf.strings.split(tokens[-1], '.')[0], '_')[-1])-1)//80
+            img = tf.io.read_file(file_path)
+            img = tf.image.decode_jpeg(img, channels=3)
+            return tf.image.resize(img, [16, 16]), label
+        dataset = dataset.map(get_image_and_label, num_parallel_calls=tf.data.AUTOTUNE).shuffle(400)
+        return dataset.skip(2).batch(batch_size), dataset.take(2).batch(batch_size)
+    tr_ds, v_ds = get_flower_datasets(str(image_dir), batch_size=3)
+    labels = sorted(float(v) for _, y in tr_ds for v in y.numpy())
+    assert len(labels) == 6 and set(labels) <= set(range(8))
+    policy = mixed_precision.Policy('mixed_float16')
+    mixed_precision.set_global_policy(policy)
+    try:
+        K.clear_session()
+        conv_model = models.Sequential([
+            layers.Conv2D(filters=4, kernel_size=(5, 5), padding='same', activation='relu',
+                          input_shape=(16, 16, 3)),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(pool_size=(3, 3), strides=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(8), layers.LeakyReLU(), layers.LayerNormalization(),
+            layers.Dense(17),
+            layers.Activation('softmax', dtype='float32')])
+        conv_model.compile(loss="sparse_categorical_crossentropy", optimizer='adam',
+                           metrics=['accuracy'])
+        hist = conv_model.fit(tr_ds, validation_data=v_ds, epochs=1, verbose=0).history
+        assert np.isfinite(hist['loss'][0])
+        assert conv_model.layers[-1].dtype_policy.compute_dtype == 'float32'
+    finally:
+        mixed_precision.set_global_policy(mixed_precision.Policy('float32'))
+
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator")
+
+    def tags(path):
+        acc = event_accumulator.EventAccumulator(path, size_guidance={'tensors': 0})
+        acc.Reload()
+        return acc
+    acc = tags(image_logdir)
+    assert "A training data batch" in acc.Tags()['tensors']
+    assert len(acc.Tags()['tensors']) >= 2
+    acc = tags(log_dir)
+    got = [float(np.frombuffer(e.tensor_proto.tensor_content, np.float32)[0])
+           if e.tensor_proto.tensor_content else float(e.tensor_proto.float_val[0])
+           for e in acc.Tensors('mean_weights')]
+    np.testing.assert_allclose(got, means, rtol=1e-6)
