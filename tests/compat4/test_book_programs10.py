@@ -2310,3 +2310,213 @@ def test_ganegedara_tensorboard_image_and_scalar_summaries_and_flower_files(tmp_
            if e.tensor_proto.tensor_content else float(e.tensor_proto.float_val[0])
            for e in acc.Tensors('mean_weights')]
     np.testing.assert_allclose(got, means, rtol=1e-6)
+
+
+# --------------------- Gulli, Kapoor & Pal, 3rd ed.: what the 2nd ed. lacked
+
+def test_gulli3_pca_kmeans_som_and_rbm_in_tensorflow_operations():
+    # ch. 7 PCA: the SVD of the centred images
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 256, (30, 28, 28)).astype(np.uint8) / 255.
+    x_train = np.reshape(x_train.astype(np.float32), (x_train.shape[0], 784))
+    mean = x_train.mean(axis=1)
+    x_train = x_train - mean[:, None]
+    s, u, v = tf.linalg.svd(x_train)
+    s = tf.linalg.diag(s)
+    assert (s.shape, u.shape, v.shape) == ((30, 30), (30, 30), (784, 30))
+    k = 3
+    pca = tf.matmul(u[:, 0:k], s[0:k, 0:k])
+    want = np.linalg.svd(x_train.astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(np.abs(pca), np.abs(want[0][:, :3] * want[1][:3]), rtol=1e-3,
+                               atol=1e-3)
+
+    # ch. 7 k-means
+    points_n, clusters_n, iteration_n, seed = 200, 3, 10, 123
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+    points = np.random.uniform(0, 10, (points_n, 2))
+    centroids = tf.slice(tf.random.shuffle(points), [0, 0], [clusters_n, -1])
+    assert centroids.shape == (3, 2)
+
+    def closest_centroids(points, centroids):
+        distances = tf.reduce_sum(tf.square(tf.subtract(points, centroids[:, None])), 2)
+        return tf.argmin(distances, 0)
+
+    def move_centroids(points, closest, centroids):
+        return np.array([points[closest == k].mean(axis=0) for k in range(centroids.shape[0])])
+    for step in range(iteration_n):
+        closest = closest_centroids(points, centroids)
+        centroids = move_centroids(points, closest, centroids)
+    d = ((points[:, None, :] - centroids[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(np.asarray(closest_centroids(points, centroids)),
+                                  d.argmin(1))
+
+    # ch. 7 self-organizing map (the book's class, a 3 x 3 grid)
+    class WTU(object):
+        def __init__(self, m, n, dim, num_iterations, eta=0.5, sigma=None):
+            self._m, self._n = m, n
+            self._num_iterations = int(num_iterations)
+            self._learned = False
+            self.dim = dim
+            self.eta = float(eta)
+            self.sigma = max(m, n)/2.0 if sigma is None else float(sigma)
+            self._W = tf.random.normal([m*n, dim], seed=0)
+            self._topography = np.array(list(self._neuron_location(m, n)))
+
+        def training(self, x, i):
+            m, n = self._m, self._n
+            d = tf.sqrt(tf.reduce_sum(tf.pow(self._W - tf.stack([x for i in range(m*n)]), 2), 1))
+            self.WTU_idx = tf.argmin(d, 0)
+            slice_start = tf.pad(tf.reshape(self.WTU_idx, [1]), np.array([[0, 1]]))
+            self.WTU_loc = tf.reshape(tf.slice(self._topography, slice_start, [1, 2]), [2])
+            learning_rate = 1 - i/self._num_iterations
+            _eta_new = self.eta * learning_rate
+            _sigma_new = self.sigma * learning_rate
+            distance_square = tf.reduce_sum(tf.pow(tf.subtract(
+                self._topography, tf.stack([self.WTU_loc for i in range(m * n)])), 2), 1)
+            neighbourhood_func = tf.exp(tf.negative(tf.math.divide(tf.cast(
+                distance_square, "float32"), tf.pow(_sigma_new, 2))))
+            eta_into_Gamma = tf.multiply(_eta_new, neighbourhood_func)
+            weight_multiplier = tf.stack([tf.tile(tf.slice(
+                eta_into_Gamma, np.array([i]), np.array([1])), [self.dim])
+                for i in range(m * n)])
+            delta_W = tf.multiply(weight_multiplier,
+                                  tf.subtract(tf.stack([x for i in range(m * n)]), self._W))
+            self._W = self._W + delta_W
+
+        def fit(self, X):
+            for i in range(self._num_iterations):
+                for x in X:
+                    self.training(x, i)
+            centroid_grid = [[] for i in range(self._m)]
+            self._Wts = list(self._W)
+            self._locations = list(self._topography)
+            for i, loc in enumerate(self._locations):
+                centroid_grid[loc[0]].append(self._Wts[i])
+            self._centroid_grid = centroid_grid
+            self._learned = True
+
+        def winner(self, x):
+            return self.WTU_idx, self.WTU_loc
+
+        def _neuron_location(self, m, n):
+            for i in range(m):
+                for j in range(n):
+                    yield np.array([i, j])
+
+        def get_centroids(self):
+            return self._centroid_grid
+
+        def map_vects(self, X):
+            return [self._locations[min(range(len(self._Wts)),
+                                        key=lambda x: np.linalg.norm(vect - self._Wts[x]))]
+                    for vect in X]
+    colors = rng.random((5, 3)).astype(np.float32)
+    som = WTU(3, 3, 3, 2, sigma=2.0)
+    w0 = np.asarray(som._W).copy()
+    som.fit(colors)
+    grid = som.get_centroids()
+    assert len(grid) == 3 and all(len(row) == 3 for row in grid)
+    assert not np.allclose(np.asarray(som._W), w0)
+    assert all(0 <= m[0] < 3 and 0 <= m[1] < 3 for m in som.map_vects(colors))
+    idx, loc = som.winner([0.5, 0.5, 0.5])
+    assert 0 <= int(idx) < 9 and np.asarray(loc).tolist() == [int(idx) // 3, int(idx) % 3]
+
+    # ch. 7 restricted Boltzmann machine, tf.dtypes.cast included
+    class RBM(object):
+        def __init__(self, input_size, output_size, lr=1.0, batchsize=100):
+            self._input_size, self._output_size = input_size, output_size
+            self.learning_rate, self.batchsize = lr, batchsize
+            self.w = tf.zeros([input_size, output_size], np.float32)
+            self.hb = tf.zeros([output_size], np.float32)
+            self.vb = tf.zeros([input_size], np.float32)
+
+        def prob_h_given_v(self, visible, w, hb):
+            return tf.nn.sigmoid(tf.matmul(visible, w) + hb)
+
+        def prob_v_given_h(self, hidden, w, vb):
+            return tf.nn.sigmoid(tf.matmul(hidden, tf.transpose(w)) + vb)
+
+        def sample_prob(self, probs):
+            return tf.nn.relu(tf.sign(probs - tf.random.uniform(tf.shape(probs))))
+
+        def train(self, X, epochs=10):
+            loss = []
+            for epoch in range(epochs):
+                for start, end in zip(range(0, len(X), self.batchsize),
+                                      range(self.batchsize, len(X), self.batchsize)):
+                    batch = X[start:end]
+                    h0 = self.sample_prob(self.prob_h_given_v(batch, self.w, self.hb))
+                    v1 = self.sample_prob(self.prob_v_given_h(h0, self.w, self.vb))
+                    h1 = self.prob_h_given_v(v1, self.w, self.hb)
+                    positive_grad = tf.matmul(tf.transpose(batch), h0)
+                    negative_grad = tf.matmul(tf.transpose(v1), h1)
+                    self.w = self.w + self.learning_rate * (positive_grad - negative_grad) / \
+                        tf.dtypes.cast(tf.shape(batch)[0], tf.float32)
+                    self.vb = self.vb + self.learning_rate * tf.reduce_mean(batch - v1, 0)
+                    self.hb = self.hb + self.learning_rate * tf.reduce_mean(h0 - h1, 0)
+                err = tf.reduce_mean(tf.square(batch - v1))
+                loss.append(err)
+            return loss
+
+        def rbm_reconstruct(self, X):
+            h = tf.nn.sigmoid(tf.matmul(X, self.w) + self.hb)
+            return tf.nn.sigmoid(tf.matmul(h, tf.transpose(self.w)) + self.vb)
+    train_data = np.reshape(rng.integers(0, 256, (250, 28, 28)) / np.float32(255), (250, 784))
+    train_data = train_data.astype(np.float32)
+    rbm = RBM(784, 20)
+    err = rbm.train(train_data, 2)
+    assert len(err) == 2 and all(0 < float(e) < 1 for e in err)
+    out = rbm.rbm_reconstruct(train_data[:4])
+    assert out.shape == (4, 784) and tf.reshape(out[0], [28, 28]).shape == (28, 28)
+    assert repr(tf.dtypes.cast(3, tf.float32)).endswith("numpy=3.0>")
+    assert tf.saturate_cast(np.array([300.0, -5.0]), tf.uint8).numpy().tolist() == [255, 0]
+
+
+def test_gulli3_peephole_lstm_cell_against_numpy_and_saved():
+    batch_size, num_timesteps, embedding_dim, hidden_dim = 4, 5, 8, 6
+    inputs = tf.keras.Input(shape=(num_timesteps, embedding_dim))
+    peephole_lstm_cell = tf.keras.experimental.PeepholeLSTMCell(hidden_dim)
+    rnn_layer = tf.keras.layers.RNN(peephole_lstm_cell)
+    outputs = rnn_layer(inputs)
+    model = tf.keras.models.Model(inputs=[inputs], outputs=[outputs])
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    # tf.keras 2's parameters: the LSTM's and three peephole vectors
+    assert model.count_params() == 4 * hidden_dim * (embedding_dim + hidden_dim + 1) + \
+        3 * hidden_dim
+    input = np.random.uniform(size=(batch_size, num_timesteps, embedding_dim))
+    output = model.predict(input, verbose=0)
+    assert output.shape == (batch_size, hidden_dim)
+    k, rk, b, pi, pf, po = [w.numpy().astype(np.float64) for w in peephole_lstm_cell.weights]
+    assert [w.name for w in peephole_lstm_cell.weights][3:] == [
+        'input_gate_peephole_weights', 'forget_gate_peephole_weights',
+        'output_gate_peephole_weights']
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+    h = np.zeros((batch_size, hidden_dim))
+    c = np.zeros((batch_size, hidden_dim))
+    u = hidden_dim
+    for t in range(num_timesteps):
+        z = input[:, t] @ k + h @ rk + b
+        i = sigmoid(z[:, :u] + pi * c)
+        f = sigmoid(z[:, u:2 * u] + pf * c)
+        c = f * c + i * np.tanh(z[:, 2 * u:3 * u])
+        o = sigmoid(z[:, 3 * u:] + po * c)
+        h = o * np.tanh(c)
+    np.testing.assert_allclose(output, h, rtol=1e-4, atol=1e-6)
+    before = [w.numpy().copy() for w in peephole_lstm_cell.weights]
+    # (the book's categorical cross-entropy of tanh outputs clips the
+    # negative ones, so their gradients vanish: a squared error trains all)
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(input, np.eye(hidden_dim)[np.arange(batch_size) % hidden_dim], epochs=1, verbose=0)
+    assert all(not np.allclose(a, w.numpy()) for a, w in zip(before, peephole_lstm_cell.weights))
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        # (Keras 3 dropped the cell: its files cannot hold it, pynn's can)
+        with pytest.raises(ValueError, match="PeepholeLSTMCell"):
+            model.save(os.path.join(d, 'peephole.keras'))
+        path = os.path.join(d, 'peephole.pynn')
+        model.save(path)
+        np.testing.assert_allclose(tf.keras.models.load_model(path).predict(input, verbose=0),
+                                   model.predict(input, verbose=0), rtol=1e-5, atol=1e-6)
