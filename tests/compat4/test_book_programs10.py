@@ -2520,3 +2520,106 @@ def test_gulli3_peephole_lstm_cell_against_numpy_and_saved():
         model.save(path)
         np.testing.assert_allclose(tf.keras.models.load_model(path).predict(input, verbose=0),
                                    model.predict(input, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_gulli3_gru_pos_tagger_subclass_with_a_masked_accuracy_and_best_weights(tmp_path):
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    tags = [f"T{i % 45}" for i in range(60)]
+    sents, poss = [], []
+    for _ in range(24):
+        idx = rng.integers(0, len(words), rng.integers(3, 9))
+        sents.append(' '.join(words[i] for i in idx))
+        poss.append(' '.join(tags[i] for i in idx))
+
+    def tokenize_and_build_vocab(texts, vocab_size=None, lower=True):
+        tokenizer = tf.keras.preprocessing.text.Tokenizer(num_words=vocab_size+1, oov_token="UNK",
+                                                          lower=lower)
+        tokenizer.fit_on_texts(texts)
+        tokenizer.word_index = {e: i for e, i in tokenizer.word_index.items()
+                                if i <= vocab_size+1}
+        word2idx = tokenizer.word_index
+        idx2word = {v: k for k, v in word2idx.items()}
+        return word2idx, idx2word, tokenizer
+    word2idx_s, idx2word_s, tokenizer_s = tokenize_and_build_vocab(sents, vocab_size=40)
+    word2idx_t, idx2word_t, tokenizer_t = tokenize_and_build_vocab(poss, vocab_size=20,
+                                                                   lower=False)
+    source_vocab_size, target_vocab_size = len(word2idx_s), len(word2idx_t)
+
+    class POSTaggingModel(tf.keras.Model):
+        def __init__(self, source_vocab_size, target_vocab_size, embedding_dim, max_seqlen,
+                     rnn_output_dim, **kwargs):
+            super(POSTaggingModel, self).__init__(**kwargs)
+            self.embed = tf.keras.layers.Embedding(source_vocab_size, embedding_dim)
+            self.dropout = tf.keras.layers.SpatialDropout1D(0.2)
+            self.rnn = tf.keras.layers.Bidirectional(
+                tf.keras.layers.GRU(rnn_output_dim, return_sequences=True))
+            self.dense = tf.keras.layers.TimeDistributed(tf.keras.layers.Dense(target_vocab_size))
+            self.activation = tf.keras.layers.Activation("softmax")
+
+        def call(self, x):
+            x = self.embed(x)
+            x = self.dropout(x)
+            x = self.rnn(x)
+            x = self.dense(x)
+            return self.activation(x)
+
+    def masked_accuracy():
+        def masked_accuracy_fn(ytrue, ypred):
+            ytrue = tf.keras.backend.argmax(ytrue, axis=-1)
+            ypred = tf.keras.backend.argmax(ypred, axis=-1)
+            mask = tf.keras.backend.cast(tf.keras.backend.not_equal(ypred, 0), tf.int32)
+            matches = tf.keras.backend.cast(tf.keras.backend.equal(ytrue, ypred), tf.int32) * mask
+            numer = tf.keras.backend.sum(matches)
+            denom = tf.keras.backend.maximum(tf.keras.backend.sum(mask), 1)
+            return numer / denom
+        return masked_accuracy_fn
+    max_seqlen = 12
+    sents_as_ints = tf.keras.preprocessing.sequence.pad_sequences(
+        tokenizer_s.texts_to_sequences(sents), maxlen=max_seqlen, padding="post")
+    poss_as_ints = tf.keras.preprocessing.sequence.pad_sequences(
+        tokenizer_t.texts_to_sequences(poss), maxlen=max_seqlen, padding="post")
+    poss_as_catints = []
+    for p in poss_as_ints:
+        poss_as_catints.append(tf.keras.utils.to_categorical(p, num_classes=target_vocab_size,
+                                                             dtype="int32"))
+    poss_as_catints = tf.keras.preprocessing.sequence.pad_sequences(poss_as_catints,
+                                                                    maxlen=max_seqlen)
+    assert poss_as_catints.shape == (24, max_seqlen, target_vocab_size)
+    dataset = tf.data.Dataset.from_tensor_slices((sents_as_ints, poss_as_catints))
+    dataset = dataset.shuffle(10000)
+    test_dataset = dataset.take(8).batch(4)
+    val_dataset = dataset.skip(8).take(4).batch(4)
+    train_dataset = dataset.skip(12).batch(4)
+    model = POSTaggingModel(source_vocab_size, target_vocab_size, 8, max_seqlen, 8)
+    model.build(input_shape=(4, max_seqlen))
+    model.compile(loss="categorical_crossentropy", optimizer="adam",
+                  metrics=["accuracy", masked_accuracy()])
+    best_model_file = str(tmp_path / "best_model.h5")
+    checkpoint = tf.keras.callbacks.ModelCheckpoint(best_model_file, save_weights_only=True,
+                                                    save_best_only=True)
+    history = model.fit(train_dataset, epochs=2, validation_data=val_dataset,
+                        callbacks=[checkpoint], verbose=0)
+    assert 'val_masked_accuracy_fn' in history.history
+    best_model = POSTaggingModel(source_vocab_size, target_vocab_size, 8, max_seqlen, 8)
+    best_model.build(input_shape=(4, max_seqlen))
+    best_model.load_weights(best_model_file)
+    best_model.compile(loss="categorical_crossentropy", optimizer="adam",
+                       metrics=["accuracy", masked_accuracy()])
+    test_loss, test_acc, test_masked_acc = best_model.evaluate(test_dataset, verbose=0)
+    assert np.isfinite(test_loss) and 0.0 <= test_masked_acc <= 1.0
+    # the metric function's mean over the (equal) batches, from the
+    # predictions (of one pass: the shuffle, reshuffled each pass, takes
+    # other test sentences in another, as tf.data's)
+    batches = list(test_dataset)
+    xs = np.concatenate([b[0].numpy() for b in batches])
+    ys = np.concatenate([b[1].numpy() for b in batches])
+    test_loss, test_acc, test_masked_acc = best_model.evaluate(xs, ys, batch_size=4, verbose=0)
+    per_batch = []
+    for inputs_b, outputs_b in batches:
+        preds_b = np.argmax(best_model.predict(inputs_b, verbose=0), axis=-1)
+        outputs_b = np.argmax(outputs_b.numpy(), axis=-1)
+        mask = preds_b != 0
+        per_batch.append(((preds_b == outputs_b) & mask).sum() / max(mask.sum(), 1))
+    np.testing.assert_allclose(test_masked_acc, np.mean(per_batch), rtol=1e-5, atol=1e-7)
+    assert np.isfinite(test_loss) and 0.0 <= test_acc <= 1.0
