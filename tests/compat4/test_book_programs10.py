@@ -2312,6 +2312,62 @@ def test_ganegedara_tensorboard_image_and_scalar_summaries_and_flower_files(tmp_
     np.testing.assert_allclose(got, means, rtol=1e-6)
 
 
+def test_ganegedara_grad_cam_through_an_unwrapped_nested_model(tmp_path, capsys):
+    from pynn.keras.models import Sequential, Model, load_model
+    from pynn.keras.layers import Input, Dense, Dropout
+    import pynn.keras.backend as K
+
+    def base():  # InceptionResNetV2(include_top=False, pooling='avg'), in small
+        inp = Input((32, 32, 3))
+        x = tf.keras.layers.Conv2D(4, 3, activation='relu', name='conv_1')(inp)
+        x = tf.keras.layers.Conv2D(6, 3, activation='relu', name='conv_7b')(x)
+        x = tf.keras.layers.GlobalAveragePooling2D()(x)
+        return Model(inp, x, name='inception_resnet_v2')
+    model = Sequential([Input(shape=(32, 32, 3)), base(), Dropout(0.4),
+                        Dense(5, activation='softmax')])
+    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+    path = str(tmp_path / 'inception_resnet_v2.h5')
+    model.save(path)
+    K.clear_session()
+    model = load_model(path)
+
+    def unwrap_model(model):
+        inception = model.get_layer('inception_resnet_v2')
+        inp = inception.input
+        out = model.get_layer('dropout')(inception.output)
+        out = model.get_layer('dense')(out)
+        return Model(inp, out)
+    unwrapped_model = unwrap_model(model)
+    grad_model = Model(inputs=unwrapped_model.inputs,
+                       outputs=[unwrapped_model.get_layer('conv_7b').output,
+                                unwrapped_model.output])
+    img = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype('float32')
+    cls = 2
+    with tf.GradientTape() as tape:
+        conv_output, preds = grad_model(img)
+        loss = preds[:, cls]
+    grads = tape.gradient(loss, conv_output)
+    np.testing.assert_allclose(preds, model.predict(img, verbose=0), rtol=1e-5, atol=1e-7)
+    # the gradient of the class score with respect to the last convolution's
+    # output: softmax through the average pooling and the dense layer
+    k, b = [w.astype(np.float64) for w in model.get_layer('dense').get_weights()]
+    z = np.asarray(conv_output, np.float64).mean(axis=(1, 2)) @ k + b
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    dz = p[0, cls] * ((np.arange(5) == cls) - p[0])
+    want = np.broadcast_to(k @ dz / (28 * 28), (1, 28, 28, 6))
+    np.testing.assert_allclose(grads, want, rtol=1e-4, atol=1e-9)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    grads *= weights
+    grads = tf.reduce_sum(grads, axis=(0, 3))
+    grads = tf.nn.relu(grads)
+    grads /= tf.reduce_max(grads)
+    grads = tf.cast(grads*255.0, 'uint8')
+    assert grads.shape == (28, 28) and grads.dtype == np.uint8
+    tf.print(preds.shape)
+    assert capsys.readouterr().err == "TensorShape([1, 5])\n"
+
+
 # --------------------- Gulli, Kapoor & Pal, 3rd ed.: what the 2nd ed. lacked
 
 def test_gulli3_pca_kmeans_som_and_rbm_in_tensorflow_operations():
@@ -2623,59 +2679,3 @@ def test_gulli3_gru_pos_tagger_subclass_with_a_masked_accuracy_and_best_weights(
         per_batch.append(((preds_b == outputs_b) & mask).sum() / max(mask.sum(), 1))
     np.testing.assert_allclose(test_masked_acc, np.mean(per_batch), rtol=1e-5, atol=1e-7)
     assert np.isfinite(test_loss) and 0.0 <= test_acc <= 1.0
-
-
-def test_ganegedara_grad_cam_through_an_unwrapped_nested_model(tmp_path, capsys):
-    from pynn.keras.models import Sequential, Model, load_model
-    from pynn.keras.layers import Input, Dense, Dropout
-    import pynn.keras.backend as K
-
-    def base():  # InceptionResNetV2(include_top=False, pooling='avg'), in small
-        inp = Input((32, 32, 3))
-        x = tf.keras.layers.Conv2D(4, 3, activation='relu', name='conv_1')(inp)
-        x = tf.keras.layers.Conv2D(6, 3, activation='relu', name='conv_7b')(x)
-        x = tf.keras.layers.GlobalAveragePooling2D()(x)
-        return Model(inp, x, name='inception_resnet_v2')
-    model = Sequential([Input(shape=(32, 32, 3)), base(), Dropout(0.4),
-                        Dense(5, activation='softmax')])
-    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
-    path = str(tmp_path / 'inception_resnet_v2.h5')
-    model.save(path)
-    K.clear_session()
-    model = load_model(path)
-
-    def unwrap_model(model):
-        inception = model.get_layer('inception_resnet_v2')
-        inp = inception.input
-        out = model.get_layer('dropout')(inception.output)
-        out = model.get_layer('dense')(out)
-        return Model(inp, out)
-    unwrapped_model = unwrap_model(model)
-    grad_model = Model(inputs=unwrapped_model.inputs,
-                       outputs=[unwrapped_model.get_layer('conv_7b').output,
-                                unwrapped_model.output])
-    img = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype('float32')
-    cls = 2
-    with tf.GradientTape() as tape:
-        conv_output, preds = grad_model(img)
-        loss = preds[:, cls]
-    grads = tape.gradient(loss, conv_output)
-    np.testing.assert_allclose(preds, model.predict(img, verbose=0), rtol=1e-5, atol=1e-7)
-    # the gradient of the class score with respect to the last convolution's
-    # output: softmax through the average pooling and the dense layer
-    k, b = [w.astype(np.float64) for w in model.get_layer('dense').get_weights()]
-    z = np.asarray(conv_output, np.float64).mean(axis=(1, 2)) @ k + b
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    dz = p[0, cls] * ((np.arange(5) == cls) - p[0])
-    want = np.broadcast_to(k @ dz / (28 * 28), (1, 28, 28, 6))
-    np.testing.assert_allclose(grads, want, rtol=1e-4, atol=1e-9)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    grads *= weights
-    grads = tf.reduce_sum(grads, axis=(0, 3))
-    grads = tf.nn.relu(grads)
-    grads /= tf.reduce_max(grads)
-    grads = tf.cast(grads*255.0, 'uint8')
-    assert grads.shape == (28, 28) and grads.dtype == np.uint8
-    tf.print(preds.shape)
-    assert capsys.readouterr().err == "TensorShape([1, 5])\n"
