@@ -1355,7 +1355,7 @@ def test_tf_nn_local_response_normalization_against_numpy_and_its_gradient():
     down[i] -= eps
     fd = ((lrn64(up) * w).sum() - (lrn64(down) * w).sum()) / (2 * eps)
     np.testing.assert_allclose(grad[i], fd, rtol=1e-3)
-    with pytest.raises(ValueError, match="4-D"):
+    with pytest.raises(ValueError, match="rank 4"):
         tf.nn.local_response_normalization(x[0])
 
 
