@@ -2368,6 +2368,116 @@ def test_ganegedara_grad_cam_through_an_unwrapped_nested_model(tmp_path, capsys)
     assert capsys.readouterr().err == "TensorShape([1, 5])\n"
 
 
+def test_ganegedara_minimal_transformer_of_self_attention_layers():
+    import math
+    from pynn.keras import layers, models
+
+    class SelfAttentionLayer(layers.Layer):
+        def __init__(self, d):
+            super(SelfAttentionLayer, self).__init__()
+            self.d = d
+
+        def build(self, input_shape):
+            self.Wq = self.add_weight(shape=(input_shape[-1], self.d),
+                                      initializer='glorot_uniform', trainable=True, dtype='float32')
+            self.Wk = self.add_weight(shape=(input_shape[-1], self.d),
+                                      initializer='glorot_uniform', trainable=True, dtype='float32')
+            self.Wv = self.add_weight(shape=(input_shape[-1], self.d),
+                                      initializer='glorot_uniform', trainable=True, dtype='float32')
+
+        def call(self, q_x, k_x, v_x, mask=None):
+            q = tf.matmul(q_x, self.Wq)
+            k = tf.matmul(k_x, self.Wk)
+            v = tf.matmul(v_x, self.Wv)
+            p = tf.matmul(q, k, transpose_b=True)/math.sqrt(self.d)
+            if mask is None:
+                p = tf.nn.softmax(p)
+            else:
+                p += mask * -1e9
+                p = tf.nn.softmax(p)
+            h = tf.matmul(p, v)
+            return h, p
+    x = tf.constant(np.random.normal(size=(1, 7, 16)), dtype='float32')
+    layer = SelfAttentionLayer(8)
+    mask = 1 - tf.linalg.band_part(tf.ones((7, 7)), -1, 0)
+    h, p = layer(x, x, x, mask)
+    assert h.shape == (1, 7, 8)
+    # the causal mask: no weight on later steps, each row a distribution
+    np.testing.assert_allclose(np.triu(p.numpy()[0], 1), 0, atol=1e-7)
+    np.testing.assert_allclose(p.numpy().sum(-1), 1, rtol=1e-5)
+
+    class FCLayer(layers.Layer):
+        def __init__(self, d1, d2):
+            super(FCLayer, self).__init__()
+            self.d1, self.d2 = d1, d2
+
+        def build(self, input_shape):
+            self.W1 = self.add_weight(shape=(input_shape[-1], self.d1),
+                                      initializer='glorot_uniform', trainable=True, dtype='float32')
+            self.b1 = self.add_weight(shape=(self.d1,), initializer='glorot_uniform',
+                                      trainable=True, dtype='float32')
+            self.W2 = self.add_weight(shape=(self.d1, self.d2), initializer='glorot_uniform',
+                                      trainable=True, dtype='float32')
+            self.b2 = self.add_weight(shape=(self.d2,), initializer='glorot_uniform',
+                                      trainable=True, dtype='float32')
+
+        def call(self, x):
+            ff1 = tf.nn.relu(tf.matmul(x, self.W1)+self.b1)
+            return tf.matmul(ff1, self.W2)+self.b2
+
+    class EncoderLayer(layers.Layer):
+        def __init__(self, d, n_heads):
+            super(EncoderLayer, self).__init__()
+            self.d, self.d_head, self.n_heads = d, int(d/n_heads), n_heads
+            self.attn_heads = [SelfAttentionLayer(self.d_head) for i in range(self.n_heads)]
+            self.fc_layer = FCLayer(32, self.d)
+
+        def call(self, x):
+            outputs = [head(x, x, x)[0] for head in self.attn_heads]
+            return self.fc_layer(tf.concat(outputs, axis=-1))
+
+    class DecoderLayer(layers.Layer):
+        def __init__(self, d, n_heads):
+            super(DecoderLayer, self).__init__()
+            self.d, self.d_head = d, int(d/n_heads)
+            self.dec_attn_heads = [SelfAttentionLayer(self.d_head) for i in range(n_heads)]
+            self.attn_heads = [SelfAttentionLayer(self.d_head) for i in range(n_heads)]
+            self.fc_layer = FCLayer(32, self.d)
+
+        def call(self, de_x, en_x, mask=None):
+            def compute_multihead_output(attn_heads, de_x, en_x, mask=None):
+                outputs = [head(en_x, en_x, de_x, mask)[0] for head in attn_heads]
+                return tf.concat(outputs, axis=-1)
+            h1 = compute_multihead_output(self.dec_attn_heads, de_x, de_x, mask)
+            h2 = compute_multihead_output(self.attn_heads, h1, en_x)
+            return self.fc_layer(h2)
+    n_steps, n_en_vocab, n_de_vocab, n_heads, d = 5, 30, 40, 2, 16
+    mask = 1 - tf.linalg.band_part(tf.ones((n_steps, n_steps)), -1, 0)
+    en_inp = layers.Input(shape=(n_steps,))
+    en_emb = layers.Embedding(n_en_vocab, d)(en_inp)
+    en_out1 = EncoderLayer(d, n_heads)(en_emb)
+    en_out2 = EncoderLayer(d, n_heads)(en_out1)
+    de_inp = layers.Input(shape=(n_steps,))
+    de_emb = layers.Embedding(n_de_vocab, d)(de_inp)
+    # (a constant mask among a layer's symbolic arguments)
+    de_out1 = DecoderLayer(d, n_heads)(de_emb, en_out2, mask)
+    de_out2 = DecoderLayer(d, n_heads)(de_out1, en_out2, mask)
+    de_pred = layers.Dense(n_de_vocab, activation='softmax')(de_out2)
+    transformer = models.Model(inputs=[en_inp, de_inp], outputs=de_pred, name='MinTransformer')
+    transformer.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['acc'])
+    rng = np.random.default_rng(0)
+    xe, xd = rng.integers(0, 30, (8, 5)), rng.integers(0, 40, (8, 5))
+    yd = tf.one_hot(rng.integers(0, 40, (8, 5)), 40)
+    before = transformer.get_weights()
+    hist = transformer.fit([xe, xd], yd, epochs=2, verbose=0).history
+    assert hist['loss'][1] < hist['loss'][0]
+    # (the encoder reaches the output only through attention scores of
+    # small embeddings, so its query and key weights barely move)
+    changed = [not np.array_equal(a, b) for a, b in zip(before, transformer.get_weights())]
+    assert changed[-1] and changed[-2] and sum(changed) > len(changed) // 2
+    assert transformer.predict([xe, xd], verbose=0).shape == (8, 5, 40)
+
+
 # --------------------- Gulli, Kapoor & Pal, 3rd ed.: what the 2nd ed. lacked
 
 def test_gulli3_pca_kmeans_som_and_rbm_in_tensorflow_operations():
