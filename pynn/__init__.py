@@ -86,7 +86,7 @@ newaxis = None
 # TensorFlow's dtypes (``tf.cast(n, tf.float32)`` in a custom metric): str
 # subclasses, so they go wherever pynn's functions take a dtype string.
 from . import dtypes  # noqa: E402
-from .dtypes import DType, as_dtype  # noqa: E402
+from .dtypes import DType, as_dtype, saturate_cast  # noqa: E402
 from .dtypes import (bool, complex64, complex128, double, float16, float32,  # noqa: E402
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
@@ -170,6 +170,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "int16", "int32", "int64", "uint8", "matmul", "nest", "newaxis", "ones",
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
+           "saturate_cast",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
            "function", "TensorSpec", "RaggedTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",

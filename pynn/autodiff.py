@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, one_element
+from .tensor import Tensor, TensorShape, one_element
 
 class _Local(threading.local):
     """This thread's recording tape and ``add_loss`` sink, None until a
@@ -505,7 +505,8 @@ class Traced:
     # ------------------------------------------------------- array facts
     @property
     def shape(self):
-        return self.value.shape
+        # (TensorFlow's TensorShape, as an eager tensor's: tf.print(x.shape))
+        return tuple.__new__(TensorShape, self.value.shape)
 
     @property
     def ndim(self):

@@ -6,7 +6,7 @@ import types
 from .records import DatasetTFRecordWriter, TFRecordDataset
 
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, AutotuneOptions,
-                            Counter, CsvDataset, Dataset, DistributeOptions,
+                            Counter, CsvDataset, Dataset, DatasetSpec, DistributeOptions,
                             MapVectorizationOptions, OptimizationOptions, Options,
                             TextLineDataset, ThreadingOptions, assert_cardinality,
                             bucket_by_sequence_length, group_by_window, make_csv_dataset, scan)
@@ -104,5 +104,5 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      group_by_window=group_by_window, scan=scan,
                                      unique=unique, rejection_resample=rejection_resample)
 
-__all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+__all__ = ["Dataset", "DatasetSpec", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

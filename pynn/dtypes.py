@@ -164,4 +164,10 @@ def saturate_cast(value, dtype, name=None):
     return ops.saturate_cast(value, str(as_dtype(dtype)))
 
 
-__all__ = ["DType", "as_dtype", "saturate_cast"] + sorted(_ALL)
+def cast(x, dtype, name=None):
+    """``tf.dtypes.cast``: TensorFlow's ``tf.cast``."""
+    from .backend import cast as _cast
+    return _cast(x, dtype)
+
+
+__all__ = ["DType", "as_dtype", "cast", "saturate_cast"] + sorted(_ALL)

@@ -1,5 +1,6 @@
 """``tf.experimental`` for programs ported with ``import pynn as tf``:
-the cosine schedules tf.keras 2.2-2.8 kept here, and
+the cosine schedules and the PeepholeLSTMCell tf.keras 2.2-2.8 kept here
+(``tf.keras.experimental``), and
 ``tf.experimental.numpy`` (``import pynn.experimental.numpy as tnp``),
 TensorFlow's NumPy API.
 
@@ -19,6 +20,7 @@ import numpy as _np
 
 from . import ops
 from .backend import _eager_results
+from .layers.rnn import PeepholeLSTMCell
 from .optimizers.schedules import CosineDecay, CosineDecayRestarts
 from .tensor import Tensor
 from .utils.dataset import Optional
@@ -91,4 +93,4 @@ def _asarray(a, dtype=None):
 numpy.asarray = numpy.array = _eager_results(_asarray)
 sys.modules[numpy.__name__] = numpy
 
-__all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "numpy"]
+__all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "PeepholeLSTMCell", "numpy"]

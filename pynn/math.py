@@ -1087,12 +1087,15 @@ def meshgrid(*args, **kwargs):
 
 
 def is_tensor(x):
-    """Whether ``x`` is a tensor here: an array (pynn's tensors are NumPy
-    arrays), a traced value, a variable, a symbolic, sparse or ragged
-    tensor; Python numbers and lists are not."""
+    """Whether ``x`` is a tensor, as TensorFlow's ``tf.is_tensor``: what
+    pynn's operations return (an eager tensor, a traced value), a
+    variable, a symbolic, sparse or ragged tensor; Python numbers and
+    lists, and plain NumPy arrays and scalars, are not."""
     from .models.node import KerasTensor
     from .ragged import RaggedTensor
     from .sparse import SparseTensor
+    if type(x) is np.ndarray or isinstance(x, np.generic):
+        return False
     return ops.is_tensor(x) or isinstance(x, (KerasTensor, RaggedTensor, SparseTensor))
 
 

@@ -230,6 +230,11 @@ class Metric:
             return
         if logits_of is not None:
             y_pred = ops.activation(y_pred, logits_of)
+        if not getattr(type(self).update_state, "__module__", "pynn").startswith("pynn"):
+            # a metric's own update_state sees tensors, as in Keras
+            # (y_true.set_shape(...), y_true.numpy())
+            y_true, y_pred = (eager(v) if type(v) is np.ndarray else v
+                              for v in (y_true, y_pred))
         self.update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def __call__(self, *args, **kwargs):

@@ -1789,10 +1789,17 @@ _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4, "
 def _integer_result(a, b):
     """The integer dtype Keras gives a binary operation of ``a`` and ``b``
     when both are integers (a Python int is weak: it takes the other's
-    dtype), else None."""
+    dtype; a list of them is int32), else None."""
     typed = []
     for x in (a, b):
         if type(x) is int:
+            continue
+        if type(x) in (list, tuple):
+            # (a list of Python ints is an int32 tensor, as tf.constant
+            # and Keras's convert_to_tensor read it)
+            if np.asarray(x).dtype.kind not in "iu":
+                return None
+            typed.append(np.dtype(np.int32))
             continue
         kind = getattr(getattr(x, "dtype", None), "kind", None)
         if kind is None or kind not in "iu" or not isinstance(x, (np.ndarray, np.generic)):

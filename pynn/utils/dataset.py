@@ -168,6 +168,20 @@ def _as_dtype(value, dtype):
     return np.asarray(value, _np_dtype(dtype))
 
 
+def _tensor_array(value):
+    """``value`` as an array with TensorFlow's dtypes for Python data (a
+    list of floats is float32, of ints int32 where they fit, as
+    ``tf.constant`` reads them); arrays keep their own dtype."""
+    a = np.asarray(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return a
+    if a.dtype == np.float64:
+        return a.astype(np.float32)
+    if a.dtype == np.int64 and (not a.size or (a.min() >= -2 ** 31 and a.max() < 2 ** 31)):
+        return a.astype(np.int32)
+    return a
+
+
 def _as_arrays(element):
     """An element's values as arrays: tuples and dicts are structure, a
     list is one value (tf.data's reading)."""
@@ -175,7 +189,7 @@ def _as_arrays(element):
         return tuple(_as_arrays(v) for v in element)
     if isinstance(element, dict):
         return {k: _as_arrays(v) for k, v in element.items()}
-    return np.asarray(element)
+    return _tensor_array(element)
 
 
 def _pad_stack(elements, shapes, values):
@@ -564,6 +578,59 @@ def _numpy(element):
     return element.numpy() if isinstance(element, Tensor) else element
 
 
+class DatasetSpec:
+    """TensorFlow's ``tf.data.DatasetSpec``: the type of a dataset, its
+    ``element_spec`` (a dataset's elements' structure of TensorSpecs)."""
+
+    def __init__(self, element_spec, dataset_shape=()):
+        from ..tensor import TensorShape
+        self._element_spec = element_spec
+        self._dataset_shape = TensorShape(dataset_shape)
+
+    @classmethod
+    def from_value(cls, value):
+        """The spec of the dataset ``value``."""
+        if not isinstance(value, Dataset):
+            raise TypeError(f"DatasetSpec.from_value: expected a tf.data Dataset, got "
+                            f"{type(value).__name__}")
+        return cls(value.element_spec)
+
+    @property
+    def element_spec(self):
+        return self._element_spec
+
+    @property
+    def value_type(self):
+        return Dataset
+
+    def is_compatible_with(self, spec_or_value):
+        other = DatasetSpec.from_value(spec_or_value) if isinstance(spec_or_value, Dataset) \
+            else spec_or_value
+        if not isinstance(other, DatasetSpec):
+            return False
+        mine, theirs = _flatten_specs(self._element_spec), _flatten_specs(other._element_spec)
+        return len(mine) == len(theirs) and all(
+            a.is_compatible_with(b) for a, b in zip(mine, theirs))
+
+    def __eq__(self, other):
+        return isinstance(other, DatasetSpec) and (self._element_spec, self._dataset_shape) == \
+            (other._element_spec, other._dataset_shape)
+
+    def __hash__(self):
+        return hash(repr(self))
+
+    def __repr__(self):
+        return f"DatasetSpec({self._element_spec!r}, {self._dataset_shape!r})"
+
+
+def _flatten_specs(structure):
+    if isinstance(structure, dict):
+        return [s for k in sorted(structure) for s in _flatten_specs(structure[k])]
+    if isinstance(structure, (tuple, list)):
+        return [s for v in structure for s in _flatten_specs(v)]
+    return [structure]
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -606,10 +673,13 @@ class Dataset:
                     raise ValueError("Dataset.from_tensor_slices: a SparseTensor of rank 0 "
                                      "has no rows to slice")
                 return t
-            a = np.asarray(t)
-            if a.dtype.kind == "U":
-                # TensorFlow's string tensors hold UTF-8 bytes
-                a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+            a = _tensor_array(t)
+            if a.dtype.kind == "U" or (a.dtype.kind == "O" and a.size
+                                       and isinstance(a.flat[0], str)):
+                # TensorFlow's string tensors hold UTF-8 bytes (of a str
+                # array, or of an object array of str, as pandas' .values)
+                a = np.frompyfunc(lambda v: v.encode() if isinstance(v, str) else v, 1, 1)(
+                    a).astype(object).reshape(a.shape)
             return a
         tensors = convert(tensors)
         n = _length(tensors)
@@ -1029,11 +1099,12 @@ class Dataset:
     def zip(*datasets):
         """Elements taken together from each dataset, as a tuple (or the
         structure, tuples and dicts of datasets nested as given:
-        ``zip((images, (counter, counter)))``), until the shortest ends."""
+        ``zip((images, (counter, counter)))``; one dataset's own elements),
+        until the shortest ends."""
         from ..tree import flatten, pack_sequence_as
-        structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0],
-                                                                       (tuple, list, dict)) \
-            else datasets
+        # (one dataset alone is its own structure: zip(ds) gives its
+        # elements as they are, as tf.data's)
+        structure = datasets[0] if len(datasets) == 1 else datasets
         structure = tuple(structure) if type(structure) is list else structure
         leaves = flatten(structure)
         if not leaves or not all(isinstance(d, Dataset) for d in leaves):
@@ -1357,18 +1428,25 @@ class Dataset:
         as tf.data does (a buffer as large as the dataset shuffles it
         uniformly).  With ``seed`` the orders are the same on every run: a
         new one each pass over the data unless ``reshuffle_each_iteration``
-        is False."""
+        is False (then every pass gives the first pass's order, seed or
+        not)."""
         buffer_size = _check_count(buffer_size, "shuffle", "buffer_size")
         if buffer_size < 1:
             raise ValueError(f"Dataset.shuffle: buffer_size must be >= 1, got {buffer_size}")
         passes = [0]
         lock = threading.Lock()
+        # without a seed, an order kept across passes is drawn once, when the
+        # dataset is made (as TensorFlow fixes its seed then): take/skip
+        # splits of it stay apart
+        fixed = None if seed is not None or reshuffle_each_iteration else seeding.next_seed()
 
         def make():
             with lock:
                 n = passes[0]
                 passes[0] += 1
-            if seed is None:
+            if fixed is not None:
+                rng = np.random.default_rng(fixed)
+            elif seed is None:
                 rng = np.random.default_rng(seeding.next_seed())
             else:
                 rng = np.random.default_rng([int(seed), n if reshuffle_each_iteration else 0])
