@@ -4712,20 +4712,28 @@ def slice_update(inputs, start_indices, updates):
 
 def vectorized_map(function, elements):
     """``function`` applied to each entry of ``elements`` along its first
-    axis (to a list/tuple of the arrays' entries when several), the results
-    stacked."""
-    if isinstance(elements, (list, tuple)):
-        if not elements:
-            raise ValueError("vectorized_map: elements is an empty list")
-        n = shape(elements[0])[0]
-        if builtins.any(shape(e)[0] != n for e in elements):
-            raise ValueError(f"vectorized_map: the arrays of elements have different first "
-                             f"axes: {[shape(e) for e in elements]}")
-        return stack([function(type(elements)(e[i] for e in elements)) for i in range(n)])
-    if ndim(elements) == 0:
-        raise ValueError("vectorized_map: elements must have a first axis to map over, got a "
-                         "scalar")
-    return stack([function(elements[i]) for i in range(shape(elements)[0])])
+    axis (``elements`` a tensor or a nested structure of them, each entry
+    of that structure), the results stacked: a function returning several
+    tensors (a tuple, a dict) gets each of them stacked on its own, as
+    TensorFlow's and JAX's vectorized maps give them."""
+    from . import tree
+    parts = tree.flatten(elements)
+    if not parts:
+        raise ValueError("vectorized_map: elements is an empty structure")
+    if builtins.any(ndim(p) == 0 for p in parts):
+        raise ValueError(f"vectorized_map: elements must have a first axis to map over, got "
+                         f"shapes {[shape(p) for p in parts]}")
+    n = shape(parts[0])[0]
+    if builtins.any(shape(p)[0] != n for p in parts):
+        raise ValueError(f"vectorized_map: the arrays of elements have different first "
+                         f"axes: {[shape(p) for p in parts]}")
+    if n == 0:
+        raise ValueError(f"vectorized_map: elements have no entries to map over (shapes "
+                         f"{[shape(p) for p in parts]})")
+    results = [function(tree.pack_sequence_as(elements, [p[i] for p in parts]))
+               for i in range(n)]
+    flat = [tree.flatten(r) for r in results]
+    return tree.pack_sequence_as(results[0], [stack(list(v)) for v in zip(*flat)])
 
 
 # --------------------------------------------- conv and pooling (Keras 3)
