@@ -146,3 +146,71 @@ def test_forward_forward_trains_and_logs_only_what_its_step_returns():
     xs, ys = model.overlay_y_on_x((x[0].reshape(-1), y[0]))
     row = np.asarray(xs)[:10]
     assert row.argmax() == y[0] and np.isclose(row.max(), x[0].max())
+
+
+# ---- attention over some axes of a (batch, d1, d2, features) input
+# (MultiHeadAttention(attention_axes=...)): the other middle axes act as
+# batch axes, as in Keras's einsum equations
+
+@pytest.mark.parametrize("axes, q_shape, v_shape", [
+    ((2,), (2, 3, 4, 5), (2, 3, 6, 5)),
+    (1, (2, 3, 4, 5), (2, 5, 4, 5)),
+    ((-2,), (2, 3, 4, 5), (2, 3, 6, 5)),
+    ((3, 1), (2, 3, 2, 4, 5), (2, 5, 2, 3, 5)),
+])
+def test_multi_head_attention_over_some_axes_matches_keras(keras, axes, q_shape, v_shape):
+    q, v = rand(*q_shape, seed=1), rand(*v_shape, seed=2)
+    mask = np.random.default_rng(3).random(
+        (q_shape[0],) + tuple(q_shape[a] for a in range(1, len(q_shape) - 1)
+                              if a not in _attended(axes, len(q_shape)))
+        + tuple(q_shape[a] for a in _attended(axes, len(q_shape)))
+        + tuple(v_shape[a] for a in _attended(axes, len(q_shape)))) > 0.3
+    ref = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+    want, want_scores = ref(q, v, attention_mask=mask, return_attention_scores=True)
+    layer = pynn.layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+    layer(q, v)
+    layer.set_weights(ref.get_weights())
+    got, scores = layer(q, v, attention_mask=mask, return_attention_scores=True)
+    assert np.asarray(scores).shape == np.asarray(want_scores).shape
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-6)
+    np.testing.assert_allclose(np.asarray(scores), np.asarray(want_scores), atol=2e-6)
+
+
+def _attended(axes, rank):
+    axes = (axes,) if isinstance(axes, int) else axes
+    return tuple(a if a >= 0 else rank + a for a in axes)
+
+
+def test_attention_over_one_axis_in_a_model_trains_saves_and_reloads_in_keras(keras, tmp_path):
+    pynn.utils.set_random_seed(0)
+    inp = pynn.Input((3, 4, 5))
+    x = pynn.layers.MultiHeadAttention(num_heads=2, key_dim=4, attention_axes=(2,))(inp, inp)
+    out = pynn.layers.Dense(1)(pynn.layers.Flatten()(x))
+    model = pynn.Model(inp, out)
+    model.compile(optimizer=pynn.optimizers.Adam(0.01), loss="mse")
+    x_train, y_train = rand(16, 3, 4, 5), rand(16, 1, seed=4)
+    losses = model.fit(x_train, y_train, epochs=5, batch_size=8, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    theirs = keras.models.load_model(path)
+    np.testing.assert_allclose(np.asarray(theirs.predict(x_train[:4], verbose=0)),
+                               model.predict(x_train[:4], verbose=0), atol=1e-5)
+    ours = pynn.models.load_model(path)
+    np.testing.assert_allclose(ours.predict(x_train[:4], verbose=0),
+                               model.predict(x_train[:4], verbose=0), atol=1e-6)
+
+
+def test_attention_axes_that_cannot_be_are_refused_naming_the_layer():
+    layer = pynn.layers.MultiHeadAttention(num_heads=1, key_dim=2, attention_axes=(3,),
+                                           name="mha")
+    with pytest.raises(ValueError, match="'mha'.*attention_axes"):
+        layer(rand(1, 3, 4, 5), rand(1, 3, 4, 5))
+    with pytest.raises(ValueError, match="attention_axes must be an int"):
+        pynn.layers.MultiHeadAttention(num_heads=1, key_dim=2, attention_axes="1")
+    layer = pynn.layers.MultiHeadAttention(num_heads=1, key_dim=2, attention_axes=(2,),
+                                           name="mha2")
+    with pytest.raises(ValueError, match="'mha2'.*must be the same in query and value"):
+        layer(rand(1, 3, 4, 5), rand(1, 2, 4, 5))
+    with pytest.raises(ValueError, match="use_causal_mask"):
+        layer(rand(1, 3, 4, 5), rand(1, 3, 4, 5), use_causal_mask=True)
