@@ -53,6 +53,8 @@ def _integers(x):
 def abs(x, name=None):
     """|x|; of complex values (a tf.signal.stft spectrum) their magnitudes,
     real (computed on the values: no gradient flows through them)."""
+    if type(x) is ops._TracedComplex:
+        return x.abs()
     if _dtype(x).kind == "c":
         v = _value(x)
         return np.abs(v).astype(np.float64 if v.dtype == np.complex128 else np.float32)
@@ -64,7 +66,14 @@ def abs(x, name=None):
 
 def complex(real, imag, name=None):
     """real + i imag, complex64 from float32 parts (complex128 from float64):
-    a signal for tf.signal.fft (computed on the values, no gradient)."""
+    a signal for tf.signal.fft; of traced parts a TracedComplex, which
+    keeps their gradients."""
+    if ops._is_traced(real) or ops._is_traced(imag):
+        re, im = ops.convert_to_tensor(real), ops.convert_to_tensor(imag)
+        if tuple(ops.shape(re)) != tuple(ops.shape(im)):
+            raise ValueError(f"tf.complex: real and imag need one shape, got "
+                             f"{tuple(ops.shape(re))} and {tuple(ops.shape(im))}")
+        return ops._TracedComplex(re, im, "complex64")
     re, im = _value(real), _value(imag)
     if re.dtype != im.dtype or re.dtype.kind != "f":
         raise TypeError(f"tf.complex: real and imag must be floats of one dtype, got "
@@ -74,12 +83,16 @@ def complex(real, imag, name=None):
 
 def real(input, name=None):
     """The real parts of complex values (real values as they are)."""
+    if type(input) is ops._TracedComplex:
+        return input.real
     v = _value(input)
     return v.real.copy() if v.dtype.kind == "c" else input
 
 
 def imag(input, name=None):
     """The imaginary parts of complex values (zeros for real values)."""
+    if type(input) is ops._TracedComplex:
+        return input.imag
     v = _value(input)
     return v.imag.copy() if v.dtype.kind == "c" else np.zeros_like(v)
 

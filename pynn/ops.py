@@ -145,6 +145,8 @@ def check_size(shape, what):
 # Filled by pynn.autodiff (and the layers' Weight): the types whose
 # presence sends a call to the tape, and the recorded form of each function.
 _TRACED = set()
+# autodiff.TracedComplex (a complex tensor with traced parts), set by autodiff
+_TracedComplex = None
 _TAPE_OPS = {}
 # A NumPy array, the usual operand, is told apart by one identity test, and
 # so is its dtype when float32 (NumPy's dtype of a native float32 array is
@@ -3706,6 +3708,8 @@ def cast(x, dtype):
     a SparseTensor's values, as TensorFlow casts them."""
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("cast", x, dtype)
+    if type(x) is _TracedComplex:
+        return x.cast(dtype)
     if type(x) is not _ndarray and hasattr(x, "dense_shape"):
         from .sparse import SparseTensor
         if isinstance(x, SparseTensor):

@@ -106,20 +106,46 @@ def irfft(input_tensor, fft_length=None, name=None):
     return np.fft.irfft(x, n=n, axis=-1).astype(real)
 
 
-def fft(input, name=None):
-    """The complex FFT over the last axis."""
+def _complex_transform(who, input, rank, transform, pair_transform):
+    """``transform`` (NumPy's, over the last ``rank`` axes) of complex
+    ``input``; of a complex tensor with traced parts (tf.cast of a traced
+    tensor to complex64) ``pair_transform`` of its (real, imaginary)
+    parts, which keeps their gradients."""
+    if type(input) is ops._TracedComplex:
+        if input.ndim < rank:
+            raise ValueError(f"tf.signal.{who}: expected a tensor of rank >= {rank}, got "
+                             f"shape {tuple(input.shape)}")
+        return input.transformed(pair_transform)
     x = _value(input)
     if x.dtype.kind != "c":
-        raise TypeError(f"tf.signal.fft: expected complex input, got dtype {x.dtype}")
-    return np.fft.fft(x, axis=-1).astype(x.dtype)
+        raise TypeError(f"tf.signal.{who}: expected complex input (tf.cast(x, "
+                        f"tf.complex64)), got dtype {x.dtype}")
+    if x.ndim < rank:
+        raise ValueError(f"tf.signal.{who}: expected a tensor of rank >= {rank}, got shape "
+                         f"{x.shape}")
+    return transform(x, axes=tuple(range(-rank, 0))).astype(x.dtype)
+
+
+def fft(input, name=None):
+    """The complex FFT over the last axis."""
+    return _complex_transform("fft", input, 1, np.fft.fftn, ops.fft)
 
 
 def ifft(input, name=None):
     """The inverse complex FFT over the last axis."""
-    x = _value(input)
-    if x.dtype.kind != "c":
-        raise TypeError(f"tf.signal.ifft: expected complex input, got dtype {x.dtype}")
-    return np.fft.ifft(x, axis=-1).astype(x.dtype)
+    from ._more_ops import _dft
+    return _complex_transform("ifft", input, 1, np.fft.ifftn, lambda pair: _dft(
+        "tf.signal.ifft", pair, 1, np.fft.ifft, lambda g, n: np.fft.fft(g) / n))
+
+
+def fft2d(input, name=None):
+    """The complex 2-D FFT over the last two axes (FNet's token mixing)."""
+    return _complex_transform("fft2d", input, 2, np.fft.fftn, ops.fft2)
+
+
+def ifft2d(input, name=None):
+    """The inverse complex 2-D FFT over the last two axes."""
+    return _complex_transform("ifft2d", input, 2, np.fft.ifftn, ops.ifft2)
 
 
 def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_window,
@@ -164,7 +190,8 @@ def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sampl
     return np.pad(weights, [(1, 0), (0, 0)]).astype(np.dtype(as_dtype(dtype)))
 
 
-_FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "stft",
+_FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "fft2d",
+              "ifft2d", "stft",
               "linear_to_mel_weight_matrix"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])

@@ -107,6 +107,19 @@ def _mask_fits(label, what, got, want, of):
                          f"broadcast to {want}")
 
 
+def _attention_shapes(query_shape, value_shape, key_shape):
+    """[query, value, key] shapes from build's arguments: Keras 3's three
+    (the key's defaulting to the value's), or one list of them."""
+    if value_shape is None and isinstance(query_shape, list) and query_shape and \
+            not isinstance(query_shape[0], (int, np.integer, type(None))):
+        return [tuple(s) for s in query_shape]
+    if value_shape is None:
+        raise TypeError("build() needs the value's shape with the query's: "
+                        "build(query_shape, value_shape, key_shape=None)")
+    return [tuple(query_shape), tuple(value_shape),
+            tuple(value_shape if key_shape is None else key_shape)]
+
+
 def _flatten_steps(layer, inputs, mask, options):
     """An attention call's query, value and key (and its mask input, masks
     and constant attention mask) with their middle axes flattened into one
@@ -447,7 +460,10 @@ class MultiHeadAttention(_OptionsLayer):
             options["attention_mask"] = _cast_mask(attention_mask)
         return self._call_with(inputs, options, training, given)
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras 3's build(query_shape, value_shape, key_shape=None) (a
+        custom layer building its attention), or the list of the shapes."""
+        input_shape = _attention_shapes(query_shape, value_shape, key_shape)
         self._check_ranks(input_shape)
         q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
         if None in (q_dim, v_dim, k_dim):
@@ -720,7 +736,10 @@ class GroupQueryAttention(MultiHeadAttention):
         self.bias_constraint = bias_constraint
         self.seed = seed
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras 3's build(query_shape, value_shape, key_shape=None), or the
+        list of the shapes."""
+        input_shape = _attention_shapes(query_shape, value_shape, key_shape)
         q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
         if None in (q_dim, v_dim, k_dim):
             raise ValueError(f"GroupQueryAttention {self.name!r}: the last axis of query, "

@@ -214,3 +214,162 @@ def test_attention_axes_that_cannot_be_are_refused_naming_the_layer():
         layer(rand(1, 3, 4, 5), rand(1, 2, 4, 5))
     with pytest.raises(ValueError, match="use_causal_mask"):
         layer(rand(1, 3, 4, 5), rand(1, 3, 4, 5), use_causal_mask=True)
+
+
+# ---- text_generation_fnet.py: FNet's token mixing
+# tf.math.real(tf.signal.fft2d(tf.cast(x, tf.complex64))) keeps the
+# gradient of x (the cast to complex no longer gives a constant)
+
+def _finite_differences(loss, x, eps=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        grad[i] = (loss(up) - loss(down)) / (2 * eps)
+    return grad
+
+
+def test_a_complex_cast_and_fft2d_keep_the_gradient_on_a_tape():
+    x0 = np.random.default_rng(0).random((2, 3, 4))
+    x = pynn.Variable(x0.astype(np.float32))
+    with pynn.GradientTape() as tape:
+        f = pynn.math.real(pynn.signal.fft2d(pynn.cast(x, pynn.complex64)))
+        loss = pynn.reduce_sum(f * f)
+    np.testing.assert_allclose(np.asarray(f), np.real(np.fft.fft2(x0)), atol=1e-5)
+    want = _finite_differences(lambda v: (np.real(np.fft.fft2(v)) ** 2).sum(), x0)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)), want, rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_complex_arithmetic_fft_ifft_abs_and_imag_of_traced_parts_differentiate():
+    x0 = np.random.default_rng(1).random((2, 5))
+    x = pynn.Variable(x0.astype(np.float32))
+    with pynn.GradientTape() as tape:
+        c = pynn.complex(x, 2.0 * x)
+        z = pynn.signal.ifft(pynn.signal.fft(c) * (1 + 2j)) - c * 0.5
+        loss = pynn.reduce_sum(pynn.math.abs(z)) + pynn.reduce_sum(pynn.math.imag(c * c))
+
+    def reference(v):
+        c = v + 2j * v
+        z = np.fft.ifft(np.fft.fft(c) * (1 + 2j)) - c * 0.5
+        return np.abs(z).sum() + np.imag(c * c).sum()
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
+                               _finite_differences(reference, x0), rtol=1e-4, atol=1e-4)
+    # a function with no rule for complex values refuses them
+    with pynn.GradientTape():
+        c = pynn.cast(x, pynn.complex64)
+        with pytest.raises(TypeError):
+            pynn.math.exp(c)
+
+
+def test_fft2d_and_ifft2d_of_complex_arrays_are_numpys():
+    c = (rand(2, 3, 4) + 1j * rand(2, 3, 4, seed=1)).astype(np.complex64)
+    np.testing.assert_allclose(np.asarray(pynn.signal.fft2d(c)), np.fft.fft2(c), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.signal.ifft2d(pynn.signal.fft2d(c))), c,
+                               atol=1e-5)
+    with pytest.raises(TypeError, match="complex"):
+        pynn.signal.fft2d(rand(3, 4))
+
+
+class FourierMix(pynn.layers.Layer):
+    def call(self, inputs):
+        return pynn.math.real(pynn.signal.fft2d(pynn.cast(inputs, pynn.complex64)))
+
+
+def test_an_fnet_mixing_layer_in_a_model_trains_on_its_fourier_gradient():
+    pynn.utils.set_random_seed(0)
+    inp = pynn.Input((3, 4))
+    h = FourierMix()(pynn.layers.Dense(4)(inp))
+    model = pynn.Model(inp, pynn.layers.Dense(1)(pynn.layers.Flatten()(h)))
+    x, y = rand(8, 3, 4), rand(8, 1, seed=1)
+    kernel = model.trainable_weights[0]
+    k0 = kernel.numpy().astype(np.float64)
+
+    def loss_at(k):
+        kernel.assign(k.astype(np.float32))
+        return float(np.mean((model.predict(x, verbose=0).astype(np.float64) - y) ** 2))
+    want = _finite_differences(loss_at, k0, eps=1e-2)
+    kernel.assign(k0.astype(np.float32))
+    model.compile(pynn.optimizers.SGD(0.1), "mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose((k0 - kernel.numpy()) / 0.1, want, rtol=1e-3, atol=1e-4)
+
+
+# ---- text_generation_fnet.py (tf.keras 2): a decoder layer called on
+# (inputs, encoder_outputs) reads the mask of its first input without
+# checking for None; the graph is built with that mask, as tf.keras 2's
+# symbolic call gives it (Keras 3 gives such a call no mask), and its own
+# build names the shapes of both tensors, as Keras 3's build may
+
+class Decoder(pynn.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = pynn.layers.MultiHeadAttention(num_heads=1, key_dim=4)
+        self.supports_masking = True
+
+    def build(self, inputs_shape, encoder_outputs_shape):
+        self.attention.build(inputs_shape, encoder_outputs_shape)
+
+    def call(self, inputs, encoder_outputs, mask=None):
+        if mask is not None:
+            padding_mask = pynn.cast(mask[:, pynn.newaxis, :], dtype="int32")
+        return self.attention(query=inputs, value=encoder_outputs, key=encoder_outputs,
+                              attention_mask=padding_mask)
+
+
+def test_a_call_of_two_tensors_gets_its_first_inputs_mask_in_the_graph():
+    ids_in, enc_in = pynn.Input((5,), dtype="int32"), pynn.Input((5, 4))
+    embedding = pynn.layers.Embedding(10, 4, mask_zero=True)
+    decoder = Decoder()
+    model = pynn.Model([ids_in, enc_in], decoder(embedding(ids_in), enc_in))
+    assert len(decoder.attention.weights) == 8
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]])
+    enc = rand(2, 5, 4)
+    got = model.predict([ids, enc], verbose=0)
+    # the decoder's padding mask of the keys, and the query's own mask (the
+    # embedding's, which the query carries into the attention)
+    x, keep = np.asarray(embedding(ids)), ids != 0
+    want = decoder.attention(query=x, value=enc, key=enc,
+                             attention_mask=keep[:, :, None] & keep[:, None, :])
+    np.testing.assert_allclose(got, np.asarray(want), atol=1e-6)
+    unmasked = decoder.attention(query=x, value=enc, key=enc)
+    assert np.abs(got - np.asarray(unmasked)).max() > 1e-3
+
+
+def _named_build_layer(keras):
+    class Mix(keras.layers.Layer):
+        def build(self, inputs_shape, other_shape):
+            self.w = self.add_weight(shape=(inputs_shape[-1], other_shape[-1]),
+                                     initializer="ones")
+            self.attention = keras.layers.MultiHeadAttention(num_heads=1, key_dim=2)
+            self.attention.build(other_shape, other_shape)
+
+        def call(self, inputs, other):
+            return keras.ops.matmul(inputs, self.w)[:, None, :] + self.attention(other, other)
+    return Mix
+
+
+def test_a_build_naming_the_shapes_of_its_calls_tensors_gets_each_as_keras_3(keras):
+    outs = []
+    for k in (keras, pynn):
+        a, b = k.Input((4,)), k.Input((3, 5))
+        layer = _named_build_layer(k)()
+        model = k.Model([a, b], layer(a, b))
+        assert tuple(model.output.shape) == (None, 3, 5)
+        outs.append((model, layer))
+    (theirs, _), (ours, layer) = outs
+    assert len(layer.weights) == 9
+    ours.set_weights(theirs.get_weights())
+    x = [rand(2, 4), rand(2, 3, 5, seed=1)]
+    np.testing.assert_allclose(ours.predict(x, verbose=0),
+                               np.asarray(theirs.predict(x, verbose=0)), atol=1e-5)
+
+    class Wrong(pynn.layers.Layer):
+        def build(self, inputs_shape, targets_shape):
+            pass
+
+        def call(self, inputs, other):
+            return inputs
+    with pytest.raises(ValueError, match="targets_shape"):
+        Wrong()(pynn.Input((4,)), pynn.Input((3,)))
