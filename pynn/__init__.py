@@ -39,7 +39,7 @@ from .ops import convert_to_tensor, custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
-    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, cos,
+    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, conj, cos,
     cumsum, equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,

@@ -89,6 +89,14 @@ def real(input, name=None):
     return v.real.copy() if v.dtype.kind == "c" else input
 
 
+def conj(x, name=None):
+    """The complex conjugates (real values as they are)."""
+    if type(x) is ops._TracedComplex:
+        return x.conj()
+    v = _value(x)
+    return np.conj(v) if v.dtype.kind == "c" else x
+
+
 def imag(input, name=None):
     """The imaginary parts of complex values (zeros for real values)."""
     if type(input) is ops._TracedComplex:
@@ -1563,7 +1571,7 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+_MATH = ["abs", "complex", "real", "imag", "conj", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
          "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",

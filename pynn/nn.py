@@ -6,6 +6,8 @@ forms (NHWC data, HWIO filters, 'SAME'/'VALID' or explicit padding).
 They compute through pynn.ops, so values a GradientTape traces keep
 recording, and give eager tensors as pynn's other TensorFlow names.
 """
+import builtins
+
 import numpy as np
 
 from . import ops, random
@@ -202,6 +204,109 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         padding=padding.lower(),
         dilation_rate=_spatial(1 if dilations is None else dilations, "dilations",
                                "conv2d_transpose"))
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
+    """1-D convolution of NWC ``input`` with ``filters`` of shape (width,
+    in, out); ``stride`` and ``dilations`` an int or a list of 1 or 3 (the
+    batch and channel entries 1)."""
+    if data_format not in ("NWC", None):
+        raise ValueError(f"conv1d: pynn's sequences are NWC, got data_format {data_format!r}")
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"conv1d: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return ops.conv(input, filters, strides=_steps(stride, "stride", "conv1d"),
+                    padding=padding.lower(), data_format="channels_last",
+                    dilation_rate=_steps(1 if dilations is None else dilations, "dilations",
+                                         "conv1d"))
+
+
+def _steps(value, what, fn):
+    """TensorFlow's forms of a 1-D stride or dilation: an int, or a list of
+    1 or 3 (the batch and channel entries 1)."""
+    v = [int(s) for s in np.ravel(value)]
+    if len(v) == 1:
+        return v[0]
+    if len(v) == 3 and v[0] == 1 and v[2] == 1:
+        return v[1]
+    raise ValueError(f"{fn}: {what} must be an int or a list of 1 or 3 ints (the batch and "
+                     f"channel entries 1), got {value!r}")
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
+                     name=None):
+    """Depthwise 2-D convolution of NHWC ``input`` with ``filter`` of shape
+    (rows, cols, in, multiplier): output channel ``c * multiplier + m`` is
+    input channel c convolved with ``filter[:, :, c, m]``."""
+    _nhwc(data_format, "depthwise_conv2d")
+    x, mode = _padding(input, padding, "depthwise_conv2d")
+    return ops.depthwise_conv(x, filter, strides=_spatial(strides, "strides", "depthwise_conv2d"),
+                              padding=mode, data_format="channels_last",
+                              dilation_rate=_spatial(1 if dilations is None else dilations,
+                                                     "dilations", "depthwise_conv2d"))
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,
+                     data_format=None, dilations=None, name=None):
+    """depthwise_conv2d, then a 1x1 convolution with ``pointwise_filter``
+    of shape (1, 1, in * multiplier, out)."""
+    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return ops.conv(y, pointwise_filter, strides=1, padding="valid",
+                    data_format="channels_last")
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5,
+                                 name=None):
+    """AlexNet's normalization across channels of NHWC ``input``:
+    ``input / (bias + alpha * sqr_sum) ** beta``, sqr_sum the sum of the
+    squares of the channels within ``depth_radius`` of each one (those
+    that exist)."""
+    if ops.ndim(input) != 4:
+        raise ValueError(f"local_response_normalization: expected a 4-D (NHWC) input, got "
+                         f"shape {tuple(ops.shape(input))}")
+    r = int(depth_radius)
+    if r < 0:
+        raise ValueError(f"local_response_normalization: depth_radius must be >= 0, got "
+                         f"{depth_radius!r}")
+    channels = ops.shape(input)[-1]
+    padded = ops.pad(ops.square(input), [[0, 0], [0, 0], [0, 0], [r, r]])
+    sqr_sum = padded[..., 0:channels]
+    for k in builtins.range(1, 2 * r + 1):
+        sqr_sum = ops.add(sqr_sum, padded[..., k:k + channels])
+    return ops.divide(input, ops.power(ops.add(np.float32(bias),
+                                               ops.multiply(np.float32(alpha), sqr_sum)),
+                                       np.float32(beta)))
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """``scale * (x - mean) / sqrt(variance + variance_epsilon) + offset``
+    (``offset`` and ``scale`` may be None)."""
+    inv = ops.rsqrt(ops.add(variance, np.float32(variance_epsilon)))
+    if scale is not None:
+        inv = ops.multiply(inv, scale)
+    y = ops.multiply(ops.subtract(x, mean), inv)
+    return y if offset is None else ops.add(y, offset)
+
+
+def softsign(features, name=None):
+    """features / (1 + |features|)."""
+    return ops.divide(features, ops.add(np.float32(1.0), ops.abs(features)))
+
+
+def crelu(features, axis=-1, name=None):
+    """relu(features) and relu(-features) joined along ``axis``."""
+    return ops.concatenate([ops.relu(features), ops.relu(ops.negative(features))], axis=axis)
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
+    """sigmoid_cross_entropy_with_logits with the positive term weighted
+    by ``pos_weight``, in TensorFlow's stable form ``(1 - z) * x + (1 + (q
+    - 1) * z) * (log(1 + exp(-|x|)) + max(-x, 0))``."""
+    log_weight = ops.add(np.float32(1.0), ops.multiply(ops.subtract(pos_weight, np.float32(1.0)),
+                                                       labels))
+    softplus_neg = ops.add(ops.log1p(ops.exp(ops.negative(ops.abs(logits)))),
+                           ops.relu(ops.negative(logits)))
+    return ops.add(ops.multiply(ops.subtract(np.float32(1.0), labels), logits),
+                   ops.multiply(log_weight, softplus_neg))
 
 
 def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None,
@@ -491,12 +596,17 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
-           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder"]
+           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
+           "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
+           "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
-              "scale_regularization_loss", "ctc_loss"):
+              "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
+              "separable_conv2d", "local_response_normalization", "batch_normalization",
+              "softsign", "crelu", "weighted_cross_entropy_with_logits"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu
+lrn = local_response_normalization

@@ -247,12 +247,12 @@ def test_complex_arithmetic_fft_ifft_abs_and_imag_of_traced_parts_differentiate(
     x = pynn.Variable(x0.astype(np.float32))
     with pynn.GradientTape() as tape:
         c = pynn.complex(x, 2.0 * x)
-        z = pynn.signal.ifft(pynn.signal.fft(c) * (1 + 2j)) - c * 0.5
+        z = pynn.signal.ifft(pynn.signal.fft(c) * (1 + 2j)) - pynn.math.conj(c) * 0.5
         loss = pynn.reduce_sum(pynn.math.abs(z)) + pynn.reduce_sum(pynn.math.imag(c * c))
 
     def reference(v):
         c = v + 2j * v
-        z = np.fft.ifft(np.fft.fft(c) * (1 + 2j)) - c * 0.5
+        z = np.fft.ifft(np.fft.fft(c) * (1 + 2j)) - np.conj(c) * 0.5
         return np.abs(z).sum() + np.imag(c * c).sum()
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
                                _finite_differences(reference, x0), rtol=1e-4, atol=1e-4)
@@ -373,3 +373,67 @@ def test_a_build_naming_the_shapes_of_its_calls_tensors_gets_each_as_keras_3(ker
             return inputs
     with pytest.raises(ValueError, match="targets_shape"):
         Wrong()(pynn.Input((4,)), pynn.Input((3,)))
+
+
+# ---- alexnet.py-style programs: tf.nn.local_response_normalization in a
+# Lambda, and the other tf.nn functions programs of that era call
+
+def _lrn_reference(x, r=5, bias=1.0, alpha=1.0, beta=0.5):
+    sq = x.astype(np.float64) ** 2
+    out = np.zeros_like(sq)
+    for d in range(x.shape[-1]):
+        out[..., d] = x[..., d] / (bias + alpha * sq[..., max(0, d - r):d + r + 1].sum(-1)) ** beta
+    return out
+
+
+def test_local_response_normalization_is_tensorflows_and_trains_in_a_lambda():
+    x = rand(2, 4, 5, 7)
+    np.testing.assert_allclose(np.asarray(pynn.nn.local_response_normalization(x)),
+                               _lrn_reference(x), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pynn.nn.lrn(x, 2, 2.0, 1e-4, 0.75)),
+                               _lrn_reference(x, 2, 2.0, 1e-4, 0.75), atol=1e-6)
+    with pytest.raises(ValueError, match="4-D"):
+        pynn.nn.local_response_normalization(rand(2, 7))
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([
+        pynn.Input((8, 8, 3)),
+        pynn.layers.Conv2D(6, 3, activation="relu"),
+        pynn.layers.Lambda(pynn.nn.local_response_normalization),
+        pynn.layers.MaxPooling2D(2),
+        pynn.layers.Flatten(),
+        pynn.layers.Dense(2, activation="softmax"),
+    ])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    losses = model.fit(rand(16, 8, 8, 3), np.arange(16) % 2, epochs=4, verbose=0,
+                       batch_size=8).history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_tf_nn_convolutions_and_normalizations_match_keras_ops(keras):
+    x, k = rand(2, 5, 6, 7), rand(3, 3, 7, 2, seed=1)
+    np.testing.assert_allclose(np.asarray(pynn.nn.depthwise_conv2d(x, k, [1, 2, 2, 1], "SAME")),
+                               np.asarray(keras.ops.depthwise_conv(x, k, 2, "same")), atol=1e-5)
+    pk = rand(1, 1, 14, 3, seed=2)
+    np.testing.assert_allclose(
+        np.asarray(pynn.nn.separable_conv2d(x, k, pk, [1, 1, 1, 1], "VALID", dilations=2)),
+        np.asarray(keras.ops.separable_conv(x, k, pk, 1, "valid", dilation_rate=2)), atol=1e-5)
+    x1, k1 = rand(2, 9, 3), rand(3, 3, 4, seed=3)
+    np.testing.assert_allclose(np.asarray(pynn.nn.conv1d(x1, k1, [1, 2, 1], "SAME")),
+                               np.asarray(keras.ops.conv(x1, k1, 2, "same")), atol=1e-5)
+    m, v, off, sc = x.mean((0, 1, 2)), x.var((0, 1, 2)), rand(7, seed=4), rand(7, seed=5)
+    np.testing.assert_allclose(
+        np.asarray(pynn.nn.batch_normalization(x, m, v, off, sc, 1e-3)),
+        np.asarray(keras.ops.batch_normalization(x, m, v, axis=-1, offset=off, scale=sc,
+                                                 epsilon=1e-3)), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.nn.softsign(x)),
+                               np.asarray(keras.ops.softsign(x)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pynn.nn.crelu(x)),
+                               np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], -1))
+    z = (np.random.default_rng(6).random((4, 3)) > 0.5).astype(np.float32)
+    logits = rand(4, 3, seed=7)
+    p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    np.testing.assert_allclose(
+        np.asarray(pynn.nn.weighted_cross_entropy_with_logits(z, logits, 2.5)),
+        -2.5 * z * np.log(p) - (1 - z) * np.log(1 - p), atol=1e-5)
+    with pytest.raises(ValueError, match="stride"):
+        pynn.nn.conv1d(x1, k1, [2, 2, 1], "SAME")
