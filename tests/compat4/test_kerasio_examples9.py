@@ -437,3 +437,45 @@ def test_tf_nn_convolutions_and_normalizations_match_keras_ops(keras):
         -2.5 * z * np.log(p) - (1 - z) * np.log(1 - p), atol=1e-5)
     with pytest.raises(ValueError, match="stride"):
         pynn.nn.conv1d(x1, k1, [2, 2, 1], "SAME")
+
+
+# ---- tf.keras 2's single-image transforms (keras.preprocessing.image.
+# random_rotation & co.), channels first by default as Keras 2 has them
+
+@pytest.mark.parametrize("axes", [(1, 2, 0), (0, 1, 2), (2, 1, 0)])
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant", "reflect", "wrap"])
+def test_apply_affine_transform_is_keras_2s(keras, axes, fill_mode):
+    legacy = pytest.importorskip("keras.src.legacy.preprocessing.image")
+    shape = [0, 0, 0]
+    for axis, size in zip(axes, (7, 9, 3)):
+        shape[axis] = size
+    x = np.random.default_rng(0).random(shape).astype(np.float32)
+    kw = dict(row_axis=axes[0], col_axis=axes[1], channel_axis=axes[2], fill_mode=fill_mode,
+              cval=0.5)
+    for params in (dict(theta=30), dict(tx=2, ty=-1), dict(theta=10, tx=1, shear=5, zx=1.1,
+                                                           zy=0.9)):
+        for order in (0, 1):
+            np.testing.assert_allclose(
+                pynn.preprocessing.image.apply_affine_transform(x, order=order, **params, **kw),
+                legacy.apply_affine_transform(x, order=order, **params, **kw), atol=1e-5)
+
+
+def test_random_transforms_draw_as_keras_2(keras):
+    legacy = pytest.importorskip("keras.src.legacy.preprocessing.image")
+    x = np.random.default_rng(1).random((8, 6, 3)).astype(np.float32)
+    ours = pynn.keras.preprocessing.image
+    for name, args in (("random_rotation", (40,)), ("random_shift", (0.2, 0.3)),
+                       ("random_shear", (30,)), ("random_zoom", ((0.7, 1.2),))):
+        np.random.seed(3)
+        got = getattr(ours, name)(x, *args, row_axis=0, col_axis=1, channel_axis=2)
+        np.random.seed(3)
+        want = getattr(legacy, name)(x, *args, row_axis=0, col_axis=1, channel_axis=2)
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=name)
+    np.random.seed(3)
+    got = ours.random_channel_shift(x, 0.3, 2)
+    np.random.seed(3)
+    np.testing.assert_allclose(got, legacy.random_channel_shift(x, 0.3, 2), atol=1e-6)
+    with pytest.raises(ValueError, match="distinct"):
+        ours.random_rotation(x, 10, row_axis=0, col_axis=0, channel_axis=2)
+    with pytest.raises(ValueError, match="rank 3"):
+        ours.random_rotation(x[None], 10)
