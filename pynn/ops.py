@@ -4799,11 +4799,17 @@ def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_ra
     if len(ks) != rank + 2:
         raise ValueError(f"{name}: a {rank}-D input needs a kernel of rank {rank + 2}, got "
                          f"shape {ks}")
+    groups = 1
     if ks[-2] != shape(x)[-1]:
-        what = "grouped convolution (kernel input channels dividing the input's)" \
-            if not depthwise and ks[-2] and shape(x)[-1] % ks[-2] == 0 else "a mismatch"
-        raise ValueError(f"{name}: the kernel of shape {ks} expects {ks[-2]} input channels, "
-                         f"the inputs have {shape(x)[-1]}: {what} is not supported")
+        cin = shape(x)[-1]
+        if depthwise or not ks[-2] or cin % ks[-2] or ks[-1] % (cin // ks[-2]):
+            raise ValueError(f"{name}: the kernel of shape {ks} expects {ks[-2]} input "
+                             f"channels, the inputs have {cin}: the input channels must be "
+                             f"a multiple of the kernel's, and the filters of the number of "
+                             f"groups")
+        # a grouped convolution (Keras 3's, TensorFlow's feature groups):
+        # group i's input channels convolved with the i-th block of filters
+        groups = cin // ks[-2]
     strides = _spatial_tuple(strides, rank, f"{name}: strides")
     dilation = _spatial_tuple(dilation_rate, rank, f"{name}: dilation_rate")
     if builtins.max(strides) > 1 and builtins.max(dilation) > 1:
@@ -4812,12 +4818,18 @@ def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_ra
     padding = _padding_mode(name, padding)
     if rank == 1:
         kernel = expand_dims(kernel, 0)
-    if _is_traced(x) or _is_traced(kernel):
-        y = _traced("conv", x, kernel, strides, padding, dilation, depthwise)
-    else:
+
+    def one(x, kernel):
+        if _is_traced(x) or _is_traced(kernel):
+            return _traced("conv", x, kernel, strides, padding, dilation, depthwise)
         fn = depthwise_conv2d if depthwise else conv2d
-        y = fn(x, kernel, strides=strides, padding=padding, dilation_rate=dilation)
-    return back(y)
+        return fn(x, kernel, strides=strides, padding=padding, dilation_rate=dilation)
+    if groups == 1:
+        return back(one(x, kernel))
+    per_in, per_out = ks[-2], ks[-1] // groups
+    return back(concatenate([one(x[..., i * per_in:(i + 1) * per_in],
+                                 kernel[..., i * per_out:(i + 1) * per_out])
+                             for i in builtins.range(groups)], axis=-1))
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):

@@ -479,3 +479,50 @@ def test_random_transforms_draw_as_keras_2(keras):
         ours.random_rotation(x, 10, row_axis=0, col_axis=0, channel_axis=2)
     with pytest.raises(ValueError, match="rank 3"):
         ours.random_rotation(x[None], 10)
+
+
+# ---- grouped convolutions: Keras 3's ops.conv with a kernel whose input
+# channels divide the input's, and Conv2D(groups=g) for any g dividing them
+
+def test_ops_conv_of_a_grouped_kernel_matches_keras_and_differentiates(keras):
+    x, k = rand(2, 6, 7, 4), rand(3, 3, 2, 6, seed=1)
+    np.testing.assert_allclose(np.asarray(ops.conv(x, k, 1, "same")),
+                               np.asarray(keras.ops.conv(x, k, 1, "same")), atol=1e-5)
+    x1, k1 = rand(2, 9, 6), rand(3, 2, 6, seed=2)
+    np.testing.assert_allclose(np.asarray(ops.conv(x1, k1, 2, "valid")),
+                               np.asarray(keras.ops.conv(x1, k1, 2, "valid")), atol=1e-5)
+    xc = np.moveaxis(x, -1, 1)
+    np.testing.assert_allclose(
+        np.asarray(ops.conv(xc, k, 1, "same", data_format="channels_first")),
+        np.asarray(keras.ops.conv(xc, k, 1, "same", data_format="channels_first")), atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of the kernel's"):
+        ops.conv(x, rand(3, 3, 3, 6), 1, "same")
+    small, kernel0 = rand(1, 4, 4, 4, seed=3), rand(3, 3, 2, 2, seed=4).astype(np.float64)
+    w = pynn.Variable(kernel0.astype(np.float32))
+    with pynn.GradientTape() as tape:
+        loss = ops.sum(ops.square(ops.conv(small, w, 1, "same")))
+
+    def loss_at(v):
+        return float(np.sum(np.asarray(keras.ops.conv(small.astype(np.float64), v, 1,
+                                                      "same")) ** 2))
+    # (the loss is quadratic in the kernel: central differences are exact at
+    # any step, a long one keeps Keras's float32 rounding out of them)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, w)),
+                               _finite_differences(loss_at, kernel0, eps=0.5), rtol=1e-3,
+                               atol=1e-2)
+
+
+def test_a_two_group_convolution_trains_and_folds_its_batch_normalization():
+    pynn.utils.set_random_seed(0)
+    model = pynn.Sequential([pynn.Input((6, 6, 4)),
+                             pynn.layers.Conv2D(6, 3, groups=2, padding="same"),
+                             pynn.layers.BatchNormalization(), pynn.layers.Activation("relu"),
+                             pynn.layers.GlobalAveragePooling2D(), pynn.layers.Dense(1)])
+    model.compile(pynn.optimizers.Adam(0.01), "mse")
+    x, y = rand(16, 6, 6, 4), rand(16, 1, seed=1)
+    losses = model.fit(x, y, epochs=5, batch_size=8, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    want = x[:3]
+    for layer in model.layers:
+        want = np.asarray(layer(want))
+    np.testing.assert_allclose(model.predict(x[:3], verbose=0), want, rtol=1e-5, atol=1e-5)
