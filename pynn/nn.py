@@ -232,6 +232,27 @@ def _steps(value, what, fn):
                      f"channel entries 1), got {value!r}")
 
 
+def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None, name=None):
+    """3-D convolution of NDHWC ``input`` with ``filters`` of shape (depth,
+    rows, cols, in, out); ``strides`` and ``dilations`` lists of 5 (the
+    batch and channel entries 1)."""
+    if data_format not in ("NDHWC", None):
+        raise ValueError(f"conv3d: pynn's volumes are NDHWC, got data_format {data_format!r}")
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"conv3d: padding must be 'SAME' or 'VALID', got {padding!r}")
+
+    def spatial(value, what):
+        v = [int(s) for s in np.ravel(value)]
+        if len(v) != 5 or v[0] != 1 or v[4] != 1:
+            raise ValueError(f"conv3d: {what} must be a list of 5 ints (the batch and channel "
+                             f"entries 1), got {value!r}")
+        return tuple(v[1:4])
+    return ops.conv(input, filters, strides=spatial(strides, "strides"), padding=padding.lower(),
+                    data_format="channels_last",
+                    dilation_rate=(1, 1, 1) if dilations is None else spatial(dilations,
+                                                                              "dilations"))
+
+
 def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
                      name=None):
     """Depthwise 2-D convolution of NHWC ``input`` with ``filter`` of shape
@@ -596,14 +617,14 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
-           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
+           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d", "conv3d",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
-              "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
+              "scale_regularization_loss", "ctc_loss", "conv1d", "conv3d", "depthwise_conv2d",
               "separable_conv2d", "local_response_normalization", "batch_normalization",
               "softsign", "crelu", "weighted_cross_entropy_with_logits"):
     globals()[_name] = _eager_results(globals()[_name])

@@ -4794,6 +4794,8 @@ def _padding_mode(name, padding):
 
 def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_rate,
                 depthwise):
+    if ndim(inputs) == 5 and not depthwise:
+        return _conv3d(name, inputs, kernel, strides, padding, data_format, dilation_rate)
     x, rank, back = _spatial_layout(name, inputs, data_format)
     ks = shape(kernel)
     if len(ks) != rank + 2:
@@ -4832,10 +4834,48 @@ def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_ra
                              for i in builtins.range(groups)], axis=-1))
 
 
+def _conv3d(name, inputs, kernel, strides, padding, data_format, dilation_rate):
+    """3-D convolution of (batch, depth, height, width, channels) inputs
+    with a (kd, kh, kw, in, out) kernel: for each depth tap of the kernel,
+    the 2-D convolution of the input planes it reads, summed (the planes
+    'same' padding adds in depth are zeros, as TensorFlow pads)."""
+    if _channels_first(data_format):
+        return moveaxis(_conv3d(name, moveaxis(inputs, 1, -1), kernel, strides, padding,
+                                "channels_last", dilation_rate), -1, 1)
+    ks = shape(kernel)
+    if len(ks) != 5:
+        raise ValueError(f"{name}: a 3-D input needs a kernel of rank 5, got shape {ks}")
+    sd, sh, sw = _spatial_tuple(strides, 3, f"{name}: strides")[1:]
+    dd, dh, dw = _spatial_tuple(dilation_rate, 3, f"{name}: dilation_rate")[1:]
+    mode = _padding_mode(name, padding)
+    n, depth, h, w, c = shape(inputs)
+    kd, span = ks[0], (ks[0] - 1) * dd + 1
+    if mode == "same":
+        out_d = -(-depth // sd)
+        total = builtins.max((out_d - 1) * sd + span - depth, 0)
+        x = pad(inputs, [(0, 0), (total // 2, total - total // 2), (0, 0), (0, 0), (0, 0)]) \
+            if total else inputs
+    else:
+        out_d = (depth - span) // sd + 1
+        if out_d < 1:
+            raise ValueError(f"{name}: a kernel spanning {span} steps in depth does not fit "
+                             f"inputs of shape {shape(inputs)} with 'valid' padding")
+        x = inputs
+    out = None
+    for t in builtins.range(kd):
+        planes = x[:, t * dd:t * dd + (out_d - 1) * sd + 1:sd]
+        y = _keras_conv(name, reshape(planes, (n * out_d, h, w, c)), kernel[t], (sh, sw), mode,
+                        "channels_last", (dh, dw), False)
+        y = reshape(y, (n, out_d) + tuple(shape(y)[1:]))
+        out = y if out is None else add(out, y)
+    return out
+
+
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-    """1-D or 2-D convolution (cross-correlation) of channels-last
+    """1-D, 2-D or 3-D convolution (cross-correlation) of channels-last
     ``inputs`` (or channels-first, by ``data_format``) with a kernel of
-    shape (spatial..., in, out), as Keras 3's ops.conv."""
+    shape (spatial..., in, out), as Keras 3's ops.conv; a kernel whose
+    input channels divide the inputs' convolves groups of them."""
     return _keras_conv("conv", inputs, kernel, strides, padding, data_format, dilation_rate,
                        False)
 

@@ -526,3 +526,34 @@ def test_a_two_group_convolution_trains_and_folds_its_batch_normalization():
     for layer in model.layers:
         want = np.asarray(layer(want))
     np.testing.assert_allclose(model.predict(x[:3], verbose=0), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_size, strides, padding, dilation", [
+    ((3, 3, 3), 1, "same", 1), ((2, 3, 1), 2, "same", 1), ((3, 2, 2), (2, 1, 1), "valid", 1),
+    ((2, 2, 3), 1, "valid", (2, 1, 1)),
+])
+def test_ops_conv_of_volumes_matches_keras(keras, kernel_size, strides, padding, dilation):
+    x, k = rand(2, 5, 6, 7, 3), rand(*kernel_size, 3, 4, seed=1)
+    np.testing.assert_allclose(
+        np.asarray(ops.conv(x, k, strides, padding, dilation_rate=dilation)),
+        np.asarray(keras.ops.conv(x, k, strides, padding, dilation_rate=dilation)), atol=2e-5)
+
+
+def test_tf_nn_conv3d_and_a_volume_convolution_on_a_tape(keras):
+    x, k = rand(1, 4, 5, 5, 2), rand(2, 3, 3, 2, 3, seed=1)
+    np.testing.assert_allclose(np.asarray(pynn.nn.conv3d(x, k, [1, 2, 1, 1, 1], "SAME")),
+                               np.asarray(keras.ops.conv(x, k, (2, 1, 1), "same")), atol=2e-5)
+    np.testing.assert_allclose(
+        np.asarray(pynn.nn.convolution(x, k, padding="VALID")),
+        np.asarray(keras.ops.conv(x, k, 1, "valid")), atol=2e-5)
+    kernel0 = k.astype(np.float64)
+    w = pynn.Variable(k)
+    with pynn.GradientTape() as tape:
+        loss = ops.sum(ops.square(pynn.nn.conv3d(x, w, [1, 1, 1, 1, 1], "SAME")))
+
+    def loss_at(v):
+        return float(np.sum(np.asarray(keras.ops.conv(x.astype(np.float64), v, 1, "same"))
+                            ** 2))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, w)),
+                               _finite_differences(loss_at, kernel0, eps=0.5), rtol=1e-3,
+                               atol=1e-2)
