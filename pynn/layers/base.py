@@ -1945,7 +1945,12 @@ class Layer(Module):
             arg = _text_as_tensors(arg)
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
-        with _CarriedMasks(inputs, mask):
+        # one mask given to a call of several tensors (layer(x, enc,
+        # mask=m)) is the first one's: x carries it inside, as it carries its
+        # own in Keras
+        carried = (inputs[0], mask) if spread and not isinstance(mask, (list, tuple)) \
+            else (inputs, mask)
+        with _CarriedMasks(*carried):
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
 
     def _forward_through_call(self, ctx, inputs, training):

@@ -335,6 +335,9 @@ def test_a_call_of_two_tensors_gets_its_first_inputs_mask_in_the_graph():
     np.testing.assert_allclose(got, np.asarray(want), atol=1e-6)
     unmasked = decoder.attention(query=x, value=enc, key=enc)
     assert np.abs(got - np.asarray(unmasked)).max() > 1e-3
+    # called eagerly with the mask given, its first input carries it into
+    # the attention as in the graph
+    np.testing.assert_allclose(np.asarray(decoder(x, enc, mask=keep)), got, atol=1e-6)
 
 
 def _named_build_layer(keras):
