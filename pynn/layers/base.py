@@ -1555,7 +1555,13 @@ class Layer(Module):
         if "training" not in names or len(args) <= names.index("training"):
             return args, None
         at = names.index("training")
-        return args[:at] + args[at + 1:], args[at]
+        training = args[at]
+        if np.ndim(getattr(training, "value", training)) > 0:
+            # an array where the flag goes (keras.io's masking guide calls
+            # model(x, y)): Keras hands it down, and layers that never read
+            # their training flag compute as without one; so here
+            training = None
+        return args[:at] + args[at + 1:], training
 
     def _bind_call_tensors(self, inputs, args, kwargs):
         """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,

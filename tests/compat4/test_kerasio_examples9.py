@@ -560,3 +560,20 @@ def test_tf_nn_conv3d_and_a_volume_convolution_on_a_tape(keras):
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, w)),
                                _finite_differences(loss_at, kernel0, eps=0.5), rtol=1e-3,
                                atol=1e-2)
+
+
+# ---- understanding_masking_and_padding.py (guide): model(x, y) hands an
+# array to where the training flag goes; layers that never read it compute
+# as without one
+
+def test_an_array_given_where_training_goes_is_no_flag():
+    inputs = pynn.Input(shape=(None,), dtype="int32")
+    x = pynn.layers.Embedding(input_dim=10, output_dim=4, mask_zero=True)(inputs)
+    model = pynn.Model(inputs, pynn.layers.Dense(1)(x))
+    ids = np.random.default_rng(0).integers(1, 10, size=(3, 5))
+    got = model(ids, np.random.default_rng(1).random((3, 5, 1)))
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(model(ids)))
+    dropout = pynn.Sequential([pynn.Input((4,)), pynn.layers.Dropout(0.5)])
+    ones = np.ones((2, 4), np.float32)
+    np.testing.assert_array_equal(np.asarray(dropout(ones, np.ones((2, 4)))), ones)
+    assert (np.asarray(dropout(ones, True)) != ones).any()
