@@ -126,6 +126,30 @@ def _complex_transform(who, input, rank, transform, pair_transform):
     return transform(x, axes=tuple(range(-rank, 0))).astype(x.dtype)
 
 
+def _shift(who, x, axes, sign):
+    if type(x) is ops._TracedComplex:
+        return ops._TracedComplex(_shift(who, x.real, axes, sign),
+                                  _shift(who, x.imag, axes, sign), x.dtype)
+    rank = ops.ndim(x)
+    axes = tuple(range(rank)) if axes is None else tuple(int(a) for a in np.ravel(axes))
+    if any(not -rank <= a < rank for a in axes):
+        raise ValueError(f"tf.signal.{who}: axes {axes} out of range for a tensor of rank "
+                         f"{rank}")
+    shape = ops.shape(x)
+    return ops.roll(x, [sign * (shape[a] // 2) for a in axes], axis=list(axes))
+
+
+def fftshift(x, axes=None, name=None):
+    """The zero-frequency bin moved to the centre of ``axes`` (all by
+    default), as numpy.fft.fftshift."""
+    return _shift("fftshift", x, axes, 1)
+
+
+def ifftshift(x, axes=None, name=None):
+    """fftshift's inverse."""
+    return _shift("ifftshift", x, axes, -1)
+
+
 def fft(input, name=None):
     """The complex FFT over the last axis."""
     return _complex_transform("fft", input, 1, np.fft.fftn, ops.fft)
@@ -191,7 +215,7 @@ def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sampl
 
 
 _FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "fft2d",
-              "ifft2d", "stft",
+              "ifft2d", "fftshift", "ifftshift", "stft",
               "linear_to_mel_weight_matrix"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])

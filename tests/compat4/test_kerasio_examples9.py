@@ -577,3 +577,26 @@ def test_an_array_given_where_training_goes_is_no_flag():
     ones = np.ones((2, 4), np.float32)
     np.testing.assert_array_equal(np.asarray(dropout(ones, np.ones((2, 4)))), ones)
     assert (np.asarray(dropout(ones, True)) != ones).any()
+
+
+def test_a_centred_fourier_magnitude_layer_differentiates():
+    """tf.signal.fftshift(tf.abs(tf.signal.fft2d(tf.cast(x, tf.complex64)))),
+    a spectrum layer's pattern."""
+    x0 = np.random.default_rng(2).random((1, 4, 5))
+    np.testing.assert_allclose(np.asarray(pynn.signal.ifftshift(
+        pynn.signal.fftshift(x0, axes=[1, 2]), axes=[1, 2])), x0, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(pynn.signal.fftshift(x0)), np.fft.fftshift(x0),
+                               rtol=1e-6)
+    x = pynn.Variable(x0.astype(np.float32))
+    with pynn.GradientTape() as tape:
+        spectrum = pynn.signal.fftshift(pynn.abs(pynn.signal.fft2d(pynn.cast(x, "complex64"))),
+                                        axes=[1, 2])
+        loss = pynn.reduce_sum(spectrum * np.arange(20.0, dtype=np.float32).reshape(1, 4, 5))
+
+    def reference(v):
+        s = np.fft.fftshift(np.abs(np.fft.fft2(v)), axes=[1, 2])
+        return float(np.sum(s * np.arange(20.0).reshape(1, 4, 5)))
+    np.testing.assert_allclose(np.asarray(spectrum),
+                               np.fft.fftshift(np.abs(np.fft.fft2(x0)), axes=[1, 2]), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
+                               _finite_differences(reference, x0), rtol=1e-3, atol=1e-3)
