@@ -126,6 +126,81 @@ def _complex_transform(who, input, rank, transform, pair_transform):
     return transform(x, axes=tuple(range(-rank, 0))).astype(x.dtype)
 
 
+def _dct_matrix(kind, n, norm):
+    """(n, n) float64 M with ``dct(x) = x @ M`` over the last axis, scipy's
+    (and TensorFlow's) definitions of the DCT types 1 to 4."""
+    k = np.arange(n)[None, :]
+    i = np.arange(n)[:, None]
+    if kind == 1:
+        if norm == "ortho":
+            raise ValueError("tf.signal.dct: norm='ortho' is not defined for type 1")
+        if n < 2:
+            raise ValueError("tf.signal.dct: a type 1 DCT needs at least 2 points")
+        m = 2.0 * np.cos(np.pi * i * k / (n - 1))
+        m[0, :] = 1.0
+        m[-1, :] = (-1.0) ** np.arange(n)
+        return m
+    if kind == 2:
+        m = 2.0 * np.cos(np.pi * k * (2 * i + 1) / (2 * n))
+        if norm == "ortho":
+            m *= np.sqrt(1.0 / (2 * n))
+            m[:, 0] /= np.sqrt(2.0)
+        return m
+    if kind == 3:
+        m = 2.0 * np.cos(np.pi * i * (2 * k + 1) / (2 * n))
+        m[0, :] = 1.0
+        if norm == "ortho":
+            m *= np.sqrt(1.0 / (2 * n))
+            m[0, :] *= np.sqrt(2.0)
+        return m
+    m = 2.0 * np.cos(np.pi * (2 * i + 1) * (2 * k + 1) / (4 * n))
+    return m * np.sqrt(1.0 / (2 * n)) if norm == "ortho" else m
+
+
+def dct(input, type=2, n=None, axis=-1, norm=None, name=None):
+    """The discrete cosine transform of ``type`` 1 to 4 over the last axis
+    (cropped or zero-padded to ``n`` first), unnormalized or with
+    ``norm='ortho'``, as scipy.fftpack.dct and TensorFlow define it;
+    computed as a matrix product, so traced values differentiate."""
+    if axis != -1:
+        raise ValueError(f"tf.signal.dct: only axis=-1 is supported, as in TensorFlow, got "
+                         f"axis={axis!r}")
+    if type not in (1, 2, 3, 4):
+        raise ValueError(f"tf.signal.dct: type must be 1, 2, 3 or 4, got {type!r}")
+    if norm not in (None, "ortho"):
+        raise ValueError(f"tf.signal.dct: norm must be None or 'ortho', got {norm!r}")
+    length = int(ops.shape(input)[-1])
+    if n is not None:
+        n = _count(n, "dct", "n")
+        if n < length:
+            input = input[..., :n]
+        elif n > length:
+            input = ops.pad(input, [[0, 0]] * (ops.ndim(input) - 1) + [[0, n - length]])
+        length = n
+    dtype = np.float64 if np.dtype(ops.dtype(input)) == np.float64 else np.float32
+    return ops.matmul(input, _dct_matrix(type, length, norm).astype(dtype))
+
+
+def idct(input, type=2, n=None, axis=-1, norm=None, name=None):
+    """The inverse of dct of ``type``: a DCT of the inverse type (3 for 2,
+    2 for 3, 1 and 4 themselves), unscaled as TensorFlow's (scale by 1 /
+    (2 * n) without norm='ortho')."""
+    if type not in (1, 2, 3, 4):
+        raise ValueError(f"tf.signal.idct: type must be 1, 2, 3 or 4, got {type!r}")
+    return dct(input, {1: 1, 2: 3, 3: 2, 4: 4}[type], n, axis, norm)
+
+
+def mfccs_from_log_mel_spectrograms(log_mel_spectrograms, name=None):
+    """Mel-frequency cepstral coefficients: the type 2 DCT of log-mel
+    spectrograms over their last axis, scaled by 1 / sqrt(2 * mel bins),
+    as TensorFlow computes them."""
+    bins = int(ops.shape(log_mel_spectrograms)[-1])
+    if bins < 1:
+        raise ValueError("tf.signal.mfccs_from_log_mel_spectrograms: the last axis (mel "
+                         "bins) is empty")
+    return ops.multiply(dct(log_mel_spectrograms, type=2), np.float32(1.0 / np.sqrt(2.0 * bins)))
+
+
 def _shift(who, x, axes, sign):
     if type(x) is ops._TracedComplex:
         return ops._TracedComplex(_shift(who, x.real, axes, sign),
@@ -215,7 +290,8 @@ def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sampl
 
 
 _FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "fft2d",
-              "ifft2d", "fftshift", "ifftshift", "stft",
+              "ifft2d", "fftshift", "ifftshift", "dct", "idct",
+              "mfccs_from_log_mel_spectrograms", "stft",
               "linear_to_mel_weight_matrix"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])

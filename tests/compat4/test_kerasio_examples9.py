@@ -600,3 +600,38 @@ def test_a_centred_fourier_magnitude_layer_differentiates():
                                np.fft.fftshift(np.abs(np.fft.fft2(x0)), axes=[1, 2]), atol=1e-5)
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
                                _finite_differences(reference, x0), rtol=1e-3, atol=1e-3)
+
+
+# ---- audio programs' MFCCs: tf.signal.dct (scipy.fftpack's definitions,
+# as TensorFlow's), idct and mfccs_from_log_mel_spectrograms
+
+@pytest.mark.parametrize("kind, norm", [(1, None), (2, None), (2, "ortho"), (3, None),
+                                        (3, "ortho"), (4, None), (4, "ortho")])
+def test_dct_is_scipys_and_idct_inverts_it(kind, norm):
+    fftpack = pytest.importorskip("scipy.fftpack")
+    x = np.random.default_rng(0).normal(size=(2, 3, 8))
+    np.testing.assert_allclose(np.asarray(pynn.signal.dct(x, type=kind, norm=norm)),
+                               fftpack.dct(x, type=kind, norm=norm), atol=1e-5)
+    back = np.asarray(pynn.signal.idct(pynn.signal.dct(x, type=kind, norm=norm), type=kind,
+                                       norm=norm))
+    scale = 1.0 if norm else (2 * 7 if kind == 1 else 16)
+    np.testing.assert_allclose(back / scale, x, atol=1e-5)
+
+
+def test_mfccs_are_tensorflows_and_differentiate():
+    fftpack = pytest.importorskip("scipy.fftpack")
+    log_mel = rand(2, 4, 10)
+    np.testing.assert_allclose(np.asarray(pynn.signal.mfccs_from_log_mel_spectrograms(log_mel)),
+                               fftpack.dct(log_mel.astype(np.float64), type=2) / np.sqrt(20),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.signal.dct(log_mel, n=6)),
+                               fftpack.dct(log_mel.astype(np.float64), n=6), atol=1e-4)
+    x = pynn.Variable(log_mel)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(pynn.square(pynn.signal.mfccs_from_log_mel_spectrograms(x)))
+    # the transform is linear, M = dct(I) / sqrt(20): d sum((x M)^2)/dx = 2 x M M^T
+    m = fftpack.dct(np.eye(10), type=2) / np.sqrt(20)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
+                               2 * log_mel.astype(np.float64) @ m @ m.T, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="ortho"):
+        pynn.signal.dct(log_mel, type=1, norm="ortho")
