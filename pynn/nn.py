@@ -391,6 +391,47 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
                    data_format)
 
 
+def max_pool_with_argmax(input, ksize, strides, padding, data_format="NHWC",
+                         output_dtype="int64", include_batch_in_index=False, name=None):
+    """max_pool2d's output and, for each of its values, the flat index of
+    the input value it took (``(y * width + x) * channels + c``, plus
+    ``b * height * width * channels`` with ``include_batch_in_index``),
+    as SegNet's unpooling reads them; the indices are constants, the
+    output keeps the gradient.  Of tied values in a window the first in
+    row-major order is taken."""
+    who = "max_pool_with_argmax"
+    _nhwc(data_format, who)
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"{who}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    if np.dtype(output_dtype) not in (np.int32, np.int64):
+        raise ValueError(f"{who}: output_dtype must be int32 or int64, got {output_dtype!r}")
+    (kh, kw), (sh, sw) = _spatial(ksize, "ksize", who), _spatial(strides, "strides", who)
+    output = max_pool2d(input, [1, kh, kw, 1], [1, sh, sw, 1], padding, data_format)
+    x = np.asarray(ops._plain(input), np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"{who}: expected NHWC input of rank 4, got shape {x.shape}")
+    n, h, w, c = x.shape
+    oh, ow = ops.shape(output)[1:3]
+    top = max((oh - 1) * sh + kh - h, 0) // 2 if padding.upper() == "SAME" else 0
+    left = max((ow - 1) * sw + kw - w, 0) // 2 if padding.upper() == "SAME" else 0
+    rows = (np.arange(oh) * sh - top)[:, None] + np.arange(kh)[None, :]      # (oh, kh)
+    cols = (np.arange(ow) * sw - left)[:, None] + np.arange(kw)[None, :]     # (ow, kw)
+    r = rows[:, None, :, None]                                               # (oh, 1, kh, 1)
+    q = cols[None, :, None, :]                                               # (1, ow, 1, kw)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    windows = x[:, np.clip(r, 0, h - 1), np.clip(q, 0, w - 1), :]            # (n, oh, ow, kh, kw, c)
+    windows = np.where(inside[None, ..., None], windows, -np.inf)
+    best = windows.reshape(n, oh, ow, kh * kw, c).argmax(axis=3)             # (n, oh, ow, c)
+    y_at = np.take_along_axis(np.broadcast_to(np.broadcast_to(r, (oh, ow, kh, kw)).reshape(
+        1, oh, ow, kh * kw, 1), (n, oh, ow, kh * kw, c)), best[:, :, :, None, :], 3)[:, :, :, 0]
+    x_at = np.take_along_axis(np.broadcast_to(np.broadcast_to(q, (oh, ow, kh, kw)).reshape(
+        1, oh, ow, kh * kw, 1), (n, oh, ow, kh * kw, c)), best[:, :, :, None, :], 3)[:, :, :, 0]
+    index = (y_at * w + x_at) * c + np.arange(c)
+    if include_batch_in_index:
+        index = index + (np.arange(n) * h * w * c)[:, None, None, None]
+    return output, eager(index.astype(output_dtype))
+
+
 def max_pool(input, ksize, strides, padding, data_format=None, name=None):
     """TensorFlow 2's ``tf.nn.max_pool`` of NHWC images (max_pool2d's)."""
     return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
@@ -618,6 +659,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d", "conv3d",
+           "max_pool_with_argmax",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",

@@ -635,3 +635,29 @@ def test_mfccs_are_tensorflows_and_differentiate():
                                2 * log_mel.astype(np.float64) @ m @ m.T, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="ortho"):
         pynn.signal.dct(log_mel, type=1, norm="ortho")
+
+
+# ---- SegNet-style pooling with indices: tf.nn.max_pool_with_argmax
+
+@pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (3, 2, "SAME"),
+                                                     ([1, 3, 3, 1], [1, 1, 1, 1], "VALID")])
+def test_max_pool_with_argmax_points_at_the_maxima(ksize, strides, padding):
+    x = rand(2, 5, 7, 3)
+    out, index = pynn.nn.max_pool_with_argmax(x, ksize, strides, padding)
+    want = np.asarray(pynn.nn.max_pool2d(x, ksize, strides, padding))
+    np.testing.assert_array_equal(np.asarray(out), want)
+    assert np.asarray(index).dtype == np.int64
+    taken = np.take_along_axis(x.reshape(2, -1), np.asarray(index).reshape(2, -1), 1)
+    np.testing.assert_array_equal(taken.reshape(want.shape), want)
+    _, batch_index = pynn.nn.max_pool_with_argmax(x, ksize, strides, padding,
+                                                  include_batch_in_index=True)
+    np.testing.assert_array_equal(x.ravel()[np.asarray(batch_index).ravel()].reshape(
+        want.shape), want)
+    # the gradient of the pooled values reaches the maxima
+    v = pynn.Variable(x)
+    with pynn.GradientTape() as tape:
+        pooled, _ = pynn.nn.max_pool_with_argmax(v, ksize, strides, padding)
+        loss = pynn.reduce_sum(pooled)
+    grad = np.zeros(x.size)
+    np.add.at(grad, np.asarray(batch_index).ravel(), 1.0)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)), grad.reshape(x.shape))
