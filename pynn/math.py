@@ -125,6 +125,16 @@ def divide_no_nan(x, y, name=None):
     return ops.divide_no_nan(x, y)
 
 
+def multiply_no_nan(x, y, name=None):
+    """x * y, with 0 where y is 0 (even where x is inf or nan)."""
+    return ops.where(ops.equal(y, 0), ops.zeros_like(ops.multiply(x, y)), ops.multiply(x, y))
+
+
+def xdivy(x, y, name=None):
+    """x / y, with 0 where x is 0."""
+    return ops.where(ops.equal(x, 0), ops.zeros_like(ops.divide(x, y)), ops.divide(x, y))
+
+
 def floordiv(x, y, name=None):
     """x / y rounded toward minus infinity (integers stay integers)."""
     return ops.floor_divide(x, y)
@@ -779,6 +789,19 @@ def ensure_shape(x, shape, name=None):
     return x
 
 
+def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
+    """TensorFlow 1's accumulate_n: add_n's sum."""
+    return add_n(inputs)
+
+
+def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
+    """log(cumsum(exp(x))) along ``axis``, computed stably (the running
+    maximum taken out); ``exclusive`` and ``reverse`` as cumsum's."""
+    top = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
+    return ops.add(ops.log(cumsum(ops.exp(ops.subtract(x, top)), axis=axis,
+                                  exclusive=exclusive, reverse=reverse)), top)
+
+
 def add_n(inputs, name=None):
     """The elementwise sum of a list of arrays of one shape."""
     inputs = list(inputs)
@@ -1411,6 +1434,27 @@ def erfinv(x, name=None):
     return ops.erfinv(x)
 
 
+def ndtri(x, name=None):
+    """The inverse of the standard normal CDF: sqrt(2) erfinv(2 x - 1)."""
+    return ops.multiply(np.float32(np.sqrt(2.0)),
+                        ops.erfinv(ops.subtract(ops.multiply(np.float32(2.0), x),
+                                                np.float32(1.0))))
+
+
+def identity_n(input, name=None):
+    """Each tensor of the list as it is (tf.identity_n)."""
+    return [ops.convert_to_tensor(t) if not ops._is_traced(t) else t for t in input]
+
+
+def recompute_grad(f):
+    """tf.recompute_grad: ``f`` with the same values and gradients;
+    TensorFlow recomputes its activations in the backward pass to save
+    memory, which pynn's kernels have no use for."""
+    if not callable(f):
+        raise TypeError(f"recompute_grad: f must be callable, got {type(f).__name__}")
+    return f
+
+
 def expm1(x, name=None):
     """exp(x) - 1, accurate near 0."""
     return ops.expm1(x)
@@ -1571,7 +1615,8 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "complex", "real", "imag", "conj", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+_MATH = ["abs", "complex", "real", "imag", "conj", "multiply_no_nan", "xdivy",
+         "accumulate_n", "cumulative_logsumexp", "ndtri", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
          "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",

@@ -92,6 +92,31 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     return ops.moments(x, list(axes) if np.ndim(axes) else axes, keepdims=keepdims)
 
 
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """The mean and variance from sufficient statistics: the count, the
+    sum and the sum of squares (of values less ``shift`` when given)."""
+    divisor = ops.divide(np.float32(1.0), counts)
+    shifted_mean = ops.multiply(mean_ss, divisor)
+    mean = shifted_mean if shift is None else ops.add(shifted_mean, shift)
+    variance = ops.subtract(ops.multiply(variance_ss, divisor), ops.square(shifted_mean))
+    return mean, variance
+
+
+def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
+    """The mean and variance of ``x`` over ``axes``, each value weighted by
+    ``frequency_weights`` (broadcast to x)."""
+    axes = [int(a) for a in np.ravel(axes)]
+    weights = ops.add(ops.zeros_like(x), frequency_weights)
+    total = ops.sum(weights, axis=axes, keepdims=True)
+    divisor = ops.divide(np.float32(1.0), total)
+    mean = ops.multiply(ops.sum(ops.multiply(x, weights), axis=axes, keepdims=True), divisor)
+    variance = ops.multiply(ops.sum(ops.multiply(weights, ops.square(ops.subtract(x, mean))),
+                                    axis=axes, keepdims=True), divisor)
+    if not keepdims:
+        mean, variance = ops.squeeze(mean, axes), ops.squeeze(variance, axes)
+    return mean, variance
+
+
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """-sum(labels * log_softmax(logits)) over ``axis``, per example."""
     return ops.negative(ops.sum(ops.multiply(labels, ops.log_softmax(logits, axis=axis)),
@@ -659,7 +684,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d", "conv3d",
-           "max_pool_with_argmax",
+           "max_pool_with_argmax", "normalize_moments", "weighted_moments",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",

@@ -279,6 +279,23 @@ def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=None, name=None, a
                   seed=_Stream(pair_generator(seed, "stateless_normal")))
 
 
+def stateless_categorical(logits, num_samples, seed, dtype="int64", name=None):
+    """``tf.random.stateless_categorical``: categorical's draws for a seed
+    pair, the same pair the same draws."""
+    return categorical(logits, num_samples, dtype,
+                       seed=_Stream(pair_generator(seed, "stateless_categorical")))
+
+
+def poisson(shape, lam, dtype="float32", seed=None, name=None):
+    """``tf.random.poisson``: draws from the Poisson distributions of rates
+    ``lam`` (a number or an array: its shape is appended to ``shape``)."""
+    rates = np.asarray(ops.convert_to_numpy(lam), np.float64)
+    if (rates < 0).any() or not np.isfinite(rates).all():
+        raise ValueError(f"poisson: lam must be finite and >= 0, got {lam!r}")
+    size = tuple(int(d) for d in np.ravel(ops.convert_to_numpy(shape))) + rates.shape
+    return _generator(seed).poisson(rates, size).astype(dtype)
+
+
 def stateless_uniform(shape, seed, minval=0.0, maxval=None, dtype=None, name=None, alg=None):
     """``tf.random.stateless_uniform`` (integers in [minval, maxval) for an
     integer dtype)."""
@@ -424,6 +441,7 @@ experimental = types.SimpleNamespace(
 
 # Draws are eager tensors (tf.random.normal(...) then tape.watch, .numpy()).
 for _name in ("normal", "uniform", "truncated_normal", "binomial", "randint", "gamma", "beta",
-              "categorical", "log_uniform_candidate_sampler", "uniform_candidate_sampler"):
+              "categorical", "log_uniform_candidate_sampler", "uniform_candidate_sampler",
+              "stateless_categorical", "poisson"):
     globals()[_name] = eager_results(globals()[_name])
 del _name

@@ -661,3 +661,40 @@ def test_max_pool_with_argmax_points_at_the_maxima(ksize, strides, padding):
     grad = np.zeros(x.size)
     np.add.at(grad, np.asarray(batch_index).ravel(), 1.0)
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)), grad.reshape(x.shape))
+
+
+# ---- smaller TensorFlow functions programs of that era call
+
+def test_tensorflow_math_nn_and_random_functions_as_tensorflow_defines_them():
+    special = pytest.importorskip("scipy.special")
+    x, y = np.array([1.0, np.inf, 2.0, np.nan]), np.array([0.0, 0.0, 3.0, 0.0])
+    np.testing.assert_array_equal(np.asarray(pynn.math.multiply_no_nan(x, y)), [0, 0, 6, 0])
+    np.testing.assert_array_equal(np.asarray(pynn.math.xdivy(np.array([0.0, 1.0]),
+                                                             np.array([0.0, 2.0]))), [0, 0.5])
+    p = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(np.asarray(pynn.math.ndtri(p)), special.ndtri(p), atol=1e-5)
+    z = rand(3, 4)
+    np.testing.assert_allclose(np.asarray(pynn.math.cumulative_logsumexp(z, axis=1)),
+                               np.logaddexp.accumulate(z.astype(np.float64), axis=1), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.math.accumulate_n([z, z])), 2 * z)
+    assert len(pynn.identity_n([z, z])) == 2 and pynn.recompute_grad(np.sin) is np.sin
+    mean, var = pynn.nn.weighted_moments(z, [1], np.array([[1.0], [2.0], [1.0]]))
+    np.testing.assert_allclose(np.asarray(mean), z.mean(1), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(var), z.var(1), atol=1e-6)
+    mean, var = pynn.nn.normalize_moments(4.0, z.sum(1), (z ** 2).sum(1), None)
+    np.testing.assert_allclose(np.asarray(var), z.var(1), atol=1e-5)
+    draws = pynn.random.poisson([2000], [1.0, 5.0], seed=1)
+    assert np.asarray(draws).shape == (2000, 2)
+    np.testing.assert_allclose(np.asarray(draws).mean(0), [1.0, 5.0], rtol=0.1)
+    logits = np.log([[0.5, 0.5], [0.99, 0.01]])
+    a = pynn.random.stateless_categorical(logits, 50, seed=[1, 2])
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(
+        pynn.random.stateless_categorical(logits, 50, seed=[1, 2])))
+    assert np.asarray(a).dtype == np.int64 and np.asarray(a)[1].mean() < 0.2
+    # a traced cumulative_logsumexp differentiates: d sum(clse(x)) / dx
+    v = pynn.Variable(z)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(pynn.math.cumulative_logsumexp(v, axis=1))
+    e = np.exp(z.astype(np.float64))
+    want = e * np.flip(np.cumsum(np.flip(1.0 / np.cumsum(e, axis=1), 1), axis=1), 1)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)), want, rtol=1e-4)
