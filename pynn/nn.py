@@ -168,6 +168,79 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
     return clip_by_norm(rows, max_norm, axes=[-1])
 
 
+def _sampled_logits(who, weights, biases, labels, inputs, num_sampled, num_classes, num_true,
+                    sampled_values, subtract_log_q, remove_accidental_hits, seed):
+    """TensorFlow's logits of the true classes and of ``num_sampled``
+    sampled ones (log-uniform draws unless ``sampled_values`` gives them),
+    and their labels (1 / num_true for the true, 0 for the sampled)."""
+    ids = np.asarray(ops._plain(labels)).astype(np.int64)
+    if ids.ndim == 1:
+        ids = ids[:, None]
+    batch = ops.shape(inputs)[0]
+    if ids.shape != (batch, num_true):
+        raise ValueError(f"{who}: labels must be (batch_size={batch}, num_true={num_true}), "
+                         f"got shape {ids.shape}")
+    if sampled_values is None:
+        sampled_values = random.log_uniform_candidate_sampler(
+            ids, num_true, num_sampled, True, num_classes, seed=seed)
+    sampled, true_expected, sampled_expected = (np.asarray(ops._plain(v)) for v in
+                                                sampled_values)
+    sampled = sampled.astype(np.int64)
+    shards = list(weights) if isinstance(weights, (list, tuple)) else [weights]
+    if len(shards) != 1:
+        raise ValueError(f"{who}: weights sharded over several tensors are not supported; "
+                         f"give one (num_classes, dim) tensor")
+    weights = shards[0]
+    all_ids = np.concatenate([ids.reshape(-1), sampled])
+    all_w = ops.take(weights, all_ids, axis=0)
+    all_b = ops.take(biases, all_ids, axis=0)
+    n_true = batch * num_true
+    dim = ops.shape(all_w)[-1]
+    true_w = ops.reshape(all_w[:n_true], (batch, num_true, dim))
+    true_logits = ops.add(ops.sum(ops.multiply(ops.expand_dims(inputs, 1), true_w), axis=-1),
+                          ops.reshape(all_b[:n_true], (batch, num_true)))
+    sampled_logits = ops.add(ops.matmul(inputs, ops.transpose(all_w[n_true:])),
+                             all_b[n_true:])
+    if remove_accidental_hits:
+        hits = (ids[:, :, None] == sampled[None, None, :]).any(axis=1)
+        sampled_logits = ops.add(sampled_logits,
+                                 np.where(hits, np.float32(-np.finfo(np.float32).max),
+                                          np.float32(0.0)))
+    if subtract_log_q:
+        true_logits = ops.subtract(true_logits, np.log(true_expected).astype(np.float32))
+        sampled_logits = ops.subtract(sampled_logits,
+                                      np.log(sampled_expected).astype(np.float32))
+    logits = ops.concatenate([true_logits, sampled_logits], axis=1)
+    targets = np.concatenate([np.full((batch, num_true), 1.0 / num_true, np.float32),
+                              np.zeros((batch, len(sampled)), np.float32)], axis=1)
+    return logits, targets
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False, name="nce_loss", seed=None):
+    """Noise-contrastive estimation's loss per example: the sigmoid
+    cross-entropies of the true classes' and the sampled classes' logits
+    (``inputs @ weights[id] + biases[id]`` less log of the expected
+    counts), summed, as TensorFlow computes it."""
+    logits, targets = _sampled_logits("nce_loss", weights, biases, labels, inputs, num_sampled,
+                                      num_classes, num_true, sampled_values, True,
+                                      remove_accidental_hits, seed)
+    return ops.sum(sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), axis=1)
+
+
+def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+                         sampled_values=None, remove_accidental_hits=True,
+                         name="sampled_softmax_loss", seed=None):
+    """The softmax cross-entropy per example over the true classes and
+    ``num_sampled`` sampled ones (logits less log of the expected counts,
+    sampled true classes masked out by default), as TensorFlow computes
+    it: a cheap estimate of the full softmax's loss when training."""
+    logits, targets = _sampled_logits("sampled_softmax_loss", weights, biases, labels, inputs,
+                                      num_sampled, num_classes, num_true, sampled_values, True,
+                                      remove_accidental_hits, seed)
+    return softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+
+
 def _spatial(value, what, fn):
     """TensorFlow's forms of strides, ksize and dilations for 2-D data: an
     int, or a list of 1, 2 or 4 (the batch and channel entries 1)."""
@@ -684,7 +757,8 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d", "conv3d",
-           "max_pool_with_argmax", "normalize_moments", "weighted_moments",
+           "max_pool_with_argmax", "normalize_moments", "weighted_moments", "nce_loss",
+           "sampled_softmax_loss",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",

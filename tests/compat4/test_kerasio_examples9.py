@@ -698,3 +698,46 @@ def test_tensorflow_math_nn_and_random_functions_as_tensorflow_defines_them():
     e = np.exp(z.astype(np.float64))
     want = e * np.flip(np.cumsum(np.flip(1.0 / np.cumsum(e, axis=1), 1), axis=1), 1)
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)), want, rtol=1e-4)
+
+
+# ---- word2vec-era losses: tf.nn.nce_loss and sampled_softmax_loss
+
+def _sampled_reference(kind, w, b, x, labels, sampled, true_expected, sampled_expected,
+                       remove_hits):
+    w, b, x = (v.astype(np.float64) for v in (w, b, x))
+    true_logits = (x * w[labels[:, 0]]).sum(1, keepdims=True) + b[labels[:, 0]][:, None] - \
+        np.log(true_expected)
+    sampled_logits = x @ w[sampled].T + b[sampled] - np.log(sampled_expected)
+    if remove_hits:
+        sampled_logits = np.where(labels == sampled[None, :],
+                                  sampled_logits - np.finfo(np.float32).max, sampled_logits)
+    logits = np.concatenate([true_logits, sampled_logits], 1)
+    targets = np.concatenate([np.ones((len(x), 1)), np.zeros((len(x), len(sampled)))], 1)
+    if kind == "nce":
+        return (np.maximum(logits, 0) - logits * targets +
+                np.log1p(np.exp(-np.abs(logits)))).sum(1)
+    top = logits.max(1, keepdims=True)
+    return np.log(np.exp(logits - top).sum(1)) + top[:, 0] - (targets * logits).sum(1)
+
+
+def test_nce_and_sampled_softmax_losses_are_tensorflows():
+    w, b, x = rand(20, 4), rand(20, seed=1), rand(3, 4, seed=2)
+    labels = np.array([[1], [5], [7]])
+    sampled = np.array([0, 5, 9, 12])
+    true_expected = np.array([[0.3], [0.2], [0.1]])
+    sampled_expected = np.array([0.5, 0.2, 0.1, 0.05])
+    given = (sampled, true_expected, sampled_expected)
+    np.testing.assert_allclose(
+        np.asarray(pynn.nn.nce_loss(w, b, labels, x, 4, 20, sampled_values=given)),
+        _sampled_reference("nce", w, b, x, labels, *given, False), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(pynn.nn.sampled_softmax_loss(w, b, labels, x, 4, 20, sampled_values=given)),
+        _sampled_reference("softmax", w, b, x, labels, *given, True), rtol=1e-5)
+    # drawn by the log-uniform sampler, trained through the weights
+    variable = pynn.Variable(w)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_mean(pynn.nn.sampled_softmax_loss(variable, b, labels, x, 4, 20))
+    grad = np.asarray(tape.gradient(loss, variable))
+    assert grad.shape == w.shape and np.isfinite(grad).all() and np.abs(grad[labels[:, 0]]).sum()
+    with pytest.raises(ValueError, match="num_true"):
+        pynn.nn.nce_loss(w, b, labels, x, 4, 20, num_true=2)
