@@ -1441,6 +1441,57 @@ def ndtri(x, name=None):
                                                 np.float32(1.0))))
 
 
+def dynamic_partition(data, partitions, num_partitions, name=None):
+    """The rows of ``data`` split into ``num_partitions`` tensors by the
+    integer ``partitions`` (whose shape is data's first axes): partition i
+    holds, in order, the entries whose partition is i."""
+    parts = np.asarray(ops._plain(partitions)).astype(np.int64)
+    shape = tuple(ops.shape(data))
+    if shape[:parts.ndim] != parts.shape:
+        raise ValueError(f"dynamic_partition: partitions of shape {parts.shape} must be the "
+                         f"first axes of data of shape {shape}")
+    n = int(num_partitions)
+    if parts.size and (parts.min() < 0 or parts.max() >= n):
+        raise ValueError(f"dynamic_partition: partitions must be in [0, {n}), got "
+                         f"{parts.min()}..{parts.max()}")
+    rows = ops.reshape(data, (-1,) + shape[parts.ndim:])
+    flat = parts.reshape(-1)
+    return [ops.take(rows, np.flatnonzero(flat == i), axis=0) for i in builtins.range(n)]
+
+
+def dynamic_stitch(indices, data, name=None):
+    """The entries of the ``data`` tensors merged into one, entry
+    ``indices[m][i]`` of the result being ``data[m][i]`` (a later one
+    where indices repeat; zeros where no index points)."""
+    indices, data = list(indices), list(data)
+    if len(indices) != len(data) or not indices:
+        raise ValueError(f"dynamic_stitch: give as many index tensors as data tensors (at least "
+                         f"one), got {len(indices)} and {len(data)}")
+    ids = [np.asarray(ops._plain(i)).astype(np.int64) for i in indices]
+    inner = None
+    rows = []
+    for i, d in zip(ids, data):
+        shape = tuple(ops.shape(d))
+        if shape[:i.ndim] != i.shape:
+            raise ValueError(f"dynamic_stitch: indices of shape {i.shape} must be the first axes "
+                             f"of their data, of shape {shape}")
+        if inner is not None and shape[i.ndim:] != inner:
+            raise ValueError(f"dynamic_stitch: the data's entries differ in shape: {inner} and "
+                             f"{shape[i.ndim:]}")
+        inner = shape[i.ndim:]
+        rows.append(ops.reshape(d, (-1,) + inner))
+    flat = np.concatenate([i.reshape(-1) for i in ids])
+    if flat.size and flat.min() < 0:
+        raise ValueError("dynamic_stitch: indices must be >= 0")
+    size = int(flat.max()) + 1 if flat.size else 0
+    # each output entry reads the last data entry sent to it, or a zero row
+    source = np.full(size, flat.size, np.int64)
+    source[flat] = np.arange(flat.size)
+    zero = np.zeros((1,) + inner, np.float32)
+    values = ops.concatenate(rows + [ops.cast(zero, ops.dtype(rows[0]))], axis=0)
+    return ops.take(values, source, axis=0)
+
+
 def identity_n(input, name=None):
     """Each tensor of the list as it is (tf.identity_n)."""
     return [ops.convert_to_tensor(t) if not ops._is_traced(t) else t for t in input]

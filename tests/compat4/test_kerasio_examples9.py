@@ -741,3 +741,26 @@ def test_nce_and_sampled_softmax_losses_are_tensorflows():
     assert grad.shape == w.shape and np.isfinite(grad).all() and np.abs(grad[labels[:, 0]]).sum()
     with pytest.raises(ValueError, match="num_true"):
         pynn.nn.nce_loss(w, b, labels, x, 4, 20, num_true=2)
+
+
+def test_dynamic_partition_and_stitch_as_tensorflow_documents_them():
+    data = np.arange(10.0, dtype=np.float32).reshape(5, 2)
+    parts = np.array([0, 1, 0, 2, 1])
+    out = pynn.dynamic_partition(data, parts, 3)
+    assert [np.asarray(o).tolist() for o in out] == [[[0, 1], [4, 5]], [[2, 3], [8, 9]],
+                                                     [[6, 7]]]
+    where = [np.flatnonzero(parts == i) for i in range(3)]
+    np.testing.assert_array_equal(np.asarray(pynn.dynamic_stitch(where, out)), data)
+    # TensorFlow's example: a repeated index takes the later value
+    np.testing.assert_array_equal(
+        np.asarray(pynn.dynamic_stitch([[0, 2], [2, 4]], [[1.0, 2.0], [3.0, 4.0]])),
+        [1, 0, 3, 0, 4])
+    x = pynn.Variable(data)
+    with pynn.GradientTape() as tape:
+        pieces = pynn.dynamic_partition(x, parts, 3)
+        loss = pynn.reduce_sum(pynn.dynamic_stitch(where, [p * (i + 1.0) for i, p in
+                                                           enumerate(pieces)]))
+    np.testing.assert_array_equal(np.asarray(tape.gradient(loss, x)),
+                                  np.repeat((parts + 1.0)[:, None], 2, axis=1))
+    with pytest.raises(ValueError, match="partitions must be in"):
+        pynn.dynamic_partition(data, parts, 2)
