@@ -42,24 +42,28 @@ def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1,
     ``pad_end`` a frame that would run past the end is dropped; with it the
     end is padded with ``pad_value`` to ceil(length / frame_step) frames,
     as TensorFlow's."""
-    x = _value(signal)
+    traced = ops._is_traced(signal)
+    x = signal if traced else _value(signal)
     length = _count(frame_length, "frame", "frame_length")
     step = _count(frame_step, "frame", "frame_step")
-    if x.ndim == 0:
+    rank = ops.ndim(x)
+    if rank == 0:
         raise ValueError("tf.signal.frame: signal must have at least one axis")
-    axis = axis % x.ndim
-    n = x.shape[axis]
+    axis = axis % rank
+    n = ops.shape(x)[axis]
     if pad_end:
         frames = -(-n // step)
         need = max((frames - 1) * step + length - n, 0)
-        pads = [(0, 0)] * x.ndim
+        pads = [(0, 0)] * rank
         pads[axis] = (0, need)
-        x = np.pad(x, pads, constant_values=pad_value)
+        x = ops.pad(x, pads, constant_values=pad_value) if traced else \
+            np.pad(x, pads, constant_values=pad_value)
     else:
         frames = max(0, 1 + (n - length) // step) if n >= length else 0
     starts = np.arange(frames) * step
     index = starts[:, None] + np.arange(length)[None, :]
-    return np.take(x, index, axis=axis)
+    # (a traced signal, a generated waveform's spectral loss, keeps its gradient)
+    return ops.take(x, index, axis=axis) if traced else np.take(x, index, axis=axis)
 
 
 def _raised_cosine(window_length, periodic, dtype, a, b, who):
@@ -91,6 +95,10 @@ def _fft_length(frame_length):
 def rfft(input_tensor, fft_length=None, name=None):
     """The FFT of the real signals over the last axis, cropped or zero-padded
     to ``fft_length`` first: fft_length // 2 + 1 complex bins."""
+    if ops._is_traced(input_tensor):
+        n = ops.shape(input_tensor)[-1] if fft_length is None else \
+            _count(np.ravel(_value(fft_length))[0], "rfft", "fft_length")
+        return ops._TracedComplex(*ops.rfft(input_tensor, n), "complex64")
     x = _real(input_tensor, "rfft")
     n = x.shape[-1] if fft_length is None else _count(np.ravel(_value(fft_length))[0], "rfft",
                                                       "fft_length")
@@ -99,6 +107,12 @@ def rfft(input_tensor, fft_length=None, name=None):
 
 def irfft(input_tensor, fft_length=None, name=None):
     """The real signals of the one-sided spectra over the last axis."""
+    if type(input_tensor) is ops._TracedComplex:
+        n = 2 * (input_tensor.shape[-1] - 1) if fft_length is None else \
+            _count(np.ravel(_value(fft_length))[0], "irfft", "fft_length")
+        imag = input_tensor.imag
+        return ops.irfft((input_tensor.real, imag if type(imag) is not np.ndarray else
+                          imag.astype(np.float32)), n)
     x = _value(input_tensor)
     n = 2 * (x.shape[-1] - 1) if fft_length is None else \
         _count(np.ravel(_value(fft_length))[0], "irfft", "fft_length")
@@ -252,13 +266,83 @@ def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_wind
     """The short-time Fourier transform over the last axis: (..., frames,
     fft_length // 2 + 1) complex bins of each windowed frame, fft_length
     by default the smallest power of two >= frame_length."""
-    x = _real(signals, "stft")
     length = _count(frame_length, "stft", "frame_length")
     n = _fft_length(length) if fft_length is None else _count(fft_length, "stft", "fft_length")
+    if ops._is_traced(signals):
+        frames = frame(signals, length, frame_step, pad_end=pad_end)
+        if window_fn is not None:
+            frames = ops.multiply(frames, _value(window_fn(length, dtype="float32")))
+        return ops._TracedComplex(*ops.rfft(frames, n), "complex64")
+    x = _real(signals, "stft")
     frames = frame(x, length, frame_step, pad_end=pad_end)
     if window_fn is not None:
         frames = frames * _value(window_fn(length, dtype=frames.dtype.name))
     return np.fft.rfft(frames, n=n, axis=-1).astype(_complex_of(x.dtype))
+
+
+def overlap_and_add(signal, frame_step, name=None):
+    """(..., frames, frame_length) frames laid frame_step apart and summed
+    where they overlap: (..., (frames - 1) * frame_step + frame_length)."""
+    step = _count(frame_step, "overlap_and_add", "frame_step")
+    shape = tuple(ops.shape(signal))
+    if len(shape) < 2:
+        raise ValueError(f"tf.signal.overlap_and_add: expected (..., frames, frame_length), got "
+                         f"shape {shape}")
+    frames, length = shape[-2:]
+    total = (frames - 1) * step + length if frames else 0
+    if not ops._is_traced(signal):
+        x = _value(signal)
+        out = np.zeros(shape[:-2] + (total,), x.dtype if x.dtype.kind == "f" else np.float32)
+        for f in range(frames):
+            out[..., f * step:f * step + length] += x[..., f, :]
+        return out
+    lead = [(0, 0)] * (len(shape) - 2)
+    out = None
+    for f in range(frames):
+        piece = ops.pad(signal[..., f, :], lead + [(f * step, total - f * step - length)])
+        out = piece if out is None else ops.add(out, piece)
+    return out
+
+
+def inverse_stft_window_fn(frame_step, forward_window_fn=None, name=None):
+    """The window that makes inverse_stft invert stft with
+    ``forward_window_fn`` (Hann by default) at ``frame_step``: the forward
+    window over the sum of its overlapping squares."""
+    step = _count(frame_step, "inverse_stft_window_fn", "frame_step")
+    forward = hann_window if forward_window_fn is None else forward_window_fn
+
+    def window(frame_length, dtype="float32"):
+        w = np.asarray(_value(forward(frame_length, dtype=dtype)), np.float64)
+        overlaps = -(-int(frame_length) // step)
+        denom = np.pad(w ** 2, (0, overlaps * step - int(frame_length)))
+        denom = np.tile(denom.reshape(overlaps, step).sum(0, keepdims=True), (overlaps, 1))
+        return (w / denom.reshape(-1)[:int(frame_length)]).astype(np.dtype(as_dtype(dtype)))
+    return window
+
+
+def inverse_stft(stfts, frame_length, frame_step, fft_length=None, window_fn=hann_window,
+                 name=None):
+    """The signals of (..., frames, fft_length // 2 + 1) short-time
+    spectra: each frame's inverse real FFT (its first frame_length
+    samples, zero-padded to them), times ``window_fn``'s window, overlapped
+    and added; with inverse_stft_window_fn's window it inverts stft."""
+    length = _count(frame_length, "inverse_stft", "frame_length")
+    n = _fft_length(length) if fft_length is None else _count(fft_length, "inverse_stft",
+                                                               "fft_length")
+    frames = irfft(stfts, n)
+    if ops._is_traced(frames):
+        frames = frames[..., :length]
+        if n < length:
+            frames = ops.pad(frames, [(0, 0)] * (ops.ndim(frames) - 1) + [(0, length - n)])
+        if window_fn is not None:
+            frames = ops.multiply(frames, _value(window_fn(length, dtype="float32")))
+        return overlap_and_add(frames, frame_step)
+    frames = _value(frames)[..., :length]
+    if n < length:
+        frames = np.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, length - n)])
+    if window_fn is not None:
+        frames = frames * _value(window_fn(length, dtype=frames.dtype.name))
+    return overlap_and_add(frames, frame_step)
 
 
 def _hertz_to_mel(hertz):
@@ -291,7 +375,8 @@ def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sampl
 
 _FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "fft2d",
               "ifft2d", "fftshift", "ifftshift", "dct", "idct",
-              "mfccs_from_log_mel_spectrograms", "stft",
+              "mfccs_from_log_mel_spectrograms", "overlap_and_add", "inverse_stft",
+              "inverse_stft_window_fn", "stft",
               "linear_to_mel_weight_matrix"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])

@@ -764,3 +764,42 @@ def test_dynamic_partition_and_stitch_as_tensorflow_documents_them():
                                   np.repeat((parts + 1.0)[:, None], 2, axis=1))
     with pytest.raises(ValueError, match="partitions must be in"):
         pynn.dynamic_partition(data, parts, 2)
+
+
+# ---- audio: tf.signal.inverse_stft (with inverse_stft_window_fn it
+# inverts stft), overlap_and_add, and the STFT of a traced signal (a
+# generated waveform's spectral loss) keeping its gradient
+
+def test_inverse_stft_inverts_stft_with_the_inverse_window():
+    x = rand(2, 200)
+    spectra = pynn.signal.stft(x, 32, 8, fft_length=32)
+    back = np.asarray(pynn.signal.inverse_stft(
+        spectra, 32, 8, fft_length=32, window_fn=pynn.signal.inverse_stft_window_fn(8)))
+    assert back.shape == (2, 200)
+    np.testing.assert_allclose(back[:, 32:176], x[:, 32:176], atol=1e-5)
+    frames = rand(3, 4, 6, seed=1)
+    want = np.zeros((3, 12), np.float32)
+    for f in range(4):
+        want[:, 2 * f:2 * f + 6] += frames[:, f]
+    np.testing.assert_allclose(np.asarray(pynn.signal.overlap_and_add(frames, 2)), want,
+                               atol=1e-6)
+
+
+def test_the_stft_of_a_traced_signal_differentiates():
+    x0 = rand(1, 64).astype(np.float64)
+    v = pynn.Variable(x0.astype(np.float32))
+    with pynn.GradientTape() as tape:
+        magnitude = pynn.abs(pynn.signal.stft(v, 16, 8, pad_end=True))
+        loss = pynn.reduce_sum(pynn.square(magnitude))
+    window = np.asarray(pynn.signal.hann_window(16), np.float64)
+
+    def reference(a):
+        frames = np.asarray(pynn.signal.frame(a, 16, 8, pad_end=True)) * window
+        return float((np.abs(np.fft.rfft(frames, 16)) ** 2).sum())
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)),
+                               _finite_differences(reference, x0, eps=1e-4), rtol=1e-3,
+                               atol=1e-3)
+    with pynn.GradientTape() as tape:
+        rebuilt = pynn.signal.inverse_stft(pynn.signal.stft(v, 16, 8), 16, 8)
+        loss = pynn.reduce_sum(rebuilt)
+    assert np.isfinite(np.asarray(tape.gradient(loss, v))).all()
