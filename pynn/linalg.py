@@ -71,6 +71,36 @@ def solve(matrix, rhs, adjoint=False, name=None):
     return ops.solve(ops.swapaxes(matrix, -1, -2) if adjoint else matrix, rhs)
 
 
+def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
+    """x with ``matrix @ x = rhs`` for triangular ``matrix`` (lower by
+    default, its other half ignored); with ``adjoint`` its transpose's."""
+    _square("triangular_solve", matrix)
+    tri = ops.tril(matrix) if lower else ops.triu(matrix)
+    return ops.solve(ops.swapaxes(tri, -1, -2) if adjoint else tri, rhs)
+
+
+def lstsq(matrix, rhs, l2_regularizer=0.0, fast=True, name=None):
+    """The least-squares solution x of ``matrix @ x = rhs`` ((m, n) matrix,
+    (m, k) rhs), with ``l2_regularizer`` the ridge penalty: TensorFlow's
+    fast path, the normal equations (A^T A + l2 I) x = A^T b when m >= n,
+    x = A^T (A A^T + l2 I)^-1 b when m < n."""
+    shape, rhs_shape = tuple(ops.shape(matrix)), tuple(ops.shape(rhs))
+    if len(shape) < 2 or len(rhs_shape) != len(shape) or rhs_shape[-2] != shape[-2]:
+        raise ValueError(f"lstsq: expected matrices (..., m, n) and (..., m, k), got shapes "
+                         f"{shape} and {rhs_shape}")
+    m, n = shape[-2:]
+    at = ops.swapaxes(matrix, -1, -2)
+    if m >= n:
+        gram = ops.matmul(at, matrix)
+        if l2_regularizer:
+            gram = ops.add(gram, np.float32(l2_regularizer) * np.eye(n, dtype=np.float32))
+        return ops.solve(gram, ops.matmul(at, rhs))
+    gram = ops.matmul(matrix, at)
+    if l2_regularizer:
+        gram = ops.add(gram, np.float32(l2_regularizer) * np.eye(m, dtype=np.float32))
+    return ops.matmul(at, ops.solve(gram, rhs))
+
+
 def qr(input, full_matrices=False, name=None):
     """(q, r)."""
     return ops.qr(input, mode="complete" if full_matrices else "reduced")
@@ -160,7 +190,7 @@ def normalize(tensor, ord="euclidean", axis=None, name=None):
 
 
 _FUNCTIONS = ["matmul", "matvec", "matrix_transpose", "inv", "det", "slogdet", "logdet",
-              "cholesky", "solve", "qr", "svd", "eigh", "eigvalsh", "pinv", "diag",
+              "cholesky", "solve", "triangular_solve", "lstsq", "qr", "svd", "eigh", "eigvalsh", "pinv", "diag",
               "diag_part", "set_diag", "band_part", "trace", "tensordot", "einsum", "cross",
               "normalize"]
 for _name in _FUNCTIONS:

@@ -803,3 +803,23 @@ def test_the_stft_of_a_traced_signal_differentiates():
         rebuilt = pynn.signal.inverse_stft(pynn.signal.stft(v, 16, 8), 16, 8)
         loss = pynn.reduce_sum(rebuilt)
     assert np.isfinite(np.asarray(tape.gradient(loss, v))).all()
+
+
+def test_triangular_solve_and_lstsq_as_tensorflow_defines_them():
+    linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 4)) + 4 * np.eye(4), rng.normal(size=(4, 2))
+    np.testing.assert_allclose(np.asarray(pynn.linalg.triangular_solve(a, b)),
+                               linalg.solve_triangular(a, b, lower=True), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(pynn.linalg.triangular_solve(a, b, lower=False, adjoint=True)),
+        linalg.solve_triangular(np.triu(a).T, b, lower=True), atol=1e-5)
+    tall, wide = rng.normal(size=(6, 3)), rng.normal(size=(2, 5))
+    rhs_tall, rhs_wide = rng.normal(size=(6, 2)), rng.normal(size=(2, 1))
+    np.testing.assert_allclose(np.asarray(pynn.linalg.lstsq(tall, rhs_tall)),
+                               np.linalg.lstsq(tall, rhs_tall, rcond=None)[0], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pynn.linalg.lstsq(wide, rhs_wide)),
+                               np.linalg.lstsq(wide, rhs_wide, rcond=None)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(pynn.linalg.lstsq(tall, rhs_tall, l2_regularizer=0.5)),
+        np.linalg.solve(tall.T @ tall + 0.5 * np.eye(3), tall.T @ rhs_tall), atol=1e-5)
