@@ -56,10 +56,11 @@ from .math import (  # noqa: E402
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
 from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
-from .math import dynamic_partition, dynamic_stitch, identity_n, recompute_grad  # noqa: E402
+from .math import (  # noqa: E402
+    dynamic_partition, dynamic_stitch, gradients, identity_n, recompute_grad)
 from .linalg import tensordot  # noqa: E402
 _TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice", "identity_n",
-             "recompute_grad", "conj", "dynamic_partition", "dynamic_stitch",
+             "recompute_grad", "conj", "dynamic_partition", "dynamic_stitch", "gradients",
              "make_tensor_proto", "make_ndarray", "saved_model", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",

@@ -1497,6 +1497,25 @@ def identity_n(input, name=None):
     return [ops.convert_to_tensor(t) if not ops._is_traced(t) else t for t in input]
 
 
+def gradients(ys, xs, grad_ys=None, name="gradients", gate_gradients=False,
+              aggregation_method=None, stop_gradients=None, unconnected_gradients="none"):
+    """tf.gradients: symbolically, of a loss built from a model's symbolic
+    tensors, Keras 2's K.gradients (computed by K.function); on values
+    TensorFlow 2 refuses it in eager code, and so does pynn: use
+    tf.GradientTape."""
+    from .backend import gradients as symbolic_gradients
+    from .models.node import KerasTensor
+    if isinstance(ys, KerasTensor) and grad_ys is None and stop_gradients is None and \
+            unconnected_gradients in ("none", None):
+        return symbolic_gradients(ys, xs)
+    if isinstance(ys, KerasTensor):
+        raise ValueError("tf.gradients of symbolic tensors takes only ys and xs here "
+                         "(grad_ys, stop_gradients and unconnected_gradients='zero' are not "
+                         "supported); compute the gradient with tf.GradientTape")
+    raise RuntimeError("tf.gradients is not supported when eager execution is enabled. Use "
+                       "tf.GradientTape instead.")
+
+
 def recompute_grad(f):
     """tf.recompute_grad: ``f`` with the same values and gradients;
     TensorFlow recomputes its activations in the backward pass to save

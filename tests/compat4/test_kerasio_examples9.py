@@ -823,3 +823,14 @@ def test_triangular_solve_and_lstsq_as_tensorflow_defines_them():
     np.testing.assert_allclose(
         np.asarray(pynn.linalg.lstsq(tall, rhs_tall, l2_regularizer=0.5)),
         np.linalg.solve(tall.T @ tall + 0.5 * np.eye(3), tall.T @ rhs_tall), atol=1e-5)
+
+
+def test_tf_gradients_is_k_gradients_on_symbolic_tensors_and_refused_on_values():
+    from pynn import backend as K
+    inp = pynn.Input((3,))
+    model = pynn.Model(inp, pynn.layers.Dense(1)(inp))
+    grad = pynn.gradients(K.sum(model.output), inp)
+    got = K.function([inp], grad)([np.ones((2, 3), np.float32)])[0]
+    np.testing.assert_allclose(got, np.tile(model.layers[1].kernel.numpy().T, (2, 1)))
+    with pytest.raises(RuntimeError, match="GradientTape"):
+        pynn.gradients(np.ones(3), np.ones(3))
