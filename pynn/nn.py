@@ -530,6 +530,31 @@ def max_pool_with_argmax(input, ksize, strides, padding, data_format="NHWC",
     return output, eager(index.astype(output_dtype))
 
 
+def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_format=None,
+         dilations=None, name=None):
+    """tf.nn.pool over the spatial axes of channels-last 1-D or 2-D data:
+    'MAX' or 'AVG' over windows of ``window_shape``, ``strides`` one per
+    spatial axis (1 by default, as TensorFlow's)."""
+    who = "pool"
+    rank = len(window_shape)
+    if rank not in (1, 2) or ops.ndim(input) != rank + 2:
+        raise ValueError(f"{who}: pools 1-D (N, W, C) or 2-D (N, H, W, C) data with a window of "
+                         f"as many sizes, got window_shape {list(window_shape)} for an input of "
+                         f"shape {tuple(ops.shape(input))}")
+    if data_format not in (None, "NWC", "NHWC"):
+        raise ValueError(f"{who}: pynn's data is channels-last, got data_format {data_format!r}")
+    if dilations is not None and any(int(d) != 1 for d in np.ravel(dilations)):
+        raise ValueError(f"{who}: dilated pooling is not supported, got dilations={dilations!r}")
+    if str(pooling_type).upper() not in ("MAX", "AVG"):
+        raise ValueError(f"{who}: pooling_type must be 'MAX' or 'AVG', got {pooling_type!r}")
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"{who}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    window = tuple(int(k) for k in window_shape)
+    steps = (1,) * rank if strides is None else tuple(int(k) for k in np.ravel(strides))
+    fn = ops.max_pool if str(pooling_type).upper() == "MAX" else ops.average_pool
+    return fn(input, window, steps, padding.lower(), "channels_last")
+
+
 def max_pool(input, ksize, strides, padding, data_format=None, name=None):
     """TensorFlow 2's ``tf.nn.max_pool`` of NHWC images (max_pool2d's)."""
     return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
@@ -758,7 +783,7 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d", "conv3d",
            "max_pool_with_argmax", "normalize_moments", "weighted_moments", "nce_loss",
-           "sampled_softmax_loss",
+           "sampled_softmax_loss", "pool",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",

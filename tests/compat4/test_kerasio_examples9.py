@@ -834,3 +834,18 @@ def test_tf_gradients_is_k_gradients_on_symbolic_tensors_and_refused_on_values()
     np.testing.assert_allclose(got, np.tile(model.layers[1].kernel.numpy().T, (2, 1)))
     with pytest.raises(RuntimeError, match="GradientTape"):
         pynn.gradients(np.ones(3), np.ones(3))
+
+
+def test_tf_nn_pool_is_max_and_average_pooling_with_tensorflows_defaults():
+    x = rand(2, 7, 8, 3)
+    np.testing.assert_array_equal(
+        np.asarray(pynn.nn.pool(x, [2, 3], "MAX", strides=[2, 1], padding="SAME")),
+        np.asarray(pynn.nn.max_pool2d(x, [2, 3], [2, 1], "SAME")))
+    np.testing.assert_allclose(np.asarray(pynn.nn.pool(x, [3, 3], "AVG")),
+                               np.asarray(pynn.nn.avg_pool2d(x, 3, 1, "VALID")), atol=1e-6)
+    x1 = rand(2, 9, 3)
+    got = np.asarray(pynn.nn.pool(x1, [3], "MAX", strides=[2]))
+    assert got.shape == (2, 4, 3)
+    np.testing.assert_array_equal(got[:, 1], x1[:, 2:5].max(1))
+    with pytest.raises(ValueError, match="dilated"):
+        pynn.nn.pool(x, [2, 2], "MAX", dilations=[2, 2])
