@@ -107,6 +107,9 @@ def rfft(input_tensor, fft_length=None, name=None):
 
 def irfft(input_tensor, fft_length=None, name=None):
     """The real signals of the one-sided spectra over the last axis."""
+    if ops._is_traced(input_tensor):   # (a real spectrum: its imaginary part zero)
+        input_tensor = ops._TracedComplex(input_tensor, np.zeros(
+            tuple(ops.shape(input_tensor)), np.float32), "complex64")
     if type(input_tensor) is ops._TracedComplex:
         n = 2 * (input_tensor.shape[-1] - 1) if fft_length is None else \
             _count(np.ravel(_value(fft_length))[0], "irfft", "fft_length")

@@ -849,3 +849,27 @@ def test_tf_nn_pool_is_max_and_average_pooling_with_tensorflows_defaults():
     np.testing.assert_array_equal(got[:, 1], x1[:, 2:5].max(1))
     with pytest.raises(ValueError, match="dilated"):
         pynn.nn.pool(x, [2, 2], "MAX", dilations=[2, 2])
+
+
+def test_numpy_style_conversions_and_a_real_spectrum_keep_the_gradient():
+    import pynn.experimental.numpy as tnp
+    x = pynn.Variable(rand(2, 6))
+    for convert in (tnp.asanyarray, tnp.ascontiguousarray, tnp.asfortranarray,
+                    tnp.asarray_chkfinite, tnp.require):
+        with pynn.GradientTape() as tape:
+            loss = tnp.sum(convert(x) * 3.0)
+        np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)), np.full((2, 6), 3.0),
+                                   err_msg=convert.__name__)
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        tnp.asarray_chkfinite(np.array([1.0, np.inf]))
+    # irfft of a real (traced) spectrum: its imaginary part zero
+    spectrum0 = rand(2, 4).astype(np.float64)
+    spectrum = pynn.Variable(spectrum0.astype(np.float32))
+    weights = np.arange(6.0)
+    with pynn.GradientTape() as tape:
+        loss = pynn.reduce_sum(pynn.signal.irfft(spectrum, 6) * weights)
+
+    def reference(s):
+        return float((np.fft.irfft(s, 6) * weights).sum())
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, spectrum)),
+                               _finite_differences(reference, spectrum0), atol=1e-4)
