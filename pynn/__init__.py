@@ -57,10 +57,11 @@ from .math import (  # noqa: E402
     unique, unique_with_counts)
 from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
 from .math import (  # noqa: E402
-    dynamic_partition, dynamic_stitch, gradients, identity_n, recompute_grad)
+    dynamic_partition, dynamic_stitch, gradients, identity_n, recompute_grad, unravel_index)
 from .linalg import tensordot  # noqa: E402
-_TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice", "identity_n",
-             "recompute_grad", "conj", "dynamic_partition", "dynamic_stitch", "gradients",
+_TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice",
+             "unravel_index", "dynamic_partition", "dynamic_stitch", "no_op", "group",
+             "control_dependencies", "identity_n", "recompute_grad", "conj", "gradients",
              "make_tensor_proto", "make_ndarray", "saved_model", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -92,7 +93,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402
-                        executing_eagerly, foldl, foldr, function, init_scope, map_fn,
+                        control_dependencies, group, no_op, executing_eagerly, foldl, foldr, function, init_scope, map_fn,
                         numpy_function, print, py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402

@@ -6,7 +6,6 @@ forms (NHWC data, HWIO filters, 'SAME'/'VALID' or explicit padding).
 They compute through pynn.ops, so values a GradientTape traces keep
 recording, and give eager tensors as pynn's other TensorFlow names.
 """
-import builtins
 
 import numpy as np
 
@@ -244,15 +243,7 @@ def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_class
 def _spatial(value, what, fn):
     """TensorFlow's forms of strides, ksize and dilations for 2-D data: an
     int, or a list of 1, 2 or 4 (the batch and channel entries 1)."""
-    v = [int(s) for s in np.ravel(value)]
-    if len(v) == 1:
-        return (v[0], v[0])
-    if len(v) == 2:
-        return tuple(v)
-    if len(v) == 4 and v[0] == 1 and v[3] == 1:
-        return (v[1], v[2])
-    raise ValueError(f"{fn}: {what} must be an int or a list of 1, 2 or 4 ints (the batch "
-                     f"and channel entries 1), got {value!r}")
+    return _spatial_n(value, 2, what, fn)
 
 
 def _padding(x, padding, fn):
@@ -304,98 +295,6 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
                                "conv2d_transpose"))
 
 
-def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
-    """1-D convolution of NWC ``input`` with ``filters`` of shape (width,
-    in, out); ``stride`` and ``dilations`` an int or a list of 1 or 3 (the
-    batch and channel entries 1)."""
-    if data_format not in ("NWC", None):
-        raise ValueError(f"conv1d: pynn's sequences are NWC, got data_format {data_format!r}")
-    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
-        raise ValueError(f"conv1d: padding must be 'SAME' or 'VALID', got {padding!r}")
-    return ops.conv(input, filters, strides=_steps(stride, "stride", "conv1d"),
-                    padding=padding.lower(), data_format="channels_last",
-                    dilation_rate=_steps(1 if dilations is None else dilations, "dilations",
-                                         "conv1d"))
-
-
-def _steps(value, what, fn):
-    """TensorFlow's forms of a 1-D stride or dilation: an int, or a list of
-    1 or 3 (the batch and channel entries 1)."""
-    v = [int(s) for s in np.ravel(value)]
-    if len(v) == 1:
-        return v[0]
-    if len(v) == 3 and v[0] == 1 and v[2] == 1:
-        return v[1]
-    raise ValueError(f"{fn}: {what} must be an int or a list of 1 or 3 ints (the batch and "
-                     f"channel entries 1), got {value!r}")
-
-
-def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None, name=None):
-    """3-D convolution of NDHWC ``input`` with ``filters`` of shape (depth,
-    rows, cols, in, out); ``strides`` and ``dilations`` lists of 5 (the
-    batch and channel entries 1)."""
-    if data_format not in ("NDHWC", None):
-        raise ValueError(f"conv3d: pynn's volumes are NDHWC, got data_format {data_format!r}")
-    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
-        raise ValueError(f"conv3d: padding must be 'SAME' or 'VALID', got {padding!r}")
-
-    def spatial(value, what):
-        v = [int(s) for s in np.ravel(value)]
-        if len(v) != 5 or v[0] != 1 or v[4] != 1:
-            raise ValueError(f"conv3d: {what} must be a list of 5 ints (the batch and channel "
-                             f"entries 1), got {value!r}")
-        return tuple(v[1:4])
-    return ops.conv(input, filters, strides=spatial(strides, "strides"), padding=padding.lower(),
-                    data_format="channels_last",
-                    dilation_rate=(1, 1, 1) if dilations is None else spatial(dilations,
-                                                                              "dilations"))
-
-
-def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
-                     name=None):
-    """Depthwise 2-D convolution of NHWC ``input`` with ``filter`` of shape
-    (rows, cols, in, multiplier): output channel ``c * multiplier + m`` is
-    input channel c convolved with ``filter[:, :, c, m]``."""
-    _nhwc(data_format, "depthwise_conv2d")
-    x, mode = _padding(input, padding, "depthwise_conv2d")
-    return ops.depthwise_conv(x, filter, strides=_spatial(strides, "strides", "depthwise_conv2d"),
-                              padding=mode, data_format="channels_last",
-                              dilation_rate=_spatial(1 if dilations is None else dilations,
-                                                     "dilations", "depthwise_conv2d"))
-
-
-def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,
-                     data_format=None, dilations=None, name=None):
-    """depthwise_conv2d, then a 1x1 convolution with ``pointwise_filter``
-    of shape (1, 1, in * multiplier, out)."""
-    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
-    return ops.conv(y, pointwise_filter, strides=1, padding="valid",
-                    data_format="channels_last")
-
-
-def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5,
-                                 name=None):
-    """AlexNet's normalization across channels of NHWC ``input``:
-    ``input / (bias + alpha * sqr_sum) ** beta``, sqr_sum the sum of the
-    squares of the channels within ``depth_radius`` of each one (those
-    that exist)."""
-    if ops.ndim(input) != 4:
-        raise ValueError(f"local_response_normalization: expected a 4-D (NHWC) input, got "
-                         f"shape {tuple(ops.shape(input))}")
-    r = int(depth_radius)
-    if r < 0:
-        raise ValueError(f"local_response_normalization: depth_radius must be >= 0, got "
-                         f"{depth_radius!r}")
-    channels = ops.shape(input)[-1]
-    padded = ops.pad(ops.square(input), [[0, 0], [0, 0], [0, 0], [r, r]])
-    sqr_sum = padded[..., 0:channels]
-    for k in builtins.range(1, 2 * r + 1):
-        sqr_sum = ops.add(sqr_sum, padded[..., k:k + channels])
-    return ops.divide(input, ops.power(ops.add(np.float32(bias),
-                                               ops.multiply(np.float32(alpha), sqr_sum)),
-                                       np.float32(beta)))
-
-
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
     """``scale * (x - mean) / sqrt(variance + variance_epsilon) + offset``
     (``offset`` and ``scale`` may be None)."""
@@ -426,6 +325,27 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
                            ops.relu(ops.negative(logits)))
     return ops.add(ops.multiply(ops.subtract(np.float32(1.0), labels), logits),
                    ops.multiply(log_weight, softplus_neg))
+
+
+def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC",
+                     dilations=None, name=None):
+    """The transposed 1-D convolution of (batch, width, in) ``input`` with
+    filters (width, out, in) into ``output_shape`` (batch, width, out):
+    conv2d_transpose at height 1."""
+    from . import backend
+    _channels_last(data_format, ("NWC",), "conv1d_transpose")
+    _rank(input, 3, "batch, width, channels", "conv1d_transpose")
+    out = [int(d) for d in np.ravel(np.asarray(output_shape))]
+    if len(out) != 3:
+        raise ValueError(f"conv1d_transpose: output_shape must be (batch, width, channels), "
+                         f"got {output_shape!r}")
+    y = backend.conv2d_transpose(
+        ops.expand_dims(input, 1), ops.expand_dims(filters, 0), [out[0], 1, out[1], out[2]],
+        strides=(1,) + _spatial_n(strides, 1, "strides", "conv1d_transpose"),
+        padding=_string_padding(padding, "conv1d_transpose"),
+        dilation_rate=(1,) + _spatial_n(1 if dilations is None else dilations, 1, "dilations",
+                                        "conv1d_transpose"))
+    return ops.squeeze(y, 1)
 
 
 def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None,
@@ -530,31 +450,6 @@ def max_pool_with_argmax(input, ksize, strides, padding, data_format="NHWC",
     return output, eager(index.astype(output_dtype))
 
 
-def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_format=None,
-         dilations=None, name=None):
-    """tf.nn.pool over the spatial axes of channels-last 1-D or 2-D data:
-    'MAX' or 'AVG' over windows of ``window_shape``, ``strides`` one per
-    spatial axis (1 by default, as TensorFlow's)."""
-    who = "pool"
-    rank = len(window_shape)
-    if rank not in (1, 2) or ops.ndim(input) != rank + 2:
-        raise ValueError(f"{who}: pools 1-D (N, W, C) or 2-D (N, H, W, C) data with a window of "
-                         f"as many sizes, got window_shape {list(window_shape)} for an input of "
-                         f"shape {tuple(ops.shape(input))}")
-    if data_format not in (None, "NWC", "NHWC"):
-        raise ValueError(f"{who}: pynn's data is channels-last, got data_format {data_format!r}")
-    if dilations is not None and any(int(d) != 1 for d in np.ravel(dilations)):
-        raise ValueError(f"{who}: dilated pooling is not supported, got dilations={dilations!r}")
-    if str(pooling_type).upper() not in ("MAX", "AVG"):
-        raise ValueError(f"{who}: pooling_type must be 'MAX' or 'AVG', got {pooling_type!r}")
-    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
-        raise ValueError(f"{who}: padding must be 'SAME' or 'VALID', got {padding!r}")
-    window = tuple(int(k) for k in window_shape)
-    steps = (1,) * rank if strides is None else tuple(int(k) for k in np.ravel(strides))
-    fn = ops.max_pool if str(pooling_type).upper() == "MAX" else ops.average_pool
-    return fn(input, window, steps, padding.lower(), "channels_last")
-
-
 def max_pool(input, ksize, strides, padding, data_format=None, name=None):
     """TensorFlow 2's ``tf.nn.max_pool`` of NHWC images (max_pool2d's)."""
     return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
@@ -563,6 +458,250 @@ def max_pool(input, ksize, strides, padding, data_format=None, name=None):
 def avg_pool(input, ksize, strides, padding, data_format=None, name=None):
     """TensorFlow 2's ``tf.nn.avg_pool`` of NHWC images (avg_pool2d's)."""
     return avg_pool2d(input, ksize, strides, padding, data_format or "NHWC")
+
+def _spatial_n(value, n, what, fn):
+    """TensorFlow's forms of strides, ksize and dilations for data of ``n``
+    spatial axes: an int, or a list of 1, n or n + 2 (the batch and channel
+    entries 1)."""
+    v = [int(s) for s in np.ravel(value)]
+    if len(v) == 1:
+        return (v[0],) * n
+    if len(v) == n:
+        return tuple(v)
+    if len(v) == n + 2 and v[0] == 1 and v[-1] == 1:
+        return tuple(v[1:-1])
+    raise ValueError(f"{fn}: {what} must be an int or a list of 1, {n} or {n + 2} ints (the "
+                     f"batch and channel entries 1), got {value!r}")
+
+
+def _channels_last(data_format, allowed, fn):
+    if data_format not in (None,) + allowed:
+        raise ValueError(f"{fn}: pynn's inputs are channels-last ({allowed[0]}), got "
+                         f"data_format {data_format!r}")
+
+
+def _rank(x, rank, layout, fn):
+    shape = tuple(ops.shape(x))
+    if len(shape) != rank:
+        raise ValueError(f"{fn}: expected input of rank {rank} ({layout}), got shape {shape}")
+    return shape
+
+
+def _string_padding(padding, fn):
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"{fn}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding.lower()
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
+    """1-D convolution of (batch, width, channels) ``input`` with filters of
+    shape (width, in, out)."""
+    _channels_last(data_format, ("NWC",), "conv1d")
+    _rank(input, 3, "batch, width, channels", "conv1d")
+    x, mode = input, padding
+    if not isinstance(padding, str):
+        pairs = np.asarray(padding, dtype=np.int64)
+        if pairs.shape != (3, 2) or pairs[0].any() or pairs[2].any():
+            raise ValueError(f"conv1d: explicit padding must be [[0, 0], [left, right], [0, 0]], "
+                             f"got {padding!r}")
+        x, mode = ops.pad(input, pairs.tolist()), "valid"
+    return ops.conv(x, filters, strides=_spatial_n(stride, 1, "stride", "conv1d"),
+                    padding=_string_padding(mode, "conv1d"), data_format="channels_last",
+                    dilation_rate=_spatial_n(1 if dilations is None else dilations, 1,
+                                             "dilations", "conv1d"))
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    """2-D convolution with holes: conv2d of NHWC ``value`` with ``filters``
+    dilated by ``rate`` (stride 1), as TensorFlow's."""
+    r = int(rate)
+    if r < 1:
+        raise ValueError(f"atrous_conv2d: rate must be >= 1, got {rate!r}")
+    return conv2d(value, filters, 1, padding, dilations=r)
+
+
+def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None, name=None):
+    """3-D convolution of (batch, depth, rows, cols, channels) ``input``
+    with filters (depth, rows, cols, in, out): pynn.ops.conv's (one 2-D
+    convolution per depth tap of the filters, summed; gradients flow
+    through it)."""
+    _channels_last(data_format, ("NDHWC",), "conv3d")
+    n, d, h, w, c = _rank(input, 5, "batch, depth, rows, cols, channels", "conv3d")
+    fs = tuple(ops.shape(filters))
+    if len(fs) != 5 or fs[3] != c:
+        raise ValueError(f"conv3d: filters must have shape (depth, rows, cols, {c}, out) for "
+                         f"input of shape {(n, d, h, w, c)}, got {fs}")
+    st = _spatial_n(strides, 3, "strides", "conv3d")
+    dil = _spatial_n(1 if dilations is None else dilations, 3, "dilations", "conv3d")
+    mode = _string_padding(padding, "conv3d")
+    return ops.conv(input, filters, strides=st, padding=mode, data_format="channels_last",
+                    dilation_rate=dil)
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
+                     name=None):
+    """Each channel of NHWC ``input`` convolved with its own
+    ``channel_multiplier`` filters (``filter`` of shape (rows, cols, in,
+    channel_multiplier)), the outputs of channel k at k * multiplier + q."""
+    _nhwc(data_format, "depthwise_conv2d")
+    _rank(input, 4, "batch, rows, cols, channels", "depthwise_conv2d")
+    x, mode = _padding(input, padding, "depthwise_conv2d")
+    return ops.depthwise_conv(x, filter, strides=_spatial(strides, "strides", "depthwise_conv2d"),
+                              padding=mode, data_format="channels_last",
+                              dilation_rate=_spatial(1 if dilations is None else dilations,
+                                                     "dilations", "depthwise_conv2d"))
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,
+                     data_format=None, dilations=None, name=None):
+    """depthwise_conv2d followed by a 1 x 1 convolution with
+    ``pointwise_filter`` (1, 1, in * channel_multiplier, out)."""
+    pw = tuple(ops.shape(pointwise_filter))
+    if len(pw) != 4 or pw[:2] != (1, 1):
+        raise ValueError(f"separable_conv2d: pointwise_filter must have shape (1, 1, in * "
+                         f"channel_multiplier, out), got {pw}")
+    if tuple(_spatial(strides, "strides", "separable_conv2d")) != (1, 1) and \
+            _spatial(1 if dilations is None else dilations, "dilations",
+                     "separable_conv2d") != (1, 1):
+        raise ValueError("separable_conv2d: strides and dilations cannot both be above 1")
+    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return ops.conv(y, pointwise_filter, strides=1, padding="valid", data_format="channels_last")
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5,
+                                 name=None):
+    """Each entry of 4-D ``input`` divided by (bias + alpha * the sum of the
+    squares of the channels within ``depth_radius`` of it) ** beta."""
+    shape = _rank(input, 4, "batch, rows, cols, channels", "local_response_normalization")
+    r, c = int(depth_radius), shape[3]
+    if r < 0:
+        raise ValueError(f"local_response_normalization: depth_radius must be >= 0, got {r}")
+    k = np.arange(c)
+    band = (np.abs(k[:, None] - k[None, :]) <= r).astype(np.float32)
+    sums = ops.matmul(ops.square(input), band)
+    scale = ops.power(ops.add(ops.multiply(sums, np.float32(alpha)), np.float32(bias)),
+                      np.float32(beta))
+    return ops.divide(input, scale)
+
+
+lrn = local_response_normalization
+
+
+def _pool_nd(kind, who, input, ksize, strides, padding, n):
+    """``kind`` ('max' or 'avg') pooling over the n spatial axes of
+    channels-last ``input``: 1-D and 2-D by pynn.ops's kernels, 3-D as a
+    2-D pooling of each depth slice, then a 1-D one across the slices (a
+    box's maximum is the maximum of its rows' maxima; its mean, counting
+    only the values inside, the mean of its rows' means, as the counts
+    multiply)."""
+    shape = _rank(input, n + 2, "batch, spatial..., channels", who)
+    k = _spatial_n(ksize, n, "ksize", who)
+    st = _spatial_n(strides, n, "strides", who)
+    mode = _string_padding(padding, who)
+    pool = ops.max_pool if kind == "max" else ops.average_pool
+    if n < 3:
+        return pool(input, k, st, mode, "channels_last")
+    b, d, h, w, c = shape
+    planes = pool(ops.reshape(input, (b * d, h, w, c)), k[1:], st[1:], mode, "channels_last")
+    _, oh, ow, _ = ops.shape(planes)
+    across = pool(ops.reshape(planes, (b, d, oh * ow * c)), k[:1], st[:1], mode,
+                  "channels_last")
+    return ops.reshape(across, (b, ops.shape(across)[1], oh, ow, c))
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):
+    """The maximum over each window of (batch, width, channels) ``input``."""
+    _channels_last(data_format, ("NWC",), "max_pool1d")
+    return _pool_nd("max", "max_pool1d", input, ksize, strides, padding, 1)
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):
+    """The mean over each window of (batch, width, channels) ``input``."""
+    _channels_last(data_format, ("NWC",), "avg_pool1d")
+    return _pool_nd("avg", "avg_pool1d", input, ksize, strides, padding, 1)
+
+
+def max_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):
+    """The maximum over each box of (batch, depth, rows, cols, channels)
+    ``input``."""
+    _channels_last(data_format, ("NDHWC",), "max_pool3d")
+    return _pool_nd("max", "max_pool3d", input, ksize, strides, padding, 3)
+
+
+def avg_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):
+    """The mean over each box of (batch, depth, rows, cols, channels)
+    ``input`` ('SAME' boxes count only the values inside)."""
+    _channels_last(data_format, ("NDHWC",), "avg_pool3d")
+    return _pool_nd("avg", "avg_pool3d", input, ksize, strides, padding, 3)
+
+
+def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_format=None,
+         dilations=None, name=None):
+    """TensorFlow's N-D pooling: 'MAX' or 'AVG' over ``window_shape`` (one
+    size per spatial axis) of channels-last input of 1, 2 or 3 spatial
+    axes."""
+    n = len(tuple(ops.shape(input))) - 2
+    if n not in (1, 2, 3):
+        raise ValueError(f"pool: expected input of rank 3, 4 or 5, got shape "
+                         f"{tuple(ops.shape(input))}")
+    _channels_last(data_format, (("NWC", "NHWC", "NDHWC")[n - 1],), "pool")
+    kind = {"MAX": "max", "AVG": "avg"}.get(str(pooling_type).upper())
+    if kind is None:
+        raise ValueError(f"pool: pooling_type must be 'MAX' or 'AVG', got {pooling_type!r}")
+    if dilations is not None and set(_spatial_n(dilations, n, "dilations", "pool")) != {1}:
+        raise ValueError(f"pool: dilations other than 1 are not supported by pynn, got "
+                         f"{dilations!r}")
+    window = _spatial_n(window_shape, n, "window_shape", "pool")
+    return _pool_nd(kind, "pool", input, window, 1 if strides is None else strides, padding, n)
+
+
+def _same_pads(size, k_eff, stride):
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k_eff - size, 0)
+    return out, total // 2
+
+
+def dilation2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """Grayscale morphological dilation of NHWC ``input`` by ``filters``
+    (rows, cols, channels): the maximum over each window of input plus
+    filter, per channel (positions outside the image do not count)."""
+    _nhwc(data_format, "dilation2d")
+    b, h, w, c = _rank(input, 4, "batch, rows, cols, channels", "dilation2d")
+    fshape = tuple(ops.shape(filters))
+    if len(fshape) != 3 or fshape[2] != c:
+        raise ValueError(f"dilation2d: filters must have shape (rows, cols, {c}) for input of "
+                         f"shape {(b, h, w, c)}, got {fshape}")
+    kh, kw = fshape[:2]
+    sh, sw = _spatial(strides, "strides", "dilation2d")
+    rh, rw = _spatial(1 if dilations is None else dilations, "dilations", "dilation2d")
+    eh, ew = (kh - 1) * rh + 1, (kw - 1) * rw + 1
+    if _string_padding(padding, "dilation2d") == "same":
+        (oh, top), (ow, left) = _same_pads(h, eh, sh), _same_pads(w, ew, sw)
+    else:
+        oh, ow, top, left = (h - eh) // sh + 1, (w - ew) // sw + 1, 0, 0
+        if oh < 1 or ow < 1:
+            raise ValueError(f"dilation2d: the window {(eh, ew)} (dilated) is larger than the "
+                             f"input's {(h, w)} with VALID padding")
+    rows = (np.arange(oh) * sh - top)[:, None] + np.arange(kh) * rh        # (oh, kh)
+    cols = (np.arange(ow) * sw - left)[:, None] + np.arange(kw) * rw       # (ow, kw)
+    r, q = rows[:, None, :, None], cols[None, :, None, :]                   # (oh, ow, kh, kw)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    flat = np.where(inside, r * w + q, h * w).reshape(-1)                    # (h * w: outside)
+    dt = np.dtype(ops.dtype(input)) if np.dtype(ops.dtype(input)).kind == "f" else np.float32
+    outside = np.full((b, 1, c), -np.inf, dt)
+    values = ops.concatenate([ops.reshape(input, (b, h * w, c)), outside], axis=1)
+    windows = ops.reshape(ops.take(values, flat, axis=1), (b, oh, ow, kh * kw, c))
+    return ops.max(ops.add(windows, ops.reshape(filters, (kh * kw, c))), axis=3)
+
+
+def erosion2d(value, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """Grayscale morphological erosion: the minimum over each window of
+    ``value`` minus the filter (reflected), -dilation2d(-value, reflected
+    filters)."""
+    reflected = ops.flip(ops.flip(filters, 0), 1)
+    return ops.negative(dilation2d(ops.negative(value), reflected, strides, padding,
+                                   data_format, dilations))
+
 
 def depth_to_space(input, block_size, data_format="NHWC", name=None):
     """Each pixel's channels spread over a ``block_size`` x ``block_size``
@@ -781,18 +920,21 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
-           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d", "conv3d",
-           "max_pool_with_argmax", "normalize_moments", "weighted_moments", "nce_loss",
-           "sampled_softmax_loss", "pool",
+           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
+           "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "pool", "dilation2d",
+           "erosion2d", "atrous_conv2d", "conv3d", "conv1d_transpose", "max_pool_with_argmax",
+           "normalize_moments", "weighted_moments", "nce_loss", "sampled_softmax_loss",
            "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
-              "scale_regularization_loss", "ctc_loss", "conv1d", "conv3d", "depthwise_conv2d",
-              "separable_conv2d", "local_response_normalization", "batch_normalization",
-              "softsign", "crelu", "weighted_cross_entropy_with_logits"):
+              "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
+              "separable_conv2d", "local_response_normalization", "max_pool1d", "avg_pool1d",
+              "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d",
+              "conv3d", "conv1d_transpose", "batch_normalization", "softsign", "crelu",
+              "weighted_cross_entropy_with_logits"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu
