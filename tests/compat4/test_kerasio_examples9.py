@@ -395,7 +395,7 @@ def test_local_response_normalization_is_tensorflows_and_trains_in_a_lambda():
                                _lrn_reference(x), atol=1e-6)
     np.testing.assert_allclose(np.asarray(pynn.nn.lrn(x, 2, 2.0, 1e-4, 0.75)),
                                _lrn_reference(x, 2, 2.0, 1e-4, 0.75), atol=1e-6)
-    with pytest.raises(ValueError, match="4-D"):
+    with pytest.raises(ValueError, match="rank 4"):
         pynn.nn.local_response_normalization(rand(2, 7))
     pynn.utils.set_random_seed(0)
     model = pynn.Sequential([
@@ -633,7 +633,7 @@ def test_mfccs_are_tensorflows_and_differentiate():
     m = fftpack.dct(np.eye(10), type=2) / np.sqrt(20)
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)),
                                2 * log_mel.astype(np.float64) @ m @ m.T, rtol=1e-4, atol=1e-4)
-    with pytest.raises(ValueError, match="ortho"):
+    with pytest.raises(ValueError, match="type-I DCT"):
         pynn.signal.dct(log_mel, type=1, norm="ortho")
 
 
@@ -762,7 +762,7 @@ def test_dynamic_partition_and_stitch_as_tensorflow_documents_them():
                                                            enumerate(pieces)]))
     np.testing.assert_array_equal(np.asarray(tape.gradient(loss, x)),
                                   np.repeat((parts + 1.0)[:, None], 2, axis=1))
-    with pytest.raises(ValueError, match="partitions must be in"):
+    with pytest.raises(ValueError, match="is not in"):
         pynn.dynamic_partition(data, parts, 2)
 
 
@@ -847,7 +847,7 @@ def test_tf_nn_pool_is_max_and_average_pooling_with_tensorflows_defaults():
     got = np.asarray(pynn.nn.pool(x1, [3], "MAX", strides=[2]))
     assert got.shape == (2, 4, 3)
     np.testing.assert_array_equal(got[:, 1], x1[:, 2:5].max(1))
-    with pytest.raises(ValueError, match="dilated"):
+    with pytest.raises(ValueError, match="dilations"):
         pynn.nn.pool(x, [2, 2], "MAX", dilations=[2, 2])
 
 
