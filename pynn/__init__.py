@@ -39,7 +39,7 @@ from .ops import convert_to_tensor, custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
-    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, cos,
+    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, conj, cos,
     cumsum, equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
@@ -56,11 +56,12 @@ from .math import (  # noqa: E402
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
 from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
-from .math import dynamic_partition, dynamic_stitch, unravel_index  # noqa: E402
+from .math import (  # noqa: E402
+    dynamic_partition, dynamic_stitch, gradients, identity_n, recompute_grad, unravel_index)
 from .linalg import tensordot  # noqa: E402
 _TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice",
              "unravel_index", "dynamic_partition", "dynamic_stitch", "no_op", "group",
-             "control_dependencies",
+             "control_dependencies", "identity_n", "recompute_grad", "conj", "gradients",
              "make_tensor_proto", "make_ndarray", "saved_model", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",

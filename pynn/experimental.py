@@ -90,7 +90,23 @@ def _asarray(a, dtype=None):
     return _np.asarray(a, dtype=dtype)
 
 
-numpy.asarray = numpy.array = _eager_results(_asarray)
+def _asarray_chkfinite(a, dtype=None):
+    """asarray, refusing infinities and NaNs as NumPy's."""
+    if not _np.isfinite(_np.asarray(ops.convert_to_numpy(a), dtype=dtype)).all():
+        raise ValueError("array must not contain infs or NaNs")
+    return _asarray(a, dtype)
+
+
+def _require(a, dtype=None, requirements=None):
+    """NumPy's require: the array (C-contiguous, aligned and writable
+    already), as dtype."""
+    return _asarray(a, dtype)
+
+
+numpy.asarray = numpy.array = numpy.asanyarray = numpy.ascontiguousarray = \
+    numpy.asfortranarray = _eager_results(_asarray)
+numpy.asarray_chkfinite = _eager_results(_asarray_chkfinite)
+numpy.require = _eager_results(_require)
 sys.modules[numpy.__name__] = numpy
 
 __all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "PeepholeLSTMCell", "numpy"]

@@ -53,6 +53,8 @@ def _integers(x):
 def abs(x, name=None):
     """|x|; of complex values (a tf.signal.stft spectrum) their magnitudes,
     real (computed on the values: no gradient flows through them)."""
+    if type(x) is ops._TracedComplex:
+        return x.abs()
     if _dtype(x).kind == "c":
         v = _value(x)
         return np.abs(v).astype(np.float64 if v.dtype == np.complex128 else np.float32)
@@ -64,7 +66,14 @@ def abs(x, name=None):
 
 def complex(real, imag, name=None):
     """real + i imag, complex64 from float32 parts (complex128 from float64):
-    a signal for tf.signal.fft (computed on the values, no gradient)."""
+    a signal for tf.signal.fft; of traced parts a TracedComplex, which
+    keeps their gradients."""
+    if ops._is_traced(real) or ops._is_traced(imag):
+        re, im = ops.convert_to_tensor(real), ops.convert_to_tensor(imag)
+        if tuple(ops.shape(re)) != tuple(ops.shape(im)):
+            raise ValueError(f"tf.complex: real and imag need one shape, got "
+                             f"{tuple(ops.shape(re))} and {tuple(ops.shape(im))}")
+        return ops._TracedComplex(re, im, "complex64")
     re, im = _value(real), _value(imag)
     if re.dtype != im.dtype or re.dtype.kind != "f":
         raise TypeError(f"tf.complex: real and imag must be floats of one dtype, got "
@@ -74,12 +83,24 @@ def complex(real, imag, name=None):
 
 def real(input, name=None):
     """The real parts of complex values (real values as they are)."""
+    if type(input) is ops._TracedComplex:
+        return input.real
     v = _value(input)
     return v.real.copy() if v.dtype.kind == "c" else input
 
 
+def conj(x, name=None):
+    """The complex conjugates (real values as they are)."""
+    if type(x) is ops._TracedComplex:
+        return x.conj()
+    v = _value(x)
+    return np.conj(v) if v.dtype.kind == "c" else x
+
+
 def imag(input, name=None):
     """The imaginary parts of complex values (zeros for real values)."""
+    if type(input) is ops._TracedComplex:
+        return input.imag
     v = _value(input)
     return v.imag.copy() if v.dtype.kind == "c" else np.zeros_like(v)
 
@@ -102,6 +123,16 @@ def divide(x, y, name=None):
 def divide_no_nan(x, y, name=None):
     """x / y, with 0 where y is 0."""
     return ops.divide_no_nan(x, y)
+
+
+def multiply_no_nan(x, y, name=None):
+    """x * y, with 0 where y is 0 (even where x is inf or nan)."""
+    return ops.where(ops.equal(y, 0), ops.zeros_like(ops.multiply(x, y)), ops.multiply(x, y))
+
+
+def xdivy(x, y, name=None):
+    """x / y, with 0 where x is 0."""
+    return ops.where(ops.equal(x, 0), ops.zeros_like(ops.divide(x, y)), ops.divide(x, y))
 
 
 def floordiv(x, y, name=None):
@@ -758,6 +789,19 @@ def ensure_shape(x, shape, name=None):
     return x
 
 
+def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
+    """TensorFlow 1's accumulate_n: add_n's sum."""
+    return add_n(inputs)
+
+
+def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
+    """log(cumsum(exp(x))) along ``axis``, computed stably (the running
+    maximum taken out); ``exclusive`` and ``reverse`` as cumsum's."""
+    top = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
+    return ops.add(ops.log(cumsum(ops.exp(ops.subtract(x, top)), axis=axis,
+                                  exclusive=exclusive, reverse=reverse)), top)
+
+
 def add_n(inputs, name=None):
     """The elementwise sum of a list of arrays of one shape."""
     inputs = list(inputs)
@@ -1397,6 +1441,46 @@ def erfinv(x, name=None):
     return ops.erfinv(x)
 
 
+def ndtri(x, name=None):
+    """The inverse of the standard normal CDF: sqrt(2) erfinv(2 x - 1)."""
+    return ops.multiply(np.float32(np.sqrt(2.0)),
+                        ops.erfinv(ops.subtract(ops.multiply(np.float32(2.0), x),
+                                                np.float32(1.0))))
+
+
+def identity_n(input, name=None):
+    """Each tensor of the list as it is (tf.identity_n)."""
+    return [ops.convert_to_tensor(t) if not ops._is_traced(t) else t for t in input]
+
+
+def gradients(ys, xs, grad_ys=None, name="gradients", gate_gradients=False,
+              aggregation_method=None, stop_gradients=None, unconnected_gradients="none"):
+    """tf.gradients: symbolically, of a loss built from a model's symbolic
+    tensors, Keras 2's K.gradients (computed by K.function); on values
+    TensorFlow 2 refuses it in eager code, and so does pynn: use
+    tf.GradientTape."""
+    from .backend import gradients as symbolic_gradients
+    from .models.node import KerasTensor
+    if isinstance(ys, KerasTensor) and grad_ys is None and stop_gradients is None and \
+            unconnected_gradients in ("none", None):
+        return symbolic_gradients(ys, xs)
+    if isinstance(ys, KerasTensor):
+        raise ValueError("tf.gradients of symbolic tensors takes only ys and xs here "
+                         "(grad_ys, stop_gradients and unconnected_gradients='zero' are not "
+                         "supported); compute the gradient with tf.GradientTape")
+    raise RuntimeError("tf.gradients is not supported when eager execution is enabled. Use "
+                       "tf.GradientTape instead.")
+
+
+def recompute_grad(f):
+    """tf.recompute_grad: ``f`` with the same values and gradients;
+    TensorFlow recomputes its activations in the backward pass to save
+    memory, which pynn's kernels have no use for."""
+    if not callable(f):
+        raise TypeError(f"recompute_grad: f must be callable, got {type(f).__name__}")
+    return f
+
+
 def expm1(x, name=None):
     """exp(x) - 1, accurate near 0."""
     return ops.expm1(x)
@@ -1711,7 +1795,8 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+_MATH = ["abs", "complex", "real", "imag", "conj", "multiply_no_nan", "xdivy",
+         "accumulate_n", "cumulative_logsumexp", "ndtri", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
          "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",

@@ -6,6 +6,7 @@ forms (NHWC data, HWIO filters, 'SAME'/'VALID' or explicit padding).
 They compute through pynn.ops, so values a GradientTape traces keep
 recording, and give eager tensors as pynn's other TensorFlow names.
 """
+
 import numpy as np
 
 from . import ops, random
@@ -90,6 +91,31 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     return ops.moments(x, list(axes) if np.ndim(axes) else axes, keepdims=keepdims)
 
 
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """The mean and variance from sufficient statistics: the count, the
+    sum and the sum of squares (of values less ``shift`` when given)."""
+    divisor = ops.divide(np.float32(1.0), counts)
+    shifted_mean = ops.multiply(mean_ss, divisor)
+    mean = shifted_mean if shift is None else ops.add(shifted_mean, shift)
+    variance = ops.subtract(ops.multiply(variance_ss, divisor), ops.square(shifted_mean))
+    return mean, variance
+
+
+def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
+    """The mean and variance of ``x`` over ``axes``, each value weighted by
+    ``frequency_weights`` (broadcast to x)."""
+    axes = [int(a) for a in np.ravel(axes)]
+    weights = ops.add(ops.zeros_like(x), frequency_weights)
+    total = ops.sum(weights, axis=axes, keepdims=True)
+    divisor = ops.divide(np.float32(1.0), total)
+    mean = ops.multiply(ops.sum(ops.multiply(x, weights), axis=axes, keepdims=True), divisor)
+    variance = ops.multiply(ops.sum(ops.multiply(weights, ops.square(ops.subtract(x, mean))),
+                                    axis=axes, keepdims=True), divisor)
+    if not keepdims:
+        mean, variance = ops.squeeze(mean, axes), ops.squeeze(variance, axes)
+    return mean, variance
+
+
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """-sum(labels * log_softmax(logits)) over ``axis``, per example."""
     return ops.negative(ops.sum(ops.multiply(labels, ops.log_softmax(logits, axis=axis)),
@@ -139,6 +165,79 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
     if max_norm is None:
         return rows
     return clip_by_norm(rows, max_norm, axes=[-1])
+
+
+def _sampled_logits(who, weights, biases, labels, inputs, num_sampled, num_classes, num_true,
+                    sampled_values, subtract_log_q, remove_accidental_hits, seed):
+    """TensorFlow's logits of the true classes and of ``num_sampled``
+    sampled ones (log-uniform draws unless ``sampled_values`` gives them),
+    and their labels (1 / num_true for the true, 0 for the sampled)."""
+    ids = np.asarray(ops._plain(labels)).astype(np.int64)
+    if ids.ndim == 1:
+        ids = ids[:, None]
+    batch = ops.shape(inputs)[0]
+    if ids.shape != (batch, num_true):
+        raise ValueError(f"{who}: labels must be (batch_size={batch}, num_true={num_true}), "
+                         f"got shape {ids.shape}")
+    if sampled_values is None:
+        sampled_values = random.log_uniform_candidate_sampler(
+            ids, num_true, num_sampled, True, num_classes, seed=seed)
+    sampled, true_expected, sampled_expected = (np.asarray(ops._plain(v)) for v in
+                                                sampled_values)
+    sampled = sampled.astype(np.int64)
+    shards = list(weights) if isinstance(weights, (list, tuple)) else [weights]
+    if len(shards) != 1:
+        raise ValueError(f"{who}: weights sharded over several tensors are not supported; "
+                         f"give one (num_classes, dim) tensor")
+    weights = shards[0]
+    all_ids = np.concatenate([ids.reshape(-1), sampled])
+    all_w = ops.take(weights, all_ids, axis=0)
+    all_b = ops.take(biases, all_ids, axis=0)
+    n_true = batch * num_true
+    dim = ops.shape(all_w)[-1]
+    true_w = ops.reshape(all_w[:n_true], (batch, num_true, dim))
+    true_logits = ops.add(ops.sum(ops.multiply(ops.expand_dims(inputs, 1), true_w), axis=-1),
+                          ops.reshape(all_b[:n_true], (batch, num_true)))
+    sampled_logits = ops.add(ops.matmul(inputs, ops.transpose(all_w[n_true:])),
+                             all_b[n_true:])
+    if remove_accidental_hits:
+        hits = (ids[:, :, None] == sampled[None, None, :]).any(axis=1)
+        sampled_logits = ops.add(sampled_logits,
+                                 np.where(hits, np.float32(-np.finfo(np.float32).max),
+                                          np.float32(0.0)))
+    if subtract_log_q:
+        true_logits = ops.subtract(true_logits, np.log(true_expected).astype(np.float32))
+        sampled_logits = ops.subtract(sampled_logits,
+                                      np.log(sampled_expected).astype(np.float32))
+    logits = ops.concatenate([true_logits, sampled_logits], axis=1)
+    targets = np.concatenate([np.full((batch, num_true), 1.0 / num_true, np.float32),
+                              np.zeros((batch, len(sampled)), np.float32)], axis=1)
+    return logits, targets
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False, name="nce_loss", seed=None):
+    """Noise-contrastive estimation's loss per example: the sigmoid
+    cross-entropies of the true classes' and the sampled classes' logits
+    (``inputs @ weights[id] + biases[id]`` less log of the expected
+    counts), summed, as TensorFlow computes it."""
+    logits, targets = _sampled_logits("nce_loss", weights, biases, labels, inputs, num_sampled,
+                                      num_classes, num_true, sampled_values, True,
+                                      remove_accidental_hits, seed)
+    return ops.sum(sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), axis=1)
+
+
+def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+                         sampled_values=None, remove_accidental_hits=True,
+                         name="sampled_softmax_loss", seed=None):
+    """The softmax cross-entropy per example over the true classes and
+    ``num_sampled`` sampled ones (logits less log of the expected counts,
+    sampled true classes masked out by default), as TensorFlow computes
+    it: a cheap estimate of the full softmax's loss when training."""
+    logits, targets = _sampled_logits("sampled_softmax_loss", weights, biases, labels, inputs,
+                                      num_sampled, num_classes, num_true, sampled_values, True,
+                                      remove_accidental_hits, seed)
+    return softmax_cross_entropy_with_logits(labels=targets, logits=logits)
 
 
 def _spatial(value, what, fn):
@@ -194,6 +293,38 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         padding=padding.lower(),
         dilation_rate=_spatial(1 if dilations is None else dilations, "dilations",
                                "conv2d_transpose"))
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """``scale * (x - mean) / sqrt(variance + variance_epsilon) + offset``
+    (``offset`` and ``scale`` may be None)."""
+    inv = ops.rsqrt(ops.add(variance, np.float32(variance_epsilon)))
+    if scale is not None:
+        inv = ops.multiply(inv, scale)
+    y = ops.multiply(ops.subtract(x, mean), inv)
+    return y if offset is None else ops.add(y, offset)
+
+
+def softsign(features, name=None):
+    """features / (1 + |features|)."""
+    return ops.divide(features, ops.add(np.float32(1.0), ops.abs(features)))
+
+
+def crelu(features, axis=-1, name=None):
+    """relu(features) and relu(-features) joined along ``axis``."""
+    return ops.concatenate([ops.relu(features), ops.relu(ops.negative(features))], axis=axis)
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
+    """sigmoid_cross_entropy_with_logits with the positive term weighted
+    by ``pos_weight``, in TensorFlow's stable form ``(1 - z) * x + (1 + (q
+    - 1) * z) * (log(1 + exp(-|x|)) + max(-x, 0))``."""
+    log_weight = ops.add(np.float32(1.0), ops.multiply(ops.subtract(pos_weight, np.float32(1.0)),
+                                                       labels))
+    softplus_neg = ops.add(ops.log1p(ops.exp(ops.negative(ops.abs(logits)))),
+                           ops.relu(ops.negative(logits)))
+    return ops.add(ops.multiply(ops.subtract(np.float32(1.0), labels), logits),
+                   ops.multiply(log_weight, softplus_neg))
 
 
 def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC",
@@ -278,6 +409,47 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
                    data_format)
 
 
+def max_pool_with_argmax(input, ksize, strides, padding, data_format="NHWC",
+                         output_dtype="int64", include_batch_in_index=False, name=None):
+    """max_pool2d's output and, for each of its values, the flat index of
+    the input value it took (``(y * width + x) * channels + c``, plus
+    ``b * height * width * channels`` with ``include_batch_in_index``),
+    as SegNet's unpooling reads them; the indices are constants, the
+    output keeps the gradient.  Of tied values in a window the first in
+    row-major order is taken."""
+    who = "max_pool_with_argmax"
+    _nhwc(data_format, who)
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"{who}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    if np.dtype(output_dtype) not in (np.int32, np.int64):
+        raise ValueError(f"{who}: output_dtype must be int32 or int64, got {output_dtype!r}")
+    (kh, kw), (sh, sw) = _spatial(ksize, "ksize", who), _spatial(strides, "strides", who)
+    output = max_pool2d(input, [1, kh, kw, 1], [1, sh, sw, 1], padding, data_format)
+    x = np.asarray(ops._plain(input), np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"{who}: expected NHWC input of rank 4, got shape {x.shape}")
+    n, h, w, c = x.shape
+    oh, ow = ops.shape(output)[1:3]
+    top = max((oh - 1) * sh + kh - h, 0) // 2 if padding.upper() == "SAME" else 0
+    left = max((ow - 1) * sw + kw - w, 0) // 2 if padding.upper() == "SAME" else 0
+    rows = (np.arange(oh) * sh - top)[:, None] + np.arange(kh)[None, :]      # (oh, kh)
+    cols = (np.arange(ow) * sw - left)[:, None] + np.arange(kw)[None, :]     # (ow, kw)
+    r = rows[:, None, :, None]                                               # (oh, 1, kh, 1)
+    q = cols[None, :, None, :]                                               # (1, ow, 1, kw)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    windows = x[:, np.clip(r, 0, h - 1), np.clip(q, 0, w - 1), :]            # (n, oh, ow, kh, kw, c)
+    windows = np.where(inside[None, ..., None], windows, -np.inf)
+    best = windows.reshape(n, oh, ow, kh * kw, c).argmax(axis=3)             # (n, oh, ow, c)
+    y_at = np.take_along_axis(np.broadcast_to(np.broadcast_to(r, (oh, ow, kh, kw)).reshape(
+        1, oh, ow, kh * kw, 1), (n, oh, ow, kh * kw, c)), best[:, :, :, None, :], 3)[:, :, :, 0]
+    x_at = np.take_along_axis(np.broadcast_to(np.broadcast_to(q, (oh, ow, kh, kw)).reshape(
+        1, oh, ow, kh * kw, 1), (n, oh, ow, kh * kw, c)), best[:, :, :, None, :], 3)[:, :, :, 0]
+    index = (y_at * w + x_at) * c + np.arange(c)
+    if include_batch_in_index:
+        index = index + (np.arange(n) * h * w * c)[:, None, None, None]
+    return output, eager(index.astype(output_dtype))
+
+
 def max_pool(input, ksize, strides, padding, data_format=None, name=None):
     """TensorFlow 2's ``tf.nn.max_pool`` of NHWC images (max_pool2d's)."""
     return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
@@ -350,11 +522,9 @@ def atrous_conv2d(value, filters, rate, padding, name=None):
 
 def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None, name=None):
     """3-D convolution of (batch, depth, rows, cols, channels) ``input``
-    with filters (depth, rows, cols, in, out): for each depth tap of the
-    filters, one 2-D convolution (pynn's kernels) of the planes it reads,
-    added into the output planes it writes (Conv3D's scheme; gradients
-    flow through it)."""
-    from .layers.conv import depth_taps
+    with filters (depth, rows, cols, in, out): pynn.ops.conv's (one 2-D
+    convolution per depth tap of the filters, summed; gradients flow
+    through it)."""
     _channels_last(data_format, ("NDHWC",), "conv3d")
     n, d, h, w, c = _rank(input, 5, "batch, depth, rows, cols, channels", "conv3d")
     fs = tuple(ops.shape(filters))
@@ -364,23 +534,8 @@ def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None
     st = _spatial_n(strides, 3, "strides", "conv3d")
     dil = _spatial_n(1 if dilations is None else dilations, 3, "dilations", "conv3d")
     mode = _string_padding(padding, "conv3d")
-    od, taps = depth_taps(d, fs[0], st[0], mode, dil[0], "conv3d")
-    total = None
-    for t, iz, oz in taps:
-        planes = ops.reshape(ops.take(input, iz, axis=1), (n * len(iz), h, w, c))
-        part = ops.conv(planes, ops.take(filters, t, axis=0), strides=st[1:], padding=mode,
-                        data_format="channels_last", dilation_rate=dil[1:])
-        _, oh, ow, f = ops.shape(part)
-        part = ops.reshape(part, (n, len(iz), oh, ow, f))
-        place = np.full(od, len(oz))
-        place[oz] = np.arange(len(oz))
-        zero = np.zeros((n, 1, oh, ow, f), np.float32)
-        placed = ops.take(ops.concatenate([part, zero], axis=1), place, axis=1)
-        total = placed if total is None else ops.add(total, placed)
-    if total is None:
-        raise ValueError(f"conv3d: no output for input of shape {(n, d, h, w, c)} and filters "
-                         f"of shape {fs} with {padding!r} padding")
-    return total
+    return ops.conv(input, filters, strides=st, padding=mode, data_format="channels_last",
+                    dilation_rate=dil)
 
 
 def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
@@ -768,7 +923,9 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
            "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
            "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "pool", "dilation2d",
-           "erosion2d", "atrous_conv2d", "conv3d", "conv1d_transpose"]
+           "erosion2d", "atrous_conv2d", "conv3d", "conv1d_transpose", "max_pool_with_argmax",
+           "normalize_moments", "weighted_moments", "nce_loss", "sampled_softmax_loss",
+           "batch_normalization", "softsign", "crelu", "weighted_cross_entropy_with_logits"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
@@ -776,7 +933,8 @@ for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dro
               "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
               "separable_conv2d", "local_response_normalization", "max_pool1d", "avg_pool1d",
               "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d",
-              "conv3d", "conv1d_transpose"):
+              "conv3d", "conv1d_transpose", "batch_normalization", "softsign", "crelu",
+              "weighted_cross_entropy_with_logits"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu

@@ -308,6 +308,13 @@ def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=None, name=None, a
                   seed=_Stream(pair_generator(seed, "stateless_normal")))
 
 
+def stateless_categorical(logits, num_samples, seed, dtype="int64", name=None):
+    """``tf.random.stateless_categorical``: categorical's draws for a seed
+    pair, the same pair the same draws."""
+    return categorical(logits, num_samples, dtype,
+                       seed=_Stream(pair_generator(seed, "stateless_categorical")))
+
+
 def stateless_uniform(shape, seed, minval=0.0, maxval=None, dtype=None, name=None, alg=None):
     """``tf.random.stateless_uniform`` (integers in [minval, maxval) for an
     integer dtype)."""
@@ -454,6 +461,6 @@ experimental = types.SimpleNamespace(
 # Draws are eager tensors (tf.random.normal(...) then tape.watch, .numpy()).
 for _name in ("normal", "uniform", "truncated_normal", "binomial", "randint", "gamma", "beta",
               "categorical", "log_uniform_candidate_sampler", "uniform_candidate_sampler", "poisson",
-              "stateless_poisson"):
+              "stateless_poisson", "stateless_categorical"):
     globals()[_name] = eager_results(globals()[_name])
 del _name

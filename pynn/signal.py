@@ -44,24 +44,28 @@ def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1,
     ``pad_end`` a frame that would run past the end is dropped; with it the
     end is padded with ``pad_value`` to ceil(length / frame_step) frames,
     as TensorFlow's."""
-    x = _value(signal)
+    traced = ops._is_traced(signal)
+    x = signal if traced else _value(signal)
     length = _count(frame_length, "frame", "frame_length")
     step = _count(frame_step, "frame", "frame_step")
-    if x.ndim == 0:
+    rank = ops.ndim(x)
+    if rank == 0:
         raise ValueError("tf.signal.frame: signal must have at least one axis")
-    axis = axis % x.ndim
-    n = x.shape[axis]
+    axis = axis % rank
+    n = ops.shape(x)[axis]
     if pad_end:
         frames = -(-n // step)
         need = max((frames - 1) * step + length - n, 0)
-        pads = [(0, 0)] * x.ndim
+        pads = [(0, 0)] * rank
         pads[axis] = (0, need)
-        x = np.pad(x, pads, constant_values=pad_value)
+        x = ops.pad(x, pads, constant_values=pad_value) if traced else \
+            np.pad(x, pads, constant_values=pad_value)
     else:
         frames = max(0, 1 + (n - length) // step) if n >= length else 0
     starts = np.arange(frames) * step
     index = starts[:, None] + np.arange(length)[None, :]
-    return np.take(x, index, axis=axis)
+    # (a traced signal, a generated waveform's spectral loss, keeps its gradient)
+    return ops.take(x, index, axis=axis) if traced else np.take(x, index, axis=axis)
 
 
 def _raised_cosine(window_length, periodic, dtype, a, b, who):
@@ -130,6 +134,10 @@ def _fft_length(frame_length):
 def rfft(input_tensor, fft_length=None, name=None):
     """The FFT of the real signals over the last axis, cropped or zero-padded
     to ``fft_length`` first: fft_length // 2 + 1 complex bins."""
+    if ops._is_traced(input_tensor):
+        n = ops.shape(input_tensor)[-1] if fft_length is None else \
+            _count(np.ravel(_value(fft_length))[0], "rfft", "fft_length")
+        return ops._TracedComplex(*ops.rfft(input_tensor, n), "complex64")
     x = _real(input_tensor, "rfft")
     n = x.shape[-1] if fft_length is None else _count(np.ravel(_value(fft_length))[0], "rfft",
                                                       "fft_length")
@@ -138,6 +146,15 @@ def rfft(input_tensor, fft_length=None, name=None):
 
 def irfft(input_tensor, fft_length=None, name=None):
     """The real signals of the one-sided spectra over the last axis."""
+    if ops._is_traced(input_tensor):   # (a real spectrum: its imaginary part zero)
+        input_tensor = ops._TracedComplex(input_tensor, np.zeros(
+            tuple(ops.shape(input_tensor)), np.float32), "complex64")
+    if type(input_tensor) is ops._TracedComplex:
+        n = 2 * (input_tensor.shape[-1] - 1) if fft_length is None else \
+            _count(np.ravel(_value(fft_length))[0], "irfft", "fft_length")
+        imag = input_tensor.imag
+        return ops.irfft((input_tensor.real, imag if type(imag) is not np.ndarray else
+                          imag.astype(np.float32)), n)
     x = _value(input_tensor)
     n = 2 * (x.shape[-1] - 1) if fft_length is None else \
         _count(np.ravel(_value(fft_length))[0], "irfft", "fft_length")
@@ -145,20 +162,70 @@ def irfft(input_tensor, fft_length=None, name=None):
     return np.fft.irfft(x, n=n, axis=-1).astype(real)
 
 
-def fft(input, name=None):
-    """The complex FFT over the last axis."""
+def _complex_transform(who, input, rank, transform, pair_transform):
+    """``transform`` (NumPy's, over the last ``rank`` axes) of complex
+    ``input``; of a complex tensor with traced parts (tf.cast of a traced
+    tensor to complex64) ``pair_transform`` of its (real, imaginary)
+    parts, which keeps their gradients."""
+    if type(input) is ops._TracedComplex:
+        if input.ndim < rank:
+            raise ValueError(f"tf.signal.{who}: expected a tensor of rank >= {rank}, got "
+                             f"shape {tuple(input.shape)}")
+        return input.transformed(pair_transform)
     x = _value(input)
     if x.dtype.kind != "c":
-        raise TypeError(f"tf.signal.fft: expected complex input, got dtype {x.dtype}")
-    return np.fft.fft(x, axis=-1).astype(x.dtype)
+        raise TypeError(f"tf.signal.{who}: expected complex input (tf.cast(x, "
+                        f"tf.complex64)), got dtype {x.dtype}")
+    if x.ndim < rank:
+        raise ValueError(f"tf.signal.{who}: expected a tensor of rank >= {rank}, got shape "
+                         f"{x.shape}")
+    return transform(x, axes=tuple(range(-rank, 0))).astype(x.dtype)
+
+
+def _shift(who, x, axes, sign):
+    if type(x) is ops._TracedComplex:
+        return ops._TracedComplex(_shift(who, x.real, axes, sign),
+                                  _shift(who, x.imag, axes, sign), x.dtype)
+    rank = ops.ndim(x)
+    axes = tuple(range(rank)) if axes is None else tuple(int(a) for a in np.ravel(axes))
+    if any(not -rank <= a < rank for a in axes):
+        raise ValueError(f"tf.signal.{who}: axes {axes} out of range for a tensor of rank "
+                         f"{rank}")
+    shape = ops.shape(x)
+    return ops.roll(x, [sign * (shape[a] // 2) for a in axes], axis=list(axes))
+
+
+def fftshift(x, axes=None, name=None):
+    """The zero-frequency bin moved to the centre of ``axes`` (all by
+    default), as numpy.fft.fftshift."""
+    return _shift("fftshift", x, axes, 1)
+
+
+def ifftshift(x, axes=None, name=None):
+    """fftshift's inverse."""
+    return _shift("ifftshift", x, axes, -1)
+
+
+def fft(input, name=None):
+    """The complex FFT over the last axis."""
+    return _complex_transform("fft", input, 1, np.fft.fftn, ops.fft)
 
 
 def ifft(input, name=None):
     """The inverse complex FFT over the last axis."""
-    x = _value(input)
-    if x.dtype.kind != "c":
-        raise TypeError(f"tf.signal.ifft: expected complex input, got dtype {x.dtype}")
-    return np.fft.ifft(x, axis=-1).astype(x.dtype)
+    from ._more_ops import _dft
+    return _complex_transform("ifft", input, 1, np.fft.ifftn, lambda pair: _dft(
+        "tf.signal.ifft", pair, 1, np.fft.ifft, lambda g, n: np.fft.fft(g) / n))
+
+
+def fft2d(input, name=None):
+    """The complex 2-D FFT over the last two axes (FNet's token mixing)."""
+    return _complex_transform("fft2d", input, 2, np.fft.fftn, ops.fft2)
+
+
+def ifft2d(input, name=None):
+    """The inverse complex 2-D FFT over the last two axes."""
+    return _complex_transform("ifft2d", input, 2, np.fft.ifftn, ops.ifft2)
 
 
 def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_window,
@@ -166,9 +233,14 @@ def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_wind
     """The short-time Fourier transform over the last axis: (..., frames,
     fft_length // 2 + 1) complex bins of each windowed frame, fft_length
     by default the smallest power of two >= frame_length."""
-    x = _real(signals, "stft")
     length = _count(frame_length, "stft", "frame_length")
     n = _fft_length(length) if fft_length is None else _count(fft_length, "stft", "fft_length")
+    if ops._is_traced(signals):
+        frames = frame(signals, length, frame_step, pad_end=pad_end)
+        if window_fn is not None:
+            frames = ops.multiply(frames, _value(window_fn(length, dtype="float32")))
+        return ops._TracedComplex(*ops.rfft(frames, n), "complex64")
+    x = _real(signals, "stft")
     frames = frame(x, length, frame_step, pad_end=pad_end)
     if window_fn is not None:
         frames = frames * _value(window_fn(length, dtype=frames.dtype.name))
@@ -351,6 +423,17 @@ def inverse_stft(stfts, frame_length, frame_step, fft_length=None, window_fn=han
     times ``window_fn(frame_length)``, overlapped and added; with
     ``window_fn=inverse_stft_window_fn(frame_step)`` it undoes stft's
     hann window where the frames overlap fully."""
+    if type(stfts) is ops._TracedComplex:
+        # (a traced spectrum: the same steps through pynn.ops, which record)
+        length = _count(frame_length, "inverse_stft", "frame_length")
+        n = _fft_length(length) if fft_length is None else \
+            _count(fft_length, "inverse_stft", "fft_length")
+        frames = irfft(stfts, n)[..., :length]
+        if n < length:
+            frames = ops.pad(frames, [(0, 0)] * (ops.ndim(frames) - 1) + [(0, length - n)])
+        if window_fn is not None:
+            frames = ops.multiply(frames, _value(window_fn(length, dtype="float32")))
+        return overlap_and_add(frames, frame_step)
     x = _value(stfts)
     if x.dtype.kind != "c":
         raise TypeError(f"tf.signal.inverse_stft: stfts must be complex, got dtype {x.dtype}")
@@ -375,7 +458,8 @@ def inverse_stft(stfts, frame_length, frame_step, fft_length=None, window_fn=han
 _FUNCTIONS = ["frame", "hann_window", "hamming_window", "rfft", "irfft", "fft", "ifft", "stft",
               "linear_to_mel_weight_matrix", "dct", "idct", "mfccs_from_log_mel_spectrograms",
               "overlap_and_add", "inverse_stft", "inverse_stft_window_fn", "kaiser_window",
-              "kaiser_bessel_derived_window", "vorbis_window"]
+              "kaiser_bessel_derived_window", "vorbis_window", "fft2d", "ifft2d", "fftshift",
+              "ifftshift"]
 for _name in _FUNCTIONS:
     globals()[_name] = _eager_results(globals()[_name])
 del _name

@@ -400,14 +400,19 @@ class _LayerMetrics:
             entry[0] += float(values.sum())
             entry[1] += values.size
 
-    def logs(self, logs):
-        """``logs`` with the means added (a name the logs have stays)."""
+    def logs(self, logs, held=True):
+        """``logs`` with the means added (a name the logs have stays).  The
+        results of the metrics the layers hold are added with ``held``
+        (the built-in steps); a train_step or test_step gives them in its
+        own logs through ``self.metrics`` or leaves them out, as Keras
+        logs what the step returns."""
         for name, (total, count) in self.sums.items():
             logs.setdefault(name, total / max(count, 1))
         for name, metric in self.objects.items():
             logs.setdefault(name, float(metric.result()))
-        for metric in self.held:
-            logs.setdefault(metric.name, float(metric.result()))
+        if held:
+            for metric in self.held:
+                logs.setdefault(metric.name, float(metric.result()))
         return logs
 
 
@@ -2231,7 +2236,7 @@ class TrainingMixin:
                 with autodiff.collecting_metrics() as found:
                     step_logs = self.train_step(data)
                 added.add(found)
-                logs = added.logs(_step_logs(step_logs))
+                logs = added.logs(_step_logs(step_logs), held=False)
                 cb.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -2266,7 +2271,7 @@ class TrainingMixin:
             with autodiff.collecting_metrics() as found:
                 step_logs = self.test_step(data)
             added.add(found)
-            logs = added.logs(_step_logs(step_logs))
+            logs = added.logs(_step_logs(step_logs), held=False)
             cb.on_test_batch_end(step, logs)
             if bar:
                 bar.update(step + 1, logs, finalize=step + 1 == source.steps)
