@@ -9,7 +9,7 @@ from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, Autotu
                             Counter, CsvDataset, Dataset, DatasetSpec, DistributeOptions,
                             MapVectorizationOptions, OptimizationOptions, Options,
                             TextLineDataset, ThreadingOptions, assert_cardinality,
-                            bucket_by_sequence_length, group_by_window, make_csv_dataset, scan)
+                            bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -86,7 +86,6 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
                                      shuffle_and_repeat=shuffle_and_repeat,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
-                                     group_by_window=group_by_window, scan=scan,
                                      assert_cardinality=assert_cardinality,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,

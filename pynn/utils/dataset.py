@@ -1176,75 +1176,6 @@ class Dataset:
         """``transformation_func(self)``."""
         return transformation_func(self)
 
-    def bucket_by_sequence_length(self, element_length_func, bucket_boundaries,
-                                  bucket_batch_sizes, padded_shapes=None, padding_values=None,
-                                  pad_to_bucket_boundary=False, no_padding=False,
-                                  drop_remainder=False, name=None):
-        """Batches of elements of similar lengths (TensorFlow 2.6's method
-        form of tf.data.experimental.bucket_by_sequence_length)."""
-        return bucket_by_sequence_length(
-            element_length_func, bucket_boundaries, bucket_batch_sizes, padded_shapes,
-            padding_values, pad_to_bucket_boundary, no_padding, drop_remainder)(self)
-
-    def group_by_window(self, key_func, reduce_func, window_size=None, window_size_func=None,
-                        name=None):
-        """The elements grouped by ``key_func`` (an integer key per
-        element): a group is handed to ``reduce_func(key, window)`` (the
-        window a Dataset of its elements) when it holds ``window_size``
-        elements (``window_size_func(key)``), and what is left in each group
-        at the end; the elements of the datasets it returns, in turn."""
-        if (window_size is None) == (window_size_func is None):
-            raise ValueError("Dataset.group_by_window: give window_size or window_size_func, "
-                             "not both")
-        if window_size is not None:
-            size = _check_count(window_size, "group_by_window", "window_size")
-            window_size_func = lambda key: size  # noqa: E731
-
-        def call(fn, element):
-            shown = eager(element)
-            return fn(*shown) if isinstance(shown, tuple) else fn(shown)
-
-        def reduced(key, group):
-            out = reduce_func(eager(np.int64(key)), Dataset(lambda: iter(list(group)),
-                                                             len(group)))
-            if not isinstance(out, Dataset):
-                raise TypeError(f"Dataset.group_by_window: reduce_func must return a Dataset, "
-                                f"got {type(out).__name__}")
-            return out._elements()
-
-        def make():
-            groups = {}
-            for element in self._elements():
-                key = int(np.asarray(call(key_func, element)))
-                group = groups.setdefault(key, [])
-                group.append(element)
-                limit = int(np.asarray(window_size_func(eager(np.int64(key)))))
-                if limit < 1:
-                    raise _invalid_argument(f"Dataset.group_by_window: the window size must "
-                                            f"be >= 1, got {limit} for key {key}")
-                if len(group) >= limit:
-                    del groups[key]
-                    yield from reduced(key, group)
-            for key, group in groups.items():
-                yield from reduced(key, group)
-        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN,
-                            batched=True)
-
-    def scan(self, initial_state, scan_func, name=None):
-        """``scan_func(state, element)`` returning ``(new_state, output)``
-        folded over the elements: the outputs, one per element (a running
-        total, say)."""
-        def make():
-            state = _as_arrays(initial_state)
-            for element in self._elements():
-                result = scan_func(eager(state), eager(element))
-                if not isinstance(result, (tuple, list)) or len(result) != 2:
-                    raise TypeError("Dataset.scan: scan_func must return (new_state, "
-                                    "output_element)")
-                state = _as_arrays(_values_of(result[0]))
-                yield _as_arrays(_values_of(result[1]))
-        return self._derive(make, self._cardinality)
-
     def reduce(self, initial_state, reduce_func):
         """``reduce_func(state, element)`` folded over the elements."""
         state = initial_state
@@ -2107,17 +2038,6 @@ def assert_cardinality(expected_cardinality):
                                 f"but contained only {n} elements.")
         return dataset._derive(make, expected, same_elements=True)
     return transform
-
-
-def group_by_window(key_func, reduce_func, window_size=None, window_size_func=None):
-    """tf.data.experimental's ``dataset.apply(group_by_window(...))``."""
-    return lambda dataset: dataset.group_by_window(key_func, reduce_func, window_size,
-                                                   window_size_func)
-
-
-def scan(initial_state, scan_func):
-    """tf.data.experimental's ``dataset.apply(scan(state, fn))``."""
-    return lambda dataset: dataset.scan(initial_state, scan_func)
 
 
 def bucket_by_sequence_length(element_length_func, bucket_boundaries, bucket_batch_sizes,
