@@ -64,13 +64,18 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     state out of an ``.h5`` file (the other formats keep them), and
     ``save_format`` (tf.keras's) is taken only beside a name that already
     says the format, or as ``"tf"``: that, or a name with no suffix,
-    writes a SavedModel folder as tf.keras 2 did (pynn.saved_model)."""
+    writes a SavedModel folder as tf.keras 2 did (pynn.saved_model), and
+    ``"h5"`` beside a name of no format writes HDF5, as tf.keras 2 did."""
     folder = _is_folder_name(filepath, save_format)
-    if save_format and not folder and not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
+    # tf.keras 2 writes HDF5 for save_format="h5" whatever the name
+    # ("mask_detector.model"); load_model knows the file by its signature
+    h5_by_format = str(save_format).lower() in ("h5", "hdf5") and is_checkpoint_prefix(filepath)
+    if save_format and not folder and not h5_by_format and \
+            not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
         raise ValueError(f"save: save_format={save_format!r} is not supported (as in Keras 3): "
                          f"the format comes from the file name; give a path ending in "
                          f"'.keras', '.h5' or '.pynn', got {str(filepath)!r}")
-    kind = None if folder else file_kind(filepath, "save")
+    kind = None if folder else H5 if h5_by_format else file_kind(filepath, "save")
     refuse_anonymous_functions(serialize_layer(model), f"model {model.name!r}")
     if getattr(model, "compiled", False):
         refuse_anonymous_functions(compile_config(model), "the compile settings (loss or metrics)")
@@ -158,7 +163,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         from .. import saved_model
         with SafeModeScope(safe_mode), custom_object_scope(custom_objects):
             return saved_model.read_model(filepath, custom_objects, compile)
-    kind = file_kind(filepath, "load_model")
+    # an HDF5 file under a name of no format (tf.keras 2's save_format="h5")
+    kind = H5 if is_checkpoint_prefix(filepath) and _is_hdf5_file(filepath) else \
+        file_kind(filepath, "load_model")
     if kind == KERAS_WEIGHTS:
         raise ValueError(f"load_model: {filepath!r} is a weights file; build the model and "
                          f"call model.load_weights() on it")
