@@ -101,10 +101,10 @@ def test_shallownet_with_keras2_sgd_decay_and_classification_report():
     H = model.fit(x, Y, validation_data=(x, Y), batch_size=16, epochs=6, verbose=0)
     assert set(H.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert H.history["loss"][-1] < H.history["loss"][0]
-    # Keras 2's time decay: lr / (1 + decay * iterations)
+    # as tf.keras 2's, the rate read is the base rate; the steps divide it
+    # by 1 + decay * iterations (see the resume test below)
     assert model.optimizer.iterations == 18
-    np.testing.assert_allclose(float(model.optimizer.learning_rate),
-                               0.05 / (1 + 0.05 / 40 * 18), rtol=1e-6)
+    assert K.get_value(model.optimizer.lr) == pytest.approx(0.05)
     preds = model.predict(x, batch_size=16)
     report = classification_report(Y.argmax(axis=1), preds.argmax(axis=1),
                                    target_names=["top", "middle", "bottom"], output_dict=True)
@@ -370,6 +370,35 @@ def test_checkpoint_best_val_loss_with_templated_name_and_h5_round_trip(tmp_path
         assert "model_weights" in f and "model_config" in f.attrs
     best = load_model(os.path.join(str(tmp_path), names[-1]))
     assert best.evaluate(x[:12], Y[:12], verbose=0)[0] == pytest.approx(min(val), rel=1e-4)
+
+
+def test_ctrl_c_resume_sets_the_rate_of_a_reloaded_decaying_optimizer(tmp_path):
+    """DL4CV's stop-and-resume training: load the checkpoint, set a new rate
+    with K.set_value and train on; under tf.keras 2's decay the new rate is
+    the base rate, still divided by 1 + decay * iterations."""
+    pytest.importorskip("h5py")
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(loss="mse", optimizer=SGD(lr=0.1, decay=0.5))
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    path = str(tmp_path / "checkpoints" / "epoch_1.hdf5")
+    os.makedirs(os.path.dirname(path))
+    model.save(path)
+    model = load_model(path)
+    assert model.optimizer.iterations == 2
+    assert "old learning rate: {}".format(K.get_value(model.optimizer.lr)) == \
+        "old learning rate: 0.1"
+    K.set_value(model.optimizer.lr, 1e-2)
+    assert K.get_value(model.optimizer.lr) == pytest.approx(1e-2)
+    W, b = [w.astype("float64") for w in model.get_weights()]
+    err = x @ W + b - y
+    gW, gb = 2 * x.T @ err / len(x), 2 * err.mean(axis=0)
+    model.train_on_batch(x, y)
+    rate = 1e-2 / (1 + 0.5 * 2)
+    np.testing.assert_allclose(model.get_weights()[0], W - rate * gW, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(model.get_weights()[1], b - rate * gb, rtol=1e-5, atol=1e-7)
 
 
 def test_fit_on_augmentation_flow_with_steps_per_epoch():
