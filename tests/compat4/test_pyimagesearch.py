@@ -1087,3 +1087,285 @@ def test_mask_detector_mobilenetv2_head_from_an_image_folder(tmp_path):
     restored = load_model(path)
     np.testing.assert_allclose(restored.predict(data[:2]), model.predict(data[:2]),
                                rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------------- directory iterators, generators
+
+def test_flow_from_directory_train_validate_then_predict_in_order(tmp_path):
+    pytest.importorskip("PIL")
+    from PIL import Image
+    rng = np.random.default_rng(9)
+    root = str(tmp_path / "food5k")
+    for split in ("training", "validation", "evaluation"):
+        for c in ("food", "non_food"):
+            os.makedirs(os.path.join(root, split, c))
+            for i in range(5):
+                img = (rng.random((20, 20, 3)) * 120).astype("uint8")
+                if c == "food":
+                    img[:, :, 0] += 120
+                Image.fromarray(img).save(os.path.join(root, split, c, "{}.jpg".format(i)))
+    BS = 4
+    trainAug = ImageDataGenerator(rotation_range=30, zoom_range=0.15, width_shift_range=0.2,
+                                  height_shift_range=0.2, shear_range=0.15,
+                                  horizontal_flip=True, fill_mode="nearest", rescale=1 / 255.0)
+    valAug = ImageDataGenerator(rescale=1 / 255.0)
+    trainGen = trainAug.flow_from_directory(os.path.join(root, "training"),
+                                            class_mode="categorical", target_size=(16, 16),
+                                            color_mode="rgb", shuffle=True, batch_size=BS)
+    valGen = valAug.flow_from_directory(os.path.join(root, "validation"),
+                                        class_mode="categorical", target_size=(16, 16),
+                                        color_mode="rgb", shuffle=False, batch_size=BS)
+    testGen = valAug.flow_from_directory(os.path.join(root, "evaluation"),
+                                         class_mode="categorical", target_size=(16, 16),
+                                         color_mode="rgb", shuffle=False, batch_size=BS)
+    assert trainGen.class_indices == {"food": 0, "non_food": 1}
+    model = ShallowNet.build(16, 16, 3, 2)
+    model.compile(loss="binary_crossentropy", optimizer=SGD(lr=0.05, momentum=0.9),
+                  metrics=["accuracy"])
+    H = model.fit(x=trainGen, steps_per_epoch=10 // BS, validation_data=valGen,
+                  validation_steps=10 // BS, epochs=2, verbose=0)
+    assert len(H.history["val_loss"]) == 2
+    testGen.reset()
+    predIdxs = model.predict(x=testGen, steps=(10 // BS) + 1)
+    assert predIdxs.shape == (10, 2)
+    np.testing.assert_array_equal(testGen.classes, [0] * 5 + [1] * 5)
+    # in the order of testGen.filenames, whatever the batches
+    images = np.stack([img_to_array(load_img(os.path.join(root, "evaluation", f),
+                                             target_size=(16, 16))) / 255.0
+                       for f in testGen.filenames])
+    np.testing.assert_allclose(predIdxs, model.predict(images), rtol=1e-5, atol=1e-6)
+
+
+def test_minigooglenet_on_a_python_generator_with_epoch_checkpoints(tmp_path):
+    def conv_module(x, K_, kX, kY, stride, chanDim, padding="same"):
+        x = Conv2D(K_, (kX, kY), strides=stride, padding=padding)(x)
+        x = BatchNormalization(axis=chanDim)(x)
+        return Activation("relu")(x)
+
+    def inception_module(x, numK1x1, numK3x3, chanDim):
+        conv_1x1 = conv_module(x, numK1x1, 1, 1, (1, 1), chanDim)
+        conv_3x3 = conv_module(x, numK3x3, 3, 3, (1, 1), chanDim)
+        return concatenate([conv_1x1, conv_3x3], axis=chanDim)
+
+    def downsample_module(x, K_, chanDim):
+        conv_3x3 = conv_module(x, K_, 3, 3, (2, 2), chanDim, padding="valid")
+        pool = MaxPooling2D((3, 3), strides=(2, 2))(x)
+        return concatenate([conv_3x3, pool], axis=chanDim)
+
+    inputs = Input(shape=(16, 16, 3))
+    x = conv_module(inputs, 8, 3, 3, (1, 1), -1)
+    x = inception_module(x, 4, 4, -1)
+    x = downsample_module(x, 8, -1)
+    x = inception_module(x, 4, 6, -1)
+    x = AveragePooling2D((7, 7))(x)
+    x = Dropout(0.5)(x)
+    x = Flatten()(x)
+    x = Dense(2)(x)
+    x = Activation("softmax")(x)
+    model = Model(inputs, x, name="googlenet")
+    # 8 + 8 channels after the downsample, 4 + 6 after the last inception
+    assert K.int_shape(model.layers[-6].output) == (None, 7, 7, 10)
+
+    class EpochCheckpoint(Callback):
+        def __init__(self, outputPath, every=5, startAt=0):
+            super(Callback, self).__init__()
+            self.outputPath, self.every, self.intEpoch = outputPath, every, startAt
+
+        def on_epoch_end(self, epoch, logs={}):
+            if (self.intEpoch + 1) % self.every == 0:
+                p = os.path.sep.join([self.outputPath,
+                                      "epoch_{}.hdf5".format(self.intEpoch + 1)])
+                self.model.save(p, overwrite=True)
+            self.intEpoch += 1
+
+    rng = np.random.default_rng(10)
+    images, labels = _blobs(n=24, size=16, classes=2)
+
+    def generator(passes=np.inf, batchSize=8):
+        # HDF5DatasetGenerator.generator(): endless passes over the rows
+        epochs = 0
+        while epochs < passes:
+            for i in np.arange(0, len(images), batchSize):
+                yield (images[i:i + batchSize] + rng.normal(0, 0.01, (batchSize, 16, 16, 3)),
+                       to_categorical(labels[i:i + batchSize], 2))
+            epochs += 1
+
+    pytest.importorskip("h5py")
+    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=1e-2, momentum=0.9),
+                  metrics=["accuracy"])
+    H = model.fit_generator(generator(), steps_per_epoch=3, validation_data=generator(),
+                            validation_steps=3, epochs=4, max_queue_size=4, verbose=0,
+                            callbacks=[EpochCheckpoint(str(tmp_path), every=2, startAt=0)])
+    assert len(H.history["val_accuracy"]) == 4
+    assert sorted(os.listdir(tmp_path)) == ["epoch_2.hdf5", "epoch_4.hdf5"]
+    restored = load_model(str(tmp_path / "epoch_4.hdf5"))
+    np.testing.assert_allclose(restored.predict(images), model.predict(images),
+                               rtol=1e-4, atol=1e-6)
+    assert restored.optimizer.iterations == 12
+
+
+def test_learning_rate_finder_on_an_augmentation_iterator_restores_the_weights():
+    """The post's finder: it tells an iterator by its class name, saves the
+    weights to a mkstemp file (no suffix) and loads them back afterwards."""
+    import tempfile
+
+    x, y = _blobs(n=32, size=8)
+    Y = to_categorical(y, 3)
+    model = ShallowNet.build(8, 8, 3, 3)
+    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=1e-2, momentum=0.9),
+                  metrics=["accuracy"])
+    aug = ImageDataGenerator(width_shift_range=0.1, height_shift_range=0.1)
+    trainData = aug.flow(x, Y, batch_size=8)
+    iterClasses = ["NumpyArrayIterator", "DirectoryIterator", "DataFrameIterator",
+                   "Iterator", "Sequence"]
+    assert trainData.__class__.__name__ in iterClasses
+    before = [w.copy() for w in model.get_weights()]
+    weightsFile = tempfile.mkstemp()[1]
+    try:
+        model.save_weights(weightsFile)
+        lrs = []
+        callback = LambdaCallback(on_batch_end=lambda batch, logs: (
+            lrs.append(K.get_value(model.optimizer.lr)),
+            K.set_value(model.optimizer.lr, lrs[-1] * 2)))
+        K.set_value(model.optimizer.lr, 1e-4)
+        model.fit(x=trainData, steps_per_epoch=np.ceil(32 / 8.0), epochs=2, verbose=0,
+                  callbacks=[callback])
+        np.testing.assert_allclose(lrs, 1e-4 * 2.0 ** np.arange(8), rtol=1e-6)
+        assert not np.array_equal(model.get_weights()[0], before[0])
+        model.load_weights(weightsFile)
+    finally:
+        for suffix in ("", ".index"):
+            if os.path.exists(weightsFile + suffix):
+                os.remove(weightsFile + suffix)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_scikit_learn_randomized_search_over_a_keras_classifier():
+    from sklearn.model_selection import RandomizedSearchCV
+    from pynn.keras.wrappers.scikit_learn import KerasClassifier
+    rng = np.random.default_rng(11)
+    X = rng.random((48, 6)).astype("float32")
+    y = (X[:, 0] > 0.5).astype("int64")
+
+    def get_mlp_model(hiddenLayerOne=8, dropout=0.2, learnRate=0.01):
+        model = Sequential()
+        model.add(Flatten())
+        model.add(Dense(hiddenLayerOne, activation="relu", input_shape=(6,)))
+        model.add(Dropout(dropout))
+        model.add(Dense(2, activation="softmax"))
+        model.compile(optimizer=Adam(learning_rate=learnRate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    model = KerasClassifier(build_fn=get_mlp_model, verbose=0)
+    grid = dict(hiddenLayerOne=[4, 8], learnRate=[1e-1, 1e-3], dropout=[0.0],
+                batch_size=[8], epochs=[3])
+    searcher = RandomizedSearchCV(estimator=model, n_jobs=1, cv=2, param_distributions=grid,
+                                  scoring="accuracy", n_iter=3, random_state=0)
+    searchResults = searcher.fit(X, y)
+    assert set(searchResults.best_params_) == set(grid)
+    assert len(searchResults.cv_results_["mean_test_score"]) == 3
+    bestModel = searchResults.best_estimator_
+    accuracy = bestModel.score(X, y)
+    assert 0.0 <= accuracy <= 1.0
+    assert bestModel.predict(X).shape == (48,)
+
+
+# ------------------------------------------------- adversarial images, tf.data
+
+def test_fgsm_and_targeted_adversarial_attacks():
+    from pynn.keras.losses import MSE, SparseCategoricalCrossentropy
+    model = Sequential([Flatten(input_shape=(4, 4, 1)), Dense(3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    image = np.random.default_rng(12).random((1, 4, 4, 1)).astype("float32")
+
+    def generate_image_adversary(model, image, label, eps=2 / 255.0):
+        image = tf.cast(image, tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            pred = model(image)
+            loss = MSE(label, pred)
+        gradient = tape.gradient(loss, image)
+        signedGrad = tf.sign(gradient)
+        adversary = (image + (signedGrad * eps)).numpy()
+        return adversary, np.asarray(gradient)
+
+    label = np.eye(3, dtype="float32")[[0]]
+    adversary, gradient = generate_image_adversary(model, image, label)
+    np.testing.assert_allclose(adversary - image, np.sign(gradient) * 2 / 255.0, atol=1e-6)
+    # the gradient against differences of the loss
+    p = model.predict(image)
+    idx = (0, 1, 2, 0)
+    xp, xm = image.copy(), image.copy()
+    xp[idx] += 1e-2
+    xm[idx] -= 1e-2
+    fd = (np.mean((model.predict(xp) - label) ** 2) - np.mean((model.predict(xm) - label) ** 2))
+    assert gradient[idx] == pytest.approx(fd / 2e-2, rel=2e-2, abs=1e-5)
+
+    def clip_eps(tensor, eps=4 / 255.0):
+        return tf.clip_by_value(tensor, clip_value_min=-eps, clip_value_max=eps)
+
+    baseImage = tf.constant(image, dtype=tf.float32)
+    delta = tf.Variable(tf.zeros_like(baseImage), trainable=True)
+    optimizer = Adam(learning_rate=1e-2)
+    sccLoss = SparseCategoricalCrossentropy()
+    for step in range(0, 6):
+        with tf.GradientTape() as tape:
+            tape.watch(delta)
+            adversary = baseImage + delta
+            predictions = model(adversary, training=False)
+            originalLoss = -sccLoss(tf.convert_to_tensor([0]), predictions)
+            targetLoss = sccLoss(tf.convert_to_tensor([2]), predictions)
+            totalLoss = originalLoss + targetLoss
+        gradients = tape.gradient(totalLoss, delta)
+        optimizer.apply_gradients([(gradients, delta)])
+        delta.assign_add(clip_eps(delta) - delta)
+    assert np.abs(delta.numpy()).max() <= 4 / 255.0 + 1e-7
+    adverImage = (baseImage + delta).numpy()
+    q = model.predict(adverImage)
+    assert q[0, 2] > p[0, 2] and q[0, 0] < p[0, 0]
+
+
+def test_tf_data_pipeline_from_image_paths(tmp_path):
+    pytest.importorskip("PIL")
+    import glob
+    paths = _write_image_folder(str(tmp_path / "dataset"), size=20)
+    imagePaths = sorted(glob.glob(str(tmp_path / "dataset" / "*" / "*.png")))
+    assert imagePaths == sorted(paths)
+    classNames = np.array(sorted(os.listdir(str(tmp_path / "dataset"))))
+
+    def load_images(imagePath):
+        image = tf.io.read_file(imagePath)
+        image = tf.image.decode_png(image, channels=3)
+        image = tf.image.convert_image_dtype(image, dtype=tf.float32)
+        image = tf.image.resize(image, (16, 16))
+        label = tf.strings.split(imagePath, os.path.sep)[-2]
+        oneHot = label == classNames
+        encodedLabel = tf.argmax(oneHot)
+        return (image, encodedLabel)
+
+    def augment_using_ops(images, labels):
+        images = tf.image.random_flip_left_right(images)
+        return (images, labels)
+
+    AUTOTUNE = tf.data.AUTOTUNE
+    trainDS = tf.data.Dataset.from_tensor_slices(imagePaths)
+    trainDS = (trainDS.shuffle(len(imagePaths), seed=42)
+               .map(load_images, num_parallel_calls=AUTOTUNE)
+               .cache().batch(4)
+               .map(augment_using_ops, num_parallel_calls=AUTOTUNE)
+               .prefetch(AUTOTUNE))
+    batches = list(trainDS.as_numpy_iterator())
+    assert [b[0].shape for b in batches] == [(4, 16, 16, 3)] * 3
+    labels = np.concatenate([b[1] for b in batches])
+    assert sorted(labels.tolist()) == [0] * 6 + [1] * 6
+    # a masked image is bright in its lower half, in each batch's order
+    for images, labs in batches:
+        lower = images[:, 8:].mean(axis=(1, 2, 3)) > images[:, :8].mean(axis=(1, 2, 3)) + 0.3
+        np.testing.assert_array_equal(lower, labs == 0)
+    model = ShallowNet.build(16, 16, 3, 2)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=SGD(lr=0.05),
+                  metrics=["accuracy"])
+    H = model.fit(trainDS, validation_data=trainDS, epochs=2, verbose=0)
+    assert len(H.history["val_accuracy"]) == 2
