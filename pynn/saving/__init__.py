@@ -47,25 +47,25 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFil
 
 def _is_folder_name(filepath, save_format):
     """Whether ``model.save`` writes a SavedModel folder, as tf.keras 2
-    did: for ``save_format="tf"``, or a name with no suffix at all (an
-    existing folder too)."""
+    did: for ``save_format="tf"``, or a name of none of the file formats
+    (no suffix, an existing folder, or another suffix: DL4CV's
+    ``alexnet_dogs_vs_cats.model``); foreign formats' names (.tflite,
+    .onnx, ...) are refused by file_kind."""
     if save_format is not None:
         return str(save_format).lower() in ("tf", "tensorflow")
     name = os.fspath(filepath)
-    if os.path.isdir(name):
-        return True
-    return not os.path.splitext(os.path.basename(name.rstrip("/\\")))[1]
+    return os.path.isdir(name) or is_checkpoint_prefix(name.rstrip("/\\"))
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None):
     """Write the whole model (config, weights, compile settings and
     optimizer state) in the format its name asks for.  As Keras 3:
     ``include_optimizer=False`` leaves the compile settings and optimizer
-    state out of an ``.h5`` file (the other formats keep them), and
-    ``save_format`` (tf.keras's) is taken only beside a name that already
-    says the format, or as ``"tf"``: that, or a name with no suffix,
-    writes a SavedModel folder as tf.keras 2 did (pynn.saved_model), and
-    ``"h5"`` beside a name of no format writes HDF5, as tf.keras 2 did."""
+    state out of an ``.h5`` file (the other formats keep them).  As
+    tf.keras 2: ``save_format="tf"``, or a name of none of the formats
+    (no suffix, ``alexnet.model``), writes a SavedModel folder
+    (pynn.saved_model), and ``save_format="h5"`` writes HDF5 under such a
+    name too; beside a name that says its format, the name decides."""
     folder = _is_folder_name(filepath, save_format)
     # tf.keras 2 writes HDF5 for save_format="h5" whatever the name
     # ("mask_detector.model"); load_model knows the file by its signature

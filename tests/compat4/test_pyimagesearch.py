@@ -401,6 +401,22 @@ def test_ctrl_c_resume_sets_the_rate_of_a_reloaded_decaying_optimizer(tmp_path):
     np.testing.assert_allclose(model.get_weights()[1], b - rate * gb, rtol=1e-5, atol=1e-7)
 
 
+def test_dl4cv_save_to_a_dot_model_name_and_load_it_back(tmp_path):
+    """DL4CV's ``model.save(config.MODEL_PATH, overwrite=True)`` with
+    MODEL_PATH 'output/alexnet_dogs_vs_cats.model': tf.keras 2 writes a
+    SavedModel folder there, and load_model reads it back."""
+    x, y = _blobs(n=16, size=8)
+    model = ShallowNet.build(8, 8, 3, 3)
+    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.05), metrics=["accuracy"])
+    model.fit(x, to_categorical(y, 3), batch_size=8, epochs=1, verbose=0)
+    path = os.path.sep.join([str(tmp_path), "output", "alexnet_dogs_vs_cats.model"])
+    model.save(path, overwrite=True)
+    assert os.path.isdir(path)
+    restored = load_model(path)
+    np.testing.assert_allclose(restored.predict(x), model.predict(x), rtol=1e-6)
+    assert restored.optimizer.iterations == 2
+
+
 def test_fit_on_augmentation_flow_with_steps_per_epoch():
     x, y = _blobs(n=40, size=12)
     Y = to_categorical(y, 3)
