@@ -401,6 +401,37 @@ def test_ctrl_c_resume_sets_the_rate_of_a_reloaded_decaying_optimizer(tmp_path):
     np.testing.assert_allclose(model.get_weights()[1], b - rate * gb, rtol=1e-5, atol=1e-7)
 
 
+def test_schedulers_set_the_base_rate_of_a_decaying_optimizer():
+    """A LearningRateScheduler and ReduceLROnPlateau beside SGD(decay=...):
+    as in tf.keras 2 they read and set the base rate, which the decay
+    keeps dividing step by step."""
+    from pynn.keras.callbacks import ReduceLROnPlateau
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(loss="mse", optimizer=SGD(lr=0.1, decay=0.25))
+    seen = []
+    probe = LambdaCallback(on_train_batch_begin=lambda b, logs: seen.append(
+        (K.get_value(model.optimizer.lr), int(model.optimizer.iterations))))
+    H = model.fit(x, y, batch_size=4, epochs=3, verbose=0, shuffle=False,
+                  callbacks=[LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1)), probe])
+    np.testing.assert_allclose(H.history["lr"], [0.1, 0.05, 0.1 / 3], rtol=1e-6)
+    assert [it for _, it in seen] == list(range(6))
+    np.testing.assert_allclose([lr for lr, _ in seen], [0.1, 0.1, 0.05, 0.05, 0.1 / 3, 0.1 / 3],
+                               rtol=1e-6)
+    # the step at iteration 6 takes the base rate over 1 + 0.25 * 6
+    W, b = [w.astype("float64") for w in model.get_weights()]
+    err = x[:4] @ W + b - y[:4]
+    model.train_on_batch(x[:4], y[:4])
+    np.testing.assert_allclose(model.get_weights()[0],
+                               W - (0.1 / 3) / 2.5 * 2 * x[:4].T @ err / 4, rtol=1e-5)
+    reduce = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9)
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[reduce])
+    # (the first epoch sets the best loss; the second, no better, halves the rate)
+    assert K.get_value(model.optimizer.lr) == pytest.approx(0.1 / 6)
+
+
 def test_dl4cv_save_to_a_dot_model_name_and_load_it_back(tmp_path):
     """DL4CV's ``model.save(config.MODEL_PATH, overwrite=True)`` with
     MODEL_PATH 'output/alexnet_dogs_vs_cats.model': tf.keras 2 writes a
