@@ -1416,3 +1416,41 @@ def test_tf_data_pipeline_from_image_paths(tmp_path):
                   metrics=["accuracy"])
     H = model.fit(trainDS, validation_data=trainDS, epochs=2, verbose=0)
     assert len(H.history["val_accuracy"]) == 2
+
+
+def test_multi_label_smallervggnet_with_sigmoid_outputs():
+    """'Multi-label classification with Keras': a sigmoid per label,
+    binary cross-entropy, the two most likely labels by argsort."""
+    rng = np.random.default_rng(14)
+    n = 24
+    # labels: (red | blue) x (dress | shirt), each image two labels
+    mlb_classes = ["blue", "dress", "red", "shirt"]
+    color = rng.integers(0, 2, n)
+    kind = rng.integers(0, 2, n)
+    x = rng.random((n, 8, 8, 3)).astype("float32") * 0.3
+    x[color == 0, :, :, 2] += 0.7     # blue
+    x[color == 1, :, :, 0] += 0.7     # red
+    x[kind == 0, :4] += 0.3           # dress: bright top
+    Y = np.zeros((n, 4), "float32")
+    Y[np.arange(n), np.where(color == 0, 0, 2)] = 1
+    Y[np.arange(n), np.where(kind == 0, 1, 3)] = 1
+    model = MiniVGGNet.build(8, 8, 3, 4)
+    model.pop()
+    model.add(Activation("sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer=Adam(lr=1e-2, decay=1e-2 / 10),
+                  metrics=["accuracy"])
+    H = model.fit(x, Y, batch_size=8, epochs=3, verbose=0)
+    proba = model.predict(x)
+    assert proba.shape == (n, 4) and proba.min() >= 0 and proba.max() <= 1
+    # 'accuracy' over four outputs is categorical accuracy, as TF 2.x and
+    # Keras 3 pick it (by the shapes, not the loss): the tutorial's
+    # well-known gotcha; binary_accuracy is the labels' agreement
+    acc = model.evaluate(x, Y, verbose=0)[1]
+    assert acc == pytest.approx(np.mean(proba.argmax(1) == Y.argmax(1)), abs=1e-6)
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["binary_accuracy"])
+    acc = model.evaluate(x, Y, verbose=0)[1]
+    assert acc == pytest.approx(np.mean((proba > 0.5) == (Y > 0.5)), abs=1e-6)
+    assert len(H.history["accuracy"]) == 3
+    idxs = np.argsort(proba[0])[::-1][:2]
+    labels = ["{}: {:.2f}%".format(mlb_classes[j], proba[0][j] * 100) for j in idxs]
+    assert len(labels) == 2
