@@ -676,7 +676,11 @@ def variable(value, dtype=None, name=None, constraint=None):
 
 
 def get_value(x):
-    return np.array(ops._plain(x))
+    """A copy of the value of ``x``; a scalar's is a NumPy scalar, as
+    tf.keras's ``x.numpy()`` gives, so that ``lr = K.get_value(...);
+    lr *= f`` leaves the value read before untouched."""
+    value = np.array(ops._plain(x))
+    return value[()] if value.ndim == 0 else value
 
 
 def set_value(x, value):

@@ -151,6 +151,45 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
 
 
+class BaseLogger(Callback):
+    """tf.keras 2's: sums each training batch's logs weighted by the batch's
+    ``size`` log and, at the end of the epoch, writes their averages into
+    the epoch's logs for the names in ``params['metrics']`` (the last
+    value for ``stateful_metrics``).  fit's logs already hold the epoch's
+    averages and no ``size``, so as in tf.keras 2 it changes nothing there;
+    programs subclass it as a plain callback (PyImageSearch's
+    TrainingMonitor)."""
+
+    def __init__(self, stateful_metrics=None):
+        super().__init__()
+        self.stateful_metrics = set(stateful_metrics or [])
+        self.seen = 0
+        self.totals = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen = 0
+        self.totals = {}
+
+    def on_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        batch_size = logs.get("size", 0)
+        self.seen += batch_size * logs.get("num_steps", 1)
+        for k, v in logs.items():
+            if k in self.stateful_metrics:
+                self.totals[k] = v
+            else:
+                self.totals[k] = self.totals.get(k, 0) + v * batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for k in self.params.get("metrics", ()):
+            if k in self.stateful_metrics and k in self.totals:
+                logs[k] = self.totals[k]
+            elif k in self.totals and self.seen:
+                logs[k] = self.totals[k] / self.seen
+
+
 class ProgbarLogger(Callback):
     """Prints the epoch header and the Keras-style progress bar."""
 

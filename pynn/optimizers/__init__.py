@@ -45,6 +45,11 @@ class StateVariable(Weight):
             self._set(self.value[()])
 
 
+# The name of the InverseTimeDecay schedule that tf.keras 2's ``decay``
+# argument is, in a saved optimizer's config
+_TIME_DECAY_NAME = "decay"
+
+
 class LearningRate(float):
     """What ``optimizer.learning_rate`` hands out: the rate as a float that
     also answers as Keras's learning-rate variable does (``numpy()``,
@@ -236,7 +241,11 @@ class Optimizer:
             if self._schedule is not None:
                 raise ValueError(f"{type(self).__name__}: give decay= or a learning rate "
                                  f"schedule, not both")
-            self._schedule = schedules.InverseTimeDecay(self._learning_rate, 1, decay)
+            # (named for it, so that a saved model's optimizer reads back as
+            # one with decay, whose rate can be set)
+            self._schedule = schedules.InverseTimeDecay(self._learning_rate, 1, decay,
+                                                        name=_TIME_DECAY_NAME)
+            self._time_decay = self._schedule
         self.iterations = 0
         self._slots = None
         self._shapes = None  # the variables' shapes, given with each step
@@ -291,11 +300,12 @@ class Optimizer:
     @property
     def learning_rate(self):
         """The rate of the next step (a schedule's value at it: at the steps
-        counted, updates or not, as Keras's)."""
-        if self._schedule is not None:
-            return LearningRate(self._schedule(StepCount(self._iterations, self)) if isinstance(
-                self._schedule, schedules.LearningRateSchedule) else self._schedule(), self)
-        return LearningRate(self._learning_rate, self)
+        counted, updates or not, as Keras's).  With tf.keras 2's ``decay``
+        it is the base rate, as tf.keras 2's ``optimizer.lr`` was: steps
+        take it divided by ``1 + decay * iterations``."""
+        if self._schedule is not None and self._schedule is self.__dict__.get("_time_decay"):
+            return LearningRate(self._schedule.initial_learning_rate, self)
+        return LearningRate(self._step_rate(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -303,14 +313,28 @@ class Optimizer:
                 callable(value) and not isinstance(value, (int, float, np.number))):
             self._schedule = value
             return
-        if self._schedule is not None:
+        time_decay = self._schedule is not None and \
+            self._schedule is self.__dict__.get("_time_decay")
+        if self._schedule is not None and not time_decay:
             raise TypeError(f"{type(self).__name__}: the learning rate comes from a "
                             f"schedule given at construction and cannot be set")
         value = float(value)
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be a finite "
                              f"number >= 0, got {value!r}")
+        if time_decay:
+            # (K.set_value(model.optimizer.lr, ...) under tf.keras 2's decay
+            # sets the base rate, which the decay keeps dividing)
+            self._schedule.initial_learning_rate = value
+            return
         self._learning_rate = value
+
+    def _step_rate(self):
+        """The rate the next step takes: a schedule's value at it."""
+        if self._schedule is not None:
+            return self._schedule(StepCount(self._iterations, self)) if isinstance(
+                self._schedule, schedules.LearningRateSchedule) else self._schedule()
+        return self._learning_rate
 
     lr = learning_rate
 
@@ -360,7 +384,7 @@ class Optimizer:
         self._shapes = None if shapes is None else [tuple(s) for s in shapes]
         self._stepped = variables
         if self._schedule is not None:
-            self._learning_rate = float(self.learning_rate)
+            self._learning_rate = float(self._step_rate())
         device = None
         if self.host_only or self.clipnorm or self.clipvalue or self.global_clipnorm or \
                 self.weight_decay or self.use_ema or self.gradient_accumulation_steps:
@@ -1147,9 +1171,17 @@ class Optimizer:
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        if isinstance(config.get("learning_rate"), dict):
-            config["learning_rate"] = schedules.deserialize(config["learning_rate"],
-                                                            custom_objects)
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict):
+            inner = rate.get("config") or {}
+            if rate.get("class_name") == "InverseTimeDecay" and \
+                    inner.get("name") == _TIME_DECAY_NAME and inner.get("decay_steps") == 1 \
+                    and not inner.get("staircase") and not config.get("decay"):
+                # what decay= wrote: read back as decay=
+                config["learning_rate"] = inner["initial_learning_rate"]
+                config["decay"] = inner["decay_rate"]
+            else:
+                config["learning_rate"] = schedules.deserialize(rate, custom_objects)
         return cls(**config)
 
 

@@ -47,30 +47,35 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFil
 
 def _is_folder_name(filepath, save_format):
     """Whether ``model.save`` writes a SavedModel folder, as tf.keras 2
-    did: for ``save_format="tf"``, or a name with no suffix at all (an
-    existing folder too)."""
+    did: for ``save_format="tf"``, or a name of none of the file formats
+    (no suffix, an existing folder, or another suffix: DL4CV's
+    ``alexnet_dogs_vs_cats.model``); foreign formats' names (.tflite,
+    .onnx, ...) are refused by file_kind."""
     if save_format is not None:
         return str(save_format).lower() in ("tf", "tensorflow")
     name = os.fspath(filepath)
-    if os.path.isdir(name):
-        return True
-    return not os.path.splitext(os.path.basename(name.rstrip("/\\")))[1]
+    return os.path.isdir(name) or is_checkpoint_prefix(name.rstrip("/\\"))
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None):
     """Write the whole model (config, weights, compile settings and
     optimizer state) in the format its name asks for.  As Keras 3:
     ``include_optimizer=False`` leaves the compile settings and optimizer
-    state out of an ``.h5`` file (the other formats keep them), and
-    ``save_format`` (tf.keras's) is taken only beside a name that already
-    says the format, or as ``"tf"``: that, or a name with no suffix,
-    writes a SavedModel folder as tf.keras 2 did (pynn.saved_model)."""
+    state out of an ``.h5`` file (the other formats keep them).  As
+    tf.keras 2: ``save_format="tf"``, or a name of none of the formats
+    (no suffix, ``alexnet.model``), writes a SavedModel folder
+    (pynn.saved_model), and ``save_format="h5"`` writes HDF5 under such a
+    name too; beside a name that says its format, the name decides."""
     folder = _is_folder_name(filepath, save_format)
-    if save_format and not folder and not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
+    # tf.keras 2 writes HDF5 for save_format="h5" whatever the name
+    # ("mask_detector.model"); load_model knows the file by its signature
+    h5_by_format = str(save_format).lower() in ("h5", "hdf5") and is_checkpoint_prefix(filepath)
+    if save_format and not folder and not h5_by_format and \
+            not str(filepath).endswith((".h5", ".hdf5", ".keras", ".pynn")):
         raise ValueError(f"save: save_format={save_format!r} is not supported (as in Keras 3): "
                          f"the format comes from the file name; give a path ending in "
                          f"'.keras', '.h5' or '.pynn', got {str(filepath)!r}")
-    kind = None if folder else file_kind(filepath, "save")
+    kind = None if folder else H5 if h5_by_format else file_kind(filepath, "save")
     refuse_anonymous_functions(serialize_layer(model), f"model {model.name!r}")
     if getattr(model, "compiled", False):
         refuse_anonymous_functions(compile_config(model), "the compile settings (loss or metrics)")
@@ -158,7 +163,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         from .. import saved_model
         with SafeModeScope(safe_mode), custom_object_scope(custom_objects):
             return saved_model.read_model(filepath, custom_objects, compile)
-    kind = file_kind(filepath, "load_model")
+    # an HDF5 file under a name of no format (tf.keras 2's save_format="h5")
+    kind = H5 if is_checkpoint_prefix(filepath) and _is_hdf5_file(filepath) else \
+        file_kind(filepath, "load_model")
     if kind == KERAS_WEIGHTS:
         raise ValueError(f"load_model: {filepath!r} is a weights file; build the model and "
                          f"call model.load_weights() on it")

@@ -162,21 +162,29 @@ def test_weights_file_is_not_a_model(tmp_path):
         load_model(tmp_path / "w.weights.pynn")
 
 
-@pytest.mark.parametrize("name,word", [("m.tflite", "pynn.lite"), ("m.onnx", "ONNX"),
-                                       ("m.bin", "unknown file type")])
+@pytest.mark.parametrize("name,word", [("m.tflite", "pynn.lite"), ("m.onnx", "ONNX")])
 def test_foreign_formats_are_refused(tmp_path, name, word):
     model = make_model()
     with pytest.raises(ValueError, match=word) as e:
         model.save(tmp_path / name)
     assert ".pynn" in str(e.value)
-    if word == "unknown file type":
-        # weights to a name of no format are a checkpoint, as TensorFlow's Keras writes them
+    with pytest.raises(ValueError, match=word):
         model.save_weights(tmp_path / name)
-        assert (tmp_path / (name + ".index")).is_file()
-    else:
-        with pytest.raises(ValueError, match=word):
-            model.save_weights(tmp_path / name)
     assert not (tmp_path / name).exists()
+
+
+def test_a_name_of_no_format_is_a_saved_model_folder_or_a_checkpoint(tmp_path):
+    """As TensorFlow's Keras: a whole model saved under a name of none of
+    the formats ('m.bin', DL4CV's 'alexnet.model') is a SavedModel folder,
+    weights under such a name a checkpoint."""
+    model = make_model()
+    x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
+    model.save(tmp_path / "m.bin")
+    assert (tmp_path / "m.bin").is_dir()
+    np.testing.assert_allclose(load_model(tmp_path / "m.bin").predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
+    model.save_weights(tmp_path / "w.bin")
+    assert (tmp_path / "w.bin.index").is_file()
 
 
 def test_overwrite_false(tmp_path):
