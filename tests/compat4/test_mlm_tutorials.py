@@ -14,14 +14,15 @@ import pynn
 import pynn as tf
 from pynn.keras import backend as K
 from pynn.keras.callbacks import Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint
-from pynn.keras.constraints import maxnorm
-from pynn.keras.layers import (LSTM, Activation, BatchNormalization, Bidirectional, Concatenate,
+from pynn.keras.constraints import Constraint, maxnorm
+from pynn.keras.layers import (LSTM, Activation, Add, AveragePooling2D, BatchNormalization, Bidirectional, Concatenate,
                                Conv1D, Conv2D, Conv2DTranspose, ConvLSTM2D, Dense, Dropout,
                                Embedding, Flatten, Input, Lambda, Layer, LeakyReLU, MaxPooling1D,
                                RepeatVector, Reshape, SimpleRNN, TimeDistributed, add,
-                               concatenate)
+                               UpSampling2D, concatenate)
 from pynn.keras.models import Model, Sequential, load_model, model_from_json
-from pynn.keras.optimizers import SGD, Adam
+from pynn.keras.initializers import RandomNormal
+from pynn.keras.optimizers import SGD, Adam, RMSprop
 from pynn.keras.preprocessing.sequence import pad_sequences
 from pynn.keras.preprocessing.text import Tokenizer, hashing_trick, one_hot, text_to_word_sequence
 from pynn.keras.regularizers import l1, l1_l2, l2
@@ -818,3 +819,134 @@ def test_regularization_batchnorm_clipping_and_learning_curves():
     es = EarlyStopping(monitor='val_loss', mode='min', patience=1)
     history = model.fit(X, y, validation_data=(X, y), epochs=2, verbose=0, callbacks=[es])
     assert len(history.history['loss']) == len(history.history['val_loss']) >= 1
+
+
+# --- progressive growing GAN, WGAN, semi-supervised GAN ----------------------
+
+class WeightedSum(Add):
+    """The progressive GAN's fade-in: Add with its _merge_function replaced."""
+
+    def __init__(self, alpha=0.0, **kwargs):
+        super(WeightedSum, self).__init__(**kwargs)
+        self.alpha = K.variable(alpha, name='ws_alpha')
+
+    def _merge_function(self, inputs):
+        assert (len(inputs) == 2)
+        return ((1.0 - self.alpha) * inputs[0]) + (self.alpha * inputs[1])
+
+
+class PixelNormalization(Layer):
+    def call(self, inputs):
+        mean_values = K.mean(inputs ** 2.0, axis=-1, keepdims=True)
+        mean_values += 1.0e-8
+        return inputs / K.sqrt(mean_values)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class MinibatchStdev(Layer):
+    def call(self, inputs):
+        mean = K.mean(inputs, axis=0, keepdims=True)
+        mean_sq_diff = K.mean(K.square(inputs - mean), axis=0, keepdims=True)
+        mean_sq_diff += 1e-8
+        mean_pix = K.mean(K.sqrt(mean_sq_diff), keepdims=True)
+        shape = K.shape(inputs)
+        output = K.tile(mean_pix, (shape[0], shape[1], shape[2], 1))
+        return K.concatenate([inputs, output], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = list(input_shape)
+        input_shape[-1] += 1
+        return tuple(input_shape)
+
+
+def wasserstein_loss(y_true, y_pred):
+    return K.mean(y_true * y_pred)
+
+
+def test_progressive_gan_fade_in_merge_function_and_custom_layers():
+    in_image = Input(shape=(8, 8, 3))
+    old = AveragePooling2D()(in_image)
+    new = AveragePooling2D()(Conv2D(3, (1, 1))(UpSampling2D()(old)))
+    merged = WeightedSum()([old, new])
+    d = Conv2D(4, (1, 1), padding='same')(merged)
+    d = MinibatchStdev()(LeakyReLU(alpha=0.2)(d))
+    d = PixelNormalization()(Conv2D(4, (3, 3), padding='same')(d))
+    out_class = Dense(1)(Flatten()(LeakyReLU(alpha=0.2)(d)))
+    model = Model(in_image, out_class)
+    model.compile(loss=wasserstein_loss,
+                  optimizer=Adam(lr=0.001, beta_1=0, beta_2=0.99, epsilon=10e-8))
+    def first(cls):
+        return next(layer for layer in model.layers if isinstance(layer, cls))
+    assert first(MinibatchStdev).output_shape == (None, 4, 4, 5)
+    x = np.random.rand(2, 8, 8, 3).astype('float32')
+    fade = Model(in_image, merged)
+    old_only, new_only = Model(in_image, old).predict(x, verbose=0), \
+        Model(in_image, new).predict(x, verbose=0)
+    np.testing.assert_allclose(fade.predict(x, verbose=0), old_only, atol=1e-6)
+
+    def update_fadein(models, step, n_steps):
+        alpha = step / float(n_steps - 1)
+        for m in models:
+            for layer in m.layers:
+                if isinstance(layer, WeightedSum):
+                    K.set_value(layer.alpha, alpha)
+    update_fadein([model], 1, 3)
+    np.testing.assert_allclose(fade.predict(x, verbose=0), (old_only + new_only) / 2, atol=1e-6)
+    update_fadein([model], 2, 3)
+    np.testing.assert_allclose(fade.predict(x, verbose=0), new_only, atol=1e-6)
+    # the gradient reaches the layers before the fade-in, on the new path
+    conv = first(Conv2D)
+    assert conv.input_shape == (None, 8, 8, 3)
+    before = conv.get_weights()[0].copy()
+    assert np.isfinite(model.train_on_batch(x, -np.ones((2, 1))))
+    assert not np.array_equal(before, conv.get_weights()[0])
+    # pixel norm: each pixel's channel vector has unit root-mean-square
+    pixels = Model(in_image, first(PixelNormalization).output).predict(x, verbose=0)
+    np.testing.assert_allclose(np.sqrt(np.mean(pixels ** 2, axis=-1)), 1.0, rtol=1e-3)
+
+
+def test_wgan_critic_clip_constraint_and_semi_supervised_shared_layers():
+    class ClipConstraint(Constraint):
+        def __init__(self, clip_value):
+            self.clip_value = clip_value
+
+        def __call__(self, weights):
+            return K.clip(weights, -self.clip_value, self.clip_value)
+
+        def get_config(self):
+            return {'clip_value': self.clip_value}
+    model = Sequential()
+    model.add(Conv2D(8, (4, 4), strides=(2, 2), padding='same', input_shape=(8, 8, 1),
+                     kernel_initializer=RandomNormal(stddev=0.5),
+                     kernel_constraint=ClipConstraint(0.01)))
+    model.add(BatchNormalization())
+    model.add(LeakyReLU(alpha=0.2))
+    model.add(Flatten())
+    model.add(Dense(1))
+    model.compile(loss=wasserstein_loss, optimizer=RMSprop(lr=0.00005))
+    loss = model.train_on_batch(np.random.rand(4, 8, 8, 1), -np.ones((4, 1)))
+    assert np.isfinite(loss)
+    assert np.abs(model.layers[0].get_weights()[0]).max() <= 0.01 + 1e-7
+
+    def custom_activation(output):
+        logexpsum = K.sum(K.exp(output), axis=-1, keepdims=True)
+        return logexpsum / (logexpsum + 1.0)
+    in_image = Input(shape=(8, 8, 1))
+    fe = LeakyReLU(alpha=0.2)(Conv2D(8, (3, 3), strides=(2, 2), padding='same')(in_image))
+    fe = Dense(3)(Dropout(0.4)(Flatten()(fe)))
+    c_model = Model(in_image, Activation('softmax')(fe))
+    c_model.compile(loss='sparse_categorical_crossentropy', metrics=['accuracy'],
+                    optimizer=Adam(lr=0.0002, beta_1=0.5))
+    d_model = Model(in_image, Lambda(custom_activation)(fe))
+    d_model.compile(loss='binary_crossentropy', optimizer=Adam(lr=0.0002, beta_1=0.5))
+    X = np.random.rand(4, 8, 8, 1)
+    c_model.train_on_batch(X, np.array([0, 1, 2, 1]))
+    before = [w.copy() for w in c_model.get_weights()]
+    d_model.train_on_batch(X, np.ones((4, 1)))
+    # the two heads share the feature layers: training one moves the other
+    assert all(not np.array_equal(a, b) for a, b in zip(before, c_model.get_weights()))
+    logits = Model(in_image, fe).predict(X, verbose=0)
+    z = np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(d_model.predict(X, verbose=0), z / (z + 1), rtol=1e-5)
