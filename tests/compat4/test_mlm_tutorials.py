@@ -950,3 +950,31 @@ def test_wgan_critic_clip_constraint_and_semi_supervised_shared_layers():
     logits = Model(in_image, fe).predict(X, verbose=0)
     z = np.exp(logits).sum(-1, keepdims=True)
     np.testing.assert_allclose(d_model.predict(X, verbose=0), z / (z + 1), rtol=1e-5)
+
+
+# --- metrics -------------------------------------------------------------------
+
+def test_regression_metrics_by_tf_keras_2_names_and_custom_rmse(tmp_path):
+    def rmse(y_true, y_pred):
+        return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1))
+    X = np.random.rand(20, 3)
+    y = np.stack([X.sum(1), X[:, 0] - X[:, 1]], axis=1)
+    model = Sequential([Dense(4, input_dim=3), Dense(2)])
+    model.compile(loss='mse', optimizer='adam',
+                  metrics=['mse', 'mae', 'mape', 'cosine_proximity', rmse])
+    history = model.fit(X, y, epochs=2, batch_size=len(X), verbose=0)
+    assert list(history.history) == ['loss', 'mse', 'mae', 'mape', 'cosine_proximity', 'rmse']
+    _, mse, mae, mape, cosine, r = model.evaluate(X, y, batch_size=len(X), verbose=0)
+    p = model.predict(X, verbose=0).astype(np.float64)
+    np.testing.assert_allclose(mse, np.mean((p - y) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(mae, np.mean(np.abs(p - y)), rtol=1e-4)
+    # tf.keras 2's cosine_proximity metric is the (positive) cosine similarity
+    unit = np.linalg.norm
+    expected = np.mean(np.sum(p * y, 1) / (unit(p, axis=1) * unit(y, axis=1)))
+    np.testing.assert_allclose(cosine, expected, rtol=1e-4)
+    np.testing.assert_allclose(r, np.mean(np.sqrt(np.mean((p - y) ** 2, axis=1))), rtol=1e-4)
+    model.compile(loss='mse', optimizer='adam', metrics=['cosine'])
+    model.save(str(tmp_path / 'm.h5'))
+    again = load_model(str(tmp_path / 'm.h5'))
+    np.testing.assert_allclose(again.evaluate(X, y, batch_size=len(X), verbose=0)[1], cosine,
+                               rtol=1e-4)
