@@ -100,9 +100,12 @@ class UnitNorm(Constraint):
 
 
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+# Keras 2's legacy aliases (``from keras.constraints import maxnorm``).
+maxnorm, nonneg, unitnorm = MaxNorm, NonNeg, UnitNorm
 _BY_NAME = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg,
             "UnitNorm": UnitNorm, "max_norm": MaxNorm, "min_max_norm": MinMaxNorm,
-            "non_neg": NonNeg, "unit_norm": UnitNorm}
+            "non_neg": NonNeg, "unit_norm": UnitNorm, "maxnorm": MaxNorm,
+            "nonneg": NonNeg, "unitnorm": UnitNorm}
 
 
 def get(identifier):

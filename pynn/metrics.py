@@ -1818,7 +1818,11 @@ _CONFUSION_BY_NAME.update({"MAE": MeanAbsoluteError, "MSE": MeanSquaredError,
                            "mape": MeanAbsolutePercentageError,
                            "MAPE": MeanAbsolutePercentageError,
                            "msle": MeanSquaredLogarithmicError,
-                           "MSLE": MeanSquaredLogarithmicError})
+                           "MSLE": MeanSquaredLogarithmicError,
+                           # tf.keras 2's names of the cosine similarity
+                           # metric (Keras 3 has only cosine_similarity)
+                           "cosine_proximity": CosineSimilarity,
+                           "cosine": CosineSimilarity})
 for _fn in (top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, pearson_correlation,
             concordance_correlation):
     _fn._metric_class = {"top_k_categorical_accuracy": TopKCategoricalAccuracy,

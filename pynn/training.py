@@ -1040,6 +1040,8 @@ class TrainingMixin:
             xs = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in raw]
         if self._program is not None:
             xs = self._adjust_input_rank(xs)
+        else:
+            xs = self._first_inputs(xs)
         fresh = self._program is None
         self._ensure_built([(None,) + a.shape[1:] for a in xs], dtypes)
         if fresh and self._traced_call and xs and xs[0].ndim:
@@ -1062,6 +1064,11 @@ class TrainingMixin:
         return [a[..., None] if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1
                 else a[..., 0] if a.ndim == len(t.shape) + 1 and a.shape[-1] == 1
                 else a for a, t in zip(xs, self._inputs)]
+
+    def _first_inputs(self, xs):
+        """The arrays an unbuilt model is built on, from those it was given
+        (as they are; Sequential adjusts a Keras 2 case)."""
+        return xs
 
     def _ensure_built(self, shapes, dtypes=None):
         if self._program is None:

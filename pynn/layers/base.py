@@ -919,6 +919,17 @@ class Layer(Module):
         for layer in self._sublayers():
             layer.trainable = value
 
+    @property
+    def _name(self):
+        """tf.keras 2's private spelling of ``name``, which its programs
+        set to rename a layer (``layer._name = 'ensemble_1_' + layer.name``
+        before joining models loaded from files into one)."""
+        return self.name
+
+    @_name.setter
+    def _name(self, value):
+        self.name = value
+
     def __setattr__(self, name, value):
         # As Keras: a Variable (pynn.Variable, a Weight subclass) set as an
         # attribute of a layer is one of the layer's weights.

@@ -20,7 +20,9 @@ class Embedding(Layer):
     is False there, which recurrent layers (and the layers that pass masks
     on) follow, as in Keras.  ``input_length``, Keras 2's argument, is
     taken and ignored with Keras 3's warning: a model starting with the
-    layer is built on the first data it sees, whatever its length.  Keras
+    layer is built on the first data it sees, whatever its length; only a
+    Sequential starting with ``Embedding(..., input_length=1)`` fed a
+    vector of ids takes it as a column, as tf.keras 2 did.  Keras
     2's programs that load a pretrained table into the unbuilt layer
     (``model.layers[0].set_weights([matrix])`` before ``fit``) still do:
     the table's shape does not depend on the input.
@@ -55,6 +57,9 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
+        # Keras 2's input_length, kept only for what Sequential does with a
+        # vector of ids fed to a first Embedding(..., input_length=1)
+        self._input_length = input_length
         # Backward-pass bookkeeping of the gradient buffer (see
         # _embedding_grad): the pass last seen, and whether a pass ever
         # called this layer's backward more than once.

@@ -26,6 +26,15 @@ class _Merge(Layer):
     fixed_input_axes = ()
     fixed_input_rank = False
 
+    def __init_subclass__(cls, **kwargs):
+        # Keras's merge layers compute through ``_merge_function(inputs)``,
+        # which programs override (a progressive GAN's fade-in,
+        # ``class WeightedSum(Add)`` mixing two inputs by a variable): such
+        # a subclass computes through its own, as one overriding call().
+        if "_merge_function" in vars(cls) and "call" not in vars(cls):
+            cls.call = _call_merge_function
+        super().__init_subclass__(**kwargs)
+
     def _check_input(self, shape):
         self.compute_output_shape(shape)
 
@@ -72,6 +81,11 @@ class _Merge(Layer):
         # (``x + y`` on symbolic tensors is an operation in Keras 3, whose
         # output carries no mask; see KerasTensor._merge)
         return any(input_masks) and not self.__dict__.get("_from_operator")
+
+
+def _call_merge_function(self, inputs):
+    """The call() of a merge layer subclass that overrides _merge_function."""
+    return self._merge_function(list(inputs))
 
 
 def same_rank_shape(shape, rank):

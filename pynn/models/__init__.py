@@ -37,5 +37,14 @@ def model_from_json(json_string, custom_objects=None):
     return model_from_config(config, custom_objects)
 
 
+def model_from_yaml(yaml_string, custom_objects=None):
+    """Removed from TensorFlow 2.6 on, because a YAML config could run
+    arbitrary code: raises ``RuntimeError`` as tf.keras does, pointing to
+    ``model_from_json``."""
+    raise RuntimeError("Method `model_from_yaml()` has been removed due to security risk of "
+                       "arbitrary code execution. Please use `Model.to_json()` and "
+                       "`model_from_json()` instead.")
+
+
 __all__ = ["Model", "Functional", "Sequential", "load_model", "save_model", "clone_model",
-           "model_from_config", "model_from_json"]
+           "model_from_config", "model_from_json", "model_from_yaml"]

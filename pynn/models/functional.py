@@ -1554,6 +1554,13 @@ class Model(TrainingMixin, Layer):
         from ..saving import serialize_layer
         return json.dumps(serialize_layer(self), **kwargs)
 
+    def to_yaml(self, **kwargs):
+        """Removed from TensorFlow 2.6 on (a YAML config could run arbitrary
+        code): raises ``RuntimeError`` as tf.keras does, pointing to
+        ``to_json``."""
+        raise RuntimeError("Method `model.to_yaml()` has been removed due to security risk of "
+                           "arbitrary code execution. Please use `model.to_json()` instead.")
+
     def save(self, filepath, overwrite=True, **kwargs):
         """Write the whole model (config, weights, compile settings and
         optimizer state) to a ``.pynn``, ``.keras`` or ``.h5`` file, by its

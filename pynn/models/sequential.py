@@ -187,6 +187,18 @@ class Sequential(Model):
             self.build(input_shape)
         return super().compute_output_shape(input_shape)
 
+    def _first_inputs(self, xs):
+        """tf.keras 2 built a Sequential starting with ``Embedding(...,
+        input_length=1)`` for inputs of shape (batch, 1), and its data
+        adapter made a vector of ids a column: such a model, fed a vector
+        first, is built on the column (a Keras 2 word model's
+        ``Embedding(vocab, 10, input_length=1)`` then ``LSTM``)."""
+        first = self._layers[0] if self._layers else None
+        if len(xs) == 1 and xs[0].ndim == 1 and \
+                getattr(first, "_input_length", None) == 1:
+            return [xs[0][:, None]]
+        return xs
+
     def _ensure_built(self, shapes, dtypes=None):
         keys = self.__dict__.pop("_input_keys", None)
         if self._program is None and keys is not None and self._layers and \
