@@ -37,6 +37,7 @@ class _KerasPath(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         spec = importlib.util.spec_from_loader(fullname, self, origin=module.__name__,
                                                is_package=hasattr(module, "__path__"))
         spec._pynn_module = module
+        spec._pynn_spec = module.__spec__
         return spec
 
     def create_module(self, spec):
@@ -45,7 +46,10 @@ class _KerasPath(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return spec._pynn_module
 
     def exec_module(self, module):
-        pass
+        # (the import system sets every module's __spec__ to the one found:
+        # pynn.utils's own is put back, or relative imports inside it warn
+        # that __package__ != __spec__.parent)
+        module.__spec__ = module.__spec__._pynn_spec
 
 
 # First in line: pynn.keras is pynn, whose __path__ would otherwise let the

@@ -45,3 +45,19 @@ def test_tensorflow_keras_paths_under_pynn():
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
+
+
+def test_keras_paths_leave_pynns_modules_their_own_spec():
+    # (the import system sets a module's __spec__ to the one found under
+    # the pynn.keras name: relative imports inside pynn.utils then warned
+    # "__package__ != __spec__.parent", an error under warnings as errors)
+    import warnings
+
+    import pynn
+    from pynn.keras.utils import to_categorical  # noqa: F401
+    import pynn.keras.layers  # noqa: F401
+    assert pynn.utils.__spec__.name == "pynn.utils"
+    assert pynn.layers.__spec__.name == "pynn.layers"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pynn.applications.MobileNet(weights=None, alpha=0.25, input_shape=(32, 32, 3))
