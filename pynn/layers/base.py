@@ -360,6 +360,14 @@ class Weight(autodiff.ForwardingOperators):
         """A host copy of the value (also of a value on the GPU)."""
         return np.array(self.value, dtype=np.float32)
 
+    def ref(self):
+        """A hashable reference to this variable (TensorFlow's ``ref()``);
+        ``deref()`` gives it back."""
+        from ..tensor import Reference
+        return Reference(self)
+
+    experimental_ref = ref
+
     def assign(self, value):
         # an assignment is not differentiated (as in Keras): a value computed
         # on a tape (a masked kernel, an average of weights) is stored as is

@@ -1,0 +1,456 @@
+"""tensorflow.org's tutorials and guides run with ``import pynn as tf``
+(tiny sizes, synthetic data in place of the downloads): simple_audio
+(WAV folders, tf.signal.stft spectrograms, tf.gather of a NumPy array of
+label names), imbalanced_data (the metrics against Keras's, class weights,
+resampling), overfit_and_underfit (a gzipped CSV dataset, a learning-rate
+schedule called on an array of steps, ``model.losses``), the TF1 -> TF2
+migration guide (tf.compat.v1.Dimension, a shape's truth value,
+``ref()``)."""
+import gzip
+import os
+import wave
+
+import numpy as np
+import pytest
+
+import pynn as tf
+from pynn import keras
+from pynn.keras import layers, models, regularizers
+from keras_reference import keras as real_keras, needs_keras
+
+
+# ------------------------------------------------------ tutorials/audio/simple_audio
+
+def _write_wav(path, samples, rate):
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(rate)
+        wf.writeframes(pcm.tobytes())
+
+
+def test_simple_audio_tutorial_spectrograms_train_and_name_the_classes(tmp_path):
+    tf.random.set_seed(42)
+    np.random.seed(42)
+    data_dir = tmp_path / "mini_speech_commands"
+    rng = np.random.default_rng(0)
+    tones = {"no": 250.0, "up": 1500.0, "yes": 700.0}
+    for word, freq in tones.items():
+        (data_dir / word).mkdir(parents=True)
+        for i in range(8):
+            n = 4000 - 150 * i  # shorter files are padded to 4000 samples
+            t = np.arange(n) / 4000
+            _write_wav(data_dir / word / f"{i:08x}_nohash_0.wav",
+                       0.5 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.standard_normal(n), 4000)
+    (data_dir / "README.md").write_text("synthetic")
+
+    commands = np.array(tf.io.gfile.listdir(str(data_dir)))
+    commands = commands[(commands != "README.md") & (commands != ".DS_Store")]
+    assert sorted(commands) == ["no", "up", "yes"]
+    train_ds, val_ds = tf.keras.utils.audio_dataset_from_directory(
+        directory=data_dir, batch_size=4, validation_split=0.25, seed=0,
+        output_sequence_length=4000, subset="both")
+    label_names = np.array(train_ds.class_names)
+    assert label_names.tolist() == ["no", "up", "yes"]
+    audio_spec, label_spec = train_ds.element_spec
+    assert audio_spec.shape.as_list() == [None, 4000, 1] and audio_spec.dtype == tf.float32
+    assert label_spec.dtype == tf.int32
+
+    def squeeze(audio, labels):
+        audio = tf.squeeze(audio, axis=-1)
+        return audio, labels
+
+    train_ds = train_ds.map(squeeze, tf.data.AUTOTUNE)
+    val_ds = val_ds.map(squeeze, tf.data.AUTOTUNE)
+    test_ds = val_ds.shard(num_shards=2, index=0)
+    val_ds = val_ds.shard(num_shards=2, index=1)
+    for example_audio, example_labels in train_ds.take(1):
+        assert example_audio.shape == (4, 4000) and example_labels.shape == (4,)
+    assert label_names[[1, 1, 2, 0]].tolist() == ["up", "up", "yes", "no"]
+
+    def get_spectrogram(waveform):
+        spectrogram = tf.signal.stft(waveform, frame_length=255, frame_step=128)
+        spectrogram = tf.abs(spectrogram)
+        spectrogram = spectrogram[..., tf.newaxis]
+        return spectrogram
+
+    waveform = example_audio[0]
+    spectrogram = get_spectrogram(waveform)
+    # 1 + (4000 - 255) // 128 frames of 256 // 2 + 1 bins
+    assert spectrogram.shape == (30, 129, 1)
+    # each frame's loudest bin is the tone of its class (129 bins over 2 kHz)
+    # (the frames of the padding after a shorter file are silent)
+    frames = spectrogram.numpy()[:, :, 0]
+    sounding = frames.max(axis=1) > 1.0
+    assert sounding[:20].all()
+    peak = np.argmax(frames[sounding], axis=1)
+    freq = tones[str(label_names[example_labels[0]])]
+    assert np.all(np.abs(peak - freq / 2000 * 128) <= 1)
+
+    def make_spec_ds(ds):
+        return ds.map(map_func=lambda audio, label: (get_spectrogram(audio), label),
+                      num_parallel_calls=tf.data.AUTOTUNE)
+
+    train_spectrogram_ds = make_spec_ds(train_ds)
+    val_spectrogram_ds = make_spec_ds(val_ds)
+    test_spectrogram_ds = make_spec_ds(test_ds)
+    for example_spectrograms, example_spect_labels in train_spectrogram_ds.take(1):
+        break
+    train_spectrogram_ds = train_spectrogram_ds.cache().shuffle(10000).prefetch(tf.data.AUTOTUNE)
+    val_spectrogram_ds = val_spectrogram_ds.cache().prefetch(tf.data.AUTOTUNE)
+    test_spectrogram_ds = test_spectrogram_ds.cache().prefetch(tf.data.AUTOTUNE)
+    input_shape = example_spectrograms.shape[1:]
+    num_labels = len(label_names)
+    norm_layer = layers.Normalization()
+    norm_layer.adapt(data=train_spectrogram_ds.map(map_func=lambda spec, label: spec))
+    model = models.Sequential([
+        layers.Input(shape=input_shape),
+        layers.Resizing(16, 16),
+        norm_layer,
+        layers.Conv2D(4, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(16, activation="relu"),
+        layers.Dense(num_labels),
+    ])
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(train_spectrogram_ds, validation_data=val_spectrogram_ds, epochs=30,
+                        callbacks=tf.keras.callbacks.EarlyStopping(verbose=0, patience=40),
+                        verbose=0)
+    metrics = history.history
+    assert sorted(metrics) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert metrics["loss"][-1] < metrics["loss"][0]
+    assert max(metrics["accuracy"][-5:]) == 1.0
+    result = model.evaluate(test_spectrogram_ds, return_dict=True, verbose=0)
+    assert set(result) == {"loss", "accuracy"}
+    y_pred = model.predict(test_spectrogram_ds, verbose=0)
+    y_pred = tf.argmax(y_pred, axis=1)
+    y_true = tf.concat(list(test_spectrogram_ds.map(lambda s, lab: lab)), axis=0)
+    confusion_mtx = tf.math.confusion_matrix(y_true, y_pred)
+    assert confusion_mtx.shape == (3, 3)
+    assert int(tf.reduce_sum(confusion_mtx)) == len(y_true)
+
+    x = tf.io.read_file(str(data_dir / "no/00000000_nohash_0.wav"))
+    x, sample_rate = tf.audio.decode_wav(x, desired_channels=1, desired_samples=4000)
+    assert int(sample_rate) == 4000 and x.shape == (4000, 1)
+    x = tf.squeeze(x, axis=-1)
+    x = get_spectrogram(x)[tf.newaxis, ...]
+    prediction = model(x)
+    probabilities = tf.nn.softmax(prediction[0])
+    np.testing.assert_allclose(float(tf.reduce_sum(probabilities)), 1.0, rtol=1e-6)
+
+    # the export module's names: tf.gather of the NumPy array of names
+    # gives a string tensor of bytes, as TensorFlow's
+    class_ids = tf.argmax(model(x, training=False), axis=-1)
+    class_names = tf.gather(label_names, class_ids)
+    assert class_names.dtype == tf.string
+    assert class_names.numpy().tolist() == [b"no"]
+    assert tf.gather(label_names, [2, 0]).numpy().tolist() == [b"yes", b"no"]
+
+
+# -------------------------------------------- tutorials/structured_data/imbalanced_data
+
+def _imbalanced_metrics(module):
+    m = module.metrics
+    return [
+        m.BinaryCrossentropy(name="cross entropy"),
+        m.MeanSquaredError(name="Brier score"),
+        m.TruePositives(name="tp"),
+        m.FalsePositives(name="fp"),
+        m.TrueNegatives(name="tn"),
+        m.FalseNegatives(name="fn"),
+        m.BinaryAccuracy(name="accuracy"),
+        m.Precision(name="precision"),
+        m.Recall(name="recall"),
+        m.AUC(name="auc"),
+        m.AUC(name="prc", curve="PR"),
+    ]
+
+
+def _imbalanced_data():
+    rng = np.random.default_rng(0)
+    n = 600
+    x = rng.standard_normal((n, 6)).astype("float32")
+    y = ((x[:, 0] + 0.5 * x[:, 1] + 0.3 * rng.standard_normal(n)) > 1.5).astype("int64")
+    return x, y
+
+
+@needs_keras
+def test_imbalanced_data_tutorial_metrics_bias_class_weights_and_resampling(tmp_path):
+    features, labels = _imbalanced_data()
+    neg, pos = np.bincount(labels)
+    total = neg + pos
+    train_features, val_features, test_features = features[:400], features[400:500], \
+        features[500:]
+    train_labels = labels[:400].reshape(-1, 1)
+    val_labels = labels[400:500].reshape(-1, 1)
+    test_labels = labels[500:].reshape(-1, 1)
+    bool_train_labels = train_labels[:, 0] != 0
+
+    def make_model(metrics=None, output_bias=None):
+        if output_bias is not None:
+            output_bias = tf.keras.initializers.Constant(output_bias)
+        model = keras.Sequential([
+            keras.layers.Dense(16, activation="relu", input_shape=(train_features.shape[-1],)),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(1, activation="sigmoid", bias_initializer=output_bias),
+        ])
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+                      loss=keras.losses.BinaryCrossentropy(),
+                      metrics=_imbalanced_metrics(keras) if metrics is None else metrics)
+        return model
+
+    def early_stopping():
+        return tf.keras.callbacks.EarlyStopping(monitor="val_prc", verbose=0, patience=10,
+                                                mode="max", restore_best_weights=True)
+
+    # the careful initial bias predicts the positive rate and lowers the loss
+    initial_bias = np.log([pos / neg])
+    model = make_model(output_bias=initial_bias)
+    np.testing.assert_allclose(model.layers[-1].bias.numpy(), initial_bias, rtol=1e-6)
+    zero = make_model()
+    zero.set_weights(model.get_weights()[:2] + [model.get_weights()[2],
+                                                np.zeros(1, np.float32)])
+    careful_loss = model.evaluate(train_features, train_labels, batch_size=128, verbose=0)[0]
+    zero_loss = zero.evaluate(train_features, train_labels, batch_size=128, verbose=0)[0]
+    assert careful_loss < zero_loss
+    initial_weights = os.path.join(tmp_path, "initial.weights.h5")
+    model.save_weights(initial_weights)
+
+    model = make_model()
+    model.load_weights(initial_weights)
+    history = model.fit(train_features, train_labels, batch_size=128, epochs=4,
+                        callbacks=[early_stopping()],
+                        validation_data=(val_features, val_labels), verbose=0)
+    names = ["cross entropy", "Brier score", "tp", "fp", "tn", "fn", "accuracy", "precision",
+             "recall", "auc", "prc"]
+    assert sorted(history.history) == sorted(["loss"] + names + ["val_loss"] +
+                                             ["val_" + n for n in names])
+    results = model.evaluate(test_features, test_labels, batch_size=128, verbose=0)
+    assert model.metrics_names == ["loss"] + names
+    got = dict(zip(model.metrics_names, results))
+    assert got["tp"] + got["fp"] + got["tn"] + got["fn"] == len(test_labels)
+
+    # every metric as Keras computes it for the same predictions
+    predictions = model.predict(test_features, batch_size=128, verbose=0)
+    for metric in _imbalanced_metrics(real_keras):
+        metric.update_state(test_labels.astype("float32"), predictions)
+        np.testing.assert_allclose(got[metric.name], float(metric.result()), rtol=2e-4,
+                                   atol=1e-6, err_msg=metric.name)
+
+    # class weights: the weighted model finds more of the rare class
+    weight_for_0 = (1 / neg) * (total / 2.0)
+    weight_for_1 = (1 / pos) * (total / 2.0)
+    weighted_model = make_model()
+    weighted_model.load_weights(initial_weights)
+    weighted_model.fit(train_features, train_labels, batch_size=128, epochs=4,
+                       callbacks=[early_stopping()], validation_data=(val_features, val_labels),
+                       class_weight={0: weight_for_0, 1: weight_for_1}, verbose=0)
+    weighted = dict(zip(weighted_model.metrics_names,
+                        weighted_model.evaluate(test_features, test_labels, batch_size=128,
+                                                verbose=0)))
+    assert weighted["recall"] >= got["recall"]
+
+    # oversampling with sample_from_datasets: about half of each batch positive
+    pos_features = train_features[bool_train_labels]
+    neg_features = train_features[~bool_train_labels]
+    pos_labels = train_labels[bool_train_labels]
+    neg_labels = train_labels[~bool_train_labels]
+
+    def make_ds(features, labels):
+        ds = tf.data.Dataset.from_tensor_slices((features, labels))
+        ds = ds.shuffle(100000).repeat()
+        return ds
+
+    pos_ds = make_ds(pos_features, pos_labels)
+    neg_ds = make_ds(neg_features, neg_labels)
+    for features, label in pos_ds.take(1):
+        assert features.shape == (6,) and label.numpy().tolist() == [1]
+    resampled_ds = tf.data.Dataset.sample_from_datasets([pos_ds, neg_ds], weights=[0.5, 0.5])
+    resampled_ds = resampled_ds.batch(256).prefetch(2)
+    for features, label in resampled_ds.take(1):
+        assert 0.35 < label.numpy().mean() < 0.65
+    resampled_model = make_model()
+    resampled_model.load_weights(initial_weights)
+    resampled_model.layers[-1].bias.assign([0])
+    val_ds = tf.data.Dataset.from_tensor_slices((val_features, val_labels)).cache()
+    val_ds = val_ds.batch(128).prefetch(2)
+    resampled_history = resampled_model.fit(resampled_ds, epochs=2, steps_per_epoch=3,
+                                            callbacks=[early_stopping()],
+                                            validation_data=val_ds, verbose=0)
+    assert len(resampled_history.history["val_prc"]) == 2
+
+
+# --------------------------------------------- tutorials/keras/overfit_and_underfit
+
+def test_overfit_and_underfit_tutorial_csv_schedule_and_regularizers(tmp_path):
+    rng = np.random.default_rng(0)
+    FEATURES = 28
+    table = rng.standard_normal((300, FEATURES))
+    target = (table[:, :3].sum(1) > 0).astype(float)
+    gz = str(tmp_path / "HIGGS.csv.gz")
+    with gzip.open(gz, "wt") as f:
+        for t, row in zip(target, table):
+            f.write(",".join(["%.18e" % t] + ["%.18e" % v for v in row]) + "\n")
+
+    ds = tf.data.experimental.CsvDataset(gz, [float(), ] * (FEATURES + 1),
+                                         compression_type="GZIP")
+
+    def pack_row(*row):
+        label = row[0]
+        features = tf.stack(row[1:], 1)
+        return features, label
+
+    packed_ds = ds.batch(100).map(pack_row).unbatch()
+    for features, label in packed_ds.batch(100).take(1):
+        np.testing.assert_array_equal(features.numpy(), table[:100].astype(np.float32))
+        np.testing.assert_array_equal(label.numpy(), target[:100].astype(np.float32))
+    N_VALIDATION, N_TRAIN, BATCH_SIZE = 50, 200, 50
+    STEPS_PER_EPOCH = N_TRAIN // BATCH_SIZE
+    validate_ds = packed_ds.take(N_VALIDATION).cache().batch(BATCH_SIZE)
+    train_ds = packed_ds.skip(N_VALIDATION).take(N_TRAIN).cache()
+    train_ds = train_ds.shuffle(N_TRAIN).repeat().batch(BATCH_SIZE)
+
+    lr_schedule = tf.keras.optimizers.schedules.InverseTimeDecay(
+        0.001, decay_steps=STEPS_PER_EPOCH * 1000, decay_rate=1, staircase=False)
+    # the tutorial plots the schedule over an array of steps
+    step = np.linspace(0, 100000)
+    lr = lr_schedule(step)
+    assert lr.shape == (50,) and lr.dtype == tf.float32
+    np.testing.assert_allclose(np.asarray(lr), 0.001 / (1 + step / (STEPS_PER_EPOCH * 1000)),
+                               rtol=1e-6)
+    assert float(lr_schedule(0).numpy()) == pytest.approx(0.001)
+
+    logdir = tmp_path / "tensorboard_logs"
+
+    def compile_and_fit(model, name, max_epochs=2):
+        model.compile(optimizer=tf.keras.optimizers.Adam(lr_schedule),
+                      loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=[tf.keras.metrics.BinaryCrossentropy(from_logits=True,
+                                                                   name="binary_crossentropy"),
+                               "accuracy"])
+        return model.fit(
+            train_ds.map(lambda x, y: (x, tf.expand_dims(y, axis=-1))),
+            steps_per_epoch=STEPS_PER_EPOCH, epochs=max_epochs,
+            validation_data=validate_ds.map(lambda x, y: (x, tf.expand_dims(y, axis=-1))),
+            callbacks=[tf.keras.callbacks.EarlyStopping(monitor="val_binary_crossentropy",
+                                                        patience=200),
+                       tf.keras.callbacks.TensorBoard(logdir / name)],
+            verbose=0)
+
+    tiny_model = tf.keras.Sequential([layers.Dense(16, activation="elu",
+                                                   input_shape=(FEATURES,)), layers.Dense(1)])
+    history = compile_and_fit(tiny_model, "sizes/Tiny")
+    h = history.history
+    # the metric is the loss, here computed twice
+    np.testing.assert_allclose(h["binary_crossentropy"], h["loss"], rtol=1e-5)
+    np.testing.assert_allclose(h["val_binary_crossentropy"], h["val_loss"], rtol=1e-5)
+    assert sorted(os.listdir(logdir / "sizes/Tiny")) == ["train", "validation"]
+
+    l2_model = tf.keras.Sequential([
+        layers.Dense(32, activation="elu", kernel_regularizer=regularizers.l2(0.001),
+                     input_shape=(FEATURES,)),
+        layers.Dense(32, activation="elu", kernel_regularizer=regularizers.l2(0.001)),
+        layers.Dense(1)])
+    compile_and_fit(l2_model, "regularizers/l2", max_epochs=1)
+    result = l2_model(features)
+    assert result.shape == (100, 1)
+    # model.losses: a scalar tensor per regularized kernel, as TensorFlow's
+    assert len(l2_model.losses) == 2
+    assert all(isinstance(v, tf.Tensor) and v.shape == () and v.dtype == tf.float32
+               for v in l2_model.losses)
+    regularization_loss = tf.add_n(l2_model.losses)
+    want = sum(0.001 * np.sum(np.square(lay.kernel.numpy().astype(np.float64)))
+               for lay in l2_model.layers[:2])
+    np.testing.assert_allclose(float(regularization_loss), want, rtol=1e-5)
+
+
+def test_learning_rate_schedules_take_arrays_of_steps_as_tensorflow():
+    steps = np.array([0, 5, 10, 15, 40], np.float64)
+    s = tf.keras.optimizers.schedules
+    cases = [
+        (s.ExponentialDecay(0.1, 10, 0.5), 0.1 * 0.5 ** (steps / 10)),
+        (s.ExponentialDecay(0.1, 10, 0.5, staircase=True), 0.1 * 0.5 ** np.floor(steps / 10)),
+        (s.InverseTimeDecay(0.1, 10, 2.0, staircase=True), 0.1 / (1 + 2 * np.floor(steps / 10))),
+        (s.PiecewiseConstantDecay([5, 15], [1.0, 0.5, 0.1]), np.array([1, 1, .5, .5, .1])),
+        (s.PolynomialDecay(0.1, 20, 0.01, power=2.0),
+         0.09 * (1 - np.minimum(steps, 20) / 20) ** 2 + 0.01),
+        (s.CosineDecay(0.1, 20, alpha=0.1),
+         0.1 * (0.9 * 0.5 * (1 + np.cos(np.pi * np.minimum(steps, 20) / 20)) + 0.1)),
+    ]
+    for schedule, want in cases:
+        got = schedule(steps)
+        assert got.dtype == tf.float32 and got.shape == (5,), type(schedule).__name__
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6,
+                                   err_msg=type(schedule).__name__)
+        # one step at a time: the same values, as 0-d tensors
+        for i, t in enumerate(steps):
+            one = schedule(int(t))
+            assert one.shape == ()
+            np.testing.assert_allclose(float(one), want[i], rtol=1e-6)
+    warm = s.CosineDecay(0.0, 10, warmup_target=0.2, warmup_steps=4)
+    np.testing.assert_allclose(np.asarray(warm(tf.constant([0.0, 2.0, 4.0, 9.0, 14.0]))),
+                               [0.0, 0.1, 0.2, 0.1 * (1 + np.cos(np.pi / 2)), 0.0],
+                               rtol=1e-6, atol=1e-8)
+    restarts = s.CosineDecayRestarts(0.1, 10, t_mul=2.0)
+    got = np.asarray(restarts(np.array([0, 5, 10, 20, 30])))
+    np.testing.assert_allclose(got, [0.1, 0.05, 0.1, 0.05, 0.1], rtol=1e-6)
+    # an optimizer's rate from a schedule is the schedule at its step
+    opt = tf.keras.optimizers.SGD(s.ExponentialDecay(0.1, 10, 0.5))
+    opt.iterations.assign(10)
+    assert float(opt.learning_rate) == pytest.approx(0.05)
+
+
+# ------------------------------------------------------ guide/migrate/tf1_vs_tf2
+
+def test_tf1_vs_tf2_guide_shapes_dimensions_and_references():
+    shape = tf.TensorShape([16, None, 256])
+    assert shape[0] == 16 and shape[1] is None
+    assert list(shape) == [16, None, 256]
+    Dimension = tf.compat.v1.Dimension
+    dim = Dimension(None) if shape.rank is None else shape.dims[0]
+    assert isinstance(dim, Dimension) and dim.value == 16 and repr(dim) == "Dimension(16)"
+    assert dim.is_compatible_with(16) and not dim.is_compatible_with(8)
+    assert [d.value for d in shape.dims] == [16, None, 256]
+    assert str(shape.dims[1]) == "?"
+    unknown = Dimension(None)
+    assert unknown.is_compatible_with(5) and unknown.value is None
+    assert (unknown == 5) is None and (Dimension(3) == 3) is True
+    assert (Dimension(3) + 4).value == 7 and (unknown + 4).value is None
+    assert (10 // Dimension(3)).value == 3
+    assert Dimension(4).merge_with(None).value == 4
+    with pytest.raises(ValueError, match="not compatible"):
+        Dimension(4).assert_is_compatible_with(Dimension(5))
+    with pytest.raises(ValueError, match=">= 0"):
+        Dimension(-1)
+    assert tf.compat.dimension_value(shape.dims[2]) == 256
+    assert tf.compat.dimension_value(7) == 7
+    assert tf.compat.dimension_at_index(shape, 1).value is None
+    assert tf.compat.dimension_at_index(tf.TensorShape(None), 3).value is None
+    assert tf.TensorShape(shape.dims) == shape
+    # TensorShape(None) has no dims
+    assert tf.TensorShape(None).dims is None
+    # a shape is true when its rank is known, as the guide prints
+    assert [bool(tf.TensorShape(s)) for s in ([], [0], [1], [None], [1, 10, 100],
+                                              [None, None, None])] == [True] * 6
+    assert bool(tf.TensorShape(None)) is False
+    assert bool(tf.constant(3.0).shape) is True
+    with pytest.raises(AttributeError, match="'int' object has no attribute 'value'"):
+        tf.TensorShape([16, None, 256])[0].value
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute"):
+        tf.TensorShape([16, None, 256])[1].assert_is_compatible_with(256)
+
+    x = tf.Variable(0.0)
+    c = tf.constant(2.0)
+    tensor_set = set([x.ref(), c.ref()])
+    assert x.ref() in tensor_set and c.ref() in tensor_set
+    assert tf.Variable(0.0).ref() not in tensor_set
+    referenced_var = x.ref().deref()
+    assert referenced_var is x
+    assert c.ref().deref() is c
+    assert repr(x.ref()).startswith("<Reference wrapping <tf.Variable")
+    by_ref = {x.ref(): "x"}
+    assert by_ref[x.ref()] == "x"
