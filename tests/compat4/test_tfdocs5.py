@@ -454,3 +454,273 @@ def test_tf1_vs_tf2_guide_shapes_dimensions_and_references():
     assert repr(x.ref()).startswith("<Reference wrapping <tf.Variable")
     by_ref = {x.ref(): "x"}
     assert by_ref[x.ref()] == "x"
+
+
+# ------------------------------------------------------ tutorials/images/segmentation
+
+def _upsample(filters, size, apply_dropout=False):
+    # tensorflow_examples' pix2pix.upsample, which the tutorial imports
+    initializer = tf.random_normal_initializer(0., 0.02)
+    result = tf.keras.Sequential()
+    result.add(tf.keras.layers.Conv2DTranspose(filters, size, strides=2, padding="same",
+                                               kernel_initializer=initializer, use_bias=False))
+    result.add(tf.keras.layers.BatchNormalization())
+    if apply_dropout:
+        result.add(tf.keras.layers.Dropout(0.5))
+    result.add(tf.keras.layers.ReLU())
+    return result
+
+
+def test_segmentation_tutorial_unet_on_a_frozen_mobilenet_and_pixel_weights():
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    S = 32
+    images = rng.integers(0, 256, (12, 40, 40, 3)).astype("uint8")
+    trimaps = rng.integers(1, 4, (12, 40, 40, 1)).astype("uint8")
+    dataset = {
+        "train": tf.data.Dataset.from_tensor_slices({"image": images[:8],
+                                                     "segmentation_mask": trimaps[:8]}),
+        "test": tf.data.Dataset.from_tensor_slices({"image": images[8:],
+                                                    "segmentation_mask": trimaps[8:]})}
+
+    def normalize(input_image, input_mask):
+        input_image = tf.cast(input_image, tf.float32) / 255.0
+        input_mask -= 1
+        return input_image, input_mask
+
+    def load_image(datapoint):
+        input_image = tf.image.resize(datapoint["image"], (S, S))
+        input_mask = tf.image.resize(datapoint["segmentation_mask"], (S, S),
+                                     method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+        input_image, input_mask = normalize(input_image, input_mask)
+        return input_image, input_mask
+
+    train_images = dataset["train"].map(load_image, num_parallel_calls=tf.data.AUTOTUNE)
+    test_images = dataset["test"].map(load_image, num_parallel_calls=tf.data.AUTOTUNE)
+    image_spec, mask_spec = train_images.element_spec
+    # (nearest-neighbour resizing keeps the mask's uint8)
+    assert mask_spec.dtype == tf.uint8 and mask_spec.shape.as_list() == [S, S, 1]
+    first_image, first_mask = next(iter(train_images))
+    assert sorted(np.unique(first_mask.numpy())) == [0, 1, 2]
+
+    class Augment(tf.keras.layers.Layer):
+        def __init__(self, seed=42):
+            super().__init__()
+            self.augment_inputs = tf.keras.layers.RandomFlip(mode="horizontal", seed=seed)
+            self.augment_labels = tf.keras.layers.RandomFlip(mode="horizontal", seed=seed)
+
+        def call(self, inputs, labels):
+            inputs = self.augment_inputs(inputs)
+            labels = self.augment_labels(labels)
+            return inputs, labels
+
+    train_batches = (train_images.cache().shuffle(100).batch(4).repeat().map(Augment())
+                     .prefetch(buffer_size=tf.data.AUTOTUNE))
+    test_batches = test_images.batch(4)
+    for images_, masks_ in train_batches.take(1):
+        # the same seed flips an image and its mask alike: the mask's values
+        # stay the classes of the pixels they were
+        assert images_.shape == (4, S, S, 3) and masks_.shape == (4, S, S, 1)
+        assert set(np.unique(masks_.numpy())) <= {0.0, 1.0, 2.0}
+
+    base_model = tf.keras.applications.MobileNetV2(input_shape=[S, S, 3], include_top=False,
+                                                   weights=None, alpha=0.35)
+    layer_names = ["block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu",
+                   "block_13_expand_relu", "block_16_project"]
+    base_model_outputs = [base_model.get_layer(name).output for name in layer_names]
+    assert [tuple(o.shape[1:3]) for o in base_model_outputs] == \
+        [(16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
+    down_stack = tf.keras.Model(inputs=base_model.input, outputs=base_model_outputs)
+    down_stack.trainable = False
+    up_stack = [_upsample(32, 3), _upsample(16, 3), _upsample(8, 3), _upsample(8, 3)]
+
+    def unet_model(output_channels: int):
+        inputs = tf.keras.layers.Input(shape=[S, S, 3])
+        skips = down_stack(inputs)
+        x = skips[-1]
+        skips = reversed(skips[:-1])
+        for up, skip in zip(up_stack, skips):
+            x = up(x)
+            concat = tf.keras.layers.Concatenate()
+            x = concat([x, skip])
+        last = tf.keras.layers.Conv2DTranspose(filters=output_channels, kernel_size=3,
+                                               strides=2, padding="same")
+        x = last(x)
+        return tf.keras.Model(inputs=inputs, outputs=x)
+
+    model = unet_model(output_channels=3)
+    model.compile(optimizer="adam",
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    frozen = [w.numpy().copy() for w in down_stack.weights]
+
+    def create_mask(pred_mask):
+        pred_mask = tf.math.argmax(pred_mask, axis=-1)
+        pred_mask = pred_mask[..., tf.newaxis]
+        return pred_mask[0]
+
+    predicted = create_mask(model.predict(first_image[tf.newaxis, ...], verbose=0))
+    assert predicted.shape == (S, S, 1)
+    history = model.fit(train_batches, epochs=2, steps_per_epoch=2, validation_steps=1,
+                        validation_data=test_batches, verbose=0)
+    assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    # the frozen encoder (its batch statistics too) is left as it was
+    for before, w in zip(frozen, down_stack.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+
+    label = np.array([0, 0])
+    prediction = np.array([[-3., 0], [-3, 0]])
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=tf.keras.losses.Reduction.NONE)
+    np.testing.assert_allclose(loss(label, prediction, [1, 10]).numpy(),
+                               [np.log1p(np.e ** 3), 10 * np.log1p(np.e ** 3)], rtol=1e-6)
+
+    def add_sample_weights(image, label):
+        class_weights = tf.constant([2.0, 2.0, 1.0])
+        class_weights = class_weights / tf.reduce_sum(class_weights)
+        sample_weights = tf.gather(class_weights, indices=tf.cast(label, tf.int32))
+        return image, label, sample_weights
+
+    spec = train_batches.map(add_sample_weights).element_spec
+    assert [s.shape.as_list() for s in spec] == [[None, S, S, 3], [None, S, S, 1],
+                                                 [None, S, S, 1]]
+    # the per-pixel weights weigh each pixel's loss (summed over the pixels
+    # and divided by their number, as Keras's sum_over_batch_size)
+    x, y, w = next(iter(test_batches.map(add_sample_weights)))
+    logits = model.predict(x, verbose=0).astype(np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    pixel = -np.take_along_axis(log_p, y.numpy().astype(int), axis=-1)
+    want = float((pixel * w.numpy()).sum() / pixel.size)
+    got = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    weighted_model = unet_model(3)
+    weighted_model.compile(optimizer="adam",
+                           loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                           metrics=["accuracy"])
+    h = weighted_model.fit(train_batches.map(add_sample_weights), epochs=1, steps_per_epoch=2,
+                           verbose=0)
+    assert np.isfinite(h.history["loss"][0])
+
+
+# ------------------------------------------------------ tutorials/audio/music_generation
+
+def test_music_generation_tutorial_windows_dict_outputs_and_sampling(tmp_path):
+    tf.random.set_seed(42)
+    np.random.seed(42)
+    rng = np.random.default_rng(0)
+    n_notes = 80
+    all_notes = {"pitch": rng.integers(40, 80, n_notes), "step": rng.uniform(0, 0.5, n_notes),
+                 "duration": rng.uniform(0.1, 1.0, n_notes)}
+    key_order = ["pitch", "step", "duration"]
+    train_notes = np.stack([all_notes[key] for key in key_order], axis=1)
+    notes_ds = tf.data.Dataset.from_tensor_slices(train_notes)
+    assert notes_ds.element_spec.shape.as_list() == [3]
+    assert notes_ds.element_spec.dtype == tf.float64
+    seq_length, vocab_size = 10, 128
+
+    def create_sequences(dataset, seq_length, vocab_size=128):
+        seq_length = seq_length + 1
+        windows = dataset.window(seq_length, shift=1, stride=1, drop_remainder=True)
+        flatten = lambda x: x.batch(seq_length, drop_remainder=True)  # noqa: E731
+        sequences = windows.flat_map(flatten)
+
+        def scale_pitch(x):
+            x = x / [vocab_size, 1.0, 1.0]
+            return x
+
+        def split_labels(sequences):
+            inputs = sequences[:-1]
+            labels_dense = sequences[-1]
+            labels = {key: labels_dense[i] for i, key in enumerate(key_order)}
+            return scale_pitch(inputs), labels
+
+        return sequences.map(split_labels, num_parallel_calls=tf.data.AUTOTUNE)
+
+    seq_ds = create_sequences(notes_ds, seq_length, vocab_size)
+    pairs = list(seq_ds)
+    assert len(pairs) == n_notes - seq_length
+    for start in (0, 7, len(pairs) - 1):
+        seq, target = pairs[start]
+        np.testing.assert_allclose(seq.numpy(), train_notes[start:start + seq_length] /
+                                   [vocab_size, 1.0, 1.0])
+        assert {k: float(v) for k, v in target.items()} == \
+            dict(zip(key_order, train_notes[start + seq_length].tolist()))
+    train_ds = (seq_ds.shuffle(n_notes - seq_length).batch(16, drop_remainder=True).cache()
+                .prefetch(tf.data.experimental.AUTOTUNE))
+    seq_spec, target_spec = train_ds.element_spec
+    assert seq_spec.shape.as_list() == [16, seq_length, 3]
+    assert sorted(target_spec) == sorted(key_order)
+
+    def mse_with_positive_pressure(y_true, y_pred):
+        mse = (y_true - y_pred) ** 2
+        positive_pressure = 10 * tf.maximum(-y_pred, 0.0)
+        return tf.reduce_mean(mse + positive_pressure)
+
+    inputs = tf.keras.Input((seq_length, 3))
+    x = tf.keras.layers.LSTM(16)(inputs)
+    outputs = {"pitch": tf.keras.layers.Dense(128, name="pitch")(x),
+               "step": tf.keras.layers.Dense(1, name="step")(x),
+               "duration": tf.keras.layers.Dense(1, name="duration")(x)}
+    model = tf.keras.Model(inputs, outputs)
+    loss = {"pitch": tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "step": mse_with_positive_pressure, "duration": mse_with_positive_pressure}
+    optimizer = tf.keras.optimizers.Adam(learning_rate=0.005)
+    model.compile(loss=loss, optimizer=optimizer)
+    losses = model.evaluate(train_ds, return_dict=True, verbose=0)
+    assert sorted(losses) == ["duration_loss", "loss", "pitch_loss", "step_loss"]
+    np.testing.assert_allclose(losses["loss"], losses["pitch_loss"] + losses["step_loss"] +
+                               losses["duration_loss"], rtol=1e-5)
+    # the pitch loss of untrained logits is about log(128)
+    assert abs(losses["pitch_loss"] - np.log(128)) < 1.0
+    # one batch's losses, by hand from the model's predictions
+    seq_batch, target_batch = next(iter(train_ds))
+    pred = model.predict(seq_batch, verbose=0)
+    step_pred = pred["step"][:, 0].astype(np.float64)
+    want_step = np.mean((target_batch["step"].numpy() - step_pred) ** 2 +
+                        10 * np.maximum(-step_pred, 0))
+    got = model.evaluate(seq_batch, target_batch, return_dict=True, verbose=0)
+    np.testing.assert_allclose(got["step_loss"], want_step, rtol=1e-4)
+
+    model.compile(loss=loss, loss_weights={"pitch": 0.05, "step": 1.0, "duration": 1.0},
+                  optimizer=optimizer)
+    weighted = model.evaluate(train_ds, return_dict=True, verbose=0)
+    np.testing.assert_allclose(weighted["loss"], 0.05 * losses["pitch_loss"] +
+                               losses["step_loss"] + losses["duration_loss"], rtol=1e-5)
+    checkpoints = tmp_path / "training_checkpoints"
+    callbacks = [
+        tf.keras.callbacks.ModelCheckpoint(filepath=str(checkpoints / "ckpt_{epoch}"),
+                                           save_weights_only=True),
+        tf.keras.callbacks.EarlyStopping(monitor="loss", patience=5, verbose=0,
+                                         restore_best_weights=True)]
+    history = model.fit(train_ds, epochs=3, callbacks=callbacks, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert {"ckpt_1.index", "ckpt_3.index", "checkpoint"} <= set(os.listdir(checkpoints))
+
+    def predict_next_note(notes, model, temperature=1.0):
+        inputs = tf.expand_dims(notes, 0)
+        predictions = model.predict(inputs, verbose=0)
+        pitch_logits = predictions["pitch"]
+        step = predictions["step"]
+        duration = predictions["duration"]
+        pitch_logits /= temperature
+        pitch = tf.random.categorical(pitch_logits, num_samples=1)
+        pitch = tf.squeeze(pitch, axis=-1)
+        duration = tf.squeeze(duration, axis=-1)
+        step = tf.squeeze(step, axis=-1)
+        step = tf.maximum(0, step)
+        duration = tf.maximum(0, duration)
+        return int(pitch), float(step), float(duration)
+
+    input_notes = train_notes[:seq_length] / np.array([vocab_size, 1, 1])
+    generated, prev_start = [], 0
+    for _ in range(4):
+        pitch, step, duration = predict_next_note(input_notes, model, 2.0)
+        assert 0 <= pitch < 128 and step >= 0 and duration >= 0
+        start = prev_start + step
+        generated.append((pitch, step, duration, start, start + duration))
+        input_notes = np.delete(input_notes, 0, axis=0)
+        input_notes = np.append(input_notes, np.expand_dims((pitch, step, duration), 0), axis=0)
+        prev_start = start
+    assert len(generated) == 4 and input_notes.shape == (seq_length, 3)
+    # a checkpoint of an earlier epoch loads back into the model
+    model.load_weights(str(checkpoints / "ckpt_1"))
