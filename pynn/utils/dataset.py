@@ -279,6 +279,9 @@ def _row(element, i):
 
 
 def _check_count(count, where, name="count"):
+    # (a 0-d integer tensor too: ``take(cardinality(ds) // 5)``)
+    if isinstance(count, np.ndarray) and count.ndim == 0 and count.dtype.kind in "iu":
+        return int(count)
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
         raise TypeError(f"Dataset.{where}: {name} must be an integer, got {count!r}")
     return int(count)

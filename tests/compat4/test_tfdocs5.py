@@ -724,3 +724,116 @@ def test_music_generation_tutorial_windows_dict_outputs_and_sampling(tmp_path):
     assert len(generated) == 4 and input_notes.shape == (seq_length, 3)
     # a checkpoint of an earlier epoch loads back into the model
     model.load_weights(str(checkpoints / "ckpt_1"))
+
+
+# --------------------------------------------------- tutorials/images/transfer_learning
+
+def _write_images(folder, classes, per_class, size, rng):
+    for c, name in enumerate(classes):
+        (folder / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, size + (3,)).astype(np.uint8)
+            pixels[..., c] += 120  # each class its own tint
+            tf.io.write_file(str(folder / name / f"{i}.png"), tf.io.encode_png(pixels))
+
+
+@needs_keras
+def test_transfer_learning_tutorial_frozen_base_then_fine_tuning(tmp_path):
+    tf.keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(0)
+    _write_images(tmp_path / "train", ["cats", "dogs"], 12, (40, 40), rng)
+    _write_images(tmp_path / "validation", ["cats", "dogs"], 10, (40, 40), rng)
+    BATCH_SIZE, IMG_SIZE = 4, (32, 32)
+    train_dataset = tf.keras.utils.image_dataset_from_directory(
+        str(tmp_path / "train"), shuffle=True, batch_size=BATCH_SIZE, image_size=IMG_SIZE)
+    validation_dataset = tf.keras.utils.image_dataset_from_directory(
+        str(tmp_path / "validation"), shuffle=True, batch_size=BATCH_SIZE, image_size=IMG_SIZE)
+    assert train_dataset.class_names == ["cats", "dogs"]
+    val_batches = tf.data.experimental.cardinality(validation_dataset)
+    assert int(val_batches) == 5
+    test_dataset = validation_dataset.take(val_batches // 5)
+    validation_dataset = validation_dataset.skip(val_batches // 5)
+    assert int(tf.data.experimental.cardinality(validation_dataset)) == 4
+    assert int(tf.data.experimental.cardinality(test_dataset)) == 1
+    # (a count given as a tensor, as the cardinality is)
+    numbers = tf.data.Dataset.range(10)
+    n = numbers.cardinality()
+    assert [b.tolist() for b in numbers.batch(n // 4).take(n // 5)] == [[0, 1], [2, 3]]
+    assert len(list(numbers.shuffle(n).repeat(tf.constant(2)).skip(n // 2))) == 15
+    AUTOTUNE = tf.data.AUTOTUNE
+    train_dataset = train_dataset.prefetch(buffer_size=AUTOTUNE)
+    validation_dataset = validation_dataset.prefetch(buffer_size=AUTOTUNE)
+    test_dataset = test_dataset.prefetch(buffer_size=AUTOTUNE)
+    data_augmentation = tf.keras.Sequential([tf.keras.layers.RandomFlip("horizontal"),
+                                             tf.keras.layers.RandomRotation(0.2)])
+    preprocess_input = tf.keras.applications.mobilenet_v2.preprocess_input
+    rescale = tf.keras.layers.Rescaling(1. / 127.5, offset=-1)
+    np.testing.assert_allclose(rescale(np.array([[0.0, 255.0]])).numpy(), [[-1, 1]])
+    IMG_SHAPE = IMG_SIZE + (3,)
+    base_model = tf.keras.applications.MobileNetV2(input_shape=IMG_SHAPE, include_top=False,
+                                                   weights=None, alpha=0.35)
+    image_batch, label_batch = next(iter(train_dataset))
+    feature_batch = base_model(image_batch)
+    assert feature_batch.shape == (4, 1, 1, 1280)
+    base_model.trainable = False
+    global_average_layer = tf.keras.layers.GlobalAveragePooling2D()
+    feature_batch_average = global_average_layer(feature_batch)
+    assert feature_batch_average.shape == (4, 1280)
+    prediction_layer = tf.keras.layers.Dense(1, activation="sigmoid")
+    assert prediction_layer(feature_batch_average).shape == (4, 1)
+    inputs = tf.keras.Input(shape=IMG_SHAPE)
+    x = data_augmentation(inputs)
+    x = preprocess_input(x)
+    x = base_model(x, training=False)
+    x = global_average_layer(x)
+    x = tf.keras.layers.Dropout(0.2)(x)
+    outputs = prediction_layer(x)
+    model = tf.keras.Model(inputs, outputs)
+    assert len(model.trainable_variables) == 2
+    base_learning_rate = 0.001
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=base_learning_rate),
+                  loss=tf.keras.losses.BinaryCrossentropy(),
+                  metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.5, name="accuracy")])
+    loss0, accuracy0 = model.evaluate(validation_dataset, verbose=0)
+    assert 0 <= accuracy0 <= 1 and np.isfinite(loss0)
+    initial_epochs = 2
+    frozen = [w.numpy().copy() for w in base_model.weights]
+    history = model.fit(train_dataset, epochs=initial_epochs,
+                        validation_data=validation_dataset, verbose=0)
+    for before, w in zip(frozen, base_model.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+
+    base_model.trainable = True
+    fine_tune_at = 100
+    for layer in base_model.layers[:fine_tune_at]:
+        layer.trainable = False
+    # as many variables train as in Keras's MobileNetV2 frozen the same way
+    reference = real_keras.applications.MobileNetV2(input_shape=IMG_SHAPE, include_top=False,
+                                                    weights=None, alpha=0.35)
+    assert len(base_model.layers) == len(reference.layers)
+    for layer in reference.layers[:fine_tune_at]:
+        layer.trainable = False
+    assert len(base_model.trainable_variables) == len(reference.trainable_variables)
+    model.compile(loss=tf.keras.losses.BinaryCrossentropy(),
+                  optimizer=tf.keras.optimizers.RMSprop(learning_rate=base_learning_rate / 10),
+                  metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.5, name="accuracy")])
+    assert len(model.trainable_variables) == len(reference.trainable_variables) + 2
+    moving = [w.numpy().copy() for w in base_model.non_trainable_weights if "moving" in w.name]
+    assert moving
+    kernel_before = base_model.layers[-3].trainable_weights[0].numpy().copy()
+    history_fine = model.fit(train_dataset, epochs=initial_epochs + 2,
+                             initial_epoch=len(history.epoch),
+                             validation_data=validation_dataset, verbose=0)
+    assert history_fine.epoch == [2, 3]
+    # the base runs in inference mode (training=False): its batch statistics
+    # stay, while its unfrozen kernels learn
+    after = [w.numpy() for w in base_model.non_trainable_weights if "moving" in w.name]
+    for before, now in zip(moving, after):
+        np.testing.assert_array_equal(before, now)
+    assert not np.array_equal(kernel_before, base_model.layers[-3].trainable_weights[0].numpy())
+    loss, accuracy = model.evaluate(test_dataset, verbose=0)
+    image_batch, label_batch = test_dataset.as_numpy_iterator().next()
+    predictions = model.predict_on_batch(image_batch).flatten()
+    predictions = tf.where(predictions < 0.5, 0, 1)
+    assert predictions.numpy().shape == label_batch.shape
+    assert set(predictions.numpy().tolist()) <= {0, 1}
