@@ -88,7 +88,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
-from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402
+from .execution import (RaggedTensorSpec, SparseTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402,E501
                         executing_eagerly, foldl, foldr, function, init_scope, map_fn,
                         numpy_function, print, py_function, scan, vectorized_map,
                         switch_case, while_loop)
@@ -168,7 +168,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
-           "function", "TensorSpec", "RaggedTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
+           "function", "TensorSpec", "RaggedTensorSpec", "SparseTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",

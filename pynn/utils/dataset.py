@@ -175,7 +175,17 @@ def _as_arrays(element):
         return tuple(_as_arrays(v) for v in element)
     if isinstance(element, dict):
         return {k: _as_arrays(v) for k, v in element.items()}
-    return np.asarray(element)
+    from ..ragged import RaggedTensor
+    if isinstance(element, (_sparse_type(), RaggedTensor)):
+        return element
+    a = np.asarray(element)
+    if a.dtype.kind == "U":
+        # TensorFlow's string tensors hold UTF-8 bytes
+        a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+    elif a.dtype.kind in "if" and _python_numbers(element):
+        # Python numbers as tf.constant converts them: int32, float32
+        a = a.astype(np.int32 if a.dtype.kind == "i" else np.float32)
+    return a
 
 
 def _pad_stack(elements, shapes, values):
@@ -567,6 +577,14 @@ def _numpy(element):
     return element.numpy() if isinstance(element, Tensor) else element
 
 
+def _python_numbers(value):
+    """Whether ``value`` is a Python number or a (nested) list of them
+    (not NumPy's scalars or arrays, which keep their dtype)."""
+    if type(value) in (int, float):
+        return True
+    return type(value) in (list, tuple) and all(_python_numbers(v) for v in value)
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -613,6 +631,11 @@ class Dataset:
             if a.dtype.kind == "U":
                 # TensorFlow's string tensors hold UTF-8 bytes
                 a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+            elif not isinstance(t, (np.ndarray, np.generic)) and a.dtype.kind in "if" \
+                    and _python_numbers(t):
+                # Python numbers convert as tf.constant's: ints int32, floats
+                # float32 (from_tensor_slices([8, 3, 0]) is int32)
+                a = a.astype(np.int32 if a.dtype.kind == "i" else np.float32)
             return a
         tensors = convert(tensors)
         n = _length(tensors)
@@ -707,6 +730,11 @@ class Dataset:
         from ..ragged import RaggedTensor
 
         def spec(v):
+            if isinstance(v, _sparse_type()):
+                from ..execution import SparseTensorSpec
+                shape = tuple(v.shape)
+                return SparseTensorSpec((None,) + shape[1:] if self._batched and shape else
+                                        shape, v.dtype)
             if isinstance(v, RaggedTensor):
                 shape = tuple(v.shape)
                 return RaggedTensorSpec((None,) + shape[1:] if self._batched else shape,
@@ -1462,7 +1490,8 @@ class TextLineDataset(Dataset):
     file after file, each line without its "\n" or "\r\n".
     ``compression_type`` is None/"" (plain), "GZIP" or "ZLIB";
     ``num_parallel_reads`` > 1 reads that many files at once, a line from
-    each in turn (tf.data's interleaved order)."""
+    each in turn (tf.data's interleaved order).  A line is a string tensor
+    of its bytes (``line.numpy()`` is ``b'...'``), as TensorFlow's."""
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,
                  num_parallel_reads=None, name=None):
@@ -1494,7 +1523,10 @@ class TextLineDataset(Dataset):
             if rows[-1] == b"":
                 rows.pop()  # (a final newline ends the last line, no empty one after it)
             for row in rows:
-                yield np.str_((row[:-1] if row.endswith(b"\r") else row).decode("utf-8"))
+                # (a scalar string tensor of the line's bytes, as TensorFlow's)
+                line = np.empty((), dtype=object)
+                line[()] = row[:-1] if row.endswith(b"\r") else row
+                yield line
 
         def one_file(path):
             return Dataset(lambda: lines(np.asarray(path).item()))

@@ -837,3 +837,139 @@ def test_transfer_learning_tutorial_frozen_base_then_fine_tuning(tmp_path):
     predictions = tf.where(predictions < 0.5, 0, 1)
     assert predictions.numpy().shape == label_batch.shape
     assert set(predictions.numpy().tolist()) <= {0, 1}
+
+
+# ------------------------------------------------------------------ guide/data
+
+def test_data_guide_element_dtypes_and_specs_as_tensorflow():
+    dataset = tf.data.Dataset.from_tensor_slices([8, 3, 0, 8, 2, 1])
+    # Python ints convert as tf.constant converts them: int32
+    assert dataset.element_spec == tf.TensorSpec(shape=(), dtype=tf.int32)
+    assert [int(e.numpy()) for e in dataset] == [8, 3, 0, 8, 2, 1]
+    total = dataset.reduce(0, lambda state, value: state + value)
+    assert int(total.numpy()) == 22 and total.dtype == tf.int32
+    floats = tf.data.Dataset.from_tensor_slices(([[1., 1.5], [2., 2.5]], [0, 1]))
+    assert [s.dtype for s in floats.element_spec] == [tf.float32, tf.int32]
+    # NumPy arrays keep their dtype
+    assert tf.data.Dataset.from_tensor_slices(np.array([8, 3])).element_spec.dtype == tf.int64
+    assert tf.data.Dataset.from_tensors([1, 2, 3]).element_spec == \
+        tf.TensorSpec(shape=(3,), dtype=tf.int32)
+    dataset1 = tf.data.Dataset.from_tensor_slices(tf.random.uniform([4, 10]))
+    dataset2 = tf.data.Dataset.from_tensor_slices(
+        (tf.random.uniform([4]), tf.random.uniform([4, 100], maxval=100, dtype=tf.int32)))
+    dataset3 = tf.data.Dataset.zip((dataset1, dataset2))
+    assert dataset3.element_spec == (tf.TensorSpec((10,), tf.float32),
+                                     (tf.TensorSpec((), tf.float32),
+                                      tf.TensorSpec((100,), tf.int32)))
+    dataset4 = tf.data.Dataset.from_tensors(
+        tf.SparseTensor(indices=[[0, 0], [1, 2]], values=[1, 2], dense_shape=[3, 4]))
+    spec = dataset4.element_spec
+    assert isinstance(spec, tf.SparseTensorSpec)
+    assert repr(spec) == "SparseTensorSpec(TensorShape([3, 4]), tf.int32)"
+    assert spec.value_type is tf.SparseTensor
+    sparse = next(iter(dataset4))
+    np.testing.assert_array_equal(tf.sparse.to_dense(sparse).numpy(),
+                                  [[1, 0, 0, 0], [0, 0, 2, 0], [0, 0, 0, 0]])
+    rows = tf.data.Dataset.from_tensor_slices(
+        tf.SparseTensor(indices=[[0, 0], [1, 2]], values=[1.5, 2.0], dense_shape=[3, 4]))
+    assert rows.element_spec == tf.SparseTensorSpec([4], tf.float32)
+    assert rows.batch(2).element_spec == tf.SparseTensorSpec([None, 4], tf.float32)
+    assert tf.data.Dataset.from_tensors(["a", "b"]).element_spec.dtype == tf.string
+    assert next(iter(tf.data.Dataset.from_tensors(["a", "b"]))).numpy().tolist() == [b"a", b"b"]
+
+
+def test_data_guide_text_lines_csv_files_and_time_series_windows(tmp_path):
+    for name in ["cowper.txt", "derby.txt", "butler.txt"]:
+        (tmp_path / name).write_text("".join(f"{name} line {i}\n" for i in range(4)))
+    file_paths = [str(tmp_path / n) for n in ["cowper.txt", "derby.txt", "butler.txt"]]
+    dataset = tf.data.TextLineDataset(file_paths)
+    first = [line.numpy() for line in dataset.take(5)]
+    # lines are string tensors of bytes, as TensorFlow's
+    assert first == [b"cowper.txt line 0", b"cowper.txt line 1", b"cowper.txt line 2",
+                     b"cowper.txt line 3", b"derby.txt line 0"]
+    assert dataset.element_spec == tf.TensorSpec((), tf.string)
+    files_ds = tf.data.Dataset.from_tensor_slices(file_paths)
+    lines_ds = files_ds.interleave(tf.data.TextLineDataset, cycle_length=3)
+    assert [line.numpy() for line in lines_ds.take(4)] == \
+        [b"cowper.txt line 0", b"derby.txt line 0", b"butler.txt line 0", b"cowper.txt line 1"]
+
+    titanic_file = tmp_path / "train.csv"
+    titanic_file.write_text("survived,sex,fare\n0,male,7.25\n1,female,71.28\n1,female,7.93\n"
+                            "0,male,8.46\n")
+    titanic_lines = tf.data.TextLineDataset(str(titanic_file))
+
+    def survived(line):
+        return tf.not_equal(tf.strings.substr(line, 0, 1), "0")
+
+    survivors = titanic_lines.skip(1).filter(survived)
+    assert [line.numpy() for line in survivors] == [b"1,female,71.28", b"1,female,7.93"]
+    assert [b.shape[0] for b in titanic_lines.repeat(3).batch(4)] == [4, 4, 4, 3]
+    assert [b.shape[0] for b in titanic_lines.batch(4).repeat(3)] == [4, 1, 4, 1, 4, 1]
+    counter = tf.data.experimental.Counter()
+    n, line_batch = next(iter(tf.data.Dataset.zip((counter, titanic_lines)).batch(5)))
+    assert n.numpy().tolist() == [0, 1, 2, 3, 4] and line_batch.dtype == tf.string
+    assert line_batch.numpy()[0] == b"survived,sex,fare"
+
+    missing = tmp_path / "missing.csv"
+    missing.write_text("1,2,3,4\n,2,3,4\n1,,3,4\n1,2,,4\n1,2,3,\n,,,\n")
+    dataset = tf.data.experimental.CsvDataset(str(missing), [999, 999, 999, 999])
+    dataset = dataset.map(lambda *items: tf.stack(items))
+    assert dataset.element_spec == tf.TensorSpec((4,), tf.int32)
+    assert [line.numpy().tolist() for line in dataset] == [
+        [1, 2, 3, 4], [999, 2, 3, 4], [1, 999, 3, 4], [1, 2, 999, 4], [1, 2, 3, 999],
+        [999, 999, 999, 999]]
+    dataset = tf.data.experimental.CsvDataset(str(missing), [999, 999], select_cols=[1, 3])
+    assert [[int(v) for v in line] for line in dataset] == \
+        [[2, 4], [2, 4], [999, 4], [2, 4], [2, 999], [999, 999]]
+
+    range_ds = tf.data.Dataset.range(100000)
+    batches = range_ds.batch(15, drop_remainder=True)
+    features, label = next(iter(batches.map(lambda batch: (batch[:-5], batch[-5:]))))
+    assert features.numpy().tolist() == list(range(10)) and \
+        label.numpy().tolist() == list(range(10, 15))
+    features = range_ds.batch(10, drop_remainder=True)
+    labels = range_ds.batch(10).skip(1).map(lambda labels: labels[:3])
+    pairs = [(f.numpy().tolist(), lab.numpy().tolist())
+             for f, lab in tf.data.Dataset.zip((features, labels)).take(2)]
+    assert pairs == [(list(range(10)), [10, 11, 12]), (list(range(10, 20)), [20, 21, 22])]
+    windows = range_ds.window(5, shift=1)
+    assert [int(x) for x in windows.flat_map(lambda x: x).take(12)] == \
+        [0, 1, 2, 3, 4, 1, 2, 3, 4, 5, 2, 3]
+    strided = range_ds.window(10, shift=5, stride=3).flat_map(
+        lambda sub: sub.batch(10, drop_remainder=True))
+    assert [e.numpy().tolist() for e in strided.take(2)] == \
+        [list(range(0, 30, 3)), list(range(5, 35, 3))]
+
+
+def test_data_guide_class_counts_by_reduce_and_rejection_resampling(tmp_path):
+    rng = np.random.default_rng(0)
+    csv_path = tmp_path / "creditcard.csv"
+    rows = ["V0,V1,V2,Class"] + [",".join(["%.3f" % v for v in rng.standard_normal(3)] +
+                                          [str(int(i % 10 == 0))]) for i in range(200)]
+    csv_path.write_text("\n".join(rows) + "\n")
+    creditcard_ds = tf.data.experimental.make_csv_dataset(
+        str(csv_path), batch_size=40, label_name="Class", num_epochs=1, shuffle=False,
+        column_defaults=[float()] * 3 + [int()])
+
+    def count(counts, batch):
+        features, labels = batch
+        class_1 = tf.cast(labels == 1, tf.int32)
+        class_0 = tf.cast(labels == 0, tf.int32)
+        counts["class_0"] += tf.reduce_sum(class_0)
+        counts["class_1"] += tf.reduce_sum(class_1)
+        return counts
+
+    counts = creditcard_ds.take(5).reduce(initial_state={"class_0": 0, "class_1": 0},
+                                          reduce_func=count)
+    assert int(counts["class_0"].numpy()) == 180 and int(counts["class_1"].numpy()) == 20
+    counts = np.array([counts["class_0"].numpy(), counts["class_1"].numpy()]).astype(np.float32)
+    fractions = counts / counts.sum()
+    np.testing.assert_allclose(fractions, [0.9, 0.1])
+    positive_ds = creditcard_ds.unbatch().filter(lambda features, label: label == 1).repeat()
+    for features, label in positive_ds.batch(10).take(1):
+        assert label.numpy().tolist() == [1] * 10
+    resample_ds = creditcard_ds.repeat().unbatch().rejection_resample(
+        lambda features, label: label, target_dist=[0.5, 0.5], initial_dist=fractions).batch(10)
+    balanced_ds = resample_ds.map(lambda extra_label, features_and_label: features_and_label)
+    seen = np.concatenate([labels.numpy() for _, labels in balanced_ds.take(20)])
+    assert 0.3 < seen.mean() < 0.7
