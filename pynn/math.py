@@ -1141,10 +1141,18 @@ def scatter_nd(indices, updates, shape, name=None):
     return ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape)
 
 
+def _dtype_of_tensor(updates, tensor):
+    """``updates`` in ``tensor``'s dtype (TensorFlow converts the updates of
+    a tensor_scatter_nd_* to it: Python ints into an int32 tensor stay int32)."""
+    want = _value(tensor).dtype
+    return updates if _value(updates).dtype == want else ops.cast(updates, want.name)
+
+
 def tensor_scatter_nd_add(tensor, indices, updates, name=None):
     """``tensor`` with ``updates`` added at ``indices`` (repeats add up)."""
     shape = tuple(ops.shape(tensor))
     flat, rows, n, _ = _scatter("tensor_scatter_nd_add", indices, updates, shape)
+    flat = _dtype_of_tensor(flat, tensor)
     return ops.add(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
 
 
@@ -1152,6 +1160,7 @@ def tensor_scatter_nd_sub(tensor, indices, updates, name=None):
     """``tensor`` with ``updates`` subtracted at ``indices`` (repeats add up)."""
     shape = tuple(ops.shape(tensor))
     flat, rows, n, _ = _scatter("tensor_scatter_nd_sub", indices, updates, shape)
+    flat = _dtype_of_tensor(flat, tensor)
     return ops.subtract(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
 
 
@@ -1188,6 +1197,7 @@ def tensor_scatter_nd_update(tensor, indices, updates, name=None):
     gradient back to ``tensor``."""
     shape = tuple(ops.shape(tensor))
     flat, rows, n, slice_shape = _scatter("tensor_scatter_nd_update", indices, updates, shape)
+    flat = _dtype_of_tensor(flat, tensor)
     last = np.full(n, -1, np.int64)
     last[rows] = np.arange(rows.size)  # (NumPy keeps the last of repeated assignments)
     keep = last[last >= 0]

@@ -973,3 +973,56 @@ def test_data_guide_class_counts_by_reduce_and_rejection_resampling(tmp_path):
     balanced_ds = resample_ds.map(lambda extra_label, features_and_label: features_and_label)
     seen = np.concatenate([labels.numpy() for _, labels in balanced_ds.take(20)])
     assert 0.3 < seen.mean() < 0.7
+
+
+# ------------------------------------------------------------ guide/tensor_slicing
+
+def test_tensor_slicing_guide_scatters_keep_the_tensors_dtype():
+    t1 = tf.constant([0, 1, 2, 3, 4, 5, 6, 7])
+    assert tf.slice(t1, begin=[1], size=[3]).numpy().tolist() == [1, 2, 3]
+    assert t1[-3:].numpy().tolist() == [5, 6, 7] and t1[::3].numpy().tolist() == [0, 3, 6]
+    t3 = tf.constant([[[1, 3, 5, 7], [9, 11, 13, 15]], [[17, 19, 21, 23], [25, 27, 29, 31]]])
+    assert tf.slice(t3, begin=[1, 1, 0], size=[1, 1, 2]).numpy().tolist() == [[[25, 27]]]
+    alphabet = tf.constant(list("abcdefghijklmnopqrstuvwxyz"))
+    assert tf.gather(alphabet, indices=[2, 0, 19, 18]).numpy().tolist() == \
+        [b"c", b"a", b"t", b"s"]
+    t5 = np.reshape(np.arange(18), [2, 3, 3])
+    assert tf.gather_nd(t5, indices=[[0, 0, 0], [1, 2, 1]]).numpy().tolist() == [0, 16]
+    assert tf.gather_nd(t5, indices=[[[0, 0], [0, 2]], [[1, 0], [1, 2]]]).shape == (2, 2, 3)
+    t6 = tf.constant([10])
+    scattered = tf.scatter_nd(indices=tf.constant([[1], [3], [5], [7], [9]]),
+                              updates=tf.constant([2, 4, 6, 8, 10]), shape=t6)
+    assert scattered.numpy().tolist() == [0, 2, 0, 4, 0, 6, 0, 8, 0, 10]
+    assert scattered.dtype == tf.int32
+    t2 = tf.constant([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 12, 13, 14],
+                      [15, 16, 17, 18, 19]])
+    new_indices = tf.constant([[0, 2], [2, 1], [3, 3]])
+    t7 = tf.gather_nd(t2, indices=new_indices)
+    t8 = tf.scatter_nd(indices=new_indices, updates=t7, shape=tf.constant([4, 5]))
+    t9 = tf.SparseTensor(indices=[[0, 2], [2, 1], [3, 3]], values=[2, 11, 18],
+                         dense_shape=[4, 5])
+    assert t9.dtype == tf.int32
+    np.testing.assert_array_equal(tf.sparse.to_dense(t9).numpy(), t8.numpy())
+    t11 = tf.constant([[2, 7, 0], [9, 0, 1], [0, 3, 8]])
+    # the updates (Python ints) take the tensor's dtype, int32
+    t12 = tf.tensor_scatter_nd_add(t11, indices=[[0, 2], [1, 1], [2, 0]], updates=[6, 5, 4])
+    assert t12.dtype == tf.int32
+    assert t12.numpy().tolist() == [[2, 7, 6], [9, 5, 1], [4, 3, 8]]
+    t13 = tf.tensor_scatter_nd_sub(
+        t11, indices=[[0, 0], [0, 1], [1, 0], [1, 1], [1, 2], [2, 1], [2, 2]],
+        updates=[1, 7, 9, -1, 1, 3, 7])
+    assert t13.dtype == tf.int32 and t13.numpy().tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    t14 = tf.constant([[-2, -7, 0], [-9, 0, 1], [0, -3, -8]])
+    t15 = tf.tensor_scatter_nd_min(t14, indices=[[0, 2], [1, 1], [2, 0]], updates=[-6, -5, -4])
+    assert t15.dtype == tf.int32
+    assert t15.numpy().tolist() == [[-2, -7, -6], [-9, -5, 1], [-4, -3, -8]]
+    t16 = tf.tensor_scatter_nd_max(t14, indices=[[0, 2], [1, 1], [2, 0]], updates=[6, 5, 4])
+    assert t16.numpy().tolist() == [[-2, -7, 6], [-9, 5, 1], [4, -3, -8]]
+    updated = tf.tensor_scatter_nd_update(t11, [[1, 1]], [42])
+    assert updated.dtype == tf.int32 and updated.numpy()[1, 1] == 42
+    # a float tensor's updates (Python floats) stay float32, and differentiable
+    v = tf.Variable([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.tensor_scatter_nd_add(v * 1.0, [[0], [2]], v[:2] * 2.0) ** 2)
+    # out = [3 v0, v1, v2 + 2 v1]
+    np.testing.assert_allclose(tape.gradient(y, v).numpy(), [18.0, 32.0, 14.0])
