@@ -15,7 +15,7 @@ import pytest
 
 import pynn as tf
 from pynn import keras
-from pynn.keras import layers, models, regularizers
+from pynn.keras import layers, losses, models, regularizers
 from keras_reference import keras as real_keras, needs_keras
 
 
@@ -1026,3 +1026,91 @@ def test_tensor_slicing_guide_scatters_keep_the_tensors_dtype():
         y = tf.reduce_sum(tf.tensor_scatter_nd_add(v * 1.0, [[0], [2]], v[:2] * 2.0) ** 2)
     # out = [3 v0, v1, v2 + 2 v1]
     np.testing.assert_allclose(tape.gradient(y, v).numpy(), [18.0, 32.0, 14.0])
+
+
+# ------------------------------------------------- tutorials/keras/text_classification
+
+def test_text_classification_tutorial_reviews_from_folders_and_an_exported_model(tmp_path):
+    import re
+    import shutil
+    import string
+    tf.keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    good = ["great", "wonderful", "loved", "excellent", "superb"]
+    bad = ["terrible", "awful", "boring", "hated", "dull"]
+    filler = ["the", "movie", "was", "a", "film", "plot", "actor"]
+    for split in ["train", "test"]:
+        for label, words in [("pos", good), ("neg", bad)]:
+            folder = tmp_path / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i in range(20):
+                tokens = list(rng.choice(filler, 6)) + list(rng.choice(words, 2))
+                rng.shuffle(tokens)
+                (folder / f"{i}_7.txt").write_text(
+                    " ".join(tokens).capitalize() + ".<br /><br />" +
+                    " ".join(rng.choice(filler, 3)) + "!")
+    (tmp_path / "aclImdb" / "train" / "unsup").mkdir()
+    (tmp_path / "aclImdb" / "train" / "unsup" / "0_0.txt").write_text("unlabelled")
+    train_dir = str(tmp_path / "aclImdb" / "train")
+    test_dir = str(tmp_path / "aclImdb" / "test")
+    shutil.rmtree(os.path.join(train_dir, "unsup"))
+    raw_train_ds = tf.keras.utils.text_dataset_from_directory(
+        train_dir, batch_size=8, validation_split=0.2, subset="training", seed=42)
+    raw_val_ds = tf.keras.utils.text_dataset_from_directory(
+        train_dir, batch_size=8, validation_split=0.2, subset="validation", seed=42)
+    raw_test_ds = tf.keras.utils.text_dataset_from_directory(test_dir, batch_size=8)
+    assert raw_train_ds.class_names == ["neg", "pos"]
+    for text_batch, label_batch in raw_train_ds.take(1):
+        review = text_batch.numpy()[0]
+        assert isinstance(review, bytes) and b"<br /><br />" in review
+        assert label_batch.dtype == tf.int32
+
+    def custom_standardization(input_data):
+        lowercase = tf.strings.lower(input_data)
+        stripped_html = tf.strings.regex_replace(lowercase, "<br />", " ")
+        return tf.strings.regex_replace(stripped_html, "[%s]" % re.escape(string.punctuation),
+                                        "")
+
+    vectorize_layer = layers.TextVectorization(standardize=custom_standardization,
+                                               max_tokens=100, output_mode="int",
+                                               output_sequence_length=20)
+    vectorize_layer.adapt(raw_train_ds.map(lambda x, y: x))
+    vocabulary = vectorize_layer.get_vocabulary()
+    assert vocabulary[:2] == ["", "[UNK]"] and len(vocabulary) == 2 + 7 + 10
+    assert set(vocabulary[2:]) == set(good + bad + filler)
+
+    def vectorize_text(text, label):
+        text = tf.expand_dims(text, -1)
+        return vectorize_layer(text), label
+
+    text_batch, label_batch = next(iter(raw_train_ds))
+    first_review, first_label = text_batch[0], label_batch[0]
+    assert raw_train_ds.class_names[first_label] in ("neg", "pos")
+    ids, _ = vectorize_text(first_review, first_label)
+    assert ids.shape == (1, 20) and ids.dtype == tf.int64
+    words = custom_standardization(first_review).numpy().decode().split()
+    assert [vocabulary[i] for i in ids.numpy()[0, :len(words)]] == words
+    train_ds = raw_train_ds.map(vectorize_text).cache().prefetch(buffer_size=tf.data.AUTOTUNE)
+    val_ds = raw_val_ds.map(vectorize_text).cache().prefetch(buffer_size=tf.data.AUTOTUNE)
+    test_ds = raw_test_ds.map(vectorize_text).cache().prefetch(buffer_size=tf.data.AUTOTUNE)
+    model = tf.keras.Sequential([
+        layers.Embedding(100, 8), layers.Dropout(0.2), layers.GlobalAveragePooling1D(),
+        layers.Dropout(0.2), layers.Dense(1)])
+    model.compile(loss=losses.BinaryCrossentropy(from_logits=True),
+                  optimizer=tf.keras.optimizers.Adam(0.05),
+                  metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)])
+    history = model.fit(train_ds, validation_data=val_ds, epochs=10, verbose=0)
+    assert sorted(history.history) == ["binary_accuracy", "loss", "val_binary_accuracy",
+                                       "val_loss"]
+    loss, accuracy = model.evaluate(test_ds, verbose=0)
+    assert accuracy >= 0.9
+    export_model = tf.keras.Sequential([vectorize_layer, model, layers.Activation("sigmoid")])
+    export_model.compile(loss=losses.BinaryCrossentropy(from_logits=False), optimizer="adam",
+                         metrics=["accuracy"])
+    metrics = export_model.evaluate(raw_test_ds, return_dict=True, verbose=0)
+    np.testing.assert_allclose(metrics["accuracy"], accuracy)
+    examples = tf.constant(["The movie was great!", "The movie was okay.",
+                            "The movie was terrible..."])
+    scores = export_model.predict(examples, verbose=0)
+    assert scores.shape == (3, 1)
+    assert scores[0, 0] > 0.5 > scores[2, 0]
