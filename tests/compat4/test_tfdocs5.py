@@ -1114,3 +1114,133 @@ def test_text_classification_tutorial_reviews_from_folders_and_an_exported_model
     scores = export_model.predict(examples, verbose=0)
     assert scores.shape == (3, 1)
     assert scores[0, 0] > 0.5 > scores[2, 0]
+
+
+# ---------------------------------------------- tutorials/generative/style_transfer
+
+def test_style_transfer_tutorial_optimizes_an_image_variable():
+    tf.keras.utils.set_random_seed(0)
+
+    def load_img(seed):
+        img = np.random.default_rng(seed).integers(0, 256, (40, 30, 3)).astype(np.uint8)
+        img = tf.image.convert_image_dtype(img, tf.float32)
+        max_dim = 32
+        shape = tf.cast(tf.shape(img)[:-1], tf.float32)
+        long_dim = max(shape)
+        scale = max_dim / long_dim
+        new_shape = tf.cast(shape * scale, tf.int32)
+        img = tf.image.resize(img, new_shape)
+        return img[tf.newaxis, :]
+
+    content_image, style_image = load_img(1), load_img(2)
+    assert content_image.shape == (1, 32, 24, 3) and content_image.dtype == tf.float32
+    vgg = tf.keras.applications.VGG19(include_top=False, weights=None)
+    content_layers = ["block5_conv2"]
+    style_layers = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1",
+                    "block5_conv1"]
+    num_content_layers, num_style_layers = len(content_layers), len(style_layers)
+
+    def vgg_layers(layer_names):
+        vgg.trainable = False
+        outputs = [vgg.get_layer(name).output for name in layer_names]
+        return tf.keras.Model([vgg.input], outputs)
+
+    style_outputs = vgg_layers(style_layers)(style_image * 255)
+    assert [o.numpy().shape for o in style_outputs] == [
+        (1, 32, 24, 64), (1, 16, 12, 128), (1, 8, 6, 256), (1, 4, 3, 512), (1, 2, 1, 512)]
+
+    def gram_matrix(input_tensor):
+        result = tf.linalg.einsum("bijc,bijd->bcd", input_tensor, input_tensor)
+        input_shape = tf.shape(input_tensor)
+        num_locations = tf.cast(input_shape[1] * input_shape[2], tf.float32)
+        return result / (num_locations)
+
+    class StyleContentModel(tf.keras.models.Model):
+        def __init__(self, style_layers, content_layers):
+            super(StyleContentModel, self).__init__()
+            self.vgg = vgg_layers(style_layers + content_layers)
+            self.style_layers = style_layers
+            self.content_layers = content_layers
+            self.num_style_layers = len(style_layers)
+            self.vgg.trainable = False
+
+        def call(self, inputs):
+            inputs = inputs * 255.0
+            preprocessed_input = tf.keras.applications.vgg19.preprocess_input(inputs)
+            outputs = self.vgg(preprocessed_input)
+            style_outputs, content_outputs = (outputs[:self.num_style_layers],
+                                              outputs[self.num_style_layers:])
+            style_outputs = [gram_matrix(style_output) for style_output in style_outputs]
+            content_dict = {name: value for name, value in zip(self.content_layers,
+                                                               content_outputs)}
+            style_dict = {name: value for name, value in zip(self.style_layers, style_outputs)}
+            return {"content": content_dict, "style": style_dict}
+
+    extractor = StyleContentModel(style_layers, content_layers)
+    results = extractor(tf.constant(content_image))
+    assert sorted(results) == ["content", "style"]
+    assert results["style"]["block2_conv1"].shape == (1, 128, 128)
+    assert results["content"]["block5_conv2"].shape == (1, 2, 1, 512)
+    # the Gram matrix of the first style layer, by NumPy
+    first = vgg_layers(["block1_conv1"])(
+        tf.keras.applications.vgg19.preprocess_input(content_image * 255.0)).numpy()
+    want = np.einsum("bijc,bijd->bcd", first.astype(np.float64), first) / (32 * 24)
+    np.testing.assert_allclose(results["style"]["block1_conv1"].numpy(), want, rtol=2e-4,
+                               atol=1e-3)
+    style_targets = extractor(style_image)["style"]
+    content_targets = extractor(content_image)["content"]
+    image = tf.Variable(content_image)
+
+    def clip_0_1(image):
+        return tf.clip_by_value(image, clip_value_min=0.0, clip_value_max=1.0)
+
+    opt = tf.keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=1e-1)
+    style_weight, content_weight, total_variation_weight = 1e-2, 1e4, 30
+
+    def style_content_loss(outputs):
+        style_outputs = outputs["style"]
+        content_outputs = outputs["content"]
+        style_loss = tf.add_n([tf.reduce_mean((style_outputs[name] - style_targets[name]) ** 2)
+                               for name in style_outputs.keys()])
+        style_loss *= style_weight / num_style_layers
+        content_loss = tf.add_n([tf.reduce_mean((content_outputs[name] -
+                                                 content_targets[name]) ** 2)
+                                 for name in content_outputs.keys()])
+        content_loss *= content_weight / num_content_layers
+        return style_loss + content_loss
+
+    losses_seen = []
+
+    @tf.function()
+    def train_step(image):
+        with tf.GradientTape() as tape:
+            outputs = extractor(image)
+            loss = style_content_loss(outputs)
+            loss += total_variation_weight * tf.image.total_variation(image)
+        grad = tape.gradient(loss, image)
+        assert grad.shape == (1, 32, 24, 3)
+        opt.apply_gradients([(grad, image)])
+        image.assign(clip_0_1(image))
+        losses_seen.append(float(tf.reduce_sum(loss)))
+
+    vgg_weights = [w.numpy().copy() for w in vgg.weights[:2]]
+    for _ in range(3):
+        train_step(image)
+    assert losses_seen[-1] < losses_seen[0]
+    assert not np.array_equal(image.numpy(), content_image.numpy())
+    assert image.numpy().min() >= 0.0 and image.numpy().max() <= 1.0
+    for before, w in zip(vgg_weights, vgg.weights[:2]):
+        np.testing.assert_array_equal(before, w.numpy())
+
+    def high_pass_x_y(image):
+        x_var = image[:, :, 1:, :] - image[:, :, :-1, :]
+        y_var = image[:, 1:, :, :] - image[:, :-1, :, :]
+        return x_var, y_var
+
+    def total_variation_loss(image):
+        x_deltas, y_deltas = high_pass_x_y(image)
+        return tf.reduce_sum(tf.abs(x_deltas)) + tf.reduce_sum(tf.abs(y_deltas))
+
+    np.testing.assert_allclose(total_variation_loss(image).numpy(),
+                               tf.image.total_variation(image).numpy()[0], rtol=1e-5)
+    assert tf.image.sobel_edges(content_image).shape == (1, 32, 24, 3, 2)
