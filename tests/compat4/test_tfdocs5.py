@@ -1244,3 +1244,108 @@ def test_style_transfer_tutorial_optimizes_an_image_variable():
     np.testing.assert_allclose(total_variation_loss(image).numpy(),
                                tf.image.total_variation(image).numpy()[0], rtol=1e-5)
     assert tf.image.sobel_edges(content_image).shape == (1, 32, 24, 3, 2)
+
+
+# --------------------------------------------------- tutorials/generative/deepdream
+
+def test_deepdream_tutorial_gradient_ascent_in_a_module_with_a_signature():
+    tf.keras.utils.set_random_seed(0)
+    original_img = np.random.default_rng(0).integers(0, 256, (90, 100, 3)).astype(np.uint8)
+
+    def deprocess(img):
+        img = 255 * (img + 1.0) / 2.0
+        return tf.cast(img, tf.uint8)
+
+    base_model = tf.keras.applications.InceptionV3(include_top=False, weights=None)
+    names = ["mixed3", "mixed5"]
+    dream_layers = [base_model.get_layer(name).output for name in names]
+    dream_model = tf.keras.Model(inputs=base_model.input, outputs=dream_layers)
+
+    def calc_loss(img, model):
+        img_batch = tf.expand_dims(img, axis=0)
+        layer_activations = model(img_batch)
+        if len(layer_activations) == 1:
+            layer_activations = [layer_activations]
+        losses = []
+        for act in layer_activations:
+            loss = tf.math.reduce_mean(act)
+            losses.append(loss)
+        return tf.reduce_sum(losses)
+
+    class DeepDream(tf.Module):
+        def __init__(self, model):
+            self.model = model
+
+        @tf.function(input_signature=(tf.TensorSpec(shape=[None, None, 3], dtype=tf.float32),
+                                      tf.TensorSpec(shape=[], dtype=tf.int32),
+                                      tf.TensorSpec(shape=[], dtype=tf.float32),))
+        def __call__(self, img, steps, step_size):
+            loss = tf.constant(0.0)
+            for n in tf.range(steps):
+                with tf.GradientTape() as tape:
+                    tape.watch(img)
+                    loss = calc_loss(img, self.model)
+                gradients = tape.gradient(loss, img)
+                gradients /= tf.math.reduce_std(gradients) + 1e-8
+                img = img + gradients * step_size
+                img = tf.clip_by_value(img, -1, 1)
+            return loss, img
+
+    deepdream = DeepDream(dream_model)
+    img = tf.convert_to_tensor(tf.keras.applications.inception_v3.preprocess_input(
+        original_img.astype("float32")))
+    start = float(calc_loss(img, dream_model))
+    loss, dreamed = deepdream(img, tf.constant(3), tf.constant(0.05))
+    assert dreamed.shape == (90, 100, 3)
+    # gradient ascent excites the layers: the loss grows step by step
+    assert float(calc_loss(dreamed, dream_model)) > float(loss) > start
+    assert float(tf.reduce_max(tf.abs(dreamed))) <= 1.0
+    result = deprocess(dreamed)
+    assert result.dtype == tf.uint8 and result.shape == (90, 100, 3)
+    # another size fits the signature's [None, None, 3]; another rank does not
+    deepdream(tf.image.resize(img, (117, 130)), tf.constant(1), tf.constant(0.01))
+    with pytest.raises((TypeError, ValueError)):
+        deepdream(img[tf.newaxis], tf.constant(1), tf.constant(0.01))
+
+    def random_roll(img, maxroll):
+        shift = tf.random.uniform(shape=[2], minval=-maxroll, maxval=maxroll, dtype=tf.int32)
+        img_rolled = tf.roll(img, shift=shift, axis=[0, 1])
+        return shift, img_rolled
+
+    shift, img_rolled = random_roll(np.array(original_img), 50)
+    assert shift.dtype == tf.int32 and np.all(np.abs(shift.numpy()) < 50)
+    np.testing.assert_array_equal(img_rolled.numpy(),
+                                  np.roll(original_img, shift.numpy(), axis=(0, 1)))
+
+    class TiledGradients(tf.Module):
+        def __init__(self, model):
+            self.model = model
+
+        @tf.function(input_signature=(tf.TensorSpec(shape=[None, None, 3], dtype=tf.float32),
+                                      tf.TensorSpec(shape=[2], dtype=tf.int32),
+                                      tf.TensorSpec(shape=[], dtype=tf.int32),))
+        def __call__(self, img, img_size, tile_size=512):
+            shift, img_rolled = random_roll(img, tile_size)
+            gradients = tf.zeros_like(img_rolled)
+            xs = tf.range(0, img_size[1], tile_size)[:-1]
+            if not tf.cast(len(xs), bool):
+                xs = tf.constant([0])
+            ys = tf.range(0, img_size[0], tile_size)[:-1]
+            if not tf.cast(len(ys), bool):
+                ys = tf.constant([0])
+            for x in xs:
+                for y in ys:
+                    with tf.GradientTape() as tape:
+                        tape.watch(img_rolled)
+                        img_tile = img_rolled[y:y + tile_size, x:x + tile_size]
+                        loss = calc_loss(img_tile, self.model)
+                    gradients = gradients + tape.gradient(loss, img_rolled)
+            gradients = tf.roll(gradients, shift=-shift, axis=[0, 1])
+            gradients /= tf.math.reduce_std(gradients) + 1e-8
+            return gradients
+
+    get_tiled_gradients = TiledGradients(dream_model)
+    gradients = get_tiled_gradients(img, tf.shape(img)[:-1], tf.constant(80))
+    assert gradients.shape == (90, 100, 3)
+    # (normalized to std / (std + 1e-8): just under 1 for the small raw gradients)
+    assert 0.99 < float(tf.math.reduce_std(gradients)) <= 1.0
