@@ -60,9 +60,10 @@ class SparseTensor:
     def __abs__(self):
         return SparseTensor(self.indices, np.abs(np.asarray(self.values)), self.dense_shape)
 
+    # printed as TensorFlow prints one: its three tensors
     def __repr__(self):
-        return (f"SparseTensor(indices={self.indices.tolist()}, values={self.values.tolist()}, "
-                f"dense_shape={self.dense_shape.tolist()})")
+        return (f"SparseTensor(indices={self.indices}, values={self.values}, "
+                f"dense_shape={self.dense_shape})")
 
     # sparse * dense, sparse / dense: the values at the stored positions
     # (the dense operand a number or broadcast to the dense shape), a

@@ -1002,6 +1002,11 @@ def test_tensor_slicing_guide_scatters_keep_the_tensors_dtype():
     t9 = tf.SparseTensor(indices=[[0, 2], [2, 1], [3, 3]], values=[2, 11, 18],
                          dense_shape=[4, 5])
     assert t9.dtype == tf.int32
+    # printed as TensorFlow prints it
+    assert str(t9) == (
+        "SparseTensor(indices=tf.Tensor(\n[[0 2]\n [2 1]\n [3 3]], shape=(3, 2), dtype=int64), "
+        "values=tf.Tensor([ 2 11 18], shape=(3,), dtype=int32), "
+        "dense_shape=tf.Tensor([4 5], shape=(2,), dtype=int64))")
     np.testing.assert_array_equal(tf.sparse.to_dense(t9).numpy(), t8.numpy())
     t11 = tf.constant([[2, 7, 0], [9, 0, 1], [0, 3, 8]])
     # the updates (Python ints) take the tensor's dtype, int32
