@@ -1354,3 +1354,205 @@ def test_deepdream_tutorial_gradient_ascent_in_a_module_with_a_signature():
     assert gradients.shape == (90, 100, 3)
     # (normalized to std / (std + 1e-8): just under 1 for the small raw gradients)
     assert 0.99 < float(tf.math.reduce_std(gradients)) <= 1.0
+
+
+# ----------------------------------------------------- tutorials/generative/pix2pix
+
+def test_pix2pix_tutorial_two_tapes_summaries_and_checkpoints(tmp_path):
+    import datetime
+    tf.keras.utils.set_random_seed(0)
+    PATH = tmp_path / "facades"
+    rng = np.random.default_rng(0)
+    for split, n in [("train", 3), ("test", 2)]:
+        (PATH / split).mkdir(parents=True)
+        for i in range(n):
+            tf.io.write_file(str(PATH / split / f"{i}.jpg"), tf.io.encode_jpeg(
+                rng.integers(0, 256, (40, 80, 3)).astype(np.uint8)))
+    IMG_HEIGHT = IMG_WIDTH = 32
+
+    def load(image_file):
+        image = tf.io.read_file(image_file)
+        image = tf.io.decode_jpeg(image)
+        w = tf.shape(image)[1]
+        w = w // 2
+        input_image = image[:, w:, :]
+        real_image = image[:, :w, :]
+        return tf.cast(input_image, tf.float32), tf.cast(real_image, tf.float32)
+
+    inp, re = load(str(PATH / "train/1.jpg"))
+    assert inp.shape == (40, 40, 3) and re.shape == (40, 40, 3)
+
+    def resize(input_image, real_image, height, width):
+        input_image = tf.image.resize(input_image, [height, width],
+                                      method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+        real_image = tf.image.resize(real_image, [height, width],
+                                     method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+        return input_image, real_image
+
+    def random_crop(input_image, real_image):
+        stacked_image = tf.stack([input_image, real_image], axis=0)
+        cropped_image = tf.image.random_crop(stacked_image,
+                                             size=[2, IMG_HEIGHT, IMG_WIDTH, 3])
+        return cropped_image[0], cropped_image[1]
+
+    def normalize(input_image, real_image):
+        return (input_image / 127.5) - 1, (real_image / 127.5) - 1
+
+    @tf.function()
+    def random_jitter(input_image, real_image):
+        input_image, real_image = resize(input_image, real_image, 36, 36)
+        input_image, real_image = random_crop(input_image, real_image)
+        if tf.random.uniform(()) > 0.5:
+            input_image = tf.image.flip_left_right(input_image)
+            real_image = tf.image.flip_left_right(real_image)
+        return input_image, real_image
+
+    # the input and its target are cropped (and mirrored) alike
+    same = tf.constant(np.arange(40 * 40 * 3, dtype=np.float32).reshape(40, 40, 3))
+    for _ in range(3):
+        a, b = random_jitter(same, same)
+        assert a.shape == (32, 32, 3)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    def load_image_train(image_file):
+        input_image, real_image = load(image_file)
+        input_image, real_image = random_jitter(input_image, real_image)
+        return normalize(input_image, real_image)
+
+    def load_image_test(image_file):
+        input_image, real_image = load(image_file)
+        input_image, real_image = resize(input_image, real_image, IMG_HEIGHT, IMG_WIDTH)
+        return normalize(input_image, real_image)
+
+    train_dataset = tf.data.Dataset.list_files(str(PATH / "train/*.jpg"))
+    train_dataset = train_dataset.map(load_image_train, num_parallel_calls=tf.data.AUTOTUNE)
+    train_dataset = train_dataset.shuffle(400).batch(1)
+    try:
+        test_dataset = tf.data.Dataset.list_files(str(PATH / "val/*.jpg"))
+    except tf.errors.InvalidArgumentError:
+        test_dataset = tf.data.Dataset.list_files(str(PATH / "test/*.jpg"))
+    test_dataset = test_dataset.map(load_image_test).batch(1)
+    assert [s.shape.as_list() for s in train_dataset.element_spec] == [[None, 32, 32, 3]] * 2
+
+    def downsample(filters, size, apply_batchnorm=True):
+        initializer = tf.random_normal_initializer(0., 0.02)
+        result = tf.keras.Sequential()
+        result.add(tf.keras.layers.Conv2D(filters, size, strides=2, padding="same",
+                                          kernel_initializer=initializer, use_bias=False))
+        if apply_batchnorm:
+            result.add(tf.keras.layers.BatchNormalization())
+        result.add(tf.keras.layers.LeakyReLU())
+        return result
+
+    def Generator():
+        inputs = tf.keras.layers.Input(shape=[32, 32, 3])
+        down_stack = [downsample(8, 4, apply_batchnorm=False), downsample(16, 4),
+                      downsample(16, 4), downsample(16, 4), downsample(16, 4)]
+        up_stack = [_upsample(16, 4, apply_dropout=True), _upsample(16, 4), _upsample(16, 4),
+                    _upsample(8, 4)]
+        last = tf.keras.layers.Conv2DTranspose(
+            3, 4, strides=2, padding="same",
+            kernel_initializer=tf.random_normal_initializer(0., 0.02), activation="tanh")
+        x = inputs
+        skips = []
+        for down in down_stack:
+            x = down(x)
+            skips.append(x)
+        skips = reversed(skips[:-1])
+        for up, skip in zip(up_stack, skips):
+            x = up(x)
+            x = tf.keras.layers.Concatenate()([x, skip])
+        x = last(x)
+        return tf.keras.Model(inputs=inputs, outputs=x)
+
+    def Discriminator():
+        initializer = tf.random_normal_initializer(0., 0.02)
+        inp = tf.keras.layers.Input(shape=[32, 32, 3], name="input_image")
+        tar = tf.keras.layers.Input(shape=[32, 32, 3], name="target_image")
+        x = tf.keras.layers.concatenate([inp, tar])
+        down3 = downsample(16, 4)(downsample(16, 4)(downsample(8, 4, False)(x)))
+        zero_pad1 = tf.keras.layers.ZeroPadding2D()(down3)
+        conv = tf.keras.layers.Conv2D(16, 4, strides=1, kernel_initializer=initializer,
+                                      use_bias=False)(zero_pad1)
+        leaky_relu = tf.keras.layers.LeakyReLU()(tf.keras.layers.BatchNormalization()(conv))
+        zero_pad2 = tf.keras.layers.ZeroPadding2D()(leaky_relu)
+        last = tf.keras.layers.Conv2D(1, 4, strides=1, kernel_initializer=initializer)(zero_pad2)
+        return tf.keras.Model(inputs=[inp, tar], outputs=last)
+
+    generator, discriminator = Generator(), Discriminator()
+    example = next(iter(test_dataset))[0]
+    gen_output = generator(example, training=False)
+    assert gen_output.shape == (1, 32, 32, 3)
+    assert discriminator([example, gen_output], training=False).shape == (1, 2, 2, 1)
+    LAMBDA = 100
+    loss_object = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def generator_loss(disc_generated_output, gen_output, target):
+        gan_loss = loss_object(tf.ones_like(disc_generated_output), disc_generated_output)
+        l1_loss = tf.reduce_mean(tf.abs(target - gen_output))
+        return gan_loss + (LAMBDA * l1_loss), gan_loss, l1_loss
+
+    def discriminator_loss(disc_real_output, disc_generated_output):
+        real_loss = loss_object(tf.ones_like(disc_real_output), disc_real_output)
+        generated_loss = loss_object(tf.zeros_like(disc_generated_output),
+                                     disc_generated_output)
+        return real_loss + generated_loss
+
+    generator_optimizer = tf.keras.optimizers.Adam(2e-4, beta_1=0.5)
+    discriminator_optimizer = tf.keras.optimizers.Adam(2e-4, beta_1=0.5)
+    checkpoint_dir = str(tmp_path / "training_checkpoints")
+    checkpoint_prefix = os.path.join(checkpoint_dir, "ckpt")
+    checkpoint = tf.train.Checkpoint(generator_optimizer=generator_optimizer,
+                                     discriminator_optimizer=discriminator_optimizer,
+                                     generator=generator, discriminator=discriminator)
+    log_dir = str(tmp_path / "logs") + "/"
+    summary_writer = tf.summary.create_file_writer(
+        log_dir + "fit/" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    results = []
+
+    @tf.function
+    def train_step(input_image, target, step):
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            gen_output = generator(input_image, training=True)
+            disc_real_output = discriminator([input_image, target], training=True)
+            disc_generated_output = discriminator([input_image, gen_output], training=True)
+            gen_total_loss, gen_gan_loss, gen_l1_loss = generator_loss(
+                disc_generated_output, gen_output, target)
+            disc_loss = discriminator_loss(disc_real_output, disc_generated_output)
+        generator_gradients = gen_tape.gradient(gen_total_loss, generator.trainable_variables)
+        discriminator_gradients = disc_tape.gradient(disc_loss,
+                                                     discriminator.trainable_variables)
+        # each tape differentiates its own loss: the generator's loss reaches
+        # the discriminator's weights too, the discriminator's not the generator's
+        assert all(g is not None for g in generator_gradients)
+        generator_optimizer.apply_gradients(zip(generator_gradients,
+                                                generator.trainable_variables))
+        discriminator_optimizer.apply_gradients(zip(discriminator_gradients,
+                                                    discriminator.trainable_variables))
+        with summary_writer.as_default():
+            tf.summary.scalar("gen_total_loss", gen_total_loss, step=step // 1000)
+            tf.summary.scalar("disc_loss", disc_loss, step=step // 1000)
+        return gen_total_loss, disc_loss
+
+    steps_seen = []
+    for step, (input_image, target) in train_dataset.repeat().take(4).enumerate():
+        if (step) % 1000 == 0:
+            assert f"Step: {step // 1000}k" == "Step: 0k"
+        steps_seen.append(int(step))
+        results.append(train_step(input_image, target, step))
+        if (step + 1) % 2 == 0:
+            checkpoint.save(file_prefix=checkpoint_prefix)
+    assert steps_seen == [0, 1, 2, 3]
+    gen_total, disc = results[0]
+    # the losses come back as tensors
+    assert repr(gen_total).startswith("<tf.Tensor: shape=(), dtype=float32, numpy=")
+    assert str(disc).startswith("tf.Tensor(") and np.isfinite(float(disc))
+    assert generator_optimizer.iterations.numpy() == 4
+    assert tf.train.latest_checkpoint(checkpoint_dir).endswith("ckpt-2")
+    saved = [w.numpy().copy() for w in generator.weights]
+    for w in generator.trainable_weights:
+        w.assign(w.numpy() * 0)
+    checkpoint.restore(tf.train.latest_checkpoint(checkpoint_dir))
+    for before, w in zip(saved, generator.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+    assert len(os.listdir(log_dir + "fit")) == 1
