@@ -702,8 +702,10 @@ class Variable(Weight):
                             else array)
 
     def numpy(self):
-        """A copy of the value, in the variable's dtype."""
-        return np.array(self.value)
+        """A copy of the value, in the variable's dtype; of a scalar, a
+        NumPy scalar, as TensorFlow's ``numpy()`` gives."""
+        value = np.array(self.value)
+        return value[()] if value.ndim == 0 else value
 
     def read_value(self):
         """The value now, as a tensor (a copy: later assignments do not

@@ -357,8 +357,10 @@ class Weight(autodiff.ForwardingOperators):
         return f"{scope}/{self.name}" if scope else self.name
 
     def numpy(self):
-        """A host copy of the value (also of a value on the GPU)."""
-        return np.array(self.value, dtype=np.float32)
+        """A host copy of the value (also of a value on the GPU); of a
+        scalar, a NumPy scalar, as TensorFlow's ``numpy()`` gives."""
+        value = np.array(self.value, dtype=np.float32)
+        return value[()] if value.ndim == 0 else value
 
     def ref(self):
         """A hashable reference to this variable (TensorFlow's ``ref()``);

@@ -1556,3 +1556,108 @@ def test_pix2pix_tutorial_two_tapes_summaries_and_checkpoints(tmp_path):
     for before, w in zip(saved, generator.weights):
         np.testing.assert_array_equal(before, w.numpy())
     assert len(os.listdir(log_dir + "fit")) == 1
+
+
+# ---------------------------------------------- guide/migrate/migrating_checkpoints
+
+def test_migrating_checkpoints_guide_reads_tf2_checkpoints_by_key(tmp_path):
+    def checkpoint_values(save_path):
+        reader = tf.train.load_checkpoint(save_path)
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        return {key: (shapes[key], dtypes[key].name, reader.get_tensor(key)) for key in shapes}
+
+    a = tf.Variable(5.0, name="a")
+    b = tf.Variable(6.0, name="b")
+    with tf.name_scope("scoped"):
+        c = tf.Variable(7.0, name="c")
+    ckpt = tf.train.Checkpoint(variables=[a, b, c])
+    save_path_v2 = ckpt.save(str(tmp_path / "tf2-ckpt"))
+    assert save_path_v2.endswith("tf2-ckpt-1")
+    reader = tf.train.load_checkpoint(save_path_v2)
+    # TensorFlow's keys of the values name the attribute path
+    for i, want in enumerate([5.0, 6.0, 7.0]):
+        assert reader.get_tensor(f"variables/{i}/.ATTRIBUTES/VARIABLE_VALUE") == want
+    values = checkpoint_values(save_path_v2)
+    assert values["save_counter"][1:] == ("int64", 1)
+
+    a, b, c = tf.Variable(0.), tf.Variable(0.), tf.Variable(0.)
+    root = ckpt = tf.train.Checkpoint(variables=[a, b, c])
+    assert type(root).__name__ == "Checkpoint" and root.variables[0] is a
+    module = tf.Module()
+    module.d = tf.Variable(0.)
+    test_ckpt = tf.train.Checkpoint(v={"a": a, "b": b}, c=c, module=module)
+    test_ckpt_path = test_ckpt.save(str(tmp_path / "root-tf2-ckpt"))
+    reader = tf.train.load_checkpoint(test_ckpt_path)
+    for key in ("v/a", "v/b", "c", "module/d"):
+        assert reader.get_tensor(key + "/.ATTRIBUTES/VARIABLE_VALUE") == 0.0
+
+    ckpt = tf.train.Checkpoint(unscoped=[a, b], scoped=[c])
+    a.assign(1.)
+    b.assign(2.)
+    c.assign(3.)
+    tf2_ckpt_path = ckpt.save(str(tmp_path / "tf2-ckpt"))
+    for v in (a, b, c):
+        v.assign(0.)
+    ckpt.restore(tf2_ckpt_path).assert_consumed().run_restore_ops()
+    restored = [a.numpy(), b.numpy(), c.numpy()]
+    # a scalar variable's numpy() is a NumPy scalar, as TensorFlow's
+    assert restored == [1.0, 2.0, 3.0]
+    assert all(type(v) is np.float32 for v in restored)
+    assert type(tf.Variable([1.0, 2.0]).numpy()) is np.ndarray
+
+
+# ------------------------------------------------- guide/migrate/fault_tolerance
+
+def test_fault_tolerance_guide_backup_every_n_steps_counts_across_epochs(tmp_path):
+    import json
+    rng = np.random.default_rng(0)
+    x_train = rng.random((200, 6, 6)).astype("float32")
+    y_train = rng.integers(0, 10, 200)
+    x_test, y_test = x_train[:40], y_train[:40]
+
+    def create_model():
+        return tf.keras.models.Sequential([
+            tf.keras.layers.Flatten(input_shape=(6, 6)),
+            tf.keras.layers.Dense(16, activation="relu"),
+            tf.keras.layers.Dropout(0.2),
+            tf.keras.layers.Dense(10)])
+
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    class InterruptAtStep(tf.keras.callbacks.Callback):
+        def __init__(self, interrupting_step=14):
+            self.total_step_count = 0
+            self.interrupting_step = interrupting_step
+
+        def on_batch_begin(self, batch, logs=None):
+            self.total_step_count += 1
+
+        def on_batch_end(self, batch, logs=None):
+            if self.total_step_count == self.interrupting_step:
+                raise RuntimeError("Interruption")
+
+    def run(callbacks):
+        tf.keras.utils.set_random_seed(7)
+        model = create_model()
+        model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+        history = model.fit(x=x_train, y=y_train, epochs=4, steps_per_epoch=5, batch_size=40,
+                            validation_data=(x_test, y_test), callbacks=callbacks, verbose=0)
+        return model, history
+
+    uninterrupted, _ = run([])
+    log_dir_2 = str(tmp_path / "backup")
+    backup_restore_callback = tf.keras.callbacks.BackupAndRestore(backup_dir=log_dir_2,
+                                                                  save_freq=3)
+    with pytest.raises(RuntimeError, match="Interruption"):
+        run([backup_restore_callback, InterruptAtStep()])
+    # every 3 steps counted over the epochs (5 steps each): the last backup
+    # before step 14 is step 12, the 2nd of epoch 2
+    meta = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert (meta["epoch"], meta["batch"]) == (2, 2)
+    resumed, history = run([backup_restore_callback])
+    assert history.epoch == [2, 3]
+    assert resumed.optimizer.iterations.numpy() == 20
+    for a, b in zip(uninterrupted.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not os.path.exists(log_dir_2)
