@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
 from . import _special as _sp
 from . import ragged as _ragged
 from .backend import _eager_results
@@ -736,8 +736,13 @@ def rank(input, name=None):
 def identity(input, name=None):
     """The same values (a traced value stays traced: gradients pass; a
     functional model's symbolic tensor is given back as it is)."""
-    if ops._is_traced(input) or _symbolic(input):
+    if _symbolic(input):
         return input
+    if ops._is_traced(input):
+        # a variable is read: on a recording tape as its traced value, so
+        # gradients pass; otherwise as a tensor of its value now
+        read = autodiff.resolve(input)
+        return read if ops._is_traced(read) else np.array(read)
     return np.array(_value(input))
 
 

@@ -597,6 +597,9 @@ class _ValueArray(np.ndarray):
     called (``v.value()``, TensorFlow's read).  What is computed from it is
     a plain array."""
 
+    # (tensor.eager copies it: a TF function's result owns its values)
+    _views_a_variable = True
+
     def __array_finalize__(self, obj):
         self._variable = None
 

@@ -593,6 +593,11 @@ def eager(x):
         return {k: eager(v) for k, v in x.items()}
     if isinstance(x, np.generic):  # a reduction's scalar: tf.reduce_sum(x).numpy()
         return np.asarray(x).view(Tensor)
+    if getattr(t, "_views_a_variable", False):
+        # a view of a variable's storage (tf.reshape(v, ...), tf.transpose(v)):
+        # a tensor of its own, as TensorFlow reads the variable, which a
+        # later assign leaves as it was
+        return np.array(x).view(Tensor)
     return x
 
 

@@ -1661,3 +1661,49 @@ def test_fault_tolerance_guide_backup_every_n_steps_counts_across_epochs(tmp_pat
     for a, b in zip(uninterrupted.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert not os.path.exists(log_dir_2)
+
+
+# ------------------------------------------------------------------ guide/variable
+
+def test_variable_guide_reads_of_a_variable_are_tensors_of_their_own():
+    my_tensor = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    my_variable = tf.Variable(my_tensor)
+    assert tf.Variable([False, False, False, True]).dtype == tf.bool
+    viewed = tf.convert_to_tensor(my_variable)
+    assert isinstance(viewed, tf.Tensor) and not isinstance(viewed, tf.Variable)
+    assert str(viewed) == "tf.Tensor(\n[[1. 2.]\n [3. 4.]], shape=(2, 2), dtype=float32)"
+    assert tf.math.argmax(my_variable).numpy().tolist() == [1, 1]
+    reshaped = tf.reshape(my_variable, [1, 4])
+    assert str(reshaped) == "tf.Tensor([[1. 2. 3. 4.]], shape=(1, 4), dtype=float32)"
+    reads = [viewed, reshaped, tf.transpose(my_variable), tf.squeeze(my_variable),
+             tf.expand_dims(my_variable, 0), tf.identity(my_variable),
+             tf.stop_gradient(my_variable), tf.keras.ops.reshape(my_variable, (4,))]
+    # each read holds the value it read: a later assign leaves it as it was
+    my_variable.assign([[9.0, 9.0], [9.0, 9.0]])
+    for read in reads:
+        assert isinstance(read, tf.Tensor)
+        assert sorted(np.asarray(read).reshape(-1).tolist()) == [1.0, 2.0, 3.0, 4.0]
+    a = tf.Variable([2.0, 3.0])
+    a.assign([1, 2])
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        a.assign([1.0, 2.0, 3.0])
+    a = tf.Variable([2.0, 3.0])
+    b = tf.Variable(a)
+    a.assign([5, 6])
+    assert a.numpy().tolist() == [5.0, 6.0] and b.numpy().tolist() == [2.0, 3.0]
+    assert a.assign_add([2, 3]).numpy().tolist() == [7.0, 9.0]
+    assert a.assign_sub([7, 9]).numpy().tolist() == [0.0, 0.0]
+    step_counter = tf.Variable(1, trainable=False)
+    assert not step_counter.trainable
+    with tf.device("CPU:0"):
+        a = tf.Variable([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        b = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+        c = tf.matmul(a, b)
+    assert c.numpy().tolist() == [[22.0, 28.0], [49.0, 64.0]]
+    # on a tape the reads stay differentiable
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.identity(v) * tf.convert_to_tensor(v) * tf.reshape(v, [2, 2]))
+    np.testing.assert_allclose(tape.gradient(y, v).numpy(), 3 * v.numpy() ** 2)
+    # an integer variable's read keeps its dtype
+    assert tf.convert_to_tensor(tf.Variable(3, dtype=tf.int64)).dtype == tf.int64
