@@ -1645,6 +1645,16 @@ def decode_csv(records, record_defaults, field_delim=",", use_quote_delim=True, 
     return columns
 
 
+def _csv_scalar(value):
+    """One field as a 0-d array; a string field as a string tensor of its
+    bytes (``.numpy()`` gives ``b'...'``, as TensorFlow's)."""
+    if isinstance(value, bytes):
+        one = np.empty((), dtype=object)
+        one[()] = bytes(value)
+        return one
+    return np.asarray(value)
+
+
 class CsvDataset(Dataset):
     """tf.data.experimental.CsvDataset: one element per CSV line of the
     files ``filenames``, a tuple of scalars typed by ``record_defaults`` (as
@@ -1672,7 +1682,7 @@ class CsvDataset(Dataset):
                     if exclude_cols is not None and cols is None:
                         width = len(next(csv.reader([text], delimiter=field_delim)))
                         cols = [c for c in range(width) if c not in set(exclude_cols)]
-                    yield tuple(np.asarray(v) for v in _csv_record(
+                    yield tuple(_csv_scalar(v) for v in _csv_record(
                         text, defaults, field_delim, use_quote_delim, na_value, cols, who))
         super().__init__(rows, UNKNOWN)
 

@@ -1707,3 +1707,77 @@ def test_variable_guide_reads_of_a_variable_are_tensors_of_their_own():
     np.testing.assert_allclose(tape.gradient(y, v).numpy(), 3 * v.numpy() ** 2)
     # an integer variable's read keeps its dtype
     assert tf.convert_to_tensor(tf.Variable(3, dtype=tf.int64)).dtype == tf.int64
+
+
+# ------------------------------------------------------ tutorials/load_data/csv (fonts)
+
+def test_load_csv_tutorial_font_files_as_images_and_rows(tmp_path):
+    import re
+    rng = np.random.default_rng(0)
+    cols = ["font", "fontVariant", "m_label", "strength", "italic", "orientation", "m_top",
+            "m_left", "originalH", "originalW", "h", "w"] + \
+        [f"r{r}c{c}" for r in range(20) for c in range(20)]
+    pixels = {}
+    (tmp_path / "fonts").mkdir()
+    for name in ["AGENCY", "ARIAL", "BAITI", "BELL"]:
+        lines = [",".join(cols)]
+        for i in range(3):
+            values = rng.integers(0, 256, 400)
+            pixels[(name, 65 + i)] = values.reshape(20, 20)
+            lines.append(",".join([name, "scanned", str(65 + i), "0.4", "0", "0.0", "35", "21",
+                                   "51", "22", "20", "20"] + [str(v) for v in values]))
+        (tmp_path / "fonts" / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    pattern = str(tmp_path / "fonts" / "*.csv")
+    fonts_ds = tf.data.experimental.make_csv_dataset(file_pattern=pattern, batch_size=5,
+                                                     num_epochs=1, num_parallel_reads=20)
+    features = next(iter(fonts_ds))
+    assert len(features) == 412
+    assert features["font"].dtype == tf.string and features["m_label"].dtype == tf.int32
+    assert features["strength"].dtype == tf.float32 and features["r0c0"].shape == (5,)
+
+    def make_images(features):
+        image = [None] * 400
+        new_feats = {}
+        for name, value in features.items():
+            match = re.match(r"r(\d+)c(\d+)", name)
+            if match:
+                image[int(match.group(1)) * 20 + int(match.group(2))] = value
+            else:
+                new_feats[name] = value
+        image = tf.stack(image, axis=0)
+        image = tf.reshape(image, [20, 20, -1])
+        new_feats["image"] = image
+        return new_feats
+
+    for features in fonts_ds.map(make_images).take(1):
+        break
+    assert features["image"].shape == (20, 20, 5)
+    for n in range(5):
+        key = (features["font"][n].numpy().decode(), int(features["m_label"][n]))
+        np.testing.assert_array_equal(features["image"][..., n].numpy(), pixels[key])
+    font_csvs = sorted(str(p) for p in (tmp_path / "fonts").glob("*.csv"))
+    font_line = (tmp_path / "fonts" / "AGENCY.csv").read_text().splitlines()[1]
+    num_font_features = font_line.count(",") + 1
+    font_column_types = [str(), str()] + [float()] * (num_font_features - 2)
+    simple_font_ds = tf.data.experimental.CsvDataset(font_csvs, record_defaults=font_column_types,
+                                                     header=True)
+    # string fields are string tensors of bytes, as TensorFlow's
+    names = [row[0].numpy() for row in simple_font_ds.take(4)]
+    assert names == [b"AGENCY"] * 3 + [b"ARIAL"] and all(type(n) is bytes for n in names)
+    font_files = tf.data.Dataset.list_files(pattern)
+
+    def make_font_csv_ds(path):
+        return tf.data.experimental.CsvDataset(path, record_defaults=font_column_types,
+                                               header=True)
+
+    font_rows = font_files.interleave(make_font_csv_ds, cycle_length=3)
+    rows = [(row[0].numpy().decode(), chr(int(row[2].numpy()))) for row in font_rows.take(6)]
+    # three files at a time, a row from each in turn
+    assert [c for _, c in rows] == ["A", "A", "A", "B", "B", "B"]
+    assert len({f for f, _ in rows[:3]}) == 3
+    fonts_lines = font_files.interleave(lambda fname: tf.data.TextLineDataset(fname).skip(1),
+                                        cycle_length=100).batch(8)
+    fonts_fast = fonts_lines.map(lambda x: tf.io.decode_csv(x, record_defaults=font_column_types))
+    batch = next(iter(fonts_fast))
+    assert len(batch) == 412 and batch[0].shape == (8,) and batch[0].dtype == tf.string
+    assert batch[2].dtype == tf.float32
