@@ -1781,3 +1781,129 @@ def test_load_csv_tutorial_font_files_as_images_and_rows(tmp_path):
     batch = next(iter(fonts_fast))
     assert len(batch) == 412 and batch[0].shape == (8,) and batch[0].dtype == tf.string
     assert batch[2].dtype == tf.float32
+
+
+# ---------------------------------------------------- tutorials/generative/cyclegan
+
+class _InstanceNormalization(tf.keras.layers.Layer):
+    # tensorflow_examples' pix2pix.InstanceNormalization, which the tutorial uses
+    def __init__(self, epsilon=1e-5):
+        super().__init__()
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=input_shape[-1:],
+                                     initializer=tf.random_normal_initializer(1., 0.02),
+                                     trainable=True)
+        self.offset = self.add_weight(name="offset", shape=input_shape[-1:],
+                                      initializer="zeros", trainable=True)
+
+    def call(self, x):
+        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        inv = tf.math.rsqrt(variance + self.epsilon)
+        normalized = (x - mean) * inv
+        return self.scale * normalized + self.offset
+
+
+def test_cyclegan_tutorial_persistent_tape_over_models_called_several_times():
+    tf.keras.utils.set_random_seed(0)
+
+    def generator():
+        inputs = tf.keras.layers.Input(shape=[8, 8, 3])
+        x = tf.keras.layers.Conv2D(4, 3, strides=2, padding="same", use_bias=False)(inputs)
+        x = tf.keras.layers.LeakyReLU()(_InstanceNormalization()(x))
+        x = tf.keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same",
+                                            activation="tanh")(x)
+        return tf.keras.Model(inputs, x)
+
+    def discriminator():
+        inputs = tf.keras.layers.Input(shape=[8, 8, 3])
+        x = tf.keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs)
+        x = tf.keras.layers.LeakyReLU()(_InstanceNormalization()(x))
+        return tf.keras.Model(inputs, tf.keras.layers.Conv2D(1, 3, padding="same")(x))
+
+    generator_g, generator_f = generator(), generator()
+    discriminator_x, discriminator_y = discriminator(), discriminator()
+    LAMBDA = 10
+    loss_obj = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def discriminator_loss(real, generated):
+        real_loss = loss_obj(tf.ones_like(real), real)
+        generated_loss = loss_obj(tf.zeros_like(generated), generated)
+        return (real_loss + generated_loss) * 0.5
+
+    def generator_loss(generated):
+        return loss_obj(tf.ones_like(generated), generated)
+
+    def calc_cycle_loss(real_image, cycled_image):
+        return LAMBDA * tf.reduce_mean(tf.abs(real_image - cycled_image))
+
+    def identity_loss(real_image, same_image):
+        return LAMBDA * 0.5 * tf.reduce_mean(tf.abs(real_image - same_image))
+
+    def losses(real_x, real_y):
+        fake_y = generator_g(real_x, training=True)
+        cycled_x = generator_f(fake_y, training=True)
+        fake_x = generator_f(real_y, training=True)
+        cycled_y = generator_g(fake_x, training=True)
+        same_x = generator_f(real_x, training=True)
+        same_y = generator_g(real_y, training=True)
+        disc_real_x = discriminator_x(real_x, training=True)
+        disc_real_y = discriminator_y(real_y, training=True)
+        disc_fake_x = discriminator_x(fake_x, training=True)
+        disc_fake_y = discriminator_y(fake_y, training=True)
+        total_cycle_loss = calc_cycle_loss(real_x, cycled_x) + calc_cycle_loss(real_y, cycled_y)
+        total_gen_g_loss = generator_loss(disc_fake_y) + total_cycle_loss + \
+            identity_loss(real_y, same_y)
+        total_gen_f_loss = generator_loss(disc_fake_x) + total_cycle_loss + \
+            identity_loss(real_x, same_x)
+        return (total_gen_g_loss, total_gen_f_loss,
+                discriminator_loss(disc_real_x, disc_fake_x),
+                discriminator_loss(disc_real_y, disc_fake_y))
+
+    rng = np.random.default_rng(1)
+    real_x = tf.constant(rng.uniform(-1, 1, (2, 8, 8, 3)).astype("float32"))
+    real_y = tf.constant(rng.uniform(-1, 1, (2, 8, 8, 3)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        total_gen_g_loss, total_gen_f_loss, disc_x_loss, disc_y_loss = losses(real_x, real_y)
+    generator_g_gradients = tape.gradient(total_gen_g_loss, generator_g.trainable_variables)
+    generator_f_gradients = tape.gradient(total_gen_f_loss, generator_f.trainable_variables)
+    discriminator_x_gradients = tape.gradient(disc_x_loss, discriminator_x.trainable_variables)
+    discriminator_y_gradients = tape.gradient(disc_y_loss, discriminator_y.trainable_variables)
+    del tape
+    assert len(generator_g_gradients) == len(generator_g.trainable_variables) == 5
+    for grads in (generator_g_gradients, generator_f_gradients, discriminator_x_gradients,
+                  discriminator_y_gradients):
+        assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in grads)
+
+    # generator G is called three times in the loss: its gradient sums the
+    # three calls' (the directional derivative by central differences)
+    direction = [np.random.default_rng(2).standard_normal(v.shape).astype("float32")
+                 for v in generator_g.trainable_variables]
+    start = [v.numpy().copy() for v in generator_g.trainable_variables]
+
+    def loss_at(t):
+        for v, s, d in zip(generator_g.trainable_variables, start, direction):
+            v.assign(s + t * d)
+        return float(losses(real_x, real_y)[0])
+
+    h = 1e-2
+    numeric = (loss_at(h) - loss_at(-h)) / (2 * h)
+    loss_at(0.0)
+    analytic = sum(float(np.sum(g.numpy() * d)) for g, d in zip(generator_g_gradients,
+                                                                 direction))
+    np.testing.assert_allclose(analytic, numeric, rtol=3e-2)
+
+    optimizers = [tf.keras.optimizers.Adam(2e-4, beta_1=0.5) for _ in range(4)]
+    ckpt = tf.train.Checkpoint(generator_g=generator_g, generator_f=generator_f,
+                               discriminator_x=discriminator_x,
+                               discriminator_y=discriminator_y,
+                               generator_g_optimizer=optimizers[0])
+    for opt, grads, model in zip(optimizers, [generator_g_gradients, generator_f_gradients,
+                                              discriminator_x_gradients,
+                                              discriminator_y_gradients],
+                                 [generator_g, generator_f, discriminator_x, discriminator_y]):
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        assert int(opt.iterations.numpy()) == 1
+    assert not np.allclose(start[0], generator_g.trainable_variables[0].numpy())
+    assert ckpt.generator_g is generator_g
