@@ -1907,3 +1907,119 @@ def test_cyclegan_tutorial_persistent_tape_over_models_called_several_times():
         assert int(opt.iterations.numpy()) == 1
     assert not np.allclose(start[0], generator_g.trainable_variables[0].numpy())
     assert ckpt.generator_g is generator_g
+
+
+# ------------------------------------ tutorials/structured_data/preprocessing_layers
+
+def test_structured_data_preprocessing_layers_tutorial_end_to_end(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    n = 120
+    columns = {
+        "Type": rng.choice(["Cat", "Dog"], n), "Age": rng.integers(1, 12, n),
+        "Breed1": rng.choice(["Tabby", "Mixed Breed", "Domestic"], n),
+        "Gender": rng.choice(["Male", "Female"], n),
+        "Color1": rng.choice(["Black", "White", "Brown"], n),
+        "Color2": rng.choice(["White", "No Color"], n),
+        "MaturitySize": rng.choice(["Small", "Medium"], n),
+        "FurLength": rng.choice(["Short", "Long"], n),
+        "Vaccinated": rng.choice(["Yes", "No"], n), "Sterilized": rng.choice(["Yes", "No"], n),
+        "Health": rng.choice(["Healthy", "Minor Injury"], n),
+        "Fee": rng.integers(0, 200, n), "PhotoAmt": rng.integers(0, 10, n).astype(float)}
+    columns["target"] = (columns["Type"] == "Cat").astype("int64")
+
+    def df_to_dataset(dataframe, shuffle=True, batch_size=32):
+        df = dict(dataframe)
+        labels = df.pop("target")
+        df = {key: value[:, tf.newaxis] for key, value in dataframe.items()}
+        ds = tf.data.Dataset.from_tensor_slices((dict(df), labels))
+        if shuffle:
+            ds = ds.shuffle(buffer_size=len(labels))
+        ds = ds.batch(batch_size)
+        ds = ds.prefetch(batch_size)
+        return ds
+
+    def rows(lo, hi):
+        return {k: v[lo:hi] for k, v in columns.items()}
+
+    train, val, test = rows(0, 96), rows(96, 108), rows(108, 120)
+    train_ds = df_to_dataset(train, batch_size=5)
+    [(train_features, label_batch)] = train_ds.take(1)
+    assert train_features["Age"].shape == (5, 1) and label_batch.shape == (5,)
+    assert train_features["Type"].dtype == tf.string
+
+    def get_normalization_layer(name, dataset):
+        normalizer = layers.Normalization(axis=None)
+        feature_ds = dataset.map(lambda x, y: x[name])
+        normalizer.adapt(feature_ds)
+        return normalizer
+
+    layer = get_normalization_layer("PhotoAmt", train_ds)
+    photo = train["PhotoAmt"]
+    np.testing.assert_allclose(layer(train_features["PhotoAmt"]).numpy(),
+                               (train_features["PhotoAmt"].numpy() - photo.mean()) /
+                               photo.std(), rtol=1e-4, atol=1e-5)
+
+    def get_category_encoding_layer(name, dataset, dtype, max_tokens=None):
+        if dtype == "string":
+            index = layers.StringLookup(max_tokens=max_tokens)
+        else:
+            index = layers.IntegerLookup(max_tokens=max_tokens)
+        feature_ds = dataset.map(lambda x, y: x[name])
+        index.adapt(feature_ds)
+        encoder = layers.CategoryEncoding(num_tokens=index.vocabulary_size())
+        return lambda feature: encoder(index(feature))
+
+    type_encoded = get_category_encoding_layer("Type", train_ds, "string")(
+        train_features["Type"]).numpy()
+    # one [UNK] slot and the two types, most frequent first
+    assert type_encoded.shape == (5, 3) and (type_encoded.sum(axis=1) == 1).all()
+    age_encoded = get_category_encoding_layer("Age", train_ds, "int64", max_tokens=5)(
+        train_features["Age"])
+    assert age_encoded.shape == (5, 5)
+
+    train_ds = df_to_dataset(train, batch_size=32)
+    val_ds = df_to_dataset(val, shuffle=False, batch_size=32)
+    test_ds = df_to_dataset(test, shuffle=False, batch_size=32)
+    all_inputs, encoded_features = {}, []
+    for header in ["PhotoAmt", "Fee"]:
+        numeric_col = tf.keras.Input(shape=(1,), name=header)
+        encoded_features.append(get_normalization_layer(header, train_ds)(numeric_col))
+        all_inputs[header] = numeric_col
+    age_col = tf.keras.Input(shape=(1,), name="Age", dtype="int64")
+    encoded_features.append(get_category_encoding_layer("Age", train_ds, "int64",
+                                                        max_tokens=5)(age_col))
+    all_inputs["Age"] = age_col
+    categorical_cols = ["Type", "Color1", "Color2", "Gender", "MaturitySize", "FurLength",
+                        "Vaccinated", "Sterilized", "Health", "Breed1"]
+    for header in categorical_cols:
+        categorical_col = tf.keras.Input(shape=(1,), name=header, dtype="string")
+        encoding_layer = get_category_encoding_layer(header, train_ds, "string", max_tokens=5)
+        encoded_features.append(encoding_layer(categorical_col))
+        all_inputs[header] = categorical_col
+    all_features = tf.keras.layers.concatenate(encoded_features)
+    x = tf.keras.layers.Dense(32, activation="relu")(all_features)
+    x = tf.keras.layers.Dropout(0.5)(x)
+    output = tf.keras.layers.Dense(1)(x)
+    model = tf.keras.Model(all_inputs, output)
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.02),
+                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=["accuracy"], run_eagerly=True)
+    model.fit(train_ds, epochs=8, validation_data=val_ds, verbose=0)
+    result = model.evaluate(test_ds, return_dict=True, verbose=0)
+    # the target is the type: learnt
+    assert result["accuracy"] >= 0.9
+    model.save(str(tmp_path / "my_pet_classifier.keras"))
+    reloaded_model = tf.keras.models.load_model(str(tmp_path / "my_pet_classifier.keras"))
+    sample = {"Type": "Cat", "Age": 3, "Breed1": "Tabby", "Gender": "Male",
+              "Color1": "Black", "Color2": "White", "MaturitySize": "Small",
+              "FurLength": "Short", "Vaccinated": "No", "Sterilized": "No",
+              "Health": "Healthy", "Fee": 100, "PhotoAmt": 2}
+    input_dict = {name: tf.convert_to_tensor([value]) for name, value in sample.items()}
+    assert input_dict["Type"].dtype == tf.string
+    predictions = reloaded_model.predict(input_dict, verbose=0)
+    np.testing.assert_allclose(predictions, model.predict(input_dict, verbose=0), rtol=1e-5)
+    prob = tf.nn.sigmoid(predictions[0])
+    assert float(prob) > 0.5
+    dog = dict(input_dict, Type=tf.convert_to_tensor(["Dog"]))
+    assert float(tf.nn.sigmoid(reloaded_model.predict(dog, verbose=0)[0])) < 0.5
