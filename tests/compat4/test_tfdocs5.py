@@ -2023,3 +2023,91 @@ def test_structured_data_preprocessing_layers_tutorial_end_to_end(tmp_path):
     assert float(prob) > 0.5
     dog = dict(input_dict, Type=tf.convert_to_tensor(["Dog"]))
     assert float(tf.nn.sigmoid(reloaded_model.predict(dog, verbose=0)[0])) < 0.5
+
+
+# ------------------------------------------ guide/migrate/migrating_feature_columns
+
+def test_migrating_feature_columns_guide_with_preprocessing_layers(tmp_path):
+    import warnings
+    tf.keras.utils.set_random_seed(0)
+    input_dict = {"foo": tf.constant([1]), "bar": tf.constant([0]), "baz": tf.constant([-1])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the dict's keys are not the inputs' names)
+        inputs = {"foo": tf.keras.Input(shape=()), "bar": tf.keras.Input(shape=()),
+                  "baz": tf.keras.Input(shape=())}
+        # a layer called on a dict's values, joining along the batch axis
+        outputs = tf.keras.layers.Concatenate()(inputs.values())
+        model = tf.keras.Model(inputs=inputs, outputs=outputs)
+    assert model(input_dict).numpy().tolist() == [1.0, 0.0, -1.0]
+    one_hot_layer = tf.keras.layers.CategoryEncoding(num_tokens=3, output_mode="one_hot")
+    assert one_hot_layer([0, 1, 2]).numpy().tolist() == np.eye(3).tolist()
+    normalization_layer = tf.keras.layers.Normalization(mean=2.0, variance=1.0)
+    assert normalization_layer(tf.constant([[0.], [1.], [2.]])).numpy().tolist() == \
+        [[-2.0], [-1.0], [0.0]]
+    discretization_layer = tf.keras.layers.Discretization(bin_boundaries=[1, 4, 5])
+    one_hot_layer = tf.keras.layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")
+    assert one_hot_layer(discretization_layer([1., 2., 3., 4., 5.])).numpy().argmax(1).tolist() \
+        == [1, 1, 1, 2, 3]
+    ids = tf.constant([[5, 11, 5, 17, 17]])
+    weights = tf.constant([[0.5, 1.5, 0.7, 1.8, 0.2]])
+    count_layer = tf.keras.layers.CategoryEncoding(num_tokens=20, output_mode="count",
+                                                   sparse=True)
+    counted = count_layer(ids, count_weights=weights)
+    assert isinstance(counted, tf.SparseTensor) and counted.shape == (1, 20)
+    assert counted.indices.numpy().tolist() == [[0, 5], [0, 11], [0, 17]]
+    np.testing.assert_allclose(counted.values.numpy(), [1.2, 1.5, 2.0], rtol=1e-6)
+    dense = tf.sparse.to_dense(counted).numpy()
+    assert dense.shape == (1, 20) and dense[0, 11] == np.float32(1.5)
+    assert count_layer.get_config()["sparse"] is True
+    weights = weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
+    embedding_layer = tf.keras.layers.Dense(4, use_bias=False)
+    embedded = embedding_layer(count_layer(ids, count_weights=weights))
+    # the sparse counts times the kernel, as the dense ones
+    np.testing.assert_allclose(
+        embedded.numpy(), tf.sparse.to_dense(count_layer(ids, count_weights=weights)).numpy() @
+        embedding_layer.kernel.numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="sparse=True"):
+        count_layer(tf.keras.Input(shape=(5,), dtype="int64"))
+
+    features = {"type": [0, 1, 1], "size": ["small", "small", "medium"],
+                "weight": [2.7, 1.8, 1.6]}
+    labels = [1, 1, 0]
+    predict_features = {"type": [0], "size": ["foo"], "weight": [-0.7]}
+    vocab = ["small", "medium", "large"]
+    inputs = {"type": tf.keras.Input(shape=(), dtype="int64"),
+              "size": tf.keras.Input(shape=(), dtype="string"),
+              "weight": tf.keras.Input(shape=(), dtype="float32")}
+    outputs = {
+        "type": tf.keras.layers.CategoryEncoding(3, output_mode="one_hot")(inputs["type"]),
+        "size": tf.keras.layers.StringLookup(vocabulary=vocab)(inputs["size"]),
+        "weight": tf.keras.layers.Normalization(axis=None, mean=2.0, variance=1.0)(
+            inputs["weight"])}
+    preprocessing_model = tf.keras.Model(inputs, outputs)
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(1)
+    dataset = dataset.map(lambda x, y: (preprocessing_model(x), y),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    first, label = next(dataset.take(1).as_numpy_iterator())
+    assert first["type"].tolist() == [[1.0, 0.0, 0.0]] and first["size"].tolist() == [1]
+    np.testing.assert_allclose(first["weight"], [0.7], rtol=1e-5)
+    inputs = {"type": tf.keras.Input(shape=(3,), dtype="float32"),
+              "size": tf.keras.Input(shape=(), dtype="int64"),
+              "weight": tf.keras.Input(shape=(), dtype="float32")}
+    embedding = tf.keras.layers.Embedding(len(vocab), 4)
+    outputs = tf.keras.layers.Concatenate()([inputs["type"], embedding(inputs["size"]),
+                                            tf.expand_dims(inputs["weight"], -1)])
+    outputs = tf.keras.layers.Dense(1)(outputs)
+    training_model = tf.keras.Model(inputs, outputs)
+    training_model.compile(loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+    training_model.fit(dataset, verbose=0)
+    inputs = preprocessing_model.input
+    outputs = training_model(preprocessing_model(inputs))
+    inference_model = tf.keras.Model(inputs, outputs)
+    predict_dataset = tf.data.Dataset.from_tensor_slices(predict_features).batch(1)
+    predicted = inference_model.predict(predict_dataset, verbose=0)
+    assert predicted.shape == (1, 1)
+    inference_model.save(str(tmp_path / "model.keras"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        restored_model = tf.keras.models.load_model(str(tmp_path / "model.keras"))
+    np.testing.assert_allclose(restored_model.predict(predict_dataset, verbose=0), predicted,
+                               rtol=1e-5)
