@@ -2111,3 +2111,85 @@ def test_migrating_feature_columns_guide_with_preprocessing_layers(tmp_path):
         restored_model = tf.keras.models.load_model(str(tmp_path / "model.keras"))
     np.testing.assert_allclose(restored_model.predict(predict_dataset, verbose=0), predicted,
                                rtol=1e-5)
+
+
+# ------------------------------- guide/migrate/metrics_optimizers and early_stopping
+
+def test_migration_guides_metrics_of_an_argmax_model_and_a_custom_early_stop():
+    features = [[1., 1.5], [2., 2.5], [3., 3.5]]
+    labels = [0, 0, 1]
+    eval_features = [[4., 4.5], [5., 5.5], [6., 6.5]]
+    eval_labels = [0, 1, 1]
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(1)
+    eval_dataset = tf.data.Dataset.from_tensor_slices((eval_features, eval_labels)).batch(1)
+    assert len(list(dataset)) == 3
+    inputs = tf.keras.Input((2,))
+    logits = tf.keras.layers.Dense(2)(inputs)
+    predictions = tf.math.argmax(input=logits, axis=1)
+    model = tf.keras.models.Model(inputs, predictions)
+    optimizer = tf.keras.optimizers.Adagrad(learning_rate=0.05)
+    model.compile(optimizer, loss="mse", metrics=[tf.keras.metrics.Accuracy()])
+    result = model.evaluate(eval_dataset, return_dict=True, verbose=0)
+    predicted = model.predict(eval_dataset, verbose=0)
+    want = np.mean(np.asarray(predicted) == np.asarray(eval_labels))
+    np.testing.assert_allclose(result["accuracy"], want)
+    np.testing.assert_allclose(result["loss"],
+                               np.mean((np.asarray(predicted) - eval_labels) ** 2))
+    accuracy = tf.keras.metrics.Accuracy()
+    accuracy.update_state(y_true=[0, 0, 1, 1], y_pred=[0, 0, 0, 1])
+    assert accuracy.result().numpy() == np.float32(0.75)
+    accuracy.update_state(y_true=[0, 0, 1, 1], y_pred=[0, 0, 0, 0])
+    accuracy.update_state(y_true=[0, 0, 1, 1], y_pred=[1, 1, 0, 0])
+    np.testing.assert_allclose(accuracy.result().numpy(), 5 / 12, rtol=1e-6)
+
+    # early stopping written by hand in a custom loop
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 6, 6)).astype("float32")
+    y = rng.integers(0, 10, 64)
+    ds_train = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    ds_test = tf.data.Dataset.from_tensor_slices((x[:32], y[:32])).batch(16)
+    model = tf.keras.models.Sequential([tf.keras.layers.Flatten(input_shape=(6, 6)),
+                                        tf.keras.layers.Dense(16, activation="relu"),
+                                        tf.keras.layers.Dense(10)])
+    optimizer = tf.keras.optimizers.Adam(0.005)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    train_acc_metric = tf.keras.metrics.SparseCategoricalAccuracy()
+    val_loss_metric = tf.keras.metrics.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss_value = loss_fn(y, logits)
+        grads = tape.gradient(loss_value, model.trainable_weights)
+        optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        train_acc_metric.update_state(y, logits)
+        return loss_value
+
+    @tf.function
+    def test_step(x, y):
+        val_loss_metric.update_state(y, model(x, training=False))
+
+    patience, wait, best, epochs_run, val_losses = 2, 0, float("inf"), 0, []
+    for epoch in range(20):
+        epochs_run += 1
+        for x_batch_train, y_batch_train in ds_train:
+            loss_value = train_step(x_batch_train, y_batch_train)
+        assert "%.4f" % loss_value.numpy()
+        train_acc_metric.reset_states()
+        for x_batch_val, y_batch_val in ds_test:
+            test_step(x_batch_val, y_batch_val)
+        val_loss = val_loss_metric.result()
+        val_losses.append(float(val_loss))
+        val_loss_metric.reset_states()
+        wait += 1
+        if val_loss < best:
+            best = val_loss
+            wait = 0
+        if wait >= patience:
+            break
+    # the validation loss (on training rows) falls at first, and the loop
+    # stops once it has not improved for two epochs or after 20
+    assert val_losses[1] < val_losses[0]
+    assert epochs_run == 20 or val_losses[-1] >= min(val_losses[:-2])
