@@ -1,11 +1,13 @@
 """tensorflow.org's tutorials and guides run with ``import pynn as tf``
-(tiny sizes, synthetic data in place of the downloads): simple_audio
-(WAV folders, tf.signal.stft spectrograms, tf.gather of a NumPy array of
-label names), imbalanced_data (the metrics against Keras's, class weights,
-resampling), overfit_and_underfit (a gzipped CSV dataset, a learning-rate
-schedule called on an array of steps, ``model.losses``), the TF1 -> TF2
-migration guide (tf.compat.v1.Dimension, a shape's truth value,
-``ref()``)."""
+(tiny sizes, synthetic data in place of the downloads): simple_audio,
+imbalanced_data, overfit_and_underfit, segmentation, music_generation,
+images/transfer_learning, text_classification, style_transfer, deepdream,
+pix2pix, cyclegan, the CSV loading tutorial's fonts, structured-data
+preprocessing layers; the data, tensor slicing and variable guides; the
+migration guides (TF1 vs TF2 shapes and references, checkpoints, fault
+tolerance, feature columns, metrics and early stopping).  Each checks
+what the notebook shows against TensorFlow's behaviour: dtypes, shapes,
+printed forms, and the numbers against NumPy or Keras."""
 import gzip
 import os
 import wave
