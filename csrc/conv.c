@@ -803,6 +803,17 @@ static int forward_pixels(const pynn_conv_shape *s, const float *x, const float 
 
 static const float wino_zeros[WINO_MAX_CHANNELS];
 
+/* The 2 x 2 output tiles of a whole convolution, and their strips. */
+static ptrdiff_t wino_tile_count(const pynn_conv_shape *s)
+{
+    return s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
+}
+
+static ptrdiff_t wino_strip_count(ptrdiff_t tiles)
+{
+    return (tiles + WINO_TILES - 1) / WINO_TILES;
+}
+
 static int use_winograd(const pynn_conv_shape *s, int act)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -1314,16 +1325,15 @@ static int wino_band(const pynn_conv_shape *s, const float *x, const float *k, f
     if (co0 >= co1)
         return 0;
     wino_kernel(s, k, u, co0, co1);
-    return wino_strips(s, x, u, bias, act, y, tiles, 0, (tiles + WINO_TILES - 1) / WINO_TILES,
-                       co0, co1);
+    return wino_strips(s, x, u, bias, act, y, tiles, 0, wino_strip_count(tiles), co0, co1);
 }
 
 /* The whole convolution through F(2x2, 3x3) (see use_winograd). */
 static int winograd_forward(const pynn_conv_shape *s, const float *x, const float *k,
                             const float *bias, int act, float *y)
 {
-    const ptrdiff_t tiles = s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
-    const ptrdiff_t strips = (tiles + WINO_TILES - 1) / WINO_TILES;
+    const ptrdiff_t tiles = wino_tile_count(s);
+    const ptrdiff_t strips = wino_strip_count(tiles);
     const ptrdiff_t cout = s->cout;
     float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * s->cin * cout));
     if (!u)
@@ -1531,10 +1541,10 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
         if (dx && a->wino_u) {
             pynn_conv_shape t;
             wino_backward_shape(s, e - b, &t);
-            const ptrdiff_t tiles = t.n * ((t.oh + 1) / 2) * ((t.ow + 1) / 2);
+            const ptrdiff_t tiles = wino_tile_count(&t);
             if (wino_strips(&t, g, a->wino_u, NULL, PYNN_ACT_LINEAR,
-                            dx + b * s->h * s->w * s->cin, tiles, 0,
-                            (tiles + WINO_TILES - 1) / WINO_TILES, 0, t.cout))
+                            dx + b * s->h * s->w * s->cin, tiles, 0, wino_strip_count(tiles), 0,
+                            t.cout))
                 return -1;
         } else if (dx) {
             if (pointwise) {

@@ -56,8 +56,11 @@ from .math import (  # noqa: E402
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
 from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
+from .math import dynamic_partition, dynamic_stitch, unravel_index  # noqa: E402
 from .linalg import tensordot  # noqa: E402
 _TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice",
+             "unravel_index", "dynamic_partition", "dynamic_stitch", "no_op", "group",
+             "control_dependencies",
              "make_tensor_proto", "make_ndarray", "saved_model", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -88,8 +91,9 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
-from .execution import (RaggedTensorSpec, SparseTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402,E501
-                        executing_eagerly, foldl, foldr, function, init_scope, map_fn,
+from .execution import (RaggedTensorSpec, SparseTensorSpec, TensorArray, TensorSpec,  # noqa: E402
+                        cond, control_dependencies, group, no_op, executing_eagerly, foldl,
+                        foldr, function, init_scope, map_fn,
                         numpy_function, print, py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402

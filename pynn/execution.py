@@ -608,6 +608,44 @@ def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None
 
 
 
+def no_op(name=None):
+    """TensorFlow's ``tf.no_op``: nothing to do (None, as TensorFlow's in
+    eager execution, where operations run as they are called)."""
+    return None
+
+
+def group(*inputs, **kwargs):
+    """TensorFlow's ``tf.group``: in eager execution every operation has
+    run when it was called, so there is nothing to wait for (None, as
+    TensorFlow's eager ``tf.group``)."""
+    unknown = set(kwargs) - {"name"}
+    if unknown:
+        raise TypeError(f"tf.group: unknown keyword arguments {sorted(unknown)}")
+    return None
+
+
+class _NoControl:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def control_dependencies(control_inputs):
+    """TensorFlow's ``tf.control_dependencies`` in eager execution: the
+    control inputs have run already (callables among them are called now,
+    as TensorFlow's), and the block runs as it is."""
+    if control_inputs is not None:
+        if not isinstance(control_inputs, (list, tuple)):
+            raise TypeError(f"tf.control_dependencies: control_inputs must be a list, got "
+                            f"{type(control_inputs).__name__}")
+        for c in control_inputs:
+            if callable(c) and not hasattr(c, "shape"):
+                c()
+    return _NoControl()
+
+
 # ------------------------------------------------------------ control flow
 # Eager, as everything here: the branch or loop runs in Python on the
 # predicate's value, and a tape records the operations each step computes.
@@ -778,4 +816,5 @@ def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
 
 __all__ = ["function", "Function", "TensorSpec", "RaggedTensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
-           "vectorized_map", "foldl", "foldr", "scan"]
+           "vectorized_map", "foldl", "foldr", "scan", "no_op", "group",
+           "control_dependencies"]

@@ -144,15 +144,7 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
 def _spatial(value, what, fn):
     """TensorFlow's forms of strides, ksize and dilations for 2-D data: an
     int, or a list of 1, 2 or 4 (the batch and channel entries 1)."""
-    v = [int(s) for s in np.ravel(value)]
-    if len(v) == 1:
-        return (v[0], v[0])
-    if len(v) == 2:
-        return tuple(v)
-    if len(v) == 4 and v[0] == 1 and v[3] == 1:
-        return (v[1], v[2])
-    raise ValueError(f"{fn}: {what} must be an int or a list of 1, 2 or 4 ints (the batch "
-                     f"and channel entries 1), got {value!r}")
+    return _spatial_n(value, 2, what, fn)
 
 
 def _padding(x, padding, fn):
@@ -202,6 +194,27 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         padding=padding.lower(),
         dilation_rate=_spatial(1 if dilations is None else dilations, "dilations",
                                "conv2d_transpose"))
+
+
+def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC",
+                     dilations=None, name=None):
+    """The transposed 1-D convolution of (batch, width, in) ``input`` with
+    filters (width, out, in) into ``output_shape`` (batch, width, out):
+    conv2d_transpose at height 1."""
+    from . import backend
+    _channels_last(data_format, ("NWC",), "conv1d_transpose")
+    _rank(input, 3, "batch, width, channels", "conv1d_transpose")
+    out = [int(d) for d in np.ravel(np.asarray(output_shape))]
+    if len(out) != 3:
+        raise ValueError(f"conv1d_transpose: output_shape must be (batch, width, channels), "
+                         f"got {output_shape!r}")
+    y = backend.conv2d_transpose(
+        ops.expand_dims(input, 1), ops.expand_dims(filters, 0), [out[0], 1, out[1], out[2]],
+        strides=(1,) + _spatial_n(strides, 1, "strides", "conv1d_transpose"),
+        padding=_string_padding(padding, "conv1d_transpose"),
+        dilation_rate=(1,) + _spatial_n(1 if dilations is None else dilations, 1, "dilations",
+                                        "conv1d_transpose"))
+    return ops.squeeze(y, 1)
 
 
 def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None,
@@ -273,6 +286,267 @@ def max_pool(input, ksize, strides, padding, data_format=None, name=None):
 def avg_pool(input, ksize, strides, padding, data_format=None, name=None):
     """TensorFlow 2's ``tf.nn.avg_pool`` of NHWC images (avg_pool2d's)."""
     return avg_pool2d(input, ksize, strides, padding, data_format or "NHWC")
+
+def _spatial_n(value, n, what, fn):
+    """TensorFlow's forms of strides, ksize and dilations for data of ``n``
+    spatial axes: an int, or a list of 1, n or n + 2 (the batch and channel
+    entries 1)."""
+    v = [int(s) for s in np.ravel(value)]
+    if len(v) == 1:
+        return (v[0],) * n
+    if len(v) == n:
+        return tuple(v)
+    if len(v) == n + 2 and v[0] == 1 and v[-1] == 1:
+        return tuple(v[1:-1])
+    raise ValueError(f"{fn}: {what} must be an int or a list of 1, {n} or {n + 2} ints (the "
+                     f"batch and channel entries 1), got {value!r}")
+
+
+def _channels_last(data_format, allowed, fn):
+    if data_format not in (None,) + allowed:
+        raise ValueError(f"{fn}: pynn's inputs are channels-last ({allowed[0]}), got "
+                         f"data_format {data_format!r}")
+
+
+def _rank(x, rank, layout, fn):
+    shape = tuple(ops.shape(x))
+    if len(shape) != rank:
+        raise ValueError(f"{fn}: expected input of rank {rank} ({layout}), got shape {shape}")
+    return shape
+
+
+def _string_padding(padding, fn):
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"{fn}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding.lower()
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
+    """1-D convolution of (batch, width, channels) ``input`` with filters of
+    shape (width, in, out)."""
+    _channels_last(data_format, ("NWC",), "conv1d")
+    _rank(input, 3, "batch, width, channels", "conv1d")
+    x, mode = input, padding
+    if not isinstance(padding, str):
+        pairs = np.asarray(padding, dtype=np.int64)
+        if pairs.shape != (3, 2) or pairs[0].any() or pairs[2].any():
+            raise ValueError(f"conv1d: explicit padding must be [[0, 0], [left, right], [0, 0]], "
+                             f"got {padding!r}")
+        x, mode = ops.pad(input, pairs.tolist()), "valid"
+    return ops.conv(x, filters, strides=_spatial_n(stride, 1, "stride", "conv1d"),
+                    padding=_string_padding(mode, "conv1d"), data_format="channels_last",
+                    dilation_rate=_spatial_n(1 if dilations is None else dilations, 1,
+                                             "dilations", "conv1d"))
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    """2-D convolution with holes: conv2d of NHWC ``value`` with ``filters``
+    dilated by ``rate`` (stride 1), as TensorFlow's."""
+    r = int(rate)
+    if r < 1:
+        raise ValueError(f"atrous_conv2d: rate must be >= 1, got {rate!r}")
+    return conv2d(value, filters, 1, padding, dilations=r)
+
+
+def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None, name=None):
+    """3-D convolution of (batch, depth, rows, cols, channels) ``input``
+    with filters (depth, rows, cols, in, out): for each depth tap of the
+    filters, one 2-D convolution (pynn's kernels) of the planes it reads,
+    added into the output planes it writes (Conv3D's scheme; gradients
+    flow through it)."""
+    from .layers.conv import depth_taps
+    _channels_last(data_format, ("NDHWC",), "conv3d")
+    n, d, h, w, c = _rank(input, 5, "batch, depth, rows, cols, channels", "conv3d")
+    fs = tuple(ops.shape(filters))
+    if len(fs) != 5 or fs[3] != c:
+        raise ValueError(f"conv3d: filters must have shape (depth, rows, cols, {c}, out) for "
+                         f"input of shape {(n, d, h, w, c)}, got {fs}")
+    st = _spatial_n(strides, 3, "strides", "conv3d")
+    dil = _spatial_n(1 if dilations is None else dilations, 3, "dilations", "conv3d")
+    mode = _string_padding(padding, "conv3d")
+    od, taps = depth_taps(d, fs[0], st[0], mode, dil[0], "conv3d")
+    total = None
+    for t, iz, oz in taps:
+        planes = ops.reshape(ops.take(input, iz, axis=1), (n * len(iz), h, w, c))
+        part = ops.conv(planes, ops.take(filters, t, axis=0), strides=st[1:], padding=mode,
+                        data_format="channels_last", dilation_rate=dil[1:])
+        _, oh, ow, f = ops.shape(part)
+        part = ops.reshape(part, (n, len(iz), oh, ow, f))
+        place = np.full(od, len(oz))
+        place[oz] = np.arange(len(oz))
+        zero = np.zeros((n, 1, oh, ow, f), np.float32)
+        placed = ops.take(ops.concatenate([part, zero], axis=1), place, axis=1)
+        total = placed if total is None else ops.add(total, placed)
+    if total is None:
+        raise ValueError(f"conv3d: no output for input of shape {(n, d, h, w, c)} and filters "
+                         f"of shape {fs} with {padding!r} padding")
+    return total
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None,
+                     name=None):
+    """Each channel of NHWC ``input`` convolved with its own
+    ``channel_multiplier`` filters (``filter`` of shape (rows, cols, in,
+    channel_multiplier)), the outputs of channel k at k * multiplier + q."""
+    _nhwc(data_format, "depthwise_conv2d")
+    _rank(input, 4, "batch, rows, cols, channels", "depthwise_conv2d")
+    x, mode = _padding(input, padding, "depthwise_conv2d")
+    return ops.depthwise_conv(x, filter, strides=_spatial(strides, "strides", "depthwise_conv2d"),
+                              padding=mode, data_format="channels_last",
+                              dilation_rate=_spatial(1 if dilations is None else dilations,
+                                                     "dilations", "depthwise_conv2d"))
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,
+                     data_format=None, dilations=None, name=None):
+    """depthwise_conv2d followed by a 1 x 1 convolution with
+    ``pointwise_filter`` (1, 1, in * channel_multiplier, out)."""
+    pw = tuple(ops.shape(pointwise_filter))
+    if len(pw) != 4 or pw[:2] != (1, 1):
+        raise ValueError(f"separable_conv2d: pointwise_filter must have shape (1, 1, in * "
+                         f"channel_multiplier, out), got {pw}")
+    if tuple(_spatial(strides, "strides", "separable_conv2d")) != (1, 1) and \
+            _spatial(1 if dilations is None else dilations, "dilations",
+                     "separable_conv2d") != (1, 1):
+        raise ValueError("separable_conv2d: strides and dilations cannot both be above 1")
+    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return ops.conv(y, pointwise_filter, strides=1, padding="valid", data_format="channels_last")
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5,
+                                 name=None):
+    """Each entry of 4-D ``input`` divided by (bias + alpha * the sum of the
+    squares of the channels within ``depth_radius`` of it) ** beta."""
+    shape = _rank(input, 4, "batch, rows, cols, channels", "local_response_normalization")
+    r, c = int(depth_radius), shape[3]
+    if r < 0:
+        raise ValueError(f"local_response_normalization: depth_radius must be >= 0, got {r}")
+    k = np.arange(c)
+    band = (np.abs(k[:, None] - k[None, :]) <= r).astype(np.float32)
+    sums = ops.matmul(ops.square(input), band)
+    scale = ops.power(ops.add(ops.multiply(sums, np.float32(alpha)), np.float32(bias)),
+                      np.float32(beta))
+    return ops.divide(input, scale)
+
+
+lrn = local_response_normalization
+
+
+def _pool_nd(kind, who, input, ksize, strides, padding, n):
+    """``kind`` ('max' or 'avg') pooling over the n spatial axes of
+    channels-last ``input``: 1-D and 2-D by pynn.ops's kernels, 3-D as a
+    2-D pooling of each depth slice, then a 1-D one across the slices (a
+    box's maximum is the maximum of its rows' maxima; its mean, counting
+    only the values inside, the mean of its rows' means, as the counts
+    multiply)."""
+    shape = _rank(input, n + 2, "batch, spatial..., channels", who)
+    k = _spatial_n(ksize, n, "ksize", who)
+    st = _spatial_n(strides, n, "strides", who)
+    mode = _string_padding(padding, who)
+    pool = ops.max_pool if kind == "max" else ops.average_pool
+    if n < 3:
+        return pool(input, k, st, mode, "channels_last")
+    b, d, h, w, c = shape
+    planes = pool(ops.reshape(input, (b * d, h, w, c)), k[1:], st[1:], mode, "channels_last")
+    _, oh, ow, _ = ops.shape(planes)
+    across = pool(ops.reshape(planes, (b, d, oh * ow * c)), k[:1], st[:1], mode,
+                  "channels_last")
+    return ops.reshape(across, (b, ops.shape(across)[1], oh, ow, c))
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):
+    """The maximum over each window of (batch, width, channels) ``input``."""
+    _channels_last(data_format, ("NWC",), "max_pool1d")
+    return _pool_nd("max", "max_pool1d", input, ksize, strides, padding, 1)
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):
+    """The mean over each window of (batch, width, channels) ``input``."""
+    _channels_last(data_format, ("NWC",), "avg_pool1d")
+    return _pool_nd("avg", "avg_pool1d", input, ksize, strides, padding, 1)
+
+
+def max_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):
+    """The maximum over each box of (batch, depth, rows, cols, channels)
+    ``input``."""
+    _channels_last(data_format, ("NDHWC",), "max_pool3d")
+    return _pool_nd("max", "max_pool3d", input, ksize, strides, padding, 3)
+
+
+def avg_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):
+    """The mean over each box of (batch, depth, rows, cols, channels)
+    ``input`` ('SAME' boxes count only the values inside)."""
+    _channels_last(data_format, ("NDHWC",), "avg_pool3d")
+    return _pool_nd("avg", "avg_pool3d", input, ksize, strides, padding, 3)
+
+
+def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_format=None,
+         dilations=None, name=None):
+    """TensorFlow's N-D pooling: 'MAX' or 'AVG' over ``window_shape`` (one
+    size per spatial axis) of channels-last input of 1, 2 or 3 spatial
+    axes."""
+    n = len(tuple(ops.shape(input))) - 2
+    if n not in (1, 2, 3):
+        raise ValueError(f"pool: expected input of rank 3, 4 or 5, got shape "
+                         f"{tuple(ops.shape(input))}")
+    _channels_last(data_format, (("NWC", "NHWC", "NDHWC")[n - 1],), "pool")
+    kind = {"MAX": "max", "AVG": "avg"}.get(str(pooling_type).upper())
+    if kind is None:
+        raise ValueError(f"pool: pooling_type must be 'MAX' or 'AVG', got {pooling_type!r}")
+    if dilations is not None and set(_spatial_n(dilations, n, "dilations", "pool")) != {1}:
+        raise ValueError(f"pool: dilations other than 1 are not supported by pynn, got "
+                         f"{dilations!r}")
+    window = _spatial_n(window_shape, n, "window_shape", "pool")
+    return _pool_nd(kind, "pool", input, window, 1 if strides is None else strides, padding, n)
+
+
+def _same_pads(size, k_eff, stride):
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k_eff - size, 0)
+    return out, total // 2
+
+
+def dilation2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """Grayscale morphological dilation of NHWC ``input`` by ``filters``
+    (rows, cols, channels): the maximum over each window of input plus
+    filter, per channel (positions outside the image do not count)."""
+    _nhwc(data_format, "dilation2d")
+    b, h, w, c = _rank(input, 4, "batch, rows, cols, channels", "dilation2d")
+    fshape = tuple(ops.shape(filters))
+    if len(fshape) != 3 or fshape[2] != c:
+        raise ValueError(f"dilation2d: filters must have shape (rows, cols, {c}) for input of "
+                         f"shape {(b, h, w, c)}, got {fshape}")
+    kh, kw = fshape[:2]
+    sh, sw = _spatial(strides, "strides", "dilation2d")
+    rh, rw = _spatial(1 if dilations is None else dilations, "dilations", "dilation2d")
+    eh, ew = (kh - 1) * rh + 1, (kw - 1) * rw + 1
+    if _string_padding(padding, "dilation2d") == "same":
+        (oh, top), (ow, left) = _same_pads(h, eh, sh), _same_pads(w, ew, sw)
+    else:
+        oh, ow, top, left = (h - eh) // sh + 1, (w - ew) // sw + 1, 0, 0
+        if oh < 1 or ow < 1:
+            raise ValueError(f"dilation2d: the window {(eh, ew)} (dilated) is larger than the "
+                             f"input's {(h, w)} with VALID padding")
+    rows = (np.arange(oh) * sh - top)[:, None] + np.arange(kh) * rh        # (oh, kh)
+    cols = (np.arange(ow) * sw - left)[:, None] + np.arange(kw) * rw       # (ow, kw)
+    r, q = rows[:, None, :, None], cols[None, :, None, :]                   # (oh, ow, kh, kw)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    flat = np.where(inside, r * w + q, h * w).reshape(-1)                    # (h * w: outside)
+    dt = np.dtype(ops.dtype(input)) if np.dtype(ops.dtype(input)).kind == "f" else np.float32
+    outside = np.full((b, 1, c), -np.inf, dt)
+    values = ops.concatenate([ops.reshape(input, (b, h * w, c)), outside], axis=1)
+    windows = ops.reshape(ops.take(values, flat, axis=1), (b, oh, ow, kh * kw, c))
+    return ops.max(ops.add(windows, ops.reshape(filters, (kh * kw, c))), axis=3)
+
+
+def erosion2d(value, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """Grayscale morphological erosion: the minimum over each window of
+    ``value`` minus the filter (reflected), -dilation2d(-value, reflected
+    filters)."""
+    reflected = ops.flip(ops.flip(filters, 0), 1)
+    return ops.negative(dilation2d(ops.negative(value), reflected, strides, padding,
+                                   data_format, dilations))
+
 
 def depth_to_space(input, block_size, data_format="NHWC", name=None):
     """Each pixel's channels spread over a ``block_size`` x ``block_size``
@@ -491,12 +765,19 @@ __all__ = ["relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "swish"
            "sigmoid_cross_entropy_with_logits", "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose",
            "convolution", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "depth_to_space", "space_to_depth",
            "compute_average_loss", "scale_regularization_loss", "top_k", "in_top_k",
-           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder"]
+           "ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "conv1d",
+           "depthwise_conv2d", "separable_conv2d", "local_response_normalization", "lrn",
+           "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "pool", "dilation2d",
+           "erosion2d", "atrous_conv2d", "conv3d", "conv1d_transpose"]
 for _name in ("relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "dropout", "moments", "softmax_cross_entropy_with_logits",
               "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
               "bias_add", "embedding_lookup", "conv2d", "conv2d_transpose", "convolution", "max_pool2d", "avg_pool2d",
               "depth_to_space", "space_to_depth", "compute_average_loss",
-              "scale_regularization_loss", "ctc_loss"):
+              "scale_regularization_loss", "ctc_loss", "conv1d", "depthwise_conv2d",
+              "separable_conv2d", "local_response_normalization", "max_pool1d", "avg_pool1d",
+              "max_pool3d", "avg_pool3d", "pool", "dilation2d", "erosion2d", "atrous_conv2d",
+              "conv3d", "conv1d_transpose"):
     globals()[_name] = _eager_results(globals()[_name])
 del _name
 swish = silu
+lrn = local_response_normalization
