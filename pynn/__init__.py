@@ -92,8 +92,9 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
-from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402
-                        control_dependencies, group, no_op, executing_eagerly, foldl, foldr, function, init_scope, map_fn,
+from .execution import (RaggedTensorSpec, SparseTensorSpec, TensorArray, TensorSpec,  # noqa: E402
+                        cond, control_dependencies, group, no_op, executing_eagerly, foldl,
+                        foldr, function, init_scope, map_fn,
                         numpy_function, print, py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
@@ -173,7 +174,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
            "saturate_cast",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
-           "function", "TensorSpec", "RaggedTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
+           "function", "TensorSpec", "RaggedTensorSpec", "SparseTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",
            "ones_initializer", "random_normal_initializer", "random_uniform_initializer",

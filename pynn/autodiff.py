@@ -531,13 +531,14 @@ class Traced:
         for i in range(len(self.value)):
             yield getitem(self, i)
 
+    # print(loss) and repr show the value as TensorFlow shows an eager
+    # tensor (a loss kept from a GradientTape's block, a tf.function's
+    # result): tf.Tensor(5.0, shape=(), dtype=float32)
     def __repr__(self):
-        return f"<Traced shape={self.value.shape} in {self.tape.who}>"
+        return repr(np.asarray(self.value).view(Tensor))
 
-    # print(loss) and "{}".format(loss) show the value, as of an eager
-    # tensor (a loss kept from a GradientTape's block)
     def __str__(self):
-        return str(self.value)
+        return str(np.asarray(self.value).view(Tensor))
 
     # Python scalars of a value: for sizes and control flow, not for math.
     def __bool__(self):
@@ -553,8 +554,9 @@ class Traced:
         return self.value.__index__()
 
     def __format__(self, spec):
-        # f"{loss:.2f}" on a value computed on a tape, as on a TF tensor
-        return format(self.value, spec) if spec else str(self)
+        # f"{loss:.2f}" and f"{loss}" on a value computed on a tape format
+        # the value, as on a TF tensor
+        return format(self.value[()] if np.ndim(self.value) == 0 else self.value, spec)
 
     def numpy(self):
         """A constant copy of the value (no gradient flows through it)."""

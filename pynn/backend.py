@@ -628,7 +628,8 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
     TensorFlow's dtypes, int32 for Python ints, float32 for floats, bool for
     booleans (K.constant above makes every value floatx, as Keras 2 did)."""
     a = ops.convert_to_tensor(value, dtype)
-    if a.dtype.kind in "US":
+    if a.dtype.kind in "US" or a.dtype.kind == "O" and a.size and isinstance(
+            a.flat[0], (str, bytes)):
         # TensorFlow's string tensors hold UTF-8 bytes (.numpy() gives
         # b'...'), every byte kept: NumPy's fixed-width str and bytes drop
         # trailing NULs, so the Python strings are taken as they are

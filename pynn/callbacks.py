@@ -1127,6 +1127,10 @@ class BackupAndRestore(Callback):
         self._meta_path = _os.path.join(self.backup_dir, "training_metadata.json")
         self._epoch = 0
         self._batches = 0
+        # batches since the last backup, counted across epochs as Keras
+        # counts them (save_freq=30 with 100 batches an epoch: after
+        # batches 30, 60, 90, 120 = epoch 1's 20th, ...)
+        self._since_backup = 0
 
     def _comm(self):
         from .distribution import active
@@ -1138,6 +1142,7 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         import json
+        self._since_backup = 0
         for previous in (False, True):
             model_path, meta_path = self._paths(previous)
             if not (_os.path.exists(model_path) and _os.path.exists(meta_path)):
@@ -1164,11 +1169,15 @@ class BackupAndRestore(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches = batch + 1
-        if self.save_freq != "epoch" and self._batches % self.save_freq == 0:
-            self._save(self._epoch, self._batches)
+        if self.save_freq != "epoch":
+            self._since_backup += 1
+            if self._since_backup >= self.save_freq:
+                self._since_backup = 0
+                self._save(self._epoch, self._batches)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.save_freq == "epoch" or self._batches % self.save_freq != 0:
+        # (an epoch's end is backed up too, unless its last batch just was)
+        if self.save_freq == "epoch" or self._since_backup != 0:
             self._save(epoch + 1, 0)
 
     def _save(self, epoch, batch):

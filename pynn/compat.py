@@ -14,6 +14,7 @@ from .backend import _eager_results
 from .execution import foldl, foldr, scan
 from .math import boolean_mask, gather_nd
 from .random import set_seed
+from .tensor import Dimension, dimension_at_index, dimension_value  # noqa: F401
 from .utils.io_utils import get_logger, logger
 
 
@@ -69,7 +70,8 @@ nn_v1 = _namespace("pynn.compat.v1.nn", ctc_loss=_eager_results(_nn._ctc_loss_v1
 
 v1 = _namespace("pynn.compat.v1", logging=logging, set_random_seed=set_seed,
                 get_logger=get_logger, data=data, nn=nn_v1, scan=scan, foldl=foldl, foldr=foldr,
-                boolean_mask=boolean_mask, gather_nd=gather_nd)
+                boolean_mask=boolean_mask, gather_nd=gather_nd, Dimension=Dimension,
+                dimension_value=dimension_value, dimension_at_index=dimension_at_index)
 
 
 def _do_not_convert(func=None):

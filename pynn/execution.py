@@ -119,6 +119,44 @@ class RaggedTensorSpec(TensorSpec):
                 f"{self.dtype!r}, {self.ragged_rank}, {self.row_splits_dtype!r})")
 
 
+class SparseTensorSpec(TensorSpec):
+    """TensorFlow's ``tf.SparseTensorSpec``: the dense shape and the dtype
+    of SparseTensors (a dataset's elements, a tf.function's input)."""
+
+    def __init__(self, shape=None, dtype=float32):
+        super().__init__(shape, dtype)
+
+    @property
+    def value_type(self):
+        from .sparse import SparseTensor
+        return SparseTensor
+
+    @classmethod
+    def from_value(cls, value):
+        return cls(value.shape, value.dtype)
+
+    def is_compatible_with(self, spec_or_value):
+        """Whether ``spec_or_value`` (a SparseTensorSpec or a SparseTensor)
+        has this spec's dtype, rank and known sizes."""
+        from .sparse import SparseTensor
+        if isinstance(spec_or_value, SparseTensor):
+            spec_or_value = SparseTensorSpec.from_value(spec_or_value)
+        if not isinstance(spec_or_value, SparseTensorSpec):
+            return False
+        return self.dtype == spec_or_value.dtype and \
+            (spec_or_value.shape is None or _shapes_fit(self.shape, spec_or_value.shape))
+
+    def __eq__(self, other):
+        return isinstance(other, SparseTensorSpec) and super().__eq__(other)
+
+    def __hash__(self):
+        return hash(("sparse", self.shape, str(self.dtype)))
+
+    def __repr__(self):
+        shape = None if self.shape is None else list(self.shape)
+        return f"SparseTensorSpec(TensorShape({shape}), {self.dtype!r})"
+
+
 def _dtype_of(x):
     if isinstance(x, (str, bytes)):
         return as_dtype("string")

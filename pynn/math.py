@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from . import ops
+from . import autodiff, ops
 from . import _special as _sp
 from . import ragged as _ragged
 from .backend import _eager_results
@@ -767,8 +767,13 @@ def rank(input, name=None):
 def identity(input, name=None):
     """The same values (a traced value stays traced: gradients pass; a
     functional model's symbolic tensor is given back as it is)."""
-    if ops._is_traced(input) or _symbolic(input):
+    if _symbolic(input):
         return input
+    if ops._is_traced(input):
+        # a variable is read: on a recording tape as its traced value, so
+        # gradients pass; otherwise as a tensor of its value now
+        read = autodiff.resolve(input)
+        return read if ops._is_traced(read) else np.array(read)
     return np.array(_value(input))
 
 
@@ -1188,10 +1193,18 @@ def scatter_nd(indices, updates, shape, name=None):
     return ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape)
 
 
+def _dtype_of_tensor(updates, tensor):
+    """``updates`` in ``tensor``'s dtype (TensorFlow converts the updates of
+    a tensor_scatter_nd_* to it: Python ints into an int32 tensor stay int32)."""
+    want = _value(tensor).dtype
+    return updates if _value(updates).dtype == want else ops.cast(updates, want.name)
+
+
 def tensor_scatter_nd_add(tensor, indices, updates, name=None):
     """``tensor`` with ``updates`` added at ``indices`` (repeats add up)."""
     shape = tuple(ops.shape(tensor))
     flat, rows, n, _ = _scatter("tensor_scatter_nd_add", indices, updates, shape)
+    flat = _dtype_of_tensor(flat, tensor)
     return ops.add(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
 
 
@@ -1199,6 +1212,7 @@ def tensor_scatter_nd_sub(tensor, indices, updates, name=None):
     """``tensor`` with ``updates`` subtracted at ``indices`` (repeats add up)."""
     shape = tuple(ops.shape(tensor))
     flat, rows, n, _ = _scatter("tensor_scatter_nd_sub", indices, updates, shape)
+    flat = _dtype_of_tensor(flat, tensor)
     return ops.subtract(tensor, ops.reshape(ops.segment_sum(flat, rows, num_segments=n), shape))
 
 
@@ -1235,6 +1249,7 @@ def tensor_scatter_nd_update(tensor, indices, updates, name=None):
     gradient back to ``tensor``."""
     shape = tuple(ops.shape(tensor))
     flat, rows, n, slice_shape = _scatter("tensor_scatter_nd_update", indices, updates, shape)
+    flat = _dtype_of_tensor(flat, tensor)
     last = np.full(n, -1, np.int64)
     last[rows] = np.arange(rows.size)  # (NumPy keeps the last of repeated assignments)
     keep = last[last >= 0]

@@ -3728,7 +3728,14 @@ def convert_to_tensor(x, dtype=None, sparse=None):
     """x as an eager tensor (traced arrays as they are), with Keras's
     dtypes: Python ints int32, floats float32, int64 arrays int32."""
     if type(x) is not _ndarray and type(x) in _TRACED:
-        return x if dtype is None else cast(x, dtype)
+        from .autodiff import resolve
+        read = resolve(x)
+        if type(read) is _ndarray or type(read) not in _TRACED:
+            # a variable outside a GradientTape: a tensor of its value now
+            # (tf.convert_to_tensor(v)), which a later assign leaves alone
+            read = _eager(np.array(read))
+            return read if dtype is None else _eager(read.astype(dtype, copy=False))
+        return read if dtype is None else cast(read, dtype)
     if dtype is None:
         dtype = _python_dtype(x)
     if dtype is None:

@@ -20,6 +20,7 @@ class SparseTensor:
 
     def __init__(self, indices, values, dense_shape):
         indices = np.asarray(value_of(indices), dtype=np.int64)
+        given = values
         values = np.asarray(value_of(values))
         dense_shape = np.asarray(value_of(dense_shape), dtype=np.int64).reshape(-1)
         if indices.ndim != 2 or indices.shape[1] != dense_shape.size:
@@ -34,6 +35,9 @@ class SparseTensor:
                              f"{dense_shape.tolist()}")
         if values.dtype == np.float64:
             values = values.astype(np.float32)  # (as tf.constant makes Python floats)
+        elif values.dtype == np.int64 and not isinstance(given, (np.ndarray, np.generic)) and \
+                all(type(v) is int for v in np.asarray(given, dtype=object).reshape(-1)):
+            values = values.astype(np.int32)  # (and Python ints)
         self.indices = eager(indices)
         self.values = eager(values)
         self.dense_shape = eager(dense_shape)
@@ -56,9 +60,10 @@ class SparseTensor:
     def __abs__(self):
         return SparseTensor(self.indices, np.abs(np.asarray(self.values)), self.dense_shape)
 
+    # printed as TensorFlow prints one: its three tensors
     def __repr__(self):
-        return (f"SparseTensor(indices={self.indices.tolist()}, values={self.values.tolist()}, "
-                f"dense_shape={self.dense_shape.tolist()})")
+        return (f"SparseTensor(indices={self.indices}, values={self.values}, "
+                f"dense_shape={self.dense_shape})")
 
     # sparse * dense, sparse / dense: the values at the stored positions
     # (the dense operand a number or broadcast to the dense shape), a

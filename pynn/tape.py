@@ -614,6 +614,9 @@ class _ValueArray(np.ndarray):
     called (``v.value()``, TensorFlow's read).  What is computed from it is
     a plain array."""
 
+    # (tensor.eager copies it: a TF function's result owns its values)
+    _views_a_variable = True
+
     def __array_finalize__(self, obj):
         self._variable = None
 
@@ -721,8 +724,10 @@ class Variable(Weight):
                             else array)
 
     def numpy(self):
-        """A copy of the value, in the variable's dtype."""
-        return np.array(self.value)
+        """A copy of the value, in the variable's dtype; of a scalar, a
+        NumPy scalar, as TensorFlow's ``numpy()`` gives."""
+        value = np.array(self.value)
+        return value[()] if value.ndim == 0 else value
 
     def read_value(self):
         """The value now, as a tensor (a copy: later assignments do not
@@ -1495,7 +1500,7 @@ def _scale_added_losses(program, state, scale):
 
 def weight_penalties(weights):
     """The penalties of the regularized weights, each a value on the
-    recording GradientTape (a float outside one): L1/L2, or the call of a
+    recording GradientTape (a float32 scalar tensor outside one): L1/L2, or the call of a
     regularizer of its own (a function, a subclass's ``__call__``; an
     array it returns is summed, as fit sums it)."""
     from .regularizers import Regularizer
@@ -1510,14 +1515,14 @@ def weight_penalties(weights):
             if np.ndim(_val(autodiff.value_of(total))):
                 total = ops.sum(total)
             out.append(total if type(total) is Traced else
-                       np.float32(_val(autodiff.value_of(total))))
+                       eager(np.asarray(_val(autodiff.value_of(total)), np.float32)))
             continue
         total = 0.0
         if reg.l1:
             total = total + reg.l1 * ops.sum(ops.abs(x))
         if reg.l2:
             total = total + reg.l2 * ops.sum(ops.square(x))
-        out.append(total if type(total) is Traced else np.float32(total))
+        out.append(total if type(total) is Traced else eager(np.asarray(total, np.float32)))
     return out
 
 

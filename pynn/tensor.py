@@ -13,6 +13,197 @@ import functools
 import numpy as np
 
 
+class Dimension:
+    """One size of a shape, None where unknown (tf.compat.v1.Dimension,
+    what ``TensorShape.dims`` lists): compared, combined and checked as
+    TensorFlow's, where an unknown size makes a comparison or a sum
+    unknown (None)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value):
+        if isinstance(value, Dimension):
+            value = value.value
+        if value is not None:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                    and not (isinstance(value, (float, np.floating)) and float(value).is_integer()):
+                raise TypeError(f"Dimension value must be integer or None or have an "
+                                f"__index__ method, got value {value!r} with type "
+                                f"{type(value)!r}")
+            value = int(value)
+            if value < 0:
+                raise ValueError(f"Dimension {value} must be >= 0")
+        self._value = value
+
+    @property
+    def value(self):
+        return self._value
+
+    def __repr__(self):
+        return f"Dimension({self._value!r})"
+
+    def __str__(self):
+        return "?" if self._value is None else str(self._value)
+
+    def __int__(self):
+        return self._value
+
+    def __index__(self):
+        return self._value
+
+    def __bool__(self):
+        return bool(self._value)
+
+    def __hash__(self):
+        return hash(self._value)
+
+    def __eq__(self, other):
+        other = _other_dimension(other)
+        if other is NotImplemented:
+            return other
+        if self._value is None or other.value is None:
+            return None
+        return self._value == other.value
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is None or equal is NotImplemented else not equal
+
+    def is_compatible_with(self, other):
+        other = as_dimension(other)
+        return self._value is None or other.value is None or self._value == other.value
+
+    def assert_is_compatible_with(self, other):
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Dimensions {self} and {as_dimension(other)} are not compatible")
+
+    def merge_with(self, other):
+        """The known one of the two sizes; a ValueError where both are
+        known and differ."""
+        other = as_dimension(other)
+        self.assert_is_compatible_with(other)
+        return Dimension(other.value if self._value is None else self._value)
+
+    def _combine(self, other, op, reverse=False):
+        other = _other_dimension(other)
+        if other is NotImplemented:
+            return other
+        if self._value is None or other.value is None:
+            return Dimension(None)
+        a, b = (other.value, self._value) if reverse else (self._value, other.value)
+        return Dimension(op(a, b))
+
+    def __add__(self, other):
+        return self._combine(other, lambda a, b: a + b)
+
+    def __radd__(self, other):
+        return self._combine(other, lambda a, b: a + b, True)
+
+    def __sub__(self, other):
+        return self._combine(other, lambda a, b: a - b)
+
+    def __rsub__(self, other):
+        return self._combine(other, lambda a, b: a - b, True)
+
+    def __mul__(self, other):
+        return self._combine(other, lambda a, b: a * b)
+
+    def __rmul__(self, other):
+        return self._combine(other, lambda a, b: a * b, True)
+
+    def __floordiv__(self, other):
+        return self._combine(other, lambda a, b: a // b)
+
+    def __rfloordiv__(self, other):
+        return self._combine(other, lambda a, b: a // b, True)
+
+    def __mod__(self, other):
+        return self._combine(other, lambda a, b: a % b)
+
+    def __rmod__(self, other):
+        return self._combine(other, lambda a, b: a % b, True)
+
+    def __truediv__(self, other):
+        raise TypeError(f"unsupported operand type(s) for /: 'Dimension' and "
+                        f"'{type(other).__name__}', please use // instead")
+
+    def _order(self, other, op):
+        other = _other_dimension(other)
+        if other is NotImplemented:
+            return other
+        if self._value is None or other.value is None:
+            return None
+        return op(self._value, other.value)
+
+    def __lt__(self, other):
+        return self._order(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._order(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._order(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._order(other, lambda a, b: a >= b)
+
+    def __reduce__(self):
+        return Dimension, (self._value,)
+
+
+class Reference:
+    """What ``tensor.ref()`` and ``variable.ref()`` give: hashable, equal
+    only to a reference to the same object, ``deref()`` gives it back
+    (TensorFlow's way to key a dict or a set by a tensor or variable)."""
+
+    __slots__ = ("_wrapped",)
+
+    def __init__(self, wrapped):
+        self._wrapped = wrapped
+
+    def deref(self):
+        return self._wrapped
+
+    def __hash__(self):
+        return id(self._wrapped)
+
+    def __eq__(self, other):
+        return isinstance(other, Reference) and other._wrapped is self._wrapped
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        return f"<Reference wrapping {self._wrapped!r}>"
+
+
+def as_dimension(value):
+    """``value`` as a Dimension (a Dimension as it is)."""
+    return value if isinstance(value, Dimension) else Dimension(value)
+
+
+def _other_dimension(other):
+    try:
+        return as_dimension(other)
+    except (TypeError, ValueError):
+        return NotImplemented
+
+
+def dimension_value(dimension):
+    """The size of a Dimension (an int or None); an int or None as it is
+    (tf.compat.dimension_value)."""
+    return dimension.value if isinstance(dimension, Dimension) else dimension
+
+
+def dimension_at_index(shape, index):
+    """The Dimension of ``shape`` at ``index`` (an unknown one for a shape
+    of unknown rank), as tf.compat.dimension_at_index."""
+    shape = TensorShape(shape)
+    if shape.rank is None:
+        return Dimension(None)
+    return Dimension(shape[index])
+
+
 class TensorShape(tuple):
     """TensorFlow's ``tf.TensorShape`` (``pynn.TensorShape``): sizes, None
     where unknown.  A tuple, so it goes wherever a shape does (a cell's
@@ -23,7 +214,8 @@ class TensorShape(tuple):
             return tuple.__new__(_UnknownRankShape)
         if isinstance(dims, (int, np.integer)):
             dims = (dims,)
-        return super().__new__(cls, (None if d is None else int(d) for d in dims))
+        return super().__new__(cls, (None if d is None else int(d) for d in (
+            d.value if isinstance(d, Dimension) else d for d in dims)))
 
     def as_list(self):
         return list(self)
@@ -36,10 +228,15 @@ class TensorShape(tuple):
 
     @property
     def dims(self):
-        return list(self)
+        """The sizes as Dimensions (TensorFlow's; ``as_list()`` gives ints)."""
+        return [Dimension(d) for d in self]
 
     def is_fully_defined(self):
         return all(d is not None for d in self)
+
+    # true when the rank is known (a scalar's shape too), as TensorFlow's
+    def __bool__(self):
+        return True
 
     def num_elements(self):
         return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
@@ -248,6 +445,13 @@ class Tensor(np.ndarray):
             return join([other, self])
         return np.ndarray.__radd__(self, other)
 
+    def ref(self):
+        """A hashable reference to this tensor (TensorFlow's ``ref()``: a
+        set or dict key by identity); ``deref()`` gives it back."""
+        return Reference(self)
+
+    experimental_ref = ref
+
     # A tensor is a value, as TensorFlow's: ``t += 1`` or ``offset *= mask``
     # (on a slice of a loss's targets) gives a new tensor and leaves the
     # array it was made from, and every view of it, as they were.
@@ -395,6 +599,11 @@ def eager(x):
     """``x`` with its arrays (in lists, tuples and dicts) as Tensors; other
     values (weights, traced values, numbers) as they are."""
     t = type(x)
+    if (t is np.ndarray or t is Tensor) and x.dtype.kind == "U":
+        # NumPy's str (tf.gather(label_names, ids) of an array of names):
+        # TensorFlow's string tensors hold UTF-8 bytes
+        return np.asarray(np.frompyfunc(str.encode, 1, 1)(x), dtype=object).reshape(
+            x.shape).view(Tensor)
     if t is np.ndarray:
         return x.view(Tensor)
     if t is list or t is tuple:
@@ -403,6 +612,11 @@ def eager(x):
         return {k: eager(v) for k, v in x.items()}
     if isinstance(x, np.generic):  # a reduction's scalar: tf.reduce_sum(x).numpy()
         return np.asarray(x).view(Tensor)
+    if getattr(t, "_views_a_variable", False):
+        # a view of a variable's storage (tf.reshape(v, ...), tf.transpose(v)):
+        # a tensor of its own, as TensorFlow reads the variable, which a
+        # later assign leaves as it was
+        return np.array(x).view(Tensor)
     return x
 
 

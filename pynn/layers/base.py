@@ -35,6 +35,7 @@ defines compute_output_shape, is found by running the call on zeros.
 
 Shapes in the API include the batch dimension as ``None``, as Keras's do.
 """
+import collections.abc as _abc
 import functools
 import inspect
 import re
@@ -47,6 +48,7 @@ from .. import autodiff, backend, distribute, dtypes, ops
 from ..models.node import CallContext, KerasTensor, Node, bound_tensors, recording_reads
 from ..ops import MAX_ARRAY_SIZE, check_size  # noqa: F401 (re-exported to the layers)
 from ..module import Module
+from ..sparse import SparseTensor, to_dense
 from ..tensor import Tensor, TensorShape, eager, one_element
 
 _name_counts = defaultdict(int)
@@ -362,8 +364,18 @@ class Weight(autodiff.ForwardingOperators):
         return f"{scope}/{self.name}" if scope else self.name
 
     def numpy(self):
-        """A host copy of the value (also of a value on the GPU)."""
-        return np.array(self.value, dtype=np.float32)
+        """A host copy of the value (also of a value on the GPU); of a
+        scalar, a NumPy scalar, as TensorFlow's ``numpy()`` gives."""
+        value = np.array(self.value, dtype=np.float32)
+        return value[()] if value.ndim == 0 else value
+
+    def ref(self):
+        """A hashable reference to this variable (TensorFlow's ``ref()``);
+        ``deref()`` gives it back."""
+        from ..tensor import Reference
+        return Reference(self)
+
+    experimental_ref = ref
 
     def assign(self, value):
         # an assignment is not differentiated (as in Keras): a value computed
@@ -1429,6 +1441,10 @@ class Layer(Module):
     # ---------------------------------------------------------- computing
 
     def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if isinstance(inputs, (_abc.KeysView, _abc.ValuesView)):
+            # a dict's values (Concatenate()(inputs.values())): its tensors
+            # as a list, as Keras flattens them
+            inputs = list(inputs)
         if self._traces_call and not self.built:
             # The weights of the sublayers its first call builds get paths
             # under its name (Keras's custom_layer/dense/kernel).
@@ -1910,6 +1926,10 @@ class Layer(Module):
 
     def _as_input(self, a):
         dtype = _DTYPES[self.input_dtype]
+        if isinstance(a, SparseTensor):
+            # (Dense(4)(CategoryEncoding(sparse=True)(ids)), as Keras's
+            # sparse-dense product: the same numbers as of the dense array)
+            a = to_dense(a)
         arr = np.asarray(a)
         # A layer computing through its call(), and a model (whose own
         # layers check), get integer ids and strings (str or bytes: for a

@@ -672,11 +672,12 @@ class CategoryEncoding(Layer):
         if output_mode not in ("one_hot", "multi_hot", "count"):
             raise ValueError(f"{who}: output_mode must be one_hot, multi_hot or count, got "
                              f"{output_mode!r}")
-        if sparse:
-            raise ValueError(f"{who}: sparse outputs are not supported")
         self.num_tokens = None if num_tokens is None else int(num_tokens)
         self.output_mode = output_mode
-        self.sparse = False
+        # sparse: a call on values gives a SparseTensor of the nonzero
+        # entries (a layer in a functional graph is refused: its graph
+        # computes dense values)
+        self.sparse = bool(sparse)
 
     def adapt(self, data, batch_size=None, steps=None):
         """num_tokens from ``data``: its largest id + 1 (tf.keras 2.3's
@@ -705,10 +706,18 @@ class CategoryEncoding(Layer):
             if count_weights is not None:
                 raise ValueError(f"CategoryEncoding {self.name!r}: count_weights is for calls "
                                  f"on arrays")
+            if self.sparse:
+                raise ValueError(f"CategoryEncoding {self.name!r}: sparse=True gives "
+                                 f"SparseTensors on calls on values; a functional model "
+                                 f"computes dense ones: use sparse=False there")
             return Layer.__call__(self, inputs, training=training)
-        return eager(_encode_categories(self._ids(_as_array(inputs)), self.output_mode,
-                                        self.num_tokens, f"CategoryEncoding {self.name!r}",
-                                        count_weights))
+        out = _encode_categories(self._ids(_as_array(inputs)), self.output_mode,
+                                 self.num_tokens, f"CategoryEncoding {self.name!r}",
+                                 count_weights)
+        if self.sparse:
+            from ..sparse import from_dense
+            return from_dense(out)
+        return eager(out)
 
     def _ids(self, ids):
         return ids[:, None] if self._rank1_is_batch and ids.ndim == 1 else ids
@@ -732,7 +741,8 @@ class CategoryEncoding(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        config.update(num_tokens=self.num_tokens, output_mode=self.output_mode,
+                      sparse=self.sparse)
         if self._rank1_is_batch:
             # (tf.keras 2.3's config, which keeps its rules on reloading)
             config["max_tokens"] = config.pop("num_tokens")

@@ -567,6 +567,10 @@ def _lower_concatenate(b, step, x_slots, y_slot):
     _no_fold(step)
     shape = b.shape(y_slot)
     axis = step.layer._axis(len(shape))
+    if axis == 0:
+        # (joining along the batch axis, of inputs of shape (batch,): the
+        # output's rows are not the batch the plan's shapes assume)
+        raise _Unsupported
     rows, inner = _size(shape[:axis]), _size(shape[axis + 1:])
     ldy = shape[axis] * inner
     y = b.tensor(y_slot)

@@ -1,8 +1,8 @@
 """Learning-rate schedules with Keras's names and formulas: an optimizer
 given one as its ``learning_rate`` asks it for the rate of each step
-(``schedule(step)``, the step counting updates from 0)."""
-import math
-
+(``schedule(step)``, the step counting updates from 0).  As TensorFlow's,
+a schedule gives a float32 tensor and takes any number or array of steps
+(``schedule(np.linspace(0, 1000))`` gives the rate at each, to plot it)."""
 import numpy as np
 
 
@@ -19,6 +19,19 @@ class LearningRateSchedule:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _steps(step):
+    """The step (a number, an array, a tensor, an optimizer's iterations)
+    as a float64 array."""
+    from ..autodiff import value_of
+    return np.asarray(value_of(step), dtype=np.float64)
+
+
+def _rate(value):
+    """The rate(s) as TensorFlow gives them: a float32 tensor."""
+    from ..tensor import eager
+    return eager(np.asarray(value, dtype=np.float32))
 
 
 def _positive(value, what, where):
@@ -41,10 +54,10 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
+        p = _steps(step) / self.decay_steps
         if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+            p = np.floor(p)
+        return _rate(self.initial_learning_rate * self.decay_rate ** p)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -64,10 +77,10 @@ class InverseTimeDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
+        p = _steps(step) / self.decay_steps
         if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1 + self.decay_rate * p)
+            p = np.floor(p)
+        return _rate(self.initial_learning_rate / (1 + self.decay_rate * p))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -92,7 +105,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        return self.values[int(np.searchsorted(self.boundaries, float(step), side="left"))]
+        at = np.searchsorted(np.asarray(self.boundaries, np.float64), _steps(step), side="left")
+        return _rate(np.asarray(self.values)[at])
 
     def get_config(self):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -113,14 +127,14 @@ class PolynomialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        step = float(step)
+        step = _steps(step)
         steps = self.decay_steps
         if self.cycle:
-            steps = steps * max(math.ceil(step / steps), 1)
+            steps = steps * np.maximum(np.ceil(step / steps), 1)
         else:
-            step = min(step, steps)
-        return (self.initial_learning_rate - self.end_learning_rate) * \
-            (1 - step / steps) ** self.power + self.end_learning_rate
+            step = np.minimum(step, steps)
+        return _rate((self.initial_learning_rate - self.end_learning_rate) *
+                     (1 - step / steps) ** self.power + self.end_learning_rate)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -143,15 +157,17 @@ class CosineDecay(LearningRateSchedule):
         self.warmup_steps = int(warmup_steps)
 
     def __call__(self, step):
-        step = float(step)
+        step = _steps(step)
         top = self.initial_learning_rate if self.warmup_target is None else self.warmup_target
-        if self.warmup_target is not None and step < self.warmup_steps:
-            return self.initial_learning_rate + (top - self.initial_learning_rate) * \
-                step / self.warmup_steps
-        done = min(step - (self.warmup_steps if self.warmup_target is not None else 0),
-                   self.decay_steps) / self.decay_steps
-        cosine = 0.5 * (1 + math.cos(math.pi * done))
-        return top * ((1 - self.alpha) * cosine + self.alpha)
+        warmup = self.warmup_steps if self.warmup_target is not None else 0
+        done = np.minimum(step - warmup, self.decay_steps) / self.decay_steps
+        cosine = 0.5 * (1 + np.cos(np.pi * done))
+        decayed = top * ((1 - self.alpha) * cosine + self.alpha)
+        if warmup:
+            warming = self.initial_learning_rate + (top - self.initial_learning_rate) * \
+                step / warmup
+            decayed = np.where(step < warmup, warming, decayed)
+        return _rate(decayed)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -172,17 +188,17 @@ class CosineDecayRestarts(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        done = float(step) / self.first_decay_steps
+        done = _steps(step) / self.first_decay_steps
         if self.t_mul == 1.0:
-            i = math.floor(done)
-            done -= i
+            i = np.floor(done)
+            done = done - i
         else:
-            i = math.floor(math.log(1 - done * (1 - self.t_mul), self.t_mul))
+            i = np.floor(np.log(1 - done * (1 - self.t_mul)) / np.log(self.t_mul))
             sum_r = (1 - self.t_mul ** i) / (1 - self.t_mul)
             done = (done - sum_r) / self.t_mul ** i
         m = self.m_mul ** i
-        cosine = 0.5 * m * (1 + math.cos(math.pi * done))
-        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
+        cosine = 0.5 * m * (1 + np.cos(np.pi * done))
+        return _rate(self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,

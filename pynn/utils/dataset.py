@@ -189,7 +189,14 @@ def _as_arrays(element):
         return tuple(_as_arrays(v) for v in element)
     if isinstance(element, dict):
         return {k: _as_arrays(v) for k, v in element.items()}
-    return _tensor_array(element)
+    from ..ragged import RaggedTensor
+    if isinstance(element, (_sparse_type(), RaggedTensor)):
+        return element
+    a = _tensor_array(element)
+    if a.dtype.kind == "U":
+        # TensorFlow's string tensors hold UTF-8 bytes
+        a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+    return a
 
 
 def _pad_stack(elements, shapes, values):
@@ -293,6 +300,9 @@ def _row(element, i):
 
 
 def _check_count(count, where, name="count"):
+    # (a 0-d integer tensor too: ``take(cardinality(ds) // 5)``)
+    if isinstance(count, np.ndarray) and count.ndim == 0 and count.dtype.kind in "iu":
+        return int(count)
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
         raise TypeError(f"Dataset.{where}: {name} must be an integer, got {count!r}")
     return int(count)
@@ -774,6 +784,11 @@ class Dataset:
         from ..ragged import RaggedTensor
 
         def spec(v):
+            if isinstance(v, _sparse_type()):
+                from ..execution import SparseTensorSpec
+                shape = tuple(v.shape)
+                return SparseTensorSpec((None,) + shape[1:] if self._batched and shape else
+                                        shape, v.dtype)
             if isinstance(v, RaggedTensor):
                 shape = tuple(v.shape)
                 return RaggedTensorSpec((None,) + shape[1:] if self._batched else shape,
@@ -1824,7 +1839,8 @@ class TextLineDataset(Dataset):
     file after file, each line without its "\n" or "\r\n".
     ``compression_type`` is None/"" (plain), "GZIP" or "ZLIB";
     ``num_parallel_reads`` > 1 reads that many files at once, a line from
-    each in turn (tf.data's interleaved order)."""
+    each in turn (tf.data's interleaved order).  A line is a string tensor
+    of its bytes (``line.numpy()`` is ``b'...'``), as TensorFlow's."""
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,
                  num_parallel_reads=None, name=None):
@@ -1856,7 +1872,10 @@ class TextLineDataset(Dataset):
             if rows[-1] == b"":
                 rows.pop()  # (a final newline ends the last line, no empty one after it)
             for row in rows:
-                yield np.str_((row[:-1] if row.endswith(b"\r") else row).decode("utf-8"))
+                # (a scalar string tensor of the line's bytes, as TensorFlow's)
+                line = np.empty((), dtype=object)
+                line[()] = row[:-1] if row.endswith(b"\r") else row
+                yield line
 
         def one_file(path):
             return Dataset(lambda: lines(np.asarray(path).item()))
@@ -1975,6 +1994,16 @@ def decode_csv(records, record_defaults, field_delim=",", use_quote_delim=True, 
     return columns
 
 
+def _csv_scalar(value):
+    """One field as a 0-d array; a string field as a string tensor of its
+    bytes (``.numpy()`` gives ``b'...'``, as TensorFlow's)."""
+    if isinstance(value, bytes):
+        one = np.empty((), dtype=object)
+        one[()] = bytes(value)
+        return one
+    return np.asarray(value)
+
+
 class CsvDataset(Dataset):
     """tf.data.experimental.CsvDataset: one element per CSV line of the
     files ``filenames``, a tuple of scalars typed by ``record_defaults`` (as
@@ -2002,7 +2031,7 @@ class CsvDataset(Dataset):
                     if exclude_cols is not None and cols is None:
                         width = len(next(csv.reader([text], delimiter=field_delim)))
                         cols = [c for c in range(width) if c not in set(exclude_cols)]
-                    yield tuple(np.asarray(v) for v in _csv_record(
+                    yield tuple(_csv_scalar(v) for v in _csv_record(
                         text, defaults, field_delim, use_quote_delim, na_value, cols, who))
         super().__init__(rows, UNKNOWN)
 

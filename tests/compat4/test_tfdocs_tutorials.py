@@ -274,7 +274,11 @@ def test_reduce_sum_of_a_list_of_taped_losses_and_their_printing():
     want[1] = 1 / 3
     np.testing.assert_allclose(np.asarray(tape.gradient(total, x)), want, rtol=1e-6)
     assert float(total) == pytest.approx(5 / 3 + 4)
-    assert "{}".format(total) == str(np.float32(5 / 3 + 4)) and str(total) == "{}".format(total)
+    # formatted and printed as TensorFlow's eager tensor (and pynn's): the
+    # value by format, the tensor by str
+    value = np.float32(5 / 3 + 4)
+    assert "{}".format(total) == "{}".format(tf.constant(value)) == format(value, "")
+    assert str(total) == str(tf.constant(value)) == "tf.Tensor(5.6666665, shape=(), dtype=float32)"
 
 
 def test_function_input_signature_binds_defaults_by_parameter():
