@@ -746,9 +746,12 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
      * run on the quick team (cpu.c) unless OpenMP's is awake: on two
      * threads that predict 5.3-5.5 -> 4.8-4.9 us (LiteRT 5.0-5.2). */
     int quick = 0;
+    /* (5 to 8 rows do twice the work of 4 on each row of B: counted so,
+     * 8 x 1024 x 1024 forks where 4 x 1024 x 1024 stays on the caller
+     * unless the team is awake) */
     int nt = k > KC_MAX && direct_product(pynn_gemm_kernels(pynn_cpu_level()), trans_b, m, n, k)
-                 ? pynn_quick_threads(pynn_work(n, k), (ptrdiff_t)2 << 20, FEW_ROWS_TEAM_MIN,
-                                      &quick)
+                 ? pynn_quick_threads(pynn_work(pynn_work(n, k), (m + 3) / 4), (ptrdiff_t)2 << 20,
+                                      FEW_ROWS_TEAM_MIN, &quick)
                  : gemm_threads(m, n, k);
     sgemm_on(nt, quick, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
