@@ -44,7 +44,8 @@ def _load_kernels():
 _kernels = _load_kernels()
 
 from . import autodiff, ops, random  # noqa: E402  (they import the kernels)
-from .tensor import TensorShape, eager  # noqa: E402,F401  (TensorShape: tf.TensorShape)
+# (TensorShape: tf.TensorShape)
+from .tensor import TensorShape, eager, tf_default_dtype  # noqa: E402,F401
 
 
 def set_num_threads(n):
@@ -625,8 +626,13 @@ def constant(value, dtype=None, shape=None, name=None):
 
 def constant_tensor(value, dtype=None, shape=None, name=None):
     """TensorFlow's ``tf.constant`` (``pynn.constant``): an eager tensor with
-    TensorFlow's dtypes, int32 for Python ints, float32 for floats, bool for
-    booleans (K.constant above makes every value floatx, as Keras 2 did)."""
+    TensorFlow's dtypes (see tf_default_dtype: int32 for Python ints,
+    float32 for floats, an array's own dtype, float64 and int64 included);
+    K.constant above makes every value floatx, as Keras 2 did."""
+    if dtype is None:
+        dtype = tf_default_dtype(value)
+    elif str(dtype) == "string":
+        dtype = None
     a = ops.convert_to_tensor(value, dtype)
     if a.dtype.kind in "US":
         # TensorFlow's string tensors hold UTF-8 bytes (.numpy() gives
@@ -643,6 +649,21 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
     return eager(a)
 
 
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """TensorFlow's ``tf.convert_to_tensor`` (``pynn.convert_to_tensor``):
+    ``value`` as an eager tensor of TensorFlow's dtype, as tf.constant
+    makes it (``dtype_hint`` taken for Python numbers that fit it); a
+    tensor of ``dtype`` as it is, and a traced value or variable as
+    ``pynn.ops.convert_to_tensor`` takes it."""
+    if ops._is_traced(value):
+        return ops.convert_to_tensor(value, dtype)
+    if dtype is None:
+        dtype = tf_default_dtype(value, dtype_hint)
+    if isinstance(value, np.ndarray) and dtype is not None and value.dtype == dtype:
+        return eager(value)
+    return constant_tensor(value, dtype)
+
+
 class VariableArray(np.ndarray):
     """What ``variable`` makes: a NumPy array that graph arithmetic
     (``beta * kl_loss`` on symbolic tensors) reads each time the graph
@@ -650,6 +671,7 @@ class VariableArray(np.ndarray):
     model built before it (KL annealing driven by a callback); any other
     array is copied into the graph as a constant.  Arithmetic on it gives
     plain arrays."""
+    _plain_for_tensors = True  # (a Tensor beside it computes as with an array)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # (this module's ``any`` is Keras's K.any: the builtin's loop here)
@@ -778,6 +800,14 @@ def identity(x, name=None):
 
 
 def cast(x, dtype, name=None):
+    if isinstance(dtype, (str, type)) and str(dtype) != "string":
+        # TensorFlow's names and Python types: tf.cast(x, "float") and
+        # tf.cast(x, float) are float32, as tf.as_dtype reads them
+        from .dtypes import as_dtype
+        try:
+            dtype = as_dtype(dtype).as_numpy_dtype
+        except TypeError:
+            pass  # (a name only NumPy knows: as NumPy reads it)
     from .sparse import SparseTensor
     if isinstance(x, SparseTensor):
         # (tf.cast of a SparseTensor casts its values)

@@ -544,6 +544,10 @@ class TensorArray:
         self._values = []
 
 
+def _printed_text(s):
+    return s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s)
+
+
 def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
     """TensorFlow's ``tf.print``: the inputs (tensors as NumPy prints them,
     at most ``summarize`` entries at each end of an axis; -1 or None for
@@ -555,9 +559,18 @@ def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None
             parts.append(v.decode() if isinstance(v, bytes) else str(v))
             continue
         a = np.asarray(ops.convert_to_numpy(v))
+        if a.dtype.kind in "OSU":
+            # a string tensor's text, as TensorFlow prints it: s, ["a" "b"]
+            if a.ndim == 0:
+                parts.append(_printed_text(a[()]))
+                continue
+            formatter = {"all": lambda s: f'"{_printed_text(s)}"'}
+        else:
+            formatter = None
         with np.printoptions(threshold=sys.maxsize if full else 2 * summarize,
                              edgeitems=max(int(summarize), 1) if not full else 3):
-            parts.append(np.array2string(a, separator=" ") if a.ndim else str(a[()]))
+            parts.append(np.array2string(a, separator=" ", formatter=formatter) if a.ndim
+                         else str(a[()]))
     stream = sys.stderr if output_stream is None else output_stream
     if isinstance(stream, str):  # TensorFlow's "file://path" and logging names
         if stream.startswith("file://"):

@@ -19,7 +19,7 @@ from . import ops
 from . import _special as _sp
 from . import ragged as _ragged
 from .backend import _eager_results
-from .tensor import TensorShape, eager
+from .tensor import TensorShape, eager, tf_default_dtype
 
 
 def _value(x):
@@ -66,10 +66,13 @@ def complex(real, imag, name=None):
     """real + i imag, complex64 from float32 parts (complex128 from float64):
     a signal for tf.signal.fft (computed on the values, no gradient)."""
     re, im = _value(real), _value(imag)
-    if re.dtype != im.dtype or re.dtype.kind != "f":
+    # (Python floats are float32 parts, as TensorFlow converts them)
+    dr, di = (tf_default_dtype(v) for v in (real, imag))
+    dr, di = (v.dtype if d is None else d for v, d in ((re, dr), (im, di)))
+    if dr != di or dr.kind != "f":
         raise TypeError(f"tf.complex: real and imag must be floats of one dtype, got "
-                        f"{re.dtype} and {im.dtype}")
-    return (re + 1j * im).astype(np.complex128 if re.dtype == np.float64 else np.complex64)
+                        f"{dr} and {di}")
+    return (re + 1j * im).astype(np.complex128 if dr == np.float64 else np.complex64)
 
 
 def real(input, name=None):
@@ -702,8 +705,12 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32", name=None
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    """``num`` evenly spaced values from start to stop, both included."""
-    dtype = np.result_type(_value(start).dtype, _value(stop).dtype, np.float32)
+    """``num`` evenly spaced values from start to stop, both included:
+    float32 for Python numbers, the bounds' dtype for float64 tensors, as
+    TensorFlow's."""
+    floats = [d for d in (tf_default_dtype(start), tf_default_dtype(stop))
+              if d is not None and d.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.dtype(np.float32)
     return np.linspace(_value(start), _value(stop), int(num), axis=axis).astype(dtype)
 
 

@@ -1011,7 +1011,7 @@ def _parse_features(examples, batch_shape, features, who):
                 indices += [[i, j] for j in range(len(vals))]
                 values += vals
             idx = np.asarray(indices, np.int64).reshape(-1, 2)
-            if not batch_shape:
+            if len(batch_shape) == 0:
                 idx = idx[:, 1:]
                 shape = [width]
             else:
@@ -1026,7 +1026,7 @@ def _parse_features(examples, batch_shape, features, who):
                 raise ValueError(f"tf.io.{who}: a RaggedFeature is parsed from a scalar or a "
                                  f"1-D batch of examples, got shape {tuple(batch_shape)}")
             out[key] = RaggedTensor.from_row_lengths(flat, [len(r) for r in rows]) \
-                if batch_shape else eager(flat)
+                if len(batch_shape) > 0 else eager(flat)
         else:
             raise TypeError(f"tf.io.{who}: features[{key!r}] must be a FixedLenFeature, "
                             f"VarLenFeature or RaggedFeature, got {type(spec).__name__}")
@@ -1051,7 +1051,7 @@ def parse_example(serialized, features, name=None, example_names=None):
     if len(shape) > 1:
         raise ValueError(f"tf.io.parse_example: expected a vector of serialized examples, "
                          f"got shape {shape}")
-    return _parse(records, (len(records),) if shape else (), features, "parse_example")
+    return _parse(records, (len(records),) if len(shape) > 0 else (), features, "parse_example")
 
 
 def parse_single_sequence_example(serialized, context_features=None, sequence_features=None,

@@ -1034,7 +1034,8 @@ def _tensor_operation(ctx, step, k, xs):
             # a unit in the last place; MUL has int8 kernels, DIV has not)
             code, table, value = "MUL", "MulOptions", (1.0 / value).astype(np.float32)
         operands.append(ctx.g.constant(f"{layer.name}/operand_{i}",
-                                       value.reshape(value.shape or (1,)), role="param"))
+                                       value.reshape(value.shape if value.ndim else (1,)),
+                                       role="param"))
     none = {"FusedActivationFunction": fused_activation_code("linear")}
     y = ctx.out_tensor(layer, step.name, shape, (k, "out"),
                        dtype=np.int32 if dtype.kind in "iu" else np.float32)
@@ -1062,7 +1063,8 @@ def _tensor_comparison(ctx, step, xs, shape):
                                    f"the tensor's type")
         value = value.astype(dtype)
         operands.append(ctx.g.constant(f"{layer.name}/operand_{i}",
-                                       value.reshape(value.shape or (1,)), role="shape"))
+                                       value.reshape(value.shape if value.ndim else (1,)),
+                                       role="shape"))
     y = ctx.out_tensor(layer, step.name, shape, None, dtype=np.bool_)
     ctx.g.add(_TENSOR_COMPARISONS[layer.op], operands, [y], None, layer.name)
     return y
