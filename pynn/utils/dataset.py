@@ -1491,7 +1491,10 @@ class TextLineDataset(Dataset):
             if rows[-1] == b"":
                 rows.pop()  # (a final newline ends the last line, no empty one after it)
             for row in rows:
-                yield np.str_((row[:-1] if row.endswith(b"\r") else row).decode("utf-8"))
+                # (a string tensor of the line's bytes, as TensorFlow's)
+                line = np.empty((), dtype=object)
+                line[()] = row[:-1] if row.endswith(b"\r") else row
+                yield line
 
         def one_file(path):
             return Dataset(lambda: lines(np.asarray(path).item()))

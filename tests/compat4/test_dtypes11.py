@@ -233,3 +233,28 @@ def test_bitcast_reads_the_same_bytes():
     assert back.shape == (1,) and back.numpy().tolist() == [1.0]
     with pytest.raises(tf.errors.InvalidArgumentError, match="last axis must be 4"):
         tf.bitcast(tf.constant([1, 2], tf.uint8), tf.int32)
+
+
+# ------------------------------------------------ string tensors as bytes
+
+def test_text_line_dataset_gives_string_tensors_of_bytes(tmp_path):
+    f = tmp_path / "lines.txt"
+    f.write_bytes("caf\u00e9\nb\n".encode())
+    lines = list(tf.data.TextLineDataset(tf.constant(str(f))))
+    assert [t.numpy().decode("utf-8") for t in lines] == ["caf\u00e9", "b"]
+    assert repr(lines[1]) == "<tf.Tensor: shape=(), dtype=string, numpy=b'b'>"
+    got = tf.data.TextLineDataset(str(f)).map(lambda s: tf.strings.length(s))
+    assert [int(n) for n in got] == [5, 1]
+
+
+def test_lookups_take_their_vocabulary_and_file_as_string_tensors(tmp_path):
+    sl = tf.keras.layers.StringLookup(vocabulary=tf.constant(["a", "b"]))
+    assert sl.get_vocabulary() == ["[UNK]", "a", "b"]
+    assert sl(tf.constant(["b", "z"])).numpy().tolist() == [2, 0]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("x\ny\n")
+    init = tf.lookup.TextFileInitializer(tf.constant(str(vocab)), tf.string,
+                                         tf.lookup.TextFileIndex.WHOLE_LINE, tf.int64,
+                                         tf.lookup.TextFileIndex.LINE_NUMBER)
+    table = tf.lookup.StaticHashTable(init, -1)
+    assert table.lookup(tf.constant(["y", "q"])).numpy().tolist() == [1, -1]
