@@ -1559,13 +1559,41 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
 # A plain array given to GradientTape.watch enters them as the tape's leaf
 # for it (tf.square(a) after tape.watch(a)): its own NumPy arithmetic cannot
 # be recorded, but these calls can.
-def _eager_results(f):
+def _eager_results(f, python_floats=True):
     def eager_result(*args, **kwargs):
+        if python_floats and args:
+            args = _python_floats_as_float32(args)
         record = autodiff.active_tape()
         if getattr(record, "arrays", None):
             args = tuple(_watched_leaves(record, a) for a in args)
         return eager(f(*args, **kwargs))
     return functools.update_wrapper(eager_result, f)
+
+
+_PYTHON_NUMBERS = (int, float, builtins.bool)
+
+
+def _python_floats_as_float32(args):
+    """The arguments with Python floats as TensorFlow converts them, to
+    float32 (NumPy would make them float64): the data argument (the first)
+    when it is a list of Python numbers holding a float, or each float when
+    every argument is a Python number (tf.round(2.5), tf.range(0.0, 1.0,
+    0.25))."""
+    first = args[0]
+    if type(first) in (list, tuple):
+        from .tensor import _python_leaves
+        leaves = _python_leaves(first, [])
+        if not builtins.any(type(v) is float for v in leaves) or \
+                not builtins.all(type(v) in _PYTHON_NUMBERS for v in leaves):
+            return args
+        try:
+            return (np.array(first, dtype=np.float32),) + args[1:]
+        except ValueError:  # (lists of several lengths: a list of tensors)
+            return args
+    if builtins.any(type(a) is float for a in args) and builtins.all(
+            type(a) in _PYTHON_NUMBERS or a is None or isinstance(a, str) for a in args):
+        return tuple(np.asarray(a, np.float32) if type(a) is float else a for a in args)
+    return args
 
 
 def _watched_leaves(record, x):
@@ -1576,7 +1604,8 @@ def _watched_leaves(record, x):
     return x
 
 
-for _name in ("constant", "zeros", "ones", "eye", "zeros_like", "ones_like", "cast", "arange",
+globals()["constant"] = _eager_results(constant, python_floats=False)  # (K.constant(0.1, "float64"))
+for _name in ("zeros", "ones", "eye", "zeros_like", "ones_like", "cast", "arange",
               "random_normal", "random_uniform", "truncated_normal", "random_binomial",
               "sum", "prod", "mean", "max", "min", "var", "std", "any", "all", "argmax",
               "argmin", "cumsum", "logsumexp", "square", "abs", "sqrt", "exp", "log", "round",

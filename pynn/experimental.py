@@ -45,7 +45,8 @@ def _dispatch(name, np_fn):
                 _accepts(ops_fn, kwargs):
             return ops_fn(*args, **kwargs)
         return np_fn(*args, **kwargs)
-    return functools.update_wrapper(_eager_results(call), np_fn)
+    # (tf.experimental.numpy keeps NumPy's dtypes: float64 for Python floats)
+    return functools.update_wrapper(_eager_results(call, python_floats=False), np_fn)
 
 
 def experimental_enable_numpy_behavior(prefer_float32=False, dtype_conversion_mode="legacy"):
@@ -88,7 +89,7 @@ def _asarray(a, dtype=None):
     return _np.asarray(a, dtype=dtype)
 
 
-numpy.asarray = numpy.array = _eager_results(_asarray)
+numpy.asarray = numpy.array = _eager_results(_asarray, python_floats=False)
 sys.modules[numpy.__name__] = numpy
 
 __all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "numpy"]

@@ -99,6 +99,13 @@ def multiply(x, y, name=None):
 
 
 def divide(x, y, name=None):
+    """x / y; of integers, float64 (float32 of 8- and 16-bit ones, and of
+    Python ints int32), as TensorFlow's truediv."""
+    dx, dy = tf_default_dtype(x), tf_default_dtype(y)
+    if dx is not None and dy is not None and dx.kind in "iu" and dy.kind in "iu" and \
+            not (ops._is_traced(x) or ops._is_traced(y)):
+        to = np.float32 if builtins.max(dx.itemsize, dy.itemsize) <= 2 else np.float64
+        return np.true_divide(np.asarray(_value(x), to), np.asarray(_value(y), to))
     return ops.divide(x, y)
 
 

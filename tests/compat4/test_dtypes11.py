@@ -258,3 +258,19 @@ def test_lookups_take_their_vocabulary_and_file_as_string_tensors(tmp_path):
                                          tf.lookup.TextFileIndex.LINE_NUMBER)
     table = tf.lookup.StaticHashTable(init, -1)
     assert table.lookup(tf.constant(["y", "q"])).numpy().tolist() == [1, -1]
+
+
+def test_functions_given_python_floats_compute_in_float32():
+    for got in (tf.reshape([1.0, 2.0], [2, 1]), tf.expand_dims([1.0], 0), tf.tile([1.0], [2]),
+                tf.gather([1.0, 2.0], [0]), tf.squeeze([[1.0]]), tf.transpose([[1.0, 2.0]]),
+                tf.identity(1.0), tf.sign(-2.0), tf.round(2.5), tf.math.floordiv(7.0, 2.0),
+                tf.math.floormod(5.0, 3.0), tf.boolean_mask([1.0, 2.0], [True, False]),
+                tf.range(0.0, 1.0, 0.25), tf.linspace(0.0, 1.0, 3), tf.concat([[1.0, 2.0], [3.0]], 0)):
+        assert got.dtype == F32, got
+    assert tf.complex(1.0, 2.0).dtype == np.complex64
+    # tf.cast converts a Python float to float32 first, as TensorFlow does
+    assert tf.cast(0.1, tf.float64).numpy() == np.float64(np.float32(0.1))
+    # what keeps NumPy's float64: K.constant given the dtype, tf.experimental.numpy
+    assert tf.keras.backend.constant(0.1, "float64").numpy() == 0.1
+    assert tf.experimental.numpy.asarray([1.5]).dtype == F64
+    assert tf.math.truediv(1, 2).dtype == F64   # (int32 / int32, as TensorFlow)
