@@ -245,6 +245,15 @@ class Tensor(np.ndarray):
     # - ``/`` of 8- and 16-bit integers gives float32 (float64 for 32- and
     #   64-bit ones, as NumPy's).
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if kwargs.get("out") is None:
+            # (the common case first: floating point tensors, arrays of the
+            # same dtype, Python numbers; NumPy's rules are TensorFlow's)
+            plain = _fast_operands(inputs)
+            if plain is not None:
+                r = getattr(ufunc, method)(*plain, **kwargs)
+                if type(r) is np.ndarray:
+                    return r.view(Tensor)
+                return tuple(_as_tensor(v) for v in r) if type(r) is tuple else _as_tensor(r)
         out = kwargs.get("out")
         for v in inputs + (out or ()):
             if _foreign_ufunc(v):
@@ -384,6 +393,29 @@ def _foreign_ufunc(v):
     f = getattr(type(v), "__array_ufunc__", None)
     return f is not None and f is not _NDARRAY_UFUNC and f is not _TENSOR_UFUNC and \
         not getattr(v, "_plain_for_tensors", False)
+
+
+def _fast_operands(inputs):
+    """The operands as plain arrays where TensorFlow's rules are NumPy's:
+    floating point (or complex) tensors and arrays of one dtype, and
+    Python numbers; None otherwise."""
+    dtype = None
+    plain = []
+    for v in inputs:
+        t = type(v)
+        if t is Tensor or t is np.ndarray:
+            if dtype is None:
+                dtype = v.dtype
+                if dtype.kind not in "fc":
+                    return None
+            elif v.dtype != dtype:
+                return None
+            plain.append(v.view(np.ndarray) if t is Tensor else v)
+        elif t is float or t is int:
+            plain.append(v)
+        else:
+            return None
+    return plain if dtype is not None else None
 
 
 def _as_tensor(r):
