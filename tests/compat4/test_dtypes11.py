@@ -274,3 +274,11 @@ def test_functions_given_python_floats_compute_in_float32():
     assert tf.keras.backend.constant(0.1, "float64").numpy() == 0.1
     assert tf.experimental.numpy.asarray([1.5]).dtype == F64
     assert tf.math.truediv(1, 2).dtype == F64   # (int32 / int32, as TensorFlow)
+
+
+def test_a_feature_columns_vocabulary_may_be_a_string_tensor():
+    fc = tf.feature_column
+    for vocabulary in (tf.constant(["a", "b"]), [b"a", b"b"], ["a", "b"]):
+        col = fc.indicator_column(fc.categorical_column_with_vocabulary_list("k", vocabulary))
+        got = tf.keras.layers.DenseFeatures([col])({"k": tf.constant([["b"], ["z"]])})
+        assert got.numpy().tolist() == [[0.0, 1.0], [0.0, 0.0]]
