@@ -646,6 +646,8 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
                                      bytes(s), 1, 1)(a), dtype=object).reshape(a.shape)
     if shape is not None:
         a = np.array(np.broadcast_to(a, tuple(shape)))
+    elif isinstance(value, np.ndarray) and np.may_share_memory(a, value):
+        a = a.copy()  # (a constant: later writes to the array do not change it)
     return eager(a)
 
 

@@ -282,3 +282,10 @@ def test_a_feature_columns_vocabulary_may_be_a_string_tensor():
         col = fc.indicator_column(fc.categorical_column_with_vocabulary_list("k", vocabulary))
         got = tf.keras.layers.DenseFeatures([col])({"k": tf.constant([["b"], ["z"]])})
         assert got.numpy().tolist() == [[0.0, 1.0], [0.0, 0.0]]
+
+
+def test_a_constant_is_a_copy_of_the_array_it_was_made_from():
+    for x in (np.zeros(3), np.zeros(3, np.float32)):
+        t = tf.constant(x)
+        x[0] = 5
+        assert t.numpy().tolist() == [0, 0, 0] and t.dtype == x.dtype
