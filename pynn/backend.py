@@ -4,6 +4,7 @@ module), and Keras 2's backend functions (``from pynn import backend as K``)."""
 import builtins
 import collections
 import functools
+import inspect
 import json
 import os
 import re
@@ -1562,9 +1563,16 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
 # for it (tf.square(a) after tape.watch(a)): its own NumPy arithmetic cannot
 # be recorded, but these calls can.
 def _eager_results(f, python_floats=True):
+    # (a function whose first argument is a shape keeps a list of ints as it is)
+    try:
+        first = next(iter(inspect.signature(f).parameters), None)
+    except (TypeError, ValueError):
+        first = None
+    ints = first not in _SHAPE_PARAMETERS
+
     def eager_result(*args, **kwargs):
         if python_floats and args:
-            args = _python_floats_as_float32(args)
+            args = _python_numbers_as_tensorflows(args, ints)
         record = autodiff.active_tape()
         if getattr(record, "arrays", None):
             args = tuple(_watched_leaves(record, a) for a in args)
@@ -1575,21 +1583,28 @@ def _eager_results(f, python_floats=True):
 _PYTHON_NUMBERS = (int, float, builtins.bool)
 
 
-def _python_floats_as_float32(args):
-    """The arguments with Python floats as TensorFlow converts them, to
-    float32 (NumPy would make them float64): the data argument (the first)
-    when it is a list of Python numbers holding a float, or each float when
-    every argument is a Python number (tf.round(2.5), tf.range(0.0, 1.0,
-    0.25))."""
+_SHAPE_PARAMETERS = {"shape", "dims", "start", "num_rows", "size", "window_length",
+                     "num_mel_bins", "image_size"}
+
+
+def _python_numbers_as_tensorflows(args, ints):
+    """The arguments with Python numbers as TensorFlow converts them
+    (NumPy would make floats float64 and ints int64): the data argument
+    (the first) when it is a list of Python numbers, as a float32 (with a
+    float) or int32 array (``ints``: not a shape); each float, as float32,
+    when every argument is a Python number (tf.round(2.5), tf.range(0.0,
+    1.0, 0.25))."""
     first = args[0]
     if type(first) in (list, tuple):
         from .tensor import _python_leaves
         leaves = _python_leaves(first, [])
-        if not builtins.any(type(v) is float for v in leaves) or \
-                not builtins.all(type(v) in _PYTHON_NUMBERS for v in leaves):
+        if not leaves or not builtins.all(type(v) in _PYTHON_NUMBERS for v in leaves):
+            return args
+        dtype = tf_default_dtype(first)
+        if dtype.kind == "b" or dtype.kind in "iu" and not ints:
             return args
         try:
-            return (np.array(first, dtype=np.float32),) + args[1:]
+            return (np.array(first, dtype=dtype),) + args[1:]
         except ValueError:  # (lists of several lengths: a list of tensors)
             return args
     if builtins.any(type(a) is float for a in args) and builtins.all(

@@ -276,6 +276,17 @@ def test_functions_given_python_floats_compute_in_float32():
     assert tf.math.truediv(1, 2).dtype == F64   # (int32 / int32, as TensorFlow)
 
 
+def test_functions_given_python_ints_compute_in_int32():
+    assert repr(tf.reduce_sum([1, 2, 3])) == "<tf.Tensor: shape=(), dtype=int32, numpy=6>"
+    for got in (tf.stack([1, 2]), tf.reshape([1, 2, 3, 4], [2, 2]), tf.concat([[1], [2]], 0),
+                tf.gather([1, 2, 3], [0]), tf.expand_dims([1, 2], 0), tf.reduce_max([1, 5])):
+        assert got.dtype == np.int32, got
+    assert tf.reduce_sum([2 ** 40, 1]).dtype == np.int64
+    # a shape stays a shape
+    assert tf.zeros([2, 3]).shape == (2, 3) and tf.fill([2], 3).numpy().tolist() == [3, 3]
+    assert tf.keras.backend.random_normal((2,)).shape == (2,) and tf.eye(2).dtype == F32
+
+
 def test_a_feature_columns_vocabulary_may_be_a_string_tensor():
     fc = tf.feature_column
     for vocabulary in (tf.constant(["a", "b"]), [b"a", b"b"], ["a", "b"]):
