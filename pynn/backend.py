@@ -808,7 +808,7 @@ def cast(x, dtype, name=None):
         # tf.cast(x, float) are float32, as tf.as_dtype reads them
         from .dtypes import as_dtype
         try:
-            dtype = as_dtype(dtype).as_numpy_dtype
+            dtype = str(as_dtype(dtype))  # (a name: what a symbolic call records)
         except TypeError:
             pass  # (a name only NumPy knows: as NumPy reads it)
     from .sparse import SparseTensor
