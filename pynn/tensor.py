@@ -453,9 +453,10 @@ def _mixes_kinds(da, db):
     """Whether operands of dtypes ``da`` and ``db`` mix a floating point
     dtype with an integer one: what a program meets as TensorFlow's
     InvalidArgumentError.  Other mixes TensorFlow refuses (float32 with
-    float64, int32 with int64) are computed with NumPy's promotion: some of
-    pynn's functions still give float64 for a Python list of floats, or
-    int64 for one of ints, where TensorFlow gives float32 or int32."""
+    float64, int32 with int64) are computed with NumPy's promotion: pynn's
+    math functions compute float64 and float16 tensors in float32, and
+    some give int64 where TensorFlow gives int32, so a program that runs
+    in TensorFlow can meet them."""
     return {da.kind, db.kind} in ({"f", "i"}, {"f", "u"})
 
 
