@@ -465,21 +465,27 @@ def _called_from_pynn(depth):
     return module == "pynn" or module.startswith(("pynn.", "numpy"))
 
 
+def check_operand_dtypes(ufunc, da, db, depth):
+    """TensorFlow's InvalidArgumentError for an operator between a
+    floating point tensor (or variable) of dtype ``da`` and an integer one
+    of ``db``, written in a program (the caller of the function ``depth``
+    frames up from this one);
+    pynn's own arithmetic on the tensors a program gives it (a metric's
+    ``y_pred - y_true``) computes as NumPy does."""
+    if ufunc in _OPERATOR_OPS and _mixes_kinds(da, db) and not _called_from_pynn(depth + 1):
+        from .debugging import InvalidArgumentError
+        op = _OPERATOR_OPS[ufunc]
+        raise InvalidArgumentError(
+            None, None,
+            f"cannot compute {op} as input #1(zero-based) was expected to be a "
+            f"{_tf_kind(da)} tensor but is a {_tf_kind(db)} tensor [Op:{op}] (tensors of "
+            f"dtypes {da.name} and {db.name}: tf.cast one to the other's dtype)")
+
+
 def _tf_operands(ufunc, a, b):
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
-        # (pynn's own arithmetic on the tensors a program gives it, a
-        # metric's ``y_pred - y_true``, computes as NumPy does, the
-        # program's operators as TensorFlow's)
-        if ufunc in _OPERATOR_OPS and _mixes_kinds(a.dtype, b.dtype) and \
-                not _called_from_pynn(2):
-            from .debugging import InvalidArgumentError
-            raise InvalidArgumentError(
-                None, None,
-                f"cannot compute {_OPERATOR_OPS[ufunc]} as input #1(zero-based) was "
-                f"expected to be a {_tf_kind(a.dtype)} tensor but is a {_tf_kind(b.dtype)} "
-                f"tensor [Op:{_OPERATOR_OPS[ufunc]}] (tensors of dtypes {a.dtype.name} and "
-                f"{b.dtype.name}: tf.cast one to the other's dtype)")
+        check_operand_dtypes(ufunc, a.dtype, b.dtype, 2)
     elif ta:
         b = weak_operand(b, a.dtype)
     elif tb:

@@ -146,6 +146,17 @@ def test_tensors_of_mixed_dtypes_raise_as_tensorflow():
     assert (tf.constant(2.0, tf.float64) + tf.constant(40.0, tf.float64)).dtype == F64
 
 
+def test_a_float_variable_and_an_integer_tensor_raise_as_tensorflow():
+    v = tf.Variable(2.0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="AddV2"):
+        v + tf.constant(40)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Mul"):
+        tf.constant(40) * v
+    assert float(v + tf.cast(tf.constant(40), tf.float32)) == 42.0
+    i = tf.Variable(3)
+    assert (i + tf.constant(2)).dtype == np.int32 and int(i * 2) == 6
+
+
 def test_integer_division_gives_tensorflows_float():
     for dtype, want in ((tf.int8, F32), (tf.uint8, F32), (tf.int16, F32), (tf.int32, F64),
                         (tf.int64, F64)):
