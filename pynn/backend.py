@@ -1563,16 +1563,17 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
 # for it (tf.square(a) after tape.watch(a)): its own NumPy arithmetic cannot
 # be recorded, but these calls can.
 def _eager_results(f, python_floats=True):
-    # (a function whose first argument is a shape keeps a list of ints as it is)
+    # (a function whose first argument is a shape, or a list by its
+    # contract, keeps a list as it is)
     try:
         first = next(iter(inspect.signature(f).parameters), None)
     except (TypeError, ValueError):
         first = None
-    ints = first not in _SHAPE_PARAMETERS
+    lists = first not in _LIST_PARAMETERS
 
     def eager_result(*args, **kwargs):
         if python_floats and args:
-            args = _python_numbers_as_tensorflows(args, ints)
+            args = _python_numbers_as_tensorflows(args, lists)
         record = autodiff.active_tape()
         if getattr(record, "arrays", None):
             args = tuple(_watched_leaves(record, a) for a in args)
@@ -1583,25 +1584,29 @@ def _eager_results(f, python_floats=True):
 _PYTHON_NUMBERS = (int, float, builtins.bool)
 
 
-_SHAPE_PARAMETERS = {"shape", "dims", "start", "num_rows", "size", "window_length",
-                     "num_mel_bins", "image_size"}
+# first parameters that are shapes, or lists of tensors by the function's
+# contract (tf.math.polyval's coeffs, tf.clip_by_global_norm's t_list)
+_LIST_PARAMETERS = {"shape", "dims", "start", "num_rows", "size", "window_length",
+                    "num_mel_bins", "image_size", "coeffs", "t_list"}
 
 
-def _python_numbers_as_tensorflows(args, ints):
+def _python_numbers_as_tensorflows(args, lists):
     """The arguments with Python numbers as TensorFlow converts them
     (NumPy would make floats float64 and ints int64): the data argument
-    (the first) when it is a list of Python numbers, as a float32 (with a
-    float) or int32 array (``ints``: not a shape); each float, as float32,
-    when every argument is a Python number (tf.round(2.5), tf.range(0.0,
-    1.0, 0.25))."""
+    (the first; ``lists``: not a shape or a list by contract) when it is a
+    list of Python numbers, as a float32 (with a float) or int32 array;
+    each float, as float32, when every argument is a Python number
+    (tf.round(2.5), tf.range(0.0, 1.0, 0.25))."""
     first = args[0]
     if type(first) in (list, tuple):
+        if not lists:
+            return args
         from .tensor import _python_leaves
         leaves = _python_leaves(first, [])
         if not leaves or not builtins.all(type(v) in _PYTHON_NUMBERS for v in leaves):
             return args
         dtype = tf_default_dtype(first)
-        if dtype.kind == "b" or dtype.kind in "iu" and not ints:
+        if dtype.kind == "b":
             return args
         try:
             return (np.array(first, dtype=dtype),) + args[1:]
