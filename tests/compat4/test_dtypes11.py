@@ -311,3 +311,18 @@ def test_a_constant_is_a_copy_of_the_array_it_was_made_from():
         t = tf.constant(x)
         x[0] = 5
         assert t.numpy().tolist() == [0, 0, 0] and t.dtype == x.dtype
+
+
+def test_losses_and_metrics_take_integer_target_tensors():
+    # pynn's own arithmetic on a program's tensors of two kinds is not refused
+    y_int = tf.constant([[1, 0], [0, 1]])
+    y_pred = tf.constant([[0.9, 0.1], [0.2, 0.8]])
+    want = np.mean((np.float32([[1, 0], [0, 1]]) - y_pred.numpy()) ** 2)
+    np.testing.assert_allclose(float(tf.keras.losses.MeanSquaredError()(y_int, y_pred)), want,
+                               rtol=1e-6)
+    metric = tf.keras.metrics.SparseCategoricalAccuracy()
+    metric.update_state(tf.constant([0, 1]), y_pred)
+    assert float(metric.result()) == 1.0
+    metric = tf.keras.metrics.MeanSquaredError()
+    metric.update_state(y_int, y_pred)
+    np.testing.assert_allclose(float(metric.result()), want, rtol=1e-6)
