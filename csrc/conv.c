@@ -803,6 +803,25 @@ static int forward_pixels(const pynn_conv_shape *s, const float *x, const float 
 
 static const float wino_zeros[WINO_MAX_CHANNELS];
 
+/* The 2 x 2 output tiles of a whole convolution, and their strips. */
+static ptrdiff_t wino_tile_count(const pynn_conv_shape *s)
+{
+    return s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
+}
+
+static ptrdiff_t wino_strip_count(ptrdiff_t tiles)
+{
+    return (tiles + WINO_TILES - 1) / WINO_TILES;
+}
+
+/* The floats between U's 16 planes (cin x cout each): a cache line more
+ * than a plane, so the kernel transform's 16 stores of a step fall in 16
+ * sets of L1, not one (planes of 32 x 64 channels are 8 KiB apart). */
+static ptrdiff_t wino_u_plane(ptrdiff_t cin, ptrdiff_t cout)
+{
+    return cin * cout + 16;
+}
+
 static int use_winograd(const pynn_conv_shape *s, int act)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -822,7 +841,8 @@ static int use_winograd(const pynn_conv_shape *s, int act)
  * GCC's generic vectors: WINO_PER_WIDTH compiles a body once for each,
  * with `lanes` its width (wider generic vectors, split in two on AVX2,
  * spilled to the stack there: the input transform took as long as the
- * products).  The kernel transforms, once a call, take 16 at a time. */
+ * products; the kernel transform, made at every call, half their
+ * time in a one-image predict). */
 typedef float wino_v16 __attribute__((vector_size(64)));
 typedef int32_t wino_v16i __attribute__((vector_size(64)));
 typedef float wino_v16u __attribute__((vector_size(64), aligned(4), may_alias));
@@ -858,42 +878,49 @@ typedef float wino_v8u __attribute__((vector_size(32), aligned(4), may_alias));
     static void NAME PARAMS { BODY(WINO_EXPAND ARGS, 8); }
 #endif
 
-typedef wino_v16 wino_vec;
-#define wino_load(p) WINO_LD(wino_v16, p)
-#define wino_store(p, v) WINO_ST(wino_v16, p, v)
 
-/* U[xi][ci][co] for xi = 4 i + j and output channels [co0, co1) (16k),
- * from the HWIO kernel k. */
+/* U[xi][ci][co] (planes wino_u_plane apart) for xi = 4 i + j and output
+ * channels [co0, co1) (16k), from the HWIO kernel k. */
+#define WINO_KERNEL_CHUNK(V, g, out, plane, uplane)                            \
+    do {                                                                       \
+        V t_[4][3];                                                            \
+        for (int j_ = 0; j_ < 3; j_++) {                                       \
+            V g0_ = WINO_LD(V, (g) + j_ * (plane));                            \
+            V g1_ = WINO_LD(V, (g) + (3 + j_) * (plane));                      \
+            V g2_ = WINO_LD(V, (g) + (6 + j_) * (plane));                      \
+            t_[0][j_] = g0_;                                                   \
+            t_[1][j_] = 0.5f * (g0_ + g1_ + g2_);                              \
+            t_[2][j_] = 0.5f * (g0_ - g1_ + g2_);                              \
+            t_[3][j_] = g2_;                                                   \
+        }                                                                      \
+        for (int i_ = 0; i_ < 4; i_++) {                                       \
+            WINO_ST(V, (out) + (4 * i_ + 0) * (uplane), t_[i_][0]);            \
+            WINO_ST(V, (out) + (4 * i_ + 1) * (uplane),                        \
+                    0.5f * (t_[i_][0] + t_[i_][1] + t_[i_][2]));               \
+            WINO_ST(V, (out) + (4 * i_ + 2) * (uplane),                        \
+                    0.5f * (t_[i_][0] - t_[i_][1] + t_[i_][2]));               \
+            WINO_ST(V, (out) + (4 * i_ + 3) * (uplane), t_[i_][2]);            \
+        }                                                                      \
+    } while (0)
+
 static inline __attribute__((always_inline)) void
 wino_kernel_body(const pynn_conv_shape *s, const float *restrict k, float *restrict u,
-                 ptrdiff_t co0, ptrdiff_t co1)
+                 ptrdiff_t co0, ptrdiff_t co1, const int lanes)
 {
     const ptrdiff_t cin = s->cin, cout = s->cout, plane = cin * cout;
-    const wino_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
-                           0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    const ptrdiff_t uplane = wino_u_plane(cin, cout);
     for (ptrdiff_t ci = 0; ci < cin; ci++)
-        for (ptrdiff_t co = co0; co < co1; co += 16) {
+        for (ptrdiff_t co = co0; co < co1; co += lanes) {
             const float *g = k + ci * cout + co;
             float *out = u + ci * cout + co;
-            wino_vec t[4][3];
-            for (int j = 0; j < 3; j++) {
-                wino_vec g0 = wino_load(g + j * plane), g1 = wino_load(g + (3 + j) * plane);
-                wino_vec g2 = wino_load(g + (6 + j) * plane);
-                t[0][j] = g0;
-                t[1][j] = half * (g0 + g1 + g2);
-                t[2][j] = half * (g0 - g1 + g2);
-                t[3][j] = g2;
-            }
-            for (int i = 0; i < 4; i++) {
-                wino_store(out + (4 * i + 0) * plane, t[i][0]);
-                wino_store(out + (4 * i + 1) * plane, half * (t[i][0] + t[i][1] + t[i][2]));
-                wino_store(out + (4 * i + 2) * plane, half * (t[i][0] - t[i][1] + t[i][2]));
-                wino_store(out + (4 * i + 3) * plane, t[i][2]);
-            }
+            if (lanes == 16)
+                WINO_KERNEL_CHUNK(wino_v16, g, out, plane, uplane);
+            else
+                WINO_KERNEL_CHUNK(wino_v8, g, out, plane, uplane);
         }
 }
 
-PYNN_PER_LEVEL(static, wino_kernel, wino_kernel_body,
+WINO_PER_WIDTH(wino_kernel, wino_kernel_body,
                (const pynn_conv_shape *s, const float *restrict k, float *restrict u,
                 ptrdiff_t co0, ptrdiff_t co1),
                (s, k, u, co0, co1))
@@ -1017,33 +1044,44 @@ WINO_PER_WIDTH(wino_output_grad, wino_output_grad_body,
 
 /* dk (HWIO) = G^T dU G for each input and output channel, from
  * du[xi][ci][co], the gradient of the transformed kernel U = G g G^T. */
+#define WINO_KERNEL_GRAD_CHUNK(V, u, out, plane)                               \
+    do {                                                                       \
+        V t_[3][4];                                                            \
+        for (int j_ = 0; j_ < 4; j_++) {                                       \
+            V u0_ = WINO_LD(V, (u) + j_ * (plane));                            \
+            V u1_ = WINO_LD(V, (u) + (4 + j_) * (plane));                      \
+            V u2_ = WINO_LD(V, (u) + (8 + j_) * (plane));                      \
+            V u3_ = WINO_LD(V, (u) + (12 + j_) * (plane));                     \
+            t_[0][j_] = u0_ + 0.5f * (u1_ + u2_);                              \
+            t_[1][j_] = 0.5f * (u1_ - u2_);                                    \
+            t_[2][j_] = 0.5f * (u1_ + u2_) + u3_;                              \
+        }                                                                      \
+        for (int i_ = 0; i_ < 3; i_++) {                                       \
+            WINO_ST(V, (out) + (3 * i_ + 0) * (plane),                         \
+                    t_[i_][0] + 0.5f * (t_[i_][1] + t_[i_][2]));               \
+            WINO_ST(V, (out) + (3 * i_ + 1) * (plane), 0.5f * (t_[i_][1] - t_[i_][2])); \
+            WINO_ST(V, (out) + (3 * i_ + 2) * (plane),                         \
+                    0.5f * (t_[i_][1] + t_[i_][2]) + t_[i_][3]);               \
+        }                                                                      \
+    } while (0)
+
 static inline __attribute__((always_inline)) void
-wino_kernel_grad_body(const pynn_conv_shape *s, const float *restrict du, float *restrict dk)
+wino_kernel_grad_body(const pynn_conv_shape *s, const float *restrict du, float *restrict dk,
+                      const int lanes)
 {
     const ptrdiff_t cin = s->cin, cout = s->cout, plane = cin * cout;
-    const wino_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
-                           0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     for (ptrdiff_t ci = 0; ci < cin; ci++)
-        for (ptrdiff_t co = 0; co < cout; co += 16) {
+        for (ptrdiff_t co = 0; co < cout; co += lanes) {
             const float *u = du + ci * cout + co;
             float *out = dk + ci * cout + co;
-            wino_vec t[3][4];
-            for (int j = 0; j < 4; j++) {
-                wino_vec u0 = wino_load(u + j * plane), u1 = wino_load(u + (4 + j) * plane);
-                wino_vec u2 = wino_load(u + (8 + j) * plane), u3 = wino_load(u + (12 + j) * plane);
-                t[0][j] = u0 + half * (u1 + u2);
-                t[1][j] = half * (u1 - u2);
-                t[2][j] = half * (u1 + u2) + u3;
-            }
-            for (int i = 0; i < 3; i++) {
-                wino_store(out + (3 * i + 0) * plane, t[i][0] + half * (t[i][1] + t[i][2]));
-                wino_store(out + (3 * i + 1) * plane, half * (t[i][1] - t[i][2]));
-                wino_store(out + (3 * i + 2) * plane, half * (t[i][1] + t[i][2]) + t[i][3]);
-            }
+            if (lanes == 16)
+                WINO_KERNEL_GRAD_CHUNK(wino_v16, u, out, plane);
+            else
+                WINO_KERNEL_GRAD_CHUNK(wino_v8, u, out, plane);
         }
 }
 
-PYNN_PER_LEVEL(static, wino_kernel_grad, wino_kernel_grad_body,
+WINO_PER_WIDTH(wino_kernel_grad, wino_kernel_grad_body,
                (const pynn_conv_shape *s, const float *restrict du, float *restrict dk),
                (s, du, dk))
 
@@ -1194,7 +1232,7 @@ wino_products_avx512(const float *v, const float *u, float *m, ptrdiff_t cin, pt
 {
     for (int xi = 0; xi < 16; xi++)
         wino_rows_avx512(WINO_TILES, cin, v + xi * WINO_TILES * cin, cin, 1,
-                         u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, n, 0);
+                         u + xi * wino_u_plane(cin, cout), cout, m + xi * WINO_TILES * cout, cout, n, 0);
 }
 
 __attribute__((target("avx2,fma"))) static void
@@ -1203,7 +1241,7 @@ wino_products_avx2(const float *v, const float *u, float *m, ptrdiff_t cin, ptrd
 {
     for (int xi = 0; xi < 16; xi++)
         wino_rows_avx2(WINO_TILES, cin, v + xi * WINO_TILES * cin, cin, 1,
-                       u + xi * cin * cout, cout, m + xi * WINO_TILES * cout, cout, n, 0);
+                       u + xi * wino_u_plane(cin, cout), cout, m + xi * WINO_TILES * cout, cout, n, 0);
 }
 
 /* du[xi][ci][co] += sum over the tiles of v[xi][t][ci] z[xi][t][co]: the
@@ -1314,18 +1352,17 @@ static int wino_band(const pynn_conv_shape *s, const float *x, const float *k, f
     if (co0 >= co1)
         return 0;
     wino_kernel(s, k, u, co0, co1);
-    return wino_strips(s, x, u, bias, act, y, tiles, 0, (tiles + WINO_TILES - 1) / WINO_TILES,
-                       co0, co1);
+    return wino_strips(s, x, u, bias, act, y, tiles, 0, wino_strip_count(tiles), co0, co1);
 }
 
 /* The whole convolution through F(2x2, 3x3) (see use_winograd). */
 static int winograd_forward(const pynn_conv_shape *s, const float *x, const float *k,
                             const float *bias, int act, float *y)
 {
-    const ptrdiff_t tiles = s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
-    const ptrdiff_t strips = (tiles + WINO_TILES - 1) / WINO_TILES;
+    const ptrdiff_t tiles = wino_tile_count(s);
+    const ptrdiff_t strips = wino_strip_count(tiles);
     const ptrdiff_t cout = s->cout;
-    float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * s->cin * cout));
+    float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(16 * wino_u_plane(s->cin, cout)));
     if (!u)
         return -1;
     const ptrdiff_t work = wino_work(s);
@@ -1531,10 +1568,10 @@ static int backward_range(const pynn_conv_shape *s, const backward_args *a, floa
         if (dx && a->wino_u) {
             pynn_conv_shape t;
             wino_backward_shape(s, e - b, &t);
-            const ptrdiff_t tiles = t.n * ((t.oh + 1) / 2) * ((t.ow + 1) / 2);
+            const ptrdiff_t tiles = wino_tile_count(&t);
             if (wino_strips(&t, g, a->wino_u, NULL, PYNN_ACT_LINEAR,
-                            dx + b * s->h * s->w * s->cin, tiles, 0,
-                            (tiles + WINO_TILES - 1) / WINO_TILES, 0, t.cout))
+                            dx + b * s->h * s->w * s->cin, tiles, 0, wino_strip_count(tiles), 0,
+                            t.cout))
                 return -1;
         } else if (dx) {
             if (pointwise) {
@@ -1640,10 +1677,11 @@ int pynn_conv2d_backward(const pynn_conv_shape *s, const float *x, const float *
         /* F(2x2, 3x3) for the input gradient: 13x13x32 -> 64, 128
          * samples, one thread: 4.4 ms where the product and col2im took
          * 7.0 */
-        float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(25 * s->cin * s->cout));
+        const ptrdiff_t u_size = 16 * wino_u_plane(s->cout, s->cin);
+        float *u = pynn_scratch(PYNN_SCRATCH_WINO_U, (size_t)(u_size + 9 * s->cin * s->cout));
         if (!u)
             return -1;
-        float *turned = u + 16 * s->cin * s->cout;
+        float *turned = u + u_size;
         wino_turned_kernel(s, k, turned);
         wino_kernel(&t, turned, u, 0, t.cout);
         a.wino_u = u;

@@ -610,6 +610,16 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
     return per_thread < nt ? (per_thread > 2 ? (int)per_thread : 2) : nt;
 }
 
+/* Whether the set's direct kernel takes the product (few rows, B
+ * row-major): up to 4 rows always, up to the set's stream_rows where B is
+ * streamed. */
+static int direct_product(const pynn_gemm_kernel_set *ks, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                          ptrdiff_t k)
+{
+    return !trans_b && (m <= 4 || (m <= ks->stream_rows &&
+                                   pynn_work(n, k) > PYNN_GEMM_STREAM_MIN));
+}
+
 static void sgemm_on(int nt, int quick, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                      float alpha, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb,
@@ -625,7 +635,7 @@ static void sgemm_on(int nt, int quick, int trans_a, int trans_b, ptrdiff_t m, p
     ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
 
-    if (m <= 4 && !trans_b) {
+    if (direct_product(ks, trans_b, m, n, k)) {
         /* A few rows (one sample's predict): stream B once, no packing. */
         /* (Only where a team could take the slices: on one thread the
          * slices' partial sums cost 0.3-0.4 us of a 6 us predict.  No
@@ -736,7 +746,7 @@ void pynn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
      * run on the quick team (cpu.c) unless OpenMP's is awake: on two
      * threads that predict 5.3-5.5 -> 4.8-4.9 us (LiteRT 5.0-5.2). */
     int quick = 0;
-    int nt = m <= 4 && !trans_b && k > KC_MAX
+    int nt = k > KC_MAX && direct_product(pynn_gemm_kernels(pynn_cpu_level()), trans_b, m, n, k)
                  ? pynn_quick_threads(pynn_work(n, k), (ptrdiff_t)2 << 20, FEW_ROWS_TEAM_MIN,
                                       &quick)
                  : gemm_threads(m, n, k);

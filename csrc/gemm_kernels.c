@@ -368,11 +368,26 @@ static inline void direct_avx2_multi(const int M, const int NV, ptrdiff_t j0, pt
  * 8 the same as it. */
 #define STREAM_STEPS(M) ((M) == 1 ? 8 : (M) <= 2 ? 4 : 2)
 
+/* stream_avx2_rows for M rows (up to 8): more than 4 take the same P rows
+ * of B, still in L1, in two groups, so B is read from memory once. */
+#define STREAM_AVX2_GROUPS(M, P, PF, CHUNK, a, rsa, csa, b, ldb, y, whole, w, mk)             \
+    do {                                                                                  \
+        if ((M) > 4) {                                                                    \
+            stream_avx2_rows(4, P, PF, CHUNK, a, rsa, csa, b, ldb, y, whole, w, mk);      \
+            stream_avx2_rows((M) - 4, P, 0, CHUNK, (a) + 4 * (rsa), rsa, csa, b, ldb,        \
+                             (y) + 4 * (CHUNK), whole, w, mk);                            \
+        } else {                                                                          \
+            stream_avx2_rows(M, P, PF, CHUNK, a, rsa, csa, b, ldb, y, whole, w, mk);      \
+        }                                                                                 \
+    } while (0)
+
 /* y[r][0:w] += sum over t < P of a[r][t] B[t][0:w] for the M rows of y
  * (CHUNK apart), in order over t; B's rows ldb apart, the last vector
- * masked by mk past whole. */
+ * masked by mk past whole.  With PF_ROWS, each cache line of the P rows
+ * that many rows further down B is fetched ahead. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void stream_avx2_rows(const int M, const int P, const ptrdiff_t CHUNK,
+static inline void stream_avx2_rows(const int M, const int P, const int PF_ROWS,
+                                    const ptrdiff_t CHUNK,
                                     const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                                     const float *b, ptrdiff_t ldb, float *y, ptrdiff_t whole,
                                     ptrdiff_t w, __m256i mk)
@@ -384,6 +399,11 @@ static inline void stream_avx2_rows(const int M, const int P, const ptrdiff_t CH
         for (int t = 0; t < P; t++) av[r][t] = _mm256_set1_ps(a[r * rsa + t * csa]);
     for (ptrdiff_t j = 0; j < w; j += 8) {
         __m256 bv[8];
+        if (PF_ROWS && !(j & 8)) {
+#pragma GCC unroll 8
+            for (int t = 0; t < P; t++)
+                _mm_prefetch((const char *)(b + (t + PF_ROWS) * ldb + j), _MM_HINT_T0);
+        }
 #pragma GCC unroll 8
         for (int t = 0; t < P; t++)
             bv[t] = j < whole ? _mm256_loadu_ps(b + t * ldb + j)
@@ -398,7 +418,7 @@ static inline void stream_avx2_rows(const int M, const int P, const ptrdiff_t CH
     }
 }
 
-/* Columns [j0, j1) of M rows (1 to 4) with B streamed row after row, for
+/* Columns [j0, j1) of M rows (1 to 8) with B streamed row after row, for
  * a B too big for L2: C's rows, a chunk of columns at a time, stay in L1
  * while STREAM_STEPS rows of B at a time are read across the chunk, as
  * BLAS's gemv does.  The column blocks' form read a few hundred bytes
@@ -413,7 +433,14 @@ static inline void stream_avx2(const int M, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_
 {
     /* columns a chunk: its sums take 16 KiB, half of L1 */
     const ptrdiff_t CHUNK = 4096 / M / 8 * 8;
-    const int P = STREAM_STEPS(M);
+    const int P = STREAM_STEPS(M > 4 ? 4 : M);
+    /* More than 4 rows take chunks of 512 columns or fewer: 2 KB from
+     * each row of B in turn, too short for the prefetchers to follow
+     * (8 x 2048 x 2048 took 1.17-1.32x OpenBLAS's time, 0.72-0.84x with
+     * the rows two steps ahead fetched; for 1 to 4 rows, 4 KB or more a
+     * row, the fetches only took load slots: 1 x 2048 x 2048 1.07 ->
+     * 1.4-2.1x). */
+    const int PFD = M > 4 ? 2 * P : 0;
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     float y[4096] __attribute__((aligned(32)));
@@ -423,11 +450,11 @@ static inline void stream_avx2(const int M, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_
         memset(y, 0, sizeof(float) * (size_t)(M * CHUNK));
         ptrdiff_t p = 0;
         for (; p + P <= k; p += P)
-            stream_avx2_rows(M, P, CHUNK, a + p * csa, rsa, csa, b + p * ldb + jc, ldb, y, whole,
-                             w, mk);
+            STREAM_AVX2_GROUPS(M, P, PFD, CHUNK, a + p * csa, rsa, csa, b + p * ldb + jc, ldb, y,
+                               whole, w, mk);
         for (; p < k; p++)
-            stream_avx2_rows(M, 1, CHUNK, a + p * csa, rsa, csa, b + p * ldb + jc, ldb, y, whole,
-                             w, mk);
+            STREAM_AVX2_GROUPS(M, 1, 0, CHUNK, a + p * csa, rsa, csa, b + p * ldb + jc, ldb, y,
+                               whole, w, mk);
         for (int r = 0; r < M; r++) {
             float *cr = c + r * ldc + jc;
             const float *yr = y + r * CHUNK;
@@ -462,10 +489,14 @@ STREAM_AVX2(1)
 STREAM_AVX2(2)
 STREAM_AVX2(3)
 STREAM_AVX2(4)
+STREAM_AVX2(5)
+STREAM_AVX2(6)
+STREAM_AVX2(7)
+STREAM_AVX2(8)
 
-/* Streams B (the product of m <= 4 rows, see stream_avx2) where more than
- * 1 MiB of it is read (twice L2 on a Zen 3; it comes from L3 or memory at
- * every call): returns 1, or 0 for a smaller B, which stays in L2 from one
+/* Streams B (see stream_avx2) for 1 to 8 rows where more
+ * than PYNN_GEMM_STREAM_MIN floats of it are read: returns 1, or 0 for a
+ * smaller B, which stays in L2 from one
  * call to the next and is read faster by the column blocks (4 x 784 x
  * 128: 13.3 us against 18.1 streamed).  The AVX-512 set streams with it:
  * the loads wait on memory, not on the vectors' width, and its column
@@ -476,13 +507,19 @@ static int stream_large_b(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k, 
                           const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
                           ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
 {
-    if (k * (j1 - j0) <= ((ptrdiff_t)1 << 18))
+    if (k * (j1 - j0) <= PYNN_GEMM_STREAM_MIN)
         return 0;
+    /* (8 x 1024 x 1024 packed took 1.10x OpenBLAS's time, its tiles of 6
+     * rows leaving two thirds of the second empty) */
     switch (m) {
     case 1: stream_avx2_1(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
     case 2: stream_avx2_2(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
     case 3: stream_avx2_3(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
-    default: stream_avx2_4(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
+    case 4: stream_avx2_4(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
+    case 5: stream_avx2_5(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
+    case 6: stream_avx2_6(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
+    case 7: stream_avx2_7(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
+    default: stream_avx2_8(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); break;
     }
     return 1;
 }
@@ -494,6 +531,8 @@ static void direct_avx2(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
 {
     if (stream_large_b(m, j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc))
         return;
+    for (; m > 4; m -= 4, a += 4 * rsa, c += 4 * ldc)
+        direct_avx2_4(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc);
     switch (m) {
     case 2: direct_avx2_2(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); return;
     case 3: direct_avx2_3(j0, j1, k, alpha, a, rsa, csa, b, ldb, beta, c, ldc); return;
@@ -758,12 +797,13 @@ static void direct_avx512(ptrdiff_t m, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
  * 72); the AVX2 set's A block (MC x KC floats) takes a share of L2 set in
  * pynn_gemm_kernels_init. */
 static pynn_gemm_kernel_set set_generic = {MR6, NR16, micro_generic, direct_generic, NULL,
-                                           72, 256, 4096};
+                                           4, 72, 256, 4096};
 #ifdef PYNN_HAVE_AVX2_KERNELS
 static pynn_gemm_kernel_set set_avx2 = {MR6, NR16, micro_avx2, direct_avx2, rows_avx2,
-                                        72, 256, 4096};
+                                        8, 72, 256, 4096};
+/* (The AVX-512 set's tiles of 8 rows take 8 rows whole: it streams 4.) */
 static pynn_gemm_kernel_set set_avx512 = {MR8, NR32, micro_avx512, direct_avx512,
-                                          rows_avx512, 72, 256, 4096};
+                                          rows_avx512, 4, 72, 256, 4096};
 #endif
 
 void pynn_gemm_kernels_init(size_t l1d, size_t l2)

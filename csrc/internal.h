@@ -281,11 +281,18 @@ typedef struct {
     pynn_micro_kernel micro;
     pynn_direct_kernel direct;
     pynn_rows_kernel rows;
+    /* The most rows the direct kernel takes where B holds more than
+     * PYNN_GEMM_STREAM_MIN floats (up to 4 rows it takes any B). */
+    int stream_rows;
     /* Block sizes: rows of A packed at a time (a multiple of mr), the
      * depth of a k slice (at most PYNN_GEMM_KC_MAX) and the columns of B
      * packed at a time (a multiple of nr). */
     ptrdiff_t mc, kc, nc;
 } pynn_gemm_kernel_set;
+
+/* A B of more floats than this (1 MiB: twice a Zen 3's L2) comes from L3
+ * or memory at every call: the direct kernels stream it row by row. */
+#define PYNN_GEMM_STREAM_MIN ((ptrdiff_t)1 << 18)
 
 /* The deepest k slice: packed B panels sit this many steps apart. */
 #define PYNN_GEMM_KC_MAX 320

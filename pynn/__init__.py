@@ -40,7 +40,7 @@ from .ops import custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
-    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, cos,
+    abs, add_n, argmax, argmin, argsort, ceil, clip_by_norm, clip_by_value, complex, conj, cos,
     cumsum, equal, exp, expand_dims, eye, fill, floor, gather, greater, greater_equal, identity,
     less, less_equal, linspace, log, logical_and, logical_not, logical_or, maximum, minimum,
     norm, not_equal, one_hot, pad, pow, range, rank, reduce_all, reduce_any, reduce_logsumexp,
@@ -57,8 +57,12 @@ from .math import (  # noqa: E402
     tensor_scatter_nd_max, tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update,
     unique, unique_with_counts)
 from .math import ensure_shape, reverse_sequence, scalar_mul, strided_slice  # noqa: E402
+from .math import (  # noqa: E402
+    dynamic_partition, dynamic_stitch, gradients, identity_n, recompute_grad, unravel_index)
 from .linalg import tensordot  # noqa: E402
 _TF_NAMES = ["ensure_shape", "scalar_mul", "reverse_sequence", "strided_slice",
+             "unravel_index", "dynamic_partition", "dynamic_stitch", "no_op", "group",
+             "control_dependencies", "identity_n", "recompute_grad", "conj", "gradients",
              "make_tensor_proto", "make_ndarray", "saved_model", "tensordot", "add_n", "argmax", "argmin", "argsort", "ceil", "clip_by_norm",
              "clip_by_value", "cos", "cumsum", "equal", "exp", "expand_dims", "eye", "fill",
              "floor", "gather", "greater", "greater_equal", "identity", "less", "less_equal",
@@ -90,7 +94,7 @@ from .dtypes import (bool, complex64, complex128, double, float16, float32,  # n
                      uint32, uint64)
 # tf.function and its neighbours (pynn runs them eagerly)
 from .execution import (RaggedTensorSpec, TensorArray, TensorSpec, cond,  # noqa: E402
-                        executing_eagerly, foldl, foldr, function, init_scope, map_fn,
+                        control_dependencies, group, no_op, executing_eagerly, foldl, foldr, function, init_scope, map_fn,
                         numpy_function, print, py_function, scan, vectorized_map,
                         switch_case, while_loop)
 from . import audio, debugging, image, io, linalg, signal, sparse, strings  # noqa: E402
@@ -168,7 +172,8 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "int16", "int32", "int64", "uint8", "matmul", "nest", "newaxis", "ones",
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
-           "bitcast", "saturate_cast", "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
+           "bitcast", "saturate_cast",
+           "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
            "function", "TensorSpec", "RaggedTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",
            "linalg", "strings", "clip_by_global_norm", "constant_initializer",

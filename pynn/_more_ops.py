@@ -565,16 +565,22 @@ def i0(x):
 
 def real(x):
     """The real part (x itself for real data)."""
+    if type(x) is ops._TracedComplex:
+        return x.real
     return x if _is_traced(x) else np.real(_array(x))
 
 
 def imag(x):
     """The imaginary part (zeros for real data)."""
+    if type(x) is ops._TracedComplex:
+        return x.imag
     return np.imag(_array(_plain(x)))
 
 
 def conj(x):
     """The complex conjugate (x itself for real data)."""
+    if type(x) is ops._TracedComplex:
+        return x.conj()
     return x if _is_traced(x) else np.conj(_array(x))
 
 

@@ -44,6 +44,7 @@ def _tf_alias(fn):
     from . import math as tf_math
     from . import nn
     same = {nn.relu: "relu", nn.relu6: "relu6", nn.elu: "elu", nn.swish: "swish",
+            nn.leaky_relu: "leaky_relu",
             nn.silu: "swish", tf_math.sigmoid: "sigmoid", tf_math.tanh: "tanh",
             tf_math.softmax: "softmax", tf_math.softplus: "softplus"}
     try:

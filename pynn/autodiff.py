@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, one_element
+from .tensor import Tensor, TensorShape, one_element
 
 class _Local(threading.local):
     """This thread's recording tape and ``add_loss`` sink, None until a
@@ -505,7 +505,8 @@ class Traced:
     # ------------------------------------------------------- array facts
     @property
     def shape(self):
-        return self.value.shape
+        # (TensorFlow's TensorShape, as an eager tensor's: tf.print(x.shape))
+        return tuple.__new__(TensorShape, self.value.shape)
 
     @property
     def ndim(self):
@@ -1356,12 +1357,140 @@ def where(condition, x1, x2):
 
 
 def cast(x, dtype):
-    """Floating point casts keep the trace (traced arrays are float32);
-    integer and boolean casts give constants."""
+    """Floating point casts keep the trace (traced arrays are float32), and
+    so do complex ones (a :class:`TracedComplex` with a zero imaginary
+    part); integer and boolean casts give constants."""
     x = resolve(x)
-    if np.dtype(dtype).kind == "f" and type(x) is Traced:
+    kind = np.dtype(dtype).kind
+    if kind == "f" and type(x) is Traced:
         return x
+    if kind == "c" and type(x) is Traced:
+        return TracedComplex(x, np.zeros(x.value.shape, np.float32), dtype)
     return np.asarray(_val(x)).astype(dtype)
+
+
+class TracedComplex:
+    """A complex tensor whose real and imaginary parts are float arrays,
+    at least one of them traced: what ``tf.cast(x, tf.complex64)`` or
+    ``tf.complex(re, im)`` gives for a traced ``x`` (an FNet layer's
+    ``tf.math.real(tf.signal.fft2d(tf.cast(x, tf.complex64)))``).  The
+    Fourier transforms, ``tf.math.real``/``imag``/``abs``/``conj``, ``+``,
+    ``-``, ``*`` and division by real values keep the gradient of both
+    parts; other functions refuse it, as they refuse a traced array
+    (never a constant that would drop its gradient)."""
+    __array_priority__ = 1000
+
+    def __init__(self, real, imag, dtype="complex64"):
+        self.real, self.imag = real, imag
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def shape(self):
+        return ops.shape(self.real)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def _parts_dtype(self):
+        return np.float64 if self.dtype == np.complex128 else np.float32
+
+    @property
+    def value(self):
+        return (np.asarray(_val(self.real), np.float64) +
+                1j * np.asarray(_val(self.imag), np.float64)).astype(self.dtype)
+
+    def numpy(self):
+        """A constant copy of the value (no gradient flows through it)."""
+        return self.value
+
+    def __repr__(self):
+        return f"<traced complex tensor: shape={tuple(self.shape)}, dtype={self.dtype.name}>"
+
+    def __array__(self, dtype=None, copy=None):
+        # the parts' own rule: a constant where a traced array converts to
+        # one, else the error naming the function
+        value = np.asarray(self.real) + 1j * np.asarray(self.imag)
+        return value.astype(self.dtype if dtype is None else dtype)
+
+    def __getitem__(self, key):
+        return TracedComplex(self.real[key], self.imag[key], self.dtype)
+
+    @staticmethod
+    def _parts(o):
+        """(real, imag) of an operand; imag None for a real one."""
+        if isinstance(o, TracedComplex):
+            return o.real, o.imag
+        v = resolve(o)
+        if type(v) is Traced:
+            return v, None
+        v = np.asarray(_val(v))
+        if v.dtype.kind == "c":
+            return v.real.astype(np.float32), v.imag.astype(np.float32)
+        return v, None
+
+    def __add__(self, o):
+        re, im = self._parts(o)
+        return TracedComplex(ops.add(self.real, re),
+                             self.imag if im is None else ops.add(self.imag, im), self.dtype)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return TracedComplex(ops.negative(self.real), ops.negative(self.imag), self.dtype)
+
+    def __sub__(self, o):
+        re, im = self._parts(o)
+        return TracedComplex(ops.subtract(self.real, re),
+                             self.imag if im is None else ops.subtract(self.imag, im),
+                             self.dtype)
+
+    def __rsub__(self, o):
+        return (-self).__add__(o)
+
+    def __mul__(self, o):
+        re, im = self._parts(o)
+        if im is None:
+            return TracedComplex(ops.multiply(self.real, re), ops.multiply(self.imag, re),
+                                 self.dtype)
+        return TracedComplex(
+            ops.subtract(ops.multiply(self.real, re), ops.multiply(self.imag, im)),
+            ops.add(ops.multiply(self.real, im), ops.multiply(self.imag, re)), self.dtype)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        re, im = self._parts(o)
+        if im is not None:
+            raise TypeError("Dividing a traced complex tensor by a complex value is not "
+                            "supported; multiply by the conjugate and divide by |value|^2")
+        return TracedComplex(ops.divide(self.real, re), ops.divide(self.imag, re), self.dtype)
+
+    def conj(self):
+        return TracedComplex(self.real, ops.negative(self.imag), self.dtype)
+
+    def abs(self):
+        """|z| = sqrt(re^2 + im^2)."""
+        return ops.sqrt(ops.add(ops.square(self.real), ops.square(self.imag)))
+
+    def transformed(self, transform):
+        """``transform`` (a (real, imag) pair function of pynn.ops: fft,
+        ifft2, ...) applied, the result a TracedComplex."""
+        im = self.imag if type(self.imag) is not np.ndarray else \
+            self.imag.astype(np.float32)
+        re, im = transform((self.real, im))
+        return TracedComplex(re, im, self.dtype)
+
+    def cast(self, dtype):
+        """TensorFlow's cast: to a complex dtype itself, to a float dtype
+        its real part (the imaginary part is dropped)."""
+        kind = np.dtype(dtype).kind
+        if kind == "c":
+            return TracedComplex(self.real, self.imag, dtype)
+        if kind == "f":
+            return self.real
+        return np.asarray(_val(self.real)).astype(dtype)
 
 
 def stop_gradient(x):
@@ -2807,3 +2936,4 @@ TRACED_OPS = {
 }
 ops._TAPE_OPS.update(TRACED_OPS)
 ops._TRACED.add(Traced)
+ops._TracedComplex = TracedComplex

@@ -6,10 +6,10 @@ import types
 from .records import DatasetTFRecordWriter, TFRecordDataset
 
 from .utils.dataset import (AUTOTUNE, INFINITE, UNKNOWN, AutoShardPolicy, AutotuneOptions,
-                            Counter, CsvDataset, Dataset, DistributeOptions,
+                            Counter, CsvDataset, Dataset, DatasetSpec, DistributeOptions,
                             MapVectorizationOptions, OptimizationOptions, Options,
-                            TextLineDataset, ThreadingOptions, bucket_by_sequence_length,
-                            make_csv_dataset)
+                            TextLineDataset, ThreadingOptions, assert_cardinality,
+                            bucket_by_sequence_length, make_csv_dataset)
 
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
@@ -50,6 +50,30 @@ def ignore_errors(log_warning=False):
     return lambda dataset: dataset.ignore_errors(log_warning=log_warning)
 
 
+def group_by_window(key_func, reduce_func, window_size=None, window_size_func=None):
+    """tf.data.experimental.group_by_window: Dataset.group_by_window as a
+    transformation for ``dataset.apply``."""
+    return lambda dataset: dataset.group_by_window(key_func, reduce_func, window_size,
+                                                   window_size_func)
+
+
+def scan(initial_state, scan_func):
+    """tf.data.experimental.scan: Dataset.scan for ``dataset.apply``."""
+    return lambda dataset: dataset.scan(initial_state, scan_func)
+
+
+def unique():
+    """tf.data.experimental.unique: Dataset.unique for ``dataset.apply``."""
+    return lambda dataset: dataset.unique()
+
+
+def rejection_resample(class_func, target_dist, initial_dist=None, seed=None):
+    """tf.data.experimental.rejection_resample: Dataset.rejection_resample
+    for ``dataset.apply`` ((class, element) pairs)."""
+    return lambda dataset: dataset.rejection_resample(class_func, target_dist, initial_dist,
+                                                      seed)
+
+
 # tf.data.experimental, where TensorFlow 2.3 and earlier kept these
 experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShardPolicy,
                                      DistributeOptions=DistributeOptions,
@@ -62,6 +86,7 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      INFINITE_CARDINALITY=INFINITE, UNKNOWN_CARDINALITY=UNKNOWN,
                                      shuffle_and_repeat=shuffle_and_repeat,
                                      bucket_by_sequence_length=bucket_by_sequence_length,
+                                     assert_cardinality=assert_cardinality,
                                      cardinality=lambda dataset: dataset.cardinality(),
                                      make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
                                      Counter=Counter,
@@ -69,7 +94,14 @@ experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, AutoShardPolicy=AutoShar
                                      choose_from_datasets=Dataset.choose_from_datasets,
                                      TFRecordWriter=DatasetTFRecordWriter,
                                      dense_to_ragged_batch=dense_to_ragged_batch,
-                                     ignore_errors=ignore_errors)
+                                     ignore_errors=ignore_errors,
+                                     save=lambda dataset, path, compression=None,
+                                     shard_func=None, checkpoint_args=None: dataset.save(
+                                         path, compression, shard_func, checkpoint_args),
+                                     load=Dataset.load,
+                                     RandomDataset=lambda seed=None: Dataset.random(seed),
+                                     group_by_window=group_by_window, scan=scan,
+                                     unique=unique, rejection_resample=rejection_resample)
 
-__all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
+__all__ = ["Dataset", "DatasetSpec", "TextLineDataset", "TFRecordDataset", "Options", "ThreadingOptions", "AUTOTUNE",
            "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]

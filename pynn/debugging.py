@@ -34,6 +34,12 @@ class OutOfRangeError(OpError):
     (``tf.errors.OutOfRangeError``)."""
 
 
+class FailedPreconditionError(OpError):
+    """The data broke what the program asserted about it: a dataset whose
+    number of elements is not the one ``assert_cardinality`` gave
+    (``tf.errors.FailedPreconditionError``)."""
+
+
 class CancelledError(OpError):
     """An operation given up: an enqueue into a closed queue
     (``tf.errors.CancelledError``)."""
@@ -41,7 +47,8 @@ class CancelledError(OpError):
 
 errors = types.SimpleNamespace(OpError=OpError, InvalidArgumentError=InvalidArgumentError,
                                DataLossError=DataLossError, OutOfRangeError=OutOfRangeError,
-                               CancelledError=CancelledError)
+                               CancelledError=CancelledError,
+                               FailedPreconditionError=FailedPreconditionError)
 
 
 def _array(x):

@@ -195,4 +195,10 @@ def bitcast(input, type, name=None):
     return eager(np.array(out))
 
 
-__all__ = ["DType", "as_dtype", "bitcast", "saturate_cast"] + sorted(_ALL)
+def cast(x, dtype, name=None):
+    """``tf.dtypes.cast``: TensorFlow's ``tf.cast``."""
+    from .backend import cast as _cast
+    return _cast(x, dtype)
+
+
+__all__ = ["DType", "as_dtype", "bitcast", "cast", "saturate_cast"] + sorted(_ALL)

@@ -425,12 +425,19 @@ def py_function(func=None, inp=None, Tout=None, name=None):
 
 
 def numpy_function(func=None, inp=None, Tout=None, stateful=True, name=None):
-    """``func`` called on the inputs as plain NumPy arrays, its results
+    """``func`` called on the inputs as plain NumPy arrays (scalars as
+    NumPy's scalars, a string as its bytes), its results
     cast to ``Tout``; no gradient flows through it (as TensorFlow's).
     Without ``func``, a decorator, as py_function's."""
     if func is None:
         return _decorator(numpy_function, Tout, name)
-    out = func(*[np.asarray(ops.convert_to_numpy(v)) for v in inp])
+
+    def plain(v):
+        # (a 0-d input as NumPy's scalar, a string's as its bytes, as
+        # TensorFlow hands them over: Image.open(path) in the function)
+        a = np.asarray(ops.convert_to_numpy(v))
+        return a[()] if a.ndim == 0 else a
+    out = func(*[plain(v) for v in inp])
     return _as_outputs(out, Tout, "numpy_function")
 
 
@@ -457,6 +464,8 @@ def _as_outputs(out, Tout, who):
     if isinstance(Tout, (list, tuple)):
         if not Tout and out is None:
             return []  # (Tout=[]: a function run for its effect, as TensorFlow's)
+        if len(Tout) == 1 and not isinstance(out, (list, tuple)):
+            out = [out]  # (one result for Tout=[dtype], as TensorFlow takes it)
         if not isinstance(out, (list, tuple)) or len(out) != len(Tout):
             raise ValueError(f"{who}: Tout names {len(Tout)} results, the function returned "
                              f"{out!r}")
@@ -544,33 +553,55 @@ class TensorArray:
         self._values = []
 
 
-def _printed_text(s):
-    return s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s)
-
-
 def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
     """TensorFlow's ``tf.print``: the inputs (tensors as NumPy prints them,
     at most ``summarize`` entries at each end of an axis; -1 or None for
-    all) to ``output_stream`` (sys.stderr by default, as TensorFlow's)."""
+    all) to ``output_stream`` (sys.stderr by default, as TensorFlow's).  A
+    string is printed as it is, any other Python object as ``pprint``
+    formats it (a NumPy array as ``array([...])``, bytes as ``b'...'``), a
+    list or dict holding tensors with each tensor formatted in its place,
+    as TensorFlow's."""
+    import pprint
+    from .math import is_tensor
     full = summarize is None or summarize < 0
-    parts = []
-    for v in inputs:
-        if isinstance(v, (str, bytes)) or np.ndim(ops._plain(v)) == 0 and not hasattr(v, "shape"):
-            parts.append(v.decode() if isinstance(v, bytes) else str(v))
-            continue
+
+    def tensor_text(v):
         a = np.asarray(ops.convert_to_numpy(v))
-        if a.dtype.kind in "OSU":
-            # a string tensor's text, as TensorFlow prints it: s, ["a" "b"]
-            if a.ndim == 0:
-                parts.append(_printed_text(a[()]))
-                continue
-            formatter = {"all": lambda s: f'"{_printed_text(s)}"'}
-        else:
-            formatter = None
+        text = (lambda b: b.decode(errors="replace") if isinstance(b, bytes) else str(b))
+        if a.dtype.kind in "OSU" and not a.ndim:
+            return text(a[()])
+        # (the strings of a string tensor in double quotes, as TensorFlow's)
+        formatter = ({"all": lambda b: '"' + text(b) + '"'} if a.dtype.kind in "OSU"
+                     else None)
         with np.printoptions(threshold=sys.maxsize if full else 2 * summarize,
                              edgeitems=max(int(summarize), 1) if not full else 3):
-            parts.append(np.array2string(a, separator=" ", formatter=formatter) if a.ndim
-                         else str(a[()]))
+            return (np.array2string(a, separator=" ", formatter=formatter) if a.ndim
+                    else str(a[()]))
+
+    parts = []
+    for v in inputs:
+        if isinstance(v, str):
+            parts.append(v)
+        elif is_tensor(v):
+            parts.append(tensor_text(v))
+        elif isinstance(v, np.generic):
+            # (a NumPy scalar as NumPy 1 printed it: 0.5, not np.float32(0.5))
+            parts.append(str(v))
+        elif isinstance(v, (list, tuple, dict)):
+            from .tree import flatten, pack_sequence_as
+            leaves = flatten(v)
+            found = [x for x in leaves if is_tensor(x)]
+            if not found:
+                parts.append(pprint.pformat(v))
+                continue
+            mark = "{tensor_%d}" % id(found)
+            text = pprint.pformat(pack_sequence_as(
+                v, [_Mark(mark) if is_tensor(x) else x for x in leaves]))
+            for x in found:
+                text = text.replace(mark, tensor_text(x), 1)
+            parts.append(text)
+        else:
+            parts.append(pprint.pformat(v))
     stream = sys.stderr if output_stream is None else output_stream
     if isinstance(stream, str):  # TensorFlow's "file://path" and logging names
         if stream.startswith("file://"):
@@ -581,6 +612,51 @@ def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None
     stream.write(sep.join(parts) + end)
     return None
 
+
+def no_op(name=None):
+    """TensorFlow's ``tf.no_op``: nothing to do (None, as TensorFlow's in
+    eager execution, where operations run as they are called)."""
+    return None
+
+
+def group(*inputs, **kwargs):
+    """TensorFlow's ``tf.group``: in eager execution every operation has
+    run when it was called, so there is nothing to wait for (None, as
+    TensorFlow's eager ``tf.group``)."""
+    unknown = set(kwargs) - {"name"}
+    if unknown:
+        raise TypeError(f"tf.group: unknown keyword arguments {sorted(unknown)}")
+    return None
+
+
+class _NoControl:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def control_dependencies(control_inputs):
+    """TensorFlow's ``tf.control_dependencies`` in eager execution: the
+    control inputs have run already (callables among them are called now,
+    as TensorFlow's), and the block runs as it is."""
+    if control_inputs is not None:
+        if not isinstance(control_inputs, (list, tuple)):
+            raise TypeError(f"tf.control_dependencies: control_inputs must be a list, got "
+                            f"{type(control_inputs).__name__}")
+        for c in control_inputs:
+            if callable(c) and not hasattr(c, "shape"):
+                c()
+    return _NoControl()
+
+
+class _Mark(str):
+    """A tensor's place in the text ``pprint`` makes of a structure
+    (printed bare, with no quotes)."""
+
+    def __repr__(self):
+        return str(self)
 
 
 # ------------------------------------------------------------ control flow
@@ -753,4 +829,5 @@ def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
 
 __all__ = ["function", "Function", "TensorSpec", "RaggedTensorSpec", "executing_eagerly", "init_scope", "py_function",
            "numpy_function", "TensorArray", "cond", "while_loop", "switch_case", "map_fn",
-           "vectorized_map", "foldl", "foldr", "scan"]
+           "vectorized_map", "foldl", "foldr", "scan", "no_op", "group",
+           "control_dependencies"]

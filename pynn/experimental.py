@@ -1,5 +1,6 @@
 """``tf.experimental`` for programs ported with ``import pynn as tf``:
-the cosine schedules tf.keras 2.2-2.8 kept here, and
+the cosine schedules and the PeepholeLSTMCell tf.keras 2.2-2.8 kept here
+(``tf.keras.experimental``), and
 ``tf.experimental.numpy`` (``import pynn.experimental.numpy as tnp``),
 TensorFlow's NumPy API.
 
@@ -19,6 +20,7 @@ import numpy as _np
 
 from . import ops
 from .backend import _eager_results
+from .layers.rnn import PeepholeLSTMCell
 from .optimizers.schedules import CosineDecay, CosineDecayRestarts
 from .tensor import Tensor
 from .utils.dataset import Optional
@@ -89,7 +91,23 @@ def _asarray(a, dtype=None):
     return _np.asarray(a, dtype=dtype)
 
 
-numpy.asarray = numpy.array = _eager_results(_asarray, python_floats=False)
+def _asarray_chkfinite(a, dtype=None):
+    """asarray, refusing infinities and NaNs as NumPy's."""
+    if not _np.isfinite(_np.asarray(ops.convert_to_numpy(a), dtype=dtype)).all():
+        raise ValueError("array must not contain infs or NaNs")
+    return _asarray(a, dtype)
+
+
+def _require(a, dtype=None, requirements=None):
+    """NumPy's require: the array (C-contiguous, aligned and writable
+    already), as dtype."""
+    return _asarray(a, dtype)
+
+
+numpy.asarray = numpy.array = numpy.asanyarray = numpy.ascontiguousarray = \
+    numpy.asfortranarray = _eager_results(_asarray, python_floats=False)
+numpy.asarray_chkfinite = _eager_results(_asarray_chkfinite, python_floats=False)
+numpy.require = _eager_results(_require, python_floats=False)
 sys.modules[numpy.__name__] = numpy
 
-__all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "numpy"]
+__all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "PeepholeLSTMCell", "numpy"]

@@ -91,6 +91,7 @@ class Loss:
             y_true = np.asarray(y_true).reshape(-1, 1) if not self.sparse else y_true
         y_true = self.prepare_targets(y_true, y_pred.shape)
         values = np.asarray(self._unreduced(y_true, y_pred, traced=False), np.float32)
+        sample_weight = self._masked_weight(y_true, sample_weight)
         if sample_weight is not None:
             values = values * _weight_like(sample_weight, values.ndim)
         # (tensors, as Keras's losses give: ``loss_object(y, p).numpy()``)
@@ -136,7 +137,29 @@ class Loss:
                     y_true = np.asarray(autodiff.value_of(y_true)).reshape(-1, 1)
             y_true = self.prepare_targets(autodiff.value_of(y_true), y_pred.shape)
             values = self._unreduced(y_true, y_pred, traced=True)
+            sample_weight = self._masked_weight(y_true, sample_weight)
         return self._reduce(values, sample_weight)
+
+    def value_mask(self, y_true):
+        """Which loss values count, by the prepared targets (False where a
+        target is to be ignored: SparseCategoricalCrossentropy's
+        ignore_class); None where all do."""
+        return None
+
+    def _masked_weight(self, y_true, sample_weight):
+        """``sample_weight`` with the value mask applied as Keras applies a
+        mask to loss values: masked values weigh 0 and, for a mean, the
+        others ``total / valid``, so the mean runs over the valid ones."""
+        mask = self.value_mask(y_true)
+        if mask is None:
+            return sample_weight
+        keep = np.asarray(mask, np.float32)
+        if self.reduction in ("sum_over_batch_size", "auto"):
+            valid = float(keep.sum())
+            keep = keep * (keep.size / valid if valid else 0.0)
+        if sample_weight is None:
+            return keep
+        return keep * _weight_like(sample_weight, keep.ndim)
 
     def _reduce(self, values, sample_weight):
         """Unreduced values (traced or not) weighted and reduced."""
@@ -290,10 +313,43 @@ class CategoricalCrossentropy(_SmoothedLabels):
 
 
 class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy of integer class labels.  ``ignore_class``: a label
+    value (a segmentation's 255 or -1 "void") whose positions have no loss
+    and no gradient; the mean runs over the others, as in Keras."""
     kind = "sparse_categorical_crossentropy"
     fused_kind = kind
     fuses_activation = "softmax"
     sparse = True
+
+    def __init__(self, from_logits=False, ignore_class=None,
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(from_logits, reduction, name, dtype)
+        if ignore_class is not None:
+            if isinstance(ignore_class, bool) or \
+                    not float(ignore_class).is_integer():
+                raise ValueError(f"SparseCategoricalCrossentropy: ignore_class must be an "
+                                 f"integer label or None, got {ignore_class!r}")
+            ignore_class = int(ignore_class)
+        self.ignore_class = ignore_class
+
+    def get_config(self):
+        return {**super().get_config(), "ignore_class": self.ignore_class}
+
+    def value_mask(self, y_true):
+        if self.ignore_class is None:
+            return None
+        return self._kept_labels(y_true)[1].reshape(np.shape(y_true))
+
+    def _kept_labels(self, y_true):
+        """The labels with the ignored ones as class 0 (their values are
+        zeroed after) and the mask of the others, flat; (labels, None)
+        without ignore_class."""
+        if self.ignore_class is None:
+            return y_true, None
+        labels = y_true.to_numpy() if hasattr(y_true, "to_numpy") else \
+            np.asarray(autodiff.value_of(y_true))  # (a GPU batch's labels, read back)
+        keep = (labels != self.ignore_class).reshape(-1)
+        return np.where(keep, labels.reshape(-1), 0).astype(np.int32), keep
 
     def prepare_targets(self, y, output_shape, where="the model's output"):
         y = np.asarray(y)
@@ -321,9 +377,13 @@ class SparseCategoricalCrossentropy(Loss):
                 y = np.trunc(y)
         elif y.dtype.kind not in "biu":
             raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
-        if y.size and (y.min() < 0 or y.max() >= classes):
-            raise ValueError(f"{self.name}: labels must be in [0, {classes}) for an output of "
-                             f"{classes} classes, got values from {y.min()} to {y.max()}")
+        counted = y if self.ignore_class is None else y[y != self.ignore_class]
+        if counted.size and (counted.min() < 0 or counted.max() >= classes):
+            ignored = "" if self.ignore_class is None else \
+                f" (besides ignore_class={self.ignore_class})"
+            raise ValueError(f"{self.name}: labels must be in [0, {classes}){ignored} for an "
+                             f"output of {classes} classes, got values from {counted.min()} "
+                             f"to {counted.max()}")
         return np.ascontiguousarray(y, dtype=np.int32)
 
     def compute(self, y_true, y_pred, sample_weight=None, scale=None, grad=None, fused=False):
@@ -331,13 +391,31 @@ class SparseCategoricalCrossentropy(Loss):
             y_pred = y_pred.reshape(-1, y_pred.shape[-1])
         if grad is not None and grad.ndim > 2:  # a view: the gradient lands in grad
             grad = grad.reshape(-1, grad.shape[-1])
+        labels, keep = self._kept_labels(y_true)
+        if keep is not None and not keep.all() and type(y_pred) is not np.ndarray:
+            # a GPU batch: its labels, the ignored ones made class 0, go back
+            # there; the training step's weights mask those positions
+            y_true = type(y_pred).from_numpy(labels, y_pred.device)
+        elif keep is not None and not keep.all():
+            # the ignored positions weigh 0: no loss, no gradient (the
+            # training step's weights already mask them; a direct call's
+            # may not)
+            y_true = labels
+            w = np.ones(keep.size, np.float32) if sample_weight is None else \
+                np.broadcast_to(np.asarray(sample_weight, np.float32).reshape(-1), keep.shape)
+            sample_weight = np.ascontiguousarray(w * keep)
+            per = ops.sparse_loss(y_true, y_pred, from_logits=fused,
+                                  sample_weight=sample_weight, scale=scale, grad=grad)
+            return per * keep
         return ops.sparse_loss(y_true, y_pred, from_logits=fused, sample_weight=sample_weight,
                                scale=scale, grad=grad)
 
     def per_sample(self, y_true, y_pred):
         if y_pred.ndim > 2:
             y_pred = ops.reshape(y_pred, (-1, y_pred.shape[-1]))
-        return ops.sparse_loss(y_true, y_pred, from_logits=self.from_logits)
+        y_true, keep = self._kept_labels(y_true)
+        per = ops.sparse_loss(y_true, y_pred, from_logits=self.from_logits)
+        return per if keep is None else ops.multiply(per, keep.astype(np.float32))
 
 
 class LossFunctionWrapper(Loss):
@@ -695,6 +773,12 @@ def _per_sample_of(loss, y_true, y_pred):
     batch) is one sample and its loss a scalar."""
     rank = y_pred.ndim if hasattr(y_pred, "ndim") else np.ndim(y_pred)
     if rank == 1:
+        true_shape = tuple(y_true.shape) if hasattr(y_true, "shape") else np.shape(y_true)
+        if len(true_shape) == 2 and true_shape[-1] == 1:
+            # a (batch, 1) column of targets against (batch,) predictions:
+            # Keras 3 gives the predictions the column's axis, one loss per
+            # sample (tf.keras 2 broadcast the pair to (batch, batch))
+            return loss(y_true, ops.reshape(y_pred, (-1, 1)))
         return loss(ops.reshape(y_true, (1, -1)), ops.reshape(y_pred, (1, -1)))[0]
     return loss(y_true, y_pred)
 

@@ -53,6 +53,8 @@ def _integers(x):
 def abs(x, name=None):
     """|x|; of complex values (a tf.signal.stft spectrum) their magnitudes,
     real (computed on the values: no gradient flows through them)."""
+    if type(x) is ops._TracedComplex:
+        return x.abs()
     if _dtype(x).kind == "c":
         v = _value(x)
         return np.abs(v).astype(np.float64 if v.dtype == np.complex128 else np.float32)
@@ -64,7 +66,14 @@ def abs(x, name=None):
 
 def complex(real, imag, name=None):
     """real + i imag, complex64 from float32 parts (complex128 from float64):
-    a signal for tf.signal.fft (computed on the values, no gradient)."""
+    a signal for tf.signal.fft; of traced parts a TracedComplex, which
+    keeps their gradients."""
+    if ops._is_traced(real) or ops._is_traced(imag):
+        re, im = ops.convert_to_tensor(real), ops.convert_to_tensor(imag)
+        if tuple(ops.shape(re)) != tuple(ops.shape(im)):
+            raise ValueError(f"tf.complex: real and imag need one shape, got "
+                             f"{tuple(ops.shape(re))} and {tuple(ops.shape(im))}")
+        return ops._TracedComplex(re, im, "complex64")
     re, im = _value(real), _value(imag)
     # (Python floats are float32 parts, as TensorFlow converts them)
     dr, di = (tf_default_dtype(v) for v in (real, imag))
@@ -77,12 +86,24 @@ def complex(real, imag, name=None):
 
 def real(input, name=None):
     """The real parts of complex values (real values as they are)."""
+    if type(input) is ops._TracedComplex:
+        return input.real
     v = _value(input)
     return v.real.copy() if v.dtype.kind == "c" else input
 
 
+def conj(x, name=None):
+    """The complex conjugates (real values as they are)."""
+    if type(x) is ops._TracedComplex:
+        return x.conj()
+    v = _value(x)
+    return np.conj(v) if v.dtype.kind == "c" else x
+
+
 def imag(input, name=None):
     """The imaginary parts of complex values (zeros for real values)."""
+    if type(input) is ops._TracedComplex:
+        return input.imag
     v = _value(input)
     return v.imag.copy() if v.dtype.kind == "c" else np.zeros_like(v)
 
@@ -112,6 +133,16 @@ def divide(x, y, name=None):
 def divide_no_nan(x, y, name=None):
     """x / y, with 0 where y is 0."""
     return ops.divide_no_nan(x, y)
+
+
+def multiply_no_nan(x, y, name=None):
+    """x * y, with 0 where y is 0 (even where x is inf or nan)."""
+    return ops.where(ops.equal(y, 0), ops.zeros_like(ops.multiply(x, y)), ops.multiply(x, y))
+
+
+def xdivy(x, y, name=None):
+    """x / y, with 0 where x is 0."""
+    return ops.where(ops.equal(x, 0), ops.zeros_like(ops.divide(x, y)), ops.divide(x, y))
 
 
 def floordiv(x, y, name=None):
@@ -772,6 +803,19 @@ def ensure_shape(x, shape, name=None):
     return x
 
 
+def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
+    """TensorFlow 1's accumulate_n: add_n's sum."""
+    return add_n(inputs)
+
+
+def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
+    """log(cumsum(exp(x))) along ``axis``, computed stably (the running
+    maximum taken out); ``exclusive`` and ``reverse`` as cumsum's."""
+    top = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
+    return ops.add(ops.log(cumsum(ops.exp(ops.subtract(x, top)), axis=axis,
+                                  exclusive=exclusive, reverse=reverse)), top)
+
+
 def add_n(inputs, name=None):
     """The elementwise sum of a list of arrays of one shape."""
     inputs = list(inputs)
@@ -1101,12 +1145,15 @@ def meshgrid(*args, **kwargs):
 
 
 def is_tensor(x):
-    """Whether ``x`` is a tensor here: an array (pynn's tensors are NumPy
-    arrays), a traced value, a variable, a symbolic, sparse or ragged
-    tensor; Python numbers and lists are not."""
+    """Whether ``x`` is a tensor, as TensorFlow's ``tf.is_tensor``: what
+    pynn's operations return (an eager tensor, a traced value), a
+    variable, a symbolic, sparse or ragged tensor; Python numbers and
+    lists, and plain NumPy arrays and scalars, are not."""
     from .models.node import KerasTensor
     from .ragged import RaggedTensor
     from .sparse import SparseTensor
+    if type(x) is np.ndarray or isinstance(x, np.generic):
+        return False
     return ops.is_tensor(x) or isinstance(x, (KerasTensor, RaggedTensor, SparseTensor))
 
 
@@ -1349,6 +1396,10 @@ def _special(who, fn, args, grads):
     the derivative of the result by argument i, for the traced arguments
     listed in ``grads`` (the others are constants to the gradient)."""
     from . import autodiff
+    if builtins.any(_symbolic(a) for a in args):
+        # a functional model being built: a layer of the graph that computes
+        # this function when the model runs (gradients flow through it)
+        return ops._SYMBOLIC[1](who.rsplit(".", 1)[1], list(args), {})
     rs = [autodiff.resolve(a) for a in args]
     traced = [type(r) is autodiff.Traced for r in rs]
     vals = []
@@ -1402,6 +1453,46 @@ def digamma(x, name=None):
 def erfinv(x, name=None):
     """The inverse of erf (+-inf at +-1, NaN outside [-1, 1])."""
     return ops.erfinv(x)
+
+
+def ndtri(x, name=None):
+    """The inverse of the standard normal CDF: sqrt(2) erfinv(2 x - 1)."""
+    return ops.multiply(np.float32(np.sqrt(2.0)),
+                        ops.erfinv(ops.subtract(ops.multiply(np.float32(2.0), x),
+                                                np.float32(1.0))))
+
+
+def identity_n(input, name=None):
+    """Each tensor of the list as it is (tf.identity_n)."""
+    return [ops.convert_to_tensor(t) if not ops._is_traced(t) else t for t in input]
+
+
+def gradients(ys, xs, grad_ys=None, name="gradients", gate_gradients=False,
+              aggregation_method=None, stop_gradients=None, unconnected_gradients="none"):
+    """tf.gradients: symbolically, of a loss built from a model's symbolic
+    tensors, Keras 2's K.gradients (computed by K.function); on values
+    TensorFlow 2 refuses it in eager code, and so does pynn: use
+    tf.GradientTape."""
+    from .backend import gradients as symbolic_gradients
+    from .models.node import KerasTensor
+    if isinstance(ys, KerasTensor) and grad_ys is None and stop_gradients is None and \
+            unconnected_gradients in ("none", None):
+        return symbolic_gradients(ys, xs)
+    if isinstance(ys, KerasTensor):
+        raise ValueError("tf.gradients of symbolic tensors takes only ys and xs here "
+                         "(grad_ys, stop_gradients and unconnected_gradients='zero' are not "
+                         "supported); compute the gradient with tf.GradientTape")
+    raise RuntimeError("tf.gradients is not supported when eager execution is enabled. Use "
+                       "tf.GradientTape instead.")
+
+
+def recompute_grad(f):
+    """tf.recompute_grad: ``f`` with the same values and gradients;
+    TensorFlow recomputes its activations in the backward pass to save
+    memory, which pynn's kernels have no use for."""
+    if not callable(f):
+        raise TypeError(f"recompute_grad: f must be callable, got {type(f).__name__}")
+    return f
 
 
 def expm1(x, name=None):
@@ -1476,10 +1567,77 @@ def polyval(coeffs, x, name=None):
 
 
 
-# tf.math.special: the Bessel functions under their second names
+def _unary_special(name, doc, derivative):
+    def fn(x, name=None):
+        return _special(f"tf.math.special.{fn.__name__}", getattr(_sp, fn.__name__), [x],
+                        {0: derivative})
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def _k1_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -_sp.bessel_k0(x) - _sp.bessel_k1(x) / x
+
+
+def _k1e_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _sp.bessel_k1e(x) * (1 - 1 / x) - _sp.bessel_k0e(x)
+
+
+def _y1_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _sp.bessel_y0(x) - _sp.bessel_y1(x) / x
+
+
+def _spence_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 1, -1.0, np.log(x) / (1 - x))
+
+
+def _expint_derivative(x):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.exp(x) / x
+
+
+# tf.math.special's functions (SciPy's definitions, computed in float64 by
+# pynn._special), each with its derivative for a GradientTape, and each
+# recorded as a layer on a functional model's symbolic tensors
+SPECIAL = {f.__name__: f for f in (
+    _unary_special("bessel_j0", "The Bessel function of the first kind, order 0.",
+                   lambda v: -_sp.bessel_j1(v)),
+    _unary_special("bessel_j1", "The Bessel function of the first kind, order 1.",
+                   _checked_pair(lambda v: _sp.bessel_j0(v) - _sp.bessel_j1(v) / v, 0.5)),
+    _unary_special("bessel_y0", "The Bessel function of the second kind, order 0 (NaN "
+                   "for x < 0, -inf at 0).", lambda v: -_sp.bessel_y1(v)),
+    _unary_special("bessel_y1", "The Bessel function of the second kind, order 1 (NaN "
+                   "for x < 0, -inf at 0).", _y1_derivative),
+    _unary_special("bessel_k0", "The modified Bessel function of the second kind, order 0 "
+                   "(NaN for x < 0, inf at 0).", lambda v: -_sp.bessel_k1(v)),
+    _unary_special("bessel_k1", "The modified Bessel function of the second kind, order 1 "
+                   "(NaN for x < 0, inf at 0).", _k1_derivative),
+    _unary_special("bessel_k0e", "exp(x) K0(x), which does not underflow.",
+                   lambda v: _sp.bessel_k0e(v) - _sp.bessel_k1e(v)),
+    _unary_special("bessel_k1e", "exp(x) K1(x), which does not underflow.", _k1e_derivative),
+    _unary_special("dawsn", "Dawson's integral exp(-x^2) int_0^x exp(t^2) dt.",
+                   lambda v: 1 - 2 * v * _sp.dawsn(v)),
+    _unary_special("expint", "The exponential integral Ei(x), the principal value of "
+                   "int_-inf^x exp(t) / t dt (as SciPy's expi; -inf at 0).",
+                   _expint_derivative),
+    _unary_special("fresnel_cos", "The Fresnel integral int_0^x cos(pi t^2 / 2) dt.",
+                   lambda v: np.cos(np.pi / 2 * v * v)),
+    _unary_special("fresnel_sin", "The Fresnel integral int_0^x sin(pi t^2 / 2) dt.",
+                   lambda v: np.sin(np.pi / 2 * v * v)),
+    _unary_special("spence", "Spence's function int_1^x log(t) / (1 - t) dt (NaN for "
+                   "x < 0).", _spence_derivative))}
+
+
+# tf.math.special: those above, and the Bessel functions I under their second names
 special = __import__("types").SimpleNamespace(
     bessel_i0=lambda x, name=None: bessel_i0(x), bessel_i0e=lambda x, name=None: bessel_i0e(x),
-    bessel_i1=lambda x, name=None: bessel_i1(x), bessel_i1e=lambda x, name=None: bessel_i1e(x))
+    bessel_i1=lambda x, name=None: bessel_i1(x), bessel_i1e=lambda x, name=None: bessel_i1e(x),
+    **SPECIAL)
 
 
 # ------------------------------------------------------------ slicing
@@ -1519,6 +1677,93 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
     rest = tuple(shape[a] for a in perm[2:])
     picked = ops.take(ops.reshape(moved, (n * s,) + rest), flat, axis=0)
     return ops.transpose(ops.reshape(picked, (n, s) + rest), [int(a) for a in np.argsort(perm)])
+
+
+def unravel_index(indices, dims, name=None):
+    """The coordinates, in an array of shape ``dims``, of the flat
+    ``indices``: shape (len(dims),) + indices' shape, of indices' integer
+    dtype (a scalar index gives a vector)."""
+    idx, d = _value(indices), np.ravel(_value(dims))
+    if not hasattr(indices, "dtype") and idx.dtype == np.int64:
+        idx = idx.astype(np.int32)                       # (Python ints: tf.int32)
+    if idx.dtype.kind not in "iu" or d.dtype.kind not in "iu":
+        raise TypeError(f"tf.unravel_index: indices and dims must be integers, got "
+                        f"{idx.dtype} and {d.dtype}")
+    if (d <= 0).any() and idx.size:
+        raise _invalid(f"tf.unravel_index: dims must be positive, got {d.tolist()}")
+    total = int(np.prod(d.astype(np.int64)))
+    bad = (idx < 0) | (idx >= total)
+    if bad.any():
+        raise _invalid(f"tf.unravel_index: index {idx[bad].ravel()[0]} is out of range for "
+                       f"dims {d.tolist()} (size {total})")
+    coords = np.unravel_index(idx.astype(np.int64), tuple(int(v) for v in d))
+    return np.stack(coords).astype(idx.dtype)
+
+
+def _partition_ids(who, partitions, data_shape, num):
+    p = _value(partitions)
+    if p.dtype.kind not in "iu":
+        raise TypeError(f"{who}: partitions must be integers, got {p.dtype}")
+    if tuple(data_shape[:p.ndim]) != p.shape:
+        raise ValueError(f"{who}: partitions of shape {p.shape} must be a prefix of data's "
+                         f"shape {tuple(data_shape)}")
+    bad = (p < 0) | (p >= num)
+    if bad.any():
+        raise _invalid(f"{who}: partitions[{np.argwhere(bad)[0].tolist()}] = "
+                       f"{p[bad].ravel()[0]} is not in [0, {num})")
+    return p.ravel()
+
+
+def dynamic_partition(data, partitions, num_partitions, name=None):
+    """``num_partitions`` tensors, the i-th holding the slices of ``data``
+    whose entry in ``partitions`` (of a shape that begins data's) is i, in
+    order (gradients flow back to data)."""
+    num = int(num_partitions)
+    if num < 1:
+        raise ValueError(f"tf.dynamic_partition: num_partitions must be >= 1, got {num}")
+    shape = tuple(ops.shape(data))
+    p = _partition_ids("tf.dynamic_partition", partitions, shape, num)
+    rest = shape[_value(partitions).ndim:]
+    flat = ops.reshape(data, (p.size,) + rest)
+    return [ops.take(flat, np.flatnonzero(p == i), axis=0) for i in builtins.range(num)]
+
+
+def dynamic_stitch(indices, data, name=None):
+    """The slices of the tensors in ``data`` placed at the rows given by
+    ``indices`` (one integer tensor per data tensor, its shape a prefix of
+    the data's): merged[indices[m][i]] = data[m][i], a later pair winning
+    where two give the same row; rows no index names are zeros (gradients
+    flow back to data)."""
+    if not isinstance(indices, (list, tuple)) or not isinstance(data, (list, tuple)) \
+            or len(indices) != len(data) or not indices:
+        raise ValueError("tf.dynamic_stitch: indices and data must be lists of the same "
+                         "(non-zero) length")
+    ids, parts, rest = [], [], None
+    for m, (i, d) in enumerate(zip(indices, data)):
+        iv, shape = _value(i), tuple(ops.shape(d))
+        if iv.dtype.kind not in "iu":
+            raise TypeError(f"tf.dynamic_stitch: indices[{m}] must be integers, got {iv.dtype}")
+        if shape[:iv.ndim] != iv.shape:
+            raise ValueError(f"tf.dynamic_stitch: indices[{m}] of shape {iv.shape} must be a "
+                             f"prefix of data[{m}]'s shape {shape}")
+        if rest is None:
+            rest = shape[iv.ndim:]
+        elif shape[iv.ndim:] != rest:
+            raise ValueError(f"tf.dynamic_stitch: data[{m}] of shape {shape} has slices of "
+                             f"shape {shape[iv.ndim:]}, data[0]'s are {rest}")
+        if (iv < 0).any():
+            raise _invalid(f"tf.dynamic_stitch: indices[{m}] has a negative index "
+                           f"{iv[iv < 0].ravel()[0]}")
+        ids.append(iv.ravel().astype(np.int64))
+        parts.append(ops.reshape(d, (iv.size,) + rest))
+    every = np.concatenate(ids)
+    rows = int(every.max()) + 1 if every.size else 0
+    source = np.full(rows, -1, np.int64)
+    np.maximum.at(source, every, np.arange(every.size))  # (the last writer wins)
+    source[source < 0] = every.size                      # (the zero row, after the data)
+    zero = np.zeros((1,) + rest, _dtype(data[0]))
+    stacked = ops.concatenate(parts + [zero], axis=0)
+    return ops.take(stacked, source, axis=0)
 
 
 def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
@@ -1564,7 +1809,8 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
 
 # tf.math's names (the module's own); the top-level ones pynn exports are
 # these and the tensor functions above (range to argsort).
-_MATH = ["abs", "complex", "real", "imag", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
+_MATH = ["abs", "complex", "real", "imag", "conj", "multiply_no_nan", "xdivy",
+         "accumulate_n", "cumulative_logsumexp", "ndtri", "add", "subtract", "multiply", "divide", "divide_no_nan", "floordiv",
          "floormod", "negative", "reciprocal", "squared_difference", "pow", "exp", "log",
          "log1p", "square", "sqrt", "rsqrt", "sign", "round", "floor", "ceil", "sin", "cos",
          "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
@@ -1591,7 +1837,7 @@ _TENSORS = ["global_norm", "clip_by_global_norm", "range", "fill", "eye", "linsp
             "searchsorted", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
             "tensor_scatter_nd_update", "tensor_scatter_nd_max", "tensor_scatter_nd_min",
             "histogram_fixed_width", "histogram_fixed_width_bins", "reverse_sequence",
-            "strided_slice"]
+            "strided_slice", "unravel_index", "dynamic_partition", "dynamic_stitch"]
 for _name in _MATH + _TENSORS:
     globals()[_name] = _eager_results(globals()[_name])
 # TensorFlow dispatches these to RaggedTensors: elementwise on the values, the

@@ -241,6 +241,11 @@ class Metric:
             return
         if logits_of is not None:
             y_pred = ops.activation(y_pred, logits_of)
+        if not getattr(type(self).update_state, "__module__", "pynn").startswith("pynn"):
+            # a metric's own update_state sees tensors, as in Keras
+            # (y_true.set_shape(...), y_true.numpy())
+            y_true, y_pred = (eager(v) if type(v) is np.ndarray else v
+                              for v in (y_true, y_pred))
         self.update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def __call__(self, *args, **kwargs):
@@ -270,6 +275,10 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None, logits_of=None):
         y_true, y_pred = _constant(y_true), _constant(y_pred)
         v = self.values(y_true, y_pred, logits_of)
+        if np.ndim(v) == 0:
+            # one value for the whole batch (a correlation of 1-D series
+            # over its only axis): one sample, as Keras's Mean counts it
+            v = np.reshape(v, (1,))
         if sample_weight is None:
             self.total += float(v.sum())
             self.count += v.shape[0]
@@ -389,10 +398,25 @@ class _AccuracyMetric(Metric):
                 else sample_weight.size
             y_pred = y_pred.reshape(groups, -1)
             y_true = y_true.reshape(groups, -1)
+            if type(y_true) is np.ndarray and type(y_pred) is np.ndarray and \
+                    y_true.shape == y_pred.shape and not _hard_labels(y_true):
+                # targets other than 0 and 1 (noisy GAN labels, random
+                # targets): Keras counts y_true == (y_pred > t), so they
+                # never count as right; the kernel reads y_true > 0.5
+                hits = np.mean(y_true == (y_pred > t), axis=1, dtype=np.float64)
+                self.total += float(hits.sum() if sample_weight is None else
+                                    np.dot(hits, np.reshape(sample_weight, -1)))
+                self.count += rows if sample_weight is None else float(sample_weight.sum())
+                return
         per_row = y_pred.shape[0] // rows if rows else 1
         self.total += ops.accuracy_count(self.kind, y_true, y_pred, sample_weight, t) / per_row
         self.count += rows if sample_weight is None else float(
             sample_weight.sum()) / per_row
+
+
+def _hard_labels(y_true):
+    """Whether every target is 0 or 1."""
+    return bool(np.all((y_true == 0) | (y_true == 1)))
 
 
 class BinaryAccuracy(_AccuracyMetric):
@@ -1105,8 +1129,10 @@ def _per_sample(cls, name, doc):
         elif metric.kind == "categorical":
             hit = y_pred.argmax(-1) == y_true.reshape(y_pred.shape).argmax(-1)
         else:
-            hit = ((y_pred > metric.threshold) ==
-                   (y_true.reshape(y_pred.shape) > 0.5)).mean(axis=-1)
+            # (Keras compares the targets as they are: a target other
+            # than 0 or 1 is never right)
+            hit = ((y_pred > metric.threshold).astype(np.float32) ==
+                   y_true.reshape(y_pred.shape).astype(np.float32)).mean(axis=-1)
         return hit.astype(np.float32)
     fn.__name__ = name
     fn.__doc__ = doc

@@ -145,6 +145,8 @@ def check_size(shape, what):
 # Filled by pynn.autodiff (and the layers' Weight): the types whose
 # presence sends a call to the tape, and the recorded form of each function.
 _TRACED = set()
+# autodiff.TracedComplex (a complex tensor with traced parts), set by autodiff
+_TracedComplex = None
 _TAPE_OPS = {}
 # A NumPy array, the usual operand, is told apart by one identity test, and
 # so is its dtype when float32 (NumPy's dtype of a native float32 array is
@@ -1789,10 +1791,17 @@ _BINARY = {"add": 0, "subtract": 1, "multiply": 2, "maximum": 3, "minimum": 4, "
 def _integer_result(a, b):
     """The integer dtype Keras gives a binary operation of ``a`` and ``b``
     when both are integers (a Python int is weak: it takes the other's
-    dtype), else None."""
+    dtype; a list of them is int32), else None."""
     typed = []
     for x in (a, b):
         if type(x) is int:
+            continue
+        if type(x) in (list, tuple):
+            # (a list of Python ints is an int32 tensor, as tf.constant
+            # and Keras's convert_to_tensor read it)
+            if np.asarray(x).dtype.kind not in "iu":
+                return None
+            typed.append(np.dtype(np.int32))
             continue
         kind = getattr(getattr(x, "dtype", None), "kind", None)
         if kind is None or kind not in "iu" or not isinstance(x, (np.ndarray, np.generic)):
@@ -3706,6 +3715,8 @@ def cast(x, dtype):
     a SparseTensor's values, as TensorFlow casts them."""
     if type(x) is not _ndarray and type(x) in _TRACED:
         return _traced("cast", x, dtype)
+    if type(x) is _TracedComplex:
+        return x.cast(dtype)
     if type(x) is not _ndarray and hasattr(x, "dense_shape"):
         from .sparse import SparseTensor
         if isinstance(x, SparseTensor):
@@ -4712,20 +4723,28 @@ def slice_update(inputs, start_indices, updates):
 
 def vectorized_map(function, elements):
     """``function`` applied to each entry of ``elements`` along its first
-    axis (to a list/tuple of the arrays' entries when several), the results
-    stacked."""
-    if isinstance(elements, (list, tuple)):
-        if not elements:
-            raise ValueError("vectorized_map: elements is an empty list")
-        n = shape(elements[0])[0]
-        if builtins.any(shape(e)[0] != n for e in elements):
-            raise ValueError(f"vectorized_map: the arrays of elements have different first "
-                             f"axes: {[shape(e) for e in elements]}")
-        return stack([function(type(elements)(e[i] for e in elements)) for i in range(n)])
-    if ndim(elements) == 0:
-        raise ValueError("vectorized_map: elements must have a first axis to map over, got a "
-                         "scalar")
-    return stack([function(elements[i]) for i in range(shape(elements)[0])])
+    axis (``elements`` a tensor or a nested structure of them, each entry
+    of that structure), the results stacked: a function returning several
+    tensors (a tuple, a dict) gets each of them stacked on its own, as
+    TensorFlow's and JAX's vectorized maps give them."""
+    from . import tree
+    parts = tree.flatten(elements)
+    if not parts:
+        raise ValueError("vectorized_map: elements is an empty structure")
+    if builtins.any(ndim(p) == 0 for p in parts):
+        raise ValueError(f"vectorized_map: elements must have a first axis to map over, got "
+                         f"shapes {[shape(p) for p in parts]}")
+    n = shape(parts[0])[0]
+    if builtins.any(shape(p)[0] != n for p in parts):
+        raise ValueError(f"vectorized_map: the arrays of elements have different first "
+                         f"axes: {[shape(p) for p in parts]}")
+    if n == 0:
+        raise ValueError(f"vectorized_map: elements have no entries to map over (shapes "
+                         f"{[shape(p) for p in parts]})")
+    results = [function(tree.pack_sequence_as(elements, [p[i] for p in parts]))
+               for i in range(n)]
+    flat = [tree.flatten(r) for r in results]
+    return tree.pack_sequence_as(results[0], [stack(list(v)) for v in zip(*flat)])
 
 
 # --------------------------------------------- conv and pooling (Keras 3)
@@ -4782,16 +4801,24 @@ def _padding_mode(name, padding):
 
 def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_rate,
                 depthwise):
+    if ndim(inputs) == 5 and not depthwise:
+        return _conv3d(name, inputs, kernel, strides, padding, data_format, dilation_rate)
     x, rank, back = _spatial_layout(name, inputs, data_format)
     ks = shape(kernel)
     if len(ks) != rank + 2:
         raise ValueError(f"{name}: a {rank}-D input needs a kernel of rank {rank + 2}, got "
                          f"shape {ks}")
+    groups = 1
     if ks[-2] != shape(x)[-1]:
-        what = "grouped convolution (kernel input channels dividing the input's)" \
-            if not depthwise and ks[-2] and shape(x)[-1] % ks[-2] == 0 else "a mismatch"
-        raise ValueError(f"{name}: the kernel of shape {ks} expects {ks[-2]} input channels, "
-                         f"the inputs have {shape(x)[-1]}: {what} is not supported")
+        cin = shape(x)[-1]
+        if depthwise or not ks[-2] or cin % ks[-2] or ks[-1] % (cin // ks[-2]):
+            raise ValueError(f"{name}: the kernel of shape {ks} expects {ks[-2]} input "
+                             f"channels, the inputs have {cin}: the input channels must be "
+                             f"a multiple of the kernel's, and the filters of the number of "
+                             f"groups")
+        # a grouped convolution (Keras 3's, TensorFlow's feature groups):
+        # group i's input channels convolved with the i-th block of filters
+        groups = cin // ks[-2]
     strides = _spatial_tuple(strides, rank, f"{name}: strides")
     dilation = _spatial_tuple(dilation_rate, rank, f"{name}: dilation_rate")
     if builtins.max(strides) > 1 and builtins.max(dilation) > 1:
@@ -4800,18 +4827,62 @@ def _keras_conv(name, inputs, kernel, strides, padding, data_format, dilation_ra
     padding = _padding_mode(name, padding)
     if rank == 1:
         kernel = expand_dims(kernel, 0)
-    if _is_traced(x) or _is_traced(kernel):
-        y = _traced("conv", x, kernel, strides, padding, dilation, depthwise)
-    else:
+
+    def one(x, kernel):
+        if _is_traced(x) or _is_traced(kernel):
+            return _traced("conv", x, kernel, strides, padding, dilation, depthwise)
         fn = depthwise_conv2d if depthwise else conv2d
-        y = fn(x, kernel, strides=strides, padding=padding, dilation_rate=dilation)
-    return back(y)
+        return fn(x, kernel, strides=strides, padding=padding, dilation_rate=dilation)
+    if groups == 1:
+        return back(one(x, kernel))
+    per_in, per_out = ks[-2], ks[-1] // groups
+    return back(concatenate([one(x[..., i * per_in:(i + 1) * per_in],
+                                 kernel[..., i * per_out:(i + 1) * per_out])
+                             for i in builtins.range(groups)], axis=-1))
+
+
+def _conv3d(name, inputs, kernel, strides, padding, data_format, dilation_rate):
+    """3-D convolution of (batch, depth, height, width, channels) inputs
+    with a (kd, kh, kw, in, out) kernel: for each depth tap of the kernel,
+    the 2-D convolution of the input planes it reads, summed (the planes
+    'same' padding adds in depth are zeros, as TensorFlow pads)."""
+    if _channels_first(data_format):
+        return moveaxis(_conv3d(name, moveaxis(inputs, 1, -1), kernel, strides, padding,
+                                "channels_last", dilation_rate), -1, 1)
+    ks = shape(kernel)
+    if len(ks) != 5:
+        raise ValueError(f"{name}: a 3-D input needs a kernel of rank 5, got shape {ks}")
+    sd, sh, sw = _spatial_tuple(strides, 3, f"{name}: strides")[1:]
+    dd, dh, dw = _spatial_tuple(dilation_rate, 3, f"{name}: dilation_rate")[1:]
+    mode = _padding_mode(name, padding)
+    n, depth, h, w, c = shape(inputs)
+    kd, span = ks[0], (ks[0] - 1) * dd + 1
+    if mode == "same":
+        out_d = -(-depth // sd)
+        total = builtins.max((out_d - 1) * sd + span - depth, 0)
+        x = pad(inputs, [(0, 0), (total // 2, total - total // 2), (0, 0), (0, 0), (0, 0)]) \
+            if total else inputs
+    else:
+        out_d = (depth - span) // sd + 1
+        if out_d < 1:
+            raise ValueError(f"{name}: a kernel spanning {span} steps in depth does not fit "
+                             f"inputs of shape {shape(inputs)} with 'valid' padding")
+        x = inputs
+    out = None
+    for t in builtins.range(kd):
+        planes = x[:, t * dd:t * dd + (out_d - 1) * sd + 1:sd]
+        y = _keras_conv(name, reshape(planes, (n * out_d, h, w, c)), kernel[t], (sh, sw), mode,
+                        "channels_last", (dh, dw), False)
+        y = reshape(y, (n, out_d) + tuple(shape(y)[1:]))
+        out = y if out is None else add(out, y)
+    return out
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-    """1-D or 2-D convolution (cross-correlation) of channels-last
+    """1-D, 2-D or 3-D convolution (cross-correlation) of channels-last
     ``inputs`` (or channels-first, by ``data_format``) with a kernel of
-    shape (spatial..., in, out), as Keras 3's ops.conv."""
+    shape (spatial..., in, out), as Keras 3's ops.conv; a kernel whose
+    input channels divide the inputs' convolves groups of them."""
     return _keras_conv("conv", inputs, kernel, strides, padding, data_format, dilation_rate,
                        False)
 

@@ -149,6 +149,35 @@ def gamma(shape, alpha, dtype=None, seed=None, beta=None):
     return (draws / b).astype(_dtype(dtype))
 
 
+def poisson(shape, lam, dtype="float32", seed=None, name=None):
+    """TensorFlow's ``tf.random.poisson``: draws from Poisson(lam), of
+    shape ``shape`` + lam's shape (one distribution per entry of lam)."""
+    lam_ = np.asarray(ops.convert_to_numpy(lam), np.float64)
+    return _poisson_draws("poisson", _generator(seed), _shape(shape) + lam_.shape, lam_, dtype)
+
+
+def _poisson_draws(who, rng, shape, lam, dtype):
+    dt = np.dtype(dtype)
+    if dt.kind not in "fi":
+        raise TypeError(f"tf.random.{who}: dtype must be a float or integer type, got {dt}")
+    if np.any(lam < 0) or np.any(np.isnan(lam)):
+        raise ValueError(f"tf.random.{who}: lam must be >= 0, got {lam.tolist()}")
+    try:
+        lam = np.broadcast_to(lam, shape)
+    except ValueError:
+        raise ValueError(f"tf.random.{who}: lam of shape {lam.shape} does not fit the shape "
+                         f"{shape}") from None
+    return rng.poisson(lam, shape).astype(dt)
+
+
+def stateless_poisson(shape, seed, lam, dtype="int32", name=None):
+    """``tf.random.stateless_poisson``: draws of shape ``shape`` from
+    Poisson(lam) (lam broadcast to shape), the same for the same seed pair."""
+    lam_ = np.asarray(ops.convert_to_numpy(lam), np.float64)
+    return _poisson_draws("stateless_poisson", pair_generator(seed, "stateless_poisson"),
+                          _shape(shape), lam_, dtype)
+
+
 def _is_dtype(value):
     return isinstance(value, (str, np.dtype, DType)) or (
         isinstance(value, type) and issubclass(value, np.generic))
@@ -277,6 +306,13 @@ def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=None, name=None, a
     """``tf.random.stateless_normal``: the same draws for the same seed pair."""
     return normal(shape, mean, stddev, dtype,
                   seed=_Stream(pair_generator(seed, "stateless_normal")))
+
+
+def stateless_categorical(logits, num_samples, seed, dtype="int64", name=None):
+    """``tf.random.stateless_categorical``: categorical's draws for a seed
+    pair, the same pair the same draws."""
+    return categorical(logits, num_samples, dtype,
+                       seed=_Stream(pair_generator(seed, "stateless_categorical")))
 
 
 def stateless_uniform(shape, seed, minval=0.0, maxval=None, dtype=None, name=None, alg=None):
@@ -424,6 +460,7 @@ experimental = types.SimpleNamespace(
 
 # Draws are eager tensors (tf.random.normal(...) then tape.watch, .numpy()).
 for _name in ("normal", "uniform", "truncated_normal", "binomial", "randint", "gamma", "beta",
-              "categorical", "log_uniform_candidate_sampler", "uniform_candidate_sampler"):
+              "categorical", "log_uniform_candidate_sampler", "uniform_candidate_sampler", "poisson",
+              "stateless_poisson", "stateless_categorical"):
     globals()[_name] = eager_results(globals()[_name])
 del _name

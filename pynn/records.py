@@ -1027,10 +1027,49 @@ def _parse_features(examples, batch_shape, features, who):
                                  f"1-D batch of examples, got shape {tuple(batch_shape)}")
             out[key] = RaggedTensor.from_row_lengths(flat, [len(r) for r in rows]) \
                 if len(batch_shape) > 0 else eager(flat)
+        elif isinstance(spec, FixedLenSequenceFeature):
+            out[key] = _sequence_of_steps(examples, batch_shape, key, spec, who)
         else:
             raise TypeError(f"tf.io.{who}: features[{key!r}] must be a FixedLenFeature, "
-                            f"VarLenFeature or RaggedFeature, got {type(spec).__name__}")
+                            f"VarLenFeature, FixedLenSequenceFeature or RaggedFeature, got "
+                            f"{type(spec).__name__}")
     return out
+
+
+def _sequence_of_steps(examples, batch_shape, key, spec, who):
+    """A FixedLenSequenceFeature of Examples (a float list of any length read
+    as steps of ``shape``): ``(steps,) + shape`` for one example, ``(batch,
+    longest) + shape`` for a batch, the shorter ones padded with
+    ``default_value`` (zeros, or empty strings), as TensorFlow parses it."""
+    if not spec.allow_missing:
+        raise ValueError(f"tf.io.{who}: Unsupported: FixedLenSequenceFeature requires "
+                         f"allow_missing to be True (feature {key!r} of an Example)")
+    size = int(np.prod(spec.shape))
+    rows = []
+    for i, f in enumerate(examples):
+        vals = _values(f[key], key, spec.dtype) if key in f else []
+        if (size == 0 and vals) or (size and len(vals) % size):
+            raise InvalidArgumentError(
+                f"tf.io.{who}: Key: {key}, Index: {i}. Number of {spec.dtype.name} values "
+                f"({len(vals)}) is not a multiple of the size of the shape "
+                f"{list(spec.shape)} ({size})")
+        steps = len(vals) // size if size else 0
+        rows.append(_array(vals, spec.dtype).reshape((steps,) + spec.shape))
+    if not batch_shape:
+        return eager(rows[0])
+    longest = max((len(r) for r in rows), default=0)
+    pad = spec.default_value
+    pad = pad.numpy() if hasattr(pad, "numpy") else pad
+    if spec.dtype.name == "string":
+        pad = b"" if pad is None else (pad.encode() if isinstance(pad, str) else pad)
+        value = np.empty((len(rows), longest) + spec.shape, object)
+        value[...] = pad
+    else:
+        value = np.full((len(rows), longest) + spec.shape, 0 if pad is None else pad,
+                        _NP_OF[spec.dtype.name])
+    for i, r in enumerate(rows):
+        value[i, :len(r)] = r
+    return eager(value)
 
 
 def parse_single_example(serialized, features, name=None, example_names=None):

@@ -177,7 +177,12 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2,
 def get(identifier):
     """A Regularizer from None, a name ('l1', 'l2', 'l1_l2', or a custom
     object's), a config dict, an instance or a Regularizer subclass; a
-    function of the weights is returned as it is, as Keras's."""
+    function of the weights is returned as it is, as Keras's.  ``l1``,
+    ``l2`` and ``l1_l2`` given uncalled (``kernel_regularizer=
+    regularizers.l1``) are their default regularizers, as Keras, where
+    they are the classes."""
+    if identifier is l1 or identifier is l2 or identifier is l1_l2:
+        return identifier()
     return get_object(identifier, "regularizer", Regularizer, _BY_NAME, lambda fn: fn,
                       "'l1', 'l2', 'l1_l2', a pynn.regularizers object or a function of "
                       "the weights", _from_name)

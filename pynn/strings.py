@@ -339,6 +339,160 @@ def unicode_encode(input, output_encoding, errors="replace", replacement_char=65
     return eager(out)
 
 
+_ENCODINGS = ("UTF-8", "UTF-16-BE", "UTF-32-BE")
+
+
+def _with_offsets(b, encoding, errors, replacement_char, replace_control_characters):
+    """(characters, the byte offset in ``b`` where each starts) of ``b``
+    decoded from ``encoding``, as _decoded decodes it."""
+    import codecs
+    if errors not in ("replace", "ignore", "strict"):
+        raise ValueError(f"tf.strings: errors must be 'replace', 'ignore' or 'strict', got "
+                         f"{errors!r}")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    chars, offsets, start = [], [], 0
+    i = 0
+    while i < len(b):
+        try:
+            out = decoder.decode(b[i:i + 1], final=i == len(b) - 1)
+        except UnicodeDecodeError:
+            decoder.reset()
+            if errors == "strict":
+                raise InvalidArgumentError(None, None, f"tf.strings: invalid {encoding} in "
+                                                       f"{b!r} at byte {start}") from None
+            if errors == "replace":
+                chars.append(chr(replacement_char))
+                offsets.append(start)
+            i = start = start + 1                       # (one bad byte, then on)
+            continue
+        i += 1
+        for c in out:
+            chars.append(c)
+            offsets.append(start)
+        if out:
+            start = i
+    if replace_control_characters:
+        chars = [chr(replacement_char) if ord(c) < 32 or 127 <= ord(c) < 160 else c
+                 for c in chars]
+    return chars, offsets
+
+
+def _per_string_pair(who, input, one, dtype):
+    """_per_string for a function giving (values, offsets) of a string."""
+    a = _strings(input)
+    if a.ndim == 0:
+        values, offsets = one(a.item())
+        return (eager(np.array(values, dtype=dtype).reshape(-1)),
+                eager(np.array(offsets, dtype=np.int64).reshape(-1)))
+    if a.ndim != 1:
+        raise ValueError(f"tf.strings.{who}: expected a string or a 1-D batch of strings, got "
+                         f"shape {a.shape}")
+    pairs = [one(b) for b in a]
+    return (_ragged([p[0] for p in pairs], dtype),
+            _ragged([p[1] for p in pairs], np.int64))
+
+
+def _input_encoding(who, encoding):
+    if encoding not in _ENCODINGS + ("US-ASCII", "ISO-8859-1", "UTF-16-LE", "UTF-32-LE"):
+        raise ValueError(f"tf.strings.{who}: unknown input_encoding {encoding!r}")
+    return encoding
+
+
+def unicode_decode_with_offsets(input, input_encoding, errors="replace",
+                                replacement_char=65533, replace_control_characters=False,
+                                name=None):
+    """unicode_decode's code points and, for each, the byte offset in its
+    string where the character starts (int64)."""
+    enc = _input_encoding("unicode_decode_with_offsets", input_encoding)
+
+    def one(b):
+        chars, offsets = _with_offsets(b, enc, errors, replacement_char,
+                                       replace_control_characters)
+        return [ord(c) for c in chars], offsets
+    return _per_string_pair("unicode_decode_with_offsets", input, one, np.int32)
+
+
+def unicode_split_with_offsets(input, input_encoding, errors="replace", replacement_char=65533,
+                               name=None):
+    """unicode_split's characters (UTF-8 bytes) and the byte offset where
+    each starts (int64)."""
+    enc = _input_encoding("unicode_split_with_offsets", input_encoding)
+
+    def one(b):
+        chars, offsets = _with_offsets(b, enc, errors, replacement_char, False)
+        return [c.encode() for c in chars], offsets
+    return _per_string_pair("unicode_split_with_offsets", input, one, object)
+
+
+def unicode_transcode(input, input_encoding, output_encoding, errors="replace",
+                      replacement_char=65533, replace_control_characters=False, name=None):
+    """Each string (any shape) decoded from ``input_encoding`` and encoded
+    in ``output_encoding`` ('UTF-8', 'UTF-16-BE' or 'UTF-32-BE'); bad
+    sequences as ``errors`` says."""
+    enc = _input_encoding("unicode_transcode", input_encoding)
+    if output_encoding not in _ENCODINGS:
+        raise ValueError(f"tf.strings.unicode_transcode: output_encoding must be 'UTF-8', "
+                         f"'UTF-16-BE' or 'UTF-32-BE', got {output_encoding!r}")
+
+    def one(b):
+        chars, _ = _with_offsets(b, enc, errors, replacement_char, replace_control_characters)
+        return "".join(chars).encode(output_encoding.lower())
+    return eager(_map(one, _strings(input)))
+
+
+def _summary(a, summarize, depth=0):
+    """A tensor as TensorFlow summarizes one in tf.strings.format: nested
+    brackets, entries apart by spaces, rows by newlines, at most
+    ``summarize`` entries at each end of an axis ("..." between)."""
+    def scalar(v):
+        if isinstance(v, (bytes, np.bytes_)):
+            return '"' + bytes(v).decode("utf-8", errors="replace") + '"'
+        if isinstance(v, (bool, np.bool_)):
+            return "1" if v else "0"
+        if isinstance(v, (float, np.floating)):
+            return f"{float(v):g}"
+        return str(v)
+    if a.ndim == 0:
+        return scalar(a[()])
+    n = a.shape[0]
+    cut = summarize is not None and 0 <= summarize and n > 2 * summarize
+    rows = list(range(summarize)) + [None] + list(range(n - summarize, n)) if cut else \
+        list(range(n))
+    parts = ["..." if r is None else _summary(np.asarray(a[r], dtype=a.dtype), summarize,
+                                              depth + 1) for r in rows]
+    sep = " " if a.ndim == 1 else "\n" * (a.ndim - 1) + " " * (depth + 1)
+    return "[" + sep.join(parts) + "]"
+
+
+def format(template, inputs, placeholder="{}", summarize=3, name=None):
+    """``template`` with each ``placeholder`` replaced by the next of
+    ``inputs`` (a tensor or a list of them), summarized as TensorFlow
+    prints tensors: a scalar string tensor."""
+    if not isinstance(template, str):
+        raise TypeError(f"tf.strings.format: template must be a Python string, got "
+                        f"{type(template).__name__}")
+    values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    pieces = template.split(placeholder)
+    if len(pieces) - 1 != len(values):
+        raise ValueError(f"tf.strings.format: the template has {len(pieces) - 1} placeholders "
+                         f"{placeholder!r}, got {len(values)} inputs")
+    out = [pieces[0]]
+    for v, piece in zip(values, pieces[1:]):
+        if isinstance(v, (str, bytes)):
+            text = v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v
+        else:
+            a = np.asarray(ops.convert_to_numpy(v))
+            if a.dtype.kind in "SU":
+                a = _strings(a)
+            if a.ndim == 0 and a.dtype == object:
+                text = _bytes(a[()]).decode("utf-8", errors="replace")
+            else:
+                text = _summary(a, None if summarize is None or summarize < 0 else
+                                int(summarize))
+        out += [text, piece]
+    return eager(np.asarray("".join(out).encode(), dtype=object))
+
+
 def _rows(ragged):
     """The rows of a RaggedTensor as an object array of arrays."""
     out = np.empty(ragged.nrows(), dtype=object)
@@ -411,7 +565,8 @@ def to_hash_bucket_strong(input, num_buckets, key, name=None):
 __all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
            "reduce_join", "length", "substr", "to_number", "as_string", "unicode_split",
            "unicode_decode", "unicode_encode", "bytes_split", "ngrams", "to_hash_bucket_fast",
-           "to_hash_bucket_strong"]
+           "to_hash_bucket_strong", "unicode_decode_with_offsets", "unicode_split_with_offsets",
+           "unicode_transcode", "format"]
 
 
 def _elementwise_on_ragged(fn):

@@ -571,10 +571,14 @@ ops._TRACED.add(WatchedTensor)
 
 
 def _variable_dtype(dtype):
-    """float32, or a complex, integer or boolean dtype; "int" is int32 as
-    in Keras."""
+    """float32, or a complex, integer, boolean or string dtype; "int" is
+    int32 as in Keras."""
     if dtype in (None, "float32", np.float32):
         return np.dtype(np.float32)
+    from .dtypes import string
+    if dtype in (string, "string", str, bytes):
+        # TensorFlow's string variables: the bytes as NumPy's objects
+        return np.dtype(object)
     try:
         found = np.dtype("int32" if isinstance(dtype, str) and dtype == "int" else dtype)
     except TypeError:
@@ -583,6 +587,19 @@ def _variable_dtype(dtype):
         raise ValueError(f"Variable: a variable is float32, or holds integers, booleans "
                          f"or complex numbers; got dtype {dtype!r}")
     return found
+
+
+def _string_values(value):
+    """``value`` (a str, bytes or nested list of them, or such an array) as
+    an object array of UTF-8 bytes, as TensorFlow holds strings."""
+    a = np.asarray(_val(autodiff.value_of(value)), dtype=object)
+    flat = [v.encode() if isinstance(v, str) else v for v in a.ravel()]
+    if any(not isinstance(v, bytes) for v in flat):
+        raise TypeError(f"Variable: a string variable holds str or bytes values, got "
+                        f"{sorted({type(v).__name__ for v in flat} - {'bytes'})}")
+    out = np.empty(a.shape, object)
+    out.ravel()[:] = flat
+    return out
 
 
 def _enum_value(given, default):
@@ -655,7 +672,9 @@ class Variable(Weight):
                 # (complex numbers: complex128 from Python's, as TensorFlow)
                 dtype, trainable = given, False
         dtype = _variable_dtype(dtype)
-        if dtype.kind in "biuc":
+        if dtype.kind == "O":
+            initial_value = _string_values(initial_value)
+        if dtype.kind in "biucO":
             # integers and booleans take no gradient: such a variable is not
             # trained, whatever ``trainable`` says (TensorFlow and Keras 3
             # accept the default True for ``tf.Variable(0, dtype=tf.int64)``);
@@ -679,7 +698,7 @@ class Variable(Weight):
             Variable._count[0] += 1
         from . import constraints
         # (the weight is made from a float32 stand-in, its value set below)
-        super().__init__(name, value if dtype.kind != "c" else np.zeros(value.shape, np.float32),
+        super().__init__(name, value if dtype.kind not in "cO" else np.zeros(value.shape, np.float32),
                          trainable=trainable,
                          constraint=constraints.to_constraint(constraint))
         if dtype != np.float32:
@@ -717,7 +736,8 @@ class Variable(Weight):
     # (use_locking and name are tf.Variable's, of no effect here; with
     # read_value=False the update returns nothing, as TensorFlow's op)
     def assign(self, value, use_locking=None, name=None, read_value=True):
-        value = np.asarray(_val(autodiff.value_of(value)), dtype=self.value.dtype)
+        value = (_string_values(value) if self.value.dtype.kind == "O" else
+                 np.asarray(_val(autodiff.value_of(value)), dtype=self.value.dtype))
         if value.shape != self.value.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
                              f"{value.shape} to a variable of shape {self.value.shape}")
@@ -787,11 +807,11 @@ class Variable(Weight):
         # (a scalar's value as a number; a value of several lines starts on
         # a line of its own)
         plain = np.asarray(self.value).view(np.ndarray)
-        text = repr(plain.item()) if plain.ndim == 0 else repr(plain)
+        text = str(plain[()]) if plain.ndim == 0 else repr(plain)
         if "\n" in text:
             text = "\n" + text
         return (f"<tf.Variable {self.name!r} shape={tuple(plain.shape)} "
-                f"dtype={plain.dtype.name}, numpy={text}>")
+                f"dtype={self.dtype.name}, numpy={text}>")
 
 
 _OPERATOR_UFUNC_OF = {f"__{r}{op}__": u for op, u in (

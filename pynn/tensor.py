@@ -271,6 +271,25 @@ class Tensor(np.ndarray):
             return tuple(_as_tensor(r) for r in result)
         return _as_tensor(result)
 
+    # string tensors add by joining their strings, as TensorFlow's
+    # (``data_dir + file_path`` in a Dataset's map)
+    def _holds_strings(self):
+        kind = self.dtype.kind
+        return kind in "SU" or (kind == "O" and self.size > 0 and
+                                isinstance(self.flat[0], (bytes, str)))
+
+    def __add__(self, other):
+        if self.dtype.kind in "OSU" and self._holds_strings():
+            from .strings import join
+            return join([self, other])
+        return np.ndarray.__add__(self, other)
+
+    def __radd__(self, other):
+        if self.dtype.kind in "OSU" and self._holds_strings():
+            from .strings import join
+            return join([other, self])
+        return np.ndarray.__radd__(self, other)
+
     # A tensor is a value, as TensorFlow's: ``t += 1`` or ``offset *= mask``
     # (on a slice of a loss's targets) gives a new tensor and leaves the
     # array it was made from, and every view of it, as they were.

@@ -203,6 +203,17 @@ def _as_input(x, dtype="float32", what="x"):
     return arr
 
 
+def _loss_mask(spec, y, masks):
+    """The mask of an output's loss values: the output's own (a masked
+    sequence), and where the loss ignores some targets (ignore_class),
+    those left out too; None where every value counts."""
+    mask = None if masks is None else masks[spec.index]
+    ignored = spec.loss.value_mask(y)
+    if ignored is None:
+        return mask
+    return ignored if mask is None else np.logical_and(np.asarray(mask, bool), ignored)
+
+
 def _row_weights(out, w, mask):
     """Keras's weighting of the loss of an output with several rows per
     sample (a (batch, steps, units) sequence): the loss is the mean over
@@ -389,14 +400,19 @@ class _LayerMetrics:
             entry[0] += float(values.sum())
             entry[1] += values.size
 
-    def logs(self, logs):
-        """``logs`` with the means added (a name the logs have stays)."""
+    def logs(self, logs, held=True):
+        """``logs`` with the means added (a name the logs have stays).  The
+        results of the metrics the layers hold are added with ``held``
+        (the built-in steps); a train_step or test_step gives them in its
+        own logs through ``self.metrics`` or leaves them out, as Keras
+        logs what the step returns."""
         for name, (total, count) in self.sums.items():
             logs.setdefault(name, total / max(count, 1))
         for name, metric in self.objects.items():
             logs.setdefault(name, float(metric.result()))
-        for metric in self.held:
-            logs.setdefault(metric.name, float(metric.result()))
+        if held:
+            for metric in self.held:
+                logs.setdefault(metric.name, float(metric.result()))
         return logs
 
 
@@ -615,6 +631,10 @@ class TrainingMixin:
         self.loss = None
         self.stop_training = False
         self.history = None
+        # compile's run_eagerly, kept as Keras keeps it; pynn's steps always
+        # run eagerly, so either value trains the same
+        self.run_eagerly = False
+        self.train_function = self.test_function = self.predict_function = None
         self._compile_args = None
         self._compiled_outputs = None
         self._trainable_snapshot = None
@@ -781,6 +801,8 @@ class TrainingMixin:
         train is decided here: change ``trainable`` and compile again."""
         if kwargs:
             raise TypeError(f"compile: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        self.run_eagerly = bool(run_eagerly)
+        self.train_function = self.test_function = self.predict_function = None
         if distribute.has_strategy():
             self._distribute_strategy = distribute.get_strategy()
             self._distribute_strategy._adopt(self)
@@ -1278,8 +1300,8 @@ class TrainingMixin:
         device_ys, device_ws = self._inputs_to(gpu, ys, "y"), self._inputs_to(gpu, ws, "w")
         out_grads = []
         losses = []  # (the per-sample losses, their weights, the loss weight) per output
-        for spec, out, w, y_in, w_in in zip(self._compiled_outputs, outs, ws, device_ys,
-                                            device_ws):
+        for spec, out, w, y_in, w_in, y in zip(self._compiled_outputs, outs, ws, device_ys,
+                                               device_ws, ys):
             if spec.loss is None:
                 out_grads.append(None)
                 losses.append(None)
@@ -1291,7 +1313,7 @@ class TrainingMixin:
                     g = grad_bufs[spec.index] = np.empty(out.shape, np.float32) \
                         if gpu is None else DeviceArray.empty_like(out)
             # a sequence output: its rows' weights, and steps per sample
-            rw, steps = _row_weights(out, w, None if masks is None else masks[spec.index])
+            rw, steps = _row_weights(out, w, _loss_mask(spec, y, masks))
             if rw is not w:
                 w_in = rw if gpu is None else self._inputs_to(gpu, [rw])[0]
             # the gradient of the batch's mean loss (over the global
@@ -1693,8 +1715,7 @@ class TrainingMixin:
                     if spec.loss is None:
                         per_output.append(0.0)
                         continue
-                    rw, rows = _row_weights(out, w, None if masks is None else
-                                            masks[spec.index])
+                    rw, rows = _row_weights(out, w, _loss_mask(spec, t, masks))
                     per = spec.loss.compute(t, out, rw, bs * rows, None, spec.loss.from_logits)
                     value = float(per.sum() if rw is None else np.dot(per, rw)) / \
                         (1.0 / bs if spec.summed else rows)
@@ -1987,6 +2008,37 @@ class TrainingMixin:
         x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)
 
+    # tf.keras 2's make_train_function & co.: a function running one step
+    # on the next batch of an iterator (or on a batch given directly), kept
+    # as model.train_function (test_function, predict_function) until
+    # compile or ``force`` makes it again.
+
+    def _step_function(self, attr, step, force):
+        made = self.__dict__.get(attr)
+        if made is not None and not force:
+            return made
+        if step != "predict_step":
+            self._require_compiled(f"{attr.replace('_function', '')}ing a step")
+        # (a partial, not a closure: a deep copy of the model gets one of
+        # its own, running the copy)
+        function = functools.partial(TrainingMixin._run_step, self, step)
+        setattr(self, attr, function)
+        return function
+
+    def _run_step(self, step, iterator_or_data):
+        data = next(iterator_or_data) if hasattr(iterator_or_data, "__next__") \
+            else iterator_or_data
+        return getattr(self, step)(data)
+
+    def make_train_function(self, force=False):
+        return self._step_function("train_function", "train_step", force)
+
+    def make_test_function(self, force=False):
+        return self._step_function("test_function", "test_step", force)
+
+    def make_predict_function(self, force=False):
+        return self._step_function("predict_function", "predict_step", force)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras 3's loss of a step: the compiled loss(es) of ``y`` and
         ``y_pred`` (weighted by loss_weights) plus ``self.losses``; traced
@@ -2184,7 +2236,7 @@ class TrainingMixin:
                 with autodiff.collecting_metrics() as found:
                     step_logs = self.train_step(data)
                 added.add(found)
-                logs = added.logs(_step_logs(step_logs))
+                logs = added.logs(_step_logs(step_logs), held=False)
                 cb.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -2219,7 +2271,7 @@ class TrainingMixin:
             with autodiff.collecting_metrics() as found:
                 step_logs = self.test_step(data)
             added.add(found)
-            logs = added.logs(_step_logs(step_logs))
+            logs = added.logs(_step_logs(step_logs), held=False)
             cb.on_test_batch_end(step, logs)
             if bar:
                 bar.update(step + 1, logs, finalize=step + 1 == source.steps)

@@ -107,6 +107,19 @@ def _mask_fits(label, what, got, want, of):
                          f"broadcast to {want}")
 
 
+def _attention_shapes(query_shape, value_shape, key_shape):
+    """[query, value, key] shapes from build's arguments: Keras 3's three
+    (the key's defaulting to the value's), or one list of them."""
+    if value_shape is None and isinstance(query_shape, list) and query_shape and \
+            not isinstance(query_shape[0], (int, np.integer, type(None))):
+        return [tuple(s) for s in query_shape]
+    if value_shape is None:
+        raise TypeError("build() needs the value's shape with the query's: "
+                        "build(query_shape, value_shape, key_shape=None)")
+    return [tuple(query_shape), tuple(value_shape),
+            tuple(value_shape if key_shape is None else key_shape)]
+
+
 def _flatten_steps(layer, inputs, mask, options):
     """An attention call's query, value and key (and its mask input, masks
     and constant attention mask) with their middle axes flattened into one
@@ -227,10 +240,111 @@ def _take_sublayer_names():
     unique_name("dropout")
 
 
+class _AxesFold:
+    """MultiHeadAttention over some of the middle axes of its inputs
+    (``attention_axes``), as Keras computes it: the other middle axes act
+    as batch axes.  They are moved next to the batch axis and folded into
+    it, the attention runs over the remaining (attended) axes, and
+    ``unfold`` puts the output back in the query's layout and the scores in
+    Keras's (batch, other axes..., heads, query's attended axes..., key's
+    attended axes...).  The query's, value's and key's masks are folded
+    alike; an ``attention_mask`` broadcasts to (batch, other axes...,
+    query's attended axes..., key's attended axes...)."""
+
+    @staticmethod
+    def attended_axes(layer, rank):
+        """The attended axes of inputs of ``rank`` (positive, in the order
+        given); a ValueError naming the layer for an axis that is not a
+        middle one."""
+        given = layer.attention_axes
+        if given is None:
+            return tuple(range(1, rank - 1))
+        given = (given,) if isinstance(given, (int, np.integer)) else tuple(given)
+        axes = tuple(int(a) if a >= 0 else rank + int(a) for a in given)
+        if any(not 1 <= a <= rank - 2 for a in axes) or len(set(axes)) != len(axes):
+            raise ValueError(f"MultiHeadAttention {layer.name!r}: attention_axes "
+                             f"{layer.attention_axes!r} must be distinct axes between the "
+                             f"batch axis and the features axis of inputs of rank {rank}")
+        return axes
+
+    @staticmethod
+    def other_axes(layer, rank):
+        attended = _AxesFold.attended_axes(layer, rank)
+        return tuple(a for a in range(1, rank - 1) if a not in attended)
+
+    def __init__(self, layer, inputs):
+        self.layer = layer
+        rank = len(ops.shape(inputs[0]))
+        self.attended = self.attended_axes(layer, rank)
+        self.other = self.other_axes(layer, rank)
+        self.folds = bool(self.other) or self.attended != tuple(sorted(self.attended))
+        self.perm = (0,) + self.other + self.attended + (rank - 1,)
+
+    def _fold_tensor(self, x):
+        shape = tuple(ops.shape(x))
+        x = ops.transpose(x, self.perm)
+        return ops.reshape(x, (-1,) + tuple(shape[a] for a in self.attended) + shape[-1:])
+
+    def _fold_mask(self, m, shape):
+        """A (batch, middle axes...) mask of the input of ``shape``."""
+        m = np.broadcast_to(_cast_mask(m), shape[:-1])
+        m = np.transpose(m, self.perm[:-1])
+        return m.reshape((-1,) + tuple(shape[a] for a in self.attended))
+
+    def fold(self, inputs, mask, options):
+        label = f"MultiHeadAttention {self.layer.name!r}"
+        shapes = [tuple(ops.shape(x)) for x in inputs[:3]]
+        if options.get("causal"):
+            raise ValueError(f"{label}: use_causal_mask is defined for attention over the "
+                             f"steps of (batch, steps, features) inputs, not over axes "
+                             f"{self.layer.attention_axes!r} of inputs of shape {shapes[0]}")
+        self.query_shape = shapes[0]
+        self.value_shape = shapes[1]
+        masks = options.get("masks") or (
+            list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs))
+        folded = [self._fold_tensor(x) for x in inputs[:3]]
+        masks = [None if m is None else self._fold_mask(m, shape)
+                 for m, shape in zip(masks[:3], shapes)] + list(masks[3:])
+        b = shapes[0][0]
+        others = tuple(shapes[0][a] for a in self.other)
+        steps_q = tuple(shapes[0][a] for a in self.attended)
+        steps_v = tuple(shapes[1][a] for a in self.attended)
+        want = (b,) + others + steps_q + steps_v
+
+        def fold_given(given):
+            _mask_fits(label, "attention_mask", _mask_shape(given), want,
+                       f"a query of shape {shapes[0]} and a value of shape {shapes[1]} "
+                       f"attended over axes {self.attended}")
+            return np.broadcast_to(_cast_mask(given), want).reshape(
+                (-1,) + steps_q + steps_v)
+
+        options = dict(options, masks=masks)
+        if options.get("mask_input"):
+            folded.append(fold_given(inputs[3]))
+        elif options.get("attention_mask") is not None:
+            options["attention_mask"] = fold_given(options["attention_mask"])
+        return folded, None, options
+
+    def unfold(self, out, weights):
+        b = self.query_shape[0]
+        others = tuple(self.query_shape[a] for a in self.other)
+        steps_q = tuple(self.query_shape[a] for a in self.attended)
+        steps_v = tuple(self.value_shape[a] for a in self.attended)
+        out = ops.reshape(out, (b,) + others + steps_q + (ops.shape(out)[-1],))
+        out = ops.transpose(out, tuple(int(i) for i in np.argsort(self.perm)))
+        if weights is not None:
+            weights = ops.reshape(weights, (b,) + others + (self.layer.num_heads,) + steps_q +
+                                  steps_v)
+        return out, weights
+
+
 class MultiHeadAttention(_OptionsLayer):
     """Keras's MultiHeadAttention over (batch, steps, features) inputs, or
     (batch, d1, ..., dn, features) ones attended over all their middle axes
-    at once (Keras's default ``attention_axes``, as MobileViT uses).
+    at once (Keras's default ``attention_axes``, as MobileViT uses) or over
+    the middle axes ``attention_axes`` names, the others acting as batch
+    axes (the scores then (batch, other axes..., heads, query's attended
+    axes..., key's attended axes...), as Keras's).
 
     ``layer(query, value, key=None, attention_mask=None,
     return_attention_scores=False, training=None, use_causal_mask=False)``;
@@ -267,10 +381,14 @@ class MultiHeadAttention(_OptionsLayer):
         if int(num_heads) < 1 or int(key_dim) < 1:
             raise ValueError(f"{who}: num_heads and key_dim must be >= 1, got {num_heads!r} "
                              f"and {key_dim!r}")
-        if attention_axes not in (None, -2, 1, (1,), [1], (-2,), [-2]):
-            raise ValueError(f"{who}: attention over axes {attention_axes!r} is not "
-                             f"supported; only over the steps of (batch, steps, features) "
-                             f"inputs")
+        if attention_axes is not None:
+            axes = (attention_axes,) if isinstance(attention_axes, (int, np.integer)) \
+                else attention_axes
+            if not isinstance(axes, (list, tuple)) or not axes or not all(
+                    isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                    for a in axes):
+                raise ValueError(f"{who}: attention_axes must be an int, or a list or tuple "
+                                 f"of ints, got {attention_axes!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
         if output_shape is not None:
@@ -342,7 +460,10 @@ class MultiHeadAttention(_OptionsLayer):
             options["attention_mask"] = _cast_mask(attention_mask)
         return self._call_with(inputs, options, training, given)
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras 3's build(query_shape, value_shape, key_shape=None) (a
+        custom layer building its attention), or the list of the shapes."""
+        input_shape = _attention_shapes(query_shape, value_shape, key_shape)
         self._check_ranks(input_shape)
         q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
         if None in (q_dim, v_dim, k_dim):
@@ -376,10 +497,13 @@ class MultiHeadAttention(_OptionsLayer):
                 raise ValueError(f"MultiHeadAttention {self.name!r}: {name} must be (batch, "
                                  f"steps, features), or of the query's rank with more step "
                                  f"axes, got shapes {q}, {v} and {k} for query, value and key")
-        if len(q) > 3 and self.attention_axes is not None:
-            raise ValueError(f"MultiHeadAttention {self.name!r}: inputs of rank {len(q)} are "
-                             f"attended over all their middle axes (attention_axes=None), got "
-                             f"attention_axes={self.attention_axes!r}")
+        other = _AxesFold.other_axes(self, len(q))
+        for name, s in (("value", v), ("key", k)):
+            if any(None not in (s[a], q[a]) and s[a] != q[a] for a in other):
+                raise ValueError(f"MultiHeadAttention {self.name!r}: the axes {other} that "
+                                 f"attention is not over (attention_axes="
+                                 f"{self.attention_axes!r}) must be the same in query and "
+                                 f"{name}, got shapes {q} and {s}")
 
     def compute_output_shape(self, input_shape):
         self._check_ranks(input_shape)
@@ -396,7 +520,10 @@ class MultiHeadAttention(_OptionsLayer):
         out = (q[0],) + tuple(q[1:-1]) + (self.output_shape_arg or q[-1],)
         options = _current_options(self) or {}
         if options.get("scores"):
-            return [out, (q[0], self.num_heads) + tuple(q[1:-1]) + tuple(v[1:-1])]
+            attended = _AxesFold.attended_axes(self, len(q))
+            other = _AxesFold.other_axes(self, len(q))
+            return [out, (q[0],) + tuple(q[a] for a in other) + (self.num_heads,) +
+                    tuple(q[a] for a in attended) + tuple(v[a] for a in attended)]
         return out
 
     def _project(self, x, kernel, bias, depth):
@@ -489,6 +616,9 @@ class MultiHeadAttention(_OptionsLayer):
 
     def call(self, inputs, training=None, mask=None):
         options = _current_options(self) or {}
+        fold = _AxesFold(self, inputs)
+        if fold.folds:
+            inputs, mask, options = fold.fold(inputs, mask, options)
         query, value, key, inputs, masks, options, query_steps, value_steps = \
             _flatten_steps(self, inputs, mask, options)
         q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
@@ -511,6 +641,8 @@ class MultiHeadAttention(_OptionsLayer):
         if len(query_steps) > 1:
             out = ops.reshape(out, (b,) + query_steps + (out_dim,))
             weights = ops.reshape(weights, (b, self.num_heads) + query_steps + value_steps)
+        if fold.folds:
+            out, weights = fold.unfold(out, weights)
         if options.get("scores"):
             return [out, weights]
         return out
@@ -604,7 +736,10 @@ class GroupQueryAttention(MultiHeadAttention):
         self.bias_constraint = bias_constraint
         self.seed = seed
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras 3's build(query_shape, value_shape, key_shape=None), or the
+        list of the shapes."""
+        input_shape = _attention_shapes(query_shape, value_shape, key_shape)
         q_dim, v_dim, k_dim = (s[-1] for s in input_shape[:3])
         if None in (q_dim, v_dim, k_dim):
             raise ValueError(f"GroupQueryAttention {self.name!r}: the last axis of query, "

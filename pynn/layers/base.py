@@ -289,6 +289,11 @@ def standardize_dtype(dtype, who):
     return name
 
 
+class _ShapesByName(dict):
+    """build()'s arguments by name: Keras 3's build(self, x_shape, y_shape)
+    for call(self, x, y), each the shape of the tensor of that name."""
+
+
 def _shape_for_user(method, shape):
     """The shape a custom layer's build or compute_output_shape gets: a
     TensorShape (a tuple, as Keras 3 gives, with tf.keras 2's ``as_list()``
@@ -1062,13 +1067,14 @@ class Layer(Module):
         metric = getattr(value, "_metric_obj", None)
         if metric is not None:
             # a metric's result (``self.add_metric(self.mean(loss))``):
-            # the logs show that metric's result under its name (or the
-            # name given), and fit and evaluate reset it as they reset
-            # the compiled metrics, as Keras 2 does
+            # the logs show that metric's result under the metric's own
+            # name (a name given is ignored, as Keras 2 ignores it: keras.io's
+            # LogisticEndpoint logs "binary_accuracy", once), and fit and
+            # evaluate reset it as they reset the compiled metrics
             known = self.__dict__.setdefault("_added_metric_objects", [])
             if not any(m is metric for m in known):
                 known.append(metric)
-            autodiff.add_metric(self, metric, name or metric.name)
+            autodiff.add_metric(self, metric, metric.name)
             return
         if not isinstance(name, str) or not name:
             raise ValueError(f"Layer {self.name!r}: add_metric needs a name (the key of the "
@@ -1267,7 +1273,10 @@ class Layer(Module):
             # (as Keras's build: the layers a wrapper builds get paths under
             # its name, bidirectional/forward_lstm/...)
             with backend.name_scope(self.name, caller=self):
-                if inspect.signature(self.build).parameters:
+                if isinstance(argument, _ShapesByName):
+                    self.build(**{k: _shape_for_user(type(self).build, v)
+                                  for k, v in argument.items()})
+                elif inspect.signature(self.build).parameters:
                     self.build(_shape_for_user(type(self).build, argument))
                 else:  # a build() of no arguments, as Keras calls it
                     self.build()
@@ -1291,11 +1300,29 @@ class Layer(Module):
     def _build_argument(self, input_shape):
         """What build() gets: as in Keras, a layer whose call() takes its
         tensors as separate arguments (call(x, mask)) and whose build takes
-        one is built with the first one's shape."""
+        one is built with the first one's shape; one whose build names
+        them, Keras 3's build(self, x_shape, mask_shape), gets each by name
+        (a _ShapesByName)."""
         spreads = isinstance(input_shape, list) and len(input_shape) > 1 and \
             self._traces_call and (self._call_tensors > 1 or "_call_binding" in vars(self))
-        if spreads and len(inspect.signature(self.build).parameters) == 1:
+        if not spreads:
+            return input_shape
+        params = [p.name for p in inspect.signature(self.build).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if len(params) == 1:
             return input_shape[0]
+        if len(params) > 1 and all(n.endswith("_shape") for n in params):
+            names = self.__dict__.get("_call_binding") or self._call_tensor_names
+            shapes = dict(zip(names, input_shape))
+            unknown = [n for n in params if n[:-len("_shape")] not in self._call_tensor_names]
+            if unknown:
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): a build() of "
+                                 f"several arguments names the shapes of call()'s tensors "
+                                 f"(build(self, foo_shape, bar_shape) for call(self, foo, "
+                                 f"bar)); {unknown} match no argument of call() "
+                                 f"{list(self._call_tensor_names)}")
+            return _ShapesByName((n, shapes[n[:-len("_shape")]]) for n in params
+                                 if n[:-len("_shape")] in shapes)
         return input_shape
 
     def _check_input(self, shape):
@@ -1315,7 +1342,11 @@ class Layer(Module):
         for i, (got, exp) in enumerate(pairs):
             axes = range(1, len(exp)) if self.fixed_input_axes is None else self.fixed_input_axes
             if len(got) != len(exp):
-                ok = not self.fixed_input_rank
+                # another rank where the layer takes any: the axes it fixes
+                # from the end (a Dense's features) still must fit
+                ok = not self.fixed_input_rank and all(
+                    got[a] is None or exp[a] is None or got[a] == exp[a]
+                    for a in self.fixed_input_axes or () if a < 0)
             else:
                 ok = all(got[a] is None or exp[a] is None or got[a] == exp[a] for a in axes)
             if not ok:
@@ -1335,12 +1366,35 @@ class Layer(Module):
         [l.output for l in model.layers])`` extracts intermediate features."""
         return self._node_attribute("output_tensors", "output")
 
-    def _node_attribute(self, attr, what):
+    def _node_attribute(self, attr, what, node_index=0):
         if not self._inbound_nodes:
             raise AttributeError(f"The layer {self.name!r} has never been called and thus has "
                                  f"no defined {what}.")
-        values = getattr(self._inbound_nodes[0], attr)
+        if isinstance(node_index, bool) or not isinstance(node_index, (int, np.integer)) or \
+                not 0 <= node_index < len(self._inbound_nodes):
+            raise ValueError(f"Asked to get {what} at node {node_index!r}, but the layer "
+                             f"{self.name!r} has only {len(self._inbound_nodes)} inbound "
+                             f"node(s).")
+        values = getattr(self._inbound_nodes[node_index], attr)
         return values[0] if len(values) == 1 else list(values)
+
+    # tf.keras 2's access to the calls of a shared layer (a Siamese branch's
+    # encoder called on each input): the tensors and shapes of call
+    # ``node_index``, in the order of the calls
+
+    def get_input_at(self, node_index):
+        return self._node_attribute("input_tensors", "input", node_index)
+
+    def get_output_at(self, node_index):
+        return self._node_attribute("output_tensors", "output", node_index)
+
+    def get_input_shape_at(self, node_index):
+        tensors = self.get_input_at(node_index)
+        return [t.shape for t in tensors] if isinstance(tensors, list) else tensors.shape
+
+    def get_output_shape_at(self, node_index):
+        tensors = self.get_output_at(node_index)
+        return [t.shape for t in tensors] if isinstance(tensors, list) else tensors.shape
 
     @property
     def input_shape(self):
@@ -1529,7 +1583,13 @@ class Layer(Module):
         if "training" not in names or len(args) <= names.index("training"):
             return args, None
         at = names.index("training")
-        return args[:at] + args[at + 1:], args[at]
+        training = args[at]
+        if np.ndim(getattr(training, "value", training)) > 0:
+            # an array where the flag goes (keras.io's masking guide calls
+            # model(x, y)): Keras hands it down, and layers that never read
+            # their training flag compute as without one; so here
+            training = None
+        return args[:at] + args[at + 1:], training
 
     def _bind_call_tensors(self, inputs, args, kwargs):
         """The tensors of ``layer(a, b, name=c)`` for a call(self, a, b=None,
@@ -1582,7 +1642,10 @@ class Layer(Module):
             dtypes = [t.dtype for t in leaves]
             self.__dict__["_call_input_dtypes"] = None if single or len(set(dtypes)) == 1 \
                 else dtypes
-            self.__dict__["_call_input_masked"] = single and masked[0]
+            # (a call of several positional tensors gets the first one's
+            # mask, as when it runs: see _run_call)
+            self.__dict__["_call_input_masked"] = bool(masked and masked[0]) and (
+                single or self._call_tensors > 1 and len(leaves) == self._call_tensors)
             # Keras 2's graph code: symbolic tensors of the model that the
             # call reads besides its inputs (a loss built from z_mean and
             # z_log_var) are found while the output shape is, and become
@@ -1916,7 +1979,12 @@ class Layer(Module):
             arg = _text_as_tensors(arg)
         if mask is None:
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
-        with _CarriedMasks(inputs, mask):
+        # one mask given to a call of several tensors (layer(x, enc,
+        # mask=m)) is the first one's: x carries it inside, as it carries its
+        # own in Keras
+        carried = (inputs[0], mask) if spread and not isinstance(mask, (list, tuple)) \
+            else (inputs, mask)
+        with _CarriedMasks(*carried):
             return self.call(*inputs, **kwargs) if spread else self.call(arg, **kwargs)
 
     def _forward_through_call(self, ctx, inputs, training):
@@ -1973,8 +2041,11 @@ class Layer(Module):
         """For the sample run that finds the output shape: an all-True mask
         (batch and time axes) where the graph gives the call a mask, as
         Keras's symbolic call passes one; else None."""
-        if "mask" not in self._call_takes or not self.__dict__.get("_call_input_masked") \
-                or not isinstance(xs, np.ndarray) or xs.ndim < 2:
+        if "mask" not in self._call_takes or not self.__dict__.get("_call_input_masked"):
+            return None
+        if isinstance(xs, (list, tuple)) and xs and len(xs) == self._call_tensors:
+            xs = xs[0]   # several positional tensors: the first one's mask
+        if not isinstance(xs, np.ndarray) or xs.ndim < 2:
             return None
         return np.ones(xs.shape[:2], bool)
 

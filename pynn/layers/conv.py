@@ -214,11 +214,12 @@ class _FilterConv(_ConvolutionOp, _Conv):
 
     def build(self, input_shape):
         cin = self._input_channels(input_shape)
-        # Grouped convolutions run as depthwise ones: each input channel
-        # its own group (ConvNeXt's), filters // groups outputs per channel.
-        if self.groups not in (1, cin):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: groups must be 1 or the "
-                             f"number of input channels ({cin}), got groups={self.groups}")
+        # One group per input channel (ConvNeXt's) runs as a depthwise
+        # convolution, filters // groups outputs per channel; other groups
+        # as one convolution per group (Conv2D._conv).
+        if cin % self.groups:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the input channels "
+                             f"({cin}) must be divisible by groups ({self.groups})")
         self.kernel = self.add_weight("kernel", self.kernel_size + (cin // self.groups,
                                                                     self.filters),
                                       self.kernel_initializer,
@@ -267,15 +268,30 @@ class Conv2D(_FilterConv):
         if self.groups == 1:
             def compute(a, out):
                 return ops.conv2d(x4, kernel, bias, s, p, d, a, out=out)
-        else:
+        elif self.groups == x4.shape[3]:
             kernel = self._depthwise(kernel)
 
             def compute(a, out):
                 return ops.depthwise_conv2d(x4, kernel, bias, s, p, d, a, out=out)
+        else:
+            def compute(a, out):
+                for xs, ks, ys in self._group_slices(x4.shape[3]):
+                    out[..., ys] = ops.conv2d(np.ascontiguousarray(x4[..., xs]),
+                                              np.ascontiguousarray(kernel[..., ks]), None,
+                                              s, p, d)
+                return ops.activation(out, a, bias=bias, out=out)
         y = self._activate_into(ctx, compute, out_shape, act, training)
         if training:
             ctx.x = x4
         return y if self.rank == 2 else y[:, 0]
+
+    def _group_slices(self, cin):
+        """(input channels, kernel filters, output channels) of each group
+        of a grouped convolution: group i reads its block of cin // groups
+        input channels with the i-th block of filters // groups filters."""
+        per_in, per_out = cin // self.groups, self.filters // self.groups
+        return [(slice(i * per_in, (i + 1) * per_in), slice(i * per_out, (i + 1) * per_out),
+                 slice(i * per_out, (i + 1) * per_out)) for i in range(self.groups)]
 
     def _depthwise(self, kernel):
         """The kernel (kh, kw, 1, filters) of a convolution with one group
@@ -287,6 +303,8 @@ class Conv2D(_FilterConv):
         dy4 = dy if self.rank == 2 else dy[:, None]
         k, s, p, d = self._geo2d
         x = ctx.x
+        if self.groups != 1 and self.groups != x.shape[3]:
+            return self._grouped_backward(ctx, x, dy4, s, p, d, need_input_grad)
         if self.groups != 1:
             kernel_grad = self._kernel4(self.kernel.grad)
             dx = ops.depthwise_conv2d_grad(
@@ -306,6 +324,30 @@ class Conv2D(_FilterConv):
             kernel_grad=self._kernel4(self.kernel.grad), bias_grad=_grad(self.bias),
             input_grad=ctx.buffer("dx", x.shape) if need_input_grad else False,
             activation=act, y=ctx.y, pre=ctx.pre)
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def _grouped_backward(self, ctx, x, dy4, s, p, d, need_input_grad):
+        """backward of a convolution of 1 < groups < input channels: each
+        group's conv2d_grad on its channels, its kernel gradient written
+        into its block of filters."""
+        g = np.ascontiguousarray(self._activation_backward(ctx, dy4))
+        kernel = self._kernel4(self.kernel.value)
+        kernel_grad = self._kernel4(self.kernel.grad)
+        if self.bias is not None and self.bias.grad is not None:
+            np.sum(g.reshape(-1, self.filters), axis=0, dtype=np.float32, out=self.bias.grad)
+        dx = ctx.buffer("dx", x.shape) if need_input_grad else None
+        for xs, ks, ys in self._group_slices(x.shape[3]):
+            kg = None if kernel_grad is None else np.zeros(kernel[..., ks].shape, np.float32)
+            part = ops.conv2d_grad(np.ascontiguousarray(x[..., xs]),
+                                   np.ascontiguousarray(kernel[..., ks]),
+                                   np.ascontiguousarray(g[..., ys]), s, p, d, kernel_grad=kg,
+                                   input_grad=need_input_grad)
+            if kg is not None:
+                kernel_grad[..., ks] = kg
+            if need_input_grad:
+                dx[..., xs] = part
         if dx is None:
             return None
         return dx if self.rank == 2 else dx[:, 0]

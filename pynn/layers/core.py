@@ -98,6 +98,10 @@ class Dense(ActivationMixin, Layer):
     runs_on_gpu = True
     supports_masking = True  # a mask over the steps passes through, as in Keras
     fixed_input_axes = (-1,)
+    # inputs of any rank with the features it was built for, as Keras's
+    # (min_ndim=2): one Dense serves a state (batch, units) and a sequence
+    # (batch, steps, units) alike
+    fixed_input_rank = False
     can_fold_affine = True
 
     def __init__(self, units, activation=None, use_bias=True,

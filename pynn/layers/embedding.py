@@ -30,8 +30,9 @@ class Embedding(Layer):
     vocabulary-sized gradient is never zeroed whole.
     """
     input_dtype = "int32"
-    # Any number of steps: the table does not depend on them.
+    # Any number of steps, and any rank: the table does not depend on them.
     fixed_input_axes = ()
+    fixed_input_rank = False
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,

@@ -132,6 +132,19 @@ OPERATORS = {"getitem": lambda x, key: x[key], "floor_divide": lambda a, b: a //
              # record_to_batch)
              "tile_to_batch": lambda source, x, repeats: _ops().tile(
                  x, [source.shape[0] if r is None else r for r in repeats])}
+# TensorFlow's special functions applied to symbolic tensors (Keras 2
+# recorded them as layers; Keras 3 has no ops of them)
+for _name in ("lgamma", "digamma", "igamma", "igammac", "betainc", "zeta", "bessel_i0",
+              "bessel_i0e", "bessel_i1", "bessel_i1e", "bessel_j0", "bessel_j1", "bessel_y0",
+              "bessel_y1", "bessel_k0", "bessel_k1", "bessel_k0e", "bessel_k1e", "dawsn",
+              "expint", "fresnel_cos", "fresnel_sin", "spence"):
+    OPERATORS[_name] = (lambda name: lambda *args: _tf_special(name)(*args))(_name)
+del _name
+
+
+def _tf_special(name):
+    from .. import math
+    return math.SPECIAL.get(name) or getattr(math, name)
 
 
 def _ops():

@@ -21,9 +21,12 @@ class Masking(Layer):
                              f"{mask_value!r}") from None
 
     def build(self, input_shape):
-        if len(input_shape) < 3:
-            raise ValueError(f"Masking {self.name!r}: expected a sequence of shape (batch, "
-                             f"steps, features), got shape {shape_str(input_shape)}")
+        # (a 2-D input's last axis is its features: one mask value per
+        # sample, as Keras computes it for any rank)
+        if len(input_shape) < 2:
+            raise ValueError(f"Masking {self.name!r}: expected an input of shape (batch, "
+                             f"steps, features) or (batch, features), got shape "
+                             f"{shape_str(input_shape)}")
         self.built = True
 
     def forward(self, ctx, x, training):

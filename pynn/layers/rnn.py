@@ -222,6 +222,43 @@ class LSTMCell(_Cell):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
+class PeepholeLSTMCell(LSTMCell):
+    """tf.keras 2's ``tf.keras.experimental.PeepholeLSTMCell`` (Gers &
+    Schmidhuber): an LSTM cell whose input and forget gates also see the
+    previous cell state, and whose output gate sees the new one, each
+    through a vector of weights (``input_gate_peephole_weights``,
+    ``forget_gate_peephole_weights``, ``output_gate_peephole_weights``,
+    made by the kernel initializer).  RNN calls it step by step."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.input_gate_peephole_weights = self.add_weight(
+            name="input_gate_peephole_weights", shape=(self.units,),
+            initializer=self.kernel_initializer)
+        self.forget_gate_peephole_weights = self.add_weight(
+            name="forget_gate_peephole_weights", shape=(self.units,),
+            initializer=self.kernel_initializer)
+        self.output_gate_peephole_weights = self.add_weight(
+            name="output_gate_peephole_weights", shape=(self.units,),
+            initializer=self.kernel_initializer)
+        self.built = True
+
+    def call(self, inputs, states, training=False):
+        h, c = self._check_step(inputs, states)
+        self._refuse_dropout()
+        u = self.units
+        z = ops.matmul(inputs, _value(self.kernel)) + ops.matmul(h, _value(self.recurrent_kernel))
+        if self.bias is not None:
+            z = z + _value(self.bias)
+        ra = self.recurrent_activation
+        i = _act(z[:, :u] + _value(self.input_gate_peephole_weights) * c, ra)
+        f = _act(z[:, u:2 * u] + _value(self.forget_gate_peephole_weights) * c, ra)
+        c = f * c + i * _act(z[:, 2 * u:3 * u], self.activation)
+        o = _act(z[:, 3 * u:] + _value(self.output_gate_peephole_weights) * c, ra)
+        h = o * _act(c, self.activation)
+        return h, [h, c]
+
+
 class GRUCell(_Cell):
     """One step of GRU (gates z, r, h), ``reset_after`` as Keras 3."""
     layer_class = GRU

@@ -654,26 +654,53 @@ class _AddedLosses(Layer):
         return inputs[0]
 
 
+class _AddedMetrics(Layer):
+    """A model's add_metric of its symbolic tensors (tf.keras 2's
+    ``model.add_metric(K.std(x1), name="std_of_activation",
+    aggregation="mean")``): passes its first input through and reports the
+    mean of each other one, over the epoch, in fit's and evaluate's logs
+    under its name."""
+
+    def __init__(self, metric_names=(), **kwargs):
+        super().__init__(**kwargs)
+        self.metric_names = [str(n) for n in metric_names]
+
+    def call(self, inputs):
+        for value, name in zip(inputs[1:], self.metric_names):
+            self.add_metric(value, name=name)
+        return inputs[0]
+
+    def get_config(self):
+        return {**super().get_config(), "metric_names": list(self.metric_names)}
+
+
 def is_layer(operation):
     """Whether a graph's operation is one of the model's layers, as Keras 3
     counts them: not an operation recorded on symbolic tensors, nor the
     nodes a traced call adds (weights and arrays it reads, its added
     losses)."""
     from ..layers.lambda_layer import ConstantRead, TensorOperation, WeightRead
-    return not isinstance(operation, (TensorOperation, _AddedLosses, WeightRead,
-                                      ConstantRead)) and \
+    return not isinstance(operation, (TensorOperation, _AddedLosses, _AddedMetrics,
+                                      WeightRead, ConstantRead)) and \
         not operation.__dict__.get("_from_operator")  # (x + y: see KerasTensor._merge)
 
 
 def _with_added_losses(outputs, losses):
     """``outputs`` (a tensor, or a list or dict of them) with the first one
     passed through an _AddedLosses layer that adds ``losses``."""
+    return _through_first(outputs, lambda t: _AddedLosses(name=unique_name("added_losses"))(
+        [t, *losses]))
+
+
+def _through_first(outputs, make):
+    """``outputs`` (a tensor, or a list or dict of them) with the first one
+    replaced by ``make(first)``."""
     if isinstance(outputs, dict):
         first = next(iter(outputs))
-        return {**outputs, first: _with_added_losses(outputs[first], losses)}
+        return {**outputs, first: _through_first(outputs[first], make)}
     if isinstance(outputs, (list, tuple)):
-        return type(outputs)([_with_added_losses(outputs[0], losses), *outputs[1:]])
-    return _AddedLosses(name=unique_name("added_losses"))([outputs, *losses])
+        return type(outputs)([_through_first(outputs[0], make), *outputs[1:]])
+    return make(outputs)
 
 
 class Model(TrainingMixin, Layer):
@@ -774,6 +801,27 @@ class Model(TrainingMixin, Layer):
             self.output_names = names
             return
         Layer.add_loss(self, loss, inputs)
+
+    def add_metric(self, value, name=None, aggregation=None):
+        """A metric of the graph's symbolic tensors (tf.keras 2's
+        ``model.add_metric(K.std(x1), name=..., aggregation="mean")``) joins
+        the graph, through an _AddedMetrics node: fit and evaluate report
+        its mean under ``name``; anything else as Layer.add_metric."""
+        if isinstance(value, KerasTensor) and self._program is not None and \
+                not self._traced_call:
+            if aggregation not in (None, "mean"):
+                raise ValueError(f"Model {self.name!r}: add_metric's aggregation must be "
+                                 f"'mean' (or None), got {aggregation!r}")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"Model {self.name!r}: add_metric of a symbolic tensor needs "
+                                 f"a name (the key of the logs), got {name!r}")
+            names = self.output_names
+            self._init_graph(self._inputs_struct, _through_first(
+                self._outputs_struct, lambda t: _AddedMetrics(
+                    [name], name=unique_name("added_metrics"))([t, value])))
+            self.output_names = names
+            return
+        Layer.add_metric(self, value, name, aggregation)
 
     def _require_graph(self, what):
         if self._program is None:

@@ -87,6 +87,12 @@ class InferenceProgram:
         self._plans = {}
         self.activation_changes = activation_changes()
 
+    def __getstate__(self):
+        """What a deep copy or a pickle of its model keeps: all but the
+        compiled plans, which point at the original's weights (the copy
+        plans again on first use)."""
+        return dict(self.__dict__, _plans={})
+
     def _slot(self, shape, dtype):
         self.shapes.append(tuple(shape))
         self.dtypes.append(dtype)

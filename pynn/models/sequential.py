@@ -6,6 +6,8 @@ current output, so a Sequential is the same graph a functional model is:
 ``model.input``, ``model.output`` and ``layer.output`` work on it, and it
 trains and predicts through the same program.
 """
+import warnings
+
 import numpy as np
 
 from .. import backend
@@ -142,9 +144,13 @@ class Sequential(Model):
         before = self._input_layer
         if self._input_layer is None or tuple(self._input_layer.shape[1:]) != input_shape[1:]:
             if self._program is not None:
-                raise ValueError(f"Sequential {self.name!r} was built for inputs of shape "
-                                 f"{shape_str(self._input_layer.shape)}, not "
-                                 f"{shape_str(input_shape)}")
+                # tf.keras 2 leaves a built model as it is (the DCGAN of
+                # Python Machine Learning builds its Input((28, 28, 1))
+                # critic for (None, 784)); its calls still check their inputs
+                warnings.warn(f"Sequential {self.name!r} was built for inputs of shape "
+                              f"{shape_str(self._input_layer.shape)}; build(input_shape="
+                              f"{shape_str(input_shape)}) leaves it as it is", stacklevel=2)
+                return
             self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:],
                                            dtype=input_dtype_of(self._layers[0]))
         if self._program is None:

@@ -30,7 +30,9 @@ from ..utils.py_dataset import PyDataset
 __all__ = ["ImageDataGenerator", "Iterator", "NumpyArrayIterator", "DirectoryIterator",
            "DataFrameIterator",
            "load_img", "img_to_array", "array_to_img", "save_img", "smart_resize",
-           "image_dataset_from_directory"]
+           "image_dataset_from_directory", "apply_affine_transform", "random_rotation",
+           "random_shift", "random_shear", "random_zoom", "apply_channel_shift",
+           "random_channel_shift"]
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 PARAMETER_NAMES = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal",
@@ -1088,3 +1090,126 @@ class DataFrameIterator(_FilesIterator):
     def sample_weight(self):
         return self._sample_weight
 
+
+
+# ------------------------------------------------- Keras 2's single-image transforms
+#
+# keras.preprocessing.image.random_rotation & co.: one image (rank 3), its
+# row, column and channel axes given (channels first by default, as Keras 2
+# has them), the geometry ImageDataGenerator's (transform_matrices), drawn
+# from NumPy's global generator as Keras draws them.
+
+def _image_axes(x, row_axis, col_axis, channel_axis, who):
+    x = np.asarray(x)
+    axes = (row_axis, col_axis, channel_axis)
+    if len(set(axes)) != 3:
+        raise ValueError(f"{who}: 'row_axis', 'col_axis', and 'channel_axis' must be distinct, "
+                         f"got {axes}")
+    if set(axes) != {0, 1, 2}:
+        raise ValueError(f"{who}: invalid axis indices {sorted(set(axes) - {0, 1, 2})}: "
+                         f"the axes of one image are 0, 1 and 2")
+    if x.ndim != 3:
+        raise ValueError(f"{who}: expected one multi-channel 2-D image (rank 3), got shape "
+                         f"{x.shape}")
+    if channel_axis not in (0, 2):
+        raise ValueError(f"{who}: the channels must be the first or the last axis, got "
+                         f"channel_axis={channel_axis}")
+    return x
+
+
+def apply_affine_transform(x, theta=0, tx=0, ty=0, shear=0, zx=1, zy=1, row_axis=1, col_axis=2,
+                           channel_axis=0, fill_mode="nearest", cval=0.0, order=1):
+    """One image rotated by ``theta`` degrees, shifted by ``tx`` (along the
+    rows) and ``ty`` (along the columns) pixels, sheared by ``shear``
+    degrees and zoomed by ``zx``, ``zy`` about its centre, as Keras 2's
+    apply_affine_transform; pixels from outside come from ``fill_mode``
+    ('nearest', 'constant' with ``cval``, 'reflect', 'wrap'); ``order`` 1
+    (bilinear) or 0 (nearest)."""
+    who = "apply_affine_transform"
+    x = _image_axes(x, row_axis, col_axis, channel_axis, who)
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"{who}: fill_mode must be one of {list(FILL_MODES)}, got "
+                         f"{fill_mode!r}")
+    if order not in (0, 1):
+        raise ValueError(f"{who}: order must be 0 (nearest) or 1 (bilinear), got {order!r}")
+    if theta == 0 and tx == 0 and ty == 0 and shear == 0 and zx == 1 and zy == 1:
+        return x
+    image = np.ascontiguousarray(np.transpose(x, (row_axis, col_axis, channel_axis)),
+                                 dtype=np.float32)
+    h, w = image.shape[:2]
+    params = {"theta": [theta], "tx": [tx], "ty": [ty], "shear": [shear], "zx": [zx],
+              "zy": [zy], "flip_horizontal": [False], "flip_vertical": [False]}
+    y = ops.affine_warp(image[None], transform_matrices(params, h, w),
+                        interpolation="bilinear" if order else "nearest", fill_mode=fill_mode,
+                        cval=cval)[0]
+    y = np.transpose(y, np.argsort((row_axis, col_axis, channel_axis)))
+    if x.dtype.kind == "f":
+        return y.astype(x.dtype)
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        return np.clip(np.rint(y), info.min, info.max).astype(x.dtype)
+    return y
+
+
+def random_rotation(x, rg, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                    cval=0.0, interpolation_order=1):
+    """One image rotated by an angle drawn from [-rg, rg] degrees."""
+    theta = np.random.uniform(-rg, rg)
+    return apply_affine_transform(x, theta=theta, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_shift(x, wrg, hrg, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                 cval=0.0, interpolation_order=1):
+    """One image shifted by fractions drawn from [-hrg, hrg] of its height
+    and [-wrg, wrg] of its width (Keras 2's draws, in its order)."""
+    h, w = np.shape(x)[row_axis], np.shape(x)[col_axis]
+    tx = np.random.uniform(-hrg, hrg) * h
+    ty = np.random.uniform(-wrg, wrg) * w
+    return apply_affine_transform(x, tx=tx, ty=ty, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_shear(x, intensity, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                 cval=0.0, interpolation_order=1):
+    """One image sheared by an angle drawn from [-intensity, intensity]
+    degrees."""
+    shear = np.random.uniform(-intensity, intensity)
+    return apply_affine_transform(x, shear=shear, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_zoom(x, zoom_range, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest",
+                cval=0.0, interpolation_order=1):
+    """One image zoomed by factors zx, zy drawn from ``zoom_range`` (a pair
+    of floats; (1, 1) draws nothing)."""
+    if len(zoom_range) != 2:
+        raise ValueError(f"random_zoom: zoom_range should be a tuple or list of two floats, "
+                         f"got {zoom_range!r}")
+    if zoom_range[0] == 1 and zoom_range[1] == 1:
+        zx, zy = 1, 1
+    else:
+        zx, zy = np.random.uniform(zoom_range[0], zoom_range[1], 2)
+    return apply_affine_transform(x, zx=zx, zy=zy, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def apply_channel_shift(x, intensity, channel_axis=0):
+    """``intensity`` added to every channel of one image, clipped to the
+    image's own minimum and maximum."""
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"apply_channel_shift: expected one image of rank 3, got shape "
+                         f"{x.shape}")
+    return np.clip(x + intensity, np.min(x), np.max(x))
+
+
+def random_channel_shift(x, intensity_range, channel_axis=0):
+    """apply_channel_shift with an intensity drawn from [-intensity_range,
+    intensity_range]."""
+    intensity = np.random.uniform(-intensity_range, intensity_range)
+    return apply_channel_shift(x, intensity, channel_axis=channel_axis)

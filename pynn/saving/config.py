@@ -477,7 +477,8 @@ def compile_config(model):
             "loss": map_structure(ser_loss, loss),
             "loss_weights": loss_weights,
             "metrics": map_structure(_serialize_metric, metrics),
-            "weighted_metrics": map_structure(_serialize_metric, weighted)}
+            "weighted_metrics": map_structure(_serialize_metric, weighted),
+            "run_eagerly": bool(getattr(model, "run_eagerly", False))}
 
 
 def compile_from_config(model, config):
@@ -514,4 +515,5 @@ def compile_from_config(model, config):
                   loss=map_structure(losses.to_loss, config.get("loss")),
                   loss_weights=config.get("loss_weights"),
                   metrics=map_structure(metric, config.get("metrics")),
-                  weighted_metrics=map_structure(metric, config.get("weighted_metrics")))
+                  weighted_metrics=map_structure(metric, config.get("weighted_metrics")),
+                  run_eagerly=bool(config.get("run_eagerly") or False))

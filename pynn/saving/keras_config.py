@@ -782,7 +782,8 @@ def compile_to_keras(model, legacy=False):
     config = {"loss": map_structure(loss_spec, loss), "loss_weights": loss_weights,
               "metrics": map_structure(metric_spec, metric_specs),
               "weighted_metrics": map_structure(metric_spec, weighted),
-              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+              "run_eagerly": bool(getattr(model, "run_eagerly", False)),
+              "steps_per_execution": 1, "jit_compile": False}
     if legacy:
         config["optimizer_config"] = optimizer_to_keras(model.optimizer, legacy=True)
         return config
@@ -1357,4 +1358,5 @@ def compile_from_keras(config, custom_objects=None, legacy=False):
             "loss": map_structure(loss, config.get("loss")),
             "loss_weights": config.get("loss_weights"),
             "metrics": map_structure(metric, config.get("metrics")),
-            "weighted_metrics": map_structure(metric, config.get("weighted_metrics"))}
+            "weighted_metrics": map_structure(metric, config.get("weighted_metrics")),
+            "run_eagerly": bool(config.get("run_eagerly") or False)}

@@ -168,6 +168,20 @@ def _as_dtype(value, dtype):
     return np.asarray(value, _np_dtype(dtype))
 
 
+def _tensor_array(value):
+    """``value`` as an array with TensorFlow's dtypes for Python data (a
+    list of floats is float32, of ints int32 where they fit, as
+    ``tf.constant`` reads them); arrays keep their own dtype."""
+    a = np.asarray(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return a
+    if a.dtype == np.float64:
+        return a.astype(np.float32)
+    if a.dtype == np.int64 and (not a.size or (a.min() >= -2 ** 31 and a.max() < 2 ** 31)):
+        return a.astype(np.int32)
+    return a
+
+
 def _as_arrays(element):
     """An element's values as arrays: tuples and dicts are structure, a
     list is one value (tf.data's reading)."""
@@ -175,7 +189,7 @@ def _as_arrays(element):
         return tuple(_as_arrays(v) for v in element)
     if isinstance(element, dict):
         return {k: _as_arrays(v) for k, v in element.items()}
-    return np.asarray(element)
+    return _tensor_array(element)
 
 
 def _pad_stack(elements, shapes, values):
@@ -564,6 +578,59 @@ def _numpy(element):
     return element.numpy() if isinstance(element, Tensor) else element
 
 
+class DatasetSpec:
+    """TensorFlow's ``tf.data.DatasetSpec``: the type of a dataset, its
+    ``element_spec`` (a dataset's elements' structure of TensorSpecs)."""
+
+    def __init__(self, element_spec, dataset_shape=()):
+        from ..tensor import TensorShape
+        self._element_spec = element_spec
+        self._dataset_shape = TensorShape(dataset_shape)
+
+    @classmethod
+    def from_value(cls, value):
+        """The spec of the dataset ``value``."""
+        if not isinstance(value, Dataset):
+            raise TypeError(f"DatasetSpec.from_value: expected a tf.data Dataset, got "
+                            f"{type(value).__name__}")
+        return cls(value.element_spec)
+
+    @property
+    def element_spec(self):
+        return self._element_spec
+
+    @property
+    def value_type(self):
+        return Dataset
+
+    def is_compatible_with(self, spec_or_value):
+        other = DatasetSpec.from_value(spec_or_value) if isinstance(spec_or_value, Dataset) \
+            else spec_or_value
+        if not isinstance(other, DatasetSpec):
+            return False
+        mine, theirs = _flatten_specs(self._element_spec), _flatten_specs(other._element_spec)
+        return len(mine) == len(theirs) and all(
+            a.is_compatible_with(b) for a, b in zip(mine, theirs))
+
+    def __eq__(self, other):
+        return isinstance(other, DatasetSpec) and (self._element_spec, self._dataset_shape) == \
+            (other._element_spec, other._dataset_shape)
+
+    def __hash__(self):
+        return hash(repr(self))
+
+    def __repr__(self):
+        return f"DatasetSpec({self._element_spec!r}, {self._dataset_shape!r})"
+
+
+def _flatten_specs(structure):
+    if isinstance(structure, dict):
+        return [s for k in sorted(structure) for s in _flatten_specs(structure[k])]
+    if isinstance(structure, (tuple, list)):
+        return [s for v in structure for s in _flatten_specs(v)]
+    return [structure]
+
+
 class Dataset:
     """A re-iterable sequence of elements built by chaining tf.data-style
     methods.  ``len()`` is the number of elements where it is known.
@@ -606,10 +673,13 @@ class Dataset:
                     raise ValueError("Dataset.from_tensor_slices: a SparseTensor of rank 0 "
                                      "has no rows to slice")
                 return t
-            a = np.asarray(t)
-            if a.dtype.kind == "U":
-                # TensorFlow's string tensors hold UTF-8 bytes
-                a = np.frompyfunc(str.encode, 1, 1)(a).astype(object).reshape(a.shape)
+            a = _tensor_array(t)
+            if a.dtype.kind == "U" or (a.dtype.kind == "O" and a.size
+                                       and isinstance(a.flat[0], str)):
+                # TensorFlow's string tensors hold UTF-8 bytes (of a str
+                # array, or of an object array of str, as pandas' .values)
+                a = np.frompyfunc(lambda v: v.encode() if isinstance(v, str) else v, 1, 1)(
+                    a).astype(object).reshape(a.shape)
             return a
         tensors = convert(tensors)
         n = _length(tensors)
@@ -1029,11 +1099,12 @@ class Dataset:
     def zip(*datasets):
         """Elements taken together from each dataset, as a tuple (or the
         structure, tuples and dicts of datasets nested as given:
-        ``zip((images, (counter, counter)))``), until the shortest ends."""
+        ``zip((images, (counter, counter)))``; one dataset's own elements),
+        until the shortest ends."""
         from ..tree import flatten, pack_sequence_as
-        structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0],
-                                                                       (tuple, list, dict)) \
-            else datasets
+        # (one dataset alone is its own structure: zip(ds) gives its
+        # elements as they are, as tf.data's)
+        structure = datasets[0] if len(datasets) == 1 else datasets
         structure = tuple(structure) if type(structure) is list else structure
         leaves = flatten(structure)
         if not leaves or not all(isinstance(d, Dataset) for d in leaves):
@@ -1252,10 +1323,25 @@ class Dataset:
             spec = _zip_structure(lambda shape, dtype: TensorSpec(shape, dtype),
                                   output_shapes, output_types)
 
+        def check(value, leaf):
+            # tf.data refuses a yielded value whose shape does not fit the
+            # signature's (rank, and each size the signature knows)
+            shape = getattr(leaf, "shape", None)
+            if shape is not None and shape.rank is not None and \
+                    not shape.is_compatible_with(value.shape):
+                raise ValueError(f"Dataset.from_generator: the generator yielded an element "
+                                 f"of shape {tuple(value.shape)} where an element of shape "
+                                 f"{tuple(shape)} was expected")
+            return value
+
         def convert(element):
             if dtypes is None:
-                return _as_arrays(element)
-            return _zip_structure(_as_dtype, element, dtypes)
+                element = _as_arrays(element)
+            else:
+                element = _zip_structure(_as_dtype, element, dtypes)
+            if spec is not None:
+                _zip_structure(check, element, spec)
+            return element
         return Dataset(lambda: (convert(e) for e in generator(*call_args)), UNKNOWN,
                        spec=spec)
 
@@ -1273,18 +1359,25 @@ class Dataset:
         as tf.data does (a buffer as large as the dataset shuffles it
         uniformly).  With ``seed`` the orders are the same on every run: a
         new one each pass over the data unless ``reshuffle_each_iteration``
-        is False."""
+        is False (then every pass gives the first pass's order, seed or
+        not)."""
         buffer_size = _check_count(buffer_size, "shuffle", "buffer_size")
         if buffer_size < 1:
             raise ValueError(f"Dataset.shuffle: buffer_size must be >= 1, got {buffer_size}")
         passes = [0]
         lock = threading.Lock()
+        # without a seed, an order kept across passes is drawn once, when the
+        # dataset is made (as TensorFlow fixes its seed then): take/skip
+        # splits of it stay apart
+        fixed = None if seed is not None or reshuffle_each_iteration else seeding.next_seed()
 
         def make():
             with lock:
                 n = passes[0]
                 passes[0] += 1
-            if seed is None:
+            if fixed is not None:
+                rng = np.random.default_rng(fixed)
+            elif seed is None:
                 rng = np.random.default_rng(seeding.next_seed())
             else:
                 rng = np.random.default_rng([int(seed), n if reshuffle_each_iteration else 0])
@@ -1383,6 +1476,221 @@ class Dataset:
             _write_elements(file, seen, who)
         return self._derive(make, self._cardinality, same_elements=True)
 
+    def save(self, path, compression=None, shard_func=None, checkpoint_args=None):
+        """Write the elements and their element_spec to the folder ``path``
+        (pynn's own format: the arrays in one .npz, the structure and spec
+        as JSON; no pickle), for Dataset.load.  The folder is written beside
+        and renamed into place, so a failed save leaves no half dataset."""
+        import json
+        import os
+        import shutil
+        import tempfile
+        if compression not in (None, "", "GZIP", "SNAPPY"):
+            raise ValueError(f"Dataset.save: compression must be None, 'GZIP' or 'SNAPPY', got "
+                             f"{compression!r}")
+        for arg, what in ((shard_func, "shard_func"), (checkpoint_args, "checkpoint_args")):
+            if arg is not None:
+                raise ValueError(f"Dataset.save: {what} is not supported (pynn writes one "
+                                 f"shard)")
+        if self._cardinality == INFINITE:
+            raise ValueError("Dataset.save: the dataset is infinite")
+        path = os.path.abspath(_text(path))
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        elements = list(self._elements())
+        spec = self._spec if self._spec is not None else \
+            (self.element_spec if elements else None)
+        tmp = tempfile.mkdtemp(prefix=".saving-", dir=parent)
+        try:
+            _write_elements(os.path.join(tmp, "elements.npz"), elements, "Dataset.save")
+            with open(os.path.join(tmp, "dataset.json"), "w") as f:
+                json.dump({"format": "pynn-dataset", "version": 1,
+                           "cardinality": len(elements),
+                           "element_spec": None if spec is None else _encode_spec(spec)}, f)
+            if os.path.isdir(path):
+                # (the old one set aside first: it stays whole until the new
+                # one is in place)
+                old = tempfile.mkdtemp(prefix=".replaced-", dir=parent)
+                os.replace(path, os.path.join(old, "dataset"))
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @staticmethod
+    def load(path, element_spec=None, compression=None, reader_func=None):
+        """The dataset Dataset.save wrote to ``path``, its element_spec
+        restored (or ``element_spec`` as given)."""
+        import json
+        import os
+        if reader_func is not None:
+            raise ValueError("Dataset.load: reader_func is not supported (pynn reads its one "
+                             "shard in order)")
+        path = _text(path)
+        meta_file = os.path.join(path, "dataset.json")
+        try:
+            with open(meta_file) as f:
+                meta = json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"Dataset.load: {path} holds no dataset saved by "
+                                    f"Dataset.save ({meta_file} is missing)") from None
+        except ValueError:
+            raise ValueError(f"Dataset.load: {meta_file} is not a dataset description") from None
+        if not isinstance(meta, dict) or meta.get("format") != "pynn-dataset":
+            raise ValueError(f"Dataset.load: {meta_file} is not a dataset saved by pynn")
+        file = os.path.join(path, "elements.npz")
+        count = meta.get("cardinality")
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"Dataset.load: {meta_file} gives no valid cardinality")
+        spec = element_spec if element_spec is not None else (
+            None if meta.get("element_spec") is None else _decode_spec(meta["element_spec"]))
+        return Dataset(lambda: _read_elements(file, "Dataset.load"), count, spec=spec)
+
+    @staticmethod
+    def random(seed=None, name=None, rerandomize_each_iteration=None):
+        """Endless int64 scalars drawn uniformly from [0, 2**32), as
+        tf.data's: the same sequence on every pass for a seed (or, without
+        one, a seed drawn once), a new one each pass with
+        ``rerandomize_each_iteration``."""
+        base = seeding.next_seed() if seed is None else int(seed)
+        passes = [0]
+
+        def make():
+            key = [base, passes[0]] if rerandomize_each_iteration else [base]
+            passes[0] += 1
+            rng = np.random.default_rng(key)
+            while True:
+                for v in rng.integers(0, 2 ** 32, 256, dtype=np.int64):
+                    yield np.asarray(v)
+        from ..execution import TensorSpec
+        return Dataset(make, INFINITE, spec=TensorSpec((), "int64"))
+
+    @staticmethod
+    def counter(start=0, step=1, dtype=np.int64, name=None):
+        """start, start + step, ... without end (tf.data.Dataset.counter)."""
+        return Counter(start, step, dtype)
+
+    def scan(self, initial_state, scan_func, name=None):
+        """``scan_func(state, element) -> (new state, output)`` run over the
+        elements in order, giving the outputs (the state starting from
+        ``initial_state`` on each pass)."""
+        if not callable(scan_func):
+            raise TypeError(f"Dataset.scan: scan_func must be callable, got {scan_func!r}")
+
+        def tensor(v):
+            # (tuples and dicts are structure; Python numbers, and lists of
+            # them, as tf.constant makes them: float32, int32)
+            if isinstance(v, tuple):
+                return tuple(tensor(u) for u in v)
+            if isinstance(v, dict):
+                return {k: tensor(u) for k, u in v.items()}
+            a = np.asarray(v)
+            if isinstance(v, (float, int, list)) and a.dtype in (np.float64, np.int64):
+                return a.astype(np.float32 if a.dtype == np.float64 else np.int32)
+            return a
+
+        def make():
+            state = eager(tensor(initial_state))
+            for element in self._elements():
+                result = scan_func(state, eager(element))
+                if not isinstance(result, (tuple, list)) or len(result) != 2:
+                    raise ValueError(f"Dataset.scan: scan_func must return (new_state, "
+                                     f"output_element), got {type(result).__name__}")
+                state, out = result
+                yield tuple(out) if type(out) is list else out
+        return self._derive(make, self._cardinality)
+
+    def unique(self, name=None):
+        """The elements with repeats left out, in the order first seen
+        (elements of int32, int64 or string tensors, as tf.data's)."""
+        def key(element):
+            if isinstance(element, (tuple, list, dict)):
+                raise TypeError("Dataset.unique: the elements must be single tensors, got "
+                                f"a {type(element).__name__}")
+            a = np.asarray(element)
+            if a.dtype.kind not in "iuOSU":
+                raise TypeError(f"Dataset.unique: only int32, int64 and string elements are "
+                                f"supported, got {a.dtype}")
+            return a.shape, str(a.dtype), tuple(a.ravel().tolist())
+
+        def make():
+            seen = set()
+            for element in self._elements():
+                k = key(element)
+                if k not in seen:
+                    seen.add(k)
+                    yield element
+        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN,
+                            same_elements=True)
+
+    def bucket_by_sequence_length(self, element_length_func, bucket_boundaries,
+                                  bucket_batch_sizes, padded_shapes=None, padding_values=None,
+                                  pad_to_bucket_boundary=False, no_padding=False,
+                                  drop_remainder=False, name=None):
+        """Batches of elements of similar lengths (see the module's
+        bucket_by_sequence_length, tf.data.experimental's form of it)."""
+        return bucket_by_sequence_length(
+            element_length_func, bucket_boundaries, bucket_batch_sizes, padded_shapes,
+            padding_values, pad_to_bucket_boundary, no_padding, drop_remainder)(self)
+
+    def group_by_window(self, key_func, reduce_func, window_size=None, window_size_func=None,
+                        name=None):
+        """Elements gathered by ``key_func(element)`` (an int64 key) into
+        windows of ``window_size`` (or ``window_size_func(key)``); each full
+        window (and, at the end, each partial one, in the order their keys
+        first came) is given to ``reduce_func(key, window_dataset)`` and
+        the elements of the dataset it returns follow."""
+        if (window_size is None) == (window_size_func is None):
+            raise ValueError("Dataset.group_by_window: give exactly one of window_size and "
+                             "window_size_func")
+        if window_size is not None:
+            size = _check_count(window_size, "group_by_window", "window_size")
+            if size < 1:
+                raise ValueError(f"Dataset.group_by_window: window_size must be >= 1, got "
+                                 f"{window_size}")
+
+        def call(fn, element):
+            shown = eager(element)
+            return fn(*shown) if isinstance(shown, tuple) else fn(shown)
+
+        def window_of(key):
+            if window_size_func is None:
+                return size
+            n = int(np.asarray(window_size_func(eager(np.asarray(key, np.int64)))))
+            if n < 1:
+                raise ValueError(f"Dataset.group_by_window: window_size_func gave {n} for key "
+                                 f"{key}; window sizes must be >= 1")
+            return n
+
+        def reduced(key, group):
+            out = reduce_func(eager(np.asarray(key, np.int64)), _list_dataset(group))
+            if not isinstance(out, Dataset):
+                raise TypeError(f"Dataset.group_by_window: reduce_func must return a Dataset, "
+                                f"got {type(out).__name__}")
+            return out._elements()
+
+        def make():
+            windows, sizes = {}, {}
+            for element in self._elements():
+                k = np.asarray(call(key_func, element))
+                if k.shape != () or k.dtype.kind not in "iu":
+                    raise TypeError(f"Dataset.group_by_window: key_func must return an int64 "
+                                    f"scalar, got {k.dtype} of shape {k.shape}")
+                k = int(k)
+                if k not in windows:
+                    windows[k], sizes[k] = [], window_of(k)
+                windows[k].append(element)
+                if len(windows[k]) == sizes[k]:
+                    yield from reduced(k, windows[k])
+                    windows[k] = []
+            for k, group in windows.items():
+                if group:
+                    yield from reduced(k, group)
+        return self._derive(make, INFINITE if self._cardinality == INFINITE else UNKNOWN)
+
     def prefetch(self, buffer_size):
         """The same elements, prepared ``buffer_size`` ahead on a background
         thread (two for AUTOTUNE)."""
@@ -1413,9 +1721,18 @@ def _write_elements(file, elements, who):
                                 f"got {list(v)!r}")
             return {"dict": [[k, encode(u)] for k, u in v.items()]}
         a = np.asarray(v)
-        if a.dtype.kind == "O":
-            raise TypeError(f"{who}: cannot write an element of type {type(v).__name__} "
-                            f"(arrays of numbers, booleans or strings only)")
+        if isinstance(v, bytes) or a.dtype.kind == "O":
+            # strings (UTF-8 bytes, as TensorFlow's): their bytes one after
+            # another and their lengths, so any byte (NUL too) comes back
+            flat = a.ravel().tolist()
+            if not all(isinstance(b, bytes) for b in flat):
+                raise TypeError(f"{who}: cannot write an element of type "
+                                f"{type(v).__name__} (arrays of numbers, booleans or "
+                                f"strings only)")
+            key = f"a{len(arrays)}"
+            arrays[key] = np.frombuffer(b"".join(flat), np.uint8)
+            arrays[key + "n"] = np.array([len(b) for b in flat], np.int64)
+            return {"bytes": key, "shape": list(a.shape), "scalar": isinstance(v, bytes)}
         key = f"a{len(arrays)}"
         arrays[key] = a
         return {"array": key, "scalar": not isinstance(v, np.ndarray)}
@@ -1447,10 +1764,58 @@ def _read_elements(file, who):
                 return [decode(u) for u in node["list"]]
             if "dict" in node:
                 return {k: decode(u) for k, u in node["dict"]}
+            if "bytes" in node:
+                raw, ends = data[node["bytes"]].tobytes(), np.cumsum(data[node["bytes"] + "n"])
+                items = [raw[e - n:e] for e, n in zip(ends.tolist(),
+                                                      data[node["bytes"] + "n"].tolist())]
+                if node["scalar"]:
+                    return items[0]
+                out = np.empty(len(items), object)
+                out[:] = items
+                return out.reshape(node["shape"])
             a = data[node["array"]]
             return a[()] if node["scalar"] else a
         elements = [decode(e) for e in structure]
     yield from elements
+
+
+def _list_dataset(elements):
+    """A Dataset of these elements as they are."""
+    elements = list(elements)
+    return Dataset(lambda: iter(elements), len(elements))
+
+
+def _encode_spec(spec):
+    """An element_spec as JSON: TensorSpecs in tuples, lists and dicts."""
+    from ..execution import RaggedTensorSpec, TensorSpec
+    if isinstance(spec, tuple):
+        return {"tuple": [_encode_spec(s) for s in spec]}
+    if isinstance(spec, list):
+        return {"list": [_encode_spec(s) for s in spec]}
+    if isinstance(spec, dict):
+        return {"dict": [[str(k), _encode_spec(s)] for k, s in spec.items()]}
+    if type(spec) is TensorSpec:
+        return {"tensor": None if spec.shape is None else
+                [None if d is None else int(d) for d in spec.shape],
+                "dtype": str(getattr(spec.dtype, "name", spec.dtype)), "name": spec.name}
+    kind = "a RaggedTensorSpec" if isinstance(spec, RaggedTensorSpec) else type(spec).__name__
+    raise TypeError(f"Dataset.save: cannot save elements described by {kind} (tensors "
+                    f"in tuples, lists and dicts only)")
+
+
+def _decode_spec(node):
+    from ..execution import TensorSpec
+    if not isinstance(node, dict):
+        raise ValueError("Dataset.load: the saved element_spec is not valid")
+    if "tuple" in node:
+        return tuple(_decode_spec(s) for s in node["tuple"])
+    if "list" in node:
+        return [_decode_spec(s) for s in node["list"]]
+    if "dict" in node:
+        return {k: _decode_spec(s) for k, s in node["dict"]}
+    if "tensor" in node:
+        return TensorSpec(node["tensor"], node["dtype"], node.get("name"))
+    raise ValueError("Dataset.load: the saved element_spec is not valid")
 
 
 class TextLineDataset(Dataset):
@@ -1643,6 +2008,39 @@ class CsvDataset(Dataset):
                     yield tuple(np.asarray(v) for v in _csv_record(
                         text, defaults, field_delim, use_quote_delim, na_value, cols, who))
         super().__init__(rows, UNKNOWN)
+
+
+def _values_of(structure):
+    """Eager tensors (and Variables) of a structure as their arrays."""
+    from .. import autodiff
+    return _map_structure(lambda v: autodiff.value_of(v), structure)
+
+
+def assert_cardinality(expected_cardinality):
+    """tf.data.experimental's ``dataset.apply(assert_cardinality(n))``: the
+    elements, with ``n`` as the dataset's known cardinality (fit's progress
+    bar and steps read it from a generator's dataset); a pass that finds
+    more or fewer raises FailedPreconditionError, as TensorFlow's."""
+    expected = _check_count(expected_cardinality, "assert_cardinality",
+                            "expected_cardinality")
+
+    def transform(dataset):
+        def make():
+            from ..debugging import FailedPreconditionError
+            n = 0
+            for element in dataset._elements():
+                n += 1
+                if expected >= 0 and n > expected:
+                    raise FailedPreconditionError(
+                        None, None, f"Input dataset was expected to contain {expected} "
+                                    f"elements but contained at least {expected + 1} elements.")
+                yield element
+            if expected == INFINITE or (expected >= 0 and n < expected):
+                raise FailedPreconditionError(
+                    None, None, f"Input dataset was expected to contain {expected} elements "
+                                f"but contained only {n} elements.")
+        return dataset._derive(make, expected, same_elements=True)
+    return transform
 
 
 def bucket_by_sequence_length(element_length_func, bucket_boundaries, bucket_batch_sizes,

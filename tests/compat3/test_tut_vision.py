@@ -182,8 +182,13 @@ def test_multi_head_attention_over_rank_4_inputs_matches_keras():
     model = pynn.Model(inputs, ours(inputs, inputs))
     assert model.output.shape == (None, 3, 5, 8)
     np.testing.assert_allclose(model.predict(q, verbose=0), ours(q, q), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="attention_axes=None"):
-        layers.MultiHeadAttention(num_heads=2, key_dim=4, attention_axes=1)(q, v)
+    # attention over axis 1 alone: axis 2 acts as a batch axis, as in Keras
+    theirs = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, attention_axes=1)
+    want = theirs(q, v)
+    ours = layers.MultiHeadAttention(num_heads=2, key_dim=4, attention_axes=1)
+    ours(q, v)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    np.testing.assert_allclose(ours(q, v), want, rtol=1e-4, atol=1e-5)
 
 
 def test_multi_head_attention_over_rank_4_inputs_trains():

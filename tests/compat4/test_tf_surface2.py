@@ -450,10 +450,13 @@ def test_config_print_and_debugging(capsys):
     tf.config.experimental.set_memory_growth(cpus[0], True)
     assert tf.executing_eagerly()
     tf.print("loss:", tf.constant([1, 2, 3]), 7)
-    tf.print("x", np.arange(10), output_stream="stdout")
+    tf.print("x", tf.range(10), output_stream="stdout")
     captured = capsys.readouterr()
     assert captured.err == "loss: [1 2 3] 7\n"
     assert captured.out == "x [0 1 2 ... 7 8 9]\n"
+    # a NumPy array is no tensor: TensorFlow pprint-formats it
+    tf.print("x", np.arange(10), output_stream="stdout")
+    assert capsys.readouterr().out == "x array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])\n"
     tf.debugging.assert_equal(tf.shape(IMG)[0], 5)
     tf.debugging.assert_near(np.float32(1.0), np.float32(1.0 + 1e-7))
     tf.debugging.assert_shapes([(BATCH, ("N", 6, 4, 3)), (BATCH[:, 0], ("N", 4, 3))])

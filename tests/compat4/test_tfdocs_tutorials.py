@@ -348,7 +348,9 @@ def test_csv_dataset_reads_files_with_header(tmp_path):
 def test_numpy_function_and_py_function_as_decorators():
     @tf.numpy_function(Tout=[tf.float32, tf.int32])
     def step(action):
-        assert type(action) is np.ndarray
+        # (a 0-d input arrives as NumPy's scalar, as TensorFlow's PyArray_Return
+        # hands it over)
+        assert type(action) is np.int32
         return np.full(2, action, np.float64), np.array(action * 2)
     state, reward = step(tf.constant(3))
     assert state.dtype == np.float32 and reward.dtype == np.int32

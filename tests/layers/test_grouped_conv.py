@@ -1,8 +1,10 @@
-"""Conv2D and Conv1D with one group per input channel (``groups`` equal to
-the input channels, as ConvNeXt's 7x7 convolutions): Keras's kernel
-layout (kh, kw, 1, filters), Keras's outputs, gradients by finite
-differences, the batch normalization folded into it at inference, its
-config; other group counts are refused naming the layer."""
+"""Conv2D and Conv1D with groups: one group per input channel (``groups``
+equal to the input channels, as ConvNeXt's 7x7 convolutions, kernel
+(kh, kw, 1, filters)) or any number dividing the input channels and the
+filters (kernel (kh, kw, in / groups, filters)): Keras's outputs,
+gradients by finite differences, the batch normalization folded into it at
+inference, its config; group counts that do not divide are refused naming
+the layer."""
 import os
 
 import numpy as np
@@ -20,6 +22,8 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")
     (dict(filters=4, kernel_size=(2, 3), strides=2, groups=4, activation="relu"), (1, 9, 8, 4)),
     (dict(filters=3, kernel_size=7, groups=3, padding="same", use_bias=False), (2, 8, 8, 3)),
     (dict(filters=2, kernel_size=3, groups=1, dilation_rate=2), (1, 7, 7, 2)),
+    (dict(filters=6, kernel_size=3, groups=2, padding="same", activation="relu"), (2, 7, 5, 4)),
+    (dict(filters=4, kernel_size=(3, 2), strides=2, groups=2, dilation_rate=1), (1, 9, 8, 6)),
 ])
 def test_conv2d_groups_match_keras(layer, shape):
     keras = pytest.importorskip("keras")
@@ -45,20 +49,23 @@ def test_conv1d_groups_match_keras():
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 9, 4)).astype(np.float32)
-    mine = layers.Conv1D(8, 3, groups=4, padding="causal")
-    theirs = keras.layers.Conv1D(8, 3, groups=4, padding="causal")
-    mine.build(x.shape)
-    theirs.build(x.shape)
-    weights = [rng.standard_normal(w.shape).astype(np.float32) for w in theirs.get_weights()]
-    mine.set_weights(weights)
-    theirs.set_weights(weights)
-    np.testing.assert_allclose(mine(x), np.asarray(theirs(x)), rtol=1e-5, atol=1e-5)
+    for groups in (4, 2):
+        mine = layers.Conv1D(8, 3, groups=groups, padding="causal")
+        theirs = keras.layers.Conv1D(8, 3, groups=groups, padding="causal")
+        mine.build(x.shape)
+        theirs.build(x.shape)
+        weights = [rng.standard_normal(w.shape).astype(np.float32)
+                   for w in theirs.get_weights()]
+        mine.set_weights(weights)
+        theirs.set_weights(weights)
+        np.testing.assert_allclose(mine(x), np.asarray(theirs(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kw", [dict(activation="tanh"), dict(strides=2, use_bias=False)])
-def test_grouped_conv_gradients(kw):
+@pytest.mark.parametrize("channels", [2, 4])
+def test_grouped_conv_gradients(kw, channels):
     pynn.utils.set_random_seed(0)
-    model = pynn.Sequential([pynn.Input(shape=(5, 4, 2)), layers.Conv2D(2, 1),
+    model = pynn.Sequential([pynn.Input(shape=(5, 4, 2)), layers.Conv2D(channels, 1),
                              layers.Conv2D(4, 3, groups=2, padding="same", **kw),
                              layers.Flatten(), layers.Dense(3)])
     model.compile(optimizer="sgd", loss="mse")
@@ -86,8 +93,8 @@ def test_batch_norm_folds_into_grouped_conv():
 
 
 @pytest.mark.parametrize("make, shape, match", [
-    (lambda: layers.Conv2D(4, 3, groups=2), (None, 8, 8, 4),
-     r"groups must be 1 or the number of input channels \(4\), got groups=2"),
+    (lambda: layers.Conv2D(4, 3, groups=2), (None, 8, 8, 3),
+     r"input channels \(3\) must be divisible by groups \(2\)"),
     (lambda: layers.Conv2D(5, 3, groups=2), None, r"filters \(5\) must be divisible by groups"),
     (lambda: layers.Conv2D(4, 3, groups=0), None, "groups must be a positive integer"),
     (lambda: layers.Conv3D(4, 3, groups=4), None, "only groups=1 is supported"),

@@ -66,12 +66,13 @@ def test_matmul_last_tile_of_every_height(m, tb):
     assert np.all(np.abs(out - want) <= 1.5 * bound + 1e-6)
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 4])
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6, 7, 8])
 @pytest.mark.parametrize("k, n", [(1031, 1027), (517, 2053), (2048, 520), (263, 4100)])
 def test_matmul_few_rows_stream_a_large_b(m, k, n):
     # More than 1 MiB of B streams row after row through sums kept in L1
     # (chunks of 4096 / m columns, 8, 4 or 2 rows of B at a time and the
-    # rows left one by one); beta reads C.  An inf in B's last row gives
+    # rows left one by one), 5 to 8 rows of A four at a time (on the AVX2
+    # set; the others pack them); beta reads C.  An inf in B's last row gives
     # inf or NaN exactly where float64 does (no row is read twice).
     a, b, c = rand(m, k), rand(k, n), rand(m, n)
     want = 1.5 * (a.astype(np.float64) @ b.astype(np.float64)) + 0.5 * c
