@@ -1055,7 +1055,7 @@ def _sequence_of_steps(examples, batch_shape, key, spec, who):
                 f"{list(spec.shape)} ({size})")
         steps = len(vals) // size if size else 0
         rows.append(_array(vals, spec.dtype).reshape((steps,) + spec.shape))
-    if not batch_shape:
+    if len(batch_shape) == 0:
         return eager(rows[0])
     longest = max((len(r) for r in rows), default=0)
     pad = spec.default_value
