@@ -480,7 +480,11 @@ def _mixes_kinds(da, db):
 
 
 def _called_from_pynn(depth):
-    module = sys._getframe(depth + 1).f_globals.get("__name__", "")
+    frame = sys._getframe(depth + 1)
+    # (Tensor's own operators, __add__ of a string tensor, are the program's)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
     return module == "pynn" or module.startswith(("pynn.", "numpy"))
 
 
