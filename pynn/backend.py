@@ -1585,9 +1585,11 @@ _PYTHON_NUMBERS = (int, float, builtins.bool)
 
 
 # first parameters that are shapes, or lists of tensors by the function's
-# contract (tf.math.polyval's coeffs, tf.clip_by_global_norm's t_list)
+# contract (tf.math.polyval's coeffs, tf.clip_by_global_norm's t_list,
+# tf.dynamic_stitch's indices, tridiagonal diagonals in the sequence format)
 _LIST_PARAMETERS = {"shape", "dims", "start", "num_rows", "size", "window_length",
-                    "num_mel_bins", "image_size", "coeffs", "t_list"}
+                    "num_mel_bins", "image_size", "coeffs", "t_list", "indices",
+                    "diagonals"}
 
 
 def _python_numbers_as_tensorflows(args, lists):
