@@ -35,7 +35,8 @@ from .backend import cast, ones_like, zeros_like  # noqa: E402
 from .backend import matmul, ones, reshape, stack, zeros  # noqa: E402
 from .backend import concatenate as concat  # noqa: E402
 from .backend import constant_tensor as constant  # noqa: E402
-from .ops import convert_to_tensor, custom_gradient, einsum  # noqa: E402
+from .backend import convert_to_tensor  # noqa: E402
+from .ops import custom_gradient, einsum  # noqa: E402
 from .tensor import Tensor, TensorShape  # noqa: E402
 from . import tree as nest  # noqa: E402  (tf.nest: flatten, map_structure, pack_sequence_as)
 from .math import (  # noqa: E402
@@ -87,7 +88,7 @@ newaxis = None
 # TensorFlow's dtypes (``tf.cast(n, tf.float32)`` in a custom metric): str
 # subclasses, so they go wherever pynn's functions take a dtype string.
 from . import dtypes  # noqa: E402
-from .dtypes import DType, as_dtype, saturate_cast  # noqa: E402
+from .dtypes import DType, as_dtype, bitcast, saturate_cast  # noqa: E402
 from .dtypes import (bool, complex64, complex128, double, float16, float32,  # noqa: E402
                      float64, half, int8, int16, int32, int64, string, uint8, uint16,
                      uint32, uint64)
@@ -172,7 +173,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "InputSpec", "KerasTens
            "int16", "int32", "int64", "uint8", "matmul", "nest", "newaxis", "ones",
            "ones_like", "Tensor", "TensorShape", "reshape", "shape",
            "stack", "zeros", "zeros_like", "__version__", "dtypes", "DType", "as_dtype",
-           "saturate_cast",
+           "bitcast", "saturate_cast",
            "complex64", "complex128", "double", "half", "string", "uint16", "uint32", "uint64",
            "function", "TensorSpec", "RaggedTensorSpec", "SparseTensorSpec", "TensorArray", "executing_eagerly", "init_scope",
            "py_function", "numpy_function", "debugging", "errors", "Assert", "image", "io",

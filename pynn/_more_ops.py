@@ -677,7 +677,7 @@ def saturate_cast(x, dtype):
             info = np.finfo(dtype)
             return ops.cast(ops.clip(x, float(info.min), float(info.max)), dtype)
         return saturate_cast(x.value, dtype)
-    a = _array(x)
+    a = np.asarray(x)  # (float64 kept: its range is clipped in float64)
 
     def limits(dt):
         if dt == np.bool_:
@@ -685,13 +685,16 @@ def saturate_cast(x, dtype):
         info = np.iinfo(dt) if dt.kind in "iu" else np.finfo(dt)
         return info.min, info.max
     (in_min, in_max), (out_min, out_max) = limits(a.dtype), limits(dtype)
+    # (compared as Python numbers, exactly: float32(2**31 - 1) is 2**31,
+    # beyond int32, so the bound is the float below it)
     low = np.asarray(builtins.max(in_min, out_min)).astype(a.dtype)
-    if low < out_min:
+    if low.item() < out_min:
         low = np.nextafter(low, 0, dtype=a.dtype)
     high = np.asarray(builtins.min(in_max, out_max)).astype(a.dtype)
-    if high > out_max:
+    if high.item() > out_max:
         high = np.nextafter(high, 0, dtype=a.dtype)
-    return np.clip(a, low, high).astype(dtype)
+    with np.errstate(invalid="ignore"):  # (NaN: as a cast gives it)
+        return np.clip(a, low, high).astype(dtype)
 
 
 # -------------------------------------------------------- window functions

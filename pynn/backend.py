@@ -4,6 +4,7 @@ module), and Keras 2's backend functions (``from pynn import backend as K``)."""
 import builtins
 import collections
 import functools
+import inspect
 import json
 import os
 import re
@@ -44,7 +45,8 @@ def _load_kernels():
 _kernels = _load_kernels()
 
 from . import autodiff, ops, random  # noqa: E402  (they import the kernels)
-from .tensor import TensorShape, eager  # noqa: E402,F401  (TensorShape: tf.TensorShape)
+# (TensorShape: tf.TensorShape)
+from .tensor import TensorShape, eager, tf_default_dtype  # noqa: E402,F401
 
 
 def set_num_threads(n):
@@ -625,8 +627,13 @@ def constant(value, dtype=None, shape=None, name=None):
 
 def constant_tensor(value, dtype=None, shape=None, name=None):
     """TensorFlow's ``tf.constant`` (``pynn.constant``): an eager tensor with
-    TensorFlow's dtypes, int32 for Python ints, float32 for floats, bool for
-    booleans (K.constant above makes every value floatx, as Keras 2 did)."""
+    TensorFlow's dtypes (see tf_default_dtype: int32 for Python ints,
+    float32 for floats, an array's own dtype, float64 and int64 included);
+    K.constant above makes every value floatx, as Keras 2 did."""
+    if dtype is None:
+        dtype = tf_default_dtype(value)
+    elif str(dtype) == "string":
+        dtype = None
     a = ops.convert_to_tensor(value, dtype)
     if a.dtype.kind in "US" or a.dtype.kind == "O" and a.size and isinstance(
             a.flat[0], (str, bytes)):
@@ -641,7 +648,24 @@ def constant_tensor(value, dtype=None, shape=None, name=None):
                                      bytes(s), 1, 1)(a), dtype=object).reshape(a.shape)
     if shape is not None:
         a = np.array(np.broadcast_to(a, tuple(shape)))
+    elif isinstance(value, np.ndarray) and np.may_share_memory(a, value):
+        a = a.copy()  # (a constant: later writes to the array do not change it)
     return eager(a)
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """TensorFlow's ``tf.convert_to_tensor`` (``pynn.convert_to_tensor``):
+    ``value`` as an eager tensor of TensorFlow's dtype, as tf.constant
+    makes it (``dtype_hint`` taken for Python numbers that fit it); a
+    tensor of ``dtype`` as it is, and a traced value or variable as
+    ``pynn.ops.convert_to_tensor`` takes it."""
+    if ops._is_traced(value):
+        return ops.convert_to_tensor(value, dtype)
+    if dtype is None:
+        dtype = tf_default_dtype(value, dtype_hint)
+    if isinstance(value, np.ndarray) and dtype is not None and value.dtype == dtype:
+        return eager(value)
+    return constant_tensor(value, dtype)
 
 
 class VariableArray(np.ndarray):
@@ -651,6 +675,7 @@ class VariableArray(np.ndarray):
     model built before it (KL annealing driven by a callback); any other
     array is copied into the graph as a constant.  Arithmetic on it gives
     plain arrays."""
+    _plain_for_tensors = True  # (a Tensor beside it computes as with an array)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # (this module's ``any`` is Keras's K.any: the builtin's loop here)
@@ -783,6 +808,14 @@ def identity(x, name=None):
 
 
 def cast(x, dtype, name=None):
+    if isinstance(dtype, (str, type)) and str(dtype) != "string":
+        # TensorFlow's names and Python types: tf.cast(x, "float") and
+        # tf.cast(x, float) are float32, as tf.as_dtype reads them
+        from .dtypes import as_dtype
+        try:
+            dtype = str(as_dtype(dtype))  # (a name: what a symbolic call records)
+        except TypeError:
+            pass  # (a name only NumPy knows: as NumPy reads it)
     from .sparse import SparseTensor
     if isinstance(x, SparseTensor):
         # (tf.cast of a SparseTensor casts its values)
@@ -1534,13 +1567,62 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
 # A plain array given to GradientTape.watch enters them as the tape's leaf
 # for it (tf.square(a) after tape.watch(a)): its own NumPy arithmetic cannot
 # be recorded, but these calls can.
-def _eager_results(f):
+def _eager_results(f, python_floats=True):
+    # (a function whose first argument is a shape, or a list by its
+    # contract, keeps a list as it is)
+    try:
+        first = next(iter(inspect.signature(f).parameters), None)
+    except (TypeError, ValueError):
+        first = None
+    lists = first not in _LIST_PARAMETERS
+
     def eager_result(*args, **kwargs):
+        if python_floats and args:
+            args = _python_numbers_as_tensorflows(args, lists)
         record = autodiff.active_tape()
         if getattr(record, "arrays", None):
             args = tuple(_watched_leaves(record, a) for a in args)
         return eager(f(*args, **kwargs))
     return functools.update_wrapper(eager_result, f)
+
+
+_PYTHON_NUMBERS = (int, float, builtins.bool)
+
+
+# first parameters that are shapes, or lists of tensors by the function's
+# contract (tf.math.polyval's coeffs, tf.clip_by_global_norm's t_list,
+# tf.dynamic_stitch's indices, tridiagonal diagonals in the sequence format)
+_LIST_PARAMETERS = {"shape", "dims", "start", "num_rows", "size", "window_length",
+                    "num_mel_bins", "image_size", "coeffs", "t_list", "indices",
+                    "diagonals"}
+
+
+def _python_numbers_as_tensorflows(args, lists):
+    """The arguments with Python numbers as TensorFlow converts them
+    (NumPy would make floats float64 and ints int64): the data argument
+    (the first; ``lists``: not a shape or a list by contract) when it is a
+    list of Python numbers, as a float32 (with a float) or int32 array;
+    each float, as float32, when every argument is a Python number
+    (tf.round(2.5), tf.range(0.0, 1.0, 0.25))."""
+    first = args[0]
+    if type(first) in (list, tuple):
+        if not lists:
+            return args
+        from .tensor import _python_leaves
+        leaves = _python_leaves(first, [])
+        if not leaves or not builtins.all(type(v) in _PYTHON_NUMBERS for v in leaves):
+            return args
+        dtype = tf_default_dtype(first)
+        if dtype.kind == "b":
+            return args
+        try:
+            return (np.array(first, dtype=dtype),) + args[1:]
+        except ValueError:  # (lists of several lengths: a list of tensors)
+            return args
+    if builtins.any(type(a) is float for a in args) and builtins.all(
+            type(a) in _PYTHON_NUMBERS or a is None or isinstance(a, str) for a in args):
+        return tuple(np.asarray(a, np.float32) if type(a) is float else a for a in args)
+    return args
 
 
 def _watched_leaves(record, x):
@@ -1551,7 +1633,8 @@ def _watched_leaves(record, x):
     return x
 
 
-for _name in ("constant", "zeros", "ones", "eye", "zeros_like", "ones_like", "cast", "arange",
+globals()["constant"] = _eager_results(constant, python_floats=False)  # (K.constant(0.1, "float64"))
+for _name in ("zeros", "ones", "eye", "zeros_like", "ones_like", "cast", "arange",
               "random_normal", "random_uniform", "truncated_normal", "random_binomial",
               "sum", "prod", "mean", "max", "min", "var", "std", "any", "all", "argmax",
               "argmin", "cumsum", "logsumexp", "square", "abs", "sqrt", "exp", "log", "round",

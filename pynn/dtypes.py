@@ -134,9 +134,10 @@ _ALL.update(half=float16, double=float64)
 
 
 def as_dtype(type_value):
-    """The DType of ``type_value``: a DType, a name (``'float32'``), a NumPy
-    dtype or type, or a Python type (float: float32, int: int32, bool,
-    str/bytes: string), as ``tf.as_dtype``."""
+    """The DType of ``type_value``: a DType, a name (``'float32'``; also
+    TensorFlow's ``'float'``, ``'double'``, ``'half'``), a NumPy dtype or
+    type, or a Python type (float: float32, int: int32, bool, str/bytes:
+    string), as ``tf.as_dtype``."""
     if isinstance(type_value, DType):
         return type_value
     python = {builtins.float: float32, builtins.int: int32, builtins.bool: bool,
@@ -145,6 +146,8 @@ def as_dtype(type_value):
         return python[type_value]
     if isinstance(type_value, str) and type_value in _ALL:
         return _ALL[type_value]
+    if isinstance(type_value, str) and type_value == "float":
+        return float32  # (TensorFlow's name; NumPy's 'float' is float64)
     try:
         dt = np.dtype(type_value)
     except TypeError:
@@ -164,10 +167,38 @@ def saturate_cast(value, dtype, name=None):
     return ops.saturate_cast(value, str(as_dtype(dtype)))
 
 
+def bitcast(input, type, name=None):
+    """TensorFlow's ``tf.bitcast``: the same bytes read as ``type``, no
+    value converted.  To a narrower type the tensor gains a last axis of
+    the ratio of the sizes; from a narrower one its last axis must be that
+    ratio, and it goes."""
+    from . import ops
+    from .tensor import eager
+    a = np.array(ops.convert_to_numpy(input), order="C")
+    have, want = as_dtype(a.dtype), as_dtype(type)
+    if have == string or want == string or have == bool or want == bool:
+        raise TypeError(f"tf.bitcast: cannot bitcast {have.name} to {want.name}: give "
+                        f"numeric dtypes")
+    if have.size == want.size:
+        out = a.view(want.as_numpy_dtype)
+    elif have.size > want.size:
+        out = a.reshape(a.shape + (1,)).view(want.as_numpy_dtype)
+    else:
+        ratio = want.size // have.size
+        if a.ndim == 0 or a.shape[-1] != ratio:
+            from .debugging import InvalidArgumentError
+            raise InvalidArgumentError(
+                None, None, f"tf.bitcast: cannot bitcast a tensor of shape {list(a.shape)} "
+                            f"from {have.name} to {want.name}: its last axis must be "
+                            f"{ratio}")
+        out = a.view(want.as_numpy_dtype).reshape(a.shape[:-1])
+    return eager(np.array(out))
+
+
 def cast(x, dtype, name=None):
     """``tf.dtypes.cast``: TensorFlow's ``tf.cast``."""
     from .backend import cast as _cast
     return _cast(x, dtype)
 
 
-__all__ = ["DType", "as_dtype", "cast", "saturate_cast"] + sorted(_ALL)
+__all__ = ["DType", "as_dtype", "bitcast", "cast", "saturate_cast"] + sorted(_ALL)

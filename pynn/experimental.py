@@ -47,7 +47,8 @@ def _dispatch(name, np_fn):
                 _accepts(ops_fn, kwargs):
             return ops_fn(*args, **kwargs)
         return np_fn(*args, **kwargs)
-    return functools.update_wrapper(_eager_results(call), np_fn)
+    # (tf.experimental.numpy keeps NumPy's dtypes: float64 for Python floats)
+    return functools.update_wrapper(_eager_results(call, python_floats=False), np_fn)
 
 
 def experimental_enable_numpy_behavior(prefer_float32=False, dtype_conversion_mode="legacy"):
@@ -104,9 +105,9 @@ def _require(a, dtype=None, requirements=None):
 
 
 numpy.asarray = numpy.array = numpy.asanyarray = numpy.ascontiguousarray = \
-    numpy.asfortranarray = _eager_results(_asarray)
-numpy.asarray_chkfinite = _eager_results(_asarray_chkfinite)
-numpy.require = _eager_results(_require)
+    numpy.asfortranarray = _eager_results(_asarray, python_floats=False)
+numpy.asarray_chkfinite = _eager_results(_asarray_chkfinite, python_floats=False)
+numpy.require = _eager_results(_require, python_floats=False)
 sys.modules[numpy.__name__] = numpy
 
 __all__ = ["CosineDecay", "CosineDecayRestarts", "Optional", "PeepholeLSTMCell", "numpy"]

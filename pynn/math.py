@@ -19,7 +19,7 @@ from . import autodiff, ops
 from . import _special as _sp
 from . import ragged as _ragged
 from .backend import _eager_results
-from .tensor import TensorShape, eager
+from .tensor import TensorShape, eager, tf_default_dtype
 
 
 def _value(x):
@@ -75,10 +75,13 @@ def complex(real, imag, name=None):
                              f"{tuple(ops.shape(re))} and {tuple(ops.shape(im))}")
         return ops._TracedComplex(re, im, "complex64")
     re, im = _value(real), _value(imag)
-    if re.dtype != im.dtype or re.dtype.kind != "f":
+    # (Python floats are float32 parts, as TensorFlow converts them)
+    dr, di = (tf_default_dtype(v) for v in (real, imag))
+    dr, di = (v.dtype if d is None else d for v, d in ((re, dr), (im, di)))
+    if dr != di or dr.kind != "f":
         raise TypeError(f"tf.complex: real and imag must be floats of one dtype, got "
-                        f"{re.dtype} and {im.dtype}")
-    return (re + 1j * im).astype(np.complex128 if re.dtype == np.float64 else np.complex64)
+                        f"{dr} and {di}")
+    return (re + 1j * im).astype(np.complex128 if dr == np.float64 else np.complex64)
 
 
 def real(input, name=None):
@@ -117,6 +120,13 @@ def multiply(x, y, name=None):
 
 
 def divide(x, y, name=None):
+    """x / y; of integers, float64 (float32 of 8- and 16-bit ones, and of
+    Python ints int32), as TensorFlow's truediv."""
+    dx, dy = tf_default_dtype(x), tf_default_dtype(y)
+    if dx is not None and dy is not None and dx.kind in "iu" and dy.kind in "iu" and \
+            not (ops._is_traced(x) or ops._is_traced(y)):
+        to = np.float32 if builtins.max(dx.itemsize, dy.itemsize) <= 2 else np.float64
+        return np.true_divide(np.asarray(_value(x), to), np.asarray(_value(y), to))
     return ops.divide(x, y)
 
 
@@ -733,8 +743,12 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32", name=None
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    """``num`` evenly spaced values from start to stop, both included."""
-    dtype = np.result_type(_value(start).dtype, _value(stop).dtype, np.float32)
+    """``num`` evenly spaced values from start to stop, both included:
+    float32 for Python numbers, the bounds' dtype for float64 tensors, as
+    TensorFlow's."""
+    floats = [d for d in (tf_default_dtype(start), tf_default_dtype(stop))
+              if d is not None and d.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.dtype(np.float32)
     return np.linspace(_value(start), _value(stop), int(num), axis=axis).astype(dtype)
 
 

@@ -28,6 +28,17 @@ class Scalar(float):
     def numpy(self):
         return np.float32(self)
 
+    # (a float32 scalar tensor's: ``metric.result().dtype``, ``.shape``)
+    @property
+    def dtype(self):
+        from .dtypes import float32
+        return float32
+
+    @property
+    def shape(self):
+        from .tensor import TensorShape
+        return TensorShape(())
+
 
 _summing = threading.local()
 

@@ -1011,7 +1011,7 @@ def _parse_features(examples, batch_shape, features, who):
                 indices += [[i, j] for j in range(len(vals))]
                 values += vals
             idx = np.asarray(indices, np.int64).reshape(-1, 2)
-            if not batch_shape:
+            if len(batch_shape) == 0:
                 idx = idx[:, 1:]
                 shape = [width]
             else:
@@ -1026,7 +1026,7 @@ def _parse_features(examples, batch_shape, features, who):
                 raise ValueError(f"tf.io.{who}: a RaggedFeature is parsed from a scalar or a "
                                  f"1-D batch of examples, got shape {tuple(batch_shape)}")
             out[key] = RaggedTensor.from_row_lengths(flat, [len(r) for r in rows]) \
-                if batch_shape else eager(flat)
+                if len(batch_shape) > 0 else eager(flat)
         elif isinstance(spec, FixedLenSequenceFeature):
             out[key] = _sequence_of_steps(examples, batch_shape, key, spec, who)
         else:
@@ -1055,7 +1055,7 @@ def _sequence_of_steps(examples, batch_shape, key, spec, who):
                 f"{list(spec.shape)} ({size})")
         steps = len(vals) // size if size else 0
         rows.append(_array(vals, spec.dtype).reshape((steps,) + spec.shape))
-    if not batch_shape:
+    if len(batch_shape) == 0:
         return eager(rows[0])
     longest = max((len(r) for r in rows), default=0)
     pad = spec.default_value
@@ -1090,7 +1090,7 @@ def parse_example(serialized, features, name=None, example_names=None):
     if len(shape) > 1:
         raise ValueError(f"tf.io.parse_example: expected a vector of serialized examples, "
                          f"got shape {shape}")
-    return _parse(records, (len(records),) if shape else (), features, "parse_example")
+    return _parse(records, (len(records),) if len(shape) > 0 else (), features, "parse_example")
 
 
 def parse_single_sequence_example(serialized, context_features=None, sequence_features=None,

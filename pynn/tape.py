@@ -47,7 +47,7 @@ from . import autodiff, backend, ops
 from .autodiff import Traced, _Recording, _val
 from .dtypes import as_dtype
 from .layers.base import Weight, _pack_like, flatten
-from .tensor import Tensor, eager
+from .tensor import _OPERATOR_OPS, Tensor, check_operand_dtypes, eager, weak_operand
 
 
 class _GradientRecord(autodiff.Tape):
@@ -819,13 +819,42 @@ class Variable(Weight):
                 f"dtype={self.dtype.name}, numpy={text}>")
 
 
+_OPERATOR_UFUNC_OF = {f"__{r}{op}__": u for op, u in (
+    ("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.true_divide),
+    ("pow", np.power), ("matmul", np.matmul)) for r in ("", "r")}
+
+
 def _eager_operator(name):
     inner = getattr(Weight, name)
 
+    ufunc = _OPERATOR_UFUNC_OF.get(name)
+
     def operator(self, *args):
-        return eager(inner(self, *args))
+        # (a NumPy scalar beside the variable takes its dtype, as beside a
+        # tensor; a tensor of integers beside a float variable is refused
+        # as TensorFlow refuses it)
+        dtype = _VALUE_SLOT.__get__(self).dtype
+        if ufunc is not None and args and isinstance(args[0], Tensor):
+            check_operand_dtypes(ufunc, dtype, args[0].dtype, 1)
+        return eager(inner(self, *(weak_operand(a, dtype) for a in args)))
     operator.__name__ = name
     return operator
+
+
+def _variable_ufunc(self, ufunc, method, *inputs, **kwargs):
+    # (``np.float64(2.0) * v`` reaches here as np.multiply: as ``v * 2.0``,
+    # the NumPy scalar in the variable's dtype and the result a tensor)
+    if method != "__call__" or len(inputs) != 2 or ufunc not in _OPERATOR_OPS:
+        return Weight.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+    dtype = _VALUE_SLOT.__get__(self).dtype
+    for v in inputs:
+        if isinstance(v, Tensor):  # (``tf.constant(40) * v``)
+            check_operand_dtypes(ufunc, v.dtype, dtype, 2)
+    inputs = tuple(v if v is self else weak_operand(v, dtype) for v in inputs)
+    return eager(Weight.__array_ufunc__(self, ufunc, method, *inputs, **kwargs))
+
+
+Variable.__array_ufunc__ = _variable_ufunc
 
 
 # A Variable's arithmetic gives tensors, as TensorFlow's (``(v * 3.0).numpy()``,

@@ -9,6 +9,7 @@ masking layer, ``_keras_mask``.  ``predict`` and the training loop keep
 returning plain ndarrays; a Tensor costs one view where it is made.
 """
 import functools
+import sys
 
 import numpy as np
 
@@ -220,6 +221,11 @@ class TensorShape(tuple):
     def as_list(self):
         return list(self)
 
+    def __bool__(self):
+        # (TensorFlow's: a shape of known rank is true, a scalar's () too;
+        # test ``rank == 0`` for a scalar)
+        return True
+
     @property
     def rank(self):
         return len(self)
@@ -233,10 +239,6 @@ class TensorShape(tuple):
 
     def is_fully_defined(self):
         return all(d is not None for d in self)
-
-    # true when the rank is known (a scalar's shape too), as TensorFlow's
-    def __bool__(self):
-        return True
 
     def num_elements(self):
         return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
@@ -426,6 +428,42 @@ class Tensor(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    # TensorFlow's dtype rules for arithmetic (NumPy's otherwise):
+    # - a NumPy scalar (np.float64(2.0), np.sqrt(2.0), np.int64(3)) or a 0-d
+    #   array beside a tensor takes the tensor's dtype where TensorFlow
+    #   converts it so (a float for a floating tensor, an integer that fits
+    #   for an integer one), as Python numbers already do;
+    # - the operators between a floating point tensor and an integer one
+    #   raise InvalidArgumentError, as TensorFlow's (no silent float64);
+    # - ``/`` of 8- and 16-bit integers gives float32 (float64 for 32- and
+    #   64-bit ones, as NumPy's).
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if kwargs.get("out") is None:
+            # (the common case first: floating point tensors, arrays of the
+            # same dtype, Python numbers; NumPy's rules are TensorFlow's)
+            plain = _fast_operands(inputs)
+            if plain is not None:
+                r = getattr(ufunc, method)(*plain, **kwargs)
+                if type(r) is np.ndarray:
+                    return r.view(Tensor)
+                return tuple(_as_tensor(v) for v in r) if type(r) is tuple else _as_tensor(r)
+        out = kwargs.get("out")
+        for v in inputs + (out or ()):
+            if _foreign_ufunc(v):
+                return NotImplemented  # (a traced or symbolic value records it)
+        if method == "__call__" and len(inputs) == 2:
+            inputs = _tf_operands(ufunc, *inputs)
+        inputs = tuple(v.view(np.ndarray) if isinstance(v, Tensor) else v for v in inputs)
+        if out is not None:
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, Tensor) else o
+                                  for o in out)
+            getattr(ufunc, method)(*inputs, **kwargs)
+            return out[0] if len(out) == 1 else out
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        if type(result) is tuple:
+            return tuple(_as_tensor(r) for r in result)
+        return _as_tensor(result)
+
     # string tensors add by joining their strings, as TensorFlow's
     # (``data_dir + file_path`` in a Dataset's map)
     def _holds_strings(self):
@@ -560,6 +598,135 @@ class Tensor(np.ndarray):
 
 
 _ndarray_shape = np.ndarray.shape
+_NDARRAY_UFUNC = np.ndarray.__array_ufunc__
+_TENSOR_UFUNC = Tensor.__array_ufunc__
+# the ufuncs of the operators between two tensors, by TensorFlow's op names
+_OPERATOR_OPS = {np.add: "AddV2", np.subtract: "Sub", np.multiply: "Mul",
+                 np.true_divide: "RealDiv", np.floor_divide: "FloorDiv",
+                 np.remainder: "FloorMod", np.power: "Pow", np.matmul: "MatMul"}
+
+
+def _foreign_ufunc(v):
+    """Whether ``v`` takes NumPy's ufuncs itself (a traced value, a
+    symbolic tensor): a Tensor leaves the operation to it."""
+    f = getattr(type(v), "__array_ufunc__", None)
+    return f is not None and f is not _NDARRAY_UFUNC and f is not _TENSOR_UFUNC and \
+        not getattr(v, "_plain_for_tensors", False)
+
+
+def _fast_operands(inputs):
+    """The operands as plain arrays where TensorFlow's rules are NumPy's:
+    floating point (or complex) tensors and arrays of one dtype, and
+    Python numbers; None otherwise."""
+    dtype = None
+    plain = []
+    for v in inputs:
+        t = type(v)
+        if t is Tensor or t is np.ndarray:
+            if dtype is None:
+                dtype = v.dtype
+                if dtype.kind not in "fc":
+                    return None
+            elif v.dtype != dtype:
+                return None
+            plain.append(v.view(np.ndarray) if t is Tensor else v)
+        elif t is float or t is int:
+            plain.append(v)
+        else:
+            return None
+    return plain if dtype is not None else None
+
+
+def _as_tensor(r):
+    if isinstance(r, np.ndarray):
+        return r.view(Tensor)
+    if isinstance(r, np.generic):
+        return np.asarray(r).view(Tensor)
+    if r is None:  # (ufunc.at)
+        return r
+    one = np.empty((), dtype=object)  # (an element of object arrays: a 0-d tensor)
+    one[()] = r
+    return one.view(Tensor)
+
+
+def weak_operand(v, dtype):
+    """A NumPy scalar or 0-d array ``v`` beside a tensor of ``dtype``, in
+    that dtype where TensorFlow converts it so (a real number for a
+    floating tensor, an integer that fits for an integer one)."""
+    if not (isinstance(v, np.generic) or type(v) is np.ndarray and v.ndim == 0) or \
+            v.dtype == dtype:
+        return v
+    have, want = v.dtype.kind, dtype.kind
+    if want in "fc" and have in "iuf" or want == "c" and have == "c" or \
+            want in "iu" and have in "iu":
+        with np.errstate(all="ignore"):
+            cast = v.astype(dtype)
+        if want in "iu" and cast != v or want in "fc" and np.isfinite(v) and \
+                not np.isfinite(cast):
+            return v  # (out of the tensor's range: NumPy's promotion)
+        return cast
+    return v
+
+
+def _mixes_kinds(da, db):
+    """Whether operands of dtypes ``da`` and ``db`` mix a floating point
+    dtype with an integer one: what a program meets as TensorFlow's
+    InvalidArgumentError.  Other mixes TensorFlow refuses (float32 with
+    float64, int32 with int64) are computed with NumPy's promotion: pynn's
+    math functions compute float64 and float16 tensors in float32, and
+    some give int64 where TensorFlow gives int32, so a program that runs
+    in TensorFlow can meet them."""
+    return {da.kind, db.kind} in ({"f", "i"}, {"f", "u"})
+
+
+def _called_from_pynn(depth):
+    frame = sys._getframe(depth + 1)
+    # (Tensor's own operators, __add__ of a string tensor, are the program's)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
+    return module == "pynn" or module.startswith(("pynn.", "numpy"))
+
+
+def check_operand_dtypes(ufunc, da, db, depth):
+    """TensorFlow's InvalidArgumentError for an operator between a
+    floating point tensor (or variable) of dtype ``da`` and an integer one
+    of ``db``, written in a program (the caller of the function ``depth``
+    frames up from this one);
+    pynn's own arithmetic on the tensors a program gives it (a metric's
+    ``y_pred - y_true``) computes as NumPy does."""
+    if ufunc in _OPERATOR_OPS and _mixes_kinds(da, db) and not _called_from_pynn(depth + 1):
+        from .debugging import InvalidArgumentError
+        op = _OPERATOR_OPS[ufunc]
+        raise InvalidArgumentError(
+            None, None,
+            f"cannot compute {op} as input #1(zero-based) was expected to be a "
+            f"{_tf_kind(da)} tensor but is a {_tf_kind(db)} tensor [Op:{op}] (tensors of "
+            f"dtypes {da.name} and {db.name}: tf.cast one to the other's dtype)")
+
+
+def _tf_operands(ufunc, a, b):
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        check_operand_dtypes(ufunc, a.dtype, b.dtype, 2)
+    elif ta:
+        b = weak_operand(b, a.dtype)
+    elif tb:
+        a = weak_operand(a, b.dtype)
+    if ufunc is np.true_divide:
+        # (a Python int beside a tensor is weak: the tensor's dtype decides)
+        typed = [np.result_type(v) for v in (a, b) if type(v) is not int]
+        if all(d.kind in "iu" and d.itemsize <= 2 for d in typed) and \
+                all(type(v) is int or np.result_type(v).kind in "iu" for v in (a, b)):
+            a = np.asarray(a, dtype=np.float32)
+            b = np.asarray(b, dtype=np.float32)
+    return a, b
+
+
+def _tf_kind(dtype):
+    """TensorFlow's name of a dtype in its messages (float, double, int32)."""
+    return {"float32": "float", "float64": "double", "float16": "half"}.get(dtype.name,
+                                                                           dtype.name)
 
 
 def one_element(value, who):
@@ -593,6 +760,67 @@ def text_operands(a, b):
     if not (is_text(a) or is_text(b)):
         return a, b
     return _decoded(a), _decoded(b)
+
+
+_INT32_RANGE = (-2 ** 31, 2 ** 31 - 1)
+
+
+def _python_leaves(value, out):
+    """The values inside nested lists and tuples, in order."""
+    if type(value) in (list, tuple):
+        for v in value:
+            _python_leaves(v, out)
+    else:
+        out.append(value)
+    return out
+
+
+def tf_default_dtype(value, dtype_hint=None):
+    """The dtype TensorFlow gives ``value`` converted without a dtype: an
+    array's, tensor's or NumPy scalar's own (float64 and int64 kept); of
+    Python numbers, int32 for ints (int64 where one does not fit int32),
+    float32 for floats, complex128 for complex numbers, bool for booleans;
+    in a list, the arrays and NumPy scalars it holds decide over Python
+    numbers.  ``dtype_hint`` is taken for Python numbers it holds (a float
+    hint takes ints too), as ``tf.convert_to_tensor``'s.  None for text
+    and for what has no dtype of these."""
+    own = getattr(value, "dtype", None)
+    if own is not None and not isinstance(value, (list, tuple)):
+        own = np.dtype(str(own)) if str(own) != "string" else np.dtype(object)
+        return None if own.kind in "OSUV" else own
+    leaves = _python_leaves(value, [])
+    typed, plain = [], []
+    for v in leaves:
+        if type(v) is bool:
+            plain.append(np.dtype(np.bool_))
+        elif isinstance(v, np.generic) or getattr(v, "dtype", None) is not None:
+            d = np.dtype(str(v.dtype)) if str(v.dtype) != "string" else np.dtype(object)
+            if d.kind in "OSUV":
+                return None
+            typed.append(d)
+        elif isinstance(v, int):
+            plain.append(np.dtype(np.int32) if _INT32_RANGE[0] <= v <= _INT32_RANGE[1]
+                         else np.dtype(np.int64))
+        elif isinstance(v, float):
+            plain.append(np.dtype(np.float32))
+        elif isinstance(v, complex):
+            plain.append(np.dtype(np.complex128))
+        else:
+            return None  # (text, or what NumPy decides)
+    if typed:
+        return np.result_type(*typed)
+    if not plain:
+        return np.dtype(np.float32)  # (an empty list: float32, as TensorFlow)
+    kinds = {d.kind for d in plain}
+    if dtype_hint is not None:
+        hint = np.dtype(str(dtype_hint))
+        if kinds <= {"i"} and hint.kind in "iufc" or kinds <= {"i", "f"} and \
+                hint.kind in "fc" or kinds == {"b"} and hint.kind == "b":
+            return hint
+    for kind in "cfi":
+        if kind in kinds:
+            return max((d for d in plain if d.kind == kind), key=lambda d: d.itemsize)
+    return np.dtype(np.bool_)
 
 
 def eager(x):

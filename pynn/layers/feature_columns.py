@@ -190,7 +190,10 @@ def categorical_column_with_vocabulary_list(key, vocabulary_list, dtype=None, de
     ``default_value`` (-1: no id) or, with ``num_oov_buckets``, a hashed
     bucket after the vocabulary."""
     _check_key(key, "categorical_column_with_vocabulary_list")
-    vocabulary_list = tuple(v.decode() if isinstance(v, bytes) else v for v in vocabulary_list)
+    # (a string tensor's values, not its 0-d tensors, whose str is tf.Tensor(...))
+    values = vocabulary_list.numpy() if hasattr(vocabulary_list, "numpy") else vocabulary_list
+    vocabulary_list = tuple(v.decode() if isinstance(v, bytes) else v
+                            for v in np.asarray(values, dtype=object).ravel().tolist())
     if not vocabulary_list:
         raise ValueError(f"categorical_column_with_vocabulary_list({key!r}): the vocabulary "
                          f"is empty")

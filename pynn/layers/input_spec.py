@@ -157,9 +157,9 @@ def assert_input_compatibility(input_spec, inputs, layer_name):
         if spec.shape is not None:
             spec_shape, got = spec.shape, shape
             if spec.allow_last_axis_squeeze:
-                if got and got[-1] == 1:
+                if len(got) > 0 and got[-1] == 1:
                     got = got[:-1]
-                if spec_shape and spec_shape[-1] == 1:
+                if len(spec_shape) > 0 and spec_shape[-1] == 1:
                     spec_shape = spec_shape[:-1]
             for spec_dim, dim in zip(spec_shape, got):
                 if spec_dim is not None and dim is not None and spec_dim != dim:

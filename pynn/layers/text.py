@@ -379,7 +379,9 @@ class StringLookup(_Lookup):
         self.encoding = encoding
 
     def _token(self, t):
-        return t.decode(self.encoding) if isinstance(t, bytes) else str(t)
+        # (a vocabulary given as a string tensor is read while the base
+        # class is set up, before the encoding is kept)
+        return t.decode(getattr(self, "encoding", "utf-8")) if isinstance(t, bytes) else str(t)
 
     def __call__(self, inputs, training=None, **kwargs):
         return _data_call(self, inputs, training, kwargs)
@@ -491,7 +493,9 @@ class TextVectorization(_Lookup):
         return _data_call(self, inputs, training, kwargs)
 
     def _token(self, t):
-        return t.decode(self.encoding) if isinstance(t, bytes) else str(t)
+        # (a vocabulary given as a string tensor is read while the base
+        # class is set up, before the encoding is kept)
+        return t.decode(getattr(self, "encoding", "utf-8")) if isinstance(t, bytes) else str(t)
 
     def _texts(self, inputs):
         arr = _as_array(inputs)

@@ -66,7 +66,8 @@ class Sequential(Model):
             # A built model first (Sequential([encoder, decoder])): its input
             # is this model's, as in Keras.
             first_shape = layer.inputs[0].shape
-        if not self._layers and self._input_layer is None and first_shape:
+        if not self._layers and self._input_layer is None and first_shape is not None \
+                and len(first_shape) > 0:
             self._input_layer = InputLayer(batch_shape=first_shape,
                                            dtype=input_dtype_of(layer))
         self._layers.append(layer)

@@ -35,7 +35,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         raise TypeError(f"to_categorical: labels must be integers, got dtype {y.dtype}")
     y = y.astype(np.int64)
     shape = y.shape
-    if shape and shape[-1] == 1 and len(shape) > 1:
+    if len(shape) > 1 and shape[-1] == 1:
         shape = shape[:-1]
     y = y.reshape(-1)
     if y.size and y.min() < 0:

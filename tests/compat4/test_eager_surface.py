@@ -94,9 +94,13 @@ def test_an_eager_mask_reaches_the_next_layer():
                                    np.zeros(2), np.zeros(2, np.int64)])
 def test_constant_and_convert_to_tensor_dtypes_match_keras(value):
     want = real_keras.ops.convert_to_tensor(value).dtype
+    assert keras.ops.convert_to_tensor(value).dtype == want
+    # tf.constant and tf.convert_to_tensor keep an array's own dtype (float64,
+    # int64), as TensorFlow's; Python values get Keras's (and TensorFlow's)
+    if isinstance(value, np.ndarray):
+        want = value.dtype
     assert tf.constant(value).dtype == want
     assert tf.convert_to_tensor(value).dtype == want
-    assert keras.ops.convert_to_tensor(value).dtype == want
 
 
 def test_constant_int_is_int32_and_numpy_gives_a_scalar():

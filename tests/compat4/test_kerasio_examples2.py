@@ -144,6 +144,8 @@ def test_text_line_dataset_reads_lines_file_after_file(tmp_path):
     b.write_bytes("caf\u00e9 <br />x\n".encode())
     ds = pynn.data.TextLineDataset([str(a), str(b)])
     want = ["one two", "three", "", "four", "caf\u00e9 <br />x"]
+    # (each line a string tensor of its bytes, as TensorFlow's)
+    assert next(iter(ds)).numpy() == b"one two"
     assert [s.decode() for s in ds.as_numpy_iterator()] == want
     assert [s.decode() for s in ds.as_numpy_iterator()] == want  # re-iterable
     # a line from each of two files in turn, as tf.data's parallel reads
