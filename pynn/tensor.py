@@ -715,9 +715,9 @@ def _tf_operands(ufunc, a, b):
         a = weak_operand(a, b.dtype)
     if ufunc is np.true_divide:
         # (a Python int beside a tensor is weak: the tensor's dtype decides)
-        typed = [np.result_type(v) for v in (a, b) if type(v) is not int]
-        if all(d.kind in "iu" and d.itemsize <= 2 for d in typed) and \
-                all(type(v) is int or np.result_type(v).kind in "iu" for v in (a, b)):
+        # (np.result_type takes no lists: ``x / [vocab_size, 1.0, 1.0]``)
+        typed = [np.asarray(v).dtype for v in (a, b) if type(v) is not int]
+        if all(d.kind in "iu" and d.itemsize <= 2 for d in typed):
             a = np.asarray(a, dtype=np.float32)
             b = np.asarray(b, dtype=np.float32)
     return a, b
