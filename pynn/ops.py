@@ -1625,6 +1625,9 @@ def moments(x, mean=None, var=None, *, axes=None, keepdims=False, synchronized=F
         return m, v
     if type(x) is _Device:
         return _cuda_ops.moments(x, mean, var)
+    if _is_traced(x):
+        _no_out_traced("moments", mean, var)
+        return moments(x, axes=tuple(range(x.ndim - 1)) if x.ndim else ())
     x = _c32(x, "moments: x")
     c = x.shape[-1] if x.ndim else 1
     mean = _out(mean, (c,), "moments: mean")
@@ -1643,6 +1646,14 @@ def channel_affine(x, scale, shift, out=None):
         _channels(shift, c, "channel_affine: shift")
     out = _out(out, x.shape, "channel_affine")
     return _k.channel_affine(x, scale, shift, out)
+
+
+def _no_out_traced(name, *outs):
+    """Refuses output buffers for a call on traced arrays (its results are
+    new traced arrays)."""
+    if builtins.any(o is not None for o in outs):
+        raise ValueError(f"{name}: out=, mean=, var=, inv_std=, mask= and weights= buffers are "
+                         f"not available on traced arrays")
 
 
 def _channels(v, c, name):
@@ -3144,6 +3155,14 @@ def _prelu_alpha(sample_shape, alpha, name):
 def prelu(x, alpha, out=None):
     """``max(x, 0) + alpha * min(x, 0)`` with ``alpha`` broadcast against
     each sample (``x.shape[1:]``), as Keras's PReLU."""
+    if _is_traced(x) or _is_traced(alpha):
+        _no_out_traced("prelu", out)
+        dims = tuple(shape(x))
+        if len(dims) < 1:
+            raise ValueError("prelu: expected an input with a batch axis")
+        _, _, aligned, _ = _prelu_alpha(dims[1:], np.empty(shape(alpha), np.float32), "prelu")
+        zero = np.float32(0)
+        return add(maximum(x, zero), multiply(reshape(alpha, aligned), minimum(x, zero)))
     x, alpha = _c32(x, "prelu: x"), _c32(alpha, "prelu: alpha")
     if x.ndim < 1:
         raise ValueError("prelu: expected an input with a batch axis")
@@ -3239,6 +3258,14 @@ def alpha_dropout_grad(dy, mask, rate, out=None):
 def scale_channels(x, scale, out=None):
     """``x[b, ..., c] * scale[b, c]``: one factor per sample and channel
     (spatial dropout); ``out`` may be ``x``."""
+    if _is_traced(x) or _is_traced(scale):
+        _no_out_traced("scale_channels", out)
+        xs, ss = shape(x), shape(scale)
+        if len(xs) < 2 or tuple(ss) != (xs[0], xs[-1]):
+            raise ValueError(f"scale_channels: scale must have shape (batch, channels) = "
+                             f"{(xs[0], xs[-1]) if len(xs) >= 2 else '?'}, got {tuple(ss)} "
+                             f"for x of shape {tuple(xs)}")
+        return multiply(x, reshape(scale, (xs[0],) + (1,) * (len(xs) - 2) + (xs[-1],)))
     x, scale = _c32(x, "scale_channels: x"), _c32(scale, "scale_channels: scale")
     if x.ndim < 2 or scale.shape != (x.shape[0], x.shape[-1]):
         raise ValueError(f"scale_channels: scale must have shape (batch, channels) = "
@@ -3307,6 +3334,9 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
     """Layer normalization over the last axis of ``x``: each row normalized
     by its own mean and variance, then ``* gamma + beta``.  Returns ``(y,
     mean, inv_std)``, the statistics one per row."""
+    if builtins.any(_is_traced(v) for v in (x, gamma, beta)):
+        _no_out_traced("layer_norm", out, mean, inv_std)
+        return _traced_layer_norm(x, gamma, beta, epsilon)
     x = _c32(x, "layer_norm: x")
     cols = x.shape[-1] if x.ndim else 1
     x2 = x.reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), cols)  # (cols may be 0)
@@ -3314,6 +3344,29 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
         out = _out(out, x.shape, "layer_norm").reshape(x2.shape)
     y, mean, inv_std = group_norm(x2, 1, gamma, beta, epsilon, out, mean, inv_std)
     return y.reshape(x.shape), mean, inv_std
+
+
+def _traced_layer_norm(x, gamma, beta, epsilon):
+    """``layer_norm`` composed of recorded ops (x, gamma or beta traced)."""
+    dims = tuple(shape(x))
+    if len(dims) < 1:
+        raise ValueError(f"layer_norm: expected an input of rank >= 1, got shape {dims}")
+    c = dims[-1]
+    for v, what in ((gamma, "gamma"), (beta, "beta")):
+        if v is not None and tuple(shape(v)) != (c,):
+            raise ValueError(f"layer_norm: {what} must have shape ({c},), got "
+                             f"{tuple(shape(v))} for x of shape {dims}")
+    epsilon = _finite(epsilon, "layer_norm: epsilon", low=0.0)
+    m = mean(x, axis=-1, keepdims=True)
+    d = subtract(x, m)
+    inv = rsqrt(add(mean(square(d), axis=-1, keepdims=True), np.float32(epsilon)))
+    y = multiply(d, inv)
+    if gamma is not None:
+        y = multiply(y, gamma)
+    if beta is not None:
+        y = add(y, beta)
+    rows = int(np.prod(dims[:-1], dtype=np.int64))
+    return y, reshape(m, (rows,)), reshape(inv, (rows,))
 
 
 def layer_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad=None,
@@ -3378,6 +3431,9 @@ def _step_mask(mask, shape, name):
 def reverse(x, axis=1, out=None):
     """``x`` reversed along ``axis`` (the steps of a (batch, steps, ...)
     sequence by default), copied into ``out``."""
+    if _is_traced(x):
+        _no_out_traced("reverse", out)
+        return flip(x, _axis(axis, len(shape(x)), "reverse"))
     x = _c32(x, "reverse: x")
     axis = _axis(axis, x.ndim, "reverse")
     out = _out(out, x.shape, "reverse")
@@ -3389,6 +3445,15 @@ def time_mask(x, mask_value=0.0, out=None, mask=None):
     """Keras's Masking: ``mask`` (``x.shape[:-1]``, bool) is True where any
     feature of a step differs from ``mask_value``; ``out`` is ``x`` with the
     masked steps zeroed.  Returns ``(out, mask)``."""
+    if _is_traced(x):
+        _no_out_traced("time_mask", out, mask)
+        value = _c32(_plain(x), "time_mask: x")
+        if value.ndim < 2:
+            raise ValueError(f"time_mask: expected an input of rank >= 2, got shape "
+                             f"{value.shape}")
+        mask_value = _number(mask_value, "time_mask: mask_value")
+        mask = np.any(np.not_equal(value, np.float32(mask_value)), axis=-1)
+        return multiply(x, mask[..., None].astype(np.float32)), mask
     x = _c32(x, "time_mask: x")
     if x.ndim < 2:
         raise ValueError(f"time_mask: expected an input of rank >= 2, got shape {x.shape}")
@@ -3421,6 +3486,16 @@ def masked_mean(x, mask, out=None, weights=None):
     zeros for a row with no step left).  ``weights`` (batch, 1, steps)
     receives each step's share, which :func:`masked_mean_grad` needs.
     Returns ``(out, weights)``, ``out`` of shape (batch, channels)."""
+    if _is_traced(x):
+        _no_out_traced("masked_mean", out, weights)
+        dims = tuple(shape(x))
+        if len(dims) != 3:
+            raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels), got "
+                             f"{dims}")
+        mask = _step_mask(mask, dims[:2], "masked_mean")
+        counts = np.count_nonzero(mask, axis=1).astype(np.float32)
+        weights = (mask / np.maximum(counts, 1.0)[:, None]).astype(np.float32)[:, None, :]
+        return reshape(batch_matmul(weights, x), (dims[0], dims[2])), weights
     x = _c32(x, "masked_mean: x")
     if x.ndim != 3:
         raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels), got "
