@@ -850,6 +850,17 @@ def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
     gradient ``l1 * sign(w) + 2 * l2 * w`` into ``grad`` when given."""
     if type(w) is _Device:
         return _cuda_ops.weight_penalty(w, l1, l2, grad)
+    if _is_traced(w):
+        # (a regularizer called on a watched weight: the penalty recorded)
+        if grad is not None:
+            raise ValueError("weight_penalty: grad= is not available on traced arrays (the "
+                             "tape gives the gradient)")
+        l1, l2 = float(l1), float(l2)
+        terms = ([multiply(np.float32(l1), sum(abs(w)))] if l1 else []) + \
+            ([multiply(np.float32(l2), sum(square(w)))] if l2 else [])
+        if not terms:
+            return 0.0
+        return terms[0] if len(terms) == 1 else add(terms[0], terms[1])
     w = _c32(w, "weight_penalty: w")
     if grad is not None:
         grad = _out(grad, w.shape, "weight_penalty: grad")

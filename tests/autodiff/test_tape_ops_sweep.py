@@ -1,8 +1,8 @@
 """pynn.ops kernels that once returned constants under a GradientTape
 (reverse, the axes-less moments, layer_norm, time_mask, scale_channels,
-prelu, masked_mean): on a watched Variable or tensor they record, give the
-eager values, and their gradients match central differences of the eager
-(NumPy) op."""
+prelu, masked_mean, and the L1/L2 regularizers' weight_penalty): on a
+watched Variable or tensor they record, give the eager values, and their
+gradients match central differences of the eager (NumPy) op."""
 import numpy as np
 import pytest
 from gradcheck import numeric_grad
@@ -126,3 +126,23 @@ def test_buffers_refused_on_traced_arrays():
             ops.layer_norm(v, np.ones(3, np.float32))
         with pytest.raises(ValueError, match=r"scale_channels: scale must have shape"):
             ops.scale_channels(v, np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("reg", [pynn.regularizers.L1L2(0.1, 0.2), pynn.regularizers.L2(0.3),
+                                 pynn.regularizers.L1(0.05)])
+def test_regularizer_called_on_a_watched_variable(reg):
+    w = _data((3, 4))
+    w[np.abs(w) < 0.05] = 0.5  # (away from L1's kink)
+    _check(reg, [w], [0])
+    _check(reg, [w], [0], watch_tensor=True)
+    assert isinstance(reg(w), float)
+
+
+def test_regularizer_on_model_weights_in_a_custom_loop():
+    model = pynn.Sequential([pynn.layers.Input((3,)), pynn.layers.Dense(2)])
+    reg = pynn.regularizers.L2(0.5)
+    with pynn.GradientTape() as tape:
+        loss = reg(model.trainable_variables[0])
+    g = tape.gradient(loss, model.trainable_variables)
+    np.testing.assert_allclose(np.asarray(g[0]), model.get_weights()[0], rtol=1e-6)
+    assert g[1] is None
