@@ -1651,6 +1651,14 @@ def channel_affine(x, scale, shift, out=None):
     statistics are known)."""
     if type(x) is _Device:
         return _cuda_ops.channel_affine(x, scale, shift, out)
+    if builtins.any(_is_traced(v) for v in (x, scale, shift)):
+        _no_out_traced("channel_affine", out)
+        c = shape(x)[-1] if len(shape(x)) else 1
+        for v, what in ((scale, "scale"), (shift, "shift")):
+            if tuple(shape(v)) != (c,):
+                raise ValueError(f"channel_affine: {what}: expected shape ({c},), got "
+                                 f"{tuple(shape(v))}")
+        return add(multiply(x, scale), shift)
     x = _c32(x, "channel_affine: x")
     c = x.shape[-1] if x.ndim else 1
     scale, shift = _channels(scale, c, "channel_affine: scale"), \
@@ -2929,6 +2937,11 @@ def spatial_pad(x, padding, value=0.0, out=None):
     """``x`` (batch, 1 to 3 spatial axes, channels) with ``padding[i] =
     (before, after)`` values equal to ``value`` added along spatial axis
     i (the zero padding layers; the gradient of ``crop``)."""
+    if _is_traced(x):
+        _no_out_traced("spatial_pad", out)
+        pairs = _spatial_pairs(x, padding, "spatial_pad")
+        value = _number(value, "spatial_pad: value")
+        return pad(x, [(0, 0)] + list(pairs) + [(0, 0)], constant_values=value)
     x = _c32(x, "spatial_pad: x")
     pairs = _spatial_pairs(x, padding, "spatial_pad")
     shape = (x.shape[0],) + tuple(d + a + b for d, (a, b) in zip(x.shape[1:-1], pairs)) + \
@@ -2941,6 +2954,14 @@ def spatial_crop(x, cropping, out=None):
     """``x`` (batch, 1 to 3 spatial axes, channels) without ``cropping[i] =
     (before, after)`` values at the ends of spatial axis i (the cropping
     layers; the gradient of ``pad``)."""
+    if _is_traced(x):
+        _no_out_traced("spatial_crop", out)
+        pairs = _spatial_pairs(x, cropping, "spatial_crop")
+        if builtins.any(d - a - b < 0 for d, (a, b) in zip(x.shape[1:-1], pairs)):
+            raise ValueError(f"spatial_crop: cropping {pairs} is more than the input of shape "
+                             f"{tuple(x.shape)} holds")
+        return x[(builtins.slice(None),) + tuple(builtins.slice(a, d - b) for d, (a, b) in
+                                                 zip(x.shape[1:-1], pairs))]
     x = _c32(x, "spatial_crop: x")
     pairs = _spatial_pairs(x, cropping, "spatial_crop")
     sizes = tuple(d - a - b for d, (a, b) in zip(x.shape[1:-1], pairs))

@@ -146,3 +146,11 @@ def test_regularizer_on_model_weights_in_a_custom_loop():
     g = tape.gradient(loss, model.trainable_variables)
     np.testing.assert_allclose(np.asarray(g[0]), model.get_weights()[0], rtol=1e-6)
     assert g[1] is None
+
+
+def test_spatial_pad_crop_and_channel_affine():
+    x = _data((2, 3, 4, 2))
+    _check(lambda x: ops.spatial_pad(x, ((1, 0), (2, 1)), 0.5), [x], [0])
+    _check(lambda x: ops.spatial_crop(x, ((1, 0), (1, 2))), [x], [0])
+    _check(lambda x: ops.spatial_pad(x, ((1, 2),)), [_data((2, 3, 2))], [0])
+    _check(ops.channel_affine, [x, _data((2,)), _data((2,))], [0, 1, 2])
